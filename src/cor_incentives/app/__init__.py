@@ -1,0 +1,1 @@
+"""The shell around the core: command handling, signatures and nonces, keys, genesis, verify."""

@@ -1,0 +1,149 @@
+"""The engine service: accepts signed commands, appends them to the log, keeps the projections.
+
+One writer at a time: ``submit`` takes the store's writer lock, first applies any events other
+processes appended since (so several API processes can share one database), then authenticates,
+applies and appends the new command, and writes its projections in the same transaction. A command
+the core rejects is never appended and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..core.apply import apply, conservation_holds
+from ..core.errors import Conflict, EngineError, NotFound
+from ..core.events import Command, Event, make_event
+from ..core.state import State
+from ..store.db import Store
+from ..store.projections import Projector, clear_projections
+from .keys import Key, Keystore
+from .signing import authenticate, sign_command
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the log says about an accepted command."""
+
+    seq: int
+    hash: str
+    kind: str
+    actor: str
+    tick: int
+    epoch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "kind": self.kind, "actor": self.actor, "tick": self.tick, "epoch": self.epoch}
+
+
+class Engine:
+    """The in-memory state of one database's log, and the way to extend that log."""
+
+    def __init__(self, store: Store, *, check_conservation: bool = False) -> None:
+        self.store = store
+        self.state = State()
+        self.projector = Projector()
+        self.check_conservation = check_conservation
+        self._loaded = False
+
+    @classmethod
+    def open(cls, url: str | None = None, **kw: Any) -> "Engine":
+        """Open (creating the schema if needed) and load a database."""
+        store = Store(url)
+        store.create_schema()
+        engine = cls(store, **kw)
+        engine.load()
+        return engine
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Replay the log; re-project anything beyond ``projected_seq`` (crash recovery)."""
+        self.state = State()
+        with self.store.reader() as conn:
+            projected = self.store.get_meta(conn, "projected_seq")
+        projected_seq = int(projected) if projected is not None else -1
+        pending: list[Event] = []
+        for event in self.store.iter_events():
+            if event.seq <= projected_seq:
+                self._apply(event)
+            else:
+                pending.append(event)
+        if projected_seq == -1 and self.state.seq == -1 and pending:
+            with self.store.writer() as conn:
+                clear_projections(conn)
+        self.projector.reset_from(self.state)
+        if pending:
+            with self.store.writer() as conn:
+                for event in pending:
+                    applied = self._apply(event)
+                    self.projector.project(conn, self.state, applied)
+        self.state.touched.clear()
+        self._loaded = True
+
+    def _apply(self, event: Event) -> Any:
+        applied = apply(self.state, event)
+        if self.check_conservation:
+            conservation_holds(self.state)
+        return applied
+
+    def refresh(self) -> None:
+        """Apply events appended by other processes since we last looked."""
+        with self.store.reader() as conn:
+            events = self.store.events_after(conn, self.state.seq)
+        for event in events:
+            self._apply(event)
+        self.projector.reset_from(self.state)
+        self.state.touched.clear()
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def submit(self, payload: bytes, signature: str) -> Receipt:
+        """Authenticate, apply and append one signed command; EngineError leaves everything unchanged."""
+        cmd = authenticate(payload, signature)
+        try:
+            with self.store.writer() as conn:
+                for event in self.store.events_after(conn, self.state.seq):
+                    self._apply(event)
+                    self.projector.reset_from(self.state)
+                self.state.touched.clear()
+                event = make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash)
+                applied = self._apply(event)
+                self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
+                self.projector.project(conn, self.state, applied)
+        except EngineError:
+            self.state.touched.clear()
+            raise
+        except BaseException:
+            # the database did not take the event (or we were interrupted): the log is the truth
+            self.load()
+            raise
+        return Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch)
+
+    def next_nonce(self, address: str) -> int:
+        return self.state.nonces.get(address.lower(), 0) + 1
+
+    def submit_as(self, key: Key, kind: str, body: Mapping[str, Any]) -> Receipt:
+        """Sign with a local key and submit."""
+        chain_id = self.state.chain_id or str(body.get("chain_id", ""))
+        payload, sig = sign_command(key.private_key, chain_id, kind, self.next_nonce(key.address), body)
+        return self.submit(payload, sig)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def require_genesis(self) -> None:
+        if self.state.params_history is None:
+            raise Conflict(f"no network in {self.store.url}; run `cor init` first", code="no_genesis")
+
+
+def oracle_key(engine: Engine, keystore: Keystore) -> Key:
+    """The local key of this network's oracle (needed to send ticks and oracle reports)."""
+    engine.require_genesis()
+    for k in keystore.list():
+        if k.address == engine.state.oracle:
+            return k
+    raise NotFound(f"the oracle key {engine.state.oracle} is not in {keystore.path}", code="oracle_key_missing")
+
+
+def decode_command(payload: bytes) -> Command:
+    return Command.decode(payload)

@@ -1,0 +1,43 @@
+"""Signing commands: EIP-191 ``personal_sign`` over the command's canonical bytes.
+
+A dapp signs exactly the bytes it sends: ``signature = personal_sign(canonical_json(command))``.
+The service recovers the signer and requires it to equal ``command.actor``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from eth_account import Account
+from eth_account.messages import encode_defunct
+
+from ..core.errors import Unauthorized
+from ..core.events import Command
+from ..core.signatures import equivocation_text, recover_signer
+
+
+def sign_bytes(private_key: str, message: bytes) -> str:
+    """EIP-191 signature of ``message`` as 0x-hex (65 bytes)."""
+    signed = Account.sign_message(encode_defunct(primitive=message), private_key=private_key)
+    return "0x" + bytes(signed.signature).hex()
+
+
+def sign_command(private_key: str, chain_id: str, kind: str, nonce: int, body: Mapping[str, Any]) -> tuple[bytes, str]:
+    """Build, encode and sign a command; returns (payload bytes, signature)."""
+    actor = Account.from_key(private_key).address.lower()
+    payload = Command(chain_id, kind, actor, nonce, dict(body)).encode()
+    return payload, sign_bytes(private_key, payload)
+
+
+def authenticate(payload: bytes, signature: str) -> Command:
+    """Decode a signed command and check that its actor signed it."""
+    cmd = Command.decode(payload)
+    signer = recover_signer(payload, signature)
+    if signer != cmd.actor.lower():
+        raise Unauthorized(f"signature is by {signer}, command names actor {cmd.actor}", code="signer_is_not_actor")
+    return cmd
+
+
+def sign_scoped(private_key: str, chain_id: str, scope: str, message: str) -> dict[str, str]:
+    """A scoped statement signed by a node (what equivocation evidence is made of)."""
+    return {"scope": scope, "message": message, "signature": sign_bytes(private_key, equivocation_text(chain_id, scope, message))}

@@ -1,0 +1,122 @@
+"""Read views: JSON-ready dicts of the state for the CLI (``--json``), the API and the dashboard.
+
+Amounts are COR decimal strings (``"12.5"``) with the exact base units beside them where a client
+may compute with them (``*_units``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ..core.epoch import ticks_to_epoch_end
+from ..core.errors import NotFound
+from ..core.ledger import POOLS, SOURCES, account_owner
+from ..core.staking import is_selectable, self_bond
+from ..core.state import SlashRecord, State
+from ..core.units import format_cor
+
+
+def account_class(account: str) -> str:
+    return account.split(":", 1)[0] if ":" in account else account
+
+
+def status(state: State) -> dict[str, Any]:
+    """Network summary."""
+    p = state.params
+    by_class: dict[str, int] = defaultdict(int)
+    for a, v in state.ledger.balances.items():
+        if a not in SOURCES:
+            by_class[account_class(a)] += v
+    roles: dict[str, dict[str, int]] = {}
+    for n in state.nodes.values():
+        r = roles.setdefault(n.role, {"registered": 0, "selectable": 0, "jailed": 0})
+        r["registered"] += 1
+        r["selectable"] += int(is_selectable(state, n))
+        r["jailed"] += int(n.jailed)
+    bonded_total = sum(n.stake_total for n in state.nodes.values())
+    supply = state.genesis_supply + state.minted
+    return {
+        "chain_id": state.chain_id,
+        "oracle": state.oracle,
+        "seq": state.seq,
+        "head_hash": state.head_hash,
+        "tick": state.tick,
+        "epoch": state.epoch,
+        "epoch_length_ticks": p.epoch_length_ticks,
+        "ticks_to_epoch_end": ticks_to_epoch_end(state),
+        "supply": format_cor(supply),
+        "supply_units": str(supply),
+        "burned": format_cor(state.ledger.balance("burned")),
+        "treasury": format_cor(state.ledger.balance("treasury")),
+        "dust_units": str(state.ledger.balance("dust")),
+        "pools": {pool: format_cor(state.ledger.balance(pool)) for pool in POOLS},
+        "by_account_class": {k: format_cor(v) for k, v in sorted(by_class.items())},
+        "bonded": format_cor(bonded_total),
+        "bonded_ratio_bps": bonded_total * 10_000 // supply if supply else 0,
+        "nodes": roles,
+        "slashes": len(state.slashes),
+        "epochs_closed": len(state.epochs),
+    }
+
+
+def balance(state: State, address: str) -> dict[str, Any]:
+    """Every account of an address, with a total."""
+    accounts = {a: v for a, v in sorted(state.ledger.balances.items()) if account_owner(a) == address and not a.startswith(("bonded:", "rewards:"))}
+    if address in state.nodes:
+        accounts[f"bonded:{address}"] = state.ledger.balance(f"bonded:{address}")
+    unbonding = [
+        {"id": u.id, "node": u.node, "amount": format_cor(u.amount), "mature_epoch": u.mature_epoch}
+        for u in sorted(state.unbondings.values(), key=lambda u: u.id) if u.address == address
+    ]
+    return {
+        "address": address,
+        "accounts": {a: format_cor(v) for a, v in accounts.items() if v},
+        "accounts_units": {a: str(v) for a, v in accounts.items() if v},
+        "total": format_cor(sum(accounts.values())),
+        "unbonding_entries": unbonding,
+        "nonce": state.nonces.get(address, 0),
+    }
+
+
+def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
+    n = state.nodes[node_id]
+    status_ = "jailed" if n.jailed else ("active" if is_selectable(state, n) else "underbonded")
+    out: dict[str, Any] = {
+        "id": n.id,
+        "role": n.role,
+        "self_bond": format_cor(self_bond(state, n.id)),
+        "stake_total": format_cor(n.stake_total),
+        "delegators": len(n.delegators),
+        "commission_bps": n.commission_bps,
+        "state": status_,
+        "jailed_until_tick": n.jailed_until_tick,
+        "reputation_ppb": n.reputation_ppb,
+        "slash_count": n.slash_count,
+        "models": list(n.models),
+    }
+    if detail:
+        out["delegations"] = {a: format_cor(state.ledger.balance(f"delegated:{n.id}:{a}")) for a in sorted(n.delegators)}
+        out["slashes"] = [slash(s) for s in state.slashes if s.node == n.id]
+    return out
+
+
+def slash(s: SlashRecord) -> dict[str, Any]:
+    return {
+        "id": s.id, "node": s.node, "offence": s.offence, "offence_tick": s.offence_tick, "tick": s.tick, "epoch": s.epoch,
+        "fraction_bps": s.fraction_bps, "total": format_cor(s.total), "burned": format_cor(s.burned),
+        "to_reporter": format_cor(s.to_reporter), "to_treasury": format_cor(s.to_treasury), "reporter": s.reporter,
+        "evidence_hash": s.evidence_hash, "evidence": s.evidence,
+        "by_account": {a: format_cor(v) for a, v in s.by_account.items()}, "jailed_until_tick": s.jailed_until_tick,
+    }
+
+
+def epoch(state: State, e: int) -> dict[str, Any]:
+    record = state.epochs.get(e)
+    if record is None:
+        raise NotFound(f"epoch {e} is not closed (current epoch: {state.epoch})", code="epoch_not_found")
+    return {
+        "epoch": e, "start_tick": record.start_tick, "end_tick": record.end_tick, "root": record.root,
+        "totals": {k: format_cor(v) for k, v in record.totals.items()},
+        "items": [{"address": i.address, "stream": i.stream, "amount": format_cor(i.amount), "detail": i.detail} for i in record.items],
+    }

@@ -1,0 +1,336 @@
+"""``cor``: the command line (Typer + Rich). Thin: parse, call one service function, print."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis_file
+from ..app.keys import Keystore
+from ..app.verify import verify_store
+from ..core.errors import Conflict, InvalidInput
+from ..core.slashing import OFFENCES
+from ..app import views
+from .render import render_status, render_verify
+from .common import (
+    DbOption,
+    FromOption,
+    JsonOption,
+    KeysOption,
+    console,
+    cor,
+    cor_amount,
+    emit,
+    handle_errors,
+    open_engine,
+    open_network,
+    oracle,
+    receipt_out,
+    signer,
+    table,
+)
+
+app = typer.Typer(help="cor-incentives: the incentive and reward engine of a COR inference network.", no_args_is_help=True, pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="Local Ethereum keys for signing.", no_args_is_help=True)
+node_app = typer.Typer(help="Nodes: register with a security deposit, unjail, commission, list.", no_args_is_help=True)
+stake_app = typer.Typer(help="Staking: bond, unbond, withdraw, delegate, undelegate.", no_args_is_help=True)
+slash_app = typer.Typer(help="Slashing: report offences with evidence; list slashes.", no_args_is_help=True)
+epoch_app = typer.Typer(help="Epochs: close, show.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(node_app, name="node")
+app.add_typer(stake_app, name="stake")
+app.add_typer(slash_app, name="slash")
+app.add_typer(epoch_app, name="epoch")
+
+
+# --- init, keys ------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def init(
+    genesis: Optional[str] = typer.Option(None, "--genesis", help="Genesis file (TOML or JSON); built-in devnet genesis without it."),
+    seed: Optional[str] = typer.Option(None, "--seed", help="Derive the genesis keys from this seed (reproducible devnets)."),
+    db: Optional[str] = DbOption,
+    keys_dir: Optional[str] = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a network: keys for the oracle and genesis wallets, and the genesis event."""
+    spec = load_genesis_file(genesis) if genesis else check_genesis_spec(json.loads(json.dumps(DEVNET)))
+    engine = open_engine(db)
+    if engine.state.params_history is not None:
+        raise Conflict(f"{engine.store.url} already holds network {engine.state.chain_id}", code="genesis_exists")
+    store = Keystore(keys_dir)
+    existing = {k.name: k for k in store.list()}
+    names = ["oracle", *spec["key_allocations"]]
+    made = {n: existing[n] if n in existing else store.new(n, seed=seed) for n in names}
+    body = genesis_body(spec, made["oracle"].address, {n: k.address for n, k in made.items()})
+    receipt = engine.submit_as(made["oracle"], "genesis", body)
+    data = {"ok": True, "chain_id": spec["chain_id"], "database": engine.store.url, "keys_dir": str(store.path),
+            "oracle": made["oracle"].address, "keys": {n: k.address for n, k in made.items()}, "supply": body["supply"], "seq": receipt.seq}
+    emit(data, as_json, lambda: (
+        console.print(f"[green]✓[/] network [bold]{spec['chain_id']}[/] created in {engine.store.url}"),
+        table("genesis keys", ["name", "address"], [[n, k.address] for n, k in made.items()]),
+    ))
+
+
+@keys_app.command("new")
+@handle_errors
+def keys_new(name: str, seed: Optional[str] = typer.Option(None, "--seed"), keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Create a local key."""
+    k = Keystore(keys_dir).new(name, seed=seed)
+    emit({"name": k.name, "address": k.address}, as_json, lambda: console.print(f"[green]✓[/] key {k.name}: {k.address}"))
+
+
+@keys_app.command("list")
+@handle_errors
+def keys_list(keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """List local keys (names and addresses; never private keys)."""
+    ks = Keystore(keys_dir).list()
+    emit([{"name": k.name, "address": k.address} for k in ks], as_json,
+         lambda: table("local keys", ["name", "address"], [[k.name, k.address] for k in ks]))
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def status(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """Network summary: supply, pools, epoch, nodes."""
+    engine = open_network(db)
+    data = views.status(engine.state)
+    emit(data, as_json, lambda: render_status(data))
+
+
+@app.command()
+@handle_errors
+def balance(who: str = typer.Argument(..., help="Address or local key name."), db: Optional[str] = DbOption,
+            keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Every account of an address."""
+    engine = open_network(db)
+    address = Keystore(keys_dir).resolve_address(who)
+    data = views.balance(engine.state, address)
+    emit(data, as_json, lambda: table(f"accounts of {address}", ["account", "COR"], [[a, v] for a, v in data["accounts"].items()] + [["total", data["total"]]]))
+
+
+# --- transfers -------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def transfer(to: str = typer.Option(..., "--to"), amount: str = typer.Option(..., "--amount", help="COR, e.g. 12.5"),
+             sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Send COR from a wallet to another."""
+    engine = open_network(db)
+    key = signer(keys_dir, sender)
+    dest = Keystore(keys_dir).resolve_address(to)
+    r = engine.submit_as(key, "transfer", {"to": dest, "amount": str(cor_amount(amount))})
+    receipt_out(r, as_json, f"sent {amount} COR to {dest}")
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+@node_app.command("register")
+@handle_errors
+def node_register(role: str = typer.Option(..., "--role", help="miner, validator or router"),
+                  self_bond: str = typer.Option(..., "--self-bond", help="COR bonded as security deposit"),
+                  commission_bps: int = typer.Option(0, "--commission-bps"),
+                  model: list[str] = typer.Option([], "--model", help="Model id served (repeatable)"),
+                  sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Register the signing key as a node of a role, bonding its security deposit."""
+    engine = open_network(db)
+    key = signer(keys_dir, sender)
+    r = engine.submit_as(key, "node.register", {"role": role, "self_bond": str(cor_amount(self_bond, "self-bond")), "commission_bps": commission_bps, "models": list(model)})
+    receipt_out(r, as_json, f"{key.address} registered as {role}")
+
+
+@node_app.command("unjail")
+@handle_errors
+def node_unjail(sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Leave jail after the cooldown (minimum bond restored)."""
+    engine = open_network(db)
+    r = engine.submit_as(signer(keys_dir, sender), "node.unjail", {})
+    receipt_out(r, as_json, "node unjailed")
+
+
+@node_app.command("commission")
+@handle_errors
+def node_commission(bps: int = typer.Option(..., "--bps"), sender: str = FromOption, db: Optional[str] = DbOption,
+                    keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Change the node's commission (bounded, rate-limited)."""
+    engine = open_network(db)
+    r = engine.submit_as(signer(keys_dir, sender), "node.set_commission", {"commission_bps": bps})
+    receipt_out(r, as_json, f"commission set to {bps} bps")
+
+
+@node_app.command("list")
+@handle_errors
+def node_list(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """Every node with its stake and state."""
+    engine = open_network(db)
+    data = [views.node(engine.state, n) for n in sorted(engine.state.nodes)]
+    emit(data, as_json, lambda: table("nodes", ["node", "role", "self-bond", "stake", "delegators", "commission", "state"],
+                                      [[d["id"], d["role"], d["self_bond"], d["stake_total"], d["delegators"], f"{d['commission_bps']} bps", d["state"]] for d in data]))
+
+
+@node_app.command("show")
+@handle_errors
+def node_show(node: str, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """One node in detail."""
+    engine = open_network(db)
+    address = Keystore(keys_dir).resolve_address(node)
+    from ..core.staking import get_node
+
+    data = views.node(engine.state, get_node(engine.state, address).id, detail=True)
+    emit(data, as_json, lambda: table(f"node {address}", ["field", "value"], [[k, v] for k, v in data.items()]))
+
+
+# --- staking ---------------------------------------------------------------------------------
+
+
+def _stake_cmd(kind: str, body: dict[str, Any], sender: str, db: Optional[str], keys_dir: Optional[str], as_json: bool, message: str) -> None:
+    engine = open_network(db)
+    r = engine.submit_as(signer(keys_dir, sender), kind, body)
+    receipt_out(r, as_json, message)
+
+
+@stake_app.command("bond")
+@handle_errors
+def stake_bond(amount: str = typer.Option(..., "--amount"), sender: str = FromOption, db: Optional[str] = DbOption,
+               keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Add to the signing node's self-bond."""
+    _stake_cmd("stake.bond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"bonded {amount} COR")
+
+
+@stake_app.command("unbond")
+@handle_errors
+def stake_unbond(amount: str = typer.Option(..., "--amount"), sender: str = FromOption, db: Optional[str] = DbOption,
+                 keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Start unbonding part of the signing node's self-bond."""
+    _stake_cmd("stake.unbond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"unbonding {amount} COR")
+
+
+@stake_app.command("withdraw")
+@handle_errors
+def stake_withdraw(sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Withdraw every matured unbonding entry to the wallet."""
+    _stake_cmd("stake.withdraw", {}, sender, db, keys_dir, as_json, "withdrawn matured unbonding")
+
+
+@stake_app.command("delegate")
+@handle_errors
+def stake_delegate(node: str = typer.Option(..., "--node"), amount: str = typer.Option(..., "--amount"), sender: str = FromOption,
+                   db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Delegate COR to a node."""
+    target = Keystore(keys_dir).resolve_address(node)
+    _stake_cmd("stake.delegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"delegated {amount} COR to {target}")
+
+
+@stake_app.command("undelegate")
+@handle_errors
+def stake_undelegate(node: str = typer.Option(..., "--node"), amount: str = typer.Option(..., "--amount"), sender: str = FromOption,
+                     db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Start unbonding a delegation."""
+    target = Keystore(keys_dir).resolve_address(node)
+    _stake_cmd("stake.undelegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"undelegating {amount} COR from {target}")
+
+
+# --- slashing --------------------------------------------------------------------------------
+
+
+@slash_app.command("report")
+@handle_errors
+def slash_report(node: str = typer.Option(..., "--node"), offence: str = typer.Option(..., "--offence", help=", ".join(OFFENCES)),
+                 evidence: str = typer.Option(..., "--evidence", help="Evidence as a JSON object (or @file.json)."),
+                 offence_tick: Optional[int] = typer.Option(None, "--offence-tick"),
+                 reporter: Optional[str] = typer.Option(None, "--reporter", help="Address credited as reporter (oracle reports)."),
+                 sender: Optional[str] = typer.Option(None, "--from", help="Signer (default: the oracle key)."),
+                 db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Report an offence with its evidence."""
+    engine = open_network(db)
+    if evidence.startswith("@"):
+        from pathlib import Path
+
+        evidence = Path(evidence[1:]).read_text()
+    try:
+        ev = json.loads(evidence)
+    except ValueError as exc:
+        raise InvalidInput(f"--evidence is not valid JSON: {exc}", code="invalid_evidence") from None
+    ks = Keystore(keys_dir)
+    body: dict[str, Any] = {"node": ks.resolve_address(node), "offence": offence, "evidence": ev}
+    if offence_tick is not None:
+        body["offence_tick"] = offence_tick
+    if reporter:
+        body["reporter"] = ks.resolve_address(reporter)
+    key = signer(keys_dir, sender) if sender else oracle(engine, keys_dir)
+    r = engine.submit_as(key, "slash.report", body)
+    receipt_out(r, as_json, f"{offence} reported against {body['node']}")
+
+
+@slash_app.command("list")
+@handle_errors
+def slash_list(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """Every slash with its evidence hash and split."""
+    engine = open_network(db)
+    data = [views.slash(s) for s in engine.state.slashes]
+    emit(data, as_json, lambda: table("slashes", ["id", "node", "offence", "total COR", "burned", "reporter", "treasury", "jailed until"],
+                                      [[d["id"], d["node"], d["offence"], d["total"], d["burned"], d["to_reporter"], d["to_treasury"], d["jailed_until_tick"]] for d in data]))
+
+
+# --- time ------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def tick(ticks: int = typer.Option(1, "--ticks", help="How many ticks to advance."), db: Optional[str] = DbOption,
+         keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Advance logical time (oracle); epochs close when their boundary is crossed."""
+    engine = open_network(db)
+    r = engine.submit_as(oracle(engine, keys_dir), "tick", {"ticks": ticks})
+    receipt_out(r, as_json, f"advanced {ticks} tick(s)")
+
+
+@epoch_app.command("close")
+@handle_errors
+def epoch_close(db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Advance to the end of the current epoch and settle it (oracle)."""
+    engine = open_network(db)
+    closing = engine.state.epoch
+    r = engine.submit_as(oracle(engine, keys_dir), "epoch.close", {})
+    receipt_out(r, as_json, f"epoch {closing} closed")
+
+
+@epoch_app.command("show")
+@handle_errors
+def epoch_show(epoch: int, db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """Totals, root and statement items of a closed epoch."""
+    engine = open_network(db)
+    data = views.epoch(engine.state, epoch)
+    emit(data, as_json, lambda: table(f"epoch {epoch}", ["stream", "COR"], [[k, v] for k, v in data["totals"].items()]))
+
+
+# --- verify ----------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def verify(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """Replay the whole log: hash chain, signatures, conservation, projections, epoch roots."""
+    engine = open_engine(db)
+    total = engine.store.event_count()
+    if as_json or total < 2_000:
+        report, _ = verify_store(engine.store)
+    else:
+        with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console) as bar:
+            t = bar.add_task("verify", total=total)
+            report, _ = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
+    data = report.to_dict()
+    emit(data, as_json, lambda: render_verify(data))
+    if not report.ok:
+        raise typer.Exit(1)
+

@@ -1,0 +1,200 @@
+"""``apply(state, event)``: the one state transition, and ``replay`` of a whole log.
+
+Order of checks for every event (the precedence of rejections):
+    1. ``seq`` follows the last applied event and ``prev_hash`` is the head (log integrity);
+    2. the command decodes canonically and names this chain (``wrong_chain``);
+    3. the kind is known (``unknown_command``) and, for oracle-only kinds, the actor is the oracle;
+    4. the nonce is above the actor's last nonce (``nonce_already_used``);
+    5. the kind's own checks (amounts, balances, state) — then, and only then, changes.
+A rejected command changes nothing: ledger postings are rolled back and handlers validate before
+they mutate other state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from . import ledger as acct
+from .epoch import process_epoch, ticks_to_epoch_end
+from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized
+from .events import Command, Event
+from .ledger import POOLS, Posting, check_conservation
+from .params import ParamHistory, params_from_dict
+from .slashing import process_slash_report
+from .staking import (
+    process_bond,
+    process_delegate,
+    process_register,
+    process_set_commission,
+    process_undelegate,
+    process_unbond,
+    process_unjail,
+    process_withdraw,
+)
+from .state import State, assert_ready
+from .units import address as parse_address, parse_units
+
+MAX_TICKS_PER_EVENT = 100_000
+
+Handler = Callable[[State, str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one event produced (facts for read models)."""
+
+    seq: int
+    kind: str
+    actor: str
+    postings: list[Posting]
+
+
+def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``genesis``: parameters, oracle, and the initial allocation of the whole supply."""
+    if state.params_history is not None:
+        raise Conflict("the network already has a genesis", code="genesis_exists")
+    params = params_from_dict(body.get("params", {}))
+    oracle = parse_address(body.get("oracle", ""))
+    if oracle != actor:
+        raise Unauthorized("genesis must be signed by its oracle", code="unauthorized_actor")
+    allocations = body.get("allocations")
+    if not isinstance(allocations, dict) or not allocations:
+        raise InvalidInput("genesis needs allocations: {account: base units}", code="invalid_genesis")
+    supply = 0
+    parsed: list[tuple[str, int]] = []
+    for account, value in sorted(allocations.items()):
+        _check_genesis_account(account)
+        amount = parse_units(value)
+        supply += amount
+        parsed.append((account, amount))
+    if "supply" in body and parse_units(body["supply"]) != supply:
+        raise InvalidInput("genesis supply does not equal the sum of its allocations", code="invalid_genesis")
+    state.params_history = ParamHistory(((0, params),))
+    state.oracle = oracle
+    state.genesis_supply = supply
+    for account, amount in parsed:
+        state.ledger.transfer("genesis", account, amount, "genesis")
+
+
+def _check_genesis_account(account: str) -> None:
+    if account in POOLS or account == "treasury":
+        return
+    if account.startswith("wallet:"):
+        parse_address(account[len("wallet:"):])
+        return
+    raise InvalidInput(f"genesis may fund wallets, pools and the treasury only, not {account!r}", code="invalid_genesis")
+
+
+def process_transfer(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``transfer``: wallet to wallet."""
+    to = parse_address(body.get("to", ""))
+    amount = parse_units(body.get("amount", "0"))
+    if amount == 0:
+        raise InvalidInput("amount must be greater than zero", code="zero_amount")
+    have = state.ledger.balance(acct.wallet(actor))
+    if have < amount:
+        raise Conflict(f"wallet holds {have}, transfer needs {amount}", code="insufficient_funds")
+    state.ledger.transfer(acct.wallet(actor), acct.wallet(to), amount, "transfer")
+
+
+def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``tick``: advance logical time, closing each epoch whose boundary is crossed."""
+    n = body.get("ticks", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TICKS_PER_EVENT:
+        raise InvalidInput(f"ticks must be an integer in [1, {MAX_TICKS_PER_EVENT}]", code="invalid_ticks")
+    for _ in range(n):
+        state.tick += 1
+        if ticks_to_epoch_end(state) <= 0:
+            process_epoch(state)
+
+
+def process_epoch_close(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``epoch.close``: advance time to the end of the current epoch and close it."""
+    process_tick(state, actor, {"ticks": max(1, ticks_to_epoch_end(state))})
+
+
+# kind -> (handler, oracle_only)
+HANDLERS: dict[str, tuple[Handler, bool]] = {
+    "genesis": (process_genesis, True),
+    "tick": (process_tick, True),
+    "epoch.close": (process_epoch_close, True),
+    "transfer": (process_transfer, False),
+    "node.register": (process_register, False),
+    "node.unjail": (process_unjail, False),
+    "node.set_commission": (process_set_commission, False),
+    "stake.bond": (process_bond, False),
+    "stake.unbond": (process_unbond, False),
+    "stake.withdraw": (process_withdraw, False),
+    "stake.delegate": (process_delegate, False),
+    "stake.undelegate": (process_undelegate, False),
+    "slash.report": (process_slash_report, False),
+}
+
+
+def check_command(state: State, cmd: Command) -> Handler:
+    """Checks 2–4 of the precedence list; returns the handler."""
+    if cmd.kind == "genesis":
+        if state.params_history is not None:
+            raise Conflict("the network already has a genesis", code="genesis_exists")
+        chain_id = cmd.body.get("chain_id")
+        if cmd.chain_id != chain_id or not isinstance(chain_id, str) or not chain_id:
+            raise InvalidInput("genesis chain_id must match its body", code="invalid_genesis")
+    else:
+        assert_ready(state)
+        if cmd.chain_id != state.chain_id:
+            raise Unauthorized(f"command is for chain {cmd.chain_id!r}, this is {state.chain_id!r}", code="wrong_chain")
+    entry = HANDLERS.get(cmd.kind)
+    if entry is None:
+        raise InvalidInput(f"unknown command kind {cmd.kind!r}", code="unknown_command")
+    handler, oracle_only = entry
+    actor = parse_address(cmd.actor)
+    if actor != cmd.actor:
+        raise InvalidInput("actor must be a lower-case address", code="invalid_address")
+    if oracle_only and cmd.kind != "genesis" and actor != state.oracle:
+        raise Unauthorized(f"only the oracle may send {cmd.kind}", code="unauthorized_actor")
+    last = state.nonces.get(actor, 0)
+    if cmd.nonce <= last:
+        raise NonceAlreadyUsed(f"nonce {cmd.nonce} is not above the last used nonce {last}", code="nonce_already_used")
+    return handler
+
+
+def apply(state: State, event: Event) -> Applied:
+    """Apply one event to ``state`` (in place). On rejection nothing changes and EngineError is raised."""
+    if event.seq != state.seq + 1:
+        raise Conflict(f"event seq {event.seq} does not follow {state.seq}", code="seq_gap")
+    if event.prev_hash != state.head_hash:
+        raise Conflict(f"event {event.seq} does not extend the head {state.head_hash}", code="broken_chain")
+    cmd = event.command
+    handler = check_command(state, cmd)
+    state.ledger.begin()
+    try:
+        if cmd.kind == "genesis":
+            state.chain_id = cmd.chain_id
+        handler(state, cmd.actor, dict(cmd.body))
+    except EngineError:
+        state.ledger.rollback()
+        if cmd.kind == "genesis":
+            state.chain_id = ""
+            state.params_history = None
+        raise
+    postings = state.ledger.commit()
+    state.nonces[cmd.actor] = cmd.nonce
+    state.seq = event.seq
+    state.head_hash = event.hash
+    return Applied(event.seq, cmd.kind, cmd.actor, postings)
+
+
+def conservation_holds(state: State) -> None:
+    """Raise InvariantViolation unless no balance is negative and Σ = supply + minted."""
+    check_conservation(state.ledger, state.genesis_supply, state.minted)
+
+
+def replay(events: Iterable[Event], *, check_each: bool = False) -> State:
+    """A fresh state with every event applied in order."""
+    state = State()
+    for event in events:
+        apply(state, event)
+        if check_each:
+            conservation_holds(state)
+    return state

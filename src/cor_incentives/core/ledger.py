@@ -1,0 +1,160 @@
+"""The double-entry ledger: typed accounts, postings, conservation.
+
+Concepts
+    Every movement of COR is a posting ``(src, dst, amount, reason)`` inside one event. Accounts are
+    typed strings: ``wallet:<addr>``, ``bonded:<node>``, ``delegated:<node>:<addr>``,
+    ``unbonding:<addr>``, ``rewards:<node>`` (a node's delegator rewards between crediting and
+    harvest), ``escrow:task:<id>``, ``escrow:bounty:<id>``, ``escrow:slash:<id>`` (transient, empty
+    after its event), ``escrow:session:<id>``, ``claimable:<addr>``, ``pool:network_incentives``,
+    ``pool:staking``, ``pool:community``, ``treasury``, ``burned``, ``dust``, ``genesis`` (the supply's
+    source, used only by the genesis event) and ``minted`` (only when minting is enabled).
+
+Invariants (checked by ``check_conservation`` after every event in tests and by ``cor verify``)
+    No balance is ever negative, except ``genesis`` and ``minted`` which are sources: the sum of all
+    balances is zero, i.e. Σ(non-source accounts) = genesis supply + minted.
+
+Atomicity
+    A ``Ledger`` keeps an undo journal between ``begin()`` and ``commit()``/``rollback()`` so that a
+    command rejected half-way changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import InsufficientFunds, InvalidInput, invariant
+
+SOURCES = ("genesis", "minted")
+POOLS = ("pool:network_incentives", "pool:staking", "pool:community")
+
+
+def wallet(addr: str) -> str:
+    return f"wallet:{addr}"
+
+
+def bonded(node: str) -> str:
+    return f"bonded:{node}"
+
+
+def delegated(node: str, addr: str) -> str:
+    return f"delegated:{node}:{addr}"
+
+
+def unbonding(addr: str) -> str:
+    return f"unbonding:{addr}"
+
+
+def rewards(node: str) -> str:
+    return f"rewards:{node}"
+
+
+def claimable(addr: str) -> str:
+    return f"claimable:{addr}"
+
+
+def escrow(kind: str, ident: str | int) -> str:
+    return f"escrow:{kind}:{ident}"
+
+
+def account_owner(account: str) -> str | None:
+    """The address an account belongs to, if any (for `cor balance`)."""
+    parts = account.split(":")
+    if parts[0] in ("wallet", "unbonding", "claimable") and len(parts) == 2:
+        return parts[1]
+    if parts[0] == "delegated" and len(parts) == 3:
+        return parts[2]
+    if parts[0] in ("bonded", "rewards") and len(parts) == 2:
+        return parts[1]
+    return None
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One movement: ``amount`` base units from ``src`` to ``dst`` for ``reason``."""
+
+    src: str
+    dst: str
+    amount: int
+    reason: str
+
+
+@dataclass
+class Ledger:
+    """Balances by account, with an undo journal for atomic commands."""
+
+    balances: dict[str, int] = field(default_factory=dict)
+    postings: list[Posting] = field(default_factory=list)
+    _journal: dict[str, int] | None = field(default=None, repr=False, compare=False)
+
+    def balance(self, account: str) -> int:
+        return self.balances.get(account, 0)
+
+    def begin(self) -> None:
+        """Start recording an undo journal; postings of this event collect in ``postings``."""
+        self._journal = {}
+        self.postings = []
+
+    def commit(self) -> list[Posting]:
+        """Forget the journal; return this event's postings."""
+        self._journal = None
+        out, self.postings = self.postings, []
+        return out
+
+    def rollback(self) -> None:
+        """Restore every balance touched since ``begin()``."""
+        if self._journal is not None:
+            for account, old in self._journal.items():
+                if old == 0:
+                    self.balances.pop(account, None)
+                else:
+                    self.balances[account] = old
+        self._journal = None
+        self.postings = []
+
+    def _set(self, account: str, value: int) -> None:
+        if self._journal is not None and account not in self._journal:
+            self._journal[account] = self.balances.get(account, 0)
+        if value == 0:
+            self.balances.pop(account, None)
+        else:
+            self.balances[account] = value
+
+    def transfer(self, src: str, dst: str, amount: int, reason: str) -> None:
+        """Post ``amount`` from ``src`` to ``dst``; refuse a negative result (sources excepted)."""
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise InvalidInput(f"posting amount must be a non-negative integer, got {amount!r}", code="invalid_amount")
+        if amount == 0 or src == dst:
+            return
+        have = self.balances.get(src, 0)
+        if src not in SOURCES and have < amount:
+            raise InsufficientFunds(
+                f"{src} holds {have} base units, {amount} needed",
+                code="insufficient_funds",
+                account=src,
+                balance=str(have),
+                needed=str(amount),
+            )
+        self._set(src, have - amount)
+        self._set(dst, self.balances.get(dst, 0) + amount)
+        self.postings.append(Posting(src, dst, amount, reason))
+
+    def total_supply(self) -> int:
+        """Σ of non-source balances."""
+        return sum(v for k, v in self.balances.items() if k not in SOURCES)
+
+
+def check_conservation(ledger: Ledger, genesis_supply: int, minted: int) -> None:
+    """Invariant: no negative balance, and Σ balances = genesis supply + minted."""
+    for account, value in ledger.balances.items():
+        invariant(account in SOURCES or value >= 0, f"negative balance {account}={value}")
+    invariant(
+        ledger.total_supply() == genesis_supply + minted,
+        f"conservation broken: Σ={ledger.total_supply()} != supply {genesis_supply} + minted {minted}",
+    )
+    invariant(sum(ledger.balances.values()) == 0, "sources and accounts do not net to zero")
+
+
+def split_by_bps(total: int, shares_bps: dict[str, int]) -> tuple[dict[str, int], int]:
+    """Split ``total`` by bps shares (floored each); return the parts and the remainder."""
+    parts = {k: total * v // 10_000 for k, v in shares_bps.items()}
+    return parts, total - sum(parts.values())

@@ -1,0 +1,237 @@
+"""Parameters: one typed, validated, immutable set, and its history by epoch.
+
+Every field has bounds (``min``/``max`` in its metadata) and a line saying what it is and where its
+default comes from. Split fields (``*_split_bps``) are mappings whose values sum to 10 000. Units go
+last in names: ``_bps`` (1/10 000), ``_ppb`` (1/10**9), ``_ticks``, ``_epochs``, ``_units`` (base units
+of COR).
+
+A change (by governance) carries the epoch from which it applies; ``ParamHistory.at(epoch)`` gives
+the set in force, so replay settles every epoch with the parameters of its time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from .errors import InvalidInput
+from .units import BPS, COR, PPB
+
+U256 = 2**256 - 1
+
+
+def _p(default: Any, lo: int, hi: int, doc: str) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi, "doc": doc})
+
+
+def _split(default: dict[str, int], doc: str) -> Any:
+    return field(default_factory=lambda: MappingProxyType(dict(default)), metadata={"split": tuple(default), "doc": doc})
+
+
+FEE_SPLIT_DEFAULT = {"miners": 7000, "validators": 1200, "router": 500, "model_royalty": 500, "treasury": 800}
+EMISSION_SPLIT_DEFAULT = {"miners": 5500, "validators": 2000, "marketplace": 1000, "community": 800, "governance": 700}
+SLASH_FRACTION_DEFAULT = {
+    "commit_mismatch": 500,
+    "poi_divergence": 100,
+    "missed_deadline": 10,
+    "validator_deviation": 200,
+    "equivocation": 1000,
+}
+JAIL_OFFENCES = ("commit_mismatch", "equivocation")
+
+
+@dataclass(frozen=True)
+class Params:
+    """The parameter set in force. Defaults are the devnet's; governance may change any of them."""
+
+    # --- time ---
+    epoch_length_ticks: int = _p(100, 1, 10**6, "ticks per epoch")
+    # --- staking (DESIGN §7) ---
+    min_self_bond_miner_units: int = _p(1_000 * COR, 1, U256, "security deposit of a miner node")
+    min_self_bond_validator_units: int = _p(2_000 * COR, 1, U256, "security deposit of a validator node")
+    min_self_bond_router_units: int = _p(500 * COR, 1, U256, "security deposit of a router node")
+    max_commission_bps: int = _p(2_000, 0, BPS, "highest commission a node may charge its delegators")
+    max_commission_change_bps: int = _p(500, 0, BPS, "largest commission change in one step")
+    commission_change_cooldown_epochs: int = _p(1, 0, 1_000, "epochs between two commission changes")
+    unbonding_period_epochs: int = _p(2, 0, 1_000, "epochs before unbonded stake can be withdrawn")
+    # --- slashing (DESIGN §7) ---
+    slash_fraction_bps: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(dict(SLASH_FRACTION_DEFAULT)),
+        metadata={"keys": tuple(SLASH_FRACTION_DEFAULT), "max_each": BPS, "doc": "share of slashable stake taken per offence"},
+    )
+    slash_burn_bps: int = _p(5_000, 0, BPS, "share of slashed stake burned")
+    slash_reporter_bps: int = _p(1_000, 0, BPS, "share of slashed stake paid to the reporter, when there is one")
+    jail_duration_ticks: int = _p(200, 0, 10**9, "ticks a jailed node waits before it may unjail")
+    poi_divergence_threshold: int = _p(3, 1, 10_000, "PoI divergences in the window that make an offence")
+    missed_deadline_threshold: int = _p(3, 1, 10_000, "missed deadlines in the window that make an offence")
+    validator_deviation_threshold: int = _p(3, 1, 10_000, "large deviations in the window that make an offence")
+    offence_window_epochs: int = _p(1, 1, 1_000, "epochs an offence counter looks back")
+    # --- tasks (DESIGN §4, §5) ---
+    redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
+    validators_per_task: int = _p(3, 1, 32, "validators sampled per task")
+    min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
+    poi_max_distance_ppb: int = _p(150_000_000, 0, 2 * PPB, "largest cosine distance to the medoid still in consensus")
+    validator_deviation_max_ppb: int = _p(200_000_000, 0, 2 * PPB, "report deviation counted as large")
+    precommit_deadline_ticks: int = _p(5, 1, 10_000, "ticks from preparation to the precommit deadline")
+    reveal_deadline_ticks: int = _p(5, 1, 10_000, "ticks from the precommit deadline to the reveal deadline")
+    validation_deadline_ticks: int = _p(5, 1, 10_000, "ticks from the reveal deadline to the validation deadline")
+    max_prompt_bytes: int = _p(64_000, 1, 10**7, "largest prompt accepted")
+    fee_split_bps: Mapping[str, int] = _split(FEE_SPLIT_DEFAULT, "how a task's fee is split")
+    # --- reputation (DESIGN §6) ---
+    reputation_initial_ppb: int = _p(500_000_000, 0, PPB, "reputation of a new node")
+    reputation_half_life_tasks: int = _p(20, 1, 10_000, "tasks after which an observation weighs half")
+    # --- pricing (DESIGN §9) ---
+    input_price_per_token_units: int = _p(10**13, 0, U256, "price of one input token (0.00001 COR)")
+    output_price_per_token_units: int = _p(3 * 10**13, 0, U256, "price of one output token (0.00003 COR)")
+    validation_fee_units: int = _p(10**15, 0, U256, "flat validation fee per task (0.001 COR)")
+    price_factor_ppb: int = _p(PPB, PPB // 10, 10 * PPB, "price controller's factor on every quote")
+    # --- epochs and rewards (DESIGN §8) ---
+    emission_per_epoch_units: int = _p(50_000 * COR, 0, U256, "initial emission from pool:network_incentives per epoch")
+    emission_decay_ppb: int = _p(999_000_000, 0, PPB, "per-epoch multiplier of the emission (exponential decay)")
+    emission_split_bps: Mapping[str, int] = _split(EMISSION_SPLIT_DEFAULT, "how each epoch's emission is split into streams")
+    min_precommit_rate_bps: int = _p(6_000, 0, BPS, "eligibility: precommit rate over the epoch's assignments")
+    min_score_bps: int = _p(5_000, 0, BPS, "eligibility: total score over the epoch's assignments")
+    reputation_multiplier_min_ppb: int = _p(500_000_000, 0, 10 * PPB, "performance multiplier at reputation 0")
+    reputation_multiplier_max_ppb: int = _p(1_500_000_000, 0, 10 * PPB, "performance multiplier at reputation 1")
+    epochs_per_year: int = _p(365, 1, 10**7, "epochs in a year, for APR (devnet: one epoch stands for a day)")
+    max_epoch_drain_bps: int = _p(100, 0, BPS, "largest share of pool:staking paid in one epoch")
+    # --- minting ---
+    mint_enabled: bool = field(default=False, metadata={"doc": "whether any posting may come from `minted`"})
+
+    def __post_init__(self) -> None:
+        validate_params(self)
+
+    def min_self_bond(self, role: str) -> int:
+        """Minimum self-bond of a node of ``role``."""
+        return {
+            "miner": self.min_self_bond_miner_units,
+            "validator": self.min_self_bond_validator_units,
+            "router": self.min_self_bond_router_units,
+        }[role]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict; big integers as decimal strings."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Mapping):
+                out[f.name] = dict(v)
+            elif isinstance(v, int) and not isinstance(v, bool) and v > 2**53:
+                out[f.name] = str(v)
+            else:
+                out[f.name] = v
+        return out
+
+    def replace(self, **changes: Any) -> "Params":
+        """A new set with ``changes`` applied and validated."""
+        return params_from_dict({**self.to_dict(), **changes})
+
+
+PARAM_FIELDS = {f.name: f for f in dataclasses.fields(Params)}
+
+
+def param_schema() -> list[dict[str, Any]]:
+    """Every parameter with its bounds and documentation (for `cor gov params` and governance)."""
+    out = []
+    for f in dataclasses.fields(Params):
+        entry: dict[str, Any] = {"name": f.name, "doc": f.metadata.get("doc", "")}
+        for key in ("min", "max"):
+            if key in f.metadata:
+                entry[key] = str(f.metadata[key]) if f.metadata[key] > 2**53 else f.metadata[key]
+        if "split" in f.metadata:
+            entry["keys"] = list(f.metadata["split"])
+            entry["sum"] = BPS
+        if "keys" in f.metadata:
+            entry["keys"] = list(f.metadata["keys"])
+        out.append(entry)
+    return out
+
+
+def validate_params(p: Params) -> None:
+    """Refuse a parameter set with any field out of bounds, a split not summing to 10 000, etc."""
+    for f in dataclasses.fields(p):
+        v = getattr(p, f.name)
+        if f.name == "mint_enabled":
+            if not isinstance(v, bool):
+                raise InvalidInput("mint_enabled must be true or false", code="invalid_parameter", name=f.name)
+            continue
+        if "split" in f.metadata or "keys" in f.metadata:
+            keys = f.metadata.get("split") or f.metadata["keys"]
+            if not isinstance(v, Mapping) or set(v) != set(keys):
+                raise InvalidInput(
+                    f"{f.name} must have exactly the keys {sorted(keys)}", code="invalid_parameter", name=f.name
+                )
+            for k, x in v.items():
+                if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= BPS:
+                    raise InvalidInput(f"{f.name}.{k} must be an integer in [0, 10000], got {x!r}", code="invalid_parameter")
+            if "split" in f.metadata and sum(v.values()) != BPS:
+                raise InvalidInput(
+                    f"{f.name} must sum to 10000 bps, sums to {sum(v.values())}", code="invalid_parameter", name=f.name
+                )
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidInput(f"parameter {f.name} must be an integer, got {v!r}", code="invalid_parameter", name=f.name)
+        lo, hi = f.metadata["min"], f.metadata["max"]
+        if not lo <= v <= hi:
+            raise InvalidInput(f"parameter {f.name}={v} is outside its bounds [{lo}, {hi}]", code="parameter_out_of_bounds", name=f.name)
+    if p.slash_burn_bps + p.slash_reporter_bps > BPS:
+        raise InvalidInput("slash_burn_bps + slash_reporter_bps must not exceed 10000", code="invalid_parameter")
+    if p.min_consensus > p.redundancy:
+        raise InvalidInput("min_consensus must not exceed redundancy", code="invalid_parameter")
+    if p.reputation_multiplier_min_ppb > p.reputation_multiplier_max_ppb:
+        raise InvalidInput("reputation_multiplier_min_ppb must not exceed reputation_multiplier_max_ppb", code="invalid_parameter")
+
+
+def params_from_dict(data: Mapping[str, Any]) -> Params:
+    """Build a validated ``Params`` from a JSON/TOML dict; unknown names and bad values are refused."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("parameters must be a mapping", code="invalid_parameter")
+    unknown = sorted(set(data) - set(PARAM_FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown parameter(s): {', '.join(unknown)}", code="unknown_parameter")
+    kwargs: dict[str, Any] = {}
+    for name, v in data.items():
+        f = PARAM_FIELDS[name]
+        if "split" in f.metadata or "keys" in f.metadata:
+            if not isinstance(v, Mapping):
+                raise InvalidInput(f"{name} must be a mapping", code="invalid_parameter")
+            kwargs[name] = MappingProxyType({k: _int(f"{name}.{k}", x) for k, x in v.items()})
+        elif name == "mint_enabled":
+            kwargs[name] = v
+        else:
+            kwargs[name] = _int(name, v)
+    return Params(**kwargs)
+
+
+def _int(name: str, v: Any) -> int:
+    if isinstance(v, bool):
+        raise InvalidInput(f"parameter {name} must be an integer, got {v!r}", code="invalid_parameter")
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.isdigit():
+        return int(v)
+    raise InvalidInput(f"parameter {name} must be an integer (or a decimal integer string), got {v!r}", code="invalid_parameter")
+
+
+@dataclass(frozen=True)
+class ParamHistory:
+    """Parameter versions, each with the epoch from which it applies (ascending)."""
+
+    versions: tuple[tuple[int, Params], ...]
+
+    def at(self, epoch: int) -> Params:
+        """The set in force at ``epoch``."""
+        current = self.versions[0][1]
+        for from_epoch, p in self.versions:
+            if from_epoch <= epoch:
+                current = p
+            else:
+                break
+        return current
+
+    def with_change(self, from_epoch: int, params: Params) -> "ParamHistory":
+        """A history with ``params`` applying from ``from_epoch`` (replacing later scheduled versions)."""
+        kept = tuple(v for v in self.versions if v[0] < from_epoch)
+        return ParamHistory(kept + ((from_epoch, params),))

@@ -1,0 +1,185 @@
+"""The engine's state: everything ``apply`` reads and changes, in one place.
+
+State variables
+    chain_id, oracle (the engine's own signing address), genesis_supply, minted, params (history by
+    epoch), tick (logical time), epoch, seq and head_hash (the last applied event), the ledger, nonces
+    (last accepted nonce per actor), nodes, stake positions (reward debts of the accumulator),
+    unbonding entries, slash records, evidence already used, and the current epoch's earnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .events import GENESIS_PREV_HASH
+from .ledger import Ledger
+from .params import ParamHistory, Params
+
+ROLES = ("miner", "validator", "router")
+ACC_SCALE = 10**36  # fixed-point scale of the reward-per-stake accumulator
+
+
+@dataclass
+class Node:
+    """A registered node: one key, one role; its stake is ``bonded:<id>`` plus delegations."""
+
+    id: str
+    role: str
+    commission_bps: int
+    registered_tick: int
+    commission_changed_epoch: int = -1
+    jailed_until_tick: int | None = None
+    stake_total: int = 0  # bonded + delegated (cached; equals the ledger)
+    reward_acc: int = 0  # Σ rewards per unit of stake × ACC_SCALE
+    models: tuple[str, ...] = ()
+    delegators: set[str] = field(default_factory=set)
+    reputation_ppb: int = 0
+    slash_count: int = 0
+
+    @property
+    def jailed(self) -> bool:
+        return self.jailed_until_tick is not None
+
+
+@dataclass
+class Unbonding:
+    """Stake on its way out: slashable for offences before ``start_tick``; withdrawable at ``mature_epoch``."""
+
+    id: int
+    address: str
+    node: str
+    amount: int
+    start_tick: int
+    mature_epoch: int
+
+
+@dataclass
+class SlashRecord:
+    """One slash with its evidence and where the stake went."""
+
+    id: int
+    node: str
+    offence: str
+    offence_tick: int
+    tick: int
+    epoch: int
+    evidence_hash: str
+    evidence: dict[str, Any]
+    reporter: str | None
+    fraction_bps: int
+    total: int
+    burned: int
+    to_reporter: int
+    to_treasury: int
+    by_account: dict[str, int]
+    jailed_until_tick: int | None
+
+
+@dataclass
+class EarningItem:
+    """A line of an address's epoch statement (reward, commission, slash, fee, refund...)."""
+
+    address: str
+    stream: str
+    amount: int
+    detail: dict[str, Any]
+
+
+@dataclass
+class EpochRecord:
+    """A closed epoch: its span, totals per stream, and every address's statement items."""
+
+    epoch: int
+    start_tick: int
+    end_tick: int
+    totals: dict[str, int]
+    items: list[EarningItem]
+    root: str | None = None
+
+
+@dataclass
+class State:
+    """The whole engine state."""
+
+    chain_id: str = ""
+    oracle: str = ""
+    genesis_supply: int = 0
+    minted: int = 0
+    params_history: ParamHistory | None = None
+    tick: int = 0
+    epoch: int = 0
+    epoch_start_tick: int = 0
+    seq: int = -1
+    head_hash: str = GENESIS_PREV_HASH
+    ledger: Ledger = field(default_factory=Ledger)
+    nonces: dict[str, int] = field(default_factory=dict)
+    nodes: dict[str, Node] = field(default_factory=dict)
+    reward_debts: dict[tuple[str, str], int] = field(default_factory=dict)
+    unbondings: dict[int, Unbonding] = field(default_factory=dict)
+    slashes: list[SlashRecord] = field(default_factory=list)
+    evidence_used: set[str] = field(default_factory=set)
+    earnings: list[EarningItem] = field(default_factory=list)
+    epochs: dict[int, "EpochRecord"] = field(default_factory=dict)
+    next_id: int = 1
+    touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
+
+    @property
+    def params(self) -> Params:
+        """The parameters in force at the current epoch."""
+        assert_ready(self)
+        return self.params_history.at(self.epoch)  # type: ignore[union-attr]
+
+    def new_id(self) -> int:
+        """A fresh sequential identifier (deterministic)."""
+        i = self.next_id
+        self.next_id += 1
+        return i
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical, comparable, JSON-ready view (big ints as strings)."""
+        return _stringify(
+            {
+                "chain_id": self.chain_id,
+                "oracle": self.oracle,
+                "genesis_supply": self.genesis_supply,
+                "minted": self.minted,
+                "params": [[e, p.to_dict()] for e, p in (self.params_history.versions if self.params_history else ())],
+                "tick": self.tick,
+                "epoch": self.epoch,
+                "epoch_start_tick": self.epoch_start_tick,
+                "seq": self.seq,
+                "head_hash": self.head_hash,
+                "balances": dict(sorted(self.ledger.balances.items())),
+                "nonces": dict(sorted(self.nonces.items())),
+                "nodes": {k: asdict(v) for k, v in sorted(self.nodes.items())},
+                "reward_debts": {f"{n}|{a}": d for (n, a), d in sorted(self.reward_debts.items())},
+                "unbondings": {str(k): asdict(v) for k, v in sorted(self.unbondings.items())},
+                "slashes": [asdict(s) for s in self.slashes],
+                "evidence_used": sorted(self.evidence_used),
+                "earnings": [asdict(e) for e in self.earnings],
+                "epochs": {str(k): asdict(v) for k, v in sorted(self.epochs.items())},
+                "next_id": self.next_id,
+            }
+        )
+
+
+def assert_ready(state: State) -> None:
+    from .errors import Conflict
+
+    if state.params_history is None:
+        raise Conflict("the network has no genesis yet; run `cor init`", code="no_genesis")
+
+
+def _stringify(obj: Any) -> Any:
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, int):
+        return str(obj) if abs(obj) > 2**53 else obj
+    if isinstance(obj, dict):
+        return {str(k): _stringify(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_stringify(v) for v in obj]
+    if isinstance(obj, (set, frozenset)):
+        return sorted(_stringify(v) for v in obj)
+    return obj

@@ -1,0 +1,229 @@
+"""Storage: the event log (the truth) and read models (projections rebuilt from it).
+
+SQLAlchemy Core over a SQLite file (WAL, ``BEGIN IMMEDIATE`` for the single writer) by default, or
+PostgreSQL by URL (``postgresql+psycopg://…``; the writer holds a transaction-scoped advisory lock).
+Amounts are stored as decimal strings (SQLite's NUMERIC would turn large integers into floats).
+
+An event and the projections it changes are written in one transaction, and ``meta.projected_seq``
+records how far the projections go; at start-up ``catch_up`` re-projects anything the log holds
+beyond it (e.g. after a crash between the two, or after a raw import), so nothing is lost or applied
+twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event as sa_event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine as SAEngine
+
+from ..core.events import Event
+
+metadata = MetaData()
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("tick", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(42), nullable=False, index=True),
+    Column("nonce", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("signature", String(132), nullable=False),
+    Column("prev_hash", String(66), nullable=False),
+    Column("hash", String(66), nullable=False, unique=True),
+)
+
+meta = Table("meta", metadata, Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account", String(160), primary_key=True),
+    Column("owner", String(42), index=True),
+    Column("amount", Text, nullable=False),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
+    Column("src", String(160), nullable=False, index=True),
+    Column("dst", String(160), nullable=False, index=True),
+    Column("amount", Text, nullable=False),
+    Column("reason", String(96), nullable=False),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("id", String(42), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("data", Text, nullable=False),
+)
+
+# whole-document projections of smaller collections, keyed by (collection, key)
+documents = Table(
+    "documents",
+    metadata,
+    Column("collection", String(32), primary_key=True),
+    Column("key", String(160), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+DEFAULT_URL = "sqlite:///cor-data/cor.db"
+
+
+def database_url(url: str | None) -> str:
+    """The URL in force: the argument, else $COR_DATABASE_URL, else the SQLite default."""
+    return url or os.environ.get("COR_DATABASE_URL") or DEFAULT_URL
+
+
+def make_engine(url: str) -> SAEngine:
+    """A SQLAlchemy engine set up for one writer at a time."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @sa_event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _rec: Any) -> None:
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.close()
+
+        @sa_event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+WRITER_LOCK_KEY = 0x434F52  # "COR"
+
+
+class Store:
+    """The event log and its projections in one database."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = database_url(url)
+        self.engine = make_engine(self.url)
+        self.is_postgres = self.engine.dialect.name == "postgresql"
+
+    def create_schema(self) -> None:
+        """Create the tables (idempotent); Alembic migrations do the same for deployed databases."""
+        metadata.create_all(self.engine)
+
+    def has_schema(self) -> bool:
+        from sqlalchemy import inspect
+
+        return inspect(self.engine).has_table("events")
+
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """A transaction that holds the single-writer lock until it commits."""
+        with self.engine.begin() as conn:
+            if self.is_postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
+            yield conn
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    # --- the log -----------------------------------------------------------------------------
+
+    def append(self, conn: Connection, event: Event, kind: str, actor: str, nonce: int) -> None:
+        conn.execute(
+            insert(events).values(
+                seq=event.seq, tick=event.tick, kind=kind, actor=actor, nonce=nonce,
+                payload=event.payload.decode("ascii"), signature=event.signature,
+                prev_hash=event.prev_hash, hash=event.hash,
+            )
+        )
+
+    def head_seq(self, conn: Connection) -> int:
+        value = conn.execute(select(func.max(events.c.seq))).scalar()
+        return -1 if value is None else int(value)
+
+    def events_after(self, conn: Connection, seq: int, limit: int | None = None) -> list[Event]:
+        q = select(events).where(events.c.seq > seq).order_by(events.c.seq)
+        if limit:
+            q = q.limit(limit)
+        return [_row_event(r) for r in conn.execute(q)]
+
+    def iter_events(self, batch: int = 5_000) -> Iterator[Event]:
+        """Every event in order, in batches."""
+        last = -1
+        with self.reader() as conn:
+            while True:
+                chunk = self.events_after(conn, last, batch)
+                if not chunk:
+                    return
+                yield from chunk
+                last = chunk[-1].seq
+
+    def event_count(self) -> int:
+        with self.reader() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0)
+
+    # --- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, conn: Connection, key: str) -> str | None:
+        return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+    def set_meta(self, conn: Connection, key: str, value: str) -> None:
+        if conn.execute(update(meta).where(meta.c.key == key).values(value=value)).rowcount == 0:
+            conn.execute(insert(meta).values(key=key, value=value))
+
+
+def _row_event(r: Any) -> Event:
+    return Event(
+        seq=int(r.seq), tick=int(r.tick), payload=r.payload.encode("ascii"), signature=r.signature,
+        prev_hash=r.prev_hash, hash=r.hash,
+    )
+
+
+def upsert(conn: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
+    """Update a row by key, inserting it when absent (portable across SQLite and PostgreSQL)."""
+    cond = [table.c[k] == v for k, v in keys.items()]
+    if conn.execute(update(table).where(*cond).values(**values)).rowcount == 0:
+        conn.execute(insert(table).values(**keys, **values))
+
+
+def delete_rows(conn: Connection, table: Table, **keys: Any) -> None:
+    conn.execute(delete(table).where(*[table.c[k] == v for k, v in keys.items()]))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
