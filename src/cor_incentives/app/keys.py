@@ -13,9 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from eth_account import Account
-
 from ..core.errors import InvalidInput, NotFound
+from ..core.signatures import SECP256K1_N, private_key_address
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -43,12 +42,11 @@ class Keystore:
             raise InvalidInput(f"key name must be 1-64 letters, digits, '_', '-' or '.', got {name!r}", code="invalid_key_name")
         if (self.path / f"{name}.json").exists():
             raise InvalidInput(f"key {name!r} already exists", code="key_exists")
-        if seed is not None:
-            secret = hashlib.sha256(f"cor-key:{seed}:{name}".encode()).hexdigest()
-            acct = Account.from_key("0x" + secret)
-        else:
-            acct = Account.create()
-        key = Key(name, acct.address.lower(), "0x" + bytes(acct.key).hex())
+        secret = hashlib.sha256(f"cor-key:{seed}:{name}".encode()).digest() if seed is not None else os.urandom(32)
+        if not 0 < int.from_bytes(secret, "big") < SECP256K1_N:  # probability ~2**-128
+            raise InvalidInput("derived key is out of range; choose another seed", code="invalid_seed")
+        private_key = "0x" + secret.hex()
+        key = Key(name, private_key_address(private_key), private_key)
         self.path.mkdir(parents=True, exist_ok=True)
         f = self.path / f"{name}.json"
         f.write_text(json.dumps({"name": name, "address": key.address, "private_key": key.private_key}, indent=2))

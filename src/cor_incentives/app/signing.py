@@ -8,23 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
-
 from ..core.errors import Unauthorized
 from ..core.events import Command
-from ..core.signatures import equivocation_text, recover_signer
+from ..core.signatures import equivocation_text, private_key_address, recover_signer, sign_message
 
-
-def sign_bytes(private_key: str, message: bytes) -> str:
-    """EIP-191 signature of ``message`` as 0x-hex (65 bytes)."""
-    signed = Account.sign_message(encode_defunct(primitive=message), private_key=private_key)
-    return "0x" + bytes(signed.signature).hex()
+sign_bytes = sign_message
 
 
 def sign_command(private_key: str, chain_id: str, kind: str, nonce: int, body: Mapping[str, Any]) -> tuple[bytes, str]:
     """Build, encode and sign a command; returns (payload bytes, signature)."""
-    actor = Account.from_key(private_key).address.lower()
+    actor = private_key_address(private_key)
     payload = Command(chain_id, kind, actor, nonce, dict(body)).encode()
     return payload, sign_bytes(private_key, payload)
 

@@ -1,28 +1,66 @@
-"""Ethereum signatures (EIP-191 personal messages): recovering who signed what.
+"""Ethereum signatures (EIP-191 personal messages): signing and recovering who signed what.
 
-Pure computation (secp256k1 and keccak through eth-account): no I/O, no clock. Used by the shell to
+Pure computation over secp256k1 and keccak (eth-keys, with libsecp256k1 through coincurve when
+installed): no I/O, no clock. The bytes are exactly eth-account's ``sign_message(encode_defunct(m))``
+(65 bytes r ‖ s ‖ v, v ∈ {27, 28}); tests check that against eth-account itself. Used by the shell to
 authenticate commands and by the core to check self-verifying evidence (equivocation).
 """
 
 from __future__ import annotations
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from eth_hash.auto import keccak
+from eth_keys import keys
 
 from .errors import Unauthorized
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def personal_message_hash(message: bytes) -> bytes:
+    """EIP-191 version 0x45: keccak256("\\x19Ethereum Signed Message:\\n" ‖ len ‖ message)."""
+    return keccak(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode("ascii") + message)
+
+
+def private_key_address(private_key: str) -> str:
+    """The lower-case address of a 0x-hex private key."""
+    return keys.PrivateKey(_key_bytes(private_key)).public_key.to_address().lower()
+
+
+def sign_message(private_key: str, message: bytes) -> str:
+    """EIP-191 signature of ``message`` as 0x-hex (65 bytes, v = 27 or 28)."""
+    sig = keys.PrivateKey(_key_bytes(private_key)).sign_msg_hash(personal_message_hash(message))
+    raw = sig.to_bytes()
+    return "0x" + (raw[:64] + bytes([raw[64] + 27])).hex()
 
 
 def recover_signer(message: bytes, signature: str) -> str:
     """The lower-case address that signed ``message`` (EIP-191), or an ``invalid_signature`` error."""
     try:
-        sig = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature)
-        if len(sig) != 65:
-            raise ValueError("signature must be 65 bytes")
-        return Account.recover_message(encode_defunct(primitive=message), signature=sig).lower()
-    except Exception as exc:  # eth-account raises several types for malformed signatures
+        raw = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature)
+    except ValueError:
+        raise Unauthorized("signature is not hex", code="invalid_signature") from None
+    if len(raw) != 65:
+        raise Unauthorized(f"signature must be 65 bytes, got {len(raw)}", code="invalid_signature")
+    v = raw[64] - 27 if raw[64] >= 27 else raw[64]
+    if v not in (0, 1):
+        raise Unauthorized("signature has an invalid recovery id", code="invalid_signature")
+    s = int.from_bytes(raw[32:64], "big")
+    if s > SECP256K1_N // 2:
+        raise Unauthorized("signature is malleable (high s); use the canonical low-s form", code="invalid_signature")
+    try:
+        sig = keys.Signature(raw[:64] + bytes([v]))
+        return sig.recover_public_key_from_msg_hash(personal_message_hash(message)).to_address().lower()
+    except Exception as exc:  # eth-keys raises several types for malformed signatures
         raise Unauthorized(f"signature cannot be verified: {exc}", code="invalid_signature") from None
 
 
 def equivocation_text(chain_id: str, scope: str, message: str) -> bytes:
     """What a node signs for a scoped statement (precommit, report): the bytes equivocation evidence cites."""
     return f"cor:{chain_id}:{scope}:{message}".encode("utf-8")
+
+
+def _key_bytes(private_key: str) -> bytes:
+    raw = bytes.fromhex(private_key[2:] if private_key.startswith("0x") else private_key)
+    if len(raw) != 32:
+        raise ValueError("a private key is 32 bytes")
+    return raw

@@ -11,8 +11,9 @@ Concepts
 Rewards to a node's stakers (reward-per-stake accumulator, as in F1 / MasterChef)
     ``credit_node_reward`` takes the commission for the operator, moves the rest to ``rewards:<node>``
     and raises ``reward_acc`` by rest × ACC_SCALE // stake_total: O(1), whatever the number of
-    delegators. A staker's pending reward is stake × reward_acc // ACC_SCALE − reward_debt; it is
-    harvested (moved to ``claimable:<addr>``) before any change of that stake and at epoch close.
+    delegators. A staker's pending reward is stake × reward_acc // ACC_SCALE − reward_debt, where the
+    debt is the *ceiling* of the same product when the stake last changed, so that the floor of one
+    product minus the ceiling of another never pays more than the exact share; it is harvested (moved to ``claimable:<addr>``) before any change of that stake and at epoch close.
     Rounding floors toward the stakers; what the floors leave in ``rewards:<node>`` after every
     staker of the node is harvested is swept to ``dust``.
 """
@@ -67,7 +68,8 @@ def stakers(state: State, node_id: str) -> list[str]:
 def pending_reward(state: State, node_id: str, addr: str) -> int:
     """Reward accrued to ``addr``'s stake in ``node_id`` and not yet harvested."""
     node = state.nodes[node_id]
-    return stake_of(state, node_id, addr) * node.reward_acc // ACC_SCALE - state.reward_debts.get((node_id, addr), 0)
+    accrued = stake_of(state, node_id, addr) * node.reward_acc // ACC_SCALE
+    return max(0, accrued - state.reward_debts.get((node_id, addr), 0))
 
 
 def harvest(state: State, node_id: str, addr: str) -> int:
@@ -81,7 +83,7 @@ def harvest(state: State, node_id: str, addr: str) -> int:
 
 def _reset_debt(state: State, node_id: str, addr: str) -> None:
     node = state.nodes[node_id]
-    debt = stake_of(state, node_id, addr) * node.reward_acc // ACC_SCALE
+    debt = -(-stake_of(state, node_id, addr) * node.reward_acc // ACC_SCALE)  # ceiling: never pays a fraction twice
     if debt == 0 and stake_of(state, node_id, addr) == 0:
         state.reward_debts.pop((node_id, addr), None)
     else:

@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine:  make run   and   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+COR := $(VENV)/bin/cor
+PIP_FLAGS := --quiet --disable-pip-version-check
+
+.PHONY: install run test test-fast system-deps node-deps bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade "pip==26.3"
+	$(PY) -m pip install $(PIP_FLAGS) -r requirements.lock
+	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+	@touch $@
+
+node-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+system-deps:
+	@bash scripts/ensure-system-deps.sh
+
+run: install
+	@if [ ! -f cor-data/cor.db ]; then $(COR) init; fi
+	$(COR) status
+
+test: install node-deps system-deps
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow and not postgres and not browser"
+
+bench: install
+	$(PY) bench/settle.py
+	$(PY) bench/embed.py
+
+clean:
+	rm -rf $(VENV) node_modules cor-data .pytest_cache

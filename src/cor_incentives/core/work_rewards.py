@@ -1,0 +1,561 @@
+"""Epoch work rewards: split one emission stream among nodes by weighted useful work (DESIGN §8).
+
+Concepts
+--------
+At an epoch's close the miner stream of ``pool:network_incentives`` is split among nodes by the
+useful work they did that epoch, weighted by a bounded reputation multiplier (DESIGN §6), after two
+eligibility gates (precommit rate, score). The input is columnar: one row per (task, node)
+assignment in the epoch, plus one reputation per node. Everything is an integer; every division
+floors. Nothing here moves money: the caller posts ``reward`` and puts ``remainder`` where it belongs.
+
+Formulas (what ``compute_work_rewards`` returns, per node n, summing over n's rows r)
+----------------------------------------------------------------------------------------
+::
+
+    assignments_n        = number of rows r with node_index_r = n
+    precommit_rate_bps_n = (Σ precommitted_r) × 10 000 // assignments_n                 (0 if no rows)
+    score_bps_n          = (Σ quality_ppb_r × in_consensus_r) × 10 000 // (assignments_n × 10**9)
+                                                                                         (0 if no rows)
+    reason_n             = "no_assignments"           if assignments_n = 0
+                         | "precommit_rate_below_min" elif precommit_rate_bps_n < min_precommit_rate_bps
+                         | "score_below_min"          elif score_bps_n < min_score_bps
+                         | None  (eligible)           otherwise                (checked in this order)
+    work_n               = Σ complexity_units_r × quality_ppb_r × in_consensus_r
+    multiplier_ppb_n     = min_ppb + (max_ppb − min_ppb) × reputation_ppb_n // 10**9
+    weighted_n           = work_n × multiplier_ppb_n // 10**9 if eligible_n else 0
+    total_weighted       = Σ weighted_n
+    reward_n             = stream_amount × weighted_n // total_weighted       (0 if total_weighted = 0)
+    distributed          = Σ reward_n
+    remainder            = stream_amount − distributed
+
+A missed or out-of-consensus row still counts in ``assignments_n`` but adds 0 to score and work.
+
+Worked example (default parameters: gates 60 % / 50 %, multiplier [0.5, 1.5]). Node 0 has two rows,
+(units 2, quality 0.9, in consensus, precommitted) and (units 1, quality 0.8, in consensus,
+precommitted), and reputation 1.0: precommit_rate = 2 × 10 000 // 2 = 10 000 bps; score =
+1.7e9 × 10 000 // (2 × 1e9) = 8 500 bps, so eligible; work = 2 × 0.9e9 + 1 × 0.8e9 = 2.6e9;
+multiplier = 0.5e9 + 1e9 × 1e9 // 1e9 = 1.5e9; weighted = 2.6e9 × 1.5e9 // 1e9 = 3.9e9. If the other
+nodes weigh 4.3e9 in total and the stream is 1 000 000 units, reward_0 = 10**6 × 3.9e9 // 8.2e9 =
+475 609. (``tests/vectors/work_rewards.json`` has this case and five more, worked out by hand.)
+
+Validators
+----------
+``compute_validator_rewards`` is the same kernel with validator inputs: per row (one assigned
+validation) ``agreement_ppb`` and ``on_time``. It maps them as complexity_units = 1, quality_ppb =
+agreement_ppb, in_consensus = precommitted = on_time. So work_n = Σ agreement over on-time
+validations (= validations_n × mean agreement), the "precommit rate" gate reads as the on-time rate
+(its reason is still ``"precommit_rate_below_min"``), and the score is the mean agreement with late
+validations counting 0.
+
+Where the remainder goes
+------------------------
+``remainder`` (the rounding dust of the floors, or the whole stream when no node has positive
+weighted work) is returned, not posted: DESIGN §8 says a stream with no eligible earner stays in its
+pool, and the caller does the same with rounding dust. ``distributed + remainder == stream_amount``
+is checked with ``invariant`` on every call, as is ``remainder < number of nodes with weight > 0``.
+
+Bounds (rejected with ``InvalidInput``, so the integer arithmetic below provably cannot overflow)
+--------------------------------------------------------------------------------------------------
+``complexity_units`` 0..MAX_COMPLEXITY_UNITS (10**6) per row; ``quality_ppb``, ``agreement_ppb`` and
+``reputation_ppb`` 0..10**9; at most MAX_ASSIGNMENTS_PER_EPOCH (10**8) rows (10**7 tasks at
+redundancy up to 10) and MAX_NODES (10**6) nodes; multiplier bounds at most MAX_MULTIPLIER_PPB
+(5.0); ``stream_amount`` a valid ``Amount`` (0..2**256−1). See ``_count_and_sum`` for the int64 proof.
+
+Two implementations, one answer: ``compute_work_rewards_reference`` is a per-row Python loop over the
+formulas above; ``compute_work_rewards`` is the numpy columnar version used at epoch close (10**6
+rows × 10**4 nodes in well under a second). Tests check that they agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import InvalidInput, invariant
+from .units import BPS, PPB, amount
+
+MAX_COMPLEXITY_UNITS = 10**6
+MAX_ASSIGNMENTS_PER_EPOCH = 10**8
+MAX_NODES = 10**6
+MAX_MULTIPLIER_PPB = 5 * PPB
+
+REASON_NO_ASSIGNMENTS = "no_assignments"
+REASON_PRECOMMIT_RATE_BELOW_MIN = "precommit_rate_below_min"
+REASON_SCORE_BELOW_MIN = "score_below_min"
+# Code 0 is "eligible"; the order of the others is the order of precedence.
+_REASONS: tuple[str | None, ...] = (
+    None,
+    REASON_NO_ASSIGNMENTS,
+    REASON_PRECOMMIT_RATE_BELOW_MIN,
+    REASON_SCORE_BELOW_MIN,
+)
+
+_LOW_BITS = 32  # work products are summed as two int64 halves: hi × 2**32 + lo
+_LOW_MASK = (1 << _LOW_BITS) - 1
+
+
+@dataclass(frozen=True)
+class WorkRewardParams:
+    """Governance parameters of the epoch work-reward split (DESIGN §6, §8)."""
+
+    min_precommit_rate_bps: int = 6_000
+    """Gate: share of its assignments a node precommitted by the deadline (testnet rule: 60 %)."""
+
+    min_score_bps: int = 5_000
+    """Gate: mean PoUW quality over all assignments, misses and out-of-consensus as 0 (testnet: 50 %)."""
+
+    reputation_multiplier_min_ppb: int = 500_000_000
+    """Multiplier at reputation 0 (DESIGN §6 default bound 0.5)."""
+
+    reputation_multiplier_max_ppb: int = 1_500_000_000
+    """Multiplier at reputation 1 (DESIGN §6 default bound 1.5); linear in between."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInput(f"{f.name} must be an integer, got {value!r}", code="invalid_parameter")
+        for name in ("min_precommit_rate_bps", "min_score_bps"):
+            value = getattr(self, name)
+            if not 0 <= value <= BPS:
+                raise InvalidInput(f"{name} must be within 0..{BPS}, got {value}", code="invalid_parameter")
+        lo, hi = self.reputation_multiplier_min_ppb, self.reputation_multiplier_max_ppb
+        if not 0 <= lo <= hi <= MAX_MULTIPLIER_PPB:
+            raise InvalidInput(
+                f"reputation multiplier bounds must satisfy 0 <= min <= max <= {MAX_MULTIPLIER_PPB}, "
+                f"got min {lo}, max {hi}",
+                code="invalid_parameter",
+            )
+
+
+DEFAULT_WORK_REWARD_PARAMS = WorkRewardParams()
+
+
+@dataclass(frozen=True)
+class WorkRewards:
+    """Per-node outcome of one stream's split; tuples indexed by node, all plain Python values."""
+
+    assignments: tuple[int, ...]
+    precommit_rate_bps: tuple[int, ...]
+    score_bps: tuple[int, ...]
+    eligible: tuple[bool, ...]
+    reason: tuple[str | None, ...]
+    work: tuple[int, ...]
+    multiplier_ppb: tuple[int, ...]
+    weighted: tuple[int, ...]
+    reward: tuple[int, ...]
+    total_weighted: int
+    distributed: int
+    remainder: int
+    stream_amount: int
+
+    def for_node(self, node: int) -> dict[str, object]:
+        """One node's line: every input of its formula and its reward (for reward statements)."""
+        return {
+            "assignments": self.assignments[node],
+            "precommit_rate_bps": self.precommit_rate_bps[node],
+            "score_bps": self.score_bps[node],
+            "eligible": self.eligible[node],
+            "reason": self.reason[node],
+            "work": self.work[node],
+            "multiplier_ppb": self.multiplier_ppb[node],
+            "weighted": self.weighted[node],
+            "total_weighted": self.total_weighted,
+            "stream_amount": self.stream_amount,
+            "reward": self.reward[node],
+        }
+
+
+class _Rows(NamedTuple):
+    """Checked columns: int64 / bool numpy arrays of one length; units None means 1 per row."""
+
+    node_index: np.ndarray
+    complexity_units: np.ndarray | None
+    quality_ppb: np.ndarray
+    in_consensus: np.ndarray
+    precommitted: np.ndarray
+    reputation_ppb: np.ndarray
+    stream_amount: int
+
+
+# --- public entry points -----------------------------------------------------------------------
+
+
+def compute_work_rewards(
+    *,
+    node_index: npt.ArrayLike,
+    complexity_units: npt.ArrayLike,
+    quality_ppb: npt.ArrayLike,
+    in_consensus: npt.ArrayLike,
+    precommitted: npt.ArrayLike,
+    reputation_ppb: npt.ArrayLike,
+    stream_amount: int,
+    params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
+) -> WorkRewards:
+    """Split ``stream_amount`` among nodes by weighted work (vectorised; see the module formulas)."""
+    rows = _check_work_rows(
+        node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount
+    )
+    return _settle_vectorised(rows, params)
+
+
+def compute_work_rewards_reference(
+    *,
+    node_index: npt.ArrayLike,
+    complexity_units: npt.ArrayLike,
+    quality_ppb: npt.ArrayLike,
+    in_consensus: npt.ArrayLike,
+    precommitted: npt.ArrayLike,
+    reputation_ppb: npt.ArrayLike,
+    stream_amount: int,
+    params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
+) -> WorkRewards:
+    """Same as ``compute_work_rewards``, as a plain per-row Python loop (the executable spec)."""
+    rows = _check_work_rows(
+        node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount
+    )
+    return _settle_reference(rows, params)
+
+
+def compute_validator_rewards(
+    *,
+    node_index: npt.ArrayLike,
+    agreement_ppb: npt.ArrayLike,
+    on_time: npt.ArrayLike,
+    reputation_ppb: npt.ArrayLike,
+    stream_amount: int,
+    params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
+) -> WorkRewards:
+    """Split a validator stream by agreement-weighted on-time validations (vectorised)."""
+    rows = _check_validator_rows(node_index, agreement_ppb, on_time, reputation_ppb, stream_amount)
+    return _settle_vectorised(rows, params)
+
+
+def compute_validator_rewards_reference(
+    *,
+    node_index: npt.ArrayLike,
+    agreement_ppb: npt.ArrayLike,
+    on_time: npt.ArrayLike,
+    reputation_ppb: npt.ArrayLike,
+    stream_amount: int,
+    params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
+) -> WorkRewards:
+    """Same as ``compute_validator_rewards``, as a plain per-row Python loop."""
+    rows = _check_validator_rows(node_index, agreement_ppb, on_time, reputation_ppb, stream_amount)
+    return _settle_reference(rows, params)
+
+
+# --- the formulas, one node at a time (used by the reference) --------------------------------
+
+
+def compute_precommit_rate_bps(precommitted_count: int, assignments: int) -> int:
+    """Share of assignments precommitted by the deadline, floored to bps; 0 without assignments."""
+    return precommitted_count * BPS // assignments if assignments else 0
+
+
+def compute_score_bps(counted_quality_ppb: int, assignments: int) -> int:
+    """Mean quality over all assignments (out-of-consensus rows as 0), floored to bps; 0 without any."""
+    return counted_quality_ppb * BPS // (assignments * PPB) if assignments else 0
+
+
+def get_ineligibility_reason(
+    assignments: int, precommit_rate_bps: int, score_bps: int, params: WorkRewardParams
+) -> str | None:
+    """The first gate a node fails, in order of precedence, or None when it is eligible."""
+    if assignments == 0:
+        return REASON_NO_ASSIGNMENTS
+    if precommit_rate_bps < params.min_precommit_rate_bps:
+        return REASON_PRECOMMIT_RATE_BELOW_MIN
+    if score_bps < params.min_score_bps:
+        return REASON_SCORE_BELOW_MIN
+    return None
+
+
+def compute_multiplier_ppb(reputation_ppb: int, params: WorkRewardParams) -> int:
+    """Reputation multiplier: linear from the min bound at reputation 0 to the max at reputation 1."""
+    lo, hi = params.reputation_multiplier_min_ppb, params.reputation_multiplier_max_ppb
+    return lo + (hi - lo) * reputation_ppb // PPB
+
+
+def compute_weighted_work(work: int, multiplier_ppb: int, eligible: bool) -> int:
+    """Work scaled by the multiplier, floored; 0 for an ineligible node."""
+    return work * multiplier_ppb // PPB if eligible else 0
+
+
+def compute_reward(stream_amount: int, weighted: int, total_weighted: int) -> int:
+    """A node's pro-rata share of the stream, floored; 0 when nobody has weighted work."""
+    return stream_amount * weighted // total_weighted if total_weighted else 0
+
+
+# --- kernels --------------------------------------------------------------------------------------
+
+
+def _settle_reference(rows: _Rows, params: WorkRewardParams) -> WorkRewards:
+    """Per-row loop, then the scalar formulas per node; Python ints throughout."""
+    node_count = len(rows.reputation_ppb)
+    assignments = [0] * node_count
+    precommitted = [0] * node_count
+    counted_quality = [0] * node_count
+    work = [0] * node_count
+    if rows.complexity_units is None:  # validators: one unit per row
+        units_column = [1] * len(rows.node_index)
+    else:
+        units_column = rows.complexity_units.tolist()
+    for node, units, quality, in_consensus, was_precommitted in zip(
+        rows.node_index.tolist(),
+        units_column,
+        rows.quality_ppb.tolist(),
+        rows.in_consensus.tolist(),
+        rows.precommitted.tolist(),
+    ):
+        assignments[node] += 1
+        if was_precommitted:
+            precommitted[node] += 1
+        if in_consensus:
+            counted_quality[node] += quality
+            work[node] += units * quality
+
+    rate = [compute_precommit_rate_bps(precommitted[n], assignments[n]) for n in range(node_count)]
+    score = [compute_score_bps(counted_quality[n], assignments[n]) for n in range(node_count)]
+    reason = [get_ineligibility_reason(assignments[n], rate[n], score[n], params) for n in range(node_count)]
+    eligible = [r is None for r in reason]
+    multiplier = [compute_multiplier_ppb(rep, params) for rep in rows.reputation_ppb.tolist()]
+    weighted = [compute_weighted_work(work[n], multiplier[n], eligible[n]) for n in range(node_count)]
+    total_weighted = sum(weighted)
+    reward = [compute_reward(rows.stream_amount, w, total_weighted) for w in weighted]
+    return _finish(assignments, rate, score, eligible, reason, work, multiplier, weighted, reward, rows.stream_amount)
+
+
+def _settle_vectorised(rows: _Rows, params: WorkRewardParams) -> WorkRewards:
+    """Columnar: int64 group sums per node, gates as array ops, big-int arithmetic per node only."""
+    node_count = rows.reputation_ppb.size
+    assignments, precommitted, counted_quality, work = _count_and_sum(rows, node_count)
+
+    has_rows = assignments > 0
+    safe_assignments = np.maximum(assignments, 1)
+    rate = np.where(has_rows, precommitted * BPS // safe_assignments, 0)
+    # S × 10**4 // (A × 10**9) == S // (A × 10**5): the same rational number, hence the same floor;
+    # this form keeps S × 10**4 (up to 10**21) out of int64.
+    score = np.where(has_rows, counted_quality // (safe_assignments * (PPB // BPS)), 0)
+    reason_code = np.select(
+        [~has_rows, rate < params.min_precommit_rate_bps, score < params.min_score_bps],
+        [1, 2, 3],
+        default=0,
+    )
+    eligible = reason_code == 0
+
+    lo, hi = params.reputation_multiplier_min_ppb, params.reputation_multiplier_max_ppb
+    # (hi − lo) × reputation ≤ 5·10**9 × 10**9 = 5·10**18 < 2**63 − 1 ≈ 9.22·10**18.
+    multiplier = lo + (hi - lo) * rows.reputation_ppb // PPB
+
+    # Past this point values exceed int64: object arrays of Python ints, one element per node.
+    weighted = np.where(eligible, work * multiplier.astype(object) // PPB, 0)
+    total_weighted = int(weighted.sum()) if node_count else 0
+    if total_weighted:
+        reward = rows.stream_amount * weighted // total_weighted
+    else:
+        reward = np.zeros(node_count, dtype=object)
+    return _finish(
+        assignments.tolist(),
+        rate.tolist(),
+        score.tolist(),
+        eligible.tolist(),
+        [_REASONS[c] for c in reason_code.tolist()],
+        [int(w) for w in work.tolist()],
+        multiplier.tolist(),
+        [int(w) for w in weighted.tolist()],
+        [int(r) for r in reward.tolist()],
+        rows.stream_amount,
+    )
+
+
+def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per node: assignments, precommitted count, Σ counted quality (int64) and work (Python ints).
+
+    No int64 overflow, given the bounds checked on the way in (2**63 − 1 ≈ 9.22·10**18), with
+    R ≤ 10**8 rows:
+    - counts ≤ R = 10**8; precommitted × 10 000 ≤ 10**12;
+    - counted quality per row ≤ 10**9, so Σ per node ≤ 10**8 × 10**9 = 10**17;
+    - units × quality per row ≤ 10**6 × 10**9 = 10**15 < 2**50; it is split as hi × 2**32 + lo with
+      hi < 2**18 and lo < 2**32, so Σ hi ≤ 10**8 × 2**18 < 2.7·10**13 and Σ lo < 10**8 × 2**32
+      < 4.3·10**17; work = Σ hi × 2**32 + Σ lo is then assembled in Python ints (it can reach 10**23).
+    Group sums use ``np.add.at`` on int64 (integer adds, exact); ``np.bincount`` is used only without
+    weights (plain counts), since weighted bincount accumulates in float64.
+    """
+    idx = rows.node_index
+    assignments = np.bincount(idx, minlength=node_count).astype(np.int64, copy=False)
+    precommitted = np.bincount(idx[rows.precommitted], minlength=node_count).astype(np.int64, copy=False)
+    row_quality = np.where(rows.in_consensus, rows.quality_ppb, 0)
+    counted_quality = _group_sum(idx, row_quality, node_count)
+    if rows.complexity_units is None:  # validators: one unit per row, work is the counted quality
+        work = counted_quality.astype(object)
+    else:
+        product = rows.complexity_units * row_quality
+        hi = _group_sum(idx, product >> _LOW_BITS, node_count)
+        lo = _group_sum(idx, product & _LOW_MASK, node_count)
+        work = hi.astype(object) * (1 << _LOW_BITS) + lo.astype(object)
+    return assignments, precommitted, counted_quality, work
+
+
+def _group_sum(idx: np.ndarray, values: np.ndarray, node_count: int) -> np.ndarray:
+    """Σ values per node, exact int64 (callers bound the values so the sums fit)."""
+    out = np.zeros(node_count, dtype=np.int64)
+    np.add.at(out, idx, values.astype(np.int64, copy=False))
+    return out
+
+
+def _finish(
+    assignments: list[int],
+    rate: list[int],
+    score: list[int],
+    eligible: list[bool],
+    reason: list[str | None],
+    work: list[int],
+    multiplier: list[int],
+    weighted: list[int],
+    reward: list[int],
+    stream_amount: int,
+) -> WorkRewards:
+    """Assemble the result and check the split's invariants on the way out."""
+    total_weighted = sum(weighted)
+    distributed = sum(reward)
+    remainder = stream_amount - distributed
+    invariant(distributed + remainder == stream_amount, "work rewards: distributed + remainder != stream")
+    invariant(0 <= remainder <= stream_amount, f"work rewards: remainder {remainder} outside 0..stream")
+    invariant(all(r >= 0 for r in reward), "work rewards: negative reward")
+    earners = sum(1 for w in weighted if w > 0)
+    invariant(
+        remainder == stream_amount if total_weighted == 0 else remainder < earners,
+        f"work rewards: remainder {remainder} not below the {earners} earners' rounding",
+    )
+    invariant(
+        all(w == 0 for w, e in zip(weighted, eligible) if not e), "work rewards: an ineligible node has weight"
+    )
+    return WorkRewards(
+        assignments=tuple(assignments),
+        precommit_rate_bps=tuple(rate),
+        score_bps=tuple(score),
+        eligible=tuple(bool(e) for e in eligible),
+        reason=tuple(reason),
+        work=tuple(work),
+        multiplier_ppb=tuple(multiplier),
+        weighted=tuple(weighted),
+        reward=tuple(reward),
+        total_weighted=total_weighted,
+        distributed=distributed,
+        remainder=remainder,
+        stream_amount=stream_amount,
+    )
+
+
+# --- input checks -------------------------------------------------------------------------------
+
+
+def _check_work_rows(
+    node_index: npt.ArrayLike,
+    complexity_units: npt.ArrayLike,
+    quality_ppb: npt.ArrayLike,
+    in_consensus: npt.ArrayLike,
+    precommitted: npt.ArrayLike,
+    reputation_ppb: npt.ArrayLike,
+    stream_amount: int,
+) -> _Rows:
+    reputation = _int_column("reputation_ppb", reputation_ppb, PPB, "reputation_out_of_range")
+    columns = {
+        "node_index": node_index,
+        "complexity_units": complexity_units,
+        "quality_ppb": quality_ppb,
+        "in_consensus": in_consensus,
+        "precommitted": precommitted,
+    }
+    arrays = {name: _column(name, values) for name, values in columns.items()}
+    _check_shape(arrays, reputation)
+    return _Rows(
+        node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range"),
+        complexity_units=_int_column(
+            "complexity_units", arrays["complexity_units"], MAX_COMPLEXITY_UNITS, "complexity_units_out_of_range"
+        ),
+        quality_ppb=_int_column("quality_ppb", arrays["quality_ppb"], PPB, "quality_out_of_range"),
+        in_consensus=_bool_column("in_consensus", arrays["in_consensus"]),
+        precommitted=_bool_column("precommitted", arrays["precommitted"]),
+        reputation_ppb=reputation,
+        stream_amount=_stream(stream_amount),
+    )
+
+
+def _check_validator_rows(
+    node_index: npt.ArrayLike,
+    agreement_ppb: npt.ArrayLike,
+    on_time: npt.ArrayLike,
+    reputation_ppb: npt.ArrayLike,
+    stream_amount: int,
+) -> _Rows:
+    reputation = _int_column("reputation_ppb", reputation_ppb, PPB, "reputation_out_of_range")
+    columns = {"node_index": node_index, "agreement_ppb": agreement_ppb, "on_time": on_time}
+    arrays = {name: _column(name, values) for name, values in columns.items()}
+    _check_shape(arrays, reputation)
+    on_time_column = _bool_column("on_time", arrays["on_time"])
+    return _Rows(
+        node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range"),
+        complexity_units=None,
+        quality_ppb=_int_column("agreement_ppb", arrays["agreement_ppb"], PPB, "agreement_out_of_range"),
+        in_consensus=on_time_column,
+        precommitted=on_time_column,
+        reputation_ppb=reputation,
+        stream_amount=_stream(stream_amount),
+    )
+
+
+def _check_shape(arrays: dict[str, np.ndarray], reputation: np.ndarray) -> None:
+    lengths = {name: int(a.size) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise InvalidInput(f"row columns must all have the same length, got {lengths}", code="mismatched_lengths")
+    rows = next(iter(lengths.values()))
+    if rows > MAX_ASSIGNMENTS_PER_EPOCH:
+        raise InvalidInput(
+            f"{rows} assignment rows exceed the limit of {MAX_ASSIGNMENTS_PER_EPOCH} per epoch",
+            code="too_many_assignments",
+        )
+    if rows and reputation.size == 0:
+        raise InvalidInput(
+            f"{rows} assignment rows but no nodes (reputation_ppb is empty)", code="node_index_out_of_range"
+        )
+    if reputation.size > MAX_NODES:
+        raise InvalidInput(f"{reputation.size} nodes exceed the limit of {MAX_NODES}", code="too_many_nodes")
+
+
+def _column(name: str, values: npt.ArrayLike) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise InvalidInput(f"{name} must be a one-dimensional column, got shape {array.shape}", code="invalid_column")
+    return array
+
+
+def _int_column(name: str, values: npt.ArrayLike, max_value: int, code: str) -> np.ndarray:
+    """An integer column within 0..max_value, as int64; floats, bools and huge ints are refused."""
+    array = _column(name, values)
+    if array.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if array.dtype.kind not in "iu":
+        raise InvalidInput(
+            f"{name} must hold integers within 0..{max_value}, got dtype {array.dtype}", code="invalid_column"
+        )
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high > max_value:
+        raise InvalidInput(f"{name} must be within 0..{max_value}, got values in {low}..{high}", code=code)
+    return array.astype(np.int64, copy=False)
+
+
+def _bool_column(name: str, values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return np.zeros(0, dtype=bool)
+    if values.dtype.kind != "b":
+        raise InvalidInput(f"{name} must hold booleans, got dtype {values.dtype}", code="invalid_column")
+    return values
+
+
+def _stream(stream_amount: int) -> int:
+    return int(amount(stream_amount))

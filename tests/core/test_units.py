@@ -1,0 +1,53 @@
+import pytest
+from hypothesis import given, strategies as st
+
+from cor_incentives.core.errors import InvalidInput
+from cor_incentives.core.units import COR, address, format_cor, mul_bps, parse_cor, parse_units
+
+
+@pytest.mark.parametrize("text,units", [
+    ("0", 0), ("1", COR), ("12.5", 12 * COR + COR // 2), ("0.000000000000000001", 1),
+    ("1000000000", 10**27), ("007.10", 7 * COR + COR // 10),
+])
+def test_parse_cor_exact(text, units):
+    assert parse_cor(text) == units
+
+
+@pytest.mark.parametrize("bad,code", [
+    ("1e3", "invalid_amount"), ("-1", "invalid_amount"), ("0.0000000000000000001", "invalid_amount"),
+    ("", "invalid_amount"), ("1.", "invalid_amount"), (".5", "invalid_amount"), ("1,5", "invalid_amount"), ("nan", "invalid_amount"),
+])
+def test_parse_cor_refuses(bad, code):
+    with pytest.raises(InvalidInput) as e:
+        parse_cor(bad)
+    assert e.value.code == code
+    assert repr(bad) in e.value.message or "negative" in e.value.message or "decimal" in e.value.message
+
+
+@given(st.integers(min_value=0, max_value=10**30))
+def test_format_parse_roundtrip(units):
+    assert parse_cor(format_cor(units)) == units
+
+
+def test_format_cor():
+    assert format_cor(1) == "0.000000000000000001"
+    assert format_cor(12 * COR + COR // 2) == "12.5"
+    assert format_cor(-COR) == "-1"
+
+
+def test_parse_units_refuses_floats_and_bools():
+    for bad in (1.5, True, "1.5", "-3", None):
+        with pytest.raises(InvalidInput):
+            parse_units(bad)
+    assert parse_units("123") == 123
+
+
+def test_mul_bps_floors():
+    assert mul_bps(999, 3333) == 332  # 332.9667 floored
+
+
+def test_address():
+    a = "0x" + "Ab" * 20
+    assert address(a) == a.lower()
+    with pytest.raises(InvalidInput):
+        address("0x123")
