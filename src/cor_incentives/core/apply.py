@@ -21,7 +21,18 @@ from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unaut
 from .events import Command, Event
 from .ledger import POOLS, Posting, check_conservation
 from .params import ParamHistory, params_from_dict
+from .models import process_model_register
+from .sessions import process_session_close, process_session_deposit, process_session_open
 from .slashing import process_slash_report
+from .tasks import (
+    process_task_cancel,
+    process_task_deadlines,
+    process_task_network,
+    process_task_precommit,
+    process_task_reveal,
+    process_task_submit,
+    process_task_validate,
+)
 from .staking import (
     process_bond,
     process_delegate,
@@ -105,6 +116,7 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
         raise InvalidInput(f"ticks must be an integer in [1, {MAX_TICKS_PER_EVENT}]", code="invalid_ticks")
     for _ in range(n):
         state.tick += 1
+        process_task_deadlines(state)
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
 
@@ -129,6 +141,16 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "stake.delegate": (process_delegate, False),
     "stake.undelegate": (process_undelegate, False),
     "slash.report": (process_slash_report, False),
+    "model.register": (process_model_register, False),
+    "session.open": (process_session_open, False),
+    "session.deposit": (process_session_deposit, False),
+    "session.close": (process_session_close, False),
+    "task.submit": (process_task_submit, False),
+    "task.network": (process_task_network, True),
+    "task.cancel": (process_task_cancel, False),
+    "task.precommit": (process_task_precommit, False),
+    "task.reveal": (process_task_reveal, False),
+    "task.validate": (process_task_validate, False),
 }
 
 

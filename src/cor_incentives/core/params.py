@@ -87,6 +87,13 @@ class Params:
     output_price_per_token_units: int = _p(3 * 10**13, 0, U256, "price of one output token (0.00003 COR)")
     validation_fee_units: int = _p(10**15, 0, U256, "flat validation fee per task (0.001 COR)")
     price_factor_ppb: int = _p(PPB, PPB // 10, 10 * PPB, "price controller's factor on every quote")
+    base_fee_tiny_units: int = _p(10**15, 0, U256, "base fee per miner, models under 1 B parameters (0.001 COR)")
+    base_fee_small_units: int = _p(5 * 10**15, 0, U256, "base fee per miner, models of 1-8 B parameters")
+    base_fee_medium_units: int = _p(2 * 10**16, 0, U256, "base fee per miner, models of 8-35 B parameters")
+    base_fee_large_units: int = _p(10**17, 0, U256, "base fee per miner, models over 35 B parameters")
+    parent_royalty_bps: int = _p(3_000, 0, BPS, "share of a fine-tune's royalty paid to its parent model's owner")
+    network_task_interval_ticks: int = _p(10, 0, 10**6, "ticks between network tasks issued by the oracle (0: none)")
+    max_open_tasks: int = _p(100_000, 1, 10**8, "open tasks at once (a bound on the state)")
     # --- epochs and rewards (DESIGN §8) ---
     emission_per_epoch_units: int = _p(50_000 * COR, 0, U256, "initial emission from pool:network_incentives per epoch")
     emission_decay_ppb: int = _p(999_000_000, 0, PPB, "per-epoch multiplier of the emission (exponential decay)")

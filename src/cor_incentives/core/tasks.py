@@ -1,0 +1,630 @@
+"""Tasks: the Proof-of-Useful-Work state machine with commit-reveal (DESIGN §4).
+
+    REQUESTED → CREATED → PREPARED → STARTED → PRECOMMITTED → COMMITTED → VALIDATED → SETTLED
+    exits: CANCELLED (by the user before any precommit), FAILED (deadline missed, no consensus)
+
+Messages
+    ``task.submit``    (user)   {session, model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens, router?}
+                                escrows the quote at max_output_tokens from the session and assigns
+                                miners (CREATED and PREPARED in one event).
+    ``task.network``   (oracle) {model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens}
+                                a network task: no escrow, idle miners preferred; earns network rewards.
+    ``task.cancel``    (user)   {task} before any precommit.
+    ``task.precommit`` (miner)  {task, commit}  commit = sha256("task_id|miner|output_hash|salt").
+    ``task.reveal``    (miner)  {task, output_hash, salt, output_tokens}; a mismatch is ``commit_mismatch``.
+    ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb}, ...]}.
+    Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
+
+Selection
+    Miners and validators are drawn without replacement with weight stake × reputation, from a seed
+    sha256(head_hash ‖ purpose): reproducible from the log, not choosable by the requester.
+
+Settlement (in the event that completes validation)
+    price = quote at the real token counts (median output tokens of the miners in consensus,
+    capped at max_output_tokens); split by ``fee_split_bps``: miners in consensus pro rata by quality,
+    validators pro rata by agreement, the router (treasury when none), the model royalty (the parent's
+    owner takes ``parent_royalty_bps`` of it for a fine-tune), the treasury; the split's remainder and
+    the pro-rata floors go to ``dust``. The rest of the escrow returns to the session. A FAILED or
+    CANCELLED task refunds the whole escrow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ledger as acct
+from . import reputation as rep
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .ledger import split_by_bps
+from .models import get_model
+from .pricing import check_tokens, complexity_units, quote
+from .sessions import get_session, session_account
+from .slashing import slash
+from .staking import get_node, is_selectable
+from .state import EarningItem, State
+from .units import PPB
+from .validation import Consensus, agreement_ppb, aggregate, deviation_ppb
+
+OPEN_STATES = ("PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED")
+_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+MAX_SALT = 128
+
+
+@dataclass
+class Assignment:
+    """One miner's part in a task."""
+
+    miner: str
+    commit: str | None = None
+    precommit_tick: int | None = None
+    output_hash: str | None = None
+    output_tokens: int | None = None
+    reveal_tick: int | None = None
+    reveal_rank: int | None = None
+    mismatch: bool = False
+    distance_ppb: int | None = None
+    quality_ppb: int | None = None
+    in_consensus: bool = False
+    paid: int = 0
+
+
+@dataclass
+class Task:
+    id: int
+    kind: str  # user | network
+    user: str | None
+    session: int | None
+    router: str | None
+    model: str
+    prompt_hash: str
+    prompt_bytes: int
+    input_tokens: int
+    max_output_tokens: int
+    redundancy: int
+    validators_wanted: int
+    state: str
+    created_tick: int
+    created_epoch: int
+    deadline_tick: int
+    escrowed: int
+    seed: str
+    miners: list[Assignment]
+    validators: list[str] = field(default_factory=list)
+    reports: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # validator -> miner -> [distance, quality]
+    report_ticks: dict[str, int] = field(default_factory=dict)
+    agreement_ppb: dict[str, int] = field(default_factory=dict)
+    output_tokens: int | None = None
+    charged: int = 0
+    refunded: int = 0
+    split: dict[str, int] = field(default_factory=dict)
+    failure: str | None = None
+    closed_tick: int | None = None
+
+    def assignment(self, miner: str) -> Assignment | None:
+        return next((a for a in self.miners if a.miner == miner), None)
+
+
+@dataclass
+class WorkRow:
+    """A miner's assignment in the current epoch, for network rewards."""
+
+    task: int
+    node: str
+    complexity_units: int
+    quality_ppb: int
+    in_consensus: bool
+    precommitted: bool
+
+
+@dataclass
+class ValidationRow:
+    """A validator's assignment in the current epoch, for network rewards."""
+
+    task: int
+    node: str
+    agreement_ppb: int
+    on_time: bool
+
+
+def commitment(task_id: int, miner: str, output_hash: str, salt: str) -> str:
+    """The precommit: sha256 of "task_id|miner|output_hash|salt" as 0x-hex."""
+    return "0x" + hashlib.sha256(f"{task_id}|{miner}|{output_hash}|{salt}".encode()).hexdigest()
+
+
+# --- selection -------------------------------------------------------------------------------
+
+
+def _draw(seed: bytes, i: int, bound: int) -> int:
+    return int.from_bytes(hashlib.sha256(seed + i.to_bytes(8, "big")).digest(), "big") % bound
+
+
+def eligible_nodes(state: State, role: str, model: str | None = None) -> list[str]:
+    """Selectable nodes of ``role`` (serving ``model`` when given), sorted."""
+    out = []
+    for nid in sorted(state.nodes):
+        n = state.nodes[nid]
+        if n.role == role and is_selectable(state, n) and (model is None or role != "miner" or model in n.models):
+            out.append(nid)
+    return out
+
+
+def selection_weight(state: State, node_id: str) -> int:
+    n = state.nodes[node_id]
+    return max(1, n.stake_total * max(n.reputation_ppb, PPB // 100) // PPB)
+
+
+def sample_nodes(state: State, role: str, k: int, purpose: str, model: str | None = None,
+                 among: list[str] | None = None, prefer: set[str] | None = None) -> list[str]:
+    """Draw up to ``k`` distinct nodes, weight stake × reputation, seeded by the log head and ``purpose``.
+
+    With ``prefer``, nodes in it are drawn first (network tasks prefer idle miners).
+    """
+    pool = among if among is not None else eligible_nodes(state, role, model)
+    seed = hashlib.sha256(bytes.fromhex(state.head_hash[2:]) + purpose.encode()).digest()
+    chosen: list[str] = []
+    groups = [[n for n in pool if n in prefer], [n for n in pool if n not in prefer]] if prefer else [list(pool)]
+    i = 0
+    for group in groups:
+        weights = {n: selection_weight(state, n) for n in group}
+        while group and len(chosen) < k:
+            total = sum(weights[n] for n in group)
+            r = _draw(seed, i, total)
+            i += 1
+            for n in group:
+                r -= weights[n]
+                if r < 0:
+                    chosen.append(n)
+                    group.remove(n)
+                    break
+    return chosen
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def get_task(state: State, task_id: Any) -> Task:
+    if isinstance(task_id, bool) or not isinstance(task_id, int):
+        raise InvalidInput("task must be a task id (integer)", code="invalid_task")
+    t = state.tasks.get(task_id)
+    if t is None:
+        raise NotFound(f"no task {task_id}", code="task_not_found")
+    return t
+
+
+def _hash_field(body: dict[str, Any], name: str) -> str:
+    v = body.get(name)
+    if not isinstance(v, str) or not _HASH.match(v):
+        raise InvalidInput(f"{name} must be 0x followed by 64 lower-case hex digits", code="invalid_hash", field=name)
+    return v
+
+
+def _set_deadline(state: State, task: Task, ticks: int) -> None:
+    task.deadline_tick = state.tick + ticks
+    state.deadlines.setdefault(task.deadline_tick, set()).add(task.id)
+
+
+def _clear_deadline(state: State, task: Task) -> None:
+    ids = state.deadlines.get(task.deadline_tick)
+    if ids is not None:
+        ids.discard(task.id)
+        if not ids:
+            del state.deadlines[task.deadline_tick]
+
+
+def _close(state: State, task: Task, final: str, failure: str | None = None) -> None:
+    _clear_deadline(state, task)
+    task.state = final
+    task.failure = failure
+    task.closed_tick = state.tick
+    if task.session is not None:
+        state.sessions[task.session].open_tasks -= 1
+
+
+def _refund_all(state: State, task: Task, reason: str) -> None:
+    amount = state.ledger.balance(acct.escrow("task", task.id))
+    if amount and task.session is not None:
+        state.ledger.transfer(acct.escrow("task", task.id), session_account(task.session), amount, reason)
+        task.refunded += amount
+        state.earnings.append(EarningItem(task.user or "", "task_refund", amount, {"task": task.id, "reason": reason}))
+
+
+# --- creation --------------------------------------------------------------------------------
+
+
+def _task_inputs(state: State, body: dict[str, Any]) -> tuple[Any, str, int, int, int]:
+    p = state.params
+    model = get_model(state, body.get("model", ""))
+    prompt_hash = _hash_field(body, "prompt_hash")
+    prompt_bytes = body.get("prompt_bytes")
+    if isinstance(prompt_bytes, bool) or not isinstance(prompt_bytes, int) or prompt_bytes < 1:
+        raise InvalidInput("prompt_bytes must be a positive integer", code="invalid_prompt")
+    if prompt_bytes > p.max_prompt_bytes:
+        raise InvalidInput(f"prompt is {prompt_bytes} bytes, the limit is {p.max_prompt_bytes}", code="prompt_too_large")
+    input_tokens = check_tokens("input_tokens", body.get("input_tokens"), 1)
+    max_out = check_tokens("max_output_tokens", body.get("max_output_tokens"), 1)
+    if input_tokens + max_out > model.context_length:
+        raise InvalidInput(
+            f"input_tokens + max_output_tokens = {input_tokens + max_out} exceeds the model's context of {model.context_length}",
+            code="prompt_exceeds_context",
+        )
+    return model, prompt_hash, prompt_bytes, input_tokens, max_out
+
+
+def _open_task(state: State, task: Task) -> None:
+    invariant(len(state.tasks) < 10**9, "task id space")
+    state.tasks[task.id] = task
+    _set_deadline(state, task, state.params.precommit_deadline_ticks)
+
+
+def _count_open(state: State) -> int:
+    return sum(len(v) for v in state.deadlines.values())
+
+
+def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.submit``: quote, escrow at max_output_tokens, assign miners."""
+    p = state.params
+    session = get_session(state, body.get("session"), owner=actor)
+    if not session.is_open:
+        raise Conflict(f"session {session.id} is closed", code="session_closed")
+    model, prompt_hash, prompt_bytes, input_tokens, max_out = _task_inputs(state, body)
+    router = body.get("router")
+    if router is not None:
+        rnode = get_node(state, router)
+        if rnode.role != "router" or not is_selectable(state, rnode):
+            raise Conflict(f"{router} is not an active router node", code="invalid_router")
+    q = quote(model, input_tokens, max_out, p, session.redundancy)
+    deposit = state.ledger.balance(session_account(session.id))
+    if deposit < q.total_units:
+        raise Conflict(f"session deposit {deposit} is below the quote {q.total_units} at max_output_tokens",
+                       code="deposit_too_small", needed=str(q.total_units), deposit=str(deposit))
+    if _count_open(state) >= p.max_open_tasks:
+        raise Conflict("too many open tasks; try again later", code="too_many_open_tasks")
+    tid = state.next_id
+    among = [m for m in session.dedicated_miners if is_selectable(state, state.nodes[m])] if session.mode == "dedicated" else None
+    miners = sample_nodes(state, "miner", session.redundancy, f"task:{tid}:miners", model=model.id, among=among)
+    if len(miners) < session.redundancy:
+        raise Conflict(f"{len(miners)} eligible miners serve {model.id}, the session needs {session.redundancy}", code="not_enough_miners")
+    if not eligible_nodes(state, "validator"):
+        raise Conflict("no eligible validator", code="not_enough_validators")
+    state.new_id()
+    task = Task(
+        id=tid, kind="user", user=actor, session=session.id, router=router, model=model.id, prompt_hash=prompt_hash,
+        prompt_bytes=prompt_bytes, input_tokens=input_tokens, max_output_tokens=max_out, redundancy=session.redundancy,
+        validators_wanted=session.validators, state="PREPARED", created_tick=state.tick, created_epoch=state.epoch,
+        deadline_tick=0, escrowed=q.total_units, seed=state.head_hash, miners=[Assignment(m) for m in miners],
+    )
+    state.ledger.transfer(session_account(session.id), acct.escrow("task", tid), q.total_units, "task_escrow")
+    session.open_tasks += 1
+    _open_task(state, task)
+
+
+def busy_miners(state: State) -> set[str]:
+    """Miners with an assignment in an open task."""
+    out: set[str] = set()
+    for ids in state.deadlines.values():
+        for tid in ids:
+            out.update(a.miner for a in state.tasks[tid].miners)
+    return out
+
+
+def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.network`` (oracle): a network task to idle miners, no escrow."""
+    p = state.params
+    model, prompt_hash, prompt_bytes, input_tokens, max_out = _task_inputs(state, body)
+    if _count_open(state) >= p.max_open_tasks:
+        raise Conflict("too many open tasks", code="too_many_open_tasks")
+    tid = state.next_id
+    idle = set(eligible_nodes(state, "miner", model.id)) - busy_miners(state)
+    miners = sample_nodes(state, "miner", p.redundancy, f"task:{tid}:miners", model=model.id, prefer=idle)
+    if len(miners) < p.min_consensus:
+        raise Conflict(f"{len(miners)} eligible miners serve {model.id}; need {p.min_consensus}", code="not_enough_miners")
+    if not eligible_nodes(state, "validator"):
+        raise Conflict("no eligible validator", code="not_enough_validators")
+    state.new_id()
+    task = Task(
+        id=tid, kind="network", user=None, session=None, router=None, model=model.id, prompt_hash=prompt_hash,
+        prompt_bytes=prompt_bytes, input_tokens=input_tokens, max_output_tokens=max_out, redundancy=len(miners),
+        validators_wanted=p.validators_per_task, state="PREPARED", created_tick=state.tick, created_epoch=state.epoch,
+        deadline_tick=0, escrowed=0, seed=state.head_hash, miners=[Assignment(m) for m in miners],
+    )
+    _open_task(state, task)
+
+
+def process_task_cancel(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.cancel``: the user withdraws a task no miner has precommitted to yet."""
+    task = get_task(state, body.get("task"))
+    if task.user != actor:
+        raise Unauthorized("only the task's user may cancel it", code="not_task_owner")
+    if task.state != "PREPARED" or any(a.commit for a in task.miners):
+        raise Conflict(f"task {task.id} is {task.state} and can no longer be cancelled", code="task_not_cancellable")
+    _refund_all(state, task, "task_cancelled")
+    _close(state, task, "CANCELLED", "cancelled_by_user")
+
+
+# --- commit, reveal, validate ------------------------------------------------------------------
+
+
+def process_task_precommit(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.precommit``: an assigned miner commits to its output before the deadline."""
+    task = get_task(state, body.get("task"))
+    commit = _hash_field(body, "commit")
+    a = task.assignment(actor)
+    if a is None:
+        raise Unauthorized(f"{actor} is not assigned to task {task.id}", code="not_assigned")
+    if task.state not in ("PREPARED", "STARTED"):
+        raise Conflict(f"task {task.id} is {task.state}: the precommit window is over", code="precommit_window_over")
+    if a.commit is not None:
+        raise Conflict("already precommitted", code="already_precommitted")
+    a.commit = commit
+    a.precommit_tick = state.tick
+    task.state = "STARTED"
+    if all(x.commit for x in task.miners):
+        _enter_reveal(state, task)
+
+
+def _enter_reveal(state: State, task: Task) -> None:
+    _clear_deadline(state, task)
+    task.state = "PRECOMMITTED"
+    _set_deadline(state, task, state.params.reveal_deadline_ticks)
+
+
+def process_task_reveal(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.reveal``: output hash and salt; a reveal that does not match its commit is slashed."""
+    task = get_task(state, body.get("task"))
+    a = task.assignment(actor)
+    if a is None:
+        raise Unauthorized(f"{actor} is not assigned to task {task.id}", code="not_assigned")
+    if task.state != "PRECOMMITTED":
+        raise Conflict(f"task {task.id} is {task.state}, not open for reveals", code="reveal_window_closed")
+    if a.commit is None:
+        raise Conflict("no precommit to reveal", code="no_precommit")
+    if a.reveal_tick is not None:
+        raise Conflict("already revealed", code="already_revealed")
+    output_hash = _hash_field(body, "output_hash")
+    salt = body.get("salt")
+    if not isinstance(salt, str) or not 1 <= len(salt) <= MAX_SALT:
+        raise InvalidInput(f"salt must be a string of 1-{MAX_SALT} characters", code="invalid_salt")
+    out_tokens = check_tokens("output_tokens", body.get("output_tokens"))
+    if out_tokens > task.max_output_tokens:
+        raise InvalidInput(f"output_tokens {out_tokens} exceeds max_output_tokens {task.max_output_tokens}", code="invalid_tokens")
+    a.reveal_tick = state.tick
+    a.reveal_rank = sum(1 for x in task.miners if x.reveal_tick is not None) - 1
+    a.output_hash = output_hash
+    a.output_tokens = out_tokens
+    if commitment(task.id, actor, output_hash, salt) != a.commit:
+        a.mismatch = True
+        slash(state, actor, "commit_mismatch", state.tick,
+              {"task": task.id, "commit": a.commit, "output_hash": output_hash, "salt": salt}, None)
+    if all(x.reveal_tick is not None for x in task.miners if x.commit):
+        _enter_validation(state, task)
+
+
+def _valid_reveals(task: Task) -> list[Assignment]:
+    return [a for a in task.miners if a.reveal_tick is not None and not a.mismatch]
+
+
+def _enter_validation(state: State, task: Task) -> None:
+    _clear_deadline(state, task)
+    if len(_valid_reveals(task)) < state.params.min_consensus:
+        _fail(state, task, "too_few_valid_reveals")
+        return
+    validators = sample_nodes(state, "validator", task.validators_wanted, f"task:{task.id}:validators")
+    if not validators:
+        _fail(state, task, "no_validators")
+        return
+    task.validators = validators
+    task.state = "COMMITTED"
+    _set_deadline(state, task, state.params.validation_deadline_ticks)
+
+
+def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.validate``: an assigned validator's PoI distance and PoUW quality for every valid reveal."""
+    task = get_task(state, body.get("task"))
+    if actor not in task.validators:
+        raise Unauthorized(f"{actor} is not a validator of task {task.id}", code="not_assigned")
+    if task.state != "COMMITTED":
+        raise Conflict(f"task {task.id} is {task.state}, not open for validation", code="validation_window_closed")
+    if actor in task.reports:
+        raise Conflict("already reported", code="already_reported")
+    reports = body.get("reports")
+    expected = {a.miner for a in _valid_reveals(task)}
+    if not isinstance(reports, list) or len(reports) > 64:
+        raise InvalidInput("reports must be a list of {miner, poi_distance_ppb, quality_ppb}", code="invalid_report")
+    parsed: dict[str, list[int]] = {}
+    for r in reports:
+        if not isinstance(r, dict):
+            raise InvalidInput("each report must be an object", code="invalid_report")
+        m, d, q = r.get("miner"), r.get("poi_distance_ppb"), r.get("quality_ppb")
+        if m not in expected or m in parsed:
+            raise InvalidInput(f"report names {m!r}, which is not a (single) revealed miner of the task", code="invalid_report")
+        for name, v, hi in (("poi_distance_ppb", d, 2 * PPB), ("quality_ppb", q, PPB)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
+                raise InvalidInput(f"{name} must be an integer in [0, {hi}]", code="invalid_report")
+        parsed[m] = [d, q]
+    if set(parsed) != expected:
+        raise InvalidInput(f"reports must cover exactly the revealed miners: {sorted(expected)}", code="invalid_report")
+    task.reports[actor] = parsed
+    task.report_ticks[actor] = state.tick
+    if len(task.reports) == len(task.validators):
+        _finalize(state, task)
+
+
+# --- deadlines -------------------------------------------------------------------------------
+
+
+def process_task_deadlines(state: State) -> None:
+    """Move on every open task whose deadline is the current tick."""
+    for tid in sorted(state.deadlines.pop(state.tick, set())):
+        task = state.tasks[tid]
+        if task.state in ("PREPARED", "STARTED"):
+            for a in task.miners:
+                if a.commit is None:
+                    record_offence(state, a.miner, "missed_deadline", task.id)
+            if sum(1 for a in task.miners if a.commit) < state.params.min_consensus:
+                _fail(state, task, "too_few_precommits")
+            else:
+                task.state = "PRECOMMITTED"
+                _set_deadline(state, task, state.params.reveal_deadline_ticks)
+        elif task.state == "PRECOMMITTED":
+            for a in task.miners:
+                if a.commit and a.reveal_tick is None:
+                    record_offence(state, a.miner, "missed_deadline", task.id)
+            _enter_validation(state, task)
+        elif task.state == "COMMITTED":
+            for v in task.validators:
+                if v not in task.reports:
+                    record_offence(state, v, "missed_deadline", task.id)
+            if task.reports:
+                _finalize(state, task)
+            else:
+                _fail(state, task, "no_validation")
+
+
+# --- outcome ---------------------------------------------------------------------------------
+
+
+def _fail(state: State, task: Task, reason: str) -> None:
+    _refund_all(state, task, "task_failed")
+    _record_work(state, task, None)
+    _close(state, task, "FAILED", reason)
+
+
+def _stakes(state: State, nodes: list[str]) -> dict[str, int]:
+    return {n: state.nodes[n].stake_total for n in nodes}
+
+
+def _finalize(state: State, task: Task) -> None:
+    p = state.params
+    _clear_deadline(state, task)
+    reveals = _valid_reveals(task)
+    reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
+    cons = aggregate(reports, _stakes(state, list(reports)), [a.miner for a in reveals], p.poi_max_distance_ppb)
+    for a in reveals:
+        a.distance_ppb = cons.distance_ppb[a.miner]
+        a.quality_ppb = cons.quality_ppb[a.miner]
+        a.in_consensus = cons.in_consensus[a.miner]
+    for v, r in reports.items():
+        task.agreement_ppb[v] = agreement_ppb(r, cons)
+    task.state = "VALIDATED"
+    winners = [a for a in reveals if a.in_consensus]
+    if len(winners) < p.min_consensus:
+        _fail(state, task, "no_consensus")
+        _update_validators(state, task, cons)
+        return
+    out_tokens = sorted(a.output_tokens or 0 for a in winners)[(len(winners) - 1) // 2]
+    task.output_tokens = min(out_tokens, task.max_output_tokens)
+    if task.kind == "user":
+        _settle_payment(state, task, winners)
+    for a in reveals:
+        if not a.in_consensus:
+            record_offence(state, a.miner, "poi_divergence", task.id)
+    _update_miners(state, task)
+    _update_validators(state, task, cons)
+    _record_work(state, task, cons)
+    _close(state, task, "SETTLED")
+
+
+def _settle_payment(state: State, task: Task, winners: list[Assignment]) -> None:
+    p = state.params
+    model = state.models[task.model]
+    q = quote(model, task.input_tokens, task.output_tokens or 0, p, task.redundancy)
+    escrow = acct.escrow("task", task.id)
+    price = min(q.total_units, state.ledger.balance(escrow))
+    task.charged = price
+    parts, remainder = split_by_bps(price, dict(p.fee_split_bps))
+    task.split = {**parts, "dust": remainder}
+    # miners in consensus, pro rata by quality
+    total_q = sum(a.quality_ppb or 0 for a in winners)
+    paid = 0
+    for a in winners:
+        share = parts["miners"] * (a.quality_ppb or 0) // total_q if total_q else parts["miners"] // len(winners)
+        a.paid = share
+        paid += share
+        _pay(state, escrow, a.miner, share, "task_fee:miner", {"task": task.id, "quality_ppb": a.quality_ppb, "total_quality_ppb": total_q, "pool": parts["miners"]})
+    # validators that reported, pro rata by agreement
+    total_a = sum(task.agreement_ppb.values())
+    vs = sorted(task.agreement_ppb)
+    for v in vs:
+        share = parts["validators"] * task.agreement_ppb[v] // total_a if total_a else parts["validators"] // len(vs)
+        paid += share
+        _pay(state, escrow, v, share, "task_fee:validator", {"task": task.id, "agreement_ppb": task.agreement_ppb[v], "total_agreement_ppb": total_a, "pool": parts["validators"]})
+    # router, royalty, treasury
+    if task.router:
+        _pay(state, escrow, task.router, parts["router"], "task_fee:router", {"task": task.id})
+    else:
+        state.ledger.transfer(escrow, "treasury", parts["router"], "task_fee:router_absent")
+    royalty = parts["model_royalty"]
+    if model.parent:
+        parent_share = royalty * p.parent_royalty_bps // 10_000
+        _pay(state, escrow, state.models[model.parent].owner, parent_share, "task_fee:royalty_parent", {"task": task.id, "model": model.parent})
+        royalty -= parent_share
+    _pay(state, escrow, model.owner, royalty, "task_fee:royalty", {"task": task.id, "model": model.id})
+    state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
+    pro_rata_dust = parts["miners"] + parts["validators"] - paid
+    state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
+    state.earnings.append(EarningItem(task.user or "", "task_payment", -price, {"task": task.id, "quote": q.to_dict()}))
+    _refund_all(state, task, "task_unused_escrow")
+    invariant(state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after settlement")
+
+
+def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: dict[str, Any]) -> None:
+    if amount:
+        state.ledger.transfer(src, acct.wallet(addr), amount, stream)
+        state.earnings.append(EarningItem(addr, stream, amount, detail))
+
+
+def _update_miners(state: State, task: Task) -> None:
+    p = state.params
+    n = len(task.miners)
+    for a in task.miners:
+        node = state.nodes[a.miner]
+        state.touched.add(a.miner)
+        latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
+        success = bool(a.commit and not a.mismatch and a.in_consensus)
+        obs = rep.miner_observation(success, a.quality_ppb or 0, latency if a.reveal_tick is not None else 0)
+        node.reputation_ppb = rep.update(node.reputation_ppb, obs, p.reputation_half_life_tasks)
+
+
+def _update_validators(state: State, task: Task, cons: Consensus) -> None:
+    p = state.params
+    for v in task.validators:
+        node = state.nodes[v]
+        state.touched.add(v)
+        obs = task.agreement_ppb.get(v, 0)
+        node.reputation_ppb = rep.update(node.reputation_ppb, obs, p.reputation_half_life_tasks)
+        if v in task.reports and deviation_ppb({m: tuple(x) for m, x in task.reports[v].items()}, cons) > p.validator_deviation_max_ppb:
+            record_offence(state, v, "validator_deviation", task.id)
+
+
+def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
+    model = state.models[task.model]
+    for a in task.miners:
+        units = complexity_units(model, task.input_tokens, a.output_tokens or 0) if a.in_consensus else 0
+        state.epoch_work.append(WorkRow(task.id, a.miner, units, a.quality_ppb if a.in_consensus and a.quality_ppb else 0,
+                                        a.in_consensus, a.commit is not None))
+    for v in task.validators:
+        state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports))
+
+
+# --- offences over a window ------------------------------------------------------------------
+
+
+def record_offence(state: State, node_id: str, offence: str, task_id: int) -> None:
+    """Count an offence; at its threshold within the window, slash with the tasks as evidence."""
+    p = state.params
+    if node_id not in state.nodes:
+        return
+    key = f"{node_id}|{offence}"
+    window_start = state.epoch - p.offence_window_epochs + 1
+    log = [e for e in state.offence_log.get(key, []) if e[0] >= window_start]
+    log.append((state.epoch, task_id))
+    threshold = {"missed_deadline": p.missed_deadline_threshold, "poi_divergence": p.poi_divergence_threshold,
+                 "validator_deviation": p.validator_deviation_threshold}[offence]
+    if len(log) >= threshold:
+        slash(state, node_id, offence, state.tick, {"tasks": [t for _, t in log], "window_epochs": p.offence_window_epochs}, None)
+        state.offence_log.pop(key, None)
+    else:
+        state.offence_log[key] = log
