@@ -1,8 +1,8 @@
 """Genesis: the built-in devnet genesis, and genesis files (TOML or JSON).
 
 Devnet defaults (DESIGN §2): supply 1 000 000 000 COR; ``pool:network_incentives`` 250 M,
-``pool:staking`` 100 M, ``treasury`` 150 M, and 500 M in genesis wallets: ``faucet`` 400 M and
-``alice``, ``bob``, ``carol``, ``dave`` 25 M each.
+``pool:staking`` 100 M, ``treasury`` 150 M, and 500 M in genesis wallets: ``faucet`` 399 M, ``modeldev`` 1 M (owner of the
+bundled model, registered by ``cor init``) and ``alice``, ``bob``, ``carol``, ``dave`` 25 M each.
 
 A genesis file has ``chain_id``, optional ``params`` (any subset; the rest default), ``allocations``
 (account → COR decimal string; accounts are ``wallet:0x…``, pools or ``treasury``) and
@@ -30,7 +30,7 @@ DEVNET = {
         "pool:staking": "100000000",
         "treasury": "150000000",
     },
-    "key_allocations": {"faucet": "400000000", "alice": "25000000", "bob": "25000000", "carol": "25000000", "dave": "25000000"},
+    "key_allocations": {"faucet": "399000000", "modeldev": "1000000", "alice": "25000000", "bob": "25000000", "carol": "25000000", "dave": "25000000"},
 }
 
 

@@ -120,3 +120,44 @@ def epoch(state: State, e: int) -> dict[str, Any]:
         "totals": {k: format_cor(v) for k, v in record.totals.items()},
         "items": [{"address": i.address, "stream": i.stream, "amount": format_cor(i.amount), "detail": i.detail} for i in record.items],
     }
+
+
+def model(m: Any) -> dict[str, Any]:
+    from ..core.pricing import model_tier
+
+    return {"id": m.id, "owner": m.owner, "parameter_count": m.parameter_count, "tier": model_tier(m.parameter_count),
+            "quantization": m.quantization, "context_length": m.context_length, "license": m.license,
+            "content_hash": m.content_hash, "parent": m.parent}
+
+
+def session(state: State, s: Any) -> dict[str, Any]:
+    return {"id": s.id, "owner": s.owner, "mode": s.mode, "redundancy": s.redundancy, "validators": s.validators,
+            "dedicated_miners": list(s.dedicated_miners), "open": s.is_open, "open_tasks": s.open_tasks,
+            "deposit": format_cor(state.ledger.balance(f"escrow:session:{s.id}")),
+            "deposit_units": str(state.ledger.balance(f"escrow:session:{s.id}"))}
+
+
+def task(state: State, t: Any) -> dict[str, Any]:
+    """A task with its state machine progress, PoI distances, quality and payments."""
+    return {
+        "id": t.id, "kind": t.kind, "state": t.state, "failure": t.failure, "user": t.user, "session": t.session,
+        "router": t.router, "model": t.model, "prompt_hash": t.prompt_hash, "input_tokens": t.input_tokens,
+        "max_output_tokens": t.max_output_tokens, "output_tokens": t.output_tokens, "redundancy": t.redundancy,
+        "created_tick": t.created_tick, "deadline_tick": t.deadline_tick if t.closed_tick is None else None,
+        "closed_tick": t.closed_tick,
+        "escrowed": format_cor(t.escrowed), "charged": format_cor(t.charged), "refunded": format_cor(t.refunded),
+        "escrowed_units": str(t.escrowed), "charged_units": str(t.charged), "refunded_units": str(t.refunded),
+        "split": {k: format_cor(v) for k, v in t.split.items()},
+        "miners": [
+            {"miner": a.miner, "precommitted": a.commit is not None, "revealed": a.reveal_tick is not None,
+             "mismatch": a.mismatch, "output_hash": a.output_hash, "output_tokens": a.output_tokens,
+             "poi_distance_ppb": a.distance_ppb, "quality_ppb": a.quality_ppb, "in_consensus": a.in_consensus,
+             "paid": format_cor(a.paid)}
+            for a in t.miners
+        ],
+        "validators": [
+            {"validator": v, "reported": v in t.reports, "agreement_ppb": t.agreement_ppb.get(v),
+             "reports": {m: {"poi_distance_ppb": r[0], "quality_ppb": r[1]} for m, r in t.reports.get(v, {}).items()}}
+            for v in t.validators
+        ],
+    }

@@ -14,6 +14,7 @@ from ..app.verify import verify_store
 from ..core.errors import Conflict, InvalidInput
 from ..core.slashing import OFFENCES
 from ..app import views
+from .market import register as register_market
 from .render import render_status, render_verify
 from .common import (
     DbOption,
@@ -44,6 +45,7 @@ app.add_typer(node_app, name="node")
 app.add_typer(stake_app, name="stake")
 app.add_typer(slash_app, name="slash")
 app.add_typer(epoch_app, name="epoch")
+register_market(app)
 
 
 # --- init, keys ------------------------------------------------------------------------------
@@ -69,6 +71,10 @@ def init(
     made = {n: existing[n] if n in existing else store.new(n, seed=seed) for n in names}
     body = genesis_body(spec, made["oracle"].address, {n: k.address for n, k in made.items()})
     receipt = engine.submit_as(made["oracle"], "genesis", body)
+    if "modeldev" in made:
+        from ..app.bundled import bundled_model_body
+
+        engine.submit_as(made["modeldev"], "model.register", bundled_model_body())
     data = {"ok": True, "chain_id": spec["chain_id"], "database": engine.store.url, "keys_dir": str(store.path),
             "oracle": made["oracle"].address, "keys": {n: k.address for n, k in made.items()}, "supply": body["supply"], "seq": receipt.seq}
     emit(data, as_json, lambda: (

@@ -18,7 +18,7 @@ from typing import Any
 from .errors import Conflict, InvalidInput, NotFound
 from .state import State
 
-QUANTIZATIONS = ("f32", "f16", "bf16", "q8_0", "int8", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "q4_0", "q3_k_m", "q2_k")
+QUANTIZATIONS = ("f32", "f16", "bf16", "q8_0", "int8", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "q4_1", "q4_0", "q3_k_m", "q2_k")
 _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 MAX_PARAMETERS = 10**13

@@ -28,7 +28,7 @@ TIERS = (("tiny", 1_000_000_000, 1), ("small", 8_000_000_000, 4), ("medium", 35_
 QUANTIZATION_FACTOR_PPB = {
     "f32": 1_200_000_000, "f16": PPB, "bf16": PPB, "q8_0": 800_000_000, "int8": 800_000_000,
     "q6_k": 700_000_000, "q5_k_m": 650_000_000, "q5_0": 650_000_000, "q4_k_m": 600_000_000,
-    "q4_0": 600_000_000, "q3_k_m": 550_000_000, "q2_k": 500_000_000,
+    "q4_1": 600_000_000, "q4_0": 600_000_000, "q3_k_m": 550_000_000, "q2_k": 500_000_000,
 }
 
 # context factor, ppb, by the model's context length: long-context models cost more to serve

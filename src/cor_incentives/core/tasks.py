@@ -12,7 +12,8 @@ Messages
     ``task.cancel``    (user)   {task} before any precommit.
     ``task.precommit`` (miner)  {task, commit}  commit = sha256("task_id|miner|output_hash|salt").
     ``task.reveal``    (miner)  {task, output_hash, salt, output_tokens}; a mismatch is ``commit_mismatch``.
-    ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb}, ...]}.
+    ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb, criteria?}, ...]}
+                                (criteria: the PoUW sub-scores in ppb, kept so statements can explain them).
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
 
 Selection
@@ -95,6 +96,7 @@ class Task:
     validators: list[str] = field(default_factory=list)
     reports: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # validator -> miner -> [distance, quality]
     report_ticks: dict[str, int] = field(default_factory=dict)
+    criteria: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # validator -> miner -> PoUW sub-scores
     agreement_ppb: dict[str, int] = field(default_factory=dict)
     output_tokens: int | None = None
     charged: int = 0
@@ -434,6 +436,7 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
     if not isinstance(reports, list) or len(reports) > 64:
         raise InvalidInput("reports must be a list of {miner, poi_distance_ppb, quality_ppb}", code="invalid_report")
     parsed: dict[str, list[int]] = {}
+    criteria: dict[str, dict[str, int]] = {}
     for r in reports:
         if not isinstance(r, dict):
             raise InvalidInput("each report must be an object", code="invalid_report")
@@ -444,10 +447,19 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
                 raise InvalidInput(f"{name} must be an integer in [0, {hi}]", code="invalid_report")
         parsed[m] = [d, q]
+        sub = r.get("criteria", {})
+        if not isinstance(sub, dict) or len(sub) > 16 or not all(
+            isinstance(k, str) and len(k) <= 32 and not isinstance(v, bool) and isinstance(v, int) and 0 <= v <= PPB for k, v in sub.items()
+        ):
+            raise InvalidInput("criteria must map up to 16 short names to integers in [0, 10**9]", code="invalid_report")
+        if sub:
+            criteria[m] = dict(sub)
     if set(parsed) != expected:
         raise InvalidInput(f"reports must cover exactly the revealed miners: {sorted(expected)}", code="invalid_report")
     task.reports[actor] = parsed
     task.report_ticks[actor] = state.tick
+    if criteria:
+        task.criteria[actor] = criteria
     if len(task.reports) == len(task.validators):
         _finalize(state, task)
 

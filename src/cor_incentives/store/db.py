@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -91,6 +92,15 @@ documents = Table(
     Column("collection", String(32), primary_key=True),
     Column("key", String(160), primary_key=True),
     Column("data", Text, nullable=False),
+)
+
+# content-addressed data (prompts, outputs): sha256 -> bytes; events hold only the hash
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("hash", String(66), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
 )
 
 DEFAULT_URL = "sqlite:///cor-data/cor.db"
@@ -196,6 +206,23 @@ class Store:
     def event_count(self) -> int:
         with self.reader() as conn:
             return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0)
+
+    # --- content-addressed blobs ---------------------------------------------------------------
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` under its sha256 (idempotent); return the hash."""
+        from ..core.events import content_hash
+
+        h = content_hash(data)
+        with self.engine.begin() as conn:
+            if conn.execute(select(blobs.c.hash).where(blobs.c.hash == h)).first() is None:
+                conn.execute(insert(blobs).values(hash=h, size=len(data), data=data))
+        return h
+
+    def get_blob(self, h: str) -> bytes | None:
+        with self.reader() as conn:
+            row = conn.execute(select(blobs.c.data).where(blobs.c.hash == h)).first()
+        return bytes(row[0]) if row else None
 
     # --- meta ----------------------------------------------------------------------------------
 

@@ -1,0 +1,93 @@
+"""The REST API (FastAPI): signed commands in, public read views and the raw log out.
+
+``create_app(db_url)`` opens one Engine for the process (creating the schema if needed). Routes are
+thin: parse, call one ``ApiService`` method, and let the handlers below map every ``EngineError``
+to its ``http_status`` with the body ``exc.to_dict()``. Every error, including request validation
+(422), unknown routes (404) and internal errors (500), is JSON ``{"error": code, "message": ...}``.
+
+``app_from_env()`` is the factory that uvicorn worker processes call (``cor serve --workers N``): it
+reads the database URL from ``$COR_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import logging
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..core.errors import EngineError
+from . import routes_balances, routes_commands, routes_epochs, routes_events, routes_nodes, routes_ops, routes_slashes, routes_status, routes_verify
+from .middleware import RequestObserver
+from .service import ApiService
+
+logger = logging.getLogger("cor.api")
+
+DESCRIPTION = """\
+The REST API of the COR incentive engine.
+
+* **Write**: `POST /v1/commands` with a command signed by its actor (EIP-191 `personal_sign` over the
+  canonical JSON bytes; see `GET /v1/chain` and *docs/signing.md*). Nothing else changes state.
+* **Read** (public, JSON): status, balances, nodes, slashes, epochs. Amounts are COR decimal strings
+  (`"12.5"`); `*_units` fields are exact base units (1 COR = 10**18).
+* **Audit**: `GET /v1/events` returns the raw signed, hash-chained log; `GET /v1/verify` replays it.
+* **Errors** are always `{"error": code, "message": text}` with a stable `code`.
+
+Reads include every command accepted by any process sharing the database.
+"""
+
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+
+
+def create_app(db_url: str | None = None, *, service: ApiService | None = None) -> FastAPI:
+    """The API over the database at ``db_url`` (default: $COR_DATABASE_URL, else the SQLite default)."""
+    svc = service or ApiService.open(db_url)
+    app = FastAPI(title="cor-incentives API", version=__version__, description=DESCRIPTION)
+    app.state.service = svc
+    for module in (routes_commands, routes_status, routes_balances, routes_nodes, routes_slashes, routes_epochs,
+                   routes_events, routes_verify, routes_ops):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    app.add_middleware(RequestObserver, metrics=svc.metrics)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn worker processes: the database URL comes from $COR_DATABASE_URL."""
+    return create_app(None)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(EngineError)
+    async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
+        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in exc.errors()]
+        message = "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems) or "invalid request"
+        return JSONResponse({"error": "invalid_request", "message": message, "details": {"errors": problems}}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {"error": HTTP_ERROR_CODES.get(exc.status_code, "http_error"), "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        logger.warning("database unavailable: %s", str(exc).splitlines()[0])
+        return JSONResponse({"error": "database_unavailable", "message": "the database is unavailable or busy; retry"}, status_code=503)
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        logger.exception("database error")
+        return JSONResponse({"error": "internal_error", "message": "internal database error; see the server log"}, status_code=500)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("internal error")
+        return JSONResponse({"error": "internal_error", "message": "internal error; see the server log"}, status_code=500)
+

@@ -1,0 +1,163 @@
+"""The API's one service object: one Engine per process, and the lock that guards its state.
+
+Routes call exactly one method here. Every read first applies what other processes appended
+(``Engine.refresh``), then builds its view, both under ``lock``; every write goes through
+``Engine.submit`` under the same lock. The lock serialises this process's threads (the engine's state
+is not thread-safe); the store's writer lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL advisory lock)
+serialises processes.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import select
+
+from ..app import views
+from ..app.engine import Engine, Receipt
+from ..app.verify import verify_store
+from ..core.apply import HANDLERS
+from ..core.errors import EngineError, NotFound
+from ..core.state import ROLES, State
+from ..core.units import address as parse_address
+from ..store import db
+from .metrics import Metrics
+
+T = TypeVar("T")
+
+MAX_EVENTS_PER_PAGE = 1_000
+SIGNING_DOCS = "docs/signing.md"
+
+
+class Busy(EngineError):
+    """A bounded resource is in use; retry later."""
+
+    code = "busy"
+    http_status = 429
+
+
+def signing_scheme(chain_id: str) -> dict[str, Any]:
+    """How a client builds and signs a command for this chain (the short form of docs/signing.md)."""
+    return {
+        "scheme": "eip191_personal_sign",
+        "command": {"chain_id": chain_id, "kind": "<kind>", "actor": "<lower-case 0x address>", "nonce": "<integer>", "body": {}},
+        "encoding": "canonical JSON: keys sorted, no whitespace, ASCII only (\\u-escaped), integers below 2**53, "
+                    "amounts as decimal strings of base units (1 COR = 10**18)",
+        "signature": "personal_sign (EIP-191) of exactly the payload bytes, by actor; 65 bytes r||s||v hex, low s",
+        "nonce": "above the actor's last accepted nonce (GET /v1/nonce/{address} gives the next one)",
+        "request": {"method": "POST", "path": "/v1/commands", "body": {"payload": "<the canonical JSON as a string>", "signature": "0x..."}},
+        "docs": SIGNING_DOCS,
+    }
+
+
+class ApiService:
+    """What the routes call: reads of the engine's state, command submission, the raw log, verify."""
+
+    def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
+        self.engine = engine
+        self.metrics = metrics or Metrics()
+        self.lock = threading.Lock()
+        self._verify_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, db_url: str | None) -> "ApiService":
+        return cls(Engine.open(db_url))
+
+    # --- reads of the state ------------------------------------------------------------------
+
+    def read(self, view: Callable[[State], T], *, genesis: bool = True) -> T:
+        """``view(state)`` on a state that includes every event committed so far by any process."""
+        with self.lock:
+            self.engine.refresh()
+            if genesis:
+                self.engine.require_genesis()
+            return view(self.engine.state)
+
+    def status(self) -> dict[str, Any]:
+        return self.read(views.status)
+
+    def balance(self, address: str) -> dict[str, Any]:
+        who = parse_address(address)
+        return self.read(lambda s: views.balance(s, who))
+
+    def nodes(self, role: str | None = None) -> dict[str, Any]:
+        return self.read(lambda s: {"nodes": [views.node(s, n) for n in sorted(s.nodes) if role is None or s.nodes[n].role == role]})
+
+    def node(self, node_id: str) -> dict[str, Any]:
+        nid = parse_address(node_id)
+        return self.read(lambda s: views.node(s, _existing_node(s, nid), detail=True))
+
+    def slashes(self) -> dict[str, Any]:
+        return self.read(lambda s: {"slashes": [views.slash(r) for r in s.slashes]})
+
+    def epoch(self, n: int) -> dict[str, Any]:
+        return self.read(lambda s: views.epoch(s, n))
+
+    def next_nonce(self, address: str) -> dict[str, Any]:
+        who = parse_address(address)
+        return self.read(lambda s: {"address": who, "nonce": self.engine.next_nonce(who)})
+
+    def chain(self) -> dict[str, Any]:
+        return self.read(lambda s: {
+            "chain_id": s.chain_id, "oracle": s.oracle, "head_seq": s.seq, "head_hash": s.head_hash,
+            "tick": s.tick, "epoch": s.epoch, "kinds": sorted(HANDLERS), "signing": signing_scheme(s.chain_id),
+        })
+
+    def health(self) -> dict[str, Any]:
+        return self.read(lambda s: {"ok": True, "chain_id": s.chain_id or None, "head_seq": s.seq}, genesis=False)
+
+    def metrics_text(self) -> str:
+        def gauges(s: State) -> dict[str, Any]:
+            roles = {r: 0 for r in ROLES}
+            for n in s.nodes.values():
+                roles[n.role] = roles.get(n.role, 0) + 1
+            return {"events": s.seq + 1, "epoch": s.epoch, "tick": s.tick, "nodes": roles}
+
+        return self.metrics.render(self.read(gauges, genesis=False))
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def submit(self, payload: str, signature: str) -> Receipt:
+        """Authenticate, apply and append one signed command (EngineError: rejected, nothing changed)."""
+        try:
+            with self.lock:
+                receipt = self.engine.submit(payload.encode("utf-8"), signature)
+        except EngineError as exc:
+            self.metrics.command_rejected(exc.code)
+            raise
+        self.metrics.command_accepted()
+        return receipt
+
+    # --- the raw log, verify -----------------------------------------------------------------
+
+    def events(self, after: int, limit: int) -> dict[str, Any]:
+        """A page of the raw log, exactly as stored (what an auditor re-hashes and re-verifies)."""
+        limit = max(1, min(limit, MAX_EVENTS_PER_PAGE))
+        store = self.engine.store
+        with store.reader() as conn:
+            rows = conn.execute(select(db.events).where(db.events.c.seq > after).order_by(db.events.c.seq).limit(limit)).all()
+            head = store.head_seq(conn)
+        out = [
+            {"seq": int(r.seq), "tick": int(r.tick), "kind": r.kind, "actor": r.actor, "nonce": int(r.nonce), "payload": r.payload,
+             "signature": r.signature, "prev_hash": r.prev_hash, "hash": r.hash}
+            for r in rows
+        ]
+        last = out[-1]["seq"] if out else None
+        return {"events": out, "head_seq": head, "next_after": last if last is not None and last < head else None}
+
+    def verify(self) -> dict[str, Any]:
+        """Replay the whole log and check it (one verify at a time per process)."""
+        if not self._verify_lock.acquire(blocking=False):
+            raise Busy("a verify is already running in this process; retry when it has finished", code="verify_in_progress")
+        try:
+            report, _ = verify_store(self.engine.store)
+        finally:
+            self._verify_lock.release()
+        return report.to_dict()
+
+
+def _existing_node(state: State, node_id: str) -> str:
+    if node_id not in state.nodes:
+        raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
+    return node_id

@@ -1,0 +1,162 @@
+"""A Python client of the REST API (``cor serve``).
+
+    from cor_incentives.client import CorClient
+    with CorClient("http://127.0.0.1:8545", private_key="0x…") as c:
+        receipt = c.submit("transfer", {"to": "0x…", "amount": str(12 * 10**18)})
+        c.balance(c.address)
+
+``submit`` fetches the chain id (once) and the signer's next nonce, signs the canonical command with
+EIP-191 (``app/signing.sign_command``) and posts it. Every 4xx/5xx answer raises ``ApiError`` with
+the server's stable ``code``, its ``message`` and the HTTP ``status``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import httpx
+
+from .app.signing import sign_command
+from .core.signatures import private_key_address
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+class ApiError(Exception):
+    """An error answer from the API: ``code`` (e.g. ``nonce_already_used``), ``message``, HTTP ``status``."""
+
+    def __init__(self, code: str, message: str, status: int, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{code} ({status}): {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class CorClient:
+    """Reads and signed writes against one API base URL."""
+
+    def __init__(self, base_url: str, private_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+                 http: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.private_key = private_key
+        self.address = private_key_address(private_key) if private_key else None
+        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._chain_id: str | None = None
+
+    def __enter__(self) -> "CorClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def submit(self, kind: str, body: Mapping[str, Any], *, nonce: int | None = None) -> dict[str, Any]:
+        """Sign ``{chain_id, kind, actor, nonce, body}`` with this client's key and submit it; returns the receipt.
+
+        Without ``nonce`` the server's next nonce for the key is used (one extra request).
+        """
+        if not self.private_key or not self.address:
+            raise ValueError("this client has no private key; pass private_key= to sign commands")
+        if nonce is None:
+            nonce = self.next_nonce(self.address)
+        payload, signature = sign_command(self.private_key, self.chain_id(), kind, nonce, body)
+        return self.submit_signed(payload, signature)
+
+    def submit_signed(self, payload: bytes | str, signature: str) -> dict[str, Any]:
+        """Submit a command signed elsewhere (``payload`` exactly as signed)."""
+        text = payload.decode("ascii") if isinstance(payload, bytes) else payload
+        return self._request("POST", "/v1/commands", json={"payload": text, "signature": signature})
+
+    def transfer(self, to: str, amount_units: int, *, nonce: int | None = None) -> dict[str, Any]:
+        return self.submit("transfer", {"to": to.lower(), "amount": str(amount_units)}, nonce=nonce)
+
+    def delegate(self, node: str, amount_units: int, *, nonce: int | None = None) -> dict[str, Any]:
+        return self.submit("stake.delegate", {"node": node.lower(), "amount": str(amount_units)}, nonce=nonce)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def chain(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/chain")
+
+    def chain_id(self) -> str:
+        """The chain id (fetched once per client)."""
+        if self._chain_id is None:
+            self._chain_id = self.chain()["chain_id"]
+        return self._chain_id
+
+    def next_nonce(self, address: str) -> int:
+        return int(self._request("GET", f"/v1/nonce/{address}")["nonce"])
+
+    def status(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/status")
+
+    def balance(self, address: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/balances/{address}")
+
+    def nodes(self, role: str | None = None) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/nodes", params={"role": role} if role else None)["nodes"]
+
+    def node(self, node_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/nodes/{node_id}")
+
+    def slashes(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/slashes")["slashes"]
+
+    def epoch(self, n: int) -> dict[str, Any]:
+        return self._request("GET", f"/v1/epochs/{n}")
+
+    def events(self, after: int = -1, limit: int = 100) -> dict[str, Any]:
+        """One page of the raw log: ``{"events": [...], "head_seq", "next_after"}``."""
+        return self._request("GET", "/v1/events", params={"after": after, "limit": limit})
+
+    def all_events(self, page: int = 1_000) -> list[dict[str, Any]]:
+        """The whole log, page by page."""
+        out: list[dict[str, Any]] = []
+        after = -1
+        while True:
+            chunk = self.events(after, page)
+            out.extend(chunk["events"])
+            if chunk["next_after"] is None:
+                return out
+            after = chunk["next_after"]
+
+    def verify(self) -> dict[str, Any]:
+        return self._request("GET", "/v1/verify")
+
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/healthz")
+
+    def metrics(self) -> str:
+        r = self.http.get("/metrics")
+        _raise_for(r)
+        return r.text
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
+        r = self.http.request(method, path, **kw)
+        _raise_for(r)
+        return r.json()
+
+
+def _raise_for(r: httpx.Response) -> None:
+    if r.status_code < 400:
+        return
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        raise ApiError(body["error"], str(body.get("message", "")), r.status_code, body.get("details"))
+    raise ApiError("http_error", r.text[:500] or r.reason_phrase, r.status_code)

@@ -1,0 +1,30 @@
+"""The validator's evaluation: PoI distances and PoUW quality for a task's revealed outputs.
+
+Runs the real embedding model (all-MiniLM-L6-v2 int8 ONNX) and the default rule+embedding quality
+scorer; returns the ``reports`` body of a ``task.validate`` command (integers in ppb).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..ai.poi import compute_poi
+from ..ai.quality import QualityScorer, RuleEmbeddingScorer
+
+
+def evaluate_outputs(prompt: str, outputs: dict[str, str], max_output_tokens: int | None = None,
+                     scorer: QualityScorer | None = None) -> list[dict[str, Any]]:
+    """One report per miner: distance to the medoid output and quality score, with sub-scores."""
+    miners = sorted(outputs)
+    texts = [outputs[m] for m in miners]
+    poi = compute_poi(texts) if len(texts) > 1 else None
+    scorer = scorer or RuleEmbeddingScorer()
+    if hasattr(scorer, "score_outputs"):
+        scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
+    else:
+        scores = [scorer.score(prompt, t, max_output_tokens=max_output_tokens) for t in texts]
+    return [
+        {"miner": m, "poi_distance_ppb": poi.distances_ppb[i] if poi else 0, "quality_ppb": scores[i].total_ppb,
+         "criteria": dict(scores[i].criteria)}
+        for i, m in enumerate(miners)
+    ]

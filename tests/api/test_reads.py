@@ -1,0 +1,118 @@
+"""The public reads over real HTTP, after driving a network through the Python client: nodes,
+delegations, a slash, a closed epoch; plus the client's error mapping and the `cor serve` hook."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from cor_incentives.client import ApiError, CorClient
+from cor_incentives.core.units import COR
+
+
+@pytest.fixture(scope="module")
+def driven(server, network):
+    """alice: miner (1500 COR bond, 5% commission); carol: validator; bob delegates 1000 to alice;
+    alice is slashed for a commit mismatch (reported by the oracle, dave credited); epoch 0 closes."""
+    k = network.keys
+    clients = {n: CorClient(server.base_url, k[n].private_key) for n in ("oracle", "alice", "bob", "carol")}
+    clients["alice"].submit("node.register", {"role": "miner", "self_bond": str(1500 * COR), "commission_bps": 500, "models": ["smollm2-135m"]})
+    clients["carol"].submit("node.register", {"role": "validator", "self_bond": str(2500 * COR), "commission_bps": 0, "models": []})
+    clients["bob"].delegate(k["alice"].address, 1000 * COR)
+    clients["oracle"].submit("tick", {"ticks": 2})
+    slash = clients["oracle"].submit("slash.report", {"node": k["alice"].address, "offence": "commit_mismatch", "offence_tick": 1,
+                                                      "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}, "reporter": k["dave"].address})
+    close = clients["oracle"].submit("epoch.close", {})
+    yield {"clients": clients, "slash": slash, "close": close}
+    for c in clients.values():
+        c.close()
+
+
+@pytest.fixture
+def reader(server):
+    with CorClient(server.base_url) as c:
+        yield c
+
+
+def test_status(driven, reader, network):
+    s = reader.status()
+    assert s["chain_id"] == network.chain_id and s["epoch"] == 1 and s["epochs_closed"] == 1
+    assert s["supply"] == "1000000000" and s["supply_units"] == str(10**9 * COR)
+    assert s["nodes"]["miner"]["registered"] == 1 and s["nodes"]["miner"]["jailed"] == 1
+    assert s["nodes"]["validator"]["registered"] == 1 and s["slashes"] == 1
+    assert set(s["pools"]) >= {"pool:network_incentives", "pool:staking"}
+
+
+def test_nodes_and_node_detail(driven, reader, network):
+    alice, bob = network.keys["alice"].address, network.keys["bob"].address
+    nodes = {n["id"]: n for n in reader.nodes()}
+    assert set(nodes) == {alice, network.keys["carol"].address}
+    assert nodes[alice]["state"] == "jailed" and nodes[alice]["commission_bps"] == 500 and nodes[alice]["models"] == ["smollm2-135m"]
+    assert [n["id"] for n in reader.nodes(role="validator")] == [network.keys["carol"].address]
+    detail = reader.node(alice.upper().replace("0X", "0x"))
+    assert detail["delegations"] == {bob: "950"}  # 1000 - 5% slash
+    assert len(detail["slashes"]) == 1 and detail["slashes"][0]["offence"] == "commit_mismatch"
+
+
+def test_slashes(driven, reader, network):
+    [s] = reader.slashes()
+    assert s["node"] == network.keys["alice"].address and s["reporter"] == network.keys["dave"].address
+    assert s["total"] == "125" and s["to_reporter"] == "12.5" and s["burned"] == "62.5"  # 5% of 1500 + 1000
+    assert s["evidence"] == {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"} and s["evidence_hash"].startswith("0x")
+
+
+def test_epoch(driven, reader):
+    e = reader.epoch(0)
+    assert e["epoch"] == 0 and e["start_tick"] == 0 and e["end_tick"] >= 2
+    assert isinstance(e["totals"], dict) and isinstance(e["items"], list)
+    with pytest.raises(ApiError) as err:
+        reader.epoch(1)
+    assert err.value.code == "epoch_not_found" and err.value.status == 404
+
+
+def test_balance_with_stake_and_unbonding(driven, reader, network):
+    bob, alice = network.keys["bob"].address, network.keys["alice"].address
+    b = reader.balance(bob)
+    assert b["accounts"][f"delegated:{alice}:{bob}"] == "950"
+    assert b["accounts_units"][f"delegated:{alice}:{bob}"] == str(950 * COR)
+    assert b["nonce"] == 1
+    a = reader.balance(alice)
+    assert a["accounts"][f"bonded:{alice}"] == "1425"
+
+
+def test_client_errors(driven, server, network):
+    with CorClient(server.base_url, network.keys["bob"].private_key) as bob:
+        with pytest.raises(ApiError) as err:
+            bob.submit("transfer", {"to": network.keys["alice"].address, "amount": str(10**9 * COR)})
+        assert (err.value.code, err.value.status) == ("insufficient_funds", 409)
+        with pytest.raises(ApiError) as err:
+            bob.submit("transfer", {"to": network.keys["alice"].address, "amount": "1"}, nonce=1)
+        assert err.value.code == "nonce_already_used" and "nonce" in err.value.message
+        with pytest.raises(ApiError) as err:
+            bob.node("0x" + "77" * 20)
+        assert (err.value.code, err.value.status) == ("node_not_found", 404)
+        with pytest.raises(ApiError) as err:
+            bob.balance("not-an-address")
+        assert (err.value.code, err.value.status) == ("invalid_request", 422)
+        r = bob.transfer(network.keys["alice"].address, 2 * COR)
+        assert r["kind"] == "transfer" and r["actor"] == network.keys["bob"].address
+    with CorClient(server.base_url) as anonymous:
+        with pytest.raises(ValueError):
+            anonymous.submit("transfer", {})
+        events = anonymous.all_events(page=4)
+        assert [e["seq"] for e in events] == list(range(len(events))) and events[-1]["seq"] == anonymous.status()["seq"]
+        assert anonymous.verify()["ok"]
+        assert "cor_events_total" in anonymous.metrics()
+
+
+def test_serve_registers_on_a_typer_app():
+    from cor_incentives.cli.serve import register
+
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    register(app)
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--db", "--workers"):
+        assert option in result.output

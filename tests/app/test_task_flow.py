@@ -1,0 +1,80 @@
+"""A task end to end on a real SQLite file, real signatures and the real embedding model and scorer."""
+
+import pytest
+
+from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.app.verify import verify_store
+from cor_incentives.nodes.validator import evaluate_outputs
+from support.network import COR, by_address, make_network, run_commit_reveal, sha
+
+PROMPT = "What is the capital of France? Answer in one sentence."
+HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
+GARBAGE = "qwx zzkv plor mnbvc xxqq lkjh"
+
+
+@pytest.fixture
+def net(tmp_path, sqlite_url):
+    return make_network(sqlite_url, tmp_path / "keys", n_miners=4, n_validators=3, params={"redundancy": 4})
+
+
+def submit(eng, keys, max_out=48):
+    tid = eng.state.next_id
+    eng.store.put_blob(PROMPT.encode())
+    eng.submit_as(keys["alice"], "task.submit", {"session": 1, "model": BUNDLED_MODEL_ID, "prompt_hash": sha(PROMPT),
+                                                "prompt_bytes": len(PROMPT), "input_tokens": 14, "max_output_tokens": max_out,
+                                                "router": keys["router0"].address})
+    return tid
+
+
+def validate(eng, keys, tid):
+    task = eng.state.tasks[tid]
+    outputs = {a.miner: eng.store.get_blob(a.output_hash).decode() for a in task.miners if a.reveal_tick is not None and not a.mismatch}
+    prompt = eng.store.get_blob(task.prompt_hash).decode()
+    reports = evaluate_outputs(prompt, outputs, task.max_output_tokens)
+    for v in list(task.validators):
+        eng.submit_as(by_address(keys)[v], "task.validate", {"task": tid, "reports": reports})
+
+
+def test_three_honest_one_garbage(net):
+    eng, keys = net
+    tid = submit(eng, keys)
+    task = eng.state.tasks[tid]
+    miners = [a.miner for a in task.miners]
+    outputs = dict(zip(miners, HONEST + [GARBAGE]))
+    rep_before = {m: eng.state.nodes[m].reputation_ppb for m in miners}
+    session_before = eng.state.ledger.balance("escrow:session:1") + task.escrowed
+    run_commit_reveal(eng, keys, tid, outputs, tokens={m: 9 for m in miners})
+    validate(eng, keys, tid)
+    task = eng.state.tasks[tid]
+    assert task.state == "SETTLED"
+    bad = task.assignment(miners[3])
+    assert not bad.in_consensus and bad.paid == 0 and bad.distance_ppb > 150_000_000 and bad.quality_ppb < 300_000_000
+    assert eng.state.nodes[miners[3]].reputation_ppb < rep_before[miners[3]]
+    for m in miners[:3]:
+        a = task.assignment(m)
+        assert a.in_consensus and a.paid > 0 and a.distance_ppb < 150_000_000
+        assert eng.state.nodes[m].reputation_ppb > rep_before[m]
+    assert eng.state.ledger.balance("escrow:session:1") == session_before - task.charged
+    assert task.criteria and all(set(c) == {"relevance", "compliance", "completeness", "integrity"}
+                                 for per_v in task.criteria.values() for c in per_v.values())
+    report, _ = verify_store(eng.store)
+    assert report.ok, report.errors
+
+
+def test_mismatched_reveal_slashed_through_the_engine(net):
+    from cor_incentives.core.tasks import commitment
+
+    eng, keys = net
+    tid = submit(eng, keys)
+    task = eng.state.tasks[tid]
+    cheat = task.miners[0].miner
+    k = by_address(keys)
+    for a in task.miners:
+        eng.submit_as(k[a.miner], "task.precommit", {"task": tid, "commit": commitment(tid, a.miner, sha(HONEST[0]), "s")})
+    bond = eng.state.ledger.balance(f"bonded:{cheat}")
+    for a in task.miners:
+        shown = sha("something else") if a.miner == cheat else sha(HONEST[0])
+        eng.submit_as(k[a.miner], "task.reveal", {"task": tid, "output_hash": shown, "salt": "s", "output_tokens": 8})
+    assert eng.state.ledger.balance(f"bonded:{cheat}") == bond - bond * 500 // 10_000
+    assert eng.state.nodes[cheat].jailed
+    assert verify_store(eng.store)[0].ok

@@ -1,0 +1,121 @@
+"""Random task traffic on the core: every path (settle, fail, cancel, mismatch, deadlines, network
+tasks) keeps conservation after every event, escrows never go negative, closed tasks hold no escrow,
+and replay reproduces the state exactly."""
+
+import os
+
+from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from cor_incentives.core.apply import conservation_holds, replay
+from cor_incentives.core.errors import EngineError
+from cor_incentives.core.tasks import commitment
+from support.market import MODEL, h, market
+
+STEPS = int(os.environ.get("COR_TASK_STEPS", "60"))
+EXAMPLES = int(os.environ.get("COR_TASK_EXAMPLES", "60"))
+OUTPUTS = ["Paris", "Paris is the capital.", "zzq garbage", ""]
+
+
+class TaskMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.c = market(n_miners=5, n_validators=3, params={"redundancy": 3, "epoch_length_ticks": 12,
+                                                             "missed_deadline_threshold": 2, "poi_divergence_threshold": 2})
+
+    def _try(self, actor, kind, body):
+        before = self.c.state.to_dict()
+        try:
+            self.c.submit(actor, kind, body)
+        except EngineError:
+            assert self.c.state.to_dict() == before, f"rejected {kind} changed the state"
+
+    def _open(self, i):
+        ids = sorted(t for ids in self.c.state.deadlines.values() for t in ids)
+        return self.c.state.tasks[ids[i % len(ids)]] if ids else None
+
+    @rule(max_out=st.integers(1, 200), inp=st.integers(1, 100))
+    def submit(self, max_out, inp):
+        self._try(self.c.state.sessions[1].owner, "task.submit", {"session": 1, "model": MODEL, "prompt_hash": h("p"),
+                  "prompt_bytes": 20, "input_tokens": inp, "max_output_tokens": max_out})
+
+    @rule()
+    def network(self):
+        self._try(self.c.state.oracle, "task.network", {"model": MODEL, "prompt_hash": h("n"), "prompt_bytes": 9,
+                  "input_tokens": 9, "max_output_tokens": 50})
+
+    @rule(i=st.integers(0, 20), j=st.integers(0, 5), out=st.sampled_from(OUTPUTS))
+    def precommit(self, i, j, out):
+        t = self._open(i)
+        if t:
+            m = t.miners[j % len(t.miners)].miner
+            self._try(m, "task.precommit", {"task": t.id, "commit": commitment(t.id, m, h(out), "s")})
+
+    @rule(i=st.integers(0, 20), j=st.integers(0, 5), out=st.sampled_from(OUTPUTS), tokens=st.integers(0, 250))
+    def reveal(self, i, j, out, tokens):
+        t = self._open(i)
+        if t:
+            m = t.miners[j % len(t.miners)].miner
+            self._try(m, "task.reveal", {"task": t.id, "output_hash": h(out), "salt": "s", "output_tokens": tokens})
+
+    @rule(i=st.integers(0, 20), j=st.integers(0, 5), d=st.integers(0, 2 * 10**9), q=st.integers(0, 10**9))
+    def validate(self, i, j, d, q):
+        t = self._open(i)
+        if t and t.validators:
+            v = t.validators[j % len(t.validators)]
+            miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
+            reports = [{"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q} for k, m in enumerate(miners)]
+            self._try(v, "task.validate", {"task": t.id, "reports": reports})
+
+    @rule(i=st.integers(0, 20), outs=st.lists(st.sampled_from(OUTPUTS), min_size=5, max_size=5),
+          lie=st.lists(st.sampled_from([False] * 9 + [True]), min_size=5, max_size=5), tokens=st.integers(0, 200),
+          far=st.lists(st.sampled_from([False] * 3 + [True]), min_size=5, max_size=5), q=st.integers(0, 10**9), lazy_validator=st.booleans())
+    def complete(self, i, outs, lie, tokens, far, q, lazy_validator):
+        """Drive one open task through precommit, reveal (some lying) and validation (some far)."""
+        t = self._open(i)
+        if not t:
+            return
+        for k, a in enumerate(t.miners):
+            if a.commit is None:
+                self._try(a.miner, "task.precommit", {"task": t.id, "commit": commitment(t.id, a.miner, h(outs[k]), "s")})
+        for k, a in enumerate(t.miners):
+            shown = h(outs[k] + "!") if lie[k] else h(outs[k])
+            self._try(a.miner, "task.reveal", {"task": t.id, "output_hash": shown, "salt": "s", "output_tokens": tokens})
+        for j, v in enumerate(list(t.validators)):
+            if lazy_validator and j == 0:
+                continue
+            miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
+            reports = [{"miner": m, "poi_distance_ppb": 900_000_000 if far[k % 5] else 20_000_000, "quality_ppb": (q + 7919 * j) % (10**9 + 1)}
+                       for k, m in enumerate(miners)]
+            self._try(v, "task.validate", {"task": t.id, "reports": reports})
+
+    @rule(i=st.integers(0, 20))
+    def cancel(self, i):
+        t = self._open(i)
+        if t:
+            self._try(self.c.state.sessions[1].owner, "task.cancel", {"task": t.id})
+
+    @rule(n=st.integers(1, 6))
+    def tick(self, n):
+        self._try(self.c.state.oracle, "tick", {"ticks": n})
+
+    @invariant()
+    def books_balance(self):
+        s = self.c.state
+        conservation_holds(s)
+        for t in s.tasks.values():
+            escrow = s.ledger.balance(f"escrow:task:{t.id}")
+            if t.state in ("SETTLED", "FAILED", "CANCELLED"):
+                assert escrow == 0
+                assert t.charged + t.refunded == t.escrowed
+            else:
+                assert escrow == t.escrowed
+        assert s.sessions[1].open_tasks == sum(1 for t in s.tasks.values() if t.session == 1 and t.state not in ("SETTLED", "FAILED", "CANCELLED"))
+
+    def teardown(self):
+        assert replay(self.c.events, check_each=True).to_dict() == self.c.state.to_dict()
+
+
+TaskMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+                                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TestTaskMachine = TaskMachine.TestCase

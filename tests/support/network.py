@@ -1,0 +1,53 @@
+"""A devnet in a real database with real keys: genesis, the bundled model, nodes, a user session."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from cor_incentives.app.bundled import BUNDLED_MODEL_ID, bundled_model_body
+from cor_incentives.app.engine import Engine
+from cor_incentives.app.genesis import DEVNET, check_genesis_spec, genesis_body
+from cor_incentives.app.keys import Keystore
+from cor_incentives.core.tasks import commitment
+
+COR = 10**18
+
+
+def make_network(url: str, keys_path: Path, n_miners: int = 4, n_validators: int = 3, params: dict | None = None,
+                 seed: str = "net") -> tuple[Engine, dict]:
+    ks = Keystore(keys_path)
+    names = ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]
+    keys = {n: ks.new(n, seed=seed) for n in names}
+    nodes = [f"miner{i}" for i in range(n_miners)] + [f"validator{i}" for i in range(n_validators)] + ["router0"]
+    keys.update({n: ks.new(n, seed=seed) for n in nodes})
+    spec = check_genesis_spec({**DEVNET, "params": params or {}})
+    eng = Engine.open(url, check_conservation=True)
+    eng.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items() if n in names}))
+    eng.submit_as(keys["modeldev"], "model.register", bundled_model_body())
+    for n in nodes:
+        eng.submit_as(keys["faucet"], "transfer", {"to": keys[n].address, "amount": str(20_000 * COR)})
+        role = n.rstrip("0123456789")
+        bond = {"miner": 2_000, "validator": 5_000, "router": 1_000}[role] * COR
+        eng.submit_as(keys[n], "node.register", {"role": role, "self_bond": str(bond), "models": [BUNDLED_MODEL_ID] if role == "miner" else []})
+    eng.submit_as(keys["alice"], "session.open", {"deposit": str(50 * COR)})
+    return eng, keys
+
+
+def sha(text: str) -> str:
+    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def by_address(keys: dict) -> dict:
+    return {k.address: k for k in keys.values()}
+
+
+def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str], tokens: dict[str, int] | None = None) -> None:
+    """Each assigned miner (by address) precommits then reveals its output, signing with its own key."""
+    addr_key = by_address(keys)
+    for m, text in outputs.items():
+        eng.submit_as(addr_key[m], "task.precommit", {"task": tid, "commit": commitment(tid, m, sha(text), "pepper")})
+    for m, text in outputs.items():
+        eng.store.put_blob(text.encode())
+        eng.submit_as(addr_key[m], "task.reveal", {"task": tid, "output_hash": sha(text), "salt": "pepper",
+                                                   "output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))})
