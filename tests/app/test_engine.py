@@ -16,7 +16,7 @@ from cor_incentives.store import db
 @pytest.fixture
 def net(tmp_path, sqlite_url):
     ks = Keystore(tmp_path / "keys")
-    keys = {n: ks.new(n, seed="t") for n in ["oracle", "faucet", "alice", "bob", "carol", "dave"]}
+    keys = {n: ks.new(n, seed="t") for n in ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]}
     eng = Engine.open(sqlite_url, check_conservation=True)
     spec = check_genesis_spec(DEVNET)
     eng.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items()}))
