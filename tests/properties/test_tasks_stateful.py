@@ -95,6 +95,21 @@ class TaskMachine(RuleBasedStateMachine):
         if t:
             self._try(self.c.state.sessions[1].owner, "task.cancel", {"task": t.id})
 
+    @rule(i=st.integers(0, 50), tamper=st.booleans())
+    def claim(self, i, tamper):
+        from cor_incentives.app.views import proof
+
+        closed = sorted(self.c.state.epochs)
+        if not closed:
+            return
+        e = closed[i % len(closed)]
+        leaves = sorted(self.c.state.epochs[e].leaves.items())
+        if not leaves:
+            return
+        who, amount = leaves[i % len(leaves)]
+        p = proof(self.c.state, who, e)
+        self._try(self.c.state.oracle, "reward.claim", {"address": who, "epoch": e, "amount": str(amount + (1 if tamper else 0)), "proof": p["proof"]})
+
     @rule(n=st.integers(1, 6))
     def tick(self, n):
         self._try(self.c.state.oracle, "tick", {"ticks": n})
@@ -110,6 +125,16 @@ class TaskMachine(RuleBasedStateMachine):
                 assert t.charged + t.refunded == t.escrowed
             else:
                 assert escrow == t.escrowed
+        unclaimed = 0
+        for e, rec in s.epochs.items():
+            assert sum(i.amount for i in rec.items if i.claimable) == sum(rec.leaves.values())
+            for name, st_ in rec.streams.items():
+                if "paid" in st_:
+                    assert 0 <= st_["paid"] <= st_["budget"]
+            if rec.staking:
+                assert rec.staking["paid"] <= rec.staking["budget"]
+            unclaimed += sum(v for a, v in rec.leaves.items() if f"{e}|{a}" not in s.claimed)
+        assert unclaimed == sum(v for k, v in s.ledger.balances.items() if k.startswith("claimable:"))
         assert s.sessions[1].open_tasks == sum(1 for t in s.tasks.values() if t.session == 1 and t.state not in ("SETTLED", "FAILED", "CANCELLED"))
 
     def teardown(self):

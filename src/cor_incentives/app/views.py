@@ -111,14 +111,65 @@ def slash(s: SlashRecord) -> dict[str, Any]:
     }
 
 
-def epoch(state: State, e: int) -> dict[str, Any]:
+def _record(state: State, e: int) -> Any:
     record = state.epochs.get(e)
     if record is None:
         raise NotFound(f"epoch {e} is not closed (current epoch: {state.epoch})", code="epoch_not_found")
+    return record
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, int):
+        return str(obj) if abs(obj) > 2**53 else obj
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def epoch(state: State, e: int) -> dict[str, Any]:
+    """Totals per stream, emission streams, APR (target and effective), root and leaves of a closed epoch."""
+    record = _record(state, e)
     return {
         "epoch": e, "start_tick": record.start_tick, "end_tick": record.end_tick, "root": record.root,
         "totals": {k: format_cor(v) for k, v in record.totals.items()},
-        "items": [{"address": i.address, "stream": i.stream, "amount": format_cor(i.amount), "detail": i.detail} for i in record.items],
+        "streams": _jsonable(record.streams),
+        "staking": _jsonable(record.staking),
+        "leaves": [{"address": a, "epoch": e, "amount": format_cor(v), "amount_units": str(v)} for a, v in record.leaves.items()],
+        "claimable_total": format_cor(sum(record.leaves.values())),
+        "claimable_total_units": str(sum(record.leaves.values())),
+    }
+
+
+def proof(state: State, address: str, e: int) -> dict[str, Any]:
+    """The Merkle proof of an address's leaf in an epoch (OpenZeppelin StandardMerkleTree format)."""
+    from ..core.merkle import build_tree
+
+    record = _record(state, e)
+    amount = record.leaves.get(address)
+    if amount is None:
+        raise NotFound(f"{address} has no claimable reward in epoch {e}", code="no_leaf")
+    tree = build_tree([(a, e, v) for a, v in record.leaves.items()])
+    return {"address": address, "epoch": e, "amount": format_cor(amount), "amount_units": str(amount), "root": record.root,
+            "proof": tree.proof((address, e, amount)), "claimed": f"{e}|{address}" in state.claimed,
+            "leaf_encoding": ["address", "uint256", "uint256"]}
+
+
+def statement(state: State, address: str, e: int) -> dict[str, Any]:
+    """Every line item of an address in an epoch: stream, amount, formula, inputs, parameters."""
+    record = _record(state, e)
+    items = [i for i in record.items if i.address == address]
+    claimable = record.leaves.get(address, 0)
+    return {
+        "address": address, "epoch": e, "start_tick": record.start_tick, "end_tick": record.end_tick,
+        "items": [{"stream": i.stream, "amount": format_cor(i.amount), "amount_units": str(i.amount), "claimable": i.claimable,
+                   "detail": _jsonable(i.detail)} for i in items],
+        "total": format_cor(sum(i.amount for i in items)), "total_units": str(sum(i.amount for i in items)),
+        "claimable": format_cor(claimable), "claimable_units": str(claimable),
+        "claimed": f"{e}|{address}" in state.claimed, "root": record.root,
     }
 
 

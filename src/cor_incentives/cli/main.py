@@ -314,10 +314,64 @@ def epoch_close(db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOpti
 @epoch_app.command("show")
 @handle_errors
 def epoch_show(epoch: int, db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
-    """Totals, root and statement items of a closed epoch."""
+    """Totals per stream, effective APR, Merkle root and leaves of a closed epoch."""
     engine = open_network(db)
     data = views.epoch(engine.state, epoch)
-    emit(data, as_json, lambda: table(f"epoch {epoch}", ["stream", "COR"], [[k, v] for k, v in data["totals"].items()]))
+
+    def render() -> None:
+        st = data["staking"]
+        console.print(f"epoch {epoch} · ticks {data['start_tick']}–{data['end_tick']} · root {data['root']}")
+        if st:
+            console.print(f"staking APR: target {int(st['target_apr_bps']) / 100:.2f}% · effective {int(st['effective_apr_bps']) / 100:.2f}% · budget {'binding' if st['budget_binding'] else 'not binding'}")
+        table("streams", ["stream", "budget", "paid", "back to pool", "earners"],
+              [[k, cor(int(v.get("budget", 0))), cor(int(v.get("paid", 0))), cor(int(v.get("back_to_pool", 0))), v.get("earners", "")] for k, v in data["streams"].items()])
+        table("totals by line item", ["stream", "COR"], [[k, v] for k, v in data["totals"].items()])
+        table(f"claimable leaves ({len(data['leaves'])})", ["address", "COR"], [[x["address"], x["amount"]] for x in data["leaves"][:50]])
+
+    emit(data, as_json, render)
+
+
+@app.command()
+@handle_errors
+def statement(who: str = typer.Argument(..., help="Address or local key name."), epoch: int = typer.Option(..., "--epoch"),
+              db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Line items of one address in one epoch: stream, amount, formula, inputs, parameters."""
+    engine = open_network(db)
+    address = Keystore(keys_dir).resolve_address(who)
+    data = views.statement(engine.state, address, epoch)
+
+    def render() -> None:
+        table(f"statement of {address}, epoch {epoch}", ["stream", "COR", "claimable", "why"],
+              [[i["stream"], i["amount"], "yes" if i["claimable"] else "", str(i["detail"].get("formula") or i["detail"].get("why") or i["detail"].get("task", ""))[:60]] for i in data["items"]])
+        console.print(f"total {data['total']} COR · claimable {data['claimable']} COR{' (claimed)' if data['claimed'] else ''}")
+
+    emit(data, as_json, render)
+
+
+@app.command()
+@handle_errors
+def claim(who: str = typer.Argument(..., help="Address or local key name."), epoch: int = typer.Option(..., "--epoch"),
+          sender: Optional[str] = typer.Option(None, "--from", help="Signer (default: the address's own key, else the oracle)."),
+          db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Pay a claimable epoch reward to its address with its Merkle proof (once)."""
+    engine = open_network(db)
+    ks = Keystore(keys_dir)
+    address = ks.resolve_address(who)
+    p = views.proof(engine.state, address, epoch)
+    key = signer(keys_dir, sender) if sender else next((k for k in ks.list() if k.address == address), None) or oracle(engine, keys_dir)
+    r = engine.submit_as(key, "reward.claim", {"address": address, "epoch": epoch, "amount": p["amount_units"], "proof": p["proof"]})
+    emit({"ok": True, **r.to_dict(), "amount": p["amount"], "proof": p["proof"], "root": p["root"]}, as_json,
+         lambda: console.print(f"[green]✓[/] claimed {p['amount']} COR for {address} (epoch {epoch}, proof of {len(p['proof'])} hashes)"))
+
+
+@app.command("proof")
+@handle_errors
+def proof_cmd(who: str = typer.Argument(...), epoch: int = typer.Option(..., "--epoch"), db: Optional[str] = DbOption,
+              keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """The Merkle proof of an address's claimable leaf (for an EVM claim contract)."""
+    engine = open_network(db)
+    data = views.proof(engine.state, Keystore(keys_dir).resolve_address(who), epoch)
+    emit(data, as_json, lambda: table("proof", ["field", "value"], [[k, v] for k, v in data.items()]))
 
 
 # --- verify ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from .events import Command, Event
 from .ledger import POOLS, Posting, check_conservation
 from .params import ParamHistory, params_from_dict
 from .models import process_model_register
+from .rewards import process_claim
 from .sessions import process_session_close, process_session_deposit, process_session_open
 from .slashing import process_slash_report
 from .tasks import (
@@ -151,6 +152,7 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "task.precommit": (process_task_precommit, False),
     "task.reveal": (process_task_reveal, False),
     "task.validate": (process_task_validate, False),
+    "reward.claim": (process_claim, False),
 }
 
 

@@ -1,37 +1,64 @@
 """Epoch close: one deterministic, ordered list of steps, run when logical time crosses a boundary.
 
 Steps (read top to bottom, as in the consensus spec's ``process_epoch``):
-    1. ``process_stake_rewards`` — harvest every node's stakers, sweep rounding to ``dust``.
-    2. ``process_epoch_record`` — freeze the epoch's statement items and totals.
-    3. ``process_epoch_advance`` — start the next epoch.
-Later parts insert their steps (emission, work rewards, APR, Merkle root) into ``EPOCH_STEPS``.
+    1. ``process_emission``          — the epoch's emission from pool:network_incentives, split into streams
+    2. ``process_miner_rewards``     — miner work (PoI/PoUW) rewards, through commission and stakers
+    3. ``process_validator_rewards`` — validator rewards by agreement-weighted validations
+    4. ``process_staking_apr``       — staking APR from pool:staking under the budget guard
+    5. ``process_stake_rewards``     — harvest any staker reward still pending; rounding to dust
+    6. ``process_offence_windows``   — forget offence counts that left the window
+    7. ``process_epoch_record``      — statement items, totals, Merkle leaves and root, APR, streams
+    8. ``process_epoch_advance``     — start the next epoch
+Governance (part D) inserts its streams and controllers before the record step.
+Unbonding entries mature by epoch number; ``stake.withdraw`` pays them (no step needed).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
+from .rewards import (
+    epoch_leaves,
+    merkle_root,
+    process_emission,
+    process_miner_rewards,
+    process_offence_windows,
+    process_staking_apr,
+    process_validator_rewards,
+)
 from .staking import settle_node_rewards
 from .state import EpochRecord, State
 
 
 def process_stake_rewards(state: State) -> None:
-    """Harvest every staker of every node that holds undistributed rewards."""
+    """Harvest every staker of every node that still holds undistributed rewards."""
     for node_id in sorted(state.nodes):
-        if state.ledger.balance(f"rewards:{node_id}") or state.nodes[node_id].reward_acc:
+        if state.ledger.balance(f"rewards:{node_id}"):
             settle_node_rewards(state, node_id)
 
 
 def process_epoch_record(state: State) -> None:
-    """Record the closing epoch with its statement items and totals per stream."""
+    """Record the closing epoch: items, totals per stream, leaves and root, streams, APR, reputation."""
     totals: dict[str, int] = defaultdict(int)
     for item in state.earnings:
         totals[item.stream] += item.amount
+    leaves = epoch_leaves(state.earnings)
+    streams = dict(state.epoch_streams.get("_records", {}))  # type: ignore[arg-type]
+    for name in state.params.emission_split_bps:
+        if name not in streams:  # a stream no step paid out this epoch stays in the pool
+            budget = state.epoch_streams.get(name, 0)
+            streams[name] = {"budget": budget, "paid": 0, "back_to_pool": budget, "earners": 0, "note": "no eligible earner"}
+    streams["emission"] = {"budget": state.epoch_streams.get("emission", 0)}
     state.epochs[state.epoch] = EpochRecord(
         epoch=state.epoch, start_tick=state.epoch_start_tick, end_tick=state.tick,
-        totals=dict(sorted(totals.items())), items=list(state.earnings),
+        totals=dict(sorted(totals.items())), items=list(state.earnings), root=merkle_root(state.epoch, leaves),
+        leaves=leaves, streams=streams, staking=dict(state.epoch_streams.get("_staking", {})),  # type: ignore[arg-type]
+        reputation={n: state.nodes[n].reputation_ppb for n in sorted(state.nodes)},
     )
     state.earnings = []
+    state.epoch_work = []
+    state.epoch_validations = []
+    state.epoch_streams = {}
 
 
 def process_epoch_advance(state: State) -> None:
@@ -40,7 +67,16 @@ def process_epoch_advance(state: State) -> None:
     state.epoch_start_tick = state.tick
 
 
-EPOCH_STEPS = [process_stake_rewards, process_epoch_record, process_epoch_advance]
+EPOCH_STEPS = [
+    process_emission,
+    process_miner_rewards,
+    process_validator_rewards,
+    process_staking_apr,
+    process_stake_rewards,
+    process_offence_windows,
+    process_epoch_record,
+    process_epoch_advance,
+]
 
 
 def process_epoch(state: State) -> None:

@@ -72,13 +72,21 @@ def pending_reward(state: State, node_id: str, addr: str) -> int:
     return max(0, accrued - state.reward_debts.get((node_id, addr), 0))
 
 
-def harvest(state: State, node_id: str, addr: str) -> int:
+def harvest(state: State, node_id: str, addr: str, stream: str = "stake_reward") -> int:
     """Move ``addr``'s pending reward from ``rewards:<node>`` to ``claimable:<addr>``."""
     amount = pending_reward(state, node_id, addr)
     if amount > 0:
-        state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), amount, "stake_reward")
-        state.earnings.append(EarningItem(addr, "stake_reward", amount, {"node": node_id}))
+        state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), amount, stream)
+        state.earnings.append(EarningItem(addr, stream, amount, {
+            "node": node_id, "stake": stake_of(state, node_id, addr), "node_stake": state.nodes[node_id].stake_total,
+            "formula": "stake × reward_per_stake // 10**36 − debt (your share of the node's reward after commission)"}, True))
     return amount
+
+
+def accrue_stake_ticks(state: State, node: Node) -> None:
+    """Count stake × ticks up to now (for APR pro rata to stake and time bonded)."""
+    node.stake_ticks += node.stake_total * (state.tick - node.stake_tick_mark)
+    node.stake_tick_mark = state.tick
 
 
 def _reset_debt(state: State, node_id: str, addr: str) -> None:
@@ -95,6 +103,7 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
     harvest(state, node_id, addr)
     state.ledger.transfer(src, dst, amount, reason)
     node = get_node(state, node_id)
+    accrue_stake_ticks(state, node)
     position = stake_account(node_id, addr)
     if dst == position:
         node.stake_total += amount
@@ -118,18 +127,20 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     rest = amount - commission
     if commission:
         state.ledger.transfer(src, acct.claimable(node_id), commission, f"{stream}:commission")
-        state.earnings.append(EarningItem(node_id, f"{stream}:commission", commission, {**detail, "node": node_id, "commission_bps": node.commission_bps}))
+        state.earnings.append(EarningItem(node_id, f"{stream}:commission", commission, {
+            **detail, "node": node_id, "commission_bps": node.commission_bps, "node_reward": amount,
+            "formula": "node_reward × commission_bps // 10000 (all of it when the node has no stake)"}, True))
     if rest:
         state.ledger.transfer(src, acct.rewards(node_id), rest, f"{stream}:stakers")
         node.reward_acc += rest * ACC_SCALE // node.stake_total
     return rest
 
 
-def settle_node_rewards(state: State, node_id: str) -> int:
+def settle_node_rewards(state: State, node_id: str, stream: str = "stake_reward") -> int:
     """Harvest every staker of a node and sweep the rounding left in ``rewards:<node>`` to dust."""
     state.touched.add(node_id)
     for addr in stakers(state, node_id):
-        harvest(state, node_id, addr)
+        harvest(state, node_id, addr, stream)
         _reset_debt(state, node_id, addr)
     leftover = state.ledger.balance(acct.rewards(node_id))
     if leftover:

@@ -34,6 +34,8 @@ class Node:
     reward_acc: int = 0  # Σ rewards per unit of stake × ACC_SCALE
     models: tuple[str, ...] = ()
     delegators: set[str] = field(default_factory=set)
+    stake_ticks: int = 0  # Σ stake_total × ticks since the epoch began (for APR, pro rata to time bonded)
+    stake_tick_mark: int = 0  # tick up to which stake_ticks is counted
     reputation_ppb: int = 0
     slash_count: int = 0
 
@@ -84,6 +86,7 @@ class EarningItem:
     stream: str
     amount: int
     detail: dict[str, Any]
+    claimable: bool = False  # credited to claimable:<address> (part of the epoch's Merkle leaf)
 
 
 @dataclass
@@ -96,6 +99,10 @@ class EpochRecord:
     totals: dict[str, int]
     items: list[EarningItem]
     root: str | None = None
+    leaves: dict[str, int] = field(default_factory=dict)  # address -> claimable amount of this epoch
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per emission stream: budget, paid, back to pool
+    staking: dict[str, Any] = field(default_factory=dict)  # target / effective APR, budget, due, paid
+    reputation: dict[str, int] = field(default_factory=dict)  # node -> reputation at close
 
 
 @dataclass
@@ -128,6 +135,8 @@ class State:
     offence_log: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # "node|offence" -> [(epoch, task)]
     epoch_work: list[Any] = field(default_factory=list)  # miner rows of the current epoch (tasks.WorkRow)
     epoch_validations: list[Any] = field(default_factory=list)  # validator rows of the current epoch
+    claimed: set[str] = field(default_factory=set)  # "epoch|address" already claimed
+    epoch_streams: dict[str, int] = field(default_factory=dict)  # transient during epoch close
     next_id: int = 1
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
 
@@ -173,6 +182,7 @@ class State:
                 "offence_log": dict(sorted(self.offence_log.items())),
                 "epoch_work": [asdict(r) for r in self.epoch_work],
                 "epoch_validations": [asdict(r) for r in self.epoch_validations],
+                "claimed": sorted(self.claimed),
                 "next_id": self.next_id,
             }
         )

@@ -119,6 +119,7 @@ class WorkRow:
     quality_ppb: int
     in_consensus: bool
     precommitted: bool
+    model: str = ""
 
 
 @dataclass
@@ -616,7 +617,7 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     for a in task.miners:
         units = complexity_units(model, task.input_tokens, a.output_tokens or 0) if a.in_consensus else 0
         state.epoch_work.append(WorkRow(task.id, a.miner, units, a.quality_ppb if a.in_consensus and a.quality_ppb else 0,
-                                        a.in_consensus, a.commit is not None))
+                                        a.in_consensus, a.commit is not None, task.model))
     for v in task.validators:
         state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports))
 

@@ -1,0 +1,248 @@
+"""Network rewards at epoch close: emission, streams, work and validator rewards, staking APR, claims.
+
+Emission (from ``pool:network_incentives``)
+    emission_e = min(pool, emission_per_epoch_units × emission_decay_ppb^e // 10**(9e))
+    (exponential decay; with the defaults 50 000 COR in epoch 0, −0.1 % per epoch). It is split by
+    ``emission_split_bps`` into streams: miners, validators, marketplace, community, governance;
+    the split's rounding stays in the pool. A stream pays only what its earners earn: a stream with
+    no eligible earner, and every rounding floor, stays in ``pool:network_incentives``.
+
+Miner and validator streams (``work_rewards``)
+    The epoch's assignment rows (one per miner per settled or failed task; one per assigned
+    validator) go through ``compute_work_rewards`` / ``compute_validator_rewards`` (numpy, exact):
+    eligibility gates, work × bounded reputation multiplier, pro rata. A node's reward is credited
+    to its stakers: commission to the operator, the rest through the reward-per-stake accumulator.
+
+Staking APR (from ``pool:staking``)
+    target_apr_bps by network age (months = epoch × 12 // epochs_per_year): 6000 for months 0–5,
+    3000 for 6–8, 1500 for 9–11, then 1000 (Cortensor's plan). A node's due for the epoch is
+        due_n = stake_ticks_n × target_apr_bps // (10 000 × epochs_per_year × epoch_length_ticks)
+    where stake_ticks_n = Σ stake × ticks bonded during the epoch. Budget guard: at most
+    ``max_epoch_drain_bps`` of ``pool:staking`` per epoch; when Σ due exceeds it every node is paid
+    due_n × budget // Σ due. A node slashed or jailed in the epoch earns no APR for it. The
+    effective APR (bps) = paid × epochs_per_year × epoch_length_ticks × 10 000 // Σ stake_ticks.
+
+Claims
+    Everything credited to ``claimable:<addr>`` during the close is one leaf ``(addr, epoch,
+    amount)`` of an OpenZeppelin-compatible Merkle tree; the root is stored with the epoch and
+    ``reward.claim`` pays a leaf once against its proof.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import ledger as acct
+from .errors import Conflict, InvalidInput, NotFound
+from .merkle import build_tree, verify_proof
+from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
+from .state import EarningItem, State
+from .units import BPS, PPB, address as parse_address, parse_units
+from .work_rewards import WorkRewardParams, compute_validator_rewards, compute_work_rewards
+
+POOL = "pool:network_incentives"
+STAKING_POOL = "pool:staking"
+# (first month of the band, target APR in bps)
+APR_SCHEDULE_BPS = ((0, 6_000), (6, 3_000), (9, 1_500), (12, 1_000))
+
+
+def emission_for_epoch(state: State, epoch: int) -> int:
+    """The epoch's emission by the decay schedule, capped by the pool."""
+    p = state.params
+    scheduled = p.emission_per_epoch_units * p.emission_decay_ppb**epoch // PPB**epoch
+    return min(scheduled, state.ledger.balance(POOL))
+
+
+def target_apr_bps(state: State, epoch: int) -> int:
+    """Target APR by network age."""
+    months = epoch * 12 // state.params.epochs_per_year
+    apr = APR_SCHEDULE_BPS[0][1]
+    for first_month, bps in APR_SCHEDULE_BPS:
+        if months >= first_month:
+            apr = bps
+    return apr
+
+
+def _work_params(state: State) -> WorkRewardParams:
+    p = state.params
+    return WorkRewardParams(p.min_precommit_rate_bps, p.min_score_bps, p.reputation_multiplier_min_ppb, p.reputation_multiplier_max_ppb)
+
+
+def process_emission(state: State) -> None:
+    """Budget each stream for the epoch (nothing moves yet)."""
+    total = emission_for_epoch(state, state.epoch)
+    parts, _ = acct.split_by_bps(total, dict(state.params.emission_split_bps))
+    state.epoch_streams = {"emission": total, **parts}
+
+
+def _record_stream(state: State, stream: str, budget: int, paid: int, earners: int, why: str | None = None) -> None:
+    rec = state.epoch_streams.setdefault("_records", {})  # type: ignore[assignment]
+    rec[stream] = {"budget": budget, "paid": paid, "back_to_pool": budget - paid, "earners": earners, **({"note": why} if why else {})}
+
+
+def _pay_stream(state: State, stream: str, nodes: list[str], result: Any, params_used: dict[str, Any], formula: str) -> int:
+    paid = 0
+    for i, node_id in enumerate(nodes):
+        line = result.for_node(i)
+        reward = result.reward[i]
+        detail = {"stream": stream, "formula": formula, "inputs": line, "params": params_used}
+        if reward:
+            credit_node_reward(state, node_id, POOL, reward, stream, detail)
+            paid += reward
+        else:
+            state.earnings.append(EarningItem(node_id, f"{stream}:none", 0, {**detail, "why": line["reason"] or "no weighted work"}))
+    for node_id in nodes:
+        settle_node_rewards(state, node_id, f"{stream}:stake")
+    return paid
+
+
+def _gate_params(state: State) -> dict[str, Any]:
+    p = state.params
+    return {"min_precommit_rate_bps": p.min_precommit_rate_bps, "min_score_bps": p.min_score_bps,
+            "reputation_multiplier_min_ppb": p.reputation_multiplier_min_ppb, "reputation_multiplier_max_ppb": p.reputation_multiplier_max_ppb}
+
+
+def process_miner_rewards(state: State) -> None:
+    """The miners stream, by weighted PoI/PoUW work."""
+    budget = state.epoch_streams.get("miners", 0)
+    rows = state.epoch_work
+    nodes = sorted({r.node for r in rows if r.node in state.nodes})
+    if not nodes or budget == 0:
+        _record_stream(state, "miners", budget, 0, 0, "no miner work this epoch" if not nodes else None)
+        return
+    index = {n: i for i, n in enumerate(nodes)}
+    rows = [r for r in rows if r.node in index]
+    result = compute_work_rewards(
+        node_index=np.fromiter((index[r.node] for r in rows), dtype=np.int64, count=len(rows)),
+        complexity_units=np.fromiter((min(r.complexity_units, 10**6) for r in rows), dtype=np.int64, count=len(rows)),
+        quality_ppb=np.fromiter((r.quality_ppb for r in rows), dtype=np.int64, count=len(rows)),
+        in_consensus=np.fromiter((r.in_consensus for r in rows), dtype=bool, count=len(rows)),
+        precommitted=np.fromiter((r.precommitted for r in rows), dtype=bool, count=len(rows)),
+        reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
+        stream_amount=budget, params=_work_params(state),
+    )
+    paid = _pay_stream(state, "miner_work", nodes, result, _gate_params(state),
+                       "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks")
+    _record_stream(state, "miners", budget, paid, sum(1 for r in result.reward if r))
+
+
+def process_validator_rewards(state: State) -> None:
+    """The validators stream, by agreement-weighted on-time validations."""
+    budget = state.epoch_streams.get("validators", 0)
+    rows = state.epoch_validations
+    nodes = sorted({r.node for r in rows if r.node in state.nodes})
+    if not nodes or budget == 0:
+        _record_stream(state, "validators", budget, 0, 0, "no validations this epoch" if not nodes else None)
+        return
+    index = {n: i for i, n in enumerate(nodes)}
+    rows = [r for r in rows if r.node in index]
+    result = compute_validator_rewards(
+        node_index=np.fromiter((index[r.node] for r in rows), dtype=np.int64, count=len(rows)),
+        agreement_ppb=np.fromiter((r.agreement_ppb for r in rows), dtype=np.int64, count=len(rows)),
+        on_time=np.fromiter((r.on_time for r in rows), dtype=bool, count=len(rows)),
+        reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
+        stream_amount=budget, params=_work_params(state),
+    )
+    paid = _pay_stream(state, "validator_work", nodes, result, _gate_params(state),
+                       "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible")
+    _record_stream(state, "validators", budget, paid, sum(1 for r in result.reward if r))
+
+
+def process_staking_apr(state: State) -> None:
+    """Staking APR from pool:staking, pro rata to stake × time, under the budget guard."""
+    p = state.params
+    apr = target_apr_bps(state, state.epoch)
+    slashed = {s.node for s in state.slashes if s.epoch == state.epoch}
+    denominator = BPS * p.epochs_per_year * p.epoch_length_ticks
+    due: dict[str, int] = {}
+    stake_ticks_total = 0
+    excluded: dict[str, str] = {}
+    for node_id in sorted(state.nodes):
+        node = state.nodes[node_id]
+        accrue_stake_ticks(state, node)
+        stake_ticks_total += node.stake_ticks
+        if node_id in slashed or node.jailed:
+            excluded[node_id] = "slashed this epoch" if node_id in slashed else "jailed"
+        elif node.stake_ticks:
+            due[node_id] = node.stake_ticks * apr // denominator
+    due_total = sum(due.values())
+    budget = state.ledger.balance(STAKING_POOL) * p.max_epoch_drain_bps // BPS
+    binding = due_total > budget
+    paid_total = 0
+    for node_id, d in due.items():
+        pay = d * budget // due_total if binding else d
+        if pay:
+            node = state.nodes[node_id]
+            credit_node_reward(state, node_id, STAKING_POOL, pay, "staking_apr", {
+                "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)" + (" × budget // Σ due" if binding else ""),
+                "inputs": {"stake_ticks": node.stake_ticks, "target_apr_bps": apr, "due": d, "due_total": due_total, "budget": budget},
+                "params": {"epochs_per_year": p.epochs_per_year, "epoch_length_ticks": p.epoch_length_ticks, "max_epoch_drain_bps": p.max_epoch_drain_bps}})
+            paid_total += pay
+            settle_node_rewards(state, node_id, "staking_apr:stake")
+    for node_id, why in excluded.items():
+        state.earnings.append(EarningItem(node_id, "staking_apr:none", 0, {"why": why}))
+    effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
+    state.epoch_streams["_staking"] = {  # type: ignore[assignment]
+        "target_apr_bps": apr, "effective_apr_bps": effective, "budget": budget, "due": due_total, "paid": paid_total,
+        "budget_binding": binding, "stake_ticks": stake_ticks_total, "excluded": excluded,
+    }
+    for node in state.nodes.values():
+        node.stake_ticks = 0
+        node.stake_tick_mark = state.tick
+
+
+def process_offence_windows(state: State) -> None:
+    """Forget offence counts that fell out of the window."""
+    start = state.epoch + 1 - state.params.offence_window_epochs + 1
+    for key in sorted(state.offence_log):
+        kept = [e for e in state.offence_log[key] if e[0] >= start]
+        if kept:
+            state.offence_log[key] = kept
+        else:
+            del state.offence_log[key]
+
+
+def epoch_leaves(items: list[EarningItem]) -> dict[str, int]:
+    """Claimable amount per address from the epoch's items."""
+    out: dict[str, int] = {}
+    for i in items:
+        if i.claimable and i.amount:
+            out[i.address] = out.get(i.address, 0) + i.amount
+    return dict(sorted(out.items()))
+
+
+def merkle_root(epoch: int, leaves: dict[str, int]) -> str | None:
+    """Root of the epoch's (address, epoch, amount) tree, None when nothing is claimable."""
+    if not leaves:
+        return None
+    return build_tree([(a, epoch, v) for a, v in sorted(leaves.items())]).root
+
+
+def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``reward.claim``: pay an epoch's leaf to its address once, against its Merkle proof."""
+    claimant = parse_address(body.get("address", ""))
+    epoch = body.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise InvalidInput("epoch must be an integer", code="invalid_epoch")
+    amount = parse_units(body.get("amount", "0"))
+    proof = body.get("proof")
+    if not isinstance(proof, list) or not all(isinstance(x, str) for x in proof) or len(proof) > 64:
+        raise InvalidInput("proof must be a list of 0x-hex hashes", code="invalid_proof")
+    record = state.epochs.get(epoch)
+    if record is None:
+        raise NotFound(f"epoch {epoch} is not closed", code="epoch_not_found")
+    key = f"{epoch}|{claimant}"
+    if key in state.claimed:
+        raise Conflict(f"{claimant} already claimed epoch {epoch}", code="already_claimed")
+    if record.root is None:
+        raise Conflict(f"epoch {epoch} has nothing to claim", code="nothing_to_claim")
+    try:
+        ok = verify_proof(record.root, (claimant, epoch, amount), proof)
+    except Exception:
+        ok = False
+    if not ok:
+        raise Conflict("the proof does not match the epoch's root for this address and amount", code="invalid_proof")
+    state.ledger.transfer(acct.claimable(claimant), acct.wallet(claimant), amount, "claim")
+    state.claimed.add(key)
