@@ -136,6 +136,12 @@ class State:
     epoch_work: list[Any] = field(default_factory=list)  # miner rows of the current epoch (tasks.WorkRow)
     epoch_validations: list[Any] = field(default_factory=list)  # validator rows of the current epoch
     claimed: set[str] = field(default_factory=set)  # "epoch|address" already claimed
+    proposals: dict[int, Any] = field(default_factory=dict)  # governance.Proposal by id
+    controllers: dict[str, Any] = field(default_factory=dict)  # controllers.Controller by name
+    bounties: dict[int, Any] = field(default_factory=dict)  # bounties.Bounty by id
+    curators: set[str] = field(default_factory=set)  # community curators (appointed by governance)
+    community_points: dict[str, int] = field(default_factory=dict)  # member -> attested points this epoch
+    attestations: list[Any] = field(default_factory=list)  # community.Attestation of this epoch
     epoch_streams: dict[str, int] = field(default_factory=dict)  # transient during epoch close
     next_id: int = 1
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
@@ -183,6 +189,12 @@ class State:
                 "epoch_work": [asdict(r) for r in self.epoch_work],
                 "epoch_validations": [asdict(r) for r in self.epoch_validations],
                 "claimed": sorted(self.claimed),
+                "proposals": {str(k): asdict(v) for k, v in sorted(self.proposals.items())},
+                "controllers": {k: asdict(v) for k, v in sorted(self.controllers.items())},
+                "bounties": {str(k): asdict(v) for k, v in sorted(self.bounties.items())},
+                "curators": sorted(self.curators),
+                "community_points": dict(sorted(self.community_points.items())),
+                "attestations": [asdict(a) for a in self.attestations],
                 "next_id": self.next_id,
             }
         )
