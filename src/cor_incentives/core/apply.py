@@ -12,7 +12,7 @@ they mutate other state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
 from . import ledger as acct
@@ -21,6 +21,8 @@ from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unaut
 from .events import Command, Event
 from .ledger import POOLS, Posting, check_conservation
 from .params import ParamHistory, params_from_dict
+from .controllers import DEFAULT_CONTROLLERS
+from .governance import process_governance_tallies, process_propose, process_vote
 from .models import process_model_register
 from .rewards import process_claim
 from .sessions import process_session_close, process_session_deposit, process_session_open
@@ -85,6 +87,7 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
     state.params_history = ParamHistory(((0, params),))
     state.oracle = oracle
     state.genesis_supply = supply
+    state.controllers = {c.name: replace(c) for c in DEFAULT_CONTROLLERS}
     for account, amount in parsed:
         state.ledger.transfer("genesis", account, amount, "genesis")
 
@@ -118,6 +121,7 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
     for _ in range(n):
         state.tick += 1
         process_task_deadlines(state)
+        process_governance_tallies(state)
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
 
@@ -153,6 +157,8 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "task.reveal": (process_task_reveal, False),
     "task.validate": (process_task_validate, False),
     "reward.claim": (process_claim, False),
+    "gov.propose": (process_propose, False),
+    "gov.vote": (process_vote, False),
 }
 
 

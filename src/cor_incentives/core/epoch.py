@@ -4,12 +4,15 @@ Steps (read top to bottom, as in the consensus spec's ``process_epoch``):
     1. ``process_emission``          — the epoch's emission from pool:network_incentives, split into streams
     2. ``process_miner_rewards``     — miner work (PoI/PoUW) rewards, through commission and stakers
     3. ``process_validator_rewards`` — validator rewards by agreement-weighted validations
-    4. ``process_staking_apr``       — staking APR from pool:staking under the budget guard
-    5. ``process_stake_rewards``     — harvest any staker reward still pending; rounding to dust
-    6. ``process_offence_windows``   — forget offence counts that left the window
-    7. ``process_epoch_record``      — statement items, totals, Merkle leaves and root, APR, streams
-    8. ``process_epoch_advance``     — start the next epoch
-Governance (part D) inserts its streams and controllers before the record step.
+    4. ``process_marketplace_rewards`` — the marketplace stream by each model's useful usage
+    5. ``process_voter_rewards``     — the governance stream to this epoch's voters
+    6. ``process_staking_apr``       — staking APR from pool:staking under the budget guard
+    7. ``process_stake_rewards``     — harvest any staker reward still pending; rounding to dust
+    8. ``process_offence_windows``   — forget offence counts that left the window
+    9. ``process_governance``        — execute passed proposals whose timelock is over
+   10. ``process_controller_step``   — bounded controller adjustments for the next epoch
+   11. ``process_epoch_record``      — statement items, totals, Merkle leaves and root, APR, streams
+   12. ``process_epoch_advance``     — start the next epoch
 Unbonding entries mature by epoch number; ``stake.withdraw`` pays them (no step needed).
 """
 
@@ -17,10 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .controllers import process_controllers
+from .governance import process_governance_execution, process_voter_rewards
 from .rewards import (
     epoch_leaves,
     merkle_root,
     process_emission,
+    process_marketplace_rewards,
     process_miner_rewards,
     process_offence_windows,
     process_staking_apr,
@@ -35,6 +41,16 @@ def process_stake_rewards(state: State) -> None:
     for node_id in sorted(state.nodes):
         if state.ledger.balance(f"rewards:{node_id}"):
             settle_node_rewards(state, node_id)
+
+
+def process_governance(state: State) -> None:
+    """Execute passed proposals whose timelock is over (their effects apply from the next epoch)."""
+    state.epoch_streams["_governance"] = process_governance_execution(state)  # type: ignore[assignment]
+
+
+def process_controller_step(state: State) -> None:
+    """The regular review: bounded, rate-limited parameter adjustments toward targets."""
+    state.epoch_streams["_controllers"] = process_controllers(state)  # type: ignore[assignment]
 
 
 def process_epoch_record(state: State) -> None:
@@ -54,6 +70,8 @@ def process_epoch_record(state: State) -> None:
         totals=dict(sorted(totals.items())), items=list(state.earnings), root=merkle_root(state.epoch, leaves),
         leaves=leaves, streams=streams, staking=dict(state.epoch_streams.get("_staking", {})),  # type: ignore[arg-type]
         reputation={n: state.nodes[n].reputation_ppb for n in sorted(state.nodes)},
+        controllers=dict(state.epoch_streams.get("_controllers", {})),  # type: ignore[arg-type]
+        governance=list(state.epoch_streams.get("_governance", [])),  # type: ignore[arg-type]
     )
     state.earnings = []
     state.epoch_work = []
@@ -71,9 +89,13 @@ EPOCH_STEPS = [
     process_emission,
     process_miner_rewards,
     process_validator_rewards,
+    process_marketplace_rewards,
+    process_voter_rewards,
     process_staking_apr,
     process_stake_rewards,
     process_offence_windows,
+    process_governance,
+    process_controller_step,
     process_epoch_record,
     process_epoch_advance,
 ]

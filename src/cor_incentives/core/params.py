@@ -104,6 +104,14 @@ class Params:
     reputation_multiplier_max_ppb: int = _p(1_500_000_000, 0, 10 * PPB, "performance multiplier at reputation 1")
     epochs_per_year: int = _p(365, 1, 10**7, "epochs in a year, for APR (devnet: one epoch stands for a day)")
     max_epoch_drain_bps: int = _p(100, 0, BPS, "largest share of pool:staking paid in one epoch")
+    # --- governance (DESIGN §10) ---
+    gov_min_deposit_units: int = _p(1_000 * COR, 0, U256, "deposit a proposal locks (returned unless vetoed)")
+    gov_voting_period_ticks: int = _p(100, 1, 10**7, "ticks a proposal is open for votes")
+    gov_quorum_bps: int = _p(3_340, 0, BPS, "share of snapshot stake that must vote (abstain counts)")
+    gov_threshold_bps: int = _p(5_000, 0, BPS, "yes / (yes + no + veto) needed to pass")
+    gov_veto_bps: int = _p(3_340, 0, BPS, "veto / all votes that rejects the proposal and burns its deposit")
+    gov_timelock_ticks: int = _p(0, 0, 10**7, "ticks between the end of voting and execution (at the next epoch close after)")
+    gov_voter_reward_cap_bps: int = _p(2_500, 1, BPS, "largest share of the governance stream one address can earn in an epoch")
     # --- minting ---
     mint_enabled: bool = field(default=False, metadata={"doc": "whether any posting may come from `minted`"})
 
@@ -242,3 +250,12 @@ class ParamHistory:
         """A history with ``params`` applying from ``from_epoch`` (replacing later scheduled versions)."""
         kept = tuple(v for v in self.versions if v[0] < from_epoch)
         return ParamHistory(kept + ((from_epoch, params),))
+
+    def with_changes(self, from_epoch: int, changes: dict[str, Any]) -> "ParamHistory":
+        """Apply ``changes`` (validated) from ``from_epoch`` on, keeping later scheduled versions' other changes."""
+        out = []
+        for e, p in self.versions:
+            out.append((e, p.replace(**changes) if e >= from_epoch else p))
+        if not any(e == from_epoch for e, _ in out):
+            out.append((from_epoch, self.at(from_epoch).replace(**changes)))
+        return ParamHistory(tuple(sorted(out, key=lambda v: v[0])))

@@ -246,3 +246,38 @@ def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict("the proof does not match the epoch's root for this address and amount", code="invalid_proof")
     state.ledger.transfer(acct.claimable(claimant), acct.wallet(claimant), amount, "claim")
     state.claimed.add(key)
+
+
+def process_marketplace_rewards(state: State) -> None:
+    """The marketplace stream, by each model's useful usage (units × quality in consensus this epoch).
+
+    A model's share goes to its owner; for a fine-tune, ``parent_royalty_bps`` of it goes to the
+    parent model's owner. Floors stay in the pool.
+    """
+    budget = state.epoch_streams.get("marketplace", 0)
+    usage: dict[str, int] = {}
+    for r in state.epoch_work:
+        if r.in_consensus and r.model in state.models:
+            usage[r.model] = usage.get(r.model, 0) + r.complexity_units * r.quality_ppb
+    total = sum(usage.values())
+    if not total or not budget:
+        _record_stream(state, "marketplace", budget, 0, 0, "no useful usage this epoch" if not total else None)
+        return
+    paid = 0
+    p = state.params
+    for model_id in sorted(usage):
+        share = budget * usage[model_id] // total
+        model = state.models[model_id]
+        parts = [(model.owner, share, "owner")]
+        if model.parent and model.parent in state.models:
+            to_parent = share * p.parent_royalty_bps // BPS
+            parts = [(model.owner, share - to_parent, "owner"), (state.models[model.parent].owner, to_parent, "parent_owner")]
+        for who, amount, role in parts:
+            if amount:
+                state.ledger.transfer(POOL, acct.claimable(who), amount, "marketplace")
+                state.earnings.append(EarningItem(who, "marketplace", amount, {
+                    "formula": "stream × usage // total_usage (parent_royalty_bps of a fine-tune's share to its parent)",
+                    "inputs": {"model": model_id, "role": role, "usage": usage[model_id], "total_usage": total, "stream": budget,
+                               "parent_royalty_bps": p.parent_royalty_bps}}, True))
+                paid += amount
+    _record_stream(state, "marketplace", budget, paid, len(usage))

@@ -103,6 +103,8 @@ class EpochRecord:
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per emission stream: budget, paid, back to pool
     staking: dict[str, Any] = field(default_factory=dict)  # target / effective APR, budget, due, paid
     reputation: dict[str, int] = field(default_factory=dict)  # node -> reputation at close
+    controllers: dict[str, Any] = field(default_factory=dict)  # controller adjustments with their inputs
+    governance: list[Any] = field(default_factory=list)  # proposals executed at this close
 
 
 @dataclass

@@ -1,0 +1,111 @@
+"""`cor gov`: proposals, votes, and the parameters in force with their history."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+
+from ..app.keys import Keystore
+from ..core.errors import InvalidInput
+from ..core.governance import get_proposal, tally
+from ..core.params import param_schema
+from ..core.units import format_cor
+from .common import DbOption, FromOption, JsonOption, KeysOption, console, cor_amount, emit, handle_errors, open_network, receipt_out, signer, table
+
+gov_app = typer.Typer(help="Governance: propose, vote, show proposals and parameters.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gov_app, name="gov")
+
+
+def proposal_view(p: Any) -> dict[str, Any]:
+    live = tally(p)
+    return {"id": p.id, "kind": p.kind, "title": p.title, "proposer": p.proposer, "status": p.status, "result": p.result,
+            "body": p.body, "deposit": format_cor(p.deposit), "created_tick": p.created_tick, "end_tick": p.end_tick,
+            "total_power": format_cor(p.total_power), "votes": dict(sorted(p.votes.items())),
+            "tally": {k: format_cor(v) for k, v in (p.tally or live).items()}, "executed_epoch": p.executed_epoch}
+
+
+@gov_app.command("propose")
+@handle_errors
+def propose(kind: str = typer.Option(..., "--kind", help="param_change, treasury_spend, bounty_funding, controller, curator"),
+            title: str = typer.Option(..., "--title"),
+            set_: list[str] = typer.Option([], "--set", help="NAME=VALUE (param_change; repeatable)"),
+            effective_epoch: Optional[int] = typer.Option(None, "--effective-epoch"),
+            to: Optional[str] = typer.Option(None, "--to"), amount: Optional[str] = typer.Option(None, "--amount", help="COR"),
+            body_json: Optional[str] = typer.Option(None, "--body", help="Other fields as a JSON object (controller, curator, bounty)."),
+            sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Submit a proposal with its deposit; voting opens at once."""
+    engine = open_network(db)
+    body: dict[str, Any] = {"kind": kind, "title": title}
+    if body_json:
+        try:
+            extra = json.loads(body_json)
+        except ValueError as exc:
+            raise InvalidInput(f"--body is not valid JSON: {exc}", code="invalid_proposal") from None
+        if not isinstance(extra, dict):
+            raise InvalidInput("--body must be a JSON object", code="invalid_proposal")
+        body.update(extra)
+    if set_:
+        changes: dict[str, Any] = {}
+        for item in set_:
+            name, sep, value = item.partition("=")
+            if not sep:
+                raise InvalidInput(f"--set takes NAME=VALUE, got {item!r}", code="invalid_proposal")
+            changes[name] = json.loads(value) if value.startswith("{") else (int(value) if value.isdigit() else value)
+        body["changes"] = changes
+    if effective_epoch is not None:
+        body["effective_epoch"] = effective_epoch
+    if to:
+        body["to"] = Keystore(keys_dir).resolve_address(to)
+    if amount:
+        body["amount"] = str(cor_amount(amount))
+    pid = engine.state.next_id
+    r = engine.submit_as(signer(keys_dir, sender), "gov.propose", body)
+    emit({"ok": True, "proposal": pid, **r.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] proposal {pid} open for votes until tick {engine.state.proposals[pid].end_tick}"))
+
+
+@gov_app.command("vote")
+@handle_errors
+def vote(proposal: int = typer.Option(..., "--proposal"), option: str = typer.Option(..., "--option", help="yes, no, abstain, veto"),
+         sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+    """Vote on an open proposal (once)."""
+    engine = open_network(db)
+    receipt_out(engine.submit_as(signer(keys_dir, sender), "gov.vote", {"proposal": proposal, "option": option}), as_json, f"voted {option} on proposal {proposal}")
+
+
+@gov_app.command("show")
+@handle_errors
+def show(proposal: Optional[int] = typer.Argument(None), db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """One proposal with its tally, or all proposals."""
+    engine = open_network(db)
+    if proposal is not None:
+        data: Any = proposal_view(get_proposal(engine.state, proposal))
+        emit(data, as_json, lambda: table(f"proposal {proposal}", ["field", "value"], [[k, v] for k, v in data.items()]))
+        return
+    data = [proposal_view(p) for _, p in sorted(engine.state.proposals.items())]
+    emit(data, as_json, lambda: table("proposals", ["id", "kind", "title", "status", "yes", "no", "veto", "ends"],
+                                      [[d["id"], d["kind"], d["title"], d["status"], d["tally"]["yes"], d["tally"]["no"], d["tally"]["veto"], d["end_tick"]] for d in data]))
+
+
+@gov_app.command("params")
+@handle_errors
+def params(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+    """The parameters in force, their bounds and documentation, and every version by epoch."""
+    engine = open_network(db)
+    s = engine.state
+    data = {"epoch": s.epoch, "in_force": s.params.to_dict(), "schema": param_schema(),
+            "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in s.params_history.versions],  # type: ignore[union-attr]
+            "controllers": {n: {"param": c.param, "target_bps": c.target_bps, "min": c.min_value, "max": c.max_value, "max_step": c.max_step, "enabled": c.enabled}
+                            for n, c in sorted(s.controllers.items())}}
+    docs = {e["name"]: e for e in data["schema"]}
+
+    def render() -> None:
+        table(f"parameters in force (epoch {s.epoch})", ["name", "value", "bounds", "what"],
+              [[k, v, f"[{docs[k].get('min', '')}, {docs[k].get('max', '')}]" if "min" in docs[k] else "", docs[k]["doc"]] for k, v in data["in_force"].items()])
+        console.print(f"{len(data['history'])} version(s): from epochs {[h['from_epoch'] for h in data['history']]}")
+
+    emit(data, as_json, render)

@@ -1,0 +1,76 @@
+"""Governance through the console script: a parameter change passes and applies from its epoch,
+`cor gov params --json` shows the history, a vetoed proposal burns its deposit, one below quorum
+fails, bad input is refused, and `cor verify` replays it all."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+COR_BIN = str(Path(sys.executable).parent / "cor")
+
+
+@pytest.fixture
+def cli(tmp_path):
+    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}"}
+
+    def run(*args, ok=True):
+        p = subprocess.run([COR_BIN, *args], env=env, capture_output=True, text=True, timeout=120)
+        if ok:
+            assert p.returncode == 0, f"cor {' '.join(args)}: {p.stdout}{p.stderr}"
+        return p
+
+    return run
+
+
+def j(p):
+    return json.loads(p.stdout)
+
+
+def test_governance_end_to_end(cli, tmp_path):
+    genesis = tmp_path / "genesis.json"
+    genesis.write_text(json.dumps({"chain_id": "gov-test", "params": {"gov_voting_period_ticks": 10, "epoch_length_ticks": 20},
+                                   "allocations": {"pool:network_incentives": "1000000", "pool:staking": "1000000", "treasury": "1000000"},
+                                   "key_allocations": {"alice": "100000", "bob": "100000", "carol": "100000", "dave": "100000"}}))
+    cli("init", "--genesis", str(genesis), "--seed", "gov")
+    cli("node", "register", "--from", "alice", "--role", "miner", "--self-bond", "6000")
+    cli("node", "register", "--from", "bob", "--role", "miner", "--self-bond", "3000")
+    cli("node", "register", "--from", "carol", "--role", "miner", "--self-bond", "1000")
+
+    p1 = j(cli("gov", "propose", "--from", "dave", "--kind", "param_change", "--title", "raise commission cap",
+               "--set", "max_commission_bps=3000", "--effective-epoch", "2", "--json"))["proposal"]
+    cli("gov", "vote", "--from", "alice", "--proposal", str(p1), "--option", "yes")
+    cli("gov", "vote", "--from", "bob", "--proposal", str(p1), "--option", "no")
+    p = cli("gov", "vote", "--from", "alice", "--proposal", str(p1), "--option", "no", "--json", ok=False)
+    assert p.returncode != 0 and j(p)["error"] == "already_voted"
+    p = cli("gov", "propose", "--from", "dave", "--kind", "param_change", "--title", "x", "--set", "max_commission_bps=20000", "--json", ok=False)
+    assert p.returncode != 0 and j(p)["error"] == "parameter_out_of_bounds"
+
+    cli("tick", "--ticks", "10")
+    assert j(cli("gov", "show", str(p1), "--json"))["status"] == "PASSED"
+    p = cli("gov", "vote", "--from", "carol", "--proposal", str(p1), "--option", "yes", "--json", ok=False)
+    assert p.returncode != 0 and j(p)["error"] == "voting_closed"
+
+    p2 = j(cli("gov", "propose", "--from", "dave", "--kind", "treasury_spend", "--title", "grant", "--to", "dave", "--amount", "10", "--json"))["proposal"]
+    cli("gov", "vote", "--from", "alice", "--proposal", str(p2), "--option", "veto")
+    p3 = j(cli("gov", "propose", "--from", "dave", "--kind", "param_change", "--title", "quiet", "--set", "max_commission_bps=2500", "--effective-epoch", "3", "--json"))["proposal"]
+    cli("gov", "vote", "--from", "carol", "--proposal", str(p3), "--option", "yes")  # 10 % of stake: below quorum
+    burned_before = j(cli("status", "--json"))["burned"]
+    cli("epoch", "close")  # epoch 0 closes at tick 20: p1 executes; p2 and p3 end at tick 20 as well
+    shown = {d["id"]: d for d in j(cli("gov", "show", "--json"))}
+    assert shown[p1]["status"] == "EXECUTED"
+    assert shown[p2]["status"] == "VETOED"
+    assert shown[p3]["status"] == "REJECTED" and shown[p3]["result"] == "quorum not met"
+    assert float(j(cli("status", "--json"))["burned"]) == float(burned_before) + 1000  # the vetoed deposit
+
+    params = j(cli("gov", "params", "--json"))
+    assert params["epoch"] == 1 and params["in_force"]["max_commission_bps"] == 2000
+    by_epoch = {h["from_epoch"]: h["params"]["max_commission_bps"] for h in params["history"]}
+    assert by_epoch[0] == 2000 and by_epoch[2] == 3000
+    cli("epoch", "close")
+    assert j(cli("gov", "params", "--json"))["in_force"]["max_commission_bps"] == 3000
+    cli("node", "commission", "--from", "carol", "--bps", "500")
+    assert j(cli("verify", "--json"))["ok"]
