@@ -1,0 +1,43 @@
+"""What a node decides to do, honest or not: the behaviours the devnet and tests pit against the engine.
+
+Miner strategies (what it precommits and reveals):
+    honest    runs the backend and reveals exactly what it committed
+    lazy      does not run the model: a short generic answer
+    garbage   random characters
+    copier    cannot know others' outputs before the precommit deadline (commit-reveal), so it
+              commits to a guess and at reveal time reveals a copy of another miner's revealed
+              output: its reveal no longer matches its commit (slashed as commit_mismatch)
+    mismatch  reveals a different output from the one it committed
+    offline   never answers (misses every deadline)
+Validator strategies:
+    honest    embeds the outputs and scores them (PoI + PoUW, the real models)
+    copier    does not evaluate: reports distance 0 and a fixed quality for everyone
+    offline   never reports
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+MINER_STRATEGIES = ("honest", "lazy", "garbage", "copier", "mismatch", "offline")
+VALIDATOR_STRATEGIES = ("honest", "copier", "offline")
+LAZY_ANSWER = "I am not sure, please check online."
+
+
+def garbage_text(task_id: int, miner: str) -> str:
+    """Deterministic random letters for a garbage miner."""
+    rng = random.Random(hashlib.sha256(f"{task_id}|{miner}".encode()).digest())
+    return " ".join("".join(rng.choice("qwxzkvjplmbnrt") for _ in range(rng.randint(3, 9))) for _ in range(rng.randint(6, 14)))
+
+
+def copier_reports(miners: list[str]) -> list[dict[str, int]]:
+    """A validator that does not evaluate: the same numbers for every miner."""
+    return [{"miner": m, "poi_distance_ppb": 0, "quality_ppb": 800_000_000} for m in sorted(miners)]
+
+
+def check_strategy(role: str, strategy: str) -> str:
+    allowed = MINER_STRATEGIES if role == "miner" else VALIDATOR_STRATEGIES if role == "validator" else ("honest",)
+    if strategy not in allowed:
+        raise ValueError(f"strategy {strategy!r} is not one of {', '.join(allowed)} for a {role}")
+    return strategy

@@ -1,0 +1,36 @@
+"""Miner backends: the real SmolLM2 through llama-cpp-python (greedy, deterministic), and scripted."""
+
+import pytest
+
+from cor_incentives.nodes.backends import LlamaBackend, ScriptedBackend, make_backend
+from cor_incentives.nodes.strategies import check_strategy, copier_reports, garbage_text
+
+
+@pytest.fixture(scope="module")
+def llama():
+    return LlamaBackend(n_threads=2)
+
+
+def test_llama_is_real_and_deterministic(llama):
+    a = llama.generate("Name the largest planet in the solar system.", 24)
+    b = llama.generate("Name the largest planet in the solar system.", 24)
+    assert a == b  # greedy decoding: same prompt, same bytes, same counts
+    assert a.text and 1 <= a.output_tokens <= 24 and a.input_tokens > 5
+    c = llama.generate("Write one word: a colour.", 8)
+    assert c.output_tokens <= 8 and c.text != a.text
+
+
+def test_scripted_is_deterministic_and_prompt_dependent():
+    s = ScriptedBackend()
+    assert s.generate("What is 2+2?", 50) == s.generate("What is 2+2?", 50)
+    assert s.generate("What is 2+2?", 50).text != s.generate("Name a fruit.", 50).text
+    assert s.generate("x " * 200, 5).output_tokens == 5
+
+
+def test_strategies():
+    assert garbage_text(1, "0xa") == garbage_text(1, "0xa") != garbage_text(2, "0xa")
+    assert {r["quality_ppb"] for r in copier_reports(["b", "a"])} == {800_000_000}
+    with pytest.raises(ValueError):
+        check_strategy("miner", "sneaky")
+    with pytest.raises(ValueError):
+        make_backend("gpt")
