@@ -39,6 +39,8 @@ test-fast: install
 bench: install
 	$(PY) bench/settle.py
 	$(PY) bench/embed.py
+	$(PY) bench/ingest.py
+	$(PY) bench/merkle.py
 
 clean:
 	rm -rf $(VENV) node_modules cor-data .pytest_cache

@@ -15,7 +15,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError, TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -76,10 +76,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         body = {"error": HTTP_ERROR_CODES.get(exc.status_code, "http_error"), "message": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(OperationalError)
-    async def database_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        logger.warning("database unavailable: %s", str(exc).splitlines()[0])
+    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        logger.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         return JSONResponse({"error": "database_unavailable", "message": "the database is unavailable or busy; retry"}, status_code=503)
+
+    app.add_exception_handler(OperationalError, database_unavailable)  # locked, unreachable, connection lost
+    app.add_exception_handler(PoolTimeout, database_unavailable)  # every pooled connection in use
 
     @app.exception_handler(SQLAlchemyError)
     async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:

@@ -182,11 +182,11 @@ class SlashesOut(Out):
     slashes: list[SlashOut]
 
 
-class EpochItemOut(Out):
+class EpochLeafOut(Out):
     address: str
-    stream: str
+    epoch: int
     amount: str
-    detail: dict[str, Any]
+    amount_units: str = Field(..., description="The leaf's amount in base units (what the Merkle leaf commits to).")
 
 
 class EpochOut(Out):
@@ -194,8 +194,10 @@ class EpochOut(Out):
     start_tick: int
     end_tick: int
     root: Optional[str] = Field(..., description="Merkle root of the epoch's claimable rewards.")
-    totals: dict[str, str]
-    items: list[EpochItemOut]
+    totals: dict[str, str] = Field(..., description="COR paid by stream.")
+    leaves: Optional[list[EpochLeafOut]] = Field(None, description="The claimable leaves under the root.")
+    claimable_total: Optional[str] = None
+    claimable_total_units: Optional[str] = None
 
 
 class EventOut(Out):

@@ -17,6 +17,7 @@ from ..app import views
 from .gov import register as register_gov
 from .market import register as register_market
 from .render import render_status, render_verify
+from .serve import register as register_serve
 from .common import (
     DbOption,
     FromOption,
@@ -48,6 +49,7 @@ app.add_typer(slash_app, name="slash")
 app.add_typer(epoch_app, name="epoch")
 register_market(app)
 register_gov(app)
+register_serve(app)
 
 
 # --- init, keys ------------------------------------------------------------------------------

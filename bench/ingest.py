@@ -1,0 +1,205 @@
+"""Bench: signed commands accepted per second over HTTP, against the in-process floor (DESIGN §13).
+
+    python bench/ingest.py [--commands 5000] [--clients 20] [--servers 2] [--workers 1] [--db URL]
+
+Creates a network whose genesis funds one key per client (in a temporary SQLite file, or in the
+empty database at --db, e.g. ``postgresql+psycopg://…``), starts ``--servers`` ``cor serve``
+processes (``--workers`` uvicorn workers each) on that database, and has ``--clients`` threads POST
+``--commands`` signed commands (transfers and delegations, alternating), round-robin over the
+servers. Commands are signed before the clock starts (clients sign on their own machines). Then, in
+the same run and on the same database, the floor: ``Engine.submit`` called directly in this process
+for the same number of pre-signed commands. Finally ``verify_store`` must be ok. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+try:
+    from cor_incentives.app.engine import Engine
+except ImportError:  # running from a checkout without an installed package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from cor_incentives.app.engine import Engine
+
+from cor_incentives.app.genesis import check_genesis_spec, genesis_body
+from cor_incentives.app.keys import Key, Keystore
+from cor_incentives.app.signing import sign_command
+from cor_incentives.app.verify import verify_store
+from cor_incentives.core.units import COR
+
+TRANSFER_UNITS = 10**15
+DELEGATION_UNITS = 10**16
+SERVER_START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_network(url: str, keys_dir: Path, clients: int) -> tuple[Engine, dict[str, Key], list[str]]:
+    """Genesis funding every client key, and two miner nodes to delegate to."""
+    engine = Engine.open(url)
+    if engine.state.seq != -1:
+        raise SystemExit(f"{url} is not empty; the bench needs an empty database")
+    ks = Keystore(keys_dir)
+    names = ["oracle", "node0", "node1", *[f"client{i:03d}" for i in range(clients)]]
+    keys = {n: ks.new(n, seed="bench") for n in names}
+    spec = check_genesis_spec({"chain_id": "cor-bench", "allocations": {"pool:staking": "100000000", "treasury": "150000000"},
+                               "key_allocations": {n: "1000000" for n in names[1:]}})
+    engine.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items()}))
+    for n in ("node0", "node1"):
+        engine.submit_as(keys[n], "node.register", {"role": "miner", "self_bond": str(2000 * COR), "commission_bps": 100, "models": []})
+    return engine, keys, [keys["node0"].address, keys["node1"].address]
+
+
+def signed_commands(keys: list[Key], chain_id: str, nodes: list[str], per_client: int, first_nonce: int) -> list[list[tuple[bytes, str]]]:
+    """Per client: ``per_client`` signed commands, alternating transfer and delegation."""
+    out = []
+    addresses = [k.address for k in keys]
+    for i, key in enumerate(keys):
+        mine = []
+        for j in range(per_client):
+            nonce = first_nonce + j
+            if j % 2 == 0:
+                kind, body = "transfer", {"to": addresses[(i + 1 + j) % len(keys)] if len(keys) > 1 else nodes[0], "amount": str(TRANSFER_UNITS)}
+                if body["to"] == key.address:
+                    body["to"] = nodes[0]
+            else:
+                kind, body = "stake.delegate", {"node": nodes[j % 2], "amount": str(DELEGATION_UNITS)}
+            mine.append(sign_command(key.private_key, chain_id, kind, nonce, body))
+        out.append(mine)
+    return out
+
+
+def start_servers(url: str, count: int, workers: int, log_dir: Path) -> list[tuple[str, subprocess.Popen]]:
+    servers = []
+    for i in range(count):
+        port = free_port()
+        log = open(log_dir / f"serve-{i}.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "cor_incentives.cli.serve", "--port", str(port), "--db", url, "--workers", str(workers),
+                                 "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        servers.append((f"http://127.0.0.1:{port}", proc))
+    for base, proc in servers:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_servers(servers)
+                raise SystemExit(f"cor serve did not start; see {log_dir}")
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    return servers
+
+
+def stop_servers(servers: list[tuple[str, subprocess.Popen]]) -> None:
+    for _, proc in servers:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for _, proc in servers:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run_http(batches: list[list[tuple[bytes, str]]], bases: list[str]) -> dict:
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def client(i: int) -> None:
+        mine, bad = [], {}
+        with httpx.Client(base_url=bases[i % len(bases)], timeout=120) as http:
+            for payload, sig in batches[i]:
+                t = time.perf_counter()
+                r = http.post("/v1/commands", json={"payload": payload.decode("ascii"), "signature": sig})
+                mine.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    code = r.json().get("error", str(r.status_code))
+                    bad[code] = bad.get(code, 0) + 1
+        with lock:
+            latencies.extend(mine)
+            for k, v in bad.items():
+                codes[k] = codes.get(k, 0) + v
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(batches))]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    rejected = sum(codes.values())
+    accepted = len(latencies) - rejected
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    return {"accepted": accepted, "rejected": codes, "seconds": round(seconds, 3), "commands_per_second": round(accepted / seconds, 1),
+            "latency_ms": {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)}}
+
+
+def run_floor(engine: Engine, batches: list[list[tuple[bytes, str]]]) -> dict:
+    engine.refresh()
+    flat = [c for batch in batches for c in batch]
+    start = time.perf_counter()
+    for payload, sig in flat:
+        engine.submit(payload, sig)
+    seconds = time.perf_counter() - start
+    return {"accepted": len(flat), "seconds": round(seconds, 3), "commands_per_second": round(len(flat) / seconds, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--commands", type=int, default=5_000)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--servers", type=int, default=2, help="cor serve processes (clients are spread over them)")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn workers per cor serve process")
+    ap.add_argument("--db", default=None, help="empty database URL (default: a temporary SQLite file)")
+    args = ap.parse_args()
+    if not 1 <= args.clients <= 1_000 or not 1 <= args.servers <= 16 or args.commands < args.clients:
+        raise SystemExit("need 1 <= clients <= 1000, 1 <= servers <= 16, commands >= clients")
+
+    with tempfile.TemporaryDirectory(prefix="cor-bench-") as tmp:
+        work = Path(tmp)
+        url = args.db or f"sqlite:///{work / 'cor.db'}"
+        engine, keys, nodes = make_network(url, work / "keys", args.clients)
+        clients = [keys[f"client{i:03d}"] for i in range(args.clients)]
+        per_client = args.commands // args.clients
+        http_batches = signed_commands(clients, engine.state.chain_id, nodes, per_client, first_nonce=1)
+        floor_batches = signed_commands(clients, engine.state.chain_id, nodes, per_client, first_nonce=per_client + 1)
+
+        servers = start_servers(url, args.servers, args.workers, work)
+        try:
+            http = run_http(http_batches, [b for b, _ in servers])
+        finally:
+            stop_servers(servers)
+        floor = run_floor(engine, floor_batches)
+        report, _ = verify_store(engine.store)
+        print(json.dumps({
+            "bench": "ingest", "db": engine.store.engine.dialect.name, "cpus": os.cpu_count(),
+            "commands": per_client * args.clients, "clients": args.clients, "server_processes": args.servers, "workers_per_server": args.workers,
+            "http": http, "floor_in_process": floor,
+            "http_vs_floor": round(http["commands_per_second"] / floor["commands_per_second"], 3),
+            "events": report.events, "verify_ok": report.ok,
+        }, indent=2))
+        if not report.ok or http["rejected"]:
+            raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

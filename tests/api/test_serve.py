@@ -1,0 +1,48 @@
+"""`cor serve` itself: uvicorn worker processes, failing fast on a bad database, and the 503 mapping."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from cor_incentives.api.app import create_app
+from cor_incentives.api.service import ApiService
+from cor_incentives.client import CorClient
+
+
+def test_two_uvicorn_workers_serve_one_database(tmp_path, api_helpers):
+    net = api_helpers.make_network(tmp_path / "net", {"alice": "100", "bob": "100"})
+    server = api_helpers.start_server(net.url, tmp_path / "serve.log", workers=2)
+    try:
+        with CorClient(server.base_url, net.keys["alice"].private_key) as alice:
+            for _ in range(20):
+                alice.transfer(net.keys["bob"].address, 1)
+            assert alice.balance(net.keys["bob"].address)["accounts_units"][f"wallet:{net.keys['bob'].address}"] == str(100 * 10**18 + 20)
+            assert alice.verify()["ok"]
+    finally:
+        api_helpers.stop_server(server)
+    assert "Started parent process" in server.log()
+    assert api_helpers.event_count(net) == 21
+
+
+def test_serve_fails_fast_on_a_bad_database(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "cor_incentives.cli.serve", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "--port", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "database_unavailable" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_busy_database_is_a_json_503(tmp_path, api_helpers):
+    net = api_helpers.make_network(tmp_path / "net", {"alice": "100"})
+    svc = ApiService.open(net.url)
+
+    def locked() -> None:
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    svc.engine.refresh = locked  # type: ignore[method-assign]
+    with TestClient(create_app(service=svc), raise_server_exceptions=False) as client:
+        r = client.get("/v1/status")
+    assert r.status_code == 503 and r.json()["error"] == "database_unavailable" and r.json()["message"]
