@@ -87,12 +87,27 @@ class Engine:
             conservation_holds(self.state)
         return applied
 
-    def refresh(self) -> None:
-        """Apply events appended by other processes since we last looked."""
-        with self.store.reader() as conn:
-            events = self.store.events_after(conn, self.state.seq)
-        for event in events:
-            self._apply(event)
+    def _apply_committed(self, event: Event) -> Any:
+        """Apply an event already in the log: a rejection here is a bug or a version skew, not a user error."""
+        from ..core.errors import InvariantViolation
+
+        try:
+            return self._apply(event)
+        except EngineError as exc:
+            raise InvariantViolation(f"logged event {event.seq} does not apply: {exc}") from exc
+
+    def refresh(self, batch: int = 5_000) -> None:
+        """Apply events appended by other processes since we last looked (in batches).
+
+        An Engine is not thread-safe: callers serialise ``refresh`` and ``submit`` (the API holds a lock).
+        """
+        while True:
+            with self.store.reader() as conn:
+                events = self.store.events_after(conn, self.state.seq, batch)
+            for event in events:
+                self._apply_committed(event)
+            if len(events) < batch:
+                break
         self.projector.reset_from(self.state)
         self.state.touched.clear()
 
@@ -101,22 +116,27 @@ class Engine:
     def submit(self, payload: bytes, signature: str) -> Receipt:
         """Authenticate, apply and append one signed command; EngineError leaves everything unchanged."""
         cmd = authenticate(payload, signature)
+        changed = False  # did our in-memory state move past the database's?
         try:
             with self.store.writer() as conn:
                 for event in self.store.events_after(conn, self.state.seq):
-                    self._apply(event)
+                    changed = True
+                    self._apply_committed(event)
                     self.projector.reset_from(self.state)
                 self.state.touched.clear()
                 event = make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash)
                 applied = self._apply(event)
+                changed = True
                 self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
                 self.projector.project(conn, self.state, applied)
         except EngineError:
             self.state.touched.clear()
             raise
         except BaseException:
-            # the database did not take the event (or we were interrupted): the log is the truth
-            self.load()
+            # the database did not take the event (or we were interrupted): the log is the truth.
+            # Nothing to redo when we failed before touching the state (e.g. a lock timeout).
+            if changed:
+                self.load()
             raise
         return Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch)
 

@@ -52,14 +52,19 @@ class VerifyReport:
 
 
 def verify_store(store: Store, progress: Callable[[int], None] | None = None) -> tuple[VerifyReport, State]:
-    """Replay ``store``'s log into a fresh state and check it all."""
+    """Replay ``store``'s log into a fresh state and check it all, in one consistent snapshot."""
+    with store.snapshot() as conn:
+        return _verify(store, conn, progress)
+
+
+def _verify(store: Store, conn: Any, progress: Callable[[int], None] | None) -> tuple[VerifyReport, State]:
     report = VerifyReport()
     state = State()
     prev_hash = GENESIS_PREV_HASH
     expected_seq = 0
     postings: list[tuple[int, int, str, str, str, str]] = []
     replay_ok = True
-    for event in store.iter_events():
+    for event in store.iter_events(conn=conn):
         report.events += 1
         if progress:
             progress(event.seq)
@@ -97,21 +102,20 @@ def verify_store(store: Store, progress: Callable[[int], None] | None = None) ->
         except InvariantViolation as exc:
             report.fail("conservation", event.seq, str(exc))
     if replay_ok:
-        _check_projections(store, state, postings, report)
+        _check_projections(conn, state, postings, report)
     return report, state
 
 
-def _check_projections(store: Store, state: State, postings: list[tuple], report: VerifyReport) -> None:
+def _check_projections(conn: Any, state: State, postings: list[tuple], report: VerifyReport) -> None:
     from sqlalchemy import select
 
     from ..store import db
 
-    with store.reader() as conn:
-        stored = stored_rows(conn)
-        stored_postings = [
-            (int(r.seq), int(r.idx), r.src, r.dst, r.amount, r.reason)
-            for r in conn.execute(select(db.postings).order_by(db.postings.c.seq, db.postings.c.idx))
-        ]
+    stored = stored_rows(conn)
+    stored_postings = [
+        (int(r.seq), int(r.idx), r.src, r.dst, r.amount, r.reason)
+        for r in conn.execute(select(db.postings).order_by(db.postings.c.seq, db.postings.c.idx))
+    ]
     expected = expected_rows(state)
     for name in ("balances", "nodes", "unbonding", "slash"):
         if stored[name] != expected[name]:

@@ -191,6 +191,7 @@ def process_staking_apr(state: State) -> None:
     for node in state.nodes.values():
         node.stake_ticks = 0
         node.stake_tick_mark = state.tick
+    state.touched.update(state.nodes)
 
 
 def process_offence_windows(state: State) -> None:

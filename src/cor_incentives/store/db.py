@@ -130,7 +130,8 @@ def make_engine(url: str) -> SAEngine:
 
         @sa_event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # only the writer takes SQLite's write lock up front; readers get a WAL snapshot
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("cor_writer") else "BEGIN")
 
         return engine
     if url.startswith("postgresql://"):
@@ -150,8 +151,11 @@ class Store:
         self.is_postgres = self.engine.dialect.name == "postgresql"
 
     def create_schema(self) -> None:
-        """Create the tables (idempotent); Alembic migrations do the same for deployed databases."""
-        metadata.create_all(self.engine)
+        """Bring the schema to the latest Alembic migration (idempotent, safe from several processes;
+        a database made by ``metadata.create_all`` before migrations existed is stamped, not re-made)."""
+        from .migrate import upgrade
+
+        upgrade(self.engine)
 
     def has_schema(self) -> bool:
         from sqlalchemy import inspect
@@ -161,7 +165,7 @@ class Store:
     @contextmanager
     def writer(self) -> Iterator[Connection]:
         """A transaction that holds the single-writer lock until it commits."""
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(cor_writer=True) as conn, conn.begin():
             if self.is_postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
             yield conn
@@ -170,6 +174,18 @@ class Store:
     def reader(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """One read transaction that sees a single consistent state of log and projections."""
+        conn = self.engine.connect()
+        try:
+            if self.is_postgres:
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+        finally:
+            conn.close()
 
     # --- the log -----------------------------------------------------------------------------
 
@@ -192,16 +208,19 @@ class Store:
             q = q.limit(limit)
         return [_row_event(r) for r in conn.execute(q)]
 
-    def iter_events(self, batch: int = 5_000) -> Iterator[Event]:
-        """Every event in order, in batches."""
+    def iter_events(self, batch: int = 5_000, conn: Connection | None = None) -> Iterator[Event]:
+        """Every event in order, in batches (inside ``conn``'s transaction when given)."""
+        if conn is None:
+            with self.reader() as own:
+                yield from self.iter_events(batch, own)
+            return
         last = -1
-        with self.reader() as conn:
-            while True:
-                chunk = self.events_after(conn, last, batch)
-                if not chunk:
-                    return
-                yield from chunk
-                last = chunk[-1].seq
+        while True:
+            chunk = self.events_after(conn, last, batch)
+            if not chunk:
+                return
+            yield from chunk
+            last = chunk[-1].seq
 
     def event_count(self) -> int:
         with self.reader() as conn:
@@ -215,7 +234,14 @@ class Store:
 
         h = content_hash(data)
         with self.engine.begin() as conn:
-            if conn.execute(select(blobs.c.hash).where(blobs.c.hash == h)).first() is None:
+            if self.is_postgres:
+                # no writer lock here: two processes storing the same bytes at once must not collide
+                # on the primary key (a select-then-insert would raise IntegrityError in one of them)
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                conn.execute(pg_insert(blobs).values(hash=h, size=len(data), data=data).on_conflict_do_nothing(index_elements=["hash"]))
+            elif conn.execute(select(blobs.c.hash).where(blobs.c.hash == h)).first() is None:
+                # SQLite: BEGIN IMMEDIATE already serialises this transaction
                 conn.execute(insert(blobs).values(hash=h, size=len(data), data=data))
         return h
 
