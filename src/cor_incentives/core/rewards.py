@@ -82,12 +82,14 @@ def _record_stream(state: State, stream: str, budget: int, paid: int, earners: i
     rec[stream] = {"budget": budget, "paid": paid, "back_to_pool": budget - paid, "earners": earners, **({"note": why} if why else {})}
 
 
-def _pay_stream(state: State, stream: str, nodes: list[str], result: Any, params_used: dict[str, Any], formula: str) -> int:
+def _pay_stream(state: State, stream: str, nodes: list[str], result: Any, params_used: dict[str, Any], formula: str,
+                tasks: dict[str, list[int]] | None = None) -> int:
     paid = 0
     for i, node_id in enumerate(nodes):
         line = result.for_node(i)
         reward = result.reward[i]
-        detail = {"stream": stream, "formula": formula, "inputs": line, "params": params_used}
+        detail = {"stream": stream, "formula": formula, "inputs": line, "params": params_used,
+                  "tasks": (tasks or {}).get(node_id, [])}
         if reward:
             credit_node_reward(state, node_id, POOL, reward, stream, detail)
             paid += reward
@@ -123,8 +125,13 @@ def process_miner_rewards(state: State) -> None:
         reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
         stream_amount=budget, params=_work_params(state),
     )
+    behind: dict[str, list[int]] = {}
+    for r in rows:
+        if r.in_consensus:
+            behind.setdefault(r.node, []).append(r.task)
     paid = _pay_stream(state, "miner_work", nodes, result, _gate_params(state),
-                       "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks")
+                       "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks",
+                       behind)
     _record_stream(state, "miners", budget, paid, sum(1 for r in result.reward if r))
 
 
@@ -145,8 +152,13 @@ def process_validator_rewards(state: State) -> None:
         reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
         stream_amount=budget, params=_work_params(state),
     )
+    behind_v: dict[str, list[int]] = {}
+    for r in rows:
+        if r.on_time:
+            behind_v.setdefault(r.node, []).append(r.task)
     paid = _pay_stream(state, "validator_work", nodes, result, _gate_params(state),
-                       "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible")
+                       "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible",
+                       behind_v)
     _record_stream(state, "validators", budget, paid, sum(1 for r in result.reward if r))
 
 
