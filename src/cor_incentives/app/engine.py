@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..core.apply import apply, conservation_holds
-from ..core.errors import Conflict, EngineError, NotFound
+from ..core.errors import Conflict, EngineError, NotFound, invariant
 from ..core.events import Command, Event, make_event
 from ..core.state import State
 from ..store.db import Store
@@ -58,28 +58,43 @@ class Engine:
     # --- loading -------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Replay the log; re-project anything beyond ``projected_seq`` (crash recovery)."""
+        """Replay the log; re-project what the projections lack (crash recovery), exactly once.
+
+        The replay reads one consistent snapshot; if anything lies beyond ``projected_seq`` the
+        catch-up runs under the writer lock and re-reads ``projected_seq`` there, so events another
+        process projected in between are not projected twice.
+        """
         self.state = State()
-        with self.store.reader() as conn:
+        with self.store.snapshot() as conn:
             projected = self.store.get_meta(conn, "projected_seq")
-        projected_seq = int(projected) if projected is not None else -1
-        pending: list[Event] = []
-        for event in self.store.iter_events():
-            if event.seq <= projected_seq:
+            projected_seq = int(projected) if projected is not None else -1
+            behind = False
+            for event in self.store.iter_events(conn=conn):
+                behind = behind or event.seq > projected_seq
                 self._apply(event)
-            else:
-                pending.append(event)
-        if projected_seq == -1 and self.state.seq == -1 and pending:
-            with self.store.writer() as conn:
-                clear_projections(conn)
         self.projector.reset_from(self.state)
-        if pending:
-            with self.store.writer() as conn:
-                for event in pending:
-                    applied = self._apply(event)
-                    self.projector.project(conn, self.state, applied)
         self.state.touched.clear()
+        if behind:
+            self._catch_up_projections()
         self._loaded = True
+
+    def _catch_up_projections(self) -> None:
+        seq = self.state.seq
+        self.state = State()
+        with self.store.writer() as conn:
+            projected = self.store.get_meta(conn, "projected_seq")
+            projected_seq = int(projected) if projected is not None else -1
+            if projected_seq == -1:
+                clear_projections(conn)
+            for event in self.store.iter_events(conn=conn):
+                if event.seq == projected_seq + 1:  # the projector counts slashes and epochs from here
+                    self.projector.reset_from(self.state)
+                applied = self._apply(event)
+                if event.seq > projected_seq:
+                    self.projector.project(conn, self.state, applied)
+            self.projector.flush(conn, self.state)
+        self.state.touched.clear()
+        invariant(self.state.seq >= seq, "the log shrank while loading")
 
     def _apply(self, event: Event) -> Any:
         applied = apply(self.state, event)
@@ -115,7 +130,21 @@ class Engine:
 
     def submit(self, payload: bytes, signature: str) -> Receipt:
         """Authenticate, apply and append one signed command; EngineError leaves everything unchanged."""
-        cmd = authenticate(payload, signature)
+        result = self.submit_batch([(payload, signature)])[0]
+        if isinstance(result, EngineError):
+            raise result
+        return result
+
+    def submit_batch(self, commands: list[tuple[bytes, str]]) -> list[Receipt | EngineError]:
+        """Group commit: several signed commands in one writer transaction, each accepted or refused
+        on its own (in order), one commit for all. Returns a receipt or the EngineError per command."""
+        results: list[Receipt | EngineError] = []
+        checked: list[tuple[int, Command | EngineError]] = []
+        for i, (payload, signature) in enumerate(commands):
+            try:
+                checked.append((i, authenticate(payload, signature)))
+            except EngineError as exc:
+                checked.append((i, exc))
         changed = False  # did our in-memory state move past the database's?
         try:
             with self.store.writer() as conn:
@@ -124,21 +153,31 @@ class Engine:
                     self._apply_committed(event)
                     self.projector.reset_from(self.state)
                 self.state.touched.clear()
-                event = make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash)
-                applied = self._apply(event)
-                changed = True
-                self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
-                self.projector.project(conn, self.state, applied)
-        except EngineError:
-            self.state.touched.clear()
-            raise
+                for i, cmd in checked:
+                    if isinstance(cmd, EngineError):
+                        results.append(cmd)
+                        continue
+                    payload, signature = commands[i]
+                    event = make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash)
+                    try:
+                        applied = self._apply(event)
+                    except EngineError as exc:
+                        self.state.touched.clear()
+                        results.append(exc)
+                        continue
+                    changed = True
+                    self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
+                    self.projector.project(conn, self.state, applied)
+                    results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch))
+                self.projector.flush(conn, self.state)
         except BaseException:
-            # the database did not take the event (or we were interrupted): the log is the truth.
+            self.projector.discard()
+            # the database did not take the events (or we were interrupted): the log is the truth.
             # Nothing to redo when we failed before touching the state (e.g. a lock timeout).
             if changed:
                 self.load()
             raise
-        return Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch)
+        return results
 
     def next_nonce(self, address: str) -> int:
         return self.state.nonces.get(address.lower(), 0) + 1

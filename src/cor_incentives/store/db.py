@@ -35,6 +35,7 @@ from sqlalchemy import (
     select,
     text,
     update,
+    bindparam,
 )
 from sqlalchemy.engine import Connection, Engine as SAEngine
 
@@ -190,23 +191,20 @@ class Store:
     # --- the log -----------------------------------------------------------------------------
 
     def append(self, conn: Connection, event: Event, kind: str, actor: str, nonce: int) -> None:
-        conn.execute(
-            insert(events).values(
-                seq=event.seq, tick=event.tick, kind=kind, actor=actor, nonce=nonce,
-                payload=event.payload.decode("ascii"), signature=event.signature,
-                prev_hash=event.prev_hash, hash=event.hash,
-            )
-        )
+        conn.execute(_INSERT_EVENT, {
+            "seq": event.seq, "tick": event.tick, "kind": kind, "actor": actor, "nonce": nonce,
+            "payload": event.payload.decode("ascii"), "signature": event.signature,
+            "prev_hash": event.prev_hash, "hash": event.hash,
+        })
 
     def head_seq(self, conn: Connection) -> int:
         value = conn.execute(select(func.max(events.c.seq))).scalar()
         return -1 if value is None else int(value)
 
     def events_after(self, conn: Connection, seq: int, limit: int | None = None) -> list[Event]:
-        q = select(events).where(events.c.seq > seq).order_by(events.c.seq)
         if limit:
-            q = q.limit(limit)
-        return [_row_event(r) for r in conn.execute(q)]
+            return [_row_event(r) for r in conn.execute(_EVENTS_AFTER_LIMIT, {"after": seq, "n": limit})]
+        return [_row_event(r) for r in conn.execute(_EVENTS_AFTER, {"after": seq})]
 
     def iter_events(self, batch: int = 5_000, conn: Connection | None = None) -> Iterator[Event]:
         """Every event in order, in batches (inside ``conn``'s transaction when given)."""
@@ -233,16 +231,14 @@ class Store:
         from ..core.events import content_hash
 
         h = content_hash(data)
+        if self.is_postgres:
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        # one INSERT … ON CONFLICT DO NOTHING: two processes storing the same bytes at once never
+        # collide, and on SQLite the write lock is taken by the first statement (no read-then-write upgrade)
         with self.engine.begin() as conn:
-            if self.is_postgres:
-                # no writer lock here: two processes storing the same bytes at once must not collide
-                # on the primary key (a select-then-insert would raise IntegrityError in one of them)
-                from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-                conn.execute(pg_insert(blobs).values(hash=h, size=len(data), data=data).on_conflict_do_nothing(index_elements=["hash"]))
-            elif conn.execute(select(blobs.c.hash).where(blobs.c.hash == h)).first() is None:
-                # SQLite: BEGIN IMMEDIATE already serialises this transaction
-                conn.execute(insert(blobs).values(hash=h, size=len(data), data=data))
+            conn.execute(dialect_insert(blobs).values(hash=h, size=len(data), data=data).on_conflict_do_nothing(index_elements=["hash"]))
         return h
 
     def get_blob(self, h: str) -> bytes | None:
@@ -260,6 +256,13 @@ class Store:
             conn.execute(insert(meta).values(key=key, value=value))
 
 
+# statements built once (SQLAlchemy then reuses their compiled form): the write path's hot spots
+_INSERT_EVENT = insert(events)
+_EVENTS_AFTER = select(events).where(events.c.seq > bindparam("after")).order_by(events.c.seq)
+_EVENTS_AFTER_LIMIT = _EVENTS_AFTER.limit(bindparam("n"))
+_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
 def _row_event(r: Any) -> Event:
     return Event(
         seq=int(r.seq), tick=int(r.tick), payload=r.payload.encode("ascii"), signature=r.signature,
@@ -268,10 +271,26 @@ def _row_event(r: Any) -> Event:
 
 
 def upsert(conn: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
-    """Update a row by key, inserting it when absent (portable across SQLite and PostgreSQL)."""
-    cond = [table.c[k] == v for k, v in keys.items()]
-    if conn.execute(update(table).where(*cond).values(**values)).rowcount == 0:
-        conn.execute(insert(table).values(**keys, **values))
+    """Insert a row, or update it when its key exists (INSERT … ON CONFLICT DO UPDATE; SQLite and PostgreSQL)."""
+    upsert_many(conn, table, tuple(keys), tuple(values), [{**keys, **values}])
+
+
+def upsert_many(conn: Connection, table: Table, key_cols: tuple[str, ...], value_cols: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Upsert several rows with one cached statement."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    cache_key = (dialect, table.name, key_cols, value_cols)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        ins = dialect_insert(table)
+        stmt = ins.on_conflict_do_update(index_elements=list(key_cols), set_={c: ins.excluded[c] for c in value_cols})
+        _UPSERTS[cache_key] = stmt
+    conn.execute(stmt, rows)
 
 
 def delete_rows(conn: Connection, table: Table, **keys: Any) -> None:

@@ -103,7 +103,7 @@ def upgrade(url: str | SAEngine | None = None, revision: str = "head") -> str | 
             with engine.connect() as conn:  # fast path, no lock: already at head
                 if _revision(conn) == head():
                     return head()
-        with engine.begin() as conn:
+        with engine.connect().execution_options(cor_writer=True) as conn, conn.begin():
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
             # (SQLite: make_engine's BEGIN IMMEDIATE already holds the write lock)

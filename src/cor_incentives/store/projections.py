@@ -9,13 +9,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from ..core.apply import Applied
 from ..core.ledger import account_owner
 from ..core.state import Node, State, _stringify
 from . import db
+
+_INSERT_POSTING = insert(db.postings)
+_INSERT_DOCUMENT = insert(db.documents)
+_DELETE_BALANCE = delete(db.balances).where(db.balances.c.account == bindparam("account"))
 
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "slash.report"}
 
@@ -31,49 +35,73 @@ def node_view(state: State, node: Node) -> dict[str, Any]:
 
 
 class Projector:
-    """Writes the read models for each applied event, inside the event's transaction."""
+    """Writes the read models of applied events inside their transaction.
+
+    ``project`` buffers what one event changed; ``flush`` writes the buffer (one statement per table,
+    final balances only) before the transaction commits; ``discard`` drops it on a rollback.
+    """
 
     def __init__(self) -> None:
         self.slashes_projected = 0
         self.epochs_projected: set[int] = set()
+        self.discard()
+
+    def discard(self) -> None:
+        self._postings: list[dict[str, Any]] = []
+        self._accounts: dict[str, None] = {}
+        self._nodes: set[str] = set()
+        self._unbonding = False
+        self._pending = False
 
     def reset_from(self, state: State) -> None:
         self.slashes_projected = len(state.slashes)
         self.epochs_projected = set(state.epochs)
 
     def project(self, conn: Connection, state: State, applied: Applied) -> None:
-        touched_accounts: dict[str, None] = {}
+        """Buffer one applied event's changes (``conn`` is the transaction ``flush`` will use)."""
         for i, p in enumerate(applied.postings):
-            conn.execute(
-                insert(db.postings).values(seq=applied.seq, idx=i, src=p.src, dst=p.dst, amount=str(p.amount), reason=p.reason)
-            )
-            touched_accounts[p.src] = None
-            touched_accounts[p.dst] = None
-        for account in touched_accounts:
+            self._postings.append({"seq": applied.seq, "idx": i, "src": p.src, "dst": p.dst, "amount": str(p.amount), "reason": p.reason})
+            self._accounts[p.src] = None
+            self._accounts[p.dst] = None
+        self._nodes |= state.touched
+        state.touched.clear()
+        self._unbonding = self._unbonding or applied.kind in UNBONDING_KINDS
+        self._pending = True
+
+    def flush(self, conn: Connection, state: State) -> None:
+        """Write everything buffered, as of ``state``."""
+        if not self._pending:
+            return
+        if self._postings:
+            conn.execute(_INSERT_POSTING, self._postings)
+        rows, gone = [], []
+        for account in self._accounts:
             value = state.ledger.balance(account)
             if value == 0:
-                db.delete_rows(conn, db.balances, account=account)
+                gone.append({"account": account})
             else:
-                db.upsert(conn, db.balances, {"account": account}, {"owner": account_owner(account), "amount": str(value)})
-        for node_id in sorted(state.touched):
-            node = state.nodes.get(node_id)
-            if node is not None:
-                db.upsert(conn, db.nodes, {"id": node_id}, {"role": node.role, "data": db.dumps(node_view(state, node))})
-        state.touched.clear()
-        if applied.kind in UNBONDING_KINDS:
+                rows.append({"account": account, "owner": account_owner(account), "amount": str(value)})
+        if gone:
+            conn.execute(_DELETE_BALANCE, gone)
+        db.upsert_many(conn, db.balances, ("account",), ("owner", "amount"), rows)
+        db.upsert_many(conn, db.nodes, ("id",), ("role", "data"), [
+            {"id": n, "role": state.nodes[n].role, "data": db.dumps(node_view(state, state.nodes[n]))}
+            for n in sorted(self._nodes) if n in state.nodes])
+        if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): asdict(u) for k, u in state.unbondings.items()})
-        for record in state.slashes[self.slashes_projected:]:
-            conn.execute(insert(db.documents).values(collection="slash", key=str(record.id), data=db.dumps(_stringify(asdict(record)))))
-        self.slashes_projected = len(state.slashes)
-        for e in sorted(set(state.epochs) - self.epochs_projected):
-            conn.execute(insert(db.documents).values(collection="epoch", key=str(e), data=db.dumps(_stringify(asdict(state.epochs[e])))))
-            self.epochs_projected.add(e)
+        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(_stringify(asdict(r)))} for r in state.slashes[self.slashes_projected:]]
+        docs += [{"collection": "epoch", "key": str(e), "data": db.dumps(_stringify(asdict(state.epochs[e])))}
+                 for e in sorted(set(state.epochs) - self.epochs_projected)]
+        if docs:
+            conn.execute(_INSERT_DOCUMENT, docs)
+        self.reset_from(state)
         db.upsert(conn, db.meta, {"key": "projected_seq"}, {"value": str(state.seq)})
+        self.discard()
 
     def _sync_collection(self, conn: Connection, name: str, docs: dict[str, dict[str, Any]]) -> None:
         conn.execute(delete(db.documents).where(db.documents.c.collection == name))
-        for key, doc in sorted(docs.items()):
-            conn.execute(insert(db.documents).values(collection=name, key=key, data=db.dumps(_stringify(doc))))
+        if docs:
+            conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(_stringify(d))} for k, d in sorted(docs.items())])
 
 
 def expected_rows(state: State) -> dict[str, Any]:
