@@ -28,3 +28,21 @@ def keys_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     d = tmp_path / "keys"
     monkeypatch.setenv("COR_KEYS_DIR", str(d))
     return d
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """The same test on a SQLite file and on a fresh database of the test PostgreSQL server.
+
+    The PostgreSQL database is named after the test (``request.node.nodeid``, unique per param),
+    created empty from template0 and dropped afterwards (``WITH (FORCE)``: sessions still held by
+    the test's pools are ended). Starting the server is on demand (tests/support/services.py).
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cor.db'}"
+        return
+    from support.services import drop_postgres_database, fresh_postgres_database
+
+    name = request.node.nodeid
+    yield fresh_postgres_database(name)
+    drop_postgres_database(name)

@@ -14,10 +14,10 @@ from cor_incentives.store import db
 
 
 @pytest.fixture
-def net(tmp_path, sqlite_url):
+def net(tmp_path, db_url):
     ks = Keystore(tmp_path / "keys")
     keys = {n: ks.new(n, seed="t") for n in ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]}
-    eng = Engine.open(sqlite_url, check_conservation=True)
+    eng = Engine.open(db_url, check_conservation=True)
     spec = check_genesis_spec(DEVNET)
     eng.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items()}))
     return eng, keys
@@ -67,15 +67,15 @@ def test_wrong_chain_refused(net):
     assert e.value.code == "wrong_chain"
 
 
-def test_reload_reproduces_state(net, sqlite_url):
+def test_reload_reproduces_state(net, db_url):
     eng, k = net
     eng.submit_as(k["alice"], "node.register", {"role": "miner", "self_bond": str(2000 * COR), "commission_bps": 100})
     eng.submit_as(k["bob"], "stake.delegate", {"node": k["alice"].address, "amount": str(10 * COR)})
-    again = Engine.open(sqlite_url)
+    again = Engine.open(db_url)
     assert state_fingerprint(again.state) == state_fingerprint(eng.state)
 
 
-def test_crash_between_append_and_projection_recovers(net, sqlite_url):
+def test_crash_between_append_and_projection_recovers(net, db_url):
     """An event in the log whose projections were never written is projected at start-up, once."""
     eng, k = net
     payload, sig = sign_command(k["alice"].private_key, eng.state.chain_id, "transfer", 1, {"to": k["bob"].address, "amount": str(COR)})
@@ -86,19 +86,19 @@ def test_crash_between_append_and_projection_recovers(net, sqlite_url):
         eng.store.append(conn, event, "transfer", k["alice"].address, 1)
     report, _ = verify_store(eng.store)
     assert not report.projections
-    recovered = Engine.open(sqlite_url)
+    recovered = Engine.open(db_url)
     assert recovered.state.seq == 1
     report, _ = verify_store(recovered.store)
     assert report.ok, report.errors
-    again = Engine.open(sqlite_url)  # a second start applies nothing twice
+    again = Engine.open(db_url)  # a second start applies nothing twice
     with again.store.reader() as conn:
         n = conn.execute(select(db.postings).where(db.postings.c.seq == 1)).all()
     assert len(n) == 1
 
 
-def test_other_process_events_are_caught_up(net, sqlite_url):
+def test_other_process_events_are_caught_up(net, db_url):
     eng, k = net
-    other = Engine.open(sqlite_url)
+    other = Engine.open(db_url)
     other.submit_as(k["alice"], "transfer", {"to": k["bob"].address, "amount": "7"})
     r = eng.submit_as(k["bob"], "transfer", {"to": k["alice"].address, "amount": "7"})  # eng must first apply seq 1
     assert r.seq == 2

@@ -13,8 +13,8 @@ GARBAGE = "qwx zzkv plor mnbvc xxqq lkjh"
 
 
 @pytest.fixture
-def net(tmp_path, sqlite_url):
-    return make_network(sqlite_url, tmp_path / "keys", n_miners=4, n_validators=3, params={"redundancy": 4})
+def net(tmp_path, db_url):
+    return make_network(db_url, tmp_path / "keys", n_miners=4, n_validators=3, params={"redundancy": 4})
 
 
 def submit(eng, keys, max_out=48):

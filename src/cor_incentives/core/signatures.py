@@ -8,11 +8,14 @@ authenticate commands and by the core to check self-verifying evidence (equivoca
 
 from __future__ import annotations
 
+import re
+
 from eth_hash.auto import keccak
 from eth_keys import keys
 
 from .errors import Unauthorized
 
+_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -35,12 +38,9 @@ def sign_message(private_key: str, message: bytes) -> str:
 
 def recover_signer(message: bytes, signature: str) -> str:
     """The lower-case address that signed ``message`` (EIP-191), or an ``invalid_signature`` error."""
-    try:
-        raw = bytes.fromhex(signature[2:] if signature.startswith("0x") else signature)
-    except ValueError:
-        raise Unauthorized("signature is not hex", code="invalid_signature") from None
-    if len(raw) != 65:
-        raise Unauthorized(f"signature must be 65 bytes, got {len(raw)}", code="invalid_signature")
+    if not isinstance(signature, str) or not _SIGNATURE.match(signature):
+        raise Unauthorized("signature must be 0x followed by 130 hex digits (65 bytes r ‖ s ‖ v)", code="invalid_signature")
+    raw = bytes.fromhex(signature[2:])
     v = raw[64] - 27 if raw[64] >= 27 else raw[64]
     if v not in (0, 1):
         raise Unauthorized("signature has an invalid recovery id", code="invalid_signature")
