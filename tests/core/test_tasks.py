@@ -202,3 +202,26 @@ def test_quality_over_report_is_clipped_not_rewarded():
     validate_all(c, tid, lambda v, m: (0, 1_000_000_000) if v == generous else (0, 800_000_000))
     assert task.agreement_ppb[generous] == 1_000_000_000  # above consensus counts only up to it
     assert all(a.quality_ppb == 800_000_000 for a in task.miners)  # the median ignores the outlier
+
+
+def test_pps_inclusion_is_proportional_and_split_neutral():
+    """Each node's inclusion frequency ≈ w·k/W; one big node and the same stake split in five get
+    the same expected number of slots."""
+    from collections import Counter
+
+    from cor_incentives.core.tasks import pps_sample
+
+    weights = {"big": 30, "a": 10, "b": 10, "c": 10, "d": 10, "e": 10, "f": 10, "g": 10}  # W = 100, k = 3
+    split = {**{f"s{i}": 6 for i in range(5)}, **{k: v for k, v in weights.items() if k != "big"}}
+    n = 6000
+    hits, hits_split = Counter(), Counter()
+    for i in range(n):
+        seed = i.to_bytes(4, "big")
+        got = pps_sample(weights, 3, seed)
+        assert len(got) == len(set(got)) == 3
+        hits.update(got)
+        hits_split.update(pps_sample(split, 3, seed))
+    assert abs(hits["big"] / n - 0.9) < 0.03  # 30 × 3 / 100
+    assert abs(hits["a"] / n - 0.3) < 0.03
+    assert abs(sum(hits_split[f"s{i}"] for i in range(5)) / n - 0.9) < 0.05
+    assert pps_sample({"x": 100, "y": 1, "z": 1}, 2, b"s")[0] == "x"  # certain: 100 × 2 ≥ 102

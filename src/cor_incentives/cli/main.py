@@ -18,6 +18,7 @@ from .gov import register as register_gov
 from .market import register as register_market
 from .render import render_status, render_verify
 from .serve import register as register_serve
+from .simulate import register as register_simulate
 from .common import (
     DbOption,
     FromOption,
@@ -50,6 +51,7 @@ app.add_typer(epoch_app, name="epoch")
 register_market(app)
 register_gov(app)
 register_serve(app)
+register_simulate(app)
 
 
 # --- init, keys ------------------------------------------------------------------------------

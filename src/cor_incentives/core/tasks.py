@@ -161,27 +161,56 @@ def selection_weight(state: State, node_id: str) -> int:
 
 def sample_nodes(state: State, role: str, k: int, purpose: str, model: str | None = None,
                  among: list[str] | None = None, prefer: set[str] | None = None) -> list[str]:
-    """Draw up to ``k`` distinct nodes, weight stake × reputation, seeded by the log head and ``purpose``.
+    """Draw up to ``k`` distinct nodes with inclusion probability proportional to stake × reputation.
 
-    With ``prefer``, nodes in it are drawn first (network tasks prefer idle miners).
+    Seeded by the log head and ``purpose``. With ``prefer``, nodes in it are drawn first (network
+    tasks prefer idle miners). See ``pps_sample``: splitting stake over several nodes does not raise
+    an operator's expected number of slots.
     """
     pool = among if among is not None else eligible_nodes(state, role, model)
     seed = hashlib.sha256(bytes.fromhex(state.head_hash[2:]) + purpose.encode()).digest()
     chosen: list[str] = []
     groups = [[n for n in pool if n in prefer], [n for n in pool if n not in prefer]] if prefer else [list(pool)]
-    i = 0
-    for group in groups:
-        weights = {n: selection_weight(state, n) for n in group}
-        while group and len(chosen) < k:
-            total = sum(weights[n] for n in group)
-            r = _draw(seed, i, total)
-            i += 1
-            for n in group:
-                r -= weights[n]
-                if r < 0:
-                    chosen.append(n)
-                    group.remove(n)
-                    break
+    for g, group in enumerate(groups):
+        if len(chosen) < k and group:
+            chosen += pps_sample({n: selection_weight(state, n) for n in group}, k - len(chosen), seed + bytes([g]))
+    return chosen
+
+
+def pps_sample(weights: dict[str, int], k: int, seed: bytes) -> list[str]:
+    """Systematic sampling proportional to size, without replacement, in integers.
+
+    A node whose weight w satisfies w × k ≥ W (the total) is certain to be chosen and is taken first
+    (then the rest is sampled for the remaining slots). Otherwise the nodes, in an order shuffled by
+    the seed, cover consecutive intervals of length w × k on [0, k × W); k targets u, u + W, …,
+    u + (k−1)W with one random u in [0, W) pick the nodes whose interval holds a target. Each node's
+    inclusion probability is exactly w × k / W: stake split over many nodes earns the same expected
+    number of slots as the same stake in one node (a sequential draw without replacement favours
+    the many small nodes).
+    """
+    order = sorted(weights, key=lambda n: hashlib.sha256(seed + n.encode()).digest())
+    pool = [(n, weights[n]) for n in order if weights[n] > 0]
+    chosen: list[str] = []
+    while pool and len(chosen) < k:
+        m = k - len(chosen)
+        if m >= len(pool):
+            chosen += [n for n, _ in pool]
+            break
+        total = sum(w for _, w in pool)
+        certain = [n for n, w in pool if w * m >= total]
+        if certain:
+            take = certain[:m]
+            chosen += take
+            pool = [(n, w) for n, w in pool if n not in take]
+            continue
+        u = _draw(seed, len(chosen), total)
+        target, cum = u, 0
+        for n, w in pool:
+            lo, cum = cum * m, cum + w
+            if lo <= target < cum * m:
+                chosen.append(n)
+                target += total
+        break
     return chosen
 
 
@@ -615,7 +644,8 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
 def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     model = state.models[task.model]
     for a in task.miners:
-        units = complexity_units(model, task.input_tokens, a.output_tokens or 0) if a.in_consensus else 0
+        # the settled token count (median of the consensus), not each miner's own unchecked claim
+        units = complexity_units(model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
         state.epoch_work.append(WorkRow(task.id, a.miner, units, a.quality_ppb if a.in_consensus and a.quality_ppb else 0,
                                         a.in_consensus, a.commit is not None, task.model))
     for v in task.validators:

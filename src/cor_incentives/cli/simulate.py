@@ -1,0 +1,73 @@
+"""``cor simulate``: incentive-compatibility experiments — scenarios driven through the real core.
+
+Hooked into the ``cor`` app by ``register(app)``. Thin: choose the scenarios, call
+``sim.report.simulate`` with a progress bar (on stderr), write the report files, print a summary.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..core.errors import InvalidInput
+from .common import JsonOption, console, emit, err_console, handle_errors, table
+
+DEFAULT_OUT = Path("cor-data") / "simulate"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``cor simulate`` to the `cor` app."""
+    app.command("simulate")(simulate)
+
+
+@handle_errors
+def simulate(
+    scenario: str = typer.Option("all", "--scenario", help="Scenario name, comma-separated names, or 'all'."),
+    scenario_file: Optional[Path] = typer.Option(None, "--file", help="Scenarios from a JSON or TOML file instead of the built-ins."),
+    seeds: Optional[int] = typer.Option(None, "--seeds", help="Run seeds 1..N (default: each scenario's own seeds)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs per run (default: each scenario's own)."),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for report.json, report.html and plots/."),
+    workers: int = typer.Option(0, "--workers", help="Processes running simulations (0: one per CPU)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run incentive experiments through the real core and check the incentives (issue 8)."""
+    from ..sim.report import simulate as run_simulation, write
+    from ..sim.scenarios import select_scenarios
+
+    if seeds is not None and not 1 <= seeds <= 1_000:
+        raise InvalidInput("--seeds must be between 1 and 1000", code="invalid_option")
+    if epochs is not None and not 1 <= epochs <= 1_000:
+        raise InvalidInput("--epochs must be between 1 and 1000", code="invalid_option")
+    chosen, catalog = select_scenarios(scenario, scenario_file)
+    started = time.perf_counter()
+    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                  TimeElapsedColumn(), TextColumn("[dim]{task.description}"), console=err_console, transient=True) as bar:
+        job = bar.add_task("", total=None)
+        report = run_simulation(chosen, seeds=tuple(range(1, seeds + 1)) if seeds else None, epochs=epochs,
+                                workers=workers or (os.cpu_count() or 1), catalog=catalog,
+                                progress=lambda done, total, label: bar.update(job, completed=done, total=total, description=label))
+    files = write(report, out)
+    data: dict[str, Any] = {"ok": True, "files": files, "runtime_seconds": round(time.perf_counter() - started, 1),
+                            "summary": report["summary"], "checks": report["checks"]}
+    emit(data, as_json, lambda: _render(data))
+
+
+def _render(data: dict[str, Any]) -> None:
+    rows = []
+    for c in data["checks"]:
+        rows.append(["[green]PASS[/]" if c["passed"] else "[red]FAIL[/]", c["id"], c["scenario"], c["summary"]])
+        for r in c.get("remedies", []):
+            rows.append(["  " + ("[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"), f"  with {r['label']}", "", r["summary"]])
+    table("incentive checks", ["verdict", "check", "scenario", "measured"], rows)
+    s = data["summary"]
+    for c in data["checks"]:
+        if not c["passed"]:
+            console.print(f"[red]✗[/] {c['id']} ({c['scenario']}): {c['fix']}")
+    books = "hold in every run" if s["books_ok"] else "[red]DO NOT HOLD[/]"
+    console.print(f"{s['passed']}/{s['checks']} checks pass; books {books}; {s['runs']} runs in {data['runtime_seconds']} s")
+    console.print(f"report: {data['files']['html']}  ({data['files']['json']})")

@@ -1,0 +1,533 @@
+"""Run one scenario for one seed through the real core and measure every node, epoch by epoch.
+
+What happens (all as events applied by ``core.apply``, nothing recomputed here)
+    1. genesis (devnet pools and treasury, a wallet per node with its stake plus a 1 000 COR buffer),
+       a tiny model, ``node.register`` for every node, one user session with a deposit;
+    2. per epoch, ``rounds_per_epoch`` rounds at evenly spaced ticks; in each round: jailed nodes whose
+       strategy does so top up their bond and ``node.unjail`` once the cooldown is over; the round's
+       user tasks (``task.submit`` through the router) and network tasks (``task.network``) are
+       issued; then every assigned node acts by its strategy — precommit, reveal, validate — and
+       when nobody can act the oracle ticks, so deadlines move tasks with silent nodes on;
+    3. ``epoch.close``; the epoch's statement items (``EpochRecord.items``: fees, network rewards,
+       staking APR, slashes) are summed per node, with the off-chain costs the runner tracked.
+
+Checked after every epoch
+    conservation (``conservation_holds``: Σ balances = supply, none negative), and that each node's
+    statement reconciles with the ledger: the change of its holdings (wallet, bond, claimable,
+    unbonding) over the epoch equals the sum of its statement items.
+
+Determinism: all randomness is ``strategies.derive(seed, ...)``; the engine's own selection is
+seeded by the log head. The same scenario and seed give the same log head hash and the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from ..app.prompts import estimate_tokens, load_prompt_set
+from ..core.apply import conservation_holds
+from ..core.errors import EngineError, InvariantViolation, invariant
+from ..core.ledger import account_owner
+from ..core.state import State
+from ..core.tasks import Task, commitment
+from ..core.pricing import tier_weight
+from ..core.units import COR, PPB
+from .chain import SimChain, addr
+from .scenarios import Scenario
+from .strategies import (
+    MINER_STRATEGIES,
+    VALIDATOR_STRATEGIES,
+    MinerContext,
+    MinerPlan,
+    Output,
+    TaskInfo,
+    ValidatorContext,
+    derive,
+    sha,
+    to_ppb,
+    true_measures,
+)
+
+MODEL_ID = "sim-tiny-135m"
+MODEL_BODY = {"id": MODEL_ID, "parameter_count": 135_000_000, "quantization": "q8_0", "context_length": 2048,
+              "license": "apache-2.0", "content_hash": sha("sim-tiny-135m weights")}
+POOLS = {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}
+WALLET_BUFFER = 1_000 * COR  # each operator's spare COR (to restore a slashed bond before unjail)
+USER_DEPOSIT = 5_000 * COR
+CLOSED = ("SETTLED", "FAILED", "CANCELLED")
+MAX_STEPS_PER_ROUND = 10_000
+HISTORY_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    address: str
+    role: str
+    strategy: str
+    coalition: str
+    operator: str
+    stake_units: int
+
+
+@dataclass
+class NodeEpoch:
+    """One node's measurements over one epoch (money in base units)."""
+
+    assigned: int = 0  # miners: task assignments; validators: validation assignments
+    served: int = 0  # miners: outputs revealed; validators: reports submitted
+    in_consensus: int = 0  # miners only
+    work_offered: int = 0  # true useful work done, ppb-scaled: miners Σ complexity units × true quality; validators 10**9 per report
+    fees: int = 0  # task_fee:* (paid at settlement)
+    network: int = 0  # miner_work / validator_work (emission, through commission and stake)
+    staking: int = 0  # staking_apr
+    other: int = 0  # anything else credited (e.g. stake_reward harvested on a stake change)
+    slashes: int = 0  # stake lost to slashing
+    slash_count: int = 0
+    costs: int = 0  # off-chain: inference, validation, running the node
+    reputation_ppb: int = 0
+    jailed: bool = False
+
+    @property
+    def work_earnings(self) -> int:
+        return self.fees + self.network
+
+    @property
+    def earnings(self) -> int:
+        return self.fees + self.network + self.staking + self.other
+
+    @property
+    def net(self) -> int:
+        return self.earnings - self.slashes - self.costs
+
+
+@dataclass
+class EpochTasks:
+    submitted: int = 0
+    rejected: int = 0
+    settled: int = 0
+    failed: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    rejections: dict[str, int] = field(default_factory=dict)
+    captured: dict[str, int] = field(default_factory=dict)  # coalition -> tasks where it held ≥ half the reporting stake
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    seed: int
+    nodes: dict[str, NodeInfo]
+    epochs: list[dict[str, NodeEpoch]]
+    tasks: list[EpochTasks]
+    conservation_errors: list[str]
+    reconcile_errors: list[str]
+    events: int
+    head_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "seed": self.seed, "nodes": {k: asdict(v) for k, v in self.nodes.items()},
+                "epochs": [{k: asdict(v) for k, v in e.items()} for e in self.epochs], "tasks": [asdict(t) for t in self.tasks],
+                "conservation_errors": self.conservation_errors, "reconcile_errors": self.reconcile_errors,
+                "events": self.events, "head_hash": self.head_hash}
+
+
+def run(scenario: Scenario, seed: int, *, check_each_event: bool = False) -> RunResult:
+    """Run ``scenario`` with ``seed`` through the core; measure every node in every epoch."""
+    world = World(scenario, seed, check_each_event)
+    for e in range(scenario.epochs):
+        world.run_epoch(e)
+    return world.result()
+
+
+class World:
+    """The simulated network: the chain, the nodes' strategies, and the environment's knowledge."""
+
+    def __init__(self, scenario: Scenario, seed: int, check_each_event: bool = False) -> None:
+        self.s = scenario
+        self.seed = seed
+        self.env = scenario.env
+        self.nodes = {name: NodeInfo(name, addr(name), g.role, g.strategy, g.coalition, g.operator or name, g.stake_units(i))
+                      for name, g, i in scenario.node_names()}
+        self.options = {addr(name): g.options for name, g, _ in scenario.node_names()}
+        self.name_of = {n.address: n.name for n in self.nodes.values()}
+        self.coalition_of = {n.address: n.coalition for n in self.nodes.values()}
+        self.user, self.dev = addr("user"), addr("modeldev")
+        self.router = next((n.address for n in self.nodes.values() if n.role == "router"), None)
+        self.chain = SimChain(self._allocations(), dict(scenario.params), check_each=check_each_event)
+        self.prompts = load_prompt_set() if self.env.network_prompts == "bundled" else ()
+        self.plans: dict[int, dict[str, MinerPlan | None]] = defaultdict(dict)
+        self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
+        self.attempted: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self.truth: dict[int, dict[str, tuple[float, float]]] = {}
+        self.info: dict[int, TaskInfo] = {}
+        self.public_answers: dict[str, Output] = {}
+        self.history: list[tuple[int, int]] = []
+        self.costs: Counter[str] = Counter()
+        self.epochs: list[dict[str, NodeEpoch]] = []
+        self.tasks: list[EpochTasks] = []
+        self.conservation_errors: list[str] = []
+        self.reconcile_errors: list[str] = []
+        self._setup()
+
+    @property
+    def state(self) -> State:
+        return self.chain.state
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _allocations(self) -> dict[str, int]:
+        out = {f"wallet:{n.address}": n.stake_units + WALLET_BUFFER for n in self.nodes.values()}
+        out[f"wallet:{self.user}"] = USER_DEPOSIT + WALLET_BUFFER
+        out[f"wallet:{self.dev}"] = WALLET_BUFFER
+        return {**out, **POOLS}
+
+    def _setup(self) -> None:
+        self.chain.submit(self.dev, "model.register", dict(MODEL_BODY))
+        for n in self.nodes.values():
+            body: dict[str, Any] = {"role": n.role, "self_bond": str(n.stake_units)}
+            if n.role == "miner":
+                body["models"] = [MODEL_ID]
+            self.chain.submit(n.address, "node.register", body)
+        self.chain.submit(self.user, "session.open", {"deposit": str(USER_DEPOSIT)})
+        self.session = max(self.state.sessions)
+
+    # --- one epoch ---------------------------------------------------------------------------
+
+    def run_epoch(self, e: int) -> None:
+        invariant(self.state.epoch == e, f"simulation expected epoch {e}, the engine is at {self.state.epoch}")
+        before = self._holdings()
+        stats = {name: NodeEpoch() for name in self.nodes}
+        counts = EpochTasks()
+        p = self.state.params
+        round_ticks = p.epoch_length_ticks // self.s.rounds_per_epoch
+        start = self.state.epoch_start_tick
+        self.costs = Counter()
+        for r in range(self.s.rounds_per_epoch):
+            self._advance_to(start + r * round_ticks)
+            self._unjail_ready()
+            tids = self._issue_round(e, r, counts)
+            self._drive(tids)
+            self._collect_tasks(tids, stats, counts)
+            invariant(self.state.epoch == e, "a round crossed an epoch boundary")
+        self.chain.oracle("epoch.close", {})
+        self._collect_money(e, stats)
+        self._check_books(e, before)
+        self.epochs.append(stats)
+        self.tasks.append(counts)
+
+    def _advance_to(self, tick: int) -> None:
+        if self.state.tick < tick:
+            self.chain.oracle("tick", {"ticks": tick - self.state.tick})
+
+    def _unjail_ready(self) -> None:
+        for n in self.nodes.values():
+            node = self.state.nodes.get(n.address)
+            if node is None or not node.jailed or self.state.tick < (node.jailed_until_tick or 0):
+                continue
+            strategy = MINER_STRATEGIES.get(n.strategy) if n.role == "miner" else VALIDATOR_STRATEGIES.get(n.strategy)
+            if strategy is not None and not strategy.unjails:
+                continue
+            need = self.state.params.min_self_bond(n.role) - self.chain.balance(f"bonded:{n.address}")
+            try:
+                if need > 0:
+                    self.chain.submit(n.address, "stake.bond", {"amount": str(need)})
+                self.chain.submit(n.address, "node.unjail", {})
+            except EngineError:
+                continue  # cannot restore the bond: stays jailed
+
+    # --- issuing tasks -----------------------------------------------------------------------
+
+    def _issue_round(self, e: int, r: int, counts: EpochTasks) -> list[int]:
+        rounds = self.s.rounds_per_epoch
+        tids = []
+        for slot in range(r, self.s.user_tasks_per_epoch, rounds):
+            tids += self._issue(self._user_task(e, slot), counts)
+        for slot in range(r, self.s.network_tasks_per_epoch, rounds):
+            tids += self._issue(self._network_task(e, slot), counts)
+        return tids
+
+    def _user_task(self, e: int, slot: int) -> tuple[TaskInfo, str, str, dict[str, Any]]:
+        key = f"{e}:user:{slot}"
+        rng = derive(self.seed, "user-task", key)
+        prompt_id = f"user|{self.seed}|{key}"
+        max_out = self.env.user_max_output_tokens
+        body = {"session": self.session, "model": MODEL_ID, "prompt_hash": sha(prompt_id), "prompt_bytes": rng.randint(20, 2000),
+                "input_tokens": rng.randint(*self.env.user_input_tokens), "max_output_tokens": max_out}
+        if self.router:
+            body["router"] = self.router
+        return TaskInfo(key, 0, "user", prompt_id, max_out), self.user, "task.submit", body
+
+    def _network_task(self, e: int, slot: int) -> tuple[TaskInfo, str, str, dict[str, Any]]:
+        key = f"{e}:network:{slot}"
+        if self.prompts:
+            pr = derive(self.seed, "network-prompt", key).choice(self.prompts)
+            prompt_id, text, max_out = pr["id"], pr["prompt"], pr["max_output_tokens"]
+        else:
+            prompt_id, max_out = f"network|{self.seed}|{key}", 128
+            text = prompt_id
+        body = {"model": MODEL_ID, "prompt_hash": sha(text), "prompt_bytes": len(text.encode()),
+                "input_tokens": estimate_tokens(text), "max_output_tokens": max_out}
+        return TaskInfo(key, 0, "network", prompt_id, max_out), self.chain.state.oracle, "task.network", body
+
+    def _issue(self, spec: tuple[TaskInfo, str, str, dict[str, Any]], counts: EpochTasks) -> list[int]:
+        info, actor, kind, body = spec
+        tid = self.state.next_id
+        counts.submitted += 1
+        try:
+            self.chain.submit(actor, kind, body)
+        except EngineError as exc:
+            counts.rejected += 1
+            counts.rejections[exc.code] = counts.rejections.get(exc.code, 0) + 1
+            return []
+        self.info[tid] = TaskInfo(info.key, tid, info.kind, info.prompt_id, info.max_output_tokens)
+        return [tid]
+
+    # --- nodes acting ------------------------------------------------------------------------
+
+    def _drive(self, tids: list[int]) -> None:
+        for _ in range(MAX_STEPS_PER_ROUND):
+            acted = False
+            for tid in tids:
+                acted = self._step(self.state.tasks[tid]) or acted
+            if all(self.state.tasks[t].state in CLOSED for t in tids):
+                return
+            if not acted:
+                self.chain.oracle("tick", {"ticks": 1})
+        raise InvariantViolation(f"round did not finish within {MAX_STEPS_PER_ROUND} steps")
+
+    def _step(self, task: Task) -> bool:
+        if task.state in ("PREPARED", "STARTED"):
+            return self._precommits(task)
+        if task.state == "PRECOMMITTED":
+            return self._reveals(task)
+        if task.state == "COMMITTED":
+            return self._validations(task)
+        return False
+
+    def _salt(self, tid: int) -> str:
+        return f"s{self.seed}-{tid}"
+
+    def _precommits(self, task: Task) -> bool:
+        acted = False
+        for a in sorted(task.miners, key=lambda a: a.miner):
+            if a.commit is not None or a.miner in self.plans[task.id]:
+                continue
+            n = self.nodes[self.name_of[a.miner]]
+            ctx = MinerContext(self.env, self.seed, self.info[task.id], a.miner, self.options[a.miner], self.public_answers)
+            plan = MINER_STRATEGIES[n.strategy].plan(ctx)
+            self.plans[task.id][a.miner] = plan
+            if plan is None:
+                continue
+            self.costs[a.miner] += plan.cost_units
+            self.chain.submit(a.miner, "task.precommit",
+                              {"task": task.id, "commit": commitment(task.id, a.miner, plan.commit.hash, self._salt(task.id))})
+            acted = True
+        return acted
+
+    def _reveals(self, task: Task) -> bool:
+        acted = False
+        for a in sorted(task.miners, key=lambda a: self._reveal_order(task, a.miner)):
+            if task.state != "PRECOMMITTED":
+                break
+            if a.commit is None or a.reveal_tick is not None or ("reveal", a.miner) in self.attempted[task.id]:
+                continue
+            self.attempted[task.id].add(("reveal", a.miner))
+            plan = self.plans[task.id].get(a.miner)
+            if plan is None or plan.reveal is None:
+                continue
+            out = plan.reveal
+            if plan.copy_at_reveal:
+                shown = [self.revealed[task.id][b.miner] for b in task.miners if b.reveal_tick is not None and not b.mismatch]
+                out = shown[0] if shown else out
+            tokens = min(task.max_output_tokens, plan.claimed_tokens if plan.claimed_tokens is not None else out.tokens)
+            self.revealed[task.id][a.miner] = out
+            self.chain.submit(a.miner, "task.reveal",
+                              {"task": task.id, "output_hash": out.hash, "salt": self._salt(task.id), "output_tokens": tokens})
+            acted = True
+        return acted
+
+    def _reveal_order(self, task: Task, miner: str) -> tuple[bool, float, str]:
+        """Who reveals first: strategies that wait go last; otherwise a random latency per task and miner."""
+        waits = MINER_STRATEGIES[self.nodes[self.name_of[miner]].strategy].reveals_last
+        return waits, derive(self.seed, "latency", self.info[task.id].key, miner).random(), miner
+
+    def _validations(self, task: Task) -> bool:
+        if task.id not in self.truth:
+            valid = {a.miner: self.revealed[task.id][a.miner] for a in task.miners if a.reveal_tick is not None and not a.mismatch}
+            self.truth[task.id] = true_measures(self.env, self.seed, valid)
+        acted = False
+        strategy = lambda v: VALIDATOR_STRATEGIES[self.nodes[self.name_of[v]].strategy]  # noqa: E731
+        for v in sorted(task.validators, key=lambda v: (strategy(v).reports_last, v)):
+            if task.state != "COMMITTED":
+                break
+            if v in task.reports or ("validate", v) in self.attempted[task.id]:
+                continue
+            self.attempted[task.id].add(("validate", v))
+            report = strategy(v).report(self._validator_context(task, v))
+            if report is None:
+                continue
+            if strategy(v).evaluates:
+                self.costs[v] += self.env.validation_cost_units
+            self.chain.submit(v, "task.validate", {"task": task.id, "reports": [
+                {"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]})
+            acted = True
+        return acted
+
+    def _validator_context(self, task: Task, v: str) -> ValidatorContext:
+        miners = sorted(self.truth[task.id])
+        so_far = {w: {m: (x[0], x[1]) for m, x in r.items()} for w, r in task.reports.items()}
+        stakes = {w: self.state.nodes[w].stake_total for w in task.validators}
+        return ValidatorContext(self.env, self.seed, self.info[task.id], v, self.options[v], miners, self.truth[task.id],
+                                self.coalition_of, so_far, stakes, self.history)
+
+    # --- measuring ---------------------------------------------------------------------------
+
+    def _collect_tasks(self, tids: list[int], stats: dict[str, NodeEpoch], counts: EpochTasks) -> None:
+        for tid in tids:
+            task = self.state.tasks[tid]
+            if task.state == "SETTLED":
+                counts.settled += 1
+                self._publish(task)
+            else:
+                counts.failed += 1
+                counts.failures[task.failure or task.state] = counts.failures.get(task.failure or task.state, 0) + 1
+            self._count_capture(task, counts)
+            units = tier_weight(self.state.models[task.model].parameter_count)
+            for a in task.miners:
+                st = stats[self.name_of[a.miner]]
+                st.assigned += 1
+                st.served += a.reveal_tick is not None
+                st.in_consensus += a.in_consensus
+                out = self.revealed[tid].get(a.miner)
+                if out is not None and not a.mismatch:
+                    st.work_offered += (task.input_tokens + out.tokens) * units * to_ppb(out.quality)
+            for v in task.validators:
+                st = stats[self.name_of[v]]
+                st.assigned += 1
+                st.served += v in task.reports
+                st.work_offered += PPB if v in task.reports else 0
+            for d in (self.plans, self.revealed, self.attempted, self.truth):
+                d.pop(tid, None)  # type: ignore[attr-defined]
+
+    def _count_capture(self, task: Task, counts: EpochTasks) -> None:
+        """Tasks whose stake-weighted median a coalition decided (it held at least half the reporting stake)."""
+        stakes = {v: self.state.nodes[v].stake_total for v in task.reports}
+        total = sum(stakes.values())
+        for c in sorted({self.coalition_of[v] for v in task.reports} - {""}):
+            mine = sum(x for v, x in stakes.items() if self.coalition_of[v] == c)
+            if total and 2 * mine >= total:
+                counts.captured[c] = counts.captured.get(c, 0) + 1
+
+    def _publish(self, task: Task) -> None:
+        """Revealed outputs of a settled task are public: copiers may replay them, copiers may read the medians."""
+        prompt = self.info[task.id].prompt_id
+        for a in task.miners:
+            out = self.revealed[task.id].get(a.miner)
+            if a.in_consensus and out is not None and out.cluster == "honest":
+                self.public_answers.setdefault(prompt, out)
+            if a.distance_ppb is not None and a.quality_ppb is not None:
+                self.history.append((a.distance_ppb, a.quality_ppb))
+        del self.history[:-HISTORY_LIMIT]
+
+    def _collect_money(self, e: int, stats: dict[str, NodeEpoch]) -> None:
+        record = self.state.epochs[e]
+        for item in record.items:
+            name = self.name_of.get(item.address)
+            if name is None:
+                continue
+            st, s = stats[name], item.stream
+            if s.startswith("task_fee:"):
+                st.fees += item.amount
+            elif s.startswith(("miner_work", "validator_work")):
+                st.network += item.amount
+            elif s.startswith("staking_apr"):
+                st.staking += item.amount
+            elif s == "slash":
+                st.slashes -= item.amount
+            else:
+                st.other += item.amount
+        for sl in self.state.slashes:
+            if sl.epoch == e and sl.node in self.name_of:
+                stats[self.name_of[sl.node]].slash_count += 1
+        for name, n in self.nodes.items():
+            node = self.state.nodes[n.address]
+            stats[name].costs = self.costs[n.address] + self.env.node_cost_per_epoch_units
+            stats[name].reputation_ppb = node.reputation_ppb
+            stats[name].jailed = node.jailed
+
+    def _holdings(self) -> dict[str, int]:
+        """Per node address: wallet + bond + delegations + claimable + unbonding."""
+        out = {n.address: 0 for n in self.nodes.values()}
+        for account, value in self.state.ledger.balances.items():
+            owner = account_owner(account)
+            if owner in out and not account.startswith("rewards:"):
+                out[owner] += value
+        return out
+
+    def _check_books(self, e: int, before: dict[str, int]) -> None:
+        try:
+            conservation_holds(self.state)
+        except InvariantViolation as exc:
+            self.conservation_errors.append(f"epoch {e}: {exc}")
+        after = self._holdings()
+        items: Counter[str] = Counter()
+        for item in self.state.epochs[e].items:
+            items[item.address] += item.amount
+        for address, value in after.items():
+            if value - before[address] != items[address]:
+                self.reconcile_errors.append(
+                    f"epoch {e}: {self.name_of[address]} holdings changed by {value - before[address]}, statement sums to {items[address]}")
+
+    def result(self) -> RunResult:
+        return RunResult(self.s.name, self.seed, self.nodes, self.epochs, self.tasks, self.conservation_errors,
+                         self.reconcile_errors, self.chain.count, self.state.head_hash)
+
+
+# --- many runs ---------------------------------------------------------------------------------------
+
+
+def _run_from_dict(data: dict[str, Any], seed: int) -> RunResult:
+    return run(Scenario.from_dict(data), seed)
+
+
+class RunCache:
+    """Runs by (what determines a run, seed): a scenario and its honest twin that coincide run once."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, workers)
+        self.results: dict[tuple[str, int], RunResult] = {}
+
+    def missing(self, scenarios: list[Scenario]) -> list[tuple[Scenario, int]]:
+        """(scenario, seed) pairs not run yet, without duplicates."""
+        out: dict[tuple[str, int], tuple[Scenario, int]] = {}
+        for s in scenarios:
+            for seed in s.seeds:
+                key = (s.run_key(), seed)
+                if key not in self.results and key not in out:
+                    out[key] = (s, seed)
+        return list(out.values())
+
+    def run_all(self, scenarios: list[Scenario], progress: Callable[[str], None] | None = None) -> None:
+        """Run every missing (scenario, seed), in ``workers`` processes when more than one."""
+        todo = self.missing(scenarios)
+        if self.workers == 1 or len(todo) <= 1:
+            for s, seed in todo:
+                self.results[(s.run_key(), seed)] = run(s, seed)
+                if progress:
+                    progress(f"{s.name} seed {seed}")
+            return
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+            futures = {pool.submit(_run_from_dict, s.to_dict(), seed): (s, seed) for s, seed in todo}
+            for fut in as_completed(futures):
+                s, seed = futures[fut]
+                self.results[(s.run_key(), seed)] = fut.result()
+                if progress:
+                    progress(f"{s.name} seed {seed}")
+
+    def get(self, s: Scenario) -> list[RunResult]:
+        """The runs of ``s`` for each of its seeds, in seed order (run them first)."""
+        return [self.results[(s.run_key(), seed)] for seed in s.seeds]

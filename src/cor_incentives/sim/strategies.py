@@ -1,0 +1,371 @@
+"""Node strategies and the environment that knows the truth about every output.
+
+The environment
+    An inference output is modelled as ``Output(hash, cluster, quality, tokens)``; its *cluster* says
+    what kind of text it is (``honest``: a real answer to the prompt; ``lazy``: a short generic answer;
+    ``garbage``: unrelated text). The cosine distance between two outputs is drawn, per pair, from the
+    range of their clusters (``Environment.*_distance``); identical hashes are at distance 0. An honest
+    validator embeds the revealed outputs, finds the medoid (the output with the least total distance
+    to the others) and reports each output's distance to it, plus its PoUW quality, each with a little
+    measurement noise. So the environment knows the true distance and quality of every output and
+    each validator reports according to its strategy. With an honest majority among a task's reveals
+    the medoid is honest and a lazy answer's distance falls in ``honest_lazy_distance`` (0.25–0.40),
+    a garbage answer's in ``garbage_distance`` (0.9–1.1); when lazy answers are the majority the
+    medoid may be lazy, which is what would happen on the real network too.
+
+Miner strategies (``MINER_STRATEGIES``)
+    honest      computes the answer (pays ``inference_cost_units``), commits to it, reveals it.
+    lazy        a short generic answer without running the model (no inference cost).
+    garbage     unrelated text (no inference cost).
+    copier      wants to reveal a copy of another miner's output without computing. Commit-reveal
+                hides the others' outputs until the precommit deadline has passed, and a reveal must
+                match the precommit, so the copier has to commit to a *guess* first. It guesses a
+                generic answer (a lazy output) — unless the prompt was already answered in an earlier,
+                settled task (network tasks are drawn from a finite prompt set and outputs are public
+                once revealed): then it replays that published honest output, same hash, for free.
+                Option ``reveal``: ``"guess"`` (default, the rational choice) reveals its guess;
+                ``"copy"`` reveals another miner's freshly revealed output, which cannot match its
+                commit, so it is a ``commit_mismatch``.
+    mismatched  computes the answer and commits to it but reveals a different output (option ``rate``,
+                the share of tasks where it does so; default 1).
+    offline     never precommits (misses every deadline) and never leaves jail.
+    inflater    computes the honest answer but claims ``output_tokens = max_output_tokens``.
+
+Validator strategies (``VALIDATOR_STRATEGIES``)
+    honest      reports the true distance and quality with small noise (pays ``validation_cost_units``).
+    copier      does not evaluate: reports a constant guess (options ``distance`` 0.05, ``quality``
+                0.8), or with ``mode = "previous_median"`` the median consensus of earlier tasks.
+    echo        does not evaluate: waits for the task's other validators and repeats the stake-weighted
+                median of their reports (validator reports are public events, not commit-reveal).
+    colluding   member of a coalition (the group's ``coalition``): reports distance 0 and quality 1 for
+                miners of its coalition (the favoured miner) and harsh numbers for everyone else
+                (options ``harsh_distance`` 0.5, ``harsh_quality`` 0.1). Does not evaluate.
+    offline     never reports.
+
+Randomness is never global: every draw comes from ``derive(seed, purpose, ...)``, a
+``random.Random`` seeded by a string (sha512-seeded, identical across processes). Keys name the task
+slot (epoch and position, not the engine's task id) so a scenario and its baseline draw the same
+prompts and outputs where they can.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import statistics
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping
+
+from ..core.errors import InvalidInput
+from ..core.units import COR, PPB
+from ..core.validation import weighted_median
+
+CLUSTERS = ("honest", "lazy", "garbage")
+
+
+def derive(seed: int, *parts: object) -> random.Random:
+    """An independent, reproducible random stream for one purpose (no global randomness)."""
+    return random.Random("|".join([str(seed), *map(str, parts)]))
+
+
+def sha(text: str) -> str:
+    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def to_ppb(x: float, hi: int = PPB) -> int:
+    """A measured value in [0, hi/1e9] as integer ppb (the core's unit)."""
+    return min(hi, max(0, round(x * PPB)))
+
+
+# --- the environment -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The world outside the engine: outputs, distances, qualities, costs. Every number is a default."""
+
+    honest_quality: tuple[float, float] = (0.80, 0.05)  # mean, standard deviation (clipped to [0, 1])
+    lazy_quality: tuple[float, float] = (0.30, 0.05)
+    garbage_quality: tuple[float, float] = (0.05, 0.02)
+    honest_honest_distance: tuple[float, float] = (0.01, 0.07)  # uniform range of the cosine distance
+    honest_lazy_distance: tuple[float, float] = (0.25, 0.40)
+    lazy_lazy_distance: tuple[float, float] = (0.15, 0.35)
+    garbage_distance: tuple[float, float] = (0.90, 1.10)  # garbage to anything
+    report_noise_distance: float = 0.01  # standard deviation of an honest validator's distance report
+    report_noise_quality: float = 0.03
+    honest_tokens: tuple[int, int] = (40, 200)  # answer length range (per prompt)
+    lazy_tokens: tuple[int, int] = (5, 30)
+    user_input_tokens: tuple[int, int] = (8, 200)
+    user_max_output_tokens: int = 256
+    network_prompts: str = "bundled"  # "bundled": the shipped prompt set (finite, repeats); "unique": fresh
+    inference_cost_units: int = 10**15  # 0.001 COR per task a miner actually computes
+    validation_cost_units: int = 10**14  # 0.0001 COR per report a validator actually evaluates
+    node_cost_per_epoch_units: int = 0  # fixed cost of running one node for one epoch (hardware, hosting)
+
+    def __post_init__(self) -> None:
+        if self.network_prompts not in ("bundled", "unique"):
+            raise InvalidInput("env.network_prompts must be 'bundled' or 'unique'", code="invalid_scenario")
+        for name in ("inference_cost_units", "validation_cost_units", "node_cost_per_epoch_units", "user_max_output_tokens"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InvalidInput(f"env.{name} must be a non-negative integer", code="invalid_scenario")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> "Environment":
+        known = {f.name: f for f in fields(Environment)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise InvalidInput(f"unknown environment setting(s): {', '.join(unknown)}", code="invalid_scenario")
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return Environment(**kwargs)
+
+
+@dataclass(frozen=True)
+class Output:
+    """One inference output as the environment sees it."""
+
+    hash: str
+    cluster: str
+    quality: float
+    tokens: int
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """A task as strategies see it: ``key`` is run-independent (epoch and slot)."""
+
+    key: str
+    task_id: int
+    kind: str  # user | network
+    prompt_id: str
+    max_output_tokens: int
+
+
+def _gauss01(rng: random.Random, spec: tuple[float, float]) -> float:
+    return min(1.0, max(0.0, rng.gauss(spec[0], spec[1])))
+
+
+def honest_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> Output:
+    """A real answer: length set by the prompt (± 5 %), quality around ``honest_quality``."""
+    base = derive(seed, "answer-length", task.prompt_id).randint(*env.honest_tokens)
+    rng = derive(seed, "honest", task.key, miner)
+    tokens = max(1, min(task.max_output_tokens, round(base * rng.uniform(0.95, 1.05))))
+    return Output(sha(f"honest|{task.key}|{miner}"), "honest", _gauss01(rng, env.honest_quality), tokens)
+
+
+def lazy_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> Output:
+    rng = derive(seed, "lazy", task.key, miner)
+    tokens = min(task.max_output_tokens, rng.randint(*env.lazy_tokens))
+    return Output(sha(f"lazy|{task.key}|{miner}"), "lazy", _gauss01(rng, env.lazy_quality), tokens)
+
+
+def garbage_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> Output:
+    rng = derive(seed, "garbage", task.key, miner)
+    return Output(sha(f"garbage|{task.key}|{miner}"), "garbage", _gauss01(rng, env.garbage_quality),
+                  rng.randint(1, task.max_output_tokens))
+
+
+def pair_distance(env: Environment, seed: int, a: Output, b: Output) -> float:
+    """Cosine distance between two outputs (symmetric; 0 for identical outputs)."""
+    if a.hash == b.hash:
+        return 0.0
+    kinds = {a.cluster, b.cluster}
+    if "garbage" in kinds:
+        lo, hi = env.garbage_distance
+    elif kinds == {"honest"}:
+        lo, hi = env.honest_honest_distance
+    elif kinds == {"lazy"}:
+        lo, hi = env.lazy_lazy_distance
+    else:
+        lo, hi = env.honest_lazy_distance
+    x, y = sorted((a.hash, b.hash))
+    return derive(seed, "distance", x, y).uniform(lo, hi)
+
+
+def true_measures(env: Environment, seed: int, outputs: dict[str, Output]) -> dict[str, tuple[float, float]]:
+    """Per miner: (distance to the medoid of the revealed outputs, quality), what a careful validator finds."""
+    miners = sorted(outputs)
+    dist = {(i, j): pair_distance(env, seed, outputs[i], outputs[j]) for i in miners for j in miners}
+    medoid = min(miners, key=lambda i: (sum(dist[i, j] for j in miners), i))
+    return {m: (dist[m, medoid], outputs[m].quality) for m in miners}
+
+
+# --- miners --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MinerPlan:
+    """What a miner does on one task, decided when it must precommit."""
+
+    commit: Output
+    reveal: Output | None  # None: never reveals
+    cost_units: int
+    claimed_tokens: int | None = None  # output_tokens it claims (default: the revealed output's)
+    copy_at_reveal: bool = False  # reveal another miner's revealed output instead (a mismatch)
+
+
+@dataclass(frozen=True)
+class MinerContext:
+    env: Environment
+    seed: int
+    task: TaskInfo
+    miner: str
+    options: Mapping[str, Any]
+    public_answers: Mapping[str, Output]  # prompt id -> an honest output published in a settled task
+
+
+def plan_honest(c: MinerContext) -> MinerPlan:
+    out = honest_output(c.env, c.seed, c.task, c.miner)
+    return MinerPlan(out, out, c.env.inference_cost_units)
+
+
+def plan_lazy(c: MinerContext) -> MinerPlan:
+    out = lazy_output(c.env, c.seed, c.task, c.miner)
+    return MinerPlan(out, out, 0)
+
+
+def plan_garbage(c: MinerContext) -> MinerPlan:
+    out = garbage_output(c.env, c.seed, c.task, c.miner)
+    return MinerPlan(out, out, 0)
+
+
+def plan_copier(c: MinerContext) -> MinerPlan:
+    seen = c.public_answers.get(c.task.prompt_id)
+    if seen is not None:  # replay a published answer to the same prompt: same hash, no inference
+        return MinerPlan(seen, seen, 0)
+    guess = lazy_output(c.env, c.seed, c.task, c.miner)  # cannot see this task's outputs yet
+    return MinerPlan(guess, guess, 0, copy_at_reveal=c.options.get("reveal", "guess") == "copy")
+
+
+def plan_mismatched(c: MinerContext) -> MinerPlan:
+    out = honest_output(c.env, c.seed, c.task, c.miner)
+    if derive(c.seed, "mismatch", c.task.key, c.miner).random() >= float(c.options.get("rate", 1.0)):
+        return MinerPlan(out, out, c.env.inference_cost_units)
+    swapped = Output(sha(f"swapped|{c.task.key}|{c.miner}"), "honest", out.quality, out.tokens)
+    return MinerPlan(out, swapped, c.env.inference_cost_units)
+
+
+def plan_offline(c: MinerContext) -> None:
+    return None
+
+
+def plan_inflater(c: MinerContext) -> MinerPlan:
+    out = honest_output(c.env, c.seed, c.task, c.miner)
+    return MinerPlan(out, out, c.env.inference_cost_units, claimed_tokens=c.task.max_output_tokens)
+
+
+@dataclass(frozen=True)
+class MinerStrategy:
+    name: str
+    plan: Callable[[MinerContext], MinerPlan | None]
+    unjails: bool = True  # leaves jail as soon as the cooldown allows (topping up the bond if needed)
+    reveals_last: bool = False
+
+
+MINER_STRATEGIES: dict[str, MinerStrategy] = {
+    s.name: s for s in (
+        MinerStrategy("honest", plan_honest),
+        MinerStrategy("lazy", plan_lazy),
+        MinerStrategy("garbage", plan_garbage),
+        MinerStrategy("copier", plan_copier, reveals_last=True),
+        MinerStrategy("mismatched", plan_mismatched),
+        MinerStrategy("offline", plan_offline, unjails=False),
+        MinerStrategy("inflater", plan_inflater),
+    )
+}
+
+
+# --- validators ----------------------------------------------------------------------------------
+
+Report = list[tuple[str, int, int]]  # (miner, poi_distance_ppb, quality_ppb)
+
+
+@dataclass(frozen=True)
+class ValidatorContext:
+    env: Environment
+    seed: int
+    task: TaskInfo
+    validator: str
+    options: Mapping[str, Any]
+    miners: list[str]  # the task's valid reveals, sorted
+    truth: Mapping[str, tuple[float, float]]  # miner -> (true distance, true quality)
+    coalition_of: Mapping[str, str]  # node -> coalition name ("" for none)
+    reports_so_far: Mapping[str, Mapping[str, tuple[int, int]]]  # validator -> miner -> (d, q), public
+    stakes: Mapping[str, int]
+    history: list[tuple[int, int]] = field(default_factory=list)  # consensus (d, q) of earlier settled tasks
+
+
+def report_honest(c: ValidatorContext) -> Report:
+    rng = derive(c.seed, "report", c.task.key, c.validator)
+    out = []
+    for m in c.miners:
+        d, q = c.truth[m]
+        out.append((m, to_ppb(d + rng.gauss(0, c.env.report_noise_distance), 2 * PPB),
+                    to_ppb(q + rng.gauss(0, c.env.report_noise_quality))))
+    return out
+
+
+def _constant(c: ValidatorContext) -> tuple[int, int]:
+    if c.options.get("mode", "constant") == "previous_median" and c.history:
+        return (int(statistics.median_low(d for d, _ in c.history)), int(statistics.median_low(q for _, q in c.history)))
+    return to_ppb(float(c.options.get("distance", 0.05)), 2 * PPB), to_ppb(float(c.options.get("quality", 0.8)))
+
+
+def report_copier(c: ValidatorContext) -> Report:
+    d, q = _constant(c)
+    return [(m, d, q) for m in c.miners]
+
+
+def report_echo(c: ValidatorContext) -> Report:
+    if not c.reports_so_far:
+        return report_copier(c)
+    out = []
+    for m in c.miners:
+        ds = [(r[m][0], c.stakes.get(v, 0), v) for v, r in c.reports_so_far.items()]
+        qs = [(r[m][1], c.stakes.get(v, 0), v) for v, r in c.reports_so_far.items()]
+        out.append((m, weighted_median(ds), weighted_median(qs)))
+    return out
+
+
+def report_colluding(c: ValidatorContext) -> Report:
+    mine = c.coalition_of.get(c.validator, "")
+    harsh = (to_ppb(float(c.options.get("harsh_distance", 0.5)), 2 * PPB), to_ppb(float(c.options.get("harsh_quality", 0.1))))
+    return [(m, 0, PPB) if mine and c.coalition_of.get(m) == mine else (m, *harsh) for m in c.miners]
+
+
+def report_offline(c: ValidatorContext) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ValidatorStrategy:
+    name: str
+    report: Callable[[ValidatorContext], Report | None]
+    evaluates: bool  # pays validation_cost_units per report
+    reports_last: bool = False
+    unjails: bool = True
+
+
+VALIDATOR_STRATEGIES: dict[str, ValidatorStrategy] = {
+    s.name: s for s in (
+        ValidatorStrategy("honest", report_honest, True),
+        ValidatorStrategy("copier", report_copier, False),
+        ValidatorStrategy("echo", report_echo, False, reports_last=True),
+        ValidatorStrategy("colluding", report_colluding, False),
+        ValidatorStrategy("offline", report_offline, False, unjails=False),
+    )
+}
+
+ROUTER_STRATEGIES = ("honest",)
+
+
+def strategy_names(role: str) -> tuple[str, ...]:
+    """Strategies available to a role."""
+    return {"miner": tuple(MINER_STRATEGIES), "validator": tuple(VALIDATOR_STRATEGIES), "router": ROUTER_STRATEGIES}[role]
+
+
+__all__ = ["COR", "Environment", "Output", "TaskInfo", "MinerPlan", "MinerContext", "ValidatorContext", "MINER_STRATEGIES",
+           "VALIDATOR_STRATEGIES", "derive", "true_measures", "strategy_names"]

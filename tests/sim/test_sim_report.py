@@ -1,0 +1,152 @@
+"""`simulate` over every built-in scenario (2 epochs, 2 seeds): structure, books, checks, files, determinism.
+
+Which incentive checks the design meets at the defaults (asserted to pass): honest participation pays,
+honest ≥ 3 × lazy per task, garbage / mismatched / offline miners lose money, echo validators earn
+(slightly) less. Which it does not (asserted to be flagged, with the numbers that show it): token
+inflation pays, splitting stake over sybil nodes pays, a 30 % or 49 % validator coalition moves
+honest pay by more than 5 %, and copier miners profit on a long-running idle network.
+"""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from cor_incentives.sim.report import simulate, to_json, write
+from cor_incentives.sim.scenarios import SCENARIOS
+
+EPOCHS, SEEDS = 2, (1, 2)
+MEETS = ("honest_miners_profit", "honest_vs_lazy", "garbage_loses", "mismatched_loses", "offline_unpaid", "echo_validators_earn_less")
+
+
+@pytest.fixture(scope="module")
+def report():
+    return simulate(list(SCENARIOS.values()), epochs=EPOCHS, seeds=SEEDS, workers=2)
+
+
+def d(text):
+    return Decimal(text)
+
+
+def by_id(report, check_id, scenario=None):
+    return next(c for c in report["checks"] if c["id"] == check_id and (scenario is None or c["scenario"] == scenario))
+
+
+def test_structure_and_books(report):
+    assert set(report) == {"tool", "version", "settings", "checks", "scenarios", "summary"}
+    assert set(report["scenarios"]) == set(SCENARIOS)
+    assert report["summary"]["books_ok"] is True
+    for name, s in report["scenarios"].items():
+        assert s["books"]["conservation_ok"] and s["books"]["reconciled"] and not s["books"]["errors"], name
+        assert s["books"]["epochs_checked"] == EPOCHS * len(SEEDS)
+        assert set(s["head_hashes"]) == {str(x) for x in SEEDS}
+        assert s["tasks"]["submitted"] == s["tasks"]["settled"] + s["tasks"]["failed"] + s["tasks"]["rejected"] > 0
+        for label, st in s["strategies"].items():
+            assert label.split(":")[0] in ("miner", "validator", "router") and st["nodes"] > 0
+            for metric in ("served", "in_consensus_rate", "fees", "network", "staking", "slashes", "costs", "earnings", "net",
+                           "earnings_per_task_served"):
+                assert set(st["metrics"][metric]) == {"mean", "min", "max"}, (name, label, metric)
+            m = st["metrics"]["net"]
+            if m["mean"] is not None:
+                assert d(m["min"]) <= d(m["mean"]) <= d(m["max"])
+            assert len(st["per_epoch"]["earnings"]) == len(st["per_epoch"]["net"]) == EPOCHS
+    json.loads(to_json(report))
+
+
+def verdict_matches_numbers(check_id, r):
+    """Recompute each check's verdict from the numbers it reports."""
+    m = r["measured"]
+    if check_id == "honest_miners_profit":
+        return d(m["honest miners"]["net_per_node"]) > 0 and d(m["honest validators"]["net_per_node"]) > 0
+    if check_id in ("honest_vs_lazy", "copier_miners_unprofitable"):
+        other = "lazy" if check_id == "honest_vs_lazy" else "copier"
+        h, x = d(m["honest"]["work_earnings_per_task_served"]), d(m[other]["work_earnings_per_task_served"])
+        ok = x == 0 or h >= 3 * x
+        return ok if other == "lazy" else ok and d(m[other]["net_per_node"]) < d(m["honest"]["net_per_node"])
+    if check_id in ("garbage_loses", "mismatched_loses"):
+        x = m[check_id.split("_")[0]]
+        return d(x["net_per_node"]) < 0 and d(x["slashes_per_node"]) >= d(x["earnings_per_node"])
+    if check_id == "offline_unpaid":
+        return d(m["offline"]["work_earnings_per_node"]) == 0 and d(m["offline"]["net_per_node"]) <= 0
+    if check_id == "inflation_unprofitable":
+        return m["gain_per_unit_of_true_work"] <= 0.02
+    if check_id.endswith("validators_earn_less"):
+        x = m["copier" if check_id.startswith("copier") else "echo"]
+        return d(x["work_earnings_per_node"]) < d(m["honest"]["work_earnings_per_node"]) and d(x["net_per_node"]) < d(m["honest"]["net_per_node"])
+    if check_id == "collusion_below_half":
+        return m["max_abs_rate_change"] <= 0.05
+    if check_id == "sybil_no_gain":
+        return m["income_change"] <= 0.02
+    raise AssertionError(check_id)
+
+
+def test_every_check_reports_numbers_and_a_verdict_that_follows_from_them(report):
+    expected = {(cid, s.name) for s in SCENARIOS.values() for cid in s.checks}
+    assert {(c["id"], c["scenario"]) for c in report["checks"]} == expected
+    for c in report["checks"]:
+        assert isinstance(c["passed"], bool) and c["criterion"] and any(ch.isdigit() for ch in c["summary"])
+        assert c["passed"] == verdict_matches_numbers(c["id"], c), c["id"]
+        if not c["passed"]:
+            assert c["fix"]
+        for r in c.get("remedies", []):
+            assert r["label"] and r["passed"] == verdict_matches_numbers(c["id"], r)
+    assert report["summary"]["passed"] == sum(c["passed"] for c in report["checks"])
+
+
+def test_checks_the_design_meets(report):
+    for cid in MEETS:
+        c = by_id(report, cid)
+        assert c["passed"], f"{cid}: {c['summary']}"
+    lazy = by_id(report, "honest_vs_lazy")["measured"]
+    assert d(lazy["honest"]["work_earnings_per_task_served"]) >= 3 * d(lazy["lazy"]["work_earnings_per_task_served"])
+
+
+def test_checks_the_design_fails_are_flagged_with_numbers(report):
+    # after the core fixes (settled tokens for work, PPS sampling) these gains shrank from +42 % and +35 %;
+    # what is left is flagged with its numbers and the remaining cause
+    inflation = by_id(report, "inflation_unprofitable")
+    assert inflation["measured"]["gain_per_unit_of_true_work"] < 0.2
+    assert inflation["passed"] or "_record_work" in inflation["fix"]
+    assert inflation["passed"] == (inflation["measured"]["gain_per_unit_of_true_work"] <= 0.02)
+    sybil = by_id(report, "sybil_no_gain")
+    assert sybil["measured"]["income_change"] < 0.15
+    assert sybil["passed"] or "pps_sample" in sybil["fix"]
+    assert sybil["passed"] == (sybil["measured"]["income_change"] <= 0.02)
+    c30 = by_id(report, "collusion_below_half", "colluding_validators_30")
+    assert not c30["passed"] and c30["measured"]["max_abs_rate_change"] > 0.05
+    c49 = by_id(report, "collusion_below_half", "colluding_validators_49")
+    assert not c49["passed"] and not c49["harm_only_passed"]
+    assert c49["measured"]["max_drop"] < -0.2 and c49["measured"]["captured_task_share"] > 0.2
+    assert c49["measured"]["coalition"]["favoured_change"] > 1.0  # the favoured miner's payout more than doubles
+    every_validator = next(r for r in c49["remedies"] if r["params"] == {"validators_per_task": 10})
+    assert every_validator["measured"]["captured_task_share"] == 0  # with every validator on every task the coalition never decides
+
+
+def test_copier_miners_profit_on_a_long_idle_network():
+    """30 epochs of mostly network tasks: replayed answers pass consensus; unique prompts remove the edge."""
+    rep = simulate([SCENARIOS["copier_miners"]], seeds=(1,), workers=2)
+    (c,) = rep["checks"]
+    assert not c["passed"] and c["measured"]["ratio_per_task_served"] < 3
+    assert d(c["measured"]["copier"]["net_per_node"]) > 0 and c["measured"]["copier"]["in_consensus_rate"] > 0.5
+    (unique,) = c["remedies"]
+    assert unique["passed"] and unique["env"] == {"network_prompts": "unique"}
+
+
+def test_files(report, tmp_path):
+    some = ("honest_only", "colluding_validators_30", "sybil_split")  # plotting all of them is slow
+    part = {**report, "scenarios": {k: report["scenarios"][k] for k in some}}
+    files = write(part, tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "report.json").read_text()) == json.loads(to_json(part))
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(some) and "FAIL" in html and "PASS" in html
+    for name in some:
+        assert (tmp_path / "out" / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(files) == {"json", "html"}
+
+
+def test_same_seeds_same_report_whatever_the_workers():
+    chosen = [SCENARIOS["lazy_miners"], SCENARIOS["sybil_split"]]
+    one = to_json(simulate(chosen, epochs=2, seeds=(5,), workers=1))
+    assert to_json(simulate(chosen, epochs=2, seeds=(5,), workers=1)) == one
+    assert to_json(simulate(chosen, epochs=2, seeds=(5,), workers=2)) == one
+    assert to_json(simulate(chosen, epochs=2, seeds=(6,), workers=1)) != one
