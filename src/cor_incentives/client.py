@@ -116,6 +116,64 @@ class CorClient:
     def epoch(self, n: int) -> dict[str, Any]:
         return self._request("GET", f"/v1/epochs/{n}")
 
+    def statement(self, address: str, epoch: int) -> dict[str, Any]:
+        """The reward statement of ``address`` in closed epoch ``epoch`` (line items with their formulas)."""
+        return self._request("GET", f"/v1/statements/{address}/{epoch}")
+
+    def proof(self, address: str, epoch: int) -> dict[str, Any]:
+        """The Merkle proof of ``address``'s claimable leaf in ``epoch`` (raises ``no_leaf`` when there is none)."""
+        return self._request("GET", f"/v1/proofs/{address}/{epoch}")
+
+    def tasks(self, state: str | None = None, assigned: str | None = None, kind: str | None = None, limit: int = 100,
+              after_id: int | None = None, before_id: int | None = None) -> list[dict[str, Any]]:
+        """Tasks newest first (at most ``limit``, ≤ 1000); ``state="open"`` matches every state in which nodes
+        still owe work; ``after_id``/``before_id`` keep only ids above/below (poll for new ones / page back)."""
+        params = {k: v for k, v in (("state", state), ("assigned", assigned), ("kind", kind), ("limit", limit), ("after_id", after_id),
+                                    ("before_id", before_id)) if v is not None}
+        return self._request("GET", "/v1/tasks", params=params)["tasks"]
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/v1/tasks/{task_id}")
+
+    def put_blob(self, data: bytes) -> str:
+        """Store ``data`` (at most 256 KiB) under its sha256; returns ``"0x<sha256>"``."""
+        return self._request("PUT", "/v1/blobs", content=data, headers={"Content-Type": "application/octet-stream"})["hash"]
+
+    def get_blob(self, blob_hash: str) -> bytes:
+        """The bytes stored under ``blob_hash`` (raises ``ApiError`` ``blob_not_found`` when absent)."""
+        r = self.http.get(f"/v1/blobs/{blob_hash}")
+        _raise_for(r)
+        return r.content
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/models")["models"]
+
+    def quote(self, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None = None) -> dict[str, Any]:
+        """The price of a task with every term of the formula (``total_units``: base units)."""
+        params: dict[str, Any] = {"model": model, "input_tokens": input_tokens, "max_output_tokens": max_output_tokens}
+        if redundancy is not None:
+            params["redundancy"] = redundancy
+        return self._request("GET", "/v1/quote", params=params)
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/v1/sessions/{session_id}")
+
+    def proposals(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/proposals")["proposals"]
+
+    def proposal(self, proposal_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/v1/proposals/{proposal_id}")
+
+    def params(self) -> dict[str, Any]:
+        """The parameters in force, their schema, their history by epoch and the controllers (``cor gov params --json``)."""
+        return self._request("GET", "/v1/params")
+
+    def bounties(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/v1/bounties")["bounties"]
+
+    def bounty(self, bounty_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/v1/bounties/{bounty_id}")
+
     def events(self, after: int = -1, limit: int = 100) -> dict[str, Any]:
         """One page of the raw log: ``{"events": [...], "head_seq", "next_after"}``."""
         return self._request("GET", "/v1/events", params={"after": after, "limit": limit})

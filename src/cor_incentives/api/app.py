@@ -19,8 +19,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError, TimeoutError as Po
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..dashboard import routes as dashboard
 from ..core.errors import EngineError
-from . import routes_balances, routes_commands, routes_epochs, routes_events, routes_nodes, routes_ops, routes_slashes, routes_status, routes_verify
+from . import (routes_balances, routes_blobs, routes_bounties, routes_commands, routes_epochs, routes_events, routes_governance,
+               routes_market, routes_nodes, routes_ops, routes_rewards, routes_slashes, routes_status, routes_tasks, routes_verify)
 from .middleware import RequestObserver
 from .service import ApiService
 
@@ -31,12 +33,18 @@ The REST API of the COR incentive engine.
 
 * **Write**: `POST /v1/commands` with a command signed by its actor (EIP-191 `personal_sign` over the
   canonical JSON bytes; see `GET /v1/chain` and *docs/signing.md*). Nothing else changes state.
-* **Read** (public, JSON): status, balances, nodes, slashes, epochs. Amounts are COR decimal strings
-  (`"12.5"`); `*_units` fields are exact base units (1 COR = 10**18).
+* **Read** (public, JSON): status, balances, nodes, slashes, epochs, reward statements and claim proofs,
+  tasks, models and quotes, sessions, proposals and parameters, bounties. Amounts are COR decimal
+  strings (`"12.5"`); `*_units` fields are exact base units (1 COR = 10**18).
+* **Blobs**: `PUT /v1/blobs` stores raw bytes (≤ 256 KiB) under their sha256; `GET /v1/blobs/{hash}`
+  returns them. Prompts and outputs travel this way; events refer to them by hash.
 * **Audit**: `GET /v1/events` returns the raw signed, hash-chained log; `GET /v1/verify` replays it.
 * **Errors** are always `{"error": code, "message": text}` with a stable `code`.
 
 Reads include every command accepted by any process sharing the database.
+
+The web dashboard is served by the same process at `/` (pages `/nodes`, `/tasks`, `/epochs`,
+`/address/{address}`, `/governance`, `/bounties`; each also as JSON with `?format=json`).
 """
 
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
@@ -47,9 +55,12 @@ def create_app(db_url: str | None = None, *, service: ApiService | None = None) 
     svc = service or ApiService.open(db_url)
     app = FastAPI(title="cor-incentives API", version=__version__, description=DESCRIPTION)
     app.state.service = svc
-    for module in (routes_commands, routes_status, routes_balances, routes_nodes, routes_slashes, routes_epochs,
-                   routes_events, routes_verify, routes_ops):
+    for module in (routes_commands, routes_status, routes_balances, routes_nodes, routes_slashes, routes_epochs, routes_rewards,
+                   routes_tasks, routes_market, routes_blobs, routes_governance, routes_bounties, routes_events, routes_verify,
+                   routes_ops):
         app.include_router(module.router)
+    app.include_router(dashboard.router)  # the web dashboard: HTML pages (and their JSON), not in the OpenAPI schema
+    app.mount(dashboard.STATIC_PATH, dashboard.static_files(), name="static")
     _add_error_handlers(app)
     app.add_middleware(RequestObserver, metrics=svc.metrics)
     return app

@@ -236,3 +236,198 @@ class HealthOut(Out):
     ok: bool
     chain_id: Optional[str]
     head_seq: int
+
+
+# --- market: tasks, blobs, models, quotes, sessions ------------------------------------------
+
+
+class TaskMinerOut(Out):
+    miner: str
+    precommitted: bool
+    revealed: bool
+    mismatch: bool
+    output_hash: Optional[str] = Field(..., description="sha256 of the revealed output (`GET /v1/blobs/{hash}`).")
+    output_tokens: Optional[int]
+    poi_distance_ppb: Optional[int] = Field(..., description="Stake-weighted median PoI distance to the medoid (ppb).")
+    quality_ppb: Optional[int] = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
+    in_consensus: bool
+    paid: str
+
+
+class TaskReportOut(Out):
+    poi_distance_ppb: int
+    quality_ppb: int
+
+
+class TaskValidatorOut(Out):
+    validator: str
+    reported: bool
+    agreement_ppb: Optional[int] = Field(..., description="Closeness of this validator's reports to the consensus (ppb).")
+    reports: dict[str, TaskReportOut] = Field(..., description="Miner → what this validator reported.")
+
+
+class TaskOut(Out):
+    id: int
+    kind: str = Field(..., description="user or network.")
+    state: str = Field(..., description="PREPARED, STARTED, PRECOMMITTED, COMMITTED, VALIDATED, SETTLED, CANCELLED or FAILED.")
+    failure: Optional[str]
+    user: Optional[str]
+    session: Optional[int]
+    router: Optional[str]
+    model: str
+    prompt_hash: str = Field(..., description="sha256 of the prompt (`GET /v1/blobs/{hash}`).")
+    input_tokens: int
+    max_output_tokens: int
+    output_tokens: Optional[int]
+    redundancy: int
+    created_tick: int
+    deadline_tick: Optional[int] = Field(..., description="Tick of the current phase's deadline (null once closed).")
+    closed_tick: Optional[int]
+    escrowed: str
+    charged: str
+    refunded: str
+    escrowed_units: str
+    charged_units: str
+    refunded_units: str
+    split: dict[str, str] = Field(..., description="Fee split by recipient class, COR.")
+    miners: list[TaskMinerOut]
+    validators: list[TaskValidatorOut]
+
+
+class TasksOut(Out):
+    tasks: list[TaskOut] = Field(..., description="Newest first.")
+
+
+class BlobOut(Out):
+    hash: str = Field(..., description="0x + sha256 of the bytes: the blob's address.")
+    size: int = Field(..., description="Bytes stored.")
+
+
+class ModelOut(Out):
+    id: str
+    owner: str
+    parameter_count: int
+    tier: str
+    quantization: str
+    context_length: int
+    license: str
+    content_hash: str
+    parent: Optional[str]
+
+
+class ModelsOut(Out):
+    models: list[ModelOut]
+
+
+class QuoteOut(Out):
+    model: str
+    tier: str
+    input_tokens: int
+    output_tokens: int = Field(..., description="The output tokens priced (the request's max_output_tokens).")
+    redundancy: int
+    base_fee_units: str
+    input_price_per_token_units: str
+    output_price_per_token_units: str
+    quantization_factor_ppb: int
+    context_factor_ppb: int
+    per_miner_units: str
+    validation_fee_units: str
+    price_factor_ppb: int
+    total_units: str
+    total: str = Field(..., description="The price in COR.")
+
+
+class SessionOut(Out):
+    id: int
+    owner: str
+    mode: str
+    redundancy: int
+    validators: int
+    dedicated_miners: list[str]
+    open: bool
+    open_tasks: int
+    deposit: str
+    deposit_units: str
+
+
+# --- rewards: statements and claim proofs ----------------------------------------------------
+
+
+class StatementItemOut(Out):
+    stream: str = Field(..., description="e.g. miner_work, validator_work, staking_apr, commission, task_fee, slash, bounty_prize.")
+    amount: str
+    amount_units: str
+    claimable: bool = Field(..., description="Part of the epoch's Merkle leaf (claim with its proof).")
+    detail: dict[str, Any] = Field(..., description="The formula, its inputs and the parameters in force.")
+
+
+class StatementOut(Out):
+    address: str
+    epoch: int
+    start_tick: int
+    end_tick: int
+    items: list[StatementItemOut]
+    total: str
+    total_units: str
+    claimable: str
+    claimable_units: str
+    claimed: bool
+    root: Optional[str]
+
+
+class ProofOut(Out):
+    address: str
+    epoch: int
+    amount: str
+    amount_units: str = Field(..., description="What the leaf commits to (pass to `reward.claim` as `amount`).")
+    root: Optional[str]
+    proof: list[str] = Field(..., description="Sibling hashes, leaf to root (OpenZeppelin StandardMerkleTree).")
+    claimed: bool
+    leaf_encoding: list[str]
+
+
+# --- governance and bounties -----------------------------------------------------------------
+
+
+class ProposalOut(Out):
+    id: int
+    kind: str
+    title: str
+    proposer: str
+    status: str = Field(..., description="VOTING, PASSED, REJECTED, VETOED, EXECUTED or FAILED.")
+    result: Optional[str]
+    body: dict[str, Any]
+    deposit: str
+    created_tick: int
+    end_tick: int
+    total_power: str
+    votes: dict[str, str] = Field(..., description="Voter → option.")
+    tally: dict[str, str] = Field(..., description="Option → COR of voting power (live while voting).")
+    executed_epoch: Optional[int]
+
+
+class ProposalsOut(Out):
+    proposals: list[ProposalOut]
+
+
+class ParamsOut(Out):
+    epoch: int
+    in_force: dict[str, Any] = Field(..., description="Every parameter in force at the current epoch.")
+    schema_: list[dict[str, Any]] = Field(..., alias="schema", description="Every parameter with its bounds and documentation.")
+    history: list[dict[str, Any]] = Field(..., description="Every version: `{from_epoch, params}`.")
+    controllers: dict[str, dict[str, Any]]
+
+
+class BountyOut(Out):
+    id: int
+    sponsor: str
+    kind: str = Field(..., description="bounty or challenge.")
+    prize: str
+    prize_units: str
+    status: str
+    escrow: str
+    escrow_units: str
+
+
+class BountiesOut(Out):
+    bounties: list[BountyOut]

@@ -18,16 +18,29 @@ from ..app import views
 from ..app.engine import Engine, Receipt
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
-from ..core.errors import EngineError, NotFound
+from ..core.errors import EngineError, InvalidInput, NotFound, invariant
 from ..core.state import ROLES, State
 from ..core.units import address as parse_address
+from ..core.events import content_hash
+from ..core.sessions import get_session
+from ..core.tasks import get_task
 from ..store import db
+from . import readviews
 from .metrics import Metrics
 
 T = TypeVar("T")
 
 MAX_EVENTS_PER_PAGE = 1_000
+MAX_TASKS_PER_PAGE = 1_000
+MAX_BLOB_BYTES = 256 * 1024  # like a command payload: an output or a prompt, not a model
 SIGNING_DOCS = "docs/signing.md"
+
+
+class TooLarge(EngineError):
+    """A request body above a documented size limit."""
+
+    code = "request_too_large"
+    http_status = 413
 
 
 class Busy(EngineError):
@@ -94,6 +107,47 @@ class ApiService:
     def epoch(self, n: int) -> dict[str, Any]:
         return self.read(lambda s: views.epoch(s, n))
 
+    def tasks(self, state: str | None = None, assigned: str | None = None, kind: str | None = None, limit: int = 100,
+              after_id: int | None = None, before_id: int | None = None) -> dict[str, Any]:
+        who = parse_address(assigned) if assigned is not None else None
+        limit = max(1, min(limit, MAX_TASKS_PER_PAGE))
+        return self.read(lambda s: readviews.task_list(s, state, who, kind, limit, after_id, before_id))
+
+    def task(self, task_id: int) -> dict[str, Any]:
+        return self.read(lambda s: views.task(s, get_task(s, task_id)))
+
+    def models(self) -> dict[str, Any]:
+        return self.read(readviews.model_list)
+
+    def quote(self, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:
+        return self.read(lambda s: readviews.quote_view(s, model, input_tokens, max_output_tokens, redundancy))
+
+    def session(self, session_id: int) -> dict[str, Any]:
+        return self.read(lambda s: views.session(s, get_session(s, session_id)))
+
+    def statement(self, address: str, epoch: int) -> dict[str, Any]:
+        who = parse_address(address)
+        return self.read(lambda s: views.statement(s, who, epoch))
+
+    def proof(self, address: str, epoch: int) -> dict[str, Any]:
+        who = parse_address(address)
+        return self.read(lambda s: views.proof(s, who, epoch))
+
+    def proposals(self) -> dict[str, Any]:
+        return self.read(readviews.proposal_list)
+
+    def proposal(self, proposal_id: int) -> dict[str, Any]:
+        return self.read(lambda s: readviews.proposal_detail(s, proposal_id))
+
+    def params(self) -> dict[str, Any]:
+        return self.read(readviews.params_view)
+
+    def bounties(self) -> dict[str, Any]:
+        return self.read(readviews.bounty_list)
+
+    def bounty(self, bounty_id: int) -> dict[str, Any]:
+        return self.read(lambda s: readviews.bounty_detail(s, bounty_id))
+
     def next_nonce(self, address: str) -> dict[str, Any]:
         who = parse_address(address)
         return self.read(lambda s: {"address": who, "nonce": self.engine.next_nonce(who)})
@@ -128,6 +182,24 @@ class ApiService:
             raise
         self.metrics.command_accepted()
         return receipt
+
+    # --- content-addressed blobs (prompts, outputs) -----------------------------------------
+
+    def put_blob(self, data: bytes) -> dict[str, Any]:
+        """Store ``data`` under its sha256 (idempotent; unsigned: the hash is the identity)."""
+        if not data:
+            raise InvalidInput("the blob is empty", code="empty_blob")
+        if len(data) > MAX_BLOB_BYTES:
+            raise TooLarge(f"a blob is at most {MAX_BLOB_BYTES} bytes, got {len(data)}", code="blob_too_large", limit=MAX_BLOB_BYTES)
+        h = self.engine.store.put_blob(data)
+        invariant(h == content_hash(data), "the store keyed a blob by something other than its sha256")
+        return {"hash": h, "size": len(data)}
+
+    def get_blob(self, blob_hash: str) -> bytes:
+        data = self.engine.store.get_blob(blob_hash.lower())
+        if data is None:
+            raise NotFound(f"no blob {blob_hash.lower()}", code="blob_not_found")
+        return data
 
     # --- the raw log, verify -----------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from ..app.verify import verify_store
 from ..core.errors import Conflict, InvalidInput
 from ..core.slashing import OFFENCES
 from ..app import views
+from .community import register as register_community
 from .gov import register as register_gov
 from .market import register as register_market
 from .render import render_status, render_verify
@@ -49,6 +50,7 @@ app.add_typer(stake_app, name="stake")
 app.add_typer(slash_app, name="slash")
 app.add_typer(epoch_app, name="epoch")
 register_market(app)
+register_community(app)
 register_gov(app)
 register_serve(app)
 register_simulate(app)

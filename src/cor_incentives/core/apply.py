@@ -21,6 +21,15 @@ from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unaut
 from .events import Command, Event
 from .ledger import POOLS, Posting, check_conservation
 from .params import ParamHistory, params_from_dict
+from .bounties import (
+    process_bounty_award,
+    process_bounty_create,
+    process_bounty_expire,
+    process_bounty_finalize,
+    process_bounty_score,
+    process_bounty_submit,
+)
+from .community import process_community_appoint, process_community_attest, process_community_remove
 from .controllers import DEFAULT_CONTROLLERS
 from .governance import process_governance_tallies, process_propose, process_vote
 from .models import process_model_register
@@ -159,6 +168,15 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "reward.claim": (process_claim, False),
     "gov.propose": (process_propose, False),
     "gov.vote": (process_vote, False),
+    "bounty.create": (process_bounty_create, False),
+    "bounty.submit": (process_bounty_submit, False),
+    "bounty.award": (process_bounty_award, False),
+    "bounty.score": (process_bounty_score, False),
+    "bounty.finalize": (process_bounty_finalize, False),
+    "bounty.expire": (process_bounty_expire, False),
+    "community.appoint": (process_community_appoint, True),
+    "community.remove": (process_community_remove, True),
+    "community.attest": (process_community_attest, False),
 }
 
 

@@ -5,7 +5,8 @@ Steps (read top to bottom, as in the consensus spec's ``process_epoch``):
     2. ``process_miner_rewards``     — miner work (PoI/PoUW) rewards, through commission and stakers
     3. ``process_validator_rewards`` — validator rewards by agreement-weighted validations
     4. ``process_marketplace_rewards`` — the marketplace stream by each model's useful usage
-    5. ``process_voter_rewards``     — the governance stream to this epoch's voters
+    5. ``process_community_rewards`` — the community stream by attested points
+    6. ``process_voter_rewards``     — the governance stream to this epoch's voters
     6. ``process_staking_apr``       — staking APR from pool:staking under the budget guard
     7. ``process_stake_rewards``     — harvest any staker reward still pending; rounding to dust
     8. ``process_offence_windows``   — forget offence counts that left the window
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .community import process_community_rewards
 from .controllers import process_controllers
 from .governance import process_governance_execution, process_voter_rewards
 from .rewards import (
@@ -90,6 +92,7 @@ EPOCH_STEPS = [
     process_miner_rewards,
     process_validator_rewards,
     process_marketplace_rewards,
+    process_community_rewards,
     process_voter_rewards,
     process_staking_apr,
     process_stake_rewards,

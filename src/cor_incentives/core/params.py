@@ -112,6 +112,13 @@ class Params:
     gov_veto_bps: int = _p(3_340, 0, BPS, "veto / all votes that rejects the proposal and burns its deposit")
     gov_timelock_ticks: int = _p(0, 0, 10**7, "ticks between the end of voting and execution (at the next epoch close after)")
     gov_voter_reward_cap_bps: int = _p(2_500, 1, BPS, "largest share of the governance stream one address can earn in an epoch")
+    # --- bounties and community (DESIGN §11) ---
+    bounty_review_period_ticks: int = _p(100, 0, 10**7, "ticks after a bounty's deadline reserved for its reviewers: only they may finalize a challenge, and a bounty with entries and unawarded prizes cannot expire yet")
+    bounty_max_duration_ticks: int = _p(36_500, 1, 10**9, "furthest a bounty's deadline may be from its creation (devnet: 365 epochs of 100 ticks)")
+    bounty_max_submissions: int = _p(1_000, 1, 100_000, "entries one bounty may take (a bound on the state)")
+    community_min_stake_units: int = _p(100 * COR, 0, U256, "stake (self-bond plus delegations) that makes an address eligible for community attestations")
+    community_min_balance_units: int = _p(1_000 * COR, 0, U256, "wallet balance that makes an address eligible without the minimum stake (stands in for account age)")
+    community_max_points_per_member_epoch: int = _p(300, 1, 10**6, "attested points one member may earn in one epoch")
     # --- minting ---
     mint_enabled: bool = field(default=False, metadata={"doc": "whether any posting may come from `minted`"})
 

@@ -1,0 +1,154 @@
+"""Read views the API adds to ``app/views.py``: task lists, quotes, governance, parameters, bounties.
+
+Pure functions of the state (the service calls them under its lock). Same conventions as
+``app/views.py``: amounts are COR decimal strings with the exact base units beside them
+(``*_units``); integers above 2**53 are decimal strings.
+
+``proposal_view`` and ``params_view`` are the data of ``cor gov show --json`` and
+``cor gov params --json`` (cli/gov.py builds the same dicts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator
+
+from ..app import views
+from ..core.errors import NotFound
+from ..core.governance import get_proposal, tally
+from ..core.models import get_model
+from ..core.params import param_schema
+from ..core.pricing import quote as price_quote
+from ..core.state import State
+from ..core.tasks import OPEN_STATES
+from ..core.units import format_cor
+
+TASK_STATES = ("REQUESTED", "CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED",
+               "CANCELLED", "FAILED")
+OPEN = "open"  # a task-state filter that matches every state in which nodes still have work to do
+BOUNTY_MONEY_FIELDS = ("prize", "awarded", "paid", "refunded")
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+def task_matches(t: Any, state: str | None, assigned: str | None, kind: str | None) -> bool:
+    """Whether a task passes the list filters (``assigned``: one of its miners or validators)."""
+    if state is not None and not (t.state in OPEN_STATES if state == OPEN else t.state == state):
+        return False
+    if kind is not None and t.kind != kind:
+        return False
+    if assigned is not None and assigned not in t.validators and t.assignment(assigned) is None:
+        return False
+    return True
+
+
+def newest_tasks(s: State, after_id: int | None, before_id: int | None = None) -> Iterator[Any]:
+    """Tasks newest first with ``after_id < id < before_id`` (ids grow with creation, so no sort is needed)."""
+    for tid in reversed(s.tasks):
+        if after_id is not None and tid <= after_id:
+            return
+        if before_id is None or tid < before_id:
+            yield s.tasks[tid]
+
+
+def newest_open_tasks(s: State, after_id: int | None, before_id: int | None = None) -> Iterator[Any]:
+    """Open tasks newest first, from the core's index of open tasks (each has exactly one pending deadline):
+    what node agents poll, at a cost in open tasks rather than in all tasks ever."""
+    for tid in sorted(set().union(*s.deadlines.values()), reverse=True):
+        if after_id is not None and tid <= after_id:
+            return
+        if (before_id is None or tid < before_id) and tid in s.tasks:
+            yield s.tasks[tid]
+
+
+def task_list(s: State, state: str | None, assigned: str | None, kind: str | None, limit: int, after_id: int | None,
+              before_id: int | None = None) -> dict[str, Any]:
+    """At most ``limit`` tasks matching the filters, newest first."""
+    out: list[dict[str, Any]] = []
+    candidates = newest_open_tasks if state == OPEN or state in OPEN_STATES else newest_tasks
+    for t in candidates(s, after_id, before_id):
+        if len(out) >= limit:
+            break
+        if task_matches(t, state, assigned, kind):
+            out.append(views.task(s, t))
+    return {"tasks": out}
+
+
+# --- market ----------------------------------------------------------------------------------
+
+
+def model_list(s: State) -> dict[str, Any]:
+    return {"models": [views.model(m) for _, m in sorted(s.models.items())]}
+
+
+def quote_view(s: State, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:
+    """The price of a task with every input of the formula (``cor quote --json``)."""
+    q = price_quote(get_model(s, model), input_tokens, max_output_tokens, s.params, redundancy)
+    return {**q.to_dict(), "total": format_cor(q.total_units)}
+
+
+# --- governance ------------------------------------------------------------------------------
+
+
+def proposal_view(p: Any) -> dict[str, Any]:
+    """A proposal with its votes and tally (live while voting, final after)."""
+    live = tally(p)
+    return {"id": p.id, "kind": p.kind, "title": p.title, "proposer": p.proposer, "status": p.status, "result": p.result,
+            "body": views._jsonable(p.body), "deposit": format_cor(p.deposit), "created_tick": p.created_tick, "end_tick": p.end_tick,
+            "total_power": format_cor(p.total_power), "votes": dict(sorted(p.votes.items())),
+            "tally": {k: format_cor(v) for k, v in (p.tally or live).items()}, "executed_epoch": p.executed_epoch}
+
+
+def proposal_list(s: State) -> dict[str, Any]:
+    return {"proposals": [proposal_view(p) for _, p in sorted(s.proposals.items())]}
+
+
+def proposal_detail(s: State, pid: int) -> dict[str, Any]:
+    return proposal_view(get_proposal(s, pid))
+
+
+def params_view(s: State) -> dict[str, Any]:
+    """The parameters in force, their bounds and documentation, every version by epoch, the controllers."""
+    history = s.params_history.versions if s.params_history else ()
+    return {"epoch": s.epoch, "in_force": s.params.to_dict(), "schema": param_schema(),
+            "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in history],
+            "controllers": {n: {"param": c.param, "target_bps": c.target_bps, "min": views._jsonable(c.min_value),
+                                "max": views._jsonable(c.max_value), "max_step": views._jsonable(c.max_step), "enabled": c.enabled}
+                            for n, c in sorted(s.controllers.items())}}
+
+
+# --- bounties --------------------------------------------------------------------------------
+
+
+def bounty_view(s: State, b: Any) -> dict[str, Any]:
+    """``dataclasses.asdict`` of a bounty; money fields as COR with ``*_units`` beside; big ints as strings."""
+    out = views._jsonable(dataclasses.asdict(b))
+    for name in BOUNTY_MONEY_FIELDS:
+        if isinstance(getattr(b, name, None), int):
+            out[name], out[f"{name}_units"] = format_cor(getattr(b, name)), str(getattr(b, name))
+    subs = out.get("submissions")
+    if isinstance(subs, dict):
+        for hunter, entry in subs.items():
+            paid = getattr(b.submissions[hunter], "paid", None)
+            if isinstance(paid, int):
+                entry["paid"], entry["paid_units"] = format_cor(paid), str(paid)
+    escrow = s.ledger.balance(f"escrow:bounty:{b.id}")
+    out["escrow"], out["escrow_units"] = format_cor(escrow), str(escrow)
+    return out
+
+
+def bounties_of(s: State) -> dict[int, Any]:
+    """The bounties in the state (none before the core has them)."""
+    return getattr(s, "bounties", None) or {}
+
+
+def bounty_list(s: State) -> dict[str, Any]:
+    return {"bounties": [bounty_view(s, b) for _, b in sorted(bounties_of(s).items())]}
+
+
+def bounty_detail(s: State, bounty_id: int) -> dict[str, Any]:
+    b = bounties_of(s).get(bounty_id)
+    if b is None:
+        raise NotFound(f"no bounty {bounty_id}", code="bounty_not_found")
+    return bounty_view(s, b)

@@ -1,0 +1,221 @@
+"""``cor devnet``: a whole local network with real node agents (``nodes/devnet.py`` does the work).
+
+Thin: parse the options into a ``DevnetConfig``, run the devnet, show it (a Rich live view on a
+terminal; the end table; or exactly one JSON document with ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from typing import Any, Optional
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from ..core.errors import InvalidInput
+from ..nodes.devnet import DEFAULT_DB_PATH, DEFAULT_KEYS_DIR, DEFAULT_LOG_DIR, DEFAULT_MINERS, DEFAULT_VALIDATORS, Devnet, DevnetConfig
+from .common import JsonOption, console, emit, err_console, handle_errors
+
+
+def _params(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value.strip().isdigit():
+            raise InvalidInput(f"--param takes NAME=INTEGER, got {pair!r}", code="invalid_parameter")
+        out[name.strip()] = int(value)
+    return out
+
+
+def _logger(log_dir: str) -> logging.Logger:
+    from pathlib import Path
+
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger("cor.devnet")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for h in list(log.handlers):
+        log.removeHandler(h)
+    handler = logging.FileHandler(Path(log_dir) / "devnet.log", mode="w")
+    handler.setFormatter(logging.Formatter("%(asctime)s devnet %(message)s", "%H:%M:%S"))
+    log.addHandler(handler)
+    return log
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def live_view(snap: dict[str, Any], config: DevnetConfig) -> Group:
+    head = (f"[bold]cor devnet[/] · epoch [bold]{snap['epoch']}[/]/{snap['epochs']} · tick [bold]{snap['tick']}[/] · "
+            f"{snap['elapsed']:.0f}s · miners {config.backend} · clock {config.clock_mode} ({config.tick_interval:g}s)")
+    tasks = Table(title=f"tasks ({snap['tasks']})", show_edge=False)
+    for state in snap["tasks_by_state"]:
+        tasks.add_column(state)
+    tasks.add_row(*[str(v) for v in snap["tasks_by_state"].values()])
+    nodes = Table(title="holdings change since start (COR)", show_edge=False)
+    for col in ("node", "role", "strategy", "Δ"):
+        nodes.add_column(col, justify="right" if col == "Δ" else "left")
+    for r in snap["nodes"]:
+        delta = r["delta_units"]
+        colour = "green" if delta > 0 else "red" if delta < 0 else "dim"
+        nodes.add_row(r["name"] + ("" if r["alive"] else " [red](down)[/]"), r["role"], r["strategy"], f"[{colour}]{short_cor(delta)}[/]")
+    events = Panel("\n".join(snap["events"][-8:]) or "-", title="recent events", expand=True)
+    notes = Panel("\n".join(snap["notes"][-6:]) or "-", title="clock", expand=True)
+    return Group(head, tasks, nodes, events, notes)
+
+
+def _pct(bps: Optional[int]) -> str:
+    return "-" if bps is None else f"{bps / 100:.0f}%"
+
+
+def short_cor(units: int | str, decimals: int = 2) -> str:
+    """Base units as COR with a few decimals, rounded toward zero (display only; exact values are in --json)."""
+    v = int(units)
+    whole, frac = divmod(abs(v), 10**18)
+    digits = str(frac * 10**decimals // 10**18).rjust(decimals, "0")
+    return f"{'-' if v < 0 else ''}{whole:,}.{digits}"
+
+
+def render_results(data: dict[str, Any]) -> None:
+    t = Table(title=f"devnet: {data['epochs']} epoch(s), miners {data['backend']}, clock {data['clock']}, {data['wall_seconds']}s")
+    right = ("tasks", "cons.", "rep.", "rewards", "fees", "slashes", "net profit")
+    for col in ("node", "strategy", *right):
+        t.add_column(col, justify="right" if col in right else "left", no_wrap=col in ("node", "net profit"))
+    for r in data["nodes"]:
+        rep = f"{r['reputation_ppb'] / 1e9:.2f}" if r.get("reputation_ppb") is not None else "-"
+        net = int(r["net_profit_units"])
+        name = r["name"] + (" [red](jailed)[/]" if r.get("state") == "jailed" else "")
+        t.add_row(name, r["strategy"], str(r.get("tasks", "-")), _pct(r.get("in_consensus_rate_bps")), rep,
+                  short_cor(r["rewards_units"]), short_cor(r["fees_units"], 4), short_cor(r["slashes_units"]),
+                  f"[bold {'green' if net > 0 else 'red'}]{short_cor(net)}[/]")
+    console.print(t)
+    o = Table(title="users and delegators")
+    for col in ("who", "note", "tasks", "paid", "rewards", "slashes", "net"):
+        o.add_column(col, justify="left" if col in ("who", "note") else "right")
+    for r in data["users"]:
+        o.add_row(r["name"], "user (pays for tasks)", str(r.get("tasks", "")), short_cor(r["payments_units"]), "", "",
+                  short_cor(-int(r["payments_units"])))
+    for r in data["delegators"]:
+        o.add_row(r["name"], r["strategy"], "", "", short_cor(r["rewards_units"]), short_cor(r["slashes_units"]),
+                  short_cor(r["net_profit_units"]))
+    console.print(o)
+    s = data["tasks"]["by_state"]
+    offences = Counter(f"{x['node']} {x['offence']}" for x in data["slashes"])
+    console.print("slashes: " + (", ".join(f"{k} ×{v}" for k, v in sorted(offences.items())) or "none"))
+    console.print("tasks: " + ", ".join(f"{k} {v}" for k, v in s.items()) + f" · verify: {'[green]ok[/]' if data.get('verify', {}).get('ok') else '[red]FAILED[/]'}"
+                  f" · db {data['db']} · logs {data['log_dir']}")
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def devnet(
+    epochs: int = typer.Option(3, "--epochs", min=1, max=1000, help="Epochs to run."),
+    seed: str = typer.Option("devnet", "--seed", help="Seed of the keys and of the user's prompt choice."),
+    miners_backend: str = typer.Option("llama", "--miners-backend", help="llama (bundled SmolLM2), openai or scripted."),
+    openai_url: Optional[str] = typer.Option(None, "--openai-url", help="Base URL of an OpenAI-compatible endpoint (…/v1)."),
+    openai_model: str = typer.Option("default", "--openai-model"),
+    prompts: Optional[str] = typer.Option(None, "--prompts", help="JSONL prompt set (default: the bundled one)."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Stop the API when the run ends (no dashboard afterwards)."),
+    as_json: bool = JsonOption,
+    db: Optional[str] = typer.Option(None, "--db", help=f"Database URL (default sqlite:///{DEFAULT_DB_PATH}; recreated each run)."),
+    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="API port (default: a free loopback port)."),
+    linger: Optional[float] = typer.Option(None, "--linger", min=0, help="Seconds to keep serving after the run (default: until Ctrl-C on a terminal, else 0)."),
+    miners: str = typer.Option(DEFAULT_MINERS, "--miners", help="Miner mix: strategy[:count],… (honest lazy garbage copier mismatch offline)."),
+    validators: str = typer.Option(DEFAULT_VALIDATORS, "--validators", help="Validator mix: strategy[:count],… (honest copier offline)."),
+    routers: int = typer.Option(1, "--routers", min=0, max=8),
+    users: int = typer.Option(1, "--users", min=0, max=8),
+    clock: Optional[str] = typer.Option(None, "--clock", help="deadline (default: the clock waits only at a deadline with work owed), lockstep (waits for all owed work) or wall (fixed cadence)."),
+    tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.0, help="Seconds between ticks (deadline/lockstep: at least)."),
+    max_tick_wait: Optional[float] = typer.Option(None, "--max-tick-wait", min=0.0, help="deadline/lockstep: tick anyway after waiting this many seconds."),
+    max_output_tokens: int = typer.Option(48, "--max-output-tokens", min=1, max=4096, help="Cap on every task's max_output_tokens."),
+    user_every_ticks: Optional[int] = typer.Option(None, "--user-every-ticks", min=1, help="The user submits a task every N ticks."),
+    param: list[str] = typer.Option([], "--param", help="Genesis parameter override NAME=INTEGER (repeatable)."),
+    keys_dir: str = typer.Option(DEFAULT_KEYS_DIR, "--keys-dir", help="Where the devnet's seeded keys are written."),
+    log_dir: str = typer.Option(DEFAULT_LOG_DIR, "--log-dir", help="Per-agent log files."),
+    llama_threads: int = typer.Option(1, "--llama-threads", min=1, max=64, help="llama.cpp threads per miner process."),
+) -> None:
+    """A whole local network: the API, node agents as processes, an oracle clock; N epochs, then the results."""
+    config = DevnetConfig(epochs=epochs, seed=seed, backend=miners_backend, openai_url=openai_url, openai_model=openai_model,
+                          prompts=prompts, db_url=db, port=port, keys_dir=keys_dir, log_dir=log_dir, miners=miners,
+                          validators=validators, routers=routers, users=users, clock=clock, tick_seconds=tick_seconds,
+                          max_tick_wait_seconds=max_tick_wait, max_output_tokens=max_output_tokens, user_every_ticks=user_every_ticks,
+                          params=_params(param), llama_threads=llama_threads)
+    interactive = err_console.is_terminal and not as_json
+    say = (lambda msg: err_console.print(f"[dim]{msg}[/]")) if interactive else (lambda msg: None)
+    net = Devnet(config, _logger(log_dir))
+    try:
+        say(f"creating a fresh network in {config.url}")
+        net.prepare()
+        url = net.start_api()
+        say(f"API on {url}; starting {len(net.specs)} agents")
+        net.start_agents(say)
+        if interactive:
+            with Live(console=err_console, refresh_per_second=4, transient=False) as live:
+                net.run_clock(lambda n: live.update(live_view(n.snapshot(), config)))
+        else:
+            net.run_clock()
+        net.stop_agents()
+        data = net.results()
+        data["verify"] = _verify(net)
+        emit(data, as_json, lambda: render_results(data))
+        if not no_serve:
+            _linger(url, linger, as_json)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]: stopping the agents and the API")
+        raise typer.Exit(130) from None
+    except (RuntimeError, TimeoutError) as exc:  # a process did not start or died: say which, with its log tail
+        if as_json:
+            print(json.dumps({"ok": False, "error": "devnet_failed", "message": str(exc)}))
+        else:
+            err_console.print(f"[bold red]error[/] (devnet_failed): {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        net.stop_agents()
+        net.stop_api()
+    if not data["verify"].get("ok"):
+        raise typer.Exit(1)
+
+
+def _verify(net: Devnet) -> dict[str, Any]:
+    assert net.reader is not None
+    r = net.reader.retry("verify", net.reader.client.verify)
+    return {k: r.get(k) for k in ("ok", "events", "hash_chain", "conservation", "epochs_checked", "roots_match", "errors")}
+
+
+def _linger(url: str, linger: Optional[float], as_json: bool) -> None:
+    forever = linger is None and sys.stdin.isatty()
+    seconds = 0.0 if linger is None else linger
+    if not forever and seconds <= 0:
+        return
+    out = err_console if as_json else console
+    out.print(f"dashboard: [bold]{url}/[/]  (API docs {url}/docs) — " + ("Ctrl-C to stop" if forever else f"serving for {seconds:g}s"))
+    try:
+        if forever:
+            while True:
+                time.sleep(3600)
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        pass
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``devnet`` to a Typer app (``cor devnet``)."""
+    app.command("devnet")(handle_errors(devnet))
+
+
+def main() -> None:
+    standalone = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    register(standalone)
+    standalone()
+
+
+if __name__ == "__main__":
+    main()

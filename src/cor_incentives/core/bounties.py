@@ -1,0 +1,408 @@
+"""Bounties and challenges: a sponsor's prize in escrow, hunters' submissions, reviewers' awards (DESIGN §11).
+
+Concepts
+    A *bounty* pays prizes to submissions that reviewers approve (``bounty.award``), in any order,
+    before or after the deadline, until it expires. A *challenge* ranks its entries by score: each
+    reviewer scores each entry once (``bounty.score``, ppb), an entry's score is the median of its
+    reviewers' scores (lower median), and ``bounty.finalize`` after the deadline pays the best
+    ``winners`` entries by rank (ties: the earlier submission ranks first; an entry with no score or
+    a median score of 0 wins nothing). Reviewers are the addresses the sponsor named (validators or
+    appointed judges) or, when none were named, every active validator node (bonded at least the
+    minimum and not jailed). A reviewer never reviews its own entry.
+
+State
+    ``state.bounties[id] = Bounty(id, sponsor, kind, prize, criteria, deadline_tick, winners,
+    reviewers, payout_bps, created_tick, status, submissions, award_count, paid, refunded, treasury_funding, ...)``;
+    ``status`` is ``open`` → (challenges: ``finalized``) → ``expired``. The prize sits in
+    ``escrow:bounty:<id>``; at every moment escrow = prize − paid − refunded.
+
+Messages (the order of the checks is the precedence of the rejections)
+    ``bounty.create``   {prize (base units), criteria (≤ 2000 chars), deadline_tick, winners (1..32),
+                         reviewers?: [address], kind?: "bounty" | "challenge", payout_bps?: [bps per rank]}
+    ``bounty.submit``   {bounty, content_hash}                  a hunter, once, before the deadline; not the
+                                                                sponsor nor a named reviewer
+    ``bounty.award``    {bounty, submission (hunter), rank?}    a reviewer; kind bounty; rank 1 is the first
+                                                                prize (default: the best rank still free)
+    ``bounty.score``    {bounty, submission (hunter), score_ppb}  a reviewer; kind challenge; before finalize
+    ``bounty.finalize`` {bounty}                                kind challenge, after the deadline: by a
+                                                                reviewer, or by anyone once the review period is over
+    ``bounty.expire``   {bounty}                                anyone, after the deadline, once nothing more
+                                                                can be paid (bounty: no entries, every prize
+                                                                awarded, or the review period over; challenge:
+                                                                finalized, or no entries): refunds the rest
+    Rejections: ``bounty_not_found``, ``invalid_bounty``, ``zero_amount``, ``invalid_amount``, ``invalid_criteria``,
+    ``invalid_deadline``, ``invalid_winners``, ``invalid_reviewers``, ``invalid_address``, ``invalid_bounty_kind``,
+    ``invalid_payout``, ``prize_too_small``, ``insufficient_funds``, ``too_many_open_bounties``, ``invalid_hash``,
+    ``bounty_expired``, ``bounty_finalized``, ``deadline_passed``, ``self_submission``, ``reviewer_cannot_submit``,
+    ``already_submitted``, ``all_prizes_awarded``, ``too_many_submissions``, ``wrong_bounty_kind``,
+    ``submission_not_found``, ``not_a_reviewer``, ``reviewer_is_hunter``, ``already_awarded``, ``invalid_rank``,
+    ``rank_already_awarded``, ``invalid_score``, ``already_scored``, ``deadline_not_reached``,
+    ``review_period_not_over``, ``challenge_not_finalized``.
+
+Payouts
+    rank r (1-based) pays  prize × payout_bps[r−1] // 10 000  with ``payout_bps`` (one entry per rank,
+    each ≥ 1, summing to 10 000), else  prize // winners.  Σ over ranks ≤ prize, so the escrow can
+    never be overdrawn (checked as an invariant before each payment).
+
+Governance funding
+    ``fund_bounty(state, id, amount)`` (a passed ``bounty_funding`` proposal) moves ``amount`` from the
+    treasury into the escrow and raises the prize, so every rank not yet paid pays more; ranks already
+    paid keep what they got, so the escrow still covers every remaining rank.
+
+Rounding and refunds
+    Every floor of a payout, and every prize not awarded, stays in ``escrow:bounty:<id>`` until
+    ``bounty.expire``. What is left then is shared pro rata to the funding: the treasury gets
+    rest × treasury_funding // prize back, the sponsor's wallet the remainder (the floor included;
+    statement line ``bounty_refund``).
+
+Statement lines (paid to wallets, so never claimable)
+    sponsor: ``bounty_funding`` (−prize) at create and ``bounty_refund`` at expiry; hunter: ``bounty_prize``.
+
+Parameters (read with their defaults until they are part of ``Params``)
+    ``bounty_review_period_ticks``  ticks after the deadline during which only reviewers may finalize and a
+                                    bounty cannot yet expire (so a sponsor cannot cut the review short)
+    ``bounty_max_duration_ticks``   furthest deadline from now
+    ``bounty_max_submissions``      entries per bounty (a bound on the state)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ledger as acct
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .staking import is_selectable
+from .state import EarningItem, State
+from .units import BPS, PPB, address as parse_address, parse_units
+from .validation import weighted_median
+
+KINDS = ("bounty", "challenge")
+MAX_WINNERS = 32
+MAX_REVIEWERS = 32
+MAX_CRITERIA_CHARS = 2_000
+MAX_OPEN_BOUNTIES = 10_000
+_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+
+
+@dataclass
+class Submission:
+    """A hunter's entry: content hash, when, reviewers' scores (challenges), and what it won."""
+
+    hunter: str
+    content_hash: str
+    index: int  # order of arrival (ties in a challenge go to the earlier entry)
+    tick: int
+    scores: dict[str, int] = field(default_factory=dict)  # reviewer -> score_ppb
+    score_ppb: int | None = None  # median of scores
+    rank: int | None = None  # 1-based, once awarded
+    paid: int = 0
+    awarded_by: str | None = None
+
+
+@dataclass
+class Bounty:
+    id: int
+    sponsor: str
+    kind: str
+    prize: int
+    criteria: str
+    deadline_tick: int
+    winners: int
+    reviewers: tuple[str, ...]  # empty: any active validator node
+    payout_bps: tuple[int, ...]  # empty: equal split
+    created_tick: int
+    status: str = "open"  # open | finalized | expired
+    submissions: dict[str, Submission] = field(default_factory=dict)  # hunter -> entry, in order of arrival
+    award_count: int = 0  # prizes paid so far (ranks taken)
+    paid: int = 0
+    refunded: int = 0
+    treasury_funding: int = 0  # part of the prize added by governance (``fund_bounty``)
+    refunded_to_treasury: int = 0  # part of ``refunded`` that went back to the treasury
+    finalized_tick: int | None = None
+    expired_tick: int | None = None
+
+
+def bounty_param(state: State, name: str) -> int:
+    """A bounty parameter in force """
+    return int(getattr(state.params, name))
+
+
+def bounty_account(bounty_id: int) -> str:
+    return acct.escrow("bounty", bounty_id)
+
+
+def get_bounty(state: State, bounty_id: Any) -> Bounty:
+    """The bounty ``bounty_id``, or ``bounty_not_found``."""
+    if isinstance(bounty_id, bool) or not isinstance(bounty_id, int):
+        raise InvalidInput("bounty must be a bounty id (integer)", code="invalid_bounty")
+    b = state.bounties.get(bounty_id)
+    if b is None:
+        raise NotFound(f"no bounty {bounty_id}", code="bounty_not_found")
+    return b
+
+
+def prize_for_rank(b: Bounty, rank: int) -> int:
+    """What rank ``rank`` (1-based) pays: prize × payout_bps[rank−1] // 10 000, or prize // winners."""
+    if b.payout_bps:
+        return b.prize * b.payout_bps[rank - 1] // BPS
+    return b.prize // b.winners
+
+
+def is_reviewer(state: State, b: Bounty, who: str) -> bool:
+    """A named reviewer, or (none named) an active validator node."""
+    if b.reviewers:
+        return who in b.reviewers
+    node = state.nodes.get(who)
+    return node is not None and node.role == "validator" and is_selectable(state, node)
+
+
+def review_over(state: State, b: Bounty) -> bool:
+    """The deadline plus the review period has passed."""
+    return state.tick >= b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
+
+
+def ranking(b: Bounty) -> list[Submission]:
+    """A challenge's entries that can win, best first: median score descending, then earlier entry."""
+    scored = [s for s in b.submissions.values() if s.score_ppb]
+    return sorted(scored, key=lambda s: (-(s.score_ppb or 0), s.index))
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def _int_field(body: dict[str, Any], name: str, lo: int, hi: int, code: str) -> int:
+    v = body.get(name)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise InvalidInput(f"{name} must be an integer in [{lo}, {hi}], got {v!r}", code=code, field=name)
+    return v
+
+
+def _criteria(body: dict[str, Any]) -> str:
+    text = body.get("criteria")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_CRITERIA_CHARS:
+        raise InvalidInput(f"criteria must be a non-empty text of at most {MAX_CRITERIA_CHARS} characters", code="invalid_criteria")
+    return text
+
+
+def _reviewers(body: dict[str, Any]) -> tuple[str, ...]:
+    raw = body.get("reviewers", [])
+    if not isinstance(raw, list) or len(raw) > MAX_REVIEWERS:
+        raise InvalidInput(f"reviewers must be a list of at most {MAX_REVIEWERS} addresses", code="invalid_reviewers")
+    out = tuple(parse_address(r) for r in raw)
+    if len(set(out)) != len(out):
+        raise InvalidInput("reviewers must not repeat an address", code="invalid_reviewers")
+    return out
+
+
+def _payout_bps(body: dict[str, Any], winners: int) -> tuple[int, ...]:
+    raw = body.get("payout_bps")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) != winners:
+        raise InvalidInput(f"payout_bps must list one share per rank ({winners})", code="invalid_payout")
+    if any(isinstance(x, bool) or not isinstance(x, int) or not 1 <= x <= BPS for x in raw) or sum(raw) != BPS:
+        raise InvalidInput("payout_bps entries must be integers in [1, 10000] summing to 10000", code="invalid_payout")
+    return tuple(raw)
+
+
+def _hunter_entry(b: Bounty, body: dict[str, Any]) -> Submission:
+    hunter = parse_address(body.get("submission", ""))
+    sub = b.submissions.get(hunter)
+    if sub is None:
+        raise NotFound(f"{hunter} has no submission to bounty {b.id}", code="submission_not_found")
+    return sub
+
+
+def _require_open(b: Bounty) -> None:
+    if b.status == "expired":
+        raise Conflict(f"bounty {b.id} has expired", code="bounty_expired")
+    if b.status == "finalized":
+        raise Conflict(f"challenge {b.id} is already finalized", code="bounty_finalized")
+
+
+def _require_kind(b: Bounty, kind: str, hint: str) -> None:
+    if b.kind != kind:
+        raise Conflict(f"bounty {b.id} is a {b.kind}: {hint}", code="wrong_bounty_kind")
+
+
+def _require_reviewer(state: State, b: Bounty, actor: str, sub: Submission) -> None:
+    if not is_reviewer(state, b, actor):
+        who = "a named reviewer" if b.reviewers else "an active validator node"
+        raise Unauthorized(f"{actor} is not a reviewer of bounty {b.id} (must be {who})", code="not_a_reviewer")
+    if sub.hunter == actor:
+        raise Conflict("a reviewer may not review its own submission", code="reviewer_is_hunter")
+
+
+# --- payments --------------------------------------------------------------------------------
+
+
+def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: str | None) -> None:
+    amount = prize_for_rank(b, rank)
+    invariant(state.ledger.balance(bounty_account(b.id)) >= amount, f"bounty {b.id} escrow would be overdrawn")
+    invariant(b.paid + amount <= b.prize, f"bounty {b.id} would pay more than its prize")
+    state.ledger.transfer(bounty_account(b.id), acct.wallet(sub.hunter), amount, "bounty_prize")
+    sub.rank, sub.paid, sub.awarded_by = rank, amount, by
+    b.award_count += 1
+    b.paid += amount
+    formula = "prize × payout_bps[rank−1] // 10000" if b.payout_bps else "prize // winners"
+    detail: dict[str, Any] = {"bounty": b.id, "kind": b.kind, "rank": rank, "prize": b.prize, "winners": b.winners,
+                              "payout_bps": list(b.payout_bps), "formula": formula}
+    if b.kind == "challenge":
+        detail["score_ppb"] = sub.score_ppb
+        detail["scores"] = dict(sorted(sub.scores.items()))
+    else:
+        detail["reviewer"] = by
+    state.earnings.append(EarningItem(sub.hunter, "bounty_prize", amount, detail))
+
+
+def fund_bounty(state: State, bounty_id: Any, amount: int) -> None:
+    """Governance: add ``amount`` from the treasury to an open bounty's prize (checked before anything moves)."""
+    b = get_bounty(state, bounty_id)
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidInput("funding must be a positive number of base units", code="zero_amount")
+    _require_open(b)
+    if b.kind == "bounty" and b.award_count >= b.winners:
+        raise Conflict(f"every prize of bounty {b.id} is awarded", code="all_prizes_awarded")
+    have = state.ledger.balance("treasury")
+    if have < amount:
+        raise Conflict(f"the treasury holds {have}, the funding needs {amount}", code="insufficient_funds")
+    b.prize += amount
+    b.treasury_funding += amount
+    state.ledger.transfer("treasury", bounty_account(b.id), amount, "bounty_funding")
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``bounty.create``: escrow the prize from the sponsor's wallet."""
+    prize = parse_units(body.get("prize", "0"))
+    if prize == 0:
+        raise InvalidInput("prize must be greater than zero", code="zero_amount")
+    criteria = _criteria(body)
+    horizon = bounty_param(state, "bounty_max_duration_ticks")
+    deadline = _int_field(body, "deadline_tick", state.tick + 1, state.tick + horizon, "invalid_deadline")
+    winners = _int_field(body, "winners", 1, MAX_WINNERS, "invalid_winners")
+    reviewers = _reviewers(body)
+    kind = body.get("kind", "bounty")
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", code="invalid_bounty_kind")
+    payout = _payout_bps(body, winners)
+    bid = state.next_id
+    b = Bounty(bid, actor, kind, prize, criteria, deadline, winners, reviewers, payout, state.tick)
+    if any(prize_for_rank(b, r) == 0 for r in range(1, winners + 1)):
+        raise InvalidInput(f"prize {prize} is too small to pay every one of the {winners} ranks", code="prize_too_small")
+    have = state.ledger.balance(acct.wallet(actor))
+    if have < prize:
+        raise Conflict(f"wallet holds {have}, the prize needs {prize}", code="insufficient_funds")
+    if sum(1 for x in state.bounties.values() if x.status != "expired") >= MAX_OPEN_BOUNTIES:
+        raise Conflict("too many open bounties; try again later", code="too_many_open_bounties")
+    state.new_id()
+    state.bounties[bid] = b
+    state.ledger.transfer(acct.wallet(actor), bounty_account(bid), prize, "bounty_escrow")
+    state.earnings.append(EarningItem(actor, "bounty_funding", -prize, {
+        "bounty": bid, "kind": kind, "winners": winners, "deadline_tick": deadline, "payout_bps": list(payout)}))
+
+
+def process_bounty_submit(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``bounty.submit``: a hunter's one entry, before the deadline."""
+    b = get_bounty(state, body.get("bounty"))
+    content_hash = body.get("content_hash")
+    if not isinstance(content_hash, str) or not _HASH.match(content_hash):
+        raise InvalidInput("content_hash must be 0x followed by 64 lower-case hex digits", code="invalid_hash")
+    _require_open(b)
+    if state.tick >= b.deadline_tick:
+        raise Conflict(f"bounty {b.id} closed for submissions at tick {b.deadline_tick}", code="deadline_passed")
+    if actor == b.sponsor:
+        raise Conflict("the sponsor may not submit to its own bounty", code="self_submission")
+    if actor in b.reviewers:
+        raise Conflict("a named reviewer may not submit to the bounty it reviews", code="reviewer_cannot_submit")
+    if actor in b.submissions:
+        raise Conflict(f"{actor} already submitted to bounty {b.id}", code="already_submitted")
+    if b.kind == "bounty" and b.award_count >= b.winners:
+        raise Conflict(f"every prize of bounty {b.id} is awarded", code="all_prizes_awarded")
+    if len(b.submissions) >= bounty_param(state, "bounty_max_submissions"):
+        raise Conflict(f"bounty {b.id} has the most submissions it may take", code="too_many_submissions")
+    b.submissions[actor] = Submission(actor, content_hash, len(b.submissions), state.tick)
+
+
+def process_bounty_award(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``bounty.award``: a reviewer pays a rank's prize to a submission (kind bounty)."""
+    b = get_bounty(state, body.get("bounty"))
+    _require_kind(b, "bounty", "rank entries with bounty.score and bounty.finalize")
+    _require_open(b)
+    sub = _hunter_entry(b, body)
+    _require_reviewer(state, b, actor, sub)
+    if sub.rank is not None:
+        raise Conflict(f"{sub.hunter} already won rank {sub.rank} of bounty {b.id}", code="already_awarded")
+    if b.award_count >= b.winners:
+        raise Conflict(f"all {b.winners} prizes of bounty {b.id} are awarded", code="all_prizes_awarded")
+    taken = {s.rank for s in b.submissions.values() if s.rank is not None}
+    rank = body.get("rank")
+    if rank is None:
+        rank = min(r for r in range(1, b.winners + 1) if r not in taken)
+    elif isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= b.winners:
+        raise InvalidInput(f"rank must be an integer in [1, {b.winners}]", code="invalid_rank")
+    elif rank in taken:
+        raise Conflict(f"rank {rank} of bounty {b.id} is already awarded", code="rank_already_awarded")
+    _pay(state, b, sub, rank, actor)
+
+
+def process_bounty_score(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``bounty.score``: a reviewer's one score for a challenge entry; the entry's score is the median."""
+    b = get_bounty(state, body.get("bounty"))
+    _require_kind(b, "challenge", "award submissions with bounty.award")
+    _require_open(b)
+    sub = _hunter_entry(b, body)
+    _require_reviewer(state, b, actor, sub)
+    score = _int_field(body, "score_ppb", 0, PPB, "invalid_score")
+    if actor in sub.scores:
+        raise Conflict(f"{actor} already scored {sub.hunter}'s entry", code="already_scored")
+    sub.scores[actor] = score
+    sub.score_ppb = weighted_median([(v, 1, r) for r, v in sub.scores.items()])
+
+
+def process_bounty_finalize(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``bounty.finalize``: rank a challenge's entries by score and pay the best ``winners`` by rank."""
+    b = get_bounty(state, body.get("bounty"))
+    _require_kind(b, "challenge", "bounties need no finalize")
+    _require_open(b)
+    if state.tick < b.deadline_tick:
+        raise Conflict(f"challenge {b.id} runs until tick {b.deadline_tick}", code="deadline_not_reached")
+    if not is_reviewer(state, b, actor) and not review_over(state, b):
+        end = b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
+        raise Conflict(f"until tick {end} only a reviewer may finalize challenge {b.id}", code="review_period_not_over")
+    b.status = "finalized"
+    b.finalized_tick = state.tick
+    for rank, sub in enumerate(ranking(b)[: b.winners], start=1):
+        _pay(state, b, sub, rank, None)
+
+
+def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``bounty.expire``: after the deadline, once nothing more can be paid, refund the rest to the sponsor."""
+    b = get_bounty(state, body.get("bounty"))
+    if b.status == "expired":
+        raise Conflict(f"bounty {b.id} has already expired", code="bounty_expired")
+    if state.tick < b.deadline_tick:
+        raise Conflict(f"bounty {b.id} runs until tick {b.deadline_tick}", code="deadline_not_reached")
+    if b.kind == "challenge" and b.status != "finalized" and b.submissions:
+        raise Conflict(f"challenge {b.id} has entries: finalize it first", code="challenge_not_finalized")
+    if b.kind == "bounty" and b.submissions and b.award_count < b.winners and not review_over(state, b):
+        end = b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
+        raise Conflict(f"reviewers may award bounty {b.id} until tick {end}", code="review_period_not_over")
+    rest = state.ledger.balance(bounty_account(b.id))
+    invariant(rest == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize and payments")
+    to_treasury = rest * b.treasury_funding // b.prize
+    b.status = "expired"
+    b.expired_tick = state.tick
+    b.refunded += rest
+    b.refunded_to_treasury += to_treasury
+    state.ledger.transfer(bounty_account(b.id), "treasury", to_treasury, "bounty_refund")
+    state.ledger.transfer(bounty_account(b.id), acct.wallet(b.sponsor), rest - to_treasury, "bounty_refund")
+    if rest - to_treasury:
+        state.earnings.append(EarningItem(b.sponsor, "bounty_refund", rest - to_treasury, {
+            "bounty": b.id, "prize": b.prize, "paid": b.paid, "awards": b.award_count, "winners": b.winners,
+            "rest": rest, "treasury_funding": b.treasury_funding, "to_treasury": to_treasury,
+            "formula": "rest = prize − Σ prizes paid; yours = rest − rest × treasury_funding // prize"}))

@@ -1,0 +1,193 @@
+"""Community engagement: curators attest contributions with points; the community stream is split by points (DESIGN §11).
+
+Concepts
+    *Curators* are appointed (for now by the oracle; later by governance through ``appoint_curator`` /
+    ``remove_curator``). A curator attests a member's contribution — forum, support, feedback or
+    bug report — with 1..100 points and a reference (a link or id, ≤ 200 characters). At each epoch
+    close the community emission stream is split among the epoch's members pro rata to their points.
+
+Who may be attested (sybil resistance)
+    Not the curator itself (``self_attestation``). The member must hold at least
+    ``community_min_stake_units`` of stake (self-bond plus delegations to any node) OR at least
+    ``community_min_balance_units`` in its wallet. (The wallet rule stands in for an account-age rule,
+    which would need every event to record when an address was first seen.) A member earns at most
+    ``community_max_points_per_member_epoch`` points per epoch, and a (member, reference) pair is
+    attested at most once per epoch.
+
+State
+    ``state.curators`` (addresses); ``state.attestations`` (``Attestation`` of the current epoch) and
+    ``state.community_points`` (member → points this epoch), both cleared at epoch close.
+
+Messages (the order of the checks is the precedence of the rejections)
+    ``community.appoint`` (oracle) {curator}            ``already_curator``, ``too_many_curators``
+    ``community.remove``  (oracle) {curator}            ``curator_not_found``
+    ``community.attest``  (curator) {member, kind, points, reference}
+        ``not_a_curator``, ``invalid_address``, ``self_attestation``, ``invalid_attestation_kind``,
+        ``invalid_points``, ``invalid_reference``, ``duplicate_attestation``, ``member_not_eligible``,
+        ``member_points_cap``, ``too_many_attestations``
+
+Epoch close (``process_community_rewards``, after ``process_emission``, before the record step)
+    budget = the epoch's ``community`` stream (in ``pool:network_incentives``);
+    member's reward = budget × points // Σ points, from ``pool:network_incentives`` to
+    ``claimable:<member>`` (a line ``community`` of the statement, part of the epoch's Merkle leaf).
+
+Rounding
+    The floors, and the whole budget when nobody was attested, stay in ``pool:network_incentives``.
+
+Parameters (read with their defaults until they are part of ``Params``)
+    ``community_min_stake_units``, ``community_min_balance_units``, ``community_max_points_per_member_epoch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import ledger as acct
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .rewards import POOL, _record_stream
+from .state import EarningItem, State
+from .units import COR, address as parse_address
+
+KINDS = ("forum", "support", "feedback", "bug_report")
+MAX_POINTS = 100
+MAX_REFERENCE_CHARS = 200
+MAX_CURATORS = 1_000
+MAX_ATTESTATIONS_PER_EPOCH = 10_000
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A curator's attestation of one contribution."""
+
+    curator: str
+    member: str
+    kind: str
+    points: int
+    reference: str
+    tick: int
+    epoch: int
+
+
+def community_param(state: State, name: str) -> int:
+    """A community parameter in force """
+    return int(getattr(state.params, name))
+
+
+def stake_of_address(state: State, who: str) -> int:
+    """Stake an address holds: its self-bond (if it runs a node) plus its delegations to any node."""
+    total = state.ledger.balance(acct.bonded(who))
+    for node_id in sorted(state.nodes):
+        if who in state.nodes[node_id].delegators:
+            total += state.ledger.balance(acct.delegated(node_id, who))
+    return total
+
+
+def is_eligible_member(state: State, who: str) -> bool:
+    """Minimum stake, or (standing in for account age) minimum wallet balance."""
+    return (stake_of_address(state, who) >= community_param(state, "community_min_stake_units")
+            or state.ledger.balance(acct.wallet(who)) >= community_param(state, "community_min_balance_units"))
+
+
+# --- curators (governance calls these too) ---------------------------------------------------
+
+
+def appoint_curator(state: State, who: str) -> None:
+    """Make ``who`` a curator."""
+    curator = parse_address(who)
+    if curator in state.curators:
+        raise Conflict(f"{curator} is already a curator", code="already_curator")
+    if len(state.curators) >= MAX_CURATORS:
+        raise Conflict(f"there are already {MAX_CURATORS} curators", code="too_many_curators")
+    state.curators.add(curator)
+
+
+def remove_curator(state: State, who: str) -> None:
+    """Take the curator role from ``who`` (its attestations of this epoch stand)."""
+    curator = parse_address(who)
+    if curator not in state.curators:
+        raise NotFound(f"{curator} is not a curator", code="curator_not_found")
+    state.curators.discard(curator)
+
+
+def process_community_appoint(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``community.appoint`` (oracle): appoint a curator."""
+    appoint_curator(state, body.get("curator", ""))
+
+
+def process_community_remove(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``community.remove`` (oracle): remove a curator."""
+    remove_curator(state, body.get("curator", ""))
+
+
+# --- attestations ----------------------------------------------------------------------------
+
+
+def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``community.attest``: a curator awards points for a member's contribution."""
+    if actor not in state.curators:
+        raise Unauthorized(f"{actor} is not a curator", code="not_a_curator")
+    member = parse_address(body.get("member", ""))
+    if member == actor:
+        raise Conflict("a curator may not attest its own contributions", code="self_attestation")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", code="invalid_attestation_kind")
+    points = body.get("points")
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
+        raise InvalidInput(f"points must be an integer in [1, {MAX_POINTS}]", code="invalid_points")
+    reference = body.get("reference")
+    if not isinstance(reference, str) or not reference.strip() or len(reference) > MAX_REFERENCE_CHARS:
+        raise InvalidInput(f"reference must be a non-empty text of at most {MAX_REFERENCE_CHARS} characters", code="invalid_reference")
+    if any(a.member == member and a.reference == reference for a in state.attestations):
+        raise Conflict(f"{member} was already attested for {reference!r} this epoch", code="duplicate_attestation")
+    if not is_eligible_member(state, member):
+        raise Conflict(
+            f"{member} holds neither the minimum stake ({community_param(state, 'community_min_stake_units')}) nor the "
+            f"minimum wallet balance ({community_param(state, 'community_min_balance_units')})", code="member_not_eligible")
+    cap = community_param(state, "community_max_points_per_member_epoch")
+    have = state.community_points.get(member, 0)
+    if have + points > cap:
+        raise Conflict(f"{member} has {have} points this epoch; the cap is {cap}", code="member_points_cap", points=have, cap=cap)
+    if len(state.attestations) >= MAX_ATTESTATIONS_PER_EPOCH:
+        raise Conflict("the epoch has as many attestations as it may take", code="too_many_attestations")
+    state.attestations.append(Attestation(actor, member, kind, points, reference, state.tick, state.epoch))
+    state.community_points[member] = have + points
+
+
+# --- epoch close -----------------------------------------------------------------------------
+
+
+def community_reward(budget: int, points: int, total_points: int) -> int:
+    """A member's share of the stream: budget × points // Σ points."""
+    return budget * points // total_points
+
+
+def process_community_rewards(state: State) -> None:
+    """Split the community stream by attested points into claimable rewards; clear the epoch's points."""
+    budget = state.epoch_streams.get("community", 0)
+    total = sum(state.community_points.values())
+    if not total or not budget:
+        _record_stream(state, "community", budget, 0, 0, "no attested points this epoch" if not total else None)
+    else:
+        invariant(state.ledger.balance(POOL) >= budget, "community stream exceeds the pool")
+        paid = earners = 0
+        by_member: dict[str, list[dict[str, Any]]] = {}
+        for a in state.attestations:
+            by_member.setdefault(a.member, []).append(
+                {"curator": a.curator, "kind": a.kind, "points": a.points, "reference": a.reference, "tick": a.tick})
+        for member in sorted(state.community_points):
+            points = state.community_points[member]
+            amount = community_reward(budget, points, total)
+            detail = {"formula": "budget × points // total_points", "budget": budget, "points": points, "total_points": total,
+                      "attestations": by_member.get(member, [])}
+            if amount:
+                state.ledger.transfer(POOL, acct.claimable(member), amount, "community")
+                state.earnings.append(EarningItem(member, "community", amount, detail, True))
+                paid += amount
+                earners += 1
+            else:
+                state.earnings.append(EarningItem(member, "community:none", 0, {**detail, "why": "share rounds down to zero"}))
+        _record_stream(state, "community", budget, paid, earners)
+    state.community_points = {}
+    state.attestations = []

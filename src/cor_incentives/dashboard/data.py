@@ -1,0 +1,274 @@
+"""What each dashboard page shows, as JSON-ready dicts built from the state (pure; no I/O).
+
+Every page is rendered from exactly one of these dicts, and the same dict is served as JSON
+(``?format=json``), which is also where the charts get their data. Amounts follow the API's
+conventions: COR decimal strings, ``*_units`` for exact base units; charts parse the strings.
+Lists are bounded (``MAX_*``): the dashboard shows the most recent part of a large network.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable
+
+from ..api import readviews
+from ..app import views
+from ..core.errors import NotFound
+from ..core.params import EMISSION_SPLIT_DEFAULT
+from ..core.state import EpochRecord, State
+from ..core.tasks import OPEN_STATES, get_task
+from ..core.units import format_cor
+
+MAX_SERIES_EPOCHS = 200  # epochs on the overview's and a node's charts
+MAX_TABLE_EPOCHS = 12  # rows of "latest epochs" on the overview
+MAX_EPOCH_ROWS = 500  # rows of the epochs page
+MAX_NODE_ROWS = 2_000  # rows of the nodes page
+MAX_TASK_ROWS = 200  # rows of the tasks page
+MAX_LEAF_ROWS = 500  # leaves on an epoch page
+MAX_ADDRESS_EPOCHS = 20  # closed epochs with a statement on an address page
+TASK_PHASES = ("CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED")
+STAKING_STREAM = "staking"
+NODE_REWARD_SUFFIXES = (":stake", ":commission")  # statement lines of a reward that passed through a node to its stakers
+
+
+def _units(value: Any) -> int:
+    """An amount stored in a record (int, or a decimal string once above 2**53) as an int."""
+    return int(value or 0)
+
+
+def _cor(value: Any) -> str:
+    return format_cor(_units(value))
+
+
+def _recent_epochs(s: State, n: int) -> list[EpochRecord]:
+    """The last ``n`` closed epochs, oldest first."""
+    keys = sorted(s.epochs)[-n:]
+    return [s.epochs[e] for e in keys]
+
+
+def stream_names(s: State) -> list[str]:
+    """The emission streams, in the order of the split in force."""
+    return list(s.params.emission_split_bps) if s.params_history else list(EMISSION_SPLIT_DEFAULT)
+
+
+# --- overview --------------------------------------------------------------------------------
+
+
+def epoch_series(s: State, records: Iterable[EpochRecord]) -> dict[str, Any]:
+    """Per epoch: emission, paid per stream (plus staking APR), target and effective APR."""
+    names = stream_names(s)
+    out: dict[str, Any] = {"epochs": [], "emission": [], "paid": {n: [] for n in [*names, STAKING_STREAM]},
+                           "target_apr_bps": [], "effective_apr_bps": []}
+    for r in records:
+        out["epochs"].append(r.epoch)
+        out["emission"].append(_cor(r.streams.get("emission", {}).get("budget")))
+        for n in names:
+            out["paid"][n].append(_cor(r.streams.get(n, {}).get("paid")))
+        out["paid"][STAKING_STREAM].append(_cor(r.staking.get("paid")))
+        out["target_apr_bps"].append(r.staking.get("target_apr_bps"))
+        out["effective_apr_bps"].append(r.staking.get("effective_apr_bps"))
+    return out
+
+
+def epoch_row(r: EpochRecord) -> dict[str, Any]:
+    """One line of an epochs table."""
+    paid = sum(_units(v.get("paid")) for k, v in r.streams.items() if k != "emission")
+    return {"epoch": r.epoch, "start_tick": r.start_tick, "end_tick": r.end_tick, "root": r.root,
+            "emission": _cor(r.streams.get("emission", {}).get("budget")), "network_paid": format_cor(paid),
+            "staking_paid": _cor(r.staking.get("paid")), "effective_apr_bps": r.staking.get("effective_apr_bps"),
+            "claimable_total": format_cor(sum(r.leaves.values())), "leaves": len(r.leaves)}
+
+
+def task_counts(s: State) -> dict[str, int]:
+    """Tasks in all, open, and by state (every state, zeros included)."""
+    counts = dict.fromkeys(readviews.TASK_STATES, 0)
+    for t in s.tasks.values():
+        counts[t.state] = counts.get(t.state, 0) + 1
+    return {"total": len(s.tasks), "open": sum(counts[x] for x in OPEN_STATES), **counts}
+
+
+_overview_cache: dict[str, Any] = {"key": None, "value": None}
+
+
+def overview(s: State) -> dict[str, Any]:
+    """The network at a glance (recomputed only when the log has moved: every open page polls it)."""
+    key = (id(s), s.seq, s.head_hash)
+    if _overview_cache["key"] != key:
+        _overview_cache["value"] = build_overview(s)
+        _overview_cache["key"] = key
+    return _overview_cache["value"]
+
+
+def build_overview(s: State) -> dict[str, Any]:
+    """Supply, pools, streams over epochs, APR, bonded ratio, counts, latest epochs."""
+    status = views.status(s)
+    records = _recent_epochs(s, MAX_SERIES_EPOCHS)
+    return {
+        "status": status,
+        "counts": {"nodes": len(s.nodes), "tasks": task_counts(s), "models": len(s.models), "proposals": len(s.proposals),
+                   "bounties": len(readviews.bounties_of(s)), "slashes": len(s.slashes), "events": s.seq + 1},
+        "series": epoch_series(s, records),
+        "latest_epochs": [epoch_row(r) for r in reversed(records[-MAX_TABLE_EPOCHS:])],
+    }
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+def node_list(s: State, role: str | None = None) -> dict[str, Any]:
+    ids = [n for n in sorted(s.nodes) if role is None or s.nodes[n].role == role]
+    return {"role": role, "total": len(ids), "nodes": [views.node(s, n) for n in ids[:MAX_NODE_ROWS]]}
+
+
+def node_rewards_by_epoch(s: State, node_id: str, records: Iterable[EpochRecord]) -> list[dict[str, Any]]:
+    """Per epoch: what the node earned by stream (its commission and its stakers' shares, wherever they
+    went, plus what was paid to its operator address directly), and the operator address's own part."""
+    out = []
+    for r in records:
+        by_stream: dict[str, int] = defaultdict(int)
+        operator = 0
+        for i in r.items:
+            if i.amount <= 0:
+                continue
+            through_node = i.stream.endswith(NODE_REWARD_SUFFIXES) and isinstance(i.detail, dict) and i.detail.get("node") == node_id
+            if through_node or (i.address == node_id and not i.stream.endswith(NODE_REWARD_SUFFIXES)):
+                by_stream[i.stream.split(":", 1)[0]] += i.amount
+            if i.address == node_id:
+                operator += i.amount
+        out.append({"epoch": r.epoch, "total": format_cor(sum(by_stream.values())), "operator": format_cor(operator),
+                    "by_stream": {k: format_cor(v) for k, v in sorted(by_stream.items())}})
+    return out
+
+
+def node_detail(s: State, node_id: str) -> dict[str, Any]:
+    """A node: stake, self-bond, delegators, commission, reputation and its history, rewards, slashes, jail."""
+    if node_id not in s.nodes:
+        raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
+    records = _recent_epochs(s, MAX_SERIES_EPOCHS)
+    n = s.nodes[node_id]
+    return {
+        "node": views.node(s, node_id, detail=True),
+        "jail": {"jailed": n.jailed, "until_tick": n.jailed_until_tick, "tick": s.tick, "slashes": n.slash_count,
+                 "ticks_left": max(0, n.jailed_until_tick - s.tick) if n.jailed_until_tick is not None else None},
+        "reputation_history": [{"epoch": r.epoch, "reputation_ppb": r.reputation[node_id]} for r in records if node_id in r.reputation],
+        "rewards": node_rewards_by_epoch(s, node_id, records),
+        "tasks": [{"id": t.id, "state": t.state, "kind": t.kind, "created_tick": t.created_tick} for t in _tasks_of(s, node_id, 10)],
+    }
+
+
+def _tasks_of(s: State, node_id: str, limit: int) -> list[Any]:
+    out = []
+    for t in readviews.newest_tasks(s, None):
+        if len(out) >= limit:
+            break
+        if readviews.task_matches(t, None, node_id, None):
+            out.append(t)
+    return out
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+def task_list(s: State, state: str | None = None, kind: str | None = None) -> dict[str, Any]:
+    listed = readviews.task_list(s, state, None, kind, MAX_TASK_ROWS, None)["tasks"]
+    return {"state": state, "kind": kind, "counts": task_counts(s), "tasks": listed}
+
+
+def task_phase(state: str) -> dict[str, Any]:
+    """Where a task is in the state machine: the phases reached, and how it ended."""
+    if state in TASK_PHASES:
+        reached = TASK_PHASES.index(state)
+    else:  # CANCELLED or FAILED: count the phases a task must have passed to be in the failed part
+        reached = -1
+    return {"phases": list(TASK_PHASES), "reached": reached, "final": state in ("SETTLED", "CANCELLED", "FAILED"),
+            "exit": state if state in ("CANCELLED", "FAILED") else None}
+
+
+def task_detail(s: State, task_id: int) -> dict[str, Any]:
+    t = get_task(s, task_id)
+    view = views.task(s, t)
+    phase = task_phase(t.state)
+    if phase["exit"]:
+        phase["reached"] = _phase_before_exit(t)
+    reported = [v for v in view["validators"] if v["reported"]]
+    agreement = [v["agreement_ppb"] for v in reported if v["agreement_ppb"] is not None]
+    return {"task": view, "phase": phase, "poi_max_distance_ppb": s.params.poi_max_distance_ppb,
+            "agreement": {"validators": len(view["validators"]), "reported": len(reported),
+                          "mean_ppb": sum(agreement) // len(agreement) if agreement else None}}
+
+
+def _phase_before_exit(t: Any) -> int:
+    """The last phase a failed or cancelled task reached (from what its miners and validators did)."""
+    if t.reports:
+        return TASK_PHASES.index("COMMITTED")
+    if any(a.reveal_tick is not None for a in t.miners):
+        return TASK_PHASES.index("PRECOMMITTED")
+    if any(a.commit is not None for a in t.miners):
+        return TASK_PHASES.index("STARTED")
+    return TASK_PHASES.index("PREPARED")
+
+
+# --- epochs ----------------------------------------------------------------------------------
+
+
+def epoch_list(s: State) -> dict[str, Any]:
+    records = _recent_epochs(s, MAX_EPOCH_ROWS)
+    return {"current": {"epoch": s.epoch, "tick": s.tick}, "total": len(s.epochs), "epochs": [epoch_row(r) for r in reversed(records)]}
+
+
+def epoch_detail(s: State, e: int) -> dict[str, Any]:
+    """Totals per stream, the streams' budgets and payouts, APR, root, leaves."""
+    view = views.epoch(s, e)
+    record = s.epochs[e]
+    streams = [{"stream": k, "budget": _cor(v.get("budget")), "paid": _cor(v.get("paid")), "back_to_pool": _cor(v.get("back_to_pool")),
+                "earners": v.get("earners"), "note": v.get("note")} for k, v in record.streams.items() if k != "emission"]
+    leaves = view.pop("leaves")
+    staking = {"budget": _cor(record.staking.get("budget")), "paid": _cor(record.staking.get("paid")), "due": _cor(record.staking.get("due")),
+               "earners": len({i.address for i in record.items if i.stream.startswith("staking_apr") and i.amount > 0})}
+    return {**view, "stream_rows": streams, "staking_row": staking, "emission": _cor(record.streams.get("emission", {}).get("budget")),
+            "leaves_total": len(leaves), "leaves": leaves[:MAX_LEAF_ROWS],
+            "controllers": views._jsonable(record.controllers), "governance": views._jsonable(record.governance),
+            "previous": e - 1 if e - 1 in s.epochs else None, "next": e + 1 if e + 1 in s.epochs else None}
+
+
+# --- an address ------------------------------------------------------------------------------
+
+
+def address_detail(s: State, address: str) -> dict[str, Any]:
+    """Balances, and for each recent closed epoch its statement and (when claimable) its claim proof."""
+    epochs = []
+    for e in sorted(s.epochs, reverse=True):
+        if len(epochs) >= MAX_ADDRESS_EPOCHS:
+            break
+        statement = views.statement(s, address, e)
+        if not statement["items"] and statement["claimable_units"] == "0":
+            continue
+        proof = views.proof(s, address, e) if address in s.epochs[e].leaves else None
+        epochs.append({"epoch": e, "statement": statement, "proof": proof})
+    node = views.node(s, address) if address in s.nodes else None
+    return {"address": address, "balance": views.balance(s, address), "node": node, "epochs": epochs,
+            "closed_epochs": len(s.epochs)}
+
+
+# --- governance and bounties -----------------------------------------------------------------
+
+
+def param_changes(s: State) -> list[dict[str, Any]]:
+    """Every parameter version after the first, with only what it changed."""
+    versions = s.params_history.versions if s.params_history else ()
+    out = []
+    for (_, before), (e, after) in zip(versions, versions[1:]):
+        old, new = before.to_dict(), after.to_dict()
+        out.append({"from_epoch": e, "changes": {k: {"from": old.get(k), "to": v} for k, v in new.items() if old.get(k) != v}})
+    return out
+
+
+def governance(s: State) -> dict[str, Any]:
+    params = readviews.params_view(s)
+    return {"proposals": [readviews.proposal_view(p) for _, p in sorted(s.proposals.items(), reverse=True)],
+            "param_changes": param_changes(s), "in_force": params["in_force"], "schema": params["schema"],
+            "controllers": params["controllers"], "epoch": s.epoch}
+
+
+def bounties(s: State) -> dict[str, Any]:
+    return {"tick": s.tick, **readviews.bounty_list(s)}

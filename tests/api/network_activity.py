@@ -1,0 +1,83 @@
+"""A small network with some of everything, in a real SQLite file: for the read API and the dashboard.
+
+``build(url, keys_dir)`` drives a devnet (tests/support/network.py) through real signed events:
+a user task settles (three miners commit-reveal, three validators report scripted PoI distances and
+quality), bob delegates to a miner, a parameter-change proposal passes (bob and five nodes vote),
+a bounty is posted (once the core has bounties), the idle miner is slashed for a commit mismatch
+(dave reports it), epoch 0 closes (statements, claim leaves and a root), and a second task stays
+open for its miners.
+Returns the engine, the keys, and what the tests look for (ids, addresses).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.app.engine import Engine
+from support.network import COR, by_address, make_network, run_commit_reveal, sha
+
+PROMPT = "What is the capital of France? Answer in one sentence."
+OUTPUTS = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
+DISTANCES_PPB = [40_000_000, 55_000_000, 70_000_000]
+QUALITY_PPB = [900_000_000, 850_000_000, 800_000_000]
+
+
+def submit_task(eng: Engine, keys: dict, max_out: int = 48) -> int:
+    """alice submits a task from session 1 through router0; returns its id."""
+    tid = eng.state.next_id
+    eng.store.put_blob(PROMPT.encode())
+    eng.submit_as(keys["alice"], "task.submit", {"session": 1, "model": BUNDLED_MODEL_ID, "prompt_hash": sha(PROMPT),
+                                                "prompt_bytes": len(PROMPT), "input_tokens": 14, "max_output_tokens": max_out,
+                                                "router": keys["router0"].address})
+    return tid
+
+
+def settle_task(eng: Engine, keys: dict, tid: int) -> None:
+    """Every assigned miner commit-reveals an honest answer; every validator reports the same scores."""
+    task = eng.state.tasks[tid]
+    miners = [a.miner for a in task.miners]
+    run_commit_reveal(eng, keys, tid, dict(zip(miners, OUTPUTS)), tokens={m: 9 for m in miners})
+    reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in zip(miners, DISTANCES_PPB, QUALITY_PPB)]
+    for v in list(eng.state.tasks[tid].validators):
+        eng.submit_as(by_address(keys)[v], "task.validate", {"task": tid, "reports": reports})
+
+
+def bounties_enabled() -> bool:
+    """Whether the core accepts bounty commands yet (bounties are being added to it)."""
+    from cor_incentives.core.apply import HANDLERS
+
+    return "bounty.create" in HANDLERS
+
+
+def settled_miners(eng: Engine, tid: int) -> set[str]:
+    return {a.miner for a in eng.state.tasks[tid].miners}
+
+
+def build(url: str, keys_dir: Path) -> SimpleNamespace:
+    eng, keys = make_network(url, keys_dir, n_miners=4, n_validators=3, params={"redundancy": 3})
+    settled = submit_task(eng, keys)
+    settle_task(eng, keys, settled)
+    miner = eng.state.tasks[settled].miners[0].miner
+    eng.submit_as(keys["bob"], "stake.delegate", {"node": miner, "amount": str(1_000 * COR)})
+    proposal = eng.state.next_id
+    eng.submit_as(keys["alice"], "gov.propose", {"kind": "param_change", "title": "Longer unbonding",
+                                                "changes": {"unbonding_period_epochs": 3}, "effective_epoch": 5})
+    eng.submit_as(keys["bob"], "gov.vote", {"proposal": proposal, "option": "yes"})
+    for name, option in (("miner1", "yes"), ("miner2", "yes"), ("validator0", "yes"), ("validator1", "no"), ("validator2", "abstain")):
+        eng.submit_as(keys[name], "gov.vote", {"proposal": proposal, "option": option})
+    bounty = None
+    if bounties_enabled():
+        bounty = eng.state.next_id
+        eng.submit_as(keys["carol"], "bounty.create", {"prize": str(500 * COR), "criteria": "Best PoUW prompt set for code tasks",
+                                                      "deadline_tick": eng.state.tick + 500, "winners": 2})
+    idle = next(k.address for n, k in sorted(keys.items()) if n.startswith("miner") and k.address not in settled_miners(eng, settled))
+    eng.submit_as(keys["oracle"], "slash.report", {"node": idle, "offence": "commit_mismatch", "offence_tick": eng.state.tick,
+                                                  "evidence": {"task": settled, "commit": "0xaa", "reveal": "0xbb"},
+                                                  "reporter": keys["dave"].address})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    open_task = submit_task(eng, keys)
+    eng.store.engine.dispose()
+    return SimpleNamespace(engine=eng, keys=keys, settled=settled, open_task=open_task, miner=miner, proposal=proposal,
+                           bounty=bounty, session=1, closed_epoch=0, slashed=idle)

@@ -1,0 +1,287 @@
+"""Bounties and challenges on the pure core: escrow, awards by rank, scores and medians, expiry refunds,
+statement lines, and a precise rejection (that changes nothing) for every bad command."""
+
+import pytest
+
+from cor_incentives.app import views
+from cor_incentives.core.apply import HANDLERS, conservation_holds, replay
+from cor_incentives.core.bounties import bounty_param, fund_bounty
+from cor_incentives.core.errors import EngineError
+from cor_incentives.core.units import COR
+from support.chain import Chain, addr
+
+NAMES = ["sponsor", "h1", "h2", "h3", "h4", "judge", "j2", "j3", "v0", "v1", "m0", "poor"]
+
+
+def h(text: str) -> str:
+    import hashlib
+
+    return "0x" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_bounty_commands_are_wired():
+    assert {"bounty.create", "bounty.submit", "bounty.award", "bounty.score", "bounty.finalize", "bounty.expire"} <= set(HANDLERS)
+
+
+def chain() -> Chain:
+    c = Chain(wallets={n: (10 * COR if n == "poor" else 100_000 * COR) for n in NAMES})
+    for v in ("v0", "v1"):
+        c.as_(v, "node.register", {"role": "validator", "self_bond": str(5000 * COR)})
+    c.as_("m0", "node.register", {"role": "miner", "self_bond": str(2000 * COR)})
+    return c
+
+
+def create(c: Chain, who: str = "sponsor", **body) -> int:
+    bid = c.state.next_id
+    c.as_(who, "bounty.create", {"prize": str(100 * COR), "criteria": "Fix the flaky test in the reward engine.",
+                                 "deadline_tick": c.state.tick + 10, "winners": 2, "reviewers": [addr("judge")], **body})
+    return bid
+
+
+def rejects(c: Chain, who: str, kind: str, body: dict, code: str) -> None:
+    """The command is refused with ``code`` and the state is exactly as before."""
+    before = c.state.to_dict()
+    with pytest.raises(EngineError) as exc:
+        c.as_(who, kind, body)
+    assert exc.value.code == code, exc.value.message
+    assert c.state.to_dict() == before
+
+
+def review_end(c: Chain, bid: int) -> int:
+    return c.state.bounties[bid].deadline_tick + bounty_param(c.state, "bounty_review_period_ticks")
+
+
+def tick_to(c: Chain, tick: int) -> None:
+    if tick > c.state.tick:
+        c.oracle("tick", {"ticks": tick - c.state.tick})
+
+
+def test_create_escrows_the_prize_and_writes_a_funding_line():
+    c = chain()
+    wallet = c.balance(f"wallet:{addr('sponsor')}")
+    bid = create(c)
+    b = c.state.bounties[bid]
+    assert c.balance(f"escrow:bounty:{bid}") == 100 * COR == b.prize
+    assert c.balance(f"wallet:{addr('sponsor')}") == wallet - 100 * COR
+    assert b.kind == "bounty" and b.status == "open" and b.reviewers == (addr("judge"),)
+    line = c.state.earnings[-1]
+    assert (line.address, line.stream, line.amount, line.claimable) == (addr("sponsor"), "bounty_funding", -100 * COR, False)
+
+
+def test_ranked_awards_pay_payout_bps_and_expiry_refunds_the_floors():
+    c = chain()
+    prize = 100 * COR + 7
+    bid = create(c, prize=str(prize), winners=3, payout_bps=[5000, 3000, 2000])
+    for hunter in ("h1", "h2", "h3", "h4"):
+        c.as_(hunter, "bounty.submit", {"bounty": bid, "content_hash": h(hunter)})
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h2"), "rank": 1})
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h3")})  # the best free rank: 2
+    b = c.state.bounties[bid]
+    assert b.submissions[addr("h2")].rank == 1 and b.submissions[addr("h3")].rank == 2
+    assert c.balance(f"wallet:{addr('h2')}") == 100_000 * COR + prize * 5000 // 10_000
+    assert c.balance(f"wallet:{addr('h3')}") == 100_000 * COR + prize * 3000 // 10_000
+    line = c.state.earnings[-1]
+    assert line.stream == "bounty_prize" and line.address == addr("h3") and not line.claimable
+    assert line.detail["rank"] == 2 and line.detail["formula"] == "prize × payout_bps[rank−1] // 10000"
+    rejects(c, "sponsor", "bounty.expire", {"bounty": bid}, "deadline_not_reached")
+    tick_to(c, b.deadline_tick)
+    rejects(c, "h1", "bounty.expire", {"bounty": bid}, "review_period_not_over")
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h1"), "rank": 3})  # reviewers may still award
+    rejects(c, "judge", "bounty.award", {"bounty": bid, "submission": addr("h4")}, "all_prizes_awarded")
+    sponsor_wallet = c.balance(f"wallet:{addr('sponsor')}")
+    c.as_("h4", "bounty.expire", {"bounty": bid})  # everything awarded: no need to wait for the review to end
+    rest = prize - sum(prize * x // 10_000 for x in (5000, 3000, 2000))
+    assert rest == 1  # 7 units × (0.5, 0.3, 0.2) floors to 3 + 2 + 1
+    assert c.balance(f"wallet:{addr('sponsor')}") == sponsor_wallet + rest
+    assert c.balance(f"escrow:bounty:{bid}") == 0
+    assert (b.status, b.paid, b.refunded, b.award_count) == ("expired", prize - rest, rest, 3)
+    assert c.state.earnings[-1].stream == "bounty_refund" and c.state.earnings[-1].amount == rest
+
+
+def test_equal_split_and_refund_of_unawarded_prizes_after_review():
+    c = chain()
+    bid = create(c, prize=str(10 * COR + 2), winners=3)
+    c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("a")})
+    c.as_("h2", "bounty.submit", {"bounty": bid, "content_hash": h("b")})
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h1")})
+    share = (10 * COR + 2) // 3
+    assert c.state.bounties[bid].submissions[addr("h1")].paid == share
+    tick_to(c, review_end(c, bid))
+    before = c.balance(f"wallet:{addr('sponsor')}")
+    c.as_("h2", "bounty.expire", {"bounty": bid})
+    assert c.balance(f"wallet:{addr('sponsor')}") == before + 10 * COR + 2 - share
+    rejects(c, "judge", "bounty.award", {"bounty": bid, "submission": addr("h2")}, "bounty_expired")
+    rejects(c, "h2", "bounty.expire", {"bounty": bid}, "bounty_expired")
+
+
+def test_bounty_without_submissions_expires_at_the_deadline():
+    c = chain()
+    bid = create(c)
+    tick_to(c, c.state.bounties[bid].deadline_tick)
+    c.as_("h1", "bounty.expire", {"bounty": bid})
+    assert c.balance(f"wallet:{addr('sponsor')}") == 100_000 * COR
+    rejects(c, "h1", "bounty.submit", {"bounty": bid, "content_hash": h("late")}, "bounty_expired")
+
+
+def test_any_active_validator_reviews_when_no_reviewer_is_named():
+    c = chain()
+    bid = create(c, reviewers=[], winners=1)
+    c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("x")})
+    c.as_("v0", "bounty.submit", {"bounty": bid, "content_hash": h("v")})  # a validator may hunt too...
+    rejects(c, "v0", "bounty.award", {"bounty": bid, "submission": addr("v0")}, "reviewer_is_hunter")  # ...not judge itself
+    rejects(c, "m0", "bounty.award", {"bounty": bid, "submission": addr("h1")}, "not_a_reviewer")  # a miner node
+    rejects(c, "judge", "bounty.award", {"bounty": bid, "submission": addr("h1")}, "not_a_reviewer")
+    c.as_("v1", "bounty.award", {"bounty": bid, "submission": addr("v0")})
+    assert c.state.bounties[bid].submissions[addr("v0")].awarded_by == addr("v1")
+
+
+def test_every_bad_bounty_command_is_refused_precisely_and_changes_nothing():
+    c = chain()
+    bid = create(c)
+    ch = create(c, kind="challenge")
+    c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("h1")})
+    c.as_("h1", "bounty.submit", {"bounty": ch, "content_hash": h("h1")})
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h1"), "rank": 1})
+    c.as_("h2", "bounty.submit", {"bounty": bid, "content_hash": h("h2")})
+    base = {"prize": str(COR), "criteria": "ok", "deadline_tick": c.state.tick + 5, "winners": 1}
+    cases = [
+        ("sponsor", "bounty.create", {**base, "prize": "0"}, "zero_amount"),
+        ("sponsor", "bounty.create", {**base, "prize": "1.5"}, "invalid_amount"),
+        ("poor", "bounty.create", {**base, "prize": str(11 * COR)}, "insufficient_funds"),
+        ("sponsor", "bounty.create", {**base, "criteria": ""}, "invalid_criteria"),
+        ("sponsor", "bounty.create", {**base, "criteria": "x" * 2001}, "invalid_criteria"),
+        ("sponsor", "bounty.create", {**base, "deadline_tick": c.state.tick}, "invalid_deadline"),
+        ("sponsor", "bounty.create", {**base, "deadline_tick": c.state.tick + 10**9}, "invalid_deadline"),
+        ("sponsor", "bounty.create", {**base, "winners": 0}, "invalid_winners"),
+        ("sponsor", "bounty.create", {**base, "winners": 33}, "invalid_winners"),
+        ("sponsor", "bounty.create", {**base, "winners": 2, "payout_bps": [5000, 4000]}, "invalid_payout"),
+        ("sponsor", "bounty.create", {**base, "winners": 2, "payout_bps": [10000]}, "invalid_payout"),
+        ("sponsor", "bounty.create", {**base, "winners": 2, "payout_bps": [10000, 0]}, "invalid_payout"),
+        ("sponsor", "bounty.create", {**base, "prize": "2", "winners": 3}, "prize_too_small"),
+        ("sponsor", "bounty.create", {**base, "kind": "lottery"}, "invalid_bounty_kind"),
+        ("sponsor", "bounty.create", {**base, "reviewers": ["judge"]}, "invalid_address"),
+        ("sponsor", "bounty.create", {**base, "reviewers": [addr("judge"), addr("judge")]}, "invalid_reviewers"),
+        ("h2", "bounty.submit", {"bounty": 999, "content_hash": h("x")}, "bounty_not_found"),
+        ("h2", "bounty.submit", {"bounty": "1", "content_hash": h("x")}, "invalid_bounty"),
+        ("h3", "bounty.submit", {"bounty": bid, "content_hash": "0x1234"}, "invalid_hash"),
+        ("sponsor", "bounty.submit", {"bounty": bid, "content_hash": h("s")}, "self_submission"),
+        ("judge", "bounty.submit", {"bounty": bid, "content_hash": h("j")}, "reviewer_cannot_submit"),
+        ("h1", "bounty.submit", {"bounty": bid, "content_hash": h("again")}, "already_submitted"),
+        ("h2", "bounty.award", {"bounty": bid, "submission": addr("h2")}, "not_a_reviewer"),
+        ("sponsor", "bounty.award", {"bounty": bid, "submission": addr("h2")}, "not_a_reviewer"),
+        ("judge", "bounty.award", {"bounty": bid, "submission": addr("h1")}, "already_awarded"),
+        ("judge", "bounty.award", {"bounty": bid, "submission": addr("h2"), "rank": 1}, "rank_already_awarded"),
+        ("judge", "bounty.award", {"bounty": bid, "submission": addr("h2"), "rank": 3}, "invalid_rank"),
+        ("judge", "bounty.award", {"bounty": bid, "submission": addr("h3")}, "submission_not_found"),
+        ("judge", "bounty.award", {"bounty": ch, "submission": addr("h1")}, "wrong_bounty_kind"),
+        ("judge", "bounty.score", {"bounty": bid, "submission": addr("h2"), "score_ppb": 5}, "wrong_bounty_kind"),
+        ("judge", "bounty.finalize", {"bounty": bid}, "wrong_bounty_kind"),
+        ("judge", "bounty.score", {"bounty": ch, "submission": addr("h1"), "score_ppb": 10**9 + 1}, "invalid_score"),
+        ("h2", "bounty.score", {"bounty": ch, "submission": addr("h1"), "score_ppb": 5}, "not_a_reviewer"),
+        ("judge", "bounty.finalize", {"bounty": ch}, "deadline_not_reached"),
+        ("h1", "bounty.expire", {"bounty": ch}, "deadline_not_reached"),
+    ]
+    for who, kind, body, code in cases:
+        rejects(c, who, kind, body, code)
+    tick_to(c, c.state.bounties[bid].deadline_tick)
+    rejects(c, "h3", "bounty.submit", {"bounty": bid, "content_hash": h("late")}, "deadline_passed")
+    rejects(c, "h2", "bounty.expire", {"bounty": bid}, "review_period_not_over")
+    rejects(c, "h2", "bounty.expire", {"bounty": ch}, "challenge_not_finalized")
+    rejects(c, "h2", "bounty.finalize", {"bounty": ch}, "review_period_not_over")
+
+
+def test_challenge_ranks_by_median_score_ties_to_the_earlier_entry():
+    c = chain()
+    judges = [addr("judge"), addr("j2"), addr("j3")]
+    bid = create(c, kind="challenge", winners=3, payout_bps=[5000, 3000, 2000], reviewers=judges)
+    for hunter in ("h1", "h2", "h3", "h4"):
+        c.as_(hunter, "bounty.submit", {"bounty": bid, "content_hash": h(hunter)})
+    scores = {"h1": {"judge": 500, "j2": 700, "j3": 900},  # median 700
+              "h2": {"judge": 900, "j2": 600},  # lower median 600
+              "h3": {"j3": 700},  # 700: ties with h1, which came first
+              "h4": {"judge": 0, "j2": 0, "j3": 10}}  # median 0: wins nothing
+    for hunter, by in scores.items():
+        for judge, s in by.items():
+            c.as_(judge, "bounty.score", {"bounty": bid, "submission": addr(hunter), "score_ppb": s * 1_000_000})
+    b = c.state.bounties[bid]
+    assert [b.submissions[addr(x)].score_ppb for x in ("h1", "h2", "h3", "h4")] == [700_000_000, 600_000_000, 700_000_000, 0]
+    rejects(c, "judge", "bounty.score", {"bounty": bid, "submission": addr("h1"), "score_ppb": 1}, "already_scored")
+    tick_to(c, b.deadline_tick)
+    rejects(c, "judge", "bounty.award", {"bounty": bid, "submission": addr("h1")}, "wrong_bounty_kind")
+    c.as_("j2", "bounty.finalize", {"bounty": bid})
+    assert b.status == "finalized"
+    ranks = {x: b.submissions[addr(x)].rank for x in ("h1", "h2", "h3", "h4")}
+    assert ranks == {"h1": 1, "h3": 2, "h2": 3, "h4": None}
+    assert c.balance(f"wallet:{addr('h3')}") == 100_000 * COR + 30 * COR
+    rejects(c, "j3", "bounty.score", {"bounty": bid, "submission": addr("h4"), "score_ppb": 9}, "bounty_finalized")
+    rejects(c, "j3", "bounty.finalize", {"bounty": bid}, "bounty_finalized")
+    c.as_("h4", "bounty.expire", {"bounty": bid})
+    assert c.balance(f"escrow:bounty:{bid}") == 0 and b.refunded == 0 and b.paid == 100 * COR
+
+
+def test_challenge_finalized_by_anyone_after_review_and_unscored_prizes_refunded():
+    c = chain()
+    bid = create(c, kind="challenge", winners=2)
+    c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("1")})
+    c.as_("h2", "bounty.submit", {"bounty": bid, "content_hash": h("2")})
+    c.as_("judge", "bounty.score", {"bounty": bid, "submission": addr("h2"), "score_ppb": 1})
+    tick_to(c, review_end(c, bid))
+    c.as_("h1", "bounty.finalize", {"bounty": bid})
+    b = c.state.bounties[bid]
+    assert b.submissions[addr("h2")].rank == 1 and b.submissions[addr("h1")].rank is None
+    c.as_("sponsor", "bounty.expire", {"bounty": bid})
+    assert b.refunded == 50 * COR and c.balance(f"wallet:{addr('sponsor')}") == 100_000 * COR - 50 * COR
+
+
+def test_challenge_without_entries_expires_without_finalize():
+    c = chain()
+    bid = create(c, kind="challenge")
+    tick_to(c, c.state.bounties[bid].deadline_tick)
+    c.as_("h1", "bounty.expire", {"bounty": bid})
+    assert c.state.bounties[bid].refunded == 100 * COR
+
+
+def test_statement_lines_are_not_claimable_and_replay_reproduces_the_state():
+    c = chain()
+    bid = create(c, winners=1)
+    c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("1")})
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h1")})
+    c.oracle("epoch.close", {})
+    hunter = views.statement(c.state, addr("h1"), 0)
+    assert [(i["stream"], i["amount"], i["claimable"]) for i in hunter["items"]] == [("bounty_prize", "100", False)]
+    sponsor = views.statement(c.state, addr("sponsor"), 0)
+    assert [(i["stream"], i["amount"]) for i in sponsor["items"]] == [("bounty_funding", "-100")]
+    assert addr("h1") not in c.state.epochs[0].leaves
+    assert replay(c.events, check_each=True).to_dict() == c.state.to_dict()
+
+
+def test_governance_funding_raises_the_prize_and_shares_the_refund_with_the_treasury():
+    c = chain()
+    bid = create(c, prize=str(100 * COR), winners=2)
+    c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("1")})
+    c.as_("judge", "bounty.award", {"bounty": bid, "submission": addr("h1")})  # 50 at the old prize
+    treasury = c.balance("treasury")
+    for bad, code in ((999, "bounty_not_found"), (bid, "zero_amount")):
+        before = c.state.to_dict()
+        with pytest.raises(EngineError) as exc:
+            fund_bounty(c.state, bad, 0 if bad == bid else COR)
+        assert exc.value.code == code and c.state.to_dict() == before
+    before = c.state.to_dict()
+    with pytest.raises(EngineError) as exc:
+        fund_bounty(c.state, bid, treasury + 1)
+    assert exc.value.code == "insufficient_funds" and c.state.to_dict() == before
+    fund_bounty(c.state, bid, 200 * COR + 1)  # what governance's bounty_funding executes
+    conservation_holds(c.state)
+    b = c.state.bounties[bid]
+    assert b.prize == 300 * COR + 1 and b.treasury_funding == 200 * COR + 1
+    assert c.balance(f"escrow:bounty:{bid}") == 250 * COR + 1 and c.balance("treasury") == treasury - 200 * COR - 1
+    tick_to(c, review_end(c, bid))
+    sponsor = c.balance(f"wallet:{addr('sponsor')}")
+    c.as_("h2", "bounty.expire", {"bounty": bid})
+    rest = 250 * COR + 1
+    to_treasury = rest * (200 * COR + 1) // (300 * COR + 1)
+    assert b.refunded_to_treasury == to_treasury and c.balance("treasury") == treasury - 200 * COR - 1 + to_treasury
+    assert c.balance(f"wallet:{addr('sponsor')}") == sponsor + rest - to_treasury
+    with pytest.raises(EngineError) as exc:
+        fund_bounty(c.state, bid, COR)
+    assert exc.value.code == "bounty_expired"

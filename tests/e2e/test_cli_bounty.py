@@ -1,0 +1,98 @@
+"""`cor bounty` and `cor community` through the console script on a real SQLite file: fund a bounty,
+submit, award by a reviewer, refuse a non-reviewer and a self-submission, expire with a refund; appoint
+a curator, attest, refuse a self-attestation, and find the community reward in the next statement."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cor_incentives.core.units import COR
+
+COR_BIN = str(Path(sys.executable).parent / "cor")
+
+
+
+@pytest.fixture
+def cli(tmp_path):
+    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}"}
+
+    def run(*args, ok=True):
+        p = subprocess.run([COR_BIN, *args], env=env, capture_output=True, text=True, timeout=120)
+        if ok:
+            assert p.returncode == 0, f"cor {' '.join(args)}: {p.stdout}{p.stderr}"
+        return p
+
+    return run
+
+
+def j(p):
+    return json.loads(p.stdout)
+
+
+def wallet(cli, name, keys):
+    return j(cli("balance", name, "--json"))["accounts"][f"wallet:{keys[name]}"]
+
+
+def refused(cli, args, code):
+    p = cli(*args, "--json", ok=False)
+    assert p.returncode != 0, args
+    assert j(p)["error"] == code, (args, p.stdout, p.stderr)
+    assert "Traceback" not in p.stderr
+
+
+def test_bounty_and_community_flow(cli, tmp_path):
+    keys = j(cli("init", "--seed", "bty", "--json"))["keys"]
+    work = tmp_path / "fix.patch"
+    work.write_text("--- a/x\n+++ b/x\n@@ fix @@\n")
+
+    b = j(cli("bounty", "create", "--from", "alice", "--prize", "100", "--winners", "2", "--reviewer", "carol",
+              "--criteria", "Make the flaky test pass 1000 times in a row.", "--duration-ticks", "5", "--json"))
+    bid = str(b["bounty"])
+    assert wallet(cli, "alice", keys) == "24999900"
+    cli("bounty", "submit", "--from", "bob", "--bounty", bid, "--file", str(work))
+    cli("bounty", "submit", "--from", "dave", "--bounty", bid, "--content-hash", "0x" + "ab" * 32)
+    cli("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "bob", "--rank", "1")
+    assert wallet(cli, "bob", keys) == "25000050"
+
+    before = j(cli("status", "--json"))["seq"]
+    refused(cli, ("bounty", "award", "--from", "dave", "--bounty", bid, "--submission", "dave"), "not_a_reviewer")
+    p = cli("bounty", "award", "--from", "dave", "--bounty", bid, "--submission", "dave", ok=False)  # human output too
+    assert p.returncode != 0 and "error (not_a_reviewer)" in p.stderr and "is not a reviewer of bounty" in " ".join(p.stderr.split())
+    refused(cli, ("bounty", "submit", "--from", "alice", "--bounty", bid, "--content-hash", "0x" + "cd" * 32), "self_submission")
+    refused(cli, ("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "bob"), "already_awarded")
+    refused(cli, ("bounty", "expire", "--from", "bob", "--bounty", bid), "deadline_not_reached")
+    assert j(cli("status", "--json"))["seq"] == before
+
+    shown = j(cli("bounty", "show", bid, "--json"))
+    assert shown["status"] == "open" and shown["escrow"] == "50" and shown["prizes_by_rank"] == ["50", "50"]
+    assert [e["rank"] for e in shown["entries"]] == [1, None]
+    review_end = shown["review_ends_tick"]
+    tick = j(cli("status", "--json"))["tick"]
+    cli("tick", "--ticks", str(review_end - tick))
+    cli("bounty", "expire", "--from", "bob", "--bounty", bid)
+    assert wallet(cli, "alice", keys) == "24999950"
+    listed = j(cli("bounty", "list", "--json"))
+    assert listed[0]["id"] == int(bid) and listed[0]["status"] == "expired" and listed[0]["escrow"] == "0"
+    refused(cli, ("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "dave"), "bounty_expired")
+
+    cli("community", "appoint", "--curator", "carol")
+    refused(cli, ("community", "appoint", "--curator", "carol"), "already_curator")
+    cli("community", "attest", "--from", "carol", "--member", "bob", "--kind", "support", "--points", "40", "--reference", "forum/t/17")
+    refused(cli, ("community", "attest", "--from", "carol", "--member", "carol", "--kind", "forum", "--points", "5",
+                  "--reference", "forum/t/18"), "self_attestation")
+    refused(cli, ("community", "attest", "--from", "dave", "--member", "bob", "--kind", "forum", "--points", "5",
+                  "--reference", "forum/t/19"), "not_a_curator")
+    shown = j(cli("community", "show", "--json"))
+    assert shown["curators"] == [keys["carol"]] and shown["points"] == {keys["bob"]: 40}
+    epoch = shown["epoch"]
+    cli("epoch", "close")
+    st = j(cli("statement", "bob", "--epoch", str(epoch), "--json"))
+    (line,) = [i for i in st["items"] if i["stream"] == "community"]
+    assert line["claimable"] and int(line["amount_units"]) > 0 and line["detail"]["points"] == 40
+    assert int(st["claimable_units"]) >= int(line["amount_units"]) > 1000 * COR
+    assert j(cli("community", "show", "--json"))["points"] == {}
+    assert j(cli("verify", "--json"))["ok"]
