@@ -47,7 +47,7 @@ from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .rewards import POOL, _record_stream
 from .state import EarningItem, State
-from .units import COR, address as parse_address
+from .units import address as parse_address
 
 KINDS = ("forum", "support", "feedback", "bug_report")
 MAX_POINTS = 100

@@ -6,8 +6,10 @@ Miner strategies (what it precommits and reveals):
     garbage   random characters
     copier    cannot know others' outputs before the precommit deadline (commit-reveal), so it
               commits to a guess and at reveal time reveals a copy of another miner's revealed
-              output: its reveal no longer matches its commit (slashed as commit_mismatch)
-    mismatch  reveals a different output from the one it committed
+              output: its reveal no longer matches its commit (slashed as commit_mismatch). When no
+              other miner reveals, it reveals its own guess (a lazy answer).
+    mismatch  runs the backend and commits to its output, then reveals a different output (slashed
+              as commit_mismatch and jailed)
     offline   never answers (misses every deadline)
 Validator strategies:
     honest    embeds the outputs and scores them (PoI + PoUW, the real models)
@@ -19,10 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import Any
 
 MINER_STRATEGIES = ("honest", "lazy", "garbage", "copier", "mismatch", "offline")
 VALIDATOR_STRATEGIES = ("honest", "copier", "offline")
 LAZY_ANSWER = "I am not sure, please check online."
+MISMATCH_ANSWER = "This is not the output I committed to."
+# strategies that do not run the miner's backend at all (they cost a cheater nothing)
+FREE_MINER_STRATEGIES = ("lazy", "garbage", "copier", "offline")
 
 
 def garbage_text(task_id: int, miner: str) -> str:
@@ -34,6 +40,20 @@ def garbage_text(task_id: int, miner: str) -> str:
 def copier_reports(miners: list[str]) -> list[dict[str, int]]:
     """A validator that does not evaluate: the same numbers for every miner."""
     return [{"miner": m, "poi_distance_ppb": 0, "quality_ppb": 800_000_000} for m in sorted(miners)]
+
+
+def copy_source(task: dict[str, Any], me: str) -> dict[str, Any] | None:
+    """The assignment a copier miner copies: the first other miner with a matching reveal (task view)."""
+    for a in task["miners"]:
+        if a["miner"] != me and a["revealed"] and not a["mismatch"] and a["output_hash"]:
+            return a
+    return None
+
+
+def copier_should_wait(task: dict[str, Any], me: str) -> bool:
+    """A copier waits while another precommitted miner has not revealed yet (there may be something to copy)."""
+    return copy_source(task, me) is None and any(
+        a["miner"] != me and a["precommitted"] and not a["revealed"] for a in task["miners"])
 
 
 def check_strategy(role: str, strategy: str) -> str:
