@@ -185,16 +185,17 @@ def test_proposals_and_params(net, client):
     assert set(params["controllers"]) >= {"price", "staking"}
 
 
-def test_params_is_what_cor_gov_params_prints(net):
-    from cor_incentives.api.readviews import params_view, proposal_view
+def test_params_and_proposals_are_what_cor_gov_prints(net, client):
+    """The API and `cor gov show|params --json` serve one view (app/views.py)."""
+    import json
+
+    from cor_incentives.app import views
 
     engine = net.engine
     engine.refresh()
     s = engine.state
-    from cor_incentives.cli import gov
-
-    assert proposal_view(s.proposals[net.proposal]) == gov.proposal_view(s.proposals[net.proposal])
-    assert set(params_view(s)) == {"epoch", "in_force", "schema", "history", "controllers"}
+    assert client.proposal(net.proposal) == json.loads(json.dumps(views.proposal_view(s.proposals[net.proposal]), default=str))
+    assert set(client.params()) == {"epoch", "in_force", "schema", "history", "controllers"}
 
 
 def test_governance_errors(net, client):

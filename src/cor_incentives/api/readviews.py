@@ -15,9 +15,8 @@ from typing import Any, Iterator
 
 from ..app import views
 from ..core.errors import NotFound
-from ..core.governance import get_proposal, tally
+from ..core.governance import get_proposal
 from ..core.models import get_model
-from ..core.params import param_schema
 from ..core.pricing import quote as price_quote
 from ..core.state import State
 from ..core.tasks import OPEN_STATES
@@ -91,13 +90,8 @@ def quote_view(s: State, model: str, input_tokens: int, max_output_tokens: int, 
 # --- governance ------------------------------------------------------------------------------
 
 
-def proposal_view(p: Any) -> dict[str, Any]:
-    """A proposal with its votes and tally (live while voting, final after)."""
-    live = tally(p)
-    return {"id": p.id, "kind": p.kind, "title": p.title, "proposer": p.proposer, "status": p.status, "result": p.result,
-            "body": views._jsonable(p.body), "deposit": format_cor(p.deposit), "created_tick": p.created_tick, "end_tick": p.end_tick,
-            "total_power": format_cor(p.total_power), "votes": dict(sorted(p.votes.items())),
-            "tally": {k: format_cor(v) for k, v in (p.tally or live).items()}, "executed_epoch": p.executed_epoch}
+proposal_view = views.proposal_view
+params_view = views.params_view
 
 
 def proposal_list(s: State) -> dict[str, Any]:
@@ -106,16 +100,6 @@ def proposal_list(s: State) -> dict[str, Any]:
 
 def proposal_detail(s: State, pid: int) -> dict[str, Any]:
     return proposal_view(get_proposal(s, pid))
-
-
-def params_view(s: State) -> dict[str, Any]:
-    """The parameters in force, their bounds and documentation, every version by epoch, the controllers."""
-    history = s.params_history.versions if s.params_history else ()
-    return {"epoch": s.epoch, "in_force": s.params.to_dict(), "schema": param_schema(),
-            "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in history],
-            "controllers": {n: {"param": c.param, "target_bps": c.target_bps, "min": views._jsonable(c.min_value),
-                                "max": views._jsonable(c.max_value), "max_step": views._jsonable(c.max_step), "enabled": c.enabled}
-                            for n, c in sorted(s.controllers.items())}}
 
 
 # --- bounties --------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from typing import Any
 
 from ..core.epoch import ticks_to_epoch_end
 from ..core.errors import NotFound
+from ..core.governance import tally
+from ..core.params import param_schema
 from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.staking import is_selectable, self_bond
 from ..core.state import SlashRecord, State
@@ -212,3 +214,22 @@ def task(state: State, t: Any) -> dict[str, Any]:
             for v in t.validators
         ],
     }
+
+
+def proposal_view(p: Any) -> dict[str, Any]:
+    """A proposal with its votes and tally (live while voting, final after)."""
+    live = tally(p)
+    return {"id": p.id, "kind": p.kind, "title": p.title, "proposer": p.proposer, "status": p.status, "result": p.result,
+            "body": _jsonable(p.body), "deposit": format_cor(p.deposit), "created_tick": p.created_tick, "end_tick": p.end_tick,
+            "total_power": format_cor(p.total_power), "votes": dict(sorted(p.votes.items())),
+            "tally": {k: format_cor(v) for k, v in (p.tally or live).items()}, "executed_epoch": p.executed_epoch}
+
+
+def params_view(s: State) -> dict[str, Any]:
+    """The parameters in force, their bounds and documentation, every version by epoch, the controllers."""
+    history = s.params_history.versions if s.params_history else ()
+    return {"epoch": s.epoch, "in_force": s.params.to_dict(), "schema": param_schema(),
+            "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in history],
+            "controllers": {n: {"param": c.param, "target_bps": c.target_bps, "min": _jsonable(c.min_value),
+                                "max": _jsonable(c.max_value), "max_step": _jsonable(c.max_step), "enabled": c.enabled}
+                            for n, c in sorted(s.controllers.items())}}

@@ -7,11 +7,10 @@ from typing import Any, Optional
 
 import typer
 
+from ..app import views
 from ..app.keys import Keystore
 from ..core.errors import InvalidInput
-from ..core.governance import get_proposal, tally
-from ..core.params import param_schema
-from ..core.units import format_cor
+from ..core.governance import get_proposal
 from .common import DbOption, FromOption, JsonOption, KeysOption, console, cor_amount, emit, handle_errors, open_network, receipt_out, signer, table
 
 gov_app = typer.Typer(help="Governance: propose, vote, show proposals and parameters.", no_args_is_help=True)
@@ -19,14 +18,6 @@ gov_app = typer.Typer(help="Governance: propose, vote, show proposals and parame
 
 def register(app: typer.Typer) -> None:
     app.add_typer(gov_app, name="gov")
-
-
-def proposal_view(p: Any) -> dict[str, Any]:
-    live = tally(p)
-    return {"id": p.id, "kind": p.kind, "title": p.title, "proposer": p.proposer, "status": p.status, "result": p.result,
-            "body": p.body, "deposit": format_cor(p.deposit), "created_tick": p.created_tick, "end_tick": p.end_tick,
-            "total_power": format_cor(p.total_power), "votes": dict(sorted(p.votes.items())),
-            "tally": {k: format_cor(v) for k, v in (p.tally or live).items()}, "executed_epoch": p.executed_epoch}
 
 
 @gov_app.command("propose")
@@ -83,10 +74,10 @@ def show(proposal: Optional[int] = typer.Argument(None), db: Optional[str] = DbO
     """One proposal with its tally, or all proposals."""
     engine = open_network(db)
     if proposal is not None:
-        data: Any = proposal_view(get_proposal(engine.state, proposal))
+        data: Any = views.proposal_view(get_proposal(engine.state, proposal))
         emit(data, as_json, lambda: table(f"proposal {proposal}", ["field", "value"], [[k, v] for k, v in data.items()]))
         return
-    data = [proposal_view(p) for _, p in sorted(engine.state.proposals.items())]
+    data = [views.proposal_view(p) for _, p in sorted(engine.state.proposals.items())]
     emit(data, as_json, lambda: table("proposals", ["id", "kind", "title", "status", "yes", "no", "veto", "ends"],
                                       [[d["id"], d["kind"], d["title"], d["status"], d["tally"]["yes"], d["tally"]["no"], d["tally"]["veto"], d["end_tick"]] for d in data]))
 
@@ -97,10 +88,7 @@ def params(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
     """The parameters in force, their bounds and documentation, and every version by epoch."""
     engine = open_network(db)
     s = engine.state
-    data = {"epoch": s.epoch, "in_force": s.params.to_dict(), "schema": param_schema(),
-            "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in s.params_history.versions],  # type: ignore[union-attr]
-            "controllers": {n: {"param": c.param, "target_bps": c.target_bps, "min": c.min_value, "max": c.max_value, "max_step": c.max_step, "enabled": c.enabled}
-                            for n, c in sorted(s.controllers.items())}}
+    data = views.params_view(s)
     docs = {e["name"]: e for e in data["schema"]}
 
     def render() -> None:

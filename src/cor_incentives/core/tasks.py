@@ -585,25 +585,29 @@ def _settle_payment(state: State, task: Task, winners: list[Assignment]) -> None
         share = parts["miners"] * (a.quality_ppb or 0) // total_q if total_q else parts["miners"] // len(winners)
         a.paid = share
         paid += share
-        _pay(state, escrow, a.miner, share, "task_fee:miner", {"task": task.id, "quality_ppb": a.quality_ppb, "total_quality_ppb": total_q, "pool": parts["miners"]})
+        _pay(state, escrow, a.miner, share, "task_fee:miner", {"task": task.id, "quality_ppb": a.quality_ppb, "total_quality_ppb": total_q, "pool": parts["miners"],
+                                                              "formula": "pool × quality_ppb // total_quality_ppb (pool = price × fee_split_bps.miners // 10000)"})
     # validators that reported, pro rata by agreement
     total_a = sum(task.agreement_ppb.values())
     vs = sorted(task.agreement_ppb)
     for v in vs:
         share = parts["validators"] * task.agreement_ppb[v] // total_a if total_a else parts["validators"] // len(vs)
         paid += share
-        _pay(state, escrow, v, share, "task_fee:validator", {"task": task.id, "agreement_ppb": task.agreement_ppb[v], "total_agreement_ppb": total_a, "pool": parts["validators"]})
+        _pay(state, escrow, v, share, "task_fee:validator", {"task": task.id, "agreement_ppb": task.agreement_ppb[v], "total_agreement_ppb": total_a, "pool": parts["validators"],
+                                                             "formula": "pool × agreement_ppb // total_agreement_ppb (pool = price × fee_split_bps.validators // 10000)"})
     # router, royalty, treasury
     if task.router:
-        _pay(state, escrow, task.router, parts["router"], "task_fee:router", {"task": task.id})
+        _pay(state, escrow, task.router, parts["router"], "task_fee:router", {"task": task.id, "formula": "price × fee_split_bps.router // 10000"})
     else:
         state.ledger.transfer(escrow, "treasury", parts["router"], "task_fee:router_absent")
     royalty = parts["model_royalty"]
     if model.parent:
         parent_share = royalty * p.parent_royalty_bps // 10_000
-        _pay(state, escrow, state.models[model.parent].owner, parent_share, "task_fee:royalty_parent", {"task": task.id, "model": model.parent})
+        _pay(state, escrow, state.models[model.parent].owner, parent_share, "task_fee:royalty_parent", {"task": task.id, "model": model.parent,
+             "formula": "price × fee_split_bps.model_royalty // 10000 × parent_royalty_bps // 10000"})
         royalty -= parent_share
-    _pay(state, escrow, model.owner, royalty, "task_fee:royalty", {"task": task.id, "model": model.id})
+    _pay(state, escrow, model.owner, royalty, "task_fee:royalty", {"task": task.id, "model": model.id,
+         "formula": "price × fee_split_bps.model_royalty // 10000, less the parent's share for a fine-tune"})
     state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
     pro_rata_dust = parts["miners"] + parts["validators"] - paid
     state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
