@@ -64,6 +64,21 @@ def signing_scheme(chain_id: str) -> dict[str, Any]:
     }
 
 
+MAX_BATCH = 256  # commands in one group commit
+
+
+class _Pending:
+    """A command waiting for the group commit, and its outcome."""
+
+    __slots__ = ("payload", "signature", "done", "result")
+
+    def __init__(self, payload: bytes, signature: str) -> None:
+        self.payload = payload
+        self.signature = signature
+        self.done = threading.Event()
+        self.result: Any = None
+
+
 class ApiService:
     """What the routes call: reads of the engine's state, command submission, the raw log, verify."""
 
@@ -72,6 +87,8 @@ class ApiService:
         self.metrics = metrics or Metrics()
         self.lock = threading.Lock()
         self._verify_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
 
     @classmethod
     def open(cls, db_url: str | None) -> "ApiService":
@@ -173,15 +190,46 @@ class ApiService:
     # --- writes ------------------------------------------------------------------------------
 
     def submit(self, payload: str, signature: str) -> Receipt:
-        """Authenticate, apply and append one signed command (EngineError: rejected, nothing changed)."""
-        try:
-            with self.lock:
-                receipt = self.engine.submit(payload.encode("utf-8"), signature)
-        except EngineError as exc:
-            self.metrics.command_rejected(exc.code)
-            raise
+        """Authenticate, apply and append one signed command (EngineError: rejected, nothing changed).
+
+        Group commit: concurrent requests queue up; whichever holds the engine lock takes every queued
+        command (up to ``MAX_BATCH``) into one writer transaction (``Engine.submit_batch``), each
+        command accepted or refused on its own, in arrival order, with one commit for all of them.
+        """
+        item = _Pending(payload.encode("utf-8"), signature)
+        with self._queue_lock:
+            self._queue.append(item)
+        while not item.done.is_set():
+            if self.lock.acquire(timeout=0.02):
+                try:
+                    self._drain()
+                finally:
+                    self.lock.release()
+            else:
+                item.done.wait(0.02)
+        result = item.result
+        if isinstance(result, EngineError):
+            self.metrics.command_rejected(result.code)
+            raise result
+        if isinstance(result, BaseException):
+            raise result
         self.metrics.command_accepted()
-        return receipt
+        return result  # type: ignore[return-value]
+
+    def _drain(self) -> None:
+        """With the engine lock held: submit everything queued, in batches."""
+        while True:
+            with self._queue_lock:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if not batch:
+                return
+            try:
+                results: list[Any] = self.engine.submit_batch([(i.payload, i.signature) for i in batch])
+            except BaseException as exc:  # the transaction failed: every command in it fails alike
+                results = [exc] * len(batch)
+            for i, r in zip(batch, results):
+                i.result = r
+                i.done.set()
 
     # --- content-addressed blobs (prompts, outputs) -----------------------------------------
 
