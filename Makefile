@@ -27,8 +27,7 @@ system-deps:
 	@bash scripts/ensure-system-deps.sh
 
 run: install
-	@if [ ! -f cor-data/cor.db ]; then $(COR) init; fi
-	$(COR) status
+	$(COR) devnet --epochs 3 --miners-backend llama
 
 test: install node-deps system-deps
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from collections import Counter
@@ -65,7 +66,7 @@ def live_view(snap: dict[str, Any], config: DevnetConfig) -> Group:
     for r in snap["nodes"]:
         delta = r["delta_units"]
         colour = "green" if delta > 0 else "red" if delta < 0 else "dim"
-        nodes.add_row(r["name"] + ("" if r["alive"] else " [red](down)[/]"), r["role"], r["strategy"], f"[{colour}]{short_cor(delta)}[/]")
+        nodes.add_row(r["name"] + ("" if r["alive"] else " [red](down)[/]"), r["role"], r["strategy"], f"[{colour}]{short_cor(delta, 4)}[/]")
     events = Panel("\n".join(snap["events"][-8:]) or "-", title="recent events", expand=True)
     notes = Panel("\n".join(snap["notes"][-6:]) or "-", title="clock", expand=True)
     return Group(head, tasks, nodes, events, notes)
@@ -148,6 +149,7 @@ def devnet(
                           validators=validators, routers=routers, users=users, clock=clock, tick_seconds=tick_seconds,
                           max_tick_wait_seconds=max_tick_wait, max_output_tokens=max_output_tokens, user_every_ticks=user_every_ticks,
                           params=_params(param), llama_threads=llama_threads)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the agents and the API on SIGTERM as on Ctrl-C
     interactive = err_console.is_terminal and not as_json
     say = (lambda msg: err_console.print(f"[dim]{msg}[/]")) if interactive else (lambda msg: None)
     net = Devnet(config, _logger(log_dir))
@@ -182,6 +184,10 @@ def devnet(
         net.stop_api()
     if not data["verify"].get("ok"):
         raise typer.Exit(1)
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _verify(net: Devnet) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ..core.errors import Conflict, InvalidInput
 from ..core.slashing import OFFENCES
 from ..app import views
 from .community import register as register_community
+from .devnet import register as register_devnet
 from .gov import register as register_gov
 from .market import register as register_market
 from .render import render_status, render_verify
@@ -53,6 +54,7 @@ register_market(app)
 register_community(app)
 register_gov(app)
 register_serve(app)
+register_devnet(app)
 register_simulate(app)
 
 

@@ -1,0 +1,79 @@
+"""`cor devnet` with the real LLM: honest miners run SmolLM2-135M (llama-cpp-python) in their own
+processes, validators embed with all-MiniLM-L6-v2 — and the test checks that this is what happened.
+
+Small on purpose (one epoch of 5 ticks, a network task every 2 ticks, 3 honest miners, 2 honest
+validators, no user): two tasks (ticks 2 and 4), six real generations; the tick that closes the epoch
+waits for their work, so both settle in it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cor_incentives.app.engine import Engine
+from cor_incentives.nodes.backends import ScriptedBackend
+from cor_incentives.nodes.strategies import LAZY_ANSWER
+from devnet.helpers import run_devnet
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    pytest.importorskip("llama_cpp")
+    return run_devnet(tmp_path_factory.mktemp("devnet-llama"), "--epochs", "1", "--miners-backend", "llama",
+                      "--miners", "honest:3", "--validators", "honest:2", "--users", "0", "--routers", "0",
+                      "--param", "epoch_length_ticks=5", "--param", "network_task_interval_ticks=2", "--seed", "test-llama",
+                      timeout=170)
+
+
+@pytest.fixture(scope="module")
+def settled(run):
+    engine = Engine.open(run.db_url)
+    tasks = [t for t in engine.state.tasks.values() if t.state == "SETTLED"]
+    assert len(tasks) == 2, {t.id: (t.state, t.failure) for t in engine.state.tasks.values()}
+    yield engine, tasks
+    engine.store.engine.dispose()
+
+
+def test_the_run_is_small_and_verifies(run):
+    d = run.data
+    assert d["backend"] == "llama" and d["verify"]["ok"] and d["network_tasks"] == 2
+    assert d["tasks"]["by_state"] == {"SETTLED": 2}
+    assert run.seconds < 170, f"{run.seconds:.0f}s"
+    for r in d["nodes"]:
+        assert r["tasks"] >= 1 and int(r["slashes_units"]) == 0, r
+        assert int(r["net_profit_units"]) > 0, r
+
+
+def test_revealed_outputs_are_real_model_text(settled):
+    """Regenerate one task's prompt with the same model and settings: the miners revealed exactly that text."""
+    from cor_incentives.nodes.backends import LlamaBackend
+
+    engine, tasks = settled
+    task = tasks[0]
+    prompt = engine.store.get_blob(task.prompt_hash).decode()
+    outputs = {a.miner: engine.store.get_blob(a.output_hash).decode() for a in task.miners}
+    assert len(outputs) == 3 and all(a.in_consensus for a in task.miners)
+    scripted = ScriptedBackend().generate(prompt, task.max_output_tokens).text
+    for text in outputs.values():
+        assert text and text not in (scripted, LAZY_ANSWER)
+    again = LlamaBackend(n_threads=1).generate(prompt, task.max_output_tokens)
+    assert set(outputs.values()) == {again.text}  # greedy decoding: every honest miner, and this process, agree
+    assert {a.output_tokens for a in task.miners} == {again.output_tokens}  # the backend's own token count
+
+
+def test_validator_reports_came_from_the_embedding_model(settled):
+    """Recompute PoI and PoUW on the revealed outputs: the validators reported exactly these numbers."""
+    from cor_incentives.nodes.validator import evaluate_outputs
+
+    engine, tasks = settled
+    for task in tasks:
+        prompt = engine.store.get_blob(task.prompt_hash).decode()
+        outputs = {a.miner: engine.store.get_blob(a.output_hash).decode() for a in task.miners if a.reveal_tick is not None}
+        expected = {r["miner"]: r for r in evaluate_outputs(prompt, outputs, task.max_output_tokens)}
+        assert task.reports and set(task.reports) == set(task.validators)
+        for v, per_miner in task.reports.items():
+            for m, (distance, quality) in per_miner.items():
+                assert (distance, quality) == (expected[m]["poi_distance_ppb"], expected[m]["quality_ppb"])
+                assert task.criteria[v][m] == expected[m]["criteria"]

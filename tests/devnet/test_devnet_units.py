@@ -1,0 +1,115 @@
+"""The devnet's pieces without processes: node mix, statement categories, the router's rule, retries."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+import httpx
+import pytest
+
+from cor_incentives.client import ApiError
+from cor_incentives.core.errors import InvalidInput
+from cor_incentives.nodes.devnet import DevnetConfig, item_category, node_specs, parse_mix
+from cor_incentives.nodes.link import Link, is_transient
+from cor_incentives.nodes.router import RouterGateway
+from cor_incentives.nodes.strategies import copier_should_wait, copy_source
+
+ME = "0x" + "1" * 40
+OTHER = "0x" + "2" * 40
+
+
+def test_mix_and_names():
+    assert parse_mix("honest:3,lazy, garbage", "miner") == ["honest", "honest", "honest", "lazy", "garbage"]
+    specs = node_specs("honest:2,lazy:2,mismatch", "honest,copier")
+    assert [s.name for s in specs] == ["miner-1", "miner-2", "miner-lazy-1", "miner-lazy-2", "miner-mismatch",
+                                       "validator-1", "validator-copier", "router-1", "user-1"]
+    with pytest.raises(InvalidInput):
+        parse_mix("honest,sneaky", "miner")
+    with pytest.raises(InvalidInput):
+        parse_mix("mismatch", "validator")
+    with pytest.raises(InvalidInput):
+        node_specs("honest", "honest")  # one miner cannot reach consensus
+
+
+def test_config_profiles():
+    c = DevnetConfig(backend="scripted")
+    assert c.clock_mode == "deadline" and c.genesis_params()["epoch_length_ticks"] == 20
+    w = DevnetConfig(backend="llama", clock="wall")
+    assert w.tick_interval * w.genesis_params()["precommit_deadline_ticks"] >= 20  # a queued 48-token generation fits
+    assert DevnetConfig(backend="scripted", params={"epoch_length_ticks": 7}).genesis_params()["epoch_length_ticks"] == 7
+    with pytest.raises(InvalidInput):
+        DevnetConfig(backend="openai")  # needs --openai-url
+    with pytest.raises(InvalidInput):
+        DevnetConfig(backend="gpt")
+
+
+def test_statement_categories():
+    assert item_category({"stream": "slash", "claimable": False}) == "slashes"
+    assert item_category({"stream": "task_fee:miner", "claimable": False}) == "fees"
+    assert item_category({"stream": "task_fee:router", "claimable": False}) == "fees"
+    assert item_category({"stream": "task_payment", "claimable": False}) == "payments"
+    assert item_category({"stream": "miners:commission", "claimable": True}) == "rewards"
+    assert item_category({"stream": "task_refund", "claimable": False}) == "other"
+
+
+def _view(*miners):
+    return {"miners": [{"miner": m, "precommitted": p, "revealed": r, "mismatch": x, "output_hash": h, "output_tokens": 5}
+                       for m, p, r, x, h in miners]}
+
+
+def test_copier_waits_for_something_to_copy():
+    waiting = _view((ME, True, False, False, None), (OTHER, True, False, False, None))
+    assert copier_should_wait(waiting, ME) and copy_source(waiting, ME) is None
+    revealed = _view((ME, True, False, False, None), (OTHER, True, True, False, "0xabc"))
+    assert not copier_should_wait(revealed, ME) and copy_source(revealed, ME)["miner"] == OTHER
+    alone = _view((ME, True, False, False, None), (OTHER, False, False, False, None))
+    assert not copier_should_wait(alone, ME) and copy_source(alone, ME) is None  # reveals its own guess
+
+
+def test_router_carries_only_tasks_that_name_it():
+    gw = RouterGateway(ME, "http://127.0.0.1:9", logging.getLogger("test"))
+    try:
+        def cmd(kind, body):
+            return json.dumps({"payload": json.dumps({"kind": kind, "body": body}), "signature": "0x"}).encode()
+
+        assert gw.refusal(cmd("task.submit", {"router": ME})) is None
+        assert gw.refusal(cmd("task.submit", {"router": OTHER}))["error"] == "router_not_named"
+        assert gw.refusal(cmd("task.submit", {}))["error"] == "router_not_named"
+        assert gw.refusal(cmd("session.open", {"deposit": "1"})) is None  # other commands pass through
+        assert gw.refusal(b"not json") is None  # the API gives the precise error
+        status, body, _ = gw.forward("GET", "/healthz", None, None)  # nothing listens on port 9
+        assert status == 503 and json.loads(body)["error"] == "api_unreachable"
+    finally:
+        gw.stop()
+
+
+def test_link_retries_transient_errors_and_resubmits_the_same_bytes():
+    posted: list[bytes] = []
+    calls = {"n": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/nonce/"):
+            return httpx.Response(200, json={"nonce": 7})
+        if request.url.path == "/v1/chain":
+            return httpx.Response(200, json={"chain_id": "cor-test"})
+        posted.append(request.content)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return httpx.Response(503, json={"error": "database_unavailable", "message": "busy"})
+        if calls["n"] == 2:
+            raise httpx.ReadTimeout("slow", request=request)
+        return httpx.Response(409, json={"error": "nonce_already_used", "message": "used"})  # the timed-out post went through
+
+    link = Link("http://api", "0x" + "ab" * 32, stop=threading.Event())
+    link.client.http = httpx.Client(base_url="http://api", transport=httpx.MockTransport(handler))
+    import cor_incentives.nodes.link as link_mod
+
+    link_mod.BACKOFF_FIRST_SECONDS, saved = 0.0, link_mod.BACKOFF_FIRST_SECONDS
+    try:
+        out = link.submit("transfer", {"to": OTHER, "amount": "1"})
+    finally:
+        link_mod.BACKOFF_FIRST_SECONDS = saved
+    assert out["nonce"] == 7 and len(posted) == 3 and len(set(posted)) == 1  # one signature, posted three times
+    assert is_transient(ApiError("database_unavailable", "", 503)) and not is_transient(ApiError("insufficient_funds", "", 409))
