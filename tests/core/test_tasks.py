@@ -225,3 +225,26 @@ def test_pps_inclusion_is_proportional_and_split_neutral():
     assert abs(hits["a"] / n - 0.3) < 0.03
     assert abs(sum(hits_split[f"s{i}"] for i in range(5)) / n - 0.9) < 0.05
     assert pps_sample({"x": 100, "y": 1, "z": 1}, 2, b"s")[0] == "x"  # certain: 100 × 2 ≥ 102
+
+
+def test_useless_output_is_never_in_consensus_and_counts_when_the_task_fails():
+    """Two valid outputs, one garbage: reports put the garbage at distance 0 (as the reference) but
+    its quality is below the floor, so it is not in consensus; the task fails and the garbage miner
+    gets a poi_divergence count."""
+    c = market(n_miners=3)
+    tid = submit(c)
+    t = c.state.tasks[tid]
+    honest, junk, late = [a.miner for a in t.miners]
+    outputs = {honest: "Paris", junk: "zzq xx"}
+    for m, text in outputs.items():
+        c.submit(m, "task.precommit", {"task": tid, "commit": commitment(tid, m, h(text), "s")})
+    c.oracle("tick", {"ticks": 5})  # the third miner never precommits: the window closes
+    assert t.state == "PRECOMMITTED"
+    for m, text in outputs.items():
+        c.submit(m, "task.reveal", {"task": tid, "output_hash": h(text), "salt": "s", "output_tokens": 3})
+    assert t.state == "COMMITTED"
+    validate_all(c, tid, lambda v, m: (0, 50_000_000) if m == junk else (900_000_000, 900_000_000))
+    assert t.state == "FAILED" and t.failure == "no_consensus"
+    assert not t.assignment(junk).in_consensus
+    assert c.state.offence_log[f"{junk}|poi_divergence"] == [(0, tid)]
+    assert f"{honest}|poi_divergence" not in c.state.offence_log

@@ -73,6 +73,7 @@ class Params:
     validators_per_task: int = _p(3, 1, 32, "validators sampled per task")
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
     poi_max_distance_ppb: int = _p(150_000_000, 0, 2 * PPB, "largest cosine distance to the medoid still in consensus")
+    consensus_min_quality_ppb: int = _p(300_000_000, 0, PPB, "median quality below which an output is not in consensus (PoUW INVALID)")
     validator_deviation_max_ppb: int = _p(200_000_000, 0, 2 * PPB, "report deviation counted as large")
     precommit_deadline_ticks: int = _p(5, 1, 10_000, "ticks from preparation to the precommit deadline")
     reveal_deadline_ticks: int = _p(5, 1, 10_000, "ticks from the precommit deadline to the reveal deadline")

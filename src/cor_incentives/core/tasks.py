@@ -21,6 +21,7 @@ Selection
     sha256(head_hash ‖ purpose): reproducible from the log, not choosable by the requester.
 
 Settlement (in the event that completes validation)
+    in consensus: median PoI distance ≤ poi_max_distance_ppb and median quality ≥ consensus_min_quality_ppb.
     price = quote at the real token counts (median output tokens of the miners in consensus,
     capped at max_output_tokens); split by ``fee_split_bps``: miners in consensus pro rata by quality,
     validators pro rata by agreement, the router (treasury when none), the model royalty (the parent's
@@ -543,7 +544,8 @@ def _finalize(state: State, task: Task) -> None:
     _clear_deadline(state, task)
     reveals = _valid_reveals(task)
     reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
-    cons = aggregate(reports, _stakes(state, list(reports)), [a.miner for a in reveals], p.poi_max_distance_ppb)
+    cons = aggregate(reports, _stakes(state, list(reports)), [a.miner for a in reveals], p.poi_max_distance_ppb,
+                     p.consensus_min_quality_ppb)
     for a in reveals:
         a.distance_ppb = cons.distance_ppb[a.miner]
         a.quality_ppb = cons.quality_ppb[a.miner]
@@ -553,6 +555,9 @@ def _finalize(state: State, task: Task) -> None:
     task.state = "VALIDATED"
     winners = [a for a in reveals if a.in_consensus]
     if len(winners) < p.min_consensus:
+        for a in reveals:  # useless outputs still count against their miner when the task fails
+            if (a.quality_ppb or 0) < p.consensus_min_quality_ppb:
+                record_offence(state, a.miner, "poi_divergence", task.id)
         _fail(state, task, "no_consensus")
         _update_validators(state, task, cons)
         return

@@ -7,7 +7,8 @@ PoI (Proof of Inference)
 
 PoUW (Proof of Useful Work)
     Each validator reports a quality score in [0, 10**9]; the miner's quality is the stake-weighted
-    median.
+    median. An output whose median quality is below ``consensus_min_quality_ppb`` is not in
+    consensus whatever its distance.
 
 Stake-weighted median
     Sort reports by value (ties by validator address), accumulate stake; the median is the first
@@ -51,14 +52,19 @@ class Consensus:
     in_consensus: dict[str, bool]
 
 
-def aggregate(reports: dict[str, dict[str, tuple[int, int]]], stakes: dict[str, int], miners: list[str], max_distance_ppb: int) -> Consensus:
-    """Stake-weighted medians per miner from ``reports[validator][miner] = (distance, quality)``."""
+def aggregate(reports: dict[str, dict[str, tuple[int, int]]], stakes: dict[str, int], miners: list[str], max_distance_ppb: int,
+              min_quality_ppb: int = 0) -> Consensus:
+    """Stake-weighted medians per miner from ``reports[validator][miner] = (distance, quality)``.
+
+    In consensus: median distance ≤ ``max_distance_ppb`` and median quality ≥ ``min_quality_ppb``
+    (so that a useless output cannot be "in consensus" by being the reference of a small sample).
+    """
     dist: dict[str, int] = {}
     qual: dict[str, int] = {}
     for m in miners:
         dist[m] = weighted_median([(r[m][0], stakes.get(v, 0), v) for v, r in reports.items()])
         qual[m] = weighted_median([(r[m][1], stakes.get(v, 0), v) for v, r in reports.items()])
-    return Consensus(dist, qual, {m: dist[m] <= max_distance_ppb for m in miners})
+    return Consensus(dist, qual, {m: dist[m] <= max_distance_ppb and qual[m] >= min_quality_ppb for m in miners})
 
 
 def deviation_ppb(report: dict[str, tuple[int, int]], consensus: Consensus) -> int:

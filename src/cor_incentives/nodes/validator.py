@@ -17,14 +17,18 @@ def evaluate_outputs(prompt: str, outputs: dict[str, str], max_output_tokens: in
     """One report per miner: distance to the medoid output and quality score, with sub-scores."""
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
-    poi = compute_poi(texts) if len(texts) > 1 else None
     scorer = scorer or RuleEmbeddingScorer()
     if hasattr(scorer, "score_outputs"):
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:
         scores = [scorer.score(prompt, t, max_output_tokens=max_output_tokens) for t in texts]
+    # the medoid breaks ties by index: put the best-scored outputs first, so that with two outputs
+    # (or any tie) a garbage answer never becomes the reference the others are measured against
+    order = sorted(range(len(miners)), key=lambda i: (-scores[i].total_ppb, miners[i]))
+    poi = compute_poi([texts[i] for i in order]) if len(texts) > 1 else None
+    distance = {order[j]: poi.distances_ppb[j] for j in range(len(order))} if poi else {}
     return [
-        {"miner": m, "poi_distance_ppb": poi.distances_ppb[i] if poi else 0, "quality_ppb": scores[i].total_ppb,
+        {"miner": m, "poi_distance_ppb": distance.get(i, 0), "quality_ppb": scores[i].total_ppb,
          "criteria": dict(scores[i].criteria)}
         for i, m in enumerate(miners)
     ]

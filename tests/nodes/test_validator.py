@@ -1,0 +1,21 @@
+"""The validator's evaluation with the real embedding model and scorer."""
+
+from cor_incentives.nodes.validator import evaluate_outputs
+
+
+def test_two_outputs_garbage_never_becomes_the_reference():
+    reports = {r["miner"]: r for r in evaluate_outputs(
+        "What is the capital of France?", {"0xaa": "qwx zzkv plor mnbvc xxqq lkjh", "0xbb": "The capital of France is Paris."}, 32)}
+    # "0xaa" sorts first, but the better answer is the medoid: its distance is 0, the garbage is far
+    assert reports["0xbb"]["poi_distance_ppb"] == 0
+    assert reports["0xaa"]["poi_distance_ppb"] > 150_000_000
+    assert reports["0xbb"]["quality_ppb"] > 300_000_000 > reports["0xaa"]["quality_ppb"]
+    assert set(reports["0xbb"]["criteria"]) == {"relevance", "compliance", "completeness", "integrity"}
+
+
+def test_three_consistent_outputs_are_close():
+    reports = evaluate_outputs("Name the largest planet.", {
+        "0x01": "Jupiter is the largest planet in the solar system.",
+        "0x02": "The largest planet is Jupiter.",
+        "0x03": "Jupiter is the largest planet in the solar system."}, 32)
+    assert all(r["poi_distance_ppb"] < 150_000_000 for r in reports)
