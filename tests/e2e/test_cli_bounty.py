@@ -2,35 +2,9 @@
 submit, award by a reviewer, refuse a non-reviewer and a self-submission, expire with a refund; appoint
 a curator, attest, refuse a self-attestation, and find the community reward in the next statement."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
+from support.cli import j
 
 from cor_incentives.core.units import COR
-
-COR_BIN = str(Path(sys.executable).parent / "cor")
-
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}"}
-
-    def run(*args, ok=True):
-        p = subprocess.run([COR_BIN, *args], env=env, capture_output=True, text=True, timeout=120)
-        if ok:
-            assert p.returncode == 0, f"cor {' '.join(args)}: {p.stdout}{p.stderr}"
-        return p
-
-    return run
-
-
-def j(p):
-    return json.loads(p.stdout)
 
 
 def wallet(cli, name, keys):

@@ -1,34 +1,9 @@
 """End to end through the `cor` console script on a real SQLite file: init, register nodes,
 delegate, unbond, slash, verify; then tamper with one event row and watch verify name it."""
 
-import json
-import os
 import sqlite3
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
-
-COR = str(Path(sys.executable).parent / "cor")
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}"}
-
-    def run(*args, ok=True):
-        p = subprocess.run([COR, *args], env=env, capture_output=True, text=True, timeout=120)
-        if ok:
-            assert p.returncode == 0, f"cor {' '.join(args)} failed: {p.stdout}{p.stderr}"
-        return p
-
-    run.db = tmp_path / "cor.db"
-    return run
-
-
-def j(p):
-    return json.loads(p.stdout)
+from support.cli import j
 
 
 def test_foundation_flow_and_tamper(cli):

@@ -3,31 +3,8 @@
 fails, bad input is refused, and `cor verify` replays it all."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
-
-COR_BIN = str(Path(sys.executable).parent / "cor")
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}"}
-
-    def run(*args, ok=True):
-        p = subprocess.run([COR_BIN, *args], env=env, capture_output=True, text=True, timeout=120)
-        if ok:
-            assert p.returncode == 0, f"cor {' '.join(args)}: {p.stdout}{p.stderr}"
-        return p
-
-    return run
-
-
-def j(p):
-    return json.loads(p.stdout)
+from support.cli import j
 
 
 def test_governance_end_to_end(cli, tmp_path):

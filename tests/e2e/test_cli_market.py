@@ -1,37 +1,11 @@
 """`cor quote`, `cor model`, `cor session`, `cor task submit|show` through the console script."""
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
+from support.cli import j
 
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.keys import Keystore
 from cor_incentives.core.tasks import commitment
 from support.network import sha
-
-COR_BIN = str(Path(sys.executable).parent / "cor")
-
-
-@pytest.fixture
-def cli(tmp_path):
-    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}"}
-
-    def run(*args, ok=True):
-        p = subprocess.run([COR_BIN, *args], env=env, capture_output=True, text=True, timeout=120)
-        if ok:
-            assert p.returncode == 0, f"cor {' '.join(args)}: {p.stdout}{p.stderr}"
-        return p
-
-    run.env = env
-    return run
-
-
-def j(p):
-    return json.loads(p.stdout)
 
 
 def test_quote_session_task_show_and_bad_input(cli, tmp_path):
