@@ -191,7 +191,8 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 
 def _verify(net: Devnet) -> dict[str, Any]:
-    assert net.reader is not None
+    if net.reader is None:
+        raise RuntimeError("reader is not set up yet")
     r = net.reader.retry("verify", net.reader.client.verify)
     return {k: r.get(k) for k in ("ok", "events", "hash_chain", "conservation", "epochs_checked", "roots_match", "errors")}
 

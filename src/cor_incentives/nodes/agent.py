@@ -436,7 +436,8 @@ class UserAgent(Agent):
         return False
 
     def top_up(self) -> None:
-        assert self.session_id is not None
+        if self.session_id is None:
+            raise RuntimeError("session_id is not set up yet")
         deposit = int(self.link.session(self.session_id)["deposit_units"])
         if deposit >= self.topup_below_units:
             return

@@ -478,7 +478,8 @@ class Devnet:
 
     def pending_work(self) -> list[tuple[int, str, int]]:
         """(task, node name, the task's deadline tick) for every action a live node still owes on an open task."""
-        assert self.reader is not None
+        if self.reader is None:
+            raise RuntimeError("the devnet is not started")
         head = self.reader.head_seq()
         if head == self._pending_cache[0]:
             return self._pending_cache[1]
@@ -501,7 +502,8 @@ class Devnet:
 
     def advance(self) -> dict[str, Any]:
         """One signed tick; a network task when the schedule says so."""
-        assert self.oracle is not None
+        if self.oracle is None:
+            raise RuntimeError("the devnet is not started")
         before = self.epoch
         r = self.oracle.submit("tick", {"ticks": 1})
         self.tick, self.epoch = int(r["tick"]), int(r["epoch"])
@@ -515,7 +517,8 @@ class Devnet:
         return r
 
     def issue_network_task(self) -> None:
-        assert self.oracle is not None and self.reader is not None
+        if self.oracle is None or self.reader is None:
+            raise RuntimeError("the devnet is not started")
         head_hash = self.reader.chain()["head_hash"]
         p = pick_prompt(self.prompts, head_hash, self.tick)
         data = p["prompt"].encode("utf-8")
@@ -571,7 +574,8 @@ class Devnet:
     # --- 4. reading the network back ---------------------------------------------------------
 
     def _total(self, name: str) -> int:
-        assert self.reader is not None
+        if self.reader is None:
+            raise RuntimeError("the devnet is not started")
         try:
             b = self.reader.retry("balance", lambda: self.reader.client.balance(self.keys[name].address))  # type: ignore[union-attr]
         except ApiError:
@@ -580,7 +584,8 @@ class Devnet:
 
     def snapshot(self) -> dict[str, Any]:
         """What the live view shows: time, tasks by state, recent events, each node's change in holdings."""
-        assert self.reader is not None
+        if self.reader is None:
+            raise RuntimeError("the devnet is not started")
         tasks = self.reader.tasks(limit=1000)
         by_state = Counter(t["state"] for t in tasks)
         names = self.by_address
@@ -601,7 +606,8 @@ class Devnet:
 
     def results(self) -> dict[str, Any]:
         """The end table (per node and per other participant) from statements, task and node views."""
-        assert self.reader is not None
+        if self.reader is None:
+            raise RuntimeError("the devnet is not started")
         r = self.reader
         epochs = list(range(self.config.epochs))
         end_tick = int(r.retry("epoch", lambda: r.client.epoch(epochs[-1]))["end_tick"])
