@@ -56,13 +56,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_network(directory: Path, allocations: dict[str, str], *, chain_id: str = "cor-api-test", seed: str = "api") -> Network:
-    """Keys for ``oracle`` and every name in ``allocations`` (COR), and the genesis event, in ``directory``."""
+def make_network(directory: Path, allocations: dict[str, str], *, chain_id: str = "cor-api-test", seed: str = "api",
+                 url: str | None = None) -> Network:
+    """Keys for ``oracle`` and every name in ``allocations`` (COR), and the genesis event, in ``directory``
+    (and in the database at ``url``, a SQLite file in ``directory`` by default)."""
     directory.mkdir(parents=True, exist_ok=True)
     ks = Keystore(directory / "keys")
     keys = {n: ks.new(n, seed=seed) for n in ["oracle", *allocations]}
     db_path = directory / "cor.db"
-    url = f"sqlite:///{db_path}"
+    url = url or f"sqlite:///{db_path}"
     engine = Engine.open(url)
     spec = check_genesis_spec({
         "chain_id": chain_id,
@@ -138,13 +140,13 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 
 def event_count(network: Network) -> int:
-    import sqlite3
+    from cor_incentives.store.db import Store
 
-    con = sqlite3.connect(network.db_path)
+    store = Store(network.url)
     try:
-        return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
+        return store.event_count()
     finally:
-        con.close()
+        store.engine.dispose()
 
 
 @pytest.fixture(scope="session")

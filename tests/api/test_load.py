@@ -1,4 +1,4 @@
-"""Load over real HTTP and two server processes sharing one SQLite file.
+"""Load over real HTTP and two server processes sharing one database (SQLite file, then PostgreSQL).
 
 20 client threads, each with its own key funded at genesis, send 5 000 signed commands in total
 (transfers between clients and delegations to two nodes), half to each of two `cor serve` processes.
@@ -10,7 +10,6 @@ receipt names, balances equal what the receipts imply, conservation holds after 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections import Counter, defaultdict
@@ -34,10 +33,10 @@ def client_name(i: int) -> str:
 
 
 @pytest.mark.slow
-def test_5000_signed_commands_from_20_clients_on_two_processes(tmp_path, api_helpers):
+def test_5000_signed_commands_from_20_clients_on_two_processes(tmp_path, api_helpers, db_url):
     alloc = {client_name(i): str(CLIENT_FUNDS_COR) for i in range(CLIENTS)}
     alloc.update({"node0": "10000", "node1": "10000"})
-    net = api_helpers.make_network(tmp_path / "net", alloc, chain_id="cor-load-test", seed="load")
+    net = api_helpers.make_network(tmp_path / "net", alloc, chain_id="cor-load-test", seed="load", url=db_url)
     nodes = [net.keys["node0"].address, net.keys["node1"].address]
     setup = Engine.open(net.url)
     for n in ("node0", "node1"):
@@ -108,9 +107,14 @@ def test_5000_signed_commands_from_20_clients_on_two_processes(tmp_path, api_hel
     assert len(pids) == 2
 
     # every accepted command is in the log exactly once, where its receipt says
-    con = sqlite3.connect(net.db_path)
-    rows = con.execute("SELECT seq, actor, nonce, kind FROM events").fetchall()
-    con.close()
+    from sqlalchemy import select
+
+    from cor_incentives.store import db
+
+    store = db.Store(net.url)
+    with store.reader() as conn:
+        rows = [tuple(r) for r in conn.execute(select(db.events.c.seq, db.events.c.actor, db.events.c.nonce, db.events.c.kind))]
+    store.engine.dispose()
     assert len(rows) == total
     assert [r[0] for r in sorted(rows)] == list(range(total))
     by_actor_nonce = Counter((actor, nonce) for _, actor, nonce, _ in rows)
