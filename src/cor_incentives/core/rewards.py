@@ -106,60 +106,51 @@ def _gate_params(state: State) -> dict[str, Any]:
             "reputation_multiplier_min_ppb": p.reputation_multiplier_min_ppb, "reputation_multiplier_max_ppb": p.reputation_multiplier_max_ppb}
 
 
-def process_miner_rewards(state: State) -> None:
-    """The miners stream, by weighted PoI/PoUW work."""
-    budget = state.epoch_streams.get("miners", 0)
-    rows = state.epoch_work
+def _work_stream(state: State, stream_key: str, rows: list[Any], empty_note: str, settle: Any, counted: Any,
+                 stream: str, formula: str) -> None:
+    """One work stream: the kernel over the epoch's rows, paid through commission and stakers, recorded."""
+    budget = state.epoch_streams.get(stream_key, 0)
     nodes = sorted({r.node for r in rows if r.node in state.nodes})
     if not nodes or budget == 0:
-        _record_stream(state, "miners", budget, 0, 0, "no miner work this epoch" if not nodes else None)
+        _record_stream(state, stream_key, budget, 0, 0, empty_note if not nodes else None)
         return
     index = {n: i for i, n in enumerate(nodes)}
     rows = [r for r in rows if r.node in index]
-    result = compute_work_rewards(
-        node_index=np.fromiter((index[r.node] for r in rows), dtype=np.int64, count=len(rows)),
-        complexity_units=np.fromiter((min(r.complexity_units, 10**6) for r in rows), dtype=np.int64, count=len(rows)),
-        quality_ppb=np.fromiter((r.quality_ppb for r in rows), dtype=np.int64, count=len(rows)),
-        in_consensus=np.fromiter((r.in_consensus for r in rows), dtype=bool, count=len(rows)),
-        precommitted=np.fromiter((r.precommitted for r in rows), dtype=bool, count=len(rows)),
-        reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
-        stream_amount=budget, params=_work_params(state),
-    )
+
+    def column(value: Any, dtype: Any = np.int64) -> np.ndarray:
+        return np.fromiter((value(r) for r in rows), dtype=dtype, count=len(rows))
+
+    result = settle(column, lambda r: index[r.node], np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64), budget)
     behind: dict[str, list[int]] = {}
     for r in rows:
-        if r.in_consensus:
+        if counted(r):
             behind.setdefault(r.node, []).append(r.task)
-    paid = _pay_stream(state, "miner_work", nodes, result, _gate_params(state),
-                       "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks",
-                       behind)
-    _record_stream(state, "miners", budget, paid, sum(1 for r in result.reward if r))
+    paid = _pay_stream(state, stream, nodes, result, _gate_params(state), formula, behind)
+    _record_stream(state, stream_key, budget, paid, sum(1 for r in result.reward if r))
+
+
+def process_miner_rewards(state: State) -> None:
+    """The miners stream, by weighted PoI/PoUW work."""
+    def settle(column: Any, node: Any, reputation: np.ndarray, budget: int) -> Any:
+        return compute_work_rewards(
+            node_index=column(node), complexity_units=column(lambda r: min(r.complexity_units, 10**6)),
+            quality_ppb=column(lambda r: r.quality_ppb), in_consensus=column(lambda r: r.in_consensus, bool),
+            precommitted=column(lambda r: r.precommitted, bool), reputation_ppb=reputation, stream_amount=budget,
+            params=_work_params(state))
+
+    _work_stream(state, "miners", state.epoch_work, "no miner work this epoch", settle, lambda r: r.in_consensus, "miner_work",
+                 "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks")
 
 
 def process_validator_rewards(state: State) -> None:
     """The validators stream, by agreement-weighted on-time validations."""
-    budget = state.epoch_streams.get("validators", 0)
-    rows = state.epoch_validations
-    nodes = sorted({r.node for r in rows if r.node in state.nodes})
-    if not nodes or budget == 0:
-        _record_stream(state, "validators", budget, 0, 0, "no validations this epoch" if not nodes else None)
-        return
-    index = {n: i for i, n in enumerate(nodes)}
-    rows = [r for r in rows if r.node in index]
-    result = compute_validator_rewards(
-        node_index=np.fromiter((index[r.node] for r in rows), dtype=np.int64, count=len(rows)),
-        agreement_ppb=np.fromiter((r.agreement_ppb for r in rows), dtype=np.int64, count=len(rows)),
-        on_time=np.fromiter((r.on_time for r in rows), dtype=bool, count=len(rows)),
-        reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
-        stream_amount=budget, params=_work_params(state),
-    )
-    behind_v: dict[str, list[int]] = {}
-    for r in rows:
-        if r.on_time:
-            behind_v.setdefault(r.node, []).append(r.task)
-    paid = _pay_stream(state, "validator_work", nodes, result, _gate_params(state),
-                       "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible",
-                       behind_v)
-    _record_stream(state, "validators", budget, paid, sum(1 for r in result.reward if r))
+    def settle(column: Any, node: Any, reputation: np.ndarray, budget: int) -> Any:
+        return compute_validator_rewards(
+            node_index=column(node), agreement_ppb=column(lambda r: r.agreement_ppb), on_time=column(lambda r: r.on_time, bool),
+            reputation_ppb=reputation, stream_amount=budget, params=_work_params(state))
+
+    _work_stream(state, "validators", state.epoch_validations, "no validations this epoch", settle, lambda r: r.on_time, "validator_work",
+                 "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible")
 
 
 def process_staking_apr(state: State) -> None:
