@@ -6,25 +6,19 @@ Servers are started as ``python -m cor_incentives.cli.serve`` subprocesses on fr
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Iterator
 
-import httpx
 import pytest
 
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.genesis import check_genesis_spec, genesis_body
 from cor_incentives.app.keys import Key, Keystore
+from support.server import Server, start_server, stop_server
+from support.services import free_tcp_port as free_port
 
-SERVER_START_TIMEOUT_SECONDS = 60
 DEVNET_NAMES = ("faucet", "alice", "bob", "carol", "dave")
 
 
@@ -37,23 +31,6 @@ class Network:
 
     def engine(self) -> Engine:
         return Engine.open(self.url)
-
-
-@dataclass
-class Server:
-    base_url: str
-    proc: subprocess.Popen
-    log_path: Path
-    lines: list[str] = field(default_factory=list)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_network(directory: Path, allocations: dict[str, str], *, chain_id: str = "cor-api-test", seed: str = "api",
@@ -74,40 +51,6 @@ def make_network(directory: Path, allocations: dict[str, str], *, chain_id: str 
     engine.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items()}))
     engine.store.engine.dispose()
     return Network(url, db_path, keys, chain_id)
-
-
-def start_server(url: str, log_path: Path, *, workers: int = 1, port: int | None = None) -> Server:
-    """Start ``cor serve`` in a subprocess and wait until /healthz answers."""
-    port = port or free_port()
-    log = open(log_path, "w")
-    cmd = [sys.executable, "-m", "cor_incentives.cli.serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
-           "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"cor serve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return Server(base, proc, log_path)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_server(Server(base, proc, log_path))
-    raise RuntimeError(f"cor serve did not answer within {SERVER_START_TIMEOUT_SECONDS}s:\n{log_path.read_text()}")
-
-
-def stop_server(server: Server) -> None:
-    """Stop the server we started (its own process group: uvicorn and its workers)."""
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, signal.SIGTERM)
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from devnet.helpers import Server, start_server, stop_server
+from devnet.helpers import Server, start_server
+from support.server import stop_server
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-SERVER_START_TIMEOUT_SECONDS = 60
+from support.server import Server, start_server as _start_server
 
 
 def cor_command(*args: str) -> list[str]:
@@ -62,46 +59,9 @@ def logs_tail(directory: Path, lines: int = 15) -> str:
     return "\n".join(out)
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Server:
-    base_url: str
-    proc: subprocess.Popen
-
-
 def start_server(db_url: str, log_path: Path) -> Server:
-    port = free_port()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "cor_incentives.cli.serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--db", db_url, "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"cor serve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return Server(base, proc)
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    stop_server(Server(base, proc))
-    raise RuntimeError(f"cor serve did not answer within {SERVER_START_TIMEOUT_SECONDS}s")
-
-
-def stop_server(server: Server) -> None:
-    if server.proc.poll() is None:
-        os.killpg(server.proc.pid, signal.SIGTERM)
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout=10)
+    """`cor serve` on a devnet's database, quiet."""
+    return _start_server(db_url, log_path, log_level="warning")
 
 
 def pid_alive(pid: int) -> bool:
