@@ -40,8 +40,7 @@ def test_params_are_immutable():
 
 
 def test_history_by_epoch():
-    a, b = Params(), Params().replace(epoch_length_ticks=50)
-    h = ParamHistory(((0, a),)).with_change(3, b)
+    h = ParamHistory(((0, Params()),)).with_changes(3, {"epoch_length_ticks": 50})
     assert h.at(2).epoch_length_ticks == 100
     assert h.at(3).epoch_length_ticks == 50
     assert h.at(99).epoch_length_ticks == 50
@@ -51,3 +50,10 @@ def test_schema_lists_bounds():
     names = {e["name"]: e for e in param_schema()}
     assert names["max_commission_bps"]["max"] == 10_000
     assert names["fee_split_bps"]["sum"] == 10_000
+
+
+def test_history_change_keeps_later_scheduled_versions():
+    h = ParamHistory(((0, Params()),)).with_changes(5, {"max_commission_bps": 3000}).with_changes(2, {"epoch_length_ticks": 50})
+    assert h.at(1).epoch_length_ticks == 100 and h.at(2).epoch_length_ticks == 50
+    assert h.at(5).epoch_length_ticks == 50 and h.at(5).max_commission_bps == 3000
+    assert h.at(4).max_commission_bps == 2000

@@ -203,6 +203,3 @@ def oracle_key(engine: Engine, keystore: Keystore) -> Key:
             return k
     raise NotFound(f"the oracle key {engine.state.oracle} is not in {keystore.path}", code="oracle_key_missing")
 
-
-def decode_command(payload: bytes) -> Command:
-    return Command.decode(payload)

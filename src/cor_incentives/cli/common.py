@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 from typing import Any, Callable, TypeVar
 
 import typer
@@ -104,6 +103,3 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def cor(value: int) -> str:
     return format_cor(value)
 
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -254,11 +254,6 @@ class ParamHistory:
                 break
         return current
 
-    def with_change(self, from_epoch: int, params: Params) -> "ParamHistory":
-        """A history with ``params`` applying from ``from_epoch`` (replacing later scheduled versions)."""
-        kept = tuple(v for v in self.versions if v[0] < from_epoch)
-        return ParamHistory(kept + ((from_epoch, params),))
-
     def with_changes(self, from_epoch: int, changes: dict[str, Any]) -> "ParamHistory":
         """Apply ``changes`` (validated) from ``from_epoch`` on, keeping later scheduled versions' other changes."""
         out = []

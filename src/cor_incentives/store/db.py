@@ -36,7 +36,6 @@ from sqlalchemy import (
     insert,
     select,
     text,
-    update,
     bindparam,
 )
 from sqlalchemy.engine import Connection, Engine as SAEngine
@@ -262,9 +261,6 @@ class Store:
     def get_meta(self, conn: Connection, key: str) -> str | None:
         return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
 
-    def set_meta(self, conn: Connection, key: str, value: str) -> None:
-        if conn.execute(update(meta).where(meta.c.key == key).values(value=value)).rowcount == 0:
-            conn.execute(insert(meta).values(key=key, value=value))
 
 
 # statements built once (SQLAlchemy then reuses their compiled form): the write path's hot spots
