@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: install run test test-fast system-deps node-deps bench clean
+.PHONY: install run test test-fast system-deps node-deps bench golden clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,11 @@ bench: install
 	$(PY) bench/embed.py
 	$(PY) bench/ingest.py
 	$(PY) bench/merkle.py
+
+# the seeded scenario's fingerprint and epoch roots (tests/golden/scenario.json); regenerate only
+# in a commit that changes behaviour on purpose, and say why in its message
+golden: install
+	$(PY) tests/support/golden.py
 
 clean:
 	rm -rf $(VENV) node_modules cor-data .pytest_cache
