@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
+LINT_PATHS := src tests bench scripts
 
-.PHONY: install run test test-fast system-deps node-deps bench golden clean
+.PHONY: install run test test-fast system-deps node-deps bench golden format clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +41,11 @@ bench: install
 	$(PY) bench/embed.py
 	$(PY) bench/ingest.py
 	$(PY) bench/merkle.py
+
+# rewrite the code in the project's format (ruff, settings in pyproject.toml)
+format: install
+	$(VENV)/bin/ruff format $(LINT_PATHS)
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
 
 # the seeded scenario's fingerprint and epoch roots (tests/golden/scenario.json); regenerate only
 # in a commit that changes behaviour on purpose, and say why in its message
