@@ -59,8 +59,13 @@ def make_network(url: str, keys_dir: Path, clients: int) -> tuple[Engine, dict[s
     ks = Keystore(keys_dir)
     names = ["oracle", "node0", "node1", *[f"client{i:03d}" for i in range(clients)]]
     keys = {n: ks.new(n, seed="bench") for n in names}
-    spec = check_genesis_spec({"chain_id": "cor-bench", "allocations": {"pool:staking": "100000000", "treasury": "150000000"},
-                               "key_allocations": {n: "1000000" for n in names[1:]}})
+    spec = check_genesis_spec(
+        {
+            "chain_id": "cor-bench",
+            "allocations": {"pool:staking": "100000000", "treasury": "150000000"},
+            "key_allocations": {n: "1000000" for n in names[1:]},
+        }
+    )
     engine.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items()}))
     for n in ("node0", "node1"):
         engine.submit_as(keys[n], "node.register", {"role": "miner", "self_bond": str(2000 * COR), "commission_bps": 100, "models": []})
@@ -91,8 +96,12 @@ def start_servers(url: str, count: int, workers: int, log_dir: Path) -> list[tup
     for i in range(count):
         port = free_port()
         log = open(log_dir / f"serve-{i}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "cor_incentives.cli.serve", "--port", str(port), "--db", url, "--workers", str(workers),
-                                 "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cor_incentives.cli.serve", "--port", str(port), "--db", url, "--workers", str(workers), "--log-level", "warning"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         servers.append((f"http://127.0.0.1:{port}", proc))
     for base, proc in servers:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
@@ -149,8 +158,13 @@ def run_http(batches: list[list[tuple[bytes, str]]], bases: list[str]) -> dict:
     rejected = sum(codes.values())
     accepted = len(latencies) - rejected
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"accepted": accepted, "rejected": codes, "seconds": round(seconds, 3), "commands_per_second": round(accepted / seconds, 1),
-            "latency_ms": {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)}}
+    return {
+        "accepted": accepted,
+        "rejected": codes,
+        "seconds": round(seconds, 3),
+        "commands_per_second": round(accepted / seconds, 1),
+        "latency_ms": {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)},
+    }
 
 
 def run_floor(engine: Engine, batches: list[list[tuple[bytes, str]]]) -> dict:
@@ -190,13 +204,25 @@ def main() -> None:
             stop_servers(servers)
         floor = run_floor(engine, floor_batches)
         report, _ = verify_store(engine.store)
-        print(json.dumps({
-            "bench": "ingest", "db": engine.store.engine.dialect.name, "cpus": os.cpu_count(),
-            "commands": per_client * args.clients, "clients": args.clients, "server_processes": args.servers, "workers_per_server": args.workers,
-            "http": http, "floor_in_process": floor,
-            "http_vs_floor": round(http["commands_per_second"] / floor["commands_per_second"], 3),
-            "events": report.events, "verify_ok": report.ok,
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "bench": "ingest",
+                    "db": engine.store.engine.dialect.name,
+                    "cpus": os.cpu_count(),
+                    "commands": per_client * args.clients,
+                    "clients": args.clients,
+                    "server_processes": args.servers,
+                    "workers_per_server": args.workers,
+                    "http": http,
+                    "floor_in_process": floor,
+                    "http_vs_floor": round(http["commands_per_second"] / floor["commands_per_second"], 3),
+                    "events": report.events,
+                    "verify_ok": report.ok,
+                },
+                indent=2,
+            )
+        )
         if not report.ok or http["rejected"]:
             raise SystemExit(1)
 

@@ -112,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     duckdb_threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
 
     by_node = {int(node): (int(count), int(work)) for node, count, _, work in floor_rows}
-    duckdb_agrees = all(
-        by_node.get(n, (0, 0)) == (result.assignments[n], result.work[n]) for n in range(args.nodes)
-    )
+    duckdb_agrees = all(by_node.get(n, (0, 0)) == (result.assignments[n], result.work[n]) for n in range(args.nodes))
 
     ratio = settle_seconds / duckdb_seconds
     met_settle = settle_seconds <= SETTLE_TARGET_SECONDS

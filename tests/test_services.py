@@ -35,9 +35,7 @@ def test_postgres_fresh_database_roundtrip(request: pytest.FixtureRequest) -> No
         with engine.begin() as conn:
             version = conn.execute(text("SELECT version()")).scalar_one()
             assert version.startswith("PostgreSQL 15."), version
-            conn.execute(
-                text("CREATE TABLE ledger (id serial PRIMARY KEY, account text NOT NULL, amount numeric(38, 18) NOT NULL)")
-            )
+            conn.execute(text("CREATE TABLE ledger (id serial PRIMARY KEY, account text NOT NULL, amount numeric(38, 18) NOT NULL)"))
             conn.execute(
                 text("INSERT INTO ledger (account, amount) VALUES (:a, :m)"),
                 [{"a": "0xminer", "m": "12.5"}, {"a": "0xvalidator", "m": "0.000000000000000001"}],

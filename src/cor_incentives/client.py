@@ -12,7 +12,8 @@ the server's stable ``code``, its ``message`` and the HTTP ``status``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -42,15 +43,16 @@ class ApiError(Exception):
 class CorClient:
     """Reads and signed writes against one API base URL."""
 
-    def __init__(self, base_url: str, private_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
-                 http: httpx.Client | None = None) -> None:
+    def __init__(
+        self, base_url: str, private_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_SECONDS, http: httpx.Client | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.private_key = private_key
         self.address = private_key_address(private_key) if private_key else None
         self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
         self._chain_id: str | None = None
 
-    def __enter__(self) -> "CorClient":
+    def __enter__(self) -> CorClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -124,12 +126,22 @@ class CorClient:
         """The Merkle proof of ``address``'s claimable leaf in ``epoch`` (raises ``no_leaf`` when there is none)."""
         return self._request("GET", f"/v1/proofs/{address}/{epoch}")
 
-    def tasks(self, state: str | None = None, assigned: str | None = None, kind: str | None = None, limit: int = 100,
-              after_id: int | None = None, before_id: int | None = None) -> list[dict[str, Any]]:
+    def tasks(
+        self,
+        state: str | None = None,
+        assigned: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Tasks newest first (at most ``limit``, ≤ 1000); ``state="open"`` matches every state in which nodes
         still owe work; ``after_id``/``before_id`` keep only ids above/below (poll for new ones / page back)."""
-        params = {k: v for k, v in (("state", state), ("assigned", assigned), ("kind", kind), ("limit", limit), ("after_id", after_id),
-                                    ("before_id", before_id)) if v is not None}
+        params = {
+            k: v
+            for k, v in (("state", state), ("assigned", assigned), ("kind", kind), ("limit", limit), ("after_id", after_id), ("before_id", before_id))
+            if v is not None
+        }
         return self._request("GET", "/v1/tasks", params=params)["tasks"]
 
     def task(self, task_id: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ TEXTS = [
     "",
     "def is_palindrome(s):\n    s = s.lower()\n    return s == s[::-1]",
     "TCP is connection-oriented and reliable; UDP is connectionless and lighter. " * 2,
-    "{\"name\": \"Tokyo\", \"country\": \"Japan\", \"population\": 14000000}",
+    '{"name": "Tokyo", "country": "Japan", "population": 14000000}',
     "Proof of stake selects validators in proportion to the tokens they lock as collateral. " * 3,
     "asdkj qwe zzxq lkjfd pqowieur mnbvx",
     "La photosynthèse transforme la lumière en énergie chimique.",

@@ -43,9 +43,7 @@ def scored(scorer):
     results = {}
     for case in CASES["cases"]:
         answers = {**case["answers"], **GENERIC}
-        scores = scorer.score_outputs(
-            case["prompt"], list(answers.values()), max_output_tokens=case["max_output_tokens"]
-        )
+        scores = scorer.score_outputs(case["prompt"], list(answers.values()), max_output_tokens=case["max_output_tokens"])
         results[case["id"]] = dict(zip(answers, scores))
     return results
 
@@ -198,7 +196,12 @@ def test_total_is_the_weighted_sum_and_a_hard_flag_caps_it():
 
 def test_rubric_bands():
     assert [rubric_from_ppb(x) for x in (0, 99_999_999, 100_000_000, 899_999_999, 900_000_000, PPB)] == [
-        1, 1, 2, 9, 10, 10,
+        1,
+        1,
+        2,
+        9,
+        10,
+        10,
     ]
     assert all(rubric_from_ppb(rubric_to_ppb(r)) == r for r in range(1, 11))
     with pytest.raises(ValueError):

@@ -6,10 +6,10 @@ Servers are started as ``python -m cor_incentives.cli.serve`` subprocesses on fr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable, Iterator
 
 import pytest
 
@@ -33,8 +33,9 @@ class Network:
         return Engine.open(self.url)
 
 
-def make_network(directory: Path, allocations: dict[str, str], *, chain_id: str = "cor-api-test", seed: str = "api",
-                 url: str | None = None) -> Network:
+def make_network(
+    directory: Path, allocations: dict[str, str], *, chain_id: str = "cor-api-test", seed: str = "api", url: str | None = None
+) -> Network:
     """Keys for ``oracle`` and every name in ``allocations`` (COR), and the genesis event, in ``directory``
     (and in the database at ``url``, a SQLite file in ``directory`` by default)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -43,11 +44,13 @@ def make_network(directory: Path, allocations: dict[str, str], *, chain_id: str 
     db_path = directory / "cor.db"
     url = url or f"sqlite:///{db_path}"
     engine = Engine.open(url)
-    spec = check_genesis_spec({
-        "chain_id": chain_id,
-        "allocations": {"pool:network_incentives": "250000000", "pool:staking": "100000000", "treasury": "150000000"},
-        "key_allocations": allocations,
-    })
+    spec = check_genesis_spec(
+        {
+            "chain_id": chain_id,
+            "allocations": {"pool:network_incentives": "250000000", "pool:staking": "100000000", "treasury": "150000000"},
+            "key_allocations": allocations,
+        }
+    )
     engine.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items()}))
     engine.store.engine.dispose()
     return Network(url, db_path, keys, chain_id)
@@ -95,5 +98,6 @@ def event_count(network: Network) -> int:
 @pytest.fixture(scope="session")
 def api_helpers() -> SimpleNamespace:
     """The helpers above, for tests (test modules cannot import a conftest by name)."""
-    return SimpleNamespace(make_network=make_network, start_server=start_server, stop_server=stop_server,
-                           event_count=event_count, free_port=free_port)
+    return SimpleNamespace(
+        make_network=make_network, start_server=start_server, stop_server=stop_server, event_count=event_count, free_port=free_port
+    )

@@ -28,9 +28,19 @@ def submit_task(eng: Engine, keys: dict, max_out: int = 48) -> int:
     """alice submits a task from session 1 through router0; returns its id."""
     tid = eng.state.next_id
     eng.store.put_blob(PROMPT.encode())
-    eng.submit_as(keys["alice"], "task.submit", {"session": 1, "model": BUNDLED_MODEL_ID, "prompt_hash": sha(PROMPT),
-                                                "prompt_bytes": len(PROMPT), "input_tokens": 14, "max_output_tokens": max_out,
-                                                "router": keys["router0"].address})
+    eng.submit_as(
+        keys["alice"],
+        "task.submit",
+        {
+            "session": 1,
+            "model": BUNDLED_MODEL_ID,
+            "prompt_hash": sha(PROMPT),
+            "prompt_bytes": len(PROMPT),
+            "input_tokens": 14,
+            "max_output_tokens": max_out,
+            "router": keys["router0"].address,
+        },
+    )
     return tid
 
 
@@ -62,22 +72,46 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
     miner = eng.state.tasks[settled].miners[0].miner
     eng.submit_as(keys["bob"], "stake.delegate", {"node": miner, "amount": str(1_000 * COR)})
     proposal = eng.state.next_id
-    eng.submit_as(keys["alice"], "gov.propose", {"kind": "param_change", "title": "Longer unbonding",
-                                                "changes": {"unbonding_period_epochs": 3}, "effective_epoch": 5})
+    eng.submit_as(
+        keys["alice"],
+        "gov.propose",
+        {"kind": "param_change", "title": "Longer unbonding", "changes": {"unbonding_period_epochs": 3}, "effective_epoch": 5},
+    )
     eng.submit_as(keys["bob"], "gov.vote", {"proposal": proposal, "option": "yes"})
     for name, option in (("miner1", "yes"), ("miner2", "yes"), ("validator0", "yes"), ("validator1", "no"), ("validator2", "abstain")):
         eng.submit_as(keys[name], "gov.vote", {"proposal": proposal, "option": option})
     bounty = None
     if bounties_enabled():
         bounty = eng.state.next_id
-        eng.submit_as(keys["carol"], "bounty.create", {"prize": str(500 * COR), "criteria": "Best PoUW prompt set for code tasks",
-                                                      "deadline_tick": eng.state.tick + 500, "winners": 2})
+        eng.submit_as(
+            keys["carol"],
+            "bounty.create",
+            {"prize": str(500 * COR), "criteria": "Best PoUW prompt set for code tasks", "deadline_tick": eng.state.tick + 500, "winners": 2},
+        )
     idle = next(k.address for n, k in sorted(keys.items()) if n.startswith("miner") and k.address not in settled_miners(eng, settled))
-    eng.submit_as(keys["oracle"], "slash.report", {"node": idle, "offence": "commit_mismatch", "offence_tick": eng.state.tick,
-                                                  "evidence": {"task": settled, "commit": "0xaa", "reveal": "0xbb"},
-                                                  "reporter": keys["dave"].address})
+    eng.submit_as(
+        keys["oracle"],
+        "slash.report",
+        {
+            "node": idle,
+            "offence": "commit_mismatch",
+            "offence_tick": eng.state.tick,
+            "evidence": {"task": settled, "commit": "0xaa", "reveal": "0xbb"},
+            "reporter": keys["dave"].address,
+        },
+    )
     eng.submit_as(keys["oracle"], "epoch.close", {})
     open_task = submit_task(eng, keys)
     eng.store.engine.dispose()
-    return SimpleNamespace(engine=eng, keys=keys, settled=settled, open_task=open_task, miner=miner, proposal=proposal,
-                           bounty=bounty, session=1, closed_epoch=0, slashed=idle)
+    return SimpleNamespace(
+        engine=eng,
+        keys=keys,
+        settled=settled,
+        open_task=open_task,
+        miner=miner,
+        proposal=proposal,
+        bounty=bounty,
+        session=1,
+        closed_epoch=0,
+        slashed=idle,
+    )

@@ -83,23 +83,48 @@ def _cases(net, nonce):
         ("signature not hex", {"json": {"payload": payload, "signature": "0x" + "zz" * 65}}, 401, "invalid_signature"),
         ("high-s signature", {"json": {"payload": payload, "signature": _high_s(good["signature"])}}, 401, "invalid_signature"),
         ("signed by another key", {"json": {"payload": payload, "signature": by_carol}}, 401, "signer_is_not_actor"),
-        ("signature of other bytes", {"json": {"payload": payload, "signature": signed(alice, chain, "transfer", nonce + 1, transfer)["signature"]}}, 401, "signer_is_not_actor"),
+        (
+            "signature of other bytes",
+            {"json": {"payload": payload, "signature": signed(alice, chain, "transfer", nonce + 1, transfer)["signature"]}},
+            401,
+            "signer_is_not_actor",
+        ),
         ("wrong chain id", {"json": signed(alice, "cor-other-chain", "transfer", nonce, transfer)}, 401, "wrong_chain"),
         ("non-canonical spacing", {"json": raw_signed(spaced)}, 400, "non_canonical_payload"),
         ("non-canonical key order", {"json": raw_signed(unsorted)}, 400, "non_canonical_payload"),
         ("payload not JSON", {"json": raw_signed("{not json")}, 400, "invalid_payload"),
         ("payload not an object", {"json": raw_signed("[1,2]")}, 400, "invalid_payload"),
         ("payload with a float", {"json": raw_signed(payload.replace('"amount":"1"', '"amount":1.5'))}, 400, "invalid_payload"),
-        ("malformed request JSON", {"content": b'{"payload": "x", "signature": ', "headers": {"content-type": "application/json"}}, 422, "invalid_request"),
+        (
+            "malformed request JSON",
+            {"content": b'{"payload": "x", "signature": ', "headers": {"content-type": "application/json"}},
+            422,
+            "invalid_request",
+        ),
         ("request not an object", {"json": ["payload", "signature"]}, 422, "invalid_request"),
         ("extra request field", {"json": {**good, "actor": alice.address}}, 422, "invalid_request"),
         ("unknown kind", {"json": signed(alice, chain, "mint.everything", nonce, {})}, 400, "unknown_command"),
         ("oracle-only kind", {"json": signed(alice, chain, "tick", nonce, {"ticks": 1})}, 401, "unauthorized_actor"),
         ("amount not base units", {"json": signed(alice, chain, "transfer", nonce, {"to": bob.address, "amount": "1.5"})}, 400, "invalid_amount"),
-        ("insufficient funds", {"json": signed(alice, chain, "transfer", nonce, {"to": bob.address, "amount": str(10**9 * COR)})}, 409, "insufficient_funds"),
+        (
+            "insufficient funds",
+            {"json": signed(alice, chain, "transfer", nonce, {"to": bob.address, "amount": str(10**9 * COR)})},
+            409,
+            "insufficient_funds",
+        ),
         ("zero nonce", {"json": raw_signed(payload.replace(f'"nonce":{nonce}', '"nonce":0'))}, 400, "invalid_payload"),
-        ("body too large", {"content": b'{"payload": "' + b"a" * (600 * 1024) + b'", "signature": "0x"}', "headers": {"content-type": "application/json"}}, 413, "request_too_large"),
-        ("actor is not the signer", {"json": {"payload": Command(chain, "transfer", fresh, 1, transfer).encode().decode(), "signature": good["signature"]}}, 401, "signer_is_not_actor"),
+        (
+            "body too large",
+            {"content": b'{"payload": "' + b"a" * (600 * 1024) + b'", "signature": "0x"}', "headers": {"content-type": "application/json"}},
+            413,
+            "request_too_large",
+        ),
+        (
+            "actor is not the signer",
+            {"json": {"payload": Command(chain, "transfer", fresh, 1, transfer).encode().decode(), "signature": good["signature"]}},
+            401,
+            "signer_is_not_actor",
+        ),
     ]
 
 
@@ -129,7 +154,9 @@ def test_replayed_nonce_is_refused(http, network, api_helpers):
     bob_after_first = wallet_units(http, bob.address)
 
     again = http.post("/v1/commands", json=cmd)  # the very same signed request, retried
-    lower = http.post("/v1/commands", json=signed(alice, network.chain_id, "transfer", nonce - 1 if nonce > 1 else nonce, {"to": bob.address, "amount": "8"}))
+    lower = http.post(
+        "/v1/commands", json=signed(alice, network.chain_id, "transfer", nonce - 1 if nonce > 1 else nonce, {"to": bob.address, "amount": "8"})
+    )
 
     for r in (again, lower):
         assert r.status_code == 409 and r.json()["error"] == "nonce_already_used", r.text
@@ -233,6 +260,10 @@ def test_every_request_is_one_json_log_line(http, server):
 
 
 def test_http_errors_are_json(http):
-    for r, status, code in [(http.get("/v1/nowhere"), 404, "not_found"), (http.delete("/v1/status"), 405, "method_not_allowed"),
-                            (http.get("/v1/epochs/abc"), 422, "invalid_request"), (http.get("/v1/epochs/7"), 404, "epoch_not_found")]:
+    for r, status, code in [
+        (http.get("/v1/nowhere"), 404, "not_found"),
+        (http.delete("/v1/status"), 405, "method_not_allowed"),
+        (http.get("/v1/epochs/abc"), 422, "invalid_request"),
+        (http.get("/v1/epochs/7"), 404, "epoch_not_found"),
+    ]:
         assert r.status_code == status and r.json()["error"] == code, r.text

@@ -25,8 +25,7 @@ def run_ethers(base_url: str, private_key: str, kind: str, body: dict) -> dict:
     node = shutil.which("node")
     assert node, "node (20+) is required: the tests run the ethers.js reference signer"
     assert (ROOT / "node_modules" / "ethers").is_dir(), "run `npm ci` (make test does) to install ethers"
-    p = subprocess.run([node, str(SCRIPT), base_url, private_key, kind, json.dumps(body)], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run([node, str(SCRIPT), base_url, private_key, kind, json.dumps(body)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     return json.loads(p.stdout)
 
@@ -35,7 +34,7 @@ def test_ethers_signed_transfer_is_accepted(server, network):
     alice, bob = network.keys["alice"], network.keys["bob"]
     before = httpx.get(f"{server.base_url}/v1/balances/{bob.address}").json()["accounts_units"][f"wallet:{bob.address}"]
     # a memo the engine ignores, with characters that must be escaped to stay ASCII
-    body = {"to": bob.address, "amount": str(12 * COR + 5), "memo": "café ☕ 😀 \u007f \"q\" \\ \n"}
+    body = {"to": bob.address, "amount": str(12 * COR + 5), "memo": 'café ☕ 😀 \u007f "q" \\ \n'}
 
     out = run_ethers(server.base_url, alice.private_key, "transfer", body)
 
@@ -50,8 +49,9 @@ def test_ethers_signed_transfer_is_accepted(server, network):
 
 def test_ethers_signed_delegation_is_accepted(server, network):
     carol, dave = network.keys["carol"], network.keys["dave"]
-    reg = run_ethers(server.base_url, carol.private_key, "node.register",
-                     {"role": "validator", "self_bond": str(2000 * COR), "commission_bps": 100, "models": []})
+    reg = run_ethers(
+        server.base_url, carol.private_key, "node.register", {"role": "validator", "self_bond": str(2000 * COR), "commission_bps": 100, "models": []}
+    )
     assert reg["status"] == 200, reg
     out = run_ethers(server.base_url, dave.private_key, "stake.delegate", {"node": carol.address, "amount": str(250 * COR)})
     assert out["status"] == 200, out
@@ -92,8 +92,13 @@ def test_js_canonical_json_equals_python(value):
     assert node
     # the script's canonicalJson alone (importing the whole script would run its command-line part)
     src = SCRIPT.read_text().split("async function getJson")[0]
-    p = subprocess.run([node, "--input-type=module", "-e", src + "process.stdout.write(canonicalJson(JSON.parse(process.argv[1])));", json.dumps(value)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [node, "--input-type=module", "-e", src + "process.stdout.write(canonicalJson(JSON.parse(process.argv[1])));", json.dumps(value)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stderr
     from cor_incentives.core.events import canonical_json
 

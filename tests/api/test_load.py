@@ -89,8 +89,17 @@ def test_5000_signed_commands_from_20_clients_on_two_processes(tmp_path, api_hel
     finally:
         for s in servers:
             api_helpers.stop_server(s)
-    print(json.dumps({"commands": COMMANDS, "clients": CLIENTS, "processes": 2, "seconds": round(elapsed, 2),
-                      "accepted_per_second": round(len(receipts) / elapsed, 1)}))
+    print(
+        json.dumps(
+            {
+                "commands": COMMANDS,
+                "clients": CLIENTS,
+                "processes": 2,
+                "seconds": round(elapsed, 2),
+                "accepted_per_second": round(len(receipts) / elapsed, 1),
+            }
+        )
+    )
 
     assert not failures, failures[:3]
     assert not rejected, Counter(code for _, _, code in rejected)

@@ -135,9 +135,12 @@ def test_market_errors(net, client):
     base = net.server.base_url
     assert error_of(lambda: client.quote("no-such-model", 1, 1)) == ("model_not_found", 404)
     assert error_of(lambda: client.session(10**9)) == ("session_not_found", 404)
-    for query in ("model=x", f"model={BUNDLED_MODEL_ID}&input_tokens=-1&max_output_tokens=1",
-                  f"model={BUNDLED_MODEL_ID}&input_tokens=1&max_output_tokens=1&redundancy=0",
-                  f"model={BUNDLED_MODEL_ID}&input_tokens=1&max_output_tokens=99999999999"):
+    for query in (
+        "model=x",
+        f"model={BUNDLED_MODEL_ID}&input_tokens=-1&max_output_tokens=1",
+        f"model={BUNDLED_MODEL_ID}&input_tokens=1&max_output_tokens=1&redundancy=0",
+        f"model={BUNDLED_MODEL_ID}&input_tokens=1&max_output_tokens=99999999999",
+    ):
         r = httpx.get(f"{base}/v1/quote?{query}")
         assert r.status_code == 422 and r.json()["error"] == "invalid_request", (query, r.text)
 
@@ -223,6 +226,10 @@ def test_open_tasks_come_from_the_open_task_index(net):
     s = net.engine.state
     for state in ("open", "PREPARED", "COMMITTED"):
         fast = task_list(s, state, None, None, 100, None)["tasks"]
-        slow = [t for t in newest_tasks(s, None) if (t.state in ("PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED") if state == "open" else t.state == state)]
+        slow = [
+            t
+            for t in newest_tasks(s, None)
+            if (t.state in ("PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED") if state == "open" else t.state == state)
+        ]
         assert [t["id"] for t in fast] == [t.id for t in slow]
     assert [t.id for t in newest_open_tasks(s, None)] == [net.open_task]

@@ -21,8 +21,16 @@ def driven(server, network):
     clients["carol"].submit("node.register", {"role": "validator", "self_bond": str(2500 * COR), "commission_bps": 0, "models": []})
     clients["bob"].delegate(k["alice"].address, 1000 * COR)
     clients["oracle"].submit("tick", {"ticks": 2})
-    slash = clients["oracle"].submit("slash.report", {"node": k["alice"].address, "offence": "commit_mismatch", "offence_tick": 1,
-                                                      "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}, "reporter": k["dave"].address})
+    slash = clients["oracle"].submit(
+        "slash.report",
+        {
+            "node": k["alice"].address,
+            "offence": "commit_mismatch",
+            "offence_tick": 1,
+            "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"},
+            "reporter": k["dave"].address,
+        },
+    )
     close = clients["oracle"].submit("epoch.close", {})
     yield {"clients": clients, "slash": slash, "close": close}
     for c in clients.values():

@@ -34,9 +34,17 @@ def populate(directory: Path) -> tuple[str, dict[str, list]]:
     net = build(url, directory / "keys")
     s = net.engine.state
     blobs = sorted({t.prompt_hash for t in s.tasks.values()} | {a.output_hash for t in s.tasks.values() for a in t.miners if a.output_hash})
-    known = {"nodes": sorted(s.nodes), "addresses": sorted({k.address for k in net.keys.values()}), "epochs": [0],
-             "tasks": sorted(s.tasks), "sessions": sorted(s.sessions), "proposals": sorted(s.proposals),
-             "bounties": sorted(getattr(s, "bounties", {})) or [1], "blobs": blobs, "models": sorted(s.models)}
+    known = {
+        "nodes": sorted(s.nodes),
+        "addresses": sorted({k.address for k in net.keys.values()}),
+        "epochs": [0],
+        "tasks": sorted(s.tasks),
+        "sessions": sorted(s.sessions),
+        "proposals": sorted(s.proposals),
+        "bounties": sorted(getattr(s, "bounties", {})) or [1],
+        "blobs": blobs,
+        "models": sorted(s.models),
+    }
     return url, known
 
 
@@ -75,11 +83,32 @@ def test_schemathesis_finds_no_server_error(tmp_path, api_helpers):
     try:
         start = time.monotonic()
         p = subprocess.run(
-            [SCHEMATHESIS, "--config-file", str(cfg), "run", f"{server.base_url}/openapi.json",
-             "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-             "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "1", "--no-color",
-             "--generation-database", "none", "--request-timeout", "30"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=HANG_GUARD_SECONDS,
+            [
+                SCHEMATHESIS,
+                "--config-file",
+                str(cfg),
+                "run",
+                f"{server.base_url}/openapi.json",
+                "--checks",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance",
+                "--max-examples",
+                str(MAX_EXAMPLES),
+                "--seed",
+                str(SEED),
+                "--workers",
+                "1",
+                "--no-color",
+                "--generation-database",
+                "none",
+                "--request-timeout",
+                "30",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=HANG_GUARD_SECONDS,
         )
         elapsed = time.monotonic() - start
     finally:

@@ -29,8 +29,12 @@ def test_two_uvicorn_workers_serve_one_database(tmp_path, api_helpers):
 
 
 def test_serve_fails_fast_on_a_bad_database(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "cor_incentives.cli.serve", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "--port", "0"],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "cor_incentives.cli.serve", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode != 0
     assert "database_unavailable" in p.stderr and "Traceback" not in p.stderr
 

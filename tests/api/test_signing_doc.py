@@ -34,10 +34,14 @@ def test_doc_vector_matches_ethers():
     v = vector()
     node = shutil.which("node")
     assert node, "node (20+) is required"
-    script = ("import { Wallet } from 'ethers';"
-              "const [pk, payload] = process.argv.slice(1);"
-              "process.stdout.write(JSON.stringify({sig: await new Wallet(pk).signMessage(payload), address: new Wallet(pk).address}));")
-    p = subprocess.run([node, "--input-type=module", "-e", script, v["private_key"], v["payload"]], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    script = (
+        "import { Wallet } from 'ethers';"
+        "const [pk, payload] = process.argv.slice(1);"
+        "process.stdout.write(JSON.stringify({sig: await new Wallet(pk).signMessage(payload), address: new Wallet(pk).address}));"
+    )
+    p = subprocess.run(
+        [node, "--input-type=module", "-e", script, v["private_key"], v["payload"]], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["sig"] == v["signature"]
@@ -49,5 +53,5 @@ def test_doc_example_canonical_json_is_the_tested_one():
     doc = DOC.read_text()
     js = (ROOT / "tests" / "js" / "sign_command.mjs").read_text()
     squash = lambda s: re.sub(r"\s+|[{};]", "", s)  # noqa: E731
-    for fragment in ('.replace(/[\\u007f-\\uffff]/g', 'Number.isSafeInteger(value)', 'codePointAt(0)', '.padStart(4, "0")'):
+    for fragment in (".replace(/[\\u007f-\\uffff]/g", "Number.isSafeInteger(value)", "codePointAt(0)", '.padStart(4, "0")'):
         assert squash(fragment) in squash(doc) and squash(fragment) in squash(js), fragment

@@ -137,7 +137,8 @@ def test_verify_detects_rehashed_last_event(net):
     with eng.store.writer() as conn:
         row = conn.execute(select(db.events).where(db.events.c.seq == 1)).one()
         payload = row.payload.replace('"amount":"5"', '"amount":"6"')
-        conn.execute(update(db.events).where(db.events.c.seq == 1).values(
-            payload=payload, hash=event_hash(row.prev_hash, 1, payload.encode(), row.signature)))
+        conn.execute(
+            update(db.events).where(db.events.c.seq == 1).values(payload=payload, hash=event_hash(row.prev_hash, 1, payload.encode(), row.signature))
+        )
     report, _ = verify_store(eng.store)
     assert not report.ok and not report.signatures and report.first_bad_seq == 1

@@ -5,7 +5,7 @@ import pytest
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.verify import verify_store
 from cor_incentives.nodes.validator import evaluate_outputs
-from support.network import COR, by_address, make_network, run_commit_reveal, sha
+from support.network import by_address, make_network, run_commit_reveal, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
 HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
@@ -20,9 +20,19 @@ def net(tmp_path, db_url):
 def submit(eng, keys, max_out=48):
     tid = eng.state.next_id
     eng.store.put_blob(PROMPT.encode())
-    eng.submit_as(keys["alice"], "task.submit", {"session": 1, "model": BUNDLED_MODEL_ID, "prompt_hash": sha(PROMPT),
-                                                "prompt_bytes": len(PROMPT), "input_tokens": 14, "max_output_tokens": max_out,
-                                                "router": keys["router0"].address})
+    eng.submit_as(
+        keys["alice"],
+        "task.submit",
+        {
+            "session": 1,
+            "model": BUNDLED_MODEL_ID,
+            "prompt_hash": sha(PROMPT),
+            "prompt_bytes": len(PROMPT),
+            "input_tokens": 14,
+            "max_output_tokens": max_out,
+            "router": keys["router0"].address,
+        },
+    )
     return tid
 
 
@@ -55,8 +65,9 @@ def test_three_honest_one_garbage(net):
         assert a.in_consensus and a.paid > 0 and a.distance_ppb < 150_000_000
         assert eng.state.nodes[m].reputation_ppb > rep_before[m]
     assert eng.state.ledger.balance("escrow:session:1") == session_before - task.charged
-    assert task.criteria and all(set(c) == {"relevance", "compliance", "completeness", "integrity"}
-                                 for per_v in task.criteria.values() for c in per_v.values())
+    assert task.criteria and all(
+        set(c) == {"relevance", "compliance", "completeness", "integrity"} for per_v in task.criteria.values() for c in per_v.values()
+    )
     report, _ = verify_store(eng.store)
     assert report.ok, report.errors
 

@@ -33,8 +33,18 @@ def chain() -> Chain:
 
 def create(c: Chain, who: str = "sponsor", **body) -> int:
     bid = c.state.next_id
-    c.as_(who, "bounty.create", {"prize": str(100 * COR), "criteria": "Fix the flaky test in the reward engine.",
-                                 "deadline_tick": c.state.tick + 10, "winners": 2, "reviewers": [addr("judge")], **body})
+    c.as_(
+        who,
+        "bounty.create",
+        {
+            "prize": str(100 * COR),
+            "criteria": "Fix the flaky test in the reward engine.",
+            "deadline_tick": c.state.tick + 10,
+            "winners": 2,
+            "reviewers": [addr("judge")],
+            **body,
+        },
+    )
     return bid
 
 
@@ -196,10 +206,12 @@ def test_challenge_ranks_by_median_score_ties_to_the_earlier_entry():
     bid = create(c, kind="challenge", winners=3, payout_bps=[5000, 3000, 2000], reviewers=judges)
     for hunter in ("h1", "h2", "h3", "h4"):
         c.as_(hunter, "bounty.submit", {"bounty": bid, "content_hash": h(hunter)})
-    scores = {"h1": {"judge": 500, "j2": 700, "j3": 900},  # median 700
-              "h2": {"judge": 900, "j2": 600},  # lower median 600
-              "h3": {"j3": 700},  # 700: ties with h1, which came first
-              "h4": {"judge": 0, "j2": 0, "j3": 10}}  # median 0: wins nothing
+    scores = {
+        "h1": {"judge": 500, "j2": 700, "j3": 900},  # median 700
+        "h2": {"judge": 900, "j2": 600},  # lower median 600
+        "h3": {"j3": 700},  # 700: ties with h1, which came first
+        "h4": {"judge": 0, "j2": 0, "j3": 10},
+    }  # median 0: wins nothing
     for hunter, by in scores.items():
         for judge, s in by.items():
             c.as_(judge, "bounty.score", {"bounty": bid, "submission": addr(hunter), "score_ppb": s * 1_000_000})

@@ -25,8 +25,18 @@ def test_community_is_wired():
 
 
 def chain() -> Chain:
-    c = Chain(wallets={"cur": 10 * COR, "cur2": 10 * COR, "a": 5_000 * COR, "b": 5_000 * COR, "c": 5_000 * COR,
-                       "poor": 10 * COR, "staker": 150 * COR, "node": 10_000 * COR})
+    c = Chain(
+        wallets={
+            "cur": 10 * COR,
+            "cur2": 10 * COR,
+            "a": 5_000 * COR,
+            "b": 5_000 * COR,
+            "c": 5_000 * COR,
+            "poor": 10 * COR,
+            "staker": 150 * COR,
+            "node": 10_000 * COR,
+        }
+    )
     c.oracle("community.appoint", {"curator": addr("cur")})
     return c
 
@@ -99,8 +109,13 @@ def test_stake_makes_a_member_eligible_without_a_large_wallet():
     c.as_("node", "node.register", {"role": "miner", "self_bond": str(2000 * COR)})
     min_stake = community_param(c.state, "community_min_stake_units")
     assert c.balance(f"wallet:{addr('staker')}") < community_param(c.state, "community_min_balance_units")
-    rejects(c, addr("cur"), "community.attest", {"member": addr("staker"), "kind": "bug_report", "points": 5, "reference": "issue/7"},
-            "member_not_eligible")
+    rejects(
+        c,
+        addr("cur"),
+        "community.attest",
+        {"member": addr("staker"), "kind": "bug_report", "points": 5, "reference": "issue/7"},
+        "member_not_eligible",
+    )
     c.as_("staker", "stake.delegate", {"node": addr("node"), "amount": str(min_stake)})
     attest(c, "staker", 5, "issue/7", "bug_report")
     assert c.state.community_points == {addr("staker"): 5}

@@ -33,8 +33,11 @@ def test_emission_schedule_vector():
 @pytest.mark.parametrize("case", V["apr"], ids=lambda c: c["name"])
 def test_apr_vectors(case):
     params = {"epochs_per_year": 100, "epoch_length_ticks": 10, "min_self_bond_miner_units": "1", "emission_per_epoch_units": "0"}
-    c = Chain(wallets={"A": 10_000 * COR, "B": 10_000 * COR, "d": 10_000 * COR}, params=params,
-              pools={"pool:staking": parse_cor(case["staking_pool"]), "treasury": 10**9 * COR})
+    c = Chain(
+        wallets={"A": 10_000 * COR, "B": 10_000 * COR, "d": 10_000 * COR},
+        params=params,
+        pools={"pool:staking": parse_cor(case["staking_pool"]), "treasury": 10**9 * COR},
+    )
     c.as_("A", "node.register", {"role": "miner", "self_bond": str(1000 * COR)})
     c.as_("B", "node.register", {"role": "miner", "self_bond": str(1000 * COR), "commission_bps": 1000})
     c.as_("d", "stake.delegate", {"node": addr("B"), "amount": str(2000 * COR)})
@@ -83,8 +86,11 @@ def test_claim_once_with_proof_and_refuse_bad():
     rec = c.state.epochs[0]
     who, amount = next(iter(rec.leaves.items()))
     p = views.proof(c.state, who, 0)
-    bad = [({"amount": str(amount + 1)}, "invalid_proof"), ({"proof": list(reversed(p["proof"])) + ["0x" + "00" * 32]}, "invalid_proof"),
-           ({"epoch": 5}, "epoch_not_found")]
+    bad = [
+        ({"amount": str(amount + 1)}, "invalid_proof"),
+        ({"proof": list(reversed(p["proof"])) + ["0x" + "00" * 32]}, "invalid_proof"),
+        ({"epoch": 5}, "epoch_not_found"),
+    ]
     body = {"address": who, "epoch": 0, "amount": str(amount), "proof": p["proof"]}
     for change, code in bad:
         before = c.state.to_dict()
@@ -103,7 +109,9 @@ def test_root_equals_openzeppelin():
     c = settled_epoch()
     rec = c.state.epochs[0]
     leaves = [[a, "0", str(v)] for a, v in rec.leaves.items()]
-    out = subprocess.run(["node", str(ROOT / "tests/js/oz_merkle.mjs")], input=json.dumps(leaves), capture_output=True, text=True, cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        ["node", str(ROOT / "tests/js/oz_merkle.mjs")], input=json.dumps(leaves), capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     oz = json.loads(out.stdout)
     assert oz["root"] == rec.root

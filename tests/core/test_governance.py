@@ -1,5 +1,6 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cor_incentives.core.controllers import Controller, adjust
 from cor_incentives.core.errors import EngineError
@@ -20,7 +21,15 @@ def gov_chain():
 
 def propose(c, kind="param_change", **body):
     pid = c.state.next_id
-    c.as_("p", "gov.propose", {"kind": kind, "title": "t", **({"changes": {"max_commission_bps": 3000}, "effective_epoch": 2} if kind == "param_change" and not body else body)})
+    c.as_(
+        "p",
+        "gov.propose",
+        {
+            "kind": kind,
+            "title": "t",
+            **({"changes": {"max_commission_bps": 3000}, "effective_epoch": 2} if kind == "param_change" and not body else body),
+        },
+    )
     return pid
 
 
@@ -82,7 +91,13 @@ def test_below_quorum_fails_and_returns_deposit():
 
 def test_bad_governance_input_changes_nothing():
     c = gov_chain()
-    rejected(c, "p", "gov.propose", {"kind": "param_change", "title": "t", "changes": {"max_commission_bps": 10_001}, "effective_epoch": 1}, "parameter_out_of_bounds")
+    rejected(
+        c,
+        "p",
+        "gov.propose",
+        {"kind": "param_change", "title": "t", "changes": {"max_commission_bps": 10_001}, "effective_epoch": 1},
+        "parameter_out_of_bounds",
+    )
     rejected(c, "p", "gov.propose", {"kind": "param_change", "title": "t", "changes": {"nope": 1}, "effective_epoch": 1}, "unknown_parameter")
     rejected(c, "p", "gov.propose", {"kind": "param_change", "title": "t", "changes": {"redundancy": 2}, "effective_epoch": 0}, "invalid_proposal")
     rejected(c, "n3", "gov.propose", {"kind": "treasury_spend", "title": "t", "to": addr("p"), "amount": "0"}, "zero_amount")
@@ -114,7 +129,12 @@ def test_treasury_spend_and_voter_rewards():
 
 controllers = st.builds(
     lambda lo, span, step, target, d: Controller("x", "price_factor_ppb", target, lo, lo + span, step, d),
-    st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10**9), st.integers(0, 10_000), st.sampled_from([1, -1]))
+    st.integers(0, 10**9),
+    st.integers(0, 10**9),
+    st.integers(0, 10**9),
+    st.integers(0, 10_000),
+    st.sampled_from([1, -1]),
+)
 
 
 @given(controllers, st.integers(0, 3 * 10**9), st.lists(st.integers(0, 10_000), max_size=50))

@@ -44,9 +44,7 @@ def oz_tree(leaves: list[tuple], types: tuple[str, ...] = REWARD_LEAF_TYPES) -> 
         pytest.fail(f"{OZ_PACKAGE} is missing: run `npm ci` at the repo root ({ROOT}) to install the JS test deps")
     as_json = [[v if isinstance(v, str) else str(v) for v in leaf] for leaf in leaves]
     payload = as_json if types == REWARD_LEAF_TYPES else {"types": list(types), "leaves": as_json}
-    done = subprocess.run(
-        [node, str(OZ_SCRIPT)], input=json.dumps(payload), capture_output=True, text=True, cwd=ROOT, timeout=60
-    )
+    done = subprocess.run([node, str(OZ_SCRIPT)], input=json.dumps(payload), capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, f"oz_merkle.mjs failed:\n{done.stderr}"
     return json.loads(done.stdout)
 
@@ -111,9 +109,7 @@ def test_vectors_file_says_how_it_was_made() -> None:
 @pytest.mark.parametrize("case", _vector_cases(), ids=lambda case: case["name"])
 def test_golden_vector(case: dict) -> None:
     types = tuple(case["leaf_encoding"])
-    leaves = [
-        tuple(int(v) if t.startswith(("uint", "int")) else v for t, v in zip(types, leaf)) for leaf in case["leaves"]
-    ]
+    leaves = [tuple(int(v) if t.startswith(("uint", "int")) else v for t, v in zip(types, leaf)) for leaf in case["leaves"]]
     tree = build_tree(leaves, types)
     assert tree.root == case["root"]
     assert list(tree.nodes) == case["tree"]

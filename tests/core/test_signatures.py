@@ -3,7 +3,8 @@
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cor_incentives.core.errors import Unauthorized
 from cor_incentives.core.signatures import SECP256K1_N, private_key_address, recover_signer, sign_message

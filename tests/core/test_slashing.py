@@ -28,13 +28,16 @@ def test_anyone_reports_equivocation_with_two_signed_messages():
     assert c.balance(f"wallet:{addr('rep')}") == 200
 
 
-@pytest.mark.parametrize("mutate,code", [
-    (lambda m: [m[0], m[0]], "invalid_evidence"),  # same message twice
-    (lambda m: [m[0], {**m[1], "scope": "task:8:precommit"}], "invalid_evidence"),  # different scopes
-    (lambda m: [m[0], sign_scoped("0x" + "43" * 32, CHAIN_ID, "task:7:precommit", "0xbbb")], "invalid_evidence"),  # someone else's key
-    (lambda m: [m[0], {**m[1], "signature": "0x00"}], "invalid_signature"),
-    (lambda m: [m[0]], "invalid_evidence"),
-])
+@pytest.mark.parametrize(
+    "mutate,code",
+    [
+        (lambda m: [m[0], m[0]], "invalid_evidence"),  # same message twice
+        (lambda m: [m[0], {**m[1], "scope": "task:8:precommit"}], "invalid_evidence"),  # different scopes
+        (lambda m: [m[0], sign_scoped("0x" + "43" * 32, CHAIN_ID, "task:7:precommit", "0xbbb")], "invalid_evidence"),  # someone else's key
+        (lambda m: [m[0], {**m[1], "signature": "0x00"}], "invalid_signature"),
+        (lambda m: [m[0]], "invalid_evidence"),
+    ],
+)
 def test_bad_equivocation_evidence_refused(mutate, code):
     c = chain()
     msgs = [sign_scoped(NODE_KEY, CHAIN_ID, "task:7:precommit", "0xaaa"), sign_scoped(NODE_KEY, CHAIN_ID, "task:7:precommit", "0xbbb")]

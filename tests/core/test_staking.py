@@ -1,14 +1,20 @@
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.staking import credit_node_reward, is_selectable, pending_reward, settle_node_rewards
 from support.chain import Chain, addr
 
-SMALL = {"min_self_bond_miner_units": "100", "min_self_bond_validator_units": "100", "unbonding_period_epochs": 2,
-         "epoch_length_ticks": 10, "jail_duration_ticks": 20}
+SMALL = {
+    "min_self_bond_miner_units": "100",
+    "min_self_bond_validator_units": "100",
+    "unbonding_period_epochs": 2,
+    "epoch_length_ticks": 10,
+    "jail_duration_ticks": 20,
+}
 
 
 def chain():
@@ -90,8 +96,8 @@ def test_same_evidence_twice_refused():
 
 
 def test_reused_nonce_refused():
-    from cor_incentives.core.events import Command, make_event
     from cor_incentives.core.apply import apply
+    from cor_incentives.core.events import Command, make_event
     from support.chain import CHAIN_ID, SIG
 
     c = chain()
@@ -110,7 +116,8 @@ ops = st.lists(
         st.tuples(st.just("delegate"), st.integers(0, 3), st.integers(1, 10**21)),
         st.tuples(st.just("undelegate"), st.integers(0, 3), st.integers(1, 10**21)),
     ),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
@@ -126,7 +133,9 @@ def test_accumulator_matches_naive(ops, commission):
     for op in ops:
         if op[0] == "credit":
             s = c.state
-            stakes = {a: c.balance(f"bonded:{node}") if a == node else c.balance(f"delegated:{node}:{a}") for a in [node] + sorted(s.nodes[node].delegators)}
+            stakes = {
+                a: c.balance(f"bonded:{node}") if a == node else c.balance(f"delegated:{node}:{a}") for a in [node] + sorted(s.nodes[node].delegators)
+            }
             total = sum(stakes.values())
             com = op[1] * commission // 10_000
             naive[node] = naive.get(node, Fraction(0)) + com

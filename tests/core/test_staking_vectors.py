@@ -11,7 +11,9 @@ from support.chain import Chain, addr
 DATA = json.loads((Path(__file__).parent.parent / "vectors" / "staking.json").read_text())
 
 
-def _sub(obj, ):
+def _sub(
+    obj,
+):
     if isinstance(obj, str):
         import re
 

@@ -117,14 +117,17 @@ def test_deadlines_move_on_and_count_missed():
     assert f"{late}|missed_deadline" not in c.state.offence_log
 
 
-@pytest.mark.parametrize("body,code", [
-    ({"model": "nope"}, "model_not_found"),
-    ({"input_tokens": 2040}, "prompt_exceeds_context"),
-    ({"prompt_bytes": 10**6}, "prompt_too_large"),
-    ({"max_output_tokens": 0}, "invalid_tokens"),
-    ({"prompt_hash": "abc"}, "invalid_hash"),
-    ({"session": 99}, "session_not_found"),
-])
+@pytest.mark.parametrize(
+    "body,code",
+    [
+        ({"model": "nope"}, "model_not_found"),
+        ({"input_tokens": 2040}, "prompt_exceeds_context"),
+        ({"prompt_bytes": 10**6}, "prompt_too_large"),
+        ({"max_output_tokens": 0}, "invalid_tokens"),
+        ({"prompt_hash": "abc"}, "invalid_hash"),
+        ({"session": 99}, "session_not_found"),
+    ],
+)
 def test_bad_task_input_moves_nothing(body, code):
     c = market(n_miners=3)
     before = c.state.to_dict()

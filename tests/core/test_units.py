@@ -1,22 +1,39 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cor_incentives.core.errors import InvalidInput
 from cor_incentives.core.units import COR, address, format_cor, mul_bps, parse_cor, parse_units
 
 
-@pytest.mark.parametrize("text,units", [
-    ("0", 0), ("1", COR), ("12.5", 12 * COR + COR // 2), ("0.000000000000000001", 1),
-    ("1000000000", 10**27), ("007.10", 7 * COR + COR // 10),
-])
+@pytest.mark.parametrize(
+    "text,units",
+    [
+        ("0", 0),
+        ("1", COR),
+        ("12.5", 12 * COR + COR // 2),
+        ("0.000000000000000001", 1),
+        ("1000000000", 10**27),
+        ("007.10", 7 * COR + COR // 10),
+    ],
+)
 def test_parse_cor_exact(text, units):
     assert parse_cor(text) == units
 
 
-@pytest.mark.parametrize("bad,code", [
-    ("1e3", "invalid_amount"), ("-1", "invalid_amount"), ("0.0000000000000000001", "invalid_amount"),
-    ("", "invalid_amount"), ("1.", "invalid_amount"), (".5", "invalid_amount"), ("1,5", "invalid_amount"), ("nan", "invalid_amount"),
-])
+@pytest.mark.parametrize(
+    "bad,code",
+    [
+        ("1e3", "invalid_amount"),
+        ("-1", "invalid_amount"),
+        ("0.0000000000000000001", "invalid_amount"),
+        ("", "invalid_amount"),
+        ("1.", "invalid_amount"),
+        (".5", "invalid_amount"),
+        ("1,5", "invalid_amount"),
+        ("nan", "invalid_amount"),
+    ],
+)
 def test_parse_cor_refuses(bad, code):
     with pytest.raises(InvalidInput) as e:
         parse_cor(bad)

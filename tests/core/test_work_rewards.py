@@ -104,9 +104,7 @@ def test_vectorised_equals_reference_on_larger_random_epochs(seed: int) -> None:
     epoch = {
         "node_index": node_index,
         "complexity_units": rng.integers(0, MAX_COMPLEXITY_UNITS + 1, rows),
-        "quality_ppb": np.where(
-            rng.random(rows) < 0.9, rng.integers(PPB // 2, PPB + 1, rows), rng.integers(0, PPB + 1, rows)
-        ),
+        "quality_ppb": np.where(rng.random(rows) < 0.9, rng.integers(PPB // 2, PPB + 1, rows), rng.integers(0, PPB + 1, rows)),
         "in_consensus": rng.random(rows) < 0.9,
         "precommitted": rng.random(rows) < precommit_probability,
         "reputation_ppb": rng.integers(0, PPB + 1, nodes),

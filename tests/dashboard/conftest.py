@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
 
 import pytest
 import uvicorn
@@ -43,8 +43,13 @@ def settle_scored(eng, keys, tid: int, step: int) -> None:
     reports = []
     for i, m in enumerate(miners):
         bad = garbage and i == len(miners) - 1
-        reports.append({"miner": m, "poi_distance_ppb": 400_000_000 if bad else 30_000_000 + 15_000_000 * ((i + step) % 4),
-                        "quality_ppb": 200_000_000 if bad else 950_000_000 - 40_000_000 * ((i * 2 + step) % 5)})
+        reports.append(
+            {
+                "miner": m,
+                "poi_distance_ppb": 400_000_000 if bad else 30_000_000 + 15_000_000 * ((i + step) % 4),
+                "quality_ppb": 200_000_000 if bad else 950_000_000 - 40_000_000 * ((i * 2 + step) % 5),
+            }
+        )
     for v in list(eng.state.tasks[tid].validators):
         eng.submit_as(by_address(keys)[v], "task.validate", {"task": tid, "reports": reports})
 
@@ -80,7 +85,7 @@ class ThreadServer:
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="dashboard-uvicorn", daemon=True)
 
-    def start(self) -> "ThreadServer":
+    def start(self) -> ThreadServer:
         self.thread.start()
         deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
         while not self.server.started:

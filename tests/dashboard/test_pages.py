@@ -29,9 +29,20 @@ def html(http, path: str) -> str:
 
 def test_every_page_renders_and_links_the_others(busy, http):
     s = busy.engine.state
-    paths = [*PAGES, f"/nodes/{busy.miner}", f"/nodes/{busy.slashed}", f"/tasks/{busy.settled}", f"/tasks/{busy.open_task}",
-             "/epochs/0", f"/epochs/{busy.epochs_closed - 1}", f"/address/{busy.miner}", f"/address/{busy.keys['bob'].address}",
-             "/nodes?role=validator", "/tasks?state=open", "/tasks?kind=user"]
+    paths = [
+        *PAGES,
+        f"/nodes/{busy.miner}",
+        f"/nodes/{busy.slashed}",
+        f"/tasks/{busy.settled}",
+        f"/tasks/{busy.open_task}",
+        "/epochs/0",
+        f"/epochs/{busy.epochs_closed - 1}",
+        f"/address/{busy.miner}",
+        f"/address/{busy.keys['bob'].address}",
+        "/nodes?role=validator",
+        "/tasks?state=open",
+        "/tasks?kind=user",
+    ]
     for path in paths:
         page = html(http, path)
         for link in PAGES[1:]:
@@ -42,10 +53,18 @@ def test_every_page_renders_and_links_the_others(busy, http):
 
 def test_each_page_is_also_its_json(busy, http):
     s = busy.engine.state
-    cases = {"/": data.overview(s), f"/nodes/{busy.miner}": data.node_detail(s, busy.miner), "/epochs/1": data.epoch_detail(s, 1),
-             f"/tasks/{busy.settled}": data.task_detail(s, busy.settled), f"/address/{busy.miner}": data.address_detail(s, busy.miner),
-             "/governance": data.governance(s), "/bounties": data.bounties(s), "/epochs": data.epoch_list(s), "/nodes": data.node_list(s),
-             "/tasks": data.task_list(s)}
+    cases = {
+        "/": data.overview(s),
+        f"/nodes/{busy.miner}": data.node_detail(s, busy.miner),
+        "/epochs/1": data.epoch_detail(s, 1),
+        f"/tasks/{busy.settled}": data.task_detail(s, busy.settled),
+        f"/address/{busy.miner}": data.address_detail(s, busy.miner),
+        "/governance": data.governance(s),
+        "/bounties": data.bounties(s),
+        "/epochs": data.epoch_list(s),
+        "/nodes": data.node_list(s),
+        "/tasks": data.task_list(s),
+    }
     for path, expected in cases.items():
         r = http.get(path, params={"format": "json"})
         assert r.status_code == 200 and r.headers["content-type"] == "application/json", path

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from support.server import Server, start_server as _start_server
+from support.server import Server
+from support.server import start_server as _start_server
 
 
 def cor_command(*args: str) -> list[str]:
@@ -41,11 +42,13 @@ def run_devnet(directory: Path, *args: str, timeout: float) -> DevnetRun:
     """`cor devnet --no-serve --json ARGS` with its files under ``directory``; returns the parsed document."""
     directory.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{directory / 'devnet.db'}"
-    cmd = cor_command("devnet", "--no-serve", "--json", "--db", db_url, "--keys-dir", str(directory / "keys"),
-                      "--log-dir", str(directory / "logs"), *args)
+    cmd = cor_command(
+        "devnet", "--no-serve", "--json", "--db", db_url, "--keys-dir", str(directory / "keys"), "--log-dir", str(directory / "logs"), *args
+    )
     t0 = time.monotonic()
-    p = subprocess.run(cmd, cwd=directory, capture_output=True, text=True, timeout=timeout,
-                       env={**os.environ, "COR_KEYS_DIR": str(directory / "keys")})
+    p = subprocess.run(
+        cmd, cwd=directory, capture_output=True, text=True, timeout=timeout, env={**os.environ, "COR_KEYS_DIR": str(directory / "keys")}
+    )
     seconds = time.monotonic() - t0
     assert p.returncode == 0, f"cor devnet exited {p.returncode}\nstdout: {p.stdout[-3000:]}\nstderr: {p.stderr[-3000:]}\n" + logs_tail(directory)
     return DevnetRun(json.loads(p.stdout), db_url, directory, seconds, p.stderr)

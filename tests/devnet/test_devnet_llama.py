@@ -21,10 +21,28 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     pytest.importorskip("llama_cpp")
-    return run_devnet(tmp_path_factory.mktemp("devnet-llama"), "--epochs", "1", "--miners-backend", "llama",
-                      "--miners", "honest:3", "--validators", "honest:2", "--users", "0", "--routers", "0",
-                      "--param", "epoch_length_ticks=5", "--param", "network_task_interval_ticks=2", "--seed", "test-llama",
-                      timeout=170)
+    return run_devnet(
+        tmp_path_factory.mktemp("devnet-llama"),
+        "--epochs",
+        "1",
+        "--miners-backend",
+        "llama",
+        "--miners",
+        "honest:3",
+        "--validators",
+        "honest:2",
+        "--users",
+        "0",
+        "--routers",
+        "0",
+        "--param",
+        "epoch_length_ticks=5",
+        "--param",
+        "network_task_interval_ticks=2",
+        "--seed",
+        "test-llama",
+        timeout=170,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,9 @@ CHEATERS = ("lazy", "garbage", "mismatch")
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    return run_devnet(tmp_path_factory.mktemp("devnet"), "--epochs", str(EPOCHS), "--miners-backend", "scripted",
-                      "--seed", "test-devnet", timeout=170)
+    return run_devnet(
+        tmp_path_factory.mktemp("devnet"), "--epochs", str(EPOCHS), "--miners-backend", "scripted", "--seed", "test-devnet", timeout=170
+    )
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +44,21 @@ def test_one_json_document_with_the_db_and_a_row_per_node(run):
     assert d["ok"] is True and d["epochs"] == EPOCHS and d["backend"] == "scripted"
     assert d["db"] == run.db_url and d["db_path"].endswith("devnet.db")
     names = {r["name"] for r in d["nodes"]}
-    assert names == {"miner-1", "miner-2", "miner-3", "miner-4", "miner-5", "miner-lazy", "miner-garbage", "miner-mismatch",
-                     "validator-1", "validator-2", "validator-3", "validator-copier", "router-1"}
+    assert names == {
+        "miner-1",
+        "miner-2",
+        "miner-3",
+        "miner-4",
+        "miner-5",
+        "miner-lazy",
+        "miner-garbage",
+        "miner-mismatch",
+        "validator-1",
+        "validator-2",
+        "validator-3",
+        "validator-copier",
+        "router-1",
+    }
     assert [u["name"] for u in d["users"]] == ["user-1"] and {x["name"] for x in d["delegators"]} == {"alice", "bob", "carol"}
     assert d["tasks"]["closed_in_report"] >= 20 and d["tasks"]["by_state"].get("SETTLED", 0) >= 15
     assert d["verify"]["ok"] is True

@@ -23,8 +23,17 @@ OTHER = "0x" + "2" * 40
 def test_mix_and_names():
     assert parse_mix("honest:3,lazy, garbage", "miner") == ["honest", "honest", "honest", "lazy", "garbage"]
     specs = node_specs("honest:2,lazy:2,mismatch", "honest,copier")
-    assert [s.name for s in specs] == ["miner-1", "miner-2", "miner-lazy-1", "miner-lazy-2", "miner-mismatch",
-                                       "validator-1", "validator-copier", "router-1", "user-1"]
+    assert [s.name for s in specs] == [
+        "miner-1",
+        "miner-2",
+        "miner-lazy-1",
+        "miner-lazy-2",
+        "miner-mismatch",
+        "validator-1",
+        "validator-copier",
+        "router-1",
+        "user-1",
+    ]
     with pytest.raises(InvalidInput):
         parse_mix("honest,sneaky", "miner")
     with pytest.raises(InvalidInput):
@@ -55,8 +64,9 @@ def test_statement_categories():
 
 
 def _view(*miners):
-    return {"miners": [{"miner": m, "precommitted": p, "revealed": r, "mismatch": x, "output_hash": h, "output_tokens": 5}
-                       for m, p, r, x, h in miners]}
+    return {
+        "miners": [{"miner": m, "precommitted": p, "revealed": r, "mismatch": x, "output_hash": h, "output_tokens": 5} for m, p, r, x, h in miners]
+    }
 
 
 def test_copier_waits_for_something_to_copy():
@@ -71,6 +81,7 @@ def test_copier_waits_for_something_to_copy():
 def test_router_carries_only_tasks_that_name_it():
     gw = RouterGateway(ME, "http://127.0.0.1:9", logging.getLogger("test"))
     try:
+
         def cmd(kind, body):
             return json.dumps({"payload": json.dumps({"kind": kind, "body": body}), "signature": "0x"}).encode()
 

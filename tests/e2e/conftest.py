@@ -26,4 +26,3 @@ def cli(tmp_path):
     run.env = env
     run.db = tmp_path / "cor.db"
     return run
-

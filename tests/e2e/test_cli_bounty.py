@@ -2,9 +2,8 @@
 submit, award by a reviewer, refuse a non-reviewer and a self-submission, expire with a refund; appoint
 a curator, attest, refuse a self-attestation, and find the community reward in the next statement."""
 
-from support.cli import j
-
 from cor_incentives.core.units import COR
+from support.cli import j
 
 
 def wallet(cli, name, keys):
@@ -23,8 +22,25 @@ def test_bounty_and_community_flow(cli, tmp_path):
     work = tmp_path / "fix.patch"
     work.write_text("--- a/x\n+++ b/x\n@@ fix @@\n")
 
-    b = j(cli("bounty", "create", "--from", "alice", "--prize", "100", "--winners", "2", "--reviewer", "carol",
-              "--criteria", "Make the flaky test pass 1000 times in a row.", "--duration-ticks", "5", "--json"))
+    b = j(
+        cli(
+            "bounty",
+            "create",
+            "--from",
+            "alice",
+            "--prize",
+            "100",
+            "--winners",
+            "2",
+            "--reviewer",
+            "carol",
+            "--criteria",
+            "Make the flaky test pass 1000 times in a row.",
+            "--duration-ticks",
+            "5",
+            "--json",
+        )
+    )
     bid = str(b["bounty"])
     assert wallet(cli, "alice", keys) == "24999900"
     cli("bounty", "submit", "--from", "bob", "--bounty", bid, "--file", str(work))
@@ -56,10 +72,16 @@ def test_bounty_and_community_flow(cli, tmp_path):
     cli("community", "appoint", "--curator", "carol")
     refused(cli, ("community", "appoint", "--curator", "carol"), "already_curator")
     cli("community", "attest", "--from", "carol", "--member", "bob", "--kind", "support", "--points", "40", "--reference", "forum/t/17")
-    refused(cli, ("community", "attest", "--from", "carol", "--member", "carol", "--kind", "forum", "--points", "5",
-                  "--reference", "forum/t/18"), "self_attestation")
-    refused(cli, ("community", "attest", "--from", "dave", "--member", "bob", "--kind", "forum", "--points", "5",
-                  "--reference", "forum/t/19"), "not_a_curator")
+    refused(
+        cli,
+        ("community", "attest", "--from", "carol", "--member", "carol", "--kind", "forum", "--points", "5", "--reference", "forum/t/18"),
+        "self_attestation",
+    )
+    refused(
+        cli,
+        ("community", "attest", "--from", "dave", "--member", "bob", "--kind", "forum", "--points", "5", "--reference", "forum/t/19"),
+        "not_a_curator",
+    )
     shown = j(cli("community", "show", "--json"))
     assert shown["curators"] == [keys["carol"]] and shown["points"] == {keys["bob"]: 40}
     epoch = shown["epoch"]

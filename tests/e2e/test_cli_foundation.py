@@ -20,8 +20,23 @@ def test_foundation_flow_and_tamper(cli):
     cli("tick", "--ticks", "2")
     cli("stake", "unbond", "--from", "alice", "--amount", "200")
     cli("stake", "undelegate", "--from", "bob", "--node", "alice", "--amount", "400")
-    r = j(cli("slash", "report", "--node", "alice", "--offence", "commit_mismatch", "--offence-tick", "1",
-              "--evidence", '{"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}', "--reporter", "dave", "--json"))
+    r = j(
+        cli(
+            "slash",
+            "report",
+            "--node",
+            "alice",
+            "--offence",
+            "commit_mismatch",
+            "--offence-tick",
+            "1",
+            "--evidence",
+            '{"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}',
+            "--reporter",
+            "dave",
+            "--json",
+        )
+    )
     assert r["ok"] and r["kind"] == "slash.report"
 
     nodes = {n["id"]: n for n in j(cli("node", "list", "--json"))}
@@ -44,8 +59,21 @@ def test_foundation_flow_and_tamper(cli):
         (("stake", "delegate", "--from", "bob", "--node", "alice", "--amount", "-4"), "invalid_amount"),
         (("stake", "delegate", "--from", "bob", "--node", "0x" + "12" * 20, "--amount", "4"), "node_not_found"),
         (("node", "register", "--from", "dave", "--role", "miner", "--self-bond", "10"), "self_bond_below_minimum"),
-        (("slash", "report", "--node", "alice", "--offence", "commit_mismatch", "--offence-tick", "1",
-          "--evidence", '{"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}'), "evidence_already_used"),
+        (
+            (
+                "slash",
+                "report",
+                "--node",
+                "alice",
+                "--offence",
+                "commit_mismatch",
+                "--offence-tick",
+                "1",
+                "--evidence",
+                '{"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}',
+            ),
+            "evidence_already_used",
+        ),
         (("stake", "withdraw", "--from", "bob"), "unbonding_not_mature"),
         (("transfer", "--from", "nobody", "--to", "bob", "--amount", "1"), "key_not_found"),
     ]:

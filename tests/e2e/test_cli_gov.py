@@ -9,16 +9,38 @@ from support.cli import j
 
 def test_governance_end_to_end(cli, tmp_path):
     genesis = tmp_path / "genesis.json"
-    genesis.write_text(json.dumps({"chain_id": "gov-test", "params": {"gov_voting_period_ticks": 10, "epoch_length_ticks": 20},
-                                   "allocations": {"pool:network_incentives": "1000000", "pool:staking": "1000000", "treasury": "1000000"},
-                                   "key_allocations": {"alice": "100000", "bob": "100000", "carol": "100000", "dave": "100000"}}))
+    genesis.write_text(
+        json.dumps(
+            {
+                "chain_id": "gov-test",
+                "params": {"gov_voting_period_ticks": 10, "epoch_length_ticks": 20},
+                "allocations": {"pool:network_incentives": "1000000", "pool:staking": "1000000", "treasury": "1000000"},
+                "key_allocations": {"alice": "100000", "bob": "100000", "carol": "100000", "dave": "100000"},
+            }
+        )
+    )
     cli("init", "--genesis", str(genesis), "--seed", "gov")
     cli("node", "register", "--from", "alice", "--role", "miner", "--self-bond", "6000")
     cli("node", "register", "--from", "bob", "--role", "miner", "--self-bond", "3000")
     cli("node", "register", "--from", "carol", "--role", "miner", "--self-bond", "1000")
 
-    p1 = j(cli("gov", "propose", "--from", "dave", "--kind", "param_change", "--title", "raise commission cap",
-               "--set", "max_commission_bps=3000", "--effective-epoch", "2", "--json"))["proposal"]
+    p1 = j(
+        cli(
+            "gov",
+            "propose",
+            "--from",
+            "dave",
+            "--kind",
+            "param_change",
+            "--title",
+            "raise commission cap",
+            "--set",
+            "max_commission_bps=3000",
+            "--effective-epoch",
+            "2",
+            "--json",
+        )
+    )["proposal"]
     cli("gov", "vote", "--from", "alice", "--proposal", str(p1), "--option", "yes")
     cli("gov", "vote", "--from", "bob", "--proposal", str(p1), "--option", "no")
     p = cli("gov", "vote", "--from", "alice", "--proposal", str(p1), "--option", "no", "--json", ok=False)
@@ -31,9 +53,27 @@ def test_governance_end_to_end(cli, tmp_path):
     p = cli("gov", "vote", "--from", "carol", "--proposal", str(p1), "--option", "yes", "--json", ok=False)
     assert p.returncode != 0 and j(p)["error"] == "voting_closed"
 
-    p2 = j(cli("gov", "propose", "--from", "dave", "--kind", "treasury_spend", "--title", "grant", "--to", "dave", "--amount", "10", "--json"))["proposal"]
+    p2 = j(cli("gov", "propose", "--from", "dave", "--kind", "treasury_spend", "--title", "grant", "--to", "dave", "--amount", "10", "--json"))[
+        "proposal"
+    ]
     cli("gov", "vote", "--from", "alice", "--proposal", str(p2), "--option", "veto")
-    p3 = j(cli("gov", "propose", "--from", "dave", "--kind", "param_change", "--title", "quiet", "--set", "max_commission_bps=2500", "--effective-epoch", "3", "--json"))["proposal"]
+    p3 = j(
+        cli(
+            "gov",
+            "propose",
+            "--from",
+            "dave",
+            "--kind",
+            "param_change",
+            "--title",
+            "quiet",
+            "--set",
+            "max_commission_bps=2500",
+            "--effective-epoch",
+            "3",
+            "--json",
+        )
+    )["proposal"]
     cli("gov", "vote", "--from", "carol", "--proposal", str(p3), "--option", "yes")  # 10 % of stake: below quorum
     burned_before = j(cli("status", "--json"))["burned"]
     cli("epoch", "close")  # epoch 0 closes at tick 20: p1 executes; p2 and p3 end at tick 20 as well

@@ -1,10 +1,9 @@
 """`cor quote`, `cor model`, `cor session`, `cor task submit|show` through the console script."""
 
-from support.cli import j
-
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.keys import Keystore
 from cor_incentives.core.tasks import commitment
+from support.cli import j
 from support.network import sha
 
 
@@ -27,8 +26,23 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     cli("node", "register", "--from", "v0", "--role", "validator", "--self-bond", "2000")
     s = j(cli("session", "open", "--from", "alice", "--deposit", "0.05", "--json"))
     sid = str(s["session"])
-    t = j(cli("task", "submit", "--from", "alice", "--session", sid, "--model", "smollm2-135m-instruct",
-              "--prompt", "Name a primary colour.", "--max-output-tokens", "32", "--json"))
+    t = j(
+        cli(
+            "task",
+            "submit",
+            "--from",
+            "alice",
+            "--session",
+            sid,
+            "--model",
+            "smollm2-135m-instruct",
+            "--prompt",
+            "Name a primary colour.",
+            "--max-output-tokens",
+            "32",
+            "--json",
+        )
+    )
     shown = j(cli("task", "show", str(t["task"]), "--json"))
     assert shown["state"] == "PREPARED" and len(shown["miners"]) == 3 and shown["escrowed"] == t["escrowed"]
 
@@ -36,13 +50,50 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     bad = [
         (("quote", "--model", "nope", "--input-tokens", "1", "--max-output-tokens", "1"), "model_not_found"),
         (("task", "submit", "--from", "alice", "--session", sid, "--model", "nope", "--prompt", "x"), "model_not_found"),
-        (("task", "submit", "--from", "alice", "--session", sid, "--model", "smollm2-135m-instruct", "--prompt", "x",
-          "--max-output-tokens", "100000"), "prompt_exceeds_context"),
+        (
+            (
+                "task",
+                "submit",
+                "--from",
+                "alice",
+                "--session",
+                sid,
+                "--model",
+                "smollm2-135m-instruct",
+                "--prompt",
+                "x",
+                "--max-output-tokens",
+                "100000",
+            ),
+            "prompt_exceeds_context",
+        ),
         (("task", "submit", "--from", "alice", "--session", sid, "--model", "smollm2-135m-instruct", "--prompt", "x" * 70_000), "prompt_too_large"),
-        (("task", "submit", "--from", "alice", "--session", sid, "--model", "smollm2-135m-instruct", "--prompt", "x",
-          "--max-output-tokens", "8000"), "deposit_too_small"),
+        (
+            (
+                "task",
+                "submit",
+                "--from",
+                "alice",
+                "--session",
+                sid,
+                "--model",
+                "smollm2-135m-instruct",
+                "--prompt",
+                "x",
+                "--max-output-tokens",
+                "8000",
+            ),
+            "deposit_too_small",
+        ),
         (("task", "submit", "--from", "bob", "--session", sid, "--model", "smollm2-135m-instruct", "--prompt", "x"), "not_session_owner"),
-        (("task", "show", "999", ), "task_not_found"),
+        (
+            (
+                "task",
+                "show",
+                "999",
+            ),
+            "task_not_found",
+        ),
         (("session", "open", "--from", "bob", "--deposit", "1e2"), "invalid_amount"),
     ]
     for args, code in bad:
@@ -59,8 +110,11 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     for a in task.miners:
         eng.submit_as(ks[a.miner], "task.reveal", {"task": task.id, "output_hash": sha("Red."), "salt": "s", "output_tokens": 2})
     for v in eng.state.tasks[task.id].validators:
-        eng.submit_as(ks[v], "task.validate", {"task": task.id, "reports": [
-            {"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000} for a in task.miners]})
+        eng.submit_as(
+            ks[v],
+            "task.validate",
+            {"task": task.id, "reports": [{"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000} for a in task.miners]},
+        )
     shown = j(cli("task", "show", str(t["task"]), "--json"))
     assert shown["state"] == "SETTLED" and all(m["in_consensus"] and m["paid"] != "0" for m in shown["miners"])
     assert float(shown["charged"]) < float(shown["escrowed"])

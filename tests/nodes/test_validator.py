@@ -4,8 +4,12 @@ from cor_incentives.nodes.validator import evaluate_outputs
 
 
 def test_two_outputs_garbage_never_becomes_the_reference():
-    reports = {r["miner"]: r for r in evaluate_outputs(
-        "What is the capital of France?", {"0xaa": "qwx zzkv plor mnbvc xxqq lkjh", "0xbb": "The capital of France is Paris."}, 32)}
+    reports = {
+        r["miner"]: r
+        for r in evaluate_outputs(
+            "What is the capital of France?", {"0xaa": "qwx zzkv plor mnbvc xxqq lkjh", "0xbb": "The capital of France is Paris."}, 32
+        )
+    }
     # "0xaa" sorts first, but the better answer is the medoid: its distance is 0, the garbage is far
     assert reports["0xbb"]["poi_distance_ppb"] == 0
     assert reports["0xaa"]["poi_distance_ppb"] > 150_000_000
@@ -14,8 +18,13 @@ def test_two_outputs_garbage_never_becomes_the_reference():
 
 
 def test_three_consistent_outputs_are_close():
-    reports = evaluate_outputs("Name the largest planet.", {
-        "0x01": "Jupiter is the largest planet in the solar system.",
-        "0x02": "The largest planet is Jupiter.",
-        "0x03": "Jupiter is the largest planet in the solar system."}, 32)
+    reports = evaluate_outputs(
+        "Name the largest planet.",
+        {
+            "0x01": "Jupiter is the largest planet in the solar system.",
+            "0x02": "The largest planet is Jupiter.",
+            "0x03": "Jupiter is the largest planet in the solar system.",
+        },
+        32,
+    )
     assert all(r["poi_distance_ppb"] < 150_000_000 for r in reports)

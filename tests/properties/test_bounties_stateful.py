@@ -7,7 +7,8 @@ import hashlib
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from cor_incentives.core.apply import HANDLERS, conservation_holds, replay
@@ -79,14 +80,28 @@ class BountyMachine(RuleBasedStateMachine):
     def _some(self):
         return bool(self.c.state.bounties)
 
-    @initialize(kinds=st.lists(st.sampled_from(["bounty", "challenge"]), min_size=1, max_size=3),
-                winners=st.integers(1, 3), named=st.booleans(), hunters=st.integers(1, 4))
+    @initialize(
+        kinds=st.lists(st.sampled_from(["bounty", "challenge"]), min_size=1, max_size=3),
+        winners=st.integers(1, 3),
+        named=st.booleans(),
+        hunters=st.integers(1, 4),
+    )
     def seed(self, kinds, winners, named, hunters):
         """Start with open bounties that already have entries, so that reviews happen early."""
         for k, kind in enumerate(kinds):
             bid = self.c.state.next_id
-            self.c.submit(ADDRS[k % 2], "bounty.create", {"prize": str((k + 1) * 100 * COR + k), "criteria": "seeded", "winners": winners,
-                          "deadline_tick": self.c.state.tick + 20, "reviewers": [ADDRS[6]] if named else [], "kind": kind})
+            self.c.submit(
+                ADDRS[k % 2],
+                "bounty.create",
+                {
+                    "prize": str((k + 1) * 100 * COR + k),
+                    "criteria": "seeded",
+                    "winners": winners,
+                    "deadline_tick": self.c.state.tick + 20,
+                    "reviewers": [ADDRS[6]] if named else [],
+                    "kind": kind,
+                },
+            )
             for h in range(hunters):
                 self.c.submit(ADDRS[2 + h], "bounty.submit", {"bounty": bid, "content_hash": chash(h)})
 
@@ -109,12 +124,24 @@ class BountyMachine(RuleBasedStateMachine):
         return subs[j % len(subs)] if subs and sane else ADDRS[j % len(ADDRS)]
 
     @precondition(lambda self: len(self.c.state.bounties) < 6)
-    @rule(who=st.integers(0, 9), prize=st.one_of(st.integers(1, 4_000 * COR), st.integers(0, 50)), winners=st.integers(0, 4),
-          payout=st.integers(0, 5), reviewers=st.sampled_from([[], [6], [6, 7], [6, 8], [0]]),
-          kind=st.sampled_from(["bounty", "challenge", "bounty", "challenge", "nope"]), ahead=st.integers(-1, 40))
+    @rule(
+        who=st.integers(0, 9),
+        prize=st.one_of(st.integers(1, 4_000 * COR), st.integers(0, 50)),
+        winners=st.integers(0, 4),
+        payout=st.integers(0, 5),
+        reviewers=st.sampled_from([[], [6], [6, 7], [6, 8], [0]]),
+        kind=st.sampled_from(["bounty", "challenge", "bounty", "challenge", "nope"]),
+        ahead=st.integers(-1, 40),
+    )
     def create(self, who, prize, winners, payout, reviewers, kind, ahead):
-        body = {"prize": str(prize), "criteria": "do the thing", "deadline_tick": self.c.state.tick + ahead, "winners": winners,
-                "reviewers": [ADDRS[r] for r in reviewers], "kind": kind}
+        body = {
+            "prize": str(prize),
+            "criteria": "do the thing",
+            "deadline_tick": self.c.state.tick + ahead,
+            "winners": winners,
+            "reviewers": [ADDRS[r] for r in reviewers],
+            "kind": kind,
+        }
         fitting = [p for p in PAYOUTS if p is None or len(p) == winners]
         choice = (fitting + PAYOUTS)[payout % (len(fitting) + 1)] if payout < 5 else PAYOUTS[payout % len(PAYOUTS)]
         if choice is not None:
@@ -127,8 +154,13 @@ class BountyMachine(RuleBasedStateMachine):
         self._try(who, "bounty.submit", {"bounty": self._bounty(i), "content_hash": "0xzz" if bad and h == 0 else chash(h)})
 
     @precondition(lambda self: self._some())
-    @rule(who=st.integers(0, 9), i=st.integers(0, 10), hunter=st.integers(0, 9), rank=st.one_of(st.none(), st.integers(0, 4)),
-          sane=st.sampled_from([True, True, True, False]))
+    @rule(
+        who=st.integers(0, 9),
+        i=st.integers(0, 10),
+        hunter=st.integers(0, 9),
+        rank=st.one_of(st.none(), st.integers(0, 4)),
+        sane=st.sampled_from([True, True, True, False]),
+    )
     def award(self, who, i, hunter, rank, sane):
         bid = self._bounty(i, "bounty" if sane else None)
         body = {"bounty": bid, "submission": self._hunter(bid, hunter, sane)}
@@ -137,8 +169,13 @@ class BountyMachine(RuleBasedStateMachine):
         self._try(self._reviewer(bid, who, sane), "bounty.award", body)
 
     @precondition(lambda self: self._some())
-    @rule(who=st.integers(0, 9), i=st.integers(0, 10), hunter=st.integers(0, 9), score=st.one_of(st.integers(0, 10**9), st.sampled_from([-1, 0, 10**9 + 1])),
-          sane=st.sampled_from([True, True, True, False]))
+    @rule(
+        who=st.integers(0, 9),
+        i=st.integers(0, 10),
+        hunter=st.integers(0, 9),
+        score=st.one_of(st.integers(0, 10**9), st.sampled_from([-1, 0, 10**9 + 1])),
+        sane=st.sampled_from([True, True, True, False]),
+    )
     def score(self, who, i, hunter, score, sane):
         bid = self._bounty(i, "challenge" if sane else None)
         self._try(self._reviewer(bid, who, sane), "bounty.score", {"bounty": bid, "submission": self._hunter(bid, hunter, sane), "score_ppb": score})
@@ -193,6 +230,7 @@ class BountyMachine(RuleBasedStateMachine):
         assert replay(self.c.events, check_each=True).to_dict() == self.c.state.to_dict()
 
 
-BountyMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+BountyMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 TestBountyMachine = BountyMachine.TestCase

@@ -6,8 +6,9 @@ rejected commands change nothing, and replaying the log reproduces the state exa
 
 import os
 
-from hypothesis import HealthCheck, settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
@@ -16,8 +17,14 @@ from support.chain import Chain, addr
 
 PEOPLE = [f"p{i}" for i in range(6)]
 ROLES = ["miner", "validator", "router"]
-PARAMS = {"min_self_bond_miner_units": "1000", "min_self_bond_validator_units": "2000", "min_self_bond_router_units": "500",
-          "epoch_length_ticks": 7, "unbonding_period_epochs": 1, "jail_duration_ticks": 5}
+PARAMS = {
+    "min_self_bond_miner_units": "1000",
+    "min_self_bond_validator_units": "2000",
+    "min_self_bond_router_units": "500",
+    "epoch_length_ticks": 7,
+    "unbonding_period_epochs": 1,
+    "jail_duration_ticks": 5,
+}
 STEPS = int(os.environ.get("COR_STATEFUL_STEPS", "120"))
 EXAMPLES = int(os.environ.get("COR_STATEFUL_EXAMPLES", "100"))
 
@@ -91,8 +98,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(i=st.integers(0, 50), offence=st.sampled_from(OFFENCES), back=st.integers(0, 10), rep=st.one_of(st.none(), who), salt=st.integers(0, 3))
     def slash(self, i, offence, back, rep, salt):
-        body = {"node": self._node(i), "offence": offence, "evidence": {"salt": salt},
-                "offence_tick": max(0, self.chain.state.tick - back)}
+        body = {"node": self._node(i), "offence": offence, "evidence": {"salt": salt}, "offence_tick": max(0, self.chain.state.tick - back)}
         if rep:
             body["reporter"] = addr(rep)
         self._try(self.chain.state.oracle, "slash.report", body)
@@ -101,12 +107,28 @@ class LedgerMachine(RuleBasedStateMachine):
     def tick(self, n):
         self._try(self.chain.state.oracle, "tick", {"ticks": n})
 
-    @rule(a=who, kind=st.sampled_from(["transfer", "stake.bond", "stake.delegate", "stake.undelegate", "node.register", "tick", "slash.report"]),
-          n=amount, b=who)
+    @rule(
+        a=who,
+        kind=st.sampled_from(["transfer", "stake.bond", "stake.delegate", "stake.undelegate", "node.register", "tick", "slash.report"]),
+        n=amount,
+        b=who,
+    )
     def anything(self, a, kind, n, b):
         """Arbitrary (mostly invalid) commands: each must be refused without a trace, or be valid."""
-        self._try(addr(a), kind, {"to": addr(b), "node": addr(b), "amount": str(n), "role": "miner", "self_bond": str(n),
-                                  "offence": "equivocation", "evidence": {"n": n}, "ticks": n})
+        self._try(
+            addr(a),
+            kind,
+            {
+                "to": addr(b),
+                "node": addr(b),
+                "amount": str(n),
+                "role": "miner",
+                "self_bond": str(n),
+                "offence": "equivocation",
+                "evidence": {"n": n},
+                "ticks": n,
+            },
+        )
 
     @invariant()
     def conserved(self):

@@ -4,7 +4,8 @@ and replay reproduces the state exactly."""
 
 import os
 
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from cor_incentives.core.apply import conservation_holds, replay
@@ -20,8 +21,11 @@ OUTPUTS = ["Paris", "Paris is the capital.", "zzq garbage", ""]
 class TaskMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.c = market(n_miners=5, n_validators=3, params={"redundancy": 3, "epoch_length_ticks": 12,
-                                                             "missed_deadline_threshold": 2, "poi_divergence_threshold": 2})
+        self.c = market(
+            n_miners=5,
+            n_validators=3,
+            params={"redundancy": 3, "epoch_length_ticks": 12, "missed_deadline_threshold": 2, "poi_divergence_threshold": 2},
+        )
 
     def _try(self, actor, kind, body):
         before = self.c.state.to_dict()
@@ -36,13 +40,19 @@ class TaskMachine(RuleBasedStateMachine):
 
     @rule(max_out=st.integers(1, 200), inp=st.integers(1, 100))
     def submit(self, max_out, inp):
-        self._try(self.c.state.sessions[1].owner, "task.submit", {"session": 1, "model": MODEL, "prompt_hash": h("p"),
-                  "prompt_bytes": 20, "input_tokens": inp, "max_output_tokens": max_out})
+        self._try(
+            self.c.state.sessions[1].owner,
+            "task.submit",
+            {"session": 1, "model": MODEL, "prompt_hash": h("p"), "prompt_bytes": 20, "input_tokens": inp, "max_output_tokens": max_out},
+        )
 
     @rule()
     def network(self):
-        self._try(self.c.state.oracle, "task.network", {"model": MODEL, "prompt_hash": h("n"), "prompt_bytes": 9,
-                  "input_tokens": 9, "max_output_tokens": 50})
+        self._try(
+            self.c.state.oracle,
+            "task.network",
+            {"model": MODEL, "prompt_hash": h("n"), "prompt_bytes": 9, "input_tokens": 9, "max_output_tokens": 50},
+        )
 
     @rule(i=st.integers(0, 20), j=st.integers(0, 5), out=st.sampled_from(OUTPUTS))
     def precommit(self, i, j, out):
@@ -67,9 +77,15 @@ class TaskMachine(RuleBasedStateMachine):
             reports = [{"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q} for k, m in enumerate(miners)]
             self._try(v, "task.validate", {"task": t.id, "reports": reports})
 
-    @rule(i=st.integers(0, 20), outs=st.lists(st.sampled_from(OUTPUTS), min_size=5, max_size=5),
-          lie=st.lists(st.sampled_from([False] * 9 + [True]), min_size=5, max_size=5), tokens=st.integers(0, 200),
-          far=st.lists(st.sampled_from([False] * 3 + [True]), min_size=5, max_size=5), q=st.integers(0, 10**9), lazy_validator=st.booleans())
+    @rule(
+        i=st.integers(0, 20),
+        outs=st.lists(st.sampled_from(OUTPUTS), min_size=5, max_size=5),
+        lie=st.lists(st.sampled_from([False] * 9 + [True]), min_size=5, max_size=5),
+        tokens=st.integers(0, 200),
+        far=st.lists(st.sampled_from([False] * 3 + [True]), min_size=5, max_size=5),
+        q=st.integers(0, 10**9),
+        lazy_validator=st.booleans(),
+    )
     def complete(self, i, outs, lie, tokens, far, q, lazy_validator):
         """Drive one open task through precommit, reveal (some lying) and validation (some far)."""
         t = self._open(i)
@@ -85,8 +101,10 @@ class TaskMachine(RuleBasedStateMachine):
             if lazy_validator and j == 0:
                 continue
             miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
-            reports = [{"miner": m, "poi_distance_ppb": 900_000_000 if far[k % 5] else 20_000_000, "quality_ppb": (q + 7919 * j) % (10**9 + 1)}
-                       for k, m in enumerate(miners)]
+            reports = [
+                {"miner": m, "poi_distance_ppb": 900_000_000 if far[k % 5] else 20_000_000, "quality_ppb": (q + 7919 * j) % (10**9 + 1)}
+                for k, m in enumerate(miners)
+            ]
             self._try(v, "task.validate", {"task": t.id, "reports": reports})
 
     @rule(i=st.integers(0, 20))
@@ -108,7 +126,9 @@ class TaskMachine(RuleBasedStateMachine):
             return
         who, amount = leaves[i % len(leaves)]
         p = proof(self.c.state, who, e)
-        self._try(self.c.state.oracle, "reward.claim", {"address": who, "epoch": e, "amount": str(amount + (1 if tamper else 0)), "proof": p["proof"]})
+        self._try(
+            self.c.state.oracle, "reward.claim", {"address": who, "epoch": e, "amount": str(amount + (1 if tamper else 0)), "proof": p["proof"]}
+        )
 
     @rule(n=st.integers(1, 6))
     def tick(self, n):
@@ -141,6 +161,7 @@ class TaskMachine(RuleBasedStateMachine):
         assert replay(self.c.events, check_each=True).to_dict() == self.c.state.to_dict()
 
 
-TaskMachine.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+TaskMachine.TestCase.settings = settings(
+    max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 TestTaskMachine = TaskMachine.TestCase

@@ -21,8 +21,10 @@ def app():
 
 def test_simulate_json_prints_one_document_and_writes_the_report(tmp_path):
     out = tmp_path / "sim"
-    res = CliRunner().invoke(app(), ["simulate", "--scenario", "garbage_miners,sybil_split", "--seeds", "1", "--epochs", "1",
-                                     "--out", str(out), "--workers", "1", "--json"])
+    res = CliRunner().invoke(
+        app(),
+        ["simulate", "--scenario", "garbage_miners,sybil_split", "--seeds", "1", "--epochs", "1", "--out", str(out), "--workers", "1", "--json"],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["ok"] and data["summary"]["books_ok"] and data["files"]["html"].endswith("report.html")

@@ -43,8 +43,18 @@ def test_structure_and_books(report):
         assert s["tasks"]["submitted"] == s["tasks"]["settled"] + s["tasks"]["failed"] + s["tasks"]["rejected"] > 0
         for label, st in s["strategies"].items():
             assert label.split(":")[0] in ("miner", "validator", "router") and st["nodes"] > 0
-            for metric in ("served", "in_consensus_rate", "fees", "network", "staking", "slashes", "costs", "earnings", "net",
-                           "earnings_per_task_served"):
+            for metric in (
+                "served",
+                "in_consensus_rate",
+                "fees",
+                "network",
+                "staking",
+                "slashes",
+                "costs",
+                "earnings",
+                "net",
+                "earnings_per_task_served",
+            ):
                 assert set(st["metrics"][metric]) == {"mean", "min", "max"}, (name, label, metric)
             m = st["metrics"]["net"]
             if m["mean"] is not None:
@@ -129,8 +139,9 @@ def test_copier_miners_profit_on_a_long_idle_network():
     rep = simulate([SCENARIOS["copier_miners"]], seeds=(1,), workers=2)
     (c,) = rep["checks"]
     assert 2.5 < c["measured"]["ratio_per_task_served"] < 4
-    assert c["passed"] == (c["measured"]["ratio_per_task_served"] >= 3 and
-                           d(c["measured"]["copier"]["net_per_node"]) < d(c["measured"]["honest"]["net_per_node"]))
+    assert c["passed"] == (
+        c["measured"]["ratio_per_task_served"] >= 3 and d(c["measured"]["copier"]["net_per_node"]) < d(c["measured"]["honest"]["net_per_node"])
+    )
     assert d(c["measured"]["copier"]["net_per_node"]) > 0 and c["measured"]["copier"]["in_consensus_rate"] > 0.5
     if not c["passed"]:  # remedies are run for failed checks only
         (unique,) = c["remedies"]

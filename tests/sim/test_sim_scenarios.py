@@ -7,8 +7,17 @@ import pytest
 from cor_incentives.core.errors import InvalidInput
 from cor_incentives.sim.scenarios import SCENARIOS, NodeGroup, Scenario, load_scenarios, select_scenarios
 
-REQUIRED = ("honest_only", "lazy_miners", "garbage_miners", "mismatched_reveal", "copier_validators",
-            "colluding_validators_10", "colluding_validators_30", "colluding_validators_49", "sybil_split")
+REQUIRED = (
+    "honest_only",
+    "lazy_miners",
+    "garbage_miners",
+    "mismatched_reveal",
+    "copier_validators",
+    "colluding_validators_10",
+    "colluding_validators_30",
+    "colluding_validators_49",
+    "sybil_split",
+)
 
 
 def test_builtins_cover_the_issue_and_round_trip():
@@ -39,11 +48,13 @@ def test_scenario_file_json_and_toml_with_extends(tmp_path):
     (s,) = load_scenarios(j)
     assert s.name == "lazy_strict" and s.params["min_score_bps"] == 7000 and s.nodes == SCENARIOS["lazy_miners"].nodes
     t = tmp_path / "s.toml"
-    t.write_text('name = "tiny"\nepochs = 2\nseeds = [4]\n'
-                 '[[nodes]]\nrole = "miner"\ncount = 3\nstake_cor = "2000"\n'
-                 '[[nodes]]\nrole = "miner"\nstrategy = "garbage"\n'
-                 '[[nodes]]\nrole = "validator"\ncount = 2\nstake_cor = ["5000", "6000"]\n'
-                 '[env]\ninference_cost_units = 0\n')
+    t.write_text(
+        'name = "tiny"\nepochs = 2\nseeds = [4]\n'
+        '[[nodes]]\nrole = "miner"\ncount = 3\nstake_cor = "2000"\n'
+        '[[nodes]]\nrole = "miner"\nstrategy = "garbage"\n'
+        '[[nodes]]\nrole = "validator"\ncount = 2\nstake_cor = ["5000", "6000"]\n'
+        "[env]\ninference_cost_units = 0\n"
+    )
     (s,) = load_scenarios(t)
     assert [n for n, _, _ in s.node_names()] == ["miner-00", "miner-01", "miner-02", "miner-03", "validator-00", "validator-01"]
     assert s.env.inference_cost_units == 0 and s.seeds == (4,)
@@ -51,17 +62,20 @@ def test_scenario_file_json_and_toml_with_extends(tmp_path):
     assert chosen == [s] and "honest_only" in catalog
 
 
-@pytest.mark.parametrize("bad", [
-    {"name": "x", "nodes": [{"role": "miner", "strategy": "nope"}]},
-    {"name": "x", "nodes": [{"role": "oracle"}]},
-    {"name": "x", "nodes": [{"role": "miner", "count": 3}], "typo": 1},
-    {"name": "x", "nodes": [{"role": "miner", "count": 3}]},  # no validator
-    {"name": "x", "nodes": [{"role": "miner", "count": 1}, {"role": "validator"}]},  # fewer miners than redundancy
-    {"name": "x", "nodes": [{"role": "miner", "count": 3}, {"role": "validator"}], "params": {"no_such_param": 1}},
-    {"name": "x", "nodes": [{"role": "miner", "count": 3}, {"role": "validator"}], "rounds_per_epoch": 50},
-    {"name": "x", "nodes": [{"role": "miner", "count": 3, "stake_cor": ["1", "2"]}, {"role": "validator"}]},
-    {"name": "x", "nodes": [{"role": "miner", "count": 3}, {"role": "validator"}], "env": {"network_prompts": "x"}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"name": "x", "nodes": [{"role": "miner", "strategy": "nope"}]},
+        {"name": "x", "nodes": [{"role": "oracle"}]},
+        {"name": "x", "nodes": [{"role": "miner", "count": 3}], "typo": 1},
+        {"name": "x", "nodes": [{"role": "miner", "count": 3}]},  # no validator
+        {"name": "x", "nodes": [{"role": "miner", "count": 1}, {"role": "validator"}]},  # fewer miners than redundancy
+        {"name": "x", "nodes": [{"role": "miner", "count": 3}, {"role": "validator"}], "params": {"no_such_param": 1}},
+        {"name": "x", "nodes": [{"role": "miner", "count": 3}, {"role": "validator"}], "rounds_per_epoch": 50},
+        {"name": "x", "nodes": [{"role": "miner", "count": 3, "stake_cor": ["1", "2"]}, {"role": "validator"}]},
+        {"name": "x", "nodes": [{"role": "miner", "count": 3}, {"role": "validator"}], "env": {"network_prompts": "x"}},
+    ],
+)
 def test_bad_scenarios_are_refused(bad):
     with pytest.raises(InvalidInput):
         Scenario.from_dict(bad)

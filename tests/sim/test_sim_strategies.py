@@ -31,8 +31,12 @@ def test_derive_is_reproducible_and_independent():
 def test_honest_majority_medoid_puts_lazy_and_garbage_where_the_brief_says():
     for k in range(50):
         task = TaskInfo(f"t{k}", k, "user", f"u{k}", 256)
-        outs = {"h1": honest_output(ENV, 1, task, "h1"), "h2": honest_output(ENV, 1, task, "h2"),
-                "l": lazy_output(ENV, 1, task, "l"), "g": garbage_output(ENV, 1, task, "g")}
+        outs = {
+            "h1": honest_output(ENV, 1, task, "h1"),
+            "h2": honest_output(ENV, 1, task, "h2"),
+            "l": lazy_output(ENV, 1, task, "l"),
+            "g": garbage_output(ENV, 1, task, "g"),
+        }
         truth = true_measures(ENV, 1, outs)
         assert truth["h1"][0] <= 0.07 and truth["h2"][0] <= 0.07
         assert 0.25 <= truth["l"][0] <= 0.40

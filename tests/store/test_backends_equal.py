@@ -55,8 +55,7 @@ def test_the_scenario_did_what_it_says(runs):
 
 
 def test_event_hashes_are_byte_identical(runs):
-    logs = {b: [(e.seq, e.tick, e.payload, e.signature, e.prev_hash, e.hash) for e in eng.store.iter_events()]
-            for b, eng in runs.items()}
+    logs = {b: [(e.seq, e.tick, e.payload, e.signature, e.prev_hash, e.hash) for e in eng.store.iter_events()] for b, eng in runs.items()}
     assert len(logs["sqlite"]) == runs["sqlite"].state.seq + 1
     assert logs["sqlite"] == logs["postgres"]
     assert runs["sqlite"].state.head_hash == runs["postgres"].state.head_hash == logs["sqlite"][-1][-1]

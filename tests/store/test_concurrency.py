@@ -23,8 +23,9 @@ def genesis(tmp_path, db_url):
     ks = Keystore(tmp_path / "keys")
     keys = {n: ks.new(n, seed="conc") for n in ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]}
     eng = Engine.open(db_url, check_conservation=True)
-    eng.submit_as(keys["oracle"], "genesis", genesis_body(check_genesis_spec(DEVNET), keys["oracle"].address,
-                                                          {n: k.address for n, k in keys.items()}))
+    eng.submit_as(
+        keys["oracle"], "genesis", genesis_body(check_genesis_spec(DEVNET), keys["oracle"].address, {n: k.address for n, k in keys.items()})
+    )
     yield eng, keys
     eng.store.engine.dispose()
 
@@ -38,6 +39,7 @@ def run_threads(targets):
                 fn()
             except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
                 errors.append(exc)
+
         return run
 
     threads = [threading.Thread(target=guard(fn)) for fn in targets]
@@ -63,6 +65,7 @@ def test_two_engines_two_threads_200_transfers_each(genesis, db_url):
             barrier.wait()
             for i in range(N):
                 receipts[name].append(eng.submit_as(keys[name], "transfer", {"to": to[name], "amount": str(i + 1)}))
+
         return run
 
     run_threads([sender("alice"), sender("bob")])

@@ -36,9 +36,14 @@ def test_log_and_epoch_roots_match_the_golden_file(result):
 def test_state_fingerprint_matches_the_golden_file(result):
     golden = json.loads(GOLDEN.read_text())
     live = result["live"]
-    changed = sorted(k for k in golden["sections_sha256"].keys() | live["sections_sha256"].keys()
-                     if golden["sections_sha256"].get(k) != live["sections_sha256"].get(k))
-    assert changed == [], f"state sections differ from tests/golden/scenario.json: {changed} (regenerate with `make golden` only for a deliberate change)"
+    changed = sorted(
+        k
+        for k in golden["sections_sha256"].keys() | live["sections_sha256"].keys()
+        if golden["sections_sha256"].get(k) != live["sections_sha256"].get(k)
+    )
+    assert changed == [], (
+        f"state sections differ from tests/golden/scenario.json: {changed} (regenerate with `make golden` only for a deliberate change)"
+    )
     assert live["state_fingerprint_sha256"] == golden["state_fingerprint_sha256"]
 
 

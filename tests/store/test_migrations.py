@@ -86,8 +86,9 @@ def test_database_made_by_create_all_is_stamped_and_keeps_its_log(db_url, tmp_pa
     keys = {n: ks.new(n, seed="legacy") for n in ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]}
     old = Engine(Store(db_url))  # the old way: no create_schema through migrations
     old.load()
-    old.submit_as(keys["oracle"], "genesis", genesis_body(check_genesis_spec(DEVNET), keys["oracle"].address,
-                                                          {n: k.address for n, k in keys.items()}))
+    old.submit_as(
+        keys["oracle"], "genesis", genesis_body(check_genesis_spec(DEVNET), keys["oracle"].address, {n: k.address for n, k in keys.items()})
+    )
     old.submit_as(keys["alice"], "transfer", {"to": keys["bob"].address, "amount": str(3 * COR)})
     assert migrate.current(db_url) is None and "alembic_version" not in table_names(db_url)
 
@@ -139,9 +140,15 @@ def test_concurrent_first_opens_migrate_once(db_url):
 
 def test_command_line_runner(sqlite_url):
     """``python -m cor_incentives.store.migrate`` (one backend is enough: it is the same upgrade())."""
+
     def run(*args: str) -> str:
-        p = subprocess.run([sys.executable, "-m", "cor_incentives.store.migrate", *args, "--db", sqlite_url],
-                           capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+        p = subprocess.run(
+            [sys.executable, "-m", "cor_incentives.store.migrate", *args, "--db", sqlite_url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[2],
+        )
         assert p.returncode == 0, p.stderr
         return p.stdout.strip()
 

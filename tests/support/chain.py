@@ -29,13 +29,16 @@ ORACLE = addr("oracle")
 class Chain:
     """Sign-free event builder over a State; checks conservation after every event."""
 
-    def __init__(self, wallets: dict[str, int] | None = None, params: dict[str, Any] | None = None,
-                 pools: dict[str, int] | None = None, check: bool = True) -> None:
+    def __init__(
+        self, wallets: dict[str, int] | None = None, params: dict[str, Any] | None = None, pools: dict[str, int] | None = None, check: bool = True
+    ) -> None:
         self.state = State()
         self.events: list = []
         self.check = check
         allocations = {f"wallet:{addr(n)}": str(v) for n, v in (wallets or {}).items()}
-        for pool, v in (pools or {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}).items():
+        for pool, v in (
+            pools or {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}
+        ).items():
             allocations[pool] = str(v)
         self.submit(ORACLE, "genesis", {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": params or {}, "allocations": allocations})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 from cor_incentives.core.tasks import commitment
 from support.chain import Chain, addr
@@ -19,8 +19,18 @@ def h(text: str) -> str:
 def market(n_miners: int = 4, n_validators: int = 3, params: dict | None = None, deposit: int = 100 * COR) -> Chain:
     names = [f"m{i}" for i in range(n_miners)] + [f"v{i}" for i in range(n_validators)] + ["user", "dev", "router"]
     c = Chain(wallets={n: 1_000_000 * COR for n in names}, params={"redundancy": min(3, n_miners), **(params or {})})
-    c.as_("dev", "model.register", {"id": MODEL, "parameter_count": 135_000_000, "quantization": "q8_0", "context_length": 2048,
-                                    "license": "apache-2.0", "content_hash": h("weights")})
+    c.as_(
+        "dev",
+        "model.register",
+        {
+            "id": MODEL,
+            "parameter_count": 135_000_000,
+            "quantization": "q8_0",
+            "context_length": 2048,
+            "license": "apache-2.0",
+            "content_hash": h("weights"),
+        },
+    )
     for i in range(n_miners):
         c.as_(f"m{i}", "node.register", {"role": "miner", "self_bond": str(2000 * COR), "models": [MODEL]})
     for i in range(n_validators):
@@ -32,8 +42,19 @@ def market(n_miners: int = 4, n_validators: int = 3, params: dict | None = None,
 
 def submit(c: Chain, prompt: str = "What is the capital of France?", max_out: int = 64, **extra) -> int:
     tid = c.state.next_id
-    c.as_("user", "task.submit", {"session": extra.pop("session", 1), "model": MODEL, "prompt_hash": h(prompt),
-                                  "prompt_bytes": len(prompt.encode()), "input_tokens": 12, "max_output_tokens": max_out, **extra})
+    c.as_(
+        "user",
+        "task.submit",
+        {
+            "session": extra.pop("session", 1),
+            "model": MODEL,
+            "prompt_hash": h(prompt),
+            "prompt_bytes": len(prompt.encode()),
+            "input_tokens": 12,
+            "max_output_tokens": max_out,
+            **extra,
+        },
+    )
     return tid
 
 
@@ -53,8 +74,11 @@ def validate_all(c: Chain, tid: int, judge: Callable[[str, str], tuple[int, int]
     for v in list(task.validators):
         if c.state.tasks[tid].state != "COMMITTED":
             break
-        c.submit(v, "task.validate", {"task": tid, "reports": [
-            {"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} for m in miners]})
+        c.submit(
+            v,
+            "task.validate",
+            {"task": tid, "reports": [{"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} for m in miners]},
+        )
 
 
 __all__ = ["market", "submit", "commit_reveal", "validate_all", "addr", "h", "MODEL", "COR"]

@@ -14,8 +14,9 @@ from cor_incentives.core.tasks import commitment
 COR = 10**18
 
 
-def make_network(url: str, keys_path: Path, n_miners: int = 4, n_validators: int = 3, params: dict | None = None,
-                 seed: str = "net") -> tuple[Engine, dict]:
+def make_network(
+    url: str, keys_path: Path, n_miners: int = 4, n_validators: int = 3, params: dict | None = None, seed: str = "net"
+) -> tuple[Engine, dict]:
     ks = Keystore(keys_path)
     names = ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]
     keys = {n: ks.new(n, seed=seed) for n in names}
@@ -49,5 +50,8 @@ def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str]
         eng.submit_as(addr_key[m], "task.precommit", {"task": tid, "commit": commitment(tid, m, sha(text), "pepper")})
     for m, text in outputs.items():
         eng.store.put_blob(text.encode())
-        eng.submit_as(addr_key[m], "task.reveal", {"task": tid, "output_hash": sha(text), "salt": "pepper",
-                                                   "output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))})
+        eng.submit_as(
+            addr_key[m],
+            "task.reveal",
+            {"task": tid, "output_hash": sha(text), "salt": "pepper", "output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))},
+        )

@@ -27,19 +27,33 @@ def scripted_reports(task: Any, garbage: set[str], validator: str) -> list[dict[
     """What a validator would report, without running a model: fixed, distinct integers."""
     revealed = sorted(a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch)
     jitter = int(validator[-4:], 16) % 1000
-    return [{"miner": m,
-             "poi_distance_ppb": (420_000_000 if m in garbage else 40_000_000 + 7_919 * i) + jitter,
-             "quality_ppb": (120_000_000 if m in garbage else 810_000_000 - 3_001 * i) + jitter,
-             "criteria": {"relevance": 700_000_000 + i, "integrity": 900_000_000 - jitter}}
-            for i, m in enumerate(revealed)]
+    return [
+        {
+            "miner": m,
+            "poi_distance_ppb": (420_000_000 if m in garbage else 40_000_000 + 7_919 * i) + jitter,
+            "quality_ppb": (120_000_000 if m in garbage else 810_000_000 - 3_001 * i) + jitter,
+            "criteria": {"relevance": 700_000_000 + i, "integrity": 900_000_000 - jitter},
+        }
+        for i, m in enumerate(revealed)
+    ]
 
 
 def submit_task(eng: Engine, keys: dict, prompt: str, max_out: int = 48) -> int:
     tid = eng.state.next_id
     eng.store.put_blob(prompt.encode())
-    eng.submit_as(keys["alice"], "task.submit", {"session": 1, "model": BUNDLED_MODEL_ID, "prompt_hash": sha(prompt),
-                                                "prompt_bytes": len(prompt.encode()), "input_tokens": 14,
-                                                "max_output_tokens": max_out, "router": keys["router0"].address})
+    eng.submit_as(
+        keys["alice"],
+        "task.submit",
+        {
+            "session": 1,
+            "model": BUNDLED_MODEL_ID,
+            "prompt_hash": sha(prompt),
+            "prompt_bytes": len(prompt.encode()),
+            "input_tokens": 14,
+            "max_output_tokens": max_out,
+            "router": keys["router0"].address,
+        },
+    )
     return tid
 
 
@@ -90,9 +104,17 @@ def run_scenario(url: str, keys_path) -> Engine:
 
     settle_task_with_cheat(eng, keys)
     settle_honest_task(eng, keys, PROMPTS[1], with_garbage=False)
-    eng.submit_as(keys["oracle"], "slash.report", {"node": keys["miner1"].address, "offence": "commit_mismatch", "offence_tick": 1,
-                                                   "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"},
-                                                   "reporter": keys["dave"].address})
+    eng.submit_as(
+        keys["oracle"],
+        "slash.report",
+        {
+            "node": keys["miner1"].address,
+            "offence": "commit_mismatch",
+            "offence_tick": 1,
+            "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"},
+            "reporter": keys["dave"].address,
+        },
+    )
     eng.submit_as(keys["carol"], "stake.undelegate", {"node": keys["validator0"].address, "amount": str(100 * COR)})
     eng.submit_as(keys["oracle"], "epoch.close", {})
 
@@ -100,7 +122,8 @@ def run_scenario(url: str, keys_path) -> Engine:
     assert record.root and record.leaves
     who, _ = sorted(record.leaves.items())[0]
     p = proof(eng.state, who, 0)
-    eng.submit_as(by_address(keys).get(who, keys["dave"]), "reward.claim",
-                  {"address": who, "epoch": 0, "amount": p["amount_units"], "proof": p["proof"]})
+    eng.submit_as(
+        by_address(keys).get(who, keys["dave"]), "reward.claim", {"address": who, "epoch": 0, "amount": p["amount_units"], "proof": p["proof"]}
+    )
     assert f"0|{who}" in eng.state.claimed
     return eng

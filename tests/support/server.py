@@ -31,8 +31,7 @@ class Server:
 def start_server(url: str, log_path: Path, *, workers: int = 1, port: int | None = None, log_level: str | None = None) -> Server:
     """Start ``cor serve`` in its own process group and wait until /healthz answers."""
     port = port or free_tcp_port()
-    cmd = [sys.executable, "-m", "cor_incentives.cli.serve", "--host", "127.0.0.1", "--port", str(port), "--db", url,
-           "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "cor_incentives.cli.serve", "--host", "127.0.0.1", "--port", str(port), "--db", url, "--workers", str(workers)]
     if log_level:
         cmd += ["--log-level", log_level]
     with open(log_path, "w") as log:

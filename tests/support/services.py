@@ -130,9 +130,7 @@ def postgres_url() -> str:
                 timeout=300,
             )
         except subprocess.TimeoutExpired as exc:
-            raise ServiceUnavailable(
-                f"{PG_CLUSTER_SCRIPT} start timed out after {exc.timeout}s:\n{exc.stderr or ''}"
-            ) from exc
+            raise ServiceUnavailable(f"{PG_CLUSTER_SCRIPT} start timed out after {exc.timeout}s:\n{exc.stderr or ''}") from exc
         lines = proc.stdout.strip().splitlines()
         url = lines[-1].strip() if lines else ""
         if proc.returncode != 0 or not url.startswith("postgresql+psycopg://"):
@@ -235,8 +233,7 @@ def chromium_executable() -> str:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise ServiceUnavailable(
-        "chromium not found after scripts/ensure-system-deps.sh; "
-        f"install the Debian `chromium` package or set ${CHROMIUM_PATH_ENV}"
+        f"chromium not found after scripts/ensure-system-deps.sh; install the Debian `chromium` package or set ${CHROMIUM_PATH_ENV}"
     )
 
 

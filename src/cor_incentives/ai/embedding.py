@@ -35,9 +35,9 @@ import hashlib
 import importlib.util
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -83,9 +83,7 @@ def _package_dir(package: str, distribution: str) -> Path:
     """The directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddingModelUnavailable(
-            f"package {package!r} is not installed; install it with: pip install {distribution}"
-        )
+        raise EmbeddingModelUnavailable(f"package {package!r} is not installed; install it with: pip install {distribution}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
@@ -132,9 +130,7 @@ class Embedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.use_deterministic_compute = True
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(self.files.model), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(self.files.model), sess_options=options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()  # one run at a time per session keeps the thread count honest
 

@@ -58,8 +58,9 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
@@ -177,9 +178,7 @@ class RuleEmbeddingScorer:
         """Score one output for one prompt."""
         return self.score_outputs(prompt, [output], max_output_tokens=max_output_tokens)[0]
 
-    def score_outputs(
-        self, prompt: str, outputs: list[str], *, max_output_tokens: int | None = None
-    ) -> list[QualityScore]:
+    def score_outputs(self, prompt: str, outputs: list[str], *, max_output_tokens: int | None = None) -> list[QualityScore]:
         """Score every output of one task, embedding the prompt and the outputs in one call."""
         _check_inputs(prompt, outputs, max_output_tokens)
         spec = analyse_prompt(prompt)
@@ -191,9 +190,7 @@ class RuleEmbeddingScorer:
             results.append(self._score_one(spec, output, scored[i], cosine, max_output_tokens))
         return results
 
-    def _score_one(
-        self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None
-    ) -> QualityScore:
+    def _score_one(self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None) -> QualityScore:
         """Combine the four criteria for one output."""
         flags: list[str] = []
         if not any(ch.isalnum() for ch in scored):
@@ -216,9 +213,7 @@ class RuleEmbeddingScorer:
         return finalize_score(criteria, flags)
 
 
-def score(
-    prompt: str, output: str, *, max_output_tokens: int | None = None, embedder: Embedder | None = None
-) -> QualityScore:
+def score(prompt: str, output: str, *, max_output_tokens: int | None = None, embedder: Embedder | None = None) -> QualityScore:
     """Score one output for one prompt with the default rule+embedding scorer."""
     return RuleEmbeddingScorer(embedder).score(prompt, output, max_output_tokens=max_output_tokens)
 
@@ -296,8 +291,19 @@ def _cosine(a, b) -> float:
 # == reading the prompt =============================================================================
 
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "a single": 1, "single": 1, "a": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "a single": 1,
+    "single": 1,
+    "a": 1,
 }
 _NUM = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten)"
 _NUM_SENTENCES = r"(\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a single|single|a)"
@@ -316,8 +322,11 @@ _RE_CODE = re.compile(
     r"program|snippet|class|method|query|regex|regular expression|sql|one-liner)\b",
     re.I,
 )
-_RE_LIST_COUNT = re.compile(rf"\b(?:list|name|give|provide|suggest|share|write|enumerate)\s+(?:me\s+)?"
-                            rf"{_NUM}\s+(?:\w+\s+){{0,3}}?{_ITEM_NOUNS}\b", re.I)
+_RE_LIST_COUNT = re.compile(
+    rf"\b(?:list|name|give|provide|suggest|share|write|enumerate)\s+(?:me\s+)?"
+    rf"{_NUM}\s+(?:\w+\s+){{0,3}}?{_ITEM_NOUNS}\b",
+    re.I,
+)
 _RE_LIST = re.compile(r"^\s*(?:list|enumerate)\b|\b(?:bullet(?:ed)?\s*(?:points?|list)|numbered list|as a list)\b", re.I)
 _RE_SENTENCES = re.compile(rf"\b(?:in|with|using|within)\s+{_NUM_SENTENCES}\s+sentences?\b", re.I)
 _RE_ONE_WORD = re.compile(r"\b(?:one|single|1)[- ]word\b", re.I)
@@ -538,9 +547,7 @@ def expected_min_words(spec: PromptSpec) -> int:
     return floor
 
 
-def completeness_score(
-    spec: PromptSpec, output: str, scored: str, max_output_tokens: int | None, flags: list[str]
-) -> float:
+def completeness_score(spec: PromptSpec, output: str, scored: str, max_output_tokens: int | None, flags: list[str]) -> float:
     """Length against the expected minimum, × overlong and truncation factors."""
     words = _count_words(output)
     if words == 0:
@@ -585,9 +592,7 @@ _RE_REFUSAL = re.compile(
     r"|\bas an ai(?: language model| assistant)?\b",
     re.I,
 )
-_RE_REFUSAL_CORE = re.compile(
-    r"\b(?:can ?not|can't|won't|will not|unable|not able|must decline|decline|not allowed|not permitted)\b", re.I
-)
+_RE_REFUSAL_CORE = re.compile(r"\b(?:can ?not|can't|won't|will not|unable|not able|must decline|decline|not allowed|not permitted)\b", re.I)
 _RE_NON_ANSWER = re.compile(
     r"\b(?:i'?m not sure|i am not sure|not certain|i don't know|i do not know|no idea|hard to say|"
     r"(?:check|search|look)(?: it| this| that)?(?: up)? online|(?:google|search) (?:it|for it)|"
@@ -741,9 +746,7 @@ class LLMJudgeScorer:
     def score(self, prompt: str, output: str, *, max_output_tokens: int | None = None) -> QualityScore:
         """Ask the judge; on an unusable reply use the fallback scorer, or raise JudgeOutputError."""
         _check_inputs(prompt, [output], max_output_tokens)
-        reply = self._generate(
-            JUDGE_TEMPLATE.format(prompt=prompt[:JUDGE_MAX_CHARS], output=output[:JUDGE_MAX_CHARS])
-        )
+        reply = self._generate(JUDGE_TEMPLATE.format(prompt=prompt[:JUDGE_MAX_CHARS], output=output[:JUDGE_MAX_CHARS]))
         try:
             return parse_judge_reply(reply)
         except JudgeOutputError:
@@ -823,7 +826,5 @@ def _check_inputs(prompt: str, outputs: list[str], max_output_tokens: int | None
     for i, output in enumerate(outputs):
         if not isinstance(output, str):
             raise TypeError(f"output {i} must be a str, got {type(output).__name__}")
-    if max_output_tokens is not None and (
-        isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens <= 0
-    ):
+    if max_output_tokens is not None and (isinstance(max_output_tokens, bool) or not isinstance(max_output_tokens, int) or max_output_tokens <= 0):
         raise ValueError(f"max_output_tokens must be a positive int or None, got {max_output_tokens!r}")

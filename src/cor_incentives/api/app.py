@@ -12,17 +12,34 @@ reads the database URL from ``$COR_DATABASE_URL``.
 from __future__ import annotations
 
 import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, SQLAlchemyError, TimeoutError as PoolTimeout
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..dashboard import routes as dashboard
 from ..core.errors import EngineError
-from . import (routes_balances, routes_blobs, routes_bounties, routes_commands, routes_epochs, routes_events, routes_governance,
-               routes_market, routes_nodes, routes_ops, routes_rewards, routes_slashes, routes_status, routes_tasks, routes_verify)
+from ..dashboard import routes as dashboard
+from . import (
+    routes_balances,
+    routes_blobs,
+    routes_bounties,
+    routes_commands,
+    routes_epochs,
+    routes_events,
+    routes_governance,
+    routes_market,
+    routes_nodes,
+    routes_ops,
+    routes_rewards,
+    routes_slashes,
+    routes_status,
+    routes_tasks,
+    routes_verify,
+)
 from .middleware import RequestObserver
 from .service import ApiService
 
@@ -55,9 +72,23 @@ def create_app(db_url: str | None = None, *, service: ApiService | None = None) 
     svc = service or ApiService.open(db_url)
     app = FastAPI(title="cor-incentives API", version=__version__, description=DESCRIPTION)
     app.state.service = svc
-    for module in (routes_commands, routes_status, routes_balances, routes_nodes, routes_slashes, routes_epochs, routes_rewards,
-                   routes_tasks, routes_market, routes_blobs, routes_governance, routes_bounties, routes_events, routes_verify,
-                   routes_ops):
+    for module in (
+        routes_commands,
+        routes_status,
+        routes_balances,
+        routes_nodes,
+        routes_slashes,
+        routes_epochs,
+        routes_rewards,
+        routes_tasks,
+        routes_market,
+        routes_blobs,
+        routes_governance,
+        routes_bounties,
+        routes_events,
+        routes_verify,
+        routes_ops,
+    ):
         app.include_router(module.router)
     app.include_router(dashboard.router)  # the web dashboard: HTML pages (and their JSON), not in the OpenAPI schema
     app.mount(dashboard.STATIC_PATH, dashboard.static_files(), name="static")
@@ -103,4 +134,3 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("internal error")
         return JSONResponse({"error": "internal_error", "message": "internal error; see the server log"}, status_code=500)
-

@@ -11,7 +11,8 @@ import json
 import logging
 import os
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.exceptions import HTTPException
 
@@ -70,8 +71,14 @@ class RequestObserver:
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe_request(scope["method"], template, status, seconds)
             if logger.isEnabledFor(logging.INFO):
-                line: dict[str, Any] = {"method": scope["method"], "path": scope["path"], "route": template, "status": status,
-                                        "ms": round(seconds * 1000, 3), "pid": self.pid}
+                line: dict[str, Any] = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "ms": round(seconds * 1000, 3),
+                    "pid": self.pid,
+                }
                 seq = scope.get("state", {}).get("seq")
                 if seq is not None:
                     line["seq"] = seq
@@ -90,6 +97,11 @@ def _content_length(scope: Scope) -> int:
 
 async def _too_large(send: Callable[[Message], Awaitable[None]], limit: int) -> None:
     body = json.dumps({"error": "request_too_large", "message": f"request body is larger than {limit} bytes"}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

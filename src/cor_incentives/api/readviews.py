@@ -11,7 +11,8 @@ Pure functions of the state (the service calls them under its lock). Same conven
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..app import views
 from ..core.errors import NotFound
@@ -22,8 +23,7 @@ from ..core.state import State
 from ..core.tasks import OPEN_STATES
 from ..core.units import format_cor
 
-TASK_STATES = ("REQUESTED", "CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED",
-               "CANCELLED", "FAILED")
+TASK_STATES = ("REQUESTED", "CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED", "CANCELLED", "FAILED")
 OPEN = "open"  # a task-state filter that matches every state in which nodes still have work to do
 BOUNTY_MONEY_FIELDS = ("prize", "awarded", "paid", "refunded")
 
@@ -61,8 +61,9 @@ def newest_open_tasks(s: State, after_id: int | None, before_id: int | None = No
             yield s.tasks[tid]
 
 
-def task_list(s: State, state: str | None, assigned: str | None, kind: str | None, limit: int, after_id: int | None,
-              before_id: int | None = None) -> dict[str, Any]:
+def task_list(
+    s: State, state: str | None, assigned: str | None, kind: str | None, limit: int, after_id: int | None, before_id: int | None = None
+) -> dict[str, Any]:
     """At most ``limit`` tasks matching the filters, newest first."""
     out: list[dict[str, Any]] = []
     candidates = newest_open_tasks if state == OPEN or state in OPEN_STATES else newest_tasks

@@ -31,23 +31,36 @@ is not `{payload, signature}`.
 """
 
 
-@router.post("/v1/commands", summary="Submit a signed command", description=SUBMIT_DESCRIPTION, response_model=None,
-             responses={**ok(ReceiptOut, "The command was accepted: its place in the log."), **errors(400, 401, 404, 409, 413)})
+@router.post(
+    "/v1/commands",
+    summary="Submit a signed command",
+    description=SUBMIT_DESCRIPTION,
+    response_model=None,
+    responses={**ok(ReceiptOut, "The command was accepted: its place in the log."), **errors(400, 401, 404, 409, 413)},
+)
 def submit_command(command: CommandIn, request: Request, svc: Service) -> dict[str, Any]:
     receipt = svc.submit(command.payload, command.signature)
     request.state.seq = receipt.seq
     return receipt.to_dict()
 
 
-@router.get("/v1/nonce/{address}", summary="Next nonce of an address", response_model=None,
-            description="The nonce to put in the address's next command: its last accepted nonce + 1.",
-            responses={**ok(NonceOut, "The next nonce."), **errors(400, 409)})
+@router.get(
+    "/v1/nonce/{address}",
+    summary="Next nonce of an address",
+    response_model=None,
+    description="The nonce to put in the address's next command: its last accepted nonce + 1.",
+    responses={**ok(NonceOut, "The next nonce."), **errors(400, 409)},
+)
 def next_nonce(svc: Service, address: str = Path(..., pattern=ADDRESS_PATTERN, description="0x address (any case).")) -> dict[str, Any]:
     return svc.next_nonce(address)
 
 
-@router.get("/v1/chain", summary="Chain id, log head and signing scheme", response_model=None,
-            description="What a client needs to sign a command: the chain id, the kinds accepted, and the signing rules.",
-            responses={**ok(ChainOut, "The chain."), **errors(409)})
+@router.get(
+    "/v1/chain",
+    summary="Chain id, log head and signing scheme",
+    response_model=None,
+    description="What a client needs to sign a command: the chain id, the kinds accepted, and the signing rules.",
+    responses={**ok(ChainOut, "The chain."), **errors(409)},
+)
 def chain(svc: Service) -> dict[str, Any]:
     return svc.chain()

@@ -14,8 +14,12 @@ router = APIRouter(tags=["reads"])
 MAX_EPOCH = 2**53 - 1
 
 
-@router.get("/v1/epochs/{n}", summary="A closed epoch", response_model=None,
-            description="Totals by stream, the Merkle root of claimable rewards, and every statement item.",
-            responses={**ok(EpochOut, "The epoch."), **errors(404, 409)})
+@router.get(
+    "/v1/epochs/{n}",
+    summary="A closed epoch",
+    response_model=None,
+    description="Totals by stream, the Merkle root of claimable rewards, and every statement item.",
+    responses={**ok(EpochOut, "The epoch."), **errors(404, 409)},
+)
 def epoch(svc: Service, n: int = Path(..., ge=0, le=MAX_EPOCH, description="Epoch number.")) -> dict[str, Any]:
     return svc.epoch(n)

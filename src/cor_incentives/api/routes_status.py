@@ -12,8 +12,12 @@ from .schemas import StatusOut
 router = APIRouter(tags=["reads"])
 
 
-@router.get("/v1/status", summary="Network summary", response_model=None,
-            description="Supply, pools, treasury, bonded stake, epoch and tick, nodes by role, slashes, epochs closed.",
-            responses={**ok(StatusOut, "The summary."), **errors(409)})
+@router.get(
+    "/v1/status",
+    summary="Network summary",
+    response_model=None,
+    description="Supply, pools, treasury, bonded stake, epoch and tick, nodes by role, slashes, epochs closed.",
+    responses={**ok(StatusOut, "The summary."), **errors(409)},
+)
 def status(svc: Service) -> dict[str, Any]:
     return svc.status()

@@ -8,7 +8,7 @@ extra fields so that a view can grow without breaking clients. Amounts are COR d
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,19 +28,28 @@ class Out(BaseModel):
 class CommandIn(BaseModel):
     """A signed command."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "payload": '{"actor":"0x1111111111111111111111111111111111111111","body":{"amount":"1500000000000000000",'
-                   '"to":"0x2222222222222222222222222222222222222222"},"chain_id":"cor-devnet-1","kind":"transfer","nonce":1}',
-        "signature": "0x" + "ab" * 65,
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "payload": '{"actor":"0x1111111111111111111111111111111111111111","body":{"amount":"1500000000000000000",'
+                    '"to":"0x2222222222222222222222222222222222222222"},"chain_id":"cor-devnet-1","kind":"transfer","nonce":1}',
+                    "signature": "0x" + "ab" * 65,
+                }
+            ]
+        },
+    )
 
     payload: str = Field(
-        ..., max_length=MAX_PAYLOAD_BYTES,
+        ...,
+        max_length=MAX_PAYLOAD_BYTES,
         description="The command `{chain_id, kind, actor, nonce, body}` as canonical JSON text: keys sorted, no whitespace, "
-                    "ASCII only, amounts as decimal strings of base units. Exactly the bytes that were signed.",
+        "ASCII only, amounts as decimal strings of base units. Exactly the bytes that were signed.",
     )
     signature: str = Field(
-        ..., max_length=MAX_SIGNATURE_CHARS,
+        ...,
+        max_length=MAX_SIGNATURE_CHARS,
         description="EIP-191 personal_sign signature of the payload bytes by `actor`: 0x + 130 hex digits (r, s, v).",
     )
 
@@ -53,7 +62,7 @@ class ErrorOut(BaseModel):
 
     error: str = Field(..., description="Stable code, e.g. `nonce_already_used`, `signer_is_not_actor`, `invalid_request`.")
     message: str
-    details: Optional[dict[str, Any]] = None
+    details: dict[str, Any] | None = None
 
 
 class ReceiptOut(Out):
@@ -148,11 +157,11 @@ class SlashOut(Out):
     burned: str
     to_reporter: str
     to_treasury: str
-    reporter: Optional[str]
+    reporter: str | None
     evidence_hash: str
     evidence: dict[str, Any]
     by_account: dict[str, str]
-    jailed_until_tick: Optional[int]
+    jailed_until_tick: int | None
 
 
 class NodeOut(Out):
@@ -163,7 +172,7 @@ class NodeOut(Out):
     delegators: int
     commission_bps: int
     state: str = Field(..., description="active, underbonded or jailed.")
-    jailed_until_tick: Optional[int]
+    jailed_until_tick: int | None
     reputation_ppb: int
     slash_count: int
     models: list[str]
@@ -193,11 +202,11 @@ class EpochOut(Out):
     epoch: int
     start_tick: int
     end_tick: int
-    root: Optional[str] = Field(..., description="Merkle root of the epoch's claimable rewards.")
+    root: str | None = Field(..., description="Merkle root of the epoch's claimable rewards.")
     totals: dict[str, str] = Field(..., description="COR paid by stream.")
-    leaves: Optional[list[EpochLeafOut]] = Field(None, description="The claimable leaves under the root.")
-    claimable_total: Optional[str] = None
-    claimable_total_units: Optional[str] = None
+    leaves: list[EpochLeafOut] | None = Field(None, description="The claimable leaves under the root.")
+    claimable_total: str | None = None
+    claimable_total_units: str | None = None
 
 
 class EventOut(Out):
@@ -215,7 +224,7 @@ class EventOut(Out):
 class EventsOut(Out):
     events: list[EventOut]
     head_seq: int = Field(..., description="Sequence number of the last event in the log.")
-    next_after: Optional[int] = Field(..., description="Pass as `after` for the next page; null when this page reaches the head.")
+    next_after: int | None = Field(..., description="Pass as `after` for the next page; null when this page reaches the head.")
 
 
 class VerifyOut(Out):
@@ -228,13 +237,13 @@ class VerifyOut(Out):
     projections: bool
     epochs_checked: int
     roots_match: bool
-    first_bad_seq: Optional[int]
+    first_bad_seq: int | None
     errors: list[str]
 
 
 class HealthOut(Out):
     ok: bool
-    chain_id: Optional[str]
+    chain_id: str | None
     head_seq: int
 
 
@@ -246,10 +255,10 @@ class TaskMinerOut(Out):
     precommitted: bool
     revealed: bool
     mismatch: bool
-    output_hash: Optional[str] = Field(..., description="sha256 of the revealed output (`GET /v1/blobs/{hash}`).")
-    output_tokens: Optional[int]
-    poi_distance_ppb: Optional[int] = Field(..., description="Stake-weighted median PoI distance to the medoid (ppb).")
-    quality_ppb: Optional[int] = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
+    output_hash: str | None = Field(..., description="sha256 of the revealed output (`GET /v1/blobs/{hash}`).")
+    output_tokens: int | None
+    poi_distance_ppb: int | None = Field(..., description="Stake-weighted median PoI distance to the medoid (ppb).")
+    quality_ppb: int | None = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
     in_consensus: bool
     paid: str
 
@@ -262,7 +271,7 @@ class TaskReportOut(Out):
 class TaskValidatorOut(Out):
     validator: str
     reported: bool
-    agreement_ppb: Optional[int] = Field(..., description="Closeness of this validator's reports to the consensus (ppb).")
+    agreement_ppb: int | None = Field(..., description="Closeness of this validator's reports to the consensus (ppb).")
     reports: dict[str, TaskReportOut] = Field(..., description="Miner → what this validator reported.")
 
 
@@ -270,19 +279,19 @@ class TaskOut(Out):
     id: int
     kind: str = Field(..., description="user or network.")
     state: str = Field(..., description="PREPARED, STARTED, PRECOMMITTED, COMMITTED, VALIDATED, SETTLED, CANCELLED or FAILED.")
-    failure: Optional[str]
-    user: Optional[str]
-    session: Optional[int]
-    router: Optional[str]
+    failure: str | None
+    user: str | None
+    session: int | None
+    router: str | None
     model: str
     prompt_hash: str = Field(..., description="sha256 of the prompt (`GET /v1/blobs/{hash}`).")
     input_tokens: int
     max_output_tokens: int
-    output_tokens: Optional[int]
+    output_tokens: int | None
     redundancy: int
     created_tick: int
-    deadline_tick: Optional[int] = Field(..., description="Tick of the current phase's deadline (null once closed).")
-    closed_tick: Optional[int]
+    deadline_tick: int | None = Field(..., description="Tick of the current phase's deadline (null once closed).")
+    closed_tick: int | None
     escrowed: str
     charged: str
     refunded: str
@@ -312,7 +321,7 @@ class ModelOut(Out):
     context_length: int
     license: str
     content_hash: str
-    parent: Optional[str]
+    parent: str | None
 
 
 class ModelsOut(Out):
@@ -372,7 +381,7 @@ class StatementOut(Out):
     claimable: str
     claimable_units: str
     claimed: bool
-    root: Optional[str]
+    root: str | None
 
 
 class ProofOut(Out):
@@ -380,7 +389,7 @@ class ProofOut(Out):
     epoch: int
     amount: str
     amount_units: str = Field(..., description="What the leaf commits to (pass to `reward.claim` as `amount`).")
-    root: Optional[str]
+    root: str | None
     proof: list[str] = Field(..., description="Sibling hashes, leaf to root (OpenZeppelin StandardMerkleTree).")
     claimed: bool
     leaf_encoding: list[str]
@@ -395,7 +404,7 @@ class ProposalOut(Out):
     title: str
     proposer: str
     status: str = Field(..., description="VOTING, PASSED, REJECTED, VETOED, EXECUTED or FAILED.")
-    result: Optional[str]
+    result: str | None
     body: dict[str, Any]
     deposit: str
     created_tick: int
@@ -403,7 +412,7 @@ class ProposalOut(Out):
     total_power: str
     votes: dict[str, str] = Field(..., description="Voter → option.")
     tally: dict[str, str] = Field(..., description="Option → COR of voting power (live while voting).")
-    executed_epoch: Optional[int]
+    executed_epoch: int | None
 
 
 class ProposalsOut(Out):

@@ -10,7 +10,8 @@ serialises processes.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 
@@ -19,11 +20,11 @@ from ..app.engine import Engine, Receipt
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
 from ..core.errors import EngineError, InvalidInput, NotFound, invariant
-from ..core.state import ROLES, State
-from ..core.units import address as parse_address
 from ..core.events import content_hash
 from ..core.sessions import get_session
+from ..core.state import ROLES, State
 from ..core.tasks import get_task
+from ..core.units import address as parse_address
 from ..store import db
 from . import readviews
 from .metrics import Metrics
@@ -56,7 +57,7 @@ def signing_scheme(chain_id: str) -> dict[str, Any]:
         "scheme": "eip191_personal_sign",
         "command": {"chain_id": chain_id, "kind": "<kind>", "actor": "<lower-case 0x address>", "nonce": "<integer>", "body": {}},
         "encoding": "canonical JSON: keys sorted, no whitespace, ASCII only (\\u-escaped), integers below 2**53, "
-                    "amounts as decimal strings of base units (1 COR = 10**18)",
+        "amounts as decimal strings of base units (1 COR = 10**18)",
         "signature": "personal_sign (EIP-191) of exactly the payload bytes, by actor; 65 bytes r||s||v hex, low s",
         "nonce": "above the actor's last accepted nonce (GET /v1/nonce/{address} gives the next one)",
         "request": {"method": "POST", "path": "/v1/commands", "body": {"payload": "<the canonical JSON as a string>", "signature": "0x..."}},
@@ -91,7 +92,7 @@ class ApiService:
         self._queue: list[_Pending] = []
 
     @classmethod
-    def open(cls, db_url: str | None) -> "ApiService":
+    def open(cls, db_url: str | None) -> ApiService:
         return cls(Engine.open(db_url))
 
     # --- reads of the state ------------------------------------------------------------------
@@ -124,8 +125,15 @@ class ApiService:
     def epoch(self, n: int) -> dict[str, Any]:
         return self.read(lambda s: views.epoch(s, n))
 
-    def tasks(self, state: str | None = None, assigned: str | None = None, kind: str | None = None, limit: int = 100,
-              after_id: int | None = None, before_id: int | None = None) -> dict[str, Any]:
+    def tasks(
+        self,
+        state: str | None = None,
+        assigned: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> dict[str, Any]:
         who = parse_address(assigned) if assigned is not None else None
         limit = max(1, min(limit, MAX_TASKS_PER_PAGE))
         return self.read(lambda s: readviews.task_list(s, state, who, kind, limit, after_id, before_id))
@@ -170,10 +178,18 @@ class ApiService:
         return self.read(lambda s: {"address": who, "nonce": self.engine.next_nonce(who)})
 
     def chain(self) -> dict[str, Any]:
-        return self.read(lambda s: {
-            "chain_id": s.chain_id, "oracle": s.oracle, "head_seq": s.seq, "head_hash": s.head_hash,
-            "tick": s.tick, "epoch": s.epoch, "kinds": sorted(HANDLERS), "signing": signing_scheme(s.chain_id),
-        })
+        return self.read(
+            lambda s: {
+                "chain_id": s.chain_id,
+                "oracle": s.oracle,
+                "head_seq": s.seq,
+                "head_hash": s.head_hash,
+                "tick": s.tick,
+                "epoch": s.epoch,
+                "kinds": sorted(HANDLERS),
+                "signing": signing_scheme(s.chain_id),
+            }
+        )
 
     def health(self) -> dict[str, Any]:
         return self.read(lambda s: {"ok": True, "chain_id": s.chain_id or None, "head_seq": s.seq}, genesis=False)
@@ -259,8 +275,17 @@ class ApiService:
             rows = conn.execute(select(db.events).where(db.events.c.seq > after).order_by(db.events.c.seq).limit(limit)).all()
             head = store.head_seq(conn)
         out = [
-            {"seq": int(r.seq), "tick": int(r.tick), "kind": r.kind, "actor": r.actor, "nonce": int(r.nonce), "payload": r.payload,
-             "signature": r.signature, "prev_hash": r.prev_hash, "hash": r.hash}
+            {
+                "seq": int(r.seq),
+                "tick": int(r.tick),
+                "kind": r.kind,
+                "actor": r.actor,
+                "nonce": int(r.nonce),
+                "payload": r.payload,
+                "signature": r.signature,
+                "prev_hash": r.prev_hash,
+                "hash": r.hash,
+            }
             for r in rows
         ]
         last = out[-1]["seq"] if out else None

@@ -35,5 +35,11 @@ def weights_hash() -> str:
 
 def bundled_model_body() -> dict[str, Any]:
     """The ``model.register`` body of the bundled model."""
-    return {"id": BUNDLED_MODEL_ID, "parameter_count": 134_515_008, "quantization": "q4_1", "context_length": 8192,
-            "license": "apache-2.0", "content_hash": weights_hash()}
+    return {
+        "id": BUNDLED_MODEL_ID,
+        "parameter_count": 134_515_008,
+        "quantization": "q4_1",
+        "context_length": 8192,
+        "license": "apache-2.0",
+        "content_hash": weights_hash(),
+    }

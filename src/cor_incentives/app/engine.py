@@ -8,8 +8,9 @@ the core rejects is never appended and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.apply import apply, conservation_holds
 from ..core.errors import Conflict, EngineError, NotFound, invariant
@@ -47,7 +48,7 @@ class Engine:
         self._loaded = False
 
     @classmethod
-    def open(cls, url: str | None = None, **kw: Any) -> "Engine":
+    def open(cls, url: str | None = None, **kw: Any) -> Engine:
         """Open (creating the schema if needed) and load a database."""
         store = Store(url)
         store.create_schema()
@@ -202,4 +203,3 @@ def oracle_key(engine: Engine, keystore: Keystore) -> Key:
         if k.address == engine.state.oracle:
             return k
     raise NotFound(f"the oracle key {engine.state.oracle} is not in {keystore.path}", code="oracle_key_missing")
-

@@ -30,7 +30,14 @@ DEVNET = {
         "pool:staking": "100000000",
         "treasury": "150000000",
     },
-    "key_allocations": {"faucet": "399000000", "modeldev": "1000000", "alice": "25000000", "bob": "25000000", "carol": "25000000", "dave": "25000000"},
+    "key_allocations": {
+        "faucet": "399000000",
+        "modeldev": "1000000",
+        "alice": "25000000",
+        "bob": "25000000",
+        "carol": "25000000",
+        "dave": "25000000",
+    },
 }
 
 
@@ -65,8 +72,12 @@ def check_genesis_spec(data: Any) -> dict[str, Any]:
             parse_cor(str(v))
     if not data.get("allocations") and not data.get("key_allocations"):
         raise InvalidInput("genesis allocates nothing", code="invalid_genesis")
-    return {"chain_id": chain_id, "params": dict(data.get("params", {})),
-            "allocations": dict(data.get("allocations", {})), "key_allocations": dict(data.get("key_allocations", {}))}
+    return {
+        "chain_id": chain_id,
+        "params": dict(data.get("params", {})),
+        "allocations": dict(data.get("allocations", {})),
+        "key_allocations": dict(data.get("key_allocations", {})),
+    }
 
 
 def genesis_body(spec: dict[str, Any], oracle: str, key_addresses: dict[str, str]) -> dict[str, Any]:
@@ -79,4 +90,3 @@ def genesis_body(spec: dict[str, Any], oracle: str, key_addresses: dict[str, str
         allocations[account] = str(int(allocations.get(account, "0")) + parse_cor(str(cor)))
     supply = sum(int(v) for v in allocations.values())
     return {"chain_id": spec["chain_id"], "oracle": oracle, "params": spec["params"], "allocations": allocations, "supply": str(supply)}
-

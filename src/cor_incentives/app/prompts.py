@@ -37,7 +37,7 @@ def load_prompt_set(path: str | None = None) -> tuple[dict[str, Any], ...]:
         except ValueError as exc:
             raise InvalidInput(f"{source} line {n}: not JSON ({exc})", code="invalid_prompts") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str) or not obj["prompt"].strip():
-            raise InvalidInput(f"{source} line {n}: needs a non-empty \"prompt\" string", code="invalid_prompts")
+            raise InvalidInput(f'{source} line {n}: needs a non-empty "prompt" string', code="invalid_prompts")
         mot = obj.get("max_output_tokens", 96)
         if isinstance(mot, bool) or not isinstance(mot, int) or not 1 <= mot <= 4096:
             raise InvalidInput(f"{source} line {n}: max_output_tokens must be an integer in [1, 4096]", code="invalid_prompts")

@@ -6,7 +6,8 @@ The service recovers the signer and requires it to equal ``command.actor``.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..core.errors import Unauthorized
 from ..core.events import Command

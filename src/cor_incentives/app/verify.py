@@ -11,8 +11,9 @@ its ``seq``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..core.apply import apply, conservation_holds
 from ..core.errors import EngineError, InvariantViolation

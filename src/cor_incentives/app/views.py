@@ -12,8 +12,8 @@ from typing import Any
 from ..core.epoch import ticks_to_epoch_end
 from ..core.errors import NotFound
 from ..core.governance import tally
-from ..core.params import param_schema
 from ..core.ledger import POOLS, SOURCES, account_owner
+from ..core.params import param_schema
 from ..core.staking import is_selectable, self_bond
 from ..core.state import SlashRecord, State
 from ..core.units import format_cor
@@ -69,7 +69,8 @@ def balance(state: State, address: str) -> dict[str, Any]:
         accounts[f"bonded:{address}"] = state.ledger.balance(f"bonded:{address}")
     unbonding = [
         {"id": u.id, "node": u.node, "amount": format_cor(u.amount), "mature_epoch": u.mature_epoch}
-        for u in sorted(state.unbondings.values(), key=lambda u: u.id) if u.address == address
+        for u in sorted(state.unbondings.values(), key=lambda u: u.id)
+        if u.address == address
     ]
     return {
         "address": address,
@@ -105,11 +106,22 @@ def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
 
 def slash(s: SlashRecord) -> dict[str, Any]:
     return {
-        "id": s.id, "node": s.node, "offence": s.offence, "offence_tick": s.offence_tick, "tick": s.tick, "epoch": s.epoch,
-        "fraction_bps": s.fraction_bps, "total": format_cor(s.total), "burned": format_cor(s.burned),
-        "to_reporter": format_cor(s.to_reporter), "to_treasury": format_cor(s.to_treasury), "reporter": s.reporter,
-        "evidence_hash": s.evidence_hash, "evidence": s.evidence,
-        "by_account": {a: format_cor(v) for a, v in s.by_account.items()}, "jailed_until_tick": s.jailed_until_tick,
+        "id": s.id,
+        "node": s.node,
+        "offence": s.offence,
+        "offence_tick": s.offence_tick,
+        "tick": s.tick,
+        "epoch": s.epoch,
+        "fraction_bps": s.fraction_bps,
+        "total": format_cor(s.total),
+        "burned": format_cor(s.burned),
+        "to_reporter": format_cor(s.to_reporter),
+        "to_treasury": format_cor(s.to_treasury),
+        "reporter": s.reporter,
+        "evidence_hash": s.evidence_hash,
+        "evidence": s.evidence,
+        "by_account": {a: format_cor(v) for a, v in s.by_account.items()},
+        "jailed_until_tick": s.jailed_until_tick,
     }
 
 
@@ -136,7 +148,10 @@ def epoch(state: State, e: int) -> dict[str, Any]:
     """Totals per stream, emission streams, APR (target and effective), root and leaves of a closed epoch."""
     record = _record(state, e)
     return {
-        "epoch": e, "start_tick": record.start_tick, "end_tick": record.end_tick, "root": record.root,
+        "epoch": e,
+        "start_tick": record.start_tick,
+        "end_tick": record.end_tick,
+        "root": record.root,
         "totals": {k: format_cor(v) for k, v in record.totals.items()},
         "streams": _jsonable(record.streams),
         "staking": _jsonable(record.staking),
@@ -155,9 +170,16 @@ def proof(state: State, address: str, e: int) -> dict[str, Any]:
     if amount is None:
         raise NotFound(f"{address} has no claimable reward in epoch {e}", code="no_leaf")
     tree = build_tree([(a, e, v) for a, v in record.leaves.items()])
-    return {"address": address, "epoch": e, "amount": format_cor(amount), "amount_units": str(amount), "root": record.root,
-            "proof": tree.proof((address, e, amount)), "claimed": f"{e}|{address}" in state.claimed,
-            "leaf_encoding": ["address", "uint256", "uint256"]}
+    return {
+        "address": address,
+        "epoch": e,
+        "amount": format_cor(amount),
+        "amount_units": str(amount),
+        "root": record.root,
+        "proof": tree.proof((address, e, amount)),
+        "claimed": f"{e}|{address}" in state.claimed,
+        "leaf_encoding": ["address", "uint256", "uint256"],
+    }
 
 
 def statement(state: State, address: str, e: int) -> dict[str, Any]:
@@ -166,51 +188,108 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
     items = [i for i in record.items if i.address == address]
     claimable = record.leaves.get(address, 0)
     return {
-        "address": address, "epoch": e, "start_tick": record.start_tick, "end_tick": record.end_tick,
-        "items": [{"stream": i.stream, "amount": format_cor(i.amount), "amount_units": str(i.amount), "claimable": i.claimable,
-                   "detail": _jsonable(i.detail)} for i in items],
-        "total": format_cor(sum(i.amount for i in items)), "total_units": str(sum(i.amount for i in items)),
-        "claimable": format_cor(claimable), "claimable_units": str(claimable),
-        "claimed": f"{e}|{address}" in state.claimed, "root": record.root,
+        "address": address,
+        "epoch": e,
+        "start_tick": record.start_tick,
+        "end_tick": record.end_tick,
+        "items": [
+            {
+                "stream": i.stream,
+                "amount": format_cor(i.amount),
+                "amount_units": str(i.amount),
+                "claimable": i.claimable,
+                "detail": _jsonable(i.detail),
+            }
+            for i in items
+        ],
+        "total": format_cor(sum(i.amount for i in items)),
+        "total_units": str(sum(i.amount for i in items)),
+        "claimable": format_cor(claimable),
+        "claimable_units": str(claimable),
+        "claimed": f"{e}|{address}" in state.claimed,
+        "root": record.root,
     }
 
 
 def model(m: Any) -> dict[str, Any]:
     from ..core.pricing import model_tier
 
-    return {"id": m.id, "owner": m.owner, "parameter_count": m.parameter_count, "tier": model_tier(m.parameter_count),
-            "quantization": m.quantization, "context_length": m.context_length, "license": m.license,
-            "content_hash": m.content_hash, "parent": m.parent}
+    return {
+        "id": m.id,
+        "owner": m.owner,
+        "parameter_count": m.parameter_count,
+        "tier": model_tier(m.parameter_count),
+        "quantization": m.quantization,
+        "context_length": m.context_length,
+        "license": m.license,
+        "content_hash": m.content_hash,
+        "parent": m.parent,
+    }
 
 
 def session(state: State, s: Any) -> dict[str, Any]:
-    return {"id": s.id, "owner": s.owner, "mode": s.mode, "redundancy": s.redundancy, "validators": s.validators,
-            "dedicated_miners": list(s.dedicated_miners), "open": s.is_open, "open_tasks": s.open_tasks,
-            "deposit": format_cor(state.ledger.balance(f"escrow:session:{s.id}")),
-            "deposit_units": str(state.ledger.balance(f"escrow:session:{s.id}"))}
+    return {
+        "id": s.id,
+        "owner": s.owner,
+        "mode": s.mode,
+        "redundancy": s.redundancy,
+        "validators": s.validators,
+        "dedicated_miners": list(s.dedicated_miners),
+        "open": s.is_open,
+        "open_tasks": s.open_tasks,
+        "deposit": format_cor(state.ledger.balance(f"escrow:session:{s.id}")),
+        "deposit_units": str(state.ledger.balance(f"escrow:session:{s.id}")),
+    }
 
 
 def task(state: State, t: Any) -> dict[str, Any]:
     """A task with its state machine progress, PoI distances, quality and payments."""
     return {
-        "id": t.id, "kind": t.kind, "state": t.state, "failure": t.failure, "user": t.user, "session": t.session,
-        "router": t.router, "model": t.model, "prompt_hash": t.prompt_hash, "input_tokens": t.input_tokens,
-        "max_output_tokens": t.max_output_tokens, "output_tokens": t.output_tokens, "redundancy": t.redundancy,
-        "created_tick": t.created_tick, "deadline_tick": t.deadline_tick if t.closed_tick is None else None,
+        "id": t.id,
+        "kind": t.kind,
+        "state": t.state,
+        "failure": t.failure,
+        "user": t.user,
+        "session": t.session,
+        "router": t.router,
+        "model": t.model,
+        "prompt_hash": t.prompt_hash,
+        "input_tokens": t.input_tokens,
+        "max_output_tokens": t.max_output_tokens,
+        "output_tokens": t.output_tokens,
+        "redundancy": t.redundancy,
+        "created_tick": t.created_tick,
+        "deadline_tick": t.deadline_tick if t.closed_tick is None else None,
         "closed_tick": t.closed_tick,
-        "escrowed": format_cor(t.escrowed), "charged": format_cor(t.charged), "refunded": format_cor(t.refunded),
-        "escrowed_units": str(t.escrowed), "charged_units": str(t.charged), "refunded_units": str(t.refunded),
+        "escrowed": format_cor(t.escrowed),
+        "charged": format_cor(t.charged),
+        "refunded": format_cor(t.refunded),
+        "escrowed_units": str(t.escrowed),
+        "charged_units": str(t.charged),
+        "refunded_units": str(t.refunded),
         "split": {k: format_cor(v) for k, v in t.split.items()},
         "miners": [
-            {"miner": a.miner, "precommitted": a.commit is not None, "revealed": a.reveal_tick is not None,
-             "mismatch": a.mismatch, "output_hash": a.output_hash, "output_tokens": a.output_tokens,
-             "poi_distance_ppb": a.distance_ppb, "quality_ppb": a.quality_ppb, "in_consensus": a.in_consensus,
-             "paid": format_cor(a.paid)}
+            {
+                "miner": a.miner,
+                "precommitted": a.commit is not None,
+                "revealed": a.reveal_tick is not None,
+                "mismatch": a.mismatch,
+                "output_hash": a.output_hash,
+                "output_tokens": a.output_tokens,
+                "poi_distance_ppb": a.distance_ppb,
+                "quality_ppb": a.quality_ppb,
+                "in_consensus": a.in_consensus,
+                "paid": format_cor(a.paid),
+            }
             for a in t.miners
         ],
         "validators": [
-            {"validator": v, "reported": v in t.reports, "agreement_ppb": t.agreement_ppb.get(v),
-             "reports": {m: {"poi_distance_ppb": r[0], "quality_ppb": r[1]} for m, r in t.reports.get(v, {}).items()}}
+            {
+                "validator": v,
+                "reported": v in t.reports,
+                "agreement_ppb": t.agreement_ppb.get(v),
+                "reports": {m: {"poi_distance_ppb": r[0], "quality_ppb": r[1]} for m, r in t.reports.get(v, {}).items()},
+            }
             for v in t.validators
         ],
     }
@@ -219,17 +298,41 @@ def task(state: State, t: Any) -> dict[str, Any]:
 def proposal_view(p: Any) -> dict[str, Any]:
     """A proposal with its votes and tally (live while voting, final after)."""
     live = tally(p)
-    return {"id": p.id, "kind": p.kind, "title": p.title, "proposer": p.proposer, "status": p.status, "result": p.result,
-            "body": _jsonable(p.body), "deposit": format_cor(p.deposit), "created_tick": p.created_tick, "end_tick": p.end_tick,
-            "total_power": format_cor(p.total_power), "votes": dict(sorted(p.votes.items())),
-            "tally": {k: format_cor(v) for k, v in (p.tally or live).items()}, "executed_epoch": p.executed_epoch}
+    return {
+        "id": p.id,
+        "kind": p.kind,
+        "title": p.title,
+        "proposer": p.proposer,
+        "status": p.status,
+        "result": p.result,
+        "body": _jsonable(p.body),
+        "deposit": format_cor(p.deposit),
+        "created_tick": p.created_tick,
+        "end_tick": p.end_tick,
+        "total_power": format_cor(p.total_power),
+        "votes": dict(sorted(p.votes.items())),
+        "tally": {k: format_cor(v) for k, v in (p.tally or live).items()},
+        "executed_epoch": p.executed_epoch,
+    }
 
 
 def params_view(s: State) -> dict[str, Any]:
     """The parameters in force, their bounds and documentation, every version by epoch, the controllers."""
     history = s.params_history.versions if s.params_history else ()
-    return {"epoch": s.epoch, "in_force": s.params.to_dict(), "schema": param_schema(),
-            "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in history],
-            "controllers": {n: {"param": c.param, "target_bps": c.target_bps, "min": _jsonable(c.min_value),
-                                "max": _jsonable(c.max_value), "max_step": _jsonable(c.max_step), "enabled": c.enabled}
-                            for n, c in sorted(s.controllers.items())}}
+    return {
+        "epoch": s.epoch,
+        "in_force": s.params.to_dict(),
+        "schema": param_schema(),
+        "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in history],
+        "controllers": {
+            n: {
+                "param": c.param,
+                "target_bps": c.target_bps,
+                "min": _jsonable(c.min_value),
+                "max": _jsonable(c.max_value),
+                "max_step": _jsonable(c.max_step),
+                "enabled": c.enabled,
+            }
+            for n, c in sorted(s.controllers.items())
+        },
+    }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -54,7 +55,9 @@ def open_engine(db: str | None) -> Engine:
     try:
         return Engine.open(db)
     except SQLAlchemyError as exc:
-        raise InvalidInput(f"cannot open database {db or 'default'}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", code="database_unavailable") from None
+        raise InvalidInput(
+            f"cannot open database {db or 'default'}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}", code="database_unavailable"
+        ) from None
 
 
 def open_network(db: str | None) -> Engine:
@@ -88,7 +91,11 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
 
 
 def receipt_out(receipt: Any, as_json: bool, message: str) -> None:
-    emit({"ok": True, **receipt.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] {message} [dim](event {receipt.seq}, tick {receipt.tick}, epoch {receipt.epoch})[/]"))
+    emit(
+        {"ok": True, **receipt.to_dict()},
+        as_json,
+        lambda: console.print(f"[green]✓[/] {message} [dim](event {receipt.seq}, tick {receipt.tick}, epoch {receipt.epoch})[/]"),
+    )
 
 
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -102,4 +109,3 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 def cor(value: int) -> str:
     return format_cor(value)
-

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from ..app.keys import Keystore
 from ..core.bounties import Bounty, bounty_account, bounty_param, get_bounty, prize_for_rank, ranking
-from ..core.community import KINDS as ATTESTATION_KINDS, community_param
+from ..core.community import KINDS as ATTESTATION_KINDS
+from ..core.community import community_param
 from ..core.errors import InvalidInput
 from ..core.state import State
 from ..core.units import format_cor
@@ -31,7 +32,9 @@ from .common import (
 )
 
 bounty_app = typer.Typer(help="Bounties and challenges: a prize in escrow, submissions, reviewers' awards, refunds.", no_args_is_help=True)
-community_app = typer.Typer(help="Community engagement: curators attest contributions; the community stream is split by points.", no_args_is_help=True)
+community_app = typer.Typer(
+    help="Community engagement: curators attest contributions; the community stream is split by points.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -47,20 +50,43 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
     """A bounty with its escrow, ranks, entries and payments (amounts in COR and base units)."""
     escrow = state.ledger.balance(bounty_account(b.id))
     data: dict[str, Any] = {
-        "id": b.id, "kind": b.kind, "status": b.status, "sponsor": b.sponsor, "criteria": b.criteria,
-        "deadline_tick": b.deadline_tick, "review_ends_tick": b.deadline_tick + bounty_param(state, "bounty_review_period_ticks"),
-        "winners": b.winners, "awards": b.award_count, "reviewers": list(b.reviewers), "any_validator_reviews": not b.reviewers,
-        "prize": format_cor(b.prize), "prize_units": str(b.prize), "escrow": format_cor(escrow), "escrow_units": str(escrow),
-        "paid": format_cor(b.paid), "refunded": format_cor(b.refunded), "refunded_to_treasury": format_cor(b.refunded_to_treasury),
-        "treasury_funding": format_cor(b.treasury_funding), "submissions": len(b.submissions),
+        "id": b.id,
+        "kind": b.kind,
+        "status": b.status,
+        "sponsor": b.sponsor,
+        "criteria": b.criteria,
+        "deadline_tick": b.deadline_tick,
+        "review_ends_tick": b.deadline_tick + bounty_param(state, "bounty_review_period_ticks"),
+        "winners": b.winners,
+        "awards": b.award_count,
+        "reviewers": list(b.reviewers),
+        "any_validator_reviews": not b.reviewers,
+        "prize": format_cor(b.prize),
+        "prize_units": str(b.prize),
+        "escrow": format_cor(escrow),
+        "escrow_units": str(escrow),
+        "paid": format_cor(b.paid),
+        "refunded": format_cor(b.refunded),
+        "refunded_to_treasury": format_cor(b.refunded_to_treasury),
+        "treasury_funding": format_cor(b.treasury_funding),
+        "submissions": len(b.submissions),
         "payout_bps": list(b.payout_bps) or None,
         "prizes_by_rank": [format_cor(prize_for_rank(b, r)) for r in range(1, b.winners + 1)],
     }
     if detail:
         order = {s.hunter: i for i, s in enumerate(ranking(b), start=1)} if b.kind == "challenge" else {}
         data["entries"] = [
-            {"hunter": s.hunter, "content_hash": s.content_hash, "tick": s.tick, "score_ppb": s.score_ppb, "scores": len(s.scores),
-             "standing": order.get(s.hunter), "rank": s.rank, "paid": format_cor(s.paid), "awarded_by": s.awarded_by}
+            {
+                "hunter": s.hunter,
+                "content_hash": s.content_hash,
+                "tick": s.tick,
+                "score_ppb": s.score_ppb,
+                "scores": len(s.scores),
+                "standing": order.get(s.hunter),
+                "rank": s.rank,
+                "paid": format_cor(s.paid),
+                "awarded_by": s.awarded_by,
+            }
             for s in b.submissions.values()
         ]
     return data
@@ -69,17 +95,23 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
 def community_view(state: State) -> dict[str, Any]:
     """Curators, this epoch's points and attestations, and the rules in force."""
     return {
-        "epoch": state.epoch, "curators": sorted(state.curators),
-        "points": dict(sorted(state.community_points.items())), "total_points": sum(state.community_points.values()),
-        "attestations": [{"curator": a.curator, "member": a.member, "kind": a.kind, "points": a.points,
-                          "reference": a.reference, "tick": a.tick} for a in state.attestations],
-        "rules": {"min_stake": format_cor(community_param(state, "community_min_stake_units")),
-                  "min_balance": format_cor(community_param(state, "community_min_balance_units")),
-                  "max_points_per_member_epoch": community_param(state, "community_max_points_per_member_epoch")},
+        "epoch": state.epoch,
+        "curators": sorted(state.curators),
+        "points": dict(sorted(state.community_points.items())),
+        "total_points": sum(state.community_points.values()),
+        "attestations": [
+            {"curator": a.curator, "member": a.member, "kind": a.kind, "points": a.points, "reference": a.reference, "tick": a.tick}
+            for a in state.attestations
+        ],
+        "rules": {
+            "min_stake": format_cor(community_param(state, "community_min_stake_units")),
+            "min_balance": format_cor(community_param(state, "community_min_balance_units")),
+            "max_points_per_member_epoch": community_param(state, "community_max_points_per_member_epoch"),
+        },
     }
 
 
-def _send(kind: str, body: dict[str, Any], sender: str, db: Optional[str], keys_dir: Optional[str], as_json: bool, message: str) -> None:
+def _send(kind: str, body: dict[str, Any], sender: str, db: str | None, keys_dir: str | None, as_json: bool, message: str) -> None:
     engine = open_network(db)
     receipt_out(engine.submit_as(signer(keys_dir, sender), kind, body), as_json, message)
 
@@ -91,15 +123,18 @@ def _send(kind: str, body: dict[str, Any], sender: str, db: Optional[str], keys_
 @handle_errors
 def bounty_create(
     prize: str = typer.Option(..., "--prize", help="COR escrowed from your wallet, e.g. 250.5"),
-    criteria: Optional[str] = typer.Option(None, "--criteria", help="What a winning submission must do (≤ 2000 characters)."),
-    criteria_file: Optional[Path] = typer.Option(None, "--criteria-file"),
-    deadline_tick: Optional[int] = typer.Option(None, "--deadline-tick", help="Tick at which submissions close."),
-    duration_ticks: Optional[int] = typer.Option(None, "--duration-ticks", help="Or: submissions close this many ticks from now."),
+    criteria: str | None = typer.Option(None, "--criteria", help="What a winning submission must do (≤ 2000 characters)."),
+    criteria_file: Path | None = typer.Option(None, "--criteria-file"),
+    deadline_tick: int | None = typer.Option(None, "--deadline-tick", help="Tick at which submissions close."),
+    duration_ticks: int | None = typer.Option(None, "--duration-ticks", help="Or: submissions close this many ticks from now."),
     winners: int = typer.Option(1, "--winners", help="Prizes (ranks), 1-32."),
     reviewer: list[str] = typer.Option([], "--reviewer", help="Reviewer address or key name (repeatable; none: any active validator)."),
     kind: str = typer.Option("bounty", "--kind", help="bounty (reviewers award) or challenge (reviewers score, ranked)."),
-    payout_bps: Optional[str] = typer.Option(None, "--payout-bps", help="Share of each rank, e.g. 6000,3000,1000 (default: equal)."),
-    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption,
+    payout_bps: str | None = typer.Option(None, "--payout-bps", help="Share of each rank, e.g. 6000,3000,1000 (default: equal)."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Fund a bounty or challenge: the prize moves into escrow until it is awarded or refunded."""
     if (criteria is None) == (criteria_file is None):
@@ -110,7 +145,10 @@ def bounty_create(
     engine = open_network(db)
     ks = Keystore(keys_dir)
     body: dict[str, Any] = {
-        "prize": str(cor_amount(prize, "prize")), "criteria": text, "winners": winners, "kind": kind,
+        "prize": str(cor_amount(prize, "prize")),
+        "criteria": text,
+        "winners": winners,
+        "kind": kind,
         "deadline_tick": deadline_tick if deadline_tick is not None else engine.state.tick + duration_ticks,  # type: ignore[operator]
         "reviewers": [ks.resolve_address(r) for r in reviewer],
     }
@@ -121,17 +159,23 @@ def bounty_create(
             raise InvalidInput("--payout-bps must be integers separated by commas, e.g. 6000,4000", code="invalid_payout") from None
     bid = engine.state.next_id
     r = engine.submit_as(signer(keys_dir, sender), "bounty.create", body)
-    emit({"ok": True, "bounty": bid, "deadline_tick": body["deadline_tick"], **r.to_dict()}, as_json,
-         lambda: console.print(f"[green]✓[/] {kind} {bid} funded with {prize} COR; submissions close at tick {body['deadline_tick']} (event {r.seq})"))
+    emit(
+        {"ok": True, "bounty": bid, "deadline_tick": body["deadline_tick"], **r.to_dict()},
+        as_json,
+        lambda: console.print(f"[green]✓[/] {kind} {bid} funded with {prize} COR; submissions close at tick {body['deadline_tick']} (event {r.seq})"),
+    )
 
 
 @bounty_app.command("submit")
 @handle_errors
 def bounty_submit(
     bounty: int = typer.Option(..., "--bounty"),
-    content_hash: Optional[str] = typer.Option(None, "--content-hash", help="sha256 of your work (0x…)."),
-    file: Optional[Path] = typer.Option(None, "--file", help="Your work; its sha256 is the content hash (stored locally)."),
-    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption,
+    content_hash: str | None = typer.Option(None, "--content-hash", help="sha256 of your work (0x…)."),
+    file: Path | None = typer.Option(None, "--file", help="Your work; its sha256 is the content hash (stored locally)."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Enter a bounty or challenge (once, before its deadline)."""
     if (content_hash is None) == (file is None):
@@ -146,8 +190,11 @@ def bounty_submit(
     r = engine.submit_as(signer(keys_dir, sender), "bounty.submit", {"bounty": bounty, "content_hash": content_hash})
     if data is not None:
         engine.store.put_blob(data)
-    emit({"ok": True, "bounty": bounty, "content_hash": content_hash, **r.to_dict()}, as_json,
-         lambda: console.print(f"[green]✓[/] submitted {content_hash} to bounty {bounty} (event {r.seq})"))
+    emit(
+        {"ok": True, "bounty": bounty, "content_hash": content_hash, **r.to_dict()},
+        as_json,
+        lambda: console.print(f"[green]✓[/] submitted {content_hash} to bounty {bounty} (event {r.seq})"),
+    )
 
 
 @bounty_app.command("award")
@@ -155,8 +202,11 @@ def bounty_submit(
 def bounty_award(
     bounty: int = typer.Option(..., "--bounty"),
     submission: str = typer.Option(..., "--submission", help="The hunter's address or key name."),
-    rank: Optional[int] = typer.Option(None, "--rank", help="1 = first prize (default: the best rank still free)."),
-    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption,
+    rank: int | None = typer.Option(None, "--rank", help="1 = first prize (default: the best rank still free)."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Award a prize to a submission (a reviewer of a bounty)."""
     hunter = Keystore(keys_dir).resolve_address(submission)
@@ -172,59 +222,107 @@ def bounty_score(
     bounty: int = typer.Option(..., "--bounty"),
     submission: str = typer.Option(..., "--submission", help="The hunter's address or key name."),
     score_ppb: int = typer.Option(..., "--score-ppb", help="Score in parts per billion, 0-1000000000."),
-    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption,
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Score a challenge entry (a reviewer, once per entry)."""
     hunter = Keystore(keys_dir).resolve_address(submission)
-    _send("bounty.score", {"bounty": bounty, "submission": hunter, "score_ppb": score_ppb}, sender, db, keys_dir, as_json,
-          f"scored {hunter}'s entry to challenge {bounty}")
+    _send(
+        "bounty.score",
+        {"bounty": bounty, "submission": hunter, "score_ppb": score_ppb},
+        sender,
+        db,
+        keys_dir,
+        as_json,
+        f"scored {hunter}'s entry to challenge {bounty}",
+    )
 
 
 @bounty_app.command("finalize")
 @handle_errors
-def bounty_finalize(bounty: int = typer.Option(..., "--bounty"), sender: str = FromOption, db: Optional[str] = DbOption,
-                    keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def bounty_finalize(
+    bounty: int = typer.Option(..., "--bounty"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Rank a challenge's entries by score and pay its prizes (after the deadline)."""
     _send("bounty.finalize", {"bounty": bounty}, sender, db, keys_dir, as_json, f"challenge {bounty} finalized")
 
 
 @bounty_app.command("expire")
 @handle_errors
-def bounty_expire(bounty: int = typer.Option(..., "--bounty"), sender: str = FromOption, db: Optional[str] = DbOption,
-                  keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def bounty_expire(
+    bounty: int = typer.Option(..., "--bounty"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Close a bounty whose deadline has passed; what is left in escrow returns to the sponsor."""
     _send("bounty.expire", {"bounty": bounty}, sender, db, keys_dir, as_json, f"bounty {bounty} expired; the rest is refunded")
 
 
 @bounty_app.command("show")
 @handle_errors
-def bounty_show(bounty: int, db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def bounty_show(bounty: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """A bounty: prize, escrow, reviewers, entries with scores, ranks and payments."""
     engine = open_network(db)
     data = bounty_view(engine.state, get_bounty(engine.state, bounty))
 
     def render() -> None:
-        console.print(f"{data['kind']} {bounty} [bold]{data['status']}[/] · prize {data['prize']} · escrow {data['escrow']} · "
-                      f"paid {data['paid']} · refunded {data['refunded']} · deadline tick {data['deadline_tick']}")
+        console.print(
+            f"{data['kind']} {bounty} [bold]{data['status']}[/] · prize {data['prize']} · escrow {data['escrow']} · "
+            f"paid {data['paid']} · refunded {data['refunded']} · deadline tick {data['deadline_tick']}"
+        )
         console.print(f"criteria: {data['criteria']}")
         console.print(f"reviewers: {'any active validator' if data['any_validator_reviews'] else ', '.join(data['reviewers'])}")
-        table("entries", ["hunter", "content hash", "score ppb", "standing", "rank", "paid"],
-              [[e["hunter"], e["content_hash"][:18] + "…", e["score_ppb"] if e["score_ppb"] is not None else "", e["standing"] or "",
-                e["rank"] or "", e["paid"]] for e in data["entries"]])
+        table(
+            "entries",
+            ["hunter", "content hash", "score ppb", "standing", "rank", "paid"],
+            [
+                [
+                    e["hunter"],
+                    e["content_hash"][:18] + "…",
+                    e["score_ppb"] if e["score_ppb"] is not None else "",
+                    e["standing"] or "",
+                    e["rank"] or "",
+                    e["paid"],
+                ]
+                for e in data["entries"]
+            ],
+        )
 
     emit(data, as_json, render)
 
 
 @bounty_app.command("list")
 @handle_errors
-def bounty_list(status: Optional[str] = typer.Option(None, "--status", help="open, finalized or expired"),
-                limit: int = typer.Option(50, "--limit"), db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def bounty_list(
+    status: str | None = typer.Option(None, "--status", help="open, finalized or expired"),
+    limit: int = typer.Option(50, "--limit"),
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Bounties and challenges, newest first."""
     engine = open_network(db)
     bs = [b for _, b in sorted(engine.state.bounties.items(), reverse=True) if status is None or b.status == status][:limit]
     data = [bounty_view(engine.state, b, detail=False) for b in bs]
-    emit(data, as_json, lambda: table("bounties", ["id", "kind", "status", "prize", "escrow", "winners", "awards", "entries", "deadline"],
-                                      [[d["id"], d["kind"], d["status"], d["prize"], d["escrow"], d["winners"], d["awards"], d["submissions"], d["deadline_tick"]] for d in data]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "bounties",
+            ["id", "kind", "status", "prize", "escrow", "winners", "awards", "entries", "deadline"],
+            [
+                [d["id"], d["kind"], d["status"], d["prize"], d["escrow"], d["winners"], d["awards"], d["submissions"], d["deadline_tick"]]
+                for d in data
+            ],
+        ),
+    )
 
 
 # --- community -------------------------------------------------------------------------------
@@ -232,8 +330,12 @@ def bounty_list(status: Optional[str] = typer.Option(None, "--status", help="ope
 
 @community_app.command("appoint")
 @handle_errors
-def community_appoint(curator: str = typer.Option(..., "--curator", help="Address or key name."), db: Optional[str] = DbOption,
-                      keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def community_appoint(
+    curator: str = typer.Option(..., "--curator", help="Address or key name."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Appoint a curator (oracle; governance later)."""
     engine = open_network(db)
     who = Keystore(keys_dir).resolve_address(curator)
@@ -242,8 +344,12 @@ def community_appoint(curator: str = typer.Option(..., "--curator", help="Addres
 
 @community_app.command("remove")
 @handle_errors
-def community_remove(curator: str = typer.Option(..., "--curator", help="Address or key name."), db: Optional[str] = DbOption,
-                     keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def community_remove(
+    curator: str = typer.Option(..., "--curator", help="Address or key name."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Remove a curator (oracle; governance later)."""
     engine = open_network(db)
     who = Keystore(keys_dir).resolve_address(curator)
@@ -257,17 +363,27 @@ def community_attest(
     kind: str = typer.Option(..., "--kind", help=", ".join(ATTESTATION_KINDS)),
     points: int = typer.Option(..., "--points", help="1-100"),
     reference: str = typer.Option(..., "--reference", help="Link or id of the contribution (≤ 200 characters)."),
-    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption,
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Attest a member's contribution with points (a curator)."""
     who = Keystore(keys_dir).resolve_address(member)
-    _send("community.attest", {"member": who, "kind": kind, "points": points, "reference": reference}, sender, db, keys_dir, as_json,
-          f"{points} point(s) to {who} for {kind} {reference}")
+    _send(
+        "community.attest",
+        {"member": who, "kind": kind, "points": points, "reference": reference},
+        sender,
+        db,
+        keys_dir,
+        as_json,
+        f"{points} point(s) to {who} for {kind} {reference}",
+    )
 
 
 @community_app.command("show")
 @handle_errors
-def community_show(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def community_show(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Curators, this epoch's points and attestations, and the eligibility rules."""
     engine = open_network(db)
     data = community_view(engine.state)
@@ -275,8 +391,11 @@ def community_show(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> 
     def render() -> None:
         console.print(f"epoch {data['epoch']} · {len(data['curators'])} curator(s) · {data['total_points']} point(s) attested")
         table("points this epoch", ["member", "points"], [[m, p] for m, p in data["points"].items()])
-        table("attestations", ["curator", "member", "kind", "points", "reference"],
-              [[a["curator"], a["member"], a["kind"], a["points"], a["reference"]] for a in data["attestations"]])
+        table(
+            "attestations",
+            ["curator", "member", "kind", "points", "reference"],
+            [[a["curator"], a["member"], a["kind"], a["points"], a["reference"]] for a in data["attestations"]],
+        )
         table("rules", ["parameter", "value"], [[k, v] for k, v in data["rules"].items()])
 
     emit(data, as_json, render)

@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Group
@@ -54,8 +54,10 @@ def _logger(log_dir: str) -> logging.Logger:
 
 
 def live_view(snap: dict[str, Any], config: DevnetConfig) -> Group:
-    head = (f"[bold]cor devnet[/] · epoch [bold]{snap['epoch']}[/]/{snap['epochs']} · tick [bold]{snap['tick']}[/] · "
-            f"{snap['elapsed']:.0f}s · miners {config.backend} · clock {config.clock_mode} ({config.tick_interval:g}s)")
+    head = (
+        f"[bold]cor devnet[/] · epoch [bold]{snap['epoch']}[/]/{snap['epochs']} · tick [bold]{snap['tick']}[/] · "
+        f"{snap['elapsed']:.0f}s · miners {config.backend} · clock {config.clock_mode} ({config.tick_interval:g}s)"
+    )
     tasks = Table(title=f"tasks ({snap['tasks']})", show_edge=False)
     for state in snap["tasks_by_state"]:
         tasks.add_column(state)
@@ -72,7 +74,7 @@ def live_view(snap: dict[str, Any], config: DevnetConfig) -> Group:
     return Group(head, tasks, nodes, events, notes)
 
 
-def _pct(bps: Optional[int]) -> str:
+def _pct(bps: int | None) -> str:
     return "-" if bps is None else f"{bps / 100:.0f}%"
 
 
@@ -93,25 +95,37 @@ def render_results(data: dict[str, Any]) -> None:
         rep = f"{r['reputation_ppb'] / 1e9:.2f}" if r.get("reputation_ppb") is not None else "-"
         net = int(r["net_profit_units"])
         name = r["name"] + (" [red](jailed)[/]" if r.get("state") == "jailed" else "")
-        t.add_row(name, r["strategy"], str(r.get("tasks", "-")), _pct(r.get("in_consensus_rate_bps")), rep,
-                  short_cor(r["rewards_units"]), short_cor(r["fees_units"], 4), short_cor(r["slashes_units"]),
-                  f"[bold {'green' if net > 0 else 'red'}]{short_cor(net)}[/]")
+        t.add_row(
+            name,
+            r["strategy"],
+            str(r.get("tasks", "-")),
+            _pct(r.get("in_consensus_rate_bps")),
+            rep,
+            short_cor(r["rewards_units"]),
+            short_cor(r["fees_units"], 4),
+            short_cor(r["slashes_units"]),
+            f"[bold {'green' if net > 0 else 'red'}]{short_cor(net)}[/]",
+        )
     console.print(t)
     o = Table(title="users and delegators")
     for col in ("who", "note", "tasks", "paid", "rewards", "slashes", "net"):
         o.add_column(col, justify="left" if col in ("who", "note") else "right")
     for r in data["users"]:
-        o.add_row(r["name"], "user (pays for tasks)", str(r.get("tasks", "")), short_cor(r["payments_units"]), "", "",
-                  short_cor(-int(r["payments_units"])))
+        o.add_row(
+            r["name"], "user (pays for tasks)", str(r.get("tasks", "")), short_cor(r["payments_units"]), "", "", short_cor(-int(r["payments_units"]))
+        )
     for r in data["delegators"]:
-        o.add_row(r["name"], r["strategy"], "", "", short_cor(r["rewards_units"]), short_cor(r["slashes_units"]),
-                  short_cor(r["net_profit_units"]))
+        o.add_row(r["name"], r["strategy"], "", "", short_cor(r["rewards_units"]), short_cor(r["slashes_units"]), short_cor(r["net_profit_units"]))
     console.print(o)
     s = data["tasks"]["by_state"]
     offences = Counter(f"{x['node']} {x['offence']}" for x in data["slashes"])
     console.print("slashes: " + (", ".join(f"{k} ×{v}" for k, v in sorted(offences.items())) or "none"))
-    console.print("tasks: " + ", ".join(f"{k} {v}" for k, v in s.items()) + f" · verify: {'[green]ok[/]' if data.get('verify', {}).get('ok') else '[red]FAILED[/]'}"
-                  f" · db {data['db']} · logs {data['log_dir']}")
+    console.print(
+        "tasks: "
+        + ", ".join(f"{k} {v}" for k, v in s.items())
+        + f" · verify: {'[green]ok[/]' if data.get('verify', {}).get('ok') else '[red]FAILED[/]'}"
+        f" · db {data['db']} · logs {data['log_dir']}"
+    )
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -121,34 +135,60 @@ def devnet(
     epochs: int = typer.Option(3, "--epochs", min=1, max=1000, help="Epochs to run."),
     seed: str = typer.Option("devnet", "--seed", help="Seed of the keys and of the user's prompt choice."),
     miners_backend: str = typer.Option("llama", "--miners-backend", help="llama (bundled SmolLM2), openai or scripted."),
-    openai_url: Optional[str] = typer.Option(None, "--openai-url", help="Base URL of an OpenAI-compatible endpoint (…/v1)."),
+    openai_url: str | None = typer.Option(None, "--openai-url", help="Base URL of an OpenAI-compatible endpoint (…/v1)."),
     openai_model: str = typer.Option("default", "--openai-model"),
-    prompts: Optional[str] = typer.Option(None, "--prompts", help="JSONL prompt set (default: the bundled one)."),
+    prompts: str | None = typer.Option(None, "--prompts", help="JSONL prompt set (default: the bundled one)."),
     no_serve: bool = typer.Option(False, "--no-serve", help="Stop the API when the run ends (no dashboard afterwards)."),
     as_json: bool = JsonOption,
-    db: Optional[str] = typer.Option(None, "--db", help=f"Database URL (default sqlite:///{DEFAULT_DB_PATH}; recreated each run)."),
-    port: Optional[int] = typer.Option(None, "--port", min=1, max=65535, help="API port (default: a free loopback port)."),
-    linger: Optional[float] = typer.Option(None, "--linger", min=0, help="Seconds to keep serving after the run (default: until Ctrl-C on a terminal, else 0)."),
+    db: str | None = typer.Option(None, "--db", help=f"Database URL (default sqlite:///{DEFAULT_DB_PATH}; recreated each run)."),
+    port: int | None = typer.Option(None, "--port", min=1, max=65535, help="API port (default: a free loopback port)."),
+    linger: float | None = typer.Option(
+        None, "--linger", min=0, help="Seconds to keep serving after the run (default: until Ctrl-C on a terminal, else 0)."
+    ),
     miners: str = typer.Option(DEFAULT_MINERS, "--miners", help="Miner mix: strategy[:count],… (honest lazy garbage copier mismatch offline)."),
     validators: str = typer.Option(DEFAULT_VALIDATORS, "--validators", help="Validator mix: strategy[:count],… (honest copier offline)."),
     routers: int = typer.Option(1, "--routers", min=0, max=8),
     users: int = typer.Option(1, "--users", min=0, max=8),
-    clock: Optional[str] = typer.Option(None, "--clock", help="deadline (default: the clock waits only at a deadline with work owed), lockstep (waits for all owed work) or wall (fixed cadence)."),
-    tick_seconds: Optional[float] = typer.Option(None, "--tick-seconds", min=0.0, help="Seconds between ticks (deadline/lockstep: at least)."),
-    max_tick_wait: Optional[float] = typer.Option(None, "--max-tick-wait", min=0.0, help="deadline/lockstep: tick anyway after waiting this many seconds."),
+    clock: str | None = typer.Option(
+        None,
+        "--clock",
+        help="deadline (default: the clock waits only at a deadline with work owed), lockstep (waits for all owed work) or wall (fixed cadence).",
+    ),
+    tick_seconds: float | None = typer.Option(None, "--tick-seconds", min=0.0, help="Seconds between ticks (deadline/lockstep: at least)."),
+    max_tick_wait: float | None = typer.Option(
+        None, "--max-tick-wait", min=0.0, help="deadline/lockstep: tick anyway after waiting this many seconds."
+    ),
     max_output_tokens: int = typer.Option(48, "--max-output-tokens", min=1, max=4096, help="Cap on every task's max_output_tokens."),
-    user_every_ticks: Optional[int] = typer.Option(None, "--user-every-ticks", min=1, help="The user submits a task every N ticks."),
+    user_every_ticks: int | None = typer.Option(None, "--user-every-ticks", min=1, help="The user submits a task every N ticks."),
     param: list[str] = typer.Option([], "--param", help="Genesis parameter override NAME=INTEGER (repeatable)."),
     keys_dir: str = typer.Option(DEFAULT_KEYS_DIR, "--keys-dir", help="Where the devnet's seeded keys are written."),
     log_dir: str = typer.Option(DEFAULT_LOG_DIR, "--log-dir", help="Per-agent log files."),
     llama_threads: int = typer.Option(1, "--llama-threads", min=1, max=64, help="llama.cpp threads per miner process."),
 ) -> None:
     """A whole local network: the API, node agents as processes, an oracle clock; N epochs, then the results."""
-    config = DevnetConfig(epochs=epochs, seed=seed, backend=miners_backend, openai_url=openai_url, openai_model=openai_model,
-                          prompts=prompts, db_url=db, port=port, keys_dir=keys_dir, log_dir=log_dir, miners=miners,
-                          validators=validators, routers=routers, users=users, clock=clock, tick_seconds=tick_seconds,
-                          max_tick_wait_seconds=max_tick_wait, max_output_tokens=max_output_tokens, user_every_ticks=user_every_ticks,
-                          params=_params(param), llama_threads=llama_threads)
+    config = DevnetConfig(
+        epochs=epochs,
+        seed=seed,
+        backend=miners_backend,
+        openai_url=openai_url,
+        openai_model=openai_model,
+        prompts=prompts,
+        db_url=db,
+        port=port,
+        keys_dir=keys_dir,
+        log_dir=log_dir,
+        miners=miners,
+        validators=validators,
+        routers=routers,
+        users=users,
+        clock=clock,
+        tick_seconds=tick_seconds,
+        max_tick_wait_seconds=max_tick_wait,
+        max_output_tokens=max_output_tokens,
+        user_every_ticks=user_every_ticks,
+        params=_params(param),
+        llama_threads=llama_threads,
+    )
     signal.signal(signal.SIGTERM, _interrupt)  # stop the agents and the API on SIGTERM as on Ctrl-C
     interactive = err_console.is_terminal and not as_json
     say = (lambda msg: err_console.print(f"[dim]{msg}[/]")) if interactive else (lambda msg: None)
@@ -197,7 +237,7 @@ def _verify(net: Devnet) -> dict[str, Any]:
     return {k: r.get(k) for k in ("ok", "events", "hash_chain", "conservation", "epochs_checked", "roots_match", "errors")}
 
 
-def _linger(url: str, linger: Optional[float], as_json: bool) -> None:
+def _linger(url: str, linger: float | None, as_json: bool) -> None:
     forever = linger is None and sys.stdin.isatty()
     seconds = 0.0 if linger is None else linger
     if not forever and seconds <= 0:

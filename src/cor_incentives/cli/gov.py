@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -22,13 +22,19 @@ def register(app: typer.Typer) -> None:
 
 @gov_app.command("propose")
 @handle_errors
-def propose(kind: str = typer.Option(..., "--kind", help="param_change, treasury_spend, bounty_funding, controller, curator"),
-            title: str = typer.Option(..., "--title"),
-            set_: list[str] = typer.Option([], "--set", help="NAME=VALUE (param_change; repeatable)"),
-            effective_epoch: Optional[int] = typer.Option(None, "--effective-epoch"),
-            to: Optional[str] = typer.Option(None, "--to"), amount: Optional[str] = typer.Option(None, "--amount", help="COR"),
-            body_json: Optional[str] = typer.Option(None, "--body", help="Other fields as a JSON object (controller, curator, bounty)."),
-            sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def propose(
+    kind: str = typer.Option(..., "--kind", help="param_change, treasury_spend, bounty_funding, controller, curator"),
+    title: str = typer.Option(..., "--title"),
+    set_: list[str] = typer.Option([], "--set", help="NAME=VALUE (param_change; repeatable)"),
+    effective_epoch: int | None = typer.Option(None, "--effective-epoch"),
+    to: str | None = typer.Option(None, "--to"),
+    amount: str | None = typer.Option(None, "--amount", help="COR"),
+    body_json: str | None = typer.Option(None, "--body", help="Other fields as a JSON object (controller, curator, bounty)."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Submit a proposal with its deposit; voting opens at once."""
     engine = open_network(db)
     body: dict[str, Any] = {"kind": kind, "title": title}
@@ -56,21 +62,35 @@ def propose(kind: str = typer.Option(..., "--kind", help="param_change, treasury
         body["amount"] = str(cor_amount(amount))
     pid = engine.state.next_id
     r = engine.submit_as(signer(keys_dir, sender), "gov.propose", body)
-    emit({"ok": True, "proposal": pid, **r.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] proposal {pid} open for votes until tick {engine.state.proposals[pid].end_tick}"))
+    emit(
+        {"ok": True, "proposal": pid, **r.to_dict()},
+        as_json,
+        lambda: console.print(f"[green]✓[/] proposal {pid} open for votes until tick {engine.state.proposals[pid].end_tick}"),
+    )
 
 
 @gov_app.command("vote")
 @handle_errors
-def vote(proposal: int = typer.Option(..., "--proposal"), option: str = typer.Option(..., "--option", help="yes, no, abstain, veto"),
-         sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def vote(
+    proposal: int = typer.Option(..., "--proposal"),
+    option: str = typer.Option(..., "--option", help="yes, no, abstain, veto"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Vote on an open proposal (once)."""
     engine = open_network(db)
-    receipt_out(engine.submit_as(signer(keys_dir, sender), "gov.vote", {"proposal": proposal, "option": option}), as_json, f"voted {option} on proposal {proposal}")
+    receipt_out(
+        engine.submit_as(signer(keys_dir, sender), "gov.vote", {"proposal": proposal, "option": option}),
+        as_json,
+        f"voted {option} on proposal {proposal}",
+    )
 
 
 @gov_app.command("show")
 @handle_errors
-def show(proposal: Optional[int] = typer.Argument(None), db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def show(proposal: int | None = typer.Argument(None), db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """One proposal with its tally, or all proposals."""
     engine = open_network(db)
     if proposal is not None:
@@ -78,13 +98,20 @@ def show(proposal: Optional[int] = typer.Argument(None), db: Optional[str] = DbO
         emit(data, as_json, lambda: table(f"proposal {proposal}", ["field", "value"], [[k, v] for k, v in data.items()]))
         return
     data = [views.proposal_view(p) for _, p in sorted(engine.state.proposals.items())]
-    emit(data, as_json, lambda: table("proposals", ["id", "kind", "title", "status", "yes", "no", "veto", "ends"],
-                                      [[d["id"], d["kind"], d["title"], d["status"], d["tally"]["yes"], d["tally"]["no"], d["tally"]["veto"], d["end_tick"]] for d in data]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "proposals",
+            ["id", "kind", "title", "status", "yes", "no", "veto", "ends"],
+            [[d["id"], d["kind"], d["title"], d["status"], d["tally"]["yes"], d["tally"]["no"], d["tally"]["veto"], d["end_tick"]] for d in data],
+        ),
+    )
 
 
 @gov_app.command("params")
 @handle_errors
-def params(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def params(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """The parameters in force, their bounds and documentation, and every version by epoch."""
     engine = open_network(db)
     s = engine.state
@@ -92,8 +119,14 @@ def params(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
     docs = {e["name"]: e for e in data["schema"]}
 
     def render() -> None:
-        table(f"parameters in force (epoch {s.epoch})", ["name", "value", "bounds", "what"],
-              [[k, v, f"[{docs[k].get('min', '')}, {docs[k].get('max', '')}]" if "min" in docs[k] else "", docs[k]["doc"]] for k, v in data["in_force"].items()])
+        table(
+            f"parameters in force (epoch {s.epoch})",
+            ["name", "value", "bounds", "what"],
+            [
+                [k, v, f"[{docs[k].get('min', '')}, {docs[k].get('max', '')}]" if "min" in docs[k] else "", docs[k]["doc"]]
+                for k, v in data["in_force"].items()
+            ],
+        )
         console.print(f"{len(data['history'])} version(s): from epochs {[h['from_epoch'] for h in data['history']]}")
 
     emit(data, as_json, render)

@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..app import views
 from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis_file
 from ..app.keys import Keystore
 from ..app.verify import verify_store
 from ..core.errors import Conflict, InvalidInput
 from ..core.slashing import OFFENCES
-from ..app import views
-from .community import register as register_community
-from .devnet import register as register_devnet
-from .gov import register as register_gov
-from .market import register as register_market
-from .render import render_status, render_verify
-from .serve import register as register_serve
-from .simulate import register as register_simulate
 from .common import (
     DbOption,
     FromOption,
@@ -38,8 +31,17 @@ from .common import (
     signer,
     table,
 )
+from .community import register as register_community
+from .devnet import register as register_devnet
+from .gov import register as register_gov
+from .market import register as register_market
+from .render import render_status, render_verify
+from .serve import register as register_serve
+from .simulate import register as register_simulate
 
-app = typer.Typer(help="cor-incentives: the incentive and reward engine of a COR inference network.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="cor-incentives: the incentive and reward engine of a COR inference network.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 keys_app = typer.Typer(help="Local Ethereum keys for signing.", no_args_is_help=True)
 node_app = typer.Typer(help="Nodes: register with a security deposit, unjail, commission, list.", no_args_is_help=True)
 stake_app = typer.Typer(help="Staking: bond, unbond, withdraw, delegate, undelegate.", no_args_is_help=True)
@@ -64,10 +66,10 @@ register_simulate(app)
 @app.command()
 @handle_errors
 def init(
-    genesis: Optional[str] = typer.Option(None, "--genesis", help="Genesis file (TOML or JSON); built-in devnet genesis without it."),
-    seed: Optional[str] = typer.Option(None, "--seed", help="Derive the genesis keys from this seed (reproducible devnets)."),
-    db: Optional[str] = DbOption,
-    keys_dir: Optional[str] = KeysOption,
+    genesis: str | None = typer.Option(None, "--genesis", help="Genesis file (TOML or JSON); built-in devnet genesis without it."),
+    seed: str | None = typer.Option(None, "--seed", help="Derive the genesis keys from this seed (reproducible devnets)."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a network: keys for the oracle and genesis wallets, and the genesis event."""
@@ -85,17 +87,29 @@ def init(
         from ..app.bundled import bundled_model_body
 
         engine.submit_as(made["modeldev"], "model.register", bundled_model_body())
-    data = {"ok": True, "chain_id": spec["chain_id"], "database": engine.store.url, "keys_dir": str(store.path),
-            "oracle": made["oracle"].address, "keys": {n: k.address for n, k in made.items()}, "supply": body["supply"], "seq": receipt.seq}
-    emit(data, as_json, lambda: (
-        console.print(f"[green]✓[/] network [bold]{spec['chain_id']}[/] created in {engine.store.url}"),
-        table("genesis keys", ["name", "address"], [[n, k.address] for n, k in made.items()]),
-    ))
+    data = {
+        "ok": True,
+        "chain_id": spec["chain_id"],
+        "database": engine.store.url,
+        "keys_dir": str(store.path),
+        "oracle": made["oracle"].address,
+        "keys": {n: k.address for n, k in made.items()},
+        "supply": body["supply"],
+        "seq": receipt.seq,
+    }
+    emit(
+        data,
+        as_json,
+        lambda: (
+            console.print(f"[green]✓[/] network [bold]{spec['chain_id']}[/] created in {engine.store.url}"),
+            table("genesis keys", ["name", "address"], [[n, k.address] for n, k in made.items()]),
+        ),
+    )
 
 
 @keys_app.command("new")
 @handle_errors
-def keys_new(name: str, seed: Optional[str] = typer.Option(None, "--seed"), keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def keys_new(name: str, seed: str | None = typer.Option(None, "--seed"), keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """Create a local key."""
     k = Keystore(keys_dir).new(name, seed=seed)
     emit({"name": k.name, "address": k.address}, as_json, lambda: console.print(f"[green]✓[/] key {k.name}: {k.address}"))
@@ -103,11 +117,14 @@ def keys_new(name: str, seed: Optional[str] = typer.Option(None, "--seed"), keys
 
 @keys_app.command("list")
 @handle_errors
-def keys_list(keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def keys_list(keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """List local keys (names and addresses; never private keys)."""
     ks = Keystore(keys_dir).list()
-    emit([{"name": k.name, "address": k.address} for k in ks], as_json,
-         lambda: table("local keys", ["name", "address"], [[k.name, k.address] for k in ks]))
+    emit(
+        [{"name": k.name, "address": k.address} for k in ks],
+        as_json,
+        lambda: table("local keys", ["name", "address"], [[k.name, k.address] for k in ks]),
+    )
 
 
 # --- reads -----------------------------------------------------------------------------------
@@ -115,7 +132,7 @@ def keys_list(keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) 
 
 @app.command()
 @handle_errors
-def status(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def status(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Network summary: supply, pools, epoch, nodes."""
     engine = open_network(db)
     data = views.status(engine.state)
@@ -124,13 +141,21 @@ def status(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
 
 @app.command()
 @handle_errors
-def balance(who: str = typer.Argument(..., help="Address or local key name."), db: Optional[str] = DbOption,
-            keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def balance(
+    who: str = typer.Argument(..., help="Address or local key name."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Every account of an address."""
     engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(who)
     data = views.balance(engine.state, address)
-    emit(data, as_json, lambda: table(f"accounts of {address}", ["account", "COR"], [[a, v] for a, v in data["accounts"].items()] + [["total", data["total"]]]))
+    emit(
+        data,
+        as_json,
+        lambda: table(f"accounts of {address}", ["account", "COR"], [[a, v] for a, v in data["accounts"].items()] + [["total", data["total"]]]),
+    )
 
 
 # --- transfers -------------------------------------------------------------------------------
@@ -138,8 +163,14 @@ def balance(who: str = typer.Argument(..., help="Address or local key name."), d
 
 @app.command()
 @handle_errors
-def transfer(to: str = typer.Option(..., "--to"), amount: str = typer.Option(..., "--amount", help="COR, e.g. 12.5"),
-             sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def transfer(
+    to: str = typer.Option(..., "--to"),
+    amount: str = typer.Option(..., "--amount", help="COR, e.g. 12.5"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Send COR from a wallet to another."""
     engine = open_network(db)
     key = signer(keys_dir, sender)
@@ -153,21 +184,30 @@ def transfer(to: str = typer.Option(..., "--to"), amount: str = typer.Option(...
 
 @node_app.command("register")
 @handle_errors
-def node_register(role: str = typer.Option(..., "--role", help="miner, validator or router"),
-                  self_bond: str = typer.Option(..., "--self-bond", help="COR bonded as security deposit"),
-                  commission_bps: int = typer.Option(0, "--commission-bps"),
-                  model: list[str] = typer.Option([], "--model", help="Model id served (repeatable)"),
-                  sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def node_register(
+    role: str = typer.Option(..., "--role", help="miner, validator or router"),
+    self_bond: str = typer.Option(..., "--self-bond", help="COR bonded as security deposit"),
+    commission_bps: int = typer.Option(0, "--commission-bps"),
+    model: list[str] = typer.Option([], "--model", help="Model id served (repeatable)"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Register the signing key as a node of a role, bonding its security deposit."""
     engine = open_network(db)
     key = signer(keys_dir, sender)
-    r = engine.submit_as(key, "node.register", {"role": role, "self_bond": str(cor_amount(self_bond, "self-bond")), "commission_bps": commission_bps, "models": list(model)})
+    r = engine.submit_as(
+        key,
+        "node.register",
+        {"role": role, "self_bond": str(cor_amount(self_bond, "self-bond")), "commission_bps": commission_bps, "models": list(model)},
+    )
     receipt_out(r, as_json, f"{key.address} registered as {role}")
 
 
 @node_app.command("unjail")
 @handle_errors
-def node_unjail(sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def node_unjail(sender: str = FromOption, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """Leave jail after the cooldown (minimum bond restored)."""
     engine = open_network(db)
     r = engine.submit_as(signer(keys_dir, sender), "node.unjail", {})
@@ -176,8 +216,13 @@ def node_unjail(sender: str = FromOption, db: Optional[str] = DbOption, keys_dir
 
 @node_app.command("commission")
 @handle_errors
-def node_commission(bps: int = typer.Option(..., "--bps"), sender: str = FromOption, db: Optional[str] = DbOption,
-                    keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def node_commission(
+    bps: int = typer.Option(..., "--bps"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Change the node's commission (bounded, rate-limited)."""
     engine = open_network(db)
     r = engine.submit_as(signer(keys_dir, sender), "node.set_commission", {"commission_bps": bps})
@@ -186,17 +231,24 @@ def node_commission(bps: int = typer.Option(..., "--bps"), sender: str = FromOpt
 
 @node_app.command("list")
 @handle_errors
-def node_list(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def node_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Every node with its stake and state."""
     engine = open_network(db)
     data = [views.node(engine.state, n) for n in sorted(engine.state.nodes)]
-    emit(data, as_json, lambda: table("nodes", ["node", "role", "self-bond", "stake", "delegators", "commission", "state"],
-                                      [[d["id"], d["role"], d["self_bond"], d["stake_total"], d["delegators"], f"{d['commission_bps']} bps", d["state"]] for d in data]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "nodes",
+            ["node", "role", "self-bond", "stake", "delegators", "commission", "state"],
+            [[d["id"], d["role"], d["self_bond"], d["stake_total"], d["delegators"], f"{d['commission_bps']} bps", d["state"]] for d in data],
+        ),
+    )
 
 
 @node_app.command("show")
 @handle_errors
-def node_show(node: str, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def node_show(node: str, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """One node in detail."""
     engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(node)
@@ -209,7 +261,7 @@ def node_show(node: str, db: Optional[str] = DbOption, keys_dir: Optional[str] =
 # --- staking ---------------------------------------------------------------------------------
 
 
-def _stake_cmd(kind: str, body: dict[str, Any], sender: str, db: Optional[str], keys_dir: Optional[str], as_json: bool, message: str) -> None:
+def _stake_cmd(kind: str, body: dict[str, Any], sender: str, db: str | None, keys_dir: str | None, as_json: bool, message: str) -> None:
     engine = open_network(db)
     r = engine.submit_as(signer(keys_dir, sender), kind, body)
     receipt_out(r, as_json, message)
@@ -217,43 +269,75 @@ def _stake_cmd(kind: str, body: dict[str, Any], sender: str, db: Optional[str], 
 
 @stake_app.command("bond")
 @handle_errors
-def stake_bond(amount: str = typer.Option(..., "--amount"), sender: str = FromOption, db: Optional[str] = DbOption,
-               keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def stake_bond(
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Add to the signing node's self-bond."""
     _stake_cmd("stake.bond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"bonded {amount} COR")
 
 
 @stake_app.command("unbond")
 @handle_errors
-def stake_unbond(amount: str = typer.Option(..., "--amount"), sender: str = FromOption, db: Optional[str] = DbOption,
-                 keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def stake_unbond(
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Start unbonding part of the signing node's self-bond."""
     _stake_cmd("stake.unbond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"unbonding {amount} COR")
 
 
 @stake_app.command("withdraw")
 @handle_errors
-def stake_withdraw(sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def stake_withdraw(sender: str = FromOption, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """Withdraw every matured unbonding entry to the wallet."""
     _stake_cmd("stake.withdraw", {}, sender, db, keys_dir, as_json, "withdrawn matured unbonding")
 
 
 @stake_app.command("delegate")
 @handle_errors
-def stake_delegate(node: str = typer.Option(..., "--node"), amount: str = typer.Option(..., "--amount"), sender: str = FromOption,
-                   db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def stake_delegate(
+    node: str = typer.Option(..., "--node"),
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Delegate COR to a node."""
     target = Keystore(keys_dir).resolve_address(node)
-    _stake_cmd("stake.delegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"delegated {amount} COR to {target}")
+    _stake_cmd(
+        "stake.delegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"delegated {amount} COR to {target}"
+    )
 
 
 @stake_app.command("undelegate")
 @handle_errors
-def stake_undelegate(node: str = typer.Option(..., "--node"), amount: str = typer.Option(..., "--amount"), sender: str = FromOption,
-                     db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def stake_undelegate(
+    node: str = typer.Option(..., "--node"),
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Start unbonding a delegation."""
     target = Keystore(keys_dir).resolve_address(node)
-    _stake_cmd("stake.undelegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"undelegating {amount} COR from {target}")
+    _stake_cmd(
+        "stake.undelegate",
+        {"node": target, "amount": str(cor_amount(amount))},
+        sender,
+        db,
+        keys_dir,
+        as_json,
+        f"undelegating {amount} COR from {target}",
+    )
 
 
 # --- slashing --------------------------------------------------------------------------------
@@ -261,12 +345,17 @@ def stake_undelegate(node: str = typer.Option(..., "--node"), amount: str = type
 
 @slash_app.command("report")
 @handle_errors
-def slash_report(node: str = typer.Option(..., "--node"), offence: str = typer.Option(..., "--offence", help=", ".join(OFFENCES)),
-                 evidence: str = typer.Option(..., "--evidence", help="Evidence as a JSON object (or @file.json)."),
-                 offence_tick: Optional[int] = typer.Option(None, "--offence-tick"),
-                 reporter: Optional[str] = typer.Option(None, "--reporter", help="Address credited as reporter (oracle reports)."),
-                 sender: Optional[str] = typer.Option(None, "--from", help="Signer (default: the oracle key)."),
-                 db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def slash_report(
+    node: str = typer.Option(..., "--node"),
+    offence: str = typer.Option(..., "--offence", help=", ".join(OFFENCES)),
+    evidence: str = typer.Option(..., "--evidence", help="Evidence as a JSON object (or @file.json)."),
+    offence_tick: int | None = typer.Option(None, "--offence-tick"),
+    reporter: str | None = typer.Option(None, "--reporter", help="Address credited as reporter (oracle reports)."),
+    sender: str | None = typer.Option(None, "--from", help="Signer (default: the oracle key)."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Report an offence with its evidence."""
     engine = open_network(db)
     if evidence.startswith("@"):
@@ -290,12 +379,19 @@ def slash_report(node: str = typer.Option(..., "--node"), offence: str = typer.O
 
 @slash_app.command("list")
 @handle_errors
-def slash_list(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def slash_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Every slash with its evidence hash and split."""
     engine = open_network(db)
     data = [views.slash(s) for s in engine.state.slashes]
-    emit(data, as_json, lambda: table("slashes", ["id", "node", "offence", "total COR", "burned", "reporter", "treasury", "jailed until"],
-                                      [[d["id"], d["node"], d["offence"], d["total"], d["burned"], d["to_reporter"], d["to_treasury"], d["jailed_until_tick"]] for d in data]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "slashes",
+            ["id", "node", "offence", "total COR", "burned", "reporter", "treasury", "jailed until"],
+            [[d["id"], d["node"], d["offence"], d["total"], d["burned"], d["to_reporter"], d["to_treasury"], d["jailed_until_tick"]] for d in data],
+        ),
+    )
 
 
 # --- time ------------------------------------------------------------------------------------
@@ -303,8 +399,12 @@ def slash_list(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None
 
 @app.command()
 @handle_errors
-def tick(ticks: int = typer.Option(1, "--ticks", help="How many ticks to advance."), db: Optional[str] = DbOption,
-         keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def tick(
+    ticks: int = typer.Option(1, "--ticks", help="How many ticks to advance."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Advance logical time (oracle); epochs close when their boundary is crossed."""
     engine = open_network(db)
     r = engine.submit_as(oracle(engine, keys_dir), "tick", {"ticks": ticks})
@@ -313,7 +413,7 @@ def tick(ticks: int = typer.Option(1, "--ticks", help="How many ticks to advance
 
 @epoch_app.command("close")
 @handle_errors
-def epoch_close(db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def epoch_close(db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """Advance to the end of the current epoch and settle it (oracle)."""
     engine = open_network(db)
     closing = engine.state.epoch
@@ -323,7 +423,7 @@ def epoch_close(db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOpti
 
 @epoch_app.command("show")
 @handle_errors
-def epoch_show(epoch: int, db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def epoch_show(epoch: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Totals per stream, effective APR, Merkle root and leaves of a closed epoch."""
     engine = open_network(db)
     data = views.epoch(engine.state, epoch)
@@ -332,9 +432,17 @@ def epoch_show(epoch: int, db: Optional[str] = DbOption, as_json: bool = JsonOpt
         st = data["staking"]
         console.print(f"epoch {epoch} · ticks {data['start_tick']}–{data['end_tick']} · root {data['root']}")
         if st:
-            console.print(f"staking APR: target {int(st['target_apr_bps']) / 100:.2f}% · effective {int(st['effective_apr_bps']) / 100:.2f}% · budget {'binding' if st['budget_binding'] else 'not binding'}")
-        table("streams", ["stream", "budget", "paid", "back to pool", "earners"],
-              [[k, cor(int(v.get("budget", 0))), cor(int(v.get("paid", 0))), cor(int(v.get("back_to_pool", 0))), v.get("earners", "")] for k, v in data["streams"].items()])
+            console.print(
+                f"staking APR: target {int(st['target_apr_bps']) / 100:.2f}% · effective {int(st['effective_apr_bps']) / 100:.2f}% · budget {'binding' if st['budget_binding'] else 'not binding'}"
+            )
+        table(
+            "streams",
+            ["stream", "budget", "paid", "back to pool", "earners"],
+            [
+                [k, cor(int(v.get("budget", 0))), cor(int(v.get("paid", 0))), cor(int(v.get("back_to_pool", 0))), v.get("earners", "")]
+                for k, v in data["streams"].items()
+            ],
+        )
         table("totals by line item", ["stream", "COR"], [[k, v] for k, v in data["totals"].items()])
         table(f"claimable leaves ({len(data['leaves'])})", ["address", "COR"], [[x["address"], x["amount"]] for x in data["leaves"][:50]])
 
@@ -343,16 +451,32 @@ def epoch_show(epoch: int, db: Optional[str] = DbOption, as_json: bool = JsonOpt
 
 @app.command()
 @handle_errors
-def statement(who: str = typer.Argument(..., help="Address or local key name."), epoch: int = typer.Option(..., "--epoch"),
-              db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def statement(
+    who: str = typer.Argument(..., help="Address or local key name."),
+    epoch: int = typer.Option(..., "--epoch"),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Line items of one address in one epoch: stream, amount, formula, inputs, parameters."""
     engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(who)
     data = views.statement(engine.state, address, epoch)
 
     def render() -> None:
-        table(f"statement of {address}, epoch {epoch}", ["stream", "COR", "claimable", "why"],
-              [[i["stream"], i["amount"], "yes" if i["claimable"] else "", str(i["detail"].get("formula") or i["detail"].get("why") or i["detail"].get("task", ""))[:60]] for i in data["items"]])
+        table(
+            f"statement of {address}, epoch {epoch}",
+            ["stream", "COR", "claimable", "why"],
+            [
+                [
+                    i["stream"],
+                    i["amount"],
+                    "yes" if i["claimable"] else "",
+                    str(i["detail"].get("formula") or i["detail"].get("why") or i["detail"].get("task", ""))[:60],
+                ]
+                for i in data["items"]
+            ],
+        )
         console.print(f"total {data['total']} COR · claimable {data['claimable']} COR{' (claimed)' if data['claimed'] else ''}")
 
     emit(data, as_json, render)
@@ -360,9 +484,14 @@ def statement(who: str = typer.Argument(..., help="Address or local key name."),
 
 @app.command()
 @handle_errors
-def claim(who: str = typer.Argument(..., help="Address or local key name."), epoch: int = typer.Option(..., "--epoch"),
-          sender: Optional[str] = typer.Option(None, "--from", help="Signer (default: the address's own key, else the oracle)."),
-          db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def claim(
+    who: str = typer.Argument(..., help="Address or local key name."),
+    epoch: int = typer.Option(..., "--epoch"),
+    sender: str | None = typer.Option(None, "--from", help="Signer (default: the address's own key, else the oracle)."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Pay a claimable epoch reward to its address with its Merkle proof (once)."""
     engine = open_network(db)
     ks = Keystore(keys_dir)
@@ -370,14 +499,22 @@ def claim(who: str = typer.Argument(..., help="Address or local key name."), epo
     p = views.proof(engine.state, address, epoch)
     key = signer(keys_dir, sender) if sender else next((k for k in ks.list() if k.address == address), None) or oracle(engine, keys_dir)
     r = engine.submit_as(key, "reward.claim", {"address": address, "epoch": epoch, "amount": p["amount_units"], "proof": p["proof"]})
-    emit({"ok": True, **r.to_dict(), "amount": p["amount"], "proof": p["proof"], "root": p["root"]}, as_json,
-         lambda: console.print(f"[green]✓[/] claimed {p['amount']} COR for {address} (epoch {epoch}, proof of {len(p['proof'])} hashes)"))
+    emit(
+        {"ok": True, **r.to_dict(), "amount": p["amount"], "proof": p["proof"], "root": p["root"]},
+        as_json,
+        lambda: console.print(f"[green]✓[/] claimed {p['amount']} COR for {address} (epoch {epoch}, proof of {len(p['proof'])} hashes)"),
+    )
 
 
 @app.command("proof")
 @handle_errors
-def proof_cmd(who: str = typer.Argument(...), epoch: int = typer.Option(..., "--epoch"), db: Optional[str] = DbOption,
-              keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def proof_cmd(
+    who: str = typer.Argument(...),
+    epoch: int = typer.Option(..., "--epoch"),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """The Merkle proof of an address's claimable leaf (for an EVM claim contract)."""
     engine = open_network(db)
     data = views.proof(engine.state, Keystore(keys_dir).resolve_address(who), epoch)
@@ -389,18 +526,19 @@ def proof_cmd(who: str = typer.Argument(...), epoch: int = typer.Option(..., "--
 
 @app.command()
 @handle_errors
-def verify(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def verify(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Replay the whole log: hash chain, signatures, conservation, projections, epoch roots."""
     engine = open_engine(db)
     total = engine.store.event_count()
     if as_json or total < 2_000:
         report, _ = verify_store(engine.store)
     else:
-        with Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console) as bar:
+        with Progress(
+            TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
+        ) as bar:
             t = bar.add_task("verify", total=total)
             report, _ = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
     data = report.to_dict()
     emit(data, as_json, lambda: render_verify(data))
     if not report.ok:
         raise typer.Exit(1)
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -17,7 +17,21 @@ from ..core.pricing import quote as price_quote
 from ..core.sessions import get_session
 from ..core.tasks import get_task
 from ..core.units import format_cor
-from .common import DbOption, FromOption, JsonOption, KeysOption, console, cor_amount, emit, handle_errors, open_network, oracle, receipt_out, signer, table
+from .common import (
+    DbOption,
+    FromOption,
+    JsonOption,
+    KeysOption,
+    console,
+    cor_amount,
+    emit,
+    handle_errors,
+    open_network,
+    oracle,
+    receipt_out,
+    signer,
+    table,
+)
 
 model_app = typer.Typer(help="Model marketplace: register and list models.", no_args_is_help=True)
 session_app = typer.Typer(help="User sessions: open with a deposit, top up, close.", no_args_is_help=True)
@@ -35,13 +49,18 @@ def register(app: typer.Typer) -> None:
 @model_app.command("register")
 @handle_errors
 def model_register(
-    model_id: str = typer.Option(..., "--id"), parameter_count: int = typer.Option(..., "--parameter-count"),
-    quantization: str = typer.Option(..., "--quantization"), context_length: int = typer.Option(..., "--context-length"),
+    model_id: str = typer.Option(..., "--id"),
+    parameter_count: int = typer.Option(..., "--parameter-count"),
+    quantization: str = typer.Option(..., "--quantization"),
+    context_length: int = typer.Option(..., "--context-length"),
     license_: str = typer.Option("apache-2.0", "--license"),
-    content_hash: Optional[str] = typer.Option(None, "--content-hash", help="sha256 of the weights (0x…)"),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file; its sha256 is the content hash."),
-    parent: Optional[str] = typer.Option(None, "--parent", help="Base model of a fine-tune."),
-    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption,
+    content_hash: str | None = typer.Option(None, "--content-hash", help="sha256 of the weights (0x…)"),
+    weights: Path | None = typer.Option(None, "--weights", help="Weights file; its sha256 is the content hash."),
+    parent: str | None = typer.Option(None, "--parent", help="Base model of a fine-tune."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """List a model (the signer is its owner and earns its royalties)."""
     if weights is not None:
@@ -51,8 +70,14 @@ def model_register(
     if content_hash is None:
         raise InvalidInput("give --content-hash or --weights", code="invalid_model")
     engine = open_network(db)
-    body: dict[str, Any] = {"id": model_id, "parameter_count": parameter_count, "quantization": quantization,
-                            "context_length": context_length, "license": license_, "content_hash": content_hash}
+    body: dict[str, Any] = {
+        "id": model_id,
+        "parameter_count": parameter_count,
+        "quantization": quantization,
+        "context_length": context_length,
+        "license": license_,
+        "content_hash": content_hash,
+    }
     if parent:
         body["parent"] = parent
     receipt_out(engine.submit_as(signer(keys_dir, sender), "model.register", body), as_json, f"model {model_id} registered")
@@ -60,39 +85,71 @@ def model_register(
 
 @model_app.command("list")
 @handle_errors
-def model_list(db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def model_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Every registered model."""
     engine = open_network(db)
     data = [views.model(m) for _, m in sorted(engine.state.models.items())]
-    emit(data, as_json, lambda: table("models", ["id", "tier", "parameters", "quant", "context", "owner", "parent"],
-                                      [[d["id"], d["tier"], d["parameter_count"], d["quantization"], d["context_length"], d["owner"], d["parent"] or ""] for d in data]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "models",
+            ["id", "tier", "parameters", "quant", "context", "owner", "parent"],
+            [[d["id"], d["tier"], d["parameter_count"], d["quantization"], d["context_length"], d["owner"], d["parent"] or ""] for d in data],
+        ),
+    )
 
 
 @handle_errors
-def quote(model: str = typer.Option(..., "--model"), input_tokens: int = typer.Option(..., "--input-tokens"),
-          max_output_tokens: int = typer.Option(..., "--max-output-tokens"), redundancy: Optional[int] = typer.Option(None, "--redundancy"),
-          db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def quote(
+    model: str = typer.Option(..., "--model"),
+    input_tokens: int = typer.Option(..., "--input-tokens"),
+    max_output_tokens: int = typer.Option(..., "--max-output-tokens"),
+    redundancy: int | None = typer.Option(None, "--redundancy"),
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
     """The price of a task, with every input of the formula."""
     engine = open_network(db)
     q = price_quote(get_model(engine.state, model), input_tokens, max_output_tokens, engine.state.params, redundancy)
     data = {**q.to_dict(), "total": format_cor(q.total_units)}
-    emit(data, as_json, lambda: table(f"quote: {model}", ["term", "value"], [
-        ["tier", q.tier], ["base fee per miner", format_cor(q.base_fee_units)],
-        ["input", f"{input_tokens} × {format_cor(q.input_price_per_token_units)}"],
-        ["output", f"{max_output_tokens} × {format_cor(q.output_price_per_token_units)}"],
-        ["quantization factor", f"{q.quantization_factor_ppb / 1e9:g}"], ["context factor", f"{q.context_factor_ppb / 1e9:g}"],
-        ["per miner", format_cor(q.per_miner_units)], ["redundancy", q.redundancy],
-        ["validation fee", format_cor(q.validation_fee_units)], ["price factor", f"{q.price_factor_ppb / 1e9:g}"],
-        ["[bold]total[/]", f"[bold]{format_cor(q.total_units)} COR[/]"]]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            f"quote: {model}",
+            ["term", "value"],
+            [
+                ["tier", q.tier],
+                ["base fee per miner", format_cor(q.base_fee_units)],
+                ["input", f"{input_tokens} × {format_cor(q.input_price_per_token_units)}"],
+                ["output", f"{max_output_tokens} × {format_cor(q.output_price_per_token_units)}"],
+                ["quantization factor", f"{q.quantization_factor_ppb / 1e9:g}"],
+                ["context factor", f"{q.context_factor_ppb / 1e9:g}"],
+                ["per miner", format_cor(q.per_miner_units)],
+                ["redundancy", q.redundancy],
+                ["validation fee", format_cor(q.validation_fee_units)],
+                ["price factor", f"{q.price_factor_ppb / 1e9:g}"],
+                ["[bold]total[/]", f"[bold]{format_cor(q.total_units)} COR[/]"],
+            ],
+        ),
+    )
 
 
 @session_app.command("open")
 @handle_errors
-def session_open(deposit: str = typer.Option("0", "--deposit"), redundancy: Optional[int] = typer.Option(None, "--redundancy"),
-                 validators: Optional[int] = typer.Option(None, "--validators"), mode: str = typer.Option("ephemeral", "--mode"),
-                 nodes: Optional[int] = typer.Option(None, "--nodes", help="Dedicated miners to reserve (mode dedicated)."),
-                 model: Optional[str] = typer.Option(None, "--model", help="Model the dedicated miners must serve."),
-                 sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def session_open(
+    deposit: str = typer.Option("0", "--deposit"),
+    redundancy: int | None = typer.Option(None, "--redundancy"),
+    validators: int | None = typer.Option(None, "--validators"),
+    mode: str = typer.Option("ephemeral", "--mode"),
+    nodes: int | None = typer.Option(None, "--nodes", help="Dedicated miners to reserve (mode dedicated)."),
+    model: str | None = typer.Option(None, "--model", help="Model the dedicated miners must serve."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Open a session with a deposit."""
     engine = open_network(db)
     body: dict[str, Any] = {"deposit": str(cor_amount(deposit, "deposit")), "mode": mode}
@@ -106,8 +163,14 @@ def session_open(deposit: str = typer.Option("0", "--deposit"), redundancy: Opti
 
 @session_app.command("deposit")
 @handle_errors
-def session_deposit(session: int = typer.Option(..., "--session"), amount: str = typer.Option(..., "--amount"),
-                    sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def session_deposit(
+    session: int = typer.Option(..., "--session"),
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Add COR to a session's deposit."""
     engine = open_network(db)
     r = engine.submit_as(signer(keys_dir, sender), "session.deposit", {"session": session, "amount": str(cor_amount(amount))})
@@ -116,8 +179,13 @@ def session_deposit(session: int = typer.Option(..., "--session"), amount: str =
 
 @session_app.command("close")
 @handle_errors
-def session_close(session: int = typer.Option(..., "--session"), sender: str = FromOption, db: Optional[str] = DbOption,
-                  keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def session_close(
+    session: int = typer.Option(..., "--session"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Close a session; the remaining deposit returns to the wallet."""
     engine = open_network(db)
     r = engine.submit_as(signer(keys_dir, sender), "session.close", {"session": session})
@@ -126,7 +194,7 @@ def session_close(session: int = typer.Option(..., "--session"), sender: str = F
 
 @session_app.command("show")
 @handle_errors
-def session_show(session: int, db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def session_show(session: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """A session's settings and deposit."""
     engine = open_network(db)
     data = views.session(engine.state, get_session(engine.state, session))
@@ -135,11 +203,19 @@ def session_show(session: int, db: Optional[str] = DbOption, as_json: bool = Jso
 
 @task_app.command("submit")
 @handle_errors
-def task_submit(session: int = typer.Option(..., "--session"), model: str = typer.Option(..., "--model"),
-                prompt: Optional[str] = typer.Option(None, "--prompt"), prompt_file: Optional[Path] = typer.Option(None, "--prompt-file"),
-                input_tokens: Optional[int] = typer.Option(None, "--input-tokens", help="Default: an estimate (UTF-8 bytes / 4, rounded up)."),
-                max_output_tokens: int = typer.Option(128, "--max-output-tokens"), router: Optional[str] = typer.Option(None, "--router"),
-                sender: str = FromOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def task_submit(
+    session: int = typer.Option(..., "--session"),
+    model: str = typer.Option(..., "--model"),
+    prompt: str | None = typer.Option(None, "--prompt"),
+    prompt_file: Path | None = typer.Option(None, "--prompt-file"),
+    input_tokens: int | None = typer.Option(None, "--input-tokens", help="Default: an estimate (UTF-8 bytes / 4, rounded up)."),
+    max_output_tokens: int = typer.Option(128, "--max-output-tokens"),
+    router: str | None = typer.Option(None, "--router"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Submit an inference task: the quote at max_output_tokens is escrowed and miners are assigned."""
     if (prompt is None) == (prompt_file is None):
         raise InvalidInput("give exactly one of --prompt or --prompt-file", code="invalid_prompt")
@@ -148,23 +224,38 @@ def task_submit(session: int = typer.Option(..., "--session"), model: str = type
         raise InvalidInput("the prompt is empty", code="invalid_prompt")
     data = text.encode("utf-8")
     engine = open_network(db)
-    body: dict[str, Any] = {"session": session, "model": model, "prompt_hash": "0x" + hashlib.sha256(data).hexdigest(),
-                            "prompt_bytes": len(data), "input_tokens": input_tokens or estimate_tokens(text),
-                            "max_output_tokens": max_output_tokens}
+    body: dict[str, Any] = {
+        "session": session,
+        "model": model,
+        "prompt_hash": "0x" + hashlib.sha256(data).hexdigest(),
+        "prompt_bytes": len(data),
+        "input_tokens": input_tokens or estimate_tokens(text),
+        "max_output_tokens": max_output_tokens,
+    }
     if router:
         body["router"] = Keystore(keys_dir).resolve_address(router)
     tid = engine.state.next_id
     r = engine.submit_as(signer(keys_dir, sender), "task.submit", body)
     engine.store.put_blob(data)
     t = engine.state.tasks[tid]
-    emit({"ok": True, "task": tid, "escrowed": format_cor(t.escrowed), "miners": [a.miner for a in t.miners], **r.to_dict()}, as_json,
-         lambda: console.print(f"[green]✓[/] task {tid} submitted: {format_cor(t.escrowed)} COR escrowed, miners {', '.join(a.miner[:10] for a in t.miners)}"))
+    emit(
+        {"ok": True, "task": tid, "escrowed": format_cor(t.escrowed), "miners": [a.miner for a in t.miners], **r.to_dict()},
+        as_json,
+        lambda: console.print(
+            f"[green]✓[/] task {tid} submitted: {format_cor(t.escrowed)} COR escrowed, miners {', '.join(a.miner[:10] for a in t.miners)}"
+        ),
+    )
 
 
 @task_app.command("network")
 @handle_errors
-def task_network(model: str = typer.Option(..., "--model"), prompt_id: Optional[str] = typer.Option(None, "--prompt-id"),
-                 db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def task_network(
+    model: str = typer.Option(..., "--model"),
+    prompt_id: str | None = typer.Option(None, "--prompt-id"),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Issue a network task from the bundled prompt set (oracle)."""
     engine = open_network(db)
     prompts = load_prompt_set()
@@ -174,22 +265,49 @@ def task_network(model: str = typer.Option(..., "--model"), prompt_id: Optional[
     data = p["prompt"].encode()
     h = engine.store.put_blob(data)
     tid = engine.state.next_id
-    r = engine.submit_as(oracle(engine, keys_dir), "task.network", {"model": model, "prompt_hash": h, "prompt_bytes": len(data),
-                                                                     "input_tokens": estimate_tokens(p["prompt"]), "max_output_tokens": p["max_output_tokens"]})
-    emit({"ok": True, "task": tid, "prompt_id": p["id"], **r.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] network task {tid} ({p['id']})"))
+    r = engine.submit_as(
+        oracle(engine, keys_dir),
+        "task.network",
+        {
+            "model": model,
+            "prompt_hash": h,
+            "prompt_bytes": len(data),
+            "input_tokens": estimate_tokens(p["prompt"]),
+            "max_output_tokens": p["max_output_tokens"],
+        },
+    )
+    emit(
+        {"ok": True, "task": tid, "prompt_id": p["id"], **r.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] network task {tid} ({p['id']})")
+    )
 
 
 @task_app.command("show")
 @handle_errors
-def task_show(task: int, db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def task_show(task: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """A task: state, assignments, PoI distances, quality, payments."""
     engine = open_network(db)
     data = views.task(engine.state, get_task(engine.state, task))
 
     def render() -> None:
-        console.print(f"task {task} [bold]{data['state']}[/] {data['failure'] or ''} · model {data['model']} · escrowed {data['escrowed']} · charged {data['charged']} · refunded {data['refunded']}")
-        table("miners", ["miner", "precommit", "reveal", "distance", "quality", "consensus", "paid"],
-              [[m["miner"], m["precommitted"], "mismatch" if m["mismatch"] else m["revealed"], m["poi_distance_ppb"], m["quality_ppb"], m["in_consensus"], m["paid"]] for m in data["miners"]])
+        console.print(
+            f"task {task} [bold]{data['state']}[/] {data['failure'] or ''} · model {data['model']} · escrowed {data['escrowed']} · charged {data['charged']} · refunded {data['refunded']}"
+        )
+        table(
+            "miners",
+            ["miner", "precommit", "reveal", "distance", "quality", "consensus", "paid"],
+            [
+                [
+                    m["miner"],
+                    m["precommitted"],
+                    "mismatch" if m["mismatch"] else m["revealed"],
+                    m["poi_distance_ppb"],
+                    m["quality_ppb"],
+                    m["in_consensus"],
+                    m["paid"],
+                ]
+                for m in data["miners"]
+            ],
+        )
         table("validators", ["validator", "reported", "agreement"], [[v["validator"], v["reported"], v["agreement_ppb"]] for v in data["validators"]])
 
     emit(data, as_json, render)
@@ -197,10 +315,22 @@ def task_show(task: int, db: Optional[str] = DbOption, as_json: bool = JsonOptio
 
 @task_app.command("list")
 @handle_errors
-def task_list(state: Optional[str] = typer.Option(None, "--state"), limit: int = typer.Option(50, "--limit"),
-              db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def task_list(
+    state: str | None = typer.Option(None, "--state"),
+    limit: int = typer.Option(50, "--limit"),
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Recent tasks (newest first)."""
     engine = open_network(db)
     ts = [t for _, t in sorted(engine.state.tasks.items(), reverse=True) if state is None or t.state == state][:limit]
     data = [{"id": t.id, "kind": t.kind, "state": t.state, "model": t.model, "charged": format_cor(t.charged), "failure": t.failure} for t in ts]
-    emit(data, as_json, lambda: table("tasks", ["id", "kind", "state", "model", "charged", "failure"], [[d["id"], d["kind"], d["state"], d["model"], d["charged"], d["failure"] or ""] for d in data]))
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "tasks",
+            ["id", "kind", "state", "model", "charged", "failure"],
+            [[d["id"], d["kind"], d["state"], d["model"], d["charged"], d["failure"] or ""] for d in data],
+        ),
+    )

@@ -10,27 +10,38 @@ from .common import console, table
 
 
 def render_status(d: dict[str, Any]) -> None:
-    console.print(Panel.fit(
-        f"[bold]{d['chain_id']}[/]  epoch [bold]{d['epoch']}[/]  tick {d['tick']} ({d['ticks_to_epoch_end']} to epoch end)  events {d['seq'] + 1}\n"
-        f"supply {d['supply']} COR · bonded {d['bonded']} COR ({d['bonded_ratio_bps'] / 100:.2f}%) · burned {d['burned']} · treasury {d['treasury']}",
-        title="cor network"))
+    console.print(
+        Panel.fit(
+            f"[bold]{d['chain_id']}[/]  epoch [bold]{d['epoch']}[/]  tick {d['tick']} ({d['ticks_to_epoch_end']} to epoch end)  events {d['seq'] + 1}\n"
+            f"supply {d['supply']} COR · bonded {d['bonded']} COR ({d['bonded_ratio_bps'] / 100:.2f}%) · burned {d['burned']} · treasury {d['treasury']}",
+            title="cor network",
+        )
+    )
     table("pools", ["pool", "COR"], [[k, v] for k, v in d["pools"].items()])
     table("supply by account class", ["class", "COR"], [[k, v] for k, v in d["by_account_class"].items()])
     if d["nodes"]:
-        table("nodes", ["role", "registered", "selectable", "jailed"], [[r, v["registered"], v["selectable"], v["jailed"]] for r, v in d["nodes"].items()])
+        table(
+            "nodes",
+            ["role", "registered", "selectable", "jailed"],
+            [[r, v["registered"], v["selectable"], v["jailed"]] for r, v in d["nodes"].items()],
+        )
 
 
 def render_verify(d: dict[str, Any]) -> None:
     mark = lambda ok: "[green]ok[/]" if ok else "[red]FAILED[/]"  # noqa: E731
-    table("cor verify", ["check", "result"], [
-        ["events replayed", d["events"]],
-        ["hash chain", mark(d["hash_chain"])],
-        ["signatures", mark(d["signatures"])],
-        ["replay accepted", mark(d["replay"])],
-        ["conservation", mark(d["conservation"])],
-        ["projections", mark(d["projections"])],
-        ["epoch roots", f"{mark(d['roots_match'])} ({d['epochs_checked']} epochs)"],
-    ])
+    table(
+        "cor verify",
+        ["check", "result"],
+        [
+            ["events replayed", d["events"]],
+            ["hash chain", mark(d["hash_chain"])],
+            ["signatures", mark(d["signatures"])],
+            ["replay accepted", mark(d["replay"])],
+            ["conservation", mark(d["conservation"])],
+            ["projections", mark(d["projections"])],
+            ["epoch roots", f"{mark(d['roots_match'])} ({d['epochs_checked']} epochs)"],
+        ],
+    )
     for e in d["errors"]:
         console.print(f"[red]✗[/] {e}")
     console.print("[bold green]verify: ok[/]" if d["ok"] else f"[bold red]verify: FAILED[/] (first bad seq: {d['first_bad_seq']})")

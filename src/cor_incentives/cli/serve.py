@@ -6,7 +6,7 @@ Hooked into the ``cor`` app by ``register(app)``; also runnable alone: ``python 
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -41,8 +41,10 @@ def log_config(level: str) -> dict[str, Any]:
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8545, "--port", min=0, max=65535, help="TCP port."),
-    db: Optional[str] = DbOption,
-    workers: int = typer.Option(1, "--workers", min=1, max=MAX_WORKERS, help="Worker processes (each its own Engine; the database serialises writes)."),
+    db: str | None = DbOption,
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=MAX_WORKERS, help="Worker processes (each its own Engine; the database serialises writes)."
+    ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs, metrics at /metrics)."""
@@ -54,8 +56,16 @@ def serve(
         err_console.print(f"[yellow]warning[/]: {url} has no network yet; reads answer 409 no_genesis until `cor init`")
     engine.store.engine.dispose()
     os.environ["COR_DATABASE_URL"] = url  # the worker processes read it (app_from_env)
-    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config(log_level),
-                access_log=False, log_level=log_level.lower())
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=log_config(log_level),
+        access_log=False,
+        log_level=log_level.lower(),
+    )
 
 
 def register(app: typer.Typer) -> None:

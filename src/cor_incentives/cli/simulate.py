@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,15 +28,16 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def simulate(
     scenario: str = typer.Option("all", "--scenario", help="Scenario name, comma-separated names, or 'all'."),
-    scenario_file: Optional[Path] = typer.Option(None, "--file", help="Scenarios from a JSON or TOML file instead of the built-ins."),
-    seeds: Optional[int] = typer.Option(None, "--seeds", help="Run seeds 1..N (default: each scenario's own seeds)."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", help="Epochs per run (default: each scenario's own)."),
+    scenario_file: Path | None = typer.Option(None, "--file", help="Scenarios from a JSON or TOML file instead of the built-ins."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Run seeds 1..N (default: each scenario's own seeds)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs per run (default: each scenario's own)."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for report.json, report.html and plots/."),
     workers: int = typer.Option(0, "--workers", help="Processes running simulations (0: one per CPU)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Run incentive experiments through the real core and check the incentives (issue 8)."""
-    from ..sim.report import simulate as run_simulation, write
+    from ..sim.report import simulate as run_simulation
+    from ..sim.report import write
     from ..sim.scenarios import select_scenarios
 
     if seeds is not None and not 1 <= seeds <= 1_000:
@@ -45,15 +46,32 @@ def simulate(
         raise InvalidInput("--epochs must be between 1 and 1000", code="invalid_option")
     chosen, catalog = select_scenarios(scenario, scenario_file)
     started = time.perf_counter()
-    with Progress(TextColumn("simulating"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), TextColumn("[dim]{task.description}"), console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} runs"),
+        TimeElapsedColumn(),
+        TextColumn("[dim]{task.description}"),
+        console=err_console,
+        transient=True,
+    ) as bar:
         job = bar.add_task("", total=None)
-        report = run_simulation(chosen, seeds=tuple(range(1, seeds + 1)) if seeds else None, epochs=epochs,
-                                workers=workers or (os.cpu_count() or 1), catalog=catalog,
-                                progress=lambda done, total, label: bar.update(job, completed=done, total=total, description=label))
+        report = run_simulation(
+            chosen,
+            seeds=tuple(range(1, seeds + 1)) if seeds else None,
+            epochs=epochs,
+            workers=workers or (os.cpu_count() or 1),
+            catalog=catalog,
+            progress=lambda done, total, label: bar.update(job, completed=done, total=total, description=label),
+        )
     files = write(report, out)
-    data: dict[str, Any] = {"ok": True, "files": files, "runtime_seconds": round(time.perf_counter() - started, 1),
-                            "summary": report["summary"], "checks": report["checks"]}
+    data: dict[str, Any] = {
+        "ok": True,
+        "files": files,
+        "runtime_seconds": round(time.perf_counter() - started, 1),
+        "summary": report["summary"],
+        "checks": report["checks"],
+    }
     emit(data, as_json, lambda: _render(data))
 
 

@@ -12,15 +12,11 @@ they mutate other state.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from . import ledger as acct
-from .epoch import process_epoch, ticks_to_epoch_end
-from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized
-from .events import Command, Event
-from .ledger import POOLS, Posting, check_conservation
-from .params import ParamHistory, params_from_dict
 from .bounties import (
     process_bounty_award,
     process_bounty_create,
@@ -31,11 +27,27 @@ from .bounties import (
 )
 from .community import process_community_appoint, process_community_attest, process_community_remove
 from .controllers import DEFAULT_CONTROLLERS
+from .epoch import process_epoch, ticks_to_epoch_end
+from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized
+from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
+from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
+from .params import ParamHistory, params_from_dict
 from .rewards import process_claim
 from .sessions import process_session_close, process_session_deposit, process_session_open
 from .slashing import process_slash_report
+from .staking import (
+    process_bond,
+    process_delegate,
+    process_register,
+    process_set_commission,
+    process_unbond,
+    process_undelegate,
+    process_unjail,
+    process_withdraw,
+)
+from .state import State, assert_ready
 from .tasks import (
     process_task_cancel,
     process_task_deadlines,
@@ -45,18 +57,8 @@ from .tasks import (
     process_task_submit,
     process_task_validate,
 )
-from .staking import (
-    process_bond,
-    process_delegate,
-    process_register,
-    process_set_commission,
-    process_undelegate,
-    process_unbond,
-    process_unjail,
-    process_withdraw,
-)
-from .state import State, assert_ready
-from .units import address as parse_address, parse_units
+from .units import address as parse_address
+from .units import parse_units
 
 MAX_TICKS_PER_EVENT = 100_000
 
@@ -105,7 +107,7 @@ def _check_genesis_account(account: str) -> None:
     if account in POOLS or account == "treasury":
         return
     if account.startswith("wallet:"):
-        parse_address(account[len("wallet:"):])
+        parse_address(account[len("wallet:") :])
         return
     raise InvalidInput(f"genesis may fund wallets, pools and the treasury only, not {account!r}", code="invalid_genesis")
 

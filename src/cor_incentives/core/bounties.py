@@ -75,7 +75,8 @@ from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .staking import is_selectable
 from .state import EarningItem, State
-from .units import BPS, PPB, address as parse_address, parse_units
+from .units import BPS, PPB, parse_units
+from .units import address as parse_address
 from .validation import weighted_median
 
 KINDS = ("bounty", "challenge")
@@ -125,7 +126,7 @@ class Bounty:
 
 
 def bounty_param(state: State, name: str) -> int:
-    """A bounty parameter in force """
+    """A bounty parameter in force"""
     return int(getattr(state.params, name))
 
 
@@ -247,8 +248,15 @@ def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: str | None) ->
     b.award_count += 1
     b.paid += amount
     formula = "prize × payout_bps[rank−1] // 10000" if b.payout_bps else "prize // winners"
-    detail: dict[str, Any] = {"bounty": b.id, "kind": b.kind, "rank": rank, "prize": b.prize, "winners": b.winners,
-                              "payout_bps": list(b.payout_bps), "formula": formula}
+    detail: dict[str, Any] = {
+        "bounty": b.id,
+        "kind": b.kind,
+        "rank": rank,
+        "prize": b.prize,
+        "winners": b.winners,
+        "payout_bps": list(b.payout_bps),
+        "formula": formula,
+    }
     if b.kind == "challenge":
         detail["score_ppb"] = sub.score_ppb
         detail["scores"] = dict(sorted(sub.scores.items()))
@@ -302,8 +310,11 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     state.new_id()
     state.bounties[bid] = b
     state.ledger.transfer(acct.wallet(actor), bounty_account(bid), prize, "bounty_escrow")
-    state.earnings.append(EarningItem(actor, "bounty_funding", -prize, {
-        "bounty": bid, "kind": kind, "winners": winners, "deadline_tick": deadline, "payout_bps": list(payout)}))
+    state.earnings.append(
+        EarningItem(
+            actor, "bounty_funding", -prize, {"bounty": bid, "kind": kind, "winners": winners, "deadline_tick": deadline, "payout_bps": list(payout)}
+        )
+    )
 
 
 def process_bounty_submit(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -402,7 +413,21 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
     state.ledger.transfer(bounty_account(b.id), "treasury", to_treasury, "bounty_refund")
     state.ledger.transfer(bounty_account(b.id), acct.wallet(b.sponsor), rest - to_treasury, "bounty_refund")
     if rest - to_treasury:
-        state.earnings.append(EarningItem(b.sponsor, "bounty_refund", rest - to_treasury, {
-            "bounty": b.id, "prize": b.prize, "paid": b.paid, "awards": b.award_count, "winners": b.winners,
-            "rest": rest, "treasury_funding": b.treasury_funding, "to_treasury": to_treasury,
-            "formula": "rest = prize − Σ prizes paid; yours = rest − rest × treasury_funding // prize"}))
+        state.earnings.append(
+            EarningItem(
+                b.sponsor,
+                "bounty_refund",
+                rest - to_treasury,
+                {
+                    "bounty": b.id,
+                    "prize": b.prize,
+                    "paid": b.paid,
+                    "awards": b.award_count,
+                    "winners": b.winners,
+                    "rest": rest,
+                    "treasury_funding": b.treasury_funding,
+                    "to_treasury": to_treasury,
+                    "formula": "rest = prize − Σ prizes paid; yours = rest − rest × treasury_funding // prize",
+                },
+            )
+        )

@@ -70,7 +70,7 @@ class Attestation:
 
 
 def community_param(state: State, name: str) -> int:
-    """A community parameter in force """
+    """A community parameter in force"""
     return int(getattr(state.params, name))
 
 
@@ -85,8 +85,9 @@ def stake_of_address(state: State, who: str) -> int:
 
 def is_eligible_member(state: State, who: str) -> bool:
     """Minimum stake, or (standing in for account age) minimum wallet balance."""
-    return (stake_of_address(state, who) >= community_param(state, "community_min_stake_units")
-            or state.ledger.balance(acct.wallet(who)) >= community_param(state, "community_min_balance_units"))
+    return stake_of_address(state, who) >= community_param(state, "community_min_stake_units") or state.ledger.balance(
+        acct.wallet(who)
+    ) >= community_param(state, "community_min_balance_units")
 
 
 # --- curators (governance calls these too) ---------------------------------------------------
@@ -144,7 +145,9 @@ def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> 
     if not is_eligible_member(state, member):
         raise Conflict(
             f"{member} holds neither the minimum stake ({community_param(state, 'community_min_stake_units')}) nor the "
-            f"minimum wallet balance ({community_param(state, 'community_min_balance_units')})", code="member_not_eligible")
+            f"minimum wallet balance ({community_param(state, 'community_min_balance_units')})",
+            code="member_not_eligible",
+        )
     cap = community_param(state, "community_max_points_per_member_epoch")
     have = state.community_points.get(member, 0)
     if have + points > cap:
@@ -175,12 +178,18 @@ def process_community_rewards(state: State) -> None:
         by_member: dict[str, list[dict[str, Any]]] = {}
         for a in state.attestations:
             by_member.setdefault(a.member, []).append(
-                {"curator": a.curator, "kind": a.kind, "points": a.points, "reference": a.reference, "tick": a.tick})
+                {"curator": a.curator, "kind": a.kind, "points": a.points, "reference": a.reference, "tick": a.tick}
+            )
         for member in sorted(state.community_points):
             points = state.community_points[member]
             amount = community_reward(budget, points, total)
-            detail = {"formula": "budget × points // total_points", "budget": budget, "points": points, "total_points": total,
-                      "attestations": by_member.get(member, [])}
+            detail = {
+                "formula": "budget × points // total_points",
+                "budget": budget,
+                "points": points,
+                "total_points": total,
+                "attestations": by_member.get(member, []),
+            }
             if amount:
                 state.ledger.transfer(POOL, acct.claimable(member), amount, "community")
                 state.earnings.append(EarningItem(member, "community", amount, detail, True))

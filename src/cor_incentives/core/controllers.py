@@ -103,8 +103,15 @@ def process_controllers(state: Any) -> dict[str, Any]:
         signal = measure(state, name)
         current = getattr(p, c.param)
         new = adjust(c, current, signal["measured_bps"])
-        record[name] = {**signal, "param": c.param, "target_bps": c.target_bps, "before": current, "after": new,
-                        "bounds": [c.min_value, c.max_value], "max_step": c.max_step}
+        record[name] = {
+            **signal,
+            "param": c.param,
+            "target_bps": c.target_bps,
+            "before": current,
+            "after": new,
+            "bounds": [c.min_value, c.max_value],
+            "max_step": c.max_step,
+        }
         if new != current:
             changes[c.param] = new
     if changes:

@@ -68,9 +68,15 @@ def process_epoch_record(state: State) -> None:
             streams[name] = {"budget": budget, "paid": 0, "back_to_pool": budget, "earners": 0, "note": "no eligible earner"}
     streams["emission"] = {"budget": state.epoch_streams.get("emission", 0)}
     state.epochs[state.epoch] = EpochRecord(
-        epoch=state.epoch, start_tick=state.epoch_start_tick, end_tick=state.tick,
-        totals=dict(sorted(totals.items())), items=list(state.earnings), root=merkle_root(state.epoch, leaves),
-        leaves=leaves, streams=streams, staking=dict(state.epoch_streams.get("_staking", {})),  # type: ignore[arg-type]
+        epoch=state.epoch,
+        start_tick=state.epoch_start_tick,
+        end_tick=state.tick,
+        totals=dict(sorted(totals.items())),
+        items=list(state.earnings),
+        root=merkle_root(state.epoch, leaves),
+        leaves=leaves,
+        streams=streams,
+        staking=dict(state.epoch_streams.get("_staking", {})),  # type: ignore[arg-type]
         reputation={n: state.nodes[n].reputation_ppb for n in sorted(state.nodes)},
         controllers=dict(state.epoch_streams.get("_controllers", {})),  # type: ignore[arg-type]
         governance=list(state.epoch_streams.get("_governance", [])),  # type: ignore[arg-type]

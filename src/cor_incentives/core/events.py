@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -71,7 +72,7 @@ class Command:
         return canonical_json(self.to_dict())
 
     @staticmethod
-    def decode(payload: bytes | str) -> "Command":
+    def decode(payload: bytes | str) -> Command:
         """Parse canonical bytes; refuse anything that is not exactly canonical."""
         raw = payload.encode("utf-8") if isinstance(payload, str) else payload
         if len(raw) > MAX_PAYLOAD_BYTES:

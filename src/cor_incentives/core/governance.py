@@ -38,7 +38,8 @@ from .controllers import check_controller_settings
 from .errors import Conflict, InvalidInput, NotFound
 from .params import PARAM_FIELDS
 from .state import EarningItem, State
-from .units import BPS, address as parse_address, parse_units
+from .units import BPS, parse_units
+from .units import address as parse_address
 
 KINDS = ("param_change", "treasury_spend", "bounty_funding", "controller", "curator")
 OPTIONS = ("yes", "no", "abstain", "veto")
@@ -147,8 +148,9 @@ def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict("nothing is staked: no one could vote", code="no_voting_power")
     pid = state.new_id()
     state.ledger.transfer(acct.wallet(actor), acct.escrow("proposal", pid), deposit, "proposal_deposit")
-    state.proposals[pid] = Proposal(pid, kind, title, actor, content, deposit, state.tick, state.tick + p.gov_voting_period_ticks,
-                                    "VOTING", node_power, delegations, total)
+    state.proposals[pid] = Proposal(
+        pid, kind, title, actor, content, deposit, state.tick, state.tick + p.gov_voting_period_ticks, "VOTING", node_power, delegations, total
+    )
 
 
 def voting_power(prop: Proposal, voter: str) -> int:
@@ -274,8 +276,17 @@ def process_voter_rewards(state: State) -> None:
         share = min(budget * power[voter] // total, cap)
         if share:
             state.ledger.transfer(POOL, acct.claimable(voter), share, "governance")
-            state.earnings.append(EarningItem(voter, "governance", share, {
-                "formula": "min(stream × power // total_power, stream × cap_bps // 10000)",
-                "inputs": {"power": power[voter], "total_power": total, "stream": budget, "cap_bps": p.gov_voter_reward_cap_bps}}, True))
+            state.earnings.append(
+                EarningItem(
+                    voter,
+                    "governance",
+                    share,
+                    {
+                        "formula": "min(stream × power // total_power, stream × cap_bps // 10000)",
+                        "inputs": {"power": power[voter], "total_power": total, "stream": budget, "cap_bps": p.gov_voter_reward_cap_bps},
+                    },
+                    True,
+                )
+            )
             paid += share
     _record_stream(state, "governance", budget, paid, sum(1 for v in power if power[v]))

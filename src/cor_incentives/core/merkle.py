@@ -92,9 +92,7 @@ def _encode_leaf(types: tuple[str, ...], values: Sequence[Any]) -> bytes:
                 code="invalid_leaf",
             )
         if abi_type == "address" and isinstance(value, str) and not _is_lower_upper_or_checksummed(value):
-            raise InvalidInput(
-                f"address {value!r} is mixed case but not a valid EIP-55 checksum", code="invalid_leaf"
-            )
+            raise InvalidInput(f"address {value!r} is mixed case but not a valid EIP-55 checksum", code="invalid_leaf")
     try:
         return encode(list(types), list(values))
     except (EncodingError, ParseError, ValueError, TypeError) as exc:
@@ -228,9 +226,7 @@ def process_proof(leaf: bytes | str, proof: Sequence[bytes | str]) -> str:
     return _hex(computed)
 
 
-def verify_proof(
-    root: bytes | str, leaf: Sequence[Any], proof: Sequence[bytes | str], types: Sequence[str] = REWARD_LEAF_TYPES
-) -> bool:
+def verify_proof(root: bytes | str, leaf: Sequence[Any], proof: Sequence[bytes | str], types: Sequence[str] = REWARD_LEAF_TYPES) -> bool:
     """Whether ``proof`` proves the leaf values ``leaf`` under ``root`` (OZ's ``StandardMerkleTree.verify``)."""
     if isinstance(leaf, (str, bytes)) or not isinstance(leaf, Sequence):
         raise InvalidInput(f"a leaf is a sequence of values, got {leaf!r}", code="invalid_leaf")

@@ -12,9 +12,10 @@ the set in force, so replay settles every epoch with the parameters of its time.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import InvalidInput
 from .units import BPS, COR, PPB
@@ -114,11 +115,20 @@ class Params:
     gov_timelock_ticks: int = _p(0, 0, 10**7, "ticks between the end of voting and execution (at the next epoch close after)")
     gov_voter_reward_cap_bps: int = _p(2_500, 1, BPS, "largest share of the governance stream one address can earn in an epoch")
     # --- bounties and community (DESIGN §11) ---
-    bounty_review_period_ticks: int = _p(100, 0, 10**7, "ticks after a bounty's deadline reserved for its reviewers: only they may finalize a challenge, and a bounty with entries and unawarded prizes cannot expire yet")
+    bounty_review_period_ticks: int = _p(
+        100,
+        0,
+        10**7,
+        "ticks after a bounty's deadline reserved for its reviewers: only they may finalize a challenge, and a bounty with entries and unawarded prizes cannot expire yet",
+    )
     bounty_max_duration_ticks: int = _p(36_500, 1, 10**9, "furthest a bounty's deadline may be from its creation (devnet: 365 epochs of 100 ticks)")
     bounty_max_submissions: int = _p(1_000, 1, 100_000, "entries one bounty may take (a bound on the state)")
-    community_min_stake_units: int = _p(100 * COR, 0, U256, "stake (self-bond plus delegations) that makes an address eligible for community attestations")
-    community_min_balance_units: int = _p(1_000 * COR, 0, U256, "wallet balance that makes an address eligible without the minimum stake (stands in for account age)")
+    community_min_stake_units: int = _p(
+        100 * COR, 0, U256, "stake (self-bond plus delegations) that makes an address eligible for community attestations"
+    )
+    community_min_balance_units: int = _p(
+        1_000 * COR, 0, U256, "wallet balance that makes an address eligible without the minimum stake (stands in for account age)"
+    )
     community_max_points_per_member_epoch: int = _p(300, 1, 10**6, "attested points one member may earn in one epoch")
     # --- minting ---
     mint_enabled: bool = field(default=False, metadata={"doc": "whether any posting may come from `minted`"})
@@ -147,7 +157,7 @@ class Params:
                 out[f.name] = v
         return out
 
-    def replace(self, **changes: Any) -> "Params":
+    def replace(self, **changes: Any) -> Params:
         """A new set with ``changes`` applied and validated."""
         return params_from_dict({**self.to_dict(), **changes})
 
@@ -183,16 +193,12 @@ def validate_params(p: Params) -> None:
         if "split" in f.metadata or "keys" in f.metadata:
             keys = f.metadata.get("split") or f.metadata["keys"]
             if not isinstance(v, Mapping) or set(v) != set(keys):
-                raise InvalidInput(
-                    f"{f.name} must have exactly the keys {sorted(keys)}", code="invalid_parameter", name=f.name
-                )
+                raise InvalidInput(f"{f.name} must have exactly the keys {sorted(keys)}", code="invalid_parameter", name=f.name)
             for k, x in v.items():
                 if isinstance(x, bool) or not isinstance(x, int) or not 0 <= x <= BPS:
                     raise InvalidInput(f"{f.name}.{k} must be an integer in [0, 10000], got {x!r}", code="invalid_parameter")
             if "split" in f.metadata and sum(v.values()) != BPS:
-                raise InvalidInput(
-                    f"{f.name} must sum to 10000 bps, sums to {sum(v.values())}", code="invalid_parameter", name=f.name
-                )
+                raise InvalidInput(f"{f.name} must sum to 10000 bps, sums to {sum(v.values())}", code="invalid_parameter", name=f.name)
             continue
         if isinstance(v, bool) or not isinstance(v, int):
             raise InvalidInput(f"parameter {f.name} must be an integer, got {v!r}", code="invalid_parameter", name=f.name)
@@ -254,7 +260,7 @@ class ParamHistory:
                 break
         return current
 
-    def with_changes(self, from_epoch: int, changes: dict[str, Any]) -> "ParamHistory":
+    def with_changes(self, from_epoch: int, changes: dict[str, Any]) -> ParamHistory:
         """Apply ``changes`` (validated) from ``from_epoch`` on, keeping later scheduled versions' other changes."""
         out = []
         for e, p in self.versions:

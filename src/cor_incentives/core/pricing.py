@@ -26,9 +26,19 @@ TIERS = (("tiny", 1_000_000_000, 1), ("small", 8_000_000_000, 4), ("medium", 35_
 
 # quantization factor, ppb: cheaper weights cost less to serve
 QUANTIZATION_FACTOR_PPB = {
-    "f32": 1_200_000_000, "f16": PPB, "bf16": PPB, "q8_0": 800_000_000, "int8": 800_000_000,
-    "q6_k": 700_000_000, "q5_k_m": 650_000_000, "q5_0": 650_000_000, "q4_k_m": 600_000_000,
-    "q4_1": 600_000_000, "q4_0": 600_000_000, "q3_k_m": 550_000_000, "q2_k": 500_000_000,
+    "f32": 1_200_000_000,
+    "f16": PPB,
+    "bf16": PPB,
+    "q8_0": 800_000_000,
+    "int8": 800_000_000,
+    "q6_k": 700_000_000,
+    "q5_k_m": 650_000_000,
+    "q5_0": 650_000_000,
+    "q4_k_m": 600_000_000,
+    "q4_1": 600_000_000,
+    "q4_0": 600_000_000,
+    "q3_k_m": 550_000_000,
+    "q2_k": 500_000_000,
 }
 
 # context factor, ppb, by the model's context length: long-context models cost more to serve
@@ -57,8 +67,12 @@ def context_factor_ppb(context_length: int) -> int:
 
 
 def base_fee(params: Params, tier: str) -> int:
-    return {"tiny": params.base_fee_tiny_units, "small": params.base_fee_small_units,
-            "medium": params.base_fee_medium_units, "large": params.base_fee_large_units}[tier]
+    return {
+        "tiny": params.base_fee_tiny_units,
+        "small": params.base_fee_small_units,
+        "medium": params.base_fee_medium_units,
+        "large": params.base_fee_large_units,
+    }[tier]
 
 
 @dataclass(frozen=True)
@@ -104,9 +118,22 @@ def quote(model: Model, input_tokens: int, output_tokens: int, params: Params, r
     raw = base + input_tokens * params.input_price_per_token_units + output_tokens * params.output_price_per_token_units
     per_miner = raw * qf // PPB * cf // PPB
     total = (per_miner * r + params.validation_fee_units) * params.price_factor_ppb // PPB
-    return Quote(model.id, tier, input_tokens, output_tokens, r, base, params.input_price_per_token_units,
-                 params.output_price_per_token_units, qf, cf, per_miner, params.validation_fee_units,
-                 params.price_factor_ppb, total)
+    return Quote(
+        model.id,
+        tier,
+        input_tokens,
+        output_tokens,
+        r,
+        base,
+        params.input_price_per_token_units,
+        params.output_price_per_token_units,
+        qf,
+        cf,
+        per_miner,
+        params.validation_fee_units,
+        params.price_factor_ppb,
+        total,
+    )
 
 
 def complexity_units(model: Model, input_tokens: int, output_tokens: int) -> int:

@@ -39,7 +39,8 @@ from .errors import Conflict, InvalidInput, NotFound
 from .merkle import build_tree, verify_proof
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
 from .state import EarningItem, State
-from .units import BPS, PPB, address as parse_address, parse_units
+from .units import BPS, PPB, parse_units
+from .units import address as parse_address
 from .work_rewards import WorkRewardParams, compute_validator_rewards, compute_work_rewards
 
 POOL = "pool:network_incentives"
@@ -82,14 +83,14 @@ def _record_stream(state: State, stream: str, budget: int, paid: int, earners: i
     rec[stream] = {"budget": budget, "paid": paid, "back_to_pool": budget - paid, "earners": earners, **({"note": why} if why else {})}
 
 
-def _pay_stream(state: State, stream: str, nodes: list[str], result: Any, params_used: dict[str, Any], formula: str,
-                tasks: dict[str, list[int]] | None = None) -> int:
+def _pay_stream(
+    state: State, stream: str, nodes: list[str], result: Any, params_used: dict[str, Any], formula: str, tasks: dict[str, list[int]] | None = None
+) -> int:
     paid = 0
     for i, node_id in enumerate(nodes):
         line = result.for_node(i)
         reward = result.reward[i]
-        detail = {"stream": stream, "formula": formula, "inputs": line, "params": params_used,
-                  "tasks": (tasks or {}).get(node_id, [])}
+        detail = {"stream": stream, "formula": formula, "inputs": line, "params": params_used, "tasks": (tasks or {}).get(node_id, [])}
         if reward:
             credit_node_reward(state, node_id, POOL, reward, stream, detail)
             paid += reward
@@ -102,12 +103,15 @@ def _pay_stream(state: State, stream: str, nodes: list[str], result: Any, params
 
 def _gate_params(state: State) -> dict[str, Any]:
     p = state.params
-    return {"min_precommit_rate_bps": p.min_precommit_rate_bps, "min_score_bps": p.min_score_bps,
-            "reputation_multiplier_min_ppb": p.reputation_multiplier_min_ppb, "reputation_multiplier_max_ppb": p.reputation_multiplier_max_ppb}
+    return {
+        "min_precommit_rate_bps": p.min_precommit_rate_bps,
+        "min_score_bps": p.min_score_bps,
+        "reputation_multiplier_min_ppb": p.reputation_multiplier_min_ppb,
+        "reputation_multiplier_max_ppb": p.reputation_multiplier_max_ppb,
+    }
 
 
-def _work_stream(state: State, stream_key: str, rows: list[Any], empty_note: str, settle: Any, counted: Any,
-                 stream: str, formula: str) -> None:
+def _work_stream(state: State, stream_key: str, rows: list[Any], empty_note: str, settle: Any, counted: Any, stream: str, formula: str) -> None:
     """One work stream: the kernel over the epoch's rows, paid through commission and stakers, recorded."""
     budget = state.epoch_streams.get(stream_key, 0)
     nodes = sorted({r.node for r in rows if r.node in state.nodes})
@@ -131,26 +135,54 @@ def _work_stream(state: State, stream_key: str, rows: list[Any], empty_note: str
 
 def process_miner_rewards(state: State) -> None:
     """The miners stream, by weighted PoI/PoUW work."""
+
     def settle(column: Any, node: Any, reputation: np.ndarray, budget: int) -> Any:
         return compute_work_rewards(
-            node_index=column(node), complexity_units=column(lambda r: min(r.complexity_units, 10**6)),
-            quality_ppb=column(lambda r: r.quality_ppb), in_consensus=column(lambda r: r.in_consensus, bool),
-            precommitted=column(lambda r: r.precommitted, bool), reputation_ppb=reputation, stream_amount=budget,
-            params=_work_params(state))
+            node_index=column(node),
+            complexity_units=column(lambda r: min(r.complexity_units, 10**6)),
+            quality_ppb=column(lambda r: r.quality_ppb),
+            in_consensus=column(lambda r: r.in_consensus, bool),
+            precommitted=column(lambda r: r.precommitted, bool),
+            reputation_ppb=reputation,
+            stream_amount=budget,
+            params=_work_params(state),
+        )
 
-    _work_stream(state, "miners", state.epoch_work, "no miner work this epoch", settle, lambda r: r.in_consensus, "miner_work",
-                 "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks")
+    _work_stream(
+        state,
+        "miners",
+        state.epoch_work,
+        "no miner work this epoch",
+        settle,
+        lambda r: r.in_consensus,
+        "miner_work",
+        "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks",
+    )
 
 
 def process_validator_rewards(state: State) -> None:
     """The validators stream, by agreement-weighted on-time validations."""
+
     def settle(column: Any, node: Any, reputation: np.ndarray, budget: int) -> Any:
         return compute_validator_rewards(
-            node_index=column(node), agreement_ppb=column(lambda r: r.agreement_ppb), on_time=column(lambda r: r.on_time, bool),
-            reputation_ppb=reputation, stream_amount=budget, params=_work_params(state))
+            node_index=column(node),
+            agreement_ppb=column(lambda r: r.agreement_ppb),
+            on_time=column(lambda r: r.on_time, bool),
+            reputation_ppb=reputation,
+            stream_amount=budget,
+            params=_work_params(state),
+        )
 
-    _work_stream(state, "validators", state.epoch_validations, "no validations this epoch", settle, lambda r: r.on_time, "validator_work",
-                 "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible")
+    _work_stream(
+        state,
+        "validators",
+        state.epoch_validations,
+        "no validations this epoch",
+        settle,
+        lambda r: r.on_time,
+        "validator_work",
+        "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible",
+    )
 
 
 def process_staking_apr(state: State) -> None:
@@ -178,18 +210,37 @@ def process_staking_apr(state: State) -> None:
         pay = d * budget // due_total if binding else d
         if pay:
             node = state.nodes[node_id]
-            credit_node_reward(state, node_id, STAKING_POOL, pay, "staking_apr", {
-                "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)" + (" × budget // Σ due" if binding else ""),
-                "inputs": {"stake_ticks": node.stake_ticks, "target_apr_bps": apr, "due": d, "due_total": due_total, "budget": budget},
-                "params": {"epochs_per_year": p.epochs_per_year, "epoch_length_ticks": p.epoch_length_ticks, "max_epoch_drain_bps": p.max_epoch_drain_bps}})
+            credit_node_reward(
+                state,
+                node_id,
+                STAKING_POOL,
+                pay,
+                "staking_apr",
+                {
+                    "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
+                    + (" × budget // Σ due" if binding else ""),
+                    "inputs": {"stake_ticks": node.stake_ticks, "target_apr_bps": apr, "due": d, "due_total": due_total, "budget": budget},
+                    "params": {
+                        "epochs_per_year": p.epochs_per_year,
+                        "epoch_length_ticks": p.epoch_length_ticks,
+                        "max_epoch_drain_bps": p.max_epoch_drain_bps,
+                    },
+                },
+            )
             paid_total += pay
             settle_node_rewards(state, node_id, "staking_apr:stake")
     for node_id, why in excluded.items():
         state.earnings.append(EarningItem(node_id, "staking_apr:none", 0, {"why": why}))
     effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
     state.epoch_streams["_staking"] = {  # type: ignore[assignment]
-        "target_apr_bps": apr, "effective_apr_bps": effective, "budget": budget, "due": due_total, "paid": paid_total,
-        "budget_binding": binding, "stake_ticks": stake_ticks_total, "excluded": excluded,
+        "target_apr_bps": apr,
+        "effective_apr_bps": effective,
+        "budget": budget,
+        "due": due_total,
+        "paid": paid_total,
+        "budget_binding": binding,
+        "stake_ticks": stake_ticks_total,
+        "excluded": excluded,
     }
     for node in state.nodes.values():
         node.stake_ticks = 0
@@ -279,9 +330,24 @@ def process_marketplace_rewards(state: State) -> None:
         for who, amount, role in parts:
             if amount:
                 state.ledger.transfer(POOL, acct.claimable(who), amount, "marketplace")
-                state.earnings.append(EarningItem(who, "marketplace", amount, {
-                    "formula": "stream × usage // total_usage (parent_royalty_bps of a fine-tune's share to its parent)",
-                    "inputs": {"model": model_id, "role": role, "usage": usage[model_id], "total_usage": total, "stream": budget,
-                               "parent_royalty_bps": p.parent_royalty_bps}}, True))
+                state.earnings.append(
+                    EarningItem(
+                        who,
+                        "marketplace",
+                        amount,
+                        {
+                            "formula": "stream × usage // total_usage (parent_royalty_bps of a fine-tune's share to its parent)",
+                            "inputs": {
+                                "model": model_id,
+                                "role": role,
+                                "usage": usage[model_id],
+                                "total_usage": total,
+                                "stream": budget,
+                                "parent_royalty_bps": p.parent_royalty_bps,
+                            },
+                        },
+                        True,
+                    )
+                )
                 paid += amount
     _record_stream(state, "marketplace", budget, paid, len(usage))

@@ -56,7 +56,7 @@ def recover_signer(message: bytes, signature: str) -> str:
 
 def equivocation_text(chain_id: str, scope: str, message: str) -> bytes:
     """What a node signs for a scoped statement (precommit, report): the bytes equivocation evidence cites."""
-    return f"cor:{chain_id}:{scope}:{message}".encode("utf-8")
+    return f"cor:{chain_id}:{scope}:{message}".encode()
 
 
 def _key_bytes(private_key: str) -> bytes:

@@ -29,11 +29,12 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, Unauthorized
 from .events import canonical_json, content_hash
-from .signatures import equivocation_text, recover_signer
 from .params import JAIL_OFFENCES, SLASH_FRACTION_DEFAULT
+from .signatures import equivocation_text, recover_signer
 from .staking import change_stake, get_node, stake_account, stakers
 from .state import EarningItem, SlashRecord, State
-from .units import BPS, address as parse_address
+from .units import BPS
+from .units import address as parse_address
 
 OFFENCES = tuple(SLASH_FRACTION_DEFAULT)
 
@@ -43,9 +44,7 @@ def evidence_hash(node: str, offence: str, evidence: dict[str, Any]) -> str:
     return content_hash(canonical_json({"node": node, "offence": offence, "evidence": evidence}))
 
 
-def slash(
-    state: State, node_id: str, offence: str, offence_tick: int, evidence: dict[str, Any], reporter: str | None
-) -> SlashRecord:
+def slash(state: State, node_id: str, offence: str, offence_tick: int, evidence: dict[str, Any], reporter: str | None) -> SlashRecord:
     """Slash ``node_id`` for ``offence``: pro rata over its positions, split, jail. Validates first."""
     if offence not in OFFENCES:
         raise InvalidInput(f"unknown offence {offence!r}; one of {', '.join(OFFENCES)}", code="unknown_offence")
@@ -75,7 +74,9 @@ def slash(
                 u.amount -= piece
                 key = f"unbonding:{u.address}#{u.id}"
                 by_account[key] = piece
-                state.earnings.append(EarningItem(u.address, "slash", -piece, {"node": node_id, "offence": offence, "slash_id": sid, "unbonding_id": u.id}))
+                state.earnings.append(
+                    EarningItem(u.address, "slash", -piece, {"node": node_id, "offence": offence, "slash_id": sid, "unbonding_id": u.id})
+                )
     total = state.ledger.balance(hold)
     burned = total * p.slash_burn_bps // BPS
     to_reporter = total * p.slash_reporter_bps // BPS if reporter else 0
@@ -93,9 +94,21 @@ def slash(
     node.slash_count += 1
     state.evidence_used.add(ev_hash)
     record = SlashRecord(
-        id=sid, node=node_id, offence=offence, offence_tick=offence_tick, tick=state.tick, epoch=state.epoch,
-        evidence_hash=ev_hash, evidence=dict(evidence), reporter=reporter, fraction_bps=fraction, total=total,
-        burned=burned, to_reporter=to_reporter, to_treasury=to_treasury, by_account=by_account,
+        id=sid,
+        node=node_id,
+        offence=offence,
+        offence_tick=offence_tick,
+        tick=state.tick,
+        epoch=state.epoch,
+        evidence_hash=ev_hash,
+        evidence=dict(evidence),
+        reporter=reporter,
+        fraction_bps=fraction,
+        total=total,
+        burned=burned,
+        to_reporter=to_reporter,
+        to_treasury=to_treasury,
+        by_account=by_account,
         jailed_until_tick=jailed_until,
     )
     state.slashes.append(record)

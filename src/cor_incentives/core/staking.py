@@ -25,7 +25,8 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized
 from .state import ACC_SCALE, ROLES, EarningItem, Node, State, Unbonding
-from .units import BPS, address as parse_address, parse_units
+from .units import BPS, parse_units
+from .units import address as parse_address
 
 
 def get_node(state: State, node_id: str) -> Node:
@@ -77,9 +78,20 @@ def harvest(state: State, node_id: str, addr: str, stream: str = "stake_reward")
     amount = pending_reward(state, node_id, addr)
     if amount > 0:
         state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), amount, stream)
-        state.earnings.append(EarningItem(addr, stream, amount, {
-            "node": node_id, "stake": stake_of(state, node_id, addr), "node_stake": state.nodes[node_id].stake_total,
-            "formula": "stake × reward_per_stake // 10**36 − debt (your share of the node's reward after commission)"}, True))
+        state.earnings.append(
+            EarningItem(
+                addr,
+                stream,
+                amount,
+                {
+                    "node": node_id,
+                    "stake": stake_of(state, node_id, addr),
+                    "node_stake": state.nodes[node_id].stake_total,
+                    "formula": "stake × reward_per_stake // 10**36 − debt (your share of the node's reward after commission)",
+                },
+                True,
+            )
+        )
     return amount
 
 
@@ -127,9 +139,21 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     rest = amount - commission
     if commission:
         state.ledger.transfer(src, acct.claimable(node_id), commission, f"{stream}:commission")
-        state.earnings.append(EarningItem(node_id, f"{stream}:commission", commission, {
-            **detail, "node": node_id, "commission_bps": node.commission_bps, "node_reward": amount,
-            "formula": "node_reward × commission_bps // 10000 (all of it when the node has no stake)"}, True))
+        state.earnings.append(
+            EarningItem(
+                node_id,
+                f"{stream}:commission",
+                commission,
+                {
+                    **detail,
+                    "node": node_id,
+                    "commission_bps": node.commission_bps,
+                    "node_reward": amount,
+                    "formula": "node_reward × commission_bps // 10000 (all of it when the node has no stake)",
+                },
+                True,
+            )
+        )
     if rest:
         state.ledger.transfer(src, acct.rewards(node_id), rest, f"{stream}:stakers")
         node.reward_acc += rest * ACC_SCALE // node.stake_total
@@ -169,24 +193,24 @@ def process_register(state: State, actor: str, body: dict[str, Any]) -> None:
     bond = _positive_amount(body, "self_bond")
     commission = body.get("commission_bps", 0)
     if isinstance(commission, bool) or not isinstance(commission, int) or not 0 <= commission <= p.max_commission_bps:
-        raise InvalidInput(
-            f"commission_bps must be an integer in [0, {p.max_commission_bps}]", code="commission_out_of_bounds"
-        )
+        raise InvalidInput(f"commission_bps must be an integer in [0, {p.max_commission_bps}]", code="commission_out_of_bounds")
     models = body.get("models", [])
     if not isinstance(models, list) or not all(isinstance(m, str) and m for m in models) or len(models) > 64:
         raise InvalidInput("models must be a list of model ids (at most 64)", code="invalid_models")
     if actor in state.nodes:
         raise Conflict(f"{actor} is already registered as a {state.nodes[actor].role}", code="node_already_registered")
     if bond < p.min_self_bond(role):
-        raise Conflict(
-            f"self-bond {bond} is below the {role} minimum {p.min_self_bond(role)}", code="self_bond_below_minimum"
-        )
+        raise Conflict(f"self-bond {bond} is below the {role} minimum {p.min_self_bond(role)}", code="self_bond_below_minimum")
     have = state.ledger.balance(acct.wallet(actor))
     if have < bond:
         raise Conflict(f"wallet holds {have}, self-bond needs {bond}", code="stake_exceeds_balance")
     state.nodes[actor] = Node(
-        id=actor, role=role, commission_bps=commission, registered_tick=state.tick,
-        models=tuple(models), reputation_ppb=p.reputation_initial_ppb,
+        id=actor,
+        role=role,
+        commission_bps=commission,
+        registered_tick=state.tick,
+        models=tuple(models),
+        reputation_ppb=p.reputation_initial_ppb,
     )
     change_stake(state, actor, actor, acct.wallet(actor), acct.bonded(actor), bond, "self_bond")
 
@@ -219,7 +243,11 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
     if have < amount:
         raise Conflict(f"stake is {have}, cannot unbond {amount}", code="unbond_exceeds_stake")
     entry = Unbonding(
-        id=state.new_id(), address=actor, node=node_id, amount=amount, start_tick=state.tick,
+        id=state.new_id(),
+        address=actor,
+        node=node_id,
+        amount=amount,
+        start_tick=state.tick,
         mature_epoch=state.epoch + state.params.unbonding_period_epochs,
     )
     change_stake(state, node_id, actor, stake_account(node_id, actor), acct.unbonding(actor), amount, "unbond")
@@ -265,9 +293,7 @@ def process_set_commission(state: State, actor: str, body: dict[str, Any]) -> No
     if isinstance(new, bool) or not isinstance(new, int) or not 0 <= new <= p.max_commission_bps:
         raise InvalidInput(f"commission_bps must be an integer in [0, {p.max_commission_bps}]", code="commission_out_of_bounds")
     if abs(new - node.commission_bps) > p.max_commission_change_bps:
-        raise Conflict(
-            f"commission may change by at most {p.max_commission_change_bps} bps at a time", code="commission_change_too_large"
-        )
+        raise Conflict(f"commission may change by at most {p.max_commission_change_bps} bps at a time", code="commission_change_too_large")
     if node.commission_changed_epoch >= 0 and state.epoch < node.commission_changed_epoch + p.commission_change_cooldown_epochs:
         raise Conflict("commission was changed too recently", code="commission_change_too_soon")
     node.commission_bps = new

@@ -129,7 +129,7 @@ class State:
     slashes: list[SlashRecord] = field(default_factory=list)
     evidence_used: set[str] = field(default_factory=set)
     earnings: list[EarningItem] = field(default_factory=list)
-    epochs: dict[int, "EpochRecord"] = field(default_factory=dict)
+    epochs: dict[int, EpochRecord] = field(default_factory=dict)
     models: dict[str, Any] = field(default_factory=dict)
     sessions: dict[int, Any] = field(default_factory=dict)
     tasks: dict[int, Any] = field(default_factory=dict)

@@ -48,7 +48,7 @@ from .slashing import slash
 from .staking import get_node, is_selectable
 from .state import EarningItem, State
 from .units import PPB
-from .validation import Consensus, agreement_ppb, aggregate, deviation_ppb
+from .validation import Consensus, aggregate, agreement_ppb, deviation_ppb
 
 OPEN_STATES = ("PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
@@ -160,8 +160,9 @@ def selection_weight(state: State, node_id: str) -> int:
     return max(1, n.stake_total * max(n.reputation_ppb, PPB // 100) // PPB)
 
 
-def sample_nodes(state: State, role: str, k: int, purpose: str, model: str | None = None,
-                 among: list[str] | None = None, prefer: set[str] | None = None) -> list[str]:
+def sample_nodes(
+    state: State, role: str, k: int, purpose: str, model: str | None = None, among: list[str] | None = None, prefer: set[str] | None = None
+) -> list[str]:
     """Draw up to ``k`` distinct nodes with inclusion probability proportional to stake × reputation.
 
     Seeded by the log head and ``purpose``. With ``prefer``, nodes in it are drawn first (network
@@ -311,8 +312,12 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
     q = quote(model, input_tokens, max_out, p, session.redundancy)
     deposit = state.ledger.balance(session_account(session.id))
     if deposit < q.total_units:
-        raise Conflict(f"session deposit {deposit} is below the quote {q.total_units} at max_output_tokens",
-                       code="deposit_too_small", needed=str(q.total_units), deposit=str(deposit))
+        raise Conflict(
+            f"session deposit {deposit} is below the quote {q.total_units} at max_output_tokens",
+            code="deposit_too_small",
+            needed=str(q.total_units),
+            deposit=str(deposit),
+        )
     if _count_open(state) >= p.max_open_tasks:
         raise Conflict("too many open tasks; try again later", code="too_many_open_tasks")
     tid = state.next_id
@@ -324,10 +329,25 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict("no eligible validator", code="not_enough_validators")
     state.new_id()
     task = Task(
-        id=tid, kind="user", user=actor, session=session.id, router=router, model=model.id, prompt_hash=prompt_hash,
-        prompt_bytes=prompt_bytes, input_tokens=input_tokens, max_output_tokens=max_out, redundancy=session.redundancy,
-        validators_wanted=session.validators, state="PREPARED", created_tick=state.tick, created_epoch=state.epoch,
-        deadline_tick=0, escrowed=q.total_units, seed=state.head_hash, miners=[Assignment(m) for m in miners],
+        id=tid,
+        kind="user",
+        user=actor,
+        session=session.id,
+        router=router,
+        model=model.id,
+        prompt_hash=prompt_hash,
+        prompt_bytes=prompt_bytes,
+        input_tokens=input_tokens,
+        max_output_tokens=max_out,
+        redundancy=session.redundancy,
+        validators_wanted=session.validators,
+        state="PREPARED",
+        created_tick=state.tick,
+        created_epoch=state.epoch,
+        deadline_tick=0,
+        escrowed=q.total_units,
+        seed=state.head_hash,
+        miners=[Assignment(m) for m in miners],
     )
     state.ledger.transfer(session_account(session.id), acct.escrow("task", tid), q.total_units, "task_escrow")
     session.open_tasks += 1
@@ -358,10 +378,25 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
         raise Conflict("no eligible validator", code="not_enough_validators")
     state.new_id()
     task = Task(
-        id=tid, kind="network", user=None, session=None, router=None, model=model.id, prompt_hash=prompt_hash,
-        prompt_bytes=prompt_bytes, input_tokens=input_tokens, max_output_tokens=max_out, redundancy=len(miners),
-        validators_wanted=p.validators_per_task, state="PREPARED", created_tick=state.tick, created_epoch=state.epoch,
-        deadline_tick=0, escrowed=0, seed=state.head_hash, miners=[Assignment(m) for m in miners],
+        id=tid,
+        kind="network",
+        user=None,
+        session=None,
+        router=None,
+        model=model.id,
+        prompt_hash=prompt_hash,
+        prompt_bytes=prompt_bytes,
+        input_tokens=input_tokens,
+        max_output_tokens=max_out,
+        redundancy=len(miners),
+        validators_wanted=p.validators_per_task,
+        state="PREPARED",
+        created_tick=state.tick,
+        created_epoch=state.epoch,
+        deadline_tick=0,
+        escrowed=0,
+        seed=state.head_hash,
+        miners=[Assignment(m) for m in miners],
     )
     _open_task(state, task)
 
@@ -429,8 +464,7 @@ def process_task_reveal(state: State, actor: str, body: dict[str, Any]) -> None:
     a.output_tokens = out_tokens
     if commitment(task.id, actor, output_hash, salt) != a.commit:
         a.mismatch = True
-        slash(state, actor, "commit_mismatch", state.tick,
-              {"task": task.id, "commit": a.commit, "output_hash": output_hash, "salt": salt}, None)
+        slash(state, actor, "commit_mismatch", state.tick, {"task": task.id, "commit": a.commit, "output_hash": output_hash, "salt": salt}, None)
     if all(x.reveal_tick is not None for x in task.miners if x.commit):
         _enter_validation(state, task)
 
@@ -479,8 +513,12 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
                 raise InvalidInput(f"{name} must be an integer in [0, {hi}]", code="invalid_report")
         parsed[m] = [d, q]
         sub = r.get("criteria", {})
-        if not isinstance(sub, dict) or len(sub) > 16 or not all(
-            isinstance(k, str) and len(k) <= 32 and not isinstance(v, bool) and isinstance(v, int) and 0 <= v <= PPB for k, v in sub.items()
+        if (
+            not isinstance(sub, dict)
+            or len(sub) > 16
+            or not all(
+                isinstance(k, str) and len(k) <= 32 and not isinstance(v, bool) and isinstance(v, int) and 0 <= v <= PPB for k, v in sub.items()
+            )
         ):
             raise InvalidInput("criteria must map up to 16 short names to integers in [0, 10**9]", code="invalid_report")
         if sub:
@@ -544,8 +582,7 @@ def _finalize(state: State, task: Task) -> None:
     _clear_deadline(state, task)
     reveals = _valid_reveals(task)
     reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
-    cons = aggregate(reports, _stakes(state, list(reports)), [a.miner for a in reveals], p.poi_max_distance_ppb,
-                     p.consensus_min_quality_ppb)
+    cons = aggregate(reports, _stakes(state, list(reports)), [a.miner for a in reveals], p.poi_max_distance_ppb, p.consensus_min_quality_ppb)
     for a in reveals:
         a.distance_ppb = cons.distance_ppb[a.miner]
         a.quality_ppb = cons.quality_ppb[a.miner]
@@ -590,16 +627,40 @@ def _settle_payment(state: State, task: Task, winners: list[Assignment]) -> None
         share = parts["miners"] * (a.quality_ppb or 0) // total_q if total_q else parts["miners"] // len(winners)
         a.paid = share
         paid += share
-        _pay(state, escrow, a.miner, share, "task_fee:miner", {"task": task.id, "quality_ppb": a.quality_ppb, "total_quality_ppb": total_q, "pool": parts["miners"],
-                                                              "formula": "pool × quality_ppb // total_quality_ppb (pool = price × fee_split_bps.miners // 10000)"})
+        _pay(
+            state,
+            escrow,
+            a.miner,
+            share,
+            "task_fee:miner",
+            {
+                "task": task.id,
+                "quality_ppb": a.quality_ppb,
+                "total_quality_ppb": total_q,
+                "pool": parts["miners"],
+                "formula": "pool × quality_ppb // total_quality_ppb (pool = price × fee_split_bps.miners // 10000)",
+            },
+        )
     # validators that reported, pro rata by agreement
     total_a = sum(task.agreement_ppb.values())
     vs = sorted(task.agreement_ppb)
     for v in vs:
         share = parts["validators"] * task.agreement_ppb[v] // total_a if total_a else parts["validators"] // len(vs)
         paid += share
-        _pay(state, escrow, v, share, "task_fee:validator", {"task": task.id, "agreement_ppb": task.agreement_ppb[v], "total_agreement_ppb": total_a, "pool": parts["validators"],
-                                                             "formula": "pool × agreement_ppb // total_agreement_ppb (pool = price × fee_split_bps.validators // 10000)"})
+        _pay(
+            state,
+            escrow,
+            v,
+            share,
+            "task_fee:validator",
+            {
+                "task": task.id,
+                "agreement_ppb": task.agreement_ppb[v],
+                "total_agreement_ppb": total_a,
+                "pool": parts["validators"],
+                "formula": "pool × agreement_ppb // total_agreement_ppb (pool = price × fee_split_bps.validators // 10000)",
+            },
+        )
     # router, royalty, treasury
     if task.router:
         _pay(state, escrow, task.router, parts["router"], "task_fee:router", {"task": task.id, "formula": "price × fee_split_bps.router // 10000"})
@@ -608,11 +669,23 @@ def _settle_payment(state: State, task: Task, winners: list[Assignment]) -> None
     royalty = parts["model_royalty"]
     if model.parent:
         parent_share = royalty * p.parent_royalty_bps // 10_000
-        _pay(state, escrow, state.models[model.parent].owner, parent_share, "task_fee:royalty_parent", {"task": task.id, "model": model.parent,
-             "formula": "price × fee_split_bps.model_royalty // 10000 × parent_royalty_bps // 10000"})
+        _pay(
+            state,
+            escrow,
+            state.models[model.parent].owner,
+            parent_share,
+            "task_fee:royalty_parent",
+            {"task": task.id, "model": model.parent, "formula": "price × fee_split_bps.model_royalty // 10000 × parent_royalty_bps // 10000"},
+        )
         royalty -= parent_share
-    _pay(state, escrow, model.owner, royalty, "task_fee:royalty", {"task": task.id, "model": model.id,
-         "formula": "price × fee_split_bps.model_royalty // 10000, less the parent's share for a fine-tune"})
+    _pay(
+        state,
+        escrow,
+        model.owner,
+        royalty,
+        "task_fee:royalty",
+        {"task": task.id, "model": model.id, "formula": "price × fee_split_bps.model_royalty // 10000, less the parent's share for a fine-tune"},
+    )
     state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
     pro_rata_dust = parts["miners"] + parts["validators"] - paid
     state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
@@ -655,8 +728,11 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     for a in task.miners:
         # the settled token count (median of the consensus), not each miner's own unchecked claim
         units = complexity_units(model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
-        state.epoch_work.append(WorkRow(task.id, a.miner, units, a.quality_ppb if a.in_consensus and a.quality_ppb else 0,
-                                        a.in_consensus, a.commit is not None, task.model))
+        state.epoch_work.append(
+            WorkRow(
+                task.id, a.miner, units, a.quality_ppb if a.in_consensus and a.quality_ppb else 0, a.in_consensus, a.commit is not None, task.model
+            )
+        )
     for v in task.validators:
         state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports))
 
@@ -673,8 +749,11 @@ def record_offence(state: State, node_id: str, offence: str, task_id: int) -> No
     window_start = state.epoch - p.offence_window_epochs + 1
     log = [e for e in state.offence_log.get(key, []) if e[0] >= window_start]
     log.append((state.epoch, task_id))
-    threshold = {"missed_deadline": p.missed_deadline_threshold, "poi_divergence": p.poi_divergence_threshold,
-                 "validator_deviation": p.validator_deviation_threshold}[offence]
+    threshold = {
+        "missed_deadline": p.missed_deadline_threshold,
+        "poi_divergence": p.poi_divergence_threshold,
+        "validator_deviation": p.validator_deviation_threshold,
+    }[offence]
     if len(log) >= threshold:
         slash(state, node_id, offence, state.tick, {"tasks": [t for _, t in log], "window_epochs": p.offence_window_epochs}, None)
         state.offence_log.pop(key, None)

@@ -36,9 +36,7 @@ def parse_cor(text: str) -> Amount:
         raise InvalidInput(f"amount must not be negative: {text!r}", code="invalid_amount")
     m = _DECIMAL.match(s)
     if not m:
-        raise InvalidInput(
-            f"amount must be a plain decimal number of COR like '12.5', got {text!r}", code="invalid_amount"
-        )
+        raise InvalidInput(f"amount must be a plain decimal number of COR like '12.5', got {text!r}", code="invalid_amount")
     whole, frac = m.group(1), m.group(2) or ""
     if len(frac) > DECIMALS:
         raise InvalidInput(

@@ -52,8 +52,9 @@ class Consensus:
     in_consensus: dict[str, bool]
 
 
-def aggregate(reports: dict[str, dict[str, tuple[int, int]]], stakes: dict[str, int], miners: list[str], max_distance_ppb: int,
-              min_quality_ppb: int = 0) -> Consensus:
+def aggregate(
+    reports: dict[str, dict[str, tuple[int, int]]], stakes: dict[str, int], miners: list[str], max_distance_ppb: int, min_quality_ppb: int = 0
+) -> Consensus:
     """Stake-weighted medians per miner from ``reports[validator][miner] = (distance, quality)``.
 
     In consensus: median distance ≤ ``max_distance_ppb`` and median quality ≥ ``min_quality_ppb``

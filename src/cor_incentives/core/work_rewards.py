@@ -125,8 +125,7 @@ class WorkRewardParams:
         lo, hi = self.reputation_multiplier_min_ppb, self.reputation_multiplier_max_ppb
         if not 0 <= lo <= hi <= MAX_MULTIPLIER_PPB:
             raise InvalidInput(
-                f"reputation multiplier bounds must satisfy 0 <= min <= max <= {MAX_MULTIPLIER_PPB}, "
-                f"got min {lo}, max {hi}",
+                f"reputation multiplier bounds must satisfy 0 <= min <= max <= {MAX_MULTIPLIER_PPB}, got min {lo}, max {hi}",
                 code="invalid_parameter",
             )
 
@@ -196,9 +195,7 @@ def compute_work_rewards(
     params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
 ) -> WorkRewards:
     """Split ``stream_amount`` among nodes by weighted work (vectorised; see the module formulas)."""
-    rows = _check_work_rows(
-        node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount
-    )
+    rows = _check_work_rows(node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount)
     return _settle_vectorised(rows, params)
 
 
@@ -214,9 +211,7 @@ def compute_work_rewards_reference(
     params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
 ) -> WorkRewards:
     """Same as ``compute_work_rewards``, as a plain per-row Python loop (the executable spec)."""
-    rows = _check_work_rows(
-        node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount
-    )
+    rows = _check_work_rows(node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount)
     return _settle_reference(rows, params)
 
 
@@ -261,9 +256,7 @@ def compute_score_bps(counted_quality_ppb: int, assignments: int) -> int:
     return counted_quality_ppb * BPS // (assignments * PPB) if assignments else 0
 
 
-def get_ineligibility_reason(
-    assignments: int, precommit_rate_bps: int, score_bps: int, params: WorkRewardParams
-) -> str | None:
+def get_ineligibility_reason(assignments: int, precommit_rate_bps: int, score_bps: int, params: WorkRewardParams) -> str | None:
     """The first gate a node fails, in order of precedence, or None when it is eligible."""
     if assignments == 0:
         return REASON_NO_ASSIGNMENTS
@@ -431,9 +424,7 @@ def _finish(
         remainder == stream_amount if total_weighted == 0 else remainder < earners,
         f"work rewards: remainder {remainder} not below the {earners} earners' rounding",
     )
-    invariant(
-        all(w == 0 for w, e in zip(weighted, eligible) if not e), "work rewards: an ineligible node has weight"
-    )
+    invariant(all(w == 0 for w, e in zip(weighted, eligible) if not e), "work rewards: an ineligible node has weight")
     return WorkRewards(
         assignments=tuple(assignments),
         precommit_rate_bps=tuple(rate),
@@ -475,9 +466,7 @@ def _check_work_rows(
     _check_shape(arrays, reputation)
     return _Rows(
         node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range"),
-        complexity_units=_int_column(
-            "complexity_units", arrays["complexity_units"], MAX_COMPLEXITY_UNITS, "complexity_units_out_of_range"
-        ),
+        complexity_units=_int_column("complexity_units", arrays["complexity_units"], MAX_COMPLEXITY_UNITS, "complexity_units_out_of_range"),
         quality_ppb=_int_column("quality_ppb", arrays["quality_ppb"], PPB, "quality_out_of_range"),
         in_consensus=_bool_column("in_consensus", arrays["in_consensus"]),
         precommitted=_bool_column("precommitted", arrays["precommitted"]),
@@ -520,9 +509,7 @@ def _check_shape(arrays: dict[str, np.ndarray], reputation: np.ndarray) -> None:
             code="too_many_assignments",
         )
     if rows and reputation.size == 0:
-        raise InvalidInput(
-            f"{rows} assignment rows but no nodes (reputation_ppb is empty)", code="node_index_out_of_range"
-        )
+        raise InvalidInput(f"{rows} assignment rows but no nodes (reputation_ppb is empty)", code="node_index_out_of_range")
     if reputation.size > MAX_NODES:
         raise InvalidInput(f"{reputation.size} nodes exceed the limit of {MAX_NODES}", code="too_many_nodes")
 
@@ -540,9 +527,7 @@ def _int_column(name: str, values: npt.ArrayLike, max_value: int, code: str) -> 
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
     if array.dtype.kind not in "iu":
-        raise InvalidInput(
-            f"{name} must hold integers within 0..{max_value}, got dtype {array.dtype}", code="invalid_column"
-        )
+        raise InvalidInput(f"{name} must hold integers within 0..{max_value}, got dtype {array.dtype}", code="invalid_column")
     low, high = int(array.min()), int(array.max())
     if low < 0 or high > max_value:
         raise InvalidInput(f"{name} must be within 0..{max_value}, got values in {low}..{high}", code=code)

@@ -9,7 +9,8 @@ Lists are bounded (``MAX_*``): the dashboard shows the most recent part of a lar
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..api import readviews
 from ..app import views
@@ -57,8 +58,13 @@ def stream_names(s: State) -> list[str]:
 def epoch_series(s: State, records: Iterable[EpochRecord]) -> dict[str, Any]:
     """Per epoch: emission, paid per stream (plus staking APR), target and effective APR."""
     names = stream_names(s)
-    out: dict[str, Any] = {"epochs": [], "emission": [], "paid": {n: [] for n in [*names, STAKING_STREAM]},
-                           "target_apr_bps": [], "effective_apr_bps": []}
+    out: dict[str, Any] = {
+        "epochs": [],
+        "emission": [],
+        "paid": {n: [] for n in [*names, STAKING_STREAM]},
+        "target_apr_bps": [],
+        "effective_apr_bps": [],
+    }
     for r in records:
         out["epochs"].append(r.epoch)
         out["emission"].append(_cor(r.streams.get("emission", {}).get("budget")))
@@ -73,10 +79,18 @@ def epoch_series(s: State, records: Iterable[EpochRecord]) -> dict[str, Any]:
 def epoch_row(r: EpochRecord) -> dict[str, Any]:
     """One line of an epochs table."""
     paid = sum(_units(v.get("paid")) for k, v in r.streams.items() if k != "emission")
-    return {"epoch": r.epoch, "start_tick": r.start_tick, "end_tick": r.end_tick, "root": r.root,
-            "emission": _cor(r.streams.get("emission", {}).get("budget")), "network_paid": format_cor(paid),
-            "staking_paid": _cor(r.staking.get("paid")), "effective_apr_bps": r.staking.get("effective_apr_bps"),
-            "claimable_total": format_cor(sum(r.leaves.values())), "leaves": len(r.leaves)}
+    return {
+        "epoch": r.epoch,
+        "start_tick": r.start_tick,
+        "end_tick": r.end_tick,
+        "root": r.root,
+        "emission": _cor(r.streams.get("emission", {}).get("budget")),
+        "network_paid": format_cor(paid),
+        "staking_paid": _cor(r.staking.get("paid")),
+        "effective_apr_bps": r.staking.get("effective_apr_bps"),
+        "claimable_total": format_cor(sum(r.leaves.values())),
+        "leaves": len(r.leaves),
+    }
 
 
 def task_counts(s: State) -> dict[str, int]:
@@ -105,8 +119,15 @@ def build_overview(s: State) -> dict[str, Any]:
     records = _recent_epochs(s, MAX_SERIES_EPOCHS)
     return {
         "status": status,
-        "counts": {"nodes": len(s.nodes), "tasks": task_counts(s), "models": len(s.models), "proposals": len(s.proposals),
-                   "bounties": len(readviews.bounties_of(s)), "slashes": len(s.slashes), "events": s.seq + 1},
+        "counts": {
+            "nodes": len(s.nodes),
+            "tasks": task_counts(s),
+            "models": len(s.models),
+            "proposals": len(s.proposals),
+            "bounties": len(readviews.bounties_of(s)),
+            "slashes": len(s.slashes),
+            "events": s.seq + 1,
+        },
         "series": epoch_series(s, records),
         "latest_epochs": [epoch_row(r) for r in reversed(records[-MAX_TABLE_EPOCHS:])],
     }
@@ -135,8 +156,14 @@ def node_rewards_by_epoch(s: State, node_id: str, records: Iterable[EpochRecord]
                 by_stream[i.stream.split(":", 1)[0]] += i.amount
             if i.address == node_id:
                 operator += i.amount
-        out.append({"epoch": r.epoch, "total": format_cor(sum(by_stream.values())), "operator": format_cor(operator),
-                    "by_stream": {k: format_cor(v) for k, v in sorted(by_stream.items())}})
+        out.append(
+            {
+                "epoch": r.epoch,
+                "total": format_cor(sum(by_stream.values())),
+                "operator": format_cor(operator),
+                "by_stream": {k: format_cor(v) for k, v in sorted(by_stream.items())},
+            }
+        )
     return out
 
 
@@ -148,8 +175,13 @@ def node_detail(s: State, node_id: str) -> dict[str, Any]:
     n = s.nodes[node_id]
     return {
         "node": views.node(s, node_id, detail=True),
-        "jail": {"jailed": n.jailed, "until_tick": n.jailed_until_tick, "tick": s.tick, "slashes": n.slash_count,
-                 "ticks_left": max(0, n.jailed_until_tick - s.tick) if n.jailed_until_tick is not None else None},
+        "jail": {
+            "jailed": n.jailed,
+            "until_tick": n.jailed_until_tick,
+            "tick": s.tick,
+            "slashes": n.slash_count,
+            "ticks_left": max(0, n.jailed_until_tick - s.tick) if n.jailed_until_tick is not None else None,
+        },
         "reputation_history": [{"epoch": r.epoch, "reputation_ppb": r.reputation[node_id]} for r in records if node_id in r.reputation],
         "rewards": node_rewards_by_epoch(s, node_id, records),
         "tasks": [{"id": t.id, "state": t.state, "kind": t.kind, "created_tick": t.created_tick} for t in _tasks_of(s, node_id, 10)],
@@ -180,8 +212,12 @@ def task_phase(state: str) -> dict[str, Any]:
         reached = TASK_PHASES.index(state)
     else:  # CANCELLED or FAILED: count the phases a task must have passed to be in the failed part
         reached = -1
-    return {"phases": list(TASK_PHASES), "reached": reached, "final": state in ("SETTLED", "CANCELLED", "FAILED"),
-            "exit": state if state in ("CANCELLED", "FAILED") else None}
+    return {
+        "phases": list(TASK_PHASES),
+        "reached": reached,
+        "final": state in ("SETTLED", "CANCELLED", "FAILED"),
+        "exit": state if state in ("CANCELLED", "FAILED") else None,
+    }
 
 
 def task_detail(s: State, task_id: int) -> dict[str, Any]:
@@ -192,9 +228,16 @@ def task_detail(s: State, task_id: int) -> dict[str, Any]:
         phase["reached"] = _phase_before_exit(t)
     reported = [v for v in view["validators"] if v["reported"]]
     agreement = [v["agreement_ppb"] for v in reported if v["agreement_ppb"] is not None]
-    return {"task": view, "phase": phase, "poi_max_distance_ppb": s.params.poi_max_distance_ppb,
-            "agreement": {"validators": len(view["validators"]), "reported": len(reported),
-                          "mean_ppb": sum(agreement) // len(agreement) if agreement else None}}
+    return {
+        "task": view,
+        "phase": phase,
+        "poi_max_distance_ppb": s.params.poi_max_distance_ppb,
+        "agreement": {
+            "validators": len(view["validators"]),
+            "reported": len(reported),
+            "mean_ppb": sum(agreement) // len(agreement) if agreement else None,
+        },
+    }
 
 
 def _phase_before_exit(t: Any) -> int:
@@ -220,15 +263,37 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
     """Totals per stream, the streams' budgets and payouts, APR, root, leaves."""
     view = views.epoch(s, e)
     record = s.epochs[e]
-    streams = [{"stream": k, "budget": _cor(v.get("budget")), "paid": _cor(v.get("paid")), "back_to_pool": _cor(v.get("back_to_pool")),
-                "earners": v.get("earners"), "note": v.get("note")} for k, v in record.streams.items() if k != "emission"]
+    streams = [
+        {
+            "stream": k,
+            "budget": _cor(v.get("budget")),
+            "paid": _cor(v.get("paid")),
+            "back_to_pool": _cor(v.get("back_to_pool")),
+            "earners": v.get("earners"),
+            "note": v.get("note"),
+        }
+        for k, v in record.streams.items()
+        if k != "emission"
+    ]
     leaves = view.pop("leaves")
-    staking = {"budget": _cor(record.staking.get("budget")), "paid": _cor(record.staking.get("paid")), "due": _cor(record.staking.get("due")),
-               "earners": len({i.address for i in record.items if i.stream.startswith("staking_apr") and i.amount > 0})}
-    return {**view, "stream_rows": streams, "staking_row": staking, "emission": _cor(record.streams.get("emission", {}).get("budget")),
-            "leaves_total": len(leaves), "leaves": leaves[:MAX_LEAF_ROWS],
-            "controllers": views._jsonable(record.controllers), "governance": views._jsonable(record.governance),
-            "previous": e - 1 if e - 1 in s.epochs else None, "next": e + 1 if e + 1 in s.epochs else None}
+    staking = {
+        "budget": _cor(record.staking.get("budget")),
+        "paid": _cor(record.staking.get("paid")),
+        "due": _cor(record.staking.get("due")),
+        "earners": len({i.address for i in record.items if i.stream.startswith("staking_apr") and i.amount > 0}),
+    }
+    return {
+        **view,
+        "stream_rows": streams,
+        "staking_row": staking,
+        "emission": _cor(record.streams.get("emission", {}).get("budget")),
+        "leaves_total": len(leaves),
+        "leaves": leaves[:MAX_LEAF_ROWS],
+        "controllers": views._jsonable(record.controllers),
+        "governance": views._jsonable(record.governance),
+        "previous": e - 1 if e - 1 in s.epochs else None,
+        "next": e + 1 if e + 1 in s.epochs else None,
+    }
 
 
 # --- an address ------------------------------------------------------------------------------
@@ -246,8 +311,7 @@ def address_detail(s: State, address: str) -> dict[str, Any]:
         proof = views.proof(s, address, e) if address in s.epochs[e].leaves else None
         epochs.append({"epoch": e, "statement": statement, "proof": proof})
     node = views.node(s, address) if address in s.nodes else None
-    return {"address": address, "balance": views.balance(s, address), "node": node, "epochs": epochs,
-            "closed_epochs": len(s.epochs)}
+    return {"address": address, "balance": views.balance(s, address), "node": node, "epochs": epochs, "closed_epochs": len(s.epochs)}
 
 
 # --- governance and bounties -----------------------------------------------------------------
@@ -265,9 +329,14 @@ def param_changes(s: State) -> list[dict[str, Any]]:
 
 def governance(s: State) -> dict[str, Any]:
     params = readviews.params_view(s)
-    return {"proposals": [readviews.proposal_view(p) for _, p in sorted(s.proposals.items(), reverse=True)],
-            "param_changes": param_changes(s), "in_force": params["in_force"], "schema": params["schema"],
-            "controllers": params["controllers"], "epoch": s.epoch}
+    return {
+        "proposals": [readviews.proposal_view(p) for _, p in sorted(s.proposals.items(), reverse=True)],
+        "param_changes": param_changes(s),
+        "in_force": params["in_force"],
+        "schema": params["schema"],
+        "controllers": params["controllers"],
+        "epoch": s.epoch,
+    }
 
 
 def bounties(s: State) -> dict[str, Any]:

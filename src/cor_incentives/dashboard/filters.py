@@ -87,8 +87,9 @@ def inputs(detail: Any) -> str:
     """The scalar fields of a statement line's detail (but its task) for a line without a formula: ``quality_ppb 790000000 · pool 27``."""
     if not isinstance(detail, dict):
         return ""
-    return " · ".join(f"{k} {v}" for k, v in detail.items()
-                      if k not in ("formula", "why", "task") and isinstance(v, (int, str)) and not isinstance(v, bool))
+    return " · ".join(
+        f"{k} {v}" for k, v in detail.items() if k not in ("formula", "why", "task") and isinstance(v, (int, str)) and not isinstance(v, bool)
+    )
 
 
 def account(name: str, owner: str) -> str:
@@ -99,4 +100,16 @@ def account(name: str, owner: str) -> str:
 
 
 def register_filters(env: Environment) -> None:
-    env.filters.update({"cor": cor, "cor_short": cor_short, "cor_compact": cor_compact, "units": units, "account": account, "inputs": inputs, "bps": bps, "ppb": ppb, "short": short})
+    env.filters.update(
+        {
+            "cor": cor,
+            "cor_short": cor_short,
+            "cor_compact": cor_compact,
+            "units": units,
+            "account": account,
+            "inputs": inputs,
+            "bps": bps,
+            "ppb": ppb,
+            "short": short,
+        }
+    )

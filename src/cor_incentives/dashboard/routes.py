@@ -9,10 +9,12 @@ with the pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Literal, Optional
 
-from fastapi import APIRouter, Path as PathParam, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -45,18 +47,19 @@ def static_files() -> StaticFiles:
     return StaticFiles(directory=str(STATIC_DIR))
 
 
-def page(request: Request, svc: Any, template: str, view: Callable[[State], dict[str, Any]], fmt: str | None,
-         title: str, nav: str) -> Response:
+def page(request: Request, svc: Any, template: str, view: Callable[[State], dict[str, Any]], fmt: str | None, title: str, nav: str) -> Response:
     """One page: ``view`` under the service's lock, then JSON or the template."""
     if fmt == "json":
         return JSONResponse(svc.read(view))
     try:
         body = svc.read(view)
     except EngineError as exc:
-        return templates.TemplateResponse(request, "error.html", {"title": "Not available", "nav": nav, "error": exc.to_dict(),
-                                                                  "refresh_ms": 0}, status_code=exc.http_status)
-    return templates.TemplateResponse(request, template, {"data": body, "title": title, "nav": nav, "refresh_ms": REFRESH_MS,
-                                                          "json_url": f"{request.url.path}?format=json"})
+        return templates.TemplateResponse(
+            request, "error.html", {"title": "Not available", "nav": nav, "error": exc.to_dict(), "refresh_ms": 0}, status_code=exc.http_status
+        )
+    return templates.TemplateResponse(
+        request, template, {"data": body, "title": title, "nav": nav, "refresh_ms": REFRESH_MS, "json_url": f"{request.url.path}?format=json"}
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -65,8 +68,7 @@ def overview(request: Request, svc: Service, format: Format = FORMAT) -> Respons
 
 
 @router.get("/nodes", response_class=HTMLResponse)
-def nodes(request: Request, svc: Service, role: Optional[Literal["miner", "validator", "router"]] = Query(None),
-          format: Format = FORMAT) -> Response:
+def nodes(request: Request, svc: Service, role: Literal["miner", "validator", "router"] | None = Query(None), format: Format = FORMAT) -> Response:
     return page(request, svc, "nodes.html", lambda s: data.node_list(s, role), format, "Nodes", "nodes")
 
 
@@ -77,8 +79,13 @@ def node(request: Request, svc: Service, node_id: str = PathParam(..., pattern=A
 
 
 @router.get("/tasks", response_class=HTMLResponse)
-def tasks(request: Request, svc: Service, state: Optional[TaskState] = Query(None),
-          kind: Optional[Literal["user", "network"]] = Query(None), format: Format = FORMAT) -> Response:
+def tasks(
+    request: Request,
+    svc: Service,
+    state: TaskState | None = Query(None),
+    kind: Literal["user", "network"] | None = Query(None),
+    format: Format = FORMAT,
+) -> Response:
     return page(request, svc, "tasks.html", lambda s: data.task_list(s, state, kind), format, "Tasks", "tasks")
 
 

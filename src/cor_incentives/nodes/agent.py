@@ -33,8 +33,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..app.prompts import estimate_tokens, load_prompt_set
 from ..client import ApiError
@@ -87,8 +88,7 @@ class Agent:
 
     role = "agent"
 
-    def __init__(self, name: str, link: Link, log: logging.Logger, stop: threading.Event, poll_seconds: float,
-                 ready_file: str | None = None) -> None:
+    def __init__(self, name: str, link: Link, log: logging.Logger, stop: threading.Event, poll_seconds: float, ready_file: str | None = None) -> None:
         self.name = name
         self.link = link
         self.me = link.address or ""
@@ -177,9 +177,15 @@ class MinerAgent(Agent):
             a = mine(t, self.me)
             if t["state"] == "PRECOMMITTED" and a is not None and a["precommitted"] and not a["revealed"]:
                 self.reveal(t)
-        todo = [t for t in sorted(tasks, key=lambda t: t["id"]) if t["state"] in ("PREPARED", "STARTED")
-                and (a := mine(t, self.me)) is not None and not a["precommitted"]
-                and not self.work.get(t["id"], {}).get("sent") and t["id"] not in self.ignored]
+        todo = [
+            t
+            for t in sorted(tasks, key=lambda t: t["id"])
+            if t["state"] in ("PREPARED", "STARTED")
+            and (a := mine(t, self.me)) is not None
+            and not a["precommitted"]
+            and not self.work.get(t["id"], {}).get("sent")
+            and t["id"] not in self.ignored
+        ]
         if todo and not self.stop.is_set():
             self.precommit(todo[0])
             if len(todo) > 1:
@@ -223,8 +229,7 @@ class MinerAgent(Agent):
         took = 0.0
         if entry is None:
             text, tokens, reveal_text, took = self._answer(task)
-            entry = {"output_hash": self.link.put_blob(text.encode("utf-8")), "salt": secrets.token_hex(16),
-                     "output_tokens": tokens, "sent": False}
+            entry = {"output_hash": self.link.put_blob(text.encode("utf-8")), "salt": secrets.token_hex(16), "output_tokens": tokens, "sent": False}
             if reveal_text is not None:
                 entry["reveal_hash"] = self.link.put_blob(reveal_text.encode("utf-8"))
                 entry["reveal_tokens"] = min(task["max_output_tokens"], estimate_tokens(reveal_text))
@@ -245,8 +250,9 @@ class MinerAgent(Agent):
                 return
         entry["sent"] = True
         self._save_state()
-        self.log.info("precommit task=%d strategy=%s tokens=%d gen=%.2fs output=%s", tid, self.strategy, entry["output_tokens"],
-                      took, entry["output_hash"][:14])
+        self.log.info(
+            "precommit task=%d strategy=%s tokens=%d gen=%.2fs output=%s", tid, self.strategy, entry["output_tokens"], took, entry["output_hash"][:14]
+        )
 
     def reveal(self, task: dict[str, Any]) -> None:
         tid = task["id"]
@@ -379,8 +385,19 @@ class RouterAgent(Agent):
 class UserAgent(Agent):
     role = "user"
 
-    def __init__(self, *args: Any, model: str, prompts: tuple[dict[str, Any], ...], every_ticks: int, deposit_units: int,
-                 topup_below_units: int, max_output_tokens: int | None, router: str | None, seed: str, **kw: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        model: str,
+        prompts: tuple[dict[str, Any], ...],
+        every_ticks: int,
+        deposit_units: int,
+        topup_below_units: int,
+        max_output_tokens: int | None,
+        router: str | None,
+        seed: str,
+        **kw: Any,
+    ) -> None:
         super().__init__(*args, **kw)
         self.model = model
         self.prompts = prompts
@@ -450,8 +467,14 @@ class UserAgent(Agent):
         data = p["prompt"].encode("utf-8")
         prompt_hash = self.link.put_blob(data)
         max_out = min(p["max_output_tokens"], self.max_output_tokens or p["max_output_tokens"])
-        body: dict[str, Any] = {"session": self.session_id, "model": self.model, "prompt_hash": prompt_hash, "prompt_bytes": len(data),
-                                "input_tokens": estimate_tokens(p["prompt"]), "max_output_tokens": max_out}
+        body: dict[str, Any] = {
+            "session": self.session_id,
+            "model": self.model,
+            "prompt_hash": prompt_hash,
+            "prompt_bytes": len(data),
+            "input_tokens": estimate_tokens(p["prompt"]),
+            "max_output_tokens": max_out,
+        }
         if self.router:
             body["router"] = self.router
         try:
@@ -460,8 +483,14 @@ class UserAgent(Agent):
             self.log.info("task.submit refused at tick %d: %s %s", tick, exc.code, exc.message[:120])
             return
         self.submitted += 1
-        self.log.info("task.submit prompt=%s max_output_tokens=%d tick=%d seq=%s via=%s", p["id"], max_out, tick, r.get("seq"),
-                      "router" if self.router else "api")
+        self.log.info(
+            "task.submit prompt=%s max_output_tokens=%d tick=%d seq=%s via=%s",
+            p["id"],
+            max_out,
+            tick,
+            r.get("seq"),
+            "router" if self.router else "api",
+        )
 
 
 # --- process entry point --------------------------------------------------------------------
@@ -520,9 +549,20 @@ def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
         return RouterAgent(name, link, log, api_url=args.api, listen_port=args.listen_port, **common)
     from ..app.bundled import BUNDLED_MODEL_ID
 
-    return UserAgent(name, link, log, model=args.model or BUNDLED_MODEL_ID, prompts=load_prompt_set(args.prompts),
-                     every_ticks=args.every_ticks, deposit_units=parse_cor(args.deposit), topup_below_units=parse_cor(args.topup_below),
-                     max_output_tokens=args.max_output_tokens, router=None, seed=args.seed, **common)
+    return UserAgent(
+        name,
+        link,
+        log,
+        model=args.model or BUNDLED_MODEL_ID,
+        prompts=load_prompt_set(args.prompts),
+        every_ticks=args.every_ticks,
+        deposit_units=parse_cor(args.deposit),
+        topup_below_units=parse_cor(args.topup_below),
+        max_output_tokens=args.max_output_tokens,
+        router=None,
+        seed=args.seed,
+        **common,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

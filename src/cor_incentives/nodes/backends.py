@@ -47,8 +47,9 @@ class LlamaBackend:
 
     def generate(self, prompt: str, max_tokens: int) -> Generation:
         with self._lock:
-            r = self._llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens,
-                                                 temperature=0.0, top_k=1, top_p=1.0, seed=0)
+            r = self._llm.create_chat_completion(
+                messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, temperature=0.0, top_k=1, top_p=1.0, seed=0
+            )
         usage = r.get("usage", {})
         text = (r["choices"][0]["message"].get("content") or "").strip()
         return Generation(text, int(usage.get("completion_tokens", estimate_tokens(text))), int(usage.get("prompt_tokens", estimate_tokens(prompt))))
@@ -66,13 +67,17 @@ class OpenAIBackend:
         self.model = model
 
     def generate(self, prompt: str, max_tokens: int) -> Generation:
-        r = self._client.post("/chat/completions", json={"model": self.model, "messages": [{"role": "user", "content": prompt}],
-                                                         "max_tokens": max_tokens, "temperature": 0})
+        r = self._client.post(
+            "/chat/completions",
+            json={"model": self.model, "messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens, "temperature": 0},
+        )
         r.raise_for_status()
         data = r.json()
         text = (data["choices"][0]["message"].get("content") or "").strip()
         usage = data.get("usage") or {}
-        return Generation(text, int(usage.get("completion_tokens") or estimate_tokens(text)), int(usage.get("prompt_tokens") or estimate_tokens(prompt)))
+        return Generation(
+            text, int(usage.get("completion_tokens") or estimate_tokens(text)), int(usage.get("prompt_tokens") or estimate_tokens(prompt))
+        )
 
 
 class ScriptedBackend:

@@ -47,9 +47,10 @@ import subprocess
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..app.bundled import BUNDLED_MODEL_ID, bundled_model_body
 from ..app.engine import Engine
@@ -85,19 +86,46 @@ COMMON_PARAMS = {
 }
 PROFILES: dict[str, dict[str, Any]] = {
     "scripted": {
-        "params": {"epoch_length_ticks": 20, "network_task_interval_ticks": 2, "precommit_deadline_ticks": 3,
-                   "reveal_deadline_ticks": 3, "validation_deadline_ticks": 3},
-        "clock": "deadline", "tick_seconds": 0.2, "max_tick_wait_seconds": 20.0, "poll_seconds": 0.2, "user_every_ticks": 2,
+        "params": {
+            "epoch_length_ticks": 20,
+            "network_task_interval_ticks": 2,
+            "precommit_deadline_ticks": 3,
+            "reveal_deadline_ticks": 3,
+            "validation_deadline_ticks": 3,
+        },
+        "clock": "deadline",
+        "tick_seconds": 0.2,
+        "max_tick_wait_seconds": 20.0,
+        "poll_seconds": 0.2,
+        "user_every_ticks": 2,
     },
     "llama": {
-        "params": {"epoch_length_ticks": 12, "network_task_interval_ticks": 3, "precommit_deadline_ticks": 6,
-                   "reveal_deadline_ticks": 4, "validation_deadline_ticks": 4},
-        "clock": "deadline", "tick_seconds": 1.0, "max_tick_wait_seconds": 120.0, "poll_seconds": 0.3, "user_every_ticks": 3,
+        "params": {
+            "epoch_length_ticks": 12,
+            "network_task_interval_ticks": 3,
+            "precommit_deadline_ticks": 6,
+            "reveal_deadline_ticks": 4,
+            "validation_deadline_ticks": 4,
+        },
+        "clock": "deadline",
+        "tick_seconds": 1.0,
+        "max_tick_wait_seconds": 120.0,
+        "poll_seconds": 0.3,
+        "user_every_ticks": 3,
     },
     "openai": {
-        "params": {"epoch_length_ticks": 12, "network_task_interval_ticks": 3, "precommit_deadline_ticks": 6,
-                   "reveal_deadline_ticks": 4, "validation_deadline_ticks": 4},
-        "clock": "deadline", "tick_seconds": 1.0, "max_tick_wait_seconds": 120.0, "poll_seconds": 0.3, "user_every_ticks": 3,
+        "params": {
+            "epoch_length_ticks": 12,
+            "network_task_interval_ticks": 3,
+            "precommit_deadline_ticks": 6,
+            "reveal_deadline_ticks": 4,
+            "validation_deadline_ticks": 4,
+        },
+        "clock": "deadline",
+        "tick_seconds": 1.0,
+        "max_tick_wait_seconds": 120.0,
+        "poll_seconds": 0.3,
+        "user_every_ticks": 3,
     },
 }
 # wall clock: seconds per tick such that precommit_deadline_ticks × tick_seconds covers a 48-token
@@ -313,7 +341,7 @@ class Devnet:
     def spec(self, name: str) -> NodeSpec | None:
         return next((s for s in self.specs if s.name == name), None)
 
-    def __enter__(self) -> "Devnet":
+    def __enter__(self) -> Devnet:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -348,9 +376,16 @@ class Devnet:
         for s in self.specs:
             engine.submit_as(k["faucet"], "transfer", {"to": k[s.name].address, "amount": str(FUNDING_COR[s.role] * COR)})
             if s.role in SELF_BOND_COR:
-                engine.submit_as(k[s.name], "node.register", {
-                    "role": s.role, "self_bond": str(SELF_BOND_COR[s.role] * COR), "commission_bps": COMMISSION_BPS[s.role],
-                    "models": [BUNDLED_MODEL_ID] if s.role == "miner" else []})
+                engine.submit_as(
+                    k[s.name],
+                    "node.register",
+                    {
+                        "role": s.role,
+                        "self_bond": str(SELF_BOND_COR[s.role] * COR),
+                        "commission_bps": COMMISSION_BPS[s.role],
+                        "models": [BUNDLED_MODEL_ID] if s.role == "miner" else [],
+                    },
+                )
         for delegator, node in self.delegations():
             engine.submit_as(k[delegator], "stake.delegate", {"node": k[node].address, "amount": str(DELEGATION_COR[delegator] * COR)})
         engine.store.engine.dispose()
@@ -377,11 +412,23 @@ class Devnet:
     def start_api(self) -> str:
         port = self.config.port or free_port()
         log_path = self.log_dir / "api.log"
-        cmd = [sys.executable, "-m", "cor_incentives.cli.serve", "--host", "127.0.0.1", "--port", str(port),
-               "--db", self.config.url, "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cor_incentives.cli.serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            self.config.url,
+            "--log-level",
+            "warning",
+        ]
         with open(log_path, "w") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=die_with_parent)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent
+            )
         self.api = Proc("api", proc, log_path)
         self.api_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + API_START_TIMEOUT_SECONDS
@@ -401,10 +448,29 @@ class Devnet:
 
     def agent_command(self, s: NodeSpec) -> list[str]:
         c = self.config
-        cmd = [sys.executable, "-m", "cor_incentives.nodes.agent", "--role", s.role, "--name", s.name,
-               "--key-file", str(Path(c.keys_dir) / f"{s.name}.json"), "--api", self.api_url, "--strategy", s.strategy,
-               "--backend", c.backend, "--poll-seconds", str(c.profile["poll_seconds"]),
-               "--log-file", str(self.log_dir / f"{s.name}.log"), "--ready-file", str(self.log_dir / f"{s.name}.ready")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "cor_incentives.nodes.agent",
+            "--role",
+            s.role,
+            "--name",
+            s.name,
+            "--key-file",
+            str(Path(c.keys_dir) / f"{s.name}.json"),
+            "--api",
+            self.api_url,
+            "--strategy",
+            s.strategy,
+            "--backend",
+            c.backend,
+            "--poll-seconds",
+            str(c.profile["poll_seconds"]),
+            "--log-file",
+            str(self.log_dir / f"{s.name}.log"),
+            "--ready-file",
+            str(self.log_dir / f"{s.name}.ready"),
+        ]
         if s.role == "miner" and s.strategy not in FREE_MINER_STRATEGIES:
             cmd += ["--threads", str(c.llama_threads)]
             if c.backend == "openai":
@@ -425,8 +491,14 @@ class Devnet:
             for s in batch:
                 err = self.log_dir / f"{s.name}.err"
                 with open(err, "w") as out:
-                    proc = subprocess.Popen(self.agent_command(s), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            start_new_session=True, preexec_fn=die_with_parent)
+                    proc = subprocess.Popen(
+                        self.agent_command(s),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                        preexec_fn=die_with_parent,
+                    )
                 self.agents[s.name] = Proc(s.name, proc, self.log_dir / f"{s.name}.log")
             self._wait_ready([s.name for s in batch], progress)
 
@@ -523,8 +595,13 @@ class Devnet:
         p = pick_prompt(self.prompts, head_hash, self.tick)
         data = p["prompt"].encode("utf-8")
         h = self.oracle.put_blob(data)
-        body = {"model": BUNDLED_MODEL_ID, "prompt_hash": h, "prompt_bytes": len(data), "input_tokens": estimate_tokens(p["prompt"]),
-                "max_output_tokens": min(p["max_output_tokens"], self.config.max_output_tokens)}
+        body = {
+            "model": BUNDLED_MODEL_ID,
+            "prompt_hash": h,
+            "prompt_bytes": len(data),
+            "input_tokens": estimate_tokens(p["prompt"]),
+            "max_output_tokens": min(p["max_output_tokens"], self.config.max_output_tokens),
+        }
         try:
             self.oracle.submit("task.network", body)
             self.network_tasks += 1
@@ -533,7 +610,7 @@ class Devnet:
             self.recent.append(f"tick {self.tick}: network task refused: {exc.code}")
             self.log.info("network task refused at tick %d: %s", self.tick, exc.code)
 
-    def run_clock(self, on_progress: Callable[["Devnet"], None] | None = None, progress_seconds: float = 1.0) -> None:
+    def run_clock(self, on_progress: Callable[[Devnet], None] | None = None, progress_seconds: float = 1.0) -> None:
         """Tick until ``epochs`` epochs have closed."""
         c = self.config
         last_tick = time.monotonic() - c.tick_interval
@@ -598,11 +675,20 @@ class Devnet:
         rows = []
         for s in self.specs:
             delta = self._total(s.name) - self.initial_totals.get(s.name, 0)
-            rows.append({"name": s.name, "role": s.role, "strategy": s.strategy, "alive": self.live(s.name) or s.strategy == "offline",
-                         "delta_units": delta})
-        return {"tick": self.tick, "epoch": self.epoch, "epochs": self.config.epochs, "elapsed": time.monotonic() - self.started_at,
-                "tasks_by_state": dict(sorted(by_state.items())), "tasks": len(tasks), "events": events, "notes": list(self.recent),
-                "nodes": rows}
+            rows.append(
+                {"name": s.name, "role": s.role, "strategy": s.strategy, "alive": self.live(s.name) or s.strategy == "offline", "delta_units": delta}
+            )
+        return {
+            "tick": self.tick,
+            "epoch": self.epoch,
+            "epochs": self.config.epochs,
+            "elapsed": time.monotonic() - self.started_at,
+            "tasks_by_state": dict(sorted(by_state.items())),
+            "tasks": len(tasks),
+            "events": events,
+            "notes": list(self.recent),
+            "nodes": rows,
+        }
 
     def results(self) -> dict[str, Any]:
         """The end table (per node and per other participant) from statements, task and node views."""
@@ -619,8 +705,13 @@ class Devnet:
         rows = []
         for name, role, strategy in people:
             addr = self.keys[name].address
-            row: dict[str, Any] = {"name": name, "address": addr, "role": role, "strategy": strategy,
-                                   **task_counts(role, addr, closed, deviation_max)}
+            row: dict[str, Any] = {
+                "name": name,
+                "address": addr,
+                "role": role,
+                "strategy": strategy,
+                **task_counts(role, addr, closed, deviation_max),
+            }
             n = nodes.get(addr)
             if n is not None:
                 row.update({k: n[k] for k in ("reputation_ppb", "state", "slash_count", "stake_total")})
@@ -628,18 +719,33 @@ class Devnet:
             rows.append(row)
         c = self.config
         return {
-            "ok": True, "epochs": c.epochs, "seed": c.seed, "backend": c.backend, "clock": c.clock_mode, "tick_seconds": c.tick_interval,
-            "max_output_tokens": c.max_output_tokens, "db": c.url, "db_path": str(sqlite_path(c.url)) if sqlite_path(c.url) else None,
-            "keys_dir": c.keys_dir, "log_dir": str(self.log_dir), "api": self.api_url,
-            "wall_seconds": round(time.monotonic() - self.created_at, 1), "clock_seconds": round(sum(self.epoch_seconds), 1),
+            "ok": True,
+            "epochs": c.epochs,
+            "seed": c.seed,
+            "backend": c.backend,
+            "clock": c.clock_mode,
+            "tick_seconds": c.tick_interval,
+            "max_output_tokens": c.max_output_tokens,
+            "db": c.url,
+            "db_path": str(sqlite_path(c.url)) if sqlite_path(c.url) else None,
+            "keys_dir": c.keys_dir,
+            "log_dir": str(self.log_dir),
+            "api": self.api_url,
+            "wall_seconds": round(time.monotonic() - self.created_at, 1),
+            "clock_seconds": round(sum(self.epoch_seconds), 1),
             "epoch_seconds": [round(x, 1) for x in self.epoch_seconds],
-            "ticks": self.tick, "forced_ticks": self.forced_ticks, "network_tasks": self.network_tasks, "params": self.params,
+            "ticks": self.tick,
+            "forced_ticks": self.forced_ticks,
+            "network_tasks": self.network_tasks,
+            "params": self.params,
             "tasks": {"closed_in_report": len(closed), "by_state": dict(sorted(Counter(t["state"] for t in every).items()))},
             "nodes": [x for x in rows if x["role"] in ("miner", "validator", "router")],
             "users": [x for x in rows if x["role"] == "user"],
             "delegators": [x for x in rows if x["role"] == "delegator"],
-            "slashes": [{"node": self.by_address.get(x["node"], x["node"]), "offence": x["offence"], "epoch": x["epoch"], "total": x["total"]}
-                        for x in r.retry("slashes", r.client.slashes)],
+            "slashes": [
+                {"node": self.by_address.get(x["node"], x["node"]), "offence": x["offence"], "epoch": x["epoch"], "total": x["total"]}
+                for x in r.retry("slashes", r.client.slashes)
+            ],
         }
 
 
@@ -709,4 +815,3 @@ def statement_sums(link: Link, address: str, epochs: list[int]) -> dict[str, int
     sums["slashes"] = -sums["slashes"]
     sums["payments"] = -sums["payments"]
     return sums
-

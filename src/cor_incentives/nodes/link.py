@@ -18,7 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import httpx
 
@@ -47,8 +48,16 @@ def is_transient(exc: BaseException) -> bool:
 class Link:
     """Reads and signed writes against one API base URL, with retries."""
 
-    def __init__(self, base_url: str, private_key: str | None, *, log: logging.Logger | None = None,
-                 stop: threading.Event | None = None, timeout: float = 30.0, attempts: int = DEFAULT_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        private_key: str | None,
+        *,
+        log: logging.Logger | None = None,
+        stop: threading.Event | None = None,
+        timeout: float = 30.0,
+        attempts: int = DEFAULT_ATTEMPTS,
+    ) -> None:
         self.client = CorClient(base_url, private_key, timeout=timeout)
         self.address = self.client.address
         self.log = log or logging.getLogger("cor.node")
@@ -121,8 +130,7 @@ class Link:
     def chain(self) -> dict[str, Any]:
         return self.retry("chain", self.client.chain)
 
-    def tasks(self, *, state: str | None = None, assigned: str | None = None, kind: str | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
+    def tasks(self, *, state: str | None = None, assigned: str | None = None, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Tasks newest first (``state="open"``: every state in which nodes still owe work)."""
         return self.retry("tasks", lambda: self.client.tasks(state=state, assigned=assigned, kind=kind, limit=limit))
 

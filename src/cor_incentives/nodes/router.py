@@ -70,8 +70,10 @@ class RouterGateway:
         if isinstance(cmd, dict) and cmd.get("kind") == "task.submit":
             named = (cmd.get("body") or {}).get("router") if isinstance(cmd.get("body"), dict) else None
             if named != self.address:
-                return {"error": "router_not_named",
-                        "message": f"this router ({self.address}) carries task.submit only when the task names it as router"}
+                return {
+                    "error": "router_not_named",
+                    "message": f"this router ({self.address}) carries task.submit only when the task names it as router",
+                }
         return None
 
     def forward(self, method: str, path: str, body: bytes | None, content_type: str | None) -> tuple[int, bytes, str]:

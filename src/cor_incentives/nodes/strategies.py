@@ -52,8 +52,7 @@ def copy_source(task: dict[str, Any], me: str) -> dict[str, Any] | None:
 
 def copier_should_wait(task: dict[str, Any], me: str) -> bool:
     """A copier waits while another precommitted miner has not revealed yet (there may be something to copy)."""
-    return copy_source(task, me) is None and any(
-        a["miner"] != me and a["precommitted"] and not a["revealed"] for a in task["miners"])
+    return copy_source(task, me) is None and any(a["miner"] != me and a["precommitted"] and not a["revealed"] for a in task["miners"])
 
 
 def check_strategy(role: str, strategy: str) -> str:

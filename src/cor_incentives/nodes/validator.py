@@ -12,8 +12,9 @@ from ..ai.poi import compute_poi
 from ..ai.quality import QualityScorer, RuleEmbeddingScorer
 
 
-def evaluate_outputs(prompt: str, outputs: dict[str, str], max_output_tokens: int | None = None,
-                     scorer: QualityScorer | None = None) -> list[dict[str, Any]]:
+def evaluate_outputs(
+    prompt: str, outputs: dict[str, str], max_output_tokens: int | None = None, scorer: QualityScorer | None = None
+) -> list[dict[str, Any]]:
     """One report per miner: distance to the medoid output and quality score, with sub-scores."""
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
@@ -28,7 +29,6 @@ def evaluate_outputs(prompt: str, outputs: dict[str, str], max_output_tokens: in
     poi = compute_poi([texts[i] for i in order]) if len(texts) > 1 else None
     distance = {order[j]: poi.distances_ppb[j] for j in range(len(order))} if poi else {}
     return [
-        {"miner": m, "poi_distance_ppb": distance.get(i, 0), "quality_ppb": scores[i].total_ppb,
-         "criteria": dict(scores[i].criteria)}
+        {"miner": m, "poi_distance_ppb": distance.get(i, 0), "quality_ppb": scores[i].total_ppb, "criteria": dict(scores[i].criteria)}
         for i, m in enumerate(miners)
     ]

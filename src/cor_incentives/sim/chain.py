@@ -31,15 +31,13 @@ ORACLE = addr("oracle")
 class SimChain:
     """Events built from (actor, kind, body), applied to one ``State``; optional conservation per event."""
 
-    def __init__(self, allocations: dict[str, int], params: dict[str, Any], *, check_each: bool = False,
-                 keep_events: bool = False) -> None:
+    def __init__(self, allocations: dict[str, int], params: dict[str, Any], *, check_each: bool = False, keep_events: bool = False) -> None:
         self.state = State()
         self.check_each = check_each
         self.keep_events = keep_events
         self.events: list[Event] = []
         self.count = 0
-        body = {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": dict(params),
-                "allocations": {k: str(v) for k, v in sorted(allocations.items())}}
+        body = {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": dict(params), "allocations": {k: str(v) for k, v in sorted(allocations.items())}}
         self.submit(ORACLE, "genesis", body)
 
     def submit(self, actor: str, kind: str, body: dict[str, Any]) -> Applied:

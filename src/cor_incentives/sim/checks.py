@@ -28,9 +28,10 @@ scenario's seeds and on other seeds.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Callable
+from typing import Any
 
 from ..core.errors import InvalidInput
 from ..core.units import COR, format_cor
@@ -115,13 +116,18 @@ class Totals:
 
     def view(self) -> dict[str, Any]:
         """The numbers a check shows (per node, per task served)."""
-        return {"nodes_x_seeds": self.node_runs, "tasks_served": self.served,
-                "in_consensus_rate": ratio(self.in_consensus, self.served),
-                "work_earnings_per_node": cor(self.per_node(self.work_earnings)),
-                "earnings_per_node": cor(self.per_node(self.earnings)), "slashes_per_node": cor(self.per_node(self.slashes)),
-                "costs_per_node": cor(self.per_node(self.costs)), "net_per_node": cor(self.per_node(self.net)),
-                "work_earnings_per_task_served": cor(self.per_served(self.work_earnings)),
-                "net_per_task_served": cor(self.per_served(self.net))}
+        return {
+            "nodes_x_seeds": self.node_runs,
+            "tasks_served": self.served,
+            "in_consensus_rate": ratio(self.in_consensus, self.served),
+            "work_earnings_per_node": cor(self.per_node(self.work_earnings)),
+            "earnings_per_node": cor(self.per_node(self.earnings)),
+            "slashes_per_node": cor(self.per_node(self.slashes)),
+            "costs_per_node": cor(self.per_node(self.costs)),
+            "net_per_node": cor(self.per_node(self.net)),
+            "work_earnings_per_task_served": cor(self.per_served(self.work_earnings)),
+            "net_per_task_served": cor(self.per_served(self.net)),
+        }
 
 
 def pool(runs: list[RunResult], select: Callable[[NodeInfo], bool]) -> Totals:
@@ -209,16 +215,23 @@ def _loses(strategy: str) -> Callable[[Context], dict[str, Any]]:
         t = pool(c.runs, is_("miner", strategy))
         honest = pool(c.runs, is_("miner", "honest"))
         passed = t.slashes > t.earnings and t.net < 0
-        return {"passed": passed, "measured": {strategy: t.view(), "honest": honest.view()},
-                "summary": f"{strategy} miners: earnings {show(t.per_node(t.earnings))} COR, slashes {show(t.per_node(t.slashes))} COR, "
-                           f"net {show(t.per_node(t.net))} COR per node over the run (honest: net {show(honest.per_node(honest.net))} COR)"}
+        return {
+            "passed": passed,
+            "measured": {strategy: t.view(), "honest": honest.view()},
+            "summary": f"{strategy} miners: earnings {show(t.per_node(t.earnings))} COR, slashes {show(t.per_node(t.slashes))} COR, "
+            f"net {show(t.per_node(t.net))} COR per node over the run (honest: net {show(honest.per_node(honest.net))} COR)",
+        }
+
     return evaluate
 
 
 def eval_honest_profit(c: Context) -> dict[str, Any]:
     m, v = pool(c.runs, is_("miner", "honest")), pool(c.runs, is_("validator", "honest"))
-    return {"passed": m.net > 0 and v.net > 0, "measured": {"honest miners": m.view(), "honest validators": v.view()},
-            "summary": f"net per node over the run: miners {show(m.per_node(m.net))} COR, validators {show(v.per_node(v.net))} COR"}
+    return {
+        "passed": m.net > 0 and v.net > 0,
+        "measured": {"honest miners": m.view(), "honest validators": v.view()},
+        "summary": f"net per node over the run: miners {show(m.per_node(m.net))} COR, validators {show(v.per_node(v.net))} COR",
+    }
 
 
 def _free_rider(strategy: str) -> Callable[[Context], dict[str, Any]]:
@@ -227,26 +240,36 @@ def _free_rider(strategy: str) -> Callable[[Context], dict[str, Any]]:
         hp, xp = h.per_served(h.work_earnings), x.per_served(x.work_earnings)
         r = ratio(hp, xp)
         passed = (xp == 0 or hp >= 3 * xp) and (strategy == "lazy" or x.per_node(x.net) < h.per_node(h.net))
-        return {"passed": passed, "measured": {"honest": h.view(), strategy: x.view(), "ratio_per_task_served": r},
-                "summary": f"per task served: honest {show(hp)} COR, {strategy} {show(xp)} COR "
-                           f"(ratio {times(r)}); net per node: honest {show(h.per_node(h.net))}, {strategy} {show(x.per_node(x.net))} COR"}
+        return {
+            "passed": passed,
+            "measured": {"honest": h.view(), strategy: x.view(), "ratio_per_task_served": r},
+            "summary": f"per task served: honest {show(hp)} COR, {strategy} {show(xp)} COR "
+            f"(ratio {times(r)}); net per node: honest {show(h.per_node(h.net))}, {strategy} {show(x.per_node(x.net))} COR",
+        }
+
     return evaluate
 
 
 def eval_offline(c: Context) -> dict[str, Any]:
     t = pool(c.runs, is_("miner", "offline"))
-    return {"passed": t.work_earnings == 0 and t.net <= 0, "measured": {"offline": t.view()},
-            "summary": f"offline miners: fees + network rewards {show(t.per_node(t.work_earnings))} COR, "
-                       f"slashes {show(t.per_node(t.slashes))} COR, net {show(t.per_node(t.net))} COR per node"}
+    return {
+        "passed": t.work_earnings == 0 and t.net <= 0,
+        "measured": {"offline": t.view()},
+        "summary": f"offline miners: fees + network rewards {show(t.per_node(t.work_earnings))} COR, "
+        f"slashes {show(t.per_node(t.slashes))} COR, net {show(t.per_node(t.net))} COR per node",
+    }
 
 
 def eval_inflation(c: Context) -> dict[str, Any]:
     h, x = pool(c.runs, is_("miner", "honest")), pool(c.runs, is_("miner", "inflater"))
     hr, xr = h.rate(), x.rate()
     gain = None if not hr or xr is None else round(xr / hr - 1, 4)
-    return {"passed": gain is not None and gain <= 0.02, "measured": {"honest": h.view(), "inflater": x.view(), "gain_per_unit_of_true_work": gain},
-            "summary": f"pay per unit of true work: inflaters {pct(gain)} against honest miners; per task served "
-                       f"{show(x.per_served(x.work_earnings))} vs {show(h.per_served(h.work_earnings))} COR"}
+    return {
+        "passed": gain is not None and gain <= 0.02,
+        "measured": {"honest": h.view(), "inflater": x.view(), "gain_per_unit_of_true_work": gain},
+        "summary": f"pay per unit of true work: inflaters {pct(gain)} against honest miners; per task served "
+        f"{show(x.per_served(x.work_earnings))} vs {show(h.per_served(h.work_earnings))} COR",
+    }
 
 
 def _validators_earn_less(strategy: str) -> Callable[[Context], dict[str, Any]]:
@@ -255,10 +278,14 @@ def _validators_earn_less(strategy: str) -> Callable[[Context], dict[str, Any]]:
         he, xe = h.per_node(h.work_earnings), x.per_node(x.work_earnings)
         hn, xn = h.per_node(h.net), x.per_node(x.net)
         margin = ratio(xe, he)
-        return {"passed": xe < he and xn < hn, "measured": {"honest": h.view(), strategy: x.view(), "earnings_ratio": margin},
-                "summary": f"per node: {strategy} validators earn {show(xe)} COR (net {show(xn)}), honest {show(he)} COR (net {show(hn)}): "
-                           f"without evaluating anything, each {strategy} validator keeps "
-                           f"{'n/a' if margin is None else f'{margin * 100:.1f} %'} of an honest validator's pay"}
+        return {
+            "passed": xe < he and xn < hn,
+            "measured": {"honest": h.view(), strategy: x.view(), "earnings_ratio": margin},
+            "summary": f"per node: {strategy} validators earn {show(xe)} COR (net {show(xn)}), honest {show(he)} COR (net {show(hn)}): "
+            f"without evaluating anything, each {strategy} validator keeps "
+            f"{'n/a' if margin is None else f'{margin * 100:.1f} %'} of an honest validator's pay",
+        }
+
     return evaluate
 
 
@@ -267,10 +294,15 @@ def _rate_changes(runs: list[RunResult], base: list[RunResult], honest: set[str]
     out = {}
     for name in sorted(honest):
         ra, rb = a[name].rate(), b[name].rate()
-        out[name] = {"rate_change": None if not rb or ra is None else round(ra / rb - 1, 4),
-                     "total_change": ratio(a[name].payout - b[name].payout, b[name].payout),
-                     "payout": cor(a[name].payout), "baseline_payout": cor(b[name].payout),
-                     "slashes": cor(a[name].slashes), "assigned": a[name].assigned, "baseline_assigned": b[name].assigned}
+        out[name] = {
+            "rate_change": None if not rb or ra is None else round(ra / rb - 1, 4),
+            "total_change": ratio(a[name].payout - b[name].payout, b[name].payout),
+            "payout": cor(a[name].payout),
+            "baseline_payout": cor(b[name].payout),
+            "slashes": cor(a[name].slashes),
+            "assigned": a[name].assigned,
+            "baseline_assigned": b[name].assigned,
+        }
     return out
 
 
@@ -285,8 +317,13 @@ def eval_collusion(c: Context) -> dict[str, Any]:
     changes = _rate_changes(runs, base, honest)
     worst, drop, gain = _extreme(changes, "rate_change")
     worst_total, _, _ = _extreme(changes, "total_change")
-    measured: dict[str, Any] = {"max_abs_rate_change": worst, "max_drop": round(drop, 4), "max_gain": round(gain, 4),
-                                "max_abs_total_change": worst_total, "nodes": changes}
+    measured: dict[str, Any] = {
+        "max_abs_rate_change": worst,
+        "max_drop": round(drop, 4),
+        "max_gain": round(gain, 4),
+        "max_abs_total_change": worst_total,
+        "nodes": changes,
+    }
     null = c.null_runs()
     if null:
         noise = _rate_changes(null, base, honest)
@@ -297,12 +334,14 @@ def eval_collusion(c: Context) -> dict[str, Any]:
     passed = worst <= 0.05
     noise = measured.get("noise_floor_rate")
     share = measured["captured_task_share"]
-    summary = (f"honest nodes' pay per unit of work: largest drop {pct(drop)}, largest gain {pct(gain)}"
-               + (f" (seed noise ±{noise * 100:.1f} %)" if noise is not None else "")
-               + f"; no honest node loses > 5 %: {'yes' if drop >= -0.05 else 'no'}; coalition held half the reporting stake in "
-               f"{'n/a' if share is None else f'{share * 100:.1f} %'} of tasks; favoured miner payout "
-               f"{pct(measured['coalition']['favoured_change'])}, colluding validators {pct(measured['coalition']['colluders_change'])}, "
-               f"coalition in total {show(Decimal(measured['coalition']['coalition_payout_change_per_seed']) * COR)} COR per seed")
+    summary = (
+        f"honest nodes' pay per unit of work: largest drop {pct(drop)}, largest gain {pct(gain)}"
+        + (f" (seed noise ±{noise * 100:.1f} %)" if noise is not None else "")
+        + f"; no honest node loses > 5 %: {'yes' if drop >= -0.05 else 'no'}; coalition held half the reporting stake in "
+        f"{'n/a' if share is None else f'{share * 100:.1f} %'} of tasks; favoured miner payout "
+        f"{pct(measured['coalition']['favoured_change'])}, colluding validators {pct(measured['coalition']['colluders_change'])}, "
+        f"coalition in total {show(Decimal(measured['coalition']['coalition_payout_change_per_seed']) * COR)} COR per seed"
+    )
     return {"passed": passed, "harm_only_passed": drop >= -0.05, "measured": measured, "summary": summary}
 
 
@@ -312,9 +351,12 @@ def _coalition(runs: list[RunResult], base: list[RunResult]) -> dict[str, Any]:
     fav = lambda n: members.get(n.name) == "miner"  # noqa: E731
     col = lambda n: members.get(n.name) == "validator"  # noqa: E731
     a_f, b_f, a_c, b_c = pool(runs, fav), pool(base, fav), pool(runs, col), pool(base, col)
-    return {"favoured_change": ratio(a_f.payout - b_f.payout, b_f.payout), "colluders_change": ratio(a_c.payout - b_c.payout, b_c.payout),
-            "colluders_slashed_per_node": cor(a_c.per_node(a_c.slashes)),
-            "coalition_payout_change_per_seed": cor((a_f.payout + a_c.payout - b_f.payout - b_c.payout) // max(1, len(runs)))}
+    return {
+        "favoured_change": ratio(a_f.payout - b_f.payout, b_f.payout),
+        "colluders_change": ratio(a_c.payout - b_c.payout, b_c.payout),
+        "colluders_slashed_per_node": cor(a_c.per_node(a_c.slashes)),
+        "coalition_payout_change_per_seed": cor((a_f.payout + a_c.payout - b_f.payout - b_c.payout) // max(1, len(runs))),
+    }
 
 
 def _captured(runs: list[RunResult]) -> float | None:
@@ -329,64 +371,131 @@ def eval_sybil(c: Context) -> dict[str, Any]:
     mine = lambda n: n.operator == op  # noqa: E731
     a, b = pool(c.runs, mine), pool(c.baseline_runs(), mine)
     gain = ratio(a.payout - b.payout, b.payout)
-    return {"passed": gain is not None and gain <= 0.02,
-            "measured": {"operator": op, "split": a.view(), "single": b.view(), "income_split": cor(a.payout // len(c.runs)),
-                         "income_single": cor(b.payout // max(1, len(c.runs))), "income_change": gain,
-                         "assignments_change": ratio(a.assigned - b.assigned, b.assigned)},
-            "summary": f"operator income per seed: split {show(a.payout // len(c.runs))} COR vs single node "
-                       f"{show(b.payout // max(1, len(c.runs)))} COR ({pct(gain)}); assignments {pct(ratio(a.assigned - b.assigned, b.assigned))}"}
+    return {
+        "passed": gain is not None and gain <= 0.02,
+        "measured": {
+            "operator": op,
+            "split": a.view(),
+            "single": b.view(),
+            "income_split": cor(a.payout // len(c.runs)),
+            "income_single": cor(b.payout // max(1, len(c.runs))),
+            "income_change": gain,
+            "assignments_change": ratio(a.assigned - b.assigned, b.assigned),
+        },
+        "summary": f"operator income per seed: split {show(a.payout // len(c.runs))} COR vs single node "
+        f"{show(b.payout // max(1, len(c.runs)))} COR ({pct(gain)}); assignments {pct(ratio(a.assigned - b.assigned, b.assigned))}",
+    }
 
 
-CHECKS: dict[str, Check] = {c.id: c for c in (
-    Check("honest_miners_profit", "Honest participation pays", "honest miners and honest validators make a net profit",
-          eval_honest_profit, "raise the emission streams or lower costs"),
-    Check("honest_vs_lazy", "Honest beats lazy", "honest miners earn ≥ 3 × what lazy miners earn per task served",
-          _free_rider("lazy"), "a stricter poi_max_distance_ppb or min_score_bps gate"),
-    Check("garbage_loses", "Garbage loses money", "garbage miners: slashes > earnings (net < 0)", _loses("garbage"),
-          "a larger slash_fraction_bps.poi_divergence or a lower poi_divergence_threshold"),
-    Check("mismatched_loses", "Mismatched reveals lose money", "mismatched-reveal miners: slashes > earnings (net < 0)",
-          _loses("mismatched"), "a larger slash_fraction_bps.commit_mismatch"),
-    Check("offline_unpaid", "Offline earns nothing", "offline miners earn no fees or network rewards and do not profit", eval_offline,
-          "a larger slash_fraction_bps.missed_deadline"),
-    Check("copier_miners_unprofitable", "Copying outputs does not pay",
-          "copier miners earn < 1/3 of an honest miner per task served and less net per node", _free_rider("copier"),
-          "network tasks must not repeat a prompt an earlier task published an answer to (a per-task nonce or perturbation "
-          "in the oracle's prompt schedule, or a prompt pool much larger than the tasks issued)"),
-    Check("inflation_unprofitable", "Claiming more tokens does not pay",
-          "a miner claiming output_tokens = max_output_tokens earns ≤ 2 % more per unit of true work", eval_inflation,
-          "done in the core: network work counts the task's settled output tokens (the median over miners in consensus), "
-          "not each miner's claim (tasks.py `_record_work`); what remains comes from tasks where inflaters are the median — "
-          "cap claims against the validators' own token count of the revealed output (a report field) to remove it"),
-    Check("copier_validators_earn_less", "Copier validators earn less",
-          "validators that report a constant guess earn less (and less net) than honest validators",
-          _validators_earn_less("copier"), "spot checks: known-answer (canary) tasks among network tasks with planted "
-          "garbage outputs, so a constant reporter deviates"),
-    Check("echo_validators_earn_less", "Echo validators earn less",
-          "validators that repeat the reports already published for the task earn less than honest validators",
-          _validators_earn_less("echo"), "core change: commit-reveal for validator reports (task.validate commits "
-          "H(task ‖ validator ‖ reports ‖ salt) before a report deadline and reveals after it), so nobody can copy "
-          "reports of the same task; reports revealed without a commit earn nothing"),
-    Check("collusion_below_half", "A minority coalition cannot move honest pay",
-          "colluding validators below 50 % of validator stake change no honest node's pay per unit of useful work by more "
-          "than 5 % (against the honest twin on the same seeds)", eval_collusion,
-          "draw more validators per task (validators_per_task; see the remedy runs), since with 3 validators a coalition "
-          "holding far less than half of all validator stake often holds half of one task's sample; and to keep honest "
-          "validators' pay unchanged rather than raised, pay the validator stream at a fixed rate per agreement-weighted "
-          "validation with the unearned part back to the pool instead of pro rata", uses_baseline=True, uses_null=True),
-    Check("sybil_no_gain", "Splitting stake does not pay",
-          "one operator's income with its stake split over many miners is ≤ 2 % above its income with one miner", eval_sybil,
-          "done in the core: miners are sampled with systematic PPS (tasks.pps_sample), so slots are proportional to "
-          "stake × reputation; what remains comes from network tasks preferring idle miners (many small nodes are idle "
-          "more often) — weight network-task selection by stake as well, or drop the idle preference",
-          uses_baseline=True),
-)}
+CHECKS: dict[str, Check] = {
+    c.id: c
+    for c in (
+        Check(
+            "honest_miners_profit",
+            "Honest participation pays",
+            "honest miners and honest validators make a net profit",
+            eval_honest_profit,
+            "raise the emission streams or lower costs",
+        ),
+        Check(
+            "honest_vs_lazy",
+            "Honest beats lazy",
+            "honest miners earn ≥ 3 × what lazy miners earn per task served",
+            _free_rider("lazy"),
+            "a stricter poi_max_distance_ppb or min_score_bps gate",
+        ),
+        Check(
+            "garbage_loses",
+            "Garbage loses money",
+            "garbage miners: slashes > earnings (net < 0)",
+            _loses("garbage"),
+            "a larger slash_fraction_bps.poi_divergence or a lower poi_divergence_threshold",
+        ),
+        Check(
+            "mismatched_loses",
+            "Mismatched reveals lose money",
+            "mismatched-reveal miners: slashes > earnings (net < 0)",
+            _loses("mismatched"),
+            "a larger slash_fraction_bps.commit_mismatch",
+        ),
+        Check(
+            "offline_unpaid",
+            "Offline earns nothing",
+            "offline miners earn no fees or network rewards and do not profit",
+            eval_offline,
+            "a larger slash_fraction_bps.missed_deadline",
+        ),
+        Check(
+            "copier_miners_unprofitable",
+            "Copying outputs does not pay",
+            "copier miners earn < 1/3 of an honest miner per task served and less net per node",
+            _free_rider("copier"),
+            "network tasks must not repeat a prompt an earlier task published an answer to (a per-task nonce or perturbation "
+            "in the oracle's prompt schedule, or a prompt pool much larger than the tasks issued)",
+        ),
+        Check(
+            "inflation_unprofitable",
+            "Claiming more tokens does not pay",
+            "a miner claiming output_tokens = max_output_tokens earns ≤ 2 % more per unit of true work",
+            eval_inflation,
+            "done in the core: network work counts the task's settled output tokens (the median over miners in consensus), "
+            "not each miner's claim (tasks.py `_record_work`); what remains comes from tasks where inflaters are the median — "
+            "cap claims against the validators' own token count of the revealed output (a report field) to remove it",
+        ),
+        Check(
+            "copier_validators_earn_less",
+            "Copier validators earn less",
+            "validators that report a constant guess earn less (and less net) than honest validators",
+            _validators_earn_less("copier"),
+            "spot checks: known-answer (canary) tasks among network tasks with planted garbage outputs, so a constant reporter deviates",
+        ),
+        Check(
+            "echo_validators_earn_less",
+            "Echo validators earn less",
+            "validators that repeat the reports already published for the task earn less than honest validators",
+            _validators_earn_less("echo"),
+            "core change: commit-reveal for validator reports (task.validate commits "
+            "H(task ‖ validator ‖ reports ‖ salt) before a report deadline and reveals after it), so nobody can copy "
+            "reports of the same task; reports revealed without a commit earn nothing",
+        ),
+        Check(
+            "collusion_below_half",
+            "A minority coalition cannot move honest pay",
+            "colluding validators below 50 % of validator stake change no honest node's pay per unit of useful work by more "
+            "than 5 % (against the honest twin on the same seeds)",
+            eval_collusion,
+            "draw more validators per task (validators_per_task; see the remedy runs), since with 3 validators a coalition "
+            "holding far less than half of all validator stake often holds half of one task's sample; and to keep honest "
+            "validators' pay unchanged rather than raised, pay the validator stream at a fixed rate per agreement-weighted "
+            "validation with the unearned part back to the pool instead of pro rata",
+            uses_baseline=True,
+            uses_null=True,
+        ),
+        Check(
+            "sybil_no_gain",
+            "Splitting stake does not pay",
+            "one operator's income with its stake split over many miners is ≤ 2 % above its income with one miner",
+            eval_sybil,
+            "done in the core: miners are sampled with systematic PPS (tasks.pps_sample), so slots are proportional to "
+            "stake × reputation; what remains comes from network tasks preferring idle miners (many small nodes are idle "
+            "more often) — weight network-task selection by stake as well, or drop the idle preference",
+            uses_baseline=True,
+        ),
+    )
+}
 
 
 def evaluate(check_id: str, ctx: Context) -> dict[str, Any]:
     """Run one check on a scenario's runs; the fix is attached when it fails."""
     check = CHECKS[check_id]
-    out = {"id": check.id, "title": check.title, "scenario": ctx.scenario.name, "criterion": check.criterion,
-           "baseline": ctx.scenario.baseline or None, **check.evaluate(ctx)}
+    out = {
+        "id": check.id,
+        "title": check.title,
+        "scenario": ctx.scenario.name,
+        "criterion": check.criterion,
+        "baseline": ctx.scenario.baseline or None,
+        **check.evaluate(ctx),
+    }
     if not out["passed"]:
         out["fix"] = check.fix
     return out

@@ -22,10 +22,11 @@ import base64
 import html
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..core.errors import InvalidInput
 from .checks import CHECKS, Context, Totals, baseline_of, cor, evaluate, null_of, ratio
@@ -57,15 +58,21 @@ class _Plan:
             self.progress(self.done, self.total, label)
 
 
-def simulate(scenarios: list[Scenario], *, seeds: tuple[int, ...] | None = None, epochs: int | None = None,
-             workers: int = 1, progress: Progress | None = None, catalog: dict[str, Scenario] | None = None) -> dict[str, Any]:
+def simulate(
+    scenarios: list[Scenario],
+    *,
+    seeds: tuple[int, ...] | None = None,
+    epochs: int | None = None,
+    workers: int = 1,
+    progress: Progress | None = None,
+    catalog: dict[str, Scenario] | None = None,
+) -> dict[str, Any]:
     """Run ``scenarios`` through the core and return the report (a JSON-ready dict)."""
     catalog = {**SCENARIOS, **(catalog or {}), **{s.name: s for s in scenarios}}
     for s in scenarios:
         unknown = [c for c in s.checks if c not in CHECKS]
         if unknown:
-            raise InvalidInput(f"scenario {s.name}: unknown check(s) {', '.join(unknown)}; one of {', '.join(CHECKS)}",
-                               code="invalid_scenario")
+            raise InvalidInput(f"scenario {s.name}: unknown check(s) {', '.join(unknown)}; one of {', '.join(CHECKS)}", code="invalid_scenario")
     chosen = [s.with_overrides(epochs=epochs, seeds=seeds) for s in scenarios]
     plan = _Plan(RunCache(workers), progress)
     contexts = [_context(s, catalog, plan.cache) for s in chosen]
@@ -73,7 +80,8 @@ def simulate(scenarios: list[Scenario], *, seeds: tuple[int, ...] | None = None,
     checks = [evaluate(cid, c) for c in contexts for cid in c.scenario.checks]
     _remedies(checks, contexts, catalog, plan)
     report = {
-        "tool": "cor simulate", "version": REPORT_VERSION,
+        "tool": "cor simulate",
+        "version": REPORT_VERSION,
         "settings": {"seeds": list(seeds) if seeds else None, "epochs": epochs},
         "checks": checks,
         "scenarios": {c.scenario.name: summarize(c.scenario, plan.cache.get(c.scenario)) for c in contexts},
@@ -103,17 +111,21 @@ def _remedies(checks: list[dict[str, Any]], contexts: list[Context], catalog: di
     plan.run([x for _, _, c in todo for x in (c.scenario, c.base) if x is not None])
     for check, remedy, ctx in todo:
         result = evaluate(check["id"], ctx)
-        check.setdefault("remedies", []).append({**remedy.to_dict(), "passed": result["passed"], "summary": result["summary"],
-                                                 "measured": result["measured"]})
+        check.setdefault("remedies", []).append(
+            {**remedy.to_dict(), "passed": result["passed"], "summary": result["summary"], "measured": result["measured"]}
+        )
 
 
 def _summary(report: dict[str, Any], cache: RunCache) -> dict[str, Any]:
     checks = report["checks"]
     books = [s["books"] for s in report["scenarios"].values()]
-    return {"checks": len(checks), "passed": sum(1 for c in checks if c["passed"]),
-            "failed": [f"{c['id']} ({c['scenario']})" for c in checks if not c["passed"]],
-            "books_ok": all(b["conservation_ok"] and b["reconciled"] for b in books),
-            "runs": len(cache.results)}
+    return {
+        "checks": len(checks),
+        "passed": sum(1 for c in checks if c["passed"]),
+        "failed": [f"{c['id']} ({c['scenario']})" for c in checks if not c["passed"]],
+        "books_ok": all(b["conservation_ok"] and b["reconciled"] for b in books),
+        "runs": len(cache.results),
+    }
 
 
 # --- per-scenario summary -----------------------------------------------------------------------------
@@ -130,11 +142,21 @@ def strategy_label(n: NodeInfo) -> str:
 
 
 def _per_seed_values(t: Totals) -> dict[str, int | float | None]:
-    return {"assigned": t.per_node(t.assigned), "served": t.per_node(t.served),
-            "in_consensus_rate": ratio(t.in_consensus, t.served), "fees": t.per_node(t.fees), "network": t.per_node(t.network),
-            "staking": t.per_node(t.staking), "slashes": t.per_node(t.slashes), "slash_count": ratio(t.slash_count, t.node_runs),
-            "costs": t.per_node(t.costs), "earnings": t.per_node(t.earnings), "net": t.per_node(t.net),
-            "earnings_per_task_served": t.per_served(t.work_earnings), "net_per_task_served": t.per_served(t.net)}
+    return {
+        "assigned": t.per_node(t.assigned),
+        "served": t.per_node(t.served),
+        "in_consensus_rate": ratio(t.in_consensus, t.served),
+        "fees": t.per_node(t.fees),
+        "network": t.per_node(t.network),
+        "staking": t.per_node(t.staking),
+        "slashes": t.per_node(t.slashes),
+        "slash_count": ratio(t.slash_count, t.node_runs),
+        "costs": t.per_node(t.costs),
+        "earnings": t.per_node(t.earnings),
+        "net": t.per_node(t.net),
+        "earnings_per_task_served": t.per_served(t.work_earnings),
+        "net_per_task_served": t.per_served(t.net),
+    }
 
 
 MONEY = ("fees", "network", "staking", "slashes", "costs", "earnings", "net", "earnings_per_task_served", "net_per_task_served")
@@ -166,10 +188,19 @@ def summarize(s: Scenario, runs: list[RunResult]) -> dict[str, Any]:
             if not label.startswith("miner:"):
                 values["in_consensus_rate"] = None  # consensus is a miner's measure
             per_seed.append(values)
-        strategies[label] = {"nodes": len(names), "metrics": {k: _stat(k, [v[k] for v in per_seed]) for k in per_seed[0]},
-                             "per_epoch": _series(runs, names)}
-    return {"description": s.description, "definition": s.to_dict(), "books": _books(runs), "tasks": _tasks(runs),
-            "head_hashes": {str(r.seed): r.head_hash for r in runs}, "strategies": strategies}
+        strategies[label] = {
+            "nodes": len(names),
+            "metrics": {k: _stat(k, [v[k] for v in per_seed]) for k in per_seed[0]},
+            "per_epoch": _series(runs, names),
+        }
+    return {
+        "description": s.description,
+        "definition": s.to_dict(),
+        "books": _books(runs),
+        "tasks": _tasks(runs),
+        "head_hashes": {str(r.seed): r.head_hash for r in runs},
+        "strategies": strategies,
+    }
 
 
 def _series(runs: list[RunResult], names: list[str]) -> dict[str, list[str]]:
@@ -183,9 +214,13 @@ def _series(runs: list[RunResult], names: list[str]) -> dict[str, list[str]]:
 
 def _books(runs: list[RunResult]) -> dict[str, Any]:
     errors = [f"seed {r.seed}: {e}" for r in runs for e in r.conservation_errors + r.reconcile_errors]
-    return {"epochs_checked": sum(len(r.epochs) for r in runs), "events": sum(r.events for r in runs),
-            "conservation_ok": not any(r.conservation_errors for r in runs),
-            "reconciled": not any(r.reconcile_errors for r in runs), "errors": errors[:20]}
+    return {
+        "epochs_checked": sum(len(r.epochs) for r in runs),
+        "events": sum(r.events for r in runs),
+        "conservation_ok": not any(r.conservation_errors for r in runs),
+        "reconciled": not any(r.reconcile_errors for r in runs),
+        "errors": errors[:20],
+    }
 
 
 def _tasks(runs: list[RunResult]) -> dict[str, Any]:
@@ -259,9 +294,19 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}tabl
 td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left;vertical-align:top}th{background:#f4f4f4}
 .pass{color:#070;font-weight:bold}.fail{color:#b00;font-weight:bold}img{max-width:100%}code{font-size:12px}"""
 
-_COLUMNS = (("nodes", None), ("served", "served"), ("in_consensus_rate", "in-consensus"), ("fees", "fees"),
-            ("network", "network"), ("staking", "staking"), ("slashes", "slashes"), ("costs", "costs"), ("earnings", "earnings"),
-            ("net", "net"), ("earnings_per_task_served", "earned / task"))
+_COLUMNS = (
+    ("nodes", None),
+    ("served", "served"),
+    ("in_consensus_rate", "in-consensus"),
+    ("fees", "fees"),
+    ("network", "network"),
+    ("staking", "staking"),
+    ("slashes", "slashes"),
+    ("costs", "costs"),
+    ("earnings", "earnings"),
+    ("net", "net"),
+    ("earnings_per_task_served", "earned / task"),
+)
 
 
 def _verdict(ok: bool) -> str:
@@ -274,9 +319,11 @@ def _check_rows(checks: list[dict[str, Any]]) -> str:
         fix = html.escape(c.get("fix", ""))
         for r in c.get("remedies", []):
             fix += f"<br>remedy <code>{html.escape(r['label'])}</code>: {_verdict(r['passed'])} {html.escape(r['summary'])}"
-        rows.append(f"<tr><td>{html.escape(c['title'])}<br><code>{c['id']}</code></td><td>{html.escape(c['scenario'])}</td>"
-                    f"<td>{html.escape(c['criterion'])}</td><td>{_verdict(c['passed'])}</td><td>{html.escape(c['summary'])}</td>"
-                    f"<td>{fix}</td></tr>")
+        rows.append(
+            f"<tr><td>{html.escape(c['title'])}<br><code>{c['id']}</code></td><td>{html.escape(c['scenario'])}</td>"
+            f"<td>{html.escape(c['criterion'])}</td><td>{_verdict(c['passed'])}</td><td>{html.escape(c['summary'])}</td>"
+            f"<td>{fix}</td></tr>"
+        )
     return "".join(rows)
 
 
@@ -305,23 +352,28 @@ def _strategy_table(summary: dict[str, Any]) -> str:
 def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
     """The report as one self-contained HTML page."""
     s = report["summary"]
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>cor simulate</title><style>{_CSS}</style></head><body>",
-             "<h1>cor simulate — incentive checks</h1>",
-             f"<p>{s['passed']} of {s['checks']} checks pass; books (conservation, statements = ledger) "
-             f"{'hold in every run' if s['books_ok'] else '<b>DO NOT HOLD</b>'}; {s['runs']} runs. "
-             "Money per node over the whole run, mean over seeds [min … max].</p>",
-             "<table><tr><th>check</th><th>scenario</th><th>criterion</th><th>verdict</th><th>measured</th><th>fix / remedies</th></tr>",
-             _check_rows(report["checks"]), "</table>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>cor simulate</title><style>{_CSS}</style></head><body>",
+        "<h1>cor simulate — incentive checks</h1>",
+        f"<p>{s['passed']} of {s['checks']} checks pass; books (conservation, statements = ledger) "
+        f"{'hold in every run' if s['books_ok'] else '<b>DO NOT HOLD</b>'}; {s['runs']} runs. "
+        "Money per node over the whole run, mean over seeds [min … max].</p>",
+        "<table><tr><th>check</th><th>scenario</th><th>criterion</th><th>verdict</th><th>measured</th><th>fix / remedies</th></tr>",
+        _check_rows(report["checks"]),
+        "</table>",
+    ]
     for name, summary in report["scenarios"].items():
         d = summary["definition"]
         tasks, books = summary["tasks"], summary["books"]
-        parts += [f"<h2>{html.escape(name)}</h2><p>{html.escape(summary['description'])}</p>",
-                  f"<p>{d['epochs']} epochs × ({d['user_tasks_per_epoch']} user + {d['network_tasks_per_epoch']} network tasks), "
-                  f"seeds {d['seeds']}, parameters {html.escape(json.dumps(d['params']) if d['params'] else 'devnet defaults')}. "
-                  f"Tasks: {tasks['settled']} settled, {tasks['failed']} failed, {tasks['rejected']} rejected "
-                  f"{html.escape(json.dumps(tasks['reasons']))}. Books: conservation {'ok' if books['conservation_ok'] else 'BROKEN'}, "
-                  f"statements {'reconcile' if books['reconciled'] else 'DO NOT reconcile'} ({books['epochs_checked']} epochs).</p>",
-                  _strategy_table(summary)]
+        parts += [
+            f"<h2>{html.escape(name)}</h2><p>{html.escape(summary['description'])}</p>",
+            f"<p>{d['epochs']} epochs × ({d['user_tasks_per_epoch']} user + {d['network_tasks_per_epoch']} network tasks), "
+            f"seeds {d['seeds']}, parameters {html.escape(json.dumps(d['params']) if d['params'] else 'devnet defaults')}. "
+            f"Tasks: {tasks['settled']} settled, {tasks['failed']} failed, {tasks['rejected']} rejected "
+            f"{html.escape(json.dumps(tasks['reasons']))}. Books: conservation {'ok' if books['conservation_ok'] else 'BROKEN'}, "
+            f"statements {'reconcile' if books['reconciled'] else 'DO NOT reconcile'} ({books['epochs_checked']} epochs).</p>",
+            _strategy_table(summary),
+        ]
         if name in images:
             parts.append(f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(images[name]).decode()}'>")
     parts.append("</body></html>")

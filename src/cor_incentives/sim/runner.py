@@ -23,16 +23,17 @@ seeded by the log head. The same scenario and seed give the same log head hash a
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..app.prompts import estimate_tokens, load_prompt_set
 from ..core.apply import conservation_holds
 from ..core.errors import EngineError, InvariantViolation, invariant
 from ..core.ledger import account_owner
+from ..core.pricing import tier_weight
 from ..core.state import State
 from ..core.tasks import Task, commitment
-from ..core.pricing import tier_weight
 from ..core.units import COR, PPB
 from .chain import SimChain, addr
 from .scenarios import Scenario
@@ -51,8 +52,14 @@ from .strategies import (
 )
 
 MODEL_ID = "sim-tiny-135m"
-MODEL_BODY = {"id": MODEL_ID, "parameter_count": 135_000_000, "quantization": "q8_0", "context_length": 2048,
-              "license": "apache-2.0", "content_hash": sha("sim-tiny-135m weights")}
+MODEL_BODY = {
+    "id": MODEL_ID,
+    "parameter_count": 135_000_000,
+    "quantization": "q8_0",
+    "context_length": 2048,
+    "license": "apache-2.0",
+    "content_hash": sha("sim-tiny-135m weights"),
+}
 POOLS = {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}
 WALLET_BUFFER = 1_000 * COR  # each operator's spare COR (to restore a slashed bond before unjail)
 USER_DEPOSIT = 5_000 * COR
@@ -127,10 +134,17 @@ class RunResult:
     head_hash: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "seed": self.seed, "nodes": {k: asdict(v) for k, v in self.nodes.items()},
-                "epochs": [{k: asdict(v) for k, v in e.items()} for e in self.epochs], "tasks": [asdict(t) for t in self.tasks],
-                "conservation_errors": self.conservation_errors, "reconcile_errors": self.reconcile_errors,
-                "events": self.events, "head_hash": self.head_hash}
+        return {
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "nodes": {k: asdict(v) for k, v in self.nodes.items()},
+            "epochs": [{k: asdict(v) for k, v in e.items()} for e in self.epochs],
+            "tasks": [asdict(t) for t in self.tasks],
+            "conservation_errors": self.conservation_errors,
+            "reconcile_errors": self.reconcile_errors,
+            "events": self.events,
+            "head_hash": self.head_hash,
+        }
 
 
 def run(scenario: Scenario, seed: int, *, check_each_event: bool = False) -> RunResult:
@@ -148,8 +162,10 @@ class World:
         self.s = scenario
         self.seed = seed
         self.env = scenario.env
-        self.nodes = {name: NodeInfo(name, addr(name), g.role, g.strategy, g.coalition, g.operator or name, g.stake_units(i))
-                      for name, g, i in scenario.node_names()}
+        self.nodes = {
+            name: NodeInfo(name, addr(name), g.role, g.strategy, g.coalition, g.operator or name, g.stake_units(i))
+            for name, g, i in scenario.node_names()
+        }
         self.options = {addr(name): g.options for name, g, _ in scenario.node_names()}
         self.name_of = {n.address: n.name for n in self.nodes.values()}
         self.coalition_of = {n.address: n.coalition for n in self.nodes.values()}
@@ -253,8 +269,14 @@ class World:
         rng = derive(self.seed, "user-task", key)
         prompt_id = f"user|{self.seed}|{key}"
         max_out = self.env.user_max_output_tokens
-        body = {"session": self.session, "model": MODEL_ID, "prompt_hash": sha(prompt_id), "prompt_bytes": rng.randint(20, 2000),
-                "input_tokens": rng.randint(*self.env.user_input_tokens), "max_output_tokens": max_out}
+        body = {
+            "session": self.session,
+            "model": MODEL_ID,
+            "prompt_hash": sha(prompt_id),
+            "prompt_bytes": rng.randint(20, 2000),
+            "input_tokens": rng.randint(*self.env.user_input_tokens),
+            "max_output_tokens": max_out,
+        }
         if self.router:
             body["router"] = self.router
         return TaskInfo(key, 0, "user", prompt_id, max_out), self.user, "task.submit", body
@@ -267,8 +289,13 @@ class World:
         else:
             prompt_id, max_out = f"network|{self.seed}|{key}", 128
             text = prompt_id
-        body = {"model": MODEL_ID, "prompt_hash": sha(text), "prompt_bytes": len(text.encode()),
-                "input_tokens": estimate_tokens(text), "max_output_tokens": max_out}
+        body = {
+            "model": MODEL_ID,
+            "prompt_hash": sha(text),
+            "prompt_bytes": len(text.encode()),
+            "input_tokens": estimate_tokens(text),
+            "max_output_tokens": max_out,
+        }
         return TaskInfo(key, 0, "network", prompt_id, max_out), self.chain.state.oracle, "task.network", body
 
     def _issue(self, spec: tuple[TaskInfo, str, str, dict[str, Any]], counts: EpochTasks) -> list[int]:
@@ -321,8 +348,9 @@ class World:
             if plan is None:
                 continue
             self.costs[a.miner] += plan.cost_units
-            self.chain.submit(a.miner, "task.precommit",
-                              {"task": task.id, "commit": commitment(task.id, a.miner, plan.commit.hash, self._salt(task.id))})
+            self.chain.submit(
+                a.miner, "task.precommit", {"task": task.id, "commit": commitment(task.id, a.miner, plan.commit.hash, self._salt(task.id))}
+            )
             acted = True
         return acted
 
@@ -343,8 +371,9 @@ class World:
                 out = shown[0] if shown else out
             tokens = min(task.max_output_tokens, plan.claimed_tokens if plan.claimed_tokens is not None else out.tokens)
             self.revealed[task.id][a.miner] = out
-            self.chain.submit(a.miner, "task.reveal",
-                              {"task": task.id, "output_hash": out.hash, "salt": self._salt(task.id), "output_tokens": tokens})
+            self.chain.submit(
+                a.miner, "task.reveal", {"task": task.id, "output_hash": out.hash, "salt": self._salt(task.id), "output_tokens": tokens}
+            )
             acted = True
         return acted
 
@@ -370,8 +399,9 @@ class World:
                 continue
             if strategy(v).evaluates:
                 self.costs[v] += self.env.validation_cost_units
-            self.chain.submit(v, "task.validate", {"task": task.id, "reports": [
-                {"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]})
+            self.chain.submit(
+                v, "task.validate", {"task": task.id, "reports": [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]}
+            )
             acted = True
         return acted
 
@@ -379,8 +409,9 @@ class World:
         miners = sorted(self.truth[task.id])
         so_far = {w: {m: (x[0], x[1]) for m, x in r.items()} for w, r in task.reports.items()}
         stakes = {w: self.state.nodes[w].stake_total for w in task.validators}
-        return ValidatorContext(self.env, self.seed, self.info[task.id], v, self.options[v], miners, self.truth[task.id],
-                                self.coalition_of, so_far, stakes, self.history)
+        return ValidatorContext(
+            self.env, self.seed, self.info[task.id], v, self.options[v], miners, self.truth[task.id], self.coalition_of, so_far, stakes, self.history
+        )
 
     # --- measuring ---------------------------------------------------------------------------
 
@@ -478,11 +509,21 @@ class World:
         for address, value in after.items():
             if value - before[address] != items[address]:
                 self.reconcile_errors.append(
-                    f"epoch {e}: {self.name_of[address]} holdings changed by {value - before[address]}, statement sums to {items[address]}")
+                    f"epoch {e}: {self.name_of[address]} holdings changed by {value - before[address]}, statement sums to {items[address]}"
+                )
 
     def result(self) -> RunResult:
-        return RunResult(self.s.name, self.seed, self.nodes, self.epochs, self.tasks, self.conservation_errors,
-                         self.reconcile_errors, self.chain.count, self.state.head_hash)
+        return RunResult(
+            self.s.name,
+            self.seed,
+            self.nodes,
+            self.epochs,
+            self.tasks,
+            self.conservation_errors,
+            self.reconcile_errors,
+            self.chain.count,
+            self.state.head_hash,
+        )
 
 
 # --- many runs ---------------------------------------------------------------------------------------

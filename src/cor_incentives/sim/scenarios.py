@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..core.errors import InvalidInput
 from ..core.params import params_from_dict
@@ -62,8 +63,9 @@ class NodeGroup:
         if self.role not in ROLES:
             raise InvalidInput(f"node role must be one of {', '.join(ROLES)}, got {self.role!r}", code="invalid_scenario")
         if self.strategy not in strategy_names(self.role):
-            raise InvalidInput(f"unknown {self.role} strategy {self.strategy!r}; one of {', '.join(strategy_names(self.role))}",
-                               code="invalid_scenario")
+            raise InvalidInput(
+                f"unknown {self.role} strategy {self.strategy!r}; one of {', '.join(strategy_names(self.role))}", code="invalid_scenario"
+            )
         if isinstance(self.count, bool) or not isinstance(self.count, int) or not 0 <= self.count <= MAX_NODES:
             raise InvalidInput(f"node count must be an integer in [0, {MAX_NODES}]", code="invalid_scenario")
         stakes = (self.stake_cor,) if isinstance(self.stake_cor, str) else tuple(self.stake_cor)
@@ -79,11 +81,19 @@ class NodeGroup:
         return parse_cor(self.stake_cor[0] if len(self.stake_cor) == 1 else self.stake_cor[i])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "strategy": self.strategy, "count": self.count, "stake_cor": list(self.stake_cor),
-                "prefix": self.prefix, "coalition": self.coalition, "operator": self.operator, "options": dict(self.options)}
+        return {
+            "role": self.role,
+            "strategy": self.strategy,
+            "count": self.count,
+            "stake_cor": list(self.stake_cor),
+            "prefix": self.prefix,
+            "coalition": self.coalition,
+            "operator": self.operator,
+            "options": dict(self.options),
+        }
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "NodeGroup":
+    def from_dict(data: Mapping[str, Any]) -> NodeGroup:
         _known(data, NodeGroup, "node group")
         d = dict(data)
         if isinstance(d.get("stake_cor"), (str, int)):
@@ -108,7 +118,7 @@ class Remedy:
         return {"label": self.label, "params": dict(self.params), "env": dict(self.env), "note": self.note}
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "Remedy":
+    def from_dict(data: Mapping[str, Any]) -> Remedy:
         _known(data, Remedy, "remedy")
         return Remedy(**data)
 
@@ -141,16 +151,16 @@ class Scenario:
 
     # --- derived scenarios ---
 
-    def honest_twin(self) -> "Scenario":
+    def honest_twin(self) -> Scenario:
         """Same population, stakes, parameters, workload and seeds; every node honest, no coalitions."""
         groups = tuple(replace(g, strategy="honest", coalition="", options={}) for g in self.nodes)
         return replace(self, name=f"{self.name}~honest", nodes=groups, baseline="", checks=(), remedies=(), description="")
 
-    def with_remedy(self, remedy: Remedy) -> "Scenario":
+    def with_remedy(self, remedy: Remedy) -> Scenario:
         env = Environment.from_dict({**self.env.to_dict(), **remedy.env})
         return replace(self, name=f"{self.name}+{remedy.label}", params={**self.params, **remedy.params}, env=env, remedies=())
 
-    def with_overrides(self, *, epochs: int | None = None, seeds: tuple[int, ...] | None = None) -> "Scenario":
+    def with_overrides(self, *, epochs: int | None = None, seeds: tuple[int, ...] | None = None) -> Scenario:
         return replace(self, epochs=self.epochs if epochs is None else epochs, seeds=self.seeds if seeds is None else tuple(seeds))
 
     def node_names(self) -> list[tuple[str, NodeGroup, int]]:
@@ -170,21 +180,30 @@ class Scenario:
         d = self.to_dict()
         for k in ("name", "description", "baseline", "checks", "remedies", "seeds"):
             d.pop(k)
-        d["nodes"] = [[name, g.role, g.strategy, str(g.stake_units(i)), g.coalition, g.operator, dict(g.options)]
-                      for name, g, i in self.node_names()]
+        d["nodes"] = [[name, g.role, g.strategy, str(g.stake_units(i)), g.coalition, g.operator, dict(g.options)] for name, g, i in self.node_names()]
         return json.dumps(d, sort_keys=True)
 
     # --- (de)serialisation ---
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "params": dict(self.params),
-                "env": self.env.to_dict(), "nodes": [g.to_dict() for g in self.nodes], "epochs": self.epochs,
-                "user_tasks_per_epoch": self.user_tasks_per_epoch, "network_tasks_per_epoch": self.network_tasks_per_epoch,
-                "rounds_per_epoch": self.rounds_per_epoch, "seeds": list(self.seeds), "baseline": self.baseline,
-                "checks": list(self.checks), "remedies": [r.to_dict() for r in self.remedies]}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "params": dict(self.params),
+            "env": self.env.to_dict(),
+            "nodes": [g.to_dict() for g in self.nodes],
+            "epochs": self.epochs,
+            "user_tasks_per_epoch": self.user_tasks_per_epoch,
+            "network_tasks_per_epoch": self.network_tasks_per_epoch,
+            "rounds_per_epoch": self.rounds_per_epoch,
+            "seeds": list(self.seeds),
+            "baseline": self.baseline,
+            "checks": list(self.checks),
+            "remedies": [r.to_dict() for r in self.remedies],
+        }
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "Scenario":
+    def from_dict(data: Mapping[str, Any]) -> Scenario:
         d = dict(data)
         base = d.pop("extends", None)
         if base is not None:
@@ -235,8 +254,9 @@ def check_scenario(s: Scenario) -> None:
         raise InvalidInput(f"{counts['miner']} miners cannot serve redundancy {p.redundancy}", code="invalid_scenario")
     needed = p.precommit_deadline_ticks + p.reveal_deadline_ticks + p.validation_deadline_ticks + 1
     if p.epoch_length_ticks // s.rounds_per_epoch < needed:
-        raise InvalidInput(f"{s.rounds_per_epoch} rounds of {needed} ticks do not fit an epoch of {p.epoch_length_ticks} ticks",
-                           code="invalid_scenario")
+        raise InvalidInput(
+            f"{s.rounds_per_epoch} rounds of {needed} ticks do not fit an epoch of {p.epoch_length_ticks} ticks", code="invalid_scenario"
+        )
 
 
 # --- the built-in scenarios ------------------------------------------------------------------------
@@ -269,20 +289,29 @@ def validators(first: str = "honest", k: int = 0, coalition: str = "", options: 
 
 ROUTER = (NodeGroup("router", "honest", 1, ("1000",)),)
 COLLUSION_REMEDIES = (
-    Remedy("validators_per_task=7", {"validators_per_task": 7},
-           note="more validators per task: a coalition must hold the stake-weighted majority of a larger sample"),
-    Remedy("validators_per_task=10", {"validators_per_task": 10},
-           note="every validator checks every task: the median is over all validator stake, which the coalition does not hold"),
+    Remedy(
+        "validators_per_task=7",
+        {"validators_per_task": 7},
+        note="more validators per task: a coalition must hold the stake-weighted majority of a larger sample",
+    ),
+    Remedy(
+        "validators_per_task=10",
+        {"validators_per_task": 10},
+        note="every validator checks every task: the median is over all validator stake, which the coalition does not hold",
+    ),
 )
 
 
-def _colluding(share: int, k: int) -> "Scenario":
+def _colluding(share: int, k: int) -> Scenario:
     return Scenario(
         name=f"colluding_validators_{share}",
         description=f"validator-00..{k - 1:02d} ({share} % of validator stake) collude for miner-00: distance 0 and quality 1 "
-                    "for it, distance 0.5 and quality 0.1 for every other miner",
+        "for it, distance 0.5 and quality 0.1 for every other miner",
         nodes=miners(("honest", N_MINERS), coalition_first="c") + validators("colluding", k, "c") + ROUTER,
-        baseline="honest_twin", checks=("collusion_below_half",), remedies=COLLUSION_REMEDIES)
+        baseline="honest_twin",
+        checks=("collusion_below_half",),
+        remedies=COLLUSION_REMEDIES,
+    )
 
 
 def builtin_scenarios() -> dict[str, Scenario]:
@@ -290,40 +319,86 @@ def builtin_scenarios() -> dict[str, Scenario]:
     v = validators()
     bad_mix = miners(("honest", 8), ("lazy", 1), ("garbage", 1))
     out = [
-        Scenario("honest_only", miners(("honest", N_MINERS)) + v + ROUTER,
-                 "every node honest: the reference for the other scenarios", checks=("honest_miners_profit",)),
-        Scenario("lazy_miners", miners(("honest", 7), ("lazy", 3)) + v + ROUTER,
-                 "3 of 10 miners answer with a short generic text without running the model", checks=("honest_vs_lazy",)),
-        Scenario("garbage_miners", miners(("honest", 8), ("garbage", 2)) + v + ROUTER,
-                 "2 of 10 miners reveal unrelated text", checks=("garbage_loses",)),
-        Scenario("mismatched_reveal", miners(("honest", 8), ("mismatched", 2)) + v + ROUTER,
-                 "2 of 10 miners reveal an output different from their precommit", checks=("mismatched_loses",)),
-        Scenario("offline_miners", miners(("honest", 8), ("offline", 2)) + v + ROUTER,
-                 "2 of 10 miners are registered but never answer", checks=("offline_unpaid",)),
-        Scenario("copier_miners", miners(("honest", 8), ("copier", 2)) + v + ROUTER,
-                 "2 of 10 miners never run the model: they guess, or replay a published answer to a repeated prompt; "
-                 "a mostly idle network (5 user + 35 network tasks per epoch) over 30 epochs, so network prompts repeat",
-                 epochs=30, user_tasks_per_epoch=5, network_tasks_per_epoch=35, checks=("copier_miners_unprofitable",),
-                 remedies=(Remedy("unique_network_prompts", env={"network_prompts": "unique"},
-                                  note="network tasks never repeat a prompt (e.g. a fresh nonce or perturbation per task)"),)),
-        Scenario("token_inflation", miners(("honest", 8), ("inflater", 2)) + v + ROUTER,
-                 "2 of 10 miners answer honestly but claim output_tokens = max_output_tokens",
-                 checks=("inflation_unprofitable",)),
-        Scenario("copier_validators", bad_mix + validators("copier", 3) + ROUTER,
-                 "validator-00..02 (30 % of stake) never evaluate: they report distance 0.05 and quality 0.8 for every "
-                 "miner; miners: 8 honest, 1 lazy, 1 garbage", checks=("copier_validators_earn_less",),
-                 remedies=COLLUSION_REMEDIES),
-        Scenario("echo_validators", bad_mix + validators("echo", 3) + ROUTER,
-                 "validator-00..02 never evaluate: they repeat the median of the reports other validators already "
-                 "published for the same task", checks=("echo_validators_earn_less",), remedies=COLLUSION_REMEDIES),
+        Scenario(
+            "honest_only",
+            miners(("honest", N_MINERS)) + v + ROUTER,
+            "every node honest: the reference for the other scenarios",
+            checks=("honest_miners_profit",),
+        ),
+        Scenario(
+            "lazy_miners",
+            miners(("honest", 7), ("lazy", 3)) + v + ROUTER,
+            "3 of 10 miners answer with a short generic text without running the model",
+            checks=("honest_vs_lazy",),
+        ),
+        Scenario(
+            "garbage_miners", miners(("honest", 8), ("garbage", 2)) + v + ROUTER, "2 of 10 miners reveal unrelated text", checks=("garbage_loses",)
+        ),
+        Scenario(
+            "mismatched_reveal",
+            miners(("honest", 8), ("mismatched", 2)) + v + ROUTER,
+            "2 of 10 miners reveal an output different from their precommit",
+            checks=("mismatched_loses",),
+        ),
+        Scenario(
+            "offline_miners",
+            miners(("honest", 8), ("offline", 2)) + v + ROUTER,
+            "2 of 10 miners are registered but never answer",
+            checks=("offline_unpaid",),
+        ),
+        Scenario(
+            "copier_miners",
+            miners(("honest", 8), ("copier", 2)) + v + ROUTER,
+            "2 of 10 miners never run the model: they guess, or replay a published answer to a repeated prompt; "
+            "a mostly idle network (5 user + 35 network tasks per epoch) over 30 epochs, so network prompts repeat",
+            epochs=30,
+            user_tasks_per_epoch=5,
+            network_tasks_per_epoch=35,
+            checks=("copier_miners_unprofitable",),
+            remedies=(
+                Remedy(
+                    "unique_network_prompts",
+                    env={"network_prompts": "unique"},
+                    note="network tasks never repeat a prompt (e.g. a fresh nonce or perturbation per task)",
+                ),
+            ),
+        ),
+        Scenario(
+            "token_inflation",
+            miners(("honest", 8), ("inflater", 2)) + v + ROUTER,
+            "2 of 10 miners answer honestly but claim output_tokens = max_output_tokens",
+            checks=("inflation_unprofitable",),
+        ),
+        Scenario(
+            "copier_validators",
+            bad_mix + validators("copier", 3) + ROUTER,
+            "validator-00..02 (30 % of stake) never evaluate: they report distance 0.05 and quality 0.8 for every "
+            "miner; miners: 8 honest, 1 lazy, 1 garbage",
+            checks=("copier_validators_earn_less",),
+            remedies=COLLUSION_REMEDIES,
+        ),
+        Scenario(
+            "echo_validators",
+            bad_mix + validators("echo", 3) + ROUTER,
+            "validator-00..02 never evaluate: they repeat the median of the reports other validators already published for the same task",
+            checks=("echo_validators_earn_less",),
+            remedies=COLLUSION_REMEDIES,
+        ),
         _colluding(10, 1),
         _colluding(30, 3),
         _colluding(49, 5),
-        Scenario("sybil_single", miners(("honest", N_MINERS)) + (NodeGroup("miner", "honest", 1, ("10000",), prefix="op", operator="op"),)
-                 + v + ROUTER, "one operator runs a single miner with 10 000 COR (a third of miner stake)"),
-        Scenario("sybil_split", miners(("honest", N_MINERS)) + (NodeGroup("miner", "honest", 5, ("2000",), prefix="op", operator="op"),)
-                 + v + ROUTER, "the same operator splits its 10 000 COR over 5 miners of 2 000 COR", baseline="sybil_single",
-                 checks=("sybil_no_gain",)),
+        Scenario(
+            "sybil_single",
+            miners(("honest", N_MINERS)) + (NodeGroup("miner", "honest", 1, ("10000",), prefix="op", operator="op"),) + v + ROUTER,
+            "one operator runs a single miner with 10 000 COR (a third of miner stake)",
+        ),
+        Scenario(
+            "sybil_split",
+            miners(("honest", N_MINERS)) + (NodeGroup("miner", "honest", 5, ("2000",), prefix="op", operator="op"),) + v + ROUTER,
+            "the same operator splits its 10 000 COR over 5 miners of 2 000 COR",
+            baseline="sybil_single",
+            checks=("sybil_no_gain",),
+        ),
     ]
     return {s.name: s for s in out}
 
@@ -343,7 +418,7 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
         raise InvalidInput(f"{p}: cannot parse: {exc}", code="invalid_scenario") from None
     items = data.get("scenarios", [data]) if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
-        raise InvalidInput(f"{p}: expected a scenario or {{\"scenarios\": [...]}}", code="invalid_scenario")
+        raise InvalidInput(f'{p}: expected a scenario or {{"scenarios": [...]}}', code="invalid_scenario")
     return [Scenario.from_dict(d) for d in items]
 
 

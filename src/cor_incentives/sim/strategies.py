@@ -53,8 +53,9 @@ from __future__ import annotations
 import hashlib
 import random
 import statistics
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..core.errors import InvalidInput
 from ..core.units import COR, PPB
@@ -114,7 +115,7 @@ class Environment:
         return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in fields(self)}
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "Environment":
+    def from_dict(data: Mapping[str, Any]) -> Environment:
         known = {f.name: f for f in fields(Environment)}
         unknown = sorted(set(data) - set(known))
         if unknown:
@@ -164,8 +165,7 @@ def lazy_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> Outp
 
 def garbage_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> Output:
     rng = derive(seed, "garbage", task.key, miner)
-    return Output(sha(f"garbage|{task.key}|{miner}"), "garbage", _gauss01(rng, env.garbage_quality),
-                  rng.randint(1, task.max_output_tokens))
+    return Output(sha(f"garbage|{task.key}|{miner}"), "garbage", _gauss01(rng, env.garbage_quality), rng.randint(1, task.max_output_tokens))
 
 
 def pair_distance(env: Environment, seed: int, a: Output, b: Output) -> float:
@@ -266,7 +266,8 @@ class MinerStrategy:
 
 
 MINER_STRATEGIES: dict[str, MinerStrategy] = {
-    s.name: s for s in (
+    s.name: s
+    for s in (
         MinerStrategy("honest", plan_honest),
         MinerStrategy("lazy", plan_lazy),
         MinerStrategy("garbage", plan_garbage),
@@ -303,8 +304,7 @@ def report_honest(c: ValidatorContext) -> Report:
     out = []
     for m in c.miners:
         d, q = c.truth[m]
-        out.append((m, to_ppb(d + rng.gauss(0, c.env.report_noise_distance), 2 * PPB),
-                    to_ppb(q + rng.gauss(0, c.env.report_noise_quality))))
+        out.append((m, to_ppb(d + rng.gauss(0, c.env.report_noise_distance), 2 * PPB), to_ppb(q + rng.gauss(0, c.env.report_noise_quality))))
     return out
 
 
@@ -350,7 +350,8 @@ class ValidatorStrategy:
 
 
 VALIDATOR_STRATEGIES: dict[str, ValidatorStrategy] = {
-    s.name: s for s in (
+    s.name: s
+    for s in (
         ValidatorStrategy("honest", report_honest, True),
         ValidatorStrategy("copier", report_copier, False),
         ValidatorStrategy("echo", report_echo, False, reports_last=True),
@@ -367,5 +368,17 @@ def strategy_names(role: str) -> tuple[str, ...]:
     return {"miner": tuple(MINER_STRATEGIES), "validator": tuple(VALIDATOR_STRATEGIES), "router": ROUTER_STRATEGIES}[role]
 
 
-__all__ = ["COR", "Environment", "Output", "TaskInfo", "MinerPlan", "MinerContext", "ValidatorContext", "MINER_STRATEGIES",
-           "VALIDATOR_STRATEGIES", "derive", "true_measures", "strategy_names"]
+__all__ = [
+    "COR",
+    "Environment",
+    "Output",
+    "TaskInfo",
+    "MinerPlan",
+    "MinerContext",
+    "ValidatorContext",
+    "MINER_STRATEGIES",
+    "VALIDATOR_STRATEGIES",
+    "derive",
+    "true_measures",
+    "strategy_names",
+]

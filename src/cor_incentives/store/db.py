@@ -16,9 +16,10 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,16 +30,19 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     delete,
-    event as sa_event,
     func,
     insert,
     select,
     text,
-    bindparam,
 )
-from sqlalchemy.engine import Connection, Engine as SAEngine
+from sqlalchemy import (
+    event as sa_event,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine as SAEngine
 
 from ..core.events import Event
 
@@ -146,7 +150,7 @@ def make_engine(url: str) -> SAEngine:
 
         return engine
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
@@ -201,11 +205,20 @@ class Store:
     # --- the log -----------------------------------------------------------------------------
 
     def append(self, conn: Connection, event: Event, kind: str, actor: str, nonce: int) -> None:
-        conn.execute(_INSERT_EVENT, {
-            "seq": event.seq, "tick": event.tick, "kind": kind, "actor": actor, "nonce": nonce,
-            "payload": event.payload.decode("ascii"), "signature": event.signature,
-            "prev_hash": event.prev_hash, "hash": event.hash,
-        })
+        conn.execute(
+            _INSERT_EVENT,
+            {
+                "seq": event.seq,
+                "tick": event.tick,
+                "kind": kind,
+                "actor": actor,
+                "nonce": nonce,
+                "payload": event.payload.decode("ascii"),
+                "signature": event.signature,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+            },
+        )
 
     def head_seq(self, conn: Connection) -> int:
         value = conn.execute(select(func.max(events.c.seq))).scalar()
@@ -262,7 +275,6 @@ class Store:
         return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
 
 
-
 # statements built once (SQLAlchemy then reuses their compiled form): the write path's hot spots
 _INSERT_EVENT = insert(events)
 _EVENTS_AFTER = select(events).where(events.c.seq > bindparam("after")).order_by(events.c.seq)
@@ -272,8 +284,12 @@ _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 def _row_event(r: Any) -> Event:
     return Event(
-        seq=int(r.seq), tick=int(r.tick), payload=r.payload.encode("ascii"), signature=r.signature,
-        prev_hash=r.prev_hash, hash=r.hash,
+        seq=int(r.seq),
+        tick=int(r.tick),
+        payload=r.payload.encode("ascii"),
+        signature=r.signature,
+        prev_hash=r.prev_hash,
+        hash=r.hash,
     )
 
 

@@ -26,15 +26,16 @@ from __future__ import annotations
 
 import argparse
 import functools
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection, Engine as SAEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine as SAEngine
 
 from .db import WRITER_LOCK_KEY, database_url, make_engine
 

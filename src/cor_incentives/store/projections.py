@@ -84,14 +84,24 @@ class Projector:
         if gone:
             conn.execute(_DELETE_BALANCE, gone)
         db.upsert_many(conn, db.balances, ("account",), ("owner", "amount"), rows)
-        db.upsert_many(conn, db.nodes, ("id",), ("role", "data"), [
-            {"id": n, "role": state.nodes[n].role, "data": db.dumps(node_view(state, state.nodes[n]))}
-            for n in sorted(self._nodes) if n in state.nodes])
+        db.upsert_many(
+            conn,
+            db.nodes,
+            ("id",),
+            ("role", "data"),
+            [
+                {"id": n, "role": state.nodes[n].role, "data": db.dumps(node_view(state, state.nodes[n]))}
+                for n in sorted(self._nodes)
+                if n in state.nodes
+            ],
+        )
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): asdict(u) for k, u in state.unbondings.items()})
-        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(_stringify(asdict(r)))} for r in state.slashes[self.slashes_projected:]]
-        docs += [{"collection": "epoch", "key": str(e), "data": db.dumps(_stringify(asdict(state.epochs[e])))}
-                 for e in sorted(set(state.epochs) - self.epochs_projected)]
+        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(_stringify(asdict(r)))} for r in state.slashes[self.slashes_projected :]]
+        docs += [
+            {"collection": "epoch", "key": str(e), "data": db.dumps(_stringify(asdict(state.epochs[e])))}
+            for e in sorted(set(state.epochs) - self.epochs_projected)
+        ]
         if docs:
             conn.execute(_INSERT_DOCUMENT, docs)
         self.reset_from(state)
@@ -122,9 +132,7 @@ def stored_rows(conn: Connection) -> dict[str, Any]:
         "nodes": {r.id: r.data for r in conn.execute(select(db.nodes))},
     }
     for name in ("unbonding", "slash", "epoch"):
-        out[name] = {
-            r.key: r.data for r in conn.execute(select(db.documents).where(db.documents.c.collection == name))
-        }
+        out[name] = {r.key: r.data for r in conn.execute(select(db.documents).where(db.documents.c.collection == name))}
     return out
 
 

@@ -31,8 +31,7 @@ def _configure(**kw):
 def run_migrations_offline() -> None:
     """Emit SQL to stdout instead of running it (``alembic upgrade --sql``)."""
     url = database_url(config.get_main_option("sqlalchemy.url"))
-    _configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"},
-               render_as_batch=url.startswith("sqlite"))
+    _configure(url=url, literal_binds=True, dialect_opts={"paramstyle": "named"}, render_as_batch=url.startswith("sqlite"))
     with context.begin_transaction():
         context.run_migrations()
 
