@@ -115,7 +115,7 @@ def test_root_equals_openzeppelin():
     assert out.returncode == 0, out.stderr
     oz = json.loads(out.stdout)
     assert oz["root"] == rec.root
-    for (a, _, v), proof in zip(leaves, oz["proofs"]):
+    for (a, _, _), proof in zip(leaves, oz["proofs"]):
         assert views.proof(c.state, a, 0)["proof"] == proof
 
 

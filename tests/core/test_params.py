@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from cor_incentives.core.errors import InvalidInput
@@ -33,7 +35,7 @@ def test_unknown_and_float_refused():
 
 def test_params_are_immutable():
     p = Params()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         p.epoch_length_ticks = 5  # type: ignore[misc]
     with pytest.raises(TypeError):
         p.fee_split_bps["miners"] = 1  # type: ignore[index]

@@ -185,12 +185,12 @@ def test_session_close_refunds_and_blocks_when_tasks_open():
 
 def test_deviating_validator_is_counted_then_slashed():
     c = market(n_miners=3, params={"validator_deviation_threshold": 2})
-    for round_ in range(2):
+    for _ in range(2):
         tid = submit(c)
         task = c.state.tasks[tid]
         commit_reveal(c, tid, {a.miner: "Paris" for a in task.miners})
         liar = sorted(task.validators)[0]
-        validate_all(c, tid, lambda v, m: (1_500_000_000, 0) if v == liar else (0, 900_000_000))
+        validate_all(c, tid, lambda v, m, liar=liar: (1_500_000_000, 0) if v == liar else (0, 900_000_000))
         assert task.state == "SETTLED"
         assert task.agreement_ppb[liar] < task.agreement_ppb[sorted(task.validators)[1]]
     assert any(s.offence == "validator_deviation" and s.node == liar for s in c.state.slashes)

@@ -148,7 +148,7 @@ class TaskMachine(RuleBasedStateMachine):
         unclaimed = 0
         for e, rec in s.epochs.items():
             assert sum(i.amount for i in rec.items if i.claimable) == sum(rec.leaves.values())
-            for name, st_ in rec.streams.items():
+            for st_ in rec.streams.values():
                 if "paid" in st_:
                     assert 0 <= st_["paid"] <= st_["budget"]
             if rec.staking:

@@ -12,7 +12,10 @@ from .service import ApiService
 ERROR_DESCRIPTIONS = {
     400: "Malformed input (`invalid_input`, `invalid_payload`, `non_canonical_payload`, `invalid_address`, `unknown_command`, ...).",
     401: "Bad or missing authority (`invalid_signature`, `signer_is_not_actor`, `wrong_chain`, `unauthorized_actor`).",
-    404: "Not found (`node_not_found`, `epoch_not_found`, `task_not_found`, `model_not_found`, `session_not_found`, `no_leaf`, `proposal_not_found`, `bounty_not_found`, `blob_not_found`, `not_found`).",
+    404: (
+        "Not found (`node_not_found`, `epoch_not_found`, `task_not_found`, `model_not_found`, `session_not_found`, "
+        "`no_leaf`, `proposal_not_found`, `bounty_not_found`, `blob_not_found`, `not_found`)."
+    ),
     409: "Not allowed in the current state (`nonce_already_used`, `insufficient_funds`, `no_genesis`, ...).",
     413: "Request body too large (`request_too_large`, `blob_too_large`).",
     422: "The request does not match the schema (`invalid_request`).",

@@ -68,7 +68,7 @@ def check_genesis_spec(data: Any) -> dict[str, Any]:
         alloc = data.get(section, {})
         if not isinstance(alloc, dict):
             raise InvalidInput(f"{section} must be an object", code="invalid_genesis")
-        for k, v in alloc.items():
+        for v in alloc.values():
             parse_cor(str(v))
     if not data.get("allocations") and not data.get("key_allocations"):
         raise InvalidInput("genesis allocates nothing", code="invalid_genesis")

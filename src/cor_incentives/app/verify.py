@@ -125,7 +125,7 @@ def _check_projections(conn: Any, state: State, postings: list[tuple], report: V
     if stored_postings != postings:
         first = next((a for a, b in zip(stored_postings, postings) if a != b), None)
         report.fail("projections", first[0] if first else None, "postings projection differs from replay")
-    for e, record in sorted(state.epochs.items()):
+    for e in sorted(state.epochs):
         report.epochs_checked += 1
         mine = json.loads(expected["epoch"][str(e)])
         theirs = json.loads(stored["epoch"].get(str(e), "null"))

@@ -432,9 +432,9 @@ def epoch_show(epoch: int, db: str | None = DbOption, as_json: bool = JsonOption
         st = data["staking"]
         console.print(f"epoch {epoch} · ticks {data['start_tick']}–{data['end_tick']} · root {data['root']}")
         if st:
-            console.print(
-                f"staking APR: target {int(st['target_apr_bps']) / 100:.2f}% · effective {int(st['effective_apr_bps']) / 100:.2f}% · budget {'binding' if st['budget_binding'] else 'not binding'}"
-            )
+            binding = "binding" if st["budget_binding"] else "not binding"
+            target, effective = int(st["target_apr_bps"]) / 100, int(st["effective_apr_bps"]) / 100
+            console.print(f"staking APR: target {target:.2f}% · effective {effective:.2f}% · budget {binding}")
         table(
             "streams",
             ["stream", "budget", "paid", "back to pool", "earners"],

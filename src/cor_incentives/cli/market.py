@@ -290,7 +290,8 @@ def task_show(task: int, db: str | None = DbOption, as_json: bool = JsonOption) 
 
     def render() -> None:
         console.print(
-            f"task {task} [bold]{data['state']}[/] {data['failure'] or ''} · model {data['model']} · escrowed {data['escrowed']} · charged {data['charged']} · refunded {data['refunded']}"
+            f"task {task} [bold]{data['state']}[/] {data['failure'] or ''} · model {data['model']} · "
+            f"escrowed {data['escrowed']} · charged {data['charged']} · refunded {data['refunded']}"
         )
         table(
             "miners",

@@ -12,8 +12,10 @@ from .common import console, table
 def render_status(d: dict[str, Any]) -> None:
     console.print(
         Panel.fit(
-            f"[bold]{d['chain_id']}[/]  epoch [bold]{d['epoch']}[/]  tick {d['tick']} ({d['ticks_to_epoch_end']} to epoch end)  events {d['seq'] + 1}\n"
-            f"supply {d['supply']} COR · bonded {d['bonded']} COR ({d['bonded_ratio_bps'] / 100:.2f}%) · burned {d['burned']} · treasury {d['treasury']}",
+            f"[bold]{d['chain_id']}[/]  epoch [bold]{d['epoch']}[/]  tick {d['tick']} ({d['ticks_to_epoch_end']} to epoch end)  "
+            f"events {d['seq'] + 1}\n"
+            f"supply {d['supply']} COR · bonded {d['bonded']} COR ({d['bonded_ratio_bps'] / 100:.2f}%) · "
+            f"burned {d['burned']} · treasury {d['treasury']}",
             title="cor network",
         )
     )

@@ -119,7 +119,8 @@ class Params:
         100,
         0,
         10**7,
-        "ticks after a bounty's deadline reserved for its reviewers: only they may finalize a challenge, and a bounty with entries and unawarded prizes cannot expire yet",
+        "ticks after a bounty's deadline reserved for its reviewers: only they may finalize a challenge, "
+        "and a bounty with entries and unawarded prizes cannot expire yet",
     )
     bounty_max_duration_ticks: int = _p(36_500, 1, 10**9, "furthest a bounty's deadline may be from its creation (devnet: 365 epochs of 100 ticks)")
     bounty_max_submissions: int = _p(1_000, 1, 100_000, "entries one bounty may take (a bound on the state)")

@@ -13,7 +13,8 @@ Rewards to a node's stakers (reward-per-stake accumulator, as in F1 / MasterChef
     and raises ``reward_acc`` by rest × ACC_SCALE // stake_total: O(1), whatever the number of
     delegators. A staker's pending reward is stake × reward_acc // ACC_SCALE − reward_debt, where the
     debt is the *ceiling* of the same product when the stake last changed, so that the floor of one
-    product minus the ceiling of another never pays more than the exact share; it is harvested (moved to ``claimable:<addr>``) before any change of that stake and at epoch close.
+    product minus the ceiling of another never pays more than the exact share; it is harvested
+    (moved to ``claimable:<addr>``) before any change of that stake and at epoch close.
     Rounding floors toward the stakers; what the floors leave in ``rewards:<node>`` after every
     staker of the node is harvested is swept to ``dust``.
 """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
@@ -38,7 +38,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 register_filters(templates.env)
 router = APIRouter(include_in_schema=False)
 
-Format = Optional[Literal["html", "json"]]
+Format = Literal["html", "json"] | None
 FORMAT = Query(None, description="json: the page's data instead of HTML.")
 
 
