@@ -25,6 +25,7 @@ from .bounties import (
     process_bounty_score,
     process_bounty_submit,
 )
+from .bridge import process_bridge_confirm, process_bridge_post
 from .community import process_community_appoint, process_community_attest, process_community_remove
 from .controllers import DEFAULT_CONTROLLERS
 from .epoch import process_epoch, ticks_to_epoch_end
@@ -168,6 +169,8 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "task.reveal": (process_task_reveal, False),
     "task.validate": (process_task_validate, False),
     "reward.claim": (process_claim, False),
+    "bridge.post": (process_bridge_post, True),
+    "bridge.confirm": (process_bridge_confirm, True),
     "gov.propose": (process_propose, False),
     "gov.vote": (process_vote, False),
     "bounty.create": (process_bounty_create, False),

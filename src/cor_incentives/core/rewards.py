@@ -25,7 +25,8 @@ Staking APR (from ``pool:staking``)
 Claims
     Everything credited to ``claimable:<addr>`` during the close is one leaf ``(addr, epoch,
     amount)`` of an OpenZeppelin-compatible Merkle tree; the root is stored with the epoch and
-    ``reward.claim`` pays a leaf once against its proof.
+    ``reward.claim`` pays a leaf once against its proof — unless the epoch was moved to an EVM
+    chain (``bridge.post``, see ``bridge``): then the distributor contract is its only payout path.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import ledger as acct
+from .bridge import is_on_chain
 from .errors import Conflict, InvalidInput, NotFound
 from .merkle import build_tree, verify_proof
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
@@ -293,6 +295,10 @@ def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict(f"{claimant} already claimed epoch {epoch}", code="already_claimed")
     if record.root is None:
         raise Conflict(f"epoch {epoch} has nothing to claim", code="nothing_to_claim")
+    if is_on_chain(state, epoch):
+        bridged = state.bridged[epoch]
+        raise Conflict(f"epoch {epoch} is paid on EVM chain {bridged.evm_chain_id} by the distributor {bridged.distributor}; "
+                       "claim it there", code="epoch_on_chain")
     try:
         ok = verify_proof(record.root, (claimant, epoch, amount), proof)
     except Exception:

@@ -108,6 +108,24 @@ class EpochRecord:
 
 
 @dataclass
+class BridgeRecord:
+    """An epoch moved to an EVM chain (``bridge.post``): from then on the distributor is its only payout path."""
+
+    epoch: int
+    evm_chain_id: int
+    distributor: str
+    root: str
+    total: int  # Σ of the leaves still unclaimed at the post: what moved to ``bridge`` and funds the distributor
+    leaves: dict[str, int]  # address -> amount of those unclaimed leaves
+    claimed_offchain: list[str]  # addresses whose leaf ``reward.claim`` had already paid (marked claimed on chain)
+    anchor_seq: int  # the log event the post anchors ...
+    anchor_hash: str  # ... and its hash
+    posted_tick: int
+    tx_hash: str | None = None  # set by ``bridge.confirm`` once the post is mined
+    block: int | None = None
+
+
+@dataclass
 class State:
     """The whole engine state."""
 
@@ -138,6 +156,7 @@ class State:
     epoch_work: list[Any] = field(default_factory=list)  # miner rows of the current epoch (tasks.WorkRow)
     epoch_validations: list[Any] = field(default_factory=list)  # validator rows of the current epoch
     claimed: set[str] = field(default_factory=set)  # "epoch|address" already claimed
+    bridged: dict[int, BridgeRecord] = field(default_factory=dict)  # epochs paid on an EVM chain (bridge.post)
     proposals: dict[int, Any] = field(default_factory=dict)  # governance.Proposal by id
     controllers: dict[str, Any] = field(default_factory=dict)  # controllers.Controller by name
     bounties: dict[int, Any] = field(default_factory=dict)  # bounties.Bounty by id
@@ -198,6 +217,8 @@ class State:
                 "community_points": dict(sorted(self.community_points.items())),
                 "attestations": [asdict(a) for a in self.attestations],
                 "next_id": self.next_id,
+                # absent when empty, so a log without bridge commands keeps the fingerprint it always had
+                **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),
             }
         )
 
