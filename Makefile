@@ -7,7 +7,7 @@ COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
 LINT_PATHS := src tests bench scripts
 
-.PHONY: install run test test-fast system-deps node-deps bench golden format clean
+.PHONY: install run test test-fast system-deps node-deps contracts bench golden format clean
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ node-deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# ABI + bytecode of contracts/*.sol with solc-js (pinned); the artifacts are committed and a test
+# rebuilds them byte for byte
+contracts: node-deps
+	node scripts/compile-contracts.mjs
 
 system-deps:
 	@bash scripts/ensure-system-deps.sh
