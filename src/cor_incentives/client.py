@@ -126,6 +126,10 @@ class CorClient:
         """The Merkle proof of ``address``'s claimable leaf in ``epoch`` (raises ``no_leaf`` when there is none)."""
         return self._request("GET", f"/v1/proofs/{address}/{epoch}")
 
+    def chain_epochs(self) -> list[dict[str, Any]]:
+        """Every closed epoch with its root and its on-chain record (``bridge.post`` / ``bridge.confirm``)."""
+        return self._request("GET", "/v1/chain/epochs")["epochs"]
+
     def tasks(
         self,
         state: str | None = None,

@@ -198,6 +198,36 @@ class EpochLeafOut(Out):
     amount_units: str = Field(..., description="The leaf's amount in base units (what the Merkle leaf commits to).")
 
 
+class OnchainOut(Out):
+    epoch: int
+    status: str = Field(..., description="`posting` (bridge.post logged, transaction not confirmed) or `posted` (mined, tx and block known).")
+    evm_chain_id: int
+    distributor: str = Field(..., description="The RewardsDistributor contract that pays this epoch's leaves.")
+    root: str
+    total: str
+    total_units: str = Field(..., description="The epoch's leaves still unclaimed at the post: what moved to `bridge` and funds the distributor.")
+    leaves: int
+    claimed_offchain: list[str] = Field(..., description="Addresses whose leaf `reward.claim` had already paid (marked claimed on chain).")
+    anchor_seq: int = Field(..., description="The log event the post anchors ...")
+    anchor_hash: str = Field(..., description="... and its hash, stored by the contract.")
+    posted_tick: int
+    tx_hash: str | None
+    block: int | None
+
+
+class ChainEpochOut(Out):
+    epoch: int
+    root: str | None
+    claimable_total_units: str
+    leaves: int
+    status: str = Field(..., description="`no_leaves`, `offchain` (paid by reward.claim), `posting` or `posted` (paid by the distributor).")
+    onchain: OnchainOut | None
+
+
+class ChainEpochsOut(Out):
+    epochs: list[ChainEpochOut]
+
+
 class EpochOut(Out):
     epoch: int
     start_tick: int
@@ -207,6 +237,7 @@ class EpochOut(Out):
     leaves: list[EpochLeafOut] | None = Field(None, description="The claimable leaves under the root.")
     claimable_total: str | None = None
     claimable_total_units: str | None = None
+    onchain: OnchainOut | None = Field(None, description="Set once the epoch moved to an EVM chain (its only payout path).")
 
 
 class EventOut(Out):
@@ -393,6 +424,11 @@ class ProofOut(Out):
     proof: list[str] = Field(..., description="Sibling hashes, leaf to root (OpenZeppelin StandardMerkleTree).")
     claimed: bool
     leaf_encoding: list[str]
+    payout: dict[str, Any] = Field(
+        ...,
+        description="`{path: engine}`: claim with `reward.claim`; `{path: evm, evm_chain_id, distributor, status}`: the epoch moved on "
+        "chain, call `claim(epoch, account, amount, proof)` on the distributor.",
+    )
 
 
 # --- governance and bounties -----------------------------------------------------------------

@@ -125,6 +125,9 @@ class ApiService:
     def epoch(self, n: int) -> dict[str, Any]:
         return self.read(lambda s: views.epoch(s, n))
 
+    def chain_epochs(self) -> dict[str, Any]:
+        return self.read(lambda s: {"epochs": views.chain_epochs(s)})
+
     def tasks(
         self,
         state: str | None = None,

@@ -37,6 +37,8 @@ class VerifyReport:
     projections: bool = True
     epochs_checked: int = 0
     roots_match: bool = True
+    chain: bool = True  # the log against an EVM distributor (``--chain``): anchors, roots, totals
+    chain_epochs_checked: int = 0
     first_bad_seq: int | None = None
     errors: list[str] = field(default_factory=list)
 

@@ -158,7 +158,54 @@ def epoch(state: State, e: int) -> dict[str, Any]:
         "leaves": [{"address": a, "epoch": e, "amount": format_cor(v), "amount_units": str(v)} for a, v in record.leaves.items()],
         "claimable_total": format_cor(sum(record.leaves.values())),
         "claimable_total_units": str(sum(record.leaves.values())),
+        "onchain": onchain(state, e),
     }
+
+
+def onchain(state: State, e: int) -> dict[str, Any] | None:
+    """The epoch's on-chain record (``bridge.post``, then ``bridge.confirm``), or None while it is paid off-chain."""
+    b = state.bridged.get(e)
+    if b is None:
+        return None
+    return {
+        "epoch": e,
+        "status": "posted" if b.tx_hash else "posting",
+        "evm_chain_id": b.evm_chain_id,
+        "distributor": b.distributor,
+        "root": b.root,
+        "total": format_cor(b.total),
+        "total_units": str(b.total),
+        "leaves": len(b.leaves),
+        "claimed_offchain": list(b.claimed_offchain),
+        "anchor_seq": b.anchor_seq,
+        "anchor_hash": b.anchor_hash,
+        "posted_tick": b.posted_tick,
+        "tx_hash": b.tx_hash,
+        "block": b.block,
+    }
+
+
+def chain_status(state: State, e: int) -> str:
+    """``no_leaves`` (nothing to claim), ``offchain`` (claimed with ``reward.claim``), ``posting`` or ``posted``."""
+    record = _record(state, e)
+    if e in state.bridged:
+        return "posted" if state.bridged[e].tx_hash else "posting"
+    return "offchain" if record.root else "no_leaves"
+
+
+def chain_epochs(state: State) -> list[dict[str, Any]]:
+    """Every closed epoch, oldest first: root, claimable total, payout path and on-chain record."""
+    return [
+        {
+            "epoch": e,
+            "root": r.root,
+            "claimable_total_units": str(sum(r.leaves.values())),
+            "leaves": len(r.leaves),
+            "status": chain_status(state, e),
+            "onchain": onchain(state, e),
+        }
+        for e, r in sorted(state.epochs.items())
+    ]
 
 
 def proof(state: State, address: str, e: int) -> dict[str, Any]:
@@ -179,7 +226,16 @@ def proof(state: State, address: str, e: int) -> dict[str, Any]:
         "proof": tree.proof((address, e, amount)),
         "claimed": f"{e}|{address}" in state.claimed,
         "leaf_encoding": ["address", "uint256", "uint256"],
+        "payout": _payout(state, e),
     }
+
+
+def _payout(state: State, e: int) -> dict[str, Any]:
+    """Where a leaf of the epoch is paid: by ``reward.claim`` (engine), or by ``claim`` on the distributor (evm)."""
+    b = state.bridged.get(e)
+    if b is None:
+        return {"path": "engine"}
+    return {"path": "evm", "evm_chain_id": b.evm_chain_id, "distributor": b.distributor, "status": "posted" if b.tx_hash else "posting"}
 
 
 def statement(state: State, address: str, e: int) -> dict[str, Any]:

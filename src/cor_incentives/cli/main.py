@@ -31,6 +31,8 @@ from .common import (
     signer,
     table,
 )
+from .chain import register as register_chain
+from .chain import resolve as resolve_chain
 from .community import register as register_community
 from .devnet import register as register_devnet
 from .gov import register as register_gov
@@ -58,6 +60,7 @@ register_gov(app)
 register_serve(app)
 register_devnet(app)
 register_simulate(app)
+register_chain(app)
 
 
 # --- init, keys ------------------------------------------------------------------------------
@@ -488,21 +491,58 @@ def claim(
     who: str = typer.Argument(..., help="Address or local key name."),
     epoch: int = typer.Option(..., "--epoch"),
     sender: str | None = typer.Option(None, "--from", help="Signer (default: the address's own key, else the oracle)."),
+    onchain: str | None = typer.Option(
+        None, "--onchain", help="Claim on the EVM chain from this RewardsDistributor address (an epoch the publisher posted)."
+    ),
+    rpc: str | None = typer.Option(None, "--rpc", help="JSON-RPC URL for --onchain (default: from the chain file)."),
     db: str | None = DbOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Pay a claimable epoch reward to its address with its Merkle proof (once)."""
+    """Pay a claimable epoch reward to its address with its Merkle proof (once): in the engine, or on chain with --onchain."""
     engine = open_network(db)
     ks = Keystore(keys_dir)
     address = ks.resolve_address(who)
     p = views.proof(engine.state, address, epoch)
     key = signer(keys_dir, sender) if sender else next((k for k in ks.list() if k.address == address), None) or oracle(engine, keys_dir)
+    if onchain is not None:
+        claim_on_chain(rpc, onchain, key, address, epoch, p, as_json)
+        return
     r = engine.submit_as(key, "reward.claim", {"address": address, "epoch": epoch, "amount": p["amount_units"], "proof": p["proof"]})
     emit(
         {"ok": True, **r.to_dict(), "amount": p["amount"], "proof": p["proof"], "root": p["root"]},
         as_json,
         lambda: console.print(f"[green]✓[/] claimed {p['amount']} COR for {address} (epoch {epoch}, proof of {len(p['proof'])} hashes)"),
+    )
+
+
+def claim_on_chain(rpc: str | None, distributor_address: str, key: Any, address: str, epoch: int, p: dict[str, Any], as_json: bool) -> None:
+    """``claim(epoch, address, amount, proof)`` on the distributor, signed with ``key`` (anyone may send it)."""
+    from ..chain.claims import claim_onchain, token_balance
+    from ..chain.rpc import Chain
+
+    rpc_url, distributor = resolve_chain(None, rpc, distributor_address)
+    chain = Chain(rpc_url)
+    result = claim_onchain(chain, distributor, key.private_key, epoch, address, int(p["amount_units"]), p["proof"])
+    balance = token_balance(chain, distributor, address)
+    data = {
+        "ok": True,
+        "onchain": True,
+        **result.to_dict(),
+        "epoch": epoch,
+        "address": address,
+        "amount": p["amount"],
+        "amount_units": p["amount_units"],
+        "distributor": distributor.lower(),
+        "token_balance_units": str(balance),
+    }
+    emit(
+        data,
+        as_json,
+        lambda: console.print(
+            f"[green]✓[/] claimed {p['amount']} COR on chain for {address} (epoch {epoch}, tx {result.tx_hash}, block {result.block}, "
+            f"gas {result.gas_used}); token balance {cor(balance)} COR"
+        ),
     )
 
 
@@ -526,18 +566,32 @@ def proof_cmd(
 
 @app.command()
 @handle_errors
-def verify(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
-    """Replay the whole log: hash chain, signatures, conservation, projections, epoch roots."""
+def verify(
+    db: str | None = DbOption,
+    chain_rpc: str | None = typer.Option(
+        None, "--chain", help="Also check the log against an EVM chain at this JSON-RPC URL: every posted root, total and log anchor."
+    ),
+    distributor: str | None = typer.Option(None, "--distributor", help="The RewardsDistributor address for --chain."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Replay the whole log: hash chain, signatures, conservation, projections, epoch roots; with --chain, the posted anchors."""
+    if (chain_rpc is None) != (distributor is None):
+        raise InvalidInput("--chain and --distributor go together", code="invalid_option")
     engine = open_engine(db)
     total = engine.store.event_count()
     if as_json or total < 2_000:
-        report, _ = verify_store(engine.store)
+        report, state = verify_store(engine.store)
     else:
         with Progress(
             TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
         ) as bar:
             t = bar.add_task("verify", total=total)
-            report, _ = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
+            report, state = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
+    if chain_rpc is not None and distributor is not None:
+        from ..chain.rpc import Chain
+        from ..chain.verify import check_against_chain
+
+        check_against_chain(engine.store, state, Chain(chain_rpc), distributor, report)
     data = report.to_dict()
     emit(data, as_json, lambda: render_verify(data))
     if not report.ok:

@@ -31,6 +31,8 @@ def render_status(d: dict[str, Any]) -> None:
 
 def render_verify(d: dict[str, Any]) -> None:
     mark = lambda ok: "[green]ok[/]" if ok else "[red]FAILED[/]"  # noqa: E731
+    checked_chain = d.get("chain_epochs_checked") or not d.get("chain", True)
+    chain_rows = [["EVM chain anchors", f"{mark(d['chain'])} ({d['chain_epochs_checked']} posted epochs)"]] if checked_chain else []
     table(
         "cor verify",
         ["check", "result"],
@@ -42,6 +44,7 @@ def render_verify(d: dict[str, Any]) -> None:
             ["conservation", mark(d["conservation"])],
             ["projections", mark(d["projections"])],
             ["epoch roots", f"{mark(d['roots_match'])} ({d['epochs_checked']} epochs)"],
+            *chain_rows,
         ],
     )
     for e in d["errors"]:
