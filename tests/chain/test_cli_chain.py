@@ -15,8 +15,12 @@ COR_BIN = str(Path(sys.executable).parent / "cor")
 
 
 def test_chain_up_publish_claim_on_chain_verify_down(tmp_path: Path) -> None:
-    env = {**os.environ, "COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}",
-           "COR_CHAIN_FILE": str(tmp_path / "chain.json")}
+    env = {
+        **os.environ,
+        "COR_KEYS_DIR": str(tmp_path / "keys"),
+        "COR_DATABASE_URL": f"sqlite:///{tmp_path / 'cor.db'}",
+        "COR_CHAIN_FILE": str(tmp_path / "chain.json"),
+    }
 
     def cor(*args: str, ok: bool = True) -> dict:
         p = subprocess.run([COR_BIN, *args, "--json"], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
@@ -45,8 +49,9 @@ def test_chain_up_publish_claim_on_chain_verify_down(tmp_path: Path) -> None:
         assert all(p["gas_used"] > 0 for p in published)
         status = cor("chain", "status")
         assert status["last_posted_epoch"] == 1 and status["posted_epochs"] == 2
-        assert [(e["status"], e["onchain"]["tx_hash"], e["onchain"]["block"]) for e in status["epochs"]] == \
-            [("posted", p["tx_hash"], p["block"]) for p in published]
+        assert [(e["status"], e["onchain"]["tx_hash"], e["onchain"]["block"]) for e in status["epochs"]] == [
+            ("posted", p["tx_hash"], p["block"]) for p in published
+        ]
         assert cor("chain", "publish")["published"] == []  # idempotent
 
         refused = cor("claim", "alice", "--epoch", "0", ok=False)

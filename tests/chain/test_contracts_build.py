@@ -12,8 +12,9 @@ ARTIFACTS = ROOT / "src" / "cor_incentives" / "chain" / "artifacts"
 
 
 def test_contracts_rebuild_byte_for_byte(tmp_path: Path) -> None:
-    out = subprocess.run(["node", str(ROOT / "scripts" / "compile-contracts.mjs"), str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        ["node", str(ROOT / "scripts" / "compile-contracts.mjs"), str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr
     for name in CONTRACTS:
         rebuilt = (tmp_path / f"{name}.json").read_bytes()
@@ -25,8 +26,9 @@ def test_contracts_rebuild_byte_for_byte(tmp_path: Path) -> None:
 
 
 def test_the_compiler_is_the_pinned_one() -> None:
-    version = subprocess.run(["node", "-e", "console.log(require('solc').version())"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=120).stdout.strip()
+    version = subprocess.run(
+        ["node", "-e", "console.log(require('solc').version())"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    ).stdout.strip()
     lock = (ROOT / "package-lock.json").read_text()
     assert '"node_modules/solc": {\n      "version": "0.8.28"' in lock
     assert version.startswith("0.8.28+commit.7893614a")

@@ -50,8 +50,7 @@ def two_epochs(deployed: Deployed):
     """Deploy, then post two epochs (5 and 3 leaves), funded by the publisher."""
     x = deployed
     users = [new_wallet(x.chain) for _ in range(5)]
-    leaves = {0: {u.address: (i + 1) * COR + 17 for i, u in enumerate(users)},
-              1: {u.address: (i + 3) * 10**15 for i, u in enumerate(users[:3])}}
+    leaves = {0: {u.address: (i + 1) * COR + 17 for i, u in enumerate(users)}, 1: {u.address: (i + 3) * 10**15 for i, u in enumerate(users[:3])}}
     trees = {e: build_tree([(a, e, v) for a, v in sorted(leaves[e].items())]) for e in leaves}
     approve(x)
     receipts = {e: post(x, e, trees[e], sum(leaves[e].values())) for e in (0, 1)}
@@ -67,10 +66,16 @@ def test_deploy_then_post_two_epochs(two_epochs):
     assert [x.distributor.functions.postedEpochAt(i).call() for i in (0, 1)] == [0, 1]
     for e in (0, 1):
         root, total, claimed, anchor_seq, block, anchor_hash = x.distributor.functions.epochInfo(e).call()
-        assert ("0x" + root.hex(), total, claimed, anchor_seq, block, anchor_hash) == \
-            (trees[e].root, sum(leaves[e].values()), 0, 7 + e, receipts[e].block, ANCHOR)
+        assert ("0x" + root.hex(), total, claimed, anchor_seq, block, anchor_hash) == (
+            trees[e].root,
+            sum(leaves[e].values()),
+            0,
+            7 + e,
+            receipts[e].block,
+            ANCHOR,
+        )
         ev = x.distributor.events.EpochPosted().get_logs(from_block=receipts[e].block, to_block=receipts[e].block)
-        assert [(l["args"]["epoch"], "0x" + l["args"]["root"].hex()) for l in ev] == [(e, trees[e].root)]
+        assert [(log["args"]["epoch"], "0x" + log["args"]["root"].hex()) for log in ev] == [(e, trees[e].root)]
 
 
 def test_valid_claims_pay_exactly_the_leaf_once(two_epochs):
@@ -87,8 +92,9 @@ def test_valid_claims_pay_exactly_the_leaf_once(two_epochs):
             assert balance(x, relayer.address) == 0
             assert x.distributor.functions.isClaimed(e, cs(account)).call()
             ev = x.distributor.events.Claimed().get_logs(from_block=r.block, to_block=r.block)
-            assert [(l["args"]["epoch"], l["args"]["account"].lower(), l["args"]["amount"], l["args"]["sender"].lower()) for l in ev] == \
-                [(e, account, amount, relayer.address)]
+            assert [(log["args"]["epoch"], log["args"]["account"].lower(), log["args"]["amount"], log["args"]["sender"].lower()) for log in ev] == [
+                (e, account, amount, relayer.address)
+            ]
     assert balance(x, x.distributor.address) == 0
     for e in (0, 1):
         assert x.distributor.functions.epochInfo(e).call()[2] == sum(leaves[e].values())

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -95,8 +94,13 @@ def test_publish_posts_each_epoch_once_and_pays_on_chain(tmp_path, hardhat):
     for e in (0, 1):
         rec = state.bridged[e]
         root, total, claimed, anchor_seq, block, anchor_hash = net.distributor.functions.epochInfo(e).call()
-        assert ("0x" + root.hex(), total, anchor_seq, "0x" + anchor_hash.hex(), block) == \
-            (rec.root, rec.total, rec.anchor_seq, rec.anchor_hash, rec.block)
+        assert ("0x" + root.hex(), total, anchor_seq, "0x" + anchor_hash.hex(), block) == (
+            rec.root,
+            rec.total,
+            rec.anchor_seq,
+            rec.anchor_hash,
+            rec.block,
+        )
         [ev] = net.posted_events(e)
         assert "0x" + bytes(ev["transactionHash"]).hex() == rec.tx_hash == done[e].tx_hash
     assert state.bridged[0].claimed_offchain == [m0] and state.bridged[0].total == sum(e0.values()) - e0[m0]
@@ -134,8 +138,12 @@ def test_publish_posts_each_epoch_once_and_pays_on_chain(tmp_path, hardhat):
 def test_a_publisher_killed_mid_post_and_restarted_posts_nothing_twice(tmp_path, hardhat, step):
     net = Net(tmp_path, hardhat)
     sent_before = net.tx_count()
-    crash = subprocess.run([sys.executable, str(HERE / "crash_publisher.py"), net.url, str(net.keys_dir), hardhat.rpc_url,
-                            net.d.distributor, step, "1"], capture_output=True, text=True, timeout=180)
+    crash = subprocess.run(
+        [sys.executable, str(HERE / "crash_publisher.py"), net.url, str(net.keys_dir), hardhat.rpc_url, net.d.distributor, step, "1"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert crash.returncode == -9, f"the publisher was not killed at {step}: {crash.stdout}{crash.stderr}"
     net.reopen()
     done = net.publisher().publish()  # the restart
@@ -150,8 +158,9 @@ def test_a_publisher_killed_mid_post_and_restarted_posts_nothing_twice(tmp_path,
         assert "0x" + bytes(ev["transactionHash"]).hex() == net.engine.state.bridged[e].tx_hash
     assert net.tx_count() == sent_before + 3  # approve + one post per epoch: no second post was even sent
     state = net.engine.state
-    assert state.ledger.balance(BRIDGE) == sum(r.total for r in state.bridged.values()) == \
-        token_balance(net.chain, net.d.distributor, net.d.distributor)
+    assert (
+        state.ledger.balance(BRIDGE) == sum(r.total for r in state.bridged.values()) == token_balance(net.chain, net.d.distributor, net.d.distributor)
+    )
     report, _ = verify_store(net.engine.store)
     assert report.ok, report.errors
 
@@ -165,8 +174,12 @@ def test_a_post_still_pending_at_the_crash_is_waited_for_not_resent(tmp_path, ha
     rpc.make_request("evm_setAutomine", [False])
     try:
         # the post is sent but not mined when the publisher dies
-        crash = subprocess.run([sys.executable, str(HERE / "crash_publisher.py"), net.url, str(net.keys_dir), hardhat.rpc_url,
-                                net.d.distributor, "sent", "0"], capture_output=True, text=True, timeout=180)
+        crash = subprocess.run(
+            [sys.executable, str(HERE / "crash_publisher.py"), net.url, str(net.keys_dir), hardhat.rpc_url, net.d.distributor, "sent", "0"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         assert crash.returncode == -9, crash.stdout + crash.stderr
         assert not net.distributor.functions.isPosted(0).call()
         miner = threading.Timer(1.5, lambda: rpc.make_request("evm_mine", []))

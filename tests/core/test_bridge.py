@@ -3,7 +3,8 @@
 """
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cor_incentives.app import views
 from cor_incentives.core.apply import conservation_holds, replay
@@ -80,8 +81,7 @@ def test_offchain_claim_of_a_posted_epoch_is_refused_and_others_still_pay():
     rejected(c, addr("B"), "reward.claim", body, "epoch_on_chain")
     rejected(c, addr("d"), "reward.claim", {**body, "address": addr("d")}, "epoch_on_chain")
     pa = views.proof(c.state, addr("A"), 0)  # already paid before the post: that is what it says
-    rejected(c, addr("A"), "reward.claim", {"address": addr("A"), "epoch": 0, "amount": pa["amount_units"], "proof": pa["proof"]},
-             "already_claimed")
+    rejected(c, addr("A"), "reward.claim", {"address": addr("A"), "epoch": 0, "amount": pa["amount_units"], "proof": pa["proof"]}, "already_claimed")
     wallet = c.balance(f"wallet:{addr('B')}")
     claim(c, "B", 1)  # an epoch not posted pays as before
     assert c.balance(f"wallet:{addr('B')}") == wallet + c.state.epochs[1].leaves[addr("B")]
@@ -136,11 +136,15 @@ def test_a_log_without_bridge_commands_keeps_its_fingerprint_shape():
 
 # -- property: any interleaving of closes, claims and posts keeps every balance exact ----------
 
-OPS = st.lists(st.one_of(
-    st.just(("close",)),
-    st.tuples(st.just("claim"), st.sampled_from(STAKERS), st.integers(0, 3)),
-    st.tuples(st.just("post"), st.integers(0, 3)),
-), min_size=1, max_size=25)
+OPS = st.lists(
+    st.one_of(
+        st.just(("close",)),
+        st.tuples(st.just("claim"), st.sampled_from(STAKERS), st.integers(0, 3)),
+        st.tuples(st.just("post"), st.integers(0, 3)),
+    ),
+    min_size=1,
+    max_size=25,
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -165,8 +169,7 @@ def test_any_interleaving_pays_each_leaf_exactly_once(ops):
         # each leaf sits in exactly one place: claimable (unpaid, not posted), a wallet (claimed), or bridge (posted)
         for w in STAKERS:
             a = addr(w)
-            unpaid = sum(r.leaves.get(a, 0) for e, r in c.state.epochs.items()
-                         if e not in c.state.bridged and f"{e}|{a}" not in c.state.claimed)
+            unpaid = sum(r.leaves.get(a, 0) for e, r in c.state.epochs.items() if e not in c.state.bridged and f"{e}|{a}" not in c.state.claimed)
             assert c.balance(f"claimable:{a}") == unpaid
         assert c.balance(BRIDGE) == sum(r.total for r in c.state.bridged.values())
         for e, r in c.state.bridged.items():

@@ -13,8 +13,7 @@ from web3 import Web3
 from .rpc import Chain, ChainError, TxResult
 
 
-def claim_onchain(chain: Chain, distributor: str, private_key: str, epoch: int, account: str, amount_units: int,
-                  proof: list[str]) -> TxResult:
+def claim_onchain(chain: Chain, distributor: str, private_key: str, epoch: int, account: str, amount_units: int, proof: list[str]) -> TxResult:
     """Send the claim (estimated first, so a claim that would revert is refused with the contract's error)."""
     dist = chain.contract("RewardsDistributor", distributor)
     fn = dist.functions.claim(epoch, Web3.to_checksum_address(account), amount_units, [bytes.fromhex(p[2:]) for p in proof])

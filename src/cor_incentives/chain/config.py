@@ -44,7 +44,7 @@ class Deployment:
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "Deployment":
+    def load(cls, path: Path) -> Deployment:
         if not path.is_file():
             raise NotFound(f"no chain file at {path}: run `cor chain up` (or pass --rpc and --distributor)", code="no_chain")
         try:

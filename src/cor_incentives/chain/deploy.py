@@ -18,6 +18,7 @@ from .rpc import Chain, ChainError
 
 __all__ = ["DEV_ETH_WEI", "Deployment", "chain_file", "deploy", "token_of"]
 
+
 def deploy(chain: Chain, deployer_key: str, publisher: str, supply: int) -> Deployment:
     """Deploy the token (``supply`` to ``publisher``) and the distributor (owned by ``publisher``)."""
     publisher = parse_address(publisher)
@@ -27,13 +28,21 @@ def deploy(chain: Chain, deployer_key: str, publisher: str, supply: int) -> Depl
     if t.status != 1 or not t.contract_address:
         raise ChainError(f"CorToken deployment failed in tx {t.tx_hash}", code="deploy_failed")
     dist_ctor = chain.w3.eth.contract(abi=dist_art.abi, bytecode=dist_art.bytecode).constructor(
-        chain.w3.to_checksum_address(t.contract_address), chain.w3.to_checksum_address(publisher))
+        chain.w3.to_checksum_address(t.contract_address), chain.w3.to_checksum_address(publisher)
+    )
     d = chain.send(deployer_key, dist_ctor, "deploy RewardsDistributor")
     if d.status != 1 or not d.contract_address:
         raise ChainError(f"RewardsDistributor deployment failed in tx {d.tx_hash}", code="deploy_failed")
-    return Deployment(rpc_url=chain.rpc_url, evm_chain_id=chain.chain_id, token=t.contract_address, distributor=d.contract_address,
-                      publisher=publisher, block=d.block, supply_units=str(supply),
-                      gas={"deploy_token": t.gas_used, "deploy_distributor": d.gas_used})
+    return Deployment(
+        rpc_url=chain.rpc_url,
+        evm_chain_id=chain.chain_id,
+        token=t.contract_address,
+        distributor=d.contract_address,
+        publisher=publisher,
+        block=d.block,
+        supply_units=str(supply),
+        gas={"deploy_token": t.gas_used, "deploy_distributor": d.gas_used},
+    )
 
 
 def token_of(chain: Chain, distributor: str) -> Any:

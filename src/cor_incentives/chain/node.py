@@ -124,8 +124,7 @@ def start_node(port: int | None = None, *, log_path: Path | None = None, detach:
     cmd = ["node", str(cli), "--config", str(root / "hardhat.config.cjs"), "node", "--hostname", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true", "DO_NOT_TRACK": "1"}
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     node = NodeProcess(proc.pid, port, log_path, None if detach else proc)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while rpc_answers(url) != HARDHAT_CHAIN_ID:

@@ -21,8 +21,9 @@ The log is reached through a ``LogPort``: ``EngineLog`` (the database, as the CL
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from web3 import Web3
 
@@ -98,8 +99,16 @@ class Published:
     claimed_offchain: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "action": self.action, "tx_hash": self.tx_hash, "block": self.block, "gas_used": self.gas_used,
-                "total_units": self.total_units, "leaves": self.leaves, "claimed_offchain": self.claimed_offchain}
+        return {
+            "epoch": self.epoch,
+            "action": self.action,
+            "tx_hash": self.tx_hash,
+            "block": self.block,
+            "gas_used": self.gas_used,
+            "total_units": self.total_units,
+            "leaves": self.leaves,
+            "claimed_offchain": self.claimed_offchain,
+        }
 
 
 class Publisher:
@@ -118,8 +127,7 @@ class Publisher:
         """The key must be the distributor's owner (the publisher role)."""
         owner = str(self.chain.call(self.distributor.functions.owner(), "owner()")).lower()
         if owner != self.key.address:
-            raise ChainError(f"{self.key.address} is not the publisher of {self.distributor_address} (the owner is {owner})",
-                             code="not_publisher")
+            raise ChainError(f"{self.key.address} is not the publisher of {self.distributor_address} (the owner is {owner})", code="not_publisher")
 
     def publish(self) -> list[Published]:
         """Reconcile the log with the chain, then post every closed epoch not yet posted."""
@@ -155,8 +163,9 @@ class Publisher:
         action, tx = self._ensure_on_chain(record)
         self.log.submit("bridge.confirm", {"epoch": epoch, "tx_hash": tx["tx_hash"], "block": tx["block"]})
         self.on_step("confirmed", epoch)
-        return Published(epoch, action, tx["tx_hash"], tx["block"], tx.get("gas_used"), record["total_units"],
-                         record["leaves"], len(record["claimed_offchain"]))
+        return Published(
+            epoch, action, tx["tx_hash"], tx["block"], tx.get("gas_used"), record["total_units"], record["leaves"], len(record["claimed_offchain"])
+        )
 
     def _ensure_on_chain(self, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Post the recorded epoch unless the chain already has it; return how, with tx hash and block."""
@@ -168,8 +177,13 @@ class Publisher:
         total = int(record["total_units"])
         self._fund(total)
         fn = self.distributor.functions.postEpoch(
-            epoch, bytes.fromhex(record["root"][2:]), total, record["anchor_seq"], bytes.fromhex(record["anchor_hash"][2:]),
-            [Web3.to_checksum_address(a) for a in record["claimed_offchain"]])
+            epoch,
+            bytes.fromhex(record["root"][2:]),
+            total,
+            record["anchor_seq"],
+            bytes.fromhex(record["anchor_hash"][2:]),
+            [Web3.to_checksum_address(a) for a in record["claimed_offchain"]],
+        )
         result = self.chain.send(self.key.private_key, fn, f"postEpoch({epoch})", on_sent=lambda h: self.on_step("sent", epoch))
         if result.status != 1:
             raise ChainError(f"postEpoch({epoch}) reverted in tx {result.tx_hash}", code="tx_reverted")
@@ -187,8 +201,9 @@ class Publisher:
         want = (record["root"], record["total_units"], record["anchor_seq"], record["anchor_hash"])
         if have != want:
             raise ChainError(f"epoch {epoch} on chain holds {have}, the log says {want}", code="chain_mismatch")
-        logs = self.distributor.events.EpochPosted().get_logs(from_block=int(posted_block), to_block=int(posted_block),
-                                                               argument_filters={"epoch": epoch})
+        logs = self.distributor.events.EpochPosted().get_logs(
+            from_block=int(posted_block), to_block=int(posted_block), argument_filters={"epoch": epoch}
+        )
         if not logs:
             raise ChainError(f"epoch {epoch} is posted in block {posted_block} but its EpochPosted event is missing", code="chain_mismatch")
         return {"tx_hash": "0x" + bytes(logs[0]["transactionHash"]).hex(), "block": int(posted_block), "gas_used": None}

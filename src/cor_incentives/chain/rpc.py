@@ -38,8 +38,13 @@ class TxResult:
     contract_address: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tx_hash": self.tx_hash, "block": self.block, "gas_used": self.gas_used, "status": self.status,
-                **({"contract_address": self.contract_address} if self.contract_address else {})}
+        return {
+            "tx_hash": self.tx_hash,
+            "block": self.block,
+            "gas_used": self.gas_used,
+            "status": self.status,
+            **({"contract_address": self.contract_address} if self.contract_address else {}),
+        }
 
 
 def revert_error(exc: Exception, what: str) -> ChainError:
@@ -50,8 +55,9 @@ def revert_error(exc: Exception, what: str) -> ChainError:
     decoded = decode_revert(data) if isinstance(data, (str, bytes)) else None
     if decoded is not None:
         name, args = decoded
-        return ChainError(f"{what} reverted: {name}({', '.join(f'{k}={v}' for k, v in args.items())})",
-                          code=ERROR_CODES.get(name, "tx_reverted"), error=name)
+        return ChainError(
+            f"{what} reverted: {name}({', '.join(f'{k}={v}' for k, v in args.items())})", code=ERROR_CODES.get(name, "tx_reverted"), error=name
+        )
     return ChainError(f"{what} reverted: {exc}", code="tx_reverted")
 
 
@@ -102,8 +108,11 @@ class Chain:
         revert is mined (``status`` 0). ``on_sent(tx_hash)`` runs between sending and mining.
         """
         account = Account.from_key(private_key)
-        tx_params: dict[str, Any] = {"from": account.address, "chainId": self.chain_id,
-                                     "nonce": self.w3.eth.get_transaction_count(account.address, "pending")}
+        tx_params: dict[str, Any] = {
+            "from": account.address,
+            "chainId": self.chain_id,
+            "nonce": self.w3.eth.get_transaction_count(account.address, "pending"),
+        }
         if gas is not None:
             tx_params["gas"] = gas
         try:
@@ -129,8 +138,9 @@ class Chain:
         except Exception as exc:
             raise ChainError(f"{what}: no receipt for {tx_hash} after {timeout:.0f}s ({exc.__class__.__name__})", code="tx_timeout") from None
         address = r.get("contractAddress")
-        return TxResult("0x" + bytes(r["transactionHash"]).hex(), int(r["blockNumber"]), int(r["gasUsed"]), int(r["status"]),
-                        address.lower() if address else None)
+        return TxResult(
+            "0x" + bytes(r["transactionHash"]).hex(), int(r["blockNumber"]), int(r["gasUsed"]), int(r["status"]), address.lower() if address else None
+        )
 
     def set_balance(self, address: str, wei: int) -> None:
         """Give an address ETH for gas (development nodes only: Hardhat's ``hardhat_setBalance``)."""

@@ -75,20 +75,29 @@ def check_against_chain(store: Store, state: State, chain: Chain, distributor_ad
     for p in sorted(posted, key=lambda p: p.anchor_seq):
         report.chain_epochs_checked += 1
         if p.anchor_seq > last_seq:
-            report.fail("chain", last_seq + 1, f"epoch {p.epoch}: the log ends at seq {last_seq}, but the chain anchors seq {p.anchor_seq} "
-                                               f"(hash {p.anchor_hash}): the log was truncated")
+            report.fail(
+                "chain",
+                last_seq + 1,
+                f"epoch {p.epoch}: the log ends at seq {last_seq}, but the chain anchors seq {p.anchor_seq} "
+                f"(hash {p.anchor_hash}): the log was truncated",
+            )
             continue
         if hashes.get(p.anchor_seq) != p.anchor_hash:
             first = (max(matched) if matched else -1) + 1
-            report.fail("chain", first, f"epoch {p.epoch}: the log's event {p.anchor_seq} has hash {hashes.get(p.anchor_seq)}, the chain anchors "
-                                        f"{p.anchor_hash}: the log was rewritten at or before seq {p.anchor_seq} (after seq {first - 1}, the "
-                                        f"last one a matching anchor vouches for)")
+            report.fail(
+                "chain",
+                first,
+                f"epoch {p.epoch}: the log's event {p.anchor_seq} has hash {hashes.get(p.anchor_seq)}, the chain anchors "
+                f"{p.anchor_hash}: the log was rewritten at or before seq {p.anchor_seq} (after seq {first - 1}, the "
+                f"last one a matching anchor vouches for)",
+            )
             continue
         matched.append(p.anchor_seq)
         post = posts.get(p.anchor_seq + 1)
         if post is None or post.get("epoch") != p.epoch or str(post.get("distributor", "")).lower() != ours:
-            report.fail("chain", p.anchor_seq + 1, f"epoch {p.epoch}: the event after the anchor (seq {p.anchor_seq + 1}) is not its bridge.post "
-                                                   f"to {ours}")
+            report.fail(
+                "chain", p.anchor_seq + 1, f"epoch {p.epoch}: the event after the anchor (seq {p.anchor_seq + 1}) is not its bridge.post to {ours}"
+            )
             continue
         _check_record(state, chain, distributor, p, ours, report)
     on_chain = {p.epoch for p in posted}
@@ -98,8 +107,11 @@ def check_against_chain(store: Store, state: State, chain: Chain, distributor_ad
         if record.tx_hash is None:
             findings.pending.append(e)
         else:
-            report.fail("chain", record.anchor_seq + 1, f"epoch {e}: the log says it was posted in tx {record.tx_hash} (block {record.block}), "
-                                                        "the distributor does not hold it")
+            report.fail(
+                "chain",
+                record.anchor_seq + 1,
+                f"epoch {e}: the log says it was posted in tx {record.tx_hash} (block {record.block}), the distributor does not hold it",
+            )
     return findings
 
 
@@ -129,10 +141,17 @@ def _check_confirmation(chain: Chain, distributor: Any, p: Posted, tx_hash: str,
     except Exception:
         receipt = None
     events = distributor.events.EpochPosted().process_receipt(receipt, errors=DISCARD) if receipt is not None else []
-    if receipt is None or int(receipt["blockNumber"]) != block or int(receipt["blockNumber"]) != p.block \
-            or not any(int(ev["args"]["epoch"]) == p.epoch for ev in events):
-        report.fail("chain", None, f"epoch {p.epoch}: the confirmation names tx {tx_hash} in block {block}, which did not post it "
-                                   f"(the chain has it in block {p.block})")
+    if (
+        receipt is None
+        or int(receipt["blockNumber"]) != block
+        or int(receipt["blockNumber"]) != p.block
+        or not any(int(ev["args"]["epoch"]) == p.epoch for ev in events)
+    ):
+        report.fail(
+            "chain",
+            None,
+            f"epoch {p.epoch}: the confirmation names tx {tx_hash} in block {block}, which did not post it (the chain has it in block {p.block})",
+        )
 
 
 def _log_facts(store: Store, wanted: set[int]) -> tuple[dict[int, str], dict[int, dict[str, Any]], int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -89,10 +89,14 @@ def up(port: int | None, db: str | None, keys_dir: str | None, publisher: str | 
 
 @chain_app.command("up")
 @handle_errors
-def chain_up(port: Optional[int] = typer.Option(None, "--port", help="Port for the JSON-RPC node (default: a free one)."),
-             publisher: Optional[str] = typer.Option(None, "--publisher", help="Key that owns the distributor and posts (default: the network's oracle)."),
-             chain_file_opt: Optional[str] = ChainFileOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption,
-             as_json: bool = JsonOption) -> None:
+def chain_up(
+    port: int | None = typer.Option(None, "--port", help="Port for the JSON-RPC node (default: a free one)."),
+    publisher: str | None = typer.Option(None, "--publisher", help="Key that owns the distributor and posts (default: the network's oracle)."),
+    chain_file_opt: str | None = ChainFileOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Start a local Hardhat chain in the background and deploy the COR token and the RewardsDistributor."""
     path = chain_file(chain_file_opt)
     if path.is_file():
@@ -105,11 +109,15 @@ def chain_up(port: Optional[int] = typer.Option(None, "--port", help="Port for t
 
 @chain_app.command("deploy")
 @handle_errors
-def chain_deploy(rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of a running chain."),
-                 publisher: Optional[str] = typer.Option(None, "--publisher", help="Key that owns the distributor and posts (default: the network's oracle)."),
-                 fund: bool = typer.Option(False, "--fund", help="Give the publisher and local keys gas money first (Hardhat nodes only)."),
-                 chain_file_opt: Optional[str] = ChainFileOption, db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption,
-                 as_json: bool = JsonOption) -> None:
+def chain_deploy(
+    rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of a running chain."),
+    publisher: str | None = typer.Option(None, "--publisher", help="Key that owns the distributor and posts (default: the network's oracle)."),
+    fund: bool = typer.Option(False, "--fund", help="Give the publisher and local keys gas money first (Hardhat nodes only)."),
+    chain_file_opt: str | None = ChainFileOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Deploy the COR token and the RewardsDistributor on a running chain (the publisher pays the gas)."""
     from ..chain.deploy import deploy
     from ..chain.rpc import Chain
@@ -131,9 +139,20 @@ def short(tx: str | None) -> str:
 
 
 def _render_deployment(d: Deployment, path: Path) -> None:
-    table("chain", ["", ""], [["rpc_url", d.rpc_url], ["evm chain id", d.evm_chain_id], ["token (COR ERC-20)", d.token],
-                              ["distributor", d.distributor], ["publisher (owner)", d.publisher], ["deployed in block", d.block],
-                              ["node pid", d.node_pid or "-"], ["chain file", path]])
+    table(
+        "chain",
+        ["", ""],
+        [
+            ["rpc_url", d.rpc_url],
+            ["evm chain id", d.evm_chain_id],
+            ["token (COR ERC-20)", d.token],
+            ["distributor", d.distributor],
+            ["publisher (owner)", d.publisher],
+            ["deployed in block", d.block],
+            ["node pid", d.node_pid or "-"],
+            ["chain file", path],
+        ],
+    )
 
 
 def _is_our_node(pid: int) -> bool:
@@ -146,7 +165,7 @@ def _is_our_node(pid: int) -> bool:
 
 @chain_app.command("down")
 @handle_errors
-def chain_down(chain_file_opt: Optional[str] = ChainFileOption, as_json: bool = JsonOption) -> None:
+def chain_down(chain_file_opt: str | None = ChainFileOption, as_json: bool = JsonOption) -> None:
     """Stop the Hardhat node that `cor chain up` started (only that process)."""
     path = chain_file(chain_file_opt)
     d = Deployment.load(path)
@@ -156,14 +175,22 @@ def chain_down(chain_file_opt: Optional[str] = ChainFileOption, as_json: bool = 
         stopped = d.node_pid
     d.node_pid = None
     d.save(path)
-    emit({"ok": True, "stopped_pid": stopped}, as_json,
-         lambda: console.print(f"[green]✓[/] stopped the chain node (pid {stopped})" if stopped else "no running chain node to stop"))
+    emit(
+        {"ok": True, "stopped_pid": stopped},
+        as_json,
+        lambda: console.print(f"[green]✓[/] stopped the chain node (pid {stopped})" if stopped else "no running chain node to stop"),
+    )
 
 
 @chain_app.command("status")
 @handle_errors
-def chain_status(rpc: Optional[str] = RpcOption, distributor: Optional[str] = DistributorOption, chain_file_opt: Optional[str] = ChainFileOption,
-                 db: Optional[str] = DbOption, as_json: bool = JsonOption) -> None:
+def chain_status(
+    rpc: str | None = RpcOption,
+    distributor: str | None = DistributorOption,
+    chain_file_opt: str | None = ChainFileOption,
+    db: str | None = DbOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Addresses, the last posted epoch, and each closed epoch's payout path (engine or chain) with tx and block."""
     from ..chain.rpc import Chain
     from ..chain.verify import read_posted
@@ -176,28 +203,55 @@ def chain_status(rpc: Optional[str] = RpcOption, distributor: Optional[str] = Di
     engine = open_engine(db)
     epochs = views.chain_epochs(engine.state) if engine.state.params_history is not None else []
     data = {
-        "rpc_url": rpc_url, "evm_chain_id": chain.chain_id, "block": chain.block_number(), "distributor": dist_address.lower(),
-        "token": str(token.address).lower(), "publisher": str(chain.call(dist.functions.owner(), "owner()")).lower(),
+        "rpc_url": rpc_url,
+        "evm_chain_id": chain.chain_id,
+        "block": chain.block_number(),
+        "distributor": dist_address.lower(),
+        "token": str(token.address).lower(),
+        "publisher": str(chain.call(dist.functions.owner(), "owner()")).lower(),
         "distributor_balance_units": str(chain.call(token.functions.balanceOf(dist.address), "balanceOf")),
-        "posted_epochs": len(posted), "last_posted_epoch": max((p.epoch for p in posted), default=None),
+        "posted_epochs": len(posted),
+        "last_posted_epoch": max((p.epoch for p in posted), default=None),
         "epochs": epochs,
     }
 
     def render() -> None:
-        table("chain", ["", ""], [[k, data[k]] for k in ("rpc_url", "evm_chain_id", "block", "token", "distributor", "publisher", "posted_epochs",
-                                                          "last_posted_epoch")] + [["distributor holds", f"{format_cor(int(data['distributor_balance_units']))} COR"]])
-        table("epochs", ["epoch", "payout", "claimable COR", "tx", "block", "anchor seq"],
-              [[e["epoch"], e["status"], format_cor(int(e["claimable_total_units"])), short((e["onchain"] or {}).get("tx_hash")),
-                (e["onchain"] or {}).get("block") or "", (e["onchain"] or {}).get("anchor_seq", "")] for e in epochs])
+        table(
+            "chain",
+            ["", ""],
+            [[k, data[k]] for k in ("rpc_url", "evm_chain_id", "block", "token", "distributor", "publisher", "posted_epochs", "last_posted_epoch")]
+            + [["distributor holds", f"{format_cor(int(data['distributor_balance_units']))} COR"]],
+        )
+        table(
+            "epochs",
+            ["epoch", "payout", "claimable COR", "tx", "block", "anchor seq"],
+            [
+                [
+                    e["epoch"],
+                    e["status"],
+                    format_cor(int(e["claimable_total_units"])),
+                    short((e["onchain"] or {}).get("tx_hash")),
+                    (e["onchain"] or {}).get("block") or "",
+                    (e["onchain"] or {}).get("anchor_seq", ""),
+                ]
+                for e in epochs
+            ],
+        )
 
     emit(data, as_json, render)
 
 
 @chain_app.command("publish")
 @handle_errors
-def chain_publish(rpc: Optional[str] = RpcOption, distributor: Optional[str] = DistributorOption, chain_file_opt: Optional[str] = ChainFileOption,
-                  watch: Optional[float] = typer.Option(None, "--watch", help="Keep publishing, looking every this many seconds."),
-                  db: Optional[str] = DbOption, keys_dir: Optional[str] = KeysOption, as_json: bool = JsonOption) -> None:
+def chain_publish(
+    rpc: str | None = RpcOption,
+    distributor: str | None = DistributorOption,
+    chain_file_opt: str | None = ChainFileOption,
+    watch: float | None = typer.Option(None, "--watch", help="Keep publishing, looking every this many seconds."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Post every closed epoch not yet on chain: log it (bridge.post), post and fund it, confirm it. Safe to re-run."""
     from ..chain.publisher import EngineLog, Publisher
     from ..chain.rpc import Chain
@@ -213,7 +267,24 @@ def chain_publish(rpc: Optional[str] = RpcOption, distributor: Optional[str] = D
             done.append(p.to_dict())
             if not as_json:
                 console.print(f"[green]✓[/] epoch {p.epoch} {p.action} in block {p.block} (tx {p.tx_hash})")
-    emit({"ok": True, "published": done}, as_json, lambda: table(
-        f"published {len(done)} epoch(s)", ["epoch", "action", "COR", "leaves", "claimed off-chain", "tx", "block", "gas"],
-        [[p["epoch"], p["action"], format_cor(int(p["total_units"])), p["leaves"], p["claimed_offchain"], short(p["tx_hash"]), p["block"],
-          p["gas_used"] or ""] for p in done]))
+    emit(
+        {"ok": True, "published": done},
+        as_json,
+        lambda: table(
+            f"published {len(done)} epoch(s)",
+            ["epoch", "action", "COR", "leaves", "claimed off-chain", "tx", "block", "gas"],
+            [
+                [
+                    p["epoch"],
+                    p["action"],
+                    format_cor(int(p["total_units"])),
+                    p["leaves"],
+                    p["claimed_offchain"],
+                    short(p["tx_hash"]),
+                    p["block"],
+                    p["gas_used"] or "",
+                ]
+                for p in done
+            ],
+        ),
+    )

@@ -14,6 +14,8 @@ from ..app.keys import Keystore
 from ..app.verify import verify_store
 from ..core.errors import Conflict, InvalidInput
 from ..core.slashing import OFFENCES
+from .chain import register as register_chain
+from .chain import resolve as resolve_chain
 from .common import (
     DbOption,
     FromOption,
@@ -31,8 +33,6 @@ from .common import (
     signer,
     table,
 )
-from .chain import register as register_chain
-from .chain import resolve as resolve_chain
 from .community import register as register_community
 from .devnet import register as register_devnet
 from .gov import register as register_gov

@@ -102,17 +102,26 @@ def process_bridge_post(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict(f"epoch {epoch} is already posted to {state.bridged[epoch].distributor}", code="already_posted")
     leaves = unclaimed_leaves(state, epoch)
     for address, amount in leaves.items():
-        invariant(state.ledger.balance(acct.claimable(address)) >= amount,
-                  f"claimable:{address} holds less than its unclaimed leaf of epoch {epoch}")
+        invariant(state.ledger.balance(acct.claimable(address)) >= amount, f"claimable:{address} holds less than its unclaimed leaf of epoch {epoch}")
         state.ledger.transfer(acct.claimable(address), BRIDGE, amount, f"bridge:epoch:{epoch}")
     anchor_seq, anchor_hash = post_anchor(state)
     state.bridged[epoch] = BridgeRecord(
-        epoch=epoch, evm_chain_id=chain_id, distributor=distributor, root=record.root, total=sum(leaves.values()),
-        leaves=leaves, claimed_offchain=sorted(set(record.leaves) - set(leaves)),
-        anchor_seq=anchor_seq, anchor_hash=anchor_hash, posted_tick=state.tick)
+        epoch=epoch,
+        evm_chain_id=chain_id,
+        distributor=distributor,
+        root=record.root,
+        total=sum(leaves.values()),
+        leaves=leaves,
+        claimed_offchain=sorted(set(record.leaves) - set(leaves)),
+        anchor_seq=anchor_seq,
+        anchor_hash=anchor_hash,
+        posted_tick=state.tick,
+    )
     moved = state.bridged[epoch]
-    invariant(moved.total + sum(record.leaves[a] for a in moved.claimed_offchain) == sum(record.leaves.values()),
-              f"epoch {epoch}: bridged + claimed off-chain != the epoch's claimable total")
+    invariant(
+        moved.total + sum(record.leaves[a] for a in moved.claimed_offchain) == sum(record.leaves.values()),
+        f"epoch {epoch}: bridged + claimed off-chain != the epoch's claimable total",
+    )
 
 
 def process_bridge_confirm(state: State, actor: str, body: dict[str, Any]) -> None:

@@ -297,8 +297,10 @@ def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict(f"epoch {epoch} has nothing to claim", code="nothing_to_claim")
     if is_on_chain(state, epoch):
         bridged = state.bridged[epoch]
-        raise Conflict(f"epoch {epoch} is paid on EVM chain {bridged.evm_chain_id} by the distributor {bridged.distributor}; "
-                       "claim it there", code="epoch_on_chain")
+        raise Conflict(
+            f"epoch {epoch} is paid on EVM chain {bridged.evm_chain_id} by the distributor {bridged.distributor}; claim it there",
+            code="epoch_on_chain",
+        )
     try:
         ok = verify_proof(record.root, (claimant, epoch, amount), proof)
     except Exception:
