@@ -76,8 +76,8 @@ def epoch_series(s: State, records: Iterable[EpochRecord]) -> dict[str, Any]:
     return out
 
 
-def epoch_row(r: EpochRecord) -> dict[str, Any]:
-    """One line of an epochs table."""
+def epoch_row(r: EpochRecord, onchain: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One line of an epochs table (``onchain``: the epoch's on-chain record, ``views.onchain``)."""
     paid = sum(_units(v.get("paid")) for k, v in r.streams.items() if k != "emission")
     return {
         "epoch": r.epoch,
@@ -90,6 +90,7 @@ def epoch_row(r: EpochRecord) -> dict[str, Any]:
         "effective_apr_bps": r.staking.get("effective_apr_bps"),
         "claimable_total": format_cor(sum(r.leaves.values())),
         "leaves": len(r.leaves),
+        "onchain": onchain,
     }
 
 
@@ -129,7 +130,7 @@ def build_overview(s: State) -> dict[str, Any]:
             "events": s.seq + 1,
         },
         "series": epoch_series(s, records),
-        "latest_epochs": [epoch_row(r) for r in reversed(records[-MAX_TABLE_EPOCHS:])],
+        "latest_epochs": [epoch_row(r, views.onchain(s, r.epoch)) for r in reversed(records[-MAX_TABLE_EPOCHS:])],
     }
 
 
@@ -256,7 +257,11 @@ def _phase_before_exit(t: Any) -> int:
 
 def epoch_list(s: State) -> dict[str, Any]:
     records = _recent_epochs(s, MAX_EPOCH_ROWS)
-    return {"current": {"epoch": s.epoch, "tick": s.tick}, "total": len(s.epochs), "epochs": [epoch_row(r) for r in reversed(records)]}
+    return {
+        "current": {"epoch": s.epoch, "tick": s.tick},
+        "total": len(s.epochs),
+        "epochs": [epoch_row(r, views.onchain(s, r.epoch)) for r in reversed(records)],
+    }
 
 
 def epoch_detail(s: State, e: int) -> dict[str, Any]:
@@ -291,6 +296,7 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
         "leaves": leaves[:MAX_LEAF_ROWS],
         "controllers": views._jsonable(record.controllers),
         "governance": views._jsonable(record.governance),
+        "payout": views.chain_status(s, e),
         "previous": e - 1 if e - 1 in s.epochs else None,
         "next": e + 1 if e + 1 in s.epochs else None,
     }
