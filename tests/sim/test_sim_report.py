@@ -16,7 +16,15 @@ from cor_incentives.sim.report import simulate, to_json, write
 from cor_incentives.sim.scenarios import SCENARIOS
 
 EPOCHS, SEEDS = 2, (1, 2)
-MEETS = ("honest_miners_profit", "honest_vs_lazy", "garbage_loses", "mismatched_loses", "offline_unpaid", "echo_validators_earn_less")
+MEETS = (
+    "honest_miners_profit",
+    "honest_vs_lazy",
+    "garbage_loses",
+    "mismatched_loses",
+    "offline_unpaid",
+    "echo_validators_earn_less",
+    "double_claim_pays_once",
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +95,16 @@ def verdict_matches_numbers(check_id, r):
         return m["max_abs_rate_change"] <= 0.05
     if check_id == "sybil_no_gain":
         return m["income_change"] <= 0.02
+    if check_id == "double_claim_pays_once":
+        x, h, twin = m["double_claimer"], m["honest"], m["honest_twin"]
+        return (
+            d(x["leaves"]) > 0
+            and x["received"] == x["leaves"]
+            and x["claims_refused"] > 0
+            and h["received"] == h["leaves"]
+            and twin["received"] == twin["leaves"]
+            and m["books_reconcile"]
+        )
     raise AssertionError(check_id)
 
 

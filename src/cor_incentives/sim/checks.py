@@ -83,6 +83,9 @@ class Totals:
     slashes: int = 0
     slash_count: int = 0
     costs: int = 0
+    leaves: int = 0
+    received: int = 0
+    claims_refused: int = 0
 
     def add(self, st: NodeEpoch) -> None:
         for name in TOTAL_FIELDS:
@@ -387,6 +390,26 @@ def eval_sybil(c: Context) -> dict[str, Any]:
     }
 
 
+def eval_double_claim(c: Context) -> dict[str, Any]:
+    x = pool(c.runs, is_("miner", "double_claimer"))
+    h = pool(c.runs, is_("miner", "honest"))
+    twin = pool(c.baseline_runs(), lambda n: n.role == "miner")
+    books = not any(r.reconcile_errors or r.conservation_errors for r in c.runs)
+    passed = x.leaves > 0 and x.received == x.leaves and x.claims_refused > 0 and h.received == h.leaves and twin.received == twin.leaves and books
+    return {
+        "passed": passed,
+        "measured": {
+            "double_claimer": {"leaves": cor(x.leaves), "received": cor(x.received), "claims_refused": x.claims_refused},
+            "honest": {"leaves": cor(h.leaves), "received": cor(h.received), "claims_refused": h.claims_refused},
+            "honest_twin": {"leaves": cor(twin.leaves), "received": cor(twin.received)},
+            "paid_per_leaf": {"double_claimer": ratio(x.received, x.leaves), "honest_twin": ratio(twin.received, twin.leaves)},
+            "books_reconcile": books,
+        },
+        "summary": f"double claimers were paid {times(ratio(x.received, x.leaves))} their leaves ({x.claims_refused} claims refused), "
+        f"honest miners {times(ratio(h.received, h.leaves))}, the honest twin {times(ratio(twin.received, twin.leaves))}",
+    }
+
+
 CHECKS: dict[str, Check] = {
     c.id: c
     for c in (
@@ -479,6 +502,16 @@ CHECKS: dict[str, Check] = {
             "done in the core: miners are sampled with systematic PPS (tasks.pps_sample), so slots are proportional to "
             "stake × reputation; what remains comes from network tasks preferring idle miners (many small nodes are idle "
             "more often) — weight network-task selection by stake as well, or drop the idle preference",
+            uses_baseline=True,
+        ),
+        Check(
+            "double_claim_pays_once",
+            "One payout path per epoch",
+            "a miner that claims every leaf in the engine and on the distributor, before and after the post, is paid each leaf "
+            "exactly once, like the honest twin",
+            eval_double_claim,
+            "bridge.post must move the epoch's unclaimed leaves out of claimable:<addr> and reward.claim must refuse a posted "
+            "epoch; the post must list the leaves the engine already paid so the distributor marks them claimed",
             uses_baseline=True,
         ),
     )

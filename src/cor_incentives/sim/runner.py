@@ -11,10 +11,20 @@ What happens (all as events applied by ``core.apply``, nothing recomputed here)
     3. ``epoch.close``; the epoch's statement items (``EpochRecord.items``: fees, network rewards,
        staking APR, slashes) are summed per node, with the off-chain costs the runner tracked.
 
+Payout (``env.payout = "evm"``)
+    After each close the oracle logs ``bridge.post`` for the epoch and posts it to ``SimDistributor``
+    (a model of the RewardsDistributor contract); every node then claims its leaf there once. A
+    ``claims_every_path`` miner first re-claims in the engine every epoch already posted (refused:
+    else this epoch's claimable would pay an old leaf twice); in even epochs it claims in the engine
+    right after the close (allowed: the epoch is not posted yet, and the post marks the leaf claimed
+    on chain); after the post it claims on chain, then once more on each path (refused). Per node:
+    ``leaves`` (its leaves), ``received`` (what claims actually paid it), ``claims_refused``.
+
 Checked after every epoch
     conservation (``conservation_holds``: Σ balances = supply, none negative), and that each node's
     statement reconciles with the ledger: the change of its holdings (wallet, bond, claimable,
-    unbonding) over the epoch equals the sum of its statement items.
+    unbonding, and with ``evm`` payouts its tokens and unclaimed leaves at the distributor) over the
+    epoch equals the sum of its statement items.
 
 Determinism: all randomness is ``strategies.derive(seed, ...)``; the engine's own selection is
 seeded by the log head. The same scenario and seed give the same log head hash and the same numbers.
@@ -31,11 +41,13 @@ from ..app.prompts import estimate_tokens, load_prompt_set
 from ..core.apply import conservation_holds
 from ..core.errors import EngineError, InvariantViolation, invariant
 from ..core.ledger import account_owner
+from ..core.merkle import build_tree
 from ..core.pricing import tier_weight
 from ..core.state import State
 from ..core.tasks import Task, commitment
 from ..core.units import COR, PPB
 from .chain import SimChain, addr
+from .distributor import SIM_DISTRIBUTOR, SIM_EVM_CHAIN_ID, Revert, SimDistributor
 from .scenarios import Scenario
 from .strategies import (
     MINER_STRATEGIES,
@@ -96,6 +108,9 @@ class NodeEpoch:
     costs: int = 0  # off-chain: inference, validation, running the node
     reputation_ppb: int = 0
     jailed: bool = False
+    leaves: int = 0  # with env.payout "evm": the node's claimable leaves of this epoch ...
+    received: int = 0  # ... what claims paid it for them (engine wallet or distributor tokens) ...
+    claims_refused: int = 0  # ... and claims the engine or the distributor refused
 
     @property
     def work_earnings(self) -> int:
@@ -172,6 +187,7 @@ class World:
         self.user, self.dev = addr("user"), addr("modeldev")
         self.router = next((n.address for n in self.nodes.values() if n.role == "router"), None)
         self.chain = SimChain(self._allocations(), dict(scenario.params), check_each=check_each_event)
+        self.distributor = SimDistributor() if self.env.payout == "evm" else None
         self.prompts = load_prompt_set() if self.env.network_prompts == "bundled" else ()
         self.plans: dict[int, dict[str, MinerPlan | None]] = defaultdict(dict)
         self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
@@ -228,6 +244,8 @@ class World:
             self._collect_tasks(tids, stats, counts)
             invariant(self.state.epoch == e, "a round crossed an epoch boundary")
         self.chain.oracle("epoch.close", {})
+        if self.distributor is not None:
+            self._pay_on_chain(e, stats)
         self._collect_money(e, stats)
         self._check_books(e, before)
         self.epochs.append(stats)
@@ -488,13 +506,73 @@ class World:
             stats[name].reputation_ppb = node.reputation_ppb
             stats[name].jailed = node.jailed
 
+    # --- claims through the distributor (env.payout "evm") --------------------------------------
+
+    def _pay_on_chain(self, e: int, stats: dict[str, NodeEpoch]) -> None:
+        """Post epoch ``e`` (log, then distributor) and let every node claim its leaf by its strategy."""
+        assert self.distributor is not None
+        record = self.state.epochs[e]
+        if record.root is None:
+            return
+        mine = {n.address: n for n in self.nodes.values() if n.address in record.leaves}
+        grabbers = [a for a, n in sorted(mine.items()) if n.role == "miner" and MINER_STRATEGIES[n.strategy].claims_every_path]
+        for a in grabbers:
+            for p in sorted(self.distributor.epochs):  # stale claims of epochs already paid on chain, while claimable holds this epoch's leaf
+                if a in self.state.epochs[p].leaves:
+                    self._claim_in_engine(p, a, stats)
+            if e % 2 == 0:  # before the post the engine is still this epoch's payout path: paid here (even epochs)
+                self._claim_in_engine(e, a, stats)
+        try:
+            self.chain.oracle("bridge.post", {"epoch": e, "evm_chain_id": SIM_EVM_CHAIN_ID, "distributor": SIM_DISTRIBUTOR})
+        except (EngineError, InvariantViolation) as exc:
+            self.conservation_errors.append(f"epoch {e}: bridge.post failed: {exc}")
+            return
+        posted = self.state.bridged[e]
+        self.distributor.post(e, posted.root, posted.total, posted.claimed_offchain)
+        for a, n in sorted(mine.items()):
+            stats[n.name].leaves += record.leaves[a]
+            self._claim_on_chain(e, a, stats)
+        for a in grabbers:  # and once more on each path
+            self._claim_on_chain(e, a, stats)
+            self._claim_in_engine(e, a, stats)
+
+    def _leaf(self, e: int, a: str) -> tuple[int, list[str]]:
+        record = self.state.epochs[e]
+        return record.leaves[a], build_tree([(x, e, v) for x, v in record.leaves.items()]).proof((a, e, record.leaves[a]))
+
+    def _claim_in_engine(self, e: int, a: str, stats: dict[str, NodeEpoch]) -> None:
+        amount, proof = self._leaf(e, a)
+        try:
+            self.chain.submit(a, "reward.claim", {"address": a, "epoch": e, "amount": str(amount), "proof": proof})
+        except EngineError:
+            stats[self.name_of[a]].claims_refused += 1
+            return
+        stats[self.name_of[a]].received += amount
+
+    def _claim_on_chain(self, e: int, a: str, stats: dict[str, NodeEpoch]) -> None:
+        assert self.distributor is not None
+        amount, proof = self._leaf(e, a)
+        try:
+            self.distributor.claim(e, a, amount, proof)
+        except Revert:
+            stats[self.name_of[a]].claims_refused += 1
+            return
+        stats[self.name_of[a]].received += amount
+
     def _holdings(self) -> dict[str, int]:
-        """Per node address: wallet + bond + delegations + claimable + unbonding."""
+        """Per node address: wallet + bond + delegations + claimable + unbonding (+ distributor tokens and unclaimed leaves)."""
         out = {n.address: 0 for n in self.nodes.values()}
         for account, value in self.state.ledger.balances.items():
             owner = account_owner(account)
             if owner in out and not account.startswith("rewards:"):
                 out[owner] += value
+        if self.distributor is not None:
+            for a in out:
+                out[a] += self.distributor.tokens[a]
+            for e, posted in self.state.bridged.items():
+                for a, amount in posted.leaves.items():
+                    if a in out and (e, a) not in self.distributor.is_claimed:
+                        out[a] += amount
         return out
 
     def _check_books(self, e: int, before: dict[str, int]) -> None:

@@ -388,6 +388,16 @@ def builtin_scenarios() -> dict[str, Scenario]:
         _colluding(30, 3),
         _colluding(49, 5),
         Scenario(
+            "double_claim",
+            miners(("honest", 8), ("double_claimer", 2)) + v + ROUTER,
+            "epochs are paid through a RewardsDistributor (a model of the contract) after each close; 2 of 10 miners claim every "
+            "leaf on every path: in the engine right after the close, then on chain, then in the engine and on chain again",
+            env=Environment(payout="evm"),
+            epochs=4,
+            baseline="honest_twin",
+            checks=("double_claim_pays_once",),
+        ),
+        Scenario(
             "sybil_single",
             miners(("honest", N_MINERS)) + (NodeGroup("miner", "honest", 1, ("10000",), prefix="op", operator="op"),) + v + ROUTER,
             "one operator runs a single miner with 10 000 COR (a third of miner stake)",

@@ -102,10 +102,13 @@ class Environment:
     inference_cost_units: int = 10**15  # 0.001 COR per task a miner actually computes
     validation_cost_units: int = 10**14  # 0.0001 COR per report a validator actually evaluates
     node_cost_per_epoch_units: int = 0  # fixed cost of running one node for one epoch (hardware, hosting)
+    payout: str = "engine"  # "engine": leaves stay claimable; "evm": each epoch moves to a distributor and nodes claim there
 
     def __post_init__(self) -> None:
         if self.network_prompts not in ("bundled", "unique"):
             raise InvalidInput("env.network_prompts must be 'bundled' or 'unique'", code="invalid_scenario")
+        if self.payout not in ("engine", "evm"):
+            raise InvalidInput("env.payout must be 'engine' or 'evm'", code="invalid_scenario")
         for name in ("inference_cost_units", "validation_cost_units", "node_cost_per_epoch_units", "user_max_output_tokens"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -263,6 +266,7 @@ class MinerStrategy:
     plan: Callable[[MinerContext], MinerPlan | None]
     unjails: bool = True  # leaves jail as soon as the cooldown allows (topping up the bond if needed)
     reveals_last: bool = False
+    claims_every_path: bool = False  # with env.payout "evm": tries to be paid each leaf in the engine and on chain, twice
 
 
 MINER_STRATEGIES: dict[str, MinerStrategy] = {
@@ -275,6 +279,7 @@ MINER_STRATEGIES: dict[str, MinerStrategy] = {
         MinerStrategy("mismatched", plan_mismatched),
         MinerStrategy("offline", plan_offline, unjails=False),
         MinerStrategy("inflater", plan_inflater),
+        MinerStrategy("double_claimer", plan_honest, claims_every_path=True),
     )
 }
 
