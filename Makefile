@@ -41,11 +41,12 @@ test: install node-deps system-deps
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not postgres and not browser"
 
-bench: install
+bench: install node-deps
 	$(PY) bench/settle.py
 	$(PY) bench/embed.py
 	$(PY) bench/ingest.py
 	$(PY) bench/merkle.py
+	$(PY) bench/chain_gas.py
 
 # rewrite the code in the project's format (ruff, settings in pyproject.toml)
 format: install
