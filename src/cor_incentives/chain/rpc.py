@@ -10,12 +10,15 @@ as a code, see ``contracts.ERROR_CODES``, else ``tx_reverted``), a receipt does 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3Exception, Web3RPCError
 
 from .contracts import ERROR_CODES, artifact, decode_revert
 from .errors import ChainError
@@ -24,7 +27,20 @@ RPC_TIMEOUT_SECONDS = 30
 RECEIPT_TIMEOUT_SECONDS = 120
 PENDING_WAIT_SECONDS = 120
 
-__all__ = ["Chain", "ChainError", "TxResult", "revert_error"]
+__all__ = ["Chain", "ChainError", "TxResult", "chain_errors", "revert_error"]
+
+
+@contextmanager
+def chain_errors(what: str) -> Iterator[None]:
+    """Turn a dropped connection or an unexpected node answer into a ChainError (never a traceback)."""
+    try:
+        yield
+    except ChainError:
+        raise
+    except (requests.RequestException, ConnectionError, TimeoutError) as exc:
+        raise ChainError(f"{what}: the JSON-RPC node stopped answering ({exc.__class__.__name__})", code="chain_unreachable") from None
+    except Web3Exception as exc:
+        raise ChainError(f"{what}: {exc}", code="chain_error") from None
 
 
 @dataclass(frozen=True)

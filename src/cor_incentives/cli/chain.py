@@ -13,9 +13,11 @@ a second at start-up). The chain file (``--chain-file``, default ``$COR_CHAIN_FI
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 
@@ -34,6 +36,22 @@ DistributorOption = typer.Option(None, "--distributor", help="RewardsDistributor
 DEFAULT_SUPPLY = 1_000_000_000 * COR
 
 chain_app = typer.Typer(help="EVM chain: the COR token and the RewardsDistributor; post epochs; claims on chain.", no_args_is_help=True)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def chain_errors(fn: F) -> F:
+    """A dropped JSON-RPC connection or an unexpected node answer becomes a ChainError (a code, no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..chain.rpc import chain_errors as guard
+
+        with guard(f"cor chain {fn.__name__.removeprefix('chain_')}"):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def register(app: typer.Typer) -> None:
@@ -89,6 +107,7 @@ def up(port: int | None, db: str | None, keys_dir: str | None, publisher: str | 
 
 @chain_app.command("up")
 @handle_errors
+@chain_errors
 def chain_up(
     port: int | None = typer.Option(None, "--port", help="Port for the JSON-RPC node (default: a free one)."),
     publisher: str | None = typer.Option(None, "--publisher", help="Key that owns the distributor and posts (default: the network's oracle)."),
@@ -109,6 +128,7 @@ def chain_up(
 
 @chain_app.command("deploy")
 @handle_errors
+@chain_errors
 def chain_deploy(
     rpc: str = typer.Option(..., "--rpc", help="JSON-RPC URL of a running chain."),
     publisher: str | None = typer.Option(None, "--publisher", help="Key that owns the distributor and posts (default: the network's oracle)."),
@@ -184,6 +204,7 @@ def chain_down(chain_file_opt: str | None = ChainFileOption, as_json: bool = Jso
 
 @chain_app.command("status")
 @handle_errors
+@chain_errors
 def chain_status(
     rpc: str | None = RpcOption,
     distributor: str | None = DistributorOption,
@@ -243,6 +264,7 @@ def chain_status(
 
 @chain_app.command("publish")
 @handle_errors
+@chain_errors
 def chain_publish(
     rpc: str | None = RpcOption,
     distributor: str | None = DistributorOption,
@@ -261,12 +283,15 @@ def chain_publish(
     key = oracle_key(engine, Keystore(keys_dir))
     publisher = Publisher(EngineLog(engine, key), Chain(rpc_url), dist_address, key)
     done = [p.to_dict() for p in publisher.publish()]
-    while watch:
-        time.sleep(watch)
-        for p in publisher.publish():
-            done.append(p.to_dict())
-            if not as_json:
-                console.print(f"[green]✓[/] epoch {p.epoch} {p.action} in block {p.block} (tx {p.tx_hash})")
+    try:
+        while watch:
+            time.sleep(watch)
+            for p in publisher.publish():
+                done.append(p.to_dict())
+                if not as_json:
+                    console.print(f"[green]✓[/] epoch {p.epoch} {p.action} in block {p.block} (tx {p.tx_hash})")
+    except KeyboardInterrupt:  # stopping a watch is the normal way out; everything posted so far is reported
+        pass
     emit(
         {"ok": True, "published": done},
         as_json,

@@ -519,12 +519,13 @@ def claim(
 def claim_on_chain(rpc: str | None, distributor_address: str, key: Any, address: str, epoch: int, p: dict[str, Any], as_json: bool) -> None:
     """``claim(epoch, address, amount, proof)`` on the distributor, signed with ``key`` (anyone may send it)."""
     from ..chain.claims import claim_onchain, token_balance
-    from ..chain.rpc import Chain
+    from ..chain.rpc import Chain, chain_errors
 
     rpc_url, distributor = resolve_chain(None, rpc, distributor_address)
-    chain = Chain(rpc_url)
-    result = claim_onchain(chain, distributor, key.private_key, epoch, address, int(p["amount_units"]), p["proof"])
-    balance = token_balance(chain, distributor, address)
+    with chain_errors("cor claim --onchain"):
+        chain = Chain(rpc_url)
+        result = claim_onchain(chain, distributor, key.private_key, epoch, address, int(p["amount_units"]), p["proof"])
+        balance = token_balance(chain, distributor, address)
     data = {
         "ok": True,
         "onchain": True,
@@ -588,10 +589,11 @@ def verify(
             t = bar.add_task("verify", total=total)
             report, state = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
     if chain_rpc is not None and distributor is not None:
-        from ..chain.rpc import Chain
+        from ..chain.rpc import Chain, chain_errors
         from ..chain.verify import check_against_chain
 
-        check_against_chain(engine.store, state, Chain(chain_rpc), distributor, report)
+        with chain_errors("cor verify --chain"):
+            check_against_chain(engine.store, state, Chain(chain_rpc), distributor, report)
     data = report.to_dict()
     emit(data, as_json, lambda: render_verify(data))
     if not report.ok:
