@@ -13,7 +13,9 @@ what is already done is read back (from the log and from the chain) before anyth
 
 Kill the publisher anywhere and run it again: an epoch logged but not on chain is posted, one on
 chain but not confirmed is confirmed, and the contract refuses a second post of an epoch anyway
-(``EpochAlreadyPosted``), so nothing is posted twice and nothing is lost.
+(``EpochAlreadyPosted``), so nothing is posted twice and nothing is lost. Run one publisher per
+distributor: a second one racing it is refused by the log (``already_posted``) or the contract and
+takes the other's work as done, but the two may waste a transaction's gas.
 
 The log is reached through a ``LogPort``: ``EngineLog`` (the database, as the CLI does) or
 ``ApiLog`` (the signed REST API, as the devnet's oracle does).
@@ -45,6 +47,10 @@ class LogPort(Protocol):
         """``views.chain_epochs``: every closed epoch with its root and on-chain record."""
         ...
 
+    def onchain(self, epoch: int) -> dict[str, Any] | None:
+        """``views.onchain``: one epoch's on-chain record (None while it is paid in the engine)."""
+        ...
+
     def submit(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         """Sign with the oracle key and append; an EngineError when the core refuses."""
         ...
@@ -60,6 +66,10 @@ class EngineLog:
     def chain_epochs(self) -> list[dict[str, Any]]:
         self.engine.refresh()
         return views.chain_epochs(self.engine.state)
+
+    def onchain(self, epoch: int) -> dict[str, Any] | None:
+        self.engine.refresh()
+        return views.onchain(self.engine.state, epoch)
 
     def submit(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         for attempt in range(2):  # another writer may have used our next nonce since we last looked
@@ -80,6 +90,10 @@ class ApiLog:
 
     def chain_epochs(self) -> list[dict[str, Any]]:
         return list(self.link.retry("chain epochs", self.link.client.chain_epochs))
+
+    def onchain(self, epoch: int) -> dict[str, Any] | None:
+        record: dict[str, Any] | None = self.link.retry(f"epoch {epoch}", lambda: self.link.client.epoch(epoch))["onchain"]
+        return record
 
     def submit(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(self.link.submit(kind, body))
@@ -130,42 +144,49 @@ class Publisher:
             raise ChainError(f"{self.key.address} is not the publisher of {self.distributor_address} (the owner is {owner})", code="not_publisher")
 
     def publish(self) -> list[Published]:
-        """Reconcile the log with the chain, then post every closed epoch not yet posted."""
+        """Reconcile the log with the chain, then post every closed epoch not yet posted (in epoch order)."""
         self.check_role()
-        done: list[Published] = []
-        for _ in range(MAX_EPOCHS_PER_RUN):
-            due = self._next_due()
-            if due is None:
-                return done
-            done.append(self._carry(due))
-        raise ChainError(f"more than {MAX_EPOCHS_PER_RUN} epochs to post in one run", code="too_many_epochs")
+        due = [e for e in self.log.chain_epochs() if self._due(e)]
+        done = (self._carry(e) for e in due[:MAX_EPOCHS_PER_RUN])  # the rest on the next run
+        return [p for p in done if p is not None]
 
-    def _next_due(self) -> dict[str, Any] | None:
-        """The first epoch that is ours to finish (logged, unconfirmed) or to start (closed, unposted)."""
-        for e in self.log.chain_epochs():
-            onchain = e["onchain"]
-            if onchain is None and e["root"] is not None:
-                return e
-            if onchain is not None and self._ours(onchain) and onchain["tx_hash"] is None:
-                return e
-        return None
+    def _due(self, e: dict[str, Any]) -> bool:
+        """Ours to start (closed with leaves, not posted anywhere) or to finish (posted here, not confirmed)."""
+        onchain = e["onchain"]
+        if onchain is None:
+            return e["root"] is not None
+        return self._ours(onchain) and onchain["tx_hash"] is None
 
     def _ours(self, onchain: dict[str, Any]) -> bool:
         return onchain["distributor"] == self.distributor_address and onchain["evm_chain_id"] == self.chain.chain_id
 
-    def _carry(self, e: dict[str, Any]) -> Published:
+    def _carry(self, e: dict[str, Any]) -> Published | None:
         epoch = e["epoch"]
-        if e["onchain"] is None:
-            self.log.submit("bridge.post", {"epoch": epoch, "evm_chain_id": self.chain.chain_id, "distributor": self.distributor_address})
-            self.on_step("logged", epoch)
-            e = next(x for x in self.log.chain_epochs() if x["epoch"] == epoch)
         record = e["onchain"]
+        if record is None:
+            self._submit_once(
+                "bridge.post", {"epoch": epoch, "evm_chain_id": self.chain.chain_id, "distributor": self.distributor_address}, "already_posted"
+            )
+            self.on_step("logged", epoch)
+            record = self.log.onchain(epoch)
+            if record is None:
+                raise ChainError(f"epoch {epoch}: the log accepted bridge.post but shows no on-chain record", code="chain_mismatch")
+            if not self._ours(record):  # another publisher moved it to another distributor meanwhile
+                return None
         action, tx = self._ensure_on_chain(record)
-        self.log.submit("bridge.confirm", {"epoch": epoch, "tx_hash": tx["tx_hash"], "block": tx["block"]})
+        self._submit_once("bridge.confirm", {"epoch": epoch, "tx_hash": tx["tx_hash"], "block": tx["block"]}, "already_confirmed")
         self.on_step("confirmed", epoch)
         return Published(
             epoch, action, tx["tx_hash"], tx["block"], tx.get("gas_used"), record["total_units"], record["leaves"], len(record["claimed_offchain"])
         )
+
+    def _submit_once(self, kind: str, body: dict[str, Any], done_code: str) -> None:
+        """Submit, taking ``done_code`` (another publisher run got there first) as done; the record is re-read after."""
+        try:
+            self.log.submit(kind, body)
+        except Exception as exc:  # EngineError from the engine, ApiError from the API: both carry the core's code
+            if getattr(exc, "code", None) != done_code:
+                raise
 
     def _ensure_on_chain(self, record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """Post the recorded epoch unless the chain already has it; return how, with tx hash and block."""
@@ -184,7 +205,13 @@ class Publisher:
             bytes.fromhex(record["anchor_hash"][2:]),
             [Web3.to_checksum_address(a) for a in record["claimed_offchain"]],
         )
-        result = self.chain.send(self.key.private_key, fn, f"postEpoch({epoch})", on_sent=lambda h: self.on_step("sent", epoch))
+        try:
+            result = self.chain.send(self.key.private_key, fn, f"postEpoch({epoch})", on_sent=lambda h: self.on_step("sent", epoch))
+        except ChainError as exc:
+            found = self._on_chain(record) if exc.code == "epoch_already_posted" else None  # another run got there first
+            if found is None:
+                raise
+            return "found", found
         if result.status != 1:
             raise ChainError(f"postEpoch({epoch}) reverted in tx {result.tx_hash}", code="tx_reverted")
         self.on_step("mined", epoch)
