@@ -2,9 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cor_incentives.core.controllers import Controller, adjust
+from cor_incentives.core.controllers import adjust
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.governance import tally
+from cor_incentives.core.records import Controller
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
 

@@ -212,7 +212,7 @@ def test_pps_inclusion_is_proportional_and_split_neutral():
     the same expected number of slots."""
     from collections import Counter
 
-    from cor_incentives.core.tasks import pps_sample
+    from cor_incentives.core.selection import pps_sample
 
     weights = {"big": 30, "a": 10, "b": 10, "c": 10, "d": 10, "e": 10, "f": 10, "g": 10}  # W = 100, k = 3
     split = {**{f"s{i}": 6 for i in range(5)}, **{k: v for k, v in weights.items() if k != "big"}}

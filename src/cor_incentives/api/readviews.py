@@ -19,11 +19,11 @@ from ..core.errors import NotFound
 from ..core.governance import get_proposal
 from ..core.models import get_model
 from ..core.pricing import quote as price_quote
-from ..core.state import State
-from ..core.tasks import OPEN_STATES
+from ..core.records import OPEN_TASK_STATES, TaskState
+from ..core.state import State, json_ready
 from ..core.units import format_cor
 
-TASK_STATES = ("REQUESTED", "CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED", "CANCELLED", "FAILED")
+TASK_STATES = tuple(TaskState)
 OPEN = "open"  # a task-state filter that matches every state in which nodes still have work to do
 BOUNTY_MONEY_FIELDS = ("prize", "awarded", "paid", "refunded")
 
@@ -33,7 +33,7 @@ BOUNTY_MONEY_FIELDS = ("prize", "awarded", "paid", "refunded")
 
 def task_matches(t: Any, state: str | None, assigned: str | None, kind: str | None) -> bool:
     """Whether a task passes the list filters (``assigned``: one of its miners or validators)."""
-    if state is not None and not (t.state in OPEN_STATES if state == OPEN else t.state == state):
+    if state is not None and not (t.state in OPEN_TASK_STATES if state == OPEN else t.state == state):
         return False
     if kind is not None and t.kind != kind:
         return False
@@ -66,7 +66,7 @@ def task_list(
 ) -> dict[str, Any]:
     """At most ``limit`` tasks matching the filters, newest first."""
     out: list[dict[str, Any]] = []
-    candidates = newest_open_tasks if state == OPEN or state in OPEN_STATES else newest_tasks
+    candidates = newest_open_tasks if state == OPEN or state in OPEN_TASK_STATES else newest_tasks
     for t in candidates(s, after_id, before_id):
         if len(out) >= limit:
             break
@@ -108,7 +108,7 @@ def proposal_detail(s: State, pid: int) -> dict[str, Any]:
 
 def bounty_view(s: State, b: Any) -> dict[str, Any]:
     """``dataclasses.asdict`` of a bounty; money fields as COR with ``*_units`` beside; big ints as strings."""
-    out = views._jsonable(dataclasses.asdict(b))
+    out = json_ready(dataclasses.asdict(b))
     for name in BOUNTY_MONEY_FIELDS:
         if isinstance(getattr(b, name, None), int):
             out[name], out[f"{name}_units"] = format_cor(getattr(b, name)), str(getattr(b, name))

@@ -21,8 +21,9 @@ from ..app.verify import verify_store
 from ..core.apply import HANDLERS
 from ..core.errors import EngineError, InvalidInput, NotFound, invariant
 from ..core.events import content_hash
+from ..core.records import ROLES
 from ..core.sessions import get_session
-from ..core.state import ROLES, State
+from ..core.state import State
 from ..core.tasks import get_task
 from ..core.units import address as parse_address
 from ..store import db

@@ -18,7 +18,7 @@ from typing import Any
 from ..core.apply import apply, conservation_holds
 from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, event_hash
-from ..core.state import State, _stringify
+from ..core.state import State, json_ready
 from ..store.db import Store
 from ..store.projections import expected_rows, stored_rows
 from .signing import authenticate
@@ -109,7 +109,7 @@ def _verify(store: Store, conn: Any, progress: Callable[[int], None] | None) -> 
     return report, state
 
 
-def _check_projections(conn: Any, state: State, postings: list[tuple], report: VerifyReport) -> None:
+def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, str, str, str, str]], report: VerifyReport) -> None:
     from sqlalchemy import select
 
     from ..store import db
@@ -141,4 +141,4 @@ def _check_projections(conn: Any, state: State, postings: list[tuple], report: V
 
 def state_fingerprint(state: State) -> str:
     """A canonical JSON of the state, for comparing replays."""
-    return json.dumps(_stringify(state.to_dict()), sort_keys=True)
+    return json.dumps(json_ready(state.to_dict()), sort_keys=True)

@@ -14,8 +14,9 @@ from ..core.errors import NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import param_schema
+from ..core.records import SlashRecord
 from ..core.staking import is_selectable, self_bond
-from ..core.state import SlashRecord, State
+from ..core.state import State, json_ready
 from ..core.units import format_cor
 
 
@@ -132,18 +133,6 @@ def _record(state: State, e: int) -> Any:
     return record
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, bool) or obj is None:
-        return obj
-    if isinstance(obj, int):
-        return str(obj) if abs(obj) > 2**53 else obj
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
 def epoch(state: State, e: int) -> dict[str, Any]:
     """Totals per stream, emission streams, APR (target and effective), root and leaves of a closed epoch."""
     record = _record(state, e)
@@ -153,8 +142,8 @@ def epoch(state: State, e: int) -> dict[str, Any]:
         "end_tick": record.end_tick,
         "root": record.root,
         "totals": {k: format_cor(v) for k, v in record.totals.items()},
-        "streams": _jsonable(record.streams),
-        "staking": _jsonable(record.staking),
+        "streams": json_ready(record.streams),
+        "staking": json_ready(record.staking),
         "leaves": [{"address": a, "epoch": e, "amount": format_cor(v), "amount_units": str(v)} for a, v in record.leaves.items()],
         "claimable_total": format_cor(sum(record.leaves.values())),
         "claimable_total_units": str(sum(record.leaves.values())),
@@ -254,7 +243,7 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
                 "amount": format_cor(i.amount),
                 "amount_units": str(i.amount),
                 "claimable": i.claimable,
-                "detail": _jsonable(i.detail),
+                "detail": json_ready(i.detail),
             }
             for i in items
         ],
@@ -361,7 +350,7 @@ def proposal_view(p: Any) -> dict[str, Any]:
         "proposer": p.proposer,
         "status": p.status,
         "result": p.result,
-        "body": _jsonable(p.body),
+        "body": json_ready(p.body),
         "deposit": format_cor(p.deposit),
         "created_tick": p.created_tick,
         "end_tick": p.end_tick,
@@ -384,9 +373,9 @@ def params_view(s: State) -> dict[str, Any]:
             n: {
                 "param": c.param,
                 "target_bps": c.target_bps,
-                "min": _jsonable(c.min_value),
-                "max": _jsonable(c.max_value),
-                "max_step": _jsonable(c.max_step),
+                "min": json_ready(c.min_value),
+                "max": json_ready(c.max_value),
+                "max_step": json_ready(c.max_step),
                 "enabled": c.enabled,
             }
             for n, c in sorted(s.controllers.items())

@@ -9,10 +9,11 @@ from typing import Any
 import typer
 
 from ..app.keys import Keystore
-from ..core.bounties import Bounty, bounty_account, bounty_param, get_bounty, prize_for_rank, ranking
+from ..core.bounties import bounty_account, bounty_param, get_bounty, prize_for_rank, ranking
 from ..core.community import KINDS as ATTESTATION_KINDS
 from ..core.community import community_param
 from ..core.errors import InvalidInput
+from ..core.records import Bounty
 from ..core.state import State
 from ..core.units import format_cor
 from .common import (

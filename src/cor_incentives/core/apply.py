@@ -26,6 +26,7 @@ from .bounties import (
     process_bounty_submit,
 )
 from .bridge import process_bridge_confirm, process_bridge_post
+from .claims import process_claim
 from .community import process_community_appoint, process_community_attest, process_community_remove
 from .controllers import DEFAULT_CONTROLLERS
 from .epoch import process_epoch, ticks_to_epoch_end
@@ -35,7 +36,6 @@ from .governance import process_governance_tallies, process_propose, process_vot
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .params import ParamHistory, params_from_dict
-from .rewards import process_claim
 from .sessions import process_session_close, process_session_deposit, process_session_open
 from .slashing import process_slash_report
 from .staking import (
@@ -100,8 +100,8 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
     state.oracle = oracle
     state.genesis_supply = supply
     state.controllers = {c.name: replace(c) for c in DEFAULT_CONTROLLERS}
-    for account, amount in parsed:
-        state.ledger.transfer("genesis", account, amount, "genesis")
+    for account, units in parsed:
+        state.ledger.transfer("genesis", account, units, "genesis")
 
 
 def _check_genesis_account(account: str) -> None:

@@ -68,13 +68,14 @@ Parameters (read with their defaults until they are part of ``Params``)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .records import Bounty, BountyStatus, EarningItem, Submission
 from .staking import is_selectable
-from .state import EarningItem, State
+from .state import State
+from .streams import Stream
 from .units import BPS, PPB, parse_units
 from .units import address as parse_address
 from .validation import weighted_median
@@ -85,44 +86,6 @@ MAX_REVIEWERS = 32
 MAX_CRITERIA_CHARS = 2_000
 MAX_OPEN_BOUNTIES = 10_000
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
-
-
-@dataclass
-class Submission:
-    """A hunter's entry: content hash, when, reviewers' scores (challenges), and what it won."""
-
-    hunter: str
-    content_hash: str
-    index: int  # order of arrival (ties in a challenge go to the earlier entry)
-    tick: int
-    scores: dict[str, int] = field(default_factory=dict)  # reviewer -> score_ppb
-    score_ppb: int | None = None  # median of scores
-    rank: int | None = None  # 1-based, once awarded
-    paid: int = 0
-    awarded_by: str | None = None
-
-
-@dataclass
-class Bounty:
-    id: int
-    sponsor: str
-    kind: str
-    prize: int
-    criteria: str
-    deadline_tick: int
-    winners: int
-    reviewers: tuple[str, ...]  # empty: any active validator node
-    payout_bps: tuple[int, ...]  # empty: equal split
-    created_tick: int
-    status: str = "open"  # open | finalized | expired
-    submissions: dict[str, Submission] = field(default_factory=dict)  # hunter -> entry, in order of arrival
-    award_count: int = 0  # prizes paid so far (ranks taken)
-    paid: int = 0
-    refunded: int = 0
-    treasury_funding: int = 0  # part of the prize added by governance (``fund_bounty``)
-    refunded_to_treasury: int = 0  # part of ``refunded`` that went back to the treasury
-    finalized_tick: int | None = None
-    expired_tick: int | None = None
 
 
 def bounty_param(state: State, name: str) -> int:
@@ -217,9 +180,9 @@ def _hunter_entry(b: Bounty, body: dict[str, Any]) -> Submission:
 
 
 def _require_open(b: Bounty) -> None:
-    if b.status == "expired":
+    if b.status == BountyStatus.EXPIRED:
         raise Conflict(f"bounty {b.id} has expired", code="bounty_expired")
-    if b.status == "finalized":
+    if b.status == BountyStatus.FINALIZED:
         raise Conflict(f"challenge {b.id} is already finalized", code="bounty_finalized")
 
 
@@ -262,7 +225,7 @@ def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: str | None) ->
         detail["scores"] = dict(sorted(sub.scores.items()))
     else:
         detail["reviewer"] = by
-    state.earnings.append(EarningItem(sub.hunter, "bounty_prize", amount, detail))
+    state.earnings.append(EarningItem(sub.hunter, Stream.BOUNTY_PRIZE, amount, detail))
 
 
 def fund_bounty(state: State, bounty_id: Any, amount: int) -> None:
@@ -305,14 +268,17 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     have = state.ledger.balance(acct.wallet(actor))
     if have < prize:
         raise Conflict(f"wallet holds {have}, the prize needs {prize}", code="insufficient_funds")
-    if sum(1 for x in state.bounties.values() if x.status != "expired") >= MAX_OPEN_BOUNTIES:
+    if sum(1 for x in state.bounties.values() if x.status != BountyStatus.EXPIRED) >= MAX_OPEN_BOUNTIES:
         raise Conflict("too many open bounties; try again later", code="too_many_open_bounties")
     state.new_id()
     state.bounties[bid] = b
     state.ledger.transfer(acct.wallet(actor), bounty_account(bid), prize, "bounty_escrow")
     state.earnings.append(
         EarningItem(
-            actor, "bounty_funding", -prize, {"bounty": bid, "kind": kind, "winners": winners, "deadline_tick": deadline, "payout_bps": list(payout)}
+            actor,
+            Stream.BOUNTY_FUNDING,
+            -prize,
+            {"bounty": bid, "kind": kind, "winners": winners, "deadline_tick": deadline, "payout_bps": list(payout)},
         )
     )
 
@@ -385,7 +351,7 @@ def process_bounty_finalize(state: State, actor: str, body: dict[str, Any]) -> N
     if not is_reviewer(state, b, actor) and not review_over(state, b):
         end = b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
         raise Conflict(f"until tick {end} only a reviewer may finalize challenge {b.id}", code="review_period_not_over")
-    b.status = "finalized"
+    b.status = BountyStatus.FINALIZED
     b.finalized_tick = state.tick
     for rank, sub in enumerate(ranking(b)[: b.winners], start=1):
         _pay(state, b, sub, rank, None)
@@ -394,11 +360,11 @@ def process_bounty_finalize(state: State, actor: str, body: dict[str, Any]) -> N
 def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> None:
     """``bounty.expire``: after the deadline, once nothing more can be paid, refund the rest to the sponsor."""
     b = get_bounty(state, body.get("bounty"))
-    if b.status == "expired":
+    if b.status == BountyStatus.EXPIRED:
         raise Conflict(f"bounty {b.id} has already expired", code="bounty_expired")
     if state.tick < b.deadline_tick:
         raise Conflict(f"bounty {b.id} runs until tick {b.deadline_tick}", code="deadline_not_reached")
-    if b.kind == "challenge" and b.status != "finalized" and b.submissions:
+    if b.kind == "challenge" and b.status != BountyStatus.FINALIZED and b.submissions:
         raise Conflict(f"challenge {b.id} has entries: finalize it first", code="challenge_not_finalized")
     if b.kind == "bounty" and b.submissions and b.award_count < b.winners and not review_over(state, b):
         end = b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
@@ -406,7 +372,7 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
     rest = state.ledger.balance(bounty_account(b.id))
     invariant(rest == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize and payments")
     to_treasury = rest * b.treasury_funding // b.prize
-    b.status = "expired"
+    b.status = BountyStatus.EXPIRED
     b.expired_tick = state.tick
     b.refunded += rest
     b.refunded_to_treasury += to_treasury
@@ -416,7 +382,7 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
         state.earnings.append(
             EarningItem(
                 b.sponsor,
-                "bounty_refund",
+                Stream.BOUNTY_REFUND,
                 rest - to_treasury,
                 {
                     "bounty": b.id,

@@ -45,7 +45,8 @@ from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, invariant
-from .state import BridgeRecord, State
+from .records import BridgeRecord
+from .state import State
 from .units import address as parse_address
 
 BRIDGE = "bridge"

@@ -40,13 +40,14 @@ Parameters (read with their defaults until they are part of ``Params``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
-from .rewards import POOL, _record_stream
-from .state import EarningItem, State
+from .ledger import NETWORK_INCENTIVES_POOL
+from .records import Attestation, EarningItem
+from .state import State
+from .streams import EmissionStream, LinePart, Stream, line
 from .units import address as parse_address
 
 KINDS = ("forum", "support", "feedback", "bug_report")
@@ -54,19 +55,6 @@ MAX_POINTS = 100
 MAX_REFERENCE_CHARS = 200
 MAX_CURATORS = 1_000
 MAX_ATTESTATIONS_PER_EPOCH = 10_000
-
-
-@dataclass(frozen=True)
-class Attestation:
-    """A curator's attestation of one contribution."""
-
-    curator: str
-    member: str
-    kind: str
-    points: int
-    reference: str
-    tick: int
-    epoch: int
 
 
 def community_param(state: State, name: str) -> int:
@@ -168,12 +156,12 @@ def community_reward(budget: int, points: int, total_points: int) -> int:
 
 def process_community_rewards(state: State) -> None:
     """Split the community stream by attested points into claimable rewards; clear the epoch's points."""
-    budget = state.epoch_streams.get("community", 0)
+    budget = state.epoch_streams.budget(EmissionStream.COMMUNITY)
     total = sum(state.community_points.values())
     if not total or not budget:
-        _record_stream(state, "community", budget, 0, 0, "no attested points this epoch" if not total else None)
+        state.epoch_streams.record(EmissionStream.COMMUNITY, budget, 0, 0, "no attested points this epoch" if not total else None)
     else:
-        invariant(state.ledger.balance(POOL) >= budget, "community stream exceeds the pool")
+        invariant(state.ledger.balance(NETWORK_INCENTIVES_POOL) >= budget, "community stream exceeds the pool")
         paid = earners = 0
         by_member: dict[str, list[dict[str, Any]]] = {}
         for a in state.attestations:
@@ -191,12 +179,12 @@ def process_community_rewards(state: State) -> None:
                 "attestations": by_member.get(member, []),
             }
             if amount:
-                state.ledger.transfer(POOL, acct.claimable(member), amount, "community")
-                state.earnings.append(EarningItem(member, "community", amount, detail, True))
+                state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(member), amount, Stream.COMMUNITY)
+                state.earnings.append(EarningItem(member, Stream.COMMUNITY, amount, detail, True))
                 paid += amount
                 earners += 1
             else:
-                state.earnings.append(EarningItem(member, "community:none", 0, {**detail, "why": "share rounds down to zero"}))
-        _record_stream(state, "community", budget, paid, earners)
+                state.earnings.append(EarningItem(member, line(Stream.COMMUNITY, LinePart.NONE), 0, {**detail, "why": "share rounds down to zero"}))
+        state.epoch_streams.record(EmissionStream.COMMUNITY, budget, paid, earners)
     state.community_points = {}
     state.attestations = []

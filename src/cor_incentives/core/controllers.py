@@ -21,25 +21,14 @@ Controllers (defaults)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidInput
 from .params import PARAM_FIELDS
+from .records import Controller
+from .selection import eligible_nodes
+from .state import State, assert_ready
 from .units import BPS
-
-
-@dataclass
-class Controller:
-    name: str
-    param: str
-    target_bps: int
-    min_value: int
-    max_value: int
-    max_step: int
-    direction: int  # +1: the parameter rises when the signal is above target; −1: it falls
-    enabled: bool = True
-
 
 DEFAULT_CONTROLLERS = (
     Controller("price", "price_factor_ppb", 6_000, 500_000_000, 2_000_000_000, 50_000_000, +1),
@@ -74,12 +63,10 @@ def check_controller_settings(name: str, current: Controller, body: dict[str, An
     return Controller(name, current.param, vals["target_bps"], vals["min_value"], vals["max_value"], vals["max_step"], current.direction, enabled)
 
 
-def measure(state: Any, name: str) -> dict[str, int]:
+def measure(state: State, name: str) -> dict[str, int]:
     """The signal a controller reads at epoch close, with its inputs."""
     p = state.params
     if name == "price":
-        from .tasks import eligible_nodes
-
         miners = len(eligible_nodes(state, "miner"))
         assignments = len(state.epoch_work)
         span = p.precommit_deadline_ticks + p.reveal_deadline_ticks + p.validation_deadline_ticks
@@ -91,7 +78,7 @@ def measure(state: Any, name: str) -> dict[str, int]:
     return {"measured_bps": bonded * BPS // supply if supply else 0, "bonded": bonded, "supply": supply}
 
 
-def process_controllers(state: Any) -> dict[str, Any]:
+def process_controllers(state: State) -> dict[str, Any]:
     """Adjust every enabled controller's parameter for the next epoch; return the record."""
     p = state.params
     record: dict[str, Any] = {}
@@ -116,5 +103,5 @@ def process_controllers(state: Any) -> dict[str, Any]:
             changes[c.param] = new
     if changes:
         nxt = state.epoch + 1
-        state.params_history = state.params_history.with_changes(nxt, changes)
+        state.params_history = assert_ready(state).with_changes(nxt, changes)
     return record

@@ -1,19 +1,19 @@
-"""Epoch close: one deterministic, ordered list of steps, run when logical time crosses a boundary.
+"""Epoch close (docs/design.md §6): one deterministic, ordered list of steps, run when logical time crosses a boundary.
 
 Steps (read top to bottom, as in the consensus spec's ``process_epoch``):
-    1. ``process_emission``          — the epoch's emission from pool:network_incentives, split into streams
-    2. ``process_miner_rewards``     — miner work (PoI/PoUW) rewards, through commission and stakers
-    3. ``process_validator_rewards`` — validator rewards by agreement-weighted validations
-    4. ``process_marketplace_rewards`` — the marketplace stream by each model's useful usage
-    5. ``process_community_rewards`` — the community stream by attested points
-    6. ``process_voter_rewards``     — the governance stream to this epoch's voters
-    6. ``process_staking_apr``       — staking APR from pool:staking under the budget guard
-    7. ``process_stake_rewards``     — harvest any staker reward still pending; rounding to dust
-    8. ``process_offence_windows``   — forget offence counts that left the window
-    9. ``process_governance``        — execute passed proposals whose timelock is over
-   10. ``process_controller_step``   — bounded controller adjustments for the next epoch
-   11. ``process_epoch_record``      — statement items, totals, Merkle leaves and root, APR, streams
-   12. ``process_epoch_advance``     — start the next epoch
+    1. ``process_emission``             — the epoch's emission from pool:network_incentives, split into streams
+    2. ``process_miner_rewards``        — miner work (PoI/PoUW) rewards, through commission and stakers
+    3. ``process_validator_rewards``    — validator rewards by agreement-weighted validations
+    4. ``process_marketplace_rewards``  — the marketplace stream by each model's useful usage
+    5. ``process_community_rewards``    — the community stream by attested points
+    6. ``process_voter_rewards``        — the governance stream to this epoch's voters
+    7. ``process_staking_apr``          — staking APR from pool:staking under the budget guard
+    8. ``process_stake_rewards``        — harvest any staker reward still pending; rounding to dust
+    9. ``process_offence_windows``      — forget offence counts that left the window
+   10. ``process_governance``           — execute passed proposals whose timelock is over
+   11. ``process_controller_step``      — bounded controller adjustments for the next epoch
+   12. ``process_epoch_record``         — statement items, totals, Merkle leaves and root, APR, streams
+   13. ``process_epoch_advance``        — start the next epoch
 Unbonding entries mature by epoch number; ``stake.withdraw`` pays them (no step needed).
 """
 
@@ -21,38 +21,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from . import ledger as acct
+from .claims import epoch_leaves, merkle_root
 from .community import process_community_rewards
 from .controllers import process_controllers
 from .governance import process_governance_execution, process_voter_rewards
+from .records import EpochRecord
 from .rewards import (
-    epoch_leaves,
-    merkle_root,
     process_emission,
     process_marketplace_rewards,
     process_miner_rewards,
-    process_offence_windows,
     process_staking_apr,
     process_validator_rewards,
 )
+from .slashing import process_offence_windows
 from .staking import settle_node_rewards
-from .state import EpochRecord, State
+from .state import State
+from .streams import EpochStreams
 
 
 def process_stake_rewards(state: State) -> None:
     """Harvest every staker of every node that still holds undistributed rewards."""
     for node_id in sorted(state.nodes):
-        if state.ledger.balance(f"rewards:{node_id}"):
+        if state.ledger.balance(acct.rewards(node_id)):
             settle_node_rewards(state, node_id)
 
 
 def process_governance(state: State) -> None:
     """Execute passed proposals whose timelock is over (their effects apply from the next epoch)."""
-    state.epoch_streams["_governance"] = process_governance_execution(state)  # type: ignore[assignment]
+    state.epoch_streams.governance = process_governance_execution(state)
 
 
 def process_controller_step(state: State) -> None:
     """The regular review: bounded, rate-limited parameter adjustments toward targets."""
-    state.epoch_streams["_controllers"] = process_controllers(state)  # type: ignore[assignment]
+    state.epoch_streams.controllers = process_controllers(state)
 
 
 def process_epoch_record(state: State) -> None:
@@ -61,12 +63,13 @@ def process_epoch_record(state: State) -> None:
     for item in state.earnings:
         totals[item.stream] += item.amount
     leaves = epoch_leaves(state.earnings)
-    streams = dict(state.epoch_streams.get("_records", {}))  # type: ignore[arg-type]
+    close = state.epoch_streams
+    streams = {name: payout.to_dict() for name, payout in close.payouts.items()}
     for name in state.params.emission_split_bps:
         if name not in streams:  # a stream no step paid out this epoch stays in the pool
-            budget = state.epoch_streams.get(name, 0)
+            budget = close.budget(name)
             streams[name] = {"budget": budget, "paid": 0, "back_to_pool": budget, "earners": 0, "note": "no eligible earner"}
-    streams["emission"] = {"budget": state.epoch_streams.get("emission", 0)}
+    streams["emission"] = {"budget": close.emission}
     state.epochs[state.epoch] = EpochRecord(
         epoch=state.epoch,
         start_tick=state.epoch_start_tick,
@@ -76,15 +79,15 @@ def process_epoch_record(state: State) -> None:
         root=merkle_root(state.epoch, leaves),
         leaves=leaves,
         streams=streams,
-        staking=dict(state.epoch_streams.get("_staking", {})),  # type: ignore[arg-type]
+        staking=close.staking.to_dict() if close.staking else {},
         reputation={n: state.nodes[n].reputation_ppb for n in sorted(state.nodes)},
-        controllers=dict(state.epoch_streams.get("_controllers", {})),  # type: ignore[arg-type]
-        governance=list(state.epoch_streams.get("_governance", [])),  # type: ignore[arg-type]
+        controllers=dict(close.controllers),
+        governance=list(close.governance),
     )
     state.earnings = []
     state.epoch_work = []
     state.epoch_validations = []
-    state.epoch_streams = {}
+    state.epoch_streams = EpochStreams()
 
 
 def process_epoch_advance(state: State) -> None:

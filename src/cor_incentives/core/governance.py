@@ -30,40 +30,23 @@ Voter rewards
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ledger as acct
+from .bounties import fund_bounty
+from .community import appoint_curator, remove_curator
 from .controllers import check_controller_settings
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, EngineError, InvalidInput, NotFound
+from .ledger import NETWORK_INCENTIVES_POOL
 from .params import PARAM_FIELDS
-from .state import EarningItem, State
+from .records import EarningItem, Proposal, ProposalStatus
+from .state import State, assert_ready
+from .streams import EmissionStream, Stream
 from .units import BPS, parse_units
 from .units import address as parse_address
 
 KINDS = ("param_change", "treasury_spend", "bounty_funding", "controller", "curator")
 OPTIONS = ("yes", "no", "abstain", "veto")
-
-
-@dataclass
-class Proposal:
-    id: int
-    kind: str
-    title: str
-    proposer: str
-    body: dict[str, Any]
-    deposit: int
-    created_tick: int
-    end_tick: int
-    status: str  # VOTING | PASSED | REJECTED | VETOED | EXECUTED | FAILED
-    node_power: dict[str, int]  # snapshot: node -> total stake
-    delegations: dict[str, dict[str, int]]  # snapshot: delegator -> node -> stake
-    total_power: int
-    votes: dict[str, str] = field(default_factory=dict)  # voter -> option
-    vote_ticks: dict[str, int] = field(default_factory=dict)
-    tally: dict[str, int] = field(default_factory=dict)
-    executed_epoch: int | None = None
-    result: str | None = None
 
 
 def get_proposal(state: State, pid: Any) -> Proposal:
@@ -100,7 +83,7 @@ def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]
         name = body.get("controller")
         if name not in state.controllers:
             raise InvalidInput(f"controller must be one of {', '.join(sorted(state.controllers))}", code="invalid_controller")
-        settings = {k: body[k] for k in ("target_bps", "min_value", "max_value", "max_step", "enabled") if k in body}
+        settings: dict[str, Any] = {k: body[k] for k in ("target_bps", "min_value", "max_value", "max_step", "enabled") if k in body}
         check_controller_settings(name, state.controllers[name], settings)
         return {"controller": name, **settings}
     if kind == "curator":
@@ -149,7 +132,18 @@ def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
     pid = state.new_id()
     state.ledger.transfer(acct.wallet(actor), acct.escrow("proposal", pid), deposit, "proposal_deposit")
     state.proposals[pid] = Proposal(
-        pid, kind, title, actor, content, deposit, state.tick, state.tick + p.gov_voting_period_ticks, "VOTING", node_power, delegations, total
+        pid,
+        kind,
+        title,
+        actor,
+        content,
+        deposit,
+        state.tick,
+        state.tick + p.gov_voting_period_ticks,
+        ProposalStatus.VOTING,
+        node_power,
+        delegations,
+        total,
     )
 
 
@@ -165,7 +159,7 @@ def process_vote(state: State, actor: str, body: dict[str, Any]) -> None:
     option = body.get("option")
     if option not in OPTIONS:
         raise InvalidInput(f"option must be one of {', '.join(OPTIONS)}", code="invalid_vote")
-    if prop.status != "VOTING" or state.tick >= prop.end_tick:
+    if prop.status != ProposalStatus.VOTING or state.tick >= prop.end_tick:
         raise Conflict(f"proposal {prop.id} is not open for votes (voting ended at tick {prop.end_tick})", code="voting_closed")
     if actor in prop.votes:
         raise Conflict(f"{actor} already voted on proposal {prop.id}", code="already_voted")
@@ -192,22 +186,22 @@ def process_governance_tallies(state: State) -> None:
     p = state.params
     for pid in sorted(state.proposals):
         prop = state.proposals[pid]
-        if prop.status != "VOTING" or state.tick < prop.end_tick:
+        if prop.status != ProposalStatus.VOTING or state.tick < prop.end_tick:
             continue
         t = tally(prop)
         prop.tally = t
         voted = sum(t.values())
         escrow = acct.escrow("proposal", pid)
         if voted * BPS < prop.total_power * p.gov_quorum_bps:
-            prop.status, prop.result = "REJECTED", "quorum not met"
+            prop.status, prop.result = ProposalStatus.REJECTED, "quorum not met"
         elif t["veto"] * BPS >= voted * p.gov_veto_bps:
-            prop.status, prop.result = "VETOED", "vetoed"
+            prop.status, prop.result = ProposalStatus.VETOED, "vetoed"
             state.ledger.transfer(escrow, "burned", state.ledger.balance(escrow), "proposal_deposit_burned")
             continue
         elif (t["yes"] + t["no"] + t["veto"]) and t["yes"] * BPS >= (t["yes"] + t["no"] + t["veto"]) * p.gov_threshold_bps:
-            prop.status, prop.result = "PASSED", "passed"
+            prop.status, prop.result = ProposalStatus.PASSED, "passed"
         else:
-            prop.status, prop.result = "REJECTED", "threshold not met"
+            prop.status, prop.result = ProposalStatus.REJECTED, "threshold not met"
         state.ledger.transfer(escrow, acct.wallet(prop.proposer), state.ledger.balance(escrow), "proposal_deposit_returned")
 
 
@@ -217,17 +211,13 @@ def process_governance_execution(state: State) -> list[dict[str, Any]]:
     p = state.params
     for pid in sorted(state.proposals):
         prop = state.proposals[pid]
-        if prop.status != "PASSED" or state.tick < prop.end_tick + p.gov_timelock_ticks:
+        if prop.status != ProposalStatus.PASSED or state.tick < prop.end_tick + p.gov_timelock_ticks:
             continue
         try:
             _execute(state, prop)
-            prop.status = "EXECUTED"
-        except Exception as exc:  # content no longer valid (e.g. treasury too small): recorded, not applied
-            from .errors import EngineError
-
-            if not isinstance(exc, EngineError):
-                raise
-            prop.status, prop.result = "FAILED", f"execution failed: {exc}"
+            prop.status = ProposalStatus.EXECUTED
+        except EngineError as exc:  # content no longer valid (e.g. treasury too small): recorded, not applied
+            prop.status, prop.result = ProposalStatus.FAILED, f"execution failed: {exc}"
         prop.executed_epoch = state.epoch
         done.append({"proposal": pid, "kind": prop.kind, "status": prop.status})
     return done
@@ -237,30 +227,24 @@ def _execute(state: State, prop: Proposal) -> None:
     b = prop.body
     if prop.kind == "param_change":
         from_epoch = max(b["effective_epoch"], state.epoch + 1)
-        state.params_history = state.params_history.with_changes(from_epoch, b["changes"])  # type: ignore[union-attr]
+        state.params_history = assert_ready(state).with_changes(from_epoch, b["changes"])
         prop.result = f"applies from epoch {from_epoch}"
     elif prop.kind == "treasury_spend":
         state.ledger.transfer("treasury", acct.wallet(b["to"]), int(b["amount"]), "treasury_spend")
     elif prop.kind == "bounty_funding":
-        from .bounties import fund_bounty  # the bounty module owns its escrow and prize
-
         fund_bounty(state, b["bounty"], int(b["amount"]))
     elif prop.kind == "controller":
         name = b["controller"]
         settings = {k: v for k, v in b.items() if k != "controller"}
         state.controllers[name] = check_controller_settings(name, state.controllers[name], settings)
     elif prop.kind == "curator":
-        from .community import appoint_curator, remove_curator
-
         (appoint_curator if b["action"] == "appoint" else remove_curator)(state, b["curator"])
 
 
 def process_voter_rewards(state: State) -> None:
     """The governance stream, to this epoch's voters by power, capped per address."""
-    from .rewards import POOL, _record_stream
-
     p = state.params
-    budget = state.epoch_streams.get("governance", 0)
+    budget = state.epoch_streams.budget(EmissionStream.GOVERNANCE)
     power: dict[str, int] = {}
     for prop in state.proposals.values():
         for voter, tick in prop.vote_ticks.items():
@@ -268,18 +252,18 @@ def process_voter_rewards(state: State) -> None:
                 power[voter] = power.get(voter, 0) + voting_power(prop, voter)
     total = sum(power.values())
     if not total or not budget:
-        _record_stream(state, "governance", budget, 0, 0, "no votes this epoch" if not total else None)
+        state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, 0, 0, "no votes this epoch" if not total else None)
         return
     cap = budget * p.gov_voter_reward_cap_bps // BPS
     paid = 0
     for voter in sorted(power):
         share = min(budget * power[voter] // total, cap)
         if share:
-            state.ledger.transfer(POOL, acct.claimable(voter), share, "governance")
+            state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(voter), share, Stream.GOVERNANCE)
             state.earnings.append(
                 EarningItem(
                     voter,
-                    "governance",
+                    Stream.GOVERNANCE,
                     share,
                     {
                         "formula": "min(stream × power // total_power, stream × cap_bps // 10000)",
@@ -289,4 +273,4 @@ def process_voter_rewards(state: State) -> None:
                 )
             )
             paid += share
-    _record_stream(state, "governance", budget, paid, sum(1 for v in power if power[v]))
+    state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, paid, sum(1 for v in power if power[v]))

@@ -25,7 +25,10 @@ from dataclasses import dataclass, field
 from .errors import InsufficientFunds, InvalidInput, invariant
 
 SOURCES = ("genesis", "minted")
-POOLS = ("pool:network_incentives", "pool:staking", "pool:community")
+NETWORK_INCENTIVES_POOL = "pool:network_incentives"  # emission streams: work, marketplace, community, governance
+STAKING_POOL = "pool:staking"  # staking APR
+COMMUNITY_POOL = "pool:community"
+POOLS = (NETWORK_INCENTIVES_POOL, STAKING_POOL, COMMUNITY_POOL)
 
 
 def wallet(addr: str) -> str:

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_abi.exceptions import EncodingError, ParseError
 from eth_hash.auto import keccak
 

@@ -12,10 +12,10 @@ Messages
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import Conflict, InvalidInput, NotFound
+from .records import Model
 from .state import State
 
 QUANTIZATIONS = ("f32", "f16", "bf16", "q8_0", "int8", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "q4_1", "q4_0", "q3_k_m", "q2_k")
@@ -23,19 +23,6 @@ _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 MAX_PARAMETERS = 10**13
 MAX_CONTEXT = 10**7
-
-
-@dataclass(frozen=True)
-class Model:
-    id: str
-    owner: str
-    parameter_count: int
-    quantization: str
-    context_length: int
-    license: str
-    content_hash: str
-    parent: str | None
-    registered_tick: int
 
 
 def get_model(state: State, model_id: str) -> Model:

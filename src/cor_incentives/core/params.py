@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InvalidInput
+from .streams import EmissionStream
 from .units import BPS, COR, PPB
 
 U256 = 2**256 - 1
@@ -32,7 +33,13 @@ def _split(default: dict[str, int], doc: str) -> Any:
 
 
 FEE_SPLIT_DEFAULT = {"miners": 7000, "validators": 1200, "router": 500, "model_royalty": 500, "treasury": 800}
-EMISSION_SPLIT_DEFAULT = {"miners": 5500, "validators": 2000, "marketplace": 1000, "community": 800, "governance": 700}
+EMISSION_SPLIT_DEFAULT: dict[str, int] = {
+    EmissionStream.MINERS: 5500,
+    EmissionStream.VALIDATORS: 2000,
+    EmissionStream.MARKETPLACE: 1000,
+    EmissionStream.COMMUNITY: 800,
+    EmissionStream.GOVERNANCE: 700,
+}
 SLASH_FRACTION_DEFAULT = {
     "commit_mismatch": 500,
     "poi_divergence": 100,

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .errors import InvalidInput
-from .models import Model
 from .params import Params
+from .records import Model
 from .units import PPB
 
 # tier: (upper bound on parameter count, complexity weight)

@@ -1,4 +1,4 @@
-"""Network rewards at epoch close: emission, streams, work and validator rewards, staking APR, claims.
+"""Network rewards at epoch close: emission, streams, work and validator rewards, staking APR (docs/design.md §6).
 
 Emission (from ``pool:network_incentives``)
     emission_e = min(pool, emission_per_epoch_units × emission_decay_ppb^e // 10**(9e))
@@ -21,32 +21,25 @@ Staking APR (from ``pool:staking``)
     ``max_epoch_drain_bps`` of ``pool:staking`` per epoch; when Σ due exceeds it every node is paid
     due_n × budget // Σ due. A node slashed or jailed in the epoch earns no APR for it. The
     effective APR (bps) = paid × epochs_per_year × epoch_length_ticks × 10 000 // Σ stake_ticks.
-
-Claims
-    Everything credited to ``claimable:<addr>`` during the close is one leaf ``(addr, epoch,
-    amount)`` of an OpenZeppelin-compatible Merkle tree; the root is stored with the epoch and
-    ``reward.claim`` pays a leaf once against its proof — unless the epoch was moved to an EVM
-    chain (``bridge.post``, see ``bridge``): then the distributor contract is its only payout path.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import ledger as acct
-from .bridge import is_on_chain
-from .errors import Conflict, InvalidInput, NotFound
-from .merkle import build_tree, verify_proof
+from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
+from .records import EarningItem, ValidationRow, WorkRow
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
-from .state import EarningItem, State
-from .units import BPS, PPB, parse_units
-from .units import address as parse_address
-from .work_rewards import WorkRewardParams, compute_validator_rewards, compute_work_rewards
+from .state import State
+from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
+from .units import BPS, PPB
+from .work_rewards import WorkRewardParams, WorkRewards, compute_validator_rewards, compute_work_rewards
 
-POOL = "pool:network_incentives"
-STAKING_POOL = "pool:staking"
 # (first month of the band, target APR in bps)
 APR_SCHEDULE_BPS = ((0, 6_000), (6, 3_000), (9, 1_500), (12, 1_000))
 
@@ -54,8 +47,8 @@ APR_SCHEDULE_BPS = ((0, 6_000), (6, 3_000), (9, 1_500), (12, 1_000))
 def emission_for_epoch(state: State, epoch: int) -> int:
     """The epoch's emission by the decay schedule, capped by the pool."""
     p = state.params
-    scheduled = p.emission_per_epoch_units * p.emission_decay_ppb**epoch // PPB**epoch
-    return min(scheduled, state.ledger.balance(POOL))
+    scheduled: int = p.emission_per_epoch_units * p.emission_decay_ppb**epoch // PPB**epoch
+    return min(scheduled, state.ledger.balance(NETWORK_INCENTIVES_POOL))
 
 
 def target_apr_bps(state: State, epoch: int) -> int:
@@ -77,29 +70,30 @@ def process_emission(state: State) -> None:
     """Budget each stream for the epoch (nothing moves yet)."""
     total = emission_for_epoch(state, state.epoch)
     parts, _ = acct.split_by_bps(total, dict(state.params.emission_split_bps))
-    state.epoch_streams = {"emission": total, **parts}
-
-
-def _record_stream(state: State, stream: str, budget: int, paid: int, earners: int, why: str | None = None) -> None:
-    rec = state.epoch_streams.setdefault("_records", {})  # type: ignore[assignment]
-    rec[stream] = {"budget": budget, "paid": paid, "back_to_pool": budget - paid, "earners": earners, **({"note": why} if why else {})}
+    state.epoch_streams = EpochStreams(emission=total, budgets=parts)
 
 
 def _pay_stream(
-    state: State, stream: str, nodes: list[str], result: Any, params_used: dict[str, Any], formula: str, tasks: dict[str, list[int]] | None = None
+    state: State,
+    stream: Stream,
+    nodes: list[str],
+    result: WorkRewards,
+    params_used: dict[str, Any],
+    formula: str,
+    tasks: dict[str, list[int]] | None = None,
 ) -> int:
     paid = 0
     for i, node_id in enumerate(nodes):
-        line = result.for_node(i)
+        inputs = result.for_node(i)
         reward = result.reward[i]
-        detail = {"stream": stream, "formula": formula, "inputs": line, "params": params_used, "tasks": (tasks or {}).get(node_id, [])}
+        detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": (tasks or {}).get(node_id, [])}
         if reward:
-            credit_node_reward(state, node_id, POOL, reward, stream, detail)
+            credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
             paid += reward
         else:
-            state.earnings.append(EarningItem(node_id, f"{stream}:none", 0, {**detail, "why": line["reason"] or "no weighted work"}))
+            state.earnings.append(EarningItem(node_id, line(stream, LinePart.NONE), 0, {**detail, "why": inputs["reason"] or "no weighted work"}))
     for node_id in nodes:
-        settle_node_rewards(state, node_id, f"{stream}:stake")
+        settle_node_rewards(state, node_id, line(stream, LinePart.STAKE))
     return paid
 
 
@@ -113,17 +107,32 @@ def _gate_params(state: State) -> dict[str, Any]:
     }
 
 
-def _work_stream(state: State, stream_key: str, rows: list[Any], empty_note: str, settle: Any, counted: Any, stream: str, formula: str) -> None:
+Row = TypeVar("Row", WorkRow, ValidationRow)
+Column = Callable[..., npt.NDArray[Any]]  # (row -> value[, dtype]) -> one column of the epoch's rows
+# (column, row -> node index, reputation per node, budget) -> the kernel's result
+Settle = Callable[[Column, Callable[[Row], int], npt.NDArray[np.int64], int], WorkRewards]
+
+
+def _work_stream(
+    state: State,
+    stream_key: EmissionStream,
+    rows: list[Row],
+    empty_note: str,
+    settle: Settle[Row],
+    counted: Callable[[Row], bool],
+    stream: Stream,
+    formula: str,
+) -> None:
     """One work stream: the kernel over the epoch's rows, paid through commission and stakers, recorded."""
-    budget = state.epoch_streams.get(stream_key, 0)
+    budget = state.epoch_streams.budget(stream_key)
     nodes = sorted({r.node for r in rows if r.node in state.nodes})
     if not nodes or budget == 0:
-        _record_stream(state, stream_key, budget, 0, 0, empty_note if not nodes else None)
+        state.epoch_streams.record(stream_key, budget, 0, 0, empty_note if not nodes else None)
         return
     index = {n: i for i, n in enumerate(nodes)}
     rows = [r for r in rows if r.node in index]
 
-    def column(value: Any, dtype: Any = np.int64) -> np.ndarray:
+    def column(value: Callable[[Row], Any], dtype: Any = np.int64) -> npt.NDArray[Any]:
         return np.fromiter((value(r) for r in rows), dtype=dtype, count=len(rows))
 
     result = settle(column, lambda r: index[r.node], np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64), budget)
@@ -132,13 +141,13 @@ def _work_stream(state: State, stream_key: str, rows: list[Any], empty_note: str
         if counted(r):
             behind.setdefault(r.node, []).append(r.task)
     paid = _pay_stream(state, stream, nodes, result, _gate_params(state), formula, behind)
-    _record_stream(state, stream_key, budget, paid, sum(1 for r in result.reward if r))
+    state.epoch_streams.record(stream_key, budget, paid, sum(1 for r in result.reward if r))
 
 
 def process_miner_rewards(state: State) -> None:
     """The miners stream, by weighted PoI/PoUW work."""
 
-    def settle(column: Any, node: Any, reputation: np.ndarray, budget: int) -> Any:
+    def settle(column: Column, node: Callable[[WorkRow], int], reputation: npt.NDArray[np.int64], budget: int) -> WorkRewards:
         return compute_work_rewards(
             node_index=column(node),
             complexity_units=column(lambda r: min(r.complexity_units, 10**6)),
@@ -152,12 +161,12 @@ def process_miner_rewards(state: State) -> None:
 
     _work_stream(
         state,
-        "miners",
+        EmissionStream.MINERS,
         state.epoch_work,
         "no miner work this epoch",
         settle,
         lambda r: r.in_consensus,
-        "miner_work",
+        Stream.MINER_WORK,
         "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks",
     )
 
@@ -165,7 +174,7 @@ def process_miner_rewards(state: State) -> None:
 def process_validator_rewards(state: State) -> None:
     """The validators stream, by agreement-weighted on-time validations."""
 
-    def settle(column: Any, node: Any, reputation: np.ndarray, budget: int) -> Any:
+    def settle(column: Column, node: Callable[[ValidationRow], int], reputation: npt.NDArray[np.int64], budget: int) -> WorkRewards:
         return compute_validator_rewards(
             node_index=column(node),
             agreement_ppb=column(lambda r: r.agreement_ppb),
@@ -177,12 +186,12 @@ def process_validator_rewards(state: State) -> None:
 
     _work_stream(
         state,
-        "validators",
+        EmissionStream.VALIDATORS,
         state.epoch_validations,
         "no validations this epoch",
         settle,
         lambda r: r.on_time,
-        "validator_work",
+        Stream.VALIDATOR_WORK,
         "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible",
     )
 
@@ -217,7 +226,7 @@ def process_staking_apr(state: State) -> None:
                 node_id,
                 STAKING_POOL,
                 pay,
-                "staking_apr",
+                Stream.STAKING_APR,
                 {
                     "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
                     + (" × budget // Σ due" if binding else ""),
@@ -230,85 +239,24 @@ def process_staking_apr(state: State) -> None:
                 },
             )
             paid_total += pay
-            settle_node_rewards(state, node_id, "staking_apr:stake")
+            settle_node_rewards(state, node_id, line(Stream.STAKING_APR, LinePart.STAKE))
     for node_id, why in excluded.items():
-        state.earnings.append(EarningItem(node_id, "staking_apr:none", 0, {"why": why}))
+        state.earnings.append(EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
     effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
-    state.epoch_streams["_staking"] = {  # type: ignore[assignment]
-        "target_apr_bps": apr,
-        "effective_apr_bps": effective,
-        "budget": budget,
-        "due": due_total,
-        "paid": paid_total,
-        "budget_binding": binding,
-        "stake_ticks": stake_ticks_total,
-        "excluded": excluded,
-    }
+    state.epoch_streams.staking = StakingAccount(
+        target_apr_bps=apr,
+        effective_apr_bps=effective,
+        budget=budget,
+        due=due_total,
+        paid=paid_total,
+        budget_binding=binding,
+        stake_ticks=stake_ticks_total,
+        excluded=excluded,
+    )
     for node in state.nodes.values():
         node.stake_ticks = 0
         node.stake_tick_mark = state.tick
     state.touched.update(state.nodes)
-
-
-def process_offence_windows(state: State) -> None:
-    """Forget offence counts that fell out of the window."""
-    start = state.epoch + 1 - state.params.offence_window_epochs + 1
-    for key in sorted(state.offence_log):
-        kept = [e for e in state.offence_log[key] if e[0] >= start]
-        if kept:
-            state.offence_log[key] = kept
-        else:
-            del state.offence_log[key]
-
-
-def epoch_leaves(items: list[EarningItem]) -> dict[str, int]:
-    """Claimable amount per address from the epoch's items."""
-    out: dict[str, int] = {}
-    for i in items:
-        if i.claimable and i.amount:
-            out[i.address] = out.get(i.address, 0) + i.amount
-    return dict(sorted(out.items()))
-
-
-def merkle_root(epoch: int, leaves: dict[str, int]) -> str | None:
-    """Root of the epoch's (address, epoch, amount) tree, None when nothing is claimable."""
-    if not leaves:
-        return None
-    return build_tree([(a, epoch, v) for a, v in sorted(leaves.items())]).root
-
-
-def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``reward.claim``: pay an epoch's leaf to its address once, against its Merkle proof."""
-    claimant = parse_address(body.get("address", ""))
-    epoch = body.get("epoch")
-    if isinstance(epoch, bool) or not isinstance(epoch, int):
-        raise InvalidInput("epoch must be an integer", code="invalid_epoch")
-    amount = parse_units(body.get("amount", "0"))
-    proof = body.get("proof")
-    if not isinstance(proof, list) or not all(isinstance(x, str) for x in proof) or len(proof) > 64:
-        raise InvalidInput("proof must be a list of 0x-hex hashes", code="invalid_proof")
-    record = state.epochs.get(epoch)
-    if record is None:
-        raise NotFound(f"epoch {epoch} is not closed", code="epoch_not_found")
-    key = f"{epoch}|{claimant}"
-    if key in state.claimed:
-        raise Conflict(f"{claimant} already claimed epoch {epoch}", code="already_claimed")
-    if record.root is None:
-        raise Conflict(f"epoch {epoch} has nothing to claim", code="nothing_to_claim")
-    if is_on_chain(state, epoch):
-        bridged = state.bridged[epoch]
-        raise Conflict(
-            f"epoch {epoch} is paid on EVM chain {bridged.evm_chain_id} by the distributor {bridged.distributor}; claim it there",
-            code="epoch_on_chain",
-        )
-    try:
-        ok = verify_proof(record.root, (claimant, epoch, amount), proof)
-    except Exception:
-        ok = False
-    if not ok:
-        raise Conflict("the proof does not match the epoch's root for this address and amount", code="invalid_proof")
-    state.ledger.transfer(acct.claimable(claimant), acct.wallet(claimant), amount, "claim")
-    state.claimed.add(key)
 
 
 def process_marketplace_rewards(state: State) -> None:
@@ -317,14 +265,14 @@ def process_marketplace_rewards(state: State) -> None:
     A model's share goes to its owner; for a fine-tune, ``parent_royalty_bps`` of it goes to the
     parent model's owner. Floors stay in the pool.
     """
-    budget = state.epoch_streams.get("marketplace", 0)
+    budget = state.epoch_streams.budget(EmissionStream.MARKETPLACE)
     usage: dict[str, int] = {}
     for r in state.epoch_work:
         if r.in_consensus and r.model in state.models:
             usage[r.model] = usage.get(r.model, 0) + r.complexity_units * r.quality_ppb
     total = sum(usage.values())
     if not total or not budget:
-        _record_stream(state, "marketplace", budget, 0, 0, "no useful usage this epoch" if not total else None)
+        state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage this epoch" if not total else None)
         return
     paid = 0
     p = state.params
@@ -337,11 +285,11 @@ def process_marketplace_rewards(state: State) -> None:
             parts = [(model.owner, share - to_parent, "owner"), (state.models[model.parent].owner, to_parent, "parent_owner")]
         for who, amount, role in parts:
             if amount:
-                state.ledger.transfer(POOL, acct.claimable(who), amount, "marketplace")
+                state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(who), amount, Stream.MARKETPLACE)
                 state.earnings.append(
                     EarningItem(
                         who,
-                        "marketplace",
+                        Stream.MARKETPLACE,
                         amount,
                         {
                             "formula": "stream × usage // total_usage (parent_royalty_bps of a fine-tune's share to its parent)",
@@ -358,4 +306,4 @@ def process_marketplace_rewards(state: State) -> None:
                     )
                 )
                 paid += amount
-    _record_stream(state, "marketplace", budget, paid, len(usage))
+    state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, paid, len(usage))

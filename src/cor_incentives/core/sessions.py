@@ -1,4 +1,4 @@
-"""User sessions: a deposit in escrow from which tasks are paid, with the session's settings.
+"""User sessions: a deposit in escrow from which tasks are paid, with the session's settings (docs/design.md §4).
 
 State
     ``Session(id, owner, redundancy, validators, mode, dedicated_miners, is_open, open_tasks)``;
@@ -16,28 +16,16 @@ Modes (after Cortensor's)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .records import Session
+from .selection import sample_nodes
 from .state import State
 from .units import parse_units
 
 MODES = ("ephemeral", "dedicated")
-
-
-@dataclass
-class Session:
-    id: int
-    owner: str
-    redundancy: int
-    validators: int
-    mode: str
-    dedicated_miners: tuple[str, ...]
-    is_open: bool
-    open_tasks: int
-    opened_tick: int
 
 
 def session_account(session_id: int) -> str:
@@ -65,8 +53,6 @@ def _small_int(body: dict[str, Any], name: str, default: int, lo: int, hi: int) 
 
 def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None:
     """``session.open``: settings, an optional first deposit, dedicated miners if asked."""
-    from .tasks import sample_nodes  # selection lives with tasks
-
     p = state.params
     redundancy = _small_int(body, "redundancy", p.redundancy, 1, 32)
     validators = _small_int(body, "validators", p.validators_per_task, 1, 32)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from eth_hash.auto import keccak
-from eth_keys import keys
+from eth_keys.main import lazy_key_api as keys
 
 from .errors import Unauthorized
 

@@ -1,4 +1,4 @@
-"""Slashing and jail.
+"""Slashing and jail (docs/design.md §7).
 
 Concepts
     An offence (``commit_mismatch``, ``poi_divergence``, ``missed_deadline``, ``validator_deviation``,
@@ -20,6 +20,13 @@ Jail
 Evidence
     The evidence is recorded in the event and the slash record; its content hash is remembered, and a
     second report of the same evidence is refused (``evidence_already_used``).
+
+Offences counted over a window (``record_offence``)
+    ``missed_deadline``, ``poi_divergence`` and ``validator_deviation`` are counted per node in
+    ``state.offence_log`` with the epoch and the task; when a node reaches the offence's threshold
+    (``*_threshold``) within the last ``offence_window_epochs`` epochs it is slashed with those tasks
+    as evidence and its count starts again. ``process_offence_windows`` (epoch close) forgets counts
+    that left the window.
 """
 
 from __future__ import annotations
@@ -30,9 +37,11 @@ from . import ledger as acct
 from .errors import Conflict, InvalidInput, Unauthorized
 from .events import canonical_json, content_hash
 from .params import JAIL_OFFENCES, SLASH_FRACTION_DEFAULT
+from .records import EarningItem, SlashRecord
 from .signatures import equivocation_text, recover_signer
 from .staking import change_stake, get_node, stake_account, stakers
-from .state import EarningItem, SlashRecord, State
+from .state import State
+from .streams import Stream
 from .units import BPS
 from .units import address as parse_address
 
@@ -44,9 +53,9 @@ def evidence_hash(node: str, offence: str, evidence: dict[str, Any]) -> str:
     return content_hash(canonical_json({"node": node, "offence": offence, "evidence": evidence}))
 
 
-def slash(state: State, node_id: str, offence: str, offence_tick: int, evidence: dict[str, Any], reporter: str | None) -> SlashRecord:
+def slash(state: State, node_id: str, offence: object, offence_tick: int, evidence: dict[str, Any], reporter: str | None) -> SlashRecord:
     """Slash ``node_id`` for ``offence``: pro rata over its positions, split, jail. Validates first."""
-    if offence not in OFFENCES:
+    if not isinstance(offence, str) or offence not in OFFENCES:
         raise InvalidInput(f"unknown offence {offence!r}; one of {', '.join(OFFENCES)}", code="unknown_offence")
     node = get_node(state, node_id)
     if isinstance(offence_tick, bool) or not isinstance(offence_tick, int) or not 0 <= offence_tick <= state.tick:
@@ -65,7 +74,7 @@ def slash(state: State, node_id: str, offence: str, offence_tick: int, evidence:
         if piece:
             change_stake(state, node_id, addr, account, hold, piece, f"slash:{offence}")
             by_account[account] = piece
-            state.earnings.append(EarningItem(addr, "slash", -piece, {"node": node_id, "offence": offence, "slash_id": sid}))
+            state.earnings.append(EarningItem(addr, Stream.SLASH, -piece, {"node": node_id, "offence": offence, "slash_id": sid}))
     for u in sorted(state.unbondings.values(), key=lambda u: u.id):
         if u.node == node_id and u.start_tick > offence_tick:
             piece = u.amount * fraction // BPS
@@ -75,7 +84,7 @@ def slash(state: State, node_id: str, offence: str, offence_tick: int, evidence:
                 key = f"unbonding:{u.address}#{u.id}"
                 by_account[key] = piece
                 state.earnings.append(
-                    EarningItem(u.address, "slash", -piece, {"node": node_id, "offence": offence, "slash_id": sid, "unbonding_id": u.id})
+                    EarningItem(u.address, Stream.SLASH, -piece, {"node": node_id, "offence": offence, "slash_id": sid, "unbonding_id": u.id})
                 )
     total = state.ledger.balance(hold)
     burned = total * p.slash_burn_bps // BPS
@@ -85,7 +94,7 @@ def slash(state: State, node_id: str, offence: str, offence_tick: int, evidence:
     if reporter:
         state.ledger.transfer(hold, acct.wallet(reporter), to_reporter, f"slash:{offence}:reporter")
         if to_reporter:
-            state.earnings.append(EarningItem(reporter, "slash_reporter_reward", to_reporter, {"node": node_id, "slash_id": sid}))
+            state.earnings.append(EarningItem(reporter, Stream.SLASH_REPORTER_REWARD, to_reporter, {"node": node_id, "slash_id": sid}))
     state.ledger.transfer(hold, "treasury", to_treasury, f"slash:{offence}:treasury")
     jailed_until = None
     if offence in JAIL_OFFENCES:
@@ -155,3 +164,38 @@ def check_equivocation(chain_id: str, node_id: str, evidence: dict[str, Any]) ->
         signer = recover_signer(equivocation_text(chain_id, m["scope"], m["message"]), m["signature"])
         if signer != node_id:
             raise InvalidInput(f"an equivocation message was signed by {signer}, not by the node", code="invalid_evidence")
+
+
+# --- offences counted over a window of epochs -------------------------------------------------
+
+
+def record_offence(state: State, node_id: str, offence: str, task_id: int) -> None:
+    """Count an offence; at its threshold within the window, slash with the tasks as evidence."""
+    p = state.params
+    if node_id not in state.nodes:
+        return
+    key = f"{node_id}|{offence}"
+    window_start = state.epoch - p.offence_window_epochs + 1
+    log = [e for e in state.offence_log.get(key, []) if e[0] >= window_start]
+    log.append((state.epoch, task_id))
+    threshold = {
+        "missed_deadline": p.missed_deadline_threshold,
+        "poi_divergence": p.poi_divergence_threshold,
+        "validator_deviation": p.validator_deviation_threshold,
+    }[offence]
+    if len(log) >= threshold:
+        slash(state, node_id, offence, state.tick, {"tasks": [t for _, t in log], "window_epochs": p.offence_window_epochs}, None)
+        state.offence_log.pop(key, None)
+    else:
+        state.offence_log[key] = log
+
+
+def process_offence_windows(state: State) -> None:
+    """Forget offence counts that fell out of the window."""
+    start = state.epoch + 1 - state.params.offence_window_epochs + 1
+    for key in sorted(state.offence_log):
+        kept = [e for e in state.offence_log[key] if e[0] >= start]
+        if kept:
+            state.offence_log[key] = kept
+        else:
+            del state.offence_log[key]

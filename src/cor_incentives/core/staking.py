@@ -1,4 +1,4 @@
-"""Staking: node registration, bonding, delegation, unbonding, withdrawal, commission, rewards.
+"""Staking (docs/design.md §7): node registration, bonding, delegation, unbonding, withdrawal, commission, rewards.
 
 Concepts
     A node is one key with one role (miner, validator, router). Its operator's *self-bond* sits in
@@ -25,9 +25,13 @@ from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized
-from .state import ACC_SCALE, ROLES, EarningItem, Node, State, Unbonding
+from .records import ROLES, EarningItem, Node, Unbonding
+from .state import State
+from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
 from .units import address as parse_address
+
+ACC_SCALE = 10**36  # fixed-point scale of the reward-per-stake accumulator
 
 
 def get_node(state: State, node_id: str) -> Node:
@@ -74,7 +78,7 @@ def pending_reward(state: State, node_id: str, addr: str) -> int:
     return max(0, accrued - state.reward_debts.get((node_id, addr), 0))
 
 
-def harvest(state: State, node_id: str, addr: str, stream: str = "stake_reward") -> int:
+def harvest(state: State, node_id: str, addr: str, stream: str = Stream.STAKE_REWARD) -> int:
     """Move ``addr``'s pending reward from ``rewards:<node>`` to ``claimable:<addr>``."""
     amount = pending_reward(state, node_id, addr)
     if amount > 0:
@@ -139,11 +143,11 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     commission = amount * node.commission_bps // BPS if node.stake_total > 0 else amount
     rest = amount - commission
     if commission:
-        state.ledger.transfer(src, acct.claimable(node_id), commission, f"{stream}:commission")
+        state.ledger.transfer(src, acct.claimable(node_id), commission, line(stream, LinePart.COMMISSION))
         state.earnings.append(
             EarningItem(
                 node_id,
-                f"{stream}:commission",
+                line(stream, LinePart.COMMISSION),
                 commission,
                 {
                     **detail,
@@ -156,12 +160,12 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
             )
         )
     if rest:
-        state.ledger.transfer(src, acct.rewards(node_id), rest, f"{stream}:stakers")
+        state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS))
         node.reward_acc += rest * ACC_SCALE // node.stake_total
     return rest
 
 
-def settle_node_rewards(state: State, node_id: str, stream: str = "stake_reward") -> int:
+def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_REWARD) -> int:
     """Harvest every staker of a node and sweep the rounding left in ``rewards:<node>`` to dust."""
     state.touched.add(node_id)
     for addr in stakers(state, node_id):
@@ -304,10 +308,11 @@ def process_set_commission(state: State, actor: str, body: dict[str, Any]) -> No
 def process_unjail(state: State, actor: str, body: dict[str, Any]) -> None:
     """``node.unjail``: leave jail after the cooldown, with the minimum bond restored."""
     node = get_node(state, actor)
-    if not node.jailed:
+    until = node.jailed_until_tick
+    if until is None:
         raise Conflict("node is not jailed", code="node_not_jailed")
-    if state.tick < node.jailed_until_tick:  # type: ignore[operator]
-        raise Conflict(f"node is jailed until tick {node.jailed_until_tick}", code="jail_cooldown_not_over")
+    if state.tick < until:
+        raise Conflict(f"node is jailed until tick {until}", code="jail_cooldown_not_over")
     need = state.params.min_self_bond(node.role)
     if self_bond(state, actor) < need:
         raise Conflict(f"self-bond must be restored to at least {need} before unjail", code="self_bond_below_minimum")

@@ -1,4 +1,4 @@
-"""Tasks: the Proof-of-Useful-Work state machine with commit-reveal (DESIGN §4).
+"""Tasks: the Proof-of-Useful-Work state machine with commit-reveal (docs/design.md §4).
 
     REQUESTED → CREATED → PREPARED → STARTED → PRECOMMITTED → COMMITTED → VALIDATED → SETTLED
     exits: CANCELLED (by the user before any precommit), FAILED (deadline missed, no consensus)
@@ -16,204 +16,44 @@ Messages
                                 (criteria: the PoUW sub-scores in ppb, kept so statements can explain them).
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
 
-Selection
-    Miners and validators are drawn without replacement with weight stake × reputation, from a seed
-    sha256(head_hash ‖ purpose): reproducible from the log, not choosable by the requester.
+Who is assigned: ``selection``. Consensus over the validators' reports: ``validation``.
 
-Settlement (in the event that completes validation)
+Outcome (in the event that completes validation)
     in consensus: median PoI distance ≤ poi_max_distance_ppb and median quality ≥ consensus_min_quality_ppb.
-    price = quote at the real token counts (median output tokens of the miners in consensus,
-    capped at max_output_tokens); split by ``fee_split_bps``: miners in consensus pro rata by quality,
-    validators pro rata by agreement, the router (treasury when none), the model royalty (the parent's
-    owner takes ``parent_royalty_bps`` of it for a fine-tune), the treasury; the split's remainder and
-    the pro-rata floors go to ``dust``. The rest of the escrow returns to the session. A FAILED or
-    CANCELLED task refunds the whole escrow.
+    With at least ``min_consensus`` miners in consensus the task is SETTLED: a user task pays its fee
+    (``fees``), reputations move, and its work counts toward the epoch's network rewards. Otherwise it
+    FAILS and its escrow is refunded. Late nodes, outputs out of consensus and deviating validators
+    are counted toward offences (``slashing.record_offence``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import ledger as acct
 from . import reputation as rep
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
-from .ledger import split_by_bps
+from .fees import refund_escrow, settle_fee
 from .models import get_model
 from .pricing import check_tokens, complexity_units, quote
+from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskState, ValidationRow, WorkRow
+from .selection import busy_miners, eligible_nodes, sample_nodes
 from .sessions import get_session, session_account
-from .slashing import slash
+from .slashing import record_offence, slash
 from .staking import get_node, is_selectable
-from .state import EarningItem, State
+from .state import State
 from .units import PPB
 from .validation import Consensus, aggregate, agreement_ppb, deviation_ppb
 
-OPEN_STATES = ("PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 MAX_SALT = 128
-
-
-@dataclass
-class Assignment:
-    """One miner's part in a task."""
-
-    miner: str
-    commit: str | None = None
-    precommit_tick: int | None = None
-    output_hash: str | None = None
-    output_tokens: int | None = None
-    reveal_tick: int | None = None
-    reveal_rank: int | None = None
-    mismatch: bool = False
-    distance_ppb: int | None = None
-    quality_ppb: int | None = None
-    in_consensus: bool = False
-    paid: int = 0
-
-
-@dataclass
-class Task:
-    id: int
-    kind: str  # user | network
-    user: str | None
-    session: int | None
-    router: str | None
-    model: str
-    prompt_hash: str
-    prompt_bytes: int
-    input_tokens: int
-    max_output_tokens: int
-    redundancy: int
-    validators_wanted: int
-    state: str
-    created_tick: int
-    created_epoch: int
-    deadline_tick: int
-    escrowed: int
-    seed: str
-    miners: list[Assignment]
-    validators: list[str] = field(default_factory=list)
-    reports: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # validator -> miner -> [distance, quality]
-    report_ticks: dict[str, int] = field(default_factory=dict)
-    criteria: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # validator -> miner -> PoUW sub-scores
-    agreement_ppb: dict[str, int] = field(default_factory=dict)
-    output_tokens: int | None = None
-    charged: int = 0
-    refunded: int = 0
-    split: dict[str, int] = field(default_factory=dict)
-    failure: str | None = None
-    closed_tick: int | None = None
-
-    def assignment(self, miner: str) -> Assignment | None:
-        return next((a for a in self.miners if a.miner == miner), None)
-
-
-@dataclass
-class WorkRow:
-    """A miner's assignment in the current epoch, for network rewards."""
-
-    task: int
-    node: str
-    complexity_units: int
-    quality_ppb: int
-    in_consensus: bool
-    precommitted: bool
-    model: str = ""
-
-
-@dataclass
-class ValidationRow:
-    """A validator's assignment in the current epoch, for network rewards."""
-
-    task: int
-    node: str
-    agreement_ppb: int
-    on_time: bool
 
 
 def commitment(task_id: int, miner: str, output_hash: str, salt: str) -> str:
     """The precommit: sha256 of "task_id|miner|output_hash|salt" as 0x-hex."""
     return "0x" + hashlib.sha256(f"{task_id}|{miner}|{output_hash}|{salt}".encode()).hexdigest()
-
-
-# --- selection -------------------------------------------------------------------------------
-
-
-def _draw(seed: bytes, i: int, bound: int) -> int:
-    return int.from_bytes(hashlib.sha256(seed + i.to_bytes(8, "big")).digest(), "big") % bound
-
-
-def eligible_nodes(state: State, role: str, model: str | None = None) -> list[str]:
-    """Selectable nodes of ``role`` (serving ``model`` when given), sorted."""
-    out = []
-    for nid in sorted(state.nodes):
-        n = state.nodes[nid]
-        if n.role == role and is_selectable(state, n) and (model is None or role != "miner" or model in n.models):
-            out.append(nid)
-    return out
-
-
-def selection_weight(state: State, node_id: str) -> int:
-    n = state.nodes[node_id]
-    return max(1, n.stake_total * max(n.reputation_ppb, PPB // 100) // PPB)
-
-
-def sample_nodes(
-    state: State, role: str, k: int, purpose: str, model: str | None = None, among: list[str] | None = None, prefer: set[str] | None = None
-) -> list[str]:
-    """Draw up to ``k`` distinct nodes with inclusion probability proportional to stake × reputation.
-
-    Seeded by the log head and ``purpose``. With ``prefer``, nodes in it are drawn first (network
-    tasks prefer idle miners). See ``pps_sample``: splitting stake over several nodes does not raise
-    an operator's expected number of slots.
-    """
-    pool = among if among is not None else eligible_nodes(state, role, model)
-    seed = hashlib.sha256(bytes.fromhex(state.head_hash[2:]) + purpose.encode()).digest()
-    chosen: list[str] = []
-    groups = [[n for n in pool if n in prefer], [n for n in pool if n not in prefer]] if prefer else [list(pool)]
-    for g, group in enumerate(groups):
-        if len(chosen) < k and group:
-            chosen += pps_sample({n: selection_weight(state, n) for n in group}, k - len(chosen), seed + bytes([g]))
-    return chosen
-
-
-def pps_sample(weights: dict[str, int], k: int, seed: bytes) -> list[str]:
-    """Systematic sampling proportional to size, without replacement, in integers.
-
-    A node whose weight w satisfies w × k ≥ W (the total) is certain to be chosen and is taken first
-    (then the rest is sampled for the remaining slots). Otherwise the nodes, in an order shuffled by
-    the seed, cover consecutive intervals of length w × k on [0, k × W); k targets u, u + W, …,
-    u + (k−1)W with one random u in [0, W) pick the nodes whose interval holds a target. Each node's
-    inclusion probability is exactly w × k / W: stake split over many nodes earns the same expected
-    number of slots as the same stake in one node (a sequential draw without replacement favours
-    the many small nodes).
-    """
-    order = sorted(weights, key=lambda n: hashlib.sha256(seed + n.encode()).digest())
-    pool = [(n, weights[n]) for n in order if weights[n] > 0]
-    chosen: list[str] = []
-    while pool and len(chosen) < k:
-        m = k - len(chosen)
-        if m >= len(pool):
-            chosen += [n for n, _ in pool]
-            break
-        total = sum(w for _, w in pool)
-        certain = [n for n, w in pool if w * m >= total]
-        if certain:
-            take = certain[:m]
-            chosen += take
-            pool = [(n, w) for n, w in pool if n not in take]
-            continue
-        u = _draw(seed, len(chosen), total)
-        target, cum = u, 0
-        for n, w in pool:
-            lo, cum = cum * m, cum + w
-            if lo <= target < cum * m:
-                chosen.append(n)
-                target += total
-        break
-    return chosen
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -248,7 +88,7 @@ def _clear_deadline(state: State, task: Task) -> None:
             del state.deadlines[task.deadline_tick]
 
 
-def _close(state: State, task: Task, final: str, failure: str | None = None) -> None:
+def _close(state: State, task: Task, final: TaskState, failure: str | None = None) -> None:
     _clear_deadline(state, task)
     task.state = final
     task.failure = failure
@@ -257,18 +97,10 @@ def _close(state: State, task: Task, final: str, failure: str | None = None) -> 
         state.sessions[task.session].open_tasks -= 1
 
 
-def _refund_all(state: State, task: Task, reason: str) -> None:
-    amount = state.ledger.balance(acct.escrow("task", task.id))
-    if amount and task.session is not None:
-        state.ledger.transfer(acct.escrow("task", task.id), session_account(task.session), amount, reason)
-        task.refunded += amount
-        state.earnings.append(EarningItem(task.user or "", "task_refund", amount, {"task": task.id, "reason": reason}))
-
-
 # --- creation --------------------------------------------------------------------------------
 
 
-def _task_inputs(state: State, body: dict[str, Any]) -> tuple[Any, str, int, int, int]:
+def _task_inputs(state: State, body: dict[str, Any]) -> tuple[Model, str, int, int, int]:
     p = state.params
     model = get_model(state, body.get("model", ""))
     prompt_hash = _hash_field(body, "prompt_hash")
@@ -341,7 +173,7 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
         max_output_tokens=max_out,
         redundancy=session.redundancy,
         validators_wanted=session.validators,
-        state="PREPARED",
+        state=TaskState.PREPARED,
         created_tick=state.tick,
         created_epoch=state.epoch,
         deadline_tick=0,
@@ -352,15 +184,6 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
     state.ledger.transfer(session_account(session.id), acct.escrow("task", tid), q.total_units, "task_escrow")
     session.open_tasks += 1
     _open_task(state, task)
-
-
-def busy_miners(state: State) -> set[str]:
-    """Miners with an assignment in an open task."""
-    out: set[str] = set()
-    for ids in state.deadlines.values():
-        for tid in ids:
-            out.update(a.miner for a in state.tasks[tid].miners)
-    return out
 
 
 def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -390,7 +213,7 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
         max_output_tokens=max_out,
         redundancy=len(miners),
         validators_wanted=p.validators_per_task,
-        state="PREPARED",
+        state=TaskState.PREPARED,
         created_tick=state.tick,
         created_epoch=state.epoch,
         deadline_tick=0,
@@ -406,10 +229,10 @@ def process_task_cancel(state: State, actor: str, body: dict[str, Any]) -> None:
     task = get_task(state, body.get("task"))
     if task.user != actor:
         raise Unauthorized("only the task's user may cancel it", code="not_task_owner")
-    if task.state != "PREPARED" or any(a.commit for a in task.miners):
+    if task.state != TaskState.PREPARED or any(a.commit for a in task.miners):
         raise Conflict(f"task {task.id} is {task.state} and can no longer be cancelled", code="task_not_cancellable")
-    _refund_all(state, task, "task_cancelled")
-    _close(state, task, "CANCELLED", "cancelled_by_user")
+    refund_escrow(state, task, "task_cancelled")
+    _close(state, task, TaskState.CANCELLED, "cancelled_by_user")
 
 
 # --- commit, reveal, validate ------------------------------------------------------------------
@@ -422,20 +245,20 @@ def process_task_precommit(state: State, actor: str, body: dict[str, Any]) -> No
     a = task.assignment(actor)
     if a is None:
         raise Unauthorized(f"{actor} is not assigned to task {task.id}", code="not_assigned")
-    if task.state not in ("PREPARED", "STARTED"):
+    if task.state not in PRECOMMIT_WINDOW:
         raise Conflict(f"task {task.id} is {task.state}: the precommit window is over", code="precommit_window_over")
     if a.commit is not None:
         raise Conflict("already precommitted", code="already_precommitted")
     a.commit = commit
     a.precommit_tick = state.tick
-    task.state = "STARTED"
+    task.state = TaskState.STARTED
     if all(x.commit for x in task.miners):
         _enter_reveal(state, task)
 
 
 def _enter_reveal(state: State, task: Task) -> None:
     _clear_deadline(state, task)
-    task.state = "PRECOMMITTED"
+    task.state = TaskState.PRECOMMITTED
     _set_deadline(state, task, state.params.reveal_deadline_ticks)
 
 
@@ -445,7 +268,7 @@ def process_task_reveal(state: State, actor: str, body: dict[str, Any]) -> None:
     a = task.assignment(actor)
     if a is None:
         raise Unauthorized(f"{actor} is not assigned to task {task.id}", code="not_assigned")
-    if task.state != "PRECOMMITTED":
+    if task.state != TaskState.PRECOMMITTED:
         raise Conflict(f"task {task.id} is {task.state}, not open for reveals", code="reveal_window_closed")
     if a.commit is None:
         raise Conflict("no precommit to reveal", code="no_precommit")
@@ -483,8 +306,15 @@ def _enter_validation(state: State, task: Task) -> None:
         _fail(state, task, "no_validators")
         return
     task.validators = validators
-    task.state = "COMMITTED"
+    task.state = TaskState.COMMITTED
     _set_deadline(state, task, state.params.validation_deadline_ticks)
+
+
+def _report_ppb(name: str, value: object, hi: int) -> int:
+    """A reported distance or quality: an integer in [0, hi]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= hi:
+        raise InvalidInput(f"{name} must be an integer in [0, {hi}]", code="invalid_report")
+    return value
 
 
 def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -492,7 +322,7 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
     task = get_task(state, body.get("task"))
     if actor not in task.validators:
         raise Unauthorized(f"{actor} is not a validator of task {task.id}", code="not_assigned")
-    if task.state != "COMMITTED":
+    if task.state != TaskState.COMMITTED:
         raise Conflict(f"task {task.id} is {task.state}, not open for validation", code="validation_window_closed")
     if actor in task.reports:
         raise Conflict("already reported", code="already_reported")
@@ -508,10 +338,7 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
         m, d, q = r.get("miner"), r.get("poi_distance_ppb"), r.get("quality_ppb")
         if m not in expected or m in parsed:
             raise InvalidInput(f"report names {m!r}, which is not a (single) revealed miner of the task", code="invalid_report")
-        for name, v, hi in (("poi_distance_ppb", d, 2 * PPB), ("quality_ppb", q, PPB)):
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
-                raise InvalidInput(f"{name} must be an integer in [0, {hi}]", code="invalid_report")
-        parsed[m] = [d, q]
+        parsed[m] = [_report_ppb("poi_distance_ppb", d, 2 * PPB), _report_ppb("quality_ppb", q, PPB)]
         sub = r.get("criteria", {})
         if (
             not isinstance(sub, dict)
@@ -540,21 +367,21 @@ def process_task_deadlines(state: State) -> None:
     """Move on every open task whose deadline is the current tick."""
     for tid in sorted(state.deadlines.pop(state.tick, set())):
         task = state.tasks[tid]
-        if task.state in ("PREPARED", "STARTED"):
+        if task.state in PRECOMMIT_WINDOW:
             for a in task.miners:
                 if a.commit is None:
                     record_offence(state, a.miner, "missed_deadline", task.id)
             if sum(1 for a in task.miners if a.commit) < state.params.min_consensus:
                 _fail(state, task, "too_few_precommits")
             else:
-                task.state = "PRECOMMITTED"
+                task.state = TaskState.PRECOMMITTED
                 _set_deadline(state, task, state.params.reveal_deadline_ticks)
-        elif task.state == "PRECOMMITTED":
+        elif task.state == TaskState.PRECOMMITTED:
             for a in task.miners:
                 if a.commit and a.reveal_tick is None:
                     record_offence(state, a.miner, "missed_deadline", task.id)
             _enter_validation(state, task)
-        elif task.state == "COMMITTED":
+        elif task.state == TaskState.COMMITTED:
             for v in task.validators:
                 if v not in task.reports:
                     record_offence(state, v, "missed_deadline", task.id)
@@ -568,9 +395,9 @@ def process_task_deadlines(state: State) -> None:
 
 
 def _fail(state: State, task: Task, reason: str) -> None:
-    _refund_all(state, task, "task_failed")
+    refund_escrow(state, task, "task_failed")
     _record_work(state, task, None)
-    _close(state, task, "FAILED", reason)
+    _close(state, task, TaskState.FAILED, reason)
 
 
 def _stakes(state: State, nodes: list[str]) -> dict[str, int]:
@@ -589,7 +416,7 @@ def _finalize(state: State, task: Task) -> None:
         a.in_consensus = cons.in_consensus[a.miner]
     for v, r in reports.items():
         task.agreement_ppb[v] = agreement_ppb(r, cons)
-    task.state = "VALIDATED"
+    task.state = TaskState.VALIDATED
     winners = [a for a in reveals if a.in_consensus]
     if len(winners) < p.min_consensus:
         for a in reveals:  # useless outputs still count against their miner when the task fails
@@ -601,103 +428,14 @@ def _finalize(state: State, task: Task) -> None:
     out_tokens = sorted(a.output_tokens or 0 for a in winners)[(len(winners) - 1) // 2]
     task.output_tokens = min(out_tokens, task.max_output_tokens)
     if task.kind == "user":
-        _settle_payment(state, task, winners)
+        settle_fee(state, task, winners)
     for a in reveals:
         if not a.in_consensus:
             record_offence(state, a.miner, "poi_divergence", task.id)
     _update_miners(state, task)
     _update_validators(state, task, cons)
     _record_work(state, task, cons)
-    _close(state, task, "SETTLED")
-
-
-def _settle_payment(state: State, task: Task, winners: list[Assignment]) -> None:
-    p = state.params
-    model = state.models[task.model]
-    q = quote(model, task.input_tokens, task.output_tokens or 0, p, task.redundancy)
-    escrow = acct.escrow("task", task.id)
-    price = min(q.total_units, state.ledger.balance(escrow))
-    task.charged = price
-    parts, remainder = split_by_bps(price, dict(p.fee_split_bps))
-    task.split = {**parts, "dust": remainder}
-    # miners in consensus, pro rata by quality
-    total_q = sum(a.quality_ppb or 0 for a in winners)
-    paid = 0
-    for a in winners:
-        share = parts["miners"] * (a.quality_ppb or 0) // total_q if total_q else parts["miners"] // len(winners)
-        a.paid = share
-        paid += share
-        _pay(
-            state,
-            escrow,
-            a.miner,
-            share,
-            "task_fee:miner",
-            {
-                "task": task.id,
-                "quality_ppb": a.quality_ppb,
-                "total_quality_ppb": total_q,
-                "pool": parts["miners"],
-                "formula": "pool × quality_ppb // total_quality_ppb (pool = price × fee_split_bps.miners // 10000)",
-            },
-        )
-    # validators that reported, pro rata by agreement
-    total_a = sum(task.agreement_ppb.values())
-    vs = sorted(task.agreement_ppb)
-    for v in vs:
-        share = parts["validators"] * task.agreement_ppb[v] // total_a if total_a else parts["validators"] // len(vs)
-        paid += share
-        _pay(
-            state,
-            escrow,
-            v,
-            share,
-            "task_fee:validator",
-            {
-                "task": task.id,
-                "agreement_ppb": task.agreement_ppb[v],
-                "total_agreement_ppb": total_a,
-                "pool": parts["validators"],
-                "formula": "pool × agreement_ppb // total_agreement_ppb (pool = price × fee_split_bps.validators // 10000)",
-            },
-        )
-    # router, royalty, treasury
-    if task.router:
-        _pay(state, escrow, task.router, parts["router"], "task_fee:router", {"task": task.id, "formula": "price × fee_split_bps.router // 10000"})
-    else:
-        state.ledger.transfer(escrow, "treasury", parts["router"], "task_fee:router_absent")
-    royalty = parts["model_royalty"]
-    if model.parent:
-        parent_share = royalty * p.parent_royalty_bps // 10_000
-        _pay(
-            state,
-            escrow,
-            state.models[model.parent].owner,
-            parent_share,
-            "task_fee:royalty_parent",
-            {"task": task.id, "model": model.parent, "formula": "price × fee_split_bps.model_royalty // 10000 × parent_royalty_bps // 10000"},
-        )
-        royalty -= parent_share
-    _pay(
-        state,
-        escrow,
-        model.owner,
-        royalty,
-        "task_fee:royalty",
-        {"task": task.id, "model": model.id, "formula": "price × fee_split_bps.model_royalty // 10000, less the parent's share for a fine-tune"},
-    )
-    state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
-    pro_rata_dust = parts["miners"] + parts["validators"] - paid
-    state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
-    state.earnings.append(EarningItem(task.user or "", "task_payment", -price, {"task": task.id, "quote": q.to_dict()}))
-    _refund_all(state, task, "task_unused_escrow")
-    invariant(state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after settlement")
-
-
-def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: dict[str, Any]) -> None:
-    if amount:
-        state.ledger.transfer(src, acct.wallet(addr), amount, stream)
-        state.earnings.append(EarningItem(addr, stream, amount, detail))
+    _close(state, task, TaskState.SETTLED)
 
 
 def _update_miners(state: State, task: Task) -> None:
@@ -719,7 +457,7 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
         state.touched.add(v)
         obs = task.agreement_ppb.get(v, 0)
         node.reputation_ppb = rep.update(node.reputation_ppb, obs, p.reputation_half_life_tasks)
-        if v in task.reports and deviation_ppb({m: tuple(x) for m, x in task.reports[v].items()}, cons) > p.validator_deviation_max_ppb:
+        if v in task.reports and deviation_ppb({m: (x[0], x[1]) for m, x in task.reports[v].items()}, cons) > p.validator_deviation_max_ppb:
             record_offence(state, v, "validator_deviation", task.id)
 
 
@@ -735,27 +473,3 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
         )
     for v in task.validators:
         state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports))
-
-
-# --- offences over a window ------------------------------------------------------------------
-
-
-def record_offence(state: State, node_id: str, offence: str, task_id: int) -> None:
-    """Count an offence; at its threshold within the window, slash with the tasks as evidence."""
-    p = state.params
-    if node_id not in state.nodes:
-        return
-    key = f"{node_id}|{offence}"
-    window_start = state.epoch - p.offence_window_epochs + 1
-    log = [e for e in state.offence_log.get(key, []) if e[0] >= window_start]
-    log.append((state.epoch, task_id))
-    threshold = {
-        "missed_deadline": p.missed_deadline_threshold,
-        "poi_divergence": p.poi_divergence_threshold,
-        "validator_deviation": p.validator_deviation_threshold,
-    }[offence]
-    if len(log) >= threshold:
-        slash(state, node_id, offence, state.tick, {"tasks": [t for _, t in log], "window_epochs": p.offence_window_epochs}, None)
-        state.offence_log.pop(key, None)
-    else:
-        state.offence_log[key] = log

@@ -16,8 +16,10 @@ from ..api import readviews
 from ..app import views
 from ..core.errors import NotFound
 from ..core.params import EMISSION_SPLIT_DEFAULT
-from ..core.state import EpochRecord, State
-from ..core.tasks import OPEN_STATES, get_task
+from ..core.records import CLOSED_TASK_STATES, OPEN_TASK_STATES, EpochRecord, TaskState
+from ..core.state import State, json_ready
+from ..core.streams import LinePart, Stream
+from ..core.tasks import get_task
 from ..core.units import format_cor
 
 MAX_SERIES_EPOCHS = 200  # epochs on the overview's and a node's charts
@@ -27,9 +29,10 @@ MAX_NODE_ROWS = 2_000  # rows of the nodes page
 MAX_TASK_ROWS = 200  # rows of the tasks page
 MAX_LEAF_ROWS = 500  # leaves on an epoch page
 MAX_ADDRESS_EPOCHS = 20  # closed epochs with a statement on an address page
-TASK_PHASES = ("CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED")
+TASK_PHASES = tuple(s for s in TaskState if s not in (TaskState.REQUESTED, TaskState.CANCELLED, TaskState.FAILED))  # the happy path after creation
+TASK_EXITS = (TaskState.CANCELLED, TaskState.FAILED)
 STAKING_STREAM = "staking"
-NODE_REWARD_SUFFIXES = (":stake", ":commission")  # statement lines of a reward that passed through a node to its stakers
+NODE_REWARD_SUFFIXES = (f":{LinePart.STAKE}", f":{LinePart.COMMISSION}")  # statement lines of a reward that passed through a node to its stakers
 
 
 def _units(value: Any) -> int:
@@ -99,7 +102,7 @@ def task_counts(s: State) -> dict[str, int]:
     counts = dict.fromkeys(readviews.TASK_STATES, 0)
     for t in s.tasks.values():
         counts[t.state] = counts.get(t.state, 0) + 1
-    return {"total": len(s.tasks), "open": sum(counts[x] for x in OPEN_STATES), **counts}
+    return {"total": len(s.tasks), "open": sum(counts[x] for x in OPEN_TASK_STATES), **counts}
 
 
 _overview_cache: dict[str, Any] = {"key": None, "value": None}
@@ -216,8 +219,8 @@ def task_phase(state: str) -> dict[str, Any]:
     return {
         "phases": list(TASK_PHASES),
         "reached": reached,
-        "final": state in ("SETTLED", "CANCELLED", "FAILED"),
-        "exit": state if state in ("CANCELLED", "FAILED") else None,
+        "final": state in CLOSED_TASK_STATES,
+        "exit": state if state in TASK_EXITS else None,
     }
 
 
@@ -244,12 +247,12 @@ def task_detail(s: State, task_id: int) -> dict[str, Any]:
 def _phase_before_exit(t: Any) -> int:
     """The last phase a failed or cancelled task reached (from what its miners and validators did)."""
     if t.reports:
-        return TASK_PHASES.index("COMMITTED")
+        return TASK_PHASES.index(TaskState.COMMITTED)
     if any(a.reveal_tick is not None for a in t.miners):
-        return TASK_PHASES.index("PRECOMMITTED")
+        return TASK_PHASES.index(TaskState.PRECOMMITTED)
     if any(a.commit is not None for a in t.miners):
-        return TASK_PHASES.index("STARTED")
-    return TASK_PHASES.index("PREPARED")
+        return TASK_PHASES.index(TaskState.STARTED)
+    return TASK_PHASES.index(TaskState.PREPARED)
 
 
 # --- epochs ----------------------------------------------------------------------------------
@@ -285,7 +288,7 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
         "budget": _cor(record.staking.get("budget")),
         "paid": _cor(record.staking.get("paid")),
         "due": _cor(record.staking.get("due")),
-        "earners": len({i.address for i in record.items if i.stream.startswith("staking_apr") and i.amount > 0}),
+        "earners": len({i.address for i in record.items if i.stream.startswith(Stream.STAKING_APR) and i.amount > 0}),
     }
     return {
         **view,
@@ -294,8 +297,8 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
         "emission": _cor(record.streams.get("emission", {}).get("budget")),
         "leaves_total": len(leaves),
         "leaves": leaves[:MAX_LEAF_ROWS],
-        "controllers": views._jsonable(record.controllers),
-        "governance": views._jsonable(record.governance),
+        "controllers": json_ready(record.controllers),
+        "governance": json_ready(record.governance),
         "payout": views.chain_status(s, e),
         "previous": e - 1 if e - 1 in s.epochs else None,
         "next": e + 1 if e + 1 in s.epochs else None,

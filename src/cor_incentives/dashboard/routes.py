@@ -20,7 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ..api.deps import Service
-from ..api.routes_tasks import TaskState
+from ..api.routes_tasks import TaskStateFilter
 from ..api.schemas import ADDRESS_PATTERN
 from ..core.errors import EngineError
 from ..core.state import State
@@ -82,7 +82,7 @@ def node(request: Request, svc: Service, node_id: str = PathParam(..., pattern=A
 def tasks(
     request: Request,
     svc: Service,
-    state: TaskState | None = Query(None),
+    state: TaskStateFilter | None = Query(None),
     kind: Literal["user", "network"] | None = Query(None),
     format: Format = FORMAT,
 ) -> Response:

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..app.prompts import estimate_tokens, load_prompt_set
 from ..client import ApiError
+from ..core.records import PRECOMMIT_WINDOW, TaskState
 from ..core.tasks import commitment
 from ..core.units import format_cor, parse_cor
 from .link import Link, Stopped, wait_for_api
@@ -54,7 +55,7 @@ from .strategies import (
 
 ROLES = ("miner", "validator", "router", "user")
 BACKENDS = ("llama", "openai", "scripted")
-MINER_STATES = ("PREPARED", "STARTED", "PRECOMMITTED")
+MINER_STATES = (*PRECOMMIT_WINDOW, TaskState.PRECOMMITTED)
 MAX_TRACKED_TASKS = 10_000  # bound on a miner's local commitments
 SESSION_SCAN_MARGIN = 64
 
@@ -175,12 +176,12 @@ class MinerAgent(Agent):
         # reveals first (cheap, and late reveals cost a deadline), then one precommit per step
         for t in sorted(tasks, key=lambda t: t["id"]):
             a = mine(t, self.me)
-            if t["state"] == "PRECOMMITTED" and a is not None and a["precommitted"] and not a["revealed"]:
+            if t["state"] == TaskState.PRECOMMITTED and a is not None and a["precommitted"] and not a["revealed"]:
                 self.reveal(t)
         todo = [
             t
             for t in sorted(tasks, key=lambda t: t["id"])
-            if t["state"] in ("PREPARED", "STARTED")
+            if t["state"] in PRECOMMIT_WINDOW
             and (a := mine(t, self.me)) is not None
             and not a["precommitted"]
             and not self.work.get(t["id"], {}).get("sent")
@@ -308,7 +309,7 @@ class ValidatorAgent(Agent):
         head = self.changed()
         if head is None:
             return False
-        for t in sorted(self.link.tasks(state="COMMITTED", assigned=self.me, limit=1000), key=lambda t: t["id"]):
+        for t in sorted(self.link.tasks(state=TaskState.COMMITTED, assigned=self.me, limit=1000), key=lambda t: t["id"]):
             if self.stop.is_set():
                 return
             if any(v["validator"] == self.me and not v["reported"] for v in t["validators"]):

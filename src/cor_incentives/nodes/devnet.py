@@ -59,6 +59,8 @@ from ..app.keys import Key, Keystore
 from ..app.prompts import estimate_tokens, load_prompt_set, pick_prompt
 from ..client import ApiError
 from ..core.errors import Conflict, InvalidInput
+from ..core.records import PRECOMMIT_WINDOW, TaskState
+from ..core.streams import TASK_FEE_PREFIX, Stream
 from ..core.units import COR, PPB, format_cor
 from .link import Link, wait_for_api
 from .strategies import FREE_MINER_STRATEGIES, MINER_STRATEGIES, VALIDATOR_STRATEGIES
@@ -558,9 +560,9 @@ class Devnet:
         names = self.by_address
         out: list[tuple[int, str, int]] = []
         for t in self.reader.tasks(state="open", limit=1000):
-            if t["state"] in ("PREPARED", "STARTED"):
+            if t["state"] in PRECOMMIT_WINDOW:
                 owing = [a["miner"] for a in t["miners"] if not a["precommitted"]]
-            elif t["state"] == "PRECOMMITTED":
+            elif t["state"] == TaskState.PRECOMMITTED:
                 owing = [a["miner"] for a in t["miners"] if a["precommitted"] and not a["revealed"]]
             else:
                 owing = [v["validator"] for v in t["validators"] if not v["reported"]]
@@ -756,7 +758,7 @@ def task_counts(role: str, addr: str, tasks: list[dict[str, Any]], deviation_max
         mine = [(t, a) for t in tasks for a in t["miners"] if a["miner"] == addr]
         out["tasks"] = len(mine)
         # in consensus in a task that settled (the medoid of a failed task is not in consensus with anyone)
-        out["in_consensus"] = sum(1 for t, a in mine if a["in_consensus"] and t["state"] == "SETTLED")
+        out["in_consensus"] = sum(1 for t, a in mine if a["in_consensus"] and t["state"] == TaskState.SETTLED)
         out["mismatched_reveals"] = sum(1 for _, a in mine if a["mismatch"])
         out["missed_precommits"] = sum(1 for _, a in mine if not a["precommitted"])
     elif role == "validator":
@@ -794,11 +796,11 @@ CATEGORIES = ("rewards", "fees", "slashes", "payments", "other")
 def item_category(item: dict[str, Any]) -> str:
     """Which column of the end table a statement line item adds to."""
     stream = item["stream"]
-    if stream == "slash":
+    if stream == Stream.SLASH:
         return "slashes"
-    if stream.startswith("task_fee:"):
+    if stream.startswith(TASK_FEE_PREFIX):
         return "fees"
-    if stream == "task_payment":
+    if stream == Stream.TASK_PAYMENT:
         return "payments"
     if item.get("claimable"):
         return "rewards"

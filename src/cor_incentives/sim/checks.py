@@ -499,7 +499,7 @@ CHECKS: dict[str, Check] = {
             "Splitting stake does not pay",
             "one operator's income with its stake split over many miners is ≤ 2 % above its income with one miner",
             eval_sybil,
-            "done in the core: miners are sampled with systematic PPS (tasks.pps_sample), so slots are proportional to "
+            "done in the core: miners are sampled with systematic PPS (selection.pps_sample), so slots are proportional to "
             "stake × reputation; what remains comes from network tasks preferring idle miners (many small nodes are idle "
             "more often) — weight network-task selection by stake as well, or drop the idle preference",
             uses_baseline=True,

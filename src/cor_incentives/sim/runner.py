@@ -43,8 +43,10 @@ from ..core.errors import EngineError, InvariantViolation, invariant
 from ..core.ledger import account_owner
 from ..core.merkle import build_tree
 from ..core.pricing import tier_weight
+from ..core.records import CLOSED_TASK_STATES, PRECOMMIT_WINDOW, Task, TaskState
 from ..core.state import State
-from ..core.tasks import Task, commitment
+from ..core.streams import TASK_FEE_PREFIX, Stream
+from ..core.tasks import commitment
 from ..core.units import COR, PPB
 from .chain import SimChain, addr
 from .distributor import SIM_DISTRIBUTOR, SIM_EVM_CHAIN_ID, Revert, SimDistributor
@@ -75,7 +77,6 @@ MODEL_BODY = {
 POOLS = {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}
 WALLET_BUFFER = 1_000 * COR  # each operator's spare COR (to restore a slashed bond before unjail)
 USER_DEPOSIT = 5_000 * COR
-CLOSED = ("SETTLED", "FAILED", "CANCELLED")
 MAX_STEPS_PER_ROUND = 10_000
 HISTORY_LIMIT = 500
 
@@ -336,18 +337,18 @@ class World:
             acted = False
             for tid in tids:
                 acted = self._step(self.state.tasks[tid]) or acted
-            if all(self.state.tasks[t].state in CLOSED for t in tids):
+            if all(self.state.tasks[t].state in CLOSED_TASK_STATES for t in tids):
                 return
             if not acted:
                 self.chain.oracle("tick", {"ticks": 1})
         raise InvariantViolation(f"round did not finish within {MAX_STEPS_PER_ROUND} steps")
 
     def _step(self, task: Task) -> bool:
-        if task.state in ("PREPARED", "STARTED"):
+        if task.state in PRECOMMIT_WINDOW:
             return self._precommits(task)
-        if task.state == "PRECOMMITTED":
+        if task.state == TaskState.PRECOMMITTED:
             return self._reveals(task)
-        if task.state == "COMMITTED":
+        if task.state == TaskState.COMMITTED:
             return self._validations(task)
         return False
 
@@ -375,7 +376,7 @@ class World:
     def _reveals(self, task: Task) -> bool:
         acted = False
         for a in sorted(task.miners, key=lambda a: self._reveal_order(task, a.miner)):
-            if task.state != "PRECOMMITTED":
+            if task.state != TaskState.PRECOMMITTED:
                 break
             if a.commit is None or a.reveal_tick is not None or ("reveal", a.miner) in self.attempted[task.id]:
                 continue
@@ -407,7 +408,7 @@ class World:
         acted = False
         strategy = lambda v: VALIDATOR_STRATEGIES[self.nodes[self.name_of[v]].strategy]  # noqa: E731
         for v in sorted(task.validators, key=lambda v: (strategy(v).reports_last, v)):
-            if task.state != "COMMITTED":
+            if task.state != TaskState.COMMITTED:
                 break
             if v in task.reports or ("validate", v) in self.attempted[task.id]:
                 continue
@@ -436,7 +437,7 @@ class World:
     def _collect_tasks(self, tids: list[int], stats: dict[str, NodeEpoch], counts: EpochTasks) -> None:
         for tid in tids:
             task = self.state.tasks[tid]
-            if task.state == "SETTLED":
+            if task.state == TaskState.SETTLED:
                 counts.settled += 1
                 self._publish(task)
             else:
@@ -487,13 +488,13 @@ class World:
             if name is None:
                 continue
             st, s = stats[name], item.stream
-            if s.startswith("task_fee:"):
+            if s.startswith(TASK_FEE_PREFIX):
                 st.fees += item.amount
-            elif s.startswith(("miner_work", "validator_work")):
+            elif s.startswith((Stream.MINER_WORK, Stream.VALIDATOR_WORK)):
                 st.network += item.amount
-            elif s.startswith("staking_apr"):
+            elif s.startswith(Stream.STAKING_APR):
                 st.staking += item.amount
-            elif s == "slash":
+            elif s == Stream.SLASH:
                 st.slashes -= item.amount
             else:
                 st.other += item.amount

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Connection
 
 from ..core.apply import Applied
 from ..core.ledger import account_owner
-from ..core.state import Node, State, _stringify
+from ..core.records import Node
+from ..core.state import State, json_ready
 from . import db
 
 _INSERT_POSTING = insert(db.postings)
@@ -31,7 +32,8 @@ def node_view(state: State, node: Node) -> dict[str, Any]:
     d["delegator_count"] = len(node.delegators)
     d["jailed"] = node.jailed
     d["delegators"] = sorted(node.delegators)
-    return _stringify(d)
+    view: dict[str, Any] = json_ready(d)
+    return view
 
 
 class Projector:
@@ -97,9 +99,9 @@ class Projector:
         )
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): asdict(u) for k, u in state.unbondings.items()})
-        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(_stringify(asdict(r)))} for r in state.slashes[self.slashes_projected :]]
+        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(json_ready(asdict(r)))} for r in state.slashes[self.slashes_projected :]]
         docs += [
-            {"collection": "epoch", "key": str(e), "data": db.dumps(_stringify(asdict(state.epochs[e])))}
+            {"collection": "epoch", "key": str(e), "data": db.dumps(json_ready(asdict(state.epochs[e])))}
             for e in sorted(set(state.epochs) - self.epochs_projected)
         ]
         if docs:
@@ -111,7 +113,7 @@ class Projector:
     def _sync_collection(self, conn: Connection, name: str, docs: dict[str, dict[str, Any]]) -> None:
         conn.execute(delete(db.documents).where(db.documents.c.collection == name))
         if docs:
-            conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(_stringify(d))} for k, d in sorted(docs.items())])
+            conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(json_ready(d))} for k, d in sorted(docs.items())])
 
 
 def expected_rows(state: State) -> dict[str, Any]:
@@ -119,9 +121,9 @@ def expected_rows(state: State) -> dict[str, Any]:
     return {
         "balances": {a: (account_owner(a), str(v)) for a, v in state.ledger.balances.items()},
         "nodes": {n.id: db.dumps(node_view(state, n)) for n in state.nodes.values()},
-        "unbonding": {str(k): db.dumps(_stringify(asdict(u))) for k, u in state.unbondings.items()},
-        "slash": {str(s.id): db.dumps(_stringify(asdict(s))) for s in state.slashes},
-        "epoch": {str(e): db.dumps(_stringify(asdict(r))) for e, r in state.epochs.items()},
+        "unbonding": {str(k): db.dumps(json_ready(asdict(u))) for k, u in state.unbondings.items()},
+        "slash": {str(s.id): db.dumps(json_ready(asdict(s))) for s in state.slashes},
+        "epoch": {str(e): db.dumps(json_ready(asdict(r))) for e, r in state.epochs.items()},
     }
 
 

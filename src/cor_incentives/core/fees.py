@@ -1,0 +1,129 @@
+"""A user task's fee: what it is charged and who gets which part (docs/design.md §4).
+
+Settlement (in the event that completes validation, for a task with enough miners in consensus)
+    price = quote at the real token counts (median output tokens of the miners in consensus, capped
+    at max_output_tokens), at most the escrow; split by ``fee_split_bps``:
+        miners      in consensus, pro rata by quality:      pool × quality_ppb // Σ quality_ppb
+        validators  that reported, pro rata by agreement:  pool × agreement_ppb // Σ agreement_ppb
+        router      the task's router (the treasury when it has none)
+        royalty     the model's owner; for a fine-tune the parent's owner takes ``parent_royalty_bps`` of it
+        treasury
+    The split's remainder and the pro-rata floors go to ``dust``; the rest of the escrow returns to
+    the session. A FAILED or CANCELLED task refunds the whole escrow (``refund_escrow``).
+
+Statement lines: ``task_fee:*`` for each payee, ``task_payment`` (−price) and ``task_refund`` for the user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ledger as acct
+from .errors import invariant
+from .ledger import split_by_bps
+from .pricing import quote
+from .records import Assignment, EarningItem, Task
+from .sessions import session_account
+from .state import State
+from .streams import Stream
+
+
+def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
+    """Charge a settled user task its price and split it; the rest of the escrow goes back to the session."""
+    p = state.params
+    model = state.models[task.model]
+    q = quote(model, task.input_tokens, task.output_tokens or 0, p, task.redundancy)
+    escrow = acct.escrow("task", task.id)
+    price = min(q.total_units, state.ledger.balance(escrow))
+    task.charged = price
+    parts, remainder = split_by_bps(price, dict(p.fee_split_bps))
+    task.split = {**parts, "dust": remainder}
+    # miners in consensus, pro rata by quality
+    total_q = sum(a.quality_ppb or 0 for a in winners)
+    paid = 0
+    for a in winners:
+        share = parts["miners"] * (a.quality_ppb or 0) // total_q if total_q else parts["miners"] // len(winners)
+        a.paid = share
+        paid += share
+        _pay(
+            state,
+            escrow,
+            a.miner,
+            share,
+            Stream.TASK_FEE_MINER,
+            {
+                "task": task.id,
+                "quality_ppb": a.quality_ppb,
+                "total_quality_ppb": total_q,
+                "pool": parts["miners"],
+                "formula": "pool × quality_ppb // total_quality_ppb (pool = price × fee_split_bps.miners // 10000)",
+            },
+        )
+    # validators that reported, pro rata by agreement
+    total_a = sum(task.agreement_ppb.values())
+    vs = sorted(task.agreement_ppb)
+    for v in vs:
+        share = parts["validators"] * task.agreement_ppb[v] // total_a if total_a else parts["validators"] // len(vs)
+        paid += share
+        _pay(
+            state,
+            escrow,
+            v,
+            share,
+            Stream.TASK_FEE_VALIDATOR,
+            {
+                "task": task.id,
+                "agreement_ppb": task.agreement_ppb[v],
+                "total_agreement_ppb": total_a,
+                "pool": parts["validators"],
+                "formula": "pool × agreement_ppb // total_agreement_ppb (pool = price × fee_split_bps.validators // 10000)",
+            },
+        )
+    # router, royalty, treasury
+    if task.router:
+        _pay(
+            state, escrow, task.router, parts["router"], Stream.TASK_FEE_ROUTER, {"task": task.id, "formula": "price × fee_split_bps.router // 10000"}
+        )
+    else:
+        state.ledger.transfer(escrow, "treasury", parts["router"], "task_fee:router_absent")
+    royalty = parts["model_royalty"]
+    if model.parent:
+        parent_share = royalty * p.parent_royalty_bps // 10_000
+        _pay(
+            state,
+            escrow,
+            state.models[model.parent].owner,
+            parent_share,
+            Stream.TASK_FEE_ROYALTY_PARENT,
+            {"task": task.id, "model": model.parent, "formula": "price × fee_split_bps.model_royalty // 10000 × parent_royalty_bps // 10000"},
+        )
+        royalty -= parent_share
+    _pay(
+        state,
+        escrow,
+        model.owner,
+        royalty,
+        Stream.TASK_FEE_ROYALTY,
+        {"task": task.id, "model": model.id, "formula": "price × fee_split_bps.model_royalty // 10000, less the parent's share for a fine-tune"},
+    )
+    state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
+    pro_rata_dust = parts["miners"] + parts["validators"] - paid
+    state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
+    state.earnings.append(EarningItem(task.user or "", Stream.TASK_PAYMENT, -price, {"task": task.id, "quote": q.to_dict()}))
+    refund_escrow(state, task, "task_unused_escrow")
+    invariant(state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after settlement")
+
+
+def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: dict[str, Any]) -> None:
+    if amount:
+        state.ledger.transfer(src, acct.wallet(addr), amount, stream)
+        state.earnings.append(EarningItem(addr, stream, amount, detail))
+
+
+def refund_escrow(state: State, task: Task, reason: str) -> None:
+    """Return what is left in a task's escrow to its session."""
+    amount = state.ledger.balance(acct.escrow("task", task.id))
+    if amount and task.session is not None:
+        state.ledger.transfer(acct.escrow("task", task.id), session_account(task.session), amount, reason)
+        task.refunded += amount
+        state.earnings.append(EarningItem(task.user or "", Stream.TASK_REFUND, amount, {"task": task.id, "reason": reason}))

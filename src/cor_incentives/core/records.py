@@ -1,0 +1,387 @@
+"""The records the engine state holds, one dataclass per concept, and their lifecycles as enums.
+
+The behaviour modules (staking, slashing, tasks, governance, bounties, community, ...) change these
+records; none defines its own, so ``State`` names the type of every collection it holds and no
+module has to import another one's records in a cycle. A record is plain data: its methods only
+read its own fields.
+
+Lifecycles
+    ``TaskState``       docs/design.md §4 (a task's life)
+    ``ProposalStatus``  docs/design.md §8 (governance)
+    ``BountyStatus``    docs/design.md §8 (bounties and challenges)
+Each is a ``StrEnum``: a member *is* its string, so records, projections and the API read the same
+text as before these types existed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+# --- lifecycles ------------------------------------------------------------------------------
+
+
+class TaskState(StrEnum):
+    """Where a task is in its life (docs/design.md §4)."""
+
+    REQUESTED = "REQUESTED"
+    CREATED = "CREATED"
+    PREPARED = "PREPARED"
+    STARTED = "STARTED"
+    PRECOMMITTED = "PRECOMMITTED"
+    COMMITTED = "COMMITTED"
+    VALIDATED = "VALIDATED"
+    SETTLED = "SETTLED"
+    CANCELLED = "CANCELLED"
+    FAILED = "FAILED"
+
+
+OPEN_TASK_STATES = (TaskState.PREPARED, TaskState.STARTED, TaskState.PRECOMMITTED, TaskState.COMMITTED)
+"""A task in one of these has a deadline and counts against ``max_open_tasks``."""
+CLOSED_TASK_STATES = (TaskState.SETTLED, TaskState.FAILED, TaskState.CANCELLED)
+"""Final: nothing moves a task out of these."""
+PRECOMMIT_WINDOW = (TaskState.PREPARED, TaskState.STARTED)
+"""Miners may precommit while a task is in one of these."""
+
+
+class ProposalStatus(StrEnum):
+    """Where a governance proposal is: VOTING, then decided at the end of its voting period."""
+
+    VOTING = "VOTING"
+    PASSED = "PASSED"
+    REJECTED = "REJECTED"
+    VETOED = "VETOED"
+    EXECUTED = "EXECUTED"
+    FAILED = "FAILED"
+
+
+class BountyStatus(StrEnum):
+    """open → (challenges: finalized) → expired."""
+
+    OPEN = "open"
+    FINALIZED = "finalized"
+    EXPIRED = "expired"
+
+
+# --- nodes, stake, slashes (docs/design.md §7) -------------------------------------------------
+
+ROLES = ("miner", "validator", "router")
+"""A node has exactly one of these roles."""
+
+
+@dataclass
+class Node:
+    """A registered node: one key, one role; its stake is ``bonded:<id>`` plus delegations."""
+
+    id: str
+    role: str
+    commission_bps: int
+    registered_tick: int
+    commission_changed_epoch: int = -1
+    jailed_until_tick: int | None = None
+    stake_total: int = 0  # bonded + delegated (cached; equals the ledger)
+    reward_acc: int = 0  # Σ rewards per unit of stake × ACC_SCALE (staking.py)
+    models: tuple[str, ...] = ()
+    delegators: set[str] = field(default_factory=set)
+    stake_ticks: int = 0  # Σ stake_total × ticks since the epoch began (for APR, pro rata to time bonded)
+    stake_tick_mark: int = 0  # tick up to which stake_ticks is counted
+    reputation_ppb: int = 0
+    slash_count: int = 0
+
+    @property
+    def jailed(self) -> bool:
+        return self.jailed_until_tick is not None
+
+
+@dataclass
+class Unbonding:
+    """Stake on its way out: slashable for offences before ``start_tick``; withdrawable at ``mature_epoch``."""
+
+    id: int
+    address: str
+    node: str
+    amount: int
+    start_tick: int
+    mature_epoch: int
+
+
+@dataclass
+class SlashRecord:
+    """One slash with its evidence and where the stake went."""
+
+    id: int
+    node: str
+    offence: str
+    offence_tick: int
+    tick: int
+    epoch: int
+    evidence_hash: str
+    evidence: dict[str, Any]
+    reporter: str | None
+    fraction_bps: int
+    total: int
+    burned: int
+    to_reporter: int
+    to_treasury: int
+    by_account: dict[str, int]
+    jailed_until_tick: int | None
+
+
+# --- the market: models, sessions, tasks (docs/design.md §4) -----------------------------------
+
+
+@dataclass(frozen=True)
+class Model:
+    """A marketplace record: what a task runs, how it is priced, who earns its royalty."""
+
+    id: str
+    owner: str
+    parameter_count: int
+    quantization: str
+    context_length: int
+    license: str
+    content_hash: str
+    parent: str | None
+    registered_tick: int
+
+
+@dataclass
+class Session:
+    """A user's session: settings for its tasks; its deposit is ``escrow:session:<id>``."""
+
+    id: int
+    owner: str
+    redundancy: int
+    validators: int
+    mode: str
+    dedicated_miners: tuple[str, ...]
+    is_open: bool
+    open_tasks: int
+    opened_tick: int
+
+
+@dataclass
+class Assignment:
+    """One miner's part in a task."""
+
+    miner: str
+    commit: str | None = None
+    precommit_tick: int | None = None
+    output_hash: str | None = None
+    output_tokens: int | None = None
+    reveal_tick: int | None = None
+    reveal_rank: int | None = None
+    mismatch: bool = False
+    distance_ppb: int | None = None
+    quality_ppb: int | None = None
+    in_consensus: bool = False
+    paid: int = 0
+
+
+@dataclass
+class Task:
+    """A user or network task, its assignments, the validators' reports and the outcome."""
+
+    id: int
+    kind: str  # user | network
+    user: str | None
+    session: int | None
+    router: str | None
+    model: str
+    prompt_hash: str
+    prompt_bytes: int
+    input_tokens: int
+    max_output_tokens: int
+    redundancy: int
+    validators_wanted: int
+    state: TaskState
+    created_tick: int
+    created_epoch: int
+    deadline_tick: int
+    escrowed: int
+    seed: str
+    miners: list[Assignment]
+    validators: list[str] = field(default_factory=list)
+    reports: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # validator -> miner -> [distance, quality]
+    report_ticks: dict[str, int] = field(default_factory=dict)
+    criteria: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # validator -> miner -> PoUW sub-scores
+    agreement_ppb: dict[str, int] = field(default_factory=dict)
+    output_tokens: int | None = None
+    charged: int = 0
+    refunded: int = 0
+    split: dict[str, int] = field(default_factory=dict)
+    failure: str | None = None
+    closed_tick: int | None = None
+
+    def assignment(self, miner: str) -> Assignment | None:
+        return next((a for a in self.miners if a.miner == miner), None)
+
+
+@dataclass
+class WorkRow:
+    """A miner's assignment in the current epoch, for network rewards."""
+
+    task: int
+    node: str
+    complexity_units: int
+    quality_ppb: int
+    in_consensus: bool
+    precommitted: bool
+    model: str = ""
+
+
+@dataclass
+class ValidationRow:
+    """A validator's assignment in the current epoch, for network rewards."""
+
+    task: int
+    node: str
+    agreement_ppb: int
+    on_time: bool
+
+
+# --- statements and closed epochs (docs/design.md §6) ------------------------------------------
+
+
+@dataclass
+class EarningItem:
+    """A line of an address's epoch statement (reward, commission, slash, fee, refund...)."""
+
+    address: str
+    stream: str
+    amount: int
+    detail: dict[str, Any]
+    claimable: bool = False  # credited to claimable:<address> (part of the epoch's Merkle leaf)
+
+
+@dataclass
+class EpochRecord:
+    """A closed epoch: its span, totals per stream, and every address's statement items."""
+
+    epoch: int
+    start_tick: int
+    end_tick: int
+    totals: dict[str, int]
+    items: list[EarningItem]
+    root: str | None = None
+    leaves: dict[str, int] = field(default_factory=dict)  # address -> claimable amount of this epoch
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # per emission stream: budget, paid, back to pool
+    staking: dict[str, Any] = field(default_factory=dict)  # target / effective APR, budget, due, paid
+    reputation: dict[str, int] = field(default_factory=dict)  # node -> reputation at close
+    controllers: dict[str, Any] = field(default_factory=dict)  # controller adjustments with their inputs
+    governance: list[Any] = field(default_factory=list)  # proposals executed at this close
+
+
+@dataclass
+class BridgeRecord:
+    """An epoch moved to an EVM chain (``bridge.post``): from then on the distributor is its only payout path."""
+
+    epoch: int
+    evm_chain_id: int
+    distributor: str
+    root: str
+    total: int  # Σ of the leaves still unclaimed at the post: what moved to ``bridge`` and funds the distributor
+    leaves: dict[str, int]  # address -> amount of those unclaimed leaves
+    claimed_offchain: list[str]  # addresses whose leaf ``reward.claim`` had already paid (marked claimed on chain)
+    anchor_seq: int  # the log event the post anchors ...
+    anchor_hash: str  # ... and its hash
+    posted_tick: int
+    tx_hash: str | None = None  # set by ``bridge.confirm`` once the post is mined
+    block: int | None = None
+
+
+# --- governance (docs/design.md §8) ------------------------------------------------------------
+
+
+@dataclass
+class Proposal:
+    """A governance proposal with its voting-power snapshot, votes and outcome."""
+
+    id: int
+    kind: str
+    title: str
+    proposer: str
+    body: dict[str, Any]
+    deposit: int
+    created_tick: int
+    end_tick: int
+    status: ProposalStatus
+    node_power: dict[str, int]  # snapshot: node -> total stake
+    delegations: dict[str, dict[str, int]]  # snapshot: delegator -> node -> stake
+    total_power: int
+    votes: dict[str, str] = field(default_factory=dict)  # voter -> option
+    vote_ticks: dict[str, int] = field(default_factory=dict)
+    tally: dict[str, int] = field(default_factory=dict)
+    executed_epoch: int | None = None
+    result: str | None = None
+
+
+@dataclass
+class Controller:
+    """A bounded, rate-limited adjustment of one parameter toward a target (controllers.py)."""
+
+    name: str
+    param: str
+    target_bps: int
+    min_value: int
+    max_value: int
+    max_step: int
+    direction: int  # +1: the parameter rises when the signal is above target; −1: it falls
+    enabled: bool = True
+
+
+# --- bounties and community (docs/design.md §8) ------------------------------------------------
+
+
+@dataclass
+class Submission:
+    """A hunter's entry: content hash, when, reviewers' scores (challenges), and what it won."""
+
+    hunter: str
+    content_hash: str
+    index: int  # order of arrival (ties in a challenge go to the earlier entry)
+    tick: int
+    scores: dict[str, int] = field(default_factory=dict)  # reviewer -> score_ppb
+    score_ppb: int | None = None  # median of scores
+    rank: int | None = None  # 1-based, once awarded
+    paid: int = 0
+    awarded_by: str | None = None
+
+
+@dataclass
+class Bounty:
+    """A bounty or challenge: the sponsor's prize in escrow, the entries and what was paid."""
+
+    id: int
+    sponsor: str
+    kind: str
+    prize: int
+    criteria: str
+    deadline_tick: int
+    winners: int
+    reviewers: tuple[str, ...]  # empty: any active validator node
+    payout_bps: tuple[int, ...]  # empty: equal split
+    created_tick: int
+    status: BountyStatus = BountyStatus.OPEN
+    submissions: dict[str, Submission] = field(default_factory=dict)  # hunter -> entry, in order of arrival
+    award_count: int = 0  # prizes paid so far (ranks taken)
+    paid: int = 0
+    refunded: int = 0
+    treasury_funding: int = 0  # part of the prize added by governance (``fund_bounty``)
+    refunded_to_treasury: int = 0  # part of ``refunded`` that went back to the treasury
+    finalized_tick: int | None = None
+    expired_tick: int | None = None
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """A curator's attestation of one contribution."""
+
+    curator: str
+    member: str
+    kind: str
+    points: int
+    reference: str
+    tick: int
+    epoch: int

@@ -1,0 +1,136 @@
+"""Stream names, and the record of an epoch close in progress (docs/design.md §6).
+
+Two kinds of name, each defined here once:
+
+``EmissionStream``
+    the budgets an epoch's emission is split into: the keys of ``emission_split_bps`` and of
+    ``EpochRecord.streams`` (which adds ``emission``, the whole budget).
+``Stream``
+    the names of statement lines (``EarningItem.stream``). A node's reward from a stream gives the
+    lines ``<stream>:commission`` (its operator), ``<stream>:stake`` (each staker's harvest) and
+    ``<stream>:none`` (a node that earned nothing, with why): see ``line``.
+
+``EpochStreams`` is the scratch record of the close: ``process_emission`` sets the budgets, each
+reward step records what its stream paid (``record``), the staking step its APR account, the
+governance and controller steps what they did; ``process_epoch_record`` copies it into the
+``EpochRecord`` and the next epoch starts from an empty one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class EmissionStream(StrEnum):
+    """The budgets of an epoch's emission (``emission_split_bps``)."""
+
+    MINERS = "miners"
+    VALIDATORS = "validators"
+    MARKETPLACE = "marketplace"
+    COMMUNITY = "community"
+    GOVERNANCE = "governance"
+
+
+class Stream(StrEnum):
+    """Statement line names."""
+
+    # paid from the emission streams (pool:network_incentives) and pool:staking at epoch close
+    MINER_WORK = "miner_work"
+    VALIDATOR_WORK = "validator_work"
+    MARKETPLACE = "marketplace"
+    COMMUNITY = "community"
+    GOVERNANCE = "governance"
+    STAKING_APR = "staking_apr"
+    STAKE_REWARD = "stake_reward"  # a staker's harvest outside a stream's own step
+    # a task's fee, when it settles
+    TASK_FEE_MINER = "task_fee:miner"
+    TASK_FEE_VALIDATOR = "task_fee:validator"
+    TASK_FEE_ROUTER = "task_fee:router"
+    TASK_FEE_ROYALTY = "task_fee:royalty"
+    TASK_FEE_ROYALTY_PARENT = "task_fee:royalty_parent"
+    TASK_PAYMENT = "task_payment"
+    TASK_REFUND = "task_refund"
+    # slashes
+    SLASH = "slash"
+    SLASH_REPORTER_REWARD = "slash_reporter_reward"
+    # bounties
+    BOUNTY_FUNDING = "bounty_funding"
+    BOUNTY_PRIZE = "bounty_prize"
+    BOUNTY_REFUND = "bounty_refund"
+
+
+TASK_FEE_PREFIX = "task_fee:"
+"""Every line of a task's fee split starts with this."""
+
+
+class LinePart(StrEnum):
+    """The part of a node's reward a line stands for."""
+
+    COMMISSION = "commission"  # the operator's commission
+    STAKERS = "stakers"  # the rest, to the node's stakers (a posting reason, not a line)
+    STAKE = "stake"  # one staker's harvest
+    NONE = "none"  # nothing earned, with why
+
+
+def line(stream: str, part: LinePart) -> str:
+    """``<stream>:<part>``, e.g. ``miner_work:commission``."""
+    return f"{stream}:{part}"
+
+
+@dataclass
+class StreamPayout:
+    """What one emission stream paid: the rest of its budget stays in the pool."""
+
+    budget: int
+    paid: int
+    earners: int
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry of ``EpochRecord.streams``."""
+        return {
+            "budget": self.budget,
+            "paid": self.paid,
+            "back_to_pool": self.budget - self.paid,
+            "earners": self.earners,
+            **({"note": self.note} if self.note else {}),
+        }
+
+
+@dataclass
+class StakingAccount:
+    """The staking APR step's account of the epoch (``EpochRecord.staking``)."""
+
+    target_apr_bps: int
+    effective_apr_bps: int
+    budget: int
+    due: int
+    paid: int
+    budget_binding: bool
+    stake_ticks: int
+    excluded: dict[str, str]  # node -> why it earned no APR
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class EpochStreams:
+    """The close of the current epoch, step by step (empty between closes)."""
+
+    emission: int = 0
+    budgets: dict[str, int] = field(default_factory=dict)  # emission stream -> budget
+    payouts: dict[str, StreamPayout] = field(default_factory=dict)  # emission stream -> what it paid
+    staking: StakingAccount | None = None
+    governance: list[dict[str, Any]] = field(default_factory=list)  # proposals executed at this close
+    controllers: dict[str, dict[str, Any]] = field(default_factory=dict)  # controller adjustments with their inputs
+
+    def budget(self, stream: str) -> int:
+        """The stream's budget this epoch (0 before ``process_emission``)."""
+        return self.budgets.get(stream, 0)
+
+    def record(self, stream: str, budget: int, paid: int, earners: int, note: str | None = None) -> None:
+        """What ``stream`` paid of its ``budget`` and to how many earners."""
+        self.payouts[stream] = StreamPayout(budget, paid, earners, note)
