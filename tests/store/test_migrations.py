@@ -20,7 +20,8 @@ from cor_incentives.app.keys import Keystore
 from cor_incentives.app.verify import state_fingerprint, verify_store
 from cor_incentives.core.units import COR
 from cor_incentives.store import migrate
-from cor_incentives.store.db import Store, make_engine, metadata
+from cor_incentives.store.connection import make_engine
+from cor_incentives.store.db import Store, metadata
 
 TABLES = {"events", "meta", "balances", "postings", "nodes", "documents", "blobs"}
 

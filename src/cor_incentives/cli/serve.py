@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from ..store.db import database_url
+from ..store.connection import database_url
 from .common import DbOption, err_console, handle_errors, open_engine
 
 APP_FACTORY = "cor_incentives.api.app:app_from_env"

@@ -13,12 +13,8 @@ twice.
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -31,20 +27,19 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    create_engine,
     delete,
     func,
     insert,
     select,
     text,
 )
-from sqlalchemy import (
-    event as sa_event,
-)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Engine as SAEngine
 
-from ..core.events import Event
+from ..core.events import Event, content_hash
+from .connection import WRITER_LOCK_KEY, database_url, make_engine
+from .migrate import upgrade
 
 metadata = MetaData()
 
@@ -109,53 +104,6 @@ blobs = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
-DEFAULT_URL = "sqlite:///cor-data/cor.db"
-
-
-def database_url(url: str | None) -> str:
-    """The URL in force: the argument, else $COR_DATABASE_URL, else the SQLite default."""
-    return url or os.environ.get("COR_DATABASE_URL") or DEFAULT_URL
-
-
-def make_engine(url: str) -> SAEngine:
-    """A SQLAlchemy engine set up for one writer at a time."""
-    if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-        @sa_event.listens_for(engine, "connect")
-        def _connect(dbapi_conn: Any, _rec: Any) -> None:
-            dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA busy_timeout=60000")
-            # switching a fresh file to WAL needs an exclusive lock and may answer "locked" at once
-            # when several processes open it together (no busy wait): retry for a while
-            for attempt in range(200):
-                try:
-                    cur.execute("PRAGMA journal_mode=WAL")
-                    break
-                except sqlite3.OperationalError:
-                    if attempt == 199:
-                        raise
-                    time.sleep(0.05)
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-        @sa_event.listens_for(engine, "begin")
-        def _begin(conn: Connection) -> None:
-            # only the writer takes SQLite's write lock up front; readers get a WAL snapshot
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("cor_writer") else "BEGIN")
-
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
-
-
-WRITER_LOCK_KEY = 0x434F52  # "COR"
-
 
 class Store:
     """The event log and its projections in one database."""
@@ -168,8 +116,6 @@ class Store:
     def create_schema(self) -> None:
         """Bring the schema to the latest Alembic migration (idempotent, safe from several processes;
         a database made by ``metadata.create_all`` before migrations existed is stamped, not re-made)."""
-        from .migrate import upgrade
-
         upgrade(self.engine)
 
     def has_schema(self) -> bool:
@@ -251,17 +197,17 @@ class Store:
 
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` under its sha256 (idempotent); return the hash."""
-        from ..core.events import content_hash
-
         h = content_hash(data)
-        if self.is_postgres:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        row = {"hash": h, "size": len(data), "data": data}
         # one INSERT … ON CONFLICT DO NOTHING: two processes storing the same bytes at once never
         # collide, and on SQLite the write lock is taken by the first statement (no read-then-write upgrade)
+        stmt = (
+            pg_insert(blobs).values(**row).on_conflict_do_nothing(index_elements=["hash"])
+            if self.is_postgres
+            else sqlite_insert(blobs).values(**row).on_conflict_do_nothing(index_elements=["hash"])
+        )
         with self.engine.begin() as conn:
-            conn.execute(dialect_insert(blobs).values(hash=h, size=len(data), data=data).on_conflict_do_nothing(index_elements=["hash"]))
+            conn.execute(stmt)
         return h
 
     def get_blob(self, h: str) -> bytes | None:
@@ -307,11 +253,11 @@ def upsert_many(conn: Connection, table: Table, key_cols: tuple[str, ...], value
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            pg = pg_insert(table)
+            stmt = pg.on_conflict_do_update(index_elements=list(key_cols), set_={c: pg.excluded[c] for c in value_cols})
         else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        ins = dialect_insert(table)
-        stmt = ins.on_conflict_do_update(index_elements=list(key_cols), set_={c: ins.excluded[c] for c in value_cols})
+            lite = sqlite_insert(table)
+            stmt = lite.on_conflict_do_update(index_elements=list(key_cols), set_={c: lite.excluded[c] for c in value_cols})
         _UPSERTS[cache_key] = stmt
     conn.execute(stmt, rows)
 

@@ -37,7 +37,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SAEngine
 
-from .db import WRITER_LOCK_KEY, database_url, make_engine
+from .connection import WRITER_LOCK_KEY, database_url, make_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -96,7 +96,7 @@ def upgrade(url: str | SAEngine | None = None, revision: str = "head") -> str | 
     """Migrate the database to ``revision`` (default: the latest); return the revision it is at.
 
     Idempotent and safe to call from several processes at once. ``url`` may also be an SQLAlchemy
-    engine made by ``store.db.make_engine`` (``Store.create_schema`` passes its own).
+    engine made by ``store.connection.make_engine`` (``Store.create_schema`` passes its own).
     """
     engine, owned = _engine(url)
     try:

@@ -11,15 +11,18 @@ it connects to ``sqlalchemy.url`` (or $COR_DATABASE_URL) itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
-from cor_incentives.store.db import database_url, make_engine, metadata
+from cor_incentives.store.connection import database_url, make_engine
+from cor_incentives.store.db import metadata
 
 config = context.config
 target_metadata = metadata
 
 
-def _configure(**kw):
+def _configure(**kw: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
