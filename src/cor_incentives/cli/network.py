@@ -1,0 +1,181 @@
+"""`cor init`, `cor keys`, `cor status`, `cor balance`, `cor transfer`, `cor verify`: a network, its keys and its books."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..app import views
+from ..app.bundled import bundled_model_body
+from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis_file
+from ..app.keys import Keystore
+from ..app.verify import verify_store
+from ..core.errors import Conflict, InvalidInput
+from .common import (
+    DbOption,
+    FromOption,
+    JsonOption,
+    KeysOption,
+    console,
+    cor_amount,
+    emit,
+    handle_errors,
+    open_engine,
+    open_network,
+    receipt_out,
+    signer,
+    table,
+)
+from .render import render_status, render_verify
+
+keys_app = typer.Typer(help="Local Ethereum keys for signing.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the network commands to the `cor` app."""
+    app.command()(init)
+    app.command()(status)
+    app.command()(balance)
+    app.add_typer(keys_app, name="keys")
+    app.command()(transfer)
+    app.command()(verify)
+
+
+@handle_errors
+def init(
+    genesis: str | None = typer.Option(None, "--genesis", help="Genesis file (TOML or JSON); built-in devnet genesis without it."),
+    seed: str | None = typer.Option(None, "--seed", help="Derive the genesis keys from this seed (reproducible devnets)."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a network: keys for the oracle and genesis wallets, and the genesis event."""
+    spec = load_genesis_file(genesis) if genesis else check_genesis_spec(json.loads(json.dumps(DEVNET)))
+    engine = open_engine(db)
+    if engine.state.params_history is not None:
+        raise Conflict(f"{engine.store.url} already holds network {engine.state.chain_id}", code="genesis_exists")
+    store = Keystore(keys_dir)
+    existing = {k.name: k for k in store.list()}
+    names = ["oracle", *spec["key_allocations"]]
+    made = {n: existing[n] if n in existing else store.new(n, seed=seed) for n in names}
+    body = genesis_body(spec, made["oracle"].address, {n: k.address for n, k in made.items()})
+    receipt = engine.submit_as(made["oracle"], "genesis", body)
+    if "modeldev" in made:
+        engine.submit_as(made["modeldev"], "model.register", bundled_model_body())
+    data = {
+        "ok": True,
+        "chain_id": spec["chain_id"],
+        "database": engine.store.url,
+        "keys_dir": str(store.path),
+        "oracle": made["oracle"].address,
+        "keys": {n: k.address for n, k in made.items()},
+        "supply": body["supply"],
+        "seq": receipt.seq,
+    }
+    emit(
+        data,
+        as_json,
+        lambda: (
+            console.print(f"[green]✓[/] network [bold]{spec['chain_id']}[/] created in {engine.store.url}"),
+            table("genesis keys", ["name", "address"], [[n, k.address] for n, k in made.items()]),
+        ),
+    )
+
+
+@keys_app.command("new")
+@handle_errors
+def keys_new(name: str, seed: str | None = typer.Option(None, "--seed"), keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+    """Create a local key."""
+    k = Keystore(keys_dir).new(name, seed=seed)
+    emit({"name": k.name, "address": k.address}, as_json, lambda: console.print(f"[green]✓[/] key {k.name}: {k.address}"))
+
+
+@keys_app.command("list")
+@handle_errors
+def keys_list(keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+    """List local keys (names and addresses; never private keys)."""
+    ks = Keystore(keys_dir).list()
+    emit(
+        [{"name": k.name, "address": k.address} for k in ks],
+        as_json,
+        lambda: table("local keys", ["name", "address"], [[k.name, k.address] for k in ks]),
+    )
+
+
+@handle_errors
+def status(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+    """Network summary: supply, pools, epoch, nodes."""
+    engine = open_network(db)
+    data = views.status(engine.state)
+    emit(data, as_json, lambda: render_status(data))
+
+
+@handle_errors
+def balance(
+    who: str = typer.Argument(..., help="Address or local key name."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every account of an address."""
+    engine = open_network(db)
+    address = Keystore(keys_dir).resolve_address(who)
+    data = views.balance(engine.state, address)
+    emit(
+        data,
+        as_json,
+        lambda: table(f"accounts of {address}", ["account", "COR"], [[a, v] for a, v in data["accounts"].items()] + [["total", data["total"]]]),
+    )
+
+
+@handle_errors
+def transfer(
+    to: str = typer.Option(..., "--to"),
+    amount: str = typer.Option(..., "--amount", help="COR, e.g. 12.5"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Send COR from a wallet to another."""
+    engine = open_network(db)
+    key = signer(keys_dir, sender)
+    dest = Keystore(keys_dir).resolve_address(to)
+    r = engine.submit_as(key, "transfer", {"to": dest, "amount": str(cor_amount(amount))})
+    receipt_out(r, as_json, f"sent {amount} COR to {dest}")
+
+
+@handle_errors
+def verify(
+    db: str | None = DbOption,
+    chain_rpc: str | None = typer.Option(
+        None, "--chain", help="Also check the log against an EVM chain at this JSON-RPC URL: every posted root, total and log anchor."
+    ),
+    distributor: str | None = typer.Option(None, "--distributor", help="The RewardsDistributor address for --chain."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Replay the whole log: hash chain, signatures, conservation, projections, epoch roots; with --chain, the posted anchors."""
+    if (chain_rpc is None) != (distributor is None):
+        raise InvalidInput("--chain and --distributor go together", code="invalid_option")
+    engine = open_engine(db)
+    total = engine.store.event_count()
+    if as_json or total < 2_000:
+        report, state = verify_store(engine.store)
+    else:
+        with Progress(
+            TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
+        ) as bar:
+            t = bar.add_task("verify", total=total)
+            report, state = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
+    if chain_rpc is not None and distributor is not None:
+        from ..chain.rpc import Chain, chain_errors
+        from ..chain.verify import check_against_chain
+
+        with chain_errors("cor verify --chain"):
+            check_against_chain(engine.store, state, Chain(chain_rpc), distributor, report)
+    data = report.to_dict()
+    emit(data, as_json, lambda: render_verify(data))
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,71 @@
+"""`cor slash`: report an offence with its evidence; list slashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from ..app import views
+from ..app.keys import Keystore
+from ..core.errors import InvalidInput
+from ..core.slashing import OFFENCES
+from .common import DbOption, JsonOption, KeysOption, emit, handle_errors, open_network, oracle, receipt_out, signer, table
+
+slash_app = typer.Typer(help="Slashing: report offences with evidence; list slashes.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `cor slash` to the `cor` app."""
+    app.add_typer(slash_app, name="slash")
+
+
+@slash_app.command("report")
+@handle_errors
+def slash_report(
+    node: str = typer.Option(..., "--node"),
+    offence: str = typer.Option(..., "--offence", help=", ".join(OFFENCES)),
+    evidence: str = typer.Option(..., "--evidence", help="Evidence as a JSON object (or @file.json)."),
+    offence_tick: int | None = typer.Option(None, "--offence-tick"),
+    reporter: str | None = typer.Option(None, "--reporter", help="Address credited as reporter (oracle reports)."),
+    sender: str | None = typer.Option(None, "--from", help="Signer (default: the oracle key)."),
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Report an offence with its evidence."""
+    engine = open_network(db)
+    if evidence.startswith("@"):
+        evidence = Path(evidence[1:]).read_text()
+    try:
+        ev = json.loads(evidence)
+    except ValueError as exc:
+        raise InvalidInput(f"--evidence is not valid JSON: {exc}", code="invalid_evidence") from None
+    ks = Keystore(keys_dir)
+    body: dict[str, Any] = {"node": ks.resolve_address(node), "offence": offence, "evidence": ev}
+    if offence_tick is not None:
+        body["offence_tick"] = offence_tick
+    if reporter:
+        body["reporter"] = ks.resolve_address(reporter)
+    key = signer(keys_dir, sender) if sender else oracle(engine, keys_dir)
+    r = engine.submit_as(key, "slash.report", body)
+    receipt_out(r, as_json, f"{offence} reported against {body['node']}")
+
+
+@slash_app.command("list")
+@handle_errors
+def slash_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+    """Every slash with its evidence hash and split."""
+    engine = open_network(db)
+    data = [views.slash(s) for s in engine.state.slashes]
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "slashes",
+            ["id", "node", "offence", "total COR", "burned", "reporter", "treasury", "jailed until"],
+            [[d["id"], d["node"], d["offence"], d["total"], d["burned"], d["to_reporter"], d["to_treasury"], d["jailed_until_tick"]] for d in data],
+        ),
+    )

@@ -1,0 +1,96 @@
+"""`cor stake`: bond, unbond, withdraw, delegate, undelegate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ..app.keys import Keystore
+from .common import DbOption, FromOption, JsonOption, KeysOption, cor_amount, handle_errors, open_network, receipt_out, signer
+
+stake_app = typer.Typer(help="Staking: bond, unbond, withdraw, delegate, undelegate.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `cor stake` to the `cor` app."""
+    app.add_typer(stake_app, name="stake")
+
+
+def _stake_cmd(kind: str, body: dict[str, Any], sender: str, db: str | None, keys_dir: str | None, as_json: bool, message: str) -> None:
+    engine = open_network(db)
+    r = engine.submit_as(signer(keys_dir, sender), kind, body)
+    receipt_out(r, as_json, message)
+
+
+@stake_app.command("bond")
+@handle_errors
+def stake_bond(
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add to the signing node's self-bond."""
+    _stake_cmd("stake.bond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"bonded {amount} COR")
+
+
+@stake_app.command("unbond")
+@handle_errors
+def stake_unbond(
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Start unbonding part of the signing node's self-bond."""
+    _stake_cmd("stake.unbond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"unbonding {amount} COR")
+
+
+@stake_app.command("withdraw")
+@handle_errors
+def stake_withdraw(sender: str = FromOption, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+    """Withdraw every matured unbonding entry to the wallet."""
+    _stake_cmd("stake.withdraw", {}, sender, db, keys_dir, as_json, "withdrawn matured unbonding")
+
+
+@stake_app.command("delegate")
+@handle_errors
+def stake_delegate(
+    node: str = typer.Option(..., "--node"),
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Delegate COR to a node."""
+    target = Keystore(keys_dir).resolve_address(node)
+    _stake_cmd(
+        "stake.delegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"delegated {amount} COR to {target}"
+    )
+
+
+@stake_app.command("undelegate")
+@handle_errors
+def stake_undelegate(
+    node: str = typer.Option(..., "--node"),
+    amount: str = typer.Option(..., "--amount"),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Start unbonding a delegation."""
+    target = Keystore(keys_dir).resolve_address(node)
+    _stake_cmd(
+        "stake.undelegate",
+        {"node": target, "amount": str(cor_amount(amount))},
+        sender,
+        db,
+        keys_dir,
+        as_json,
+        f"undelegating {amount} COR from {target}",
+    )
