@@ -7,7 +7,7 @@ COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
 LINT_PATHS := src tests bench scripts
 
-.PHONY: install run test test-fast system-deps node-deps contracts bench golden format clean
+.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean
 
 install: $(VENV)/.installed
 
@@ -35,7 +35,14 @@ system-deps:
 run: install
 	$(COR) devnet --epochs 3 --miners-backend llama
 
-test: install node-deps system-deps
+# style, types and layers (settings in pyproject.toml); `make test` runs it first
+lint: install
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
+
+test: lint node-deps system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: install
