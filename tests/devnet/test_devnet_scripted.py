@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from cor_incentives.client import CorClient
-from cor_incentives.nodes.devnet import CATEGORIES, item_category
+from cor_incentives.nodes.devnet_results import CATEGORIES, item_category
 from devnet.helpers import cor_command, pid_alive, run_devnet
 
 EPOCHS = 2

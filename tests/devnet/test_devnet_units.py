@@ -11,7 +11,8 @@ import pytest
 
 from cor_incentives.client import ApiError
 from cor_incentives.core.errors import InvalidInput
-from cor_incentives.nodes.devnet import DevnetConfig, item_category, node_specs, parse_mix
+from cor_incentives.nodes.devnet_config import DevnetConfig, node_specs, parse_mix
+from cor_incentives.nodes.devnet_results import item_category
 from cor_incentives.nodes.link import Link, is_transient
 from cor_incentives.nodes.router import RouterGateway
 from cor_incentives.nodes.strategies import copier_should_wait, copy_source

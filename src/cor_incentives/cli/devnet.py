@@ -21,7 +21,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ..core.errors import InvalidInput
-from ..nodes.devnet import DEFAULT_DB_PATH, DEFAULT_KEYS_DIR, DEFAULT_LOG_DIR, DEFAULT_MINERS, DEFAULT_VALIDATORS, Devnet, DevnetConfig
+from ..nodes import devnet_results
+from ..nodes.devnet import Devnet
+from ..nodes.devnet_config import DEFAULT_DB_PATH, DEFAULT_KEYS_DIR, DEFAULT_LOG_DIR, DEFAULT_MINERS, DEFAULT_VALIDATORS, DevnetConfig
 from .common import JsonOption, console, emit, err_console, handle_errors
 
 
@@ -201,11 +203,11 @@ def devnet(
         net.start_agents(say)
         if interactive:
             with Live(console=err_console, refresh_per_second=4, transient=False) as live:
-                net.run_clock(lambda n: live.update(live_view(n.snapshot(), config)))
+                net.run_clock(lambda n: live.update(live_view(devnet_results.live_view(n), config)))
         else:
             net.run_clock()
         net.stop_agents()
-        data = net.results()
+        data = devnet_results.end_table(net)
         data["verify"] = _verify(net)
         emit(data, as_json, lambda: render_results(data))
         if not no_serve:

@@ -1,0 +1,1 @@
+"""Node agents, one module per role; ``base.Agent`` is the loop they share."""
