@@ -174,7 +174,7 @@ def run(scenario: Scenario, seed: int, *, check_each_event: bool = False) -> Run
 class World:
     """The simulated network: the chain, the nodes' strategies, and the environment's knowledge."""
 
-    def __init__(self, scenario: Scenario, seed: int, check_each_event: bool = False) -> None:
+    def __init__(self, scenario: Scenario, seed: int, check_each_event: bool = False, keep_events: bool = False) -> None:
         self.s = scenario
         self.seed = seed
         self.env = scenario.env
@@ -187,7 +187,7 @@ class World:
         self.coalition_of = {n.address: n.coalition for n in self.nodes.values()}
         self.user, self.dev = addr("user"), addr("modeldev")
         self.router = next((n.address for n in self.nodes.values() if n.role == "router"), None)
-        self.chain = SimChain(self._allocations(), dict(scenario.params), check_each=check_each_event)
+        self.chain = SimChain(self._allocations(), dict(scenario.params), check_each=check_each_event, keep_events=keep_events)
         self.distributor = SimDistributor() if self.env.payout == "evm" else None
         self.prompts = load_prompt_set() if self.env.network_prompts == "bundled" else ()
         self.plans: dict[int, dict[str, MinerPlan | None]] = defaultdict(dict)
