@@ -30,7 +30,7 @@ from .claims import process_claim
 from .community import process_community_appoint, process_community_attest, process_community_remove
 from .controllers import DEFAULT_CONTROLLERS
 from .epoch import process_epoch, ticks_to_epoch_end
-from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized
+from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
 from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
 from .ledger import POOLS, Posting, check_conservation
@@ -130,12 +130,14 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
     n = body.get("ticks", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TICKS_PER_EVENT:
         raise InvalidInput(f"ticks must be an integer in [1, {MAX_TICKS_PER_EVENT}]", code="invalid_ticks")
+    start = state.tick
     for _ in range(n):
         state.tick += 1
         process_task_deadlines(state)
         process_governance_tallies(state)
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
+    invariant(state.tick == start + n and ticks_to_epoch_end(state) > 0, f"tick did not advance time by {n}")
 
 
 def process_epoch_close(state: State, actor: str, body: dict[str, Any]) -> None:

@@ -226,6 +226,14 @@ def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: str | None) ->
     else:
         detail["reviewer"] = by
     state.earnings.append(EarningItem(sub.hunter, Stream.BOUNTY_PRIZE, amount, detail))
+    _check_escrow(state, b)
+    invariant(b.award_count <= b.winners, f"bounty {b.id} paid more ranks than it has winners")
+
+
+def _check_escrow(state: State, b: Bounty) -> None:
+    """The escrow holds exactly what is neither paid nor refunded; the treasury's part is within the prize."""
+    invariant(state.ledger.balance(bounty_account(b.id)) == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize")
+    invariant(0 <= b.refunded_to_treasury <= b.treasury_funding <= b.prize, f"bounty {b.id}: treasury funding out of bounds")
 
 
 def fund_bounty(state: State, bounty_id: Any, amount: int) -> None:
@@ -242,6 +250,7 @@ def fund_bounty(state: State, bounty_id: Any, amount: int) -> None:
     b.prize += amount
     b.treasury_funding += amount
     state.ledger.transfer("treasury", bounty_account(b.id), amount, "bounty_funding")
+    _check_escrow(state, b)
 
 
 # --- messages --------------------------------------------------------------------------------
@@ -281,6 +290,7 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
             {"bounty": bid, "kind": kind, "winners": winners, "deadline_tick": deadline, "payout_bps": list(payout)},
         )
     )
+    _check_escrow(state, b)
 
 
 def process_bounty_submit(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -378,6 +388,8 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
     b.refunded_to_treasury += to_treasury
     state.ledger.transfer(bounty_account(b.id), "treasury", to_treasury, "bounty_refund")
     state.ledger.transfer(bounty_account(b.id), acct.wallet(b.sponsor), rest - to_treasury, "bounty_refund")
+    _check_escrow(state, b)
+    invariant(b.paid + b.refunded == b.prize, f"bounty {b.id}: paid + refunded != prize after expiry")
     if rest - to_treasury:
         state.earnings.append(
             EarningItem(

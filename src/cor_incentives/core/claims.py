@@ -15,7 +15,7 @@ from typing import Any
 
 from . import ledger as acct
 from .bridge import is_on_chain
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, invariant
 from .merkle import build_tree, verify_proof
 from .records import EarningItem
 from .state import State
@@ -71,3 +71,4 @@ def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict("the proof does not match the epoch's root for this address and amount", code="invalid_proof")
     state.ledger.transfer(acct.claimable(claimant), acct.wallet(claimant), amount, "claim")
     state.claimed.add(key)
+    invariant(record.leaves.get(claimant) == amount, f"claim of {amount} for {claimant} is not the epoch's leaf")

@@ -25,6 +25,7 @@ from . import ledger as acct
 from .claims import epoch_leaves, merkle_root
 from .community import process_community_rewards
 from .controllers import process_controllers
+from .errors import invariant
 from .governance import process_governance_execution, process_voter_rewards
 from .records import EpochRecord
 from .rewards import (
@@ -115,8 +116,16 @@ EPOCH_STEPS = [
 
 def process_epoch(state: State) -> None:
     """Close the current epoch."""
+    closing = state.epoch
+    pools_before = {pool: state.ledger.balance(pool) for pool in (acct.NETWORK_INCENTIVES_POOL, acct.STAKING_POOL)}
     for step in EPOCH_STEPS:
         step(state)
+    invariant(state.epoch == closing + 1 and state.epoch_start_tick == state.tick, f"epoch {closing} did not advance to the next")
+    invariant(all(state.ledger.balance(p) <= before for p, before in pools_before.items()), f"a pool grew while epoch {closing} closed")
+    record = state.epochs[closing]
+    unclaimed = sum(v for account, v in state.ledger.balances.items() if account.startswith("claimable:"))
+    invariant(sum(record.leaves.values()) <= unclaimed, f"epoch {closing}: the leaves promise more than the claimable accounts hold")
+    invariant((record.root is None) == (not record.leaves), f"epoch {closing}: a root without leaves or leaves without a root")
 
 
 def ticks_to_epoch_end(state: State) -> int:

@@ -34,7 +34,8 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
     model = state.models[task.model]
     q = quote(model, task.input_tokens, task.output_tokens or 0, p, task.redundancy)
     escrow = acct.escrow("task", task.id)
-    price = min(q.total_units, state.ledger.balance(escrow))
+    held, refunded_before = state.ledger.balance(escrow), task.refunded
+    price = min(q.total_units, held)
     task.charged = price
     parts, remainder = split_by_bps(price, dict(p.fee_split_bps))
     task.split = {**parts, "dust": remainder}
@@ -112,6 +113,10 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
     state.earnings.append(EarningItem(task.user or "", Stream.TASK_PAYMENT, -price, {"task": task.id, "quote": q.to_dict()}))
     refund_escrow(state, task, "task_unused_escrow")
     invariant(state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after settlement")
+    invariant(price + task.refunded - refunded_before == held, f"task {task.id}: charged + refunded != what the escrow held")
+    invariant(sum(task.split.values()) == price, f"task {task.id}: the split does not add up to the price")
+    invariant(sum(a.paid for a in winners) <= parts["miners"], f"task {task.id}: miners paid more than their part")
+    invariant(paid <= parts["miners"] + parts["validators"], f"task {task.id}: pro-rata shares exceed their parts")
 
 
 def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: dict[str, Any]) -> None:
@@ -122,8 +127,11 @@ def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: di
 
 def refund_escrow(state: State, task: Task, reason: str) -> None:
     """Return what is left in a task's escrow to its session."""
-    amount = state.ledger.balance(acct.escrow("task", task.id))
+    escrow = acct.escrow("task", task.id)
+    amount = state.ledger.balance(escrow)
     if amount and task.session is not None:
-        state.ledger.transfer(acct.escrow("task", task.id), session_account(task.session), amount, reason)
+        state.ledger.transfer(escrow, session_account(task.session), amount, reason)
         task.refunded += amount
         state.earnings.append(EarningItem(task.user or "", Stream.TASK_REFUND, amount, {"task": task.id, "reason": reason}))
+    invariant(task.session is None or state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after its refund")
+    invariant(task.charged + task.refunded <= task.escrowed, f"task {task.id}: charged + refunded exceed the escrow")

@@ -36,7 +36,7 @@ from . import ledger as acct
 from .bounties import fund_bounty
 from .community import appoint_curator, remove_curator
 from .controllers import check_controller_settings
-from .errors import Conflict, EngineError, InvalidInput, NotFound
+from .errors import Conflict, EngineError, InvalidInput, NotFound, invariant
 from .ledger import NETWORK_INCENTIVES_POOL
 from .params import PARAM_FIELDS
 from .records import EarningItem, Proposal, ProposalStatus
@@ -197,12 +197,15 @@ def process_governance_tallies(state: State) -> None:
         elif t["veto"] * BPS >= voted * p.gov_veto_bps:
             prop.status, prop.result = ProposalStatus.VETOED, "vetoed"
             state.ledger.transfer(escrow, "burned", state.ledger.balance(escrow), "proposal_deposit_burned")
+            invariant(state.ledger.balance(escrow) == 0, f"proposal {pid}: deposit not burned whole")
             continue
         elif (t["yes"] + t["no"] + t["veto"]) and t["yes"] * BPS >= (t["yes"] + t["no"] + t["veto"]) * p.gov_threshold_bps:
             prop.status, prop.result = ProposalStatus.PASSED, "passed"
         else:
             prop.status, prop.result = ProposalStatus.REJECTED, "threshold not met"
         state.ledger.transfer(escrow, acct.wallet(prop.proposer), state.ledger.balance(escrow), "proposal_deposit_returned")
+        invariant(state.ledger.balance(escrow) == 0, f"proposal {pid}: deposit not returned whole")
+        invariant(sum(t.values()) <= prop.total_power, f"proposal {pid}: more votes than the snapshot's power")
 
 
 def process_governance_execution(state: State) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import InsufficientFunds, InvalidInput, invariant
+from .units import BPS
 
 SOURCES = ("genesis", "minted")
 NETWORK_INCENTIVES_POOL = "pool:network_incentives"  # emission streams: work, marketplace, community, governance
@@ -137,9 +138,12 @@ class Ledger:
                 balance=str(have),
                 needed=str(amount),
             )
+        received = self.balances.get(dst, 0) + amount
         self._set(src, have - amount)
-        self._set(dst, self.balances.get(dst, 0) + amount)
+        self._set(dst, received)
         self.postings.append(Posting(src, dst, amount, reason))
+        invariant(src in SOURCES or self.balance(src) >= 0, f"posting left {src} negative")
+        invariant(self.balance(dst) == received and received >= amount, f"posting did not credit {dst} with {amount}")
 
     def total_supply(self) -> int:
         """Σ of non-source balances."""
@@ -159,5 +163,9 @@ def check_conservation(ledger: Ledger, genesis_supply: int, minted: int) -> None
 
 def split_by_bps(total: int, shares_bps: dict[str, int]) -> tuple[dict[str, int], int]:
     """Split ``total`` by bps shares (floored each); return the parts and the remainder."""
-    parts = {k: total * v // 10_000 for k, v in shares_bps.items()}
-    return parts, total - sum(parts.values())
+    parts = {k: total * v // BPS for k, v in shares_bps.items()}
+    remainder = total - sum(parts.values())
+    invariant(all(v >= 0 for v in parts.values()) and remainder >= 0, f"split of {total} by {shares_bps} does not conserve it")
+    if sum(shares_bps.values()) == BPS:  # each floor loses less than one unit
+        invariant(remainder < max(1, len(parts)), f"split of {total}: remainder {remainder} is more than its floors")
+    return parts, remainder

@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import ledger as acct
+from .errors import invariant
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, ValidationRow, WorkRow
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
@@ -71,6 +72,7 @@ def process_emission(state: State) -> None:
     total = emission_for_epoch(state, state.epoch)
     parts, _ = acct.split_by_bps(total, dict(state.params.emission_split_bps))
     state.epoch_streams = EpochStreams(emission=total, budgets=parts)
+    invariant(sum(parts.values()) <= total <= state.ledger.balance(NETWORK_INCENTIVES_POOL), "emission exceeds the pool")
 
 
 def _pay_stream(
@@ -243,6 +245,7 @@ def process_staking_apr(state: State) -> None:
     for node_id, why in excluded.items():
         state.earnings.append(EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
     effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
+    invariant(0 <= paid_total <= budget, f"staking APR paid {paid_total} of a budget of {budget}")
     state.epoch_streams.staking = StakingAccount(
         target_apr_bps=apr,
         effective_apr_bps=effective,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Session
 from .selection import sample_nodes
 from .state import State
@@ -101,3 +101,4 @@ def process_session_close(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"session {s.id} has {s.open_tasks} open task(s)", code="session_has_open_tasks")
     s.is_open = False
     state.ledger.transfer(session_account(s.id), acct.wallet(actor), state.ledger.balance(session_account(s.id)), "session_refund")
+    invariant(state.ledger.balance(session_account(s.id)) == 0, f"session {s.id}: deposit not returned whole")

@@ -34,12 +34,12 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
-from .errors import Conflict, InvalidInput, Unauthorized
+from .errors import Conflict, InvalidInput, Unauthorized, invariant
 from .events import canonical_json, content_hash
 from .params import JAIL_OFFENCES, SLASH_FRACTION_DEFAULT
 from .records import EarningItem, SlashRecord
 from .signatures import equivocation_text, recover_signer
-from .staking import change_stake, get_node, stake_account, stakers
+from .staking import change_stake, get_node, stake_account, stake_matches_ledger, stakers
 from .state import State
 from .streams import Stream
 from .units import BPS
@@ -121,6 +121,10 @@ def slash(state: State, node_id: str, offence: object, offence_tick: int, eviden
         jailed_until_tick=jailed_until,
     )
     state.slashes.append(record)
+    invariant(state.ledger.balance(hold) == 0, f"slash {sid}: escrow not empty")
+    invariant(total == sum(by_account.values()), f"slash {sid}: total differs from the pieces taken")
+    invariant(min(burned, to_reporter, to_treasury) >= 0 and burned + to_reporter + to_treasury == total, f"slash {sid}: split does not add up")
+    invariant(stake_matches_ledger(state, node), f"slash {sid}: node {node_id} stake differs from the ledger")
     return record
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import ROLES, EarningItem, Node, Unbonding
 from .state import State
 from .streams import LinePart, Stream, line
@@ -102,8 +102,16 @@ def harvest(state: State, node_id: str, addr: str, stream: str = Stream.STAKE_RE
 
 def accrue_stake_ticks(state: State, node: Node) -> None:
     """Count stake × ticks up to now (for APR pro rata to stake and time bonded)."""
-    node.stake_ticks += node.stake_total * (state.tick - node.stake_tick_mark)
+    elapsed = state.tick - node.stake_tick_mark
+    node.stake_ticks += node.stake_total * elapsed
     node.stake_tick_mark = state.tick
+    invariant(elapsed >= 0 and node.stake_ticks >= 0, f"node {node.id}: stake × ticks went back in time")
+
+
+def stake_matches_ledger(state: State, node: Node) -> bool:
+    """The cached ``stake_total`` is the self-bond plus every delegation in the ledger."""
+    delegated = sum(state.ledger.balance(acct.delegated(node.id, d)) for d in node.delegators)
+    return node.stake_total == self_bond(state, node.id) + delegated
 
 
 def _reset_debt(state: State, node_id: str, addr: str) -> None:
@@ -132,6 +140,8 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
         else:
             node.delegators.discard(addr)
     _reset_debt(state, node_id, addr)
+    invariant(node.stake_total >= 0 and stake_matches_ledger(state, node), f"node {node_id}: stake_total differs from the ledger")
+    invariant(pending_reward(state, node_id, addr) == 0, f"{addr} in {node_id}: a reward is pending after a stake change")
 
 
 def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any]) -> int:
@@ -140,6 +150,7 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     Returns the part that went to stakers. With no stake at all, everything is commission.
     """
     node = get_node(state, node_id)
+    acc_before = node.reward_acc
     commission = amount * node.commission_bps // BPS if node.stake_total > 0 else amount
     rest = amount - commission
     if commission:
@@ -162,6 +173,8 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     if rest:
         state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS))
         node.reward_acc += rest * ACC_SCALE // node.stake_total
+    invariant(0 <= commission <= amount and commission + rest == amount, f"node {node_id}: commission split does not add up")
+    invariant(node.reward_acc >= acc_before, f"node {node_id}: reward per stake went down")
     return rest
 
 
@@ -174,6 +187,7 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
     leftover = state.ledger.balance(acct.rewards(node_id))
     if leftover:
         state.ledger.transfer(acct.rewards(node_id), "dust", leftover, "stake_reward_rounding")
+    invariant(state.ledger.balance(acct.rewards(node_id)) == 0, f"rewards:{node_id} not empty after settling its stakers")
     return leftover
 
 

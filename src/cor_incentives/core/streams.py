@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .errors import invariant
+
 
 class EmissionStream(StrEnum):
     """The budgets of an epoch's emission (``emission_split_bps``)."""
@@ -133,4 +135,6 @@ class EpochStreams:
 
     def record(self, stream: str, budget: int, paid: int, earners: int, note: str | None = None) -> None:
         """What ``stream`` paid of its ``budget`` and to how many earners."""
+        invariant(0 <= paid <= budget, f"stream {stream} paid {paid} of a budget of {budget}")
+        invariant(budget == self.budget(stream) and earners >= 0, f"stream {stream}: budget {budget} is not the epoch's")
         self.payouts[stream] = StreamPayout(budget, paid, earners, note)

@@ -95,6 +95,8 @@ def _close(state: State, task: Task, final: TaskState, failure: str | None = Non
     task.closed_tick = state.tick
     if task.session is not None:
         state.sessions[task.session].open_tasks -= 1
+        invariant(state.sessions[task.session].open_tasks >= 0, f"session {task.session}: fewer than no open tasks")
+    invariant(task.id not in state.deadlines.get(task.deadline_tick, ()), f"task {task.id} closed with a deadline")
 
 
 # --- creation --------------------------------------------------------------------------------
