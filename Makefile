@@ -53,6 +53,7 @@ bench: install node-deps
 	$(PY) bench/embed.py
 	$(PY) bench/ingest.py
 	$(PY) bench/merkle.py
+	$(PY) bench/replay.py
 	$(PY) bench/chain_gas.py
 
 # rewrite the code in the project's format (ruff, settings in pyproject.toml)

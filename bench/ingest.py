@@ -1,4 +1,4 @@
-"""Bench: signed commands accepted per second over HTTP, against the in-process floor (DESIGN §13).
+"""Bench: signed commands accepted per second over HTTP, against the in-process floor (docs/design.md §10).
 
     python bench/ingest.py [--commands 5000] [--clients 20] [--servers 2] [--workers 1] [--db URL]
 

@@ -1,4 +1,4 @@
-"""Bench: settle one epoch's work rewards at scale, against a DuckDB group-by floor (DESIGN §13).
+"""Bench: settle one epoch's work rewards at scale, against a DuckDB group-by floor (docs/design.md §10).
 
     python bench/settle.py --tasks 1000000 --nodes 10000 [--seed S] [--assignments-per-task 3]
 

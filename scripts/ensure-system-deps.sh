@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the system packages the test suite needs are installed:
-#   - PostgreSQL 15 server (tests run against a real server, see DESIGN.md §12)
+#   - PostgreSQL 15 server (tests run against a real server, see docs/design.md §9)
 #   - Debian chromium (dashboard tests drive it through Playwright)
 #   - fonts, so that screenshots render text
 #

@@ -1,4 +1,4 @@
-"""Smoke tests of the real services the suite relies on (DESIGN.md §12).
+"""Smoke tests of the real services the suite relies on (docs/design.md §9).
 
 These never skip: if PostgreSQL 15 or Chromium cannot be provided, they fail with the
 reason (see tests/support/services.py).

@@ -22,7 +22,7 @@ from cor_incentives.ai.poi import (
     poi_from_vectors,
 )
 
-POI_MAX_DISTANCE_PPB = 150_000_000  # the default governance parameter (DESIGN §5)
+POI_MAX_DISTANCE_PPB = 150_000_000  # the default governance parameter (docs/design.md §5)
 CASES = json.loads((Path(__file__).parent / "quality_cases.json").read_text())
 
 

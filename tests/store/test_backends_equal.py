@@ -1,4 +1,4 @@
-"""DESIGN §3: the same commands on SQLite and on PostgreSQL give the same log, bit for bit.
+"""docs/design.md §3: the same commands on SQLite and on PostgreSQL give the same log, bit for bit.
 
 One seeded scenario (a devnet from ``make_network``; tasks settled with scripted outputs and
 validator reports, one with a reveal that does not match its commitment; transfers, a delegation

@@ -1,4 +1,4 @@
-"""Proof of Inference (PoI): how far each miner's output is from the consensus output.
+"""Proof of Inference (PoI): how far each miner's output is from the consensus output (docs/design.md §5).
 
 Concepts
     The revealed outputs of one task are embedded (``ai.embedding``). The *medoid* is the output whose

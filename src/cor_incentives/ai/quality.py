@@ -1,4 +1,4 @@
-"""Proof of Useful Work (PoUW): is an output useful? A quality score in ppb with published criteria.
+"""Proof of Useful Work (PoUW): is an output useful? A quality score in ppb with published criteria (docs/design.md §5).
 
 Concepts
     A validator scores each revealed output against the task's prompt. The default scorer

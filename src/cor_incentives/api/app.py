@@ -1,4 +1,4 @@
-"""The REST API (FastAPI): signed commands in, public read views and the raw log out.
+"""The REST API (FastAPI): signed commands in, public read views and the raw log out (docs/design.md §9).
 
 ``create_app(db_url)`` opens one Engine for the process (creating the schema if needed). Routes are
 thin: parse, call one ``ApiService`` method, and let the handlers below map every ``EngineError``

@@ -1,4 +1,4 @@
-"""The engine service: accepts signed commands, appends them to the log, keeps the projections.
+"""The engine service: accepts signed commands, appends them to the log, keeps the projections (docs/design.md §9).
 
 One writer at a time: ``submit`` takes the store's writer lock, first applies any events other
 processes appended since (so several API processes can share one database), then authenticates,

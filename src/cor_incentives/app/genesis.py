@@ -1,6 +1,6 @@
 """Genesis: the built-in devnet genesis, and genesis files (TOML or JSON).
 
-Devnet defaults (DESIGN §2): supply 1 000 000 000 COR; ``pool:network_incentives`` 250 M,
+Devnet defaults (docs/design.md §2): supply 1 000 000 000 COR; ``pool:network_incentives`` 250 M,
 ``pool:staking`` 100 M, ``treasury`` 150 M, and 500 M in genesis wallets: ``faucet`` 399 M, ``modeldev`` 1 M (owner of the
 bundled model, registered by ``cor init``) and ``alice``, ``bob``, ``carol``, ``dave`` 25 M each.
 

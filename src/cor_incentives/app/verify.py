@@ -1,4 +1,4 @@
-"""``cor verify``: replay the whole log and check everything an auditor would.
+"""``cor verify``: replay the whole log and check everything an auditor would (docs/design.md §9).
 
 Checks, in order, for every event: the sequence has no gap, ``prev_hash`` links to the previous
 event, ``hash`` is the hash of the event's own bytes, the signature recovers to the actor, the core

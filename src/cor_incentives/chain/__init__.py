@@ -12,4 +12,6 @@ Modules
     ``verify``     check every posted root and anchor against the log
 
 The core (``core/bridge.py``) decides what moves; this package only carries it to the chain.
+
+See docs/design.md §9.
 """

@@ -35,7 +35,7 @@ def simulate(
     workers: int = typer.Option(0, "--workers", help="Processes running simulations (0: one per CPU)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Run incentive experiments through the real core and check the incentives (issue 8)."""
+    """Run incentive experiments through the real core and check the incentives."""
     from ..sim.report import simulate as run_simulation
     from ..sim.report import write
     from ..sim.scenarios import select_scenarios

@@ -1,4 +1,4 @@
-"""``apply(state, event)``: the one state transition, and ``replay`` of a whole log.
+"""``apply(state, event)``: the one state transition, and ``replay`` of a whole log (docs/design.md §3).
 
 Order of checks for every event (the precedence of rejections):
     1. ``seq`` follows the last applied event and ``prev_hash`` is the head (log integrity);

@@ -1,4 +1,4 @@
-"""Bounties and challenges: a sponsor's prize in escrow, hunters' submissions, reviewers' awards (DESIGN §11).
+"""Bounties and challenges: a sponsor's prize in escrow, hunters' submissions, reviewers' awards (docs/design.md §8).
 
 Concepts
     A *bounty* pays prizes to submissions that reviewers approve (``bounty.award``), in any order,

@@ -1,4 +1,4 @@
-"""Epochs paid on an EVM chain: one payout path per epoch.
+"""Epochs paid on an EVM chain: one payout path per epoch (docs/design.md §6).
 
 Concepts
     A closed epoch's claimable leaves ``(address, epoch, amount)`` can be paid two ways: by the engine

@@ -1,4 +1,4 @@
-"""Community engagement: curators attest contributions with points; the community stream is split by points (DESIGN §11).
+"""Community engagement: curators attest contributions with points; the community stream is split by points (docs/design.md §8).
 
 Concepts
     *Curators* are appointed (for now by the oracle; later by governance through ``appoint_curator`` /

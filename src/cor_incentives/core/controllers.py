@@ -1,4 +1,4 @@
-"""Controllers: the "regular review" made mechanical (DESIGN §10).
+"""Controllers: the "regular review" made mechanical (docs/design.md §8).
 
 At each epoch close every enabled controller measures a signal, compares it with its target and
 moves one parameter by a bounded, rate-limited step toward the target; the new value applies from

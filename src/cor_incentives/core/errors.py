@@ -1,4 +1,4 @@
-"""One family of expected errors: rejections a user can cause.
+"""One family of expected errors: rejections a user can cause (docs/design.md §3).
 
 Each error has a stable machine-readable ``code`` (TigerBeetle-style precise names) and a human
 message. The shell maps them to CLI exit codes and HTTP statuses. An ``InvariantViolation`` is a bug,

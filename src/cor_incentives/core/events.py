@@ -1,4 +1,4 @@
-"""Events: typed records with a canonical byte encoding, hash-chained.
+"""Events: typed records with a canonical byte encoding, hash-chained (docs/design.md §3).
 
 A *command* is what an actor signs: ``{"chain_id", "kind", "actor", "nonce", "body"}`` encoded as
 canonical JSON (UTF-8, keys sorted, no spaces, ASCII only, integers as JSON numbers below 2**53;

@@ -1,4 +1,4 @@
-"""Governance: proposals, stake-weighted votes, tally, timelock, execution at an epoch boundary.
+"""Governance: proposals, stake-weighted votes, tally, timelock, execution at an epoch boundary (docs/design.md §8).
 
 Messages
     ``gov.propose`` {kind, title, ...} with a deposit of ``gov_min_deposit_units`` (escrow:proposal:<id>):

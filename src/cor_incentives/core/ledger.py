@@ -1,4 +1,4 @@
-"""The double-entry ledger: typed accounts, postings, conservation.
+"""The double-entry ledger: typed accounts, postings, conservation (docs/design.md §2).
 
 Concepts
     Every movement of COR is a posting ``(src, dst, amount, reason)`` inside one event. Accounts are

@@ -1,4 +1,4 @@
-"""Merkle trees of epoch rewards, byte-compatible with OpenZeppelin's ``StandardMerkleTree``.
+"""Merkle trees of epoch rewards, byte-compatible with OpenZeppelin's ``StandardMerkleTree`` (docs/design.md §6).
 
 Concepts
     At each epoch close the engine commits to who may claim what with one 32-byte **root** over

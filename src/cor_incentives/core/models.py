@@ -1,4 +1,4 @@
-"""The model registry (marketplace records): what a task runs, how it is priced, who earns royalties.
+"""The model registry (marketplace records): what a task runs, how it is priced, who earns royalties (docs/design.md §4).
 
 State
     ``state.models[id] = Model(id, owner, parameter_count, quantization, context_length, license,

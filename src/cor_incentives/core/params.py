@@ -1,4 +1,4 @@
-"""Parameters: one typed, validated, immutable set, and its history by epoch.
+"""Parameters: one typed, validated, immutable set, and its history by epoch (docs/design.md §3).
 
 Every field has bounds (``min``/``max`` in its metadata) and a line saying what it is and where its
 default comes from. Split fields (``*_split_bps``) are mappings whose values sum to 10 000. Units go
@@ -56,7 +56,7 @@ class Params:
 
     # --- time ---
     epoch_length_ticks: int = _p(100, 1, 10**6, "ticks per epoch")
-    # --- staking (DESIGN §7) ---
+    # --- staking (docs/design.md §7) ---
     min_self_bond_miner_units: int = _p(1_000 * COR, 1, U256, "security deposit of a miner node")
     min_self_bond_validator_units: int = _p(2_000 * COR, 1, U256, "security deposit of a validator node")
     min_self_bond_router_units: int = _p(500 * COR, 1, U256, "security deposit of a router node")
@@ -64,7 +64,7 @@ class Params:
     max_commission_change_bps: int = _p(500, 0, BPS, "largest commission change in one step")
     commission_change_cooldown_epochs: int = _p(1, 0, 1_000, "epochs between two commission changes")
     unbonding_period_epochs: int = _p(2, 0, 1_000, "epochs before unbonded stake can be withdrawn")
-    # --- slashing (DESIGN §7) ---
+    # --- slashing (docs/design.md §7) ---
     slash_fraction_bps: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(SLASH_FRACTION_DEFAULT)),
         metadata={"keys": tuple(SLASH_FRACTION_DEFAULT), "max_each": BPS, "doc": "share of slashable stake taken per offence"},
@@ -76,7 +76,7 @@ class Params:
     missed_deadline_threshold: int = _p(3, 1, 10_000, "missed deadlines in the window that make an offence")
     validator_deviation_threshold: int = _p(3, 1, 10_000, "large deviations in the window that make an offence")
     offence_window_epochs: int = _p(1, 1, 1_000, "epochs an offence counter looks back")
-    # --- tasks (DESIGN §4, §5) ---
+    # --- tasks (docs/design.md §4, §5) ---
     redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
     validators_per_task: int = _p(3, 1, 32, "validators sampled per task")
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
@@ -88,10 +88,10 @@ class Params:
     validation_deadline_ticks: int = _p(5, 1, 10_000, "ticks from the reveal deadline to the validation deadline")
     max_prompt_bytes: int = _p(64_000, 1, 10**7, "largest prompt accepted")
     fee_split_bps: Mapping[str, int] = _split(FEE_SPLIT_DEFAULT, "how a task's fee is split")
-    # --- reputation (DESIGN §6) ---
+    # --- reputation (docs/design.md §5) ---
     reputation_initial_ppb: int = _p(500_000_000, 0, PPB, "reputation of a new node")
     reputation_half_life_tasks: int = _p(20, 1, 10_000, "tasks after which an observation weighs half")
-    # --- pricing (DESIGN §9) ---
+    # --- pricing (docs/design.md §4) ---
     input_price_per_token_units: int = _p(10**13, 0, U256, "price of one input token (0.00001 COR)")
     output_price_per_token_units: int = _p(3 * 10**13, 0, U256, "price of one output token (0.00003 COR)")
     validation_fee_units: int = _p(10**15, 0, U256, "flat validation fee per task (0.001 COR)")
@@ -103,7 +103,7 @@ class Params:
     parent_royalty_bps: int = _p(3_000, 0, BPS, "share of a fine-tune's royalty paid to its parent model's owner")
     network_task_interval_ticks: int = _p(10, 0, 10**6, "ticks between network tasks issued by the oracle (0: none)")
     max_open_tasks: int = _p(100_000, 1, 10**8, "open tasks at once (a bound on the state)")
-    # --- epochs and rewards (DESIGN §8) ---
+    # --- epochs and rewards (docs/design.md §6) ---
     emission_per_epoch_units: int = _p(50_000 * COR, 0, U256, "initial emission from pool:network_incentives per epoch")
     emission_decay_ppb: int = _p(999_000_000, 0, PPB, "per-epoch multiplier of the emission (exponential decay)")
     emission_split_bps: Mapping[str, int] = _split(EMISSION_SPLIT_DEFAULT, "how each epoch's emission is split into streams")
@@ -113,7 +113,7 @@ class Params:
     reputation_multiplier_max_ppb: int = _p(1_500_000_000, 0, 10 * PPB, "performance multiplier at reputation 1")
     epochs_per_year: int = _p(365, 1, 10**7, "epochs in a year, for APR (devnet: one epoch stands for a day)")
     max_epoch_drain_bps: int = _p(100, 0, BPS, "largest share of pool:staking paid in one epoch")
-    # --- governance (DESIGN §10) ---
+    # --- governance (docs/design.md §8) ---
     gov_min_deposit_units: int = _p(1_000 * COR, 0, U256, "deposit a proposal locks (returned unless vetoed)")
     gov_voting_period_ticks: int = _p(100, 1, 10**7, "ticks a proposal is open for votes")
     gov_quorum_bps: int = _p(3_340, 0, BPS, "share of snapshot stake that must vote (abstain counts)")
@@ -121,7 +121,7 @@ class Params:
     gov_veto_bps: int = _p(3_340, 0, BPS, "veto / all votes that rejects the proposal and burns its deposit")
     gov_timelock_ticks: int = _p(0, 0, 10**7, "ticks between the end of voting and execution (at the next epoch close after)")
     gov_voter_reward_cap_bps: int = _p(2_500, 1, BPS, "largest share of the governance stream one address can earn in an epoch")
-    # --- bounties and community (DESIGN §11) ---
+    # --- bounties and community (docs/design.md §8) ---
     bounty_review_period_ticks: int = _p(
         100,
         0,

@@ -1,4 +1,4 @@
-"""Pricing: what a user pays for a task, scaled by its complexity (DESIGN §9).
+"""Pricing: what a user pays for a task, scaled by its complexity (docs/design.md §4).
 
     per_miner = (base_fee[tier] + input_tokens × input_price + output_tokens × output_price)
                 × quantization_factor × context_factor

@@ -1,4 +1,4 @@
-"""Reputation: per node and role, an exponentially weighted moving average in [0, 10**9].
+"""Reputation: per node and role, an exponentially weighted moving average in [0, 10**9] (docs/design.md §5).
 
     reputation ← reputation + α × (observation − reputation),   α = 1 − 2^(−1/half_life_tasks)
 

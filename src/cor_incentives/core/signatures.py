@@ -1,4 +1,4 @@
-"""Ethereum signatures (EIP-191 personal messages): signing and recovering who signed what.
+"""Ethereum signatures (EIP-191 personal messages): signing and recovering who signed what (docs/design.md §3).
 
 Pure computation over secp256k1 and keccak (eth-keys, with libsecp256k1 through coincurve when
 installed): no I/O, no clock. The bytes are exactly eth-account's ``sign_message(encode_defunct(m))``

@@ -1,4 +1,4 @@
-"""The engine's state: everything ``apply`` reads and changes, in one place.
+"""The engine's state: everything ``apply`` reads and changes, in one place (docs/design.md §3).
 
 State variables
     chain_id, oracle (the engine's own signing address), genesis_supply, minted, params (history by

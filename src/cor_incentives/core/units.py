@@ -1,4 +1,4 @@
-"""Token units: integer base units, 1 COR = 10**18. Parse and format decimal strings exactly.
+"""Token units: integer base units, 1 COR = 10**18. Parse and format decimal strings exactly (docs/design.md §2).
 
 Rates are integers too: basis points (``*_bps``, 1/10 000) and parts per billion (``*_ppb``).
 No float ever touches an amount.

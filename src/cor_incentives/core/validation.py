@@ -1,4 +1,4 @@
-"""Aggregating validators' reports: stake-weighted median, consensus, validator agreement.
+"""Aggregating validators' reports: stake-weighted median, consensus, validator agreement (docs/design.md §5).
 
 PoI (Proof of Inference)
     Each validator reports, per revealed miner, the cosine distance (ppb) of its output to the medoid

@@ -1,9 +1,9 @@
-"""Epoch work rewards: split one emission stream among nodes by weighted useful work (DESIGN §8).
+"""Epoch work rewards: split one emission stream among nodes by weighted useful work (docs/design.md §6).
 
 Concepts
 --------
 At an epoch's close the miner stream of ``pool:network_incentives`` is split among nodes by the
-useful work they did that epoch, weighted by a bounded reputation multiplier (DESIGN §6), after two
+useful work they did that epoch, weighted by a bounded reputation multiplier (docs/design.md §5), after two
 eligibility gates (precommit rate, score). The input is columnar: one row per (task, node)
 assignment in the epoch, plus one reputation per node. Everything is an integer; every division
 floors. Nothing here moves money: the caller posts ``reward`` and puts ``remainder`` where it belongs.
@@ -50,7 +50,7 @@ validations counting 0.
 Where the remainder goes
 ------------------------
 ``remainder`` (the rounding dust of the floors, or the whole stream when no node has positive
-weighted work) is returned, not posted: DESIGN §8 says a stream with no eligible earner stays in its
+weighted work) is returned, not posted: docs/design.md §6: a stream with no eligible earner stays in its
 pool, and the caller does the same with rounding dust. ``distributed + remainder == stream_amount``
 is checked with ``invariant`` on every call, as is ``remainder < number of nodes with weight > 0``.
 
@@ -99,7 +99,7 @@ _LOW_MASK = (1 << _LOW_BITS) - 1
 
 @dataclass(frozen=True)
 class WorkRewardParams:
-    """Governance parameters of the epoch work-reward split (DESIGN §6, §8)."""
+    """Governance parameters of the epoch work-reward split (docs/design.md §5, §6)."""
 
     min_precommit_rate_bps: int = 6_000
     """Gate: share of its assignments a node precommitted by the deadline (testnet rule: 60 %)."""
@@ -108,10 +108,10 @@ class WorkRewardParams:
     """Gate: mean PoUW quality over all assignments, misses and out-of-consensus as 0 (testnet: 50 %)."""
 
     reputation_multiplier_min_ppb: int = 500_000_000
-    """Multiplier at reputation 0 (DESIGN §6 default bound 0.5)."""
+    """Multiplier at reputation 0 (default bound 0.5)."""
 
     reputation_multiplier_max_ppb: int = 1_500_000_000
-    """Multiplier at reputation 1 (DESIGN §6 default bound 1.5); linear in between."""
+    """Multiplier at reputation 1 (default bound 1.5); linear in between."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

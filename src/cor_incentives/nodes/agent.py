@@ -1,4 +1,4 @@
-"""Node agents: one process per node, talking to the service only over its HTTP API, with its own key.
+"""Node agents: one process per node, talking to the service only over its HTTP API, with its own key (docs/design.md §9).
 
     python -m cor_incentives.nodes.agent --role miner --key-file keys/miner-1.json --api http://127.0.0.1:8545 \
         --strategy honest --backend llama --log-file logs/miner-1.log

@@ -1,4 +1,4 @@
-"""The devnet: a whole local network — the API, node agents as separate processes, and the clock.
+"""The devnet: a whole local network — the API, node agents as separate processes, and the clock (docs/design.md §9).
 
 Processes
     * this process: creates a fresh database and seeded keys, writes genesis, the bundled model, the

@@ -1,4 +1,4 @@
-"""Incentive checks (issue 8): each one a criterion, the measured numbers, a verdict, and a fix.
+"""Incentive checks: each one a criterion, the measured numbers, a verdict, and a fix.
 
 A check is evaluated on the runs of one scenario (all its seeds, all epochs pooled) and, where it
 compares, on the runs of its baseline with the *same seeds*. Sums are pooled over nodes, epochs and

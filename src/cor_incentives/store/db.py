@@ -1,4 +1,4 @@
-"""Storage: the event log (the truth) and read models (projections rebuilt from it).
+"""Storage: the event log (the truth) and read models (projections rebuilt from it) (docs/design.md §9).
 
 SQLAlchemy Core over a SQLite file (WAL, ``BEGIN IMMEDIATE`` for the single writer) by default, or
 PostgreSQL by URL (``postgresql+psycopg://…``; the writer holds a transaction-scoped advisory lock).
