@@ -58,7 +58,7 @@ Rounding and refunds
 Statement lines (paid to wallets, so never claimable)
     sponsor: ``bounty_funding`` (−prize) at create and ``bounty_refund`` at expiry; hunter: ``bounty_prize``.
 
-Parameters (read with their defaults until they are part of ``Params``)
+Parameters (in ``Params``; governance may change them)
     ``bounty_review_period_ticks``  ticks after the deadline during which only reviewers may finalize and a
                                     bounty cannot yet expire (so a sponsor cannot cut the review short)
     ``bounty_max_duration_ticks``   furthest deadline from now

@@ -34,7 +34,7 @@ Epoch close (``process_community_rewards``, after ``process_emission``, before t
 Rounding
     The floors, and the whole budget when nobody was attested, stay in ``pool:network_incentives``.
 
-Parameters (read with their defaults until they are part of ``Params``)
+Parameters (in ``Params``; governance may change them)
     ``community_min_stake_units``, ``community_min_balance_units``, ``community_max_points_per_member_epoch``.
 """
 
