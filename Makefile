@@ -7,7 +7,7 @@ COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
 LINT_PATHS := src tests bench scripts
 
-.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean
+.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean poi-generate poi-calibrate
 
 install: $(VENV)/.installed
 
@@ -65,6 +65,13 @@ format: install
 # in a commit that changes behaviour on purpose, and say why in its message
 golden: install
 	$(PY) tests/support/golden.py
+
+# PoI calibration (docs/poi-calibration.md): outputs with the real SmolLM2 (slow, resumable), then ROC and rates
+poi-generate: install
+	$(PY) scripts/poi_generate.py
+
+poi-calibrate: install
+	$(PY) scripts/poi_calibrate.py
 
 clean:
 	rm -rf $(VENV) node_modules cor-data .pytest_cache

@@ -107,6 +107,21 @@ def cosine_distance_ppb(a: np.ndarray, b: np.ndarray, a_norm_sq: float, b_norm_s
     return min(max(distance_ppb, 0), MAX_DISTANCE_PPB)
 
 
+def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str]) -> list[int]:
+    """Each output's distance to the medoid, the outputs ranked best quality first (ties by ``tiebreak``).
+
+    The ranking decides which output wins a tie of summed distances (with two outputs there always
+    is one), so a worse output never becomes the reference the others are measured against.
+    """
+    n = len(matrix)
+    if not len(quality_ppb) == len(tiebreak) == n:
+        raise ValueError("one quality score and one tiebreak per output")
+    order = sorted(range(n), key=lambda i: (-quality_ppb[i], tiebreak[i]))
+    ranked = [[matrix[i][j] for j in order] for i in order]
+    medoid = order[medoid_from_distances(ranked)]
+    return [matrix[medoid][i] for i in range(n)]
+
+
 def medoid_from_distances(matrix: list[list[int]]) -> int:
     """Row with the smallest integer sum; the lowest index wins a tie."""
     _check_count(len(matrix))

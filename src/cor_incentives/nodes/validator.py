@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ai.poi import compute_poi
+from ..ai.embedding import get_embedder
+from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb
 from ..ai.quality import QualityScorer, RuleEmbeddingScorer
 
 
@@ -23,12 +24,13 @@ def evaluate_outputs(
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:
         scores = [scorer.score(prompt, t, max_output_tokens=max_output_tokens) for t in texts]
-    # the medoid breaks ties by index: put the best-scored outputs first, so that with two outputs
+    # the medoid breaks ties by index: the best-scored outputs rank first, so that with two outputs
     # (or any tie) a garbage answer never becomes the reference the others are measured against
-    order = sorted(range(len(miners)), key=lambda i: (-scores[i].total_ppb, miners[i]))
-    poi = compute_poi([texts[i] for i in order]) if len(texts) > 1 else None
-    distance = {order[j]: poi.distances_ppb[j] for j in range(len(order))} if poi else {}
+    distance = [0] * len(texts)
+    if len(texts) > 1:
+        matrix = pairwise_distances_ppb(get_embedder().embed(texts))
+        distance = ranked_distances_ppb(matrix, [s.total_ppb for s in scores], miners)
     return [
-        {"miner": m, "poi_distance_ppb": distance.get(i, 0), "quality_ppb": scores[i].total_ppb, "criteria": dict(scores[i].criteria)}
+        {"miner": m, "poi_distance_ppb": distance[i], "quality_ppb": scores[i].total_ppb, "criteria": dict(scores[i].criteria)}
         for i, m in enumerate(miners)
     ]

@@ -1,0 +1,753 @@
+"""PoI calibration: honest and cheating outputs for the bundled prompts, tasks built from them, ROC.
+
+Concepts
+    Real miners do not decode greedily: each samples at its own temperature with its own seed, so two
+    honest outputs to one prompt differ. The PoI rule (``poi_max_distance_ppb`` in the core) must keep
+    those in consensus and still put cheaters out. This module holds what the calibration is made of;
+    ``scripts/poi_generate.py`` writes the outputs once with the real SmolLM2 (slow), and
+    ``scripts/poi_calibrate.py`` embeds them with the real all-MiniLM-L6-v2, builds tasks, measures
+    the rates and draws the ROC figure (docs/poi-calibration.md).
+
+The calibration set (``data/poi-calibration/outputs.jsonl``, one JSON object per output)
+    prompts     every prompt of the bundled set; within each kind, in id order, every third prompt
+                is *held out* (never used to choose the rule), the others are the *calibration* part.
+    honest      ``HONEST_MINERS`` miners per prompt, miner i samples at ``HONEST_TEMPERATURES[i]``
+                (0.3–1.0) with its own seed (``derive_seed(prompt id, miner)``), llama.cpp's default
+                truncation samplers (top-k 40, top-p 0.95, min-p 0.05), up to the prompt's
+                ``max_output_tokens``.
+    lazy        a fixed non-answer ("I am not sure, please check online.", ...), no model run.
+    generic     a template that restates the prompt's words ("Here is a clear answer to your
+                request: ...") without answering it, no model run.
+    garbage     random letters (``nodes.strategies.garbage_text``).
+    truncated   the model stopped at 1/8 of the budget (``truncated_budget``) to save compute; only
+                outputs that the budget really cut (finish reason ``length``) count as cheating.
+    off_topic   an honest output to another prompt of the same kind (a replayed cached answer).
+
+Tasks (what a validator sees)
+    A task has ``redundancy`` miners; the validator orders the outputs by quality, picks the medoid
+    and reports each output's distance to it (``nodes.validator.evaluate_outputs`` on the same
+    functions). Honest tasks: every ``redundancy``-subset of the honest miners of a prompt. Cheating
+    tasks: each cheating output with every (redundancy − 1)-subset of honest miners.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..ai.poi import ranked_distances_ppb
+from ..core.units import BPS, PPB
+from .backends import Sampling, derive_seed
+from .strategies import LAZY_ANSWER, garbage_text
+
+HONEST_TEMPERATURES = (0.3, 0.45, 0.6, 0.75, 0.9, 1.0)
+HONEST_MINERS = len(HONEST_TEMPERATURES)
+TRUNCATED_TEMPERATURE = 0.7
+TRUNCATED_DIVISOR = 8  # a truncating miner generates 1/8 of the budget
+CHEAT_CLASSES = ("lazy", "generic", "garbage", "truncated", "off_topic")
+CLASSES = ("honest", *CHEAT_CLASSES)
+SPLITS = ("calibration", "held_out")
+HELD_OUT_EVERY = 3  # every third prompt of a kind is held out
+
+LAZY_ANSWERS = (
+    LAZY_ANSWER,
+    "I don't know.",
+    "Sure, here is the answer you asked for.",
+    "That is a good question. There are many possible answers.",
+    "Please provide more details so I can help.",
+    "Thank you for your question.",
+)
+GENERIC_TEMPLATES = (
+    "Here is a clear answer to your request: {topic}. It covers the main point in a short, direct way.",
+    "In short: {topic}. This is the essential idea, stated plainly and completely.",
+    "Good question. {topic}? The answer depends on several factors, and it is important to consider all of them.",
+    "Regarding {topic}: there are many aspects to this, and the details vary from case to case.",
+)
+
+
+def split_prompts(prompts: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Prompt id → ``calibration`` or ``held_out``: within each kind, in id order, every third is held out."""
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for p in prompts:
+        by_kind[p["kind"]].append(p["id"])
+    out = {}
+    for ids in by_kind.values():
+        for i, pid in enumerate(sorted(ids)):
+            out[pid] = "held_out" if i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1 else "calibration"
+    return out
+
+
+def honest_sampling(prompt_id: str, miner: int) -> Sampling:
+    """Honest miner ``miner``'s settings for one prompt: its temperature, a seed of its own."""
+    return Sampling(temperature=HONEST_TEMPERATURES[miner], seed=derive_seed("poi-honest", prompt_id, miner))
+
+
+def truncated_sampling(prompt_id: str) -> Sampling:
+    """The truncating cheater's settings for one prompt."""
+    return Sampling(temperature=TRUNCATED_TEMPERATURE, seed=derive_seed("poi-truncated", prompt_id))
+
+
+def truncated_budget(max_output_tokens: int) -> int:
+    """Tokens a truncating miner generates: 1/8 of the budget, at least 2."""
+    return max(2, max_output_tokens // TRUNCATED_DIVISOR)
+
+
+def _pick(prompt_id: str, label: str, n: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{label}|{prompt_id}".encode()).digest()[:4], "big") % n
+
+
+def lazy_output(prompt_id: str) -> str:
+    """A non-answer that costs nothing to produce."""
+    return LAZY_ANSWERS[_pick(prompt_id, "lazy", len(LAZY_ANSWERS))]
+
+
+def generic_output(prompt_id: str, prompt: str) -> str:
+    """A template that restates the prompt's first words without answering it."""
+    words = prompt.strip().rstrip("?.!").split()
+    topic = " ".join(words[:12]) if words else "the question"
+    return GENERIC_TEMPLATES[_pick(prompt_id, "generic", len(GENERIC_TEMPLATES))].format(topic=topic)
+
+
+def garbage_output(prompt_id: str) -> str:
+    """Random letters, as the devnet's garbage miner reveals."""
+    return garbage_text(_pick(prompt_id, "garbage", 2**31), "poi-calibration")
+
+
+def off_topic_source(prompts: Sequence[dict[str, Any]], prompt_id: str) -> str:
+    """The prompt whose honest answer an off-topic cheater replays: the next prompt of the same kind."""
+    by_id = {p["id"]: p for p in prompts}
+    same = sorted(p["id"] for p in prompts if p["kind"] == by_id[prompt_id]["kind"])
+    if len(same) < 2:
+        raise ValueError(f"kind {by_id[prompt_id]['kind']!r} has one prompt; off-topic needs another of its kind")
+    return same[(same.index(prompt_id) + 1) % len(same)]
+
+
+def output_key(row: dict[str, Any]) -> tuple[str, str, int]:
+    """The identity of an output line: (prompt id, class, miner)."""
+    return (row["prompt_id"], row["class"], int(row.get("miner", 0)))
+
+
+def cheat_rows(prompts: Sequence[dict[str, Any]], honest: dict[tuple[str, int], str]) -> Iterable[dict[str, Any]]:
+    """The outputs of the cheaters that run no model (lazy, generic, garbage, off-topic), per prompt."""
+    for p in prompts:
+        pid = p["id"]
+        base = {"prompt_id": pid, "kind": p["kind"], "miner": 0, "sampling": None, "finish": None, "output_tokens": None}
+        yield {**base, "class": "lazy", "text": lazy_output(pid)}
+        yield {**base, "class": "generic", "text": generic_output(pid, p["prompt"])}
+        yield {**base, "class": "garbage", "text": garbage_output(pid)}
+        source = off_topic_source(prompts, pid)
+        yield {**base, "class": "off_topic", "source_prompt_id": source, "text": honest[(source, 0)]}
+
+
+# == tasks and observations ==========================================================================
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One output's PoI report in one simulated task."""
+
+    prompt_id: str
+    kind: str
+    split: str
+    output_class: str  # honest or a cheat class
+    task_mix: str  # honest (all miners honest) or the cheat class of the one cheater in the task
+    redundancy: int
+    distance_ppb: int  # to the task's medoid, as the validator reports it
+    quality_ppb: int  # the validator's PoUW score
+    spread_ppb: int  # median of the task's distances to its medoid
+
+
+def cheat_counts(row: dict[str, Any]) -> bool:
+    """Whether a cheat output counts as cheating: a truncated one only when the budget really cut it."""
+    return row["class"] != "truncated" or row.get("finish") == "length"
+
+
+def task_observations(
+    prompt: dict[str, Any],
+    split: str,
+    rows: Sequence[dict[str, Any]],
+    matrix: Sequence[Sequence[int]],
+    quality_ppb: Sequence[int],
+    redundancy: int,
+) -> list[Observation]:
+    """Every honest ``redundancy``-task and every one-cheater task of one prompt, per output.
+
+    ``rows`` are the prompt's outputs, ``matrix`` their pairwise distances (ppb) and ``quality_ppb``
+    their scores, all in the same order.
+    """
+    honest = [i for i, r in enumerate(rows) if r["class"] == "honest"]
+    cheats = [i for i, r in enumerate(rows) if r["class"] != "honest" and cheat_counts(r)]
+    names = [f"{r['class']}-{r['miner']}" for r in rows]
+    tasks = [(combo, "honest") for combo in combinations(honest, redundancy)]
+    tasks += [((*combo, c), rows[c]["class"]) for c in cheats for combo in combinations(honest, redundancy - 1)]
+    out = []
+    for members, mix in tasks:
+        sub = [[matrix[i][j] for j in members] for i in members]
+        distances = ranked_distances_ppb(sub, [quality_ppb[i] for i in members], [names[i] for i in members])
+        spread = sorted(distances)[(len(distances) - 1) // 2]
+        for i, d in zip(members, distances):
+            out.append(Observation(prompt["id"], prompt["kind"], split, rows[i]["class"], mix, redundancy, d, quality_ppb[i], spread))
+    return out
+
+
+# == rules and rates =================================================================================
+
+
+@dataclass(frozen=True)
+class PoiRule:
+    """When an output is in consensus: distance ≤ the task's threshold and quality ≥ the floor.
+
+    threshold = max(max_distance_ppb, min(cap_ppb, spread × spread_factor_bps / 10 000)); with
+    ``spread_factor_bps`` 0 it is the global threshold ``max_distance_ppb``.
+    """
+
+    max_distance_ppb: int
+    min_quality_ppb: int = 0
+    spread_factor_bps: int = 0
+    cap_ppb: int = 2 * PPB
+
+    def threshold_ppb(self, spread_ppb: int) -> int:
+        return max(self.max_distance_ppb, min(self.cap_ppb, spread_ppb * self.spread_factor_bps // BPS))
+
+    def admits(self, o: Observation) -> bool:
+        return o.distance_ppb <= self.threshold_ppb(o.spread_ppb) and o.quality_ppb >= self.min_quality_ppb
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Honest outputs in consensus and cheating outputs out, as counts."""
+
+    honest_in: int
+    honest: int
+    cheat_out: int
+    cheat: int
+
+    @property
+    def honest_in_rate(self) -> float:
+        return self.honest_in / self.honest if self.honest else float("nan")
+
+    @property
+    def cheat_out_rate(self) -> float:
+        return self.cheat_out / self.cheat if self.cheat else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "honest_in": self.honest_in,
+            "honest": self.honest,
+            "honest_in_rate": round(self.honest_in_rate, 5),
+            "cheat_out": self.cheat_out,
+            "cheat": self.cheat,
+            "cheat_out_rate": round(self.cheat_out_rate, 5),
+        }
+
+
+def rates(observations: Iterable[Observation], rule: PoiRule) -> Rates:
+    """How many honest outputs the rule keeps in consensus and how many cheating outputs it puts out."""
+    hi = h = co = c = 0
+    for o in observations:
+        ok = rule.admits(o)
+        if o.output_class == "honest":
+            h += 1
+            hi += ok
+        else:
+            c += 1
+            co += not ok
+    return Rates(hi, h, co, c)
+
+
+def roc_points(distances_honest: np.ndarray, distances_cheat: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cheaters in consensus, honest in consensus) for each global threshold: the ROC curve."""
+    h = np.sort(distances_honest)
+    c = np.sort(distances_cheat)
+    honest_in = np.searchsorted(h, thresholds, side="right") / max(1, len(h))
+    cheat_in = np.searchsorted(c, thresholds, side="right") / max(1, len(c))
+    return cheat_in, honest_in
+
+
+def best_threshold(distances_honest: np.ndarray, distances_cheat: np.ndarray, thresholds: np.ndarray) -> int:
+    """The threshold that maximises min(honest in, cheaters out); the middle of the best plateau."""
+    cheat_in, honest_in = roc_points(distances_honest, distances_cheat, thresholds)
+    score = np.minimum(honest_in, 1.0 - cheat_in)
+    best = np.flatnonzero(score == score.max())
+    return int(thresholds[best[len(best) // 2]])
+
+
+def honest_first_threshold(distances_honest: np.ndarray, thresholds: np.ndarray, target: float) -> int:
+    """The smallest threshold that keeps at least ``target`` of the honest outputs in (the most cheaters out)."""
+    h = np.sort(distances_honest)
+    honest_in = np.searchsorted(h, thresholds, side="right") / max(1, len(h))
+    ok = np.flatnonzero(honest_in >= target)
+    return int(thresholds[ok[0]] if len(ok) else thresholds[-1])
+
+
+# == the measurement ================================================================================
+
+REDUNDANCY = 3  # the default miners per task
+OTHER_REDUNDANCIES = (5,)
+THRESHOLD_STEP_PPB = 1_000_000  # the ROC grid: 0.001 of cosine distance
+THRESHOLD_MAX_PPB = 1_300_000_000
+SPREAD_FACTORS_BPS = (15_000, 20_000, 30_000)  # relative rules tried: threshold = max(floor, k × spread)
+PREVIOUS_MAX_DISTANCE_PPB = 150_000_000  # the default before calibration, set for greedy miners that agree exactly
+HONEST_TARGET = 0.99  # honest outputs in consensus: an honest miner out of consensus is slashed
+
+
+@dataclass(frozen=True)
+class CalibrationData:
+    prompts: tuple[dict[str, Any], ...]  # with "split"
+    rows: tuple[dict[str, Any], ...]
+
+
+@dataclass
+class Measurement:
+    """What ``measure`` found: every observation and the summary document."""
+
+    observations: list[Observation]
+    summary: dict[str, Any]
+
+
+def load_calibration(directory: Path | str) -> CalibrationData:
+    """prompts.jsonl and outputs.jsonl of a calibration directory."""
+    d = Path(directory)
+    prompts = tuple(json.loads(line) for line in (d / "prompts.jsonl").read_text().splitlines() if line.strip())
+    rows = tuple(json.loads(line) for line in (d / "outputs.jsonl").read_text().splitlines() if line.strip())
+    ids = {p["id"] for p in prompts}
+    stray = {r["prompt_id"] for r in rows} - ids
+    if stray:
+        raise ValueError(f"outputs for prompts not in prompts.jsonl: {sorted(stray)[:5]}")
+    return CalibrationData(prompts, rows)
+
+
+def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, tuple[list[list[int]], list[int]]]:
+    """Prompt id → (pairwise distance matrix in ppb, quality of each output) with the real models."""
+    from ..ai.embedding import get_embedder
+    from ..ai.poi import pairwise_distances_ppb
+    from ..ai.quality import RuleEmbeddingScorer
+
+    embedder = _MemoEmbedder(get_embedder())
+    scorer = RuleEmbeddingScorer(embedder)  # type: ignore[arg-type]
+    by_prompt = rows_by_prompt(data)
+    out = {}
+    prompts = [p for p in data.prompts if p["id"] in by_prompt]
+    bar = _progress(len(prompts), "embedding and scoring") if progress else None
+    for p in prompts:
+        texts = [r["text"] for r in by_prompt[p["id"]]]
+        scores = scorer.score_outputs(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
+        out[p["id"]] = (pairwise_distances_ppb(embedder.embed(texts)), [s.total_ppb for s in scores])
+        if bar:
+            bar()
+    return out
+
+
+class _MemoEmbedder:
+    """The embedder with a memo per text: the scorer and the distances embed each output once.
+
+    Sound because a text's vector does not depend on its batch (``ai.embedding``, tested)."""
+
+    def __init__(self, embedder: Any) -> None:
+        self._embedder = embedder
+        self._memo: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if todo:
+            for t, v in zip(todo, self._embedder.embed(todo)):
+                self._memo[t] = v
+        out = np.stack([self._memo[t] for t in texts]) if texts else self._embedder.embed([])
+        if len(self._memo) > 10_000:
+            self._memo.clear()
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._embedder, name)
+
+
+def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
+    order = {c: i for i, c in enumerate(CLASSES)}
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in data.rows:
+        out[r["prompt_id"]].append(r)
+    for rows in out.values():
+        rows.sort(key=lambda r: (order[r["class"]], r["miner"]))
+    return dict(out)
+
+
+def all_observations(data: CalibrationData, scored: dict[str, tuple[list[list[int]], list[int]]], redundancy: int) -> list[Observation]:
+    by_prompt = rows_by_prompt(data)
+    out: list[Observation] = []
+    for p in data.prompts:
+        if p["id"] in scored:
+            matrix, quality = scored[p["id"]]
+            out += task_observations(p, p["split"], by_prompt[p["id"]], matrix, quality, redundancy)
+    return out
+
+
+def measure(data: CalibrationData, progress: bool = False, scored: dict[str, tuple[list[list[int]], list[int]]] | None = None) -> Measurement:
+    """Embed, build tasks, choose the threshold by ROC on the calibration prompts, report every rate."""
+    from ..core.params import Params
+
+    scored = scored if scored is not None else embed_and_score(data, progress)
+    params = Params()
+    floor = params.consensus_min_quality_ppb
+    obs = all_observations(data, scored, REDUNDANCY)
+    cal = [o for o in obs if o.split == "calibration"]
+    grid = np.arange(0, THRESHOLD_MAX_PPB + 1, THRESHOLD_STEP_PPB, dtype=np.int64)
+
+    honest_cal, cheat_cal = split_distances(cal)
+    chosen = honest_first_threshold(honest_cal, grid, HONEST_TARGET)
+    balanced = best_threshold(honest_cal, cheat_cal, grid)
+    rules = {
+        "previous": PoiRule(PREVIOUS_MAX_DISTANCE_PPB, floor),
+        "chosen": PoiRule(chosen, floor),
+        "balanced": PoiRule(balanced, floor),
+    }
+    summary: dict[str, Any] = {
+        "data": describe_data(data),
+        "redundancy": REDUNDANCY,
+        "params": {"previous_max_distance_ppb": PREVIOUS_MAX_DISTANCE_PPB, "consensus_min_quality_ppb": floor},
+        "chosen": {
+            "max_distance_ppb": chosen,
+            "honest_target": HONEST_TARGET,
+            "criterion": "the smallest threshold keeping the target share of honest outputs within it (PoI alone) on the calibration prompts",
+        },
+        "balanced": {"max_distance_ppb": balanced, "criterion": "maximise min(honest in, cheaters out) (PoI alone) on the calibration prompts"},
+        "rates": {name: rule_rates(obs, rule) for name, rule in rules.items()},
+        "distances": distance_quantiles(obs),
+        "roc": roc_summary(obs, grid, floor),
+        "alternatives": alternatives(obs, grid, floor),
+        "other_redundancy": {},
+    }
+    for r in OTHER_REDUNDANCIES:
+        more = all_observations(data, scored, r)
+        summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
+    return Measurement(obs, summary)
+
+
+def rule_rates(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
+    """Rates of a rule for PoI alone and for the whole consensus rule, by split, class, kind, temperature."""
+    poi_only = PoiRule(rule.max_distance_ppb, 0, rule.spread_factor_bps, rule.cap_ppb)
+    out: dict[str, Any] = {"max_distance_ppb": rule.max_distance_ppb, "min_quality_ppb": rule.min_quality_ppb}
+    for name, r in (("poi", poi_only), ("consensus", rule)):
+        block: dict[str, Any] = {}
+        for split in SPLITS:
+            part = [o for o in obs if o.split == split]
+            block[split] = rates(part, r).to_dict()
+            block[split]["cheat_out_by_class"] = {
+                c: rates([o for o in part if o.output_class == c], r).to_dict()["cheat_out_rate"] for c in CHEAT_CLASSES
+            }
+            block[split]["honest_in_by_task"] = {
+                m: rates([o for o in part if o.output_class == "honest" and o.task_mix == m], r).to_dict()["honest_in_rate"]
+                for m in ("honest", *CHEAT_CLASSES)
+            }
+            kinds = sorted({o.kind for o in part})
+            block[split]["by_kind"] = {k: rates([o for o in part if o.kind == k], r).to_dict() for k in kinds}
+        out[name] = block
+    return out
+
+
+def distance_quantiles(obs: list[Observation]) -> dict[str, Any]:
+    """Distance-to-medoid quantiles per class (all prompts), in ppb."""
+    out = {}
+    for c in CLASSES:
+        d = np.array([o.distance_ppb for o in obs if o.output_class == c], dtype=np.int64)
+        if len(d):
+            qs = {"p01": 1, "p05": 5, "p50": 50, "p95": 95, "p99": 99}
+            out[c] = {
+                "n": int(len(d)),
+                "min": int(d.min()),
+                "max": int(d.max()),
+                **{k: int(np.percentile(d, q, method="lower")) for k, q in qs.items()},
+            }
+    return out
+
+
+def roc_summary(obs: list[Observation], grid: np.ndarray, floor: int) -> dict[str, Any]:
+    """Area under the ROC curve (PoI alone) per split and per cheat class."""
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        part = [o for o in obs if o.split == split]
+        h = np.array([o.distance_ppb for o in part if o.output_class == "honest"], dtype=np.int64)
+        entry = {"auc": round(auc(h, np.array([o.distance_ppb for o in part if o.output_class != "honest"])), 5)}
+        for c in CHEAT_CLASSES:
+            entry[f"auc_{c}"] = round(auc(h, np.array([o.distance_ppb for o in part if o.output_class == c])), 5)
+        out[split] = entry
+    return out
+
+
+def auc(honest: np.ndarray, cheat: np.ndarray) -> float:
+    """P(a cheating output lies farther than an honest one), ties counting half: the ROC area."""
+    if not len(honest) or not len(cheat):
+        return float("nan")
+    h = np.sort(honest)
+    below = np.searchsorted(h, cheat, side="left")
+    equal = np.searchsorted(h, cheat, side="right") - below
+    return float((below.sum() + 0.5 * equal.sum()) / (len(h) * len(cheat)))
+
+
+def alternatives(obs: list[Observation], grid: np.ndarray, floor: int) -> dict[str, Any]:
+    """The other rules tried: per-kind thresholds and thresholds relative to the task's spread.
+
+    Each is chosen on the calibration prompts by the same criterion as the global threshold (honest
+    outputs in ≥ ``HONEST_TARGET``, PoI alone) and measured on both splits, PoI alone and with the
+    quality floor.
+    """
+    cal = [o for o in obs if o.split == "calibration"]
+    out: dict[str, Any] = {}
+    per_kind = {
+        k: honest_first_threshold(split_distances([o for o in cal if o.kind == k])[0], grid, HONEST_TARGET) for k in sorted({o.kind for o in obs})
+    }
+    out["per_kind"] = {
+        "thresholds_ppb": per_kind,
+        **{
+            name: {
+                split: _sum_rates(rates([o for o in obs if o.split == split and o.kind == k], PoiRule(t, q)) for k, t in per_kind.items()).to_dict()
+                for split in SPLITS
+            }
+            for name, q in (("poi", 0), ("consensus", floor))
+        },
+    }
+    spread = {}
+    for factor in SPREAD_FACTORS_BPS:
+        best = int(grid[-1])
+        for t in grid[::5]:
+            if rates(cal, PoiRule(int(t), 0, factor)).honest_in_rate >= HONEST_TARGET:
+                best = int(t)
+                break
+        spread[str(factor)] = {
+            "floor_ppb": best,
+            **{
+                name: {split: rates([o for o in obs if o.split == split], PoiRule(best, q, factor)).to_dict() for split in SPLITS}
+                for name, q in (("poi", 0), ("consensus", floor))
+            },
+        }
+    out["spread_relative"] = spread
+    return out
+
+
+def _sum_rates(parts: Iterable[Rates]) -> Rates:
+    parts = list(parts)
+    return Rates(sum(r.honest_in for r in parts), sum(r.honest for r in parts), sum(r.cheat_out for r in parts), sum(r.cheat for r in parts))
+
+
+def split_distances(observations: Sequence[Observation], floor: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Distances of the honest and of the cheating outputs; below the quality floor counts as infinitely far."""
+    far = THRESHOLD_MAX_PPB + 1
+    h = [o.distance_ppb if o.quality_ppb >= floor else far for o in observations if o.output_class == "honest"]
+    c = [o.distance_ppb if o.quality_ppb >= floor else far for o in observations if o.output_class != "honest"]
+    return np.array(h, dtype=np.int64), np.array(c, dtype=np.int64)
+
+
+def describe_data(data: CalibrationData) -> dict[str, Any]:
+    """Counts of prompts and outputs, and the honest sampling settings."""
+    split = {p["id"]: p["split"] for p in data.prompts}
+    counts: dict[str, dict[str, int]] = {s: defaultdict(int) for s in SPLITS}  # type: ignore[misc]
+    for r in data.rows:
+        counts[split[r["prompt_id"]]][r["class"] if cheat_counts(r) else "truncated_complete"] += 1
+    kinds: dict[str, dict[str, int]] = {s: defaultdict(int) for s in SPLITS}  # type: ignore[misc]
+    for p in data.prompts:
+        kinds[p["split"]][p["kind"]] += 1
+    return {
+        "prompts": {s: sum(1 for p in data.prompts if p["split"] == s) for s in SPLITS},
+        "prompts_by_kind": {s: dict(sorted(kinds[s].items())) for s in SPLITS},
+        "outputs": {s: dict(sorted(counts[s].items())) for s in SPLITS},
+        "honest_temperatures": list(HONEST_TEMPERATURES),
+        "honest_samplers": {k: v for k, v in Sampling(temperature=0.5).to_dict().items() if k not in ("temperature", "seed")},
+    }
+
+
+def _progress(total: int, label: str):
+    """A rich progress bar on stderr; returns a callable that advances it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    bar.start()
+    task = bar.add_task(label, total=total)
+    done = [0]
+
+    def advance() -> None:
+        bar.advance(task)
+        done[0] += 1
+        if done[0] >= total:
+            bar.stop()
+
+    return advance
+
+
+# == the report =====================================================================================
+
+
+def plot_roc(m: Measurement, path: Path | str) -> None:
+    """The ROC figure (PoI alone; honest in vs cheaters in, per split and per cheat class) and the
+    distance histograms, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s = m.summary
+    grid = np.arange(0, THRESHOLD_MAX_PPB + 1, THRESHOLD_STEP_PPB, dtype=np.int64)
+    fig, (ax, hx) = plt.subplots(1, 2, figsize=(12, 5))
+    for split, style in (("calibration", "-"), ("held_out", "--")):
+        part = [o for o in m.observations if o.split == split]
+        h, c = split_distances(part)
+        x, y = roc_points(h, c, grid)
+        ax.plot(x, y, style, color="black", lw=2, label=f"all cheaters, {split} (AUC {s['roc'][split]['auc']:.3f})")
+    cal = [o for o in m.observations if o.split == "calibration"]
+    h = split_distances(cal)[0]
+    colours = dict(zip(CHEAT_CLASSES, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    for cls in CHEAT_CLASSES:
+        c = np.array([o.distance_ppb for o in cal if o.output_class == cls], dtype=np.int64)
+        x, y = roc_points(h, c, grid)
+        ax.plot(x, y, color=colours[cls], lw=1, label=f"{cls} (AUC {s['roc']['calibration'][f'auc_{cls}']:.3f})")
+    for name, marker in (("previous", "o"), ("chosen", "s")):
+        r = s["rates"][name]["poi"]["calibration"]
+        t = s["rates"][name]["max_distance_ppb"] / PPB
+        ax.plot(1 - r["cheat_out_rate"], r["honest_in_rate"], marker, color="black", ms=8, mfc="white", label=f"{name} threshold {t:.3f}")
+    ax.axhline(HONEST_TARGET, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("cheating outputs in consensus")
+    ax.set_ylabel("honest outputs in consensus")
+    ax.set_title(f"PoI ROC: distance to the medoid, {s['redundancy']} miners per task")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(fontsize=7, loc="lower right")
+    bins = np.linspace(0, 1.2, 61)
+    everything = m.observations
+    for cls in CLASSES:
+        d = np.array([o.distance_ppb for o in everything if o.output_class == cls], dtype=np.float64) / PPB
+        hx.hist(
+            d, bins=bins, histtype="step", density=True, lw=2 if cls == "honest" else 1, color="black" if cls == "honest" else colours[cls], label=cls
+        )
+    for name, ls in (("previous", ":"), ("chosen", "--")):
+        hx.axvline(s["rates"][name]["max_distance_ppb"] / PPB, color="grey", ls=ls, label=f"{name} threshold")
+    hx.set_yscale("log")
+    hx.set_xlabel("cosine distance to the task's medoid output")
+    hx.set_ylabel("density (log)")
+    hx.set_title("distance to the medoid by output class (all prompts)")
+    hx.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=90, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def render_doc_tables(s: dict[str, Any]) -> str:
+    """The generated part of docs/poi-calibration.md: every number comes from the summary."""
+    d = s["data"]
+    ch = s["rates"]["chosen"]
+    met = all(
+        ch[kind][split]["honest_in_rate"] >= HONEST_TARGET and ch[kind][split]["cheat_out_rate"] >= HONEST_TARGET
+        for kind in ("poi", "consensus")
+        for split in SPLITS
+    )
+    lines = [
+        "",
+        f"**Result.** The chosen threshold is {ch['max_distance_ppb'] / PPB:.3f} "
+        f"(`poi_max_distance_ppb` = {ch['max_distance_ppb']:_}). With it, PoI alone keeps "
+        f"{_pct(ch['poi']['calibration']['honest_in_rate'])} of the honest outputs in consensus on the calibration "
+        f"prompts and {_pct(ch['poi']['held_out']['honest_in_rate'])} on the held-out prompts, and puts "
+        f"{_pct(ch['poi']['calibration']['cheat_out_rate'])} / {_pct(ch['poi']['held_out']['cheat_out_rate'])} of the "
+        f"cheating outputs out; the core's whole consensus rule (with the quality floor) keeps "
+        f"{_pct(ch['consensus']['calibration']['honest_in_rate'])} / {_pct(ch['consensus']['held_out']['honest_in_rate'])} "
+        f"honest outputs in and puts {_pct(ch['consensus']['calibration']['cheat_out_rate'])} / "
+        f"{_pct(ch['consensus']['held_out']['cheat_out_rate'])} of the cheating outputs out. The goal "
+        f"(≥ 99 % honest in, ≥ 99 % cheaters out) is {'met' if met else '**not** met'}.",
+        "",
+        f"Prompts: {d['prompts']['calibration']} for calibration, {d['prompts']['held_out']} held out; {s['redundancy']} miners per task.",
+        "",
+        "| split | " + " | ".join(CLASSES) + " |",
+        "|---|" + "---|" * len(CLASSES),
+    ]
+    for split in SPLITS:
+        lines.append(f"| {split} | " + " | ".join(str(d["outputs"][split].get(c, 0)) for c in CLASSES) + " |")
+    lines += [
+        "",
+        "Outputs (truncated: only those the budget cut; "
+        f"{sum(d['outputs'][sp].get('truncated_complete', 0) for sp in SPLITS)} truncated generations "
+        "ended on their own and are not counted).",
+        "",
+    ]
+    lines += [
+        "### Rules compared",
+        "",
+        "| rule | split | honest in (PoI) | cheaters out (PoI) | honest in (consensus) | cheaters out (consensus) |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(label: str, poi: dict[str, Any], cons: dict[str, Any]) -> None:
+        for split in SPLITS:
+            lines.append(
+                f"| {label} | {split} | {_pct(poi[split]['honest_in_rate'])} | {_pct(poi[split]['cheat_out_rate'])} "
+                f"| {_pct(cons[split]['honest_in_rate'])} | {_pct(cons[split]['cheat_out_rate'])} |"
+            )
+
+    for name in ("previous", "chosen", "balanced"):
+        r = s["rates"][name]
+        row(f"{name}: global {r['max_distance_ppb'] / PPB:.3f}", r["poi"], r["consensus"])
+    pk = s["alternatives"]["per_kind"]
+    row("per kind (" + ", ".join(f"{k} {t / PPB:.3f}" for k, t in pk["thresholds_ppb"].items()) + ")", pk["poi"], pk["consensus"])
+    for factor, a in s["alternatives"]["spread_relative"].items():
+        row(f"relative: max({a['floor_ppb'] / PPB:.3f}, {int(factor) / BPS:g} × task spread)", a["poi"], a["consensus"])
+    lines += [
+        "",
+        "PoI: distance ≤ threshold. Consensus: the core's whole rule, distance ≤ threshold and quality ≥ "
+        f"{s['params']['consensus_min_quality_ppb'] / PPB:.2f}.",
+        "",
+    ]
+    lines += ["### Cheaters out by class", "", "| rule | split | " + " | ".join(CHEAT_CLASSES) + " |", "|---|---|" + "---|" * len(CHEAT_CLASSES)]
+    for name in ("previous", "chosen"):
+        for kind in ("poi", "consensus"):
+            for split in SPLITS:
+                by = s["rates"][name][kind][split]["cheat_out_by_class"]
+                lines.append(f"| {name} ({kind}) | {split} | " + " | ".join(_pct(by[c]) for c in CHEAT_CLASSES) + " |")
+    lines += [
+        "",
+        "### Honest outputs in consensus by kind (chosen threshold)",
+        "",
+        "| kind | calibration (PoI) | held out (PoI) | calibration (consensus) | held out (consensus) |",
+        "|---|---|---|---|---|",
+    ]
+    chosen = s["rates"]["chosen"]
+    for k in sorted(chosen["poi"]["calibration"]["by_kind"]):
+        cells = [
+            _pct(chosen[kind][split]["by_kind"][k]["honest_in_rate"]) if k in chosen[kind][split]["by_kind"] else "–"
+            for kind in ("poi", "consensus")
+            for split in SPLITS
+        ]
+        lines.append(f"| {k} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} |")
+    lines += [
+        "",
+        "### ROC area and distances",
+        "",
+        "| class | AUC calibration | AUC held out | min | p1 | p5 | median | p95 | p99 | max |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in CLASSES:
+        q = s["distances"][c]
+        auc_cells = ("", "") if c == "honest" else (f"{s['roc']['calibration'][f'auc_{c}']:.3f}", f"{s['roc']['held_out'][f'auc_{c}']:.3f}")
+        lines.append(
+            f"| {c} | {auc_cells[0]} | {auc_cells[1]} | "
+            + " | ".join(f"{q[k] / PPB:.3f}" for k in ("min", "p01", "p05", "p50", "p95", "p99", "max"))
+            + " |"
+        )
+    lines += [
+        "",
+        "### Five miners per task",
+        "",
+        "| rule | split | honest in (PoI) | cheaters out (PoI) | honest in (consensus) | cheaters out (consensus) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r_name, block in s["other_redundancy"].items():
+        for name in ("previous", "chosen"):
+            b = block[name]
+            row(f"{name} {b['max_distance_ppb'] / PPB:.3f}, {r_name} miners", b["poi"], b["consensus"])
+    return "\n".join(lines) + "\n"

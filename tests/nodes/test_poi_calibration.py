@@ -1,0 +1,251 @@
+"""PoI calibration: the set, the task construction, the rates (re-embedded with the real model),
+and the generator (the real SmolLM2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cor_incentives.ai.poi import ranked_distances_ppb
+from cor_incentives.app.prompts import load_prompt_set
+from cor_incentives.nodes.poi_calibration import (
+    CHEAT_CLASSES,
+    HONEST_MINERS,
+    HONEST_TARGET,
+    HONEST_TEMPERATURES,
+    Observation,
+    PoiRule,
+    auc,
+    cheat_rows,
+    generic_output,
+    honest_first_threshold,
+    lazy_output,
+    load_calibration,
+    measure,
+    off_topic_source,
+    rates,
+    split_prompts,
+    task_observations,
+    truncated_budget,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "data" / "poi-calibration"
+RATE_TOLERANCE = 0.005  # absolute, on every rate: float sums may differ in the last bits across CPUs
+
+
+# -- the set -------------------------------------------------------------------------------------
+
+
+def test_split_holds_out_every_third_prompt_of_each_kind():
+    prompts = load_prompt_set(None)
+    split = split_prompts(prompts)
+    by_kind: dict[str, list[str]] = {}
+    for p in prompts:
+        by_kind.setdefault(p["kind"], []).append(p["id"])
+    for kind, ids in by_kind.items():
+        held = [i for i in sorted(ids) if split[i] == "held_out"]
+        assert held == sorted(ids)[2::3], kind
+    assert Counter(split.values())["calibration"] >= 200
+
+
+def test_cheaters_that_run_no_model_are_deterministic_and_on_the_prompt():
+    prompts = [
+        {"id": "a", "kind": "code", "prompt": "Write a function that adds two numbers."},
+        {"id": "b", "kind": "code", "prompt": "Write a function that doubles a number."},
+        {"id": "c", "kind": "list", "prompt": "List three colours."},
+    ]
+    assert lazy_output("a") == lazy_output("a")
+    assert "Write a function that adds two numbers" in generic_output("a", prompts[0]["prompt"])
+    assert off_topic_source(prompts, "a") == "b" and off_topic_source(prompts, "b") == "a"
+    with pytest.raises(ValueError, match="one prompt"):
+        off_topic_source(prompts, "c")
+    honest = {("a", 0): "def add(a, b): return a + b", ("b", 0): "def double(n): return 2 * n"}
+    rows = list(cheat_rows(prompts[:2], honest))
+    assert [r["class"] for r in rows[:4]] == ["lazy", "generic", "garbage", "off_topic"]
+    assert rows[3]["text"] == honest[("b", 0)] and rows[3]["source_prompt_id"] == "b"
+    assert truncated_budget(128) == 16 and truncated_budget(8) == 2
+
+
+# -- tasks, rules and rates on hand-made distances -------------------------------------------------
+
+
+def _rows(n_honest: int, cheats: list[tuple[str, str | None]]) -> list[dict]:
+    rows = [{"class": "honest", "miner": m} for m in range(n_honest)]
+    return rows + [{"class": c, "miner": 0, "finish": f} for c, f in cheats]
+
+
+def test_tasks_cover_every_honest_triple_and_every_cheater_with_every_honest_pair():
+    rows = _rows(4, [("lazy", None), ("truncated", "stop")])  # a truncated output that ended on its own is no cheat
+    n = len(rows)
+    matrix = [[0 if i == j else 100_000_000 for j in range(n)] for i in range(n)]
+    for i in range(n):
+        for j in range(n):
+            if i != j and (i == 4 or j == 4):
+                matrix[i][j] = 900_000_000
+    quality = [800_000_000] * 4 + [50_000_000, 800_000_000]
+    obs = task_observations({"id": "p", "kind": "code"}, "calibration", rows, matrix, quality, 3)
+    # C(4,3) = 4 honest tasks × 3 outputs, plus C(4,2) = 6 lazy tasks × 3 outputs
+    assert len(obs) == 4 * 3 + 6 * 3
+    lazy = [o for o in obs if o.output_class == "lazy"]
+    assert len(lazy) == 6 and all(o.distance_ppb == 900_000_000 and o.spread_ppb == 100_000_000 for o in lazy)
+    assert not any(o.output_class == "truncated" for o in obs)
+    r = rates(obs, PoiRule(150_000_000))
+    assert (r.honest_in, r.honest, r.cheat_out, r.cheat) == (24, 24, 6, 6)
+    # the quality floor alone also puts the lazy output out
+    assert rates(obs, PoiRule(2_000_000_000, 300_000_000)).cheat_out == 6
+
+
+def test_ranked_medoid_prefers_the_better_output_on_a_tie():
+    matrix = [[0, 700], [700, 0]]
+    assert ranked_distances_ppb(matrix, [10, 90], ["a", "b"]) == [700, 0]
+    assert ranked_distances_ppb(matrix, [90, 10], ["a", "b"]) == [0, 700]
+    with pytest.raises(ValueError):
+        ranked_distances_ppb(matrix, [1], ["a", "b"])
+
+
+def test_relative_rule_threshold_follows_the_task_spread():
+    rule = PoiRule(200_000_000, 0, 20_000, cap_ppb=600_000_000)
+    assert rule.threshold_ppb(50_000_000) == 200_000_000  # the floor
+    assert rule.threshold_ppb(250_000_000) == 500_000_000  # 2 × spread
+    assert rule.threshold_ppb(900_000_000) == 600_000_000  # the cap
+    o = Observation("p", "code", "calibration", "honest", "honest", 3, 450_000_000, 900_000_000, 250_000_000)
+    assert rule.admits(o) and not PoiRule(200_000_000).admits(o)
+    assert not PoiRule(200_000_000, 950_000_000, 20_000).admits(o)  # below the quality floor
+
+
+def test_roc_helpers():
+    honest = np.array([0, 10, 20, 30, 40, 50, 60, 70, 80, 1000])
+    cheat = np.array([500, 600, 700, 10])
+    assert auc(honest, cheat) == pytest.approx((9 + 9 + 9 + 1.5) / 40)
+    grid = np.arange(0, 1001, 10)
+    assert honest_first_threshold(honest, grid, 0.9) == 80
+    assert honest_first_threshold(honest, grid, 1.0) == 1000
+
+
+# -- the committed calibration set ------------------------------------------------------------------
+
+
+def test_committed_set_has_six_sampling_miners_and_every_cheater_per_prompt():
+    data = load_calibration(DATA)
+    bundled = {p["id"] for p in load_prompt_set(None)}
+    assert {p["id"] for p in data.prompts} == bundled
+    assert sum(p["split"] == "calibration" for p in data.prompts) >= 200
+    assert {p["kind"] for p in data.prompts if p["split"] == "held_out"} == {p["kind"] for p in data.prompts}
+    per_prompt: dict[str, Counter] = {}
+    seeds: dict[str, set] = {}
+    for r in data.rows:
+        per_prompt.setdefault(r["prompt_id"], Counter())[r["class"]] += 1
+        if r["class"] == "honest":
+            t = r["sampling"]["temperature"]
+            assert 0.3 <= t <= 1.0 and t == HONEST_TEMPERATURES[r["miner"]]
+            seeds.setdefault(r["prompt_id"], set()).add(r["sampling"]["seed"])
+            # llama.cpp goes past the budget to complete a character split over byte tokens (a UTF-8
+            # character is at most 4 bytes: up to 3 more; 4 of the 2 100 generations, all in emoji)
+            assert r["text"] and 1 <= r["output_tokens"] <= r["max_tokens"] + 3
+    for pid, counts in per_prompt.items():
+        assert counts["honest"] == HONEST_MINERS and all(counts[c] == 1 for c in CHEAT_CLASSES), pid
+        assert len(seeds[pid]) == HONEST_MINERS, pid
+
+
+@pytest.mark.slow
+def test_rates_reproduce_with_the_real_embedding_model():
+    """Re-embed every committed output, rebuild every task, and find the recorded rates again."""
+    recorded = json.loads((DATA / "results.json").read_text())
+    fresh = measure(load_calibration(DATA)).summary
+    assert abs(fresh["chosen"]["max_distance_ppb"] - recorded["chosen"]["max_distance_ppb"]) <= 2_000_000
+    for rule in ("previous", "chosen"):
+        for kind in ("poi", "consensus"):
+            for split in ("calibration", "held_out"):
+                got, want = fresh["rates"][rule][kind][split], recorded["rates"][rule][kind][split]
+                assert got["honest"] == want["honest"] and got["cheat"] == want["cheat"]
+                for rate in ("honest_in_rate", "cheat_out_rate"):
+                    assert abs(got[rate] - want[rate]) <= RATE_TOLERANCE, (rule, kind, split, rate)
+                for c in CHEAT_CLASSES:
+                    assert abs(got["cheat_out_by_class"][c] - want["cheat_out_by_class"][c]) <= RATE_TOLERANCE
+    # what the calibration promises for honest miners, on the prompts it was chosen on and on the others
+    chosen = fresh["rates"]["chosen"]["poi"]
+    assert chosen["calibration"]["honest_in_rate"] >= HONEST_TARGET
+    assert chosen["held_out"]["honest_in_rate"] >= HONEST_TARGET - 0.01
+    # garbage and nearly all lazy outputs are out of consensus under the whole rule (a lazy output
+    # stays in when the task's two honest outputs disagree so much that it becomes the medoid)
+    for split in ("calibration", "held_out"):
+        by = fresh["rates"]["chosen"]["consensus"][split]["cheat_out_by_class"]
+        assert by["lazy"] >= 0.95 and by["garbage"] >= 0.99
+
+
+# -- the generator, with the real SmolLM2 ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_generator_resumes_and_samples_with_the_real_model(tmp_path: Path):
+    """Pre-fill all but two model outputs of a small run (with a torn last line); the generator runs
+    the real model for exactly the missing two, adds the cheaters and writes the canonical file."""
+    out = tmp_path / "poi"
+    out.mkdir()
+    prompts = sorted(load_prompt_set(None), key=lambda p: p["id"])
+    kept, seen = [], Counter()
+    for p in prompts:
+        seen[p["kind"]] += 1
+        if seen[p["kind"]] <= 2:
+            kept.append(p)
+    fake = []
+    for p in kept:
+        for m in range(HONEST_MINERS):
+            fake.append(
+                {
+                    "prompt_id": p["id"],
+                    "kind": p["kind"],
+                    "class": "honest",
+                    "miner": m,
+                    "text": f"stand-in {m}",
+                    "sampling": {"temperature": HONEST_TEMPERATURES[m], "seed": m},
+                    "finish": "stop",
+                    "max_tokens": 8,
+                    "output_tokens": 2,
+                }
+            )
+        fake.append(
+            {
+                "prompt_id": p["id"],
+                "kind": p["kind"],
+                "class": "truncated",
+                "miner": 0,
+                "text": "cut",
+                "sampling": {},
+                "finish": "length",
+                "max_tokens": 2,
+                "output_tokens": 1,
+            }
+        )
+    target = next(p for p in kept if p["kind"] == "one_word")
+    missing = [r for r in fake if r["prompt_id"] == target["id"] and r["class"] == "honest" and r["miner"] in (0, 5)]
+    lines = [json.dumps(r) for r in fake if r not in missing]
+    (out / "outputs.jsonl").write_text("\n".join(lines) + "\n" + '{"prompt_id": "p0", "tor')
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "poi_generate.py"), "--limit", "2", "--out", str(out)], check=True, capture_output=True, timeout=600
+    )
+    data = load_calibration(out)
+    assert len(data.prompts) == len(kept)
+    got = {(r["prompt_id"], r["class"], r["miner"]): r for r in data.rows}
+    assert len(got) == len(kept) * (HONEST_MINERS + 1 + 4)
+    fresh = [got[(target["id"], "honest", m)] for m in (0, 5)]
+    for r in fresh:  # really generated: the model's own text, settings and token count
+        assert not r["text"].startswith("stand-in") and r["finish"] in ("stop", "length")
+        assert 1 <= r["output_tokens"] <= target["max_output_tokens"] + 3
+    assert [r["sampling"]["temperature"] for r in fresh] == [0.3, 1.0]
+    assert fresh[0]["sampling"]["seed"] != fresh[1]["sampling"]["seed"]
+    assert got[(target["id"], "honest", 1)]["text"] == "stand-in 1"  # kept, not regenerated
+    # same settings and seed → the same text again (the generator's outputs are reproducible)
+    from cor_incentives.nodes.backends import LlamaBackend
+    from cor_incentives.nodes.poi_calibration import honest_sampling
+
+    llama = LlamaBackend(sampling=honest_sampling(target["id"], 5))
+    again = llama.generate(target["prompt"], target["max_output_tokens"])
+    assert again.text == fresh[1]["text"]
