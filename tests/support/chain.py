@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from cor_incentives.app.beacon import hash_chain, next_value
 from cor_incentives.core.apply import Applied, apply, conservation_holds
 from cor_incentives.core.events import Command, make_event
 from cor_incentives.core.state import State
@@ -24,13 +25,24 @@ def addr(name: str) -> str:
 
 
 ORACLE = addr("oracle")
+BEACON_LENGTH = 4096
+
+
+def beacon_secret(chain: int) -> bytes:
+    """The test oracle's secret of its ``chain``-th beacon chain."""
+    return hashlib.sha256(f"cor-test-beacon|{chain}".encode()).digest()
 
 
 class Chain:
     """Sign-free event builder over a State; checks conservation after every event."""
 
     def __init__(
-        self, wallets: dict[str, int] | None = None, params: dict[str, Any] | None = None, pools: dict[str, int] | None = None, check: bool = True
+        self,
+        wallets: dict[str, int] | None = None,
+        params: dict[str, Any] | None = None,
+        pools: dict[str, int] | None = None,
+        check: bool = True,
+        beacon: int | None = None,
     ) -> None:
         self.state = State()
         self.events: list = []
@@ -40,7 +52,10 @@ class Chain:
             pools or {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}
         ).items():
             allocations[pool] = str(v)
-        self.submit(ORACLE, "genesis", {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": params or {}, "allocations": allocations})
+        genesis: dict[str, Any] = {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": params or {}, "allocations": allocations}
+        if beacon is not None:  # a beacon chain of this length (the oracle's ticks reveal it)
+            genesis["beacon"] = hash_chain(beacon_secret(0), beacon).genesis()
+        self.submit(ORACLE, "genesis", genesis)
 
     def submit(self, actor: str, kind: str, body: dict[str, Any]) -> Applied:
         nonce = self.state.nonces.get(actor, 0) + 1
@@ -56,6 +71,9 @@ class Chain:
         return self.submit(addr(name), kind, body)
 
     def oracle(self, kind: str, body: dict[str, Any]) -> Applied:
+        """An oracle command; a tick on a network with a beacon reveals its next value (unless given)."""
+        if kind in ("tick", "epoch.close") and self.state.beacon is not None and "beacon" not in body:
+            body = {**body, "beacon": next_value(self.state, beacon_secret)}
         return self.submit(ORACLE, kind, body)
 
     def balance(self, account: str) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import ledger as acct
+from .beacon import genesis_beacon, process_beacon_anchor, reveal, run_draws
 from .bounties import (
     process_bounty_award,
     process_bounty_create,
@@ -96,7 +97,9 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
         parsed.append((account, amount))
     if "supply" in body and parse_units(body["supply"]) != supply:
         raise InvalidInput("genesis supply does not equal the sum of its allocations", code="invalid_genesis")
+    beacon = genesis_beacon(body.get("beacon"))
     state.params_history = ParamHistory(((0, params),))
+    state.beacon = beacon
     state.oracle = oracle
     state.genesis_supply = supply
     state.controllers = {c.name: replace(c) for c in DEFAULT_CONTROLLERS}
@@ -126,10 +129,12 @@ def process_transfer(state: State, actor: str, body: dict[str, Any]) -> None:
 
 
 def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``tick``: advance logical time, closing each epoch whose boundary is crossed."""
+    """``tick`` {ticks?, beacon?}: reveal the next beacon value, advance logical time (closing each
+    epoch whose boundary is crossed), then run the draws waiting for the value."""
     n = body.get("ticks", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TICKS_PER_EVENT:
         raise InvalidInput(f"ticks must be an integer in [1, {MAX_TICKS_PER_EVENT}]", code="invalid_ticks")
+    reveal(state, body.get("beacon"))
     start = state.tick
     for _ in range(n):
         state.tick += 1
@@ -138,11 +143,12 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
     invariant(state.tick == start + n and ticks_to_epoch_end(state) > 0, f"tick did not advance time by {n}")
+    run_draws(state)
 
 
 def process_epoch_close(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``epoch.close``: advance time to the end of the current epoch and close it."""
-    process_tick(state, actor, {"ticks": max(1, ticks_to_epoch_end(state))})
+    """``epoch.close`` {beacon?}: advance time to the end of the current epoch and close it (a tick)."""
+    process_tick(state, actor, {**body, "ticks": max(1, ticks_to_epoch_end(state))})
 
 
 # kind -> (handler, oracle_only)
@@ -173,6 +179,7 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "reward.claim": (process_claim, False),
     "bridge.post": (process_bridge_post, True),
     "bridge.confirm": (process_bridge_confirm, True),
+    "beacon.anchor": (process_beacon_anchor, True),
     "gov.propose": (process_propose, False),
     "gov.vote": (process_vote, False),
     "bounty.create": (process_bounty_create, False),
@@ -232,6 +239,7 @@ def apply(state: State, event: Event) -> Applied:
         if cmd.kind == "genesis":
             state.chain_id = ""
             state.params_history = None
+            state.beacon = None
         raise
     postings = state.ledger.commit()
     state.nonces[cmd.actor] = cmd.nonce

@@ -128,6 +128,23 @@ class SlashRecord:
     jailed_until_tick: int | None
 
 
+# --- the randomness beacon (docs/design.md §4) --------------------------------------------------
+
+
+@dataclass
+class Beacon:
+    """The oracle's hash chain: the last revealed value and the draws waiting for the next one (``beacon``)."""
+
+    value: str  # the last revealed value (the chain's anchor before its first round)
+    round: int  # values revealed so far, over every chain
+    chain: int  # how many chains came before the current one
+    length: int  # the current chain's length
+    left: int  # values the current chain still holds
+    next_anchor: str | None = None  # the chain that takes over when this one runs out (beacon.anchor)
+    next_length: int = 0
+    pending: list[tuple[str, int]] = field(default_factory=list)  # (purpose, id) drawn at the next value, in order
+
+
 # --- the market: models, sessions, tasks (docs/design.md §4) -----------------------------------
 
 

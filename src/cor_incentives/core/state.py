@@ -4,7 +4,8 @@ State variables
     chain_id, oracle (the engine's own signing address), genesis_supply, minted, params (history by
     epoch), tick (logical time), epoch, seq and head_hash (the last applied event), the ledger, nonces
     (last accepted nonce per actor), nodes, stake positions (reward debts of the accumulator),
-    unbonding entries, slash records, evidence already used, and the current epoch's earnings.
+    unbonding entries, slash records, evidence already used, the current epoch's earnings, and the
+    randomness beacon (the last revealed value and the draws waiting for the next).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .ledger import Ledger
 from .params import ParamHistory, Params
 from .records import (
     Attestation,
+    Beacon,
     Bounty,
     BridgeRecord,
     Controller,
@@ -68,6 +70,7 @@ class State:
     epoch_validations: list[ValidationRow] = field(default_factory=list)  # validator rows of the current epoch
     claimed: set[str] = field(default_factory=set)  # "epoch|address" already claimed
     bridged: dict[int, BridgeRecord] = field(default_factory=dict)  # epochs paid on an EVM chain (bridge.post)
+    beacon: Beacon | None = None  # the randomness beacon (None: a network whose genesis has none)
     proposals: dict[int, Proposal] = field(default_factory=dict)
     controllers: dict[str, Controller] = field(default_factory=dict)  # by name
     bounties: dict[int, Bounty] = field(default_factory=dict)
@@ -129,6 +132,7 @@ class State:
                 "next_id": self.next_id,
                 # absent when empty, so a log without bridge commands keeps the fingerprint it always had
                 **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),
+                **({"beacon": asdict(self.beacon)} if self.beacon is not None else {}),
             }
         )
         return view
