@@ -41,8 +41,13 @@ def by_id(report, check_id, scenario=None):
 
 
 def test_structure_and_books(report):
-    assert set(report) == {"tool", "version", "settings", "checks", "scenarios", "summary"}
-    assert set(report["scenarios"]) == set(SCENARIOS)
+    assert set(report) == {"tool", "version", "settings", "checks", "scenarios", "attacks", "summary"}
+    assert set(report["scenarios"]) == set(SCENARIOS) and report["attacks"] == {}
+    listed = {s["name"]: s for s in report["summary"]["scenarios"]}
+    assert set(listed) == set(SCENARIOS)
+    for name, s in listed.items():
+        verdicts = [c["passed"] for c in report["checks"] if c["scenario"] == name]
+        assert s["kind"] == "population" and s["checks"] == len(verdicts) and s["passed"] == (all(verdicts) if verdicts else None)
     assert report["summary"]["books_ok"] is True
     for name, s in report["scenarios"].items():
         assert s["books"]["conservation_ok"] and s["books"]["reconciled"] and not s["books"]["errors"], name

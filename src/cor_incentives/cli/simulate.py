@@ -27,24 +27,23 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def simulate(
-    scenario: str = typer.Option("all", "--scenario", help="Scenario name, comma-separated names, or 'all'."),
-    scenario_file: Path | None = typer.Option(None, "--file", help="Scenarios from a JSON or TOML file instead of the built-ins."),
-    seeds: int | None = typer.Option(None, "--seeds", help="Run seeds 1..N (default: each scenario's own seeds)."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Epochs per run (default: each scenario's own)."),
+    scenario: str = typer.Option("all", "--scenario", help="Scenario or attack name, comma-separated names, or 'all'."),
+    scenario_file: Path | None = typer.Option(None, "--file", help="Scenarios (and attacks) from a JSON or TOML file instead of the built-ins."),
+    seeds: int | None = typer.Option(None, "--seeds", help="Run seeds 1..N (default: each scenario's and attack's own seeds)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Epochs per scenario run (default: each scenario's own; an attack's are a knob)."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for report.json, report.html and plots/."),
     workers: int = typer.Option(0, "--workers", help="Processes running simulations (0: one per CPU)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Run incentive experiments through the real core and check the incentives."""
+    from ..sim.report import select, write
     from ..sim.report import simulate as run_simulation
-    from ..sim.report import write
-    from ..sim.scenarios import select_scenarios
 
     if seeds is not None and not 1 <= seeds <= 1_000:
         raise InvalidInput("--seeds must be between 1 and 1000", code="invalid_option")
     if epochs is not None and not 1 <= epochs <= 1_000:
         raise InvalidInput("--epochs must be between 1 and 1000", code="invalid_option")
-    chosen, catalog = select_scenarios(scenario, scenario_file)
+    chosen, attacks, catalog = select(scenario, scenario_file)
     started = time.perf_counter()
     with Progress(
         TextColumn("simulating"),
@@ -58,6 +57,7 @@ def simulate(
         job = bar.add_task("", total=None)
         report = run_simulation(
             chosen,
+            attacks=attacks,
             seeds=tuple(range(1, seeds + 1)) if seeds else None,
             epochs=epochs,
             workers=workers or (os.cpu_count() or 1),
@@ -70,6 +70,7 @@ def simulate(
         "files": files,
         "runtime_seconds": round(time.perf_counter() - started, 1),
         "summary": report["summary"],
+        "scenarios": report["summary"]["scenarios"],
         "checks": report["checks"],
     }
     emit(data, as_json, lambda: _render(data))

@@ -9,6 +9,7 @@ exactly as in the engine; nothing here computes a payout.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from ..core.apply import Applied, apply, conservation_holds
@@ -28,6 +29,10 @@ def addr(name: str) -> str:
 ORACLE = addr("oracle")
 
 
+Observer = Callable[[State, int], None]
+"""Called after every applied event with the state and the epoch the event started in."""
+
+
 class SimChain:
     """Events built from (actor, kind, body), applied to one ``State``; optional conservation per event."""
 
@@ -37,6 +42,7 @@ class SimChain:
         self.keep_events = keep_events
         self.events: list[Event] = []
         self.count = 0
+        self.observers: list[Observer] = []  # e.g. an attack's stake clock (sim/attacks/measure.py)
         body = {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": dict(params), "allocations": {k: str(v) for k, v in sorted(allocations.items())}}
         self.submit(ORACLE, "genesis", body)
 
@@ -47,8 +53,11 @@ class SimChain:
         nonce = self.state.nonces.get(actor, 0) + 1
         payload = Command(CHAIN_ID, kind, actor, nonce, body).encode()
         event = make_event(self.state.seq + 1, self.state.tick, payload, SIG, self.state.head_hash)
+        epoch = self.state.epoch
         applied = apply(self.state, event)
         self.count += 1
+        for observe in self.observers:
+            observe(self.state, epoch)
         if self.keep_events:
             self.events.append(event)
         if self.check_each:

@@ -6,9 +6,14 @@ embedded (base64) and the tables.
 
 JSON layout
     settings      seeds / epochs overrides
-    summary       checks passed and failed, books (conservation and statement reconciliation) of every run
+    summary       checks passed and failed, books (conservation and statement reconciliation) of every run,
+                  and ``scenarios``: every scenario and attack by name with its kind and ``passed`` (None for a
+                  scenario without checks, e.g. a baseline)
     checks        one entry per check: criterion, measured numbers, passed, summary, and when it fails the
-                  fix and the remedy runs (the scenario again with a parameter or environment change)
+                  fix and the remedy runs (the scenario again with a parameter or environment change); an
+                  attack contributes one check (its family's criterion, ``gain`` among the measured numbers)
+    attacks       per attack (``sim/attacks``): family, knobs and their bounds, seeds, gain against the honest
+                  twin, passed, measured numbers, books, head hashes
     scenarios     per scenario: its definition, books, task outcomes, and per strategy (``role:strategy``,
                   ``@coalition``, ``#operator``) the per-node means over seeds with min and max of: tasks
                   assigned and served, in-consensus rate, fees, network rewards, staking APR, slashes,
@@ -29,9 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInput
+from .attacks import FAMILIES as ATTACK_FAMILIES
+from .attacks import Attack, builtin_attacks, evaluate_many
+from .attacks.base import load_attacks
 from .checks import CHECKS, Context, Totals, baseline_of, cor, evaluate, null_of, ratio
 from .runner import NodeInfo, RunCache, RunResult
-from .scenarios import SCENARIOS, Scenario
+from .scenarios import SCENARIOS, Scenario, load_scenarios
 
 REPORT_VERSION = 1
 Progress = Callable[[int, int, str], None]  # (runs done, runs planned, label)
@@ -58,16 +66,48 @@ class _Plan:
             self.progress(self.done, self.total, label)
 
 
+def select(names: str = "all", path: str | Path | None = None) -> tuple[list[Scenario], list[Attack], dict[str, Scenario]]:
+    """Scenarios and attacks by comma-separated names or "all", built-in or from a file; and the catalog for baselines.
+
+    A file holds ``{"scenarios": [...], "attacks": [...]}`` (either key may be missing) or one scenario object.
+    """
+    catalog = dict(SCENARIOS)
+    if path is not None:
+        attacks = load_attacks(path)
+        scenarios = load_scenarios(path, allow_empty=bool(attacks))
+    else:
+        scenarios, attacks = list(SCENARIOS.values()), builtin_attacks()
+    catalog.update({s.name: s for s in scenarios})
+    if names.strip() in ("", "all"):
+        return scenarios, attacks, catalog
+    by_name: dict[str, Scenario | Attack] = {**{s.name: s for s in scenarios}, **{a.name: a for a in attacks}}
+    chosen: list[Scenario] = []
+    chosen_attacks: list[Attack] = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in by_name:
+            raise InvalidInput(f"unknown scenario {name!r}; one of: all, {', '.join(by_name)}", code="unknown_scenario")
+        item = by_name[name]
+        if isinstance(item, Attack):
+            chosen_attacks.append(item)
+        else:
+            chosen.append(item)
+    return chosen, chosen_attacks, catalog
+
+
 def simulate(
     scenarios: list[Scenario],
     *,
+    attacks: list[Attack] | None = None,
     seeds: tuple[int, ...] | None = None,
     epochs: int | None = None,
     workers: int = 1,
     progress: Progress | None = None,
     catalog: dict[str, Scenario] | None = None,
 ) -> dict[str, Any]:
-    """Run ``scenarios`` through the core and return the report (a JSON-ready dict)."""
+    """Run ``scenarios`` and ``attacks`` through the core and return the report (a JSON-ready dict).
+
+    ``epochs`` overrides the scenarios' epochs (an attack's epochs are one of its knobs); ``seeds`` both.
+    """
     catalog = {**SCENARIOS, **(catalog or {}), **{s.name: s for s in scenarios}}
     for s in scenarios:
         unknown = [c for c in s.checks if c not in CHECKS]
@@ -79,15 +119,45 @@ def simulate(
     plan.run([x for c in contexts for x in (c.scenario, c.base, c.null) if x is not None])
     checks = [evaluate(cid, c) for c in contexts for cid in c.scenario.checks]
     _remedies(checks, contexts, catalog, plan)
+    attacked = _attacks(attacks or [], seeds, workers, plan)
+    checks += [_attack_check(a) for a in attacked]
     report = {
         "tool": "cor simulate",
         "version": REPORT_VERSION,
         "settings": {"seeds": list(seeds) if seeds else None, "epochs": epochs},
         "checks": checks,
         "scenarios": {c.scenario.name: summarize(c.scenario, plan.cache.get(c.scenario)) for c in contexts},
+        "attacks": {a["name"]: a for a in attacked},
     }
     report["summary"] = _summary(report, plan.cache)
     return report
+
+
+def _attacks(attacks: list[Attack], seeds: tuple[int, ...] | None, workers: int, plan: _Plan) -> list[dict[str, Any]]:
+    if not attacks:
+        return []
+    for a in attacks:
+        if a.family not in ATTACK_FAMILIES:
+            raise InvalidInput(f"unknown attack family {a.family!r}", code="invalid_scenario")
+    plan.total += sum(2 * len(seeds or a.resolved()[2]) for a in attacks)
+    return evaluate_many(attacks, seeds=seeds, workers=workers, progress=plan._tick)
+
+
+def _attack_check(a: dict[str, Any]) -> dict[str, Any]:
+    """An attack as one entry of ``checks``."""
+    out = {
+        "id": a["family"],
+        "title": a["title"],
+        "scenario": a["name"],
+        "criterion": a["criterion"],
+        "baseline": "honest_twin",
+        "passed": a["passed"],
+        "summary": a["summary"],
+        "measured": {"gain": a["gain"], "gain_unit": a["gain_unit"], "knobs": a["knobs"], **a["measured"]},
+    }
+    if not a["passed"]:
+        out["fix"] = "see docs/rewards.md for the rule this attack tests"
+    return out
 
 
 def _context(s: Scenario, catalog: dict[str, Scenario], cache: RunCache) -> Context:
@@ -119,12 +189,21 @@ def _remedies(checks: list[dict[str, Any]], contexts: list[Context], catalog: di
 def _summary(report: dict[str, Any], cache: RunCache) -> dict[str, Any]:
     checks = report["checks"]
     books = [s["books"] for s in report["scenarios"].values()]
+    attacks = report["attacks"].values()
+    verdicts: dict[str, list[bool]] = defaultdict(list)
+    for c in checks:
+        verdicts[c["scenario"]].append(c["passed"])
+    scenarios = [
+        {"name": name, "kind": "population", "checks": len(verdicts[name]), "passed": all(verdicts[name]) if verdicts[name] else None}
+        for name in report["scenarios"]
+    ] + [{"name": a["name"], "kind": "attack", "family": a["family"], "checks": 1, "passed": a["passed"], "gain": a["gain"]} for a in attacks]
     return {
         "checks": len(checks),
         "passed": sum(1 for c in checks if c["passed"]),
         "failed": [f"{c['id']} ({c['scenario']})" for c in checks if not c["passed"]],
-        "books_ok": all(b["conservation_ok"] and b["reconciled"] for b in books),
-        "runs": len(cache.results),
+        "books_ok": all(b["conservation_ok"] and b["reconciled"] for b in books) and all(a["books"]["ok"] for a in attacks),
+        "runs": len(cache.results) + sum(2 * len(a["seeds"]) for a in attacks),
+        "scenarios": scenarios,
     }
 
 
@@ -362,6 +441,19 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
         _check_rows(report["checks"]),
         "</table>",
     ]
+    if report.get("attacks"):
+        parts.append(
+            "<h2>Attacks</h2><p>Each attack against its honest twin (same stake, seeds and parameters); gain 0 = no advantage.</p>"
+            "<table><tr><th>attack</th><th>knobs</th><th>gain</th><th>verdict</th><th>measured</th></tr>"
+        )
+        for name, a in report["attacks"].items():
+            knobs = ", ".join(f"{k}={v}" for k, v in a["knobs"].items())
+            gain = "n/a" if a["gain"] is None else f"{a['gain'] * 100:+.1f} %"
+            parts.append(
+                f"<tr><td>{html.escape(name)}<br><small>{html.escape(a['description'])}</small></td><td><code>{html.escape(knobs)}</code></td>"
+                f"<td>{gain}<br><small>{html.escape(a['gain_unit'])}</small></td><td>{_verdict(a['passed'])}</td><td>{html.escape(a['summary'])}</td></tr>"
+            )
+        parts.append("</table>")
     for name, summary in report["scenarios"].items():
         d = summary["definition"]
         tasks, books = summary["tasks"], summary["books"]

@@ -51,6 +51,7 @@ from ..core.units import COR, PPB
 from .chain import SimChain, addr
 from .distributor import SIM_DISTRIBUTOR, SIM_EVM_CHAIN_ID, Revert, SimDistributor
 from .scenarios import Scenario
+from .script import ActorScript
 from .strategies import (
     MINER_STRATEGIES,
     VALIDATOR_STRATEGIES,
@@ -163,9 +164,12 @@ class RunResult:
         }
 
 
-def run(scenario: Scenario, seed: int, *, check_each_event: bool = False) -> RunResult:
-    """Run ``scenario`` with ``seed`` through the core; measure every node in every epoch."""
-    world = World(scenario, seed, check_each_event)
+def run(scenario: Scenario, seed: int, *, check_each_event: bool = False, script: ActorScript | None = None) -> RunResult:
+    """Run ``scenario`` with ``seed`` through the core; measure every node in every epoch.
+
+    ``script``: an actor script (``sim/script.py``) acting next to the node strategies.
+    """
+    world = World(scenario, seed, check_each_event, script=script)
     for e in range(scenario.epochs):
         world.run_epoch(e)
     return world.result()
@@ -174,16 +178,20 @@ def run(scenario: Scenario, seed: int, *, check_each_event: bool = False) -> Run
 class World:
     """The simulated network: the chain, the nodes' strategies, and the environment's knowledge."""
 
-    def __init__(self, scenario: Scenario, seed: int, check_each_event: bool = False, keep_events: bool = False) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int, check_each_event: bool = False, keep_events: bool = False, script: ActorScript | None = None
+    ) -> None:
         self.s = scenario
         self.seed = seed
         self.env = scenario.env
+        self.script = script
         self.nodes = {
             name: NodeInfo(name, addr(name), g.role, g.strategy, g.coalition, g.operator or name, g.stake_units(i))
             for name, g, i in scenario.node_names()
         }
         self.options = {addr(name): g.options for name, g, _ in scenario.node_names()}
         self.name_of = {n.address: n.name for n in self.nodes.values()}
+        self.late = {addr(name) for name, g, _ in scenario.node_names() if g.options.get("late")}  # registered by the script
         self.coalition_of = {n.address: n.coalition for n in self.nodes.values()}
         self.user, self.dev = addr("user"), addr("modeldev")
         self.router = next((n.address for n in self.nodes.values() if n.role == "router"), None)
@@ -214,17 +222,44 @@ class World:
         out = {f"wallet:{n.address}": n.stake_units + WALLET_BUFFER for n in self.nodes.values()}
         out[f"wallet:{self.user}"] = USER_DEPOSIT + WALLET_BUFFER
         out[f"wallet:{self.dev}"] = WALLET_BUFFER
+        if self.script is not None:
+            for a, units in self.script.allocations().items():
+                out[f"wallet:{a}"] = out.get(f"wallet:{a}", 0) + units
         return {**out, **POOLS}
 
     def _setup(self) -> None:
         self.chain.submit(self.dev, "model.register", dict(MODEL_BODY))
         for n in self.nodes.values():
-            body: dict[str, Any] = {"role": n.role, "self_bond": str(n.stake_units)}
-            if n.role == "miner":
-                body["models"] = [MODEL_ID]
-            self.chain.submit(n.address, "node.register", body)
+            if n.address not in self.late:
+                self.chain.submit(n.address, "node.register", self.register_body(n.name))
         self.chain.submit(self.user, "session.open", {"deposit": str(USER_DEPOSIT)})
         self.session = max(self.state.sessions)
+        if self.script is not None:
+            self.script.setup(self)
+
+    def add_node(self, name: str, address: str, role: str, stake_units: int, strategy: str = "honest", register: bool = True) -> None:
+        """A node a script brings (e.g. one with a real signing key): known to the world from now on, registered unless told not to.
+
+        Call it from the script's ``setup``; its wallet must come from the script's ``allocations`` and
+        its address be one of the script's ``actors`` (so the books see it from genesis).
+        """
+        invariant(name not in self.nodes and address not in self.name_of, f"node {name} exists")
+        self.nodes[name] = NodeInfo(name, address, role, strategy, "", name, stake_units)
+        self.options[address] = {}
+        self.name_of[address] = name
+        self.coalition_of[address] = ""
+        if hasattr(self, "stats"):
+            self.stats[name] = NodeEpoch()
+        if register:
+            self.chain.submit(address, "node.register", self.register_body(name))
+
+    def register_body(self, name: str) -> dict[str, Any]:
+        """The ``node.register`` body of node ``name`` (its role, self-bond and the model)."""
+        n = self.nodes[name]
+        body: dict[str, Any] = {"role": n.role, "self_bond": str(n.stake_units)}
+        if n.role == "miner":
+            body["models"] = [MODEL_ID]
+        return body
 
     # --- one epoch ---------------------------------------------------------------------------
 
@@ -237,6 +272,7 @@ class World:
         round_ticks = p.epoch_length_ticks // self.s.rounds_per_epoch
         start = self.state.epoch_start_tick
         self.costs = Counter()
+        self.stats = stats
         for r in range(self.s.rounds_per_epoch):
             self._advance_to(start + r * round_ticks)
             self._unjail_ready()
@@ -244,6 +280,8 @@ class World:
             self._drive(tids)
             self._collect_tasks(tids, stats, counts)
             invariant(self.state.epoch == e, "a round crossed an epoch boundary")
+        if self.script is not None:
+            self._advance_to(start + p.epoch_length_ticks - 1)
         self.chain.oracle("epoch.close", {})
         if self.distributor is not None:
             self._pay_on_chain(e, stats)
@@ -251,15 +289,31 @@ class World:
         self._check_books(e, before)
         self.epochs.append(stats)
         self.tasks.append(counts)
+        if self.script is not None:
+            self.script.after_close(self, e)
 
     def _advance_to(self, tick: int) -> None:
-        if self.state.tick < tick:
-            self.chain.oracle("tick", {"ticks": tick - self.state.tick})
+        """Move the clock to ``tick``, stopping wherever the script wants to act."""
+        self._script_acts()
+        while self.state.tick < tick:
+            due = self.script.next_tick(self) if self.script is not None else None
+            stop = tick if due is None or due <= self.state.tick or due > tick else due
+            self.chain.oracle("tick", {"ticks": stop - self.state.tick})
+            self._script_acts()
+
+    def _script_acts(self) -> None:
+        if self.script is None:
+            return
+        due = self.script.next_tick(self)
+        if due is not None and due <= self.state.tick:
+            self.script.act(self)
 
     def _unjail_ready(self) -> None:
         for n in self.nodes.values():
             node = self.state.nodes.get(n.address)
             if node is None or not node.jailed or self.state.tick < (node.jailed_until_tick or 0):
+                continue
+            if self.script is not None and self.script.keeps_jailed(n.address):
                 continue
             strategy = MINER_STRATEGIES.get(n.strategy) if n.role == "miner" else VALIDATOR_STRATEGIES.get(n.strategy)
             if strategy is not None and not strategy.unjails:
@@ -341,6 +395,7 @@ class World:
                 return
             if not acted:
                 self.chain.oracle("tick", {"ticks": 1})
+                self._script_acts()
         raise InvariantViolation(f"round did not finish within {MAX_STEPS_PER_ROUND} steps")
 
     def _step(self, task: Task) -> bool:
@@ -362,7 +417,8 @@ class World:
                 continue
             n = self.nodes[self.name_of[a.miner]]
             ctx = MinerContext(self.env, self.seed, self.info[task.id], a.miner, self.options[a.miner], self.public_answers)
-            plan = MINER_STRATEGIES[n.strategy].plan(ctx)
+            override = self.script.plan(self, ctx) if self.script is not None else None
+            plan = override.plan if override is not None else MINER_STRATEGIES[n.strategy].plan(ctx)
             self.plans[task.id][a.miner] = plan
             if plan is None:
                 continue
@@ -388,6 +444,10 @@ class World:
             if plan.copy_at_reveal:
                 shown = [self.revealed[task.id][b.miner] for b in task.miners if b.reveal_tick is not None and not b.mismatch]
                 out = shown[0] if shown else out
+            if self.script is not None:
+                out = self.script.before_reveal(self, task, a.miner) or out
+                if task.state != TaskState.PRECOMMITTED:
+                    break
             tokens = min(task.max_output_tokens, plan.claimed_tokens if plan.claimed_tokens is not None else out.tokens)
             self.revealed[task.id][a.miner] = out
             self.chain.submit(
@@ -502,10 +562,11 @@ class World:
             if sl.epoch == e and sl.node in self.name_of:
                 stats[self.name_of[sl.node]].slash_count += 1
         for name, n in self.nodes.items():
-            node = self.state.nodes[n.address]
-            stats[name].costs = self.costs[n.address] + self.env.node_cost_per_epoch_units
-            stats[name].reputation_ppb = node.reputation_ppb
-            stats[name].jailed = node.jailed
+            node = self.state.nodes.get(n.address)
+            stats[name].costs = self.costs[n.address] + (self.env.node_cost_per_epoch_units if node is not None else 0)
+            if node is not None:  # a late node exists once its script registered it
+                stats[name].reputation_ppb = node.reputation_ppb
+                stats[name].jailed = node.jailed
 
     # --- claims through the distributor (env.payout "evm") --------------------------------------
 
@@ -561,8 +622,10 @@ class World:
         stats[self.name_of[a]].received += amount
 
     def _holdings(self) -> dict[str, int]:
-        """Per node address: wallet + bond + delegations + claimable + unbonding (+ distributor tokens and unclaimed leaves)."""
+        """Per node (and script actor) address: wallet + bond + delegations + claimable + unbonding (+ distributor tokens and unclaimed leaves)."""
         out = {n.address: 0 for n in self.nodes.values()}
+        if self.script is not None:
+            out.update({a: 0 for a in self.script.actors().values()})
         for account, value in self.state.ledger.balances.items():
             owner = account_owner(account)
             if owner in out and not account.startswith("rewards:"):
@@ -585,10 +648,11 @@ class World:
         items: Counter[str] = Counter()
         for item in self.state.epochs[e].items:
             items[item.address] += item.amount
+        names = {**({a: n for n, a in self.script.actors().items()} if self.script else {}), **self.name_of}
         for address, value in after.items():
-            if value - before[address] != items[address]:
+            if value - before.get(address, 0) != items[address]:
                 self.reconcile_errors.append(
-                    f"epoch {e}: {self.name_of[address]} holdings changed by {value - before[address]}, statement sums to {items[address]}"
+                    f"epoch {e}: {names[address]} holdings changed by {value - before.get(address, 0)}, statement sums to {items[address]}"
                 )
 
     def result(self) -> RunResult:

@@ -416,16 +416,24 @@ def builtin_scenarios() -> dict[str, Scenario]:
 SCENARIOS: dict[str, Scenario] = builtin_scenarios()
 
 
-def load_scenarios(path: str | Path) -> list[Scenario]:
-    """Scenarios from a JSON or TOML file: one scenario object, or {"scenarios": [...]}."""
+def read_scenario_file(path: str | Path) -> Any:
+    """The parsed content of a JSON or TOML scenario file."""
     p = Path(path)
     if not p.is_file():
         raise InvalidInput(f"scenario file {p} does not exist", code="invalid_scenario")
     text = p.read_text()
     try:
-        data = tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
+        return tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"{p}: cannot parse: {exc}", code="invalid_scenario") from None
+
+
+def load_scenarios(path: str | Path, *, allow_empty: bool = False) -> list[Scenario]:
+    """Scenarios from a JSON or TOML file: one scenario object, or {"scenarios": [...]} (next to "attacks", which ``sim.attacks`` reads)."""
+    p = Path(path)
+    data = read_scenario_file(p)
+    if allow_empty and isinstance(data, dict) and "scenarios" not in data and "name" not in data:
+        return []
     items = data.get("scenarios", [data]) if isinstance(data, dict) else data
     if not isinstance(items, list) or not items:
         raise InvalidInput(f'{p}: expected a scenario or {{"scenarios": [...]}}', code="invalid_scenario")

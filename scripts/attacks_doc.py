@@ -1,0 +1,70 @@
+"""Regenerate the attack table of docs/simulate.md from a run (never edit those numbers by hand).
+
+    .venv/bin/python scripts/attacks_doc.py [--workers N] [--check]
+
+Runs every registered attack family at its defaults over its seeds (``sim.attacks.evaluate_many``)
+and rewrites the part of docs/simulate.md between the two ``attacks:generated`` markers. With
+``--check`` it only says whether the file is up to date (exit 1 if not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cor_incentives.sim.attacks import FAMILIES, builtin_attacks, evaluate_many
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "simulate.md"
+BEGIN, END = "<!-- attacks:generated:begin -->", "<!-- attacks:generated:end -->"
+
+
+def knobs(a: dict[str, Any]) -> str:
+    out = []
+    for name, b in a["bounds"].items():
+        span = " / ".join(b["choices"]) if "choices" in b else f"{b['lo']}…{b['hi']}"
+        out.append(f"`{name}`={a['knobs'][name]} ({span})")
+    return ", ".join(out)
+
+
+def gain(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f} %"
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "| attack | what the attacker does (defaults) | knobs (default, bounds) | gain over the honest twin | verdict | measured |",
+        "|---|---|---|---|---|---|",
+    ]
+    for a in results:
+        verdict = "PASS" if a["passed"] else "**FAIL**"
+        lines.append(f"| `{a['name']}` | {a['description']} | {knobs(a)} | {gain(a['gain'])} ({a['gain_unit']}) | {verdict} | {a['summary']} |")
+    seeds = sorted({s for a in results for s in a["seeds"]})
+    lines += ["", f"Seeds {seeds[0]}–{seeds[-1]} for every attack; both worlds' books (conservation, statements = ledger) held in every run."]
+    if not all(a["books"]["ok"] for a in results):
+        lines[-1] = "Books did NOT hold: " + "; ".join(e for a in results for e in a["books"]["errors"][:3])
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    results = evaluate_many(builtin_attacks(), workers=args.workers, progress=lambda label: print(label, file=sys.stderr))
+    text = DOC.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{table(results)}\n{END}{tail}"
+    if args.check:
+        print("up to date" if new == text else "docs/simulate.md is out of date: run scripts/attacks_doc.py")
+        return 0 if new == text else 1
+    DOC.write_text(new)
+    print(f"{len(results)} attacks ({len(FAMILIES)} families) written to {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

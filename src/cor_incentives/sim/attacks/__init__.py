@@ -1,0 +1,18 @@
+"""Attack families for ``cor simulate``: parametrised actor scripts against an honest twin (see ``base.py``).
+
+Every family is registered here, in one place; a module per area:
+
+    staking.py    jit_delegation, jit_bonding, operator_dilution, commission_switch
+    slashing.py   slash_dodge_unbond, threshold_split, reregister_after_jail
+    evidence.py   equivocation_rewrap, oracle_fabricated_slash
+
+Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
+"""
+
+from . import evidence, slashing, staking
+from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
+
+for _module in (staking, slashing, evidence):
+    register(*_module.FAMILIES)
+
+__all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]

@@ -1,0 +1,83 @@
+"""Pieces the attack families share: the population, actors' addresses, a script that watches stake."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...core.units import COR
+from ..chain import addr
+from ..scenarios import ROUTER, NodeGroup, Scenario, miners, validators
+from ..script import Step, TimedScript
+from .measure import Position, StakeClock
+
+if TYPE_CHECKING:
+    from ..runner import World
+
+POPULATION = miners(("honest", 10)) + validators() + ROUTER
+"""The built-in scenarios' population: 10 miners of 2 000 COR, 10 validators of 9 000–11 000 COR, one router."""
+
+
+def actor(name: str) -> str:
+    """The address of an attack's actor that is not a node (``attacker:<name>``)."""
+    return addr(f"attacker:{name}")
+
+
+def node(name: str) -> str:
+    """The address of the population's node ``name`` (e.g. ``miner-00``)."""
+    return addr(name)
+
+
+def population_scenario(
+    name: str, epochs: int, *, nodes: tuple[NodeGroup, ...] = POPULATION, params: dict[str, Any] | None = None, tasks: int = 10
+) -> Scenario:
+    """The population with a light workload (``tasks`` user and ``tasks`` network tasks per epoch)."""
+    return Scenario(
+        name=name,
+        nodes=nodes,
+        params=params or {},
+        epochs=epochs,
+        user_tasks_per_epoch=tasks,
+        network_tasks_per_epoch=tasks,
+        seeds=(1,),
+    )
+
+
+def cor_units(amount_cor: int | str) -> int:
+    return int(amount_cor) * COR
+
+
+class StakeScript(TimedScript):
+    """Timed steps plus: extra wallets, setup commands, and a ``StakeClock`` over some positions."""
+
+    def __init__(
+        self,
+        steps: list[Step],
+        *,
+        watch: list[Position],
+        wallets: dict[str, int] | None = None,
+        actor_names: dict[str, str] | None = None,
+        setup_commands: list[tuple[str, str, dict[str, Any]]] | None = None,
+    ) -> None:
+        super().__init__(steps=steps)
+        self.clock = StakeClock(watch)
+        self.wallets = dict(wallets or {})
+        self.actor_names = dict(actor_names or {})
+        self.setup_commands = list(setup_commands or [])
+        self.world: World | None = None
+
+    def allocations(self) -> dict[str, int]:
+        return self.wallets
+
+    def actors(self) -> dict[str, str]:
+        return self.actor_names
+
+    def setup(self, world: World) -> None:
+        self.world = world
+        self.clock.attach(world.chain)
+        for who, kind, body in self.setup_commands:
+            self.send(world, who, kind, body, f"setup:{kind}")
+
+    @property
+    def state(self) -> Any:
+        assert self.world is not None, "the script has not run"
+        return self.world.state

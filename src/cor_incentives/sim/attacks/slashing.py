@@ -1,0 +1,272 @@
+"""Slash dodges: unbond before the slash lands, split a node under the offence thresholds, re-register after jail.
+
+slash_dodge_unbond     miner-00 cheats on its first task(s) and unbonds its self-bond just before the
+                       reveal that gives it away; the honest twin (an offender that stays bonded) does the
+                       same without unbonding. The two logs are the same up to the unbond.
+                       gain = 1 − slashed ÷ the twin's slashed: the share of the slash dodged.
+threshold_split        one operator's lazy stake in ``split`` miners instead of one; the twin is the same
+                       stake in one miner. gain = 1 − (slashed per assignment, split) ÷ (the same, single):
+                       how much cheaper each offence gets by splitting. (The payouts are reported too: on
+                       the old rule a split node also dropped out of selection after its first slash, below
+                       the minimum bond, while the single node kept working and paying.)
+reregister_after_jail  miner-00 is jailed for a commit mismatch; instead of waiting, its operator registers
+                       a fresh key with spare capital and abandons the old one. The twin waits out the jail.
+                       gain = fresh key's reputation ÷ the jailed key's − 1 (selection weight and the
+                       reward multiplier both scale with reputation).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...core.records import Task
+from ..runner import RunResult
+from ..scenarios import NodeGroup, Scenario
+from ..script import ActorScript, Override
+from ..strategies import MinerContext, MinerPlan, Output, honest_output, lazy_output, sha
+from .base import Family, Knob, Knobs, Verdict
+from .common import POPULATION, node, population_scenario
+from .measure import slashed
+
+if TYPE_CHECKING:
+    from ..runner import World
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f} %"
+
+
+def cheat_plan(offence: str, ctx: MinerContext) -> MinerPlan:
+    """commit_mismatch: commit to the honest answer, reveal another; poi_divergence: a lazy answer (committed and revealed)."""
+    if offence == "poi_divergence":
+        out = lazy_output(ctx.env, ctx.seed, ctx.task, ctx.miner)
+        return MinerPlan(out, out, 0)
+    out = honest_output(ctx.env, ctx.seed, ctx.task, ctx.miner)
+    return MinerPlan(out, Output(sha(f"swapped|{ctx.task.key}|{ctx.miner}"), "honest", out.quality, out.tokens), ctx.env.inference_cost_units)
+
+
+class CheatScript(ActorScript):
+    """One miner cheats on its first ``offences`` tasks; ``unbond_bps`` > 0 unbonds that share of its self-bond before the last cheat's reveal."""
+
+    def __init__(self, miner: str, offence: str, offences: int, unbond_bps: int) -> None:
+        super().__init__()
+        self.miner, self.offence, self.offences, self.unbond_bps = miner, offence, offences, unbond_bps
+        self.cheated: list[int] = []
+        self.world: World | None = None
+
+    def setup(self, world: World) -> None:
+        self.world = world
+
+    def plan(self, world: World, ctx: MinerContext) -> Override | None:
+        if ctx.miner != self.miner or len(self.cheated) >= self.offences:
+            return None
+        self.cheated.append(ctx.task.task_id)
+        return Override(cheat_plan(self.offence, ctx))
+
+    def before_reveal(self, world: World, task: Task, miner: str) -> Output | None:
+        if miner == self.miner and self.unbond_bps and self.cheated and task.id == self.cheated[-1] and len(self.cheated) == self.offences:
+            have = world.state.ledger.balance(f"bonded:{miner}")
+            amount = have * self.unbond_bps // 10_000
+            if amount and not self.applied("unbond"):
+                self.send(world, miner, "stake.unbond", {"amount": str(amount)}, "unbond")
+        return None
+
+
+class SlashDodgeUnbond(Family):
+    name = "slash_dodge_unbond"
+    title = "Unbond before the slash lands"
+    criterion = "a cheater that unbonds between its offence and the slash loses as much as one that stays bonded (dodges ≤ 1 %)"
+    description = (
+        "miner-00 (self-bond 2 000 COR) commits to one output and reveals another on its first task, unbonding its whole self-bond "
+        "just before the reveal (measured on the old rule: it avoided 100 % of the commit_mismatch slash)"
+    )
+    gain_unit = "share of the twin's slash avoided"
+    knobs = (
+        Knob("offence", "commit_mismatch", "the offence committed", choices=("commit_mismatch", "poi_divergence")),
+        Knob("offences", 1, "tasks cheated on before the unbond (a commit mismatch jails at the first)", 1, 10),
+        Knob("unbond_bps", 10_000, "share of the self-bond unbonded before the last cheat's reveal", 0, 10_000),
+        Knob("epochs", 1, "epochs run", 1, 10),
+    )
+    MINER = "miner-00"
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return CheatScript(node(self.MINER), str(k["offence"]), int(k["offences"]), 0 if twin else int(k["unbond_bps"]))
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        assert isinstance(script, CheatScript) and script.world is not None
+        state, m = script.world.state, node(self.MINER)
+        return {
+            "slashed": sum(slashed(state, e, m) for e in state.epochs),
+            "offences": [s.offence for s in state.slashes if s.node == m],
+            "cheated": len(script.cheated),
+            "unbonded": bool(script.applied("unbond")),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        got, owed = sum(r["slashed"] for r in attack), sum(r["slashed"] for r in twin)
+        gain = None if not owed else 1 - got / owed
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0.01,
+            {
+                "slashed": got,
+                "twin_slashed": owed,
+                "runs_unbonded": sum(r["unbonded"] for r in attack),
+                "slash_records": sum(len(r["offences"]) for r in attack),
+                "twin_slash_records": sum(len(r["offences"]) for r in twin),
+            },
+            f"{k['offence']} × {k['offences']} then unbond {int(k['unbond_bps']) / 100:g} %: slashed {got / 10**18:,.2f} COR against the "
+            f"twin's {owed / 10**18:,.2f} COR, {_pct(gain)[1:]} dodged",
+        )
+
+
+class ThresholdSplit(Family):
+    name = "threshold_split"
+    title = "Split a node under the offence thresholds"
+    criterion = "splitting a lazy operator's stake over many nodes makes no offence cheaper: slashed per assignment ≥ 95 % of one node's"
+    description = (
+        "one lazy operator's 10 000 COR in ten miners of 1 000 COR instead of one (measured on the old rule: −3 264 COR became +46 COR, "
+        "because offence thresholds were counted per node)"
+    )
+    gain_unit = "1 − slashed per assignment split ÷ single"
+    knobs = (
+        Knob("split", 10, "miners the stake is split over", 2, 20),
+        Knob("stake_cor", 10_000, "the operator's stake (COR; each split miner needs at least the 1 000 COR minimum)", 1_000, 200_000),
+        Knob("strategy", "lazy", "what the operator's miners do", choices=("lazy", "garbage", "offline")),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        split = 1 if twin else int(k["split"])
+        each = int(k["stake_cor"]) // split
+        group = NodeGroup("miner", str(k["strategy"]), split, (str(each),), prefix="op", operator="op")
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (group,), tasks=20)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return ActorScript()
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        ops = [n.name for n in result.nodes.values() if n.operator == "op"]
+        out = {"earnings": 0, "slashes": 0, "slash_count": 0, "assigned": 0}
+        for epoch in result.epochs:
+            for name in ops:
+                st = epoch[name]
+                out["earnings"] += st.earnings
+                out["slashes"] += st.slashes
+                out["slash_count"] += st.slash_count
+                out["assigned"] += st.assigned
+        return out
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        def total(rs: list[dict[str, Any]], key: str) -> int:
+            return sum(r[key] for r in rs)
+
+        split, single = total(attack, "earnings") - total(attack, "slashes"), total(twin, "earnings") - total(twin, "slashes")
+        per_task = total(attack, "slashes") / total(attack, "assigned") if total(attack, "assigned") else None
+        twin_per_task = total(twin, "slashes") / total(twin, "assigned") if total(twin, "assigned") else None
+        gain = None if per_task is None or not twin_per_task else 1 - per_task / twin_per_task
+        n = max(1, len(attack))
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0.05,
+            {
+                "slashed_per_assignment_split": per_task,
+                "slashed_per_assignment_single": twin_per_task,
+                "payout_split_per_seed": split // n,
+                "payout_single_per_seed": single // n,
+                "slashes_split_per_seed": total(attack, "slashes") // n,
+                "slashes_single_per_seed": total(twin, "slashes") // n,
+                "slash_records_split": total(attack, "slash_count"),
+                "slash_records_single": total(twin, "slash_count"),
+                "assignments_split": total(attack, "assigned"),
+                "assignments_single": total(twin, "assigned"),
+            },
+            f"{k['strategy']} operator: each assignment cost {(per_task or 0) / 10**18:,.3f} COR in slashes split over {k['split']} miners "
+            f"against {(twin_per_task or 0) / 10**18:,.3f} COR in one ({_pct(gain)[1:]} cheaper); payout per seed "
+            f"{split // n / 10**18:,.2f} against {single // n / 10**18:,.2f} COR",
+        )
+
+
+class ReregisterScript(CheatScript):
+    """miner-00 mismatches once and is jailed; the attack registers the late node ``fresh`` and unbonds the old key."""
+
+    def __init__(self, miner: str, fresh: str | None) -> None:
+        super().__init__(miner, "commit_mismatch", 1, 0)
+        self.fresh = fresh
+        self.jailed_rep: int | None = None
+        self.fresh_rep: int | None = None
+
+    def keeps_jailed(self, address: str) -> bool:
+        return self.fresh is not None and address == self.miner
+
+    def next_tick(self, world: World) -> int | None:
+        node = world.state.nodes[self.miner]
+        return world.state.tick if node.jailed and self.jailed_rep is None else None
+
+    def act(self, world: World) -> None:
+        state = world.state
+        self.jailed_rep = state.nodes[self.miner].reputation_ppb
+        if self.fresh is None:
+            return
+        name = world.name_of[self.fresh]
+        if self.send(world, self.fresh, "node.register", world.register_body(name), "register_fresh"):
+            self.fresh_rep = state.nodes[self.fresh].reputation_ppb
+        have = state.ledger.balance(f"bonded:{self.miner}")
+        if have:
+            self.send(world, self.miner, "stake.unbond", {"amount": str(have)}, "abandon")
+
+
+class ReregisterAfterJail(Family):
+    name = "reregister_after_jail"
+    title = "Re-register a fresh key after jail"
+    criterion = "a fresh key starts with no better reputation than the jailed key it replaces (gain ≤ 0)"
+    description = (
+        "miner-00 is jailed for a commit mismatch; its operator registers a fresh key with 2 000 COR of spare capital and abandons the "
+        "jailed one (measured on the old rule: the fresh key was selectable at once, with reputation 0.50 against the jailed 0.42)"
+    )
+    gain_unit = "fresh key's reputation ÷ the jailed key's − 1"
+    knobs = (Knob("epochs", 4, "epochs run", 1, 20),)
+    MINER, FRESH = "miner-00", "fresh-00"
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        fresh = NodeGroup("miner", "honest", 1, ("2000",), prefix="fresh", options={"late": True})
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (fresh,))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH))
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        assert isinstance(script, ReregisterScript)
+        income = 0
+        for epoch in result.epochs:
+            for name in (self.MINER, self.FRESH):
+                income += epoch[name].earnings - epoch[name].slashes
+        return {"jailed_rep": script.jailed_rep, "fresh_rep": script.fresh_rep, "income": income}
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        pairs = [(r["fresh_rep"], r["jailed_rep"]) for r in attack if r["fresh_rep"] is not None and r["jailed_rep"]]
+        gain = None if not pairs else sum(f for f, _ in pairs) / sum(j for _, j in pairs) - 1
+        fresh = None if not pairs else sum(f for f, _ in pairs) / len(pairs) / 1e9
+        jailed = None if not pairs else sum(j for _, j in pairs) / len(pairs) / 1e9
+        inc, tinc = sum(r["income"] for r in attack), sum(r["income"] for r in twin)
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0,
+            {
+                "fresh_reputation": fresh,
+                "jailed_reputation": jailed,
+                "registered": len(pairs),
+                "income_all_keys": inc,
+                "twin_income": tinc,
+                "income_change_vs_twin": None if not tinc else inc / tinc - 1,
+            },
+            f"fresh key's reputation {fresh if fresh is None else f'{fresh:.3f}'} against the jailed key's "
+            f"{jailed if jailed is None else f'{jailed:.3f}'} ({_pct(gain)}); income over the run {_pct(None if not tinc else inc / tinc - 1)} "
+            "against waiting out the jail",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (SlashDodgeUnbond(), ThresholdSplit(), ReregisterAfterJail())

@@ -1,0 +1,315 @@
+"""Timing attacks on stakers' rewards: stake that arrives just before the close, and commission switched at the last tick.
+
+Every staker reward (the miner and validator streams passed through to a node's stakers, and the
+staking APR) is credited at the epoch close. The stake × ticks each position held in the epoch is
+measured by the simulator itself (``measure.StakeClock``), so a judge can say what an honest holder
+of the same stake for the same time earns, whatever rule the core uses.
+
+    jit_delegation     delegate just before the close, undelegate right after it, every epoch.
+                       gain = reward ÷ (the node's staker reward × the actor's stake-ticks ÷ the node's
+                       stake-ticks) − 1: the excess over the stake × time share of the same node, the
+                       share an honest delegator with the same stake for the same time earns.
+    jit_bonding        the same, measured on the staking APR alone against the honest twin (the same
+                       stake delegated from the start): gain = APR per COR-tick ÷ the twin's − 1.
+    operator_dilution  the operator bonds a large amount just before the close (and unbonds after):
+                       gain = the operator's reward per COR-tick ÷ its all-epoch delegator's − 1.
+    commission_switch  the operator raises its commission just before the close:
+                       gain = (commission taken − the honest twin's) ÷ the twin's delegator reward.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.state import State
+from ..runner import RunResult
+from ..scenarios import Scenario
+from ..script import ActorScript, Step
+from .base import Family, Knob, Knobs, Verdict
+from .common import StakeScript, actor, cor_units, node, population_scenario
+from .measure import commission, staker_rewards
+
+EPOCH_TICKS = 100  # the devnet epoch length the offsets' bounds assume
+NODES = ("miner-00", "miner-01", "validator-00", "validator-03", "router-00")
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def _rate(reward: int, ticks: int) -> float | None:
+    """Reward per COR-tick (1e18 base units × tick); for comparisons only."""
+    return reward / ticks if ticks else None
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f} %"
+
+
+def _undelegate_all(who: str, node_addr: str, kind: str = "stake.undelegate") -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        account = f"bonded:{node_addr}" if who == node_addr else f"delegated:{node_addr}:{who}"
+        have = state.ledger.balance(account)
+        if not have:
+            return None
+        return {"amount": str(have)} if kind == "stake.unbond" else {"node": node_addr, "amount": str(have)}
+
+    return body
+
+
+def _extra_bond(who: str, node_addr: str, base: int) -> Any:
+    """Unbond whatever the operator holds above its original self-bond."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        extra = state.ledger.balance(f"bonded:{node_addr}") - base
+        return {"amount": str(extra)} if extra > 0 else None
+
+    return body
+
+
+def _book(script: ActorScript, epochs: int, node_name: str, addresses: dict[str, str]) -> list[dict[str, Any]]:
+    """Per epoch: each watched address's staker reward (all streams and APR) and stake-ticks in the node, and the node's totals."""
+    assert isinstance(script, StakeScript)
+    state, clock, n = script.state, script.clock, node(node_name)
+    out = []
+    for e in range(epochs):
+        if e not in state.epochs:
+            break
+        every, apr = staker_rewards(state, e, n), staker_rewards(state, e, n, prefix="staking_apr")
+        row: dict[str, Any] = {
+            "node_reward": sum(every.values()),
+            "node_apr": sum(apr.values()),
+            "node_ticks": clock.of(e, n, "*"),
+            "commission": commission(state, e, n),
+        }
+        for label, a in addresses.items():
+            row[label] = {"reward": every.get(a, 0), "apr": apr.get(a, 0), "ticks": clock.of(e, n, a)}
+        out.append(row)
+    return out
+
+
+def _sum(rows: list[dict[str, Any]], who: str, what: str) -> int:
+    return sum(r[who][what] for r in rows)
+
+
+class JitDelegation(Family):
+    name = "jit_delegation"
+    title = "Just-in-time delegation"
+    criterion = "stake delegated just before the close earns no more than its stake × time share of the node's staker reward (+2 %)"
+    description = (
+        "an outside actor delegates 20 000 COR to miner-00 (self-bond 2 000) one tick before every epoch close and undelegates "
+        "right after it (measured at the defaults on the old rule: it took 90.9 % of the reward the operator's own stake earned all epoch)"
+    )
+    gain_unit = "reward ÷ stake×time share of the node's staker reward − 1"
+    knobs = (
+        Knob("amount_cor", 20_000, "COR delegated just in time", 1, 1_000_000),
+        Knob("offset_ticks", -1, "when: ticks before the close (-1: the last tick)", -(EPOCH_TICKS - 1), -1),
+        Knob("node", "miner-00", "the node delegated to", choices=NODES),
+        Knob("epochs", 1, "epochs run (the script acts in every one it has the capital for: undelegated stake waits out unbonding)", 1, 20),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        who, n, amount = actor("jit"), node(str(k["node"])), cor_units(k["amount_cor"])
+        delegate = {"node": n, "amount": str(amount)}
+        if twin:  # the honest twin: the same stake delegated from the start, kept all the time
+            steps: list[Step] = []
+            setup = [(who, "stake.delegate", delegate)]
+        else:
+            steps = [
+                Step(int(k["offset_ticks"]), who, "stake.delegate", delegate, label="jit_delegate"),
+                Step(0, who, "stake.undelegate", _undelegate_all(who, n), label="undelegate"),
+            ]
+            setup = []
+        return StakeScript(steps, watch=[(n, who), (n, n), (n, "*")], wallets={who: amount}, actor_names={"jit": who}, setup_commands=setup)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        n = node(str(k["node"]))
+        return {"epochs": _book(script, int(k["epochs"]), str(k["node"]), {"actor": actor("jit"), "operator": n})}
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        rows = [r for run in attack for r in run["epochs"]]
+        trows = [r for run in twin for r in run["epochs"]]
+        got = _sum(rows, "actor", "reward")
+        fair = sum(r["node_reward"] * r["actor"]["ticks"] // r["node_ticks"] for r in rows if r["node_ticks"])
+        share = _ratio(got, sum(r["node_reward"] for r in rows))
+        gain = None if not fair else got / fair - 1
+        twin_rate = _rate(_sum(trows, "actor", "reward"), _sum(trows, "actor", "ticks"))
+        rate = _rate(got, _sum(rows, "actor", "ticks"))
+        passed = gain is not None and gain <= 0.02
+        return Verdict(
+            gain,
+            passed,
+            {
+                "reward": got,
+                "stake_time_share": fair,
+                "stake_ticks": _sum(rows, "actor", "ticks"),
+                "node_stake_ticks": sum(r["node_ticks"] for r in rows),
+                "node_staker_reward": sum(r["node_reward"] for r in rows),
+                "share_of_node_staker_reward": share,
+                "operator_reward": _sum(rows, "operator", "reward"),
+                "twin_reward": _sum(trows, "actor", "reward"),
+                "twin_stake_ticks": _sum(trows, "actor", "ticks"),
+                "reward_per_cor_tick_vs_twin": None if rate is None or not twin_rate else rate / twin_rate,
+            },
+            f"{k['amount_cor']} COR delegated {-int(k['offset_ticks'])} tick(s) before the close took "
+            f"{_pct(share)[1:]} of {k['node']}'s staker reward; against its stake × time share: {_pct(gain)}",
+        )
+
+
+class JitBonding(Family):
+    name = "jit_bonding"
+    title = "Bonding just before the APR step"
+    criterion = "stake bonded just before the close earns no more staking APR per COR-tick than the honest twin bonded all epoch (+2 %)"
+    description = (
+        "20 000 COR bonded (delegated) to miner-00 one tick before every close, unbonded right after; the honest twin bonds the same "
+        "stake from the start (measured on the old rule: 10 % of a full epoch's APR for 1 % of the time)"
+    )
+    gain_unit = "staking APR per COR-tick ÷ the honest twin's − 1"
+    knobs = JitDelegation.knobs
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return JitDelegation().scenario(k, twin)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return JitDelegation().script(k, twin)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        return JitDelegation().measure(k, result, script, twin)
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        rows = [r for run in attack for r in run["epochs"]]
+        trows = [r for run in twin for r in run["epochs"]]
+        apr, ticks = _sum(rows, "actor", "apr"), _sum(rows, "actor", "ticks")
+        tapr, tticks = _sum(trows, "actor", "apr"), _sum(trows, "actor", "ticks")
+        rate, trate = _rate(apr, ticks), _rate(tapr, tticks)
+        gain = None if rate is None or not trate else rate / trate - 1
+        full = _ratio(apr, tapr)
+        time = _ratio(ticks, tticks)
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0.02,
+            {"apr": apr, "stake_ticks": ticks, "twin_apr": tapr, "twin_stake_ticks": tticks, "share_of_twin_apr": full, "share_of_twin_time": time},
+            f"bonded {-int(k['offset_ticks'])} tick(s) before the close: {_pct(full)[1:]} of the twin's APR for {_pct(time)[1:]} of its "
+            f"stake-time; APR per COR-tick against the twin: {_pct(gain)}",
+        )
+
+
+class OperatorDilution(Family):
+    name = "operator_dilution"
+    title = "Operator dilutes its delegators"
+    criterion = "an operator's stake bonded just before the close earns no more per COR-tick than its all-epoch delegator (+2 %)"
+    description = (
+        "miner-00's operator (self-bond 2 000 COR, a 20 000 COR delegator all epoch) bonds 200 000 COR one tick before every close and "
+        "unbonds right after (measured on the old rule: its delegators' reward fell by 90.1 %)"
+    )
+    gain_unit = "operator's staker reward per COR-tick ÷ its delegator's − 1"
+    knobs = (
+        Knob("bond_cor", 200_000, "COR the operator bonds just in time", 1, 10_000_000),
+        Knob("delegation_cor", 20_000, "COR its honest delegator holds all epoch", 1, 1_000_000),
+        Knob("offset_ticks", -1, "when: ticks before the close", -(EPOCH_TICKS - 1), -1),
+        Knob("epochs", 1, "epochs run (the operator bonds again in every one it has the capital for)", 1, 20),
+    )
+    OPERATOR = "miner-00"
+    BASE_BOND = 2_000
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        op, d = node(self.OPERATOR), actor("delegator")
+        bond = cor_units(k["bond_cor"])
+        steps = (
+            []
+            if twin
+            else [
+                Step(int(k["offset_ticks"]), op, "stake.bond", {"amount": str(bond)}, label="jit_bond"),
+                Step(0, op, "stake.unbond", _extra_bond(op, op, cor_units(self.BASE_BOND)), label="unbond"),
+            ]
+        )
+        return StakeScript(
+            steps,
+            watch=[(op, d), (op, op), (op, "*")],
+            wallets={op: bond, d: cor_units(k["delegation_cor"])},  # the twin holds the same capital, idle
+            actor_names={"delegator": d},
+            setup_commands=[(d, "stake.delegate", {"node": op, "amount": str(cor_units(k["delegation_cor"]))})],
+        )
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        return {"epochs": _book(script, int(k["epochs"]), self.OPERATOR, {"operator": node(self.OPERATOR), "delegator": actor("delegator")})}
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        rows = [r for run in attack for r in run["epochs"]]
+        op_rate = _rate(_sum(rows, "operator", "reward"), _sum(rows, "operator", "ticks"))
+        d_rate = _rate(_sum(rows, "delegator", "reward"), _sum(rows, "delegator", "ticks"))
+        gain = None if op_rate is None or not d_rate else op_rate / d_rate - 1
+        # the first epoch is the same log in both worlds up to the operator's bond: its delegator's loss is exact there
+        first = sum(run["epochs"][0]["delegator"]["reward"] for run in attack if run["epochs"])
+        tfirst = sum(run["epochs"][0]["delegator"]["reward"] for run in twin if run["epochs"])
+        cut = None if not tfirst else 1 - first / tfirst
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0.02,
+            {
+                "operator_reward": _sum(rows, "operator", "reward"),
+                "operator_stake_ticks": _sum(rows, "operator", "ticks"),
+                "delegator_reward": _sum(rows, "delegator", "reward"),
+                "delegator_stake_ticks": _sum(rows, "delegator", "ticks"),
+                "delegator_cut_first_epoch_vs_twin": cut,
+            },
+            f"the operator's stake earned {_pct(gain)} per COR-tick against its delegator's; in the first epoch its delegator lost "
+            f"{_pct(cut)[1:]} of what it earned in the honest twin",
+        )
+
+
+class CommissionSwitch(Family):
+    name = "commission_switch"
+    title = "Commission raised at the last tick"
+    criterion = "a commission change made during an epoch takes nothing from that epoch's rewards (the operator's commission equals the twin's)"
+    description = (
+        "miner-00's operator (0 % commission, a 20 000 COR delegator all epoch) raises its commission by 500 bps one tick before "
+        "the close (measured on the old rule: the raise applied to the whole epoch)"
+    )
+    gain_unit = "extra commission ÷ the twin's delegator reward"
+    knobs = (
+        Knob("raise_bps", 500, "commission raise (bps; the core refuses more than max_commission_change_bps)", 1, 2_000),
+        Knob("offset_ticks", -1, "when: ticks before the close", -(EPOCH_TICKS - 1), -1),
+        Knob("epochs", 1, "epochs run; the raise is in the last one", 1, 20),
+    )
+    OPERATOR = "miner-00"
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        op, d = node(self.OPERATOR), actor("delegator")
+        last = int(k["epochs"]) - 1
+        steps = [] if twin else [Step(int(k["offset_ticks"]), op, "node.set_commission", {"commission_bps": int(k["raise_bps"])}, (last,), "raise")]
+        return StakeScript(
+            steps,
+            watch=[(op, d), (op, op), (op, "*")],
+            wallets={d: cor_units(20_000)},
+            actor_names={"delegator": d},
+            setup_commands=[(d, "stake.delegate", {"node": op, "amount": str(cor_units(20_000))})],
+        )
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        rows = _book(script, int(k["epochs"]), self.OPERATOR, {"delegator": actor("delegator")})
+        return {"epochs": rows, "raised": bool(script.applied("raise"))}
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        took = sum(r["commission"] for run in attack for r in run["epochs"])
+        ttook = sum(r["commission"] for run in twin for r in run["epochs"])
+        tdel = sum(r["delegator"]["reward"] for run in twin for r in run["epochs"])
+        gain = None if not tdel else (took - ttook) / tdel
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0,
+            {"commission": took, "twin_commission": ttook, "twin_delegator_reward": tdel, "raises_applied": sum(run["raised"] for run in attack)},
+            f"a {k['raise_bps']} bps raise {-int(k['offset_ticks'])} tick(s) before the close took {_pct(gain)} of the delegator's reward",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch())
