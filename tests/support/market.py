@@ -16,9 +16,10 @@ def h(text: str) -> str:
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def market(n_miners: int = 4, n_validators: int = 3, params: dict | None = None, deposit: int = 100 * COR) -> Chain:
+def market(n_miners: int = 4, n_validators: int = 3, params: dict | None = None, deposit: int = 100 * COR, beacon: bool = False) -> Chain:
+    """With ``beacon``, the genesis commits to a beacon chain: tasks get their miners and validators at the next tick."""
     names = [f"m{i}" for i in range(n_miners)] + [f"v{i}" for i in range(n_validators)] + ["user", "dev", "router"]
-    c = Chain(wallets={n: 1_000_000 * COR for n in names}, params={"redundancy": min(3, n_miners), **(params or {})})
+    c = Chain(wallets={n: 1_000_000 * COR for n in names}, params={"redundancy": min(3, n_miners), **(params or {})}, beacon=4096 if beacon else None)
     c.as_(
         "dev",
         "model.register",

@@ -37,6 +37,8 @@ from .governance import process_governance_tallies, process_propose, process_vot
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .params import ParamHistory, params_from_dict
+from .sampling import SelectionIndex
+from .selection import check_index
 from .sessions import process_session_close, process_session_deposit, process_session_open
 from .slashing import process_slash_report
 from .staking import (
@@ -100,6 +102,7 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
     beacon = genesis_beacon(body.get("beacon"))
     state.params_history = ParamHistory(((0, params),))
     state.beacon = beacon
+    state.selection = SelectionIndex() if beacon is not None else None
     state.oracle = oracle
     state.genesis_supply = supply
     state.controllers = {c.name: replace(c) for c in DEFAULT_CONTROLLERS}
@@ -142,6 +145,7 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
         process_governance_tallies(state)
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
+            check_index(state)
     invariant(state.tick == start + n and ticks_to_epoch_end(state) > 0, f"tick did not advance time by {n}")
     run_draws(state)
 
@@ -240,6 +244,7 @@ def apply(state: State, event: Event) -> Applied:
             state.chain_id = ""
             state.params_history = None
             state.beacon = None
+            state.selection = None
         raise
     postings = state.ledger.commit()
     state.nonces[cmd.actor] = cmd.nonce

@@ -79,6 +79,16 @@ class Params:
     # --- tasks (docs/design.md §4, §5) ---
     redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
     validators_per_task: int = _p(3, 1, 32, "validators sampled per task")
+    min_validators_per_task: int = _p(3, 1, 32, "fewest validators a session may ask for per task (networks with a beacon)")
+    cancel_fee_bps: int = _p(
+        2_000,
+        0,
+        BPS,
+        "share of the escrowed quote a user pays (to the treasury) to cancel a task after its miners are drawn (networks with a beacon)",
+    )
+    dedicated_session_fee_units: int = _p(
+        10**17, 0, U256, "fee per reserved miner (to the treasury) when a dedicated session's miners are drawn (networks with a beacon; 0.1 COR)"
+    )
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
     poi_max_distance_ppb: int = _p(150_000_000, 0, 2 * PPB, "largest cosine distance to the medoid still in consensus")
     consensus_min_quality_ppb: int = _p(300_000_000, 0, PPB, "median quality below which an output is not in consensus (PoUW INVALID)")
@@ -215,6 +225,8 @@ def validate_params(p: Params) -> None:
             raise InvalidInput(f"parameter {f.name}={v} is outside its bounds [{lo}, {hi}]", code="parameter_out_of_bounds", name=f.name)
     if p.slash_burn_bps + p.slash_reporter_bps > BPS:
         raise InvalidInput("slash_burn_bps + slash_reporter_bps must not exceed 10000", code="invalid_parameter")
+    if p.min_validators_per_task > p.validators_per_task:
+        raise InvalidInput("min_validators_per_task must not exceed validators_per_task", code="invalid_parameter")
     if p.min_consensus > p.redundancy:
         raise InvalidInput("min_consensus must not exceed redundancy", code="invalid_parameter")
     if p.reputation_multiplier_min_ppb > p.reputation_multiplier_max_ppb:

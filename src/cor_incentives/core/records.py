@@ -176,6 +176,8 @@ class Session:
     is_open: bool
     open_tasks: int
     opened_tick: int
+    reserved: int = 0  # dedicated, with a beacon: miners to draw with the next value (0 once drawn)
+    model: str | None = None  # dedicated: the model its miners must serve
 
 
 @dataclass

@@ -1,20 +1,124 @@
 """Node selection: who is assigned to a task (docs/design.md §4).
 
-Miners and validators are drawn without replacement, each with inclusion probability proportional to
-its weight stake × reputation (``pps_sample``), from a seed sha256(head_hash ‖ purpose): reproducible
-from the log, not choosable by the requester. Network tasks prefer idle miners; a dedicated session
-draws its miners once, when it opens, and every task among them.
+Miners and validators are drawn without replacement. Each node's inclusion probability is
+proportional to its weight (capped at 1):
 
-    weight = max(1, stake_total × max(reputation_ppb, 10**7) // 10**9)
+    weight = max(1, stake_total × max(reputation_ppb, 10**7) // 10**9)   if selectable, else 0
+
+The same weight applies to user tasks, network tasks, validators and dedicated sessions. A node
+that splits its stake over several nodes therefore gets the same expected number of slots.
+
+With a beacon (``beacon.py``), a draw's seed comes from the beacon value revealed after the draw
+was requested. The sampler is Sampford's method (``sampling.WeightTree``): inclusion exactly ∝
+weight, every set of nodes possible, and no effect from where a node sits. It runs over an index
+kept up to date as weights change: one tree per role, plus one per (miner, model). A draw costs
+O(k log n), however many nodes are registered.
+    ``draw(state, role, k, seed, model=None, among=None)``
+        ``among`` restricts the draw to a few nodes (a dedicated session's). Those few get a tree of
+        their own, built for the draw.
+    ``state.touch(node)``
+        must follow any change to a node's stake, reputation, bond or jail (``staking.get_node``
+        calls it, and so do the reputation updates): it marks the node in the index. Before each draw, ``sync`` re-reads the marked
+        nodes. At every epoch close, ``check_index`` compares the whole index with the weights
+        recomputed from the state.
+
+Without a beacon (a log from before the beacon), the first rules apply unchanged. ``sample_nodes``
+seeds its draw with sha256(head_hash ‖ purpose) and uses ``pps_sample``: systematic PPS over an
+order shuffled by the seed, O(n log n) per draw. Network tasks there prefer idle miners.
 """
 
 from __future__ import annotations
 
 import hashlib
 
+from .errors import invariant
+from .records import Node
+from .sampling import SelectionIndex, WeightTree
 from .staking import is_selectable
 from .state import State
 from .units import PPB
+
+
+def selection_weight(state: State, node_id: str) -> int:
+    """stake × max(reputation, 1 %) in base units, at least 1 (whether or not the node is selectable)."""
+    n = state.nodes[node_id]
+    return max(1, n.stake_total * max(n.reputation_ppb, PPB // 100) // PPB)
+
+
+def draw_weight(state: State, node: Node) -> int:
+    """The node's weight in draws: ``selection_weight`` when it is selectable, else 0."""
+    return selection_weight(state, node.id) if is_selectable(state, node) else 0
+
+
+# --- the index (networks with a beacon) ----------------------------------------------------------
+
+
+def pool_keys(node: Node) -> list[str]:
+    """The pools a node is drawn from: its role, and for a miner (miner, model) for every model it serves."""
+    return [node.role] + [f"miner|{m}" for m in node.models] if node.role == "miner" else [node.role]
+
+
+def pool_key(role: str, model: str | None) -> str:
+    return f"miner|{model}" if role == "miner" and model is not None else role
+
+
+def index(state: State) -> SelectionIndex:
+    idx = state.selection
+    invariant(idx is not None, "selection index missing (a network without a beacon draws with sample_nodes)")
+    assert idx is not None
+    return idx
+
+
+def sync(state: State) -> SelectionIndex:
+    """Bring the index up to date with the marked nodes (all nodes when the minimum bonds changed)."""
+    idx = index(state)
+    p = state.params
+    bonds = (p.min_self_bond_miner_units, p.min_self_bond_validator_units, p.min_self_bond_router_units)
+    if bonds != idx.bonds:
+        idx.bonds = bonds
+        idx.marked |= set(state.nodes)
+    new = sorted(n for n in idx.marked if n not in idx.weights)  # slots in a deterministic order
+    for node_id in new + sorted(idx.marked - set(new)):
+        node = state.nodes[node_id]
+        w = draw_weight(state, node)
+        if idx.weights.get(node_id) != w:
+            idx.weights[node_id] = w
+            for key in pool_keys(node):
+                idx.trees.setdefault(key, WeightTree()).set(node_id, w)
+    idx.marked.clear()
+    return idx
+
+
+def check_index(state: State) -> None:
+    """Invariant: every tree holds exactly the weights recomputed from the state."""
+    if state.selection is None:
+        return
+    idx = sync(state)
+    for node_id, node in state.nodes.items():
+        w = draw_weight(state, node)
+        for key in pool_keys(node):
+            invariant(idx.trees.get(key, WeightTree()).weight(node_id) == w, f"selection index: {node_id} in {key} is stale")
+
+
+def pool_size(state: State, role: str, model: str | None = None) -> int:
+    """Selectable nodes of ``role`` (serving ``model``): O(1)."""
+    tree = sync(state).trees.get(pool_key(role, model))
+    return len(tree) if tree is not None else 0
+
+
+def draw(state: State, role: str, k: int, seed: bytes, model: str | None = None, among: list[str] | None = None) -> list[str]:
+    """Up to ``k`` distinct selectable nodes of ``role`` (serving ``model``), inclusion ∝ weight: O(k log n)."""
+    idx = sync(state)
+    if among is not None:
+        tree = WeightTree()
+        for n in among:
+            tree.set(n, idx.weights.get(n, 0))
+        return tree.draw(k, seed)
+    pool = idx.trees.get(pool_key(role, model))
+    return pool.draw(k, seed) if pool is not None else []
+
+
+# --- the first rules (networks without a beacon) ---------------------------------------------------
 
 
 def _draw(seed: bytes, i: int, bound: int) -> int:
@@ -22,18 +126,13 @@ def _draw(seed: bytes, i: int, bound: int) -> int:
 
 
 def eligible_nodes(state: State, role: str, model: str | None = None) -> list[str]:
-    """Selectable nodes of ``role`` (serving ``model`` when given), sorted."""
+    """Selectable nodes of ``role`` (serving ``model`` when given), sorted: O(n)."""
     out = []
     for nid in sorted(state.nodes):
         n = state.nodes[nid]
         if n.role == role and is_selectable(state, n) and (model is None or role != "miner" or model in n.models):
             out.append(nid)
     return out
-
-
-def selection_weight(state: State, node_id: str) -> int:
-    n = state.nodes[node_id]
-    return max(1, n.stake_total * max(n.reputation_ppb, PPB // 100) // PPB)
 
 
 def sample_nodes(

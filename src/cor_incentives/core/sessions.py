@@ -1,17 +1,24 @@
 """User sessions: a deposit in escrow from which tasks are paid, with the session's settings (docs/design.md §4).
 
 State
-    ``Session(id, owner, redundancy, validators, mode, dedicated_miners, is_open, open_tasks)``;
+    ``Session(id, owner, redundancy, validators, mode, dedicated_miners, is_open, open_tasks, ...)``;
     the deposit is the balance of ``escrow:session:<id>``.
 
 Messages
-    ``session.open`` {deposit?, redundancy?, validators?, mode?: "ephemeral" | "dedicated", nodes?}
+    ``session.open`` {deposit?, redundancy?, validators?, mode?: "ephemeral" | "dedicated", nodes?, model?}
     ``session.deposit`` {session, amount}
     ``session.close`` {session} — refused while tasks are open; the remaining deposit returns.
 
 Modes (after Cortensor's)
     ephemeral: miners are drawn from the whole pool for every task; dedicated: ``nodes`` miners are
-    reserved when the session opens and every task is assigned among them.
+    reserved for the session and every task is assigned among them.
+
+With a beacon (``beacon.py``)
+    ``validators`` must be at least ``min_validators_per_task``: a session cannot ask for one
+    validator it might be able to buy. A dedicated session's miners are drawn with the next
+    beacon value, not when it opens. Opening one costs ``dedicated_session_fee_units`` per reserved
+    miner, paid to the treasury, so reopening sessions until the draw suits its owner costs that
+    fee every time.
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
+from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
-from .records import Session
-from .selection import sample_nodes
+from .records import EarningItem, Session
+from .selection import draw, pool_size, sample_nodes
 from .state import State
+from .streams import Stream
 from .units import parse_units
 
 MODES = ("ephemeral", "dedicated")
+RESERVE = "session:miners"
 
 
 def session_account(session_id: int) -> str:
@@ -55,7 +65,7 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
     """``session.open``: settings, an optional first deposit, dedicated miners if asked."""
     p = state.params
     redundancy = _small_int(body, "redundancy", p.redundancy, 1, 32)
-    validators = _small_int(body, "validators", p.validators_per_task, 1, 32)
+    validators = _small_int(body, "validators", p.validators_per_task, p.min_validators_per_task if has_beacon(state) else 1, 32)
     if redundancy < p.min_consensus:
         raise InvalidInput(f"redundancy must be at least min_consensus={p.min_consensus}", code="invalid_session_settings")
     mode = body.get("mode", "ephemeral")
@@ -67,15 +77,38 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
         raise Conflict(f"wallet holds {have}, deposit needs {deposit}", code="insufficient_funds")
     sid = state.next_id
     dedicated: tuple[str, ...] = ()
+    reserved, fee, model = 0, 0, None
     if mode == "dedicated":
         n = _small_int(body, "nodes", redundancy, redundancy, 32)
-        model = body.get("model")
-        dedicated = tuple(sample_nodes(state, "miner", n, f"session:{sid}", model=model if isinstance(model, str) else None))
-        if len(dedicated) < n:
-            raise Conflict(f"only {len(dedicated)} eligible miners for {n} dedicated nodes", code="not_enough_miners")
+        m = body.get("model")
+        model = m if isinstance(m, str) else None
+        if has_beacon(state):
+            if pool_size(state, "miner", model) < n:
+                raise Conflict(f"only {pool_size(state, 'miner', model)} eligible miners for {n} dedicated nodes", code="not_enough_miners")
+            reserved, fee = n, n * p.dedicated_session_fee_units
+            if have < deposit + fee:
+                raise Conflict(f"wallet holds {have}, deposit and fee need {deposit + fee}", code="insufficient_funds")
+        else:
+            dedicated = tuple(sample_nodes(state, "miner", n, f"session:{sid}", model=model))
+            if len(dedicated) < n:
+                raise Conflict(f"only {len(dedicated)} eligible miners for {n} dedicated nodes", code="not_enough_miners")
     state.new_id()
-    state.sessions[sid] = Session(sid, actor, redundancy, validators, mode, dedicated, True, 0, state.tick)
+    state.sessions[sid] = Session(sid, actor, redundancy, validators, mode, dedicated, True, 0, state.tick, reserved, model if reserved else None)
     state.ledger.transfer(acct.wallet(actor), session_account(sid), deposit, "session_deposit")
+    if reserved:
+        state.ledger.transfer(acct.wallet(actor), "treasury", fee, "dedicated_session_fee")
+        detail = {"session": sid, "nodes": reserved, "fee_per_node": p.dedicated_session_fee_units, "formula": "nodes × dedicated_session_fee_units"}
+        state.earnings.append(EarningItem(actor, Stream.DEDICATED_SESSION_FEE, -fee, detail))
+        request_draw(state, RESERVE, sid)
+
+
+@draw_handler(RESERVE)
+def draw_dedicated(state: State, session_id: int, seed: bytes) -> None:
+    """A dedicated session's miners, drawn with the beacon value revealed after it opened."""
+    s = state.sessions[session_id]
+    invariant(s.reserved > 0 and not s.dedicated_miners, f"session {session_id}: drawn twice")
+    s.dedicated_miners = tuple(draw(state, "miner", s.reserved, seed, model=s.model))
+    s.reserved = 0
 
 
 def process_session_deposit(state: State, actor: str, body: dict[str, Any]) -> None:

@@ -39,7 +39,7 @@ def get_node(state: State, node_id: str) -> Node:
     node = state.nodes.get(node_id)
     if node is None:
         raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
-    state.touched.add(node_id)
+    state.touch(node_id)
     return node
 
 
@@ -180,7 +180,7 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
 
 def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_REWARD) -> int:
     """Harvest every staker of a node and sweep the rounding left in ``rewards:<node>`` to dust."""
-    state.touched.add(node_id)
+    state.touch(node_id)
     for addr in stakers(state, node_id):
         harvest(state, node_id, addr, stream)
         _reset_debt(state, node_id, addr)

@@ -35,6 +35,7 @@ from .records import (
     ValidationRow,
     WorkRow,
 )
+from .sampling import SelectionIndex
 from .streams import EpochStreams
 
 
@@ -80,11 +81,18 @@ class State:
     epoch_streams: EpochStreams = field(default_factory=EpochStreams)  # scratch of the epoch close in progress
     next_id: int = 1
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
+    selection: SelectionIndex | None = field(default=None, repr=False, compare=False)  # derived: draw weights (networks with a beacon)
 
     @property
     def params(self) -> Params:
         """The parameters in force at the current epoch."""
         return assert_ready(self).at(self.epoch)
+
+    def touch(self, node_id: str) -> None:
+        """Note that a node changed: for the projections, and for the selection index (its weight may have)."""
+        self.touched.add(node_id)
+        if self.selection is not None:
+            self.selection.marked.add(node_id)
 
     def new_id(self) -> int:
         """A fresh sequential identifier (deterministic)."""

@@ -5,16 +5,23 @@
 
 Messages
     ``task.submit``    (user)   {session, model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens, router?}
-                                escrows the quote at max_output_tokens from the session and assigns
-                                miners (CREATED and PREPARED in one event).
+                                escrows the quote at max_output_tokens from the session. With a beacon
+                                the task waits in CREATED until the next tick, whose beacon value draws
+                                its miners (PREPARED). Without a beacon, miners are drawn at once from
+                                the log head (CREATED and PREPARED in one event).
     ``task.network``   (oracle) {model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens}
-                                a network task: no escrow, idle miners preferred; earns network rewards.
-    ``task.cancel``    (user)   {task} before any precommit.
+                                a network task: no escrow; earns network rewards. Miners are drawn like
+                                a user task's, by weight (without a beacon: idle miners first).
+    ``task.cancel``    (user)   {task} before any precommit. Free while CREATED. With a beacon, once
+                                its miners are drawn it costs ``cancel_fee_bps`` of the escrow (``fees``).
     ``task.precommit`` (miner)  {task, commit}  commit = sha256("task_id|miner|output_hash|salt").
     ``task.reveal``    (miner)  {task, output_hash, salt, output_tokens}; a mismatch is ``commit_mismatch``.
+                                When the reveals are in, validators are drawn: with a beacon, by the
+                                next tick's value (the task is COMMITTED with no validators until then).
     ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb, criteria?}, ...]}
                                 (criteria: the PoUW sub-scores in ppb, kept so statements can explain them).
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
+    A drawn task's deadline counts from its draw.
 
 Who is assigned: ``selection``. Consensus over the validators' reports: ``validation``.
 
@@ -34,12 +41,13 @@ from typing import Any
 
 from . import ledger as acct
 from . import reputation as rep
+from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
-from .fees import refund_escrow, settle_fee
+from .fees import charge_cancel_fee, refund_escrow, settle_fee
 from .models import get_model
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskState, ValidationRow, WorkRow
-from .selection import busy_miners, eligible_nodes, sample_nodes
+from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_offence, slash
 from .staking import get_node, is_selectable
@@ -122,13 +130,71 @@ def _task_inputs(state: State, body: dict[str, Any]) -> tuple[Model, str, int, i
 
 
 def _open_task(state: State, task: Task) -> None:
+    """Record a new task: with a beacon it waits (CREATED) for the next value to draw its miners."""
     invariant(len(state.tasks) < 10**9, "task id space")
     state.tasks[task.id] = task
+    if has_beacon(state):
+        task.state = TaskState.CREATED
+        task.seed = ""
+        request_draw(state, MINERS, task.id)
+        return
     _set_deadline(state, task, state.params.precommit_deadline_ticks)
 
 
+def _check_pools(state: State, model: str, miners: int, dedicated: bool = False) -> None:
+    """Refuse a task the network could not serve now (the draw itself comes with the next beacon value)."""
+    if not dedicated and pool_size(state, "miner", model) < miners:
+        raise Conflict(f"{pool_size(state, 'miner', model)} eligible miners serve {model}, the task needs {miners}", code="not_enough_miners")
+    if pool_size(state, "validator") < 1:
+        raise Conflict("no eligible validator", code="not_enough_validators")
+
+
+# --- draws (networks with a beacon) -----------------------------------------------------------
+
+MINERS = "task:miners"
+VALIDATORS = "task:validators"
+
+
+@draw_handler(MINERS)
+def draw_miners(state: State, task_id: int, seed: bytes) -> None:
+    """A task's miners, drawn with the beacon value revealed after it was created (it may be cancelled by then)."""
+    task = state.tasks[task_id]
+    if task.state != TaskState.CREATED:
+        return
+    p = state.params
+    among = None
+    if task.session is not None and state.sessions[task.session].mode == "dedicated":
+        among = list(state.sessions[task.session].dedicated_miners)
+    miners = draw(state, "miner", task.redundancy, seed, model=task.model, among=among)
+    task.seed = "0x" + seed.hex()
+    need = task.redundancy if task.kind == "user" else p.min_consensus
+    if len(miners) < need:
+        _fail(state, task, "not_enough_miners")
+        return
+    task.miners = [Assignment(m) for m in miners]
+    task.redundancy = len(miners)
+    task.state = TaskState.PREPARED
+    _set_deadline(state, task, p.precommit_deadline_ticks)
+
+
+@draw_handler(VALIDATORS)
+def draw_validators(state: State, task_id: int, seed: bytes) -> None:
+    """A task's validators, drawn with the beacon value revealed after its reveals were in."""
+    task = state.tasks[task_id]
+    if task.state != TaskState.COMMITTED or task.validators:
+        return
+    validators = draw(state, "validator", task.validators_wanted, seed)
+    if not validators:
+        _fail(state, task, "no_validators")
+        return
+    task.validators = validators
+    _set_deadline(state, task, state.params.validation_deadline_ticks)
+
+
 def _count_open(state: State) -> int:
-    return sum(len(v) for v in state.deadlines.values())
+    """Tasks with a deadline, and draws waiting for the beacon (tasks waiting for miners or validators)."""
+    waiting = len(state.beacon.pending) if state.beacon is not None else 0
+    return sum(len(v) for v in state.deadlines.values()) + waiting
 
 
 def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -155,12 +221,16 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
     if _count_open(state) >= p.max_open_tasks:
         raise Conflict("too many open tasks; try again later", code="too_many_open_tasks")
     tid = state.next_id
-    among = [m for m in session.dedicated_miners if is_selectable(state, state.nodes[m])] if session.mode == "dedicated" else None
-    miners = sample_nodes(state, "miner", session.redundancy, f"task:{tid}:miners", model=model.id, among=among)
-    if len(miners) < session.redundancy:
-        raise Conflict(f"{len(miners)} eligible miners serve {model.id}, the session needs {session.redundancy}", code="not_enough_miners")
-    if not eligible_nodes(state, "validator"):
-        raise Conflict("no eligible validator", code="not_enough_validators")
+    if has_beacon(state):
+        _check_pools(state, model.id, session.redundancy, dedicated=session.mode == "dedicated")
+        miners: list[str] = []
+    else:
+        among = [m for m in session.dedicated_miners if is_selectable(state, state.nodes[m])] if session.mode == "dedicated" else None
+        miners = sample_nodes(state, "miner", session.redundancy, f"task:{tid}:miners", model=model.id, among=among)
+        if len(miners) < session.redundancy:
+            raise Conflict(f"{len(miners)} eligible miners serve {model.id}, the session needs {session.redundancy}", code="not_enough_miners")
+        if not eligible_nodes(state, "validator"):
+            raise Conflict("no eligible validator", code="not_enough_validators")
     state.new_id()
     task = Task(
         id=tid,
@@ -174,7 +244,7 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
         input_tokens=input_tokens,
         max_output_tokens=max_out,
         redundancy=session.redundancy,
-        validators_wanted=session.validators,
+        validators_wanted=max(session.validators, p.min_validators_per_task) if has_beacon(state) else session.validators,
         state=TaskState.PREPARED,
         created_tick=state.tick,
         created_epoch=state.epoch,
@@ -195,12 +265,16 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
     if _count_open(state) >= p.max_open_tasks:
         raise Conflict("too many open tasks", code="too_many_open_tasks")
     tid = state.next_id
-    idle = set(eligible_nodes(state, "miner", model.id)) - busy_miners(state)
-    miners = sample_nodes(state, "miner", p.redundancy, f"task:{tid}:miners", model=model.id, prefer=idle)
-    if len(miners) < p.min_consensus:
-        raise Conflict(f"{len(miners)} eligible miners serve {model.id}; need {p.min_consensus}", code="not_enough_miners")
-    if not eligible_nodes(state, "validator"):
-        raise Conflict("no eligible validator", code="not_enough_validators")
+    if has_beacon(state):
+        _check_pools(state, model.id, p.min_consensus)
+        miners: list[str] = []
+    else:
+        idle = set(eligible_nodes(state, "miner", model.id)) - busy_miners(state)
+        miners = sample_nodes(state, "miner", p.redundancy, f"task:{tid}:miners", model=model.id, prefer=idle)
+        if len(miners) < p.min_consensus:
+            raise Conflict(f"{len(miners)} eligible miners serve {model.id}; need {p.min_consensus}", code="not_enough_miners")
+        if not eligible_nodes(state, "validator"):
+            raise Conflict("no eligible validator", code="not_enough_validators")
     state.new_id()
     task = Task(
         id=tid,
@@ -213,7 +287,7 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
         prompt_bytes=prompt_bytes,
         input_tokens=input_tokens,
         max_output_tokens=max_out,
-        redundancy=len(miners),
+        redundancy=len(miners) if miners else p.redundancy,
         validators_wanted=p.validators_per_task,
         state=TaskState.PREPARED,
         created_tick=state.tick,
@@ -231,8 +305,10 @@ def process_task_cancel(state: State, actor: str, body: dict[str, Any]) -> None:
     task = get_task(state, body.get("task"))
     if task.user != actor:
         raise Unauthorized("only the task's user may cancel it", code="not_task_owner")
-    if task.state != TaskState.PREPARED or any(a.commit for a in task.miners):
+    if task.state not in (TaskState.CREATED, TaskState.PREPARED) or any(a.commit for a in task.miners):
         raise Conflict(f"task {task.id} is {task.state} and can no longer be cancelled", code="task_not_cancellable")
+    if task.state == TaskState.PREPARED and has_beacon(state):
+        charge_cancel_fee(state, task)  # its miners are known: cancelling now is a draw the user throws away
     refund_escrow(state, task, "task_cancelled")
     _close(state, task, TaskState.CANCELLED, "cancelled_by_user")
 
@@ -302,6 +378,10 @@ def _enter_validation(state: State, task: Task) -> None:
     _clear_deadline(state, task)
     if len(_valid_reveals(task)) < state.params.min_consensus:
         _fail(state, task, "too_few_valid_reveals")
+        return
+    if has_beacon(state):
+        task.state = TaskState.COMMITTED
+        request_draw(state, VALIDATORS, task.id)
         return
     validators = sample_nodes(state, "validator", task.validators_wanted, f"task:{task.id}:validators")
     if not validators:
@@ -445,7 +525,7 @@ def _update_miners(state: State, task: Task) -> None:
     n = len(task.miners)
     for a in task.miners:
         node = state.nodes[a.miner]
-        state.touched.add(a.miner)
+        state.touch(a.miner)
         latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
         success = bool(a.commit and not a.mismatch and a.in_consensus)
         obs = rep.miner_observation(success, a.quality_ppb or 0, latency if a.reveal_tick is not None else 0)
@@ -456,7 +536,7 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
     p = state.params
     for v in task.validators:
         node = state.nodes[v]
-        state.touched.add(v)
+        state.touch(v)
         obs = task.agreement_ppb.get(v, 0)
         node.reputation_ppb = rep.update(node.reputation_ppb, obs, p.reputation_half_life_tasks)
         if v in task.reports and deviation_ppb({m: (x[0], x[1]) for m, x in task.reports[v].items()}, cons) > p.validator_deviation_max_ppb:

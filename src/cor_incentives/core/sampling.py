@@ -1,0 +1,246 @@
+"""Weighted sampling without replacement, inclusion probability ∝ weight, in O(k log n).
+
+The draw is Sampford's method (Sampford 1967), in integers, for k slots over nodes with weights w
+(total W, p = w / W). Every random number is ``rand(seed, counter, bound)``, with the counter
+counting up through the draw.
+
+    1. Certain nodes first. While the heaviest node left has k·w ≥ W, it is taken (inclusion 1),
+       it leaves the pool, and k drops by one. When k ≥ the number of nodes left, all of them are taken.
+    2. One node is drawn ∝ w. Then k − 1 more are drawn with replacement, ∝ w / (W − k·w), each
+       by rejection: propose i ∝ w, and accept it with probability (W − k·w_max) / (W − k·w_i).
+    3. If a node repeats, the whole sample is thrown away and the draw goes back to 2.
+
+Sampford proved that each node's inclusion probability is then exactly k·w / W. So an operator
+that splits its weight over several nodes keeps the same expected number of slots. Every pair of
+nodes has a positive chance to be drawn together, close to what independent draws would give, and
+no node's position (slot) matters. An order-based scheme, such as systematic sampling over a fixed
+or tree-shuffled order, lets nodes that are near each other in the order never meet. Others then
+meet up to 2.5 times as often as at random, and an operator could pick such positions for its
+nodes: this is measured in the tests.
+
+``WeightTree`` keeps the weights on *slots* (handed out in the order nodes join, never moved). A
+Fenwick tree holds the prefix sums, so a proposal ∝ w is one descent. A max tree finds the heaviest
+node. Both cost O(log cap) per update and per query. A draw costs O(k log n) times the expected
+number of proposals and restarts. These stay small while no node is close to certain (k·w well
+below W). Growing past the capacity doubles it and rebuilds, O(1) per node on average.
+
+``reference_draw`` runs the same algorithm with the same random numbers by linear scans over the
+slots, O(n) per proposal. It is the executable specification; a property test checks that the two
+give the same draws.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .errors import invariant
+
+MAX_PROPOSALS = 1_000_000  # a bound no real draw approaches (expected proposals are a handful)
+
+
+def rand(seed: bytes, counter: int, bound: int) -> int:
+    """The draw's ``counter``-th random integer in [0, bound)."""
+    return int.from_bytes(hashlib.sha256(seed + counter.to_bytes(8, "big")).digest(), "big") % bound
+
+
+def capacity(n: int) -> int:
+    """The smallest power of two ≥ n (at least 1)."""
+    return 1 << max(0, n - 1).bit_length()
+
+
+class WeightTree:
+    """Integer weights on slots: prefix sums (Fenwick) and maxima, for O(log n) Sampford draws."""
+
+    def __init__(self) -> None:
+        self.cap = 1
+        self.fen = [0, 0]  # 1-based Fenwick array over slots 1..cap
+        self.mx = [0, 0]  # max tree: mx[cap + s − 1] is slot s, mx[j] = max(mx[2j], mx[2j + 1])
+        self.ids: list[str] = [""]  # slot -> node ("" for slot 0)
+        self.slot: dict[str, int] = {}
+        self.weights = [0, 0]  # slot -> weight
+        self.total = 0
+        self.count = 0  # slots with a positive weight
+
+    def __len__(self) -> int:
+        return self.count
+
+    def weight(self, node: str) -> int:
+        s = self.slot.get(node)
+        return self.weights[s] if s is not None else 0
+
+    def slots(self) -> list[tuple[str, int]]:
+        """(node, weight) by slot: the input of ``reference_draw``."""
+        return [(self.ids[s], self.weights[s]) for s in range(1, len(self.ids))]
+
+    def set(self, node: str, w: int) -> None:
+        """Give ``node`` weight ``w`` (a new node takes the next slot). O(log cap)."""
+        invariant(w >= 0, f"weight of {node} is negative")
+        s = self.slot.get(node)
+        if s is None:
+            if w == 0:
+                return
+            s = len(self.ids)
+            if s > self.cap:
+                self._grow()
+            self.ids.append(node)
+            self.slot[node] = s
+        self._put(s, w)
+
+    def _put(self, s: int, w: int) -> None:
+        delta = w - self.weights[s]
+        if delta == 0:
+            return
+        self.count += (w > 0) - (self.weights[s] > 0)
+        self.weights[s] = w
+        self.total += delta
+        i = s
+        while i <= self.cap:
+            self.fen[i] += delta
+            i += i & -i
+        j = self.cap + s - 1
+        self.mx[j] = w
+        while j > 1:
+            j //= 2
+            self.mx[j] = max(self.mx[2 * j], self.mx[2 * j + 1])
+
+    def _grow(self) -> None:
+        self.cap *= 2
+        self.weights += [0] * (self.cap + 1 - len(self.weights))
+        self.fen = [0] * (self.cap + 1)
+        for i in range(1, self.cap + 1):  # O(cap): each cell passes its sum to its parent
+            self.fen[i] += self.weights[i]
+            j = i + (i & -i)
+            if j <= self.cap:
+                self.fen[j] += self.fen[i]
+        self.mx = [0] * (2 * self.cap)
+        self.mx[self.cap : 2 * self.cap] = self.weights[1 : self.cap + 1]
+        for j in range(self.cap - 1, 0, -1):
+            self.mx[j] = max(self.mx[2 * j], self.mx[2 * j + 1])
+
+    def _locate(self, t: int) -> int:
+        """The slot whose interval [C, C + w) in slot order holds t (0 ≤ t < total)."""
+        pos, size = 0, self.cap
+        while size > 1:
+            half = size // 2
+            if t >= self.fen[pos + half]:
+                t -= self.fen[pos + half]
+                pos += half
+            size = half
+        return pos + 1
+
+    def _heaviest(self) -> int:
+        """The slot of the largest weight (the lowest slot among equals)."""
+        if self.cap == 1:
+            return 1
+        j = 1
+        while j < self.cap:
+            j = 2 * j if self.mx[2 * j] >= self.mx[2 * j + 1] else 2 * j + 1
+        return j - self.cap + 1
+
+    def _positive_slots(self) -> list[int]:
+        """Slots with a positive weight, in slot order, by prefix search: O(count · log cap)."""
+        out, c = [], 0
+        while c < self.total:
+            out.append(self._locate(c))
+            c += self.weights[out[-1]]
+        return out
+
+    def draw(self, k: int, seed: bytes) -> list[str]:
+        """Up to ``k`` distinct nodes, inclusion probability k·w / W (certain nodes first)."""
+        taken: list[int] = []
+        saved: list[tuple[int, int]] = []
+        try:
+            m = min(k, self.count)
+            while m > 0 and m < self.count:  # certain nodes leave the pool for the rest of the draw
+                s = self._heaviest()
+                if self.weights[s] * m < self.total:
+                    break
+                taken.append(s)
+                saved.append((s, self.weights[s]))
+                self._put(s, 0)
+                m -= 1
+            if m >= self.count:
+                taken += self._positive_slots()
+            elif m > 0:
+                taken += _sampford(m, self.total, self.weights[self._heaviest()], self._locate, self.weights, seed)
+        finally:
+            for s, w in reversed(saved):
+                self._put(s, w)
+        chosen = [self.ids[s] for s in taken]
+        invariant(len(set(chosen)) == len(chosen) == min(k, self.count), "sampling: wrong number of distinct nodes")
+        return chosen
+
+
+def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weights: list[int], seed: bytes) -> list[int]:
+    """Steps 2-3 for ``m`` slots over a pool of ``total`` with no certain node (m·w_max < total)."""
+    invariant(0 < m * w_max < total, "sampling: a certain node reached the Sampford step")
+    counter = 0
+    for _ in range(MAX_PROPOSALS):
+        first = locate(rand(seed, counter, total))
+        counter += 1
+        picks = [first]
+        while len(picks) < m:
+            while True:
+                i = locate(rand(seed, counter, total))
+                accept = rand(seed, counter + 1, total - m * weights[i]) < total - m * w_max
+                counter += 2
+                if accept:
+                    break
+            if i in picks:
+                break
+            picks.append(i)
+        if len(picks) == m:
+            return picks
+    raise AssertionError("sampling: no sample within MAX_PROPOSALS")  # pragma: no cover
+
+
+def reference_draw(slots: list[tuple[str, int]], k: int, seed: bytes) -> list[str]:
+    """The same draw as ``WeightTree.draw`` over ``slots`` (slot i+1 = slots[i]), by linear scans: O(n) per proposal."""
+    weights = {s: w for s, (_, w) in enumerate(slots, start=1) if w > 0}
+    taken: list[int] = []
+    m = min(k, len(weights))
+    while 0 < m < len(weights):  # certain nodes: the heaviest (lowest slot among equals) while k·w ≥ W
+        heaviest = min(weights, key=lambda s: (-weights[s], s))
+        if weights[heaviest] * m < sum(weights.values()):
+            break
+        taken.append(heaviest)
+        del weights[heaviest]
+        m -= 1
+    if m >= len(weights):
+        return [slots[s - 1][0] for s in taken + sorted(weights)]
+
+    def propose(t: int) -> int:  # ∝ w: the slot whose interval in slot order holds t
+        for s in sorted(weights):
+            if t < weights[s]:
+                return s
+            t -= weights[s]
+        raise AssertionError("target beyond the total")
+
+    total, w_max, counter = sum(weights.values()), max(weights.values()), 0
+    while True:
+        picks = [propose(rand(seed, counter, total))]
+        counter += 1
+        repeated = False
+        while len(picks) < m and not repeated:
+            while True:  # ∝ w / (W − m·w): propose ∝ w, accept with (W − m·w_max) / (W − m·w)
+                i = propose(rand(seed, counter, total))
+                accepted = rand(seed, counter + 1, total - m * weights[i]) < total - m * w_max
+                counter += 2
+                if accepted:
+                    break
+            repeated = i in picks
+            picks.append(i)
+        if not repeated:
+            return [slots[s - 1][0] for s in taken + picks]
+
+
+@dataclass
+class SelectionIndex:
+    """Derived from the nodes (never serialised): a weight tree per pool, and the nodes marked since the last sync (``selection.sync``)."""
+
+    trees: dict[str, WeightTree] = field(default_factory=dict)  # pool key -> tree
+    weights: dict[str, int] = field(default_factory=dict)  # node -> weight in its trees
+    marked: set[str] = field(default_factory=set)  # nodes to re-read before the next draw
+    bonds: tuple[int, int, int] = (0, 0, 0)  # the minimum self-bonds the weights were read with

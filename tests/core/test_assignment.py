@@ -1,0 +1,206 @@
+"""Steer-proof assignment: miners and validators drawn with the beacon value revealed after the request."""
+
+import pytest
+
+from cor_incentives.core import beacon
+from cor_incentives.core.apply import replay
+from cor_incentives.core.errors import EngineError
+from cor_incentives.core.selection import check_index, draw, pool_size
+from cor_incentives.core.tasks import commitment
+from cor_incentives.core.units import BPS
+from support.market import COR, addr, commit_reveal, h, market, submit, validate_all
+
+
+def tick(c, n=1):
+    c.oracle("tick", {"ticks": n})
+
+
+def value(c) -> bytes:
+    return bytes.fromhex(c.state.beacon.value[2:])
+
+
+def test_miners_are_drawn_at_the_next_tick_from_its_beacon_value():
+    c = market(n_miners=6, beacon=True)
+    tid = submit(c)
+    task = c.state.tasks[tid]
+    assert task.state == "CREATED" and task.miners == [] and c.state.beacon.pending == [("task:miners", tid)]
+    assert c.balance(f"escrow:task:{tid}") == task.escrowed  # escrowed at once
+    tick(c)
+    seed = beacon.randomness(value(c), "task:miners", tid)
+    assert task.state == "PREPARED" and task.seed == "0x" + seed.hex()
+    assert [a.miner for a in task.miners] == draw(c.state, "miner", 3, seed, model=task.model)
+    assert task.deadline_tick == c.state.tick + c.state.params.precommit_deadline_ticks
+    assert replay(c.events).to_dict() == c.state.to_dict()
+
+
+def test_a_self_transfer_before_the_tick_does_not_change_the_draw():
+    """The grinding attack on the miners: whatever the user sends between submit and tick, the same miners."""
+    drawn = []
+    for transfers in (0, 1, 4):
+        c = market(n_miners=8, beacon=True)
+        tid = submit(c)
+        for i in range(transfers):
+            c.as_("user", "transfer", {"to": addr("user"), "amount": str(i + 1)})
+        tick(c)
+        drawn.append([a.miner for a in c.state.tasks[tid].miners])
+    assert drawn[0] == drawn[1] == drawn[2]
+
+
+def test_validators_are_drawn_after_the_last_reveal_whatever_the_revealer_sends_first():
+    drawn = []
+    for transfers in (0, 3):
+        c = market(n_miners=3, n_validators=6, beacon=True)
+        tid = submit(c)
+        tick(c)
+        task = c.state.tasks[tid]
+        miners = [a.miner for a in task.miners]
+        last = miners[-1]
+        for m in miners:
+            c.submit(m, "task.precommit", {"task": tid, "commit": _commit(tid, m, "Paris")})
+        for m in miners[:-1]:
+            c.submit(m, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt", "output_tokens": 20})
+        assert task.state == "PRECOMMITTED"
+        for i in range(transfers):  # the last revealer tries to move the log head first
+            c.submit(last, "transfer", {"to": last, "amount": str(i + 1)})
+        c.submit(last, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt", "output_tokens": 20})
+        assert task.state == "COMMITTED" and task.validators == []
+        with pytest.raises(EngineError) as e:
+            c.submit(addr("v0"), "task.validate", {"task": tid, "reports": []})
+        assert e.value.code == "not_assigned"
+        tick(c)
+        assert len(task.validators) == 3
+        assert task.validators == draw(c.state, "validator", 3, beacon.randomness(value(c), "task:validators", tid))
+        drawn.append(task.validators)
+        validate_all(c, tid, lambda v, m: (0, 900_000_000))
+        assert task.state == "SETTLED"
+    assert drawn[0] == drawn[1]
+
+
+def _h(text):
+    return h(text)
+
+
+def _commit(tid, miner, text):
+    return commitment(tid, miner, h(text), "salt")
+
+
+def test_cancel_before_the_draw_is_free():
+    c = market(beacon=True)
+    before = c.balance("escrow:session:1")
+    tid = submit(c)
+    c.as_("user", "task.cancel", {"task": tid})
+    task = c.state.tasks[tid]
+    assert task.state == "CANCELLED" and task.charged == 0 and c.balance("escrow:session:1") == before
+    treasury = c.balance("treasury")
+    tick(c)  # the pending draw finds the task cancelled and does nothing
+    assert task.miners == [] and c.state.beacon.pending == [] and c.balance("treasury") == treasury
+
+
+def test_cancel_after_the_draw_costs_the_cancel_fee():
+    c = market(beacon=True, params={"cancel_fee_bps": 2500})
+    before, treasury = c.balance("escrow:session:1"), c.balance("treasury")
+    tid = submit(c)
+    tick(c)
+    task = c.state.tasks[tid]
+    assert task.state == "PREPARED"
+    c.as_("user", "task.cancel", {"task": tid})
+    fee = task.escrowed * 2500 // BPS
+    assert fee > 0 and task.charged == fee and task.refunded == task.escrowed - fee
+    assert c.balance("treasury") - treasury == fee
+    assert before - c.balance("escrow:session:1") == fee
+    line = next(e for e in c.state.earnings if e.stream == "task_cancel_fee")
+    assert line.address == addr("user") and line.amount == -fee and line.detail["cancel_fee_bps"] == 2500
+
+
+def test_without_a_beacon_cancel_stays_free_after_assignment():
+    c = market()
+    tid = submit(c)
+    assert c.state.tasks[tid].state == "PREPARED"
+    before = c.balance("treasury")
+    c.as_("user", "task.cancel", {"task": tid})
+    assert c.state.tasks[tid].charged == 0 and c.balance("treasury") == before
+
+
+def test_sessions_cannot_ask_for_fewer_validators_than_governance_allows():
+    c = market(beacon=True, n_validators=5, params={"validators_per_task": 4, "min_validators_per_task": 2})
+    with pytest.raises(EngineError) as e:
+        c.as_("user", "session.open", {"deposit": str(COR), "validators": 1})
+    assert e.value.code == "invalid_session_settings"
+    c.as_("user", "session.open", {"deposit": str(10 * COR), "validators": 2})
+    sid = max(c.state.sessions)
+    tid = submit(c, session=sid)
+    assert c.state.tasks[tid].validators_wanted == 2
+    with pytest.raises(EngineError) as e:  # the floor cannot exceed the number drawn by default
+        market(beacon=True, params={"validators_per_task": 2, "min_validators_per_task": 3})
+    assert e.value.code == "invalid_parameter"
+
+
+def test_without_a_beacon_a_session_may_still_ask_for_one_validator():
+    c = market()
+    c.as_("user", "session.open", {"deposit": str(COR), "validators": 1})  # old logs replay as they were
+
+
+def test_network_tasks_draw_by_weight_with_no_preference_for_idle_miners():
+    c = market(n_miners=4, beacon=True, params={"redundancy": 2, "min_consensus": 2})
+    c.oracle("task.network", {"model": "smollm2-135m", "prompt_hash": _h("p1"), "prompt_bytes": 10, "input_tokens": 5, "max_output_tokens": 8})
+    c.oracle("task.network", {"model": "smollm2-135m", "prompt_hash": _h("p2"), "prompt_bytes": 10, "input_tokens": 5, "max_output_tokens": 8})
+    tick(c)
+    t1, t2 = (c.state.tasks[t] for t in sorted(c.state.tasks))
+    for t in (t1, t2):
+        assert t.state == "PREPARED" and len(t.miners) == 2
+        assert [a.miner for a in t.miners] == draw(c.state, "miner", 2, beacon.randomness(value(c), "task:miners", t.id), model=t.model)
+
+
+def test_a_task_whose_pool_emptied_before_the_draw_fails_and_is_refunded():
+    c = market(n_miners=3, beacon=True)
+    before = c.balance("escrow:session:1")
+    tid = submit(c)
+    c.as_("m0", "stake.unbond", {"amount": str(1500 * COR)})  # below the minimum bond: no longer selectable
+    tick(c)
+    task = c.state.tasks[tid]
+    assert task.state == "FAILED" and task.failure == "not_enough_miners"
+    assert c.balance("escrow:session:1") == before and c.balance(f"escrow:task:{tid}") == 0
+
+
+def test_a_task_the_network_cannot_serve_is_refused_at_once():
+    c = market(n_miners=3, beacon=True, params={"redundancy": 3})
+    c.as_("m0", "stake.unbond", {"amount": str(1500 * COR)})
+    assert pool_size(c.state, "miner", "smollm2-135m") == 2
+    with pytest.raises(EngineError) as e:
+        submit(c)
+    assert e.value.code == "not_enough_miners"
+
+
+def test_dedicated_sessions_pay_per_reserved_miner_and_draw_at_the_next_tick():
+    c = market(n_miners=6, beacon=True, params={"dedicated_session_fee_units": str(COR)})
+    wallet, treasury = c.balance(f"wallet:{addr('user')}"), c.balance("treasury")
+    c.as_("user", "session.open", {"deposit": str(10 * COR), "mode": "dedicated", "nodes": 4, "model": "smollm2-135m"})
+    sid = max(c.state.sessions)
+    s = c.state.sessions[sid]
+    assert s.dedicated_miners == () and s.reserved == 4
+    assert c.balance("treasury") - treasury == 4 * COR and wallet - c.balance(f"wallet:{addr('user')}") == 14 * COR
+    tid = submit(c, session=sid)  # before the draw: drawn after the session's own draw, among its miners
+    tick(c)
+    assert len(s.dedicated_miners) == 4 and s.reserved == 0
+    assert s.dedicated_miners == tuple(draw(c.state, "miner", 4, beacon.randomness(value(c), "session:miners", sid), model="smollm2-135m"))
+    assert {a.miner for a in c.state.tasks[tid].miners} <= set(s.dedicated_miners)
+    assert replay(c.events).to_dict() == c.state.to_dict()
+
+
+def test_the_index_follows_stake_reputation_and_jail():
+    c = market(n_miners=5, beacon=True)
+    for _ in range(3):
+        tid = submit(c)
+        tick(c)
+        task = c.state.tasks[tid]
+        commit_reveal(c, tid, {a.miner: ("Paris" if i else "junk") for i, a in enumerate(task.miners)})
+        tick(c)
+        bad = task.miners[0].miner
+        validate_all(c, tid, lambda v, m, bad=bad: (900_000_000, 0) if m == bad else (0, 900_000_000))
+        check_index(c.state)
+    c.as_("m1", "stake.bond", {"amount": str(500 * COR)})
+    c.as_("m2", "stake.unbond", {"amount": str(1500 * COR)})
+    c.oracle("slash.report", {"node": addr("m3"), "offence": "equivocation", "evidence": {"why": "test"}, "offence_tick": c.state.tick})
+    check_index(c.state)
+    assert pool_size(c.state, "miner", "smollm2-135m") == 3  # m2 under the bond, m3 jailed
+    c.oracle("epoch.close", {})  # the close checks the index against the state too
