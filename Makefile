@@ -32,8 +32,8 @@ contracts: node-deps
 system-deps:
 	@bash scripts/ensure-system-deps.sh
 
-run: install
-	$(COR) devnet --epochs 3 --miners-backend llama
+run: install node-deps
+	$(COR) devnet --epochs 3 --miners-backend llama --chain
 
 # style, types and layers (settings in pyproject.toml); `make test` runs it first
 lint: install

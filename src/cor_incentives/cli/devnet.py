@@ -122,12 +122,31 @@ def render_results(data: dict[str, Any]) -> None:
     s = data["tasks"]["by_state"]
     offences = Counter(f"{x['node']} {x['offence']}" for x in data["slashes"])
     console.print("slashes: " + (", ".join(f"{k} ×{v}" for k, v in sorted(offences.items())) or "none"))
+    if data.get("chain"):
+        _render_chain(data["chain"])
     console.print(
         "tasks: "
         + ", ".join(f"{k} {v}" for k, v in s.items())
         + f" · verify: {'[green]ok[/]' if data.get('verify', {}).get('ok') else '[red]FAILED[/]'}"
         f" · db {data['db']} · logs {data['log_dir']}"
     )
+
+
+def _render_chain(c: dict[str, Any]) -> None:
+    t = Table(title=f"on chain: RewardsDistributor {c['distributor']} (EVM chain {c['evm_chain_id']}, {c['rpc_url']})")
+    for col in ("epoch", "COR posted", "leaves", "tx", "block", "gas"):
+        t.add_column(col, justify="left" if col == "tx" else "right")
+    for p in c["posted"]:
+        t.add_row(str(p["epoch"]), short_cor(p["total_units"]), str(p["leaves"]), p["tx_hash"], str(p["block"]), str(p["gas_used"] or ""))
+    console.print(t)
+    cl = c.get("claim")
+    if cl:
+        console.print(
+            f"claimed on chain by {cl['wallet']} ({cl['address']}): {cl['amount']} COR of epoch {cl['epoch']} "
+            f"in tx {cl['tx_hash']} (block {cl['block']}, gas {cl['gas_used']}); token balance {short_cor(cl['token_balance_units'], 4)} COR"
+        )
+    v = c.get("verify") or {}
+    console.print(f"verify --chain: {'[green]ok[/]' if v.get('ok') else '[red]FAILED[/]'} ({v.get('chain_epochs_checked')} posted epochs)")
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -166,6 +185,10 @@ def devnet(
     keys_dir: str = typer.Option(DEFAULT_KEYS_DIR, "--keys-dir", help="Where the devnet's seeded keys are written."),
     log_dir: str = typer.Option(DEFAULT_LOG_DIR, "--log-dir", help="Per-agent log files."),
     llama_threads: int = typer.Option(1, "--llama-threads", min=1, max=64, help="llama.cpp threads per miner process."),
+    chain: bool = typer.Option(
+        False, "--chain", help="Start a local EVM chain (Hardhat), deploy COR and the RewardsDistributor, post every epoch, claim from a wallet."
+    ),
+    chain_rpc: str | None = typer.Option(None, "--chain-rpc", help="As --chain, on an EVM chain already running at this JSON-RPC URL."),
 ) -> None:
     """A whole local network: the API, node agents as processes, an oracle clock; N epochs, then the results."""
     config = DevnetConfig(
@@ -195,10 +218,13 @@ def devnet(
     interactive = err_console.is_terminal and not as_json
     say = (lambda msg: err_console.print(f"[dim]{msg}[/]")) if interactive else (lambda msg: None)
     net = Devnet(config, _logger(log_dir))
+    evm = None
     try:
         say(f"creating a fresh network in {config.url}")
         net.prepare()
         url = net.start_api()
+        if chain or chain_rpc:
+            evm = _start_chain(net, chain_rpc, say)
         say(f"API on {url}; starting {len(net.specs)} agents")
         net.start_agents(say)
         if interactive:
@@ -209,6 +235,10 @@ def devnet(
         net.stop_agents()
         data = devnet_results.end_table(net)
         data["verify"] = _verify(net)
+        if evm is not None:
+            say("posting the last epochs and claiming from a wallet on chain")
+            evm.finish([net.keys[n] for n in ("alice", "bob", "carol")], config.url)
+            data["chain"] = evm.results()
         emit(data, as_json, lambda: render_results(data))
         if not no_serve:
             _linger(url, linger, as_json)
@@ -224,8 +254,27 @@ def devnet(
     finally:
         net.stop_agents()
         net.stop_api()
-    if not data["verify"].get("ok"):
+        if evm is not None:
+            evm.stop()
+    if not data["verify"].get("ok") or (evm is not None and not (data["chain"]["verify"] or {}).get("ok")):
         raise typer.Exit(1)
+
+
+def _start_chain(net: Devnet, rpc_url: str | None, say: Any) -> Any:
+    """Deploy on a new (or the given) chain and post each epoch as it closes (``chain.devnet``)."""
+    from pathlib import Path
+
+    from ..chain.devnet import DevnetChain
+
+    if net.oracle is None or net.reader is None:
+        raise RuntimeError("the API is not started")
+    reader = net.reader
+    supply = int(reader.retry("status", reader.client.status)["supply_units"])
+    say("starting a Hardhat chain" if rpc_url is None else f"using the chain at {rpc_url}")
+    evm = DevnetChain.start(rpc_url, net.keys["oracle"], net.oracle, supply, Path(net.config.log_dir))
+    say(f"COR {evm.deployment.token}, RewardsDistributor {evm.deployment.distributor} on {evm.deployment.rpc_url}")
+    net.epoch_hooks.append(evm.on_epoch_closed)
+    return evm
 
 
 def _interrupt(signum: int, _frame: Any) -> None:

@@ -97,6 +97,7 @@ class Devnet:
         self.recent: deque[str] = deque(maxlen=12)
         self.initial_totals: dict[str, int] = {}
         self._pending_cache: tuple[int, list[tuple[int, str, int]]] = (-2, [])
+        self.epoch_hooks: list[Callable[[int], None]] = []  # called with each closed epoch (the chain's publisher)
 
     # names and addresses
     @property
@@ -336,6 +337,8 @@ class Devnet:
             self.epoch_seconds.append(time.monotonic() - self.started_at - sum(self.epoch_seconds))
             self.recent.append(f"tick {self.tick}: epoch {before} closed")
             self.log.info("epoch %d closed at tick %d", before, self.tick)
+            for hook in self.epoch_hooks:
+                hook(before)
         interval = int(self.params.get("network_task_interval_ticks", 10))
         if interval and self.tick % interval == 0 and self.epoch < self.config.epochs:
             self.issue_network_task()
