@@ -1,11 +1,9 @@
-from fractions import Fraction
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.staking import credit_node_reward, is_selectable, pending_reward, settle_node_rewards
+from cor_incentives.core.staking import accrue_all, credit_node_reward, is_selectable, settle_node_rewards
 from support.chain import Chain, addr
 
 SMALL = {
@@ -108,11 +106,12 @@ def test_reused_nonce_refused():
     assert e.value.code == "nonce_already_used"
 
 
-# --- the accumulator against a naive per-delegator computation ---------------------------------
+# --- stake × time against a naive per-position count --------------------------------------------
 
 ops = st.lists(
     st.one_of(
         st.tuples(st.just("credit"), st.integers(0, 10**24)),
+        st.tuples(st.just("tick"), st.integers(1, 30)),
         st.tuples(st.just("delegate"), st.integers(0, 3), st.integers(1, 10**21)),
         st.tuples(st.just("undelegate"), st.integers(0, 3), st.integers(1, 10**21)),
     ),
@@ -123,41 +122,92 @@ ops = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(ops, st.integers(0, 2000))
-def test_accumulator_matches_naive(ops, commission):
+def test_stake_time_shares_match_a_naive_count(ops, commission):
+    """Within one epoch, whatever the order of credits, ticks and stake changes, each position (including one that left)
+    is paid exactly floor(R × its stake × ticks / the node's), R being every credit's part after commission."""
     names = ["d0", "d1", "d2", "d3"]
-    c = Chain(wallets={"op": 10**22, **{n: 10**23 for n in names}}, params={"min_self_bond_miner_units": "1"}, check=False)
+    params = {"min_self_bond_miner_units": "1", "epoch_length_ticks": 10_000}
+    c = Chain(wallets={"op": 10**22, **{n: 10**23 for n in names}}, params=params, check=False)
     c.as_("op", "node.register", {"role": "miner", "self_bond": str(10**21), "commission_bps": commission})
     node = addr("op")
-    naive: dict[str, Fraction] = {}
-    credits = 0
+    stakes = {node: 10**21}
+    ticks: dict[str, int] = {node: 0}
+    commissions = rest = 0
     for op in ops:
         if op[0] == "credit":
             s = c.state
-            stakes = {
-                a: c.balance(f"bonded:{node}") if a == node else c.balance(f"delegated:{node}:{a}") for a in [node] + sorted(s.nodes[node].delegators)
-            }
-            total = sum(stakes.values())
-            com = op[1] * commission // 10_000
-            naive[node] = naive.get(node, Fraction(0)) + com
-            for a, v in stakes.items():
-                naive[a] = naive.get(a, Fraction(0)) + Fraction(op[1] - com) * v / total
             s.ledger.begin()
             credit_node_reward(s, node, "pool:network_incentives", op[1], "test", {})
             s.ledger.commit()
-            credits += 1
+            commissions += op[1] * commission // 10_000
+            rest += op[1] - op[1] * commission // 10_000
+        elif op[0] == "tick":
+            c.oracle("tick", {"ticks": op[1]})
+            for a, v in stakes.items():
+                ticks[a] = ticks.get(a, 0) + v * op[1]
         else:
+            who = addr(names[op[1]])
             kind = "stake.delegate" if op[0] == "delegate" else "stake.undelegate"
             try:
                 c.as_(names[op[1]], kind, {"node": node, "amount": str(op[2])})
             except EngineError:
-                pass
+                continue
+            stakes[who] = stakes.get(who, 0) + (op[2] if op[0] == "delegate" else -op[2])
+            ticks.setdefault(who, 0)
     c.state.ledger.begin()
-    settle_node_rewards(c.state, node)
+    dust = settle_node_rewards(c.state, node)
     c.state.ledger.commit()
-    for a, expect in naive.items():
-        got = c.balance(f"claimable:{a}")
-        assert got <= expect, (a, got, expect)
-        assert expect - got < credits + 1, (a, got, expect)
-    assert all(pending_reward(c.state, node, a) == 0 for a in [node] + list(c.state.nodes[node].delegators))
-    paid = sum(c.balance(f"claimable:{a}") for a in naive)
-    assert paid + c.balance("dust") == sum(op[1] for op in ops if op[0] == "credit")
+    total = sum(ticks.values())
+    accrue_all(c.state, c.state.nodes[node])
+    assert c.state.nodes[node].stake_ticks == total
+    for a, t in ticks.items():
+        assert c.state.nodes[node].positions[a].stake_ticks == t
+        expect = (rest * t // total if total else 0) + (commissions if a == node else 0)
+        assert c.balance(f"claimable:{a}") == expect, a
+    assert c.balance(f"rewards:{node}") == 0
+    assert sum(c.balance(f"claimable:{a}") for a in ticks) + dust == commissions + rest
+
+
+def test_stake_bonded_for_the_last_tick_earns_one_tick_of_the_epoch():
+    """20 000 delegated one tick before the close next to an operator's 2 000 bonded all epoch: the work reward and the
+    APR are split 2 000 × 100 : 20 000 × 1, not by the stake at the close (which gave the late delegation 90.9 %)."""
+    c = Chain(wallets={"op": 2_000 * 10**18, "late": 20_000 * 10**18}, params={"min_self_bond_miner_units": "1"})
+    c.as_("op", "node.register", {"role": "miner", "self_bond": str(2_000 * 10**18)})
+    node = addr("op")
+    c.oracle("tick", {"ticks": 99})
+    c.as_("late", "stake.delegate", {"node": node, "amount": str(20_000 * 10**18)})
+    c.state.ledger.begin()
+    credit_node_reward(c.state, node, "pool:network_incentives", 1_000 * 10**18, "miner_work", {})
+    c.state.ledger.commit()
+    c.oracle("epoch.close", {})
+    items = [i for i in c.state.epochs[0].items if i.detail.get("node") == node and i.stream in ("stake_reward", "staking_apr:stake")]
+    late = sum(i.amount for i in items if i.address == addr("late"))
+    own = sum(i.amount for i in items if i.address == node)
+    assert late * 10 == pytest.approx(own, rel=1e-12)  # 20 000 × 1 tick is a tenth of 2 000 × 100 ticks
+    line = next(i for i in items if i.address == addr("late"))
+    assert line.detail["stake_ticks"] == 20_000 * 10**18 and line.detail["node_stake_ticks"] == 220_000 * 10**18
+    assert line.amount == line.detail["node_reward"] * line.detail["stake_ticks"] // line.detail["node_stake_ticks"]
+
+
+def test_a_commission_change_applies_from_the_next_epoch():
+    no_apr = {"pool:network_incentives": 10**24, "treasury": 10**24}  # an empty pool:staking pays no APR
+    c = Chain(wallets={"op": 1_000, "d": 9_000}, params={"min_self_bond_miner_units": "1"}, pools=no_apr)
+    c.as_("op", "node.register", {"role": "miner", "self_bond": "1000", "commission_bps": 0})
+    node = addr("op")
+    c.as_("d", "stake.delegate", {"node": node, "amount": "9000"})
+    c.oracle("tick", {"ticks": 98})
+    c.as_("op", "node.set_commission", {"commission_bps": 500})
+    assert c.state.nodes[node].commission_bps == 0 and c.state.nodes[node].commission_next_bps == 500
+
+    def credit(amount):
+        c.state.ledger.begin()
+        credit_node_reward(c.state, node, "pool:network_incentives", amount, "miner_work", {})
+        c.state.ledger.commit()
+
+    credit(1_000)
+    c.oracle("epoch.close", {})
+    assert c.balance(f"claimable:{node}") == 100 and c.balance(f"claimable:{addr('d')}") == 900  # 0 % in epoch 0
+    assert c.state.nodes[node].commission_bps == 500 and c.state.nodes[node].commission_next_bps is None
+    credit(1_000)
+    c.oracle("epoch.close", {})
+    assert c.balance(f"claimable:{node}") == 100 + 50 + 95 and c.balance(f"claimable:{addr('d')}") == 900 + 855

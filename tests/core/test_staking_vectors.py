@@ -26,7 +26,7 @@ def _sub(
 
 
 def _run(case):
-    chain = Chain(wallets=case["wallets"], params=case["params"])
+    chain = Chain(wallets=case["wallets"], params=case["params"], pools={k: int(v) for k, v in case["pools"].items()} if "pools" in case else None)
     treasury0 = chain.balance("treasury")
     for step in _sub(case["steps"]):
         if "credit" in step:
@@ -59,5 +59,17 @@ def test_slashing_vector(case):
 @pytest.mark.parametrize("case", DATA["rewards"], ids=lambda c: c["name"])
 def test_reward_vector(case):
     chain, _ = _run(case)
-    for account, v in _sub(case["expect"]["balances"]).items():
+    expect = _sub(case["expect"])
+    for account, v in expect["balances"].items():
         assert chain.balance(account) == v, account
+    for want in expect["lines"]:
+        (got,) = [i for i in chain.state.epochs[want["epoch"]].items if i.address == want["address"] and i.stream == want["stream"]]
+        assert got.amount == want["amount"] and got.claimable, want
+        for k, v in want["detail"].items():
+            assert got.detail[k] == v, (want, k)
+        assert got.amount == got.detail["node_reward"] * got.detail["stake_ticks"] // got.detail["node_stake_ticks"]
+    commission = [i for e in (0, 1) for i in chain.state.epochs[e].items if i.stream.endswith(":commission")]
+    rates = {str(e): {i.detail["commission_bps"] for i in commission if i in chain.state.epochs[e].items} for e in (0, 1)}
+    assert rates == {e: {bps} for e, bps in expect["commission_bps"].items()}
+    node = next(iter(chain.state.nodes.values()))
+    assert sorted(node.positions) == sorted(expect["positions_after"])

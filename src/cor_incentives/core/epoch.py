@@ -8,12 +8,13 @@ Steps (read top to bottom, as in the consensus spec's ``process_epoch``):
     5. ``process_community_rewards``    — the community stream by attested points
     6. ``process_voter_rewards``        — the governance stream to this epoch's voters
     7. ``process_staking_apr``          — staking APR from pool:staking under the budget guard
-    8. ``process_stake_rewards``        — harvest any staker reward still pending; rounding to dust
-    9. ``process_offence_windows``      — forget offence counts that left the window
-   10. ``process_governance``           — execute passed proposals whose timelock is over
-   11. ``process_controller_step``      — bounded controller adjustments for the next epoch
-   12. ``process_epoch_record``         — statement items, totals, Merkle leaves and root, APR, streams
-   13. ``process_epoch_advance``        — start the next epoch
+    8. ``process_stake_rewards``        — pay any staker reward still waiting, by stake × ticks; rounding to dust
+    9. ``process_stake_epoch``          — stake × ticks start again; commission changes made this epoch take effect
+   10. ``process_offence_windows``      — forget offence counts that left the window
+   11. ``process_governance``           — execute passed proposals whose timelock is over
+   12. ``process_controller_step``      — bounded controller adjustments for the next epoch
+   13. ``process_epoch_record``         — statement items, totals, Merkle leaves and root, APR, streams
+   14. ``process_epoch_advance``        — start the next epoch
 Unbonding entries mature by epoch number; ``stake.withdraw`` pays them (no step needed).
 """
 
@@ -36,16 +37,22 @@ from .rewards import (
     process_validator_rewards,
 )
 from .slashing import process_offence_windows
-from .staking import settle_node_rewards
+from .staking import settle_node_rewards, start_stake_epoch
 from .state import State
 from .streams import EpochStreams
 
 
 def process_stake_rewards(state: State) -> None:
-    """Harvest every staker of every node that still holds undistributed rewards."""
+    """Pay every node's stakers what still waits in ``rewards:<node>``, by stake × ticks in the epoch."""
     for node_id in sorted(state.nodes):
         if state.ledger.balance(acct.rewards(node_id)):
             settle_node_rewards(state, node_id)
+
+
+def process_stake_epoch(state: State) -> None:
+    """Every node's stake × ticks start again from now; a commission change made this epoch applies from the next."""
+    for node_id in sorted(state.nodes):
+        start_stake_epoch(state, state.nodes[node_id])
 
 
 def process_governance(state: State) -> None:
@@ -106,6 +113,7 @@ EPOCH_STEPS = [
     process_voter_rewards,
     process_staking_apr,
     process_stake_rewards,
+    process_stake_epoch,
     process_offence_windows,
     process_governance,
     process_controller_step,

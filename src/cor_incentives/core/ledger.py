@@ -3,8 +3,8 @@
 Concepts
     Every movement of COR is a posting ``(src, dst, amount, reason)`` inside one event. Accounts are
     typed strings: ``wallet:<addr>``, ``bonded:<node>``, ``delegated:<node>:<addr>``,
-    ``unbonding:<addr>``, ``rewards:<node>`` (a node's delegator rewards between crediting and
-    harvest), ``escrow:task:<id>``, ``escrow:bounty:<id>``, ``escrow:slash:<id>`` (transient, empty
+    ``unbonding:<addr>``, ``rewards:<node>`` (a node's stakers' rewards between crediting and
+    being paid by stake × ticks), ``escrow:task:<id>``, ``escrow:bounty:<id>``, ``escrow:slash:<id>`` (transient, empty
     after its event), ``escrow:session:<id>``, ``claimable:<addr>``, ``pool:network_incentives``,
     ``pool:staking``, ``pool:community``, ``treasury``, ``burned``, ``dust``, ``genesis`` (the supply's
     source, used only by the genesis event) and ``minted`` (only when minting is enabled).

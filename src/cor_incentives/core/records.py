@@ -71,21 +71,30 @@ ROLES = ("miner", "validator", "router")
 
 
 @dataclass
+class Accrual:
+    """One stake position's stake × ticks in the current epoch, counted up to tick ``mark``."""
+
+    stake_ticks: int = 0
+    mark: int = 0
+
+
+@dataclass
 class Node:
     """A registered node: one key, one role; its stake is ``bonded:<id>`` plus delegations."""
 
     id: str
     role: str
-    commission_bps: int
+    commission_bps: int  # in force for the current epoch
     registered_tick: int
-    commission_changed_epoch: int = -1
+    commission_changed_epoch: int = -1  # epoch of the last ``node.set_commission``
+    commission_next_bps: int | None = None  # a change made this epoch: in force from the next epoch
     jailed_until_tick: int | None = None
     stake_total: int = 0  # bonded + delegated (cached; equals the ledger)
-    reward_acc: int = 0  # Σ rewards per unit of stake × ACC_SCALE (staking.py)
     models: tuple[str, ...] = ()
     delegators: set[str] = field(default_factory=set)
-    stake_ticks: int = 0  # Σ stake_total × ticks since the epoch began (for APR, pro rata to time bonded)
+    stake_ticks: int = 0  # Σ stake_total × ticks since the epoch began (= Σ of its positions' stake_ticks)
     stake_tick_mark: int = 0  # tick up to which stake_ticks is counted
+    positions: dict[str, Accrual] = field(default_factory=dict)  # staker -> its stake × ticks this epoch (every staker of the epoch)
     reputation_ppb: int = 0
     slash_count: int = 0
 

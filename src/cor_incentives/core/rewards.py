@@ -21,6 +21,8 @@ Staking APR (from ``pool:staking``)
     ``max_epoch_drain_bps`` of ``pool:staking`` per epoch; when Σ due exceeds it every node is paid
     due_n × budget // Σ due. A node slashed or jailed in the epoch earns no APR for it. The
     effective APR (bps) = paid × epochs_per_year × epoch_length_ticks × 10 000 // Σ stake_ticks.
+    A node's APR goes through ``credit_node_reward`` like its work reward: commission at the rate in
+    force this epoch, the rest to its positions by their own stake × ticks (``staking``).
 """
 
 from __future__ import annotations
@@ -256,9 +258,6 @@ def process_staking_apr(state: State) -> None:
         stake_ticks=stake_ticks_total,
         excluded=excluded,
     )
-    for node in state.nodes.values():
-        node.stake_ticks = 0
-        node.stake_tick_mark = state.tick
     state.touched.update(state.nodes)
 
 

@@ -8,15 +8,26 @@ Concepts
     that matures ``unbonding_period_epochs`` later; ``stake.withdraw`` moves matured entries to the
     wallet. Unbonding stake stays slashable for offences committed before it started.
 
-Rewards to a node's stakers (reward-per-stake accumulator, as in F1 / MasterChef)
-    ``credit_node_reward`` takes the commission for the operator, moves the rest to ``rewards:<node>``
-    and raises ``reward_acc`` by rest × ACC_SCALE // stake_total: O(1), whatever the number of
-    delegators. A staker's pending reward is stake × reward_acc // ACC_SCALE − reward_debt, where the
-    debt is the *ceiling* of the same product when the stake last changed, so that the floor of one
-    product minus the ceiling of another never pays more than the exact share; it is harvested
-    (moved to ``claimable:<addr>``) before any change of that stake and at epoch close.
-    Rounding floors toward the stakers; what the floors leave in ``rewards:<node>`` after every
-    staker of the node is harvested is swept to ``dust``.
+Rewards to a node's stakers: by stake × time within the epoch
+    Each stake position (the operator's self-bond, each delegation) counts its stake × ticks in the
+    epoch (``Node.positions``: an ``Accrual`` brought up to date before every change of that stake);
+    the node counts the sum (``Node.stake_ticks``, also the base of its staking APR). A reward
+    credited to a node (``credit_node_reward``: work streams and APR, at the epoch close) gives the
+    operator ``commission_bps`` of it and moves the rest to ``rewards:<node>``; ``settle_node_rewards``
+    then pays each position that held stake during the epoch, including one that left before the
+    close:
+        share = node_reward × stake_ticks // node_stake_ticks
+    so stake bonded for one tick of a hundred earns a hundredth of what the same stake earns bonded
+    all epoch, whenever in the epoch it arrived. The floors' remainder goes to ``dust``. At the end of
+    the close (``start_stake_epoch``) the counts start again and positions with no stake left are
+    forgotten.
+
+Commission
+    ``node.set_commission`` is bounded (``max_commission_bps``), moves at most
+    ``max_commission_change_bps`` from the rate in force, at most once per
+    ``commission_change_cooldown_epochs``, and takes effect from the next epoch: the rate that
+    applies to an epoch's rewards is the one in force when the epoch began (a node's first epoch:
+    the rate it registered with).
 """
 
 from __future__ import annotations
@@ -25,14 +36,11 @@ from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
-from .records import ROLES, EarningItem, Node, Unbonding
+from .records import ROLES, Accrual, EarningItem, Node, Unbonding
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
 from .units import address as parse_address
-
-ACC_SCALE = 10**36  # fixed-point scale of the reward-per-stake accumulator
-
 
 def get_node(state: State, node_id: str) -> Node:
     """The node ``node_id``, or a not-found error."""
@@ -68,44 +76,36 @@ def stakers(state: State, node_id: str) -> list[str]:
     return out + sorted(node.delegators)
 
 
-# --- the accumulator -------------------------------------------------------------------------
-
-
-def pending_reward(state: State, node_id: str, addr: str) -> int:
-    """Reward accrued to ``addr``'s stake in ``node_id`` and not yet harvested."""
-    node = state.nodes[node_id]
-    accrued = stake_of(state, node_id, addr) * node.reward_acc // ACC_SCALE
-    return max(0, accrued - state.reward_debts.get((node_id, addr), 0))
-
-
-def harvest(state: State, node_id: str, addr: str, stream: str = Stream.STAKE_REWARD) -> int:
-    """Move ``addr``'s pending reward from ``rewards:<node>`` to ``claimable:<addr>``."""
-    amount = pending_reward(state, node_id, addr)
-    if amount > 0:
-        state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), amount, stream)
-        state.earnings.append(
-            EarningItem(
-                addr,
-                stream,
-                amount,
-                {
-                    "node": node_id,
-                    "stake": stake_of(state, node_id, addr),
-                    "node_stake": state.nodes[node_id].stake_total,
-                    "formula": "stake × reward_per_stake // 10**36 − debt (your share of the node's reward after commission)",
-                },
-                True,
-            )
-        )
-    return amount
+# --- stake × time ----------------------------------------------------------------------------
 
 
 def accrue_stake_ticks(state: State, node: Node) -> None:
-    """Count stake × ticks up to now (for APR pro rata to stake and time bonded)."""
+    """Count the node's stake × ticks up to now."""
     elapsed = state.tick - node.stake_tick_mark
     node.stake_ticks += node.stake_total * elapsed
     node.stake_tick_mark = state.tick
     invariant(elapsed >= 0 and node.stake_ticks >= 0, f"node {node.id}: stake × ticks went back in time")
+
+
+def accrue_position(state: State, node: Node, addr: str) -> Accrual:
+    """Count ``addr``'s stake × ticks in ``node`` up to now (a new position starts counting now)."""
+    pos = node.positions.setdefault(addr, Accrual(0, state.tick))
+    elapsed = state.tick - pos.mark
+    pos.stake_ticks += stake_of(state, node.id, addr) * elapsed
+    pos.mark = state.tick
+    invariant(elapsed >= 0, f"{addr} in {node.id}: stake × ticks went back in time")
+    return pos
+
+
+def accrue_all(state: State, node: Node) -> None:
+    """Bring the node and every position of the epoch up to now; they must agree."""
+    accrue_stake_ticks(state, node)
+    for addr in sorted(node.positions):
+        accrue_position(state, node, addr)
+    invariant(
+        node.stake_ticks == sum(p.stake_ticks for p in node.positions.values()),
+        f"node {node.id}: its stake × ticks differ from the sum of its positions'",
+    )
 
 
 def stake_matches_ledger(state: State, node: Node) -> bool:
@@ -114,21 +114,12 @@ def stake_matches_ledger(state: State, node: Node) -> bool:
     return node.stake_total == self_bond(state, node.id) + delegated
 
 
-def _reset_debt(state: State, node_id: str, addr: str) -> None:
-    node = state.nodes[node_id]
-    debt = -(-stake_of(state, node_id, addr) * node.reward_acc // ACC_SCALE)  # ceiling: never pays a fraction twice
-    if debt == 0 and stake_of(state, node_id, addr) == 0:
-        state.reward_debts.pop((node_id, addr), None)
-    else:
-        state.reward_debts[(node_id, addr)] = debt
-
-
 def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amount: int, reason: str) -> None:
-    """Move stake in or out of ``addr``'s position in ``node_id``, harvesting first (O(1))."""
-    harvest(state, node_id, addr)
-    state.ledger.transfer(src, dst, amount, reason)
+    """Move stake in or out of ``addr``'s position in ``node_id``; stake × ticks is counted up to now first (O(1))."""
     node = get_node(state, node_id)
     accrue_stake_ticks(state, node)
+    accrue_position(state, node, addr)
+    state.ledger.transfer(src, dst, amount, reason)
     position = stake_account(node_id, addr)
     if dst == position:
         node.stake_total += amount
@@ -139,18 +130,16 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
             node.delegators.add(addr)
         else:
             node.delegators.discard(addr)
-    _reset_debt(state, node_id, addr)
     invariant(node.stake_total >= 0 and stake_matches_ledger(state, node), f"node {node_id}: stake_total differs from the ledger")
-    invariant(pending_reward(state, node_id, addr) == 0, f"{addr} in {node_id}: a reward is pending after a stake change")
 
 
 def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any]) -> int:
-    """Credit ``amount`` from ``src`` to a node: commission to its operator, the rest to its stakers (O(1)).
+    """Credit ``amount`` from ``src`` to a node: commission to its operator, the rest to ``rewards:<node>`` for its stakers.
 
-    Returns the part that went to stakers. With no stake at all, everything is commission.
+    Returns the part for the stakers (paid by ``settle_node_rewards``). With no stake at all,
+    everything is commission.
     """
     node = get_node(state, node_id)
-    acc_before = node.reward_acc
     commission = amount * node.commission_bps // BPS if node.stake_total > 0 else amount
     rest = amount - commission
     if commission:
@@ -172,23 +161,56 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
         )
     if rest:
         state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS))
-        node.reward_acc += rest * ACC_SCALE // node.stake_total
     invariant(0 <= commission <= amount and commission + rest == amount, f"node {node_id}: commission split does not add up")
-    invariant(node.reward_acc >= acc_before, f"node {node_id}: reward per stake went down")
     return rest
 
 
 def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_REWARD) -> int:
-    """Harvest every staker of a node and sweep the rounding left in ``rewards:<node>`` to dust."""
+    """Pay ``rewards:<node>`` to every position of the epoch by its stake × ticks; the floors go to ``dust``. Returns the dust."""
     state.touch(node_id)
-    for addr in stakers(state, node_id):
-        harvest(state, node_id, addr, stream)
-        _reset_debt(state, node_id, addr)
-    leftover = state.ledger.balance(acct.rewards(node_id))
+    node = state.nodes[node_id]
+    reward = state.ledger.balance(acct.rewards(node_id))
+    if reward == 0:
+        return 0
+    accrue_all(state, node)
+    total = node.stake_ticks
+    if total:
+        for addr in sorted(node.positions, key=lambda a: (a != node_id, a)):
+            ticks = node.positions[addr].stake_ticks
+            share = reward * ticks // total
+            if share:
+                state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), share, stream)
+                state.earnings.append(
+                    EarningItem(
+                        addr,
+                        stream,
+                        share,
+                        {
+                            "node": node_id,
+                            "node_reward": reward,
+                            "stake_ticks": ticks,
+                            "node_stake_ticks": total,
+                            "stake": stake_of(state, node_id, addr),
+                            "formula": "node_reward × stake_ticks // node_stake_ticks (your stake × ticks this epoch, of the node's)",
+                        },
+                        True,
+                    )
+                )
+    leftover = state.ledger.balance(acct.rewards(node_id))  # the floors; all of it if no stake was bonded for a tick
     if leftover:
         state.ledger.transfer(acct.rewards(node_id), "dust", leftover, "stake_reward_rounding")
     invariant(state.ledger.balance(acct.rewards(node_id)) == 0, f"rewards:{node_id} not empty after settling its stakers")
     return leftover
+
+
+def start_stake_epoch(state: State, node: Node) -> None:
+    """After the close: counts start again from now, positions without stake are forgotten, a pending commission applies."""
+    accrue_all(state, node)
+    node.positions = {a: Accrual(0, state.tick) for a in sorted(node.positions) if stake_of(state, node.id, a) > 0}
+    node.stake_ticks, node.stake_tick_mark = 0, state.tick
+    if node.commission_next_bps is not None:
+        node.commission_bps, node.commission_next_bps = node.commission_next_bps, None
+    state.touch(node.id)
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -305,7 +327,7 @@ def process_withdraw(state: State, actor: str, body: dict[str, Any]) -> None:
 
 
 def process_set_commission(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``node.set_commission``: bounded, rate-limited commission change."""
+    """``node.set_commission``: a bounded, rate-limited commission change, in force from the next epoch."""
     node = get_node(state, actor)
     p = state.params
     new = body.get("commission_bps")
@@ -315,7 +337,7 @@ def process_set_commission(state: State, actor: str, body: dict[str, Any]) -> No
         raise Conflict(f"commission may change by at most {p.max_commission_change_bps} bps at a time", code="commission_change_too_large")
     if node.commission_changed_epoch >= 0 and state.epoch < node.commission_changed_epoch + p.commission_change_cooldown_epochs:
         raise Conflict("commission was changed too recently", code="commission_change_too_soon")
-    node.commission_bps = new
+    node.commission_next_bps = new  # from the next epoch: this epoch's rewards are paid at the rate in force when it began
     node.commission_changed_epoch = state.epoch
 
 

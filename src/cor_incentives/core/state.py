@@ -3,7 +3,7 @@
 State variables
     chain_id, oracle (the engine's own signing address), genesis_supply, minted, params (history by
     epoch), tick (logical time), epoch, seq and head_hash (the last applied event), the ledger, nonces
-    (last accepted nonce per actor), nodes, stake positions (reward debts of the accumulator),
+    (last accepted nonce per actor), nodes (each with its stake positions' stake × ticks this epoch),
     unbonding entries, slash records, evidence already used, the current epoch's earnings, and the
     randomness beacon (the last revealed value and the draws waiting for the next).
 """
@@ -56,7 +56,6 @@ class State:
     ledger: Ledger = field(default_factory=Ledger)
     nonces: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
-    reward_debts: dict[tuple[str, str], int] = field(default_factory=dict)
     unbondings: dict[int, Unbonding] = field(default_factory=dict)
     slashes: list[SlashRecord] = field(default_factory=list)
     evidence_used: set[str] = field(default_factory=set)
@@ -117,7 +116,6 @@ class State:
                 "balances": dict(sorted(self.ledger.balances.items())),
                 "nonces": dict(sorted(self.nonces.items())),
                 "nodes": {k: asdict(v) for k, v in sorted(self.nodes.items())},
-                "reward_debts": {f"{n}|{a}": d for (n, a), d in sorted(self.reward_debts.items())},
                 "unbondings": {str(k): asdict(v) for k, v in sorted(self.unbondings.items())},
                 "slashes": [asdict(s) for s in self.slashes],
                 "evidence_used": sorted(self.evidence_used),

@@ -7,7 +7,7 @@ Two kinds of name, each defined here once:
     ``EpochRecord.streams`` (which adds ``emission``, the whole budget).
 ``Stream``
     the names of statement lines (``EarningItem.stream``). A node's reward from a stream gives the
-    lines ``<stream>:commission`` (its operator), ``<stream>:stake`` (each staker's harvest) and
+    lines ``<stream>:commission`` (its operator), ``<stream>:stake`` (each staker's share, by stake × ticks) and
     ``<stream>:none`` (a node that earned nothing, with why): see ``line``.
 
 ``EpochStreams`` is the scratch record of the close: ``process_emission`` sets the budgets, each
@@ -45,7 +45,7 @@ class Stream(StrEnum):
     COMMUNITY = "community"
     GOVERNANCE = "governance"
     STAKING_APR = "staking_apr"
-    STAKE_REWARD = "stake_reward"  # a staker's harvest outside a stream's own step
+    STAKE_REWARD = "stake_reward"  # a staker's share of a node reward paid outside a stream's own step
     # a task's fee, when it settles
     TASK_FEE_MINER = "task_fee:miner"
     TASK_FEE_VALIDATOR = "task_fee:validator"
@@ -74,7 +74,7 @@ class LinePart(StrEnum):
 
     COMMISSION = "commission"  # the operator's commission
     STAKERS = "stakers"  # the rest, to the node's stakers (a posting reason, not a line)
-    STAKE = "stake"  # one staker's harvest
+    STAKE = "stake"  # one staker's share, by its stake × ticks
     NONE = "none"  # nothing earned, with why
 
 

@@ -12,7 +12,8 @@ of the same stake for the same time earns, whatever rule the core uses.
     jit_bonding        the same, measured on the staking APR alone against the honest twin (the same
                        stake delegated from the start): gain = APR per COR-tick ÷ the twin's − 1.
     operator_dilution  the operator bonds a large amount just before the close (and unbonds after):
-                       gain = the operator's reward per COR-tick ÷ its all-epoch delegator's − 1.
+                       gain = the operator's staker reward ÷ its stake × time share of the node's − 1 (what
+                       its all-epoch delegator earns per COR-tick in the same epochs).
     commission_switch  the operator raises its commission just before the close:
                        gain = (commission taken − the honest twin's) ÷ the twin's delegator reward.
 """
@@ -200,12 +201,12 @@ class JitBonding(Family):
 class OperatorDilution(Family):
     name = "operator_dilution"
     title = "Operator dilutes its delegators"
-    criterion = "an operator's stake bonded just before the close earns no more per COR-tick than its all-epoch delegator (+2 %)"
+    criterion = "an operator's stake bonded just before the close earns no more than its stake × time share of the node's staker reward (+2 %)"
     description = (
         "miner-00's operator (self-bond 2 000 COR, a 20 000 COR delegator all epoch) bonds 200 000 COR one tick before every close and "
         "unbonds right after (measured on the old rule: its delegators' reward fell by 90.1 %)"
     )
-    gain_unit = "operator's staker reward per COR-tick ÷ its delegator's − 1"
+    gain_unit = "operator's staker reward ÷ its stake×time share − 1"
     knobs = (
         Knob("bond_cor", 200_000, "COR the operator bonds just in time", 1, 10_000_000),
         Knob("delegation_cor", 20_000, "COR its honest delegator holds all epoch", 1, 1_000_000),
@@ -242,9 +243,9 @@ class OperatorDilution(Family):
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
         rows = [r for run in attack for r in run["epochs"]]
-        op_rate = _rate(_sum(rows, "operator", "reward"), _sum(rows, "operator", "ticks"))
-        d_rate = _rate(_sum(rows, "delegator", "reward"), _sum(rows, "delegator", "ticks"))
-        gain = None if op_rate is None or not d_rate else op_rate / d_rate - 1
+        got = _sum(rows, "operator", "reward")
+        fair = sum(r["node_reward"] * r["operator"]["ticks"] // r["node_ticks"] for r in rows if r["node_ticks"])
+        gain = None if not fair else got / fair - 1
         # the first epoch is the same log in both worlds up to the operator's bond: its delegator's loss is exact there
         first = sum(run["epochs"][0]["delegator"]["reward"] for run in attack if run["epochs"])
         tfirst = sum(run["epochs"][0]["delegator"]["reward"] for run in twin if run["epochs"])
@@ -253,13 +254,14 @@ class OperatorDilution(Family):
             gain,
             gain is not None and gain <= 0.02,
             {
-                "operator_reward": _sum(rows, "operator", "reward"),
+                "operator_reward": got,
+                "operator_stake_time_share": fair,
                 "operator_stake_ticks": _sum(rows, "operator", "ticks"),
                 "delegator_reward": _sum(rows, "delegator", "reward"),
                 "delegator_stake_ticks": _sum(rows, "delegator", "ticks"),
                 "delegator_cut_first_epoch_vs_twin": cut,
             },
-            f"the operator's stake earned {_pct(gain)} per COR-tick against its delegator's; in the first epoch its delegator lost "
+            f"the operator's stakers' reward against its stake × time share: {_pct(gain)}; in the first epoch its delegator lost "
             f"{_pct(cut)[1:]} of what it earned in the honest twin",
         )
 
