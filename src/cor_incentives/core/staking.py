@@ -42,6 +42,7 @@ from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
 from .units import address as parse_address
 
+
 def get_node(state: State, node_id: str) -> Node:
     """The node ``node_id``, or a not-found error."""
     node = state.nodes.get(node_id)
