@@ -71,7 +71,7 @@ def test_no_consensus_fails_and_refunds_in_full():
     tid = submit(c)
     task = c.state.tasks[tid]
     commit_reveal(c, tid, {a.miner: f"answer {i}" for i, a in enumerate(task.miners)})
-    validate_all(c, tid, lambda v, m: (600_000_000, 500_000_000))
+    validate_all(c, tid, lambda v, m: (900_000_000, 500_000_000))  # beyond poi_max_distance_ppb (0.85)
     assert task.state == "FAILED" and task.failure == "no_consensus"
     assert c.balance("escrow:session:1") == start
     assert all(a.paid == 0 for a in task.miners)

@@ -56,6 +56,7 @@ def settled(run):
 
 def test_the_run_is_small_and_verifies(run):
     d = run.data
+    assert d["miner_sampling"]["temperature"] == 0.7  # the default: miners sample
     assert d["backend"] == "llama" and d["verify"]["ok"] and d["network_tasks"] == 2
     assert d["tasks"]["by_state"] == {"SETTLED": 2}
     assert run.seconds < 170, f"{run.seconds:.0f}s"
@@ -64,21 +65,30 @@ def test_the_run_is_small_and_verifies(run):
         assert int(r["net_profit_units"]) > 0, r
 
 
-def test_revealed_outputs_are_real_model_text(settled):
-    """Regenerate one task's prompt with the same model and settings: the miners revealed exactly that text."""
-    from cor_incentives.nodes.backends import LlamaBackend
+def test_revealed_outputs_are_real_model_text(run, settled):
+    """Regenerate every miner's output with the same model, its temperature and its own seed: each
+    miner revealed exactly that text (sampling, yet reproducible), and the miners did not all agree."""
+    from cor_incentives.nodes.backends import LlamaBackend, Sampling, derive_seed
 
+    ms = run.data["miner_sampling"]
+    assert ms["applies"] and not ms["greedy"] and ms["temperature"] == 0.7 and ms["top_k"] == 40
+    names = {r["address"]: r["name"] for r in run.data["nodes"]}
+    assert len(set(ms["node_seeds"].values())) == len(ms["node_seeds"]) == 3  # a seed per node
     engine, tasks = settled
-    task = tasks[0]
-    prompt = engine.store.get_blob(task.prompt_hash).decode()
-    outputs = {a.miner: engine.store.get_blob(a.output_hash).decode() for a in task.miners}
-    assert len(outputs) == 3 and all(a.in_consensus for a in task.miners)
-    scripted = ScriptedBackend().generate(prompt, task.max_output_tokens).text
-    for text in outputs.values():
-        assert text and text not in (scripted, LAZY_ANSWER)
-    again = LlamaBackend(n_threads=1).generate(prompt, task.max_output_tokens)
-    assert set(outputs.values()) == {again.text}  # greedy decoding: every honest miner, and this process, agree
-    assert {a.output_tokens for a in task.miners} == {again.output_tokens}  # the backend's own token count
+    distinct = 0
+    for task in tasks:
+        prompt = engine.store.get_blob(task.prompt_hash).decode()
+        outputs = {a.miner: engine.store.get_blob(a.output_hash).decode() for a in task.miners}
+        assert len(outputs) == 3 and all(a.in_consensus for a in task.miners)
+        scripted = ScriptedBackend().generate(prompt, task.max_output_tokens).text
+        for a in task.miners:
+            node_seed = ms["node_seeds"][names[a.miner]]
+            llama = LlamaBackend(n_threads=1, sampling=Sampling(temperature=ms["temperature"], seed=node_seed))
+            again = llama.generate(prompt, task.max_output_tokens, seed=derive_seed(node_seed, task.id))
+            assert outputs[a.miner] == again.text and outputs[a.miner] not in (scripted, LAZY_ANSWER)
+            assert a.output_tokens == again.output_tokens  # the backend's own token count
+        distinct += len(set(outputs.values())) > 1
+    assert distinct >= 1  # sampled with different seeds: the honest miners' outputs differ
 
 
 def test_validator_reports_came_from_the_embedding_model(settled):

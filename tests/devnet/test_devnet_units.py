@@ -55,6 +55,23 @@ def test_config_profiles():
         DevnetConfig(backend="gpt")
 
 
+def test_miners_sample_by_default_with_a_seed_per_node():
+    c = DevnetConfig(backend="llama")
+    specs = node_specs("honest:3,lazy,mismatch", "honest")
+    ms = c.miner_sampling(specs)
+    assert ms["temperature"] == 0.7 > 0 and ms["applies"] and not ms["greedy"]
+    # every miner that runs the model has its own seed; the lazy one runs nothing
+    assert sorted(ms["node_seeds"]) == ["miner-1", "miner-2", "miner-3", "miner-mismatch"]
+    assert len(set(ms["node_seeds"].values())) == 4
+    assert ms["node_seeds"] != DevnetConfig(backend="llama", seed="other").miner_sampling(specs)["node_seeds"]
+    assert DevnetConfig(backend="llama", miner_temperature=0).miner_sampling(specs)["greedy"]
+    assert not DevnetConfig(backend="scripted").miner_sampling(specs)["applies"]
+    for bad in (-0.1, 2.5):
+        with pytest.raises(InvalidInput) as e:
+            DevnetConfig(backend="llama", miner_temperature=bad)
+        assert e.value.code == "invalid_temperature"
+
+
 def test_statement_categories():
     assert item_category({"stream": "slash", "claimable": False}) == "slashes"
     assert item_category({"stream": "task_fee:miner", "claimable": False}) == "fees"

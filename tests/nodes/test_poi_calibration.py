@@ -14,6 +14,7 @@ import pytest
 
 from cor_incentives.ai.poi import ranked_distances_ppb
 from cor_incentives.app.prompts import load_prompt_set
+from cor_incentives.core.params import Params
 from cor_incentives.nodes.poi_calibration import (
     CHEAT_CLASSES,
     HONEST_MINERS,
@@ -152,6 +153,12 @@ def test_committed_set_has_six_sampling_miners_and_every_cheater_per_prompt():
     for pid, counts in per_prompt.items():
         assert counts["honest"] == HONEST_MINERS and all(counts[c] == 1 for c in CHEAT_CLASSES), pid
         assert len(seeds[pid]) == HONEST_MINERS, pid
+
+
+def test_default_threshold_is_the_calibrated_one():
+    results = json.loads((DATA / "results.json").read_text())
+    assert Params().poi_max_distance_ppb == results["chosen"]["max_distance_ppb"]
+    assert results["rates"]["chosen"]["max_distance_ppb"] == results["chosen"]["max_distance_ppb"]
 
 
 @pytest.mark.slow

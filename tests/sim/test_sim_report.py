@@ -158,10 +158,11 @@ def test_checks_the_design_fails_are_flagged_with_numbers(report):
 def test_copier_miners_profit_on_a_long_idle_network():
     """30 epochs of mostly network tasks: replayed answers pass consensus often enough to stay profitable
     (the honest/copier ratio sits near the 3× line: 2.79 before the quality floor on consensus, 3.21
-    after); unique network prompts remove the edge."""
+    after, 2.37 since poi_max_distance_ppb is 0.85 for sampling miners — the environment's lazy guess
+    lies 0.25–0.40 from an honest answer, within it); unique network prompts remove the edge."""
     rep = simulate([SCENARIOS["copier_miners"]], seeds=(1,), workers=2)
     (c,) = rep["checks"]
-    assert 2.5 < c["measured"]["ratio_per_task_served"] < 4
+    assert 2.0 < c["measured"]["ratio_per_task_served"] < 4
     assert c["passed"] == (
         c["measured"]["ratio_per_task_served"] >= 3 and d(c["measured"]["copier"]["net_per_node"]) < d(c["measured"]["honest"]["net_per_node"])
     )

@@ -23,7 +23,15 @@ from rich.table import Table
 from ..core.errors import InvalidInput
 from ..nodes import devnet_results
 from ..nodes.devnet import Devnet
-from ..nodes.devnet_config import DEFAULT_DB_PATH, DEFAULT_KEYS_DIR, DEFAULT_LOG_DIR, DEFAULT_MINERS, DEFAULT_VALIDATORS, DevnetConfig
+from ..nodes.devnet_config import (
+    DEFAULT_DB_PATH,
+    DEFAULT_KEYS_DIR,
+    DEFAULT_LOG_DIR,
+    DEFAULT_MINER_TEMPERATURE,
+    DEFAULT_MINERS,
+    DEFAULT_VALIDATORS,
+    DevnetConfig,
+)
 from .common import JsonOption, console, emit, err_console, handle_errors
 
 
@@ -89,7 +97,13 @@ def short_cor(units: int | str, decimals: int = 2) -> str:
 
 
 def render_results(data: dict[str, Any]) -> None:
-    t = Table(title=f"devnet: {data['epochs']} epoch(s), miners {data['backend']}, clock {data['clock']}, {data['wall_seconds']}s")
+    ms = data.get("miner_sampling") or {}
+    sampling = (
+        ("greedy" if ms.get("greedy") else f"sampling at temperature {ms['temperature']:g}, a seed per node")
+        if ms.get("applies")
+        else "canned answers"
+    )
+    t = Table(title=f"devnet: {data['epochs']} epoch(s), miners {data['backend']} ({sampling}), clock {data['clock']}, {data['wall_seconds']}s")
     right = ("tasks", "cons.", "rep.", "rewards", "fees", "slashes", "net profit")
     for col in ("node", "strategy", *right):
         t.add_column(col, justify="right" if col in right else "left", no_wrap=col in ("node", "net profit"))
@@ -189,6 +203,11 @@ def devnet(
         False, "--chain", help="Start a local EVM chain (Hardhat), deploy COR and the RewardsDistributor, post every epoch, claim from a wallet."
     ),
     chain_rpc: str | None = typer.Option(None, "--chain-rpc", help="As --chain, on an EVM chain already running at this JSON-RPC URL."),
+    miner_temperature: float = typer.Option(
+        DEFAULT_MINER_TEMPERATURE,
+        "--miner-temperature",
+        help="Sampling temperature of every model-running miner, each with its own seed (0: greedy decoding).",
+    ),
 ) -> None:
     """A whole local network: the API, node agents as processes, an oracle clock; N epochs, then the results."""
     config = DevnetConfig(
@@ -213,6 +232,7 @@ def devnet(
         user_every_ticks=user_every_ticks,
         params=_params(param),
         llama_threads=llama_threads,
+        miner_temperature=miner_temperature,
     )
     signal.signal(signal.SIGTERM, _interrupt)  # stop the agents and the API on SIGTERM as on Ctrl-C
     interactive = err_console.is_terminal and not as_json

@@ -90,7 +90,13 @@ class Params:
         10**17, 0, U256, "fee per reserved miner (to the treasury) when a dedicated session's miners are drawn (networks with a beacon; 0.1 COR)"
     )
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
-    poi_max_distance_ppb: int = _p(150_000_000, 0, 2 * PPB, "largest cosine distance to the medoid still in consensus")
+    poi_max_distance_ppb: int = _p(
+        850_000_000,
+        0,
+        2 * PPB,
+        "largest cosine distance to the medoid still in consensus; keeps 99 % of honest sampling miners' outputs "
+        "(T 0.3-1.0, own seeds) in on the calibration prompts (docs/poi-calibration.md)",
+    )
     consensus_min_quality_ppb: int = _p(300_000_000, 0, PPB, "median quality below which an output is not in consensus (PoUW INVALID)")
     validator_deviation_max_ppb: int = _p(200_000_000, 0, 2 * PPB, "report deviation counted as large")
     precommit_deadline_ticks: int = _p(5, 1, 10_000, "ticks from preparation to the precommit deadline")

@@ -62,6 +62,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--openai-url", default=None)
     ap.add_argument("--openai-model", default="default")
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads of this miner")
+    ap.add_argument("--temperature", type=float, default=0.0, help="miner: sampling temperature (0: greedy decoding)")
+    ap.add_argument("--sampling-seed", type=int, default=0, help="miner: this node's seed; each task samples with derive_seed(seed, task)")
     ap.add_argument("--poll-seconds", type=float, default=0.25)
     ap.add_argument("--log-file", default=None)
     ap.add_argument("--ready-file", default=None)
@@ -94,11 +96,12 @@ def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
         check_strategy("miner", args.strategy)
         backend = None
         if args.strategy in ("honest", "mismatch"):
-            from .backends import make_backend  # llama-cpp is loaded only by a miner that runs a model
+            from .backends import Sampling, make_backend  # llama-cpp is loaded only by a miner that runs a model
 
-            backend = make_backend(args.backend, openai_url=args.openai_url, openai_model=args.openai_model, threads=args.threads)
+            sampling = Sampling(temperature=args.temperature, seed=args.sampling_seed)
+            backend = make_backend(args.backend, openai_url=args.openai_url, openai_model=args.openai_model, threads=args.threads, sampling=sampling)
         state_file = args.log_file + ".state.json" if args.log_file else None
-        return MinerAgent(name, link, log, strategy=args.strategy, backend=backend, state_file=state_file, **common)
+        return MinerAgent(name, link, log, strategy=args.strategy, backend=backend, state_file=state_file, sampling_seed=args.sampling_seed, **common)
     if args.role == "validator":
         return ValidatorAgent(name, link, log, strategy=args.strategy, **common)
     if args.role == "router":

@@ -235,7 +235,8 @@ class Devnet:
             str(self.log_dir / f"{s.name}.ready"),
         ]
         if s.role == "miner" and s.strategy not in FREE_MINER_STRATEGIES:
-            cmd += ["--threads", str(c.llama_threads)]
+            cmd += ["--threads", str(c.llama_threads), "--temperature", repr(c.miner_temperature)]
+            cmd += ["--sampling-seed", str(c.sampling_seed(s.name))]
             if c.backend == "openai":
                 cmd += ["--openai-url", str(c.openai_url), "--openai-model", c.openai_model]
         if s.role == "user":

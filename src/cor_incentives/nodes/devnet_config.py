@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidInput
-from .strategies import MINER_STRATEGIES, VALIDATOR_STRATEGIES
+from .backends import MAX_TEMPERATURE, Sampling, derive_seed
+from .strategies import FREE_MINER_STRATEGIES, MINER_STRATEGIES, VALIDATOR_STRATEGIES
 
 DEFAULT_DB_PATH = "cor-data/devnet.db"
 DEFAULT_KEYS_DIR = "cor-data/devnet-keys"
 DEFAULT_LOG_DIR = "cor-data/devnet-logs"
 DEFAULT_MINERS = "honest:5,lazy,garbage,mismatch"
+# real miners sample: each at this temperature with its own seed (the PoI threshold is calibrated for
+# temperatures 0.3-1.0 with distinct seeds: docs/poi-calibration.md)
+DEFAULT_MINER_TEMPERATURE = 0.7
 DEFAULT_VALIDATORS = "honest:3,copier"
 GENESIS_NAMES = ("oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave")
 MAX_NODES_PER_ROLE = 64
@@ -157,8 +161,11 @@ class DevnetConfig:
     user_every_ticks: int | None = None
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the profile's parameters
     llama_threads: int = 1
+    miner_temperature: float = DEFAULT_MINER_TEMPERATURE  # every model-running miner samples; 0: greedy
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.miner_temperature <= MAX_TEMPERATURE:
+            raise InvalidInput(f"--miner-temperature must be in [0, {MAX_TEMPERATURE}], got {self.miner_temperature}", code="invalid_temperature")
         if self.backend not in PROFILES:
             raise InvalidInput(f"unknown backend {self.backend!r}: llama, openai or scripted", code="invalid_backend")
         if self.backend == "openai" and not self.openai_url:
@@ -173,6 +180,22 @@ class DevnetConfig:
     @property
     def profile(self) -> dict[str, Any]:
         return PROFILES[self.backend]
+
+    def sampling_seed(self, node: str) -> int:
+        """A node's own sampling seed, from the devnet seed and its name."""
+        return derive_seed("devnet-sampling", self.seed, node)
+
+    def miner_sampling(self, specs: list[NodeSpec]) -> dict[str, Any]:
+        """The sampling settings the model-running miners use (``miner_sampling`` in the results)."""
+        sampling = Sampling(temperature=self.miner_temperature)
+        return {
+            "backend": self.backend,
+            "applies": self.backend != "scripted",  # scripted answers are canned: nothing to sample
+            "greedy": sampling.greedy,
+            **{k: v for k, v in sampling.to_dict().items() if k != "seed"},
+            "task_seed": "derive_seed(node seed, task id)",
+            "node_seeds": {s.name: self.sampling_seed(s.name) for s in specs if s.role == "miner" and s.strategy not in FREE_MINER_STRATEGIES},
+        }
 
     @property
     def clock_mode(self) -> str:

@@ -101,6 +101,7 @@ def end_table(net: Devnet) -> dict[str, Any]:
         "forced_ticks": net.forced_ticks,
         "network_tasks": net.network_tasks,
         "params": net.params,
+        "miner_sampling": c.miner_sampling(net.specs),
         "tasks": {"closed_in_report": len(closed), "by_state": dict(sorted(Counter(t["state"] for t in every).items()))},
         "nodes": [x for x in rows if x["role"] in ("miner", "validator", "router")],
         "users": [x for x in rows if x["role"] == "user"],

@@ -4,7 +4,9 @@ It polls for open tasks assigned to it, fetches the prompt blob, generates with 
 cheats per its strategy, ``nodes/strategies.py``), stores the output blob, precommits
 ``commitment(task, miner, output_hash, salt)`` with a random salt, and reveals once the task is
 PRECOMMITTED. Token counts are the backend's real ones. Unrevealed commitments are kept in a state
-file so that a restart can still reveal. The backend (and how it samples) is chosen in
+file so that a restart can still reveal. A miner samples at its ``--temperature`` with its own
+random stream: each task's seed is ``derive_seed(--sampling-seed, task id)``, so its outputs are
+reproducible. The backend (and how it samples) is chosen in
 ``nodes/agent.py:build_agent`` and built by ``nodes/backends.py:make_backend``.
 """
 
@@ -20,6 +22,7 @@ from ...app.prompts import estimate_tokens
 from ...client import ApiError
 from ...core.records import PRECOMMIT_WINDOW, TaskState
 from ...core.tasks import commitment
+from ..backends import derive_seed
 from ..strategies import LAZY_ANSWER, MISMATCH_ANSWER, check_strategy, copier_should_wait, copy_source, garbage_text
 from .base import Agent
 
@@ -35,10 +38,11 @@ def mine(task: dict[str, Any], me: str) -> dict[str, Any] | None:
 class MinerAgent(Agent):
     role = "miner"
 
-    def __init__(self, *args: Any, strategy: str, backend: Any, state_file: str | None = None, **kw: Any) -> None:
+    def __init__(self, *args: Any, strategy: str, backend: Any, state_file: str | None = None, sampling_seed: int = 0, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.strategy = check_strategy("miner", strategy)
         self.backend = backend
+        self.sampling_seed = sampling_seed  # each task samples with derive_seed(sampling_seed, task id)
         self.state_file = Path(state_file) if state_file else None
         # task id -> {"output_hash", "salt", "output_tokens", "sent"} committed to (and, for a mismatch, what it reveals)
         self.work: dict[int, dict[str, Any]] = self._load_state()
@@ -95,7 +99,7 @@ class MinerAgent(Agent):
         if self.strategy in ("honest", "mismatch"):
             prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
             t0 = time.monotonic()
-            gen = self.backend.generate(prompt, max_out)
+            gen = self.backend.generate(prompt, max_out, seed=derive_seed(self.sampling_seed, tid))
             took = time.monotonic() - t0
             text = gen.text or "(no output)"
             tokens = max(1, min(gen.output_tokens, max_out))
