@@ -11,7 +11,7 @@ from cor_incentives.app import views
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR, format_cor, parse_cor
 from support.chain import Chain, addr
-from support.market import commit_reveal, market, submit, validate_all
+from support.market import commit_reveal, market, network, submit, validate_all
 
 ROOT = Path(__file__).resolve().parents[2]
 V = json.loads((ROOT / "tests/vectors/epoch_rewards.json").read_text())
@@ -54,8 +54,8 @@ def test_apr_vectors(case):
 def settled_epoch():
     c = market(n_miners=4, params={"redundancy": 3, "epoch_length_ticks": 50})
     c.as_("user", "stake.delegate", {"node": sorted(c.state.nodes)[0], "amount": str(500 * COR)})
-    for _ in range(4):
-        tid = submit(c)
+    for i in range(4):
+        tid = submit(c) if i % 2 else network(c, f"network prompt {i}")
         t = c.state.tasks[tid]
         commit_reveal(c, tid, {a.miner: "Paris" for a in t.miners})
         validate_all(c, tid, lambda v, m: (5_000_000, 800_000_000))

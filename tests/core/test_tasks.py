@@ -4,7 +4,7 @@ import pytest
 
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.tasks import commitment
-from support.market import COR, MODEL, addr, commit_reveal, h, market, submit, validate_all
+from support.market import COR, MODEL, addr, commit_reveal, h, market, network, submit, validate_all
 
 
 def session_balance(c):
@@ -46,9 +46,16 @@ def test_garbage_miner_unpaid_and_reputation_lowered():
     assert not bad_a.in_consensus and bad_a.paid == 0
     assert c.balance(f"wallet:{bad}") == 1_000_000 * COR - 2000 * COR
     assert c.state.nodes[bad].reputation_ppb < rep_before[bad]
-    for m in miners[:-1]:
-        assert task.assignment(m).paid > 0 and c.state.nodes[m].reputation_ppb > rep_before[m]
+    for m in miners[:-1]:  # a user task can lower a reputation, never raise it (a self-paid task must not buy reputation)
+        assert task.assignment(m).paid > 0 and c.state.nodes[m].reputation_ppb == rep_before[m]
     assert c.state.offence_log[f"{bad}|poi_divergence"]
+    tid = network(c)  # the oracle's network task raises the honest miners' reputation
+    miners = [a.miner for a in c.state.tasks[tid].miners]
+    rep_before = {m: c.state.nodes[m].reputation_ppb for m in miners}
+    commit_reveal(c, tid, {m: "Paris" for m in miners})
+    validate_all(c, tid, lambda v, m: (10_000_000, 850_000_000))
+    assert c.state.tasks[tid].state == "SETTLED"
+    assert all(c.state.nodes[m].reputation_ppb > rep_before[m] for m in miners)
 
 
 def test_mismatched_reveal_is_slashed_and_jailed():

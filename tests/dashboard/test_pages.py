@@ -122,7 +122,7 @@ def test_address_page_statement_and_proof(busy, http):
         if busy.miner in s.epochs[e].leaves:
             proof = views.proof(s, busy.miner, e)
             assert proof["root"] in page and all(h in page for h in proof["proof"])
-    assert "stake × reward_per_stake" in page  # the formula of a staker's share is on its line
+    assert "node_reward × stake_ticks // node_stake_ticks" in page  # the formula of a staker's share is on its line
 
 
 def test_governance_and_bounties_pages(busy, http):

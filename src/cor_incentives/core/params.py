@@ -123,6 +123,28 @@ class Params:
     emission_per_epoch_units: int = _p(50_000 * COR, 0, U256, "initial emission from pool:network_incentives per epoch")
     emission_decay_ppb: int = _p(999_000_000, 0, PPB, "per-epoch multiplier of the emission (exponential decay)")
     emission_split_bps: Mapping[str, int] = _split(EMISSION_SPLIT_DEFAULT, "how each epoch's emission is split into streams")
+    network_work_rate_units: int = _p(
+        3 * COR,
+        0,
+        U256,
+        "emission per verified work unit of a network task (one complexity unit at quality 1.0, times the reputation multiplier), "
+        "paid from the miners stream up to its budget (chosen so that `cor simulate`'s default load, 20 network tasks an epoch, "
+        "earns about half the budget)",
+    )
+    network_validation_rate_units: int = _p(
+        70 * COR,
+        0,
+        U256,
+        "emission per on-time validation of a network task at agreement 1.0 (times the reputation multiplier), "
+        "paid from the validators stream up to its budget (about half of it at `cor simulate`'s default load)",
+    )
+    user_task_bonus_fee_bps: int = _p(
+        300,
+        0,
+        BPS,
+        "a miner's emission bonus on a settled user task: at most this share of its fee from the task (and never more than "
+        "the same work would earn in a network task); bounded so that fee_split_bps.miners × it < fee_split_bps.treasury × 10 000",
+    )
     min_precommit_rate_bps: int = _p(6_000, 0, BPS, "eligibility: precommit rate over the epoch's assignments")
     min_score_bps: int = _p(5_000, 0, BPS, "eligibility: total score over the epoch's assignments")
     reputation_multiplier_min_ppb: int = _p(500_000_000, 0, 10 * PPB, "performance multiplier at reputation 0")
@@ -235,6 +257,13 @@ def validate_params(p: Params) -> None:
         raise InvalidInput("min_validators_per_task must not exceed validators_per_task", code="invalid_parameter")
     if p.min_consensus > p.redundancy:
         raise InvalidInput("min_consensus must not exceed redundancy", code="invalid_parameter")
+    if p.user_task_bonus_fee_bps * p.fee_split_bps["miners"] >= max(1, p.fee_split_bps["treasury"] * BPS):
+        raise InvalidInput(
+            "user_task_bonus_fee_bps × fee_split_bps.miners must stay below fee_split_bps.treasury × 10000: the bonus must be "
+            "smaller than the fee share nobody gets back, so that paying fees to one's own miners never returns more than it costs",
+            code="invalid_parameter",
+            name="user_task_bonus_fee_bps",
+        )
     if p.reputation_multiplier_min_ppb > p.reputation_multiplier_max_ppb:
         raise InvalidInput("reputation_multiplier_min_ppb must not exceed reputation_multiplier_max_ppb", code="invalid_parameter")
 

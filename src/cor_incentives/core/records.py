@@ -22,6 +22,13 @@ from typing import Any
 # --- lifecycles ------------------------------------------------------------------------------
 
 
+class TaskKind(StrEnum):
+    """Who issued a task: a user (paid by its fee) or the oracle (a network task, paid by emission)."""
+
+    USER = "user"
+    NETWORK = "network"
+
+
 class TaskState(StrEnum):
     """Where a task is in its life (docs/design.md §4)."""
 
@@ -212,7 +219,7 @@ class Task:
     """A user or network task, its assignments, the validators' reports and the outcome."""
 
     id: int
-    kind: str  # user | network
+    kind: TaskKind
     user: str | None
     session: int | None
     router: str | None
@@ -248,7 +255,10 @@ class Task:
 
 @dataclass
 class WorkRow:
-    """A miner's assignment in the current epoch, for network rewards."""
+    """A miner's assignment in the current epoch, for network rewards.
+
+    ``kind`` is the task's (network tasks earn emission at the work rate; user tasks a bounded bonus),
+    ``fee_units`` the miner's share of a user task's fee (what bounds its bonus)."""
 
     task: int
     node: str
@@ -257,6 +267,8 @@ class WorkRow:
     in_consensus: bool
     precommitted: bool
     model: str = ""
+    kind: TaskKind = TaskKind.NETWORK
+    fee_units: int = 0
 
 
 @dataclass
@@ -267,6 +279,7 @@ class ValidationRow:
     node: str
     agreement_ppb: int
     on_time: bool
+    kind: TaskKind = TaskKind.NETWORK  # only validations of network tasks earn emission
 
 
 # --- statements and closed epochs (docs/design.md §6) ------------------------------------------

@@ -7,6 +7,10 @@
                + 20% latency rank (first reveal 10**9 … last 0)
     validator: its agreement with the consensus when on time, else 0
 New nodes start at ``reputation_initial_ppb``. Every change is tied to the task that caused it.
+
+Only network tasks (the oracle's) can raise a reputation; a user task can only lower it
+(``update_for_task``). Reputation multiplies network emission and selection weight, so a task anyone
+can pay for themselves, fees to their own miners, must not buy it; failing a user task still costs.
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ def update(reputation: int, observation: int, half_life_tasks: int) -> int:
     """One EWMA step (floors toward zero change)."""
     a = alpha_ppb(half_life_tasks)
     return reputation + a * (observation - reputation) // PPB if observation >= reputation else reputation - a * (reputation - observation) // PPB
+
+
+def update_for_task(reputation: int, observation: int, half_life_tasks: int, network_task: bool) -> int:
+    """One EWMA step for an observation on a task: a user task's step may lower the reputation, never raise it."""
+    new = update(reputation, observation, half_life_tasks)
+    return new if network_task else min(reputation, new)
 
 
 def miner_observation(success: bool, quality_ppb: int, latency_ppb: int) -> int:

@@ -7,11 +7,21 @@ Emission (from ``pool:network_incentives``)
     the split's rounding stays in the pool. A stream pays only what its earners earn: a stream with
     no eligible earner, and every rounding floor, stays in ``pool:network_incentives``.
 
-Miner and validator streams (``work_rewards``)
+Miner and validator streams (``work_rewards``, then ``work_pay``)
     The epoch's assignment rows (one per miner per settled or failed task; one per assigned
-    validator) go through ``compute_work_rewards`` / ``compute_validator_rewards`` (numpy, exact):
-    eligibility gates, work × bounded reputation multiplier, pro rata. A node's reward is credited
-    to its stakers: commission to the operator, the rest through the reward-per-stake accumulator.
+    validator) go through ``compute_work_rewards`` (numpy, exact): eligibility gates over all rows,
+    work × bounded reputation multiplier over the rows of *network* tasks. ``work_pay.settle_stream``
+    turns that into claims at a governed rate (``network_work_rate_units`` per work unit,
+    ``network_validation_rate_units`` per agreement-weighted validation), adds the miners' bounded
+    bonus on user tasks (at most ``user_task_bonus_fee_bps`` of their fee, at most the network
+    rate's worth), and pays the claims in full, or pro rata when they exceed the stream's budget.
+    What is not earned stays in the pool. A node's reward is credited to its stakers: commission to
+    the operator, the rest through the reward-per-stake accumulator.
+
+Marketplace stream
+    Split among models by their useful usage in *network* tasks (units × quality in consensus): user
+    tasks pay their models' owners a royalty from the fee, and usage anyone can buy for themselves
+    earns no emission.
 
 Staking APR (from ``pool:staking``)
     target_apr_bps by network age (months = epoch × 12 // epochs_per_year): 6000 for months 0–5,
@@ -28,7 +38,8 @@ Staking APR (from ``pool:staking``)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -36,22 +47,28 @@ import numpy.typing as npt
 from . import ledger as acct
 from .errors import invariant
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
-from .records import EarningItem, ValidationRow, WorkRow
+from .records import EarningItem, TaskKind, ValidationRow, WorkRow
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
 from .state import State
 from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
-from .work_rewards import WorkRewardParams, WorkRewards, compute_validator_rewards, compute_work_rewards
+from .work_pay import BonusRow, StreamPay, settle_stream
+from .work_rewards import MAX_COMPLEXITY_UNITS, WorkRewardParams, WorkRewards, compute_work_rewards
 
 # (first month of the band, target APR in bps)
 APR_SCHEDULE_BPS = ((0, 6_000), (6, 3_000), (9, 1_500), (12, 1_000))
 
 
-def emission_for_epoch(state: State, epoch: int) -> int:
-    """The epoch's emission by the decay schedule, capped by the pool."""
+def scheduled_emission(state: State, epoch: int) -> int:
+    """The epoch's emission by the decay schedule: emission_per_epoch_units × emission_decay_ppb^epoch // 10**(9 × epoch)."""
     p = state.params
     scheduled: int = p.emission_per_epoch_units * p.emission_decay_ppb**epoch // PPB**epoch
-    return min(scheduled, state.ledger.balance(NETWORK_INCENTIVES_POOL))
+    return scheduled
+
+
+def emission_for_epoch(state: State, epoch: int) -> int:
+    """The epoch's emission by the decay schedule, capped by the pool."""
+    return min(scheduled_emission(state, epoch), state.ledger.balance(NETWORK_INCENTIVES_POOL))
 
 
 def target_apr_bps(state: State, epoch: int) -> int:
@@ -71,9 +88,19 @@ def _work_params(state: State) -> WorkRewardParams:
 
 def process_emission(state: State) -> None:
     """Budget each stream for the epoch (nothing moves yet)."""
+    p = state.params
     total = emission_for_epoch(state, state.epoch)
-    parts, _ = acct.split_by_bps(total, dict(state.params.emission_split_bps))
-    state.epoch_streams = EpochStreams(emission=total, budgets=parts)
+    parts, remainder = acct.split_by_bps(total, dict(p.emission_split_bps))
+    inputs = {
+        "epoch": state.epoch,
+        "emission_per_epoch_units": p.emission_per_epoch_units,
+        "emission_decay_ppb": p.emission_decay_ppb,
+        "scheduled": scheduled_emission(state, state.epoch),
+        "pool_balance": state.ledger.balance(NETWORK_INCENTIVES_POOL),
+        "emission_split_bps": dict(p.emission_split_bps),
+        "split_remainder": remainder,
+    }
+    state.epoch_streams = EpochStreams(emission=total, emission_inputs=inputs, budgets=parts)
     invariant(sum(parts.values()) <= total <= state.ledger.balance(NETWORK_INCENTIVES_POOL), "emission exceeds the pool")
 
 
@@ -82,23 +109,26 @@ def _pay_stream(
     stream: Stream,
     nodes: list[str],
     result: WorkRewards,
+    pay: StreamPay,
     params_used: dict[str, Any],
     formula: str,
-    tasks: dict[str, list[int]] | None = None,
-) -> int:
-    paid = 0
+    tasks: dict[str, list[int]],
+) -> None:
     for i, node_id in enumerate(nodes):
-        inputs = result.for_node(i)
-        reward = result.reward[i]
-        detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": (tasks or {}).get(node_id, [])}
+        gates = result.for_node(i)
+        inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
+        reward = pay.reward[i]
+        detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
         if reward:
+            state.earnings.append(EarningItem(node_id, line(stream, LinePart.NODE), 0, detail))
             credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
-            paid += reward
         else:
-            state.earnings.append(EarningItem(node_id, line(stream, LinePart.NONE), 0, {**detail, "why": inputs["reason"] or "no weighted work"}))
+            state.earnings.append(EarningItem(node_id, line(stream, LinePart.NONE), 0, {**detail, "why": gates["reason"] or "no verified work"}))
     for node_id in nodes:
         settle_node_rewards(state, node_id, line(stream, LinePart.STAKE))
-    return paid
+
+
+GATE_INPUTS = ("assignments", "precommit_rate_bps", "score_bps", "eligible", "reason", "work", "multiplier_ppb", "weighted")
 
 
 def _gate_params(state: State) -> dict[str, Any]:
@@ -112,26 +142,35 @@ def _gate_params(state: State) -> dict[str, Any]:
 
 
 Row = TypeVar("Row", WorkRow, ValidationRow)
-Column = Callable[..., npt.NDArray[Any]]  # (row -> value[, dtype]) -> one column of the epoch's rows
-# (column, row -> node index, reputation per node, budget) -> the kernel's result
-Settle = Callable[[Column, Callable[[Row], int], npt.NDArray[np.int64], int], WorkRewards]
 
 
-def _work_stream(
-    state: State,
-    stream_key: EmissionStream,
-    rows: list[Row],
-    empty_note: str,
-    settle: Settle[Row],
-    counted: Callable[[Row], bool],
-    stream: Stream,
-    formula: str,
-) -> None:
-    """One work stream: the kernel over the epoch's rows, paid through commission and stakers, recorded."""
-    budget = state.epoch_streams.budget(stream_key)
+@dataclass(frozen=True)
+class WorkStream(Generic[Row]):
+    """How one work stream reads the epoch's rows (columns of ``compute_work_rewards``) and what it pays per unit."""
+
+    key: EmissionStream
+    line: Stream
+    network: Callable[[Row], bool]  # a network task's row: its work earns at the rate (a user task's row may earn the bonus)
+    units: Callable[[Row], int]
+    quality: Callable[[Row], int]
+    in_consensus: Callable[[Row], bool]
+    precommitted: Callable[[Row], bool]
+    rate_param: str  # the Params field of the rate
+    bonus: Callable[[Row], int | None]  # a user row's fee share (its bonus cap's base), None: no bonus
+    bonus_param: str | None  # the Params field of the bonus share (None: the stream pays no bonus)
+    empty_note: str
+    formula: str
+
+
+def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
+    """One work stream: gates and weights (``work_rewards``), claims at the rate and the budget (``work_pay``), paid and recorded."""
+    p = state.params
+    budget = state.epoch_streams.budget(spec.key)
     nodes = sorted({r.node for r in rows if r.node in state.nodes})
+    rate = getattr(p, spec.rate_param)
+    bonus_bps = getattr(p, spec.bonus_param) if spec.bonus_param else 0
     if not nodes or budget == 0:
-        state.epoch_streams.record(stream_key, budget, 0, 0, empty_note if not nodes else None)
+        state.epoch_streams.record(spec.key, budget, 0, 0, spec.empty_note if not nodes else None, {"rate_units": rate, "claims": 0})
         return
     index = {n: i for i, n in enumerate(nodes)}
     rows = [r for r in rows if r.node in index]
@@ -139,65 +178,81 @@ def _work_stream(
     def column(value: Callable[[Row], Any], dtype: Any = np.int64) -> npt.NDArray[Any]:
         return np.fromiter((value(r) for r in rows), dtype=dtype, count=len(rows))
 
-    result = settle(column, lambda r: index[r.node], np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64), budget)
+    result = compute_work_rewards(
+        node_index=column(lambda r: index[r.node]),
+        complexity_units=column(lambda r: min(spec.units(r), MAX_COMPLEXITY_UNITS) if spec.network(r) else 0),
+        quality_ppb=column(spec.quality),
+        in_consensus=column(spec.in_consensus, bool),
+        precommitted=column(spec.precommitted, bool),
+        reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
+        stream_amount=budget,
+        params=_work_params(state),
+    )
+    bonus_rows = []
+    for r in rows:
+        fee = spec.bonus(r)
+        if fee is not None and not spec.network(r) and spec.in_consensus(r):
+            bonus_rows.append(BonusRow(r.task, index[r.node], min(spec.units(r), MAX_COMPLEXITY_UNITS), spec.quality(r), fee))
+    pay = settle_stream(
+        weighted=result.weighted,
+        multiplier_ppb=result.multiplier_ppb,
+        eligible=result.eligible,
+        bonus_rows=bonus_rows,
+        rate_units=rate,
+        bonus_fee_bps=bonus_bps,
+        budget=budget,
+    )
     behind: dict[str, list[int]] = {}
     for r in rows:
-        if counted(r):
+        if spec.in_consensus(r):
             behind.setdefault(r.node, []).append(r.task)
-    paid = _pay_stream(state, stream, nodes, result, _gate_params(state), formula, behind)
-    state.epoch_streams.record(stream_key, budget, paid, sum(1 for r in result.reward if r))
+    params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
+    _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
+    state.epoch_streams.record(spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, pay.account())
+
+
+MINER_STREAM: WorkStream[WorkRow] = WorkStream(
+    EmissionStream.MINERS,
+    Stream.MINER_WORK,
+    network=lambda r: r.kind == TaskKind.NETWORK,
+    units=lambda r: r.complexity_units,
+    quality=lambda r: r.quality_ppb,
+    in_consensus=lambda r: r.in_consensus,
+    precommitted=lambda r: r.precommitted,
+    rate_param="network_work_rate_units",
+    bonus=lambda r: r.fee_units,
+    bonus_param="user_task_bonus_fee_bps",
+    empty_note="no miner work this epoch",
+    formula="claim = weighted × network_work_rate_units // 1e9 + Σ bonus over user tasks; bonus = min(units × quality_ppb × multiplier // 1e9 "
+    "× rate // 1e9, fee × user_task_bonus_fee_bps // 10000); reward = claim, or budget × claim // claims when the claims exceed the "
+    "budget; weighted = Σ units × quality_ppb over in-consensus network tasks × multiplier // 1e9 if eligible",
+)
+
+VALIDATOR_STREAM: WorkStream[ValidationRow] = WorkStream(
+    EmissionStream.VALIDATORS,
+    Stream.VALIDATOR_WORK,
+    network=lambda r: r.kind == TaskKind.NETWORK,
+    units=lambda r: 1,
+    quality=lambda r: r.agreement_ppb,
+    in_consensus=lambda r: r.on_time,
+    precommitted=lambda r: r.on_time,
+    rate_param="network_validation_rate_units",
+    bonus=lambda r: None,
+    bonus_param=None,
+    empty_note="no validations this epoch",
+    formula="claim = weighted × network_validation_rate_units // 1e9; reward = claim, or budget × claim // claims when the claims exceed "
+    "the budget; weighted = Σ agreement_ppb over on-time validations of network tasks × multiplier // 1e9 if eligible",
+)
 
 
 def process_miner_rewards(state: State) -> None:
-    """The miners stream, by weighted PoI/PoUW work."""
-
-    def settle(column: Column, node: Callable[[WorkRow], int], reputation: npt.NDArray[np.int64], budget: int) -> WorkRewards:
-        return compute_work_rewards(
-            node_index=column(node),
-            complexity_units=column(lambda r: min(r.complexity_units, 10**6)),
-            quality_ppb=column(lambda r: r.quality_ppb),
-            in_consensus=column(lambda r: r.in_consensus, bool),
-            precommitted=column(lambda r: r.precommitted, bool),
-            reputation_ppb=reputation,
-            stream_amount=budget,
-            params=_work_params(state),
-        )
-
-    _work_stream(
-        state,
-        EmissionStream.MINERS,
-        state.epoch_work,
-        "no miner work this epoch",
-        settle,
-        lambda r: r.in_consensus,
-        Stream.MINER_WORK,
-        "stream × weighted // total_weighted; weighted = work × multiplier // 1e9 if eligible; work = Σ units × quality_ppb over in-consensus tasks",
-    )
+    """The miners stream: network work at the rate, a bounded bonus on user tasks, under the budget."""
+    _work_stream(state, MINER_STREAM, state.epoch_work)
 
 
 def process_validator_rewards(state: State) -> None:
-    """The validators stream, by agreement-weighted on-time validations."""
-
-    def settle(column: Column, node: Callable[[ValidationRow], int], reputation: npt.NDArray[np.int64], budget: int) -> WorkRewards:
-        return compute_validator_rewards(
-            node_index=column(node),
-            agreement_ppb=column(lambda r: r.agreement_ppb),
-            on_time=column(lambda r: r.on_time, bool),
-            reputation_ppb=reputation,
-            stream_amount=budget,
-            params=_work_params(state),
-        )
-
-    _work_stream(
-        state,
-        EmissionStream.VALIDATORS,
-        state.epoch_validations,
-        "no validations this epoch",
-        settle,
-        lambda r: r.on_time,
-        Stream.VALIDATOR_WORK,
-        "stream × weighted // total_weighted; weighted = Σ agreement_ppb over on-time validations × multiplier // 1e9 if eligible",
-    )
+    """The validators stream: on-time, agreement-weighted validations of network tasks at the rate, under the budget."""
+    _work_stream(state, VALIDATOR_STREAM, state.epoch_validations)
 
 
 def process_staking_apr(state: State) -> None:
@@ -262,7 +317,7 @@ def process_staking_apr(state: State) -> None:
 
 
 def process_marketplace_rewards(state: State) -> None:
-    """The marketplace stream, by each model's useful usage (units × quality in consensus this epoch).
+    """The marketplace stream, by each model's useful usage in network tasks (units × quality in consensus this epoch).
 
     A model's share goes to its owner; for a fine-tune, ``parent_royalty_bps`` of it goes to the
     parent model's owner. Floors stay in the pool.
@@ -270,11 +325,11 @@ def process_marketplace_rewards(state: State) -> None:
     budget = state.epoch_streams.budget(EmissionStream.MARKETPLACE)
     usage: dict[str, int] = {}
     for r in state.epoch_work:
-        if r.in_consensus and r.model in state.models:
+        if r.in_consensus and r.kind == TaskKind.NETWORK and r.model in state.models:
             usage[r.model] = usage.get(r.model, 0) + r.complexity_units * r.quality_ppb
     total = sum(usage.values())
     if not total or not budget:
-        state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage this epoch" if not total else None)
+        state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage in network tasks this epoch" if not total else None)
         return
     paid = 0
     p = state.params

@@ -7,7 +7,8 @@ Two kinds of name, each defined here once:
     ``EpochRecord.streams`` (which adds ``emission``, the whole budget).
 ``Stream``
     the names of statement lines (``EarningItem.stream``). A node's reward from a stream gives the
-    lines ``<stream>:commission`` (its operator), ``<stream>:stake`` (each staker's share, by stake × ticks) and
+    lines ``<stream>:node`` (its reward with every input of its formula, amount 0),
+    ``<stream>:commission`` (its operator), ``<stream>:stake`` (each staker's share, by stake × ticks) and
     ``<stream>:none`` (a node that earned nothing, with why): see ``line``.
 
 ``EpochStreams`` is the scratch record of the close: ``process_emission`` sets the budgets, each
@@ -76,6 +77,7 @@ class LinePart(StrEnum):
     STAKERS = "stakers"  # the rest, to the node's stakers (a posting reason, not a line)
     STAKE = "stake"  # one staker's share, by its stake × ticks
     NONE = "none"  # nothing earned, with why
+    NODE = "node"  # the node's reward and every input of its formula (amount 0: the money is in the other lines)
 
 
 def line(stream: str, part: LinePart) -> str:
@@ -91,6 +93,7 @@ class StreamPayout:
     paid: int
     earners: int
     note: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # what the stream's formula read (rates, claims, ...)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry of ``EpochRecord.streams``."""
@@ -100,6 +103,7 @@ class StreamPayout:
             "back_to_pool": self.budget - self.paid,
             "earners": self.earners,
             **({"note": self.note} if self.note else {}),
+            **self.inputs,
         }
 
 
@@ -125,6 +129,7 @@ class EpochStreams:
     """The close of the current epoch, step by step (empty between closes)."""
 
     emission: int = 0
+    emission_inputs: dict[str, Any] = field(default_factory=dict)  # what the emission formula read
     budgets: dict[str, int] = field(default_factory=dict)  # emission stream -> budget
     payouts: dict[str, StreamPayout] = field(default_factory=dict)  # emission stream -> what it paid
     staking: StakingAccount | None = None
@@ -135,8 +140,8 @@ class EpochStreams:
         """The stream's budget this epoch (0 before ``process_emission``)."""
         return self.budgets.get(stream, 0)
 
-    def record(self, stream: str, budget: int, paid: int, earners: int, note: str | None = None) -> None:
-        """What ``stream`` paid of its ``budget`` and to how many earners."""
+    def record(self, stream: str, budget: int, paid: int, earners: int, note: str | None = None, inputs: dict[str, Any] | None = None) -> None:
+        """What ``stream`` paid of its ``budget``, to how many earners, and the inputs of its formula."""
         invariant(0 <= paid <= budget, f"stream {stream} paid {paid} of a budget of {budget}")
         invariant(budget == self.budget(stream) and earners >= 0, f"stream {stream}: budget {budget} is not the epoch's")
-        self.payouts[stream] = StreamPayout(budget, paid, earners, note)
+        self.payouts[stream] = StreamPayout(budget, paid, earners, note, dict(inputs or {}))

@@ -46,7 +46,7 @@ from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .fees import charge_cancel_fee, refund_escrow, settle_fee
 from .models import get_model
 from .pricing import check_tokens, complexity_units, quote
-from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskState, ValidationRow, WorkRow
+from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskKind, TaskState, ValidationRow, WorkRow
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_offence, slash
@@ -167,7 +167,7 @@ def draw_miners(state: State, task_id: int, seed: bytes) -> None:
         among = list(state.sessions[task.session].dedicated_miners)
     miners = draw(state, "miner", task.redundancy, seed, model=task.model, among=among)
     task.seed = "0x" + seed.hex()
-    need = task.redundancy if task.kind == "user" else p.min_consensus
+    need = task.redundancy if task.kind == TaskKind.USER else p.min_consensus
     if len(miners) < need:
         _fail(state, task, "not_enough_miners")
         return
@@ -234,7 +234,7 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
     state.new_id()
     task = Task(
         id=tid,
-        kind="user",
+        kind=TaskKind.USER,
         user=actor,
         session=session.id,
         router=router,
@@ -278,7 +278,7 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
     state.new_id()
     task = Task(
         id=tid,
-        kind="network",
+        kind=TaskKind.NETWORK,
         user=None,
         session=None,
         router=None,
@@ -509,7 +509,7 @@ def _finalize(state: State, task: Task) -> None:
         return
     out_tokens = sorted(a.output_tokens or 0 for a in winners)[(len(winners) - 1) // 2]
     task.output_tokens = min(out_tokens, task.max_output_tokens)
-    if task.kind == "user":
+    if task.kind == TaskKind.USER:
         settle_fee(state, task, winners)
     for a in reveals:
         if not a.in_consensus:
@@ -529,7 +529,7 @@ def _update_miners(state: State, task: Task) -> None:
         latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
         success = bool(a.commit and not a.mismatch and a.in_consensus)
         obs = rep.miner_observation(success, a.quality_ppb or 0, latency if a.reveal_tick is not None else 0)
-        node.reputation_ppb = rep.update(node.reputation_ppb, obs, p.reputation_half_life_tasks)
+        node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
 
 
 def _update_validators(state: State, task: Task, cons: Consensus) -> None:
@@ -538,7 +538,7 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
         node = state.nodes[v]
         state.touch(v)
         obs = task.agreement_ppb.get(v, 0)
-        node.reputation_ppb = rep.update(node.reputation_ppb, obs, p.reputation_half_life_tasks)
+        node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
         if v in task.reports and deviation_ppb({m: (x[0], x[1]) for m, x in task.reports[v].items()}, cons) > p.validator_deviation_max_ppb:
             record_offence(state, v, "validator_deviation", task.id)
 
@@ -548,10 +548,7 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     for a in task.miners:
         # the settled token count (median of the consensus), not each miner's own unchecked claim
         units = complexity_units(model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
-        state.epoch_work.append(
-            WorkRow(
-                task.id, a.miner, units, a.quality_ppb if a.in_consensus and a.quality_ppb else 0, a.in_consensus, a.commit is not None, task.model
-            )
-        )
+        quality = a.quality_ppb if a.in_consensus and a.quality_ppb else 0
+        state.epoch_work.append(WorkRow(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid))
     for v in task.validators:
-        state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports))
+        state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports, task.kind))

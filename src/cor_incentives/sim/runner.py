@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..app.prompts import estimate_tokens, load_prompt_set
@@ -42,7 +42,6 @@ from ..core.apply import conservation_holds
 from ..core.errors import EngineError, InvariantViolation, invariant
 from ..core.ledger import account_owner
 from ..core.merkle import build_tree
-from ..core.pricing import tier_weight
 from ..core.records import CLOSED_TASK_STATES, PRECOMMIT_WINDOW, Task, TaskState
 from ..core.state import State
 from ..core.streams import TASK_FEE_PREFIX, Stream
@@ -67,6 +66,7 @@ from .strategies import (
 )
 
 MODEL_ID = "sim-tiny-135m"
+TRUE_TIER_WEIGHT = 1  # what one token of simulated inference really costs in work units (the tiny tier), whatever a card claims
 MODEL_BODY = {
     "id": MODEL_ID,
     "parameter_count": 135_000_000,
@@ -258,7 +258,7 @@ class World:
         n = self.nodes[name]
         body: dict[str, Any] = {"role": n.role, "self_bond": str(n.stake_units)}
         if n.role == "miner":
-            body["models"] = [MODEL_ID]
+            body["models"] = list(self.options[n.address].get("models", [MODEL_ID]))
         return body
 
     # --- one epoch ---------------------------------------------------------------------------
@@ -335,6 +335,9 @@ class World:
             tids += self._issue(self._user_task(e, slot), counts)
         for slot in range(r, self.s.network_tasks_per_epoch, rounds):
             tids += self._issue(self._network_task(e, slot), counts)
+        if self.script is not None:
+            for spec in self.script.tasks(self, e, r):
+                tids += self._issue(spec, counts)
         return tids
 
     def _user_task(self, e: int, slot: int) -> tuple[TaskInfo, str, str, dict[str, Any]]:
@@ -342,17 +345,19 @@ class World:
         rng = derive(self.seed, "user-task", key)
         prompt_id = f"user|{self.seed}|{key}"
         max_out = self.env.user_max_output_tokens
+        prompt_bytes = rng.randint(20, 2000)
+        input_tokens = rng.randint(*self.env.user_input_tokens)
         body = {
             "session": self.session,
             "model": MODEL_ID,
             "prompt_hash": sha(prompt_id),
-            "prompt_bytes": rng.randint(20, 2000),
-            "input_tokens": rng.randint(*self.env.user_input_tokens),
+            "prompt_bytes": prompt_bytes,
+            "input_tokens": input_tokens,
             "max_output_tokens": max_out,
         }
         if self.router:
             body["router"] = self.router
-        return TaskInfo(key, 0, "user", prompt_id, max_out), self.user, "task.submit", body
+        return TaskInfo(key, 0, "user", prompt_id, max_out, input_tokens), self.user, "task.submit", body
 
     def _network_task(self, e: int, slot: int) -> tuple[TaskInfo, str, str, dict[str, Any]]:
         key = f"{e}:network:{slot}"
@@ -369,7 +374,7 @@ class World:
             "input_tokens": estimate_tokens(text),
             "max_output_tokens": max_out,
         }
-        return TaskInfo(key, 0, "network", prompt_id, max_out), self.chain.state.oracle, "task.network", body
+        return TaskInfo(key, 0, "network", prompt_id, max_out, body["input_tokens"]), self.chain.state.oracle, "task.network", body
 
     def _issue(self, spec: tuple[TaskInfo, str, str, dict[str, Any]], counts: EpochTasks) -> list[int]:
         info, actor, kind, body = spec
@@ -381,7 +386,7 @@ class World:
             counts.rejected += 1
             counts.rejections[exc.code] = counts.rejections.get(exc.code, 0) + 1
             return []
-        self.info[tid] = TaskInfo(info.key, tid, info.kind, info.prompt_id, info.max_output_tokens)
+        self.info[tid] = replace(info, task_id=tid)
         return [tid]
 
     # --- nodes acting ------------------------------------------------------------------------
@@ -504,7 +509,8 @@ class World:
                 counts.failed += 1
                 counts.failures[task.failure or task.state] = counts.failures.get(task.failure or task.state, 0) + 1
             self._count_capture(task, counts)
-            units = tier_weight(self.state.models[task.model].parameter_count)
+            units = TRUE_TIER_WEIGHT  # every simulated inference runs the same tiny model, whatever a model card claims
+            true_input = self.info[tid].input_tokens or task.input_tokens
             for a in task.miners:
                 st = stats[self.name_of[a.miner]]
                 st.assigned += 1
@@ -512,7 +518,7 @@ class World:
                 st.in_consensus += a.in_consensus
                 out = self.revealed[tid].get(a.miner)
                 if out is not None and not a.mismatch:
-                    st.work_offered += (task.input_tokens + out.tokens) * units * to_ppb(out.quality)
+                    st.work_offered += (true_input + out.tokens) * units * to_ppb(out.quality)
             for v in task.validators:
                 st = stats[self.name_of[v]]
                 st.assigned += 1

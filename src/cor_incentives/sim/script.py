@@ -7,6 +7,9 @@ at all (delegators, reporters). An ``ActorScript`` is that actor's plan; the wor
 moments:
 
     allocations()            extra genesis wallets (address -> base units), before the chain exists
+    tasks(world, epoch, round)
+                             tasks the actor submits in this round (``TaskSpec``s): the world issues
+                             them with its own and drives them to the end like any other
     actors()                 actors that are not nodes (name -> address), whose books the world checks too
     setup(world)             after every node registered (register late nodes, first delegations, ...)
     next_tick(world)         the next tick at which the script wants to act (the world stops its
@@ -35,12 +38,13 @@ from typing import TYPE_CHECKING, Any
 from ..core.errors import EngineError
 from ..core.records import Task
 from ..core.state import State
-from .strategies import MinerContext, MinerPlan, Output
+from .strategies import MinerContext, MinerPlan, Output, TaskInfo
 
 if TYPE_CHECKING:
     from .runner import World
 
 Body = dict[str, Any] | Callable[[State], dict[str, Any] | None]
+TaskSpec = tuple[TaskInfo, str, str, dict[str, Any]]  # (what strategies see, actor, command kind, body)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,9 @@ class ActorScript:
 
     def setup(self, world: World) -> None:
         return None
+
+    def tasks(self, world: World, epoch: int, round_: int) -> list[TaskSpec]:
+        return []
 
     def next_tick(self, world: World) -> int | None:
         return None

@@ -146,6 +146,7 @@ class TaskInfo:
     kind: str  # user | network
     prompt_id: str
     max_output_tokens: int
+    input_tokens: int = 0  # the prompt's true token count (what a validator counts); 0: not known
 
 
 def _gauss01(rng: random.Random, spec: tuple[float, float]) -> float:

@@ -5,14 +5,15 @@ Every family is registered here, in one place; a module per area:
     staking.py    jit_delegation, jit_bonding, operator_dilution, commission_switch
     slashing.py   slash_dodge_unbond, threshold_split, reregister_after_jail
     evidence.py   equivocation_rewrap, oracle_fabricated_slash
+    wash.py       wash_trading, model_tier_farming, declared_tokens
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
 
-from . import evidence, slashing, staking
+from . import evidence, slashing, staking, wash
 from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
 
-for _module in (staking, slashing, evidence):
+for _module in (staking, slashing, evidence, wash):
     register(*_module.FAMILIES)
 
 __all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]

@@ -1,0 +1,204 @@
+"""What verified work earns from an emission stream: a governed rate, a bounded user-task bonus, a budget.
+
+Concepts
+--------
+Emission pays verified useful work, never volume anyone can create for themselves. Network tasks are
+issued by the oracle (not by anyone who profits from them) and earn emission at a governed *rate*
+per verified work unit. User tasks are paid by their fees; a miner may earn on top a small *bonus*,
+never more than the same work would earn in a network task, nor more than ``user_task_bonus_fee_bps``
+of its own fee from the task (so fees paid to one's own miners never come back as more emission
+than they cost: see ``params.validate_params``). Everything a stream owes is bounded by the stream's
+*budget* for the epoch; what is not earned stays in ``pool:network_incentives``.
+
+Inputs come from ``work_rewards`` (eligibility gates, work, reputation multiplier and weighted work
+per node, over the node's *network* rows only) and, for the bonus, one ``BonusRow`` per user-task row
+in consensus of an eligible node.
+
+Formulas (all integers; every division floors)
+----------------------------------------------
+::
+
+    network_claim_n = weighted_n × rate_units // 10**9
+                      (weighted_n = Σ_network units_r × quality_ppb_r × multiplier_ppb_n // 10**9, 0 if ineligible)
+    per user row r of node n:
+      equivalent_r  = units_r × quality_ppb_r × multiplier_ppb_n // 10**9 × rate_units // 10**9
+      cap_r         = fee_units_r × bonus_fee_bps // 10 000
+      bonus_r       = min(equivalent_r, cap_r)
+    claim_n         = network_claim_n + Σ_r bonus_r
+    claims          = Σ_n claim_n
+    reward_n        = claim_n                         when claims ≤ budget
+                    = budget × claim_n // claims      when claims > budget (the budget binds: pro rata)
+    paid            = Σ_n reward_n
+    back_to_pool    = budget − paid                   (stays in pool:network_incentives)
+
+The units: ``units_r`` are complexity units (``pricing.complexity_units``: measured tokens × the
+model's listed tier weight), ``quality_ppb`` the consensus PoUW quality, so units × quality // 10**9
+is one *work unit* per complexity unit at quality 1.0; the rate is in base units of COR per work
+unit. For validators the same formula runs with one unit per on-time validation and the agreement as
+its quality, and no bonus.
+
+Invariants (checked on the way out): 0 ≤ reward_n ≤ claim_n; paid ≤ budget; bonus_r ≤ cap_r and
+bonus_r ≤ equivalent_r; back_to_pool = budget − paid; when the budget does not bind every claim is
+paid in full.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import invariant
+from .units import BPS, PPB
+
+
+@dataclass(frozen=True)
+class BonusRow:
+    """One user-task row that may earn a bonus: a miner in consensus on a settled user task."""
+
+    task: int
+    node_index: int
+    units: int
+    quality_ppb: int
+    fee_units: int
+
+
+@dataclass(frozen=True)
+class Bonus:
+    """A bonus row's arithmetic, for the miner's statement."""
+
+    task: int
+    units: int
+    quality_ppb: int
+    fee_units: int
+    equivalent: int
+    cap: int
+    bonus: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "units": self.units,
+            "quality_ppb": self.quality_ppb,
+            "fee_units": self.fee_units,
+            "equivalent": self.equivalent,
+            "cap": self.cap,
+            "bonus": self.bonus,
+        }
+
+
+@dataclass(frozen=True)
+class StreamPay:
+    """Per node: network claim, bonus, claim, reward; and the stream's account for the epoch."""
+
+    network_claim: tuple[int, ...]
+    bonus: tuple[int, ...]
+    claim: tuple[int, ...]
+    reward: tuple[int, ...]
+    bonuses: tuple[tuple[Bonus, ...], ...]
+    rate_units: int
+    bonus_fee_bps: int
+    budget: int
+    claims: int
+    paid: int
+    back_to_pool: int
+    binding: bool
+
+    def for_node(self, n: int) -> dict[str, Any]:
+        """The node's line: every input of its formula and its reward."""
+        return {
+            "rate_units": self.rate_units,
+            "network_claim": self.network_claim[n],
+            "bonus_fee_bps": self.bonus_fee_bps,
+            "bonus": self.bonus[n],
+            "bonus_rows": [b.to_dict() for b in self.bonuses[n]],
+            "claim": self.claim[n],
+            "claims": self.claims,
+            "budget": self.budget,
+            "budget_binding": self.binding,
+            "reward": self.reward[n],
+        }
+
+    def account(self) -> dict[str, Any]:
+        """The stream's inputs and totals for the epoch record."""
+        return {
+            "rate_units": self.rate_units,
+            "bonus_fee_bps": self.bonus_fee_bps,
+            "network_claims": sum(self.network_claim),
+            "bonus_claims": sum(self.bonus),
+            "claims": self.claims,
+            "budget_binding": self.binding,
+        }
+
+
+# --- the formulas ----------------------------------------------------------------------------------
+
+
+def compute_network_claim(weighted: int, rate_units: int) -> int:
+    """What a node's weighted network work earns at the rate (weighted is in work units × 10**9)."""
+    return weighted * rate_units // PPB
+
+
+def compute_bonus_equivalent(units: int, quality_ppb: int, multiplier_ppb: int, rate_units: int) -> int:
+    """What a user-task row's work would earn as network work."""
+    return units * quality_ppb * multiplier_ppb // PPB * rate_units // PPB
+
+
+def compute_bonus_cap(fee_units: int, bonus_fee_bps: int) -> int:
+    """The most a user-task row's bonus may be: a share of the miner's fee from the task."""
+    return fee_units * bonus_fee_bps // BPS
+
+
+def compute_reward_from_claim(claim: int, claims: int, budget: int) -> int:
+    """A node's reward: its claim in full, or its pro-rata share of the budget when the claims exceed it."""
+    return claim if claims <= budget else budget * claim // claims
+
+
+# --- one stream ------------------------------------------------------------------------------------
+
+
+def settle_stream(
+    *,
+    weighted: Sequence[int],
+    multiplier_ppb: Sequence[int],
+    eligible: Sequence[bool],
+    bonus_rows: Sequence[BonusRow],
+    rate_units: int,
+    bonus_fee_bps: int,
+    budget: int,
+) -> StreamPay:
+    """Claims and rewards of every node of one stream (see the module's formulas)."""
+    nodes = len(weighted)
+    invariant(len(multiplier_ppb) == nodes and len(eligible) == nodes, "work pay: per-node columns differ in length")
+    network_claim = [compute_network_claim(w, rate_units) if e else 0 for w, e in zip(weighted, eligible)]
+    bonuses: list[list[Bonus]] = [[] for _ in range(nodes)]
+    for r in bonus_rows:
+        if not eligible[r.node_index]:
+            continue
+        equivalent = compute_bonus_equivalent(r.units, r.quality_ppb, multiplier_ppb[r.node_index], rate_units)
+        cap = compute_bonus_cap(r.fee_units, bonus_fee_bps)
+        bonuses[r.node_index].append(Bonus(r.task, r.units, r.quality_ppb, r.fee_units, equivalent, cap, min(equivalent, cap)))
+    bonus = [sum(b.bonus for b in bs) for bs in bonuses]
+    claim = [c + b for c, b in zip(network_claim, bonus)]
+    claims = sum(claim)
+    reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
+    paid = sum(reward)
+    out = StreamPay(
+        network_claim=tuple(network_claim),
+        bonus=tuple(bonus),
+        claim=tuple(claim),
+        reward=tuple(reward),
+        bonuses=tuple(tuple(bs) for bs in bonuses),
+        rate_units=rate_units,
+        bonus_fee_bps=bonus_fee_bps,
+        budget=budget,
+        claims=claims,
+        paid=paid,
+        back_to_pool=budget - paid,
+        binding=claims > budget,
+    )
+    invariant(all(0 <= r <= c for r, c in zip(reward, claim)), "work pay: a reward exceeds its claim")
+    invariant(0 <= paid <= budget, f"work pay: paid {paid} outside 0..budget {budget}")
+    invariant(out.binding or reward == claim, "work pay: a claim under the budget was not paid in full")
+    invariant(all(b.bonus <= b.cap and b.bonus <= b.equivalent for bs in bonuses for b in bs), "work pay: a bonus above its bounds")
+    return out

@@ -1,0 +1,232 @@
+"""Emission pays verified work: network work at the rate, a fee-bounded bonus on user tasks, the stream's budget.
+
+Golden vectors (tests/vectors/work_pay.json, worked out by hand) for ``work_pay.settle_stream``; a
+property test of its invariants; and the rules through the core: user tasks alone earn only the
+bonus, validations of user tasks earn no emission, network work is paid at the rate, the budget
+binds pro rata, the epoch record publishes every input, and a wash trader paying fees to its own
+miners on its own model gets back less than it pays.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cor_incentives.core.errors import InvalidInput, InvariantViolation
+from cor_incentives.core.params import Params
+from cor_incentives.core.streams import Stream
+from cor_incentives.core.units import BPS, COR, PPB
+from cor_incentives.core.work_pay import BonusRow, settle_stream
+from support.chain import Chain, addr
+from support.market import MODEL, commit_reveal, h, market, network, submit, validate_all
+
+ROOT = Path(__file__).resolve().parents[2]
+V = json.loads((ROOT / "tests/vectors/work_pay.json").read_text())
+
+
+def _settle(case):
+    return settle_stream(
+        weighted=[int(x) for x in case["weighted"]],
+        multiplier_ppb=case["multiplier_ppb"],
+        eligible=case["eligible"],
+        bonus_rows=[BonusRow(r["task"], r["node_index"], r["units"], r["quality_ppb"], int(r["fee_units"])) for r in case["bonus_rows"]],
+        rate_units=int(case["rate_units"]),
+        bonus_fee_bps=case["bonus_fee_bps"],
+        budget=int(case["budget"]),
+    )
+
+
+@pytest.mark.parametrize("case", V["cases"], ids=lambda c: c["name"])
+def test_vectors(case):
+    pay, ex = _settle(case), case["expect"]
+    for k in ("network_claim", "bonus", "claim", "reward"):
+        assert [str(x) for x in getattr(pay, k)] == ex[k], k
+    assert (str(pay.claims), str(pay.paid), str(pay.back_to_pool), pay.binding) == (ex["claims"], ex["paid"], ex["back_to_pool"], ex["binding"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nodes=st.lists(
+        st.tuples(st.integers(0, 10**15), st.integers(0, 5 * PPB), st.booleans()),
+        min_size=1,
+        max_size=8,
+    ),
+    rows=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(0, PPB), st.integers(0, 10**22)), max_size=12),
+    rate=st.integers(0, 10**20),
+    bonus_bps=st.integers(0, BPS),
+    budget=st.integers(0, 10**24),
+)
+def test_invariants(nodes, rows, rate, bonus_bps, budget):
+    bonus_rows = [BonusRow(i, n % len(nodes), u, q, f) for i, (n, u, q, f) in enumerate(rows)]
+    pay = settle_stream(
+        weighted=[w for w, _, _ in nodes],
+        multiplier_ppb=[m for _, m, _ in nodes],
+        eligible=[e for _, _, e in nodes],
+        bonus_rows=bonus_rows,
+        rate_units=rate,
+        bonus_fee_bps=bonus_bps,
+        budget=budget,
+    )
+    assert pay.paid + pay.back_to_pool == budget and 0 <= pay.paid <= budget
+    assert all(0 <= r <= c for r, c in zip(pay.reward, pay.claim))
+    if pay.claims <= budget:
+        assert pay.reward == pay.claim
+    else:  # pro rata: the floors lose less than one unit per node
+        assert budget - pay.paid < len(nodes)
+    for n, (_, _, eligible) in enumerate(nodes):
+        assert eligible or pay.claim[n] == 0
+        for b in pay.bonuses[n]:
+            assert b.bonus <= b.fee_units * bonus_bps // BPS and b.bonus <= b.equivalent
+
+
+def test_invariant_guards_the_columns():
+    with pytest.raises(InvariantViolation):
+        settle_stream(weighted=[1], multiplier_ppb=[], eligible=[True], bonus_rows=[], rate_units=1, bonus_fee_bps=0, budget=1)
+
+
+# --- through the core ------------------------------------------------------------------------------
+
+
+def _run(c, tid):
+    t = c.state.tasks[tid]
+    commit_reveal(c, tid, {a.miner: "Paris" for a in t.miners})
+    validate_all(c, tid, lambda v, m: (5_000_000, 800_000_000))
+    return c.state.tasks[tid]
+
+
+def _items(rec, stream_prefix):
+    return [i for i in rec.items if i.stream.startswith(stream_prefix)]
+
+
+def test_user_tasks_alone_earn_only_the_fee_bounded_bonus():
+    c = market(n_miners=3, params={"epoch_length_ticks": 60})
+    tasks = [_run(c, submit(c, f"question {i}")) for i in range(3)]
+    assert all(t.state == "SETTLED" for t in tasks)
+    fee_share = {}
+    for t in tasks:
+        for a in t.miners:
+            fee_share[a.miner] = fee_share.get(a.miner, 0) + a.paid
+    c.oracle("epoch.close", {})
+    rec = c.state.epochs[0]
+    p = c.state.params
+    miners = rec.streams["miners"]
+    assert 0 < miners["paid"] == miners["claims"] == miners["bonus_claims"] and miners["network_claims"] == 0
+    assert miners["paid"] <= sum(fee_share.values()) * p.user_task_bonus_fee_bps // BPS
+    assert miners["back_to_pool"] == miners["budget"] - miners["paid"] and not miners["budget_binding"]
+    for node, fee in fee_share.items():
+        got = sum(i.amount for i in _items(rec, Stream.MINER_WORK) if i.address == node)
+        assert 0 < got <= fee * p.user_task_bonus_fee_bps // BPS
+        line = next(i for i in _items(rec, Stream.MINER_WORK) if i.address == node and i.stream.endswith(":node"))
+        rows = line.detail["inputs"]["bonus_rows"]
+        assert {r["task"] for r in rows} == {t.id for t in tasks if t.assignment(node)}
+        assert all(r["bonus"] == min(r["equivalent"], r["cap"]) == r["cap"] for r in rows)  # the fee cap binds at devnet prices
+    assert rec.streams["validators"]["paid"] == 0  # validating user tasks earns the validators' fee share, not emission
+    assert not [i for i in _items(rec, Stream.VALIDATOR_WORK) if i.amount]
+    assert rec.streams["marketplace"]["paid"] == 0  # usage bought by users earns royalties, not emission
+
+
+def test_network_work_is_paid_at_the_rate():
+    c = market(n_miners=3, params={"epoch_length_ticks": 60})
+    t = _run(c, network(c, "Name a prime number."))
+    assert t.state == "SETTLED"
+    c.oracle("epoch.close", {})
+    rec = c.state.epochs[0]
+    p = c.state.params
+    for a in t.miners:
+        line = next(i for i in _items(rec, Stream.MINER_WORK) if i.address == a.miner and i.stream.endswith(":node"))
+        x = line.detail["inputs"]
+        assert x["eligible"] and x["work"] == t.input_tokens * 0 + (t.input_tokens + t.output_tokens) * 800_000_000
+        assert x["weighted"] == x["work"] * x["multiplier_ppb"] // PPB
+        assert x["network_claim"] == x["weighted"] * p.network_work_rate_units // PPB == x["claim"] == x["reward"]
+        assert line.detail["params"]["network_work_rate_units"] == p.network_work_rate_units
+        assert sum(i.amount for i in _items(rec, Stream.MINER_WORK) if i.address == a.miner) == x["reward"]
+    streams = rec.streams
+    assert streams["miners"]["rate_units"] == p.network_work_rate_units and streams["miners"]["network_claims"] == streams["miners"]["paid"]
+    assert streams["validators"]["paid"] > 0 and streams["validators"]["rate_units"] == p.network_validation_rate_units
+    for v in t.validators:
+        line = next(i for i in _items(rec, Stream.VALIDATOR_WORK) if i.address == v and i.stream.endswith(":node"))
+        x = line.detail["inputs"]
+        assert x["work"] == t.agreement_ppb[v] and x["reward"] == x["weighted"] * p.network_validation_rate_units // PPB
+    emission = streams["emission"]
+    assert emission["scheduled"] == p.emission_per_epoch_units and emission["pool_balance"] >= emission["budget"]
+    assert emission["emission_split_bps"] == dict(p.emission_split_bps)
+
+
+def test_the_budget_binds_pro_rata_and_the_rest_stays_in_the_pool():
+    c = market(n_miners=3, params={"epoch_length_ticks": 60, "network_work_rate_units": str(10**9 * COR)})
+    for i in range(2):
+        _run(c, network(c, f"network prompt {i}"))
+    pool = c.balance("pool:network_incentives")
+    c.oracle("epoch.close", {})
+    miners = c.state.epochs[0].streams["miners"]
+    assert miners["budget_binding"] and miners["claims"] > miners["budget"]
+    assert miners["budget"] - len(c.state.nodes) < miners["paid"] <= miners["budget"]
+    rewards = {}
+    for i in _items(c.state.epochs[0], Stream.MINER_WORK):
+        if i.stream.endswith(":node"):
+            x = i.detail["inputs"]
+            assert x["reward"] == miners["budget"] * x["claim"] // miners["claims"]
+            rewards[i.address] = x["reward"]
+    assert sum(rewards.values()) == miners["paid"]
+    streams = c.state.epochs[0].streams
+    paid = sum(s["paid"] for k, s in streams.items() if k != "emission")
+    assert pool - c.balance("pool:network_incentives") == paid  # every unpaid unit stayed in the pool
+
+
+def test_a_wash_trader_gets_back_less_than_it_pays():
+    """The attacker owns a model only its 3 miners serve, the router and the session; it pays user tasks on it.
+    Everything its addresses receive (fees, bonus, royalty, marketplace) is less than the fees it paid."""
+    names = ["a0", "a1", "a2", "h0", "h1", "h2", "v0", "v1", "v2", "att", "dev"]
+    c = Chain(wallets={n: 1_000_000 * COR for n in names}, params={"epoch_length_ticks": 80})
+    body = {"parameter_count": 70_000_000_000, "quantization": "q2_k", "context_length": 32768, "license": "mit"}
+    c.as_("att", "model.register", {"id": "own-70b", **body, "content_hash": h("own")})
+    c.as_("dev", "model.register", {"id": MODEL, **body, "parameter_count": 135_000_000, "content_hash": h("w")})
+    for m in ("a0", "a1", "a2"):
+        c.as_(m, "node.register", {"role": "miner", "self_bond": str(2000 * COR), "models": ["own-70b"]})
+    for m in ("h0", "h1", "h2"):
+        c.as_(m, "node.register", {"role": "miner", "self_bond": str(2000 * COR), "models": [MODEL]})
+    for v in ("v0", "v1", "v2"):
+        c.as_(v, "node.register", {"role": "validator", "self_bond": str(5000 * COR)})
+    c.as_("att", "node.register", {"role": "router", "self_bond": str(1000 * COR)})
+    c.as_("att", "session.open", {"deposit": str(100 * COR)})
+    session = max(c.state.sessions)
+    paid = 0
+    for i in range(4):
+        tid = c.state.next_id
+        prompt = f"wash {i}"
+        c.as_(
+            "att",
+            "task.submit",
+            {
+                "session": session,
+                "model": "own-70b",
+                "prompt_hash": h(prompt),
+                "prompt_bytes": 40,
+                "input_tokens": 15_624,
+                "max_output_tokens": 64,
+                "router": addr("att"),
+            },
+        )
+        t = _run(c, tid)
+        assert t.state == "SETTLED" and {a.miner for a in t.miners} == {addr(m) for m in ("a0", "a1", "a2")}
+        paid += t.charged
+    _run(c, network(c))  # honest network work on the common model: the attacker's miners cannot get it
+    c.oracle("epoch.close", {})
+    mine = {addr(n) for n in ("a0", "a1", "a2", "att")}
+    earned = ("task_fee:", Stream.MINER_WORK, Stream.VALIDATOR_WORK, Stream.MARKETPLACE)  # all but staking APR, which the stake earns anyway
+    back = sum(i.amount for i in c.state.epochs[0].items if i.address in mine and i.stream.startswith(earned))
+    assert 0 < back < paid
+    p = c.state.params
+    kept = (p.fee_split_bps["miners"] + p.fee_split_bps["router"] + p.fee_split_bps["model_royalty"]) / BPS
+    assert back / paid < kept + p.user_task_bonus_fee_bps / BPS  # what it gets back is its fee shares plus at most the bonus
+
+
+def test_the_bonus_is_bounded_below_the_treasury_share():
+    Params(user_task_bonus_fee_bps=1_000)  # 1000 × 7000 < 800 × 10000: allowed
+    with pytest.raises(InvalidInput) as e:
+        Params(user_task_bonus_fee_bps=1_200)  # 1200 × 7000 ≥ 800 × 10000
+    assert e.value.code == "invalid_parameter"
+    with pytest.raises(InvalidInput):
+        Params(user_task_bonus_fee_bps=1, fee_split_bps={"miners": 7800, "validators": 1200, "router": 500, "model_royalty": 500, "treasury": 0})
