@@ -79,7 +79,7 @@ def task_list(
 
 
 def model_list(s: State) -> dict[str, Any]:
-    return {"models": [views.model(m) for _, m in sorted(s.models.items())]}
+    return {"models": [views.model(m, s.params) for _, m in sorted(s.models.items())]}
 
 
 def quote_view(s: State, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:

@@ -347,7 +347,9 @@ class ModelOut(Out):
     id: str
     owner: str
     parameter_count: int
-    tier: str
+    tier: str = Field(..., description="The price tier, from the card's parameter count.")
+    work_tier: str = Field(..., description="The tier its work counts at: governance's listing (`listed_model_tiers`), else tiny.")
+    listed: bool = Field(..., description="Whether governance lists the model (a registered model earns no work tier by itself).")
     quantization: str
     context_length: int
     license: str

@@ -13,8 +13,9 @@ from ..core.epoch import ticks_to_epoch_end
 from ..core.errors import NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
-from ..core.params import param_schema
-from ..core.records import SlashRecord
+from ..core.params import Params, param_schema
+from ..core.pricing import model_tier, work_tier
+from ..core.records import Model, SlashRecord
 from ..core.staking import is_selectable, self_bond
 from ..core.state import State, json_ready
 from ..core.units import format_cor
@@ -256,14 +257,15 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
     }
 
 
-def model(m: Any) -> dict[str, Any]:
-    from ..core.pricing import model_tier
-
+def model(m: Model, params: Params) -> dict[str, Any]:
+    """A model's card; ``tier`` prices it (from the card), ``work_tier`` weighs its work (governance's listing)."""
     return {
         "id": m.id,
         "owner": m.owner,
         "parameter_count": m.parameter_count,
         "tier": model_tier(m.parameter_count),
+        "work_tier": work_tier(params, m),
+        "listed": m.id in params.listed_model_tiers,
         "quantization": m.quantization,
         "context_length": m.context_length,
         "license": m.license,

@@ -88,14 +88,18 @@ def model_register(
 def model_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Every registered model."""
     engine = open_network(db)
-    data = [views.model(m) for _, m in sorted(engine.state.models.items())]
+    data = [views.model(m, engine.state.params) for _, m in sorted(engine.state.models.items())]
     emit(
         data,
         as_json,
         lambda: table(
             "models",
-            ["id", "tier", "parameters", "quant", "context", "owner", "parent"],
-            [[d["id"], d["tier"], d["parameter_count"], d["quantization"], d["context_length"], d["owner"], d["parent"] or ""] for d in data],
+            ["id", "tier", "work tier", "parameters", "quant", "context", "owner", "parent"],
+            [
+                [d["id"], d["tier"], d["work_tier"] + ("" if d["listed"] else " (not listed)"), d["parameter_count"], d["quantization"]]
+                + [d["context_length"], d["owner"], d["parent"] or ""]
+                for d in data
+            ],
         ),
     )
 

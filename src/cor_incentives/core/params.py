@@ -12,6 +12,7 @@ the set in force, so replay settles every epoch with the parameters of its time.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -22,6 +23,9 @@ from .streams import EmissionStream
 from .units import BPS, COR, PPB
 
 U256 = 2**256 - 1
+WORK_TIERS = ("tiny", "small", "medium", "large")  # the model size tiers (pricing.TIERS), smallest first
+MAX_LISTED_MODELS = 256
+_MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def _p(default: Any, lo: int, hi: int, doc: str) -> Any:
@@ -176,6 +180,15 @@ class Params:
         1_000 * COR, 0, U256, "wallet balance that makes an address eligible without the minimum stake (stands in for account age)"
     )
     community_max_points_per_member_epoch: int = _p(300, 1, 10**6, "attested points one member may earn in one epoch")
+    listed_model_tiers: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}),
+        metadata={
+            "listing": WORK_TIERS,
+            "max_entries": MAX_LISTED_MODELS,
+            "doc": "governance's listing: model id -> its work tier (tiny, small, medium, large); a model not listed counts "
+            "at the tiny tier's weight whatever its card claims (registering a model earns no tier). A change replaces the whole listing",
+        },
+    )
     # --- minting ---
     mint_enabled: bool = field(default=False, metadata={"doc": "whether any posting may come from `minted`"})
 
@@ -224,6 +237,9 @@ def param_schema() -> list[dict[str, Any]]:
             entry["sum"] = BPS
         if "keys" in f.metadata:
             entry["keys"] = list(f.metadata["keys"])
+        if "listing" in f.metadata:
+            entry["values"] = list(f.metadata["listing"])
+            entry["max_entries"] = f.metadata["max_entries"]
         out.append(entry)
     return out
 
@@ -235,6 +251,9 @@ def validate_params(p: Params) -> None:
         if f.name == "mint_enabled":
             if not isinstance(v, bool):
                 raise InvalidInput("mint_enabled must be true or false", code="invalid_parameter", name=f.name)
+            continue
+        if "listing" in f.metadata:
+            _check_listing(f.name, v, f.metadata["listing"], f.metadata["max_entries"])
             continue
         if "split" in f.metadata or "keys" in f.metadata:
             keys = f.metadata.get("split") or f.metadata["keys"]
@@ -268,6 +287,17 @@ def validate_params(p: Params) -> None:
         raise InvalidInput("reputation_multiplier_min_ppb must not exceed reputation_multiplier_max_ppb", code="invalid_parameter")
 
 
+def _check_listing(name: str, v: Any, values: tuple[str, ...], max_entries: int) -> None:
+    """A listing: at most ``max_entries`` model ids (as ``model.register`` spells them), each mapped to one of ``values``."""
+    if not isinstance(v, Mapping) or len(v) > max_entries:
+        raise InvalidInput(f"{name} must map at most {max_entries} model ids to a tier", code="invalid_parameter", name=name)
+    for k, x in v.items():
+        if not isinstance(k, str) or not _MODEL_ID.match(k):
+            raise InvalidInput(f"{name}: {k!r} is not a model id", code="invalid_parameter", name=name)
+        if x not in values:
+            raise InvalidInput(f"{name}.{k} must be one of {', '.join(values)}, got {x!r}", code="invalid_parameter", name=name)
+
+
 def params_from_dict(data: Mapping[str, Any]) -> Params:
     """Build a validated ``Params`` from a JSON/TOML dict; unknown names and bad values are refused."""
     if not isinstance(data, Mapping):
@@ -278,7 +308,11 @@ def params_from_dict(data: Mapping[str, Any]) -> Params:
     kwargs: dict[str, Any] = {}
     for name, v in data.items():
         f = PARAM_FIELDS[name]
-        if "split" in f.metadata or "keys" in f.metadata:
+        if "listing" in f.metadata:
+            if not isinstance(v, Mapping):
+                raise InvalidInput(f"{name} must be a mapping", code="invalid_parameter")
+            kwargs[name] = MappingProxyType(dict(sorted(v.items())))
+        elif "split" in f.metadata or "keys" in f.metadata:
             if not isinstance(v, Mapping):
                 raise InvalidInput(f"{name} must be a mapping", code="invalid_parameter")
             kwargs[name] = MappingProxyType({k: _int(f"{name}.{k}", x) for k, x in v.items()})

@@ -8,7 +8,11 @@ All integers: factors are ppb and each multiplication by a factor floors. The ti
 model's parameter count; the factors from its card. ``quote`` is pure; task creation escrows the
 quote at ``max_output_tokens`` and settlement charges the quote at the real token counts.
 
-Complexity units (for network rewards) = (input_tokens + output_tokens) × tier weight.
+Complexity units (for network rewards) = (input_tokens + output_tokens) × the model's *work* tier
+weight. The work tier is governance's listing (``listed_model_tiers``), never the card: a model
+anyone registers counts at the tiny tier's weight until governance lists it, so a card claiming
+"70 B" earns no more work than any small model. (The price still follows the card: what a user
+chooses to pay for is the user's business, and paying oneself earns no emission.)
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .errors import InvalidInput
-from .params import Params
+from .errors import InvalidInput, invariant
+from .params import WORK_TIERS, Params
 from .records import Model
 from .units import PPB
 
-# tier: (upper bound on parameter count, complexity weight)
+# tier: (upper bound on parameter count, complexity weight); the names are params.WORK_TIERS
 TIERS = (("tiny", 1_000_000_000, 1), ("small", 8_000_000_000, 4), ("medium", 35_000_000_000, 16), ("large", None, 64))
+invariant(tuple(name for name, _, _ in TIERS) == WORK_TIERS, "pricing.TIERS and params.WORK_TIERS name different tiers")
 
 # quantization factor, ppb: cheaper weights cost less to serve
 QUANTIZATION_FACTOR_PPB = {
@@ -55,8 +60,14 @@ def model_tier(parameter_count: int) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def tier_weight(parameter_count: int) -> int:
-    return next(w for name, _, w in TIERS if name == model_tier(parameter_count))
+def tier_weight(tier: str) -> int:
+    """The complexity weight of a tier."""
+    return next(w for name, _, w in TIERS if name == tier)
+
+
+def work_tier(params: Params, model: Model) -> str:
+    """The tier a model's work counts at: governance's listing, else the smallest tier."""
+    return params.listed_model_tiers.get(model.id, WORK_TIERS[0])
 
 
 def context_factor_ppb(context_length: int) -> int:
@@ -136,6 +147,6 @@ def quote(model: Model, input_tokens: int, output_tokens: int, params: Params, r
     )
 
 
-def complexity_units(model: Model, input_tokens: int, output_tokens: int) -> int:
-    """Work measure of one inference, for network rewards."""
-    return (input_tokens + output_tokens) * tier_weight(model.parameter_count)
+def complexity_units(params: Params, model: Model, input_tokens: int, output_tokens: int) -> int:
+    """Work measure of one inference, for network rewards: tokens × the weight of the model's listed work tier."""
+    return (input_tokens + output_tokens) * tier_weight(work_tier(params, model))

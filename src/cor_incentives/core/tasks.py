@@ -547,7 +547,7 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     model = state.models[task.model]
     for a in task.miners:
         # the settled token count (median of the consensus), not each miner's own unchecked claim
-        units = complexity_units(model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
+        units = complexity_units(state.params, model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
         quality = a.quality_ppb if a.in_consensus and a.quality_ppb else 0
         state.epoch_work.append(WorkRow(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid))
     for v in task.validators:
