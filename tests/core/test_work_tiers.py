@@ -7,7 +7,7 @@ from cor_incentives.core.errors import InvalidInput
 from cor_incentives.core.params import MAX_LISTED_MODELS, Params, param_schema, params_from_dict
 from cor_incentives.core.pricing import complexity_units, model_tier, work_tier
 from support.chain import Chain
-from support.market import MODEL, COR, commit_reveal, h, validate_all
+from support.market import COR, MODEL, commit_reveal, h, validate_all
 
 BIG = "big-70b"
 
@@ -28,9 +28,7 @@ def chain(params=None):
 def network_units(c, model):
     """Issue one network task on ``model``, run it honestly; the units its rows count."""
     tid = c.state.next_id
-    c.oracle(
-        "task.network", {"model": model, "prompt_hash": h(f"p{tid}"), "prompt_bytes": 40, "input_tokens": 10, "max_output_tokens": 64}
-    )
+    c.oracle("task.network", {"model": model, "prompt_hash": h(f"p{tid}"), "prompt_bytes": 40, "input_tokens": 10, "max_output_tokens": 64})
     t = c.state.tasks[tid]
     commit_reveal(c, tid, {a.miner: "Paris" for a in t.miners}, tokens=20)
     validate_all(c, tid, lambda v, m: (5_000_000, 900_000_000))
