@@ -20,6 +20,7 @@ from cor_incentives.ai.poi import (
     pairwise_distances_ppb,
     poi_distances_ppb,
     poi_from_vectors,
+    ranked_distances_ppb,
 )
 
 POI_MAX_DISTANCE_PPB = 150_000_000  # the default governance parameter (docs/design.md §5)
@@ -162,3 +163,19 @@ def test_medoid_index_agrees_with_the_distances(embedder):
     distances = poi_distances_ppb(outputs, embedder)
     assert distances[medoid_index(outputs, embedder)] == 0
     assert medoid_index(outputs, embedder) != 0
+
+
+def test_medoid_is_chosen_among_the_outputs_above_the_quality_floor():
+    # two cheaters close to each other, one honest output far from both: 2 of 3 miners cheat
+    matrix = [[0, 300, 950], [300, 0, 940], [950, 940, 0]]
+    quality = [50, 60, 800]
+    names = ["cheat-a", "cheat-b", "honest"]
+    # without a floor the cheaters' summed distances win: the honest output is measured from a cheater
+    assert ranked_distances_ppb(matrix, quality, names) == [300, 0, 940]
+    # with the floor only the honest output can be the reference: it is at 0, the cheaters far
+    assert ranked_distances_ppb(matrix, quality, names, 300) == [950, 940, 0]
+    # no output passes: the medoid of all, as before
+    assert ranked_distances_ppb(matrix, quality, names, 900) == [300, 0, 940]
+    # two candidates: their summed distances to each other tie, so the better one is the reference
+    # (cheat-a here, although cheat-b is closer to the output below the floor)
+    assert ranked_distances_ppb(matrix, [500, 400, 10], names, 300) == [0, 300, 950]

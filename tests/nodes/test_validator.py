@@ -28,3 +28,19 @@ def test_three_consistent_outputs_are_close():
         32,
     )
     assert all(r["poi_distance_ppb"] < 150_000_000 for r in reports)
+
+
+def test_two_cheaters_of_three_cannot_become_the_reference():
+    prompt = "What is the capital of France?"
+    outputs = {
+        "0xaa": "qwx zzkv plor mnbvc xxqq lkjh",
+        "0xab": "qwx zzkv plor mnbvc xxqq lkjh zzkv",
+        "0xbb": "The capital of France is Paris.",
+    }
+    reports = {r["miner"]: r for r in evaluate_outputs(prompt, outputs, 32)}
+    # the medoid is chosen among the outputs above the quality floor: the honest answer
+    assert reports["0xbb"]["poi_distance_ppb"] == 0
+    assert reports["0xaa"]["poi_distance_ppb"] > 850_000_000 and reports["0xab"]["poi_distance_ppb"] > 850_000_000
+    # without the floor the two garbage outputs (close to each other) would have been the reference
+    old = {r["miner"]: r for r in evaluate_outputs(prompt, outputs, 32, min_quality_ppb=0)}
+    assert old["0xbb"]["poi_distance_ppb"] > 850_000_000 and min(old["0xaa"]["poi_distance_ppb"], old["0xab"]["poi_distance_ppb"]) == 0

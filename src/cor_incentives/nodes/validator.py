@@ -11,12 +11,22 @@ from typing import Any
 from ..ai.embedding import get_embedder
 from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb
 from ..ai.quality import QualityScorer, RuleEmbeddingScorer
+from ..core.params import Params
 
 
 def evaluate_outputs(
-    prompt: str, outputs: dict[str, str], max_output_tokens: int | None = None, scorer: QualityScorer | None = None
+    prompt: str,
+    outputs: dict[str, str],
+    max_output_tokens: int | None = None,
+    scorer: QualityScorer | None = None,
+    min_quality_ppb: int | None = None,
 ) -> list[dict[str, Any]]:
-    """One report per miner: distance to the medoid output and quality score, with sub-scores."""
+    """One report per miner: distance to the medoid output and quality score, with sub-scores.
+
+    The medoid is chosen among the outputs scored at least ``min_quality_ppb`` (default: the core's
+    ``consensus_min_quality_ppb``): an output below the quality floor never becomes the reference.
+    """
+    floor = Params().consensus_min_quality_ppb if min_quality_ppb is None else min_quality_ppb
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
     scorer = scorer or RuleEmbeddingScorer()
@@ -24,12 +34,12 @@ def evaluate_outputs(
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:
         scores = [scorer.score(prompt, t, max_output_tokens=max_output_tokens) for t in texts]
-    # the medoid breaks ties by index: the best-scored outputs rank first, so that with two outputs
-    # (or any tie) a garbage answer never becomes the reference the others are measured against
+    # the medoid is chosen among the outputs above the quality floor, the best-scored first on a tie:
+    # two cheaters of three miners cannot make one of theirs the reference the honest output is measured from
     distance = [0] * len(texts)
     if len(texts) > 1:
         matrix = pairwise_distances_ppb(get_embedder().embed(texts))
-        distance = ranked_distances_ppb(matrix, [s.total_ppb for s in scores], miners)
+        distance = ranked_distances_ppb(matrix, [s.total_ppb for s in scores], miners, floor)
     return [
         {"miner": m, "poi_distance_ppb": distance[i], "quality_ppb": scores[i].total_ppb, "criteria": dict(scores[i].criteria)}
         for i, m in enumerate(miners)
