@@ -33,8 +33,7 @@ def run_ethers(base_url: str, private_key: str, kind: str, body: dict) -> dict:
 def test_ethers_signed_transfer_is_accepted(server, network):
     alice, bob = network.keys["alice"], network.keys["bob"]
     before = httpx.get(f"{server.base_url}/v1/balances/{bob.address}").json()["accounts_units"][f"wallet:{bob.address}"]
-    # a memo the engine ignores, with characters that must be escaped to stay ASCII
-    body = {"to": bob.address, "amount": str(12 * COR + 5), "memo": 'café ☕ 😀 \u007f "q" \\ \n'}
+    body = {"to": bob.address, "amount": str(12 * COR + 5)}
 
     out = run_ethers(server.base_url, alice.private_key, "transfer", body)
 
@@ -45,6 +44,14 @@ def test_ethers_signed_transfer_is_accepted(server, network):
     assert cmd.body == body
     after = httpx.get(f"{server.base_url}/v1/balances/{bob.address}").json()["accounts_units"][f"wallet:{bob.address}"]
     assert int(after) == int(before) + 12 * COR + 5
+    # a bounty whose criteria text has characters that must be escaped to stay ASCII
+    tick = httpx.get(f"{server.base_url}/v1/chain").json()["tick"]
+    text = 'café ☕ 😀 \u007f "q" \\ \n'
+    bounty = {"prize": str(5 * COR), "criteria": text, "deadline_tick": tick + 50, "winners": 1}
+    out = run_ethers(server.base_url, alice.private_key, "bounty.create", bounty)
+    assert out["status"] == 200, out
+    cmd = Command.decode(out["payload"])
+    assert cmd.encode().decode("ascii") == out["payload"] and cmd.body == bounty and cmd.body["criteria"] == text
 
 
 def test_ethers_signed_delegation_is_accepted(server, network):

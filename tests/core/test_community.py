@@ -13,7 +13,7 @@ from cor_incentives.core.community import (
 )
 from cor_incentives.core.epoch import EPOCH_STEPS, process_epoch_record
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.units import COR
+from cor_incentives.core.units import COR, checksum_address
 from support.chain import Chain, addr
 
 POOL = "pool:network_incentives"
@@ -63,7 +63,7 @@ def test_curators_are_appointed_and_removed_by_the_oracle_or_governance():
     c.oracle("community.remove", {"curator": addr("cur")})
     rejects(c, addr("cur"), "community.attest", {"member": addr("a"), "kind": "forum", "points": 1, "reference": "r"}, "not_a_curator")
     # governance calls the same functions on the state
-    appoint_curator(c.state, addr("cur2").upper().replace("0X", "0x"))
+    appoint_curator(c.state, checksum_address(addr("cur2")))
     assert addr("cur2") in c.state.curators
     remove_curator(c.state, addr("cur2"))
     with pytest.raises(EngineError, match="not a curator"):

@@ -34,5 +34,20 @@ def test_tampered_or_malformed_signature():
             recover_signer(b"pay 5", bad)
     r, s, v = sig[2:66], int(sig[66:130], 16), int(sig[130:], 16)
     high_s = "0x" + r + (SECP256K1_N - s).to_bytes(32, "big").hex() + bytes([55 - v]).hex()
-    with pytest.raises(Unauthorized, match="malleable"):
+    with pytest.raises(Unauthorized, match="not canonical"):
         recover_signer(b"pay 5", high_s)
+
+
+def test_one_signature_has_one_encoding():
+    """Upper-case hex and v = 0/1 recover the same signer elsewhere; here they are refused, so a
+    signed command can be logged under exactly one event hash."""
+    key = "0x" + "11" * 32
+    sig = sign_message(key, b"pay 5")
+    assert sig == sig.lower() and sig[-2:] in ("1b", "1c")
+    assert recover_signer(b"pay 5", sig) == private_key_address(key)
+    upper = "0x" + sig[2:].upper()
+    v01 = sig[:-2] + bytes([int(sig[-2:], 16) - 27]).hex()
+    for other in (upper, v01):
+        with pytest.raises(Unauthorized) as err:
+            recover_signer(b"pay 5", other)
+        assert err.value.code == "invalid_signature"

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cor_incentives.core.errors import InvalidInput
-from cor_incentives.core.units import COR, address, format_cor, mul_bps, parse_cor, parse_units
+from cor_incentives.core.units import COR, address, checksum_address, format_cor, mul_bps, parse_cor, parse_units
 
 
 @pytest.mark.parametrize(
@@ -64,7 +64,29 @@ def test_mul_bps_floors():
 
 
 def test_address():
-    a = "0x" + "Ab" * 20
-    assert address(a) == a.lower()
-    with pytest.raises(InvalidInput):
-        address("0x123")
+    lower = "0x" + "ab" * 20
+    assert address(lower) == lower
+    assert address(checksum_address(lower)) == lower
+    # the EIP-55 test vectors
+    for a in (
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+        "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+        "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+    ):
+        assert checksum_address(a.lower()) == a and address(a) == a.lower()
+    for bad in ("0x123", "0x" + "Ab" * 20, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", "0x" + "AB" * 20, "0x" + "ab" * 20 + " ", 5, None):
+        with pytest.raises(InvalidInput) as err:
+            address(bad)
+        assert err.value.code == "invalid_address"
+
+
+def test_units_are_ascii_digits_without_leading_zeros():
+    assert parse_units("0") == 0 and parse_units("12") == 12 and parse_units(str(2**256 - 1)) == 2**256 - 1
+    for bad in ("01", "00", "١٢", "１２", "𝟏𝟐", "12 ", "+12", "-1", "1e3", "", "1" * 5000, str(2**256), 12, True, None, ["1"]):
+        with pytest.raises(InvalidInput) as err:
+            parse_units(bad)
+        assert err.value.code == "invalid_amount"
+    for bad in ("١٢", "１２", "𝟏𝟐", "1" * 5000):
+        with pytest.raises(InvalidInput):
+            parse_cor(bad)

@@ -118,13 +118,13 @@ def test_open_while_another_engine_appends(genesis, db_url):
     """Deterministic form of: a process starts (Engine.open) while another one is writing."""
     writer, keys = genesis
     store = Store(db_url)
-    original = store.iter_events
+    original = store.iter_logged
 
     def iter_events_after_someone_wrote(*a, **kw):  # the other process commits right after we read projected_seq
         writer.submit_as(keys["alice"], "transfer", {"to": keys["bob"].address, "amount": "1"})
         return original(*a, **kw)
 
-    store.iter_events = iter_events_after_someone_wrote
+    store.iter_logged = iter_events_after_someone_wrote
     late = Engine(store)
     try:
         late.load()  # replays one consistent snapshot; it may predate the concurrent append

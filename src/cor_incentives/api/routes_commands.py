@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import ValidationError
 
+from ..core.errors import InvalidInput
+from ..core.events import parse_json
 from .deps import Service, errors, ok
+from .middleware import MAX_BODY_BYTES
 from .schemas import ADDRESS_PATTERN, ChainOut, CommandIn, NonceOut, ReceiptOut
 
 router = APIRouter(tags=["commands"])
@@ -19,16 +24,42 @@ signature** of exactly those bytes by the command's `actor` (`signature`). The c
 `{"chain_id", "kind", "actor", "nonce", "body"}`: keys sorted, no whitespace, ASCII only, integers
 below 2**53, amounts as decimal strings of base units (1 COR = 10**18). `chain_id` and the signing
 rules come from `GET /v1/chain`; the next `nonce` from `GET /v1/nonce/{address}` (any nonce above the
-last accepted one is accepted, each at most once).
+last accepted one, by at most 1 000 000, is accepted, each at most once).
 
 Full rules and a complete ethers.js v6 / viem example: [docs/signing.md](docs/signing.md) in the
 cor-incentives repository.
 
-A rejected command changes nothing and returns `{"error": code, "message": ...}`: 400 malformed or
-non-canonical payload or unknown kind, 401 bad signature / signer is not the actor / wrong chain,
-409 nonce already used or the command is not allowed in the current state, 422 the request body
-is not `{payload, signature}`.
+Every kind has one exact body schema (`GET /v1/chain` lists them): unknown fields, wrong types,
+amounts that are not ASCII digits without leading zeros, addresses that are neither lower case nor
+valid EIP-55, and bodies nested deeper than 8 levels are refused. The signature must be in its one
+canonical encoding (lower-case hex, low s, v = 27 or 28), and a nonce may run at most 1 000 000 past
+the last accepted one.
+
+A rejected command changes nothing and returns `{"error": code, "message": ...}`: 400 malformed,
+non-canonical or over-deep payload, a body that does not fit its kind's schema, or unknown kind;
+401 bad signature / signer is not the actor / wrong chain, 409 nonce already used or the command is
+not allowed in the current state, 413 too large, 422 the request body is not `{payload, signature}`.
 """
+
+
+class InvalidRequest(InvalidInput):
+    """The request body is not ``{payload, signature}`` with two strings."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+def parse_command_request(raw: bytes) -> CommandIn:
+    """The request body as ``CommandIn``: size and nesting bounded before any parsing, then exactly two strings."""
+    try:
+        obj = parse_json(raw, max_bytes=MAX_BODY_BYTES)
+    except InvalidInput as exc:
+        raise InvalidRequest(f"the body must be JSON {{payload, signature}}: {exc.message} ({exc.code})", code="invalid_request") from None
+    try:
+        return CommandIn.model_validate(obj)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: {e.get('msg', '')}" for e in exc.errors()[:5])
+        raise InvalidRequest(f"the body must be {{payload, signature}} with two strings: {problems}", code="invalid_request") from None
 
 
 @router.post(
@@ -36,10 +67,12 @@ is not `{payload, signature}`.
     summary="Submit a signed command",
     description=SUBMIT_DESCRIPTION,
     response_model=None,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CommandIn.model_json_schema()}}}},
     responses={**ok(ReceiptOut, "The command was accepted: its place in the log."), **errors(400, 401, 404, 409, 413)},
 )
-def submit_command(command: CommandIn, request: Request, svc: Service) -> dict[str, Any]:
-    receipt = svc.submit(command.payload, command.signature)
+async def submit_command(request: Request, svc: Service) -> dict[str, Any]:
+    command = parse_command_request(await request.body())
+    receipt = await run_in_threadpool(svc.submit, command.payload, command.signature)
     request.state.seq = receipt.seq
     return receipt.to_dict()
 

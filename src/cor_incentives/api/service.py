@@ -19,13 +19,14 @@ from ..app import views
 from ..app.engine import Engine, Receipt
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
+from ..core.commands import schema_doc
 from ..core.errors import EngineError, InvalidInput, NotFound, invariant
 from ..core.events import content_hash
 from ..core.records import ROLES
 from ..core.sessions import get_session
 from ..core.state import State
 from ..core.tasks import get_task
-from ..core.units import address as parse_address
+from ..core.units import lookup_address as parse_address  # reads: any case (commands are strict)
 from ..store import db
 from . import readviews
 from .metrics import Metrics
@@ -59,8 +60,11 @@ def signing_scheme(chain_id: str) -> dict[str, Any]:
         "command": {"chain_id": chain_id, "kind": "<kind>", "actor": "<lower-case 0x address>", "nonce": "<integer>", "body": {}},
         "encoding": "canonical JSON: keys sorted, no whitespace, ASCII only (\\u-escaped), integers below 2**53, "
         "amounts as decimal strings of base units (1 COR = 10**18)",
-        "signature": "personal_sign (EIP-191) of exactly the payload bytes, by actor; 65 bytes r||s||v hex, low s",
-        "nonce": "above the actor's last accepted nonce (GET /v1/nonce/{address} gives the next one)",
+        "signature": "personal_sign (EIP-191) of exactly the payload bytes, by actor; 65 bytes r||s||v as lower-case hex, "
+        "low s, v = 27 or 28 (the one canonical encoding)",
+        "nonce": "above the actor's last accepted nonce by at most 1000000 (GET /v1/nonce/{address} gives the next one)",
+        "bodies": "each kind has one exact body schema (`commands`): unknown fields, wrong types, leading zeros, "
+        "non-ASCII digits, bad EIP-55 checksums and nesting deeper than 8 levels are refused",
         "request": {"method": "POST", "path": "/v1/commands", "body": {"payload": "<the canonical JSON as a string>", "signature": "0x..."}},
         "docs": SIGNING_DOCS,
     }
@@ -87,7 +91,8 @@ class ApiService:
     def __init__(self, engine: Engine, metrics: Metrics | None = None) -> None:
         self.engine = engine
         self.metrics = metrics or Metrics()
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the engine's in-memory state
+        self._writer = threading.Lock()  # one submitting thread at a time
         self._verify_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
@@ -107,7 +112,7 @@ class ApiService:
             return view(self.engine.state)
 
     def status(self) -> dict[str, Any]:
-        return self.read(views.status)
+        return self.read(lambda s: {**views.status(s), "chain": self.engine.chain_report()})
 
     def balance(self, address: str) -> dict[str, Any]:
         who = parse_address(address)
@@ -192,6 +197,7 @@ class ApiService:
                 "epoch": s.epoch,
                 "kinds": sorted(HANDLERS),
                 "signing": signing_scheme(s.chain_id),
+                "commands": {k: schema_doc(k)["body"] for k in sorted(HANDLERS)},
             }
         )
 
@@ -220,11 +226,11 @@ class ApiService:
         with self._queue_lock:
             self._queue.append(item)
         while not item.done.is_set():
-            if self.lock.acquire(timeout=0.02):
+            if self._writer.acquire(timeout=0.02):
                 try:
                     self._drain()
                 finally:
-                    self.lock.release()
+                    self._writer.release()
             else:
                 item.done.wait(0.02)
         result = item.result
@@ -237,14 +243,15 @@ class ApiService:
         return result  # type: ignore[return-value]
 
     def _drain(self) -> None:
-        """With the engine lock held: submit everything queued, in batches."""
+        """As the one submitting thread: submit everything queued, in batches (the state lock is taken
+        only once the database's writer lock is held)."""
         while True:
             with self._queue_lock:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             if not batch:
                 return
             try:
-                results: list[Any] = self.engine.submit_batch([(i.payload, i.signature) for i in batch])
+                results: list[Any] = self.engine.submit_batch([(i.payload, i.signature) for i in batch], hold=self.lock)
             except BaseException as exc:  # the transaction failed: every command in it fails alike
                 results = [exc] * len(batch)
             for i, r in zip(batch, results):

@@ -8,19 +8,27 @@ the core rejects is never appended and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..core.apply import apply, conservation_holds
-from ..core.errors import Conflict, EngineError, NotFound, invariant
+from ..core.errors import Conflict, EngineError, InvariantViolation, NotFound, invariant
 from ..core.events import Command, Event, make_event
 from ..core.state import State
-from ..store.db import Store
+from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
+from ..store.db import Columns, Store
 from ..store.projections import Projector, clear_projections
 from .beacon import with_beacon
 from .keys import Key, Keystore
+from .logcheck import LogCorrupt, column_problems, link_problems
 from .signing import authenticate, sign_command
+
+logger = logging.getLogger("cor.engine")
 
 
 @dataclass(frozen=True)
@@ -39,62 +47,83 @@ class Receipt:
 
 
 class Engine:
-    """The in-memory state of one database's log, and the way to extend that log."""
+    """The in-memory state of one database's log, and the way to extend that log.
+
+    Nothing loaded is trusted: every event read from the database (at start-up, on refresh, and
+    before a write) is checked against the chain (``app.logcheck``) and applied by the core; the
+    first bad event stops the engine with ``log_corrupt`` naming its seq. ``chain_checked_seq`` says
+    how far the log has been checked."""
 
     def __init__(self, store: Store, *, check_conservation: bool = False) -> None:
         self.store = store
         self.state = State()
         self.projector = Projector()
         self.check_conservation = check_conservation
+        self.chain_checked_seq = -1
         self._loaded = False
 
     @classmethod
-    def open(cls, url: str | None = None, **kw: Any) -> Engine:
-        """Open (creating the schema if needed) and load a database."""
-        store = Store(url)
-        store.create_schema()
-        engine = cls(store, **kw)
-        engine.load()
+    def open(cls, url: str | None = None, *, create: bool = True, lock_timeout: float | None = None, **kw: Any) -> Engine:
+        """Open and load a database; with ``create`` (default) make or migrate its schema first.
+
+        ``create=False`` never creates or changes anything: a missing database is ``no_database``, and
+        the database is only read until the first command is submitted."""
+        try:
+            store = Store(url, create=create, lock_timeout=lock_timeout)
+            if create:
+                store.create_schema()
+            elif not store.has_schema():
+                raise DatabaseMissing(f"{store.url} holds no cor network; run `cor init` to create one", code="no_database")
+            engine = cls(store, **kw)
+            engine.load()
+        except SQLAlchemyError as exc:
+            raise database_error(exc, database_url(url), lock_timeout or DEFAULT_LOCK_TIMEOUT_SECONDS) from None
         return engine
 
     # --- loading -------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Replay the log; re-project what the projections lack (crash recovery), exactly once.
+        """Check and replay the log; re-project what the projections lack (crash recovery), exactly once.
 
         The replay reads one consistent snapshot; if anything lies beyond ``projected_seq`` the
-        catch-up runs under the writer lock and re-reads ``projected_seq`` there, so events another
-        process projected in between are not projected twice.
+        catch-up runs under the writer lock (when the store is writable; a read-only open leaves it
+        to the first write) and re-reads ``projected_seq`` there, so events another process
+        projected in between are not projected twice.
         """
         self.state = State()
+        self.chain_checked_seq = -1
         with self.store.snapshot() as conn:
-            projected = self.store.get_meta(conn, "projected_seq")
-            projected_seq = int(projected) if projected is not None else -1
-            behind = False
-            for event in self.store.iter_events(conn=conn):
-                behind = behind or event.seq > projected_seq
-                self._apply(event)
+            projected_seq = self._projected_seq(conn)
+            for event, columns in self.store.iter_logged(conn=conn):
+                self._apply_logged(event, columns)
         self.projector.reset_from(self.state)
         self.state.touched.clear()
-        if behind:
-            self._catch_up_projections()
+        if self.state.seq > projected_seq and self.store.writable:
+            with self.store.writer() as conn:
+                self._catch_up_projections(conn)
         self._loaded = True
 
-    def _catch_up_projections(self) -> None:
+    def _projected_seq(self, conn: Any) -> int:
+        projected = self.store.get_meta(conn, "projected_seq")
+        return int(projected) if projected is not None else -1
+
+    def _catch_up_projections(self, conn: Any) -> None:
+        """Inside a writer transaction: project every event beyond ``projected_seq`` (replaying to find them)."""
+        projected_seq = self._projected_seq(conn)
+        if projected_seq >= self.state.seq:
+            return
         seq = self.state.seq
         self.state = State()
-        with self.store.writer() as conn:
-            projected = self.store.get_meta(conn, "projected_seq")
-            projected_seq = int(projected) if projected is not None else -1
-            if projected_seq == -1:
-                clear_projections(conn)
-            for event in self.store.iter_events(conn=conn):
-                if event.seq == projected_seq + 1:  # the projector counts slashes and epochs from here
-                    self.projector.reset_from(self.state)
-                applied = self._apply(event)
-                if event.seq > projected_seq:
-                    self.projector.project(conn, self.state, applied)
-            self.projector.flush(conn, self.state)
+        self.chain_checked_seq = -1
+        if projected_seq == -1:
+            clear_projections(conn)
+        for event, columns in self.store.iter_logged(conn=conn):
+            if event.seq == projected_seq + 1:  # the projector counts slashes and epochs from here
+                self.projector.reset_from(self.state)
+            applied = self._apply_logged(event, columns)
+            if event.seq > projected_seq:
+                self.projector.project(conn, self.state, applied)
+        self.projector.flush(conn, self.state)
         self.state.touched.clear()
         invariant(self.state.seq >= seq, "the log shrank while loading")
 
@@ -104,26 +133,37 @@ class Engine:
             conservation_holds(self.state)
         return applied
 
-    def _apply_committed(self, event: Event) -> Any:
-        """Apply an event already in the log: a rejection here is a bug or a version skew, not a user error."""
-        from ..core.errors import InvariantViolation
+    def _apply_logged(self, event: Event, columns: Columns) -> Any:
+        """Check an event read from the log (chain link, hash, stored columns) and apply it.
 
+        A failure is ``log_corrupt`` with the event's seq: the log is not what was appended (or a
+        rule changed without a version), never a user error."""
+        problems = link_problems(event, self.state.seq + 1, self.state.head_hash)
+        if problems:
+            raise LogCorrupt(event.seq, "; ".join(problems))
         try:
-            return self._apply(event)
+            applied = self._apply(event)
         except EngineError as exc:
-            raise InvariantViolation(f"logged event {event.seq} does not apply: {exc}") from exc
+            raise LogCorrupt(event.seq, f"the core refuses it on replay ({exc.code}: {exc.message})") from None
+        except InvariantViolation as exc:
+            raise LogCorrupt(event.seq, f"replaying it breaks an invariant: {exc}") from None
+        problems = column_problems(applied, columns)
+        if problems:
+            raise LogCorrupt(event.seq, "; ".join(problems))
+        self.chain_checked_seq = event.seq
+        return applied
 
     def refresh(self, batch: int = 5_000) -> None:
-        """Apply events appended by other processes since we last looked (in batches).
+        """Apply events appended by other processes since we last looked (in batches), checked like at start-up.
 
         An Engine is not thread-safe: callers serialise ``refresh`` and ``submit`` (the API holds a lock).
         """
         while True:
             with self.store.reader() as conn:
-                events = self.store.events_after(conn, self.state.seq, batch)
-            for event in events:
-                self._apply_committed(event)
-            if len(events) < batch:
+                logged = self.store.logged_after(conn, self.state.seq, batch)
+            for event, columns in logged:
+                self._apply_logged(event, columns)
+            if len(logged) < batch:
                 break
         self.projector.reset_from(self.state)
         self.state.touched.clear()
@@ -133,13 +173,18 @@ class Engine:
     def submit(self, payload: bytes, signature: str) -> Receipt:
         """Authenticate, apply and append one signed command; EngineError leaves everything unchanged."""
         result = self.submit_batch([(payload, signature)])[0]
-        if isinstance(result, EngineError):
+        if isinstance(result, BaseException):
             raise result
         return result
 
-    def submit_batch(self, commands: list[tuple[bytes, str]]) -> list[Receipt | EngineError]:
+    def submit_batch(self, commands: list[tuple[bytes, str]], hold: AbstractContextManager[Any] | None = None) -> list[Receipt | EngineError]:
         """Group commit: several signed commands in one writer transaction, each accepted or refused
-        on its own (in order), one commit for all. Returns a receipt or the EngineError per command."""
+        on its own (in order), one commit for all. Returns a receipt or the EngineError per command.
+
+        ``hold`` (the API's lock on this engine's state) is taken only once the database's writer lock
+        is held, so readers of the state never wait for another process's writer. A command that
+        fails with anything but an EngineError (a bug) is refused alone with ``internal_error``: the
+        state is rebuilt from the log as this transaction sees it, and the rest of the batch goes on."""
         results: list[Receipt | EngineError] = []
         checked: list[tuple[int, Command | EngineError]] = []
         for i, (payload, signature) in enumerate(commands):
@@ -149,12 +194,13 @@ class Engine:
                 checked.append((i, exc))
         changed = False  # did our in-memory state move past the database's?
         try:
-            with self.store.writer() as conn:
-                for event in self.store.events_after(conn, self.state.seq):
+            with self.store.writer(hold) as conn:
+                for event, columns in self.store.logged_after(conn, self.state.seq):
                     changed = True
-                    self._apply_committed(event)
+                    self._apply_logged(event, columns)
                     self.projector.reset_from(self.state)
                 self.state.touched.clear()
+                self._catch_up_projections(conn)
                 for i, cmd in checked:
                     if isinstance(cmd, EngineError):
                         results.append(cmd)
@@ -167,19 +213,42 @@ class Engine:
                         self.state.touched.clear()
                         results.append(exc)
                         continue
+                    except Exception as exc:  # a bug in a handler: this command alone is refused
+                        logger.exception("command %s (%s) failed inside the core", event.seq, cmd.kind)
+                        changed = True
+                        self._reload(conn)
+                        results.append(
+                            InternalError(
+                                f"the engine failed on this command ({type(exc).__name__}); nothing was "
+                                "appended and the state was rebuilt from the log",
+                                code="internal_error",
+                            )
+                        )
+                        continue
                     changed = True
                     self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
                     self.projector.project(conn, self.state, applied)
+                    self.chain_checked_seq = event.seq
                     results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch))
                 self.projector.flush(conn, self.state)
-        except BaseException:
+        except BaseException as exc:
             self.projector.discard()
             # the database did not take the events (or we were interrupted): the log is the truth.
             # Nothing to redo when we failed before touching the state (e.g. a lock timeout).
             if changed:
                 self.load()
+            if isinstance(exc, SQLAlchemyError):
+                raise database_error(exc, self.store.url, self.store.lock_timeout) from None
             raise
         return results
+
+    def _reload(self, conn: Any) -> None:
+        """Rebuild the state from the log as ``conn``'s transaction sees it (its own appends included)."""
+        self.state = State()
+        self.chain_checked_seq = -1
+        for event, columns in self.store.iter_logged(conn=conn):
+            self._apply_logged(event, columns)
+        self.state.touched.clear()
 
     def next_nonce(self, address: str) -> int:
         return self.state.nonces.get(address.lower(), 0) + 1
@@ -197,6 +266,22 @@ class Engine:
     def require_genesis(self) -> None:
         if self.state.params_history is None:
             raise Conflict(f"no network in {self.store.url}; run `cor init` first", code="no_genesis")
+
+    def chain_report(self) -> dict[str, Any]:
+        """How far the log has been checked (hash chain, stored columns, replay) since it was opened."""
+        return {
+            "checked_to_seq": self.chain_checked_seq,
+            "head_seq": self.state.seq,
+            "head_hash": self.state.head_hash,
+            "complete": self.chain_checked_seq == self.state.seq,
+        }
+
+
+class InternalError(EngineError):
+    """A bug met while applying one command (refused alone; the state was rebuilt from the log)."""
+
+    code = "internal_error"
+    http_status = 500
 
 
 def oracle_key(engine: Engine, keystore: Keystore) -> Key:

@@ -1,29 +1,47 @@
-"""``cor verify``: replay the whole log and check everything an auditor would (docs/design.md §9).
+"""``cor verify``: a read-only auditor that replays the whole log and checks everything it can (docs/design.md §9).
 
-Checks, in order, for every event: the sequence has no gap, ``prev_hash`` links to the previous
-event, ``hash`` is the hash of the event's own bytes, the signature recovers to the actor, the core
-accepts the event on replay, and the ledger's conservation invariant holds after it. At the end, the
-projections in the database must equal the ones computed from the replayed state, and every stored
-epoch record (totals, statement items, root) must equal the replayed one. The first failure names
-its ``seq``.
+It opens the database read-only (SQLite ``mode=ro``; PostgreSQL read-only transactions), never goes
+through engine start-up, never writes (the file is byte-identical afterwards), and always returns a
+report, also for files that are not databases and logs that do not replay.
+
+Checks, in order, for every event:
+    hash_chain     the seq has no gap, ``prev_hash`` links to the previous event, ``hash`` is the
+                   hash of the event's bytes, the stored kind/actor/nonce columns equal the signed
+                   payload and the stored tick equals the logical time the replay reaches;
+    signatures     the signature is in its one canonical encoding and recovers to the actor;
+    replay         the core accepts the event (including the oracle's checkpoints, which must cite
+                   the log's own hashes);
+    conservation   no balance is negative and Σ = supply + minted after the event.
+Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
+database equal those of the replayed state (``projections``), every stored epoch record and root
+equals the replayed one (``roots_match``), and every stored blob hashes to its key (``blobs``).
+
+``first_bad_seq`` is the smallest seq any check names. A citation (an anchor, or an oracle checkpoint
+in the log) that does not match names the first seq after the last citation that did match: the log
+is proven up to there and no further. An anchor beyond the end of the log names the first missing seq.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ..core.apply import apply, conservation_holds
+from ..core.apply import CHECKPOINT_WINDOW, apply, conservation_holds
+from ..core.commands import blob_refs
 from ..core.errors import EngineError, InvariantViolation
-from ..core.events import GENESIS_PREV_HASH, event_hash
+from ..core.events import GENESIS_PREV_HASH, Command, content_hash
 from ..core.state import State, json_ready
 from ..store.db import Store
 from ..store.projections import expected_rows, stored_rows
+from .anchors import Anchor
+from .logcheck import column_problems, link_problems
 from .signing import authenticate
 
 MAX_ERRORS = 50
+CHECKPOINT_KINDS = ("tick", "epoch.close")
 
 
 @dataclass
@@ -32,18 +50,24 @@ class VerifyReport:
     events: int = 0
     hash_chain: bool = True
     signatures: bool = True
-    conservation: bool = True
     replay: bool = True
+    conservation: bool = True
     projections: bool = True
-    epochs_checked: int = 0
     roots_match: bool = True
+    anchors: bool = True
+    blobs: bool = True
     chain: bool = True  # the log against an EVM distributor (``--chain``): anchors, roots, totals
+    epochs_checked: int = 0
+    anchors_checked: int = 0
+    checkpoints_checked: int = 0
     chain_epochs_checked: int = 0
+    epochs_without_checkpoint: list[int] = field(default_factory=list)
     first_bad_seq: int | None = None
     errors: list[str] = field(default_factory=list)
 
     def fail(self, check: str, seq: int | None, message: str) -> None:
-        setattr(self, check, False)
+        if hasattr(self, check) and isinstance(getattr(self, check), bool):
+            setattr(self, check, False)
         self.ok = False
         if seq is not None and (self.first_bad_seq is None or seq < self.first_bad_seq):
             self.first_bad_seq = seq
@@ -54,37 +78,115 @@ class VerifyReport:
         return asdict(self)
 
 
-def verify_store(store: Store, progress: Callable[[int], None] | None = None) -> tuple[VerifyReport, State]:
-    """Replay ``store``'s log into a fresh state and check it all, in one consistent snapshot."""
-    with store.snapshot() as conn:
-        return _verify(store, conn, progress)
+@dataclass
+class _Citations:
+    """(seq, matched, what) of every anchor and oracle checkpoint checked, to place a mismatch."""
+
+    items: list[tuple[int, bool, str]] = field(default_factory=list)
+
+    def add(self, seq: int, matched: bool, what: str) -> None:
+        self.items.append((seq, matched, what))
+
+    def report_mismatches(self, report: VerifyReport) -> None:
+        """Each citation that did not match, placed after the last one below it that did."""
+        for seq, ok, what in self.items:
+            if not ok:
+                report.fail("anchors", self.first_unproven(seq), what)
+
+    def first_unproven(self, seq: int) -> int:
+        """The first seq after the last matching citation below ``seq`` (0 when none)."""
+        good = [s for s, ok, _ in self.items if ok and s < seq]
+        return max(good) + 1 if good else 0
 
 
-def _verify(store: Store, conn: Any, progress: Callable[[int], None] | None) -> tuple[VerifyReport, State]:
+def verify_database(
+    url: str | None,
+    anchors: Iterable[Anchor] = (),
+    progress: Callable[[int], None] | None = None,
+    also: Callable[[Store, State, VerifyReport], None] | None = None,
+) -> tuple[VerifyReport, State]:
+    """Open ``url`` read-only and verify it; any failure to open or read it is a report, never an exception.
+
+    ``also`` adds checks against something outside the database (an EVM chain) while it is open."""
+    try:
+        store = Store(url, create=False)
+    except EngineError as exc:
+        return _broken(f"cannot open the database: {exc.message}"), State()
+    except Exception as exc:  # not a database, unreachable server, ...
+        return _broken(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}"), State()
+    try:
+        report, state = verify_store(store, anchors, progress)
+        if also is not None and report.replay:
+            also(store, state, report)
+        return report, state
+    finally:
+        store.dispose()
+
+
+def verify_store(store: Store, anchors: Iterable[Anchor] = (), progress: Callable[[int], None] | None = None) -> tuple[VerifyReport, State]:
+    """Replay ``store``'s log into a fresh state and check it all, in one consistent read snapshot."""
+    anchors = list(anchors)
+    try:
+        with store.snapshot() as conn:
+            return _verify(store, conn, anchors, progress)
+    except Exception as exc:  # a corrupt file, a missing table, a dropped connection: still a report
+        return _broken(f"the database cannot be read: {type(exc).__name__}: {_first_line(exc)}"), State()
+
+
+def _broken(message: str) -> VerifyReport:
+    report = VerifyReport()
+    report.replay = report.hash_chain = False
+    report.fail("replay", None, message)
+    return report
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def _verify(store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[int], None] | None) -> tuple[VerifyReport, State]:
     report = VerifyReport()
     state = State()
     prev_hash = GENESIS_PREV_HASH
     expected_seq = 0
     postings: list[tuple[int, int, str, str, str, str]] = []
     replay_ok = True
-    for event in store.iter_events(conn=conn):
+    recent: deque[tuple[int, str]] = deque(maxlen=CHECKPOINT_WINDOW)  # the stored hashes a checkpoint may cite
+    anchored = {a.seq for a in anchors}
+    stored_at: dict[int, str] = {}
+    citations = _Citations()
+    blob_first_use: dict[str, int] = {}
+    for event, columns in store.iter_logged(conn=conn):
         report.events += 1
         if progress:
             progress(event.seq)
-        if event.seq != expected_seq:
-            report.fail("hash_chain", event.seq, f"sequence gap: expected {expected_seq}")
-        if event.prev_hash != prev_hash:
-            report.fail("hash_chain", event.seq, "prev_hash does not link to the previous event")
-        if event_hash(event.prev_hash, event.seq, event.payload, event.signature) != event.hash:
-            report.fail("hash_chain", event.seq, "stored hash does not match the event's bytes (tampered?)")
+        for problem in link_problems(event, expected_seq, prev_hash):
+            report.fail("hash_chain", event.seq, problem)
         prev_hash = event.hash
         expected_seq = event.seq + 1
+        if event.seq in anchored:
+            stored_at[event.seq] = event.hash
+        try:
+            cmd = Command.decode(event.payload)
+        except EngineError as exc:
+            cmd = None
+            report.fail("replay", event.seq, f"the payload does not decode: {exc.message}")
+            replay_ok = False
+        if cmd is not None:
+            _check_checkpoint(cmd, recent, citations, report, event.seq)
+            for ref in blob_refs(cmd.kind, cmd.body) if isinstance(cmd.body, dict) else ():
+                blob_first_use.setdefault(ref, event.seq)
+        recent.append((event.seq, event.hash))
         if not replay_ok:
             continue
         try:
             authenticate(event.payload, event.signature)
         except EngineError as exc:
-            report.fail("signatures", event.seq, f"signature check failed: {exc}")
+            report.fail("signatures", event.seq, f"signature check failed: {exc.message}")
+        if event.tick != state.tick:
+            report.fail("hash_chain", event.seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
+            event = replace(event, tick=state.tick)
         try:
             # replay follows the stored chain fields so a broken link is reported once, above
             state.head_hash = event.prev_hash
@@ -93,20 +195,75 @@ def _verify(store: Store, conn: Any, progress: Callable[[int], None] | None) -> 
             for i, p in enumerate(applied.postings):
                 postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
         except EngineError as exc:
-            report.fail("replay", event.seq, f"the core rejects this event on replay: {exc}")
+            report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
             replay_ok = False
             continue
-        except Exception as exc:  # a payload that no longer decodes, etc.
-            report.fail("replay", event.seq, f"the event cannot be replayed: {exc}")
+        except Exception as exc:  # an invariant broken by a forged event, etc.
+            report.fail("replay", event.seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
             replay_ok = False
             continue
+        for problem in column_problems(applied, columns):
+            report.fail("hash_chain", event.seq, problem)
         try:
             conservation_holds(state)
         except InvariantViolation as exc:
             report.fail("conservation", event.seq, str(exc))
+    _check_anchors(anchors, stored_at, expected_seq, citations, report)
+    _check_blobs(conn, blob_first_use, report)
     if replay_ok:
         _check_projections(conn, state, postings, report)
+        report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
     return report, state
+
+
+def _check_checkpoint(cmd: Command, recent: deque[tuple[int, str]], citations: _Citations, report: VerifyReport, seq: int) -> None:
+    """An oracle checkpoint in the log cites (seq, hash) of a recent event: compare with what is stored."""
+    cited = cmd.body.get("checkpoint") if cmd.kind in CHECKPOINT_KINDS and isinstance(cmd.body, dict) else None
+    if not isinstance(cited, dict) or not isinstance(cited.get("seq"), int):
+        return
+    report.checkpoints_checked += 1
+    stored = next((h for s, h in recent if s == cited["seq"]), None)
+    if stored == cited.get("hash"):
+        citations.add(cited["seq"], True, "checkpoint")
+        return
+    citations.add(
+        cited["seq"],
+        False,
+        f"the oracle's checkpoint in event {seq} says event {cited['seq']} has hash "
+        f"{cited.get('hash')}; the log has {stored} (the log before it was rewritten)",
+    )
+
+
+def _check_anchors(anchors: list[Anchor], stored_at: dict[int, str], end_seq: int, citations: _Citations, report: VerifyReport) -> None:
+    """Each external anchor against the stored hash at its seq (all matches are known before placing a mismatch)."""
+    for a in sorted(anchors, key=lambda a: a.seq):
+        report.anchors_checked += 1
+        if a.seq >= end_seq:
+            report.fail(
+                "anchors",
+                end_seq,
+                f"anchor {a.seq}:{a.hash} lies beyond the end of the log (seq {end_seq - 1}): events from {end_seq} on are missing (truncated)",
+            )
+        else:
+            citations.add(
+                a.seq,
+                stored_at.get(a.seq) == a.hash,
+                f"anchor {a.seq}:{a.hash} does not match the log's hash {stored_at.get(a.seq)} at that seq "
+                "(an event at or before it was changed, removed or re-signed)",
+            )
+    citations.report_mismatches(report)
+
+
+def _check_blobs(conn: Any, first_use: dict[str, int], report: VerifyReport) -> None:
+    """Every stored blob must hash to its key; a bad one names the first event that refers to it."""
+    from sqlalchemy import select
+
+    from ..store import db
+
+    for row in conn.execute(select(db.blobs.c.hash, db.blobs.c.data)):
+        data = bytes(row.data)
+        if content_hash(data) != row.hash:
+            report.fail("blobs", first_use.get(row.hash), f"blob {row.hash}: the stored bytes hash to {content_hash(data)}")
 
 
 def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, str, str, str, str]], report: VerifyReport) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from ..app import views
+from ..app.anchors import checkpoint_for
 from ..app.keys import Keystore
 from .chain import resolve as resolve_chain
 from .common import DbOption, JsonOption, KeysOption, console, cor, emit, handle_errors, open_network, oracle, receipt_out, signer, table
@@ -32,7 +33,7 @@ def tick(
 ) -> None:
     """Advance logical time (oracle); epochs close when their boundary is crossed."""
     engine = open_network(db)
-    r = engine.submit_as(oracle(engine, keys_dir), "tick", {"ticks": ticks})
+    r = engine.submit_as(oracle(engine, keys_dir), "tick", {"ticks": ticks, "checkpoint": checkpoint_for(engine.state)})
     receipt_out(r, as_json, f"advanced {ticks} tick(s)")
 
 
@@ -42,7 +43,7 @@ def epoch_close(db: str | None = DbOption, keys_dir: str | None = KeysOption, as
     """Advance to the end of the current epoch and settle it (oracle)."""
     engine = open_network(db)
     closing = engine.state.epoch
-    r = engine.submit_as(oracle(engine, keys_dir), "epoch.close", {})
+    r = engine.submit_as(oracle(engine, keys_dir), "epoch.close", {"checkpoint": checkpoint_for(engine.state)})
     receipt_out(r, as_json, f"epoch {closing} closed")
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import typer
 
-from . import chain, community, devnet, epochs, gov, market, network, nodes, serve, simulate, slashing, staking
+from . import audit, chain, community, devnet, epochs, gov, market, network, nodes, serve, simulate, slashing, staking
 
 app = typer.Typer(
     help="cor-incentives: the incentive and reward engine of a COR inference network.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-for group in (network, nodes, staking, slashing, market, epochs, community, gov, chain, serve, devnet, simulate):
+for group in (network, nodes, staking, slashing, market, epochs, community, gov, chain, serve, devnet, simulate, audit):
     group.register(app)

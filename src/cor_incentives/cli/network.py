@@ -1,18 +1,16 @@
-"""`cor init`, `cor keys`, `cor status`, `cor balance`, `cor transfer`, `cor verify`: a network, its keys and its books."""
+"""`cor init`, `cor keys`, `cor status`, `cor balance`, `cor transfer`: a network, its keys and its books."""
 
 from __future__ import annotations
 
 import json
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..app import views
 from ..app.bundled import bundled_model_body
 from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis_file
 from ..app.keys import Keystore
-from ..app.verify import verify_store
-from ..core.errors import Conflict, InvalidInput
+from ..core.errors import Conflict
 from .common import (
     DbOption,
     FromOption,
@@ -28,7 +26,7 @@ from .common import (
     signer,
     table,
 )
-from .render import render_status, render_verify
+from .render import render_status
 
 keys_app = typer.Typer(help="Local Ethereum keys for signing.", no_args_is_help=True)
 
@@ -40,7 +38,6 @@ def register(app: typer.Typer) -> None:
     app.command()(balance)
     app.add_typer(keys_app, name="keys")
     app.command()(transfer)
-    app.command()(verify)
 
 
 @handle_errors
@@ -108,7 +105,7 @@ def keys_list(keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> 
 def status(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
     """Network summary: supply, pools, epoch, nodes."""
     engine = open_network(db)
-    data = views.status(engine.state)
+    data = {**views.status(engine.state), "chain": engine.chain_report()}
     emit(data, as_json, lambda: render_status(data))
 
 
@@ -145,37 +142,3 @@ def transfer(
     dest = Keystore(keys_dir).resolve_address(to)
     r = engine.submit_as(key, "transfer", {"to": dest, "amount": str(cor_amount(amount))})
     receipt_out(r, as_json, f"sent {amount} COR to {dest}")
-
-
-@handle_errors
-def verify(
-    db: str | None = DbOption,
-    chain_rpc: str | None = typer.Option(
-        None, "--chain", help="Also check the log against an EVM chain at this JSON-RPC URL: every posted root, total and log anchor."
-    ),
-    distributor: str | None = typer.Option(None, "--distributor", help="The RewardsDistributor address for --chain."),
-    as_json: bool = JsonOption,
-) -> None:
-    """Replay the whole log: hash chain, signatures, conservation, projections, epoch roots; with --chain, the posted anchors."""
-    if (chain_rpc is None) != (distributor is None):
-        raise InvalidInput("--chain and --distributor go together", code="invalid_option")
-    engine = open_engine(db)
-    total = engine.store.event_count()
-    if as_json or total < 2_000:
-        report, state = verify_store(engine.store)
-    else:
-        with Progress(
-            TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
-        ) as bar:
-            t = bar.add_task("verify", total=total)
-            report, state = verify_store(engine.store, progress=lambda seq: bar.update(t, completed=seq + 1))
-    if chain_rpc is not None and distributor is not None:
-        from ..chain.rpc import Chain, chain_errors
-        from ..chain.verify import check_against_chain
-
-        with chain_errors("cor verify --chain"):
-            check_against_chain(engine.store, state, Chain(chain_rpc), distributor, report)
-    data = report.to_dict()
-    emit(data, as_json, lambda: render_verify(data))
-    if not report.ok:
-        raise typer.Exit(1)

@@ -19,6 +19,12 @@ def render_status(d: dict[str, Any]) -> None:
             title="cor network",
         )
     )
+    chain = d.get("chain")
+    if chain:
+        checked = "[green]checked[/]" if chain["complete"] else "[red]NOT fully checked[/]"
+        console.print(
+            f"log: hash chain, stored columns and replay {checked} from genesis to seq {chain['checked_to_seq']} (head {chain['head_hash'][:18]}…)"
+        )
     table("pools", ["pool", "COR"], [[k, v] for k, v in d["pools"].items()])
     table("supply by account class", ["class", "COR"], [[k, v] for k, v in d["by_account_class"].items()])
     if d["nodes"]:
@@ -44,9 +50,13 @@ def render_verify(d: dict[str, Any]) -> None:
             ["conservation", mark(d["conservation"])],
             ["projections", mark(d["projections"])],
             ["epoch roots", f"{mark(d['roots_match'])} ({d['epochs_checked']} epochs)"],
+            ["anchors", f"{mark(d['anchors'])} ({d['anchors_checked']} given, {d['checkpoints_checked']} oracle checkpoints in the log)"],
+            ["blobs", mark(d["blobs"])],
             *chain_rows,
         ],
     )
+    if d.get("epochs_without_checkpoint"):
+        console.print(f"[yellow]note[/]: epochs without an oracle checkpoint: {d['epochs_without_checkpoint']}")
     for e in d["errors"]:
         console.print(f"[red]✗[/] {e}")
     console.print("[bold green]verify: ok[/]" if d["ok"] else f"[bold red]verify: FAILED[/] (first bad seq: {d['first_bad_seq']})")

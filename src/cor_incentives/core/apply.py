@@ -1,11 +1,14 @@
 """``apply(state, event)``: the one state transition, and ``replay`` of a whole log (docs/design.md §3).
 
 Order of checks for every event (the precedence of rejections):
-    1. ``seq`` follows the last applied event and ``prev_hash`` is the head (log integrity);
+    1. ``seq`` follows the last applied event, ``prev_hash`` is the head and ``tick`` is the
+       current logical time (log integrity: the one stored column the hash does not cover is checked);
     2. the command decodes canonically and names this chain (``wrong_chain``);
     3. the kind is known (``unknown_command``) and, for oracle-only kinds, the actor is the oracle;
-    4. the nonce is above the actor's last nonce (``nonce_already_used``);
-    5. the kind's own checks (amounts, balances, state) — then, and only then, changes.
+    4. the body is exactly its kind's schema (``commands.SCHEMAS``: unknown_field, invalid_amount, ...);
+    5. the nonce is above the actor's last nonce (``nonce_already_used``) by at most
+       ``MAX_NONCE_STEP`` (``nonce_too_far``: a key can never lock itself out);
+    6. the kind's own checks (amounts, balances, state) — then, and only then, changes.
 A rejected command changes nothing: ledger postings are rolled back and handlers validate before
 they mutate other state.
 """
@@ -28,6 +31,7 @@ from .bounties import (
 )
 from .bridge import process_bridge_confirm, process_bridge_post
 from .claims import process_claim
+from .commands import MAX_TICKS_PER_EVENT, check_body
 from .community import process_community_appoint, process_community_attest, process_community_remove
 from .controllers import DEFAULT_CONTROLLERS
 from .epoch import process_epoch, ticks_to_epoch_end
@@ -37,6 +41,7 @@ from .governance import process_governance_tallies, process_propose, process_vot
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .params import ParamHistory, params_from_dict
+from .records import Checkpoint
 from .sampling import SelectionIndex
 from .selection import check_index
 from .sessions import process_session_close, process_session_deposit, process_session_open
@@ -64,7 +69,8 @@ from .tasks import (
 from .units import address as parse_address
 from .units import parse_units
 
-MAX_TICKS_PER_EVENT = 100_000
+MAX_NONCE_STEP = 1_000_000  # the largest jump of an actor's nonce: 2**53 nonces last ≥ 9·10**9 commands
+CHECKPOINT_WINDOW = 4_096  # how far back a checkpoint may cite the log (so ticks never race the head)
 
 Handler = Callable[[State, str, dict[str, Any]], None]
 
@@ -77,6 +83,7 @@ class Applied:
     kind: str
     actor: str
     postings: list[Posting]
+    nonce: int = 0
 
 
 def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -138,9 +145,10 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TICKS_PER_EVENT:
         raise InvalidInput(f"ticks must be an integer in [1, {MAX_TICKS_PER_EVENT}]", code="invalid_ticks")
     reveal(state, body.get("beacon"))
+    record_checkpoint(state, body.get("checkpoint"))
     start = state.tick
-    for _ in range(n):
-        state.tick += 1
+    while state.tick < start + n:
+        state.tick = min(start + n, next_due_tick(state))
         process_task_deadlines(state)
         process_governance_tallies(state)
         if ticks_to_epoch_end(state) <= 0:
@@ -150,9 +158,39 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
     run_draws(state)
 
 
+def next_due_tick(state: State) -> int:
+    """The next tick at which something is due: a task deadline, the end of a vote, the epoch's end.
+
+    Time jumps straight there: ticks in between change nothing, so a tick of a million costs what
+    its deadlines cost."""
+    due = [state.tick + max(1, ticks_to_epoch_end(state))]
+    due += [t for t in state.deadlines if t > state.tick]
+    due += [p.end_tick for p in state.proposals.values() if p.status == "VOTING" and p.end_tick > state.tick]
+    return min(due)
+
+
 def process_epoch_close(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``epoch.close`` {beacon?}: advance time to the end of the current epoch and close it (a tick)."""
+    """``epoch.close`` {beacon?, checkpoint?}: advance time to the end of the current epoch and close it (a tick)."""
     process_tick(state, actor, {**body, "ticks": max(1, ticks_to_epoch_end(state))})
+
+
+def record_checkpoint(state: State, cited: dict[str, Any] | None) -> None:
+    """The oracle's checkpoint: it signs that the log's event ``seq`` has hash ``hash``.
+
+    A checkpoint may cite any of the last ``CHECKPOINT_WINDOW`` events, not only the head, so an
+    oracle ticking while commands stream in never has to win a race for the head. Every epoch record
+    carries the last checkpoint before its close; ``cor anchors`` lists them for publishing."""
+    if cited is None:
+        return
+    seq, h = cited["seq"], cited["hash"]
+    if not state.seq - CHECKPOINT_WINDOW < seq <= state.seq:
+        raise InvalidInput(
+            f"a checkpoint cites one of the last {CHECKPOINT_WINDOW} events ({max(0, state.seq - CHECKPOINT_WINDOW + 1)}..{state.seq}), not {seq}",
+            code="checkpoint_out_of_window",
+        )
+    if state.recent_hashes.get(seq) != h:
+        raise Conflict(f"the checkpoint cites {h} for event {seq}; the log has {state.recent_hashes.get(seq)}", code="checkpoint_mismatch", seq=seq)
+    state.last_checkpoint = Checkpoint(seq=seq, hash=h, event=state.seq + 1, tick=state.tick)
 
 
 # kind -> (handler, oracle_only)
@@ -214,6 +252,7 @@ def check_command(state: State, cmd: Command) -> Handler:
     if entry is None:
         raise InvalidInput(f"unknown command kind {cmd.kind!r}", code="unknown_command")
     handler, oracle_only = entry
+    check_body(cmd.kind, cmd.body)
     actor = parse_address(cmd.actor)
     if actor != cmd.actor:
         raise InvalidInput("actor must be a lower-case address", code="invalid_address")
@@ -222,6 +261,8 @@ def check_command(state: State, cmd: Command) -> Handler:
     last = state.nonces.get(actor, 0)
     if cmd.nonce <= last:
         raise NonceAlreadyUsed(f"nonce {cmd.nonce} is not above the last used nonce {last}", code="nonce_already_used")
+    if cmd.nonce > last + MAX_NONCE_STEP:
+        raise InvalidInput(f"nonce {cmd.nonce} jumps more than {MAX_NONCE_STEP} past the last used nonce {last}", code="nonce_too_far")
     return handler
 
 
@@ -231,6 +272,8 @@ def apply(state: State, event: Event) -> Applied:
         raise Conflict(f"event seq {event.seq} does not follow {state.seq}", code="seq_gap")
     if event.prev_hash != state.head_hash:
         raise Conflict(f"event {event.seq} does not extend the head {state.head_hash}", code="broken_chain")
+    if event.tick != state.tick:
+        raise Conflict(f"event {event.seq} says tick {event.tick}; the log is at tick {state.tick}", code="tick_mismatch")
     cmd = event.command
     handler = check_command(state, cmd)
     state.ledger.begin()
@@ -250,7 +293,9 @@ def apply(state: State, event: Event) -> Applied:
     state.nonces[cmd.actor] = cmd.nonce
     state.seq = event.seq
     state.head_hash = event.hash
-    return Applied(event.seq, cmd.kind, cmd.actor, postings)
+    state.recent_hashes[event.seq] = event.hash
+    state.recent_hashes.pop(event.seq - CHECKPOINT_WINDOW, None)
+    return Applied(event.seq, cmd.kind, cmd.actor, postings, cmd.nonce)
 
 
 def conservation_holds(state: State) -> None:

@@ -91,6 +91,7 @@ def process_epoch_record(state: State) -> None:
         reputation={n: state.nodes[n].reputation_ppb for n in sorted(state.nodes)},
         controllers=dict(close.controllers),
         governance=list(close.governance),
+        checkpoint=state.last_checkpoint,
     )
     state.earnings = []
     state.epoch_work = []

@@ -35,6 +35,15 @@ def _jsonable(value: object) -> object:
     return str(value)
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: what an error message may quote of untrusted input."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class InvalidInput(EngineError):
     """Malformed value: bad amount string, bad address, out-of-range number."""
 

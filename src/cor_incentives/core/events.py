@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,38 @@ from .errors import InvalidInput
 GENESIS_PREV_HASH = "0x" + "00" * 32
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_SAFE_INT = 2**53 - 1
+MAX_DEPTH = 8  # nesting of objects and lists in a command, the command itself included
+_JSON_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+
+
+def json_depth(raw: bytes, limit: int = MAX_DEPTH) -> int:
+    """The nesting depth of JSON text, found without recursion and without parsing (strings skipped).
+
+    Stops counting as soon as ``limit`` is exceeded, so ``json.loads`` never sees deeper input."""
+    depth = deepest = 0
+    for m in _JSON_TOKENS.finditer(raw):
+        c = m.group()[:1]
+        if c in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif c in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` with the size and the depth bounded first (InvalidInput otherwise)."""
+    if len(raw) > max_bytes:
+        raise InvalidInput(f"JSON is larger than {max_bytes} bytes", code="payload_too_large")
+    if json_depth(raw, max_depth) > max_depth:
+        raise InvalidInput(f"JSON is nested deeper than {max_depth} levels", code="payload_too_deep")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"not valid JSON: {str(exc)[:200]}", code="invalid_payload") from None
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -75,12 +108,7 @@ class Command:
     def decode(payload: bytes | str) -> Command:
         """Parse canonical bytes; refuse anything that is not exactly canonical."""
         raw = payload.encode("utf-8") if isinstance(payload, str) else payload
-        if len(raw) > MAX_PAYLOAD_BYTES:
-            raise InvalidInput(f"command is larger than {MAX_PAYLOAD_BYTES} bytes", code="payload_too_large")
-        try:
-            obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"command is not valid JSON: {exc}", code="invalid_payload") from None
+        obj = parse_json(raw)
         if not isinstance(obj, dict) or set(obj) != {"chain_id", "kind", "actor", "nonce", "body"}:
             raise InvalidInput("command must be an object with exactly chain_id, kind, actor, nonce, body", code="invalid_payload")
         if not isinstance(obj["kind"], str) or not isinstance(obj["actor"], str) or not isinstance(obj["chain_id"], str):

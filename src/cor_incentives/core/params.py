@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 from .streams import EmissionStream
-from .units import BPS, COR, PPB
+from .units import BPS, COR, PPB, is_amount
 
 U256 = 2**256 - 1
 WORK_TIERS = ("tiny", "small", "medium", "large")  # the model size tiers (pricing.TIERS), smallest first
@@ -328,9 +328,9 @@ def _int(name: str, v: Any) -> int:
         raise InvalidInput(f"parameter {name} must be an integer, got {v!r}", code="invalid_parameter")
     if isinstance(v, int):
         return v
-    if isinstance(v, str) and v.isdigit():
+    if is_amount(v):  # ASCII digits, no leading zero, bounded: what a signed payload carries for big values
         return int(v)
-    raise InvalidInput(f"parameter {name} must be an integer (or a decimal integer string), got {v!r}", code="invalid_parameter")
+    raise InvalidInput(f"parameter {name} must be an integer (or a decimal integer string), got {shown(v)}", code="invalid_parameter")
 
 
 @dataclass(frozen=True)

@@ -296,6 +296,20 @@ class EarningItem:
     claimable: bool = False  # credited to claimable:<address> (part of the epoch's Merkle leaf)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The oracle's signed statement that event ``seq`` of the log has hash ``hash`` (an anchor).
+
+    ``event`` is the seq of the oracle's event that carried it (its signature is the oracle's),
+    ``tick`` the logical time then. Extensible: later fields (e.g. a state-snapshot hash) are added
+    with a default, so older records stay valid."""
+
+    seq: int
+    hash: str
+    event: int
+    tick: int
+
+
 @dataclass
 class EpochRecord:
     """A closed epoch: its span, totals per stream, and every address's statement items."""
@@ -312,6 +326,7 @@ class EpochRecord:
     reputation: dict[str, int] = field(default_factory=dict)  # node -> reputation at close
     controllers: dict[str, Any] = field(default_factory=dict)  # controller adjustments with their inputs
     governance: list[Any] = field(default_factory=list)  # proposals executed at this close
+    checkpoint: Checkpoint | None = None  # the oracle's last checkpoint before this close
 
 
 @dataclass

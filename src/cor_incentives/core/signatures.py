@@ -4,6 +4,9 @@ Pure computation over secp256k1 and keccak (eth-keys, with libsecp256k1 through 
 installed): no I/O, no clock. The bytes are exactly eth-account's ``sign_message(encode_defunct(m))``
 (65 bytes r ‖ s ‖ v, v ∈ {27, 28}); tests check that against eth-account itself. Used by the shell to
 authenticate commands and by the core to check self-verifying evidence (equivocation).
+
+One canonical encoding: lower-case hex, v = 27 or 28 (never 0/1), 1 ≤ r < n and 1 ≤ s ≤ n/2 (low s).
+Any other encoding of the same signature is refused, so one signed command has exactly one event hash.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from eth_keys.main import lazy_key_api as keys
 
 from .errors import Unauthorized
 
-_SIGNATURE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_SIGNATURE = re.compile(r"^0x[0-9a-f]{130}$")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -39,14 +42,14 @@ def sign_message(private_key: str, message: bytes) -> str:
 def recover_signer(message: bytes, signature: str) -> str:
     """The lower-case address that signed ``message`` (EIP-191), or an ``invalid_signature`` error."""
     if not isinstance(signature, str) or not _SIGNATURE.match(signature):
-        raise Unauthorized("signature must be 0x followed by 130 hex digits (65 bytes r ‖ s ‖ v)", code="invalid_signature")
+        raise Unauthorized("signature must be 0x followed by 130 lower-case hex digits (65 bytes r ‖ s ‖ v)", code="invalid_signature")
     raw = bytes.fromhex(signature[2:])
-    v = raw[64] - 27 if raw[64] >= 27 else raw[64]
-    if v not in (0, 1):
-        raise Unauthorized("signature has an invalid recovery id", code="invalid_signature")
-    s = int.from_bytes(raw[32:64], "big")
-    if s > SECP256K1_N // 2:
-        raise Unauthorized("signature is malleable (high s); use the canonical low-s form", code="invalid_signature")
+    if raw[64] not in (27, 28):
+        raise Unauthorized("signature's v must be 27 or 28 (the canonical encoding)", code="invalid_signature")
+    v = raw[64] - 27
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
+    if not 1 <= r < SECP256K1_N or not 1 <= s <= SECP256K1_N // 2:
+        raise Unauthorized("signature is not canonical (r in [1, n), s in [1, n/2]: low s)", code="invalid_signature")
     try:
         sig = keys.Signature(raw[:64] + bytes([v]))
         return sig.recover_public_key_from_msg_hash(personal_message_hash(message)).to_address().lower()

@@ -22,6 +22,7 @@ from .records import (
     Beacon,
     Bounty,
     BridgeRecord,
+    Checkpoint,
     Controller,
     EarningItem,
     EpochRecord,
@@ -79,6 +80,8 @@ class State:
     attestations: list[Attestation] = field(default_factory=list)  # of this epoch
     epoch_streams: EpochStreams = field(default_factory=EpochStreams)  # scratch of the epoch close in progress
     next_id: int = 1
+    last_checkpoint: Checkpoint | None = None  # the oracle's latest checkpoint
+    recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
     selection: SelectionIndex | None = field(default=None, repr=False, compare=False)  # derived: draw weights (networks with a beacon)
 
@@ -139,6 +142,7 @@ class State:
                 # absent when empty, so a log without bridge commands keeps the fingerprint it always had
                 **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),
                 **({"beacon": asdict(self.beacon)} if self.beacon is not None else {}),
+                **({"last_checkpoint": asdict(self.last_checkpoint)} if self.last_checkpoint is not None else {}),
             }
         )
         return view

@@ -7,9 +7,11 @@ No float ever touches an amount.
 from __future__ import annotations
 
 import re
-from typing import NewType
+from typing import Any, NewType
 
-from .errors import InvalidInput
+from eth_hash.auto import keccak
+
+from .errors import InvalidInput, shown
 
 DECIMALS = 18
 COR = 10**DECIMALS
@@ -22,9 +24,11 @@ NodeId = NewType("NodeId", str)
 Epoch = NewType("Epoch", int)
 Tick = NewType("Tick", int)
 
-_DECIMAL = re.compile(r"^(\d+)(?:\.(\d+))?$")
+_DECIMAL = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_UNITS = re.compile(r"^(0|[1-9][0-9]*)$")
 MAX_AMOUNT = 2**256 - 1
+MAX_AMOUNT_DIGITS = len(str(MAX_AMOUNT))  # 78
 
 
 def parse_cor(text: str) -> Amount:
@@ -32,30 +36,28 @@ def parse_cor(text: str) -> Amount:
     if not isinstance(text, str):
         raise InvalidInput(f"amount must be a decimal string, got {type(text).__name__}", code="invalid_amount")
     s = text.strip()
-    if s.startswith("-"):
-        raise InvalidInput(f"amount must not be negative: {text!r}", code="invalid_amount")
-    m = _DECIMAL.match(s)
+    m = _DECIMAL.match(s) if len(s) <= MAX_AMOUNT_DIGITS + 1 else None
     if not m:
-        raise InvalidInput(f"amount must be a plain decimal number of COR like '12.5', got {text!r}", code="invalid_amount")
+        raise InvalidInput(f"amount must be a plain decimal number of COR like '12.5', got {shown(text)}", code="invalid_amount")
     whole, frac = m.group(1), m.group(2) or ""
     if len(frac) > DECIMALS:
-        raise InvalidInput(
-            f"amount {text!r} has more than {DECIMALS} decimal places (1 base unit = 1e-18 COR)",
-            code="invalid_amount",
-        )
+        raise InvalidInput(f"amount {shown(text)} has more than {DECIMALS} decimal places (1 base unit = 1e-18 COR)", code="invalid_amount")
     value = int(whole) * COR + int(frac.ljust(DECIMALS, "0") or "0")
     return amount(value)
 
 
-def parse_units(text: str | int) -> Amount:
+def is_amount(text: Any) -> bool:
+    """A count of base units as signed: ASCII digits, no leading zero, at most 2**256-1."""
+    return isinstance(text, str) and len(text) <= MAX_AMOUNT_DIGITS and bool(_UNITS.match(text)) and int(text) <= MAX_AMOUNT
+
+
+def parse_units(text: str) -> Amount:
     """Parse an integer count of base units (as in a signed payload: a decimal integer string)."""
-    if isinstance(text, bool):
-        raise InvalidInput("amount in base units must be an integer", code="invalid_amount")
-    if isinstance(text, int):
-        return amount(text)
-    if not isinstance(text, str) or not re.fullmatch(r"\d+", text):
-        raise InvalidInput(f"amount in base units must be a decimal integer string, got {text!r}", code="invalid_amount")
-    return amount(int(text))
+    if not is_amount(text):
+        raise InvalidInput(
+            f"amount in base units must be a string of ASCII digits without leading zeros, at most 2**256-1, got {shown(text)}", code="invalid_amount"
+        )
+    return Amount(int(text))
 
 
 def amount(value: int) -> Amount:
@@ -90,8 +92,31 @@ def mul_ppb(value: int, rate_ppb: int) -> int:
     return value * rate_ppb // PPB
 
 
-def address(text: str) -> Address:
-    """Normalise an Ethereum address to lower-case 0x form; refuse anything else."""
+def checksum_address(text: str) -> str:
+    """The EIP-55 mixed-case form of a 0x address: hex letter i is upper case when nibble i of keccak(lower hex) ≥ 8."""
+    hex_lower = text[2:].lower()
+    digest = keccak(hex_lower.encode("ascii")).hex()
+    return "0x" + "".join(c.upper() if int(digest[i], 16) >= 8 else c for i, c in enumerate(hex_lower))
+
+
+def is_address(text: Any) -> bool:
+    """0x + 40 hex digits, all lower case or with a valid EIP-55 checksum."""
     if not isinstance(text, str) or not _ADDRESS.match(text):
-        raise InvalidInput(f"not an Ethereum address (0x followed by 40 hex digits): {text!r}", code="invalid_address")
+        return False
+    return text == text.lower() or text == checksum_address(text)
+
+
+def lookup_address(text: str) -> Address:
+    """An address to look something up by (reads, not commands): 0x + 40 hex digits in any case, lower-cased."""
+    if not isinstance(text, str) or not _ADDRESS.match(text):
+        raise InvalidInput(f"not an Ethereum address (0x followed by 40 hex digits): {shown(text)}", code="invalid_address")
+    return Address(text.lower())
+
+
+def address(text: str) -> Address:
+    """Normalise an Ethereum address (lower case, or valid EIP-55) to lower-case 0x form; refuse anything else."""
+    if not is_address(text):
+        raise InvalidInput(
+            f"not an Ethereum address (0x + 40 hex digits, lower case or a valid EIP-55 checksum): {shown(text)}", code="invalid_address"
+        )
     return Address(text.lower())

@@ -24,7 +24,7 @@ from ..api.routes_tasks import TaskStateFilter
 from ..api.schemas import ADDRESS_PATTERN
 from ..core.errors import EngineError
 from ..core.state import State
-from ..core.units import address as parse_address
+from ..core.units import lookup_address as parse_address  # reads: any case (commands are strict)
 from . import data
 from .filters import register_filters
 

@@ -332,7 +332,8 @@ class Devnet:
         if self.oracle is None:
             raise RuntimeError("the devnet is not started")
         before = self.epoch
-        r = self.oracle.submit("tick", {"ticks": 1})
+        head = self.oracle.chain()  # the checkpoint: the head we see (any of the last events will do, so no race)
+        r = self.oracle.submit("tick", {"ticks": 1, "checkpoint": {"seq": int(head["head_seq"]), "hash": head["head_hash"]}})
         self.tick, self.epoch = int(r["tick"]), int(r["epoch"])
         if self.epoch > before:
             self.epoch_seconds.append(time.monotonic() - self.started_at - sum(self.epoch_seconds))

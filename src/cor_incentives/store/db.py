@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -37,8 +38,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
+from ..core.errors import EngineError
 from ..core.events import Event, content_hash
-from .connection import WRITER_LOCK_KEY, database_url, make_engine
+from .connection import DEFAULT_LOCK_TIMEOUT_SECONDS, WRITER_LOCK_KEY, database_url, make_engine, sqlite_path
 from .migrate import upgrade
 
 metadata = MetaData()
@@ -106,12 +108,37 @@ blobs = Table(
 
 
 class Store:
-    """The event log and its projections in one database."""
+    """The event log and its projections in one database.
 
-    def __init__(self, url: str | None = None) -> None:
+    Reads go through a read-only engine; the writing engine is made on the first write, so a store
+    that is only read never creates, migrates or changes its database (``create=False``)."""
+
+    def __init__(self, url: str | None = None, *, create: bool = True, lock_timeout: float | None = None) -> None:
         self.url = database_url(url)
-        self.engine = make_engine(self.url)
-        self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.lock_timeout = DEFAULT_LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
+        self.is_postgres = not self.url.startswith("sqlite")
+        self._writer_engine: SAEngine | None = None
+        if create or self.url.startswith("sqlite") and sqlite_path(self.url) is None:  # (an in-memory database is always made)
+            self._writer_engine = make_engine(self.url, lock_timeout=self.lock_timeout)
+            self.read_engine = self._writer_engine
+        else:
+            self.read_engine = make_engine(self.url, readonly=True, lock_timeout=self.lock_timeout)
+
+    @property
+    def writable(self) -> bool:
+        """Whether the writing engine exists already (a store opened to read makes it on its first write)."""
+        return self._writer_engine is not None
+
+    @property
+    def engine(self) -> SAEngine:
+        """The writing engine (made on first use)."""
+        if self._writer_engine is None:
+            self._writer_engine = make_engine(self.url, lock_timeout=self.lock_timeout)
+        return self._writer_engine
+
+    def dispose(self) -> None:
+        for e in {id(x): x for x in (self._writer_engine, self.read_engine) if x is not None}.values():
+            e.dispose()
 
     def create_schema(self) -> None:
         """Bring the schema to the latest Alembic migration (idempotent, safe from several processes;
@@ -121,25 +148,35 @@ class Store:
     def has_schema(self) -> bool:
         from sqlalchemy import inspect
 
-        return inspect(self.engine).has_table("events")
+        return inspect(self.read_engine).has_table("events")
 
     @contextmanager
-    def writer(self) -> Iterator[Connection]:
-        """A transaction that holds the single-writer lock until it commits."""
-        with self.engine.connect().execution_options(cor_writer=True) as conn, conn.begin():
-            if self.is_postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
-            yield conn
+    def writer(self, hold: AbstractContextManager[Any] | None = None) -> Iterator[Connection]:
+        """A transaction that holds the single-writer lock until it commits.
+
+        The lock is taken first; ``hold`` (e.g. a process's lock on its in-memory state) is taken
+        after it and released only after the commit, so waiting for the database never holds it."""
+        with self.engine.connect().execution_options(cor_writer=True) as conn:
+            trans = conn.begin()  # SQLite: BEGIN IMMEDIATE (waits up to the lock timeout)
+            try:
+                if self.is_postgres:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
+                with hold if hold is not None else nullcontext():
+                    yield conn
+                    trans.commit()
+            finally:
+                if trans.is_active:
+                    trans.rollback()
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             yield conn
 
     @contextmanager
     def snapshot(self) -> Iterator[Connection]:
         """One read transaction that sees a single consistent state of log and projections."""
-        conn = self.engine.connect()
+        conn = self.read_engine.connect()
         try:
             if self.is_postgres:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
@@ -171,23 +208,32 @@ class Store:
         return -1 if value is None else int(value)
 
     def events_after(self, conn: Connection, seq: int, limit: int | None = None) -> list[Event]:
-        if limit:
-            return [_row_event(r) for r in conn.execute(_EVENTS_AFTER_LIMIT, {"after": seq, "n": limit})]
-        return [_row_event(r) for r in conn.execute(_EVENTS_AFTER, {"after": seq})]
+        return [e for e, _ in self.logged_after(conn, seq, limit)]
 
-    def iter_events(self, batch: int = 5_000, conn: Connection | None = None) -> Iterator[Event]:
-        """Every event in order, in batches (inside ``conn``'s transaction when given)."""
+    def logged_after(self, conn: Connection, seq: int, limit: int | None = None) -> list[tuple[Event, Columns]]:
+        """Events after ``seq`` with the columns stored beside them (kind, actor, nonce), which must
+        agree with the payload (see ``app.logcheck``)."""
+        rows = conn.execute(_EVENTS_AFTER_LIMIT, {"after": seq, "n": limit}) if limit else conn.execute(_EVENTS_AFTER, {"after": seq})
+        return [(_row_event(r), Columns(r.kind, r.actor, r.nonce)) for r in rows]
+
+    def iter_logged(self, batch: int = 5_000, conn: Connection | None = None) -> Iterator[tuple[Event, Columns]]:
+        """Every event in order with its stored columns, in batches (inside ``conn``'s transaction when given)."""
         if conn is None:
             with self.reader() as own:
-                yield from self.iter_events(batch, own)
+                yield from self.iter_logged(batch, own)
             return
         last = -1
         while True:
-            chunk = self.events_after(conn, last, batch)
+            chunk = self.logged_after(conn, last, batch)
             if not chunk:
                 return
             yield from chunk
-            last = chunk[-1].seq
+            last = chunk[-1][0].seq
+
+    def iter_events(self, batch: int = 5_000, conn: Connection | None = None) -> Iterator[Event]:
+        """Every event in order, in batches (inside ``conn``'s transaction when given)."""
+        for event, _ in self.iter_logged(batch, conn):
+            yield event
 
     def event_count(self) -> int:
         with self.reader() as conn:
@@ -196,29 +242,59 @@ class Store:
     # --- content-addressed blobs ---------------------------------------------------------------
 
     def put_blob(self, data: bytes) -> str:
-        """Store ``data`` under its sha256 (idempotent); return the hash."""
+        """Store ``data`` under its sha256 (idempotent); return the hash.
+
+        The bytes are checked on the way in: a row already stored under this hash whose bytes do
+        not hash to it (tampered) is replaced by the right bytes."""
         h = content_hash(data)
         row = {"hash": h, "size": len(data), "data": data}
-        # one INSERT … ON CONFLICT DO NOTHING: two processes storing the same bytes at once never
-        # collide, and on SQLite the write lock is taken by the first statement (no read-then-write upgrade)
-        stmt = (
-            pg_insert(blobs).values(**row).on_conflict_do_nothing(index_elements=["hash"])
-            if self.is_postgres
-            else sqlite_insert(blobs).values(**row).on_conflict_do_nothing(index_elements=["hash"])
-        )
+        # one INSERT … ON CONFLICT DO UPDATE … WHERE the stored bytes differ: two processes storing the
+        # same bytes at once never collide, and on SQLite the write lock is taken by the first statement
+        if self.is_postgres:
+            pg = pg_insert(blobs).values(**row)
+            stmt: Any = pg.on_conflict_do_update(
+                index_elements=["hash"], set_={"size": pg.excluded.size, "data": pg.excluded.data}, where=blobs.c.data != pg.excluded.data
+            )
+        else:
+            lite = sqlite_insert(blobs).values(**row)
+            stmt = lite.on_conflict_do_update(
+                index_elements=["hash"], set_={"size": lite.excluded.size, "data": lite.excluded.data}, where=blobs.c.data != lite.excluded.data
+            )
         with self.engine.begin() as conn:
             conn.execute(stmt)
         return h
 
     def get_blob(self, h: str) -> bytes | None:
+        """The bytes stored under ``h``, checked against it (``blob_corrupt`` when they do not hash to it)."""
         with self.reader() as conn:
             row = conn.execute(select(blobs.c.data).where(blobs.c.hash == h)).first()
-        return bytes(row[0]) if row else None
+        if row is None:
+            return None
+        data = bytes(row[0])
+        if content_hash(data) != h:
+            raise BlobCorrupt(f"the bytes stored under {h} do not hash to it (the blob was altered)", code="blob_corrupt", hash=h)
+        return data
 
     # --- meta ----------------------------------------------------------------------------------
 
     def get_meta(self, conn: Connection, key: str) -> str | None:
         return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+
+
+class BlobCorrupt(EngineError):
+    """Stored bytes that do not hash to their key."""
+
+    code = "blob_corrupt"
+    http_status = 500
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the events table stores beside the signed payload (must equal what the payload says)."""
+
+    kind: str
+    actor: str
+    nonce: int
 
 
 # statements built once (SQLAlchemy then reuses their compiled form): the write path's hot spots
