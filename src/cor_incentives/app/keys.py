@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core.errors import InvalidInput, NotFound
 from ..core.signatures import SECP256K1_N, private_key_address
+from ..core.units import address
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -38,7 +39,7 @@ class Keystore:
 
     def new(self, name: str, seed: str | None = None) -> Key:
         """Create key ``name`` (random, or derived from ``seed`` for reproducible devnets)."""
-        if not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InvalidInput(f"key name must be 1-64 letters, digits, '_', '-' or '.', got {name!r}", code="invalid_key_name")
         if (self.path / f"{name}.json").exists():
             raise InvalidInput(f"key {name!r} already exists", code="key_exists")
@@ -73,5 +74,5 @@ class Keystore:
     def resolve_address(self, name_or_address: str) -> str:
         """An address given directly, or the address of a local key name."""
         if re.fullmatch(r"0x[0-9a-fA-F]{40}", name_or_address):
-            return name_or_address.lower()
+            return address(name_or_address)  # lower case, or a valid EIP-55 checksum (a wrong one is a typo)
         return self.get(name_or_address).address
