@@ -394,6 +394,16 @@ SCHEMAS: dict[str, Struct | Variant] = {
     ),
     "bounty.finalize": Struct({"bounty": Int(1, MAX_ID, code="invalid_bounty")}),
     "bounty.expire": Struct({"bounty": Int(1, MAX_ID, code="invalid_bounty")}),
+    "bridge.post": Struct(
+        {"epoch": Int(0, MAX_SAFE_INT, code="invalid_epoch"), "evm_chain_id": Int(1, MAX_SAFE_INT, code="invalid_chain_id"), "distributor": Address()}
+    ),
+    "bridge.confirm": Struct(
+        {
+            "epoch": Int(0, MAX_SAFE_INT, code="invalid_epoch"),
+            "tx_hash": Hash(code="invalid_tx_hash"),
+            "block": Int(0, MAX_SAFE_INT, code="invalid_block"),
+        }
+    ),
     "community.appoint": Struct({"curator": Address()}),
     "community.remove": Struct({"curator": Address()}),
     "community.attest": Struct(
