@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..app.anchors import Anchor, anchors_json, list_anchors, load_anchors, parse_anchor
-from ..app.verify import verify_database
+from ..app.verify import VerifyReport, verify_database
+from ..core.errors import InvalidInput
+from ..core.state import State
 from ..store.db import Store
 from .common import DbOption, JsonOption, console, emit, handle_errors, lock_timeout, open_network, table
 from .render import render_verify
@@ -22,26 +26,47 @@ def verify(
     db: str | None = DbOption,
     anchor: list[str] = typer.Option([], "--anchor", help="SEQ:HASH the log must match (repeatable), e.g. from `cor anchors` kept elsewhere."),
     anchors_file: str | None = typer.Option(None, "--anchors", help="A file of anchors: `cor anchors --json` output, or SEQ:HASH lines."),
+    chain_rpc: str | None = typer.Option(
+        None, "--chain", help="Also check the log against an EVM chain at this JSON-RPC URL: every posted root, total and log anchor."
+    ),
+    distributor: str | None = typer.Option(None, "--distributor", help="The RewardsDistributor address for --chain."),
     as_json: bool = JsonOption,
 ) -> None:
     """Audit the log read-only: hash chain, stored columns, signatures, replay, conservation, projections,
-    epoch roots, blobs, and anchors. Never writes; exits 1 unless everything holds."""
+    epoch roots, blobs, and anchors (given, in the log, and with --chain on an EVM chain). Never writes;
+    exits 1 unless everything holds."""
+    if (chain_rpc is None) != (distributor is None):
+        raise InvalidInput("--chain and --distributor go together", code="invalid_option")
     given: list[Anchor] = [parse_anchor(a) for a in anchor]
     if anchors_file:
         given += load_anchors(anchors_file)
+    also = _chain_check(chain_rpc, distributor) if chain_rpc is not None and distributor is not None else None
     total = _event_count(db)
     if as_json or total < 2_000:
-        report, _ = verify_database(db, given)
+        report, _ = verify_database(db, given, also=also)
     else:
         with Progress(
             TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
         ) as bar:
             t = bar.add_task("verify", total=total)
-            report, _ = verify_database(db, given, progress=lambda seq: bar.update(t, completed=seq + 1))
+            report, _ = verify_database(db, given, progress=lambda seq: bar.update(t, completed=seq + 1), also=also)
     data = report.to_dict()
     emit(data, as_json, lambda: render_verify(data))
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _chain_check(rpc: str, distributor: str) -> Callable[[Store, State, VerifyReport], None]:
+    """The checks against an EVM distributor, run inside verify's read-only session."""
+
+    def check(store: Store, state: State, report: VerifyReport) -> None:
+        from ..chain.rpc import Chain, chain_errors
+        from ..chain.verify import check_against_chain
+
+        with chain_errors("cor verify --chain"):
+            check_against_chain(store, state, Chain(rpc), distributor, report)
+
+    return check
 
 
 def _event_count(db: str | None) -> int:

@@ -269,7 +269,7 @@ def chain_publish(
     rpc: str | None = RpcOption,
     distributor: str | None = DistributorOption,
     chain_file_opt: str | None = ChainFileOption,
-    watch: float | None = typer.Option(None, "--watch", help="Keep publishing, looking every this many seconds."),
+    watch: float | None = typer.Option(None, "--watch", min=0.1, max=86_400.0, help="Keep publishing, looking every this many seconds."),
     db: str | None = DbOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,

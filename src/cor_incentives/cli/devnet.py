@@ -178,7 +178,7 @@ def devnet(
     db: str | None = typer.Option(None, "--db", help=f"Database URL (default sqlite:///{DEFAULT_DB_PATH}; recreated each run)."),
     port: int | None = typer.Option(None, "--port", min=1, max=65535, help="API port (default: a free loopback port)."),
     linger: float | None = typer.Option(
-        None, "--linger", min=0, help="Seconds to keep serving after the run (default: until Ctrl-C on a terminal, else 0)."
+        None, "--linger", min=0, max=7 * 86_400, help="Seconds to keep serving after the run (default: until Ctrl-C on a terminal, else 0)."
     ),
     miners: str = typer.Option(DEFAULT_MINERS, "--miners", help="Miner mix: strategy[:count],… (honest lazy garbage copier mismatch offline)."),
     validators: str = typer.Option(DEFAULT_VALIDATORS, "--validators", help="Validator mix: strategy[:count],… (honest copier offline)."),
@@ -189,9 +189,11 @@ def devnet(
         "--clock",
         help="deadline (default: the clock waits only at a deadline with work owed), lockstep (waits for all owed work) or wall (fixed cadence).",
     ),
-    tick_seconds: float | None = typer.Option(None, "--tick-seconds", min=0.0, help="Seconds between ticks (deadline/lockstep: at least)."),
+    tick_seconds: float | None = typer.Option(
+        None, "--tick-seconds", min=0.0, max=3_600.0, help="Seconds between ticks (deadline/lockstep: at least)."
+    ),
     max_tick_wait: float | None = typer.Option(
-        None, "--max-tick-wait", min=0.0, help="deadline/lockstep: tick anyway after waiting this many seconds."
+        None, "--max-tick-wait", min=0.0, max=3_600.0, help="deadline/lockstep: tick anyway after waiting this many seconds."
     ),
     max_output_tokens: int = typer.Option(48, "--max-output-tokens", min=1, max=4096, help="Cap on every task's max_output_tokens."),
     user_every_ticks: int | None = typer.Option(None, "--user-every-ticks", min=1, help="The user submits a task every N ticks."),

@@ -52,7 +52,8 @@ _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 class FieldType(Protocol):
-    code: str
+    @property
+    def code(self) -> str: ...
 
     def check(self, value: Any, path: str) -> None:
         """Raise InvalidInput (with ``code``) unless ``value`` fits."""
