@@ -37,8 +37,8 @@ from .events import MAX_SAFE_INT, canonical_json
 from .governance import OPTIONS as VOTE_OPTIONS
 from .models import QUANTIZATIONS
 from .params import PARAM_FIELDS, SLASH_FRACTION_DEFAULT
+from .records import ROLES
 from .sessions import MODES as SESSION_MODES
-from .state import ROLES
 from .units import BPS, MAX_AMOUNT_DIGITS, PPB, is_address, is_amount
 
 MAX_TICKS_PER_EVENT = PARAM_FIELDS["epoch_length_ticks"].metadata["max"]  # a tick may cross at most one epoch

@@ -86,6 +86,7 @@ class Devnet:
         self.ready: dict[str, dict[str, Any]] = {}
         self.oracle: Link | None = None
         self.reader: Link | None = None
+        self.checkpoint: dict[str, Any] | None = None  # the last (seq, hash) the oracle saw, for its next tick
         self.log_dir = Path(config.log_dir)
         self.prompts = load_prompt_set(config.prompts)
         self.tick = 0
@@ -332,8 +333,21 @@ class Devnet:
         if self.oracle is None:
             raise RuntimeError("the devnet is not started")
         before = self.epoch
-        head = self.oracle.chain()  # the checkpoint: the head we see (any of the last events will do, so no race)
-        r = self.oracle.submit("tick", {"ticks": 1, "checkpoint": {"seq": int(head["head_seq"]), "hash": head["head_hash"]}})
+        # every tick carries the oracle's checkpoint: the last event it saw (its own previous tick will
+        # do: a checkpoint may cite any of the last few thousand events, so it never races the head)
+        for attempt in (1, 2):
+            if self.checkpoint is None:
+                head = self.oracle.chain()
+                self.checkpoint = {"seq": int(head["head_seq"]), "hash": str(head["head_hash"])}
+            try:
+                r = self.oracle.submit("tick", {"ticks": 1, "checkpoint": self.checkpoint})
+                break
+            except ApiError as exc:
+                if attempt == 2 or not exc.code.startswith("checkpoint_"):
+                    raise
+                self.checkpoint = None  # too old (or this process's view was stale): cite the head instead
+        if "seq" in r and "hash" in r:
+            self.checkpoint = {"seq": int(r["seq"]), "hash": str(r["hash"])}
         self.tick, self.epoch = int(r["tick"]), int(r["epoch"])
         if self.epoch > before:
             self.epoch_seconds.append(time.monotonic() - self.started_at - sum(self.epoch_seconds))
