@@ -108,7 +108,7 @@ def test_wrong_types_and_shapes_are_refused_with_their_code(c, kind, body, code)
 
 def test_oracle_bodies_are_checked_too(c):
     rejected(c, c.state.oracle, "tick", {"ticks": [1]}, "invalid_ticks")
-    rejected(c, c.state.oracle, "tick", {"ticks": 1, "checkpoint": {"seq": 0}}, "missing_field")
+    rejected(c, c.state.oracle, "tick", {"ticks": 1, "checkpoint": {"seq": 0}}, "invalid_checkpoint")
     rejected(c, c.state.oracle, "tick", {"ticks": 1, "checkpoint": {"seq": 0, "hash": "0x" + "00" * 32}}, "checkpoint_mismatch")
     rejected(c, c.state.oracle, "epoch.close", {"x": 1}, "unknown_field")
 

@@ -30,7 +30,9 @@ def simulate(
     scenario: str = typer.Option("all", "--scenario", help="Scenario or attack name, comma-separated names, or 'all'."),
     scenario_file: Path | None = typer.Option(None, "--file", help="Scenarios (and attacks) from a JSON or TOML file instead of the built-ins."),
     seeds: int | None = typer.Option(None, "--seeds", min=1, max=1_000, help="Run seeds 1..N (default: each scenario's and attack's own seeds)."),
-    epochs: int | None = typer.Option(None, "--epochs", min=1, max=10_000, help="Epochs per scenario run (default: each scenario's own; an attack's are a knob)."),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, max=1_000, help="Epochs per scenario run (default: each scenario's own; an attack's are a knob)."
+    ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for report.json, report.html and plots/."),
     workers: int = typer.Option(0, "--workers", min=0, max=256, help="Processes running simulations (0: one per CPU)."),
     as_json: bool = JsonOption,

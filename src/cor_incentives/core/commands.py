@@ -44,7 +44,7 @@ from .units import BPS, MAX_AMOUNT_DIGITS, PPB, is_address, is_amount
 MAX_TICKS_PER_EVENT = PARAM_FIELDS["epoch_length_ticks"].metadata["max"]  # a tick may cross at most one epoch
 MAX_ID = MAX_SAFE_INT
 MAX_EVIDENCE_BYTES = 16 * 1024
-MAX_PARAM_VALUE_BYTES = 4 * 1024
+MAX_PARAM_VALUE_BYTES = 32 * 1024  # the largest parameter, listed_model_tiers, holds up to 256 model ids
 MAX_ALLOCATIONS = 10_000
 OFFENCES = tuple(SLASH_FRACTION_DEFAULT)
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
@@ -211,7 +211,10 @@ class Opt:
 
 @dataclass(frozen=True)
 class Struct:
-    """An object with exactly these fields (``Opt`` ones may be absent)."""
+    """An object with exactly these fields (``Opt`` ones may be absent).
+
+    A command's body refuses an unknown field with ``unknown_field`` and a missing one with
+    ``missing_field``; a nested object with its own ``code`` (a report, a checkpoint) uses that code."""
 
     fields: Mapping[str, FieldType | Opt]
     code: str = "invalid_object"
@@ -219,18 +222,19 @@ class Struct:
     def check(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             refuse(path, self.code, f"an object, got {shown(value)}")
+        own = self.code != "invalid_object"
         unknown = sorted(set(value) - set(self.fields))
         if unknown:
             refuse(
                 path,
-                "unknown_field",
+                self.code if own else "unknown_field",
                 f"unknown field(s) {', '.join(repr(u[:40]) for u in unknown[:5])}; the fields are {', '.join(sorted(self.fields)) or 'none'}",
             )
         for name, spec in self.fields.items():
             sub = f"{path}.{name}"
             if name not in value:
                 if not isinstance(spec, Opt):
-                    refuse(sub, "missing_field", "a required field is missing")
+                    refuse(sub, self.code if own else "missing_field", "a required field is missing")
                 continue
             (spec.type if isinstance(spec, Opt) else spec).check(value[name], sub)
 
