@@ -299,7 +299,7 @@ SCHEMAS: dict[str, Struct | Variant] = {
     ),
     "tick": Struct({"ticks": Opt(Int(1, MAX_TICKS_PER_EVENT, code="invalid_ticks")), "beacon": Opt(BEACON_VALUE), "checkpoint": Opt(CHECKPOINT)}),
     "epoch.close": Struct({"beacon": Opt(BEACON_VALUE), "checkpoint": Opt(CHECKPOINT)}),
-    "beacon.anchor": BEACON_CHAIN,
+    "beacon.anchor": Struct(BEACON_CHAIN.fields),
     "transfer": Struct({"to": Address(), "amount": Amount()}),
     "node.register": Struct(
         {
