@@ -2,10 +2,10 @@
 
 ``build(url, keys_dir)`` drives a devnet (tests/support/network.py) through real signed events:
 a user task settles (three miners commit-reveal, three validators report scripted PoI distances and
-quality), bob delegates to a miner, a parameter-change proposal passes (bob and five nodes vote),
-a bounty is posted (once the core has bounties), the idle miner is slashed for a commit mismatch
-(dave reports it), epoch 0 closes (statements, claim leaves and a root), and a second task stays
-open for its miners.
+quality), bob delegates to a miner, a bounty is posted, the idle miner is slashed for a commit
+mismatch (dave reports it), epoch 0 closes (statements, claim leaves and a root); epoch 1 (one more
+task) closes, so the stake bonded in epoch 0 votes in epoch 2 (one more task): a parameter-change proposal passes (bob and
+five nodes vote) and executes as epoch 2 closes; and a second task stays open for its miners.
 Returns the engine, the keys, and what the tests look for (ids, addresses).
 """
 
@@ -71,15 +71,6 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
     settle_task(eng, keys, settled)
     miner = eng.state.tasks[settled].miners[0].miner
     eng.submit_as(keys["bob"], "stake.delegate", {"node": miner, "amount": str(1_000 * COR)})
-    proposal = eng.state.next_id
-    eng.submit_as(
-        keys["alice"],
-        "gov.propose",
-        {"kind": "param_change", "title": "Longer unbonding", "changes": {"unbonding_period_epochs": 3}, "effective_epoch": 5},
-    )
-    eng.submit_as(keys["bob"], "gov.vote", {"proposal": proposal, "option": "yes"})
-    for name, option in (("miner1", "yes"), ("miner2", "yes"), ("validator0", "yes"), ("validator1", "no"), ("validator2", "abstain")):
-        eng.submit_as(keys[name], "gov.vote", {"proposal": proposal, "option": option})
     bounty = None
     if bounties_enabled():
         bounty = eng.state.next_id
@@ -101,12 +92,28 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
         },
     )
     eng.submit_as(keys["oracle"], "epoch.close", {})
+    later = [submit_task(eng, keys)]  # every epoch pays miners for some work
+    settle_task(eng, keys, later[-1])
+    eng.submit_as(keys["oracle"], "epoch.close", {})  # epoch 2: the stake bonded in epoch 0 votes
+    later.append(submit_task(eng, keys))
+    settle_task(eng, keys, later[-1])
+    proposal = eng.state.next_id
+    eng.submit_as(
+        keys["alice"],
+        "gov.propose",
+        {"kind": "param_change", "title": "Longer unbonding", "changes": {"unbonding_period_epochs": 3}, "effective_epoch": 5},
+    )
+    eng.submit_as(keys["bob"], "gov.vote", {"proposal": proposal, "option": "yes"})
+    for name, option in (("miner1", "yes"), ("miner2", "yes"), ("validator0", "yes"), ("validator1", "no"), ("validator2", "abstain")):
+        eng.submit_as(keys[name], "gov.vote", {"proposal": proposal, "option": option})
+    eng.submit_as(keys["oracle"], "epoch.close", {})  # the vote ends with the epoch: tallied, then executed
     open_task = submit_task(eng, keys)
     eng.store.engine.dispose()
     return SimpleNamespace(
         engine=eng,
         keys=keys,
         settled=settled,
+        later=later,
         open_task=open_task,
         miner=miner,
         proposal=proposal,

@@ -44,15 +44,16 @@ def error_of(call) -> tuple[str, int]:
 
 
 def test_tasks_newest_first_with_filters(net, client):
+    settled = [*reversed(net.later), net.settled]  # newest first
     everything = client.tasks()
-    assert [t["id"] for t in everything] == [net.open_task, net.settled]
-    assert [t["id"] for t in client.tasks(state="SETTLED")] == [net.settled]
+    assert [t["id"] for t in everything] == [net.open_task, *settled]
+    assert [t["id"] for t in client.tasks(state="SETTLED")] == settled
     assert [t["id"] for t in client.tasks(state="open")] == [net.open_task]
-    assert client.tasks(kind="network") == [] and len(client.tasks(kind="user")) == 2
+    assert client.tasks(kind="network") == [] and len(client.tasks(kind="user")) == 2 + len(net.later)
     assert [t["id"] for t in client.tasks(limit=1)] == [net.open_task]
-    assert [t["id"] for t in client.tasks(after_id=net.settled)] == [net.open_task]
-    assert [t["id"] for t in client.tasks(before_id=net.open_task)] == [net.settled]
-    assert client.tasks(after_id=net.settled, before_id=net.open_task) == []
+    assert [t["id"] for t in client.tasks(after_id=net.later[-1])] == [net.open_task]
+    assert [t["id"] for t in client.tasks(before_id=net.open_task)] == settled
+    assert client.tasks(after_id=net.later[-1], before_id=net.open_task) == []
 
 
 def test_tasks_assigned_to_a_miner_or_a_validator(net, client):
@@ -197,7 +198,7 @@ def test_params_and_proposals_are_what_cor_gov_prints(net, client):
     engine = net.engine
     engine.refresh()
     s = engine.state
-    assert client.proposal(net.proposal) == json.loads(json.dumps(views.proposal_view(s.proposals[net.proposal]), default=str))
+    assert client.proposal(net.proposal) == json.loads(json.dumps(views.proposal_view(s, s.proposals[net.proposal]), default=str))
     assert set(client.params()) == {"epoch", "in_force", "schema", "history", "controllers"}
 
 

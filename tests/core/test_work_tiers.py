@@ -48,17 +48,19 @@ def test_a_model_card_claiming_70b_earns_no_tier():
 
 def test_governance_lists_a_model_and_its_work_counts_at_the_listed_tier():
     c = chain()
+    c.oracle("epoch.close", {})
+    c.oracle("epoch.close", {})  # epoch 2: the stake bonded in epoch 0 votes
     c.as_(
         "att",
         "gov.propose",
-        {"kind": "param_change", "title": "list big-70b as large", "changes": {"listed_model_tiers": {BIG: "large"}}, "effective_epoch": 1},
+        {"kind": "param_change", "title": "list big-70b as large", "changes": {"listed_model_tiers": {BIG: "large"}}, "effective_epoch": 3},
     )
     pid = max(c.state.proposals)
     for v in ("v0", "v1", "v2"):
         c.as_(v, "gov.vote", {"proposal": pid, "option": "yes"})
     c.oracle("tick", {"ticks": 11})
     assert c.state.proposals[pid].status == "PASSED"
-    assert network_units(c, BIG) == {30}  # not in force yet: epoch 0
+    assert network_units(c, BIG) == {30}  # not in force yet: epoch 2
     c.oracle("epoch.close", {})
     assert c.state.params.listed_model_tiers == {BIG: "large"}
     assert network_units(c, BIG) == {30 * 64} and network_units(c, MODEL) == {30}

@@ -3,7 +3,7 @@ file, the API + dashboard served by uvicorn on loopback (in a thread of this pro
 Chromium driven by Playwright.
 
 The network: everything tests/api/network_activity.py builds (a settled task, a failed one, a
-delegation, a passed proposal, a slashed and jailed miner, epoch 0 closed), then EPOCHS more epochs,
+delegation, a passed proposal, a slashed and jailed miner, epochs 0 to 2 closed), then EPOCHS more epochs,
 each with TASKS_PER_EPOCH settled tasks (scores that change from epoch to epoch, one miner out of
 consensus in every third task) and growing delegations, each closed by the oracle; and finally one
 task left open. Tests that add events do it through ``busy.engine`` (real signed commands): the
@@ -26,7 +26,8 @@ from cor_incentives.api.app import create_app
 from support.network import COR, by_address, run_commit_reveal
 from support.services import chromium_launch_kwargs, free_tcp_port
 
-EPOCHS = 4  # closed after epoch 0
+EPOCHS = 4  # closed after epoch 2
+BUILT_EPOCHS = 3  # closed by network_activity.build
 TASKS_PER_EPOCH = 3
 DELEGATIONS = (("carol", "miner"), ("faucet", "validator0"), ("faucet", "validator1"), ("dave", "validator2"))  # "miner": net.miner
 GARBAGE = "qwx zzkv plor mnbvc xxqq lkjh"
@@ -60,7 +61,7 @@ def build_busy(directory: Path) -> SimpleNamespace:
     eng, keys = net.engine, net.keys
     eng.refresh()
     step = 0
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(1, EPOCHS + 1):  # epochs BUILT_EPOCHS .. BUILT_EPOCHS + EPOCHS - 1
         for _ in range(TASKS_PER_EPOCH):
             settle_scored(eng, keys, submit_task(eng, keys), step)
             step += 1
@@ -70,7 +71,7 @@ def build_busy(directory: Path) -> SimpleNamespace:
         eng.submit_as(keys["oracle"], "epoch.close", {})
     net.open_task = submit_task(eng, keys)
     net.url = url
-    net.epochs_closed = EPOCHS + 1
+    net.epochs_closed = EPOCHS + BUILT_EPOCHS
     eng.store.engine.dispose()
     return net
 

@@ -1,6 +1,7 @@
-"""`cor bounty` and `cor community` through the console script on a real SQLite file: fund a bounty,
-submit, award by a reviewer, refuse a non-reviewer and a self-submission, expire with a refund; appoint
-a curator, attest, refuse a self-attestation, and find the community reward in the next statement."""
+"""`cor bounty` and `cor community` through the console script on a real SQLite file: fund a bounty with
+three named reviewers, submit, refuse an award before the deadline, pay on the third approval, refuse a
+non-reviewer and a self-submission, expire with a refund; appoint a curator, attest, refuse a
+self-attestation, and find the community reward in the next statement."""
 
 from cor_incentives.core.units import COR
 from support.cli import j
@@ -19,6 +20,8 @@ def refused(cli, args, code):
 
 def test_bounty_and_community_flow(cli, tmp_path):
     keys = j(cli("init", "--seed", "bty", "--json"))["keys"]
+    for name in ("erin", "frank"):
+        keys[name] = j(cli("keys", "new", name, "--seed", "bty", "--json"))["address"]
     work = tmp_path / "fix.patch"
     work.write_text("--- a/x\n+++ b/x\n@@ fix @@\n")
 
@@ -34,6 +37,10 @@ def test_bounty_and_community_flow(cli, tmp_path):
             "2",
             "--reviewer",
             "carol",
+            "--reviewer",
+            "erin",
+            "--reviewer",
+            "frank",
             "--criteria",
             "Make the flaky test pass 1000 times in a row.",
             "--duration-ticks",
@@ -45,21 +52,28 @@ def test_bounty_and_community_flow(cli, tmp_path):
     assert wallet(cli, "alice", keys) == "24999900"
     cli("bounty", "submit", "--from", "bob", "--bounty", bid, "--file", str(work))
     cli("bounty", "submit", "--from", "dave", "--bounty", bid, "--content-hash", "0x" + "ab" * 32)
-    cli("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "bob", "--rank", "1")
+    refused(cli, ("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "bob"), "deadline_not_reached")
+    refused(cli, ("bounty", "submit", "--from", "alice", "--bounty", bid, "--content-hash", "0x" + "cd" * 32), "self_submission")
+    deadline = j(cli("bounty", "show", bid, "--json"))["deadline_tick"]
+    cli("tick", "--ticks", str(deadline - j(cli("status", "--json"))["tick"]))
+    for reviewer in ("carol", "erin"):
+        cli("bounty", "award", "--from", reviewer, "--bounty", bid, "--submission", "bob")
+    assert wallet(cli, "bob", keys) == "25000000"  # 2 of the 3 approvals it needs
+    cli("bounty", "award", "--from", "frank", "--bounty", bid, "--submission", "bob")
     assert wallet(cli, "bob", keys) == "25000050"
 
     before = j(cli("status", "--json"))["seq"]
     refused(cli, ("bounty", "award", "--from", "dave", "--bounty", bid, "--submission", "dave"), "not_a_reviewer")
     p = cli("bounty", "award", "--from", "dave", "--bounty", bid, "--submission", "dave", ok=False)  # human output too
     assert p.returncode != 0 and "error (not_a_reviewer)" in p.stderr and "is not a reviewer of bounty" in " ".join(p.stderr.split())
-    refused(cli, ("bounty", "submit", "--from", "alice", "--bounty", bid, "--content-hash", "0x" + "cd" * 32), "self_submission")
     refused(cli, ("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "bob"), "already_awarded")
-    refused(cli, ("bounty", "expire", "--from", "bob", "--bounty", bid), "deadline_not_reached")
+    refused(cli, ("bounty", "expire", "--from", "bob", "--bounty", bid), "review_period_not_over")
     assert j(cli("status", "--json"))["seq"] == before
 
     shown = j(cli("bounty", "show", bid, "--json"))
     assert shown["status"] == "open" and shown["escrow"] == "50" and shown["prizes_by_rank"] == ["50", "50"]
-    assert [e["rank"] for e in shown["entries"]] == [1, None]
+    assert [e["rank"] for e in shown["entries"]] == [1, None] and shown["review_quorum"] == 3
+    assert shown["entries"][0]["awarded_by"] == [keys["carol"], keys["erin"], keys["frank"]]
     review_end = shown["review_ends_tick"]
     tick = j(cli("status", "--json"))["tick"]
     cli("tick", "--ticks", str(review_end - tick))

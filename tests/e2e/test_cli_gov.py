@@ -1,6 +1,7 @@
-"""Governance through the console script: a parameter change passes and applies from its epoch,
-`cor gov params --json` shows the history, a vetoed proposal burns its deposit, one below quorum
-fails, bad input is refused, and `cor verify` replays it all."""
+"""Governance through the console script: stake votes once bonded for a whole epoch, a parameter change
+passes and applies from its epoch, `cor gov params --json` shows the history, a vetoed proposal burns its
+deposit, one below quorum fails and forfeits its deposit to the treasury, bad input is refused, and
+`cor verify` replays it all."""
 
 import json
 
@@ -23,6 +24,10 @@ def test_governance_end_to_end(cli, tmp_path):
     cli("node", "register", "--from", "alice", "--role", "miner", "--self-bond", "6000")
     cli("node", "register", "--from", "bob", "--role", "miner", "--self-bond", "3000")
     cli("node", "register", "--from", "carol", "--role", "miner", "--self-bond", "1000")
+    p = cli("gov", "propose", "--from", "dave", "--kind", "param_change", "--title", "early", "--set", "max_commission_bps=3000", "--json", ok=False)
+    assert p.returncode != 0 and j(p)["error"] == "no_voting_power"  # fresh stake does not vote
+    cli("epoch", "close")
+    cli("epoch", "close")  # epoch 2: the stake bonded in epoch 0 votes
 
     p1 = j(
         cli(
@@ -37,7 +42,7 @@ def test_governance_end_to_end(cli, tmp_path):
             "--set",
             "max_commission_bps=3000",
             "--effective-epoch",
-            "2",
+            "4",
             "--json",
         )
     )["proposal"]
@@ -70,23 +75,25 @@ def test_governance_end_to_end(cli, tmp_path):
             "--set",
             "max_commission_bps=2500",
             "--effective-epoch",
-            "3",
+            "5",
             "--json",
         )
     )["proposal"]
     cli("gov", "vote", "--from", "carol", "--proposal", str(p3), "--option", "yes")  # 10 % of stake: below quorum
-    burned_before = j(cli("status", "--json"))["burned"]
-    cli("epoch", "close")  # epoch 0 closes at tick 20: p1 executes; p2 and p3 end at tick 20 as well
+    before = j(cli("status", "--json"))
+    cli("epoch", "close")  # epoch 2 closes at tick 60: p1 executes; p2 and p3 end at tick 60 as well
     shown = {d["id"]: d for d in j(cli("gov", "show", "--json"))}
     assert shown[p1]["status"] == "EXECUTED"
     assert shown[p2]["status"] == "VETOED"
     assert shown[p3]["status"] == "REJECTED" and shown[p3]["result"] == "quorum not met"
-    assert float(j(cli("status", "--json"))["burned"]) == float(burned_before) + 1000  # the vetoed deposit
+    after = j(cli("status", "--json"))
+    assert float(after["burned"]) == float(before["burned"]) + 1000  # the vetoed deposit
+    assert float(after["treasury"]) == float(before["treasury"]) + 1000  # the deposit of the one below quorum
 
     params = j(cli("gov", "params", "--json"))
-    assert params["epoch"] == 1 and params["in_force"]["max_commission_bps"] == 2000
+    assert params["epoch"] == 3 and params["in_force"]["max_commission_bps"] == 2000
     by_epoch = {h["from_epoch"]: h["params"]["max_commission_bps"] for h in params["history"]}
-    assert by_epoch[0] == 2000 and by_epoch[2] == 3000
+    assert by_epoch[0] == 2000 and by_epoch[4] == 3000
     cli("epoch", "close")
     assert j(cli("gov", "params", "--json"))["in_force"]["max_commission_bps"] == 3000
     cli("node", "commission", "--from", "carol", "--bps", "500")

@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from cor_incentives.core.accounts import is_linked
 from cor_incentives.core.apply import HANDLERS, conservation_holds, replay
 from cor_incentives.core.bounties import (
+    entry_reviewers,
     prize_for_rank,
     process_bounty_award,
     process_bounty_create,
@@ -20,6 +22,8 @@ from cor_incentives.core.bounties import (
     process_bounty_finalize,
     process_bounty_score,
     process_bounty_submit,
+    review_end_tick,
+    review_quorum,
 )
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR
@@ -57,8 +61,11 @@ def chash(i: int) -> str:
 class BountyMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.c = Chain(wallets={n: 5_000 * COR for n in PEOPLE}, params={"epoch_length_ticks": 25})
-        for v in ("v0", "v1"):
+        self.c = Chain(
+            wallets={n: 5_000 * COR for n in PEOPLE}, params={"epoch_length_ticks": 25, "bounty_review_quorum": 2, "bounty_drawn_reviewers": 3}
+        )
+        self.c.as_("h0", "transfer", {"to": addr("v0"), "amount": str(COR)})  # v0 is linked to h0: never drawn when h0 submits
+        for v in ("v0", "v1", "s1"):
             self.c.as_(v, "node.register", {"role": "validator", "self_bond": str(2_000 * COR)})
 
     def _try(self, who, kind, body):
@@ -98,7 +105,7 @@ class BountyMachine(RuleBasedStateMachine):
                     "criteria": "seeded",
                     "winners": winners,
                     "deadline_tick": self.c.state.tick + 20,
-                    "reviewers": [ADDRS[6]] if named else [],
+                    "reviewers": [ADDRS[6], ADDRS[7]] if named else [],
                     "kind": kind,
                 },
             )
@@ -114,7 +121,7 @@ class BountyMachine(RuleBasedStateMachine):
         b = self.c.state.bounties.get(bid)
         if b is None or not sane:
             return j
-        pool = list(b.reviewers) or [addr("v0"), addr("v1")]
+        pool = list(b.reviewers) or [addr("v0"), addr("v1"), addr("s1")]
         return pool[j % len(pool)]
 
     def _hunter(self, bid, j, sane):
@@ -129,7 +136,7 @@ class BountyMachine(RuleBasedStateMachine):
         prize=st.one_of(st.integers(1, 4_000 * COR), st.integers(0, 50)),
         winners=st.integers(0, 4),
         payout=st.integers(0, 5),
-        reviewers=st.sampled_from([[], [6], [6, 7], [6, 8], [0]]),
+        reviewers=st.sampled_from([[], [6], [6, 7], [6, 7, 8], [0, 2]]),
         kind=st.sampled_from(["bounty", "challenge", "bounty", "challenge", "nope"]),
         ahead=st.integers(-1, 40),
     )
@@ -158,14 +165,11 @@ class BountyMachine(RuleBasedStateMachine):
         who=st.integers(0, 9),
         i=st.integers(0, 10),
         hunter=st.integers(0, 9),
-        rank=st.one_of(st.none(), st.integers(0, 4)),
         sane=st.sampled_from([True, True, True, False]),
     )
-    def award(self, who, i, hunter, rank, sane):
+    def award(self, who, i, hunter, sane):
         bid = self._bounty(i, "bounty" if sane else None)
         body = {"bounty": bid, "submission": self._hunter(bid, hunter, sane)}
-        if rank is not None:
-            body["rank"] = rank
         self._try(self._reviewer(bid, who, sane), "bounty.award", body)
 
     @precondition(lambda self: self._some())
@@ -189,14 +193,14 @@ class BountyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self._some())
     @rule(i=st.integers(0, 10), base=st.integers(0, 10**9), kind=st.sampled_from(["bounty", "challenge"]))
     def review_all(self, i, base, kind):
-        """Every reviewer scores every entry (challenge), or the first reviewer awards every entry (bounty)."""
+        """Every reviewer scores (challenge) or approves (bounty) every entry."""
         b = self.c.state.bounties[self._bounty(i, kind)]
-        reviewers = list(b.reviewers) or [addr("v0"), addr("v1")]
+        reviewers = list(b.reviewers) or [addr("v0"), addr("v1"), addr("s1")]
         for k, hunter in enumerate(sorted(b.submissions)):
             for j, r in enumerate(reviewers):
                 if b.kind == "challenge":
                     self._try(r, "bounty.score", {"bounty": b.id, "submission": hunter, "score_ppb": (base + 7919 * k + 104729 * j) % (10**9 + 1)})
-                elif j == 0 or hunter == reviewers[0]:
+                else:
                     self._try(r, "bounty.award", {"bounty": b.id, "submission": hunter})
 
     @precondition(lambda self: self._some())
@@ -218,9 +222,24 @@ class BountyMachine(RuleBasedStateMachine):
             assert b.paid == sum(x.paid for x in b.submissions.values()) <= b.prize
             ranks = [x.rank for x in b.submissions.values() if x.rank is not None]
             assert len(ranks) == len(set(ranks)) == b.award_count <= b.winners
+            k = review_quorum(b)
             for x in b.submissions.values():
                 assert x.paid == (prize_for_rank(b, x.rank) if x.rank is not None else 0)
                 assert x.hunter != b.sponsor and x.hunter not in b.reviewers
+                assert set(x.approvals) <= set(b.reviewers) and set(x.scores) <= set(b.reviewers)
+                assert not any(is_linked(s, r, x.hunter) for r in [*x.approvals, *x.scores])
+                if x.rank is not None:  # paid only with k (at least a majority of) reviewers behind it, after the deadline
+                    if b.kind == "bounty":
+                        assert 2 * len(x.awarded_by) > len(b.reviewers) and len(x.awarded_by) >= min(k, b.review_quorum) >= 1
+                        assert len(set(x.awarded_by)) == len(x.awarded_by)
+                    else:
+                        eligible = entry_reviewers(s, b, x)
+                        assert 2 * sum(1 for r in eligible if x.scores.get(r, 0) > 0) > len(eligible)
+                    assert s.tick >= b.deadline_tick
+            if b.drawn and b.drawn_tick is not None:
+                assert b.drawn_tick >= b.deadline_tick and not any(is_linked(s, r, h) for r in b.reviewers for h in [b.sponsor, *b.submissions])
+            if b.finalized_tick is not None:
+                assert b.finalized_tick >= review_end_tick(s, b)
             if b.status == "expired":
                 assert escrow == 0 and b.refunded == b.prize - b.paid
             else:

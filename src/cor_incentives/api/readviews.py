@@ -96,11 +96,11 @@ params_view = views.params_view
 
 
 def proposal_list(s: State) -> dict[str, Any]:
-    return {"proposals": [proposal_view(p) for _, p in sorted(s.proposals.items())]}
+    return {"proposals": [proposal_view(s, p) for _, p in sorted(s.proposals.items())]}
 
 
 def proposal_detail(s: State, pid: int) -> dict[str, Any]:
-    return proposal_view(get_proposal(s, pid))
+    return proposal_view(s, get_proposal(s, pid))
 
 
 # --- bounties --------------------------------------------------------------------------------

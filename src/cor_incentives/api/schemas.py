@@ -449,7 +449,9 @@ class ProposalOut(Out):
     end_tick: int
     total_power: str
     votes: dict[str, str] = Field(..., description="Voter → option.")
-    tally: dict[str, str] = Field(..., description="Option → COR of voting power (live while voting).")
+    tally: dict[str, str] = Field(..., description="Option → COR of voting power (live while voting, with the stake bonded now).")
+    quorum_met: bool | None = Field(..., description="Whether the turnout met quorum (null while voting).")
+    executable_tick: int | None = Field(..., description="A passed proposal runs at the first epoch close at or after this tick.")
     executed_epoch: int | None
 
 

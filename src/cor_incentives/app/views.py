@@ -342,9 +342,8 @@ def task(state: State, t: Any) -> dict[str, Any]:
     }
 
 
-def proposal_view(p: Any) -> dict[str, Any]:
-    """A proposal with its votes and tally (live while voting, final after)."""
-    live = tally(p)
+def proposal_view(s: State, p: Any) -> dict[str, Any]:
+    """A proposal with its votes and tally (live while voting, with the stake bonded now; final after)."""
     return {
         "id": p.id,
         "kind": p.kind,
@@ -358,7 +357,9 @@ def proposal_view(p: Any) -> dict[str, Any]:
         "end_tick": p.end_tick,
         "total_power": format_cor(p.total_power),
         "votes": dict(sorted(p.votes.items())),
-        "tally": {k: format_cor(v) for k, v in (p.tally or live).items()},
+        "tally": {k: format_cor(v) for k, v in tally(s, p).items()},
+        "quorum_met": p.quorum_met if p.tallied_tick is not None else None,
+        "executable_tick": p.executable_tick,
         "executed_epoch": p.executed_epoch,
     }
 

@@ -9,9 +9,9 @@ from typing import Any
 import typer
 
 from ..app.keys import Keystore
-from ..core.bounties import bounty_account, bounty_param, get_bounty, prize_for_rank, ranking
+from ..core.bounties import bounty_account, get_bounty, prize_for_rank, ranking, review_end_tick, review_quorum
 from ..core.community import KINDS as ATTESTATION_KINDS
-from ..core.community import community_param
+from ..core.community import curator_points_given
 from ..core.errors import InvalidInput
 from ..core.records import Bounty
 from ..core.state import State
@@ -57,11 +57,13 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
         "sponsor": b.sponsor,
         "criteria": b.criteria,
         "deadline_tick": b.deadline_tick,
-        "review_ends_tick": b.deadline_tick + bounty_param(state, "bounty_review_period_ticks"),
+        "review_ends_tick": review_end_tick(state, b),
         "winners": b.winners,
         "awards": b.award_count,
         "reviewers": list(b.reviewers),
-        "any_validator_reviews": not b.reviewers,
+        "reviewers_drawn": b.drawn,
+        "drawn_tick": b.drawn_tick,
+        "review_quorum": review_quorum(b) if b.reviewers else b.review_quorum,  # approvals a bounty entry needs
         "prize": format_cor(b.prize),
         "prize_units": str(b.prize),
         "escrow": format_cor(escrow),
@@ -75,7 +77,7 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
         "prizes_by_rank": [format_cor(prize_for_rank(b, r)) for r in range(1, b.winners + 1)],
     }
     if detail:
-        order = {s.hunter: i for i, s in enumerate(ranking(b), start=1)} if b.kind == "challenge" else {}
+        order = {s.hunter: i for i, s in enumerate(ranking(state, b), start=1)} if b.kind == "challenge" else {}
         data["entries"] = [
             {
                 "hunter": s.hunter,
@@ -83,10 +85,11 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
                 "tick": s.tick,
                 "score_ppb": s.score_ppb,
                 "scores": len(s.scores),
+                "approvals": list(s.approvals),
                 "standing": order.get(s.hunter),
                 "rank": s.rank,
                 "paid": format_cor(s.paid),
-                "awarded_by": s.awarded_by,
+                "awarded_by": list(s.awarded_by),
             }
             for s in b.submissions.values()
         ]
@@ -104,10 +107,14 @@ def community_view(state: State) -> dict[str, Any]:
             {"curator": a.curator, "member": a.member, "kind": a.kind, "points": a.points, "reference": a.reference, "tick": a.tick}
             for a in state.attestations
         ],
+        "eligible": len(state.community_eligible),
+        "curator_points": {c: curator_points_given(state, c) for c in sorted(state.curators)},
         "rules": {
-            "min_stake": format_cor(community_param(state, "community_min_stake_units")),
-            "min_balance": format_cor(community_param(state, "community_min_balance_units")),
-            "max_points_per_member_epoch": community_param(state, "community_max_points_per_member_epoch"),
+            "min_stake": format_cor(state.params.community_min_stake_units),
+            "min_balance": format_cor(state.params.community_min_balance_units),
+            "min_account_age_epochs": state.params.community_min_account_age_epochs,
+            "max_points_per_member_epoch": state.params.community_max_points_per_member_epoch,
+            "curator_points_per_epoch": state.params.community_curator_points_per_epoch,
         },
     }
 
@@ -129,7 +136,9 @@ def bounty_create(
     deadline_tick: int | None = typer.Option(None, "--deadline-tick", help="Tick at which submissions close."),
     duration_ticks: int | None = typer.Option(None, "--duration-ticks", help="Or: submissions close this many ticks from now."),
     winners: int = typer.Option(1, "--winners", help="Prizes (ranks), 1-32."),
-    reviewer: list[str] = typer.Option([], "--reviewer", help="Reviewer address or key name (repeatable; none: any active validator)."),
+    reviewer: list[str] = typer.Option(
+        [], "--reviewer", help="Reviewer address or key name (repeatable, at least bounty_review_quorum; none: drawn from the validators)."
+    ),
     kind: str = typer.Option("bounty", "--kind", help="bounty (reviewers award) or challenge (reviewers score, ranked)."),
     payout_bps: str | None = typer.Option(None, "--payout-bps", help="Share of each rank, e.g. 6000,3000,1000 (default: equal)."),
     sender: str = FromOption,
@@ -203,18 +212,14 @@ def bounty_submit(
 def bounty_award(
     bounty: int = typer.Option(..., "--bounty"),
     submission: str = typer.Option(..., "--submission", help="The hunter's address or key name."),
-    rank: int | None = typer.Option(None, "--rank", help="1 = first prize (default: the best rank still free)."),
     sender: str = FromOption,
     db: str | None = DbOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Award a prize to a submission (a reviewer of a bounty)."""
+    """Approve a submission (a reviewer, after the deadline); the k-th approval pays it the best rank still free."""
     hunter = Keystore(keys_dir).resolve_address(submission)
-    body: dict[str, Any] = {"bounty": bounty, "submission": hunter}
-    if rank is not None:
-        body["rank"] = rank
-    _send("bounty.award", body, sender, db, keys_dir, as_json, f"awarded bounty {bounty} to {hunter}")
+    _send("bounty.award", {"bounty": bounty, "submission": hunter}, sender, db, keys_dir, as_json, f"approved {hunter}'s entry to bounty {bounty}")
 
 
 @bounty_app.command("score")
@@ -250,7 +255,7 @@ def bounty_finalize(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Rank a challenge's entries by score and pay its prizes (after the deadline)."""
+    """Rank a challenge's entries by score and pay its prizes (anyone, once the review period is over)."""
     _send("bounty.finalize", {"bounty": bounty}, sender, db, keys_dir, as_json, f"challenge {bounty} finalized")
 
 
@@ -280,7 +285,11 @@ def bounty_show(bounty: int, db: str | None = DbOption, as_json: bool = JsonOpti
             f"paid {data['paid']} · refunded {data['refunded']} · deadline tick {data['deadline_tick']}"
         )
         console.print(f"criteria: {data['criteria']}")
-        console.print(f"reviewers: {'any active validator' if data['any_validator_reviews'] else ', '.join(data['reviewers'])}")
+        if data["reviewers_drawn"] and data["drawn_tick"] is None:
+            who = "drawn from the validators at the deadline"
+        else:
+            who = ", ".join(data["reviewers"]) or "none (nobody could be drawn)"
+        console.print(f"reviewers (k = {data['review_quorum']}): {who}")
         table(
             "entries",
             ["hunter", "content hash", "score ppb", "standing", "rank", "paid"],

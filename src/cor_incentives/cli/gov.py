@@ -94,10 +94,10 @@ def show(proposal: int | None = typer.Argument(None), db: str | None = DbOption,
     """One proposal with its tally, or all proposals."""
     engine = open_network(db)
     if proposal is not None:
-        data: Any = views.proposal_view(get_proposal(engine.state, proposal))
+        data: Any = views.proposal_view(engine.state, get_proposal(engine.state, proposal))
         emit(data, as_json, lambda: table(f"proposal {proposal}", ["field", "value"], [[k, v] for k, v in data.items()]))
         return
-    data = [views.proposal_view(p) for _, p in sorted(engine.state.proposals.items())]
+    data = [views.proposal_view(engine.state, p) for _, p in sorted(engine.state.proposals.items())]
     emit(
         data,
         as_json,

@@ -20,10 +20,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from . import ledger as acct
+from .accounts import note_accounts
 from .beacon import genesis_beacon, process_beacon_anchor, reveal, run_draws
 from .bounties import (
     process_bounty_award,
     process_bounty_create,
+    process_bounty_deadlines,
     process_bounty_expire,
     process_bounty_finalize,
     process_bounty_score,
@@ -32,7 +34,7 @@ from .bounties import (
 from .bridge import process_bridge_confirm, process_bridge_post
 from .claims import process_claim
 from .commands import MAX_TICKS_PER_EVENT, check_body
-from .community import process_community_appoint, process_community_attest, process_community_remove
+from .community import process_community_appoint, process_community_attest, process_community_remove, process_community_snapshot
 from .controllers import DEFAULT_CONTROLLERS
 from .epoch import process_epoch, ticks_to_epoch_end
 from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
@@ -41,7 +43,7 @@ from .governance import process_governance_tallies, process_propose, process_vot
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .params import ParamHistory, params_from_dict
-from .records import Checkpoint
+from .records import Checkpoint, EarningItem
 from .sampling import SelectionIndex
 from .selection import check_index
 from .sessions import process_session_close, process_session_deposit, process_session_open
@@ -57,6 +59,7 @@ from .staking import (
     process_withdraw,
 )
 from .state import State, assert_ready
+from .streams import Stream
 from .tasks import (
     process_task_cancel,
     process_task_deadlines,
@@ -115,6 +118,8 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
     state.controllers = {c.name: replace(c) for c in DEFAULT_CONTROLLERS}
     for account, units in parsed:
         state.ledger.transfer("genesis", account, units, "genesis")
+    note_accounts(state, actor, state.ledger.postings)
+    process_community_snapshot(state)
 
 
 def _check_genesis_account(account: str) -> None:
@@ -136,6 +141,9 @@ def process_transfer(state: State, actor: str, body: dict[str, Any]) -> None:
     if have < amount:
         raise Conflict(f"wallet holds {have}, transfer needs {amount}", code="insufficient_funds")
     state.ledger.transfer(acct.wallet(actor), acct.wallet(to), amount, "transfer")
+    if to != actor:
+        state.earnings.append(EarningItem(actor, Stream.TRANSFER, -amount, {"to": to}))
+        state.earnings.append(EarningItem(to, Stream.TRANSFER, amount, {"from": actor}))
 
 
 def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -151,6 +159,7 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
         state.tick = min(start + n, next_due_tick(state))
         process_task_deadlines(state)
         process_governance_tallies(state)
+        process_bounty_deadlines(state)
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
             check_index(state)
@@ -159,13 +168,15 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
 
 
 def next_due_tick(state: State) -> int:
-    """The next tick at which something is due: a task deadline, the end of a vote, the epoch's end.
+    """The next tick at which something is due: a task deadline, the end of a vote, a bounty deadline whose
+    reviewers are to be drawn, the epoch's end.
 
     Time jumps straight there: ticks in between change nothing, so a tick of a million costs what
     its deadlines cost."""
     due = [state.tick + max(1, ticks_to_epoch_end(state))]
     due += [t for t in state.deadlines if t > state.tick]
     due += [p.end_tick for p in state.proposals.values() if p.status == "VOTING" and p.end_tick > state.tick]
+    due += [b.deadline_tick for b in state.bounties.values() if b.drawn and b.drawn_tick is None and b.deadline_tick > state.tick]
     return min(due)
 
 
@@ -281,6 +292,7 @@ def apply(state: State, event: Event) -> Applied:
         if cmd.kind == "genesis":
             state.chain_id = cmd.chain_id
         handler(state, cmd.actor, dict(cmd.body))
+        note_accounts(state, cmd.actor, state.ledger.postings)
     except EngineError:
         state.ledger.rollback()
         if cmd.kind == "genesis":

@@ -1,43 +1,62 @@
-"""Bounties and challenges: a sponsor's prize in escrow, hunters' submissions, reviewers' awards (docs/design.md §8).
+"""Bounties and challenges: a sponsor's prize in escrow, hunters' submissions, k-of-n reviewers' awards (docs/design.md §8).
 
 Concepts
-    A *bounty* pays prizes to submissions that reviewers approve (``bounty.award``), in any order,
-    before or after the deadline, until it expires. A *challenge* ranks its entries by score: each
-    reviewer scores each entry once (``bounty.score``, ppb), an entry's score is the median of its
-    reviewers' scores (lower median), and ``bounty.finalize`` after the deadline pays the best
-    ``winners`` entries by rank (ties: the earlier submission ranks first; an entry with no score or
-    a median score of 0 wins nothing). Reviewers are the addresses the sponsor named (validators or
-    appointed judges) or, when none were named, every active validator node (bonded at least the
-    minimum and not jailed). A reviewer never reviews its own entry.
+    A *bounty* pays its prizes to the submissions its reviewers approve (``bounty.award``): an entry
+    is paid, at the best rank still free, once enough of them approved it:
+        approvals_needed = min(n, max(k, ⌊n/2⌋ + 1))      (n reviewers, k = ``review_quorum``)
+    so a minority of the reviewers can never pay an entry. A *challenge* ranks its entries by score:
+    each reviewer scores each entry once (``bounty.score``, ppb), and an entry's score is the lower
+    median over all of its reviewers, a reviewer that gave no score counting 0:
+        score = lower median of [score of r, or 0] for r in the reviewers eligible for the entry
+    i.e. a value that a majority of the reviewers reached. A minority can neither lift its puppet's
+    score nor sink another entry's by scoring or by withholding a score (counting only the scores
+    given would let a judge disqualify the honest entry by staying silent). ``bounty.finalize`` pays
+    the best ``winners`` entries by rank (ties: the earlier submission ranks first; a score of 0
+    wins nothing). Everything a reviewer does happens after the deadline: awards and scores from the
+    deadline on, finalize only once the review period is over.
+
+Reviewers (k of n)
+    k = ``bounty_review_quorum`` when the bounty is created. The sponsor names n ≥ k reviewers
+    (validators or appointed judges), or names none: then, at the first tick at or after the deadline,
+    n = ``bounty_drawn_reviewers`` are drawn from the active validator nodes (bonded at least the
+    minimum, not jailed), with inclusion probability proportional to stake × reputation
+    (Sampford's method, ``sampling.reference_draw``), leaving out the sponsor, every submitter, and
+    anyone linked to one of them (accounts.py: one funded the other, or one delegates to the other's
+    node). The draw's seed is the beacon's (``beacon.request_draw(state, "bounty_reviewers", id)``):
+    the value revealed by that tick, which nobody could know when the submissions closed; a network
+    without a beacon seeds it with sha256(head hash ‖ "bounty_reviewers:" ‖ id). When fewer than k
+    can be drawn, k becomes the number drawn (none drawn: nothing can be awarded; the prize is
+    refunded after the review period). A reviewer never reviews its own entry nor an entry of an
+    address it is linked to, and a named reviewer may not submit.
 
 State
     ``state.bounties[id] = Bounty(id, sponsor, kind, prize, criteria, deadline_tick, winners,
-    reviewers, payout_bps, created_tick, status, submissions, award_count, paid, refunded, treasury_funding, ...)``;
-    ``status`` is ``open`` → (challenges: ``finalized``) → ``expired``. The prize sits in
-    ``escrow:bounty:<id>``; at every moment escrow = prize − paid − refunded.
+    reviewers, payout_bps, created_tick, review_quorum, drawn, drawn_tick, status, submissions,
+    award_count, paid, refunded, treasury_funding, ...)``; ``status`` is ``open`` → (challenges:
+    ``finalized``) → ``expired``. The prize sits in ``escrow:bounty:<id>``; at every moment
+    escrow = prize − paid − refunded.
 
 Messages (the order of the checks is the precedence of the rejections)
     ``bounty.create``   {prize (base units), criteria (≤ 2000 chars), deadline_tick, winners (1..32),
                          reviewers?: [address], kind?: "bounty" | "challenge", payout_bps?: [bps per rank]}
     ``bounty.submit``   {bounty, content_hash}                  a hunter, once, before the deadline; not the
                                                                 sponsor nor a named reviewer
-    ``bounty.award``    {bounty, submission (hunter), rank?}    a reviewer; kind bounty; rank 1 is the first
-                                                                prize (default: the best rank still free)
-    ``bounty.score``    {bounty, submission (hunter), score_ppb}  a reviewer; kind challenge; before finalize
-    ``bounty.finalize`` {bounty}                                kind challenge, after the deadline: by a
-                                                                reviewer, or by anyone once the review period is over
+    ``bounty.award``    {bounty, submission (hunter)}           a reviewer's approval, after the deadline; kind
+                                                                bounty; the k-th approval pays the best free rank
+    ``bounty.score``    {bounty, submission (hunter), score_ppb}  a reviewer, after the deadline; kind challenge
+    ``bounty.finalize`` {bounty}                                kind challenge, anyone, once the review period is over
     ``bounty.expire``   {bounty}                                anyone, after the deadline, once nothing more
                                                                 can be paid (bounty: no entries, every prize
                                                                 awarded, or the review period over; challenge:
                                                                 finalized, or no entries): refunds the rest
     Rejections: ``bounty_not_found``, ``invalid_bounty``, ``zero_amount``, ``invalid_amount``, ``invalid_criteria``,
-    ``invalid_deadline``, ``invalid_winners``, ``invalid_reviewers``, ``invalid_address``, ``invalid_bounty_kind``,
-    ``invalid_payout``, ``prize_too_small``, ``insufficient_funds``, ``too_many_open_bounties``, ``invalid_hash``,
-    ``bounty_expired``, ``bounty_finalized``, ``deadline_passed``, ``self_submission``, ``reviewer_cannot_submit``,
-    ``already_submitted``, ``all_prizes_awarded``, ``too_many_submissions``, ``wrong_bounty_kind``,
-    ``submission_not_found``, ``not_a_reviewer``, ``reviewer_is_hunter``, ``already_awarded``, ``invalid_rank``,
-    ``rank_already_awarded``, ``invalid_score``, ``already_scored``, ``deadline_not_reached``,
-    ``review_period_not_over``, ``challenge_not_finalized``.
+    ``invalid_deadline``, ``invalid_winners``, ``invalid_reviewers``, ``too_few_reviewers``, ``invalid_address``,
+    ``invalid_bounty_kind``, ``invalid_payout``, ``prize_too_small``, ``insufficient_funds``, ``too_many_open_bounties``,
+    ``invalid_hash``, ``bounty_expired``, ``bounty_finalized``, ``deadline_passed``, ``self_submission``,
+    ``reviewer_cannot_submit``, ``already_submitted``, ``all_prizes_awarded``, ``too_many_submissions``,
+    ``wrong_bounty_kind``, ``submission_not_found``, ``deadline_not_reached``,
+    ``not_a_reviewer``, ``reviewer_is_hunter``, ``reviewer_is_linked``, ``already_awarded``, ``already_approved``,
+    ``invalid_score``, ``already_scored``, ``review_period_not_over``, ``challenge_not_finalized``.
 
 Payouts
     rank r (1-based) pays  prize × payout_bps[r−1] // 10 000  with ``payout_bps`` (one entry per rank,
@@ -59,8 +78,10 @@ Statement lines (paid to wallets, so never claimable)
     sponsor: ``bounty_funding`` (−prize) at create and ``bounty_refund`` at expiry; hunter: ``bounty_prize``.
 
 Parameters (in ``Params``; governance may change them)
-    ``bounty_review_period_ticks``  ticks after the deadline during which only reviewers may finalize and a
-                                    bounty cannot yet expire (so a sponsor cannot cut the review short)
+    ``bounty_review_quorum``        k: approvals a bounty entry needs (at least a majority of the reviewers)
+    ``bounty_drawn_reviewers``      n: reviewers drawn when the sponsor names none
+    ``bounty_review_period_ticks``  ticks after the deadline for reviewing; a challenge is finalized after
+                                    it, and a bounty with entries and unawarded prizes cannot expire before
     ``bounty_max_duration_ticks``   furthest deadline from now
     ``bounty_max_submissions``      entries per bounty (a bound on the state)
 """
@@ -71,8 +92,12 @@ import re
 from typing import Any
 
 from . import ledger as acct
+from .accounts import is_linked, linked_to_any
+from .beacon import draw_handler, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Bounty, BountyStatus, EarningItem, Submission
+from .sampling import reference_draw
+from .selection import selection_weight
 from .staking import is_selectable
 from .state import State
 from .streams import Stream
@@ -86,11 +111,7 @@ MAX_REVIEWERS = 32
 MAX_CRITERIA_CHARS = 2_000
 MAX_OPEN_BOUNTIES = 10_000
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
-
-
-def bounty_param(state: State, name: str) -> int:
-    """A bounty parameter in force"""
-    return int(getattr(state.params, name))
+REVIEWER_DRAW = "bounty_reviewers"  # the purpose of the reviewer draw
 
 
 def bounty_account(bounty_id: int) -> str:
@@ -114,23 +135,74 @@ def prize_for_rank(b: Bounty, rank: int) -> int:
     return b.prize // b.winners
 
 
-def is_reviewer(state: State, b: Bounty, who: str) -> bool:
-    """A named reviewer, or (none named) an active validator node."""
-    if b.reviewers:
-        return who in b.reviewers
-    node = state.nodes.get(who)
-    return node is not None and node.role == "validator" and is_selectable(state, node)
+def is_reviewer(b: Bounty, who: str) -> bool:
+    """One of the bounty's reviewers (named, or drawn after the deadline)."""
+    return who in b.reviewers
+
+
+def review_quorum(b: Bounty) -> int:
+    """Approvals a bounty entry needs: min(n, max(k, ⌊n/2⌋ + 1)) of its n reviewers (0 when there are none)."""
+    n = len(b.reviewers)
+    return min(n, max(b.review_quorum, n // 2 + 1))
+
+
+def entry_reviewers(state: State, b: Bounty, sub: Submission) -> list[str]:
+    """The reviewers who may review ``sub``: not its hunter, not linked to it."""
+    return [r for r in b.reviewers if r != sub.hunter and not is_linked(state, r, sub.hunter)]
+
+
+def entry_score(state: State, b: Bounty, sub: Submission) -> int:
+    """A challenge entry's score: the lower median over its eligible reviewers, a missing score counting 0."""
+    scores = [(sub.scores.get(r, 0), 1, r) for r in entry_reviewers(state, b, sub)]
+    return weighted_median(scores) if scores else 0
+
+
+def review_end_tick(state: State, b: Bounty) -> int:
+    """The deadline plus the review period."""
+    return b.deadline_tick + state.params.bounty_review_period_ticks
 
 
 def review_over(state: State, b: Bounty) -> bool:
     """The deadline plus the review period has passed."""
-    return state.tick >= b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
+    return state.tick >= review_end_tick(state, b)
 
 
-def ranking(b: Bounty) -> list[Submission]:
-    """A challenge's entries that can win, best first: median score descending, then earlier entry."""
-    scored = [s for s in b.submissions.values() if s.score_ppb]
-    return sorted(scored, key=lambda s: (-(s.score_ppb or 0), s.index))
+def ranking(state: State, b: Bounty) -> list[Submission]:
+    """A challenge's entries that can win, best first: score descending, then the earlier entry; a score of 0 wins nothing."""
+    scored = [(entry_score(state, b, s), s) for s in b.submissions.values()]
+    return [s for score, s in sorted(scored, key=lambda x: (-x[0], x[1].index)) if score > 0]
+
+
+# --- the reviewer draw -------------------------------------------------------------------------
+
+
+def reviewer_candidates(state: State, b: Bounty) -> dict[str, int]:
+    """Active validators not linked to the sponsor or a submitter, with their selection weight."""
+    parties = [b.sponsor, *b.submissions]
+    out = {}
+    for node_id in sorted(state.nodes):
+        node = state.nodes[node_id]
+        if node.role == "validator" and is_selectable(state, node) and not linked_to_any(state, node_id, parties):
+            out[node_id] = selection_weight(state, node_id)
+    return out
+
+
+@draw_handler(REVIEWER_DRAW)
+def draw_reviewers(state: State, bounty_id: int, seed: bytes) -> None:
+    """Draw ``bounty_drawn_reviewers`` reviewers from the candidates, inclusion ∝ stake × reputation (Sampford)."""
+    b = state.bounties[bounty_id]
+    invariant(b.drawn and not b.reviewers, f"bounty {bounty_id}: reviewers drawn twice")
+    slots = sorted(reviewer_candidates(state, b).items()) if b.submissions else []
+    b.reviewers = tuple(sorted(reference_draw(slots, state.params.bounty_drawn_reviewers, seed)))
+
+
+def process_bounty_deadlines(state: State) -> None:
+    """At the first tick at or after a deadline: ask the beacon for the reviewers of every bounty that names none."""
+    for bid in sorted(state.bounties):
+        b = state.bounties[bid]
+        if b.drawn and b.drawn_tick is None and b.status == BountyStatus.OPEN and state.tick >= b.deadline_tick:
+            b.drawn_tick = state.tick
+            request_draw(state, REVIEWER_DRAW, bid)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -150,13 +222,16 @@ def _criteria(body: dict[str, Any]) -> str:
     return text
 
 
-def _reviewers(body: dict[str, Any]) -> tuple[str, ...]:
+def _reviewers(state: State, body: dict[str, Any]) -> tuple[str, ...]:
     raw = body.get("reviewers", [])
     if not isinstance(raw, list) or len(raw) > MAX_REVIEWERS:
         raise InvalidInput(f"reviewers must be a list of at most {MAX_REVIEWERS} addresses", code="invalid_reviewers")
     out = tuple(parse_address(r) for r in raw)
     if len(set(out)) != len(out):
         raise InvalidInput("reviewers must not repeat an address", code="invalid_reviewers")
+    k = state.params.bounty_review_quorum
+    if out and len(out) < k:
+        raise InvalidInput(f"name at least {k} reviewers (bounty_review_quorum), or none to have them drawn", code="too_few_reviewers")
     return out
 
 
@@ -191,18 +266,26 @@ def _require_kind(b: Bounty, kind: str, hint: str) -> None:
         raise Conflict(f"bounty {b.id} is a {b.kind}: {hint}", code="wrong_bounty_kind")
 
 
+def _require_after_deadline(state: State, b: Bounty) -> None:
+    if state.tick < b.deadline_tick:
+        raise Conflict(f"bounty {b.id} is reviewed after its deadline, tick {b.deadline_tick}", code="deadline_not_reached")
+
+
 def _require_reviewer(state: State, b: Bounty, actor: str, sub: Submission) -> None:
-    if not is_reviewer(state, b, actor):
-        who = "a named reviewer" if b.reviewers else "an active validator node"
+    invariant(not b.drawn or b.drawn_tick is not None, f"bounty {b.id} is past its deadline but its reviewers were not drawn")
+    if not is_reviewer(b, actor):
+        who = "a named reviewer" if not b.drawn else "one of the validators drawn to review it"
         raise Unauthorized(f"{actor} is not a reviewer of bounty {b.id} (must be {who})", code="not_a_reviewer")
     if sub.hunter == actor:
         raise Conflict("a reviewer may not review its own submission", code="reviewer_is_hunter")
+    if is_linked(state, actor, sub.hunter):
+        raise Conflict(f"reviewer {actor} is linked to {sub.hunter} (funding or delegation)", code="reviewer_is_linked")
 
 
 # --- payments --------------------------------------------------------------------------------
 
 
-def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: str | None) -> None:
+def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: tuple[str, ...]) -> None:
     amount = prize_for_rank(b, rank)
     invariant(state.ledger.balance(bounty_account(b.id)) >= amount, f"bounty {b.id} escrow would be overdrawn")
     invariant(b.paid + amount <= b.prize, f"bounty {b.id} would pay more than its prize")
@@ -224,7 +307,8 @@ def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: str | None) ->
         detail["score_ppb"] = sub.score_ppb
         detail["scores"] = dict(sorted(sub.scores.items()))
     else:
-        detail["reviewer"] = by
+        detail["approvals"] = list(by)
+        detail["review_quorum"] = review_quorum(b)
     state.earnings.append(EarningItem(sub.hunter, Stream.BOUNTY_PRIZE, amount, detail))
     _check_escrow(state, b)
     invariant(b.award_count <= b.winners, f"bounty {b.id} paid more ranks than it has winners")
@@ -262,16 +346,16 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     if prize == 0:
         raise InvalidInput("prize must be greater than zero", code="zero_amount")
     criteria = _criteria(body)
-    horizon = bounty_param(state, "bounty_max_duration_ticks")
+    horizon = state.params.bounty_max_duration_ticks
     deadline = _int_field(body, "deadline_tick", state.tick + 1, state.tick + horizon, "invalid_deadline")
     winners = _int_field(body, "winners", 1, MAX_WINNERS, "invalid_winners")
-    reviewers = _reviewers(body)
+    reviewers = _reviewers(state, body)
     kind = body.get("kind", "bounty")
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", code="invalid_bounty_kind")
     payout = _payout_bps(body, winners)
     bid = state.next_id
-    b = Bounty(bid, actor, kind, prize, criteria, deadline, winners, reviewers, payout, state.tick)
+    b = Bounty(bid, actor, kind, prize, criteria, deadline, winners, reviewers, payout, state.tick, state.params.bounty_review_quorum, not reviewers)
     if any(prize_for_rank(b, r) == 0 for r in range(1, winners + 1)):
         raise InvalidInput(f"prize {prize} is too small to pay every one of the {winners} ranks", code="prize_too_small")
     have = state.ledger.balance(acct.wallet(actor))
@@ -310,61 +394,60 @@ def process_bounty_submit(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"{actor} already submitted to bounty {b.id}", code="already_submitted")
     if b.kind == "bounty" and b.award_count >= b.winners:
         raise Conflict(f"every prize of bounty {b.id} is awarded", code="all_prizes_awarded")
-    if len(b.submissions) >= bounty_param(state, "bounty_max_submissions"):
+    if len(b.submissions) >= state.params.bounty_max_submissions:
         raise Conflict(f"bounty {b.id} has the most submissions it may take", code="too_many_submissions")
     b.submissions[actor] = Submission(actor, content_hash, len(b.submissions), state.tick)
 
 
 def process_bounty_award(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``bounty.award``: a reviewer pays a rank's prize to a submission (kind bounty)."""
+    """``bounty.award``: a reviewer approves a submission (kind bounty); the k-th approval pays the best free rank."""
     b = get_bounty(state, body.get("bounty"))
     _require_kind(b, "bounty", "rank entries with bounty.score and bounty.finalize")
     _require_open(b)
     sub = _hunter_entry(b, body)
+    _require_after_deadline(state, b)
     _require_reviewer(state, b, actor, sub)
     if sub.rank is not None:
         raise Conflict(f"{sub.hunter} already won rank {sub.rank} of bounty {b.id}", code="already_awarded")
+    if actor in sub.approvals:
+        raise Conflict(f"{actor} already approved {sub.hunter}'s entry", code="already_approved")
     if b.award_count >= b.winners:
         raise Conflict(f"all {b.winners} prizes of bounty {b.id} are awarded", code="all_prizes_awarded")
-    taken = {s.rank for s in b.submissions.values() if s.rank is not None}
-    rank = body.get("rank")
-    if rank is None:
+    sub.approvals.append(actor)
+    if len(sub.approvals) >= review_quorum(b):
+        taken = {s.rank for s in b.submissions.values() if s.rank is not None}
         rank = min(r for r in range(1, b.winners + 1) if r not in taken)
-    elif isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= b.winners:
-        raise InvalidInput(f"rank must be an integer in [1, {b.winners}]", code="invalid_rank")
-    elif rank in taken:
-        raise Conflict(f"rank {rank} of bounty {b.id} is already awarded", code="rank_already_awarded")
-    _pay(state, b, sub, rank, actor)
+        _pay(state, b, sub, rank, tuple(sub.approvals))
 
 
 def process_bounty_score(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``bounty.score``: a reviewer's one score for a challenge entry; the entry's score is the median."""
+    """``bounty.score``: a reviewer's one score for a challenge entry, after the deadline; the entry's score is the median."""
     b = get_bounty(state, body.get("bounty"))
     _require_kind(b, "challenge", "award submissions with bounty.award")
     _require_open(b)
     sub = _hunter_entry(b, body)
+    _require_after_deadline(state, b)
     _require_reviewer(state, b, actor, sub)
     score = _int_field(body, "score_ppb", 0, PPB, "invalid_score")
     if actor in sub.scores:
         raise Conflict(f"{actor} already scored {sub.hunter}'s entry", code="already_scored")
     sub.scores[actor] = score
-    sub.score_ppb = weighted_median([(v, 1, r) for r, v in sub.scores.items()])
+    sub.score_ppb = entry_score(state, b, sub)
 
 
 def process_bounty_finalize(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``bounty.finalize``: rank a challenge's entries by score and pay the best ``winners`` by rank."""
+    """``bounty.finalize``: once the review period is over, rank a challenge's entries and pay the best ``winners``."""
     b = get_bounty(state, body.get("bounty"))
     _require_kind(b, "challenge", "bounties need no finalize")
     _require_open(b)
-    if state.tick < b.deadline_tick:
-        raise Conflict(f"challenge {b.id} runs until tick {b.deadline_tick}", code="deadline_not_reached")
-    if not is_reviewer(state, b, actor) and not review_over(state, b):
-        end = b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
-        raise Conflict(f"until tick {end} only a reviewer may finalize challenge {b.id}", code="review_period_not_over")
+    _require_after_deadline(state, b)
+    if not review_over(state, b):
+        raise Conflict(f"challenge {b.id} is reviewed until tick {review_end_tick(state, b)}", code="review_period_not_over")
     b.status = BountyStatus.FINALIZED
     b.finalized_tick = state.tick
-    for rank, sub in enumerate(ranking(b)[: b.winners], start=1):
-        _pay(state, b, sub, rank, None)
+    for rank, sub in enumerate(ranking(state, b)[: b.winners], start=1):
+        sub.score_ppb = entry_score(state, b, sub)
+        _pay(state, b, sub, rank, ())
 
 
 def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -377,8 +460,7 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
     if b.kind == "challenge" and b.status != BountyStatus.FINALIZED and b.submissions:
         raise Conflict(f"challenge {b.id} has entries: finalize it first", code="challenge_not_finalized")
     if b.kind == "bounty" and b.submissions and b.award_count < b.winners and not review_over(state, b):
-        end = b.deadline_tick + bounty_param(state, "bounty_review_period_ticks")
-        raise Conflict(f"reviewers may award bounty {b.id} until tick {end}", code="review_period_not_over")
+        raise Conflict(f"reviewers may award bounty {b.id} until tick {review_end_tick(state, b)}", code="review_period_not_over")
     rest = state.ledger.balance(bounty_account(b.id))
     invariant(rest == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize and payments")
     to_treasury = rest * b.treasury_funding // b.prize

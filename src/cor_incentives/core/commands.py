@@ -393,7 +393,7 @@ SCHEMAS: dict[str, Struct | Variant] = {
         }
     ),
     "bounty.submit": Struct({"bounty": Int(1, MAX_ID, code="invalid_bounty"), "content_hash": BlobRef()}),
-    "bounty.award": Struct({"bounty": Int(1, MAX_ID, code="invalid_bounty"), "submission": Address(), "rank": Opt(Int(1, 32, code="invalid_rank"))}),
+    "bounty.award": Struct({"bounty": Int(1, MAX_ID, code="invalid_bounty"), "submission": Address()}),
     "bounty.score": Struct(
         {"bounty": Int(1, MAX_ID, code="invalid_bounty"), "submission": Address(), "score_ppb": Int(0, PPB, code="invalid_score")}
     ),

@@ -1,22 +1,30 @@
 """Community engagement: curators attest contributions with points; the community stream is split by points (docs/design.md §8).
 
 Concepts
-    *Curators* are appointed (for now by the oracle; later by governance through ``appoint_curator`` /
-    ``remove_curator``). A curator attests a member's contribution — forum, support, feedback or
-    bug report — with 1..100 points and a reference (a link or id, ≤ 200 characters). At each epoch
-    close the community emission stream is split among the epoch's members pro rata to their points.
+    *Curators* are appointed by the oracle (``community.appoint``) or by governance (``curator``
+    proposals, through ``appoint_curator`` / ``remove_curator``). A curator attests a member's
+    contribution — forum, support, feedback or bug report — with 1..100 points and a reference (a
+    link or id, ≤ 200 characters). At each epoch close the community emission stream is split among
+    the epoch's members pro rata to their points.
 
 Who may be attested (sybil resistance)
-    Not the curator itself (``self_attestation``). The member must hold at least
-    ``community_min_stake_units`` of stake (self-bond plus delegations to any node) OR at least
-    ``community_min_balance_units`` in its wallet. (The wallet rule stands in for an account-age rule,
-    which would need every event to record when an address was first seen.) A member earns at most
-    ``community_max_points_per_member_epoch`` points per epoch, and a (member, reference) pair is
-    attested at most once per epoch.
+    Eligibility is a snapshot taken when the epoch starts (``process_community_snapshot``), so one
+    balance passed from address to address during the epoch makes one member, not many. A member of
+    epoch e is an address that, at the start of e,
+        - held at least ``community_min_stake_units`` of stake (self-bond plus delegations, as
+          recorded in ``position_starts``) OR at least ``community_min_balance_units`` in its wallet, and
+        - had been seen (accounts.py) for at least ``community_min_account_age_epochs`` epochs:
+          first_seen_epoch + community_min_account_age_epochs ≤ e.
+    Not the curator itself (``self_attestation``) nor an address linked to it (``member_linked_to_curator``:
+    it funded the member or was funded by it, or one delegates to the other's node; accounts.py). A
+    member earns at most ``community_max_points_per_member_epoch`` points per epoch, a (member,
+    reference) pair is attested at most once per epoch, and a curator gives at most
+    ``community_curator_points_per_epoch`` points per epoch in all.
 
 State
-    ``state.curators`` (addresses); ``state.attestations`` (``Attestation`` of the current epoch) and
-    ``state.community_points`` (member → points this epoch), both cleared at epoch close.
+    ``state.curators`` (addresses); ``state.community_eligible`` (this epoch's snapshot);
+    ``state.attestations`` (``Attestation`` of the current epoch) and ``state.community_points``
+    (member → points this epoch), both cleared at epoch close.
 
 Messages (the order of the checks is the precedence of the rejections)
     ``community.appoint`` (oracle) {curator}            ``already_curator``, ``too_many_curators``
@@ -24,18 +32,20 @@ Messages (the order of the checks is the precedence of the rejections)
     ``community.attest``  (curator) {member, kind, points, reference}
         ``not_a_curator``, ``invalid_address``, ``self_attestation``, ``invalid_attestation_kind``,
         ``invalid_points``, ``invalid_reference``, ``duplicate_attestation``, ``member_not_eligible``,
-        ``member_points_cap``, ``too_many_attestations``
+        ``member_linked_to_curator``, ``member_points_cap``, ``curator_budget_spent``, ``too_many_attestations``
 
 Epoch close (``process_community_rewards``, after ``process_emission``, before the record step)
     budget = the epoch's ``community`` stream (in ``pool:network_incentives``);
     member's reward = budget × points // Σ points, from ``pool:network_incentives`` to
     ``claimable:<member>`` (a line ``community`` of the statement, part of the epoch's Merkle leaf).
+    When the next epoch starts, its eligibility snapshot is taken.
 
 Rounding
     The floors, and the whole budget when nobody was attested, stay in ``pool:network_incentives``.
 
 Parameters (in ``Params``; governance may change them)
-    ``community_min_stake_units``, ``community_min_balance_units``, ``community_max_points_per_member_epoch``.
+    ``community_min_stake_units``, ``community_min_balance_units``, ``community_min_account_age_epochs``,
+    ``community_max_points_per_member_epoch``, ``community_curator_points_per_epoch``.
 """
 
 from __future__ import annotations
@@ -43,9 +53,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
+from .accounts import is_linked
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .ledger import NETWORK_INCENTIVES_POOL
 from .records import Attestation, EarningItem
+from .snapshots import stake_at_epoch_start
 from .state import State
 from .streams import EmissionStream, LinePart, Stream, line
 from .units import address as parse_address
@@ -57,13 +69,8 @@ MAX_CURATORS = 1_000
 MAX_ATTESTATIONS_PER_EPOCH = 10_000
 
 
-def community_param(state: State, name: str) -> int:
-    """A community parameter in force"""
-    return int(getattr(state.params, name))
-
-
 def stake_of_address(state: State, who: str) -> int:
-    """Stake an address holds: its self-bond (if it runs a node) plus its delegations to any node."""
+    """Stake an address holds now: its self-bond (if it runs a node) plus its delegations to any node."""
     total = state.ledger.balance(acct.bonded(who))
     for node_id in sorted(state.nodes):
         if who in state.nodes[node_id].delegators:
@@ -72,10 +79,26 @@ def stake_of_address(state: State, who: str) -> int:
 
 
 def is_eligible_member(state: State, who: str) -> bool:
-    """Minimum stake, or (standing in for account age) minimum wallet balance."""
-    return stake_of_address(state, who) >= community_param(state, "community_min_stake_units") or state.ledger.balance(
-        acct.wallet(who)
-    ) >= community_param(state, "community_min_balance_units")
+    """In this epoch's snapshot: enough stake or balance, and old enough, when the epoch started."""
+    return who in state.community_eligible
+
+
+def process_community_snapshot(state: State) -> None:
+    """When an epoch starts: the addresses that may be attested during it."""
+    p = state.params
+    stake = stake_at_epoch_start(state)
+    eligible = set()
+    for who, account in state.accounts.items():
+        if account.first_seen_epoch + p.community_min_account_age_epochs > state.epoch:
+            continue
+        if stake.get(who, 0) >= p.community_min_stake_units or state.ledger.balance(acct.wallet(who)) >= p.community_min_balance_units:
+            eligible.add(who)
+    state.community_eligible = eligible
+
+
+def curator_points_given(state: State, curator: str) -> int:
+    """Points ``curator`` attested this epoch."""
+    return sum(a.points for a in state.attestations if a.curator == curator)
 
 
 # --- curators (governance calls these too) ---------------------------------------------------
@@ -116,6 +139,7 @@ def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> 
     """``community.attest``: a curator awards points for a member's contribution."""
     if actor not in state.curators:
         raise Unauthorized(f"{actor} is not a curator", code="not_a_curator")
+    p = state.params
     member = parse_address(body.get("member", ""))
     if member == actor:
         raise Conflict("a curator may not attest its own contributions", code="self_attestation")
@@ -132,14 +156,25 @@ def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> 
         raise Conflict(f"{member} was already attested for {reference!r} this epoch", code="duplicate_attestation")
     if not is_eligible_member(state, member):
         raise Conflict(
-            f"{member} holds neither the minimum stake ({community_param(state, 'community_min_stake_units')}) nor the "
-            f"minimum wallet balance ({community_param(state, 'community_min_balance_units')})",
+            f"{member} was not eligible when epoch {state.epoch} started: it needs the minimum stake "
+            f"({p.community_min_stake_units}) or wallet balance ({p.community_min_balance_units}) then, and to have been "
+            f"seen for {p.community_min_account_age_epochs} epoch(s)",
             code="member_not_eligible",
         )
-    cap = community_param(state, "community_max_points_per_member_epoch")
+    if is_linked(state, actor, member):
+        raise Conflict(f"{member} is linked to curator {actor} (funding or delegation)", code="member_linked_to_curator")
+    cap = p.community_max_points_per_member_epoch
     have = state.community_points.get(member, 0)
     if have + points > cap:
         raise Conflict(f"{member} has {have} points this epoch; the cap is {cap}", code="member_points_cap", points=have, cap=cap)
+    given = curator_points_given(state, actor)
+    if given + points > p.community_curator_points_per_epoch:
+        raise Conflict(
+            f"curator {actor} gave {given} points this epoch; its budget is {p.community_curator_points_per_epoch}",
+            code="curator_budget_spent",
+            points=given,
+            budget=p.community_curator_points_per_epoch,
+        )
     if len(state.attestations) >= MAX_ATTESTATIONS_PER_EPOCH:
         raise Conflict("the epoch has as many attestations as it may take", code="too_many_attestations")
     state.attestations.append(Attestation(actor, member, kind, points, reference, state.tick, state.epoch))

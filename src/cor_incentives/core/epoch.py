@@ -15,6 +15,8 @@ Steps (read top to bottom, as in the consensus spec's ``process_epoch``):
    12. ``process_controller_step``      — bounded controller adjustments for the next epoch
    13. ``process_epoch_record``         — statement items, totals, Merkle leaves and root, APR, streams
    14. ``process_epoch_advance``        — start the next epoch
+   15. ``process_position_starts``      — record every stake position at the new epoch's start (voting power)
+   16. ``process_community_snapshot``   — who may be attested for community points during the new epoch
 Unbonding entries mature by epoch number; ``stake.withdraw`` pays them (no step needed).
 """
 
@@ -24,7 +26,7 @@ from collections import defaultdict
 
 from . import ledger as acct
 from .claims import epoch_leaves, merkle_root
-from .community import process_community_rewards
+from .community import process_community_rewards, process_community_snapshot
 from .controllers import process_controllers
 from .errors import invariant
 from .governance import process_governance_execution, process_voter_rewards
@@ -37,6 +39,7 @@ from .rewards import (
     process_validator_rewards,
 )
 from .slashing import process_offence_windows
+from .snapshots import process_position_starts
 from .staking import settle_node_rewards, start_stake_epoch
 from .state import State
 from .streams import EpochStreams
@@ -120,6 +123,8 @@ EPOCH_STEPS = [
     process_controller_step,
     process_epoch_record,
     process_epoch_advance,
+    process_position_starts,
+    process_community_snapshot,
 ]
 
 

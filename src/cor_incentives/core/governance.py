@@ -1,31 +1,51 @@
-"""Governance: proposals, stake-weighted votes, tally, timelock, execution at an epoch boundary (docs/design.md §8).
+"""Governance: proposals, votes by aged stake, tally, timelock, capped treasury spends, voter rewards (docs/design.md §8).
 
 Messages
     ``gov.propose`` {kind, title, ...} with a deposit of ``gov_min_deposit_units`` (escrow:proposal:<id>):
         param_change    {changes: {name: value}, effective_epoch}   validated against schema and bounds
-        treasury_spend  {to, amount}
-        bounty_funding  {bounty, amount}   treasury → the bounty's escrow
+        treasury_spend  {to, amount}           amount ≤ treasury × gov_treasury_spend_max_bps // 10 000
+        bounty_funding  {bounty, amount}       treasury → the bounty's escrow; the same cap
         controller      {controller, target_bps?, min_value?, max_value?, max_step?, enabled?}
         curator         {action: appoint|remove, curator}
-    ``gov.vote`` {proposal, option: yes|no|abstain|veto} during the voting period, once per address.
+    ``gov.vote`` {proposal, option: yes|no|abstain|veto} during the voting period, once per address,
+    by an address that holds a position in the proposal's snapshot or runs a node that does.
 
-Voting power (snapshot taken when the proposal opens for votes, i.e. at its creation)
-    A node operator votes with its node's whole stake (self-bond + delegations), minus the
-    delegations of delegators who vote themselves; a delegator who votes overrides its node with
-    its own delegated stake. Delegators who do not vote inherit their node's vote.
+Voting power (snapshots.py)
+    When a proposal opens, each stake position (a self-bond or a delegation) is snapshotted at its
+    *aged stake*: min(stake at the start of the previous epoch, at the start of this one, now), so
+    only stake bonded at least one whole epoch before the proposal counts. At the tally a position
+    weighs min(snapshot, stake still bonded then): stake unbonded (or slashed) since does not vote.
+    A position is voted by its staker when the staker voted, else by its node's operator when the
+    operator voted, else by nobody: delegators inherit their node's vote unless they vote.
 
-Tally (when the voting period ends)
-    turnout = Σ power voted (abstain included) / Σ snapshot stake
-    quorum not met → REJECTED, deposit returned
-    veto / turnout-votes ≥ gov_veto_bps → VETOED, deposit burned
-    yes / (yes + no + veto) ≥ gov_threshold_bps → PASSED (deposit returned), executed at the first
-    epoch close at or after end + gov_timelock_ticks; otherwise REJECTED, deposit returned.
-A parameter change applies from max(effective_epoch, the epoch after execution).
+Tally (the tick the voting period ends)
+    turnout = Σ power voted (abstain included);  total = Σ snapshot
+    turnout × 10 000 < total × gov_quorum_bps        → REJECTED (quorum not met), deposit to the treasury
+    veto × 10 000 ≥ turnout × gov_veto_bps           → VETOED, deposit burned
+    yes × 10 000 ≥ (yes + no + veto) × gov_threshold_bps → PASSED, deposit returned
+    otherwise                                         → REJECTED (threshold not met), deposit returned
 
-Voter rewards
-    At epoch close the governance stream is split among the addresses that voted during the epoch,
-    pro rata by their voting power, each capped at gov_voter_reward_cap_bps of the stream; what the
-    cap or the floors leave stays in the pool.
+Execution (epoch close)
+    A passed proposal runs at the first epoch close at or after ``executable_tick`` = end of voting +
+    the timelock: ``gov_timelock_ticks``, and for the treasury kinds (treasury_spend, bounty_funding)
+    at least ``unbonding_period_epochs × epoch_length_ticks``, so the stake that voted for a spend
+    cannot have left before it runs. A treasury proposal is counted again first, with the stake
+    bonded at execution (min(snapshot, now) per position): if it no longer passes it FAILS. Its amount
+    must still be ≤ T × gov_treasury_spend_max_bps // 10 000 (else FAILED), and the treasury proposals
+    executed at one close may together take at most T × gov_treasury_epoch_max_bps // 10 000, where T
+    is the treasury as the execution step starts: one that does not fit waits for the next close
+    (DEFERRED in the epoch record's governance list).
+    A parameter change applies from max(effective_epoch, the epoch after execution).
+
+Voter rewards (epoch close)
+    The governance stream goes to the voters of proposals *tallied* this epoch that met quorum. Each
+    address counts once per epoch, with its largest tallied power over those proposals; a delegation
+    counts for its delegator when the delegator voted on any of them, otherwise for the operator whose
+    vote carried it. Nodes jailed, unjailed or slashed during the epoch earn nothing.
+        weight(a) = max over those proposals of Σ power of the positions a's vote carried
+                    (its own, and inherited ones whose staker did not vote)
+        reward(a) = min(stream × weight(a) // Σ weights, stream × gov_voter_reward_cap_bps // 10 000)
+    The floors, the caps and everything unpaid stay in pool:network_incentives.
 """
 
 from __future__ import annotations
@@ -38,15 +58,19 @@ from .community import appoint_curator, remove_curator
 from .controllers import check_controller_settings
 from .errors import Conflict, EngineError, InvalidInput, NotFound, invariant
 from .ledger import NETWORK_INCENTIVES_POOL
-from .params import PARAM_FIELDS
+from .params import PARAM_FIELDS, Params
 from .records import EarningItem, Proposal, ProposalStatus
+from .snapshots import aged_stake
+from .staking import stake_of
 from .state import State, assert_ready
 from .streams import EmissionStream, Stream
 from .units import BPS, parse_units
 from .units import address as parse_address
 
 KINDS = ("param_change", "treasury_spend", "bounty_funding", "controller", "curator")
+TREASURY_KINDS = ("treasury_spend", "bounty_funding")
 OPTIONS = ("yes", "no", "abstain", "veto")
+TREASURY = "treasury"
 
 
 def get_proposal(state: State, pid: Any) -> Proposal:
@@ -56,6 +80,39 @@ def get_proposal(state: State, pid: Any) -> Proposal:
     if p is None:
         raise NotFound(f"no proposal {pid}", code="proposal_not_found")
     return p
+
+
+# --- treasury caps and timelock ----------------------------------------------------------------
+
+
+def treasury_spend_cap(p: Params, treasury: int) -> int:
+    """The most one proposal may take: treasury × gov_treasury_spend_max_bps // 10 000."""
+    return treasury * p.gov_treasury_spend_max_bps // BPS
+
+
+def treasury_epoch_allowance(p: Params, treasury: int) -> int:
+    """The most the proposals executed at one close may take: treasury × gov_treasury_epoch_max_bps // 10 000."""
+    return treasury * p.gov_treasury_epoch_max_bps // BPS
+
+
+def timelock_ticks(p: Params, kind: str) -> int:
+    """Ticks from the end of voting to execution: treasury kinds wait at least the unbonding period."""
+    if kind in TREASURY_KINDS:
+        return max(p.gov_timelock_ticks, p.unbonding_period_epochs * p.epoch_length_ticks)
+    return p.gov_timelock_ticks
+
+
+def _check_treasury_amount(state: State, amount: int) -> None:
+    cap = treasury_spend_cap(state.params, state.ledger.balance(TREASURY))
+    if amount > cap:
+        raise Conflict(
+            f"a proposal may take at most {cap} from the treasury (gov_treasury_spend_max_bps = {state.params.gov_treasury_spend_max_bps})",
+            code="treasury_spend_over_cap",
+            cap=str(cap),
+        )
+
+
+# --- proposals -----------------------------------------------------------------------------------
 
 
 def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -73,12 +130,16 @@ def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]
         state.params.replace(**changes)  # raises parameter_out_of_bounds etc.
         return {"changes": dict(changes), "effective_epoch": eff}
     if kind == "treasury_spend":
-        return {"to": parse_address(body.get("to", "")), "amount": str(_positive(body))}
+        to, amount = parse_address(body.get("to", "")), _positive(body)
+        _check_treasury_amount(state, amount)
+        return {"to": to, "amount": str(amount)}
     if kind == "bounty_funding":
         bid = body.get("bounty")
         if bid not in state.bounties:
             raise NotFound(f"no bounty {bid}", code="bounty_not_found")
-        return {"bounty": bid, "amount": str(_positive(body))}
+        amount = _positive(body)
+        _check_treasury_amount(state, amount)
+        return {"bounty": bid, "amount": str(amount)}
     if kind == "controller":
         name = body.get("controller")
         if name not in state.controllers:
@@ -101,19 +162,18 @@ def _positive(body: dict[str, Any]) -> int:
     return v
 
 
-def _snapshot(state: State) -> tuple[dict[str, int], dict[str, dict[str, int]], int]:
-    node_power = {n: node.stake_total for n, node in sorted(state.nodes.items()) if node.stake_total}
-    delegations: dict[str, dict[str, int]] = {}
-    for n in sorted(state.nodes):
-        for d in sorted(state.nodes[n].delegators):
-            amt = state.ledger.balance(acct.delegated(n, d))
-            if amt:
-                delegations.setdefault(d, {})[n] = amt
-    return node_power, delegations, sum(node_power.values())
+def snapshot_positions(state: State) -> tuple[dict[str, dict[str, int]], int]:
+    """Every position's aged stake (node -> staker -> power), and their sum."""
+    positions: dict[str, dict[str, int]] = {}
+    for node_id, addr in sorted(state.position_starts):
+        power = aged_stake(state, node_id, addr)
+        if power:
+            positions.setdefault(node_id, {})[addr] = power
+    return positions, sum(sum(v.values()) for v in positions.values())
 
 
 def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``gov.propose``: validated content, deposit in escrow, snapshot, voting opens."""
+    """``gov.propose``: validated content, deposit in escrow, snapshot of aged stake, voting opens."""
     p = state.params
     kind = body.get("kind")
     if kind not in KINDS:
@@ -126,31 +186,24 @@ def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
     have = state.ledger.balance(acct.wallet(actor))
     if have < deposit:
         raise Conflict(f"a proposal needs a deposit of {deposit}; wallet holds {have}", code="insufficient_deposit")
-    node_power, delegations, total = _snapshot(state)
+    positions, total = snapshot_positions(state)
     if total == 0:
-        raise Conflict("nothing is staked: no one could vote", code="no_voting_power")
+        raise Conflict("no stake has been bonded for a whole epoch: no one could vote", code="no_voting_power")
     pid = state.new_id()
     state.ledger.transfer(acct.wallet(actor), acct.escrow("proposal", pid), deposit, "proposal_deposit")
+    if deposit:
+        state.earnings.append(EarningItem(actor, Stream.GOV_DEPOSIT, -deposit, {"proposal": pid, "kind": kind}))
     state.proposals[pid] = Proposal(
-        pid,
-        kind,
-        title,
-        actor,
-        content,
-        deposit,
-        state.tick,
-        state.tick + p.gov_voting_period_ticks,
-        ProposalStatus.VOTING,
-        node_power,
-        delegations,
-        total,
+        pid, kind, title, actor, content, deposit, state.tick, state.tick + p.gov_voting_period_ticks, ProposalStatus.VOTING, positions, total
     )
 
 
-def voting_power(prop: Proposal, voter: str) -> int:
-    """The voter's own power in the snapshot (before overrides)."""
-    own = prop.node_power.get(voter, 0)
-    return own + sum(prop.delegations.get(voter, {}).values()) if voter not in prop.node_power else own
+# --- votes ---------------------------------------------------------------------------------------
+
+
+def has_voting_power(prop: Proposal, who: str) -> bool:
+    """``who`` holds a position in the snapshot or runs a node that has one."""
+    return who in prop.positions or any(who in stakers for stakers in prop.positions.values())
 
 
 def process_vote(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -163,67 +216,129 @@ def process_vote(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict(f"proposal {prop.id} is not open for votes (voting ended at tick {prop.end_tick})", code="voting_closed")
     if actor in prop.votes:
         raise Conflict(f"{actor} already voted on proposal {prop.id}", code="already_voted")
-    if actor not in prop.node_power and actor not in prop.delegations:
-        raise Conflict("no voting power in this proposal's snapshot (stake or delegate before a proposal opens)", code="no_voting_power")
+    if not has_voting_power(prop, actor):
+        raise Conflict(
+            "no voting power in this proposal's snapshot (only stake bonded since before the previous epoch began counts)", code="no_voting_power"
+        )
     prop.votes[actor] = option
     prop.vote_ticks[actor] = state.tick
 
 
-def tally(prop: Proposal) -> dict[str, int]:
-    """Power per option, with delegators overriding their node's vote."""
+def position_voter(prop: Proposal, node_id: str, staker: str) -> str | None:
+    """Who votes a position: its staker if it voted, else its node's operator if it voted, else nobody."""
+    if staker in prop.votes:
+        return staker
+    return node_id if node_id in prop.votes else None
+
+
+def count_votes(state: State, prop: Proposal) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """Power per option, each position weighing min(snapshot, stake bonded now); and per voter, the positions it carried."""
     out = {o: 0 for o in OPTIONS}
-    for voter, option in prop.votes.items():
-        if voter in prop.node_power:
-            overridden = sum(prop.delegations.get(d, {}).get(voter, 0) for d in prop.votes if d in prop.delegations)
-            out[option] += prop.node_power[voter] - overridden
-        else:
-            out[option] += sum(prop.delegations.get(voter, {}).values())
-    return out
+    carried: dict[str, dict[str, int]] = {}
+    for node_id in sorted(prop.positions):
+        for staker, snapped in sorted(prop.positions[node_id].items()):
+            voter = position_voter(prop, node_id, staker)
+            power = min(snapped, stake_of(state, node_id, staker)) if voter else 0
+            if voter and power:
+                out[prop.votes[voter]] += power
+                owners = carried.setdefault(voter, {})
+                owners[staker] = owners.get(staker, 0) + power
+    return out, carried
+
+
+def tally(state: State, prop: Proposal) -> dict[str, int]:
+    """The tally: final once decided, live (with the stake bonded now) while voting."""
+    return prop.tally if prop.tallied_tick is not None else count_votes(state, prop)[0]
+
+
+def decide(p: Params, t: dict[str, int], total_power: int) -> tuple[ProposalStatus, str]:
+    """Quorum, then veto, then threshold."""
+    voted = sum(t.values())
+    decisive = t["yes"] + t["no"] + t["veto"]
+    if voted * BPS < total_power * p.gov_quorum_bps:
+        return ProposalStatus.REJECTED, "quorum not met"
+    if t["veto"] * BPS >= voted * p.gov_veto_bps:
+        return ProposalStatus.VETOED, "vetoed"
+    if decisive and t["yes"] * BPS >= decisive * p.gov_threshold_bps:
+        return ProposalStatus.PASSED, "passed"
+    return ProposalStatus.REJECTED, "threshold not met"
 
 
 def process_governance_tallies(state: State) -> None:
-    """At the tick a voting period ends: decide, return or burn the deposit."""
+    """At the tick a voting period ends: count, decide, and settle the deposit."""
     p = state.params
     for pid in sorted(state.proposals):
         prop = state.proposals[pid]
         if prop.status != ProposalStatus.VOTING or state.tick < prop.end_tick:
             continue
-        t = tally(prop)
-        prop.tally = t
-        voted = sum(t.values())
-        escrow = acct.escrow("proposal", pid)
-        if voted * BPS < prop.total_power * p.gov_quorum_bps:
-            prop.status, prop.result = ProposalStatus.REJECTED, "quorum not met"
-        elif t["veto"] * BPS >= voted * p.gov_veto_bps:
-            prop.status, prop.result = ProposalStatus.VETOED, "vetoed"
-            state.ledger.transfer(escrow, "burned", state.ledger.balance(escrow), "proposal_deposit_burned")
-            invariant(state.ledger.balance(escrow) == 0, f"proposal {pid}: deposit not burned whole")
-            continue
-        elif (t["yes"] + t["no"] + t["veto"]) and t["yes"] * BPS >= (t["yes"] + t["no"] + t["veto"]) * p.gov_threshold_bps:
-            prop.status, prop.result = ProposalStatus.PASSED, "passed"
-        else:
-            prop.status, prop.result = ProposalStatus.REJECTED, "threshold not met"
-        state.ledger.transfer(escrow, acct.wallet(prop.proposer), state.ledger.balance(escrow), "proposal_deposit_returned")
-        invariant(state.ledger.balance(escrow) == 0, f"proposal {pid}: deposit not returned whole")
-        invariant(sum(t.values()) <= prop.total_power, f"proposal {pid}: more votes than the snapshot's power")
+        prop.tally, prop.voter_power = count_votes(state, prop)
+        prop.tallied_tick, prop.tallied_epoch = state.tick, state.epoch
+        prop.status, prop.result = decide(p, prop.tally, prop.total_power)
+        prop.quorum_met = prop.result != "quorum not met"
+        if prop.status == ProposalStatus.PASSED:
+            prop.executable_tick = prop.end_tick + timelock_ticks(p, prop.kind)
+        _settle_deposit(state, prop)
+        invariant(sum(prop.tally.values()) <= prop.total_power, f"proposal {pid}: more votes than the snapshot's power")
+
+
+def _settle_deposit(state: State, prop: Proposal) -> None:
+    escrow = acct.escrow("proposal", prop.id)
+    amount = state.ledger.balance(escrow)
+    if prop.status == ProposalStatus.VETOED:
+        state.ledger.transfer(escrow, "burned", amount, "proposal_deposit_burned")
+    elif not prop.quorum_met:
+        state.ledger.transfer(escrow, TREASURY, amount, "proposal_deposit_forfeited")
+    else:
+        state.ledger.transfer(escrow, acct.wallet(prop.proposer), amount, "proposal_deposit_returned")
+        if amount:
+            state.earnings.append(EarningItem(prop.proposer, Stream.GOV_DEPOSIT_REFUND, amount, {"proposal": prop.id, "result": prop.result}))
+    invariant(state.ledger.balance(escrow) == 0, f"proposal {prop.id} deposit left in escrow")
+
+
+# --- execution -----------------------------------------------------------------------------------
 
 
 def process_governance_execution(state: State) -> list[dict[str, Any]]:
-    """At epoch close: execute every passed proposal whose timelock is over."""
-    done = []
-    p = state.params
+    """At epoch close: execute every passed proposal whose timelock is over (treasury kinds re-counted and capped)."""
+    done: list[dict[str, Any]] = []
+    treasury = state.ledger.balance(TREASURY)  # both caps are shares of the treasury as this step starts
+    allowance = treasury_epoch_allowance(state.params, treasury)
     for pid in sorted(state.proposals):
         prop = state.proposals[pid]
-        if prop.status != ProposalStatus.PASSED or state.tick < prop.end_tick + p.gov_timelock_ticks:
+        if prop.status != ProposalStatus.PASSED or state.tick < (prop.executable_tick or 0):
             continue
-        try:
-            _execute(state, prop)
-            prop.status = ProposalStatus.EXECUTED
-        except EngineError as exc:  # content no longer valid (e.g. treasury too small): recorded, not applied
-            prop.status, prop.result = ProposalStatus.FAILED, f"execution failed: {exc}"
+        entry: dict[str, Any] = {"proposal": pid, "kind": prop.kind}
+        if prop.kind in TREASURY_KINDS:
+            amount = int(prop.body["amount"])
+            refusal = _treasury_refusal(state, prop, amount, treasury_spend_cap(state.params, treasury))
+            if refusal is not None:
+                prop.status, prop.result = ProposalStatus.FAILED, refusal
+            elif amount > allowance:
+                prop.result = f"deferred: {amount} does not fit this close's treasury allowance ({allowance} left)"
+                done.append({**entry, "status": "DEFERRED", "allowance_left": str(allowance)})
+                continue
+        if prop.status == ProposalStatus.PASSED:
+            try:
+                _execute(state, prop)
+                prop.status = ProposalStatus.EXECUTED
+                if prop.kind in TREASURY_KINDS:
+                    allowance -= int(prop.body["amount"])
+            except EngineError as exc:  # content no longer valid (e.g. the bounty expired): recorded, not applied
+                prop.status, prop.result = ProposalStatus.FAILED, f"execution failed: {exc}"
         prop.executed_epoch = state.epoch
-        done.append({"proposal": pid, "kind": prop.kind, "status": prop.status})
+        done.append({**entry, "status": prop.status})
     return done
+
+
+def _treasury_refusal(state: State, prop: Proposal, amount: int, cap: int) -> str | None:
+    """Why a treasury proposal may not run now: support withdrawn during the timelock, or over the cap."""
+    recount, _ = count_votes(state, prop)
+    status, why = decide(state.params, recount, prop.total_power)
+    if status != ProposalStatus.PASSED:
+        return f"support withdrawn before execution: counted with the stake bonded now, {why}"
+    if amount > cap:
+        return f"over the per-proposal treasury cap: {amount} > {cap}"
+    return None
 
 
 def _execute(state: State, prop: Proposal) -> None:
@@ -233,7 +348,8 @@ def _execute(state: State, prop: Proposal) -> None:
         state.params_history = assert_ready(state).with_changes(from_epoch, b["changes"])
         prop.result = f"applies from epoch {from_epoch}"
     elif prop.kind == "treasury_spend":
-        state.ledger.transfer("treasury", acct.wallet(b["to"]), int(b["amount"]), "treasury_spend")
+        state.ledger.transfer(TREASURY, acct.wallet(b["to"]), int(b["amount"]), "treasury_spend")
+        state.earnings.append(EarningItem(b["to"], Stream.TREASURY_SPEND, int(b["amount"]), {"proposal": prop.id, "title": prop.title}))
     elif prop.kind == "bounty_funding":
         fund_bounty(state, b["bounty"], int(b["amount"]))
     elif prop.kind == "controller":
@@ -244,36 +360,75 @@ def _execute(state: State, prop: Proposal) -> None:
         (appoint_curator if b["action"] == "appoint" else remove_curator)(state, b["curator"])
 
 
+# --- voter rewards -------------------------------------------------------------------------------
+
+
+def barred_voters(state: State) -> set[str]:
+    """Nodes jailed, unjailed or slashed during this epoch: they earn no voter reward."""
+    out = {n for n, node in state.nodes.items() if node.jailed or (node.unjailed_tick is not None and node.unjailed_tick >= state.epoch_start_tick)}
+    for s in reversed(state.slashes):
+        if s.epoch < state.epoch:
+            break
+        out.add(s.node)
+    return out
+
+
+def voter_weights(state: State) -> dict[str, tuple[int, int, dict[str, int]]]:
+    """Each rewarded voter's weight this epoch, the proposal that gave it, and the positions counted (see the module text)."""
+    tallied = [state.proposals[i] for i in sorted(state.proposals) if state.proposals[i].tallied_epoch == state.epoch]
+    tallied = [prop for prop in tallied if prop.quorum_met]
+    voted = {v for prop in tallied for v in prop.voter_power}
+    barred = barred_voters(state)
+    best: dict[str, tuple[int, int, dict[str, int]]] = {}
+    for prop in tallied:
+        for voter, owners in sorted(prop.voter_power.items()):
+            if voter in barred:
+                continue
+            counted = {owner: power for owner, power in sorted(owners.items()) if owner == voter or owner not in voted}
+            weight = sum(counted.values())
+            if weight > best.get(voter, (0, 0, {}))[0]:
+                best[voter] = (weight, prop.id, counted)
+    return best
+
+
+def voter_reward(stream: int, weight: int, total_weight: int, cap_bps: int) -> int:
+    """min(stream × weight // Σ weights, stream × cap_bps // 10 000)."""
+    return min(stream * weight // total_weight, stream * cap_bps // BPS)
+
+
 def process_voter_rewards(state: State) -> None:
-    """The governance stream, to this epoch's voters by power, capped per address."""
+    """The governance stream, to the voters of this epoch's tallied proposals, once per address, capped."""
     p = state.params
     budget = state.epoch_streams.budget(EmissionStream.GOVERNANCE)
-    power: dict[str, int] = {}
-    for prop in state.proposals.values():
-        for voter, tick in prop.vote_ticks.items():
-            if tick >= state.epoch_start_tick:
-                power[voter] = power.get(voter, 0) + voting_power(prop, voter)
-    total = sum(power.values())
+    weights = voter_weights(state)
+    total = sum(w for w, _, _ in weights.values())
     if not total or not budget:
-        state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, 0, 0, "no votes this epoch" if not total else None)
+        state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, 0, 0, "no proposal tallied with quorum this epoch" if not total else None)
         return
-    cap = budget * p.gov_voter_reward_cap_bps // BPS
-    paid = 0
-    for voter in sorted(power):
-        share = min(budget * power[voter] // total, cap)
-        if share:
-            state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(voter), share, Stream.GOVERNANCE)
-            state.earnings.append(
-                EarningItem(
-                    voter,
-                    Stream.GOVERNANCE,
-                    share,
-                    {
-                        "formula": "min(stream × power // total_power, stream × cap_bps // 10000)",
-                        "inputs": {"power": power[voter], "total_power": total, "stream": budget, "cap_bps": p.gov_voter_reward_cap_bps},
-                    },
-                    True,
-                )
+    invariant(state.ledger.balance(NETWORK_INCENTIVES_POOL) >= budget, "governance stream exceeds the pool")
+    paid = earners = 0
+    for voter in sorted(weights):
+        weight, pid, counted = weights[voter]
+        share = voter_reward(budget, weight, total, p.gov_voter_reward_cap_bps)
+        if not share:
+            continue
+        state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(voter), share, Stream.GOVERNANCE)
+        state.earnings.append(
+            EarningItem(
+                voter,
+                Stream.GOVERNANCE,
+                share,
+                {
+                    "formula": "min(stream × weight // total_weight, stream × cap_bps // 10000); weight = Σ power of the positions "
+                    "your vote carried on the proposal (yours, and inherited ones whose staker did not vote)",
+                    "inputs": {"weight": weight, "total_weight": total, "stream": budget, "cap_bps": p.gov_voter_reward_cap_bps},
+                    "proposal": pid,
+                    "positions": counted,
+                },
+                True,
             )
-            paid += share
-    state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, paid, sum(1 for v in power if power[v]))
+        )
+        paid += share
+        earners += 1
+    invariant(paid <= budget, "voter rewards exceed the governance stream")
+    state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, paid, earners)

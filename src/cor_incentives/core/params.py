@@ -156,12 +156,21 @@ class Params:
     epochs_per_year: int = _p(365, 1, 10**7, "epochs in a year, for APR (devnet: one epoch stands for a day)")
     max_epoch_drain_bps: int = _p(100, 0, BPS, "largest share of pool:staking paid in one epoch")
     # --- governance (docs/design.md §8) ---
-    gov_min_deposit_units: int = _p(1_000 * COR, 0, U256, "deposit a proposal locks (returned unless vetoed)")
+    gov_min_deposit_units: int = _p(
+        1_000 * COR, 0, U256, "deposit a proposal locks (returned unless vetoed, or forfeited to the treasury when quorum fails)"
+    )
     gov_voting_period_ticks: int = _p(100, 1, 10**7, "ticks a proposal is open for votes")
     gov_quorum_bps: int = _p(3_340, 0, BPS, "share of snapshot stake that must vote (abstain counts)")
     gov_threshold_bps: int = _p(5_000, 0, BPS, "yes / (yes + no + veto) needed to pass")
     gov_veto_bps: int = _p(3_340, 0, BPS, "veto / all votes that rejects the proposal and burns its deposit")
-    gov_timelock_ticks: int = _p(0, 0, 10**7, "ticks between the end of voting and execution (at the next epoch close after)")
+    gov_timelock_ticks: int = _p(
+        0,
+        0,
+        10**7,
+        "ticks between the end of voting and execution (at the next epoch close after); treasury kinds wait at least the unbonding period",
+    )
+    gov_treasury_spend_max_bps: int = _p(100, 0, BPS, "largest share of the treasury one treasury_spend or bounty_funding proposal may take")
+    gov_treasury_epoch_max_bps: int = _p(200, 0, BPS, "largest share of the treasury the proposals executed at one epoch close may take together")
     gov_voter_reward_cap_bps: int = _p(2_500, 1, BPS, "largest share of the governance stream one address can earn in an epoch")
     # --- bounties and community (docs/design.md §8) ---
     bounty_review_period_ticks: int = _p(
@@ -173,13 +182,21 @@ class Params:
     )
     bounty_max_duration_ticks: int = _p(36_500, 1, 10**9, "furthest a bounty's deadline may be from its creation (devnet: 365 epochs of 100 ticks)")
     bounty_max_submissions: int = _p(1_000, 1, 100_000, "entries one bounty may take (a bound on the state)")
+    bounty_review_quorum: int = _p(
+        3, 1, 32, "k: approvals a bounty entry needs to win (and at least a majority of its reviewers); named reviewers number at least k"
+    )
+    bounty_drawn_reviewers: int = _p(5, 1, 32, "n: reviewers drawn from the validators (by stake × reputation) when a sponsor names none")
     community_min_stake_units: int = _p(
-        100 * COR, 0, U256, "stake (self-bond plus delegations) that makes an address eligible for community attestations"
+        100 * COR, 0, U256, "stake (self-bond plus delegations) at the epoch's start that makes an address eligible for community attestations"
     )
     community_min_balance_units: int = _p(
-        1_000 * COR, 0, U256, "wallet balance that makes an address eligible without the minimum stake (stands in for account age)"
+        1_000 * COR, 0, U256, "wallet balance at the epoch's start that makes an address eligible without the minimum stake"
+    )
+    community_min_account_age_epochs: int = _p(
+        1, 0, 10**6, "epochs an address must have been seen (its wallet first credited) before it may be attested"
     )
     community_max_points_per_member_epoch: int = _p(300, 1, 10**6, "attested points one member may earn in one epoch")
+    community_curator_points_per_epoch: int = _p(1_000, 1, 10**9, "points one curator may give in one epoch, over all members")
     listed_model_tiers: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}),
         metadata={
@@ -283,6 +300,10 @@ def validate_params(p: Params) -> None:
             code="invalid_parameter",
             name="user_task_bonus_fee_bps",
         )
+    if p.gov_treasury_spend_max_bps > p.gov_treasury_epoch_max_bps:
+        raise InvalidInput("gov_treasury_spend_max_bps must not exceed gov_treasury_epoch_max_bps", code="invalid_parameter")
+    if p.bounty_review_quorum > p.bounty_drawn_reviewers:
+        raise InvalidInput("bounty_review_quorum must not exceed bounty_drawn_reviewers", code="invalid_parameter")
     if p.reputation_multiplier_min_ppb > p.reputation_multiplier_max_ppb:
         raise InvalidInput("reputation_multiplier_min_ppb must not exceed reputation_multiplier_max_ppb", code="invalid_parameter")
 

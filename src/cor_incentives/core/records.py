@@ -96,6 +96,7 @@ class Node:
     commission_changed_epoch: int = -1  # epoch of the last ``node.set_commission``
     commission_next_bps: int | None = None  # a change made this epoch: in force from the next epoch
     jailed_until_tick: int | None = None
+    unjailed_tick: int | None = None  # the last ``node.unjail``
     stake_total: int = 0  # bonded + delegated (cached; equals the ledger)
     models: tuple[str, ...] = ()
     delegators: set[str] = field(default_factory=set)
@@ -352,7 +353,7 @@ class BridgeRecord:
 
 @dataclass
 class Proposal:
-    """A governance proposal with its voting-power snapshot, votes and outcome."""
+    """A governance proposal with its voting-power snapshot, votes and outcome (governance.py)."""
 
     id: int
     kind: str
@@ -363,12 +364,16 @@ class Proposal:
     created_tick: int
     end_tick: int
     status: ProposalStatus
-    node_power: dict[str, int]  # snapshot: node -> total stake
-    delegations: dict[str, dict[str, int]]  # snapshot: delegator -> node -> stake
-    total_power: int
+    positions: dict[str, dict[str, int]]  # snapshot: node -> staker -> aged stake (the position's power)
+    total_power: int  # Σ of the snapshot
     votes: dict[str, str] = field(default_factory=dict)  # voter -> option
     vote_ticks: dict[str, int] = field(default_factory=dict)
     tally: dict[str, int] = field(default_factory=dict)
+    tallied_tick: int | None = None
+    tallied_epoch: int | None = None
+    quorum_met: bool = False
+    voter_power: dict[str, dict[str, int]] = field(default_factory=dict)  # at the tally: voter -> owner of a position -> power
+    executable_tick: int | None = None  # passed: executed at the first epoch close at or after this tick
     executed_epoch: int | None = None
     result: str | None = None
 
@@ -387,27 +392,40 @@ class Controller:
     enabled: bool = True
 
 
+# --- accounts (accounts.py) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """When an address's wallet was first credited, and by whom (``transfer``), for age and links."""
+
+    first_seen_tick: int
+    first_seen_epoch: int
+    funder: str | None  # the actor of the transfer that first credited it; None for genesis and payouts
+
+
 # --- bounties and community (docs/design.md §8) ------------------------------------------------
 
 
 @dataclass
 class Submission:
-    """A hunter's entry: content hash, when, reviewers' scores (challenges), and what it won."""
+    """A hunter's entry: content hash, when, reviewers' approvals or scores, and what it won."""
 
     hunter: str
     content_hash: str
     index: int  # order of arrival (ties in a challenge go to the earlier entry)
     tick: int
-    scores: dict[str, int] = field(default_factory=dict)  # reviewer -> score_ppb
+    scores: dict[str, int] = field(default_factory=dict)  # reviewer -> score_ppb (challenges)
     score_ppb: int | None = None  # median of scores
+    approvals: list[str] = field(default_factory=list)  # reviewers who approved it, in order (bounties)
     rank: int | None = None  # 1-based, once awarded
     paid: int = 0
-    awarded_by: str | None = None
+    awarded_by: tuple[str, ...] = ()  # the approvals that paid it (bounties)
 
 
 @dataclass
 class Bounty:
-    """A bounty or challenge: the sponsor's prize in escrow, the entries and what was paid."""
+    """A bounty or challenge: the sponsor's prize in escrow, its reviewers, the entries and what was paid."""
 
     id: int
     sponsor: str
@@ -416,9 +434,12 @@ class Bounty:
     criteria: str
     deadline_tick: int
     winners: int
-    reviewers: tuple[str, ...]  # empty: any active validator node
+    reviewers: tuple[str, ...]  # named by the sponsor, or drawn from validators after the deadline
     payout_bps: tuple[int, ...]  # empty: equal split
     created_tick: int
+    review_quorum: int = 1  # k: approvals (bounty) or scores (challenge) an entry needs to win
+    drawn: bool = False  # reviewers are drawn (none were named)
+    drawn_tick: int | None = None  # the tick the draw was asked for, its first at or after the deadline (None: still to come)
     status: BountyStatus = BountyStatus.OPEN
     submissions: dict[str, Submission] = field(default_factory=dict)  # hunter -> entry, in order of arrival
     award_count: int = 0  # prizes paid so far (ranks taken)

@@ -354,6 +354,7 @@ def process_unjail(state: State, actor: str, body: dict[str, Any]) -> None:
     if self_bond(state, actor) < need:
         raise Conflict(f"self-bond must be restored to at least {need} before unjail", code="self_bond_below_minimum")
     node.jailed_until_tick = None
+    node.unjailed_tick = state.tick
 
 
 def require_actor_is(actor: str, who: str, what: str) -> None:

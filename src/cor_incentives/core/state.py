@@ -4,8 +4,10 @@ State variables
     chain_id, oracle (the engine's own signing address), genesis_supply, minted, params (history by
     epoch), tick (logical time), epoch, seq and head_hash (the last applied event), the ledger, nonces
     (last accepted nonce per actor), nodes (each with its stake positions' stake × ticks this epoch),
-    unbonding entries, slash records, evidence already used, the current epoch's earnings, and the
-    randomness beacon (the last revealed value and the draws waiting for the next).
+    unbonding entries, slash records, evidence already used, the current epoch's earnings, the
+    randomness beacon (the last revealed value and the draws waiting for the next), accounts (first
+    seen, first funder), each stake position at the start of the last two epochs, and the community
+    members eligible this epoch (snapshots taken when each epoch starts).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .events import GENESIS_PREV_HASH
 from .ledger import Ledger
 from .params import ParamHistory, Params
 from .records import (
+    Account,
     Attestation,
     Beacon,
     Bounty,
@@ -77,6 +80,9 @@ class State:
     bounties: dict[int, Bounty] = field(default_factory=dict)
     curators: set[str] = field(default_factory=set)  # community curators (appointed by governance)
     community_points: dict[str, int] = field(default_factory=dict)  # member -> attested points this epoch
+    community_eligible: set[str] = field(default_factory=set)  # members eligible this epoch (snapshot at its start)
+    accounts: dict[str, Account] = field(default_factory=dict)  # address -> first seen, first funder
+    position_starts: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # (node, staker) -> stake at the last two epoch starts
     attestations: list[Attestation] = field(default_factory=list)  # of this epoch
     epoch_streams: EpochStreams = field(default_factory=EpochStreams)  # scratch of the epoch close in progress
     next_id: int = 1
@@ -138,6 +144,9 @@ class State:
                 "curators": sorted(self.curators),
                 "community_points": dict(sorted(self.community_points.items())),
                 "attestations": [asdict(a) for a in self.attestations],
+                "community_eligible": sorted(self.community_eligible),
+                "accounts": {k: asdict(v) for k, v in sorted(self.accounts.items())},
+                "position_starts": {f"{n}|{a}": list(v) for (n, a), v in sorted(self.position_starts.items())},
                 "next_id": self.next_id,
                 # absent when empty, so a log without bridge commands keeps the fingerprint it always had
                 **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),

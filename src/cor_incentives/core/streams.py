@@ -64,6 +64,12 @@ class Stream(StrEnum):
     BOUNTY_FUNDING = "bounty_funding"
     BOUNTY_PRIZE = "bounty_prize"
     BOUNTY_REFUND = "bounty_refund"
+    # governance deposits (wallet to escrow and back; never claimable)
+    GOV_DEPOSIT = "gov_deposit"
+    GOV_DEPOSIT_REFUND = "gov_deposit_refund"
+    TREASURY_SPEND = "treasury_spend"  # a passed treasury_spend proposal, to its recipient's wallet
+    # wallet to wallet (``transfer``): −amount for the sender, +amount for the recipient
+    TRANSFER = "transfer"
 
 
 TASK_FEE_PREFIX = "task_fee:"

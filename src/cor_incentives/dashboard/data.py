@@ -339,7 +339,7 @@ def param_changes(s: State) -> list[dict[str, Any]]:
 def governance(s: State) -> dict[str, Any]:
     params = readviews.params_view(s)
     return {
-        "proposals": [readviews.proposal_view(p) for _, p in sorted(s.proposals.items(), reverse=True)],
+        "proposals": [readviews.proposal_view(s, p) for _, p in sorted(s.proposals.items(), reverse=True)],
         "param_changes": param_changes(s),
         "in_force": params["in_force"],
         "schema": params["schema"],

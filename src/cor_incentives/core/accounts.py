@@ -1,0 +1,72 @@
+"""Accounts: when an address was first seen, who first funded it, and which addresses are linked.
+
+Concepts
+    An address is *seen* from the event that first credits its wallet (genesis, a ``transfer``, a
+    withdrawal, a prize...). Its *funder* is the actor of the ``transfer`` that first credited it;
+    an address first credited any other way has none. Both are set once and never change, so an
+    address's age (community eligibility) and its funding chain (links) come from the log alone.
+
+Links (who may not judge whom)
+    Two addresses are *linked* when they are the same, when one is in the other's chain of first
+    funders (at most ``LINK_DEPTH`` steps up: a puppet funded by a judge, or by an account the judge
+    funded), or when one delegates stake to a node the other runs. A bounty reviewer is never drawn
+    from, and a named reviewer may not review, anyone linked to a submitter; a curator may not attest
+    a member it is linked to. Links the log cannot show (money passed through an exchange) are out of
+    reach: the k-of-n reviewer quorum is the defence that does not depend on them.
+
+State
+    ``state.accounts[address] = Account(first_seen_tick, first_seen_epoch, funder)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .ledger import Posting
+from .records import Account
+from .state import State
+
+LINK_DEPTH = 8  # steps followed up a chain of first funders
+WALLET_PREFIX = "wallet:"
+FUNDING_REASON = "transfer"  # the posting reason of ``transfer``: its actor becomes the recipient's funder
+
+
+def note_accounts(state: State, actor: str, postings: Iterable[Posting]) -> None:
+    """Record every wallet an event credited for the first time (after the event is applied)."""
+    for posting in postings:
+        if not posting.dst.startswith(WALLET_PREFIX):
+            continue
+        who = posting.dst[len(WALLET_PREFIX) :]
+        if who in state.accounts:
+            continue
+        funder = actor if posting.reason == FUNDING_REASON and actor != who else None
+        state.accounts[who] = Account(state.tick, state.epoch, funder)
+
+
+def funding_chain(state: State, who: str) -> list[str]:
+    """``who``'s first funder, that one's first funder, ... (at most ``LINK_DEPTH``, no repeats)."""
+    chain: list[str] = []
+    account = state.accounts.get(who)
+    while account is not None and account.funder is not None and len(chain) < LINK_DEPTH and account.funder not in chain:
+        chain.append(account.funder)
+        account = state.accounts.get(account.funder)
+    return chain
+
+
+def is_linked(state: State, a: str, b: str) -> bool:
+    """Same address, one funded the other (up the first-funder chain), or one delegates to the other's node."""
+    if a == b or b in funding_chain(state, a) or a in funding_chain(state, b):
+        return True
+    node_a, node_b = state.nodes.get(a), state.nodes.get(b)
+    return (node_a is not None and b in node_a.delegators) or (node_b is not None and a in node_b.delegators)
+
+
+def linked_to_any(state: State, who: str, others: Iterable[str]) -> bool:
+    """Whether ``who`` is linked to any of ``others``."""
+    return any(is_linked(state, who, o) for o in others)
+
+
+def account_age_epochs(state: State, who: str) -> int | None:
+    """Whole epochs since ``who`` was first seen (None: never seen)."""
+    account = state.accounts.get(who)
+    return None if account is None else state.epoch - account.first_seen_epoch
