@@ -6,14 +6,17 @@ Every family is registered here, in one place; a module per area:
     slashing.py   slash_dodge_unbond, threshold_split, reregister_after_jail
     evidence.py   equivocation_rewrap, oracle_fabricated_slash
     wash.py       wash_trading, model_tier_farming, declared_tokens
+    governance.py flash_governance, voter_farming
+    bounties.py   bounty_self_award, challenge_early_finalize
+    community.py  curator_puppets
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
 
-from . import evidence, slashing, staking, wash
+from . import bounties, community, evidence, governance, slashing, staking, wash
 from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
 
-for _module in (staking, slashing, evidence, wash):
+for _module in (staking, slashing, evidence, wash, governance, bounties, community):
     register(*_module.FAMILIES)
 
 __all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]

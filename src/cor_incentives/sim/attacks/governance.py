@@ -1,0 +1,229 @@
+"""Governance attacks: borrowed stake that votes the treasury to itself, and junk proposals that farm the voter stream.
+
+flash_governance  an outside actor delegates stake just before it proposes a treasury_spend of the treasury to
+                  itself, undelegates at once (a snapshot-only rule keeps its power), and votes yes while the
+                  honest stakers abstain. The honest twin holds the same stake delegated all along and proposes
+                  nothing. gain = (the actor's holdings − the twin's) ÷ its stake.
+voter_farming     an actor with 100 COR delegated over a few addresses opens junk proposals every epoch and
+                  votes on all of them (and on the real one the validators vote on). The honest twin has the
+                  same addresses and stake and votes on the real proposal only.
+                  gain = (the actor's holdings − the twin's) ÷ the governance stream of those epochs.
+
+Both measure an actor's holdings (wallet, claimable, unbonding, bonded and delegated stake) at the end of
+the run, read from the ledger; the governance stream and every payout come from the statement lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.governance import treasury_spend_cap
+from ...core.state import State
+from ...core.streams import EmissionStream, Stream
+from ...core.units import BPS, COR
+from ..runner import RunResult
+from ..scenarios import Scenario
+from ..script import ActorScript, Step
+from .base import Family, Knob, Knobs, Verdict
+from .common import POPULATION, StakeScript, actor, cor_units, node, population_scenario
+from .measure import earned
+
+HONEST_STAKE_COR = 121_000  # the population's bonded stake: 10 miners × 2 000, validators 100 000, a router 1 000
+DEPOSIT_COR = 1_000  # gov_min_deposit_units at the defaults
+ATTACK_EPOCH = 3  # the epoch the proposal opens in (leaves room to bond up to 3 epochs before)
+
+
+def holdings(state: State, who: str) -> int:
+    """Everything ``who`` owns in the ledger: wallet, claimable, unbonding, self-bond and delegations."""
+    total = sum(state.ledger.balance(f"{kind}:{who}") for kind in ("wallet", "claimable", "unbonding", "bonded"))
+    return total + sum(state.ledger.balance(f"delegated:{n}:{who}") for n in sorted(state.nodes) if who in state.nodes[n].delegators)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x * 100:+.1f} %"
+
+
+def _vote(voter: str, proposer: str, title: str, option: str = "yes") -> Any:
+    """A step body: ``voter`` votes ``option`` on ``proposer``'s latest open proposal titled ``title`` it has not voted on (None: skip)."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        open_ = [
+            p for p, x in state.proposals.items() if x.proposer == proposer and x.title == title and x.status == "VOTING" and voter not in x.votes
+        ]
+        return {"proposal": max(open_), "option": option} if open_ else None
+
+    return body
+
+
+def _population() -> list[str]:
+    """The addresses of the population's nodes."""
+    return [node(name) for name, _, _ in population_scenario("population", 1, nodes=POPULATION).node_names()]
+
+
+def _stream_budgets(state: State, stream: str) -> int:
+    return sum(r.streams.get(stream, {}).get("budget", 0) for r in state.epochs.values())
+
+
+class FlashGovernance(Family):
+    name = "flash_governance"
+    title = "Flash stake votes the treasury to itself"
+    criterion = (
+        "stake bonded less than a whole epoch before the proposal, or gone before the tally, moves nothing from the treasury "
+        "(gain over the twin ≤ 0); stake that was aged and stayed takes at most gov_treasury_spend_max_bps of it"
+    )
+    description = (
+        "an outside actor with 0.502 × the honest stake delegates it, proposes a treasury_spend of the whole treasury to itself, "
+        "undelegates, and votes yes while honest stakers abstain (measured on the old rules: it won, gained 150 000 000 COR, "
+        "and its stake was never at risk)"
+    )
+    gain_unit = "(actor's holdings − the twin's) ÷ its stake"
+    knobs = (
+        Knob("stake_permille", 502, "the actor's stake in ‰ of the honest stake", 1, 5_000),
+        Knob("bond_epochs_before", 0, "epochs before the proposal's epoch in which it delegates (0: the same tick)", 0, ATTACK_EPOCH),
+        Knob("unbond", "yes", "whether it undelegates right after proposing", choices=("yes", "no")),
+        Knob("amount_bps", 10_000, "what it asks for, in bps of the treasury", 1, BPS),
+        Knob("honest", "abstain", "what the honest stakers do", choices=("abstain", "no")),
+    )
+
+    def _stake(self, k: Knobs) -> int:
+        return HONEST_STAKE_COR * COR * int(k["stake_permille"]) // 1_000
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), ATTACK_EPOCH + 5, tasks=2)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        who, target, stake = actor("flash"), node("validator-00"), self._stake(k)
+        bond_epoch = ATTACK_EPOCH - int(k["bond_epochs_before"])
+        delegate = {"node": target, "amount": str(stake)}
+        steps = [Step(1, who, "stake.delegate", delegate, (bond_epoch,), "delegate")]
+        if not twin:
+
+            def spend(state: State) -> dict[str, Any]:
+                amount = state.ledger.balance("treasury") * int(k["amount_bps"]) // BPS
+                return {"kind": "treasury_spend", "title": "grant", "to": who, "amount": str(amount)}
+
+            steps.append(Step(2, who, "gov.propose", spend, (ATTACK_EPOCH,), "propose"))
+            if k["unbond"] == "yes":
+                steps.append(Step(3, who, "stake.undelegate", delegate, (ATTACK_EPOCH,), "undelegate"))
+            steps.append(Step(4, who, "gov.vote", _vote(who, who, "grant"), (ATTACK_EPOCH,), "vote"))
+            if k["honest"] == "no":
+                for n in _population():
+                    steps.append(Step(5, n, "gov.vote", _vote(n, who, "grant", "no"), (ATTACK_EPOCH,), "honest_vote"))
+        wallet = stake + cor_units(DEPOSIT_COR)
+        return StakeScript(steps, watch=[(target, who)], wallets={who: wallet}, actor_names={"flash": who})
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        assert isinstance(script, StakeScript)
+        state, who = script.state, actor("flash")
+        received = sum(earned(state, e, who, Stream.TREASURY_SPEND) for e in state.epochs)
+        return {
+            "holdings": holdings(state, who),
+            "received": received,
+            "cap": treasury_spend_cap(state.params, state.ledger.balance("treasury") + received),  # the treasury never held more
+            "refused": {e.label: e.code for e in script.log if not e.ok},
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        stake = self._stake(k)
+        diffs = [a["holdings"] - t["holdings"] for a, t in zip(attack, twin, strict=True)]
+        gain = sum(diffs) / (len(diffs) * stake)
+        received = max(a["received"] for a in attack)
+        aged_and_kept = int(k["bond_epochs_before"]) >= 2 and k["unbond"] == "no"
+        passed = gain <= 0 or (aged_and_kept and received <= attack[0]["cap"])
+        refused = sorted({f"{label}: {code}" for a in attack for label, code in a["refused"].items()})
+        return Verdict(
+            gain,
+            passed,
+            {"gain_cor_per_seed": [d // COR for d in diffs], "treasury_received": received, "stake": stake, "refused": refused},
+            f"{k['stake_permille']}‰ of the honest stake, bonded {k['bond_epochs_before']} epoch(s) before: took {received // COR:,} COR "
+            f"from the treasury; holdings against the twin {_pct(gain)} of its stake ({', '.join(refused) or 'nothing refused'})",
+        )
+
+
+class VoterFarming(Family):
+    name = "voter_farming"
+    title = "Junk proposals farm the voter stream"
+    criterion = "an actor that opens junk proposals and votes on them earns no more than its twin that votes honestly (gain ≤ 0)"
+    description = (
+        "100 COR delegated over 4 addresses; every epoch one of them opens 10 junk proposals and all 4 vote on every proposal "
+        "(measured on the old rules: it took 9.2–100 % of the governance stream, and the deposits came back)"
+    )
+    gain_unit = "(actor's holdings − the twin's) ÷ the governance stream of the run"
+    knobs = (
+        Knob("stake_cor", 100, "COR delegated, split over the addresses", 1, 100_000),
+        Knob("addresses", 4, "addresses it splits its stake over", 1, 20),
+        Knob("junk", 10, "junk proposals it opens per epoch", 0, 50),
+        Knob("real", "yes", "whether the validators open and vote on a real proposal every epoch", choices=("yes", "no")),
+        Knob("epochs", 3, "epochs with proposals", 1, 10),
+    )
+    FIRST = 2  # proposals from the epoch the stake has aged
+
+    def _addresses(self, k: Knobs) -> list[str]:
+        return [actor(f"farmer-{i}") for i in range(int(k["addresses"]))]
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), self.FIRST + int(k["epochs"]) + 1, tasks=2)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        farmers, target = self._addresses(k), node("validator-00")
+        each = cor_units(int(k["stake_cor"])) // len(farmers)
+        epochs = tuple(range(self.FIRST, self.FIRST + int(k["epochs"])))
+        junk = 0 if twin else int(k["junk"])
+        steps: list[Step] = []
+        if k["real"] == "yes":
+            proposer = node("validator-00")
+            real = {"kind": "param_change", "title": "real", "changes": {"max_commission_bps": 2_000}}
+            steps.append(Step(1, proposer, "gov.propose", lambda s: {**real, "effective_epoch": s.epoch + 1}, epochs, "real"))
+            for n in _population():
+                steps.append(Step(3, n, "gov.vote", _vote(n, proposer, "real"), epochs, "honest_vote"))
+            for f in farmers:
+                steps.append(Step(4, f, "gov.vote", _vote(f, proposer, "real"), epochs, "farmer_vote"))
+        for j in range(junk):
+            body = {"kind": "param_change", "title": "junk", "changes": {"max_commission_bps": 2_000}}
+            steps.append(Step(5 + j, farmers[0], "gov.propose", lambda s, b=body: {**b, "effective_epoch": s.epoch + 1}, epochs, "junk"))
+            for f in farmers:
+                steps.append(Step(5 + j, f, "gov.vote", _vote(f, farmers[0], "junk"), epochs, "junk_vote"))
+        deposits = cor_units(DEPOSIT_COR) * int(k["junk"]) * int(k["epochs"])  # the twin holds the same capital, idle
+        wallets = {f: each for f in farmers}
+        wallets[farmers[0]] += deposits
+        setup = [(f, "stake.delegate", {"node": target, "amount": str(each)}) for f in farmers]
+        return StakeScript(
+            steps,
+            watch=[(target, f) for f in farmers],
+            wallets=wallets,
+            actor_names={f"farmer-{i}": f for i, f in enumerate(farmers)},
+            setup_commands=setup,
+        )
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        assert isinstance(script, StakeScript)
+        state, farmers = script.state, self._addresses(k)
+        return {
+            "holdings": sum(holdings(state, f) for f in farmers),
+            "voter_reward": sum(earned(state, e, f, Stream.GOVERNANCE) for e in state.epochs for f in farmers),
+            "stream": _stream_budgets(state, EmissionStream.GOVERNANCE),
+            "paid": sum(r.streams.get(EmissionStream.GOVERNANCE, {}).get("paid", 0) for r in state.epochs.values()),
+            "junk_opened": len(script.applied("junk")),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        stream = sum(a["stream"] for a in attack)
+        diff = sum(a["holdings"] - t["holdings"] for a, t in zip(attack, twin, strict=True))
+        gain = diff / stream if stream else None
+        share = sum(a["voter_reward"] for a in attack) / stream if stream else None
+        tshare = sum(t["voter_reward"] for t in twin) / stream if stream else None
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0,
+            {
+                "share_of_stream": share,
+                "twin_share_of_stream": tshare,
+                "holdings_minus_twin_cor": diff // COR,
+                "junk_proposals_opened": sum(a["junk_opened"] for a in attack),
+            },
+            f"{k['stake_cor']} COR over {k['addresses']} address(es) with {k['junk']} junk proposal(s) per epoch took {_pct(share)[1:]} of "
+            f"the governance stream (the honest twin {_pct(tshare)[1:]}); holdings against the twin {_pct(gain)} of the stream",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (FlashGovernance(), VoterFarming())
