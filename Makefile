@@ -55,6 +55,7 @@ bench: install node-deps
 	$(PY) bench/merkle.py
 	$(PY) bench/replay.py
 	$(PY) bench/chain_gas.py
+	$(PY) bench/assign.py
 
 # rewrite the code in the project's format (ruff, settings in pyproject.toml)
 format: install

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
-from support.network import COR, by_address, make_network, run_commit_reveal, sha
+from support.network import COR, by_address, draw, make_network, run_commit_reveal, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
 OUTPUTS = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
@@ -41,6 +41,7 @@ def submit_task(eng: Engine, keys: dict, max_out: int = 48) -> int:
             "router": keys["router0"].address,
         },
     )
+    draw(eng, keys)  # the next tick's beacon value draws its miners
     return tid
 
 
@@ -66,7 +67,8 @@ def settled_miners(eng: Engine, tid: int) -> set[str]:
 
 
 def build(url: str, keys_dir: Path) -> SimpleNamespace:
-    eng, keys = make_network(url, keys_dir, n_miners=4, n_validators=3, params={"redundancy": 3})
+    # voting ends before epoch 0 closes, though the draws' ticks come first
+    eng, keys = make_network(url, keys_dir, n_miners=4, n_validators=3, params={"redundancy": 3, "gov_voting_period_ticks": 90})
     settled = submit_task(eng, keys)
     settle_task(eng, keys, settled)
     miner = eng.state.tasks[settled].miners[0].miner

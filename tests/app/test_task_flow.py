@@ -5,7 +5,7 @@ import pytest
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.verify import verify_store
 from cor_incentives.nodes.validator import evaluate_outputs
-from support.network import by_address, make_network, run_commit_reveal, sha
+from support.network import by_address, draw, make_network, run_commit_reveal, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
 HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
@@ -33,6 +33,7 @@ def submit(eng, keys, max_out=48):
             "router": keys["router0"].address,
         },
     )
+    draw(eng, keys)  # the next tick's beacon value draws the miners
     return tid
 
 

@@ -169,11 +169,16 @@ def test_a_used_up_chain_stops_until_the_next_is_anchored():
     assert replay(c.events).to_dict() == c.state.to_dict()
 
 
-def test_anchor_renewal_needs_a_beacon():
+def test_anchor_on_a_network_without_beacon_activates_one():
     c = Chain({"u": 10**21})
     with pytest.raises(EngineError) as e:
-        c.oracle("beacon.anchor", {"anchor": "0x" + "00" * 32, "length": 3})
-    assert e.value.code == "no_beacon"
+        c.oracle("beacon.anchor", {"anchor": "0x" + "00" * 32, "length": 0})
+    assert e.value.code == "invalid_beacon" and c.state.beacon is None
+    c.oracle("beacon.anchor", hash_chain(beacon_secret(0), 3).genesis())
+    b = c.state.beacon
+    assert (b.round, b.chain, b.length, b.left) == (0, 0, 3, 3) and c.state.selection is not None
+    c.oracle("tick", {})
+    assert b.round == 1
 
 
 def test_with_beacon_fills_ticks_only():

@@ -43,6 +43,8 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
             "--json",
         )
     )
+    assert t["state"] == "CREATED" and t["miners"] == []  # drawn by the next tick's beacon value
+    cli("tick")
     shown = j(cli("task", "show", str(t["task"]), "--json"))
     assert shown["state"] == "PREPARED" and len(shown["miners"]) == 3 and shown["escrowed"] == t["escrowed"]
 
@@ -109,6 +111,7 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
         eng.submit_as(ks[a.miner], "task.precommit", {"task": task.id, "commit": commitment(task.id, a.miner, sha("Red."), "s")})
     for a in task.miners:
         eng.submit_as(ks[a.miner], "task.reveal", {"task": task.id, "output_hash": sha("Red."), "salt": "s", "output_tokens": 2})
+    eng.submit_as(next(k for k in ks.values() if k.address == eng.state.oracle), "tick", {})  # draws the validators
     for v in eng.state.tasks[task.id].validators:
         eng.submit_as(
             ks[v],
@@ -119,3 +122,24 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     assert shown["state"] == "SETTLED" and all(m["in_consensus"] and m["paid"] != "0" for m in shown["miners"])
     assert float(shown["charged"]) < float(shown["escrowed"])
     assert j(cli("verify", "--json"))["ok"]
+
+
+def test_task_cancel_only_before_the_draw(cli):
+    cli("init", "--seed", "cancel")
+    for i in range(3):
+        cli("keys", "new", f"m{i}", "--seed", "cancel")
+        cli("transfer", "--from", "faucet", "--to", f"m{i}", "--amount", "5000")
+        cli("node", "register", "--from", f"m{i}", "--role", "miner", "--self-bond", "1000", "--model", "smollm2-135m-instruct")
+    cli("keys", "new", "v0", "--seed", "cancel")
+    cli("transfer", "--from", "faucet", "--to", "v0", "--amount", "5000")
+    cli("node", "register", "--from", "v0", "--role", "validator", "--self-bond", "2000")
+    sid = str(j(cli("session", "open", "--from", "alice", "--deposit", "0.05", "--json"))["session"])
+    submit = ("task", "submit", "--from", "alice", "--session", sid, "--model", "smollm2-135m-instruct", "--prompt", "Hi.", "--json")
+    first = j(cli(*submit))["task"]
+    j(cli("task", "cancel", str(first), "--from", "alice", "--json"))
+    assert j(cli("task", "show", str(first), "--json"))["state"] == "CANCELLED"
+    second = j(cli(*submit))["task"]
+    cli("tick")
+    p = cli("task", "cancel", str(second), "--from", "alice", "--json", ok=False)
+    assert p.returncode != 0 and j(p)["error"] == "task_not_cancellable"
+    assert j(cli("task", "show", str(second), "--json"))["state"] == "PREPARED"

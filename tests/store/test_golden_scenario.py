@@ -49,3 +49,18 @@ def test_state_fingerprint_matches_the_golden_file(result):
 
 def test_replaying_the_log_gives_the_same_digest(result):
     assert result["replayed"] == result["live"]
+
+
+def test_a_log_on_the_first_rules_still_replays_to_its_recorded_state():
+    """``tests/golden/scenario_v1_log.json``: the scenario recorded on a genesis without a beacon (draws
+    seeded by the log head, idle miners first). Newer rules must not change how it replays."""
+    from cor_incentives.core.apply import replay
+    from cor_incentives.core.events import Event
+    from support.golden import V1_LOG, behaviour
+
+    record = json.loads(V1_LOG.read_text())
+    events = [Event(e["seq"], e["tick"], e["payload"].encode("ascii"), e["signature"], e["prev_hash"], e["hash"]) for e in record["events"]]
+    state = replay(events, check_each=True)
+    assert state.beacon is None and state.selection is None
+    assert behaviour(state) == record["behaviour"]
+    assert all(t.seed.startswith("0x") and len(t.seed) == 66 for t in state.tasks.values())  # the log head at submission

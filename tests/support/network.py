@@ -15,8 +15,9 @@ COR = 10**18
 
 
 def make_network(
-    url: str, keys_path: Path, n_miners: int = 4, n_validators: int = 3, params: dict | None = None, seed: str = "net"
+    url: str, keys_path: Path, n_miners: int = 4, n_validators: int = 3, params: dict | None = None, seed: str = "net", beacon: bool = True
 ) -> tuple[Engine, dict]:
+    """``beacon=False``: a genesis without a beacon (the first rules: draws at once, seeded by the log head)."""
     ks = Keystore(keys_path)
     names = ["oracle", "faucet", "modeldev", "alice", "bob", "carol", "dave"]
     keys = {n: ks.new(n, seed=seed) for n in names}
@@ -24,7 +25,8 @@ def make_network(
     keys.update({n: ks.new(n, seed=seed) for n in nodes})
     spec = check_genesis_spec({**DEVNET, "params": params or {}})
     eng = Engine.open(url, check_conservation=True)
-    eng.submit_as(keys["oracle"], "genesis", genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items() if n in names}))
+    body = genesis_body(spec, keys["oracle"].address, {n: k.address for n, k in keys.items() if n in names})
+    eng.submit_as(keys["oracle"], "genesis", body if beacon else {**body, "beacon": None})
     eng.submit_as(keys["modeldev"], "model.register", bundled_model_body())
     for n in nodes:
         eng.submit_as(keys["faucet"], "transfer", {"to": keys[n].address, "amount": str(20_000 * COR)})
@@ -43,8 +45,15 @@ def by_address(keys: dict) -> dict:
     return {k.address: k for k in keys.values()}
 
 
+def draw(eng: Engine, keys: dict) -> None:
+    """One oracle tick: its beacon value draws the miners of new tasks and the validators of revealed ones."""
+    if eng.state.beacon is not None:
+        eng.submit_as(keys["oracle"], "tick", {"ticks": 1})
+
+
 def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str], tokens: dict[str, int] | None = None) -> None:
-    """Each assigned miner (by address) precommits then reveals its output, signing with its own key."""
+    """Each assigned miner (by address) precommits then reveals its output, signing with its own key; then the
+    tick that draws the validators."""
     addr_key = by_address(keys)
     for m, text in outputs.items():
         eng.submit_as(addr_key[m], "task.precommit", {"task": tid, "commit": commitment(tid, m, sha(text), "pepper")})
@@ -55,3 +64,5 @@ def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str]
             "task.reveal",
             {"task": tid, "output_hash": sha(text), "salt": "pepper", "output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))},
         )
+    if eng.state.tasks[tid].state == "COMMITTED" and not eng.state.tasks[tid].validators:
+        draw(eng, keys)

@@ -16,7 +16,7 @@ from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.views import proof
 from cor_incentives.core.tasks import commitment
-from support.network import COR, by_address, make_network, run_commit_reveal, sha
+from support.network import COR, by_address, draw, make_network, run_commit_reveal, sha
 
 PROMPTS = ["What is the capital of France? Answer in one sentence.", "Nenne die Hauptstadt Österreichs — kurz."]
 HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", "Paris — la capitale de la France.", "It is Paris."]
@@ -54,6 +54,7 @@ def submit_task(eng: Engine, keys: dict, prompt: str, max_out: int = 48) -> int:
             "router": keys["router0"].address,
         },
     )
+    draw(eng, keys)  # with a beacon, the next tick draws the miners
     return tid
 
 
@@ -86,12 +87,14 @@ def settle_task_with_cheat(eng: Engine, keys: dict) -> int:
         shown = sha("something else") if i == 0 else sha(HONEST[0])
         eng.store.put_blob(HONEST[0].encode())
         eng.submit_as(k[a.miner], "task.reveal", {"task": tid, "output_hash": shown, "salt": "s", "output_tokens": 8})
+    draw(eng, keys)  # with a beacon, the next tick draws the validators
     validate(eng, keys, tid, set())
     return tid
 
 
-def run_scenario(url: str, keys_path) -> Engine:
-    eng, keys = make_network(url, keys_path, n_miners=5, n_validators=3, params={"redundancy": 4}, seed="backends")
+def run_scenario(url: str, keys_path, beacon: bool = True) -> Engine:
+    """``beacon=False``: the same scenario on the first rules (``tests/golden/scenario_v1_log.json``)."""
+    eng, keys = make_network(url, keys_path, n_miners=5, n_validators=3, params={"redundancy": 4}, seed="backends", beacon=beacon)
     miner0 = keys["miner0"].address
     for i, prompt in enumerate(PROMPTS):
         settle_honest_task(eng, keys, prompt, with_garbage=i == 0)

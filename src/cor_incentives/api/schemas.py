@@ -89,6 +89,17 @@ class SigningOut(Out):
     docs: str
 
 
+class BeaconOut(Out):
+    round: int = Field(..., description="Beacon values revealed so far (one per tick event).")
+    value: str = Field(..., description="The last revealed value: sha256 of the next one (the chain's anchor before round 1).")
+    chain: int = Field(..., description="How many of the oracle's hash chains came before the current one.")
+    length: int
+    left: int = Field(..., description="Values the current chain still holds.")
+    next_anchor: str | None = Field(..., description="The chain queued by beacon.anchor for when this one runs out.")
+    next_length: int
+    pending_draws: int = Field(..., description="Draws (task miners, validators, dedicated sessions) waiting for the next value.")
+
+
 class ChainOut(Out):
     chain_id: str
     oracle: str
@@ -98,6 +109,7 @@ class ChainOut(Out):
     epoch: int
     kinds: list[str] = Field(..., description="Command kinds this engine accepts.")
     signing: SigningOut
+    beacon: BeaconOut | None = Field(..., description="The randomness beacon (null: a network without one, on the first rules).")
 
 
 class RoleCountOut(Out):
@@ -127,6 +139,7 @@ class StatusOut(Out):
     nodes: dict[str, RoleCountOut]
     slashes: int
     epochs_closed: int
+    beacon: BeaconOut | None = Field(..., description="The randomness beacon (null: a network without one).")
 
 
 class UnbondingOut(Out):
@@ -309,7 +322,9 @@ class TaskValidatorOut(Out):
 class TaskOut(Out):
     id: int
     kind: str = Field(..., description="user or network.")
-    state: str = Field(..., description="PREPARED, STARTED, PRECOMMITTED, COMMITTED, VALIDATED, SETTLED, CANCELLED or FAILED.")
+    state: str = Field(
+        ..., description="CREATED (miners not drawn yet), PREPARED, STARTED, PRECOMMITTED, COMMITTED, VALIDATED, SETTLED, CANCELLED or FAILED."
+    )
     failure: str | None
     user: str | None
     session: int | None
@@ -320,6 +335,7 @@ class TaskOut(Out):
     max_output_tokens: int
     output_tokens: int | None
     redundancy: int
+    seed: str | None = Field(..., description="The seed its miners were drawn with (null until drawn).")
     created_tick: int
     deadline_tick: int | None = Field(..., description="Tick of the current phase's deadline (null once closed).")
     closed_tick: int | None

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from ..app import views
+from ..app.beacon import beacon_view
 from ..app.engine import Engine, Receipt
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
@@ -198,6 +199,7 @@ class ApiService:
                 "kinds": sorted(HANDLERS),
                 "signing": signing_scheme(s.chain_id),
                 "commands": {k: schema_doc(k)["body"] for k in sorted(HANDLERS)},
+                "beacon": beacon_view(s),
             }
         )
 

@@ -23,7 +23,7 @@ from ..core.state import State
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
 from ..store.projections import Projector, clear_projections
-from .beacon import with_beacon
+from .beacon import beacon_view, renewal_from_view, with_beacon
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
 from .signing import authenticate, sign_command
@@ -256,7 +256,11 @@ class Engine:
     def submit_as(self, key: Key, kind: str, body: Mapping[str, Any]) -> Receipt:
         """Sign with a local key and submit."""
         chain_id = self.state.chain_id or str(body.get("chain_id", ""))
-        if key.address == self.state.oracle:  # the oracle's ticks reveal the next beacon value
+        if kind == "genesis" or key.address == self.state.oracle:  # the oracle's genesis and ticks carry the beacon
+            if kind in ("tick", "epoch.close") and (view := beacon_view(self.state)) is not None:
+                renewal = renewal_from_view(view, key.private_key, chain_id)
+                if renewal is not None:
+                    self.submit_as(key, "beacon.anchor", renewal)
             body = with_beacon(self.state, key.private_key, kind, dict(body))
         payload, sig = sign_command(key.private_key, chain_id, kind, self.next_nonce(key.address), body)
         return self.submit(payload, sig)

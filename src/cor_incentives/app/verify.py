@@ -62,6 +62,7 @@ class VerifyReport:
     checkpoints_checked: int = 0
     chain_epochs_checked: int = 0
     epochs_without_checkpoint: list[int] = field(default_factory=list)
+    beacon_values_checked: int = 0  # each tick's value hashes to the one before it (checked by the core on replay)
     first_bad_seq: int | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -210,6 +211,7 @@ def _verify(store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[
             report.fail("conservation", event.seq, str(exc))
     _check_anchors(anchors, stored_at, expected_seq, citations, report)
     _check_blobs(conn, blob_first_use, report)
+    report.beacon_values_checked = state.beacon.round if state.beacon is not None else 0
     if replay_ok:
         _check_projections(conn, state, postings, report)
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]

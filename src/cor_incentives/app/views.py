@@ -19,6 +19,7 @@ from ..core.records import Model, SlashRecord
 from ..core.staking import is_selectable, self_bond
 from ..core.state import State, json_ready
 from ..core.units import format_cor
+from .beacon import beacon_view
 
 
 def account_class(account: str) -> str:
@@ -59,6 +60,7 @@ def status(state: State) -> dict[str, Any]:
         "bonded": format_cor(bonded_total),
         "bonded_ratio_bps": bonded_total * 10_000 // supply if supply else 0,
         "nodes": roles,
+        "beacon": beacon_view(state),
         "slashes": len(state.slashes),
         "epochs_closed": len(state.epochs),
     }
@@ -305,6 +307,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "max_output_tokens": t.max_output_tokens,
         "output_tokens": t.output_tokens,
         "redundancy": t.redundancy,
+        "seed": t.seed or None,  # the seed its miners were drawn with (the log head's hash on a network without a beacon)
         "created_tick": t.created_tick,
         "deadline_tick": t.deadline_tick if t.closed_tick is None else None,
         "closed_tick": t.closed_tick,

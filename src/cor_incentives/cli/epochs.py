@@ -31,7 +31,7 @@ def tick(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Advance logical time (oracle); epochs close when their boundary is crossed."""
+    """Advance logical time (oracle) and reveal the next beacon value, which draws the nodes tasks wait for; epochs close at their boundary."""
     engine = open_network(db)
     r = engine.submit_as(oracle(engine, keys_dir), "tick", {"ticks": ticks, "checkpoint": checkpoint_for(engine.state)})
     receipt_out(r, as_json, f"advanced {ticks} tick(s)")

@@ -154,7 +154,7 @@ def session_open(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Open a session with a deposit."""
+    """Open a session with a deposit (validators: at least the governed minimum; dedicated: a fee per reserved miner)."""
     engine = open_network(db)
     body: dict[str, Any] = {"deposit": str(cor_amount(deposit, "deposit")), "mode": mode}
     for k, v in (("redundancy", redundancy), ("validators", validators), ("nodes", nodes), ("model", model)):
@@ -220,7 +220,7 @@ def task_submit(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Submit an inference task: the quote at max_output_tokens is escrowed and miners are assigned."""
+    """Submit an inference task: the quote at max_output_tokens is escrowed; its miners are drawn by the next tick's beacon value."""
     if (prompt is None) == (prompt_file is None):
         raise InvalidInput("give exactly one of --prompt or --prompt-file", code="invalid_prompt")
     text = prompt if prompt is not None else prompt_file.read_text()  # type: ignore[union-attr]
@@ -242,13 +242,27 @@ def task_submit(
     r = engine.submit_as(signer(keys_dir, sender), "task.submit", body)
     engine.store.put_blob(data)
     t = engine.state.tasks[tid]
+    drawn = f"miners {', '.join(a.miner[:10] for a in t.miners)}" if t.miners else "miners drawn at the next tick"
     emit(
-        {"ok": True, "task": tid, "escrowed": format_cor(t.escrowed), "miners": [a.miner for a in t.miners], **r.to_dict()},
+        {"ok": True, "task": tid, "state": t.state, "escrowed": format_cor(t.escrowed), "miners": [a.miner for a in t.miners], **r.to_dict()},
         as_json,
-        lambda: console.print(
-            f"[green]✓[/] task {tid} submitted: {format_cor(t.escrowed)} COR escrowed, miners {', '.join(a.miner[:10] for a in t.miners)}"
-        ),
+        lambda: console.print(f"[green]✓[/] task {tid} submitted: {format_cor(t.escrowed)} COR escrowed, {drawn}"),
     )
+
+
+@task_app.command("cancel")
+@handle_errors
+def task_cancel(
+    task: int,
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Cancel a task before its miners are drawn (the next tick draws them); the whole escrow returns to the session."""
+    engine = open_network(db)
+    r = engine.submit_as(signer(keys_dir, sender), "task.cancel", {"task": task})
+    receipt_out(r, as_json, f"task {task} cancelled")
 
 
 @task_app.command("network")

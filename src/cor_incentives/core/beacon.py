@@ -33,9 +33,11 @@ Draws
     the order they were requested. A network whose genesis has no beacon draws at once instead,
     seeded by sha256(head_hash ‖ purpose:id), as the first rules did.
 
-Renewal
+Renewal and activation
     ``beacon.anchor {anchor, length}`` (oracle) queues the next chain. It takes over when the
     current chain runs out. A tick with no value left and no next chain is refused (``beacon_exhausted``).
+    On a network whose genesis had no beacon, the same command activates one. Events before it
+    replay under the first rules, events after it under the beacon's.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from typing import Any
 
 from .errors import Conflict, InvalidInput, invariant
 from .records import Beacon
+from .sampling import SelectionIndex
 from .state import State
 
 DrawHandler = Callable[[State, int, bytes], None]
@@ -161,13 +164,18 @@ def reveal(state: State, value: Any) -> None:
 
 
 def process_beacon_anchor(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``beacon.anchor`` (oracle) {anchor, length}: the chain that takes over when the current one runs out."""
-    b = state.beacon
-    if b is None:
-        raise Conflict("this network has no beacon to renew", code="no_beacon")
-    if b.next_anchor is not None:
-        raise Conflict("a next beacon chain is already anchored", code="beacon_already_anchored")
+    """``beacon.anchor`` (oracle) {anchor, length}: the chain that takes over when the current one runs out.
+
+    On a network without a beacon it *activates* one: from this event on, draws wait for the beacon
+    (the rules of a genesis with a beacon). Tasks already assigned keep their nodes."""
     if set(body) != {"anchor", "length"}:
         raise InvalidInput("beacon.anchor takes {anchor, length}", code="invalid_beacon")
     anchor, length = chain_value(body.get("anchor"), "anchor"), chain_length(body.get("length"))
+    b = state.beacon
+    if b is None:
+        state.beacon = Beacon(value=anchor, round=0, chain=0, length=length, left=length)
+        state.selection = SelectionIndex(marked=set(state.nodes))
+        return
+    if b.next_anchor is not None:
+        raise Conflict("a next beacon chain is already anchored", code="beacon_already_anchored")
     b.next_anchor, b.next_length = anchor, length

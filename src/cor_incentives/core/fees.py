@@ -9,16 +9,9 @@ Settlement (in the event that completes validation, for a task with enough miner
         royalty     the model's owner; for a fine-tune the parent's owner takes ``parent_royalty_bps`` of it
         treasury
     The split's remainder and the pro-rata floors go to ``dust``; the rest of the escrow returns to
-    the session. A FAILED task refunds the whole escrow (``refund_escrow``), and so does a task
-    CANCELLED before its miners are drawn.
+    the session. A FAILED or CANCELLED task refunds the whole escrow (``refund_escrow``).
 
-Cancelling after the draw (networks with a beacon; ``charge_cancel_fee``)
-    fee = escrowed × cancel_fee_bps // 10000 goes to the treasury (the floor: the user pays no more);
-    the rest of the escrow returns to the session. Seeing who was drawn and cancelling is what the fee
-    prices (the cancel lottery).
-
-Statement lines: ``task_fee:*`` for each payee, ``task_payment`` (−price), ``task_cancel_fee`` (−fee) and
-``task_refund`` for the user.
+Statement lines: ``task_fee:*`` for each payee, ``task_payment`` (−price) and ``task_refund`` for the user.
 """
 
 from __future__ import annotations
@@ -33,7 +26,6 @@ from .records import Assignment, EarningItem, Task
 from .sessions import session_account
 from .state import State
 from .streams import Stream
-from .units import BPS
 
 
 def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
@@ -125,26 +117,6 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
     invariant(sum(task.split.values()) == price, f"task {task.id}: the split does not add up to the price")
     invariant(sum(a.paid for a in winners) <= parts["miners"], f"task {task.id}: miners paid more than their part")
     invariant(paid <= parts["miners"] + parts["validators"], f"task {task.id}: pro-rata shares exceed their parts")
-
-
-def charge_cancel_fee(state: State, task: Task) -> int:
-    """Charge a user task cancelled after its miners were drawn: escrowed × cancel_fee_bps // 10000 to the treasury."""
-    p = state.params
-    escrow = acct.escrow("task", task.id)
-    held = state.ledger.balance(escrow)
-    fee = min(held, task.escrowed * p.cancel_fee_bps // BPS)
-    state.ledger.transfer(escrow, "treasury", fee, "task_cancel_fee")
-    task.charged = fee
-    state.earnings.append(
-        EarningItem(
-            task.user or "",
-            Stream.TASK_CANCEL_FEE,
-            -fee,
-            {"task": task.id, "escrowed": task.escrowed, "cancel_fee_bps": p.cancel_fee_bps, "formula": "escrowed × cancel_fee_bps // 10000"},
-        )
-    )
-    invariant(0 <= fee <= held, f"task {task.id}: cancel fee above the escrow")
-    return fee
 
 
 def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: dict[str, Any]) -> None:

@@ -84,12 +84,6 @@ class Params:
     redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
     validators_per_task: int = _p(3, 1, 32, "validators sampled per task")
     min_validators_per_task: int = _p(3, 1, 32, "fewest validators a session may ask for per task (networks with a beacon)")
-    cancel_fee_bps: int = _p(
-        2_000,
-        0,
-        BPS,
-        "share of the escrowed quote a user pays (to the treasury) to cancel a task after its miners are drawn (networks with a beacon)",
-    )
     dedicated_session_fee_units: int = _p(
         10**17, 0, U256, "fee per reserved miner (to the treasury) when a dedicated session's miners are drawn (networks with a beacon; 0.1 COR)"
     )

@@ -107,15 +107,24 @@ def pool_size(state: State, role: str, model: str | None = None) -> int:
 
 
 def draw(state: State, role: str, k: int, seed: bytes, model: str | None = None, among: list[str] | None = None) -> list[str]:
-    """Up to ``k`` distinct selectable nodes of ``role`` (serving ``model``), inclusion ∝ weight: O(k log n)."""
+    """Up to ``k`` distinct selectable nodes of ``role`` (serving ``model``), inclusion ∝ weight: O(k log n).
+
+    On a network without a beacon (no index) the same draw runs over a tree built for it from the
+    selectable nodes in id order: O(n log n), for the rare draw a newer feature makes there."""
+    if state.selection is None:
+        pool = among if among is not None else eligible_nodes(state, role, model)
+        tree = WeightTree()
+        for n in pool:
+            tree.set(n, draw_weight(state, state.nodes[n]))
+        return tree.draw(k, seed)
     idx = sync(state)
     if among is not None:
         tree = WeightTree()
         for n in among:
             tree.set(n, idx.weights.get(n, 0))
         return tree.draw(k, seed)
-    pool = idx.trees.get(pool_key(role, model))
-    return pool.draw(k, seed) if pool is not None else []
+    pool_tree = idx.trees.get(pool_key(role, model))
+    return pool_tree.draw(k, seed) if pool_tree is not None else []
 
 
 # --- the first rules (networks without a beacon) ---------------------------------------------------

@@ -55,7 +55,6 @@ class Stream(StrEnum):
     TASK_FEE_ROYALTY_PARENT = "task_fee:royalty_parent"
     TASK_PAYMENT = "task_payment"
     TASK_REFUND = "task_refund"
-    TASK_CANCEL_FEE = "task_cancel_fee"  # a user cancels a task after its miners are drawn
     DEDICATED_SESSION_FEE = "dedicated_session_fee"  # a dedicated session's miners are drawn
     # slashes
     SLASH = "slash"

@@ -12,8 +12,10 @@ Messages
     ``task.network``   (oracle) {model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens}
                                 a network task: no escrow; earns network rewards. Miners are drawn like
                                 a user task's, by weight (without a beacon: idle miners first).
-    ``task.cancel``    (user)   {task} before any precommit. Free while CREATED. With a beacon, once
-                                its miners are drawn it costs ``cancel_fee_bps`` of the escrow (``fees``).
+    ``task.cancel``    (user)   {task}: the whole escrow returns. With a beacon, only while CREATED:
+                                once its miners are drawn a task runs (seeing who was drawn and
+                                cancelling would let a user redraw until its own miners serve it).
+                                Without a beacon, before any precommit.
     ``task.precommit`` (miner)  {task, commit}  commit = sha256("task_id|miner|output_hash|salt").
     ``task.reveal``    (miner)  {task, output_hash, salt, output_tokens}; a mismatch is ``commit_mismatch``.
                                 When the reveals are in, validators are drawn: with a beacon, by the
@@ -43,7 +45,7 @@ from . import ledger as acct
 from . import reputation as rep
 from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
-from .fees import charge_cancel_fee, refund_escrow, settle_fee
+from .fees import refund_escrow, settle_fee
 from .models import get_model
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskKind, TaskState, ValidationRow, WorkRow
@@ -307,8 +309,8 @@ def process_task_cancel(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Unauthorized("only the task's user may cancel it", code="not_task_owner")
     if task.state not in (TaskState.CREATED, TaskState.PREPARED) or any(a.commit for a in task.miners):
         raise Conflict(f"task {task.id} is {task.state} and can no longer be cancelled", code="task_not_cancellable")
-    if task.state == TaskState.PREPARED and has_beacon(state):
-        charge_cancel_fee(state, task)  # its miners are known: cancelling now is a draw the user throws away
+    if task.state == TaskState.PREPARED and has_beacon(state):  # its miners are known: cancelling would throw a draw away
+        raise Conflict(f"task {task.id} has its miners; a task can be cancelled only before they are drawn", code="task_not_cancellable")
     refund_escrow(state, task, "task_cancelled")
     _close(state, task, TaskState.CANCELLED, "cancelled_by_user")
 

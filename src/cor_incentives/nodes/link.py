@@ -90,6 +90,7 @@ class Link:
         """Sign ``kind``/``body`` once with the next nonce and post it until it is accepted or refused."""
         if not self.client.private_key:
             raise ValueError("this link has no key")
+        body = self.retry("beacon", lambda: self.client.with_beacon(kind, body))
         nonce = self.retry("nonce", lambda: self.client.next_nonce(self.address or ""))
         chain_id = self.retry("chain", self.client.chain_id)
         payload, signature = sign_command(self.client.private_key, chain_id, kind, nonce, body)

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from ..app.beacon import hash_chain, next_value
 from ..core.apply import Applied, apply, conservation_holds
 from ..core.events import Command, Event, make_event
 from ..core.state import State
@@ -27,6 +28,12 @@ def addr(name: str) -> str:
 
 
 ORACLE = addr("oracle")
+BEACON_LENGTH = 2**17  # tick events one simulation may take (1 000 epochs of ~100 ticks)
+
+
+def beacon_secret(chain: int) -> bytes:
+    """The simulated oracle's secret of its ``chain``-th beacon chain."""
+    return hashlib.sha256(f"cor-sim-beacon|{chain}".encode()).digest()
 
 
 Observer = Callable[[State, int], None]
@@ -36,14 +43,23 @@ Observer = Callable[[State, int], None]
 class SimChain:
     """Events built from (actor, kind, body), applied to one ``State``; optional conservation per event."""
 
-    def __init__(self, allocations: dict[str, int], params: dict[str, Any], *, check_each: bool = False, keep_events: bool = False) -> None:
+    def __init__(
+        self, allocations: dict[str, int], params: dict[str, Any], *, check_each: bool = False, keep_events: bool = False, beacon: bool = True
+    ) -> None:
         self.state = State()
         self.check_each = check_each
         self.keep_events = keep_events
         self.events: list[Event] = []
         self.count = 0
         self.observers: list[Observer] = []  # e.g. an attack's stake clock (sim/attacks/measure.py)
-        body = {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": dict(params), "allocations": {k: str(v) for k, v in sorted(allocations.items())}}
+        body: dict[str, Any] = {
+            "chain_id": CHAIN_ID,
+            "oracle": ORACLE,
+            "params": dict(params),
+            "allocations": {k: str(v) for k, v in sorted(allocations.items())},
+        }
+        if beacon:  # the current rules; without it, the first ones (draws seeded by the log head)
+            body["beacon"] = hash_chain(beacon_secret(0), BEACON_LENGTH).genesis()
         self.submit(ORACLE, "genesis", body)
 
     def submit(self, actor: str, kind: str, body: dict[str, Any]) -> Applied:
@@ -65,7 +81,9 @@ class SimChain:
         return applied
 
     def oracle(self, kind: str, body: dict[str, Any]) -> Applied:
-        """Apply a command signed by the oracle (ticks, epoch closes, network tasks)."""
+        """Apply a command signed by the oracle (ticks, epoch closes, network tasks); a tick reveals the next beacon value."""
+        if kind in ("tick", "epoch.close") and self.state.beacon is not None and "beacon" not in body:
+            body = {**body, "beacon": next_value(self.state, beacon_secret)}
         return self.submit(ORACLE, kind, body)
 
     def balance(self, account: str) -> int:

@@ -499,9 +499,10 @@ CHECKS: dict[str, Check] = {
             "Splitting stake does not pay",
             "one operator's income with its stake split over many miners is ≤ 2 % above its income with one miner",
             eval_sybil,
-            "done in the core: miners are sampled with systematic PPS (selection.pps_sample), so slots are proportional to "
-            "stake × reputation; what remains comes from network tasks preferring idle miners (many small nodes are idle "
-            "more often) — weight network-task selection by stake as well, or drop the idle preference",
+            "done in the core with a beacon: every draw (network tasks included, no idle preference) is Sampford's method, "
+            "inclusion ∝ stake × reputation; a remaining gain comes from the cap at one slot per task (a node with "
+            "k × weight ≥ the pool's total is always drawn, so splitting it adds slots) or from reputation moving faster on "
+            "nodes that get more tasks",
             uses_baseline=True,
         ),
         Check(

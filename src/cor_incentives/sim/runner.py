@@ -27,7 +27,8 @@ Checked after every epoch
     epoch equals the sum of its statement items.
 
 Determinism: all randomness is ``strategies.derive(seed, ...)``; the engine's own selection is
-seeded by the log head. The same scenario and seed give the same log head hash and the same numbers.
+seeded by the simulated oracle's beacon (by the log head for a scenario with ``beacon = false``).
+The same scenario and seed give the same log head hash and the same numbers.
 """
 
 from __future__ import annotations
@@ -195,7 +196,9 @@ class World:
         self.coalition_of = {n.address: n.coalition for n in self.nodes.values()}
         self.user, self.dev = addr("user"), addr("modeldev")
         self.router = next((n.address for n in self.nodes.values() if n.role == "router"), None)
-        self.chain = SimChain(self._allocations(), dict(scenario.params), check_each=check_each_event, keep_events=keep_events)
+        self.chain = SimChain(
+            self._allocations(), dict(scenario.params), check_each=check_each_event, keep_events=keep_events, beacon=scenario.beacon
+        )
         self.distributor = SimDistributor() if self.env.payout == "evm" else None
         self.prompts = load_prompt_set() if self.env.network_prompts == "bundled" else ()
         self.plans: dict[int, dict[str, MinerPlan | None]] = defaultdict(dict)
@@ -277,6 +280,8 @@ class World:
             self._advance_to(start + r * round_ticks)
             self._unjail_ready()
             tids = self._issue_round(e, r, counts)
+            if self.script is not None:
+                tids += self.script.issue(self, e, r)
             self._drive(tids)
             self._collect_tasks(tids, stats, counts)
             invariant(self.state.epoch == e, "a round crossed an epoch boundary")
@@ -388,6 +393,10 @@ class World:
             return []
         self.info[tid] = replace(info, task_id=tid)
         return [tid]
+
+    def adopt(self, tid: int, key: str, kind: str, prompt_id: str, max_output_tokens: int, input_tokens: int = 0) -> None:
+        """A task a script submitted: the world drives it (its nodes act by their strategies) and counts it."""
+        self.info[tid] = TaskInfo(key, tid, kind, prompt_id, max_output_tokens, input_tokens)
 
     # --- nodes acting ------------------------------------------------------------------------
 

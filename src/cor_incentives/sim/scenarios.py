@@ -139,6 +139,7 @@ class Scenario:
     seeds: tuple[int, ...] = (1, 2, 3)
     baseline: str = ""  # "", "honest_twin", or the name of another scenario
     checks: tuple[str, ...] = ()  # incentive checks (report.CHECKS) evaluated on this scenario
+    beacon: bool = True  # the genesis commits to a beacon (current rules); False: the first rules, draws seeded by the log head
     remedies: tuple[Remedy, ...] = ()
 
     def __post_init__(self) -> None:
@@ -199,6 +200,7 @@ class Scenario:
             "seeds": list(self.seeds),
             "baseline": self.baseline,
             "checks": list(self.checks),
+            "beacon": self.beacon,
             "remedies": [r.to_dict() for r in self.remedies],
         }
 
@@ -252,7 +254,7 @@ def check_scenario(s: Scenario) -> None:
     p = params_from_dict(dict(s.params))
     if counts["miner"] < p.redundancy:
         raise InvalidInput(f"{counts['miner']} miners cannot serve redundancy {p.redundancy}", code="invalid_scenario")
-    needed = p.precommit_deadline_ticks + p.reveal_deadline_ticks + p.validation_deadline_ticks + 1
+    needed = p.precommit_deadline_ticks + p.reveal_deadline_ticks + p.validation_deadline_ticks + 1 + (2 if s.beacon else 0)  # + the two draws
     if p.epoch_length_ticks // s.rounds_per_epoch < needed:
         raise InvalidInput(
             f"{s.rounds_per_epoch} rounds of {needed} ticks do not fit an epoch of {p.epoch_length_ticks} ticks", code="invalid_scenario"

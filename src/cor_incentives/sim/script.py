@@ -18,6 +18,9 @@ moments:
     plan(world, ctx)         a miner's plan for a task (``Override``) instead of its strategy's
     before_reveal(world, task, miner)
                              just before a miner reveals (may return another ``Output`` to reveal)
+    issue(world, epoch, round_)
+                             in every round, after the scenario's own tasks: tasks the script submits
+                             (registered with ``world.adopt``), which the world then drives like its own
     after_close(world, epoch)
                              after each ``epoch.close`` (measurements)
     keeps_jailed(address)    the world does not unjail this node automatically
@@ -111,6 +114,9 @@ class ActorScript:
 
     def before_reveal(self, world: World, task: Task, miner: str) -> Output | None:
         return None
+
+    def issue(self, world: World, epoch: int, round_: int) -> list[int]:
+        return []
 
     def after_close(self, world: World, epoch: int) -> None:
         return None

@@ -276,6 +276,7 @@ MINER_STRATEGIES: dict[str, MinerStrategy] = {
         MinerStrategy("honest", plan_honest),
         MinerStrategy("lazy", plan_lazy),
         MinerStrategy("garbage", plan_garbage),
+        MinerStrategy("garbage_last", plan_garbage, reveals_last=True),  # garbage, revealed after the others (to act last)
         MinerStrategy("copier", plan_copier, reveals_last=True),
         MinerStrategy("mismatched", plan_mismatched),
         MinerStrategy("offline", plan_offline, unjails=False),
