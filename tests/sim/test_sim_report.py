@@ -2,8 +2,8 @@
 
 Which incentive checks the design meets at the defaults (asserted to pass): honest participation pays,
 honest ≥ 3 × lazy per task, garbage / mismatched / offline miners lose money, echo validators earn
-(slightly) less. Which it does not (asserted to be flagged, with the numbers that show it): token
-inflation pays, splitting stake over sybil nodes pays, a 30 % or 49 % validator coalition moves
+(slightly) less; splitting stake pays at most 2 % (or is flagged with its cause). Which it does not (asserted to
+be flagged, with the numbers that show it): token inflation pays, a 30 % or 49 % validator coalition moves
 honest pay by more than 5 %, and copier miners profit on a long-running idle network.
 """
 
