@@ -27,6 +27,20 @@ Concepts
                   four one-letter pieces), junk symbol density, and repetition loops (share of
                   distinct word 4-grams).
 
+    With the task's model at hand (``RuleEmbeddingScorer(reader=...)``, ``ai.likelihood``), two
+    *model checks* are reported beside the four criteria, as sub-scores in ppb that carry no weight:
+
+    fidelity      share of the output's tokens that the task's model considers at their position
+                  (teacher forcing: among its top PLAUSIBLE_RANK and ≥ PLAUSIBLE_MIN_RATIO of the top
+                  token's probability). Honest samples are drawn from those candidates; a template,
+                  a canned non-answer, random letters or an answer to another prompt are not.
+                  Below MIN_FIDELITY_PPB: flag ``not_model_output``.
+    ending        10**9 when the output reaches its token budget or stops where the model would
+                  put its end-of-turn token; 0 when it stops where the model would go on (flag
+                  ``stopped_early``: an output cut short to save compute).
+    Either flag caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
+    consensus quality floor. Without a reader (a model the validator cannot run) neither is reported.
+
     total_ppb = Σ criterion_ppb × weight_bps // 10 000          (integer; weights below)
     A *hard* detection (empty, refusal, non-answer, garbage, repetition loop) caps the total at
     HARD_FAIL_CAP_PPB (rubric 1) and makes the verdict INVALID, whatever the other criteria say.
@@ -64,6 +78,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
+from .likelihood import LikelihoodCheck, TokenTrace, likelihood_check
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -80,6 +95,13 @@ CRITERIA_WEIGHTS_BPS: dict[str, int] = {
     INTEGRITY: 2_500,  # not a refusal, not garbage, not a loop (and hard-capped when it is)
 }
 invariant(sum(CRITERIA_WEIGHTS_BPS.values()) == BPS, "criteria weights must sum to 10 000 bps")
+
+# -- model checks (reported with the criteria, no weight: they cap) -----------------------------------
+FIDELITY = "fidelity"
+ENDING = "ending"
+MODEL_CHECKS = (FIDELITY, ENDING)
+MIN_FIDELITY_PPB = 900_000_000  # below: not what the model samples (calibrated: docs/poi-calibration.md)
+MODEL_CHECK_CAP_PPB = 200_000_000  # rubric 3, INVALID: below consensus_min_quality_ppb
 
 # -- relevance ---------------------------------------------------------------------------------------
 RELEVANCE_FLOOR_COSINE = 0.15  # at or below: unrelated (measured: unrelated/garbage/refusal ≤ 0.23)
@@ -130,6 +152,7 @@ MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUTS_PER_CALL = 256  # one task's outputs; redundancy is a handful
 
 _HARD_FLAGS = frozenset({"empty", "refusal", "non_answer", "garbage", "repetition_loop"})
+_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early"})
 
 
 @dataclass(frozen=True)
@@ -157,13 +180,26 @@ class QualityScorer(Protocol):
 # == the default scorer =============================================================================
 
 
+@runtime_checkable
+class ModelReader(Protocol):
+    """Reads an output with the task's model (``ai.likelihood.TeacherForcer``)."""
+
+    def trace(self, prompt: str, output: str) -> TokenTrace:
+        """How the model ranks each output token after the prompt, and its end-of-turn token after the output."""
+        ...
+
+
 class RuleEmbeddingScorer:
-    """The default scorer: embedding relevance plus published rules (see the module docstring)."""
+    """The default scorer: embedding relevance plus published rules (see the module docstring).
+
+    ``reader``: the task's model, when the validator can run it; adds the fidelity and ending checks.
+    """
 
     name = "rule-embedding"
 
-    def __init__(self, embedder: Embedder | None = None) -> None:
+    def __init__(self, embedder: Embedder | None = None, reader: ModelReader | None = None) -> None:
         self._embedder = embedder
+        self.reader = reader
 
     @property
     def embedder(self) -> Embedder:
@@ -187,15 +223,19 @@ class RuleEmbeddingScorer:
         results = []
         for i, output in enumerate(outputs):
             cosine = _cosine(vectors[0], vectors[i + 1])
-            results.append(self._score_one(spec, output, scored[i], cosine, max_output_tokens))
+            check = likelihood_check(self.reader.trace(prompt, output), max_output_tokens) if self.reader is not None else None
+            results.append(self._score_one(spec, output, scored[i], cosine, max_output_tokens, check))
         return results
 
-    def _score_one(self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None) -> QualityScore:
-        """Combine the four criteria for one output."""
+    def _score_one(
+        self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None, check: LikelihoodCheck | None = None
+    ) -> QualityScore:
+        """Combine the four criteria for one output (and the model checks, when the model read it)."""
         flags: list[str] = []
+        checks = model_check_criteria(check, flags)
         if not any(ch.isalnum() for ch in scored):
-            criteria = {RELEVANCE: 0, COMPLIANCE: 0, COMPLETENESS: 0, INTEGRITY: 0}
-            return finalize_score(criteria, ["empty"])
+            criteria = {RELEVANCE: 0, COMPLIANCE: 0, COMPLETENESS: 0, INTEGRITY: 0, **checks}
+            return finalize_score(criteria, ["empty", *flags])
         if cosine <= RELEVANCE_FLOOR_COSINE and _count_words(scored) >= OFF_TOPIC_MIN_WORDS:
             flags.append("off_topic")
         compliance = compliance_score(spec, scored, flags)
@@ -209,8 +249,20 @@ class RuleEmbeddingScorer:
             COMPLIANCE: _to_ppb(compliance),
             COMPLETENESS: _to_ppb(completeness),
             INTEGRITY: _to_ppb(integrity),
+            **checks,
         }
         return finalize_score(criteria, flags)
+
+
+def model_check_criteria(check: LikelihoodCheck | None, flags: list[str]) -> dict[str, int]:
+    """The fidelity and ending sub-scores of a model check (none without one), flagging a failure."""
+    if check is None:
+        return {}
+    if check.fidelity_ppb < MIN_FIDELITY_PPB:
+        flags.append("not_model_output")
+    if check.ending_ppb == 0:
+        flags.append("stopped_early")
+    return {FIDELITY: check.fidelity_ppb, ENDING: check.ending_ppb}
 
 
 def score(prompt: str, output: str, *, max_output_tokens: int | None = None, embedder: Embedder | None = None) -> QualityScore:
@@ -222,9 +274,13 @@ def score(prompt: str, output: str, *, max_output_tokens: int | None = None, emb
 
 
 def finalize_score(criteria: dict[str, int], flags: list[str]) -> QualityScore:
-    """Weighted total, hard-fail cap, rubric and verdict from criteria already in ppb."""
-    if set(criteria) != set(CRITERIA_WEIGHTS_BPS):
-        raise ValueError(f"criteria must be exactly {sorted(CRITERIA_WEIGHTS_BPS)}, got {sorted(criteria)}")
+    """Weighted total, hard-fail and model-check caps, rubric and verdict from criteria already in ppb.
+
+    ``criteria`` holds the four weighted criteria and, when the model read the output, the model checks.
+    """
+    weighted = set(CRITERIA_WEIGHTS_BPS)
+    if not weighted <= set(criteria) <= weighted | set(MODEL_CHECKS):
+        raise ValueError(f"criteria must be {sorted(CRITERIA_WEIGHTS_BPS)} and optionally {list(MODEL_CHECKS)}, got {sorted(criteria)}")
     for name, value in criteria.items():
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= PPB:
             raise ValueError(f"criterion {name!r} must be an int in [0, {PPB}], got {value!r}")
@@ -234,10 +290,13 @@ def finalize_score(criteria: dict[str, int], flags: list[str]) -> QualityScore:
         total = min(total, HARD_FAIL_CAP_PPB)
     if "off_topic" in flags:
         total = min(total, OFF_TOPIC_CAP_PPB)
+    model_failed = any(flag in _MODEL_FLAGS for flag in flags)
+    if model_failed:
+        total = min(total, MODEL_CHECK_CAP_PPB)
     return QualityScore(
         total_ppb=total,
         criteria=dict(criteria),
-        verdict=verdict_for(total, hard=hard, truncated="truncated" in flags),
+        verdict=verdict_for(total, hard=hard or model_failed, truncated="truncated" in flags),
         rubric_1_10=rubric_from_ppb(total),
         flags=tuple(dict.fromkeys(flags)),
     )

