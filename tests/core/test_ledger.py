@@ -1,20 +1,20 @@
 import pytest
 
 from cor_incentives.core.errors import InsufficientFunds, InvariantViolation
-from cor_incentives.core.ledger import Ledger, check_conservation, split_by_bps
+from cor_incentives.core.journal import journal
+from cor_incentives.core.ledger import Ledger, Posting, check_conservation, split_by_bps
 
 
 def test_transfer_and_rollback():
     ledger = Ledger()
     ledger.begin()
     ledger.transfer("genesis", "wallet:a", 100, "g")
-    ledger.commit()
-    ledger.begin()
-    ledger.transfer("wallet:a", "wallet:b", 60, "t")
-    with pytest.raises(InsufficientFunds):
+    assert ledger.commit() == [Posting("genesis", "wallet:a", 100, "g")]
+    with pytest.raises(InsufficientFunds), journal():
+        ledger.begin()
+        ledger.transfer("wallet:a", "wallet:b", 60, "t")
         ledger.transfer("wallet:a", "wallet:b", 41, "t")
-    ledger.rollback()
-    assert ledger.balance("wallet:a") == 100 and ledger.balance("wallet:b") == 0
+    assert ledger.balance("wallet:a") == 100 and ledger.balance("wallet:b") == 0 and ledger.postings == []
     check_conservation(ledger, 100, 0)
 
 

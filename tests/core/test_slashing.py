@@ -11,9 +11,7 @@ NODE = private_key_address(NODE_KEY)
 
 def chain():
     c = Chain(wallets={"rep": 100}, params={"min_self_bond_miner_units": "100"})
-    c.state.ledger.begin()
     c.state.ledger.transfer("treasury", f"wallet:{NODE}", 10_000, "test funding")
-    c.state.ledger.commit()
     c.submit(NODE, "node.register", {"role": "miner", "self_bond": "10000"})
     return c
 

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from cor_incentives.core import work_rewards as wr
 from cor_incentives.core.errors import InvalidInput
+from cor_incentives.core.params import MAX_MULTIPLIER_PPB
 from cor_incentives.core.units import BPS, PPB
 from cor_incentives.core.work_rewards import (
     DEFAULT_WORK_REWARD_PARAMS,
     MAX_COMPLEXITY_UNITS,
-    MAX_MULTIPLIER_PPB,
     WorkRewardParams,
     WorkRewards,
     compute_validator_rewards,
@@ -371,20 +371,34 @@ def test_row_limit_is_enforced(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "fields",
+    "fields,code",
     [
-        {"min_precommit_rate_bps": BPS + 1},
-        {"min_score_bps": -1},
-        {"reputation_multiplier_min_ppb": 2 * PPB, "reputation_multiplier_max_ppb": PPB},
-        {"reputation_multiplier_max_ppb": MAX_MULTIPLIER_PPB + 1},
-        {"min_score_bps": 50.0},
-        {"min_score_bps": True},
+        ({"min_precommit_rate_bps": BPS + 1}, "parameter_out_of_bounds"),
+        ({"min_score_bps": -1}, "parameter_out_of_bounds"),
+        ({"reputation_multiplier_min_ppb": 2 * PPB, "reputation_multiplier_max_ppb": PPB}, "invalid_parameter"),
+        ({"reputation_multiplier_max_ppb": MAX_MULTIPLIER_PPB + 1}, "parameter_out_of_bounds"),
+        ({"min_score_bps": 50.0}, "invalid_parameter"),
+        ({"min_score_bps": True}, "invalid_parameter"),
     ],
 )
-def test_bad_params_are_rejected(fields: dict) -> None:
+def test_bad_params_are_rejected(fields: dict, code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         WorkRewardParams(**fields)
-    assert caught.value.code == "invalid_parameter"
+    assert caught.value.code == code
+
+
+def test_the_kernel_reads_the_one_declaration_of_its_parameters() -> None:
+    """Defaults and bounds are those of ``Params``: a value governance can set, the kernel takes."""
+    from cor_incentives.core.params import Params, param_bounds
+
+    p = Params()
+    assert WorkRewardParams.in_force(p) == WorkRewardParams()
+    for name in ("min_precommit_rate_bps", "min_score_bps", "reputation_multiplier_min_ppb", "reputation_multiplier_max_ppb"):
+        lo, hi = param_bounds(name)
+        fine = p.replace(**{name: hi if name != "reputation_multiplier_min_ppb" else p.reputation_multiplier_max_ppb})
+        WorkRewardParams.in_force(fine)  # whatever Params accepts, the kernel accepts
+        with pytest.raises(InvalidInput):
+            p.replace(**{name: hi + 1})
 
 
 # --- golden vectors -------------------------------------------------------------------------------------

@@ -9,13 +9,14 @@ Order of checks for every event (the precedence of rejections):
     5. the nonce is above the actor's last nonce (``nonce_already_used``) by at most
        ``MAX_NONCE_STEP`` (``nonce_too_far``: a key can never lock itself out);
     6. the kind's own checks (amounts, balances, state) — then, and only then, changes.
-A rejected command changes nothing: ledger postings are rolled back and handlers validate before
-they mutate other state.
+A rejected command changes nothing: every write of its handler is journaled and undone
+(``core.journal``), so even a refusal deep inside a handler leaves the state exactly as it was.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,9 +38,10 @@ from .commands import MAX_TICKS_PER_EVENT, check_body
 from .community import process_community_appoint, process_community_attest, process_community_remove, process_community_snapshot
 from .controllers import DEFAULT_CONTROLLERS
 from .epoch import process_epoch, ticks_to_epoch_end
-from .errors import Conflict, EngineError, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
+from .errors import Conflict, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
 from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
+from .journal import journal
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .params import ParamHistory, params_from_dict
@@ -277,8 +279,12 @@ def check_command(state: State, cmd: Command) -> Handler:
     return handler
 
 
-def apply(state: State, event: Event) -> Applied:
-    """Apply one event to ``state`` (in place). On rejection nothing changes and EngineError is raised."""
+def apply(state: State, event: Event, *, atomic: bool = True) -> Applied:
+    """Apply one event to ``state`` (in place): all of it, or — raising EngineError — nothing at all.
+
+    Every write the handler makes is journaled (``core.journal``) and undone when it raises, whatever
+    it raises. ``atomic=False`` skips the journal: only for replaying a log whose events were all
+    accepted (a refusal there means the log is broken, and the state is thrown away)."""
     if event.seq != state.seq + 1:
         raise Conflict(f"event seq {event.seq} does not follow {state.seq}", code="seq_gap")
     if event.prev_hash != state.head_hash:
@@ -287,20 +293,12 @@ def apply(state: State, event: Event) -> Applied:
         raise Conflict(f"event {event.seq} says tick {event.tick}; the log is at tick {state.tick}", code="tick_mismatch")
     cmd = event.command
     handler = check_command(state, cmd)
-    state.ledger.begin()
-    try:
+    with journal() if atomic else nullcontext():
+        state.ledger.begin()
         if cmd.kind == "genesis":
             state.chain_id = cmd.chain_id
         handler(state, cmd.actor, dict(cmd.body))
         note_accounts(state, cmd.actor, state.ledger.postings)
-    except EngineError:
-        state.ledger.rollback()
-        if cmd.kind == "genesis":
-            state.chain_id = ""
-            state.params_history = None
-            state.beacon = None
-            state.selection = None
-        raise
     postings = state.ledger.commit()
     state.nonces[cmd.actor] = cmd.nonce
     state.seq = event.seq
@@ -316,10 +314,10 @@ def conservation_holds(state: State) -> None:
 
 
 def replay(events: Iterable[Event], *, check_each: bool = False) -> State:
-    """A fresh state with every event applied in order."""
+    """A fresh state with every event applied in order (no journal: a refusal here is a broken log)."""
     state = State()
     for event in events:
-        apply(state, event)
+        apply(state, event, atomic=False)
         if check_each:
             conservation_holds(state)
     return state

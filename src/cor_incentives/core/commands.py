@@ -36,12 +36,12 @@ from .errors import InvalidInput, shown
 from .events import MAX_SAFE_INT, canonical_json
 from .governance import OPTIONS as VOTE_OPTIONS
 from .models import QUANTIZATIONS
-from .params import PARAM_FIELDS, SLASH_FRACTION_DEFAULT
+from .params import PARAM_FIELDS, SLASH_FRACTION_DEFAULT, param_bounds
 from .records import ROLES
 from .sessions import MODES as SESSION_MODES
 from .units import BPS, MAX_AMOUNT_DIGITS, PPB, is_address, is_amount
 
-MAX_TICKS_PER_EVENT = PARAM_FIELDS["epoch_length_ticks"].metadata["max"]  # a tick may cross at most one epoch
+MAX_TICKS_PER_EVENT = param_bounds("epoch_length_ticks")[1]  # a tick or an epoch close never needs more
 MAX_ID = MAX_SAFE_INT
 MAX_EVIDENCE_BYTES = 16 * 1024
 MAX_PARAM_VALUE_BYTES = 32 * 1024  # the largest parameter, listed_model_tiers, holds up to 256 model ids
@@ -339,10 +339,10 @@ SCHEMAS: dict[str, Struct | Variant] = {
     "session.open": Struct(
         {
             "deposit": Opt(Amount()),
-            "redundancy": Opt(Int(1, 32, code="invalid_session_settings")),
-            "validators": Opt(Int(1, 32, code="invalid_session_settings")),
+            "redundancy": Opt(Int(*param_bounds("redundancy"), code="invalid_session_settings")),
+            "validators": Opt(Int(*param_bounds("validators_per_task"), code="invalid_session_settings")),
             "mode": Opt(Choice(SESSION_MODES, code="invalid_session_settings")),
-            "nodes": Opt(Int(1, 32, code="invalid_session_settings")),
+            "nodes": Opt(Int(*param_bounds("redundancy"), code="invalid_session_settings")),
             "model": Opt(MODEL_ID),
         }
     ),

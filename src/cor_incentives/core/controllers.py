@@ -79,8 +79,12 @@ def measure(state: State, name: str) -> dict[str, int]:
 
 
 def process_controllers(state: State) -> dict[str, Any]:
-    """Adjust every enabled controller's parameter for the next epoch; return the record."""
-    p = state.params
+    """Adjust every enabled controller's parameter for the next epoch; return the record.
+
+    The step starts from the value the next epoch would have (a governance change executed at this
+    close included), so a controller moves a parameter governance set instead of overwriting it;
+    the controller's own bounds still hold."""
+    p = assert_ready(state).at(state.epoch + 1)
     record: dict[str, Any] = {}
     changes: dict[str, int] = {}
     for name in sorted(state.controllers):

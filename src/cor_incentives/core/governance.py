@@ -56,7 +56,8 @@ from . import ledger as acct
 from .bounties import fund_bounty
 from .community import appoint_curator, remove_curator
 from .controllers import check_controller_settings
-from .errors import Conflict, EngineError, InvalidInput, NotFound, invariant
+from .errors import Conflict, InvalidInput, NotFound, invariant
+from .journal import attempt
 from .ledger import NETWORK_INCENTIVES_POOL
 from .params import PARAM_FIELDS, Params
 from .records import EarningItem, Proposal, ProposalStatus
@@ -318,13 +319,13 @@ def process_governance_execution(state: State) -> list[dict[str, Any]]:
                 done.append({**entry, "status": "DEFERRED", "allowance_left": str(allowance)})
                 continue
         if prop.status == ProposalStatus.PASSED:
-            try:
-                _execute(state, prop)
+            error = attempt(lambda: _execute(state, prop))  # noqa: B023 (called at once)
+            if error is None:
                 prop.status = ProposalStatus.EXECUTED
                 if prop.kind in TREASURY_KINDS:
                     allowance -= int(prop.body["amount"])
-            except EngineError as exc:  # content no longer valid (e.g. the bounty expired): recorded, not applied
-                prop.status, prop.result = ProposalStatus.FAILED, f"execution failed: {exc}"
+            else:  # content no longer valid (e.g. the bounty expired): its writes undone, recorded, not applied
+                prop.status, prop.result = ProposalStatus.FAILED, f"execution failed: {error}"
         prop.executed_epoch = state.epoch
         done.append({**entry, "status": prop.status})
     return done

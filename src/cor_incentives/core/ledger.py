@@ -14,8 +14,8 @@ Invariants (checked by ``check_conservation`` after every event in tests and by 
     balances is zero, i.e. Σ(non-source accounts) = genesis supply + minted.
 
 Atomicity
-    A ``Ledger`` keeps an undo journal between ``begin()`` and ``commit()``/``rollback()`` so that a
-    command rejected half-way changes nothing.
+    The ledger is part of the journaled state (``core.journal``): a command rejected half-way
+    changes no balance and leaves no posting.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import InsufficientFunds, InvalidInput, invariant
+from .journal import Journaled
 from .units import BPS
 
 SOURCES = ("genesis", "minted")
@@ -83,41 +84,28 @@ class Posting:
 
 
 @dataclass
-class Ledger:
-    """Balances by account, with an undo journal for atomic commands."""
+class Ledger(Journaled):
+    """Balances by account; the postings of the event being applied collect in ``postings``.
+
+    Atomicity comes from the state's journal (``core.journal``): a rejected event's postings and
+    balance changes are undone with everything else it wrote."""
 
     balances: dict[str, int] = field(default_factory=dict)
     postings: list[Posting] = field(default_factory=list)
-    _journal: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     def balance(self, account: str) -> int:
         return self.balances.get(account, 0)
 
     def begin(self) -> None:
-        """Start recording an undo journal; postings of this event collect in ``postings``."""
-        self._journal = {}
+        """Start collecting this event's postings (``commit`` hands them over)."""
         self.postings = []
 
     def commit(self) -> list[Posting]:
-        """Forget the journal; return this event's postings."""
-        self._journal = None
+        """This event's postings (the list is handed over; the next event starts a new one)."""
         out, self.postings = self.postings, []
         return out
 
-    def rollback(self) -> None:
-        """Restore every balance touched since ``begin()``."""
-        if self._journal is not None:
-            for account, old in self._journal.items():
-                if old == 0:
-                    self.balances.pop(account, None)
-                else:
-                    self.balances[account] = old
-        self._journal = None
-        self.postings = []
-
     def _set(self, account: str, value: int) -> None:
-        if self._journal is not None and account not in self._journal:
-            self._journal[account] = self.balances.get(account, 0)
         if value == 0:
             self.balances.pop(account, None)
         else:

@@ -1,9 +1,12 @@
 """Parameters: one typed, validated, immutable set, and its history by epoch (docs/design.md §3).
 
-Every field has bounds (``min``/``max`` in its metadata) and a line saying what it is and where its
-default comes from. Split fields (``*_split_bps``) are mappings whose values sum to 10 000. Units go
-last in names: ``_bps`` (1/10 000), ``_ppb`` (1/10**9), ``_ticks``, ``_epochs``, ``_units`` (base units
-of COR).
+One declaration per parameter: its type (the annotation), bounds (``min``/``max``), unit (the end of
+its name, ``param_unit``), a line saying what it is, and where its default comes from (``source``).
+Every consumer reads the declaration (``param_bounds``, ``param_default``, ``check_param``): the
+work-reward kernel's parameters, the longest tick a command may ask for, the session settings a
+command may carry, the controllers' bounds — none keeps a second copy of a bound. Split fields
+(``*_split_bps``) are mappings whose values sum to 10 000. Units go last in names: ``_bps``
+(1/10 000), ``_ppb`` (1/10**9), ``_ticks``, ``_epochs``, ``_units`` (base units of COR).
 
 A change (by governance) carries the epoch from which it applies; ``ParamHistory.at(epoch)`` gives
 the set in force, so replay settles every epoch with the parameters of its time.
@@ -26,14 +29,16 @@ U256 = 2**256 - 1
 WORK_TIERS = ("tiny", "small", "medium", "large")  # the model size tiers (pricing.TIERS), smallest first
 MAX_LISTED_MODELS = 256
 _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+MAX_MULTIPLIER_PPB = 5 * PPB  # the work-reward kernel's int64 sums are proven up to a 5.0 multiplier (core/work_rewards.py)
+DEVNET = "devnet choice"
 
 
-def _p(default: Any, lo: int, hi: int, doc: str) -> Any:
-    return field(default=default, metadata={"min": lo, "max": hi, "doc": doc})
+def _p(default: Any, lo: int, hi: int, doc: str, source: str = DEVNET) -> Any:
+    return field(default=default, metadata={"min": lo, "max": hi, "doc": doc, "source": source})
 
 
-def _split(default: dict[str, int], doc: str) -> Any:
-    return field(default_factory=lambda: MappingProxyType(dict(default)), metadata={"split": tuple(default), "doc": doc})
+def _split(default: dict[str, int], doc: str, source: str = DEVNET) -> Any:
+    return field(default_factory=lambda: MappingProxyType(dict(default)), metadata={"split": tuple(default), "doc": doc, "source": source})
 
 
 FEE_SPLIT_DEFAULT = {"miners": 7000, "validators": 1200, "router": 500, "model_royalty": 500, "treasury": 800}
@@ -94,6 +99,7 @@ class Params:
         2 * PPB,
         "largest cosine distance to the medoid still in consensus; keeps 99 % of honest sampling miners' outputs "
         "(T 0.3-1.0, own seeds) in on the calibration prompts (docs/poi-calibration.md)",
+        "calibration of sampling miners (docs/poi-calibration.md)",
     )
     consensus_min_quality_ppb: int = _p(300_000_000, 0, PPB, "median quality below which an output is not in consensus (PoUW INVALID)")
     validator_deviation_max_ppb: int = _p(200_000_000, 0, 2 * PPB, "report deviation counted as large")
@@ -143,10 +149,14 @@ class Params:
         "a miner's emission bonus on a settled user task: at most this share of its fee from the task (and never more than "
         "the same work would earn in a network task); bounded so that fee_split_bps.miners × it < fee_split_bps.treasury × 10 000",
     )
-    min_precommit_rate_bps: int = _p(6_000, 0, BPS, "eligibility: precommit rate over the epoch's assignments")
-    min_score_bps: int = _p(5_000, 0, BPS, "eligibility: total score over the epoch's assignments")
-    reputation_multiplier_min_ppb: int = _p(500_000_000, 0, 10 * PPB, "performance multiplier at reputation 0")
-    reputation_multiplier_max_ppb: int = _p(1_500_000_000, 0, 10 * PPB, "performance multiplier at reputation 1")
+    min_precommit_rate_bps: int = _p(6_000, 0, BPS, "eligibility: precommit rate over the epoch's assignments", "Cortensor testnet rule: 60 %")
+    min_score_bps: int = _p(5_000, 0, BPS, "eligibility: total score over the epoch's assignments", "Cortensor testnet rule: 50 %")
+    reputation_multiplier_min_ppb: int = _p(
+        500_000_000, 0, MAX_MULTIPLIER_PPB, "performance multiplier at reputation 0", "design: bounded multiplier [0.5, 1.5]"
+    )
+    reputation_multiplier_max_ppb: int = _p(
+        1_500_000_000, 0, MAX_MULTIPLIER_PPB, "performance multiplier at reputation 1", "design: bounded multiplier [0.5, 1.5]"
+    )
     epochs_per_year: int = _p(365, 1, 10**7, "epochs in a year, for APR (devnet: one epoch stands for a day)")
     max_epoch_drain_bps: int = _p(100, 0, BPS, "largest share of pool:staking paid in one epoch")
     # --- governance (docs/design.md §8) ---
@@ -233,13 +243,60 @@ class Params:
 
 
 PARAM_FIELDS = {f.name: f for f in dataclasses.fields(Params)}
+UNITS = (
+    ("_bps", "bps (1/10 000)"),
+    ("_ppb", "ppb (1/10**9)"),
+    ("_ticks", "ticks"),
+    ("_epochs", "epochs"),
+    ("_units", "base units (1 COR = 10**18)"),
+    ("_tasks", "tasks"),
+    ("_bytes", "bytes"),
+    ("_per_year", "epochs"),
+)
+
+
+def param_unit(name: str) -> str:
+    """The unit of a parameter, from the end of its name (units go last in names)."""
+    meta = PARAM_FIELDS[name].metadata
+    if name == "mint_enabled":
+        return "flag"
+    if "listing" in meta:
+        return "model id -> tier"
+    return next((unit for suffix, unit in UNITS if name.endswith(suffix)), "count")
+
+
+def param_bounds(name: str) -> tuple[int, int]:
+    """The declared [min, max] of an integer parameter."""
+    meta = PARAM_FIELDS[name].metadata
+    return int(meta["min"]), int(meta["max"])
+
+
+def param_default(name: str) -> Any:
+    """The declared default of a parameter (the devnet's)."""
+    f = PARAM_FIELDS[name]
+    return f.default_factory() if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING else f.default
+
+
+def check_param(name: str, value: Any) -> int:
+    """``value`` as the integer parameter ``name``, within its declared bounds (else ``parameter_out_of_bounds``)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"parameter {name} must be an integer, got {shown(value)}", code="invalid_parameter", name=name)
+    lo, hi = param_bounds(name)
+    if not lo <= value <= hi:
+        raise InvalidInput(f"parameter {name}={value} is outside its bounds [{lo}, {hi}]", code="parameter_out_of_bounds", name=name)
+    return value
 
 
 def param_schema() -> list[dict[str, Any]]:
     """Every parameter with its bounds and documentation (for `cor gov params` and governance)."""
     out = []
     for f in dataclasses.fields(Params):
-        entry: dict[str, Any] = {"name": f.name, "doc": f.metadata.get("doc", "")}
+        entry: dict[str, Any] = {
+            "name": f.name,
+            "doc": f.metadata.get("doc", ""),
+            "unit": param_unit(f.name),
+            "source": f.metadata.get("source", DEVNET),
+        }
         for key in ("min", "max"):
             if key in f.metadata:
                 entry[key] = str(f.metadata[key]) if f.metadata[key] > 2**53 else f.metadata[key]
@@ -276,11 +333,7 @@ def validate_params(p: Params) -> None:
             if "split" in f.metadata and sum(v.values()) != BPS:
                 raise InvalidInput(f"{f.name} must sum to 10000 bps, sums to {sum(v.values())}", code="invalid_parameter", name=f.name)
             continue
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise InvalidInput(f"parameter {f.name} must be an integer, got {v!r}", code="invalid_parameter", name=f.name)
-        lo, hi = f.metadata["min"], f.metadata["max"]
-        if not lo <= v <= hi:
-            raise InvalidInput(f"parameter {f.name}={v} is outside its bounds [{lo}, {hi}]", code="parameter_out_of_bounds", name=f.name)
+        check_param(f.name, v)
     if p.slash_burn_bps + p.slash_reporter_bps > BPS:
         raise InvalidInput("slash_burn_bps + slash_reporter_bps must not exceed 10000", code="invalid_parameter")
     if p.min_validators_per_task > p.validators_per_task:

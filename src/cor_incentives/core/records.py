@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .journal import Journaled
+
 # --- lifecycles ------------------------------------------------------------------------------
 
 
@@ -78,7 +80,7 @@ ROLES = ("miner", "validator", "router")
 
 
 @dataclass
-class Accrual:
+class Accrual(Journaled):
     """One stake position's stake × ticks in the current epoch, counted up to tick ``mark``."""
 
     stake_ticks: int = 0
@@ -86,7 +88,7 @@ class Accrual:
 
 
 @dataclass
-class Node:
+class Node(Journaled):
     """A registered node: one key, one role; its stake is ``bonded:<id>`` plus delegations."""
 
     id: str
@@ -112,7 +114,7 @@ class Node:
 
 
 @dataclass
-class Unbonding:
+class Unbonding(Journaled):
     """Stake on its way out: slashable for offences before ``start_tick``; withdrawable at ``mature_epoch``."""
 
     id: int
@@ -124,7 +126,7 @@ class Unbonding:
 
 
 @dataclass
-class SlashRecord:
+class SlashRecord(Journaled):
     """One slash with its evidence and where the stake went."""
 
     id: int
@@ -149,7 +151,7 @@ class SlashRecord:
 
 
 @dataclass
-class Beacon:
+class Beacon(Journaled):
     """The oracle's hash chain: the last revealed value and the draws waiting for the next one (``beacon``)."""
 
     value: str  # the last revealed value (the chain's anchor before its first round)
@@ -181,7 +183,7 @@ class Model:
 
 
 @dataclass
-class Session:
+class Session(Journaled):
     """A user's session: settings for its tasks; its deposit is ``escrow:session:<id>``."""
 
     id: int
@@ -198,7 +200,7 @@ class Session:
 
 
 @dataclass
-class Assignment:
+class Assignment(Journaled):
     """One miner's part in a task."""
 
     miner: str
@@ -216,7 +218,7 @@ class Assignment:
 
 
 @dataclass
-class Task:
+class Task(Journaled):
     """A user or network task, its assignments, the validators' reports and the outcome."""
 
     id: int
@@ -255,7 +257,7 @@ class Task:
 
 
 @dataclass
-class WorkRow:
+class WorkRow(Journaled):
     """A miner's assignment in the current epoch, for network rewards.
 
     ``kind`` is the task's (network tasks earn emission at the work rate; user tasks a bounded bonus),
@@ -273,7 +275,7 @@ class WorkRow:
 
 
 @dataclass
-class ValidationRow:
+class ValidationRow(Journaled):
     """A validator's assignment in the current epoch, for network rewards."""
 
     task: int
@@ -287,7 +289,7 @@ class ValidationRow:
 
 
 @dataclass
-class EarningItem:
+class EarningItem(Journaled):
     """A line of an address's epoch statement (reward, commission, slash, fee, refund...)."""
 
     address: str
@@ -295,6 +297,20 @@ class EarningItem:
     amount: int
     detail: dict[str, Any]
     claimable: bool = False  # credited to claimable:<address> (part of the epoch's Merkle leaf)
+
+
+@dataclass(frozen=True)
+class SkippedConsequence:
+    """A consequence that could not happen, skipped (its writes undone) instead of refusing its event.
+
+    E.g. an automatic slash whose evidence the oracle already reported: time goes on, and the epoch
+    record lists what was skipped and why (``code``, ``message``)."""
+
+    seq: int  # the event during which it was skipped
+    tick: int
+    what: str
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -312,7 +328,7 @@ class Checkpoint:
 
 
 @dataclass
-class EpochRecord:
+class EpochRecord(Journaled):
     """A closed epoch: its span, totals per stream, and every address's statement items."""
 
     epoch: int
@@ -328,10 +344,11 @@ class EpochRecord:
     controllers: dict[str, Any] = field(default_factory=dict)  # controller adjustments with their inputs
     governance: list[Any] = field(default_factory=list)  # proposals executed at this close
     checkpoint: Checkpoint | None = None  # the oracle's last checkpoint before this close
+    skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences that could not happen this epoch
 
 
 @dataclass
-class BridgeRecord:
+class BridgeRecord(Journaled):
     """An epoch moved to an EVM chain (``bridge.post``): from then on the distributor is its only payout path."""
 
     epoch: int
@@ -352,7 +369,7 @@ class BridgeRecord:
 
 
 @dataclass
-class Proposal:
+class Proposal(Journaled):
     """A governance proposal with its voting-power snapshot, votes and outcome (governance.py)."""
 
     id: int
@@ -379,7 +396,7 @@ class Proposal:
 
 
 @dataclass
-class Controller:
+class Controller(Journaled):
     """A bounded, rate-limited adjustment of one parameter toward a target (controllers.py)."""
 
     name: str
@@ -408,7 +425,7 @@ class Account:
 
 
 @dataclass
-class Submission:
+class Submission(Journaled):
     """A hunter's entry: content hash, when, reviewers' approvals or scores, and what it won."""
 
     hunter: str
@@ -424,7 +441,7 @@ class Submission:
 
 
 @dataclass
-class Bounty:
+class Bounty(Journaled):
     """A bounty or challenge: the sponsor's prize in escrow, its reviewers, the entries and what was paid."""
 
     id: int

@@ -83,7 +83,7 @@ def target_apr_bps(state: State, epoch: int) -> int:
 
 def _work_params(state: State) -> WorkRewardParams:
     p = state.params
-    return WorkRewardParams(p.min_precommit_rate_bps, p.min_score_bps, p.reputation_multiplier_min_ppb, p.reputation_multiplier_max_ppb)
+    return WorkRewardParams.in_force(p)
 
 
 def process_emission(state: State) -> None:

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import invariant
+from .journal import Journaled
 
 MAX_PROPOSALS = 1_000_000  # a bound no real draw approaches (expected proposals are a handful)
 
@@ -50,8 +51,10 @@ def capacity(n: int) -> int:
     return 1 << max(0, n - 1).bit_length()
 
 
-class WeightTree:
-    """Integer weights on slots: prefix sums (Fenwick) and maxima, for O(log n) Sampford draws."""
+class WeightTree(Journaled):
+    """Integer weights on slots: prefix sums (Fenwick) and maxima, for O(log n) Sampford draws.
+
+    Journaled like every record (``core.journal``): a refused event leaves the slots and sums as they were."""
 
     def __init__(self) -> None:
         self.cap = 1
@@ -237,7 +240,7 @@ def reference_draw(slots: list[tuple[str, int]], k: int, seed: bytes) -> list[st
 
 
 @dataclass
-class SelectionIndex:
+class SelectionIndex(Journaled):
     """Derived from the nodes (never serialised): a weight tree per pool, and the nodes marked since the last sync (``selection.sync``)."""
 
     trees: dict[str, WeightTree] = field(default_factory=dict)  # pool key -> tree

@@ -28,6 +28,7 @@ from typing import Any
 from . import ledger as acct
 from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .params import param_bounds
 from .records import EarningItem, Session
 from .selection import draw, pool_size, sample_nodes
 from .state import State
@@ -64,8 +65,10 @@ def _small_int(body: dict[str, Any], name: str, default: int, lo: int, hi: int) 
 def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None:
     """``session.open``: settings, an optional first deposit, dedicated miners if asked."""
     p = state.params
-    redundancy = _small_int(body, "redundancy", p.redundancy, 1, 32)
-    validators = _small_int(body, "validators", p.validators_per_task, p.min_validators_per_task if has_beacon(state) else 1, 32)
+    redundancy = _small_int(body, "redundancy", p.redundancy, *param_bounds("redundancy"))
+    validators = _small_int(
+        body, "validators", p.validators_per_task, p.min_validators_per_task if has_beacon(state) else 1, param_bounds("validators_per_task")[1]
+    )
     if redundancy < p.min_consensus:
         raise InvalidInput(f"redundancy must be at least min_consensus={p.min_consensus}", code="invalid_session_settings")
     mode = body.get("mode", "ephemeral")
@@ -79,7 +82,7 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
     dedicated: tuple[str, ...] = ()
     reserved, fee, model = 0, 0, None
     if mode == "dedicated":
-        n = _small_int(body, "nodes", redundancy, redundancy, 32)
+        n = _small_int(body, "nodes", redundancy, redundancy, param_bounds("redundancy")[1])
         m = body.get("model")
         model = m if isinstance(m, str) else None
         if has_beacon(state):

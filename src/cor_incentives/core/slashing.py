@@ -36,6 +36,7 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, Unauthorized, invariant
 from .events import canonical_json, content_hash
+from .journal import attempt
 from .params import JAIL_OFFENCES, SLASH_FRACTION_DEFAULT
 from .records import EarningItem, SlashRecord
 from .signatures import equivocation_text, recover_signer
@@ -188,7 +189,10 @@ def record_offence(state: State, node_id: str, offence: str, task_id: int) -> No
         "validator_deviation": p.validator_deviation_threshold,
     }[offence]
     if len(log) >= threshold:
-        slash(state, node_id, offence, state.tick, {"tasks": [t for _, t in log], "window_epochs": p.offence_window_epochs}, None)
+        evidence = {"tasks": [t for _, t in log], "window_epochs": p.offence_window_epochs}
+        error = attempt(lambda: slash(state, node_id, offence, state.tick, evidence, None))
+        if error is not None:  # e.g. the oracle already reported this evidence: the offence was punished once
+            state.skip(f"slash {node_id} for {offence}", error)
         state.offence_log.pop(key, None)
     else:
         state.offence_log[key] = log

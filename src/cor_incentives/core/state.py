@@ -15,8 +15,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import Conflict
+from .errors import Conflict, EngineError
 from .events import GENESIS_PREV_HASH
+from .journal import Journaled
 from .ledger import Ledger
 from .params import ParamHistory, Params
 from .records import (
@@ -33,6 +34,7 @@ from .records import (
     Node,
     Proposal,
     Session,
+    SkippedConsequence,
     SlashRecord,
     Task,
     Unbonding,
@@ -44,7 +46,7 @@ from .streams import EpochStreams
 
 
 @dataclass
-class State:
+class State(Journaled):
     """The whole engine state."""
 
     chain_id: str = ""
@@ -87,6 +89,7 @@ class State:
     epoch_streams: EpochStreams = field(default_factory=EpochStreams)  # scratch of the epoch close in progress
     next_id: int = 1
     last_checkpoint: Checkpoint | None = None  # the oracle's latest checkpoint
+    skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences skipped this epoch (see core.journal.attempt)
     recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
     selection: SelectionIndex | None = field(default=None, repr=False, compare=False)  # derived: draw weights (networks with a beacon)
@@ -101,6 +104,10 @@ class State:
         self.touched.add(node_id)
         if self.selection is not None:
             self.selection.marked.add(node_id)
+
+    def skip(self, what: str, error: EngineError) -> None:
+        """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""
+        self.skipped.append(SkippedConsequence(self.seq + 1, self.tick, what, error.code, error.message))
 
     def new_id(self) -> int:
         """A fresh sequential identifier (deterministic)."""
@@ -152,6 +159,7 @@ class State:
                 **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),
                 **({"beacon": asdict(self.beacon)} if self.beacon is not None else {}),
                 **({"last_checkpoint": asdict(self.last_checkpoint)} if self.last_checkpoint is not None else {}),
+                **({"skipped": [asdict(x) for x in self.skipped]} if self.skipped else {}),
             }
         )
         return view

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import invariant
+from .journal import Journaled
 
 
 class EmissionStream(StrEnum):
@@ -91,7 +92,7 @@ def line(stream: str, part: LinePart) -> str:
 
 
 @dataclass
-class StreamPayout:
+class StreamPayout(Journaled):
     """What one emission stream paid: the rest of its budget stays in the pool."""
 
     budget: int
@@ -113,7 +114,7 @@ class StreamPayout:
 
 
 @dataclass
-class StakingAccount:
+class StakingAccount(Journaled):
     """The staking APR step's account of the epoch (``EpochRecord.staking``)."""
 
     target_apr_bps: int
@@ -130,7 +131,7 @@ class StakingAccount:
 
 
 @dataclass
-class EpochStreams:
+class EpochStreams(Journaled):
     """The close of the current epoch, step by step (empty between closes)."""
 
     emission: int = 0

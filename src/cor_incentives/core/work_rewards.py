@@ -75,12 +75,12 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import InvalidInput, invariant
+from .params import Params, check_param, param_default
 from .units import BPS, PPB, amount
 
 MAX_COMPLEXITY_UNITS = 10**6
 MAX_ASSIGNMENTS_PER_EPOCH = 10**8
 MAX_NODES = 10**6
-MAX_MULTIPLIER_PPB = 5 * PPB
 
 REASON_NO_ASSIGNMENTS = "no_assignments"
 REASON_PRECOMMIT_RATE_BELOW_MIN = "precommit_rate_below_min"
@@ -99,35 +99,27 @@ _LOW_MASK = (1 << _LOW_BITS) - 1
 
 @dataclass(frozen=True)
 class WorkRewardParams:
-    """Governance parameters of the epoch work-reward split (docs/design.md §5, §6)."""
+    """The work split's four parameters, exactly as ``Params`` declares them (defaults, bounds, docs there).
 
-    min_precommit_rate_bps: int = 6_000
-    """Gate: share of its assignments a node precommitted by the deadline (testnet rule: 60 %)."""
+    ``min_precommit_rate_bps`` and ``min_score_bps`` gate eligibility; the reputation multiplier runs
+    linearly from ``reputation_multiplier_min_ppb`` at reputation 0 to ``..._max_ppb`` at 1, both at
+    most MAX_MULTIPLIER_PPB, the bound this kernel's int64 sums are proven for."""
 
-    min_score_bps: int = 5_000
-    """Gate: mean PoUW quality over all assignments, misses and out-of-consensus as 0 (testnet: 50 %)."""
-
-    reputation_multiplier_min_ppb: int = 500_000_000
-    """Multiplier at reputation 0 (default bound 0.5)."""
-
-    reputation_multiplier_max_ppb: int = 1_500_000_000
-    """Multiplier at reputation 1 (default bound 1.5); linear in between."""
+    min_precommit_rate_bps: int = param_default("min_precommit_rate_bps")
+    min_score_bps: int = param_default("min_score_bps")
+    reputation_multiplier_min_ppb: int = param_default("reputation_multiplier_min_ppb")
+    reputation_multiplier_max_ppb: int = param_default("reputation_multiplier_max_ppb")
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidInput(f"{f.name} must be an integer, got {value!r}", code="invalid_parameter")
-        for name in ("min_precommit_rate_bps", "min_score_bps"):
-            value = getattr(self, name)
-            if not 0 <= value <= BPS:
-                raise InvalidInput(f"{name} must be within 0..{BPS}, got {value}", code="invalid_parameter")
-        lo, hi = self.reputation_multiplier_min_ppb, self.reputation_multiplier_max_ppb
-        if not 0 <= lo <= hi <= MAX_MULTIPLIER_PPB:
-            raise InvalidInput(
-                f"reputation multiplier bounds must satisfy 0 <= min <= max <= {MAX_MULTIPLIER_PPB}, got min {lo}, max {hi}",
-                code="invalid_parameter",
-            )
+            check_param(f.name, getattr(self, f.name))
+        if self.reputation_multiplier_min_ppb > self.reputation_multiplier_max_ppb:
+            raise InvalidInput("reputation_multiplier_min_ppb must not exceed reputation_multiplier_max_ppb", code="invalid_parameter")
+
+    @classmethod
+    def in_force(cls, p: Params) -> WorkRewardParams:
+        """The ones in a parameter set."""
+        return cls(p.min_precommit_rate_bps, p.min_score_bps, p.reputation_multiplier_min_ppb, p.reputation_multiplier_max_ppb)
 
 
 DEFAULT_WORK_REWARD_PARAMS = WorkRewardParams()

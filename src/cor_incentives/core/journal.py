@@ -1,0 +1,358 @@
+"""All-or-nothing events: an undo journal of every change made to the state while an event applies.
+
+Every mutable thing the state changes in place is journaled: records (``Journaled`` dataclasses,
+whose attribute writes are recorded) and containers (``JDict``, ``JList``, ``JSet``, whose writes
+are recorded). A plain ``dict``, ``list`` or ``set`` stored into a record, into ``State`` or into a
+journaled container becomes a journaled one at that moment (so ``state.x = {}`` needs no
+ceremony), one level deep; write through what was stored, not through the plain object it was
+made from. A container nested inside a stored value is for reading (evidence, a statement line's
+inputs); to change one in a later event, store it through a journaled container or record.
+
+``apply`` runs an event's handler inside ``journal()``: when the handler raises, every recorded
+write is undone in reverse order, and the state is exactly what it was; when it returns, the
+journal is dropped. Replaying a log that was accepted needs no journal (``atomic=False``): each
+write then costs one lookup of the journal in force and nothing else.
+
+Which journal is in force is per thread (a context variable), so a replay in another thread of
+the same process is never journaled by mistake. The journal changes nothing the state holds and
+no result: the core stays deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, SupportsIndex, TypeVar
+
+from .errors import EngineError
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+Undo = tuple[Callable[..., None], Any, Any, Any]
+_MISSING = object()
+_current: ContextVar[list[Undo] | None] = ContextVar("cor_journal", default=None)
+
+
+@contextmanager
+def journal() -> Iterator[list[Undo]]:
+    """Record every write to journaled state inside the block; undo them all if the block raises."""
+    entries: list[Undo] = []
+    token = _current.set(entries)
+    try:
+        yield entries
+    except BaseException:
+        rollback(entries)
+        raise
+    finally:
+        _current.reset(token)
+
+
+def attempt(fn: Callable[[], object]) -> EngineError | None:
+    """Run ``fn`` all-or-nothing inside the event being applied (a savepoint).
+
+    On EngineError only ``fn``'s own writes are undone and the error is returned; the event goes on.
+    This is how a consequence that cannot happen (an offence already reported, a proposal whose
+    treasury spend no longer fits) is skipped instead of refusing the oracle's tick. Journaled even
+    during a replay without a journal, so live and replay skip exactly the same writes."""
+    outer = _current.get()
+    inner: list[Undo] = []
+    token = _current.set(inner)
+    try:
+        fn()
+    except EngineError as exc:
+        rollback(inner)
+        return exc
+    finally:
+        _current.reset(token)
+    if outer is not None:
+        outer.extend(inner)
+    return None
+
+
+def rollback(entries: list[Undo]) -> None:
+    """Undo ``entries`` newest first (writes made while undoing are not journaled)."""
+    token = _current.set(None)
+    try:
+        for undo, obj, a, b in reversed(entries):
+            undo(obj, a, b)
+        entries.clear()
+    finally:
+        _current.reset(token)
+
+
+def adopt(value: Any) -> Any:
+    """A plain container becomes its journaled twin, one level deep (records and everything else pass
+    through). What it holds is adopted when it is stored through it, not before: a nested container
+    that is only ever read (an evidence document, a statement line's inputs) costs nothing."""
+    t = type(value)
+    if t is dict:
+        return JDict(value)
+    if t is list:
+        return JList(value)
+    if t is set:
+        return JSet(value)
+    return value
+
+
+# --- undo operations ----------------------------------------------------------------------------
+
+
+def _undo_attr(obj: Any, name: str, old: Any) -> None:
+    object.__setattr__(obj, name, old)
+
+
+def _undo_key(obj: dict[Any, Any], key: Any, old: Any) -> None:
+    if old is _MISSING:
+        dict.pop(obj, key, None)
+    else:
+        dict.__setitem__(obj, key, old)
+
+
+def _undo_dict(obj: dict[Any, Any], old: dict[Any, Any], _: Any) -> None:
+    dict.clear(obj)
+    dict.update(obj, old)
+
+
+def _undo_append(obj: list[Any], length: int, _: Any) -> None:
+    list.__delitem__(obj, slice(length, None))
+
+
+def _undo_item(obj: list[Any], index: int, old: Any) -> None:
+    list.__setitem__(obj, index, old)
+
+
+def _undo_list(obj: list[Any], old: list[Any], _: Any) -> None:
+    list.__setitem__(obj, slice(None), old)
+
+
+def _undo_added(obj: set[Any], item: Any, _: Any) -> None:
+    set.discard(obj, item)
+
+
+def _undo_removed(obj: set[Any], item: Any, _: Any) -> None:
+    set.add(obj, item)
+
+
+def _undo_set(obj: set[Any], old: set[Any], _: Any) -> None:
+    set.clear(obj)
+    set.update(obj, old)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+class Journaled:
+    """Base of every mutable record: attribute writes are journaled, plain containers adopted."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        entries = _current.get()
+        if entries is not None:
+            d = self.__dict__
+            if name in d:
+                entries.append((_undo_attr, self, name, d[name]))
+        t = type(value)
+        object.__setattr__(self, name, adopt(value) if t is dict or t is list or t is set else value)
+
+
+# --- containers ----------------------------------------------------------------------------------
+
+
+class JDict(dict[K, V]):
+    """A dict whose writes are journaled."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: K, value: V) -> None:
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_key, self, key, dict.get(self, key, _MISSING)))
+        dict.__setitem__(self, key, adopt(value))
+
+    def __delitem__(self, key: K) -> None:
+        old = dict.__getitem__(self, key)
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_key, self, key, old))
+        dict.__delitem__(self, key)
+
+    def pop(self, key: K, *default: Any) -> Any:
+        if key in self:
+            value = dict.__getitem__(self, key)
+            del self[key]
+            return value
+        return dict.pop(self, key, *default)
+
+    def setdefault(self, key: K, default: V = None) -> V:  # type: ignore[assignment]
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def popitem(self) -> tuple[K, V]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        self._snapshot()
+        dict.clear(self)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def __ior__(self, other: Any) -> JDict[K, V]:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def _snapshot(self) -> None:
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_dict, self, dict(self), None))
+
+
+class JList(list[T]):
+    """A list whose writes are journaled (appends cheaply, anything else by a copy)."""
+
+    __slots__ = ()
+
+    def append(self, item: T) -> None:
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_append, self, len(self), None))
+        list.append(self, adopt(item))
+
+    def extend(self, items: Iterable[T]) -> None:
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_append, self, len(self), None))
+        list.extend(self, (adopt(x) for x in items))
+
+    def __iadd__(self, items: Iterable[T]) -> JList[T]:  # type: ignore[override,misc]
+        self.extend(items)
+        return self
+
+    def _snapshot(self) -> None:
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_list, self, list(self), None))
+
+    def insert(self, index: SupportsIndex, item: T) -> None:
+        self._snapshot()
+        list.insert(self, index, adopt(item))
+
+    def pop(self, index: SupportsIndex = -1) -> T:
+        self._snapshot()
+        return list.pop(self, index)
+
+    def remove(self, item: T) -> None:
+        self._snapshot()
+        list.remove(self, item)
+
+    def clear(self) -> None:
+        self._snapshot()
+        list.clear(self)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        self._snapshot()
+        list.sort(self, *args, **kwargs)
+
+    def reverse(self) -> None:
+        self._snapshot()
+        list.reverse(self)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if isinstance(index, slice):
+            self._snapshot()
+            list.__setitem__(self, index, [adopt(v) for v in value])
+            return
+        entries = _current.get()
+        if entries is not None:
+            i = index if index >= 0 else len(self) + index
+            entries.append((_undo_item, self, i, list.__getitem__(self, i)))
+        list.__setitem__(self, index, adopt(value))
+
+    def __delitem__(self, index: Any) -> None:
+        self._snapshot()
+        list.__delitem__(self, index)
+
+    def __imul__(self, n: SupportsIndex) -> JList[T]:
+        self._snapshot()
+        list.__imul__(self, n)
+        return self
+
+
+class JSet(set[T]):
+    """A set whose writes are journaled."""
+
+    __slots__ = ()
+
+    def add(self, item: T) -> None:
+        if item not in self:
+            entries = _current.get()
+            if entries is not None:
+                entries.append((_undo_added, self, item, None))
+            set.add(self, item)
+
+    def discard(self, item: Any) -> None:
+        if item in self:
+            entries = _current.get()
+            if entries is not None:
+                entries.append((_undo_removed, self, item, None))
+            set.discard(self, item)
+
+    def remove(self, item: T) -> None:
+        if item not in self:
+            raise KeyError(item)
+        self.discard(item)
+
+    def pop(self) -> T:
+        item = next(iter(self))
+        self.discard(item)
+        return item
+
+    def _snapshot(self) -> None:
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_set, self, set(self), None))
+
+    def clear(self) -> None:
+        self._snapshot()
+        set.clear(self)
+
+    def update(self, *others: Iterable[T]) -> None:
+        for other in others:
+            for item in other:
+                self.add(item)
+
+    def difference_update(self, *others: Iterable[Any]) -> None:
+        for other in others:
+            for item in list(other):
+                self.discard(item)
+
+    def intersection_update(self, *others: Iterable[Any]) -> None:
+        self._snapshot()
+        set.intersection_update(self, *others)
+
+    def symmetric_difference_update(self, other: Iterable[T]) -> None:
+        self._snapshot()
+        set.symmetric_difference_update(self, other)
+
+    def __ior__(self, other: Any) -> JSet[T]:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def __isub__(self, other: Any) -> JSet[T]:  # type: ignore[misc]
+        self.difference_update(other)
+        return self
+
+    def __iand__(self, other: Any) -> JSet[T]:  # type: ignore[misc]
+        self.intersection_update(other)
+        return self
+
+    def __ixor__(self, other: Any) -> JSet[T]:  # type: ignore[override,misc]
+        self.symmetric_difference_update(other)
+        return self
