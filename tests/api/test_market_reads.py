@@ -199,7 +199,7 @@ def test_params_and_proposals_are_what_cor_gov_prints(net, client):
     engine.refresh()
     s = engine.state
     assert client.proposal(net.proposal) == json.loads(json.dumps(views.proposal_view(s, s.proposals[net.proposal]), default=str))
-    assert set(client.params()) == {"epoch", "in_force", "schema", "history", "controllers"}
+    assert set(client.params()) == {"epoch", "in_force", "schema", "history", "controllers", "constants"}
 
 
 def test_governance_errors(net, client):

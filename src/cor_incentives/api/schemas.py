@@ -251,6 +251,16 @@ class EpochOut(Out):
     claimable_total: str | None = None
     claimable_total_units: str | None = None
     onchain: OnchainOut | None = Field(None, description="Set once the epoch moved to an EVM chain (its only payout path).")
+    streams: dict[str, Any] | None = Field(None, description="Each emission stream's budget, paid, back_to_pool and the inputs of its formula.")
+    staking: dict[str, Any] | None = Field(
+        None,
+        description="Staking APR: target and effective APR, pool_balance, budget, due, paid; per node stake_ticks, stake, commission_bps.",
+    )
+    reputation_ppb: dict[str, int] | None = Field(None, description="Each node's reputation at the close (what its reward multiplier used).")
+    lines: list[dict[str, Any]] | None = Field(
+        None,
+        description="Every statement line of the epoch (address, stream, amount_units, claimable, detail: formula and inputs), dust lines too.",
+    )
 
 
 class EventOut(Out):
@@ -305,6 +315,9 @@ class TaskMinerOut(Out):
     quality_ppb: int | None = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
     in_consensus: bool
     paid: str
+    paid_units: str | None = None
+    reveal_tick: int | None = Field(None, description="Tick of the reveal.")
+    reveal_rank: int | None = Field(None, description="Reveal order, 0 = first (the latency part of the reputation observation).")
 
 
 class TaskReportOut(Out):
@@ -481,6 +494,7 @@ class ParamsOut(Out):
     schema_: list[dict[str, Any]] = Field(..., alias="schema", description="Every parameter with its bounds and documentation.")
     history: list[dict[str, Any]] = Field(..., description="Every version: `{from_epoch, params}`.")
     controllers: dict[str, dict[str, Any]]
+    constants: dict[str, Any] | None = Field(None, description="Fixed numbers that move money: tier weights, the per-row cap, the APR schedule.")
 
 
 class BountyOut(Out):

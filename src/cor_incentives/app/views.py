@@ -145,12 +145,18 @@ def epoch(state: State, e: int) -> dict[str, Any]:
         "end_tick": record.end_tick,
         "root": record.root,
         "totals": {k: format_cor(v) for k, v in record.totals.items()},
+        "totals_units": {k: str(v) for k, v in record.totals.items()},
         "streams": json_ready(record.streams),
         "staking": json_ready(record.staking),
         "leaves": [{"address": a, "epoch": e, "amount": format_cor(v), "amount_units": str(v)} for a, v in record.leaves.items()],
         "claimable_total": format_cor(sum(record.leaves.values())),
         "claimable_total_units": str(sum(record.leaves.values())),
         "onchain": onchain(state, e),
+        "reputation_ppb": dict(record.reputation),  # each node's reputation at the close (what its multiplier used)
+        "lines": [
+            {"address": i.address, "stream": i.stream, "amount_units": str(i.amount), "claimable": i.claimable, "detail": json_ready(i.detail)}
+            for i in record.items
+        ],
     }
 
 
@@ -306,6 +312,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "input_tokens": t.input_tokens,
         "max_output_tokens": t.max_output_tokens,
         "output_tokens": t.output_tokens,
+        "consensus_output_tokens": t.output_tokens,  # the median of the miners in consensus, capped: what work and the price use
         "redundancy": t.redundancy,
         "seed": t.seed or None,  # the seed its miners were drawn with (the log head's hash on a network without a beacon)
         "created_tick": t.created_tick,
@@ -330,6 +337,9 @@ def task(state: State, t: Any) -> dict[str, Any]:
                 "quality_ppb": a.quality_ppb,
                 "in_consensus": a.in_consensus,
                 "paid": format_cor(a.paid),
+                "paid_units": str(a.paid),
+                "reveal_tick": a.reveal_tick,
+                "reveal_rank": a.reveal_rank,  # reveal order: 0 = first (the latency part of the miner's reputation observation)
             }
             for a in t.miners
         ],
@@ -367,6 +377,23 @@ def proposal_view(s: State, p: Any) -> dict[str, Any]:
     }
 
 
+def money_constants() -> dict[str, Any]:
+    """The fixed numbers (not governed parameters) that move money, for an auditor (docs/rewards.md)."""
+    from ..core.pricing import TIERS
+    from ..core.reputation import MINER_WEIGHTS_BPS
+    from ..core.rewards import APR_SCHEDULE_BPS
+    from ..core.work_rewards import MAX_COMPLEXITY_UNITS
+
+    return {
+        "tier_weights": {name: weight for name, _, weight in TIERS},
+        "tier_max_parameters": {name: bound for name, bound, _ in TIERS},
+        "max_complexity_units_per_row": MAX_COMPLEXITY_UNITS,
+        "apr_schedule_bps": [{"from_month": month, "target_apr_bps": bps} for month, bps in APR_SCHEDULE_BPS],
+        "reputation_miner_weights_bps": dict(MINER_WEIGHTS_BPS),
+        "units_per_cor": 10**18,
+    }
+
+
 def params_view(s: State) -> dict[str, Any]:
     """The parameters in force, their bounds and documentation, every version by epoch, the controllers."""
     history = s.params_history.versions if s.params_history else ()
@@ -375,6 +402,7 @@ def params_view(s: State) -> dict[str, Any]:
         "in_force": s.params.to_dict(),
         "schema": param_schema(),
         "history": [{"from_epoch": e, "params": p.to_dict()} for e, p in history],
+        "constants": money_constants(),
         "controllers": {
             n: {
                 "param": c.param,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -19,6 +20,7 @@ from .render import render_verify
 def register(app: typer.Typer) -> None:
     app.command()(verify)
     app.command()(anchors)
+    app.command("audit")(audit_epoch_cmd)
 
 
 @handle_errors
@@ -79,6 +81,59 @@ def _event_count(db: str | None) -> int:
             store.dispose()
     except Exception:
         return 0
+
+
+@handle_errors
+def audit_epoch_cmd(
+    epoch: int = typer.Argument(..., min=0, max=2**53 - 1, help="A closed epoch."),
+    db: str | None = DbOption,
+    api: str | None = typer.Option(None, "--api", help="Read the published JSON from a cor API at this URL instead of a database."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Recompute an epoch's payouts independently, from the published JSON and docs/rewards.md only: every
+    quantity matched/total, and each mismatch by name. Exits 1 on any mismatch."""
+    from .. import auditor
+
+    if api is not None and db is not None:
+        raise InvalidInput("--api and --db are two sources: give one", code="invalid_option")
+    if api is not None:
+        if not api.startswith(("http://", "https://")):
+            raise InvalidInput(f"--api must be an http(s) URL, got {api!r}", code="invalid_option")
+        get = _api_get(api)
+    else:
+        from ..app.published import published_getter
+
+        get = published_getter(open_network(db).state)
+    report = auditor.audit_epoch(auditor.fetch_bundle(get, epoch)).to_dict()
+    emit(report, as_json, lambda: console.print(auditor.render(report), markup=False, highlight=False))
+    if not report["ok"]:
+        raise typer.Exit(1)
+
+
+def _api_get(base: str) -> Callable[[str], Any]:
+    """The auditor's HTTP reads, with the API's errors as ours (a closed epoch missing is ``epoch_not_found``)."""
+    import json
+    import urllib.error
+
+    from .. import auditor
+    from ..core.errors import NotFound
+
+    plain = auditor.api_getter(base)
+
+    def get(path: str) -> Any:
+        try:
+            return plain(path)
+        except urllib.error.HTTPError as exc:
+            try:
+                body = json.loads(exc.read())
+            except Exception:
+                body = {}
+            code = (body.get("error") or {}).get("code") if isinstance(body.get("error"), dict) else body.get("code")
+            raise NotFound(f"{base}{path}: HTTP {exc.code} {code or ''}".strip(), code=str(code or "api_error")) from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read {base}{path}: {exc}", code="api_unreachable") from exc
+
+    return get
 
 
 @handle_errors

@@ -208,7 +208,8 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
             behind.setdefault(r.node, []).append(r.task)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
     _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
-    state.epoch_streams.record(spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, pay.account())
+    closed_in_order = list(dict.fromkeys(r.task for r in rows))  # the epoch's tasks behind the rows, in the order they closed
+    state.epoch_streams.record(spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order})
 
 
 MINER_STREAM: WorkStream[WorkRow] = WorkStream(
@@ -273,30 +274,34 @@ def process_staking_apr(state: State) -> None:
         elif node.stake_ticks:
             due[node_id] = node.stake_ticks * apr // denominator
     due_total = sum(due.values())
-    budget = state.ledger.balance(STAKING_POOL) * p.max_epoch_drain_bps // BPS
+    pool_balance = state.ledger.balance(STAKING_POOL)  # before this step pays anything
+    budget = pool_balance * p.max_epoch_drain_bps // BPS
     binding = due_total > budget
     paid_total = 0
     for node_id, d in due.items():
         pay = d * budget // due_total if binding else d
         if pay:
             node = state.nodes[node_id]
-            credit_node_reward(
-                state,
-                node_id,
-                STAKING_POOL,
-                pay,
-                Stream.STAKING_APR,
-                {
-                    "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
-                    + (" × budget // Σ due" if binding else ""),
-                    "inputs": {"stake_ticks": node.stake_ticks, "target_apr_bps": apr, "due": d, "due_total": due_total, "budget": budget},
-                    "params": {
-                        "epochs_per_year": p.epochs_per_year,
-                        "epoch_length_ticks": p.epoch_length_ticks,
-                        "max_epoch_drain_bps": p.max_epoch_drain_bps,
-                    },
+            detail = {
+                "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
+                + (" × budget // Σ due" if binding else ""),
+                "inputs": {
+                    "stake_ticks": node.stake_ticks,
+                    "target_apr_bps": apr,
+                    "due": d,
+                    "due_total": due_total,
+                    "budget": budget,
+                    "pool_balance": pool_balance,
+                    "reward": pay,
                 },
-            )
+                "params": {
+                    "epochs_per_year": p.epochs_per_year,
+                    "epoch_length_ticks": p.epoch_length_ticks,
+                    "max_epoch_drain_bps": p.max_epoch_drain_bps,
+                },
+            }
+            state.earnings.append(EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NODE), 0, detail))
+            credit_node_reward(state, node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail)
             paid_total += pay
             settle_node_rewards(state, node_id, line(Stream.STAKING_APR, LinePart.STAKE))
     for node_id, why in excluded.items():
@@ -312,6 +317,11 @@ def process_staking_apr(state: State) -> None:
         budget_binding=binding,
         stake_ticks=stake_ticks_total,
         excluded=excluded,
+        pool_balance=pool_balance,
+        nodes={
+            n: {"stake_ticks": state.nodes[n].stake_ticks, "stake": state.nodes[n].stake_total, "commission_bps": state.nodes[n].commission_bps}
+            for n in sorted(state.nodes)
+        },
     )
     state.touched.update(state.nodes)
 

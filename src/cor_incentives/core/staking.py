@@ -155,7 +155,9 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
                     "node": node_id,
                     "commission_bps": node.commission_bps,
                     "node_reward": amount,
+                    "has_stake": node.stake_total > 0,
                     "formula": "node_reward × commission_bps // 10000 (all of it when the node has no stake)",
+                    "node_reward_formula": detail.get("formula"),  # how node_reward itself was computed (the work or APR formula)
                 },
                 True,
             )
@@ -200,6 +202,19 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
     leftover = state.ledger.balance(acct.rewards(node_id))  # the floors; all of it if no stake was bonded for a tick
     if leftover:
         state.ledger.transfer(acct.rewards(node_id), "dust", leftover, "stake_reward_rounding")
+        state.earnings.append(
+            EarningItem(
+                "dust",
+                line(stream.split(":")[0], LinePart.DUST),
+                leftover,
+                {
+                    "node": node_id,
+                    "node_reward": reward,
+                    "node_stake_ticks": total,
+                    "formula": "node_reward − Σ node_reward × stake_ticks // node_stake_ticks (all of node_reward when node_stake_ticks = 0)",
+                },
+            )
+        )
     invariant(state.ledger.balance(acct.rewards(node_id)) == 0, f"rewards:{node_id} not empty after settling its stakers")
     return leftover
 

@@ -84,6 +84,7 @@ class LinePart(StrEnum):
     STAKE = "stake"  # one staker's share, by its stake × ticks
     NONE = "none"  # nothing earned, with why
     NODE = "node"  # the node's reward and every input of its formula (amount 0: the money is in the other lines)
+    DUST = "dust"  # the floors of the stakers' shares of one node's reward, to the ``dust`` account (not claimable)
 
 
 def line(stream: str, part: LinePart) -> str:
@@ -125,6 +126,8 @@ class StakingAccount(Journaled):
     budget_binding: bool
     stake_ticks: int
     excluded: dict[str, str]  # node -> why it earned no APR
+    pool_balance: int = 0  # pool:staking before the step (budget = pool_balance × max_epoch_drain_bps // 10000)
+    nodes: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> stake_ticks, stake (at the close), commission_bps (in force)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

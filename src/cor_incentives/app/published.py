@@ -1,0 +1,38 @@
+"""What the product publishes, read in-process: the same JSON as the HTTP API's read paths.
+
+``cor audit --db`` hands the independent auditor (``cor_incentives.auditor``, which imports nothing
+from the engine) a ``get(path)`` over a loaded state instead of an HTTP client; the paths and the
+JSON are the API's (``GET /v1/epochs/N``, ``/v1/tasks/ID``, ``/v1/models``, ``/v1/params``), so the
+auditor reads the same thing either way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ..core.errors import NotFound
+from ..core.state import State
+from ..core.tasks import get_task
+from . import views
+
+
+def published_getter(state: State) -> Callable[[str], Any]:
+    """``get(path)`` for the read paths the auditor uses, answered from ``state`` (JSON round-tripped, as over HTTP)."""
+
+    def get(path: str) -> Any:
+        parts = path.strip("/").split("/")
+        if len(parts) == 3 and parts[:2] == ["v1", "epochs"]:
+            data: Any = views.epoch(state, int(parts[2]))
+        elif len(parts) == 3 and parts[:2] == ["v1", "tasks"]:
+            data = views.task(state, get_task(state, int(parts[2])))
+        elif parts == ["v1", "models"]:
+            data = {"models": [views.model(m, state.params) for _, m in sorted(state.models.items())]}
+        elif parts == ["v1", "params"]:
+            data = views.params_view(state)
+        else:
+            raise NotFound(f"no published read at {path}", code="not_found")
+        return json.loads(json.dumps(data))
+
+    return get

@@ -1,0 +1,624 @@
+"""An outside auditor's recomputation of an epoch's payouts, from published JSON and docs/rewards.md only.
+
+This module is the auditor's code, not the engine's: it imports nothing from ``cor_incentives``
+(only the Python standard library; a test and an import-linter contract hold it to that), and every
+formula in it was written from ``docs/rewards.md``, section by section, never from the source.
+Its inputs are what the product publishes, the same JSON as ``cor ... --json`` and the HTTP API:
+
+    epoch     cor epoch show N --json          GET /v1/epochs/N        (streams, staking, lines, leaves, root, reputation)
+    previous  cor epoch show N-1 --json        GET /v1/epochs/N-1      (the reputation at the previous close)
+    params    cor gov params --json            GET /v1/params          (every version by epoch, and the constants)
+    tasks     cor task show ID --json          GET /v1/tasks/ID        (each task behind the epoch's work streams)
+    models    cor model list --json            GET /v1/models          (owners and parents, for the marketplace)
+
+Parameter *values* come from the published JSON; the *formulas* are written here. If the engine's
+formula changes and the document does not, the recomputation stops matching; if the document changes,
+``DOC_SECTIONS`` (the sha256 of each section this code was written against) no longer matches
+``docs/rewards.md`` and the audit test says which section to re-read. Run it standalone::
+
+    python auditor.py --api http://127.0.0.1:8000 1
+    python auditor.py --bundle epoch1.json            # {"epoch": ..., "previous": ..., "params": ..., "tasks": {...}, "models": ...}
+
+The report: for every quantity, ``matched`` of ``total`` and the mismatches by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
+# this code implements. Change the document, re-read the section, update the code, then the hash.
+DOC_SECTIONS = {
+    "Auditing": "c0a9be0717a26f2f360e13a4f392c3bd6b1e58f817bfd7bb59b1b9235d0b4ee3",
+    "Order of the epoch steps": "e404463f18fc51e775bb056610421de49ab758b50c9ac1f7e2c5732380d7eada",
+    "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
+    "Network work: the rate and the budget (miners and validators streams)": "a9cc0d271628a6ac312b7101a39b6d0c0f2975c69743c5cfabde49d7821916c4",
+    "The user-task bonus": "bd195484e531cda19f4826920906b307683fb0a6754aa5bb3f31b67ec08fc429",
+    "Task fees": "ee257177dae55ffd01c067ac4f9636262aceda8b7927d0f0d1f554bd54c6d5ba",
+    "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
+    "Work units and tiers": "14cf7c9263e8b8ad2c3aa948714f44b28a75a692e15674b5bc3bacce30abfcae",
+    "Stakers' rewards: stake × time": "c5c4f6e941ee61896448b82dec642549f5d96eb87c84560e8f671e55b5724b37",
+    "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
+    "Reputation": "a321912729fb84e56e17fab83ae9a35d646e10ad953c3d7b7f0e6c64bae6161d",
+    "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
+    "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
+}
+
+BPS = 10_000
+PPB = 10**9
+
+
+def doc_sections(text: str) -> dict[str, str]:
+    """sha256 of each ``## `` section of a markdown document (heading to the next heading, stripped)."""
+    out: dict[str, str] = {}
+    title, body = None, []  # type: ignore[var-annotated]
+    for row in text.splitlines() + ["## "]:
+        if row.startswith("## "):
+            if title is not None:
+                out[title] = hashlib.sha256("\n".join(body).strip().encode()).hexdigest()
+            title, body = row[3:].strip(), []
+        elif title is not None:
+            body.append(row)
+    return out
+
+
+# --- keccak-256 (the Merkle tree's hash), in plain Python --------------------------------------
+
+_RC = [
+    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000, 0x000000000000808B, 0x0000000080000001,
+    0x8000000080008081, 0x8000000000008009, 0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
+    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003, 0x8000000000008002, 0x8000000000000080,
+    0x000000000000800A, 0x800000008000000A, 0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
+]  # fmt: skip
+_ROT = [[0, 36, 3, 41, 18], [1, 44, 10, 45, 2], [62, 6, 43, 15, 61], [28, 55, 25, 21, 56], [27, 20, 39, 8, 14]]
+_M = (1 << 64) - 1
+
+
+def _keccak_f(a: list[list[int]]) -> None:
+    for rc in _RC:
+        c = [a[x][0] ^ a[x][1] ^ a[x][2] ^ a[x][3] ^ a[x][4] for x in range(5)]
+        d = [c[(x - 1) % 5] ^ (((c[(x + 1) % 5] << 1) | (c[(x + 1) % 5] >> 63)) & _M) for x in range(5)]
+        for x in range(5):
+            for y in range(5):
+                a[x][y] ^= d[x]
+        b = [[0] * 5 for _ in range(5)]
+        for x in range(5):
+            for y in range(5):
+                r = _ROT[x][y]
+                b[y][(2 * x + 3 * y) % 5] = ((a[x][y] << r) | (a[x][y] >> (64 - r))) & _M if r else a[x][y]
+        for x in range(5):
+            for y in range(5):
+                a[x][y] = b[x][y] ^ ((~b[(x + 1) % 5][y]) & b[(x + 2) % 5][y])
+        a[0][0] ^= rc
+
+
+def keccak256(data: bytes) -> bytes:
+    """Keccak-256 as Ethereum uses it (padding 0x01 ... 0x80, rate 136 bytes)."""
+    rate = 136
+    padded = bytearray(data) + b"\x01" + b"\x00" * ((-len(data) - 1) % rate)
+    padded[-1] |= 0x80
+    a = [[0] * 5 for _ in range(5)]
+    for off in range(0, len(padded), rate):
+        block = padded[off : off + rate]
+        for i in range(rate // 8):
+            x, y = i % 5, i // 5
+            a[x][y] ^= int.from_bytes(block[8 * i : 8 * i + 8], "little")
+        _keccak_f(a)
+    return b"".join(a[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
+
+
+def merkle_root(epoch: int, leaves: dict[str, int]) -> str | None:
+    """OpenZeppelin StandardMerkleTree root of the ``(address, uint256 epoch, uint256 amount)`` leaves (docs/claims.md)."""
+    if not leaves:
+        return None
+    hashes = []
+    for addr, amount in leaves.items():
+        encoded = bytes(12) + bytes.fromhex(addr[2:]) + epoch.to_bytes(32, "big") + amount.to_bytes(32, "big")
+        hashes.append(keccak256(keccak256(encoded)))
+    hashes.sort()
+    n = len(hashes)
+    tree: list[bytes] = [b""] * (2 * n - 1)
+    for k, h in enumerate(hashes):
+        tree[2 * n - 2 - k] = h
+    for i in range(n - 2, -1, -1):
+        left, right = tree[2 * i + 1], tree[2 * i + 2]
+        tree[i] = keccak256(left + right if left <= right else right + left)
+    return "0x" + tree[0].hex()
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+@dataclass
+class Quantity:
+    matched: int = 0
+    total: int = 0
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    epoch: int
+    quantities: dict[str, Quantity] = field(default_factory=dict)
+    not_recomputed: list[str] = field(default_factory=list)
+
+    def check(self, quantity: str, what: str, recomputed: Any, published: Any) -> bool:
+        q = self.quantities.setdefault(quantity, Quantity())
+        q.total += 1
+        if recomputed == published:
+            q.matched += 1
+            return True
+        q.mismatches.append({"what": what, "recomputed": _show(recomputed), "published": _show(published)})
+        return False
+
+    @property
+    def ok(self) -> bool:
+        return all(q.matched == q.total for q in self.quantities.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "ok": self.ok,
+            "matched": sum(q.matched for q in self.quantities.values()),
+            "total": sum(q.total for q in self.quantities.values()),
+            "quantities": {
+                name: {"matched": q.matched, "total": q.total, "mismatches": q.mismatches[:20]} for name, q in sorted(self.quantities.items())
+            },
+            "not_recomputed": self.not_recomputed,
+        }
+
+
+def _show(v: Any) -> Any:
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
+# --- reading the published JSON ---------------------------------------------------------------
+
+
+def params_for_epoch(params_json: dict[str, Any], epoch: int) -> dict[str, Any]:
+    """The parameter version in force in ``epoch``: the last of ``history`` whose from_epoch ≤ epoch."""
+    chosen = None
+    for version in params_json.get("history") or []:
+        if version["from_epoch"] <= epoch:
+            chosen = version["params"]
+    return _numbers(chosen if chosen is not None else params_json["in_force"])
+
+
+def _numbers(v: Any) -> Any:
+    """Amounts are published as decimal strings (exact beyond 2**53): read them back as integers."""
+    if isinstance(v, dict):
+        return {k: _numbers(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_numbers(x) for x in v]
+    if isinstance(v, str) and (v.isdigit() or (v[:1] == "-" and v[1:].isdigit())):
+        return int(v)
+    return v
+
+
+def _int(v: Any) -> int:
+    return int(v) if v is not None else 0
+
+
+def lines_of(epoch_json: dict[str, Any], stream: str) -> list[dict[str, Any]]:
+    return [x for x in epoch_json["lines"] if x["stream"] == stream]
+
+
+# --- the recomputation, section by section of docs/rewards.md ----------------------------------
+
+
+@dataclass
+class Row:
+    """One assignment of the epoch (docs/rewards.md, *Network work*)."""
+
+    task: int
+    node: str
+    network: bool
+    units: int  # complexity units, capped (0 when not in consensus)
+    quality_ppb: int
+    in_consensus: bool
+    precommitted: bool
+    model: str
+    fee_units: int = 0
+
+
+def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any]) -> int:
+    """*Work units and tiers*: (input + consensus output tokens) × the listed tier's weight, capped per row."""
+    tier = (p.get("listed_model_tiers") or {}).get(task["model"], "tiny")
+    units = (task["input_tokens"] + (task.get("consensus_output_tokens") or 0)) * constants["tier_weights"][tier]
+    return min(units, constants["max_complexity_units_per_row"])
+
+
+def miner_rows(tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[str, Any]) -> list[Row]:
+    rows = []
+    for t in tasks:
+        for m in t["miners"]:
+            ok = bool(m["in_consensus"])
+            rows.append(
+                Row(
+                    t["id"],
+                    m["miner"],
+                    t["kind"] == "network",
+                    work_units(t, p, constants) if ok else 0,
+                    (m["quality_ppb"] or 0) if ok else 0,
+                    ok,
+                    bool(m["precommitted"]),
+                    t["model"],
+                    _int(m.get("paid_units")),
+                )
+            )
+    return rows
+
+
+def validator_rows(tasks: list[dict[str, Any]]) -> list[Row]:
+    return [
+        Row(t["id"], v["validator"], t["kind"] == "network", 1, v["agreement_ppb"] or 0, bool(v["reported"]), bool(v["reported"]), t["model"])
+        for t in tasks
+        for v in t["validators"]
+    ]
+
+
+def audit_work_stream(
+    r: Report, epoch_json: dict[str, Any], stream: str, line_name: str, rows: list[Row], p: dict[str, Any], rate_param: str, bonus_param: str | None
+) -> dict[str, int]:
+    """*Network work: the rate and the budget* and *The user-task bonus*; returns each node's reward."""
+    s = epoch_json["streams"][stream]
+    budget = _int(s["budget"])
+    rate = p[rate_param]
+    bonus_bps = p[bonus_param] if bonus_param else 0
+    rep = epoch_json["reputation_ppb"]
+    nodes = sorted({x.node for x in rows})
+    per: dict[str, dict[str, Any]] = {}
+    for n in nodes:
+        mine = [x for x in rows if x.node == n]
+        assignments = len(mine)
+        precommit = sum(1 for x in mine if x.precommitted) * BPS // assignments
+        score = sum(x.quality_ppb for x in mine if x.in_consensus) * BPS // (assignments * PPB)
+        eligible = precommit >= p["min_precommit_rate_bps"] and score >= p["min_score_bps"]
+        work = sum(x.units * x.quality_ppb for x in mine if x.in_consensus and x.network)
+        lo, hi = p["reputation_multiplier_min_ppb"], p["reputation_multiplier_max_ppb"]
+        multiplier = lo + (hi - lo) * rep[n] // PPB
+        weighted = work * multiplier // PPB if eligible else 0
+        network_claim = weighted * rate // PPB
+        bonus = 0
+        if bonus_param and eligible:
+            for x in mine:
+                if not x.network and x.in_consensus:
+                    equivalent = x.units * x.quality_ppb * multiplier // PPB * rate // PPB
+                    bonus += min(equivalent, x.fee_units * bonus_bps // BPS)
+        per[n] = {
+            "assignments": assignments,
+            "precommit_rate_bps": precommit,
+            "score_bps": score,
+            "eligible": eligible,
+            "work": work,
+            "multiplier_ppb": multiplier,
+            "weighted": weighted,
+            "network_claim": network_claim,
+            "bonus": bonus,
+            "claim": network_claim + bonus,
+        }
+    claims = sum(v["claim"] for v in per.values())
+    for v in per.values():
+        v["reward"] = v["claim"] if claims <= budget else budget * v["claim"] // claims
+    published = {x["address"]: x["detail"]["inputs"] for x in epoch_json["lines"] if x["stream"] in (f"{line_name}:node", f"{line_name}:none")}
+    for n, mine in per.items():
+        got = published.get(n)
+        if got is None:
+            r.check(f"{line_name}.line", n, "a node or none line", None)
+            continue
+        for key, value in mine.items():
+            r.check(f"{line_name}.{key}", n, value, got.get(key) if key != "reward" else _int(got.get(key)))
+    for n in published:
+        if n not in per:
+            r.check(f"{line_name}.line", n, None, "a line for a node without rows")
+    paid = sum(v["reward"] for v in per.values())
+    if per:
+        r.check(f"{stream}.claims", stream, claims, _int(s.get("claims")))
+        r.check(f"{stream}.budget_binding", stream, claims > budget, s.get("budget_binding"))
+    r.check(f"{stream}.paid", stream, paid, _int(s["paid"]))
+    r.check(f"{stream}.back_to_pool", stream, budget - paid, _int(s["back_to_pool"]))
+    return {n: v["reward"] for n, v in per.items()}
+
+
+def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: str, rewards: dict[str, int]) -> int:
+    """*Stakers' rewards: stake × time* and *Commission*: commission, each position's share, the dust line. Returns Σ lines."""
+    nodes = epoch_json["staking"].get("nodes") or {}
+    total = 0
+    commission_lines = {x["address"]: x for x in lines_of(epoch_json, f"{line_name}:commission")}
+    stake_lines = lines_of(epoch_json, f"{line_name}:stake")
+    dust_lines = {x["detail"]["node"]: _int(x["amount_units"]) for x in lines_of(epoch_json, f"{line_name}:dust")}
+    for n, reward in sorted(rewards.items()):
+        if not reward:
+            continue
+        info = nodes.get(n, {})
+        bps = info.get("commission_bps", 0)
+        commission = reward * bps // BPS if info.get("stake", 0) > 0 else reward
+        line = commission_lines.get(n)
+        r.check("commission.amount", f"{line_name} {n}", commission, _int(line["amount_units"]) if line else 0)
+        if line:
+            r.check("commission.rate_in_force", f"{line_name} {n}", bps, line["detail"]["commission_bps"])
+            r.check("commission.node_reward_formula_kept", f"{line_name} {n}", True, bool(line["detail"].get("node_reward_formula")))
+        rest = reward - commission
+        node_stake_ticks = _int(info.get("stake_ticks"))
+        shares = 0
+        for x in stake_lines:
+            d = x["detail"]
+            if d["node"] != n:
+                continue
+            r.check("stake_share.node_reward", f"{line_name} {n} → {x['address']}", rest, _int(d["node_reward"]))
+            r.check("stake_share.node_stake_ticks", f"{line_name} {n} → {x['address']}", node_stake_ticks, _int(d["node_stake_ticks"]))
+            share = rest * _int(d["stake_ticks"]) // node_stake_ticks if node_stake_ticks else 0
+            r.check("stake_share.amount", f"{line_name} {n} → {x['address']}", share, _int(x["amount_units"]))
+            shares += share
+        r.check("stake_share.dust", f"{line_name} {n}", rest - shares, dust_lines.get(n, 0))
+        total += commission + shares + (rest - shares)
+    return total
+
+
+def audit_emission(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> None:
+    """*Emission*: the schedule, the pool cap, the split and its remainder."""
+    e = epoch_json["epoch"]
+    em = epoch_json["streams"]["emission"]
+    scheduled = p["emission_per_epoch_units"] * p["emission_decay_ppb"] ** e // PPB**e
+    r.check("emission.scheduled", "scheduled", scheduled, _int(em["scheduled"]))
+    emission = min(scheduled, _int(em["pool_balance"]))
+    r.check("emission.budget", "emission", emission, _int(em["budget"]))
+    split = p["emission_split_bps"]
+    parts = {s: emission * bps // BPS for s, bps in split.items()}
+    r.check("emission.split_remainder", "remainder", emission - sum(parts.values()), _int(em["split_remainder"]))
+    for s, v in parts.items():
+        r.check("emission.stream_budget", s, v, _int(epoch_json["streams"][s]["budget"]))
+
+
+def audit_staking_apr(r: Report, epoch_json: dict[str, Any], p: dict[str, Any], constants: dict[str, Any]) -> dict[str, int]:
+    """*Staking APR*: the schedule by network age, each node's due, the budget guard, the effective APR."""
+    st = epoch_json["staking"]
+    e = epoch_json["epoch"]
+    months = e * 12 // p["epochs_per_year"]
+    apr = 0
+    for band in constants["apr_schedule_bps"]:
+        if months >= band["from_month"]:
+            apr = band["target_apr_bps"]
+    r.check("apr.target_apr_bps", "target", apr, st["target_apr_bps"])
+    nodes = st.get("nodes") or {}
+    ticks_total = sum(_int(v["stake_ticks"]) for v in nodes.values())
+    r.check("apr.stake_ticks", "Σ node stake_ticks", ticks_total, _int(st["stake_ticks"]))
+    denominator = BPS * p["epochs_per_year"] * p["epoch_length_ticks"]
+    excluded = st.get("excluded") or {}
+    due = {n: _int(v["stake_ticks"]) * apr // denominator for n, v in sorted(nodes.items()) if n not in excluded and _int(v["stake_ticks"])}
+    due_total = sum(due.values())
+    r.check("apr.due", "Σ due", due_total, _int(st["due"]))
+    budget = _int(st["pool_balance"]) * p["max_epoch_drain_bps"] // BPS
+    r.check("apr.budget", "budget", budget, _int(st["budget"]))
+    binding = due_total > budget
+    r.check("apr.budget_binding", "binding", binding, st["budget_binding"])
+    paid = {n: (d * budget // due_total if binding else d) for n, d in due.items()}
+    r.check("apr.paid", "Σ paid", sum(paid.values()), _int(st["paid"]))
+    effective = sum(paid.values()) * p["epochs_per_year"] * p["epoch_length_ticks"] * BPS // ticks_total if ticks_total else 0
+    r.check("apr.effective_apr_bps", "effective", effective, st["effective_apr_bps"])
+    published = {x["address"]: x["detail"]["inputs"] for x in lines_of(epoch_json, "staking_apr:node")}
+    for n, v in paid.items():
+        if v:
+            got = published.get(n, {})
+            r.check("apr.node_due", n, due[n], _int(got.get("due")))
+            r.check("apr.node_reward", n, v, _int(got.get("reward")))
+    return paid
+
+
+def audit_marketplace(r: Report, epoch_json: dict[str, Any], rows: list[Row], p: dict[str, Any], models: dict[str, dict[str, Any]]) -> None:
+    """*Marketplace stream*: each model's usage in network tasks, its owner's share, a fine-tune's parent royalty."""
+    s = epoch_json["streams"]["marketplace"]
+    budget = _int(s["budget"])
+    usage: dict[str, int] = {}
+    for x in rows:
+        if x.in_consensus and x.network and x.model in models:
+            usage[x.model] = usage.get(x.model, 0) + x.units * x.quality_ppb
+    total = sum(usage.values())
+    expected: dict[tuple[str, str], int] = {}
+    for m in sorted(usage):
+        share = budget * usage[m] // total
+        model = models[m]
+        parent = model.get("parent")
+        if parent and parent in models:
+            to_parent = share * p["parent_royalty_bps"] // BPS
+            expected[(m, "owner")] = share - to_parent
+            expected[(m, "parent_owner")] = to_parent
+        else:
+            expected[(m, "owner")] = share
+    published = {
+        (x["detail"]["inputs"]["model"], x["detail"]["inputs"]["role"]): _int(x["amount_units"]) for x in lines_of(epoch_json, "marketplace")
+    }
+    for key in sorted(set(expected) | set(published)):
+        if expected.get(key, 0) or key in published:
+            r.check("marketplace.share", f"{key[0]} {key[1]}", expected.get(key, 0), published.get(key, 0))
+    paid = sum(expected.values()) if total and budget else 0
+    r.check("marketplace.paid", "marketplace", paid, _int(s["paid"]))
+
+
+def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str, Any]], p: dict[str, Any]) -> None:
+    """*Task fees*: each settled user task's price split and the pro-rata shares of its miners and validators."""
+    fee_lines: dict[tuple[int, str, str], int] = {}
+    for x in epoch_json["lines"]:
+        if x["stream"] in ("task_fee:miner", "task_fee:validator"):
+            key = (x["detail"].get("task"), x["stream"], x["address"])
+            fee_lines[key] = fee_lines.get(key, 0) + _int(x["amount_units"])
+    for t in tasks:
+        if t["kind"] != "user" or t["state"] != "SETTLED":
+            continue
+        price = _int(t["charged_units"])
+        parts = {k: price * bps // BPS for k, bps in p["fee_split_bps"].items()}
+        winners = [m for m in t["miners"] if m["in_consensus"]]
+        total_q = sum(m["quality_ppb"] or 0 for m in winners)
+        for m in winners:
+            share = parts["miners"] * (m["quality_ppb"] or 0) // total_q if total_q else parts["miners"] // len(winners)
+            r.check("task_fee.miner", f"task {t['id']} {m['miner']}", share, fee_lines.get((t["id"], "task_fee:miner", m["miner"]), 0))
+        reported = [v for v in t["validators"] if v["reported"]]
+        total_a = sum(v["agreement_ppb"] or 0 for v in reported)
+        for v in reported:
+            share = parts["validators"] * (v["agreement_ppb"] or 0) // total_a if total_a else parts["validators"] // len(reported)
+            r.check(
+                "task_fee.validator", f"task {t['id']} {v['validator']}", share, fee_lines.get((t["id"], "task_fee:validator", v["validator"]), 0)
+            )
+
+
+def audit_reputation(
+    r: Report, epoch_json: dict[str, Any], previous: dict[str, Any] | None, tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[str, Any]
+) -> None:
+    """*Reputation*: from the previous close, one EWMA step per task and node, in the order the tasks closed."""
+    rep = dict(previous["reputation_ppb"]) if previous else {}
+    half = p["reputation_half_life_tasks"]
+    lo, hi = 0, PPB
+    while lo < hi:  # floor(10**9 × 2^(−1/h)) by bisection
+        mid = (lo + hi + 1) // 2
+        if 2 * mid**half <= PPB**half:
+            lo = mid
+        else:
+            hi = mid - 1
+    alpha = PPB - lo
+
+    def step(n: str, obs: int, network: bool) -> None:
+        old = rep.get(n, p["reputation_initial_ppb"])
+        new = old + alpha * (obs - old) // PPB if obs >= old else old - alpha * (old - obs) // PPB
+        rep[n] = new if network else min(old, new)
+
+    w = constants["reputation_miner_weights_bps"]
+    for t in tasks:
+        network = t["kind"] == "network"
+        if t["state"] == "SETTLED":
+            n = len(t["miners"])
+            for m in t["miners"]:
+                rank = m.get("reveal_rank")
+                latency = PPB if rank is None or n <= 1 else PPB * (n - 1 - min(rank, n - 1)) // (n - 1)
+                success = bool(m["precommitted"] and not m["mismatch"] and m["in_consensus"])
+                q = m["quality_ppb"] or 0
+                obs = ((PPB if success else 0) * w["success"] + q * w["quality"] + (latency if m["revealed"] else 0) * w["latency"]) // BPS
+                step(m["miner"], obs, network)
+        if t["state"] == "SETTLED" or t.get("failure") == "no_consensus":
+            for v in t["validators"]:
+                step(v["validator"], v["agreement_ppb"] or 0, network)
+    for n, published in sorted(epoch_json["reputation_ppb"].items()):
+        r.check("reputation", n, rep.get(n, p["reputation_initial_ppb"]), published)
+
+
+def audit_epoch(bundle: dict[str, Any]) -> Report:
+    """Recompute one epoch from its published JSON (see the module docstring for the bundle's parts)."""
+    bundle = _numbers(bundle)
+    epoch_json = bundle["epoch"]
+    e = epoch_json["epoch"]
+    r = Report(e)
+    p = params_for_epoch(bundle["params"], e)
+    constants = bundle["params"]["constants"]
+    streams = epoch_json["streams"]
+    order = list(dict.fromkeys(list(streams["miners"].get("tasks") or []) + list(streams["validators"].get("tasks") or [])))
+    tasks = [bundle["tasks"][str(t)] for t in order]
+    models = {m["id"]: m for m in bundle["models"]}
+
+    audit_emission(r, epoch_json, p)
+    m_rows = miner_rows(tasks, p, constants)
+    v_rows = validator_rows(tasks)
+    miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
+    validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
+    audit_task_fees(r, epoch_json, tasks, p)
+    audit_marketplace(r, epoch_json, m_rows, p, models)
+    apr = audit_staking_apr(r, epoch_json, p, constants)
+    for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
+        split = audit_node_reward_split(r, epoch_json, line_name, rewards)
+        r.check("stream.paid_equals_lines", stream, split, _int(streams[stream]["paid"]))
+    split = audit_node_reward_split(r, epoch_json, "staking_apr", apr)
+    r.check("stream.paid_equals_lines", "staking", split, _int(epoch_json["staking"]["paid"]))
+    for stream in ("community", "governance"):
+        r.check("stream.paid_equals_lines", stream, sum(_int(x["amount_units"]) for x in lines_of(epoch_json, stream)), _int(streams[stream]["paid"]))
+    audit_reputation(r, epoch_json, bundle.get("previous"), tasks, p, constants)
+
+    # *Claims*: one leaf per address = Σ of its claimable lines; the root over the leaves
+    leaves: dict[str, int] = {}
+    for x in epoch_json["lines"]:
+        if x["claimable"] and _int(x["amount_units"]):
+            leaves[x["address"]] = leaves.get(x["address"], 0) + _int(x["amount_units"])
+    published_leaves = {x["address"]: _int(x["amount_units"]) for x in epoch_json["leaves"]}
+    for a in sorted(set(leaves) | set(published_leaves)):
+        r.check("leaf", a, leaves.get(a, 0), published_leaves.get(a, 0))
+    r.check("merkle_root", f"epoch {e}", merkle_root(e, dict(sorted(leaves.items()))), epoch_json["root"])
+    totals: dict[str, int] = {}
+    for x in epoch_json["lines"]:
+        totals[x["stream"]] = totals.get(x["stream"], 0) + _int(x["amount_units"])
+    for name, v in sorted((epoch_json.get("totals_units") or {}).items()):
+        r.check("stream_total", name, totals.get(name, 0), _int(v))
+    r.not_recomputed = [
+        "each position's stake_ticks (Σ stake × ticks between stake changes): taken from the stake lines, checked against the node's total",
+        "which tasks belong to the epoch: taken from streams.miners.tasks / streams.validators.tasks (the order they closed)",
+        "the quote behind a user task's price: charged_units taken from the task",
+        "community points and voter rewards: only their sums are checked against the stream's paid",
+    ]
+    return r
+
+
+# --- fetching the published JSON --------------------------------------------------------------
+
+
+def fetch_bundle(get: Callable[[str], Any], epoch: int) -> dict[str, Any]:
+    """The bundle of an epoch through ``get(path)`` (an API path, e.g. ``/v1/epochs/1``)."""
+    epoch_json = get(f"/v1/epochs/{epoch}")
+    streams = epoch_json["streams"]
+    ids = list(dict.fromkeys(list(streams["miners"].get("tasks") or []) + list(streams["validators"].get("tasks") or [])))
+    models = get("/v1/models")
+    return {
+        "epoch": epoch_json,
+        "previous": get(f"/v1/epochs/{epoch - 1}") if epoch > 0 else None,
+        "params": get("/v1/params"),
+        "tasks": {str(t): get(f"/v1/tasks/{t}") for t in ids},
+        "models": models["models"] if isinstance(models, dict) else models,
+    }
+
+
+def api_getter(base: str) -> Callable[[str], Any]:
+    def get(path: str) -> Any:
+        with urllib.request.urlopen(base.rstrip("/") + path, timeout=30) as response:
+            return json.loads(response.read())
+
+    return get
+
+
+def render(report: dict[str, Any]) -> str:
+    out = [f"epoch {report['epoch']}: {report['matched']}/{report['total']} matched ({'ok' if report['ok'] else 'MISMATCH'})"]
+    for name, q in report["quantities"].items():
+        out.append(f"  {name:<40} {q['matched']:>5}/{q['total']:<5}" + ("" if q["matched"] == q["total"] else "  MISMATCH"))
+        for m in q["mismatches"][:5]:
+            out.append(f"      {m['what']}: recomputed {m['recomputed']}, published {m['published']}")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Recompute an epoch's payouts from published JSON and docs/rewards.md.")
+    parser.add_argument("epoch", type=int, nargs="?")
+    parser.add_argument("--api", help="base URL of a cor API")
+    parser.add_argument("--bundle", help="a JSON file holding the bundle")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--doc-sections", metavar="FILE", help="print the sha256 of each section of FILE (docs/rewards.md), for DOC_SECTIONS")
+    args = parser.parse_args(argv)
+    if args.doc_sections:
+        with open(args.doc_sections) as f:
+            for title, digest in doc_sections(f.read()).items():
+                print(f'    {title!r}: "{digest}",')
+        return 0
+    if args.bundle:
+        with open(args.bundle) as f:
+            bundle = json.load(f)
+    elif args.api and args.epoch is not None:
+        bundle = fetch_bundle(api_getter(args.api), args.epoch)
+    else:
+        parser.error("give --bundle FILE, or --api URL and an EPOCH")
+    report = audit_epoch(bundle).to_dict()
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

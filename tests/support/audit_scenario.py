@@ -1,0 +1,99 @@
+"""The audited devnet: three epochs on a real database with real keys, built through signed commands.
+
+Network tasks (the oracle's) and user tasks, a miner out of consensus, a reveal that does not match
+its commitment (slashed by the core), an oracle slash, delegations at the start and one tick before a
+close, an undelegation, a commission change, ticks between the steps so stake × time matters, and a
+governance-free parameter history (genesis). ``tests/audit/test_recompute.py`` audits every closed epoch of it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.app.engine import Engine
+from support.network import COR, by_address, make_network, run_commit_reveal, sha
+from support.scenario import HONEST, scripted_reports, settle_task_with_cheat, submit_task
+
+GARBAGE = "zzq plorv mnbx kkwq lkjh"
+
+
+def network_task(eng: Engine, keys: dict, prompt: str, input_tokens: int = 16) -> int:
+    tid = eng.state.next_id
+    eng.store.put_blob(prompt.encode())
+    eng.submit_as(
+        keys["oracle"],
+        "task.network",
+        {
+            "model": BUNDLED_MODEL_ID,
+            "prompt_hash": sha(prompt),
+            "prompt_bytes": len(prompt.encode()),
+            "input_tokens": input_tokens,
+            "max_output_tokens": 40,
+        },
+    )
+    return tid
+
+
+def run_task(eng: Engine, keys: dict, tid: int, garbage: bool, seed: int) -> None:
+    k = by_address(keys)
+    miners = [a.miner for a in eng.state.tasks[tid].miners]
+    texts = HONEST[: len(miners) - 1] + [GARBAGE if garbage else HONEST[-1]]
+    run_commit_reveal(eng, keys, tid, dict(zip(miners, texts)), tokens={m: 9 + (i + seed) % 5 for i, m in enumerate(miners)})
+    bad = {miners[-1]} if garbage else set()
+    for v in list(eng.state.tasks[tid].validators):
+        if eng.state.tasks[tid].state != "COMMITTED":
+            break
+        eng.submit_as(k[v], "task.validate", {"task": tid, "reports": scripted_reports(eng.state.tasks[tid], bad, v)})
+
+
+def tick(eng: Engine, keys: dict, n: int) -> None:
+    eng.submit_as(keys["oracle"], "tick", {"ticks": n})
+
+
+def run_audit_scenario(url: str, keys_path: Path) -> tuple[Engine, dict]:
+    eng, keys = make_network(url, keys_path, n_miners=5, n_validators=3, params={"redundancy": 4}, seed="audit")
+    miner0, miner1, validator0 = keys["miner0"].address, keys["miner1"].address, keys["validator0"].address
+    eng.submit_as(keys["faucet"], "transfer", {"to": keys["bob"].address, "amount": str(50_000 * COR)})
+    eng.submit_as(keys["faucet"], "transfer", {"to": keys["carol"].address, "amount": str(50_000 * COR)})
+    # epoch 0: network and user tasks, a delegation early and one just before the close
+    eng.submit_as(keys["bob"], "stake.delegate", {"node": miner0, "amount": str(1_000 * COR)})
+    for i in range(3):
+        run_task(eng, keys, network_task(eng, keys, f"Name prime number {i}.", 14 + i), garbage=i == 1, seed=i)
+        tick(eng, keys, 1)
+    run_task(eng, keys, submit_task(eng, keys, "What is the capital of France?"), garbage=False, seed=3)
+    tick(eng, keys, 2)
+    eng.submit_as(keys["carol"], "stake.delegate", {"node": validator0, "amount": str(250 * COR + 7)})
+    eng.submit_as(keys["carol"], "stake.delegate", {"node": miner1, "amount": str(3_333 * COR + 1)})
+    tick(eng, keys, 1)
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    # epoch 1: a cheat slashed by the core, an oracle slash, an undelegation, a commission change
+    settle_task_with_cheat(eng, keys)
+    tick(eng, keys, 1)
+    for i in range(3):
+        run_task(eng, keys, network_task(eng, keys, f"Name a city {i}.", 20 + i), garbage=i == 2, seed=i + 4)
+        tick(eng, keys, 1)
+    eng.submit_as(
+        keys["oracle"],
+        "slash.report",
+        {
+            "node": miner1,
+            "offence": "commit_mismatch",
+            "offence_tick": 1,
+            "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"},
+            "reporter": keys["dave"].address,
+        },
+    )
+    eng.submit_as(keys["carol"], "stake.undelegate", {"node": validator0, "amount": str(100 * COR)})
+    eng.submit_as(keys["miner0"], "node.set_commission", {"commission_bps": eng.state.nodes[miner0].commission_bps + 300})
+    tick(eng, keys, 2)
+    eng.submit_as(keys["bob"], "stake.delegate", {"node": miner0, "amount": str(500 * COR)})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    # epoch 2: the new commission in force, more work
+    for i in range(2):
+        run_task(eng, keys, network_task(eng, keys, f"Name a river {i}.", 11 + i), garbage=False, seed=i + 8)
+        tick(eng, keys, 1)
+    run_task(eng, keys, submit_task(eng, keys, "Nenne die Hauptstadt Österreichs — kurz."), garbage=False, seed=11)
+    tick(eng, keys, 1)
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    return eng, keys
