@@ -10,6 +10,7 @@ Its inputs are what the product publishes, the same JSON as ``cor ... --json`` a
     params    cor gov params --json            GET /v1/params          (every version by epoch, and the constants)
     tasks     cor task show ID --json          GET /v1/tasks/ID        (each task behind the epoch's work streams)
     models    cor model list --json            GET /v1/models          (owners and parents, for the marketplace)
+    slashes   cor slash list --json            GET /v1/slashes         (each slash's total and its split)
 
 Parameter *values* come from the published JSON; the *formulas* are written here. If the engine's
 formula changes and the document does not, the recomputation stops matching; if the document changes,
@@ -48,6 +49,7 @@ DOC_SECTIONS = {
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
     "Reputation": "a321912729fb84e56e17fab83ae9a35d646e10ad953c3d7b7f0e6c64bae6161d",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
+    "Slashing": "8c77cf9d7d0db890b647ed1df54855d961e1f457059a4f29f92e7018f5cefef7",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
 }
 
@@ -442,10 +444,14 @@ def audit_marketplace(r: Report, epoch_json: dict[str, Any], rows: list[Row], p:
     r.check("marketplace.paid", "marketplace", paid, _int(s["paid"]))
 
 
-def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str, Any]], p: dict[str, Any]) -> None:
-    """*Task fees*: each settled user task's price split and the pro-rata shares of its miners and validators."""
+def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str, Any]], p: dict[str, Any], models: dict[str, dict[str, Any]]) -> None:
+    """*Task fees*: each settled user task's price split: miners and validators pro rata, router, royalties."""
     fee_lines: dict[tuple[int, str, str], int] = {}
+    other_lines: dict[tuple[int, str], int] = {}
     for x in epoch_json["lines"]:
+        if x["stream"] in ("task_fee:router", "task_fee:royalty", "task_fee:royalty_parent"):
+            key2 = (x["detail"].get("task"), x["stream"])
+            other_lines[key2] = other_lines.get(key2, 0) + _int(x["amount_units"])
         if x["stream"] in ("task_fee:miner", "task_fee:validator"):
             key = (x["detail"].get("task"), x["stream"], x["address"])
             fee_lines[key] = fee_lines.get(key, 0) + _int(x["amount_units"])
@@ -459,6 +465,15 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
         for m in winners:
             share = parts["miners"] * (m["quality_ppb"] or 0) // total_q if total_q else parts["miners"] // len(winners)
             r.check("task_fee.miner", f"task {t['id']} {m['miner']}", share, fee_lines.get((t["id"], "task_fee:miner", m["miner"]), 0))
+        if t.get("router"):
+            r.check("task_fee.router", f"task {t['id']}", parts["router"], other_lines.get((t["id"], "task_fee:router"), 0))
+        royalty = parts["model_royalty"]
+        parent = (models.get(t["model"]) or {}).get("parent")
+        if parent:
+            to_parent = royalty * p["parent_royalty_bps"] // BPS
+            r.check("task_fee.royalty_parent", f"task {t['id']}", to_parent, other_lines.get((t["id"], "task_fee:royalty_parent"), 0))
+            royalty -= to_parent
+        r.check("task_fee.royalty", f"task {t['id']}", royalty, other_lines.get((t["id"], "task_fee:royalty"), 0))
         reported = [v for v in t["validators"] if v["reported"]]
         total_a = sum(v["agreement_ppb"] or 0 for v in reported)
         for v in reported:
@@ -466,6 +481,26 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
             r.check(
                 "task_fee.validator", f"task {t['id']} {v['validator']}", share, fee_lines.get((t["id"], "task_fee:validator", v["validator"]), 0)
             )
+
+
+def audit_slashes(r: Report, epoch_json: dict[str, Any], slashes: list[dict[str, Any]], p: dict[str, Any]) -> None:
+    """*Slashing*: each slash's fraction, its pieces, the burn / reporter / treasury split; no APR for a slashed node."""
+    lines = epoch_json["lines"]
+    for x in slashes:
+        sid = x["id"]
+        r.check("slash.fraction_bps", f"slash {sid}", p["slash_fraction_bps"][x["offence"]], x["fraction_bps"])
+        pieces = -sum(_int(y["amount_units"]) for y in lines if y["stream"] == "slash" and y["detail"].get("slash_id") == sid)
+        total = _int(x["total_units"])
+        r.check("slash.total", f"slash {sid}", pieces, total)
+        burned = total * p["slash_burn_bps"] // BPS
+        to_reporter = total * p["slash_reporter_bps"] // BPS if x["reporter"] else 0
+        r.check("slash.burned", f"slash {sid}", burned, _int(x["burned_units"]))
+        r.check("slash.to_reporter", f"slash {sid}", to_reporter, _int(x["to_reporter_units"]))
+        r.check("slash.to_treasury", f"slash {sid}", total - burned - to_reporter, _int(x["to_treasury_units"]))
+        if to_reporter:
+            paid = sum(_int(y["amount_units"]) for y in lines if y["stream"] == "slash_reporter_reward" and y["detail"].get("slash_id") == sid)
+            r.check("slash.reporter_line", f"slash {sid}", to_reporter, paid)
+        r.check("apr.slashed_excluded", f"slash {sid} {x['node']}", True, x["node"] in (epoch_json["staking"].get("excluded") or {}))
 
 
 def audit_reputation(
@@ -525,7 +560,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     v_rows = validator_rows(tasks)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
-    audit_task_fees(r, epoch_json, tasks, p)
+    audit_task_fees(r, epoch_json, tasks, p, models)
     audit_marketplace(r, epoch_json, m_rows, p, models)
     apr = audit_staking_apr(r, epoch_json, p, constants)
     for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
@@ -536,6 +571,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     for stream in ("community", "governance"):
         r.check("stream.paid_equals_lines", stream, sum(_int(x["amount_units"]) for x in lines_of(epoch_json, stream)), _int(streams[stream]["paid"]))
     audit_reputation(r, epoch_json, bundle.get("previous"), tasks, p, constants)
+    audit_slashes(r, epoch_json, bundle.get("slashes") or [], p)
 
     # *Claims*: one leaf per address = Σ of its claimable lines; the root over the leaves
     leaves: dict[str, int] = {}
@@ -556,6 +592,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "which tasks belong to the epoch: taken from streams.miners.tasks / streams.validators.tasks (the order they closed)",
         "the quote behind a user task's price: charged_units taken from the task",
         "community points and voter rewards: only their sums are checked against the stream's paid",
+        "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total",
     ]
     return r
 
@@ -575,6 +612,7 @@ def fetch_bundle(get: Callable[[str], Any], epoch: int) -> dict[str, Any]:
         "params": get("/v1/params"),
         "tasks": {str(t): get(f"/v1/tasks/{t}") for t in ids},
         "models": models["models"] if isinstance(models, dict) else models,
+        "slashes": [x for x in get("/v1/slashes")["slashes"] if x["epoch"] == epoch],
     }
 
 

@@ -40,7 +40,7 @@ EXPECTED_QUANTITIES = {
     "validator_work.work", "validator_work.reward", "miners.claims", "miners.paid", "miners.back_to_pool", "validators.paid",
     "commission.amount", "stake_share.amount", "stake_share.node_reward", "stake_share.node_stake_ticks", "stake_share.dust",
     "apr.target_apr_bps", "apr.due", "apr.budget", "apr.paid", "apr.effective_apr_bps", "apr.node_due", "apr.node_reward", "apr.stake_ticks",
-    "marketplace.share", "marketplace.paid", "task_fee.miner", "task_fee.validator", "reputation",
+    "marketplace.share", "marketplace.paid", "task_fee.miner", "task_fee.validator", "task_fee.router", "task_fee.royalty", "reputation",
     "stream.paid_equals_lines", "stream_total", "leaf", "merkle_root",
 }  # fmt: skip
 
@@ -95,6 +95,8 @@ def test_every_epoch_recomputes_exactly_through_the_cli(devnet):
     # the scenario's slash and its delegation changes are in what was audited
     one = json.loads((tmp / "report-1.json").read_text())
     assert one["quantities"]["stake_share.amount"]["total"] >= 10
+    slashes = {"slash.total", "slash.burned", "slash.to_reporter", "slash.to_treasury", "slash.reporter_line", "apr.slashed_excluded"}
+    assert all(one["quantities"][q]["total"] >= 1 for q in slashes)
 
 
 def test_the_standalone_script_over_the_api(devnet):

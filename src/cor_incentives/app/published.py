@@ -2,7 +2,8 @@
 
 ``cor audit --db`` hands the independent auditor (``cor_incentives.auditor``, which imports nothing
 from the engine) a ``get(path)`` over a loaded state instead of an HTTP client; the paths and the
-JSON are the API's (``GET /v1/epochs/N``, ``/v1/tasks/ID``, ``/v1/models``, ``/v1/params``), so the
+JSON are the API's (``GET /v1/epochs/N``, ``/v1/tasks/ID``, ``/v1/models``, ``/v1/params``,
+``/v1/slashes``), so the
 auditor reads the same thing either way.
 """
 
@@ -29,6 +30,8 @@ def published_getter(state: State) -> Callable[[str], Any]:
             data = views.task(state, get_task(state, int(parts[2])))
         elif parts == ["v1", "models"]:
             data = {"models": [views.model(m, state.params) for _, m in sorted(state.models.items())]}
+        elif parts == ["v1", "slashes"]:
+            data = {"slashes": [views.slash(r) for r in state.slashes]}
         elif parts == ["v1", "params"]:
             data = views.params_view(state)
         else:

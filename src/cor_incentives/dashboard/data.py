@@ -288,7 +288,7 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
         "budget": _cor(record.staking.get("budget")),
         "paid": _cor(record.staking.get("paid")),
         "due": _cor(record.staking.get("due")),
-        "earners": len({i.address for i in record.items if i.stream.startswith(Stream.STAKING_APR) and i.amount > 0}),
+        "earners": len({i.address for i in record.items if i.stream.startswith(Stream.STAKING_APR) and i.amount > 0 and i.claimable}),
     }
     return {
         **view,
