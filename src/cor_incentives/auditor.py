@@ -49,7 +49,7 @@ DOC_SECTIONS = {
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
     "Reputation": "a321912729fb84e56e17fab83ae9a35d646e10ad953c3d7b7f0e6c64bae6161d",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
-    "Slashing": "8c77cf9d7d0db890b647ed1df54855d961e1f457059a4f29f92e7018f5cefef7",
+    "Slashing": "755af08e60dce07301f9fe19d300ba72474cdf6b0cb8156a4ad4a7d4132592d5",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
 }
 
