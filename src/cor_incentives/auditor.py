@@ -38,7 +38,7 @@ from typing import Any
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
     "Auditing": "c0a9be0717a26f2f360e13a4f392c3bd6b1e58f817bfd7bb59b1b9235d0b4ee3",
-    "Order of the epoch steps": "e404463f18fc51e775bb056610421de49ab758b50c9ac1f7e2c5732380d7eada",
+    "Order of the epoch steps": "43259a68f910224011dd0eaa2ac49a9643f2ad3c7393c879d6749a4cc9636063",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "a9cc0d271628a6ac312b7101a39b6d0c0f2975c69743c5cfabde49d7821916c4",
     "The user-task bonus": "bd195484e531cda19f4826920906b307683fb0a6754aa5bb3f31b67ec08fc429",
@@ -51,6 +51,13 @@ DOC_SECTIONS = {
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
     "Slashing": "755af08e60dce07301f9fe19d300ba72474cdf6b0cb8156a4ad4a7d4132592d5",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
+    "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
+    "Governance: deposits": "f836e9e72d86951671be219e3a4d1b5bddfa09969b0f8485354460477d6e19cc",
+    "Governance: treasury spends": "4c94ef55b274b07683a00d6e1faf71e75d73cf8f6d8c343aed68bef4da0e50d4",
+    "Governance: voter rewards": "caeb65926a4251007b40a1228b1b6ad68d5f1a419b2f41db2cbabb9195e286b1",
+    "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
+    "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
+    "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
 }
 
 BPS = 10_000
@@ -483,6 +490,35 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
             )
 
 
+def audit_community(r: Report, epoch_json: dict[str, Any]) -> None:
+    """*Community stream*: reward(m) = stream × points(m) // Σ points, over every member line (paid or none)."""
+    budget = _int(epoch_json["streams"]["community"]["budget"])
+    members = [x for x in epoch_json["lines"] if x["stream"] in ("community", "community:none")]
+    if not members:
+        return
+    total = sum(_int(x["detail"]["points"]) for x in members)
+    for x in members:
+        d = x["detail"]
+        r.check("community.budget", x["address"], budget, _int(d["budget"]))
+        r.check("community.total_points", x["address"], total, _int(d["total_points"]))
+        r.check("community.reward", x["address"], budget * _int(d["points"]) // total if total else 0, _int(x["amount_units"]))
+
+
+def audit_voter_rewards(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> None:
+    """*Governance: voter rewards*: min(stream × weight // total_weight, stream × cap_bps // 10 000), once per address."""
+    budget = _int(epoch_json["streams"]["governance"]["budget"])
+    voters = lines_of(epoch_json, "governance")
+    for x in voters:
+        i = x["detail"]["inputs"]
+        weight, total = _int(i["weight"]), _int(i["total_weight"])
+        r.check("governance.stream", x["address"], budget, _int(i["stream"]))
+        r.check("governance.cap_bps", x["address"], p["gov_voter_reward_cap_bps"], _int(i["cap_bps"]))
+        r.check("governance.weight_of_positions", x["address"], weight, sum(_int(v) for v in (x["detail"].get("positions") or {}).values()))
+        reward = min(budget * weight // total, budget * p["gov_voter_reward_cap_bps"] // BPS) if total else 0
+        r.check("governance.reward", x["address"], reward, _int(x["amount_units"]))
+    r.check("governance.once_per_address", "voters", len({x["address"] for x in voters}), len(voters))
+
+
 def audit_slashes(r: Report, epoch_json: dict[str, Any], slashes: list[dict[str, Any]], p: dict[str, Any]) -> None:
     """*Slashing*: each slash's fraction, its pieces, the burn / reporter / treasury split; no APR for a slashed node."""
     lines = epoch_json["lines"]
@@ -572,6 +608,11 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         r.check("stream.paid_equals_lines", stream, sum(_int(x["amount_units"]) for x in lines_of(epoch_json, stream)), _int(streams[stream]["paid"]))
     audit_reputation(r, epoch_json, bundle.get("previous"), tasks, p, constants)
     audit_slashes(r, epoch_json, bundle.get("slashes") or [], p)
+    audit_community(r, epoch_json)
+    audit_voter_rewards(r, epoch_json, p)
+    transfers = lines_of(epoch_json, "transfer")
+    if transfers:
+        r.check("transfer.balanced", "Σ transfer lines", 0, sum(_int(x["amount_units"]) for x in transfers))
 
     # *Claims*: one leaf per address = Σ of its claimable lines; the root over the leaves
     leaves: dict[str, int] = {}
@@ -591,8 +632,9 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "each position's stake_ticks (Σ stake × ticks between stake changes): taken from the stake lines, checked against the node's total",
         "which tasks belong to the epoch: taken from streams.miners.tasks / streams.validators.tasks (the order they closed)",
         "the quote behind a user task's price: charged_units taken from the task",
-        "community points and voter rewards: only their sums are checked against the stream's paid",
+        "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total",
+        "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
     ]
     return r
 
