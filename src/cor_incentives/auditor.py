@@ -516,7 +516,8 @@ def audit_voter_rewards(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]
         r.check("governance.weight_of_positions", x["address"], weight, sum(_int(v) for v in (x["detail"].get("positions") or {}).values()))
         reward = min(budget * weight // total, budget * p["gov_voter_reward_cap_bps"] // BPS) if total else 0
         r.check("governance.reward", x["address"], reward, _int(x["amount_units"]))
-    r.check("governance.once_per_address", "voters", len({x["address"] for x in voters}), len(voters))
+    if voters:
+        r.check("governance.once_per_address", "voters", len({x["address"] for x in voters}), len(voters))
 
 
 def audit_slashes(r: Report, epoch_json: dict[str, Any], slashes: list[dict[str, Any]], p: dict[str, Any]) -> None:

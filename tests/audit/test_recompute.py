@@ -5,7 +5,8 @@ library only, nothing of ``cor_incentives`` (checked here by its syntax tree, an
 contract ``auditor-independent``), formulas written from docs/rewards.md. The devnet
 (``support.audit_scenario``) runs three epochs on a real SQLite file with signed commands: network and
 user tasks, a miner out of consensus, a reveal that does not match its commitment, an oracle slash,
-delegations (one a tick before the close), an undelegation and a commission change.
+delegations (one a tick before the close), an undelegation, a commission change, a curator's
+attestations and a proposal voted on and tallied.
 
 It fails when a formula changes without docs/rewards.md changing (the recomputation stops matching:
 ``test_a_changed_formula_is_caught`` changes one in-process), and when docs/rewards.md changes without
@@ -97,6 +98,15 @@ def test_every_epoch_recomputes_exactly_through_the_cli(devnet):
     assert one["quantities"]["stake_share.amount"]["total"] >= 10
     slashes = {"slash.total", "slash.burned", "slash.to_reporter", "slash.to_treasury", "slash.reporter_line", "apr.slashed_excluded"}
     assert all(one["quantities"][q]["total"] >= 1 for q in slashes)
+    last = json.loads((tmp / f"report-{epochs[-1]}.json").read_text())
+    voters_and_members = {
+        "governance.reward",
+        "governance.weight_of_positions",
+        "governance.once_per_address",
+        "community.reward",
+        "community.total_points",
+    }
+    assert all(last["quantities"][q]["total"] >= 1 for q in voters_and_members)
 
 
 def test_the_standalone_script_over_the_api(devnet):

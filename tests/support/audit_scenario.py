@@ -2,8 +2,8 @@
 
 Network tasks (the oracle's) and user tasks, a miner out of consensus, a reveal that does not match
 its commitment (slashed by the core), an oracle slash, delegations at the start and one tick before a
-close, an undelegation, a commission change, ticks between the steps so stake × time matters, and a
-governance-free parameter history (genesis). ``tests/audit/test_recompute.py`` audits every closed epoch of it.
+close, an undelegation, a commission change, ticks between the steps so stake × time matters, a
+curator's attestations and a proposal voted on and tallied in the last epoch. ``tests/audit/test_recompute.py`` audits every closed epoch of it.
 """
 
 from __future__ import annotations
@@ -89,7 +89,19 @@ def run_audit_scenario(url: str, keys_path: Path) -> tuple[Engine, dict]:
     tick(eng, keys, 2)
     eng.submit_as(keys["bob"], "stake.delegate", {"node": miner0, "amount": str(500 * COR)})
     eng.submit_as(keys["oracle"], "epoch.close", {})
-    # epoch 2: the new commission in force, more work
+    # epoch 2: the new commission in force, more work, a curator's attestations and a proposal voted on
+    eng.submit_as(keys["oracle"], "community.appoint", {"curator": keys["dave"].address})
+    eng.submit_as(keys["dave"], "community.attest", {"member": keys["carol"].address, "kind": "forum", "points": 40, "reference": "thread-1"})
+    eng.submit_as(keys["dave"], "community.attest", {"member": keys["bob"].address, "kind": "bug_report", "points": 25, "reference": "pr-7"})
+    proposal = eng.state.next_id
+    eng.submit_as(
+        keys["alice"],
+        "gov.propose",
+        {"kind": "param_change", "title": "Longer unbonding", "changes": {"unbonding_period_epochs": 3}, "effective_epoch": 6},
+    )
+    eng.submit_as(keys["bob"], "gov.vote", {"proposal": proposal, "option": "yes"})
+    for name, option in (("miner2", "yes"), ("miner3", "yes"), ("validator0", "yes"), ("validator1", "no"), ("validator2", "abstain")):
+        eng.submit_as(keys[name], "gov.vote", {"proposal": proposal, "option": option})
     for i in range(2):
         run_task(eng, keys, network_task(eng, keys, f"Name a river {i}.", 11 + i), garbage=False, seed=i + 8)
         tick(eng, keys, 1)
