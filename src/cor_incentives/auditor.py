@@ -37,7 +37,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "c0a9be0717a26f2f360e13a4f392c3bd6b1e58f817bfd7bb59b1b9235d0b4ee3",
+    "Auditing": "9133da654e0c81d545c763139c2b69206a2720a5f8e4c89c245f59b591331bf7",
     "Order of the epoch steps": "43259a68f910224011dd0eaa2ac49a9643f2ad3c7393c879d6749a4cc9636063",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "a9cc0d271628a6ac312b7101a39b6d0c0f2975c69743c5cfabde49d7821916c4",
@@ -593,6 +593,14 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     models = {m["id"]: m for m in bundle["models"]}
 
     audit_emission(r, epoch_json, p)
+    # *Auditing*: a task belongs to the epoch in which it closed; every task a node line names is among them
+    for t in tasks:
+        closed = t.get("closed_tick")
+        inside = t["state"] in ("SETTLED", "FAILED") and closed is not None and epoch_json["start_tick"] <= closed <= epoch_json["end_tick"]
+        r.check("task.closed_in_epoch", f"task {t['id']}", True, inside)
+    named = {n for x in epoch_json["lines"] if x["stream"].endswith((":node", ":none")) for n in (x["detail"].get("tasks") or [])}
+    for t in sorted(named - set(order)):
+        r.check("task.closed_in_epoch", f"task {t} (named on a node line)", "listed in streams.*.tasks", "missing")
     m_rows = miner_rows(tasks, p, constants)
     v_rows = validator_rows(tasks)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
@@ -631,7 +639,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         r.check("stream_total", name, totals.get(name, 0), _int(v))
     r.not_recomputed = [
         "each position's stake_ticks (Σ stake × ticks between stake changes): taken from the stake lines, checked against the node's total",
-        "which tasks belong to the epoch: taken from streams.miners.tasks / streams.validators.tasks (the order they closed)",
+        "which tasks belong to the epoch: streams.*.tasks (the order they closed), checked only against their close ticks",
         "the quote behind a user task's price: charged_units taken from the task",
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total",
