@@ -43,6 +43,7 @@ DOC_SECTIONS = {
     "Network work: the rate and the budget (miners and validators streams)": "a9cc0d271628a6ac312b7101a39b6d0c0f2975c69743c5cfabde49d7821916c4",
     "The user-task bonus": "bd195484e531cda19f4826920906b307683fb0a6754aa5bb3f31b67ec08fc429",
     "Task fees": "ee257177dae55ffd01c067ac4f9636262aceda8b7927d0f0d1f554bd54c6d5ba",
+    "Who is drawn, and what a draw costs": "fa252b2a2faab9aa82b912df239bce8b5f87cafc116a00ea2efa86fbfe508403",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "14cf7c9263e8b8ad2c3aa948714f44b28a75a692e15674b5bc3bacce30abfcae",
     "Stakers' rewards: stake × time": "c5c4f6e941ee61896448b82dec642549f5d96eb87c84560e8f671e55b5724b37",
@@ -619,6 +620,9 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     audit_slashes(r, epoch_json, bundle.get("slashes") or [], p)
     audit_community(r, epoch_json)
     audit_voter_rewards(r, epoch_json, p)
+    for x in lines_of(epoch_json, "task_cancel_fee"):  # *Who is drawn, and what a draw costs*
+        d = x["detail"]
+        r.check("task_cancel_fee", f"task {d.get('task')}", -(_int(d["escrowed"]) * p["cancel_fee_bps"] // BPS), _int(x["amount_units"]))
     transfers = lines_of(epoch_json, "transfer")
     if transfers:
         r.check("transfer.balanced", "Σ transfer lines", 0, sum(_int(x["amount_units"]) for x in transfers))
@@ -644,6 +648,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total",
         "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
+        "the draws of miners and validators (cor verify replays them) and the dedicated session fee",
     ]
     return r
 

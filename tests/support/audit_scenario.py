@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
-from support.network import COR, by_address, make_network, run_commit_reveal, sha
+from support.network import COR, by_address, draw, make_network, run_commit_reveal, sha
 from support.scenario import HONEST, scripted_reports, settle_task_with_cheat, submit_task
 
 GARBAGE = "zzq plorv mnbx kkwq lkjh"
@@ -32,6 +32,7 @@ def network_task(eng: Engine, keys: dict, prompt: str, input_tokens: int = 16) -
             "max_output_tokens": 40,
         },
     )
+    draw(eng, keys)  # with a beacon, the next tick draws the miners
     return tid
 
 
