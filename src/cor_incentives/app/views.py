@@ -156,6 +156,7 @@ def epoch(state: State, e: int) -> dict[str, Any]:
         "claimable_total": format_cor(sum(record.leaves.values())),
         "claimable_total_units": str(sum(record.leaves.values())),
         "onchain": onchain(state, e),
+        "skipped": [{"seq": k.seq, "tick": k.tick, "what": k.what, "code": k.code, "message": k.message} for k in record.skipped],
         "reputation_ppb": dict(record.reputation),  # each node's reputation at the close (what its multiplier used)
         "lines": [
             {"address": i.address, "stream": i.stream, "amount_units": str(i.amount), "claimable": i.claimable, "detail": json_ready(i.detail)}
