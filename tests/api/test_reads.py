@@ -61,6 +61,14 @@ def test_nodes_and_node_detail(driven, reader, network):
     detail = reader.node(alice.upper().replace("0X", "0x"))
     assert detail["delegations"] == {bob: "950"}  # 1000 - 5% slash
     assert len(detail["slashes"]) == 1 and detail["slashes"][0]["offence"] == "commit_mismatch"
+    # the stake × time of the epoch that began at the close, counted up to now
+    elapsed = reader.status()["tick"] - reader.epoch(0)["end_tick"]
+    assert detail["stake_epoch"] == 1 and detail["stake_ticks_units"] == str(2375 * COR * elapsed)
+    assert [(p["address"], p["kind"], p["stake"], p["stake_ticks_units"]) for p in detail["positions"]] == [
+        (alice, "self_bond", "1425", str(1425 * COR * elapsed)),
+        (bob, "delegation", "950", str(950 * COR * elapsed)),
+    ]
+    assert detail["unbonding"] == [] and detail["commission_next_bps"] is None and detail["registered_tick"] == 0
 
 
 def test_slashes(driven, reader, network):

@@ -7,6 +7,7 @@ import re
 
 import httpx
 import pytest
+from markupsafe import escape
 
 from cor_incentives.app import views
 from cor_incentives.dashboard import data
@@ -97,8 +98,15 @@ def test_node_page_numbers(busy, http):
         assert f'href="/address/{who}"' in page and cor_short(amount) in page
     history = data.node_detail(s, busy.miner)["reputation_history"]
     assert [h["epoch"] for h in history] == list(range(busy.epochs_closed))
+    positions = page.split('id="positions"', 1)[1].split("</table>", 1)[0]
+    assert n["positions"][0]["kind"] == "self_bond" and set(n["delegations"]) <= {p["address"] for p in n["positions"]}
+    for p in n["positions"]:
+        assert f'href="/address/{p["address"]}"' in positions and p["stake_ticks_units"] in positions
+    assert sum(int(p["stake_ticks_units"]) for p in n["positions"]) == int(n["stake_ticks_units"])
     jailed = html(http, f"/nodes/{busy.slashed}")
     assert "commit_mismatch" in jailed and "jailed" in jailed and '"reveal": "0xbb"' in jailed.replace("&#34;", '"')
+    [reason] = [x["reason"] for x in views.node(s, busy.slashed, detail=True)["slashes"]]
+    assert reason.startswith("commit_mismatch: its reveal did not match its precommit") and str(escape(reason)) in jailed
 
 
 def test_task_page_shows_phase_distances_agreement_and_payments(busy, http):

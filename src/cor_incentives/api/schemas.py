@@ -159,6 +159,7 @@ class BalanceOut(Out):
 
 
 class SlashOut(Out):
+    reason: str = Field(..., description="What the node did, the evidence, who reported it, when the offence is dated and what it cost.")
     id: int
     node: str
     offence: str
@@ -189,10 +190,42 @@ class NodeOut(Out):
     reputation_ppb: int
     slash_count: int
     models: list[str]
+    registered_tick: int
+    commission_next_bps: int | None = Field(
+        ..., description="A commission change made this epoch, in force from the next epoch (null: none pending)."
+    )
+
+
+class StakePositionOut(Out):
+    address: str
+    kind: str = Field(..., description="self_bond or delegation.")
+    stake: str = Field(..., description="COR bonded now.")
+    stake_ticks_units: str = Field(
+        ..., description="Base units × ticks bonded this epoch, up to the current tick (including stake that already left)."
+    )
+    share_ppb: int = Field(
+        ..., description="stake_ticks ÷ the node's: the share of the node's staker reward this position would take if the epoch closed now."
+    )
+
+
+class NodeUnbondingOut(Out):
+    id: int
+    address: str
+    amount: str
+    start_tick: int
+    mature_epoch: int
+    slashable_for_offences_before_tick: int = Field(..., description="Offences dated before this tick still slash this entry.")
 
 
 class NodeDetailOut(NodeOut):
     delegations: dict[str, str] = Field(..., description="Delegator address → COR delegated.")
+    stake_epoch: int
+    stake_ticks_units: str = Field(
+        ..., description="The node's Σ stake × ticks this epoch up to the current tick: its stakers' rewards are split by it."
+    )
+    stake_ticks_formula: str
+    positions: list[StakePositionOut] = Field(..., description="Every stake position of the epoch (operator first), with its stake × ticks.")
+    unbonding: list[NodeUnbondingOut] = Field(..., description="Stake unbonding from this node (slashable for offences dated before it started).")
     slashes: list[SlashOut]
 
 

@@ -16,9 +16,9 @@ from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
 from ..core.records import Model, SlashRecord
-from ..core.staking import is_selectable, self_bond
+from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready
-from ..core.units import format_cor
+from ..core.units import PPB, format_cor
 from .beacon import beacon_view
 
 
@@ -101,15 +101,90 @@ def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
         "reputation_ppb": n.reputation_ppb,
         "slash_count": n.slash_count,
         "models": list(n.models),
+        "registered_tick": n.registered_tick,
+        "commission_next_bps": n.commission_next_bps,
     }
     if detail:
         out["delegations"] = {a: format_cor(state.ledger.balance(f"delegated:{n.id}:{a}")) for a in sorted(n.delegators)}
+        out.update(stake_time(state, node_id))
+        out["unbonding"] = [
+            {
+                "id": u.id,
+                "address": u.address,
+                "amount": format_cor(u.amount),
+                "start_tick": u.start_tick,
+                "mature_epoch": u.mature_epoch,
+                "slashable_for_offences_before_tick": u.start_tick,
+            }
+            for u in sorted(state.unbondings.values(), key=lambda u: u.id)
+            if u.node == n.id
+        ]
         out["slashes"] = [slash(s) for s in state.slashes if s.node == n.id]
     return out
 
 
+def stake_time(state: State, node_id: str) -> dict[str, Any]:
+    """The node's stake × ticks so far this epoch, and each position's: what its stakers' rewards are split by at the close.
+
+    Counted up to the current tick without changing the state (the core brings the counts up to date
+    only when a stake changes and at the close); ``share_ppb`` = the position's stake × ticks ÷ the
+    node's, the share of the node's staker reward it would take if the epoch closed now.
+    """
+    n = state.nodes[node_id]
+    node_ticks = n.stake_ticks + n.stake_total * (state.tick - n.stake_tick_mark)
+    positions = []
+    for addr in sorted(n.positions, key=lambda a: (a != node_id, a)):
+        pos = n.positions[addr]
+        stake = stake_of(state, node_id, addr)
+        ticks = pos.stake_ticks + stake * (state.tick - pos.mark)
+        positions.append(
+            {
+                "address": addr,
+                "kind": "self_bond" if addr == node_id else "delegation",
+                "stake": format_cor(stake),
+                "stake_ticks_units": str(ticks),
+                "share_ppb": ticks * PPB // node_ticks if node_ticks else 0,
+            }
+        )
+    return {
+        "stake_epoch": state.epoch,
+        "stake_ticks_units": str(node_ticks),
+        "stake_ticks_formula": (
+            "Σ stake × ticks bonded since the epoch began (units × ticks); a position's reward = node_reward × its stake_ticks // the node's"
+        ),
+        "positions": positions,
+    }
+
+
+OFFENCE_MEANING = {
+    "commit_mismatch": "its reveal did not match its precommit",
+    "poi_divergence": "its output was outside the PoI consensus",
+    "missed_deadline": "it did not precommit, reveal or report before the deadline",
+    "validator_deviation": "its validation report deviated from the consensus",
+    "equivocation": "it signed two different statements for one scope",
+}
+
+
+def slash_reason(s: SlashRecord) -> str:
+    """One sentence: the offence, its evidence (task or scope), who reported it, when it is dated, what it cost."""
+    ev = s.evidence
+    msgs = ev.get("messages")
+    if isinstance(msgs, list) and msgs and isinstance(msgs[0], dict) and "scope" in msgs[0]:
+        where = f" ({msgs[0]['scope']})"
+    elif "task" in ev or "tasks" in ev:
+        where = f" (task {ev.get('task', ev.get('tasks'))})"
+    else:
+        where = ""
+    by = f"reported by {s.reporter}" if s.reporter else "reported by the oracle or found by the core"
+    return (
+        f"{s.offence}: {OFFENCE_MEANING.get(s.offence, s.offence)}{where}; {by}; dated at tick {s.offence_tick}, "
+        f"slashed at tick {s.tick}: {s.fraction_bps} bps of every position slashable then (unbonding entries started after it included)"
+    )
+
+
 def slash(s: SlashRecord) -> dict[str, Any]:
     return {
+        "reason": slash_reason(s),
         "id": s.id,
         "node": s.node,
         "offence": s.offence,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from ..app import views
@@ -88,4 +90,28 @@ def node_show(node: str, db: str | None = DbOption, keys_dir: str | None = KeysO
     engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(node)
     data = views.node(engine.state, get_node(engine.state, address).id, detail=True)
-    emit(data, as_json, lambda: table(f"node {address}", ["field", "value"], [[k, v] for k, v in data.items()]))
+    emit(data, as_json, lambda: render_node(data))
+
+
+LISTS = ("delegations", "positions", "unbonding", "slashes")
+
+
+def render_node(d: dict[str, Any]) -> None:
+    """A node's fields, then its stake positions (stake × ticks this epoch), unbonding entries and slashes with their reasons."""
+    table(f"node {d['id']}", ["field", "value"], [[k, v] for k, v in d.items() if k not in LISTS])
+    table(
+        f"stake × time in epoch {d['stake_epoch']} (rewards split by it at the close)",
+        ["staker", "kind", "stake COR", "stake × ticks (units)", "share"],
+        [
+            [p["address"], p["kind"], p["stake"], p["stake_ticks_units"], f"{p['share_ppb'] // 10**7}.{p['share_ppb'] // 10**5 % 100:02d} %"]
+            for p in d["positions"]
+        ],
+    )
+    if d["unbonding"]:
+        table(
+            "unbonding (slashable for offences dated before it started)",
+            ["id", "address", "COR", "start tick", "mature epoch"],
+            [[u["id"], u["address"], u["amount"], u["start_tick"], u["mature_epoch"]] for u in d["unbonding"]],
+        )
+    if d["slashes"]:
+        table("slashes", ["id", "offence", "COR", "reason"], [[s["id"], s["offence"], s["total"], s["reason"]] for s in d["slashes"]])

@@ -65,7 +65,10 @@ def slash_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
         as_json,
         lambda: table(
             "slashes",
-            ["id", "node", "offence", "total COR", "burned", "reporter", "treasury", "jailed until"],
-            [[d["id"], d["node"], d["offence"], d["total"], d["burned"], d["to_reporter"], d["to_treasury"], d["jailed_until_tick"]] for d in data],
+            ["id", "node", "offence", "total COR", "burned", "reporter", "treasury", "jailed until", "reason"],
+            [
+                [d["id"], d["node"], d["offence"], d["total"], d["burned"], d["to_reporter"], d["to_treasury"], d["jailed_until_tick"], d["reason"]]
+                for d in data
+            ],
         ),
     )
