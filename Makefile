@@ -48,14 +48,9 @@ test: lint node-deps system-deps
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not postgres and not browser"
 
+# one table: every scale benchmark with its goal, a same-run baseline and whether it holds (bench/README.md)
 bench: install node-deps
-	$(PY) bench/settle.py
-	$(PY) bench/embed.py
-	$(PY) bench/ingest.py
-	$(PY) bench/merkle.py
-	$(PY) bench/replay.py
-	$(PY) bench/chain_gas.py
-	$(PY) bench/assign.py
+	$(PY) bench/all.py
 
 # rewrite the code in the project's format (ruff, settings in pyproject.toml)
 format: install

@@ -1,0 +1,50 @@
+"""``bench/all.py --quick --json`` runs every benchmark at tiny sizes and prints the one table's schema.
+
+Timings are not checked (speed is what the benchmarks report, not what tests assert): this checks
+that every named benchmark runs end to end, that none failed, and the shape of each row.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES = [
+    "epoch_close_1m",
+    "open_1m_events",
+    "verify_rate",
+    "assign_cost_flat",
+    "proof_served_100k",
+    "poi_embed",
+    "ingest_http_sqlite",
+    "ingest_http_postgresql",
+]
+KEYS = {"name", "goal", "measured", "unit", "baseline", "ratio", "holds", "detail"}
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_quick_json_lists_every_benchmark_with_its_goal_measure_and_baseline() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "all.py"), "--quick", "--json"], capture_output=True, text=True, timeout=1_800)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = json.loads(out.stdout)
+    assert [r["name"] for r in rows] == NAMES
+    for r in rows:
+        assert set(r) == KEYS, r["name"]
+        assert "error" not in r["detail"], (r["name"], r["detail"].get("error"))
+        assert isinstance(r["goal"], str) and r["goal"] and isinstance(r["unit"], str) and r["unit"]
+        assert isinstance(r["holds"], bool)
+        for field in ("measured", "baseline", "ratio"):
+            assert isinstance(r[field], float | int) and not isinstance(r[field], bool) and r[field] > 0, (r["name"], field, r[field])
+        assert r["detail"]["baseline_is"], r["name"]
+
+
+def test_unknown_benchmark_is_refused_with_the_known_names() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "all.py"), "--only", "nope"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "unknown benchmark(s) nope" in out.stderr and "verify_rate" in out.stderr
