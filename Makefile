@@ -7,7 +7,7 @@ COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
 LINT_PATHS := src tests bench scripts
 
-.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean poi-generate poi-calibrate
+.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean poi-generate poi-likelihood poi-calibrate
 
 install: $(VENV)/.installed
 
@@ -62,9 +62,14 @@ format: install
 golden: install
 	$(PY) tests/support/golden.py
 
-# PoI calibration (docs/poi-calibration.md): outputs with the real SmolLM2 (slow, resumable), then ROC and rates
+# PoI calibration (docs/poi-calibration.md): outputs with the real SmolLM2 (slow, resumable), their traces
+# under the model (teacher forcing, resumable), then ROC and rates
 poi-generate: install
 	$(PY) scripts/poi_generate.py
+
+poi-likelihood: install
+	$(PY) scripts/poi_likelihood.py
+	$(PY) scripts/poi_likelihood.py --outputs variants.jsonl
 
 poi-calibrate: install
 	$(PY) scripts/poi_calibrate.py

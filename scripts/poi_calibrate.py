@@ -3,8 +3,9 @@
     .venv/bin/python scripts/poi_calibrate.py            # data/poi-calibration → results.json, docs/poi-calibration*.{md,png}
     .venv/bin/python scripts/poi_calibrate.py --json     # the results document on stdout as well
 
-Embeds every output of ``data/poi-calibration/outputs.jsonl`` with the real all-MiniLM-L6-v2 (int8
-ONNX) and scores it with the validators' PoUW scorer, builds every honest task and every
+Embeds every output of ``data/poi-calibration/outputs.jsonl`` (and of the variant miners,
+``variants.jsonl``) with the real all-MiniLM-L6-v2 (int8 ONNX) and scores it with the validators'
+PoUW scorer, without and (from the cached traces, ``scripts/poi_likelihood.py``) with the model checks, builds every honest task and every
 one-cheater task of ``redundancy`` miners per prompt (``cor_incentives.nodes.poi_calibration``),
 chooses the global distance threshold by ROC on the calibration prompts only, and reports the rates
 it reaches on the calibration and the held-out prompts, for PoI alone and for the whole consensus
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chosen poi_max_distance_ppb = {chosen['max_distance_ppb']:,}", file=sys.stderr)
         for split in ("calibration", "held_out"):
             r = result.summary["rates"]["chosen"]["consensus"][split]
+            print(f"  {split:12s} honest in consensus {r['honest_in_rate']:.2%}, cheaters out {r['cheat_out_rate']:.2%}", file=sys.stderr)
+        mv = result.summary["model_validator"]
+        print(f"with the model checks ({mv['prompts']} prompts read):", file=sys.stderr)
+        for split in ("calibration", "held_out"):
+            r = mv["rates"]["consensus"][split]
             print(f"  {split:12s} honest in consensus {r['honest_in_rate']:.2%}, cheaters out {r['cheat_out_rate']:.2%}", file=sys.stderr)
     return 0
 

@@ -185,6 +185,61 @@ def test_rates_reproduce_with_the_real_embedding_model():
     for split in ("calibration", "held_out"):
         by = fresh["rates"]["chosen"]["consensus"][split]["cheat_out_by_class"]
         assert by["lazy"] >= 0.95 and by["garbage"] >= 0.99
+    # the validator as shipped (medoid above the floor; with the model checks on the prompts the model read)
+    mv, want_mv = fresh["model_validator"], recorded["model_validator"]
+    assert mv["prompts"] == want_mv["prompts"] and mv["rule"] == want_mv["rule"]
+    for got_block, want_block in (
+        (fresh["floor_medoid"], recorded["floor_medoid"]),
+        (mv["floor_medoid_same_prompts"], want_mv["floor_medoid_same_prompts"]),
+        (mv["rates"], want_mv["rates"]),
+    ):
+        for split in ("calibration", "held_out"):
+            got, want = got_block["consensus"][split], want_block["consensus"][split]
+            assert got["honest"] == want["honest"] and got["cheat"] == want["cheat"]
+            for rate in ("honest_in_rate", "cheat_out_rate"):
+                assert abs(got[rate] - want[rate]) <= RATE_TOLERANCE, (split, rate)
+            for c in CHEAT_CLASSES:
+                assert abs(got["cheat_out_by_class"][c] - want["cheat_out_by_class"][c]) <= RATE_TOLERANCE, (split, c)
+    for name, v in mv["variants"].items():
+        for split in ("calibration", "held_out"):
+            assert v[split]["outputs"] == want_mv["variants"][name][split]["outputs"]
+            assert abs(v[split]["in_consensus"] - want_mv["variants"][name][split]["in_consensus"]) <= RATE_TOLERANCE
+    # what the model checks add, on the same tasks: generic and truncated outputs mostly out, honest kept
+    for split in ("calibration", "held_out"):
+        with_model, without = mv["rates"]["consensus"][split], mv["floor_medoid_same_prompts"]["consensus"][split]
+        assert with_model["cheat_out_by_class"]["generic"] >= 0.9 > without["cheat_out_by_class"]["generic"]
+        assert with_model["cheat_out_by_class"]["truncated"] >= 0.8 > without["cheat_out_by_class"]["truncated"]
+        assert with_model["honest_in_rate"] >= without["honest_in_rate"] - 0.01
+
+
+@pytest.mark.slow
+def test_committed_traces_are_what_the_real_model_gives():
+    """Read a sample of the committed outputs (every class, and the variants) with the real SmolLM2 and
+    find the cached traces again: the same ranks, log-probabilities within float noise, the same checks."""
+    from cor_incentives.ai.likelihood import TeacherForcer, TokenTrace, likelihood_check
+    from cor_incentives.app.bundled import gguf_path
+    from cor_incentives.nodes.poi_calibration import output_key, text_sha256
+
+    data = load_calibration(DATA)
+    assert data.traces, "no model traces committed"
+    prompts = {p["id"]: p for p in data.prompts}
+    sample, seen = [], Counter()
+    for r in data.rows:
+        if (output_key(r), text_sha256(r["text"])) in data.traces and seen[r["class"]] < 3:
+            seen[r["class"]] += 1
+            sample.append(r)
+    assert {"honest", "generic", "truncated", "honest_q4_0"} <= set(seen)
+    forcer = TeacherForcer(gguf_path(), n_threads=1, n_ctx=1024)
+    for r in sample:
+        p = prompts[r["prompt_id"]]
+        cached = TokenTrace.from_dict(data.traces[(output_key(r), text_sha256(r["text"]))])
+        fresh = forcer.trace(p["prompt"], r["text"])
+        assert len(fresh.tokens) == len(cached.tokens), output_key(r)
+        close = sum(abs(a.logprob - b.logprob) < 0.05 for a, b in zip(fresh.tokens, cached.tokens))
+        assert close >= 0.98 * len(cached.tokens), output_key(r)
+        want = likelihood_check(cached, p["max_output_tokens"])
+        got = likelihood_check(fresh, p["max_output_tokens"])
+        assert got.ending_ppb == want.ending_ppb and abs(got.fidelity_ppb - want.fidelity_ppb) <= 20_000_000, output_key(r)
 
 
 # -- the generator, with the real SmolLM2 ------------------------------------------------------------

@@ -36,13 +36,14 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..ai.likelihood import LikelihoodCheck, TokenTrace, likelihood_check
 from ..ai.poi import ranked_distances_ppb
 from ..core.units import BPS, PPB
 from .backends import Sampling, derive_seed
@@ -71,6 +72,32 @@ GENERIC_TEMPLATES = (
     "Good question. {topic}? The answer depends on several factors, and it is important to consider all of them.",
     "Regarding {topic}: there are many aspects to this, and the details vary from case to case.",
 )
+
+
+# honest miners on other set-ups than the six above: another quantisation of the same weights, and a
+# sampler without truncation. They are never in the honest tasks; each takes the odd seat of a task
+# (like a cheater) with each pair of the six, so the rates say whether a check keeps them in.
+@dataclass(frozen=True)
+class Variant:
+    """An honest miner on another set-up: a quantisation (None: the bundled Q4_1) and its sampling."""
+
+    name: str
+    quantization: str | None
+    temperature: float
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+
+    def sampling(self, prompt_id: str) -> Sampling:
+        seed = derive_seed("poi-variant", self.name, prompt_id)
+        return Sampling(temperature=self.temperature, seed=seed, top_k=self.top_k, top_p=self.top_p, min_p=self.min_p)
+
+
+VARIANTS = (
+    Variant("q4_0", "q4_0", 1.0),  # the bundled Q4_1 weights re-quantised to Q4_0 (one 4-bit rounding away), hot
+    Variant("untruncated", None, 1.0, top_k=0, top_p=1.0, min_p=0.0),  # T = 1 over the whole vocabulary
+)
+VARIANT_CLASS_PREFIX = "honest_"
 
 
 def split_prompts(prompts: Sequence[dict[str, Any]]) -> dict[str, str]:
@@ -111,9 +138,14 @@ def lazy_output(prompt_id: str) -> str:
 
 def generic_output(prompt_id: str, prompt: str) -> str:
     """A template that restates the prompt's first words without answering it."""
+    return generic_output_with(GENERIC_TEMPLATES[_pick(prompt_id, "generic", len(GENERIC_TEMPLATES))], prompt)
+
+
+def generic_output_with(template: str, prompt: str) -> str:
+    """One template over the prompt's first twelve words."""
     words = prompt.strip().rstrip("?.!").split()
     topic = " ".join(words[:12]) if words else "the question"
-    return GENERIC_TEMPLATES[_pick(prompt_id, "generic", len(GENERIC_TEMPLATES))].format(topic=topic)
+    return template.format(topic=topic)
 
 
 def garbage_output(prompt_id: str) -> str:
@@ -170,6 +202,11 @@ def cheat_counts(row: dict[str, Any]) -> bool:
     return row["class"] != "truncated" or row.get("finish") == "length"
 
 
+def is_variant(output_class: str) -> bool:
+    """An honest miner on another set-up (``VARIANTS``): honest, but seated like a cheater."""
+    return output_class.startswith(VARIANT_CLASS_PREFIX)
+
+
 def task_observations(
     prompt: dict[str, Any],
     split: str,
@@ -177,21 +214,23 @@ def task_observations(
     matrix: Sequence[Sequence[int]],
     quality_ppb: Sequence[int],
     redundancy: int,
+    medoid_floor_ppb: int = 0,
 ) -> list[Observation]:
-    """Every honest ``redundancy``-task and every one-cheater task of one prompt, per output.
+    """Every honest ``redundancy``-task and every task with one odd miner (a cheater or a variant), per output.
 
     ``rows`` are the prompt's outputs, ``matrix`` their pairwise distances (ppb) and ``quality_ppb``
-    their scores, all in the same order.
+    their scores, all in the same order. ``medoid_floor_ppb``: the validator picks the medoid among
+    the outputs with at least this quality (``ranked_distances_ppb``).
     """
     honest = [i for i, r in enumerate(rows) if r["class"] == "honest"]
-    cheats = [i for i, r in enumerate(rows) if r["class"] != "honest" and cheat_counts(r)]
+    odd = [i for i, r in enumerate(rows) if r["class"] != "honest" and cheat_counts(r)]
     names = [f"{r['class']}-{r['miner']}" for r in rows]
     tasks = [(combo, "honest") for combo in combinations(honest, redundancy)]
-    tasks += [((*combo, c), rows[c]["class"]) for c in cheats for combo in combinations(honest, redundancy - 1)]
+    tasks += [((*combo, c), rows[c]["class"]) for c in odd for combo in combinations(honest, redundancy - 1)]
     out = []
     for members, mix in tasks:
         sub = [[matrix[i][j] for j in members] for i in members]
-        distances = ranked_distances_ppb(sub, [quality_ppb[i] for i in members], [names[i] for i in members])
+        distances = ranked_distances_ppb(sub, [quality_ppb[i] for i in members], [names[i] for i in members], medoid_floor_ppb)
         spread = sorted(distances)[(len(distances) - 1) // 2]
         for i, d in zip(members, distances):
             out.append(Observation(prompt["id"], prompt["kind"], split, rows[i]["class"], mix, redundancy, d, quality_ppb[i], spread))
@@ -250,9 +289,13 @@ class Rates:
 
 
 def rates(observations: Iterable[Observation], rule: PoiRule) -> Rates:
-    """How many honest outputs the rule keeps in consensus and how many cheating outputs it puts out."""
+    """How many honest outputs the rule keeps in consensus and how many cheating outputs it puts out.
+
+    Variant miners' outputs are left out (``all_observations`` gives their tasks apart; ``variant_rates``)."""
     hi = h = co = c = 0
     for o in observations:
+        if is_variant(o.output_class):
+            continue
         ok = rule.admits(o)
         if o.output_class == "honest":
             h += 1
@@ -302,47 +345,162 @@ HONEST_TARGET = 0.99  # honest outputs in consensus: an honest miner out of cons
 @dataclass(frozen=True)
 class CalibrationData:
     prompts: tuple[dict[str, Any], ...]  # with "split"
-    rows: tuple[dict[str, Any], ...]
+    rows: tuple[dict[str, Any], ...]  # the six honest miners and the cheaters (outputs.jsonl), then the variants (variants.jsonl)
+    traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = field(default_factory=dict)  # (output key, text sha256) → trace
 
 
 @dataclass
 class Measurement:
-    """What ``measure`` found: every observation and the summary document."""
+    """What ``measure`` found: every observation the threshold was chosen on, the summary document, and
+    the observations of the validator with the model checks (the prompts the model read)."""
 
     observations: list[Observation]
     summary: dict[str, Any]
+    model_observations: list[Observation] = field(default_factory=list)
+    signals: list[OutputSignals] = field(default_factory=list)
 
 
 def load_calibration(directory: Path | str) -> CalibrationData:
-    """prompts.jsonl and outputs.jsonl of a calibration directory."""
+    """prompts.jsonl, outputs.jsonl, and when present the model's traces (likelihood*.jsonl) and the
+    variant miners' outputs (variants.jsonl; only those the model read)."""
     d = Path(directory)
     prompts = tuple(json.loads(line) for line in (d / "prompts.jsonl").read_text().splitlines() if line.strip())
-    rows = tuple(json.loads(line) for line in (d / "outputs.jsonl").read_text().splitlines() if line.strip())
+    rows: list[dict[str, Any]] = []
+    traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = {}
+    for name, cache in (("outputs.jsonl", "likelihood.jsonl"), ("variants.jsonl", "likelihood-variants.jsonl")):
+        if (d / name).is_file():
+            rows += [json.loads(line) for line in (d / name).read_text().splitlines() if line.strip()]
+        if (d / cache).is_file():
+            for line in (d / cache).read_text().splitlines():
+                t = json.loads(line)
+                traces[((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"])] = t
+    # a variant miner is there to be read by the model (is an honest output on another set-up kept in?):
+    # its outputs count once their trace is cached
+    rows = [r for r in rows if not is_variant(r["class"]) or (output_key(r), text_sha256(r["text"])) in traces]
     ids = {p["id"] for p in prompts}
     stray = {r["prompt_id"] for r in rows} - ids
     if stray:
         raise ValueError(f"outputs for prompts not in prompts.jsonl: {sorted(stray)[:5]}")
-    return CalibrationData(prompts, rows)
+    return CalibrationData(prompts, tuple(rows), traces)
 
 
-def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, tuple[list[list[int]], list[int]]]:
-    """Prompt id → (pairwise distance matrix in ppb, quality of each output) with the real models."""
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class CachedReader:
+    """The model's traces of the calibration outputs, read once by ``scripts/poi_likelihood.py`` (a ``ModelReader``)."""
+
+    def __init__(self, data: CalibrationData) -> None:
+        self._by_text: dict[tuple[str, str], dict[str, Any]] = {}
+        prompt_of = {p["id"]: p["prompt"] for p in data.prompts}
+        for r in data.rows:
+            t = data.traces.get((output_key(r), text_sha256(r["text"])))
+            if t is not None:
+                self._by_text[(prompt_of[r["prompt_id"]], r["text"])] = t
+
+    def __len__(self) -> int:
+        return len(self._by_text)
+
+    def has(self, prompt: str, output: str) -> bool:
+        return (prompt, output) in self._by_text
+
+    def trace(self, prompt: str, output: str) -> TokenTrace:
+        t = self._by_text.get((prompt, output))
+        if t is None:
+            raise KeyError(f"no model trace for an output of {prompt[:40]!r}: run scripts/poi_likelihood.py")
+        return TokenTrace.from_dict(t)
+
+
+@dataclass(frozen=True)
+class ScoredPrompt:
+    """One prompt's outputs as the validator sees them, with and without the task's model."""
+
+    matrix: list[list[int]]  # pairwise distances, ppb
+    quality_previous: list[int]  # the PoUW score without the model checks
+    quality: list[int] | None  # with the model checks (fidelity, ending); None: not every output was read by the model
+    checks: list[LikelihoodCheck] | None
+    flags: list[tuple[str, ...]] | None  # the scorer's flags with the model checks
+
+    @property
+    def read(self) -> bool:
+        """Every output of the prompt has its model trace (``scripts/poi_likelihood.py``)."""
+        return self.quality is not None
+
+
+@dataclass(frozen=True)
+class OutputSignals:
+    """Per-output signals (no task needed), for their ROC."""
+
+    prompt_id: str
+    split: str
+    output_class: str
+    fidelity_ppb: int
+    ending_ppb: int
+    mean_logprob_milli: int
+    tokens: int
+    quality_previous_ppb: int
+    quality_ppb: int
+    flags: tuple[str, ...]
+
+
+def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, ScoredPrompt]:
+    """Prompt id → distances and scores with the real embedding model and the cached model traces.
+
+    The scores with the model checks are computed for the prompts whose every output has a trace.
+    """
     from ..ai.embedding import get_embedder
     from ..ai.poi import pairwise_distances_ppb
     from ..ai.quality import RuleEmbeddingScorer
 
     embedder = _MemoEmbedder(get_embedder())
-    scorer = RuleEmbeddingScorer(embedder)  # type: ignore[arg-type]
+    reader = CachedReader(data)
+    previous = RuleEmbeddingScorer(embedder)  # type: ignore[arg-type]
+    with_model = RuleEmbeddingScorer(embedder, reader=reader)  # type: ignore[arg-type]
     by_prompt = rows_by_prompt(data)
     out = {}
     prompts = [p for p in data.prompts if p["id"] in by_prompt]
     bar = _progress(len(prompts), "embedding and scoring") if progress else None
     for p in prompts:
         texts = [r["text"] for r in by_prompt[p["id"]]]
-        scores = scorer.score_outputs(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
-        out[p["id"]] = (pairwise_distances_ppb(embedder.embed(texts)), [s.total_ppb for s in scores])
+        before = previous.score_outputs(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
+        matrix = pairwise_distances_ppb(embedder.embed(texts))
+        if all(reader.has(p["prompt"], t) for t in texts):
+            after = with_model.score_outputs(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
+            checks = [likelihood_check(reader.trace(p["prompt"], t), p["max_output_tokens"]) for t in texts]
+            out[p["id"]] = ScoredPrompt(matrix, [s.total_ppb for s in before], [s.total_ppb for s in after], checks, [s.flags for s in after])
+        else:
+            out[p["id"]] = ScoredPrompt(matrix, [s.total_ppb for s in before], None, None, None)
         if bar:
             bar()
+    return out
+
+
+def output_signals(data: CalibrationData, scored: dict[str, ScoredPrompt]) -> list[OutputSignals]:
+    """Every output's per-output signals (truncated outputs that ended on their own left out)."""
+    split = {p["id"]: p["split"] for p in data.prompts}
+    out = []
+    for pid, rows in rows_by_prompt(data).items():
+        sp = scored[pid]
+        if sp.quality is None or sp.checks is None or sp.flags is None:
+            continue
+        for i, r in enumerate(rows):
+            if r["class"] == "honest" or cheat_counts(r):
+                c = sp.checks[i]
+                out.append(
+                    OutputSignals(
+                        pid,
+                        split[pid],
+                        r["class"],
+                        c.fidelity_ppb,
+                        c.ending_ppb,
+                        c.mean_logprob_milli,
+                        c.tokens,
+                        sp.quality_previous[i],
+                        sp.quality[i],
+                        sp.flags[i],
+                    )
+                )
     return out
 
 
@@ -370,7 +528,8 @@ class _MemoEmbedder:
 
 
 def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
-    order = {c: i for i, c in enumerate(CLASSES)}
+    """Each prompt's outputs: honest, the cheat classes, then the variants, each by miner."""
+    order = {c: i for i, c in enumerate((*CLASSES, *(VARIANT_CLASS_PREFIX + v.name for v in VARIANTS)))}
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in data.rows:
         out[r["prompt_id"]].append(r)
@@ -379,24 +538,66 @@ def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
     return dict(out)
 
 
-def all_observations(data: CalibrationData, scored: dict[str, tuple[list[list[int]], list[int]]], redundancy: int) -> list[Observation]:
+# the validators measured: "previous" (no model checks, medoid among all outputs: what the distance
+# threshold was chosen on), "floor" (no model checks, medoid among the outputs above the quality floor),
+# "model" (the model checks and the medoid above the floor; only the prompts the model read)
+VALIDATORS = ("previous", "floor", "model")
+
+
+def all_observations(
+    data: CalibrationData,
+    scored: dict[str, ScoredPrompt],
+    redundancy: int,
+    validator: str,
+    floor: int,
+    *,
+    variants: bool = False,
+    read_only: bool = False,
+) -> list[Observation]:
+    """Every task's observations as one kind of validator (``VALIDATORS``) reports them.
+
+    Tasks with a variant miner are left out, or (``variants``) only they are given. ``read_only``:
+    only the prompts whose outputs the model read (the "model" validator always is).
+    """
+    if validator not in VALIDATORS:
+        raise ValueError(f"unknown validator {validator!r}")
     by_prompt = rows_by_prompt(data)
     out: list[Observation] = []
     for p in data.prompts:
-        if p["id"] in scored:
-            matrix, quality = scored[p["id"]]
-            out += task_observations(p, p["split"], by_prompt[p["id"]], matrix, quality, redundancy)
+        sp = scored.get(p["id"])
+        if sp is None or ((validator == "model" or read_only) and not sp.read):
+            continue
+        if validator == "previous":
+            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
+        elif validator == "floor":
+            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
+        else:
+            assert sp.quality is not None
+            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor)
+        out += [o for o in obs if is_variant(o.task_mix) == variants]
     return out
 
 
-def measure(data: CalibrationData, progress: bool = False, scored: dict[str, tuple[list[list[int]], list[int]]] | None = None) -> Measurement:
-    """Embed, build tasks, choose the threshold by ROC on the calibration prompts, report every rate."""
+def measure(data: CalibrationData, progress: bool = False, scored: dict[str, ScoredPrompt] | None = None) -> Measurement:
+    """Embed, build tasks, choose the threshold by ROC on the calibration prompts, report every rate.
+
+    The distance threshold is chosen on the *previous* validator's PoI distances (the PoUW scorer
+    without the task's model, medoid among all outputs), as before. Then the validators that
+    followed are measured with it: *floor* (medoid among the outputs above the quality floor) on
+    every prompt, and, on the prompts the model read, *floor* again and *model* (with the model
+    checks: fidelity, ending), so that the two compare on the same tasks.
+    """
     from ..core.params import Params
 
     scored = scored if scored is not None else embed_and_score(data, progress)
     params = Params()
     floor = params.consensus_min_quality_ppb
-    obs = all_observations(data, scored, REDUNDANCY)
+    obs = all_observations(data, scored, REDUNDANCY, "previous", floor)
+    shipped = all_observations(data, scored, REDUNDANCY, "floor", floor)
+    shipped_read = all_observations(data, scored, REDUNDANCY, "floor", floor, read_only=True)
+    now = all_observations(data, scored, REDUNDANCY, "model", floor)
+    now_variants = all_observations(data, scored, REDUNDANCY, "model", floor, variants=True)
+    shipped_variants = all_observations(data, scored, REDUNDANCY, "floor", floor, variants=True, read_only=True)
     cal = [o for o in obs if o.split == "calibration"]
     grid = np.arange(0, THRESHOLD_MAX_PPB + 1, THRESHOLD_STEP_PPB, dtype=np.int64)
 
@@ -408,6 +609,7 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, tup
         "chosen": PoiRule(chosen, floor),
         "balanced": PoiRule(balanced, floor),
     }
+    signals = output_signals(data, scored)
     summary: dict[str, Any] = {
         "data": describe_data(data),
         "redundancy": REDUNDANCY,
@@ -423,11 +625,114 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, tup
         "roc": roc_summary(obs, grid, floor),
         "alternatives": alternatives(obs, grid, floor),
         "other_redundancy": {},
+        "floor_medoid": rule_rates(shipped, rules["chosen"]),
+        "model_validator": {
+            "prompts": {split: len({o.prompt_id for o in now if o.split == split}) for split in SPLITS},
+            "floor_medoid_same_prompts": rule_rates(shipped_read, rules["chosen"]),
+            "floor_medoid_variants": variant_rates(shipped_variants, rules["chosen"]),
+            "rule": {
+                "max_distance_ppb": chosen,
+                "min_quality_ppb": floor,
+                "medoid": "among the outputs with quality ≥ min_quality_ppb",
+                **model_check_params(),
+            },
+            "rates": rule_rates(now, rules["chosen"]),
+            "variants": variant_rates(now_variants, rules["chosen"]),
+            "signals": signal_summary(signals, floor),
+            "distances": distance_quantiles(now),
+        },
     }
     for r in OTHER_REDUNDANCIES:
-        more = all_observations(data, scored, r)
+        more = all_observations(data, scored, r, "previous", floor)
         summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
-    return Measurement(obs, summary)
+        more = all_observations(data, scored, r, "floor", floor, read_only=True)
+        summary["other_redundancy"][str(r)]["floor_same_prompts"] = rule_rates(more, rules["chosen"])
+        more = all_observations(data, scored, r, "model", floor)
+        summary["other_redundancy"][str(r)]["model"] = rule_rates(more, rules["chosen"])
+    return Measurement(obs, summary, now, signals)
+
+
+def model_check_params() -> dict[str, Any]:
+    """The model checks' parameters as the validator applies them."""
+    from ..ai import likelihood as lk
+    from ..ai import quality as q
+
+    return {
+        "plausible_rank": lk.PLAUSIBLE_RANK,
+        "plausible_min_ratio": lk.PLAUSIBLE_MIN_RATIO,
+        "budget_slack_tokens": lk.BUDGET_SLACK_TOKENS,
+        "min_fidelity_ppb": q.MIN_FIDELITY_PPB,
+        "model_check_cap_ppb": q.MODEL_CHECK_CAP_PPB,
+    }
+
+
+def variant_rates(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
+    """Honest miners on other set-ups: their outputs in consensus (PoI alone and the whole rule), per split."""
+    out: dict[str, Any] = {}
+    for v in VARIANTS:
+        name = VARIANT_CLASS_PREFIX + v.name
+        block: dict[str, Any] = {"quantization": v.quantization or "q4_1", "sampling": v.sampling("-").to_dict() | {"seed": "per prompt"}}
+        for split in SPLITS:
+            mine = [o for o in obs if o.split == split and o.output_class == name]
+            beside = [o for o in obs if o.split == split and o.output_class == "honest" and o.task_mix == name]
+            block[split] = {
+                "outputs": len(mine),
+                "in_poi": round(sum(o.distance_ppb <= rule.max_distance_ppb for o in mine) / max(1, len(mine)), 5),
+                "in_consensus": round(sum(rule.admits(o) for o in mine) / max(1, len(mine)), 5),
+                "honest_beside_in_consensus": round(sum(rule.admits(o) for o in beside) / max(1, len(beside)), 5),
+            }
+        out[name] = block
+    return out
+
+
+def signal_summary(signals: list[OutputSignals], floor: int) -> dict[str, Any]:
+    """Per-output signals: ROC area against the honest outputs (per split and class) and pass rates per class."""
+    from ..ai.quality import MIN_FIDELITY_PPB
+
+    def score(name: str, s: OutputSignals) -> float:  # larger = more suspicious
+        return {
+            "fidelity": -s.fidelity_ppb,
+            "ending": -s.ending_ppb,
+            "mean_logprob": -s.mean_logprob_milli,
+            "quality_previous": -s.quality_previous_ppb,
+            "quality": -s.quality_ppb,
+        }[name]
+
+    names = ("fidelity", "ending", "mean_logprob", "quality_previous", "quality")
+    classes = sorted({s.output_class for s in signals}, key=lambda c: (is_variant(c), c not in CLASSES, c))
+    out: dict[str, Any] = {"auc": {}, "by_class": {}}
+    for split in SPLITS:
+        part = [s for s in signals if s.split == split]
+        h = [s for s in part if s.output_class == "honest"]
+        out["auc"][split] = {
+            name: {
+                c: round(auc(np.array([score(name, s) for s in h]), np.array([score(name, s) for s in part if s.output_class == c])), 5)
+                for c in classes
+                if c != "honest"
+            }
+            | {
+                "all_cheaters": round(
+                    auc(np.array([score(name, s) for s in h]), np.array([score(name, s) for s in part if s.output_class in CHEAT_CLASSES])), 5
+                )
+            }
+            for name in names
+        }
+        out["by_class"][split] = {}
+        for c in classes:
+            mine = [s for s in part if s.output_class == c]
+            if not mine:
+                continue
+            fid = np.array([s.fidelity_ppb for s in mine], dtype=np.int64)
+            out["by_class"][split][c] = {
+                "outputs": len(mine),
+                "fidelity_fails": round(float(np.mean(fid < MIN_FIDELITY_PPB)), 5),
+                "ending_fails": round(float(np.mean([s.ending_ppb == 0 for s in mine])), 5),
+                "fidelity_p1": int(np.percentile(fid, 1, method="lower")),
+                "fidelity_p50": int(np.percentile(fid, 50, method="lower")),
+                "below_floor_previous": round(float(np.mean([s.quality_previous_ppb < floor for s in mine])), 5),
+                "below_floor": round(float(np.mean([s.quality_ppb < floor for s in mine])), 5),
+            }
+    return out
 
 
 def rule_rates(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
@@ -750,4 +1055,85 @@ def render_doc_tables(s: dict[str, Any]) -> str:
         for name in ("previous", "chosen"):
             b = block[name]
             row(f"{name} {b['max_distance_ppb'] / PPB:.3f}, {r_name} miners", b["poi"], b["consensus"])
+    lines += render_model_tables(s)
     return "\n".join(lines) + "\n"
+
+
+def render_model_tables(s: dict[str, Any]) -> list[str]:
+    """The validator as shipped (medoid above the floor, model checks): its rates, per class, and per set-up."""
+    mv = s["model_validator"]
+    rule = mv["rule"]
+    chosen_t = rule["max_distance_ppb"] / PPB
+    lines = [
+        "",
+        "## The validator as shipped",
+        "",
+        f"The rule in force: distance ≤ {chosen_t:.3f} and quality ≥ {rule['min_quality_ppb'] / PPB:.2f}, the medoid chosen "
+        f"among the outputs above the quality floor, and, when the validator runs the task's model, the model checks "
+        f"(a token is *plausible* when the model ranks it among its top {rule['plausible_rank']} and at ≥ "
+        f"{rule['plausible_min_ratio']} of the top token's probability; fidelity below {rule['min_fidelity_ppb'] / PPB:.2f}, "
+        f"or an output that stops more than {rule['budget_slack_tokens']} tokens before its budget where the end-of-turn "
+        f"token is not plausible, caps the quality at {rule['model_check_cap_ppb'] / PPB:.2f}).",
+        "",
+        f"The model read the outputs of {mv['prompts']['calibration']} calibration and {mv['prompts']['held_out']} held-out prompts "
+        "(`scripts/poi_likelihood.py`, `likelihood*.jsonl`); the rows marked *same prompts* compare on exactly those.",
+        "",
+        "| validator | prompts | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
+        "|---|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
+    ]
+    blocks = (
+        ("medoid among all, no model checks", "all", s["rates"]["chosen"]),
+        ("medoid above the floor, no model checks", "all", s["floor_medoid"]),
+        ("medoid above the floor, no model checks", "same prompts", mv["floor_medoid_same_prompts"]),
+        ("**medoid above the floor + model checks**", "same prompts", mv["rates"]),
+    )
+    for label, prompts, b in blocks:
+        for split in SPLITS:
+            c = b["consensus"][split]
+            lines.append(
+                f"| {label} | {prompts} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} | "
+                + " | ".join(_pct(c["cheat_out_by_class"][k]) for k in CHEAT_CLASSES)
+                + " |"
+            )
+    lines += [
+        "",
+        "Honest miners on other set-ups, each seated as the odd miner of a task with two of the six reference miners "
+        "(their outputs in consensus; the reference miners beside them in consensus):",
+        "",
+        "| set-up | split | outputs | in consensus, no model checks | in consensus, with model checks | honest beside, with model checks |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, v in mv["variants"].items():
+        before = mv["floor_medoid_variants"].get(name, {})
+        for split in SPLITS:
+            b = v[split]
+            if not b["outputs"]:
+                continue
+            sampler = v["sampling"]
+            label = f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+            prev = _pct(before[split]["in_consensus"]) if before else "–"
+            lines.append(f"| {label} | {split} | {b['outputs']} | {prev} | {_pct(b['in_consensus'])} | {_pct(b['honest_beside_in_consensus'])} |")
+    sig = mv["signals"]["by_class"]
+    lines += [
+        "",
+        "The model checks per output (all read prompts): share failing fidelity, share failing the ending, "
+        "median fidelity, and share below the quality floor without and with the checks:",
+        "",
+        "| class | split | outputs | fidelity fails | ending fails | median fidelity | below floor before | below floor with checks |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        for c, b in sig[split].items():
+            lines.append(
+                f"| {c} | {split} | {b['outputs']} | {_pct(b['fidelity_fails'])} | {_pct(b['ending_fails'])} | "
+                f"{b['fidelity_p50'] / PPB:.3f} | {_pct(b['below_floor_previous'])} | {_pct(b['below_floor'])} |"
+            )
+    for r_name, block in s["other_redundancy"].items():
+        if "model" in block:
+            lines += ["", f"With {r_name} miners per task (same prompts):", ""]
+            lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
+            for label, key in (("medoid above the floor, no model checks", "floor_same_prompts"), ("with model checks", "model")):
+                for split in SPLITS:
+                    c = block[key]["consensus"][split]
+                    lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
+    return lines
