@@ -1,5 +1,6 @@
 """`cor devnet` with the real LLM: honest miners run SmolLM2-135M (llama-cpp-python) in their own
-processes, validators embed with all-MiniLM-L6-v2 — and the test checks that this is what happened.
+processes, validators embed with all-MiniLM-L6-v2 and read each output with SmolLM2 (the model
+checks) — and the test checks that this is what happened.
 
 Small on purpose (one epoch of 5 ticks, a network task every 2 ticks, 3 honest miners, 2 honest
 validators, no user): two tasks (ticks 2 and 4), six real generations; the tick that closes the epoch
@@ -92,14 +93,20 @@ def test_revealed_outputs_are_real_model_text(run, settled):
 
 
 def test_validator_reports_came_from_the_embedding_model(settled):
-    """Recompute PoI and PoUW on the revealed outputs: the validators reported exactly these numbers."""
+    """Recompute PoI and PoUW (with the model checks: the validators run the bundled model) on the
+    revealed outputs: the validators reported exactly these numbers, and the sampled answers pass."""
+    from cor_incentives.ai.likelihood import TeacherForcer
+    from cor_incentives.app.bundled import gguf_path
+    from cor_incentives.nodes.agents.validator import READER_CONTEXT
     from cor_incentives.nodes.validator import evaluate_outputs
 
     engine, tasks = settled
+    reader = TeacherForcer(gguf_path(), n_threads=1, n_ctx=READER_CONTEXT)
     for task in tasks:
         prompt = engine.store.get_blob(task.prompt_hash).decode()
         outputs = {a.miner: engine.store.get_blob(a.output_hash).decode() for a in task.miners if a.reveal_tick is not None}
-        expected = {r["miner"]: r for r in evaluate_outputs(prompt, outputs, task.max_output_tokens)}
+        expected = {r["miner"]: r for r in evaluate_outputs(prompt, outputs, task.max_output_tokens, reader=reader)}
+        assert all(r["criteria"]["fidelity"] >= 900_000_000 and r["criteria"]["ending"] == 10**9 for r in expected.values())
         assert task.reports and set(task.reports) == set(task.validators)
         for v, per_miner in task.reports.items():
             for m, (distance, quality) in per_miner.items():
