@@ -16,7 +16,8 @@ Miner and validator streams (``work_rewards``, then ``work_pay``)
     bonus on user tasks (at most ``user_task_bonus_fee_bps`` of their fee, at most the network
     rate's worth), and pays the claims in full, or pro rata when they exceed the stream's budget.
     What is not earned stays in the pool. A node's reward is credited to its stakers: commission to
-    the operator, the rest through the reward-per-stake accumulator.
+    the operator, the rest to its positions by stake × ticks, the floors to a ``<stream>:dust`` line
+    (docs/rewards.md, *Stakers' rewards*; every input is published for ``cor audit``).
 
 Marketplace stream
     Split among models by their useful usage in *network* tasks (units × quality in consensus): user
