@@ -46,7 +46,7 @@ DOC_SECTIONS = {
     "Who is drawn, and what a draw costs": "fa252b2a2faab9aa82b912df239bce8b5f87cafc116a00ea2efa86fbfe508403",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "14cf7c9263e8b8ad2c3aa948714f44b28a75a692e15674b5bc3bacce30abfcae",
-    "Stakers' rewards: stake × time": "c5c4f6e941ee61896448b82dec642549f5d96eb87c84560e8f671e55b5724b37",
+    "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
     "Reputation": "a321912729fb84e56e17fab83ae9a35d646e10ad953c3d7b7f0e6c64bae6161d",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
