@@ -143,6 +143,10 @@ class CorClient:
         """The reward statement of ``address`` in closed epoch ``epoch`` (line items with their formulas)."""
         return self._request("GET", f"/v1/statements/{address}/{epoch}")
 
+    def rewards(self, address: str, from_epoch: int = 0) -> dict[str, Any]:
+        """What ``address`` earned in every closed epoch (statement totals, line items, unclaimed epochs)."""
+        return self._request("GET", f"/v1/statements/{address}", params={"from_epoch": from_epoch})
+
     def proof(self, address: str, epoch: int) -> dict[str, Any]:
         """The Merkle proof of ``address``'s claimable leaf in ``epoch`` (raises ``no_leaf`` when there is none)."""
         return self._request("GET", f"/v1/proofs/{address}/{epoch}")
@@ -238,6 +242,10 @@ class CorClient:
         return r.text
 
     # --- plumbing ----------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET any read of the API (``path`` like ``/v1/nodes``) and return its JSON."""
+        return self._request("GET", path, params=dict(params) if params else None)
 
     def _request(self, method: str, path: str, **kw: Any) -> Any:
         r = self.http.request(method, path, **kw)

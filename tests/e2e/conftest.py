@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from support.server import start_server, stop_server
+
 COR_BIN = str(Path(sys.executable).parent / "cor")
 
 
@@ -26,3 +28,12 @@ def cli(tmp_path):
     run.env = env
     run.db = tmp_path / "cor.db"
     return run
+
+
+@pytest.fixture
+def served(cli, tmp_path):
+    """A devnet created by `cor init`, served by a real `cor serve` on a free port (its base URL)."""
+    cli("init", "--seed", "remote")
+    server = start_server(cli.env["COR_DATABASE_URL"], tmp_path / "serve.log")
+    yield server.base_url
+    stop_server(server)

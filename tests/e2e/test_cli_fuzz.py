@@ -24,7 +24,7 @@ from cor_incentives.cli.main import app
 
 COR_BIN = str(Path(sys.executable).parent / "cor")
 LONG_RUNNING = {("serve",), ("devnet",), ("simulate",), ("chain", "up")}
-KEPT = {"db", "keys_dir"}  # point at the test network; hostile databases have their own test
+KEPT = {"db", "keys_dir", "api"}  # point at the test network; hostile databases and API URLs have their own tests
 HOSTILE = [
     "1" * 5000,
     "١٢",

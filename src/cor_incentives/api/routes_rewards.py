@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from .deps import Service, errors, ok
-from .schemas import ADDRESS_PATTERN, ProofOut, StatementOut
+from .schemas import ADDRESS_PATTERN, ProofOut, RewardsOut, StatementOut
 
 router = APIRouter(tags=["rewards"])
 
 MAX_EPOCH = 2**53 - 1
+
+
+@router.get(
+    "/v1/statements/{address}",
+    summary="Rewards of an address across epochs",
+    response_model=None,
+    description="Every closed epoch (from `from_epoch` on) in which the address earned or can claim something: the "
+    "statement total, the claimable leaf, whether it was claimed and where it is paid (`engine`: `reward.claim`; "
+    "`evm`: the distributor), every line item with its epoch, and the epochs still unclaimed in the engine.",
+    responses={**ok(RewardsOut, "The rewards (no epochs: nothing earned yet)."), **errors(409)},
+)
+def rewards(
+    svc: Service,
+    address: str = Path(..., pattern=ADDRESS_PATTERN, description="0x address (any case)."),
+    from_epoch: int = Query(0, ge=0, le=MAX_EPOCH, description="Only epochs from this one on."),
+) -> dict[str, Any]:
+    return svc.rewards(address, from_epoch)
 
 
 @router.get(

@@ -74,6 +74,7 @@ class ReceiptOut(Out):
     actor: str
     tick: int = Field(..., description="Logical tick after the event.")
     epoch: int = Field(..., description="Epoch after the event.")
+    ids: list[int] = Field(..., description="Ids the command allocated, in order: the session, task, proposal or bounty it created first.")
 
 
 class NonceOut(Out):
@@ -477,6 +478,38 @@ class StatementOut(Out):
     claimable_units: str
     claimed: bool
     root: str | None
+
+
+class RewardsEpochOut(Out):
+    epoch: int
+    start_tick: int
+    end_tick: int
+    total: str = Field(..., description="Sum of the statement's line items (COR).")
+    total_units: str
+    claimable: str = Field(..., description="The epoch's Merkle leaf for the address (COR).")
+    claimable_units: str
+    claimed: bool = Field(..., description="Claimed in the engine (`reward.claim`).")
+    payout: str = Field(..., description="`engine` (claim with `reward.claim`) or `evm` (claim on the distributor).")
+    unclaimed: bool = Field(..., description="A leaf still to claim with `reward.claim`.")
+
+
+class RewardsItemOut(StatementItemOut):
+    epoch: int
+    end_tick: int
+
+
+class RewardsOut(Out):
+    address: str
+    from_epoch: int
+    closed_epochs: int
+    epochs: list[RewardsEpochOut]
+    items: list[RewardsItemOut] = Field(..., description="Every line item of every epoch listed, oldest first (the CSV export's rows).")
+    total: str
+    total_units: str
+    unclaimed_epochs: list[int] = Field(..., description="Epochs with a leaf still to claim in the engine (`cor claim --all`).")
+    unclaimed: str
+    unclaimed_units: str
+    claim_on_chain_epochs: list[int] = Field(..., description="Epochs with a leaf for the address that moved on chain (claim there).")
 
 
 class ProofOut(Out):

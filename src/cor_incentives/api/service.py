@@ -164,6 +164,10 @@ class ApiService:
         who = parse_address(address)
         return self.read(lambda s: views.statement(s, who, epoch))
 
+    def rewards(self, address: str, from_epoch: int) -> dict[str, Any]:
+        who = parse_address(address)
+        return self.read(lambda s: views.rewards(s, who, from_epoch))
+
     def proof(self, address: str, epoch: int) -> dict[str, Any]:
         who = parse_address(address)
         return self.read(lambda s: views.proof(s, who, epoch))

@@ -41,9 +41,18 @@ class Receipt:
     actor: str
     tick: int
     epoch: int
+    ids: tuple[int, ...] = ()  # the ids the command allocated (the session, task, proposal, bounty… it created)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "hash": self.hash, "kind": self.kind, "actor": self.actor, "tick": self.tick, "epoch": self.epoch}
+        return {
+            "seq": self.seq,
+            "hash": self.hash,
+            "kind": self.kind,
+            "actor": self.actor,
+            "tick": self.tick,
+            "epoch": self.epoch,
+            "ids": list(self.ids),
+        }
 
 
 class Engine:
@@ -207,6 +216,7 @@ class Engine:
                         continue
                     payload, signature = commands[i]
                     event = make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash)
+                    first_id = self.state.next_id
                     try:
                         applied = self._apply(event)
                     except EngineError as exc:
@@ -229,7 +239,8 @@ class Engine:
                     self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
                     self.projector.project(conn, self.state, applied)
                     self.chain_checked_seq = event.seq
-                    results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch))
+                    ids = tuple(range(first_id, self.state.next_id))
+                    results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch, ids))
                 self.projector.flush(conn, self.state)
         except BaseException as exc:
             self.projector.discard()

@@ -345,6 +345,67 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
     }
 
 
+def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
+    """What ``address`` earned in every closed epoch from ``from_epoch`` on: each epoch's statement total,
+    what is claimable and how (``engine``: ``reward.claim``; ``evm``: ``claim`` on the distributor), every
+    line item with its epoch, and the epochs whose claimable leaf is still unclaimed in the engine."""
+    epochs: list[dict[str, Any]] = []
+    items: list[dict[str, Any]] = []
+    for e, record in sorted(state.epochs.items()):
+        if e < from_epoch:
+            continue
+        mine = [i for i in record.items if i.address == address]
+        claimable = record.leaves.get(address, 0)
+        if not mine and not claimable:
+            continue
+        total = sum(i.amount for i in mine)
+        payout = _payout(state, e)["path"]
+        claimed = f"{e}|{address}" in state.claimed
+        epochs.append(
+            {
+                "epoch": e,
+                "start_tick": record.start_tick,
+                "end_tick": record.end_tick,
+                "total": format_cor(total),
+                "total_units": str(total),
+                "claimable": format_cor(claimable),
+                "claimable_units": str(claimable),
+                "claimed": claimed,
+                "payout": payout,
+                "unclaimed": bool(claimable) and not claimed and payout == "engine",
+            }
+        )
+        items += [
+            {
+                "epoch": e,
+                "end_tick": record.end_tick,
+                "stream": i.stream,
+                "amount": format_cor(i.amount),
+                "amount_units": str(i.amount),
+                "claimable": i.claimable,
+                "detail": json_ready(i.detail),
+            }
+            for i in mine
+        ]
+    unclaimed = [x for x in epochs if x["unclaimed"]]
+    total_units = sum(int(x["total_units"]) for x in epochs)
+    unclaimed_units = sum(int(x["claimable_units"]) for x in unclaimed)
+    on_chain = [x["epoch"] for x in epochs if x["payout"] == "evm" and int(x["claimable_units"])]
+    return {
+        "address": address,
+        "from_epoch": from_epoch,
+        "closed_epochs": len(state.epochs),
+        "epochs": epochs,
+        "items": items,
+        "total": format_cor(total_units),
+        "total_units": str(total_units),
+        "unclaimed_epochs": [x["epoch"] for x in unclaimed],
+        "unclaimed": format_cor(unclaimed_units),
+        "unclaimed_units": str(unclaimed_units),
+        "claim_on_chain_epochs": on_chain,
+    }
+
+
 def model(m: Model, params: Params) -> dict[str, Any]:
     """A model's card; ``tier`` prices it (from the card), ``work_tier`` weighs its work (governance's listing)."""
     return {

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -17,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..app.engine import Engine, oracle_key
 from ..app.keys import Key, Keystore
+from ..client import ApiError, CorClient
 from ..core.errors import EngineError, InvalidInput
+from ..core.state import State
 from ..core.units import format_cor, parse_cor
 from ..store.connection import database_error, database_url
 
@@ -26,6 +29,12 @@ err_console = Console(stderr=True)
 
 DbOption = typer.Option(None, "--db", help="Database URL (default: $COR_DATABASE_URL or sqlite:///cor-data/cor.db).")
 JsonOption = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
+ApiOption = typer.Option(
+    None,
+    "--api",
+    envvar="COR_API_URL",
+    help="A `cor serve` API to use instead of a database (default: $COR_API_URL): reads from /v1, commands signed here and posted.",
+)
 KeysOption = typer.Option(None, "--keys-dir", help="Local keystore (default: $COR_KEYS_DIR or cor-data/keys).")
 FromOption = typer.Option(..., "--from", help="Local key name or address that signs the command.")
 
@@ -46,6 +55,7 @@ def lock_timeout() -> float:
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def handle_errors(fn: F) -> F:
@@ -60,6 +70,14 @@ def handle_errors(fn: F) -> F:
         except EngineError as exc:
             _report(exc.to_dict(), exc.code, exc.message, kwargs.get("as_json", False))
             raise typer.Exit(EXIT_CODES.get(type(exc).code, 2)) from None
+        except ApiError as exc:
+            _report(exc.to_dict(), exc.code, exc.message, kwargs.get("as_json", False))
+            raise typer.Exit(EXIT_CODES.get({404: "not_found", 401: "unauthorized"}.get(exc.status, ""), 2)) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            url = kwargs.get("api") or os.environ.get("COR_API_URL", "")
+            message = f"cannot reach the API at {url}: {type(exc).__name__}: {str(exc)[:200]}"
+            _report({"error": "api_unreachable", "message": message}, "api_unreachable", message, kwargs.get("as_json", False))
+            raise typer.Exit(2) from None
         except SQLAlchemyError as exc:
             err = database_error(exc, database_url(kwargs.get("db")), lock_timeout())
             _report(err.to_dict(), err.code, err.message, kwargs.get("as_json", False))
@@ -96,6 +114,78 @@ def open_network(db: str | None) -> Engine:
     return engine
 
 
+class Net:
+    """Where a command's reads and writes go: a local database (an Engine) or a `cor serve` API.
+
+    Reads take the view function the API itself runs (``local``) and the API path that serves it, so
+    both modes print the same data; writes are signed with a local key either way and return the
+    receipt as a dict (``seq``, ``hash``, ``kind``, ``actor``, ``tick``, ``epoch``, ``ids``)."""
+
+    def __init__(self, engine: Engine | None = None, api: str | None = None) -> None:
+        self.engine = engine
+        self.api = api.rstrip("/") if api else None
+        self.client = CorClient(self.api) if self.api else None
+
+    @property
+    def remote(self) -> bool:
+        return self.client is not None
+
+    def read(self, local: Callable[[State], T], path: str, params: dict[str, Any] | None = None, field: str | None = None) -> T:
+        """``local(state)`` on the database, or GET ``path`` (its ``field`` when given) from the API."""
+        if self.client is not None:
+            data = self.client.get(path, params={k: v for k, v in (params or {}).items() if v is not None})
+            return data[field] if field else data  # type: ignore[no-any-return]
+        assert self.engine is not None
+        return local(self.engine.state)
+
+    def submit(self, key: Key, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Sign ``body`` with ``key`` and append it: in the database, or posted to the API."""
+        if self.client is not None:
+            with CorClient(self.client.base_url, key.private_key) as c:
+                return c.submit(kind, body)
+        assert self.engine is not None
+        return self.engine.submit_as(key, kind, body).to_dict()
+
+    def oracle(self, keys_dir: str | None) -> Key:
+        """The oracle's local key; oracle commands (time, network tasks, oracle reports) run next to the database."""
+        if self.remote:
+            raise InvalidInput(
+                "this command is signed by the oracle and carries its view of the log head: run it next to the database (--db), not through --api",
+                code="oracle_local_only",
+            )
+        assert self.engine is not None
+        return oracle_key(self.engine, Keystore(keys_dir))
+
+    def put_blob(self, data: bytes) -> str:
+        """Store content-addressed bytes (a prompt, a submission) where the network keeps its blobs."""
+        if self.client is not None:
+            return self.client.put_blob(data)
+        assert self.engine is not None
+        return self.engine.store.put_blob(data)
+
+
+def connect(db: str | None, api: str | None) -> Net:
+    """The network a command talks to: ``--api`` (or $COR_API_URL) when given, else the database (never created)."""
+    if api:
+        if db:
+            raise InvalidInput("give --db or --api, not both", code="db_and_api")
+        try:
+            url = httpx.URL(api)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host or len(api) > 2000:
+            raise InvalidInput(f"--api must be an http(s) URL such as http://127.0.0.1:8545, got {api[:100]!r}", code="invalid_api_url")
+        return Net(api=api)
+    return Net(engine=open_network(db))
+
+
+def local_only(db: str | None, api: str | None, command: str) -> Engine:
+    """The database of a command that has no API read yet: a clear refusal under --api."""
+    if api:
+        raise InvalidInput(f"{command} reads the database directly: run it with --db, not --api", code="api_unsupported")
+    return open_network(db)
+
+
 def signer(keys_dir: str | None, name: str) -> Key:
     return Keystore(keys_dir).get(name)
 
@@ -112,6 +202,19 @@ def cor_amount(text: str, what: str = "amount") -> int:
         raise InvalidInput(f"{what}: {exc.message}", code=exc.code) from None
 
 
+def fraction_ppb(text: str, what: str) -> int:
+    """A fraction of 1 written as a decimal (``0.8``, ``1``, ``.25``; at most 9 decimals) in parts per billion, exactly."""
+    whole, _, frac = text.strip().partition(".")
+    if not (whole or frac) or not (whole == "" or whole.isascii() and whole.isdigit()) or not (frac == "" or frac.isascii() and frac.isdigit()):
+        raise InvalidInput(f"{what} must be a decimal between 0 and 1 such as 0.8, got {text!r}", code="invalid_score")
+    if len(frac) > 9:
+        raise InvalidInput(f"{what} has at most 9 decimals (parts per billion), got {text!r}", code="invalid_score")
+    ppb = int(whole or "0") * 10**9 + int((frac or "0").ljust(9, "0"))
+    if ppb > 10**9:
+        raise InvalidInput(f"{what} must be between 0 and 1, got {text!r}", code="invalid_score")
+    return ppb
+
+
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
     """Print ``data`` as one JSON document, or call ``render`` for the human view."""
     if as_json:
@@ -121,10 +224,11 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
 
 
 def receipt_out(receipt: Any, as_json: bool, message: str) -> None:
+    r = receipt if isinstance(receipt, dict) else receipt.to_dict()
     emit(
-        {"ok": True, **receipt.to_dict()},
+        {"ok": True, **r},
         as_json,
-        lambda: console.print(f"[green]✓[/] {message} [dim](event {receipt.seq}, tick {receipt.tick}, epoch {receipt.epoch})[/]"),
+        lambda: console.print(f"[green]✓[/] {message} [dim](event {r['seq']}, tick {r['tick']}, epoch {r['epoch']})[/]"),
     )
 
 

@@ -17,16 +17,18 @@ from ..core.records import Bounty
 from ..core.state import State
 from ..core.units import format_cor
 from .common import (
+    ApiOption,
     DbOption,
     FromOption,
     JsonOption,
     KeysOption,
+    connect,
     console,
     cor_amount,
     emit,
+    fraction_ppb,
     handle_errors,
-    open_network,
-    oracle,
+    local_only,
     receipt_out,
     signer,
     table,
@@ -119,9 +121,8 @@ def community_view(state: State) -> dict[str, Any]:
     }
 
 
-def _send(kind: str, body: dict[str, Any], sender: str, db: str | None, keys_dir: str | None, as_json: bool, message: str) -> None:
-    engine = open_network(db)
-    receipt_out(engine.submit_as(signer(keys_dir, sender), kind, body), as_json, message)
+def _send(kind: str, body: dict[str, Any], sender: str, db: str | None, api: str | None, keys_dir: str | None, as_json: bool, message: str) -> None:
+    receipt_out(connect(db, api).submit(signer(keys_dir, sender), kind, body), as_json, message)
 
 
 # --- bounty ----------------------------------------------------------------------------------
@@ -143,6 +144,7 @@ def bounty_create(
     payout_bps: str | None = typer.Option(None, "--payout-bps", help="Share of each rank, e.g. 6000,3000,1000 (default: equal)."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -152,14 +154,15 @@ def bounty_create(
     text = criteria if criteria is not None else criteria_file.read_text()  # type: ignore[union-attr]
     if (deadline_tick is None) == (duration_ticks is None):
         raise InvalidInput("give exactly one of --deadline-tick or --duration-ticks", code="invalid_deadline")
-    engine = open_network(db)
+    net = connect(db, api)
     ks = Keystore(keys_dir)
+    tick = net.read(lambda s: s.tick, "/v1/chain", field="tick") if duration_ticks is not None else 0
     body: dict[str, Any] = {
         "prize": str(cor_amount(prize, "prize")),
         "criteria": text,
         "winners": winners,
         "kind": kind,
-        "deadline_tick": deadline_tick if deadline_tick is not None else engine.state.tick + duration_ticks,  # type: ignore[operator]
+        "deadline_tick": deadline_tick if deadline_tick is not None else tick + duration_ticks,  # type: ignore[operator]
         "reviewers": [ks.resolve_address(r) for r in reviewer],
     }
     if payout_bps is not None:
@@ -167,12 +170,14 @@ def bounty_create(
             body["payout_bps"] = [int(x) for x in payout_bps.split(",")]
         except ValueError:
             raise InvalidInput("--payout-bps must be integers separated by commas, e.g. 6000,4000", code="invalid_payout") from None
-    bid = engine.state.next_id
-    r = engine.submit_as(signer(keys_dir, sender), "bounty.create", body)
+    r = net.submit(signer(keys_dir, sender), "bounty.create", body)
+    bid = r["ids"][0]
     emit(
-        {"ok": True, "bounty": bid, "deadline_tick": body["deadline_tick"], **r.to_dict()},
+        {"ok": True, "bounty": bid, "deadline_tick": body["deadline_tick"], **r},
         as_json,
-        lambda: console.print(f"[green]✓[/] {kind} {bid} funded with {prize} COR; submissions close at tick {body['deadline_tick']} (event {r.seq})"),
+        lambda: console.print(
+            f"[green]✓[/] {kind} {bid} funded with {prize} COR; submissions close at tick {body['deadline_tick']} (event {r['seq']})"
+        ),
     )
 
 
@@ -184,6 +189,7 @@ def bounty_submit(
     file: Path | None = typer.Option(None, "--file", help="Your work; its sha256 is the content hash (stored locally)."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -196,14 +202,14 @@ def bounty_submit(
             raise InvalidInput(f"file {file} does not exist", code="invalid_hash")
         data = file.read_bytes()
         content_hash = "0x" + hashlib.sha256(data).hexdigest()
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), "bounty.submit", {"bounty": bounty, "content_hash": content_hash})
+    net = connect(db, api)
+    r = net.submit(signer(keys_dir, sender), "bounty.submit", {"bounty": bounty, "content_hash": content_hash})
     if data is not None:
-        engine.store.put_blob(data)
+        net.put_blob(data)
     emit(
-        {"ok": True, "bounty": bounty, "content_hash": content_hash, **r.to_dict()},
+        {"ok": True, "bounty": bounty, "content_hash": content_hash, **r},
         as_json,
-        lambda: console.print(f"[green]✓[/] submitted {content_hash} to bounty {bounty} (event {r.seq})"),
+        lambda: console.print(f"[green]✓[/] submitted {content_hash} to bounty {bounty} (event {r['seq']})"),
     )
 
 
@@ -214,12 +220,15 @@ def bounty_award(
     submission: str = typer.Option(..., "--submission", help="The hunter's address or key name."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Approve a submission (a reviewer, after the deadline); the k-th approval pays it the best rank still free."""
     hunter = Keystore(keys_dir).resolve_address(submission)
-    _send("bounty.award", {"bounty": bounty, "submission": hunter}, sender, db, keys_dir, as_json, f"approved {hunter}'s entry to bounty {bounty}")
+    _send(
+        "bounty.award", {"bounty": bounty, "submission": hunter}, sender, db, api, keys_dir, as_json, f"approved {hunter}'s entry to bounty {bounty}"
+    )
 
 
 @bounty_app.command("score")
@@ -227,19 +236,25 @@ def bounty_award(
 def bounty_score(
     bounty: int = typer.Option(..., "--bounty"),
     submission: str = typer.Option(..., "--submission", help="The hunter's address or key name."),
-    score_ppb: int = typer.Option(..., "--score-ppb", help="Score in parts per billion, 0-1000000000."),
+    score: str | None = typer.Option(None, "--score", help="Score as a fraction of 1, e.g. 0.8 (up to 9 decimals)."),
+    score_ppb: int | None = typer.Option(None, "--score-ppb", help="Or: the score in parts per billion, 0-1000000000."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Score a challenge entry (a reviewer, once per entry)."""
+    if (score is None) == (score_ppb is None):
+        raise InvalidInput("give exactly one of --score (e.g. 0.8) or --score-ppb", code="invalid_score")
+    ppb = fraction_ppb(score, "--score") if score is not None else score_ppb
     hunter = Keystore(keys_dir).resolve_address(submission)
     _send(
         "bounty.score",
-        {"bounty": bounty, "submission": hunter, "score_ppb": score_ppb},
+        {"bounty": bounty, "submission": hunter, "score_ppb": ppb},
         sender,
         db,
+        api,
         keys_dir,
         as_json,
         f"scored {hunter}'s entry to challenge {bounty}",
@@ -252,11 +267,12 @@ def bounty_finalize(
     bounty: int = typer.Option(..., "--bounty"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Rank a challenge's entries by score and pay its prizes (anyone, once the review period is over)."""
-    _send("bounty.finalize", {"bounty": bounty}, sender, db, keys_dir, as_json, f"challenge {bounty} finalized")
+    _send("bounty.finalize", {"bounty": bounty}, sender, db, api, keys_dir, as_json, f"challenge {bounty} finalized")
 
 
 @bounty_app.command("expire")
@@ -265,18 +281,19 @@ def bounty_expire(
     bounty: int = typer.Option(..., "--bounty"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Close a bounty whose deadline has passed; what is left in escrow returns to the sponsor."""
-    _send("bounty.expire", {"bounty": bounty}, sender, db, keys_dir, as_json, f"bounty {bounty} expired; the rest is refunded")
+    _send("bounty.expire", {"bounty": bounty}, sender, db, api, keys_dir, as_json, f"bounty {bounty} expired; the rest is refunded")
 
 
 @bounty_app.command("show")
 @handle_errors
-def bounty_show(bounty: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def bounty_show(bounty: int, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """A bounty: prize, escrow, reviewers, entries with scores, ranks and payments."""
-    engine = open_network(db)
+    engine = local_only(db, api, "cor bounty show")
     data = bounty_view(engine.state, get_bounty(engine.state, bounty))
 
     def render() -> None:
@@ -315,10 +332,11 @@ def bounty_list(
     status: str | None = typer.Option(None, "--status", help="open, finalized or expired"),
     limit: int = typer.Option(50, "--limit"),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Bounties and challenges, newest first."""
-    engine = open_network(db)
+    engine = local_only(db, api, "cor bounty list")
     bs = [b for _, b in sorted(engine.state.bounties.items(), reverse=True) if status is None or b.status == status][:limit]
     data = [bounty_view(engine.state, b, detail=False) for b in bs]
     emit(
@@ -343,13 +361,14 @@ def bounty_list(
 def community_appoint(
     curator: str = typer.Option(..., "--curator", help="Address or key name."),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Appoint a curator (oracle; governance later)."""
-    engine = open_network(db)
+    net = connect(db, api)
     who = Keystore(keys_dir).resolve_address(curator)
-    receipt_out(engine.submit_as(oracle(engine, keys_dir), "community.appoint", {"curator": who}), as_json, f"{who} is a curator")
+    receipt_out(net.submit(net.oracle(keys_dir), "community.appoint", {"curator": who}), as_json, f"{who} is a curator")
 
 
 @community_app.command("remove")
@@ -357,13 +376,14 @@ def community_appoint(
 def community_remove(
     curator: str = typer.Option(..., "--curator", help="Address or key name."),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Remove a curator (oracle; governance later)."""
-    engine = open_network(db)
+    net = connect(db, api)
     who = Keystore(keys_dir).resolve_address(curator)
-    receipt_out(engine.submit_as(oracle(engine, keys_dir), "community.remove", {"curator": who}), as_json, f"{who} is no longer a curator")
+    receipt_out(net.submit(net.oracle(keys_dir), "community.remove", {"curator": who}), as_json, f"{who} is no longer a curator")
 
 
 @community_app.command("attest")
@@ -375,6 +395,7 @@ def community_attest(
     reference: str = typer.Option(..., "--reference", help="Link or id of the contribution (≤ 200 characters)."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -385,6 +406,7 @@ def community_attest(
         {"member": who, "kind": kind, "points": points, "reference": reference},
         sender,
         db,
+        api,
         keys_dir,
         as_json,
         f"{points} point(s) to {who} for {kind} {reference}",
@@ -393,9 +415,9 @@ def community_attest(
 
 @community_app.command("show")
 @handle_errors
-def community_show(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def community_show(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Curators, this epoch's points and attestations, and the eligibility rules."""
-    engine = open_network(db)
+    engine = local_only(db, api, "cor community show")
     data = community_view(engine.state)
 
     def render() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import sys
 from typing import Any
 
 import typer
@@ -9,8 +12,9 @@ import typer
 from ..app import views
 from ..app.anchors import checkpoint_for
 from ..app.keys import Keystore
+from ..core.errors import InvalidInput
 from .chain import resolve as resolve_chain
-from .common import DbOption, JsonOption, KeysOption, console, cor, emit, handle_errors, open_network, oracle, receipt_out, signer, table
+from .common import ApiOption, DbOption, JsonOption, KeysOption, Net, connect, console, cor, emit, handle_errors, receipt_out, signer, table
 
 epoch_app = typer.Typer(help="Epochs: close, show.", no_args_is_help=True)
 
@@ -20,6 +24,7 @@ def register(app: typer.Typer) -> None:
     app.command()(tick)
     app.add_typer(epoch_app, name="epoch")
     app.command()(statement)
+    app.command()(rewards)
     app.command("proof")(proof_cmd)
     app.command()(claim)
 
@@ -28,31 +33,35 @@ def register(app: typer.Typer) -> None:
 def tick(
     ticks: int = typer.Option(1, "--ticks", help="How many ticks to advance."),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Advance logical time (oracle) and reveal the next beacon value, which draws the nodes tasks wait for; epochs close at their boundary."""
-    engine = open_network(db)
-    r = engine.submit_as(oracle(engine, keys_dir), "tick", {"ticks": ticks, "checkpoint": checkpoint_for(engine.state)})
+    net = connect(db, api)
+    key = net.oracle(keys_dir)
+    assert net.engine is not None
+    r = net.submit(key, "tick", {"ticks": ticks, "checkpoint": checkpoint_for(net.engine.state)})
     receipt_out(r, as_json, f"advanced {ticks} tick(s)")
 
 
 @epoch_app.command("close")
 @handle_errors
-def epoch_close(db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+def epoch_close(db: str | None = DbOption, api: str | None = ApiOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """Advance to the end of the current epoch and settle it (oracle)."""
-    engine = open_network(db)
-    closing = engine.state.epoch
-    r = engine.submit_as(oracle(engine, keys_dir), "epoch.close", {"checkpoint": checkpoint_for(engine.state)})
+    net = connect(db, api)
+    key = net.oracle(keys_dir)
+    assert net.engine is not None
+    closing = net.engine.state.epoch
+    r = net.submit(key, "epoch.close", {"checkpoint": checkpoint_for(net.engine.state)})
     receipt_out(r, as_json, f"epoch {closing} closed")
 
 
 @epoch_app.command("show")
 @handle_errors
-def epoch_show(epoch: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def epoch_show(epoch: int, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Totals per stream, effective APR, Merkle root and leaves of a closed epoch."""
-    engine = open_network(db)
-    data = views.epoch(engine.state, epoch)
+    data = connect(db, api).read(lambda s: views.epoch(s, epoch), f"/v1/epochs/{epoch}")
 
     def render() -> None:
         st = data["staking"]
@@ -80,13 +89,13 @@ def statement(
     who: str = typer.Argument(..., help="Address or local key name."),
     epoch: int = typer.Option(..., "--epoch"),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Line items of one address in one epoch: stream, amount, formula, inputs, parameters."""
-    engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(who)
-    data = views.statement(engine.state, address, epoch)
+    data = connect(db, api).read(lambda s: views.statement(s, address, epoch), f"/v1/statements/{address}/{epoch}")
 
     def render() -> None:
         table(
@@ -97,7 +106,7 @@ def statement(
                     i["stream"],
                     i["amount"],
                     "yes" if i["claimable"] else "",
-                    str(i["detail"].get("formula") or i["detail"].get("why") or i["detail"].get("task", ""))[:60],
+                    _why(i["detail"]),
                 ]
                 for i in data["items"]
             ],
@@ -107,33 +116,117 @@ def statement(
     emit(data, as_json, render)
 
 
+CSV_COLUMNS = ("epoch", "end_tick", "stream", "amount", "amount_units", "claimable", "why")
+
+
+def _why(detail: dict[str, Any]) -> str:
+    return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
+
+
+@handle_errors
+def rewards(
+    who: str = typer.Argument(..., help="Address or local key name."),
+    from_epoch: int = typer.Option(0, "--from-epoch", min=0, help="Only epochs from this one on."),
+    as_csv: bool = typer.Option(False, "--csv", help="Every line item as CSV on stdout (one row per item; amounts in COR and base units)."),
+    db: str | None = DbOption,
+    api: str | None = ApiOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Rewards across epochs: each epoch's total and claimable leaf, the unclaimed epochs, every line item."""
+    address = Keystore(keys_dir).resolve_address(who)
+    data = connect(db, api).read(lambda s: views.rewards(s, address, from_epoch), f"/v1/statements/{address}", {"from_epoch": from_epoch})
+    if as_csv:
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(CSV_COLUMNS)
+        for i in data["items"]:
+            w.writerow([i["epoch"], i["end_tick"], i["stream"], i["amount"], i["amount_units"], "yes" if i["claimable"] else "no", _why(i["detail"])])
+        sys.stdout.write(out.getvalue())
+        return
+
+    def render() -> None:
+        table(
+            f"rewards of {address} (epochs {from_epoch}–{data['closed_epochs'] - 1})",
+            ["epoch", "ticks", "earned COR", "claimable COR", "claim"],
+            [
+                [
+                    e["epoch"],
+                    f"{e['start_tick']}–{e['end_tick']}",
+                    e["total"],
+                    e["claimable"],
+                    "claimed" if e["claimed"] else ("[yellow]unclaimed[/]" if e["unclaimed"] else ("on chain" if e["payout"] == "evm" else "")),
+                ]
+                for e in data["epochs"]
+            ],
+        )
+        console.print(f"total {data['total']} COR · unclaimed {data['unclaimed']} COR in epochs {data['unclaimed_epochs'] or 'none'}")
+        if data["unclaimed_epochs"]:
+            console.print(f"claim them all: cor claim {who} --all")
+        if data["claim_on_chain_epochs"]:
+            console.print(f"on chain (cor claim {who} --epoch N --onchain 0x…): epochs {data['claim_on_chain_epochs']}")
+
+    emit(data, as_json, render)
+
+
 @handle_errors
 def claim(
     who: str = typer.Argument(..., help="Address or local key name."),
-    epoch: int = typer.Option(..., "--epoch"),
+    epoch: int | None = typer.Option(None, "--epoch", help="The closed epoch to claim."),
+    claim_all: bool = typer.Option(False, "--all", help="Claim every epoch still unclaimed in the engine (see `cor rewards`)."),
     sender: str | None = typer.Option(None, "--from", help="Signer (default: the address's own key, else the oracle)."),
     onchain: str | None = typer.Option(
         None, "--onchain", help="Claim on the EVM chain from this RewardsDistributor address (an epoch the publisher posted)."
     ),
     rpc: str | None = typer.Option(None, "--rpc", help="JSON-RPC URL for --onchain (default: from the chain file)."),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Pay a claimable epoch reward to its address with its Merkle proof (once): in the engine, or on chain with --onchain."""
-    engine = open_network(db)
+    if (epoch is None) == (not claim_all):
+        raise InvalidInput("give --epoch N or --all", code="invalid_claim")
+    if claim_all and onchain is not None:
+        raise InvalidInput("--all claims in the engine; claim on chain one epoch at a time with --epoch N --onchain", code="invalid_claim")
+    net = connect(db, api)
     ks = Keystore(keys_dir)
     address = ks.resolve_address(who)
-    p = views.proof(engine.state, address, epoch)
-    key = signer(keys_dir, sender) if sender else next((k for k in ks.list() if k.address == address), None) or oracle(engine, keys_dir)
+    key = signer(keys_dir, sender) if sender else next((k for k in ks.list() if k.address == address), None) or net.oracle(keys_dir)
+    if epoch is None:
+        _claim_all(net, key, address, as_json)
+        return
+    p = net.read(lambda s: views.proof(s, address, epoch), f"/v1/proofs/{address}/{epoch}")
     if onchain is not None:
         claim_on_chain(rpc, onchain, key, address, epoch, p, as_json)
         return
-    r = engine.submit_as(key, "reward.claim", {"address": address, "epoch": epoch, "amount": p["amount_units"], "proof": p["proof"]})
+    r = net.submit(key, "reward.claim", {"address": address, "epoch": epoch, "amount": p["amount_units"], "proof": p["proof"]})
     emit(
-        {"ok": True, **r.to_dict(), "amount": p["amount"], "proof": p["proof"], "root": p["root"]},
+        {"ok": True, **r, "amount": p["amount"], "proof": p["proof"], "root": p["root"]},
         as_json,
         lambda: console.print(f"[green]✓[/] claimed {p['amount']} COR for {address} (epoch {epoch}, proof of {len(p['proof'])} hashes)"),
+    )
+
+
+def _claim_all(net: Net, key: Any, address: str, as_json: bool) -> None:
+    """``reward.claim`` for every epoch still unclaimed in the engine, oldest first; stops at the first refusal."""
+    todo = net.read(lambda s: views.rewards(s, address), f"/v1/statements/{address}")["unclaimed_epochs"]
+    claimed: list[dict[str, Any]] = []
+    total = 0
+    for e in todo:
+        p = net.read(lambda s, e=e: views.proof(s, address, e), f"/v1/proofs/{address}/{e}")
+        r = net.submit(key, "reward.claim", {"address": address, "epoch": e, "amount": p["amount_units"], "proof": p["proof"]})
+        claimed.append({"epoch": e, "amount": p["amount"], "amount_units": p["amount_units"], "seq": r["seq"]})
+        total += int(p["amount_units"])
+    data = {"ok": True, "address": address, "claimed": claimed, "total": cor(total), "total_units": str(total)}
+    emit(
+        data,
+        as_json,
+        lambda: console.print(
+            f"[green]✓[/] claimed {cor(total)} COR for {address} in {len(claimed)} epoch(s): {[c['epoch'] for c in claimed]}"
+            if claimed
+            else f"nothing to claim for {address}"
+        ),
     )
 
 
@@ -173,10 +266,11 @@ def proof_cmd(
     who: str = typer.Argument(...),
     epoch: int = typer.Option(..., "--epoch"),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The Merkle proof of an address's claimable leaf (for an EVM claim contract)."""
-    engine = open_network(db)
-    data = views.proof(engine.state, Keystore(keys_dir).resolve_address(who), epoch)
+    address = Keystore(keys_dir).resolve_address(who)
+    data = connect(db, api).read(lambda s: views.proof(s, address, epoch), f"/v1/proofs/{address}/{epoch}")
     emit(data, as_json, lambda: table("proof", ["field", "value"], [[k, v] for k, v in data.items()]))

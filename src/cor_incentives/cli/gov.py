@@ -7,11 +7,24 @@ from typing import Any
 
 import typer
 
-from ..app import views
+from ..api import readviews
 from ..app.keys import Keystore
 from ..core.errors import InvalidInput
-from ..core.governance import get_proposal
-from .common import DbOption, FromOption, JsonOption, KeysOption, console, cor_amount, emit, handle_errors, open_network, receipt_out, signer, table
+from .common import (
+    ApiOption,
+    DbOption,
+    FromOption,
+    JsonOption,
+    KeysOption,
+    connect,
+    console,
+    cor_amount,
+    emit,
+    handle_errors,
+    receipt_out,
+    signer,
+    table,
+)
 
 gov_app = typer.Typer(help="Governance: propose, vote, show proposals and parameters.", no_args_is_help=True)
 
@@ -32,11 +45,12 @@ def propose(
     body_json: str | None = typer.Option(None, "--body", help="Other fields as a JSON object (controller, curator, bounty)."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Submit a proposal with its deposit; voting opens at once."""
-    engine = open_network(db)
+    net = connect(db, api)
     body: dict[str, Any] = {"kind": kind, "title": title}
     if body_json:
         try:
@@ -60,12 +74,13 @@ def propose(
         body["to"] = Keystore(keys_dir).resolve_address(to)
     if amount:
         body["amount"] = str(cor_amount(amount))
-    pid = engine.state.next_id
-    r = engine.submit_as(signer(keys_dir, sender), "gov.propose", body)
+    r = net.submit(signer(keys_dir, sender), "gov.propose", body)
+    pid = r["ids"][0]
+    end_tick = net.read(lambda s: readviews.proposal_detail(s, pid), f"/v1/proposals/{pid}")["end_tick"]
     emit(
-        {"ok": True, "proposal": pid, **r.to_dict()},
+        {"ok": True, "proposal": pid, **r},
         as_json,
-        lambda: console.print(f"[green]✓[/] proposal {pid} open for votes until tick {engine.state.proposals[pid].end_tick}"),
+        lambda: console.print(f"[green]✓[/] proposal {pid} open for votes until tick {end_tick}"),
     )
 
 
@@ -76,13 +91,13 @@ def vote(
     option: str = typer.Option(..., "--option", help="yes, no, abstain, veto"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Vote on an open proposal (once)."""
-    engine = open_network(db)
     receipt_out(
-        engine.submit_as(signer(keys_dir, sender), "gov.vote", {"proposal": proposal, "option": option}),
+        connect(db, api).submit(signer(keys_dir, sender), "gov.vote", {"proposal": proposal, "option": option}),
         as_json,
         f"voted {option} on proposal {proposal}",
     )
@@ -90,14 +105,14 @@ def vote(
 
 @gov_app.command("show")
 @handle_errors
-def show(proposal: int | None = typer.Argument(None), db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def show(proposal: int | None = typer.Argument(None), db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """One proposal with its tally, or all proposals."""
-    engine = open_network(db)
+    net = connect(db, api)
     if proposal is not None:
-        data: Any = views.proposal_view(engine.state, get_proposal(engine.state, proposal))
+        data: Any = net.read(lambda s: readviews.proposal_detail(s, proposal), f"/v1/proposals/{proposal}")
         emit(data, as_json, lambda: table(f"proposal {proposal}", ["field", "value"], [[k, v] for k, v in data.items()]))
         return
-    data = [views.proposal_view(engine.state, p) for _, p in sorted(engine.state.proposals.items())]
+    data = net.read(lambda s: readviews.proposal_list(s)["proposals"], "/v1/proposals", field="proposals")
     emit(
         data,
         as_json,
@@ -111,16 +126,14 @@ def show(proposal: int | None = typer.Argument(None), db: str | None = DbOption,
 
 @gov_app.command("params")
 @handle_errors
-def params(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def params(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """The parameters in force, their bounds and documentation, and every version by epoch."""
-    engine = open_network(db)
-    s = engine.state
-    data = views.params_view(s)
+    data = connect(db, api).read(readviews.params_view, "/v1/params")
     docs = {e["name"]: e for e in data["schema"]}
 
     def render() -> None:
         table(
-            f"parameters in force (epoch {s.epoch})",
+            f"parameters in force (epoch {data['epoch']})",
             ["name", "value", "bounds", "what"],
             [
                 [k, v, f"[{docs[k].get('min', '')}, {docs[k].get('max', '')}]" if "min" in docs[k] else "", docs[k]["doc"]]

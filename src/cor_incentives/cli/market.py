@@ -8,26 +8,25 @@ from typing import Any
 
 import typer
 
+from ..api import readviews
 from ..app import views
 from ..app.keys import Keystore
 from ..app.prompts import estimate_tokens, load_prompt_set, pick_prompt
 from ..core.errors import InvalidInput
-from ..core.models import get_model
-from ..core.pricing import quote as price_quote
 from ..core.sessions import get_session
 from ..core.tasks import get_task
 from ..core.units import format_cor
 from .common import (
+    ApiOption,
     DbOption,
     FromOption,
     JsonOption,
     KeysOption,
+    connect,
     console,
     cor_amount,
     emit,
     handle_errors,
-    open_network,
-    oracle,
     receipt_out,
     signer,
     table,
@@ -59,6 +58,7 @@ def model_register(
     parent: str | None = typer.Option(None, "--parent", help="Base model of a fine-tune."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -69,7 +69,7 @@ def model_register(
         content_hash = "0x" + hashlib.sha256(weights.read_bytes()).hexdigest()
     if content_hash is None:
         raise InvalidInput("give --content-hash or --weights", code="invalid_model")
-    engine = open_network(db)
+    net = connect(db, api)
     body: dict[str, Any] = {
         "id": model_id,
         "parameter_count": parameter_count,
@@ -80,15 +80,14 @@ def model_register(
     }
     if parent:
         body["parent"] = parent
-    receipt_out(engine.submit_as(signer(keys_dir, sender), "model.register", body), as_json, f"model {model_id} registered")
+    receipt_out(net.submit(signer(keys_dir, sender), "model.register", body), as_json, f"model {model_id} registered")
 
 
 @model_app.command("list")
 @handle_errors
-def model_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def model_list(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Every registered model."""
-    engine = open_network(db)
-    data = [views.model(m, engine.state.params) for _, m in sorted(engine.state.models.items())]
+    data = connect(db, api).read(lambda s: readviews.model_list(s)["models"], "/v1/models", field="models")
     emit(
         data,
         as_json,
@@ -111,12 +110,14 @@ def quote(
     max_output_tokens: int = typer.Option(..., "--max-output-tokens"),
     redundancy: int | None = typer.Option(None, "--redundancy"),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The price of a task, with every input of the formula."""
-    engine = open_network(db)
-    q = price_quote(get_model(engine.state, model), input_tokens, max_output_tokens, engine.state.params, redundancy)
-    data = {**q.to_dict(), "total": format_cor(q.total_units)}
+    params = {"model": model, "input_tokens": input_tokens, "max_output_tokens": max_output_tokens, "redundancy": redundancy}
+    data = connect(db, api).read(lambda s: readviews.quote_view(s, model, input_tokens, max_output_tokens, redundancy), "/v1/quote", params)
+    units = lambda k: format_cor(int(data[k]))  # noqa: E731
+    ratio = lambda k: f"{int(data[k]) / 1e9:g}"  # noqa: E731
     emit(
         data,
         as_json,
@@ -124,17 +125,17 @@ def quote(
             f"quote: {model}",
             ["term", "value"],
             [
-                ["tier", q.tier],
-                ["base fee per miner", format_cor(q.base_fee_units)],
-                ["input", f"{input_tokens} × {format_cor(q.input_price_per_token_units)}"],
-                ["output", f"{max_output_tokens} × {format_cor(q.output_price_per_token_units)}"],
-                ["quantization factor", f"{q.quantization_factor_ppb / 1e9:g}"],
-                ["context factor", f"{q.context_factor_ppb / 1e9:g}"],
-                ["per miner", format_cor(q.per_miner_units)],
-                ["redundancy", q.redundancy],
-                ["validation fee", format_cor(q.validation_fee_units)],
-                ["price factor", f"{q.price_factor_ppb / 1e9:g}"],
-                ["[bold]total[/]", f"[bold]{format_cor(q.total_units)} COR[/]"],
+                ["tier", data["tier"]],
+                ["base fee per miner", units("base_fee_units")],
+                ["input", f"{input_tokens} × {units('input_price_per_token_units')}"],
+                ["output", f"{max_output_tokens} × {units('output_price_per_token_units')}"],
+                ["quantization factor", ratio("quantization_factor_ppb")],
+                ["context factor", ratio("context_factor_ppb")],
+                ["per miner", units("per_miner_units")],
+                ["redundancy", data["redundancy"]],
+                ["validation fee", units("validation_fee_units")],
+                ["price factor", ratio("price_factor_ppb")],
+                ["[bold]total[/]", f"[bold]{units('total_units')} COR[/]"],
             ],
         ),
     )
@@ -151,18 +152,19 @@ def session_open(
     model: str | None = typer.Option(None, "--model", help="Model the dedicated miners must serve."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Open a session with a deposit (validators: at least the governed minimum; dedicated: a fee per reserved miner)."""
-    engine = open_network(db)
+    net = connect(db, api)
     body: dict[str, Any] = {"deposit": str(cor_amount(deposit, "deposit")), "mode": mode}
     for k, v in (("redundancy", redundancy), ("validators", validators), ("nodes", nodes), ("model", model)):
         if v is not None:
             body[k] = v
-    sid = engine.state.next_id
-    r = engine.submit_as(signer(keys_dir, sender), "session.open", body)
-    emit({"ok": True, "session": sid, **r.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] session {sid} opened (event {r.seq})"))
+    r = net.submit(signer(keys_dir, sender), "session.open", body)
+    sid = r["ids"][0]
+    emit({"ok": True, "session": sid, **r}, as_json, lambda: console.print(f"[green]✓[/] session {sid} opened (event {r['seq']})"))
 
 
 @session_app.command("deposit")
@@ -172,12 +174,12 @@ def session_deposit(
     amount: str = typer.Option(..., "--amount"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add COR to a session's deposit."""
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), "session.deposit", {"session": session, "amount": str(cor_amount(amount))})
+    r = connect(db, api).submit(signer(keys_dir, sender), "session.deposit", {"session": session, "amount": str(cor_amount(amount))})
     receipt_out(r, as_json, f"deposited {amount} COR into session {session}")
 
 
@@ -187,21 +189,20 @@ def session_close(
     session: int = typer.Option(..., "--session"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Close a session; the remaining deposit returns to the wallet."""
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), "session.close", {"session": session})
+    r = connect(db, api).submit(signer(keys_dir, sender), "session.close", {"session": session})
     receipt_out(r, as_json, f"session {session} closed")
 
 
 @session_app.command("show")
 @handle_errors
-def session_show(session: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def session_show(session: int, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """A session's settings and deposit."""
-    engine = open_network(db)
-    data = views.session(engine.state, get_session(engine.state, session))
+    data = connect(db, api).read(lambda s: views.session(s, get_session(s, session)), f"/v1/sessions/{session}")
     emit(data, as_json, lambda: table(f"session {session}", ["field", "value"], [[k, v] for k, v in data.items()]))
 
 
@@ -217,6 +218,7 @@ def task_submit(
     router: str | None = typer.Option(None, "--router"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -227,7 +229,7 @@ def task_submit(
     if not text.strip():
         raise InvalidInput("the prompt is empty", code="invalid_prompt")
     data = text.encode("utf-8")
-    engine = open_network(db)
+    net = connect(db, api)
     body: dict[str, Any] = {
         "session": session,
         "model": model,
@@ -238,15 +240,16 @@ def task_submit(
     }
     if router:
         body["router"] = Keystore(keys_dir).resolve_address(router)
-    tid = engine.state.next_id
-    r = engine.submit_as(signer(keys_dir, sender), "task.submit", body)
-    engine.store.put_blob(data)
-    t = engine.state.tasks[tid]
-    drawn = f"miners {', '.join(a.miner[:10] for a in t.miners)}" if t.miners else "miners drawn at the next tick"
+    r = net.submit(signer(keys_dir, sender), "task.submit", body)
+    net.put_blob(data)
+    tid = r["ids"][0]
+    t = net.read(lambda s: views.task(s, get_task(s, tid)), f"/v1/tasks/{tid}")
+    miners = [m["miner"] for m in t["miners"]]
+    drawn = f"miners {', '.join(m[:10] for m in miners)}" if miners else "miners drawn at the next tick"
     emit(
-        {"ok": True, "task": tid, "state": t.state, "escrowed": format_cor(t.escrowed), "miners": [a.miner for a in t.miners], **r.to_dict()},
+        {"ok": True, "task": tid, "state": t["state"], "escrowed": t["escrowed"], "miners": miners, **r},
         as_json,
-        lambda: console.print(f"[green]✓[/] task {tid} submitted: {format_cor(t.escrowed)} COR escrowed, {drawn}"),
+        lambda: console.print(f"[green]✓[/] task {tid} submitted: {t['escrowed']} COR escrowed, {drawn}"),
     )
 
 
@@ -256,12 +259,12 @@ def task_cancel(
     task: int,
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Cancel a task before its miners are drawn (the next tick draws them); the whole escrow returns to the session."""
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), "task.cancel", {"task": task})
+    r = connect(db, api).submit(signer(keys_dir, sender), "task.cancel", {"task": task})
     receipt_out(r, as_json, f"task {task} cancelled")
 
 
@@ -271,20 +274,23 @@ def task_network(
     model: str = typer.Option(..., "--model"),
     prompt_id: str | None = typer.Option(None, "--prompt-id"),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Issue a network task from the bundled prompt set (oracle)."""
-    engine = open_network(db)
+    net = connect(db, api)
+    key = net.oracle(keys_dir)
+    assert net.engine is not None
+    state = net.engine.state
     prompts = load_prompt_set()
-    p = next((x for x in prompts if x["id"] == prompt_id), None) if prompt_id else pick_prompt(prompts, engine.state.head_hash, engine.state.tick)
+    p = next((x for x in prompts if x["id"] == prompt_id), None) if prompt_id else pick_prompt(prompts, state.head_hash, state.tick)
     if p is None:
         raise InvalidInput(f"no prompt {prompt_id!r} in the prompt set", code="invalid_prompt")
     data = p["prompt"].encode()
-    h = engine.store.put_blob(data)
-    tid = engine.state.next_id
-    r = engine.submit_as(
-        oracle(engine, keys_dir),
+    h = net.put_blob(data)
+    r = net.submit(
+        key,
         "task.network",
         {
             "model": model,
@@ -294,17 +300,15 @@ def task_network(
             "max_output_tokens": p["max_output_tokens"],
         },
     )
-    emit(
-        {"ok": True, "task": tid, "prompt_id": p["id"], **r.to_dict()}, as_json, lambda: console.print(f"[green]✓[/] network task {tid} ({p['id']})")
-    )
+    tid = r["ids"][0]
+    emit({"ok": True, "task": tid, "prompt_id": p["id"], **r}, as_json, lambda: console.print(f"[green]✓[/] network task {tid} ({p['id']})"))
 
 
 @task_app.command("show")
 @handle_errors
-def task_show(task: int, db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """A task: state, assignments, PoI distances, quality, payments."""
-    engine = open_network(db)
-    data = views.task(engine.state, get_task(engine.state, task))
+    data = connect(db, api).read(lambda s: views.task(s, get_task(s, task)), f"/v1/tasks/{task}")
 
     def render() -> None:
         console.print(
@@ -338,12 +342,13 @@ def task_list(
     state: str | None = typer.Option(None, "--state"),
     limit: int = typer.Option(50, "--limit"),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Recent tasks (newest first)."""
-    engine = open_network(db)
-    ts = [t for _, t in sorted(engine.state.tasks.items(), reverse=True) if state is None or t.state == state][:limit]
-    data = [{"id": t.id, "kind": t.kind, "state": t.state, "model": t.model, "charged": format_cor(t.charged), "failure": t.failure} for t in ts]
+    data = connect(db, api).read(
+        lambda s: readviews.task_list(s, state, None, None, limit, None)["tasks"], "/v1/tasks", {"state": state, "limit": limit}, field="tasks"
+    )
     emit(
         data,
         as_json,

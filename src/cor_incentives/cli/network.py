@@ -12,16 +12,17 @@ from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis
 from ..app.keys import Keystore
 from ..core.errors import Conflict
 from .common import (
+    ApiOption,
     DbOption,
     FromOption,
     JsonOption,
     KeysOption,
+    connect,
     console,
     cor_amount,
     emit,
     handle_errors,
     open_engine,
-    open_network,
     receipt_out,
     signer,
     table,
@@ -102,10 +103,10 @@ def keys_list(keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> 
 
 
 @handle_errors
-def status(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def status(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Network summary: supply, pools, epoch, nodes."""
-    engine = open_network(db)
-    data = {**views.status(engine.state), "chain": engine.chain_report()}
+    net = connect(db, api)
+    data = net.read(lambda s: {**views.status(s), "chain": net.engine.chain_report() if net.engine else None}, "/v1/status")
     emit(data, as_json, lambda: render_status(data))
 
 
@@ -113,13 +114,13 @@ def status(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
 def balance(
     who: str = typer.Argument(..., help="Address or local key name."),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Every account of an address."""
-    engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(who)
-    data = views.balance(engine.state, address)
+    data = connect(db, api).read(lambda s: views.balance(s, address), f"/v1/balances/{address}")
     emit(
         data,
         as_json,
@@ -133,12 +134,13 @@ def transfer(
     amount: str = typer.Option(..., "--amount", help="COR, e.g. 12.5"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Send COR from a wallet to another."""
-    engine = open_network(db)
+    net = connect(db, api)
     key = signer(keys_dir, sender)
     dest = Keystore(keys_dir).resolve_address(to)
-    r = engine.submit_as(key, "transfer", {"to": dest, "amount": str(cor_amount(amount))})
+    r = net.submit(key, "transfer", {"to": dest, "amount": str(cor_amount(amount))})
     receipt_out(r, as_json, f"sent {amount} COR to {dest}")

@@ -8,8 +8,10 @@ import typer
 
 from ..app import views
 from ..app.keys import Keystore
+from ..core.errors import InvalidInput
 from ..core.staking import get_node
-from .common import DbOption, FromOption, JsonOption, KeysOption, cor_amount, emit, handle_errors, open_network, receipt_out, signer, table
+from ..core.state import State
+from .common import ApiOption, DbOption, FromOption, JsonOption, KeysOption, connect, cor_amount, emit, handle_errors, receipt_out, signer, table
 
 node_app = typer.Typer(help="Nodes: register with a security deposit, unjail, commission, list.", no_args_is_help=True)
 
@@ -28,13 +30,14 @@ def node_register(
     model: list[str] = typer.Option([], "--model", help="Model id served (repeatable)"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Register the signing key as a node of a role, bonding its security deposit."""
-    engine = open_network(db)
+    net = connect(db, api)
     key = signer(keys_dir, sender)
-    r = engine.submit_as(
+    r = net.submit(
         key,
         "node.register",
         {"role": role, "self_bond": str(cor_amount(self_bond, "self-bond")), "commission_bps": commission_bps, "models": list(model)},
@@ -44,34 +47,38 @@ def node_register(
 
 @node_app.command("unjail")
 @handle_errors
-def node_unjail(sender: str = FromOption, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+def node_unjail(
+    sender: str = FromOption, db: str | None = DbOption, api: str | None = ApiOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption
+) -> None:
     """Leave jail after the cooldown (minimum bond restored)."""
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), "node.unjail", {})
+    r = connect(db, api).submit(signer(keys_dir, sender), "node.unjail", {})
     receipt_out(r, as_json, "node unjailed")
 
 
 @node_app.command("commission")
 @handle_errors
 def node_commission(
-    bps: int = typer.Option(..., "--bps"),
+    commission_bps: int | None = typer.Option(None, "--commission-bps", help="The new commission in basis points (500 = 5 %)."),
+    bps: int | None = typer.Option(None, "--bps", hidden=True, help="Old name of --commission-bps."),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change the node's commission (bounded, rate-limited)."""
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), "node.set_commission", {"commission_bps": bps})
-    receipt_out(r, as_json, f"commission set to {bps} bps")
+    if (commission_bps is None) == (bps is None):
+        raise InvalidInput("give the new commission with --commission-bps N", code="invalid_commission")
+    value = commission_bps if commission_bps is not None else bps
+    r = connect(db, api).submit(signer(keys_dir, sender), "node.set_commission", {"commission_bps": value})
+    receipt_out(r, as_json, f"commission set to {value} bps")
 
 
 @node_app.command("list")
 @handle_errors
-def node_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def node_list(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Every node with its stake and state."""
-    engine = open_network(db)
-    data = [views.node(engine.state, n) for n in sorted(engine.state.nodes)]
+    data = connect(db, api).read(lambda s: [views.node(s, n) for n in sorted(s.nodes)], "/v1/nodes", field="nodes")
     emit(
         data,
         as_json,
@@ -85,11 +92,12 @@ def node_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
 
 @node_app.command("show")
 @handle_errors
-def node_show(node: str, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+def node_show(
+    node: str, db: str | None = DbOption, api: str | None = ApiOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption
+) -> None:
     """One node in detail."""
-    engine = open_network(db)
     address = Keystore(keys_dir).resolve_address(node)
-    data = views.node(engine.state, get_node(engine.state, address).id, detail=True)
+    data = connect(db, api).read(lambda s: _node_detail(s, address), f"/v1/nodes/{address}")
     emit(data, as_json, lambda: render_node(data))
 
 
@@ -115,3 +123,7 @@ def render_node(d: dict[str, Any]) -> None:
         )
     if d["slashes"]:
         table("slashes", ["id", "offence", "COR", "reason"], [[s["id"], s["offence"], s["total"], s["reason"]] for s in d["slashes"]])
+
+
+def _node_detail(state: State, address: str) -> dict[str, Any]:
+    return views.node(state, get_node(state, address).id, detail=True)

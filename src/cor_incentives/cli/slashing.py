@@ -12,7 +12,7 @@ from ..app import views
 from ..app.keys import Keystore
 from ..core.errors import InvalidInput
 from ..core.slashing import OFFENCES
-from .common import DbOption, JsonOption, KeysOption, emit, handle_errors, open_network, oracle, receipt_out, signer, table
+from .common import ApiOption, DbOption, JsonOption, KeysOption, connect, emit, handle_errors, receipt_out, signer, table
 
 slash_app = typer.Typer(help="Slashing: report offences with evidence; list slashes.", no_args_is_help=True)
 
@@ -32,11 +32,12 @@ def slash_report(
     reporter: str | None = typer.Option(None, "--reporter", help="Address credited as reporter (oracle reports)."),
     sender: str | None = typer.Option(None, "--from", help="Signer (default: the oracle key)."),
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Report an offence with its evidence."""
-    engine = open_network(db)
+    net = connect(db, api)
     if evidence.startswith("@"):
         evidence = Path(evidence[1:]).read_text()
     try:
@@ -49,17 +50,16 @@ def slash_report(
         body["offence_tick"] = offence_tick
     if reporter:
         body["reporter"] = ks.resolve_address(reporter)
-    key = signer(keys_dir, sender) if sender else oracle(engine, keys_dir)
-    r = engine.submit_as(key, "slash.report", body)
+    key = signer(keys_dir, sender) if sender else net.oracle(keys_dir)
+    r = net.submit(key, "slash.report", body)
     receipt_out(r, as_json, f"{offence} reported against {body['node']}")
 
 
 @slash_app.command("list")
 @handle_errors
-def slash_list(db: str | None = DbOption, as_json: bool = JsonOption) -> None:
+def slash_list(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Every slash with its evidence hash and split."""
-    engine = open_network(db)
-    data = [views.slash(s) for s in engine.state.slashes]
+    data = connect(db, api).read(lambda st: [views.slash(s) for s in st.slashes], "/v1/slashes", field="slashes")
     emit(
         data,
         as_json,

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from ..app.keys import Keystore
-from .common import DbOption, FromOption, JsonOption, KeysOption, cor_amount, handle_errors, open_network, receipt_out, signer
+from .common import ApiOption, DbOption, FromOption, JsonOption, KeysOption, connect, cor_amount, handle_errors, receipt_out, signer
 
 stake_app = typer.Typer(help="Staking: bond, unbond, withdraw, delegate, undelegate.", no_args_is_help=True)
 
@@ -17,9 +17,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(stake_app, name="stake")
 
 
-def _stake_cmd(kind: str, body: dict[str, Any], sender: str, db: str | None, keys_dir: str | None, as_json: bool, message: str) -> None:
-    engine = open_network(db)
-    r = engine.submit_as(signer(keys_dir, sender), kind, body)
+def _stake_cmd(
+    kind: str, body: dict[str, Any], sender: str, db: str | None, api: str | None, keys_dir: str | None, as_json: bool, message: str
+) -> None:
+    r = connect(db, api).submit(signer(keys_dir, sender), kind, body)
     receipt_out(r, as_json, message)
 
 
@@ -29,11 +30,12 @@ def stake_bond(
     amount: str = typer.Option(..., "--amount"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add to the signing node's self-bond."""
-    _stake_cmd("stake.bond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"bonded {amount} COR")
+    _stake_cmd("stake.bond", {"amount": str(cor_amount(amount))}, sender, db, api, keys_dir, as_json, f"bonded {amount} COR")
 
 
 @stake_app.command("unbond")
@@ -42,18 +44,21 @@ def stake_unbond(
     amount: str = typer.Option(..., "--amount"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Start unbonding part of the signing node's self-bond."""
-    _stake_cmd("stake.unbond", {"amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"unbonding {amount} COR")
+    _stake_cmd("stake.unbond", {"amount": str(cor_amount(amount))}, sender, db, api, keys_dir, as_json, f"unbonding {amount} COR")
 
 
 @stake_app.command("withdraw")
 @handle_errors
-def stake_withdraw(sender: str = FromOption, db: str | None = DbOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
+def stake_withdraw(
+    sender: str = FromOption, db: str | None = DbOption, api: str | None = ApiOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption
+) -> None:
     """Withdraw every matured unbonding entry to the wallet."""
-    _stake_cmd("stake.withdraw", {}, sender, db, keys_dir, as_json, "withdrawn matured unbonding")
+    _stake_cmd("stake.withdraw", {}, sender, db, api, keys_dir, as_json, "withdrawn matured unbonding")
 
 
 @stake_app.command("delegate")
@@ -63,13 +68,21 @@ def stake_delegate(
     amount: str = typer.Option(..., "--amount"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Delegate COR to a node."""
     target = Keystore(keys_dir).resolve_address(node)
     _stake_cmd(
-        "stake.delegate", {"node": target, "amount": str(cor_amount(amount))}, sender, db, keys_dir, as_json, f"delegated {amount} COR to {target}"
+        "stake.delegate",
+        {"node": target, "amount": str(cor_amount(amount))},
+        sender,
+        db,
+        api,
+        keys_dir,
+        as_json,
+        f"delegated {amount} COR to {target}",
     )
 
 
@@ -80,6 +93,7 @@ def stake_undelegate(
     amount: str = typer.Option(..., "--amount"),
     sender: str = FromOption,
     db: str | None = DbOption,
+    api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -90,6 +104,7 @@ def stake_undelegate(
         {"node": target, "amount": str(cor_amount(amount))},
         sender,
         db,
+        api,
         keys_dir,
         as_json,
         f"undelegating {amount} COR from {target}",

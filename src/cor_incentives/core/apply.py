@@ -72,6 +72,7 @@ from .tasks import (
     process_task_validate,
 )
 from .units import address as parse_address
+from .units import cor_text as cor
 from .units import parse_units
 
 MAX_NONCE_STEP = 1_000_000  # the largest jump of an actor's nonce: 2**53 nonces last ≥ 9·10**9 commands
@@ -141,7 +142,7 @@ def process_transfer(state: State, actor: str, body: dict[str, Any]) -> None:
         raise InvalidInput("amount must be greater than zero", code="zero_amount")
     have = state.ledger.balance(acct.wallet(actor))
     if have < amount:
-        raise Conflict(f"wallet holds {have}, transfer needs {amount}", code="insufficient_funds")
+        raise Conflict(f"wallet holds {cor(have)}, transfer needs {cor(amount)}", code="insufficient_funds")
     state.ledger.transfer(acct.wallet(actor), acct.wallet(to), amount, "transfer")
     if to != actor:
         state.earnings.append(EarningItem(actor, Stream.TRANSFER, -amount, {"to": to}))

@@ -103,6 +103,7 @@ from .state import State
 from .streams import Stream
 from .units import BPS, PPB, parse_units
 from .units import address as parse_address
+from .units import cor_text as cor
 from .validation import weighted_median
 
 KINDS = ("bounty", "challenge")
@@ -330,7 +331,7 @@ def fund_bounty(state: State, bounty_id: Any, amount: int) -> None:
         raise Conflict(f"every prize of bounty {b.id} is awarded", code="all_prizes_awarded")
     have = state.ledger.balance("treasury")
     if have < amount:
-        raise Conflict(f"the treasury holds {have}, the funding needs {amount}", code="insufficient_funds")
+        raise Conflict(f"the treasury holds {cor(have)}, the funding needs {cor(amount)}", code="insufficient_funds")
     b.prize += amount
     b.treasury_funding += amount
     state.ledger.transfer("treasury", bounty_account(b.id), amount, "bounty_funding")
@@ -357,10 +358,10 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     bid = state.next_id
     b = Bounty(bid, actor, kind, prize, criteria, deadline, winners, reviewers, payout, state.tick, state.params.bounty_review_quorum, not reviewers)
     if any(prize_for_rank(b, r) == 0 for r in range(1, winners + 1)):
-        raise InvalidInput(f"prize {prize} is too small to pay every one of the {winners} ranks", code="prize_too_small")
+        raise InvalidInput(f"prize {cor(prize)} is too small to pay every one of the {winners} ranks", code="prize_too_small")
     have = state.ledger.balance(acct.wallet(actor))
     if have < prize:
-        raise Conflict(f"wallet holds {have}, the prize needs {prize}", code="insufficient_funds")
+        raise Conflict(f"wallet holds {cor(have)}, the prize needs {cor(prize)}", code="insufficient_funds")
     if sum(1 for x in state.bounties.values() if x.status != BountyStatus.EXPIRED) >= MAX_OPEN_BOUNTIES:
         raise Conflict("too many open bounties; try again later", code="too_many_open_bounties")
     state.new_id()

@@ -67,6 +67,7 @@ from .state import State, assert_ready
 from .streams import EmissionStream, Stream
 from .units import BPS, parse_units
 from .units import address as parse_address
+from .units import cor_text as cor
 
 KINDS = ("param_change", "treasury_spend", "bounty_funding", "controller", "curator")
 TREASURY_KINDS = ("treasury_spend", "bounty_funding")
@@ -186,7 +187,7 @@ def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
     deposit = p.gov_min_deposit_units
     have = state.ledger.balance(acct.wallet(actor))
     if have < deposit:
-        raise Conflict(f"a proposal needs a deposit of {deposit}; wallet holds {have}", code="insufficient_deposit")
+        raise Conflict(f"a proposal needs a deposit of {cor(deposit)}; wallet holds {cor(have)}", code="insufficient_deposit")
     positions, total = snapshot_positions(state)
     if total == 0:
         raise Conflict("no stake has been bonded for a whole epoch: no one could vote", code="no_voting_power")

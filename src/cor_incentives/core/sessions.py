@@ -33,6 +33,7 @@ from .records import EarningItem, Session
 from .selection import draw, pool_size, sample_nodes
 from .state import State
 from .streams import Stream
+from .units import cor_text as cor
 from .units import parse_units
 
 MODES = ("ephemeral", "dedicated")
@@ -77,7 +78,7 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
     deposit = parse_units(body.get("deposit", "0"))
     have = state.ledger.balance(acct.wallet(actor))
     if have < deposit:
-        raise Conflict(f"wallet holds {have}, deposit needs {deposit}", code="insufficient_funds")
+        raise Conflict(f"wallet holds {cor(have)}, deposit needs {cor(deposit)}", code="insufficient_funds")
     sid = state.next_id
     dedicated: tuple[str, ...] = ()
     reserved, fee, model = 0, 0, None
@@ -90,7 +91,7 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
                 raise Conflict(f"only {pool_size(state, 'miner', model)} eligible miners for {n} dedicated nodes", code="not_enough_miners")
             reserved, fee = n, n * p.dedicated_session_fee_units
             if have < deposit + fee:
-                raise Conflict(f"wallet holds {have}, deposit and fee need {deposit + fee}", code="insufficient_funds")
+                raise Conflict(f"wallet holds {cor(have)}, deposit and fee need {cor(deposit + fee)}", code="insufficient_funds")
         else:
             dedicated = tuple(sample_nodes(state, "miner", n, f"session:{sid}", model=model))
             if len(dedicated) < n:
@@ -124,7 +125,7 @@ def process_session_deposit(state: State, actor: str, body: dict[str, Any]) -> N
         raise Conflict(f"session {s.id} is closed", code="session_closed")
     have = state.ledger.balance(acct.wallet(actor))
     if have < amount:
-        raise Conflict(f"wallet holds {have}, deposit needs {amount}", code="insufficient_funds")
+        raise Conflict(f"wallet holds {cor(have)}, deposit needs {cor(amount)}", code="insufficient_funds")
     state.ledger.transfer(acct.wallet(actor), session_account(s.id), amount, "session_deposit")
 
 

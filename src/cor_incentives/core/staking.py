@@ -41,6 +41,7 @@ from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
 from .units import address as parse_address
+from .units import cor_text as cor
 
 
 def get_node(state: State, node_id: str) -> Node:
@@ -257,10 +258,10 @@ def process_register(state: State, actor: str, body: dict[str, Any]) -> None:
     if actor in state.nodes:
         raise Conflict(f"{actor} is already registered as a {state.nodes[actor].role}", code="node_already_registered")
     if bond < p.min_self_bond(role):
-        raise Conflict(f"self-bond {bond} is below the {role} minimum {p.min_self_bond(role)}", code="self_bond_below_minimum")
+        raise Conflict(f"self-bond {cor(bond)} is below the {role} minimum {cor(p.min_self_bond(role))}", code="self_bond_below_minimum")
     have = state.ledger.balance(acct.wallet(actor))
     if have < bond:
-        raise Conflict(f"wallet holds {have}, self-bond needs {bond}", code="stake_exceeds_balance")
+        raise Conflict(f"wallet holds {cor(have)}, self-bond needs {cor(bond)}", code="stake_exceeds_balance")
     state.nodes[actor] = Node(
         id=actor,
         role=role,
@@ -278,7 +279,7 @@ def process_bond(state: State, actor: str, body: dict[str, Any]) -> None:
     get_node(state, actor)
     have = state.ledger.balance(acct.wallet(actor))
     if have < amount:
-        raise Conflict(f"wallet holds {have}, bond needs {amount}", code="stake_exceeds_balance")
+        raise Conflict(f"wallet holds {cor(have)}, bond needs {cor(amount)}", code="stake_exceeds_balance")
     change_stake(state, actor, actor, acct.wallet(actor), acct.bonded(actor), amount, "self_bond")
 
 
@@ -291,14 +292,14 @@ def process_delegate(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict("a node's operator bonds with `stake bond`, not delegate", code="self_delegation")
     have = state.ledger.balance(acct.wallet(actor))
     if have < amount:
-        raise Conflict(f"wallet holds {have}, delegation needs {amount}", code="stake_exceeds_balance")
+        raise Conflict(f"wallet holds {cor(have)}, delegation needs {cor(amount)}", code="stake_exceeds_balance")
     change_stake(state, node_id, actor, acct.wallet(actor), acct.delegated(node_id, actor), amount, "delegate")
 
 
 def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> None:
     have = stake_of(state, node_id, actor)
     if have < amount:
-        raise Conflict(f"stake is {have}, cannot unbond {amount}", code="unbond_exceeds_stake")
+        raise Conflict(f"stake is {cor(have)}, cannot unbond {cor(amount)}", code="unbond_exceeds_stake")
     entry = Unbonding(
         id=state.new_id(),
         address=actor,
@@ -367,7 +368,7 @@ def process_unjail(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict(f"node is jailed until tick {until}", code="jail_cooldown_not_over")
     need = state.params.min_self_bond(node.role)
     if self_bond(state, actor) < need:
-        raise Conflict(f"self-bond must be restored to at least {need} before unjail", code="self_bond_below_minimum")
+        raise Conflict(f"self-bond must be restored to at least {cor(need)} before unjail", code="self_bond_below_minimum")
     node.jailed_until_tick = None
     node.unjailed_tick = state.tick
 

@@ -82,6 +82,11 @@ def format_cor(value: int) -> str:
     return f"{sign}{whole}.{str(frac).rjust(DECIMALS, '0').rstrip('0')}"
 
 
+def cor_text(value: int) -> str:
+    """An amount for a message a person reads: ``"12.5 COR"`` (exact; base units are for machines)."""
+    return f"{format_cor(value)} COR"
+
+
 def mul_bps(value: int, rate_bps: int) -> int:
     """value × rate / 10 000, floored."""
     return value * rate_bps // BPS
