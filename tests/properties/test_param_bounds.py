@@ -114,7 +114,8 @@ def one_epoch_of_work(c) -> None:
 
 @pytest.mark.parametrize("name,value", CASES, ids=[f"{n}={'min' if i % 2 == 0 else 'max'}" for i, (n, _) in enumerate(CASES)])
 def test_a_parameter_at_its_bound_never_halts(name, value):
-    c = market(n_miners=3, n_validators=3, deposit=1_000_000 * 10**18 // 2)
+    start = {"rule_version": 1} if name == "rule_version" else None  # versions only go up: from the first, stay or upgrade
+    c = market(n_miners=3, n_validators=3, deposit=1_000_000 * 10**18 // 2, params=start)
     c.oracle("epoch.close", {})
     c.oracle("epoch.close", {})  # stake votes once it has been bonded since before the previous epoch began
     proposer = "m0"

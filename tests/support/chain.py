@@ -12,6 +12,7 @@ from typing import Any
 from cor_incentives.app.beacon import hash_chain, next_value
 from cor_incentives.core.apply import Applied, apply, conservation_holds
 from cor_incentives.core.events import Command, make_event
+from cor_incentives.core.rules import LATEST as LATEST_RULES
 from cor_incentives.core.state import State
 from cor_incentives.core.units import COR
 
@@ -52,7 +53,12 @@ class Chain:
             pools or {"pool:network_incentives": 250_000_000 * COR, "pool:staking": 100_000_000 * COR, "treasury": 150_000_000 * COR}
         ).items():
             allocations[pool] = str(v)
-        genesis: dict[str, Any] = {"chain_id": CHAIN_ID, "oracle": ORACLE, "params": params or {}, "allocations": allocations}
+        genesis: dict[str, Any] = {
+            "chain_id": CHAIN_ID,
+            "oracle": ORACLE,
+            "params": {"rule_version": LATEST_RULES, **(params or {})},
+            "allocations": allocations,
+        }
         if beacon is not None:  # a beacon chain of this length (the oracle's ticks reveal it)
             genesis["beacon"] = hash_chain(beacon_secret(0), beacon).genesis()
         self.submit(ORACLE, "genesis", genesis)

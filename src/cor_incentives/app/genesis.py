@@ -18,6 +18,7 @@ from typing import Any
 
 from ..core.errors import InvalidInput
 from ..core.params import params_from_dict
+from ..core.rules import LATEST as LATEST_RULES
 from ..core.units import parse_cor
 
 DEVNET_CHAIN_ID = "cor-devnet-1"
@@ -89,4 +90,5 @@ def genesis_body(spec: dict[str, Any], oracle: str, key_addresses: dict[str, str
         account = f"wallet:{key_addresses[name]}"
         allocations[account] = str(int(allocations.get(account, "0")) + parse_cor(str(cor)))
     supply = sum(int(v) for v in allocations.values())
-    return {"chain_id": spec["chain_id"], "oracle": oracle, "params": spec["params"], "allocations": allocations, "supply": str(supply)}
+    params = {"rule_version": LATEST_RULES, **spec["params"]}  # a new network runs the newest rules
+    return {"chain_id": spec["chain_id"], "oracle": oracle, "params": params, "allocations": allocations, "supply": str(supply)}

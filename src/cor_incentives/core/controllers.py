@@ -26,6 +26,7 @@ from typing import Any
 from .errors import InvalidInput
 from .params import PARAM_FIELDS
 from .records import Controller
+from .rules import rules_since
 from .selection import eligible_nodes
 from .state import State, assert_ready
 from .units import BPS
@@ -81,10 +82,10 @@ def measure(state: State, name: str) -> dict[str, int]:
 def process_controllers(state: State) -> dict[str, Any]:
     """Adjust every enabled controller's parameter for the next epoch; return the record.
 
-    The step starts from the value the next epoch would have (a governance change executed at this
-    close included), so a controller moves a parameter governance set instead of overwriting it;
-    the controller's own bounds still hold."""
-    p = assert_ready(state).at(state.epoch + 1)
+    Rules 2 on: the step starts from the value the next epoch would have (a governance change
+    executed at this close included), so a controller moves a parameter governance set instead of
+    overwriting it; the controller's own bounds still hold. Rules 1: from the closing epoch's value."""
+    p = assert_ready(state).at(state.epoch + 1) if rules_since(state.params, 2) else state.params
     record: dict[str, Any] = {}
     changes: dict[str, int] = {}
     for name in sorted(state.controllers):

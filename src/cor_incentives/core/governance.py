@@ -130,6 +130,10 @@ def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]
         if isinstance(eff, bool) or not isinstance(eff, int) or eff <= state.epoch:
             raise InvalidInput(f"effective_epoch must be a later epoch than {state.epoch}", code="invalid_proposal")
         state.params.replace(**changes)  # raises parameter_out_of_bounds etc.
+        if "rule_version" in changes and changes["rule_version"] < state.params.rule_version:
+            raise InvalidInput(
+                f"rule versions only go up: {state.params.rule_version} is in force", code="rule_version_downgrade", name="rule_version"
+            )
         return {"changes": dict(changes), "effective_epoch": eff}
     if kind == "treasury_spend":
         to, amount = parse_address(body.get("to", "")), _positive(body)

@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import InvalidInput, shown
+from .rules import LATEST as LATEST_RULES
 from .streams import EmissionStream
 from .units import BPS, COR, PPB, is_amount
 
@@ -63,6 +64,14 @@ JAIL_OFFENCES = ("commit_mismatch", "equivocation")
 class Params:
     """The parameter set in force. Defaults are the devnet's; governance may change any of them."""
 
+    # --- the rules ---
+    rule_version: int = _p(
+        1,
+        1,
+        LATEST_RULES,
+        "the consensus rules in force (core/rules.py); a genesis without it runs 1, a new genesis names the latest; only goes up",
+        "1: the rules every log without it was recorded under",
+    )
     # --- time ---
     epoch_length_ticks: int = _p(100, 1, 10**6, "ticks per epoch")
     # --- staking (docs/design.md §7) ---

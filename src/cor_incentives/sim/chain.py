@@ -15,6 +15,7 @@ from typing import Any
 from ..app.beacon import hash_chain, next_value
 from ..core.apply import Applied, apply, conservation_holds
 from ..core.events import Command, Event, make_event
+from ..core.rules import LATEST as LATEST_RULES
 from ..core.state import State
 
 CHAIN_ID = "cor-sim"
@@ -55,7 +56,7 @@ class SimChain:
         body: dict[str, Any] = {
             "chain_id": CHAIN_ID,
             "oracle": ORACLE,
-            "params": dict(params),
+            "params": {"rule_version": LATEST_RULES, **params},
             "allocations": {k: str(v) for k, v in sorted(allocations.items())},
         }
         if beacon:  # the current rules; without it, the first ones (draws seeded by the log head)

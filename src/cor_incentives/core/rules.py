@@ -1,0 +1,31 @@
+"""Rule versions: every consensus rule that changed after launch, by number (docs/design.md §3).
+
+A network's rules are a parameter, ``rule_version``, versioned by epoch like every other
+(``ParamHistory``): the genesis names the version it starts with, and a passed ``param_change``
+proposal activates a later one from its ``effective_epoch``. Both are in the log, so replay runs
+every event under the rules in force at its epoch, and a log recorded under version 1 replays the
+same after version 2 is activated. A genesis without ``rule_version`` runs version 1; a new genesis
+(``app/genesis.py``, the simulator, the test chains) names ``LATEST``. Versions only go up.
+
+To change a consensus rule: add a version here saying what changed, and branch on
+``rules_since(p, N)`` where the rule is applied (keep the old branch: old logs replay on it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .params import Params
+
+RULE_VERSIONS: dict[int, str] = {
+    1: "the rules at the start of milestone 2",
+    2: "controllers step from the value the next epoch would have, so a governance change of the same parameter "
+    "executed at that close is moved from, not overwritten (1: from the closing epoch's value)",
+}
+LATEST = max(RULE_VERSIONS)
+
+
+def rules_since(p: Params, version: int) -> bool:
+    """Whether the rules of ``version`` (or a later one) are in force under the parameters ``p``."""
+    return p.rule_version >= version
