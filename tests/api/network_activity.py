@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
-from support.network import COR, by_address, draw, make_network, run_commit_reveal, sha
+from support.network import COR, draw, make_network, run_commit_reveal, run_reports, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
 OUTPUTS = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
@@ -51,8 +51,7 @@ def settle_task(eng: Engine, keys: dict, tid: int) -> None:
     miners = [a.miner for a in task.miners]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, OUTPUTS)), tokens={m: 9 for m in miners})
     reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in zip(miners, DISTANCES_PPB, QUALITY_PPB)]
-    for v in list(eng.state.tasks[tid].validators):
-        eng.submit_as(by_address(keys)[v], "task.validate", {"task": tid, "reports": reports})
+    run_reports(eng, keys, tid, lambda v: reports)
 
 
 def bounties_enabled() -> bool:

@@ -5,7 +5,7 @@ import pytest
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.verify import verify_store
 from cor_incentives.nodes.validator import evaluate_outputs
-from support.network import by_address, draw, make_network, run_commit_reveal, sha
+from support.network import by_address, draw, make_network, run_commit_reveal, run_reports, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
 HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
@@ -42,8 +42,7 @@ def validate(eng, keys, tid):
     outputs = {a.miner: eng.store.get_blob(a.output_hash).decode() for a in task.miners if a.reveal_tick is not None and not a.mismatch}
     prompt = eng.store.get_blob(task.prompt_hash).decode()
     reports = evaluate_outputs(prompt, outputs, task.max_output_tokens)
-    for v in list(task.validators):
-        eng.submit_as(by_address(keys)[v], "task.validate", {"task": tid, "reports": reports})
+    run_reports(eng, keys, tid, lambda v: reports)
 
 
 def test_three_honest_one_garbage(net):

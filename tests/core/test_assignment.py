@@ -66,11 +66,11 @@ def test_validators_are_drawn_after_the_last_reveal_whatever_the_revealer_sends_
         c.submit(last, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt", "output_tokens": 20})
         assert task.state == "COMMITTED" and task.validators == []
         with pytest.raises(EngineError) as e:
-            c.submit(addr("v0"), "task.validate", {"task": tid, "reports": []})
+            c.submit(addr("v0"), "task.report_commit", {"task": tid, "commit": _h("report")})
         assert e.value.code == "not_assigned"
         tick(c)
-        assert len(task.validators) == 3
-        assert task.validators == draw(c.state, "validator", 3, beacon.randomness(value(c), "task:validators", tid))
+        assert len(task.validators) == task.validators_wanted == c.state.params.validators_per_task
+        assert task.validators == draw(c.state, "validator", task.validators_wanted, beacon.randomness(value(c), "task:validators", tid))
         drawn.append(task.validators)
         validate_all(c, tid, lambda v, m: (0, 900_000_000))
         assert task.state == "SETTLED"

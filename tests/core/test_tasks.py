@@ -4,7 +4,7 @@ import pytest
 
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.tasks import commitment
-from support.market import COR, MODEL, addr, commit_reveal, h, market, network, submit, validate_all
+from support.market import COR, MODEL, addr, commit_reveal, draw_now, h, market, network, submit, validate_all
 
 
 def session_balance(c):
@@ -19,7 +19,7 @@ def test_honest_task_settles_and_splits():
     assert task.state == "PREPARED" and len(task.miners) == 3
     assert c.balance(f"escrow:task:{tid}") == task.escrowed
     commit_reveal(c, tid, {a.miner: "Paris" for a in task.miners})
-    assert task.state == "COMMITTED" and len(task.validators) == 3
+    assert task.state == "COMMITTED" and len(task.validators) == 3  # validators_per_task 5, only 3 exist
     validate_all(c, tid, lambda v, m: (0, 900_000_000))
     assert task.state == "SETTLED"
     assert c.balance(f"escrow:task:{tid}") == 0
@@ -203,15 +203,20 @@ def test_deviating_validator_is_counted_then_slashed():
     assert any(s.offence == "validator_deviation" and s.node == liar for s in c.state.slashes)
 
 
-def test_quality_over_report_is_clipped_not_rewarded():
-    c = market(n_miners=3)
+def test_quality_over_report_costs_as_much_as_under_report():
+    c = market(n_miners=3, beacon=True)  # the validators' commit-reveal rules
     tid = submit(c)
+    draw_now(c, tid)
     task = c.state.tasks[tid]
     commit_reveal(c, tid, {a.miner: "Paris" for a in task.miners})
-    generous = sorted(task.validators)[0]
-    validate_all(c, tid, lambda v, m: (0, 1_000_000_000) if v == generous else (0, 800_000_000))
-    assert task.agreement_ppb[generous] == 1_000_000_000  # above consensus counts only up to it
-    assert all(a.quality_ppb == 800_000_000 for a in task.miners)  # the median ignores the outlier
+    draw_now(c, tid)
+    generous, stingy, fair = sorted(task.validators)
+    quality = {generous: 850_000_000, stingy: 750_000_000, fair: 800_000_000}
+    validate_all(c, tid, lambda v, m: (0, quality[v]))
+    assert all(a.quality_ppb == 800_000_000 for a in task.miners)  # the median
+    # deviation 0.05 / 2 = 0.025 each way; score = 1 − (0.025 / 0.1)² = 0.9375
+    assert task.agreement_ppb[generous] == task.agreement_ppb[stingy] == 937_500_000
+    assert task.agreement_ppb[fair] == 1_000_000_000
 
 
 def test_pps_inclusion_is_proportional_and_split_neutral():

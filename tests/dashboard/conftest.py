@@ -23,7 +23,7 @@ import uvicorn
 
 from api.network_activity import OUTPUTS, build, submit_task
 from cor_incentives.api.app import create_app
-from support.network import COR, by_address, run_commit_reveal
+from support.network import COR, run_commit_reveal, run_reports
 from support.services import chromium_launch_kwargs, free_tcp_port
 
 EPOCHS = 4  # closed after epoch 2
@@ -51,8 +51,7 @@ def settle_scored(eng, keys, tid: int, step: int) -> None:
                 "quality_ppb": 200_000_000 if bad else 950_000_000 - 40_000_000 * ((i * 2 + step) % 5),
             }
         )
-    for v in list(eng.state.tasks[tid].validators):
-        eng.submit_as(by_address(keys)[v], "task.validate", {"task": tid, "reports": reports})
+    run_reports(eng, keys, tid, lambda v: reports)
 
 
 def build_busy(directory: Path) -> SimpleNamespace:

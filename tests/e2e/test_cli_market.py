@@ -5,6 +5,7 @@ from cor_incentives.app.keys import Keystore
 from cor_incentives.core.tasks import commitment
 from support.cli import j
 from support.network import sha
+from support.reports import report_rounds
 
 
 def test_quote_session_task_show_and_bad_input(cli, tmp_path):
@@ -112,12 +113,11 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     for a in task.miners:
         eng.submit_as(ks[a.miner], "task.reveal", {"task": task.id, "output_hash": sha("Red."), "salt": "s", "output_tokens": 2})
     eng.submit_as(next(k for k in ks.values() if k.address == eng.state.oracle), "tick", {})  # draws the validators
-    for v in eng.state.tasks[task.id].validators:
-        eng.submit_as(
-            ks[v],
-            "task.validate",
-            {"task": task.id, "reports": [{"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000} for a in task.miners]},
-        )
+    report_rounds(
+        lambda v, kind, body: eng.submit_as(ks[v], kind, body),
+        lambda: eng.state.tasks[task.id],
+        lambda v: [{"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000} for a in task.miners],
+    )
     shown = j(cli("task", "show", str(t["task"]), "--json"))
     assert shown["state"] == "SETTLED" and all(m["in_consensus"] and m["paid"] != "0" for m in shown["miners"])
     assert float(shown["charged"]) < float(shown["escrowed"])

@@ -1,6 +1,6 @@
 """Random task traffic on the core: every path (settle, fail, cancel, mismatch, deadlines, network
-tasks) keeps conservation after every event, escrows never go negative, closed tasks hold no escrow,
-and replay reproduces the state exactly."""
+tasks, validators' commit-reveal, escalations, canaries opened or not) keeps conservation after every
+event, escrows never go negative, closed tasks hold no escrow, and replay reproduces the state exactly."""
 
 import os
 
@@ -11,7 +11,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.tasks import commitment
+from cor_incentives.core.validation import canary_commitment, report_commitment
 from support.market import MODEL, h, market
+from support.reports import report_rounds
 
 STEPS = int(os.environ.get("COR_TASK_STEPS", "60"))
 EXAMPLES = int(os.environ.get("COR_TASK_EXAMPLES", "60"))
@@ -23,9 +25,19 @@ class TaskMachine(RuleBasedStateMachine):
         super().__init__()
         self.c = market(
             n_miners=5,
-            n_validators=3,
-            params={"redundancy": 3, "epoch_length_ticks": 12, "missed_deadline_threshold": 2, "poi_divergence_threshold": 2},
+            n_validators=5,
+            params={
+                "redundancy": 3,
+                "validators_per_task": 2,
+                "min_validators_per_task": 2,
+                "escalation_rounds_max": 2,
+                "epoch_length_ticks": 12,
+                "missed_deadline_threshold": 2,
+                "poi_divergence_threshold": 2,
+            },
         )
+        self.canaries = {}  # task -> (planted output hash or None, salt)
+        self.report_plans = {}  # (task, validator) -> the reports it committed to
 
     def _try(self, actor, kind, body):
         before = self.c.state.to_dict()
@@ -46,13 +58,15 @@ class TaskMachine(RuleBasedStateMachine):
             {"session": 1, "model": MODEL, "prompt_hash": h("p"), "prompt_bytes": 20, "input_tokens": inp, "max_output_tokens": max_out},
         )
 
-    @rule()
-    def network(self):
-        self._try(
-            self.c.state.oracle,
-            "task.network",
-            {"model": MODEL, "prompt_hash": h("n"), "prompt_bytes": 9, "input_tokens": 9, "max_output_tokens": 50},
-        )
+    @rule(planted=st.sampled_from([None, *OUTPUTS]), with_canary=st.booleans())
+    def network(self, planted, with_canary):
+        body = {"model": MODEL, "prompt_hash": h("n"), "prompt_bytes": 9, "input_tokens": 9, "max_output_tokens": 50}
+        tid = self.c.state.next_id
+        if with_canary:
+            body["canary"] = canary_commitment(h("n"), h(planted) if planted is not None else None, f"c{tid}")
+        self._try(self.c.state.oracle, "task.network", body)
+        if with_canary and tid in self.c.state.tasks:
+            self.canaries[tid] = (h(planted) if planted is not None else None, f"c{tid}")
 
     @rule(i=st.integers(0, 20), j=st.integers(0, 5), out=st.sampled_from(OUTPUTS))
     def precommit(self, i, j, out):
@@ -68,14 +82,36 @@ class TaskMachine(RuleBasedStateMachine):
             m = t.miners[j % len(t.miners)].miner
             self._try(m, "task.reveal", {"task": t.id, "output_hash": h(out), "salt": "s", "output_tokens": tokens})
 
+    def _reports(self, t, d, q):
+        miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
+        return [{"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q} for k, m in enumerate(miners)]
+
     @rule(i=st.integers(0, 20), j=st.integers(0, 5), d=st.integers(0, 2 * 10**9), q=st.integers(0, 10**9))
-    def validate(self, i, j, d, q):
+    def report_commit(self, i, j, d, q):
         t = self._open(i)
         if t and t.validators:
             v = t.validators[j % len(t.validators)]
-            miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
-            reports = [{"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q} for k, m in enumerate(miners)]
-            self._try(v, "task.validate", {"task": t.id, "reports": reports})
+            reports = self._reports(t, d, q)
+            self.report_plans[(t.id, v)] = reports
+            self._try(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, "rs")})
+
+    @rule(i=st.integers(0, 20), j=st.integers(0, 5), wrong=st.sampled_from([False] * 4 + [True]))
+    def report_reveal(self, i, j, wrong):
+        t = self._open(i)
+        if t and t.validators:
+            v = t.validators[j % len(t.validators)]
+            reports = self.report_plans.get((t.id, v)) or self._reports(t, 1, 1)
+            self._try(v, "task.validate", {"task": t.id, "reports": reports, "salt": "wrong" if wrong else "rs"})
+
+    @rule(i=st.integers(0, 20), wrong=st.sampled_from([False] * 4 + [True]))
+    def open_canary(self, i, wrong):
+        t = self._open(i)
+        if t and t.id in self.canaries:
+            planted, salt = self.canaries[t.id]
+            body = {"task": t.id, "salt": salt + ("x" if wrong else "")}
+            if planted is not None:
+                body["planted"] = planted
+            self._try(self.c.state.oracle, "task.canary", body)
 
     @rule(
         i=st.integers(0, 20),
@@ -97,15 +133,21 @@ class TaskMachine(RuleBasedStateMachine):
         for k, a in enumerate(t.miners):
             shown = h(outs[k] + "!") if lie[k] else h(outs[k])
             self._try(a.miner, "task.reveal", {"task": t.id, "output_hash": shown, "salt": "s", "output_tokens": tokens})
-        for j, v in enumerate(list(t.validators)):
+        miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
+
+        def reports_for(v):
+            j = sorted(t.validators).index(v)
             if lazy_validator and j == 0:
-                continue
-            miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
-            reports = [
+                return None
+            return [
                 {"miner": m, "poi_distance_ppb": 900_000_000 if far[k % 5] else 20_000_000, "quality_ppb": (q + 7919 * j) % (10**9 + 1)}
                 for k, m in enumerate(miners)
             ]
-            self._try(v, "task.validate", {"task": t.id, "reports": reports})
+
+        report_rounds(self._try, lambda: self.c.state.tasks[t.id], reports_for)
+        if t.state == "AUDITING" and t.id in self.canaries:
+            planted, salt = self.canaries[t.id]
+            self._try(self.c.state.oracle, "task.canary", {"task": t.id, "salt": salt, **({"planted": planted} if planted else {})})
 
     @rule(i=st.integers(0, 20))
     def cancel(self, i):

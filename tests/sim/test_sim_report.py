@@ -1,10 +1,11 @@
 """`simulate` over every built-in scenario (2 epochs, 2 seeds): structure, books, checks, files, determinism.
 
 Which incentive checks the design meets at the defaults (asserted to pass): honest participation pays,
-honest ≥ 3 × lazy per task, garbage / mismatched / offline miners lose money, echo validators earn
-(slightly) less; splitting stake pays at most 2 % (or is flagged with its cause). Which it does not (asserted to
-be flagged, with the numbers that show it): token inflation pays, a 30 % or 49 % validator coalition moves
-honest pay by more than 5 %, and copier miners profit on a long-running idle network.
+honest ≥ 3 × lazy per task, garbage / mismatched / offline miners lose money, validators that report a
+constant guess earn less. Which it does not (asserted to be flagged, with the numbers that show it): token
+inflation pays, splitting stake over sybil nodes pays, and copier miners profit on a long-running idle
+network. (Echo validators, validators that report "perfect" for everything and a 49 % validator
+coalition are attack families: tests/sim/test_sim_validators.py.)
 """
 
 import json
@@ -22,6 +23,7 @@ MEETS = (
     "garbage_loses",
     "mismatched_loses",
     "offline_unpaid",
+    "copier_validators_earn_less",
     "double_claim_pays_once",
 )
 # echo_validators_earn_less: only validations of network tasks earn emission, so at 2 epochs × 2 seeds the echo
@@ -95,7 +97,7 @@ def verdict_matches_numbers(check_id, r):
     if check_id == "inflation_unprofitable":
         return m["gain_per_unit_of_true_work"] <= 0.02
     if check_id.endswith("validators_earn_less"):
-        x = m["copier" if check_id.startswith("copier") else "echo"]
+        x = m["copier"]
         return d(x["work_earnings_per_node"]) < d(m["honest"]["work_earnings_per_node"]) and d(x["net_per_node"]) < d(m["honest"]["net_per_node"])
     if check_id == "collusion_below_half":
         return m["max_abs_rate_change"] <= 0.05
@@ -146,16 +148,10 @@ def test_checks_the_design_fails_are_flagged_with_numbers(report):
     assert sybil["measured"]["income_change"] < 0.15
     assert sybil["passed"] or "Sampford" in sybil["fix"]
     assert sybil["passed"] == (sybil["measured"]["income_change"] <= 0.02)
-    c30 = by_id(report, "collusion_below_half", "colluding_validators_30")
-    assert not c30["passed"] and c30["measured"]["max_abs_rate_change"] > 0.05
-    c49 = by_id(report, "collusion_below_half", "colluding_validators_49")
-    assert not c49["passed"] and not c49["harm_only_passed"]
-    assert c49["measured"]["max_drop"] < -0.2 and c49["measured"]["captured_task_share"] > 0.2
-    # work is paid at a rate, not as shares of a fixed pot: the favoured miner no longer takes what the coalition
-    # denies honest miners (its payout more than doubled before; −52 % at 2 epochs × 2 seeds now, its tasks fail)
-    assert c49["measured"]["coalition"]["favoured_change"] < 0.5
-    every_validator = next(r for r in c49["remedies"] if r["params"] == {"validators_per_task": 10})
-    assert every_validator["measured"]["captured_task_share"] == 0  # with every validator on every task the coalition never decides
+    for name in ("colluding_validators_10", "colluding_validators_30"):
+        c = by_id(report, "collusion_below_half", name)
+        assert c["passed"] == (c["measured"]["max_abs_rate_change"] <= 0.05)
+        assert c["passed"] or c["fix"]
 
 
 def test_copier_miners_profit_on_a_long_idle_network():

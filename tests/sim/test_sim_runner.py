@@ -12,7 +12,7 @@ def small(name, **kw):
 
 
 def test_every_event_conserves_supply_and_statements_reconcile():
-    for name in ("mismatched_reveal", "offline_miners", "colluding_validators_49"):
+    for name in ("mismatched_reveal", "offline_miners", "colluding_validators_30"):
         r = run(small(name), 1, check_each_event=True)
         assert not r.conservation_errors and not r.reconcile_errors, name
         assert len(r.epochs) == 2 and r.events > 100

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from cor_incentives.core.tasks import commitment
 from support.chain import Chain, addr
+from support.reports import report_rounds
 
 MODEL = "smollm2-135m"
 COR = 10**18
@@ -78,18 +79,28 @@ def commit_reveal(c: Chain, tid: int, outputs: dict[str, str], tokens: int = 20,
         c.submit(miner, "task.reveal", {"task": tid, "output_hash": shown, "salt": "salt", "output_tokens": tokens})
 
 
+def draw_now(c: Chain, tid: int) -> None:
+    """With a beacon: the tick whose value draws a task's miners (CREATED) or its validators (COMMITTED, none drawn for the round)."""
+    task = c.state.tasks[tid]
+    if c.state.beacon is not None and (task.state == "CREATED" or (task.state == "COMMITTED" and not task.drawn_in(task.round))):
+        c.oracle("tick", {"ticks": 1})
+
+
 def validate_all(c: Chain, tid: int, judge: Callable[[str, str], tuple[int, int]]) -> None:
-    """Every assigned validator reports judge(validator, miner) -> (distance_ppb, quality_ppb)."""
+    """Every drawn validator commits to, then reveals, judge(validator, miner) -> (distance_ppb, quality_ppb), each round."""
     task = c.state.tasks[tid]
     miners = [a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch]
-    for v in list(task.validators):
-        if c.state.tasks[tid].state != "COMMITTED":
-            break
-        c.submit(
-            v,
-            "task.validate",
-            {"task": tid, "reports": [{"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} for m in miners]},
+    while True:
+        report_rounds(
+            c.submit,
+            lambda: c.state.tasks[tid],
+            lambda v: [{"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} for m in miners],
+            first_rules=c.state.beacon is None,
         )
+        task = c.state.tasks[tid]
+        if c.state.beacon is None or task.state != "COMMITTED" or task.drawn_in(task.round):
+            return
+        draw_now(c, tid)  # an escalation: its validators are drawn by the next tick
 
 
-__all__ = ["market", "submit", "network", "commit_reveal", "validate_all", "addr", "h", "MODEL", "COR"]
+__all__ = ["market", "submit", "network", "commit_reveal", "draw_now", "validate_all", "addr", "h", "MODEL", "COR"]

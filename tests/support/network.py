@@ -10,6 +10,7 @@ from cor_incentives.app.engine import Engine
 from cor_incentives.app.genesis import DEVNET, check_genesis_spec, genesis_body
 from cor_incentives.app.keys import Keystore
 from cor_incentives.core.tasks import commitment
+from support.reports import report_rounds
 
 COR = 10**18
 
@@ -65,4 +66,21 @@ def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str]
             {"task": tid, "output_hash": sha(text), "salt": "pepper", "output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))},
         )
     if eng.state.tasks[tid].state == "COMMITTED" and not eng.state.tasks[tid].validators:
+        draw(eng, keys)
+
+
+def run_reports(eng: Engine, keys: dict, tid: int, reports_for) -> None:
+    """Every drawn validator (by address) commits to, then reveals, ``reports_for(validator)``, each round;
+    an escalation's validators are drawn by the next tick (with a beacon)."""
+    addr_key = by_address(keys)
+    while True:
+        report_rounds(
+            lambda v, kind, body: eng.submit_as(addr_key[v], kind, body),
+            lambda: eng.state.tasks[tid],
+            reports_for,
+            first_rules=eng.state.beacon is None,
+        )
+        task = eng.state.tasks[tid]
+        if task.state != "COMMITTED" or task.drawn_in(task.round) or eng.state.beacon is None:
+            return
         draw(eng, keys)

@@ -16,7 +16,7 @@ from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.views import proof
 from cor_incentives.core.tasks import commitment
-from support.network import COR, by_address, draw, make_network, run_commit_reveal, sha
+from support.network import COR, by_address, draw, make_network, run_commit_reveal, run_reports, sha
 
 PROMPTS = ["What is the capital of France? Answer in one sentence.", "Nenne die Hauptstadt Österreichs — kurz."]
 HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", "Paris — la capitale de la France.", "It is Paris."]
@@ -59,11 +59,7 @@ def submit_task(eng: Engine, keys: dict, prompt: str, max_out: int = 48) -> int:
 
 
 def validate(eng: Engine, keys: dict, tid: int, garbage: set[str]) -> None:
-    k = by_address(keys)
-    for v in list(eng.state.tasks[tid].validators):
-        if eng.state.tasks[tid].state != "COMMITTED":
-            break
-        eng.submit_as(k[v], "task.validate", {"task": tid, "reports": scripted_reports(eng.state.tasks[tid], garbage, v)})
+    run_reports(eng, keys, tid, lambda v: scripted_reports(eng.state.tasks[tid], garbage, v))
 
 
 def settle_honest_task(eng: Engine, keys: dict, prompt: str, with_garbage: bool) -> int:

@@ -15,7 +15,19 @@ router = APIRouter(tags=["market"])
 MAX_ID = 2**53 - 1
 # the core's TaskState (tests/test_names.py checks they are equal) plus "open", spelled out for the OpenAPI schema
 TaskStateFilter = Literal[
-    "open", "REQUESTED", "CREATED", "PREPARED", "STARTED", "PRECOMMITTED", "COMMITTED", "VALIDATED", "SETTLED", "CANCELLED", "FAILED"
+    "open",
+    "REQUESTED",
+    "CREATED",
+    "PREPARED",
+    "STARTED",
+    "PRECOMMITTED",
+    "COMMITTED",
+    "REPORTING",
+    "AUDITING",
+    "VALIDATED",
+    "SETTLED",
+    "CANCELLED",
+    "FAILED",
 ]
 
 
@@ -30,7 +42,9 @@ TaskStateFilter = Literal[
 )
 def tasks(
     svc: Service,
-    state: TaskStateFilter | None = Query(None, description="Only tasks in this state; `open`: PREPARED, STARTED, PRECOMMITTED or COMMITTED."),
+    state: TaskStateFilter | None = Query(
+        None, description="Only tasks in this state; `open`: PREPARED, STARTED, PRECOMMITTED, COMMITTED, REPORTING or AUDITING."
+    ),
     assigned: str | None = Query(None, pattern=ADDRESS_PATTERN, description="Only tasks with this address among their miners or validators."),
     kind: Literal["user", "network"] | None = Query(None, description="Only user tasks or only network tasks."),
     limit: int = Query(100, ge=1, le=MAX_TASKS_PER_PAGE, description="At most this many tasks."),

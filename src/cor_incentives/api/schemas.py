@@ -348,6 +348,7 @@ class TaskMinerOut(Out):
     poi_distance_ppb: int | None = Field(..., description="Stake-weighted median PoI distance to the medoid (ppb).")
     quality_ppb: int | None = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
     in_consensus: bool
+    planted: bool = Field(..., description="The oracle's planted output of a canary: out of consensus, pay and offences.")
     paid: str
     paid_units: str | None = None
     reveal_tick: int | None = Field(None, description="Tick of the reveal.")
@@ -361,8 +362,11 @@ class TaskReportOut(Out):
 
 class TaskValidatorOut(Out):
     validator: str
-    reported: bool
+    round: int = Field(..., description="The validation round that drew it: 0, then 1, 2… for escalations.")
+    committed: bool = Field(..., description="It committed to its reports (task.report_commit).")
+    reported: bool = Field(..., description="It revealed its reports (task.validate); they are public from then on.")
     agreement_ppb: int | None = Field(..., description="Closeness of this validator's reports to the consensus (ppb).")
+    canary_failed: bool = Field(..., description="Its report let a canary's planted output pass.")
     reports: dict[str, TaskReportOut] = Field(..., description="Miner → what this validator reported.")
 
 
@@ -370,7 +374,9 @@ class TaskOut(Out):
     id: int
     kind: str = Field(..., description="user or network.")
     state: str = Field(
-        ..., description="CREATED (miners not drawn yet), PREPARED, STARTED, PRECOMMITTED, COMMITTED, VALIDATED, SETTLED, CANCELLED or FAILED."
+        ...,
+        description="CREATED (miners not drawn yet), PREPARED, STARTED, PRECOMMITTED, COMMITTED, REPORTING, AUDITING, VALIDATED, SETTLED, "
+        "CANCELLED or FAILED.",
     )
     failure: str | None
     user: str | None
@@ -394,7 +400,11 @@ class TaskOut(Out):
     refunded_units: str
     split: dict[str, str] = Field(..., description="Fee split by recipient class, COR.")
     miners: list[TaskMinerOut]
+    round: int = Field(..., description="The validation round in progress or last run (escalations draw more validators).")
     validators: list[TaskValidatorOut]
+    canary: str | None = Field(
+        ..., description="A network task's canary, once the oracle opened its commitment: none, planted or void (its output was not revealed)."
+    )
 
 
 class TasksOut(Out):

@@ -477,6 +477,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
                 "poi_distance_ppb": a.distance_ppb,
                 "quality_ppb": a.quality_ppb,
                 "in_consensus": a.in_consensus,
+                "planted": a.planted,
                 "paid": format_cor(a.paid),
                 "paid_units": str(a.paid),
                 "reveal_tick": a.reveal_tick,
@@ -484,15 +485,20 @@ def task(state: State, t: Any) -> dict[str, Any]:
             }
             for a in t.miners
         ],
+        "round": t.round,
         "validators": [
             {
                 "validator": v,
+                "round": t.validator_round.get(v, 0),
+                "committed": v in t.report_commits,
                 "reported": v in t.reports,
                 "agreement_ppb": t.agreement_ppb.get(v),
+                "canary_failed": v in t.canary_failed,
                 "reports": {m: {"poi_distance_ppb": r[0], "quality_ppb": r[1]} for m, r in t.reports.get(v, {}).items()},
             }
             for v in t.validators
         ],
+        "canary": t.canary,
     }
 
 

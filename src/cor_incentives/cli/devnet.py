@@ -210,6 +210,9 @@ def devnet(
         "--miner-temperature",
         help="Sampling temperature of every model-running miner, each with its own seed (0: greedy decoding).",
     ),
+    canary_rate: float = typer.Option(
+        0.25, "--canary-rate", min=0.0, max=1.0, help="Share of network tasks the oracle makes canaries (a planted garbage output)."
+    ),
 ) -> None:
     """A whole local network: the API, node agents as processes, an oracle clock; N epochs, then the results."""
     config = DevnetConfig(
@@ -235,6 +238,7 @@ def devnet(
         params=_params(param),
         llama_threads=llama_threads,
         miner_temperature=miner_temperature,
+        canary_rate=canary_rate,
     )
     signal.signal(signal.SIGTERM, _interrupt)  # stop the agents and the API on SIGTERM as on Ctrl-C
     interactive = err_console.is_terminal and not as_json

@@ -44,7 +44,7 @@ from .governance import process_governance_tallies, process_propose, process_vot
 from .journal import journal
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
-from .params import ParamHistory, params_from_dict
+from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
 from .records import Checkpoint, EarningItem
 from .sampling import SelectionIndex
 from .selection import check_index
@@ -63,10 +63,12 @@ from .staking import (
 from .state import State, assert_ready
 from .streams import Stream
 from .tasks import (
+    process_task_canary,
     process_task_cancel,
     process_task_deadlines,
     process_task_network,
     process_task_precommit,
+    process_task_report_commit,
     process_task_reveal,
     process_task_submit,
     process_task_validate,
@@ -96,7 +98,8 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
     """``genesis``: parameters, oracle, and the initial allocation of the whole supply."""
     if state.params_history is not None:
         raise Conflict("the network already has a genesis", code="genesis_exists")
-    params = params_from_dict(body.get("params", {}))
+    first_rules = body.get("beacon") is None  # a network without a beacon keeps the first rules' defaults
+    params = params_from_dict({**(FIRST_RULES_DEFAULTS if first_rules else {}), **body.get("params", {})})
     oracle = parse_address(body.get("oracle", ""))
     if oracle != actor:
         raise Unauthorized("genesis must be signed by its oracle", code="unauthorized_actor")
@@ -231,7 +234,9 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "task.cancel": (process_task_cancel, False),
     "task.precommit": (process_task_precommit, False),
     "task.reveal": (process_task_reveal, False),
+    "task.report_commit": (process_task_report_commit, False),
     "task.validate": (process_task_validate, False),
+    "task.canary": (process_task_canary, True),
     "reward.claim": (process_claim, False),
     "bridge.post": (process_bridge_post, True),
     "bridge.confirm": (process_bridge_confirm, True),

@@ -349,13 +349,21 @@ SCHEMAS: dict[str, Struct | Variant] = {
     "session.deposit": Struct({"session": Int(1, MAX_ID, code="invalid_session"), "amount": Amount()}),
     "session.close": Struct({"session": Int(1, MAX_ID, code="invalid_session")}),
     "task.submit": Struct({"session": Int(1, MAX_ID, code="invalid_session"), **TASK_INPUTS, "router": Opt(Address())}),
-    "task.network": Struct(TASK_INPUTS),
+    "task.network": Struct({**TASK_INPUTS, "canary": Opt(Hash())}),
     "task.cancel": Struct({"task": Int(1, MAX_ID, code="invalid_task")}),
     "task.precommit": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "commit": Hash()}),
     "task.reveal": Struct(
         {"task": Int(1, MAX_ID, code="invalid_task"), "output_hash": BlobRef(), "salt": Text(128, code="invalid_salt"), "output_tokens": TOKENS}
     ),
-    "task.validate": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "reports": ListOf(REPORT, 64, code="invalid_report")}),
+    "task.report_commit": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "commit": Hash()}),
+    "task.validate": Struct(
+        {
+            "task": Int(1, MAX_ID, code="invalid_task"),
+            "reports": ListOf(REPORT, 64, code="invalid_report"),
+            "salt": Opt(Text(128, code="invalid_salt")),  # required on networks with a beacon (commit-reveal); none on the first rules
+        }
+    ),
+    "task.canary": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "planted": Opt(Hash()), "salt": Text(128, code="invalid_salt")}),
     "reward.claim": Struct(
         {
             "address": Address(),

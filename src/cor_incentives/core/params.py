@@ -96,7 +96,7 @@ class Params:
     offence_window_epochs: int = _p(1, 1, 1_000, "epochs an offence counter looks back")
     # --- tasks (docs/design.md §4, §5) ---
     redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
-    validators_per_task: int = _p(3, 1, 32, "validators sampled per task")
+    validators_per_task: int = _p(5, 1, 32, "validators drawn per task in its first validation round")
     min_validators_per_task: int = _p(3, 1, 32, "fewest validators a session may ask for per task (networks with a beacon)")
     dedicated_session_fee_units: int = _p(
         10**17, 0, U256, "fee per reserved miner (to the treasury) when a dedicated session's miners are drawn (networks with a beacon; 0.1 COR)"
@@ -112,9 +112,27 @@ class Params:
     )
     consensus_min_quality_ppb: int = _p(300_000_000, 0, PPB, "median quality below which an output is not in consensus (PoUW INVALID)")
     validator_deviation_max_ppb: int = _p(200_000_000, 0, 2 * PPB, "report deviation counted as large")
+    dissent_bound_ppb: int = _p(
+        100_000_000,
+        0,
+        2 * PPB,
+        "a report further than this from the median of a miner's reports (distance or quality) dissents: "
+        "it is left out of the consensus value, and the task escalates",
+    )
+    escalation_rounds_max: int = _p(1, 0, 8, "validation rounds a task may add when reports dissent (each doubles its validators)")
+    escalation_max_validators: int = _p(32, 1, 64, "validators one task may have after its escalations")
+    agreement_tolerance_ppb: int = _p(
+        100_000_000, 1, 2 * PPB, "mean deviation from the consensus at which a report's agreement reaches 0 (agreement falls with its square)"
+    )
     precommit_deadline_ticks: int = _p(5, 1, 10_000, "ticks from preparation to the precommit deadline")
     reveal_deadline_ticks: int = _p(5, 1, 10_000, "ticks from the precommit deadline to the reveal deadline")
-    validation_deadline_ticks: int = _p(5, 1, 10_000, "ticks from the reveal deadline to the validation deadline")
+    validation_deadline_ticks: int = _p(5, 1, 10_000, "ticks validators have to commit their reports, from the draw of their round")
+    report_reveal_deadline_ticks: int = _p(
+        1, 1, 10_000, "ticks validators have to reveal their reports, from the end of the commits (they send what they computed already)"
+    )
+    canary_open_deadline_ticks: int = _p(
+        1, 1, 10_000, "ticks the oracle has to open a network task's canary commitment, from the end of the report reveals"
+    )
     max_prompt_bytes: int = _p(64_000, 1, 10**7, "largest prompt accepted")
     fee_split_bps: Mapping[str, int] = _split(FEE_SPLIT_DEFAULT, "how a task's fee is split")
     # --- reputation (docs/design.md §5) ---
@@ -145,11 +163,12 @@ class Params:
         "earns about half the budget)",
     )
     network_validation_rate_units: int = _p(
-        70 * COR,
+        42 * COR,
         0,
         U256,
         "emission per on-time validation of a network task at agreement 1.0 (times the reputation multiplier), "
-        "paid from the validators stream up to its budget (about half of it at `cor simulate`'s default load)",
+        "paid from the validators stream up to its budget (about half of it at `cor simulate`'s default load, 5 validators a task, "
+        "so that tasks escalated to twice their validators still fit)",
     )
     user_task_bonus_fee_bps: int = _p(
         300,
@@ -160,6 +179,9 @@ class Params:
     )
     min_precommit_rate_bps: int = _p(6_000, 0, BPS, "eligibility: precommit rate over the epoch's assignments", "Cortensor testnet rule: 60 %")
     min_score_bps: int = _p(5_000, 0, BPS, "eligibility: total score over the epoch's assignments", "Cortensor testnet rule: 50 %")
+    canary_failures_max: int = _p(
+        0, 0, 10_000, "canaries a validator may fail in an epoch and still earn from the validators stream (beyond: all its validations count 0)"
+    )
     reputation_multiplier_min_ppb: int = _p(
         500_000_000, 0, MAX_MULTIPLIER_PPB, "performance multiplier at reputation 0", "design: bounded multiplier [0.5, 1.5]"
     )
@@ -373,6 +395,12 @@ def _check_listing(name: str, v: Any, values: tuple[str, ...], max_entries: int)
             raise InvalidInput(f"{name}: {k!r} is not a model id", code="invalid_parameter", name=name)
         if x not in values:
             raise InvalidInput(f"{name}.{k} must be one of {', '.join(values)}, got {x!r}", code="invalid_parameter", name=name)
+
+
+FIRST_RULES_DEFAULTS: Mapping[str, int] = MappingProxyType({"validators_per_task": 3, "network_validation_rate_units": 70 * COR})
+"""Defaults that a network on the first rules (a genesis without a beacon) keeps, so that its logs replay
+as they were: the validators' commit-reveal, escalation and canaries came with the beacon rules, and
+with them 5 validators per task at a lower rate per validation."""
 
 
 def params_from_dict(data: Mapping[str, Any]) -> Params:

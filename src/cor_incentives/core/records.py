@@ -40,18 +40,30 @@ class TaskState(StrEnum):
     STARTED = "STARTED"
     PRECOMMITTED = "PRECOMMITTED"
     COMMITTED = "COMMITTED"
+    REPORTING = "REPORTING"
+    AUDITING = "AUDITING"
     VALIDATED = "VALIDATED"
     SETTLED = "SETTLED"
     CANCELLED = "CANCELLED"
     FAILED = "FAILED"
 
 
-OPEN_TASK_STATES = (TaskState.PREPARED, TaskState.STARTED, TaskState.PRECOMMITTED, TaskState.COMMITTED)
+OPEN_TASK_STATES = (
+    TaskState.PREPARED,
+    TaskState.STARTED,
+    TaskState.PRECOMMITTED,
+    TaskState.COMMITTED,
+    TaskState.REPORTING,
+    TaskState.AUDITING,
+)
 """A task in one of these has a deadline and counts against ``max_open_tasks``."""
 CLOSED_TASK_STATES = (TaskState.SETTLED, TaskState.FAILED, TaskState.CANCELLED)
 """Final: nothing moves a task out of these."""
 PRECOMMIT_WINDOW = (TaskState.PREPARED, TaskState.STARTED)
 """Miners may precommit while a task is in one of these."""
+VALIDATION_PHASES = (TaskState.COMMITTED, TaskState.REPORTING, TaskState.AUDITING)
+"""The outputs are in: validators commit (COMMITTED) and reveal (REPORTING) their reports, then the
+oracle opens a network task's canary commitment (AUDITING)."""
 
 
 class ProposalStatus(StrEnum):
@@ -211,6 +223,7 @@ class Assignment(Journaled):
     reveal_tick: int | None = None
     reveal_rank: int | None = None
     mismatch: bool = False
+    planted: bool = False  # the oracle's known-bad output of a canary (set when the oracle opens it)
     distance_ppb: int | None = None
     quality_ppb: int | None = None
     in_consensus: bool = False
@@ -240,11 +253,17 @@ class Task(Journaled):
     escrowed: int
     seed: str
     miners: list[Assignment]
-    validators: list[str] = field(default_factory=list)
-    reports: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # validator -> miner -> [distance, quality]
+    validators: list[str] = field(default_factory=list)  # every validator drawn, in the order drawn (all rounds)
+    validator_round: dict[str, int] = field(default_factory=dict)  # validator -> the round that drew it (0; 1.. for escalations)
+    round: int = 0  # the validation round in progress (0, then one more per escalation)
+    report_commits: dict[str, str] = field(default_factory=dict)  # validator -> commitment to its reports
+    reports: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # validator -> miner -> [distance, quality] (revealed)
     report_ticks: dict[str, int] = field(default_factory=dict)
     criteria: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # validator -> miner -> PoUW sub-scores
     agreement_ppb: dict[str, int] = field(default_factory=dict)
+    canary_commit: str | None = None  # network tasks: the oracle's commitment to its planted output (or to none)
+    canary: str | None = None  # once opened: "none", "void" (its output was not revealed) or "planted"
+    canary_failed: list[str] = field(default_factory=list)  # validators whose report let the planted output pass
     output_tokens: int | None = None
     charged: int = 0
     refunded: int = 0
@@ -254,6 +273,10 @@ class Task(Journaled):
 
     def assignment(self, miner: str) -> Assignment | None:
         return next((a for a in self.miners if a.miner == miner), None)
+
+    def drawn_in(self, round_: int) -> list[str]:
+        """The validators drawn in validation round ``round_``, in the order drawn."""
+        return [v for v in self.validators if self.validator_round.get(v, 0) == round_]
 
 
 @dataclass
@@ -283,6 +306,7 @@ class ValidationRow(Journaled):
     agreement_ppb: int
     on_time: bool
     kind: TaskKind = TaskKind.NETWORK  # only validations of network tasks earn emission
+    canary_failed: bool = False  # its report let a canary's planted output pass
 
 
 # --- statements and closed epochs (docs/design.md §6) ------------------------------------------

@@ -23,6 +23,9 @@ Marketplace stream
     Split among models by their useful usage in *network* tasks (units × quality in consensus): user
     tasks pay their models' owners a royalty from the fee, and usage anyone can buy for themselves
     earns no emission.
+    Before the validators stream, every row of a validator that failed more than
+    ``canary_failures_max`` canaries this epoch counts at agreement 0 (``canary_forfeits``).
+
 
 Staking APR (from ``pool:staking``)
     target_apr_bps by network age (months = epoch × 12 // epochs_per_year): 6000 for months 0–5,
@@ -39,7 +42,7 @@ Staking APR (from ``pool:staking``)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -252,9 +255,32 @@ def process_miner_rewards(state: State) -> None:
     _work_stream(state, MINER_STREAM, state.epoch_work)
 
 
+def canary_forfeits(state: State, rows: list[ValidationRow]) -> list[ValidationRow]:
+    """The epoch's validation rows with every row of a validator that failed more than ``canary_failures_max``
+    canaries counted at agreement 0 (it earns nothing from the validators stream this epoch); a
+    ``canary_forfeit`` statement line names the canaries it failed."""
+    failed: dict[str, list[int]] = {}
+    for r in rows:
+        if r.canary_failed:
+            failed.setdefault(r.node, []).append(r.task)
+    cap = state.params.canary_failures_max
+    out = {n for n, tasks in failed.items() if len(tasks) > cap}
+    for n in sorted(out):
+        state.earnings.append(
+            EarningItem(
+                n,
+                Stream.CANARY_FORFEIT,
+                0,
+                {"failed_canaries": failed[n], "canary_failures_max": cap, "validations_forfeited": sum(r.node == n for r in rows)},
+            )
+        )
+    return [replace(r, agreement_ppb=0) if r.node in out else r for r in rows]
+
+
 def process_validator_rewards(state: State) -> None:
-    """The validators stream: on-time, agreement-weighted validations of network tasks at the rate, under the budget."""
-    _work_stream(state, VALIDATOR_STREAM, state.epoch_validations)
+    """The validators stream: on-time, agreement-weighted validations of network tasks at the rate, under the budget
+    (after the canary forfeits)."""
+    _work_stream(state, VALIDATOR_STREAM, canary_forfeits(state, state.epoch_validations))
 
 
 def process_staking_apr(state: State) -> None:

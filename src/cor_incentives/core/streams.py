@@ -57,6 +57,8 @@ class Stream(StrEnum):
     TASK_PAYMENT = "task_payment"
     TASK_REFUND = "task_refund"
     DEDICATED_SESSION_FEE = "dedicated_session_fee"  # a dedicated session's miners are drawn
+    # a validator's canary failures forfeit its validators-stream reward for the epoch (a 0 line that says why)
+    CANARY_FORFEIT = "canary_forfeit"
     # slashes
     SLASH = "slash"
     SLASH_REPORTER_REWARD = "slash_reporter_reward"

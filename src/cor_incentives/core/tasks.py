@@ -1,6 +1,6 @@
 """Tasks: the Proof-of-Useful-Work state machine with commit-reveal (docs/design.md §4).
 
-    REQUESTED → CREATED → PREPARED → STARTED → PRECOMMITTED → COMMITTED → VALIDATED → SETTLED
+    REQUESTED → CREATED → PREPARED → STARTED → PRECOMMITTED → COMMITTED ⇄ REPORTING → (AUDITING) → VALIDATED → SETTLED
     exits: CANCELLED (by the user before any precommit), FAILED (deadline missed, no consensus)
 
 Messages
@@ -9,9 +9,10 @@ Messages
                                 the task waits in CREATED until the next tick, whose beacon value draws
                                 its miners (PREPARED). Without a beacon, miners are drawn at once from
                                 the log head (CREATED and PREPARED in one event).
-    ``task.network``   (oracle) {model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens}
+    ``task.network``   (oracle) {model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens, canary?}
                                 a network task: no escrow; earns network rewards. Miners are drawn like
                                 a user task's, by weight (without a beacon: idle miners first).
+                                ``canary`` = validation.canary_commitment(prompt_hash, planted output or none, salt).
     ``task.cancel``    (user)   {task}: the whole escrow returns. With a beacon, only while CREATED:
                                 once its miners are drawn a task runs (seeing who was drawn and
                                 cancelling would let a user redraw until its own miners serve it).
@@ -20,15 +21,31 @@ Messages
     ``task.reveal``    (miner)  {task, output_hash, salt, output_tokens}; a mismatch is ``commit_mismatch``.
                                 When the reveals are in, validators are drawn: with a beacon, by the
                                 next tick's value (the task is COMMITTED with no validators until then).
-    ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb, criteria?}, ...]}
-                                (criteria: the PoUW sub-scores in ppb, kept so statements can explain them).
+    ``task.report_commit`` (validator) {task, commit}  commit = validation.report_commitment(task, validator, reports, salt).
+    ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb, criteria?}, ...], salt}
+                                reveals the committed reports (criteria: the PoUW sub-scores in ppb, kept
+                                so statements can explain them); reports that do not match are refused.
+    ``task.canary``    (oracle) {task, planted?, salt} opens a network task's canary commitment.
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
     A drawn task's deadline counts from its draw.
 
-Who is assigned: ``selection``. Consensus over the validators' reports: ``validation``.
+The validation phase
+    COMMITTED    the validators of the current round commit to their reports (``validation_deadline_ticks``);
+    REPORTING    ... and reveal them (``report_reveal_deadline_ticks``). Then, over every report revealed
+                 so far: a *disputed* task (a report further than ``dissent_bound_ppb`` from a median)
+                 with escalation rounds left draws as many more validators as it has (up to
+                 ``escalation_max_validators``; with a beacon, by the next tick's value) and goes
+                 back to COMMITTED for them;
+    AUDITING     a network task with a canary commitment waits for the oracle to open it
+                 (``canary_open_deadline_ticks``; unopened, the task settles as no canary). A planted
+                 output is left out of consensus, pay and offences; each validator whose report let it
+                 pass fails the canary (agreement 0 for the task, a ``validator_deviation`` count, and
+                 the validators stream's canary gate at epoch close).
+
+Who is assigned: ``selection``. Consensus, dissent, agreement and canaries: ``validation``.
 
 Outcome (in the event that completes validation)
-    in consensus: median PoI distance ≤ poi_max_distance_ppb and median quality ≥ consensus_min_quality_ppb.
+    in consensus: consensus distance ≤ poi_max_distance_ppb and consensus quality ≥ consensus_min_quality_ppb.
     With at least ``min_consensus`` miners in consensus the task is SETTLED: a user task pays its fee
     (``fees``), reputations move, and its work counts toward the epoch's network rewards. Otherwise it
     FAILS and its escrow is refunded. Late nodes, outputs out of consensus and deviating validators
@@ -55,7 +72,17 @@ from .slashing import record_offence, slash
 from .staking import get_node, is_selectable
 from .state import State
 from .units import PPB
-from .validation import Consensus, aggregate, agreement_ppb, deviation_ppb
+from .validation import (
+    Consensus,
+    aggregate,
+    agreement_first_rules_ppb,
+    agreement_ppb,
+    canary_commitment,
+    deviation_first_rules_ppb,
+    deviation_ppb,
+    passes_canary,
+    report_commitment,
+)
 
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 MAX_SALT = 128
@@ -155,6 +182,7 @@ def _check_pools(state: State, model: str, miners: int, dedicated: bool = False)
 
 MINERS = "task:miners"
 VALIDATORS = "task:validators"
+ESCALATION = "task:escalation"
 
 
 @draw_handler(MINERS)
@@ -189,8 +217,22 @@ def draw_validators(state: State, task_id: int, seed: bytes) -> None:
     if not validators:
         _fail(state, task, "no_validators")
         return
-    task.validators = validators
+    _assign_validators(task, validators)
     _set_deadline(state, task, state.params.validation_deadline_ticks)
+
+
+@draw_handler(ESCALATION)
+def draw_escalation(state: State, task_id: int, seed: bytes) -> None:
+    """More validators for a disputed task, drawn with the beacon value revealed after its round's reveals."""
+    task = state.tasks[task_id]
+    if task.state != TaskState.COMMITTED or task.drawn_in(task.round):
+        return
+    taken = set(task.validators)
+    _escalated(
+        state,
+        task,
+        draw(state, "validator", _escalation_size(state, task), seed, among=[v for v in eligible_nodes(state, "validator") if v not in taken]),
+    )
 
 
 def _count_open(state: State) -> int:
@@ -264,6 +306,9 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
     """``task.network`` (oracle): a network task to idle miners, no escrow."""
     p = state.params
     model, prompt_hash, prompt_bytes, input_tokens, max_out = _task_inputs(state, body)
+    canary = _hash_field(body, "canary") if "canary" in body else None
+    if canary is not None and not has_beacon(state):
+        raise Conflict("canaries need the validators' commit-reveal rules (a network with a beacon)", code="first_rules")
     if _count_open(state) >= p.max_open_tasks:
         raise Conflict("too many open tasks", code="too_many_open_tasks")
     tid = state.next_id
@@ -298,6 +343,7 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
         escrowed=0,
         seed=state.head_hash,
         miners=[Assignment(m) for m in miners],
+        canary_commit=canary,
     )
     _open_task(state, task)
 
@@ -381,17 +427,24 @@ def _enter_validation(state: State, task: Task) -> None:
     if len(_valid_reveals(task)) < state.params.min_consensus:
         _fail(state, task, "too_few_valid_reveals")
         return
+    task.state = TaskState.COMMITTED
     if has_beacon(state):
-        task.state = TaskState.COMMITTED
         request_draw(state, VALIDATORS, task.id)
         return
     validators = sample_nodes(state, "validator", task.validators_wanted, f"task:{task.id}:validators")
     if not validators:
         _fail(state, task, "no_validators")
         return
-    task.validators = validators
-    task.state = TaskState.COMMITTED
+    _assign_validators(task, validators)
     _set_deadline(state, task, state.params.validation_deadline_ticks)
+
+
+def _assign_validators(task: Task, validators: list[str]) -> None:
+    """The validators drawn for the task's current round."""
+    for v in validators:
+        task.validators.append(v)
+        task.validator_round[v] = task.round
+    invariant(len(set(task.validators)) == len(task.validators), f"task {task.id}: a validator drawn twice")
 
 
 def _report_ppb(name: str, value: object, hi: int) -> int:
@@ -401,16 +454,34 @@ def _report_ppb(name: str, value: object, hi: int) -> int:
     return value
 
 
-def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``task.validate``: an assigned validator's PoI distance and PoUW quality for every valid reveal."""
-    task = get_task(state, body.get("task"))
+def _current_validator(task: Task, actor: str) -> None:
     if actor not in task.validators:
         raise Unauthorized(f"{actor} is not a validator of task {task.id}", code="not_assigned")
-    if task.state != TaskState.COMMITTED:
-        raise Conflict(f"task {task.id} is {task.state}, not open for validation", code="validation_window_closed")
-    if actor in task.reports:
-        raise Conflict("already reported", code="already_reported")
-    reports = body.get("reports")
+
+
+def process_task_report_commit(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.report_commit``: an assigned validator commits to its reports before anyone's are public."""
+    task = get_task(state, body.get("task"))
+    commit = _hash_field(body, "commit")
+    _current_validator(task, actor)
+    if not has_beacon(state):
+        raise Conflict("on the first rules (a network without a beacon) reports are sent at once with task.validate", code="first_rules")
+    if task.state != TaskState.COMMITTED or task.validator_round.get(actor, 0) != task.round:
+        raise Conflict(f"task {task.id} is {task.state}: the report commit window is over", code="report_commit_window_closed")
+    if actor in task.report_commits:
+        raise Conflict("already committed to a report", code="already_committed")
+    task.report_commits[actor] = commit
+    if all(v in task.report_commits for v in task.drawn_in(task.round)):
+        _enter_report_reveal(state, task)
+
+
+def _enter_report_reveal(state: State, task: Task) -> None:
+    _clear_deadline(state, task)
+    task.state = TaskState.REPORTING
+    _set_deadline(state, task, state.params.report_reveal_deadline_ticks)
+
+
+def _parse_reports(task: Task, reports: object) -> tuple[list[dict[str, Any]], dict[str, list[int]], dict[str, dict[str, int]]]:
     expected = {a.miner for a in _valid_reveals(task)}
     if not isinstance(reports, list) or len(reports) > 64:
         raise InvalidInput("reports must be a list of {miner, poi_distance_ppb, quality_ppb}", code="invalid_report")
@@ -420,7 +491,7 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
         if not isinstance(r, dict):
             raise InvalidInput("each report must be an object", code="invalid_report")
         m, d, q = r.get("miner"), r.get("poi_distance_ppb"), r.get("quality_ppb")
-        if m not in expected or m in parsed:
+        if not isinstance(m, str) or m not in expected or m in parsed:
             raise InvalidInput(f"report names {m!r}, which is not a (single) revealed miner of the task", code="invalid_report")
         parsed[m] = [_report_ppb("poi_distance_ppb", d, 2 * PPB), _report_ppb("quality_ppb", q, PPB)]
         sub = r.get("criteria", {})
@@ -436,12 +507,137 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
             criteria[m] = dict(sub)
     if set(parsed) != expected:
         raise InvalidInput(f"reports must cover exactly the revealed miners: {sorted(expected)}", code="invalid_report")
+    return reports, parsed, criteria
+
+
+def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.validate``: an assigned validator reveals the reports it committed to (PoI distance and
+    PoUW quality for every valid reveal); reports that do not match the commitment are refused."""
+    task = get_task(state, body.get("task"))
+    _current_validator(task, actor)
+    if not has_beacon(state):
+        _validate_first_rules(state, task, actor, body)
+        return
+    if task.state != TaskState.REPORTING or task.validator_round.get(actor, 0) != task.round:
+        raise Conflict(f"task {task.id} is {task.state}, not open for its report reveals", code="validation_window_closed")
+    if actor in task.reports:
+        raise Conflict("already reported", code="already_reported")
+    commit = task.report_commits.get(actor)
+    if commit is None:
+        raise Conflict("no report commitment to reveal (task.report_commit comes first)", code="no_report_commit")
+    reports, parsed, criteria = _parse_reports(task, body.get("reports"))
+    salt = body.get("salt")
+    if not isinstance(salt, str) or not 1 <= len(salt) <= MAX_SALT:
+        raise InvalidInput(f"salt must be a string of 1-{MAX_SALT} characters", code="invalid_salt")
+    if report_commitment(task.id, actor, reports, salt) != commit:
+        raise Conflict("these reports and salt do not match the validator's commitment", code="report_mismatch", commit=commit)
+    task.reports[actor] = parsed
+    task.report_ticks[actor] = state.tick
+    if criteria:
+        task.criteria[actor] = criteria
+    if all(v in task.reports for v in task.drawn_in(task.round) if v in task.report_commits):
+        _after_reports(state, task)
+
+
+def _validate_first_rules(state: State, task: Task, actor: str, body: dict[str, Any]) -> None:
+    """The first rules (a network without a beacon, whose logs must replay as they were): a report is
+    public at once, without a commitment, and the task settles when every validator has reported."""
+    if task.state != TaskState.COMMITTED:
+        raise Conflict(f"task {task.id} is {task.state}, not open for validation", code="validation_window_closed")
+    if actor in task.reports:
+        raise Conflict("already reported", code="already_reported")
+    if "salt" in body:
+        raise InvalidInput("on the first rules a report is not committed first: no salt", code="first_rules")
+    _, parsed, criteria = _parse_reports(task, body.get("reports"))
     task.reports[actor] = parsed
     task.report_ticks[actor] = state.tick
     if criteria:
         task.criteria[actor] = criteria
     if len(task.reports) == len(task.validators):
         _finalize(state, task)
+
+
+def _consensus(state: State, task: Task) -> Consensus:
+    """Over every revealed report; on the first rules a plain stake-weighted median (nothing is trimmed)."""
+    p = state.params
+    reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
+    miners = [a.miner for a in _valid_reveals(task) if not a.planted]
+    bound = p.dissent_bound_ppb if has_beacon(state) else 2 * PPB
+    return aggregate(reports, _stakes(state, list(reports)), miners, p.poi_max_distance_ppb, p.consensus_min_quality_ppb, bound)
+
+
+def _after_reports(state: State, task: Task) -> None:
+    """A round's reveals are in (or due): a disputed task draws more validators, a network task goes to
+    the oracle's audit (its canary commitment), any other task settles."""
+    _clear_deadline(state, task)
+    if not task.reports:
+        _fail(state, task, "no_validation")
+        return
+    p = state.params
+    if _consensus(state, task).disputed and task.round < p.escalation_rounds_max and _escalation_size(state, task) > 0:
+        task.round += 1
+        task.state = TaskState.COMMITTED
+        if has_beacon(state):
+            request_draw(state, ESCALATION, task.id)
+            return
+        taken = set(task.validators)
+        pool = [v for v in eligible_nodes(state, "validator") if v not in taken]
+        _escalated(
+            state, task, sample_nodes(state, "validator", _escalation_size(state, task), f"task:{task.id}:validators:{task.round}", among=pool)
+        )
+        return
+    _after_last_round(state, task)
+
+
+def _escalation_size(state: State, task: Task) -> int:
+    """An escalation doubles the task's validators, up to ``escalation_max_validators`` in all."""
+    return min(len(task.validators), state.params.escalation_max_validators - len(task.validators))
+
+
+def _escalated(state: State, task: Task, drawn: list[str]) -> None:
+    if not drawn:  # nobody left to draw: the task goes on with the reports it has
+        task.round -= 1
+        _after_last_round(state, task)
+        return
+    _assign_validators(task, drawn)
+    _set_deadline(state, task, state.params.validation_deadline_ticks)
+
+
+def _after_last_round(state: State, task: Task) -> None:
+    if task.canary_commit is not None:
+        task.state = TaskState.AUDITING
+        _set_deadline(state, task, state.params.canary_open_deadline_ticks)
+        return
+    _finalize(state, task)
+
+
+def process_task_canary(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.canary`` (oracle) {task, planted?, salt}: open a network task's canary commitment once its
+    reports are revealed. A planted output that a miner of the task revealed makes it a canary: every
+    validator whose report lets that output pass fails it."""
+    task = get_task(state, body.get("task"))
+    if task.canary_commit is None:
+        raise Conflict(f"task {task.id} carries no canary commitment", code="no_canary_commit")
+    if task.state != TaskState.AUDITING:
+        raise Conflict(f"task {task.id} is {task.state}: a canary is opened after the reports are revealed", code="canary_window_closed")
+    planted = body.get("planted")
+    if planted is not None:
+        planted = _hash_field(body, "planted")
+    salt = body.get("salt")
+    if not isinstance(salt, str) or not 1 <= len(salt) <= MAX_SALT:
+        raise InvalidInput(f"salt must be a string of 1-{MAX_SALT} characters", code="invalid_salt")
+    if canary_commitment(task.prompt_hash, planted, salt) != task.canary_commit:
+        raise InvalidInput("planted output and salt do not match the task's canary commitment", code="canary_mismatch")
+    p = state.params
+    slots = [a for a in _valid_reveals(task) if planted is not None and a.output_hash == planted]
+    task.canary = "none" if planted is None else "planted" if slots else "void"
+    for a in slots:
+        a.planted = True
+        for v in sorted(task.reports):
+            d, q = task.reports[v][a.miner]
+            if not passes_canary((d, q), p.poi_max_distance_ppb, p.consensus_min_quality_ppb) and v not in task.canary_failed:
+                task.canary_failed.append(v)
+    _finalize(state, task)
 
 
 # --- deadlines -------------------------------------------------------------------------------
@@ -465,7 +661,7 @@ def process_task_deadlines(state: State) -> None:
                 if a.commit and a.reveal_tick is None:
                     record_offence(state, a.miner, "missed_deadline", task.id)
             _enter_validation(state, task)
-        elif task.state == TaskState.COMMITTED:
+        elif task.state == TaskState.COMMITTED and not has_beacon(state):  # the first rules: reports without commitments
             for v in task.validators:
                 if v not in task.reports:
                     record_offence(state, v, "missed_deadline", task.id)
@@ -473,6 +669,21 @@ def process_task_deadlines(state: State) -> None:
                 _finalize(state, task)
             else:
                 _fail(state, task, "no_validation")
+        elif task.state == TaskState.COMMITTED:
+            late = [v for v in task.drawn_in(task.round) if v not in task.report_commits]
+            for v in late:
+                record_offence(state, v, "missed_deadline", task.id)
+            if len(late) < len(task.drawn_in(task.round)):
+                _enter_report_reveal(state, task)
+            else:
+                _after_reports(state, task)
+        elif task.state == TaskState.REPORTING:
+            for v in task.drawn_in(task.round):
+                if v in task.report_commits and v not in task.reports:
+                    record_offence(state, v, "missed_deadline", task.id)
+            _after_reports(state, task)
+        elif task.state == TaskState.AUDITING:
+            _finalize(state, task)  # the oracle did not open its commitment: no canary
 
 
 # --- outcome ---------------------------------------------------------------------------------
@@ -491,15 +702,18 @@ def _stakes(state: State, nodes: list[str]) -> dict[str, int]:
 def _finalize(state: State, task: Task) -> None:
     p = state.params
     _clear_deadline(state, task)
-    reveals = _valid_reveals(task)
-    reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
-    cons = aggregate(reports, _stakes(state, list(reports)), [a.miner for a in reveals], p.poi_max_distance_ppb, p.consensus_min_quality_ppb)
+    reveals = [a for a in _valid_reveals(task) if not a.planted]
+    cons = _consensus(state, task)
     for a in reveals:
         a.distance_ppb = cons.distance_ppb[a.miner]
         a.quality_ppb = cons.quality_ppb[a.miner]
         a.in_consensus = cons.in_consensus[a.miner]
-    for v, r in reports.items():
-        task.agreement_ppb[v] = agreement_ppb(r, cons)
+    for v, r in task.reports.items():
+        report = {m: (x[0], x[1]) for m, x in r.items()}
+        if not has_beacon(state):
+            task.agreement_ppb[v] = agreement_first_rules_ppb(report, cons)
+        else:
+            task.agreement_ppb[v] = 0 if v in task.canary_failed else agreement_ppb(report, cons, p.agreement_tolerance_ppb)
     task.state = TaskState.VALIDATED
     winners = [a for a in reveals if a.in_consensus]
     if len(winners) < p.min_consensus:
@@ -526,6 +740,8 @@ def _update_miners(state: State, task: Task) -> None:
     p = state.params
     n = len(task.miners)
     for a in task.miners:
+        if a.planted:
+            continue  # the oracle's output, not this miner's work
         node = state.nodes[a.miner]
         state.touch(a.miner)
         latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
@@ -541,16 +757,22 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
         state.touch(v)
         obs = task.agreement_ppb.get(v, 0)
         node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
-        if v in task.reports and deviation_ppb({m: (x[0], x[1]) for m, x in task.reports[v].items()}, cons) > p.validator_deviation_max_ppb:
+        if v not in task.reports:
+            continue
+        report = {m: (x[0], x[1]) for m, x in task.reports[v].items()}
+        deviation = deviation_ppb(report, cons) if has_beacon(state) else deviation_first_rules_ppb(report, cons)
+        if v in task.canary_failed or deviation > p.validator_deviation_max_ppb:
             record_offence(state, v, "validator_deviation", task.id)
 
 
 def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     model = state.models[task.model]
     for a in task.miners:
+        if a.planted:
+            continue
         # the settled token count (median of the consensus), not each miner's own unchecked claim
         units = complexity_units(state.params, model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
         quality = a.quality_ppb if a.in_consensus and a.quality_ppb else 0
         state.epoch_work.append(WorkRow(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid))
     for v in task.validators:
-        state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports, task.kind))
+        state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports, task.kind, v in task.canary_failed))

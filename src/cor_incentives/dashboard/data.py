@@ -247,6 +247,8 @@ def task_detail(s: State, task_id: int) -> dict[str, Any]:
 def _phase_before_exit(t: Any) -> int:
     """The last phase a failed or cancelled task reached (from what its miners and validators did)."""
     if t.reports:
+        return TASK_PHASES.index(TaskState.REPORTING)
+    if t.report_commits:
         return TASK_PHASES.index(TaskState.COMMITTED)
     if any(a.reveal_tick is not None for a in t.miners):
         return TASK_PHASES.index(TaskState.PRECOMMITTED)

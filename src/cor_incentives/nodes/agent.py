@@ -14,7 +14,9 @@ new option reaches an agent here) and runs it until SIGTERM/SIGINT.
 
 Every agent: retries transient errors (``nodes/link.py``), writes one log line per action to
 ``--log-file``, writes ``--ready-file`` (JSON) once it is ready, and stops cleanly on SIGTERM/SIGINT.
-A miner keeps its unrevealed commitments in ``<log-file>.state.json`` so that a restart can still reveal.
+A miner or validator keeps its unrevealed commitments in ``<log-file>.state.json`` so that a restart
+can still reveal. A miner reads the oracle's instructions for canaries from ``--inbox`` (a planted
+output to reveal in a network task: see ``nodes/devnet.py``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1, help="llama.cpp threads of this miner (or validator reading with the model)")
     ap.add_argument("--temperature", type=float, default=0.0, help="miner: sampling temperature (0: greedy decoding)")
     ap.add_argument("--sampling-seed", type=int, default=0, help="miner: this node's seed; each task samples with derive_seed(seed, task)")
+    ap.add_argument("--inbox", default=None, help="miner: directory where the oracle leaves planted outputs for canaries (<task>.json)")
     ap.add_argument("--poll-seconds", type=float, default=0.25)
     ap.add_argument("--log-file", default=None)
     ap.add_argument("--ready-file", default=None)
@@ -103,10 +106,23 @@ def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
             sampling = Sampling(temperature=args.temperature, seed=args.sampling_seed)
             backend = make_backend(args.backend, openai_url=args.openai_url, openai_model=args.openai_model, threads=args.threads, sampling=sampling)
         state_file = args.log_file + ".state.json" if args.log_file else None
-        return MinerAgent(name, link, log, strategy=args.strategy, backend=backend, state_file=state_file, sampling_seed=args.sampling_seed, **common)
+        return MinerAgent(
+            name,
+            link,
+            log,
+            strategy=args.strategy,
+            backend=backend,
+            state_file=state_file,
+            sampling_seed=args.sampling_seed,
+            inbox=args.inbox,
+            **common,
+        )
     if args.role == "validator":
         # a validator on the llama devnet runs the bundled model too: it reads each output with it (model checks)
-        return ValidatorAgent(name, link, log, strategy=args.strategy, read_model=args.backend == "llama", threads=args.threads, **common)
+        state_file = args.log_file + ".state.json" if args.log_file else None
+        return ValidatorAgent(
+            name, link, log, strategy=args.strategy, read_model=args.backend == "llama", threads=args.threads, state_file=state_file, **common
+        )
     if args.role == "router":
         return RouterAgent(name, link, log, api_url=args.api, listen_port=args.listen_port, **common)
     return UserAgent(

@@ -29,6 +29,14 @@ The clock (``clock``): a tick at most every ``tick_seconds``, and
     (a parameter), from the prompt set, chosen by ``pick_prompt(prompts, head_hash, tick)``; epochs
     close when a tick crosses their boundary.
 
+Canaries (``oracle_duties``)
+    Every network task carries the oracle's canary commitment; ``canary_rate`` of them plant a
+    garbage output. Once the task's miners are drawn, the oracle picks one of them and leaves the
+    planted text in that miner's private inbox (``<log_dir>/inbox/<miner>/<task>.json``: on one
+    machine a directory stands for an encrypted message); the miner reveals it instead of its own
+    answer. When the reports are revealed (AUDITING) the oracle opens the commitment
+    (``task.canary``), and the core judges each validator's report on the planted output.
+
 Where things are
     ``nodes/devnet_config.py``   the options, the node mix and each backend's profile
     ``nodes/processes.py``       starting, watching and stopping processes
@@ -40,11 +48,14 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+import secrets
 import signal
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +68,7 @@ from ..client import ApiError
 from ..core.errors import Conflict
 from ..core.records import PRECOMMIT_WINDOW, TaskState
 from ..core.units import COR
+from ..core.validation import canary_commitment
 from .devnet_config import COMMISSION_BPS, DELEGATION_COR, FUNDING_COR, GENESIS_NAMES, SELF_BOND_COR, DevnetConfig, NodeSpec, node_specs
 from .link import Link, wait_for_api
 from .processes import (
@@ -68,7 +80,17 @@ from .processes import (
     sqlite_path,
     stop_process,
 )
-from .strategies import FREE_MINER_STRATEGIES
+from .strategies import FREE_MINER_STRATEGIES, garbage_text
+
+
+@dataclass(frozen=True)
+class Canary:
+    """The oracle's secret of one network task: its planted output (None: no canary), the salt, and the planting."""
+
+    planted_hash: str | None
+    salt: str
+    text: str | None
+    told: bool = False  # the planting miner has its instruction
 
 
 class Devnet:
@@ -99,6 +121,9 @@ class Devnet:
         self.initial_totals: dict[str, int] = {}
         self._pending_cache: tuple[int, list[tuple[int, str, int]]] = (-2, [])
         self.epoch_hooks: list[Callable[[int], None]] = []  # called with each closed epoch (the chain's publisher)
+        self._open_cache: tuple[int, list[dict[str, Any]]] = (-2, [])
+        self.canaries: dict[int, Canary] = {}  # open network tasks -> the oracle's secret (planted output or none, salt)
+        self.canaries_opened = 0
 
     # names and addresses
     @property
@@ -235,6 +260,8 @@ class Devnet:
             "--ready-file",
             str(self.log_dir / f"{s.name}.ready"),
         ]
+        if s.role == "miner":
+            cmd += ["--inbox", str(self.log_dir / "inbox" / s.name)]
         if s.role == "miner" and s.strategy not in FREE_MINER_STRATEGIES:
             cmd += ["--threads", str(c.llama_threads), "--temperature", repr(c.miner_temperature)]
             cmd += ["--sampling-seed", str(c.sampling_seed(s.name))]
@@ -313,13 +340,17 @@ class Devnet:
             return self._pending_cache[1]
         names = self.by_address
         out: list[tuple[int, str, int]] = []
-        for t in self.reader.tasks(state="open", limit=1000):
+        for t in self.open_tasks():
             if t["state"] in PRECOMMIT_WINDOW:
                 owing = [a["miner"] for a in t["miners"] if not a["precommitted"]]
             elif t["state"] == TaskState.PRECOMMITTED:
                 owing = [a["miner"] for a in t["miners"] if a["precommitted"] and not a["revealed"]]
-            else:
-                owing = [v["validator"] for v in t["validators"] if not v["reported"]]
+            elif t["state"] == TaskState.COMMITTED:
+                owing = [v["validator"] for v in t["validators"] if v["round"] == t["round"] and not v["committed"]]
+            elif t["state"] == TaskState.REPORTING:
+                owing = [v["validator"] for v in t["validators"] if v["round"] == t["round"] and v["committed"] and not v["reported"]]
+            else:  # AUDITING: the oracle (this process) opens its canary commitment on its next pass
+                owing = []
             out += [(t["id"], names.get(a, a), int(t["deadline_tick"])) for a in owing if self.live(names.get(a, a))]
         self._pending_cache = (head, out)
         return out
@@ -361,18 +392,26 @@ class Devnet:
         return r
 
     def issue_network_task(self) -> None:
+        """A network task from the prompt set; with ``canary_rate`` it is a canary (a planted garbage output).
+
+        Every network task carries a canary commitment, so a canary looks like any other network task."""
         if self.oracle is None or self.reader is None:
             raise RuntimeError("the devnet is not started")
         head_hash = self.reader.chain()["head_hash"]
         p = pick_prompt(self.prompts, head_hash, self.tick)
         data = p["prompt"].encode("utf-8")
         h = self.oracle.put_blob(data)
+        rng = random.Random(f"{self.config.seed}|canary|{self.tick}")
+        planted = garbage_text(self.tick, "canary") if rng.random() < self.config.canary_rate else None
+        planted_hash = self.oracle.put_blob(planted.encode("utf-8")) if planted else None
+        salt = secrets.token_hex(16)
         body = {
             "model": BUNDLED_MODEL_ID,
             "prompt_hash": h,
             "prompt_bytes": len(data),
             "input_tokens": estimate_tokens(p["prompt"]),
             "max_output_tokens": min(p["max_output_tokens"], self.config.max_output_tokens),
+            "canary": canary_commitment(h, planted_hash, salt),
         }
         try:
             self.oracle.submit("task.network", body)
@@ -381,6 +420,48 @@ class Devnet:
         except ApiError as exc:
             self.recent.append(f"tick {self.tick}: network task refused: {exc.code}")
             self.log.info("network task refused at tick %d: %s", self.tick, exc.code)
+            return
+        tid = max((t["id"] for t in self.reader.tasks(state="open", limit=1000) if t["kind"] == "network" and t["prompt_hash"] == h), default=None)
+        if tid is not None:
+            self.canaries[tid] = Canary(planted_hash, salt, planted)
+
+    def oracle_duties(self) -> None:
+        """Tell a canary's planting miner (its private inbox), and open every commitment whose reports are in."""
+        if self.oracle is None or self.reader is None:
+            raise RuntimeError("the devnet is not started")
+        if not self.canaries:
+            return
+        tasks = {t["id"]: t for t in self.open_tasks()}
+        for tid in sorted(self.canaries):
+            c, t = self.canaries[tid], tasks.get(tid)
+            if t is None:  # closed meanwhile (failed): nothing to open
+                del self.canaries[tid]
+                continue
+            if c.text and not c.told and t["miners"]:
+                slot = random.Random(f"{self.config.seed}|plant|{tid}").choice(sorted(a["miner"] for a in t["miners"]))
+                inbox = self.log_dir / "inbox" / self.by_address.get(slot, slot)
+                inbox.mkdir(parents=True, exist_ok=True)
+                (inbox / f"{tid}.json").write_text(json.dumps({"task": tid, "text": c.text}))
+                self.canaries[tid] = Canary(c.planted_hash, c.salt, c.text, told=True)
+            if t["state"] == TaskState.AUDITING:
+                body = {"task": tid, "salt": c.salt, **({"planted": c.planted_hash} if c.planted_hash else {})}
+                try:
+                    self.oracle.submit("task.canary", body)
+                    if c.planted_hash:
+                        self.canaries_opened += 1
+                        self.recent.append(f"tick {self.tick}: canary opened (task {tid})")
+                except ApiError as exc:
+                    self.log.info("canary of task %d refused: %s", tid, exc.code)
+                del self.canaries[tid]
+
+    def open_tasks(self) -> list[dict[str, Any]]:
+        """The open tasks (read once per log head)."""
+        if self.reader is None:
+            raise RuntimeError("the devnet is not started")
+        head = self.reader.head_seq()
+        if head != self._open_cache[0]:
+            self._open_cache = (head, self.reader.tasks(state="open", limit=1000))
+        return self._open_cache[1]
 
     def run_clock(self, on_progress: Callable[[Devnet], None] | None = None, progress_seconds: float = 1.0) -> None:
         """Tick until ``epochs`` epochs have closed."""
@@ -390,6 +471,7 @@ class Devnet:
         last_progress = 0.0
         self.started_at = time.monotonic()
         while self.epoch < c.epochs:
+            self.oracle_duties()  # plant a new canary before its miners answer; open the commitments whose reports are in
             now = time.monotonic()
             if on_progress and now - last_progress >= progress_seconds:
                 on_progress(self)
@@ -412,7 +494,9 @@ class Devnet:
                     self.recent.append(f"tick {self.tick}: waited {c.max_wait:g}s for {who}; ticking anyway")
                     self.log.info("max tick wait passed at tick %d; still owed by %s", self.tick, who)
             hold_since = None
+            self.oracle_duties()
             self.advance()
+            self.oracle_duties()
             last_tick = time.monotonic()
             for name, p in self.agents.items():
                 if not p.alive() and f"{name} exited" not in self.recent:

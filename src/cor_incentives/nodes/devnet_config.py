@@ -162,6 +162,7 @@ class DevnetConfig:
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the profile's parameters
     llama_threads: int = 1
     miner_temperature: float = DEFAULT_MINER_TEMPERATURE  # every model-running miner samples; 0: greedy
+    canary_rate: float = 0.25  # share of network tasks that carry a planted output (the oracle's canaries)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.miner_temperature <= MAX_TEMPERATURE:
@@ -176,6 +177,8 @@ class DevnetConfig:
             raise InvalidInput(f"clock must be one of {', '.join(CLOCKS)}", code="invalid_clock")
         if not 1 <= self.max_output_tokens <= 4096:
             raise InvalidInput("max_output_tokens must be in [1, 4096]", code="invalid_tokens")
+        if not 0.0 <= self.canary_rate <= 1.0:
+            raise InvalidInput("canary_rate must be in [0, 1]", code="invalid_canary_rate")
 
     @property
     def profile(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..core.records import TaskState
 from ..core.streams import TASK_FEE_PREFIX, Stream
-from ..core.units import PPB, format_cor
+from ..core.units import format_cor
 from .devnet import Devnet
 from .link import Link
 from .processes import sqlite_path
@@ -63,7 +63,6 @@ def end_table(net: Devnet) -> dict[str, Any]:
     every = r.all_tasks()
     closed = [t for t in every if t.get("closed_tick") is not None and t["closed_tick"] <= end_tick]
     nodes = {n["id"]: n for n in r.retry("nodes", r.client.nodes)}
-    deviation_max = int(net.params.get("validator_deviation_max_ppb", 200_000_000))
     people = [(s.name, s.role, s.strategy) for s in net.specs] + [(d, "delegator", f"delegates to {n}") for d, n in net.delegations()]
     rows = []
     for name, role, strategy in people:
@@ -73,7 +72,7 @@ def end_table(net: Devnet) -> dict[str, Any]:
             "address": addr,
             "role": role,
             "strategy": strategy,
-            **task_counts(role, addr, closed, deviation_max),
+            **task_counts(role, addr, closed),
         }
         n = nodes.get(addr)
         if n is not None:
@@ -113,7 +112,7 @@ def end_table(net: Devnet) -> dict[str, Any]:
     }
 
 
-def task_counts(role: str, addr: str, tasks: list[dict[str, Any]], deviation_max_ppb: int) -> dict[str, Any]:
+def task_counts(role: str, addr: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
     """Assignments of ``addr`` in ``tasks`` (closed ones), and how many were in consensus."""
     out: dict[str, Any] = {}
     if role == "miner":
@@ -129,8 +128,9 @@ def task_counts(role: str, addr: str, tasks: list[dict[str, Any]], deviation_max
         out["tasks"] = len(mine_v)
         out["reported"] = sum(1 for v in mine_v if v["reported"])
         out["mean_agreement_ppb"] = sum(agreements) // len(agreements) if agreements else None
-        # in consensus: reported without a large deviation (agreement ≥ 1 − validator_deviation_max)
-        out["in_consensus"] = sum(1 for a in agreements if a >= PPB - deviation_max_ppb)
+        out["canaries_failed"] = sum(1 for v in mine_v if v.get("canary_failed"))
+        # in consensus: reported within the agreement tolerance (agreement > 0) and let no planted output pass
+        out["in_consensus"] = sum(1 for v in mine_v if v["reported"] and int(v["agreement_ppb"] or 0) > 0 and not v.get("canary_failed"))
     elif role in ("router", "user"):
         out["tasks"] = sum(1 for t in tasks if t.get(role) == addr)
     if role in ("miner", "validator"):

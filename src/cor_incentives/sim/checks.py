@@ -13,13 +13,15 @@ decimal strings; ratios as decimals.
     copier_miners_unprofitable  copier miners earn < 1/3 of an honest miner per task served and less net.
     inflation_unprofitable      claiming max_output_tokens does not raise pay per unit of true work (> 2 %).
     copier_validators_earn_less copier validators earn less than honest validators.
-    echo_validators_earn_less   echo validators earn less than honest validators.
     collusion_below_half        a coalition below 50 % of validator stake changes no honest node's pay
                                 by more than 5 % (pay per unit of useful work, against the honest twin).
     sybil_no_gain               splitting one operator's stake over many nodes does not raise its income.
 
-Pay per unit of useful work (collusion): a node's payout (earnings − slashes) divided by the useful
-work it did (miners: Σ complexity units × true quality of its valid reveals; validators: reports).
+Pay per unit of useful work (collusion): a node's network rewards (miner_work / validator_work
+emission) minus its slashes, divided by the network work it did (miners: Σ complexity units × true
+quality of its valid reveals in network tasks; validators: reports on network tasks). Emission pays
+network work only; user tasks pay their fees (~10⁻⁵ of a node's income), so a node's mix of user and
+network tasks, which selection decides, would otherwise swing its payout per unit of all work.
 Totals of single nodes swing by ±15 % between seeds because selection is random; the rate does not,
 which the report shows with a *noise floor*: the same statistic between the honest twin on the
 scenario's seeds and on other seeds.
@@ -76,6 +78,7 @@ class Totals:
     served: int = 0
     in_consensus: int = 0
     work_offered: int = 0
+    network_work: int = 0
     fees: int = 0
     network: int = 0
     staking: int = 0
@@ -86,6 +89,7 @@ class Totals:
     leaves: int = 0
     received: int = 0
     claims_refused: int = 0
+    canaries_failed: int = 0
 
     def add(self, st: NodeEpoch) -> None:
         for name in TOTAL_FIELDS:
@@ -116,6 +120,11 @@ class Totals:
     def rate(self) -> float | None:
         """Payout per unit of useful work (base units per ppb-unit; only compared, never shown)."""
         return self.payout / self.work_offered if self.work_offered else None
+
+    def work_rate(self) -> float | None:
+        """Network rewards minus slashes per unit of network work: what the work emission pays for earns
+        (user tasks earn their fees, ~10⁻⁵ of a node's income, and no emission; staking APR pays stake, not work)."""
+        return (self.network - self.slashes) / self.network_work if self.network_work else None
 
     def view(self) -> dict[str, Any]:
         """The numbers a check shows (per node, per task served)."""
@@ -296,7 +305,7 @@ def _rate_changes(runs: list[RunResult], base: list[RunResult], honest: set[str]
     a, b = per_node(runs), per_node(base)
     out = {}
     for name in sorted(honest):
-        ra, rb = a[name].rate(), b[name].rate()
+        ra, rb = a[name].work_rate(), b[name].work_rate()
         out[name] = {
             "rate_change": None if not rb or ra is None else round(ra / rb - 1, 4),
             "total_change": ratio(a[name].payout - b[name].payout, b[name].payout),
@@ -470,16 +479,7 @@ CHECKS: dict[str, Check] = {
             "Copier validators earn less",
             "validators that report a constant guess earn less (and less net) than honest validators",
             _validators_earn_less("copier"),
-            "spot checks: known-answer (canary) tasks among network tasks with planted garbage outputs, so a constant reporter deviates",
-        ),
-        Check(
-            "echo_validators_earn_less",
-            "Echo validators earn less",
-            "validators that repeat the reports already published for the task earn less than honest validators",
-            _validators_earn_less("echo"),
-            "core change: commit-reveal for validator reports (task.validate commits "
-            "H(task ‖ validator ‖ reports ‖ salt) before a report deadline and reveals after it), so nobody can copy "
-            "reports of the same task; reports revealed without a commit earn nothing",
+            "more canaries (the oracle's canary rate: env.canary_rate), a smaller agreement_tolerance_ppb, or canary_failures_max 0",
         ),
         Check(
             "collusion_below_half",
@@ -487,10 +487,10 @@ CHECKS: dict[str, Check] = {
             "colluding validators below 50 % of validator stake change no honest node's pay per unit of useful work by more "
             "than 5 % (against the honest twin on the same seeds)",
             eval_collusion,
-            "draw more validators per task (validators_per_task; see the remedy runs), since with 3 validators a coalition "
-            "holding far less than half of all validator stake often holds half of one task's sample; and to keep honest "
-            "validators' pay unchanged rather than raised, pay the validator stream at a fixed rate per agreement-weighted "
-            "validation with the unearned part back to the pool instead of pro rata",
+            "draw more validators per task (validators_per_task; see the remedy runs) or let disputed tasks escalate further "
+            "(escalation_rounds_max, escalation_max_validators, a smaller dissent_bound_ppb); and to keep honest validators' pay "
+            "unchanged rather than raised, pay the validator stream at a fixed rate per agreement-weighted validation with the "
+            "unearned part back to the pool instead of pro rata",
             uses_baseline=True,
             uses_null=True,
         ),

@@ -48,6 +48,7 @@ from ..core.state import State
 from ..core.streams import TASK_FEE_PREFIX, Stream
 from ..core.tasks import commitment
 from ..core.units import COR, PPB
+from ..core.validation import canary_commitment, report_commitment
 from .chain import SimChain, addr
 from .distributor import SIM_DISTRIBUTOR, SIM_EVM_CHAIN_ID, Revert, SimDistributor
 from .scenarios import Scenario
@@ -61,6 +62,7 @@ from .strategies import (
     TaskInfo,
     ValidatorContext,
     derive,
+    garbage_output,
     sha,
     to_ppb,
     true_measures,
@@ -84,6 +86,14 @@ HISTORY_LIMIT = 500
 
 
 @dataclass(frozen=True)
+class Planted:
+    """A canary's planted output and the assigned miner the oracle told to reveal it ("" until drawn)."""
+
+    output: Output
+    slot: str
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     name: str
     address: str
@@ -102,6 +112,7 @@ class NodeEpoch:
     served: int = 0  # miners: outputs revealed; validators: reports submitted
     in_consensus: int = 0  # miners only
     work_offered: int = 0  # true useful work done, ppb-scaled: miners Σ complexity units × true quality; validators 10**9 per report
+    network_work: int = 0  # the part of work_offered done on network tasks (the work emission pays for)
     fees: int = 0  # task_fee:* (paid at settlement)
     network: int = 0  # miner_work / validator_work (emission, through commission and stake)
     staking: int = 0  # staking_apr
@@ -114,6 +125,7 @@ class NodeEpoch:
     leaves: int = 0  # with env.payout "evm": the node's claimable leaves of this epoch ...
     received: int = 0  # ... what claims paid it for them (engine wallet or distributor tokens) ...
     claims_refused: int = 0  # ... and claims the engine or the distributor refused
+    canaries_failed: int = 0  # validators: canaries whose planted output its report let pass
 
     @property
     def work_earnings(self) -> int:
@@ -137,6 +149,9 @@ class EpochTasks:
     failures: dict[str, int] = field(default_factory=dict)
     rejections: dict[str, int] = field(default_factory=dict)
     captured: dict[str, int] = field(default_factory=dict)  # coalition -> tasks where it held ≥ half the reporting stake
+    canaries: int = 0  # network tasks that carried a planted output (opened by the oracle)
+    escalated: int = 0  # tasks that drew more validators because reports dissented
+    validations: int = 0  # validators drawn, over all rounds
 
 
 @dataclass
@@ -205,6 +220,10 @@ class World:
         self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
         self.attempted: dict[int, set[tuple[str, str]]] = defaultdict(set)
         self.truth: dict[int, dict[str, tuple[float, float]]] = {}
+        self.report_plans: dict[int, dict[str, tuple[list[dict[str, Any]], str]]] = defaultdict(dict)
+        self.pending_canary: dict[str, tuple[Output | None, str]] = {}
+        self.canary_secrets: dict[int, tuple[str | None, str]] = {}  # task -> (planted output hash or None, salt)
+        self.canaries: dict[int, Planted] = {}  # canary tasks: the planted output and the miner told to reveal it
         self.info: dict[int, TaskInfo] = {}
         self.public_answers: dict[str, Output] = {}
         self.history: list[tuple[int, int]] = []
@@ -372,14 +391,26 @@ class World:
         else:
             prompt_id, max_out = f"network|{self.seed}|{key}", 128
             text = prompt_id
+        info = TaskInfo(key, 0, "network", prompt_id, max_out, estimate_tokens(text))
+        # the oracle's canary: a planted garbage output (or none), committed to before anyone sees the task
+        canaries = self.state.beacon is not None  # the first rules (no beacon) have no canaries
+        planted = (
+            garbage_output(self.env, self.seed, info, "oracle")
+            if canaries and derive(self.seed, "canary", key).random() < self.env.canary_rate
+            else None
+        )
+        salt = f"c{self.seed}-{key}"
         body = {
             "model": MODEL_ID,
             "prompt_hash": sha(text),
             "prompt_bytes": len(text.encode()),
-            "input_tokens": estimate_tokens(text),
+            "input_tokens": info.input_tokens,
             "max_output_tokens": max_out,
+            **({"canary": canary_commitment(sha(text), planted.hash if planted else None, salt)} if canaries else {}),
         }
-        return TaskInfo(key, 0, "network", prompt_id, max_out, body["input_tokens"]), self.chain.state.oracle, "task.network", body
+        if canaries:
+            self.pending_canary[key] = (planted, salt)
+        return info, self.chain.state.oracle, "task.network", body
 
     def _issue(self, spec: tuple[TaskInfo, str, str, dict[str, Any]], counts: EpochTasks) -> list[int]:
         info, actor, kind, body = spec
@@ -392,6 +423,11 @@ class World:
             counts.rejections[exc.code] = counts.rejections.get(exc.code, 0) + 1
             return []
         self.info[tid] = replace(info, task_id=tid)
+        if info.key in self.pending_canary:
+            planted, salt = self.pending_canary.pop(info.key)
+            self.canary_secrets[tid] = (planted.hash if planted else None, salt)
+            if planted is not None:
+                self.canaries[tid] = Planted(planted, "")
         return [tid]
 
     def adopt(self, tid: int, key: str, kind: str, prompt_id: str, max_output_tokens: int, input_tokens: int = 0) -> None:
@@ -418,7 +454,11 @@ class World:
         if task.state == TaskState.PRECOMMITTED:
             return self._reveals(task)
         if task.state == TaskState.COMMITTED:
-            return self._validations(task)
+            return self._report_commits(task)
+        if task.state == TaskState.REPORTING:
+            return self._report_reveals(task)
+        if task.state == TaskState.AUDITING:
+            return self._open_canary(task)
         return False
 
     def _salt(self, tid: int) -> str:
@@ -433,6 +473,9 @@ class World:
             ctx = MinerContext(self.env, self.seed, self.info[task.id], a.miner, self.options[a.miner], self.public_answers)
             override = self.script.plan(self, ctx) if self.script is not None else None
             plan = override.plan if override is not None else MINER_STRATEGIES[n.strategy].plan(ctx)
+            planted = self._planted_slot(task)
+            if plan is not None and planted is not None and planted.slot == a.miner:  # the oracle's instruction: reveal its output
+                plan = MinerPlan(planted.output, planted.output, 0)
             self.plans[task.id][a.miner] = plan
             if plan is None:
                 continue
@@ -442,6 +485,14 @@ class World:
             )
             acted = True
         return acted
+
+    def _planted_slot(self, task: Task) -> Planted | None:
+        """A canary's planting miner: one of the assigned miners, drawn by the oracle once they are known."""
+        planted = self.canaries.get(task.id)
+        if planted is not None and not planted.slot:
+            slot = derive(self.seed, "plant", self.info[task.id].key).choice(sorted(a.miner for a in task.miners))
+            planted = self.canaries[task.id] = Planted(planted.output, slot)
+        return planted
 
     def _reveals(self, task: Task) -> bool:
         acted = False
@@ -475,32 +526,69 @@ class World:
         waits = MINER_STRATEGIES[self.nodes[self.name_of[miner]].strategy].reveals_last
         return waits, derive(self.seed, "latency", self.info[task.id].key, miner).random(), miner
 
-    def _validations(self, task: Task) -> bool:
+    def _report_commits(self, task: Task) -> bool:
+        """The current round's validators decide their reports (by strategy) and commit to them."""
         if task.id not in self.truth:
             valid = {a.miner: self.revealed[task.id][a.miner] for a in task.miners if a.reveal_tick is not None and not a.mismatch}
             self.truth[task.id] = true_measures(self.env, self.seed, valid)
         acted = False
         strategy = lambda v: VALIDATOR_STRATEGIES[self.nodes[self.name_of[v]].strategy]  # noqa: E731
-        for v in sorted(task.validators, key=lambda v: (strategy(v).reports_last, v)):
+        for v in sorted(task.drawn_in(task.round), key=lambda v: (strategy(v).reports_last, v)):
             if task.state != TaskState.COMMITTED:
                 break
-            if v in task.reports or ("validate", v) in self.attempted[task.id]:
+            if v in task.report_commits or ("commit", v) in self.attempted[task.id]:
                 continue
-            self.attempted[task.id].add(("validate", v))
+            self.attempted[task.id].add(("commit", v))
             report = strategy(v).report(self._validator_context(task, v))
             if report is None:
                 continue
             if strategy(v).evaluates:
                 self.costs[v] += self.env.validation_cost_units
-            self.chain.submit(
-                v, "task.validate", {"task": task.id, "reports": [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]}
-            )
+            reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]
+            if self.state.beacon is None:  # the first rules: the report is public at once, no commitment
+                self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports})
+                acted = True
+                continue
+            salt = f"r{self.seed}-{task.id}-{v[-6:]}"
+            self.report_plans[task.id][v] = (reports, salt)
+            self.chain.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, reports, salt)})
             acted = True
         return acted
 
+    def _report_reveals(self, task: Task) -> bool:
+        acted = False
+        for v in sorted(task.drawn_in(task.round)):
+            if task.state != TaskState.REPORTING:
+                break
+            if v not in task.report_commits or v in task.reports or ("reveal", v) in self.attempted[task.id]:
+                continue
+            self.attempted[task.id].add(("reveal", v))
+            plan = self.report_plans[task.id].get(v)
+            if plan is None:
+                continue
+            reports, salt = plan
+            self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports, "salt": salt})
+            acted = True
+        return acted
+
+    def _open_canary(self, task: Task) -> bool:
+        """The oracle opens its canary commitment once the reports are revealed."""
+        if ("canary", "") in self.attempted[task.id]:
+            return False
+        self.attempted[task.id].add(("canary", ""))
+        secret = self.canary_secrets.get(task.id)
+        if secret is None:
+            return False
+        planted, salt = secret
+        body: dict[str, Any] = {"task": task.id, "salt": salt}
+        if planted is not None:
+            body["planted"] = planted
+        self.chain.oracle("task.canary", body)
+        return True
+
     def _validator_context(self, task: Task, v: str) -> ValidatorContext:
         miners = sorted(self.truth[task.id])
-        so_far = {w: {m: (x[0], x[1]) for m, x in r.items()} for w, r in task.reports.items()}
+        so_far = {w: {m: (x[0], x[1]) for m, x in r.items()} for w, r in task.reports.items()}  # revealed, earlier rounds
         stakes = {w: self.state.nodes[w].stake_total for w in task.validators}
         return ValidatorContext(
             self.env, self.seed, self.info[task.id], v, self.options[v], miners, self.truth[task.id], self.coalition_of, so_far, stakes, self.history
@@ -521,19 +609,29 @@ class World:
             units = TRUE_TIER_WEIGHT  # every simulated inference runs the same tiny model, whatever a model card claims
             true_input = self.info[tid].input_tokens or task.input_tokens
             for a in task.miners:
+                if a.planted:
+                    continue  # the oracle's output in a canary: not this miner's work
                 st = stats[self.name_of[a.miner]]
                 st.assigned += 1
                 st.served += a.reveal_tick is not None
                 st.in_consensus += a.in_consensus
                 out = self.revealed[tid].get(a.miner)
                 if out is not None and not a.mismatch:
-                    st.work_offered += (true_input + out.tokens) * units * to_ppb(out.quality)
+                    work = (true_input + out.tokens) * units * to_ppb(out.quality)
+                    st.work_offered += work
+                    st.network_work += work if task.kind == "network" else 0
             for v in task.validators:
                 st = stats[self.name_of[v]]
                 st.assigned += 1
                 st.served += v in task.reports
                 st.work_offered += PPB if v in task.reports else 0
-            for d in (self.plans, self.revealed, self.attempted, self.truth):
+                st.network_work += PPB if v in task.reports and task.kind == "network" else 0
+                st.canaries_failed += v in task.canary_failed
+            if task.canary == "planted":
+                counts.canaries += 1
+            counts.escalated += task.round > 0
+            counts.validations += len(task.validators)
+            for d in (self.plans, self.revealed, self.attempted, self.truth, self.report_plans, self.canary_secrets, self.canaries):
                 d.pop(tid, None)  # type: ignore[attr-defined]
 
     def _count_capture(self, task: Task, counts: EpochTasks) -> None:

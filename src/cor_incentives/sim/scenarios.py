@@ -254,7 +254,18 @@ def check_scenario(s: Scenario) -> None:
     p = params_from_dict(dict(s.params))
     if counts["miner"] < p.redundancy:
         raise InvalidInput(f"{counts['miner']} miners cannot serve redundancy {p.redundancy}", code="invalid_scenario")
-    needed = p.precommit_deadline_ticks + p.reveal_deadline_ticks + p.validation_deadline_ticks + 1 + (2 if s.beacon else 0)  # + the two draws
+    # the worst case of one round: every phase runs to its deadline; validation rounds after the first
+    # (escalations) only run to theirs when some validator never reports
+    silent = any(g.role == "validator" and g.strategy == "offline" and g.count for g in s.nodes)
+    rounds = 1 + (p.escalation_rounds_max if silent else 0)
+    needed = (
+        p.precommit_deadline_ticks
+        + p.reveal_deadline_ticks
+        + rounds * (p.validation_deadline_ticks + p.report_reveal_deadline_ticks)
+        + p.canary_open_deadline_ticks
+        + 1
+        + ((1 + rounds) if s.beacon else 0)  # the draws: miners, then validators of each round
+    )
     if p.epoch_length_ticks // s.rounds_per_epoch < needed:
         raise InvalidInput(
             f"{s.rounds_per_epoch} rounds of {needed} ticks do not fit an epoch of {p.epoch_length_ticks} ticks", code="invalid_scenario"
@@ -379,16 +390,8 @@ def builtin_scenarios() -> dict[str, Scenario]:
             checks=("copier_validators_earn_less",),
             remedies=COLLUSION_REMEDIES,
         ),
-        Scenario(
-            "echo_validators",
-            bad_mix + validators("echo", 3) + ROUTER,
-            "validator-00..02 never evaluate: they repeat the median of the reports other validators already published for the same task",
-            checks=("echo_validators_earn_less",),
-            remedies=COLLUSION_REMEDIES,
-        ),
         _colluding(10, 1),
         _colluding(30, 3),
-        _colluding(49, 5),
         Scenario(
             "double_claim",
             miners(("honest", 8), ("double_claimer", 2)) + v + ROUTER,

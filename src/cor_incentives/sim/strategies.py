@@ -35,11 +35,15 @@ Validator strategies (``VALIDATOR_STRATEGIES``)
     honest      reports the true distance and quality with small noise (pays ``validation_cost_units``).
     copier      does not evaluate: reports a constant guess (options ``distance`` 0.05, ``quality``
                 0.8), or with ``mode = "previous_median"`` the median consensus of earlier tasks.
-    echo        does not evaluate: waits for the task's other validators and repeats the stake-weighted
-                median of their reports (validator reports are public events, not commit-reveal).
+    echo        does not evaluate: repeats the stake-weighted median of the reports other validators of
+                the task have made public. Reports are committed before any is revealed, so in a task's
+                first round nothing is public and it reports like a copier (its ``mode``); in an
+                escalation round it repeats the earlier rounds' revealed reports.
     colluding   member of a coalition (the group's ``coalition``): reports distance 0 and quality 1 for
                 miners of its coalition (the favoured miner) and harsh numbers for everyone else
-                (options ``harsh_distance`` 0.5, ``harsh_quality`` 0.1). Does not evaluate.
+                (options ``harsh_distance`` 0.5, ``harsh_quality`` 0.1). Does not evaluate. Option
+                ``when``: ``"always"`` (default), or ``"majority"``: only in tasks where the coalition
+                holds at least half of the stake of the validators drawn so far; honest elsewhere.
     offline     never reports.
 
 Randomness is never global: every draw comes from ``derive(seed, purpose, ...)``, a
@@ -103,12 +107,15 @@ class Environment:
     validation_cost_units: int = 10**14  # 0.0001 COR per report a validator actually evaluates
     node_cost_per_epoch_units: int = 0  # fixed cost of running one node for one epoch (hardware, hosting)
     payout: str = "engine"  # "engine": leaves stay claimable; "evm": each epoch moves to a distributor and nodes claim there
+    canary_rate: float = 0.1  # the oracle's policy: share of network tasks that carry a planted garbage output (a canary)
 
     def __post_init__(self) -> None:
         if self.network_prompts not in ("bundled", "unique"):
             raise InvalidInput("env.network_prompts must be 'bundled' or 'unique'", code="invalid_scenario")
         if self.payout not in ("engine", "evm"):
             raise InvalidInput("env.payout must be 'engine' or 'evm'", code="invalid_scenario")
+        if isinstance(self.canary_rate, bool) or not isinstance(self.canary_rate, (int, float)) or not 0 <= self.canary_rate <= 1:
+            raise InvalidInput("env.canary_rate must be a number in [0, 1]", code="invalid_scenario")
         for name in ("inference_cost_units", "validation_cost_units", "node_cost_per_epoch_units", "user_max_output_tokens"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -339,6 +346,10 @@ def report_echo(c: ValidatorContext) -> Report:
 
 def report_colluding(c: ValidatorContext) -> Report:
     mine = c.coalition_of.get(c.validator, "")
+    if c.options.get("when", "always") == "majority":  # hide: collude only where the coalition decides the task's medians
+        held = sum(w for v, w in c.stakes.items() if mine and c.coalition_of.get(v) == mine)
+        if 2 * held < sum(c.stakes.values()):
+            return report_honest(c)
     harsh = (to_ppb(float(c.options.get("harsh_distance", 0.5)), 2 * PPB), to_ppb(float(c.options.get("harsh_quality", 0.1))))
     return [(m, 0, PPB) if mine and c.coalition_of.get(m) == mine else (m, *harsh) for m in c.miners]
 

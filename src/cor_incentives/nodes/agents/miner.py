@@ -1,7 +1,8 @@
 """The miner agent: answers the tasks assigned to it, with commit-reveal (docs/design.md §4).
 
 It polls for open tasks assigned to it, fetches the prompt blob, generates with its backend (or
-cheats per its strategy, ``nodes/strategies.py``), stores the output blob, precommits
+cheats per its strategy, ``nodes/strategies.py``) — or, when the oracle's private inbox holds a
+planted output for a network task (a canary), takes that instead —, stores the output blob, precommits
 ``commitment(task, miner, output_hash, salt)`` with a random salt, and reveals once the task is
 PRECOMMITTED. Token counts are the backend's real ones. Unrevealed commitments are kept in a state
 file so that a restart can still reveal. A miner samples at its ``--temperature`` with its own
@@ -38,12 +39,15 @@ def mine(task: dict[str, Any], me: str) -> dict[str, Any] | None:
 class MinerAgent(Agent):
     role = "miner"
 
-    def __init__(self, *args: Any, strategy: str, backend: Any, state_file: str | None = None, sampling_seed: int = 0, **kw: Any) -> None:
+    def __init__(
+        self, *args: Any, strategy: str, backend: Any, state_file: str | None = None, sampling_seed: int = 0, inbox: str | None = None, **kw: Any
+    ) -> None:
         super().__init__(*args, **kw)
         self.strategy = check_strategy("miner", strategy)
         self.backend = backend
         self.sampling_seed = sampling_seed  # each task samples with derive_seed(sampling_seed, task id)
         self.state_file = Path(state_file) if state_file else None
+        self.inbox = Path(inbox) if inbox else None
         # task id -> {"output_hash", "salt", "output_tokens", "sent"} committed to (and, for a mismatch, what it reveals)
         self.work: dict[int, dict[str, Any]] = self._load_state()
         self.ignored: set[int] = set()
@@ -110,6 +114,16 @@ class MinerAgent(Agent):
             text = LAZY_ANSWER
         return text, min(max_out, estimate_tokens(text)), None, 0.0
 
+    def _planted(self, task: dict[str, Any]) -> str | None:
+        """The planted output the oracle asked this miner to reveal in a network task (its private inbox), if any."""
+        if self.inbox is None or task.get("kind") != "network":
+            return None
+        f = self.inbox / f"{task['id']}.json"
+        if not f.is_file():
+            return None
+        text = json.loads(f.read_text()).get("text")
+        return text if isinstance(text, str) and text else None
+
     def precommit(self, task: dict[str, Any]) -> None:
         tid = task["id"]
         if self.strategy == "offline":
@@ -121,6 +135,10 @@ class MinerAgent(Agent):
         took = 0.0
         if entry is None:
             text, tokens, reveal_text, took = self._answer(task)
+            planted = self._planted(task)
+            if planted is not None:  # the oracle's canary: reveal its planted output instead (it is left out of pay and offences)
+                text, tokens, reveal_text = planted, min(task["max_output_tokens"], estimate_tokens(planted)), None
+                self.log.info("task=%d: the oracle's instruction, a planted output for a canary", tid)
             entry = {"output_hash": self.link.put_blob(text.encode("utf-8")), "salt": secrets.token_hex(16), "output_tokens": tokens, "sent": False}
             if reveal_text is not None:
                 entry["reveal_hash"] = self.link.put_blob(reveal_text.encode("utf-8"))

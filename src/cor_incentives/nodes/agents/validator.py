@@ -1,36 +1,63 @@
-"""The validator agent: checks the outputs of the tasks it is assigned to (docs/design.md §5).
+"""The validator agent: checks the outputs of the tasks it is assigned to, with commit-reveal (docs/design.md §5).
 
-It polls COMMITTED tasks where it is a validator, fetches the prompt and the revealed outputs, runs
-``evaluate_outputs`` (PoI + PoUW with the real embedding model; imported only when needed, so a
-copier or offline validator never loads the model) or its strategy, and submits ``task.validate``
-with the reports (criteria included). With ``read_model`` (the devnet's llama backend) an honest
-validator also loads the bundled SmolLM2 and reads every output of a task for that model with it
-(``ai.likelihood``: the fidelity and ending checks); a task for another model gets no model check.
+It polls the open tasks where it is a validator of the current round. While a task is COMMITTED it
+fetches the prompt and the revealed outputs, runs ``evaluate_outputs`` (PoI + PoUW with the real
+embedding model; imported only when needed, so a copier or offline validator never loads the model)
+or its strategy, keeps the reports and a random salt, and sends ``task.report_commit`` with their
+commitment (nobody's reports are public yet, so there is nothing to copy). Once the task is
+REPORTING it reveals them with ``task.validate``. Unrevealed commitments are kept in a state file so
+that a restart can still reveal.
+With ``read_model`` (the devnet's llama backend) an honest validator also loads the bundled SmolLM2
+and reads every output of a task for that model with it (``ai.likelihood``: the fidelity and ending
+checks); a task for another model gets no model check.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 from ...client import ApiError
 from ...core.records import TaskState
+from ...core.validation import report_commitment
 from ..strategies import check_strategy, copier_reports
 from .base import Agent
 
 READER_CONTEXT = 1024  # prompt + output tokens the model reads at once (its logits for every position are kept: ~200 MB)
 
 
+def mine(task: dict[str, Any], me: str) -> dict[str, Any] | None:
+    """This validator's entry in a task view, when it belongs to the task's current round."""
+    v = next((v for v in task["validators"] if v["validator"] == me), None)
+    return v if v is not None and v["round"] == task["round"] else None
+
+
 class ValidatorAgent(Agent):
     role = "validator"
 
-    def __init__(self, *args: Any, strategy: str, read_model: bool = False, threads: int = 1, **kw: Any) -> None:
+    def __init__(self, *args: Any, strategy: str, read_model: bool = False, threads: int = 1, state_file: str | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.strategy = check_strategy("validator", strategy)
+        self.state_file = Path(state_file) if state_file else None
+        self.work: dict[int, dict[str, Any]] = self._load_state()  # task id -> {"reports", "salt", "sent"}
         self.ignored: set[int] = set()
         self.read_model = read_model and self.strategy == "honest"
         self.threads = threads
         self.reader: Any = None  # ai.likelihood.TeacherForcer over the bundled model, once loaded
+
+    def _load_state(self) -> dict[int, dict[str, Any]]:
+        if self.state_file and self.state_file.is_file():
+            return {int(k): v for k, v in json.loads(self.state_file.read_text()).items()}
+        return {}
+
+    def _save_state(self) -> None:
+        if self.state_file:
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({str(k): v for k, v in self.work.items()}))
+            tmp.replace(self.state_file)
 
     def setup(self) -> dict[str, Any]:
         if self.strategy == "honest":  # load the embedding model (and the task model) before declaring ready
@@ -57,46 +84,88 @@ class ValidatorAgent(Agent):
         head = self.changed()
         if head is None:
             return False
-        for t in sorted(self.link.tasks(state=TaskState.COMMITTED, assigned=self.me, limit=1000), key=lambda t: t["id"]):
+        tasks = sorted(self.link.tasks(state="open", assigned=self.me, limit=1000), key=lambda t: t["id"])
+        for t in tasks:  # reveals first: cheap, and a late one is a missed deadline
+            v = mine(t, self.me)
+            if t["state"] == TaskState.REPORTING and v is not None and v["committed"] and not v["reported"]:
+                self.reveal(t)
+        for t in tasks:
             if self.stop.is_set():
-                return
-            if any(v["validator"] == self.me and not v["reported"] for v in t["validators"]):
-                self.validate(t)
+                return False
+            v = mine(t, self.me)
+            if t["state"] == TaskState.COMMITTED and v is not None and not v["committed"]:
+                self.commit(t)
+        open_ids = {t["id"] for t in tasks}
+        stale = [tid for tid in self.work if tid not in open_ids]
+        for tid in stale:
+            self.work.pop(tid)
+        if stale:
+            self._save_state()
         self.seen_head = head
         return False
 
-    def validate(self, task: dict[str, Any]) -> None:
+    def _evaluate(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+        revealed = [a for a in task["miners"] if a["revealed"] and not a["mismatch"]]
+        if self.strategy == "copier":
+            return copier_reports([a["miner"] for a in revealed])
+        from ..validator import evaluate_outputs
+
+        prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
+        outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
+        reader = self.reader_for(task.get("model"))
+        try:
+            return evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader)
+        except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
+            if reader is None:
+                raise
+            self.log.info("task=%d not read with the model: %s", task["id"], exc)
+            return evaluate_outputs(prompt, outputs, task["max_output_tokens"])
+
+    def commit(self, task: dict[str, Any]) -> None:
         tid = task["id"]
         if self.strategy == "offline":
             if tid not in self.ignored:
                 self.ignored.add(tid)
                 self.log.info("offline: not validating task %d", tid)
             return
-        revealed = [a for a in task["miners"] if a["revealed"] and not a["mismatch"]]
-        t0 = time.monotonic()
-        if self.strategy == "copier":
-            reports: list[dict[str, Any]] = copier_reports([a["miner"] for a in revealed])
-        else:
-            from ..validator import evaluate_outputs
-
-            prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
-            outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
-            reader = self.reader_for(task.get("model"))
-            try:
-                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader)
-            except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
-                if reader is None:
-                    raise
-                self.log.info("task=%d not read with the model: %s", tid, exc)
-                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"])
-        took = time.monotonic() - t0
+        entry = self.work.get(tid)
+        took = 0.0
+        if entry is None or entry.get("round") != task["round"]:
+            t0 = time.monotonic()
+            entry = {"reports": self._evaluate(task), "salt": secrets.token_hex(16), "round": task["round"], "sent": False}
+            took = time.monotonic() - t0
+            self.work[tid] = entry  # kept before sending: a retry re-sends this commitment, never a new one
+            self._save_state()
+        elif entry.get("sent"):
+            return
         try:
-            self.link.submit("task.validate", {"task": tid, "reports": reports})
+            self.link.submit("task.report_commit", {"task": tid, "commit": report_commitment(tid, self.me, entry["reports"], entry["salt"])})
+        except ApiError as exc:
+            if exc.code != "already_committed":
+                self.log.info("report commit task=%d refused: %s", tid, exc.code)
+                self.work.pop(tid, None)
+                self._save_state()
+                return
+        entry["sent"] = True
+        self._save_state()
+        summary = " ".join(f"{r['miner'][:8]}:d={r['poi_distance_ppb'] / 1e9:.3f},q={r['quality_ppb'] / 1e9:.2f}" for r in entry["reports"])
+        self.log.info("commit task=%d round=%d strategy=%s eval=%.2fs %s", tid, task["round"], self.strategy, took, summary)
+
+    def reveal(self, task: dict[str, Any]) -> None:
+        tid = task["id"]
+        entry = self.work.get(tid)
+        if entry is None:
+            if tid not in self.ignored:
+                self.ignored.add(tid)
+                self.log.info("reveal task=%d impossible: no local record of the commitment", tid)
+            return
+        try:
+            self.link.submit("task.validate", {"task": tid, "reports": entry["reports"], "salt": entry["salt"]})
         except ApiError as exc:
             self.log.info("validate task=%d refused: %s", tid, exc.code)
-            return
-        summary = " ".join(f"{r['miner'][:8]}:d={r['poi_distance_ppb'] / 1e9:.3f},q={r['quality_ppb'] / 1e9:.2f}" for r in reports)
-        self.log.info("validate task=%d strategy=%s eval=%.2fs %s", tid, self.strategy, took, summary)
+        self.work.pop(tid, None)
+        self._save_state()
+        self.log.info("validate task=%d revealed", tid)
 
     def _output(self, output_hash: str) -> str:
         """A revealed output's text; one whose blob was never stored is scored as empty."""

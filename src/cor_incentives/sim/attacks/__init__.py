@@ -10,14 +10,15 @@ Every family is registered here, in one place; a module per area:
     bounties.py   bounty_self_award, challenge_early_finalize
     community.py  curator_puppets
     assignment.py assignment_grinding, cancel_lottery
+    validators.py echo_validator, max_reporter, collusion_49
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
 
-from . import assignment, bounties, community, evidence, governance, slashing, staking, wash
+from . import assignment, bounties, community, evidence, governance, slashing, staking, validators, wash
 from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
 
-for _module in (staking, slashing, evidence, wash, governance, bounties, community, assignment):
+for _module in (staking, slashing, evidence, wash, governance, bounties, community, assignment, validators):
     register(*_module.FAMILIES)
 
 __all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]

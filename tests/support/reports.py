@@ -1,0 +1,46 @@
+"""Validators' commit-reveal for tests: every validator of the current round commits, then reveals, round after round."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from cor_incentives.core.validation import report_commitment
+
+Reports = list[dict[str, Any]]
+
+
+def report_rounds(
+    submit: Callable[[str, str, dict[str, Any]], Any],
+    task: Callable[[], Any],
+    reports_for: Callable[[str], Reports | None],
+    salt: str = "rs",
+    first_rules: bool = False,
+) -> None:
+    """Drive a task's validation: ``submit(validator, kind, body)``; ``task()`` reads the task now;
+    ``reports_for(validator)`` gives what it reports (None: it stays silent). Escalation rounds too.
+    ``first_rules`` (a network without a beacon): each validator sends its reports at once, uncommitted."""
+    if first_rules:
+        for v in list(task().validators):
+            reports = reports_for(v)
+            if reports is not None and task().state == "COMMITTED":
+                submit(v, "task.validate", {"task": task().id, "reports": reports})
+        return
+    while task().state in ("COMMITTED", "REPORTING"):
+        t = task()
+        rnd = t.round
+        if t.state == "COMMITTED":
+            silent = True
+            for v in t.drawn_in(rnd):
+                reports = reports_for(v)
+                if reports is not None and v not in task().report_commits and task().state == "COMMITTED":
+                    submit(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, salt)})
+                    silent = False
+            if silent or task().state == "COMMITTED":
+                return  # someone stays silent: the deadline moves the task on
+        t = task()
+        for v in t.drawn_in(rnd):
+            if v in t.report_commits and v not in task().reports and task().state == "REPORTING":
+                submit(v, "task.validate", {"task": t.id, "reports": reports_for(v), "salt": salt})
+        if task().state == "REPORTING" or task().round == rnd:
+            return
