@@ -9,7 +9,7 @@ import hashlib
 import httpx
 import pytest
 
-from api.network_activity import OUTPUTS, PROMPT, bounties_enabled, build
+from api.network_activity import OUTPUTS, PROMPT, QUALITY_PPB, bounties_enabled, build
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.client import ApiError, CorClient
 from cor_incentives.core.merkle import verify_proof
@@ -24,6 +24,7 @@ def net(tmp_path_factory, api_helpers):
     activity = build(f"sqlite:///{d / 'cor.db'}", d / "keys")
     server = api_helpers.start_server(f"sqlite:///{d / 'cor.db'}", d / "serve.log")
     activity.server = server
+    activity.url = f"sqlite:///{d / 'cor.db'}"
     yield activity
     api_helpers.stop_server(server)
 
@@ -234,3 +235,29 @@ def test_open_tasks_come_from_the_open_task_index(net):
         ]
         assert [t["id"] for t in fast] == [t.id for t in slow]
     assert [t.id for t in newest_open_tasks(s, None)] == [net.open_task]
+
+
+# --- a task's answer -------------------------------------------------------------------------
+
+
+def test_task_result_is_the_best_output_in_consensus(net, client):
+    """The `result` of a settled task is the in-consensus output with the best quality; `cor task result`
+    prints its text, locally and through --api; an open task has none (`no_result`)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    t = client.task(net.settled)
+    best = max((m for m in t["miners"] if m["in_consensus"]), key=lambda m: m["quality_ppb"])
+    assert t["result"]["miner"] == best["miner"] and t["result"]["quality_ppb"] == max(QUALITY_PPB)
+    assert client.get_blob(t["result"]["output_hash"]).decode() == OUTPUTS[0]  # the 0.9-quality answer
+    assert client.task(net.open_task)["result"] is None
+    cor = str(Path(sys.executable).parent / "cor")
+    for where in (["--api", net.server.base_url], ["--db", net.url]):
+        p = subprocess.run([cor, "task", "result", str(net.settled), *where], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and p.stdout.strip().endswith(OUTPUTS[0]), p.stderr
+        p = subprocess.run([cor, "task", "result", str(net.settled), "--json", *where], capture_output=True, text=True, timeout=120)
+        assert json.loads(p.stdout)["text"] == OUTPUTS[0] and json.loads(p.stdout)["result"] == t["result"]
+        p = subprocess.run([cor, "task", "result", str(net.open_task), "--json", *where], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 2 and json.loads(p.stdout)["error"] == "no_result"

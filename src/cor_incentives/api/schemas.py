@@ -399,6 +399,12 @@ class TaskOut(Out):
     charged_units: str
     refunded_units: str
     split: dict[str, str] = Field(..., description="Fee split by recipient class, COR.")
+    result: dict[str, Any] | None = Field(
+        ...,
+        description="The answer the network stands behind: among the outputs in consensus, the best quality (then the smallest "
+        "PoI distance, then the lowest address): `miner`, `output_hash` (its text at `blob`), `output_tokens`, `quality_ppb`, "
+        "`poi_distance_ppb`, `in_consensus` (how many outputs were). Null until validators agree, or when none is in consensus.",
+    )
     miners: list[TaskMinerOut]
     round: int = Field(..., description="The validation round in progress or last run (escalations draw more validators).")
     validators: list[TaskValidatorOut]

@@ -438,8 +438,26 @@ def session(state: State, s: Any) -> dict[str, Any]:
     }
 
 
+def task_result(t: Any) -> dict[str, Any] | None:
+    """The answer the network stands behind once validators have reported: among the outputs in consensus,
+    the best quality (then the smallest PoI distance, then the lowest address); None before, or when none is."""
+    chosen = [a for a in t.miners if a.in_consensus and a.output_hash]
+    if not chosen:
+        return None
+    best = min(chosen, key=lambda a: (-(a.quality_ppb or 0), a.distance_ppb if a.distance_ppb is not None else 2**63, a.miner))
+    return {
+        "miner": best.miner,
+        "output_hash": best.output_hash,
+        "output_tokens": best.output_tokens,
+        "quality_ppb": best.quality_ppb,
+        "poi_distance_ppb": best.distance_ppb,
+        "in_consensus": sum(1 for a in t.miners if a.in_consensus),
+        "blob": f"/v1/blobs/{best.output_hash}",
+    }
+
+
 def task(state: State, t: Any) -> dict[str, Any]:
-    """A task with its state machine progress, PoI distances, quality and payments."""
+    """A task with its state machine progress, PoI distances, quality and payments, and its ``result``."""
     return {
         "id": t.id,
         "kind": t.kind,
@@ -466,6 +484,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "charged_units": str(t.charged),
         "refunded_units": str(t.refunded),
         "split": {k: format_cor(v) for k, v in t.split.items()},
+        "result": task_result(t),
         "miners": [
             {
                 "miner": a.miner,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,13 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..app.engine import Engine, oracle_key
 from ..app.keys import Key, Keystore
 from ..client import ApiError, CorClient
-from ..core.errors import EngineError, InvalidInput
+from ..core.errors import EngineError, InvalidInput, NotFound
 from ..core.state import State
 from ..core.units import format_cor, parse_cor
 from ..store.connection import database_error, database_url
 
-console = Console()
-err_console = Console(stderr=True)
+PIPED_WIDTH = 1_000  # piped output is never cut or wrapped at 80 columns: tables take their natural width
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 
 DbOption = typer.Option(None, "--db", help="Database URL (default: $COR_DATABASE_URL or sqlite:///cor-data/cor.db).")
 JsonOption = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
@@ -164,6 +166,17 @@ class Net:
         return self.engine.store.put_blob(data)
 
 
+def get_blob(net: Net, blob_hash: str) -> bytes:
+    """Content-addressed bytes (a prompt, an output) from where the network keeps them; ``blob_not_found`` when absent."""
+    if net.client is not None:
+        return net.client.get_blob(blob_hash)
+    assert net.engine is not None
+    data = net.engine.store.get_blob(blob_hash.lower())
+    if data is None:
+        raise NotFound(f"no blob {blob_hash.lower()}", code="blob_not_found")
+    return data
+
+
 def connect(db: str | None, api: str | None) -> Net:
     """The network a command talks to: ``--api`` (or $COR_API_URL) when given, else the database (never created)."""
     if api:
@@ -232,12 +245,32 @@ def receipt_out(receipt: Any, as_json: bool, message: str) -> None:
     )
 
 
+def cell(value: Any) -> str:
+    """A value as a person reads it in a table: nothing for None, yes/no, one ``key: value`` line per
+    field of a mapping, one line per item of a list (nested values as compact JSON), never Python repr."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return "\n".join(f"{k}: {_inline(v)}" for k, v in value.items()) if value else ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_inline(v) for v in value) if value else ""
+    return str(value)
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
+    return cell(value)
+
+
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     t = Table(title=title)
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*[str(x) for x in r])
+        t.add_row(*[x if isinstance(x, str) else cell(x) for x in r])
     console.print(t)
 
 

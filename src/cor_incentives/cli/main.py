@@ -6,6 +6,8 @@ the order of the README.
 
 from __future__ import annotations
 
+from importlib import metadata
+
 import typer
 
 from . import audit, chain, community, devnet, epochs, gov, market, network, nodes, serve, simulate, slashing, staking
@@ -15,3 +17,16 @@ app = typer.Typer(
 )
 for group in (network, nodes, staking, slashing, market, epochs, community, gov, chain, serve, devnet, simulate, audit):
     group.register(app)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"cor {metadata.version('cor-incentives')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Print the version of cor and exit."),
+) -> None:
+    """cor-incentives: the incentive and reward engine of a COR inference network."""

@@ -12,7 +12,7 @@ from ..api import readviews
 from ..app import views
 from ..app.keys import Keystore
 from ..app.prompts import estimate_tokens, load_prompt_set, pick_prompt
-from ..core.errors import InvalidInput
+from ..core.errors import Conflict, InvalidInput
 from ..core.sessions import get_session
 from ..core.tasks import get_task
 from ..core.units import format_cor
@@ -26,6 +26,7 @@ from .common import (
     console,
     cor_amount,
     emit,
+    get_blob,
     handle_errors,
     receipt_out,
     signer,
@@ -334,6 +335,31 @@ def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption,
         table("validators", ["validator", "reported", "agreement"], [[v["validator"], v["reported"], v["agreement_ppb"]] for v in data["validators"]])
 
     emit(data, as_json, render)
+
+
+@task_app.command("result")
+@handle_errors
+def task_result(task: int, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
+    """A task's answer: the output the network stands behind (in consensus, best quality), as text."""
+    net = connect(db, api)
+    data = net.read(lambda s: views.task(s, get_task(s, task)), f"/v1/tasks/{task}")
+    result = data["result"]
+    if result is None:
+        why = f"it failed ({data['failure']})" if data["failure"] else f"it is {data['state']}; validators have not agreed on an output yet"
+        raise Conflict(f"task {task} has no result: {why}", code="no_result", state=data["state"])
+    text = get_blob(net, result["output_hash"]).decode("utf-8", errors="replace")
+    emit(
+        {"task": task, "state": data["state"], "result": result, "text": text},
+        as_json,
+        lambda: (
+            console.print(
+                f"[dim]task {task} · {data['state']} · miner {result['miner']} · quality {result['quality_ppb'] / 1e7:.1f}% · "
+                f"{result['in_consensus']} output(s) in consensus · {result['output_hash']}[/]",
+                highlight=False,
+            ),
+            print(text),
+        ),
+    )
 
 
 @task_app.command("list")
