@@ -60,7 +60,6 @@ def test_the_run_is_small_and_verifies(run):
     assert d["miner_sampling"]["temperature"] == 0.7  # the default: miners sample
     assert d["backend"] == "llama" and d["verify"]["ok"] and d["network_tasks"] == 2
     assert d["tasks"]["by_state"] == {"SETTLED": 2}
-    assert run.seconds < 170, f"{run.seconds:.0f}s"
     for r in d["nodes"]:
         assert r["tasks"] >= 1 and int(r["slashes_units"]) == 0, r
         assert int(r["net_profit_units"]) > 0, r

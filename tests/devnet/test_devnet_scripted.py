@@ -62,10 +62,6 @@ def test_one_json_document_with_the_db_and_a_row_per_node(run):
     assert [u["name"] for u in d["users"]] == ["user-1"] and {x["name"] for x in d["delegators"]} == {"alice", "bob", "carol"}
     assert d["tasks"]["closed_in_report"] >= 20 and d["tasks"]["by_state"].get("SETTLED", 0) >= 15
     assert d["verify"]["ok"] is True
-    # a bound that catches a stuck clock, not a benchmark: each task's validation is two agent rounds
-    # (report commit, then reveal) and a network task a third (the oracle opens its canary commitment);
-    # measured on a 2-core machine at load 12-20: 97-124 s in all, of which the clock 71 s
-    assert run.seconds < 150, f"the scripted devnet took {run.seconds:.0f}s"
 
 
 def test_table_equals_statements_read_back_through_the_api(run, api):
