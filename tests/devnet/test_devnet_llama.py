@@ -2,9 +2,11 @@
 processes, validators embed with all-MiniLM-L6-v2 and read each output with SmolLM2 (the model
 checks) — and the test checks that this is what happened.
 
-Small on purpose (one epoch of 5 ticks, a network task every 2 ticks, 3 honest miners, 2 honest
-validators, no user): two tasks (ticks 2 and 4), six real generations; the tick that closes the epoch
-waits for their work, so both settle in it.
+Small on purpose (one epoch of 9 ticks, a network task every 3 ticks, 3 honest miners, 2 honest
+validators, no user): two tasks (ticks 3 and 6), six real generations. The network draws a task's
+miners with the next tick's beacon value and its validators with the value after the last reveal, so
+a task needs two ticks after it is issued; the lockstep clock waits for all owed work before each
+tick, so both settle in the epoch.
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ def run(tmp_path_factory):
         "0",
         "--routers",
         "0",
+        "--clock",
+        "lockstep",
         "--param",
-        "epoch_length_ticks=5",
+        "epoch_length_ticks=9",
         "--param",
-        "network_task_interval_ticks=2",
+        "network_task_interval_ticks=3",
         "--seed",
         "test-llama",
         timeout=170,
