@@ -46,7 +46,7 @@ def run(tmp_path_factory):
         "network_task_interval_ticks=3",
         "--seed",
         "test-llama",
-        timeout=170,
+        timeout=600,
     )
 
 

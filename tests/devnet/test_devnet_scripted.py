@@ -23,7 +23,7 @@ CHEATERS = ("lazy", "garbage", "mismatch")
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     return run_devnet(
-        tmp_path_factory.mktemp("devnet"), "--epochs", str(EPOCHS), "--miners-backend", "scripted", "--seed", "test-devnet", timeout=170
+        tmp_path_factory.mktemp("devnet"), "--epochs", str(EPOCHS), "--miners-backend", "scripted", "--seed", "test-devnet", timeout=600
     )
 
 
