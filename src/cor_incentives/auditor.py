@@ -38,9 +38,9 @@ from typing import Any
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
     "Auditing": "502265fec2c7da1cfdecb2c8fbfe5439a975dd354a866971f6a296c63a119d2d",
-    "Order of the epoch steps": "4cb92ef9419a488a998d0c0c89777aa1ba9fcd2dc02b004be6e76f3a1f108ff2",
+    "Order of the epoch steps": "e3728cd38b182be2fc9ca00531d17417d6b691aa2a5e9ffdecf67eeff2ea087f",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "a9cc0d271628a6ac312b7101a39b6d0c0f2975c69743c5cfabde49d7821916c4",
+    "Network work: the rate and the budget (miners and validators streams)": "49ae768afc242d42768d9532953b9542a1903d262752502944b4dfb3db1f4c05",
     "The user-task bonus": "bd195484e531cda19f4826920906b307683fb0a6754aa5bb3f31b67ec08fc429",
     "Task fees": "ee257177dae55ffd01c067ac4f9636262aceda8b7927d0f0d1f554bd54c6d5ba",
     "Who is drawn, and what a draw costs": "fa252b2a2faab9aa82b912df239bce8b5f87cafc116a00ea2efa86fbfe508403",
@@ -59,6 +59,8 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
+    "Validators: what they report and how it is scored": "dc5e1f2f81a220c3d1596335bda67187c7b6709d3c21cdcdfd20958b2b2f852b",
+    "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
 BPS = 10_000
@@ -249,6 +251,8 @@ def miner_rows(tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[s
     rows = []
     for t in tasks:
         for m in t["miners"]:
+            if m.get("planted"):  # a canary's planted output is no assignment of its miner (*Canaries*)
+                continue
             ok = bool(m["in_consensus"])
             rows.append(
                 Row(
@@ -266,9 +270,25 @@ def miner_rows(tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[s
     return rows
 
 
-def validator_rows(tasks: list[dict[str, Any]]) -> list[Row]:
+def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
+    """*Validator pay*: one row per assigned validation; past canary_failures_max failed canaries, every row at agreement 0."""
+    failures: dict[str, int] = {}
+    for t in tasks:
+        for v in t["validators"]:
+            if v.get("canary_failed"):
+                failures[v["validator"]] = failures.get(v["validator"], 0) + 1
+    forfeit = {n for n, k in failures.items() if k > p.get("canary_failures_max", 0)}
     return [
-        Row(t["id"], v["validator"], t["kind"] == "network", 1, v["agreement_ppb"] or 0, bool(v["reported"]), bool(v["reported"]), t["model"])
+        Row(
+            t["id"],
+            v["validator"],
+            t["kind"] == "network",
+            1,
+            0 if v["validator"] in forfeit else (v["agreement_ppb"] or 0),
+            bool(v["reported"]),
+            bool(v["reported"]),
+            t["model"],
+        )
         for t in tasks
         for v in t["validators"]
     ]
@@ -567,6 +587,8 @@ def audit_reputation(
         if t["state"] == "SETTLED":
             n = len(t["miners"])
             for m in t["miners"]:
+                if m.get("planted"):  # a canary's planted output: its miner's reputation does not move
+                    continue
                 rank = m.get("reveal_rank")
                 latency = PPB if rank is None or n <= 1 else PPB * (n - 1 - min(rank, n - 1)) // (n - 1)
                 success = bool(m["precommitted"] and not m["mismatch"] and m["in_consensus"])
@@ -606,7 +628,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     for t in sorted(named - set(order)):
         r.check("task.closed_in_epoch", f"task {t} (named on a node line)", "listed in streams.*.tasks", "missing")
     m_rows = miner_rows(tasks, p, constants)
-    v_rows = validator_rows(tasks)
+    v_rows = validator_rows(tasks, p)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
     audit_task_fees(r, epoch_json, tasks, p, models)
@@ -652,6 +674,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total",
         "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
         "the draws of miners and validators (cor verify replays them) and the dedicated session fee",
+        "validators' consensus and agreement scores, escalation, canary openings: agreement_ppb and canary_failed taken from the task",
     ]
     return r
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
-from support.network import COR, by_address, draw, make_network, run_commit_reveal, sha
-from support.scenario import HONEST, scripted_reports, settle_task_with_cheat, submit_task
+from support.network import COR, draw, make_network, run_commit_reveal, sha
+from support.scenario import HONEST, settle_task_with_cheat, submit_task, validate
 
 GARBAGE = "zzq plorv mnbx kkwq lkjh"
 
@@ -37,15 +37,10 @@ def network_task(eng: Engine, keys: dict, prompt: str, input_tokens: int = 16) -
 
 
 def run_task(eng: Engine, keys: dict, tid: int, garbage: bool, seed: int) -> None:
-    k = by_address(keys)
     miners = [a.miner for a in eng.state.tasks[tid].miners]
     texts = HONEST[: len(miners) - 1] + [GARBAGE if garbage else HONEST[-1]]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, texts)), tokens={m: 9 + (i + seed) % 5 for i, m in enumerate(miners)})
-    bad = {miners[-1]} if garbage else set()
-    for v in list(eng.state.tasks[tid].validators):
-        if eng.state.tasks[tid].state != "COMMITTED":
-            break
-        eng.submit_as(k[v], "task.validate", {"task": tid, "reports": scripted_reports(eng.state.tasks[tid], bad, v)})
+    validate(eng, keys, tid, {miners[-1]} if garbage else set())
 
 
 def tick(eng: Engine, keys: dict, n: int) -> None:
