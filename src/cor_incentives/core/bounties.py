@@ -96,6 +96,7 @@ from .accounts import is_linked, linked_to_any
 from .beacon import draw_handler, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Bounty, BountyStatus, EarningItem, Submission
+from .rules import rules_since
 from .sampling import reference_draw
 from .selection import selection_weight
 from .staking import is_selectable
@@ -194,7 +195,7 @@ def draw_reviewers(state: State, bounty_id: int, seed: bytes) -> None:
     b = state.bounties[bounty_id]
     invariant(b.drawn and not b.reviewers, f"bounty {bounty_id}: reviewers drawn twice")
     slots = sorted(reviewer_candidates(state, b).items()) if b.submissions else []
-    b.reviewers = tuple(sorted(reference_draw(slots, state.params.bounty_drawn_reviewers, seed)))
+    b.reviewers = tuple(sorted(reference_draw(slots, state.params.bounty_drawn_reviewers, seed, rules_since(state.params, 3))))
 
 
 def process_bounty_deadlines(state: State) -> None:

@@ -22,6 +22,8 @@ RULE_VERSIONS: dict[int, str] = {
     1: "the rules at the start of milestone 2",
     2: "controllers step from the value the next epoch would have, so a governance change of the same parameter "
     "executed at that close is moved from, not overwritten (1: from the closing epoch's value)",
+    3: "a Sampford step that has used SAMPFORD_BUDGET (2**16) random numbers stops and takes the heaviest node as "
+    "certain, so no choice of weights can stall a draw (1-2: the step runs until it succeeds)",
 }
 LATEST = max(RULE_VERSIONS)
 

@@ -39,6 +39,12 @@ from .errors import invariant
 from .journal import Journaled
 
 MAX_PROPOSALS = 1_000_000  # a bound no real draw approaches (expected proposals are a handful)
+# Rules ≥ 3: a Sampford step that has used this many random numbers stops, and the heaviest node is
+# taken as certain (then the draw goes on for the other slots). A normal draw uses a handful; only a
+# node whose inclusion m·w/W is within about 1 % of 1 gets here (the chance that a trial succeeds falls
+# like ((m − 1)(1 − m·w/W))**(m − 2)), and without the bound a staker choosing its bond in base units
+# could make a draw (and the oracle's tick that runs it) last for ever.
+SAMPFORD_BUDGET = 1 << 16
 
 
 def rand(seed: bytes, counter: int, bound: int) -> int:
@@ -150,24 +156,36 @@ class WeightTree(Journaled):
             c += self.weights[out[-1]]
         return out
 
-    def draw(self, k: int, seed: bytes) -> list[str]:
-        """Up to ``k`` distinct nodes, inclusion probability k·w / W (certain nodes first)."""
+    def draw(self, k: int, seed: bytes, bounded: bool = True) -> list[str]:
+        """Up to ``k`` distinct nodes, inclusion probability k·w / W (certain nodes first).
+
+        ``bounded`` (rules ≥ 3): a Sampford step past ``SAMPFORD_BUDGET`` takes the heaviest as certain."""
         taken: list[int] = []
         saved: list[tuple[int, int]] = []
+
+        def take(s: int) -> None:  # a certain node leaves the pool for the rest of the draw
+            taken.append(s)
+            saved.append((s, self.weights[s]))
+            self._put(s, 0)
+
         try:
             m = min(k, self.count)
-            while m > 0 and m < self.count:  # certain nodes leave the pool for the rest of the draw
-                s = self._heaviest()
-                if self.weights[s] * m < self.total:
+            while m > 0:
+                if m >= self.count:
+                    taken += self._positive_slots()
                     break
-                taken.append(s)
-                saved.append((s, self.weights[s]))
-                self._put(s, 0)
-                m -= 1
-            if m >= self.count:
-                taken += self._positive_slots()
-            elif m > 0:
-                taken += _sampford(m, self.total, self.weights[self._heaviest()], self._locate, self.weights, seed)
+                s = self._heaviest()
+                if self.weights[s] * m >= self.total:
+                    take(s)
+                    m -= 1
+                    continue
+                picks = _sampford(m, self.total, self.weights[s], self._locate, self.weights, seed, SAMPFORD_BUDGET if bounded else None)
+                if picks is None:  # stalled: the heaviest, all but certain, is taken as certain
+                    take(s)
+                    m -= 1
+                    continue
+                taken += picks
+                break
         finally:
             for s, w in reversed(saved):
                 self._put(s, w)
@@ -176,9 +194,12 @@ class WeightTree(Journaled):
         return chosen
 
 
-def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weights: list[int], seed: bytes) -> list[int]:
-    """Steps 2-3 for ``m`` slots over a pool of ``total`` with no certain node (m·w_max < total)."""
+def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weights: list[int], seed: bytes, budget: int | None) -> list[int] | None:
+    """Steps 2-3 for ``m`` slots over a pool of ``total`` with no certain node (m·w_max < total).
+
+    None when ``budget`` random numbers were used without a sample (rules ≥ 3; see ``SAMPFORD_BUDGET``)."""
     invariant(0 < m * w_max < total, "sampling: a certain node reached the Sampford step")
+    limit = budget if budget is not None else 2 * MAX_PROPOSALS * (m + 1) * 64
     counter = 0
     for _ in range(MAX_PROPOSALS):
         first = locate(rand(seed, counter, total))
@@ -186,6 +207,10 @@ def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weig
         picks = [first]
         while len(picks) < m:
             while True:
+                if counter >= limit:
+                    if budget is not None:
+                        return None
+                    raise AssertionError("sampling: no sample within MAX_PROPOSALS")  # pragma: no cover
                 i = locate(rand(seed, counter, total))
                 accept = rand(seed, counter + 1, total - m * weights[i]) < total - m * w_max
                 counter += 2
@@ -196,24 +221,31 @@ def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weig
             picks.append(i)
         if len(picks) == m:
             return picks
+    if budget is not None:
+        return None
     raise AssertionError("sampling: no sample within MAX_PROPOSALS")  # pragma: no cover
 
 
-def reference_draw(slots: list[tuple[str, int]], k: int, seed: bytes) -> list[str]:
+def reference_draw(slots: list[tuple[str, int]], k: int, seed: bytes, bounded: bool = True) -> list[str]:
     """The same draw as ``WeightTree.draw`` over ``slots`` (slot i+1 = slots[i]), by linear scans: O(n) per proposal."""
     weights = {s: w for s, (_, w) in enumerate(slots, start=1) if w > 0}
     taken: list[int] = []
     m = min(k, len(weights))
-    while 0 < m < len(weights):  # certain nodes: the heaviest (lowest slot among equals) while k·w ≥ W
-        heaviest = min(weights, key=lambda s: (-weights[s], s))
-        if weights[heaviest] * m < sum(weights.values()):
-            break
-        taken.append(heaviest)
-        del weights[heaviest]
-        m -= 1
-    if m >= len(weights):
-        return [slots[s - 1][0] for s in taken + sorted(weights)]
+    while m > 0:
+        if m >= len(weights):
+            return [slots[s - 1][0] for s in taken + sorted(weights)]
+        heaviest = min(weights, key=lambda s: (-weights[s], s))  # the lowest slot among equals
+        picks = None if weights[heaviest] * m >= sum(weights.values()) else _reference_sampford(weights, m, seed, bounded)
+        if picks is None:  # certain (k·w ≥ W), or a stalled step under the bound: the heaviest is taken
+            taken.append(heaviest)
+            del weights[heaviest]
+            m -= 1
+            continue
+        return [slots[s - 1][0] for s in taken + picks]
+    return [slots[s - 1][0] for s in taken]
 
+
+def _reference_sampford(weights: dict[int, int], m: int, seed: bytes, bounded: bool) -> list[int] | None:
     def propose(t: int) -> int:  # ∝ w: the slot whose interval in slot order holds t
         for s in sorted(weights):
             if t < weights[s]:
@@ -228,6 +260,8 @@ def reference_draw(slots: list[tuple[str, int]], k: int, seed: bytes) -> list[st
         repeated = False
         while len(picks) < m and not repeated:
             while True:  # ∝ w / (W − m·w): propose ∝ w, accept with (W − m·w_max) / (W − m·w)
+                if bounded and counter >= SAMPFORD_BUDGET:
+                    return None
                 i = propose(rand(seed, counter, total))
                 accepted = rand(seed, counter + 1, total - m * weights[i]) < total - m * w_max
                 counter += 2
@@ -236,7 +270,7 @@ def reference_draw(slots: list[tuple[str, int]], k: int, seed: bytes) -> list[st
             repeated = i in picks
             picks.append(i)
         if not repeated:
-            return [slots[s - 1][0] for s in taken + picks]
+            return picks
 
 
 @dataclass

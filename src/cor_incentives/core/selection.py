@@ -33,6 +33,7 @@ import hashlib
 
 from .errors import invariant
 from .records import Node
+from .rules import rules_since
 from .sampling import SelectionIndex, WeightTree
 from .staking import is_selectable
 from .state import State
@@ -111,20 +112,21 @@ def draw(state: State, role: str, k: int, seed: bytes, model: str | None = None,
 
     On a network without a beacon (no index) the same draw runs over a tree built for it from the
     selectable nodes in id order: O(n log n), for the rare draw a newer feature makes there."""
+    bounded = rules_since(state.params, 3)
     if state.selection is None:
         pool = among if among is not None else eligible_nodes(state, role, model)
         tree = WeightTree()
         for n in pool:
             tree.set(n, draw_weight(state, state.nodes[n]))
-        return tree.draw(k, seed)
+        return tree.draw(k, seed, bounded)
     idx = sync(state)
     if among is not None:
         tree = WeightTree()
         for n in among:
             tree.set(n, idx.weights.get(n, 0))
-        return tree.draw(k, seed)
+        return tree.draw(k, seed, bounded)
     pool_tree = idx.trees.get(pool_key(role, model))
-    return pool_tree.draw(k, seed) if pool_tree is not None else []
+    return pool_tree.draw(k, seed, bounded) if pool_tree is not None else []
 
 
 # --- the first rules (networks without a beacon) ---------------------------------------------------
