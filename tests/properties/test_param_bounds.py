@@ -17,10 +17,12 @@ import pytest
 
 from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.params import PARAM_FIELDS, Params
+from cor_incentives.core.params import FIRST_RULES_DEFAULTS, PARAM_FIELDS, params_from_dict
 from support.market import MODEL, commit_reveal, market, submit, validate_all
 
-DEFAULTS = Params()
+# what the test networks start with (a market chain has no beacon: the first rules' defaults), so a bound
+# is one the other parameters of that network allow (e.g. min_validators_per_task ≤ validators_per_task 3)
+DEFAULTS = params_from_dict({**FIRST_RULES_DEFAULTS, "redundancy": 3})
 
 
 def bound_values(name: str) -> list[object]:
