@@ -55,10 +55,13 @@ def test_cancel_lottery_is_stopped_at_the_defaults():
 
 
 @pytest.mark.slow
-def test_cancel_lottery_pays_on_the_first_rules():
+def test_cancel_lottery_steers_assignment_on_the_first_rules():
+    """On the first rules (no beacon) cancelling until one's own miners are drawn works: most kept tasks are
+    served only by the attacker's miners. Its net gain is small and depends on the seeds since user tasks earn
+    at most a bounded bonus (+18.6 % over seeds 1-5 before that bound; -2.1 % over seeds 1-2 once the genesis
+    names rule version 3, which moves every head-seeded draw), so the steering is what this checks."""
     v = verdict(first_rules(CancelLottery()), SEEDS[:2])
-    assert not v.passed and v.gain > 0.02, v.summary  # smaller since user tasks earn at most a bounded bonus
-    assert v.measured["kept_served_by_own_miners"] > 0.5 > v.measured["twin_served_by_own_miners"]
+    assert v.measured["kept_served_by_own_miners"] > 0.5 > v.measured["twin_served_by_own_miners"], v.summary
 
 
 @pytest.mark.slow
