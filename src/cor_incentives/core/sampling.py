@@ -199,7 +199,6 @@ def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weig
 
     None when ``budget`` random numbers were used without a sample (rules ≥ 3; see ``SAMPFORD_BUDGET``)."""
     invariant(0 < m * w_max < total, "sampling: a certain node reached the Sampford step")
-    limit = budget if budget is not None else 2 * MAX_PROPOSALS * (m + 1) * 64
     counter = 0
     for _ in range(MAX_PROPOSALS):
         first = locate(rand(seed, counter, total))
@@ -207,10 +206,8 @@ def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weig
         picks = [first]
         while len(picks) < m:
             while True:
-                if counter >= limit:
-                    if budget is not None:
-                        return None
-                    raise AssertionError("sampling: no sample within MAX_PROPOSALS")  # pragma: no cover
+                if budget is not None and counter >= budget:
+                    return None
                 i = locate(rand(seed, counter, total))
                 accept = rand(seed, counter + 1, total - m * weights[i]) < total - m * w_max
                 counter += 2
