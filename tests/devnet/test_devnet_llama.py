@@ -63,6 +63,7 @@ def test_the_run_is_small_and_verifies(run):
     d = run.data
     assert d["miner_sampling"]["temperature"] == 0.7  # the default: miners sample
     assert d["backend"] == "llama" and d["verify"]["ok"] and d["network_tasks"] == 2
+    assert [a["ok"] for a in d["audit"]] == [True] * len(d["audit"]) and d["audit"] and d["audit"][-1]["matched"] == d["audit"][-1]["total"] > 0
     assert d["tasks"]["by_state"] == {"SETTLED": 2}
     for r in d["nodes"]:
         assert r["tasks"] >= 1 and int(r["slashes_units"]) == 0, r

@@ -64,6 +64,14 @@ def test_one_json_document_with_the_db_and_a_row_per_node(run):
     assert d["verify"]["ok"] is True
 
 
+def test_every_epoch_is_recomputed_by_the_independent_auditor(run):
+    """The run audits each closed epoch through the API (lazy, garbage and copying nodes make slashes and failures)."""
+    audit = run.data["audit"]
+    assert [a["epoch"] for a in audit] == list(range(EPOCHS))
+    for a in audit:
+        assert a["ok"] is True and a["mismatched"] == [] and a["matched"] == a["total"] > 50, a
+
+
 def test_table_equals_statements_read_back_through_the_api(run, api):
     """Per participant, Σ statement amounts per category over the epochs equals the table's numbers."""
     for r in rows(run):

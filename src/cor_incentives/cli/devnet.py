@@ -138,6 +138,15 @@ def render_results(data: dict[str, Any]) -> None:
     console.print("slashes: " + (", ".join(f"{k} ×{v}" for k, v in sorted(offences.items())) or "none"))
     if data.get("chain"):
         _render_chain(data["chain"])
+    if data.get("audit"):
+        console.print(
+            "audit (every payout recomputed from the published JSON and docs/rewards.md): "
+            + ", ".join(
+                f"epoch {a['epoch']} {a['matched']}/{a['total']} "
+                + ("[green]ok[/]" if a["ok"] else f"[red]MISMATCH[/] in {', '.join(a['mismatched'])}")
+                for a in data["audit"]
+            )
+        )
     console.print(
         "tasks: "
         + ", ".join(f"{k} {v}" for k, v in s.items())
@@ -261,6 +270,7 @@ def devnet(
         net.stop_agents()
         data = devnet_results.end_table(net)
         data["verify"] = _verify(net)
+        data["audit"] = _audit(net)
         if evm is not None:
             say("posting the last epochs and claiming from a wallet on chain")
             evm.finish([net.keys[n] for n in ("alice", "bob", "carol")], config.url)
@@ -282,7 +292,7 @@ def devnet(
         net.stop_api()
         if evm is not None:
             evm.stop()
-    if not data["verify"].get("ok") or (evm is not None and not (data["chain"]["verify"] or {}).get("ok")):
+    if not data["verify"].get("ok") or not all(a["ok"] for a in data["audit"]) or (evm is not None and not (data["chain"]["verify"] or {}).get("ok")):
         raise typer.Exit(1)
 
 
@@ -312,6 +322,18 @@ def _verify(net: Devnet) -> dict[str, Any]:
         raise RuntimeError("reader is not set up yet")
     r = net.reader.retry("verify", net.reader.client.verify)
     return {k: r.get(k) for k in ("ok", "events", "hash_chain", "conservation", "epochs_checked", "roots_match", "errors")}
+
+
+def _audit(net: Devnet) -> list[dict[str, Any]]:
+    """Every closed epoch recomputed by the independent auditor (``cor audit --api``) from the API's published JSON."""
+    from .. import auditor
+
+    out = []
+    for epoch in range(net.config.epochs):
+        report = auditor.audit_epoch(auditor.fetch_bundle(auditor.api_getter(net.api_url), epoch)).to_dict()
+        bad = sorted(name for name, q in report["quantities"].items() if q["matched"] != q["total"])
+        out.append({"epoch": epoch, "matched": report["matched"], "total": report["total"], "ok": report["ok"], "mismatched": bad})
+    return out
 
 
 def _linger(url: str, linger: float | None, as_json: bool) -> None:
