@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import typer
 
 from ..app import views
 from ..app.bundled import bundled_model_body
 from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis_file
-from ..app.keys import Keystore
+from ..app.keys import PASSPHRASE_ENV, Keystore
 from ..core.errors import Conflict
 from .common import (
     ApiOption,
@@ -27,9 +28,8 @@ from .common import (
     signer,
     table,
 )
+from .keys import keys_app
 from .render import render_status
-
-keys_app = typer.Typer(help="Local Ethereum keys for signing.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +57,8 @@ def init(
     store = Keystore(keys_dir)
     existing = {k.name: k for k in store.list()}
     names = ["oracle", *spec["key_allocations"]]
-    made = {n: existing[n] if n in existing else store.new(n, seed=seed) for n in names}
+    passphrase = os.environ.get(PASSPHRASE_ENV) or None  # without one: plaintext development keys (said below)
+    made = {n: existing[n] if n in existing else store.new(n, seed=seed, passphrase=passphrase) for n in names}
     body = genesis_body(spec, made["oracle"].address, {n: k.address for n, k in made.items()})
     receipt = engine.submit_as(made["oracle"], "genesis", body)
     if "modeldev" in made:
@@ -69,6 +70,7 @@ def init(
         "keys_dir": str(store.path),
         "oracle": made["oracle"].address,
         "keys": {n: k.address for n, k in made.items()},
+        "keys_encrypted": all(k.encrypted for k in made.values()),
         "supply": body["supply"],
         "seq": receipt.seq,
     }
@@ -77,28 +79,11 @@ def init(
         as_json,
         lambda: (
             console.print(f"[green]✓[/] network [bold]{spec['chain_id']}[/] created in {engine.store.url}"),
-            table("genesis keys", ["name", "address"], [[n, k.address] for n, k in made.items()]),
+            table("genesis keys", ["name", "address", "encrypted"], [[n, k.address, k.encrypted] for n, k in made.items()]),
+            None
+            if all(k.encrypted for k in made.values())
+            else console.print(f"[yellow]![/] plaintext development keys in {store.path} (set ${PASSPHRASE_ENV} to encrypt)"),
         ),
-    )
-
-
-@keys_app.command("new")
-@handle_errors
-def keys_new(name: str, seed: str | None = typer.Option(None, "--seed"), keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
-    """Create a local key."""
-    k = Keystore(keys_dir).new(name, seed=seed)
-    emit({"name": k.name, "address": k.address}, as_json, lambda: console.print(f"[green]✓[/] key {k.name}: {k.address}"))
-
-
-@keys_app.command("list")
-@handle_errors
-def keys_list(keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
-    """List local keys (names and addresses; never private keys)."""
-    ks = Keystore(keys_dir).list()
-    emit(
-        [{"name": k.name, "address": k.address} for k in ks],
-        as_json,
-        lambda: table("local keys", ["name", "address"], [[k.name, k.address] for k in ks]),
     )
 
 

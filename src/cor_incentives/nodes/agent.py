@@ -22,7 +22,6 @@ output to reveal in a network task: see ``nodes/devnet.py``).
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -31,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from ..app.bundled import BUNDLED_MODEL_ID
+from ..app.keys import Key, is_keystore_v3, keyfile_address, read_keyfile
 from ..app.prompts import load_prompt_set
+from ..core.errors import EngineError
 from ..core.units import parse_cor
 from .agents.base import Agent, make_logger
 from .agents.miner import MinerAgent
@@ -46,18 +47,19 @@ BACKENDS = ("llama", "openai", "scripted")
 
 
 def load_key_file(path: str | Path) -> dict[str, str]:
-    """A keystore file (``app/keys.py`` format): name, address, private_key."""
-    data = json.loads(Path(path).read_text())
-    for field in ("address", "private_key"):
-        if not isinstance(data.get(field), str):
-            raise ValueError(f"key file {path} has no {field}")
-    return data
+    """A key file (``app/keys.py``): a keystore v3 file, decrypted with $COR_KEY_PASSPHRASE (or a prompt on a
+    terminal), or a plaintext key (with a warning). Returns name, address, private_key."""
+    f = Path(path)
+    data = read_keyfile(f)
+    name = str(data.get("name") or f.stem)
+    key = Key(name, keyfile_address(data), None if is_keystore_v3(data) else str(data["private_key"]), path=f, encrypted=is_keystore_v3(data))
+    return {"name": name, "address": key.address, "private_key": key.private_key}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m cor_incentives.nodes.agent", description="Run one COR node agent.")
     ap.add_argument("--role", required=True, choices=ROLES)
-    ap.add_argument("--key-file", required=True, help="keystore JSON file of this node (name, address, private_key)")
+    ap.add_argument("--key-file", required=True, help="key file of this node: keystore v3 (passphrase from $COR_KEY_PASSPHRASE) or plaintext")
     ap.add_argument("--api", required=True, help="base URL of the API (cor serve)")
     ap.add_argument("--strategy", default="honest")
     ap.add_argument(
@@ -151,10 +153,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
+        load_key_file(args.key_file)  # a missing file or a wrong passphrase is said at once, before waiting for the API
         wait_for_api(args.api, args.api_wait_seconds, stop)
+        agent = build_agent(args, stop)
     except Stopped:
         return 0
-    agent = build_agent(args, stop)
+    except EngineError as exc:
+        sys.stderr.write(f"error: {exc.code}: {exc.message}\n")
+        return 2
     return agent.run()
 
 
