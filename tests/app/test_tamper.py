@@ -1,6 +1,8 @@
 """Every way of quietly rewriting the log that passed `cor verify` before ends in `ok: false` with the
 right first bad seq (given an anchor kept elsewhere where the log alone cannot tell), and `cor verify`
-leaves the database file byte-identical. Start-up refuses a log edited in place, naming the seq.
+leaves the database file byte-identical. Start-up refuses a log edited in place, naming the seq: a full
+replay anywhere, and after the stored snapshot it opens from (the prefix a snapshot stands for is
+`cor verify`'s to check).
 
 The network is real (SQLite file, eth-account keys, the engine); the tampering is what an operator
 with write access to the file could do with the sqlite3 shell; verify runs as the `cor` console script.
@@ -179,11 +181,33 @@ def test_editing_an_unhashed_column_is_caught_at_its_seq_and_start_up_refuses_it
     code, report = verify(db)
     assert code == 1 and not report["ok"] and not report["hash_chain"]
     assert report["first_bad_seq"] == d, report["errors"]
+    with pytest.raises(LogCorrupt) as err:  # a full replay checks every event's stored columns
+        Engine.open(f"sqlite:///{db}", create=False, snapshots=False)
+    assert err.value.seq == d and f"event {d}" in err.value.message
+    # the default start-up opens from the snapshot stored at the close (after d) and checks the events
+    # after it; the prefix the snapshot stands for is what `cor verify` (above) checks
+    opened = Engine.open(f"sqlite:///{db}", create=False)
+    assert opened.snapshot_report.seq is not None and opened.snapshot_report.seq > d
+    assert opened.chain_report()["from_snapshot"] == opened.snapshot_report.seq
+    opened.store.dispose()
+    edit(db, "DELETE FROM snapshots")  # without a snapshot every start-up is a full replay, and refuses it
+    p = subprocess.run([COR_BIN, "balance", "0x" + "ab" * 20, "--json", "--db", f"sqlite:///{db}"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and json.loads(p.stdout)["error"] == "log_corrupt" and f"event {d}" in p.stdout and "Traceback" not in p.stderr
+
+
+def test_editing_a_column_after_the_newest_snapshot_is_refused_at_start_up(built, db):
+    """Opening from a snapshot still checks every event after it like a full replay does."""
+    _, keys, _, _, _ = built
+    eng = Engine.open(f"sqlite:///{db}")
+    snap = eng.snapshot_report.seq
+    assert snap == eng.state.seq  # the close's snapshot is the head
+    d = eng.submit_as(keys["carol"], "transfer", {"to": keys["dave"].address, "amount": "5"}).seq
+    eng.submit_as(keys["carol"], "transfer", {"to": keys["dave"].address, "amount": "6"})
+    eng.store.dispose()
+    edit(db, "UPDATE events SET actor = ? WHERE seq = ?", "0x" + "12" * 20, d)
     with pytest.raises(LogCorrupt) as err:
         Engine.open(f"sqlite:///{db}", create=False)
     assert err.value.seq == d and f"event {d}" in err.value.message
-    p = subprocess.run([COR_BIN, "balance", "0x" + "ab" * 20, "--json", "--db", f"sqlite:///{db}"], capture_output=True, text=True, timeout=60)
-    assert p.returncode != 0 and json.loads(p.stdout)["error"] == "log_corrupt" and f"event {d}" in p.stdout and "Traceback" not in p.stderr
 
 
 def test_replacing_a_blobs_bytes_names_the_event_that_refers_to_it(built, db):

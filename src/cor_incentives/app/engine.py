@@ -27,6 +27,7 @@ from .beacon import beacon_view, renewal_from_view, with_beacon
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
 from .signing import authenticate, sign_command
+from .snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOTS_KEPT, SnapshotRefused, SnapshotReport, snapshot_row, state_from_row
 
 logger = logging.getLogger("cor.engine")
 
@@ -61,13 +62,20 @@ class Engine:
     Nothing loaded is trusted: every event read from the database (at start-up, on refresh, and
     before a write) is checked against the chain (``app.logcheck``) and applied by the core; the
     first bad event stops the engine with ``log_corrupt`` naming its seq. ``chain_checked_seq`` says
-    how far the log has been checked."""
+    how far the log has been checked.
 
-    def __init__(self, store: Store, *, check_conservation: bool = False) -> None:
+    Opening starts from the newest stored state snapshot that checks out (``app.snapshots``) and
+    replays only the events after it; ``snapshots=False`` replays the whole log. A refused snapshot
+    is logged with its reason and the whole log is replayed (``snapshot_report``)."""
+
+    def __init__(self, store: Store, *, check_conservation: bool = False, snapshots: bool = True) -> None:
         self.store = store
         self.state = State()
         self.projector = Projector()
         self.check_conservation = check_conservation
+        self.use_snapshots = snapshots
+        self.snapshot_report = SnapshotReport()
+        self.snapshot_seq = -1  # the newest snapshot stored (or loaded) by this engine
         self.chain_checked_seq = -1
         self._loaded = False
 
@@ -101,16 +109,56 @@ class Engine:
         """
         self.state = State()
         self.chain_checked_seq = -1
+        self.snapshot_report = SnapshotReport()
+        self.snapshot_seq = -1
         with self.store.snapshot() as conn:
             projected_seq = self._projected_seq(conn)
-            for event, columns in self.store.iter_logged(conn=conn):
+            if self.use_snapshots:
+                self._restore_snapshot(conn)
+            for event, columns in self.store.iter_logged(conn=conn, after=self.state.seq):
                 self._apply_logged(event, columns)
+                self.snapshot_report.replayed += 1
         self.projector.reset_from(self.state)
         self.state.touched.clear()
         if self.state.seq > projected_seq and self.store.writable:
             with self.store.writer() as conn:
                 self._catch_up_projections(conn)
+        if self.use_snapshots and self.store.writable and self.state.seq - self.snapshot_seq >= SNAPSHOT_EVERY_EVENTS:
+            with self.store.engine.begin() as conn:  # the state of a logged prefix: true whenever it is written
+                self._store_snapshot(conn)
         self._loaded = True
+
+    def _restore_snapshot(self, conn: Any) -> None:
+        """Start from the newest stored snapshot, when it checks out (``app.snapshots``); else from genesis."""
+        newest = self.store.snapshot_rows(conn, limit=1)
+        if not newest:
+            return
+        row = newest[0]
+        try:
+            self.state = state_from_row(self.store, conn, row)
+        except SnapshotRefused as exc:
+            logger.warning("snapshot refused, replaying the whole log: %s (%s)", exc.message, exc.code)
+            self.snapshot_report.refused.append({"seq": row.seq, "code": exc.code, "message": exc.message})
+            self.state = State()
+            return
+        self.snapshot_report.seq, self.snapshot_report.hash = row.seq, row.hash
+        self.snapshot_seq = row.seq
+        self.chain_checked_seq = row.seq  # checked by the engine that replayed up to it and stored it
+
+    def snapshot_head(self) -> bool:
+        """Store a snapshot of the head unless there is one already (``cor serve``, before its workers
+        open the database: each then loads it instead of replaying). Whether one was written."""
+        if not self.use_snapshots or self.state.seq < 0 or self.snapshot_seq == self.state.seq or not self.store.has_snapshots():
+            return False
+        with self.store.engine.begin() as conn:
+            self._store_snapshot(conn)
+        return True
+
+    def _store_snapshot(self, conn: Any) -> None:
+        """Store a snapshot of the state now (inside ``conn``'s transaction: it commits with the events it follows)."""
+        if self.store.has_snapshots(conn):
+            self.store.put_snapshot(conn, snapshot_row(self.state), SNAPSHOTS_KEPT)
+            self.snapshot_seq = self.state.seq
 
     def _projected_seq(self, conn: Any) -> int:
         projected = self.store.get_meta(conn, "projected_seq")
@@ -202,6 +250,7 @@ class Engine:
             except EngineError as exc:
                 checked.append((i, exc))
         changed = False  # did our in-memory state move past the database's?
+        epoch_at_start = self.state.epoch
         try:
             with self.store.writer(hold) as conn:
                 for event, columns in self.store.logged_after(conn, self.state.seq):
@@ -242,6 +291,8 @@ class Engine:
                     ids = tuple(range(first_id, self.state.next_id))
                     results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch, ids))
                 self.projector.flush(conn, self.state)
+                if self.use_snapshots and (self.state.epoch != epoch_at_start or self.state.seq - self.snapshot_seq >= SNAPSHOT_EVERY_EVENTS):
+                    self._store_snapshot(conn)
         except BaseException as exc:
             self.projector.discard()
             # the database did not take the events (or we were interrupted): the log is the truth.
@@ -283,12 +334,16 @@ class Engine:
             raise Conflict(f"no network in {self.store.url}; run `cor init` first", code="no_genesis")
 
     def chain_report(self) -> dict[str, Any]:
-        """How far the log has been checked (hash chain, stored columns, replay) since it was opened."""
+        """How far the log has been checked (hash chain, stored columns, replay) since it was opened, and
+        from which snapshot (None: from genesis)."""
         return {
             "checked_to_seq": self.chain_checked_seq,
             "head_seq": self.state.seq,
             "head_hash": self.state.head_hash,
             "complete": self.chain_checked_seq == self.state.seq,
+            # opened from a stored snapshot: the events before it were checked by the engine that stored it
+            "from_snapshot": self.snapshot_report.seq,
+            "snapshots_refused": [r["code"] for r in self.snapshot_report.refused],
         }
 
 

@@ -22,9 +22,12 @@ def render_status(d: dict[str, Any]) -> None:
     chain = d.get("chain")
     if chain:
         checked = "[green]checked[/]" if chain["complete"] else "[red]NOT fully checked[/]"
+        start = "genesis" if chain.get("from_snapshot") is None else f"the stored snapshot after event {chain['from_snapshot']}"
         console.print(
-            f"log: hash chain, stored columns and replay {checked} from genesis to seq {chain['checked_to_seq']} (head {chain['head_hash'][:18]}…)"
+            f"log: hash chain, stored columns and replay {checked} from {start} to seq {chain['checked_to_seq']} (head {chain['head_hash'][:18]}…)"
         )
+        if chain.get("snapshots_refused"):
+            console.print(f"[yellow]note[/]: a stored snapshot was refused ({', '.join(chain['snapshots_refused'])}); the whole log was replayed")
     table("pools", ["pool", "COR"], [[k, v] for k, v in d["pools"].items()])
     table("supply by account class", ["class", "COR"], [[k, v] for k, v in d["by_account_class"].items()])
     if d["nodes"]:

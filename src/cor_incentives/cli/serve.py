@@ -54,6 +54,7 @@ def serve(
     engine = open_engine(url)  # fail fast on a bad URL; creates the schema once, before any worker starts
     if engine.state.params_history is None:
         err_console.print(f"[yellow]warning[/]: {url} has no network yet; reads answer 409 no_genesis until `cor init`")
+    engine.snapshot_head()  # the workers load it and replay nothing
     engine.store.engine.dispose()
     os.environ["COR_DATABASE_URL"] = url  # the worker processes read it (app_from_env)
     uvicorn.run(

@@ -79,6 +79,20 @@ class WeightTree(Journaled):
         s = self.slot.get(node)
         return self.weights[s] if s is not None else 0
 
+    @classmethod
+    def from_slots(cls, slots: list[tuple[str, int]]) -> WeightTree:
+        """The tree whose ``slots()`` are ``slots`` (a snapshot's): each node takes its slot in that order."""
+        tree = cls()
+        for node, w in slots:
+            invariant(w >= 0 and node not in tree.slot, f"slot of {node} is repeated or negative")
+            s = len(tree.ids)
+            if s > tree.cap:
+                tree._grow()
+            tree.ids.append(node)
+            tree.slot[node] = s
+            tree._put(s, w)
+        return tree
+
     def slots(self) -> list[tuple[str, int]]:
         """(node, weight) by slot: the input of ``reference_draw``."""
         return [(self.ids[s], self.weights[s]) for s in range(1, len(self.ids))]
@@ -272,7 +286,10 @@ def _reference_sampford(weights: dict[int, int], m: int, seed: bytes, bounded: b
 
 @dataclass
 class SelectionIndex(Journaled):
-    """Derived from the nodes (never serialised): a weight tree per pool, and the nodes marked since the last sync (``selection.sync``)."""
+    """A weight tree per pool, and the nodes marked since the last sync (``selection.sync``).
+
+    The weights are derived from the nodes; the slot order is not (nodes take slots as they first get
+    a weight, and a draw reads that order), so a state snapshot carries the index (core/state_codec.py)."""
 
     trees: dict[str, WeightTree] = field(default_factory=dict)  # pool key -> tree
     weights: dict[str, int] = field(default_factory=dict)  # node -> weight in its trees

@@ -107,6 +107,19 @@ blobs = Table(
     Column("data", LargeBinary, nullable=False),
 )
 
+# whole-state snapshots (core/state_codec.py): the state after event ``seq``, zlib-compressed; ``hash``
+# is the sha256 of the uncompressed encoding (docs/design.md §9)
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", String(66), nullable=False),
+    Column("format", Integer, nullable=False),
+    Column("hash", String(66), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
 
 class Store:
     """The event log and its projections in one database.
@@ -119,6 +132,7 @@ class Store:
         self.lock_timeout = DEFAULT_LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
         self.is_postgres = not self.url.startswith("sqlite")
         self._writer_engine: SAEngine | None = None
+        self._has_snapshots: bool | None = None
         if create or self.url.startswith("sqlite") and sqlite_path(self.url) is None:  # (an in-memory database is always made)
             self._writer_engine = make_engine(self.url, lock_timeout=self.lock_timeout)
             self.read_engine = self._writer_engine
@@ -217,13 +231,13 @@ class Store:
         rows = conn.execute(_EVENTS_AFTER_LIMIT, {"after": seq, "n": limit}) if limit else conn.execute(_EVENTS_AFTER, {"after": seq})
         return [(_row_event(r), Columns(r.kind, r.actor, r.nonce)) for r in rows]
 
-    def iter_logged(self, batch: int = 5_000, conn: Connection | None = None) -> Iterator[tuple[Event, Columns]]:
-        """Every event in order with its stored columns, in batches (inside ``conn``'s transaction when given)."""
+    def iter_logged(self, batch: int = 5_000, conn: Connection | None = None, after: int = -1) -> Iterator[tuple[Event, Columns]]:
+        """Every event after ``after`` in order with its stored columns, in batches (inside ``conn``'s transaction when given)."""
         if conn is None:
             with self.reader() as own:
-                yield from self.iter_logged(batch, own)
+                yield from self.iter_logged(batch, own, after)
             return
-        last = -1
+        last = after
         while True:
             chunk = self.logged_after(conn, last, batch)
             if not chunk:
@@ -239,6 +253,49 @@ class Store:
     def event_count(self) -> int:
         with self.reader() as conn:
             return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0)
+
+    def event_hash(self, conn: Connection, seq: int) -> str | None:
+        """The stored hash of event ``seq`` (None when the log has no such event)."""
+        return conn.execute(select(events.c.hash).where(events.c.seq == seq)).scalar()
+
+    # --- state snapshots -----------------------------------------------------------------------
+
+    def put_snapshot(self, conn: Connection, row: SnapshotRow, keep: int) -> None:
+        """Store a snapshot (a snapshot of the same event already there is left as it is) and keep only
+        the newest ``keep``."""
+        insert_row: Any = (pg_insert if self.is_postgres else sqlite_insert)(snapshots).values(**row.columns())
+        conn.execute(insert_row.on_conflict_do_nothing(index_elements=["seq"]))
+        oldest_kept = conn.execute(select(snapshots.c.seq).order_by(snapshots.c.seq.desc()).offset(keep - 1).limit(1)).scalar()
+        if oldest_kept is not None:
+            conn.execute(delete(snapshots).where(snapshots.c.seq < oldest_kept))
+
+    def snapshot_rows(self, conn: Connection, *, up_to: int | None = None, with_data: bool = True, limit: int | None = None) -> list[SnapshotRow]:
+        """Stored snapshots, newest first (only those at or before ``up_to`` when given; none when the
+        database predates the snapshots table and was opened read-only, so was never migrated)."""
+        if not self.has_snapshots(conn):
+            return []
+        cols = [snapshots.c.seq, snapshots.c.head_hash, snapshots.c.format, snapshots.c.hash, snapshots.c.size]
+        q = select(*cols, snapshots.c.data) if with_data else select(*cols)
+        if up_to is not None:
+            q = q.where(snapshots.c.seq <= up_to)
+        q = q.order_by(snapshots.c.seq.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        return [
+            SnapshotRow(int(r.seq), r.head_hash, int(r.format), r.hash, int(r.size), bytes(r.data) if with_data else b"") for r in conn.execute(q)
+        ]
+
+    def has_snapshots(self, conn: Connection | None = None) -> bool:
+        """Whether the database has the snapshots table (a read-only open never migrates; checked once,
+        through ``conn`` when given: inside its transaction)."""
+        if self._has_snapshots is None:
+            from sqlalchemy import inspect
+
+            if conn is None:
+                with self.reader() as own:
+                    return self.has_snapshots(own)
+            self._has_snapshots = inspect(conn).has_table("snapshots")
+        return self._has_snapshots
 
     # --- content-addressed blobs ---------------------------------------------------------------
 
@@ -287,6 +344,21 @@ class BlobCorrupt(EngineError):
 
     code = "blob_corrupt"
     http_status = 500
+
+
+@dataclass(frozen=True)
+class SnapshotRow:
+    """A stored snapshot: the state after event ``seq`` (``data``: the zlib-compressed encoding whose sha256 is ``hash``)."""
+
+    seq: int
+    head_hash: str
+    format: int
+    hash: str
+    size: int  # bytes of the encoding before compression
+    data: bytes
+
+    def columns(self) -> dict[str, Any]:
+        return {"seq": self.seq, "head_hash": self.head_hash, "format": self.format, "hash": self.hash, "size": self.size, "data": self.data}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""State snapshots in the database: open a network by loading the newest one and replaying the tail.
+
+A snapshot is the whole state after event ``seq`` (``core.state_codec``: canonical, versioned bytes),
+stored with the sha256 of those bytes. The engine writes one after each batch that closed an epoch,
+and after ``SNAPSHOT_EVERY_EVENTS`` events without one; it keeps the newest ``SNAPSHOTS_KEPT``.
+
+Nothing in a snapshot is trusted because it is there. Before one is used it must:
+    * be of this encoding's format (``snapshot_format``),
+    * decompress and hash to the hash stored beside it (``snapshot_corrupt``),
+    * decode to a state whose last event is the row's (``seq``, ``head_hash``) (``snapshot_mismatch``),
+    * follow the log: the log's event ``seq`` has that hash (``snapshot_mismatch``).
+A snapshot that fails any of these is refused with the reason, and the engine replays the whole log
+instead (``Engine.snapshot_report`` says which). ``cor verify`` replays from genesis unless told
+``--from-snapshot``, and then only from a snapshot the oracle anchored (its checkpoint carries the
+snapshot's hash) — see ``app.verify``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import EngineError
+from ..core.events import content_hash
+from ..core.state import State
+from ..core.state_codec import SNAPSHOT_FORMAT, SnapshotUnreadable, decode_state, encode_state
+from ..store.db import SnapshotRow, Store
+
+SNAPSHOT_EVERY_EVENTS = 10_000
+"""A snapshot after this many events without one (besides the one after each epoch close)."""
+SNAPSHOTS_KEPT = 4
+"""Snapshots kept per database (the newest)."""
+
+
+class SnapshotRefused(EngineError):
+    """A stored snapshot that cannot be used (the engine replays the log instead)."""
+
+    code = "snapshot_refused"
+    http_status = 409
+
+
+@dataclass
+class SnapshotReport:
+    """How the state was loaded: from which snapshot, how many events replayed, what was refused and why."""
+
+    seq: int | None = None  # the snapshot loaded (None: the whole log was replayed)
+    hash: str | None = None
+    replayed: int = 0  # events applied after it
+    refused: list[dict[str, Any]] = field(default_factory=list)  # [{seq, code, message}]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "hash": self.hash, "replayed": self.replayed, "refused": list(self.refused)}
+
+
+def snapshot_row(state: State) -> SnapshotRow:
+    """The row that stores ``state`` (between events)."""
+    data = encode_state(state)
+    return SnapshotRow(state.seq, state.head_hash, SNAPSHOT_FORMAT, content_hash(data), len(data), zlib.compress(data, 1))
+
+
+def state_from_row(store: Store, conn: Any, row: SnapshotRow) -> State:
+    """The state a stored snapshot holds, after every check in the module docstring (SnapshotRefused otherwise)."""
+    where = f"the snapshot after event {row.seq}"
+    if row.format != SNAPSHOT_FORMAT:
+        raise SnapshotRefused(f"{where} is of format {row.format}; this engine reads format {SNAPSHOT_FORMAT}", code="snapshot_format")
+    try:
+        data = zlib.decompress(row.data)
+    except zlib.error as exc:
+        raise SnapshotRefused(f"{where} does not decompress ({exc}): it was altered", code="snapshot_corrupt") from None
+    if len(data) != row.size or content_hash(data) != row.hash:
+        raise SnapshotRefused(f"{where} does not hash to its stored hash {row.hash}: it was altered", code="snapshot_corrupt")
+    try:
+        state = decode_state(data)
+    except SnapshotUnreadable as exc:
+        raise SnapshotRefused(f"{where}: {exc.message}", code=exc.code) from None
+    if state.seq != row.seq or state.head_hash != row.head_hash:
+        raise SnapshotRefused(
+            f"{where} holds the state after event {state.seq} ({state.head_hash}), not after {row.seq} ({row.head_hash})",
+            code="snapshot_mismatch",
+        )
+    logged = store.event_hash(conn, row.seq)
+    if logged != row.head_hash:
+        raise SnapshotRefused(
+            f"{where} follows a log whose event {row.seq} has hash {row.head_hash}; this log has {logged or 'no such event'}",
+            code="snapshot_mismatch",
+        )
+    return state

@@ -1,0 +1,234 @@
+"""State snapshots: a snapshot plus the tail of the log is the full replay, on SQLite and PostgreSQL;
+a corrupt or mismatched snapshot is refused with its reason and the engine replays the whole log."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import types
+import typing
+import zlib
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from cor_incentives.app.engine import Engine
+from cor_incentives.app.snapshots import snapshot_row
+from cor_incentives.app.verify import state_fingerprint
+from cor_incentives.core.apply import apply
+from cor_incentives.core.params import Params
+from cor_incentives.core.sampling import WeightTree
+from cor_incentives.core.state import State
+from cor_incentives.core.state_codec import DERIVED_STATE_FIELDS, SNAPSHOT_FORMAT, decode_state, encode_state, state_hash
+from cor_incentives.store import db
+from support.scenario import run_scenario
+
+
+def balances_and_roots(state: State) -> tuple[dict[str, int], dict[int, str | None]]:
+    return dict(state.ledger.balances), {e: r.root for e, r in state.epochs.items()}
+
+
+def same_state(a: State, b: State) -> None:
+    """Every field, the derived ones the fingerprint leaves out included."""
+    assert encode_state(a) == encode_state(b)
+    assert state_fingerprint(a) == state_fingerprint(b)
+    assert balances_and_roots(a) == balances_and_roots(b)
+    assert a.recent_hashes == b.recent_hashes
+    sa, sb = a.selection, b.selection
+    assert (sa is None) == (sb is None)
+    if sa is not None and sb is not None:
+        assert {k: t.slots() for k, t in sa.trees.items()} == {k: t.slots() for k, t in sb.trees.items()}
+        assert (sa.weights, sa.marked, sa.bonds) == (sb.weights, sb.marked, sb.bonds)
+        for k, t in sa.trees.items():
+            u = sb.trees[k]
+            assert (t.cap, list(t.fen), list(t.mx), t.total, t.count) == (u.cap, list(u.fen), list(u.mx), u.total, u.count)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("snap")
+    eng = run_scenario(f"sqlite:///{tmp / 'cor.db'}", tmp / "keys")
+    events = list(eng.store.iter_events())
+    yield eng, events
+    eng.store.dispose()
+
+
+def test_every_state_field_is_in_the_snapshot_and_comes_back(scenario):
+    eng, _ = scenario
+    encoded = json.loads(encode_state(eng.state))
+    assert encoded["format"] == SNAPSHOT_FORMAT
+    names = {f.name for f in dataclasses.fields(State)}
+    assert set(encoded["state"]) == names - DERIVED_STATE_FIELDS  # a new field is carried, or this fails
+    back = decode_state(encode_state(eng.state))
+    for name in names - DERIVED_STATE_FIELDS - {"selection"}:
+        assert getattr(back, name) == getattr(eng.state, name), name
+    same_state(back, eng.state)
+
+
+def filled(hint: Any, rng: random.Random, depth: int = 0) -> Any:
+    """A non-empty value of the declared type ``hint`` (records with every field filled)."""
+    if hint is WeightTree:
+        return WeightTree.from_slots([(f"n{i}", rng.randrange(0, 9)) for i in range(rng.randrange(1, 6))])
+    if hint is Params:  # validated on construction: the defaults (every mapping parameter non-empty but one)
+        return Params().replace(listed_model_tiers={"m1": "small"}) if rng.random() < 0.5 else Params()
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        hints = typing.get_type_hints(hint)
+        return hint(**{f.name: filled(hints[f.name], rng, depth + 1) for f in dataclasses.fields(hint)})
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return rng.choice(list(hint))
+    if hint is bool:
+        return rng.random() < 0.5
+    if hint is int:
+        return rng.choice([0, 1, -3, 2**53 + 1, 10**30, rng.randrange(10**6)])
+    if hint is str:
+        return rng.choice(["", "a", "0x" + "cd" * 20, "ä|b"])
+    if hint is Any:
+        return {"k": [1, "x", None, True], "t": (1, 2), "s": {3, 1}, "d": {2: "int key"}, "big": 10**40} if depth < 4 else 7
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return filled(next(a for a in args if a is not type(None)), rng, depth)
+    n = 2 if depth < 3 else 1
+    if origin in (dict, Mapping):
+        out = {filled(args[0], rng, depth + 1): filled(args[1], rng, depth + 1) for _ in range(n)}
+        return types.MappingProxyType(out) if origin is Mapping else out
+    if origin is list:
+        return [filled(args[0], rng, depth + 1) for _ in range(n)]
+    if origin is set:
+        return {filled(args[0], rng, depth + 1) for _ in range(n)}
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(filled(args[0], rng, depth + 1) for _ in range(n))
+        return tuple(filled(a, rng, depth + 1) for a in args)
+    raise AssertionError(f"no generator for {hint!r}")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_every_field_of_every_record_round_trips_filled(seed):
+    """A state with every field of every record it can hold filled (not the scenario's empty
+    collections): the decoded state equals it field by field, and encodes to the same bytes."""
+    rng = random.Random(seed)
+    hints = typing.get_type_hints(State)
+    state = State(**{f.name: filled(hints[f.name], rng) for f in dataclasses.fields(State) if f.name not in DERIVED_STATE_FIELDS})
+    back = decode_state(encode_state(state))
+    for f in dataclasses.fields(State):
+        if f.name not in DERIVED_STATE_FIELDS | {"selection"}:
+            assert getattr(back, f.name) == getattr(state, f.name), f.name
+    assert state.selection is not None and back.selection is not None
+    assert {k: t.slots() for k, t in back.selection.trees.items()} == {k: t.slots() for k, t in state.selection.trees.items()}
+    assert encode_state(back) == encode_state(state)
+
+
+def test_snapshot_plus_tail_is_the_full_replay_at_every_cut(scenario):
+    """For every event k: the state after k, through its snapshot row, then events k+1.. applied,
+    equals the state after the whole log: every field, every balance, every epoch root."""
+    eng, events = scenario
+    full = State()
+    for ev in events:
+        apply(full, ev, atomic=False)
+    same_state(full, eng.state)
+    prefix = State()
+    for k, ev in enumerate(events):
+        apply(prefix, ev, atomic=False)
+        row = snapshot_row(prefix)
+        restored = decode_state(zlib.decompress(row.data))
+        assert row.seq == k and state_hash(restored) == row.hash
+        for tail in events[k + 1 :]:
+            apply(restored, tail)  # live (journaled) application on the restored state
+        same_state(restored, full)
+
+
+def test_opening_from_a_snapshot_equals_a_full_replay(db_url, tmp_path):
+    eng = run_scenario(db_url, tmp_path / "keys")
+    with eng.store.reader() as conn:
+        stored = eng.store.snapshot_rows(conn, with_data=False)
+    # one after each epoch close (two in the scenario), taken in the batch that closed it
+    assert len(stored) == 2 and all(r.seq < eng.state.seq for r in stored)
+    eng.store.dispose()
+    from_snapshot = Engine.open(db_url)
+    full = Engine.open(db_url, snapshots=False)
+    rep = from_snapshot.snapshot_report
+    assert rep.seq == stored[0].seq and rep.refused == [] and rep.replayed == full.state.seq - stored[0].seq
+    assert full.snapshot_report.seq is None and full.snapshot_report.replayed == full.state.seq + 1
+    same_state(from_snapshot.state, full.state)
+    same_state(from_snapshot.state, eng.state)
+    for e in (from_snapshot, full):
+        e.store.dispose()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        (lambda r: {"data": zlib.compress(zlib.decompress(r.data).replace(b'"minted":', b'"minted": ', 1))}, "snapshot_corrupt"),
+        (lambda r: {"data": r.data[:-7] + b"garbage"}, "snapshot_corrupt"),
+        (lambda r: {"format": SNAPSHOT_FORMAT + 1}, "snapshot_format"),
+        (lambda r: {"head_hash": "0x" + "ab" * 32}, "snapshot_mismatch"),
+    ],
+    ids=["altered-bytes", "truncated", "other-format", "other-log"],
+)
+def test_a_bad_snapshot_is_refused_and_the_log_replayed(sqlite_url, tmp_path, tamper, code, caplog):
+    eng = run_scenario(sqlite_url, tmp_path / "keys")
+    want = encode_state(eng.state)
+    eng.store.dispose()
+    store = db.Store(sqlite_url)
+    with store.engine.begin() as conn:
+        newest = store.snapshot_rows(conn, limit=1)[0]
+        conn.execute(update(db.snapshots).where(db.snapshots.c.seq == newest.seq).values(**tamper(newest)))
+    store.dispose()
+    with caplog.at_level("WARNING", logger="cor.engine"):
+        opened = Engine.open(sqlite_url)
+    rep = opened.snapshot_report
+    assert rep.seq is None and rep.replayed == opened.state.seq + 1
+    assert [r["code"] for r in rep.refused] == [code] and rep.refused[0]["seq"] == newest.seq
+    assert f"snapshot after event {newest.seq}" in rep.refused[0]["message"]
+    assert "replaying the whole log" in caplog.text and code in caplog.text
+    assert encode_state(opened.state) == want  # the full replay: nothing of the bad snapshot was used
+    opened.store.dispose()
+
+
+def test_a_snapshot_of_a_forked_state_is_refused(sqlite_url, tmp_path):
+    """A snapshot that hashes right but holds another state than the log gives after its event."""
+    eng = run_scenario(sqlite_url, tmp_path / "keys")
+    want = encode_state(eng.state)
+    forged = decode_state(encode_state(eng.state))
+    forged.minted += 1  # balances no longer what the log produced
+    forged.seq -= 1  # and claims to follow an earlier event
+    row = snapshot_row(forged)
+    eng.store.dispose()
+    store = db.Store(sqlite_url)
+    with store.engine.begin() as conn:
+        conn.execute(db.snapshots.insert().values(**dataclasses.replace(row, seq=eng.state.seq).columns()))
+    store.dispose()
+    opened = Engine.open(sqlite_url)
+    assert [r["code"] for r in opened.snapshot_report.refused] == ["snapshot_mismatch"]
+    assert encode_state(opened.state) == want
+    with opened.store.reader() as conn:
+        assert conn.execute(select(db.snapshots.c.seq)).scalars().all()  # refused, not deleted: kept as evidence
+    opened.store.dispose()
+
+
+def test_serve_workers_load_the_snapshot_of_the_head(sqlite_url, tmp_path):
+    """`cor serve --workers 2` stores a snapshot of the head first; every worker opens from it and
+    replays nothing (each status answer says from which snapshot its worker opened)."""
+    import httpx
+
+    from support.server import start_server, stop_server
+
+    eng = run_scenario(sqlite_url, tmp_path / "keys")
+    head = eng.state.seq
+    with eng.store.reader() as conn:
+        assert eng.store.snapshot_rows(conn, with_data=False)[0].seq < head  # the newest before: an epoch close
+    eng.store.dispose()
+    server = start_server(sqlite_url, tmp_path / "serve.log", workers=2)
+    try:
+        answers = [httpx.get(f"{server.base_url}/v1/status", timeout=30).json()["chain"] for _ in range(12)]
+    finally:
+        stop_server(server)
+    assert all(a["from_snapshot"] == head and a["checked_to_seq"] == head and a["complete"] for a in answers), answers
+    store = db.Store(sqlite_url)
+    with store.reader() as conn:
+        assert store.snapshot_rows(conn, with_data=False)[0].seq == head
+    store.dispose()
