@@ -35,9 +35,14 @@ def simulate(
     ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", help="Directory for report.json, report.html and plots/."),
     workers: int = typer.Option(0, "--workers", min=0, max=256, help="Processes running simulations (0: one per CPU)."),
+    sweep: list[str] = typer.Option(
+        [], "--sweep", help="Sweep PARAM=v1,v2,... (repeatable: a grid): an attack knob, a scenario field or a core parameter."
+    ),
+    backend_kind: str = typer.Option("local", "--backend", help="Where sweep runs execute: local or ray (implies a sweep)."),
+    ray_address: str = typer.Option("", "--ray-address", help="An existing Ray cluster (e.g. auto, ray://host:10001); default: a local Ray."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Run incentive experiments through the real core and check the incentives."""
+    """Run incentive experiments through the real core and check the incentives (or sweep parameters with --sweep)."""
     from ..sim.report import select, write
     from ..sim.report import simulate as run_simulation
 
@@ -45,6 +50,22 @@ def simulate(
         raise InvalidInput("--seeds must be between 1 and 1000", code="invalid_option")
     if epochs is not None and not 1 <= epochs <= 1_000:
         raise InvalidInput("--epochs must be between 1 and 1000", code="invalid_option")
+    if sweep or backend_kind != "local" or ray_address:
+        from .experiments import DEFAULT_SWEEP_OUT, run_sweep
+
+        run_sweep(
+            sweep_specs=sweep,
+            scenario=scenario,
+            scenario_file=scenario_file,
+            seeds=seeds,
+            epochs=epochs,
+            backend_kind=backend_kind,
+            ray_address=ray_address,
+            workers=workers,
+            out=DEFAULT_SWEEP_OUT if out == DEFAULT_OUT else out,
+            as_json=as_json,
+        )
+        return
     chosen, attacks, catalog = select(scenario, scenario_file)
     started = time.perf_counter()
     with Progress(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,11 +126,14 @@ class Family:
 
     # --- running ---
 
-    def run_one(self, knobs: Knobs, seed: int, twin: bool) -> Measured:
-        """One world for one seed."""
+    def run_one(self, knobs: Knobs, seed: int, twin: bool, params: Mapping[str, Any] | None = None) -> Measured:
+        """One world for one seed (``params``: core parameters over the family's, in both worlds)."""
         k = self.resolve(knobs)
         script = self.script(k, twin)
-        result = run(self.scenario(k, twin), seed, script=script)
+        scenario = self.scenario(k, twin)
+        if params:
+            scenario = replace(scenario, params={**scenario.params, **params})
+        result = run(scenario, seed, script=script)
         errors = [f"seed {seed}{' twin' if twin else ''}: {e}" for e in result.conservation_errors + result.reconcile_errors]
         return Measured(seed, twin, self.measure(k, result, script, twin), not errors, errors, result.head_hash)
 
@@ -160,6 +163,7 @@ class Attack:
     family: str
     knobs: Mapping[str, int | str] = field(default_factory=dict)
     seeds: tuple[int, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)  # core parameters over the family's (e.g. a weakened set)
 
     def resolved(self) -> tuple[Family, dict[str, int | str], tuple[int, ...]]:
         f = family(self.family)
@@ -168,16 +172,21 @@ class Attack:
     @staticmethod
     def from_dict(data: Mapping[str, Any]) -> Attack:
         if not isinstance(data, Mapping) or not isinstance(data.get("family"), str):
-            raise InvalidInput("an attack needs a family (and optionally name, knobs, seeds)", code="invalid_scenario")
-        unknown = sorted(set(data) - {"name", "family", "knobs", "seeds"})
+            raise InvalidInput("an attack needs a family (and optionally name, knobs, seeds, params)", code="invalid_scenario")
+        unknown = sorted(set(data) - {"name", "family", "knobs", "seeds", "params"})
         if unknown:
             raise InvalidInput(f"unknown attack field(s): {', '.join(unknown)}", code="invalid_scenario")
         knobs = data.get("knobs", {})
         seeds = data.get("seeds", [])
+        params = data.get("params", {})
         if not isinstance(knobs, Mapping) or not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
             raise InvalidInput("attack knobs must be an object and seeds a list of integers", code="invalid_scenario")
-        a = Attack(str(data.get("name") or data["family"]), data["family"], dict(knobs), tuple(seeds))
-        a.resolved()  # validates family and knobs now
+        if not isinstance(params, Mapping):
+            raise InvalidInput("attack params must be an object of core parameters", code="invalid_scenario")
+        a = Attack(str(data.get("name") or data["family"]), data["family"], dict(knobs), tuple(seeds), dict(params))
+        f, k, _ = a.resolved()  # validates family and knobs now
+        if params:
+            replace(f.scenario(k, False), params={**f.scenario(k, False).params, **params})  # validates the parameters now
         return a
 
 
@@ -195,8 +204,8 @@ def builtin_attacks() -> list[Attack]:
     return [Attack(name, name) for name in FAMILIES]
 
 
-def _job(family_name: str, knobs: dict[str, int | str], seed: int, twin: bool) -> Measured:
-    return FAMILIES[family_name].run_one(knobs, seed, twin)
+def _job(family_name: str, knobs: dict[str, int | str], seed: int, twin: bool, params: dict[str, Any] | None = None) -> Measured:
+    return FAMILIES[family_name].run_one(knobs, seed, twin, params)
 
 
 def evaluate(
@@ -214,11 +223,11 @@ def evaluate_many(
     for a in attacks:
         f, k, own = a.resolved()
         plans.append((a, f, k, tuple(seeds) if seeds else own))
-    jobs = [(f.name, k, s, twin) for _, f, k, ss in plans for s in ss for twin in (False, True)]
-    done: dict[tuple[str, str, int, bool], Measured] = {}
+    jobs = [(f.name, k, s, twin, dict(a.params)) for a, f, k, ss in plans for s in ss for twin in (False, True)]
+    done: dict[tuple[str, str, int, bool, str], Measured] = {}
 
-    def key(j: tuple[str, dict[str, int | str], int, bool]) -> tuple[str, str, int, bool]:
-        return (j[0], repr(sorted(j[1].items())), j[2], j[3])
+    def key(j: tuple[str, dict[str, int | str], int, bool, dict[str, Any]]) -> tuple[str, str, int, bool, str]:
+        return (j[0], repr(sorted(j[1].items())), j[2], j[3], repr(sorted(j[4].items())))
 
     if workers <= 1 or len(jobs) <= 1:
         for j in jobs:
@@ -236,8 +245,8 @@ def evaluate_many(
                     progress(f"{j[0]} seed {j[2]}{' twin' if j[3] else ''}")
     out = []
     for a, f, k, ss in plans:
-        runs = [done[key((f.name, k, s, False))] for s in ss]
-        twins = [done[key((f.name, k, s, True))] for s in ss]
+        runs = [done[key((f.name, k, s, False, dict(a.params)))] for s in ss]
+        twins = [done[key((f.name, k, s, True, dict(a.params)))] for s in ss]
         verdict = f.judge(k, [r.values for r in runs], [t.values for t in twins])
         errors = [e for m in runs + twins for e in m.errors]
         out.append(
@@ -250,6 +259,7 @@ def evaluate_many(
                 "criterion": f.criterion,
                 "gain_unit": f.gain_unit,
                 "knobs": k,
+                **({"params": dict(a.params)} if a.params else {}),
                 "bounds": {kn.name: kn.bounds() for kn in f.knobs},
                 "seeds": list(ss),
                 "gain": verdict.gain,
