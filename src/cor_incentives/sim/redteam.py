@@ -171,7 +171,8 @@ def search(f: Family, settings: Settings, run: Runner, progress: Progress | None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     params = dict(settings.params or {})
     dist = space(f, settings.max_epochs)
-    sampler = optuna.samplers.TPESampler(seed=(settings.sampler_seed + zlib.crc32(f.name.encode())) % 2**32, n_startup_trials=max(4, min(10, settings.budget // 3)))
+    seed = (settings.sampler_seed + zlib.crc32(f.name.encode())) % 2**32
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, min(10, settings.budget // 3)))
     study = optuna.create_study(direction="maximize", sampler=sampler)
     if settings.start_at_defaults and dist:
         base = defaults_in_space(f, settings.max_epochs)
