@@ -109,6 +109,7 @@ def frontier_plot(result: dict[str, Any]) -> bytes:
 
 def cumulative_plot(result: dict[str, Any], target: str) -> bytes:
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
     records = [r for r in result["records"] if r["target"] == target]
     by_point: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
@@ -140,6 +141,7 @@ def cumulative_plot(result: dict[str, Any], target: str) -> bytes:
         point = by_point[idx][0]["point"]
         ax.set_title(", ".join(f"{k}={v}" for k, v in point.items()) or target, fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("cumulative income (COR)")
         ax.legend(fontsize=6)
     fig.suptitle(f"{target}: cumulative income per group against the honest twin (dashed)", fontsize=10)
