@@ -110,6 +110,7 @@ def frontier_plot(result: dict[str, Any]) -> bytes:
 def cumulative_plot(result: dict[str, Any], target: str) -> bytes:
     plt = _plt()
     from matplotlib.ticker import MaxNLocator
+
     records = [r for r in result["records"] if r["target"] == target]
     by_point: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
