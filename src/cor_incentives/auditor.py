@@ -51,6 +51,7 @@ DOC_SECTIONS = {
     "Reputation": "a321912729fb84e56e17fab83ae9a35d646e10ad953c3d7b7f0e6c64bae6161d",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
     "Slashing": "755af08e60dce07301f9fe19d300ba72474cdf6b0cb8156a4ad4a7d4132592d5",
+    "Moving stake: redelegation and cancelled unbonding": "dd4f259d89d1f3ad4dfcd66ffdacd798e22395d5bbe249e2cd205e10c1dcf2ea",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
     "Governance: deposits": "f836e9e72d86951671be219e3a4d1b5bddfa09969b0f8485354460477d6e19cc",

@@ -150,12 +150,25 @@ class UnbondingOut(Out):
     mature_epoch: int
 
 
+class RedelegationOut(Out):
+    id: int
+    address: str
+    from_: str = Field(..., alias="from", description="The node the stake left.")
+    to: str = Field(..., description="The node it moved to (where it is bonded now).")
+    amount: str = Field(..., description="COR still answerable for the source node's earlier offences.")
+    start_tick: int
+    mature_epoch: int = Field(..., description="From this epoch on the move no longer answers for the source node's offences.")
+    slashable_for_offences_of_from_before_tick: int
+    slashable: bool
+
+
 class BalanceOut(Out):
     address: str
     accounts: dict[str, str] = Field(..., description="Non-zero accounts of the address in COR.")
     accounts_units: dict[str, str] = Field(..., description="The same accounts in base units.")
     total: str
-    unbonding_entries: list[UnbondingOut]
+    unbonding_entries: list[UnbondingOut] = Field(..., description="Stake unbonding; each id can be returned with stake.cancel_unbond.")
+    redelegations: list[RedelegationOut] = Field(..., description="Moves of this address's stake still slashable at their source node.")
     nonce: int = Field(..., description="Last accepted nonce of the address (0: none yet).")
 
 
@@ -227,6 +240,7 @@ class NodeDetailOut(NodeOut):
     stake_ticks_formula: str
     positions: list[StakePositionOut] = Field(..., description="Every stake position of the epoch (operator first), with its stake × ticks.")
     unbonding: list[NodeUnbondingOut] = Field(..., description="Stake unbonding from this node (slashable for offences dated before it started).")
+    redelegated_away: list[RedelegationOut] = Field(..., description="Stake redelegated from this node, still slashable for its earlier offences.")
     slashes: list[SlashOut]
 
 

@@ -15,7 +15,7 @@ from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
-from ..core.records import Model, SlashRecord
+from ..core.records import Model, Redelegation, SlashRecord
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready
 from ..core.units import PPB, format_cor
@@ -82,6 +82,7 @@ def balance(state: State, address: str) -> dict[str, Any]:
         "accounts_units": {a: str(v) for a, v in accounts.items() if v},
         "total": format_cor(sum(accounts.values())),
         "unbonding_entries": unbonding,
+        "redelegations": [redelegation(state, r) for r in sorted(state.redelegations.values(), key=lambda r: r.id) if r.address == address],
         "nonce": state.nonces.get(address, 0),
     }
 
@@ -119,8 +120,26 @@ def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
             for u in sorted(state.unbondings.values(), key=lambda u: u.id)
             if u.node == n.id
         ]
+        out["redelegated_away"] = [  # stake that left this node and still answers for its earlier offences
+            redelegation(state, r) for r in sorted(state.redelegations.values(), key=lambda r: r.id) if r.source == n.id
+        ]
         out["slashes"] = [slash(s) for s in state.slashes if s.node == n.id]
     return out
+
+
+def redelegation(state: State, r: Redelegation) -> dict[str, Any]:
+    """A move of stake between nodes, while it is still slashable for the source node's earlier offences."""
+    return {
+        "id": r.id,
+        "address": r.address,
+        "from": r.source,
+        "to": r.node,
+        "amount": format_cor(r.amount),
+        "start_tick": r.start_tick,
+        "mature_epoch": r.mature_epoch,
+        "slashable_for_offences_of_from_before_tick": r.start_tick,
+        "slashable": r.mature_epoch > state.epoch,
+    }
 
 
 def stake_time(state: State, node_id: str) -> dict[str, Any]:

@@ -109,7 +109,21 @@ def balance(
     emit(
         data,
         as_json,
-        lambda: table(f"accounts of {address}", ["account", "COR"], [[a, v] for a, v in data["accounts"].items()] + [["total", data["total"]]]),
+        lambda: (
+            table(f"accounts of {address}", ["account", "COR"], [[a, v] for a, v in data["accounts"].items()] + [["total", data["total"]]]),
+            data.get("unbonding_entries")
+            and table(
+                "unbonding (cor stake cancel-unbond --entry ID)",
+                ["entry", "node", "COR", "matures at epoch"],
+                [[u["id"], u["node"], u["amount"], u["mature_epoch"]] for u in data["unbonding_entries"]],
+            ),
+            data.get("redelegations")
+            and table(
+                "redelegations (slashable at their source until they mature)",
+                ["id", "from", "to", "COR", "matures at epoch"],
+                [[r["id"], r["from"], r["to"], r["amount"], r["mature_epoch"]] for r in data["redelegations"]],
+            ),
+        ),
     )
 
 

@@ -46,6 +46,7 @@ from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
 from .records import Checkpoint, EarningItem
+from .redelegation import process_cancel_unbond, process_redelegate
 from .sampling import SelectionIndex
 from .selection import check_index
 from .sessions import process_session_close, process_session_deposit, process_session_open
@@ -224,6 +225,8 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "stake.withdraw": (process_withdraw, False),
     "stake.delegate": (process_delegate, False),
     "stake.undelegate": (process_undelegate, False),
+    "stake.redelegate": (process_redelegate, False),
+    "stake.cancel_unbond": (process_cancel_unbond, False),
     "slash.report": (process_slash_report, False),
     "model.register": (process_model_register, False),
     "session.open": (process_session_open, False),

@@ -316,6 +316,8 @@ SCHEMAS: dict[str, Struct | Variant] = {
     "stake.withdraw": Struct({}),
     "stake.delegate": Struct({"node": Address(), "amount": Amount()}),
     "stake.undelegate": Struct({"node": Address(), "amount": Amount()}),
+    "stake.redelegate": Struct({"from": Address(), "to": Address(), "amount": Amount()}),
+    "stake.cancel_unbond": Struct({"id": Int(1, MAX_ID, code="invalid_id"), "amount": Opt(Amount())}),
     "slash.report": Struct(
         {
             "node": Address(),

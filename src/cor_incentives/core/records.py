@@ -138,6 +138,20 @@ class Unbonding(Journaled):
 
 
 @dataclass
+class Redelegation(Journaled):
+    """Stake moved from node ``source`` to node ``node``: slashable for ``source``'s offences committed before it
+    moved (``start_tick``, log order by ``id``) until ``mature_epoch``; ``amount`` shrinks with each such slash."""
+
+    id: int
+    address: str
+    source: str
+    node: str
+    amount: int
+    start_tick: int
+    mature_epoch: int
+
+
+@dataclass
 class SlashRecord(Journaled):
     """One slash with its evidence and where the stake went."""
 

@@ -3,8 +3,10 @@
 Concepts
     An offence (``commit_mismatch``, ``poi_divergence``, ``missed_deadline``, ``validator_deviation``,
     ``equivocation``) committed by a node at ``offence_tick`` takes ``slash_fraction_bps[offence]`` of
-    every slashable position of that node: the self-bond, each delegation, and each unbonding entry
-    from that node that started *after* the offence (that stake was bonded when it happened).
+    every slashable position of that node: the self-bond, each delegation, each unbonding entry
+    from that node that started *after* the offence (that stake was bonded when it happened), and
+    each young redelegation out of that node that moved after it (``redelegation.py``: taken where
+    the stake went).
 
 Rounding and where the stake goes
     Each position loses floor(balance × fraction / 10 000): the floor favours the staker. The pieces
@@ -39,6 +41,7 @@ from .events import canonical_json, content_hash
 from .journal import attempt
 from .params import JAIL_OFFENCES, SLASH_FRACTION_DEFAULT
 from .records import EarningItem, SlashRecord
+from .redelegation import slash_redelegated, slashable_redelegations
 from .signatures import equivocation_text, recover_signer
 from .staking import change_stake, get_node, stake_account, stake_matches_ledger, stakers
 from .state import State
@@ -87,6 +90,10 @@ def slash(state: State, node_id: str, offence: object, offence_tick: int, eviden
                 state.earnings.append(
                     EarningItem(u.address, Stream.SLASH, -piece, {"node": node_id, "offence": offence, "slash_id": sid, "unbonding_id": u.id})
                 )
+    for r in slashable_redelegations(state, node_id, offence_tick):  # stake that moved on after the offence
+        piece = slash_redelegated(state, r, r.amount * fraction // BPS, hold, offence, {"node": node_id, "offence": offence, "slash_id": sid})
+        if piece:
+            by_account[f"redelegation:{r.address}#{r.id}"] = piece
     total = state.ledger.balance(hold)
     burned = total * p.slash_burn_bps // BPS
     to_reporter = total * p.slash_reporter_bps // BPS if reporter else 0

@@ -4,7 +4,7 @@ State variables
     chain_id, oracle (the engine's own signing address), genesis_supply, minted, params (history by
     epoch), tick (logical time), epoch, seq and head_hash (the last applied event), the ledger, nonces
     (last accepted nonce per actor), nodes (each with its stake positions' stake × ticks this epoch),
-    unbonding entries, slash records, evidence already used, the current epoch's earnings, the
+    unbonding entries, redelegations still slashable at their source, slash records, evidence already used, the current epoch's earnings, the
     randomness beacon (the last revealed value and the draws waiting for the next), accounts (first
     seen, first funder), each stake position at the start of the last two epochs, and the community
     members eligible this epoch (snapshots taken when each epoch starts).
@@ -33,6 +33,7 @@ from .records import (
     Model,
     Node,
     Proposal,
+    Redelegation,
     Session,
     SkippedConsequence,
     SlashRecord,
@@ -63,6 +64,7 @@ class State(Journaled):
     nonces: dict[str, int] = field(default_factory=dict)
     nodes: dict[str, Node] = field(default_factory=dict)
     unbondings: dict[int, Unbonding] = field(default_factory=dict)
+    redelegations: dict[int, Redelegation] = field(default_factory=dict)  # moved stake still slashable at its source
     slashes: list[SlashRecord] = field(default_factory=list)
     evidence_used: set[str] = field(default_factory=set)
     earnings: list[EarningItem] = field(default_factory=list)
@@ -158,6 +160,7 @@ class State(Journaled):
                 # absent when empty, so a log without bridge commands keeps the fingerprint it always had
                 **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),
                 **({"beacon": asdict(self.beacon)} if self.beacon is not None else {}),
+                **({"redelegations": {str(k): asdict(v) for k, v in sorted(self.redelegations.items())}} if self.redelegations else {}),
                 **({"last_checkpoint": asdict(self.last_checkpoint)} if self.last_checkpoint is not None else {}),
                 **({"skipped": [asdict(x) for x in self.skipped]} if self.skipped else {}),
             }

@@ -22,7 +22,7 @@ _INSERT_POSTING = insert(db.postings)
 _INSERT_DOCUMENT = insert(db.documents)
 _DELETE_BALANCE = delete(db.balances).where(db.balances.c.account == bindparam("account"))
 
-UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "slash.report"}
+UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
 
 
 def node_view(state: State, node: Node) -> dict[str, Any]:
@@ -67,7 +67,11 @@ class Projector:
             self._accounts[p.dst] = None
         self._nodes |= state.touched
         state.touched.clear()
-        self._unbonding = self._unbonding or applied.kind in UNBONDING_KINDS
+        self._unbonding = (
+            self._unbonding
+            or applied.kind in UNBONDING_KINDS
+            or any(p.src.startswith("unbonding:") or p.dst.startswith("unbonding:") for p in applied.postings)  # a slash inside a task event
+        )
         self._pending = True
 
     def flush(self, conn: Connection, state: State) -> None:

@@ -1,0 +1,184 @@
+"""Moving stake without leaving it: redelegation and cancelled unbonding (docs/design.md §7, docs/rewards.md "Moving stake").
+
+Redelegation (``stake.redelegate``: ``{from, to, amount}``)
+    A delegator moves ``amount`` of its delegation from node ``from`` to node ``to`` at once. Both
+    positions are counted (stake × ticks) up to now before the move (``staking.change_stake``), so the
+    stake earns in exactly one node at every tick and no tick is skipped or counted twice. A
+    ``Redelegation`` entry keeps the move for ``unbonding_period_epochs``: until it matures, an offence
+    of ``from`` committed before the move (``start_tick``, then log order) still slashes the moved stake,
+    ``slash_fraction_bps[offence]`` of the entry's amount, taken from the delegation in ``to`` and then
+    from unbonding entries from ``to`` that started after the move — as an unbonding entry from
+    ``from`` would have been slashed. Stake cannot hop on while its entry is young: a redelegation
+    *from* a node the actor redelegated *to* in the last ``unbonding_period_epochs`` is refused
+    (``redelegation_in_progress``), so ``from``'s claim never lands on an emptied position.
+
+Cancelled unbonding (``stake.cancel_unbond``: ``{id, amount?}``)
+    Returns an unbonding entry (all of it, or ``amount``) to the position it left, before it matures.
+    It returns as if it had never left, minus the rewards of the ticks it was away:
+      * every slash of its node recorded after the entry started that spared it (an offence committed
+        after the unbond began: ``unbonding:<addr>#<id>`` absent from the slash's ``by_account``) takes
+        ``amount × fraction_bps // 10000`` of the returning amount now, in slash order — what the
+        position would have lost had it stayed; each piece goes floor(piece × slash_burn_bps / 10000)
+        to ``burned`` and the rest to ``treasury`` (the reporter was paid by the slash itself);
+      * its stake × ticks in the node count from the cancel (``change_stake``), so the epoch's
+        rewards pay nothing for the time it was unbonding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import ledger as acct
+from .errors import Conflict, InvalidInput, NotFound, invariant
+from .records import EarningItem, Redelegation, SlashRecord, Unbonding
+from .staking import change_stake, get_node, stake_account, stake_of
+from .state import State
+from .streams import Stream
+from .units import BPS, parse_units
+from .units import address as parse_address
+from .units import cor_text as cor
+
+
+def is_young(state: State, r: Redelegation) -> bool:
+    """Still slashable at its source: younger than the unbonding period."""
+    return r.mature_epoch > state.epoch
+
+
+def forget_matured(state: State) -> None:
+    """Drop redelegation entries past their unbonding period (nothing is slashable through them any more)."""
+    for rid in sorted(r.id for r in state.redelegations.values() if not is_young(state, r)):
+        del state.redelegations[rid]
+
+
+# --- redelegation ---------------------------------------------------------------------------
+
+
+def _amount(body: dict[str, Any]) -> int:
+    value = parse_units(body["amount"])
+    if value == 0:
+        raise InvalidInput("amount must be greater than zero", code="zero_amount")
+    return value
+
+
+def process_redelegate(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``stake.redelegate``: move part of a delegation to another node at once, still slashable at the source."""
+    source, dest = parse_address(body["from"]), parse_address(body["to"])
+    amount = _amount(body)
+    get_node(state, source)
+    get_node(state, dest)
+    if source == dest:
+        raise Conflict("redelegation needs two different nodes", code="same_node")
+    if actor in (source, dest):
+        raise Conflict("a node's operator moves its self-bond with `stake unbond` and `stake bond`", code="self_delegation")
+    forget_matured(state)
+    young = [r for r in state.redelegations.values() if r.address == actor and r.node == source]
+    if young:
+        until = max(r.mature_epoch for r in young)
+        raise Conflict(
+            f"stake redelegated to {source} cannot move on before epoch {until} (it is still slashable where it came from)",
+            code="redelegation_in_progress",
+        )
+    have = stake_of(state, source, actor)
+    if have < amount:
+        raise Conflict(f"delegation to {source} is {cor(have)}, cannot redelegate {cor(amount)}", code="redelegate_exceeds_stake")
+    hold = acct.escrow("redelegate", state.next_id)
+    change_stake(state, source, actor, acct.delegated(source, actor), hold, amount, "redelegate")
+    change_stake(state, dest, actor, hold, acct.delegated(dest, actor), amount, "redelegate")
+    entry = Redelegation(
+        id=state.new_id(),
+        address=actor,
+        source=source,
+        node=dest,
+        amount=amount,
+        start_tick=state.tick,
+        mature_epoch=state.epoch + state.params.unbonding_period_epochs,
+    )
+    state.redelegations[entry.id] = entry
+    invariant(state.ledger.balance(hold) == 0, f"redelegation {entry.id}: escrow not empty")
+
+
+def slashable_redelegations(state: State, node_id: str, offence_tick: int, after_id: int = 0) -> list[Redelegation]:
+    """Young entries that left ``node_id`` after an offence committed at ``offence_tick`` (log order after ``after_id``)."""
+    return [
+        r
+        for r in sorted(state.redelegations.values(), key=lambda r: r.id)
+        if r.source == node_id and is_young(state, r) and (r.start_tick, r.id) > (offence_tick, after_id)
+    ]
+
+
+def slash_redelegated(state: State, r: Redelegation, piece: int, hold: str, offence: str, detail: dict[str, Any]) -> int:
+    """Take up to ``piece`` of the stake ``r`` moved, wherever it is now: its delegation in ``r.node``, then its unbonding
+    entries from ``r.node`` that started after the move. Into ``hold``; returns what was taken."""
+    taken = 0
+    account = stake_account(r.node, r.address)
+    from_position = min(piece, state.ledger.balance(account)) if r.node in state.nodes else 0
+    if from_position:
+        change_stake(state, r.node, r.address, account, hold, from_position, f"slash:{offence}")
+        taken += from_position
+    for u in sorted(state.unbondings.values(), key=lambda u: u.id):
+        if taken == piece:
+            break
+        if u.address == r.address and u.node == r.node and u.id > r.id:
+            part = min(piece - taken, u.amount)
+            state.ledger.transfer(acct.unbonding(u.address), hold, part, f"slash:{offence}")
+            u.amount -= part
+            taken += part
+    if taken:
+        r.amount -= taken
+        state.earnings.append(EarningItem(r.address, Stream.SLASH, -taken, {**detail, "redelegation_id": r.id, "redelegated_to": r.node}))
+    invariant(0 <= taken <= piece and r.amount >= 0, f"redelegation {r.id}: took more than its piece")
+    return taken
+
+
+# --- cancelled unbonding ----------------------------------------------------------------------
+
+
+def spared_slashes(state: State, u: Unbonding) -> list[SlashRecord]:
+    """Slashes of the entry's node recorded after it started that did not take from it (offences after the unbond began)."""
+    key = f"unbonding:{u.address}#{u.id}"
+    return [s for s in state.slashes if s.node == u.node and s.id > u.id and key not in s.by_account]
+
+
+def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``stake.cancel_unbond``: return an unbonding entry (or ``amount`` of it) to its position, as if it had stayed."""
+    entry_id = body["id"]
+    u = state.unbondings.get(entry_id)
+    if u is None or u.address != actor:
+        raise NotFound(f"no unbonding entry {entry_id} of {actor}", code="unbonding_not_found")
+    if u.mature_epoch <= state.epoch:
+        raise Conflict(f"unbonding entry {entry_id} matured at epoch {u.mature_epoch}: withdraw it instead", code="unbonding_matured")
+    amount = _amount(body) if "amount" in body else u.amount
+    if amount > u.amount:
+        raise Conflict(f"unbonding entry {entry_id} holds {cor(u.amount)}, cannot cancel {cor(amount)}", code="cancel_exceeds_unbonding")
+    get_node(state, u.node)
+    p = state.params
+    returning = amount
+    for s in spared_slashes(state, u):
+        piece = returning * s.fraction_bps // BPS
+        if piece:
+            burned = piece * p.slash_burn_bps // BPS
+            state.ledger.transfer(acct.unbonding(actor), "burned", burned, f"slash:{s.offence}:on_cancel")
+            state.ledger.transfer(acct.unbonding(actor), "treasury", piece - burned, f"slash:{s.offence}:on_cancel")
+            state.earnings.append(
+                EarningItem(
+                    actor,
+                    Stream.SLASH,
+                    -piece,
+                    {
+                        "node": u.node,
+                        "offence": s.offence,
+                        "spared_slash_id": s.id,  # not "slash_id": that slash's own pieces are its total
+                        "unbonding_id": u.id,
+                        "fraction_bps": s.fraction_bps,
+                        "returning": returning,
+                        "formula": "returning × fraction_bps // 10000: a slash the entry was spared while unbonding, taken when it returns",
+                    },
+                )
+            )
+            returning -= piece
+    u.amount -= amount
+    if returning:
+        change_stake(state, u.node, actor, acct.unbonding(actor), stake_account(u.node, actor), returning, "cancel_unbond")
+    if u.amount == 0:
+        del state.unbondings[u.id]
+    invariant(u.amount >= 0 and 0 <= returning <= amount, f"cancel of unbonding {u.id}: amounts do not add up")
