@@ -12,12 +12,14 @@ from ..core.errors import InvalidInput
 from ..core.staking import get_node
 from ..core.state import State
 from .common import ApiOption, DbOption, FromOption, JsonOption, KeysOption, connect, cor_amount, emit, handle_errors, receipt_out, signer, table
+from .noderun import node_run
 
-node_app = typer.Typer(help="Nodes: register with a security deposit, unjail, commission, list.", no_args_is_help=True)
+node_app = typer.Typer(help="Nodes: register with a security deposit, run, unjail, commission, list.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add `cor node` to the `cor` app."""
+    node_app.command("run")(node_run)
     app.add_typer(node_app, name="node")
 
 
