@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..app import views
 from ..app.beacon import beacon_view
 from ..app.engine import Engine, Receipt
+from ..app.eta import add_etas, tick_seconds_setting
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
 from ..core.commands import schema_doc
@@ -97,6 +98,7 @@ class ApiService:
         self._verify_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
+        self.tick_seconds = tick_seconds_setting()  # the oracle's cadence ($COR_TICK_SECONDS, cor serve --tick-seconds)
 
     @classmethod
     def open(cls, db_url: str | None) -> ApiService:
@@ -110,7 +112,8 @@ class ApiService:
             self.engine.refresh()
             if genesis:
                 self.engine.require_genesis()
-            return view(self.engine.state)
+            out: T = add_etas(self.engine.state, view(self.engine.state), self.tick_seconds)  # wall-clock ETAs when the tick length is known
+            return out
 
     def status(self) -> dict[str, Any]:
         return self.read(lambda s: {**views.status(s), "chain": self.engine.chain_report()})

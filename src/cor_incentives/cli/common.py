@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..app.engine import Engine, oracle_key
+from ..app.eta import add_etas, tick_seconds_setting
 from ..app.keys import Key, Keystore
 from ..client import ApiError, CorClient
 from ..core.errors import EngineError, InvalidInput, NotFound
@@ -138,7 +139,8 @@ class Net:
             data = self.client.get(path, params={k: v for k, v in (params or {}).items() if v is not None})
             return data[field] if field else data  # type: ignore[no-any-return]
         assert self.engine is not None
-        return local(self.engine.state)
+        out: T = add_etas(self.engine.state, local(self.engine.state), tick_seconds_setting())  # as the API adds them
+        return out
 
     def submit(self, key: Key, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         """Sign ``body`` with ``key`` and append it: in the database, or posted to the API."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from ..app.eta import TICK_SECONDS_ENV, tick_seconds_setting
 from ..store.connection import database_url
 from .common import DbOption, err_console, handle_errors, open_engine
 
@@ -46,6 +47,9 @@ def serve(
         1, "--workers", min=1, max=MAX_WORKERS, help="Worker processes (each its own Engine; the database serialises writes)."
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    tick_seconds: str | None = typer.Option(
+        None, "--tick-seconds", help="The oracle's tick length in seconds (or $COR_TICK_SECONDS): reads then show wall-clock ETAs next to deadlines."
+    ),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs, metrics at /metrics)."""
     import uvicorn
@@ -57,6 +61,8 @@ def serve(
     engine.snapshot_head()  # the workers load it and replay nothing
     engine.store.engine.dispose()
     os.environ["COR_DATABASE_URL"] = url  # the worker processes read it (app_from_env)
+    if tick_seconds is not None:
+        os.environ[TICK_SECONDS_ENV] = str(tick_seconds_setting(tick_seconds))  # checked here (invalid_tick_seconds), read by each worker
     uvicorn.run(
         APP_FACTORY,
         factory=True,
