@@ -181,3 +181,13 @@ def test_the_twin_that_stayed_ends_no_worse_than_unbond_and_cancel():
         return c.balance(f"delegated:{A}:{D}")
 
     assert run(dodge=True) == run(dodge=False) == 9000
+
+
+def test_a_snapshot_carries_redelegations():
+    from cor_incentives.core.state_codec import decode_state, encode_state
+
+    c = chain()
+    c.as_("d", "stake.delegate", {"node": A, "amount": "1000"})
+    c.as_("d", "stake.redelegate", {"from": A, "to": B, "amount": "400"})
+    back = decode_state(encode_state(c.state))
+    assert back.redelegations == c.state.redelegations and back.to_dict() == c.state.to_dict()
