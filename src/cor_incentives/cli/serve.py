@@ -16,6 +16,10 @@ from .common import DbOption, err_console, handle_errors, open_engine
 
 APP_FACTORY = "cor_incentives.api.app:app_from_env"
 MAX_WORKERS = 64
+WORKER_HEALTHCHECK_TIMEOUT_SECONDS = 300
+"""How long uvicorn's supervisor waits for a worker to answer its health check before it kills and
+restarts it (uvicorn's default, 5 s, is shorter than a worker's imports and database open on a busy
+machine: the workers were killed and restarted for ever)."""
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -72,6 +76,7 @@ def serve(
         log_config=log_config(log_level),
         access_log=False,
         log_level=log_level.lower(),
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_SECONDS,
     )
 
 
