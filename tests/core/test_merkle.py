@@ -291,3 +291,31 @@ def test_root_does_not_depend_on_input_order(leaves: list[tuple], seed: int) -> 
     assert a.root == b.root and a.nodes == b.nodes
     for leaf in leaves:
         assert a.proof(leaf) == b.proof(leaf)
+
+
+@PROPERTY
+@given(leaf=reward_leaves)
+def test_reward_leaves_packed_directly_equal_eth_abi(leaf: tuple) -> None:
+    """The usual leaf (a lower-case address, two uint256) is written without eth_abi: the same bytes."""
+    from eth_abi.abi import encode
+
+    from cor_incentives.core import merkle
+
+    assert merkle._pack_reward_leaf(*leaf) == encode(list(REWARD_LEAF_TYPES), list(leaf))
+
+
+@pytest.mark.parametrize(
+    "leaf",
+    [
+        ("0x" + "AB" * 20, 1, 2),  # another case: eth_abi's checks
+        (bytes.fromhex("ab" * 20), 1, 2),
+        ("0x" + "ab" * 20, True, 2),
+        ("0x" + "ab" * 20, -1, 2),
+        ("0x" + "ab" * 20, 1, 2**256),
+        ("0x" + "ab" * 19 + "a", 1, 2),
+    ],
+)
+def test_other_leaves_are_left_to_eth_abi(leaf: tuple) -> None:
+    from cor_incentives.core import merkle
+
+    assert merkle._pack_reward_leaf(*leaf) is None

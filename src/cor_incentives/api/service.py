@@ -19,6 +19,7 @@ from ..app import views
 from ..app.beacon import beacon_view
 from ..app.engine import Engine, Receipt
 from ..app.eta import add_etas, tick_seconds_setting
+from ..app.proofs import TREES
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
 from ..core.commands import schema_doc
@@ -172,7 +173,11 @@ class ApiService:
         return self.read(lambda s: views.rewards(s, who, from_epoch))
 
     def proof(self, address: str, epoch: int) -> dict[str, Any]:
+        """The epoch's tree is built (once per process) outside the lock on the state: a first proof of
+        a big epoch never holds up other requests; then the proof is O(log n) under the lock."""
         who = parse_address(address)
+        chain_id, record = self.read(lambda s: (s.chain_id, views.proof_leaf(s, who, epoch)[0]))
+        TREES.tree(chain_id, epoch, record.root, record.leaves)  # a closed epoch's leaves never change
         return self.read(lambda s: views.proof(s, who, epoch))
 
     def proposals(self) -> dict[str, Any]:

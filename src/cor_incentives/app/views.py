@@ -20,6 +20,7 @@ from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready
 from ..core.units import PPB, format_cor
 from .beacon import beacon_view
+from .proofs import TREES, TreeCache
 
 
 def account_class(account: str) -> str:
@@ -305,26 +306,31 @@ def chain_epochs(state: State) -> list[dict[str, Any]]:
     ]
 
 
-def proof(state: State, address: str, e: int) -> dict[str, Any]:
-    """The Merkle proof of an address's leaf in an epoch (OpenZeppelin StandardMerkleTree format)."""
-    from ..core.merkle import build_tree
-
-    record = _record(state, e)
-    amount = record.leaves.get(address)
-    if amount is None:
-        raise NotFound(f"{address} has no claimable reward in epoch {e}", code="no_leaf")
-    tree = build_tree([(a, e, v) for a, v in record.leaves.items()])
+def proof(state: State, address: str, e: int, trees: TreeCache | None = None) -> dict[str, Any]:
+    """The Merkle proof of an address's leaf in an epoch (OpenZeppelin StandardMerkleTree format), from
+    the epoch's tree built once and kept (``app.proofs``): O(log n) once the tree is there."""
+    record, amount = proof_leaf(state, address, e)
+    tree = (trees if trees is not None else TREES).tree(state.chain_id, e, record.root, record.leaves)
     return {
         "address": address,
         "epoch": e,
         "amount": format_cor(amount),
         "amount_units": str(amount),
         "root": record.root,
-        "proof": tree.proof((address, e, amount)),
+        "proof": tree.proof(address, amount),
         "claimed": f"{e}|{address}" in state.claimed,
         "leaf_encoding": ["address", "uint256", "uint256"],
         "payout": _payout(state, e),
     }
+
+
+def proof_leaf(state: State, address: str, e: int) -> tuple[Any, int]:
+    """The closed epoch's record and the address's amount in it (``no_leaf`` when it has none)."""
+    record = _record(state, e)
+    amount = record.leaves.get(address)
+    if amount is None or record.root is None:
+        raise NotFound(f"{address} has no claimable reward in epoch {e}", code="no_leaf")
+    return record, amount
 
 
 def _payout(state: State, e: int) -> dict[str, Any]:

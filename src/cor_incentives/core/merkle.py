@@ -48,6 +48,7 @@ Functions
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -83,6 +84,10 @@ def node_hash(a: bytes, b: bytes) -> bytes:
 
 
 def _encode_leaf(types: tuple[str, ...], values: Sequence[Any]) -> bytes:
+    if types == REWARD_LEAF_TYPES and len(values) == 3:
+        packed = _pack_reward_leaf(*values)
+        if packed is not None:
+            return packed
     if len(values) != len(types):
         raise InvalidInput(f"a leaf needs {len(types)} values {list(types)}, got {len(values)}", code="invalid_leaf")
     for abi_type, value in zip(types, values):
@@ -98,6 +103,31 @@ def _encode_leaf(types: tuple[str, ...], values: Sequence[Any]) -> bytes:
     except (EncodingError, ParseError, ValueError, TypeError) as exc:
         message = f"leaf {list(values)!r} does not encode as {list(types)}: {exc}"
         raise InvalidInput(message, code="invalid_leaf") from exc
+
+
+def _pack_reward_leaf(address: Any, epoch: Any, amount: Any) -> bytes | None:
+    """``abi.encode(address, uint256, uint256)`` written directly for the usual leaf: a lower-case
+    0x-address and two integers in [0, 2**256) — 12 zero bytes, the address's 20, then each integer's
+    32 big-endian bytes (the standard ABI head of three static values). Anything else (another case,
+    bytes, an out-of-range value) returns None and goes through ``eth_abi``, which checks and refuses
+    it. A property test holds it equal to ``eth_abi.encode``."""
+    if (
+        type(address) is not str
+        or len(address) != 42
+        or not address.startswith("0x")
+        or not _LOWER_HEX.fullmatch(address, 2)
+        or type(epoch) is not int
+        or type(amount) is not int
+        or not 0 <= epoch < _UINT256_END
+        or not 0 <= amount < _UINT256_END
+    ):
+        return None
+    return _ADDRESS_PAD + bytes.fromhex(address[2:]) + epoch.to_bytes(32, "big") + amount.to_bytes(32, "big")
+
+
+_LOWER_HEX = re.compile(r"[0-9a-f]{40}")
+_ADDRESS_PAD = bytes(12)
+_UINT256_END = 2**256
 
 
 def _is_lower_upper_or_checksummed(address: str) -> bool:
