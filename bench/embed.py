@@ -4,7 +4,8 @@
 
 Builds ``--n`` realistic miner outputs (1–8 sentences drawn, seeded, from answers about the kinds of
 prompts the network serves: 10–200 words, a few code and JSON answers among them), then embeds them
-all with the batched embedder (length-sorted batches of ``--batch``) and, in the same run on the same
+all with the batched embedder (length-sorted, at most ``--batch`` texts and 512 padded tokens per run; its
+vector cache off, so every text is encoded) and, in the same run on the same
 texts, with a baseline:
 
 * sentence-transformers' all-MiniLM-L6-v2 (fp32, PyTorch) when it is importable — it is not a
@@ -79,6 +80,38 @@ def make_texts(n: int, seed: int) -> list[str]:
     return texts
 
 
+QUESTIONS = [
+    "What is the capital of Australia, and why was it chosen?",
+    "Explain how photosynthesis works in two short paragraphs.",
+    "Compare TCP and UDP for a real-time game.",
+    "How does proof of stake choose validators, and what is slashing?",
+    "Give me three tips for a healthier diet and better sleep.",
+    "Why did the French Revolution begin?",
+    "Write a Python function that checks whether a string is a palindrome.",
+    "What does gradient descent do when training a model?",
+    "Explain inflation and how central banks respond to it.",
+    "What is a Merkle tree used for?",
+]
+
+
+def make_tasks(n: int, seed: int, miners: int = 3) -> list[tuple[str, list[str]]]:
+    """``n`` validation tasks: a prompt and ``miners`` outputs each, every text distinct across the set
+    (so no speed comes from texts repeated between tasks: only a task's own prompt and outputs)."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    tasks = []
+    for i in range(n):
+        prompt = f"{rng.choice(QUESTIONS)} Answer for reader {i}."
+        outputs: list[str] = []
+        while len(outputs) < miners:
+            text = " ".join(rng.sample(SENTENCES, rng.randint(1, 8)))
+            if text not in seen:
+                seen.add(text)
+                outputs.append(text)
+        tasks.append((prompt, outputs))
+    return tasks
+
+
 def timed(fn):
     """(result, seconds) of one call."""
     start = time.perf_counter()
@@ -113,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--n must be in [1, 100000]")
 
     texts = make_texts(args.n, args.seed)
-    (embedder, load_seconds) = timed(lambda: embedding.Embedder(batch_size=args.batch, intra_op_threads=args.threads))
+    (embedder, load_seconds) = timed(lambda: embedding.Embedder(batch_size=args.batch, intra_op_threads=args.threads, cache_size=0))
     tokens = [embedder.count_tokens(t) for t in texts]
     # Warm-up: the largest shapes first, so onnxruntime's memory arena is grown before timing.
     longest = texts[int(np.argmax(tokens))]

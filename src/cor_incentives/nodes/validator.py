@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..ai.embedding import get_embedder
+from ..ai.embedding import Embedder, get_embedder
 from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb
 from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
 from ..core.params import Params
@@ -24,17 +24,22 @@ def evaluate_outputs(
     scorer: QualityScorer | None = None,
     min_quality_ppb: int | None = None,
     reader: ModelReader | None = None,
+    embedder: Embedder | None = None,
 ) -> list[dict[str, Any]]:
     """One report per miner: distance to the medoid output and quality score, with sub-scores.
 
     The medoid is chosen among the outputs scored at least ``min_quality_ppb`` (default: the core's
     ``consensus_min_quality_ppb``): an output below the quality floor never becomes the reference.
     ``reader``: the task's model, when this validator runs it (used by the default scorer only).
+    ``embedder``: default the process-wide one. The default scorer embeds the prompt and the outputs,
+    the distances embed the outputs again: the embedder's cache makes that second pass free (the
+    same vectors, bit for bit), so a task costs one encoder pass per distinct text.
     """
     floor = Params().consensus_min_quality_ppb if min_quality_ppb is None else min_quality_ppb
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
-    scorer = scorer or RuleEmbeddingScorer(reader=reader)
+    embedder = embedder or get_embedder()
+    scorer = scorer or RuleEmbeddingScorer(embedder=embedder, reader=reader)
     if hasattr(scorer, "score_outputs"):
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:
@@ -43,7 +48,7 @@ def evaluate_outputs(
     # two cheaters of three miners cannot make one of theirs the reference the honest output is measured from
     distance = [0] * len(texts)
     if len(texts) > 1:
-        matrix = pairwise_distances_ppb(get_embedder().embed(texts))
+        matrix = pairwise_distances_ppb(embedder.embed(texts))
         distance = ranked_distances_ppb(matrix, [s.total_ppb for s in scores], miners, floor)
     return [
         {"miner": m, "poi_distance_ppb": distance[i], "quality_ppb": scores[i].total_ppb, "criteria": dict(scores[i].criteria)}
