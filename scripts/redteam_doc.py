@@ -56,7 +56,10 @@ def redteam_section(d: dict, src: Path) -> list[str]:
             shutil.copyfile(src / "repro" / f"{r['family']}.json", DOCS / f"{r['family']}.json")
     out += [
         "",
-        "Gains are in each family's own unit (`cor simulate --scenario all --json` lists `gain_unit`); 0 is no advantage over the honest twin.",
+        "Gains are in each family's own unit (`cor simulate --scenario all --json` lists `gain_unit`); 0 is no advantage over the",
+        "honest twin. The family's verdict is its own criterion (e.g. a majority coalition, or aged stake spending within the",
+        "treasury cap, may gain and still be within the rules): a gain above 2 % with the verdict *stopped* is a deviation the",
+        "rules allow on purpose; one *not stopped* is an open attack.",
     ]
     above = [r for r in d["families"] if r["above_goal"]]
     if above:

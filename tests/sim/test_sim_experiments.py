@@ -182,3 +182,15 @@ def test_redteam_refuses_bad_options(tmp_path):
     res = invoke("redteam", "--family", "jit_delegation", "--param", "broken", "--out", str(tmp_path), "--json")
     assert res.exit_code == 2 and json.loads(res.stdout)["error"] == "invalid_option"
     assert not (tmp_path / "redteam.json").exists()
+
+
+def test_the_kept_reproducers_are_valid_scenario_files():
+    from pathlib import Path
+
+    from cor_incentives.sim.attacks.base import load_attacks
+
+    kept = sorted((Path(__file__).resolve().parents[2] / "docs" / "redteam").glob("*.json"))
+    assert kept, "docs/redteam holds the reproducers of the deviations above 2 %"
+    for path in kept:
+        (attack,) = load_attacks(path)
+        assert attack.name.startswith("redteam_") and attack.family in FAMILIES and attack.seeds
