@@ -208,6 +208,39 @@ class NodeOut(Out):
     commission_next_bps: int | None = Field(
         ..., description="A commission change made this epoch, in force from the next epoch (null: none pending)."
     )
+    stake_total_units: str
+    window_epochs: int = Field(..., description="The last N closed epochs the record below is taken over.")
+    epochs_counted: int = Field(..., description="Those of the window the node was registered in (what the yield averages over).")
+    delegator_yield_ppb: int = Field(
+        ...,
+        description="Realised delegator yield after commission: what one unit of stake bonded a whole epoch earned its staker, "
+        "in parts per billion per epoch, averaged over the epochs counted (an epoch that paid the stakers nothing counts as 0).",
+    )
+    delegator_apr_bps: int = Field(..., description="delegator_yield_ppb × epochs_per_year, in basis points.")
+    consensus_rate_bps: int | None = Field(
+        ...,
+        description="A miner's outputs judged in consensus ÷ judged; a validator's mean agreement with the consensus; over the tasks "
+        "created in the window (null: none judged).",
+    )
+    judged: int = Field(..., description="A miner's judged outputs, a validator's reports, in the window.")
+    missed_deadlines: int = Field(..., description="Missed precommits, reveals and reports in the window, from the core's offence records.")
+    recent_slashes: int = Field(..., description="Slashes in the window.")
+    recent_slashed: str = Field(..., description="COR those slashes took from the node's stakers.")
+    recent_slashed_units: str
+    jailed: bool
+    warnings: list[str] = Field(..., description="What a delegator should know: jailed, slashed recently.")
+
+
+class OffenceCounterOut(Out):
+    offence: str
+    count: int = Field(..., description="Offences counted toward the next slash (with a threshold), or slashed in the window (without).")
+    threshold: int | None = Field(..., description="The count that makes a slash under the rules in force (null: each offence is slashed).")
+    window_epochs: int
+    from_epoch: int
+    pending_tasks: list[int] = Field(..., description="The tasks of the offences counted and not slashed yet.")
+    slashed_in_window: int
+    fraction_bps: int
+    text: str = Field(..., description='In words, e.g. "missed_deadline 2/3 in this window".')
 
 
 class StakePositionOut(Out):
@@ -242,10 +275,25 @@ class NodeDetailOut(NodeOut):
     unbonding: list[NodeUnbondingOut] = Field(..., description="Stake unbonding from this node (slashable for offences dated before it started).")
     redelegated_away: list[RedelegationOut] = Field(..., description="Stake redelegated from this node, still slashable for its earlier offences.")
     slashes: list[SlashOut]
+    offences: list[OffenceCounterOut] = Field(..., description="The node's offence counters under the rules in force.")
 
 
 class NodesOut(Out):
+    window_epochs: int
+    sort: str | None
     nodes: list[NodeOut]
+
+
+class EstimateOut(Out):
+    kind: str = Field(..., description="`operator` (a new node's self-bond) or `delegation`.")
+    window_epochs: int
+    epochs_used: int = Field(..., description="Closed epochs the estimate learned from.")
+    per_epoch: dict[str, str] = Field(..., description="Expected COR per epoch, by source, and the total.")
+    per_epoch_units: dict[str, str]
+    per_year: str = Field(..., description="per_epoch total × epochs_per_year (COR).")
+    apr_bps: int
+    formula: str
+    assumptions: list[str] = Field(..., description="What the estimate takes for granted.")
 
 
 class SlashesOut(Out):
@@ -494,6 +542,9 @@ class StatementItemOut(Out):
     amount_units: str
     claimable: bool = Field(..., description="Part of the epoch's Merkle leaf (claim with its proof).")
     detail: dict[str, Any] = Field(..., description="The formula, its inputs and the parameters in force.")
+    slash: dict[str, Any] | None = Field(
+        None, description="On a slash line: the slash's id, node, offence, reason, evidence and hash, and `url` (`GET /v1/slashes/{id}`)."
+    )
 
 
 class StatementOut(Out):
@@ -508,6 +559,7 @@ class StatementOut(Out):
     claimable_units: str
     claimed: bool
     root: str | None
+    warnings: list[str] = Field(..., description="Nodes the address has stake in that are jailed (they earn nothing meanwhile).")
 
 
 class RewardsEpochOut(Out):
@@ -540,6 +592,7 @@ class RewardsOut(Out):
     unclaimed: str
     unclaimed_units: str
     claim_on_chain_epochs: list[int] = Field(..., description="Epochs with a leaf for the address that moved on chain (claim there).")
+    warnings: list[str] = Field(..., description="Nodes the address has stake in that are jailed (they earn nothing meanwhile).")
 
 
 class ProofOut(Out):

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from ..app import views
+from ..app import chooser, views
 from ..app.beacon import beacon_view
 from ..app.engine import Engine, Receipt
 from ..app.eta import add_etas, tick_seconds_setting
@@ -123,15 +123,25 @@ class ApiService:
         who = parse_address(address)
         return self.read(lambda s: views.balance(s, who))
 
-    def nodes(self, role: str | None = None) -> dict[str, Any]:
-        return self.read(lambda s: {"nodes": [views.node(s, n) for n in sorted(s.nodes) if role is None or s.nodes[n].role == role]})
+    def nodes(self, role: str | None = None, sort: str | None = None, window: int = chooser.DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:
+        return self.read(lambda s: chooser.node_table(s, role, sort, window))
 
-    def node(self, node_id: str) -> dict[str, Any]:
+    def node(self, node_id: str, window: int = chooser.DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:
         nid = parse_address(node_id)
-        return self.read(lambda s: views.node(s, _existing_node(s, nid), detail=True))
+        return self.read(lambda s: chooser.node_detail(s, nid, window))
+
+    def estimate_operator(self, role: str, self_bond: int, window: int) -> dict[str, Any]:
+        return self.read(lambda s: chooser.estimate_operator(s, role, self_bond, window))
+
+    def estimate_delegation(self, node_id: str, amount: int, window: int) -> dict[str, Any]:
+        nid = parse_address(node_id)
+        return self.read(lambda s: chooser.estimate_delegation(s, nid, amount, window))
 
     def slashes(self) -> dict[str, Any]:
         return self.read(lambda s: {"slashes": [views.slash(r) for r in s.slashes]})
+
+    def slash(self, slash_id: int) -> dict[str, Any]:
+        return self.read(lambda s: views.slash(views.get_slash(s, slash_id)))
 
     def epoch(self, n: int) -> dict[str, Any]:
         return self.read(lambda s: views.epoch(s, n))

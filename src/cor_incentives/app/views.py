@@ -60,6 +60,8 @@ def status(state: State) -> dict[str, Any]:
         "by_account_class": {k: format_cor(v) for k, v in sorted(by_class.items())},
         "bonded": format_cor(bonded_total),
         "bonded_ratio_bps": bonded_total * 10_000 // supply if supply else 0,
+        "bonded_ratio_ppb": bonded_total * PPB // supply if supply else 0,
+        "bonded_units": str(bonded_total),
         "nodes": roles,
         "beacon": beacon_view(state),
         "slashes": len(state.slashes),
@@ -228,6 +230,13 @@ def slash(s: SlashRecord) -> dict[str, Any]:
     }
 
 
+def get_slash(state: State, slash_id: int) -> SlashRecord:
+    record = next((s for s in state.slashes if s.id == slash_id), None)
+    if record is None:
+        raise NotFound(f"no slash {slash_id}", code="slash_not_found")
+    return record
+
+
 def _record(state: State, e: int) -> Any:
     record = state.epochs.get(e)
     if record is None:
@@ -358,6 +367,7 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
                 "amount_units": str(i.amount),
                 "claimable": i.claimable,
                 "detail": json_ready(i.detail),
+                **slash_link(state, i.detail),
             }
             for i in items
         ],
@@ -367,7 +377,50 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
         "claimable_units": str(claimable),
         "claimed": f"{e}|{address}" in state.claimed,
         "root": record.root,
+        "warnings": staking_warnings(state, address),
     }
+
+
+def slash_link(state: State, detail: Any) -> dict[str, Any]:
+    """For a statement line of a slash: ``{"slash": {id, offence, reason, evidence_hash, evidence, url}}`` (nothing for other lines)."""
+    sid = detail.get("slash_id") if isinstance(detail, dict) else None
+    if not isinstance(sid, int):
+        return {}
+    record = next((s for s in state.slashes if s.id == sid), None)
+    if record is None:
+        return {}
+    return {
+        "slash": {
+            "id": record.id,
+            "node": record.node,
+            "offence": record.offence,
+            "reason": slash_reason(record),
+            "evidence_hash": record.evidence_hash,
+            "evidence": json_ready(record.evidence),
+            "url": f"/v1/slashes/{record.id}",
+        }
+    }
+
+
+def staking_warnings(state: State, address: str) -> list[str]:
+    """What a staker should act on: each node it has stake in (or unbonds from) that is jailed."""
+    out = []
+    for node_id in sorted(state.nodes):
+        n = state.nodes[node_id]
+        if n.jailed_until_tick is None or not (address in n.delegators or address == node_id):
+            continue
+        left = n.jailed_until_tick - state.tick
+        when = (
+            f"for {left} more ticks (until tick {n.jailed_until_tick})"
+            if left > 0
+            else f"since its jail ended at tick {n.jailed_until_tick}, until it unjails"
+        )
+        who = "your node" if address == node_id else "node"
+        out.append(
+            f"{who} {node_id} is jailed {when}: it earns nothing meanwhile, so neither does your stake in it; "
+            + ("unjail it (cor node unjail)" if address == node_id else "you may unbond or move your delegation")
+        )
+    return out
 
 
 def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
@@ -409,6 +462,7 @@ def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
                 "amount_units": str(i.amount),
                 "claimable": i.claimable,
                 "detail": json_ready(i.detail),
+                **slash_link(state, i.detail),
             }
             for i in mine
         ]
@@ -428,6 +482,7 @@ def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
         "unclaimed": format_cor(unclaimed_units),
         "unclaimed_units": str(unclaimed_units),
         "claim_on_chain_epochs": on_chain,
+        "warnings": staking_warnings(state, address),
     }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from typing import Any
 
@@ -11,10 +9,26 @@ import typer
 
 from ..app import views
 from ..app.anchors import checkpoint_for
+from ..app.export import rewards_csv, why
 from ..app.keys import Keystore
 from ..core.errors import InvalidInput
 from .chain import resolve as resolve_chain
-from .common import ApiOption, DbOption, JsonOption, KeysOption, Net, connect, console, cor, emit, handle_errors, receipt_out, signer, table
+from .common import (
+    ApiOption,
+    DbOption,
+    JsonOption,
+    KeysOption,
+    Net,
+    connect,
+    console,
+    cor,
+    emit,
+    err_console,
+    handle_errors,
+    receipt_out,
+    signer,
+    table,
+)
 
 epoch_app = typer.Typer(help="Epochs: close, show.", no_args_is_help=True)
 
@@ -106,21 +120,20 @@ def statement(
                     i["stream"],
                     i["amount"],
                     "yes" if i["claimable"] else "",
-                    _why(i["detail"]),
+                    why(i),
                 ]
                 for i in data["items"]
             ],
         )
         console.print(f"total {data['total']} COR · claimable {data['claimable']} COR{' (claimed)' if data['claimed'] else ''}")
+        print_warnings(data)
 
     emit(data, as_json, render)
 
 
-CSV_COLUMNS = ("epoch", "end_tick", "stream", "amount", "amount_units", "claimable", "why")
-
-
-def _why(detail: dict[str, Any]) -> str:
-    return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
+def print_warnings(data: dict[str, Any]) -> None:
+    for w in data.get("warnings", []):
+        err_console.print(f"[yellow]warning[/]: {w}")
 
 
 @handle_errors
@@ -137,12 +150,7 @@ def rewards(
     address = Keystore(keys_dir).resolve_address(who)
     data = connect(db, api).read(lambda s: views.rewards(s, address, from_epoch), f"/v1/statements/{address}", {"from_epoch": from_epoch})
     if as_csv:
-        out = io.StringIO()
-        w = csv.writer(out, lineterminator="\n")
-        w.writerow(CSV_COLUMNS)
-        for i in data["items"]:
-            w.writerow([i["epoch"], i["end_tick"], i["stream"], i["amount"], i["amount_units"], "yes" if i["claimable"] else "no", _why(i["detail"])])
-        sys.stdout.write(out.getvalue())
+        sys.stdout.write(rewards_csv(data))
         return
 
     def render() -> None:
@@ -165,6 +173,7 @@ def rewards(
             console.print(f"claim them all: cor claim {who} --all")
         if data["claim_on_chain_epochs"]:
             console.print(f"on chain (cor claim {who} --epoch N --onchain 0x…): epochs {data['claim_on_chain_epochs']}")
+        print_warnings(data)
 
     emit(data, as_json, render)
 

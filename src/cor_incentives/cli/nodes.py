@@ -7,11 +7,26 @@ from typing import Any
 import typer
 
 from ..app import views
+from ..app.chooser import DEFAULT_WINDOW_EPOCHS, SORT_KEYS, check_window, node_detail, node_table, registration_warnings
 from ..app.keys import Keystore
 from ..core.errors import InvalidInput
-from ..core.staking import get_node
-from ..core.state import State
-from .common import ApiOption, DbOption, FromOption, JsonOption, KeysOption, connect, cor_amount, emit, handle_errors, receipt_out, signer, table
+from ..core.records import ROLES
+from .common import (
+    ApiOption,
+    DbOption,
+    FromOption,
+    JsonOption,
+    KeysOption,
+    Net,
+    connect,
+    cor_amount,
+    emit,
+    err_console,
+    handle_errors,
+    receipt_out,
+    signer,
+    table,
+)
 from .noderun import node_run
 
 node_app = typer.Typer(help="Nodes: register with a security deposit, run, unjail, commission, list.", no_args_is_help=True)
@@ -44,7 +59,22 @@ def node_register(
         "node.register",
         {"role": role, "self_bond": str(cor_amount(self_bond, "self-bond")), "commission_bps": commission_bps, "models": list(model)},
     )
-    receipt_out(r, as_json, f"{key.address} registered as {role}")
+    warnings = _registration_warnings(net, key.address, role, list(model))
+    receipt_out({**r, "warnings": warnings}, as_json, f"{key.address} registered as {role}")
+    if not as_json:
+        for w in warnings:
+            err_console.print(f"[yellow]warning[/]: {w}")
+
+
+def _registration_warnings(net: Net, address: str, role: str, models: list[str]) -> list[str]:
+    """What a new miner should know about the models it serves (read after it registered: the others, not itself)."""
+    if role != "miner" or not models:
+        return []
+    model_views = net.read(lambda s: [views.model(m, s.params) for _, m in sorted(s.models.items())], "/v1/models", field="models")
+    miners = net.read(lambda s: [views.node(s, n) for n in sorted(s.nodes) if s.nodes[n].role == "miner"], "/v1/nodes", {"role": "miner"}, "nodes")
+    redundancy = net.read(views.params_view, "/v1/params")["in_force"]["redundancy"]
+    others = [n for n in miners if n["id"] != address]
+    return registration_warnings(role, models, model_views, others, redundancy)
 
 
 @node_app.command("unjail")
@@ -76,34 +106,80 @@ def node_commission(
     receipt_out(r, as_json, f"commission set to {value} bps")
 
 
+WindowOption = typer.Option(DEFAULT_WINDOW_EPOCHS, "--window", help="The last N closed epochs a node's record is taken over.")
+
+
 @node_app.command("list")
 @handle_errors
-def node_list(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
-    """Every node with its stake and state."""
-    data = connect(db, api).read(lambda s: [views.node(s, n) for n in sorted(s.nodes)], "/v1/nodes", field="nodes")
-    emit(
-        data,
-        as_json,
-        lambda: table(
-            "nodes",
-            ["node", "role", "self-bond", "stake", "delegators", "commission", "state"],
-            [[d["id"], d["role"], d["self_bond"], d["stake_total"], d["delegators"], f"{d['commission_bps']} bps", d["state"]] for d in data],
-        ),
+def node_list(
+    sort: str | None = typer.Option(None, "--sort", help="Best first: yield (delegator yield after commission), stake or consensus."),
+    role: str | None = typer.Option(None, "--role", help="Only nodes of this role: miner, validator or router."),
+    window: int = WindowOption,
+    db: str | None = DbOption,
+    api: str | None = ApiOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every node with its stake, state and record: realised delegator yield, consensus rate, missed deadlines, recent slashes."""
+    if sort is not None and sort not in SORT_KEYS:
+        raise InvalidInput(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}", code="invalid_sort")
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, got {role!r}", code="invalid_role")
+    check_window(window)
+    data = connect(db, api).read(
+        lambda s: node_table(s, role, sort, window)["nodes"], "/v1/nodes", params={"role": role, "sort": sort, "window": window}, field="nodes"
     )
+    emit(data, as_json, lambda: render_nodes(data, window))
+
+
+def percent_bps(bps: int | None) -> str:
+    """Basis points as a percentage with two decimals (integers only): 1234 → "12.34 %"."""
+    if bps is None:
+        return "–"
+    return f"{'-' if bps < 0 else ''}{abs(bps) // 100}.{abs(bps) % 100:02d} %"
+
+
+def render_nodes(data: list[dict[str, Any]], window: int) -> None:
+    table(
+        f"nodes (record over the last {window} closed epochs)",
+        ["node", "role", "stake", "commission", "delegator APR", "consensus", "missed", "slashes", "state"],
+        [
+            [
+                d["id"],
+                d["role"],
+                d["stake_total"],
+                percent_bps(d["commission_bps"]),
+                percent_bps(d["delegator_apr_bps"]),
+                percent_bps(d["consensus_rate_bps"]),
+                d["missed_deadlines"],
+                f"{d['recent_slashes']} ({d['recent_slashed']} COR)" if d["recent_slashes"] else "0",
+                ("⚠ " if d["warnings"] else "") + d["state"],
+            ]
+            for d in data
+        ],
+    )
+    for d in data:
+        for w in d["warnings"]:
+            err_console.print(f"[yellow]warning[/] {d['id']}: {w}")
 
 
 @node_app.command("show")
 @handle_errors
 def node_show(
-    node: str, db: str | None = DbOption, api: str | None = ApiOption, keys_dir: str | None = KeysOption, as_json: bool = JsonOption
+    node: str,
+    window: int = WindowOption,
+    db: str | None = DbOption,
+    api: str | None = ApiOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
 ) -> None:
-    """One node in detail."""
+    """One node in detail: stake, positions, unbonding, slashes with their evidence, its record and offence counters."""
     address = Keystore(keys_dir).resolve_address(node)
-    data = connect(db, api).read(lambda s: _node_detail(s, address), f"/v1/nodes/{address}")
+    check_window(window)
+    data = connect(db, api).read(lambda s: node_detail(s, address, window), f"/v1/nodes/{address}", params={"window": window})
     emit(data, as_json, lambda: render_node(data))
 
 
-LISTS = ("delegations", "positions", "unbonding", "slashes")
+LISTS = ("delegations", "positions", "unbonding", "slashes", "offences", "warnings")
 
 
 def render_node(d: dict[str, Any]) -> None:
@@ -123,9 +199,24 @@ def render_node(d: dict[str, Any]) -> None:
             ["id", "address", "COR", "start tick", "mature epoch"],
             [[u["id"], u["address"], u["amount"], u["start_tick"], u["mature_epoch"]] for u in d["unbonding"]],
         )
+    table(
+        "offence counters (the rules in force)",
+        ["offence", "count", "tasks not slashed yet", "slashed in window"],
+        [[o["text"], o["count"], ", ".join(map(str, o["pending_tasks"])), o["slashed_in_window"]] for o in d["offences"]],
+    )
     if d["slashes"]:
-        table("slashes", ["id", "offence", "COR", "reason"], [[s["id"], s["offence"], s["total"], s["reason"]] for s in d["slashes"]])
+        table(
+            "slashes (evidence: cor slash show ID)",
+            ["id", "offence", "COR", "evidence", "reason"],
+            [[s["id"], s["offence"], s["total"], _evidence_ref(s), s["reason"]] for s in d["slashes"]],
+        )
+    for w in d["warnings"]:
+        err_console.print(f"[yellow]warning[/]: {w}")
 
 
-def _node_detail(state: State, address: str) -> dict[str, Any]:
-    return views.node(state, get_node(state, address).id, detail=True)
+def _evidence_ref(s: dict[str, Any]) -> str:
+    """Where a slash's evidence is: its tasks (cor task show N) or its signed statements, and the evidence hash."""
+    ev = s["evidence"]
+    tasks = ev.get("tasks", [ev["task"]] if "task" in ev else [])
+    where = ", ".join(f"task {t}" for t in tasks) if tasks else ("2 signed statements" if "messages" in ev else "")
+    return f"{where}\n{s['evidence_hash'][:18]}…" if where else f"{s['evidence_hash'][:18]}…"

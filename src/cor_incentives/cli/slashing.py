@@ -72,3 +72,19 @@ def slash_list(db: str | None = DbOption, api: str | None = ApiOption, as_json: 
             ],
         ),
     )
+
+
+@slash_app.command("show")
+@handle_errors
+def slash_show(
+    slash_id: int = typer.Argument(..., min=0), db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption
+) -> None:
+    """One slash: why, its evidence (tasks or signed statements) and hash, and what each position lost."""
+    d = connect(db, api).read(lambda st: views.slash(views.get_slash(st, slash_id)), f"/v1/slashes/{slash_id}")
+
+    def render() -> None:
+        table(f"slash {d['id']} of node {d['node']}", ["field", "value"], [[k, v] for k, v in d.items() if k not in ("evidence", "by_account")])
+        table("evidence", ["field", "value"], [[k, v] for k, v in d["evidence"].items()])
+        table("taken from", ["position", "COR"], [[k, v] for k, v in d["by_account"].items()])
+
+    emit(d, as_json, render)

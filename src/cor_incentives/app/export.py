@@ -1,0 +1,27 @@
+"""Exports of the read views: an address's rewards as CSV (``cor rewards --csv`` and the dashboard's "Download CSV")."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+CSV_COLUMNS = ("epoch", "end_tick", "stream", "amount", "amount_units", "claimable", "why")
+
+
+def why(item: dict[str, Any]) -> str:
+    """The "why" of a statement line: a slash's reason and where its evidence is, else the formula, the reason or the task."""
+    if "slash" in item:
+        return f"slash {item['slash']['id']}: {item['slash']['reason']} (evidence: cor slash show {item['slash']['id']})"
+    detail = item["detail"]
+    return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
+
+
+def rewards_csv(rewards: dict[str, Any]) -> str:
+    """Every line item of ``views.rewards`` as CSV, one row per item (amounts in COR and in base units)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for i in rewards["items"]:
+        w.writerow([i["epoch"], i["end_tick"], i["stream"], i["amount"], i["amount_units"], "yes" if i["claimable"] else "no", why(i)])
+    return out.getvalue()
