@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import OperationalError
 
@@ -50,3 +51,34 @@ def test_a_busy_database_is_a_json_503(tmp_path, api_helpers):
     with TestClient(create_app(service=svc), raise_server_exceptions=False) as client:
         r = client.get("/v1/status")
     assert r.status_code == 503 and r.json()["error"] == "database_unavailable" and r.json()["message"]
+
+
+def _samples(text: str) -> dict[str, float]:
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+def test_metrics_count_every_worker_s_requests(tmp_path, api_helpers):
+    """With two workers each scrape, whichever worker answers it, reports every worker's counts (not its own share)."""
+    net = api_helpers.make_network(tmp_path / "net", {"alice": "100", "bob": "100"})
+    server = api_helpers.start_server(net.url, tmp_path / "serve.log", workers=2)
+    try:
+        with CorClient(server.base_url, net.keys["alice"].private_key) as alice:
+            for _ in range(12):
+                alice.transfer(net.keys["bob"].address, 1)
+        for _ in range(10):  # a new connection each: the kernel hands them to either worker
+            assert httpx.get(server.base_url + "/v1/status", timeout=30).status_code == 200
+        status = 'cor_http_requests_total{method="GET",route="/v1/status",status="200"}'
+        scrapes = [_samples(httpx.get(server.base_url + "/metrics", timeout=30).text) for _ in range(8)]
+        for s in scrapes:
+            assert s["cor_commands_accepted_total"] == 12 and s[status] == 10, s
+            assert s["cor_events_total"] == 13
+        served = [s['cor_http_requests_total{method="GET",route="/metrics",status="200"}'] for s in scrapes[1:]]
+        assert served == sorted(served) and served[-1] >= 6  # each scrape counts the ones before it (on both workers)
+    finally:
+        api_helpers.stop_server(server)
+    assert server.log().count("Started server process") == 2

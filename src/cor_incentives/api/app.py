@@ -15,7 +15,8 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -65,13 +66,26 @@ The web dashboard is served by the same process at `/` (pages `/nodes`, `/tasks`
 """
 
 HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+SWAGGER_UI = f"{dashboard.STATIC_PATH}/swagger-ui"  # swagger-ui-dist, vendored (package.json pins it; a test compares the copy)
 
 
 def create_app(db_url: str | None = None, *, service: ApiService | None = None) -> FastAPI:
     """The API over the database at ``db_url`` (default: $COR_DATABASE_URL, else the SQLite default)."""
     svc = service or ApiService.open(db_url)
-    app = FastAPI(title="cor-incentives API", version=__version__, description=DESCRIPTION)
+    app = FastAPI(title="cor-incentives API", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
     app.state.service = svc
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from this server's own files: the page works offline."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} · docs",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        )
+
     for module in (
         routes_commands,
         routes_status,

@@ -1,60 +1,81 @@
-"""Prometheus metrics of one API process, written out in the text exposition format (v0.0.4).
+"""Prometheus metrics of the API, in the text exposition format (v0.0.4), right with several workers.
 
-Counters of this process (commands accepted and rejected by code, requests and their latency by
-route) plus gauges read from the engine's state (events in the log, epoch, tick, nodes by role).
-With several worker processes each keeps its own counters: scrape each process, or sum them.
+Counters (commands accepted, rejected by code, requests by route and status) and a latency histogram
+by route are ``prometheus_client`` metrics; gauges are read from the engine's state at each scrape
+(events in the log, epoch, tick, nodes by role: the same in every process).
+
+One process: the counters live in this process. ``cor serve --workers N`` (N > 1) runs prometheus_client's
+multiprocess mode: it sets ``PROMETHEUS_MULTIPROC_DIR`` to a fresh directory before the workers
+start, every worker writes its counters there (memory-mapped files, one per process), and a scrape,
+whichever worker answers it, sums every worker's files. So one scrape after another never goes down.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections import defaultdict
 from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-MAX_LABEL_SETS = 1_000  # a bound on distinct (method, route, status) label sets
+MAX_LABEL_SETS = 1_000  # a bound on distinct label sets per metric (per process)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def multiprocess() -> bool:
+    """Whether the counters are shared by several worker processes (``PROMETHEUS_MULTIPROC_DIR`` is a directory)."""
+    path = os.environ.get(MULTIPROC_ENV)
+    return bool(path) and os.path.isdir(path or "")
+
+
 class Metrics:
-    """Thread-safe counters and a latency histogram."""
+    """The API's counters and latency histogram (thread-safe: prometheus_client locks each value)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.accepted = 0
-        self.rejected: dict[str, int] = defaultdict(int)
-        self.requests: dict[tuple[str, str, str], int] = defaultdict(int)
-        self.latency_buckets: dict[tuple[str, str], list[int]] = {}
-        self.latency_sum: dict[tuple[str, str], float] = defaultdict(float)
-        self.latency_count: dict[tuple[str, str], int] = defaultdict(int)
+        self._registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess = multiprocess()
+        reg = None if self._multiprocess else self._registry  # multiprocess: values go to the shared files, read at scrape
+        self.accepted = Counter("cor_commands_accepted", "Commands accepted.", registry=reg)
+        self.rejected = Counter("cor_commands_rejected", "Commands rejected, by error code.", ["code"], registry=reg)
+        self.requests = Counter("cor_http_requests", "HTTP requests served, by route and status.", ["method", "route", "status"], registry=reg)
+        self.latency = Histogram(
+            "cor_http_request_duration_seconds", "HTTP request latency, by route.", ["method", "route"], buckets=LATENCY_BUCKETS_SECONDS, registry=reg
+        )
+        self._labels: dict[str, set[tuple[str, ...]]] = {"rejected": set(), "requests": set(), "latency": set()}
+        if self._multiprocess:
+            MultiProcessCollector(self._registry)
+
+    def _admit(self, family: str, labels: tuple[str, ...]) -> bool:
+        """Whether a label set may be counted (at most MAX_LABEL_SETS per metric)."""
+        seen = self._labels[family]
+        with self._lock:
+            if labels in seen:
+                return True
+            if len(seen) >= MAX_LABEL_SETS:
+                return False
+            seen.add(labels)
+            return True
 
     def command_accepted(self) -> None:
-        with self._lock:
-            self.accepted += 1
+        self.accepted.inc()
 
     def command_rejected(self, code: str) -> None:
-        with self._lock:
-            if code in self.rejected or len(self.rejected) < MAX_LABEL_SETS:
-                self.rejected[code] += 1
+        if self._admit("rejected", (code,)):
+            self.rejected.labels(code=code).inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        key = (method, route)
-        with self._lock:
-            if key not in self.latency_buckets:
-                if len(self.latency_buckets) >= MAX_LABEL_SETS:
-                    return
-                self.latency_buckets[key] = [0] * len(LATENCY_BUCKETS_SECONDS)
-            counts = self.latency_buckets[key]
-            for i, bound in enumerate(LATENCY_BUCKETS_SECONDS):
-                if seconds <= bound:
-                    counts[i] += 1
-            self.latency_sum[key] += seconds
-            self.latency_count[key] += 1
-            self.requests[(method, route, str(status))] += 1
+        if self._admit("latency", (method, route)):
+            self.latency.labels(method=method, route=route).observe(seconds)
+            if self._admit("requests", (method, route, str(status))):
+                self.requests.labels(method=method, route=route, status=str(status)).inc()
 
     def render(self, gauges: dict[str, Any]) -> str:
-        """The exposition text: this process's counters and the state's gauges."""
+        """The exposition text: the state's gauges, then the counters (of every worker in multiprocess mode)."""
         out: list[str] = []
 
         def family(name: str, kind: str, help_: str) -> None:
@@ -70,25 +91,14 @@ class Metrics:
         family("cor_nodes", "gauge", "Registered nodes by role.")
         for role, n in sorted(gauges["nodes"].items()):
             out.append(f'cor_nodes{{role="{_esc(role)}"}} {n}')
-        with self._lock:
-            family("cor_commands_accepted_total", "counter", "Commands this process accepted.")
-            out.append(f"cor_commands_accepted_total {self.accepted}")
-            family("cor_commands_rejected_total", "counter", "Commands this process rejected, by error code.")
-            for code, n in sorted(self.rejected.items()):
-                out.append(f'cor_commands_rejected_total{{code="{_esc(code)}"}} {n}')
-            family("cor_http_requests_total", "counter", "HTTP requests this process served, by route and status.")
-            for (method, route, status), n in sorted(self.requests.items()):
-                out.append(f'cor_http_requests_total{{method="{_esc(method)}",route="{_esc(route)}",status="{status}"}} {n}')
-            family("cor_http_request_duration_seconds", "histogram", "HTTP request latency, by route.")
-            for (method, route), counts in sorted(self.latency_buckets.items()):
-                labels = f'method="{_esc(method)}",route="{_esc(route)}"'
-                for bound, n in zip(LATENCY_BUCKETS_SECONDS, counts):
-                    out.append(f'cor_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}')
-                total = self.latency_count[(method, route)]
-                out.append(f'cor_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {total}')
-                out.append(f"cor_http_request_duration_seconds_sum{{{labels}}} {self.latency_sum[(method, route)]:.6f}")
-                out.append(f"cor_http_request_duration_seconds_count{{{labels}}} {total}")
-        return "\n".join(out) + "\n"
+        counters = generate_latest(self._registry).decode("utf-8")
+        return "\n".join(out) + "\n" + "".join(line + "\n" for line in counters.splitlines() if not _created(line))
+
+
+def _created(line: str) -> bool:
+    """prometheus_client's ``*_created`` timestamps (one process only): not part of what this API exposes."""
+    name = line.split("{", 1)[0].split(" ", 1)[0] if not line.startswith("#") else line.split(" ", 3)[2]
+    return name.endswith("_created")
 
 
 def _esc(value: str) -> str:

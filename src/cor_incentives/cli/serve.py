@@ -6,6 +6,8 @@ Hooked into the ``cor`` app by ``register(app)``; also runnable alone: ``python 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Any
 
 import typer
@@ -58,6 +60,8 @@ def serve(
     """Serve the REST API (OpenAPI docs at /docs, metrics at /metrics)."""
     import uvicorn
 
+    from ..api.metrics import MULTIPROC_ENV
+
     url = database_url(db)
     engine = open_engine(url)  # fail fast on a bad URL; creates the schema once, before any worker starts
     if engine.state.params_history is None:
@@ -67,17 +71,25 @@ def serve(
     os.environ["COR_DATABASE_URL"] = url  # the worker processes read it (app_from_env)
     if tick_seconds is not None:
         os.environ[TICK_SECONDS_ENV] = str(tick_seconds_setting(tick_seconds))  # checked here (invalid_tick_seconds), read by each worker
-    uvicorn.run(
-        APP_FACTORY,
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=log_config(log_level),
-        access_log=False,
-        log_level=log_level.lower(),
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_SECONDS,
-    )
+    shared = None
+    if workers > 1:  # /metrics sums every worker's counters (prometheus_client multiprocess mode, api/metrics.py)
+        shared = tempfile.mkdtemp(prefix="cor-metrics-")
+        os.environ[MULTIPROC_ENV] = shared
+    try:
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_SECONDS,
+            log_config=log_config(log_level),
+            access_log=False,
+            log_level=log_level.lower(),
+        )
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
 
 
 def register(app: typer.Typer) -> None:

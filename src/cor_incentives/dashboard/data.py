@@ -13,14 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api import readviews
-from ..app import views
-from ..core.errors import NotFound
+from ..app import chooser, views
+from ..core.errors import EngineError, NotFound
+from ..core.governance import tally
 from ..core.params import EMISSION_SPLIT_DEFAULT
 from ..core.records import CLOSED_TASK_STATES, OPEN_TASK_STATES, EpochRecord, TaskState
 from ..core.state import State, json_ready
 from ..core.streams import LinePart, Stream
 from ..core.tasks import get_task
-from ..core.units import format_cor
+from ..core.units import BPS, format_cor, lookup_address, parse_cor
 
 MAX_SERIES_EPOCHS = 200  # epochs on the overview's and a node's charts
 MAX_TABLE_EPOCHS = 12  # rows of "latest epochs" on the overview
@@ -140,9 +141,16 @@ def build_overview(s: State) -> dict[str, Any]:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-def node_list(s: State, role: str | None = None) -> dict[str, Any]:
-    ids = [n for n in sorted(s.nodes) if role is None or s.nodes[n].role == role]
-    return {"role": role, "total": len(ids), "nodes": [views.node(s, n) for n in ids[:MAX_NODE_ROWS]]}
+def node_list(s: State, role: str | None = None, sort: str | None = None) -> dict[str, Any]:
+    """Every node with its record (``chooser``), best first by ``sort`` (yield, stake, consensus) or by id."""
+    table = chooser.node_table(s, role, sort)
+    return {
+        "role": role,
+        "sort": sort,
+        "window_epochs": table["window_epochs"],
+        "total": len(table["nodes"]),
+        "nodes": table["nodes"][:MAX_NODE_ROWS],
+    }
 
 
 def node_rewards_by_epoch(s: State, node_id: str, records: Iterable[EpochRecord]) -> list[dict[str, Any]]:
@@ -164,6 +172,7 @@ def node_rewards_by_epoch(s: State, node_id: str, records: Iterable[EpochRecord]
             {
                 "epoch": r.epoch,
                 "total": format_cor(sum(by_stream.values())),
+                "total_units": str(sum(by_stream.values())),
                 "operator": format_cor(operator),
                 "by_stream": {k: format_cor(v) for k, v in sorted(by_stream.items())},
             }
@@ -177,8 +186,21 @@ def node_detail(s: State, node_id: str) -> dict[str, Any]:
         raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
     records = _recent_epochs(s, MAX_SERIES_EPOCHS)
     n = s.nodes[node_id]
+    detail = chooser.node_detail(s, node_id)
+    rewards = node_rewards_by_epoch(s, node_id, records)
+    earned = sum(_units(r["total_units"]) for r in rewards)
+    first = records[0].epoch if records else s.epoch
+    slashed = sum(x.total for x in s.slashes if x.node == node_id and x.epoch >= first)
     return {
-        "node": views.node(s, node_id, detail=True),
+        "node": detail,
+        "net": {
+            "epochs": len(rewards),
+            "from_epoch": first,
+            "rewards": format_cor(earned),
+            "slashed": format_cor(slashed),
+            "net": format_cor(earned - slashed),
+            "net_units": str(earned - slashed),
+        },
         "jail": {
             "jailed": n.jailed,
             "until_tick": n.jailed_until_tick,
@@ -187,7 +209,7 @@ def node_detail(s: State, node_id: str) -> dict[str, Any]:
             "ticks_left": max(0, n.jailed_until_tick - s.tick) if n.jailed_until_tick is not None else None,
         },
         "reputation_history": [{"epoch": r.epoch, "reputation_ppb": r.reputation[node_id]} for r in records if node_id in r.reputation],
-        "rewards": node_rewards_by_epoch(s, node_id, records),
+        "rewards": rewards,
         "tasks": [{"id": t.id, "state": t.state, "kind": t.kind, "created_tick": t.created_tick} for t in _tasks_of(s, node_id, 10)],
     }
 
@@ -322,7 +344,15 @@ def address_detail(s: State, address: str) -> dict[str, Any]:
         proof = views.proof(s, address, e) if address in s.epochs[e].leaves else None
         epochs.append({"epoch": e, "statement": statement, "proof": proof})
     node = views.node(s, address) if address in s.nodes else None
-    return {"address": address, "balance": views.balance(s, address), "node": node, "epochs": epochs, "closed_epochs": len(s.epochs)}
+    return {
+        "address": address,
+        "balance": views.balance(s, address),
+        "node": node,
+        "epochs": epochs,
+        "closed_epochs": len(s.epochs),
+        "warnings": views.staking_warnings(s, address),
+        "csv_url": f"/address/{address}/rewards.csv",
+    }
 
 
 # --- governance and bounties -----------------------------------------------------------------
@@ -338,10 +368,27 @@ def param_changes(s: State) -> list[dict[str, Any]]:
     return out
 
 
+def quorum(s: State, prop: Any) -> dict[str, Any]:
+    """How far a proposal's turnout is toward quorum (``gov_quorum_bps`` of its snapshot power), and why it ended as it did."""
+    p = s.params
+    turnout = sum(tally(s, prop).values())
+    needed = -(-prop.total_power * p.gov_quorum_bps // BPS)  # the smallest turnout with turnout × 10 000 ≥ power × quorum_bps
+    met = prop.quorum_met if prop.tallied_tick is not None else turnout >= needed
+    return {
+        "turnout": format_cor(turnout),
+        "needed": format_cor(needed),
+        "quorum_bps": p.gov_quorum_bps,
+        "progress_bps": min(BPS, turnout * BPS // needed) if needed else BPS,
+        "turnout_bps": turnout * BPS // prop.total_power if prop.total_power else 0,
+        "met": bool(met),
+        "reason": prop.result,
+    }
+
+
 def governance(s: State) -> dict[str, Any]:
     params = readviews.params_view(s)
     return {
-        "proposals": [readviews.proposal_view(s, p) for _, p in sorted(s.proposals.items(), reverse=True)],
+        "proposals": [readviews.proposal_view(s, p) | {"quorum": quorum(s, p)} for _, p in sorted(s.proposals.items(), reverse=True)],
         "param_changes": param_changes(s),
         "in_force": params["in_force"],
         "schema": params["schema"],
@@ -352,3 +399,24 @@ def governance(s: State) -> dict[str, Any]:
 
 def bounties(s: State) -> dict[str, Any]:
     return {"tick": s.tick, **readviews.bounty_list(s)}
+
+
+# --- the estimator ---------------------------------------------------------------------------
+
+
+def estimate(s: State, role: str | None, self_bond: str | None, node: str | None, amount: str | None) -> dict[str, Any]:
+    """The estimator page: the form's choices (nodes to delegate to, best yield first) and, when asked, the estimate or its error."""
+    choices = [
+        {"id": d["id"], "role": d["role"], "delegator_apr_bps": d["delegator_apr_bps"], "jailed": d["jailed"]}
+        for d in chooser.node_table(s, sort="yield")["nodes"]
+        if d["role"] != "router"
+    ][:MAX_NODE_ROWS]
+    out: dict[str, Any] = {"role": role, "self_bond": self_bond, "node": node, "amount": amount, "nodes": choices, "result": None, "error": None}
+    try:
+        if node and amount:
+            out["result"] = chooser.estimate_delegation(s, lookup_address(node), parse_cor(amount))
+        elif role and self_bond:
+            out["result"] = chooser.estimate_operator(s, role, parse_cor(self_bond))
+    except EngineError as exc:
+        out["error"] = exc.to_dict()
+    return out

@@ -39,9 +39,32 @@ def cor_short(value: Any, places: int = 2) -> str:
     if d is None:
         return str(value)
     if d != 0 and abs(d) < Decimal(1).scaleb(-places):
-        return f"{d.normalize():.6g}" if abs(d) >= Decimal("1e-6") else f"{d:.2e}"
+        return tiny(d)
     q = d.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
     return f"{q:,.{places}f}"
+
+
+def tiny(d: Decimal, digits: int = 3) -> str:
+    """A non-zero amount below the shown precision, positional (never ``3.00e-18``), cut after ``digits`` significant
+    digits: ``0.000000000000000003``, ``0.00001234``."""
+    sign, text = ("-" if d < 0 else ""), format(abs(d), "f")
+    whole, _, frac = text.partition(".")
+    lead = len(frac) - len(frac.lstrip("0"))
+    return f"{sign}{whole}.{frac[: lead + digits].rstrip('0') or '0'}"
+
+
+def share(part_ppb: Any, whole_nonzero: bool = True) -> str:
+    """A share in parts per billion as a percentage with enough digits to never read 0 for a real amount:
+    ``43 063 COR of 1 000 000 000`` → ``0.0043%``; 0 ppb of something non-zero → ``< 0.0000001%``."""
+    if part_ppb is None:
+        return "—"
+    v = int(part_ppb)
+    if v == 0:
+        return "< 0.0000001%" if whole_nonzero else "0%"
+    percent = Decimal(v) / Decimal(10**7)
+    if percent >= 1:
+        return f"{percent.quantize(Decimal('0.01'), rounding=ROUND_DOWN)}%"
+    return f"{tiny(percent, 2)}%"
 
 
 def cor_compact(value: Any) -> str:
@@ -105,6 +128,7 @@ def register_filters(env: Environment) -> None:
             "cor": cor,
             "cor_short": cor_short,
             "cor_compact": cor_compact,
+            "share": share,
             "units": units,
             "account": account,
             "inputs": inputs,

@@ -22,6 +22,8 @@ from fastapi.templating import Jinja2Templates
 from ..api.deps import Service
 from ..api.routes_tasks import TaskStateFilter
 from ..api.schemas import ADDRESS_PATTERN
+from ..app import views
+from ..app.export import rewards_csv
 from ..core.errors import EngineError
 from ..core.state import State
 from ..core.units import lookup_address as parse_address  # reads: any case (commands are strict)
@@ -68,8 +70,14 @@ def overview(request: Request, svc: Service, format: Format = FORMAT) -> Respons
 
 
 @router.get("/nodes", response_class=HTMLResponse)
-def nodes(request: Request, svc: Service, role: Literal["miner", "validator", "router"] | None = Query(None), format: Format = FORMAT) -> Response:
-    return page(request, svc, "nodes.html", lambda s: data.node_list(s, role), format, "Nodes", "nodes")
+def nodes(
+    request: Request,
+    svc: Service,
+    role: Literal["miner", "validator", "router"] | None = Query(None),
+    sort: Literal["yield", "stake", "consensus"] | None = Query(None),
+    format: Format = FORMAT,
+) -> Response:
+    return page(request, svc, "nodes.html", lambda s: data.node_list(s, role, sort), format, "Nodes", "nodes")
 
 
 @router.get("/nodes/{node_id}", response_class=HTMLResponse)
@@ -108,6 +116,28 @@ def epoch(request: Request, svc: Service, n: int = PathParam(..., ge=0, le=MAX_I
 def address(request: Request, svc: Service, address: str = PathParam(..., pattern=ADDRESS_PATTERN), format: Format = FORMAT) -> Response:
     who = parse_address(address)
     return page(request, svc, "address.html", lambda s: data.address_detail(s, who), format, f"Address {who[:10]}…", "address")
+
+
+@router.get("/address/{address}/rewards.csv")
+def address_csv(svc: Service, address: str = PathParam(..., pattern=ADDRESS_PATTERN)) -> Response:
+    """Every line item of the address across closed epochs, as ``cor rewards ADDR --csv`` prints it."""
+    who = parse_address(address)
+    body = rewards_csv(svc.read(lambda s: views.rewards(s, who)))
+    return Response(body, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="rewards-{who}.csv"'})
+
+
+@router.get("/estimate", response_class=HTMLResponse)
+def estimate(
+    request: Request,
+    svc: Service,
+    role: Literal["miner", "validator"] | None = Query(None),
+    self_bond: str | None = Query(None, max_length=80),
+    node: str | None = Query(None, max_length=42),
+    amount: str | None = Query(None, max_length=80),
+    format: Format = FORMAT,
+) -> Response:
+    """The estimator: a delegation to a node, or a new node's self-bond; the form alone when nothing is asked."""
+    return page(request, svc, "estimate.html", lambda s: data.estimate(s, role, self_bond, node, amount), format, "Estimate", "estimate")
 
 
 @router.get("/governance", response_class=HTMLResponse)

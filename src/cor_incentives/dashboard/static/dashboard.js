@@ -18,6 +18,25 @@
 
   function group(whole) { return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
 
+  // a non-zero amount below the shown precision, positional (never 3.00e-18): the decimal string cut after 3 significant digits
+  function tiny(text, digits) {
+    digits = digits === undefined ? 3 : digits;
+    const negative = text.startsWith("-");
+    const [whole, frac = ""] = (negative ? text.slice(1) : text).split(".");
+    const lead = frac.length - frac.replace(/^0+/, "").length;
+    return (negative ? "-" : "") + whole + "." + (frac.slice(0, lead + digits).replace(/0+$/, "") || "0");
+  }
+
+  // a share in parts per billion as a percentage that never reads 0 for a real amount (filters.share)
+  function share(ppb) {
+    if (ppb === null || ppb === undefined) return "—";
+    const v = BigInt(ppb);
+    if (v === 0n) return "< 0.0000001%";
+    const whole = v / 10000000n, rest = (v % 10000000n).toString().padStart(7, "0");
+    if (whole >= 1n) return whole + "." + rest.slice(0, 2) + "%";
+    return tiny("0." + rest, 2) + "%";
+  }
+
   function corShort(value, places) {
     if (value === null || value === undefined) return "—";
     places = places === undefined ? 2 : places;
@@ -25,9 +44,7 @@
     const negative = text.startsWith("-");
     const [whole, frac = ""] = (negative ? text.slice(1) : text).split(".");
     const n = Number(text);
-    if (n !== 0 && Math.abs(n) < Math.pow(10, -places)) {
-      return Math.abs(n) >= 1e-6 ? String(parseFloat(n.toPrecision(6))) : n.toExponential(2);
-    }
+    if (n !== 0 && Math.abs(n) < Math.pow(10, -places)) return tiny(text);
     const kept = places ? "." + (frac + "0".repeat(places)).slice(0, places) : "";
     return (negative ? "-" : "") + group(whole) + kept;
   }
@@ -49,6 +66,7 @@
     compact: corCompact,
     cor: (v) => corShort(v, 2),
     cor0: (v) => corShort(v, 0),
+    share: share,
     bps: (v) => (v === null || v === undefined ? "—" : (Number(v) / 100).toFixed(2) + "%"),
     ppb: (v) => (v === null || v === undefined ? "—" : (Number(v) / 1e9).toFixed(3)),
     short: (v) => { const t = String(v ?? ""); return t.length <= 11 ? t : t.slice(0, 6) + "…" + t.slice(-4); },
