@@ -33,6 +33,7 @@ from ..app import views
 from ..app.engine import Engine
 from ..app.keys import Key
 from ..core.errors import NonceAlreadyUsed
+from ..core.units import cor_text
 from .rpc import Chain, ChainError
 
 MAX_UINT256 = 2**256 - 1
@@ -240,7 +241,7 @@ class Publisher:
         me = Web3.to_checksum_address(self.key.address)
         have = int(self.chain.call(self.token.functions.balanceOf(me), "balanceOf"))
         if have < total:
-            raise ChainError(f"the publisher holds {have} COR base units on chain, the epoch needs {total}", code="publisher_underfunded")
+            raise ChainError(f"the publisher holds {cor_text(have)} on chain, the epoch needs {cor_text(total)}", code="publisher_underfunded")
         allowance = int(self.chain.call(self.token.functions.allowance(me, self.distributor.address), "allowance"))
         if allowance < total:
             r = self.chain.send(self.key.private_key, self.token.functions.approve(self.distributor.address, MAX_UINT256), "approve")

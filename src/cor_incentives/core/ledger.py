@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from .errors import InsufficientFunds, InvalidInput, invariant
 from .journal import Journaled
-from .units import BPS
+from .units import BPS, cor_text
 
 SOURCES = ("genesis", "minted")
 NETWORK_INCENTIVES_POOL = "pool:network_incentives"  # emission streams: work, marketplace, community, governance
@@ -120,7 +120,7 @@ class Ledger(Journaled):
         have = self.balances.get(src, 0)
         if src not in SOURCES and have < amount:
             raise InsufficientFunds(
-                f"{src} holds {have} base units, {amount} needed",
+                f"{src} holds {cor_text(have)}, {cor_text(amount)} needed",
                 code="insufficient_funds",
                 account=src,
                 balance=str(have),
