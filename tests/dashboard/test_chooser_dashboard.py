@@ -131,7 +131,7 @@ def test_governance_shows_quorum_progress_and_the_reason(busy, http):
 
 
 def test_amounts_and_shares_never_read_zero_or_in_scientific_notation(busy, http):
-    assert cor_short("0.000000000000000003") == "0.000000000000000003" and cor_short("-0.0000123456") == "-0.0000123"
+    assert cor_short("0.000000000000000003") == "0.000000000000000003" and cor_short("-0.00001234567") == "-0.0000123456"
     assert share(43_063) == "0.0043%" and share(0) == "< 0.0000001%" and share(0, False) == "0%" and share(123_456_789) == "12.34%"
     s = busy.engine.state
     page = http.get("/").text

@@ -44,9 +44,9 @@ def cor_short(value: Any, places: int = 2) -> str:
     return f"{q:,.{places}f}"
 
 
-def tiny(d: Decimal, digits: int = 3) -> str:
-    """A non-zero amount below the shown precision, positional (never ``3.00e-18``), cut after ``digits`` significant
-    digits: ``0.000000000000000003``, ``0.00001234``."""
+def tiny(d: Decimal, digits: int = 6) -> str:
+    """A non-zero amount below the shown precision, positional (never ``3.00e-18``), cut (down) after ``digits`` significant
+    digits: ``0.000000000000000003``, ``0.0000123456``."""
     sign, text = ("-" if d < 0 else ""), format(abs(d), "f")
     whole, _, frac = text.partition(".")
     lead = len(frac) - len(frac.lstrip("0"))

@@ -18,9 +18,9 @@
 
   function group(whole) { return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
 
-  // a non-zero amount below the shown precision, positional (never 3.00e-18): the decimal string cut after 3 significant digits
+  // a non-zero amount below the shown precision, positional (never 3.00e-18): the decimal string cut after 6 significant digits
   function tiny(text, digits) {
-    digits = digits === undefined ? 3 : digits;
+    digits = digits === undefined ? 6 : digits;
     const negative = text.startsWith("-");
     const [whole, frac = ""] = (negative ? text.slice(1) : text).split(".");
     const lead = frac.length - frac.replace(/^0+/, "").length;
