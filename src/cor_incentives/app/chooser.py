@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core import rules
 from ..core.errors import InvalidInput, NotFound
 from ..core.params import SLASH_FRACTION_DEFAULT
 from ..core.records import ROLES, EpochRecord, SlashRecord
@@ -126,6 +127,13 @@ def _tasks_in(evidence: dict[str, Any]) -> int:
     return len(tasks) if isinstance(tasks, list) else 1
 
 
+def counted_over_a_window(state: State) -> bool:
+    """Whether the rules in force count offences toward a threshold (the first rules) rather than slash each one when it is
+    found (the rule version named ``RULES_SLASHING`` in ``core/rules.py``, once a network runs it)."""
+    per_offence = getattr(rules, "RULES_SLASHING", None)
+    return not (isinstance(per_offence, int) and rules.rules_since(state.params, per_offence))
+
+
 def offence_counters(state: State, node_id: str) -> list[dict[str, Any]]:
     """Per counted offence: how close the node is to a slash under the rules in force, in words and numbers.
 
@@ -140,7 +148,7 @@ def offence_counters(state: State, node_id: str) -> list[dict[str, Any]]:
     log: dict[str, list[tuple[int, int]]] = getattr(state, "offence_log", {}) or {}
     out = []
     for offence in COUNTED:
-        threshold = getattr(p, f"{offence}_threshold", None)
+        threshold = getattr(p, f"{offence}_threshold", None) if counted_over_a_window(state) else None
         pending = [t for e, t in log.get(f"{node_id}|{offence}", []) if e >= first]
         slashed = [s for s in state.slashes if s.node == node_id and s.offence == offence and s.epoch >= first]
         fraction = p.slash_fraction_bps.get(offence, SLASH_FRACTION_DEFAULT.get(offence, 0))
