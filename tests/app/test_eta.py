@@ -45,3 +45,31 @@ def test_tick_length_setting_and_texts(monkeypatch):
             tick_seconds_setting(bad)
         assert e.value.code == "invalid_tick_seconds"
     assert [duration_text(s) for s in (5, 65, 3_700, 90_000)] == ["in 5 s", "in 1 min 05 s", "in 1 h 01 min", "in 1 d 1 h"]
+
+
+def test_the_cli_shows_etas_with_a_tick_length_and_none_without(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from cor_incentives.cli.main import app
+    from support.network import make_network
+
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, keys = make_network(url, tmp_path / "keys", n_miners=1, n_validators=0)
+    miner = keys["miner0"].address
+    eng.submit_as(keys["bob"], "stake.delegate", {"node": miner, "amount": str(10**21)})
+    eng.submit_as(keys["bob"], "stake.undelegate", {"node": miner, "amount": str(4 * 10**20)})
+    eng.store.engine.dispose()
+    env = {"COR_KEYS_DIR": str(tmp_path / "keys"), "COR_DATABASE_URL": url, "COLUMNS": "250"}
+    run = CliRunner().invoke
+    plain = json.loads(run(app, ["balance", "bob", "--json"], env=env).stdout)
+    assert "mature_epoch_eta" not in plain["unbonding_entries"][0]
+    timed = json.loads(run(app, ["balance", "bob", "--json"], env={**env, "COR_TICK_SECONDS": "3"}).stdout)
+    eta = timed["unbonding_entries"][0]["mature_epoch_eta"]
+    assert eta["seconds"] == eta["ticks_left"] * 3 and eta["ticks_left"] > 0
+    text = run(app, ["node", "show", "miner0"], env={**env, "COR_TICK_SECONDS": "3"}).stdout
+    assert eta["text"] in text and "unbonding" in text
+    assert eta["text"] in run(app, ["balance", "bob"], env={**env, "COR_TICK_SECONDS": "3"}).stdout
+    bad = run(app, ["balance", "bob", "--json"], env={**env, "COR_TICK_SECONDS": "soon"})
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["error"] == "invalid_tick_seconds"

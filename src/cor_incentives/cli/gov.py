@@ -25,6 +25,7 @@ from .common import (
     signer,
     table,
 )
+from .render import when
 
 gov_app = typer.Typer(help="Governance: propose, vote, show proposals and parameters.", no_args_is_help=True)
 
@@ -119,7 +120,10 @@ def show(proposal: int | None = typer.Argument(None), db: str | None = DbOption,
         lambda: table(
             "proposals",
             ["id", "kind", "title", "status", "yes", "no", "veto", "ends"],
-            [[d["id"], d["kind"], d["title"], d["status"], d["tally"]["yes"], d["tally"]["no"], d["tally"]["veto"], d["end_tick"]] for d in data],
+            [
+                [d["id"], d["kind"], d["title"], d["status"], d["tally"]["yes"], d["tally"]["no"], d["tally"]["veto"], when(d, "end_tick")]
+                for d in data
+            ],
         ),
     )
 

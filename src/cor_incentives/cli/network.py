@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import typer
 
@@ -30,7 +29,7 @@ from .common import (
     table,
 )
 from .keys import keys_app
-from .render import render_status
+from .render import render_status, when
 
 
 def register(app: typer.Typer) -> None:
@@ -88,12 +87,6 @@ def init(
     )
 
 
-def _when(row: dict[str, Any], key: str) -> str:
-    """A deadline with its wall-clock ETA when the tick length is known (``<key>_eta``)."""
-    eta = row.get(f"{key}_eta")
-    return f"{row[key]} ({eta['text']}, ≈ {eta['at']})" if eta else str(row[key])
-
-
 @handle_errors
 def status(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
     """Network summary: supply, pools, epoch, nodes."""
@@ -122,13 +115,13 @@ def balance(
             and table(
                 "unbonding (cor stake cancel-unbond --entry ID)",
                 ["entry", "node", "COR", "matures at epoch"],
-                [[u["id"], u["node"], u["amount"], _when(u, "mature_epoch")] for u in data["unbonding_entries"]],
+                [[u["id"], u["node"], u["amount"], when(u, "mature_epoch")] for u in data["unbonding_entries"]],
             ),
             data.get("redelegations")
             and table(
                 "redelegations (slashable at their source until they mature)",
                 ["id", "from", "to", "COR", "matures at epoch"],
-                [[r["id"], r["from"], r["to"], r["amount"], _when(r, "mature_epoch")] for r in data["redelegations"]],
+                [[r["id"], r["from"], r["to"], r["amount"], when(r, "mature_epoch")] for r in data["redelegations"]],
             ),
         ),
     )

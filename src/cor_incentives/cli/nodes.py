@@ -28,6 +28,7 @@ from .common import (
     table,
 )
 from .noderun import node_run
+from .render import when
 
 node_app = typer.Typer(help="Nodes: register with a security deposit, run, unjail, commission, list.", no_args_is_help=True)
 
@@ -179,7 +180,7 @@ def node_show(
     emit(data, as_json, lambda: render_node(data))
 
 
-LISTS = ("delegations", "positions", "unbonding", "slashes", "offences", "warnings")
+LISTS = ("delegations", "positions", "unbonding", "redelegated_away", "slashes", "offences", "warnings")
 
 
 def render_node(d: dict[str, Any]) -> None:
@@ -197,7 +198,13 @@ def render_node(d: dict[str, Any]) -> None:
         table(
             "unbonding (slashable for offences dated before it started)",
             ["id", "address", "COR", "start tick", "mature epoch"],
-            [[u["id"], u["address"], u["amount"], u["start_tick"], u["mature_epoch"]] for u in d["unbonding"]],
+            [[u["id"], u["address"], u["amount"], u["start_tick"], when(u, "mature_epoch")] for u in d["unbonding"]],
+        )
+    if d.get("redelegated_away"):
+        table(
+            "redelegated away (slashable for this node's offences before they moved)",
+            ["id", "address", "to", "COR", "moved at tick", "mature epoch"],
+            [[r["id"], r["address"], r["to"], r["amount"], r["start_tick"], when(r, "mature_epoch")] for r in d["redelegated_away"]],
         )
     table(
         "offence counters (the rules in force)",

@@ -9,6 +9,12 @@ from rich.panel import Panel
 from .common import console, table
 
 
+def when(row: dict[str, Any], key: str) -> str:
+    """A deadline with its wall-clock ETA when the tick length is known (``<key>_eta``, app/eta.py)."""
+    eta = row.get(f"{key}_eta")
+    return f"{row[key]} ({eta['text']}, ≈ {eta['at']})" if eta else str(row[key])
+
+
 def render_status(d: dict[str, Any]) -> None:
     console.print(
         Panel.fit(
