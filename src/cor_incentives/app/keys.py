@@ -180,12 +180,14 @@ class Keystore:
         with os.fdopen(fd, "w") as out:
             out.write(json.dumps(data, indent=2))
 
-    def _store(self, name: str, private_key: str, passphrase: str | None) -> Key:
+    def _store(self, name: str, private_key: str, passphrase: str | None, *, imported: bool = False) -> Key:
         f = self._file(name)
         if f.exists():
             raise Conflict(f"key {name!r} already exists in {self.path}", code="key_exists")
         addr = private_key_address(private_key)
-        if any(k.address == addr for k in self.list()):
+        # an imported key may already be here under another name; a new one is fresh (random, or a seed and a new name),
+        # and a devnet or benchmark creating thousands of keys must not read every file for each
+        if imported and any(k.address == addr for k in self.list()):
             raise Conflict(f"this key is already in {self.path} (address {addr})", code="key_exists")
         if passphrase is None:
             self._write(f, {"name": name, "address": addr, "private_key": private_key})
@@ -204,7 +206,7 @@ class Keystore:
 
     def import_private_key(self, name: str, private_key: str, passphrase: str) -> Key:
         """Store an existing private key (hex) under ``name``, encrypted with ``passphrase``."""
-        return self._store(name, check_private_key(private_key), passphrase)
+        return self._store(name, check_private_key(private_key), passphrase, imported=True)
 
     def import_keystore(self, name: str, source: Path, passphrase: str) -> Key:
         """Copy a keystore v3 file under ``name`` after checking that ``passphrase`` opens it (the file keeps its encryption)."""
