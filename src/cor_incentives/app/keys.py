@@ -191,6 +191,7 @@ class Keystore:
             raise Conflict(f"this key is already in {self.path} (address {addr})", code="key_exists")
         if passphrase is None:
             self._write(f, {"name": name, "address": addr, "private_key": private_key})
+            _warned.add(f)  # the process that chose to write it plaintext (a devnet, `--plaintext`) is not warned; later loads are
         else:
             self._write(f, encrypt(private_key, passphrase, name))
         return Key(name, addr, private_key, path=f, encrypted=passphrase is not None)
