@@ -52,3 +52,12 @@ def test_version_and_full_width_tables_when_piped(cli):
     # amounts in COR in error messages
     p = cli("node", "register", "--from", "carol", "--role", "miner", "--self-bond", "10", "--json", ok=False)
     assert json.loads(p.stdout)["message"] == "self-bond 10 COR is below the miner minimum 1000 COR"
+
+
+def test_tables_name_the_addresses_of_local_keys(cli):
+    cli("init", "--seed", "names")
+    cli("node", "register", "--from", "alice", "--role", "validator", "--self-bond", "20000")
+    alice = {k["name"]: k["address"] for k in json.loads(cli("keys", "list", "--json").stdout)}["alice"]
+    listed = cli("node", "list").stdout
+    assert f"{alice} (alice)" in listed
+    assert json.loads(cli("node", "list", "--json").stdout)[0]["id"] == alice  # JSON keeps the bare address

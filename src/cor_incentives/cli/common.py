@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -267,12 +268,31 @@ def _inline(value: Any) -> str:
     return cell(value)
 
 
+ADDRESS_CELL = re.compile(r"^0x[0-9a-f]{40}$")
+
+
+@functools.cache
+def local_key_names() -> dict[str, str]:
+    """Address → name of every key in the local keystore (``$COR_KEYS_DIR``); none when it can't be read."""
+    try:
+        return {k.address: k.name for k in Keystore(None).list()}
+    except (EngineError, OSError, ValueError):
+        return {}
+
+
+def named(text: str) -> str:
+    """An address cell with the local key's name beside it: ``0x…abcd (alice)``; any other text as it is."""
+    name = local_key_names().get(text) if ADDRESS_CELL.match(text) else None
+    return f"{text} ({name})" if name else text
+
+
 def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table for people: cells as text (``cell``), addresses of local keys with their names."""
     t = Table(title=title)
     for c in columns:
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(*[x if isinstance(x, str) else cell(x) for x in r])
+        t.add_row(*[named(x) if isinstance(x, str) else cell(x) for x in r])
     console.print(t)
 
 
