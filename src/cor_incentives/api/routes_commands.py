@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from ..core.errors import InvalidInput
@@ -72,7 +71,7 @@ def parse_command_request(raw: bytes) -> CommandIn:
 )
 async def submit_command(request: Request, svc: Service) -> dict[str, Any]:
     command = parse_command_request(await request.body())
-    receipt = await run_in_threadpool(svc.submit, command.payload, command.signature)
+    receipt = await svc.submit_async(command.payload, command.signature)
     request.state.seq = receipt.seq
     return receipt.to_dict()
 

@@ -9,6 +9,7 @@ serialises processes.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -77,15 +78,30 @@ MAX_BATCH = 256  # commands in one group commit
 
 
 class _Pending:
-    """A command waiting for the group commit, and its outcome."""
+    """A command waiting for the group commit, and how its outcome reaches the one who waits:
+    an asyncio future resolved on its event loop (``loop``), or a thread event."""
 
-    __slots__ = ("payload", "signature", "done", "result")
+    __slots__ = ("payload", "signature", "done", "future", "loop", "result")
 
-    def __init__(self, payload: bytes, signature: str) -> None:
+    def __init__(self, payload: bytes, signature: str, *, done: threading.Event | None = None, future: asyncio.Future[Any] | None = None) -> None:
         self.payload = payload
         self.signature = signature
-        self.done = threading.Event()
+        self.future = future
+        self.loop = future.get_loop() if future is not None else None
+        self.done = done
         self.result: Any = None
+
+    def finish(self, result: Any) -> None:
+        self.result = result
+        if self.done is not None:
+            self.done.set()
+        elif self.loop is not None and self.future is not None:
+            self.loop.call_soon_threadsafe(_resolve, self.future, result)
+
+
+def _resolve(future: asyncio.Future[Any], result: Any) -> None:
+    if not future.done():  # the request may have been cancelled (client gone): nothing to tell
+        future.set_result(result)
 
 
 class ApiService:
@@ -95,10 +111,10 @@ class ApiService:
         self.engine = engine
         self.metrics = metrics or Metrics()
         self.lock = threading.Lock()  # the engine's in-memory state
-        self._writer = threading.Lock()  # one submitting thread at a time
         self._verify_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        self._queue_ready = threading.Condition()  # guards _queue and _committer
         self._queue: list[_Pending] = []
+        self._committer: threading.Thread | None = None
         self.tick_seconds = tick_seconds_setting()  # the oracle's cadence ($COR_TICK_SECONDS, cor serve --tick-seconds)
 
     @classmethod
@@ -242,45 +258,59 @@ class ApiService:
     def submit(self, payload: str, signature: str) -> Receipt:
         """Authenticate, apply and append one signed command (EngineError: rejected, nothing changed).
 
-        Group commit: concurrent requests queue up; whichever holds the engine lock takes every queued
-        command (up to ``MAX_BATCH``) into one writer transaction (``Engine.submit_batch``), each
-        command accepted or refused on its own, in arrival order, with one commit for all of them.
-        """
-        item = _Pending(payload.encode("utf-8"), signature)
-        with self._queue_lock:
-            self._queue.append(item)
-        while not item.done.is_set():
-            if self._writer.acquire(timeout=0.02):
-                try:
-                    self._drain()
-                finally:
-                    self._writer.release()
-            else:
-                item.done.wait(0.02)
-        result = item.result
+        For callers on a thread; blocks until the group commit that takes it has finished (see
+        ``submit_async``)."""
+        done = threading.Event()
+        item = _Pending(payload.encode("utf-8"), signature, done=done)
+        self._enqueue(item)
+        done.wait()
+        return self._outcome(item.result)
+
+    async def submit_async(self, payload: str, signature: str) -> Receipt:
+        """``submit`` for the event loop: no worker thread per request, the request awaits a future.
+
+        Group commit: requests queue up; one committer thread takes every queued command (up to
+        ``MAX_BATCH``) into one writer transaction (``Engine.submit_batch``), each command accepted or
+        refused on its own, in arrival order, with one commit for all of them, and resolves each
+        request's future. A queue with a condition: nobody polls, and the committer sleeps when
+        there is nothing to write."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._enqueue(_Pending(payload.encode("utf-8"), signature, future=future))
+        return self._outcome(await future)
+
+    def _outcome(self, result: Any) -> Receipt:
         if isinstance(result, EngineError):
             self.metrics.command_rejected(result.code)
             raise result
         if isinstance(result, BaseException):
             raise result
         self.metrics.command_accepted()
-        return result  # type: ignore[return-value]
+        return result  # type: ignore[no-any-return]
 
-    def _drain(self) -> None:
-        """As the one submitting thread: submit everything queued, in batches (the state lock is taken
-        only once the database's writer lock is held)."""
+    def _enqueue(self, item: _Pending) -> None:
+        with self._queue_ready:
+            self._queue.append(item)
+            if self._committer is None or not self._committer.is_alive():
+                self._committer = threading.Thread(target=self._commit_forever, name="cor-group-commit", daemon=True)
+                self._committer.start()
+            self._queue_ready.notify()
+
+    def _commit_forever(self) -> None:
+        """The committer thread: wait for queued commands, submit them in batches, tell each waiter."""
         while True:
-            with self._queue_lock:
+            with self._queue_ready:
+                while not self._queue:
+                    self._queue_ready.wait()
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            if not batch:
-                return
             try:
                 results: list[Any] = self.engine.submit_batch([(i.payload, i.signature) for i in batch], hold=self.lock)
             except BaseException as exc:  # the transaction failed: every command in it fails alike
                 results = [exc] * len(batch)
             for i, r in zip(batch, results):
-                i.result = r
-                i.done.set()
+                try:
+                    i.finish(r)
+                except RuntimeError:  # that request's event loop has closed: nobody is waiting
+                    pass
 
     # --- content-addressed blobs (prompts, outputs) -----------------------------------------
 

@@ -26,7 +26,7 @@ from ..store.projections import Projector, clear_projections
 from .beacon import beacon_view, renewal_from_view, with_beacon
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
-from .signing import authenticate, sign_command
+from .signing import authenticate, seal_decoded, sign_command
 from .snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOTS_KEPT, SnapshotRefused, SnapshotReport, snapshot_row, state_from_row
 
 logger = logging.getLogger("cor.engine")
@@ -264,7 +264,7 @@ class Engine:
                         results.append(cmd)
                         continue
                     payload, signature = commands[i]
-                    event = make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash)
+                    event = seal_decoded(make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash), cmd)
                     first_id = self.state.next_id
                     try:
                         applied = self._apply(event)

@@ -7,10 +7,11 @@ The service recovers the signer and requires it to equal ``command.actor``.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import Unauthorized
-from ..core.events import Command
+from ..core.events import Command, Event
 from ..core.signatures import equivocation_text, private_key_address, recover_signer, sign_message
 
 sign_bytes = sign_message
@@ -35,3 +36,22 @@ def authenticate(payload: bytes, signature: str) -> Command:
 def sign_scoped(private_key: str, chain_id: str, scope: str, message: str) -> dict[str, str]:
     """A scoped statement signed by a node (what equivocation evidence is made of)."""
     return {"scope": scope, "message": message, "signature": sign_bytes(private_key, equivocation_text(chain_id, scope, message))}
+
+
+@dataclass(frozen=True)
+class SealedEvent(Event):
+    """An event sealed from a command ``authenticate`` has already decoded from these very payload
+    bytes: the core reads that decoding instead of parsing the same bytes a second time. Its log
+    fields, and so its hash and what is stored, are the plain ``Event``'s; the decoding is not stored."""
+
+    decoded: Command | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def command(self) -> Command:
+        return self.decoded if self.decoded is not None else Command.decode(self.payload)
+
+
+def seal_decoded(event: Event, cmd: Command) -> Event:
+    """``event`` carrying ``cmd``, which must be ``authenticate(event.payload, ...)``'s result: its
+    decoding has already checked that the payload is exactly ``cmd``'s canonical encoding."""
+    return SealedEvent(event.seq, event.tick, event.payload, event.signature, event.prev_hash, event.hash, cmd)
