@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..app.engine import Engine, oracle_key
 from ..app.eta import add_etas, tick_seconds_setting
-from ..app.keys import Key, Keystore
+from ..app.keys import Key, Keystore, keys_dir
 from ..client import ApiError, CorClient
 from ..core.errors import EngineError, InvalidInput, NotFound
 from ..core.state import State
@@ -271,18 +271,18 @@ def _inline(value: Any) -> str:
 ADDRESS_CELL = re.compile(r"^0x[0-9a-f]{40}$")
 
 
-@functools.cache
-def local_key_names() -> dict[str, str]:
-    """Address → name of every key in the local keystore (``$COR_KEYS_DIR``); none when it can't be read."""
+@functools.lru_cache(maxsize=8)
+def local_key_names(directory: str) -> dict[str, str]:
+    """Address → name of every key in the keystore at ``directory``; none when it can't be read."""
     try:
-        return {k.address: k.name for k in Keystore(None).list()}
+        return {k.address: k.name for k in Keystore(directory).list()}
     except (EngineError, OSError, ValueError):
         return {}
 
 
 def named(text: str) -> str:
     """An address cell with the local key's name beside it: ``0x…abcd (alice)``; any other text as it is."""
-    name = local_key_names().get(text) if ADDRESS_CELL.match(text) else None
+    name = local_key_names(str(keys_dir(None))).get(text) if ADDRESS_CELL.match(text) else None
     return f"{text} ({name})" if name else text
 
 
