@@ -37,8 +37,8 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "502265fec2c7da1cfdecb2c8fbfe5439a975dd354a866971f6a296c63a119d2d",
-    "Order of the epoch steps": "e3728cd38b182be2fc9ca00531d17417d6b691aa2a5e9ffdecf67eeff2ea087f",
+    "Auditing": "c09b73ee62a974b460727bf5a73b56348ec95991cc5ccddf53b3a7395b227802",
+    "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "49ae768afc242d42768d9532953b9542a1903d262752502944b4dfb3db1f4c05",
     "The user-task bonus": "bd195484e531cda19f4826920906b307683fb0a6754aa5bb3f31b67ec08fc429",
@@ -48,10 +48,10 @@ DOC_SECTIONS = {
     "Work units and tiers": "14cf7c9263e8b8ad2c3aa948714f44b28a75a692e15674b5bc3bacce30abfcae",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
-    "Reputation": "a321912729fb84e56e17fab83ae9a35d646e10ad953c3d7b7f0e6c64bae6161d",
+    "Reputation": "c18f8ddc7afd3e193f9ac5bf2cc726429a49081a65adc6ddc233d60084095ee7",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
-    "Slashing": "755af08e60dce07301f9fe19d300ba72474cdf6b0cb8156a4ad4a7d4132592d5",
-    "Moving stake: redelegation and cancelled unbonding": "dd4f259d89d1f3ad4dfcd66ffdacd798e22395d5bbe249e2cd205e10c1dcf2ea",
+    "Slashing": "4e984011b78091fb7883f467f1a326a28e615745020106f09b274a4d7ce4e105",
+    "Moving stake: redelegation and cancelled unbonding": "299f86a7f14a336884ed8f62438665cbc42dc2eaa2ecbd132a709d928afae4c8",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
     "Governance: deposits": "f836e9e72d86951671be219e3a4d1b5bddfa09969b0f8485354460477d6e19cc",
@@ -60,7 +60,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "dc5e1f2f81a220c3d1596335bda67187c7b6709d3c21cdcdfd20958b2b2f852b",
+    "Validators: what they report and how it is scored": "e0eb20069c16e98f02c095028f9e8f23a303ce8d626298590fd805e1b4da8e15",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
@@ -551,6 +551,11 @@ def audit_slashes(r: Report, epoch_json: dict[str, Any], slashes: list[dict[str,
         pieces = -sum(_int(y["amount_units"]) for y in lines if y["stream"] == "slash" and y["detail"].get("slash_id") == sid)
         total = _int(x["total_units"])
         r.check("slash.total", f"slash {sid}", pieces, total)
+        if x.get("penalty_units") is not None:  # a counted offence: a fixed penalty pro rata over the slashable positions
+            penalty, slashable = _int(x["penalty_units"]), _int(x["slashable_units"])
+            bonds = {p[f"min_self_bond_{role}_units"] * x["fraction_bps"] // BPS for role in ("miner", "validator", "router")}
+            r.check("slash.penalty", f"slash {sid}", True, penalty in bonds)
+            r.check("slash.counted_total", f"slash {sid}", True, total <= min(penalty, slashable))  # each piece floors
         burned = total * p["slash_burn_bps"] // BPS
         to_reporter = total * p["slash_reporter_bps"] // BPS if x["reporter"] else 0
         r.check("slash.burned", f"slash {sid}", burned, _int(x["burned_units"]))
@@ -567,6 +572,10 @@ def audit_reputation(
 ) -> None:
     """*Reputation*: from the previous close, one EWMA step per task and node, in the order the tasks closed."""
     rep = dict(previous["reputation_ppb"]) if previous else {}
+    start = epoch_json.get("reputation_start_ppb") or {}  # nodes new this epoch: where each started
+    for n, ppb in sorted(start.items()):
+        r.check("reputation.start_at_most_initial", n, True, 0 <= ppb <= p["reputation_initial_ppb"])
+        rep.setdefault(n, ppb)
     half = p["reputation_half_life_tasks"]
     lo, hi = 0, PPB
     while lo < hi:  # floor(10**9 × 2^(−1/h)) by bisection
@@ -672,7 +681,9 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "which tasks belong to the epoch: streams.*.tasks (the order they closed), checked only against their close ticks",
         "the quote behind a user task's price: charged_units taken from the task",
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
-        "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total",
+        "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total (and, for a counted "
+        "offence, the penalty against the role minimums and the total against min(penalty, slashable))",
+        "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb",
         "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
         "the draws of miners and validators (cor verify replays them) and the dedicated session fee",
         "validators' consensus and agreement scores, escalation, canary openings: agreement_ppb and canary_failed taken from the task",

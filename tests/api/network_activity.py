@@ -2,10 +2,11 @@
 
 ``build(url, keys_dir)`` drives a devnet (tests/support/network.py) through real signed events:
 a user task settles (three miners commit-reveal, three validators report scripted PoI distances and
-quality), bob delegates to a miner, a bounty is posted, the idle miner is slashed for a commit
-mismatch (dave reports it), epoch 0 closes (statements, claim leaves and a root); epoch 1 (one more
-task) closes, so the stake bonded in epoch 0 votes in epoch 2 (one more task): a parameter-change proposal passes (bob and
-five nodes vote) and executes as epoch 2 closes; and a second task stays open for its miners.
+quality), bob delegates to a miner, a bounty is posted, a miner of the settled task is slashed for
+equivocation (it signed two different precommits; dave reports them), epoch 0 closes (statements,
+claim leaves and a root); epoch 1 (one more task) closes, so the stake bonded in epoch 0 votes in
+epoch 2 (one more task): a parameter-change proposal passes (bob and five nodes vote) and executes
+as epoch 2 closes; and a second task stays open for its miners.
 Returns the engine, the keys, and what the tests look for (ids, addresses).
 """
 
@@ -16,7 +17,8 @@ from types import SimpleNamespace
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
-from support.network import COR, draw, make_network, run_commit_reveal, run_reports, sha
+from cor_incentives.app.signing import sign_scoped
+from support.network import COR, by_address, draw, make_network, run_commit_reveal, run_reports, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
 OUTPUTS = ["The capital of France is Paris.", "Paris is the capital of France.", "The capital city of France is Paris."]
@@ -80,18 +82,11 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
             "bounty.create",
             {"prize": str(500 * COR), "criteria": "Best PoUW prompt set for code tasks", "deadline_tick": eng.state.tick + 500, "winners": 2},
         )
-    idle = next(k.address for n, k in sorted(keys.items()) if n.startswith("miner") and k.address not in settled_miners(eng, settled))
-    eng.submit_as(
-        keys["oracle"],
-        "slash.report",
-        {
-            "node": idle,
-            "offence": "commit_mismatch",
-            "offence_tick": eng.state.tick,
-            "evidence": {"task": settled, "commit": "0xaa", "reveal": "0xbb"},
-            "reporter": keys["dave"].address,
-        },
-    )
+    slashed = eng.state.tasks[settled].miners[2].miner  # it signed two different precommits for the settled task
+    key = by_address(keys)[slashed]
+    scope = f"task:{settled}:precommit"
+    statements = [sign_scoped(key.private_key, eng.state.chain_id, scope, sha(text)) for text in ("one answer", "another answer")]
+    eng.submit_as(keys["dave"], "slash.report", {"node": slashed, "offence": "equivocation", "evidence": {"messages": statements}})
     eng.submit_as(keys["oracle"], "epoch.close", {})
     later = [submit_task(eng, keys)]  # every epoch pays miners for some work
     settle_task(eng, keys, later[-1])
@@ -121,5 +116,5 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
         bounty=bounty,
         session=1,
         closed_epoch=0,
-        slashed=idle,
+        slashed=slashed,
     )

@@ -1,18 +1,25 @@
 """The issue's rejected tick, on a real SQLite file with real keys: the oracle reported a miner's
 missed deadline, and the tick that counts the same miss would slash it again with the same evidence.
 The tick is accepted (time and deadlines move on; the second slash is skipped and recorded), later
-ticks go on, the database re-opens to the same state and `cor verify` passes."""
+ticks go on, the database re-opens to the same state and `cor verify` passes.
+
+On rule version 3: the oracle's own task-offence reports exist only under the slashing rules before
+RULES_SLASHING (logs recorded then must keep replaying); from that version the core refuses them
+(tests/core/test_atomic.py has that version's collision case)."""
 
 from __future__ import annotations
 
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.verify import state_fingerprint, verify_database
+from cor_incentives.core.rules import RULES_SLASHING
 from support.network import make_network
 
 
 def test_a_slash_already_reported_never_blocks_the_oracle_tick(tmp_path):
     url = f"sqlite:///{tmp_path / 'cor.db'}"
-    eng, keys = make_network(url, tmp_path / "keys", n_miners=3, params={"missed_deadline_threshold": 1, "epoch_length_ticks": 50})
+    eng, keys = make_network(
+        url, tmp_path / "keys", n_miners=3, params={"rule_version": RULES_SLASHING - 1, "missed_deadline_threshold": 1, "epoch_length_ticks": 50}
+    )
     oracle = keys["oracle"]
     session = next(iter(eng.state.sessions))
     prompt = b"Name a colour."

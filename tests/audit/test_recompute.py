@@ -4,7 +4,7 @@ The auditor (``src/cor_incentives/auditor.py``) is the auditor's code, not the e
 library only, nothing of ``cor_incentives`` (checked here by its syntax tree, and by the import-linter
 contract ``auditor-independent``), formulas written from docs/rewards.md. The devnet
 (``support.audit_scenario``) runs three epochs on a real SQLite file with signed commands: network and
-user tasks, a miner out of consensus, a reveal that does not match its commitment, an oracle slash,
+user tasks, a miner out of consensus, a reveal that does not match its commitment, an equivocation report,
 delegations (one a tick before the close), an undelegation, a commission change, a curator's
 attestations and a proposal voted on and tallied.
 

@@ -7,6 +7,7 @@ from cor_incentives.core import beacon
 from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.selection import check_index, draw, pool_size
+from cor_incentives.core.slashing import slash
 from cor_incentives.core.tasks import commitment
 from support.chain import beacon_secret
 from support.market import COR, addr, commit_reveal, h, market, submit, validate_all
@@ -196,7 +197,9 @@ def test_the_index_follows_stake_reputation_and_jail():
         check_index(c.state)
     c.as_("m1", "stake.bond", {"amount": str(500 * COR)})
     c.as_("m2", "stake.unbond", {"amount": str(1500 * COR)})
-    c.oracle("slash.report", {"node": addr("m3"), "offence": "equivocation", "evidence": {"why": "test"}, "offence_tick": c.state.tick})
+    c.state.ledger.begin()  # jail m3 as an equivocation would (the index must follow a slash and a jail)
+    slash(c.state, addr("m3"), "equivocation", c.state.tick, {"why": "test"}, None)
+    c.state.ledger.commit()
     check_index(c.state)
     assert pool_size(c.state, "miner", "smollm2-135m") == 3  # m2 under the bond, m3 jailed
     c.oracle("epoch.close", {})  # the close checks the index against the state too

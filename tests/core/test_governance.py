@@ -14,6 +14,7 @@ from cor_incentives.core.records import Controller
 from cor_incentives.core.signatures import private_key_address
 from cor_incentives.core.units import COR
 from support.chain import CHAIN_ID, Chain, addr
+from support.market import MODEL, market, submit
 
 PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 20, "gov_min_deposit_units": str(100 * COR)}
 NODE_KEY = "0x" + "42" * 32
@@ -253,23 +254,27 @@ def test_a_delegation_earns_for_its_delegator_when_both_vote_on_tallied_proposal
 
 
 def test_a_jailed_or_slashed_node_earns_no_voter_reward():
-    c = Chain(wallets={"n1": 10_000 * COR, "p": 1_000 * COR, KEYED: 0}, params=PARAMS)
-    c.state.ledger.begin()
+    c = market(n_miners=1, params={**PARAMS, "redundancy": 2})
     c.state.ledger.transfer("treasury", f"wallet:{KEYED}", 5_000 * COR, "test funding")
-    c.state.ledger.commit()
-    c.as_("n1", "node.register", {"role": "miner", "self_bond": str(4000 * COR)})
-    c.submit(KEYED, "node.register", {"role": "miner", "self_bond": str(4000 * COR)})
+    c.submit(KEYED, "node.register", {"role": "miner", "self_bond": str(4000 * COR), "models": [MODEL]})
     c.oracle("epoch.close", {})
     c.oracle("epoch.close", {})
-    pid = propose(c)
-    vote(c, "n1", pid)
+    tid = submit(c)  # its miners: m0 and KEYED; cancelled, so no deadline is missed
+    assert KEYED in {a.miner for a in c.state.tasks[tid].miners}
+    c.as_("user", "task.cancel", {"task": tid})
+    pid = propose(c, who="user")
+    voters = ("m0", "v0", "v1", "v2", "router")
+    for n in voters:
+        vote(c, n, pid)
     c.submit(KEYED, "gov.vote", {"proposal": pid, "option": "yes"})
-    msgs = [sign_scoped(NODE_KEY, CHAIN_ID, "task:7:precommit", "0xaaa"), sign_scoped(NODE_KEY, CHAIN_ID, "task:7:precommit", "0xbbb")]
-    c.as_("p", "slash.report", {"node": KEYED, "offence": "equivocation", "evidence": {"messages": msgs}})
+    # KEYED signed two different precommits for the task: slashed (and jailed) for equivocation
+    msgs = [sign_scoped(NODE_KEY, CHAIN_ID, f"task:{tid}:precommit", m) for m in ("0xaaa", "0xbbb")]
+    c.as_("user", "slash.report", {"node": KEYED, "offence": "equivocation", "evidence": {"messages": msgs}})
+    assert c.state.nodes[KEYED].jailed
     to_end(c, pid)
     c.oracle("epoch.close", {})
     gov = {i.address for i in c.state.epochs[2].items if i.stream == "governance"}
-    assert gov == {addr("n1")}
+    assert gov == {addr(n) for n in voters}
 
 
 def test_replay_reproduces_governance():

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from cor_incentives.core.slashing import slash
 from cor_incentives.core.staking import credit_node_reward, settle_node_rewards
 from support.chain import Chain, addr
 
@@ -32,6 +33,11 @@ def _run(case):
         if "credit" in step:
             chain.state.ledger.begin()
             credit_node_reward(chain.state, step["credit"]["node"], "pool:network_incentives", step["credit"]["amount"], "test", {})
+            chain.state.ledger.commit()
+        elif "slash" in step:
+            x = step["slash"]
+            chain.state.ledger.begin()
+            slash(chain.state, x["node"], x["offence"], x["offence_tick"], x["evidence"], x["reporter"])
             chain.state.ledger.commit()
         elif "settle" in step:
             chain.state.ledger.begin()

@@ -67,10 +67,10 @@ def test_node_page_shows_its_numbers(busy, page):
     assert charts["rewards"]["datasets"] and any(d["nonzero"] for d in charts["rewards"]["datasets"])
     open_page(page, busy, f"/nodes/{busy.slashed}")
     assert "jailed" in page.locator("#node-jail").text_content()
-    assert page.locator("#slashes tbody tr:not(.slash-reason)").count() == 1 and "commit_mismatch" in page.locator("#slashes").text_content()
+    assert page.locator("#slashes tbody tr:not(.slash-reason)").count() == 1 and "equivocation" in page.locator("#slashes").text_content()
     assert page.locator("#slashes tbody tr.slash-reason").count() == 1  # each slash is followed by its one-line reason
     page.locator("#slashes details summary").click()
-    assert '"reveal": "0xbb"' in page.locator("#slashes details pre").text_content()
+    assert '"scope": "task:' in page.locator("#slashes details pre").text_content()
     assert page.errors == []
 
 

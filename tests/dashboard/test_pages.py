@@ -104,9 +104,10 @@ def test_node_page_numbers(busy, http):
         assert f'href="/address/{p["address"]}"' in positions and p["stake_ticks_units"] in positions
     assert sum(int(p["stake_ticks_units"]) for p in n["positions"]) == int(n["stake_ticks_units"])
     jailed = html(http, f"/nodes/{busy.slashed}")
-    assert "commit_mismatch" in jailed and "jailed" in jailed and '"reveal": "0xbb"' in jailed.replace("&#34;", '"')
+    assert "equivocation" in jailed and "jailed" in jailed and f'"scope": "task:{busy.settled}:precommit"' in jailed.replace("&#34;", '"')
     [reason] = [x["reason"] for x in views.node(s, busy.slashed, detail=True)["slashes"]]
-    assert reason.startswith("commit_mismatch: its reveal did not match its precommit") and str(escape(reason)) in jailed
+    assert reason.startswith(f"equivocation: it signed two different statements for one scope (task:{busy.settled}:precommit)")
+    assert str(escape(reason)) in jailed
 
 
 def test_task_page_shows_phase_distances_agreement_and_payments(busy, http):

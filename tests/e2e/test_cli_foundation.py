@@ -1,8 +1,12 @@
 """End to end through the `cor` console script on a real SQLite file: init, register nodes,
-delegate, unbond, slash, verify; then tamper with one event row and watch verify name it."""
+delegate, unbond, report an equivocation, verify; then tamper with one event row and watch verify name it."""
 
+import json
 import sqlite3
 
+from cor_incentives.app.bundled import BUNDLED_MODEL_ID as MODEL
+from cor_incentives.app.keys import Keystore
+from cor_incentives.app.signing import sign_scoped
 from support.cli import j
 
 
@@ -13,27 +17,33 @@ def test_foundation_flow_and_tamper(cli):
     status = j(cli("status", "--json"))
     assert status["pools"]["pool:staking"] == "100000000" and status["epoch"] == 0
 
-    cli("node", "register", "--from", "alice", "--role", "miner", "--self-bond", "1500", "--commission-bps", "500")
+    cli("node", "register", "--from", "alice", "--role", "miner", "--self-bond", "1500", "--commission-bps", "500", "--model", MODEL)
+    for name in ("faucet", "modeldev"):
+        cli("node", "register", "--from", name, "--role", "miner", "--self-bond", "1000", "--model", MODEL)
     cli("node", "register", "--from", "carol", "--role", "validator", "--self-bond", "2500")
     cli("stake", "delegate", "--from", "bob", "--node", "alice", "--amount", "1000")
     cli("stake", "delegate", "--from", "dave", "--node", "carol", "--amount", "300.5")
+    task = j(cli("task", "network", "--model", MODEL, "--json"))["task"]  # created at tick 0
     cli("tick", "--ticks", "2")
+    assert keys["alice"] in {m["miner"] for m in j(cli("task", "show", str(task), "--json"))["miners"]}
     cli("stake", "unbond", "--from", "alice", "--amount", "200")
     cli("stake", "undelegate", "--from", "bob", "--node", "alice", "--amount", "400")
+    # alice signed two different precommits for the task (gossip shows both); dave reports the pair
+    alice_key = Keystore(cli.env["COR_KEYS_DIR"]).get("alice").private_key
+    scope = f"task:{task}:precommit"
+    pair = [sign_scoped(alice_key, "cor-devnet-1", scope, m) for m in ("0x" + "aa" * 32, "0x" + "bb" * 32)]
     r = j(
         cli(
             "slash",
             "report",
+            "--from",
+            "dave",
             "--node",
             "alice",
             "--offence",
-            "commit_mismatch",
-            "--offence-tick",
-            "1",
+            "equivocation",
             "--evidence",
-            '{"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}',
-            "--reporter",
-            "dave",
+            json.dumps({"messages": pair}),
             "--json",
         )
     )
@@ -42,15 +52,16 @@ def test_foundation_flow_and_tamper(cli):
     nodes = {n["id"]: n for n in j(cli("node", "list", "--json"))}
     alice = nodes[keys["alice"]]
     assert alice["state"] == "jailed"
-    assert alice["self_bond"] == "1235"  # (1500 - 200) - 5%
+    assert alice["self_bond"] == "1170"  # (1500 - 200) - 10%
     bob = j(cli("balance", "bob", "--json"))
-    assert bob["accounts"][f"delegated:{keys['alice']}:{keys['bob']}"] == "570"  # 600 - 5%
-    assert bob["accounts"][f"unbonding:{keys['bob']}"] == "380"  # unbonding began after the offence: slashed too
+    assert bob["accounts"][f"delegated:{keys['alice']}:{keys['bob']}"] == "540"  # 600 - 10%
+    assert bob["accounts"][f"unbonding:{keys['bob']}"] == "360"  # unbonding began after the offence (the task's creation): slashed too
     slashes = j(cli("slash", "list", "--json"))
-    assert j(cli("balance", "alice", "--json"))["accounts"][f"unbonding:{keys['alice']}"] == "190"
-    # 5% of: alice's bond 1300 (65), bob's delegation 600 (30), both unbonding entries 400 (20) and 200 (10)
-    assert slashes[0]["total"] == "125" and slashes[0]["to_reporter"] == "12.5" and slashes[0]["burned"] == "62.5"
-    assert j(cli("balance", "dave", "--json"))["accounts"][f"wallet:{keys['dave']}"] == "24999712"  # 25M - 300.5 + 12.5
+    assert j(cli("balance", "alice", "--json"))["accounts"][f"unbonding:{keys['alice']}"] == "180"
+    # 10% of: alice's bond 1300 (130), bob's delegation 600 (60), both unbonding entries 400 (40) and 200 (20)
+    assert slashes[0]["total"] == "250" and slashes[0]["to_reporter"] == "25" and slashes[0]["burned"] == "125"
+    assert slashes[0]["offence_tick"] == 0 and slashes[0]["reporter"] == keys["dave"]
+    assert j(cli("balance", "dave", "--json"))["accounts"][f"wallet:{keys['dave']}"] == "24999724.5"  # 25M - 300.5 + 25
 
     # bad input: clear error, non-zero exit, nothing changes
     before = j(cli("status", "--json"))["seq"]
@@ -60,20 +71,10 @@ def test_foundation_flow_and_tamper(cli):
         (("stake", "delegate", "--from", "bob", "--node", "0x" + "12" * 20, "--amount", "4"), "node_not_found"),
         (("node", "register", "--from", "dave", "--role", "miner", "--self-bond", "10"), "self_bond_below_minimum"),
         (
-            (
-                "slash",
-                "report",
-                "--node",
-                "alice",
-                "--offence",
-                "commit_mismatch",
-                "--offence-tick",
-                "1",
-                "--evidence",
-                '{"task": "t-1", "commit": "0xaa", "reveal": "0xbb"}',
-            ),
+            ("slash", "report", "--from", "dave", "--node", "alice", "--offence", "equivocation", "--evidence", json.dumps({"messages": pair[::-1]})),
             "evidence_already_used",
         ),
+        (("slash", "report", "--node", "alice", "--offence", "commit_mismatch", "--evidence", json.dumps({"task": task})), "evidence_not_derivable"),
         (("stake", "withdraw", "--from", "bob"), "unbonding_not_mature"),
         (("transfer", "--from", "nobody", "--to", "bob", "--amount", "1"), "key_not_found"),
     ]:
@@ -90,7 +91,7 @@ def test_foundation_flow_and_tamper(cli):
     cli("stake", "withdraw", "--from", "bob")
     assert "unbonding_entries" in j(cli("balance", "bob", "--json"))
     report = j(cli("verify", "--json"))
-    assert report["ok"] and report["hash_chain"] and report["conservation"] and report["events"] >= 12
+    assert report["ok"] and report["hash_chain"] and report["conservation"] and report["slashes"] and report["events"] >= 12
     assert report["epochs_checked"] == 2
 
     # tamper with one stored event: verify fails and names that row

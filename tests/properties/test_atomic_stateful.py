@@ -71,8 +71,6 @@ class AtomicMachine(RuleBasedStateMachine):
             params={
                 "epoch_length_ticks": 12,
                 "gov_voting_period_ticks": 6,
-                "missed_deadline_threshold": 1,
-                "poi_divergence_threshold": 2,
                 "gov_min_deposit_units": str(10 * COR),
             },
         )

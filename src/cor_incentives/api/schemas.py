@@ -173,6 +173,10 @@ class BalanceOut(Out):
 
 
 class SlashOut(Out):
+    slashable: str = Field(..., description="COR of the slashable positions when the slash was taken (the base of the amounts).")
+    penalty: str | None = Field(..., description="A counted offence's fixed amount in COR; null for fraction offences.")
+    slashable_units: str = Field(..., description="slashable in base units (0 for a slash taken under rule versions 1-3).")
+    penalty_units: str | None = Field(..., description="penalty in base units.")
     reason: str = Field(..., description="What the node did, the evidence, who reported it, when the offence is dated and what it cost.")
     id: int
     node: str
@@ -353,6 +357,9 @@ class EpochOut(Out):
         description="Staking APR: target and effective APR, pool_balance, budget, due, paid; per node stake_ticks, stake, commission_bps.",
     )
     reputation_ppb: dict[str, int] | None = Field(None, description="Each node's reputation at the close (what its reward multiplier used).")
+    reputation_start_ppb: dict[str, int] | None = Field(
+        None, description="Nodes that are new this epoch (not in the previous close's reputation_ppb): the reputation each started at."
+    )
     lines: list[dict[str, Any]] | None = Field(
         None,
         description="Every statement line of the epoch (address, stream, amount_units, claimable, detail: formula and inputs), dust lines too.",
@@ -387,6 +394,7 @@ class VerifyOut(Out):
     projections: bool
     epochs_checked: int
     roots_match: bool
+    slashes: bool = Field(True, description="Every slash re-derived from its evidence and the log (dates, task records, signatures).")
     first_bad_seq: int | None
     errors: list[str]
 

@@ -14,7 +14,10 @@ Checks, in order, for every event:
     conservation   no balance is negative and Σ = supply + minted after the event.
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
 database equal those of the replayed state (``projections``), every stored epoch record and root
-equals the replayed one (``roots_match``), and every stored blob hashes to its key (``blobs``).
+equals the replayed one (``roots_match``), every stored blob hashes to its key (``blobs``), and
+every slash is re-derived from its evidence (``slashes``, ``slashing.audit_slashes``: the task's
+record shows the offence, the date is the evidence's, equivocation signatures hold, no offence
+slashed twice).
 
 ``first_bad_seq`` is the smallest seq any check names. A citation (an anchor, or an oracle checkpoint
 in the log) that does not match names the first seq after the last citation that did match: the log
@@ -33,6 +36,7 @@ from ..core.apply import CHECKPOINT_WINDOW, apply, conservation_holds
 from ..core.commands import blob_refs
 from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, Command, content_hash
+from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
 from ..store.db import Store
 from ..store.projections import expected_rows, stored_rows
@@ -56,6 +60,7 @@ class VerifyReport:
     roots_match: bool = True
     anchors: bool = True
     blobs: bool = True
+    slashes: bool = True  # every slash re-derived from its evidence and the final state (slashing.audit_slashes)
     chain: bool = True  # the log against an EVM distributor (``--chain``): anchors, roots, totals
     epochs_checked: int = 0
     anchors_checked: int = 0
@@ -215,6 +220,8 @@ def _verify(store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[
     if replay_ok:
         _check_projections(conn, state, postings, report)
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
+        for problem in audit_slashes(state):
+            report.fail("slashes", None, problem)
     return report, state
 
 

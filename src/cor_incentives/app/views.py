@@ -197,16 +197,25 @@ def slash_reason(s: SlashRecord) -> str:
         where = f" (task {ev.get('task', ev.get('tasks'))})"
     else:
         where = ""
-    by = f"reported by {s.reporter}" if s.reporter else "reported by the oracle or found by the core"
+    found = "found by the core in the task's events" if s.derived else "reported by the oracle or found by the core"
+    by = f"reported by {s.reporter}" if s.reporter else found
     return (
         f"{s.offence}: {OFFENCE_MEANING.get(s.offence, s.offence)}{where}; {by}; dated at tick {s.offence_tick}, "
-        f"slashed at tick {s.tick}: {s.fraction_bps} bps of every position slashable then (unbonding entries started after it included)"
+        f"slashed at tick {s.tick}: "
+        + (
+            f"{s.fraction_bps} bps of every slashable position"
+            if s.penalty is None
+            else f"a fixed {format_cor(s.penalty)} COR ({s.fraction_bps} bps of the role's minimum self-bond) pro rata"
+        )
+        + " (unbonding entries started after the offence included)"
     )
 
 
 def slash(s: SlashRecord) -> dict[str, Any]:
     return {
         "reason": slash_reason(s),
+        "slashable": format_cor(s.slashable),
+        "penalty": None if s.penalty is None else format_cor(s.penalty),
         "id": s.id,
         "node": s.node,
         "offence": s.offence,
@@ -222,6 +231,8 @@ def slash(s: SlashRecord) -> dict[str, Any]:
         "burned_units": str(s.burned),
         "to_reporter_units": str(s.to_reporter),
         "to_treasury_units": str(s.to_treasury),
+        "slashable_units": str(s.slashable),
+        "penalty_units": None if s.penalty is None else str(s.penalty),
         "reporter": s.reporter,
         "evidence_hash": s.evidence_hash,
         "evidence": s.evidence,
@@ -262,11 +273,19 @@ def epoch(state: State, e: int) -> dict[str, Any]:
         "onchain": onchain(state, e),
         "skipped": [{"seq": k.seq, "tick": k.tick, "what": k.what, "code": k.code, "message": k.message} for k in record.skipped],
         "reputation_ppb": dict(record.reputation),  # each node's reputation at the close (what its multiplier used)
+        "reputation_start_ppb": {  # nodes new this epoch (not in the previous close): the reputation each started at
+            n: state.nodes[n].reputation_start_ppb for n in record.reputation if n not in _previous_reputation(state, e) and n in state.nodes
+        },
         "lines": [
             {"address": i.address, "stream": i.stream, "amount_units": str(i.amount), "claimable": i.claimable, "detail": json_ready(i.detail)}
             for i in record.items
         ],
     }
+
+
+def _previous_reputation(state: State, e: int) -> dict[str, int]:
+    before = state.epochs.get(e - 1)
+    return before.reputation if before is not None else {}
 
 
 def onchain(state: State, e: int) -> dict[str, Any] | None:

@@ -61,6 +61,7 @@ def render_verify(d: dict[str, Any]) -> None:
             ["epoch roots", f"{mark(d['roots_match'])} ({d['epochs_checked']} epochs)"],
             ["anchors", f"{mark(d['anchors'])} ({d['anchors_checked']} given, {d['checkpoints_checked']} oracle checkpoints in the log)"],
             ["blobs", mark(d["blobs"])],
+            ["slashes re-derived", mark(d.get("slashes", True))],
             *chain_rows,
         ],
     )

@@ -27,16 +27,23 @@ def register(app: typer.Typer) -> None:
 def slash_report(
     node: str = typer.Option(..., "--node"),
     offence: str = typer.Option(..., "--offence", help=", ".join(OFFENCES)),
-    evidence: str = typer.Option(..., "--evidence", help="Evidence as a JSON object (or @file.json)."),
-    offence_tick: int | None = typer.Option(None, "--offence-tick"),
-    reporter: str | None = typer.Option(None, "--reporter", help="Address credited as reporter (oracle reports)."),
-    sender: str | None = typer.Option(None, "--from", help="Signer (default: the oracle key)."),
+    evidence: str = typer.Option(
+        ...,
+        "--evidence",
+        help='Evidence as a JSON object (or @file.json): equivocation {"messages": [two statements signed by the node for one '
+        'scope task:<id>:precommit|reveal|report]}; a task offence {"task": <id>} (oracle).',
+    ),
+    sender: str | None = typer.Option(None, "--from", help="Signer, and reporter of an equivocation (default: the oracle key)."),
     db: str | None = DbOption,
     api: str | None = ApiOption,
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Report an offence with its evidence."""
+    """Report an offence with its evidence: anyone reports equivocation; the core dates it from the evidence.
+
+    Task offences (commit_mismatch, poi_divergence, missed_deadline, validator_deviation) are found and
+    slashed by the core itself; an oracle report of one is answered from the core's record.
+    """
     net = connect(db, api)
     if evidence.startswith("@"):
         evidence = Path(evidence[1:]).read_text()
@@ -46,10 +53,6 @@ def slash_report(
         raise InvalidInput(f"--evidence is not valid JSON: {exc}", code="invalid_evidence") from None
     ks = Keystore(keys_dir)
     body: dict[str, Any] = {"node": ks.resolve_address(node), "offence": offence, "evidence": ev}
-    if offence_tick is not None:
-        body["offence_tick"] = offence_tick
-    if reporter:
-        body["reporter"] = ks.resolve_address(reporter)
     key = signer(keys_dir, sender) if sender else net.oracle(keys_dir)
     r = net.submit(key, "slash.report", body)
     receipt_out(r, as_json, f"{offence} reported against {body['node']}")

@@ -58,6 +58,8 @@ SLASH_FRACTION_DEFAULT = {
     "equivocation": 1000,
 }
 JAIL_OFFENCES = ("commit_mismatch", "equivocation")
+COUNTED_OFFENCES = ("poi_divergence", "missed_deadline", "validator_deviation")
+"""Offences charged a fixed amount each (a share of the role's minimum self-bond), not a share of the node's stake."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,21 @@ class Params:
     # --- slashing (docs/design.md §7) ---
     slash_fraction_bps: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(SLASH_FRACTION_DEFAULT)),
-        metadata={"keys": tuple(SLASH_FRACTION_DEFAULT), "max_each": BPS, "doc": "share of slashable stake taken per offence"},
+        metadata={
+            "keys": tuple(SLASH_FRACTION_DEFAULT),
+            "max_each": BPS,
+            "doc": "per offence: commit_mismatch and equivocation take this share of every slashable position; poi_divergence, "
+            "missed_deadline and validator_deviation cost this share of the node role's minimum self-bond (a fixed amount per offence; "
+            "rule versions 1-3: this share of every slashable position at the threshold)",
+        },
     )
     slash_burn_bps: int = _p(5_000, 0, BPS, "share of slashed stake burned")
     slash_reporter_bps: int = _p(1_000, 0, BPS, "share of slashed stake paid to the reporter, when there is one")
     jail_duration_ticks: int = _p(200, 0, 10**9, "ticks a jailed node waits before it may unjail")
-    poi_divergence_threshold: int = _p(3, 1, 10_000, "PoI divergences in the window that make an offence")
-    missed_deadline_threshold: int = _p(3, 1, 10_000, "missed deadlines in the window that make an offence")
-    validator_deviation_threshold: int = _p(3, 1, 10_000, "large deviations in the window that make an offence")
-    offence_window_epochs: int = _p(1, 1, 1_000, "epochs an offence counter looks back")
+    poi_divergence_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: PoI divergences in the window that make an offence")
+    missed_deadline_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: missed deadlines in the window that make an offence")
+    validator_deviation_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: large deviations in the window that make an offence")
+    offence_window_epochs: int = _p(1, 1, 1_000, "rule versions 1-3 only: epochs an offence counter looks back")
     # --- tasks (docs/design.md §4, §5) ---
     redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
     validators_per_task: int = _p(5, 1, 32, "validators drawn per task in its first validation round")
@@ -136,7 +144,9 @@ class Params:
     max_prompt_bytes: int = _p(64_000, 1, 10**7, "largest prompt accepted")
     fee_split_bps: Mapping[str, int] = _split(FEE_SPLIT_DEFAULT, "how a task's fee is split")
     # --- reputation (docs/design.md §5) ---
-    reputation_initial_ppb: int = _p(500_000_000, 0, PPB, "reputation of a new node")
+    reputation_initial_ppb: int = _p(
+        500_000_000, 0, PPB, "reputation of a new node (from rule version 4 never above a node of its role serving a jail)"
+    )
     reputation_half_life_tasks: int = _p(20, 1, 10_000, "tasks after which an observation weighs half")
     # --- pricing (docs/design.md §4) ---
     input_price_per_token_units: int = _p(10**13, 0, U256, "price of one input token (0.00001 COR)")

@@ -118,6 +118,7 @@ class Node(Journaled):
     stake_tick_mark: int = 0  # tick up to which stake_ticks is counted
     positions: dict[str, Accrual] = field(default_factory=dict)  # staker -> its stake × ticks this epoch (every staker of the epoch)
     reputation_ppb: int = 0
+    reputation_start_ppb: int = 0  # what it started at (staking.starting_reputation)
     slash_count: int = 0
 
     @property
@@ -153,7 +154,7 @@ class Redelegation(Journaled):
 
 @dataclass
 class SlashRecord(Journaled):
-    """One slash with its evidence and where the stake went."""
+    """One slash: the offence, when it was committed (``offence_tick``, from the evidence), the evidence, and where the stake went."""
 
     id: int
     node: str
@@ -171,6 +172,9 @@ class SlashRecord(Journaled):
     to_treasury: int
     by_account: dict[str, int]
     jailed_until_tick: int | None
+    slashable: int = 0  # Σ of the slashable positions when it was taken (the base of the amounts)
+    penalty: int | None = None  # a counted offence's fixed amount (fraction_bps of the role's minimum self-bond)
+    derived: bool = False  # dated and checked by the core from its evidence (rule version 4 on); False: rules 1-3 (core/slashing_first.py)
 
 
 # --- the randomness beacon (docs/design.md §4) --------------------------------------------------

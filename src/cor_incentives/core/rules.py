@@ -24,8 +24,14 @@ RULE_VERSIONS: dict[int, str] = {
     "executed at that close is moved from, not overwritten (1: from the closing epoch's value)",
     3: "a Sampford step that has used SAMPFORD_BUDGET (2**16) random numbers stops and takes the heaviest node as "
     "certain, so no choice of weights can stall a draw (1-2: the step runs until it succeeds)",
+    4: "slashing can't be dodged and its evidence is re-derived: offences dated at their task's creation, counted offences "
+    "slashed one by one at a fixed share of the role's minimum bond, oracle task-offence reports answered from the core's "
+    "record, canonical equivocation evidence, a new node starts never above a jailed node of its role "
+    "(1-3: core/slashing_first.py: per-node thresholds in a window, the oracle's tick and reporter, every new node at reputation_initial_ppb)",
 }
 LATEST = max(RULE_VERSIONS)
+RULES_SLASHING = 4
+"""Slashing that can't be dodged (core/slashing.py); earlier versions run core/slashing_first.py."""
 
 
 def rules_since(p: Params, version: int) -> bool:

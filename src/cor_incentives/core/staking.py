@@ -37,6 +37,7 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
+from .rules import RULES_SLASHING, rules_since
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
@@ -268,9 +269,26 @@ def process_register(state: State, actor: str, body: dict[str, Any]) -> None:
         commission_bps=commission,
         registered_tick=state.tick,
         models=tuple(models),
-        reputation_ppb=p.reputation_initial_ppb,
+        reputation_ppb=starting_reputation(state, role),
     )
+    state.nodes[actor].reputation_start_ppb = state.nodes[actor].reputation_ppb
     change_stake(state, actor, actor, acct.wallet(actor), acct.bonded(actor), bond, "self_bond")
+
+
+def starting_reputation(state: State, role: str) -> int:
+    """A new node's reputation: ``reputation_initial_ppb``, and never above a node of its role still serving a jail sentence.
+
+    A new key cannot be told apart from a jailed operator's way out of jail: starting no higher than
+    any node whose jail is running means re-registering during a jail never improves that key's
+    standing. (Only running sentences count, so holding newcomers down costs a fresh jail — a slash —
+    every ``jail_duration_ticks``.) Rule versions 1-3: ``reputation_initial_ppb``.
+    """
+    if not rules_since(state.params, RULES_SLASHING):
+        return state.params.reputation_initial_ppb
+    serving = [
+        n.reputation_ppb for n in state.nodes.values() if n.role == role and n.jailed_until_tick is not None and state.tick < n.jailed_until_tick
+    ]
+    return min([state.params.reputation_initial_ppb, *serving])
 
 
 def process_bond(state: State, actor: str, body: dict[str, Any]) -> None:

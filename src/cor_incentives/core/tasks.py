@@ -49,7 +49,8 @@ Outcome (in the event that completes validation)
     With at least ``min_consensus`` miners in consensus the task is SETTLED: a user task pays its fee
     (``fees``), reputations move, and its work counts toward the epoch's network rewards. Otherwise it
     FAILS and its escrow is refunded. Late nodes, outputs out of consensus and deviating validators
-    are counted toward offences (``slashing.record_offence``).
+    are offences (``slashing.record_offence``: slashed at once, dated at the task's creation; rule
+    versions 1-3: counted toward per-node thresholds).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskKind, TaskState, ValidationRow, WorkRow
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
-from .slashing import record_offence, slash
+from .slashing import record_mismatch, record_offence
 from .staking import get_node, is_selectable
 from .state import State
 from .units import PPB
@@ -413,7 +414,7 @@ def process_task_reveal(state: State, actor: str, body: dict[str, Any]) -> None:
     a.output_tokens = out_tokens
     if commitment(task.id, actor, output_hash, salt) != a.commit:
         a.mismatch = True
-        slash(state, actor, "commit_mismatch", state.tick, {"task": task.id, "commit": a.commit, "output_hash": output_hash, "salt": salt}, None)
+        record_mismatch(state, actor, task, output_hash, salt)
     if all(x.reveal_tick is not None for x in task.miners if x.commit):
         _enter_validation(state, task)
 

@@ -441,7 +441,7 @@ CHECKS: dict[str, Check] = {
             "Garbage loses money",
             "garbage miners: slashes > earnings (net < 0)",
             _loses("garbage"),
-            "a larger slash_fraction_bps.poi_divergence or a lower poi_divergence_threshold",
+            "a larger slash_fraction_bps.poi_divergence (each divergence costs that share of the miner minimum bond)",
         ),
         Check(
             "mismatched_loses",

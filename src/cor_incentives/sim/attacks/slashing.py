@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...core.records import Task
+from ...core.records import Task, TaskState
+from ...core.state import State
 from ..runner import RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Override
@@ -123,19 +124,51 @@ class SlashDodgeUnbond(Family):
         )
 
 
+class Watch(ActorScript):
+    """No actions: keeps the world so that ``measure`` can read its final state."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.world: World | None = None
+
+    def setup(self, world: World) -> None:
+        self.world = world
+
+
+OFFENCE_OF = {"lazy": "poi_divergence", "garbage": "poi_divergence", "offline": "missed_deadline"}
+
+
+def offences_found(state: State, node_id: str, offence: str) -> int:
+    """How many ``offence``s by ``node_id`` its tasks' records show (what the core finds when it applies the task's events)."""
+    p = state.params
+    n = 0
+    for task in state.tasks.values():
+        a = task.assignment(node_id)
+        if a is None or task.state not in (TaskState.SETTLED, TaskState.FAILED):
+            continue
+        if offence == "missed_deadline":
+            n += a.commit is None or a.reveal_tick is None
+        elif offence == "poi_divergence" and a.reveal_tick is not None and not a.mismatch and a.distance_ppb is not None:
+            if task.state == TaskState.SETTLED:
+                n += not a.in_consensus
+            else:
+                n += task.failure == "no_consensus" and (a.quality_ppb or 0) < p.consensus_min_quality_ppb
+    return n
+
+
 class ThresholdSplit(Family):
     name = "threshold_split"
     title = "Split a node under the offence thresholds"
-    criterion = "splitting a lazy operator's stake over many nodes makes no offence cheaper: slashed per assignment ≥ 95 % of one node's"
+    criterion = "splitting a cheating operator's stake over many nodes makes no offence cheaper: slashed per offence ≥ 95 % of one node's"
     description = (
         "one lazy operator's 10 000 COR in ten miners of 1 000 COR instead of one (measured on the old rule: −3 264 COR became +46 COR, "
         "because offence thresholds were counted per node)"
     )
-    gain_unit = "1 − slashed per assignment split ÷ single"
+    gain_unit = "1 − slashed per offence split ÷ single"
     knobs = (
         Knob("split", 10, "miners the stake is split over", 2, 20),
         Knob("stake_cor", 10_000, "the operator's stake (COR; each split miner needs at least the 1 000 COR minimum)", 1_000, 200_000),
-        Knob("strategy", "lazy", "what the operator's miners do", choices=("lazy", "garbage", "offline")),
+        Knob("strategy", "lazy", "what the operator's miners do", choices=tuple(OFFENCE_OF)),
         Knob("epochs", 10, "epochs run", 1, 30),
     )
 
@@ -146,18 +179,23 @@ class ThresholdSplit(Family):
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (group,), tasks=20)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        return ActorScript()
+        return Watch()
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        ops = [n.name for n in result.nodes.values() if n.operator == "op"]
-        out = {"earnings": 0, "slashes": 0, "slash_count": 0, "assigned": 0}
-        for epoch in result.epochs:
-            for name in ops:
-                st = epoch[name]
-                out["earnings"] += st.earnings
-                out["slashes"] += st.slashes
-                out["slash_count"] += st.slash_count
-                out["assigned"] += st.assigned
+        assert isinstance(script, Watch) and script.world is not None
+        state, offence = script.world.state, OFFENCE_OF[str(k["strategy"])]
+        ops = [n for n in result.nodes.values() if n.operator == "op"]
+        out = {"earnings": 0, "slashes": 0, "assigned": 0, "found": 0, "slashed_for_it": 0, "slash_records": 0}
+        for n in ops:
+            out["found"] += offences_found(state, n.address, offence)
+            for sl in state.slashes:
+                if sl.node == n.address and sl.offence == offence:
+                    out["slashed_for_it"] += sl.total
+                    out["slash_records"] += 1
+            for epoch in result.epochs:
+                out["earnings"] += epoch[n.name].earnings
+                out["slashes"] += epoch[n.name].slashes
+                out["assigned"] += epoch[n.name].assigned
         return out
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
@@ -165,28 +203,30 @@ class ThresholdSplit(Family):
             return sum(r[key] for r in rs)
 
         split, single = total(attack, "earnings") - total(attack, "slashes"), total(twin, "earnings") - total(twin, "slashes")
-        per_task = total(attack, "slashes") / total(attack, "assigned") if total(attack, "assigned") else None
-        twin_per_task = total(twin, "slashes") / total(twin, "assigned") if total(twin, "assigned") else None
-        gain = None if per_task is None or not twin_per_task else 1 - per_task / twin_per_task
+        per = total(attack, "slashed_for_it") / total(attack, "found") if total(attack, "found") else None
+        twin_per = total(twin, "slashed_for_it") / total(twin, "found") if total(twin, "found") else None
+        gain = None if per is None or not twin_per else 1 - per / twin_per
         n = max(1, len(attack))
+        offence = OFFENCE_OF[str(k["strategy"])]
         return Verdict(
             gain,
             gain is not None and gain <= 0.05,
             {
-                "slashed_per_assignment_split": per_task,
-                "slashed_per_assignment_single": twin_per_task,
-                "payout_split_per_seed": split // n,
-                "payout_single_per_seed": single // n,
-                "slashes_split_per_seed": total(attack, "slashes") // n,
-                "slashes_single_per_seed": total(twin, "slashes") // n,
-                "slash_records_split": total(attack, "slash_count"),
-                "slash_records_single": total(twin, "slash_count"),
+                "offence": offence,
+                "slashed_per_offence_split": per,
+                "slashed_per_offence_single": twin_per,
+                "offences_found_split": total(attack, "found"),
+                "offences_found_single": total(twin, "found"),
+                "slash_records_split": total(attack, "slash_records"),
+                "slash_records_single": total(twin, "slash_records"),
                 "assignments_split": total(attack, "assigned"),
                 "assignments_single": total(twin, "assigned"),
+                "payout_split_per_seed": split // n,
+                "payout_single_per_seed": single // n,
             },
-            f"{k['strategy']} operator: each assignment cost {(per_task or 0) / 10**18:,.3f} COR in slashes split over {k['split']} miners "
-            f"against {(twin_per_task or 0) / 10**18:,.3f} COR in one ({_pct(gain)[1:]} cheaper); payout per seed "
-            f"{split // n / 10**18:,.2f} against {single // n / 10**18:,.2f} COR",
+            f"{k['strategy']} operator: each {offence} cost {(per or 0) / 10**18:,.3f} COR split over {k['split']} miners against "
+            f"{(twin_per or 0) / 10**18:,.3f} COR in one ({_pct(gain)[1:]} cheaper); payout per seed {split // n / 10**18:,.2f} against "
+            f"{single // n / 10**18:,.2f} COR",
         )
 
 
@@ -265,7 +305,7 @@ class ReregisterAfterJail(Family):
             },
             f"fresh key's reputation {fresh if fresh is None else f'{fresh:.3f}'} against the jailed key's "
             f"{jailed if jailed is None else f'{jailed:.3f}'} ({_pct(gain)}); income over the run {_pct(None if not tinc else inc / tinc - 1)} "
-            "against waiting out the jail",
+            "against waiting out the jail (the fresh key works with 2 000 COR the twin leaves idle)",
         )
 
 
