@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InvalidInput, shown
+from ..core.rules import STATE_ANCHOR_RULES, rules_since
 from ..core.state import State
+from ..core.state_codec import state_hash
 
 _ANCHOR = re.compile(r"^([0-9]{1,16}):(0x[0-9a-f]{64})$")
 MAX_ANCHORS = 1_000_000
@@ -32,6 +34,7 @@ class Anchor:
     epoch: int | None = None  # the epoch whose record carries it
     event: int | None = None  # the oracle's event that signed it
     tick: int | None = None
+    state: str | None = None  # the hash of the state after event ``seq``, when the checkpoint carried one (a snapshot anchor)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -39,14 +42,15 @@ class Anchor:
 
 def list_anchors(state: State) -> list[Anchor]:
     """Every epoch's checkpoint (the oracle-signed (seq, hash) before its close), then the latest checkpoint."""
+    anchored = state.state_anchors
     out = [
-        Anchor(r.checkpoint.seq, r.checkpoint.hash, e, r.checkpoint.event, r.checkpoint.tick)
+        Anchor(r.checkpoint.seq, r.checkpoint.hash, e, r.checkpoint.event, r.checkpoint.tick, anchored.get(r.checkpoint.seq))
         for e, r in sorted(state.epochs.items())
         if r.checkpoint is not None
     ]
     last = state.last_checkpoint
     if last is not None and not any(a.event == last.event for a in out):
-        out.append(Anchor(last.seq, last.hash, None, last.event, last.tick))
+        out.append(Anchor(last.seq, last.hash, None, last.event, last.tick, anchored.get(last.seq)))
     return out
 
 
@@ -88,6 +92,11 @@ def anchors_json(anchors: list[Anchor]) -> str:
     return json.dumps({"anchors": [a.to_dict() for a in anchors]}, sort_keys=True)
 
 
-def checkpoint_for(state: State) -> dict[str, Any]:
-    """The checkpoint an oracle command carries: the head it has seen (any of the last events will do)."""
-    return {"seq": state.seq, "hash": state.head_hash}
+def checkpoint_for(state: State, with_state: bool = False) -> dict[str, Any]:
+    """The checkpoint an oracle command carries: the head it has seen (any of the last events will do);
+    ``with_state`` (``cor epoch close``, from rule version 5): also the hash of the state at that head,
+    which anchors the snapshot the engine stores of it (``app.snapshots``)."""
+    out: dict[str, Any] = {"seq": state.seq, "hash": state.head_hash}
+    if with_state and state.params_history is not None and rules_since(state.params, STATE_ANCHOR_RULES):
+        out["state"] = state_hash(state)
+    return out

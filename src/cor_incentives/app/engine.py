@@ -23,6 +23,7 @@ from ..core.state import State
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
 from ..store.projections import Projector, clear_projections
+from .anchors import checkpoint_for
 from .beacon import beacon_view, renewal_from_view, with_beacon
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
@@ -264,6 +265,8 @@ class Engine:
                         results.append(cmd)
                         continue
                     payload, signature = commands[i]
+                    if self.use_snapshots and self.snapshot_seq != self.state.seq and anchors_state(cmd):
+                        self._store_snapshot(conn)  # the state the checkpoint's hash anchors (checked by the core next)
                     event = seal_decoded(make_event(self.state.seq + 1, self.state.tick, payload, signature, self.state.head_hash), cmd)
                     first_id = self.state.next_id
                     try:
@@ -322,7 +325,10 @@ class Engine:
             if kind in ("tick", "epoch.close") and (view := beacon_view(self.state)) is not None:
                 renewal = renewal_from_view(view, key.private_key, chain_id)
                 if renewal is not None:
+                    cited = body.get("checkpoint")
                     self.submit_as(key, "beacon.anchor", renewal)
+                    if isinstance(cited, dict) and "state" in cited:  # the renewal moved the head the state anchor cites
+                        body = {**body, "checkpoint": checkpoint_for(self.state, with_state=True)}
             body = with_beacon(self.state, key.private_key, kind, dict(body))
         payload, sig = sign_command(key.private_key, chain_id, kind, self.next_nonce(key.address), body)
         return self.submit(payload, sig)
@@ -345,6 +351,13 @@ class Engine:
             "from_snapshot": self.snapshot_report.seq,
             "snapshots_refused": [r["code"] for r in self.snapshot_report.refused],
         }
+
+
+def anchors_state(cmd: Command) -> bool:
+    """Whether an oracle command's checkpoint carries a state hash (rule version 5): the engine stores
+    a snapshot of the state it names before applying it."""
+    cited = cmd.body.get("checkpoint") if cmd.kind in ("tick", "epoch.close") else None
+    return isinstance(cited, dict) and "state" in cited
 
 
 class InternalError(EngineError):

@@ -38,11 +38,12 @@ from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, Command, content_hash
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
-from ..store.db import Store
+from ..store.db import SnapshotRow, Store
 from ..store.projections import expected_rows, stored_rows
 from .anchors import Anchor
 from .logcheck import column_problems, link_problems
 from .signing import authenticate
+from .snapshots import SnapshotRefused, state_from_row
 
 MAX_ERRORS = 50
 CHECKPOINT_KINDS = ("tick", "epoch.close")
@@ -70,6 +71,8 @@ class VerifyReport:
     beacon_values_checked: int = 0  # each tick's value hashes to the one before it (checked by the core on replay)
     first_bad_seq: int | None = None
     errors: list[str] = field(default_factory=list)
+    from_snapshot: int | None = None  # --from-snapshot: the anchored snapshot the replay started from (None: genesis)
+    snapshot_anchored_by: int | None = None  # the oracle's event whose checkpoint carries the snapshot's hash
 
     def fail(self, check: str, seq: int | None, message: str) -> None:
         if hasattr(self, check) and isinstance(getattr(self, check), bool):
@@ -110,6 +113,7 @@ def verify_database(
     anchors: Iterable[Anchor] = (),
     progress: Callable[[int], None] | None = None,
     also: Callable[[Store, State, VerifyReport], None] | None = None,
+    from_snapshot: bool = False,
 ) -> tuple[VerifyReport, State]:
     """Open ``url`` read-only and verify it; any failure to open or read it is a report, never an exception.
 
@@ -121,7 +125,7 @@ def verify_database(
     except Exception as exc:  # not a database, unreachable server, ...
         return _broken(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}"), State()
     try:
-        report, state = verify_store(store, anchors, progress)
+        report, state = verify_store(store, anchors, progress, from_snapshot=from_snapshot)
         if also is not None and report.replay:
             also(store, state, report)
         return report, state
@@ -129,12 +133,28 @@ def verify_database(
         store.dispose()
 
 
-def verify_store(store: Store, anchors: Iterable[Anchor] = (), progress: Callable[[int], None] | None = None) -> tuple[VerifyReport, State]:
-    """Replay ``store``'s log into a fresh state and check it all, in one consistent read snapshot."""
+def verify_store(
+    store: Store, anchors: Iterable[Anchor] = (), progress: Callable[[int], None] | None = None, *, from_snapshot: bool = False
+) -> tuple[VerifyReport, State]:
+    """Replay ``store``'s log into a fresh state and check it all, in one consistent read snapshot.
+
+    ``from_snapshot``: start from the newest stored snapshot the oracle anchored (the event after it
+    is the oracle's, and its checkpoint carries the snapshot's hash, which the core recomputes when it
+    replays that event) instead of genesis; the events before it are then vouched for by the oracle's
+    signature, not replayed. No anchored snapshot: ``no_anchored_snapshot``, a failed report."""
     anchors = list(anchors)
     try:
         with store.snapshot() as conn:
-            return _verify(store, conn, anchors, progress)
+            start: tuple[State, SnapshotRow, int] | None = None
+            if from_snapshot:
+                start = _anchored_snapshot(store, conn)
+                if start is None:
+                    report = _broken(
+                        "no_anchored_snapshot: no stored snapshot is anchored by an oracle checkpoint (`cor epoch close` anchors "
+                        "one under rule version 5); verify from genesis instead"
+                    )
+                    return report, State()
+            return _verify(store, conn, anchors, progress, start)
     except Exception as exc:  # a corrupt file, a missing table, a dropped connection: still a report
         return _broken(f"the database cannot be read: {type(exc).__name__}: {_first_line(exc)}"), State()
 
@@ -151,7 +171,35 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def _verify(store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[int], None] | None) -> tuple[VerifyReport, State]:
+def _anchored_snapshot(store: Store, conn: Any) -> tuple[State, SnapshotRow, int] | None:
+    """The newest stored snapshot whose next event is an oracle checkpoint carrying its hash, loaded
+    and checked (``app.snapshots.state_from_row``), with that event's seq; None when there is none."""
+    for meta in store.snapshot_rows(conn, with_data=False):
+        nxt = store.events_after(conn, meta.seq, 1)
+        if not nxt:
+            continue
+        try:
+            cmd = Command.decode(nxt[0].payload)
+        except EngineError:
+            continue
+        cited = cmd.body.get("checkpoint") if cmd.kind in CHECKPOINT_KINDS else None
+        if not isinstance(cited, dict) or cited.get("seq") != meta.seq or cited.get("state") != meta.hash:
+            continue
+        row = store.snapshot_rows(conn, up_to=meta.seq, limit=1)[0]
+        try:
+            state = state_from_row(store, conn, row)
+        except SnapshotRefused:
+            continue
+        genesis = store.events_after(conn, -1, 1)
+        if not genesis or Command.decode(genesis[0].payload).actor != state.oracle or cmd.actor != state.oracle:
+            continue  # the anchor must be signed by the oracle the log's genesis names
+        return state, row, nxt[0].seq
+    return None
+
+
+def _verify(
+    store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[int], None] | None, start: tuple[State, SnapshotRow, int] | None = None
+) -> tuple[VerifyReport, State]:
     report = VerifyReport()
     state = State()
     prev_hash = GENESIS_PREV_HASH
@@ -159,11 +207,17 @@ def _verify(store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[
     postings: list[tuple[int, int, str, str, str, str]] = []
     replay_ok = True
     recent: deque[tuple[int, str]] = deque(maxlen=CHECKPOINT_WINDOW)  # the stored hashes a checkpoint may cite
+    if start is not None:
+        state, row, anchored_by = start
+        report.from_snapshot, report.snapshot_anchored_by = row.seq, anchored_by
+        prev_hash, expected_seq = row.head_hash, row.seq + 1
+        for e in store.events_after(conn, max(-1, row.seq - CHECKPOINT_WINDOW), row.seq - max(-1, row.seq - CHECKPOINT_WINDOW)):
+            recent.append((e.seq, e.hash))
     anchored = {a.seq for a in anchors}
     stored_at: dict[int, str] = {}
     citations = _Citations()
     blob_first_use: dict[str, int] = {}
-    for event, columns in store.iter_logged(conn=conn):
+    for event, columns in store.iter_logged(conn=conn, after=expected_seq - 1):
         report.events += 1
         if progress:
             progress(event.seq)
@@ -218,7 +272,7 @@ def _verify(store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[
     _check_blobs(conn, blob_first_use, report)
     report.beacon_values_checked = state.beacon.round if state.beacon is not None else 0
     if replay_ok:
-        _check_projections(conn, state, postings, report)
+        _check_projections(conn, state, postings, report, after=expected_seq_start(start))
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
         for problem in audit_slashes(state):
             report.fail("slashes", None, problem)
@@ -275,7 +329,12 @@ def _check_blobs(conn: Any, first_use: dict[str, int], report: VerifyReport) -> 
             report.fail("blobs", first_use.get(row.hash), f"blob {row.hash}: the stored bytes hash to {content_hash(data)}")
 
 
-def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, str, str, str, str]], report: VerifyReport) -> None:
+def expected_seq_start(start: tuple[State, SnapshotRow, int] | None) -> int:
+    """The last seq not replayed (-1 from genesis; the snapshot's seq from a snapshot)."""
+    return -1 if start is None else start[1].seq
+
+
+def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, str, str, str, str]], report: VerifyReport, after: int = -1) -> None:
     from sqlalchemy import select
 
     from ..store import db
@@ -283,7 +342,7 @@ def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, s
     stored = stored_rows(conn)
     stored_postings = [
         (int(r.seq), int(r.idx), r.src, r.dst, r.amount, r.reason)
-        for r in conn.execute(select(db.postings).order_by(db.postings.c.seq, db.postings.c.idx))
+        for r in conn.execute(select(db.postings).where(db.postings.c.seq > after).order_by(db.postings.c.seq, db.postings.c.idx))
     ]
     expected = expected_rows(state)
     for name in ("balances", "nodes", "unbonding", "slash"):

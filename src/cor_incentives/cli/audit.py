@@ -32,6 +32,11 @@ def verify(
         None, "--chain", help="Also check the log against an EVM chain at this JSON-RPC URL: every posted root, total and log anchor."
     ),
     distributor: str | None = typer.Option(None, "--distributor", help="The RewardsDistributor address for --chain."),
+    from_snapshot: bool = typer.Option(
+        False,
+        "--from-snapshot",
+        help="Start from the newest stored state snapshot an oracle checkpoint anchored (its hash signed in the log) instead of genesis.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Audit the log read-only: hash chain, stored columns, signatures, replay, conservation, projections,
@@ -45,13 +50,13 @@ def verify(
     also = _chain_check(chain_rpc, distributor) if chain_rpc is not None and distributor is not None else None
     total = _event_count(db)
     if as_json or total < 2_000:
-        report, _ = verify_database(db, given, also=also)
+        report, _ = verify_database(db, given, also=also, from_snapshot=from_snapshot)
     else:
         with Progress(
             TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
         ) as bar:
             t = bar.add_task("verify", total=total)
-            report, _ = verify_database(db, given, progress=lambda seq: bar.update(t, completed=seq + 1), also=also)
+            report, _ = verify_database(db, given, progress=lambda seq: bar.update(t, completed=seq + 1), also=also, from_snapshot=from_snapshot)
     data = report.to_dict()
     emit(data, as_json, lambda: render_verify(data))
     if not report.ok:

@@ -67,7 +67,7 @@ def epoch_close(db: str | None = DbOption, api: str | None = ApiOption, keys_dir
     key = net.oracle(keys_dir)
     assert net.engine is not None
     closing = net.engine.state.epoch
-    r = net.submit(key, "epoch.close", {"checkpoint": checkpoint_for(net.engine.state)})
+    r = net.submit(key, "epoch.close", {"checkpoint": checkpoint_for(net.engine.state, with_state=True)})
     receipt_out(r, as_json, f"epoch {closing} closed")
 
 

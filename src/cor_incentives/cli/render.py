@@ -52,7 +52,13 @@ def render_verify(d: dict[str, Any]) -> None:
         "cor verify",
         ["check", "result"],
         [
-            ["events replayed", d["events"]],
+            [
+                "events replayed",
+                d["events"]
+                if d.get("from_snapshot") is None
+                else f"{d['events']} (from the snapshot after event {d['from_snapshot']}, "
+                f"anchored by the oracle's event {d['snapshot_anchored_by']})",
+            ],
             ["hash chain", mark(d["hash_chain"])],
             ["signatures", mark(d["signatures"])],
             ["replay accepted", mark(d["replay"])],

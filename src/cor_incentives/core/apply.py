@@ -47,6 +47,7 @@ from .models import process_model_register
 from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
 from .records import Checkpoint, EarningItem
 from .redelegation import process_cancel_unbond, process_redelegate
+from .rules import STATE_ANCHOR_RULES, rules_since
 from .sampling import SelectionIndex
 from .selection import check_index
 from .sessions import process_session_close, process_session_deposit, process_session_open
@@ -62,6 +63,7 @@ from .staking import (
     process_withdraw,
 )
 from .state import State, assert_ready
+from .state_codec import state_hash
 from .streams import Stream
 from .tasks import (
     process_task_canary,
@@ -159,8 +161,11 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
     n = body.get("ticks", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TICKS_PER_EVENT:
         raise InvalidInput(f"ticks must be an integer in [1, {MAX_TICKS_PER_EVENT}]", code="invalid_ticks")
+    anchored = checked_state_anchor(state, body.get("checkpoint"))  # of the state before this event changes it
     reveal(state, body.get("beacon"))
     record_checkpoint(state, body.get("checkpoint"))
+    if anchored is not None:
+        state.state_anchors[state.seq] = anchored
     start = state.tick
     while state.tick < start + n:
         state.tick = min(start + n, next_due_tick(state))
@@ -190,6 +195,30 @@ def next_due_tick(state: State) -> int:
 def process_epoch_close(state: State, actor: str, body: dict[str, Any]) -> None:
     """``epoch.close`` {beacon?, checkpoint?}: advance time to the end of the current epoch and close it (a tick)."""
     process_tick(state, actor, {**body, "ticks": max(1, ticks_to_epoch_end(state))})
+
+
+def checked_state_anchor(state: State, cited: dict[str, Any] | None) -> str | None:
+    """A checkpoint's ``state``: the hash of the state after the event it cites (from rule version 5).
+
+    It must cite the head (the state the core holds when the oracle's event starts), and the core
+    recomputes the hash (``core.state_codec.state_hash``) and refuses a wrong one: a stored snapshot
+    with that hash is then the state after that event, signed for by the oracle (``cor verify
+    --from-snapshot`` starts from one)."""
+    if cited is None or "state" not in cited:
+        return None
+    if not rules_since(state.params, STATE_ANCHOR_RULES):
+        raise InvalidInput(
+            f"a checkpoint carries a state hash from rule version {STATE_ANCHOR_RULES}; this network runs {state.params.rule_version}",
+            code="invalid_checkpoint",
+        )
+    if cited["seq"] != state.seq:
+        raise InvalidInput(f"a checkpoint with a state hash cites the head (event {state.seq}), not {cited['seq']}", code="checkpoint_state_not_head")
+    h = state_hash(state)
+    if cited["state"] != h:
+        raise Conflict(
+            f"the checkpoint says the state after event {state.seq} hashes to {cited['state']}; it hashes to {h}", code="checkpoint_state_mismatch"
+        )
+    return h
 
 
 def record_checkpoint(state: State, cited: dict[str, Any] | None) -> None:

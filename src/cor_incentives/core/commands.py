@@ -262,7 +262,14 @@ class Variant:
 ID = Int(1, MAX_ID)
 BPS_FIELD = Int(0, BPS)
 TOKENS = Int(0, 10**7, code="invalid_tokens")
-CHECKPOINT = Struct({"seq": Int(0, MAX_SAFE_INT, code="invalid_checkpoint"), "hash": Hash(code="invalid_checkpoint")}, code="invalid_checkpoint")
+CHECKPOINT = Struct(
+    {
+        "seq": Int(0, MAX_SAFE_INT, code="invalid_checkpoint"),
+        "hash": Hash(code="invalid_checkpoint"),
+        "state": Opt(Hash(code="invalid_checkpoint")),  # from rule version 4 (core.apply.checked_state_anchor)
+    },
+    code="invalid_checkpoint",
+)
 MODEL_ID = Text(64, pattern=_MODEL_ID, code="invalid_model")
 BEACON_VALUE = Hash(code="invalid_beacon")
 BEACON_CHAIN = Struct({"anchor": Hash(code="invalid_beacon"), "length": Int(1, MAX_CHAIN_LENGTH, code="invalid_beacon")}, code="invalid_beacon")

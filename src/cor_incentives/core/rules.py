@@ -28,7 +28,12 @@ RULE_VERSIONS: dict[int, str] = {
     "slashed one by one at a fixed share of the role's minimum bond, oracle task-offence reports answered from the core's "
     "record, canonical equivocation evidence, a new node starts never above a jailed node of its role "
     "(1-3: core/slashing_first.py: per-node thresholds in a window, the oracle's tick and reporter, every new node at reputation_initial_ppb)",
+    5: "an oracle checkpoint that cites the head may carry the hash of the state after it (``state``: "
+    "core/state_codec.py); the core recomputes it, refuses a wrong one and keeps it (state_anchors), so a stored "
+    "snapshot with that hash is anchored (1-4: a checkpoint is (seq, hash) only)",
 }
+STATE_ANCHOR_RULES = 5
+"""The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
 LATEST = max(RULE_VERSIONS)
 RULES_SLASHING = 4
 """Slashing that can't be dodged (core/slashing.py); earlier versions run core/slashing_first.py."""

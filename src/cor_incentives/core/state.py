@@ -91,6 +91,7 @@ class State(Journaled):
     epoch_streams: EpochStreams = field(default_factory=EpochStreams)  # scratch of the epoch close in progress
     next_id: int = 1
     last_checkpoint: Checkpoint | None = None  # the oracle's latest checkpoint
+    state_anchors: dict[int, str] = field(default_factory=dict)  # seq -> hash of the state after it, as an oracle checkpoint carried it (rules 4)
     skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences skipped this epoch (see core.journal.attempt)
     recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
@@ -162,6 +163,7 @@ class State(Journaled):
                 **({"beacon": asdict(self.beacon)} if self.beacon is not None else {}),
                 **({"redelegations": {str(k): asdict(v) for k, v in sorted(self.redelegations.items())}} if self.redelegations else {}),
                 **({"last_checkpoint": asdict(self.last_checkpoint)} if self.last_checkpoint is not None else {}),
+                **({"state_anchors": {str(k): v for k, v in sorted(self.state_anchors.items())}} if self.state_anchors else {}),
                 **({"skipped": [asdict(x) for x in self.skipped]} if self.skipped else {}),
             }
         )
