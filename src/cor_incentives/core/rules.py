@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from .params import Params
 
 RULE_VERSIONS: dict[int, str] = {
-    1: "the rules at the start of milestone 2",
+    1: "the rules at launch (when versions were introduced): the beacon's draws and the validators' commit-reveal on a "
+    "network whose genesis commits a beacon (without one: the open draws and plain reports of the development builds), "
+    "stakers' rewards by stake x time, governance power bonded a whole epoch; logs written by the development builds "
+    "before launch are not an input any version replays",
     2: "controllers step from the value the next epoch would have, so a governance change of the same parameter "
     "executed at that close is moved from, not overwritten (1: from the closing epoch's value)",
     3: "a Sampford step that has used SAMPFORD_BUDGET (2**16) random numbers stops and takes the heaviest node as "
