@@ -37,7 +37,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "c09b73ee62a974b460727bf5a73b56348ec95991cc5ccddf53b3a7395b227802",
+    "Auditing": "9bb7b210e82dcbe448b4668fba2507751ede35d397a95d212d450491cf2be8b2",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "49ae768afc242d42768d9532953b9542a1903d262752502944b4dfb3db1f4c05",
@@ -45,7 +45,7 @@ DOC_SECTIONS = {
     "Task fees": "ee257177dae55ffd01c067ac4f9636262aceda8b7927d0f0d1f554bd54c6d5ba",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
-    "Work units and tiers": "14cf7c9263e8b8ad2c3aa948714f44b28a75a692e15674b5bc3bacce30abfcae",
+    "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
     "Reputation": "c18f8ddc7afd3e193f9ac5bf2cc726429a49081a65adc6ddc233d60084095ee7",
@@ -60,7 +60,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "e0eb20069c16e98f02c095028f9e8f23a303ce8d626298590fd805e1b4da8e15",
+    "Validators: what they report and how it is scored": "b4d45d8bff399e5f73521bb9af3b8b19e04261ce7ea17bfdb62b24bf6efba200",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
@@ -242,9 +242,11 @@ class Row:
 
 
 def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any]) -> int:
-    """*Work units and tiers*: (input + consensus output tokens) × the listed tier's weight, capped per row."""
+    """*Work units and tiers*: (settled input + consensus output tokens) × the listed tier's weight, capped per row."""
     tier = (p.get("listed_model_tiers") or {}).get(task["model"], "tiny")
-    units = (task["input_tokens"] + (task.get("consensus_output_tokens") or 0)) * constants["tier_weights"][tier]
+    settled = task.get("settled_input_tokens")
+    inputs = task["input_tokens"] if settled is None else settled
+    units = (inputs + (task.get("consensus_output_tokens") or 0)) * constants["tier_weights"][tier]
     return min(units, constants["max_complexity_units_per_row"])
 
 

@@ -52,8 +52,8 @@ def settle_task(eng: Engine, keys: dict, tid: int) -> None:
     task = eng.state.tasks[tid]
     miners = [a.miner for a in task.miners]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, OUTPUTS)), tokens={m: 9 for m in miners})
-    reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in zip(miners, DISTANCES_PPB, QUALITY_PPB)]
-    run_reports(eng, keys, tid, lambda v: reports)
+    reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q, "output_tokens": 9} for m, d, q in zip(miners, DISTANCES_PPB, QUALITY_PPB)]
+    run_reports(eng, keys, tid, lambda v: reports, input_tokens=lambda v: 14)
 
 
 def bounties_enabled() -> bool:

@@ -2,9 +2,10 @@
 
 import pytest
 
+from cor_incentives.ai.tokens import count_tokens
 from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.verify import verify_store
-from cor_incentives.nodes.validator import evaluate_outputs
+from cor_incentives.nodes.validator import evaluate_outputs, prompt_tokens
 from support.network import by_address, draw, make_network, run_commit_reveal, run_reports, sha
 
 PROMPT = "What is the capital of France? Answer in one sentence."
@@ -42,7 +43,7 @@ def validate(eng, keys, tid):
     outputs = {a.miner: eng.store.get_blob(a.output_hash).decode() for a in task.miners if a.reveal_tick is not None and not a.mismatch}
     prompt = eng.store.get_blob(task.prompt_hash).decode()
     reports = evaluate_outputs(prompt, outputs, task.max_output_tokens)
-    run_reports(eng, keys, tid, lambda v: reports)
+    run_reports(eng, keys, tid, lambda v: reports, input_tokens=lambda v: prompt_tokens(prompt))
 
 
 def test_three_honest_one_garbage(net):
@@ -53,7 +54,7 @@ def test_three_honest_one_garbage(net):
     outputs = dict(zip(miners, HONEST + [GARBAGE]))
     rep_before = {m: eng.state.nodes[m].reputation_ppb for m in miners}
     session_before = eng.state.ledger.balance("escrow:session:1") + task.escrowed
-    run_commit_reveal(eng, keys, tid, outputs, tokens={m: 9 for m in miners})
+    run_commit_reveal(eng, keys, tid, outputs)
     validate(eng, keys, tid)
     task = eng.state.tasks[tid]
     assert task.state == "SETTLED"
@@ -65,6 +66,9 @@ def test_three_honest_one_garbage(net):
         assert a.in_consensus and a.paid > 0 and a.distance_ppb < 150_000_000
         assert eng.state.nodes[m].reputation_ppb == rep_before[m]  # a user task can only lower a reputation
     assert eng.state.ledger.balance("escrow:session:1") == session_before - task.charged
+    # the work units are the validators' counts with SmolLM2's tokenizer, not anyone's claim
+    assert task.settled_input_tokens == min(count_tokens(PROMPT), 14) and all(a.output_tokens == count_tokens(outputs[a.miner]) for a in task.miners)
+    assert task.output_tokens == sorted(count_tokens(t) for t in HONEST)[1]  # the lower median of the three in consensus
     assert task.criteria and all(
         set(c) == {"relevance", "compliance", "completeness", "integrity"} for per_v in task.criteria.values() for c in per_v.values()
     )
@@ -85,7 +89,7 @@ def test_mismatched_reveal_slashed_through_the_engine(net):
     bond = eng.state.ledger.balance(f"bonded:{cheat}")
     for a in task.miners:
         shown = sha("something else") if a.miner == cheat else sha(HONEST[0])
-        eng.submit_as(k[a.miner], "task.reveal", {"task": tid, "output_hash": shown, "salt": "s", "output_tokens": 8})
+        eng.submit_as(k[a.miner], "task.reveal", {"task": tid, "output_hash": shown, "salt": "s"})
     assert eng.state.ledger.balance(f"bonded:{cheat}") == bond - bond * 500 // 10_000
     assert eng.state.nodes[cheat].jailed
     assert verify_store(eng.store)[0].ok

@@ -60,11 +60,11 @@ def test_validators_are_drawn_after_the_last_reveal_whatever_the_revealer_sends_
         for m in miners:
             c.submit(m, "task.precommit", {"task": tid, "commit": _commit(tid, m, "Paris")})
         for m in miners[:-1]:
-            c.submit(m, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt", "output_tokens": 20})
+            c.submit(m, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt"})
         assert task.state == "PRECOMMITTED"
         for i in range(transfers):  # the last revealer tries to move the log head first
             c.submit(last, "transfer", {"to": last, "amount": str(i + 1)})
-        c.submit(last, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt", "output_tokens": 20})
+        c.submit(last, "task.reveal", {"task": tid, "output_hash": _h("Paris"), "salt": "salt"})
         assert task.state == "COMMITTED" and task.validators == []
         with pytest.raises(EngineError) as e:
             c.submit(addr("v0"), "task.report_commit", {"task": tid, "commit": _h("report")})

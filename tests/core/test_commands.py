@@ -136,7 +136,7 @@ def test_checkpoints_cite_any_recent_event_and_epochs_carry_the_last_one(c):
 
 def test_blob_references_come_from_the_schema():
     h = "0x" + "ab" * 32
-    assert blob_refs("task.reveal", {"task": 1, "output_hash": h, "salt": "s", "output_tokens": 1}) == [h]
+    assert blob_refs("task.reveal", {"task": 1, "output_hash": h, "salt": "s"}) == [h]
     assert blob_refs("model.register", {"content_hash": h}) == []  # the weights' hash, not a stored blob
 
 

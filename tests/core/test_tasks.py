@@ -114,7 +114,7 @@ def test_deadlines_move_on_and_each_miss_is_slashed():
     assert (s.node, s.offence, s.evidence, s.offence_tick) == (late, "missed_deadline", {"task": tid}, task.created_tick)
     assert s.total == 1 * COR  # 0.1 % of the miner minimum (1 000 COR)
     for a in task.miners[:2]:
-        c.submit(a.miner, "task.reveal", {"task": tid, "output_hash": h("Paris"), "salt": "s", "output_tokens": 9})
+        c.submit(a.miner, "task.reveal", {"task": tid, "output_hash": h("Paris"), "salt": "s"})  # the validators count
     assert task.state == "COMMITTED"
     c.oracle("tick", {"ticks": 5})  # nobody validates
     assert task.state == "FAILED" and task.failure == "no_validation"
@@ -259,7 +259,7 @@ def test_useless_output_is_never_in_consensus_and_counts_when_the_task_fails():
     c.oracle("tick", {"ticks": 5})  # the third miner never precommits: the window closes
     assert t.state == "PRECOMMITTED"
     for m, text in outputs.items():
-        c.submit(m, "task.reveal", {"task": tid, "output_hash": h(text), "salt": "s", "output_tokens": 3})
+        c.submit(m, "task.reveal", {"task": tid, "output_hash": h(text), "salt": "s"})
     assert t.state == "COMMITTED"
     validate_all(c, tid, lambda v, m: (0, 50_000_000) if m == junk else (900_000_000, 900_000_000))
     assert t.state == "FAILED" and t.failure == "no_consensus"

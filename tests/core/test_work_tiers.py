@@ -30,7 +30,7 @@ def network_units(c, model):
     tid = c.state.next_id
     c.oracle("task.network", {"model": model, "prompt_hash": h(f"p{tid}"), "prompt_bytes": 40, "input_tokens": 10, "max_output_tokens": 64})
     t = c.state.tasks[tid]
-    commit_reveal(c, tid, {a.miner: "Paris" for a in t.miners}, tokens=20)
+    commit_reveal(c, tid, {a.miner: "Paris" for a in t.miners})
     validate_all(c, tid, lambda v, m: (5_000_000, 900_000_000))
     assert c.state.tasks[tid].state == "SETTLED"
     return {r.complexity_units for r in c.state.epoch_work if r.task == tid}

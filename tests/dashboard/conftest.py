@@ -40,7 +40,7 @@ def settle_scored(eng, keys, tid: int, step: int) -> None:
     miners = [a.miner for a in eng.state.tasks[tid].miners]
     garbage = step % 3 == 2
     outputs = {m: (GARBAGE if garbage and i == len(miners) - 1 else OUTPUTS[i % len(OUTPUTS)]) for i, m in enumerate(miners)}
-    run_commit_reveal(eng, keys, tid, outputs, tokens={m: 9 + step % 5 for m in miners})
+    run_commit_reveal(eng, keys, tid, outputs)
     reports = []
     for i, m in enumerate(miners):
         bad = garbage and i == len(miners) - 1
@@ -49,9 +49,10 @@ def settle_scored(eng, keys, tid: int, step: int) -> None:
                 "miner": m,
                 "poi_distance_ppb": 400_000_000 if bad else 30_000_000 + 15_000_000 * ((i + step) % 4),
                 "quality_ppb": 200_000_000 if bad else 950_000_000 - 40_000_000 * ((i * 2 + step) % 5),
+                "output_tokens": 9 + step % 5,
             }
         )
-    run_reports(eng, keys, tid, lambda v: reports)
+    run_reports(eng, keys, tid, lambda v: reports, input_tokens=lambda v: 14)
 
 
 def build_busy(directory: Path) -> SimpleNamespace:

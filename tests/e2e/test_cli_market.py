@@ -111,12 +111,13 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     for a in task.miners:
         eng.submit_as(ks[a.miner], "task.precommit", {"task": task.id, "commit": commitment(task.id, a.miner, sha("Red."), "s")})
     for a in task.miners:
-        eng.submit_as(ks[a.miner], "task.reveal", {"task": task.id, "output_hash": sha("Red."), "salt": "s", "output_tokens": 2})
+        eng.submit_as(ks[a.miner], "task.reveal", {"task": task.id, "output_hash": sha("Red."), "salt": "s"})
     eng.submit_as(next(k for k in ks.values() if k.address == eng.state.oracle), "tick", {})  # draws the validators
     report_rounds(
         lambda v, kind, body: eng.submit_as(ks[v], kind, body),
         lambda: eng.state.tasks[task.id],
-        lambda v: [{"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000} for a in task.miners],
+        lambda v: [{"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000, "output_tokens": 2} for a in task.miners],
+        input_tokens=lambda v: 3,
     )
     shown = j(cli("task", "show", str(t["task"]), "--json"))
     assert shown["state"] == "SETTLED" and all(m["in_consensus"] and m["paid"] != "0" for m in shown["miners"])

@@ -29,7 +29,9 @@ def test_scripted_is_deterministic_and_prompt_dependent():
 
 def test_strategies():
     assert garbage_text(1, "0xa") == garbage_text(1, "0xa") != garbage_text(2, "0xa")
-    assert {r["quality_ppb"] for r in copier_reports(["b", "a"])} == {800_000_000}
+    reports = copier_reports(["b", "a"], 48)
+    assert [r["miner"] for r in reports] == ["a", "b"] and {r["quality_ppb"] for r in reports} == {800_000_000}
+    assert {r["output_tokens"] for r in reports} == {48}  # counts nothing: the most the task allows
     with pytest.raises(ValueError):
         check_strategy("miner", "sneaky")
     with pytest.raises(ValueError):

@@ -193,8 +193,8 @@ class AtomicMachine(RuleBasedStateMachine):
         else:
             self.send(addr("user"), "task.submit", {"session": s, **inputs})
 
-    @rule(i=st.integers(0, 30), outs=st.lists(st.sampled_from(OUTPUTS), min_size=4, max_size=4), lie=st.integers(0, 7), tokens=st.integers(0, 300))
-    def commit_reveal(self, i: int, outs: list[str], lie: int, tokens: int) -> None:
+    @rule(i=st.integers(0, 30), outs=st.lists(st.sampled_from(OUTPUTS), min_size=4, max_size=4), lie=st.integers(0, 7))
+    def commit_reveal(self, i: int, outs: list[str], lie: int) -> None:
         t = self.task(i)
         if t is None:
             return
@@ -202,10 +202,10 @@ class AtomicMachine(RuleBasedStateMachine):
             self.send(a.miner, "task.precommit", {"task": t.id, "commit": commitment(t.id, a.miner, h(outs[k % 4]), "s")})
         for k, a in enumerate(list(t.miners)):
             shown = h(outs[k % 4] + "!") if k == lie else h(outs[k % 4])
-            self.send(a.miner, "task.reveal", {"task": t.id, "output_hash": shown, "salt": "s", "output_tokens": tokens})
+            self.send(a.miner, "task.reveal", {"task": t.id, "output_hash": shown, "salt": "s"})  # validators count the tokens
 
-    @rule(i=st.integers(0, 30), d=st.integers(0, 2 * 10**9), q=st.integers(0, 10**9), skip=st.integers(0, 3))
-    def validate(self, i: int, d: int, q: int, skip: int) -> None:
+    @rule(i=st.integers(0, 30), d=st.integers(0, 2 * 10**9), q=st.integers(0, 10**9), skip=st.integers(0, 3), tokens=st.integers(0, 300))
+    def validate(self, i: int, d: int, q: int, skip: int, tokens: int) -> None:
         t = self.task(i)
         if t is None:
             return
@@ -213,8 +213,11 @@ class AtomicMachine(RuleBasedStateMachine):
             if j == skip:
                 continue
             miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
-            reports = [{"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q} for k, m in enumerate(miners)]
-            self.send(v, "task.validate", {"task": t.id, "reports": reports})
+            reports = [
+                {"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q, "output_tokens": (tokens + 7 * j) % 301}
+                for k, m in enumerate(miners)
+            ]
+            self.send(v, "task.validate", {"task": t.id, "input_tokens": tokens + j, "reports": reports})
 
     @rule(i=st.integers(0, 30))
     def cancel(self, i: int) -> None:

@@ -158,7 +158,7 @@ class LedgerMachine(RuleBasedStateMachine):
         task = self._task(t)
         if task and task.miners:
             a = task.miners[j % len(task.miners)]
-            self._try(a.miner, "task.reveal", {"task": task.id, "output_hash": "0x" + f"{out:064x}", "salt": "s", "output_tokens": 5})
+            self._try(a.miner, "task.reveal", {"task": task.id, "output_hash": "0x" + f"{out:064x}", "salt": "s"})
 
     @rule(t=st.integers(0, 50), j=st.integers(0, 5), r=who, m=st.integers(0, 3))
     def equivocation(self, t, j, r, m):

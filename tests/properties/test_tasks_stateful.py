@@ -36,6 +36,7 @@ class TaskMachine(RuleBasedStateMachine):
         )
         self.canaries = {}  # task -> (planted output hash or None, salt)
         self.report_plans = {}  # (task, validator) -> the reports it committed to
+        self.prompt_counts = {}  # (task, validator) -> its committed count of the prompt's tokens
 
     def _try(self, actor, kind, body):
         before = self.c.state.to_dict()
@@ -73,16 +74,20 @@ class TaskMachine(RuleBasedStateMachine):
             m = t.miners[j % len(t.miners)].miner
             self._try(m, "task.precommit", {"task": t.id, "commit": commitment(t.id, m, h(out), "s")})
 
-    @rule(i=st.integers(0, 20), j=st.integers(0, 5), out=st.sampled_from(OUTPUTS), tokens=st.integers(0, 250))
-    def reveal(self, i, j, out, tokens):
+    @rule(i=st.integers(0, 20), j=st.integers(0, 5), out=st.sampled_from(OUTPUTS), claim=st.sampled_from([None] * 4 + [7, 250]))
+    def reveal(self, i, j, out, claim):
+        """A reveal carries no token count (the validators count); one that claims a count is refused."""
         t = self._open(i)
         if t:
             m = t.miners[j % len(t.miners)].miner
-            self._try(m, "task.reveal", {"task": t.id, "output_hash": h(out), "salt": "s", "output_tokens": tokens})
+            self._try(m, "task.reveal", {"task": t.id, "output_hash": h(out), "salt": "s"} | ({} if claim is None else {"output_tokens": claim}))
 
     def _reports(self, t, d, q):
         miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
-        return [{"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q} for k, m in enumerate(miners)]
+        return [
+            {"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q, "output_tokens": (d + k) % 300}
+            for k, m in enumerate(miners)
+        ]
 
     @rule(i=st.integers(0, 20), j=st.integers(0, 5), d=st.integers(0, 2 * 10**9), q=st.integers(0, 10**9))
     def report_commit(self, i, j, d, q):
@@ -91,7 +96,8 @@ class TaskMachine(RuleBasedStateMachine):
             v = t.validators[j % len(t.validators)]
             reports = self._reports(t, d, q)
             self.report_plans[(t.id, v)] = reports
-            self._try(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, "rs")})
+            self._try(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, "rs", q % 100)})
+            self.prompt_counts[(t.id, v)] = q % 100
 
     @rule(i=st.integers(0, 20), j=st.integers(0, 5), wrong=st.sampled_from([False] * 4 + [True]))
     def report_reveal(self, i, j, wrong):
@@ -99,7 +105,8 @@ class TaskMachine(RuleBasedStateMachine):
         if t and t.validators:
             v = t.validators[j % len(t.validators)]
             reports = self.report_plans.get((t.id, v)) or self._reports(t, 1, 1)
-            self._try(v, "task.validate", {"task": t.id, "reports": reports, "salt": "wrong" if wrong else "rs"})
+            prompt = self.prompt_counts.get((t.id, v), 1)
+            self._try(v, "task.validate", {"task": t.id, "input_tokens": prompt, "reports": reports, "salt": "wrong" if wrong else "rs"})
 
     @rule(i=st.integers(0, 20), wrong=st.sampled_from([False] * 4 + [True]))
     def open_canary(self, i, wrong):
@@ -130,7 +137,7 @@ class TaskMachine(RuleBasedStateMachine):
                 self._try(a.miner, "task.precommit", {"task": t.id, "commit": commitment(t.id, a.miner, h(outs[k]), "s")})
         for k, a in enumerate(t.miners):
             shown = h(outs[k] + "!") if lie[k] else h(outs[k])
-            self._try(a.miner, "task.reveal", {"task": t.id, "output_hash": shown, "salt": "s", "output_tokens": tokens})
+            self._try(a.miner, "task.reveal", {"task": t.id, "output_hash": shown, "salt": "s"})
         miners = [a.miner for a in t.miners if a.reveal_tick is not None and not a.mismatch]
 
         def reports_for(v):
@@ -138,11 +145,22 @@ class TaskMachine(RuleBasedStateMachine):
             if lazy_validator and j == 0:
                 return None
             return [
-                {"miner": m, "poi_distance_ppb": 900_000_000 if far[k % 5] else 20_000_000, "quality_ppb": (q + 7919 * j) % (10**9 + 1)}
+                {
+                    "miner": m,
+                    "poi_distance_ppb": 900_000_000 if far[k % 5] else 20_000_000,
+                    "quality_ppb": (q + 7919 * j) % (10**9 + 1),
+                    "output_tokens": (tokens + 13 * j + k) % 201,
+                }
                 for k, m in enumerate(miners)
             ]
 
-        report_rounds(self._try, lambda: self.c.state.tasks[t.id], reports_for)
+        report_rounds(
+            self._try,
+            lambda: self.c.state.tasks[t.id],
+            reports_for,
+            first_rules=self.c.state.beacon is None,
+            input_tokens=lambda v: (tokens + sorted(t.validators).index(v)) % 101,
+        )
         if t.state == "AUDITING" and t.id in self.canaries:
             planted, salt = self.canaries[t.id]
             self._try(self.c.state.oracle, "task.canary", {"task": t.id, "salt": salt, **({"planted": planted} if planted else {})})
@@ -185,6 +203,9 @@ class TaskMachine(RuleBasedStateMachine):
                 assert t.charged + t.refunded == t.escrowed
             else:
                 assert escrow == t.escrowed
+            if t.state == "SETTLED":  # the validators' counts, within the requester's bounds
+                assert t.settled_input_tokens <= t.input_tokens and t.output_tokens <= t.max_output_tokens
+                assert all(a.output_tokens is not None for a in t.miners if a.in_consensus)
         unclaimed = 0
         for e, rec in s.epochs.items():
             assert sum(i.amount for i in rec.items if i.claimable) == sum(rec.leaves.values())

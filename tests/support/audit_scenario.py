@@ -41,7 +41,7 @@ def run_task(eng: Engine, keys: dict, tid: int, garbage: bool, seed: int) -> Non
     miners = [a.miner for a in eng.state.tasks[tid].miners]
     texts = HONEST[: len(miners) - 1] + [GARBAGE if garbage else HONEST[-1]]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, texts)), tokens={m: 9 + (i + seed) % 5 for i, m in enumerate(miners)})
-    validate(eng, keys, tid, {miners[-1]} if garbage else set())
+    validate(eng, keys, tid, {miners[-1]} if garbage else set(), input_tokens=10 + tid % 7)
 
 
 def tick(eng: Engine, keys: dict, n: int) -> None:

@@ -70,13 +70,15 @@ def network(c: Chain, prompt: str = "Name a prime number.", max_out: int = 64, i
     return tid
 
 
-def commit_reveal(c: Chain, tid: int, outputs: dict[str, str], tokens: int = 20, wrong_reveal: set[str] = frozenset()) -> None:
-    """Precommit then reveal for every assigned miner named in ``outputs`` (by address)."""
+def commit_reveal(c: Chain, tid: int, outputs: dict[str, str], wrong_reveal: set[str] = frozenset(), tokens: int = 20) -> None:
+    """Precommit then reveal for every assigned miner named in ``outputs`` (by address). A miner claims no token count,
+    except before the measured-token rules, where it claims ``tokens``."""
     for miner, text in outputs.items():
         c.submit(miner, "task.precommit", {"task": tid, "commit": commitment(tid, miner, h(text), "salt")})
     for miner, text in outputs.items():
         shown = h(text + " (changed)") if miner in wrong_reveal else h(text)
-        c.submit(miner, "task.reveal", {"task": tid, "output_hash": shown, "salt": "salt", "output_tokens": tokens})
+        claim = {} if c.state.tasks[tid].measured_tokens else {"output_tokens": tokens}
+        c.submit(miner, "task.reveal", {"task": tid, "output_hash": shown, "salt": "salt"} | claim)
 
 
 def draw_now(c: Chain, tid: int) -> None:
@@ -86,16 +88,38 @@ def draw_now(c: Chain, tid: int) -> None:
         c.oracle("tick", {"ticks": 1})
 
 
-def validate_all(c: Chain, tid: int, judge: Callable[[str, str], tuple[int, int]]) -> None:
-    """Every drawn validator commits to, then reveals, judge(validator, miner) -> (distance_ppb, quality_ppb), each round."""
+def validate_all(
+    c: Chain,
+    tid: int,
+    judge: Callable[[str, str], tuple[int, int]],
+    tokens: int | Callable[[str, str], int] = 20,
+    input_tokens: int | Callable[[str], int] | None = None,
+) -> None:
+    """Every drawn validator commits to, then reveals, judge(validator, miner) -> (distance_ppb, quality_ppb), each round,
+    and on the measured-token rules its token counts: ``tokens`` of each output (or tokens(validator, miner)),
+    ``input_tokens`` of the prompt (default: the task's bound). Earlier rules take no counts from validators."""
     task = c.state.tasks[tid]
     miners = [a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch]
+    counting = task.measured_tokens
+
+    def count(v: str, m: str) -> int:
+        return tokens(v, m) if callable(tokens) else tokens
+
+    def prompt(v: str) -> int:
+        if input_tokens is None:
+            return c.state.tasks[tid].input_tokens
+        return input_tokens(v) if callable(input_tokens) else input_tokens
+
     while True:
         report_rounds(
             c.submit,
             lambda: c.state.tasks[tid],
-            lambda v: [{"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} for m in miners],
+            lambda v: [
+                {"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} | ({"output_tokens": count(v, m)} if counting else {})
+                for m in miners
+            ],
             first_rules=c.state.beacon is None,
+            input_tokens=prompt if counting else None,
         )
         task = c.state.tasks[tid]
         if c.state.beacon is None or task.state != "COMMITTED" or task.drawn_in(task.round):

@@ -53,8 +53,9 @@ def draw(eng: Engine, keys: dict) -> None:
 
 
 def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str], tokens: dict[str, int] | None = None) -> None:
-    """Each assigned miner (by address) precommits then reveals its output, signing with its own key; then the
-    tick that draws the validators."""
+    """Each assigned miner (by address) precommits then reveals its output, signing with its own key; then the tick that
+    draws the validators. A miner claims no token count (the validators count), except before the measured-token rules:
+    ``tokens`` or ~bytes/4."""
     addr_key = by_address(keys)
     for m, text in outputs.items():
         eng.submit_as(addr_key[m], "task.precommit", {"task": tid, "commit": commitment(tid, m, sha(text), "pepper")})
@@ -63,22 +64,35 @@ def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str]
         eng.submit_as(
             addr_key[m],
             "task.reveal",
-            {"task": tid, "output_hash": sha(text), "salt": "pepper", "output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))},
+            {"task": tid, "output_hash": sha(text), "salt": "pepper"}
+            | ({} if eng.state.tasks[tid].measured_tokens else {"output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))}),
         )
     if eng.state.tasks[tid].state == "COMMITTED" and not eng.state.tasks[tid].validators:
         draw(eng, keys)
 
 
-def run_reports(eng: Engine, keys: dict, tid: int, reports_for) -> None:
+def run_reports(eng: Engine, keys: dict, tid: int, reports_for, input_tokens=None, output_tokens: int = 9) -> None:
     """Every drawn validator (by address) commits to, then reveals, ``reports_for(validator)``, each round;
-    an escalation's validators are drawn by the next tick (with a beacon)."""
+    an escalation's validators are drawn by the next tick (with a beacon). On the measured-token rules each
+    validator also counts: ``input_tokens(validator)`` of the prompt (default: the task's bound) and, where a
+    report names none, ``output_tokens`` of each output."""
     addr_key = by_address(keys)
+    counting = eng.state.tasks[tid].measured_tokens
+    prompt = input_tokens or (lambda v: eng.state.tasks[tid].input_tokens)
+
+    def counted(v: str):
+        reports = reports_for(v)
+        if reports is None or not counting:
+            return reports
+        return [{"output_tokens": output_tokens} | r for r in reports]
+
     while True:
         report_rounds(
             lambda v, kind, body: eng.submit_as(addr_key[v], kind, body),
             lambda: eng.state.tasks[tid],
-            reports_for,
+            counted,
             first_rules=eng.state.beacon is None,
+            input_tokens=prompt if counting else None,
         )
         task = eng.state.tasks[tid]
         if task.state != "COMMITTED" or task.drawn_in(task.round) or eng.state.beacon is None:

@@ -16,15 +16,24 @@ def report_rounds(
     reports_for: Callable[[str], Reports | None],
     salt: str = "rs",
     first_rules: bool = False,
+    input_tokens: Callable[[str], int] | None = None,
 ) -> None:
     """Drive a task's validation: ``submit(validator, kind, body)``; ``task()`` reads the task now;
     ``reports_for(validator)`` gives what it reports (None: it stays silent). Escalation rounds too.
-    ``first_rules`` (a network without a beacon): each validator sends its reports at once, uncommitted."""
+    ``first_rules`` (a network without a beacon): each validator sends its reports at once, uncommitted.
+    ``input_tokens(validator)``: its count of the prompt, committed and revealed with its reports (the
+    measured-token rules; None before them)."""
+    count = (lambda v: None) if input_tokens is None else input_tokens
+
+    def body(t: Any, v: str, reports: Reports | None) -> dict[str, Any]:
+        n = count(v)
+        return {"task": t.id, "reports": reports} | ({} if n is None else {"input_tokens": n})
+
     if first_rules:
         for v in list(task().validators):
             reports = reports_for(v)
             if reports is not None and task().state == "COMMITTED":
-                submit(v, "task.validate", {"task": task().id, "reports": reports})
+                submit(v, "task.validate", body(task(), v, reports))
         return
     while task().state in ("COMMITTED", "REPORTING"):
         t = task()
@@ -34,13 +43,13 @@ def report_rounds(
             for v in t.drawn_in(rnd):
                 reports = reports_for(v)
                 if reports is not None and v not in task().report_commits and task().state == "COMMITTED":
-                    submit(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, salt)})
+                    submit(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, salt, count(v))})
                     silent = False
             if silent or task().state == "COMMITTED":
                 return  # someone stays silent: the deadline moves the task on
         t = task()
         for v in t.drawn_in(rnd):
             if v in t.report_commits and v not in task().reports and task().state == "REPORTING":
-                submit(v, "task.validate", {"task": t.id, "reports": reports_for(v), "salt": salt})
+                submit(v, "task.validate", body(t, v, reports_for(v)) | {"salt": salt})
         if task().state == "REPORTING" or task().round == rnd:
             return

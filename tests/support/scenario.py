@@ -24,8 +24,9 @@ HONEST = ["The capital of France is Paris.", "Paris is the capital of France.", 
 GARBAGE = "qwx zzkv plor mnbvc xxqq lkjh"
 
 
-def scripted_reports(task: Any, garbage: set[str], validator: str) -> list[dict[str, Any]]:
-    """What a validator would report, without running a model: fixed, distinct integers."""
+def scripted_reports(task: Any, garbage: set[str], validator: str, counts: bool = True) -> list[dict[str, Any]]:
+    """What a validator would report, without running a model: fixed, distinct integers (token counts unless ``counts``
+    is False: the first rules take none)."""
     revealed = sorted(a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch)
     jitter = int(validator[-4:], 16) % 1000
     return [
@@ -35,6 +36,7 @@ def scripted_reports(task: Any, garbage: set[str], validator: str) -> list[dict[
             "quality_ppb": (120_000_000 if m in garbage else 810_000_000 - 3_001 * i) + jitter,
             "criteria": {"relevance": 700_000_000 + i, "integrity": 900_000_000 - jitter},
         }
+        | ({"output_tokens": 9 + i} if counts else {})
         for i, m in enumerate(revealed)
     ]
 
@@ -59,8 +61,14 @@ def submit_task(eng: Engine, keys: dict, prompt: str, max_out: int = 48) -> int:
     return tid
 
 
-def validate(eng: Engine, keys: dict, tid: int, garbage: set[str]) -> None:
-    run_reports(eng, keys, tid, lambda v: scripted_reports(eng.state.tasks[tid], garbage, v))
+def validate(eng: Engine, keys: dict, tid: int, garbage: set[str], input_tokens: int = 12) -> None:
+    run_reports(
+        eng,
+        keys,
+        tid,
+        lambda v: scripted_reports(eng.state.tasks[tid], garbage, v, eng.state.tasks[tid].measured_tokens),
+        input_tokens=lambda v: input_tokens,
+    )
 
 
 def settle_honest_task(eng: Engine, keys: dict, prompt: str, with_garbage: bool) -> int:
@@ -83,7 +91,8 @@ def settle_task_with_cheat(eng: Engine, keys: dict) -> int:
     for i, a in enumerate(task.miners):
         shown = sha("something else") if i == 0 else sha(HONEST[0])
         eng.store.put_blob(HONEST[0].encode())
-        eng.submit_as(k[a.miner], "task.reveal", {"task": tid, "output_hash": shown, "salt": "s", "output_tokens": 8})
+        claim = {} if eng.state.beacon is not None else {"output_tokens": 8}  # the first rules: the miner's claim
+        eng.submit_as(k[a.miner], "task.reveal", {"task": tid, "output_hash": shown, "salt": "s"} | claim)
     draw(eng, keys)  # with a beacon, the next tick draws the validators
     validate(eng, keys, tid, set())
     return tid

@@ -414,7 +414,7 @@ class TaskMinerOut(Out):
     revealed: bool
     mismatch: bool
     output_hash: str | None = Field(..., description="sha256 of the revealed output (`GET /v1/blobs/{hash}`).")
-    output_tokens: int | None
+    output_tokens: int | None = Field(..., description="The validators' stake-weighted median count of the output's tokens (once decided).")
     poi_distance_ppb: int | None = Field(..., description="Stake-weighted median PoI distance to the medoid (ppb).")
     quality_ppb: int | None = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
     in_consensus: bool
@@ -428,6 +428,7 @@ class TaskMinerOut(Out):
 class TaskReportOut(Out):
     poi_distance_ppb: int
     quality_ppb: int
+    output_tokens: int | None = Field(..., description="This validator's count of the output's tokens.")
 
 
 class TaskValidatorOut(Out):
@@ -438,6 +439,7 @@ class TaskValidatorOut(Out):
     agreement_ppb: int | None = Field(..., description="Closeness of this validator's reports to the consensus (ppb).")
     canary_failed: bool = Field(..., description="Its report let a canary's planted output pass.")
     reports: dict[str, TaskReportOut] = Field(..., description="Miner → what this validator reported.")
+    input_tokens: int | None = Field(..., description="This validator's count of the prompt's tokens.")
 
 
 class TaskOut(Out):
@@ -454,9 +456,13 @@ class TaskOut(Out):
     router: str | None
     model: str
     prompt_hash: str = Field(..., description="sha256 of the prompt (`GET /v1/blobs/{hash}`).")
-    input_tokens: int
+    input_tokens: int = Field(..., description="The requester's bound on the prompt's tokens (the escrow's and the charge's cap).")
     max_output_tokens: int
-    output_tokens: int | None
+    settled_input_tokens: int | None = Field(..., description="min(the validators' median count of the prompt, input_tokens).")
+    measured_tokens: bool = Field(
+        ..., description="Whether this task's rules (those in force at its creation) take token counts from the validators (else from its miners)."
+    )
+    output_tokens: int | None = Field(..., description="Settled: lower median of the in-consensus miners' measured counts, ≤ max_output_tokens.")
     redundancy: int
     seed: str | None = Field(..., description="The seed its miners were drawn with (null until drawn).")
     created_tick: int

@@ -569,6 +569,8 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "prompt_hash": t.prompt_hash,
         "input_tokens": t.input_tokens,
         "max_output_tokens": t.max_output_tokens,
+        "settled_input_tokens": t.settled_input_tokens,
+        "measured_tokens": t.measured_tokens,  # its rules: validators count the tokens (else miners claim them)
         "output_tokens": t.output_tokens,
         "consensus_output_tokens": t.output_tokens,  # the median of the miners in consensus, capped: what work and the price use
         "redundancy": t.redundancy,
@@ -612,7 +614,11 @@ def task(state: State, t: Any) -> dict[str, Any]:
                 "reported": v in t.reports,
                 "agreement_ppb": t.agreement_ppb.get(v),
                 "canary_failed": v in t.canary_failed,
-                "reports": {m: {"poi_distance_ppb": r[0], "quality_ppb": r[1]} for m, r in t.reports.get(v, {}).items()},
+                "reports": {
+                    m: {"poi_distance_ppb": r[0], "quality_ppb": r[1], "output_tokens": t.output_counts.get(v, {}).get(m)}
+                    for m, r in t.reports.get(v, {}).items()
+                },
+                "input_tokens": t.input_counts.get(v),
             }
             for v in t.validators
         ],

@@ -8,10 +8,11 @@ from typing import Any
 
 import typer
 
+from ..ai.tokens import count_tokens
 from ..api import readviews
 from ..app import views
 from ..app.keys import Keystore
-from ..app.prompts import estimate_tokens, load_prompt_set, pick_prompt
+from ..app.prompts import load_prompt_set, pick_prompt
 from ..core.errors import Conflict, InvalidInput
 from ..core.sessions import get_session
 from ..core.tasks import get_task
@@ -214,7 +215,11 @@ def task_submit(
     model: str = typer.Option(..., "--model"),
     prompt: str | None = typer.Option(None, "--prompt"),
     prompt_file: Path | None = typer.Option(None, "--prompt-file"),
-    input_tokens: int | None = typer.Option(None, "--input-tokens", help="Default: an estimate (UTF-8 bytes / 4, rounded up)."),
+    input_tokens: int | None = typer.Option(
+        None,
+        "--input-tokens",
+        help="The most input tokens you pay for (the validators count them; default: the prompt's count with the model's tokenizer).",
+    ),
     max_output_tokens: int = typer.Option(128, "--max-output-tokens"),
     router: str | None = typer.Option(None, "--router"),
     sender: str = FromOption,
@@ -236,7 +241,7 @@ def task_submit(
         "model": model,
         "prompt_hash": "0x" + hashlib.sha256(data).hexdigest(),
         "prompt_bytes": len(data),
-        "input_tokens": input_tokens or estimate_tokens(text),
+        "input_tokens": input_tokens or count_tokens(text),
         "max_output_tokens": max_output_tokens,
     }
     if router:
@@ -297,7 +302,7 @@ def task_network(
             "model": model,
             "prompt_hash": h,
             "prompt_bytes": len(data),
-            "input_tokens": estimate_tokens(p["prompt"]),
+            "input_tokens": count_tokens(p["prompt"]),
             "max_output_tokens": p["max_output_tokens"],
         },
     )

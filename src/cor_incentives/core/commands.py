@@ -286,6 +286,7 @@ REPORT = Struct(
         "miner": Address(code="invalid_report"),
         "poi_distance_ppb": Int(0, 2 * PPB, code="invalid_report"),
         "quality_ppb": Int(0, PPB, code="invalid_report"),
+        "output_tokens": Opt(TOKENS),  # the validator's count of the output: required from RULES_MEASURED_TOKENS, refused before
         "criteria": Opt(CRITERIA),
     },
     code="invalid_report",
@@ -361,13 +362,15 @@ SCHEMAS: dict[str, Struct | Variant] = {
     "task.network": Struct({**TASK_INPUTS, "canary": Opt(Hash())}),
     "task.cancel": Struct({"task": Int(1, MAX_ID, code="invalid_task")}),
     "task.precommit": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "commit": Hash()}),
+    # output_tokens: the miner's claim before RULES_MEASURED_TOKENS (token_counts.measured); refused from it
     "task.reveal": Struct(
-        {"task": Int(1, MAX_ID, code="invalid_task"), "output_hash": BlobRef(), "salt": Text(128, code="invalid_salt"), "output_tokens": TOKENS}
+        {"task": Int(1, MAX_ID, code="invalid_task"), "output_hash": BlobRef(), "salt": Text(128, code="invalid_salt"), "output_tokens": Opt(TOKENS)}
     ),
     "task.report_commit": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "commit": Hash()}),
     "task.validate": Struct(
         {
             "task": Int(1, MAX_ID, code="invalid_task"),
+            "input_tokens": Opt(TOKENS),  # the validator's count of the prompt: required from RULES_MEASURED_TOKENS, refused before
             "reports": ListOf(REPORT, 64, code="invalid_report"),
             "salt": Opt(Text(128, code="invalid_salt")),  # required on networks with a beacon (commit-reveal); none on the first rules
         }

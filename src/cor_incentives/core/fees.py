@@ -1,8 +1,9 @@
 """A user task's fee: what it is charged and who gets which part (docs/design.md §4).
 
 Settlement (in the event that completes validation, for a task with enough miners in consensus)
-    price = quote at the real token counts (median output tokens of the miners in consensus, capped
-    at max_output_tokens), at most the escrow; split by ``fee_split_bps``:
+    price = quote at the settled token counts (the validators' measured counts, ``token_counts``:
+    input capped at the task's input_tokens, output at max_output_tokens), at most the escrow; split
+    by ``fee_split_bps``:
         miners      in consensus, pro rata by quality:      pool × quality_ppb // Σ quality_ppb
         validators  that reported, pro rata by agreement:  pool × agreement_ppb // Σ agreement_ppb
         router      the task's router (the treasury when it has none)
@@ -32,7 +33,7 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
     """Charge a settled user task its price and split it; the rest of the escrow goes back to the session."""
     p = state.params
     model = state.models[task.model]
-    q = quote(model, task.input_tokens, task.output_tokens or 0, p, task.redundancy)
+    q = quote(model, task.settled_input_tokens or 0, task.output_tokens or 0, p, task.redundancy)
     escrow = acct.escrow("task", task.id)
     held, refunded_before = state.ledger.balance(escrow), task.refunded
     price = min(q.total_units, held)

@@ -237,7 +237,7 @@ class Assignment(Journaled):
     commit: str | None = None
     precommit_tick: int | None = None
     output_hash: str | None = None
-    output_tokens: int | None = None
+    output_tokens: int | None = None  # the validators' stake-weighted median count of its revealed output's tokens
     reveal_tick: int | None = None
     reveal_rank: int | None = None
     mismatch: bool = False
@@ -260,7 +260,7 @@ class Task(Journaled):
     model: str
     prompt_hash: str
     prompt_bytes: int
-    input_tokens: int
+    input_tokens: int  # the requester's bound on the prompt's tokens (the escrow's and the charge's cap)
     max_output_tokens: int
     redundancy: int
     validators_wanted: int
@@ -282,7 +282,11 @@ class Task(Journaled):
     canary_commit: str | None = None  # network tasks: the oracle's commitment to its planted output (or to none)
     canary: str | None = None  # once opened: "none", "void" (its output was not revealed) or "planted"
     canary_failed: list[str] = field(default_factory=list)  # validators whose report let the planted output pass
-    output_tokens: int | None = None
+    measured_tokens: bool = False  # the rules at its creation count its tokens (RULES_MEASURED_TOKENS): it keeps them to the end
+    input_counts: dict[str, int] = field(default_factory=dict)  # validator -> its count of the prompt's tokens
+    output_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # validator -> miner -> its count of the output's tokens
+    settled_input_tokens: int | None = None  # min(validators' median count, input_tokens)
+    output_tokens: int | None = None  # the settled count: lower median of the winners' measured counts, at most max_output_tokens
     charged: int = 0
     refunded: int = 0
     split: dict[str, int] = field(default_factory=dict)
@@ -295,6 +299,18 @@ class Task(Journaled):
     def drawn_in(self, round_: int) -> list[str]:
         """The validators drawn in validation round ``round_``, in the order drawn."""
         return [v for v in self.validators if self.validator_round.get(v, 0) == round_]
+
+
+@dataclass(frozen=True)
+class RevealedReports:
+    """A ``task.validate`` body, checked: the reports as sent (what the commitment covers), each miner's
+    (distance, quality), the PoUW sub-scores, and from ``RULES_MEASURED_TOKENS`` the validator's token counts."""
+
+    reports: list[dict[str, Any]]
+    parsed: dict[str, list[int]]
+    criteria: dict[str, dict[str, int]]
+    input_tokens: int | None  # its count of the prompt (None before RULES_MEASURED_TOKENS)
+    output_tokens: dict[str, int]  # miner -> its count of the output (empty before RULES_MEASURED_TOKENS)
 
 
 @dataclass

@@ -34,12 +34,17 @@ RULE_VERSIONS: dict[int, str] = {
     5: "an oracle checkpoint that cites the head may carry the hash of the state after it (``state``: "
     "core/state_codec.py); the core recomputes it, refuses a wrong one and keeps it (state_anchors), so a stored "
     "snapshot with that hash is anchored (1-4: a checkpoint is (seq, hash) only)",
+    6: "work units are measured: each validator's revealed report carries its token counts of the prompt and of "
+    "each output, the core settles their stake-weighted medians, a reveal claims no count and a task's input_tokens "
+    "is only a bound (1-5: the miners' claimed output_tokens and the requester's input_tokens)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
 LATEST = max(RULE_VERSIONS)
 RULES_SLASHING = 4
 """Slashing that can't be dodged (core/slashing.py); earlier versions run core/slashing_first.py."""
+
+RULES_MEASURED_TOKENS = 6  # token counts are the validators' (core/token_counts.py)
 
 
 def rules_since(p: Params, version: int) -> bool:

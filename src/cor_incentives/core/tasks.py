@@ -18,13 +18,17 @@ Messages
                                 cancelling would let a user redraw until its own miners serve it).
                                 Without a beacon, before any precommit.
     ``task.precommit`` (miner)  {task, commit}  commit = sha256("task_id|miner|output_hash|salt").
-    ``task.reveal``    (miner)  {task, output_hash, salt, output_tokens}; a mismatch is ``commit_mismatch``.
+    ``task.reveal``    (miner)  {task, output_hash, salt}; a mismatch is ``commit_mismatch``. (Its token count is
+                                the validators' to measure: a miner claims none.)
                                 When the reveals are in, validators are drawn: with a beacon, by the
                                 next tick's value (the task is COMMITTED with no validators until then).
-    ``task.report_commit`` (validator) {task, commit}  commit = validation.report_commitment(task, validator, reports, salt).
-    ``task.validate``  (validator) {task, reports: [{miner, poi_distance_ppb, quality_ppb, criteria?}, ...], salt}
-                                reveals the committed reports (criteria: the PoUW sub-scores in ppb, kept
-                                so statements can explain them); reports that do not match are refused.
+    ``task.report_commit`` (validator) {task, commit}  commit = validation.report_commitment(task, validator, reports, salt,
+                                input_tokens) (input_tokens from ``RULES_MEASURED_TOKENS``).
+    ``task.validate``  (validator) {task, input_tokens, reports: [{miner, poi_distance_ppb, quality_ppb, output_tokens,
+                                criteria?}, ...], salt} reveals the committed reports (criteria: the PoUW sub-scores in
+                                ppb, kept so statements can explain them; from ``RULES_MEASURED_TOKENS``, input_tokens and
+                                output_tokens: its counts of the prompt and of each output with the model's tokenizer,
+                                settled by ``token_counts``); reports that do not match are refused.
     ``task.canary``    (oracle) {task, planted?, salt} opens a network task's canary commitment.
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
     A drawn task's deadline counts from its draw.
@@ -48,9 +52,10 @@ Outcome (in the event that completes validation)
     in consensus: consensus distance ≤ poi_max_distance_ppb and consensus quality ≥ consensus_min_quality_ppb.
     With at least ``min_consensus`` miners in consensus the task is SETTLED: a user task pays its fee
     (``fees``), reputations move, and its work counts toward the epoch's network rewards. Otherwise it
-    FAILS and its escrow is refunded. Late nodes, outputs out of consensus and deviating validators
-    are offences (``slashing.record_offence``: slashed at once, dated at the task's creation; rule
-    versions 1-3: counted toward per-node thresholds).
+    FAILS and its escrow is refunded. The task's token counts are the validators' (``token_counts``).
+    Late nodes, outputs out of consensus and deviating validators are offences
+    (``slashing.record_offence``: slashed at once, dated at the task's creation; rule versions 1-3:
+    counted toward per-node thresholds).
 """
 
 from __future__ import annotations
@@ -66,12 +71,13 @@ from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .fees import refund_escrow, settle_fee
 from .models import get_model
 from .pricing import check_tokens, complexity_units, quote
-from .records import PRECOMMIT_WINDOW, Assignment, Model, Task, TaskKind, TaskState, ValidationRow, WorkRow
+from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState, ValidationRow, WorkRow
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
 from .staking import get_node, is_selectable
 from .state import State
+from .token_counts import measured, measured_input_tokens, measured_output_tokens, settled_output_tokens
 from .units import PPB
 from .validation import (
     Consensus,
@@ -296,6 +302,7 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
         deadline_tick=0,
         escrowed=q.total_units,
         seed=state.head_hash,
+        measured_tokens=measured(p),
         miners=[Assignment(m) for m in miners],
     )
     state.ledger.transfer(session_account(session.id), acct.escrow("task", tid), q.total_units, "task_escrow")
@@ -343,6 +350,7 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
         deadline_tick=0,
         escrowed=0,
         seed=state.head_hash,
+        measured_tokens=measured(p),
         miners=[Assignment(m) for m in miners],
         canary_commit=canary,
     )
@@ -405,13 +413,18 @@ def process_task_reveal(state: State, actor: str, body: dict[str, Any]) -> None:
     salt = body.get("salt")
     if not isinstance(salt, str) or not 1 <= len(salt) <= MAX_SALT:
         raise InvalidInput(f"salt must be a string of 1-{MAX_SALT} characters", code="invalid_salt")
-    out_tokens = check_tokens("output_tokens", body.get("output_tokens"))
-    if out_tokens > task.max_output_tokens:
-        raise InvalidInput(f"output_tokens {out_tokens} exceeds max_output_tokens {task.max_output_tokens}", code="invalid_tokens")
+    claimed = None
+    if task.measured_tokens:
+        if "output_tokens" in body:
+            raise InvalidInput("a reveal claims no output_tokens: the validators count the revealed output", code="unknown_field")
+    else:  # the first rules: the miner's claim, at most max_output_tokens
+        claimed = check_tokens("output_tokens", body.get("output_tokens"))
+        if claimed > task.max_output_tokens:
+            raise InvalidInput(f"output_tokens {claimed} exceeds max_output_tokens {task.max_output_tokens}", code="invalid_tokens")
+    a.output_tokens = claimed
     a.reveal_tick = state.tick
     a.reveal_rank = sum(1 for x in task.miners if x.reveal_tick is not None) - 1
     a.output_hash = output_hash
-    a.output_tokens = out_tokens
     if commitment(task.id, actor, output_hash, salt) != a.commit:
         a.mismatch = True
         record_mismatch(state, actor, task, output_hash, salt)
@@ -482,11 +495,19 @@ def _enter_report_reveal(state: State, task: Task) -> None:
     _set_deadline(state, task, state.params.report_reveal_deadline_ticks)
 
 
-def _parse_reports(task: Task, reports: object) -> tuple[list[dict[str, Any]], dict[str, list[int]], dict[str, dict[str, int]]]:
+def _parse_reports(task: Task, body: dict[str, Any]) -> RevealedReports:
+    counting = task.measured_tokens
     expected = {a.miner for a in _valid_reveals(task)}
+    reports = body.get("reports")
     if not isinstance(reports, list) or len(reports) > 64:
-        raise InvalidInput("reports must be a list of {miner, poi_distance_ppb, quality_ppb}", code="invalid_report")
+        raise InvalidInput("reports must be a list of {miner, poi_distance_ppb, quality_ppb, output_tokens}", code="invalid_report")
+    input_count = None
+    if counting:
+        input_count = check_tokens("input_tokens", body.get("input_tokens"))
+    elif "input_tokens" in body:
+        raise InvalidInput("this task's rules take no token counts from validators (it was created before the measured counts)", code="unknown_field")
     parsed: dict[str, list[int]] = {}
+    counts: dict[str, int] = {}
     criteria: dict[str, dict[str, int]] = {}
     for r in reports:
         if not isinstance(r, dict):
@@ -495,6 +516,12 @@ def _parse_reports(task: Task, reports: object) -> tuple[list[dict[str, Any]], d
         if not isinstance(m, str) or m not in expected or m in parsed:
             raise InvalidInput(f"report names {m!r}, which is not a (single) revealed miner of the task", code="invalid_report")
         parsed[m] = [_report_ppb("poi_distance_ppb", d, 2 * PPB), _report_ppb("quality_ppb", q, PPB)]
+        if counting:
+            counts[m] = check_tokens("output_tokens", r.get("output_tokens"))
+        elif "output_tokens" in r:
+            raise InvalidInput(
+                "this task's rules take no token counts from validators (it was created before the measured counts)", code="invalid_report"
+            )
         sub = r.get("criteria", {})
         if (
             not isinstance(sub, dict)
@@ -508,12 +535,23 @@ def _parse_reports(task: Task, reports: object) -> tuple[list[dict[str, Any]], d
             criteria[m] = dict(sub)
     if set(parsed) != expected:
         raise InvalidInput(f"reports must cover exactly the revealed miners: {sorted(expected)}", code="invalid_report")
-    return reports, parsed, criteria
+    return RevealedReports(reports, parsed, criteria, input_count, counts)
+
+
+def _keep_reports(task: Task, actor: str, revealed: RevealedReports, tick: int) -> None:
+    task.reports[actor] = revealed.parsed
+    task.report_ticks[actor] = tick
+    if revealed.criteria:
+        task.criteria[actor] = revealed.criteria
+    if revealed.input_tokens is not None:
+        task.input_counts[actor] = revealed.input_tokens
+        task.output_counts[actor] = revealed.output_tokens
 
 
 def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> None:
     """``task.validate``: an assigned validator reveals the reports it committed to (PoI distance and
-    PoUW quality for every valid reveal); reports that do not match the commitment are refused."""
+    PoUW quality for every valid reveal, and from ``RULES_MEASURED_TOKENS`` its token counts); reports
+    that do not match the commitment are refused."""
     task = get_task(state, body.get("task"))
     _current_validator(task, actor)
     if not has_beacon(state):
@@ -526,16 +564,13 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
     commit = task.report_commits.get(actor)
     if commit is None:
         raise Conflict("no report commitment to reveal (task.report_commit comes first)", code="no_report_commit")
-    reports, parsed, criteria = _parse_reports(task, body.get("reports"))
+    revealed = _parse_reports(task, body)
     salt = body.get("salt")
     if not isinstance(salt, str) or not 1 <= len(salt) <= MAX_SALT:
         raise InvalidInput(f"salt must be a string of 1-{MAX_SALT} characters", code="invalid_salt")
-    if report_commitment(task.id, actor, reports, salt) != commit:
+    if report_commitment(task.id, actor, revealed.reports, salt, revealed.input_tokens) != commit:
         raise Conflict("these reports and salt do not match the validator's commitment", code="report_mismatch", commit=commit)
-    task.reports[actor] = parsed
-    task.report_ticks[actor] = state.tick
-    if criteria:
-        task.criteria[actor] = criteria
+    _keep_reports(task, actor, revealed, state.tick)
     if all(v in task.reports for v in task.drawn_in(task.round) if v in task.report_commits):
         _after_reports(state, task)
 
@@ -549,11 +584,7 @@ def _validate_first_rules(state: State, task: Task, actor: str, body: dict[str, 
         raise Conflict("already reported", code="already_reported")
     if "salt" in body:
         raise InvalidInput("on the first rules a report is not committed first: no salt", code="first_rules")
-    _, parsed, criteria = _parse_reports(task, body.get("reports"))
-    task.reports[actor] = parsed
-    task.report_ticks[actor] = state.tick
-    if criteria:
-        task.criteria[actor] = criteria
+    _keep_reports(task, actor, _parse_reports(task, body), state.tick)
     if len(task.reports) == len(task.validators):
         _finalize(state, task)
 
@@ -705,10 +736,15 @@ def _finalize(state: State, task: Task) -> None:
     _clear_deadline(state, task)
     reveals = [a for a in _valid_reveals(task) if not a.planted]
     cons = _consensus(state, task)
+    counting = task.measured_tokens
+    stakes = _stakes(state, list(task.reports))
     for a in reveals:
         a.distance_ppb = cons.distance_ppb[a.miner]
         a.quality_ppb = cons.quality_ppb[a.miner]
         a.in_consensus = cons.in_consensus[a.miner]
+        if counting:
+            a.output_tokens = measured_output_tokens(task, a.miner, stakes)
+    task.settled_input_tokens = measured_input_tokens(task, stakes) if counting else task.input_tokens
     for v, r in task.reports.items():
         report = {m: (x[0], x[1]) for m, x in r.items()}
         if not has_beacon(state):
@@ -724,8 +760,7 @@ def _finalize(state: State, task: Task) -> None:
         _fail(state, task, "no_consensus")
         _update_validators(state, task, cons)
         return
-    out_tokens = sorted(a.output_tokens or 0 for a in winners)[(len(winners) - 1) // 2]
-    task.output_tokens = min(out_tokens, task.max_output_tokens)
+    task.output_tokens = settled_output_tokens([a.output_tokens or 0 for a in winners], task.max_output_tokens)
     if task.kind == TaskKind.USER:
         settle_fee(state, task, winners)
     for a in reveals:
@@ -771,8 +806,9 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
     for a in task.miners:
         if a.planted:
             continue
-        # the settled token count (median of the consensus), not each miner's own unchecked claim
-        units = complexity_units(state.params, model, task.input_tokens, task.output_tokens or 0) if a.in_consensus else 0
+        # the settled counts: the validators' measured counts from RULES_MEASURED_TOKENS (token_counts), before it
+        # the requester's input_tokens and the median of the miners' claims in consensus
+        units = complexity_units(state.params, model, task.settled_input_tokens or 0, task.output_tokens or 0) if a.in_consensus else 0
         quality = a.quality_ppb if a.in_consensus and a.quality_ppb else 0
         state.epoch_work.append(WorkRow(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid))
     for v in task.validators:

@@ -57,10 +57,13 @@ from .units import PPB
 Report = dict[str, tuple[int, int]]  # miner -> (distance_ppb, quality_ppb)
 
 
-def report_commitment(task_id: int, validator: str, reports: list[dict[str, Any]], salt: str) -> str:
-    """The commitment to a validator's reports: sha256("report|task|validator|" ‖ canonical reports ‖ "|" ‖ salt)."""
+def report_commitment(task_id: int, validator: str, reports: list[dict[str, Any]], salt: str, input_tokens: int | None = None) -> str:
+    """The commitment to a validator's reports: sha256("report|task|validator|" ‖ canonical reports ‖ "|" ‖ salt);
+    from RULES_MEASURED_TOKENS, with its count of the prompt: sha256("report|task|validator|" ‖ canonical reports ‖
+    "|" ‖ input_tokens ‖ "|" ‖ salt) (each report's output_tokens is inside the canonical reports)."""
     body = canonical_json(reports).decode("ascii")
-    return "0x" + hashlib.sha256(f"report|{task_id}|{validator}|{body}|{salt}".encode()).hexdigest()
+    counted = "" if input_tokens is None else f"{input_tokens}|"
+    return "0x" + hashlib.sha256(f"report|{task_id}|{validator}|{body}|{counted}{salt}".encode()).hexdigest()
 
 
 def canary_commitment(prompt_hash: str, planted_output_hash: str | None, salt: str) -> str:

@@ -59,11 +59,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..ai.tokens import count_tokens
 from ..app.bundled import BUNDLED_MODEL_ID, bundled_model_body
 from ..app.engine import Engine
 from ..app.genesis import DEVNET, check_genesis_spec, genesis_body
 from ..app.keys import Key, Keystore
-from ..app.prompts import estimate_tokens, load_prompt_set, pick_prompt
+from ..app.prompts import load_prompt_set, pick_prompt
 from ..client import ApiError
 from ..core.errors import Conflict
 from ..core.records import PRECOMMIT_WINDOW, TaskState
@@ -409,7 +410,7 @@ class Devnet:
             "model": BUNDLED_MODEL_ID,
             "prompt_hash": h,
             "prompt_bytes": len(data),
-            "input_tokens": estimate_tokens(p["prompt"]),
+            "input_tokens": count_tokens(p["prompt"]),
             "max_output_tokens": min(p["max_output_tokens"], self.config.max_output_tokens),
             "canary": canary_commitment(h, planted_hash, salt),
         }

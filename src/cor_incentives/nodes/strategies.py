@@ -37,9 +37,9 @@ def garbage_text(task_id: int, miner: str) -> str:
     return " ".join("".join(rng.choice("qwxzkvjplmbnrt") for _ in range(rng.randint(3, 9))) for _ in range(rng.randint(6, 14)))
 
 
-def copier_reports(miners: list[str]) -> list[dict[str, int]]:
-    """A validator that does not evaluate: the same numbers for every miner."""
-    return [{"miner": m, "poi_distance_ppb": 0, "quality_ppb": 800_000_000} for m in sorted(miners)]
+def copier_reports(miners: list[str], max_output_tokens: int) -> list[dict[str, int]]:
+    """A validator that does not evaluate: the same numbers for every miner (and no count: the most allowed)."""
+    return [{"miner": m, "poi_distance_ppb": 0, "quality_ppb": 800_000_000, "output_tokens": max_output_tokens} for m in sorted(miners)]
 
 
 def copy_source(task: dict[str, Any], me: str) -> dict[str, Any] | None:

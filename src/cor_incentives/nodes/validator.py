@@ -4,7 +4,9 @@ Runs the real embedding model (all-MiniLM-L6-v2 int8 ONNX) and the default rule+
 scorer; returns the ``reports`` body of a ``task.validate`` command (integers in ppb). With a
 ``reader`` (the task's model, ``ai.likelihood.TeacherForcer``) the scorer adds the model checks
 (fidelity, ending): an output the model would not have written, or one cut short, scores below the
-consensus quality floor.
+consensus quality floor. Each report carries the output's token count by the model's own tokenizer
+(``ai.tokens``); ``prompt_tokens`` is the command's ``input_tokens``. The core settles the task's
+work units from these counts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from typing import Any
 from ..ai.embedding import Embedder, get_embedder
 from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb
 from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
+from ..ai.tokens import count_tokens
 from ..core.params import Params
+
+
+def prompt_tokens(prompt: str) -> int:
+    """The prompt's tokens, as the validator reports them (``task.validate`` ``input_tokens``)."""
+    return count_tokens(prompt)
 
 
 def evaluate_outputs(
@@ -51,6 +59,12 @@ def evaluate_outputs(
         matrix = pairwise_distances_ppb(embedder.embed(texts))
         distance = ranked_distances_ppb(matrix, [s.total_ppb for s in scores], miners, floor)
     return [
-        {"miner": m, "poi_distance_ppb": distance[i], "quality_ppb": scores[i].total_ppb, "criteria": dict(scores[i].criteria)}
+        {
+            "miner": m,
+            "poi_distance_ppb": distance[i],
+            "quality_ppb": scores[i].total_ppb,
+            "output_tokens": count_tokens(texts[i]),
+            "criteria": dict(scores[i].criteria),
+        }
         for i, m in enumerate(miners)
     ]

@@ -470,9 +470,9 @@ CHECKS: dict[str, Check] = {
             "Claiming more tokens does not pay",
             "a miner claiming output_tokens = max_output_tokens earns ≤ 2 % more per unit of true work",
             eval_inflation,
-            "done in the core: network work counts the task's settled output tokens (the median over miners in consensus), "
-            "not each miner's claim (tasks.py `_record_work`); what remains comes from tasks where inflaters are the median — "
-            "cap claims against the validators' own token count of the revealed output (a report field) to remove it",
+            "done in the core (rule version 6, core/token_counts.py): a reveal carries no count, the validators count the "
+            "prompt and each revealed output with the model's tokenizer and the task settles their stake-weighted medians; "
+            "what remains is seed noise in the tasks each miner serves",
         ),
         Check(
             "copier_validators_earn_less",

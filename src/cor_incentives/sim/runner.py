@@ -220,7 +220,7 @@ class World:
         self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
         self.attempted: dict[int, set[tuple[str, str]]] = defaultdict(set)
         self.truth: dict[int, dict[str, tuple[float, float]]] = {}
-        self.report_plans: dict[int, dict[str, tuple[list[dict[str, Any]], str]]] = defaultdict(dict)
+        self.report_plans: dict[int, dict[str, tuple[list[dict[str, Any]], str, int | None]]] = defaultdict(dict)
         self.pending_canary: dict[str, tuple[Output | None, str]] = {}
         self.canary_secrets: dict[int, tuple[str | None, str]] = {}  # task -> (planted output hash or None, salt)
         self.canaries: dict[int, Planted] = {}  # canary tasks: the planted output and the miner told to reveal it
@@ -513,11 +513,11 @@ class World:
                 out = self.script.before_reveal(self, task, a.miner) or out
                 if task.state != TaskState.PRECOMMITTED:
                     break
-            tokens = min(task.max_output_tokens, plan.claimed_tokens if plan.claimed_tokens is not None else out.tokens)
             self.revealed[task.id][a.miner] = out
-            self.chain.submit(
-                a.miner, "task.reveal", {"task": task.id, "output_hash": out.hash, "salt": self._salt(task.id), "output_tokens": tokens}
-            )
+            body: dict[str, Any] = {"task": task.id, "output_hash": out.hash, "salt": self._salt(task.id)}
+            if not task.measured_tokens:  # rules before RULES_MEASURED_TOKENS: the miner's own claim (from RULES_MEASURED_TOKENS validators count)
+                body["output_tokens"] = min(task.max_output_tokens, plan.claimed_tokens if plan.claimed_tokens is not None else out.tokens)
+            self.chain.submit(a.miner, "task.reveal", body)
             acted = True
         return acted
 
@@ -544,14 +544,19 @@ class World:
                 continue
             if strategy(v).evaluates:
                 self.costs[v] += self.env.validation_cost_units
-            reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]
+            reports: list[dict[str, Any]] = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]
+            prompt: int | None = None
+            if task.measured_tokens:  # the validator's token counts go in its (committed) report
+                prompt, counts = self._token_counts(task, strategy(v).evaluates)
+                for r in reports:
+                    r["output_tokens"] = counts[r["miner"]]
             if self.state.beacon is None:  # the first rules: the report is public at once, no commitment
-                self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports})
+                self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports} | ({} if prompt is None else {"input_tokens": prompt}))
                 acted = True
                 continue
             salt = f"r{self.seed}-{task.id}-{v[-6:]}"
-            self.report_plans[task.id][v] = (reports, salt)
-            self.chain.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, reports, salt)})
+            self.report_plans[task.id][v] = (reports, salt, prompt)
+            self.chain.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, reports, salt, prompt)})
             acted = True
         return acted
 
@@ -566,10 +571,21 @@ class World:
             plan = self.report_plans[task.id].get(v)
             if plan is None:
                 continue
-            reports, salt = plan
-            self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports, "salt": salt})
+            reports, salt, prompt = plan
+            body: dict[str, Any] = {"task": task.id, "reports": reports, "salt": salt}
+            if prompt is not None:
+                body["input_tokens"] = prompt
+            self.chain.submit(v, "task.validate", body)
             acted = True
         return acted
+
+    def _token_counts(self, task: Task, evaluates: bool) -> tuple[int, dict[str, int]]:
+        """What a validator reports as token counts: the true ones when it evaluates (it runs the tokenizer); a
+        validator that evaluates nothing counts nothing either and reports the most allowed (the task's bounds)."""
+        revealed = self.revealed[task.id]
+        if evaluates:
+            return self.info[task.id].input_tokens or task.input_tokens, {m: revealed[m].tokens for m in self.truth[task.id]}
+        return task.input_tokens, {m: task.max_output_tokens for m in self.truth[task.id]}
 
     def _open_canary(self, task: Task) -> bool:
         """The oracle opens its canary commitment once the reports are revealed."""

@@ -29,7 +29,9 @@ Miner strategies (``MINER_STRATEGIES``)
     mismatched  computes the answer and commits to it but reveals a different output (option ``rate``,
                 the share of tasks where it does so; default 1).
     offline     never precommits (misses every deadline) and never leaves jail.
-    inflater    computes the honest answer but claims ``output_tokens = max_output_tokens``.
+    inflater    computes the honest answer but would claim ``output_tokens = max_output_tokens``: a reveal carries
+                no count (validators count the revealed output with the model's tokenizer), so the
+                claim goes nowhere and the inflater is paid like an honest miner.
 
 Validator strategies (``VALIDATOR_STRATEGIES``)
     honest      reports the true distance and quality with small noise (pays ``validation_cost_units``).
@@ -214,7 +216,7 @@ class MinerPlan:
     commit: Output
     reveal: Output | None  # None: never reveals
     cost_units: int
-    claimed_tokens: int | None = None  # output_tokens it claims (default: the revealed output's)
+    claimed_tokens: int | None = None  # output_tokens it claims where a reveal carries one (the first rules); with a beacon it goes nowhere
     copy_at_reveal: bool = False  # reveal another miner's revealed output instead (a mismatch)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ...app.prompts import estimate_tokens
+from ...ai.tokens import count_tokens
 from ...client import ApiError
 from ...core.units import format_cor
 from .base import Agent
@@ -108,7 +108,7 @@ class UserAgent(Agent):
             "model": self.model,
             "prompt_hash": prompt_hash,
             "prompt_bytes": len(data),
-            "input_tokens": estimate_tokens(p["prompt"]),
+            "input_tokens": count_tokens(p["prompt"]),  # a bound: validators count the prompt, the charge is at their count
             "max_output_tokens": max_out,
         }
         if self.router:

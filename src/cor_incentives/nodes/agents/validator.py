@@ -9,7 +9,9 @@ REPORTING it reveals them with ``task.validate``. Unrevealed commitments are kep
 that a restart can still reveal.
 With ``read_model`` (the devnet's llama backend) an honest validator also loads the bundled SmolLM2
 and reads every output of a task for that model with it (``ai.likelihood``: the fidelity and ending
-checks); a task for another model gets no model check.
+checks); a task for another model gets no model check. On the measured-token rules (the task view's
+``measured_tokens``) each report carries the validator's count of the output's tokens, and the
+committed body its count of the prompt (``ai.tokens``).
 """
 
 from __future__ import annotations
@@ -104,22 +106,28 @@ class ValidatorAgent(Agent):
         self.seen_head = head
         return False
 
-    def _evaluate(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+    def _evaluate(self, task: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
+        """The reports and, on the measured-token rules, the prompt's token count (else None and no output counts)."""
         revealed = [a for a in task["miners"] if a["revealed"] and not a["mismatch"]]
-        if self.strategy == "copier":
-            return copier_reports([a["miner"] for a in revealed])
-        from ..validator import evaluate_outputs
+        if self.strategy == "copier":  # counts nothing either: the requester's bound and the most allowed
+            reports, input_tokens = copier_reports([a["miner"] for a in revealed], task["max_output_tokens"]), task["input_tokens"]
+        else:
+            from ..validator import evaluate_outputs, prompt_tokens
 
-        prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
-        outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
-        reader = self.reader_for(task.get("model"))
-        try:
-            return evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader)
-        except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
-            if reader is None:
-                raise
-            self.log.info("task=%d not read with the model: %s", task["id"], exc)
-            return evaluate_outputs(prompt, outputs, task["max_output_tokens"])
+            prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
+            outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
+            reader = self.reader_for(task.get("model"))
+            try:
+                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader)
+            except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
+                if reader is None:
+                    raise
+                self.log.info("task=%d not read with the model: %s", task["id"], exc)
+                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"])
+            input_tokens = prompt_tokens(prompt)
+        if not task.get("measured_tokens"):  # rules before the measured counts: validators send no counts
+            return [{k: v for k, v in r.items() if k != "output_tokens"} for r in reports], None
+        return reports, input_tokens
 
     def commit(self, task: dict[str, Any]) -> None:
         tid = task["id"]
@@ -132,14 +140,18 @@ class ValidatorAgent(Agent):
         took = 0.0
         if entry is None or entry.get("round") != task["round"]:
             t0 = time.monotonic()
-            entry = {"reports": self._evaluate(task), "salt": secrets.token_hex(16), "round": task["round"], "sent": False}
+            reports, input_tokens = self._evaluate(task)
+            entry = {"reports": reports, "input_tokens": input_tokens, "salt": secrets.token_hex(16), "round": task["round"], "sent": False}
             took = time.monotonic() - t0
             self.work[tid] = entry  # kept before sending: a retry re-sends this commitment, never a new one
             self._save_state()
         elif entry.get("sent"):
             return
         try:
-            self.link.submit("task.report_commit", {"task": tid, "commit": report_commitment(tid, self.me, entry["reports"], entry["salt"])})
+            self.link.submit(
+                "task.report_commit",
+                {"task": tid, "commit": report_commitment(tid, self.me, entry["reports"], entry["salt"], entry.get("input_tokens"))},
+            )
         except ApiError as exc:
             if exc.code != "already_committed":
                 self.log.info("report commit task=%d refused: %s", tid, exc.code)
@@ -160,7 +172,10 @@ class ValidatorAgent(Agent):
                 self.log.info("reveal task=%d impossible: no local record of the commitment", tid)
             return
         try:
-            self.link.submit("task.validate", {"task": tid, "reports": entry["reports"], "salt": entry["salt"]})
+            body = {"task": tid, "reports": entry["reports"], "salt": entry["salt"]}
+            if entry.get("input_tokens") is not None:
+                body["input_tokens"] = entry["input_tokens"]
+            self.link.submit("task.validate", body)
         except ApiError as exc:
             self.log.info("validate task=%d refused: %s", tid, exc.code)
         self.work.pop(tid, None)
