@@ -21,7 +21,7 @@ def refused(cli, args, code):
 def test_bounty_and_community_flow(cli, tmp_path):
     keys = j(cli("init", "--seed", "bty", "--json"))["keys"]
     for name in ("erin", "frank"):
-        keys[name] = j(cli("keys", "new", name, "--seed", "bty", "--json"))["address"]
+        keys[name] = j(cli("keys", "new", name, "--seed", "bty", "--plaintext", "--json"))["address"]
     work = tmp_path / "fix.patch"
     work.write_text("--- a/x\n+++ b/x\n@@ fix @@\n")
 

@@ -19,10 +19,10 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     assert int(bigger["total_units"]) > int(q["total_units"])
 
     for i in range(3):
-        cli("keys", "new", f"m{i}", "--seed", "mkt")
+        cli("keys", "new", f"m{i}", "--seed", "mkt", "--plaintext")
         cli("transfer", "--from", "faucet", "--to", f"m{i}", "--amount", "5000")
         cli("node", "register", "--from", f"m{i}", "--role", "miner", "--self-bond", "1000", "--model", "smollm2-135m-instruct")
-    cli("keys", "new", "v0", "--seed", "mkt")
+    cli("keys", "new", "v0", "--seed", "mkt", "--plaintext")
     cli("transfer", "--from", "faucet", "--to", "v0", "--amount", "5000")
     cli("node", "register", "--from", "v0", "--role", "validator", "--self-bond", "2000")
     s = j(cli("session", "open", "--from", "alice", "--deposit", "0.05", "--json"))
@@ -128,10 +128,10 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
 def test_task_cancel_only_before_the_draw(cli):
     cli("init", "--seed", "cancel")
     for i in range(3):
-        cli("keys", "new", f"m{i}", "--seed", "cancel")
+        cli("keys", "new", f"m{i}", "--seed", "cancel", "--plaintext")
         cli("transfer", "--from", "faucet", "--to", f"m{i}", "--amount", "5000")
         cli("node", "register", "--from", f"m{i}", "--role", "miner", "--self-bond", "1000", "--model", "smollm2-135m-instruct")
-    cli("keys", "new", "v0", "--seed", "cancel")
+    cli("keys", "new", "v0", "--seed", "cancel", "--plaintext")
     cli("transfer", "--from", "faucet", "--to", "v0", "--amount", "5000")
     cli("node", "register", "--from", "v0", "--role", "validator", "--self-bond", "2000")
     sid = str(j(cli("session", "open", "--from", "alice", "--deposit", "0.05", "--json"))["session"])
