@@ -174,8 +174,8 @@ def test_medoid_is_chosen_among_the_outputs_above_the_quality_floor():
     assert ranked_distances_ppb(matrix, quality, names) == [300, 0, 940]
     # with the floor only the honest output can be the reference: it is at 0, the cheaters far
     assert ranked_distances_ppb(matrix, quality, names, 300) == [950, 940, 0]
-    # no output passes: the medoid of all, as before
-    assert ranked_distances_ppb(matrix, quality, names, 900) == [300, 0, 940]
+    # no output passes: no reference, nobody in consensus (the medoid of all would put cheat-b at 0)
+    assert ranked_distances_ppb(matrix, quality, names, 900) == [MAX_DISTANCE_PPB] * 3
     # two candidates: their summed distances to each other tie, so the better one is the reference
     # (cheat-a here, although cheat-b is closer to the output below the floor)
     assert ranked_distances_ppb(matrix, [500, 400, 10], names, 300) == [0, 300, 950]

@@ -4,7 +4,8 @@ Concepts
     The revealed outputs of one task are embedded (``ai.embedding``). The *medoid* is the output whose
     summed cosine distance to all the others is smallest (ties: the lowest index); the validator
     chooses it only among the outputs whose PoUW quality passes the core's quality floor, best first
-    (``ranked_distances_ppb``), so that cheaters in the majority never become the reference. Each output's PoI
+    (``ranked_distances_ppb``), so that cheaters in the majority never become the reference; when
+    none passes there is no reference and every output is reported at ``MAX_DISTANCE_PPB``. Each output's PoI
     distance is its cosine distance to the medoid; a miner is in consensus when the stake-weighted
     median of the validators' reported distances is ≤ ``poi_max_distance_ppb`` (default 850 000 000,
     i.e. cosine similarity 0.15) — that comparison lives in the core, which sees only integers.
@@ -116,17 +117,22 @@ def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], ti
     """Each output's distance to the medoid of the outputs that pass the quality floor.
 
     The reference is chosen only among the outputs whose quality is at least ``min_quality_ppb``
-    (the core's ``consensus_min_quality_ppb``), by their summed distances to each other; when none
-    passes, among all. So two cheaters out of three miners cannot make one of their outputs the
-    reference and push the honest output out: an output below the floor is out of consensus anyway,
-    and it never decides where the others are measured from. Among the candidates the outputs are
-    ranked best quality first (ties by ``tiebreak``), which decides a tie of summed distances (with
-    two candidates there always is one), so the better output wins it.
+    (the core's ``consensus_min_quality_ppb``), by their summed distances to each other. So two
+    cheaters out of three miners cannot make one of their outputs the reference and push the honest
+    output out: an output below the floor is out of consensus anyway, and it never decides where the
+    others are measured from. When no output passes the floor there is no reference: every output is
+    reported at ``MAX_DISTANCE_PPB`` (nobody in consensus by this validator's report), so that two
+    cheaters below the floor cannot measure each other at distance 0 and carry a miner into consensus
+    through other validators' quality scores. Among the candidates the outputs are ranked best quality
+    first (ties by ``tiebreak``), which decides a tie of summed distances (with two candidates there
+    always is one), so the better output wins it.
     """
     n = len(matrix)
     if not len(quality_ppb) == len(tiebreak) == n:
         raise ValueError("one quality score and one tiebreak per output")
-    candidates = [i for i in range(n) if quality_ppb[i] >= min_quality_ppb] or list(range(n))
+    candidates = [i for i in range(n) if quality_ppb[i] >= min_quality_ppb]
+    if not candidates:
+        return [MAX_DISTANCE_PPB] * n
     order = sorted(candidates, key=lambda i: (-quality_ppb[i], tiebreak[i]))
     ranked = [[matrix[i][j] for j in order] for i in order]
     medoid = order[medoid_from_distances(ranked)]
