@@ -26,7 +26,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cor_incentives.app.bundled import gguf_path
+from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.app.prompts import load_prompt_set
 from cor_incentives.nodes.backends import LlamaBackend
 from cor_incentives.nodes.poi_calibration import (

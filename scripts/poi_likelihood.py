@@ -26,8 +26,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.likelihood import TeacherForcer, TokenTrace
-from cor_incentives.app.bundled import gguf_path
 from cor_incentives.nodes.poi_calibration import output_key
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.likelihood import (
     BUDGET_SLACK_TOKENS,
     PLAUSIBLE_MIN_RATIO,
@@ -15,7 +16,6 @@ from cor_incentives.ai.likelihood import (
     likelihood_check,
 )
 from cor_incentives.ai.quality import MIN_FIDELITY_PPB, MODEL_CHECK_CAP_PPB, RuleEmbeddingScorer, finalize_score
-from cor_incentives.app.bundled import gguf_path
 from cor_incentives.core.params import Params
 from cor_incentives.nodes.backends import LlamaBackend, Sampling
 from cor_incentives.nodes.validator import evaluate_outputs

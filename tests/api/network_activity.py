@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.signing import sign_scoped
 from support.network import COR, by_address, draw, make_network, run_commit_reveal, run_reports, sha

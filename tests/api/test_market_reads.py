@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.network_activity import OUTPUTS, PROMPT, QUALITY_PPB, bounties_enabled, build
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.client import ApiError, CorClient
 from cor_incentives.core.merkle import verify_proof
 from cor_incentives.core.units import COR

@@ -2,8 +2,8 @@
 
 import pytest
 
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.ai.tokens import count_tokens
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.verify import verify_store
 from cor_incentives.nodes.validator import evaluate_outputs, prompt_tokens
 from support.network import by_address, draw, make_network, run_commit_reveal, run_reports, sha

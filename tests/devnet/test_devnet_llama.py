@@ -99,8 +99,8 @@ def test_revealed_outputs_are_real_model_text(run, settled):
 def test_validator_reports_came_from_the_embedding_model(settled):
     """Recompute PoI and PoUW (with the model checks: the validators run the bundled model) on the
     revealed outputs: the validators reported exactly these numbers, and the sampled answers pass."""
+    from cor_incentives.ai.bundled import gguf_path
     from cor_incentives.ai.likelihood import TeacherForcer
-    from cor_incentives.app.bundled import gguf_path
     from cor_incentives.nodes.agents.validator import READER_CONTEXT
     from cor_incentives.nodes.validator import evaluate_outputs
 

@@ -4,7 +4,7 @@ delegate, unbond, report an equivocation, verify; then tamper with one event row
 import json
 import sqlite3
 
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID as MODEL
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID as MODEL
 from cor_incentives.app.keys import Keystore
 from cor_incentives.app.signing import sign_scoped
 from support.cli import j

@@ -2,7 +2,7 @@
 while the epoch runs, the statement explains its share by the same numbers after the close, and a
 commission change shows as pending until the next epoch."""
 
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID as MODEL
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID as MODEL
 from cor_incentives.core.units import COR
 from support.cli import j
 

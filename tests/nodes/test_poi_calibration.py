@@ -216,8 +216,8 @@ def test_rates_reproduce_with_the_real_embedding_model():
 def test_committed_traces_are_what_the_real_model_gives():
     """Read a sample of the committed outputs (every class, and the variants) with the real SmolLM2 and
     find the cached traces again: the same ranks, log-probabilities within float noise, the same checks."""
+    from cor_incentives.ai.bundled import gguf_path
     from cor_incentives.ai.likelihood import TeacherForcer, TokenTrace, likelihood_check
-    from cor_incentives.app.bundled import gguf_path
     from cor_incentives.nodes.poi_calibration import output_key, text_sha256
 
     data = load_calibration(DATA)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.signing import sign_scoped
 from support.network import COR, draw, make_network, run_commit_reveal, sha

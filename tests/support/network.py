@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID, bundled_model_body
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID, bundled_model_body
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.genesis import DEVNET, check_genesis_spec, genesis_body
 from cor_incentives.app.keys import Keystore

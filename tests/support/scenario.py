@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cor_incentives.app.bundled import BUNDLED_MODEL_ID
+from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.signing import sign_scoped
 from cor_incentives.app.views import proof

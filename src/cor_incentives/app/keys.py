@@ -51,7 +51,7 @@ _unlocked: dict[tuple[Path, str], str] = {}  # keys decrypted by this process (o
 class Key:
     """A named key: its address always; its private key decrypted on first use."""
 
-    def __init__(self, name: str, address: str, private_key: str | None = None, *, path: Path | None = None, encrypted: bool = False) -> None:
+    def __init__(self, name: str, address: str, private_key: str | None = None, *, path: Path, encrypted: bool = False) -> None:
         self.name = name
         self.address = address
         self.path = path
@@ -62,11 +62,10 @@ class Key:
     def private_key(self) -> str:
         """The 0x-hex private key (decrypting the keystore file with the passphrase on first use)."""
         if self._private_key is None:
-            assert self.path is not None
             cached = _unlocked.get((self.path.resolve(), self.address))
             self._private_key = cached or unlock(read_keyfile(self.path), passphrase_for(self.name), self.name)
             _unlocked[(self.path.resolve(), self.address)] = self._private_key
-        elif self.path is not None and not self.encrypted and self.path not in _warned:
+        elif not self.encrypted and self.path not in _warned:
             _warned.add(self.path)
             on_plaintext(self)
         return self._private_key

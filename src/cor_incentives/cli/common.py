@@ -134,13 +134,19 @@ class Net:
     def remote(self) -> bool:
         return self.client is not None
 
+    @property
+    def local_engine(self) -> Engine:
+        """The local database's engine: for what only runs next to the database (``local_only`` through an API)."""
+        if self.engine is None:
+            raise InvalidInput("this runs next to the database (--db), not through --api", code="local_only")
+        return self.engine
+
     def read(self, local: Callable[[State], T], path: str, params: dict[str, Any] | None = None, field: str | None = None) -> T:
         """``local(state)`` on the database, or GET ``path`` (its ``field`` when given) from the API."""
         if self.client is not None:
             data = self.client.get(path, params={k: v for k, v in (params or {}).items() if v is not None})
             return data[field] if field else data  # type: ignore[no-any-return]
-        assert self.engine is not None
-        out: T = add_etas(self.engine.state, local(self.engine.state), tick_seconds_setting())  # as the API adds them
+        out: T = add_etas(self.local_engine.state, local(self.engine.state), tick_seconds_setting())  # as the API adds them
         return out
 
     def submit(self, key: Key, kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -148,8 +154,7 @@ class Net:
         if self.client is not None:
             with CorClient(self.client.base_url, key.private_key) as c:
                 return c.submit(kind, body)
-        assert self.engine is not None
-        return self.engine.submit_as(key, kind, body).to_dict()
+        return self.local_engine.submit_as(key, kind, body).to_dict()
 
     def oracle(self, keys_dir: str | None) -> Key:
         """The oracle's local key; oracle commands (time, network tasks, oracle reports) run next to the database."""
@@ -158,23 +163,20 @@ class Net:
                 "this command is signed by the oracle and carries its view of the log head: run it next to the database (--db), not through --api",
                 code="oracle_local_only",
             )
-        assert self.engine is not None
-        return oracle_key(self.engine, Keystore(keys_dir))
+        return oracle_key(self.local_engine, Keystore(keys_dir))
 
     def put_blob(self, data: bytes) -> str:
         """Store content-addressed bytes (a prompt, a submission) where the network keeps its blobs."""
         if self.client is not None:
             return self.client.put_blob(data)
-        assert self.engine is not None
-        return self.engine.store.put_blob(data)
+        return self.local_engine.store.put_blob(data)
 
 
 def get_blob(net: Net, blob_hash: str) -> bytes:
     """Content-addressed bytes (a prompt, an output) from where the network keeps them; ``blob_not_found`` when absent."""
     if net.client is not None:
         return net.client.get_blob(blob_hash)
-    assert net.engine is not None
-    data = net.engine.store.get_blob(blob_hash.lower())
+    data = net.local_engine.store.get_blob(blob_hash.lower())
     if data is None:
         raise NotFound(f"no blob {blob_hash.lower()}", code="blob_not_found")
     return data

@@ -54,8 +54,7 @@ def tick(
     """Advance logical time (oracle) and reveal the next beacon value, which draws the nodes tasks wait for; epochs close at their boundary."""
     net = connect(db, api)
     key = net.oracle(keys_dir)
-    assert net.engine is not None
-    r = net.submit(key, "tick", {"ticks": ticks, "checkpoint": checkpoint_for(net.engine.state)})
+    r = net.submit(key, "tick", {"ticks": ticks, "checkpoint": checkpoint_for(net.local_engine.state)})
     receipt_out(r, as_json, f"advanced {ticks} tick(s)")
 
 
@@ -65,9 +64,8 @@ def epoch_close(db: str | None = DbOption, api: str | None = ApiOption, keys_dir
     """Advance to the end of the current epoch and settle it (oracle)."""
     net = connect(db, api)
     key = net.oracle(keys_dir)
-    assert net.engine is not None
-    closing = net.engine.state.epoch
-    r = net.submit(key, "epoch.close", {"checkpoint": checkpoint_for(net.engine.state, with_state=True)})
+    closing = net.local_engine.state.epoch
+    r = net.submit(key, "epoch.close", {"checkpoint": checkpoint_for(net.local_engine.state, with_state=True)})
     receipt_out(r, as_json, f"epoch {closing} closed")
 
 

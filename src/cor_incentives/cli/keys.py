@@ -83,7 +83,6 @@ def keys_encrypt(name: str, keys_dir: str | None = KeysOption, as_json: bool = J
 def keys_check(name: str, keys_dir: str | None = KeysOption, as_json: bool = JsonOption) -> None:
     """Check that the passphrase opens a key (nothing is printed but its address)."""
     k = Keystore(keys_dir).get(name)
-    assert k.path is not None
     unlock(read_keyfile(k.path), passphrase_for(name) if k.encrypted else "", name)
     _out(k, as_json, "opens")
 

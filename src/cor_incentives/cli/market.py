@@ -287,8 +287,7 @@ def task_network(
     """Issue a network task from the bundled prompt set (oracle)."""
     net = connect(db, api)
     key = net.oracle(keys_dir)
-    assert net.engine is not None
-    state = net.engine.state
+    state = net.local_engine.state
     prompts = load_prompt_set()
     p = next((x for x in prompts if x["id"] == prompt_id), None) if prompt_id else pick_prompt(prompts, state.head_hash, state.tick)
     if p is None:

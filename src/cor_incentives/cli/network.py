@@ -7,8 +7,8 @@ import os
 
 import typer
 
+from ..ai.bundled import bundled_model_body
 from ..app import views
-from ..app.bundled import bundled_model_body
 from ..app.genesis import DEVNET, check_genesis_spec, genesis_body, load_genesis_file
 from ..app.keys import PASSPHRASE_ENV, Keystore
 from ..core.errors import Conflict

@@ -50,7 +50,6 @@ def node_run(
         raise InvalidInput("give the network's API with --api URL (or $COR_API_URL)", code="missing_api")
     connect(None, api)  # the URL's shape (invalid_api_url)
     k = Keystore(keys_dir).get(key)
-    assert k.path is not None
     env = dict(os.environ)
     if k.encrypted:
         passphrase = passphrase_for(k.name)

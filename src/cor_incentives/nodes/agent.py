@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..app.bundled import BUNDLED_MODEL_ID
+from ..ai.bundled import BUNDLED_MODEL_ID
 from ..app.keys import Key, is_keystore_v3, keyfile_address, read_keyfile
 from ..app.prompts import load_prompt_set
 from ..core.errors import EngineError

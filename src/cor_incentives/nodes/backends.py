@@ -82,7 +82,7 @@ class LlamaBackend:
     def __init__(self, model_path: str | None = None, n_threads: int = 1, n_ctx: int = 2048, sampling: Sampling = GREEDY) -> None:
         from llama_cpp import Llama
 
-        from ..app.bundled import gguf_path
+        from ..ai.bundled import gguf_path
 
         path = model_path or gguf_path()
         if path is None:

@@ -59,8 +59,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..ai.bundled import BUNDLED_MODEL_ID, bundled_model_body
 from ..ai.tokens import count_tokens
-from ..app.bundled import BUNDLED_MODEL_ID, bundled_model_body
 from ..app.engine import Engine
 from ..app.genesis import DEVNET, check_genesis_spec, genesis_body
 from ..app.keys import Key, Keystore

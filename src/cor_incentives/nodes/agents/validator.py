@@ -66,8 +66,8 @@ class ValidatorAgent(Agent):
             from ..validator import evaluate_outputs
 
             if self.read_model:
+                from ...ai.bundled import gguf_path
                 from ...ai.likelihood import TeacherForcer
-                from ...app.bundled import gguf_path
 
                 path = gguf_path()
                 if path is None:
@@ -78,7 +78,7 @@ class ValidatorAgent(Agent):
 
     def reader_for(self, model: str | None) -> Any:
         """The model reader for a task's model: the bundled model's, or none (no model check)."""
-        from ...app.bundled import BUNDLED_MODEL_ID
+        from ...ai.bundled import BUNDLED_MODEL_ID
 
         return self.reader if model == BUNDLED_MODEL_ID else None
 
