@@ -6,16 +6,16 @@ projection from a replayed state so ``cor verify`` can compare them with what th
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.engine import Connection
 
 from ..core.apply import Applied
+from ..core.json_view import json_view
 from ..core.ledger import account_owner
 from ..core.records import Node
-from ..core.state import State, json_ready
+from ..core.state import State
 from . import db
 
 _INSERT_POSTING = insert(db.postings)
@@ -27,12 +27,10 @@ UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.
 
 def node_view(state: State, node: Node) -> dict[str, Any]:
     """What the nodes table holds for a node."""
-    d = asdict(node)
-    d["self_bond"] = state.ledger.balance(f"bonded:{node.id}")
-    d["delegator_count"] = len(node.delegators)
-    d["jailed"] = node.jailed
-    d["delegators"] = sorted(node.delegators)
-    view: dict[str, Any] = json_ready(d)
+    view: dict[str, Any] = json_view(node)
+    view["self_bond"] = json_view(state.ledger.balance(f"bonded:{node.id}"))
+    view["delegator_count"] = len(node.delegators)
+    view["jailed"] = node.jailed
     return view
 
 
@@ -102,10 +100,10 @@ class Projector:
             ],
         )
         if self._unbonding:
-            self._sync_collection(conn, "unbonding", {str(k): asdict(u) for k, u in state.unbondings.items()})
-        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(json_ready(asdict(r)))} for r in state.slashes[self.slashes_projected :]]
+            self._sync_collection(conn, "unbonding", {str(k): u for k, u in state.unbondings.items()})
+        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(json_view(r))} for r in state.slashes[self.slashes_projected :]]
         docs += [
-            {"collection": "epoch", "key": str(e), "data": db.dumps(json_ready(asdict(state.epochs[e])))}
+            {"collection": "epoch", "key": str(e), "data": db.dumps(json_view(state.epochs[e]))}
             for e in sorted(set(state.epochs) - self.epochs_projected)
         ]
         if docs:
@@ -114,10 +112,10 @@ class Projector:
         db.upsert(conn, db.meta, {"key": "projected_seq"}, {"value": str(state.seq)})
         self.discard()
 
-    def _sync_collection(self, conn: Connection, name: str, docs: dict[str, dict[str, Any]]) -> None:
+    def _sync_collection(self, conn: Connection, name: str, docs: dict[str, Any]) -> None:
         conn.execute(delete(db.documents).where(db.documents.c.collection == name))
         if docs:
-            conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(json_ready(d))} for k, d in sorted(docs.items())])
+            conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(json_view(d))} for k, d in sorted(docs.items())])
 
 
 def expected_rows(state: State) -> dict[str, Any]:
@@ -125,9 +123,9 @@ def expected_rows(state: State) -> dict[str, Any]:
     return {
         "balances": {a: (account_owner(a), str(v)) for a, v in state.ledger.balances.items()},
         "nodes": {n.id: db.dumps(node_view(state, n)) for n in state.nodes.values()},
-        "unbonding": {str(k): db.dumps(json_ready(asdict(u))) for k, u in state.unbondings.items()},
-        "slash": {str(s.id): db.dumps(json_ready(asdict(s))) for s in state.slashes},
-        "epoch": {str(e): db.dumps(json_ready(asdict(r))) for e, r in state.epochs.items()},
+        "unbonding": {str(k): db.dumps(json_view(u)) for k, u in state.unbondings.items()},
+        "slash": {str(s.id): db.dumps(json_view(s)) for s in state.slashes},
+        "epoch": {str(e): db.dumps(json_view(r)) for e, r in state.epochs.items()},
     }
 
 

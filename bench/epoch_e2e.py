@@ -1,0 +1,269 @@
+"""Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
+
+    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records]
+
+What it builds (not timed):
+    1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
+       every event but its ``epoch.close`` is stored in a real SQLite file and ``Engine.open`` replays
+       and projects it: real tasks, real work and validation rows, real earnings and stakes.
+    2. The fast path: the engine's state is grown to ``--nodes`` nodes (a tenth validators) and
+       ``--tasks`` tasks. Each new node is funded from the treasury by a ledger posting and
+       registered by the core's own ``node.register`` handler (``staking.process_register``: self-bond,
+       stake × ticks from its registration tick). Each new task repeats one of the simulated tasks
+       (round robin): its miners' work rows and its validators' rows, with the nodes drawn uniformly
+       from the nodes of that role (seeded); with ``--task-records`` its ``Task`` record is kept in
+       ``state.tasks`` too (what the live state held for every task before closed tasks were pruned).
+       Conservation is checked after the growth.
+
+What it times: the simulation's ``epoch.close`` event as the engine commits one: core apply (all
+epoch steps: emission, work/validator rewards, APR, stakers, record, Merkle leaves and root),
+append to the log, projections (balances, postings, nodes, the epoch document), commit. CPU seconds
+of this process (steadier than wall time on a shared machine) and wall time; peak RSS before and
+after the close (``ru_maxrss``).
+
+Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
+columns extracted from the state, extraction not timed) and grouping them per node (count,
+Σ precommitted, Σ units × quality in consensus): the aggregation any settlement of these rows does,
+by a columnar engine. Goal: close ≤ 2 s at 1 M tasks × 10 k nodes, ≤ 3× the floor, peak RSS ≤ 2 GB.
+Prints one JSON object (``--json``) or a short summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+try:
+    import cor_incentives  # noqa: F401
+except ImportError:  # running from a checkout without an installed package
+    sys.path.insert(0, str(BENCH.parent / "src"))
+
+CLOSE_TARGET_SECONDS = 2.0
+FLOOR_RATIO_TARGET = 3.0
+RSS_TARGET_MB = 2_048
+VALIDATOR_SHARE = 10  # one node in ten is a validator
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def simulated_epoch(tasks: int) -> list[Any]:
+    """The events of one seeded honest epoch with ``tasks`` tasks, ending at its ``epoch.close``."""
+    from cor_incentives.core.events import Command
+    from cor_incentives.sim.runner import World
+    from cor_incentives.sim.scenarios import builtin_scenarios
+
+    scenario = dataclasses.replace(
+        builtin_scenarios()["honest_only"], epochs=1, user_tasks_per_epoch=tasks // 2, network_tasks_per_epoch=tasks - tasks // 2
+    )
+    world = World(scenario, 1, keep_events=True)
+    world.run_epoch(0)
+    events = list(world.chain.events)
+    last_close = max(i for i, e in enumerate(events) if Command.decode(e.payload).kind == "epoch.close")
+    return events[: last_close + 1]
+
+
+def open_before_close(events: list[Any], url: str) -> Any:
+    """Store every event but the last in a fresh database and open the engine on it (replayed and projected)."""
+    from cor_incentives.app.engine import Engine
+    from cor_incentives.core.events import Command
+    from cor_incentives.store.db import Store
+
+    store = Store(url)
+    store.create_schema()
+    with store.writer() as conn:
+        for event in events[:-1]:
+            cmd = Command.decode(event.payload)
+            store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
+    store.dispose()
+    return Engine.open(url)
+
+
+def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 0) -> dict[str, int]:
+    """The fast path: grow the opened state to ``nodes`` nodes and ``tasks`` tasks (see the module doc)."""
+    from cor_incentives.core import ledger as acct
+    from cor_incentives.core.apply import conservation_holds
+    from cor_incentives.core.staking import process_register
+
+    rng = random.Random(seed)
+    p = state.params
+    have = {role: sum(1 for n in state.nodes.values() if n.role == role) for role in ("miner", "validator", "router")}
+    want_validators = max(have["validator"], nodes // VALIDATOR_SHARE)
+    want_miners = max(have["miner"], nodes - want_validators - have["router"])
+    for role, want in (("miner", want_miners), ("validator", want_validators)):
+        bond = p.min_self_bond(role)
+        for i in range(have[role], want):
+            address = "0x" + rng.randbytes(20).hex()
+            state.ledger.transfer("treasury", acct.wallet(address), bond, "bench_fund")
+            process_register(state, address, {"role": role, "self_bond": str(bond), "commission_bps": 100 + i % 400, "models": []})
+    state.ledger.commit()
+    if state.selection is not None:  # the draws of a real network keep the index in step with registrations
+        from cor_incentives.core.selection import sync
+
+        sync(state)
+    miners = sorted(n for n, v in state.nodes.items() if v.role == "miner")
+    validators = sorted(n for n, v in state.nodes.items() if v.role == "validator")
+
+    work_by_task: dict[int, list[Any]] = {}
+    for r in state.epoch_work:
+        work_by_task.setdefault(r.task, []).append(r)
+    validations_by_task: dict[int, list[Any]] = {}
+    for v in state.epoch_validations:
+        validations_by_task.setdefault(v.task, []).append(v)
+    templates = sorted(work_by_task)
+    have_tasks = len(templates)
+    for i in range(max(0, tasks - have_tasks)):
+        template = templates[i % have_tasks]
+        task_id = state.new_id()
+        work = work_by_task[template]
+        chosen = rng.sample(miners, len(work))
+        state.epoch_work.extend(dataclasses.replace(r, task=task_id, node=n) for r, n in zip(work, chosen, strict=True))
+        checks = validations_by_task.get(template, [])
+        chosen = rng.sample(validators, len(checks))
+        state.epoch_validations.extend(dataclasses.replace(v, task=task_id, node=n) for v, n in zip(checks, chosen, strict=True))
+        if task_records and template in state.tasks:
+            state.tasks[task_id] = dataclasses.replace(state.tasks[template], id=task_id)
+    conservation_holds(state)
+    return {
+        "nodes": len(state.nodes),
+        "miners": len(miners),
+        "validators": len(validators),
+        "tasks": have_tasks + max(0, tasks - have_tasks),
+        "simulated_tasks": have_tasks,
+        "work_rows": len(state.epoch_work),
+        "validation_rows": len(state.epoch_validations),
+        "task_records": len(state.tasks),
+    }
+
+
+def project_growth(engine: Any) -> None:
+    """Write the grown nodes and balances to the projections, as the events that made them would have
+    (so the timed close starts from projections that match the state)."""
+    state = engine.state
+    projector = engine.projector
+    projector._nodes |= set(state.nodes)
+    projector._accounts.update(dict.fromkeys(state.ledger.balances))
+    projector._pending = True
+    state.touched.clear()
+    with engine.store.writer() as conn:
+        projector.flush(conn, state)
+
+
+def time_close(engine: Any, close: Any) -> dict[str, float]:
+    """The ``epoch.close`` event as the engine commits one: apply, append, projections, commit."""
+    from cor_incentives.core.events import Command
+
+    cmd = Command.decode(close.payload)
+    rss_before = peak_rss_mb()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    with engine.store.writer() as conn:
+        applied = engine._apply(close)
+        engine.store.append(conn, close, cmd.kind, cmd.actor, cmd.nonce)
+        engine.projector.project(conn, engine.state, applied)
+        engine.projector.flush(conn, engine.state)
+    return {
+        "close_seconds": time.process_time() - cpu0,
+        "close_wall_seconds": time.perf_counter() - wall0,
+        "peak_rss_mb_before_close": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def floor_columns(work: list[Any], validations: list[Any]) -> dict[str, Any]:
+    """The same rows as numpy columns (node index, units, quality, in consensus, precommitted)."""
+    import numpy as np
+
+    index: dict[str, int] = {}
+    node = [index.setdefault(r.node, len(index)) for r in work] + [index.setdefault(v.node, len(index)) for v in validations]
+    return {
+        "node_index": np.array(node, dtype=np.int64),
+        "complexity_units": np.array([r.complexity_units for r in work] + [1] * len(validations), dtype=np.int64),
+        "quality_ppb": np.array([r.quality_ppb for r in work] + [v.agreement_ppb for v in validations], dtype=np.int64),
+        "in_consensus": np.array([r.in_consensus for r in work] + [v.on_time for v in validations], dtype=bool),
+        "precommitted": np.array([r.precommitted for r in work] + [v.on_time for v in validations], dtype=bool),
+    }
+
+
+def duckdb_floor(table: dict[str, Any], repeat: int = 3) -> float:
+    """CPU seconds (best of ``repeat``) for DuckDB to build its table from the rows and group them per node."""
+    import duckdb
+
+    from settle import FLOOR_QUERY
+
+    con = duckdb.connect()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        con.register("epoch_source", table)
+        con.execute("CREATE OR REPLACE TABLE epoch_rows AS SELECT * FROM epoch_source")
+        con.unregister("epoch_source")
+        con.execute(FLOOR_QUERY).fetchall()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def run(tasks: int, nodes: int, *, seed_tasks: int = 200, task_records: bool = False, directory: str | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp:
+        wall0 = time.perf_counter()
+        events = simulated_epoch(min(seed_tasks, tasks))
+        engine = open_before_close(events, f"sqlite:///{tmp}/epoch.db")
+        sizes = grow(engine.state, tasks, nodes, task_records=task_records)
+        project_growth(engine)
+        table = floor_columns(engine.state.epoch_work, engine.state.epoch_validations)
+        build_seconds = time.perf_counter() - wall0
+        timing = time_close(engine, events[-1])
+        floor = duckdb_floor(table)
+        record = engine.state.epochs[engine.state.epoch - 1]
+        engine.store.dispose()
+    ratio = timing["close_seconds"] / floor
+    return {
+        "name": "epoch_e2e",
+        **sizes,
+        **{k: round(v, 4) for k, v in timing.items()},
+        "duckdb_floor_seconds": round(floor, 4),
+        "ratio": round(ratio, 2),
+        "root": record.root,
+        "leaves": len(record.leaves),
+        "items": len(record.items),
+        "build_wall_seconds": round(build_seconds, 1),
+        "targets": {"close_seconds_max": CLOSE_TARGET_SECONDS, "ratio_max": FLOOR_RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
+        "holds": timing["close_seconds"] <= CLOSE_TARGET_SECONDS and ratio <= FLOOR_RATIO_TARGET and timing["peak_rss_mb"] <= RSS_TARGET_MB,
+        "timing": "CPU seconds of this process (close: one run; DuckDB: best of 3); peak RSS of the whole process (build included)",
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--seed-tasks", type=int, default=200, help="tasks of the simulated epoch the others repeat")
+    parser.add_argument("--task-records", action="store_true", help="keep a Task record per task in the live state")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    report = run(args.tasks, args.nodes, seed_tasks=args.seed_tasks, task_records=args.task_records)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"epoch.close {report['tasks']:,} tasks × {report['nodes']:,} nodes: {report['close_seconds']:.3f} s CPU "
+            f"({report['close_wall_seconds']:.3f} s wall), DuckDB floor {report['duckdb_floor_seconds']:.4f} s, "
+            f"ratio {report['ratio']}, peak RSS {report['peak_rss_mb']:.0f} MB, root {report['root']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
