@@ -529,9 +529,10 @@ def bench_ingest(db: str, quick: bool) -> Row:
                 drop_postgres_database(pg_name)
     rate, floor_rate = http["commands_per_second"], floor["commands_per_second"]
     ok = not http["rejected"]
+    dialect = "SQLite" if db == "sqlite" else "PostgreSQL"
     return row(
         f"ingest_http_{'sqlite' if db == 'sqlite' else 'postgresql'}",
-        f"signed commands over HTTP (`POST /v1/commands`) on {'SQLite' if db == 'sqlite' else 'PostgreSQL'}: ≥ {goal_rate:,}/s on 2 cores",
+        f"signed commands over HTTP, single-command path (`POST /v1/commands`, one a request) on {dialect}: ≥ {goal_rate:,}/s on 2 cores",
         rate,
         f"accepted commands/s ({per_client * clients:,} commands, {clients} clients, {servers_n} server processes)",
         floor_rate,
@@ -546,6 +547,111 @@ def bench_ingest(db: str, quick: bool) -> Row:
     )
 
 
+def bench_ingest_batch(db: str, quick: bool) -> Row:
+    """The batch path: clients post their pre-signed commands ``per_request`` at a time to one
+    ``cor serve`` process (one writer; ``POST /v1/commands:batch``); baseline: the engine's group commit
+    called in-process on the same database for as many commands again, same batch size."""
+    from ingest import make_network, run_group_floor, run_http_batch, signed_commands, start_servers, stop_servers
+
+    commands, clients, per_request = (200, 4, 25) if quick else (5_000, 8, 125)
+    goal_rate = 3_000 if db == "sqlite" else 2_000
+    pg_name = None
+    with tempfile.TemporaryDirectory(prefix="cor-bench-ingest-batch-") as tmp:
+        work = Path(tmp)
+        if db == "sqlite":
+            url = f"sqlite:///{work / 'cor.db'}"
+        else:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from support.services import fresh_postgres_database
+
+            pg_name = f"bench_ingest_batch_{os.getpid()}"
+            url = fresh_postgres_database(pg_name)
+        try:
+            engine, keys, nodes = make_network(url, work / "keys", clients)
+            client_keys = [keys[f"client{i:03d}"] for i in range(clients)]
+            per_client = commands // clients
+            http_batches = signed_commands(client_keys, engine.state.chain_id, nodes, per_client, first_nonce=1)
+            floor_batches = signed_commands(client_keys, engine.state.chain_id, nodes, per_client, first_nonce=per_client + 1)
+            engine.store.dispose()
+            servers = start_servers(url, 1, 1, work)
+            try:
+                http = run_http_batch(http_batches, [b for b, _ in servers], per_request)
+            finally:
+                stop_servers(servers)
+            floor = run_group_floor(engine, floor_batches, per_request)
+            engine.store.dispose()
+        finally:
+            if pg_name:
+                from support.services import drop_postgres_database
+
+                drop_postgres_database(pg_name)
+    rate, floor_rate = http["commands_per_second"], floor["commands_per_second"]
+    ok = not http["rejected"] and floor["accepted"] == per_client * clients
+    name = "SQLite" if db == "sqlite" else "PostgreSQL"
+    return row(
+        f"ingest_http_{'sqlite' if db == 'sqlite' else 'postgresql'}_batch",
+        f"signed commands over HTTP, batch path (`POST /v1/commands:batch`, {per_request} a request) on {name}: ≥ {goal_rate:,}/s on 2 cores",
+        rate,
+        f"accepted commands/s ({per_client * clients:,} commands, {clients} clients, 1 server process, {per_request} commands a request)",
+        floor_rate,
+        rate / floor_rate,
+        ok and rate >= goal_rate,
+        baseline_is=f"the engine's group commit (`Engine.submit_batch`, {per_request} commands a writer transaction) called in this process "
+        "on the same database for as many commands again, after the HTTP run: what the batch path costs without HTTP",
+        ratio_is="cor serve batch path ÷ in-process group commit",
+        rejected=http["rejected"],
+        requests=http["requests"],
+        request_latency_ms=http["request_latency_ms"],
+    )
+
+
+def bench_server_start(quick: bool) -> Row:
+    """Wall seconds from starting `cor serve` until its first `/healthz` answer, with 1 and 2 workers,
+    on a network of real signed events (a snapshot at the head, as a previous server or close leaves it)."""
+    import httpx
+
+    from ingest import start_servers, stop_servers
+
+    events = 200 if quick else 2_000
+
+    def start_seconds(url: str, workers: int, log_dir: Path) -> float:
+        t = time.monotonic()
+        servers = start_servers(url, 1, workers, log_dir)  # polls /healthz until it answers
+        try:
+            assert httpx.get(servers[0][0] + "/healthz", timeout=60).status_code == 200
+            return time.monotonic() - t
+        finally:
+            stop_servers(servers)
+
+    with tempfile.TemporaryDirectory(prefix="cor-bench-start-") as tmp:
+        url = f"sqlite:///{tmp}/cor.db"
+        log = SignedLog(url, Path(tmp) / "keys", 20)
+        log.grow_to(events)
+        log.engine.snapshot_head()
+        log.engine.store.dispose()
+        echo = [echo_start_seconds(Path(tmp)) for _ in range(2)]
+        one = [start_seconds(url, 1, Path(tmp)) for _ in range(2)]
+        two = [start_seconds(url, 2, Path(tmp)) for _ in range(2)]
+    echo_s, one_s, two_s = min(echo), min(one), min(two)
+    worst = max(one_s, two_s)
+    return row(
+        "server_start",
+        "`cor serve` answers /healthz ≤ 2 s after it starts, with --workers 1 and 2",
+        worst,
+        f"wall s until the first /healthz answer, the slower of --workers 1 and 2 ({events:,} events, a snapshot at the head; best of 2 starts)",
+        echo_s,
+        worst / echo_s,
+        worst <= 2.0,
+        baseline_is="the bare FastAPI echo app (echo_app.py) under the same uvicorn, from process start to its first answer: "
+        "the floor of any Python web server start on this machine",
+        ratio_is="cor serve start ÷ echo app start",
+        workers_1_seconds=round(one_s, 3),
+        workers_2_seconds=round(two_s, 3),
+        echo_seconds=round(echo_s, 3),
+        all_starts={"workers_1": [round(x, 3) for x in one], "workers_2": [round(x, 3) for x in two], "echo": [round(x, 3) for x in echo]},
+    )
+
+
 BENCHES: dict[str, Callable[[bool], Row]] = {
     "epoch_close_1m": bench_epoch_close_1m,
     "open_1m_events": bench_open_1m_events,
@@ -555,6 +661,9 @@ BENCHES: dict[str, Callable[[bool], Row]] = {
     "poi_embed": bench_poi_embed,
     "ingest_http_sqlite": lambda quick: bench_ingest("sqlite", quick),
     "ingest_http_postgresql": lambda quick: bench_ingest("postgresql", quick),
+    "ingest_http_sqlite_batch": lambda quick: bench_ingest_batch("sqlite", quick),
+    "ingest_http_postgresql_batch": lambda quick: bench_ingest_batch("postgresql", quick),
+    "server_start": bench_server_start,
 }
 
 

@@ -167,6 +167,70 @@ def run_http(batches: list[list[tuple[bytes, str]]], bases: list[str]) -> dict:
     }
 
 
+def run_http_batch(batches: list[list[tuple[bytes, str]]], bases: list[str], per_request: int) -> dict:
+    """Each client posts its commands ``per_request`` at a time to ``POST /v1/commands:batch`` (in
+    nonce order); counts the commands accepted per second and each request's latency."""
+    latencies: list[float] = []
+    codes: dict[str, int] = {}
+    accepted = [0]
+    lock = threading.Lock()
+
+    def client(i: int) -> None:
+        mine, bad, ok = [], {}, 0
+        with httpx.Client(base_url=bases[i % len(bases)], timeout=300) as http:
+            for start in range(0, len(batches[i]), per_request):
+                chunk = batches[i][start : start + per_request]
+                body = {"commands": [{"payload": p.decode("ascii"), "signature": sig} for p, sig in chunk]}
+                t = time.perf_counter()
+                r = http.post("/v1/commands:batch", json=body)
+                mine.append(time.perf_counter() - t)
+                if r.status_code != 200:
+                    code = r.json().get("error", str(r.status_code))
+                    bad[code] = bad.get(code, 0) + len(chunk)
+                    continue
+                for res in r.json()["results"]:
+                    if res["status"] == 200:
+                        ok += 1
+                    else:
+                        bad[res["error"]] = bad.get(res["error"], 0) + 1
+        with lock:
+            latencies.extend(mine)
+            accepted[0] += ok
+            for k, v in bad.items():
+                codes[k] = codes.get(k, 0) + v
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(batches))]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0] if latencies else 0.0] * 99
+    return {
+        "accepted": accepted[0],
+        "rejected": codes,
+        "requests": len(latencies),
+        "commands_per_request": per_request,
+        "seconds": round(seconds, 3),
+        "commands_per_second": round(accepted[0] / seconds, 1),
+        "request_latency_ms": {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)},
+    }
+
+
+def run_group_floor(engine: Engine, batches: list[list[tuple[bytes, str]]], per_commit: int) -> dict:
+    """``Engine.submit_batch`` called directly, ``per_commit`` commands per writer transaction: the
+    group commit without HTTP (what the batch path can approach at most)."""
+    engine.refresh()
+    flat = [c for batch in batches for c in batch]
+    start = time.perf_counter()
+    accepted = 0
+    for i in range(0, len(flat), per_commit):
+        accepted += sum(1 for r in engine.submit_batch(flat[i : i + per_commit]) if not isinstance(r, Exception))
+    seconds = time.perf_counter() - start
+    return {"accepted": accepted, "seconds": round(seconds, 3), "commands_per_second": round(accepted / seconds, 1)}
+
+
 def run_floor(engine: Engine, batches: list[list[tuple[bytes, str]]]) -> dict:
     engine.refresh()
     flat = [c for batch in batches for c in batch]

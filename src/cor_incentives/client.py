@@ -12,7 +12,7 @@ the server's stable ``code``, its ``message`` and the HTTP ``status``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ from .app.signing import sign_command
 from .core.signatures import private_key_address
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
+BATCH_COMMANDS = 256  # commands per POST /v1/commands:batch (the server's limit)
 
 
 class ApiError(Exception):
@@ -100,6 +101,31 @@ class CorClient:
         """Submit a command signed elsewhere (``payload`` exactly as signed)."""
         text = payload.decode("ascii") if isinstance(payload, bytes) else payload
         return self._request("POST", "/v1/commands", json={"payload": text, "signature": signature})
+
+    def submit_batch(self, commands: Sequence[tuple[bytes | str, str]]) -> list[dict[str, Any]]:
+        """Submit commands signed elsewhere, ``BATCH_COMMANDS`` per request (``POST /v1/commands:batch``).
+
+        Returns one result per command, in order: ``{"index", "status": 200, "receipt"}`` or
+        ``{"index", "status", "error", "message"}``; a refused command never fails the others (only a
+        malformed request raises ``ApiError``)."""
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(commands), BATCH_COMMANDS):
+            chunk = [
+                {"payload": p.decode("ascii") if isinstance(p, bytes) else p, "signature": sig} for p, sig in commands[start : start + BATCH_COMMANDS]
+            ]
+            answer = self._request("POST", "/v1/commands:batch", json={"commands": chunk})
+            out.extend({**r, "index": start + int(r["index"])} for r in answer["results"])
+        return out
+
+    def submit_many(self, commands: Sequence[tuple[str, Mapping[str, Any]]], *, first_nonce: int | None = None) -> list[dict[str, Any]]:
+        """Sign ``(kind, body)`` commands with this client's key at consecutive nonces (from the server's next
+        one unless ``first_nonce``) and submit them in batches; per-command results as ``submit_batch``."""
+        if not self.private_key or not self.address:
+            raise ValueError("this client has no private key; pass private_key= to sign commands")
+        nonce = self.next_nonce(self.address) if first_nonce is None else first_nonce
+        chain_id = self.chain_id()
+        signed = [sign_command(self.private_key, chain_id, kind, nonce + i, dict(body)) for i, (kind, body) in enumerate(commands)]
+        return self.submit_batch(signed)
 
     def transfer(self, to: str, amount_units: int, *, nonce: int | None = None) -> dict[str, Any]:
         return self.submit("transfer", {"to": to.lower(), "amount": str(amount_units)}, nonce=nonce)

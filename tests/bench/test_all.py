@@ -23,6 +23,9 @@ NAMES = [
     "poi_embed",
     "ingest_http_sqlite",
     "ingest_http_postgresql",
+    "ingest_http_sqlite_batch",
+    "ingest_http_postgresql_batch",
+    "server_start",
 ]
 KEYS = {"name", "goal", "measured", "unit", "baseline", "ratio", "holds", "detail"}
 

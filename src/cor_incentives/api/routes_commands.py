@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ..core.errors import InvalidInput
+from ..core.errors import EngineError, InvalidInput
 from ..core.events import parse_json
 from .deps import Service, errors, ok
 from .middleware import MAX_BODY_BYTES
-from .schemas import ADDRESS_PATTERN, ChainOut, CommandIn, NonceOut, ReceiptOut
+from .schemas import ADDRESS_PATTERN, MAX_COMMANDS_PER_BATCH, BatchOut, ChainOut, CommandBatchIn, CommandIn, NonceOut, ReceiptOut
 
 router = APIRouter(tags=["commands"])
 
@@ -50,15 +50,27 @@ class InvalidRequest(InvalidInput):
 
 def parse_command_request(raw: bytes) -> CommandIn:
     """The request body as ``CommandIn``: size and nesting bounded before any parsing, then exactly two strings."""
+    return _parse(raw, CommandIn, "{payload, signature} with two strings")
+
+
+def parse_batch_request(raw: bytes) -> CommandBatchIn:
+    """The request body as ``CommandBatchIn``: ``{"commands": [{payload, signature}, …]}``, 1 to 256 of them."""
+    return _parse(raw, CommandBatchIn, f"{{commands: [{{payload, signature}}, …]}} with 1 to {MAX_COMMANDS_PER_BATCH} commands")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(raw: bytes, model: type[M], shape: str) -> M:
     try:
         obj = parse_json(raw, max_bytes=MAX_BODY_BYTES)
     except InvalidInput as exc:
-        raise InvalidRequest(f"the body must be JSON {{payload, signature}}: {exc.message} ({exc.code})", code="invalid_request") from None
+        raise InvalidRequest(f"the body must be JSON {shape}: {exc.message} ({exc.code})", code="invalid_request") from None
     try:
-        return CommandIn.model_validate(obj)
+        return model.model_validate(obj)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ())) or 'body'}: {e.get('msg', '')}" for e in exc.errors()[:5])
-        raise InvalidRequest(f"the body must be {{payload, signature}} with two strings: {problems}", code="invalid_request") from None
+        raise InvalidRequest(f"the body must be {shape}: {problems}", code="invalid_request") from None
 
 
 @router.post(
@@ -74,6 +86,42 @@ async def submit_command(request: Request, svc: Service) -> dict[str, Any]:
     receipt = await svc.submit_async(command.payload, command.signature)
     request.state.seq = receipt.seq
     return receipt.to_dict()
+
+
+BATCH_DESCRIPTION = f"""\
+Append up to {MAX_COMMANDS_PER_BATCH} signed commands with one request: `{{"commands": [{{payload, signature}}, …]}}`,
+each command exactly as for `POST /v1/commands`.
+
+Each command is accepted or refused **on its own**, as if it had been posted alone, in the order
+given (so one actor's consecutive nonces can travel together): a refused command changes nothing
+and never fails the others. The answer is 200 with one result per command, in request order:
+`{{"index", "status": 200, "receipt": {{seq, hash, …}}}}` when accepted, else
+`{{"index", "status", "error", "message"}}` with the status and code the command would have got alone
+(400, 401, 404, 409, 413; 503 `database_unavailable` when its writer transaction failed: retry it).
+A body that is not this shape is refused whole (422 `invalid_request`, nothing applied); the body is
+at most 512 KiB (413).
+"""
+
+
+@router.post(
+    "/v1/commands:batch",
+    summary="Submit several signed commands",
+    description=BATCH_DESCRIPTION,
+    response_model=None,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CommandBatchIn.model_json_schema()}}}},
+    responses={**ok(BatchOut, "Per-command outcomes, in request order."), **errors(413)},
+)
+async def submit_commands(request: Request, svc: Service) -> dict[str, Any]:
+    batch = parse_batch_request(await request.body())
+    outcomes = await svc.submit_many_async([(c.payload, c.signature) for c in batch.commands])
+    results: list[dict[str, Any]] = []
+    for i, outcome in enumerate(outcomes):
+        if isinstance(outcome, EngineError):
+            results.append({"index": i, "status": outcome.http_status, **outcome.to_dict()})
+        else:
+            results.append({"index": i, "status": 200, "receipt": outcome.to_dict()})
+    accepted = sum(1 for r in results if r["status"] == 200)
+    return {"results": results, "accepted": accepted, "rejected": len(results) - accepted}
 
 
 @router.get(

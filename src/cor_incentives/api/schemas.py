@@ -54,6 +54,22 @@ class CommandIn(BaseModel):
     )
 
 
+MAX_COMMANDS_PER_BATCH = 256
+
+
+class CommandBatchIn(BaseModel):
+    """Several signed commands in one request, each handled as if posted alone, in this order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    commands: list[CommandIn] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_COMMANDS_PER_BATCH,
+        description=f"1 to {MAX_COMMANDS_PER_BATCH} signed commands (the request body is at most 512 KiB).",
+    )
+
+
 # --- output ----------------------------------------------------------------------------------
 
 
@@ -75,6 +91,25 @@ class ReceiptOut(Out):
     tick: int = Field(..., description="Logical tick after the event.")
     epoch: int = Field(..., description="Epoch after the event.")
     ids: list[int] = Field(..., description="Ids the command allocated, in order: the session, task, proposal or bounty it created first.")
+
+
+class BatchResultOut(Out):
+    """One command of a batch: its receipt, or the error it would have got alone."""
+
+    index: int = Field(..., description="Position of the command in the request.")
+    status: int = Field(..., description="The HTTP status this command would have got alone: 200 accepted, else its error's status.")
+    receipt: ReceiptOut | None = Field(None, description="Where the command landed (status 200 only).")
+    error: str | None = Field(None, description="Stable error code (refused commands only), as for `POST /v1/commands`.")
+    message: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class BatchOut(Out):
+    """Per-command outcomes of a batch, in request order; a refused command never fails the others."""
+
+    results: list[BatchResultOut]
+    accepted: int
+    rejected: int
 
 
 class NonceOut(Out):

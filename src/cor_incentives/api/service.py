@@ -10,15 +10,18 @@ serialises processes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..app import chooser, views
 from ..app.beacon import beacon_view
-from ..app.engine import Engine, Receipt
+from ..app.engine import Engine, InternalError, Receipt
 from ..app.eta import add_etas, tick_seconds_setting
 from ..app.proofs import TREES
 from ..app.verify import verify_store
@@ -36,6 +39,7 @@ from . import readviews
 from .metrics import Metrics
 
 T = TypeVar("T")
+logger = logging.getLogger("cor.api")
 
 MAX_EVENTS_PER_PAGE = 1_000
 MAX_TASKS_PER_PAGE = 1_000
@@ -278,6 +282,30 @@ class ApiService:
         self._enqueue(_Pending(payload.encode("utf-8"), signature, future=future))
         return self._outcome(await future)
 
+    async def submit_many_async(self, commands: list[tuple[str, str]]) -> list[Receipt | EngineError]:
+        """Several signed commands from one request (``POST /v1/commands:batch``), each accepted or
+        refused on its own, as if each had been posted alone, in the order given.
+
+        They join the group-commit queue together and in order, so one actor's consecutive nonces
+        keep their order; a refused command (its ``EngineError`` in its place) never fails the
+        others. A command whose writer transaction failed outright (database unavailable) gets
+        ``database_unavailable``; one hit by a bug in the server, ``internal_error``: nothing of it
+        was appended either way."""
+        loop = asyncio.get_running_loop()
+        items = [_Pending(p.encode("utf-8"), s, future=loop.create_future()) for p, s in commands]
+        self._enqueue(*items)
+        outcomes = await asyncio.gather(*(i.future for i in items if i.future is not None))
+        out: list[Receipt | EngineError] = []
+        for result in outcomes:
+            if isinstance(result, Receipt):
+                self.metrics.command_accepted()
+                out.append(result)
+                continue
+            error = result if isinstance(result, EngineError) else _transaction_failure(result)
+            self.metrics.command_rejected(error.code)
+            out.append(error)
+        return out
+
     def _outcome(self, result: Any) -> Receipt:
         if isinstance(result, EngineError):
             self.metrics.command_rejected(result.code)
@@ -287,9 +315,9 @@ class ApiService:
         self.metrics.command_accepted()
         return result  # type: ignore[no-any-return]
 
-    def _enqueue(self, item: _Pending) -> None:
+    def _enqueue(self, *items: _Pending) -> None:
         with self._queue_ready:
-            self._queue.append(item)
+            self._queue.extend(items)
             if self._committer is None or not self._committer.is_alive():
                 self._committer = threading.Thread(target=self._commit_forever, name="cor-group-commit", daemon=True)
                 self._committer.start()
@@ -365,6 +393,22 @@ class ApiService:
         finally:
             self._verify_lock.release()
         return report.to_dict()
+
+
+class DatabaseUnavailable(EngineError):
+    """The writer transaction that held a command failed (locked, unreachable, connection lost)."""
+
+    code = "database_unavailable"
+    http_status = 503
+
+
+def _transaction_failure(exc: BaseException) -> EngineError:
+    """What one command of a batch reports when its whole writer transaction failed (the route that
+    takes one command lets the app's exception handlers answer 503 / 500 instead)."""
+    if isinstance(exc, (OperationalError, PoolTimeout)):
+        return DatabaseUnavailable("the database is unavailable or busy; retry", code="database_unavailable")
+    logger.error("a batch command failed in the server: %s", type(exc).__name__, exc_info=exc)
+    return InternalError("internal error; see the server log; nothing of this command was appended", code="internal_error")
 
 
 def _existing_node(state: State, node_id: str) -> str:

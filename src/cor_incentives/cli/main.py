@@ -10,12 +10,29 @@ from importlib import metadata
 
 import typer
 
-from . import audit, chain, community, devnet, epochs, estimate, experiments, gov, market, network, nodes, serve, simulate, slashing, staking
+from . import audit, chain, community, devnet, epochs, estimate, experiments, gov, market, network, nodes, serve, simulate, slashing, staking, submit
 
 app = typer.Typer(
     help="cor-incentives: the incentive and reward engine of a COR inference network.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-for group in (network, nodes, staking, slashing, market, epochs, estimate, community, gov, chain, serve, devnet, simulate, experiments, audit):
+for group in (
+    network,
+    nodes,
+    staking,
+    slashing,
+    market,
+    epochs,
+    estimate,
+    community,
+    gov,
+    chain,
+    submit,
+    serve,
+    devnet,
+    simulate,
+    experiments,
+    audit,
+):
     group.register(app)
 
 
