@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import httpx
 from fastapi.testclient import TestClient
@@ -82,3 +85,48 @@ def test_metrics_count_every_worker_s_requests(tmp_path, api_helpers):
     finally:
         api_helpers.stop_server(server)
     assert server.log().count("Started server process") == 2
+
+
+def _children(pid: int) -> set[int]:
+    return {int(c) for c in open(f"/proc/{pid}/task/{pid}/children").read().split()}
+
+
+def test_forked_workers_share_the_start_are_replaced_when_they_die_and_stop_with_the_parent(tmp_path, api_helpers):
+    """`cor serve --workers 2` forks its workers from the process that opened the database: one start, two
+    servers on one socket; a killed worker is replaced by one that re-opens the database (it serves
+    the state written since), and SIGTERM to the parent alone stops every worker."""
+    net = api_helpers.make_network(tmp_path / "net", {"alice": "100", "bob": "100"})
+    server = api_helpers.start_server(net.url, tmp_path / "serve.log", workers=2)
+    try:
+        parent = server.proc.pid
+        first = _children(parent)
+        assert len(first) == 2
+        with CorClient(server.base_url, net.keys["alice"].private_key) as alice:
+            for _ in range(5):
+                alice.transfer(net.keys["bob"].address, 1)
+        victim = sorted(first)[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (victim in _children(parent) or len(_children(parent)) < 2):
+            time.sleep(0.2)
+        now = _children(parent)
+        assert len(now) == 2 and victim not in now and len(now & first) == 1
+        for _ in range(20):  # new connections: both workers, the replacement too, see all 6 events
+            assert httpx.get(server.base_url + "/v1/status", timeout=30).json()["seq"] == 5
+        os.kill(parent, signal.SIGTERM)  # the parent only, not its process group
+        server.proc.wait(timeout=60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in now):
+            time.sleep(0.2)
+        assert not any(os.path.exists(f"/proc/{pid}") and _state(pid) != "Z" for pid in now)
+    finally:
+        api_helpers.stop_server(server)
+    log = server.log()
+    assert log.count("Started server process") == 3 and "starting another" in log
+
+
+def _state(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

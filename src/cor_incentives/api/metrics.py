@@ -16,9 +16,6 @@ import os
 import threading
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
-
 LATENCY_BUCKETS_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_LABEL_SETS = 1_000  # a bound on distinct label sets per metric (per process)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -36,6 +33,11 @@ class Metrics:
     """The API's counters and latency histogram (thread-safe: prometheus_client locks each value)."""
 
     def __init__(self) -> None:
+        # imported here, not at module import: prometheus_client picks its value class (per process or
+        # multiprocess) when first imported, and `cor serve` sets PROMETHEUS_MULTIPROC_DIR first
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client.multiprocess import MultiProcessCollector
+
         self._lock = threading.Lock()
         self._registry = CollectorRegistry(auto_describe=True)
         self._multiprocess = multiprocess()
@@ -91,6 +93,8 @@ class Metrics:
         family("cor_nodes", "gauge", "Registered nodes by role.")
         for role, n in sorted(gauges["nodes"].items()):
             out.append(f'cor_nodes{{role="{_esc(role)}"}} {n}')
+        from prometheus_client import generate_latest
+
         counters = generate_latest(self._registry).decode("utf-8")
         return "\n".join(out) + "\n" + "".join(line + "\n" for line in counters.splitlines() if not _created(line))
 

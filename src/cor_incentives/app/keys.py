@@ -26,8 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from ..core.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from ..core.signatures import SECP256K1_N, private_key_address
 from ..core.units import address
@@ -132,6 +130,8 @@ def unlock(data: dict[str, Any], passphrase: str, name: str) -> str:
     """The private key in a key file (decrypted with ``passphrase`` when it is a keystore v3 file)."""
     if not is_keystore_v3(data):
         return str(data["private_key"])
+    from eth_account import Account  # here, not at import: eth-account and its BLS code take seconds to import; only keystores need it
+
     try:
         secret = Account.decrypt(data, passphrase)
     except ValueError as exc:
@@ -148,6 +148,8 @@ def unlock(data: dict[str, Any], passphrase: str, name: str) -> str:
 
 def encrypt(private_key: str, passphrase: str, name: str) -> dict[str, Any]:
     """A keystore v3 object for ``private_key`` (scrypt, the eth-account defaults) with the key's name."""
+    from eth_account import Account
+
     return {"name": name, **Account.encrypt(bytes.fromhex(private_key.removeprefix("0x")), passphrase, kdf="scrypt")}
 
 

@@ -1,17 +1,26 @@
 """``cor serve``: the REST API under uvicorn (one Engine per worker process, all sharing one database).
 
+The app is built once in the serving process, on the engine it opened; ``--workers N`` forks N
+uvicorn servers from it on one socket (``ForkedWorkers``), so a server starts in one import and one
+open, whatever N.
+
 Hooked into the ``cor`` app by ``register(app)``; also runnable alone: ``python -m cor_incentives.cli.serve``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import signal
+import socket
 import tempfile
+import time
 from typing import Any
 
 import typer
 
+from ..app.engine import Engine
 from ..app.eta import TICK_SECONDS_ENV, tick_seconds_setting
 from ..store.connection import database_url
 from .common import DbOption, err_console, handle_errors, open_engine
@@ -22,6 +31,9 @@ WORKER_HEALTHCHECK_TIMEOUT_SECONDS = 300
 """How long uvicorn's supervisor waits for a worker to answer its health check before it kills and
 restarts it (uvicorn's default, 5 s, is shorter than a worker's imports and database open on a busy
 machine: the workers were killed and restarted for ever)."""
+RESTART_DELAY_SECONDS = 1.0  # before a dead worker is replaced (a worker that dies at once does not spin)
+
+logger = logging.getLogger("cor.api")
 
 
 def log_config(level: str) -> dict[str, Any]:
@@ -58,17 +70,15 @@ def serve(
     ),
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs, metrics at /metrics)."""
-    import uvicorn
-
-    from ..api.metrics import MULTIPROC_ENV
+    from ..api.metrics import MULTIPROC_ENV  # the name only: prometheus_client is imported once this is set
 
     url = database_url(db)
     engine = open_engine(url)  # fail fast on a bad URL; creates the schema once, before any worker starts
     if engine.state.params_history is None:
         err_console.print(f"[yellow]warning[/]: {url} has no network yet; reads answer 409 no_genesis until `cor init`")
-    engine.snapshot_head()  # the workers load it and replay nothing
+    engine.snapshot_head()  # a restarted worker (or the next server) loads it and replays nothing
     engine.store.engine.dispose()
-    os.environ["COR_DATABASE_URL"] = url  # the worker processes read it (app_from_env)
+    os.environ["COR_DATABASE_URL"] = url  # app_from_env (a worker started by uvicorn's own supervisor) reads it
     if tick_seconds is not None:
         os.environ[TICK_SECONDS_ENV] = str(tick_seconds_setting(tick_seconds))  # checked here (invalid_tick_seconds), read by each worker
     shared = None
@@ -76,6 +86,33 @@ def serve(
         shared = tempfile.mkdtemp(prefix="cor-metrics-")
         os.environ[MULTIPROC_ENV] = shared
     try:
+        run_app(engine, url, host, port, workers, log_level)
+    finally:
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
+
+
+def run_app(engine: Engine, url: str, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the app built once, here, on the engine already open (its state is the head's).
+
+    One worker: uvicorn in this process. Several: this process binds the socket, then forks the
+    workers, which share the imported code and the opened state (copy-on-write) instead of each
+    importing the package and opening the database again; each worker takes its own database
+    connections after the fork. This process only supervises: a worker that dies is replaced by a
+    fresh fork that re-opens the database (from the newest snapshot); SIGTERM / SIGINT stop them all."""
+    import uvicorn
+
+    from ..api.app import create_app
+    from ..api.service import ApiService
+
+    app = create_app(service=ApiService(engine))
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=log_config(log_level), access_log=False, log_level=log_level.lower(), timeout_graceful_shutdown=10
+    )
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    if not hasattr(os, "fork"):  # no fork on this platform: uvicorn's own supervisor, each worker imports and opens
         uvicorn.run(
             APP_FACTORY,
             factory=True,
@@ -87,9 +124,72 @@ def serve(
             access_log=False,
             log_level=log_level.lower(),
         )
-    finally:
-        if shared is not None:
-            shutil.rmtree(shared, ignore_errors=True)
+        return
+    sock = config.bind_socket()
+    ForkedWorkers(config, sock, app.state.service, workers, url).run()
+
+
+class ForkedWorkers:
+    """The supervisor of ``cor serve --workers N``: N forked uvicorn servers on one listening socket."""
+
+    def __init__(self, config: Any, sock: socket.socket, service: Any, workers: int, url: str) -> None:
+        self.config = config
+        self.url = url
+        self.sock = sock
+        self.service = service
+        self.workers = workers
+        self.children: set[int] = set()
+        self.stopping = False
+
+    def spawn(self, *, reopen: bool) -> None:
+        pid = os.fork()
+        if pid:
+            self.children.add(pid)
+            return
+        code = 0
+        try:  # the worker: its own connections, default signal handling (uvicorn installs its own)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            self.service.engine.store.engine.dispose(close=False)  # never share the parent's pooled connections
+            if reopen:  # a replacement: the parent's state may be far behind the head
+                self.service.engine = Engine.open(self.url, create=False)
+            import uvicorn
+
+            uvicorn.Server(self.config).run(sockets=[self.sock])
+        except BaseException:
+            code = 1
+            logger.exception("worker %s failed", os.getpid())
+        finally:
+            os._exit(code)
+
+    def stop(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        logging.getLogger("uvicorn.error").info("Started parent process [%d]; forking %d workers", os.getpid(), self.workers)
+        for _ in range(self.workers):
+            self.spawn(reopen=False)
+        while self.children:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            self.children.discard(pid)
+            if not self.stopping:
+                logger.warning("worker %s exited (status %s); starting another", pid, status)
+                time.sleep(RESTART_DELAY_SECONDS)
+                if not self.stopping:
+                    self.spawn(reopen=True)
+        self.sock.close()
 
 
 def register(app: typer.Typer) -> None:

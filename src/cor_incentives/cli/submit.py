@@ -45,7 +45,7 @@ def read_batch_file(path: str) -> list[dict[str, Any]]:
             raise InvalidInput(f"a batch file holds at most {MAX_BATCH_FILE_LINES:,} commands", code="invalid_batch_file")
         try:
             obj = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {number}: not JSON ({exc.msg})", code="invalid_batch_file", line=number) from None
         if not isinstance(obj, dict) or not (set(obj) == {"payload", "signature"} or set(obj) == {"kind", "body"}):
             raise InvalidInput(
@@ -84,14 +84,12 @@ def submit(
     if unsigned and sender is None:
         raise InvalidInput(f"line {unsigned[0] + 1} is not signed ({{kind, body}}): give --from KEY to sign it", code="missing_signer")
     signed: list[tuple[bytes, str]] = []
-    if unsigned:
-        assert sender is not None
+    if unsigned and sender is not None:
         key = signer(keys_dir, sender)
         if net.client is not None:
             nonce, chain_id = net.client.next_nonce(key.address), net.client.chain_id()
         else:
-            assert net.engine is not None
-            nonce, chain_id = net.engine.next_nonce(key.address), net.engine.state.chain_id
+            nonce, chain_id = net.local_engine.next_nonce(key.address), net.local_engine.state.chain_id
     for obj in items:
         if "payload" in obj:
             signed.append((obj["payload"].encode("utf-8"), obj["signature"]))
@@ -101,10 +99,9 @@ def submit(
     if net.client is not None:
         results = net.client.submit_batch(signed)
     else:
-        assert net.engine is not None
         results = []
         for start in range(0, len(signed), BATCH_COMMANDS):
-            outcomes = net.engine.submit_batch(signed[start : start + BATCH_COMMANDS])
+            outcomes = net.local_engine.submit_batch(signed[start : start + BATCH_COMMANDS])
             results.extend(_result(start + i, o) for i, o in enumerate(outcomes))
     accepted = sum(1 for r in results if r["status"] == 200)
     rejected = len(results) - accepted

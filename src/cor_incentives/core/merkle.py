@@ -54,8 +54,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from eth_abi.abi import encode
-from eth_abi.exceptions import EncodingError, ParseError
 from eth_hash.auto import keccak
 
 from .errors import InvalidInput, NotFound, invariant
@@ -98,6 +96,9 @@ def _encode_leaf(types: tuple[str, ...], values: Sequence[Any]) -> bytes:
             )
         if abi_type == "address" and isinstance(value, str) and not _is_lower_upper_or_checksummed(value):
             raise InvalidInput(f"address {value!r} is mixed case but not a valid EIP-55 checksum", code="invalid_leaf")
+    from eth_abi.abi import encode  # here, not at import: only leaves off the packed fast path need it (it takes a second to import)
+    from eth_abi.exceptions import EncodingError, ParseError
+
     try:
         return encode(list(types), list(values))
     except (EncodingError, ParseError, ValueError, TypeError) as exc:
