@@ -9,13 +9,23 @@ from cor_incentives.ai.likelihood import (
     BUDGET_SLACK_TOKENS,
     PLAUSIBLE_MIN_RATIO,
     PLAUSIBLE_RANK,
+    WRONG_TURN_GAP_NATS,
+    WRONG_TURN_WINDOW,
     TeacherForcer,
     TokenStat,
     TokenTrace,
     is_plausible,
     likelihood_check,
 )
-from cor_incentives.ai.quality import MIN_FIDELITY_PPB, MODEL_CHECK_CAP_PPB, RuleEmbeddingScorer, finalize_score
+from cor_incentives.ai.quality import (
+    INVALID_BELOW_PPB,
+    MIN_FIDELITY_PPB,
+    MODEL_CHECK_CAP_PPB,
+    MODEL_VERIFIED_MIN_PPB,
+    RuleEmbeddingScorer,
+    finalize_score,
+    task_checks,
+)
 from cor_incentives.core.params import Params
 from cor_incentives.nodes.backends import LlamaBackend, Sampling
 from cor_incentives.nodes.validator import evaluate_outputs
@@ -87,6 +97,72 @@ def test_a_failed_model_check_caps_the_score_and_flags_it():
         finalize_score({"relevance": 0, "compliance": 0, "completeness": 0, "integrity": 0, "perplexity": 0}, [])
 
 
+def test_early_wrong_turns_count_far_tokens_in_the_first_window_only():
+    turn = TokenStat(-7.5, WRONG_TURN_GAP_NATS + 0.01, 30)  # plausible by rank, far below the top token
+    edge = TokenStat(-6.5, WRONG_TURN_GAP_NATS, 12)  # exactly at the gap: not a wrong turn
+    t = TokenTrace((TOP, turn, edge, *[TOP] * (WRONG_TURN_WINDOW - 3), turn, turn), TOP)
+    assert likelihood_check(t, None).early_wrong_turns == 1  # the two after the window do not count
+    assert likelihood_check(trace(40, 0), None).early_wrong_turns == 0
+
+
+class MapReader:
+    """A trace per output text (scripted: the arithmetic of the task checks)."""
+
+    def __init__(self, traces: dict[str, TokenTrace]) -> None:
+        self.traces = traces
+
+    def trace(self, prompt: str, output: str) -> TokenTrace:
+        return self.traces[output]
+
+
+CODE_PROMPT = "Write a Python function is_even(n) that returns True if n is even and False otherwise."
+IS_EVEN = "```python\ndef is_even(n):\n    return n % 2 == 0\n```\nThis function returns True when n is divisible by 2."
+IS_EVEN_2 = "Here is the function:\n```python\ndef is_even(n):\n    if n % 2 == 0:\n        return True\n    return False\n```"
+# a real SmolLM2 answer to another prompt of the same kind (data/poi-calibration, p0004's off_topic output)
+REPLAYED = (
+    "```python\ndef absolute_difference(a, b):\n    return abs(a - b)\n```\n\n"
+    "Example usage:\n```python\nprint(absolute_difference(5, 5))  # Output: 5\n```"
+)
+TURN = TokenStat(-9.0, 8.5, 400)
+
+
+def test_an_answer_to_another_prompt_with_a_wrong_turn_is_off_prompt():
+    clean = TokenTrace(tuple([TOP] * 30), TOP)
+    turned = TokenTrace((TOP, TOP, TOP, TURN, *[TOP] * 26), TOP)  # fidelity 29/30: passes the fidelity check
+    scorer = RuleEmbeddingScorer(reader=MapReader({IS_EVEN: clean, IS_EVEN_2: clean, REPLAYED: turned}))
+    own, cosines, checks = scorer.score_each(CODE_PROMPT, [IS_EVEN, IS_EVEN_2, REPLAYED], max_output_tokens=64)
+    assert own[2].total_ppb >= Params().consensus_min_quality_ppb  # each output on its own: the replay passes
+    assert checks[2] is not None and checks[2].fidelity_ppb >= MIN_FIDELITY_PPB and checks[2].early_wrong_turns == 1
+    assert cosines[2] * 10 < max(cosines[:2]) * 7  # and it is much less relevant than the answers to this prompt
+    scores = scorer.score_outputs(CODE_PROMPT, [IS_EVEN, IS_EVEN_2, REPLAYED], max_output_tokens=64)
+    assert scores[2].total_ppb == MODEL_CHECK_CAP_PPB and "off_prompt" in scores[2].flags and scores[2].verdict == "INVALID"
+    assert scores[:2] == own[:2]
+    # either signal alone is not enough: the replay read without a wrong turn, a relevant answer with one
+    plain = RuleEmbeddingScorer(reader=MapReader({IS_EVEN: clean, IS_EVEN_2: clean, REPLAYED: clean}))
+    assert "off_prompt" not in plain.score_outputs(CODE_PROMPT, [IS_EVEN, IS_EVEN_2, REPLAYED], max_output_tokens=64)[2].flags
+    relevant = RuleEmbeddingScorer(reader=MapReader({IS_EVEN: turned, IS_EVEN_2: clean, REPLAYED: clean}))
+    assert all("off_prompt" not in s.flags for s in relevant.score_outputs(CODE_PROMPT, [IS_EVEN, IS_EVEN_2, REPLAYED], max_output_tokens=64))
+    # alone in its task (nothing to compare with), or without the model: no off-prompt check
+    assert "off_prompt" not in scorer.score_outputs(CODE_PROMPT, [REPLAYED], max_output_tokens=64)[0].flags
+    assert "off_prompt" not in RuleEmbeddingScorer().score_outputs(CODE_PROMPT, [IS_EVEN, REPLAYED], max_output_tokens=64)[1].flags
+
+
+def test_a_poor_answer_the_model_vouches_for_is_lifted_to_the_floor():
+    prompt = "Explain why the sea is salty."
+    loop = "The sea is salty because the sea is salty because the sea is salty because the sea is salty because the sea is salty."
+    lazy = "I am not sure, please check online."
+    good = TokenTrace(tuple([TOP] * 30), TOP)
+    plain = RuleEmbeddingScorer().score(prompt, loop, max_output_tokens=64)
+    assert plain.total_ppb < INVALID_BELOW_PPB and "repetition_loop" in plain.flags
+    vouched = RuleEmbeddingScorer(reader=MapReader({loop: good, lazy: good})).score_outputs(prompt, [loop, lazy], max_output_tokens=64)
+    assert vouched[0].total_ppb == MODEL_VERIFIED_MIN_PPB and "model_verified" in vouched[0].flags and vouched[0].verdict == "RETRY"
+    assert vouched[1].total_ppb < INVALID_BELOW_PPB and "model_verified" not in vouched[1].flags  # a non-answer stays out
+    forged = RuleEmbeddingScorer(reader=MapReader({loop: trace(8, 8)})).score_outputs(prompt, [loop], max_output_tokens=64)[0]
+    assert forged.total_ppb <= MODEL_CHECK_CAP_PPB and "model_verified" not in forged.flags  # failed model check: no lift
+    with pytest.raises(ValueError):
+        task_checks([plain], [0.5, 0.4], [None])
+
+
 # -- the real model --------------------------------------------------------------------------------------
 
 PROMPT = "Explain in two sentences why the sky is blue."
@@ -148,3 +224,24 @@ def test_the_validator_puts_a_template_below_the_floor_with_the_model(forcer, mi
     assert with_model["0x03"]["criteria"]["fidelity"] < MIN_FIDELITY_PPB
     for m in ("0x01", "0x02"):
         assert with_model[m]["criteria"]["fidelity"] >= MIN_FIDELITY_PPB and with_model[m]["quality_ppb"] == without[m]["quality_ppb"]
+
+
+def test_the_validator_puts_a_replayed_answer_out_with_the_model(forcer):
+    """A real SmolLM2 answer to another prompt of the same kind, beside two honest samples for this one (the
+    calibration set's p0004): the model's own checks pass it, the task checks put it under the floor."""
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "data" / "poi-calibration"
+    prompt = next(json.loads(line) for line in (data / "prompts.jsonl").read_text().splitlines() if '"p0004"' in line)
+    rows = [json.loads(line) for line in (data / "outputs.jsonl").read_text().splitlines() if '"p0004"' in line]
+    texts = {f"{r['class']}-{r['miner']}": r["text"] for r in rows if r["prompt_id"] == "p0004"}
+    outputs = {"0x01": texts["honest-0"], "0x02": texts["honest-3"], "0x03": texts["off_topic-0"]}
+    scorer = RuleEmbeddingScorer(reader=forcer)
+    own, _, checks = scorer.score_each(prompt["prompt"], list(outputs.values()), max_output_tokens=prompt["max_output_tokens"])
+    floor = Params().consensus_min_quality_ppb
+    assert own[2].total_ppb >= floor and checks[2] is not None and checks[2].fidelity_ppb >= MIN_FIDELITY_PPB
+    assert checks[2].early_wrong_turns >= 1 and all(c is not None and c.early_wrong_turns == 0 for c in checks[:2])
+    reports = {r["miner"]: r for r in evaluate_outputs(prompt["prompt"], outputs, prompt["max_output_tokens"], reader=forcer)}
+    assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB < floor
+    assert reports["0x01"]["quality_ppb"] == own[0].total_ppb and reports["0x02"]["quality_ppb"] == own[1].total_ppb

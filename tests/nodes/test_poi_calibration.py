@@ -204,6 +204,30 @@ def test_rates_reproduce_with_the_real_embedding_model():
         for split in ("calibration", "held_out"):
             assert v[split]["outputs"] == want_mv["variants"][name][split]["outputs"]
             assert abs(v[split]["in_consensus"] - want_mv["variants"][name][split]["in_consensus"]) <= RATE_TOLERANCE
+    # the validator with the task checks (off prompt, model-verified floor), on the same tasks
+    tv, want_tv = fresh["task_validator"], recorded["task_validator"]
+    assert tv["rule"] == want_tv["rule"]
+    blocks = [(tv["rates"], want_tv["rates"])] + [
+        (tv["what_if_max_distance"][t]["rates"], want_tv["what_if_max_distance"][t]["rates"]) for t in want_tv["what_if_max_distance"]
+    ]
+    for got_block, want_block in blocks:
+        for split in ("calibration", "held_out"):
+            got, want = got_block["consensus"][split], want_block["consensus"][split]
+            assert got["honest"] == want["honest"] and got["cheat"] == want["cheat"]
+            for rate in ("honest_in_rate", "cheat_out_rate"):
+                assert abs(got[rate] - want[rate]) <= RATE_TOLERANCE, ("task", split, rate)
+            for c in CHEAT_CLASSES:
+                assert abs(got["cheat_out_by_class"][c] - want["cheat_out_by_class"][c]) <= RATE_TOLERANCE, ("task", split, c)
+    for name, v in tv["variants"].items():
+        for split in ("calibration", "held_out"):
+            assert abs(v[split]["in_consensus"] - want_tv["variants"][name][split]["in_consensus"]) <= RATE_TOLERANCE
+    # what they add to the model checks: off-topic replays mostly out, more honest outputs in, every cheat class as good
+    for split in ("calibration", "held_out"):
+        task, model = tv["rates"]["consensus"][split], mv["rates"]["consensus"][split]
+        assert task["cheat_out_by_class"]["off_topic"] >= model["cheat_out_by_class"]["off_topic"] + 0.05
+        assert task["cheat_out_rate"] >= 0.975 and task["honest_in_rate"] >= model["honest_in_rate"] + 0.004
+        for c in ("lazy", "generic", "garbage"):
+            assert task["cheat_out_by_class"][c] >= model["cheat_out_by_class"][c] - 0.005
     # what the model checks add, on the same tasks: generic and truncated outputs mostly out, honest kept
     for split in ("calibration", "held_out"):
         with_model, without = mv["rates"]["consensus"][split], mv["floor_medoid_same_prompts"]["consensus"][split]

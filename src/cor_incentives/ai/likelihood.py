@@ -29,6 +29,11 @@ The check (every parameter named below; calibrated in docs/poi-calibration.md)
     fidelity_ppb      plausible tokens × 10**9 // tokens (an empty output: 0)
     ending            the output reaches its budget (tokens ≥ max_output_tokens − BUDGET_SLACK_TOKENS),
                       or the end-of-turn token is plausible after it: ending_ppb 10**9, else 0
+    early_wrong_turns tokens among the first WRONG_TURN_WINDOW (32) whose gap exceeds
+                      WRONG_TURN_GAP_NATS (6 nats: under 0.25 % of the top token, 20× below what a
+                      min-p 0.05 sampler can pick). An answer to another prompt turns away from this
+                      prompt in its first tokens ("def absolute_difference" after "write is_even");
+                      the scorer uses it with the task's other outputs (``ai.quality.task_checks``).
 Without the model (an unknown model, or a validator that cannot run it) there is no check.
 """
 
@@ -47,6 +52,8 @@ from ..core.units import PPB
 
 PLAUSIBLE_RANK = 40  # llama.cpp's default top-k
 PLAUSIBLE_MIN_RATIO = 0.01  # a fifth of llama.cpp's min-p (0.05): room for logits that differ across nodes
+WRONG_TURN_GAP_NATS = 6.0  # a token under e**-6 (0.25 %) of the top token's probability: 20x below min-p 0.05
+WRONG_TURN_WINDOW = 32  # the first output tokens, where an answer to another prompt turns away from this one
 BUDGET_SLACK_TOKENS = 2  # a re-tokenised output may count a token or two fewer than the miner's run
 MAX_TRACE_TOKENS = 4_096  # prompt + output tokens scored in one pass; longer outputs are cut here
 
@@ -94,6 +101,7 @@ class LikelihoodCheck:
     fidelity_ppb: int
     ending_ppb: int
     mean_logprob_milli: int  # mean untempered log-probability per token × 1000, floored (reported, not used)
+    early_wrong_turns: int = 0  # tokens among the first WRONG_TURN_WINDOW with gap > WRONG_TURN_GAP_NATS
 
 
 def is_plausible(stat: TokenStat, rank_limit: int = PLAUSIBLE_RANK, min_ratio: float = PLAUSIBLE_MIN_RATIO) -> bool:
@@ -116,7 +124,8 @@ def likelihood_check(
     at_budget = max_output_tokens is not None and n >= max_output_tokens - slack
     ending = PPB if n and (at_budget or trace.cut or is_plausible(trace.end, rank_limit, min_ratio)) else 0
     mean = math.floor(1000 * sum(t.logprob for t in trace.tokens) / n) if n else 0
-    return LikelihoodCheck(n, plausible, fidelity, ending, mean)
+    wrong = sum(1 for t in trace.tokens[:WRONG_TURN_WINDOW] if t.gap > WRONG_TURN_GAP_NATS)
+    return LikelihoodCheck(n, plausible, fidelity, ending, mean, wrong)
 
 
 class TeacherForcer:

@@ -41,6 +41,18 @@ Concepts
     Either flag caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
     consensus quality floor. Without a reader (a model the validator cannot run) neither is reported.
 
+    With the task's other outputs (``score_outputs``, then ``task_checks``), two more steps:
+    off prompt    an output whose first tokens take a turn the model would not take (a token under
+                  e**-6 of the top token's probability: ``ai.likelihood`` early_wrong_turns) and whose
+                  prompt relevance is below OFF_PROMPT_RELEVANCE_BPS (70 %) of the best other valid
+                  output's is an answer to another prompt: flag ``off_prompt``, capped like a failed
+                  model check.
+    model-verified floor
+                  an output that passes the model checks and has no unverifiable flag (empty,
+                  non-answer, off-topic, a failed model check) scores at least MODEL_VERIFIED_MIN_PPB
+                  (flag ``model_verified``, verdict RETRY): a loop, a refusal or a format miss that the
+                  model itself sampled is a poor answer, not a cheat.
+
     total_ppb = Σ criterion_ppb × weight_bps // 10 000          (integer; weights below)
     A *hard* detection (empty, refusal, non-answer, garbage, repetition loop) caps the total at
     HARD_FAIL_CAP_PPB (rubric 1) and makes the verdict INVALID, whatever the other criteria say.
@@ -102,6 +114,9 @@ ENDING = "ending"
 MODEL_CHECKS = (FIDELITY, ENDING)
 MIN_FIDELITY_PPB = 900_000_000  # below: not what the model samples (calibrated: docs/poi-calibration.md)
 MODEL_CHECK_CAP_PPB = 200_000_000  # rubric 3, INVALID: below consensus_min_quality_ppb
+# -- task checks (an output among the task's other outputs; calibrated: docs/poi-calibration.md) -----
+OFF_PROMPT_RELEVANCE_BPS = 7_000  # relevance under 70 % of the best other valid output's, with a wrong turn
+MODEL_VERIFIED_MIN_PPB = 300_000_000  # rubric 4, RETRY: a sample the model vouches for is not INVALID
 
 # -- relevance ---------------------------------------------------------------------------------------
 RELEVANCE_FLOOR_COSINE = 0.15  # at or below: unrelated (measured: unrelated/garbage/refusal ≤ 0.23)
@@ -152,7 +167,9 @@ MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUTS_PER_CALL = 256  # one task's outputs; redundancy is a handful
 
 _HARD_FLAGS = frozenset({"empty", "refusal", "non_answer", "garbage", "repetition_loop"})
-_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early"})
+_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt"})
+# what the model's vouching does not lift: no answer, or an answer to something else
+_UNVERIFIABLE_FLAGS = frozenset({"empty", "non_answer", "off_topic", *_MODEL_FLAGS})
 
 
 @dataclass(frozen=True)
@@ -215,17 +232,25 @@ class RuleEmbeddingScorer:
         return self.score_outputs(prompt, [output], max_output_tokens=max_output_tokens)[0]
 
     def score_outputs(self, prompt: str, outputs: list[str], *, max_output_tokens: int | None = None) -> list[QualityScore]:
-        """Score every output of one task, embedding the prompt and the outputs in one call."""
+        """Score every output of one task, embedding the prompt and the outputs in one call, then the task checks."""
+        return task_checks(*self.score_each(prompt, outputs, max_output_tokens=max_output_tokens))
+
+    def score_each(
+        self, prompt: str, outputs: list[str], *, max_output_tokens: int | None = None
+    ) -> tuple[list[QualityScore], list[float], list[LikelihoodCheck | None]]:
+        """Each output's own score (before ``task_checks``), its prompt cosine and its model check (None without a reader)."""
         _check_inputs(prompt, outputs, max_output_tokens)
         spec = analyse_prompt(prompt)
         scored = [o[:MAX_SCORED_CHARS] for o in outputs]
         vectors = self.embedder.embed([prompt[:MAX_SCORED_CHARS], *scored])
-        results = []
+        results, cosines, checks = [], [], []
         for i, output in enumerate(outputs):
             cosine = _cosine(vectors[0], vectors[i + 1])
             check = likelihood_check(self.reader.trace(prompt, output), max_output_tokens) if self.reader is not None else None
             results.append(self._score_one(spec, output, scored[i], cosine, max_output_tokens, check))
-        return results
+            cosines.append(cosine)
+            checks.append(check)
+        return results, cosines, checks
 
     def _score_one(
         self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None, check: LikelihoodCheck | None = None
@@ -265,6 +290,37 @@ def model_check_criteria(check: LikelihoodCheck | None, flags: list[str]) -> dic
     return {FIDELITY: check.fidelity_ppb, ENDING: check.ending_ppb}
 
 
+def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[LikelihoodCheck | None]) -> list[QualityScore]:
+    """The checks that need the model's trace and the task's other outputs, after each output's own score.
+
+    1. *Model-verified floor*: an output the model read that passes fidelity and ending, whose only
+       defects are soft or hard detections other than ``_UNVERIFIABLE_FLAGS`` (a repetition loop, a
+       refusal, a format miss, a cut-off look: what a small model sometimes samples), scores at least
+       MODEL_VERIFIED_MIN_PPB (flag ``model_verified``, verdict RETRY): the miner ran the model, the
+       model answered badly; such an output stays in consensus (at the floor) and is paid at its score.
+    2. *Off prompt*: an output with an early wrong turn (``LikelihoodCheck.early_wrong_turns`` ≥ 1)
+       whose prompt relevance (cosine) is below OFF_PROMPT_RELEVANCE_BPS of the best relevance among
+       the task's other outputs scored at least INVALID_BELOW_PPB is flagged ``off_prompt`` (a model
+       check: capped at MODEL_CHECK_CAP_PPB): a real model answer, but to another prompt of the same
+       kind (a replayed cached answer). Without the model (``checks`` None) neither step applies.
+    """
+    if not len(scores) == len(cosines) == len(checks):
+        raise ValueError("one score, one cosine and one check (or None) per output")
+    lifted = []
+    for s, check in zip(scores, checks):
+        if check is not None and s.total_ppb < MODEL_VERIFIED_MIN_PPB and not any(f in _UNVERIFIABLE_FLAGS for f in s.flags):
+            s = finalize_score(dict(s.criteria), [*s.flags, "model_verified"])
+        lifted.append(s)
+    valid = [s.total_ppb >= INVALID_BELOW_PPB for s in lifted]
+    out = []
+    for i, (s, check) in enumerate(zip(lifted, checks)):
+        others = [cosines[j] for j in range(len(lifted)) if j != i and valid[j]]
+        if check is not None and check.early_wrong_turns >= 1 and others and cosines[i] * BPS < max(others) * OFF_PROMPT_RELEVANCE_BPS:
+            s = finalize_score(dict(s.criteria), [f for f in s.flags if f != "model_verified"] + ["off_prompt"])
+        out.append(s)
+    return out
+
+
 def score(prompt: str, output: str, *, max_output_tokens: int | None = None, embedder: Embedder | None = None) -> QualityScore:
     """Score one output for one prompt with the default rule+embedding scorer."""
     return RuleEmbeddingScorer(embedder).score(prompt, output, max_output_tokens=max_output_tokens)
@@ -285,6 +341,7 @@ def finalize_score(criteria: dict[str, int], flags: list[str]) -> QualityScore:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= PPB:
             raise ValueError(f"criterion {name!r} must be an int in [0, {PPB}], got {value!r}")
     total = sum(criteria[name] * weight for name, weight in CRITERIA_WEIGHTS_BPS.items()) // BPS
+    verified = "model_verified" in flags
     hard = any(flag in _HARD_FLAGS for flag in flags)
     if hard:
         total = min(total, HARD_FAIL_CAP_PPB)
@@ -293,10 +350,13 @@ def finalize_score(criteria: dict[str, int], flags: list[str]) -> QualityScore:
     model_failed = any(flag in _MODEL_FLAGS for flag in flags)
     if model_failed:
         total = min(total, MODEL_CHECK_CAP_PPB)
+    if verified:
+        invariant(not model_failed and not any(f in _UNVERIFIABLE_FLAGS for f in flags), "only a sample the model vouches for is lifted")
+        total = max(total, MODEL_VERIFIED_MIN_PPB)
     return QualityScore(
         total_ppb=total,
         criteria=dict(criteria),
-        verdict=verdict_for(total, hard=hard or model_failed, truncated="truncated" in flags),
+        verdict=verdict_for(total, hard=(hard and not verified) or model_failed, truncated="truncated" in flags),
         rubric_1_10=rubric_from_ppb(total),
         flags=tuple(dict.fromkeys(flags)),
     )

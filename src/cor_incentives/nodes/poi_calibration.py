@@ -35,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -43,8 +43,9 @@ from typing import Any
 
 import numpy as np
 
-from ..ai.likelihood import LikelihoodCheck, TokenTrace, likelihood_check
+from ..ai.likelihood import LikelihoodCheck, TokenTrace
 from ..ai.poi import ranked_distances_ppb
+from ..ai.quality import QualityScore, task_checks
 from ..core.units import BPS, PPB
 from .backends import Sampling, derive_seed
 from .strategies import LAZY_ANSWER, garbage_text
@@ -215,12 +216,15 @@ def task_observations(
     quality_ppb: Sequence[int],
     redundancy: int,
     medoid_floor_ppb: int = 0,
+    rescore: Callable[[Sequence[int]], list[int]] | None = None,
 ) -> list[Observation]:
     """Every honest ``redundancy``-task and every task with one odd miner (a cheater or a variant), per output.
 
     ``rows`` are the prompt's outputs, ``matrix`` their pairwise distances (ppb) and ``quality_ppb``
     their scores, all in the same order. ``medoid_floor_ppb``: the validator picks the medoid among
-    the outputs with at least this quality (``ranked_distances_ppb``).
+    the outputs with at least this quality (``ranked_distances_ppb``). ``rescore``: the task's
+    members → their scores as the validator reports them for that task (the task checks), instead
+    of ``quality_ppb``.
     """
     honest = [i for i, r in enumerate(rows) if r["class"] == "honest"]
     odd = [i for i, r in enumerate(rows) if r["class"] != "honest" and cheat_counts(r)]
@@ -230,10 +234,11 @@ def task_observations(
     out = []
     for members, mix in tasks:
         sub = [[matrix[i][j] for j in members] for i in members]
-        distances = ranked_distances_ppb(sub, [quality_ppb[i] for i in members], [names[i] for i in members], medoid_floor_ppb)
+        quality = rescore(members) if rescore is not None else [quality_ppb[i] for i in members]
+        distances = ranked_distances_ppb(sub, quality, [names[i] for i in members], medoid_floor_ppb)
         spread = sorted(distances)[(len(distances) - 1) // 2]
-        for i, d in zip(members, distances):
-            out.append(Observation(prompt["id"], prompt["kind"], split, rows[i]["class"], mix, redundancy, d, quality_ppb[i], spread))
+        for i, d, q in zip(members, distances, quality):
+            out.append(Observation(prompt["id"], prompt["kind"], split, rows[i]["class"], mix, redundancy, d, q, spread))
     return out
 
 
@@ -340,6 +345,7 @@ THRESHOLD_MAX_PPB = 1_300_000_000
 SPREAD_FACTORS_BPS = (15_000, 20_000, 30_000)  # relative rules tried: threshold = max(floor, k × spread)
 PREVIOUS_MAX_DISTANCE_PPB = 150_000_000  # the default before calibration, set for greedy miners that agree exactly
 HONEST_TARGET = 0.99  # honest outputs in consensus: an honest miner out of consensus is slashed
+WHAT_IF_MAX_DISTANCES_PPB = (950_000_000, 1_000_000_000)  # looser thresholds measured with the task checks (not in force)
 
 
 @dataclass(frozen=True)
@@ -421,6 +427,17 @@ class ScoredPrompt:
     quality: list[int] | None  # with the model checks (fidelity, ending); None: not every output was read by the model
     checks: list[LikelihoodCheck] | None
     flags: list[tuple[str, ...]] | None  # the scorer's flags with the model checks
+    scores: list[QualityScore] | None = None  # each output's own score with the model checks, before the task checks
+    cosines: list[float] | None = None  # each output's prompt relevance cosine
+
+    def task_quality(self, members: Sequence[int]) -> list[int]:
+        """The scores of one task's outputs after the task checks (``ai.quality.task_checks``), as the validator reports them."""
+        if self.scores is None or self.cosines is None or self.checks is None:
+            raise ValueError("no model checks for this prompt")
+        scores = [self.scores[i] for i in members]
+        cosines = [self.cosines[i] for i in members]
+        checks: list[LikelihoodCheck | None] = [self.checks[i] for i in members]
+        return [s.total_ppb for s in task_checks(scores, cosines, checks)]
 
     @property
     def read(self) -> bool:
@@ -466,9 +483,12 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
         before = previous.score_outputs(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
         matrix = pairwise_distances_ppb(embedder.embed(texts))
         if all(reader.has(p["prompt"], t) for t in texts):
-            after = with_model.score_outputs(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
-            checks = [likelihood_check(reader.trace(p["prompt"], t), p["max_output_tokens"]) for t in texts]
-            out[p["id"]] = ScoredPrompt(matrix, [s.total_ppb for s in before], [s.total_ppb for s in after], checks, [s.flags for s in after])
+            # each output's own score (the task checks need the task's outputs: ``ScoredPrompt.task_quality``)
+            after, cosines, maybe = with_model.score_each(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
+            checks = [c for c in maybe if c is not None]
+            out[p["id"]] = ScoredPrompt(
+                matrix, [s.total_ppb for s in before], [s.total_ppb for s in after], checks, [s.flags for s in after], after, cosines
+            )
         else:
             out[p["id"]] = ScoredPrompt(matrix, [s.total_ppb for s in before], None, None, None)
         if bar:
@@ -540,8 +560,9 @@ def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
 
 # the validators measured: "previous" (no model checks, medoid among all outputs: what the distance
 # threshold was chosen on), "floor" (no model checks, medoid among the outputs above the quality floor),
-# "model" (the model checks and the medoid above the floor; only the prompts the model read)
-VALIDATORS = ("previous", "floor", "model")
+# "model" (the model checks and the medoid above the floor; only the prompts the model read), "task" (the
+# model checks, then the task checks: off prompt, model-verified floor; ``ai.quality.task_checks``)
+VALIDATORS = ("previous", "floor", "model", "task")
 
 
 def all_observations(
@@ -565,15 +586,18 @@ def all_observations(
     out: list[Observation] = []
     for p in data.prompts:
         sp = scored.get(p["id"])
-        if sp is None or ((validator == "model" or read_only) and not sp.read):
+        if sp is None or ((validator in ("model", "task") or read_only) and not sp.read):
             continue
         if validator == "previous":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
         elif validator == "floor":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
-        else:
+        elif validator == "model":
             assert sp.quality is not None
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor)
+        else:
+            assert sp.quality is not None
+            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, sp.task_quality)
         out += [o for o in obs if is_variant(o.task_mix) == variants]
     return out
 
@@ -597,6 +621,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
     shipped_read = all_observations(data, scored, REDUNDANCY, "floor", floor, read_only=True)
     now = all_observations(data, scored, REDUNDANCY, "model", floor)
     now_variants = all_observations(data, scored, REDUNDANCY, "model", floor, variants=True)
+    task = all_observations(data, scored, REDUNDANCY, "task", floor)
+    task_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True)
     shipped_variants = all_observations(data, scored, REDUNDANCY, "floor", floor, variants=True, read_only=True)
     cal = [o for o in obs if o.split == "calibration"]
     grid = np.arange(0, THRESHOLD_MAX_PPB + 1, THRESHOLD_STEP_PPB, dtype=np.int64)
@@ -642,6 +668,16 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
             "distances": distance_quantiles(now),
         },
     }
+    summary["task_validator"] = {
+        "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **task_check_params()},
+        "rates": rule_rates(task, rules["chosen"]),
+        "variants": variant_rates(task_variants, rules["chosen"]),
+        "honest_out": honest_out_reasons(task, rules["chosen"]),
+        "what_if_max_distance": {
+            str(t): {"rates": rule_rates(task, PoiRule(t, floor)), "variants": variant_rates(task_variants, PoiRule(t, floor))}
+            for t in WHAT_IF_MAX_DISTANCES_PPB
+        },
+    }
     for r in OTHER_REDUNDANCIES:
         more = all_observations(data, scored, r, "previous", floor)
         summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
@@ -649,6 +685,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         summary["other_redundancy"][str(r)]["floor_same_prompts"] = rule_rates(more, rules["chosen"])
         more = all_observations(data, scored, r, "model", floor)
         summary["other_redundancy"][str(r)]["model"] = rule_rates(more, rules["chosen"])
+        more = all_observations(data, scored, r, "task", floor)
+        summary["other_redundancy"][str(r)]["task"] = rule_rates(more, rules["chosen"])
     return Measurement(obs, summary, now, signals)
 
 
@@ -664,6 +702,37 @@ def model_check_params() -> dict[str, Any]:
         "min_fidelity_ppb": q.MIN_FIDELITY_PPB,
         "model_check_cap_ppb": q.MODEL_CHECK_CAP_PPB,
     }
+
+
+def task_check_params() -> dict[str, Any]:
+    """The model checks' and the task checks' parameters as the validator applies them."""
+    from ..ai import likelihood as lk
+    from ..ai import quality as q
+
+    return {
+        **model_check_params(),
+        "wrong_turn_gap_nats": lk.WRONG_TURN_GAP_NATS,
+        "wrong_turn_window": lk.WRONG_TURN_WINDOW,
+        "off_prompt_relevance_bps": q.OFF_PROMPT_RELEVANCE_BPS,
+        "model_verified_min_ppb": q.MODEL_VERIFIED_MIN_PPB,
+    }
+
+
+def honest_out_reasons(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
+    """Why honest outputs (of the reference miners) are out of consensus, per split: below the quality floor, beyond the distance, or both."""
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        mine = [o for o in obs if o.split == split and o.output_class == "honest"]
+        low = [o.quality_ppb < rule.min_quality_ppb for o in mine]
+        far = [o.distance_ppb > rule.threshold_ppb(o.spread_ppb) for o in mine]
+        n = max(1, len(mine))
+        out[split] = {
+            "outputs": len(mine),
+            "below_floor_only": round(sum(lo and not fa for lo, fa in zip(low, far)) / n, 5),
+            "beyond_distance_only": round(sum(fa and not lo for lo, fa in zip(low, far)) / n, 5),
+            "both": round(sum(lo and fa for lo, fa in zip(low, far)) / n, 5),
+        }
+    return out
 
 
 def variant_rates(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
@@ -1056,6 +1125,7 @@ def render_doc_tables(s: dict[str, Any]) -> str:
             b = block[name]
             row(f"{name} {b['max_distance_ppb'] / PPB:.3f}, {r_name} miners", b["poi"], b["consensus"])
     lines += render_model_tables(s)
+    lines += render_task_tables(s)
     return "\n".join(lines) + "\n"
 
 
@@ -1133,6 +1203,76 @@ def render_model_tables(s: dict[str, Any]) -> list[str]:
             lines += ["", f"With {r_name} miners per task (same prompts):", ""]
             lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
             for label, key in (("medoid above the floor, no model checks", "floor_same_prompts"), ("with model checks", "model")):
+                for split in SPLITS:
+                    c = block[key]["consensus"][split]
+                    lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
+    return lines
+
+
+def render_task_tables(s: dict[str, Any]) -> list[str]:
+    """The validator with the task checks (off prompt, model-verified floor): rates beside the model checks alone."""
+    tv, mv = s["task_validator"], s["model_validator"]
+    rule = tv["rule"]
+    lines = [
+        "",
+        "## The validator with the task checks",
+        "",
+        f"After each output's own score, two checks that need the task's other outputs (`ai.quality.task_checks`): "
+        f"*off prompt*: an output with a token among its first {rule['wrong_turn_window']} more than "
+        f"{rule['wrong_turn_gap_nats']:g} nats below the model's top token (a *wrong turn*) and a prompt relevance under "
+        f"{rule['off_prompt_relevance_bps'] / 100:g} % of the best other valid output's is capped at "
+        f"{rule['model_check_cap_ppb'] / PPB:.2f}; *model-verified floor*: an output that passes the model checks, "
+        f"with no empty / non-answer / off-topic flag, scores at least {rule['model_verified_min_ppb'] / PPB:.2f}. "
+        f"Same prompts as above (every prompt the model read), distance ≤ {rule['max_distance_ppb'] / PPB:.3f}, "
+        f"quality ≥ {rule['min_quality_ppb'] / PPB:.2f}.",
+        "",
+        "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
+        "|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
+    ]
+    blocks = [("model checks", mv["rates"]), ("**+ task checks**", tv["rates"])]
+    blocks += [(f"+ task checks, distance ≤ {int(t) / PPB:.2f} (not in force)", b["rates"]) for t, b in tv["what_if_max_distance"].items()]
+    for label, b in blocks:
+        for split in SPLITS:
+            c = b["consensus"][split]
+            lines.append(
+                f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} | "
+                + " | ".join(_pct(c["cheat_out_by_class"][k]) for k in CHEAT_CLASSES)
+                + " |"
+            )
+    lines += [
+        "",
+        "Why honest outputs are still out (share of the reference miners' outputs, with the task checks):",
+        "",
+        "| split | outputs | below the quality floor only | beyond the distance only | both |",
+        "|---|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        r = tv["honest_out"][split]
+        lines.append(f"| {split} | {r['outputs']} | {_pct(r['below_floor_only'])} | {_pct(r['beyond_distance_only'])} | {_pct(r['both'])} |")
+    lines += [
+        "",
+        "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
+        "",
+        "| set-up | split | model checks | + task checks | "
+        + " | ".join(f"+ task checks, ≤ {int(t) / PPB:.2f}" for t in tv["what_if_max_distance"])
+        + " |",
+        "|---|---|---|---|" + "---|" * len(tv["what_if_max_distance"]),
+    ]
+    for name, v in tv["variants"].items():
+        for split in SPLITS:
+            if not v[split]["outputs"]:
+                continue
+            sampler = v["sampling"]
+            label = f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+            what_if = " | ".join(_pct(b["variants"][name][split]["in_consensus"]) for b in tv["what_if_max_distance"].values())
+            lines.append(
+                f"| {label} | {split} | {_pct(mv['variants'][name][split]['in_consensus'])} | {_pct(v[split]['in_consensus'])} | {what_if} |"
+            )
+    for r_name, block in s["other_redundancy"].items():
+        if "task" in block:
+            lines += ["", f"With {r_name} miners per task (same prompts):", ""]
+            lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
+            for label, key in (("model checks", "model"), ("+ task checks", "task")):
                 for split in SPLITS:
                     c = block[key]["consensus"][split]
                     lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
