@@ -37,7 +37,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "9bb7b210e82dcbe448b4668fba2507751ede35d397a95d212d450491cf2be8b2",
+    "Auditing": "b923560b2ac4d5879962f166d9f85f2a87bc2b206461614eb13354470eb8e633",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "49ae768afc242d42768d9532953b9542a1903d262752502944b4dfb3db1f4c05",
@@ -48,9 +48,9 @@ DOC_SECTIONS = {
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
-    "Reputation": "c18f8ddc7afd3e193f9ac5bf2cc726429a49081a65adc6ddc233d60084095ee7",
+    "Reputation": "3f7b77abc11cf0844a995b34d77760c1c09039d19767e460d00e9eed1b723417",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
-    "Slashing": "4e984011b78091fb7883f467f1a326a28e615745020106f09b274a4d7ce4e105",
+    "Slashing": "f6a8e7d6b6eebaffd29059f81c6113741043fc40ec54e4536726efb36d00a34a",
     "Moving stake: redelegation and cancelled unbonding": "299f86a7f14a336884ed8f62438665cbc42dc2eaa2ecbd132a709d928afae4c8",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
@@ -685,6 +685,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total (and, for a counted "
         "offence, the penalty against the role minimums and the total against min(penalty, slashable))",
+        "which counted offences the allowance forgave (rule version 7 on: no slash record; cor verify replays the counters)",
         "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb",
         "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
         "the draws of miners and validators (cor verify replays them) and the dedicated session fee",

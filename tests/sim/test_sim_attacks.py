@@ -36,6 +36,7 @@ MINE = (
     "reregister_after_jail",
     "equivocation_rewrap",
     "oracle_fabricated_slash",
+    "honest_misses",
 )
 
 

@@ -57,16 +57,37 @@ def test_slash_dodge_after_lazy_offences_pays_each_one():
 
 
 def test_threshold_split_makes_no_offence_cheaper():
+    """Each slash is the fixed 10 COR; the allowance for work served well forgives some of the single node's offences
+    (its in-consensus tasks earn it) and splitting never earns more of it (Σ floor ≤ floor Σ), so split pays at least as much."""
     r = stopped("threshold_split")
     m = r["measured"]
-    assert abs(r["gain"]) < 1e-9 and m["slashed_per_offence_split"] == m["slashed_per_offence_single"] == 10 * 10**18
-    assert m["slash_records_split"] == m["offences_found_split"] > 0 and m["slash_records_single"] == m["offences_found_single"] > 0
+    assert r["gain"] <= 0 and m["slashed_per_offence_split"] >= m["slashed_per_offence_single"] > 0
+    assert 0 < m["slash_records_split"] <= m["offences_found_split"] and 0 < m["slash_records_single"] <= m["offences_found_single"]
+    forgiven_split = 1 - m["slash_records_split"] / m["offences_found_split"]
+    assert forgiven_split <= 1 - m["slash_records_single"] / m["offences_found_single"] <= 0.1  # at most the 10 % allowance
 
 
 def test_reregister_after_jail_starts_no_better_than_the_jailed_key():
     r = stopped("reregister_after_jail")
     m = r["measured"]
     assert m["registered"] == len(SEEDS) and m["fresh_reputation"] <= m["jailed_reputation"] and r["gain"] <= 0
+
+
+def test_reregister_after_the_jail_ended_starts_no_better_than_the_slashed_key():
+    """Once the jail has ended the old key no longer serves it, but its slash (within reputation_memory_epochs) still caps
+    the fresh key; on rule version 6 the fresh key started at 0.500 against the slashed key's 0.490 (+2.1 %)."""
+    r = evaluate(Attack("after", "reregister_after_jail", {"register": "after_jail"}), seeds=SEEDS, workers=2)
+    m = r["measured"]
+    assert r["passed"] and r["gain"] <= 0 and m["registered"] == len(SEEDS)
+    assert m["fresh_reputation"] <= m["jailed_reputation"] < 0.5  # the settled mismatch lowered the old key first
+
+
+def test_honest_misses_cost_an_honest_miner_almost_nothing():
+    """PoI's false positives (2 % of an honest miner's outputs) are forgiven within its allowance for work served well:
+    slashing takes < 0.1 % of its income (rule version 6: every one slashed 10 COR, 0.17 %)."""
+    r = stopped("honest_misses")
+    m = r["measured"]
+    assert m["offences"] > 0 and m["forgiven"] > m["slash_records"] and r["gain"] < 0.001
 
 
 def test_equivocation_rewrap_is_slashed_once():

@@ -102,6 +102,13 @@ class Params:
     missed_deadline_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: missed deadlines in the window that make an offence")
     validator_deviation_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: large deviations in the window that make an offence")
     offence_window_epochs: int = _p(1, 1, 1_000, "rule versions 1-3 only: epochs an offence counter looks back")
+    offence_allowance_bps: int = _p(
+        1_000,
+        0,
+        BPS,
+        "from rule version 7: counted offences forgiven per task served well, over this epoch and the one before it "
+        "(floor(served x this / 10000) in all): covers PoI's measured ~2 % of honest outputs out of consensus from the 10th task served well",
+    )
     # --- tasks (docs/design.md §4, §5) ---
     redundancy: int = _p(3, 1, 32, "miners that must precommit each task")
     validators_per_task: int = _p(5, 1, 32, "validators drawn per task in its first validation round")
@@ -145,7 +152,14 @@ class Params:
     fee_split_bps: Mapping[str, int] = _split(FEE_SPLIT_DEFAULT, "how a task's fee is split")
     # --- reputation (docs/design.md §5) ---
     reputation_initial_ppb: int = _p(
-        500_000_000, 0, PPB, "reputation of a new node (from rule version 4 never above a node of its role serving a jail)"
+        500_000_000,
+        0,
+        PPB,
+        "reputation of a new node (from rule version 4 never above a node of its role serving a jail; from 7 also never above "
+        "one slashed in the last reputation_memory_epochs epochs)",
+    )
+    reputation_memory_epochs: int = _p(
+        4, 0, 1_000, "from rule version 7: epochs a slashed node caps a new node's starting reputation (its jail and the unbonding period)"
     )
     reputation_half_life_tasks: int = _p(20, 1, 10_000, "tasks after which an observation weighs half")
     # --- pricing (docs/design.md §4) ---

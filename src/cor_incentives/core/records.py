@@ -120,6 +120,12 @@ class Node(Journaled):
     reputation_ppb: int = 0
     reputation_start_ppb: int = 0  # what it started at (staking.starting_reputation)
     slash_count: int = 0
+    # counted-offence allowance (core/allowance.py), over the window of this epoch and the one before it
+    allowance_epoch: int = -1  # the epoch ``served`` and ``forgiven`` count
+    served: int = 0  # tasks served well in ``allowance_epoch``
+    served_prev: int = 0  # ... in the epoch before it
+    forgiven: int = 0  # counted offences forgiven in ``allowance_epoch``
+    forgiven_prev: int = 0  # ... in the epoch before it
 
     @property
     def jailed(self) -> bool:

@@ -37,6 +37,11 @@ RULE_VERSIONS: dict[int, str] = {
     6: "work units are measured: each validator's revealed report carries its token counts of the prompt and of "
     "each output, the core settles their stake-weighted medians, a reveal claims no count and a task's input_tokens "
     "is only a bound (1-5: the miners' claimed output_tokens and the requester's input_tokens)",
+    7: "an honest node's isolated misses are forgiven and a fresh key starts no better than a recently slashed node: a counted "
+    "offence is not slashed while the node's forgiven offences of this epoch and the last stay below "
+    "floor(tasks served well in them x offence_allowance_bps / 10000) (core/allowance.py); a new node starts never above a node "
+    "of its role slashed in the last reputation_memory_epochs epochs (1-6: every counted offence slashed; the start is capped "
+    "by nodes serving a jail only)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -45,6 +50,10 @@ RULES_SLASHING = 4
 """Slashing that can't be dodged (core/slashing.py); earlier versions run core/slashing_first.py."""
 
 RULES_MEASURED_TOKENS = 6  # token counts are the validators' (core/token_counts.py)
+
+RULES_OFFENCE_ALLOWANCE = 7
+"""Counted offences within the served-work allowance are forgiven (core/allowance.py); a new node starts never above a
+recently slashed node of its role (staking.starting_reputation)."""
 
 
 def rules_since(p: Params, version: int) -> bool:

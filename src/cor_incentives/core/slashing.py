@@ -9,7 +9,9 @@ Offences and what each costs
     different statements signed for one scope) take ``slash_fraction_bps[offence]`` of every
     slashable position and jail the node for ``jail_duration_ticks``.
     ``poi_divergence``, ``missed_deadline`` and ``validator_deviation`` are *counted* offences, one
-    per task: each costs a fixed penalty, ``slash_fraction_bps[offence]`` of the node role's minimum
+    per task: from rule version 7 an offence within the node's allowance for work served well is
+    forgiven (``allowance.forgive``: isolated misses of an honest node cost nothing); each other one
+    costs a fixed penalty, ``slash_fraction_bps[offence]`` of the node role's minimum
     self-bond, taken pro rata from the slashable positions (at most all of them). A fixed amount per
     offence, whatever the node's stake: nodes are selected in proportion to their stake, so their
     offences come in proportion to it, and an operator pays the same per offence however it splits
@@ -61,6 +63,7 @@ from typing import Any
 
 from . import ledger as acct
 from . import slashing_first as first
+from .allowance import forgive
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .events import canonical_json, content_hash
 from .journal import attempt
@@ -238,9 +241,19 @@ def record_offence(state: State, node_id: str, offence: str, task_id: int) -> No
     if node_id not in state.nodes:
         return
     task = state.tasks[task_id]
-    error = attempt(lambda: slash(state, node_id, offence, task.created_tick, {"task": task_id}, None, task.id))
+    error = attempt(lambda: _settle_offence(state, node_id, offence, task))
     if error is not None:  # one slash per node, offence and task: a second finding is skipped, never blocks the event
         state.skip(f"slash {node_id} for {offence}", error)
+
+
+def _settle_offence(state: State, node_id: str, offence: str, task: Task) -> None:
+    """Slash a task offence, or forgive it within the node's allowance (counted offences, rule version 7 on)."""
+    evidence = {"task": task.id}
+    ev_hash = evidence_hash(node_id, offence, evidence)
+    if offence in COUNTED_OFFENCES and ev_hash not in state.evidence_used and forgive(state, node_id):
+        state.evidence_used.add(ev_hash)  # forgiven: never slashed later (an oracle report of it: evidence_already_used)
+        return
+    slash(state, node_id, offence, task.created_tick, evidence, None, task.id)
 
 
 def record_mismatch(state: State, node_id: str, task: Task, output_hash: str, salt: str) -> None:
@@ -326,7 +339,7 @@ def process_slash_report(state: State, actor: str, body: dict[str, Any]) -> None
     if not served(task, node_id, offence):
         raise Conflict(f"{node_id} had no part in task {task.id} that {offence} is about", code="evidence_not_derivable")
     if evidence_hash(node_id, offence, {"task": task.id}) in state.evidence_used:
-        raise Conflict(f"the core found this {offence} in task {task.id} and slashed it already", code="evidence_already_used")
+        raise Conflict(f"the core found this {offence} in task {task.id} and slashed or forgave it already", code="evidence_already_used")
     raise Conflict(
         f"task {task.id}'s record shows no {offence} by {node_id}: the core finds task offences itself from the task's events",
         code="evidence_not_derivable",

@@ -37,7 +37,7 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
-from .rules import RULES_SLASHING, rules_since
+from .rules import RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
@@ -281,14 +281,28 @@ def starting_reputation(state: State, role: str) -> int:
     A new key cannot be told apart from a jailed operator's way out of jail: starting no higher than
     any node whose jail is running means re-registering during a jail never improves that key's
     standing. (Only running sentences count, so holding newcomers down costs a fresh jail — a slash —
-    every ``jail_duration_ticks``.) Rule versions 1-3: ``reputation_initial_ppb``.
+    every ``jail_duration_ticks``.) From rule version 7 also never above a node of its role slashed in
+    the last ``reputation_memory_epochs`` epochs (this one included), so re-registering after the jail
+    has ended gains nothing either: the jailed key's slash caps the fresh key until the memory has
+    passed. Rule versions 1-3: ``reputation_initial_ppb``.
     """
-    if not rules_since(state.params, RULES_SLASHING):
-        return state.params.reputation_initial_ppb
-    serving = [
-        n.reputation_ppb for n in state.nodes.values() if n.role == role and n.jailed_until_tick is not None and state.tick < n.jailed_until_tick
-    ]
-    return min([state.params.reputation_initial_ppb, *serving])
+    p = state.params
+    if not rules_since(p, RULES_SLASHING):
+        return p.reputation_initial_ppb
+    capped = {
+        n.id: n.reputation_ppb
+        for n in state.nodes.values()
+        if n.role == role and n.jailed_until_tick is not None and state.tick < n.jailed_until_tick
+    }
+    if rules_since(p, RULES_OFFENCE_ALLOWANCE):
+        since = state.epoch - p.reputation_memory_epochs
+        for s in reversed(state.slashes):  # in the order they were taken: epochs never go down
+            if s.epoch < since:
+                break
+            node = state.nodes.get(s.node)
+            if node is not None and node.role == role:
+                capped[node.id] = node.reputation_ppb
+    return min([p.reputation_initial_ppb, *capped.values()])
 
 
 def process_bond(state: State, actor: str, body: dict[str, Any]) -> None:

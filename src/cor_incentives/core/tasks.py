@@ -54,7 +54,8 @@ Outcome (in the event that completes validation)
     (``fees``), reputations move, and its work counts toward the epoch's network rewards. Otherwise it
     FAILS and its escrow is refunded. The task's token counts are the validators' (``token_counts``).
     Late nodes, outputs out of consensus and deviating validators are offences
-    (``slashing.record_offence``: slashed at once, dated at the task's creation; rule versions 1-3:
+    (``slashing.record_offence``: slashed at once, dated at the task's creation, or from rule version 7
+    forgiven within the allowance each task served well earns, ``allowance``; rule versions 1-3:
     counted toward per-node thresholds).
 """
 
@@ -66,6 +67,7 @@ from typing import Any
 
 from . import ledger as acct
 from . import reputation as rep
+from .allowance import count_served
 from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .fees import refund_escrow, settle_fee
@@ -782,6 +784,8 @@ def _update_miners(state: State, task: Task) -> None:
         state.touch(a.miner)
         latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
         success = bool(a.commit and not a.mismatch and a.in_consensus)
+        if success:
+            count_served(state, a.miner)
         obs = rep.miner_observation(success, a.quality_ppb or 0, latency if a.reveal_tick is not None else 0)
         node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
 
@@ -799,6 +803,8 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
         deviation = deviation_ppb(report, cons) if has_beacon(state) else deviation_first_rules_ppb(report, cons)
         if v in task.canary_failed or deviation > p.validator_deviation_max_ppb:
             record_offence(state, v, "validator_deviation", task.id)
+        else:
+            count_served(state, v)
 
 
 def _record_work(state: State, task: Task, cons: Consensus | None) -> None:

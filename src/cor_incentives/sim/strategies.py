@@ -29,6 +29,9 @@ Miner strategies (``MINER_STRATEGIES``)
     mismatched  computes the answer and commits to it but reveals a different output (option ``rate``,
                 the share of tasks where it does so; default 1).
     offline     never precommits (misses every deadline) and never leaves jail.
+    unlucky     an honest miner the PoI measure misjudges: computes and reveals the answer, but on a share
+                ``rate`` of its tasks (default 0.02, PoI's measured rate of honest outputs out of consensus)
+                validators see it far from the others (modelled as a garbage-like output it paid for).
     inflater    computes the honest answer but would claim ``output_tokens = max_output_tokens``: a reveal carries
                 no count (validators count the revealed output with the model's tokenizer), so the
                 claim goes nowhere and the inflater is paid like an honest miner.
@@ -261,6 +264,13 @@ def plan_mismatched(c: MinerContext) -> MinerPlan:
     return MinerPlan(out, swapped, c.env.inference_cost_units)
 
 
+def plan_unlucky(c: MinerContext) -> MinerPlan:
+    out = honest_output(c.env, c.seed, c.task, c.miner)
+    if derive(c.seed, "false-positive", c.task.key, c.miner).random() < float(c.options.get("rate", 0.02)):
+        out = garbage_output(c.env, c.seed, c.task, c.miner)  # what the validators see: out of consensus
+    return MinerPlan(out, out, c.env.inference_cost_units)
+
+
 def plan_offline(c: MinerContext) -> None:
     return None
 
@@ -289,6 +299,7 @@ MINER_STRATEGIES: dict[str, MinerStrategy] = {
         MinerStrategy("copier", plan_copier, reveals_last=True),
         MinerStrategy("mismatched", plan_mismatched),
         MinerStrategy("offline", plan_offline, unjails=False),
+        MinerStrategy("unlucky", plan_unlucky),
         MinerStrategy("inflater", plan_inflater),
         MinerStrategy("double_claimer", plan_honest, claims_every_path=True),
     )

@@ -93,7 +93,11 @@ def _funding(k: Knobs, funder: str, puppet: str) -> tuple[dict[str, int], list[S
 class BountySelfAward(Family):
     name = "bounty_self_award"
     title = "Validators award a bounty to their own puppet"
-    criterion = "a coalition of validators below the k-of-n quorum of the drawn reviewers wins nothing for its puppet (gain ≤ 0)"
+    criterion = (
+        "a coalition of validators below the k-of-n quorum of the drawn reviewers wins nothing for its puppet (gain ≤ 0); "
+        "trust assumption: a majority of the drawn reviewers can award any entry, and a coalition draws that majority in "
+        "proportion to its share of validator stake × reputation (a 6-of-10 coalition gains: not stopped by design)"
+    )
     description = (
         "a 10 000 COR bounty names no reviewers; validator-00 (10 % of validator stake) has a puppet submit junk and awards it "
         "at once (measured on the old rules: it took 100 % of the prize at tick 0, and the honest entry was then refused)"

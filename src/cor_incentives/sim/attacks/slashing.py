@@ -10,7 +10,8 @@ threshold_split        one operator's lazy stake in ``split`` miners instead of 
                        the old rule a split node also dropped out of selection after its first slash, below
                        the minimum bond, while the single node kept working and paying.)
 reregister_after_jail  miner-00 is jailed for a commit mismatch; instead of waiting, its operator registers
-                       a fresh key with spare capital and abandons the old one. The twin waits out the jail.
+                       a fresh key with spare capital and abandons the old one, at once or (``register`` =
+                       ``after_jail``) once the jail has ended. The twin waits out the jail.
                        gain = fresh key's reputation ÷ the jailed key's − 1 (selection weight and the
                        reward multiplier both scale with reputation).
 """
@@ -233,22 +234,27 @@ class ThresholdSplit(Family):
 class ReregisterScript(CheatScript):
     """miner-00 mismatches once and is jailed; the attack registers the late node ``fresh`` and unbonds the old key."""
 
-    def __init__(self, miner: str, fresh: str | None) -> None:
+    def __init__(self, miner: str, fresh: str | None, after_jail: bool = False) -> None:
         super().__init__(miner, "commit_mismatch", 1, 0)
         self.fresh = fresh
+        self.after_jail = after_jail  # register once the jail has ended (the old key is never unjailed)
         self.jailed_rep: int | None = None
         self.fresh_rep: int | None = None
+        self.register_tick: int | None = None
 
     def keeps_jailed(self, address: str) -> bool:
         return self.fresh is not None and address == self.miner
 
     def next_tick(self, world: World) -> int | None:
         node = world.state.nodes[self.miner]
-        return world.state.tick if node.jailed and self.jailed_rep is None else None
+        if self.jailed_rep is not None or not node.jailed:
+            return None
+        return node.jailed_until_tick if self.after_jail else world.state.tick
 
     def act(self, world: World) -> None:
         state = world.state
         self.jailed_rep = state.nodes[self.miner].reputation_ppb
+        self.register_tick = state.tick
         if self.fresh is None:
             return
         name = world.name_of[self.fresh]
@@ -268,7 +274,15 @@ class ReregisterAfterJail(Family):
         "jailed one (measured on the old rule: the fresh key was selectable at once, with reputation 0.50 against the jailed 0.42)"
     )
     gain_unit = "fresh key's reputation ÷ the jailed key's − 1"
-    knobs = (Knob("epochs", 4, "epochs run", 1, 20),)
+    knobs = (
+        Knob("epochs", 4, "epochs run", 1, 20),
+        Knob(
+            "register",
+            "at_once",
+            "when the fresh key registers: as soon as the old key is jailed, or once its jail has ended",
+            choices=("at_once", "after_jail"),
+        ),
+    )
     MINER, FRESH = "miner-00", "fresh-00"
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
@@ -276,7 +290,7 @@ class ReregisterAfterJail(Family):
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (fresh,))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH))
+        return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH), k["register"] == "after_jail")
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         assert isinstance(script, ReregisterScript)
