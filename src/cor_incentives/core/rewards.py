@@ -43,12 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 
 from . import ledger as acct
+from .epoch_rows import RowColumns, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, TaskKind, ValidationRow, WorkRow
@@ -57,7 +58,7 @@ from .state import State
 from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
 from .work_pay import BonusRow, StreamPay, settle_stream
-from .work_rewards import MAX_COMPLEXITY_UNITS, WorkRewardParams, WorkRewards, compute_work_rewards
+from .work_rewards import WorkRewardParams, WorkRewards, compute_work_rewards
 
 # (first month of the band, target APR in bps)
 APR_SCHEDULE_BPS = ((0, 6_000), (6, 3_000), (9, 1_500), (12, 1_000))
@@ -162,41 +163,45 @@ class WorkStream(Generic[Row]):
     rate_param: str  # the Params field of the rate
     bonus: Callable[[Row], int | None]  # a user row's fee share (its bonus cap's base), None: no bonus
     bonus_param: str | None  # the Params field of the bonus share (None: the stream pays no bonus)
+    columns: Callable[[list[Row]], RowColumns]  # the rows' units, quality, in consensus, precommitted, network: as the accessors above give them
     empty_note: str
     formula: str
 
 
 def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
-    """One work stream: gates and weights (``work_rewards``), claims at the rate and the budget (``work_pay``), paid and recorded."""
+    """One work stream: gates and weights (``work_rewards``), claims at the rate and the budget (``work_pay``), paid and recorded.
+
+    The rows are read as columns (``epoch_rows``): each field of every row in one pass."""
     p = state.params
     budget = state.epoch_streams.budget(spec.key)
-    nodes = sorted({r.node for r in rows if r.node in state.nodes})
+    present = set(map(attrgetter("node"), rows))
+    nodes = sorted(n for n in present if n in state.nodes)
     rate = getattr(p, spec.rate_param)
     bonus_bps = getattr(p, spec.bonus_param) if spec.bonus_param else 0
     if not nodes or budget == 0:
         state.epoch_streams.record(spec.key, budget, 0, 0, spec.empty_note if not nodes else None, {"rate_units": rate, "claims": 0})
         return
     index = {n: i for i, n in enumerate(nodes)}
-    rows = [r for r in rows if r.node in index]
-
-    def column(value: Callable[[Row], Any], dtype: Any = np.int64) -> npt.NDArray[Any]:
-        return np.fromiter((value(r) for r in rows), dtype=dtype, count=len(rows))
-
+    if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
+        rows = [r for r in rows if r.node in index]
+    columns = spec.columns(rows)
+    node_index = np.fromiter(map(index.__getitem__, columns.node), dtype=np.int64, count=len(columns))
+    units = np.array(columns.units, dtype=np.int64)
     result = compute_work_rewards(
-        node_index=column(lambda r: index[r.node]),
-        complexity_units=column(lambda r: min(spec.units(r), MAX_COMPLEXITY_UNITS) if spec.network(r) else 0),
-        quality_ppb=column(spec.quality),
-        in_consensus=column(spec.in_consensus, bool),
-        precommitted=column(spec.precommitted, bool),
+        node_index=node_index,
+        complexity_units=np.where(columns.network, units, 0),
+        quality_ppb=columns.quality,
+        in_consensus=columns.in_consensus,
+        precommitted=columns.precommitted,
         reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
         stream_amount=budget,
         params=_work_params(state),
     )
     bonus_rows = []
-    for r in rows:
-        fee = spec.bonus(r)
-        if fee is not None and not spec.network(r) and spec.in_consensus(r):
-            bonus_rows.append(BonusRow(r.task, index[r.node], min(spec.units(r), MAX_COMPLEXITY_UNITS), spec.quality(r), fee))
+    for i in np.flatnonzero(~columns.network & columns.in_consensus).tolist():  # user rows in consensus, in row order
+        fee = spec.bonus(rows[i])
+        if fee is not None:
+            bonus_rows.append(BonusRow(columns.task[i], int(node_index[i]), columns.units[i], int(columns.quality[i]), fee))
     pay = settle_stream(
         weighted=result.weighted,
         multiplier_ppb=result.multiplier_ppb,
@@ -206,13 +211,10 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
         bonus_fee_bps=bonus_bps,
         budget=budget,
     )
-    behind: dict[str, list[int]] = {}
-    for r in rows:
-        if spec.in_consensus(r):
-            behind.setdefault(r.node, []).append(r.task)
+    behind = tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
     _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
-    closed_in_order = list(dict.fromkeys(r.task for r in rows))  # the epoch's tasks behind the rows, in the order they closed
+    closed_in_order = list(dict.fromkeys(columns.task))  # the epoch's tasks behind the rows, in the order they closed
     state.epoch_streams.record(spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order})
 
 
@@ -227,6 +229,7 @@ MINER_STREAM: WorkStream[WorkRow] = WorkStream(
     rate_param="network_work_rate_units",
     bonus=lambda r: r.fee_units,
     bonus_param="user_task_bonus_fee_bps",
+    columns=work_columns,
     empty_note="no miner work this epoch",
     formula="claim = weighted × network_work_rate_units // 1e9 + Σ bonus over user tasks; bonus = min(units × quality_ppb × multiplier // 1e9 "
     "× rate // 1e9, fee × user_task_bonus_fee_bps // 10000); reward = claim, or budget × claim // claims when the claims exceed the "
@@ -244,6 +247,7 @@ VALIDATOR_STREAM: WorkStream[ValidationRow] = WorkStream(
     rate_param="network_validation_rate_units",
     bonus=lambda r: None,
     bonus_param=None,
+    columns=validation_columns,
     empty_note="no validations this epoch",
     formula="claim = weighted × network_validation_rate_units // 1e9; reward = claim, or budget × claim // claims when the claims exceed "
     "the budget; weighted = Σ agreement_ppb over on-time validations of network tasks × multiplier // 1e9 if eligible",
@@ -260,6 +264,8 @@ def canary_forfeits(state: State, rows: list[ValidationRow]) -> list[ValidationR
     canaries counted at agreement 0 (it earns nothing from the validators stream this epoch); a
     ``canary_forfeit`` statement line names the canaries it failed."""
     failed: dict[str, list[int]] = {}
+    if not any(map(attrgetter("canary_failed"), rows)):  # the usual epoch: no row to look at
+        return list(rows)
     for r in rows:
         if r.canary_failed:
             failed.setdefault(r.node, []).append(r.task)

@@ -19,7 +19,7 @@ governance and controller steps what they did; ``process_epoch_record`` copies i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -132,7 +132,12 @@ class StakingAccount(Journaled):
     nodes: dict[str, dict[str, int]] = field(default_factory=dict)  # node -> stake_ticks, stake (at the close), commission_bps (in force)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Its fields as a dict, as ``asdict`` gives them (every value is a number, a flag or a dict of them:
+        copying two levels is the deep copy, without walking 10 k nodes' values one call at a time)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["excluded"] = dict(self.excluded)
+        out["nodes"] = {n: dict(v) for n, v in self.nodes.items()}
+        return out
 
 
 @dataclass

@@ -1,0 +1,118 @@
+"""The close reads the epoch's rows as columns (``core.epoch_rows``): exactly the values the streams'
+per-row accessors give, and each node's in-consensus tasks in row order."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cor_incentives.core.epoch_rows import tasks_by_node, validation_columns, work_columns
+from cor_incentives.core.records import TaskKind, ValidationRow, WorkRow
+from cor_incentives.core.rewards import MINER_STREAM, VALIDATOR_STREAM
+from cor_incentives.core.work_rewards import MAX_COMPLEXITY_UNITS
+
+NODES = [f"0x{i:040x}" for i in range(7)]
+KINDS = st.sampled_from([TaskKind.NETWORK, TaskKind.USER])
+
+work_rows = st.builds(
+    WorkRow,
+    task=st.integers(1, 50),
+    node=st.sampled_from(NODES),
+    complexity_units=st.integers(0, 3 * MAX_COMPLEXITY_UNITS),
+    quality_ppb=st.integers(0, 10**9),
+    in_consensus=st.booleans(),
+    precommitted=st.booleans(),
+    kind=KINDS,
+    fee_units=st.integers(0, 10**24),
+)
+validation_rows = st.builds(
+    ValidationRow,
+    task=st.integers(1, 50),
+    node=st.sampled_from(NODES),
+    agreement_ppb=st.integers(0, 10**9),
+    on_time=st.booleans(),
+    kind=KINDS,
+    canary_failed=st.booleans(),
+)
+
+
+def by_accessors(spec, rows):
+    return {
+        "task": [r.task for r in rows],
+        "node": [r.node for r in rows],
+        "network": [spec.network(r) for r in rows],
+        "units": [min(spec.units(r), MAX_COMPLEXITY_UNITS) for r in rows],
+        "quality": [spec.quality(r) for r in rows],
+        "in_consensus": [bool(spec.in_consensus(r)) for r in rows],
+        "precommitted": [bool(spec.precommitted(r)) for r in rows],
+    }
+
+
+def as_lists(columns):
+    return {
+        k: list(getattr(columns, k)) if isinstance(getattr(columns, k), list) else getattr(columns, k).tolist()
+        for k in by_accessors(MINER_STREAM, [])
+    }
+
+
+def reference_tasks_by_node(rows, spec):
+    out: dict[str, list[int]] = {}
+    for r in rows:
+        if spec.in_consensus(r):
+            out.setdefault(r.node, []).append(r.task)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(work_rows, max_size=60))
+def test_work_columns_equal_the_miner_accessors(rows):
+    columns = work_columns(rows)
+    assert as_lists(columns) == by_accessors(MINER_STREAM, rows)
+    nodes = sorted({r.node for r in rows})
+    index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
+    assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(validation_rows, max_size=60))
+def test_validation_columns_equal_the_validator_accessors(rows):
+    columns = validation_columns(rows)
+    assert as_lists(columns) == by_accessors(VALIDATOR_STREAM, rows)
+    nodes = sorted({r.node for r in rows})
+    index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
+    assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, VALIDATOR_STREAM)
+
+
+def test_large_epoch_columns_keep_row_order():
+    rng = random.Random(3)
+    rows = [WorkRow(t, rng.choice(NODES), rng.randrange(1, 5000), rng.randrange(10**9), rng.random() < 0.8, True) for t in range(20_000)]
+    columns = work_columns(rows)
+    assert columns.task == list(range(20_000)) and len(columns) == 20_000
+    nodes = sorted(NODES)
+    index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
+    assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(NODES), st.sampled_from(["jailed", "slashed this epoch"])),
+    st.dictionaries(
+        st.sampled_from(NODES),
+        st.fixed_dictionaries({"stake_ticks": st.integers(0, 10**40), "stake": st.integers(0, 10**30), "commission_bps": st.integers(0, 2000)}),
+    ),
+    st.integers(0, 10**30),
+)
+def test_staking_account_dict_is_asdict(excluded, nodes, budget):
+    import dataclasses
+
+    from cor_incentives.core.streams import StakingAccount
+
+    before = {n: dict(v) for n, v in nodes.items()}
+    account = StakingAccount(6000, 5999, budget, budget // 2, budget // 3, False, 10**35, excluded, budget * 10, nodes)
+    view = account.to_dict()
+    assert view == dataclasses.asdict(account) and list(view) == list(dataclasses.asdict(account))
+    view["nodes"].clear() if not nodes else next(iter(view["nodes"].values())).clear()
+    assert account.nodes == before  # a copy: changing the view leaves the account as it was
