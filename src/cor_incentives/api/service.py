@@ -81,24 +81,53 @@ def signing_scheme(chain_id: str) -> dict[str, Any]:
 MAX_BATCH = 256  # commands in one group commit
 
 
+class _Group:
+    """The commands of one batch request: its one future is resolved when the last of them is done
+    (one wake-up of the event loop per request, not one per command)."""
+
+    __slots__ = ("future", "loop", "remaining")
+
+    def __init__(self, future: asyncio.Future[Any], size: int) -> None:
+        self.future = future
+        self.loop = future.get_loop()
+        self.remaining = size  # only the committer thread counts down
+
+    def one_done(self) -> None:
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.loop.call_soon_threadsafe(_resolve, self.future, None)
+
+
 class _Pending:
     """A command waiting for the group commit, and how its outcome reaches the one who waits:
-    an asyncio future resolved on its event loop (``loop``), or a thread event."""
+    an asyncio future resolved on its event loop (``loop``), its batch request's ``_Group``, or a
+    thread event."""
 
-    __slots__ = ("payload", "signature", "done", "future", "loop", "result")
+    __slots__ = ("payload", "signature", "done", "future", "loop", "group", "result")
 
-    def __init__(self, payload: bytes, signature: str, *, done: threading.Event | None = None, future: asyncio.Future[Any] | None = None) -> None:
+    def __init__(
+        self,
+        payload: bytes,
+        signature: str,
+        *,
+        done: threading.Event | None = None,
+        future: asyncio.Future[Any] | None = None,
+        group: _Group | None = None,
+    ) -> None:
         self.payload = payload
         self.signature = signature
         self.future = future
         self.loop = future.get_loop() if future is not None else None
         self.done = done
+        self.group = group
         self.result: Any = None
 
     def finish(self, result: Any) -> None:
         self.result = result
         if self.done is not None:
             self.done.set()
+        elif self.group is not None:
+            self.group.one_done()
         elif self.loop is not None and self.future is not None:
             self.loop.call_soon_threadsafe(_resolve, self.future, result)
 
@@ -291,12 +320,12 @@ class ApiService:
         others. A command whose writer transaction failed outright (database unavailable) gets
         ``database_unavailable``; one hit by a bug in the server, ``internal_error``: nothing of it
         was appended either way."""
-        loop = asyncio.get_running_loop()
-        items = [_Pending(p.encode("utf-8"), s, future=loop.create_future()) for p, s in commands]
+        group = _Group(asyncio.get_running_loop().create_future(), len(commands))
+        items = [_Pending(p.encode("utf-8"), s, group=group) for p, s in commands]
         self._enqueue(*items)
-        outcomes = await asyncio.gather(*(i.future for i in items if i.future is not None))
+        await group.future
         out: list[Receipt | EngineError] = []
-        for result in outcomes:
+        for result in (i.result for i in items):
             if isinstance(result, Receipt):
                 self.metrics.command_accepted()
                 out.append(result)

@@ -9,6 +9,7 @@ Hooked into the ``cor`` app by ``register(app)``; also runnable alone: ``python 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import shutil
@@ -174,6 +175,8 @@ class ForkedWorkers:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         logging.getLogger("uvicorn.error").info("Started parent process [%d]; forking %d workers", os.getpid(), self.workers)
+        gc.collect()
+        gc.freeze()  # the collector leaves what is shared now alone: workers don't copy those pages by touching them
         for _ in range(self.workers):
             self.spawn(reopen=False)
         while self.children:
