@@ -5,8 +5,9 @@ thin: parse, call one ``ApiService`` method, and let the handlers below map ever
 to its ``http_status`` with the body ``exc.to_dict()``. Every error, including request validation
 (422), unknown routes (404) and internal errors (500), is JSON ``{"error": code, "message": ...}``.
 
-``app_from_env()`` is the factory that uvicorn worker processes call (``cor serve --workers N``): it
-reads the database URL from ``$COR_DATABASE_URL``.
+``cor serve`` builds the app once with ``create_app(service=…)`` on the engine it opened (its workers are
+forked from it). ``app_from_env()`` is the factory for uvicorn's own worker processes, where there is no
+``fork``: it reads the database URL from ``$COR_DATABASE_URL``.
 """
 
 from __future__ import annotations

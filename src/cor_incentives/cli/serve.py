@@ -63,7 +63,11 @@ def serve(
     port: int = typer.Option(8545, "--port", min=0, max=65535, help="TCP port."),
     db: str | None = DbOption,
     workers: int = typer.Option(
-        1, "--workers", min=1, max=MAX_WORKERS, help="Worker processes (each its own Engine; the database serialises writes)."
+        1,
+        "--workers",
+        min=1,
+        max=MAX_WORKERS,
+        help="Worker processes, forked once the database is open (each its own Engine; the database serialises writes).",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     tick_seconds: str | None = typer.Option(

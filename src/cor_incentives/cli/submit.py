@@ -70,7 +70,12 @@ def _result(index: int, outcome: Receipt | EngineError) -> dict[str, Any]:
 
 
 def submit(
-    batch: str = typer.Option(..., "--batch", help="File of commands, one JSON object a line ('-' for stdin)."),
+    batch: str = typer.Option(
+        ...,
+        "--batch",
+        help="File of commands, one JSON object a line ('-' for stdin): "
+        '{"payload", "signature"} signed elsewhere, or {"kind", "body"} to sign with --from.',
+    ),
     sender: str | None = typer.Option(None, "--from", help="Local key that signs the {kind, body} lines (consecutive nonces from its next one)."),
     db: str | None = DbOption,
     api: str | None = ApiOption,
