@@ -1,6 +1,6 @@
 """Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
 
-    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records]
+    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps]
 
 What it builds (not timed):
     1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
@@ -161,6 +161,31 @@ def project_growth(engine: Any) -> None:
         projector.flush(conn, state)
 
 
+def time_steps() -> dict[str, float]:
+    """Have every epoch step and the projection flush add its CPU seconds to the returned dict (``--steps``:
+    wraps ``core.epoch.EPOCH_STEPS`` and ``Projector.flush`` in this process only)."""
+    from cor_incentives.core import epoch
+    from cor_incentives.store.projections import Projector
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        def run(*args: Any) -> Any:
+            start = time.process_time()
+            try:
+                return fn(*args)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - start
+
+        return run
+
+    wrapped = {step: timed(step.__name__, step) for step in epoch.EPOCH_STEPS}
+    epoch.EPOCH_STEPS[:] = [wrapped[step] for step in epoch.EPOCH_STEPS]
+    epoch.ALWAYS = tuple(wrapped[step] for step in epoch.ALWAYS)
+    Projector.flush = timed("projections_flush", Projector.flush)  # type: ignore[method-assign]
+    return spent
+
+
 def time_close(engine: Any, close: Any) -> dict[str, float]:
     """The ``epoch.close`` event as the engine commits one: apply, append, projections, commit."""
     from cor_incentives.core.events import Command
@@ -170,13 +195,16 @@ def time_close(engine: Any, close: Any) -> dict[str, float]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with engine.store.writer() as conn:
         applied = engine._apply(close)
+        apply_seconds, rss_applied = time.process_time() - cpu0, peak_rss_mb()
         engine.store.append(conn, close, cmd.kind, cmd.actor, cmd.nonce)
         engine.projector.project(conn, engine.state, applied)
         engine.projector.flush(conn, engine.state)
     return {
         "close_seconds": time.process_time() - cpu0,
         "close_wall_seconds": time.perf_counter() - wall0,
+        "apply_seconds": apply_seconds,
         "peak_rss_mb_before_close": rss_before,
+        "peak_rss_mb_after_apply": rss_applied,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -214,13 +242,18 @@ def duckdb_floor(table: dict[str, Any], repeat: int = 3) -> float:
     return best
 
 
-def run(tasks: int, nodes: int, *, seed_tasks: int = 200, task_records: bool = False, directory: str | None = None) -> dict[str, Any]:
+def run(
+    tasks: int, nodes: int, *, seed_tasks: int = 200, task_records: bool = False, directory: str | None = None, steps: bool = False
+) -> dict[str, Any]:
+    spent = time_steps() if steps else None
     with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp:
         wall0 = time.perf_counter()
         events = simulated_epoch(min(seed_tasks, tasks))
         engine = open_before_close(events, f"sqlite:///{tmp}/epoch.db")
         sizes = grow(engine.state, tasks, nodes, task_records=task_records)
         project_growth(engine)
+        if spent is not None:
+            spent.clear()  # the growth's projection is not the close's
         table = floor_columns(engine.state.epoch_work, engine.state.epoch_validations)
         build_seconds = time.perf_counter() - wall0
         timing = time_close(engine, events[-1])
@@ -238,6 +271,7 @@ def run(tasks: int, nodes: int, *, seed_tasks: int = 200, task_records: bool = F
         "leaves": len(record.leaves),
         "items": len(record.items),
         "build_wall_seconds": round(build_seconds, 1),
+        **({"step_seconds": {k: round(v, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}} if spent is not None else {}),
         "targets": {"close_seconds_max": CLOSE_TARGET_SECONDS, "ratio_max": FLOOR_RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
         "holds": timing["close_seconds"] <= CLOSE_TARGET_SECONDS and ratio <= FLOOR_RATIO_TARGET and timing["peak_rss_mb"] <= RSS_TARGET_MB,
         "timing": "CPU seconds of this process (close: one run; DuckDB: best of 3); peak RSS of the whole process (build included)",
@@ -251,9 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=10_000)
     parser.add_argument("--seed-tasks", type=int, default=200, help="tasks of the simulated epoch the others repeat")
     parser.add_argument("--task-records", action="store_true", help="keep a Task record per task in the live state")
+    parser.add_argument("--steps", action="store_true", help="CPU seconds of each epoch step and of the projection flush (step_seconds)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = run(args.tasks, args.nodes, seed_tasks=args.seed_tasks, task_records=args.task_records)
+    report = run(args.tasks, args.nodes, seed_tasks=args.seed_tasks, task_records=args.task_records, steps=args.steps)
     if args.json:
         print(json.dumps(report))
     else:
