@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cor_incentives.core.errors import Unauthorized
-from cor_incentives.core.signatures import SECP256K1_N, private_key_address, recover_signer, sign_message
+from cor_incentives.core.signatures import SECP256K1_N, private_key_address, recover_signer, recover_signers, sign_message
 
 
 @settings(max_examples=30, deadline=None)
@@ -51,3 +51,81 @@ def test_one_signature_has_one_encoding():
         with pytest.raises(Unauthorized) as err:
             recover_signer(b"pay 5", other)
         assert err.value.code == "invalid_signature"
+
+
+# --- the direct libsecp256k1 path against eth-keys / eth-account, valid and invalid signatures ------------
+
+
+def _reference_recover(message: bytes, signature: str) -> str:
+    """The previous implementation (eth-keys' wrappers), kept here as the reference the fast path must equal."""
+    import re
+
+    from eth_keys import keys as ek
+
+    from cor_incentives.core.signatures import personal_message_hash
+
+    if not isinstance(signature, str) or not re.match(r"^0x[0-9a-f]{130}$", signature):
+        raise Unauthorized("format", code="invalid_signature")
+    raw = bytes.fromhex(signature[2:])
+    if raw[64] not in (27, 28):
+        raise Unauthorized("v", code="invalid_signature")
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big")
+    if not 1 <= r < SECP256K1_N or not 1 <= s <= SECP256K1_N // 2:
+        raise Unauthorized("not canonical", code="invalid_signature")
+    try:
+        sig = ek.Signature(raw[:64] + bytes([raw[64] - 27]))
+        return sig.recover_public_key_from_msg_hash(personal_message_hash(message)).to_address().lower()
+    except Exception:
+        raise Unauthorized("cannot be verified", code="invalid_signature") from None
+
+
+def _outcome(fn, message, signature):
+    try:
+        return fn(message, signature)
+    except Unauthorized as exc:
+        return ("refused", exc.code)
+
+
+_secret = st.integers(min_value=1, max_value=SECP256K1_N - 1).map(lambda k: "0x" + k.to_bytes(32, "big").hex())
+_word = st.integers(min_value=0, max_value=2**256 - 1).map(lambda x: x.to_bytes(32, "big").hex())
+
+
+def _mutations(sig: str):
+    """Encodings and corruptions of a valid signature: high s (the same signature, malleated), wrong v, v = 0/1,
+    29, flipped bits, random r / s."""
+    r, s, v = sig[2:66], int(sig[66:130], 16), int(sig[130:], 16)
+    return st.one_of(
+        st.just("0x" + r + (SECP256K1_N - s).to_bytes(32, "big").hex() + bytes([55 - v]).hex()),
+        st.just(sig[:-2] + bytes([55 - v]).hex()),
+        st.sampled_from([0, 1, 26, 29, 255]).map(lambda w: sig[:-2] + bytes([w]).hex()),
+        st.integers(min_value=2, max_value=129).map(lambda i: sig[:i] + ("0" if sig[i] != "0" else "1") + sig[i + 1 :]),
+        st.tuples(_word, _word, st.sampled_from(["1b", "1c"])).map(lambda t: "0x" + t[0] + t[1] + t[2]),
+        st.tuples(_word, st.sampled_from(["1b", "1c"])).map(lambda t: "0x" + r + t[0] + t[1]),
+        st.just("0x" + ("0" * 64) + sig[66:]),
+        st.just("0x" + SECP256K1_N.to_bytes(32, "big").hex() + sig[66:]),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(secret=_secret, message=st.binary(max_size=200), data=st.data())
+def test_fast_recovery_equals_eth_keys_and_eth_account(secret, message, data):
+    sig = sign_message(secret, message)
+    assert sig == "0x" + bytes(Account.sign_message(encode_defunct(primitive=message), private_key=secret).signature).hex()
+    addr = Account.from_key(secret).address.lower()
+    assert recover_signer(message, sig) == addr == _reference_recover(message, sig)
+    other = data.draw(st.binary(max_size=200).filter(lambda m: m != message), label="other message")
+    assert recover_signer(other, sig) == _reference_recover(other, sig) != addr
+    bad = data.draw(_mutations(sig), label="mutated signature")
+    ours = _outcome(recover_signer, message, bad)
+    assert ours == _outcome(_reference_recover, message, bad)
+    if isinstance(ours, str):  # recovered: eth-account (which accepts more encodings) recovers the same key
+        assert Account.recover_message(encode_defunct(primitive=message), signature=bytes.fromhex(bad[2:])).lower() == ours
+    batch = [(message, sig), (message, bad), (other, sig)]
+    got = recover_signers(batch)
+    assert [g if isinstance(g, str) else ("refused", g.code) for g in got] == [_outcome(recover_signer, m, s) for m, s in batch]
+
+
+def test_private_key_out_of_range_is_refused():
+    for bad in ("0x" + "00" * 32, "0x" + SECP256K1_N.to_bytes(32, "big").hex(), "0x1234"):
+        with pytest.raises(ValueError):
+            private_key_address(bad)

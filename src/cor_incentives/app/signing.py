@@ -6,13 +6,13 @@ The service recovers the signer and requires it to equal ``command.actor``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import Unauthorized
+from ..core.errors import EngineError, Unauthorized
 from ..core.events import Command, Event
-from ..core.signatures import equivocation_text, private_key_address, recover_signer, sign_message
+from ..core.signatures import equivocation_text, private_key_address, recover_signer, recover_signers, sign_message
 
 sign_bytes = sign_message
 
@@ -27,10 +27,41 @@ def sign_command(private_key: str, chain_id: str, kind: str, nonce: int, body: M
 def authenticate(payload: bytes, signature: str) -> Command:
     """Decode a signed command and check that its actor signed it."""
     cmd = Command.decode(payload)
-    signer = recover_signer(payload, signature)
+    return signed_by_actor(cmd, recover_signer(payload, signature))
+
+
+def signed_by_actor(cmd: Command, signer: str | Unauthorized) -> Command:
+    """``cmd`` when ``signer`` (what its signature recovers to, or the error recovering it) is its actor."""
+    if isinstance(signer, Unauthorized):
+        raise signer
     if signer != cmd.actor.lower():
         raise Unauthorized(f"signature is by {signer}, command names actor {cmd.actor}", code="signer_is_not_actor")
     return cmd
+
+
+def authenticate_batch(signed: Sequence[tuple[bytes, str]]) -> list[Command | EngineError]:
+    """``authenticate`` of each (payload, signature) in order: the command, or the error it raises.
+
+    Each payload is decoded once and the signatures are recovered as one batch
+    (``core.signatures.recover_signers``); results are exactly ``authenticate``'s."""
+    out: list[Command | EngineError] = []
+    decoded: list[Command | EngineError] = []
+    for payload, _ in signed:
+        try:
+            decoded.append(Command.decode(payload))
+        except EngineError as exc:
+            decoded.append(exc)
+    signers = recover_signers([item for item, cmd in zip(signed, decoded) if isinstance(cmd, Command)])
+    it = iter(signers)
+    for cmd in decoded:
+        if isinstance(cmd, EngineError):
+            out.append(cmd)
+            continue
+        try:
+            out.append(signed_by_actor(cmd, next(it)))
+        except Unauthorized as exc:
+            out.append(exc)
+    return out
 
 
 def sign_scoped(private_key: str, chain_id: str, scope: str, message: str) -> dict[str, str]:

@@ -11,7 +11,11 @@ Checks, in order, for every event:
     signatures     the signature is in its one canonical encoding and recovers to the actor;
     replay         the core accepts the event (including the oracle's checkpoints, which must cite
                    the log's own hashes);
-    conservation   no balance is negative and Σ = supply + minted after the event.
+    conservation   no balance is negative and Σ = supply + minted after the event: checked from what
+                   the event wrote and its postings (``core.conservation``, O(the event's writes)),
+                   with the full scan of every balance at oracle checkpoints at most every
+                   ``FULL_CHECK_EVERY`` events and at the end.
+Commands are decoded once and signatures recovered in batches of ``VERIFY_BATCH`` events.
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
 database equal those of the replayed state (``projections``), every stored epoch record and root
 equals the replayed one (``roots_match``), every stored blob hashes to its key (``blobs``), and
@@ -30,22 +34,27 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
+from itertools import islice
 from typing import Any
 
-from ..core.apply import CHECKPOINT_WINDOW, apply, conservation_holds
+from ..core.apply import CHECKPOINT_WINDOW, apply
 from ..core.commands import blob_refs
+from ..core.conservation import FULL_CHECK_EVERY, Conservation
 from ..core.errors import EngineError, InvariantViolation
-from ..core.events import GENESIS_PREV_HASH, Command, content_hash
+from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
+from ..core.journal import journal
+from ..core.signatures import recover_signers
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
-from ..store.db import SnapshotRow, Store
+from ..store.db import Columns, SnapshotRow, Store
 from ..store.projections import expected_rows, stored_rows
 from .anchors import Anchor
 from .logcheck import column_problems, link_problems
-from .signing import authenticate
+from .signing import seal_decoded, signed_by_actor
 from .snapshots import SnapshotRefused, state_from_row
 
 MAX_ERRORS = 50
+VERIFY_BATCH = 1_024  # events read, decoded and signature-recovered together
 CHECKPOINT_KINDS = ("tick", "epoch.close")
 
 
@@ -217,57 +226,77 @@ def _verify(
     stored_at: dict[int, str] = {}
     citations = _Citations()
     blob_first_use: dict[str, int] = {}
-    for event, columns in store.iter_logged(conn=conn, after=expected_seq - 1):
-        report.events += 1
-        if progress:
-            progress(event.seq)
-        for problem in link_problems(event, expected_seq, prev_hash):
-            report.fail("hash_chain", event.seq, problem)
-        prev_hash = event.hash
-        expected_seq = event.seq + 1
-        if event.seq in anchored:
-            stored_at[event.seq] = event.hash
+    conservation = Conservation()
+    if start is not None:
         try:
-            cmd = Command.decode(event.payload)
-        except EngineError as exc:
-            cmd = None
-            report.fail("replay", event.seq, f"the payload does not decode: {exc.message}")
-            replay_ok = False
-        if cmd is not None:
-            _check_checkpoint(cmd, recent, citations, report, event.seq)
-            for ref in blob_refs(cmd.kind, cmd.body) if isinstance(cmd.body, dict) else ():
-                blob_first_use.setdefault(ref, event.seq)
-        recent.append((event.seq, event.hash))
-        if not replay_ok:
-            continue
-        try:
-            authenticate(event.payload, event.signature)
-        except EngineError as exc:
-            report.fail("signatures", event.seq, f"signature check failed: {exc.message}")
-        if event.tick != state.tick:
-            report.fail("hash_chain", event.seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
-            event = replace(event, tick=state.tick)
-        try:
-            # replay follows the stored chain fields so a broken link is reported once, above
-            state.head_hash = event.prev_hash
-            state.seq = event.seq - 1
-            applied = apply(state, event)
-            for i, p in enumerate(applied.postings):
-                postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
-        except EngineError as exc:
-            report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
-            replay_ok = False
-            continue
-        except Exception as exc:  # an invariant broken by a forged event, etc.
-            report.fail("replay", event.seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
-            replay_ok = False
-            continue
-        for problem in column_problems(applied, columns):
-            report.fail("hash_chain", event.seq, problem)
-        try:
-            conservation_holds(state)
+            conservation.start(state)
         except InvariantViolation as exc:
-            report.fail("conservation", event.seq, str(exc))
+            report.fail("conservation", start[1].seq, f"the starting snapshot: {exc}")
+    since_full = 0
+    rows = store.iter_logged(conn=conn, after=expected_seq - 1)
+    while chunk := list(islice(rows, VERIFY_BATCH)):
+        decoded = _decode_all(chunk)
+        signers = iter(recover_signers([(e.payload, e.signature) for (e, _), cmd in zip(chunk, decoded) if isinstance(cmd, Command)]))
+        for (event, columns), cmd_or_error in zip(chunk, decoded):
+            report.events += 1
+            if progress:
+                progress(event.seq)
+            for problem in link_problems(event, expected_seq, prev_hash):
+                report.fail("hash_chain", event.seq, problem)
+            prev_hash = event.hash
+            expected_seq = event.seq + 1
+            if event.seq in anchored:
+                stored_at[event.seq] = event.hash
+            if isinstance(cmd_or_error, EngineError):
+                report.fail("replay", event.seq, f"the payload does not decode: {cmd_or_error.message}")
+                replay_ok = False
+            cmd = cmd_or_error if isinstance(cmd_or_error, Command) else None
+            signer = next(signers) if cmd is not None else None
+            if cmd is not None:
+                _check_checkpoint(cmd, recent, citations, report, event.seq)
+                for ref in blob_refs(cmd.kind, cmd.body) if isinstance(cmd.body, dict) else ():
+                    blob_first_use.setdefault(ref, event.seq)
+            recent.append((event.seq, event.hash))
+            if not replay_ok or cmd is None or signer is None:
+                continue
+            try:
+                signed_by_actor(cmd, signer)
+            except EngineError as exc:
+                report.fail("signatures", event.seq, f"signature check failed: {exc.message}")
+            if event.tick != state.tick:
+                report.fail("hash_chain", event.seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
+                event = replace(event, tick=state.tick)
+            try:
+                # replay follows the stored chain fields so a broken link is reported once, above
+                state.head_hash = event.prev_hash
+                state.seq = event.seq - 1
+                with journal() as writes:  # what the event wrote: the incremental conservation check reads it
+                    applied = apply(state, seal_decoded(event, cmd), atomic=False)
+                for i, p in enumerate(applied.postings):
+                    postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
+            except EngineError as exc:
+                report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
+                replay_ok = False
+                continue
+            except Exception as exc:  # an invariant broken by a forged event, etc.
+                report.fail("replay", event.seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
+                replay_ok = False
+                continue
+            for problem in column_problems(applied, columns):
+                report.fail("hash_chain", event.seq, problem)
+            since_full += 1
+            try:
+                conservation.after_event(state, writes, applied.postings)
+                if since_full >= FULL_CHECK_EVERY and _carries_checkpoint(cmd):
+                    since_full = 0
+                    conservation.full(state)
+            except InvariantViolation as exc:
+                report.fail("conservation", event.seq, str(exc))
+    if replay_ok and report.events:
+        try:
+            conservation.full(state)
+        except InvariantViolation as exc:
+            report.fail("conservation", expected_seq - 1, f"at the end of the log: {exc}")
     _check_anchors(anchors, stored_at, expected_seq, citations, report)
     _check_blobs(conn, blob_first_use, report)
     report.beacon_values_checked = state.beacon.round if state.beacon is not None else 0
@@ -277,6 +306,21 @@ def _verify(
         for problem in audit_slashes(state):
             report.fail("slashes", None, problem)
     return report, state
+
+
+def _decode_all(chunk: list[tuple[Event, Columns]]) -> list[Command | EngineError]:
+    """Each event's command, decoded once (or why its payload does not decode)."""
+    out: list[Command | EngineError] = []
+    for event, _ in chunk:
+        try:
+            out.append(Command.decode(event.payload))
+        except EngineError as exc:
+            out.append(exc)
+    return out
+
+
+def _carries_checkpoint(cmd: Command) -> bool:
+    return cmd.kind in CHECKPOINT_KINDS and isinstance(cmd.body, dict) and isinstance(cmd.body.get("checkpoint"), dict)
 
 
 def _check_checkpoint(cmd: Command, recent: deque[tuple[int, str]], citations: _Citations, report: VerifyReport, seq: int) -> None:

@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 Undo = tuple[Callable[..., None], Any, Any, Any]
 _MISSING = object()
+MISSING = _MISSING  # what ``values_before`` gives for a key that was absent
 _current: ContextVar[list[Undo] | None] = ContextVar("cor_journal", default=None)
 
 
@@ -95,6 +96,19 @@ def adopt(value: Any) -> Any:
     if t is set:
         return JSet(value)
     return value
+
+
+def values_before(entries: list[Undo], obj: dict[Any, Any]) -> dict[Any, Any] | None:
+    """What each key of the journaled dict ``obj`` held before the writes in ``entries`` (``MISSING``
+    for a key that was absent), for the keys written; None when ``obj`` was rewritten whole (cleared,
+    or any write not recorded per key), so the caller must look at all of it."""
+    before: dict[Any, Any] = {}
+    for undo, target, key, old in entries:
+        if target is obj:
+            if undo is not _undo_key:
+                return None
+            before.setdefault(key, old)
+    return before
 
 
 # --- undo operations ----------------------------------------------------------------------------

@@ -1,0 +1,150 @@
+"""`cor verify` full replay rate on a signed log with many nodes, against a same-run floor.
+
+    python bench/verify.py [--nodes 10000] [--events 30000] [--db FILE] [--profile N] [--quick]
+
+Builds a network on a real SQLite file (genesis, ``--nodes`` miners funded and registered, then
+signed transfers until the log holds ``--events`` events), then times, in CPU seconds of this
+process:
+
+- ``verify``: ``app.verify.verify_store`` (what ``cor verify`` runs): every check, full replay from
+  genesis, projections and roots compared at the end;
+- ``floor``: the same rows read in the same way, the hash chain checked and every signature
+  recovered and compared with the command's actor (``app.signing.authenticate_batch``: each payload
+  decoded once, the batch recovered through libsecp256k1), nothing else: what any verify pays before
+  it replays anything.
+
+Prints one JSON object: ``events_per_second`` (verify), ``floor_events_per_second``, their ratio, the
+sizes and raw seconds. ``--db FILE`` keeps the log in FILE and reuses it when it exists (building
+10 k nodes takes minutes); ``--profile N`` adds the N functions with the most own time in verify.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+try:
+    import cor_incentives  # noqa: F401
+except ImportError:  # running from a checkout without an installed package
+    sys.path.insert(0, str(BENCH.parent / "src"))
+
+GOAL_EVENTS_PER_SECOND = 50_000
+GOAL_NODES = 10_000
+FLOOR_BATCH = 1_024
+
+
+def build_log(path: Path, nodes: int, events: int) -> None:
+    """A signed log of ``events`` events with ``nodes`` miners registered, in the SQLite file ``path``."""
+    from all import SignedLog
+
+    log = SignedLog(f"sqlite:///{path}", path.parent / f"{path.stem}-keys", nodes)
+    log.grow_to(events)
+    log.engine.store.dispose()
+
+
+def floor_seconds(url: str) -> tuple[float, int]:
+    """CPU seconds to read every row, check the hash chain and authenticate every signature; and the count."""
+    from cor_incentives.app.logcheck import link_problems
+    from cor_incentives.app.signing import authenticate_batch
+    from cor_incentives.core.events import GENESIS_PREV_HASH
+    from cor_incentives.store.db import Store
+
+    store = Store(url, create=False)
+    start = time.process_time()
+    prev, expected, n = GENESIS_PREV_HASH, 0, 0
+    with store.snapshot() as conn:
+        rows = store.iter_logged(conn=conn)
+        while chunk := [r for _, r in zip(range(FLOOR_BATCH), rows)]:
+            for event, _ in chunk:
+                if link_problems(event, expected, prev):
+                    raise SystemExit(f"the bench log is broken at {event.seq}")
+                prev, expected = event.hash, event.seq + 1
+            for result in authenticate_batch([(e.payload, e.signature) for e, _ in chunk]):
+                if isinstance(result, Exception):
+                    raise SystemExit(f"a signature of the bench log does not check: {result}")
+            n += len(chunk)
+    seconds = time.process_time() - start
+    store.dispose()
+    return seconds, n
+
+
+def verify_seconds(url: str, profile: int = 0) -> tuple[float, int, str]:
+    """CPU seconds of ``verify_store`` over the whole log (which must verify), the events, and a profile."""
+    from cor_incentives.app.verify import verify_store
+    from cor_incentives.store.db import Store
+
+    store = Store(url, create=False)
+    prof = cProfile.Profile() if profile else None
+    start = time.process_time()
+    if prof:
+        prof.enable()
+    report, _ = verify_store(store)
+    if prof:
+        prof.disable()
+    seconds = time.process_time() - start
+    store.dispose()
+    if not report.ok:
+        raise SystemExit(f"verify failed on the bench log: {report.to_dict()}")
+    text = ""
+    if prof:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(profile)
+        text = out.getvalue()
+    return seconds, report.events, text
+
+
+def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cor-bench-verify-") as tmp:
+        path = db if db is not None else Path(tmp) / "cor.db"
+        built = not path.exists()
+        if built:
+            build_log(path, nodes, events)
+        url = f"sqlite:///{path}"
+        floor_s, n = floor_seconds(url)
+        verify_s, verified, prof = verify_seconds(url, profile)
+    assert verified == n
+    rate, floor_rate = n / verify_s, n / floor_s
+    out: dict[str, Any] = {
+        "events": n,
+        "nodes": nodes,
+        "log_built": built,
+        "events_per_second": round(rate, 1),
+        "floor_events_per_second": round(floor_rate, 1),
+        "ratio": round(rate / floor_rate, 4),
+        "verify_seconds": round(verify_s, 3),
+        "floor_seconds": round(floor_s, 3),
+        "goal_events_per_second": GOAL_EVENTS_PER_SECOND,
+        "holds": rate >= GOAL_EVENTS_PER_SECOND and nodes >= GOAL_NODES,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    if prof:
+        out["profile"] = prof
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nodes", type=int, default=GOAL_NODES)
+    ap.add_argument("--events", type=int, default=30_000)
+    ap.add_argument("--db", type=Path, default=None, help="keep the log in this SQLite file (reused when it exists)")
+    ap.add_argument("--profile", type=int, default=0, help="add the N functions with the most own time in verify")
+    ap.add_argument("--quick", action="store_true", help="20 nodes, 300 events")
+    args = ap.parse_args(argv)
+    nodes, events = (20, 300) if args.quick else (args.nodes, args.events)
+    print(json.dumps(measure(nodes, events, args.db, args.profile)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

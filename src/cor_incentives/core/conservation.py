@@ -1,0 +1,81 @@
+"""Conservation checked per event in O(what the event wrote), not O(accounts) (docs/design.md §9).
+
+``ledger.check_conservation`` scans every balance: no negative balance, Σ balances = 0 (the sources
+``genesis`` and ``minted`` net against everything else), Σ non-source balances = genesis supply +
+minted. A replay that runs it after every event pays O(accounts) per event. ``Conservation`` checks
+the same invariants from what one event changed, read from the undo journal the event was applied
+under (every balance write of the core is journaled, ``core.journal``):
+
+    - every balance the event wrote is non-negative (sources excepted);
+    - the event's postings explain every balance change exactly: for each account, what it
+      received minus what it sent in the event's postings equals new balance − old balance (so a
+      write that bypasses the postings is caught, even when it nets to zero);
+    - Σ changes = 0, and Σ changes of non-source accounts = the change of genesis supply + minted.
+
+If the state held before the event satisfied the full check, these imply the state after does: the
+full invariant is maintained by induction. A write the journal cannot attribute to single balances
+(the balances dict cleared or replaced, the ledger replaced) makes that event fall back to the full
+scan. ``cor verify`` runs the full scan at its start, at oracle checkpoints at most every
+``FULL_CHECK_EVERY`` events, and at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import invariant
+from .journal import MISSING, Undo, values_before
+from .ledger import SOURCES, Posting, check_conservation
+from .state import State
+
+FULL_CHECK_EVERY = 4_096  # events between two full scans at most (at the next oracle checkpoint)
+
+
+@dataclass
+class Conservation:
+    """Running conservation check over a replay: ``start`` once (full scan), ``after_event`` for each
+    applied event with the journal entries it was applied under, ``full`` whenever wanted."""
+
+    issued: int = 0  # genesis supply + minted after the last checked event
+
+    def start(self, state: State) -> None:
+        """The full scan of ``state`` (the replay's starting point), then incremental from there."""
+        self.full(state)
+
+    def full(self, state: State) -> None:
+        """The O(accounts) check of ``ledger.check_conservation``; re-bases the running totals."""
+        check_conservation(state.ledger, state.genesis_supply, state.minted)
+        self.issued = state.genesis_supply + state.minted
+
+    def after_event(self, state: State, entries: list[Undo], postings: list[Posting]) -> None:
+        """Raise InvariantViolation unless the event whose journal is ``entries`` and whose postings are
+        ``postings`` kept the ledger conserved (see the module doc); O(entries + postings)."""
+        balances = state.ledger.balances
+        before = values_before(entries, balances)
+        if before is None or any(obj is state.ledger and key == "balances" or obj is state and key == "ledger" for _, obj, key, _ in entries):
+            self.full(state)  # the balances were rewritten whole: no per-account record to go by
+            return
+        old = {k: 0 if v is MISSING else v for k, v in before.items()}
+        moved: dict[str, int] = {}
+        for p in postings:
+            moved[p.src] = moved.get(p.src, 0) - p.amount
+            moved[p.dst] = moved.get(p.dst, 0) + p.amount
+        issued, issued_before = state.genesis_supply + state.minted, self.issued
+        self.issued = issued  # the next event is checked against this one's totals, even if this one broke them
+        net = accounts = 0
+        for account in [*old, *(k for k in moved if k not in old)]:
+            new = balances.get(account, 0)
+            change = new - old.get(account, new)
+            invariant(account in SOURCES or new >= 0, f"negative balance {account}={new}")
+            invariant(
+                change == moved.get(account, 0),
+                f"balance of {account} changed by {change} but the event's postings move {moved.get(account, 0)}",
+            )
+            net += change
+            if account not in SOURCES:
+                accounts += change
+        invariant(net == 0, f"the event's balance changes do not net to zero (Σ = {net})")
+        invariant(
+            accounts == issued - issued_before,
+            f"conservation broken: balances outside the sources changed by {accounts}, supply + minted by {issued - issued_before}",
+        )
