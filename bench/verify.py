@@ -2,9 +2,10 @@
 
     python bench/verify.py [--nodes 10000] [--events 30000] [--db FILE] [--profile N] [--quick]
 
-Builds a network on a real SQLite file (genesis, ``--nodes`` miners funded and registered, then
-signed transfers until the log holds ``--events`` events), then times, in CPU seconds of this
-process:
+Builds a network on a real SQLite file (genesis, ``--nodes`` miners funded and registered, then a
+tail of ordinary signed commands until the log holds ``--events`` events: transfers, delegations to
+the nodes in turn, an oracle tick every 50 events, so epochs close over every node), then times,
+in CPU seconds of this process:
 
 - ``verify``: ``app.verify.verify_store`` (what ``cor verify`` runs): every check, full replay from
   genesis, projections and roots compared at the end;
@@ -44,13 +45,39 @@ GOAL_NODES = 10_000
 FLOOR_BATCH = 1_024
 
 
-def build_log(path: Path, nodes: int, events: int) -> None:
-    """A signed log of ``events`` events with ``nodes`` miners registered, in the SQLite file ``path``."""
+TICK_EVERY = 50  # the oracle ticks once per this many events of the tail
+DELEGATE_EVERY = 10  # one command in this many of the tail is a delegation to a node (round robin)
+
+
+def build_log(path: Path, nodes: int, events: int) -> dict[str, int]:
+    """A signed log of ``events`` events in the SQLite file ``path``: genesis, ``nodes`` miners funded and
+    registered, then a tail of ordinary commands: transfers between clients, delegations to the nodes
+    in turn, and an oracle tick every ``TICK_EVERY`` events (so epochs close with every node)."""
     from all import SignedLog
+    from cor_incentives.core.units import COR
 
     log = SignedLog(f"sqlite:///{path}", path.parent / f"{path.stem}-keys", nodes)
-    log.grow_to(events)
+    node_keys = [log.keys[f"node{i}"] for i in range(nodes)]
+    oracle, clients = log.keys["oracle"], log.clients
+    counts = {"transfer": 0, "stake.delegate": 0, "tick": 0}
+    batch: list[tuple[Any, str, dict[str, Any]]] = []
+    for i in range(max(0, events - log.events)):
+        c = clients[i % len(clients)]
+        if i % TICK_EVERY == TICK_EVERY - 1:  # the oracle's tick reveals the beacon value of the state it follows
+            log._submit(batch)
+            batch = []
+            log.engine.submit_as(oracle, "tick", {"ticks": 1})
+            counts["tick"] += 1
+            continue
+        if i % DELEGATE_EVERY == DELEGATE_EVERY - 1:
+            batch.append((c, "stake.delegate", {"node": node_keys[(i // DELEGATE_EVERY) % nodes].address, "amount": str(10 * COR)}))
+        else:
+            batch.append((c, "transfer", {"to": clients[(i + 1) % len(clients)].address, "amount": str(10**15)}))
+        counts[batch[-1][1]] += 1
+    log._submit(batch)
+    counts["epochs_closed"] = len(log.engine.state.epochs)
     log.engine.store.dispose()
+    return counts
 
 
 def floor_seconds(url: str) -> tuple[float, int]:
@@ -108,8 +135,7 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0) -
     with tempfile.TemporaryDirectory(prefix="cor-bench-verify-") as tmp:
         path = db if db is not None else Path(tmp) / "cor.db"
         built = not path.exists()
-        if built:
-            build_log(path, nodes, events)
+        tail = build_log(path, nodes, events) if built else {}
         url = f"sqlite:///{path}"
         floor_s, n = floor_seconds(url)
         verify_s, verified, prof = verify_seconds(url, profile)
@@ -119,6 +145,7 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0) -
         "events": n,
         "nodes": nodes,
         "log_built": built,
+        "tail": tail,
         "events_per_second": round(rate, 1),
         "floor_events_per_second": round(floor_rate, 1),
         "ratio": round(rate / floor_rate, 4),

@@ -111,7 +111,7 @@ def slash(state: State, node_id: str, offence: object, offence_tick: int, eviden
     jailed_until = None
     if offence in JAIL_OFFENCES:
         jailed_until = state.tick + p.jail_duration_ticks
-        node.jailed_until_tick = max(jailed_until, node.jailed_until_tick or 0)
+        state.jail(node_id, jailed_until)
     node.slash_count += 1
     state.evidence_used.add(ev_hash)
     record = SlashRecord(

@@ -289,11 +289,8 @@ def starting_reputation(state: State, role: str) -> int:
     p = state.params
     if not rules_since(p, RULES_SLASHING):
         return p.reputation_initial_ppb
-    capped = {
-        n.id: n.reputation_ppb
-        for n in state.nodes.values()
-        if n.role == role and n.jailed_until_tick is not None and state.tick < n.jailed_until_tick
-    }
+    jailed = (state.nodes[i] for i in sorted(state.jailed))  # the nodes with a jail on record (State.jail), not every node
+    capped = {n.id: n.reputation_ppb for n in jailed if n.role == role and n.jailed_until_tick is not None and state.tick < n.jailed_until_tick}
     if rules_since(p, RULES_OFFENCE_ALLOWANCE):
         since = state.epoch - p.reputation_memory_epochs
         for s in reversed(state.slashes):  # in the order they were taken: epochs never go down
@@ -401,7 +398,7 @@ def process_unjail(state: State, actor: str, body: dict[str, Any]) -> None:
     need = state.params.min_self_bond(node.role)
     if self_bond(state, actor) < need:
         raise Conflict(f"self-bond must be restored to at least {cor(need)} before unjail", code="self_bond_below_minimum")
-    node.jailed_until_tick = None
+    state.unjail(actor)
     node.unjailed_tick = state.tick
 
 

@@ -95,6 +95,7 @@ class State(Journaled):
     skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences skipped this epoch (see core.journal.attempt)
     recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
+    jailed: set[str] = field(default_factory=set, repr=False, compare=False)  # derived: nodes with a jail on record (jailed_until_tick set)
     selection: SelectionIndex | None = field(default=None, repr=False, compare=False)  # derived: draw weights (networks with a beacon)
 
     @property
@@ -107,6 +108,17 @@ class State(Journaled):
         self.touched.add(node_id)
         if self.selection is not None:
             self.selection.marked.add(node_id)
+
+    def jail(self, node_id: str, until: int) -> None:
+        """Jail a node until tick ``until`` (a running jail is never shortened); ``jailed`` indexes it, so
+        what asks about running jails reads those nodes only, not every node."""
+        node = self.nodes[node_id]
+        node.jailed_until_tick = max(until, node.jailed_until_tick or 0)
+        self.jailed.add(node_id)
+
+    def unjail(self, node_id: str) -> None:
+        self.nodes[node_id].jailed_until_tick = None
+        self.jailed.discard(node_id)
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""

@@ -10,8 +10,9 @@ statement inputs) are JSON with tuples, sets and non-string-keyed dicts tagged, 
 what they were.
 
 Derived fields are left out and rebuilt: ``touched`` (scratch of the event being applied) is empty
-between events. The selection index is carried: the order in which nodes took their slots in its
-weight trees is history, not a function of the nodes, and a draw reads that order.
+between events; ``jailed`` is the nodes whose ``jailed_until_tick`` is set. The selection index is
+carried: the order in which nodes took their slots in its weight trees is history, not a function
+of the nodes, and a draw reads that order.
 
 ``state_hash`` is the sha256 of the encoding: equal states (as the core reads them) have equal hashes.
 """
@@ -36,8 +37,9 @@ from .state import State
 SNAPSHOT_FORMAT = 1
 """The version of this encoding; a snapshot of another format is refused (the engine replays instead)."""
 
-DERIVED_STATE_FIELDS = frozenset({"touched"})
-"""``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events)."""
+DERIVED_STATE_FIELDS = frozenset({"touched", "jailed"})
+"""``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
+and the index of nodes with a jail on record (rebuilt from the nodes)."""
 
 Enc = Callable[[Any], Any]
 Dec = Callable[[Any], Any]
@@ -68,6 +70,7 @@ def decode_state(data: bytes) -> State:
         state: State = _codec(State)[1](body["state"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise SnapshotUnreadable(f"the snapshot does not decode to a state ({type(exc).__name__}: {exc})", code="snapshot_unreadable") from None
+    state.jailed = {i for i, n in state.nodes.items() if n.jailed_until_tick is not None}
     return state
 
 
