@@ -227,11 +227,10 @@ def _verify(
     citations = _Citations()
     blob_first_use: dict[str, int] = {}
     conservation = Conservation()
-    if start is not None:
-        try:
-            conservation.start(state)
-        except InvariantViolation as exc:
-            report.fail("conservation", start[1].seq, f"the starting snapshot: {exc}")
+    try:
+        conservation.start(state)  # the full scan of where the replay starts (nothing, or the snapshot)
+    except InvariantViolation as exc:
+        report.fail("conservation", expected_seq - 1, f"the starting snapshot: {exc}")
     since_full = 0
     rows = store.iter_logged(conn=conn, after=expected_seq - 1)
     while chunk := list(islice(rows, VERIFY_BATCH)):

@@ -37,6 +37,7 @@ class Conservation:
     applied event with the journal entries it was applied under, ``full`` whenever wanted."""
 
     issued: int = 0  # genesis supply + minted after the last checked event
+    balances: dict[str, int] | None = None  # the ledger's balances object the last check saw (a new one: full scan)
 
     def start(self, state: State) -> None:
         """The full scan of ``state`` (the replay's starting point), then incremental from there."""
@@ -44,16 +45,16 @@ class Conservation:
 
     def full(self, state: State) -> None:
         """The O(accounts) check of ``ledger.check_conservation``; re-bases the running totals."""
+        self.issued, self.balances = state.genesis_supply + state.minted, state.ledger.balances
         check_conservation(state.ledger, state.genesis_supply, state.minted)
-        self.issued = state.genesis_supply + state.minted
 
     def after_event(self, state: State, entries: list[Undo], postings: list[Posting]) -> None:
         """Raise InvariantViolation unless the event whose journal is ``entries`` and whose postings are
         ``postings`` kept the ledger conserved (see the module doc); O(entries + postings)."""
         balances = state.ledger.balances
-        before = values_before(entries, balances)
-        if before is None or any(obj is state.ledger and key == "balances" or obj is state and key == "ledger" for _, obj, key, _ in entries):
-            self.full(state)  # the balances were rewritten whole: no per-account record to go by
+        before = values_before(entries, balances) if balances is self.balances else None
+        if before is None:  # the balances were cleared or replaced: no per-account record to go by
+            self.full(state)
             return
         old = {k: 0 if v is MISSING else v for k, v in before.items()}
         moved: dict[str, int] = {}
