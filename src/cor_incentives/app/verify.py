@@ -397,6 +397,8 @@ def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, s
         report.fail("projections", first[0] if first else None, "postings projection differs from replay")
     for e in sorted(state.epochs):
         report.epochs_checked += 1
+        if stored["epoch"].get(str(e)) == expected["epoch"][str(e)]:
+            continue  # the same canonical text (db.dumps): the same record, no need to parse either
         mine = json.loads(expected["epoch"][str(e)])
         theirs = json.loads(stored["epoch"].get(str(e), "null"))
         if theirs is None or theirs.get("root") != mine.get("root"):
