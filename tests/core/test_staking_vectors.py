@@ -43,6 +43,10 @@ def _run(case):
             chain.state.ledger.begin()
             settle_node_rewards(chain.state, step["settle"])
             chain.state.ledger.commit()
+        elif "cancel" in step:
+            who = addr(step["cancel"])
+            (u,) = [u for u in chain.state.unbondings.values() if u.address == who]
+            chain.submit(who, "stake.cancel_unbond", {"id": u.id})
         elif step.get("oracle"):
             chain.oracle(step["kind"], step["body"])
         else:
@@ -79,3 +83,18 @@ def test_reward_vector(case):
     assert rates == {e: {bps} for e, bps in expect["commission_bps"].items()}
     node = next(iter(chain.state.nodes.values()))
     assert sorted(node.positions) == sorted(expect["positions_after"])
+
+
+@pytest.mark.parametrize("case", DATA["cancel"], ids=lambda c: c["name"])
+def test_cancel_unbond_vector(case):
+    """A cancelled unbonding pays what it was spared: exactly its pro-rata share of a counted penalty from rule version 8."""
+    chain, treasury0 = _run(case)
+    record = chain.state.slashes[-1]
+    for k, v in case["expect"]["slash"].items():
+        assert getattr(record, k) == v, k
+    (line,) = [i for i in chain.state.earnings if i.detail.get("spared_slash_id") == record.id]
+    assert -line.amount == case["expect"]["spared_piece"] and line.detail["returning"] == 1000
+    for account, v in _sub(case["expect"]["balances"]).items():
+        assert chain.balance(account) == v, account
+    assert chain.balance("treasury") - treasury0 == case["expect"]["treasury_gain"]
+    assert chain.state.unbondings == {}

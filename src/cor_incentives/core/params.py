@@ -84,6 +84,13 @@ class Params:
     max_commission_change_bps: int = _p(500, 0, BPS, "largest commission change in one step")
     commission_change_cooldown_epochs: int = _p(1, 0, 1_000, "epochs between two commission changes")
     unbonding_period_epochs: int = _p(2, 0, 1_000, "epochs before unbonded stake can be withdrawn")
+    max_entries: int = _p(
+        7,
+        1,
+        1_000,
+        "from rule version 8: most unbonding entries still maturing one address may hold per node, and most young "
+        "redelegations per source node (as Cosmos's max_entries)",
+    )
     # --- slashing (docs/design.md §7) ---
     slash_fraction_bps: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(SLASH_FRACTION_DEFAULT)),

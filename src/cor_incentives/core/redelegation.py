@@ -10,16 +10,22 @@ Redelegation (``stake.redelegate``: ``{from, to, amount}``)
     from unbonding entries from ``to`` that started after the move — as an unbonding entry from
     ``from`` would have been slashed. Stake cannot hop on while its entry is young: a redelegation
     *from* a node the actor redelegated *to* in the last ``unbonding_period_epochs`` is refused
-    (``redelegation_in_progress``), so ``from``'s claim never lands on an emptied position.
+    (``redelegation_in_progress``), so ``from``'s claim never lands on an emptied position. From rule
+    version 8 an address holds at most ``max_entries`` young redelegations out of one node
+    (``too_many_redelegation_entries``), as it holds at most ``max_entries`` maturing unbonding
+    entries per node (``too_many_unbonding_entries``, ``staking``): each entry is state every slash of
+    that node walks.
 
 Cancelled unbonding (``stake.cancel_unbond``: ``{id, amount?}``)
     Returns an unbonding entry (all of it, or ``amount``) to the position it left, before it matures.
     It returns as if it had never left, minus the rewards of the ticks it was away:
       * every slash of its node recorded after the entry started that spared it (an offence committed
         after the unbond began: ``unbonding:<addr>#<id>`` absent from the slash's ``by_account``) takes
-        ``amount × fraction_bps // 10000`` of the returning amount now, in slash order — what the
-        position would have lost had it stayed; each piece goes floor(piece × slash_burn_bps / 10000)
-        to ``burned`` and the rest to ``treasury`` (the reporter was paid by the slash itself);
+        what the returning amount would have lost had it stayed, in slash order (``spared_piece``: a
+        fraction offence ``returning × fraction_bps // 10000``; a counted offence, from rule version 8,
+        its pro-rata share of the fixed penalty ``returning × penalty // (slashable + returning)``);
+        each piece goes floor(piece × slash_burn_bps / 10000) to ``burned`` and the rest to
+        ``treasury`` (the reporter was paid by the slash itself);
       * its stake × ticks in the node count from the cancel (``change_stake``), so the epoch's
         rewards pay nothing for the time it was unbonding.
 """
@@ -31,6 +37,7 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, invariant
 from .records import EarningItem, Redelegation, SlashRecord, Unbonding
+from .rules import RULES_MOVING_LIMITS, rules_since
 from .staking import change_stake, get_node, stake_account, stake_of
 from .state import State
 from .streams import Stream
@@ -81,6 +88,15 @@ def process_redelegate(state: State, actor: str, body: dict[str, Any]) -> None:
     have = stake_of(state, source, actor)
     if have < amount:
         raise Conflict(f"delegation to {source} is {cor(have)}, cannot redelegate {cor(amount)}", code="redelegate_exceeds_stake")
+    p = state.params
+    if rules_since(p, RULES_MOVING_LIMITS):
+        moving = sum(1 for r in state.redelegations.values() if r.address == actor and r.source == source)
+        if moving >= p.max_entries:
+            raise Conflict(
+                f"{actor} already has {moving} young redelegations out of {source} (max_entries {p.max_entries}): "
+                "wait for one to mature (unbonding_period_epochs)",
+                code="too_many_redelegation_entries",
+            )
     hold = acct.escrow("redelegate", state.next_id)
     change_stake(state, source, actor, acct.delegated(source, actor), hold, amount, "redelegate")
     change_stake(state, dest, actor, hold, acct.delegated(dest, actor), amount, "redelegate")
@@ -139,6 +155,32 @@ def spared_slashes(state: State, u: Unbonding) -> list[SlashRecord]:
     return [s for s in state.slashes if s.node == u.node and s.id > u.id and key not in s.by_account]
 
 
+def spared_piece(state: State, s: SlashRecord, returning: int) -> int:
+    """What ``returning`` would have lost to the slash ``s`` it was spared, had it stayed bonded.
+
+    A fraction offence: returning × fraction_bps // 10 000. A counted offence (rule version 8 on): its
+    pro-rata share of the fixed penalty over the slashable stake it would have joined —
+    returning × penalty // (slashable + returning), all of it when the penalty covers that pool.
+    Rule versions 1-7: returning × fraction_bps // 10 000 for every slash (for a counted offence
+    ``fraction_bps`` is a share of the role minimum, not of the position, so that was not the share).
+    """
+    if s.penalty is None or not rules_since(state.params, RULES_MOVING_LIMITS):
+        return returning * s.fraction_bps // BPS
+    pool = s.slashable + returning
+    return returning if s.penalty >= pool else s.penalty * returning // pool
+
+
+def _spared_inputs(state: State, s: SlashRecord) -> dict[str, Any]:
+    if s.penalty is None or not rules_since(state.params, RULES_MOVING_LIMITS):
+        return {"formula": "returning × fraction_bps // 10000: a slash the entry was spared while unbonding, taken when it returns"}
+    return {
+        "penalty": s.penalty,
+        "slashable": s.slashable,
+        "formula": "returning × penalty // (slashable + returning), all of it when penalty ≥ slashable + returning: the share of a "
+        "counted offence's fixed penalty the entry was spared while unbonding, taken when it returns",
+    }
+
+
 def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> None:
     """``stake.cancel_unbond``: return an unbonding entry (or ``amount`` of it) to its position, as if it had stayed."""
     entry_id = body["id"]
@@ -154,7 +196,7 @@ def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> Non
     p = state.params
     returning = amount
     for s in spared_slashes(state, u):
-        piece = returning * s.fraction_bps // BPS
+        piece = spared_piece(state, s, returning)
         if piece:
             burned = piece * p.slash_burn_bps // BPS
             state.ledger.transfer(acct.unbonding(actor), "burned", burned, f"slash:{s.offence}:on_cancel")
@@ -171,7 +213,7 @@ def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> Non
                         "unbonding_id": u.id,
                         "fraction_bps": s.fraction_bps,
                         "returning": returning,
-                        "formula": "returning × fraction_bps // 10000: a slash the entry was spared while unbonding, taken when it returns",
+                        **_spared_inputs(state, s),
                     },
                 )
             )

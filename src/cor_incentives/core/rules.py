@@ -42,6 +42,10 @@ RULE_VERSIONS: dict[int, str] = {
     "floor(tasks served well in them x offence_allowance_bps / 10000) (core/allowance.py); a new node starts never above a node "
     "of its role slashed in the last reputation_memory_epochs epochs (1-6: every counted offence slashed; the start is capped "
     "by nodes serving a jail only)",
+    8: "stake.cancel_unbond charges a spared counted offence its exact pro-rata share of the fixed penalty, "
+    "penalty x returning // (slashable + returning), and an address may hold at most max_entries maturing unbonding "
+    "entries per node and young redelegations per source node (1-7: returning x fraction_bps // 10000 for every "
+    "spared slash; no limit on entries)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -52,6 +56,8 @@ RULES_SLASHING = 4
 RULES_MEASURED_TOKENS = 6  # token counts are the validators' (core/token_counts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
+RULES_MOVING_LIMITS = 8
+"""Exact spared-penalty share on cancel_unbond; ``max_entries`` unbonding / redelegation entries (core/redelegation.py)."""
 """Counted offences within the served-work allowance are forgiven (core/allowance.py); a new node starts never above a
 recently slashed node of its role (staking.starting_reputation)."""
 

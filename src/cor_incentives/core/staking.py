@@ -37,7 +37,7 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
-from .rules import RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
+from .rules import RULES_MOVING_LIMITS, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
@@ -329,6 +329,15 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
     have = stake_of(state, node_id, actor)
     if have < amount:
         raise Conflict(f"stake is {cor(have)}, cannot unbond {cor(amount)}", code="unbond_exceeds_stake")
+    p = state.params
+    if rules_since(p, RULES_MOVING_LIMITS):
+        maturing = sum(1 for u in state.unbondings.values() if u.address == actor and u.node == node_id and u.mature_epoch > state.epoch)
+        if maturing >= p.max_entries:
+            raise Conflict(
+                f"{actor} already has {maturing} unbonding entries from {node_id} maturing (max_entries {p.max_entries}): "
+                "wait for one to mature, or cancel one and unbond the total",
+                code="too_many_unbonding_entries",
+            )
     entry = Unbonding(
         id=state.new_id(),
         address=actor,
