@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cor_incentives.core.allowance import allowance
+from cor_incentives.app import views
+from cor_incentives.core.allowance import allowance, window
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.records import Node
 from cor_incentives.core.rules import RULES_OFFENCE_ALLOWANCE
@@ -35,8 +36,10 @@ def test_an_isolated_miss_after_ten_tasks_served_well_is_forgiven_and_the_next_i
     assert node.served + node.served_prev == 10 and allowance(c.state, node) == 1
     validators = [n for n in c.state.nodes.values() if n.role == "validator"]
     assert all(v.served + v.served_prev == 10 for v in validators)  # each reported without deviating
+    assert views.offence_allowance(c.state, node) == {"served": 10, "forgiven": 0, "left": 1}
     miss = task_with(c, bad={m0})
     assert c.state.slashes == [] and node.forgiven + node.forgiven_prev == 1 and allowance(c.state, node) == 0
+    assert views.node(c.state, m0)["offence_allowance"] == {"served": 10, "forgiven": 1, "left": 0}
     assert evidence_hash(m0, "poi_divergence", {"task": miss}) in c.state.evidence_used
     try:  # the oracle cannot have a forgiven offence slashed later
         c.oracle("slash.report", {"node": m0, "offence": "poi_divergence", "evidence": {"task": miss}})
@@ -65,7 +68,7 @@ def test_the_window_is_this_epoch_and_the_last():
     node.allowance_epoch, node.served = c.state.epoch, 25  # 2 forgiven offences earned this epoch
     assert allowance(c.state, node) == 2
     c.state.epoch += 1
-    assert allowance(c.state, node) == 2 and (node.served_prev, node.served) == (25, 0)
+    assert allowance(c.state, node) == 2 and window(c.state, node) == (0, 25, 0, 0)  # last epoch's work still counts
     c.state.epoch += 1
     assert allowance(c.state, node) == 0  # two epochs on: nothing carries over
 

@@ -247,6 +247,11 @@ class NodeOut(Out):
     commission_next_bps: int | None = Field(
         ..., description="A commission change made this epoch, in force from the next epoch (null: none pending)."
     )
+    offence_allowance: dict[str, int] = Field(
+        ...,
+        description="Counted offences forgiven for work served well, over this epoch and the last: served (tasks served well), "
+        "forgiven, left = floor(served × offence_allowance_bps / 10000) − forgiven.",
+    )
     stake_total_units: str
     window_epochs: int = Field(..., description="The last N closed epochs the record below is taken over.")
     epochs_counted: int = Field(..., description="Those of the window the node was registered in (what the yield averages over).")

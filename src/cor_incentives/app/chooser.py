@@ -158,6 +158,8 @@ def offence_counters(state: State, node_id: str) -> list[dict[str, Any]]:
             text += f": at {threshold} the node is slashed {fraction} bps of its slashable stake and the count starts again"
         else:
             text = f"{offence} {count} in this window (from epoch {first}): each one is slashed when found"
+            if rules.rules_since(p, rules.RULES_OFFENCE_ALLOWANCE):
+                text += ", unless the node's offence_allowance for tasks served well forgives it"
         out.append(
             {
                 "offence": offence,

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ..core import allowance
 from ..core.epoch import ticks_to_epoch_end
 from ..core.errors import NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
-from ..core.records import Model, Redelegation, SlashRecord
+from ..core.records import Model, Node, Redelegation, SlashRecord
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready
 from ..core.units import PPB, format_cor
@@ -90,6 +91,12 @@ def balance(state: State, address: str) -> dict[str, Any]:
     }
 
 
+def offence_allowance(state: State, n: Node) -> dict[str, int]:
+    """The node's counted-offence allowance over this epoch and the last (rule version 7 on; zeros before)."""
+    served, served_prev, forgiven, forgiven_prev = allowance.window(state, n)
+    return {"served": served + served_prev, "forgiven": forgiven + forgiven_prev, "left": allowance.allowance(state, n)}
+
+
 def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
     n = state.nodes[node_id]
     status_ = "jailed" if n.jailed else ("active" if is_selectable(state, n) else "underbonded")
@@ -107,6 +114,7 @@ def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
         "models": list(n.models),
         "registered_tick": n.registered_tick,
         "commission_next_bps": n.commission_next_bps,
+        "offence_allowance": offence_allowance(state, n),
     }
     if detail:
         out["delegations"] = {a: format_cor(state.ledger.balance(f"delegated:{n.id}:{a}")) for a in sorted(n.delegators)}

@@ -26,21 +26,27 @@ from .state import State
 from .units import BPS
 
 
+def window(state: State, node: Node) -> tuple[int, int, int, int]:
+    """The node's counters as of the current epoch: (served, served_prev, forgiven, forgiven_prev); reads only."""
+    if node.allowance_epoch == state.epoch:
+        return node.served, node.served_prev, node.forgiven, node.forgiven_prev
+    if node.allowance_epoch == state.epoch - 1:
+        return 0, node.served, 0, node.forgiven
+    return 0, 0, 0, 0
+
+
 def _window(state: State, node: Node) -> None:
     """Move the node's counters to the current epoch (what the epoch before counted becomes ``*_prev``)."""
-    if node.allowance_epoch == state.epoch:
-        return
-    last = node.allowance_epoch == state.epoch - 1
-    node.served_prev, node.forgiven_prev = (node.served, node.forgiven) if last else (0, 0)
-    node.served, node.forgiven = 0, 0
-    node.allowance_epoch = state.epoch
+    if node.allowance_epoch != state.epoch:
+        node.served, node.served_prev, node.forgiven, node.forgiven_prev = window(state, node)
+        node.allowance_epoch = state.epoch
 
 
 def allowance(state: State, node: Node) -> int:
-    """Counted offences the node may still have forgiven: floor(served × offence_allowance_bps / 10 000) − forgiven, over the window."""
-    _window(state, node)
-    earned = (node.served + node.served_prev) * state.params.offence_allowance_bps // BPS
-    return max(0, earned - node.forgiven - node.forgiven_prev)
+    """Counted offences the node may still have forgiven: floor(served × offence_allowance_bps / 10 000) − forgiven, over the window (reads only)."""
+    served, served_prev, forgiven, forgiven_prev = window(state, node)
+    earned = (served + served_prev) * state.params.offence_allowance_bps // BPS
+    return max(0, earned - forgiven - forgiven_prev)
 
 
 def count_served(state: State, node_id: str) -> None:
@@ -59,5 +65,6 @@ def forgive(state: State, node_id: str) -> bool:
     node = state.nodes[node_id]
     if allowance(state, node) <= 0:
         return False
+    _window(state, node)
     node.forgiven += 1
     return True
