@@ -50,7 +50,7 @@ DOC_SECTIONS = {
     "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
     "Reputation": "3f7b77abc11cf0844a995b34d77760c1c09039d19767e460d00e9eed1b723417",
     "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
-    "Slashing": "f6a8e7d6b6eebaffd29059f81c6113741043fc40ec54e4536726efb36d00a34a",
+    "Slashing": "d88515a9389c7d3a789d3690b5dd7971c4cfaf5d5039a4f9d8f47d9005da1955",
     "Moving stake: redelegation and cancelled unbonding": "8d8d04771695461d23db084f7dad0474fb6089572153d7b4f53e20f554c91491",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
