@@ -211,8 +211,10 @@ def test_a_snapshot_of_a_forked_state_is_refused(sqlite_url, tmp_path):
 
 
 def test_serve_workers_load_the_snapshot_of_the_head(sqlite_url, tmp_path):
-    """`cor serve --workers 2` stores a snapshot of the head first; every worker opens from it and
-    replays nothing (each status answer says from which snapshot its worker opened)."""
+    """`cor serve --workers 2` opens the database once, from the newest snapshot and its tail, and forks its
+    workers from that process: every answer says the same snapshot (one open, nothing replayed in a worker)
+    and the head checked. It stores a snapshot of the head too, so the next server or a replaced worker
+    loads it and replays nothing."""
     import httpx
 
     from support.server import start_server, stop_server
@@ -220,14 +222,15 @@ def test_serve_workers_load_the_snapshot_of_the_head(sqlite_url, tmp_path):
     eng = run_scenario(sqlite_url, tmp_path / "keys")
     head = eng.state.seq
     with eng.store.reader() as conn:
-        assert eng.store.snapshot_rows(conn, with_data=False)[0].seq < head  # the newest before: an epoch close
+        newest = eng.store.snapshot_rows(conn, with_data=False)[0].seq
+    assert newest < head  # the newest before: an epoch close
     eng.store.dispose()
     server = start_server(sqlite_url, tmp_path / "serve.log", workers=2)
     try:
         answers = [httpx.get(f"{server.base_url}/v1/status", timeout=30).json()["chain"] for _ in range(12)]
     finally:
         stop_server(server)
-    assert all(a["from_snapshot"] == head and a["checked_to_seq"] == head and a["complete"] for a in answers), answers
+    assert all(a["from_snapshot"] == newest and a["checked_to_seq"] == head and a["complete"] for a in answers), answers
     store = db.Store(sqlite_url)
     with store.reader() as conn:
         assert store.snapshot_rows(conn, with_data=False)[0].seq == head
