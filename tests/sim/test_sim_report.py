@@ -3,16 +3,19 @@
 Which incentive checks the design meets at the defaults (asserted to pass): honest participation pays,
 honest ≥ 3 × lazy per task, garbage / mismatched / offline miners lose money, validators that report a
 constant guess earn less. Which it does not (asserted to be flagged, with the numbers that show it): token
-inflation pays, splitting stake over sybil nodes pays, and copier miners profit on a long-running idle
-network. (Echo validators, validators that report "perfect" for everything and a 49 % validator
-coalition are attack families: tests/sim/test_sim_validators.py.)
+inflation pays and splitting stake over sybil nodes pays. Copier miners profit on a long-running idle
+network only under the rules before the beacon composed network prompts. (Echo validators, validators
+that report "perfect" for everything and a 49 % validator coalition are attack families:
+tests/sim/test_sim_validators.py.)
 """
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
+from cor_incentives.core.rules import RULES_NETWORK_PROMPTS
 from cor_incentives.sim.report import simulate, to_json, write
 from cor_incentives.sim.scenarios import SCENARIOS
 
@@ -154,21 +157,26 @@ def test_checks_the_design_fails_are_flagged_with_numbers(report):
         assert c["passed"] or c["fix"]
 
 
-def test_copier_miners_profit_on_a_long_idle_network():
-    """30 epochs of mostly network tasks: replayed answers pass consensus often enough to stay profitable
-    (the honest/copier ratio sits near the 3× line: 2.79 before the quality floor on consensus, 3.21
-    after, 2.37 since poi_max_distance_ppb is 0.85 for sampling miners — the environment's lazy guess
-    lies 0.25–0.40 from an honest answer, within it); unique network prompts remove the edge."""
-    rep = simulate([SCENARIOS["copier_miners"]], seeds=(1,), workers=2)
+def test_copier_miners_lose_once_the_beacon_composes_network_prompts():
+    """30 epochs of mostly network tasks. Under rules 1-8 the oracle names each network prompt from the
+    bundled set of 300, so most prompts come back and copiers replay the published answers: they profit
+    (honest/copier ratio < 3 per task served). From rule 9 the beacon composes each prompt from 2 parts of
+    the set (44 850 sets of parts): a handful of repeats per run, and copiers are left with guessing."""
+    base = SCENARIOS["copier_miners"]
+    rep = simulate([base], seeds=(1,), workers=2)
     (c,) = rep["checks"]
-    assert 1.5 < c["measured"]["ratio_per_task_served"] < 4
-    assert c["passed"] == (
-        c["measured"]["ratio_per_task_served"] >= 3 and d(c["measured"]["copier"]["net_per_node"]) < d(c["measured"]["honest"]["net_per_node"])
-    )
+    repeats = rep["scenarios"]["copier_miners"]["tasks"]["network_prompt_repeats"]
+    assert c["passed"] and c["measured"]["ratio_per_task_served"] >= 3, c["summary"]
+    assert d(c["measured"]["copier"]["net_per_node"]) < 0 < d(c["measured"]["honest"]["net_per_node"])
+    assert repeats <= 30  # of 1 050 network tasks; ~12 expected (1 050² / (2 · 44 850) pairs asking the same parts)
+    old = replace(base, params={**dict(base.params), "rule_version": RULES_NETWORK_PROMPTS - 1})
+    rep = simulate([old], seeds=(1,), workers=2)
+    (c,) = rep["checks"]
+    assert not c["passed"] and c["measured"]["ratio_per_task_served"] < 3
     assert d(c["measured"]["copier"]["net_per_node"]) > 0 and c["measured"]["copier"]["in_consensus_rate"] > 0.5
-    if not c["passed"]:  # remedies are run for failed checks only
-        (unique,) = c["remedies"]
-        assert unique["passed"] and unique["env"] == {"network_prompts": "unique"}
+    assert rep["scenarios"]["copier_miners"]["tasks"]["network_prompt_repeats"] > 500
+    (unique,) = c["remedies"]  # remedies are run for failed checks only
+    assert unique["passed"] and unique["env"] == {"network_prompts": "unique"}
 
 
 def test_files(report, tmp_path):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
+from cor_incentives.app.prompts import network_prompt_view
 from cor_incentives.app.signing import sign_scoped
 from support.network import COR, draw, make_network, run_commit_reveal, sha
 from support.scenario import HONEST, settle_task_with_cheat, submit_task, validate
@@ -20,6 +21,9 @@ GARBAGE = "zzq plorv mnbx kkwq lkjh"
 
 
 def network_task(eng: Engine, keys: dict, prompt: str, input_tokens: int = 16) -> int:
+    """The oracle's network task: ``prompt``, or from rule 9 (a genesis prompt set) the prompt the beacon composed."""
+    composed = network_prompt_view(eng.state)
+    prompt = composed["text"] if composed is not None else prompt
     tid = eng.state.next_id
     eng.store.put_blob(prompt.encode())
     eng.submit_as(

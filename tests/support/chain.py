@@ -44,6 +44,7 @@ class Chain:
         pools: dict[str, int] | None = None,
         check: bool = True,
         beacon: int | None = None,
+        network_prompts: list[dict[str, Any]] | None = None,
     ) -> None:
         self.state = State()
         self.events: list = []
@@ -61,6 +62,8 @@ class Chain:
         }
         if beacon is not None:  # a beacon chain of this length (the oracle's ticks reveal it)
             genesis["beacon"] = hash_chain(beacon_secret(0), beacon).genesis()
+        if network_prompts is not None:  # the set network tasks are composed from (rule 9)
+            genesis["network_prompts"] = network_prompts
         self.submit(ORACLE, "genesis", genesis)
 
     def submit(self, actor: str, kind: str, body: dict[str, Any]) -> Applied:

@@ -17,10 +17,23 @@ def h(text: str) -> str:
     return "0x" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def market(n_miners: int = 4, n_validators: int = 3, params: dict | None = None, deposit: int = 100 * COR, beacon: bool = False) -> Chain:
-    """With ``beacon``, the genesis commits to a beacon chain: tasks get their miners and validators at the next tick."""
+def market(
+    n_miners: int = 4,
+    n_validators: int = 3,
+    params: dict | None = None,
+    deposit: int = 100 * COR,
+    beacon: bool = False,
+    network_prompts: list[dict] | None = None,
+) -> Chain:
+    """With ``beacon``, the genesis commits to a beacon chain: tasks get their miners and validators at the next tick.
+    With ``network_prompts``, the genesis holds a prompt set and network tasks ask what the beacon composes (rule 9)."""
     names = [f"m{i}" for i in range(n_miners)] + [f"v{i}" for i in range(n_validators)] + ["user", "dev", "router"]
-    c = Chain(wallets={n: 1_000_000 * COR for n in names}, params={"redundancy": min(3, n_miners), **(params or {})}, beacon=4096 if beacon else None)
+    c = Chain(
+        wallets={n: 1_000_000 * COR for n in names},
+        params={"redundancy": min(3, n_miners), **(params or {})},
+        beacon=4096 if beacon else None,
+        network_prompts=network_prompts,
+    )
     c.as_(
         "dev",
         "model.register",

@@ -136,6 +136,17 @@ class BeaconOut(Out):
     pending_draws: int = Field(..., description="Draws (task miners, validators, dedicated sessions) waiting for the next value.")
 
 
+class NetworkPromptOut(Out):
+    parts: list[str] = Field(..., description="Ids of the genesis prompt set's prompts it is composed of, in order.")
+    text: str = Field(..., description="The prompt (the blob whose sha256 is prompt_hash).")
+    prompt_hash: str
+    prompt_bytes: int
+    max_output_tokens: int = Field(..., description="The largest output budget the task may ask (the parts' sum).")
+
+
+NETWORK_PROMPT_DOC = "The prompt the next task.network must ask, composed by the beacon (null: the oracle names it)."
+
+
 class ChainOut(Out):
     chain_id: str
     oracle: str
@@ -146,6 +157,7 @@ class ChainOut(Out):
     kinds: list[str] = Field(..., description="Command kinds this engine accepts.")
     signing: SigningOut
     beacon: BeaconOut | None = Field(..., description="The randomness beacon (null: a network without one, on the first rules).")
+    network_prompt: NetworkPromptOut | None = Field(..., description=NETWORK_PROMPT_DOC)
 
 
 class RoleCountOut(Out):
@@ -176,6 +188,7 @@ class StatusOut(Out):
     slashes: int
     epochs_closed: int
     beacon: BeaconOut | None = Field(..., description="The randomness beacon (null: a network without one).")
+    network_prompt: NetworkPromptOut | None = Field(..., description=NETWORK_PROMPT_DOC)
 
 
 class UnbondingOut(Out):

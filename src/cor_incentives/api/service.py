@@ -23,6 +23,7 @@ from ..app import chooser, views
 from ..app.beacon import beacon_view
 from ..app.engine import Engine, InternalError, Receipt
 from ..app.eta import add_etas, tick_seconds_setting
+from ..app.prompts import network_prompt_view
 from ..app.proofs import TREES
 from ..app.verify import verify_store
 from ..core.apply import HANDLERS
@@ -271,6 +272,7 @@ class ApiService:
                 "signing": signing_scheme(s.chain_id),
                 "commands": {k: schema_doc(k)["body"] for k in sorted(HANDLERS)},
                 "beacon": beacon_view(s),
+                "network_prompt": network_prompt_view(s),  # what the next network task must ask (rule 9), or None
             }
         )
 

@@ -20,6 +20,7 @@ from ..core.errors import InvalidInput
 from ..core.params import params_from_dict
 from ..core.rules import LATEST as LATEST_RULES
 from ..core.units import parse_cor
+from .prompts import genesis_prompt_set
 
 DEVNET_CHAIN_ID = "cor-devnet-1"
 
@@ -81,8 +82,11 @@ def check_genesis_spec(data: Any) -> dict[str, Any]:
     }
 
 
-def genesis_body(spec: dict[str, Any], oracle: str, key_addresses: dict[str, str]) -> dict[str, Any]:
-    """The genesis event body: allocations in base units (decimal strings)."""
+def genesis_body(
+    spec: dict[str, Any], oracle: str, key_addresses: dict[str, str], prompts: tuple[dict[str, Any], ...] | None = None
+) -> dict[str, Any]:
+    """The genesis event body: allocations in base units (decimal strings), and the prompt set network
+    tasks are composed from (``prompts``; default: the bundled set)."""
     allocations: dict[str, str] = {}
     for account, cor in spec["allocations"].items():
         allocations[account] = str(parse_cor(str(cor)))
@@ -91,4 +95,11 @@ def genesis_body(spec: dict[str, Any], oracle: str, key_addresses: dict[str, str
         allocations[account] = str(int(allocations.get(account, "0")) + parse_cor(str(cor)))
     supply = sum(int(v) for v in allocations.values())
     params = {"rule_version": LATEST_RULES, **spec["params"]}  # a new network runs the newest rules
-    return {"chain_id": spec["chain_id"], "oracle": oracle, "params": params, "allocations": allocations, "supply": str(supply)}
+    return {
+        "chain_id": spec["chain_id"],
+        "oracle": oracle,
+        "params": params,
+        "allocations": allocations,
+        "supply": str(supply),
+        "network_prompts": genesis_prompt_set(prompts),  # network tasks are composed from it (core/network_prompts.py)
+    }

@@ -21,6 +21,7 @@ from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready
 from ..core.units import PPB, format_cor
 from .beacon import beacon_view
+from .prompts import network_prompt_view
 from .proofs import TREES, TreeCache
 
 
@@ -65,6 +66,7 @@ def status(state: State) -> dict[str, Any]:
         "bonded_units": str(bonded_total),
         "nodes": roles,
         "beacon": beacon_view(state),
+        "network_prompt": network_prompt_view(state),  # what the next network task must ask (rule 9), or None
         "slashes": len(state.slashes),
         "epochs_closed": len(state.epochs),
     }

@@ -12,7 +12,7 @@ from ..ai.tokens import count_tokens
 from ..api import readviews
 from ..app import views
 from ..app.keys import Keystore
-from ..app.prompts import load_prompt_set, pick_prompt
+from ..app.prompts import load_prompt_set, next_network_prompt
 from ..core.errors import Conflict, InvalidInput
 from ..core.sessions import get_session
 from ..core.tasks import get_task
@@ -284,15 +284,12 @@ def task_network(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Issue a network task from the bundled prompt set (oracle)."""
+    """Issue a network task (oracle): its prompt is the one the beacon composed from the genesis prompt set
+    (shown by `cor status --json` as network_prompt); on a network without a prompt set, from the bundled set."""
     net = connect(db, api)
     key = net.oracle(keys_dir)
-    state = net.local_engine.state
-    prompts = load_prompt_set()
-    p = next((x for x in prompts if x["id"] == prompt_id), None) if prompt_id else pick_prompt(prompts, state.head_hash, state.tick)
-    if p is None:
-        raise InvalidInput(f"no prompt {prompt_id!r} in the prompt set", code="invalid_prompt")
-    data = p["prompt"].encode()
+    text, label, max_out = next_network_prompt(net.local_engine.state, load_prompt_set(), prompt_id)
+    data = text.encode()
     h = net.put_blob(data)
     r = net.submit(
         key,
@@ -301,12 +298,12 @@ def task_network(
             "model": model,
             "prompt_hash": h,
             "prompt_bytes": len(data),
-            "input_tokens": count_tokens(p["prompt"]),
-            "max_output_tokens": p["max_output_tokens"],
+            "input_tokens": count_tokens(text),
+            "max_output_tokens": max_out,
         },
     )
     tid = r["ids"][0]
-    emit({"ok": True, "task": tid, "prompt_id": p["id"], **r}, as_json, lambda: console.print(f"[green]✓[/] network task {tid} ({p['id']})"))
+    emit({"ok": True, "task": tid, "prompt_id": label, **r}, as_json, lambda: console.print(f"[green]✓[/] network task {tid} ({label})"))
 
 
 @task_app.command("show")

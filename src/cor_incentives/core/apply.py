@@ -44,6 +44,7 @@ from .governance import process_governance_tallies, process_propose, process_vot
 from .journal import journal
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
+from .network_prompts import parse_prompt_set
 from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
 from .records import Checkpoint, EarningItem
 from .redelegation import process_cancel_unbond, process_redelegate
@@ -119,7 +120,9 @@ def process_genesis(state: State, actor: str, body: dict[str, Any]) -> None:
     if "supply" in body and parse_units(body["supply"]) != supply:
         raise InvalidInput("genesis supply does not equal the sum of its allocations", code="invalid_genesis")
     beacon = genesis_beacon(body.get("beacon"))
+    network_prompts = parse_prompt_set(body.get("network_prompts"))
     state.params_history = ParamHistory(((0, params),))
+    state.network_prompts = network_prompts
     state.beacon = beacon
     state.selection = SelectionIndex() if beacon is not None else None
     state.oracle = oracle

@@ -36,6 +36,7 @@ from .errors import InvalidInput, shown
 from .events import MAX_SAFE_INT, canonical_json
 from .governance import OPTIONS as VOTE_OPTIONS
 from .models import QUANTIZATIONS
+from .network_prompts import MAX_PART_BYTES, MAX_PART_OUTPUT_TOKENS, MAX_SET_SIZE
 from .params import PARAM_FIELDS, SLASH_FRACTION_DEFAULT, param_bounds
 from .records import ROLES
 from .sessions import MODES as SESSION_MODES
@@ -291,6 +292,14 @@ REPORT = Struct(
     },
     code="invalid_report",
 )
+NETWORK_PROMPT = Struct(
+    {
+        "id": Text(64, code="invalid_prompt_set"),
+        "prompt": Text(MAX_PART_BYTES, code="invalid_prompt_set"),
+        "max_output_tokens": Int(1, MAX_PART_OUTPUT_TOKENS, code="invalid_prompt_set"),
+    },
+    code="invalid_prompt_set",
+)
 PARAM_VALUE = Free(MAX_PARAM_VALUE_BYTES, code="invalid_parameter")
 PARAM_CHANGES = MapOf(Choice(tuple(PARAM_FIELDS), code="unknown_parameter"), PARAM_VALUE, hi=len(PARAM_FIELDS), code="invalid_proposal")
 
@@ -303,6 +312,7 @@ SCHEMAS: dict[str, Struct | Variant] = {
             "allocations": MapOf(Text(160), Amount(), hi=MAX_ALLOCATIONS, lo=1, code="invalid_genesis"),
             "supply": Opt(Amount()),
             "beacon": Opt(BEACON_CHAIN),
+            "network_prompts": Opt(ListOf(NETWORK_PROMPT, MAX_SET_SIZE, lo=1, code="invalid_prompt_set")),
         }
     ),
     "tick": Struct({"ticks": Opt(Int(1, MAX_TICKS_PER_EVENT, code="invalid_ticks")), "beacon": Opt(BEACON_VALUE), "checkpoint": Opt(CHECKPOINT)}),

@@ -124,6 +124,9 @@ class Params:
         10**17, 0, U256, "fee per reserved miner (to the treasury) when a dedicated session's miners are drawn (networks with a beacon; 0.1 COR)"
     )
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
+    network_prompt_parts: int = _p(
+        2, 1, 8, "base prompts of the genesis prompt set composed into one network task's prompt, drawn by the beacon (rule 9)"
+    )
     poi_max_distance_ppb: int = _p(
         850_000_000,
         0,

@@ -204,6 +204,15 @@ class Beacon(Journaled):
 
 
 @dataclass(frozen=True)
+class NetworkPrompt:
+    """A base prompt of the network's prompt set (genesis ``network_prompts``); network tasks compose them."""
+
+    id: str
+    prompt: str
+    max_output_tokens: int
+
+
+@dataclass(frozen=True)
 class Model:
     """A marketplace record: what a task runs, how it is priced, who earns its royalty."""
 

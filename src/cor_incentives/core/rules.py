@@ -46,6 +46,10 @@ RULE_VERSIONS: dict[int, str] = {
     "penalty x returning // (slashable + returning), and an address may hold at most max_entries maturing unbonding "
     "entries per node and young redelegations per source node (1-7: returning x fraction_bps // 10000 for every "
     "spared slash; no limit on entries)",
+    9: "a network task's prompt is composed by the beacon: on a network whose genesis holds a prompt set "
+    "(``network_prompts``), the core draws network_prompt_parts distinct base prompts from the last revealed beacon "
+    "value and the oracle's nonce, composes them (core/network_prompts.py) and refuses any other prompt, so network "
+    "prompts (practically) never repeat and nobody picks them (1-8: the oracle names the prompt)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -54,6 +58,7 @@ RULES_SLASHING = 4
 """Slashing that can't be dodged (core/slashing.py); earlier versions run core/slashing_first.py."""
 
 RULES_MEASURED_TOKENS = 6  # token counts are the validators' (core/token_counts.py)
+RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
 RULES_MOVING_LIMITS = 8

@@ -31,6 +31,7 @@ from .records import (
     EarningItem,
     EpochRecord,
     Model,
+    NetworkPrompt,
     Node,
     Proposal,
     Redelegation,
@@ -79,6 +80,7 @@ class State(Journaled):
     claimed: set[str] = field(default_factory=set)  # "epoch|address" already claimed
     bridged: dict[int, BridgeRecord] = field(default_factory=dict)  # epochs paid on an EVM chain (bridge.post)
     beacon: Beacon | None = None  # the randomness beacon (None: a network whose genesis has none)
+    network_prompts: tuple[NetworkPrompt, ...] = ()  # the genesis prompt set network tasks are composed from (core/network_prompts.py)
     proposals: dict[int, Proposal] = field(default_factory=dict)
     controllers: dict[str, Controller] = field(default_factory=dict)  # by name
     bounties: dict[int, Bounty] = field(default_factory=dict)
@@ -173,6 +175,7 @@ class State(Journaled):
                 # absent when empty, so a log without bridge commands keeps the fingerprint it always had
                 **({"bridged": {str(k): asdict(v) for k, v in sorted(self.bridged.items())}} if self.bridged else {}),
                 **({"beacon": asdict(self.beacon)} if self.beacon is not None else {}),
+                **({"network_prompts": [asdict(x) for x in self.network_prompts]} if self.network_prompts else {}),
                 **({"redelegations": {str(k): asdict(v) for k, v in sorted(self.redelegations.items())}} if self.redelegations else {}),
                 **({"last_checkpoint": asdict(self.last_checkpoint)} if self.last_checkpoint is not None else {}),
                 **({"state_anchors": {str(k): v for k, v in sorted(self.state_anchors.items())}} if self.state_anchors else {}),

@@ -12,6 +12,9 @@ Messages
     ``task.network``   (oracle) {model, prompt_hash, prompt_bytes, input_tokens, max_output_tokens, canary?}
                                 a network task: no escrow; earns network rewards. Miners are drawn like
                                 a user task's, by weight (without a beacon: idle miners first).
+                                From ``RULES_NETWORK_PROMPTS`` on a network whose genesis holds a prompt set,
+                                the prompt (hash, bytes, max_output_tokens) must be the one the beacon
+                                composed (``network_prompts``: ``network_prompt_mismatch``).
                                 ``canary`` = validation.canary_commitment(prompt_hash, planted output or none, salt).
     ``task.cancel``    (user)   {task}: the whole escrow returns. With a beacon, only while CREATED:
                                 once its miners are drawn a task runs (seeing who was drawn and
@@ -72,6 +75,7 @@ from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .fees import refund_escrow, settle_fee
 from .models import get_model
+from .network_prompts import check_network_prompt, composes_prompts
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState, ValidationRow, WorkRow
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
@@ -313,9 +317,12 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
 
 
 def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``task.network`` (oracle): a network task to idle miners, no escrow."""
+    """``task.network`` (oracle): a network task to idle miners, no escrow; from rule 9 on a network with a
+    prompt set, its prompt is the one the beacon composed (``network_prompts``)."""
     p = state.params
     model, prompt_hash, prompt_bytes, input_tokens, max_out = _task_inputs(state, body)
+    if composes_prompts(state):
+        check_network_prompt(state, prompt_hash, prompt_bytes, max_out)
     canary = _hash_field(body, "canary") if "canary" in body else None
     if canary is not None and not has_beacon(state):
         raise Conflict("canaries need the validators' commit-reveal rules (a network with a beacon)", code="first_rules")

@@ -26,7 +26,8 @@ The clock (``clock``): a tick at most every ``tick_seconds``, and
     In ``deadline`` and ``lockstep``, after ``max_tick_wait_seconds`` the clock ticks anyway, so a
     stuck agent cannot stop the network (the run reports these ``forced_ticks``).
     Network tasks are issued on the ticks that are multiples of ``network_task_interval_ticks``
-    (a parameter), from the prompt set, chosen by ``pick_prompt(prompts, head_hash, tick)``; epochs
+    (a parameter), each asking the prompt the beacon composed from the genesis prompt set (``/v1/chain``
+    ``network_prompt``; rule 9), its output budget capped at ``max_output_tokens``; epochs
     close when a tick crosses their boundary.
 
 Canaries (``oracle_duties``)
@@ -164,7 +165,7 @@ class Devnet:
         self.keys = {n: ks.new(n, seed=self.config.seed) for n in names}
         spec = check_genesis_spec({**DEVNET, "params": self.params})
         k = self.keys
-        engine.submit_as(k["oracle"], "genesis", genesis_body(spec, k["oracle"].address, {n: k[n].address for n in GENESIS_NAMES}))
+        engine.submit_as(k["oracle"], "genesis", genesis_body(spec, k["oracle"].address, {n: k[n].address for n in GENESIS_NAMES}, self.prompts))
         engine.submit_as(k["modeldev"], "model.register", bundled_model_body())
         for s in self.specs:
             engine.submit_as(k["faucet"], "transfer", {"to": k[s.name].address, "amount": str(FUNDING_COR[s.role] * COR)})
@@ -398,9 +399,14 @@ class Devnet:
         Every network task carries a canary commitment, so a canary looks like any other network task."""
         if self.oracle is None or self.reader is None:
             raise RuntimeError("the devnet is not started")
-        head_hash = self.reader.chain()["head_hash"]
-        p = pick_prompt(self.prompts, head_hash, self.tick)
-        data = p["prompt"].encode("utf-8")
+        chain = self.reader.chain()
+        composed = chain.get("network_prompt")  # the beacon composes it (rule 9): the oracle only says when
+        if composed is not None:
+            text, label, budget = str(composed["text"]), "+".join(composed["parts"]), int(composed["max_output_tokens"])
+        else:
+            p = pick_prompt(self.prompts, chain["head_hash"], self.tick)
+            text, label, budget = p["prompt"], p["id"], p["max_output_tokens"]
+        data = text.encode("utf-8")
         h = self.oracle.put_blob(data)
         rng = random.Random(f"{self.config.seed}|canary|{self.tick}")
         planted = garbage_text(self.tick, "canary") if rng.random() < self.config.canary_rate else None
@@ -410,14 +416,14 @@ class Devnet:
             "model": BUNDLED_MODEL_ID,
             "prompt_hash": h,
             "prompt_bytes": len(data),
-            "input_tokens": count_tokens(p["prompt"]),
-            "max_output_tokens": min(p["max_output_tokens"], self.config.max_output_tokens),
+            "input_tokens": count_tokens(text),
+            "max_output_tokens": min(budget, self.config.max_output_tokens),
             "canary": canary_commitment(h, planted_hash, salt),
         }
         try:
             self.oracle.submit("task.network", body)
             self.network_tasks += 1
-            self.recent.append(f"tick {self.tick}: network task ({p['id']})")
+            self.recent.append(f"tick {self.tick}: network task ({label})")
         except ApiError as exc:
             self.recent.append(f"tick {self.tick}: network task refused: {exc.code}")
             self.log.info("network task refused at tick %d: %s", self.tick, exc.code)

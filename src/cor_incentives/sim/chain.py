@@ -45,7 +45,14 @@ class SimChain:
     """Events built from (actor, kind, body), applied to one ``State``; optional conservation per event."""
 
     def __init__(
-        self, allocations: dict[str, int], params: dict[str, Any], *, check_each: bool = False, keep_events: bool = False, beacon: bool = True
+        self,
+        allocations: dict[str, int],
+        params: dict[str, Any],
+        *,
+        check_each: bool = False,
+        keep_events: bool = False,
+        beacon: bool = True,
+        network_prompts: list[dict[str, Any]] | None = None,
     ) -> None:
         self.state = State()
         self.check_each = check_each
@@ -61,6 +68,8 @@ class SimChain:
         }
         if beacon:  # the current rules; without it, the first ones (draws seeded by the log head)
             body["beacon"] = hash_chain(beacon_secret(0), BEACON_LENGTH).genesis()
+        if network_prompts:  # the set network tasks are composed from (rule 9)
+            body["network_prompts"] = network_prompts
         self.submit(ORACLE, "genesis", body)
 
     def submit(self, actor: str, kind: str, body: dict[str, Any]) -> Applied:

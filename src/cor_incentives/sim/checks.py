@@ -462,8 +462,9 @@ CHECKS: dict[str, Check] = {
             "Copying outputs does not pay",
             "copier miners earn < 1/3 of an honest miner per task served and less net per node",
             _free_rider("copier"),
-            "network tasks must not repeat a prompt an earlier task published an answer to (a per-task nonce or perturbation "
-            "in the oracle's prompt schedule, or a prompt pool much larger than the tasks issued)",
+            "done in the core (rule 9, core/network_prompts.py): the beacon composes each network prompt from the genesis prompt "
+            "set, so an earlier answer is practically never the answer to a new prompt; what is left is the copier's guess "
+            "passing PoI (a lazy answer within poi_max_distance_ppb)",
         ),
         Check(
             "inflation_unprofitable",

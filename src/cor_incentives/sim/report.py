@@ -311,7 +311,12 @@ def _tasks(runs: list[RunResult]) -> dict[str, Any]:
                 totals[k] += getattr(t, k)
             for why, n in {**t.failures, **{f"rejected:{k}": v for k, v in t.rejections.items()}}.items():
                 reasons[why] += n
-    return {**{k: totals[k] for k in ("submitted", "rejected", "settled", "failed")}, "reasons": dict(sorted(reasons.items()))}
+    repeats = sum(t.network_prompt_repeats for r in runs for t in r.tasks)  # network prompts asked before in the same run
+    return {
+        **{k: totals[k] for k in ("submitted", "rejected", "settled", "failed")},
+        "network_prompt_repeats": repeats,
+        "reasons": dict(sorted(reasons.items())),
+    }
 
 
 # --- files ---------------------------------------------------------------------------------------------

@@ -38,11 +38,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ..app.prompts import estimate_tokens, load_prompt_set
+from ..app.prompts import estimate_tokens, genesis_prompt_set, load_prompt_set
 from ..core.apply import conservation_holds
 from ..core.errors import EngineError, InvariantViolation, invariant
 from ..core.ledger import account_owner
 from ..core.merkle import build_tree
+from ..core.network_prompts import composed_prompt, composes_prompts
 from ..core.records import CLOSED_TASK_STATES, PRECOMMIT_WINDOW, Task, TaskState
 from ..core.state import State
 from ..core.streams import TASK_FEE_PREFIX, Stream
@@ -152,6 +153,7 @@ class EpochTasks:
     canaries: int = 0  # network tasks that carried a planted output (opened by the oracle)
     escalated: int = 0  # tasks that drew more validators because reports dissented
     validations: int = 0  # validators drawn, over all rounds
+    network_prompt_repeats: int = 0  # network tasks asking a prompt an earlier network task of the run asked
 
 
 @dataclass
@@ -211,11 +213,17 @@ class World:
         self.coalition_of = {n.address: n.coalition for n in self.nodes.values()}
         self.user, self.dev = addr("user"), addr("modeldev")
         self.router = next((n.address for n in self.nodes.values() if n.role == "router"), None)
+        self.prompts = load_prompt_set() if self.env.network_prompts == "bundled" else ()
         self.chain = SimChain(
-            self._allocations(), dict(scenario.params), check_each=check_each_event, keep_events=keep_events, beacon=scenario.beacon
+            self._allocations(),
+            dict(scenario.params),
+            check_each=check_each_event,
+            keep_events=keep_events,
+            beacon=scenario.beacon,
+            network_prompts=genesis_prompt_set(self.prompts) if self.prompts else None,
         )
         self.distributor = SimDistributor() if self.env.payout == "evm" else None
-        self.prompts = load_prompt_set() if self.env.network_prompts == "bundled" else ()
+        self.network_prompts_asked: set[str] = set()
         self.plans: dict[int, dict[str, MinerPlan | None]] = defaultdict(dict)
         self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
         self.attempted: dict[int, set[tuple[str, str]]] = defaultdict(set)
@@ -385,7 +393,11 @@ class World:
 
     def _network_task(self, e: int, slot: int) -> tuple[TaskInfo, str, str, dict[str, Any]]:
         key = f"{e}:network:{slot}"
-        if self.prompts:
+        if composes_prompts(self.state):  # rule 9: the beacon composes it from the genesis set; the oracle only issues it
+            c = composed_prompt(self.state)
+            # equal for a copier: the same parts in any order (an answer to (B, A) lies within PoI of one to (A, B))
+            prompt_id, text, max_out = "+".join(sorted(c.parts)), c.text, c.max_output_tokens
+        elif self.prompts:  # rules 1-8: the oracle names a prompt of the set
             pr = derive(self.seed, "network-prompt", key).choice(self.prompts)
             prompt_id, text, max_out = pr["id"], pr["prompt"], pr["max_output_tokens"]
         else:
@@ -423,6 +435,9 @@ class World:
             counts.rejections[exc.code] = counts.rejections.get(exc.code, 0) + 1
             return []
         self.info[tid] = replace(info, task_id=tid)
+        if info.kind == "network":
+            counts.network_prompt_repeats += info.prompt_id in self.network_prompts_asked
+            self.network_prompts_asked.add(info.prompt_id)
         if info.key in self.pending_canary:
             planted, salt = self.pending_canary.pop(info.key)
             self.canary_secrets[tid] = (planted.hash if planted else None, salt)

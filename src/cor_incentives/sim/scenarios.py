@@ -362,8 +362,10 @@ def builtin_scenarios() -> dict[str, Scenario]:
         Scenario(
             "copier_miners",
             miners(("honest", 8), ("copier", 2)) + v + ROUTER,
-            "2 of 10 miners never run the model: they guess, or replay a published answer to a repeated prompt; "
-            "a mostly idle network (5 user + 35 network tasks per epoch) over 30 epochs, so network prompts repeat",
+            "2 of 10 miners never run the model: they guess, or replay a published answer to a prompt an earlier task asked; "
+            "a mostly idle network (5 user + 35 network tasks per epoch) over 30 epochs; network prompts come from the "
+            "bundled set of 300 (rule 9: the beacon composes each of 2 parts, so they practically never repeat; "
+            "rules 1-8: the oracle names one prompt of the set, so they repeat)",
             epochs=30,
             user_tasks_per_epoch=5,
             network_tasks_per_epoch=35,
@@ -372,7 +374,7 @@ def builtin_scenarios() -> dict[str, Scenario]:
                 Remedy(
                     "unique_network_prompts",
                     env={"network_prompts": "unique"},
-                    note="network tasks never repeat a prompt (e.g. a fresh nonce or perturbation per task)",
+                    note="network prompts never repeat at all (a synthetic prompt per task)",
                 ),
             ),
         ),

@@ -20,9 +20,15 @@ Miner strategies (``MINER_STRATEGIES``)
     copier      wants to reveal a copy of another miner's output without computing. Commit-reveal
                 hides the others' outputs until the precommit deadline has passed, and a reveal must
                 match the precommit, so the copier has to commit to a *guess* first. It guesses a
-                generic answer (a lazy output) — unless the prompt was already answered in an earlier,
-                settled task (network tasks are drawn from a finite prompt set and outputs are public
-                once revealed): then it replays that published honest output, same hash, for free.
+                generic answer (a lazy output) — unless an equal prompt was already answered in an earlier,
+                settled task (outputs are public once revealed): then it replays that published honest
+                output, same hash, for free. Network prompts repeat under rules 1-8 (the oracle names one
+                of a finite set); from rule 9 the beacon composes them from parts of the set, and the
+                copier replays only when an earlier task asked the same parts (in any order: real
+                answers to swapped parts lie within PoI of each other), counted as
+                ``network_prompt_repeats`` in a run's tasks. Not modelled: stitching answers to single
+                parts out of earlier compositions (real PoI at 0.85 would let it through:
+                scripts/network_prompts_check.py).
                 Option ``reveal``: ``"guess"`` (default, the rational choice) reveals its guess;
                 ``"copy"`` reveals another miner's freshly revealed output, which cannot match its
                 commit, so it is a ``commit_mismatch``.
@@ -107,7 +113,7 @@ class Environment:
     lazy_tokens: tuple[int, int] = (5, 30)
     user_input_tokens: tuple[int, int] = (8, 200)
     user_max_output_tokens: int = 256
-    network_prompts: str = "bundled"  # "bundled": the shipped prompt set (finite, repeats); "unique": fresh
+    network_prompts: str = "bundled"  # "bundled": the shipped set in the genesis (rule 9: composed by the beacon); "unique": synthetic
     inference_cost_units: int = 10**15  # 0.001 COR per task a miner actually computes
     validation_cost_units: int = 10**14  # 0.0001 COR per report a validator actually evaluates
     node_cost_per_epoch_units: int = 0  # fixed cost of running one node for one epoch (hardware, hosting)
