@@ -99,7 +99,7 @@ class SignedLog:
         oracle = self.keys["oracle"]
         self.engine.submit_as(oracle, "genesis", genesis_body(spec, oracle.address, {n: self.keys[n].address for n in funded}))
         self.clients = [self.keys[f"client{i}"] for i in range(clients)]
-        self.nonces = {k.address: 0 for k in self.keys.values()}
+        self.nonces = {k.address: self.engine.state.nonces.get(k.address, 0) for k in self.keys.values()}
         node_keys = [self.keys[f"node{i}"] for i in range(nodes)]
         # a genesis naming 10 k keys is over the command size bound: the clients fund the nodes instead
         fund = {"amount": str(2_100 * COR)}
@@ -120,11 +120,21 @@ class SignedLog:
                 if isinstance(result, Exception):
                     raise SystemExit(f"building the log: a command was refused: {result}")
 
-    def grow_to(self, events: int) -> None:
-        """Signed transfers between the clients until the log holds ``events`` events."""
-        n = max(0, events - (self.engine.state.seq + 1))
+    def grow_to(self, events: int, close_every: int | None = None) -> None:
+        """Signed transfers between the clients until the log holds ``events`` events; with ``close_every``, the
+        oracle closes the epoch after every that many events (as a network does: epochs end)."""
         c = self.clients
-        self._submit([(c[i % len(c)], "transfer", {"to": c[(i + 1) % len(c)].address, "amount": str(10**15)}) for i in range(n)])
+        i = 0
+        while self.engine.state.seq + 1 < events:
+            head = self.engine.state.seq + 1
+            until = events if not close_every else min(events, (head // close_every + 1) * close_every)
+            n = until - head - (1 if close_every and until % close_every == 0 and until < events else 0)
+            self._submit([(c[(i + j) % len(c)], "transfer", {"to": c[(i + j + 1) % len(c)].address, "amount": str(10**15)}) for j in range(n)])
+            i += n
+            if close_every and self.engine.state.seq + 1 < events:  # the oracle's close (its tick carries the beacon)
+                oracle = self.keys["oracle"]
+                self.engine.submit_as(oracle, "epoch.close", {})
+                self.nonces[oracle.address] = self.engine.state.nonces[oracle.address]
 
     @property
     def events(self) -> int:
@@ -144,7 +154,14 @@ def timed_open(url: str, snapshots: bool = True) -> tuple[float, dict[str, Any]]
     seconds = cpu() - start
     report = engine.snapshot_report.to_dict()
     engine.store.dispose()
-    return seconds, {"status_keys": len(status), "balance": str(balance), "snapshot_seq": report["seq"], "replayed": report["replayed"]}
+    return seconds, {
+        "status_keys": len(status),
+        "epochs_closed": status["epochs_closed"],
+        "live_leaves": sum(len(r.leaves) for r in engine.state.epochs.values()),  # unclaimed leaves of slim records (core/prune.py)
+        "balance": str(balance),
+        "snapshot_seq": report["seq"],
+        "replayed": report["replayed"],
+    }
 
 
 def read_rows_seconds(url: str) -> float:
@@ -187,19 +204,28 @@ def echo_start_seconds(log_dir: Path) -> float:
     return seconds
 
 
+EPOCH_EVENTS = 1_000
+"""open_1m_events: the oracle closes an epoch every this many events (a log whose epochs end, as a network's do)."""
+
+
 def bench_open_1m_events(quick: bool) -> Row:
-    from cor_incentives.app.snapshots import SNAPSHOT_EVERY_EVENTS
+    from cor_incentives.app.snapshots import snapshot_interval
     from cor_incentives.store.db import Store
 
     nodes, small, large = (20, 200, 400) if quick else (1_000, 10_000, 20_000)
+    close_every = 50 if quick else EPOCH_EVENTS
     with tempfile.TemporaryDirectory(prefix="cor-bench-open-") as tmp:
         url = f"sqlite:///{tmp}/cor.db"
         log = SignedLog(url, Path(tmp) / "keys", nodes)
-        log.grow_to(small)
+        log.grow_to(small, close_every)
         log.engine.snapshot_head()  # as an epoch close or `cor serve` leaves it: a snapshot of the head
         log.engine.store.dispose()
         t1, answered1 = min(timed_open(url) for _ in range(2))  # the first open also pays imports and caches
-        log.grow_to(large)
+        store = Store(url, create=False)
+        with store.reader() as conn:
+            snap1 = store.snapshot_rows(conn, limit=1, with_data=False)[0]
+        store.dispose()
+        log.grow_to(large, close_every)
         log.engine.snapshot_head()
         log.engine.store.dispose()
         t2, answered = min(timed_open(url) for _ in range(2))
@@ -213,15 +239,24 @@ def bench_open_1m_events(quick: bool) -> Row:
         echo_s = echo_start_seconds(Path(tmp))
         best_1m, exponent = extrapolate(small, t1, large, t2, MILLION)
         full_1m = full2 * MILLION / large  # a full replay is linear in the events
-        tail = (SNAPSHOT_EVERY_EVENTS - 1) * full2 / large  # the newest snapshot as far behind as it gets
+        # the worst tail of this log: a snapshot is stored with every close, so the newest one is at most an
+        # epoch's events behind the head (all transfers); measured: the next close, then an epoch's transfers but one
+        behind = min(snapshot_interval(snap.size), close_every) - 1
+        log.grow_to(large + behind + 1, close_every)
+        log.engine.store.dispose()
+        t_tail, answered_tail = min(timed_open(url) for _ in range(2))
+        tail = max(0.0, t_tail - t2)
+        behind = answered_tail["replayed"]
         at_1m = best_1m + tail
+        no_close_tail = (snapshot_interval(snap.size) - 1) * full2 / large  # a log whose epochs never close, at the full replay's rate
         read_1m = read2 * MILLION / large
     return row(
         "open_1m_events",
         "open a database and answer `cor status` / `cor balance` at 1 M events in ≤ 1 s (server start ≤ 2 s)",
         at_1m,
-        f"s at 1 M events, the newest snapshot {SNAPSHOT_EVERY_EVENTS - 1:,} events behind the head (open from a snapshot at the "
-        f"head extrapolated from {small:,} and {large:,} events, {nodes:,} nodes, plus that tail at the full replay's rate)",
+        f"s at 1 M events, the newest snapshot {behind:,} events behind the head (open from a snapshot at the "
+        f"head extrapolated from {small:,} and {large:,} events, {nodes:,} nodes, an epoch closed every {close_every:,} events, "
+        "plus that tail, measured)",
         read_1m,
         at_1m / read_1m,
         at_1m <= 1.0 and serve_s <= 2.0,
@@ -234,8 +269,13 @@ def bench_open_1m_events(quick: bool) -> Row:
         full_replay_seconds={str(large): round(full2, 4), "1000000 (linear)": round(full_1m, 1)},
         open_from_head_snapshot_1m=round(best_1m, 4),
         tail_seconds=round(tail, 4),
-        snapshot_bytes=snap.size,
-        snapshot_every_events=SNAPSHOT_EVERY_EVENTS,
+        tail_measured={"events_replayed": answered_tail["replayed"], "open_seconds": round(t_tail, 4)},
+        tail_if_no_epoch_closed_seconds=round(no_close_tail, 4),
+        live_leaves={str(small): answered1["live_leaves"], str(large): answered["live_leaves"]},
+        snapshot_bytes={str(small): snap1.size, str(large): snap.size},
+        epoch_closed_every_events=close_every,
+        epochs_closed=answered["epochs_closed"],
+        snapshot_every_events=behind + 1,
         read_rows_seconds=round(read2, 4),
         answered=answered,
         server_start_seconds=round(serve_s, 3),

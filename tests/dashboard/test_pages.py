@@ -10,6 +10,7 @@ import pytest
 from markupsafe import escape
 
 from cor_incentives.app import views
+from cor_incentives.app.archive import epoch_record, get_task
 from cor_incentives.dashboard import data
 from cor_incentives.dashboard.filters import cor, cor_compact, cor_short, ppb
 
@@ -112,7 +113,7 @@ def test_node_page_numbers(busy, http):
 
 def test_task_page_shows_phase_distances_agreement_and_payments(busy, http):
     s = busy.engine.state
-    t = views.task(s, s.tasks[busy.settled])
+    t = views.task(s, get_task(s, busy.settled))  # live or pruned (core/prune.py)
     page = html(http, f"/tasks/{busy.settled}")
     assert re.search(r'class="step now">SETTLED<', page)
     for m in t["miners"]:
@@ -128,7 +129,7 @@ def test_address_page_statement_and_proof(busy, http):
     for e in range(busy.epochs_closed):
         st = views.statement(s, busy.miner, e)
         assert f'id="epoch-{e}"' in page and cor(st["total"]) in page
-        if busy.miner in s.epochs[e].leaves:
+        if busy.miner in epoch_record(s, e).leaves:
             proof = views.proof(s, busy.miner, e)
             assert proof["root"] in page and all(h in page for h in proof["proof"])
     assert "node_reward × stake_ticks // node_stake_ticks" in page  # the formula of a staker's share is on its line

@@ -12,8 +12,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.verify import state_fingerprint, verify_store
+from cor_incentives.core.errors import NotFound
 from cor_incentives.store import db
 from support.scenario import run_scenario
 from support.services import drop_postgres_database, fresh_postgres_database
@@ -52,7 +54,16 @@ def test_the_scenario_did_what_it_says(runs):
     s = runs["sqlite"].state
     assert s.seq > 60 and sorted(s.epochs) == [0, 1] and s.claimed
     assert sorted(x.offence for x in s.slashes) == ["commit_mismatch", "equivocation", "poi_divergence"]  # the cheat, the double-signer, the garbage
-    assert sum(1 for t in s.tasks.values() if t.state == "SETTLED") >= 3 and s.unbondings
+    tasks = [t for t in (task_or_none(s, i) for i in range(1, s.next_id)) if t is not None]  # live or pruned (core/prune.py)
+    assert sum(1 for t in tasks if t.state == "SETTLED") >= 3 and s.unbondings
+    assert s.pruned.count and len(tasks) > len(s.tasks)
+
+
+def task_or_none(s, i):
+    try:
+        return get_task(s, i)
+    except NotFound:
+        return None
 
 
 def test_event_hashes_are_byte_identical(runs):

@@ -57,7 +57,9 @@ class Chain:
         genesis: dict[str, Any] = {
             "chain_id": CHAIN_ID,
             "oracle": ORACLE,
-            "params": {"rule_version": LATEST_RULES, **(params or {})},
+            # a bare core without a database keeps closed records in memory (tests/app/test_prune.py and
+            # tests/core/test_prune.py prune)
+            "params": {"rule_version": LATEST_RULES, "prune_closed_records": 0, **(params or {})},
             "allocations": allocations,
         }
         if beacon is not None:  # a beacon chain of this length (the oracle's ticks reveal it)

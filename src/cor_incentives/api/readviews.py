@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from ..app import views
+from ..app import archive, views
 from ..core.errors import NotFound
 from ..core.governance import get_proposal
 from ..core.models import get_model
@@ -44,11 +44,10 @@ def task_matches(t: Any, state: str | None, assigned: str | None, kind: str | No
 
 def newest_tasks(s: State, after_id: int | None, before_id: int | None = None) -> Iterator[Any]:
     """Tasks newest first with ``after_id < id < before_id`` (ids grow with creation, so no sort is needed)."""
-    for tid in reversed(s.tasks):
-        if after_id is not None and tid <= after_id:
+    for t in archive.newest_tasks(s, before_id):  # live, then (interleaved by id) pruned ones (core/prune.py)
+        if after_id is not None and t.id <= after_id:
             return
-        if before_id is None or tid < before_id:
-            yield s.tasks[tid]
+        yield t
 
 
 def newest_open_tasks(s: State, after_id: int | None, before_id: int | None = None) -> Iterator[Any]:

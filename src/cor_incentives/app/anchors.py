@@ -20,6 +20,7 @@ from ..core.errors import InvalidInput, shown
 from ..core.rules import STATE_ANCHOR_RULES, rules_since
 from ..core.state import State
 from ..core.state_codec import state_hash
+from .archive import epoch_records
 
 _ANCHOR = re.compile(r"^([0-9]{1,16}):(0x[0-9a-f]{64})$")
 MAX_ANCHORS = 1_000_000
@@ -45,7 +46,7 @@ def list_anchors(state: State) -> list[Anchor]:
     anchored = state.state_anchors
     out = [
         Anchor(r.checkpoint.seq, r.checkpoint.hash, e, r.checkpoint.event, r.checkpoint.tick, anchored.get(r.checkpoint.seq))
-        for e, r in sorted(state.epochs.items())
+        for e, r in epoch_records(state)
         if r.checkpoint is not None
     ]
     last = state.last_checkpoint

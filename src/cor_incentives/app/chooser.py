@@ -34,6 +34,7 @@ from ..core.state import State
 from ..core.streams import LinePart, Stream
 from ..core.units import BPS, PPB, cor_text, format_cor
 from . import views
+from .archive import epoch_records, newest_tasks
 
 DEFAULT_WINDOW_EPOCHS = 7
 MAX_WINDOW_EPOCHS = 1_000
@@ -86,7 +87,7 @@ def epoch_of_nodes(record: EpochRecord) -> dict[str, EpochOfNode]:
 
 def recent_records(state: State, window: int) -> list[EpochRecord]:
     """The last ``window`` closed epochs, oldest first."""
-    return [state.epochs[e] for e in sorted(state.epochs)[-window:]] if window > 0 else []
+    return [r for _, r in epoch_records(state, state.epoch - window)] if window > 0 else []
 
 
 def _per_epoch_ppb(amount: int, ticks: int, stake_ticks: int) -> int:
@@ -105,8 +106,7 @@ class TaskRecord:
 def task_records(state: State, first_epoch: int) -> dict[str, TaskRecord]:
     """Per node, over the tasks created since ``first_epoch`` (newest first, stopping at the first older one)."""
     out: dict[str, TaskRecord] = defaultdict(TaskRecord)
-    for tid in reversed(state.tasks):
-        t = state.tasks[tid]
+    for t in newest_tasks(state):  # live and pruned (core/prune.py)
         if t.created_epoch < first_epoch:
             break
         for a in t.miners:

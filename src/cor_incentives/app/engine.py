@@ -24,11 +24,12 @@ from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, da
 from ..store.db import Columns, Store
 from ..store.projections import Projector, clear_projections
 from .anchors import checkpoint_for
+from .archive import StoreHistory
 from .beacon import beacon_view, renewal_from_view, with_beacon
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
 from .signing import authenticate, seal_decoded, sign_command
-from .snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOTS_KEPT, SnapshotRefused, SnapshotReport, snapshot_row, state_from_row
+from .snapshots import SNAPSHOTS_KEPT, SnapshotRefused, SnapshotReport, snapshot_interval, snapshot_row, state_from_row
 
 logger = logging.getLogger("cor.engine")
 
@@ -71,14 +72,26 @@ class Engine:
 
     def __init__(self, store: Store, *, check_conservation: bool = False, snapshots: bool = True) -> None:
         self.store = store
+        self.history = StoreHistory(store)
         self.state = State()
         self.projector = Projector()
         self.check_conservation = check_conservation
         self.use_snapshots = snapshots
         self.snapshot_report = SnapshotReport()
         self.snapshot_seq = -1  # the newest snapshot stored (or loaded) by this engine
+        self.snapshot_size = 0  # and its bytes (the next one is due after ``snapshot_interval`` of them)
         self.chain_checked_seq = -1
         self._loaded = False
+
+    @property
+    def state(self) -> State:
+        """The live state (closed records pruned from it are read back through ``state.history``: app/archive.py)."""
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        state.history = self.history
+        self._state = state
 
     @classmethod
     def open(cls, url: str | None = None, *, create: bool = True, lock_timeout: float | None = None, **kw: Any) -> Engine:
@@ -111,7 +124,7 @@ class Engine:
         self.state = State()
         self.chain_checked_seq = -1
         self.snapshot_report = SnapshotReport()
-        self.snapshot_seq = -1
+        self.snapshot_seq, self.snapshot_size = -1, 0
         with self.store.snapshot() as conn:
             projected_seq = self._projected_seq(conn)
             if self.use_snapshots:
@@ -124,7 +137,7 @@ class Engine:
         if self.state.seq > projected_seq and self.store.writable:
             with self.store.writer() as conn:
                 self._catch_up_projections(conn)
-        if self.use_snapshots and self.store.writable and self.state.seq - self.snapshot_seq >= SNAPSHOT_EVERY_EVENTS:
+        if self.use_snapshots and self.store.writable and self._snapshot_due():
             with self.store.engine.begin() as conn:  # the state of a logged prefix: true whenever it is written
                 self._store_snapshot(conn)
         self._loaded = True
@@ -143,7 +156,7 @@ class Engine:
             self.state = State()
             return
         self.snapshot_report.seq, self.snapshot_report.hash = row.seq, row.hash
-        self.snapshot_seq = row.seq
+        self.snapshot_seq, self.snapshot_size = row.seq, row.size
         self.chain_checked_seq = row.seq  # checked by the engine that replayed up to it and stored it
 
     def snapshot_head(self) -> bool:
@@ -158,8 +171,12 @@ class Engine:
     def _store_snapshot(self, conn: Any) -> None:
         """Store a snapshot of the state now (inside ``conn``'s transaction: it commits with the events it follows)."""
         if self.store.has_snapshots(conn):
-            self.store.put_snapshot(conn, snapshot_row(self.state), SNAPSHOTS_KEPT)
-            self.snapshot_seq = self.state.seq
+            row = snapshot_row(self.state)
+            self.store.put_snapshot(conn, row, SNAPSHOTS_KEPT)
+            self.snapshot_seq, self.snapshot_size = row.seq, row.size
+
+    def _snapshot_due(self) -> bool:
+        return self.state.seq - self.snapshot_seq >= snapshot_interval(self.snapshot_size)
 
     def _projected_seq(self, conn: Any) -> int:
         projected = self.store.get_meta(conn, "projected_seq")
@@ -294,7 +311,7 @@ class Engine:
                     ids = tuple(range(first_id, self.state.next_id))
                     results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch, ids))
                 self.projector.flush(conn, self.state)
-                if self.use_snapshots and (self.state.epoch != epoch_at_start or self.state.seq - self.snapshot_seq >= SNAPSHOT_EVERY_EVENTS):
+                if self.use_snapshots and (self.state.epoch != epoch_at_start or self._snapshot_due()):
                     self._store_snapshot(conn)
         except BaseException as exc:
             self.projector.discard()

@@ -15,8 +15,8 @@ from typing import Any
 
 from ..core.errors import NotFound
 from ..core.state import State
-from ..core.tasks import get_task
 from . import views
+from .archive import get_task
 
 
 def published_getter(state: State) -> Callable[[str], Any]:

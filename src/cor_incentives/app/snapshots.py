@@ -2,7 +2,8 @@
 
 A snapshot is the whole state after event ``seq`` (``core.state_codec``: canonical, versioned bytes),
 stored with the sha256 of those bytes. The engine writes one after each batch that closed an epoch,
-and after ``SNAPSHOT_EVERY_EVENTS`` events without one; it keeps the newest ``SNAPSHOTS_KEPT``.
+and after ``snapshot_interval`` events without one (1 000 to ``SNAPSHOT_EVERY_EVENTS``, by the
+state's size); it keeps the newest ``SNAPSHOTS_KEPT``.
 
 Nothing in a snapshot is trusted because it is there. Before one is used it must:
     * be of this encoding's format (``snapshot_format``),
@@ -28,7 +29,20 @@ from ..core.state_codec import SNAPSHOT_FORMAT, SnapshotUnreadable, decode_state
 from ..store.db import SnapshotRow, Store
 
 SNAPSHOT_EVERY_EVENTS = 10_000
-"""A snapshot after this many events without one (besides the one after each epoch close)."""
+"""The most events between two snapshots (besides the one after each epoch close)."""
+SNAPSHOT_MIN_EVENTS = 1_000
+"""The fewest events between two snapshots taken by count."""
+SNAPSHOT_BYTES_PER_EVENT = 500
+"""A state of ``size`` encoded bytes is stored again after ``size / SNAPSHOT_BYTES_PER_EVENT`` events (within the
+bounds above): encoding it then costs about that many bytes per event, and a small state (closed work pruned,
+core/prune.py) is stored often, so an open replays a short tail."""
+
+
+def snapshot_interval(size: int) -> int:
+    """Events after which a state whose last snapshot had ``size`` bytes is stored again."""
+    return min(SNAPSHOT_EVERY_EVENTS, max(SNAPSHOT_MIN_EVENTS, size // SNAPSHOT_BYTES_PER_EVENT))
+
+
 SNAPSHOTS_KEPT = 4
 """Snapshots kept per database (the newest)."""
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -43,11 +43,17 @@ from ..core.conservation import FULL_CHECK_EVERY, Conservation
 from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import journal
+from ..core.json_view import json_view
+from ..core.params import ParamHistory, Params
+from ..core.prune import EPOCH, fold
+from ..core.records import EpochRecord, Pruned, Task
 from ..core.signatures import recover_signers
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
+from ..core.state_codec import decode_record
+from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
-from ..store.projections import expected_rows, stored_rows
+from ..store.projections import PRUNED_COLLECTION, expected_rows, pruned_key, stored_rows
 from .anchors import Anchor
 from .logcheck import column_problems, link_problems
 from .signing import seal_decoded, signed_by_actor
@@ -226,6 +232,7 @@ def _verify(
     stored_at: dict[int, str] = {}
     citations = _Citations()
     blob_first_use: dict[str, int] = {}
+    retired = Retired()
     conservation = Conservation()
     try:
         conservation.start(state)  # the full scan of where the replay starts (nothing, or the snapshot)
@@ -273,6 +280,7 @@ def _verify(
                     applied = apply(state, seal_decoded(event, cmd), atomic=False)
                 for i, p in enumerate(applied.postings):
                     postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
+                retired.take(state, event.seq)
             except EngineError as exc:
                 report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
                 replay_ok = False
@@ -300,9 +308,9 @@ def _verify(
     _check_blobs(conn, blob_first_use, report)
     report.beacon_values_checked = state.beacon.round if state.beacon is not None else 0
     if replay_ok:
-        _check_projections(conn, state, postings, report, after=expected_seq_start(start))
+        _check_projections(conn, state, postings, report, after=expected_seq_start(start), retired=retired)
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
-        for problem in audit_slashes(state):
+        for problem in audit_slashes(state, StoredTasks(conn), stored_params_at(conn, state)):
             report.fail("slashes", None, problem)
     return report, state
 
@@ -377,10 +385,86 @@ def expected_seq_start(start: tuple[State, SnapshotRow, int] | None) -> int:
     return -1 if start is None else start[1].seq
 
 
-def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, str, str, str, str]], report: VerifyReport, after: int = -1) -> None:
+class StoredTasks(Mapping[int, Task]):
+    """The tasks pruned from the state, read from the database's copies when asked (their bytes are
+    checked against the state's running hash by ``_check_pruned``)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def __getitem__(self, task_id: int) -> Task:
+        from sqlalchemy import select
+
+        where = (db.documents.c.collection == PRUNED_COLLECTION) & (db.documents.c.key == pruned_key("task", task_id))
+        raw = self.conn.execute(select(db.documents.c.data).where(where)).scalar()
+        if raw is None:
+            raise KeyError(task_id)
+        task: Task = decode_record(Task, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+        return task
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def stored_params_at(conn: Any, state: State) -> Callable[[int], Params]:
+    """``ParamHistory.at`` over the pruned versions in the database and the state's own."""
     from sqlalchemy import select
 
-    from ..store import db
+    where = (db.documents.c.collection == PRUNED_COLLECTION) & db.documents.c.key.like("params:%")
+    rows = conn.execute(select(db.documents.c.key, db.documents.c.data).where(where)).all()
+    pruned = [(int(k.split(":")[1]), decode_record(Params, json.dumps(json.loads(raw)["record"], separators=(",", ":")))) for k, raw in rows]
+    live = state.params_history.versions if state.params_history is not None else ()
+    history = ParamHistory(tuple(sorted([*pruned, *live], key=lambda v: v[0])))
+    return history.at
+
+
+class Retired:
+    """What the replay pruned from the live state (core/prune.py): each record's bytes, and whole epoch records."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[int, bytes]] = {}  # "<kind>:<id>" -> (n, canonical bytes)
+        self.epochs: dict[int, str] = {}  # epoch -> its projection document, as replayed
+
+    def take(self, state: State, seq: int) -> None:
+        ours = [r for r in state.retired if r[0] == seq]
+        for _, kind, key, n, data in ours:
+            self.records[pruned_key(kind, key)] = (n, data)
+            if kind == EPOCH:
+                self.epochs[key] = db.dumps(json_view(decode_record(EpochRecord, data)))
+        if ours:
+            state.retired.clear()
+
+
+def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report: VerifyReport) -> None:
+    """The database's pruned records fold to the replayed state's running hash, and equal what the replay pruned."""
+    rows = sorted((json.loads(data)["n"], key, data) for key, data in stored.items())
+    running = Pruned().hash
+    for i, (n, key, data) in enumerate(rows):
+        if n != i:
+            report.fail("projections", None, f"pruned record {key} is number {n}, expected {i}: a pruned record is missing")
+            return
+        kind, ident = key.split(":")
+        record = json.dumps(json.loads(data)["record"], separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        mine = retired.records.get(key)
+        if mine is not None and mine != (n, record):
+            report.fail("projections", None, f"pruned record {key} differs from the one the replay pruned")
+        running = fold(running, kind, int(ident), content_hash(record))
+    if (len(rows), running) != (state.pruned.count, state.pruned.hash):
+        report.fail("projections", None, f"the pruned records ({len(rows)}) do not hash to the state's ({state.pruned.count}, {state.pruned.hash})")
+
+
+def _check_projections(
+    conn: Any,
+    state: State,
+    postings: list[tuple[int, int, str, str, str, str]],
+    report: VerifyReport,
+    after: int = -1,
+    retired: Retired | None = None,
+) -> None:
+    from sqlalchemy import select
 
     stored = stored_rows(conn)
     stored_postings = [
@@ -395,17 +479,22 @@ def _check_projections(conn: Any, state: State, postings: list[tuple[int, int, s
     if stored_postings != postings:
         first = next((a for a, b in zip(stored_postings, postings) if a != b), None)
         report.fail("projections", first[0] if first else None, "postings projection differs from replay")
-    for e in sorted(state.epochs):
+    retired = retired if retired is not None else Retired()
+    _check_pruned(stored[PRUNED_COLLECTION], state, retired, report)
+    for e in range(state.epoch):
+        mine_doc = expected["epoch"].get(str(e), retired.epochs.get(e))
+        if mine_doc is None:  # pruned before the snapshot this verify started from: checked through the running hash
+            continue
         report.epochs_checked += 1
-        if stored["epoch"].get(str(e)) == expected["epoch"][str(e)]:
+        if stored["epoch"].get(str(e)) == mine_doc:
             continue  # the same canonical text (db.dumps): the same record, no need to parse either
-        mine = json.loads(expected["epoch"][str(e)])
+        mine = json.loads(mine_doc)
         theirs = json.loads(stored["epoch"].get(str(e), "null"))
         if theirs is None or theirs.get("root") != mine.get("root"):
             report.fail("roots_match", None, f"epoch {e}: stored root {theirs and theirs.get('root')} != replayed {mine.get('root')}")
         elif theirs != mine:
             report.fail("projections", None, f"epoch {e}: stored record differs from the replayed one")
-    if set(stored["epoch"]) - {str(e) for e in state.epochs}:
+    if set(stored["epoch"]) - {str(e) for e in range(state.epoch)}:
         report.fail("projections", None, "the database holds epoch records the log does not produce")
 
 

@@ -20,6 +20,7 @@ from ..core.records import Model, Node, Redelegation, SlashRecord
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready
 from ..core.units import PPB, format_cor
+from .archive import closed_epochs, epoch_record, epoch_records, param_versions
 from .beacon import beacon_view
 from .prompts import network_prompt_view
 from .proofs import TREES, TreeCache
@@ -68,7 +69,7 @@ def status(state: State) -> dict[str, Any]:
         "beacon": beacon_view(state),
         "network_prompt": network_prompt_view(state),  # what the next network task must ask (rule 9), or None
         "slashes": len(state.slashes),
-        "epochs_closed": len(state.epochs),
+        "epochs_closed": closed_epochs(state),
     }
 
 
@@ -259,7 +260,7 @@ def get_slash(state: State, slash_id: int) -> SlashRecord:
 
 
 def _record(state: State, e: int) -> Any:
-    record = state.epochs.get(e)
+    record = epoch_record(state, e)
     if record is None:
         raise NotFound(f"epoch {e} is not closed (current epoch: {state.epoch})", code="epoch_not_found")
     return record
@@ -294,7 +295,7 @@ def epoch(state: State, e: int) -> dict[str, Any]:
 
 
 def _previous_reputation(state: State, e: int) -> dict[str, int]:
-    before = state.epochs.get(e - 1)
+    before = epoch_record(state, e - 1) if e > 0 else None
     return before.reputation if before is not None else {}
 
 
@@ -340,7 +341,7 @@ def chain_epochs(state: State) -> list[dict[str, Any]]:
             "status": chain_status(state, e),
             "onchain": onchain(state, e),
         }
-        for e, r in sorted(state.epochs.items())
+        for e, r in epoch_records(state)
     ]
 
 
@@ -363,8 +364,9 @@ def proof(state: State, address: str, e: int, trees: TreeCache | None = None) ->
 
 
 def proof_leaf(state: State, address: str, e: int) -> tuple[Any, int]:
-    """The closed epoch's record and the address's amount in it (``no_leaf`` when it has none)."""
-    record = _record(state, e)
+    """The closed epoch's record and the address's amount in it (``no_leaf`` when it has none); a slim record
+    (core/prune.py) has the root and leaves a proof needs."""
+    record = state.epochs.get(e) or _record(state, e)
     amount = record.leaves.get(address)
     if amount is None or record.root is None:
         raise NotFound(f"{address} has no claimable reward in epoch {e}", code="no_leaf")
@@ -458,9 +460,7 @@ def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
     line item with its epoch, and the epochs whose claimable leaf is still unclaimed in the engine."""
     epochs: list[dict[str, Any]] = []
     items: list[dict[str, Any]] = []
-    for e, record in sorted(state.epochs.items()):
-        if e < from_epoch:
-            continue
+    for e, record in epoch_records(state, from_epoch):
         mine = [i for i in record.items if i.address == address]
         claimable = record.leaves.get(address, 0)
         if not mine and not claimable:
@@ -502,7 +502,7 @@ def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
     return {
         "address": address,
         "from_epoch": from_epoch,
-        "closed_epochs": len(state.epochs),
+        "closed_epochs": closed_epochs(state),
         "epochs": epochs,
         "items": items,
         "total": format_cor(total_units),
@@ -677,7 +677,7 @@ def money_constants() -> dict[str, Any]:
 
 def params_view(s: State) -> dict[str, Any]:
     """The parameters in force, their bounds and documentation, every version by epoch, the controllers."""
-    history = s.params_history.versions if s.params_history else ()
+    history = param_versions(s)
     return {
         "epoch": s.epoch,
         "in_force": s.params.to_dict(),

@@ -25,6 +25,7 @@ from typing import Any
 from web3 import Web3
 from web3.logs import DISCARD
 
+from ..app.archive import epoch_record
 from ..app.verify import VerifyReport
 from ..core.errors import EngineError
 from ..core.events import Command
@@ -125,7 +126,8 @@ def _check_record(state: State, chain: Chain, distributor: Any, p: Posted, ours:
     if have != (p.root, p.total, p.anchor_seq, p.anchor_hash):
         report.fail("chain", at, f"epoch {p.epoch}: the log's post {have} differs from the chain's {(p.root, p.total, p.anchor_seq, p.anchor_hash)}")
         return
-    replayed_root = state.epochs[p.epoch].root if p.epoch in state.epochs else None
+    replayed = epoch_record(state, p.epoch)
+    replayed_root = replayed.root if replayed is not None else None
     if replayed_root != p.root:
         report.fail("chain", at, f"epoch {p.epoch}: the replayed root {replayed_root} differs from the posted root {p.root}")
     for a in record.claimed_offchain:

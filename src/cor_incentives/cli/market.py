@@ -11,11 +11,11 @@ import typer
 from ..ai.tokens import count_tokens
 from ..api import readviews
 from ..app import views
+from ..app.archive import get_task
 from ..app.keys import Keystore
 from ..app.prompts import load_prompt_set, next_network_prompt
 from ..core.errors import Conflict, InvalidInput
 from ..core.sessions import get_session
-from ..core.tasks import get_task
 from ..core.units import format_cor
 from .common import (
     ApiOption,

@@ -46,6 +46,7 @@ from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .network_prompts import parse_prompt_set
 from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
+from .prune import process_prune
 from .records import Checkpoint, EarningItem
 from .redelegation import process_cancel_unbond, process_redelegate
 from .rules import STATE_ANCHOR_RULES, rules_since
@@ -177,6 +178,7 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
         process_bounty_deadlines(state)
         if ticks_to_epoch_end(state) <= 0:
             process_epoch(state)
+            process_prune(state)
             check_index(state)
     invariant(state.tick == start + n and ticks_to_epoch_end(state) > 0, f"tick did not advance time by {n}")
     run_draws(state)

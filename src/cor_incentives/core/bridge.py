@@ -87,6 +87,8 @@ def process_bridge_post(state: State, actor: str, body: dict[str, Any]) -> None:
         raise InvalidInput(f"evm_chain_id must be an integer in [1, {MAX_EVM_CHAIN_ID}]", code="invalid_chain_id")
     distributor = parse_address(body.get("distributor", ""))
     record = state.epochs.get(epoch)
+    if record is None and epoch < state.epoch:  # closed, and every leaf claimed: its record left the state (core/prune.py)
+        raise Conflict(f"epoch {epoch} has nothing left to claim, so nothing to post", code="nothing_to_claim")
     if record is None:
         raise NotFound(f"epoch {epoch} is not closed", code="epoch_not_found")
     if record.root is None:

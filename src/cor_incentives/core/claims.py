@@ -50,6 +50,8 @@ def process_claim(state: State, actor: str, body: dict[str, Any]) -> None:
     if not isinstance(proof, list) or not all(isinstance(x, str) for x in proof) or len(proof) > 64:
         raise InvalidInput("proof must be a list of 0x-hex hashes", code="invalid_proof")
     record = state.epochs.get(epoch)
+    if record is None and 0 <= epoch < state.epoch:  # closed, and every leaf claimed: its record left the state (core/prune.py)
+        raise Conflict(f"epoch {epoch} has nothing left to claim: every leaf was claimed", code="nothing_to_claim")
     if record is None:
         raise NotFound(f"epoch {epoch} is not closed", code="epoch_not_found")
     key = f"{epoch}|{claimant}"

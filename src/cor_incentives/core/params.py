@@ -74,6 +74,13 @@ class Params:
         "the consensus rules in force (core/rules.py); a genesis without it runs 1, a new genesis names the latest; only goes up",
         "1: the rules every log without it was recorded under",
     )
+    prune_closed_records: int = _p(
+        1,
+        0,
+        1,
+        "from rule version RULES_PRUNE (core/rules.py): 1 moves closed tasks and earlier epoch records out of the live state after each close "
+        "(core/prune.py; the engine keeps them in its database); 0 keeps them in memory (the simulator, which has no database)",
+    )
     # --- time ---
     epoch_length_ticks: int = _p(100, 1, 10**6, "ticks per epoch")
     # --- staking (docs/design.md §7) ---

@@ -421,6 +421,16 @@ class EpochRecord(Journaled):
 
 
 @dataclass
+class Pruned(Journaled):
+    """What left the live state (core/prune.py): how many records, a running hash over them in the order they left,
+    and the last epoch whose whole record left (the database holds them; an older epoch keeps at most its root and leaves)."""
+
+    count: int = 0
+    hash: str = "0x" + "00" * 32
+    epochs_through: int = -1
+
+
+@dataclass
 class BridgeRecord(Journaled):
     """An epoch moved to an EVM chain (``bridge.post``): from then on the distributor is its only payout path."""
 

@@ -50,6 +50,10 @@ RULE_VERSIONS: dict[int, str] = {
     "(``network_prompts``), the core draws network_prompt_parts distinct base prompts from the last revealed beacon "
     "value and the oracle's nonce, composes them (core/network_prompts.py) and refuses any other prompt, so network "
     "prompts (practically) never repeat and nobody picks them (1-8: the oracle names the prompt)",
+    10: "closed work leaves the live state (core/prune.py): after each epoch close, closed tasks older than the unbonding "
+    "period, the records of earlier closed epochs and superseded parameter versions move to the database, folded into a "
+    "running hash the state keeps (``pruned``); an earlier epoch keeps only its root and leaves while a leaf is unclaimed "
+    "(1-9: kept forever)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -58,6 +62,8 @@ RULES_SLASHING = 4
 """Slashing that can't be dodged (core/slashing.py); earlier versions run core/slashing_first.py."""
 
 RULES_MEASURED_TOKENS = 6  # token counts are the validators' (core/token_counts.py)
+RULES_PRUNE = 10
+"""Closed tasks, earlier epoch records and superseded parameter versions leave the live state after each close (core/prune.py)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

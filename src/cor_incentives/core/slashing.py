@@ -59,6 +59,7 @@ Jail
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import ledger as acct
@@ -67,7 +68,7 @@ from .allowance import forgive
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .events import canonical_json, content_hash
 from .journal import attempt
-from .params import COUNTED_OFFENCES, JAIL_OFFENCES, SLASH_FRACTION_DEFAULT
+from .params import COUNTED_OFFENCES, JAIL_OFFENCES, SLASH_FRACTION_DEFAULT, Params
 from .records import EarningItem, SlashRecord, Task
 from .redelegation import slash_redelegated, slashable_redelegations
 from .rules import RULES_SLASHING, rules_since
@@ -293,12 +294,17 @@ def _fresh(state: State, task: Task) -> None:
         )
 
 
-def _task_of(state: State, task_id: object) -> Task:
+def _task_of(state: State, task_id: object, pruned: Mapping[int, Task] | None = None) -> Task:
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise InvalidInput("evidence.task must be a task id (integer)", code="invalid_evidence")
     task = state.tasks.get(task_id)
+    if task is None and pruned is not None:  # the audit of a state that pruned it (core/prune.py): the database's copy
+        task = pruned.get(task_id)
     if task is None:
-        raise Conflict(f"evidence names task {task_id}, which does not exist", code="evidence_not_derivable")
+        raise Conflict(
+            f"evidence names task {task_id}, which does not exist in the live state (a closed task leaves it once evidence about it is too old)",
+            code="evidence_not_derivable",
+        )
     return task
 
 
@@ -346,7 +352,7 @@ def process_slash_report(state: State, actor: str, body: dict[str, Any]) -> None
     )
 
 
-def check_equivocation(state: State, node_id: str, evidence: dict[str, Any]) -> Task:
+def check_equivocation(state: State, node_id: str, evidence: dict[str, Any], pruned: Mapping[int, Task] | None = None) -> Task:
     """Two different statements signed by the node's key for one scope of a task it was assigned to; returns that task.
 
     The evidence is exactly ``{"messages": [m1, m2]}``, each ``{"scope", "message", "signature"}``.
@@ -364,7 +370,7 @@ def check_equivocation(state: State, node_id: str, evidence: dict[str, Any]) -> 
     scope = SCOPE.match(msgs[0]["scope"])
     if scope is None:
         raise InvalidInput("the scope must be task:<id>:precommit, task:<id>:reveal or task:<id>:report", code="invalid_evidence")
-    task = _task_of(state, int(scope.group(1)))
+    task = _task_of(state, int(scope.group(1)), pruned)
     role_ok = node_id in task.validators if scope.group(2) == "report" else task.assignment(node_id) is not None
     if not role_ok:
         raise Conflict(f"{node_id} was not assigned to task {task.id} for {scope.group(2)}", code="evidence_not_derivable")
@@ -378,20 +384,22 @@ def check_equivocation(state: State, node_id: str, evidence: dict[str, Any]) -> 
 # --- the audit (cor verify) -------------------------------------------------------------------
 
 
-def audit_slashes(state: State) -> list[str]:
+def audit_slashes(state: State, pruned: Mapping[int, Task] | None = None, params_at: Callable[[int], Params] | None = None) -> list[str]:
     """Re-check every slash record against the final state; the problems found (none when all hold).
 
     Task offences: evidence exactly {"task": id} of an existing task the node served in that part,
     dated at the task's creation, no reporter, and the task's record shows the offence (a mismatched
     reveal; a judged reveal out of consensus; a missing precommit, reveal or report; a report).
     Equivocation: the statements' signatures and scope hold, dated at the scoped task's creation.
-    Every record's evidence hash is the canonical one, and no offence is slashed twice.
+    Every record's evidence hash is the canonical one, and no offence is slashed twice. Tasks pruned
+    from the state (core/prune.py) are looked up in ``pruned``, parameter versions in ``params_at``
+    (the database's copies).
     """
     problems: list[str] = []
     seen: set[str] = set()
     for s in state.slashes:
         where = f"slash {s.id} ({s.offence} of {s.node})"
-        if s.derived != rules_since(assert_ready(state).at(s.epoch), RULES_SLASHING):
+        if s.derived != rules_since(params_at(s.epoch) if params_at is not None else assert_ready(state).at(s.epoch), RULES_SLASHING):
             problems.append(f"{where}: not taken under the slashing rules in force in epoch {s.epoch}")
             continue
         if not s.derived:  # rules 1-3 (slashing_first): the oracle's evidence was taken as given
@@ -401,11 +409,11 @@ def audit_slashes(state: State) -> list[str]:
         seen.add(s.evidence_hash)
         try:
             if s.offence == "equivocation":
-                task = check_equivocation(state, s.node, s.evidence)
+                task = check_equivocation(state, s.node, s.evidence, pruned)
             else:
                 if set(s.evidence) != {"task"} or s.reporter is not None:
                     raise InvalidInput("task offence evidence is not exactly {task} or names a reporter", code="invalid_evidence")
-                task = _task_of(state, s.evidence["task"])
+                task = _task_of(state, s.evidence["task"], pruned)
                 if not served(task, s.node, s.offence) or not _shows(task, s.node, s.offence):
                     raise InvalidInput(f"task {task.id}'s record shows no {s.offence} by {s.node}", code="evidence_not_derivable")
         except (InvalidInput, NotFound, Conflict, Unauthorized) as exc:

@@ -7,7 +7,8 @@ State variables
     unbonding entries, redelegations still slashable at their source, slash records, evidence already used, the current epoch's earnings, the
     randomness beacon (the last revealed value and the draws waiting for the next), accounts (first
     seen, first funder), each stake position at the start of the last two epochs, and the community
-    members eligible this epoch (snapshots taken when each epoch starts).
+    members eligible this epoch (snapshots taken when each epoch starts), and what was pruned: a count and
+    a running hash of the closed records that left the live state (core/prune.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .records import (
     NetworkPrompt,
     Node,
     Proposal,
+    Pruned,
     Redelegation,
     Session,
     SkippedConsequence,
@@ -95,6 +97,11 @@ class State(Journaled):
     last_checkpoint: Checkpoint | None = None  # the oracle's latest checkpoint
     state_anchors: dict[int, str] = field(default_factory=dict)  # seq -> hash of the state after it, as an oracle checkpoint carried it (rules 4)
     skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences skipped this epoch (see core.journal.attempt)
+    pruned: Pruned = field(default_factory=Pruned)  # closed records that left the live state (core/prune.py, RULES_PRUNE)
+    # derived: (seq, kind, id, n, canonical bytes) of the records an event pruned, until the database took them
+    retired: list[tuple[int, str, int, int, bytes]] = field(default_factory=list, repr=False, compare=False)
+    # derived: where pruned records are read back (app/archive.py); never read by the core
+    history: Any = field(default=None, repr=False, compare=False)
     recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
     jailed: set[str] = field(default_factory=set, repr=False, compare=False)  # derived: nodes with a jail on record (jailed_until_tick set)
@@ -180,6 +187,7 @@ class State(Journaled):
                 **({"last_checkpoint": asdict(self.last_checkpoint)} if self.last_checkpoint is not None else {}),
                 **({"state_anchors": {str(k): v for k, v in sorted(self.state_anchors.items())}} if self.state_anchors else {}),
                 **({"skipped": [asdict(x) for x in self.skipped]} if self.skipped else {}),
+                **({"pruned": asdict(self.pruned)} if self.pruned.count or self.pruned.epochs_through >= 0 else {}),
             }
         )
         return view

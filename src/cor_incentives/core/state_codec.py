@@ -37,10 +37,12 @@ from .state import State
 SNAPSHOT_FORMAT = 1
 """The version of this encoding; a snapshot of another format is refused (the engine replays instead)."""
 
-DERIVED_STATE_FIELDS = frozenset({"touched", "jailed"})
+DERIVED_STATE_FIELDS = frozenset({"touched", "jailed", "retired", "history"})
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
-and the index of nodes with a jail on record (rebuilt from the nodes)."""
+the index of nodes with a jail on record (rebuilt from the nodes), the records the last event pruned (handed to
+the database as it is applied) and the engine's reader of pruned records."""
 
+R = typing.TypeVar("R")
 Enc = Callable[[Any], Any]
 Dec = Callable[[Any], Any]
 
@@ -72,6 +74,22 @@ def decode_state(data: bytes) -> State:
         raise SnapshotUnreadable(f"the snapshot does not decode to a state ({type(exc).__name__}: {exc})", code="snapshot_unreadable") from None
     state.jailed = {i for i, n in state.nodes.items() if n.jailed_until_tick is not None}
     return state
+
+
+def encode_record(obj: Any) -> bytes:
+    """The canonical bytes of one record (a ``Task``, an ``EpochRecord``, ...), as a snapshot holds it."""
+    hint: Any = type(obj)
+    return json.dumps(_codec(hint)[0](obj), separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def decode_record(cls: type[R], data: bytes | str) -> R:
+    """The record ``encode_record`` wrote (``snapshot_unreadable`` for anything else)."""
+    try:
+        hint: Any = cls
+        record: R = _codec(hint)[1](json.loads(data))
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise SnapshotUnreadable(f"not a {cls.__name__} record ({type(exc).__name__}: {exc})", code="snapshot_unreadable") from None
+    return record
 
 
 def state_hash(state: State) -> str:

@@ -14,13 +14,13 @@ from typing import Any
 
 from ..api import readviews
 from ..app import chooser, views
+from ..app.archive import closed_epochs, epoch_record, epoch_records, get_task, param_versions
 from ..core.errors import EngineError, NotFound
 from ..core.governance import tally
 from ..core.params import EMISSION_SPLIT_DEFAULT
 from ..core.records import CLOSED_TASK_STATES, OPEN_TASK_STATES, EpochRecord, TaskState
 from ..core.state import State, json_ready
 from ..core.streams import LinePart, Stream
-from ..core.tasks import get_task
 from ..core.units import BPS, format_cor, lookup_address, parse_cor
 
 MAX_SERIES_EPOCHS = 200  # epochs on the overview's and a node's charts
@@ -47,8 +47,7 @@ def _cor(value: Any) -> str:
 
 def _recent_epochs(s: State, n: int) -> list[EpochRecord]:
     """The last ``n`` closed epochs, oldest first."""
-    keys = sorted(s.epochs)[-n:]
-    return [s.epochs[e] for e in keys]
+    return [r for _, r in epoch_records(s, s.epoch - n)]
 
 
 def stream_names(s: State) -> list[str]:
@@ -286,7 +285,7 @@ def epoch_list(s: State) -> dict[str, Any]:
     records = _recent_epochs(s, MAX_EPOCH_ROWS)
     return {
         "current": {"epoch": s.epoch, "tick": s.tick},
-        "total": len(s.epochs),
+        "total": closed_epochs(s),
         "epochs": [epoch_row(r, views.onchain(s, r.epoch)) for r in reversed(records)],
     }
 
@@ -294,7 +293,8 @@ def epoch_list(s: State) -> dict[str, Any]:
 def epoch_detail(s: State, e: int) -> dict[str, Any]:
     """Totals per stream, the streams' budgets and payouts, APR, root, leaves."""
     view = views.epoch(s, e)
-    record = s.epochs[e]
+    record = epoch_record(s, e)
+    assert record is not None  # views.epoch found it
     streams = [
         {
             "stream": k,
@@ -324,8 +324,8 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
         "controllers": json_ready(record.controllers),
         "governance": json_ready(record.governance),
         "payout": views.chain_status(s, e),
-        "previous": e - 1 if e - 1 in s.epochs else None,
-        "next": e + 1 if e + 1 in s.epochs else None,
+        "previous": e - 1 if 0 <= e - 1 < s.epoch else None,
+        "next": e + 1 if e + 1 < s.epoch else None,
     }
 
 
@@ -335,13 +335,13 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
 def address_detail(s: State, address: str) -> dict[str, Any]:
     """Balances, and for each recent closed epoch its statement and (when claimable) its claim proof."""
     epochs = []
-    for e in sorted(s.epochs, reverse=True):
+    for e in range(s.epoch - 1, -1, -1):
         if len(epochs) >= MAX_ADDRESS_EPOCHS:
             break
         statement = views.statement(s, address, e)
         if not statement["items"] and statement["claimable_units"] == "0":
             continue
-        proof = views.proof(s, address, e) if address in s.epochs[e].leaves else None
+        proof = views.proof(s, address, e) if statement["claimable_units"] != "0" else None
         epochs.append({"epoch": e, "statement": statement, "proof": proof})
     node = views.node(s, address) if address in s.nodes else None
     return {
@@ -349,7 +349,7 @@ def address_detail(s: State, address: str) -> dict[str, Any]:
         "balance": views.balance(s, address),
         "node": node,
         "epochs": epochs,
-        "closed_epochs": len(s.epochs),
+        "closed_epochs": closed_epochs(s),
         "warnings": views.staking_warnings(s, address),
         "csv_url": f"/address/{address}/rewards.csv",
     }
@@ -360,7 +360,7 @@ def address_detail(s: State, address: str) -> dict[str, Any]:
 
 def param_changes(s: State) -> list[dict[str, Any]]:
     """Every parameter version after the first, with only what it changed."""
-    versions = s.params_history.versions if s.params_history else ()
+    versions = param_versions(s)
     out = []
     for (_, before), (e, after) in zip(versions, versions[1:]):
         old, new = before.to_dict(), after.to_dict()

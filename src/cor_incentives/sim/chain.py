@@ -63,7 +63,8 @@ class SimChain:
         body: dict[str, Any] = {
             "chain_id": CHAIN_ID,
             "oracle": ORACLE,
-            "params": {"rule_version": LATEST_RULES, **params},
+            # the simulator has no database: it keeps closed tasks and epoch records in memory to measure them
+            "params": {"rule_version": LATEST_RULES, "prune_closed_records": 0, **params},
             "allocations": {k: str(v) for k, v in sorted(allocations.items())},
         }
         if beacon:  # the current rules; without it, the first ones (draws seeded by the log head)

@@ -14,8 +14,9 @@ from sqlalchemy.engine import Connection
 from ..core.apply import Applied
 from ..core.json_view import json_view
 from ..core.ledger import account_owner
-from ..core.records import Node
+from ..core.records import EpochRecord, Node
 from ..core.state import State
+from ..core.state_codec import decode_record
 from . import db
 
 _INSERT_POSTING = insert(db.postings)
@@ -43,10 +44,11 @@ class Projector:
 
     def __init__(self) -> None:
         self.slashes_projected = 0
-        self.epochs_projected: set[int] = set()
+        self.epochs_projected_through = -1  # every closed epoch up to this one has its document
         self.discard()
 
     def discard(self) -> None:
+        self._docs: list[dict[str, Any]] = []
         self._postings: list[dict[str, Any]] = []
         self._accounts: dict[str, None] = {}
         self._nodes: set[str] = set()
@@ -55,7 +57,7 @@ class Projector:
 
     def reset_from(self, state: State) -> None:
         self.slashes_projected = len(state.slashes)
-        self.epochs_projected = set(state.epochs)
+        self.epochs_projected_through = state.epoch - 1
 
     def project(self, conn: Connection, state: State, applied: Applied) -> None:
         """Buffer one applied event's changes (``conn`` is the transaction ``flush`` will use)."""
@@ -65,6 +67,14 @@ class Projector:
             self._accounts[p.dst] = None
         self._nodes |= state.touched
         state.touched.clear()
+        retired = [r for r in state.retired if r[0] == applied.seq]
+        while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
+            e = self.epochs_projected_through + 1
+            self._docs.append({"collection": "epoch", "key": str(e), "data": db.dumps(json_view(whole_epoch(state, e, retired)))})
+            self.epochs_projected_through = e
+        self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
+        if retired:
+            state.retired.clear()
         self._unbonding = (
             self._unbonding
             or applied.kind in UNBONDING_KINDS
@@ -102,10 +112,7 @@ class Projector:
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): u for k, u in state.unbondings.items()})
         docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(json_view(r))} for r in state.slashes[self.slashes_projected :]]
-        docs += [
-            {"collection": "epoch", "key": str(e), "data": db.dumps(json_view(state.epochs[e]))}
-            for e in sorted(set(state.epochs) - self.epochs_projected)
-        ]
+        docs += self._docs
         if docs:
             conn.execute(_INSERT_DOCUMENT, docs)
         self.reset_from(state)
@@ -118,6 +125,28 @@ class Projector:
             conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(json_view(d))} for k, d in sorted(docs.items())])
 
 
+PRUNED_COLLECTION = "pruned"
+"""Documents of the records that left the live state (core/prune.py), keyed ``<kind>:<id>`` (id zero-padded)."""
+
+
+def pruned_key(kind: str, key: int) -> str:
+    """``<kind>:<id>`` with the id zero-padded, so keys sort as their ids do."""
+    return f"{kind}:{key:012d}"
+
+
+def pruned_document(kind: str, key: int, n: int, data: bytes) -> dict[str, Any]:
+    """The row of one pruned record: its place in the running hash and its canonical bytes, verbatim."""
+    return {"collection": PRUNED_COLLECTION, "key": pruned_key(kind, key), "data": '{"n":' + str(n) + ',"record":' + data.decode("ascii") + "}"}
+
+
+def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int, int, bytes]]) -> EpochRecord:
+    """The whole record of closed epoch ``e`` as the event being projected left it (from what it pruned if it slimmed it)."""
+    if e > state.pruned.epochs_through and e in state.epochs:
+        return state.epochs[e]
+    data = next(d for _, kind, key, _, d in retired if kind == "epoch" and key == e)
+    return decode_record(EpochRecord, data)
+
+
 def expected_rows(state: State) -> dict[str, Any]:
     """Every projection as it must be for ``state`` (postings excluded: they come from replay)."""
     return {
@@ -125,7 +154,7 @@ def expected_rows(state: State) -> dict[str, Any]:
         "nodes": {n.id: db.dumps(node_view(state, n)) for n in state.nodes.values()},
         "unbonding": {str(k): db.dumps(json_view(u)) for k, u in state.unbondings.items()},
         "slash": {str(s.id): db.dumps(json_view(s)) for s in state.slashes},
-        "epoch": {str(e): db.dumps(json_view(r)) for e, r in state.epochs.items()},
+        "epoch": {str(e): db.dumps(json_view(r)) for e, r in state.epochs.items() if e > state.pruned.epochs_through},
     }
 
 
@@ -135,7 +164,7 @@ def stored_rows(conn: Connection) -> dict[str, Any]:
         "balances": {r.account: (r.owner, r.amount) for r in conn.execute(select(db.balances))},
         "nodes": {r.id: r.data for r in conn.execute(select(db.nodes))},
     }
-    for name in ("unbonding", "slash", "epoch"):
+    for name in ("unbonding", "slash", "epoch", PRUNED_COLLECTION):
         out[name] = {r.key: r.data for r in conn.execute(select(db.documents).where(db.documents.c.collection == name))}
     return out
 

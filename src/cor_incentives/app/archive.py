@@ -1,0 +1,162 @@
+"""Closed records wherever they are: the live state, or the database once they were pruned (core/prune.py).
+
+Under rule version ``RULES_PRUNE`` (core/rules.py) closed tasks and the records of earlier epochs leave ``State`` after each close;
+the engine wrote each one's canonical bytes to the ``pruned`` documents as the close was applied. The
+read paths (``cor task show``, ``cor epoch show``, statements, rewards, proofs, the API, the
+dashboard) ask here: the live record when the state still holds it whole, else the database's copy.
+``Engine`` attaches a ``StoreHistory`` to every state it loads (``state.history``); a state without
+one (the simulator, a bare replay) only has what it holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+
+from ..core.errors import NotFound
+from ..core.params import Params
+from ..core.records import EpochRecord, Task
+from ..core.state import State
+from ..core.state_codec import decode_record
+from ..core.tasks import get_task as live_task
+from ..store import db
+from ..store.db import Store
+from ..store.projections import PRUNED_COLLECTION, pruned_key
+
+
+class StoreHistory:
+    """Reads pruned records back from a database (one small query each)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _raw(self, kind: str, key: int) -> str | None:
+        with self.store.reader() as conn:
+            row = conn.execute(
+                select(db.documents.c.data).where(db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key == pruned_key(kind, key))
+            ).first()
+        return row[0] if row is not None else None
+
+    def record(self, cls: type[Any], kind: str, key: int) -> Any:
+        raw = self._raw(kind, key)
+        if raw is None:
+            return None
+        return decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+
+    def tasks_below(self, below: int, page: int = 200) -> Iterator[Task]:
+        """Pruned tasks with an id below ``below``, newest first (read a page at a time)."""
+        while True:
+            with self.store.reader() as conn:
+                rows = conn.execute(
+                    select(db.documents.c.key, db.documents.c.data)
+                    .where(
+                        db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key >= "task:", db.documents.c.key < pruned_key("task", below)
+                    )
+                    .order_by(db.documents.c.key.desc())
+                    .limit(page)
+                ).all()
+            for key, raw in rows:
+                below = int(key.split(":")[1])
+                yield decode_record(Task, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+            if len(rows) < page:
+                return
+
+    def param_versions(self) -> list[tuple[int, Params]]:
+        """The pruned parameter versions, oldest first."""
+        with self.store.reader() as conn:
+            rows = conn.execute(
+                select(db.documents.c.key, db.documents.c.data).where(
+                    db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key.like("params:%")
+                )
+            ).all()
+        return sorted((int(k.split(":")[1]), decode_record(Params, json.dumps(json.loads(raw)["record"], separators=(",", ":")))) for k, raw in rows)
+
+    def epochs(self, start: int, stop: int) -> dict[int, EpochRecord]:
+        """Every pruned epoch record in ``[start, stop)``, by epoch (one query)."""
+        keys = [pruned_key("epoch", e) for e in range(start, stop)]
+        out: dict[int, EpochRecord] = {}
+        with self.store.reader() as conn:
+            for i in range(0, len(keys), 500):
+                rows = conn.execute(
+                    select(db.documents.c.key, db.documents.c.data).where(
+                        db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key.in_(keys[i : i + 500])
+                    )
+                )
+                for key, raw in rows:
+                    out[int(key.split(":")[1])] = decode_record(EpochRecord, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+        return out
+
+
+def param_versions(state: State) -> list[tuple[int, Params]]:
+    """Every parameter version by the epoch it applies from: the pruned ones (database), then the live history."""
+    live = list(state.params_history.versions) if state.params_history is not None else []
+    h = _history(state)
+    return [*(h.param_versions() if h is not None and state.pruned.count else []), *live]
+
+
+def _history(state: State) -> StoreHistory | None:
+    h = state.history
+    return h if isinstance(h, StoreHistory) else None
+
+
+def is_whole(state: State, e: int) -> bool:
+    """Whether the live state holds epoch ``e``'s whole record (not pruned, not slimmed)."""
+    return e > state.pruned.epochs_through and e in state.epochs
+
+
+def epoch_record(state: State, e: int) -> EpochRecord | None:
+    """Closed epoch ``e``'s whole record (None: not closed, or pruned and no database to read it from)."""
+    if is_whole(state, e):
+        return state.epochs[e]
+    if not 0 <= e < state.epoch or e > state.pruned.epochs_through:
+        return None
+    h = _history(state)
+    record: EpochRecord | None = h.record(EpochRecord, "epoch", e) if h is not None else None
+    return record
+
+
+def closed_epochs(state: State) -> int:
+    """How many epochs have closed (each has a record, live or in the database)."""
+    return len(state.epochs) if state.pruned.epochs_through < 0 else state.epoch
+
+
+def epoch_records(state: State, start: int = 0) -> Iterator[tuple[int, EpochRecord]]:
+    """Every closed epoch's whole record from ``start`` on, in order (the pruned ones read in one query)."""
+    through = state.pruned.epochs_through
+    h = _history(state)
+    pruned = h.epochs(max(0, start), through + 1) if h is not None and through >= start else {}
+    for e in range(max(0, start), state.epoch):
+        record = state.epochs.get(e) if e > through else pruned.get(e)
+        if record is not None:
+            yield e, record
+
+
+def get_task(state: State, task_id: Any) -> Task:
+    """A task, live or pruned (``invalid_task``, ``task_not_found``)."""
+    try:
+        return live_task(state, task_id)
+    except NotFound:
+        h = _history(state)
+        task: Task | None = h.record(Task, "task", task_id) if h is not None and 0 < task_id < state.next_id else None
+        if task is None:
+            raise
+        return task
+
+
+def newest_tasks(state: State, below: int | None = None) -> Iterator[Task]:
+    """Every task, live or pruned, newest first, with an id below ``below`` (ids grow with creation)."""
+    live = [t for t in reversed(state.tasks) if below is None or t < below]
+    h = _history(state)
+    pruned = h.tasks_below(below if below is not None else state.next_id) if h is not None and state.pruned.count else iter(())
+    nxt = next(pruned, None)
+    for tid in live:
+        while nxt is not None and nxt.id > tid:
+            yield nxt
+            nxt = next(pruned, None)
+        yield state.tasks[tid]
+    while nxt is not None:
+        yield nxt
+        nxt = next(pruned, None)

@@ -1,0 +1,115 @@
+"""Closed work leaves the live state (rule version ``RULES_PRUNE``): memory follows open work, not history.
+
+Concepts
+    After each epoch close, records that nothing in the core reads any more leave ``State``:
+
+    - a *closed task* (settled, failed or cancelled) created at or before
+      ``epoch - unbonding_period_epochs``: evidence about it is too old to slash (slashing.py ``_fresh``);
+    - a *parameter version* superseded before the epoch that just closed (each controller step
+      adds one per epoch; only ``cor verify``'s slashing audit and the parameter history views read
+      older ones, from the database);
+    - the *record of an earlier epoch* (every closed epoch but the one that just closed): its statement
+      lines, totals, streams, staking, reputation, controllers, governance and skipped consequences.
+      While one of its leaves is unclaimed (or it was posted to an EVM chain) it stays as a *slim
+      record*, its span, root, leaves and checkpoint, which is all ``reward.claim`` and
+      ``bridge.post`` read; once every leaf is claimed it goes, with its ``claimed`` marks.
+
+    Each record that leaves is folded, in order, into a running hash kept in the state:
+
+        pruned.hash = sha256(pruned.hash ‖ kind ‖ ":" ‖ id ‖ ":" ‖ sha256(canonical bytes of the whole record))
+
+    so the state hash (an anchored checkpoint, core/state_codec.py) commits to exactly what left it.
+    The engine writes each record's canonical bytes to its database as the event is applied
+    (``state.retired``, derived), and reads them back from there (app/archive.py); ``cor verify``
+    recomputes ``pruned.hash`` from the database's copies.
+
+Parameters
+    ``prune_closed_records`` (1: prune; 0: keep everything in memory, for the simulator, which has
+    no database), ``unbonding_period_epochs`` (the evidence window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .errors import invariant
+from .events import content_hash
+from .params import ParamHistory
+from .records import CLOSED_TASK_STATES, EpochRecord
+from .rules import RULES_PRUNE, rules_since
+from .state import State, assert_ready
+from .state_codec import encode_record
+
+TASK = "task"
+EPOCH = "epoch"
+PARAMS = "params"
+
+
+def pruning(state: State) -> bool:
+    """Whether closed records leave the live state under the parameters in force."""
+    p = state.params
+    return rules_since(p, RULES_PRUNE) and p.prune_closed_records == 1
+
+
+def fold(previous: str, kind: str, key: int, record_hash: str) -> str:
+    """The running hash after one more pruned record."""
+    return content_hash(f"{previous}{kind}:{key}:{record_hash}".encode("ascii"))
+
+
+def retire(state: State, kind: str, key: int, record: object) -> None:
+    """Fold one whole record into ``pruned`` and hand its bytes to the database (``state.retired``)."""
+    data = encode_record(record)
+    state.pruned.hash = fold(state.pruned.hash, kind, key, content_hash(data))
+    state.retired.append((state.seq + 1, kind, key, state.pruned.count, data))
+    state.pruned.count += 1
+
+
+def slim(record: EpochRecord) -> EpochRecord:
+    """What a closed epoch keeps while a leaf may still be claimed: its span, root, leaves and checkpoint."""
+    return replace(record, totals={}, items=[], streams={}, staking={}, reputation={}, controllers={}, governance=[], skipped=[])
+
+
+def fully_claimed(state: State, e: int, record: EpochRecord) -> bool:
+    """Nothing left to pay in the engine: no root, or every leaf claimed (an epoch posted on chain stays)."""
+    if e in state.bridged:
+        return False
+    return record.root is None or all(f"{e}|{a}" in state.claimed for a in record.leaves)
+
+
+def process_prune(state: State) -> None:
+    """After an epoch close (``RULES_PRUNE``, ``prune_closed_records`` = 1): closed tasks and earlier epoch records leave."""
+    if not pruning(state):
+        return
+    seq = state.seq + 1
+    if any(r[0] != seq for r in state.retired):  # what an earlier event handed over was taken (or is not wanted)
+        state.retired = [r for r in state.retired if r[0] == seq]
+    horizon = state.epoch - state.params.unbonding_period_epochs
+    for tid in [t for t, task in state.tasks.items() if task.state in CLOSED_TASK_STATES and task.created_epoch <= horizon]:
+        retire(state, TASK, tid, state.tasks.pop(tid))
+    closed = state.epoch - 1  # the epoch that just closed keeps its whole record
+    through = state.pruned.epochs_through
+    for e in [e for e in state.epochs if e < closed]:
+        record = state.epochs[e]
+        if e > through:
+            retire(state, EPOCH, e, record)
+        if fully_claimed(state, e, record):
+            for a in record.leaves:
+                state.claimed.discard(f"{e}|{a}")
+            del state.epochs[e]
+        elif e > through:
+            state.epochs[e] = slim(record)
+    state.pruned.epochs_through = max(through, closed - 1)
+    prune_param_versions(state, closed)
+    invariant(
+        all(t.state not in CLOSED_TASK_STATES or t.created_epoch > horizon for t in state.tasks.values()), "a closed task past the window is live"
+    )
+
+
+def prune_param_versions(state: State, closed: int) -> None:
+    """Parameter versions superseded before epoch ``closed`` leave: the history keeps the one in force then and later ones."""
+    versions = assert_ready(state).versions
+    keep = max(i for i, (e, _) in enumerate(versions) if e <= closed or i == 0)
+    for e, p in versions[:keep]:
+        retire(state, PARAMS, e, p)
+    if keep:
+        state.params_history = ParamHistory(versions[keep:])
