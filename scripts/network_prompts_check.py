@@ -49,7 +49,7 @@ def in_consensus(report: dict[str, Any], p: Params) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=10)
-    ap.add_argument("--max-tokens", type=int, default=128, help="cap on each generation (the composed budget is the parts' sum)")
+    ap.add_argument("--max-tokens", type=int, default=128, help="the tasks' max_output_tokens: the composed budget (the parts' sum) capped here")
     ap.add_argument("--temperature", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--no-model-checks", action="store_true", help="score without the validator's model reader (as a validator without the model)")
@@ -89,7 +89,8 @@ def main() -> None:
             "shared": answer(compose((a, other)), a.max_output_tokens + other.max_output_tokens, i, "shared"),
             "swapped": answer(compose((b, a)), c.max_output_tokens, i, "swapped"),
         }
-        reports = {r["miner"]: r for r in evaluate(c.text, honest, c.max_output_tokens)}
+        budget = min(c.max_output_tokens, args.max_tokens)  # the task's max_output_tokens: what the miners were allowed
+        reports = {r["miner"]: r for r in evaluate(c.text, honest, budget)}
         honest_in += sum(in_consensus(r, p) for r in reports.values())
         honest_total += 3
         row: dict[str, Any] = {
@@ -99,7 +100,7 @@ def main() -> None:
         for kind, text in replays.items():
             outcomes = []
             for x, y in combinations(sorted(honest), 2):
-                rep = {r["miner"]: r for r in evaluate(c.text, {x: honest[x], y: honest[y], "replay": text}, c.max_output_tokens)}
+                rep = {r["miner"]: r for r in evaluate(c.text, {x: honest[x], y: honest[y], "replay": text}, budget)}
                 replay_in[kind] += in_consensus(rep["replay"], p)
                 replay_total[kind] += 1
                 honest_in += in_consensus(rep[x], p) + in_consensus(rep[y], p)
