@@ -20,9 +20,10 @@ from ..core.apply import apply, conservation_holds
 from ..core.errors import Conflict, EngineError, InvariantViolation, NotFound, invariant
 from ..core.events import Command, Event, make_event
 from ..core.state import State
+from ..store import db
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
-from ..store.projections import Projector, clear_projections
+from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projector, clear_projections
 from .anchors import checkpoint_for
 from .archive import StoreHistory
 from .beacon import beacon_view, renewal_from_view, with_beacon
@@ -75,6 +76,7 @@ class Engine:
         self.history = StoreHistory(store)
         self.state = State()
         self.projector = Projector()
+        self._layout_checked = False  # the projections' record layout, checked at the first writer transaction
         self.check_conservation = check_conservation
         self.use_snapshots = snapshots
         self.snapshot_report = SnapshotReport()
@@ -134,7 +136,7 @@ class Engine:
                 self.snapshot_report.replayed += 1
         self.projector.reset_from(self.state)
         self.state.touched.clear()
-        if self.state.seq > projected_seq and self.store.writable:
+        if self.store.writable and (self.state.seq > projected_seq or not self._layout_checked):
             with self.store.writer() as conn:
                 self._catch_up_projections(conn)
         if self.use_snapshots and self.store.writable and self._snapshot_due():
@@ -185,6 +187,13 @@ class Engine:
     def _catch_up_projections(self, conn: Any) -> None:
         """Inside a writer transaction: project every event beyond ``projected_seq`` (replaying to find them)."""
         projected_seq = self._projected_seq(conn)
+        if not self._layout_checked:  # once per process: projections written by an engine with other record fields are rebuilt
+            self._layout_checked = True
+            stored = self.store.get_meta(conn, PROJECTION_LAYOUT_KEY)
+            if projected_seq >= 0 and stored != PROJECTION_LAYOUT:
+                logger.warning("projections written under record layout %s, this engine writes %s: re-projecting the log", stored, PROJECTION_LAYOUT)
+                projected_seq = -1
+            db.upsert(conn, db.meta, {"key": PROJECTION_LAYOUT_KEY}, {"value": PROJECTION_LAYOUT})
         if projected_seq >= self.state.seq:
             return
         seq = self.state.seq

@@ -14,7 +14,11 @@ between events; ``jailed`` is the nodes whose ``jailed_until_tick`` is set. The 
 carried: the order in which nodes took their slots in its weight trees is history, not a function
 of the nodes, and a draw reads that order.
 
-``state_hash`` is the sha256 of the encoding: equal states (as the core reads them) have equal hashes.
+``state_hash`` is the sha256 of the encoding as the log's rule version knew it: equal states (as the core
+reads them) have equal hashes, and a field added to the state for a later rule version
+(``HASHED_SINCE``) is left out of the hash of a log under an earlier one, so the state hashes an
+oracle anchored with older code (rule version 5 on) still match when newer code replays that log.
+A snapshot (``encode_state``) always holds every field.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 from .errors import InvalidInput
 from .events import content_hash
 from .journal import JDict, JList, JSet
+from .rules import RULES_MEASURED_TOKENS, RULES_MOVING_LIMITS, RULES_NETWORK_PROMPTS, RULES_OFFENCE_ALLOWANCE, RULES_PRUNE, STATE_ANCHOR_RULES
 from .sampling import SelectionIndex, WeightTree
 from .state import State
 
@@ -41,6 +46,29 @@ DERIVED_STATE_FIELDS = frozenset({"touched", "jailed", "retired", "history"})
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
 the index of nodes with a jail on record (rebuilt from the nodes), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
+
+HASHED_SINCE: Mapping[tuple[str, str], int] = {
+    ("Task", "measured_tokens"): RULES_MEASURED_TOKENS,
+    ("Task", "input_counts"): RULES_MEASURED_TOKENS,
+    ("Task", "output_counts"): RULES_MEASURED_TOKENS,
+    ("Task", "settled_input_tokens"): RULES_MEASURED_TOKENS,
+    ("Node", "allowance_epoch"): RULES_OFFENCE_ALLOWANCE,
+    ("Node", "served"): RULES_OFFENCE_ALLOWANCE,
+    ("Node", "served_prev"): RULES_OFFENCE_ALLOWANCE,
+    ("Node", "forgiven"): RULES_OFFENCE_ALLOWANCE,
+    ("Node", "forgiven_prev"): RULES_OFFENCE_ALLOWANCE,
+    ("Params", "offence_allowance_bps"): RULES_OFFENCE_ALLOWANCE,
+    ("Params", "reputation_memory_epochs"): RULES_OFFENCE_ALLOWANCE,
+    ("Params", "max_entries"): RULES_MOVING_LIMITS,
+    ("Params", "network_prompt_parts"): RULES_NETWORK_PROMPTS,
+    ("State", "network_prompts"): RULES_NETWORK_PROMPTS,
+    ("Params", "prune_closed_records"): RULES_PRUNE,
+    ("State", "pruned"): RULES_PRUNE,
+}
+"""(record, field) -> the rule version that added it, for every field added to the state since state hashes were
+first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
+field of ``State`` or of any record it holds must be listed here with the rule version it comes with
+(``tests/core/test_state_hash_versions.py`` fails otherwise): the hash under every released rule version is frozen."""
 
 R = typing.TypeVar("R")
 Enc = Callable[[Any], Any]
@@ -93,22 +121,50 @@ def decode_record(cls: type[R], data: bytes | str) -> R:
 
 
 def state_hash(state: State) -> str:
-    """sha256 of the state's canonical encoding (0x-hex)."""
-    return content_hash(encode_state(state))
+    """sha256 (0x-hex) of the state's canonical encoding under the rule version in force: the fields that
+    version knew (``HASHED_SINCE``); under the latest rules, exactly the snapshot's bytes."""
+    rules = state.params.rule_version if state.params_history is not None else None
+    return content_hash(_hashed_bytes(state, rules))
+
+
+def _hashed_bytes(state: State, rules: int | None) -> bytes:
+    if rules is not None and rules < STATE_ANCHOR_RULES:
+        rules = STATE_ANCHOR_RULES  # no state hash is anchored before; one encoding for every earlier version
+    body = {"format": SNAPSHOT_FORMAT, "state": _codec(State, rules)[0](state)}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+def hashed_fields(rules: int | None) -> dict[str, list[str]]:
+    """Every record reachable from ``State`` with the fields its hash encodes under ``rules`` (None: all)."""
+    out: dict[str, list[str]] = {}
+
+    def walk(hint: Any) -> None:
+        if typing.get_origin(hint) is not None:
+            for a in typing.get_args(hint):
+                walk(a)
+        elif isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint.__name__ not in out:
+            hints = typing.get_type_hints(hint)
+            out[hint.__name__] = _field_names(hint, rules)
+            for f in dataclasses.fields(hint):
+                walk(hints[f.name])
+
+    walk(State)
+    return out
 
 
 # --- codecs by declared type -------------------------------------------------------------------
 
 
 @cache
-def _codec(hint: Any) -> tuple[Enc, Dec]:
-    """(encode, decode) for values declared as ``hint``."""
+def _codec(hint: Any, rules: int | None = None) -> tuple[Enc, Dec]:
+    """(encode, decode) for values declared as ``hint``; ``rules``: encode only the fields that rule version knew
+    (``HASHED_SINCE``; for the state hash; None: every field, what snapshots hold and decode)."""
     if hint is Any or hint is object:
         return _any_enc, _any_dec
     if hint is WeightTree:
         return _tree_enc, _tree_dec
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _record_codec(hint)
+        return _record_codec(hint, rules)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return (lambda v: v.value), hint
     if hint in (int, str, bool):
@@ -117,20 +173,20 @@ def _codec(hint: Any) -> tuple[Enc, Dec]:
         return _scalar(type(None))
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return _union_codec(args)
+        return _union_codec(args, rules)
     if origin is dict or origin is Mapping:
-        return _dict_codec(args[0], args[1], origin is Mapping)
+        return _dict_codec(args[0], args[1], origin is Mapping, rules)
     if origin is list:
-        enc, dec = _codec(args[0])
+        enc, dec = _codec(args[0], rules)
         return (lambda v: [enc(x) for x in v]), (lambda v: JList(dec(x) for x in _list(v)))
     if origin is set or origin is frozenset:
-        enc, dec = _codec(args[0])
+        enc, dec = _codec(args[0], rules)
         return (lambda v: sorted((enc(x) for x in v), key=_order)), (lambda v: JSet(dec(x) for x in _list(v)))
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            enc, dec = _codec(args[0])
+            enc, dec = _codec(args[0], rules)
             return (lambda v: [enc(x) for x in v]), (lambda v: tuple(dec(x) for x in _list(v)))
-        parts = [_codec(a) for a in args]
+        parts = [_codec(a, rules) for a in args]
         return (
             lambda v: [c[0](x) for c, x in zip(parts, v, strict=True)],
             lambda v: tuple(c[1](x) for c, x in zip(parts, _list(v), strict=True)),
@@ -157,17 +213,17 @@ def _scalar(t: type) -> tuple[Enc, Dec]:
     return (lambda v: v), dec
 
 
-def _union_codec(args: tuple[Any, ...]) -> tuple[Enc, Dec]:
+def _union_codec(args: tuple[Any, ...], rules: int | None) -> tuple[Enc, Dec]:
     others = [a for a in args if a is not type(None)]
     if len(others) != 1 or len(args) != 2:
         raise TypeError(f"no snapshot encoding for the union {args!r} (only X | None)")
-    enc, dec = _codec(others[0])
+    enc, dec = _codec(others[0], rules)
     return (lambda v: None if v is None else enc(v)), (lambda v: None if v is None else dec(v))
 
 
-def _dict_codec(k: Any, v: Any, frozen: bool) -> tuple[Enc, Dec]:
-    kenc, kdec = _codec(k)
-    venc, vdec = _codec(v)
+def _dict_codec(k: Any, v: Any, frozen: bool, rules: int | None) -> tuple[Enc, Dec]:
+    kenc, kdec = _codec(k, rules)
+    venc, vdec = _codec(v, rules)
 
     def enc(d: Any) -> Any:
         return [[kenc(a), venc(b)] for a, b in d.items()]
@@ -179,10 +235,16 @@ def _dict_codec(k: Any, v: Any, frozen: bool) -> tuple[Enc, Dec]:
     return enc, dec
 
 
-def _record_codec(cls: type) -> tuple[Enc, Dec]:
-    hints = typing.get_type_hints(cls)
+def _field_names(cls: type, rules: int | None) -> list[str]:
+    """The fields of ``cls`` an encoding under ``rules`` holds (derived state fields never)."""
     names = [f.name for f in dataclasses.fields(cls) if not (cls is State and f.name in DERIVED_STATE_FIELDS)]
-    fields = [(n, *_codec(hints[n])) for n in names]
+    return [n for n in names if rules is None or HASHED_SINCE.get((cls.__name__, n), 0) <= rules]
+
+
+def _record_codec(cls: type, rules: int | None) -> tuple[Enc, Dec]:
+    hints = typing.get_type_hints(cls)
+    names = _field_names(cls, rules)
+    fields = [(n, *_codec(hints[n], rules)) for n in names]
 
     def enc(obj: Any) -> Any:
         return {n: e(getattr(obj, n)) for n, e, _ in fields}
@@ -244,4 +306,14 @@ def _any_dec(v: Any) -> Any:
     return v
 
 
-__all__ = ["DERIVED_STATE_FIELDS", "SNAPSHOT_FORMAT", "SelectionIndex", "SnapshotUnreadable", "decode_state", "encode_state", "state_hash"]
+__all__ = [
+    "DERIVED_STATE_FIELDS",
+    "HASHED_SINCE",
+    "SNAPSHOT_FORMAT",
+    "SelectionIndex",
+    "SnapshotUnreadable",
+    "decode_state",
+    "encode_state",
+    "hashed_fields",
+    "state_hash",
+]

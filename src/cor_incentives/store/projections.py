@@ -6,6 +6,8 @@ projection from a replayed state so ``cor verify`` can compare them with what th
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select
@@ -16,8 +18,15 @@ from ..core.json_view import json_view
 from ..core.ledger import account_owner
 from ..core.records import EpochRecord, Node
 from ..core.state import State
-from ..core.state_codec import decode_record
+from ..core.state_codec import decode_record, hashed_fields
 from . import db
+
+PROJECTION_LAYOUT_KEY = "projection_layout"
+PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
+"""A digest of every record's fields: the projections (node rows, slash, unbonding and epoch documents) are these
+records as JSON, so a database projected by an engine whose records had other fields holds rows this engine would not
+write. The engine re-projects such a database from the log at its first write (``Engine._catch_up_projections``);
+``cor verify`` names the difference instead of listing every row."""
 
 _INSERT_POSTING = insert(db.postings)
 _INSERT_DOCUMENT = insert(db.documents)
@@ -167,6 +176,12 @@ def stored_rows(conn: Connection) -> dict[str, Any]:
     for name in ("unbonding", "slash", "epoch", PRUNED_COLLECTION):
         out[name] = {r.key: r.data for r in conn.execute(select(db.documents).where(db.documents.c.collection == name))}
     return out
+
+
+def store_layout(conn: Connection) -> str | None:
+    """The record layout the database's projections were written under (None: not recorded, before it was)."""
+    row = conn.execute(select(db.meta.c.value).where(db.meta.c.key == PROJECTION_LAYOUT_KEY)).first()
+    return None if row is None else str(row[0])
 
 
 def clear_projections(conn: Connection) -> None:
