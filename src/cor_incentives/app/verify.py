@@ -55,6 +55,7 @@ from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
 from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_rows, pruned_key, store_layout, stored_rows
 from .anchors import Anchor
+from .archive import StoreHistory
 from .logcheck import column_problems, link_problems
 from .signing import seal_decoded, signed_by_actor
 from .snapshots import SnapshotRefused, state_from_row
@@ -169,7 +170,11 @@ def verify_store(
                         "one under rule version 5); verify from genesis instead"
                     )
                     return report, State()
-            return _verify(store, conn, anchors, progress, start)
+            report, state = _verify(store, conn, anchors, progress, start)
+        # the records the replay pruned are read back from the database (checked against the replay's own above), so
+        # what reads a closed epoch or task of the replayed state (`--chain`'s roots, the caller) finds it
+        state.history = StoreHistory(store)
+        return report, state
     except Exception as exc:  # a corrupt file, a missing table, a dropped connection: still a report
         return _broken(f"the database cannot be read: {type(exc).__name__}: {_first_line(exc)}"), State()
 
