@@ -1,0 +1,67 @@
+"""Regenerate the population-scenario table of docs/simulate.md from a run (never edit those numbers by hand).
+
+    .venv/bin/python scripts/scenarios_doc.py [--workers N] [--seeds 5] [--check]
+
+Runs every built-in population scenario (``cor simulate --scenario NAME`` for each, the attack families are
+``scripts/attacks_doc.py``'s table) at the default parameters over seeds 1..N, and rewrites the part of
+docs/simulate.md between the two ``scenarios:generated`` markers: each check with its verdict and measured summary.
+With ``--check`` it only says whether the file is up to date (exit 1 if not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from cor_incentives.sim.report import simulate
+from cor_incentives.sim.scenarios import builtin_scenarios
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "simulate.md"
+BEGIN, END = "<!-- scenarios:generated:begin -->", "<!-- scenarios:generated:end -->"
+
+
+def table(report: dict[str, Any], seeds: int) -> str:
+    lines = ["| scenario | check | verdict | measured |", "|---|---|---|---|"]
+    for c in report["checks"]:
+        verdict = "PASS" if c["passed"] else "**FAIL**"
+        lines.append(f"| `{c['scenario']}` | {c['title']} (`{c['id']}`) | {verdict} | {c['summary']} |")
+    books = [s["books"] for s in report["scenarios"].values()]
+    ok = all(b.get("ok", True) for b in books)
+    lines += [
+        "",
+        f"Seeds 1–{seeds} for every scenario, at each scenario's epochs; "
+        + ("the books (conservation, statements = ledger) held in every run." if ok else "the books did NOT hold in every run."),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--check", action="store_true")
+    args = ap.parse_args()
+    scenarios = list(builtin_scenarios().values())
+
+    def progress(done: int, total: int, label: str) -> None:
+        print(f"{done}/{total} {label}", file=sys.stderr)
+
+    report = simulate(scenarios, seeds=tuple(range(1, args.seeds + 1)), workers=args.workers, progress=progress)
+    text = DOC.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    new = f"{head}{BEGIN}\n{table(report, args.seeds)}\n{END}{tail}"
+    if args.check:
+        print("up to date" if new == text else "docs/simulate.md is out of date: run scripts/scenarios_doc.py")
+        return 0 if new == text else 1
+    DOC.write_text(new)
+    failed = [c["scenario"] for c in report["checks"] if not c["passed"]]
+    print(f"{len(report['checks'])} checks of {len(scenarios)} scenarios written to {DOC}; failed: {failed or 'none'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
