@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -128,6 +129,22 @@ def stop_servers(servers: list[tuple[str, subprocess.Popen]]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _run_clients(n: int, client: Callable[[int], None]) -> float:
+    """Run ``client(0..n-1)`` on one thread each, all at once; the wall seconds until the last is done."""
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start
+
+
+def _p50_p99_ms(latencies: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0] if latencies else 0.0] * 99
+    return {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)}
+
+
 def run_http(batches: list[list[tuple[bytes, str]]], bases: list[str]) -> dict:
     latencies: list[float] = []
     codes: dict[str, int] = {}
@@ -148,22 +165,15 @@ def run_http(batches: list[list[tuple[bytes, str]]], bases: list[str]) -> dict:
             for k, v in bad.items():
                 codes[k] = codes.get(k, 0) + v
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(batches))]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - start
+    seconds = _run_clients(len(batches), client)
     rejected = sum(codes.values())
     accepted = len(latencies) - rejected
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     return {
         "accepted": accepted,
         "rejected": codes,
         "seconds": round(seconds, 3),
         "commands_per_second": round(accepted / seconds, 1),
-        "latency_ms": {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)},
+        "latency_ms": _p50_p99_ms(latencies),
     }
 
 
@@ -199,14 +209,7 @@ def run_http_batch(batches: list[list[tuple[bytes, str]]], bases: list[str], per
             for k, v in bad.items():
                 codes[k] = codes.get(k, 0) + v
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(batches))]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    seconds = time.perf_counter() - start
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0] if latencies else 0.0] * 99
+    seconds = _run_clients(len(batches), client)
     return {
         "accepted": accepted[0],
         "rejected": codes,
@@ -214,7 +217,7 @@ def run_http_batch(batches: list[list[tuple[bytes, str]]], bases: list[str], per
         "commands_per_request": per_request,
         "seconds": round(seconds, 3),
         "commands_per_second": round(accepted[0] / seconds, 1),
-        "request_latency_ms": {"p50": round(q[49] * 1000, 2), "p99": round(q[98] * 1000, 2)},
+        "request_latency_ms": _p50_p99_ms(latencies),
     }
 
 

@@ -26,6 +26,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from doc_block import rewrite_block
+
 from cor_incentives.sim.attacks.assignment import AssignmentGrinding, CancelLottery
 from cor_incentives.sim.report import simulate
 from cor_incentives.sim.scenarios import SCENARIOS
@@ -100,14 +102,9 @@ def main() -> int:
         rows = list(pool.map(job, specs))
     if args.json:
         print(json.dumps(rows, indent=1))
-    text = DOC.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{table(rows, seeds)}\n{END}{tail}"
+    status = rewrite_block(DOC, BEGIN, END, table(rows, seeds), check=args.check, script="scripts/assignment_doc.py")
     if args.check:
-        print("up to date" if new == text else "docs/simulate.md is out of date: run scripts/assignment_doc.py", file=sys.stderr)
-        return 0 if new == text else 1
-    DOC.write_text(new)
+        return status
     print(f"{len(rows)} rows written to {DOC}", file=sys.stderr)
     return 0
 

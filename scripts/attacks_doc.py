@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from doc_block import rewrite_block
+
 from cor_incentives.sim.attacks import FAMILIES, builtin_attacks, evaluate_many
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "simulate.md"
@@ -54,14 +56,9 @@ def main() -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args()
     results = evaluate_many(builtin_attacks(), workers=args.workers, progress=lambda label: print(label, file=sys.stderr))
-    text = DOC.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{table(results)}\n{END}{tail}"
+    status = rewrite_block(DOC, BEGIN, END, table(results), check=args.check, script="scripts/attacks_doc.py")
     if args.check:
-        print("up to date" if new == text else "docs/simulate.md is out of date: run scripts/attacks_doc.py")
-        return 0 if new == text else 1
-    DOC.write_text(new)
+        return status
     print(f"{len(results)} attacks ({len(FAMILIES)} families) written to {DOC}")
     return 0
 

@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from doc_block import rewrite_block
+
 from cor_incentives.sim.report import simulate
 from cor_incentives.sim.scenarios import builtin_scenarios
 
@@ -50,14 +52,9 @@ def main() -> int:
         print(f"{done}/{total} {label}", file=sys.stderr)
 
     report = simulate(scenarios, seeds=tuple(range(1, args.seeds + 1)), workers=args.workers, progress=progress)
-    text = DOC.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    new = f"{head}{BEGIN}\n{table(report, args.seeds)}\n{END}{tail}"
+    status = rewrite_block(DOC, BEGIN, END, table(report, args.seeds), check=args.check, script="scripts/scenarios_doc.py")
     if args.check:
-        print("up to date" if new == text else "docs/simulate.md is out of date: run scripts/scenarios_doc.py")
-        return 0 if new == text else 1
-    DOC.write_text(new)
+        return status
     failed = [c["scenario"] for c in report["checks"] if not c["passed"]]
     print(f"{len(report['checks'])} checks of {len(scenarios)} scenarios written to {DOC}; failed: {failed or 'none'}", file=sys.stderr)
     return 0
