@@ -5,6 +5,7 @@ Swagger UI), and a layout without horizontal overflow at 390 px and 1400 px (Chr
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from decimal import Decimal
@@ -70,7 +71,7 @@ def test_a_node_page_shows_its_record_offence_counters_and_net_of_slashes(busy, 
     assert f'title="{d["net"]["net"]} COR">{cor_short(d["net"]["net"])}' in page
     assert f'id="node-net-slashed">{cor_short(d["net"]["slashed"])}<' in page
     assert f'id="node-yield" title="{d["node"]["delegator_yield_ppb"]} ppb per epoch">{bps(d["node"]["delegator_apr_bps"])}<' in page
-    offences = page.split('id="offences"', 1)[1].split("</table>", 1)[0]
+    offences = html.unescape(page.split('id="offences"', 1)[1].split("</table>", 1)[0])  # the text as shown ("node's" is escaped)
     for o in chooser.offence_counters(s, busy.slashed):
         assert o["text"] in offences
     assert 'id="node-warnings"' in page and "jailed" in page.split('id="node-warnings"', 1)[1][:300]
