@@ -23,7 +23,7 @@ from ..core.state import State
 from ..store import db
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
-from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projector, clear_projections
+from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projector, clear_projections, store_layout
 from .anchors import checkpoint_for
 from .archive import StoreHistory
 from .beacon import beacon_view, renewal_from_view, with_beacon
@@ -189,7 +189,7 @@ class Engine:
         projected_seq = self._projected_seq(conn)
         if not self._layout_checked:  # once per process: projections written by an engine with other record fields are rebuilt
             self._layout_checked = True
-            stored = self.store.get_meta(conn, PROJECTION_LAYOUT_KEY)
+            stored = store_layout(conn)
             if projected_seq >= 0 and stored != PROJECTION_LAYOUT:
                 logger.warning("projections written under record layout %s, this engine writes %s: re-projecting the log", stored, PROJECTION_LAYOUT)
                 projected_seq = -1

@@ -82,8 +82,13 @@ class SnapshotUnreadable(InvalidInput):
 
 
 def encode_state(state: State) -> bytes:
-    """The canonical bytes of ``state`` (between events)."""
-    body = {"format": SNAPSHOT_FORMAT, "state": _codec(State)[0](state)}
+    """The canonical bytes of ``state`` (between events): every field."""
+    return _encode(state, None)
+
+
+def _encode(state: State, rules: int | None) -> bytes:
+    """The canonical bytes of ``state`` with the fields rule version ``rules`` knew (None: every field)."""
+    body = {"format": SNAPSHOT_FORMAT, "state": _codec(State, rules)[0](state)}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
@@ -97,7 +102,7 @@ def decode_state(data: bytes) -> State:
         found = body.get("format") if isinstance(body, dict) else None
         raise SnapshotUnreadable(f"snapshot format {found!r} is not {SNAPSHOT_FORMAT}", code="snapshot_format")
     try:
-        state: State = _codec(State)[1](body["state"])
+        state: State = _codec(State, None)[1](body["state"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise SnapshotUnreadable(f"the snapshot does not decode to a state ({type(exc).__name__}: {exc})", code="snapshot_unreadable") from None
     state.jailed = {i for i, n in state.nodes.items() if n.jailed_until_tick is not None}
@@ -124,14 +129,9 @@ def state_hash(state: State) -> str:
     """sha256 (0x-hex) of the state's canonical encoding under the rule version in force: the fields that
     version knew (``HASHED_SINCE``); under the latest rules, exactly the snapshot's bytes."""
     rules = state.params.rule_version if state.params_history is not None else None
-    return content_hash(_hashed_bytes(state, rules))
-
-
-def _hashed_bytes(state: State, rules: int | None) -> bytes:
     if rules is not None and rules < STATE_ANCHOR_RULES:
         rules = STATE_ANCHOR_RULES  # no state hash is anchored before; one encoding for every earlier version
-    body = {"format": SNAPSHOT_FORMAT, "state": _codec(State, rules)[0](state)}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+    return content_hash(_encode(state, rules))
 
 
 def hashed_fields(rules: int | None) -> dict[str, list[str]]:

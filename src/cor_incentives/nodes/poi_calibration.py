@@ -592,12 +592,11 @@ def all_observations(
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
         elif validator == "floor":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
-        elif validator == "model":
-            assert sp.quality is not None
-            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor)
-        else:
-            assert sp.quality is not None
-            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, sp.task_quality)
+        else:  # "model" or "task": the scores with the model checks, which only outputs the model read have
+            if sp.quality is None:
+                raise ValueError(f"prompt {p['id']}: the {validator!r} validator needs every output read by the model")
+            rescore = sp.task_quality if validator == "task" else None
+            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, rescore)
         out += [o for o in obs if is_variant(o.task_mix) == variants]
     return out
 

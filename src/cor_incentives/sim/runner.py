@@ -714,16 +714,22 @@ class World:
 
     # --- claims through the distributor (env.payout "evm") --------------------------------------
 
+    def _chain(self) -> SimDistributor:
+        """The distributor claims go through (only with env.payout "evm")."""
+        if self.distributor is None:
+            raise InvariantViolation('a claim on chain needs env.payout "evm"')
+        return self.distributor
+
     def _pay_on_chain(self, e: int, stats: dict[str, NodeEpoch]) -> None:
         """Post epoch ``e`` (log, then distributor) and let every node claim its leaf by its strategy."""
-        assert self.distributor is not None
+        distributor = self._chain()
         record = self.state.epochs[e]
         if record.root is None:
             return
         mine = {n.address: n for n in self.nodes.values() if n.address in record.leaves}
         grabbers = [a for a, n in sorted(mine.items()) if n.role == "miner" and MINER_STRATEGIES[n.strategy].claims_every_path]
         for a in grabbers:
-            for p in sorted(self.distributor.epochs):  # stale claims of epochs already paid on chain, while claimable holds this epoch's leaf
+            for p in sorted(distributor.epochs):  # stale claims of epochs already paid on chain, while claimable holds this epoch's leaf
                 if a in self.state.epochs[p].leaves:
                     self._claim_in_engine(p, a, stats)
             if e % 2 == 0:  # before the post the engine is still this epoch's payout path: paid here (even epochs)
@@ -734,7 +740,7 @@ class World:
             self.conservation_errors.append(f"epoch {e}: bridge.post failed: {exc}")
             return
         posted = self.state.bridged[e]
-        self.distributor.post(e, posted.root, posted.total, posted.claimed_offchain)
+        distributor.post(e, posted.root, posted.total, posted.claimed_offchain)
         for a, n in sorted(mine.items()):
             stats[n.name].leaves += record.leaves[a]
             self._claim_on_chain(e, a, stats)
@@ -756,10 +762,9 @@ class World:
         stats[self.name_of[a]].received += amount
 
     def _claim_on_chain(self, e: int, a: str, stats: dict[str, NodeEpoch]) -> None:
-        assert self.distributor is not None
         amount, proof = self._leaf(e, a)
         try:
-            self.distributor.claim(e, a, amount, proof)
+            self._chain().claim(e, a, amount, proof)
         except Revert:
             stats[self.name_of[a]].claims_refused += 1
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ...core.errors import InvariantViolation
 from ...core.units import COR
 from ..chain import addr
 from ..scenarios import ROUTER, NodeGroup, Scenario, miners, validators
@@ -79,5 +80,6 @@ class StakeScript(TimedScript):
 
     @property
     def state(self) -> Any:
-        assert self.world is not None, "the script has not run"
+        if self.world is None:
+            raise InvariantViolation("the script has not run")
         return self.world.state
