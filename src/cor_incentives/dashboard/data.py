@@ -294,7 +294,8 @@ def epoch_detail(s: State, e: int) -> dict[str, Any]:
     """Totals per stream, the streams' budgets and payouts, APR, root, leaves."""
     view = views.epoch(s, e)
     record = epoch_record(s, e)
-    assert record is not None  # views.epoch found it
+    if record is None:  # views.epoch found it, so only a database that lost the pruned row gets here
+        raise NotFound(f"epoch {e}'s record is not in the database", code="epoch_not_found")
     streams = [
         {
             "stream": k,
