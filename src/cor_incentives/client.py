@@ -13,13 +13,14 @@ the server's stable ``code``, its ``message`` and the HTTP ``status``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from .app.beacon import renewal_from_view, value_from_view
 from .app.signing import sign_command
 from .core.signatures import private_key_address
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 BATCH_COMMANDS = 256  # commands per POST /v1/commands:batch (the server's limit)
@@ -51,7 +52,11 @@ class CorClient:
         self.base_url = base_url.rstrip("/")
         self.private_key = private_key
         self.address = private_key_address(private_key) if private_key else None
-        self.http = http or httpx.Client(base_url=self.base_url, timeout=timeout)
+        if http is None:
+            import httpx  # loaded by a process that talks HTTP (~0.2 s: it pulls in rich and pygments for its own CLI)
+
+            http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self.http = http
         self._chain_id: str | None = None
 
     def __enter__(self) -> CorClient:

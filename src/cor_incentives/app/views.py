@@ -10,7 +10,6 @@ from collections import defaultdict
 from typing import Any
 
 from ..core import allowance
-from ..core.epoch import ticks_to_epoch_end
 from ..core.errors import NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
@@ -18,7 +17,7 @@ from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
 from ..core.records import Model, Node, Redelegation, SlashRecord
 from ..core.staking import is_selectable, self_bond, stake_of
-from ..core.state import State, json_ready
+from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.units import PPB, format_cor
 from .archive import closed_epochs, epoch_record, epoch_records, param_versions
 from .beacon import beacon_view

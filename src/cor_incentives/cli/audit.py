@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..app.anchors import Anchor, anchors_json, list_anchors, load_anchors, parse_anchor
 from ..app.verify import VerifyReport, verify_database
@@ -52,6 +51,8 @@ def verify(
     if as_json or total < 2_000:
         report, _ = verify_database(db, given, also=also, from_snapshot=from_snapshot)
     else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # loaded when a bar is shown
+
         with Progress(
             TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
         ) as bar:

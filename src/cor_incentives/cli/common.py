@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -58,6 +57,13 @@ def lock_timeout() -> float:
     return value
 
 
+def http_errors() -> tuple[type[Exception], ...]:
+    """httpx's transport and URL errors, or none when httpx was never loaded (a command on a local database
+    does not import it: ~0.2 s of start-up)."""
+    httpx = sys.modules.get("httpx")
+    return (httpx.HTTPError, httpx.InvalidURL) if httpx is not None else ()
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -77,7 +83,7 @@ def handle_errors(fn: F) -> F:
         except ApiError as exc:
             _report(exc.to_dict(), exc.code, exc.message, kwargs.get("as_json", False))
             raise typer.Exit(EXIT_CODES.get({404: "not_found", 401: "unauthorized"}.get(exc.status, ""), 2)) from None
-        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        except http_errors() as exc:
             url = kwargs.get("api") or os.environ.get("COR_API_URL", "")
             message = f"cannot reach the API at {url}: {type(exc).__name__}: {str(exc)[:200]}"
             _report({"error": "api_unreachable", "message": message}, "api_unreachable", message, kwargs.get("as_json", False))
@@ -187,6 +193,8 @@ def connect(db: str | None, api: str | None) -> Net:
     if api:
         if db:
             raise InvalidInput("give --db or --api, not both", code="db_and_api")
+        import httpx
+
         try:
             url = httpx.URL(api)
         except (httpx.InvalidURL, TypeError, ValueError):

@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Group
@@ -21,8 +21,6 @@ from rich.panel import Panel
 from rich.table import Table
 
 from ..core.errors import InvalidInput
-from ..nodes import devnet_results
-from ..nodes.devnet import Devnet
 from ..nodes.devnet_config import (
     DEFAULT_DB_PATH,
     DEFAULT_KEYS_DIR,
@@ -33,6 +31,9 @@ from ..nodes.devnet_config import (
     DevnetConfig,
 )
 from .common import JsonOption, console, emit, err_console, handle_errors
+
+if TYPE_CHECKING:
+    from ..nodes.devnet import Devnet
 
 
 def _params(pairs: list[str]) -> dict[str, Any]:
@@ -252,6 +253,9 @@ def devnet(
     signal.signal(signal.SIGTERM, _interrupt)  # stop the agents and the API on SIGTERM as on Ctrl-C
     interactive = err_console.is_terminal and not as_json
     say = (lambda msg: err_console.print(f"[dim]{msg}[/]")) if interactive else (lambda msg: None)
+    from ..nodes import devnet_results  # the agents' client (httpx) loads when a devnet runs
+    from ..nodes.devnet import Devnet
+
     net = Devnet(config, _logger(log_dir))
     evm = None
     try:

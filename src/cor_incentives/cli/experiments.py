@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..core.errors import InvalidInput
 from .common import JsonOption, console, emit, err_console, handle_errors, table
@@ -29,6 +28,8 @@ def register(app: typer.Typer) -> None:
 
 @contextmanager
 def _bar(what: str) -> Iterator[Callable[[int, int, str], None]]:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # loaded when a bar is shown
+
     with Progress(
         TextColumn(what),
         BarColumn(),

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..core.errors import InvalidInput
 from .common import JsonOption, console, emit, err_console, handle_errors, table
@@ -68,6 +67,8 @@ def simulate(
         return
     chosen, attacks, catalog = select(scenario, scenario_file)
     started = time.perf_counter()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # loaded when a bar is shown
+
     with Progress(
         TextColumn("simulating"),
         BarColumn(),

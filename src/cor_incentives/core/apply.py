@@ -37,7 +37,6 @@ from .claims import process_claim
 from .commands import MAX_TICKS_PER_EVENT, check_body
 from .community import process_community_appoint, process_community_attest, process_community_remove, process_community_snapshot
 from .controllers import DEFAULT_CONTROLLERS
-from .epoch import process_epoch, ticks_to_epoch_end
 from .errors import Conflict, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
 from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
@@ -64,7 +63,7 @@ from .staking import (
     process_unjail,
     process_withdraw,
 )
-from .state import State, assert_ready
+from .state import State, assert_ready, ticks_to_epoch_end
 from .state_codec import state_hash
 from .streams import Stream
 from .tasks import (
@@ -177,6 +176,8 @@ def process_tick(state: State, actor: str, body: dict[str, Any]) -> None:
         process_governance_tallies(state)
         process_bounty_deadlines(state)
         if ticks_to_epoch_end(state) <= 0:
+            from .epoch import process_epoch  # the reward kernels (numpy) load at the first close, not in every process that reads a state
+
             process_epoch(state)
             process_prune(state)
             check_index(state)

@@ -150,8 +150,3 @@ def process_epoch(state: State) -> None:
     unclaimed = sum(v for account, v in state.ledger.balances.items() if account.startswith("claimable:"))
     invariant(sum(record.leaves.values()) <= unclaimed, f"epoch {closing}: the leaves promise more than the claimable accounts hold")
     invariant((record.root is None) == (not record.leaves), f"epoch {closing}: a root without leaves or leaves without a root")
-
-
-def ticks_to_epoch_end(state: State) -> int:
-    """Ticks left until the current epoch closes."""
-    return state.epoch_start_tick + state.params.epoch_length_ticks - state.tick

@@ -200,6 +200,11 @@ def assert_ready(state: State) -> ParamHistory:
     return state.params_history
 
 
+def ticks_to_epoch_end(state: State) -> int:
+    """Ticks left until the current epoch closes."""
+    return state.epoch_start_tick + state.params.epoch_length_ticks - state.tick
+
+
 def json_ready(obj: Any) -> Any:
     """``obj`` with integers above 2**53 as decimal strings and sets as sorted lists (JSON-safe, canonical)."""
     if isinstance(obj, bool) or obj is None:

@@ -8,11 +8,12 @@ the element's ``title``). No float is involved: ``decimal.Decimal`` on the strin
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
-from typing import Any
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING, Any
 
 from ..core.units import format_cor
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PPB = 10**9
 

@@ -9,15 +9,15 @@ with the pages.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from ..api.deps import Service
 from ..api.routes_tasks import TaskStateFilter
@@ -30,14 +30,26 @@ from ..core.units import lookup_address as parse_address  # reads: any case (com
 from . import data
 from .filters import register_filters
 
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
+
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 STATIC_PATH = "/static"
 REFRESH_MS = 3_000
 MAX_ID = 2**53 - 1
 
-templates = Jinja2Templates(directory=str(HERE / "templates"))
-register_filters(templates.env)
+
+@functools.cache
+def templates() -> Jinja2Templates:
+    """The pages' templates, made at the first page served (Jinja2 is not loaded by a server start)."""
+    from fastapi.templating import Jinja2Templates
+
+    made = Jinja2Templates(directory=str(HERE / "templates"))
+    register_filters(made.env)
+    return made
+
+
 router = APIRouter(include_in_schema=False)
 
 Format = Literal["html", "json"] | None
@@ -56,10 +68,10 @@ def page(request: Request, svc: Any, template: str, view: Callable[[State], dict
     try:
         body = svc.read(view)
     except EngineError as exc:
-        return templates.TemplateResponse(
+        return templates().TemplateResponse(
             request, "error.html", {"title": "Not available", "nav": nav, "error": exc.to_dict(), "refresh_ms": 0}, status_code=exc.http_status
         )
-    return templates.TemplateResponse(
+    return templates().TemplateResponse(
         request, template, {"data": body, "title": title, "nav": nav, "refresh_ms": REFRESH_MS, "json_url": f"{request.url.path}?format=json"}
     )
 
