@@ -427,10 +427,12 @@ def bench_poi_embed(quick: bool) -> Row:
     tasks = make_tasks(n_tasks, seed=0)
     texts = list(dict.fromkeys(make_texts(32 if quick else 512, seed=0)))  # distinct: no repeats to skip
     ours = embedding.Embedder()  # what validators run: default batching, threads and cache
-    fair = embedding.Embedder(batch_size=32, batch_tokens=None, cache_size=0)
+    fair = embedding.Embedder(batch_size=32, batch_tokens=None, cache_size=0, compute=embedding.COMPUTE_FP32)
+    int8 = embedding.Embedder(cache_size=0, compute=embedding.COMPUTE_INT8)  # the opt-in path (vectors drift: embed_graph)
     longest = max(texts, key=len)
     ours.embed([longest] * 8)
     fair.embed([longest] * 32)
+    int8.embed([longest])
 
     def task_rate(embedder: embedding.Embedder) -> float:
         embedder.clear_cache()  # each round starts cold: only a task's own texts can be reused
@@ -447,7 +449,7 @@ def bench_poi_embed(quick: bool) -> Row:
 
     task_rounds = [(task_rate(ours), task_rate(fair)) for _ in range(2)]  # alternating: both see the same load
     passes = ours.cache_misses / n_tasks
-    text_rounds = [(text_rate(ours), text_rate(fair)) for _ in range(2)]
+    text_rounds = [(text_rate(ours), text_rate(fair), text_rate(int8)) for _ in range(2)]
     measured = max(r[0] for r in task_rounds)
     baseline = max(r[1] for r in task_rounds)
     ratio = measured / baseline
@@ -471,6 +473,10 @@ def bench_poi_embed(quick: bool) -> Row:
         per_text_baseline_outputs_per_s=round(max(r[1] for r in text_rounds), 2),
         per_text_ratio=round(text_ratio, 3),
         per_text_is=f"{len(texts)} distinct texts embedded in one call, token-budget batches vs fixed batches of 32 (no reuse possible)",
+        per_text_int8_outputs_per_s=round(max(r[2] for r in text_rounds), 2),
+        per_text_int8_ratio=round(max(r[2] for r in text_rounds) / max(r[1] for r in text_rounds), 3),
+        per_text_int8_is="Embedder(compute='int8') on the same texts (integer products, each text alone; not what validators run: "
+        "its distances move by up to embed_graph.INT8_MAX_DISTANCE_DRIFT_PPB, see bench/embed_int8.py)",
         batch_tokens=embedding.DEFAULT_BATCH_TOKENS,
         peak_rss_mb=round(peak_rss_mb(), 1),
     )

