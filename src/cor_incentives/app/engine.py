@@ -27,6 +27,7 @@ from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projec
 from .anchors import checkpoint_for
 from .archive import StoreHistory
 from .beacon import beacon_view, renewal_from_view, with_beacon
+from .collector import collection_paused
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
 from .signing import authenticate, seal_decoded, sign_command
@@ -279,7 +280,7 @@ class Engine:
         changed = False  # did our in-memory state move past the database's?
         epoch_at_start = self.state.epoch
         try:
-            with self.store.writer(hold) as conn:
+            with collection_paused(), self.store.writer(hold) as conn:
                 for event, columns in self.store.logged_after(conn, self.state.seq):
                     changed = True
                     self._apply_logged(event, columns)

@@ -30,7 +30,7 @@ from .community import process_community_rewards, process_community_snapshot
 from .controllers import process_controllers
 from .errors import invariant
 from .governance import process_governance_execution, process_voter_rewards
-from .journal import attempt
+from .journal import Writes, attempt
 from .records import EpochRecord
 from .rewards import (
     process_emission,
@@ -55,8 +55,9 @@ def process_stake_rewards(state: State) -> None:
 
 def process_stake_epoch(state: State) -> None:
     """Every node's stake × ticks start again from now; a commission change made this epoch applies from the next."""
+    writes = Writes()  # every node's counts and positions: journaled as a few entries
     for node_id in sorted(state.nodes):
-        start_stake_epoch(state, state.nodes[node_id])
+        start_stake_epoch(state, state.nodes[node_id], writes)
 
 
 def process_governance(state: State) -> None:

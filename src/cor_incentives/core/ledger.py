@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import InsufficientFunds, InvalidInput, invariant
-from .journal import Journaled
+from .journal import Journaled, Writes
 from .units import BPS, cor_text
 
 SOURCES = ("genesis", "minted")
@@ -111,8 +111,16 @@ class Ledger(Journaled):
         else:
             self.balances[account] = value
 
-    def transfer(self, src: str, dst: str, amount: int, reason: str) -> None:
-        """Post ``amount`` from ``src`` to ``dst``; refuse a negative result (sources excepted)."""
+    def _set_in(self, writes: Writes, account: str, value: int) -> None:
+        if value == 0:
+            writes.pop_key(self.balances, account)
+        else:
+            writes.set_key(self.balances, account, value)
+
+    def transfer(self, src: str, dst: str, amount: int, reason: str, writes: Writes | None = None) -> None:
+        """Post ``amount`` from ``src`` to ``dst``; refuse a negative result (sources excepted).
+
+        With ``writes`` the balances and the posting are journaled through that batch (``journal.Writes``)."""
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise InvalidInput(f"posting amount must be a non-negative integer, got {amount!r}", code="invalid_amount")
         if amount == 0 or src == dst:
@@ -127,9 +135,14 @@ class Ledger(Journaled):
                 needed=str(amount),
             )
         received = self.balances.get(dst, 0) + amount
-        self._set(src, have - amount)
-        self._set(dst, received)
-        self.postings.append(Posting(src, dst, amount, reason))
+        if writes is None:
+            self._set(src, have - amount)
+            self._set(dst, received)
+            self.postings.append(Posting(src, dst, amount, reason))
+        else:
+            self._set_in(writes, src, have - amount)
+            self._set_in(writes, dst, received)
+            writes.append(self.postings, Posting(src, dst, amount, reason))
         invariant(src in SOURCES or self.balance(src) >= 0, f"posting left {src} negative")
         invariant(self.balance(dst) == received and received >= amount, f"posting did not credit {dst} with {amount}")
 

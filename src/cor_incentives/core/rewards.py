@@ -51,6 +51,7 @@ import numpy as np
 from . import ledger as acct
 from .epoch_rows import RowColumns, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
+from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, TaskKind, ValidationRow, WorkRow
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
@@ -119,18 +120,21 @@ def _pay_stream(
     formula: str,
     tasks: dict[str, list[int]],
 ) -> None:
+    writes = Writes()  # thousands of balances, stake counts and lines: journaled as a few entries
     for i, node_id in enumerate(nodes):
         gates = result.for_node(i)
         inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
         reward = pay.reward[i]
         detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
         if reward:
-            state.earnings.append(EarningItem(node_id, line(stream, LinePart.NODE), 0, detail))
-            credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
+            writes.append(state.earnings, EarningItem(node_id, line(stream, LinePart.NODE), 0, detail))
+            credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail, writes)
         else:
-            state.earnings.append(EarningItem(node_id, line(stream, LinePart.NONE), 0, {**detail, "why": gates["reason"] or "no verified work"}))
+            why = {**detail, "why": gates["reason"] or "no verified work"}
+            writes.append(state.earnings, EarningItem(node_id, line(stream, LinePart.NONE), 0, why))
+    stake_line = line(stream, LinePart.STAKE)
     for node_id in nodes:
-        settle_node_rewards(state, node_id, line(stream, LinePart.STAKE))
+        settle_node_rewards(state, node_id, stake_line, writes)
 
 
 GATE_INPUTS = ("assignments", "precommit_rate_bps", "score_bps", "eligible", "reason", "work", "multiplier_ppb", "weighted")
@@ -298,9 +302,10 @@ def process_staking_apr(state: State) -> None:
     due: dict[str, int] = {}
     stake_ticks_total = 0
     excluded: dict[str, str] = {}
+    writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
     for node_id in sorted(state.nodes):
         node = state.nodes[node_id]
-        accrue_stake_ticks(state, node)
+        accrue_stake_ticks(state, node, writes)
         stake_ticks_total += node.stake_ticks
         if node_id in slashed or node.jailed:
             excluded[node_id] = "slashed this epoch" if node_id in slashed else "jailed"
@@ -333,12 +338,12 @@ def process_staking_apr(state: State) -> None:
                     "max_epoch_drain_bps": p.max_epoch_drain_bps,
                 },
             }
-            state.earnings.append(EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NODE), 0, detail))
-            credit_node_reward(state, node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail)
+            writes.append(state.earnings, EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NODE), 0, detail))
+            credit_node_reward(state, node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail, writes)
             paid_total += pay
-            settle_node_rewards(state, node_id, line(Stream.STAKING_APR, LinePart.STAKE))
+            settle_node_rewards(state, node_id, line(Stream.STAKING_APR, LinePart.STAKE), writes)
     for node_id, why in excluded.items():
-        state.earnings.append(EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
+        writes.append(state.earnings, EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
     effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
     invariant(0 <= paid_total <= budget, f"staking APR paid {paid_total} of a budget of {budget}")
     state.epoch_streams.staking = StakingAccount(

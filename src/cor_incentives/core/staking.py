@@ -36,6 +36,7 @@ from typing import Any
 
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .journal import Journaled, Writes
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
 from .rules import RULES_MOVING_LIMITS, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
 from .state import State
@@ -82,29 +83,45 @@ def stakers(state: State, node_id: str) -> list[str]:
 # --- stake × time ----------------------------------------------------------------------------
 
 
-def accrue_stake_ticks(state: State, node: Node) -> None:
-    """Count the node's stake × ticks up to now."""
+def _write(writes: Writes | None, record: Journaled, name: str, value: Any) -> None:
+    if writes is None:
+        setattr(record, name, value)
+    else:
+        writes.set_attr(record, name, value)
+
+
+def _add_line(state: State, item: EarningItem, writes: Writes | None) -> None:
+    if writes is None:
+        state.earnings.append(item)
+    else:
+        writes.append(state.earnings, item)
+
+
+def accrue_stake_ticks(state: State, node: Node, writes: Writes | None = None) -> None:
+    """Count the node's stake × ticks up to now (journaled through ``writes`` when given, as everything below)."""
     elapsed = state.tick - node.stake_tick_mark
-    node.stake_ticks += node.stake_total * elapsed
-    node.stake_tick_mark = state.tick
+    _write(writes, node, "stake_ticks", node.stake_ticks + node.stake_total * elapsed)
+    _write(writes, node, "stake_tick_mark", state.tick)
     invariant(elapsed >= 0 and node.stake_ticks >= 0, f"node {node.id}: stake × ticks went back in time")
 
 
-def accrue_position(state: State, node: Node, addr: str) -> Accrual:
+def accrue_position(state: State, node: Node, addr: str, writes: Writes | None = None) -> Accrual:
     """Count ``addr``'s stake × ticks in ``node`` up to now (a new position starts counting now)."""
-    pos = node.positions.setdefault(addr, Accrual(0, state.tick))
+    pos = node.positions.get(addr)
+    if pos is None:
+        pos = node.positions.setdefault(addr, Accrual(0, state.tick))
     elapsed = state.tick - pos.mark
-    pos.stake_ticks += stake_of(state, node.id, addr) * elapsed
-    pos.mark = state.tick
+    _write(writes, pos, "stake_ticks", pos.stake_ticks + stake_of(state, node.id, addr) * elapsed)
+    _write(writes, pos, "mark", state.tick)
     invariant(elapsed >= 0, f"{addr} in {node.id}: stake × ticks went back in time")
     return pos
 
 
-def accrue_all(state: State, node: Node) -> None:
+def accrue_all(state: State, node: Node, writes: Writes | None = None) -> None:
     """Bring the node and every position of the epoch up to now; they must agree."""
-    accrue_stake_ticks(state, node)
+    accrue_stake_ticks(state, node, writes)
     for addr in sorted(node.positions):
-        accrue_position(state, node, addr)
+        accrue_position(state, node, addr, writes)
     invariant(
         node.stake_ticks == sum(p.stake_ticks for p in node.positions.values()),
         f"node {node.id}: its stake × ticks differ from the sum of its positions'",
@@ -136,18 +153,20 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
     invariant(node.stake_total >= 0 and stake_matches_ledger(state, node), f"node {node_id}: stake_total differs from the ledger")
 
 
-def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any]) -> int:
+def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any], writes: Writes | None = None) -> int:
     """Credit ``amount`` from ``src`` to a node: commission to its operator, the rest to ``rewards:<node>`` for its stakers.
 
     Returns the part for the stakers (paid by ``settle_node_rewards``). With no stake at all,
-    everything is commission.
+    everything is commission. A close step crediting many nodes passes one ``writes`` batch
+    (``journal.Writes``): the same writes, journaled as a few entries.
     """
     node = get_node(state, node_id)
     commission = amount * node.commission_bps // BPS if node.stake_total > 0 else amount
     rest = amount - commission
     if commission:
-        state.ledger.transfer(src, acct.claimable(node_id), commission, line(stream, LinePart.COMMISSION))
-        state.earnings.append(
+        state.ledger.transfer(src, acct.claimable(node_id), commission, line(stream, LinePart.COMMISSION), writes)
+        _add_line(
+            state,
             EarningItem(
                 node_id,
                 line(stream, LinePart.COMMISSION),
@@ -162,30 +181,34 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
                     "node_reward_formula": detail.get("formula"),  # how node_reward itself was computed (the work or APR formula)
                 },
                 True,
-            )
+            ),
+            writes,
         )
     if rest:
-        state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS))
+        state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS), writes)
     invariant(0 <= commission <= amount and commission + rest == amount, f"node {node_id}: commission split does not add up")
     return rest
 
 
-def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_REWARD) -> int:
-    """Pay ``rewards:<node>`` to every position of the epoch by its stake × ticks; the floors go to ``dust``. Returns the dust."""
+def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_REWARD, writes: Writes | None = None) -> int:
+    """Pay ``rewards:<node>`` to every position of the epoch by its stake × ticks; the floors go to ``dust``. Returns the dust.
+
+    ``writes``: as for ``credit_node_reward``."""
     state.touch(node_id)
     node = state.nodes[node_id]
     reward = state.ledger.balance(acct.rewards(node_id))
     if reward == 0:
         return 0
-    accrue_all(state, node)
+    accrue_all(state, node, writes)
     total = node.stake_ticks
     if total:
         for addr in sorted(node.positions, key=lambda a: (a != node_id, a)):
             ticks = node.positions[addr].stake_ticks
             share = reward * ticks // total
             if share:
-                state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), share, stream)
-                state.earnings.append(
+                state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), share, stream, writes)
+                _add_line(
+                    state,
                     EarningItem(
                         addr,
                         stream,
@@ -199,12 +222,14 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
                             "formula": "node_reward × stake_ticks // node_stake_ticks (your stake × ticks this epoch, of the node's)",
                         },
                         True,
-                    )
+                    ),
+                    writes,
                 )
     leftover = state.ledger.balance(acct.rewards(node_id))  # the floors; all of it if no stake was bonded for a tick
     if leftover:
-        state.ledger.transfer(acct.rewards(node_id), "dust", leftover, "stake_reward_rounding")
-        state.earnings.append(
+        state.ledger.transfer(acct.rewards(node_id), "dust", leftover, "stake_reward_rounding", writes)
+        _add_line(
+            state,
             EarningItem(
                 "dust",
                 line(stream.split(":")[0], LinePart.DUST),
@@ -215,19 +240,22 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
                     "node_stake_ticks": total,
                     "formula": "node_reward − Σ node_reward × stake_ticks // node_stake_ticks (all of node_reward when node_stake_ticks = 0)",
                 },
-            )
+            ),
+            writes,
         )
     invariant(state.ledger.balance(acct.rewards(node_id)) == 0, f"rewards:{node_id} not empty after settling its stakers")
     return leftover
 
 
-def start_stake_epoch(state: State, node: Node) -> None:
+def start_stake_epoch(state: State, node: Node, writes: Writes | None = None) -> None:
     """After the close: counts start again from now, positions without stake are forgotten, a pending commission applies."""
-    accrue_all(state, node)
-    node.positions = {a: Accrual(0, state.tick) for a in sorted(node.positions) if stake_of(state, node.id, a) > 0}
-    node.stake_ticks, node.stake_tick_mark = 0, state.tick
+    accrue_all(state, node, writes)
+    _write(writes, node, "positions", {a: Accrual(0, state.tick) for a in sorted(node.positions) if stake_of(state, node.id, a) > 0})
+    _write(writes, node, "stake_ticks", 0)
+    _write(writes, node, "stake_tick_mark", state.tick)
     if node.commission_next_bps is not None:
-        node.commission_bps, node.commission_next_bps = node.commission_next_bps, None
+        _write(writes, node, "commission_bps", node.commission_next_bps)
+        _write(writes, node, "commission_next_bps", None)
     state.touch(node.id)
 
 

@@ -46,15 +46,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import invariant
 from .units import BPS, PPB
 
 
-@dataclass(frozen=True)
-class BonusRow:
-    """One user-task row that may earn a bonus: a miner in consensus on a settled user task."""
+class BonusRow(NamedTuple):
+    """One user-task row that may earn a bonus: a miner in consensus on a settled user task (a named tuple:
+    an epoch has one per user-task row in consensus, built and read in one pass)."""
 
     task: int
     node_index: int
@@ -63,9 +63,8 @@ class BonusRow:
     fee_units: int
 
 
-@dataclass(frozen=True)
-class Bonus:
-    """A bonus row's arithmetic, for the miner's statement."""
+class Bonus(NamedTuple):
+    """A bonus row's arithmetic, for the miner's statement (a named tuple, like ``BonusRow``)."""
 
     task: int
     units: int
@@ -76,15 +75,8 @@ class Bonus:
     bonus: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "task": self.task,
-            "units": self.units,
-            "quality_ppb": self.quality_ppb,
-            "fee_units": self.fee_units,
-            "equivalent": self.equivalent,
-            "cap": self.cap,
-            "bonus": self.bonus,
-        }
+        """``{"task", "units", "quality_ppb", "fee_units", "equivalent", "cap", "bonus"}``: the fields in order."""
+        return dict(zip(self._fields, self, strict=True))
 
 
 @dataclass(frozen=True)
