@@ -20,10 +20,20 @@ from cor_incentives.app.engine import Engine
 from cor_incentives.app.snapshots import snapshot_row
 from cor_incentives.app.verify import state_fingerprint
 from cor_incentives.core.apply import apply
+from cor_incentives.core.events import content_hash
+from cor_incentives.core.journal import PACKED_ATTR, JDict, journal
 from cor_incentives.core.params import Params
 from cor_incentives.core.sampling import WeightTree
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import DERIVED_STATE_FIELDS, SNAPSHOT_FORMAT, decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import (
+    DERIVED_STATE_FIELDS,
+    PACKED_FIELDS,
+    SNAPSHOT_FORMAT,
+    SnapshotUnreadable,
+    decode_state,
+    encode_state,
+    state_hash,
+)
 from cor_incentives.store import db
 from support.scenario import run_scenario
 
@@ -106,6 +116,50 @@ def filled(hint: Any, rng: random.Random, depth: int = 0) -> Any:
     raise AssertionError(f"no generator for {hint!r}")
 
 
+def test_packed_fields_are_strings_decoded_at_their_first_read(scenario):
+    """An epoch record's leaves and items are one string each in the snapshot (opening parses them as one
+    token); a record decodes one when it is read, and one never read is written back as the same string."""
+    eng, _ = scenario
+    assert any(r.leaves for r in eng.state.epochs.values()) and any(r.items for r in eng.state.epochs.values())
+    data = encode_state(eng.state)
+    for _, record in json.loads(data)["state"]["epochs"]:
+        for name in ("leaves", "items"):
+            assert isinstance(record[name], str) and ("EpochRecord", name) in PACKED_FIELDS
+    back = decode_state(data)
+    e = next(e for e, r in eng.state.epochs.items() if r.leaves)
+    record = back.epochs[e]
+    assert {"leaves", "items"}.isdisjoint(vars(record)) and set(vars(record)[PACKED_ATTR]) == {"leaves", "items"}
+    assert encode_state(back) == data  # nothing read: the strings as they came
+    assert state_hash(back) == state_hash(eng.state)  # the hash reads (decodes) every field: never packed
+    assert record.leaves == eng.state.epochs[e].leaves and isinstance(record.leaves, JDict)
+    assert record.items == eng.state.epochs[e].items and "leaves" in vars(record)
+    assert encode_state(back) == data
+
+
+def test_a_packed_field_written_in_a_failed_event_comes_back(scenario):
+    """A write to a field still packed decodes it first, so the journal's undo restores what the snapshot held."""
+    eng, _ = scenario
+    back = decode_state(encode_state(eng.state))
+    e = next(e for e, r in eng.state.epochs.items() if r.leaves)
+    with pytest.raises(RuntimeError), journal():
+        back.epochs[e].leaves = {"0xnobody": 1}
+        raise RuntimeError("the event fails")
+    assert back.epochs[e].leaves == eng.state.epochs[e].leaves
+    assert encode_state(back) == encode_state(eng.state)
+
+
+def test_a_packed_field_that_does_not_decode_is_a_clear_error(scenario):
+    eng, _ = scenario
+    body = json.loads(encode_state(eng.state))
+    body["state"]["epochs"][0][1]["leaves"] = '[["0xabc", "not a number"]]'
+    back = decode_state(json.dumps(body, separators=(",", ":")).encode())
+    with pytest.raises(SnapshotUnreadable, match=r"EpochRecord\.leaves does not decode"):
+        _ = back.epochs[body["state"]["epochs"][0][0]].leaves
+    body["state"]["epochs"][0][1]["items"] = []  # unpacked where a string belongs: refused at once
+    with pytest.raises(SnapshotUnreadable, match="packed"):
+        decode_state(json.dumps(body, separators=(",", ":")).encode())
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_every_field_of_every_record_round_trips_filled(seed):
     """A state with every field of every record it can hold filled (not the scenario's empty
@@ -135,7 +189,7 @@ def test_snapshot_plus_tail_is_the_full_replay_at_every_cut(scenario):
         apply(prefix, ev, atomic=False)
         row = snapshot_row(prefix)
         restored = decode_state(zlib.decompress(row.data))
-        assert row.seq == k and state_hash(restored) == row.hash
+        assert row.seq == k and content_hash(encode_state(restored)) == row.hash and state_hash(restored) == state_hash(prefix)
         for tail in events[k + 1 :]:
             apply(restored, tail)  # live (journaled) application on the restored state
         same_state(restored, full)
@@ -171,6 +225,7 @@ def test_opening_from_a_snapshot_equals_a_full_replay(db_url, tmp_path):
 )
 def test_a_bad_snapshot_is_refused_and_the_log_replayed(sqlite_url, tmp_path, tamper, code, caplog):
     eng = run_scenario(sqlite_url, tmp_path / "keys")
+    eng.snapshot_head()  # the bad snapshot is the head's: the replacement below is of the same event
     want = encode_state(eng.state)
     eng.store.dispose()
     store = db.Store(sqlite_url)
@@ -186,7 +241,12 @@ def test_a_bad_snapshot_is_refused_and_the_log_replayed(sqlite_url, tmp_path, ta
     assert f"snapshot after event {newest.seq}" in rep.refused[0]["message"]
     assert "replaying the whole log" in caplog.text and code in caplog.text
     assert encode_state(opened.state) == want  # the full replay: nothing of the bad snapshot was used
+    opened.snapshot_head()  # (as `cor serve` does, or the open itself when one was due) the refused snapshot is replaced
     opened.store.dispose()
+    again = Engine.open(sqlite_url, create=False)
+    assert (again.snapshot_report.seq, again.snapshot_report.replayed, again.snapshot_report.refused) == (newest.seq, 0, [])
+    assert encode_state(again.state) == want
+    again.store.dispose()
 
 
 def test_a_snapshot_of_a_forked_state_is_refused(sqlite_url, tmp_path):

@@ -210,7 +210,7 @@ def _anchored_snapshot(store: Store, conn: Any) -> tuple[State, SnapshotRow, int
             state = state_from_row(store, conn, row)
         except SnapshotRefused:
             continue
-        if cited["state"] != state_hash(state):  # the hash under the log's rule version (the snapshot's own, under the latest)
+        if cited["state"] != state_hash(state):  # the hash under the log's rule version, of the decoded state (nothing packed)
             continue
         genesis = store.events_after(conn, -1, 1)
         if not genesis or Command.decode(genesis[0].payload).actor != state.oracle or cmd.actor != state.oracle:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, SupportsIndex, TypeVar
+from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
 
 from .errors import EngineError
 
@@ -219,6 +219,8 @@ class Writes:
 
     def set_attr(self, obj: Journaled, name: str, value: Any) -> None:
         """``obj.name = value`` on a record."""
+        if name not in obj.__dict__:
+            getattr(obj, name)  # a field a snapshot left packed is decoded first (its undo restores it)
         if self._entries is not None:
             if self._attrs is None:
                 self._attrs = []
@@ -237,15 +239,36 @@ class Writes:
 # --- records -------------------------------------------------------------------------------------
 
 
+PACKED_ATTR = "_packed"
+"""A record's fields a snapshot left packed (``state_codec.PACKED_FIELDS``): name -> (the string, its decoder)."""
+
+
 class Journaled:
-    """Base of every mutable record: attribute writes are journaled, plain containers adopted."""
+    """Base of every mutable record: attribute writes are journaled, plain containers adopted.
+
+    A field a snapshot left packed is absent from the instance until its first read, which decodes it
+    (``__getattr__``); a write decodes it first, so its undo restores the decoded value."""
 
     __slots__ = ()
 
+    if not TYPE_CHECKING:  # (hidden from the type checker, which would otherwise accept any attribute name)
+
+        def __getattr__(self, name: str) -> Any:  # only for a name the instance lacks
+            pending = self.__dict__.get(PACKED_ATTR)
+            if pending is None or name not in pending:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            raw, unpack = pending[name]
+            value = unpack(raw)
+            object.__setattr__(self, name, value)  # not a change of the state: what the snapshot held
+            del pending[name]
+            return value
+
     def __setattr__(self, name: str, value: Any) -> None:
+        d = self.__dict__
+        if PACKED_ATTR in d and name in d[PACKED_ATTR]:
+            getattr(self, name)
         entries = _current.get()
         if entries is not None:
-            d = self.__dict__
             if name in d:
                 entries.append((_undo_attr, self, name, d[name]))
         t = type(value)

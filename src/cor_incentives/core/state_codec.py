@@ -19,6 +19,12 @@ reads them) have equal hashes, and a field added to the state for a later rule v
 (``HASHED_SINCE``) is left out of the hash of a log under an earlier one, so the state hashes an
 oracle anchored with older code (rule version 5 on) still match when newer code replays that log.
 A snapshot (``encode_state``) always holds every field.
+
+Packed fields (``PACKED_FIELDS``: an epoch record's leaves and statement items, which grow with the epochs whose
+leaves are unclaimed) are held in a snapshot as one JSON string of their encoding. Opening parses that string as
+one token, not as a million small lists, and a record decodes it at its first read (``Journaled.__getattr__``);
+a record never read is written into the next snapshot as the very string it came in. The state hash and a
+record's canonical bytes (``encode_record``) never pack: they are what they were.
 """
 
 from __future__ import annotations
@@ -34,13 +40,20 @@ from typing import Any
 
 from .errors import InvalidInput
 from .events import content_hash
-from .journal import JDict, JList, JSet
+from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
 from .rules import RULES_MEASURED_TOKENS, RULES_MOVING_LIMITS, RULES_NETWORK_PROMPTS, RULES_OFFENCE_ALLOWANCE, RULES_PRUNE, STATE_ANCHOR_RULES
 from .sampling import SelectionIndex, WeightTree
 from .state import State
 
-SNAPSHOT_FORMAT = 1
-"""The version of this encoding; a snapshot of another format is refused (the engine replays instead)."""
+SNAPSHOT_FORMAT = 2
+"""The version of this encoding; a snapshot of another format is refused (the engine replays instead).
+2: ``PACKED_FIELDS`` as strings (1: as the state hash encodes them)."""
+
+HASHED_FORMAT = 1
+"""The format number inside the encoding the state hash is taken of (nothing packed): frozen, as every anchored hash holds it."""
+
+PACKED_FIELDS = frozenset({("EpochRecord", "leaves"), ("EpochRecord", "items")})
+"""(record, field): held in a snapshot as one JSON string of their encoding, decoded at their first read."""
 
 DERIVED_STATE_FIELDS = frozenset({"touched", "jailed", "retired", "history"})
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
@@ -83,12 +96,13 @@ class SnapshotUnreadable(InvalidInput):
 
 def encode_state(state: State) -> bytes:
     """The canonical bytes of ``state`` (between events): every field."""
-    return _encode(state, None)
+    return _encode(state, None, packed=True)
 
 
-def _encode(state: State, rules: int | None) -> bytes:
-    """The canonical bytes of ``state`` with the fields rule version ``rules`` knew (None: every field)."""
-    body = {"format": SNAPSHOT_FORMAT, "state": _codec(State, rules)[0](state)}
+def _encode(state: State, rules: int | None, packed: bool) -> bytes:
+    """The canonical bytes of ``state`` with the fields rule version ``rules`` knew (None: every field);
+    ``packed``: ``PACKED_FIELDS`` as strings (a snapshot)."""
+    body = {"format": SNAPSHOT_FORMAT if packed else HASHED_FORMAT, "state": _codec(State, rules, packed)[0](state)}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
@@ -102,7 +116,7 @@ def decode_state(data: bytes) -> State:
         found = body.get("format") if isinstance(body, dict) else None
         raise SnapshotUnreadable(f"snapshot format {found!r} is not {SNAPSHOT_FORMAT}", code="snapshot_format")
     try:
-        state: State = _codec(State, None)[1](body["state"])
+        state: State = _codec(State, None, True)[1](body["state"])
     except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
         raise SnapshotUnreadable(f"the snapshot does not decode to a state ({type(exc).__name__}: {exc})", code="snapshot_unreadable") from None
     state.jailed = {i for i, n in state.nodes.items() if n.jailed_until_tick is not None}
@@ -127,11 +141,11 @@ def decode_record(cls: type[R], data: bytes | str) -> R:
 
 def state_hash(state: State) -> str:
     """sha256 (0x-hex) of the state's canonical encoding under the rule version in force: the fields that
-    version knew (``HASHED_SINCE``); under the latest rules, exactly the snapshot's bytes."""
+    version knew (``HASHED_SINCE``), nothing packed (under the latest rules: the snapshot's fields, unpacked)."""
     rules = state.params.rule_version if state.params_history is not None else None
     if rules is not None and rules < STATE_ANCHOR_RULES:
         rules = STATE_ANCHOR_RULES  # no state hash is anchored before; one encoding for every earlier version
-    return content_hash(_encode(state, rules))
+    return content_hash(_encode(state, rules, packed=False))
 
 
 def hashed_fields(rules: int | None) -> dict[str, list[str]]:
@@ -156,15 +170,16 @@ def hashed_fields(rules: int | None) -> dict[str, list[str]]:
 
 
 @cache
-def _codec(hint: Any, rules: int | None = None) -> tuple[Enc, Dec]:
+def _codec(hint: Any, rules: int | None = None, packed: bool = False) -> tuple[Enc, Dec]:
     """(encode, decode) for values declared as ``hint``; ``rules``: encode only the fields that rule version knew
-    (``HASHED_SINCE``; for the state hash; None: every field, what snapshots hold and decode)."""
+    (``HASHED_SINCE``; for the state hash; None: every field, what snapshots hold and decode); ``packed``: the
+    ``PACKED_FIELDS`` as strings (a snapshot's encoding)."""
     if hint is Any or hint is object:
         return _any_enc, _any_dec
     if hint is WeightTree:
         return _tree_enc, _tree_dec
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _record_codec(hint, rules)
+        return _record_codec(hint, rules, packed)
     if isinstance(hint, type) and issubclass(hint, Enum):
         return (lambda v: v.value), hint
     if hint in (int, str, bool):
@@ -173,20 +188,20 @@ def _codec(hint: Any, rules: int | None = None) -> tuple[Enc, Dec]:
         return _scalar(type(None))
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return _union_codec(args, rules)
+        return _union_codec(args, rules, packed)
     if origin is dict or origin is Mapping:
-        return _dict_codec(args[0], args[1], origin is Mapping, rules)
+        return _dict_codec(args[0], args[1], origin is Mapping, rules, packed)
     if origin is list:
-        enc, dec = _codec(args[0], rules)
+        enc, dec = _codec(args[0], rules, packed)
         return (lambda v: [enc(x) for x in v]), (lambda v: JList(dec(x) for x in _list(v)))
     if origin is set or origin is frozenset:
-        enc, dec = _codec(args[0], rules)
+        enc, dec = _codec(args[0], rules, packed)
         return (lambda v: sorted((enc(x) for x in v), key=_order)), (lambda v: JSet(dec(x) for x in _list(v)))
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            enc, dec = _codec(args[0], rules)
+            enc, dec = _codec(args[0], rules, packed)
             return (lambda v: [enc(x) for x in v]), (lambda v: tuple(dec(x) for x in _list(v)))
-        parts = [_codec(a, rules) for a in args]
+        parts = [_codec(a, rules, packed) for a in args]
         return (
             lambda v: [c[0](x) for c, x in zip(parts, v, strict=True)],
             lambda v: tuple(c[1](x) for c, x in zip(parts, _list(v), strict=True)),
@@ -213,17 +228,17 @@ def _scalar(t: type) -> tuple[Enc, Dec]:
     return (lambda v: v), dec
 
 
-def _union_codec(args: tuple[Any, ...], rules: int | None) -> tuple[Enc, Dec]:
+def _union_codec(args: tuple[Any, ...], rules: int | None, packed: bool) -> tuple[Enc, Dec]:
     others = [a for a in args if a is not type(None)]
     if len(others) != 1 or len(args) != 2:
         raise TypeError(f"no snapshot encoding for the union {args!r} (only X | None)")
-    enc, dec = _codec(others[0], rules)
+    enc, dec = _codec(others[0], rules, packed)
     return (lambda v: None if v is None else enc(v)), (lambda v: None if v is None else dec(v))
 
 
-def _dict_codec(k: Any, v: Any, frozen: bool, rules: int | None) -> tuple[Enc, Dec]:
-    kenc, kdec = _codec(k, rules)
-    venc, vdec = _codec(v, rules)
+def _dict_codec(k: Any, v: Any, frozen: bool, rules: int | None, packed: bool) -> tuple[Enc, Dec]:
+    kenc, kdec = _codec(k, rules, packed)
+    venc, vdec = _codec(v, rules, packed)
 
     def enc(d: Any) -> Any:
         return [[kenc(a), venc(b)] for a, b in d.items()]
@@ -241,21 +256,87 @@ def _field_names(cls: type, rules: int | None) -> list[str]:
     return [n for n in names if rules is None or HASHED_SINCE.get((cls.__name__, n), 0) <= rules]
 
 
-def _record_codec(cls: type, rules: int | None) -> tuple[Enc, Dec]:
+def _record_codec(cls: type, rules: int | None, packed: bool) -> tuple[Enc, Dec]:
     hints = typing.get_type_hints(cls)
     names = _field_names(cls, rules)
-    fields = [(n, *_codec(hints[n], rules)) for n in names]
+    fields = [(n, *_codec(hints[n], rules, packed)) for n in names]
+    lazy = {n for n in names if packed and (cls.__name__, n) in PACKED_FIELDS}
+    if lazy:
+        return _lazy_record_codec(cls, names, fields, lazy)
 
     def enc(obj: Any) -> Any:
         return {n: e(getattr(obj, n)) for n, e, _ in fields}
 
-    def dec(v: Any) -> Any:
-        if not isinstance(v, dict) or set(v) != set(names):
-            got = sorted(v) if isinstance(v, dict) else type(v).__name__
-            raise TypeError(f"{cls.__name__} needs the fields {names}, got {got}")
-        return cls(**{n: d(v[n]) for n, _, d in fields})
+    if _plain_record(cls, names):  # what __init__ would do, without a journaled write per field
+
+        def dec(v: Any) -> Any:
+            _check_fields(cls, names, v)
+            obj: Any = object.__new__(cls)
+            obj.__dict__.update({n: adopt(d(v[n])) for n, _, d in fields})
+            return obj
+
+    else:
+
+        def dec(v: Any) -> Any:
+            _check_fields(cls, names, v)
+            return cls(**{n: d(v[n]) for n, _, d in fields})
 
     return enc, dec
+
+
+def _plain_record(cls: type, names: list[str]) -> bool:
+    """A journaled record whose ``__init__`` only stores its fields (adopting plain containers): every field
+    in ``names``, each set by ``__init__``, no ``__post_init__``."""
+    fields = dataclasses.fields(cls)
+    return issubclass(cls, Journaled) and not hasattr(cls, "__post_init__") and [f.name for f in fields] == names and all(f.init for f in fields)
+
+
+def _check_fields(cls: type, names: list[str], v: Any) -> None:
+    if not isinstance(v, dict) or set(v) != set(names):
+        got = sorted(v) if isinstance(v, dict) else type(v).__name__
+        raise TypeError(f"{cls.__name__} needs the fields {names}, got {got}")
+
+
+def _lazy_record_codec(cls: type, names: list[str], fields: list[tuple[str, Enc, Dec]], lazy: set[str]) -> tuple[Enc, Dec]:
+    """A record with packed fields: each is one JSON string of its encoding, decoded at the field's first read
+    (``Journaled.__getattr__``); one not read since it was decoded is written back as the string it came in."""
+
+    def enc(obj: Any) -> Any:
+        held, pending = obj.__dict__, obj.__dict__.get(PACKED_ATTR, {})
+
+        def one(n: str, e: Enc) -> Any:
+            if n not in lazy:
+                return e(getattr(obj, n))
+            return pending[n][0] if n in pending and n not in held else _pack(e(getattr(obj, n)))
+
+        return {n: one(n, e) for n, e, _ in fields}
+
+    def dec(v: Any) -> Any:
+        _check_fields(cls, names, v)
+        for n in lazy:
+            if type(v[n]) is not str:
+                raise TypeError(f"{cls.__name__}.{n} is packed: expected a string, got {type(v[n]).__name__}")
+        obj = cls(**{n: None if n in lazy else d(v[n]) for n, _, d in fields})
+        for n in lazy:
+            object.__delattr__(obj, n)
+        object.__setattr__(obj, PACKED_ATTR, {n: (v[n], _unpacker(cls, n, d)) for n, _, d in fields if n in lazy})
+        return obj
+
+    return enc, dec
+
+
+def _pack(encoded: Any) -> str:
+    return json.dumps(encoded, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def _unpacker(cls: type, name: str, dec: Dec) -> Callable[[str], Any]:
+    def unpack(raw: str) -> Any:
+        try:
+            return dec(json.loads(raw))
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise SnapshotUnreadable(f"the snapshot's {cls.__name__}.{name} does not decode ({type(exc).__name__}: {exc})") from None
+
+    return unpack
 
 
 def _tree_enc(tree: WeightTree) -> Any:
@@ -309,6 +390,7 @@ def _any_dec(v: Any) -> Any:
 __all__ = [
     "DERIVED_STATE_FIELDS",
     "HASHED_SINCE",
+    "PACKED_FIELDS",
     "SNAPSHOT_FORMAT",
     "SelectionIndex",
     "SnapshotUnreadable",

@@ -261,10 +261,12 @@ class Store:
     # --- state snapshots -----------------------------------------------------------------------
 
     def put_snapshot(self, conn: Connection, row: SnapshotRow, keep: int) -> None:
-        """Store a snapshot (a snapshot of the same event already there is left as it is) and keep only
-        the newest ``keep``."""
-        insert_row: Any = (pg_insert if self.is_postgres else sqlite_insert)(snapshots).values(**row.columns())
-        conn.execute(insert_row.on_conflict_do_nothing(index_elements=["seq"]))
+        """Store a snapshot and keep only the newest ``keep``. One of the same event already there is replaced:
+        an engine stores a snapshot of an event only when it did not load one there (it was refused: another
+        format, altered bytes), and its own state is the replayed log's."""
+        columns = row.columns()
+        insert_row: Any = (pg_insert if self.is_postgres else sqlite_insert)(snapshots).values(**columns)
+        conn.execute(insert_row.on_conflict_do_update(index_elements=["seq"], set_={k: v for k, v in columns.items() if k != "seq"}))
         oldest_kept = conn.execute(select(snapshots.c.seq).order_by(snapshots.c.seq.desc()).offset(keep - 1).limit(1)).scalar()
         if oldest_kept is not None:
             conn.execute(delete(snapshots).where(snapshots.c.seq < oldest_kept))
