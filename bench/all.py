@@ -554,7 +554,7 @@ def start_echo(count: int, log_dir: Path) -> list[tuple[str, subprocess.Popen[by
 
 
 def bench_ingest(db: str, quick: bool) -> Row:
-    from ingest import make_network, run_http, signed_commands, start_servers, stop_servers
+    from ingest import cpu_ms_per_command, make_network, run_http, server_cpu_seconds, signed_commands, start_servers, stop_servers
 
     commands, clients, servers_n = (200, 4, 2) if quick else (5_000, 20, 2)
     goal_rate = 3_000 if db == "sqlite" else 2_000
@@ -577,12 +577,16 @@ def bench_ingest(db: str, quick: bool) -> Row:
             engine.store.dispose()
             echo = start_echo(servers_n, work)
             try:
+                cpu_before = server_cpu_seconds(echo)
                 floor = run_http(batches, [b for b, _ in echo])
+                echo_cpu = cpu_ms_per_command(cpu_before, server_cpu_seconds(echo), len(batches) * per_client)
             finally:
                 stop_servers(echo)
             servers = start_servers(url, servers_n, 1, work)
             try:
+                cpu_before = server_cpu_seconds(servers)
                 http = run_http(batches, [b for b, _ in servers])
+                server_cpu = cpu_ms_per_command(cpu_before, server_cpu_seconds(servers), http["accepted"])
             finally:
                 stop_servers(servers)
         finally:
@@ -607,6 +611,9 @@ def bench_ingest(db: str, quick: bool) -> Row:
         rejected=http["rejected"],
         latency_ms=http["latency_ms"],
         echo_latency_ms=floor["latency_ms"],
+        server_cpu_ms_per_command=server_cpu,
+        echo_cpu_ms_per_request=echo_cpu,
+        cpu_is="CPU of the server processes (user + system, /proc) per accepted command: steadier than the rates on a shared machine",
     )
 
 
@@ -614,7 +621,16 @@ def bench_ingest_batch(db: str, quick: bool) -> Row:
     """The batch path: clients post their pre-signed commands ``per_request`` at a time to one
     ``cor serve`` process (one writer; ``POST /v1/commands:batch``); baseline: the engine's group commit
     called in-process on the same database for as many commands again, same batch size."""
-    from ingest import make_network, run_group_floor, run_http_batch, signed_commands, start_servers, stop_servers
+    from ingest import (
+        cpu_ms_per_command,
+        make_network,
+        run_group_floor,
+        run_http_batch,
+        server_cpu_seconds,
+        signed_commands,
+        start_servers,
+        stop_servers,
+    )
 
     commands, clients, per_request = (200, 4, 25) if quick else (5_000, 8, 125)
     goal_rate = 3_000 if db == "sqlite" else 2_000
@@ -638,10 +654,14 @@ def bench_ingest_batch(db: str, quick: bool) -> Row:
             engine.store.dispose()
             servers = start_servers(url, 1, 1, work)
             try:
+                cpu_before = server_cpu_seconds(servers)
                 http = run_http_batch(http_batches, [b for b, _ in servers], per_request)
+                server_cpu = cpu_ms_per_command(cpu_before, server_cpu_seconds(servers), http["accepted"])
             finally:
                 stop_servers(servers)
+            floor_cpu = time.process_time()
             floor = run_group_floor(engine, floor_batches, per_request)
+            floor_cpu = round((time.process_time() - floor_cpu) * 1000 / max(1, floor["accepted"]), 3)
             engine.store.dispose()
         finally:
             if pg_name:
@@ -665,6 +685,10 @@ def bench_ingest_batch(db: str, quick: bool) -> Row:
         rejected=http["rejected"],
         requests=http["requests"],
         request_latency_ms=http["request_latency_ms"],
+        server_cpu_ms_per_command=server_cpu,
+        floor_cpu_ms_per_command=floor_cpu,
+        cpu_is="CPU of the server process (user + system, /proc) per accepted command, and of this process per command "
+        "for the in-process floor: steadier than the rates on a shared machine",
     )
 
 

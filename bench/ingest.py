@@ -129,6 +129,29 @@ def stop_servers(servers: list[tuple[str, subprocess.Popen]]) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def server_cpu_seconds(servers: list[tuple[str, subprocess.Popen]]) -> float | None:
+    """CPU seconds (user + system) used so far by the server processes and their forked workers (from
+    /proc; None where there is none). Steadier than wall time on a shared machine: with ``accepted`` it
+    gives the server's CPU per command, whatever else runs."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def tree(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick + sum(tree(int(c)) for c in children)
+
+    if not Path("/proc/self/stat").exists():
+        return None
+    return sum(tree(proc.pid) for _, proc in servers)
+
+
+def cpu_ms_per_command(before: float | None, after: float | None, accepted: int) -> float | None:
+    return None if before is None or after is None or not accepted else round((after - before) * 1000 / accepted, 3)
+
+
 def _run_clients(n: int, client: Callable[[int], None]) -> float:
     """Run ``client(0..n-1)`` on one thread each, all at once; the wall seconds until the last is done."""
     threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
@@ -266,7 +289,9 @@ def main() -> None:
 
         servers = start_servers(url, args.servers, args.workers, work)
         try:
+            cpu_before = server_cpu_seconds(servers)
             http = run_http(http_batches, [b for b, _ in servers])
+            http["server_cpu_ms_per_command"] = cpu_ms_per_command(cpu_before, server_cpu_seconds(servers), http["accepted"])
         finally:
             stop_servers(servers)
         floor = run_floor(engine, floor_batches)

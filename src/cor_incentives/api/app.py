@@ -12,8 +12,6 @@ forked from it). ``app_from_env()`` is the factory for uvicorn's own worker proc
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -42,10 +40,10 @@ from . import (
     routes_tasks,
     routes_verify,
 )
+from .errors import error_response
+from .ingress import INGRESS_PATHS, CommandIngress
 from .middleware import RequestObserver
 from .service import ApiService
-
-logger = logging.getLogger("cor.api")
 
 DESCRIPTION = """\
 The REST API of the COR incentive engine.
@@ -66,7 +64,6 @@ The web dashboard is served by the same process at `/` (pages `/nodes`, `/tasks`
 `/address/{address}`, `/governance`, `/bounties`; each also as JSON with `?format=json`).
 """
 
-HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
 SWAGGER_UI = f"{dashboard.STATIC_PATH}/swagger-ui"  # swagger-ui-dist, vendored (package.json pins it; a test compares the copy)
 
 
@@ -108,6 +105,8 @@ def create_app(db_url: str | None = None, *, service: ApiService | None = None) 
     app.include_router(dashboard.router)  # the web dashboard: HTML pages (and their JSON), not in the OpenAPI schema
     app.mount(dashboard.STATIC_PATH, dashboard.static_files(), name="static")
     _add_error_handlers(app)
+    submit_routes = {r.path: r for r in routes_commands.router.routes if getattr(r, "path", None) in INGRESS_PATHS}
+    app.add_middleware(CommandIngress, service=svc, routes=submit_routes)  # the submit routes, served ahead of the router
     app.add_middleware(RequestObserver, metrics=svc.metrics)
     return app
 
@@ -118,9 +117,9 @@ def app_from_env() -> FastAPI:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(EngineError)
-    async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.http_status)
+    async def from_exception(_: Request, exc: Exception) -> JSONResponse:
+        status, body, headers = error_response(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -128,24 +127,5 @@ def _add_error_handlers(app: FastAPI) -> None:
         message = "; ".join(f"{'.'.join(p['loc'])}: {p['msg']}" for p in problems) or "invalid request"
         return JSONResponse({"error": "invalid_request", "message": message, "details": {"errors": problems}}, status_code=422)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = {"error": HTTP_ERROR_CODES.get(exc.status_code, "http_error"), "message": str(exc.detail)}
-        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-    async def database_unavailable(_: Request, exc: Exception) -> JSONResponse:
-        logger.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return JSONResponse({"error": "database_unavailable", "message": "the database is unavailable or busy; retry"}, status_code=503)
-
-    app.add_exception_handler(OperationalError, database_unavailable)  # locked, unreachable, connection lost
-    app.add_exception_handler(PoolTimeout, database_unavailable)  # every pooled connection in use
-
-    @app.exception_handler(SQLAlchemyError)
-    async def database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
-        logger.exception("database error")
-        return JSONResponse({"error": "internal_error", "message": "internal database error; see the server log"}, status_code=500)
-
-    @app.exception_handler(Exception)
-    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
-        logger.exception("internal error")
-        return JSONResponse({"error": "internal_error", "message": "internal error; see the server log"}, status_code=500)
+    for kind in (EngineError, StarletteHTTPException, OperationalError, PoolTimeout, SQLAlchemyError, Exception):
+        app.add_exception_handler(kind, from_exception)  # api/errors.py: one answer per kind of exception

@@ -24,8 +24,9 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def get_service(request: Request) -> ApiService:
-    return request.app.state.service
+async def get_service(request: Request) -> ApiService:
+    """The process's service (a coroutine: FastAPI runs a plain function dependency on its thread pool)."""
+    return request.app.state.service  # type: ignore[no-any-return]
 
 
 Service = Annotated[ApiService, Depends(get_service)]

@@ -7,11 +7,13 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ValidationError
 
+from ..app.engine import Receipt
 from ..core.errors import EngineError, InvalidInput
 from ..core.events import parse_json
 from .deps import Service, errors, ok
 from .middleware import MAX_BODY_BYTES
 from .schemas import ADDRESS_PATTERN, MAX_COMMANDS_PER_BATCH, BatchOut, ChainOut, CommandBatchIn, CommandIn, NonceOut, ReceiptOut
+from .service import ApiService
 
 router = APIRouter(tags=["commands"])
 
@@ -82,10 +84,15 @@ def _parse(raw: bytes, model: type[M], shape: str) -> M:
     responses={**ok(ReceiptOut, "The command was accepted: its place in the log."), **errors(400, 401, 404, 409, 413)},
 )
 async def submit_command(request: Request, svc: Service) -> dict[str, Any]:
-    command = parse_command_request(await request.body())
-    receipt = await svc.submit_async(command.payload, command.signature)
+    receipt = await submit_one(svc, await request.body())
     request.state.seq = receipt.seq
     return receipt.to_dict()
+
+
+async def submit_one(svc: ApiService, raw: bytes) -> Receipt:
+    """``POST /v1/commands`` on its request body (also served by api/ingress.py): the receipt, or the EngineError refusing it."""
+    command = parse_command_request(raw)
+    return await svc.submit_async(command.payload, command.signature)
 
 
 BATCH_DESCRIPTION = f"""\
@@ -112,7 +119,12 @@ at most 512 KiB (413).
     responses={**ok(BatchOut, "Per-command outcomes, in request order."), **errors(413)},
 )
 async def submit_commands(request: Request, svc: Service) -> dict[str, Any]:
-    batch = parse_batch_request(await request.body())
+    return await submit_many(svc, await request.body())
+
+
+async def submit_many(svc: ApiService, raw: bytes) -> dict[str, Any]:
+    """``POST /v1/commands:batch`` on its request body (also served by api/ingress.py): one result per command, in order."""
+    batch = parse_batch_request(raw)
     outcomes = await svc.submit_many_async([(c.payload, c.signature) for c in batch.commands])
     results: list[dict[str, Any]] = []
     for i, outcome in enumerate(outcomes):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -149,6 +150,7 @@ class ApiService:
         self._queue_ready = threading.Condition()  # guards _queue and _committer
         self._queue: list[_Pending] = []
         self._committer: threading.Thread | None = None
+        self._committer_pid = 0  # the process it runs in (a forked worker starts its own)
         self.tick_seconds = tick_seconds_setting()  # the oracle's cadence ($COR_TICK_SECONDS, cor serve --tick-seconds)
 
     @classmethod
@@ -349,13 +351,23 @@ class ApiService:
     def _enqueue(self, *items: _Pending) -> None:
         with self._queue_ready:
             self._queue.extend(items)
-            if self._committer is None or not self._committer.is_alive():
+            if self._committer is None or self._committer_pid != os.getpid():  # (cheaper than Thread.is_alive per command)
                 self._committer = threading.Thread(target=self._commit_forever, name="cor-group-commit", daemon=True)
+                self._committer_pid = os.getpid()
                 self._committer.start()
             self._queue_ready.notify()
 
     def _commit_forever(self) -> None:
-        """The committer thread: wait for queued commands, submit them in batches, tell each waiter."""
+        """The committer thread: wait for queued commands, submit them in batches, tell each waiter.
+        Should it ever stop, it says so first: the next command starts another."""
+        try:
+            self._commit_batches()
+        finally:
+            with self._queue_ready:
+                if self._committer is threading.current_thread():
+                    self._committer = None
+
+    def _commit_batches(self) -> None:
         while True:
             with self._queue_ready:
                 while not self._queue:

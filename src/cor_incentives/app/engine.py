@@ -279,6 +279,7 @@ class Engine:
                 checked.append((i, exc))
         changed = False  # did our in-memory state move past the database's?
         epoch_at_start = self.state.epoch
+        rows: list[dict[str, Any]] = []  # the accepted events' rows, appended with one statement before the commit
         try:
             with collection_paused(), self.store.writer(hold) as conn:
                 for event, columns in self.store.logged_after(conn, self.state.seq):
@@ -305,6 +306,8 @@ class Engine:
                     except Exception as exc:  # a bug in a handler: this command alone is refused
                         logger.exception("command %s (%s) failed inside the core", event.seq, cmd.kind)
                         changed = True
+                        self.store.append_many(conn, rows)  # the reload reads the log as this transaction holds it
+                        rows = []
                         self._reload(conn)
                         results.append(
                             InternalError(
@@ -315,11 +318,12 @@ class Engine:
                         )
                         continue
                     changed = True
-                    self.store.append(conn, event, cmd.kind, cmd.actor, cmd.nonce)
+                    rows.append(db.event_row(event, cmd.kind, cmd.actor, cmd.nonce))
                     self.projector.project(conn, self.state, applied)
                     self.chain_checked_seq = event.seq
                     ids = tuple(range(first_id, self.state.next_id))
                     results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch, ids))
+                self.store.append_many(conn, rows)
                 self.projector.flush(conn, self.state)
                 if self.use_snapshots and (self.state.epoch != epoch_at_start or self._snapshot_due()):
                     self._store_snapshot(conn)

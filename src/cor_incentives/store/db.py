@@ -203,20 +203,12 @@ class Store:
     # --- the log -----------------------------------------------------------------------------
 
     def append(self, conn: Connection, event: Event, kind: str, actor: str, nonce: int) -> None:
-        conn.execute(
-            _INSERT_EVENT,
-            {
-                "seq": event.seq,
-                "tick": event.tick,
-                "kind": kind,
-                "actor": actor,
-                "nonce": nonce,
-                "payload": event.payload.decode("ascii"),
-                "signature": event.signature,
-                "prev_hash": event.prev_hash,
-                "hash": event.hash,
-            },
-        )
+        self.append_many(conn, [event_row(event, kind, actor, nonce)])
+
+    def append_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Append several events (``event_row``s, in seq order) with one statement (executemany)."""
+        if rows:
+            conn.execute(_INSERT_EVENT, rows)
 
     def head_seq(self, conn: Connection) -> int:
         value = conn.execute(select(func.max(events.c.seq))).scalar()
@@ -377,6 +369,21 @@ _INSERT_EVENT = insert(events)
 _EVENTS_AFTER = select(events).where(events.c.seq > bindparam("after")).order_by(events.c.seq)
 _EVENTS_AFTER_LIMIT = _EVENTS_AFTER.limit(bindparam("n"))
 _UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def event_row(event: Event, kind: str, actor: str, nonce: int) -> dict[str, Any]:
+    """The row of the events table that stores ``event`` (kind, actor and nonce beside its payload)."""
+    return {
+        "seq": event.seq,
+        "tick": event.tick,
+        "kind": kind,
+        "actor": actor,
+        "nonce": nonce,
+        "payload": event.payload.decode("ascii"),
+        "signature": event.signature,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
 
 
 def _row_event(r: Any) -> Event:

@@ -1,0 +1,86 @@
+"""The command ingress: ``POST /v1/commands`` and ``POST /v1/commands:batch`` served as plain ASGI,
+ahead of FastAPI's routing (docs/design.md §9).
+
+Submitting is what a busy server does most, and FastAPI's per-request machinery (route matching over
+every route, dependency solving, request and response objects, exception middleware) cost more CPU
+than the engine's own work on a command. The ingress answers exactly what the routes in
+``routes_commands`` answer, through the same functions (``submit_one``, ``submit_many``) and the same
+error mapping (``api/errors.py``); those routes stay declared for the OpenAPI schema. Anything else
+(another method or path) passes on to FastAPI untouched. The request observer still wraps it: the
+ingress names the matched route in the scope (``route``) and the appended seq (``state.seq``), so the
+metrics and the log line are those of the route.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .errors import error_response
+from .routes_commands import submit_many, submit_one
+from .service import ApiService
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SINGLE_PATH = "/v1/commands"
+BATCH_PATH = "/v1/commands:batch"
+INGRESS_PATHS = (SINGLE_PATH, BATCH_PATH)
+
+
+class CommandIngress:
+    """Serves the two submit routes directly; passes every other request on to ``app``."""
+
+    def __init__(self, app: ASGIApp, service: ApiService, routes: dict[str, Any]) -> None:
+        self.app = app
+        self.service = service
+        self.routes = routes  # path -> the FastAPI route declared for it (named in the scope for the observer)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path")
+        if scope["type"] != "http" or scope["method"] != "POST" or path not in INGRESS_PATHS or scope.get("root_path"):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.routes.get(path)
+        try:
+            raw = await _body(receive)
+            if raw is None:  # the client went away before sending its body: nobody to answer
+                return
+            if path == SINGLE_PATH:
+                receipt = await submit_one(self.service, raw)
+                scope.setdefault("state", {})["seq"] = receipt.seq
+                status, body, headers = 200, receipt.to_dict(), None
+            else:
+                status, body, headers = 200, await submit_many(self.service, raw), None
+        except Exception as exc:  # noqa: BLE001 (every exception gets the answer FastAPI's handlers give it)
+            status, body, headers = error_response(exc)
+        await _send_json(send, status, body, headers)
+
+
+async def _body(receive: Receive) -> bytes | None:
+    """The whole request body (None when the client disconnected); the observer bounds its size."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _send_json(send: Send, status: int, content: Any, headers: dict[str, str] | None) -> None:
+    """What starlette's ``JSONResponse(content, status, headers)`` sends: the same bytes, the same headers."""
+    body = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    names = {k for k, _ in raw}
+    if b"content-length" not in names:
+        raw.append((b"content-length", str(len(body)).encode("latin-1")))
+    if b"content-type" not in names:
+        raw.append((b"content-type", b"application/json"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
