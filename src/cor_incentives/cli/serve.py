@@ -130,6 +130,7 @@ def run_app(engine: Engine, url: str, host: str, port: int, workers: int, log_le
             log_level=log_level.lower(),
         )
         return
+    config.load()  # the protocol classes (h11, websockets) and the app's middleware: once, here, shared by every fork
     sock = config.bind_socket()
     ForkedWorkers(config, sock, app.state.service, workers, url).run()
 
