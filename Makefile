@@ -73,6 +73,8 @@ poi-generate: install
 poi-likelihood: install
 	$(PY) scripts/poi_likelihood.py
 	$(PY) scripts/poi_likelihood.py --outputs variants.jsonl
+	$(PY) scripts/poi_likelihood.py --prompt-free
+	$(PY) scripts/poi_likelihood.py --prompt-free --outputs variants.jsonl
 
 poi-calibrate: install
 	$(PY) scripts/poi_calibrate.py

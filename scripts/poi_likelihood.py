@@ -4,6 +4,7 @@
     .venv/bin/python scripts/poi_likelihood.py --out /tmp/l.jsonl --limit 20
     .venv/bin/python scripts/poi_likelihood.py --outputs variants.jsonl   # the variants → likelihood-variants.jsonl
     .venv/bin/python scripts/poi_likelihood.py --merge-only              # rewrite what is read so far (and a helper's lines), read nothing
+    .venv/bin/python scripts/poi_likelihood.py --prompt-free             # the same outputs after an empty prompt → likelihood-null.jsonl
 
 For each output of ``outputs.jsonl`` the validator's ``TeacherForcer`` (``cor_incentives.ai.likelihood``)
 runs the bundled SmolLM2-135M GGUF over the chat prompt and the output once and records, per output
@@ -27,7 +28,7 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cor_incentives.ai.bundled import gguf_path
-from cor_incentives.ai.likelihood import TeacherForcer, TokenTrace
+from cor_incentives.ai.likelihood import PROMPT_FREE, TeacherForcer, TokenTrace
 from cor_incentives.nodes.poi_calibration import output_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--helper", action="store_true", help="a second worker: from the last output backwards, into <cache>.helper (a later plain run merges it)"
     )
+    ap.add_argument(
+        "--prompt-free",
+        action="store_true",
+        help="read each output after an empty user message instead of its prompt (the prompt-free likelihood) → likelihood-null*.jsonl",
+    )
     ap.add_argument("--merge-only", action="store_true", help="read nothing: merge a helper's lines and rewrite the cache canonically")
     args = ap.parse_args(argv)
 
@@ -64,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [json.loads(line) for line in (args.data / args.outputs).read_text().splitlines() if line.strip()]
     if args.limit:
         rows = rows[: args.limit]
-    out = args.out or args.data / ("likelihood.jsonl" if args.outputs == "outputs.jsonl" else f"likelihood-{args.outputs}")
+    stem = "likelihood-null" if args.prompt_free else "likelihood"
+    out = args.out or args.data / (f"{stem}.jsonl" if args.outputs == "outputs.jsonl" else f"{stem}-{args.outputs}")
     helper = out.with_name(out.name + ".helper")
     extra = [helper] if helper.is_file() and not args.helper else []
     if args.helper:  # skips what the main worker has written so far, works from the end
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         ):
             task = bar.add_task("read", total=len(todo))
             for r in todo:
-                trace = forcer.trace(prompts[r["prompt_id"]]["prompt"], r["text"])
+                trace = forcer.trace(PROMPT_FREE if args.prompt_free else prompts[r["prompt_id"]]["prompt"], r["text"])
                 line = {"key": list(output_key(r)), "text_sha256": _sha(r["text"]), **trace.to_dict()}
                 f.write(json.dumps(line, sort_keys=True) + "\n")
                 f.flush()

@@ -9,6 +9,8 @@ from cor_incentives.ai.likelihood import (
     BUDGET_SLACK_TOKENS,
     PLAUSIBLE_MIN_RATIO,
     PLAUSIBLE_RANK,
+    PROMPT_FREE,
+    PROMPT_GAIN_WINDOW,
     WRONG_TURN_GAP_NATS,
     WRONG_TURN_WINDOW,
     TeacherForcer,
@@ -16,12 +18,17 @@ from cor_incentives.ai.likelihood import (
     TokenTrace,
     is_plausible,
     likelihood_check,
+    prompt_gain,
 )
 from cor_incentives.ai.quality import (
     INVALID_BELOW_PPB,
     MIN_FIDELITY_PPB,
     MODEL_CHECK_CAP_PPB,
     MODEL_VERIFIED_MIN_PPB,
+    SHORT_STOP_END_GAP_MILLI,
+    SHORT_STOP_FACTOR,
+    UNPROMPTED_MAX_EARLY_GAIN_MILLI,
+    UNPROMPTED_RELATIVE_BPS,
     RuleEmbeddingScorer,
     finalize_score,
     task_checks,
@@ -106,13 +113,98 @@ def test_early_wrong_turns_count_far_tokens_in_the_first_window_only():
 
 
 class MapReader:
-    """A trace per output text (scripted: the arithmetic of the task checks)."""
+    """A trace per output text (scripted: the arithmetic of the task checks); ``free``: the prompt-free
+    traces (default: the same trace, no prompt gain)."""
 
-    def __init__(self, traces: dict[str, TokenTrace]) -> None:
+    def __init__(self, traces: dict[str, TokenTrace], free: dict[str, TokenTrace] | None = None) -> None:
         self.traces = traces
+        self.free = free or {}
 
     def trace(self, prompt: str, output: str) -> TokenTrace:
+        if prompt == PROMPT_FREE:
+            return self.free.get(output, self.traces[output])
         return self.traces[output]
+
+
+def flat(n: int, logprob: float, end: TokenStat = TOP) -> TokenTrace:
+    """n top-ranked tokens of one log-probability (the prompt gain's arithmetic)."""
+    return TokenTrace(tuple([TokenStat(logprob, 0.0, 0)] * n), end)
+
+
+def test_prompt_gain_is_the_mean_and_the_early_sum_of_the_log_likelihood_ratio():
+    after_prompt, after_nothing = flat(40, -0.5), flat(40, -2.0)
+    assert prompt_gain(after_prompt, after_nothing) == (1500, 1500 * PROMPT_GAIN_WINDOW)
+    assert prompt_gain(after_nothing, after_prompt) == (-1500, -1500 * PROMPT_GAIN_WINDOW)
+    assert prompt_gain(flat(0, 0.0), flat(0, 0.0)) == (0, 0)
+    # a trace cut by the context: compared on the tokens both read
+    assert prompt_gain(flat(10, -1.0), flat(40, -1.25)) == (250, 2500)
+    c = likelihood_check(after_prompt, None, free=after_nothing)
+    assert (c.prompt_gain_milli, c.early_prompt_gain_milli) == (1500, 48_000)
+    assert likelihood_check(after_prompt, None).prompt_gain_milli is None  # not read after no prompt: no gain
+
+
+def test_the_end_gap_is_reported_only_for_an_output_that_stopped_before_its_budget():
+    end = TokenStat(-4.0, 3.5, 12)
+    assert likelihood_check(trace(10, 0, end=end), 100).end_gap_milli == 3500
+    assert likelihood_check(trace(10, 0, end=end), 10 + BUDGET_SLACK_TOKENS).end_gap_milli == 0  # at its budget
+    assert likelihood_check(trace(10, 0, end=end, cut=True), 100).end_gap_milli == 0  # read in part
+
+
+SUMMARY_PROMPT = "Summarize in one sentence: the school garden grew vegetables that the pupils cooked for lunch."
+ANSWER = "Pupils grew vegetables in their school garden and cooked them for lunch."
+ANSWER_2 = "The school garden gave pupils vegetables, which they cooked for their lunch."
+RELATED = "A simple way for a school to grow its own food."
+
+
+def test_an_answer_the_prompt_does_not_make_likelier_is_off_prompt():
+    """Unprompted: no wrong turn, good relevance, but the prompt raises its likelihood far less than the others'."""
+    gained = flat(20, -0.5)  # after the prompt
+    reader = MapReader(
+        {ANSWER: gained, ANSWER_2: gained, RELATED: flat(12, -1.0)},
+        free={ANSWER: flat(20, -2.5), ANSWER_2: flat(20, -2.5), RELATED: flat(12, -1.25)},  # gains 2.0, 2.0 and 0.25 nats per token
+    )
+    scorer = RuleEmbeddingScorer(reader=reader)
+    own, _, checks = scorer.score_each(SUMMARY_PROMPT, [ANSWER, ANSWER_2, RELATED], max_output_tokens=64)
+    assert all(c is not None and c.early_wrong_turns == 0 and c.fidelity_ppb == 10**9 for c in checks)
+    related = checks[2]
+    assert related is not None and related.prompt_gain_milli == 250 and related.early_prompt_gain_milli == 3000
+    assert related.prompt_gain_milli * 10_000 < 2000 * UNPROMPTED_RELATIVE_BPS and related.early_prompt_gain_milli < UNPROMPTED_MAX_EARLY_GAIN_MILLI
+    scores = scorer.score_outputs(SUMMARY_PROMPT, [ANSWER, ANSWER_2, RELATED], max_output_tokens=64)
+    assert "off_prompt" in scores[2].flags and scores[2].total_ppb <= MODEL_CHECK_CAP_PPB and scores[2].verdict == "INVALID"
+    assert scores[:2] == own[:2]  # the answers to this prompt keep their own scores
+
+    # a large early gain (a real answer that wanders later) is not off prompt, nor is a gain close to the others'
+    def flags(r: MapReader) -> tuple[str, ...]:
+        return RuleEmbeddingScorer(reader=r).score_outputs(SUMMARY_PROMPT, [ANSWER, ANSWER_2, RELATED], max_output_tokens=64)[2].flags
+
+    long_gain = MapReader({**reader.traces, RELATED: flat(40, -1.0)}, free={**reader.free, RELATED: flat(40, -1.25)})  # 8 nats early
+    assert "off_prompt" not in flags(long_gain)
+    close = MapReader(reader.traces, free={**reader.free, RELATED: flat(12, -2.0)})  # gain 1.0: half the others'
+    assert "off_prompt" not in flags(close)
+    # the prompt makes it less likely than no question at all: off prompt whatever its length
+    losing = MapReader({**reader.traces, RELATED: flat(40, -1.0)}, free={**reader.free, RELATED: flat(40, -0.9)})
+    assert "off_prompt" in flags(losing)
+    # alone in its task: nothing to compare with
+    assert "off_prompt" not in scorer.score_outputs(SUMMARY_PROMPT, [RELATED], max_output_tokens=64)[0].flags
+
+
+def test_an_answer_far_shorter_than_the_others_that_stops_where_the_model_goes_on_stopped_early():
+    prompt = "List five jobs that involve working outdoors."
+    full = "1. Gardener\n2. Park ranger\n3. Farmer\n4. Lifeguard\n5. Roofer, who fixes roofs in every kind of weather."
+    full_2 = "Here are five: 1. Forester 2. Surveyor 3. Landscaper 4. Fisher 5. Mail carrier, walking a route each day."
+    cut = "1. Gardener"
+    near = TokenStat(-3.6, SHORT_STOP_END_GAP_MILLI / 1000 + 0.02, 7)  # plausible (ending passes), but under min-p 0.05
+    reader = MapReader({full: flat(24, -0.5), full_2: flat(24, -0.5), cut: flat(4, -0.5, end=near)})
+    scores = RuleEmbeddingScorer(reader=reader).score_outputs(prompt, [full, full_2, cut], max_output_tokens=48)
+    assert "stopped_early" in scores[2].flags and scores[2].total_ppb <= MODEL_CHECK_CAP_PPB
+    assert all("stopped_early" not in s.flags for s in scores[:2])
+    assert 4 * SHORT_STOP_FACTOR < 24
+    # the model's end-of-turn token close to the top: a short answer the sampler could end, kept
+    likely = MapReader({**reader.traces, cut: flat(4, -0.5, end=TokenStat(-1.5, 1.0, 1))})
+    assert "stopped_early" not in RuleEmbeddingScorer(reader=likely).score_outputs(prompt, [full, full_2, cut], max_output_tokens=48)[2].flags
+    # as long as half the longest other: kept
+    halfway = MapReader({full: flat(24, -0.5), full_2: flat(24, -0.5), cut: flat(12, -0.5, end=near)})
+    assert "stopped_early" not in RuleEmbeddingScorer(reader=halfway).score_outputs(prompt, [full, full_2, cut], max_output_tokens=48)[2].flags
 
 
 CODE_PROMPT = "Write a Python function is_even(n) that returns True if n is even and False otherwise."
@@ -245,3 +337,37 @@ def test_the_validator_puts_a_replayed_answer_out_with_the_model(forcer):
     reports = {r["miner"]: r for r in evaluate_outputs(prompt["prompt"], outputs, prompt["max_output_tokens"], reader=forcer)}
     assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB < floor
     assert reports["0x01"]["quality_ppb"] == own[0].total_ppb and reports["0x02"]["quality_ppb"] == own[1].total_ppb
+
+
+def test_the_validator_puts_a_related_replay_and_a_cut_answer_out_with_the_prompt_gain(forcer):
+    """Real SmolLM2 reads of the calibration set: p0005's replayed answer to a closely related prompt (no
+    wrong turn, as relevant as the honest samples) and p0019's answer cut at 1/8 of its budget where the
+    end-of-turn token is still plausible, each beside two honest samples. The validator before (the
+    checks without the prompt-free read) kept both; with it both go under the floor, the samples keep
+    their scores."""
+    import json
+    from dataclasses import replace
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "data" / "poi-calibration"
+    prompts = {p["id"]: p for p in map(json.loads, (data / "prompts.jsonl").read_text().splitlines())}
+    texts = {}
+    for line in (data / "outputs.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["prompt_id"] in ("p0005", "p0019"):
+            texts[(r["prompt_id"], r["class"], r["miner"])] = r["text"]
+    floor = Params().consensus_min_quality_ppb
+    scorer = RuleEmbeddingScorer(reader=forcer)
+    for pid, cheat, flag in (("p0005", "off_topic", "off_prompt"), ("p0019", "truncated", "stopped_early")):
+        p = prompts[pid]
+        outputs = [texts[(pid, "honest", 0)], texts[(pid, "honest", 3)], texts[(pid, cheat, 0)]]
+        own, cosines, checks = scorer.score_each(p["prompt"], outputs, max_output_tokens=p["max_output_tokens"])
+        assert all(c is not None and c.fidelity_ppb >= MIN_FIDELITY_PPB and c.ending_ppb == 10**9 and c.early_wrong_turns == 0 for c in checks)
+        earlier = [replace(c, prompt_gain_milli=None, early_prompt_gain_milli=None, end_gap_milli=None) if c else None for c in checks]
+        before = task_checks(own, cosines, earlier)
+        assert all(s.total_ppb >= floor for s in before), pid  # the validator before kept the cheat in
+        revealed = dict(zip(("0x01", "0x02", "0x03"), outputs))
+        reports = {r["miner"]: r for r in evaluate_outputs(p["prompt"], revealed, p["max_output_tokens"], reader=forcer)}
+        assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB < floor, pid
+        assert flag in scorer.score_outputs(p["prompt"], outputs, max_output_tokens=p["max_output_tokens"])[2].flags
+        assert reports["0x01"]["quality_ppb"] == own[0].total_ppb and reports["0x02"]["quality_ppb"] == own[1].total_ppb

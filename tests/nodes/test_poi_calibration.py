@@ -228,6 +228,30 @@ def test_rates_reproduce_with_the_real_embedding_model():
         assert task["cheat_out_rate"] >= 0.975 and task["honest_in_rate"] >= model["honest_in_rate"] + 0.004
         for c in ("lazy", "generic", "garbage"):
             assert task["cheat_out_by_class"][c] >= model["cheat_out_by_class"][c] - 0.005
+    # the validator with the prompt gain and the short stop, on the prompts the model also read after no prompt
+    gv, want_gv = fresh["gain_validator"], recorded["gain_validator"]
+    assert gv["prompts"] == want_gv["prompts"] and gv["rule"] == want_gv["rule"]
+    blocks = [(gv["rates"], want_gv["rates"]), (gv["task_same_prompts"], want_gv["task_same_prompts"])] + [
+        (gv["what_if_max_distance"][t]["rates"], want_gv["what_if_max_distance"][t]["rates"]) for t in want_gv["what_if_max_distance"]
+    ]
+    for got_block, want_block in blocks:
+        for split in ("calibration", "held_out"):
+            got, want = got_block["consensus"][split], want_block["consensus"][split]
+            assert got["honest"] == want["honest"] and got["cheat"] == want["cheat"]
+            for rate in ("honest_in_rate", "cheat_out_rate"):
+                assert abs(got[rate] - want[rate]) <= RATE_TOLERANCE, ("gain", split, rate)
+            for c in CHEAT_CLASSES:
+                assert abs(got["cheat_out_by_class"][c] - want["cheat_out_by_class"][c]) <= RATE_TOLERANCE, ("gain", split, c)
+    for name, v in gv["variants"].items():
+        for split in ("calibration", "held_out"):
+            assert v[split]["outputs"] == want_gv["variants"][name][split]["outputs"]
+            assert abs(v[split]["in_consensus"] - want_gv["variants"][name][split]["in_consensus"]) <= RATE_TOLERANCE
+    # what they add to the task checks on the same tasks: replays and cut answers out, honest outputs kept
+    for split in ("calibration", "held_out"):
+        gain, task = gv["rates"]["consensus"][split], gv["task_same_prompts"]["consensus"][split]
+        assert gain["cheat_out_rate"] > task["cheat_out_rate"] and gain["honest_in_rate"] >= task["honest_in_rate"] - 0.002
+        for c in CHEAT_CLASSES:
+            assert gain["cheat_out_by_class"][c] >= task["cheat_out_by_class"][c]
     # what the model checks add, on the same tasks: generic and truncated outputs mostly out, honest kept
     for split in ("calibration", "held_out"):
         with_model, without = mv["rates"]["consensus"][split], mv["floor_medoid_same_prompts"]["consensus"][split]
@@ -241,7 +265,7 @@ def test_committed_traces_are_what_the_real_model_gives():
     """Read a sample of the committed outputs (every class, and the variants) with the real SmolLM2 and
     find the cached traces again: the same ranks, log-probabilities within float noise, the same checks."""
     from cor_incentives.ai.bundled import gguf_path
-    from cor_incentives.ai.likelihood import TeacherForcer, TokenTrace, likelihood_check
+    from cor_incentives.ai.likelihood import PROMPT_FREE, TeacherForcer, TokenTrace, likelihood_check
     from cor_incentives.nodes.poi_calibration import output_key, text_sha256
 
     data = load_calibration(DATA)
@@ -254,6 +278,7 @@ def test_committed_traces_are_what_the_real_model_gives():
             sample.append(r)
     assert {"honest", "generic", "truncated", "honest_q4_0"} <= set(seen)
     forcer = TeacherForcer(gguf_path(), n_threads=1, n_ctx=1024)
+    checked_free = 0
     for r in sample:
         p = prompts[r["prompt_id"]]
         cached = TokenTrace.from_dict(data.traces[(output_key(r), text_sha256(r["text"]))])
@@ -264,6 +289,17 @@ def test_committed_traces_are_what_the_real_model_gives():
         want = likelihood_check(cached, p["max_output_tokens"])
         got = likelihood_check(fresh, p["max_output_tokens"])
         assert got.ending_ppb == want.ending_ppb and abs(got.fidelity_ppb - want.fidelity_ppb) <= 20_000_000, output_key(r)
+        # the prompt-free read (the prompt gain), where committed
+        key = (output_key(r), text_sha256(r["text"]))
+        if key in data.free_traces:
+            cached_free = TokenTrace.from_dict(data.free_traces[key])
+            fresh_free = forcer.trace(PROMPT_FREE, r["text"])
+            assert [t.rank for t in fresh_free.tokens] == [t.rank for t in cached_free.tokens], output_key(r)
+            want_gain = likelihood_check(cached, p["max_output_tokens"], free=cached_free).prompt_gain_milli
+            got_gain = likelihood_check(fresh, p["max_output_tokens"], free=fresh_free).prompt_gain_milli
+            assert want_gain is not None and got_gain is not None and abs(got_gain - want_gain) <= 20, output_key(r)
+            checked_free += 1
+    assert checked_free >= 5
 
 
 # -- the generator, with the real SmolLM2 ------------------------------------------------------------

@@ -29,6 +29,15 @@ The check (every parameter named below; calibrated in docs/poi-calibration.md)
     fidelity_ppb      plausible tokens × 10**9 // tokens (an empty output: 0)
     ending            the output reaches its budget (tokens ≥ max_output_tokens − BUDGET_SLACK_TOKENS),
                       or the end-of-turn token is plausible after it: ending_ppb 10**9, else 0
+    prompt gain       the output read a second time after no question (PROMPT_FREE, an empty user
+                      message): log p(t | prompt) − log p(t | no prompt) per token, as a mean
+                      (prompt_gain_milli) and summed over the first PROMPT_GAIN_WINDOW (32) tokens
+                      (early_prompt_gain_milli), nats × 1000. The pointwise mutual information of the
+                      output and the prompt: an answer to this prompt gains (the honest calibration
+                      outputs: 0.13–5.7 nats per token), an answer to another prompt gains little or
+                      loses (replays: −1.2–0.7). The scorer compares it with the task's other outputs.
+    end gap           the end-of-turn token's gap after an output that stopped before its budget
+                      (end_gap_milli, nats × 1000; 0 at the budget): how far the model was from stopping.
     early_wrong_turns tokens among the first WRONG_TURN_WINDOW (32) whose gap exceeds
                       WRONG_TURN_GAP_NATS (6 nats: under 0.25 % of the top token, 20× below what a
                       min-p 0.05 sampler can pick). An answer to another prompt turns away from this
@@ -55,6 +64,8 @@ PLAUSIBLE_MIN_RATIO = 0.01  # a fifth of llama.cpp's min-p (0.05): room for logi
 WRONG_TURN_GAP_NATS = 6.0  # a token under e**-6 (0.25 %) of the top token's probability: 20x below min-p 0.05
 WRONG_TURN_WINDOW = 32  # the first output tokens, where an answer to another prompt turns away from this one
 BUDGET_SLACK_TOKENS = 2  # a re-tokenised output may count a token or two fewer than the miner's run
+PROMPT_FREE = ""  # the user message of the prompt-free read: the same output after no question at all
+PROMPT_GAIN_WINDOW = 32  # the first output tokens, where an answer depends on its prompt most
 MAX_TRACE_TOKENS = 4_096  # prompt + output tokens scored in one pass; longer outputs are cut here
 
 
@@ -102,6 +113,10 @@ class LikelihoodCheck:
     ending_ppb: int
     mean_logprob_milli: int  # mean untempered log-probability per token × 1000, floored (reported, not used)
     early_wrong_turns: int = 0  # tokens among the first WRONG_TURN_WINDOW with gap > WRONG_TURN_GAP_NATS
+    # with the output also read after no prompt (``free``): the prompt gain (``prompt_gain``), else None
+    prompt_gain_milli: int | None = None  # mean per token of log p(t | prompt) − log p(t | no prompt), × 1000, floored
+    early_prompt_gain_milli: int | None = None  # the same difference summed over the first PROMPT_GAIN_WINDOW tokens, × 1000, floored
+    end_gap_milli: int | None = None  # the end-of-turn token's gap after an output that stopped before its budget, × 1000 (0: at budget)
 
 
 def is_plausible(stat: TokenStat, rank_limit: int = PLAUSIBLE_RANK, min_ratio: float = PLAUSIBLE_MIN_RATIO) -> bool:
@@ -116,8 +131,11 @@ def likelihood_check(
     rank_limit: int = PLAUSIBLE_RANK,
     min_ratio: float = PLAUSIBLE_MIN_RATIO,
     slack: int = BUDGET_SLACK_TOKENS,
+    free: TokenTrace | None = None,
 ) -> LikelihoodCheck:
-    """Fidelity (share of plausible tokens, ppb) and ending (the output stops where the model stops, or at its budget)."""
+    """Fidelity (share of plausible tokens, ppb) and ending (the output stops where the model stops, or at its budget).
+
+    ``free``: the same output read after no prompt (``PROMPT_FREE``); gives the prompt gain."""
     n = len(trace.tokens)
     plausible = sum(1 for t in trace.tokens if is_plausible(t, rank_limit, min_ratio))
     fidelity = plausible * PPB // n if n else 0
@@ -125,7 +143,25 @@ def likelihood_check(
     ending = PPB if n and (at_budget or trace.cut or is_plausible(trace.end, rank_limit, min_ratio)) else 0
     mean = math.floor(1000 * sum(t.logprob for t in trace.tokens) / n) if n else 0
     wrong = sum(1 for t in trace.tokens[:WRONG_TURN_WINDOW] if t.gap > WRONG_TURN_GAP_NATS)
-    return LikelihoodCheck(n, plausible, fidelity, ending, mean, wrong)
+    gain, early = prompt_gain(trace, free) if free is not None else (None, None)
+    end_gap = 0 if at_budget or trace.cut or not n else math.floor(1000 * trace.end.gap)
+    return LikelihoodCheck(n, plausible, fidelity, ending, mean, wrong, gain, early, end_gap)
+
+
+def prompt_gain(trace: TokenTrace, free: TokenTrace) -> tuple[int, int]:
+    """How much the prompt raises the output's likelihood: (mean per token, sum over the first PROMPT_GAIN_WINDOW tokens), nats × 1000.
+
+    The difference per token is log p(t | prompt) − log p(t | no prompt) (``free``: the same output read
+    after PROMPT_FREE). Both traces read the same output tokens; a trace cut by the context is compared
+    on the tokens both read. An answer to this prompt is more likely after it than after no question
+    (gain > 0); an answer to another prompt gains little or loses (its first tokens most). An empty
+    output gains 0.
+    """
+    m = min(len(trace.tokens), len(free.tokens))
+    if m == 0:
+        return 0, 0
+    diff = [trace.tokens[i].logprob - free.tokens[i].logprob for i in range(m)]
+    return math.floor(1000 * sum(diff) / m), math.floor(1000 * sum(diff[:PROMPT_GAIN_WINDOW]))
 
 
 class TeacherForcer:

@@ -41,12 +41,19 @@ Concepts
     Either flag caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
     consensus quality floor. Without a reader (a model the validator cannot run) neither is reported.
 
-    With the task's other outputs (``score_outputs``, then ``task_checks``), two more steps:
+    With the task's other outputs (``score_outputs``, then ``task_checks``), more steps:
     off prompt    an output whose first tokens take a turn the model would not take (a token under
                   e**-6 of the top token's probability: ``ai.likelihood`` early_wrong_turns) and whose
                   prompt relevance is below OFF_PROMPT_RELEVANCE_BPS (70 %) of the best other valid
                   output's is an answer to another prompt: flag ``off_prompt``, capped like a failed
                   model check.
+    unprompted    the model reads each output a second time after no question: an output that the
+                  prompt makes far less likely than it makes the task's other outputs (prompt gain per
+                  token under UNPROMPTED_RELATIVE_BPS of the best other's, and small in itself) answers
+                  another prompt: flag ``off_prompt``.
+    short stop    an output far shorter than the task's other outputs (× SHORT_STOP_FACTOR) that
+                  stops where the model would rather go on (end-of-turn token more than
+                  SHORT_STOP_END_GAP_MILLI under the top token): flag ``stopped_early``.
     model-verified floor
                   an output that passes the model checks and has no unverifiable flag (empty,
                   non-answer, off-topic, a failed model check) scores at least MODEL_VERIFIED_MIN_PPB
@@ -90,7 +97,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
-from .likelihood import LikelihoodCheck, TokenTrace, likelihood_check
+from .likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -117,6 +124,13 @@ MODEL_CHECK_CAP_PPB = 200_000_000  # rubric 3, INVALID: below consensus_min_qual
 # -- task checks (an output among the task's other outputs; calibrated: docs/poi-calibration.md) -----
 OFF_PROMPT_RELEVANCE_BPS = 7_000  # relevance under 70 % of the best other valid output's, with a wrong turn
 MODEL_VERIFIED_MIN_PPB = 300_000_000  # rubric 4, RETRY: a sample the model vouches for is not INVALID
+# the prompt gain (``ai.likelihood.prompt_gain``) against the task's other valid outputs
+UNPROMPTED_RELATIVE_BPS = 3_000  # gain per token under 30 % of the best other valid output's, and …
+UNPROMPTED_MAX_GAIN_MILLI = 0  # … no gain per token (the prompt makes it less likely than no question), or …
+UNPROMPTED_MAX_EARLY_GAIN_MILLI = 5_000  # … under 5 nats over the first PROMPT_GAIN_WINDOW tokens: off prompt
+# an output that stops before its budget where the model would go on, far shorter than the task's other outputs
+SHORT_STOP_FACTOR = 2  # tokens × 2 < the longest other valid output's tokens, and …
+SHORT_STOP_END_GAP_MILLI = 2_995  # … the end-of-turn token under 5 % of the top token (ln 20 nats): below min-p 0.05, never sampled
 
 # -- relevance ---------------------------------------------------------------------------------------
 RELEVANCE_FLOOR_COSINE = 0.15  # at or below: unrelated (measured: unrelated/garbage/refusal ≤ 0.23)
@@ -210,13 +224,15 @@ class RuleEmbeddingScorer:
     """The default scorer: embedding relevance plus published rules (see the module docstring).
 
     ``reader``: the task's model, when the validator can run it; adds the fidelity and ending checks.
+    ``prompt_free``: also read each output after no prompt (the prompt gain of the task checks).
     """
 
     name = "rule-embedding"
 
-    def __init__(self, embedder: Embedder | None = None, reader: ModelReader | None = None) -> None:
+    def __init__(self, embedder: Embedder | None = None, reader: ModelReader | None = None, *, prompt_free: bool = True) -> None:
         self._embedder = embedder
         self.reader = reader
+        self.prompt_free = prompt_free
 
     @property
     def embedder(self) -> Embedder:
@@ -243,14 +259,22 @@ class RuleEmbeddingScorer:
         spec = analyse_prompt(prompt)
         scored = [o[:MAX_SCORED_CHARS] for o in outputs]
         vectors = self.embedder.embed([prompt[:MAX_SCORED_CHARS], *scored])
-        results, cosines, checks = [], [], []
+        checks = self._model_checks(prompt, outputs, max_output_tokens)
+        results, cosines = [], []
         for i, output in enumerate(outputs):
             cosine = _cosine(vectors[0], vectors[i + 1])
-            check = likelihood_check(self.reader.trace(prompt, output), max_output_tokens) if self.reader is not None else None
+            check = checks[i]
             results.append(self._score_one(spec, output, scored[i], cosine, max_output_tokens, check))
             cosines.append(cosine)
-            checks.append(check)
         return results, cosines, checks
+
+    def _model_checks(self, prompt: str, outputs: list[str], max_output_tokens: int | None) -> list[LikelihoodCheck | None]:
+        """Each output read by the model after the prompt, then after no prompt (the reader reuses each prompt's read)."""
+        if self.reader is None:
+            return [None] * len(outputs)
+        traces = [self.reader.trace(prompt, o) for o in outputs]
+        free: list[TokenTrace | None] = [self.reader.trace(PROMPT_FREE, o) if self.prompt_free else None for o in outputs]
+        return [likelihood_check(t, max_output_tokens, free=f) for t, f in zip(traces, free)]
 
     def _score_one(
         self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None, check: LikelihoodCheck | None = None
@@ -302,7 +326,20 @@ def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[L
        whose prompt relevance (cosine) is below OFF_PROMPT_RELEVANCE_BPS of the best relevance among
        the task's other outputs scored at least INVALID_BELOW_PPB is flagged ``off_prompt`` (a model
        check: capped at MODEL_CHECK_CAP_PPB): a real model answer, but to another prompt of the same
-       kind (a replayed cached answer). Without the model (``checks`` None) neither step applies.
+       kind (a replayed cached answer).
+    3. *Unprompted*: an output whose prompt gain per token (``LikelihoodCheck.prompt_gain_milli``:
+       how much more likely the prompt makes it than no question) is below UNPROMPTED_RELATIVE_BPS of
+       the best among the task's other valid outputs, and either below UNPROMPTED_MAX_GAIN_MILLI per
+       token or below UNPROMPTED_MAX_EARLY_GAIN_MILLI over its first tokens, is flagged ``off_prompt``
+       too: an answer to a closely related prompt, which takes no wrong turn, is still not *this*
+       prompt's answer.
+    4. *Short stop*: an output that stopped before its budget with the end-of-turn token more than
+       SHORT_STOP_END_GAP_MILLI under the model's top token (plausible, so the ending check passed)
+       and fewer than 1/SHORT_STOP_FACTOR of the tokens of the longest other valid output is flagged
+       ``stopped_early``: cut where the model and the task's other miners go on.
+    Steps 2–4 compare with the other outputs scored at least INVALID_BELOW_PPB after step 1 (none:
+    no flag). Without the model (``checks`` None) no step applies; a check without the prompt gain or
+    the end gap (an earlier validator's) skips step 3 or 4.
     """
     if not len(scores) == len(cosines) == len(checks):
         raise ValueError("one score, one cosine and one check (or None) per output")
@@ -314,11 +351,29 @@ def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[L
     valid = [s.total_ppb >= INVALID_BELOW_PPB for s in lifted]
     out = []
     for i, (s, check) in enumerate(zip(lifted, checks)):
-        others = [cosines[j] for j in range(len(lifted)) if j != i and valid[j]]
-        if check is not None and check.early_wrong_turns >= 1 and others and cosines[i] * BPS < max(others) * OFF_PROMPT_RELEVANCE_BPS:
-            s = finalize_score(dict(s.criteria), [f for f in s.flags if f != "model_verified"] + ["off_prompt"])
+        others = [j for j in range(len(lifted)) if j != i and valid[j]]
+        flag = _task_flag(check, cosines[i], [cosines[j] for j in others], [c for j in others if (c := checks[j]) is not None]) if check else None
+        if flag is not None:
+            s = finalize_score(dict(s.criteria), [f for f in s.flags if f != "model_verified"] + [flag])
         out.append(s)
     return out
+
+
+def _task_flag(check: LikelihoodCheck, cosine: float, other_cosines: list[float], other_checks: list[LikelihoodCheck]) -> str | None:
+    """The task check an output fails against the task's other valid outputs (``task_checks`` steps 2–4), or None."""
+    if not other_cosines:
+        return None
+    if check.early_wrong_turns >= 1 and cosine * BPS < max(other_cosines) * OFF_PROMPT_RELEVANCE_BPS:
+        return "off_prompt"
+    gains = [c.prompt_gain_milli for c in other_checks if c.prompt_gain_milli is not None]
+    gain, early = check.prompt_gain_milli, check.early_prompt_gain_milli
+    if gain is not None and early is not None and gains and gain * BPS < max(gains) * UNPROMPTED_RELATIVE_BPS:
+        if gain < UNPROMPTED_MAX_GAIN_MILLI or early < UNPROMPTED_MAX_EARLY_GAIN_MILLI:
+            return "off_prompt"
+    if check.end_gap_milli is not None and check.ending_ppb and check.end_gap_milli > SHORT_STOP_END_GAP_MILLI:
+        if other_checks and check.tokens * SHORT_STOP_FACTOR < max(c.tokens for c in other_checks):
+            return "stopped_early"
+    return None
 
 
 def score(prompt: str, output: str, *, max_output_tokens: int | None = None, embedder: Embedder | None = None) -> QualityScore:

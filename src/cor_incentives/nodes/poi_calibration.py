@@ -36,14 +36,14 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..ai.likelihood import LikelihoodCheck, TokenTrace
+from ..ai.likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
 from ..ai.poi import ranked_distances_ppb
 from ..ai.quality import QualityScore, task_checks
 from ..core.units import BPS, PPB
@@ -353,6 +353,7 @@ class CalibrationData:
     prompts: tuple[dict[str, Any], ...]  # with "split"
     rows: tuple[dict[str, Any], ...]  # the six honest miners and the cheaters (outputs.jsonl), then the variants (variants.jsonl)
     traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = field(default_factory=dict)  # (output key, text sha256) → trace
+    free_traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = field(default_factory=dict)  # the same, read after no prompt
 
 
 @dataclass
@@ -367,19 +368,25 @@ class Measurement:
 
 
 def load_calibration(directory: Path | str) -> CalibrationData:
-    """prompts.jsonl, outputs.jsonl, and when present the model's traces (likelihood*.jsonl) and the
-    variant miners' outputs (variants.jsonl; only those the model read)."""
+    """prompts.jsonl, outputs.jsonl, and when present the model's traces (likelihood*.jsonl), its
+    prompt-free traces (likelihood-null*.jsonl) and the variant miners' outputs (variants.jsonl; only
+    those the model read)."""
     d = Path(directory)
     prompts = tuple(json.loads(line) for line in (d / "prompts.jsonl").read_text().splitlines() if line.strip())
     rows: list[dict[str, Any]] = []
     traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = {}
-    for name, cache in (("outputs.jsonl", "likelihood.jsonl"), ("variants.jsonl", "likelihood-variants.jsonl")):
+    free: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = {}
+    for name, cache, null in (
+        ("outputs.jsonl", "likelihood.jsonl", "likelihood-null.jsonl"),
+        ("variants.jsonl", "likelihood-variants.jsonl", "likelihood-null-variants.jsonl"),
+    ):
         if (d / name).is_file():
             rows += [json.loads(line) for line in (d / name).read_text().splitlines() if line.strip()]
-        if (d / cache).is_file():
-            for line in (d / cache).read_text().splitlines():
-                t = json.loads(line)
-                traces[((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"])] = t
+        for file, into in ((cache, traces), (null, free)):
+            if (d / file).is_file():
+                for line in (d / file).read_text().splitlines():
+                    t = json.loads(line)
+                    into[((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"])] = t
     # a variant miner is there to be read by the model (is an honest output on another set-up kept in?):
     # its outputs count once their trace is cached
     rows = [r for r in rows if not is_variant(r["class"]) or (output_key(r), text_sha256(r["text"])) in traces]
@@ -387,7 +394,7 @@ def load_calibration(directory: Path | str) -> CalibrationData:
     stray = {r["prompt_id"] for r in rows} - ids
     if stray:
         raise ValueError(f"outputs for prompts not in prompts.jsonl: {sorted(stray)[:5]}")
-    return CalibrationData(prompts, tuple(rows), traces)
+    return CalibrationData(prompts, tuple(rows), traces, free)
 
 
 def text_sha256(text: str) -> str:
@@ -401,9 +408,13 @@ class CachedReader:
         self._by_text: dict[tuple[str, str], dict[str, Any]] = {}
         prompt_of = {p["id"]: p["prompt"] for p in data.prompts}
         for r in data.rows:
-            t = data.traces.get((output_key(r), text_sha256(r["text"])))
+            key = (output_key(r), text_sha256(r["text"]))
+            t = data.traces.get(key)
             if t is not None:
                 self._by_text[(prompt_of[r["prompt_id"]], r["text"])] = t
+            t = data.free_traces.get(key)
+            if t is not None:  # a text read after no prompt reads the same whichever prompt it was revealed for
+                self._by_text[(PROMPT_FREE, r["text"])] = t
 
     def __len__(self) -> int:
         return len(self._by_text)
@@ -429,15 +440,26 @@ class ScoredPrompt:
     flags: list[tuple[str, ...]] | None  # the scorer's flags with the model checks
     scores: list[QualityScore] | None = None  # each output's own score with the model checks, before the task checks
     cosines: list[float] | None = None  # each output's prompt relevance cosine
+    gain_read: bool = False  # every reference and cheating output was read after no prompt too: their checks carry the prompt gain
+    free_read: tuple[bool, ...] = ()  # per output: read after no prompt (a variant miner's output may not be yet)
 
-    def task_quality(self, members: Sequence[int]) -> list[int]:
-        """The scores of one task's outputs after the task checks (``ai.quality.task_checks``), as the validator reports them."""
+    def task_quality(self, members: Sequence[int], *, gain: bool = True) -> list[int]:
+        """The scores of one task's outputs after the task checks (``ai.quality.task_checks``), as the validator reports them.
+
+        ``gain`` False: as the validator before the prompt gain and the short stop (the checks without
+        the prompt gain and the end gap)."""
         if self.scores is None or self.cosines is None or self.checks is None:
             raise ValueError("no model checks for this prompt")
         scores = [self.scores[i] for i in members]
         cosines = [self.cosines[i] for i in members]
         checks: list[LikelihoodCheck | None] = [self.checks[i] for i in members]
+        if not gain:
+            checks = [replace(c, prompt_gain_milli=None, early_prompt_gain_milli=None, end_gap_milli=None) if c else None for c in checks]
         return [s.total_ppb for s in task_checks(scores, cosines, checks)]
+
+    def earlier_task_quality(self, members: Sequence[int]) -> list[int]:
+        """``task_quality`` as the validator before the prompt gain and the short stop."""
+        return self.task_quality(members, gain=False)
 
     @property
     def read(self) -> bool:
@@ -473,7 +495,7 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
     embedder = _MemoEmbedder(get_embedder())
     reader = CachedReader(data)
     previous = RuleEmbeddingScorer(embedder)  # type: ignore[arg-type]
-    with_model = RuleEmbeddingScorer(embedder, reader=reader)  # type: ignore[arg-type]
+    with_model = RuleEmbeddingScorer(embedder, reader=reader, prompt_free=False)  # type: ignore[arg-type]
     by_prompt = rows_by_prompt(data)
     out = {}
     prompts = [p for p in data.prompts if p["id"] in by_prompt]
@@ -486,8 +508,24 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
             # each output's own score (the task checks need the task's outputs: ``ScoredPrompt.task_quality``)
             after, cosines, maybe = with_model.score_each(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
             checks = [c for c in maybe if c is not None]
+            # the prompt gain, where the model also read the output after no prompt (as the scorer's
+            # ``_model_checks`` does; an output's own score does not depend on it)
+            free = tuple(reader.has(PROMPT_FREE, t) for t in texts)
+            checks = [
+                likelihood_check(reader.trace(p["prompt"], t), p["max_output_tokens"], free=reader.trace(PROMPT_FREE, t)) if f else c
+                for t, f, c in zip(texts, free, checks)
+            ]
+            reference = [f for f, r in zip(free, by_prompt[p["id"]]) if not is_variant(r["class"])]
             out[p["id"]] = ScoredPrompt(
-                matrix, [s.total_ppb for s in before], [s.total_ppb for s in after], checks, [s.flags for s in after], after, cosines
+                matrix,
+                [s.total_ppb for s in before],
+                [s.total_ppb for s in after],
+                checks,
+                [s.flags for s in after],
+                after,
+                cosines,
+                all(reference),
+                free,
             )
         else:
             out[p["id"]] = ScoredPrompt(matrix, [s.total_ppb for s in before], None, None, None)
@@ -561,8 +599,10 @@ def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
 # the validators measured: "previous" (no model checks, medoid among all outputs: what the distance
 # threshold was chosen on), "floor" (no model checks, medoid among the outputs above the quality floor),
 # "model" (the model checks and the medoid above the floor; only the prompts the model read), "task" (the
-# model checks, then the task checks: off prompt, model-verified floor; ``ai.quality.task_checks``)
-VALIDATORS = ("previous", "floor", "model", "task")
+# model checks, then the task checks: off prompt, model-verified floor; ``ai.quality.task_checks``), "gain" (the
+# task checks with the prompt-free read: unprompted, short stop; only the prompts whose outputs the model
+# also read after no prompt)
+VALIDATORS = ("previous", "floor", "model", "task", "gain")
 
 
 def all_observations(
@@ -574,11 +614,13 @@ def all_observations(
     *,
     variants: bool = False,
     read_only: bool = False,
+    gain_only: bool = False,
 ) -> list[Observation]:
     """Every task's observations as one kind of validator (``VALIDATORS``) reports them.
 
     Tasks with a variant miner are left out, or (``variants``) only they are given. ``read_only``:
-    only the prompts whose outputs the model read (the "model" validator always is).
+    only the prompts whose outputs the model read (the "model" validator always is). ``gain_only``:
+    only the prompts whose outputs the model also read after no prompt (the "gain" validator always is).
     """
     if validator not in VALIDATORS:
         raise ValueError(f"unknown validator {validator!r}")
@@ -586,17 +628,22 @@ def all_observations(
     out: list[Observation] = []
     for p in data.prompts:
         sp = scored.get(p["id"])
-        if sp is None or ((validator in ("model", "task") or read_only) and not sp.read):
+        if sp is None or ((validator in ("model", "task", "gain") or read_only) and not sp.read):
+            continue
+        if (validator == "gain" or gain_only) and not sp.gain_read:
             continue
         if validator == "previous":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
         elif validator == "floor":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
-        else:  # "model" or "task": the scores with the model checks, which only outputs the model read have
+        else:  # "model", "task" or "gain": the scores with the model checks, which only outputs the model read have
             if sp.quality is None:
                 raise ValueError(f"prompt {p['id']}: the {validator!r} validator needs every output read by the model")
-            rescore = sp.task_quality if validator == "task" else None
+            rescore = {"model": None, "task": sp.earlier_task_quality, "gain": sp.task_quality}[validator]
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, rescore)
+        if validator == "gain" or gain_only:  # a variant miner's tasks count once its output was read after no prompt too
+            unread = {r["class"] for r, f in zip(by_prompt[p["id"]], sp.free_read) if not f}
+            obs = [o for o in obs if o.task_mix not in unread]
         out += [o for o in obs if is_variant(o.task_mix) == variants]
     return out
 
@@ -677,6 +724,23 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
             for t in WHAT_IF_MAX_DISTANCES_PPB
         },
     }
+    gain = all_observations(data, scored, REDUNDANCY, "gain", floor)
+    gain_variants = all_observations(data, scored, REDUNDANCY, "gain", floor, variants=True)
+    task_same = all_observations(data, scored, REDUNDANCY, "task", floor, gain_only=True)
+    task_same_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True, gain_only=True)
+    summary["gain_validator"] = {
+        "prompts": {split: len({o.prompt_id for o in gain if o.split == split}) for split in SPLITS},
+        "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **gain_check_params()},
+        "task_same_prompts": rule_rates(task_same, rules["chosen"]),
+        "task_same_prompts_variants": variant_rates(task_same_variants, rules["chosen"]),
+        "rates": rule_rates(gain, rules["chosen"]),
+        "variants": variant_rates(gain_variants, rules["chosen"]),
+        "honest_out": honest_out_reasons(gain, rules["chosen"]),
+        "what_if_max_distance": {
+            str(t): {"rates": rule_rates(gain, PoiRule(t, floor)), "variants": variant_rates(gain_variants, PoiRule(t, floor))}
+            for t in WHAT_IF_MAX_DISTANCES_PPB
+        },
+    }
     for r in OTHER_REDUNDANCIES:
         more = all_observations(data, scored, r, "previous", floor)
         summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
@@ -686,6 +750,10 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         summary["other_redundancy"][str(r)]["model"] = rule_rates(more, rules["chosen"])
         more = all_observations(data, scored, r, "task", floor)
         summary["other_redundancy"][str(r)]["task"] = rule_rates(more, rules["chosen"])
+        more = all_observations(data, scored, r, "task", floor, gain_only=True)
+        summary["other_redundancy"][str(r)]["task_gain_prompts"] = rule_rates(more, rules["chosen"])
+        more = all_observations(data, scored, r, "gain", floor)
+        summary["other_redundancy"][str(r)]["gain"] = rule_rates(more, rules["chosen"])
     return Measurement(obs, summary, now, signals)
 
 
@@ -714,6 +782,22 @@ def task_check_params() -> dict[str, Any]:
         "wrong_turn_window": lk.WRONG_TURN_WINDOW,
         "off_prompt_relevance_bps": q.OFF_PROMPT_RELEVANCE_BPS,
         "model_verified_min_ppb": q.MODEL_VERIFIED_MIN_PPB,
+    }
+
+
+def gain_check_params() -> dict[str, Any]:
+    """The task checks' parameters with the prompt-free read (the prompt gain and the short stop)."""
+    from ..ai import likelihood as lk
+    from ..ai import quality as q
+
+    return {
+        **task_check_params(),
+        "prompt_gain_window": lk.PROMPT_GAIN_WINDOW,
+        "unprompted_relative_bps": q.UNPROMPTED_RELATIVE_BPS,
+        "unprompted_max_gain_milli": q.UNPROMPTED_MAX_GAIN_MILLI,
+        "unprompted_max_early_gain_milli": q.UNPROMPTED_MAX_EARLY_GAIN_MILLI,
+        "short_stop_factor": q.SHORT_STOP_FACTOR,
+        "short_stop_end_gap_milli": q.SHORT_STOP_END_GAP_MILLI,
     }
 
 
@@ -1125,6 +1209,8 @@ def render_doc_tables(s: dict[str, Any]) -> str:
             row(f"{name} {b['max_distance_ppb'] / PPB:.3f}, {r_name} miners", b["poi"], b["consensus"])
     lines += render_model_tables(s)
     lines += render_task_tables(s)
+    if "gain_validator" in s:
+        lines += render_gain_tables(s)
     return "\n".join(lines) + "\n"
 
 
@@ -1272,6 +1358,79 @@ def render_task_tables(s: dict[str, Any]) -> list[str]:
             lines += ["", f"With {r_name} miners per task (same prompts):", ""]
             lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
             for label, key in (("model checks", "model"), ("+ task checks", "task")):
+                for split in SPLITS:
+                    c = block[key]["consensus"][split]
+                    lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
+    return lines
+
+
+def render_gain_tables(s: dict[str, Any]) -> list[str]:
+    """The validator that also reads each output after no prompt (unprompted, short stop): rates beside the task checks before."""
+    gv = s["gain_validator"]
+    rule = gv["rule"]
+    prompts = gv["prompts"]
+    lines = [
+        "",
+        "## The validator with the prompt gain and the short stop",
+        "",
+        f"The model reads each output a second time after an empty user message; the *prompt gain* is log p(token | prompt) − "
+        f"log p(token | no prompt), per token and summed over the first {rule['prompt_gain_window']} tokens. Two more task checks "
+        f"(`ai.quality.task_checks`): *unprompted*: gain per token under {rule['unprompted_relative_bps'] / 100:g} % of the best "
+        f"other valid output's and (under {rule['unprompted_max_gain_milli'] / 1000:g} nats per token or under "
+        f"{rule['unprompted_max_early_gain_milli'] / 1000:g} nats over the first tokens) → `off_prompt`; *short stop*: stopped "
+        f"before its budget with the end-of-turn token more than {rule['short_stop_end_gap_milli'] / 1000:g} nats under the top "
+        f"token and fewer than 1/{rule['short_stop_factor']} of the longest other valid output's tokens → `stopped_early`; both "
+        f"capped at {rule['model_check_cap_ppb'] / PPB:.2f}. Measured on the prompts whose every output the model also read after "
+        f"no prompt ({prompts['calibration']} calibration, {prompts['held_out']} held-out prompts), beside the task checks before on "
+        f"the same prompts; distance ≤ {rule['max_distance_ppb'] / PPB:.3f}, quality ≥ {rule['min_quality_ppb'] / PPB:.2f}.",
+        "",
+        "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
+        "|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
+    ]
+    blocks = [("task checks (before)", gv["task_same_prompts"]), ("**+ prompt gain, short stop**", gv["rates"])]
+    what_if = gv["what_if_max_distance"].items()
+    blocks += [(f"+ prompt gain, short stop, distance ≤ {int(t) / PPB:.2f} (not in force)", b["rates"]) for t, b in what_if]
+    for label, b in blocks:
+        for split in SPLITS:
+            c = b["consensus"][split]
+            lines.append(
+                f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} | "
+                + " | ".join(_pct(c["cheat_out_by_class"][k]) for k in CHEAT_CLASSES)
+                + " |"
+            )
+    lines += [
+        "",
+        "Why honest outputs are still out (share of the reference miners' outputs, with the prompt gain and the short stop):",
+        "",
+        "| split | outputs | below the quality floor only | beyond the distance only | both |",
+        "|---|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        r = gv["honest_out"][split]
+        lines.append(f"| {split} | {r['outputs']} | {_pct(r['below_floor_only'])} | {_pct(r['beyond_distance_only'])} | {_pct(r['both'])} |")
+    lines += [
+        "",
+        "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
+        "",
+        "| set-up | split | outputs | task checks (before) | + prompt gain, short stop | "
+        + " | ".join(f"+ …, ≤ {int(t) / PPB:.2f}" for t in gv["what_if_max_distance"])
+        + " |",
+        "|---|---|---|---|---|" + "---|" * len(gv["what_if_max_distance"]),
+    ]
+    for name, v in gv["variants"].items():
+        for split in SPLITS:
+            if not v[split]["outputs"]:
+                continue
+            sampler = v["sampling"]
+            label = f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+            what_if = " | ".join(_pct(b["variants"][name][split]["in_consensus"]) for b in gv["what_if_max_distance"].values())
+            before = gv["task_same_prompts_variants"][name][split]["in_consensus"]
+            lines.append(f"| {label} | {split} | {v[split]['outputs']} | {_pct(before)} | {_pct(v[split]['in_consensus'])} | {what_if} |")
+    for r_name, block in s["other_redundancy"].items():
+        if "gain" in block:
+            lines += ["", f"With {r_name} miners per task (same prompts):", ""]
+            lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
+            for label, key in (("task checks (before)", "task_gain_prompts"), ("+ prompt gain, short stop", "gain")):
                 for split in SPLITS:
                     c = block[key]["consensus"][split]
                     lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")

@@ -5,8 +5,10 @@ scorer; returns the ``reports`` body of a ``task.validate`` command (integers in
 ``reader`` (the task's model, ``ai.likelihood.TeacherForcer``) the scorer adds the model checks
 (fidelity, ending): an output the model would not have written, or one cut short, scores below the
 consensus quality floor; then the task checks (``ai.quality.task_checks``): an answer replayed from
-another prompt (an early wrong turn and a relevance far under the task's best) is put under the floor
-too, and a poor answer the model itself sampled is lifted to it. Each report carries the output's token count by the model's own tokenizer
+another prompt (an early wrong turn and a relevance far under the task's best, or a prompt gain far
+under the task's best: the model reads each output again after no prompt) or an answer far shorter
+than the others that stops where the model goes on is put under the floor too, and a poor answer the
+model itself sampled is lifted to it. Each report carries the output's token count by the model's own tokenizer
 (``ai.tokens``); ``prompt_tokens`` is the command's ``input_tokens``. The core settles the task's
 work units from these counts.
 """
