@@ -202,10 +202,13 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
         params=_work_params(state),
     )
     bonus_rows = []
-    for i in np.flatnonzero(~columns.network & columns.in_consensus).tolist():  # user rows in consensus, in row order
-        fee = spec.bonus(rows[i])
-        if fee is not None:
-            bonus_rows.append(BonusRow(columns.task[i], int(node_index[i]), columns.units[i], int(columns.quality[i]), fee))
+    if spec.bonus_param is not None:  # a stream without a bonus (validators) has no bonus row to read
+        user = np.flatnonzero(~columns.network & columns.in_consensus)  # user rows in consensus, in row order
+        row_task, row_units = columns.task, columns.units
+        for i, n, q in zip(user.tolist(), node_index[user].tolist(), columns.quality[user].tolist(), strict=True):
+            fee = spec.bonus(rows[i])
+            if fee is not None:
+                bonus_rows.append(BonusRow(row_task[i], n, row_units[i], q, fee))
     pay = settle_stream(
         weighted=result.weighted,
         multiplier_ppb=result.multiplier_ppb,
