@@ -75,8 +75,15 @@ class Bonus(NamedTuple):
     bonus: int
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"task", "units", "quality_ppb", "fee_units", "equivalent", "cap", "bonus"}``: the fields in order."""
-        return dict(zip(self._fields, self, strict=True))
+        return {
+            "task": self.task,
+            "units": self.units,
+            "quality_ppb": self.quality_ppb,
+            "fee_units": self.fee_units,
+            "equivalent": self.equivalent,
+            "cap": self.cap,
+            "bonus": self.bonus,
+        }
 
 
 @dataclass(frozen=True)
