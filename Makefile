@@ -7,7 +7,7 @@ COR := $(VENV)/bin/cor
 PIP_FLAGS := --quiet --disable-pip-version-check
 LINT_PATHS := src tests bench scripts
 
-.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean poi-generate poi-likelihood poi-calibrate
+.PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean poi-generate poi-likelihood poi-calibrate poi-composed
 
 install: $(VENV)/.installed
 
@@ -78,6 +78,12 @@ poi-likelihood: install
 
 poi-calibrate: install
 	$(PY) scripts/poi_calibrate.py
+
+# PoI on composed network prompts (docs/poi-calibration.md, "Composed network prompts"): SmolLM2 answers and
+# the stitching copier, read by the model (slow, resumable), then the shipped validator's rates
+poi-composed: install
+	$(PY) scripts/poi_composed.py generate
+	$(PY) scripts/poi_composed.py measure
 
 clean:
 	rm -rf $(VENV) node_modules cor-data .pytest_cache

@@ -592,7 +592,7 @@ def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
     for r in data.rows:
         out[r["prompt_id"]].append(r)
     for rows in out.values():
-        rows.sort(key=lambda r: (order[r["class"]], r["miner"]))
+        rows.sort(key=lambda r: (order.get(r["class"], len(order)), r["miner"]))  # other classes (nodes.poi_composed) last
     return dict(out)
 
 

@@ -13,6 +13,7 @@ decimal strings; ratios as decimals.
     copier_miners_unprofitable  copier miners earn < 1/3 of an honest miner per task served and less net.
     inflation_unprofitable      claiming max_output_tokens does not raise pay per unit of true work (> 2 %).
     copier_validators_earn_less copier validators earn less than honest validators.
+    stitching_copier_unprofitable stitching copiers earn < 1/3 of an honest miner per task served and less net.
     collusion_below_half        a coalition below 50 % of validator stake changes no honest node's pay
                                 by more than 5 % (pay per unit of useful work, against the honest twin).
     sybil_no_gain               splitting one operator's stake over many nodes does not raise its income.
@@ -465,6 +466,14 @@ CHECKS: dict[str, Check] = {
             "done in the core (rule 9, core/network_prompts.py): the beacon composes each network prompt from the genesis prompt "
             "set, so an earlier answer is practically never the answer to a new prompt; what is left is the copier's guess "
             "passing PoI (a lazy answer within poi_max_distance_ppb)",
+        ),
+        Check(
+            "stitching_copier_unprofitable",
+            "Stitching answers does not pay",
+            "stitching copiers earn < 1/3 of an honest miner per task served and less net per node",
+            _free_rider("stitcher"),
+            "the validator's model checks (ai/likelihood.py, ai/quality.py): a stitched answer read under the composed prompt "
+            "fails fidelity or the task checks on most tasks; a lower pass rate needs a stricter check of multi-part answers",
         ),
         Check(
             "inflation_unprofitable",

@@ -379,6 +379,18 @@ def builtin_scenarios() -> dict[str, Scenario]:
             ),
         ),
         Scenario(
+            "stitching_copier",
+            miners(("honest", 8), ("stitcher", 2)) + v + ROUTER,
+            "2 of 10 miners never run the model: on a composed network prompt (rule 9) they glue published answers to its "
+            "single parts (every base prompt was asked alone before rule 9) and the validators keep such an answer in with "
+            "the share measured with the real models (scripts/poi_composed.py); elsewhere they guess like the copier; "
+            "a mostly idle network (5 user + 35 network tasks per epoch) over 30 epochs",
+            epochs=30,
+            user_tasks_per_epoch=5,
+            network_tasks_per_epoch=35,
+            checks=("stitching_copier_unprofitable",),
+        ),
+        Scenario(
             "token_inflation",
             miners(("honest", 8), ("inflater", 2)) + v + ROUTER,
             "2 of 10 miners answer honestly but claim output_tokens = max_output_tokens",

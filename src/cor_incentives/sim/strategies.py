@@ -26,12 +26,17 @@ Miner strategies (``MINER_STRATEGIES``)
                 of a finite set); from rule 9 the beacon composes them from parts of the set, and the
                 copier replays only when an earlier task asked the same parts (in any order: real
                 answers to swapped parts lie within PoI of each other), counted as
-                ``network_prompt_repeats`` in a run's tasks. Not modelled: stitching answers to single
-                parts out of earlier compositions (real PoI at 0.85 would let it through:
-                scripts/network_prompts_check.py).
+                ``network_prompt_repeats`` in a run's tasks. Stitching answers to single parts is
+                the ``stitcher``.
                 Option ``reveal``: ``"guess"`` (default, the rational choice) reveals its guess;
                 ``"copy"`` reveals another miner's freshly revealed output, which cannot match its
                 commit, so it is a ``commit_mismatch``.
+    stitcher    the stitching copier: on a composed network prompt (rule 9) it glues published answers to the
+                single parts (every base prompt was asked alone before rule 9: option ``coverage`` "all",
+                default; or "published": parts of earlier tasks of the run) into an answer, without running
+                the model; the validators keep it in with probability ``pass_rate`` (default ``STITCH_PASS_RATE``,
+                measured with the real models by scripts/poi_composed.py), else the model checks cap its quality
+                under the floor. Elsewhere it acts as the copier.
     mismatched  computes the answer and commits to it but reveals a different output (option ``rate``,
                 the share of tasks where it does so; default 1).
     offline     never precommits (misses every deadline) and never leaves jail.
@@ -262,6 +267,48 @@ def plan_copier(c: MinerContext) -> MinerPlan:
     return MinerPlan(guess, guess, 0, copy_at_reveal=c.options.get("reveal", "guess") == "copy")
 
 
+STITCH_PASS_RATE = 0.67521
+"""The share of stitched answers the shipped validator keeps in consensus at the full composed budget (3 miners a
+task, calibration and held-out parts together): data/poi-composed/results.json (``stitching_copier.pass_rate``),
+measured by scripts/poi_composed.py with the real SmolLM2 and MiniLM; tests/nodes/test_poi_composed.py keeps them equal."""
+STITCH_CAUGHT_QUALITY = 0.2  # a stitched answer the model checks catch: capped at MODEL_CHECK_CAP_PPB (ai/quality.py)
+
+
+def stitched_parts(c: MinerContext) -> list[str] | None:
+    """The parts of a composed network prompt whose single-part answers the stitcher holds, or None (it lacks one).
+
+    ``coverage`` "all" (default): every base prompt of the set was asked alone before rule 9 (the oracle named
+    one prompt per task), so an answer to each is public; "published": only parts of earlier tasks of the run."""
+    parts = c.task.prompt_id.split("+")
+    if c.task.kind != "network" or len(parts) < 2:
+        return None
+    if c.options.get("coverage", "all") == "all":
+        return parts
+    seen = {x for key in c.public_answers for x in key.split("+")}
+    return parts if all(x in seen for x in parts) else None
+
+
+def plan_stitcher(c: MinerContext) -> MinerPlan:
+    """Glue published single-part answers into an answer to a composed prompt, without running the model.
+
+    The validators judge a stitched answer like the shipped validator judged the stitched answers of the real-model
+    run (scripts/poi_composed.py): it is in consensus with probability ``pass_rate`` (default STITCH_PASS_RATE, the
+    measured share), an honest-looking answer; otherwise the model checks cap its quality at 0.2, under the floor."""
+    seen = c.public_answers.get(c.task.prompt_id)
+    if seen is not None:  # the same parts were asked before: replay, like the copier
+        return MinerPlan(seen, seen, 0)
+    if stitched_parts(c) is None:
+        guess = lazy_output(c.env, c.seed, c.task, c.miner)
+        return MinerPlan(guess, guess, 0)
+    rng = derive(c.seed, "stitch", c.task.key, c.miner)
+    body = honest_output(c.env, c.seed, c.task, c.miner)
+    if rng.random() < float(c.options.get("pass_rate", STITCH_PASS_RATE)):
+        out = Output(sha(f"stitched|{c.task.key}|{c.miner}"), "honest", body.quality, body.tokens)
+    else:
+        out = Output(sha(f"stitched|{c.task.key}|{c.miner}"), "lazy", STITCH_CAUGHT_QUALITY, body.tokens)
+    return MinerPlan(out, out, 0)
+
+
 def plan_mismatched(c: MinerContext) -> MinerPlan:
     out = honest_output(c.env, c.seed, c.task, c.miner)
     if derive(c.seed, "mismatch", c.task.key, c.miner).random() >= float(c.options.get("rate", 1.0)):
@@ -303,6 +350,7 @@ MINER_STRATEGIES: dict[str, MinerStrategy] = {
         MinerStrategy("garbage", plan_garbage),
         MinerStrategy("garbage_last", plan_garbage, reveals_last=True),  # garbage, revealed after the others (to act last)
         MinerStrategy("copier", plan_copier, reveals_last=True),
+        MinerStrategy("stitcher", plan_stitcher, reveals_last=True),
         MinerStrategy("mismatched", plan_mismatched),
         MinerStrategy("offline", plan_offline, unjails=False),
         MinerStrategy("unlucky", plan_unlucky),

@@ -1,0 +1,372 @@
+"""PoI on composed network prompts: honest miners and the stitching copier, through the shipped validator.
+
+Concepts
+    Network tasks ask a prompt the core composes from ``network_prompt_parts`` base prompts of the
+    genesis set (``core.network_prompts.compose_prompt``). The distance threshold and the quality floor
+    were calibrated on single prompts (``nodes.poi_calibration``). This module measures them on composed
+    prompts, built by the core's own function, answered by SmolLM2 as devnet miners answer them, and
+    judged by the validator as shipped (embedding distance to the medoid above the floor, the PoUW
+    scorer with the model checks, then the task checks).
+
+The composed set (``data/poi-composed/``)
+    prompts     ``COMPOSED_PER_SPLIT`` composed prompts per split: each from the base prompts of one split
+                of the calibration set (calibration or held-out), composed by ``compose_prompt`` for a
+                beacon value and nonce derived from the split and the index. Each composed prompt comes at
+                the budget the core allows (the parts' sum) and at the caps ``BUDGET_CAPS`` (a network whose
+                oracle caps ``max_output_tokens``: the devnet's default 48, and 128), as separate entries
+                ``<id>@<cap>`` whose outputs are the full outputs' first ``cap`` tokens (a sampled
+                generation cut at a budget is the prefix of the same seed's longer generation).
+    honest      ``COMPOSED_MINERS`` miners per prompt at ``COMPOSED_TEMPERATURES`` (0.3–1.0), own seeds,
+                llama.cpp's default truncation samplers (the devnet miners' sampler).
+    stitched    the stitching copier: for composed (A, B) it reveals an honest answer to A alone and one to
+                B alone (answers published before rule 9, or cut out of earlier composed answers), numbered
+                like the prompt: "1. <A's answer>\\n\\n2. <B's answer>". Built from the single-prompt
+                calibration outputs (``STITCH_SOURCE_MINERS``), no model run on this prompt.
+
+Tasks
+    3 miners a task: every 3 of the honest miners, and each stitched output with every pair of honest ones.
+    The single-prompt baseline: the same machinery on the base prompts the composed ones use, with the
+    honest miners of the same temperatures (``SINGLE_MINERS`` of ``poi_calibration``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from ..ai.poi import ranked_distances_ppb
+from ..ai.quality import task_checks
+from ..core.network_prompts import compose_prompt, parse_prompt_set
+from .backends import Sampling, derive_seed
+from .poi_calibration import (
+    SPLITS,
+    CalibrationData,
+    ScoredPrompt,
+    embed_and_score,
+    output_key,
+    rows_by_prompt,
+    task_check_params,
+    text_sha256,
+)
+
+COMPOSED_PER_SPLIT = 40
+PARTS = 2  # the core's default network_prompt_parts
+COMPOSED_TEMPERATURES = (0.3, 0.6, 0.9, 1.0)
+COMPOSED_MINERS = len(COMPOSED_TEMPERATURES)
+SINGLE_MINERS = (0, 2, 4, 5)  # poi_calibration's honest miners at 0.3, 0.6, 0.9, 1.0: the same temperatures
+STITCH_SOURCE_MINERS = (1, 3)  # single-prompt answers the copier stitches (T 0.45, 0.75: not the task's own miners)
+ENDED_ORDER = (1, 3, 5, 0, 2, 4)  # the careful stitcher: per part, the first of these single answers that ended on its own
+STITCH_VARIANTS = ("naive", "naive", "ended")  # stitched output j: miners 1, 3 as they are; each part's answer that ended
+BUDGET_CAPS = (48, 128)
+REDUNDANCY = 3
+STITCHED = "stitched"
+
+
+def composed_prompts(base: Sequence[dict[str, Any]], per_split: int = COMPOSED_PER_SPLIT) -> list[dict[str, Any]]:
+    """The composed prompts, interleaved by split (cal 0, held-out 0, cal 1, ...), each composed by the core's rule
+    from the base prompts of its split (``compose_prompt``: parts drawn from a beacon value and a nonce)."""
+    by_split = {s: parse_prompt_set([{k: p[k] for k in ("id", "prompt", "max_output_tokens")} for p in base if p["split"] == s]) for s in SPLITS}
+    kind = {p["id"]: p["kind"] for p in base}
+    out = []
+    for i in range(per_split):
+        for split in SPLITS:
+            value = "0x" + hashlib.sha256(f"poi-composed|{split}|{i}".encode()).hexdigest()
+            c = compose_prompt(by_split[split], PARTS, value, i)
+            out.append(
+                {
+                    "id": f"{'c' if split == 'calibration' else 'h'}{i:03d}",
+                    "split": split,
+                    "kind": "+".join(kind[x] for x in c.parts),
+                    "parts": list(c.parts),
+                    "prompt": c.text,
+                    "max_output_tokens": c.max_output_tokens,
+                }
+            )
+    return out
+
+
+def capped(prompt: dict[str, Any], cap: int) -> dict[str, Any]:
+    """The composed prompt at a capped output budget (a separate calibration entry)."""
+    return {**prompt, "id": f"{prompt['id']}@{cap}", "max_output_tokens": min(cap, prompt["max_output_tokens"]), "cap": cap, "of": prompt["id"]}
+
+
+def composed_sampling(prompt_id: str, miner: int) -> Sampling:
+    """Honest miner ``miner``'s settings for one composed prompt: its temperature, a seed of its own."""
+    return Sampling(temperature=COMPOSED_TEMPERATURES[miner], seed=derive_seed("poi-composed", prompt_id, miner))
+
+
+def stitch_sources(parts: Sequence[str], finished: dict[tuple[str, int], str]) -> list[list[tuple[str, int]]]:
+    """For each stitched output (``STITCH_VARIANTS``), the (part, single-prompt miner) answers it glues. ``finished``:
+    (prompt id, miner) → the single answer's finish reason; the careful stitcher takes, per part, the first answer in
+    ``ENDED_ORDER`` that stopped on its own (``stop``: it does not end mid-sentence), else miner 1's."""
+    naive = [[(x, m) for x in parts] for m in STITCH_SOURCE_MINERS]
+    ended = [(x, next((m for m in ENDED_ORDER if finished.get((x, m)) == "stop"), ENDED_ORDER[0])) for x in parts]
+    return [*naive, ended]
+
+
+def stitch(answers: Sequence[str]) -> str:
+    """Single-part answers glued in the prompt's numbering."""
+    return "\n\n".join(f"{i}. {a.strip()}" for i, a in enumerate(answers, 1))
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """One output's report in one task of 3, with why it is out (if it is)."""
+
+    prompt_id: str
+    split: str
+    budget: str  # "full" or the cap
+    output_class: str  # honest or stitched
+    miner: int
+    task_mix: str  # honest or stitched
+    distance_ppb: int
+    quality_ppb: int
+    flags: tuple[str, ...]
+    in_consensus: bool
+
+
+def task_outputs(
+    prompt: dict[str, Any], rows: Sequence[dict[str, Any]], sp: ScoredPrompt, max_distance_ppb: int, floor_ppb: int, redundancy: int = REDUNDANCY
+) -> list[TaskOutput]:
+    """Every honest task and every task with one stitched output, as the shipped validator reports them."""
+    if sp.scores is None or sp.cosines is None or sp.checks is None:
+        raise ValueError(f"prompt {prompt['id']}: every output must be read by the model")
+    honest = [i for i, r in enumerate(rows) if r["class"] == "honest"]
+    odd = [i for i, r in enumerate(rows) if r["class"] != "honest"]
+    tasks = [(c, "honest") for c in combinations(honest, redundancy)]
+    tasks += [((*c, o), rows[o]["class"]) for o in odd for c in combinations(honest, redundancy - 1)]
+    names = [f"{r['class']}-{r['miner']}" for r in rows]
+    budget = str(prompt.get("cap", "full"))
+    out = []
+    for members, mix in tasks:
+        scores = task_checks([sp.scores[i] for i in members], [sp.cosines[i] for i in members], [sp.checks[i] for i in members])
+        quality = [s.total_ppb for s in scores]
+        sub = [[sp.matrix[i][j] for j in members] for i in members]
+        distances = ranked_distances_ppb(sub, quality, [names[i] for i in members], floor_ppb)
+        for i, d, s in zip(members, distances, scores):
+            ok = d <= max_distance_ppb and s.total_ppb >= floor_ppb
+            out.append(TaskOutput(prompt["id"], prompt["split"], budget, rows[i]["class"], int(rows[i]["miner"]), mix, d, s.total_ppb, s.flags, ok))
+    return out
+
+
+def rates(outs: Sequence[TaskOutput], max_distance_ppb: int, floor_ppb: int) -> dict[str, Any]:
+    """Honest in consensus and stitched out, per split, with why honest outputs are out."""
+    block: dict[str, Any] = {}
+    for split in SPLITS:
+        part = [o for o in outs if o.split == split]
+        h = [o for o in part if o.output_class == "honest"]
+        hi = [o for o in h if o.task_mix == "honest"]
+        s = [o for o in part if o.output_class == STITCHED]
+        out_h = [o for o in h if not o.in_consensus]
+        block[split] = {
+            "prompts": len({o.prompt_id for o in part}),
+            "honest": len(h),
+            "honest_in": sum(o.in_consensus for o in h),
+            "honest_in_rate": _r(sum(o.in_consensus for o in h), len(h)),
+            "honest_in_rate_honest_tasks": _r(sum(o.in_consensus for o in hi), len(hi)),
+            "stitched": len(s),
+            "stitched_out": sum(not o.in_consensus for o in s),
+            "stitched_out_rate": _r(sum(not o.in_consensus for o in s), len(s)),
+            "stitched_out_poi": _r(sum(o.distance_ppb > max_distance_ppb for o in s), len(s)),
+            "honest_out": {
+                "below_floor_only": sum(o.quality_ppb < floor_ppb and o.distance_ppb <= max_distance_ppb for o in out_h),
+                "beyond_distance_only": sum(o.quality_ppb >= floor_ppb and o.distance_ppb > max_distance_ppb for o in out_h),
+                "both": sum(o.quality_ppb < floor_ppb and o.distance_ppb > max_distance_ppb for o in out_h),
+                "flags": _flag_counts(out_h),
+            },
+            "stitched_out_flags": _flag_counts([o for o in s if not o.in_consensus]),
+        }
+    return block
+
+
+def _flag_counts(outs: Sequence[TaskOutput]) -> dict[str, int]:
+    """How often each scorer flag appears among these outputs, most frequent first."""
+    flags: dict[str, int] = {}
+    for o in outs:
+        for f in o.flags:
+            flags[f] = flags.get(f, 0) + 1
+    return dict(sorted(flags.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _r(n: int, d: int) -> float:
+    return round(n / d, 5) if d else float("nan")
+
+
+# == the measurement =================================================================================
+
+
+def load_composed(directory: Any) -> CalibrationData:
+    """prompts.jsonl, outputs.jsonl and likelihood.jsonl of ``scripts/poi_composed.py generate``: only the composed
+    prompts whose every entry (full budget and caps) has all its outputs read by the model."""
+    from pathlib import Path
+
+    d = Path(directory)
+    entries = [json.loads(line) for line in (d / "prompts.jsonl").read_text().splitlines() if line.strip()]
+    found: dict[tuple[str, str, int], dict[str, Any]] = {}
+    traces = {}
+    for path in sorted(d.glob("outputs*.jsonl")):  # other workers' lines too (scripts/poi_composed.py --helper, --start)
+        for r in _lines(path):
+            found.setdefault(output_key(r), r)
+    for path in sorted(d.glob("likelihood*.jsonl")):
+        for t in _lines(path):
+            traces[((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"])] = t
+    rows = sorted(found.values(), key=output_key)
+    by_entry: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_entry.setdefault(r["prompt_id"], []).append(r)
+    want = COMPOSED_MINERS + len(STITCH_VARIANTS)
+
+    def complete(e: dict[str, Any]) -> bool:
+        mine = by_entry.get(e["id"], [])
+        return len(mine) == want and all((output_key(r), text_sha256(r["text"])) in traces for r in mine)
+
+    done = {e.get("of", e["id"]) for e in entries}
+    done -= {e.get("of", e["id"]) for e in entries if not complete(e)}
+    kept = tuple(e for e in entries if e.get("of", e["id"]) in done)
+    ids = {e["id"] for e in kept}
+    return CalibrationData(kept, tuple(r for r in rows if r["prompt_id"] in ids), traces)
+
+
+def _lines(path: Any) -> list[dict[str, Any]]:
+    """A JSON-lines file's complete lines (none when it is missing; a torn last line is dropped)."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            break
+    return out
+
+
+def single_baseline(single: CalibrationData, parts: set[str]) -> CalibrationData:
+    """The single-prompt calibration data restricted to the composed prompts' parts and the honest miners at the
+    composed miners' temperatures (``SINGLE_MINERS``), with their cached model traces."""
+    prompts = tuple(p for p in single.prompts if p["id"] in parts)
+    rows = tuple(r for r in single.rows if r["prompt_id"] in parts and r["class"] == "honest" and r["miner"] in SINGLE_MINERS)
+    return CalibrationData(prompts, rows, single.traces)
+
+
+def observe(data: CalibrationData, max_distance_ppb: int, floor_ppb: int) -> list[TaskOutput]:
+    """Every task's outputs (``task_outputs``) with the real embedding model and the cached traces."""
+    scored = embed_and_score(data)
+    by_prompt = rows_by_prompt(data)
+    out: list[TaskOutput] = []
+    for p in data.prompts:
+        out += task_outputs(p, by_prompt[p["id"]], scored[p["id"]], max_distance_ppb, floor_ppb)
+    return out
+
+
+def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict[str, Any]:
+    """Honest in consensus and the stitching copier out, per budget and split, against single prompts."""
+    from ..core.params import Params
+
+    p = Params()
+    dmax, floor = p.poi_max_distance_ppb, p.consensus_min_quality_ppb
+    outs = observe(composed, dmax, floor)
+    parts = {x for e in composed.prompts for x in e["parts"]}
+    base = observe(single_baseline(single, parts), dmax, floor)
+    budgets = ["full", *(str(c) for c in BUDGET_CAPS)]
+    summary: dict[str, Any] = {
+        "rule": {"poi_max_distance_ppb": dmax, "consensus_min_quality_ppb": floor, "redundancy": REDUNDANCY, **task_check_params()},
+        "data": {
+            "composed_prompts": {s: sum(1 for e in composed.prompts if e["split"] == s and "of" not in e) for s in SPLITS},
+            "parts": PARTS,
+            "temperatures": list(COMPOSED_TEMPERATURES),
+            "budget_caps": list(BUDGET_CAPS),
+            "stitch_source_miners": list(STITCH_SOURCE_MINERS),
+            "stitch_variants": list(STITCH_VARIANTS),
+            "ended_order": list(ENDED_ORDER),
+            "full_budget_tokens": _quantiles([e["max_output_tokens"] for e in composed.prompts if "of" not in e]),
+            "honest_cut_by_budget": {
+                str(c): _r(
+                    sum(1 for r in composed.rows if r["class"] == "honest" and r["prompt_id"].endswith(f"@{c}") and r.get("cut_from")),
+                    sum(1 for r in composed.rows if r["class"] == "honest" and r["prompt_id"].endswith(f"@{c}")),
+                )
+                for c in BUDGET_CAPS
+            },
+        },
+        "single": rates(base, dmax, floor),
+        "composed": {b: rates([o for o in outs if o.budget == b], dmax, floor) for b in budgets},
+    }
+
+    def passed(budget: str, variant: str) -> tuple[int, int]:
+        xs = [o for o in outs if o.budget == budget and o.output_class == STITCHED and STITCH_VARIANTS[o.miner] == variant]
+        return sum(o.in_consensus for o in xs), len(xs)
+
+    by = {v: {b: passed(b, v) for b in budgets} for v in dict.fromkeys(STITCH_VARIANTS)}
+    rate = {v: {b: _r(*x) for b, x in d.items()} for v, d in by.items()}
+    best = max(rate, key=lambda v: rate[v]["full"])
+    summary["stitching_copier"] = {
+        "pass_rate": rate[best]["full"],
+        "variant": best,
+        "stitched_tasks": by[best]["full"][1],
+        "pass_rate_by_variant": rate,
+        "what": "the share of stitched outputs in consensus in tasks of 3 (a stitched output beside 2 honest ones), "
+        "the validator as shipped, calibration and held-out parts together, at the full budget, for the stitching "
+        "that passes most (naive: two single answers as they are; ended: per part an answer that stopped on its own); "
+        "the simulator's STITCH_PASS_RATE",
+    }
+    return summary
+
+
+def _quantiles(xs: Sequence[int]) -> dict[str, int]:
+    s = sorted(xs)
+    return {"min": s[0], "p50": s[len(s) // 2], "max": s[-1]} if s else {}
+
+
+def render_doc(s: dict[str, Any]) -> str:
+    """The generated section of docs/poi-calibration.md, "Composed network prompts"."""
+    lines = [
+        f"Composed prompts: {s['data']['composed_prompts']['calibration']} from calibration parts, "
+        f"{s['data']['composed_prompts']['held_out']} from held-out parts ({s['data']['parts']} parts each, composed by the core's "
+        f"`compose_prompt`); honest miners at T {', '.join(str(t) for t in s['data']['temperatures'])}; 3 miners a task; "
+        f"poi_max_distance {s['rule']['poi_max_distance_ppb'] / 1e9:.2f}, quality floor {s['rule']['consensus_min_quality_ppb'] / 1e9:.2f}, "
+        "the validator with the model checks and the task checks. Full budget (the parts' sum) "
+        f"{s['data']['full_budget_tokens'].get('min')}–{s['data']['full_budget_tokens'].get('max')} tokens "
+        f"(median {s['data']['full_budget_tokens'].get('p50')}); honest outputs longer than the cap: "
+        + ", ".join(f"{c} tokens {v:.0%}" for c, v in s["data"]["honest_cut_by_budget"].items())
+        + ".",
+        "",
+        "| prompts | budget | split | honest in (all tasks) | honest in (honest tasks) | stitched out | stitched out (PoI alone) "
+        "| honest out: floor / distance / both | flags of honest outs |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    blocks = [("single (the parts)", "own", s["single"])] + [("composed", b, s["composed"][b]) for b in s["composed"]]
+    for name, budget, block in blocks:
+        for split in SPLITS:
+            r = block[split]
+            if not r["honest"]:
+                continue
+            ho = r["honest_out"]
+            flags = ", ".join(f"{f} {n}" for f, n in list(ho["flags"].items())[:4]) or "–"
+            stitched = "–" if not r["stitched"] else f"{r['stitched_out_rate']:.1%} ({r['stitched_out']}/{r['stitched']})"
+            stitched_poi = "–" if not r["stitched"] else f"{r['stitched_out_poi']:.1%}"
+            lines.append(
+                f"| {name} | {budget} | {split} | {r['honest_in_rate']:.1%} ({r['honest_in']}/{r['honest']}) | "
+                f"{r['honest_in_rate_honest_tasks']:.1%} | {stitched} | {stitched_poi} | "
+                f"{ho['below_floor_only']} / {ho['beyond_distance_only']} / {ho['both']} | {flags} |"
+            )
+    sc = s["stitching_copier"]
+    caught: dict[str, int] = {}
+    for split in SPLITS:
+        for f, n in s["composed"]["full"][split]["stitched_out_flags"].items():
+            caught[f] = caught.get(f, 0) + n
+    lines += [
+        "",
+        "Stitched outputs in consensus, by how the copier picks its single answers: "
+        + "; ".join(
+            f"{v}: " + ", ".join(f"{'full budget' if b == 'full' else 'cap ' + b} {x:.1%}" for b, x in r.items())
+            for v, r in sc["pass_rate_by_variant"].items()
+        )
+        + f". The simulator's `STITCH_PASS_RATE` is the {sc['variant']} stitcher's at the full budget: **{sc['pass_rate']:.1%}** "
+        f"({sc['stitched_tasks']} tasks). Flags of the stitched outputs put out (full budget): "
+        + (", ".join(f"{f} {n}" for f, n in sorted(caught.items(), key=lambda kv: (-kv[1], kv[0]))) or "none")
+        + ".",
+    ]
+    return "\n".join(lines) + "\n"
