@@ -19,11 +19,12 @@ Accuracy and speed (``bench/embed_int8.py`` on the PoI calibration outputs; why 
     Rounding each block of activations to 8 bits moves the vectors, and the rounding amplifies
     last-bit differences: a vector depends on the kernel's row tiling, so the int8 path runs each
     text alone (``embedding.INT8_BATCH_SIZE``), which keeps a text's vector independent of the other
-    texts and of the thread count (tested). Against the exact fp32 path, on the outputs of 60
-    calibration prompts (622 texts, every pair of outputs of a prompt): distance drift median 2.5 M
-    ppb, 99th percentile 10.5 M, max 17 M (block 128); blocks of 64 / 32 drift about as much
-    (max 12 M) and gain less; int8 only after layer norms (Q, K, V, FFN in) drifts as much (19 M).
-    Speed: 1.1× the fp32 path on those texts, 1.25× on bench/embed.py's shorter ones. The whole
+    texts and of the thread count (tested). Against the exact fp32 path, on all 2 989 distinct
+    calibration outputs (19 732 pairs of outputs of one prompt): distance drift median 2.6 M ppb,
+    99th percentile 11.2 M, max 19.0 M (block 128); on 60 prompts blocks of 64 / 32 drifted about as
+    much (max 12 M against 17 M) and gained less; int8 only after layer norms (Q, K, V, FFN in)
+    drifted as much (19 M) for no gain. Speed: 1.12× the fp32 path on the calibration outputs
+    (1.32× against the fair batch-32 baseline, fp32 1.18×), 1.25× on bench/embed.py's shorter texts. The whole
     calibration re-measured on this path (``nodes.poi_calibration.measure``): aggregate honest-in and
     cheat-out rates within 0.002 of the recorded ones, but per cheat class up to 0.012 (lazy +0.011,
     off-topic −0.012 under the model validator's consensus), beyond the rates test's 0.005, and the

@@ -39,7 +39,7 @@ Speed (``bench/embed.py``, ``bench/all.py`` row ``poi_embed``)
       repeated within one call are embedded once. ``cache_size=0`` turns the memo off.
     * ``compute="int8"`` (opt-in, ``embed_graph``) runs the linear layers as int8 × int8 products on
       the file's own weights, each text alone: 1.1-1.25× this path, but PoI distances move by up to
-      ~17 M ppb on the calibration outputs, so validators keep this exact fp32 path (the default).
+      19 M ppb on the calibration outputs, so validators keep this exact fp32 path (the default).
       Also measured, no gain: onnxruntime's transformers fusions (BiasGelu; its BERT attention
       fusion does not match this export) ~2 %, denormals-as-zero 0 %.
     * Across CPU instruction sets (AVX2 vs AVX-512) the encoder's float sums may differ in the last
