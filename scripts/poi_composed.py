@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jsonl_lines import read_lines
+
 from cor_incentives.nodes.poi_calibration import output_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,19 +34,6 @@ DEFAULT_DATA = ROOT / "data" / "poi-composed"
 SINGLE_DATA = ROOT / "data" / "poi-calibration"
 DOC = ROOT / "docs" / "poi-calibration.md"
 BEGIN, END = "<!-- generated: scripts/poi_composed.py measure -->", "<!-- end generated: composed -->"
-
-
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """Lines already written (a torn last line from an interrupted run is dropped)."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            break
-    return rows
 
 
 def sha(text: str) -> str:

@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from jsonl_lines import read_lines
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cor_incentives.ai.bundled import gguf_path
@@ -88,19 +89,6 @@ def model_jobs(prompts):
         yield p, "truncated", 0, truncated_sampling(p["id"]), truncated_budget(p["max_output_tokens"]), None
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Lines already written (a torn last line from an interrupted run is dropped)."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            break
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory")
@@ -125,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             f.write(json.dumps({**p, "split": split[p["id"]]}, sort_keys=True) + "\n")
 
     path = args.out / ("variants.jsonl" if args.variants else "outputs.jsonl")
-    rows = read_rows(path)
+    rows = read_lines(path)
     done = {output_key(r) for r in rows}
     if rows:  # rewrite without a torn tail before appending
         path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))

@@ -25,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+from jsonl_lines import read_lines
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cor_incentives.ai.bundled import gguf_path
@@ -33,19 +34,6 @@ from cor_incentives.nodes.poi_calibration import output_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "data" / "poi-calibration"
-
-
-def read_lines(path: Path) -> list[dict]:
-    """Lines already written (a torn last line from an interrupted run is dropped)."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            break
-    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

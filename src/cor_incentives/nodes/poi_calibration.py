@@ -1264,8 +1264,7 @@ def render_model_tables(s: dict[str, Any]) -> list[str]:
             b = v[split]
             if not b["outputs"]:
                 continue
-            sampler = v["sampling"]
-            label = f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+            label = _variant_label(v)
             prev = _pct(before[split]["in_consensus"]) if before else "–"
             lines.append(f"| {label} | {split} | {b['outputs']} | {prev} | {_pct(b['in_consensus'])} | {_pct(b['honest_beside_in_consensus'])} |")
     sig = mv["signals"]["by_class"]
@@ -1294,6 +1293,41 @@ def render_model_tables(s: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _rates_rows(blocks: Iterable[tuple[str, dict[str, Any]]]) -> list[str]:
+    """One table row per (validator label, split): honest in, cheaters out, and cheaters out per class."""
+    rows = []
+    for label, b in blocks:
+        for split in SPLITS:
+            c = b["consensus"][split]
+            rows.append(
+                f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} | "
+                + " | ".join(_pct(c["cheat_out_by_class"][k]) for k in CHEAT_CLASSES)
+                + " |"
+            )
+    return rows
+
+
+def _honest_out_rows(honest_out: dict[str, Any], checks: str) -> list[str]:
+    """Why honest outputs are still out: the table of shares below the floor, beyond the distance, or both."""
+    lines = [
+        "",
+        f"Why honest outputs are still out (share of the reference miners' outputs, with {checks}):",
+        "",
+        "| split | outputs | below the quality floor only | beyond the distance only | both |",
+        "|---|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        r = honest_out[split]
+        lines.append(f"| {split} | {r['outputs']} | {_pct(r['below_floor_only'])} | {_pct(r['beyond_distance_only'])} | {_pct(r['both'])} |")
+    return lines
+
+
+def _variant_label(v: dict[str, Any]) -> str:
+    """A variant miner's set-up: quantisation and sampler."""
+    sampler = v["sampling"]
+    return f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+
+
 def render_task_tables(s: dict[str, Any]) -> list[str]:
     """The validator with the task checks (off prompt, model-verified floor): rates beside the model checks alone."""
     tv, mv = s["task_validator"], s["model_validator"]
@@ -1316,24 +1350,8 @@ def render_task_tables(s: dict[str, Any]) -> list[str]:
     ]
     blocks = [("model checks", mv["rates"]), ("**+ task checks**", tv["rates"])]
     blocks += [(f"+ task checks, distance ≤ {int(t) / PPB:.2f} (not in force)", b["rates"]) for t, b in tv["what_if_max_distance"].items()]
-    for label, b in blocks:
-        for split in SPLITS:
-            c = b["consensus"][split]
-            lines.append(
-                f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} | "
-                + " | ".join(_pct(c["cheat_out_by_class"][k]) for k in CHEAT_CLASSES)
-                + " |"
-            )
-    lines += [
-        "",
-        "Why honest outputs are still out (share of the reference miners' outputs, with the task checks):",
-        "",
-        "| split | outputs | below the quality floor only | beyond the distance only | both |",
-        "|---|---|---|---|---|",
-    ]
-    for split in SPLITS:
-        r = tv["honest_out"][split]
-        lines.append(f"| {split} | {r['outputs']} | {_pct(r['below_floor_only'])} | {_pct(r['beyond_distance_only'])} | {_pct(r['both'])} |")
+    lines += _rates_rows(blocks)
+    lines += _honest_out_rows(tv["honest_out"], "the task checks")
     lines += [
         "",
         "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
@@ -1347,8 +1365,7 @@ def render_task_tables(s: dict[str, Any]) -> list[str]:
         for split in SPLITS:
             if not v[split]["outputs"]:
                 continue
-            sampler = v["sampling"]
-            label = f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+            label = _variant_label(v)
             what_if = " | ".join(_pct(b["variants"][name][split]["in_consensus"]) for b in tv["what_if_max_distance"].values())
             lines.append(
                 f"| {label} | {split} | {_pct(mv['variants'][name][split]['in_consensus'])} | {_pct(v[split]['in_consensus'])} | {what_if} |"
@@ -1390,24 +1407,8 @@ def render_gain_tables(s: dict[str, Any]) -> list[str]:
     blocks = [("task checks (before)", gv["task_same_prompts"]), ("**+ prompt gain, short stop**", gv["rates"])]
     what_if = gv["what_if_max_distance"].items()
     blocks += [(f"+ prompt gain, short stop, distance ≤ {int(t) / PPB:.2f} (not in force)", b["rates"]) for t, b in what_if]
-    for label, b in blocks:
-        for split in SPLITS:
-            c = b["consensus"][split]
-            lines.append(
-                f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} | "
-                + " | ".join(_pct(c["cheat_out_by_class"][k]) for k in CHEAT_CLASSES)
-                + " |"
-            )
-    lines += [
-        "",
-        "Why honest outputs are still out (share of the reference miners' outputs, with the prompt gain and the short stop):",
-        "",
-        "| split | outputs | below the quality floor only | beyond the distance only | both |",
-        "|---|---|---|---|---|",
-    ]
-    for split in SPLITS:
-        r = gv["honest_out"][split]
-        lines.append(f"| {split} | {r['outputs']} | {_pct(r['below_floor_only'])} | {_pct(r['beyond_distance_only'])} | {_pct(r['both'])} |")
+    lines += _rates_rows(blocks)
+    lines += _honest_out_rows(gv["honest_out"], "the prompt gain and the short stop")
     lines += [
         "",
         "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
@@ -1421,8 +1422,7 @@ def render_gain_tables(s: dict[str, Any]) -> list[str]:
         for split in SPLITS:
             if not v[split]["outputs"]:
                 continue
-            sampler = v["sampling"]
-            label = f"{v['quantization']}, T {sampler['temperature']}, top-k {sampler['top_k']}, top-p {sampler['top_p']}, min-p {sampler['min_p']}"
+            label = _variant_label(v)
             what_if = " | ".join(_pct(b["variants"][name][split]["in_consensus"]) for b in gv["what_if_max_distance"].values())
             before = gv["task_same_prompts_variants"][name][split]["in_consensus"]
             lines.append(f"| {label} | {split} | {v[split]['outputs']} | {_pct(before)} | {_pct(v[split]['in_consensus'])} | {what_if} |")
