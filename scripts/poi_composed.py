@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jsonl_lines import read_lines
-
-from cor_incentives.nodes.poi_calibration import output_key
+from cor_incentives.nodes.poi_calibration import output_key, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "data" / "poi-composed"

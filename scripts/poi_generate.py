@@ -24,7 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-from jsonl_lines import read_lines
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cor_incentives.ai.bundled import gguf_path
@@ -38,6 +37,7 @@ from cor_incentives.nodes.poi_calibration import (
     cheat_rows,
     honest_sampling,
     output_key,
+    read_lines,
     split_prompts,
     truncated_budget,
     truncated_sampling,

@@ -25,12 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from jsonl_lines import read_lines
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.likelihood import PROMPT_FREE, TeacherForcer, TokenTrace
-from cor_incentives.nodes.poi_calibration import output_key
+from cor_incentives.nodes.poi_calibration import output_key, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "data" / "poi-calibration"

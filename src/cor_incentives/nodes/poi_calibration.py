@@ -163,6 +163,19 @@ def off_topic_source(prompts: Sequence[dict[str, Any]], prompt_id: str) -> str:
     return same[(same.index(prompt_id) + 1) % len(same)]
 
 
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """A JSON-lines cache's complete lines (none when it is missing; a torn last line from an interrupted run is dropped)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            break
+    return rows
+
+
 def output_key(row: dict[str, Any]) -> tuple[str, str, int]:
     """The identity of an output line: (prompt id, class, miner)."""
     return (row["prompt_id"], row["class"], int(row.get("miner", 0)))

@@ -48,6 +48,7 @@ from .poi_calibration import (
     ScoredPrompt,
     embed_and_score,
     output_key,
+    read_lines,
     rows_by_prompt,
     task_check_params,
     text_sha256,
@@ -209,10 +210,10 @@ def load_composed(directory: Any) -> CalibrationData:
     found: dict[tuple[str, str, int], dict[str, Any]] = {}
     traces = {}
     for path in sorted(d.glob("outputs*.jsonl")):  # other workers' lines too (scripts/poi_composed.py --helper, --start)
-        for r in _lines(path):
+        for r in read_lines(path):
             found.setdefault(output_key(r), r)
     for path in sorted(d.glob("likelihood*.jsonl")):
-        for t in _lines(path):
+        for t in read_lines(path):
             traces[((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"])] = t
     rows = sorted(found.values(), key=output_key)
     by_entry: dict[str, list[dict[str, Any]]] = {}
@@ -229,19 +230,6 @@ def load_composed(directory: Any) -> CalibrationData:
     kept = tuple(e for e in entries if e.get("of", e["id"]) in done)
     ids = {e["id"] for e in kept}
     return CalibrationData(kept, tuple(r for r in rows if r["prompt_id"] in ids), traces)
-
-
-def _lines(path: Any) -> list[dict[str, Any]]:
-    """A JSON-lines file's complete lines (none when it is missing; a torn last line is dropped)."""
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            break
-    return out
 
 
 def single_baseline(single: CalibrationData, parts: set[str]) -> CalibrationData:
