@@ -142,3 +142,40 @@ def test_link_retries_transient_errors_and_resubmits_the_same_bytes():
         link_mod.BACKOFF_FIRST_SECONDS = saved
     assert out["nonce"] == 7 and len(posted) == 3 and len(set(posted)) == 1  # one signature, posted three times
     assert is_transient(ApiError("database_unavailable", "", 503)) and not is_transient(ApiError("insufficient_funds", "", 409))
+
+
+def test_a_stop_signal_ends_a_request_the_server_never_answers():
+    """A stopping agent must not sit in its request until the timeout (a loaded server can hold it that long):
+    the SIGTERM handler's ``interrupt`` ends it with ``Stopped``, and a stopped link makes no new request."""
+    import signal
+    import socket
+    import time
+
+    from cor_incentives.nodes.link import Stopped
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)  # accepts the connection in the kernel, never answers
+    stop = threading.Event()
+    link = Link(f"http://127.0.0.1:{server.getsockname()[1]}", None, stop=stop, timeout=30.0)
+
+    def on_alarm(_signum: int, _frame: object) -> None:
+        stop.set()
+        link.interrupt()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    started = time.monotonic()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(Stopped):
+            link.head_seq()
+        assert time.monotonic() - started < 10, "the request ran on to its timeout"
+        assert not link.waiting
+        with pytest.raises(Stopped):  # once stopping, no new request starts
+            link.head_seq()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        link.close()
+        server.close()
+    link.interrupt()  # outside a request it does nothing

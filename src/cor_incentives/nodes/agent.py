@@ -146,9 +146,12 @@ def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     stop = threading.Event()
+    built: list[Agent] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
+        for a in built:
+            a.link.interrupt()  # raises Stopped if the main thread waits in a request: the loop then logs "stopped"
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -156,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_key_file(args.key_file)  # a missing file or a wrong passphrase is said at once, before waiting for the API
         wait_for_api(args.api, args.api_wait_seconds, stop)
         agent = build_agent(args, stop)
+        built.append(agent)
     except Stopped:
         return 0
     except EngineError as exc:

@@ -7,6 +7,8 @@
 * **Idempotent writes**: a command is signed once, with the signer's next nonce, and the very same
   signed bytes are re-posted on a transient error (docs/signing.md §4). A ``409 nonce_already_used``
   on a re-post means the first post went through: the agent is the only signer of its key.
+* **Stops promptly**: ``interrupt()``, called from the agent's SIGTERM handler, ends a request the main
+  thread is blocked in (a loaded server may hold it up to ``timeout``) by raising ``Stopped``.
 * **A cheap change detector**: ``head_seq()`` reads ``/healthz``; an agent looks at tasks again
   only when the log has grown.
 
@@ -63,6 +65,27 @@ class Link:
         self.log = log or logging.getLogger("cor.node")
         self.stop = stop or threading.Event()
         self.attempts = attempts
+        self.waiting = False  # the main thread is blocked in a request (what ``interrupt`` may end)
+
+    def interrupt(self) -> None:
+        """From a signal handler (which runs on the main thread): end the request the main thread waits in.
+
+        Python retries a socket wait that a signal interrupts (PEP 475) unless the handler raises, so without
+        this a stopping agent stays in its request until the server answers or the timeout passes."""
+        if self.waiting:
+            self.waiting = False
+            raise Stopped("interrupted")
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        if threading.current_thread() is not threading.main_thread():
+            return fn()
+        if self.stop.is_set():
+            raise Stopped("stopping")
+        self.waiting = True
+        try:
+            return fn()
+        finally:
+            self.waiting = False
 
     def close(self) -> None:
         self.client.close()
@@ -74,7 +97,9 @@ class Link:
         delay = BACKOFF_FIRST_SECONDS
         for attempt in range(1, self.attempts + 1):
             try:
-                return fn()
+                return self._call(fn)
+            except Stopped:
+                raise
             except Exception as exc:  # noqa: BLE001 - classified just below
                 if not is_transient(exc) or attempt == self.attempts:
                     raise
