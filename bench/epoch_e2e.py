@@ -1,10 +1,11 @@
 """Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
 
-    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps]
+    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps] [--postgresql]
 
 What it builds (not timed):
     1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
-       every event but its ``epoch.close`` is stored in a real SQLite file and ``Engine.open`` replays
+       every event but its ``epoch.close`` is stored in a real SQLite file (``--postgresql``: a fresh
+       database on the test PostgreSQL server, tests/support/services.py) and ``Engine.open`` replays
        and projects it: real tasks, real work and validation rows, real earnings and stakes.
     2. The fast path: the engine's state is grown to ``--nodes`` nodes (a tenth validators) and
        ``--tasks`` tasks. Each new node is funded from the treasury by a ledger posting and
@@ -19,7 +20,9 @@ What it times: the simulation's ``epoch.close`` event as the engine commits one:
 epoch steps: emission, work/validator rewards, APR, stakers, record, Merkle leaves and root),
 append to the log, projections (balances, postings, nodes, the epoch document), commit. CPU seconds
 of this process (steadier than wall time on a shared machine) and wall time; peak RSS before and
-after the close (``ru_maxrss``).
+after the close (``ru_maxrss``); ``flush_rows``: the rows the close's projection flush wrote, per
+table. On PostgreSQL the server's CPU is not in ``close_seconds`` (another process): compare
+``close_wall_seconds`` there.
 
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
 columns extracted from the state, extraction not timed) and grouping them per node (count,
@@ -31,6 +34,7 @@ Prints one JSON object (``--json``) or a short summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -39,6 +43,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,24 +174,42 @@ def time_steps() -> dict[str, float]:
 
     spent: dict[str, float] = {}
 
-    def timed(name: str, fn: Any) -> Any:
+    def timed(name: str, fn: Any, wall: bool = False) -> Any:
         def run(*args: Any) -> Any:
-            start = time.process_time()
+            start, wall0 = time.process_time(), time.perf_counter()
             try:
                 return fn(*args)
             finally:
                 spent[name] = spent.get(name, 0.0) + time.process_time() - start
+                if wall:  # on PostgreSQL the server's part of a write is not this process's CPU
+                    spent[name + "_wall"] = spent.get(name + "_wall", 0.0) + time.perf_counter() - wall0
 
         return run
 
     wrapped = {step: timed(step.__name__, step) for step in epoch.EPOCH_STEPS}
     epoch.EPOCH_STEPS[:] = [wrapped[step] for step in epoch.EPOCH_STEPS]
     epoch.ALWAYS = tuple(wrapped[step] for step in epoch.ALWAYS)
-    Projector.flush = timed("projections_flush", Projector.flush)  # type: ignore[method-assign]
+    Projector.flush = timed("projections_flush", Projector.flush, wall=True)  # type: ignore[method-assign]
     return spent
 
 
-def time_close(engine: Any, close: Any) -> dict[str, float]:
+@contextlib.contextmanager
+def database(tmp: str, postgresql: bool) -> Iterator[str]:
+    """The URL of the bench's database: a SQLite file in ``tmp``, or a fresh PostgreSQL database (dropped after)."""
+    if not postgresql:
+        yield f"sqlite:///{tmp}/epoch.db"
+        return
+    sys.path.insert(0, str(BENCH.parent / "tests"))
+    from support.services import drop_postgres_database, fresh_postgres_database
+
+    name = f"bench_epoch_e2e_{os.getpid()}"
+    try:
+        yield fresh_postgres_database(name)
+    finally:
+        drop_postgres_database(name)
+
+
+def time_close(engine: Any, close: Any) -> dict[str, Any]:
     """The ``epoch.close`` event as the engine commits one (``Engine.submit_batch``: the collector paused,
     apply, append, projections, commit)."""
     from cor_incentives.app.collector import collection_paused
@@ -208,6 +231,7 @@ def time_close(engine: Any, close: Any) -> dict[str, float]:
         "peak_rss_mb_before_close": rss_before,
         "peak_rss_mb_after_apply": rss_applied,
         "peak_rss_mb": peak_rss_mb(),
+        "flush_rows": engine.projector.last_flush_rows,
     }
 
 
@@ -245,13 +269,20 @@ def duckdb_floor(table: dict[str, Any], repeat: int = 3) -> float:
 
 
 def run(
-    tasks: int, nodes: int, *, seed_tasks: int = 200, task_records: bool = False, directory: str | None = None, steps: bool = False
+    tasks: int,
+    nodes: int,
+    *,
+    seed_tasks: int = 200,
+    task_records: bool = False,
+    directory: str | None = None,
+    steps: bool = False,
+    postgresql: bool = False,
 ) -> dict[str, Any]:
     spent = time_steps() if steps else None
-    with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp:
+    with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp, database(tmp, postgresql) as url:
         wall0 = time.perf_counter()
         events = simulated_epoch(min(seed_tasks, tasks))
-        engine = open_before_close(events, f"sqlite:///{tmp}/epoch.db")
+        engine = open_before_close(events, url)
         sizes = grow(engine.state, tasks, nodes, task_records=task_records)
         project_growth(engine)
         if spent is not None:
@@ -265,8 +296,9 @@ def run(
     ratio = timing["close_seconds"] / floor
     return {
         "name": "epoch_e2e",
+        "database": "postgresql" if postgresql else "sqlite",
         **sizes,
-        **{k: round(v, 4) for k, v in timing.items()},
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in timing.items()},
         "duckdb_floor_seconds": round(floor, 4),
         "ratio": round(ratio, 2),
         "root": record.root,
@@ -288,9 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed-tasks", type=int, default=200, help="tasks of the simulated epoch the others repeat")
     parser.add_argument("--task-records", action="store_true", help="keep a Task record per task in the live state")
     parser.add_argument("--steps", action="store_true", help="CPU seconds of each epoch step and of the projection flush (step_seconds)")
+    parser.add_argument("--postgresql", action="store_true", help="on a fresh database of the test PostgreSQL server instead of SQLite")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = run(args.tasks, args.nodes, seed_tasks=args.seed_tasks, task_records=args.task_records, steps=args.steps)
+    report = run(args.tasks, args.nodes, seed_tasks=args.seed_tasks, task_records=args.task_records, steps=args.steps, postgresql=args.postgresql)
     if args.json:
         print(json.dumps(report))
     else:

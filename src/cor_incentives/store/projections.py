@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from ..core.apply import Applied
@@ -19,7 +19,7 @@ from ..core.ledger import account_owner
 from ..core.records import EpochRecord, Node
 from ..core.state import State
 from ..core.state_codec import decode_record, hashed_fields
-from . import db
+from . import bulk, db
 
 PROJECTION_LAYOUT_KEY = "projection_layout"
 PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
@@ -27,10 +27,6 @@ PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=Tru
 records as JSON, so a database projected by an engine whose records had other fields holds rows this engine would not
 write. The engine re-projects such a database from the log at its first write (``Engine._catch_up_projections``);
 ``cor verify`` names the difference instead of listing every row."""
-
-_INSERT_POSTING = insert(db.postings)
-_INSERT_DOCUMENT = insert(db.documents)
-_DELETE_BALANCE = delete(db.balances).where(db.balances.c.account == bindparam("account"))
 
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
 
@@ -47,39 +43,69 @@ def node_view(state: State, node: Node) -> dict[str, Any]:
 class Projector:
     """Writes the read models of applied events inside their transaction.
 
-    ``project`` buffers what one event changed; ``flush`` writes the buffer (one statement per table,
-    final balances only) before the transaction commits; ``discard`` drops it on a rollback.
+    ``project`` buffers what one event changed; ``flush`` writes the buffer before the transaction
+    commits; ``discard`` drops it on a rollback. The flush writes rows through the driver in bulk
+    (``store.bulk``: one statement per table) and only rows that changed:
+
+    - a balance whose final value equals its value before the buffered events (an account a close
+      credits and empties again, such as ``rewards:<node>``) is left as the database holds it;
+    - a node row whose view is the one this projector last wrote (``_node_rows``: a digest per node)
+      is not rewritten. Those digests describe the database only while every event since the flush
+      that wrote them passed through this projector: they are forgotten when the next buffered event
+      does not follow that flush, at ``reset_from`` (events applied by another process) and at
+      ``discard`` (the transaction rolled back).
     """
 
     def __init__(self) -> None:
         self.slashes_projected = 0
         self.epochs_projected_through = -1  # every closed epoch up to this one has its document
-        self.discard()
+        self.last_flush_rows: dict[str, int] = {}  # rows written by the last flush, per table (benchmarks report it)
+        self._node_rows: dict[str, bytes] = {}
+        self._rows_through = -1  # the seq the node digests describe
+        self._clear()
 
-    def discard(self) -> None:
-        self._docs: list[dict[str, Any]] = []
-        self._postings: list[dict[str, Any]] = []
-        self._accounts: dict[str, None] = {}
+    def _clear(self) -> None:
+        self._docs: list[tuple[str, str, str]] = []
+        self._postings: list[tuple[int, int, str, str, str, str]] = []
+        self._accounts: dict[str, int | None] = {}  # account -> its balance before the buffered events (None: unknown, write it)
         self._nodes: set[str] = set()
         self._unbonding = False
         self._pending = False
 
+    def discard(self) -> None:
+        """Drop the buffer (the transaction rolled back): what was written in it is not in the database."""
+        self._clear()
+        self._forget_rows()
+
+    def _forget_rows(self) -> None:
+        self._node_rows = {}
+        self._rows_through = -1
+
     def reset_from(self, state: State) -> None:
         self.slashes_projected = len(state.slashes)
         self.epochs_projected_through = state.epoch - 1
+        self._forget_rows()
 
     def project(self, conn: Connection, state: State, applied: Applied) -> None:
         """Buffer one applied event's changes (``conn`` is the transaction ``flush`` will use)."""
+        if not self._pending and applied.seq != self._rows_through + 1:
+            self._forget_rows()  # events this projector did not write came between
+        accounts = self._accounts
+        fresh: dict[str, int] = {}  # accounts this event is the first to touch -> what the event moved through them
         for i, p in enumerate(applied.postings):
-            self._postings.append({"seq": applied.seq, "idx": i, "src": p.src, "dst": p.dst, "amount": str(p.amount), "reason": p.reason})
-            self._accounts[p.src] = None
-            self._accounts[p.dst] = None
+            self._postings.append((applied.seq, i, p.src, p.dst, str(p.amount), p.reason))
+            if p.src not in accounts:
+                fresh[p.src] = fresh.get(p.src, 0) - p.amount
+            if p.dst not in accounts:
+                fresh[p.dst] = fresh.get(p.dst, 0) + p.amount
+        for account, moved in fresh.items():
+            accounts[account] = state.ledger.balance(account) - moved
         self._nodes |= state.touched
         state.touched.clear()
         retired = [r for r in state.retired if r[0] == applied.seq]
         while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
             e = self.epochs_projected_through + 1
-            self._docs.append({"collection": "epoch", "key": str(e), "data": db.dumps(json_view(whole_epoch(state, e, retired)))})
+            self._docs.append(("epoch", str(e), db.dumps(json_view(whole_epoch(state, e, retired)))))
             self.epochs_projected_through = e
         self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
         if retired:
@@ -95,43 +121,53 @@ class Projector:
         """Write everything buffered, as of ``state``."""
         if not self._pending:
             return
-        if self._postings:
-            conn.execute(_INSERT_POSTING, self._postings)
+        written = {"postings": len(self._postings)}
+        bulk.insert_rows(conn, db.postings, POSTING_COLUMNS, self._postings)
+        balance = state.ledger.balance
         rows, gone = [], []
-        for account in self._accounts:
-            value = state.ledger.balance(account)
+        for account, before in self._accounts.items():
+            value = balance(account)
+            if value == before:
+                continue
             if value == 0:
-                gone.append({"account": account})
+                gone.append(account)
             else:
-                rows.append({"account": account, "owner": account_owner(account), "amount": str(value)})
-        if gone:
-            conn.execute(_DELETE_BALANCE, gone)
-        db.upsert_many(conn, db.balances, ("account",), ("owner", "amount"), rows)
-        db.upsert_many(
-            conn,
-            db.nodes,
-            ("id",),
-            ("role", "data"),
-            [
-                {"id": n, "role": state.nodes[n].role, "data": db.dumps(node_view(state, state.nodes[n]))}
-                for n in sorted(self._nodes)
-                if n in state.nodes
-            ],
-        )
+                rows.append((account, account_owner(account), str(value)))
+        bulk.delete_keys(conn, db.balances, "account", gone)
+        bulk.upsert_rows(conn, db.balances, ("account",), ("owner", "amount"), rows)
+        written["balances"], written["balances_deleted"] = len(rows), len(gone)
+        node_rows = []
+        for n in sorted(self._nodes):
+            node = state.nodes.get(n)
+            if node is None:
+                continue
+            data = db.dumps(node_view(state, node))
+            digest = hashlib.blake2b(f"{node.role}\n{data}".encode(), digest_size=16).digest()
+            if self._node_rows.get(n) != digest:
+                self._node_rows[n] = digest
+                node_rows.append((n, node.role, data))
+        bulk.upsert_rows(conn, db.nodes, ("id",), ("role", "data"), node_rows)
+        written["nodes"] = len(node_rows)
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): u for k, u in state.unbondings.items()})
-        docs = [{"collection": "slash", "key": str(r.id), "data": db.dumps(json_view(r))} for r in state.slashes[self.slashes_projected :]]
+        docs = [("slash", str(r.id), db.dumps(json_view(r))) for r in state.slashes[self.slashes_projected :]]
         docs += self._docs
-        if docs:
-            conn.execute(_INSERT_DOCUMENT, docs)
-        self.reset_from(state)
+        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, docs)
+        written["documents"] = len(docs)
+        self.slashes_projected = len(state.slashes)
+        self.epochs_projected_through = state.epoch - 1
         db.upsert(conn, db.meta, {"key": "projected_seq"}, {"value": str(state.seq)})
-        self.discard()
+        self._rows_through = state.seq
+        self.last_flush_rows = written
+        self._clear()
 
     def _sync_collection(self, conn: Connection, name: str, docs: dict[str, Any]) -> None:
         conn.execute(delete(db.documents).where(db.documents.c.collection == name))
-        if docs:
-            conn.execute(_INSERT_DOCUMENT, [{"collection": name, "key": k, "data": db.dumps(json_view(d))} for k, d in sorted(docs.items())])
+        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, [(name, k, db.dumps(json_view(d))) for k, d in sorted(docs.items())])
+
+
+POSTING_COLUMNS = ("seq", "idx", "src", "dst", "amount", "reason")
+DOCUMENT_COLUMNS = ("collection", "key", "data")
 
 
 PRUNED_COLLECTION = "pruned"
@@ -143,9 +179,9 @@ def pruned_key(kind: str, key: int) -> str:
     return f"{kind}:{key:012d}"
 
 
-def pruned_document(kind: str, key: int, n: int, data: bytes) -> dict[str, Any]:
-    """The row of one pruned record: its place in the running hash and its canonical bytes, verbatim."""
-    return {"collection": PRUNED_COLLECTION, "key": pruned_key(kind, key), "data": '{"n":' + str(n) + ',"record":' + data.decode("ascii") + "}"}
+def pruned_document(kind: str, key: int, n: int, data: bytes) -> tuple[str, str, str]:
+    """The row (collection, key, data) of one pruned record: its place in the running hash and its canonical bytes, verbatim."""
+    return (PRUNED_COLLECTION, pruned_key(kind, key), '{"n":' + str(n) + ',"record":' + data.decode("ascii") + "}")
 
 
 def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int, int, bytes]]) -> EpochRecord:

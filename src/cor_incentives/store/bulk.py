@@ -1,0 +1,93 @@
+"""Bulk writes of projection rows through the driver, inside the caller's transaction.
+
+SQLAlchemy's ``conn.execute(stmt, rows)`` turns every row dict into the driver's parameters one
+value at a time; at an epoch close (tens of thousands of postings and balances, every node row)
+that per-row handling is most of the projection flush. These write rows given as tuples straight
+through the DBAPI cursor of the same connection, so they are part of the open transaction (a
+failure rolls them back with everything else), and a driver error is raised as SQLAlchemy's
+(``DBAPIError``), which the engine maps to a clear ``database_*`` error as for any statement.
+
+Per dialect, in this one place:
+
+- ``insert_rows``: SQLite ``executemany`` of ``INSERT … VALUES (?, …)``; PostgreSQL ``COPY … FROM STDIN``.
+- ``upsert_rows``: ``INSERT … ON CONFLICT (key) DO UPDATE SET v = excluded.v`` through ``executemany``
+  on both (psycopg sends the rows in one pipeline).
+- ``delete_keys``: SQLite ``executemany`` of ``DELETE … WHERE key = ?``; PostgreSQL one
+  ``DELETE … WHERE key = ANY(%s)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+
+Row = tuple[Any, ...]
+
+
+def _is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _marks(conn: Connection, n: int) -> str:
+    return ", ".join(["%s" if _is_postgres(conn) else "?"] * n)
+
+
+@contextmanager
+def _cursor(conn: Connection, statement: str) -> Iterator[Any]:
+    """A DBAPI cursor on ``conn``'s own connection (so inside its transaction); driver errors become SQLAlchemy's."""
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    cursor = dbapi_conn.cursor()
+    try:
+        yield cursor
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        cursor.close()
+
+
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if _is_postgres(conn):
+        statement = f"COPY {table.name} ({names}) FROM STDIN"
+        with _cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    statement = f"INSERT INTO {table.name} ({names}) VALUES ({_marks(conn, len(columns))})"
+    with _cursor(conn, statement) as cursor:
+        cursor.executemany(statement, rows)
+
+
+def upsert_rows(conn: Connection, table: Table, keys: Sequence[str], values: Sequence[str], rows: Sequence[Row]) -> None:
+    """Insert ``rows`` (tuples: ``keys`` then ``values``), or update ``values`` where the key exists."""
+    if not rows:
+        return
+    columns = [*keys, *values]
+    statement = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(f'{v} = excluded.{v}' for v in values)}"
+    )
+    with _cursor(conn, statement) as cursor:
+        cursor.executemany(statement, rows)
+
+
+def delete_keys(conn: Connection, table: Table, key: str, values: Sequence[Any]) -> None:
+    """Delete the rows of ``table`` whose ``key`` is one of ``values``."""
+    if not values:
+        return
+    if _is_postgres(conn):
+        statement = f"DELETE FROM {table.name} WHERE {key} = ANY(%s)"
+        with _cursor(conn, statement) as cursor:
+            cursor.execute(statement, (list(values),))
+        return
+    statement = f"DELETE FROM {table.name} WHERE {key} = ?"
+    with _cursor(conn, statement) as cursor:
+        cursor.executemany(statement, [(v,) for v in values])
