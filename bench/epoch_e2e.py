@@ -1,6 +1,6 @@
 """Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
 
-    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps] [--postgresql]
+    python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps] [--postgresql] [--rules N]
 
 What it builds (not timed):
     1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
@@ -22,7 +22,10 @@ append to the log, projections (balances, postings, nodes, the epoch document), 
 of this process (steadier than wall time on a shared machine) and wall time; peak RSS before and
 after the close (``ru_maxrss``); ``flush_rows``: the rows the close's projection flush wrote, per
 table. On PostgreSQL the server's CPU is not in ``close_seconds`` (another process): compare
-``close_wall_seconds`` there.
+``close_wall_seconds`` there. After the close (not part of ``close_seconds``): the epoch document the
+projection stored, its size (``document_bytes``) and what its ``json_view`` and JSON encoding cost when
+taken again. ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
+once), for a before/after in one run.
 
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
 columns extracted from the state, extraction not timed) and grouping them per node (count,
@@ -235,6 +238,31 @@ def time_close(engine: Any, close: Any) -> dict[str, Any]:
     }
 
 
+def under_rules(state: Any, version: int) -> None:
+    """Run the close under rule version ``version`` (every parameter version of the opened state names it)."""
+    from cor_incentives.core.params import ParamHistory
+
+    h = state.params_history
+    state.params_history = ParamHistory(tuple((e, p.replace(rule_version=version)) for e, p in h.versions))
+
+
+def document_cost(record: Any) -> dict[str, float]:
+    """The closed epoch's document as the projection stores it: CPU seconds of ``json_view`` and of the JSON encoding
+    (``store.db.dumps``), each taken again after the close, and its size in bytes."""
+    from cor_incentives.core.json_view import json_view
+    from cor_incentives.store import db
+
+    start = time.process_time()
+    view = json_view(record)
+    viewed = time.process_time()
+    data = db.dumps(view)
+    return {
+        "document_view_seconds": viewed - start,
+        "document_dumps_seconds": time.process_time() - viewed,
+        "document_bytes": len(data.encode() if isinstance(data, str) else data),
+    }
+
+
 def floor_columns(work: list[Any], validations: list[Any]) -> dict[str, Any]:
     """The same rows as numpy columns (node index, units, quality, in consensus, precommitted)."""
     import numpy as np
@@ -277,6 +305,7 @@ def run(
     directory: str | None = None,
     steps: bool = False,
     postgresql: bool = False,
+    rules: int | None = None,
 ) -> dict[str, Any]:
     spent = time_steps() if steps else None
     with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp, database(tmp, postgresql) as url:
@@ -284,6 +313,8 @@ def run(
         events = simulated_epoch(min(seed_tasks, tasks))
         engine = open_before_close(events, url)
         sizes = grow(engine.state, tasks, nodes, task_records=task_records)
+        if rules is not None:
+            under_rules(engine.state, rules)
         project_growth(engine)
         if spent is not None:
             spent.clear()  # the growth's projection is not the close's
@@ -293,6 +324,7 @@ def run(
         floor = duckdb_floor(table)
         record = engine.state.epochs[engine.state.epoch - 1]
         engine.store.dispose()
+    document = document_cost(record)
     ratio = timing["close_seconds"] / floor
     return {
         "name": "epoch_e2e",
@@ -304,6 +336,8 @@ def run(
         "root": record.root,
         "leaves": len(record.leaves),
         "items": len(record.items),
+        "rule_version": engine.state.params.rule_version,
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in document.items()},
         "build_wall_seconds": round(build_seconds, 1),
         **({"step_seconds": {k: round(v, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}} if spent is not None else {}),
         "targets": {"close_seconds_max": CLOSE_TARGET_SECONDS, "ratio_max": FLOOR_RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
@@ -321,9 +355,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--task-records", action="store_true", help="keep a Task record per task in the live state")
     parser.add_argument("--steps", action="store_true", help="CPU seconds of each epoch step and of the projection flush (step_seconds)")
     parser.add_argument("--postgresql", action="store_true", help="on a fresh database of the test PostgreSQL server instead of SQLite")
+    parser.add_argument("--rules", type=int, help="close under this rule version (default: the newest, as a new network runs)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    report = run(args.tasks, args.nodes, seed_tasks=args.seed_tasks, task_records=args.task_records, steps=args.steps, postgresql=args.postgresql)
+    report = run(
+        args.tasks,
+        args.nodes,
+        seed_tasks=args.seed_tasks,
+        task_records=args.task_records,
+        steps=args.steps,
+        postgresql=args.postgresql,
+        rules=args.rules,
+    )
     if args.json:
         print(json.dumps(report))
     else:

@@ -37,19 +37,19 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "b923560b2ac4d5879962f166d9f85f2a87bc2b206461614eb13354470eb8e633",
+    "Auditing": "1ade1bd7f50c762674a8e2de9cc3dfa64334312db10ad11e0b4494ae62b54a61",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "49ae768afc242d42768d9532953b9542a1903d262752502944b4dfb3db1f4c05",
-    "The user-task bonus": "bd195484e531cda19f4826920906b307683fb0a6754aa5bb3f31b67ec08fc429",
+    "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
+    "The user-task bonus": "1760a74aafb80365e8416ebc7498106c2f72e366c4cc789e6116a61acc1f494b",
     "Task fees": "ee257177dae55ffd01c067ac4f9636262aceda8b7927d0f0d1f554bd54c6d5ba",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
-    "Staking APR": "930e66037d0dbc295ea044a937b1e78743ebded7d56605650925eb2783d34a48",
+    "Staking APR": "96ba13c745cf77e357b9cf57103da41fd290c878a5458ff95d654862cd3be09b",
     "Reputation": "3f7b77abc11cf0844a995b34d77760c1c09039d19767e460d00e9eed1b723417",
-    "Commission": "b1767e8fad372ce24df55ecc9a770a63d19bd8368e8853a485fc0198ad709ce1",
+    "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
     "Slashing": "d88515a9389c7d3a789d3690b5dd7971c4cfaf5d5039a4f9d8f47d9005da1955",
     "Moving stake: redelegation and cancelled unbonding": "8d8d04771695461d23db084f7dad0474fb6089572153d7b4f53e20f554c91491",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
@@ -308,6 +308,7 @@ def audit_work_stream(
     rep = epoch_json["reputation_ppb"]
     nodes = sorted({x.node for x in rows})
     per: dict[str, dict[str, Any]] = {}
+    rows_of: dict[str, dict[int, dict[str, int]]] = {}  # node -> task -> its bonus row, recomputed
     for n in nodes:
         mine = [x for x in rows if x.node == n]
         assignments = len(mine)
@@ -320,11 +321,23 @@ def audit_work_stream(
         weighted = work * multiplier // PPB if eligible else 0
         network_claim = weighted * rate // PPB
         bonus = 0
+        bonus_rows: dict[int, dict[str, int]] = {}
         if bonus_param and eligible:
             for x in mine:
                 if not x.network and x.in_consensus:
                     equivalent = x.units * x.quality_ppb * multiplier // PPB * rate // PPB
-                    bonus += min(equivalent, x.fee_units * bonus_bps // BPS)
+                    cap = x.fee_units * bonus_bps // BPS
+                    bonus += min(equivalent, cap)
+                    bonus_rows[x.task] = {
+                        "task": x.task,
+                        "units": x.units,
+                        "quality_ppb": x.quality_ppb,
+                        "fee_units": x.fee_units,
+                        "equivalent": equivalent,
+                        "cap": cap,
+                        "bonus": min(equivalent, cap),
+                    }
+        rows_of[n] = bonus_rows
         per[n] = {
             "assignments": assignments,
             "precommit_rate_bps": precommit,
@@ -340,7 +353,8 @@ def audit_work_stream(
     claims = sum(v["claim"] for v in per.values())
     for v in per.values():
         v["reward"] = v["claim"] if claims <= budget else budget * v["claim"] // claims
-    published = {x["address"]: x["detail"]["inputs"] for x in epoch_json["lines"] if x["stream"] in (f"{line_name}:node", f"{line_name}:none")}
+    node_lines = {x["address"]: x["detail"] for x in epoch_json["lines"] if x["stream"] in (f"{line_name}:node", f"{line_name}:none")}
+    published = {n: d["inputs"] for n, d in node_lines.items()}
     for n, mine in per.items():
         got = published.get(n)
         if got is None:
@@ -348,6 +362,16 @@ def audit_work_stream(
             continue
         for key, value in mine.items():
             r.check(f"{line_name}.{key}", n, value, got.get(key) if key != "reward" else _int(got.get(key)))
+        if bonus_param:
+            shown = {row["task"]: row for row in published_bonus_rows(s, node_lines[n])}
+            r.check(f"{line_name}.bonus_rows", n, sorted(rows_of[n]), sorted(shown))
+            for task, row in sorted(rows_of[n].items()):
+                if task in shown:
+                    r.check(f"{line_name}.bonus_row", f"{n} task {task}", row, {k: shown[task].get(k) for k in row})
+    if "formula" in s:  # *Auditing*: the stream-wide inputs, stated once in the stream's account
+        r.check(f"{stream}.rate_units", stream, rate, s.get("rate_units"))
+        r.check(f"{stream}.bonus_fee_bps", stream, bonus_bps, s.get("bonus_fee_bps"))
+        r.check(f"{stream}.total_weighted", stream, sum(v["weighted"] for v in per.values()), _int(s.get("total_weighted")))
     for n in published:
         if n not in per:
             r.check(f"{line_name}.line", n, None, "a line for a node without rows")
@@ -360,11 +384,22 @@ def audit_work_stream(
     return {n: v["reward"] for n, v in per.items()}
 
 
+def published_bonus_rows(account: dict[str, Any], detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """*Auditing*: a node line's bonus rows: its ``bonus_rows_at`` = [first, count] in the columns of its stream's
+    ``bonus_rows``, or (a document of rule versions 1-10) the ``bonus_rows`` list in its inputs."""
+    if "bonus_rows_at" not in detail:
+        return list(detail["inputs"].get("bonus_rows") or [])
+    first, count = detail["bonus_rows_at"]
+    columns = account["bonus_rows"]
+    return [{name: values[i] for name, values in columns.items()} for i in range(first, first + count)]
+
+
 def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: str, rewards: dict[str, int]) -> int:
     """*Stakers' rewards: stake × time* and *Commission*: commission, each position's share, the dust line. Returns Σ lines."""
     nodes = epoch_json["staking"].get("nodes") or {}
     total = 0
     commission_lines = {x["address"]: x for x in lines_of(epoch_json, f"{line_name}:commission")}
+    node_line_rewards = {(x["address"], x["stream"]): _int(x["detail"]["inputs"].get("reward")) for x in lines_of(epoch_json, f"{line_name}:node")}
     stake_lines = lines_of(epoch_json, f"{line_name}:stake")
     dust_lines = {x["detail"]["node"]: _int(x["amount_units"]) for x in lines_of(epoch_json, f"{line_name}:dust")}
     for n, reward in sorted(rewards.items()):
@@ -376,8 +411,14 @@ def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: st
         line = commission_lines.get(n)
         r.check("commission.amount", f"{line_name} {n}", commission, _int(line["amount_units"]) if line else 0)
         if line:
-            r.check("commission.rate_in_force", f"{line_name} {n}", bps, line["detail"]["commission_bps"])
-            r.check("commission.node_reward_formula_kept", f"{line_name} {n}", True, bool(line["detail"].get("node_reward_formula")))
+            d = line["detail"]
+            r.check("commission.rate_in_force", f"{line_name} {n}", bps, d["commission_bps"])
+            r.check("commission.node_reward", f"{line_name} {n}", reward, _int(d["node_reward"]))
+            if "node_line" in d:  # *Auditing*: the commission line cites the node line its node_reward is the reward of
+                cited = node_line_rewards.get((n, d["node_line"]))
+                r.check("commission.node_line_cited", f"{line_name} {n}", reward, cited)
+            else:
+                r.check("commission.node_reward_formula_kept", f"{line_name} {n}", True, bool(d.get("node_reward_formula")))
         rest = reward - commission
         node_stake_ticks = _int(info.get("stake_ticks"))
         shares = 0

@@ -37,3 +37,15 @@ def test_report_names_sizes_floor_and_root(tmp_path: Path) -> None:
     assert report["tasks"] == 300 and report["nodes"] == 120
     assert report["duckdb_floor_seconds"] > 0 and report["ratio"] > 0 and report["root"].startswith("0x")
     assert report["work_rows"] + report["validation_rows"] > 300
+
+
+def test_rules_flag_closes_the_same_money_under_the_older_document(tmp_path: Path) -> None:
+    """``--rules 10`` closes the same epoch with the document that repeats every input: the same root, a larger document."""
+    from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT
+
+    old = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), rules=RULES_EPOCH_DOCUMENT - 1)
+    new = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), rules=RULES_EPOCH_DOCUMENT)
+    assert (old["rule_version"], new["rule_version"]) == (RULES_EPOCH_DOCUMENT - 1, RULES_EPOCH_DOCUMENT)
+    assert old["root"] == new["root"] and old["items"] == new["items"]
+    assert 0 < new["document_bytes"] < old["document_bytes"]
+    assert new["document_view_seconds"] >= 0 and new["document_dumps_seconds"] >= 0

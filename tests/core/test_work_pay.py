@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cor_incentives.core.epoch_document import bonus_rows_of
 from cor_incentives.core.errors import InvalidInput, InvariantViolation
 from cor_incentives.core.params import Params
 from cor_incentives.core.streams import Stream
@@ -119,7 +120,8 @@ def test_user_tasks_alone_earn_only_the_fee_bounded_bonus():
         got = sum(i.amount for i in _items(rec, Stream.MINER_WORK) if i.address == node)
         assert 0 < got <= fee * p.user_task_bonus_fee_bps // BPS
         line = next(i for i in _items(rec, Stream.MINER_WORK) if i.address == node and i.stream.endswith(":node"))
-        rows = line.detail["inputs"]["bonus_rows"]
+        rows = bonus_rows_of(rec.streams, line)  # cited in the stream's columns (rule version 11 on)
+        assert "bonus_rows" not in line.detail["inputs"] and line.detail["bonus_rows_at"][1] == len(rows)
         assert {r["task"] for r in rows} == {t.id for t in tasks if t.assignment(node)}
         assert all(r["bonus"] == min(r["equivalent"], r["cap"]) == r["cap"] for r in rows)  # the fee cap binds at devnet prices
     assert rec.streams["validators"]["paid"] == 0  # validating user tasks earns the validators' fee share, not emission
@@ -140,7 +142,7 @@ def test_network_work_is_paid_at_the_rate():
         assert x["eligible"] and x["work"] == t.input_tokens * 0 + (t.input_tokens + t.output_tokens) * 800_000_000
         assert x["weighted"] == x["work"] * x["multiplier_ppb"] // PPB
         assert x["network_claim"] == x["weighted"] * p.network_work_rate_units // PPB == x["claim"] == x["reward"]
-        assert line.detail["params"]["network_work_rate_units"] == p.network_work_rate_units
+        assert "params" not in line.detail and rec.streams["miners"]["params"]["network_work_rate_units"] == p.network_work_rate_units
         assert sum(i.amount for i in _items(rec, Stream.MINER_WORK) if i.address == a.miner) == x["reward"]
     streams = rec.streams
     assert streams["miners"]["rate_units"] == p.network_work_rate_units and streams["miners"]["network_claims"] == streams["miners"]["paid"]

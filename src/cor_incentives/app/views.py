@@ -10,12 +10,13 @@ from collections import defaultdict
 from typing import Any
 
 from ..core import allowance
+from ..core.epoch_document import expand_detail
 from ..core.errors import NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
-from ..core.records import Model, Node, Redelegation, SlashRecord
+from ..core.records import EarningItem, EpochRecord, Model, Node, Redelegation, SlashRecord
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.units import PPB, format_cor
@@ -396,10 +397,10 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
                 "amount": format_cor(i.amount),
                 "amount_units": str(i.amount),
                 "claimable": i.claimable,
-                "detail": json_ready(i.detail),
+                "detail": json_ready(detail),
                 **slash_link(state, i.detail),
             }
-            for i in items
+            for i, detail in zip(items, statement_details(record, items), strict=True)
         ],
         "total": format_cor(sum(i.amount for i in items)),
         "total_units": str(sum(i.amount for i in items)),
@@ -409,6 +410,12 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
         "root": record.root,
         "warnings": staking_warnings(state, address),
     }
+
+
+def statement_details(record: EpochRecord, items: list[EarningItem]) -> list[dict[str, Any]]:
+    """The details of one address's lines with what they cite written out (``core.epoch_document.expand_detail``):
+    a statement shows each line's formula, parameters and bonus rows under every rule version."""
+    return [expand_detail(record.streams, record.staking, i, items) for i in items]
 
 
 def slash_link(state: State, detail: Any) -> dict[str, Any]:
@@ -489,10 +496,10 @@ def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
                 "amount": format_cor(i.amount),
                 "amount_units": str(i.amount),
                 "claimable": i.claimable,
-                "detail": json_ready(i.detail),
+                "detail": json_ready(detail),
                 **slash_link(state, i.detail),
             }
-            for i in mine
+            for i, detail in zip(mine, statement_details(record, mine), strict=True)
         ]
     unclaimed = [x for x in epochs if x["unclaimed"]]
     total_units = sum(int(x["total_units"]) for x in epochs)

@@ -23,11 +23,13 @@ Unbonding entries mature by epoch number; ``stake.withdraw`` pays them (no step 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from . import ledger as acct
 from .claims import epoch_leaves, merkle_root
 from .community import process_community_rewards, process_community_snapshot
 from .controllers import process_controllers
+from .epoch_document import apr_statement
 from .errors import invariant
 from .governance import process_governance_execution, process_voter_rewards
 from .journal import Writes, attempt
@@ -39,6 +41,7 @@ from .rewards import (
     process_staking_apr,
     process_validator_rewards,
 )
+from .rules import RULES_EPOCH_DOCUMENT, rules_since
 from .slashing import process_offence_windows
 from .snapshots import process_position_starts
 from .staking import settle_node_rewards, start_stake_epoch
@@ -92,7 +95,7 @@ def process_epoch_record(state: State) -> None:
         root=merkle_root(state.epoch, leaves),
         leaves=leaves,
         streams=streams,
-        staking=close.staking.to_dict() if close.staking else {},
+        staking=_staking_account(state),
         reputation={n: state.nodes[n].reputation_ppb for n in sorted(state.nodes)},
         controllers=dict(close.controllers),
         governance=list(close.governance),
@@ -104,6 +107,17 @@ def process_epoch_record(state: State) -> None:
     state.epoch_work = []
     state.epoch_validations = []
     state.epoch_streams = EpochStreams()
+
+
+def _staking_account(state: State) -> dict[str, Any]:
+    """The APR step's account; from rule version 11 with the APR's formula and parameters (its node lines cite them)."""
+    staking = state.epoch_streams.staking
+    if staking is None:
+        return {}
+    out = staking.to_dict()
+    if rules_since(state.params, RULES_EPOCH_DOCUMENT):
+        out |= apr_statement(state.params, staking.budget_binding)
+    return out
 
 
 def process_epoch_advance(state: State) -> None:

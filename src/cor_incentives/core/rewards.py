@@ -49,11 +49,13 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from . import ledger as acct
+from .epoch_document import GATE_INPUTS, apr_statement, bonus_columns
 from .epoch_rows import RowColumns, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, TaskKind, ValidationRow, WorkRow
+from .rules import RULES_EPOCH_DOCUMENT, rules_since
 from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
 from .state import State
 from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
@@ -119,13 +121,26 @@ def _pay_stream(
     params_used: dict[str, Any],
     formula: str,
     tasks: dict[str, list[int]],
-) -> None:
+) -> dict[str, Any]:
+    """Credit every node its reward and write its line; returns what the stream account adds (rule version 11 on:
+    the formula, parameters and bonus rows the node lines cite, ``core/epoch_document.py``)."""
     writes = Writes()  # thousands of balances, stake counts and lines: journaled as a few entries
+    cited = rules_since(state.params, RULES_EPOCH_DOCUMENT)
+    account: dict[str, Any] = {}
+    if cited:
+        columns, rows_at = bonus_columns(pay.bonuses)
+        account = {"total_weighted": result.total_weighted, "formula": formula, "params": params_used, "bonus_rows": columns}
     for i, node_id in enumerate(nodes):
         gates = result.for_node(i)
-        inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
         reward = pay.reward[i]
-        detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
+        if cited:
+            inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node_own(i)
+            detail: dict[str, Any] = {"stream": stream, "inputs": inputs, "tasks": tasks.get(node_id, [])}
+            if rows_at[i][1]:
+                detail["bonus_rows_at"] = list(rows_at[i])
+        else:
+            inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
+            detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
         if reward:
             writes.append(state.earnings, EarningItem(node_id, line(stream, LinePart.NODE), 0, detail))
             credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail, writes)
@@ -135,9 +150,7 @@ def _pay_stream(
     stake_line = line(stream, LinePart.STAKE)
     for node_id in nodes:
         settle_node_rewards(state, node_id, stake_line, writes)
-
-
-GATE_INPUTS = ("assignments", "precommit_rate_bps", "score_bps", "eligible", "reason", "work", "multiplier_ppb", "weighted")
+    return account
 
 
 def _gate_params(state: State) -> dict[str, Any]:
@@ -220,9 +233,11 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
     )
     behind = tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
-    _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
+    cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
     closed_in_order = list(dict.fromkeys(columns.task))  # the epoch's tasks behind the rows, in the order they closed
-    state.epoch_streams.record(spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order})
+    state.epoch_streams.record(
+        spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **cited}
+    )
 
 
 MINER_STREAM: WorkStream[WorkRow] = WorkStream(
@@ -306,6 +321,7 @@ def process_staking_apr(state: State) -> None:
     stake_ticks_total = 0
     excluded: dict[str, str] = {}
     writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
+    cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
     for node_id in sorted(state.nodes):
         node = state.nodes[node_id]
         accrue_stake_ticks(state, node, writes)
@@ -323,24 +339,20 @@ def process_staking_apr(state: State) -> None:
         pay = d * budget // due_total if binding else d
         if pay:
             node = state.nodes[node_id]
-            detail = {
-                "formula": "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
-                + (" × budget // Σ due" if binding else ""),
-                "inputs": {
-                    "stake_ticks": node.stake_ticks,
-                    "target_apr_bps": apr,
-                    "due": d,
-                    "due_total": due_total,
-                    "budget": budget,
-                    "pool_balance": pool_balance,
-                    "reward": pay,
-                },
-                "params": {
-                    "epochs_per_year": p.epochs_per_year,
-                    "epoch_length_ticks": p.epoch_length_ticks,
-                    "max_epoch_drain_bps": p.max_epoch_drain_bps,
-                },
+            inputs = {
+                "stake_ticks": node.stake_ticks,
+                "target_apr_bps": apr,
+                "due": d,
+                "due_total": due_total,
+                "budget": budget,
+                "pool_balance": pool_balance,
+                "reward": pay,
             }
+            if cited:
+                detail: dict[str, Any] = {"inputs": inputs}
+            else:  # rule versions 1-10: the formula and parameters on every line
+                statement = apr_statement(p, binding)
+                detail = {"formula": statement["formula"], "inputs": inputs, "params": statement["params"]}
             writes.append(state.earnings, EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NODE), 0, detail))
             credit_node_reward(state, node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail, writes)
             paid_total += pay

@@ -54,6 +54,11 @@ RULE_VERSIONS: dict[int, str] = {
     "period, the records of earlier closed epochs and superseded parameter versions move to the database, folded into a "
     "running hash the state keeps (``pruned``); an earlier epoch keeps only its root and leaves while a leaf is unclaimed "
     "(1-9: kept forever)",
+    11: "the epoch document states each input once: a work stream's formula, parameters and stream-wide inputs are in its "
+    "stream account (``streams.<stream>``), its user-task bonus rows are columns there (``bonus_rows``), a node line "
+    "carries its own inputs and cites its rows (``bonus_rows_at``), and a commission line cites its node line "
+    "(``node_line``) instead of repeating it; the APR formula and parameters are in ``staking`` "
+    "(1-10: every node line and its commission line repeat them all)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -64,6 +69,9 @@ RULES_SLASHING = 4
 RULES_MEASURED_TOKENS = 6  # token counts are the validators' (core/token_counts.py)
 RULES_PRUNE = 10
 """Closed tasks, earlier epoch records and superseded parameter versions leave the live state after each close (core/prune.py)."""
+RULES_EPOCH_DOCUMENT = 11
+"""The epoch document states each input once (core/epoch_document.py): formulas and parameters per stream, bonus rows
+in columns, commission lines citing their node line."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -35,10 +35,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
+from .epoch_document import commission_detail, legacy_commission_detail
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .journal import Journaled, Writes
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
-from .rules import RULES_MOVING_LIMITS, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_MOVING_LIMITS, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
@@ -165,25 +166,12 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     rest = amount - commission
     if commission:
         state.ledger.transfer(src, acct.claimable(node_id), commission, line(stream, LinePart.COMMISSION), writes)
-        _add_line(
-            state,
-            EarningItem(
-                node_id,
-                line(stream, LinePart.COMMISSION),
-                commission,
-                {
-                    **detail,
-                    "node": node_id,
-                    "commission_bps": node.commission_bps,
-                    "node_reward": amount,
-                    "has_stake": node.stake_total > 0,
-                    "formula": "node_reward × commission_bps // 10000 (all of it when the node has no stake)",
-                    "node_reward_formula": detail.get("formula"),  # how node_reward itself was computed (the work or APR formula)
-                },
-                True,
-            ),
-            writes,
-        )
+        has_stake = node.stake_total > 0
+        if rules_since(state.params, RULES_EPOCH_DOCUMENT):  # cites the node line (core/epoch_document.py)
+            cited = commission_detail(node_id, stream, node.commission_bps, amount, has_stake)
+        else:
+            cited = legacy_commission_detail(detail, node_id, node.commission_bps, amount, has_stake)
+        _add_line(state, EarningItem(node_id, line(stream, LinePart.COMMISSION), commission, cited, True), writes)
     if rest:
         state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS), writes)
     invariant(0 <= commission <= amount and commission + rest == amount, f"node {node_id}: commission split does not add up")

@@ -118,6 +118,10 @@ class StreamPay:
             "reward": self.reward[n],
         }
 
+    def for_node_own(self, n: int) -> dict[str, Any]:
+        """The node's own results (rule version 11 on: the stream-wide inputs and the bonus rows are in the stream account)."""
+        return {"network_claim": self.network_claim[n], "bonus": self.bonus[n], "claim": self.claim[n], "reward": self.reward[n]}
+
     def account(self) -> dict[str, Any]:
         """The stream's inputs and totals for the epoch record."""
         return {

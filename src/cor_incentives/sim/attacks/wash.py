@@ -28,6 +28,7 @@ from __future__ import annotations
 import statistics
 from typing import TYPE_CHECKING, Any
 
+from ...core.epoch_document import bonus_rows_of
 from ...core.models import QUANTIZATIONS
 from ...core.records import TaskKind
 from ...core.streams import TASK_FEE_PREFIX, LinePart, Stream, line
@@ -47,12 +48,12 @@ OWN_MODEL = "wash-70b"
 ATTACKER_MINERS = ("miner-07", "miner-08", "miner-09")
 
 
-def own_bonus(inputs: dict[str, Any], tasks: set[int]) -> int:
-    """The part of a miner's reward (its ``miner_work:node`` inputs) that its bonus rows on ``tasks`` earned.
+def own_bonus(inputs: dict[str, Any], rows: list[dict[str, Any]], tasks: set[int]) -> int:
+    """The part of a miner's reward (its ``miner_work:node`` inputs) that its bonus ``rows`` on ``tasks`` earned.
 
     A user task can add to a miner's emission only through its bonus row; when the budget binds,
     every claim was paid reward // claim of itself."""
-    bonus = sum(r["bonus"] for r in inputs.get("bonus_rows", []) if r["task"] in tasks)
+    bonus = sum(r["bonus"] for r in rows if r["task"] in tasks)
     return bonus * inputs["reward"] // inputs["claim"] if inputs.get("claim") else 0
 
 
@@ -173,7 +174,7 @@ class WashFamily(Family):
                 if item.address in mine and s.startswith(TASK_FEE_PREFIX) and item.detail.get("task") in own:
                     out["own_task_fees"] += item.amount
                 if item.address in mine and s == line(Stream.MINER_WORK, LinePart.NODE):
-                    out["own_task_emission"] += own_bonus(item.detail["inputs"], own)
+                    out["own_task_emission"] += own_bonus(item.detail["inputs"], bonus_rows_of(record.streams, item), own)
         out["income"] = nodes + out["owner_income"] - out["fees_paid"]
         out["epochs"] = len(result.epochs)
         return out

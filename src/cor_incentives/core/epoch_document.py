@@ -1,0 +1,162 @@
+"""The epoch document: each input stated once (rule version 11 on, ``RULES_EPOCH_DOCUMENT``; docs/rewards.md, *Auditing*).
+
+Concepts
+--------
+Before rule version 11 every node's ``<stream>:node`` line carried its stream's formula text, the
+parameters, the stream-wide inputs (rate, claims, budget, ...) and one dict per user-task bonus row,
+and its ``<stream>:commission`` line repeated all of it. At 100 k tasks × 10 k nodes that was 77 of
+the document's 113 MB. From rule version 11 the same facts are written once:
+
+``streams.<stream>`` (a work stream's account)
+    ``formula`` and ``params`` (once per stream), the stream-wide inputs (``rate_units``,
+    ``bonus_fee_bps``, ``claims``, ``budget``, ``budget_binding``, ``total_weighted``) and
+    ``bonus_rows``: the user-task bonus rows as columns (``BONUS_COLUMNS``), grouped by node in the
+    order of the node lines, each node's rows in the order its tasks closed.
+``<stream>:node`` / ``<stream>:none``
+    the node's own inputs (``NODE_INPUTS``), its ``tasks``, and ``bonus_rows_at``: ``[first, count]``,
+    its rows in the stream's columns (left out when it has none).
+``<stream>:commission``
+    the commission's own inputs and ``node_line``: the name of the node line of the same address it
+    was computed from (its ``node_reward`` is that line's ``reward``).
+``staking``
+    ``formula`` and ``params`` of the APR, once; a ``staking_apr:node`` line keeps its ``inputs``.
+
+``expand_detail`` gives a line of either format back in the old shape (what a per-address statement
+shows: the formula, parameters and bonus rows next to the line), so readers of one address's lines
+see the same facts under every rule version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .params import Params
+from .records import EarningItem
+from .streams import EmissionStream, LinePart, Stream, line
+from .work_pay import Bonus
+
+BONUS_COLUMNS = ("task", "units", "quality_ppb", "fee_units", "equivalent", "cap", "bonus")
+"""The columns of ``streams.<stream>.bonus_rows``: ``Bonus``'s fields, one value per user-task row."""
+
+GATE_INPUTS = ("assignments", "precommit_rate_bps", "score_bps", "eligible", "reason", "work", "multiplier_ppb", "weighted")
+"""A node's inputs from ``work_rewards`` (its gates and weighted work), on its node line under every rule version."""
+
+NODE_PAY_INPUTS = ("network_claim", "bonus", "claim", "reward")
+"""A node's own results from ``work_pay``, on its node line from rule version 11."""
+
+NODE_INPUTS = GATE_INPUTS + NODE_PAY_INPUTS
+
+STREAM_INPUTS = ("rate_units", "bonus_fee_bps", "claims", "budget", "budget_binding")
+"""Stream-wide inputs a node line carried before rule version 11 (from 11: in the stream account only)."""
+
+WORK_ACCOUNTS: Mapping[str, str] = {Stream.MINER_WORK: EmissionStream.MINERS, Stream.VALIDATOR_WORK: EmissionStream.VALIDATORS}
+"""A work line's stream name -> its account in ``EpochRecord.streams``."""
+
+APR_FORMULA = "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
+
+
+def apr_statement(p: Params, binding: bool) -> dict[str, Any]:
+    """The APR's formula (with the budget guard's pro rata when it binds) and its parameters: on each ``staking_apr:node``
+    line before rule version 11, once in ``staking`` from 11."""
+    return {
+        "formula": APR_FORMULA + (" × budget // Σ due" if binding else ""),
+        "params": {"epochs_per_year": p.epochs_per_year, "epoch_length_ticks": p.epoch_length_ticks, "max_epoch_drain_bps": p.max_epoch_drain_bps},
+    }
+
+
+COMMISSION_FORMULA = "node_reward × commission_bps // 10000 (all of it when the node has no stake)"
+
+
+def bonus_columns(bonuses: Sequence[Sequence[Bonus]]) -> tuple[dict[str, list[int]], list[tuple[int, int]]]:
+    """The stream's bonus rows as columns (node after node, in ``bonuses``' order) and each node's ``(first, count)``."""
+    rows = [b for node_rows in bonuses for b in node_rows]
+    columns = {name: list(values) for name, values in zip(BONUS_COLUMNS, zip(*rows, strict=True) if rows else [()] * len(BONUS_COLUMNS), strict=True)}
+    at, first = [], 0
+    for node_rows in bonuses:
+        at.append((first, len(node_rows)))
+        first += len(node_rows)
+    return columns, at
+
+
+def commission_detail(node_id: str, stream: str, commission_bps: int, node_reward: int, has_stake: bool) -> dict[str, Any]:
+    """A commission line's detail from rule version 11: its own inputs, citing the node line it was computed from."""
+    return {
+        "node": node_id,
+        "commission_bps": commission_bps,
+        "node_reward": node_reward,
+        "has_stake": has_stake,
+        "formula": COMMISSION_FORMULA,
+        "node_line": line(stream, LinePart.NODE),
+    }
+
+
+def legacy_commission_detail(detail: Mapping[str, Any], node_id: str, commission_bps: int, node_reward: int, has_stake: bool) -> dict[str, Any]:
+    """A commission line's detail before rule version 11: the node line's detail repeated, then its own inputs."""
+    return {
+        **detail,
+        "node": node_id,
+        "commission_bps": commission_bps,
+        "node_reward": node_reward,
+        "has_stake": has_stake,
+        "formula": COMMISSION_FORMULA,
+        "node_reward_formula": detail.get("formula"),  # how node_reward itself was computed (the work or APR formula)
+    }
+
+
+# --- reading: a line in the old shape --------------------------------------------------------------
+
+
+def expand_detail(streams: Mapping[str, Any], staking: Mapping[str, Any], item: EarningItem, node_lines: Iterable[EarningItem]) -> dict[str, Any]:
+    """``item``'s detail with what it cites written out (the shape of rule versions 1-10); a line that cites nothing
+    is returned as it is. ``node_lines``: lines where a commission line's node line is found (the epoch's, or the
+    address's own)."""
+    d = item.detail
+    part = item.stream.rpartition(":")[2]
+    base = item.stream.rpartition(":")[0]
+    if part == LinePart.COMMISSION and "node_line" in d:
+        cited = next((x for x in node_lines if x.address == item.address and x.stream == d["node_line"]), None)
+        node_detail = expand_detail(streams, staking, cited, ()) if cited is not None else {}
+        return legacy_commission_detail(node_detail, d["node"], d["commission_bps"], d["node_reward"], d["has_stake"])
+    if part not in (LinePart.NODE, LinePart.NONE) or "formula" in d:
+        return d
+    if base in WORK_ACCOUNTS and "inputs" in d:
+        account = streams.get(WORK_ACCOUNTS[base], {})
+        if "formula" not in account:
+            return d
+        return _work_line(account, d)
+    if base == Stream.STAKING_APR and part == LinePart.NODE and "formula" in staking:
+        return {"formula": staking["formula"], "inputs": d["inputs"], "params": staking["params"]}
+    return d
+
+
+def _work_line(account: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
+    inputs = d["inputs"]
+    first, count = d.get("bonus_rows_at", (0, 0))
+    columns = account.get("bonus_rows") or {}
+    rows = [{name: columns[name][i] for name in BONUS_COLUMNS} for i in range(first, first + count)]
+    old_inputs = {
+        **{k: inputs[k] for k in GATE_INPUTS},
+        "rate_units": account["rate_units"],
+        "network_claim": inputs["network_claim"],
+        "bonus_fee_bps": account["bonus_fee_bps"],
+        "bonus": inputs["bonus"],
+        "bonus_rows": rows,
+        "claim": inputs["claim"],
+        "claims": account["claims"],
+        "budget": account["budget"],
+        "budget_binding": account["budget_binding"],
+        "reward": inputs["reward"],
+    }
+    out = {"stream": d["stream"], "formula": account["formula"], "inputs": old_inputs, "params": account["params"], "tasks": d["tasks"]}
+    if "why" in d:
+        out["why"] = d["why"]
+    return out
+
+
+def bonus_rows_of(streams: Mapping[str, Any], item: EarningItem) -> list[dict[str, Any]]:
+    """The bonus rows a work node line's reward read, under either format (one dict per user-task row)."""
+    d = item.detail
+    if "bonus_rows_at" not in d:
+        return list(d.get("inputs", {}).get("bonus_rows", []))
+    return list(_work_line(streams[WORK_ACCOUNTS[item.stream.rpartition(":")[0]]], d)["inputs"]["bonus_rows"])
