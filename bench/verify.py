@@ -1,6 +1,6 @@
 """`cor verify` full replay rate on a signed log with many nodes, against a same-run floor.
 
-    python bench/verify.py [--nodes 10000] [--events 30000] [--db FILE] [--profile N] [--quick]
+    python bench/verify.py [--nodes 10000] [--events 30000] [--db FILE] [--profile N] [--workers N] [--quick]
 
 Builds a network on a real SQLite file (genesis, ``--nodes`` miners funded and registered, then a
 tail of ordinary signed commands until the log holds ``--events`` events: transfers, delegations to
@@ -8,15 +8,20 @@ the nodes in turn, an oracle tick every 50 events, so epochs close over every no
 in CPU seconds of this process:
 
 - ``verify``: ``app.verify.verify_store`` (what ``cor verify`` runs): every check, full replay from
-  genesis, projections and roots compared at the end;
+  genesis, projections and roots compared at the end, in this process (``workers=1``);
+- ``pool`` (when this process may run on more than one core): the same with the signatures
+  recovered by ``cores`` worker processes ahead of the replay (``cor verify``'s default), in wall
+  seconds and in CPU seconds of this process and its workers together;
 - ``floor``: the same rows read in the same way, the hash chain checked and every signature
   recovered and compared with the command's actor (``app.signing.authenticate_batch``: each payload
   decoded once, the batch recovered through libsecp256k1), nothing else: what any verify pays before
   it replays anything.
 
-Prints one JSON object: ``events_per_second`` (verify), ``floor_events_per_second``, their ratio, the
-sizes and raw seconds. ``--db FILE`` keeps the log in FILE and reuses it when it exists (building
-10 k nodes takes minutes); ``--profile N`` adds the N functions with the most own time in verify.
+Prints one JSON object: ``events_per_second`` (verify, CPU seconds of one process: robust to the
+load of a shared machine), ``floor_events_per_second``, their ratio, the sizes, raw CPU and wall
+seconds, and ``pool`` (wall and CPU of the pooled verify, and its wall-time gain over ``workers=1``).
+``--db FILE`` keeps the log in FILE and reuses it when it exists (building 10 k nodes takes minutes);
+``--profile N`` adds the N functions with the most own time in verify.
 """
 
 from __future__ import annotations
@@ -80,15 +85,15 @@ def build_log(path: Path, nodes: int, events: int) -> dict[str, int]:
     return counts
 
 
-def floor_seconds(url: str) -> tuple[float, int]:
-    """CPU seconds to read every row, check the hash chain and authenticate every signature; and the count."""
+def floor_seconds(url: str) -> tuple[float, float, int]:
+    """CPU and wall seconds to read every row, check the hash chain and authenticate every signature; and the count."""
     from cor_incentives.app.logcheck import link_problems
     from cor_incentives.app.signing import authenticate_batch
     from cor_incentives.core.events import GENESIS_PREV_HASH
     from cor_incentives.store.db import Store
 
     store = Store(url, create=False)
-    start = time.process_time()
+    start, wall = time.process_time(), time.perf_counter()
     prev, expected, n = GENESIS_PREV_HASH, 0, 0
     with store.snapshot() as conn:
         rows = store.iter_logged(conn=conn)
@@ -101,25 +106,32 @@ def floor_seconds(url: str) -> tuple[float, int]:
                 if isinstance(result, Exception):
                     raise SystemExit(f"a signature of the bench log does not check: {result}")
             n += len(chunk)
-    seconds = time.process_time() - start
+    seconds, wall = time.process_time() - start, time.perf_counter() - wall
     store.dispose()
-    return seconds, n
+    return seconds, wall, n
 
 
-def verify_seconds(url: str, profile: int = 0) -> tuple[float, int, str]:
-    """CPU seconds of ``verify_store`` over the whole log (which must verify), the events, and a profile."""
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and of its children that have ended (the pool's workers, once joined)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def verify_seconds(url: str, profile: int = 0, workers: int = 1) -> tuple[float, float, int, str]:
+    """CPU seconds (this process and its workers) and wall seconds of ``verify_store`` over the whole
+    log (which must verify) with ``workers``, the events, and a profile (of this process)."""
     from cor_incentives.app.verify import verify_store
     from cor_incentives.store.db import Store
 
     store = Store(url, create=False)
     prof = cProfile.Profile() if profile else None
-    start = time.process_time()
+    start, wall = _cpu_with_children(), time.perf_counter()
     if prof:
         prof.enable()
-    report, _ = verify_store(store)
+    report, _ = verify_store(store, workers=workers)
     if prof:
         prof.disable()
-    seconds = time.process_time() - start
+    seconds, wall = _cpu_with_children() - start, time.perf_counter() - wall
     store.dispose()
     if not report.ok:
         raise SystemExit(f"verify failed on the bench log: {report.to_dict()}")
@@ -128,18 +140,22 @@ def verify_seconds(url: str, profile: int = 0) -> tuple[float, int, str]:
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(profile)
         text = out.getvalue()
-    return seconds, report.events, text
+    return seconds, wall, report.events, text
 
 
-def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0) -> dict[str, Any]:
+def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, workers: int | None = None) -> dict[str, Any]:
+    from cor_incentives.app.recovery import default_workers
+
+    workers = default_workers() if workers is None else workers
     with tempfile.TemporaryDirectory(prefix="cor-bench-verify-") as tmp:
         path = db if db is not None else Path(tmp) / "cor.db"
         built = not path.exists()
         tail = build_log(path, nodes, events) if built else {}
         url = f"sqlite:///{path}"
-        floor_s, n = floor_seconds(url)
-        verify_s, verified, prof = verify_seconds(url, profile)
-    assert verified == n
+        floor_s, floor_wall, n = floor_seconds(url)
+        verify_s, verify_wall, verified, prof = verify_seconds(url, profile)
+        pooled = verify_seconds(url, 0, workers) if workers > 1 else None
+    assert verified == n and (pooled is None or pooled[2] == n)
     rate, floor_rate = n / verify_s, n / floor_s
     out: dict[str, Any] = {
         "events": n,
@@ -151,6 +167,18 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0) -
         "ratio": round(rate / floor_rate, 4),
         "verify_seconds": round(verify_s, 3),
         "floor_seconds": round(floor_s, 3),
+        "verify_wall_seconds": round(verify_wall, 3),
+        "floor_wall_seconds": round(floor_wall, 3),
+        "pool": None
+        if pooled is None
+        else {
+            "workers": workers,
+            "wall_seconds": round(pooled[1], 3),
+            "cpu_seconds": round(pooled[0], 3),
+            "events_per_second_wall": round(n / pooled[1], 1),
+            "wall_gain": round(verify_wall / pooled[1], 3),
+            "cpu_ratio": round(pooled[0] / verify_s, 3),
+        },
         "goal_events_per_second": GOAL_EVENTS_PER_SECOND,
         "holds": rate >= GOAL_EVENTS_PER_SECOND and nodes >= GOAL_NODES,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -167,9 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", type=Path, default=None, help="keep the log in this SQLite file (reused when it exists)")
     ap.add_argument("--profile", type=int, default=0, help="add the N functions with the most own time in verify")
     ap.add_argument("--quick", action="store_true", help="20 nodes, 300 events")
+    ap.add_argument("--workers", type=int, default=None, help="processes of the pooled verify (default: one per core; 1: no pooled run)")
     args = ap.parse_args(argv)
     nodes, events = (20, 300) if args.quick else (args.nodes, args.events)
-    print(json.dumps(measure(nodes, events, args.db, args.profile)))
+    print(json.dumps(measure(nodes, events, args.db, args.profile, args.workers)))
     return 0
 
 

@@ -15,7 +15,10 @@ Checks, in order, for every event:
                    the event wrote and its postings (``core.conservation``, O(the event's writes)),
                    with the full scan of every balance at oracle checkpoints at most every
                    ``FULL_CHECK_EVERY`` events and at the end.
-Commands are decoded once and signatures recovered in batches of ``VERIFY_BATCH`` events.
+Commands are decoded once and signatures recovered in batches of ``VERIFY_BATCH`` events (with
+``workers`` > 1 in forked processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
+journal: it stops applying at the first event the core refuses (whose writes are then not undone),
+and only the balance writes are logged, for the conservation check (``journal.write_log``).
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
 database equal those of the replayed state (``projections``), every stored epoch record and root
 equals the replayed one (``roots_match``), every stored blob hashes to its key (``blobs``), and
@@ -42,12 +45,11 @@ from ..core.commands import blob_refs
 from ..core.conservation import FULL_CHECK_EVERY, Conservation
 from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
-from ..core.journal import journal
+from ..core.journal import write_log
 from ..core.json_view import json_view
 from ..core.params import ParamHistory, Params
 from ..core.prune import EPOCH, fold
 from ..core.records import EpochRecord, Pruned, Task
-from ..core.signatures import recover_signers
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
 from ..core.state_codec import decode_record, state_hash
@@ -57,6 +59,7 @@ from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_r
 from .anchors import Anchor
 from .archive import StoreHistory
 from .logcheck import column_problems, link_problems
+from .recovery import recovered
 from .signing import seal_decoded, signed_by_actor
 from .snapshots import SnapshotRefused, state_from_row
 
@@ -130,10 +133,12 @@ def verify_database(
     progress: Callable[[int], None] | None = None,
     also: Callable[[Store, State, VerifyReport], None] | None = None,
     from_snapshot: bool = False,
+    workers: int = 1,
 ) -> tuple[VerifyReport, State]:
     """Open ``url`` read-only and verify it; any failure to open or read it is a report, never an exception.
 
-    ``also`` adds checks against something outside the database (an EVM chain) while it is open."""
+    ``also`` adds checks against something outside the database (an EVM chain) while it is open.
+    ``workers``: processes recovering signatures ahead of the replay (``app.recovery``; 1: in-process)."""
     try:
         store = Store(url, create=False)
     except EngineError as exc:
@@ -141,7 +146,7 @@ def verify_database(
     except Exception as exc:  # not a database, unreachable server, ...
         return _broken(f"cannot open the database: {type(exc).__name__}: {_first_line(exc)}"), State()
     try:
-        report, state = verify_store(store, anchors, progress, from_snapshot=from_snapshot)
+        report, state = verify_store(store, anchors, progress, from_snapshot=from_snapshot, workers=workers)
         if also is not None and report.replay:
             also(store, state, report)
         return report, state
@@ -150,14 +155,23 @@ def verify_database(
 
 
 def verify_store(
-    store: Store, anchors: Iterable[Anchor] = (), progress: Callable[[int], None] | None = None, *, from_snapshot: bool = False
+    store: Store,
+    anchors: Iterable[Anchor] = (),
+    progress: Callable[[int], None] | None = None,
+    *,
+    from_snapshot: bool = False,
+    workers: int = 1,
 ) -> tuple[VerifyReport, State]:
     """Replay ``store``'s log into a fresh state and check it all, in one consistent read snapshot.
 
     ``from_snapshot``: start from the newest stored snapshot the oracle anchored (the event after it
     is the oracle's, and its checkpoint carries the snapshot's hash, which the core recomputes when it
     replays that event) instead of genesis; the events before it are then vouched for by the oracle's
-    signature, not replayed. No anchored snapshot: ``no_anchored_snapshot``, a failed report."""
+    signature, not replayed. No anchored snapshot: ``no_anchored_snapshot``, a failed report.
+
+    ``workers`` > 1 recovers the signatures in that many forked processes, ahead of the replay
+    (``app.recovery``): the same report, in less wall time on several cores. Only where this thread
+    is the process's only one doing work (the ``cor verify`` command), as forking is."""
     anchors = list(anchors)
     try:
         with store.snapshot() as conn:
@@ -170,7 +184,7 @@ def verify_store(
                         "one under rule version 5); verify from genesis instead"
                     )
                     return report, State()
-            report, state = _verify(store, conn, anchors, progress, start)
+            report, state = _verify(store, conn, anchors, progress, start, workers)
         # the records the replay pruned are read back from the database (checked against the replay's own above), so
         # what reads a closed epoch or task of the replayed state (`--chain`'s roots, the caller) finds it
         state.history = StoreHistory(store)
@@ -220,7 +234,12 @@ def _anchored_snapshot(store: Store, conn: Any) -> tuple[State, SnapshotRow, int
 
 
 def _verify(
-    store: Store, conn: Any, anchors: list[Anchor], progress: Callable[[int], None] | None, start: tuple[State, SnapshotRow, int] | None = None
+    store: Store,
+    conn: Any,
+    anchors: list[Anchor],
+    progress: Callable[[int], None] | None,
+    start: tuple[State, SnapshotRow, int] | None = None,
+    workers: int = 1,
 ) -> tuple[VerifyReport, State]:
     report = VerifyReport()
     state = State()
@@ -246,10 +265,9 @@ def _verify(
     except InvariantViolation as exc:
         report.fail("conservation", expected_seq - 1, f"the starting snapshot: {exc}")
     since_full = 0
-    rows = store.iter_logged(conn=conn, after=expected_seq - 1)
-    while chunk := list(islice(rows, VERIFY_BATCH)):
-        decoded = _decode_all(chunk)
-        signers = iter(recover_signers([(e.payload, e.signature) for (e, _), cmd in zip(chunk, decoded) if isinstance(cmd, Command)]))
+    beacon_round = state.beacon.round if state.beacon is not None else 0
+    for (chunk, decoded), recovered_signers in recovered(_batches(store.iter_logged(conn=conn, after=expected_seq - 1)), workers):
+        signers = iter(recovered_signers)
         for (event, columns), cmd_or_error in zip(chunk, decoded):
             report.events += 1
             if progress:
@@ -283,11 +301,14 @@ def _verify(
                 # replay follows the stored chain fields so a broken link is reported once, above
                 state.head_hash = event.prev_hash
                 state.seq = event.seq - 1
-                with journal() as writes:  # what the event wrote: the incremental conservation check reads it
+                # no undo journal (the replay stops at the first event that fails); the balances it wrote, and what
+                # they held before, are logged for the incremental conservation check
+                with write_log(state.ledger.balances) as writes:
                     applied = apply(state, seal_decoded(event, cmd), atomic=False)
                 for i, p in enumerate(applied.postings):
                     postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
                 retired.take(state, event.seq)
+                beacon_round = state.beacon.round if state.beacon is not None else 0
             except EngineError as exc:
                 report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
                 replay_ok = False
@@ -313,13 +334,24 @@ def _verify(
             report.fail("conservation", expected_seq - 1, f"at the end of the log: {exc}")
     _check_anchors(anchors, stored_at, expected_seq, citations, report)
     _check_blobs(conn, blob_first_use, report)
-    report.beacon_values_checked = state.beacon.round if state.beacon is not None else 0
+    report.beacon_values_checked = beacon_round  # (as of the last event applied: a refused one's writes are not undone)
     if replay_ok:
         _check_projections(conn, state, postings, report, after=expected_seq_start(start), retired=retired)
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
         for problem in audit_slashes(state, StoredTasks(conn), stored_params_at(conn, state)):
             report.fail("slashes", None, problem)
     return report, state
+
+
+_Batch = tuple[list[tuple[Event, Columns]], list[Command | EngineError]]  # rows read together, and their decoded commands
+
+
+def _batches(rows: Iterator[tuple[Event, Columns]]) -> Iterator[tuple[_Batch, list[tuple[bytes, str]]]]:
+    """The log in batches of ``VERIFY_BATCH`` rows: (the rows, their decoded commands), and the signed
+    payloads of those that decode (what ``app.recovery.recovered`` recovers)."""
+    while chunk := list(islice(rows, VERIFY_BATCH)):
+        decoded = _decode_all(chunk)
+        yield (chunk, decoded), [(e.payload, e.signature) for (e, _), cmd in zip(chunk, decoded) if isinstance(cmd, Command)]
 
 
 def _decode_all(chunk: list[tuple[Event, Columns]]) -> list[Command | EngineError]:

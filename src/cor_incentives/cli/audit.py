@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from ..app.anchors import Anchor, anchors_json, list_anchors, load_anchors, parse_anchor
+from ..app.recovery import default_workers
 from ..app.verify import VerifyReport, verify_database
 from ..core.errors import InvalidInput
 from ..core.state import State
@@ -36,6 +37,9 @@ def verify(
         "--from-snapshot",
         help="Start from the newest stored state snapshot an oracle checkpoint anchored (its hash signed in the log) instead of genesis.",
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Processes recovering signatures ahead of the replay (default: one per core; 1: in this process)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Audit the log read-only: hash chain, stored columns, signatures, replay, conservation, projections,
@@ -48,8 +52,9 @@ def verify(
         given += load_anchors(anchors_file)
     also = _chain_check(chain_rpc, distributor) if chain_rpc is not None and distributor is not None else None
     total = _event_count(db)
+    workers = workers if workers is not None else default_workers()
     if as_json or total < 2_000:
-        report, _ = verify_database(db, given, also=also, from_snapshot=from_snapshot)
+        report, _ = verify_database(db, given, also=also, from_snapshot=from_snapshot, workers=workers)
     else:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # loaded when a bar is shown
 
@@ -57,7 +62,9 @@ def verify(
             TextColumn("verifying"), BarColumn(), TextColumn("{task.completed}/{task.total} events"), TimeElapsedColumn(), console=console
         ) as bar:
             t = bar.add_task("verify", total=total)
-            report, _ = verify_database(db, given, progress=lambda seq: bar.update(t, completed=seq + 1), also=also, from_snapshot=from_snapshot)
+            report, _ = verify_database(
+                db, given, progress=lambda seq: bar.update(t, completed=seq + 1), also=also, from_snapshot=from_snapshot, workers=workers
+            )
     data = report.to_dict()
     emit(data, as_json, lambda: render_verify(data))
     if not report.ok:

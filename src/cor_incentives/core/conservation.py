@@ -3,8 +3,10 @@
 ``ledger.check_conservation`` scans every balance: no negative balance, Σ balances = 0 (the sources
 ``genesis`` and ``minted`` net against everything else), Σ non-source balances = genesis supply +
 minted. A replay that runs it after every event pays O(accounts) per event. ``Conservation`` checks
-the same invariants from what one event changed, read from the undo journal the event was applied
-under (every balance write of the core is journaled, ``core.journal``):
+the same invariants from what one event changed: the balances it wrote and what they held before,
+read from the event's ``journal.write_log`` of the balances (what ``cor verify`` uses: no undo
+journal) or from the undo journal it was applied under (every balance write of the core goes
+through the journaled dict or ``journal.Writes``):
 
     - every balance the event wrote is non-negative (sources excepted);
     - the event's postings explain every balance change exactly: for each account, what it
@@ -24,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import invariant
-from .journal import MISSING, Undo, values_before
+from .journal import MISSING, Undo, WriteLog, values_before
 from .ledger import SOURCES, Posting, check_conservation
 from .state import State
 
@@ -48,11 +50,17 @@ class Conservation:
         self.issued, self.balances = state.genesis_supply + state.minted, state.ledger.balances
         check_conservation(state.ledger, state.genesis_supply, state.minted)
 
-    def after_event(self, state: State, entries: list[Undo], postings: list[Posting]) -> None:
-        """Raise InvariantViolation unless the event whose journal is ``entries`` and whose postings are
-        ``postings`` kept the ledger conserved (see the module doc); O(entries + postings)."""
+    def after_event(self, state: State, writes: WriteLog | list[Undo], postings: list[Posting]) -> None:
+        """Raise InvariantViolation unless the event whose balance writes are ``writes`` (its write log of
+        the balances, or its undo journal) and whose postings are ``postings`` kept the ledger conserved
+        (see the module doc); O(writes + postings)."""
         balances = state.ledger.balances
-        before = values_before(entries, balances) if balances is self.balances else None
+        before: dict[str, int] | None = None
+        if balances is self.balances:
+            if isinstance(writes, WriteLog):
+                before = writes.values_before() if writes.watched is balances else None
+            else:
+                before = values_before(writes, balances)
         if before is None:  # the balances were cleared or replaced: no per-account record to go by
             self.full(state)
             return

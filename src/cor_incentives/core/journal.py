@@ -13,6 +13,11 @@ write is undone in reverse order, and the state is exactly what it was; when it 
 journal is dropped. Replaying a log that was accepted needs no journal (``atomic=False``): each
 write then costs one lookup of the journal in force and nothing else.
 
+A replay that needs no undo but does need one dict's writes (``cor verify``'s conservation check
+reads which balances an event wrote, and what they held before) runs without a journal inside
+``write_log(balances)``: only the writes to that dict are logged, as (key, old value), and nothing is
+undone (verify stops replaying at the first event that fails).
+
 Which journal is in force is per thread (a context variable), so a replay in another thread of
 the same process is never journaled by mistake. The journal changes nothing the state holds and
 no result: the core stays deterministic.
@@ -35,6 +40,7 @@ Undo = tuple[Callable[..., None], Any, Any, Any]
 _MISSING = object()
 MISSING = _MISSING  # what ``values_before`` gives for a key that was absent
 _current: ContextVar[list[Undo] | None] = ContextVar("cor_journal", default=None)
+_logging: ContextVar[WriteLog | None] = ContextVar("cor_write_log", default=None)
 
 
 @contextmanager
@@ -116,6 +122,47 @@ def values_before(entries: list[Undo], obj: dict[Any, Any]) -> dict[Any, Any] | 
                 return None
             before.setdefault(key, old)
     return before
+
+
+class WriteLog:
+    """The writes to one dict made inside ``write_log``: (key, value before the write) in order, or
+    ``whole`` when the dict was cleared (no per-key record)."""
+
+    __slots__ = ("watched", "entries", "whole")
+
+    def __init__(self, watched: dict[Any, Any]) -> None:
+        self.watched = watched
+        self.entries: list[tuple[Any, Any]] = []
+        self.whole = False
+
+    def values_before(self) -> dict[Any, Any] | None:
+        """What each key written held before the block (``MISSING`` if absent); None when rewritten whole."""
+        if self.whole:
+            return None
+        before: dict[Any, Any] = {}
+        for key, old in self.entries:
+            before.setdefault(key, old)
+        return before
+
+
+@contextmanager
+def write_log(watched: dict[Any, Any]) -> Iterator[WriteLog]:
+    """Log the writes to the journaled dict ``watched`` made inside the block (``WriteLog``), whatever
+    journal is in force (none, for a replay): nothing else is recorded and nothing is undone.
+
+    ``watched`` becomes a ``LoggedDict`` (the same dict, the same contents and behaviour, with its
+    writes noted while a log of it is in force). A write that bypasses the dict's methods
+    (``dict.__setitem__``) is not logged; the core writes balances only through them and ``Writes``."""
+    if type(watched) is JDict:
+        watched.__class__ = LoggedDict
+    elif type(watched) is not LoggedDict:
+        raise TypeError(f"write_log needs a journaled dict, got {type(watched).__name__}")
+    log = WriteLog(watched)
+    token = _logging.set(log)
+    try:
+        yield log
+    finally:
+        _logging.reset(token)
 
 
 # --- undo operations ----------------------------------------------------------------------------
@@ -207,6 +254,8 @@ class Writes:
         olds = self._olds(d)
         if olds is not None:
             olds.append((key, dict.get(d, key, _MISSING)))
+        if type(d) is LoggedDict:
+            d.note(key)
         dict.__setitem__(d, key, adopt(value))
 
     def pop_key(self, d: dict[K, V], key: K) -> None:
@@ -215,6 +264,8 @@ class Writes:
             olds = self._olds(d)
             if olds is not None:
                 olds.append((key, dict.__getitem__(d, key)))
+            if type(d) is LoggedDict:
+                d.note(key)
             dict.__delitem__(d, key)
 
     def set_attr(self, obj: Journaled, name: str, value: Any) -> None:
@@ -328,6 +379,33 @@ class JDict(dict[K, V]):
         entries = _current.get()
         if entries is not None:
             entries.append((_undo_dict, self, dict(self), None))
+
+
+class LoggedDict(JDict[K, V]):
+    """A journaled dict whose writes are also noted in the ``write_log`` of it in force, if any."""
+
+    __slots__ = ()
+
+    def note(self, key: Any) -> None:
+        """Log ``key``'s value before the write about to happen."""
+        log = _logging.get()
+        if log is not None and log.watched is self:
+            log.entries.append((key, dict.get(self, key, _MISSING)))
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self.note(key)
+        JDict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: K) -> None:
+        if key in self:
+            self.note(key)
+        JDict.__delitem__(self, key)
+
+    def _snapshot(self) -> None:  # cleared: no per-key record
+        log = _logging.get()
+        if log is not None and log.watched is self:
+            log.whole = True
+        JDict._snapshot(self)
 
 
 class JList(list[T]):

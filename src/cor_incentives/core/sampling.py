@@ -32,7 +32,7 @@ give the same draws.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .errors import invariant
@@ -85,12 +85,9 @@ class WeightTree(Journaled):
         tree = cls()
         for node, w in slots:
             invariant(w >= 0 and node not in tree.slot, f"slot of {node} is repeated or negative")
-            s = len(tree.ids)
-            if s > tree.cap:
-                tree._grow()
+            tree.slot[node] = len(tree.ids)
             tree.ids.append(node)
-            tree.slot[node] = s
-            tree._put(s, w)
+        tree._rebuild({s: w for s, (_, w) in enumerate(slots, start=1)})
         return tree
 
     def slots(self) -> list[tuple[str, int]]:
@@ -110,6 +107,52 @@ class WeightTree(Journaled):
             self.ids.append(node)
             self.slot[node] = s
         self._put(s, w)
+
+    def set_many(self, items: Iterable[tuple[str, int]]) -> None:
+        """``set(node, w)`` for each item in order, leaving exactly what those calls would (the same
+        slots, weights and sums). When they are many (most of the tree's slots), the sums are rebuilt
+        once in O(cap) instead of O(log cap) per item, and journaled as a few whole-list writes."""
+        items = list(items)
+        for node, w in items:
+            invariant(w >= 0, f"weight of {node} is negative")
+        if len(items) * self.cap.bit_length() < self.cap:  # few: one by one is cheaper
+            for node, w in items:
+                self.set(node, w)
+            return
+        new: dict[int, int] = {}
+        for node, w in items:
+            s = self.slot.get(node)
+            if s is None:
+                if w == 0:
+                    continue
+                s = len(self.ids)
+                self.ids.append(node)
+                self.slot[node] = s
+            new[s] = w
+        self._rebuild(new)
+
+    def _rebuild(self, new: dict[int, int]) -> None:
+        """Give the slots in ``new`` their weight and rebuild every sum from the weights: the capacity
+        doubled until it holds every slot, Fenwick sums and maxima as ``_grow`` computes them. O(cap)."""
+        cap = self.cap
+        while len(self.ids) - 1 > cap:
+            cap *= 2
+        weights = list(self.weights) + [0] * (cap + 1 - len(self.weights))
+        for s, w in new.items():
+            weights[s] = w
+        fen = list(weights)
+        fen[0] = 0
+        for i in range(1, cap + 1):  # each cell passes its sum to its parent
+            j = i + (i & -i)
+            if j <= cap:
+                fen[j] += fen[i]
+        mx = [0] * cap + weights[1 : cap + 1]
+        for j in range(cap - 1, 0, -1):
+            a, b = mx[2 * j], mx[2 * j + 1]
+            mx[j] = a if a >= b else b
+        self.cap, self.weights, self.fen, self.mx = cap, weights, fen, mx
+        self.total = sum(weights)
+        self.count = sum(1 for w in weights if w > 0)
 
     def _put(self, s: int, w: int) -> None:
         delta = w - self.weights[s]

@@ -79,13 +79,18 @@ def sync(state: State) -> SelectionIndex:
         idx.bonds = bonds
         idx.marked |= set(state.nodes)
     new = sorted(n for n in idx.marked if n not in idx.weights)  # slots in a deterministic order
+    changed: dict[str, list[tuple[str, int]]] = {}  # pool key -> (node, weight) in that order (trees are independent)
     for node_id in new + sorted(idx.marked - set(new)):
         node = state.nodes[node_id]
         w = draw_weight(state, node)
         if idx.weights.get(node_id) != w:
             idx.weights[node_id] = w
             for key in pool_keys(node):
-                idx.trees.setdefault(key, WeightTree()).set(node_id, w)
+                if key not in idx.trees:
+                    idx.trees[key] = WeightTree()
+                changed.setdefault(key, []).append((node_id, w))
+    for key, items in changed.items():
+        idx.trees[key].set_many(items)  # an epoch close re-weighs every node: one rebuild, not n updates
     idx.marked.clear()
     return idx
 
@@ -95,10 +100,11 @@ def check_index(state: State) -> None:
     if state.selection is None:
         return
     idx = sync(state)
+    empty = WeightTree()
     for node_id, node in state.nodes.items():
         w = draw_weight(state, node)
         for key in pool_keys(node):
-            invariant(idx.trees.get(key, WeightTree()).weight(node_id) == w, f"selection index: {node_id} in {key} is stale")
+            invariant(idx.trees.get(key, empty).weight(node_id) == w, f"selection index: {node_id} in {key} is stale")
 
 
 def pool_size(state: State, role: str, model: str | None = None) -> int:
@@ -116,14 +122,12 @@ def draw(state: State, role: str, k: int, seed: bytes, model: str | None = None,
     if state.selection is None:
         pool = among if among is not None else eligible_nodes(state, role, model)
         tree = WeightTree()
-        for n in pool:
-            tree.set(n, draw_weight(state, state.nodes[n]))
+        tree.set_many((n, draw_weight(state, state.nodes[n])) for n in pool)
         return tree.draw(k, seed, bounded)
     idx = sync(state)
     if among is not None:
         tree = WeightTree()
-        for n in among:
-            tree.set(n, idx.weights.get(n, 0))
+        tree.set_many((n, idx.weights.get(n, 0)) for n in among)
         return tree.draw(k, seed, bounded)
     pool_tree = idx.trees.get(pool_key(role, model))
     return pool_tree.draw(k, seed, bounded) if pool_tree is not None else []
