@@ -20,7 +20,7 @@ ERROR_DESCRIPTIONS = {
     413: "Request body too large (`request_too_large`, `blob_too_large`).",
     422: "The request does not match the schema (`invalid_request`).",
     429: "A bounded resource is busy (`verify_in_progress`).",
-    503: "The database is unavailable or busy (`database_unavailable`).",
+    503: "The database is unavailable or busy (`database_unavailable`), or the one writer process is being restarted (`writer_unavailable`).",
 }
 
 

@@ -9,12 +9,17 @@ error mapping (``api/errors.py``); those routes stay declared for the OpenAPI sc
 (another method or path) passes on to FastAPI untouched. The request observer still wraps it: the
 ingress names the matched route in the scope (``route``) and the appended seq (``state.seq``), so the
 metrics and the log line are those of the route.
+
+In a read worker of ``cor serve --workers N`` (``service.writer_link`` set) the ingress does not
+parse the body: it forwards it to the one writer (api/writer_link.py) and sends back its answer,
+byte for byte.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import error_response
@@ -30,6 +35,17 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SINGLE_PATH = "/v1/commands"
 BATCH_PATH = "/v1/commands:batch"
 INGRESS_PATHS = (SINGLE_PATH, BATCH_PATH)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A submit route's whole answer: status, header lines (content-length and content-type included),
+    body bytes, and the seq it appended (the single route's receipt), for the observer's log line."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    seq: int | None = None
 
 
 class CommandIngress:
@@ -48,17 +64,39 @@ class CommandIngress:
         scope["route"] = self.routes.get(path)
         try:
             raw = await _body(receive)
-            if raw is None:  # the client went away before sending its body: nobody to answer
-                return
-            if path == SINGLE_PATH:
-                receipt = await submit_one(self.service, raw)
-                scope.setdefault("state", {})["seq"] = receipt.seq
-                status, body, headers = 200, receipt.to_dict(), None
-            else:
-                status, body, headers = 200, await submit_many(self.service, raw), None
-        except Exception as exc:  # noqa: BLE001 (every exception gets the answer FastAPI's handlers give it)
-            status, body, headers = error_response(exc)
-        await _send_json(send, status, body, headers)
+        except Exception as exc:  # noqa: BLE001 (a body over the size limit: the answer FastAPI's handlers give it)
+            await send_answer(send, json_answer(*error_response(exc)))
+            return
+        if raw is None:  # the client went away before sending its body: nobody to answer
+            return
+        answer = await answer_submit(self.service, path, raw)
+        if answer.seq is not None:
+            scope.setdefault("state", {})["seq"] = answer.seq
+        await send_answer(send, answer)
+
+
+async def answer_submit(service: ApiService, path: str, raw: bytes) -> Answer:
+    """The answer to a submit route's request body: from the writer when this process forwards its
+    writes (a read worker), else from this process's own engine."""
+    link = service.writer_link
+    if link is not None:
+        try:
+            forwarded: Answer = await link.forward(path, raw)
+        except Exception as exc:  # noqa: BLE001 (writer_unavailable, or a bug: answered like any other error)
+            return json_answer(*error_response(exc))
+        return forwarded
+    return await local_answer(service, path, raw)
+
+
+async def local_answer(service: ApiService, path: str, raw: bytes) -> Answer:
+    """What this process's engine answers to a submit route's body (never raises: every error is its answer)."""
+    try:
+        if path == SINGLE_PATH:
+            receipt = await submit_one(service, raw)
+            return json_answer(200, receipt.to_dict(), None, seq=receipt.seq)
+        return json_answer(200, await submit_many(service, raw), None)
+    except Exception as exc:  # noqa: BLE001 (every exception gets the answer FastAPI's handlers give it)
+        return json_answer(*error_response(exc))
 
 
 async def _body(receive: Receive) -> bytes | None:
@@ -73,7 +111,7 @@ async def _body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-async def _send_json(send: Send, status: int, content: Any, headers: dict[str, str] | None) -> None:
+def json_answer(status: int, content: Any, headers: dict[str, str] | None, *, seq: int | None = None) -> Answer:
     """What starlette's ``JSONResponse(content, status, headers)`` sends: the same bytes, the same headers."""
     body = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode("utf-8")
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
@@ -82,5 +120,9 @@ async def _send_json(send: Send, status: int, content: Any, headers: dict[str, s
         raw.append((b"content-length", str(len(body)).encode("latin-1")))
     if b"content-type" not in names:
         raw.append((b"content-type", b"application/json"))
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    return Answer(status, raw, body, seq)
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ValidationError
 
 from ..app.engine import Receipt
@@ -14,6 +14,9 @@ from .deps import Service, errors, ok
 from .middleware import MAX_BODY_BYTES
 from .schemas import ADDRESS_PATTERN, MAX_COMMANDS_PER_BATCH, BatchOut, ChainOut, CommandBatchIn, CommandIn, NonceOut, ReceiptOut
 from .service import ApiService
+
+if TYPE_CHECKING:
+    from .writer_link import WriterLink
 
 router = APIRouter(tags=["commands"])
 
@@ -83,7 +86,9 @@ def _parse(raw: bytes, model: type[M], shape: str) -> M:
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CommandIn.model_json_schema()}}}},
     responses={**ok(ReceiptOut, "The command was accepted: its place in the log."), **errors(400, 401, 404, 409, 413)},
 )
-async def submit_command(request: Request, svc: Service) -> dict[str, Any]:
+async def submit_command(request: Request, svc: Service) -> dict[str, Any] | Response:
+    if svc.writer_link is not None:  # a read worker (reached here only past the ingress, e.g. under a root path)
+        return await forwarded(svc.writer_link, "/v1/commands", await request.body())
     receipt = await submit_one(svc, await request.body())
     request.state.seq = receipt.seq
     return receipt.to_dict()
@@ -118,8 +123,18 @@ at most 512 KiB (413).
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": CommandBatchIn.model_json_schema()}}}},
     responses={**ok(BatchOut, "Per-command outcomes, in request order."), **errors(413)},
 )
-async def submit_commands(request: Request, svc: Service) -> dict[str, Any]:
+async def submit_commands(request: Request, svc: Service) -> dict[str, Any] | Response:
+    if svc.writer_link is not None:
+        return await forwarded(svc.writer_link, "/v1/commands:batch", await request.body())
     return await submit_many(svc, await request.body())
+
+
+async def forwarded(link: WriterLink, path: str, raw: bytes) -> Response:
+    """The writer's answer to a request body a read worker forwards (api/writer_link.py), as it sent it."""
+    answer = await link.forward(path, raw)
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = answer.headers
+    return response
 
 
 async def submit_many(svc: ApiService, raw: bytes) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -39,6 +39,9 @@ from ..core.units import lookup_address as parse_address  # reads: any case (com
 from ..store import db
 from . import readviews
 from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .writer_link import WriterLink
 
 T = TypeVar("T")
 logger = logging.getLogger("cor.api")
@@ -152,6 +155,7 @@ class ApiService:
         self._committer: threading.Thread | None = None
         self._committer_pid = 0  # the process it runs in (a forked worker starts its own)
         self.tick_seconds = tick_seconds_setting()  # the oracle's cadence ($COR_TICK_SECONDS, cor serve --tick-seconds)
+        self.writer_link: WriterLink | None = None  # a read worker of `cor serve --workers N`: submits go to the writer
 
     @classmethod
     def open(cls, db_url: str | None) -> ApiService:

@@ -2,7 +2,9 @@
 
 The app is built once in the serving process, on the engine it opened; ``--workers N`` forks N
 uvicorn servers from it on one socket (``ForkedWorkers``), so a server starts in one import and one
-open, whatever N.
+open, whatever N. Worker 0 is the one writer: the other workers serve reads and forward the submit
+routes to it (api/writer_link.py), so no two processes apply the same commands or wait for each
+other's writer lock.
 
 Hooked into the ``cor`` app by ``register(app)``; also runnable alone: ``python -m cor_incentives.cli.serve``.
 """
@@ -67,7 +69,7 @@ def serve(
         "--workers",
         min=1,
         max=MAX_WORKERS,
-        help="Worker processes, forked once the database is open (each its own Engine; the database serialises writes).",
+        help="Worker processes, forked once the database is open: one writer applies every command, the others serve reads and forward it commands.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     tick_seconds: str | None = typer.Option(
@@ -132,25 +134,43 @@ def run_app(engine: Engine, url: str, host: str, port: int, workers: int, log_le
         return
     config.load()  # the protocol classes (h11, websockets) and the app's middleware: once, here, shared by every fork
     sock = config.bind_socket()
-    ForkedWorkers(config, sock, app.state.service, workers, url).run()
+    with tempfile.TemporaryDirectory(prefix="cor-writer-") as link_dir:  # mode 0700: only this user reaches the writer
+        ForkedWorkers(config, sock, app.state.service, workers, url, link_dir).run()
 
 
 class ForkedWorkers:
-    """The supervisor of ``cor serve --workers N``: N forked uvicorn servers on one listening socket."""
+    """The supervisor of ``cor serve --workers N``: N forked uvicorn servers on one listening socket.
 
-    def __init__(self, config: Any, sock: socket.socket, service: Any, workers: int, url: str) -> None:
+    The first is the writer: the only process that applies and appends commands, also listening on a
+    Unix socket in ``link_dir`` for the commands the other (read) workers forward to it. A dead writer
+    is replaced like any worker. Only the writer holds that socket (this process closes its copy once
+    the writer is forked, and binds a fresh one for a replacement): a dead writer leaves no listener,
+    so a command forwarded meanwhile is answered ``503 writer_unavailable`` at once, never left waiting."""
+
+    def __init__(self, config: Any, sock: socket.socket, service: Any, workers: int, url: str, link_dir: str) -> None:
+        from ..api.writer_link import bind_writer_socket
+
         self.config = config
         self.url = url
         self.sock = sock
         self.service = service
         self.workers = workers
-        self.children: set[int] = set()
+        self.link_dir = link_dir
+        self.writer_sock: socket.socket | None = bind_writer_socket(link_dir)
+        self.children: dict[int, bool] = {}  # pid -> is the writer
         self.stopping = False
 
-    def spawn(self, *, reopen: bool) -> None:
+    def spawn(self, *, writer: bool, reopen: bool) -> None:
+        if writer and self.writer_sock is None:
+            from ..api.writer_link import bind_writer_socket
+
+            self.writer_sock = bind_writer_socket(self.link_dir)
         pid = os.fork()
         if pid:
-            self.children.add(pid)
+            self.children[pid] = writer
+            if writer and self.writer_sock is not None:
+                self.writer_sock.close()
+                self.writer_sock = None
             return
         code = 0
         try:  # the worker: its own connections, default signal handling (uvicorn installs its own)
@@ -159,14 +179,46 @@ class ForkedWorkers:
             self.service.engine.store.engine.dispose(close=False)  # never share the parent's pooled connections
             if reopen:  # a replacement: the parent's state may be far behind the head
                 self.service.engine = Engine.open(self.url, create=False)
-            import uvicorn
-
-            uvicorn.Server(self.config).run(sockets=[self.sock])
+            role = "writer" if writer else "read worker (forwards commands to the writer)"
+            logging.getLogger("uvicorn.error").info("Worker process [%d] is the %s", os.getpid(), role)
+            if writer:
+                self._serve_writer()
+            else:
+                self._serve_reads()
         except BaseException:
             code = 1
             logger.exception("worker %s failed", os.getpid())
         finally:
             os._exit(code)
+
+    def _serve_reads(self) -> None:
+        import uvicorn
+
+        from ..api.writer_link import SOCKET_NAME, WriterLink
+
+        self.service.writer_link = WriterLink(os.path.join(self.link_dir, SOCKET_NAME))
+        uvicorn.Server(self.config).run(sockets=[self.sock])
+
+    def _serve_writer(self) -> None:
+        import asyncio
+
+        import uvicorn
+
+        from ..api.writer_link import serve_forwarded
+
+        writer_sock = self.writer_sock
+        server = uvicorn.Server(self.config)
+
+        async def main() -> None:
+            forwarded = await serve_forwarded(self.service, writer_sock) if writer_sock is not None else None
+            try:
+                await server.serve(sockets=[self.sock])
+            finally:
+                if forwarded is not None:
+                    forwarded.close()
+
+        with asyncio.Runner(loop_factory=self.config.get_loop_factory()) as runner:
+            runner.run(main())
 
     def stop(self, signum: int, _frame: Any) -> None:
         self.stopping = True
@@ -179,11 +231,13 @@ class ForkedWorkers:
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        logging.getLogger("uvicorn.error").info("Started parent process [%d]; forking %d workers", os.getpid(), self.workers)
+        logging.getLogger("uvicorn.error").info(
+            "Started parent process [%d]; forking %d workers (one writer, %d forwarding to it)", os.getpid(), self.workers, self.workers - 1
+        )
         gc.collect()
         gc.freeze()  # the collector leaves what is shared now alone: workers don't copy those pages by touching them
-        for _ in range(self.workers):
-            self.spawn(reopen=False)
+        for i in range(self.workers):
+            self.spawn(writer=i == 0, reopen=False)
         while self.children:
             try:
                 pid, status = os.wait()
@@ -191,12 +245,12 @@ class ForkedWorkers:
                 break
             except InterruptedError:
                 continue
-            self.children.discard(pid)
+            was_writer = self.children.pop(pid, False)
             if not self.stopping:
-                logger.warning("worker %s exited (status %s); starting another", pid, status)
+                logger.warning("%s %s exited (status %s); starting another", "writer" if was_writer else "worker", pid, status)
                 time.sleep(RESTART_DELAY_SECONDS)
                 if not self.stopping:
-                    self.spawn(reopen=True)
+                    self.spawn(writer=was_writer, reopen=True)
         self.sock.close()
 
 
