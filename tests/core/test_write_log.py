@@ -38,14 +38,14 @@ def _run(ledger: Ledger, ops: list[tuple[str, str, str, int]], other: dict[str, 
     """The writes a handler makes: through the ledger, batched (``Writes``), straight to the dict, a
     savepoint that fails and is rolled back, and writes to some other journaled dict."""
     b = ledger.balances
-    writes = Writes()
     for op, src, dst, amount in ops:
         if op == "transfer":
             if dst != "genesis" and (src == "genesis" or b.get(src, 0) >= amount):
                 ledger.transfer(src, dst, amount, "t")
         elif op == "transfer_batched":
             if dst != "genesis" and (src == "genesis" or b.get(src, 0) >= amount):
-                ledger.transfer(src, dst, amount, "t", writes=writes)
+                # a batch of its own: a key a batch wrote is written only through it while it is in use (journal.Writes)
+                ledger.transfer(src, dst, amount, "t", writes=Writes())
         elif op == "set":
             b[src] = amount
         elif op == "pop":
