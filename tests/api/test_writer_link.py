@@ -5,17 +5,15 @@ listening, an immediate `503 writer_unavailable`."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import tempfile
-import threading
 
 from fastapi.testclient import TestClient
 
 from cor_incentives.api.app import create_app
 from cor_incentives.api.service import ApiService
-from cor_incentives.api.writer_link import SOCKET_NAME, WriterLink, bind_writer_socket, serve_forwarded
+from cor_incentives.api.writer_link import SOCKET_NAME, ForwardedCommands, WriterLink, bind_writer_socket
 from cor_incentives.app.signing import sign_command
 
 from .conftest import make_network
@@ -25,12 +23,10 @@ def test_a_read_worker_forwards_both_routes_and_applies_nothing_itself(tmp_path)
     net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
     alice, bob = net.keys["alice"], net.keys["bob"]
     link_dir = tempfile.mkdtemp(prefix="cor-w-")  # short: a Unix socket path is at most 107 bytes
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
+    server = None
     try:
         writer = ApiService.open(net.url)
-        server = asyncio.run_coroutine_threadsafe(serve_forwarded(writer, bind_writer_socket(link_dir)), loop).result(30)
+        server = ForwardedCommands(writer, bind_writer_socket(link_dir)).start()
         reader = ApiService.open(net.url)
         reader.writer_link = WriterLink(os.path.join(link_dir, SOCKET_NAME))
         start = reader.engine.state.seq
@@ -52,7 +48,7 @@ def test_a_read_worker_forwards_both_routes_and_applies_nothing_itself(tmp_path)
         with TestClient(create_app(service=reader)) as client:  # the ingress forwards
             r = client.post("/v1/commands", json=transfer(3))
             assert r.status_code == 200 and r.json()["seq"] == start + 3, r.text
-        asyncio.run_coroutine_threadsafe(_close(server), loop).result(30)
+        server.close()
         nobody = ApiService.open(net.url)
         nobody.writer_link = WriterLink(os.path.join(link_dir, "none.sock"))
         for root, path in (("", "/v1/commands"), ("/api", "/api/v1/commands"), ("", "/v1/commands:batch")):
@@ -62,10 +58,6 @@ def test_a_read_worker_forwards_both_routes_and_applies_nothing_itself(tmp_path)
                 assert r.status_code == 503 and r.json()["error"] == "writer_unavailable", (path, r.text)
         assert writer.engine.store.event_count() == start + 4
     finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+        if server is not None:
+            server.close()
         shutil.rmtree(link_dir, ignore_errors=True)
-
-
-async def _close(server: asyncio.AbstractServer) -> None:
-    server.close()

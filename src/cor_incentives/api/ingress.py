@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..app.engine import Receipt
 from .errors import error_response
 from .routes_commands import submit_many, submit_one
 from .service import ApiService
@@ -92,11 +93,17 @@ async def local_answer(service: ApiService, path: str, raw: bytes) -> Answer:
     """What this process's engine answers to a submit route's body (never raises: every error is its answer)."""
     try:
         if path == SINGLE_PATH:
-            receipt = await submit_one(service, raw)
-            return json_answer(200, receipt.to_dict(), None, seq=receipt.seq)
+            return single_answer(await submit_one(service, raw))
         return json_answer(200, await submit_many(service, raw), None)
     except Exception as exc:  # noqa: BLE001 (every exception gets the answer FastAPI's handlers give it)
         return json_answer(*error_response(exc))
+
+
+def single_answer(outcome: Receipt | BaseException) -> Answer:
+    """The single route's answer to a command's outcome: its receipt, or the error refusing it."""
+    if isinstance(outcome, BaseException):
+        return json_answer(*error_response(outcome))
+    return json_answer(200, outcome.to_dict(), None, seq=outcome.seq)
 
 
 async def _body(receive: Receive) -> bytes | None:

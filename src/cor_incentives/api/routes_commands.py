@@ -140,7 +140,11 @@ async def forwarded(link: WriterLink, path: str, raw: bytes) -> Response:
 async def submit_many(svc: ApiService, raw: bytes) -> dict[str, Any]:
     """``POST /v1/commands:batch`` on its request body (also served by api/ingress.py): one result per command, in order."""
     batch = parse_batch_request(raw)
-    outcomes = await svc.submit_many_async([(c.payload, c.signature) for c in batch.commands])
+    return batch_results(await svc.submit_many_async([(c.payload, c.signature) for c in batch.commands]))
+
+
+def batch_results(outcomes: list[Receipt | EngineError]) -> dict[str, Any]:
+    """The batch route's answer body: one result per command, in order, and the counts."""
     results: list[dict[str, Any]] = []
     for i, outcome in enumerate(outcomes):
         if isinstance(outcome, EngineError):

@@ -87,28 +87,32 @@ MAX_BATCH = 256  # commands in one group commit
 
 
 class _Group:
-    """The commands of one batch request: its one future is resolved when the last of them is done
-    (one wake-up of the event loop per request, not one per command)."""
+    """The commands of one batch request: its one future is resolved (or ``then`` called, on the
+    committer thread) when the last of them is done (one wake-up per request, not one per command)."""
 
-    __slots__ = ("future", "loop", "remaining")
+    __slots__ = ("future", "loop", "remaining", "then")
 
-    def __init__(self, future: asyncio.Future[Any], size: int) -> None:
+    def __init__(self, future: asyncio.Future[Any] | None, size: int, then: Callable[[], None] | None = None) -> None:
         self.future = future
-        self.loop = future.get_loop()
+        self.loop = future.get_loop() if future is not None else None
         self.remaining = size  # only the committer thread counts down
+        self.then = then
 
     def one_done(self) -> None:
         self.remaining -= 1
         if self.remaining == 0:
-            self.loop.call_soon_threadsafe(_resolve, self.future, None)
+            if self.then is not None:
+                self.then()
+            elif self.loop is not None and self.future is not None:
+                self.loop.call_soon_threadsafe(_resolve, self.future, None)
 
 
 class _Pending:
     """A command waiting for the group commit, and how its outcome reaches the one who waits:
-    an asyncio future resolved on its event loop (``loop``), its batch request's ``_Group``, or a
-    thread event."""
+    an asyncio future resolved on its event loop (``loop``), its batch request's ``_Group``, a
+    thread event, or ``then`` called on the committer thread."""
 
-    __slots__ = ("payload", "signature", "done", "future", "loop", "group", "result")
+    __slots__ = ("payload", "signature", "done", "future", "loop", "group", "then", "result")
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class _Pending:
         done: threading.Event | None = None,
         future: asyncio.Future[Any] | None = None,
         group: _Group | None = None,
+        then: Callable[[Any], None] | None = None,
     ) -> None:
         self.payload = payload
         self.signature = signature
@@ -125,6 +130,7 @@ class _Pending:
         self.loop = future.get_loop() if future is not None else None
         self.done = done
         self.group = group
+        self.then = then
         self.result: Any = None
 
     def finish(self, result: Any) -> None:
@@ -133,6 +139,8 @@ class _Pending:
             self.done.set()
         elif self.group is not None:
             self.group.one_done()
+        elif self.then is not None:
+            self.then(result)
         elif self.loop is not None and self.future is not None:
             self.loop.call_soon_threadsafe(_resolve, self.future, result)
 
@@ -332,6 +340,26 @@ class ApiService:
         items = [_Pending(p.encode("utf-8"), s, group=group) for p, s in commands]
         self._enqueue(*items)
         await group.future
+        return self._batch_outcomes(items)
+
+    def submit_then(self, payload: bytes, signature: str, then: Callable[[Receipt | BaseException], None]) -> None:
+        """Queue one command for the group commit; ``then(receipt or the exception refusing it)`` runs
+        on the committer thread once it is decided (the writer's side of api/writer_link.py: no event
+        loop between the command and its answer). ``then`` must be quick and must not raise."""
+
+        def counted(result: Any) -> None:
+            then(self._counted(result))
+
+        self._enqueue(_Pending(payload, signature, then=counted))
+
+    def submit_many_then(self, commands: list[tuple[bytes, str]], then: Callable[[list[Receipt | EngineError]], None]) -> None:
+        """``submit_many_async`` with ``then(outcomes)`` called on the committer thread instead of an await."""
+        items: list[_Pending] = []
+        group = _Group(None, len(commands), then=lambda: then(self._batch_outcomes(items)))
+        items.extend(_Pending(p, s, group=group) for p, s in commands)
+        self._enqueue(*items)
+
+    def _batch_outcomes(self, items: list[_Pending]) -> list[Receipt | EngineError]:
         out: list[Receipt | EngineError] = []
         for result in (i.result for i in items):
             if isinstance(result, Receipt):
@@ -343,14 +371,19 @@ class ApiService:
             out.append(error)
         return out
 
-    def _outcome(self, result: Any) -> Receipt:
+    def _counted(self, result: Any) -> Receipt | BaseException:
+        """A command's outcome, counted in the metrics (an exception is the refusal or the transaction's failure)."""
         if isinstance(result, EngineError):
             self.metrics.command_rejected(result.code)
-            raise result
-        if isinstance(result, BaseException):
-            raise result
-        self.metrics.command_accepted()
+        elif not isinstance(result, BaseException):
+            self.metrics.command_accepted()
         return result  # type: ignore[no-any-return]
+
+    def _outcome(self, result: Any) -> Receipt:
+        counted = self._counted(result)
+        if isinstance(counted, BaseException):
+            raise counted
+        return counted
 
     def _enqueue(self, *items: _Pending) -> None:
         with self._queue_ready:

@@ -3,9 +3,9 @@
 Exactly one worker (the writer) applies and appends events; the others (read workers) serve every
 read themselves, refreshing their state from the log as a lone server does, and send the raw body of
 ``POST /v1/commands`` and ``POST /v1/commands:batch`` to the writer over a Unix socket. The writer
-answers it with the ingress's own function (``ingress.local_answer``: the same parsing, group commit
-and error mapping as a request it took itself) and the read worker sends that answer back unchanged:
-status, headers, body bytes. A read worker never applies a command, so it never contends for the
+answers it with the routes' own parsing, the same group commit as a request it took itself and the
+same answer encoding and error mapping (``ingress.single_answer``, ``json_answer``, ``api/errors.py``),
+and the read worker sends that answer back unchanged: status, headers, body bytes. A read worker never applies a command, so it never contends for the
 database's writer lock and applies the log only when a read needs it.
 
 The socket is bound by the supervising process just before it forks the writer
@@ -28,9 +28,12 @@ import logging
 import os
 import socket
 import struct
+import threading
 
 from ..core.errors import EngineError
-from .ingress import BATCH_PATH, SINGLE_PATH, Answer, local_answer
+from .errors import error_response
+from .ingress import BATCH_PATH, SINGLE_PATH, Answer, json_answer, single_answer
+from .routes_commands import batch_results, parse_batch_request, parse_command_request
 from .service import ApiService
 
 logger = logging.getLogger("cor.api")
@@ -42,6 +45,7 @@ SOCKET_NAME = "writer.sock"
 FORWARD_TIMEOUT_SECONDS = 120.0
 """How long a read worker waits for the writer's answer (a batch of commands waiting for a busy
 database's writer lock takes up to the lock timeout, 60 s by default, then is answered 503)."""
+SEND_TIMEOUT_SECONDS = 10  # a read worker that takes no answer for this long is cut off
 
 
 class WriterUnavailable(EngineError):
@@ -66,41 +70,96 @@ def bind_writer_socket(directory: str) -> socket.socket:
 # --- the writer's side ----------------------------------------------------------------------------
 
 
-async def serve_forwarded(service: ApiService, sock: socket.socket) -> asyncio.AbstractServer:
-    """Accept read workers on ``sock`` and answer each forwarded request (concurrently: they join the
-    same group commit as the writer's own requests)."""
+class ForwardedCommands:
+    """The writer's end: accepts read workers on ``sock``, one thread each. A forwarded body is parsed
+    on that thread and joins the same group-commit queue as the writer's own requests; its answer is
+    encoded and sent by the committer thread as soon as the command is decided (no event loop between
+    the read worker and the engine)."""
 
-    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        tasks: set[asyncio.Task[None]] = set()
+    def __init__(self, service: ApiService, sock: socket.socket) -> None:
+        self.service = service
+        self.sock = sock
+        self.closed = False
+
+    def start(self) -> ForwardedCommands:
+        threading.Thread(target=self._accept_forever, name="cor-writer-link", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+
+    def _accept_forever(self) -> None:
+        while not self.closed:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                if self.closed:
+                    return
+                continue
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT_SECONDS, 0))
+            threading.Thread(target=_Connection(self.service, conn).serve, name="cor-writer-link", daemon=True).start()
+
+
+class _Connection:
+    """One read worker's stream, on the writer: read requests, queue them, send each answer when decided."""
+
+    def __init__(self, service: ApiService, conn: socket.socket) -> None:
+        self.service = service
+        self.conn = conn
+        self.send_lock = threading.Lock()
+        self.alive = True
+
+    def serve(self) -> None:
+        stream = self.conn.makefile("rb")
         try:
             while True:
-                rid, route, size = REQUEST.unpack(await reader.readexactly(REQUEST.size))
-                body = await reader.readexactly(size)
-                if route >= len(ROUTES):
-                    logger.error("a read worker forwarded an unknown route %s; closing its link", route)
-                    break
-                task = asyncio.create_task(_answer(service, writer, rid, ROUTES[route], body))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the read worker went away (its requests' answers have nobody to reach)
+                head = stream.read(REQUEST.size)
+                if len(head) < REQUEST.size:
+                    return  # the read worker went away
+                rid, route, size = REQUEST.unpack(head)
+                body = stream.read(size)
+                if len(body) < size or route >= len(ROUTES):
+                    return
+                self._take(rid, ROUTES[route], body)
+        except OSError:
+            return
         finally:
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            writer.close()
+            self.alive = False
+            stream.close()
+            with contextlib.suppress(OSError):
+                self.conn.close()
 
-    return await asyncio.start_unix_server(connection, sock=sock)
+    def _take(self, rid: int, path: str, body: bytes) -> None:
+        try:
+            if path == SINGLE_PATH:
+                command = parse_command_request(body)
+                self.service.submit_then(command.payload.encode("utf-8"), command.signature, lambda result: self._send(rid, single_answer(result)))
+            else:
+                batch = parse_batch_request(body)
+                commands = [(c.payload.encode("utf-8"), c.signature) for c in batch.commands]
+                self.service.submit_many_then(commands, lambda outcomes: self._send(rid, json_answer(200, batch_results(outcomes), None)))
+        except Exception as exc:  # noqa: BLE001 (a body that does not parse: the answer the route gives it)
+            self._send(rid, json_answer(*error_response(exc)))
 
-
-async def _answer(service: ApiService, writer: asyncio.StreamWriter, rid: int, path: str, body: bytes) -> None:
-    answer = await local_answer(service, path, body)
-    head = b"\r\n".join(k + b": " + v for k, v in answer.headers)
-    seq = -1 if answer.seq is None else answer.seq
-    if writer.is_closing():
-        return
-    writer.write(ANSWER.pack(rid, answer.status, seq, len(head), len(answer.body)) + head + answer.body)
-    with contextlib.suppress(ConnectionError):
-        await writer.drain()
+    def _send(self, rid: int, answer: Answer) -> None:
+        """Send one answer (on the committer thread, or this connection's): never raises; a read worker
+        that stopped reading for SEND_TIMEOUT_SECONDS is cut off (its requests are answered 503 there)."""
+        head = b"\r\n".join(k + b": " + v for k, v in answer.headers)
+        seq = -1 if answer.seq is None else answer.seq
+        frame = ANSWER.pack(rid, answer.status, seq, len(head), len(answer.body)) + head + answer.body
+        try:
+            with self.send_lock:
+                if self.alive:
+                    self.conn.sendall(frame)
+        except OSError:
+            self.alive = False
+            with contextlib.suppress(OSError):
+                self.conn.shutdown(socket.SHUT_RDWR)
+        except Exception:  # noqa: BLE001 (a bug: logged; the committer thread must go on)
+            logger.exception("could not answer a forwarded command")
 
 
 # --- a read worker's side -------------------------------------------------------------------------
@@ -123,18 +182,21 @@ class WriterLink:
         writer = await self._connected()
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF
         rid = self._next_id
-        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Answer] = loop.create_future()
         self._pending[rid] = future
+        timer = loop.call_later(self.timeout, _time_out, future)  # (cheaper than asyncio.wait_for, which wraps the future in a task)
         try:
             writer.write(REQUEST.pack(rid, ROUTES.index(path), len(raw)) + raw)
             try:
-                return await asyncio.wait_for(future, self.timeout)
+                return await future
             except TimeoutError:
                 raise WriterUnavailable(
                     f"the writer did not answer within {self.timeout:g} s; the command may still be appended (GET /v1/nonce/<address> tells)",
                     code="writer_unavailable",
                 ) from None
         finally:
+            timer.cancel()
             self._pending.pop(rid, None)
 
     async def _connected(self) -> asyncio.StreamWriter:
@@ -180,6 +242,11 @@ class WriterLink:
             for future in list(self._pending.values()):
                 if not future.done():
                     future.set_exception(lost)
+
+
+def _time_out(future: asyncio.Future[Answer]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _header(line: bytes) -> tuple[bytes, bytes]:

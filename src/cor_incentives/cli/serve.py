@@ -200,25 +200,16 @@ class ForkedWorkers:
         uvicorn.Server(self.config).run(sockets=[self.sock])
 
     def _serve_writer(self) -> None:
-        import asyncio
-
         import uvicorn
 
-        from ..api.writer_link import serve_forwarded
+        from ..api.writer_link import ForwardedCommands
 
-        writer_sock = self.writer_sock
-        server = uvicorn.Server(self.config)
-
-        async def main() -> None:
-            forwarded = await serve_forwarded(self.service, writer_sock) if writer_sock is not None else None
-            try:
-                await server.serve(sockets=[self.sock])
-            finally:
-                if forwarded is not None:
-                    forwarded.close()
-
-        with asyncio.Runner(loop_factory=self.config.get_loop_factory()) as runner:
-            runner.run(main())
+        forwarded = ForwardedCommands(self.service, self.writer_sock).start() if self.writer_sock is not None else None
+        try:
+            uvicorn.Server(self.config).run(sockets=[self.sock])
+        finally:
+            if forwarded is not None:
+                forwarded.close()
 
     def stop(self, signum: int, _frame: Any) -> None:
         self.stopping = True
