@@ -37,17 +37,17 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "1ade1bd7f50c762674a8e2de9cc3dfa64334312db10ad11e0b4494ae62b54a61",
+    "Auditing": "48c383505480c1f02f8a0cc32955e0ce16abb83914a1611ad3261e856f987717",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
-    "The user-task bonus": "1760a74aafb80365e8416ebc7498106c2f72e366c4cc789e6116a61acc1f494b",
+    "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "ee257177dae55ffd01c067ac4f9636262aceda8b7927d0f0d1f554bd54c6d5ba",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
-    "Staking APR": "96ba13c745cf77e357b9cf57103da41fd290c878a5458ff95d654862cd3be09b",
+    "Staking APR": "1dd3aca92d35dd4c855259deadf8fec231deb10e27a0df8167d483e74ee014b2",
     "Reputation": "3f7b77abc11cf0844a995b34d77760c1c09039d19767e460d00e9eed1b723417",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
     "Slashing": "d88515a9389c7d3a789d3690b5dd7971c4cfaf5d5039a4f9d8f47d9005da1955",
@@ -365,9 +365,9 @@ def audit_work_stream(
         if bonus_param:
             shown = {row["task"]: row for row in published_bonus_rows(s, node_lines[n])}
             r.check(f"{line_name}.bonus_rows", n, sorted(rows_of[n]), sorted(shown))
-            for task, row in sorted(rows_of[n].items()):
+            for task, row in sorted(rows_of[n].items()):  # its inputs, and its equivalent, cap and bonus where published
                 if task in shown:
-                    r.check(f"{line_name}.bonus_row", f"{n} task {task}", row, {k: shown[task].get(k) for k in row})
+                    r.check(f"{line_name}.bonus_row", f"{n} task {task}", {k: row[k] for k in shown[task]}, shown[task])
     if "formula" in s:  # *Auditing*: the stream-wide inputs, stated once in the stream's account
         r.check(f"{stream}.rate_units", stream, rate, s.get("rate_units"))
         r.check(f"{stream}.bonus_fee_bps", stream, bonus_bps, s.get("bonus_fee_bps"))
@@ -386,7 +386,8 @@ def audit_work_stream(
 
 def published_bonus_rows(account: dict[str, Any], detail: dict[str, Any]) -> list[dict[str, Any]]:
     """*Auditing*: a node line's bonus rows: its ``bonus_rows_at`` = [first, count] in the columns of its stream's
-    ``bonus_rows``, or (a document of rule versions 1-10) the ``bonus_rows`` list in its inputs."""
+    ``bonus_rows`` (task, units, quality_ppb, fee_units), or (a document of rule versions 1-10) the ``bonus_rows`` list
+    in its inputs (with equivalent, cap and bonus)."""
     if "bonus_rows_at" not in detail:
         return list(detail["inputs"].get("bonus_rows") or [])
     first, count = detail["bonus_rows_at"]

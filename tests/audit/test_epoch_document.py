@@ -112,7 +112,11 @@ def test_the_same_facts_stated_once(name: str, seed: int) -> None:
         cited += canonical(y.detail) != canonical(x.detail)
     assert cited > 0  # node, commission and APR lines cite
     assert all("bonus_rows" not in i.detail.get("inputs", {}) and "params" not in i.detail for i in b.items if i.stream.endswith(":node"))
-    assert all("node_line" in i.detail for i in b.items if i.stream.endswith(":commission"))
+    assert all("node_line" in i.detail and "formula" not in i.detail for i in b.items if i.stream.endswith(":commission"))
+    paid_at_close = ("miner_work:", "validator_work:", "staking_apr:")
+    assert all("formula" not in i.detail for i in b.items if i.stream.startswith(paid_at_close) and i.stream.endswith((":stake", ":dust")))
+    assert all(sorted(i.detail["inputs"]) == ["due", "reward", "stake_ticks"] for i in b.items if i.stream == "staking_apr:node")
+    assert {"formula", "params", "line_formulas"} <= set(b.staking) and {"formula", "params", "line_formulas"} <= set(b.streams["miners"])
     for address in sorted({i.address for i in a.items}):
         assert views.statement(old, address, e) == views.statement(new, address, e)
         assert views.rewards(old, address) == views.rewards(new, address)
@@ -140,9 +144,9 @@ def test_a_changed_bonus_row_is_named() -> None:
     _, new = closed("honest_only", 1)
     bundle = audit.fetch_bundle(published_getter(new), new.epoch - 1)
     columns = bundle["epoch"]["streams"]["miners"]["bonus_rows"]
-    assert columns["bonus"], "the epoch has user-task bonus rows"
+    assert sorted(columns) == ["fee_units", "quality_ppb", "task", "units"] and columns["task"], "the epoch has user-task bonus rows"
     assert audit.audit_epoch(bundle).ok
-    columns["cap"][0] = str(int(columns["cap"][0]) + 1)
+    columns["fee_units"][0] = str(int(columns["fee_units"][0]) + 1)  # a fee share the task does not show
     report = audit.audit_epoch(bundle).to_dict()
     assert not report["ok"]
     assert report["quantities"]["miner_work.bonus_row"]["matched"] == report["quantities"]["miner_work.bonus_row"]["total"] - 1

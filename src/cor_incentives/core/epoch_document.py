@@ -9,17 +9,21 @@ the document's 113 MB. From rule version 11 the same facts are written once:
 
 ``streams.<stream>`` (a work stream's account)
     ``formula`` and ``params`` (once per stream), the stream-wide inputs (``rate_units``,
-    ``bonus_fee_bps``, ``claims``, ``budget``, ``budget_binding``, ``total_weighted``) and
-    ``bonus_rows``: the user-task bonus rows as columns (``BONUS_COLUMNS``), grouped by node in the
-    order of the node lines, each node's rows in the order its tasks closed.
+    ``bonus_fee_bps``, ``claims``, ``budget``, ``budget_binding``, ``total_weighted``),
+    ``line_formulas`` (of its commission, stake and dust lines) and ``bonus_rows``: the inputs of the
+    user-task bonus rows as columns (``BONUS_COLUMNS``), grouped by node in the order of the node
+    lines, each node's rows in the order its tasks closed.
 ``<stream>:node`` / ``<stream>:none``
     the node's own inputs (``NODE_INPUTS``), its ``tasks``, and ``bonus_rows_at``: ``[first, count]``,
     its rows in the stream's columns (left out when it has none).
 ``<stream>:commission``
     the commission's own inputs and ``node_line``: the name of the node line of the same address it
     was computed from (its ``node_reward`` is that line's ``reward``).
+``<stream>:stake`` / ``<stream>:dust``
+    their inputs, without the formula (in ``line_formulas``).
 ``staking``
-    ``formula`` and ``params`` of the APR, once; a ``staking_apr:node`` line keeps its ``inputs``.
+    ``formula``, ``params`` and ``line_formulas`` of the APR, once; a ``staking_apr:node`` line keeps
+    its own inputs (``stake_ticks``, ``due``, ``reward``).
 
 ``expand_detail`` gives a line of either format back in the old shape (what a per-address statement
 shows: the formula, parameters and bonus rows next to the line), so readers of one address's lines
@@ -33,11 +37,13 @@ from typing import Any
 
 from .params import Params
 from .records import EarningItem
+from .rules import RULES_EPOCH_DOCUMENT, rules_since
 from .streams import EmissionStream, LinePart, Stream, line
-from .work_pay import Bonus
+from .work_pay import Bonus, compute_bonus_cap, compute_bonus_equivalent
 
-BONUS_COLUMNS = ("task", "units", "quality_ppb", "fee_units", "equivalent", "cap", "bonus")
-"""The columns of ``streams.<stream>.bonus_rows``: ``Bonus``'s fields, one value per user-task row."""
+BONUS_COLUMNS = ("task", "units", "quality_ppb", "fee_units")
+"""The columns of ``streams.<stream>.bonus_rows``: a bonus row's inputs, one value per user-task row (its ``equivalent``,
+``cap`` and ``bonus`` follow from them, the node's multiplier and the stream's rate and bonus share: *The user-task bonus*)."""
 
 GATE_INPUTS = ("assignments", "precommit_rate_bps", "score_bps", "eligible", "reason", "work", "multiplier_ppb", "weighted")
 """A node's inputs from ``work_rewards`` (its gates and weighted work), on its node line under every rule version."""
@@ -66,12 +72,31 @@ def apr_statement(p: Params, binding: bool) -> dict[str, Any]:
 
 
 COMMISSION_FORMULA = "node_reward × commission_bps // 10000 (all of it when the node has no stake)"
+STAKE_FORMULA = "node_reward × stake_ticks // node_stake_ticks (your stake × ticks this epoch, of the node's)"
+DUST_FORMULA = "node_reward − Σ node_reward × stake_ticks // node_stake_ticks (all of node_reward when node_stake_ticks = 0)"
+LINE_FORMULAS: Mapping[str, str] = {LinePart.COMMISSION: COMMISSION_FORMULA, LinePart.STAKE: STAKE_FORMULA, LinePart.DUST: DUST_FORMULA}
+"""The formulas of a node reward's commission, stake and dust lines: from rule version 11 once per stream
+(``line_formulas`` in its account, ``streams.<stream>`` or ``staking``), not on each line."""
+
+CITING_STREAMS = frozenset({Stream.MINER_WORK, Stream.VALIDATOR_WORK, Stream.STAKING_APR})
+"""The streams paid at the close whose lines cite their account (a ``stake_reward`` line, paid outside them, does not)."""
+
+
+def cites_line_formulas(p: Params, stream: str) -> bool:
+    """Whether a commission, stake or dust line of ``stream`` leaves its formula to its stream's account (rule 11 on)."""
+    return rules_since(p, RULES_EPOCH_DOCUMENT) and stream.partition(":")[0] in CITING_STREAMS
 
 
 def bonus_columns(bonuses: Sequence[Sequence[Bonus]]) -> tuple[dict[str, list[int]], list[tuple[int, int]]]:
     """The stream's bonus rows as columns (node after node, in ``bonuses``' order) and each node's ``(first, count)``."""
-    rows = [b for node_rows in bonuses for b in node_rows]
-    columns = {name: list(values) for name, values in zip(BONUS_COLUMNS, zip(*rows, strict=True) if rows else [()] * len(BONUS_COLUMNS), strict=True)}
+    columns: dict[str, list[int]] = {name: [] for name in BONUS_COLUMNS}
+    task, units, quality, fee = (columns[name] for name in BONUS_COLUMNS)
+    for node_rows in bonuses:
+        for b in node_rows:
+            task.append(b.task)
+            units.append(b.units)
+            quality.append(b.quality_ppb)
+            fee.append(b.fee_units)
     at, first = [], 0
     for node_rows in bonuses:
         at.append((first, len(node_rows)))
@@ -86,12 +111,13 @@ def commission_detail(node_id: str, stream: str, commission_bps: int, node_rewar
         "commission_bps": commission_bps,
         "node_reward": node_reward,
         "has_stake": has_stake,
-        "formula": COMMISSION_FORMULA,
         "node_line": line(stream, LinePart.NODE),
     }
 
 
-def legacy_commission_detail(detail: Mapping[str, Any], node_id: str, commission_bps: int, node_reward: int, has_stake: bool) -> dict[str, Any]:
+def legacy_commission_detail(
+    detail: Mapping[str, Any], node_id: str, commission_bps: int, node_reward: int, has_stake: bool, formula: str = COMMISSION_FORMULA
+) -> dict[str, Any]:
     """A commission line's detail before rule version 11: the node line's detail repeated, then its own inputs."""
     return {
         **detail,
@@ -99,7 +125,7 @@ def legacy_commission_detail(detail: Mapping[str, Any], node_id: str, commission
         "commission_bps": commission_bps,
         "node_reward": node_reward,
         "has_stake": has_stake,
-        "formula": COMMISSION_FORMULA,
+        "formula": formula,
         "node_reward_formula": detail.get("formula"),  # how node_reward itself was computed (the work or APR formula)
     }
 
@@ -112,34 +138,58 @@ def expand_detail(streams: Mapping[str, Any], staking: Mapping[str, Any], item: 
     is returned as it is. ``node_lines``: lines where a commission line's node line is found (the epoch's, or the
     address's own)."""
     d = item.detail
-    part = item.stream.rpartition(":")[2]
-    base = item.stream.rpartition(":")[0]
+    base, _, part = item.stream.rpartition(":")
+    account = _account(streams, staking, base)
+    if account is None or "formula" not in account or "formula" in d:
+        return d
     if part == LinePart.COMMISSION and "node_line" in d:
         cited = next((x for x in node_lines if x.address == item.address and x.stream == d["node_line"]), None)
         node_detail = expand_detail(streams, staking, cited, ()) if cited is not None else {}
-        return legacy_commission_detail(node_detail, d["node"], d["commission_bps"], d["node_reward"], d["has_stake"])
-    if part not in (LinePart.NODE, LinePart.NONE) or "formula" in d:
+        formula = account["line_formulas"][LinePart.COMMISSION]
+        return legacy_commission_detail(node_detail, d["node"], d["commission_bps"], d["node_reward"], d["has_stake"], formula)
+    if part in (LinePart.STAKE, LinePart.DUST):
+        return {**d, "formula": account["line_formulas"][part]}
+    if part not in (LinePart.NODE, LinePart.NONE) or "inputs" not in d:
         return d
-    if base in WORK_ACCOUNTS and "inputs" in d:
-        account = streams.get(WORK_ACCOUNTS[base], {})
-        if "formula" not in account:
-            return d
-        return _work_line(account, d)
-    if base == Stream.STAKING_APR and part == LinePart.NODE and "formula" in staking:
-        return {"formula": staking["formula"], "inputs": d["inputs"], "params": staking["params"]}
-    return d
+    if base == Stream.STAKING_APR:
+        inputs = d["inputs"]
+        old_inputs = {
+            "stake_ticks": inputs["stake_ticks"],
+            "target_apr_bps": account["target_apr_bps"],
+            "due": inputs["due"],
+            "due_total": account["due"],
+            "budget": account["budget"],
+            "pool_balance": account["pool_balance"],
+            "reward": inputs["reward"],
+        }
+        return {"formula": account["formula"], "inputs": old_inputs, "params": account["params"]}
+    return _work_line(account, d)
+
+
+def _account(streams: Mapping[str, Any], staking: Mapping[str, Any], base: str) -> Mapping[str, Any] | None:
+    """The account a line of stream ``base`` cites: ``streams.<stream>`` of a work stream, ``staking`` of the APR."""
+    if base == Stream.STAKING_APR:
+        return staking
+    name = WORK_ACCOUNTS.get(base)
+    return streams.get(name) if name is not None else None
 
 
 def _work_line(account: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
     inputs = d["inputs"]
     first, count = d.get("bonus_rows_at", (0, 0))
     columns = account.get("bonus_rows") or {}
-    rows = [{name: columns[name][i] for name in BONUS_COLUMNS} for i in range(first, first + count)]
+    rate, bonus_bps, multiplier = account["rate_units"], account["bonus_fee_bps"], inputs["multiplier_ppb"]
+    rows = []
+    for i in range(first, first + count):
+        task, units, quality, fee = (columns[name][i] for name in BONUS_COLUMNS)
+        equivalent = compute_bonus_equivalent(units, quality, multiplier, rate)
+        cap = compute_bonus_cap(fee, bonus_bps)
+        rows.append(Bonus(task, units, quality, fee, equivalent, cap, min(equivalent, cap)).to_dict())
     old_inputs = {
         **{k: inputs[k] for k in GATE_INPUTS},
-        "rate_units": account["rate_units"],
+        "rate_units": rate,
         "network_claim": inputs["network_claim"],
-        "bonus_fee_bps": account["bonus_fee_bps"],
+        "bonus_fee_bps": bonus_bps,
         "bonus": inputs["bonus"],
         "bonus_rows": rows,
         "claim": inputs["claim"],

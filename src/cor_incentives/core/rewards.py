@@ -49,7 +49,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from . import ledger as acct
-from .epoch_document import GATE_INPUTS, apr_statement, bonus_columns
+from .epoch_document import GATE_INPUTS, LINE_FORMULAS, apr_statement, bonus_columns
 from .epoch_rows import RowColumns, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
@@ -129,7 +129,13 @@ def _pay_stream(
     account: dict[str, Any] = {}
     if cited:
         columns, rows_at = bonus_columns(pay.bonuses)
-        account = {"total_weighted": result.total_weighted, "formula": formula, "params": params_used, "bonus_rows": columns}
+        account = {
+            "total_weighted": result.total_weighted,
+            "formula": formula,
+            "params": params_used,
+            "line_formulas": dict(LINE_FORMULAS),
+            "bonus_rows": columns,
+        }
     for i, node_id in enumerate(nodes):
         gates = result.for_node(i)
         reward = pay.reward[i]
@@ -339,19 +345,19 @@ def process_staking_apr(state: State) -> None:
         pay = d * budget // due_total if binding else d
         if pay:
             node = state.nodes[node_id]
-            inputs = {
-                "stake_ticks": node.stake_ticks,
-                "target_apr_bps": apr,
-                "due": d,
-                "due_total": due_total,
-                "budget": budget,
-                "pool_balance": pool_balance,
-                "reward": pay,
-            }
-            if cited:
-                detail: dict[str, Any] = {"inputs": inputs}
-            else:  # rule versions 1-10: the formula and parameters on every line
+            if cited:  # the APR's formula, parameters and shared inputs are in the staking account
+                detail: dict[str, Any] = {"inputs": {"stake_ticks": node.stake_ticks, "due": d, "reward": pay}}
+            else:  # rule versions 1-10: the formula, every input and the parameters on every line
                 statement = apr_statement(p, binding)
+                inputs = {
+                    "stake_ticks": node.stake_ticks,
+                    "target_apr_bps": apr,
+                    "due": d,
+                    "due_total": due_total,
+                    "budget": budget,
+                    "pool_balance": pool_balance,
+                    "reward": pay,
+                }
                 detail = {"formula": statement["formula"], "inputs": inputs, "params": statement["params"]}
             writes.append(state.earnings, EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NODE), 0, detail))
             credit_node_reward(state, node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail, writes)

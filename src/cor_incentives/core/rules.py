@@ -54,11 +54,11 @@ RULE_VERSIONS: dict[int, str] = {
     "period, the records of earlier closed epochs and superseded parameter versions move to the database, folded into a "
     "running hash the state keeps (``pruned``); an earlier epoch keeps only its root and leaves while a leaf is unclaimed "
     "(1-9: kept forever)",
-    11: "the epoch document states each input once: a work stream's formula, parameters and stream-wide inputs are in its "
-    "stream account (``streams.<stream>``), its user-task bonus rows are columns there (``bonus_rows``), a node line "
-    "carries its own inputs and cites its rows (``bonus_rows_at``), and a commission line cites its node line "
-    "(``node_line``) instead of repeating it; the APR formula and parameters are in ``staking`` "
-    "(1-10: every node line and its commission line repeat them all)",
+    11: "the epoch document states each input once: a work stream's formula, parameters, stream-wide inputs and the "
+    "formulas of its commission, stake and dust lines are in its stream account (``streams.<stream>``), the inputs of its "
+    "user-task bonus rows are columns there (``bonus_rows``), a node line carries its own inputs and cites its rows "
+    "(``bonus_rows_at``), and a commission line cites its node line (``node_line``) instead of repeating it; the APR's "
+    "formula, parameters and shared inputs are in ``staking`` (1-10: every line repeats them all)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""

@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ledger as acct
-from .epoch_document import commission_detail, legacy_commission_detail
+from .epoch_document import DUST_FORMULA, STAKE_FORMULA, cites_line_formulas, commission_detail, legacy_commission_detail
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .journal import Journaled, Writes
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
@@ -189,6 +189,8 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
         return 0
     accrue_all(state, node, writes)
     total = node.stake_ticks
+    cited = cites_line_formulas(state.params, stream)  # rule version 11 on: the formula once, in the stream's account
+    formula = {} if cited else {"formula": STAKE_FORMULA}
     if total:
         for addr in sorted(node.positions, key=lambda a: (a != node_id, a)):
             ticks = node.positions[addr].stake_ticks
@@ -207,7 +209,7 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
                             "stake_ticks": ticks,
                             "node_stake_ticks": total,
                             "stake": stake_of(state, node_id, addr),
-                            "formula": "node_reward × stake_ticks // node_stake_ticks (your stake × ticks this epoch, of the node's)",
+                            **formula,
                         },
                         True,
                     ),
@@ -222,12 +224,7 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
                 "dust",
                 line(stream.split(":")[0], LinePart.DUST),
                 leftover,
-                {
-                    "node": node_id,
-                    "node_reward": reward,
-                    "node_stake_ticks": total,
-                    "formula": "node_reward − Σ node_reward × stake_ticks // node_stake_ticks (all of node_reward when node_stake_ticks = 0)",
-                },
+                {"node": node_id, "node_reward": reward, "node_stake_ticks": total, **({} if cited else {"formula": DUST_FORMULA})},
             ),
             writes,
         )
