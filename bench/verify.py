@@ -8,9 +8,9 @@ the nodes in turn, an oracle tick every 50 events, so epochs close over every no
 in CPU seconds of this process:
 
 - ``verify``: ``app.verify.verify_store`` (what ``cor verify`` runs): every check, full replay from
-  genesis, projections and roots compared at the end, in this process (``workers=1``);
+  genesis, projections and roots compared at the end, in this process (``workers=0``);
 - ``pool`` (when this process may run on more than one core): the same with the signatures
-  recovered by ``cores`` worker processes ahead of the replay (``cor verify``'s default), in wall
+  recovered by ``cores - 1`` helper processes ahead of the replay (``cor verify``'s default), in wall
   seconds and in CPU seconds of this process and its workers together;
 - ``floor``: the same rows read in the same way, the hash chain checked and every signature
   recovered and compared with the command's actor (``app.signing.authenticate_batch``: each payload
@@ -19,7 +19,7 @@ in CPU seconds of this process:
 
 Prints one JSON object: ``events_per_second`` (verify, CPU seconds of one process: robust to the
 load of a shared machine), ``floor_events_per_second``, their ratio, the sizes, raw CPU and wall
-seconds, and ``pool`` (wall and CPU of the pooled verify, and its wall-time gain over ``workers=1``).
+seconds, and ``pool`` (wall and CPU of the pooled verify, and its wall-time gain over ``workers=0``).
 ``--db FILE`` keeps the log in FILE and reuses it when it exists (building 10 k nodes takes minutes);
 ``--profile N`` adds the N functions with the most own time in verify.
 """
@@ -117,7 +117,7 @@ def _cpu_with_children() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def verify_seconds(url: str, profile: int = 0, workers: int = 1) -> tuple[float, float, int, str]:
+def verify_seconds(url: str, profile: int = 0, workers: int = 0) -> tuple[float, float, int, str]:
     """CPU seconds (this process and its workers) and wall seconds of ``verify_store`` over the whole
     log (which must verify) with ``workers``, the events, and a profile (of this process)."""
     from cor_incentives.app.verify import verify_store
@@ -154,7 +154,7 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, w
         url = f"sqlite:///{path}"
         floor_s, floor_wall, n = floor_seconds(url)
         verify_s, verify_wall, verified, prof = verify_seconds(url, profile)
-        pooled = verify_seconds(url, 0, workers) if workers > 1 else None
+        pooled = verify_seconds(url, 0, workers) if workers >= 1 else None
     assert verified == n and (pooled is None or pooled[2] == n)
     rate, floor_rate = n / verify_s, n / floor_s
     out: dict[str, Any] = {
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", type=Path, default=None, help="keep the log in this SQLite file (reused when it exists)")
     ap.add_argument("--profile", type=int, default=0, help="add the N functions with the most own time in verify")
     ap.add_argument("--quick", action="store_true", help="20 nodes, 300 events")
-    ap.add_argument("--workers", type=int, default=None, help="processes of the pooled verify (default: one per core; 1: no pooled run)")
+    ap.add_argument("--workers", type=int, default=None, help="helper processes of the pooled verify (default: cores - 1; 0: no pooled run)")
     args = ap.parse_args(argv)
     nodes, events = (20, 300) if args.quick else (args.nodes, args.events)
     print(json.dumps(measure(nodes, events, args.db, args.profile, args.workers)))

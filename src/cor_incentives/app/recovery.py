@@ -4,15 +4,15 @@ One libsecp256k1 recovery costs ~50 µs of CPU, so on one core recovery alone ca
 ~10-20 k events/s. ``recovered(batches, workers)`` hands each batch's (message, signature) pairs to
 ``core.signatures.recover_signers`` and yields each batch with its signers, in the order given:
 
-- ``workers`` = 1 (or a machine with one core): in this process, one batch at a time, exactly as
-  before;
-- ``workers`` > 1: a pool of that many processes (forked at the start, so they import nothing)
-  recovers up to ``workers + 1`` batches ahead while the caller uses the ones already done (a
-  replay applies batch k while batch k+1 is being recovered). Results are the same values in the
+- ``workers`` = 0: in this process, one batch at a time, exactly as before;
+- ``workers`` ≥ 1: a pool of that many helper processes (forked at the start, so they import
+  nothing) recovers up to ``workers + 1`` batches ahead while the caller uses the ones already done
+  (a replay applies batch k while batch k+1 is being recovered). Results are the same values in the
   same order: an address, or the ``Unauthorized`` error ``recover_signers`` gives for that item
   (rebuilt from its code and message, as exceptions do not cross processes faithfully).
 
-``default_workers()`` is the number of cores this process may run on (``os.sched_getaffinity``).
+``default_workers()`` is one helper per core this process may run on (``os.sched_getaffinity``)
+beyond the one the caller runs on: 0 on one core (no pool), 1 on two (recovery overlaps the replay).
 Only for a caller that is the process's only user of threads (the ``cor verify`` command): forking a
 process whose other threads hold locks is unsafe, so the server's verify stays in-process.
 """
@@ -37,14 +37,15 @@ _Wire = list[str | tuple[str, str]]  # an address, or (code, message) of the err
 
 
 def default_workers() -> int:
-    """The cores this process may run on (1: recover in-process)."""
+    """Helper processes for the cores this process may run on besides its own (0: recover in-process)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    return max(0, cores - 1)
 
 
-def recovered(batches: Iterable[tuple[T, Signed]], workers: int = 1) -> Iterator[tuple[T, Signers]]:
+def recovered(batches: Iterable[tuple[T, Signed]], workers: int = 0) -> Iterator[tuple[T, Signers]]:
     """Each (tag, signed) of ``batches`` as (tag, the signers of ``signed``), in order (see the module doc).
 
     A log of one batch is recovered in-process whatever ``workers`` says (no pool for that)."""
@@ -52,7 +53,7 @@ def recovered(batches: Iterable[tuple[T, Signed]], workers: int = 1) -> Iterator
     first = next(it, None)
     if first is None:
         return
-    second = next(it, None) if workers > 1 else None
+    second = next(it, None) if workers >= 1 else None
     if second is None:
         yield first[0], recover_signers(first[1])
         for tag, signed in it:

@@ -16,7 +16,7 @@ Checks, in order, for every event:
                    with the full scan of every balance at oracle checkpoints at most every
                    ``FULL_CHECK_EVERY`` events and at the end.
 Commands are decoded once and signatures recovered in batches of ``VERIFY_BATCH`` events (with
-``workers`` > 1 in forked processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
+``workers`` ≥ 1 in forked helper processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
 journal: it stops applying at the first event the core refuses (whose writes are then not undone),
 and only the balance writes are logged, for the conservation check (``journal.write_log``).
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
@@ -55,7 +55,7 @@ from ..core.state import State, json_ready
 from ..core.state_codec import decode_record, state_hash
 from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
-from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_rows, pruned_key, store_layout, stored_rows
+from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_rows, pruned_key, store_layout, stored_postings, stored_rows
 from .anchors import Anchor
 from .archive import StoreHistory
 from .logcheck import column_problems, link_problems
@@ -133,12 +133,12 @@ def verify_database(
     progress: Callable[[int], None] | None = None,
     also: Callable[[Store, State, VerifyReport], None] | None = None,
     from_snapshot: bool = False,
-    workers: int = 1,
+    workers: int = 0,
 ) -> tuple[VerifyReport, State]:
     """Open ``url`` read-only and verify it; any failure to open or read it is a report, never an exception.
 
     ``also`` adds checks against something outside the database (an EVM chain) while it is open.
-    ``workers``: processes recovering signatures ahead of the replay (``app.recovery``; 1: in-process)."""
+    ``workers``: processes recovering signatures ahead of the replay (``app.recovery``; 0: in-process)."""
     try:
         store = Store(url, create=False)
     except EngineError as exc:
@@ -160,7 +160,7 @@ def verify_store(
     progress: Callable[[int], None] | None = None,
     *,
     from_snapshot: bool = False,
-    workers: int = 1,
+    workers: int = 0,
 ) -> tuple[VerifyReport, State]:
     """Replay ``store``'s log into a fresh state and check it all, in one consistent read snapshot.
 
@@ -169,7 +169,7 @@ def verify_store(
     replays that event) instead of genesis; the events before it are then vouched for by the oracle's
     signature, not replayed. No anchored snapshot: ``no_anchored_snapshot``, a failed report.
 
-    ``workers`` > 1 recovers the signatures in that many forked processes, ahead of the replay
+    ``workers`` ≥ 1 recovers the signatures in that many forked helper processes, ahead of the replay
     (``app.recovery``): the same report, in less wall time on several cores. Only where this thread
     is the process's only one doing work (the ``cor verify`` command), as forking is."""
     anchors = list(anchors)
@@ -239,7 +239,7 @@ def _verify(
     anchors: list[Anchor],
     progress: Callable[[int], None] | None,
     start: tuple[State, SnapshotRow, int] | None = None,
-    workers: int = 1,
+    workers: int = 0,
 ) -> tuple[VerifyReport, State]:
     report = VerifyReport()
     state = State()
@@ -503,8 +503,6 @@ def _check_projections(
     after: int = -1,
     retired: Retired | None = None,
 ) -> None:
-    from sqlalchemy import select
-
     layout = store_layout(conn)
     if layout is not None and layout != PROJECTION_LAYOUT:
         report.fail(
@@ -515,10 +513,7 @@ def _check_projections(
         )
         return
     stored = stored_rows(conn)
-    stored_postings = [
-        (int(r.seq), int(r.idx), r.src, r.dst, r.amount, r.reason)
-        for r in conn.execute(select(db.postings).where(db.postings.c.seq > after).order_by(db.postings.c.seq, db.postings.c.idx))
-    ]
+    stored_post = stored_postings(conn, after)
     expected = expected_rows(state)
     for name in ("balances", "nodes", "unbonding", "slash"):
         if stored[name] != expected[name]:
@@ -527,8 +522,8 @@ def _check_projections(
             if layout is None:
                 hint = " (written before their record layout was recorded, maybe by an older engine: the next write re-projects them from the log)"
             report.fail("projections", None, f"projection {name} differs from the replayed state{hint}: {diff}")
-    if stored_postings != postings:
-        first = next((a for a, b in zip(stored_postings, postings) if a != b), None)
+    if stored_post != postings:
+        first = next((a for a, b in zip(stored_post, postings) if a != b), None)
         report.fail("projections", first[0] if first else None, "postings projection differs from replay")
     retired = retired if retired is not None else Retired()
     _check_pruned(stored[PRUNED_COLLECTION], state, retired, report)

@@ -38,7 +38,7 @@ def verify(
         help="Start from the newest stored state snapshot an oracle checkpoint anchored (its hash signed in the log) instead of genesis.",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Processes recovering signatures ahead of the replay (default: one per core; 1: in this process)."
+        None, "--workers", min=0, help="Helper processes recovering signatures ahead of the replay (default: cores - 1; 0: none, in this process)."
     ),
     as_json: bool = JsonOption,
 ) -> None:

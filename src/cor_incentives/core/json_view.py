@@ -62,7 +62,16 @@ def _view(obj: Any, memo: dict[int, Any]) -> Any:
         names = _FIELDS.get(cls)
         if names is None:
             names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(obj))
-        out = {name: _view(getattr(obj, name), memo) for name in names}
+        out = {}
+        for name in names:  # scalar fields inline, as for a dict's values (a record is mostly scalars)
+            v = getattr(obj, name)
+            t = type(v)
+            if t is str or t is bool or v is None:
+                out[name] = v
+            elif t is int:
+                out[name] = v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v)
+            else:
+                out[name] = _view(v, memo)
     else:
         return obj
     memo[id(obj)] = out

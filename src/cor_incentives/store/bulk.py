@@ -1,4 +1,4 @@
-"""Bulk writes of projection rows through the driver, inside the caller's transaction.
+"""Bulk writes (and reads) of projection rows through the driver, inside the caller's transaction.
 
 SQLAlchemy's ``conn.execute(stmt, rows)`` turns every row dict into the driver's parameters one
 value at a time; at an epoch close (tens of thousands of postings and balances, every node row)
@@ -91,3 +91,25 @@ def delete_keys(conn: Connection, table: Table, key: str, values: Sequence[Any])
     statement = f"DELETE FROM {table.name} WHERE {key} = ?"
     with _cursor(conn, statement) as cursor:
         cursor.executemany(statement, [(v,) for v in values])
+
+
+WHERE_OPERATORS = frozenset({"=", ">"})
+
+
+def select_rows(
+    conn: Connection, table: Table, columns: Sequence[str], where: Sequence[tuple[str, str, Any]] = (), order_by: Sequence[str] = ()
+) -> list[Row]:
+    """The rows of ``table`` as tuples of ``columns``, in one driver fetch (no per-row object): those
+    matching every (column, operator, value) of ``where`` (operators ``=`` and ``>``), in ``order_by``."""
+    for column, op, _ in where:
+        if op not in WHERE_OPERATORS or column not in table.c:
+            raise ValueError(f"select_rows: unsupported condition {column} {op}")
+    mark = "%s" if _is_postgres(conn) else "?"
+    statement = f"SELECT {', '.join(table.c[c].name for c in columns)} FROM {table.name}"
+    if where:
+        statement += " WHERE " + " AND ".join(f"{column} {op} {mark}" for column, op, _ in where)
+    if order_by:
+        statement += " ORDER BY " + ", ".join(table.c[c].name for c in order_by)
+    with _cursor(conn, statement) as cursor:
+        cursor.execute(statement, tuple(value for _, _, value in where))
+        return list(cursor.fetchall())

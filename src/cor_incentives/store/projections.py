@@ -204,14 +204,20 @@ def expected_rows(state: State) -> dict[str, Any]:
 
 
 def stored_rows(conn: Connection) -> dict[str, Any]:
-    """Every projection as the database holds it."""
+    """Every projection as the database holds it (postings excepted: ``stored_postings``), read in bulk."""
     out: dict[str, Any] = {
-        "balances": {r.account: (r.owner, r.amount) for r in conn.execute(select(db.balances))},
-        "nodes": {r.id: r.data for r in conn.execute(select(db.nodes))},
+        "balances": {account: (owner, amount) for account, owner, amount in bulk.select_rows(conn, db.balances, ("account", "owner", "amount"))},
+        "nodes": dict(bulk.select_rows(conn, db.nodes, ("id", "data"))),
     }
     for name in ("unbonding", "slash", "epoch", PRUNED_COLLECTION):
-        out[name] = {r.key: r.data for r in conn.execute(select(db.documents).where(db.documents.c.collection == name))}
+        out[name] = dict(bulk.select_rows(conn, db.documents, ("key", "data"), where=[("collection", "=", name)]))
     return out
+
+
+def stored_postings(conn: Connection, after: int = -1) -> list[tuple[int, int, str, str, str, str]]:
+    """The postings of the events after seq ``after``, as (seq, idx, src, dst, amount, reason) in log order, read in bulk."""
+    columns = ("seq", "idx", "src", "dst", "amount", "reason")
+    return bulk.select_rows(conn, db.postings, columns, where=[("seq", ">", after)], order_by=("seq", "idx"))
 
 
 def store_layout(conn: Connection) -> str | None:
