@@ -6,6 +6,7 @@ import pytest
 
 from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.likelihood import (
+    BUDGET_SLACK_BPS,
     BUDGET_SLACK_TOKENS,
     PLAUSIBLE_MIN_RATIO,
     PLAUSIBLE_RANK,
@@ -16,6 +17,7 @@ from cor_incentives.ai.likelihood import (
     TeacherForcer,
     TokenStat,
     TokenTrace,
+    budget_slack,
     is_plausible,
     likelihood_check,
     prompt_gain,
@@ -73,6 +75,18 @@ def test_ending_at_the_budget_or_where_the_model_ends():
     assert likelihood_check(early, 11 + BUDGET_SLACK_TOKENS).ending_ppb == 0
     assert likelihood_check(trace(10, 0, end=TOP), 100).ending_ppb == 10**9  # the model ends here too
     assert likelihood_check(trace(10, 0, end=FAR, cut=True), 10_000).ending_ppb == 10**9  # read in part: no verdict
+
+
+def test_the_budget_slack_grows_with_the_budget():
+    # a run that spent its budget may re-tokenise to fewer tokens: 2, or 10 % of a larger budget
+    assert (BUDGET_SLACK_TOKENS, BUDGET_SLACK_BPS) == (2, 1_000)
+    assert [budget_slack(b) for b in (1, 16, 29, 30, 112, 144, 1000)] == [2, 2, 2, 3, 11, 14, 100]
+    cut = trace(130, 0, end=FAR)  # 130 tokens of a 144-token budget, the model would go on
+    assert likelihood_check(cut, 144).ending_ppb == 10**9 and likelihood_check(cut, 144).end_gap_milli == 0
+    assert likelihood_check(cut, 145).ending_ppb == 0 and likelihood_check(cut, 145).end_gap_milli == math.floor(1000 * FAR.gap)
+    assert likelihood_check(cut, 144, slack=2).ending_ppb == 0  # the fixed slack before
+    # a truncating miner stops at an eighth of its budget: far outside the slack
+    assert likelihood_check(trace(18, 0, end=FAR), 144).ending_ppb == 0
 
 
 def test_trace_round_trips_through_json_lists():
@@ -371,3 +385,27 @@ def test_the_validator_puts_a_related_replay_and_a_cut_answer_out_with_the_promp
         assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB < floor, pid
         assert flag in scorer.score_outputs(p["prompt"], outputs, max_output_tokens=p["max_output_tokens"])[2].flags
         assert reports["0x01"]["quality_ppb"] == own[0].total_ppb and reports["0x02"]["quality_ppb"] == own[1].total_ppb
+
+
+def test_an_honest_answer_that_spent_its_budget_is_not_stopped_early(forcer):
+    """The calibration set's p0018, miner 0 (T 0.3): the run spent its 144-token budget, but its text
+    re-tokenises to 136 tokens, where the model would go on. With a 2-token slack the validator flagged
+    it ``stopped_early`` and put it under the floor; the slack of 10 % of the budget keeps it."""
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "data" / "poi-calibration"
+    prompt = next(json.loads(line) for line in (data / "prompts.jsonl").read_text().splitlines() if '"p0018"' in line)
+    row = next(
+        r
+        for r in map(json.loads, (data / "outputs.jsonl").read_text().splitlines())
+        if r["prompt_id"] == "p0018" and r["class"] == "honest" and r["miner"] == 0
+    )
+    assert row["finish"] == "length" and row["output_tokens"] == prompt["max_output_tokens"] == 144
+    trace = forcer.trace(prompt["prompt"], row["text"])
+    assert 144 - budget_slack(144) <= len(trace.tokens) < 144 - BUDGET_SLACK_TOKENS
+    assert likelihood_check(trace, 144, slack=BUDGET_SLACK_TOKENS).ending_ppb == 0  # the check before
+    check = likelihood_check(trace, 144)
+    assert check.ending_ppb == 10**9 and check.fidelity_ppb >= MIN_FIDELITY_PPB
+    score = RuleEmbeddingScorer(reader=forcer).score(prompt["prompt"], row["text"], max_output_tokens=144)
+    assert "stopped_early" not in score.flags and score.total_ppb >= Params().consensus_min_quality_ppb

@@ -13,6 +13,7 @@ from cor_incentives.ai.embedding import get_embedder
 from cor_incentives.ai.poi import (
     MAX_DISTANCE_PPB,
     MAX_OUTPUTS,
+    TASK_SPREAD_CAP_PPB,
     compute_poi,
     distances_from_vectors,
     medoid_from_distances,
@@ -21,6 +22,7 @@ from cor_incentives.ai.poi import (
     poi_distances_ppb,
     poi_from_vectors,
     ranked_distances_ppb,
+    reported_distances_ppb,
 )
 
 POI_MAX_DISTANCE_PPB = 150_000_000  # the default governance parameter (docs/design.md §5)
@@ -163,6 +165,31 @@ def test_medoid_index_agrees_with_the_distances(embedder):
     distances = poi_distances_ppb(outputs, embedder)
     assert distances[medoid_index(outputs, embedder)] == 0
     assert medoid_index(outputs, embedder) != 0
+
+
+def test_reported_distances_take_the_task_spread_off():
+    D = 850_000_000
+    names = ["a", "b", "c"]
+    # two valid outputs 0.96 apart and one below the floor: the spread is 0.96, the task's threshold 0.96,
+    # so the far one is reported at exactly 0.85 (in); the output below the floor moves by the same 0.11
+    matrix = [[0, 960_000_000, 1_200_000_000], [960_000_000, 0, 1_100_000_000], [1_200_000_000, 1_100_000_000, 0]]
+    quality = [900_000_000, 700_000_000, 50_000_000]
+    assert ranked_distances_ppb(matrix, quality, names, 300_000_000) == [0, 960_000_000, 1_200_000_000]
+    assert reported_distances_ppb(matrix, quality, names, 300_000_000, D) == [0, D, 1_090_000_000]
+    # with two valid outputs the spread is their distance, whatever it is (up to the cap): both are in
+    matrix[0][1] = matrix[1][0] = 960_000_001
+    assert reported_distances_ppb(matrix, quality, names, 300_000_000, D)[:2] == [0, D]
+    # two valid outputs that agree: no allowance, a valid third far from both is reported as measured
+    agree = [[0, 200_000_000, 900_000_000], [200_000_000, 0, 950_000_000], [900_000_000, 950_000_000, 0]]
+    assert reported_distances_ppb(agree, [900_000_000, 800_000_000, 700_000_000], names, 300_000_000, D) == [0, 200_000_000, 900_000_000]
+    # the allowance is capped: a spread beyond TASK_SPREAD_CAP_PPB loosens the threshold to the cap only
+    apart = [[0, 1_500_000_000], [1_500_000_000, 0]]
+    assert TASK_SPREAD_CAP_PPB < 1_500_000_000
+    assert reported_distances_ppb(apart, [900_000_000, 800_000_000], names[:2], 300_000_000, D) == [0, 1_500_000_000 - (TASK_SPREAD_CAP_PPB - D)]
+    # the threshold is never tightened: a threshold above the cap gets no allowance and no penalty
+    assert reported_distances_ppb(apart, [900_000_000, 800_000_000], names[:2], 300_000_000, 1_800_000_000) == [0, 1_500_000_000]
+    # nothing above the floor: no reference, every output at the maximum (as ranked_distances_ppb)
+    assert reported_distances_ppb(matrix, [10, 20, 30], names, 300_000_000, D) == [MAX_DISTANCE_PPB] * 3
 
 
 def test_medoid_is_chosen_among_the_outputs_above_the_quality_floor():

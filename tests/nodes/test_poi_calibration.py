@@ -252,6 +252,27 @@ def test_rates_reproduce_with_the_real_embedding_model():
         assert gain["cheat_out_rate"] > task["cheat_out_rate"] and gain["honest_in_rate"] >= task["honest_in_rate"] - 0.002
         for c in CHEAT_CLASSES:
             assert gain["cheat_out_by_class"][c] >= task["cheat_out_by_class"][c]
+    # the validator reporting its distances less the task's spread allowance, on the same prompts
+    sv, want_sv = fresh["spread_validator"], recorded["spread_validator"]
+    assert sv["prompts"] == want_sv["prompts"] == gv["prompts"] and sv["rule"] == want_sv["rule"]
+    five, want_five = fresh["other_redundancy"]["5"]["spread"], recorded["other_redundancy"]["5"]["spread"]
+    for got_block, want_block in ((sv["rates"], want_sv["rates"]), (five, want_five)):
+        for split in ("calibration", "held_out"):
+            got, want = got_block["consensus"][split], want_block["consensus"][split]
+            assert got["honest"] == want["honest"] and got["cheat"] == want["cheat"]
+            for rate in ("honest_in_rate", "cheat_out_rate"):
+                assert abs(got[rate] - want[rate]) <= RATE_TOLERANCE, ("spread", split, rate)
+            for c in CHEAT_CLASSES:
+                assert abs(got["cheat_out_by_class"][c] - want["cheat_out_by_class"][c]) <= RATE_TOLERANCE, ("spread", split, c)
+    for name, v in sv["variants"].items():
+        for split in ("calibration", "held_out"):
+            assert v[split]["outputs"] == want_sv["variants"][name][split]["outputs"]
+            assert abs(v[split]["in_consensus"] - want_sv["variants"][name][split]["in_consensus"]) <= RATE_TOLERANCE
+    # what it adds to the prompt-gain validator: honest outputs in at 99 % on both splits, cheaters as before
+    for split in ("calibration", "held_out"):
+        spread, gain = sv["rates"]["consensus"][split], gv["rates"]["consensus"][split]
+        assert spread["honest_in_rate"] >= max(HONEST_TARGET, gain["honest_in_rate"] + 0.005)
+        assert spread["cheat_out_rate"] >= gain["cheat_out_rate"] - 0.001
     # what the model checks add, on the same tasks: generic and truncated outputs mostly out, honest kept
     for split in ("calibration", "held_out"):
         with_model, without = mv["rates"]["consensus"][split], mv["floor_medoid_same_prompts"]["consensus"][split]

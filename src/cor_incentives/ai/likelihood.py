@@ -27,7 +27,7 @@ The check (every parameter named below; calibrated in docs/poi-calibration.md)
                       (looser than the sampler's own set, so that a miner on another quantisation,
                       thread count or CPU, whose logits differ in the last bits, still passes)
     fidelity_ppb      plausible tokens × 10**9 // tokens (an empty output: 0)
-    ending            the output reaches its budget (tokens ≥ max_output_tokens − BUDGET_SLACK_TOKENS),
+    ending            the output reaches its budget (tokens ≥ max_output_tokens − ``budget_slack``),
                       or the end-of-turn token is plausible after it: ending_ppb 10**9, else 0
     prompt gain       the output read a second time after no question (PROMPT_FREE, an empty user
                       message): log p(t | prompt) − log p(t | no prompt) per token, as a mean
@@ -57,13 +57,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core.units import PPB
+from ..core.units import BPS, PPB
 
 PLAUSIBLE_RANK = 40  # llama.cpp's default top-k
 PLAUSIBLE_MIN_RATIO = 0.01  # a fifth of llama.cpp's min-p (0.05): room for logits that differ across nodes
 WRONG_TURN_GAP_NATS = 6.0  # a token under e**-6 (0.25 %) of the top token's probability: 20x below min-p 0.05
 WRONG_TURN_WINDOW = 32  # the first output tokens, where an answer to another prompt turns away from this one
-BUDGET_SLACK_TOKENS = 2  # a re-tokenised output may count a token or two fewer than the miner's run
+BUDGET_SLACK_TOKENS = 2  # a re-tokenised output may count a token or two fewer than the miner's run …
+BUDGET_SLACK_BPS = 1_000  # … or up to 10 % fewer (runs of spaces, JSON indentation: measured up to 8 of 144)
 PROMPT_FREE = ""  # the user message of the prompt-free read: the same output after no question at all
 PROMPT_GAIN_WINDOW = 32  # the first output tokens, where an answer depends on its prompt most
 MAX_TRACE_TOKENS = 4_096  # prompt + output tokens scored in one pass; longer outputs are cut here
@@ -119,6 +120,15 @@ class LikelihoodCheck:
     end_gap_milli: int | None = None  # the end-of-turn token's gap after an output that stopped before its budget, × 1000 (0: at budget)
 
 
+def budget_slack(max_output_tokens: int) -> int:
+    """Tokens an output may fall short of its budget and still count as reaching it: the miner's run spent the
+    budget, but its text re-tokenised counts fewer (BUDGET_SLACK_TOKENS, or BUDGET_SLACK_BPS of the budget).
+
+    The calibration's honest outputs cut by their budget re-tokenise to 0–3 tokens fewer, and twice 8 of
+    144 / 112 (runs of spaces, JSON indentation); a truncating miner stops at an eighth of it."""
+    return max(BUDGET_SLACK_TOKENS, max_output_tokens * BUDGET_SLACK_BPS // BPS)
+
+
 def is_plausible(stat: TokenStat, rank_limit: int = PLAUSIBLE_RANK, min_ratio: float = PLAUSIBLE_MIN_RATIO) -> bool:
     """A token the model considers at its position: among its top ``rank_limit`` and ≥ ``min_ratio`` of the top token."""
     return stat.rank < rank_limit and stat.gap <= -math.log(min_ratio)
@@ -130,7 +140,7 @@ def likelihood_check(
     *,
     rank_limit: int = PLAUSIBLE_RANK,
     min_ratio: float = PLAUSIBLE_MIN_RATIO,
-    slack: int = BUDGET_SLACK_TOKENS,
+    slack: int | None = None,
     free: TokenTrace | None = None,
 ) -> LikelihoodCheck:
     """Fidelity (share of plausible tokens, ppb) and ending (the output stops where the model stops, or at its budget).
@@ -139,7 +149,7 @@ def likelihood_check(
     n = len(trace.tokens)
     plausible = sum(1 for t in trace.tokens if is_plausible(t, rank_limit, min_ratio))
     fidelity = plausible * PPB // n if n else 0
-    at_budget = max_output_tokens is not None and n >= max_output_tokens - slack
+    at_budget = max_output_tokens is not None and n >= max_output_tokens - (budget_slack(max_output_tokens) if slack is None else slack)
     ending = PPB if n and (at_budget or trace.cut or is_plausible(trace.end, rank_limit, min_ratio)) else 0
     mean = math.floor(1000 * sum(t.logprob for t in trace.tokens) / n) if n else 0
     wrong = sum(1 for t in trace.tokens[:WRONG_TURN_WINDOW] if t.gap > WRONG_TURN_GAP_NATS)

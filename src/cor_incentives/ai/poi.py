@@ -9,6 +9,10 @@ Concepts
     distance is its cosine distance to the medoid; a miner is in consensus when the stake-weighted
     median of the validators' reported distances is ≤ ``poi_max_distance_ppb`` (default 850 000 000,
     i.e. cosine similarity 0.15) — that comparison lives in the core, which sees only integers.
+    The validator reports each distance less the task's *spread allowance* (``reported_distances_ppb``):
+    when even the reference's nearest other valid output lies beyond the threshold, the task's
+    threshold is that spread (× TASK_SPREAD_FACTOR_BPS, up to TASK_SPREAD_CAP_PPB), and the reported
+    distances are shifted so that the core's comparison applies it.
 
 The float → integer boundary (the only one)
     distance_ppb(a, b) = clamp(floor((1 − cos(a, b)) × 10**9), 0, 2 × 10**9)
@@ -43,13 +47,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.units import PPB
+from ..core.units import BPS, PPB
 
 if TYPE_CHECKING:
     from .embedding import Embedder
 
 MAX_OUTPUTS = 64
 MAX_DISTANCE_PPB = 2 * PPB  # cosine distance of opposite vectors
+TASK_SPREAD_FACTOR_BPS = 10_000  # threshold ≥ the task's spread × 1 (calibrated: docs/poi-calibration.md)
+TASK_SPREAD_CAP_PPB = 1_100_000_000  # … up to this distance
 
 
 @dataclass(frozen=True)
@@ -133,10 +139,46 @@ def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], ti
     candidates = [i for i in range(n) if quality_ppb[i] >= min_quality_ppb]
     if not candidates:
         return [MAX_DISTANCE_PPB] * n
+    medoid = _reference(matrix, candidates, quality_ppb, tiebreak)
+    return [matrix[medoid][i] for i in range(n)]
+
+
+def reported_distances_ppb(
+    matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int, max_distance_ppb: int
+) -> list[int]:
+    """The PoI distances a validator reports: ``ranked_distances_ppb`` less the task's spread allowance.
+
+    The task's *spread* is the reference's distance to its nearest other output above the quality floor:
+    how far the closest two valid outputs of the task lie apart. When even they lie farther apart than
+    the core's threshold ``max_distance_ppb`` (honest miners sampling a small model disagree), an output
+    as close to the reference as that is as much in agreement as the task allows:
+
+        threshold = max(max_distance_ppb, min(TASK_SPREAD_CAP_PPB, spread × TASK_SPREAD_FACTOR_BPS // 10 000))
+        allowance = threshold − max_distance_ppb
+        reported  = max(0, distance − allowance)
+
+    so reported ≤ max_distance_ppb exactly when distance ≤ threshold, and the core's comparison (which
+    sees one number per miner) applies the task's threshold. In a task whose valid outputs agree (spread
+    within the threshold) nothing changes. A cheater seated beside two honest outputs that agree gains
+    nothing: the spread is theirs. No reference (nothing above the floor): every output at
+    ``MAX_DISTANCE_PPB``, as ``ranked_distances_ppb``.
+    """
+    distances = ranked_distances_ppb(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    candidates = [i for i in range(len(matrix)) if quality_ppb[i] >= min_quality_ppb]
+    if not candidates:
+        return distances
+    medoid = _reference(matrix, candidates, quality_ppb, tiebreak)
+    spread = min((matrix[medoid][j] for j in candidates if j != medoid), default=0)
+    threshold = max(max_distance_ppb, min(TASK_SPREAD_CAP_PPB, spread * TASK_SPREAD_FACTOR_BPS // BPS))
+    allowance = threshold - max_distance_ppb
+    return [max(0, d - allowance) for d in distances]
+
+
+def _reference(matrix: list[list[int]], candidates: list[int], quality_ppb: Sequence[int], tiebreak: Sequence[str]) -> int:
+    """The medoid of the candidates, ranked best quality first (ties by ``tiebreak``)."""
     order = sorted(candidates, key=lambda i: (-quality_ppb[i], tiebreak[i]))
     ranked = [[matrix[i][j] for j in order] for i in order]
-    medoid = order[medoid_from_distances(ranked)]
-    return [matrix[medoid][i] for i in range(n)]
+    return order[medoid_from_distances(ranked)]
 
 
 def medoid_from_distances(matrix: list[list[int]]) -> int:

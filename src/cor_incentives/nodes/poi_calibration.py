@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..ai.likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
-from ..ai.poi import ranked_distances_ppb
+from ..ai.poi import ranked_distances_ppb, reported_distances_ppb
 from ..ai.quality import QualityScore, task_checks
 from ..core.units import BPS, PPB
 from .backends import Sampling, derive_seed
@@ -230,6 +230,7 @@ def task_observations(
     redundancy: int,
     medoid_floor_ppb: int = 0,
     rescore: Callable[[Sequence[int]], list[int]] | None = None,
+    report_max_distance_ppb: int | None = None,
 ) -> list[Observation]:
     """Every honest ``redundancy``-task and every task with one odd miner (a cheater or a variant), per output.
 
@@ -237,7 +238,8 @@ def task_observations(
     their scores, all in the same order. ``medoid_floor_ppb``: the validator picks the medoid among
     the outputs with at least this quality (``ranked_distances_ppb``). ``rescore``: the task's
     members → their scores as the validator reports them for that task (the task checks), instead
-    of ``quality_ppb``.
+    of ``quality_ppb``. ``report_max_distance_ppb``: the distances as the validator reports them, less
+    the task's spread allowance against that threshold (``ai.poi.reported_distances_ppb``).
     """
     honest = [i for i, r in enumerate(rows) if r["class"] == "honest"]
     odd = [i for i, r in enumerate(rows) if r["class"] != "honest" and cheat_counts(r)]
@@ -248,7 +250,10 @@ def task_observations(
     for members, mix in tasks:
         sub = [[matrix[i][j] for j in members] for i in members]
         quality = rescore(members) if rescore is not None else [quality_ppb[i] for i in members]
-        distances = ranked_distances_ppb(sub, quality, [names[i] for i in members], medoid_floor_ppb)
+        if report_max_distance_ppb is None:
+            distances = ranked_distances_ppb(sub, quality, [names[i] for i in members], medoid_floor_ppb)
+        else:
+            distances = reported_distances_ppb(sub, quality, [names[i] for i in members], medoid_floor_ppb, report_max_distance_ppb)
         spread = sorted(distances)[(len(distances) - 1) // 2]
         for i, d, q in zip(members, distances, quality):
             out.append(Observation(prompt["id"], prompt["kind"], split, rows[i]["class"], mix, redundancy, d, q, spread))
@@ -614,8 +619,9 @@ def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
 # "model" (the model checks and the medoid above the floor; only the prompts the model read), "task" (the
 # model checks, then the task checks: off prompt, model-verified floor; ``ai.quality.task_checks``), "gain" (the
 # task checks with the prompt-free read: unprompted, short stop; only the prompts whose outputs the model
-# also read after no prompt)
-VALIDATORS = ("previous", "floor", "model", "task", "gain")
+# also read after no prompt), "spread" (the "gain" validator reporting its distances less the task's spread
+# allowance: ``ai.poi.reported_distances_ppb``; same prompts as "gain")
+VALIDATORS = ("previous", "floor", "model", "task", "gain", "spread")
 
 
 def all_observations(
@@ -628,12 +634,15 @@ def all_observations(
     variants: bool = False,
     read_only: bool = False,
     gain_only: bool = False,
+    max_distance_ppb: int | None = None,
 ) -> list[Observation]:
     """Every task's observations as one kind of validator (``VALIDATORS``) reports them.
 
     Tasks with a variant miner are left out, or (``variants``) only they are given. ``read_only``:
     only the prompts whose outputs the model read (the "model" validator always is). ``gain_only``:
-    only the prompts whose outputs the model also read after no prompt (the "gain" validator always is).
+    only the prompts whose outputs the model also read after no prompt (the "gain" and "spread" validators
+    always are). ``max_distance_ppb``: the threshold the "spread" validator's reports are made against
+    (default the core's ``poi_max_distance_ppb``).
     """
     if validator not in VALIDATORS:
         raise ValueError(f"unknown validator {validator!r}")
@@ -641,20 +650,26 @@ def all_observations(
     out: list[Observation] = []
     for p in data.prompts:
         sp = scored.get(p["id"])
-        if sp is None or ((validator in ("model", "task", "gain") or read_only) and not sp.read):
+        gain = validator in ("gain", "spread") or gain_only
+        if sp is None or ((validator in ("model", "task", "gain", "spread") or read_only) and not sp.read):
             continue
-        if (validator == "gain" or gain_only) and not sp.gain_read:
+        if gain and not sp.gain_read:
             continue
         if validator == "previous":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
         elif validator == "floor":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
-        else:  # "model", "task" or "gain": the scores with the model checks, which only outputs the model read have
+        else:  # "model", "task", "gain" or "spread": the scores with the model checks, which only outputs the model read have
             if sp.quality is None:
                 raise ValueError(f"prompt {p['id']}: the {validator!r} validator needs every output read by the model")
-            rescore = {"model": None, "task": sp.earlier_task_quality, "gain": sp.task_quality}[validator]
-            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, rescore)
-        if validator == "gain" or gain_only:  # a variant miner's tasks count once its output was read after no prompt too
+            rescore = {"model": None, "task": sp.earlier_task_quality, "gain": sp.task_quality, "spread": sp.task_quality}[validator]
+            report = None
+            if validator == "spread":
+                from ..core.params import Params
+
+                report = Params().poi_max_distance_ppb if max_distance_ppb is None else max_distance_ppb
+            obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, rescore, report)
+        if gain:  # a variant miner's tasks count once its output was read after no prompt too
             unread = {r["class"] for r, f in zip(by_prompt[p["id"]], sp.free_read) if not f}
             obs = [o for o in obs if o.task_mix not in unread]
         out += [o for o in obs if is_variant(o.task_mix) == variants]
@@ -754,6 +769,15 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
             for t in WHAT_IF_MAX_DISTANCES_PPB
         },
     }
+    spread = all_observations(data, scored, REDUNDANCY, "spread", floor, max_distance_ppb=chosen)
+    spread_variants = all_observations(data, scored, REDUNDANCY, "spread", floor, variants=True, max_distance_ppb=chosen)
+    summary["spread_validator"] = {
+        "prompts": {split: len({o.prompt_id for o in spread if o.split == split}) for split in SPLITS},
+        "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **spread_params()},
+        "rates": rule_rates(spread, rules["chosen"]),
+        "variants": variant_rates(spread_variants, rules["chosen"]),
+        "honest_out": honest_out_reasons(spread, rules["chosen"]),
+    }
     for r in OTHER_REDUNDANCIES:
         more = all_observations(data, scored, r, "previous", floor)
         summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
@@ -767,6 +791,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         summary["other_redundancy"][str(r)]["task_gain_prompts"] = rule_rates(more, rules["chosen"])
         more = all_observations(data, scored, r, "gain", floor)
         summary["other_redundancy"][str(r)]["gain"] = rule_rates(more, rules["chosen"])
+        more = all_observations(data, scored, r, "spread", floor, max_distance_ppb=chosen)
+        summary["other_redundancy"][str(r)]["spread"] = rule_rates(more, rules["chosen"])
     return Measurement(obs, summary, now, signals)
 
 
@@ -811,6 +837,19 @@ def gain_check_params() -> dict[str, Any]:
         "unprompted_max_early_gain_milli": q.UNPROMPTED_MAX_EARLY_GAIN_MILLI,
         "short_stop_factor": q.SHORT_STOP_FACTOR,
         "short_stop_end_gap_milli": q.SHORT_STOP_END_GAP_MILLI,
+    }
+
+
+def spread_params() -> dict[str, Any]:
+    """The prompt-gain validator's parameters and the task's spread allowance of its reported distances."""
+    from ..ai import likelihood as lk
+    from ..ai import poi
+
+    return {
+        **gain_check_params(),
+        "budget_slack_bps": lk.BUDGET_SLACK_BPS,
+        "task_spread_factor_bps": poi.TASK_SPREAD_FACTOR_BPS,
+        "task_spread_cap_ppb": poi.TASK_SPREAD_CAP_PPB,
     }
 
 
@@ -1224,6 +1263,8 @@ def render_doc_tables(s: dict[str, Any]) -> str:
     lines += render_task_tables(s)
     if "gain_validator" in s:
         lines += render_gain_tables(s)
+    if "spread_validator" in s:
+        lines += render_spread_tables(s)
     return "\n".join(lines) + "\n"
 
 
@@ -1444,6 +1485,67 @@ def render_gain_tables(s: dict[str, Any]) -> list[str]:
             lines += ["", f"With {r_name} miners per task (same prompts):", ""]
             lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
             for label, key in (("task checks (before)", "task_gain_prompts"), ("+ prompt gain, short stop", "gain")):
+                for split in SPLITS:
+                    c = block[key]["consensus"][split]
+                    lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
+    return lines
+
+
+def render_spread_tables(s: dict[str, Any]) -> list[str]:
+    """The validator that reports its distances less the task's spread allowance: rates beside the prompt-gain validator, per kind."""
+    sv, gv = s["spread_validator"], s["gain_validator"]
+    rule = sv["rule"]
+    dmax = rule["max_distance_ppb"] / PPB
+    lines = [
+        "",
+        "## The validator with the task's spread",
+        "",
+        f"The prompt-gain validator above, reporting each distance less the task's *spread allowance* "
+        f"(`ai.poi.reported_distances_ppb`): the task's spread is the reference's distance to its nearest other output above "
+        f"the quality floor; the task's threshold is max({dmax:.3f}, min({rule['task_spread_cap_ppb'] / PPB:.2f}, spread × "
+        f"{rule['task_spread_factor_bps'] / BPS:g})) and each distance is reported less (threshold − {dmax:.3f}), so the core's "
+        f"comparison with `poi_max_distance_ppb` applies the task's threshold. Both validators count an output that falls short "
+        f"of its budget by at most max({rule['budget_slack_tokens']}, {rule['budget_slack_bps'] / 100:g} % of it) tokens as "
+        f"reaching it (the re-tokenised text of a run that spent its budget may count fewer tokens). Same prompts as the "
+        f"prompt-gain validator ({sv['prompts']['calibration']} calibration, {sv['prompts']['held_out']} held-out).",
+        "",
+        "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
+        "|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
+    ]
+    lines += _rates_rows([("prompt gain, short stop", gv["rates"]), ("**+ task spread**", sv["rates"])])
+    lines += _honest_out_rows(sv["honest_out"], "the task spread")
+    lines += [
+        "",
+        "Per kind (consensus; prompt gain, short stop → + task spread):",
+        "",
+        "| kind | split | honest in | cheaters out |",
+        "|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        before, after = gv["rates"]["consensus"][split]["by_kind"], sv["rates"]["consensus"][split]["by_kind"]
+        for k in sorted(after):
+            b, a = before.get(k), after[k]
+            hb = _pct(b["honest_in_rate"]) if b else "–"
+            cb = _pct(b["cheat_out_rate"]) if b else "–"
+            lines.append(f"| {k} | {split} | {hb} → {_pct(a['honest_in_rate'])} | {cb} → {_pct(a['cheat_out_rate'])} |")
+    lines += [
+        "",
+        "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
+        "",
+        "| set-up | split | outputs | prompt gain, short stop | + task spread |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in sv["variants"].items():
+        for split in SPLITS:
+            if not v[split]["outputs"]:
+                continue
+            before = gv["variants"][name][split]["in_consensus"]
+            lines.append(f"| {_variant_label(v)} | {split} | {v[split]['outputs']} | {_pct(before)} | {_pct(v[split]['in_consensus'])} |")
+    for r_name, block in s["other_redundancy"].items():
+        if "spread" in block:
+            lines += ["", f"With {r_name} miners per task (same prompts):", ""]
+            lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
+            for label, key in (("prompt gain, short stop", "gain"), ("+ task spread", "spread")):
                 for split in SPLITS:
                     c = block[key]["consensus"][split]
                     lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..ai.embedding import Embedder, get_embedder
-from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb
+from ..ai.poi import pairwise_distances_ppb, reported_distances_ppb
 from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
 from ..ai.tokens import count_tokens
 from ..core.params import Params
@@ -37,17 +37,23 @@ def evaluate_outputs(
     min_quality_ppb: int | None = None,
     reader: ModelReader | None = None,
     embedder: Embedder | None = None,
+    max_distance_ppb: int | None = None,
 ) -> list[dict[str, Any]]:
     """One report per miner: distance to the medoid output and quality score, with sub-scores.
 
     The medoid is chosen among the outputs scored at least ``min_quality_ppb`` (default: the core's
     ``consensus_min_quality_ppb``): an output below the quality floor never becomes the reference.
     ``reader``: the task's model, when this validator runs it (used by the default scorer only).
+    The distances are reported less the task's spread allowance (``ai.poi.reported_distances_ppb``: when even
+    the task's two closest valid outputs lie farther apart than ``max_distance_ppb``, default the core's
+    ``poi_max_distance_ppb``, an output as close to the reference as that is reported within it).
     ``embedder``: default the process-wide one. The default scorer embeds the prompt and the outputs,
     the distances embed the outputs again: the embedder's cache makes that second pass free (the
     same vectors, bit for bit), so a task costs one encoder pass per distinct text.
     """
-    floor = Params().consensus_min_quality_ppb if min_quality_ppb is None else min_quality_ppb
+    defaults = Params()
+    floor = defaults.consensus_min_quality_ppb if min_quality_ppb is None else min_quality_ppb
+    dmax = defaults.poi_max_distance_ppb if max_distance_ppb is None else max_distance_ppb
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
     embedder = embedder or get_embedder()
@@ -61,7 +67,7 @@ def evaluate_outputs(
     distance = [0] * len(texts)
     if len(texts) > 1:
         matrix = pairwise_distances_ppb(embedder.embed(texts))
-        distance = ranked_distances_ppb(matrix, [s.total_ppb for s in scores], miners, floor)
+        distance = reported_distances_ppb(matrix, [s.total_ppb for s in scores], miners, floor, dmax)
     return [
         {
             "miner": m,
