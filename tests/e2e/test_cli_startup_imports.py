@@ -1,7 +1,8 @@
 """What a read command loads: `cor status` and `cor balance` on a local database import neither the schema
 migrator (Alembic, Mako, Pygments) nor the reward kernels (numpy) nor the HTTP stack (httpx, FastAPI,
-uvicorn, Jinja2). Each costs a share of every start-up; they load where they are used (a schema to migrate,
-an epoch to close, an API to call or serve)."""
+uvicorn, Jinja2) nor, on SQLite, PostgreSQL's SQLAlchemy dialect. Each costs a share of every start-up;
+they load where they are used (a schema to migrate, an epoch to close, an API to call or serve, a
+PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import subprocess
 import sys
 
-NOT_LOADED = ("alembic", "mako", "pygments", "numpy", "httpx", "fastapi", "starlette", "uvicorn", "jinja2")
+NOT_LOADED = ("alembic", "mako", "pygments", "numpy", "httpx", "fastapi", "starlette", "uvicorn", "jinja2", "sqlalchemy.dialects.postgresql")
 
 PROBE = f"""
 import json, sys
