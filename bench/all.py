@@ -345,6 +345,8 @@ def bench_verify_rate(quick: bool) -> Row:
         events=m["events"],
         verify_seconds=m["verify_seconds"],
         floor_seconds=m["floor_seconds"],
+        verify_wall_seconds=m["verify_wall_seconds"],
+        pool=m["pool"],
         peak_rss_mb=m["peak_rss_mb"],
     )
 
