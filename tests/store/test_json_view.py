@@ -63,12 +63,14 @@ def test_json_view_equals_asdict_then_json_ready(name):
 
 
 def test_shared_and_big_values():
-    shared = {"tasks": [1, 2, 3], "big": 10**24, "set": {"b", "a"}, "t": (1, (2, 3)), 5: "int key"}
+    column = [1, 2**53, 2**53 + 1, -(2**53) - 1, 10**24]  # an integer column with values past JSON's safe range
+    shared = {"tasks": [1, 2, 3], "big": 10**24, "set": {"b", "a"}, "t": (1, (2, 3)), 5: "int key", "fee_units": column}
     items = [EarningItem("0xa", "miners:node", 10**20, shared), EarningItem("0xb", "miners:commission", 2**53, shared, True)]
     record = EpochRecord(0, 0, 10, {"miners": 10**20}, items, root="0x00", leaves={"0xa": 10**20}, reputation={"n": 7})
     assert json_view(record) == json_ready(dataclasses.asdict(record))
     view = json_view(record)
     assert view["items"][0]["detail"]["big"] == str(10**24) and view["items"][1]["amount"] == 2**53
     assert view["items"][0]["detail"]["set"] == ["a", "b"] and view["items"][0]["detail"]["5"] == "int key"
+    assert view["items"][0]["detail"]["fee_units"] == [1, 2**53, str(2**53 + 1), str(-(2**53) - 1), str(10**24)]
     node = Node("0xn", "miner", 100, 0, delegators={"0xz", "0xy"}, models=("m",))
     assert json_view(node) == json_ready(dataclasses.asdict(node))

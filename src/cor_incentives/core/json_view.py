@@ -5,7 +5,8 @@
 ``json_ready`` walks the copy once more. An epoch record of a million tasks holds millions of such
 values; this walks each object once, reads it without copying, and converts a shared object once
 (``memo``, by identity, valid for the one call: nothing changes while a view is taken). A list of
-plain integers that are all JSON-safe (a node's task ids) is copied whole.
+plain integers (a node's task ids, a column of the epoch document) is converted in one pass, copied
+whole when all are JSON-safe.
 """
 
 from __future__ import annotations
@@ -48,8 +49,11 @@ def _view(obj: Any, memo: dict[int, Any]) -> Any:
             else:
                 out[k] = _view(v, memo)
     elif cls is list or cls is tuple or isinstance(obj, (list, tuple)):
-        if obj and set(map(type, obj)) == {int} and -JSON_SAFE_INT <= min(obj) and max(obj) <= JSON_SAFE_INT:
-            out = list(obj)
+        if obj and set(map(type, obj)) == {int}:  # a column of integers (task ids, amounts): converted in one pass
+            if -JSON_SAFE_INT <= min(obj) and max(obj) <= JSON_SAFE_INT:
+                out = list(obj)
+            else:
+                out = [v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v) for v in obj]
         else:
             out = [_view(v, memo) for v in obj]
     elif isinstance(obj, (set, frozenset)):
