@@ -27,12 +27,16 @@ from cor_incentives.ai.quality import (
     MIN_FIDELITY_PPB,
     MODEL_CHECK_CAP_PPB,
     MODEL_VERIFIED_MIN_PPB,
+    RESTATED_MIN_WORDS,
+    RESTATED_MIN_WRONG_TURNS,
     SHORT_STOP_END_GAP_MILLI,
     SHORT_STOP_FACTOR,
     UNPROMPTED_MAX_EARLY_GAIN_MILLI,
     UNPROMPTED_RELATIVE_BPS,
     RuleEmbeddingScorer,
     finalize_score,
+    prompt_ngrams,
+    restates,
     task_checks,
 )
 from cor_incentives.core.params import Params
@@ -409,3 +413,41 @@ def test_an_honest_answer_that_spent_its_budget_is_not_stopped_early(forcer):
     assert check.ending_ppb == 10**9 and check.fidelity_ppb >= MIN_FIDELITY_PPB
     score = RuleEmbeddingScorer(reader=forcer).score(prompt["prompt"], row["text"], max_output_tokens=144)
     assert "stopped_early" not in score.flags and score.total_ppb >= Params().consensus_min_quality_ppb
+
+
+def test_restating_is_a_run_of_the_prompts_words_early_in_the_output():
+    runs = prompt_ngrams("What was the Magna Carta, and in which year was it sealed?")
+    assert RESTATED_MIN_WORDS == 8 and len(runs) == 12 - 8 + 1
+    assert restates(runs, "Good question. What was the Magna Carta, and in which year was it sealed? It depends.")
+    assert restates(runs, "WHAT WAS THE MAGNA CARTA AND IN WHICH YEAR")  # case and punctuation do not matter
+    assert not restates(runs, "The Magna Carta was a charter of rights sealed by King John in 1215.")
+    assert not restates(runs, "What was the Magna Carta, and in")  # seven words
+    assert not restates(runs, " ".join(["word"] * 64) + " what was the magna carta and in which year")  # after the window
+
+
+def test_the_validator_puts_a_template_around_the_prompt_out_with_the_model(forcer):
+    """The calibration set's p0275 generic cheater restates the whole question inside a template; its
+    copied words make every token plausible and its prompt gain large, so the checks before kept it in
+    (quality 1.0). It takes two wrong turns in its first tokens (the template's own words): restated,
+    capped under the floor. The two honest samples keep their scores."""
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[2] / "data" / "poi-calibration"
+    prompt = next(json.loads(line) for line in (data / "prompts.jsonl").read_text().splitlines() if '"p0275"' in line)
+    rows = [json.loads(line) for line in (data / "outputs.jsonl").read_text().splitlines() if '"p0275"' in line]
+    texts = {f"{r['class']}-{r['miner']}": r["text"] for r in rows}
+    outputs = [texts["honest-0"], texts["honest-3"], texts["generic-0"]]
+    scorer = RuleEmbeddingScorer(reader=forcer)
+    own, _, checks = scorer.score_each(prompt["prompt"], outputs, max_output_tokens=prompt["max_output_tokens"])
+    assert checks[2] is not None and checks[2].early_wrong_turns >= RESTATED_MIN_WRONG_TURNS and checks[2].fidelity_ppb >= MIN_FIDELITY_PPB
+    assert all(c is not None and c.early_wrong_turns < RESTATED_MIN_WRONG_TURNS for c in checks[:2])
+    assert "restated_prompt" in own[2].flags and own[2].total_ppb == MODEL_CHECK_CAP_PPB
+    # without the restatement check (the flag dropped) it scored above the floor and stayed in after the task checks
+    before = finalize_score(dict(own[2].criteria), [f for f in own[2].flags if f != "restated_prompt"])
+    assert before.total_ppb >= Params().consensus_min_quality_ppb
+    reports = evaluate_outputs(prompt["prompt"], dict(zip(("0x01", "0x02", "0x03"), outputs)), prompt["max_output_tokens"], reader=forcer)
+    by = {r["miner"]: r for r in reports}
+    assert by["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB
+    assert by["0x01"]["quality_ppb"] == own[0].total_ppb and by["0x02"]["quality_ppb"] == own[1].total_ppb
+    assert min(by["0x01"]["quality_ppb"], by["0x02"]["quality_ppb"]) >= Params().consensus_min_quality_ppb

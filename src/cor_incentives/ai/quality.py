@@ -40,6 +40,11 @@ Concepts
                   ``stopped_early``: an output cut short to save compute).
     Either flag caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
     consensus quality floor. Without a reader (a model the validator cannot run) neither is reported.
+    restated      an output that repeats RESTATED_MIN_WORDS consecutive words of the prompt among its
+                  first RESTATED_WINDOW_WORDS words and takes RESTATED_MIN_WRONG_TURNS early wrong turns (tokens
+                  the model ranks far under its top one, ``ai.likelihood`` early_wrong_turns) restates the
+                  question instead of answering it (a template around the prompt's words; the copied
+                  words also make its prompt gain large): flag ``restated_prompt``, capped the same way.
 
     With the task's other outputs (``score_outputs``, then ``task_checks``), more steps:
     off prompt    an output whose first tokens take a turn the model would not take (a token under
@@ -132,6 +137,10 @@ UNPROMPTED_MAX_EARLY_GAIN_MILLI = 5_000  # … under 5 nats over the first PROMP
 SHORT_STOP_FACTOR = 2  # tokens × 2 < the longest other valid output's tokens, and …
 SHORT_STOP_END_GAP_MILLI = 2_995  # … the end-of-turn token under 5 % of the top token (ln 20 nats): below min-p 0.05, never sampled
 
+RESTATED_MIN_WORDS = 8  # an output repeating this many consecutive words of the prompt among its first …
+RESTATED_WINDOW_WORDS = 64  # … words, with RESTATED_MIN_WRONG_TURNS early wrong turns, restates the question instead of answering it
+RESTATED_MIN_WRONG_TURNS = 2  # (one: a Q4_0 miner's sample that quotes the passage it summarises)
+
 # -- relevance ---------------------------------------------------------------------------------------
 RELEVANCE_FLOOR_COSINE = 0.15  # at or below: unrelated (measured: unrelated/garbage/refusal ≤ 0.23)
 RELEVANCE_FULL_COSINE = 0.60  # at or above: fully on topic (measured: good answers 0.48–0.83)
@@ -181,7 +190,7 @@ MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUTS_PER_CALL = 256  # one task's outputs; redundancy is a handful
 
 _HARD_FLAGS = frozenset({"empty", "refusal", "non_answer", "garbage", "repetition_loop"})
-_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt"})
+_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt"})
 # what the model's vouching does not lift: no answer, or an answer to something else
 _UNVERIFIABLE_FLAGS = frozenset({"empty", "non_answer", "off_topic", *_MODEL_FLAGS})
 
@@ -260,11 +269,16 @@ class RuleEmbeddingScorer:
         scored = [o[:MAX_SCORED_CHARS] for o in outputs]
         vectors = self.embedder.embed([prompt[:MAX_SCORED_CHARS], *scored])
         checks = self._model_checks(prompt, outputs, max_output_tokens)
+        turned = [c is not None and c.early_wrong_turns >= RESTATED_MIN_WRONG_TURNS for c in checks]
+        echoes = prompt_ngrams(prompt[:MAX_SCORED_CHARS]) if any(turned) else frozenset()
         results, cosines = [], []
         for i, output in enumerate(outputs):
             cosine = _cosine(vectors[0], vectors[i + 1])
             check = checks[i]
-            results.append(self._score_one(spec, output, scored[i], cosine, max_output_tokens, check))
+            score = self._score_one(spec, output, scored[i], cosine, max_output_tokens, check)
+            if turned[i] and restates(echoes, scored[i]):
+                score = finalize_score(dict(score.criteria), [*score.flags, "restated_prompt"])
+            results.append(score)
             cosines.append(cosine)
         return results, cosines, checks
 
@@ -301,6 +315,20 @@ class RuleEmbeddingScorer:
             **checks,
         }
         return finalize_score(criteria, flags)
+
+
+def prompt_ngrams(prompt: str) -> frozenset[tuple[str, ...]]:
+    """Every run of RESTATED_MIN_WORDS consecutive words of the prompt (case-folded)."""
+    words = [w.casefold() for w in _RE_WORD.findall(prompt)]
+    n = RESTATED_MIN_WORDS
+    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def restates(prompt_runs: frozenset[tuple[str, ...]], output: str) -> bool:
+    """Whether the output's first RESTATED_WINDOW_WORDS words repeat RESTATED_MIN_WORDS consecutive words of the prompt."""
+    words = [w.casefold() for w in _RE_WORD.findall(output)][:RESTATED_WINDOW_WORDS]
+    n = RESTATED_MIN_WORDS
+    return any(tuple(words[i : i + n]) in prompt_runs for i in range(len(words) - n + 1))
 
 
 def model_check_criteria(check: LikelihoodCheck | None, flags: list[str]) -> dict[str, int]:

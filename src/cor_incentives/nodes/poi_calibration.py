@@ -844,9 +844,13 @@ def spread_params() -> dict[str, Any]:
     """The prompt-gain validator's parameters and the task's spread allowance of its reported distances."""
     from ..ai import likelihood as lk
     from ..ai import poi
+    from ..ai import quality as q
 
     return {
         **gain_check_params(),
+        "restated_min_words": q.RESTATED_MIN_WORDS,
+        "restated_window_words": q.RESTATED_WINDOW_WORDS,
+        "restated_min_wrong_turns": q.RESTATED_MIN_WRONG_TURNS,
         "budget_slack_bps": lk.BUDGET_SLACK_BPS,
         "task_spread_factor_bps": poi.TASK_SPREAD_FACTOR_BPS,
         "task_spread_cap_ppb": poi.TASK_SPREAD_CAP_PPB,
@@ -1506,7 +1510,10 @@ def render_spread_tables(s: dict[str, Any]) -> list[str]:
         f"{rule['task_spread_factor_bps'] / BPS:g})) and each distance is reported less (threshold − {dmax:.3f}), so the core's "
         f"comparison with `poi_max_distance_ppb` applies the task's threshold. Both validators count an output that falls short "
         f"of its budget by at most max({rule['budget_slack_tokens']}, {rule['budget_slack_bps'] / 100:g} % of it) tokens as "
-        f"reaching it (the re-tokenised text of a run that spent its budget may count fewer tokens). Same prompts as the "
+        f"reaching it (the re-tokenised text of a run that spent its budget may count fewer tokens), and every validator "
+        f"with the model in this document puts under the floor an output that repeats {rule['restated_min_words']} consecutive "
+        f"words of the prompt among its first {rule['restated_window_words']} with {rule['restated_min_wrong_turns']} early "
+        f"wrong turns (`restated_prompt`). Same prompts as the "
         f"prompt-gain validator ({sv['prompts']['calibration']} calibration, {sv['prompts']['held_out']} held-out).",
         "",
         "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
