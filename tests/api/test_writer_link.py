@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 
 from fastapi.testclient import TestClient
 
@@ -60,4 +61,27 @@ def test_a_read_worker_forwards_both_routes_and_applies_nothing_itself(tmp_path)
     finally:
         if server is not None:
             server.close()
+        shutil.rmtree(link_dir, ignore_errors=True)
+
+
+def test_a_writer_that_never_answers_is_a_503_after_the_timeout_not_a_hang(tmp_path):
+    """A writer that accepts and then says nothing (stuck, stopped): the read worker answers
+    `503 writer_unavailable` once its timeout has passed (1 s here; 120 s in `cor serve`)."""
+    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    alice, bob = net.keys["alice"], net.keys["bob"]
+    link_dir = tempfile.mkdtemp(prefix="cor-w-")
+    mute = bind_writer_socket(link_dir)  # listens, never accepts: connections wait in its backlog
+    try:
+        reader = ApiService.open(net.url)
+        reader.writer_link = WriterLink(os.path.join(link_dir, SOCKET_NAME), timeout=1.0)
+        payload, sig = sign_command(alice.private_key, net.chain_id, "transfer", 1, {"to": bob.address, "amount": "7"})
+        with TestClient(create_app(service=reader)) as client:
+            t0 = time.monotonic()
+            r = client.post("/v1/commands", json={"payload": payload.decode(), "signature": sig})
+            waited = time.monotonic() - t0
+        assert r.status_code == 503 and r.json()["error"] == "writer_unavailable" and "1 s" in r.json()["message"], r.text
+        assert 1.0 <= waited < 30
+        assert reader.engine.store.event_count() == reader.engine.state.seq + 1  # nothing appended
+    finally:
+        mute.close()
         shutil.rmtree(link_dir, ignore_errors=True)

@@ -29,6 +29,7 @@ import os
 import socket
 import struct
 import threading
+import time
 
 from ..core.errors import EngineError
 from .errors import error_response
@@ -46,6 +47,7 @@ FORWARD_TIMEOUT_SECONDS = 120.0
 """How long a read worker waits for the writer's answer (a batch of commands waiting for a busy
 database's writer lock takes up to the lock timeout, 60 s by default, then is answered 503)."""
 SEND_TIMEOUT_SECONDS = 10  # a read worker that takes no answer for this long is cut off
+ACCEPT_RETRY_SECONDS = 0.5
 
 
 class WriterUnavailable(EngineError):
@@ -98,6 +100,8 @@ class ForwardedCommands:
             except OSError:
                 if self.closed:
                     return
+                logger.warning("the writer link could not accept a read worker; retrying", exc_info=True)
+                time.sleep(ACCEPT_RETRY_SECONDS)  # (out of descriptors, say: no busy loop)
                 continue
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", SEND_TIMEOUT_SECONDS, 0))
             threading.Thread(target=_Connection(self.service, conn).serve, name="cor-writer-link", daemon=True).start()
