@@ -256,7 +256,7 @@ class Writes:
             olds.append((key, dict.get(d, key, _MISSING)))
         if type(d) is LoggedDict:
             d.note(key)
-        dict.__setitem__(d, key, adopt(value))
+        dict.__setitem__(d, key, value if type(value) is int else adopt(value))  # (a balance: no container to adopt)
 
     def pop_key(self, d: dict[K, V], key: K) -> None:
         """``d.pop(key, None)``."""
@@ -316,11 +316,11 @@ class Journaled:
 
     def __setattr__(self, name: str, value: Any) -> None:
         d = self.__dict__
-        if PACKED_ATTR in d and name in d[PACKED_ATTR]:
+        if name not in d and PACKED_ATTR in d and name in d[PACKED_ATTR]:
             getattr(self, name)
-        entries = _current.get()
-        if entries is not None:
-            if name in d:
+        if name in d:  # (a field being set for the first time, as in ``__init__``, has nothing to undo)
+            entries = _current.get()
+            if entries is not None:
                 entries.append((_undo_attr, self, name, d[name]))
         t = type(value)
         object.__setattr__(self, name, adopt(value) if t is dict or t is list or t is set else value)

@@ -99,11 +99,13 @@ def _add_line(state: State, item: EarningItem, writes: Writes | None) -> None:
 
 
 def accrue_stake_ticks(state: State, node: Node, writes: Writes | None = None) -> None:
-    """Count the node's stake × ticks up to now (journaled through ``writes`` when given, as everything below)."""
+    """Count the node's stake × ticks up to now (journaled through ``writes`` when given, as everything below).
+    Counted up to now already (the close's steps accrue a node several times at one tick): nothing is written."""
     elapsed = state.tick - node.stake_tick_mark
-    _write(writes, node, "stake_ticks", node.stake_ticks + node.stake_total * elapsed)
-    _write(writes, node, "stake_tick_mark", state.tick)
     invariant(elapsed >= 0 and node.stake_ticks >= 0, f"node {node.id}: stake × ticks went back in time")
+    if elapsed:
+        _write(writes, node, "stake_ticks", node.stake_ticks + node.stake_total * elapsed)
+        _write(writes, node, "stake_tick_mark", state.tick)
 
 
 def accrue_position(state: State, node: Node, addr: str, writes: Writes | None = None) -> Accrual:
@@ -112,21 +114,29 @@ def accrue_position(state: State, node: Node, addr: str, writes: Writes | None =
     if pos is None:
         pos = node.positions.setdefault(addr, Accrual(0, state.tick))
     elapsed = state.tick - pos.mark
-    _write(writes, pos, "stake_ticks", pos.stake_ticks + stake_of(state, node.id, addr) * elapsed)
-    _write(writes, pos, "mark", state.tick)
     invariant(elapsed >= 0, f"{addr} in {node.id}: stake × ticks went back in time")
+    if elapsed:
+        _write(writes, pos, "stake_ticks", pos.stake_ticks + stake_of(state, node.id, addr) * elapsed)
+        _write(writes, pos, "mark", state.tick)
     return pos
 
 
 def accrue_all(state: State, node: Node, writes: Writes | None = None) -> None:
-    """Bring the node and every position of the epoch up to now; they must agree."""
+    """Bring the node and every position of the epoch up to now; they must agree. One pass over the positions
+    (the stake of each read from the ledger's balances), writing only the counts that move."""
     accrue_stake_ticks(state, node, writes)
-    for addr in sorted(node.positions):
-        accrue_position(state, node, addr, writes)
-    invariant(
-        node.stake_ticks == sum(p.stake_ticks for p in node.positions.values()),
-        f"node {node.id}: its stake × ticks differ from the sum of its positions'",
-    )
+    tick, balances, node_id, positions = state.tick, state.ledger.balances, node.id, node.positions
+    counted = 0
+    for addr in sorted(positions):
+        pos = positions[addr]
+        elapsed = tick - pos.mark
+        invariant(elapsed >= 0, f"{addr} in {node_id}: stake × ticks went back in time")
+        if elapsed:
+            stake = balances.get(acct.bonded(node_id) if addr == node_id else acct.delegated(node_id, addr), 0)
+            _write(writes, pos, "stake_ticks", pos.stake_ticks + stake * elapsed)
+            _write(writes, pos, "mark", tick)
+        counted += pos.stake_ticks
+    invariant(node.stake_ticks == counted, f"node {node_id}: its stake × ticks differ from the sum of its positions'")
 
 
 def stake_matches_ledger(state: State, node: Node) -> bool:
@@ -184,7 +194,9 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
     ``writes``: as for ``credit_node_reward``."""
     state.touch(node_id)
     node = state.nodes[node_id]
-    reward = state.ledger.balance(acct.rewards(node_id))
+    ledger = state.ledger
+    pot = acct.rewards(node_id)
+    reward = ledger.balance(pot)
     if reward == 0:
         return 0
     accrue_all(state, node, writes)
@@ -192,11 +204,13 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
     cited = cites_line_formulas(state.params, stream)  # rule version 11 on: the formula once, in the stream's account
     formula = {} if cited else {"formula": STAKE_FORMULA}
     if total:
-        for addr in sorted(node.positions, key=lambda a: (a != node_id, a)):
-            ticks = node.positions[addr].stake_ticks
+        positions, balances = node.positions, ledger.balances
+        for addr in sorted(positions, key=lambda a: (a != node_id, a)):
+            ticks = positions[addr].stake_ticks
             share = reward * ticks // total
             if share:
-                state.ledger.transfer(acct.rewards(node_id), acct.claimable(addr), share, stream, writes)
+                ledger.transfer(pot, acct.claimable(addr), share, stream, writes)
+                stake = balances.get(acct.bonded(node_id) if addr == node_id else acct.delegated(node_id, addr), 0)
                 _add_line(
                     state,
                     EarningItem(
@@ -208,16 +222,16 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
                             "node_reward": reward,
                             "stake_ticks": ticks,
                             "node_stake_ticks": total,
-                            "stake": stake_of(state, node_id, addr),
+                            "stake": stake,
                             **formula,
                         },
                         True,
                     ),
                     writes,
                 )
-    leftover = state.ledger.balance(acct.rewards(node_id))  # the floors; all of it if no stake was bonded for a tick
+    leftover = ledger.balance(pot)  # the floors; all of it if no stake was bonded for a tick
     if leftover:
-        state.ledger.transfer(acct.rewards(node_id), "dust", leftover, "stake_reward_rounding", writes)
+        ledger.transfer(pot, "dust", leftover, "stake_reward_rounding", writes)
         _add_line(
             state,
             EarningItem(
@@ -228,16 +242,16 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
             ),
             writes,
         )
-    invariant(state.ledger.balance(acct.rewards(node_id)) == 0, f"rewards:{node_id} not empty after settling its stakers")
+    invariant(ledger.balance(pot) == 0, f"rewards:{node_id} not empty after settling its stakers")
     return leftover
 
 
 def start_stake_epoch(state: State, node: Node, writes: Writes | None = None) -> None:
     """After the close: counts start again from now, positions without stake are forgotten, a pending commission applies."""
-    accrue_all(state, node, writes)
+    accrue_all(state, node, writes)  # (the node's mark is now the tick)
     _write(writes, node, "positions", {a: Accrual(0, state.tick) for a in sorted(node.positions) if stake_of(state, node.id, a) > 0})
-    _write(writes, node, "stake_ticks", 0)
-    _write(writes, node, "stake_tick_mark", state.tick)
+    if node.stake_ticks:
+        _write(writes, node, "stake_ticks", 0)
     if node.commission_next_bps is not None:
         _write(writes, node, "commission_bps", node.commission_next_bps)
         _write(writes, node, "commission_next_bps", None)
