@@ -152,3 +152,23 @@ def test_driver_errors_are_raised_as_sqlalchemy_errors(db_url):
             assert conn.execute(select(db.balances.c.account, db.balances.c.amount)).all() == [("a", "3")]
     finally:
         store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_writer_compresses_large_values_with_lz4(tmp_path):
+    from support.services import drop_postgres_database, fresh_postgres_database
+
+    name = "bulk_flush_lz4"
+    store = db.Store(fresh_postgres_database(name))
+    try:
+        store.create_schema()
+        big = "".join(f'{{"n":{i},"who":"0x{i:040x}"}}' for i in range(20_000))  # past the size PostgreSQL compresses at
+        with store.writer() as conn:
+            assert conn.exec_driver_sql("SHOW default_toast_compression").scalar() == "lz4"
+            bulk.insert_rows(conn, db.documents, ("collection", "key", "data"), [("epoch", "0", big)])
+        with store.reader() as conn:
+            assert conn.exec_driver_sql("SELECT pg_column_compression(data) FROM documents").scalar() == "lz4"
+            assert conn.execute(select(db.documents.c.data)).scalar_one() == big
+    finally:
+        store.dispose()
+        drop_postgres_database(name)

@@ -126,7 +126,24 @@ def make_engine(url: str, *, readonly: bool = False, lock_timeout: float = DEFAU
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     timeout_ms = int(lock_timeout * 1000)
     options = f"-c lock_timeout={timeout_ms}" + (" -c default_transaction_read_only=on" if readonly else "")
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"options": options})
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={"options": options})
+    if not readonly:
+        sa_event.listen(engine, "connect", _prefer_lz4)
+    return engine
+
+
+def _prefer_lz4(dbapi_conn: Any, _rec: Any) -> None:
+    """Large values a writer stores (an epoch's document: tens of MB of JSON) are compressed by PostgreSQL as they
+    are inserted; lz4 does that about 3x faster than the default pglz for about the same size (bench/README.md).
+    The stored text is the same either way. A server built without lz4 refuses the setting and keeps its default."""
+    import psycopg
+
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET default_toast_compression = 'lz4'")
+        dbapi_conn.commit()
+    except psycopg.Error:
+        dbapi_conn.rollback()
 
 
 def _sqlite_reader(path: str, lock_timeout: float) -> SAEngine:
