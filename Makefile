@@ -83,6 +83,7 @@ poi-calibrate: install
 # the stitching copier, read by the model (slow, resumable), then the shipped validator's rates
 poi-composed: install
 	$(PY) scripts/poi_composed.py generate
+	$(PY) scripts/poi_composed.py read
 	$(PY) scripts/poi_composed.py measure
 
 clean:

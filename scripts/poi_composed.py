@@ -3,6 +3,7 @@
     .venv/bin/python scripts/poi_composed.py generate [--until 05:25]   # SmolLM2 answers + traces → data/poi-composed/
     .venv/bin/python scripts/poi_composed.py generate --helper          # a second worker, from the last prompt backwards
     .venv/bin/python scripts/poi_composed.py merge                      # fold the workers' files into one of each
+    .venv/bin/python scripts/poi_composed.py read [--prompt-free]       # the part check's reads → parts.jsonl (and after no prompt)
     .venv/bin/python scripts/poi_composed.py measure                    # MiniLM + the validator → results.json, the doc section
 
 ``generate`` works prompt by prompt (``nodes.poi_composed.composed_prompts``: the core's ``compose_prompt``
@@ -161,11 +162,62 @@ def generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def read(args: argparse.Namespace) -> int:
+    """The validator's extra reads of the composed outputs, cached (resumable): each output's first answer after the
+    composed prompt and after its first part alone (``ai.composed.part_gain``) → parts.jsonl; then (``--prompt-free``)
+    every output after no prompt (the unprompted task check) → likelihood-null.jsonl."""
+    from cor_incentives.ai.bundled import gguf_path
+    from cor_incentives.ai.composed import first_answer, parts_of
+    from cor_incentives.ai.likelihood import PROMPT_FREE, TeacherForcer
+    from cor_incentives.nodes.agents.validator import READER_CONTEXT
+    from cor_incentives.nodes.poi_composed import load_composed
+
+    data = load_composed(args.data)
+    prompt_of = {e["id"]: e["prompt"] for e in data.prompts}
+    parts_path, free_path = args.data / "parts.jsonl", args.data / "likelihood-null.jsonl"
+    done = {(t["prompt_sha256"], t["text_sha256"]) for t in read_lines(parts_path)}
+    free_done = {(tuple(t["key"]), t["text_sha256"]) for t in read_lines(free_path)}
+    wanted: list[tuple[str, str]] = []
+    for r in data.rows:
+        prompt = prompt_of[r["prompt_id"]]
+        parts = parts_of(prompt)
+        text = first_answer(r["text"], len(parts))
+        if text:
+            wanted += [(prompt, text), (parts[0], text)]
+    # by prompt: the reader reuses a prompt's read for the next text after the same prompt
+    todo = sorted((x for x in dict.fromkeys(wanted) if (sha(x[0]), sha(x[1])) not in done), key=lambda x: x[0])
+    free_todo = [r for r in data.rows if (output_key(r), sha(r["text"])) not in free_done] if args.prompt_free else []
+    print(f"{len(todo)} first-answer reads and {len(free_todo)} prompt-free reads to do", file=sys.stderr, flush=True)
+    forcer = TeacherForcer(gguf_path(), n_threads=args.threads, n_ctx=READER_CONTEXT)
+    started = time.monotonic()
+    with parts_path.open("a") as fp:
+        for n, (prompt, text) in enumerate(todo):
+            if past(args.until):
+                print(f"stopping at {args.until} UTC: {n} of {len(todo)} first-answer reads done", file=sys.stderr)
+                return 0
+            t = {"prompt_sha256": sha(prompt), "text_sha256": sha(text), **forcer.trace(prompt, text).to_dict()}
+            fp.write(json.dumps(t, sort_keys=True, separators=(",", ":")) + "\n")
+            fp.flush()
+            if n % 100 == 0:
+                print(f"first answers {n}/{len(todo)}, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    with free_path.open("a") as ff:
+        for n, r in enumerate(free_todo):
+            if past(args.until):
+                print(f"stopping at {args.until} UTC: {n} of {len(free_todo)} prompt-free reads done", file=sys.stderr)
+                return 0
+            t = {"key": list(output_key(r)), "text_sha256": sha(r["text"]), **forcer.trace(PROMPT_FREE, r["text"]).to_dict()}
+            ff.write(json.dumps(t, sort_keys=True, separators=(",", ":")) + "\n")
+            ff.flush()
+            if n % 100 == 0:
+                print(f"free {n}/{len(free_todo)}, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return 0
+
+
 def merge(args: argparse.Namespace) -> int:
     """Fold every worker's lines into outputs.jsonl and likelihood.jsonl, in the prompts' order, and remove the workers' files."""
     order = {e["id"]: i for i, e in enumerate(read_lines(args.data / "prompts.jsonl"))}
     for name in ("outputs", "likelihood"):
-        files = sorted(args.data.glob(f"{name}*.jsonl"))
+        files = sorted(args.data.glob(f"{name}.*jsonl"))
         lines: dict[Any, dict[str, Any]] = {}
         for f in files:
             for x in read_lines(f):
@@ -189,17 +241,20 @@ def merge(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("generate", "merge", "measure"))
+    ap.add_argument("step", choices=("generate", "read", "merge", "measure"))
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--per-split", type=int, default=40, help="composed prompts per split")
     ap.add_argument("--until", default=None, help="generate: stop starting prompts at this UTC time (HH:MM)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--start", type=int, default=0, help="generate: a third worker, from this prompt on (*.start<N>.jsonl)")
+    ap.add_argument("--prompt-free", action="store_true", help="read: also read every output after no prompt (likelihood-null.jsonl)")
     ap.add_argument("--no-doc", action="store_true", help="measure: do not rewrite docs/poi-calibration.md")
     ap.add_argument("--helper", action="store_true", help="generate: a second worker, from the last prompt backwards (*.helper.jsonl)")
     args = ap.parse_args(argv)
     if args.step == "generate":
         return generate(args)
+    if args.step == "read":
+        return read(args)
     if args.step == "merge":
         return merge(args)
     return measure(args)
@@ -212,7 +267,7 @@ def measure(args: argparse.Namespace) -> int:
     from cor_incentives.nodes.poi_composed import load_composed, measure_composed, render_doc
 
     summary = measure_composed(load_composed(args.data), load_calibration(SINGLE_DATA))
-    (args.data / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    (args.data / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True, allow_nan=False) + "\n")
     body = render_doc(summary)
     if not args.no_doc:
         rewrite_block(DOC, BEGIN, END, body, check=False, script="scripts/poi_composed.py measure")

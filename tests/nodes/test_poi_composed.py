@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cor_incentives.ai.composed import PART_GAIN_MIN_MILLI
 from cor_incentives.ai.quality import MODEL_CHECK_CAP_PPB
 from cor_incentives.core.network_prompts import compose, compose_prompt, parse_prompt_set
 from cor_incentives.core.params import Params
@@ -89,6 +90,17 @@ def test_the_cached_set_is_what_the_generator_writes():
                 for key in keys:
                     cut = rows[(f"{e['id']}@{cap}", key[1], key[2])]["text"]
                     assert rows[key]["text"].startswith(cut[: max(0, len(cut) - 4)])  # a prefix (up to a re-joined last character)
+
+
+def test_results_are_strict_json_with_the_part_check():
+    def refuse(name):
+        raise ValueError(f"results.json holds {name}: not JSON")
+
+    results = json.loads((DATA / "results.json").read_text(), parse_constant=refuse)
+    assert results["rule"]["part_gain_min_milli"] == PART_GAIN_MIN_MILLI
+    full = results["part_gain"]["full"]
+    assert full["honest"]["flagged"] == 0 and full["honest"]["gain_milli"]["min"] >= PART_GAIN_MIN_MILLI
+    assert all(full[v]["flagged"] > full[v]["outputs"] // 2 for v in ("stitched naive", "stitched ended"))
 
 
 def test_the_simulators_stitcher_uses_the_measured_pass_rate():

@@ -118,6 +118,8 @@ class LikelihoodCheck:
     prompt_gain_milli: int | None = None  # mean per token of log p(t | prompt) − log p(t | no prompt), × 1000, floored
     early_prompt_gain_milli: int | None = None  # the same difference summed over the first PROMPT_GAIN_WINDOW tokens, × 1000, floored
     end_gap_milli: int | None = None  # the end-of-turn token's gap after an output that stopped before its budget, × 1000 (0: at budget)
+    # on a composed prompt: the first answer's part gain (``ai.composed.part_gain``), nats × 1000; else None
+    part_gain_milli: int | None = None
 
 
 def budget_slack(max_output_tokens: int) -> int:

@@ -38,8 +38,12 @@ Concepts
     ending        10**9 when the output reaches its token budget or stops where the model would
                   put its end-of-turn token; 0 when it stops where the model would go on (flag
                   ``stopped_early``: an output cut short to save compute).
-    Either flag caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
-    consensus quality floor. Without a reader (a model the validator cannot run) neither is reported.
+    part          on a composed network prompt (``ai.composed``): the answer to the first part read
+                  after the composed prompt and after that part alone; an answer likelier after the
+                  part alone (part gain under PART_GAIN_MIN_MILLI over its first tokens) was sampled
+                  for another prompt and glued in: flag ``stitched`` (the stitching copier).
+    Any of these flags caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
+    consensus quality floor. Without a reader (a model the validator cannot run) none is reported.
     restated      an output that repeats RESTATED_MIN_WORDS consecutive words of the prompt among its
                   first RESTATED_WINDOW_WORDS words and takes RESTATED_MIN_WRONG_TURNS early wrong turns (tokens
                   the model ranks far under its top one, ``ai.likelihood`` early_wrong_turns) restates the
@@ -97,11 +101,12 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
+from .composed import PART_GAIN_MIN_MILLI, part_gain, parts_of
 from .likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
 
 if TYPE_CHECKING:
@@ -190,7 +195,7 @@ MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUTS_PER_CALL = 256  # one task's outputs; redundancy is a handful
 
 _HARD_FLAGS = frozenset({"empty", "refusal", "non_answer", "garbage", "repetition_loop"})
-_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt"})
+_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt", "stitched"})
 # what the model's vouching does not lift: no answer, or an answer to something else
 _UNVERIFIABLE_FLAGS = frozenset({"empty", "non_answer", "off_topic", *_MODEL_FLAGS})
 
@@ -234,14 +239,18 @@ class RuleEmbeddingScorer:
 
     ``reader``: the task's model, when the validator can run it; adds the fidelity and ending checks.
     ``prompt_free``: also read each output after no prompt (the prompt gain of the task checks).
+    ``part_check``: on a composed prompt, also read the first part's answer after that part alone (``ai.composed``).
     """
 
     name = "rule-embedding"
 
-    def __init__(self, embedder: Embedder | None = None, reader: ModelReader | None = None, *, prompt_free: bool = True) -> None:
+    def __init__(
+        self, embedder: Embedder | None = None, reader: ModelReader | None = None, *, prompt_free: bool = True, part_check: bool = True
+    ) -> None:
         self._embedder = embedder
         self.reader = reader
         self.prompt_free = prompt_free
+        self.part_check = part_check
 
     @property
     def embedder(self) -> Embedder:
@@ -288,7 +297,11 @@ class RuleEmbeddingScorer:
             return [None] * len(outputs)
         traces = [self.reader.trace(prompt, o) for o in outputs]
         free: list[TokenTrace | None] = [self.reader.trace(PROMPT_FREE, o) if self.prompt_free else None for o in outputs]
-        return [likelihood_check(t, max_output_tokens, free=f) for t, f in zip(traces, free)]
+        checks = [likelihood_check(t, max_output_tokens, free=f) for t, f in zip(traces, free)]
+        parts = parts_of(prompt) if self.part_check else ()
+        if not parts:
+            return list(checks)
+        return [replace(c, part_gain_milli=part_gain(self.reader, prompt, parts, o)) for c, o in zip(checks, outputs)]
 
     def _score_one(
         self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None, check: LikelihoodCheck | None = None
@@ -339,6 +352,8 @@ def model_check_criteria(check: LikelihoodCheck | None, flags: list[str]) -> dic
         flags.append("not_model_output")
     if check.ending_ppb == 0:
         flags.append("stopped_early")
+    if check.part_gain_milli is not None and check.part_gain_milli < PART_GAIN_MIN_MILLI:
+        flags.append("stitched")
     return {FIDELITY: check.fidelity_ppb, ENDING: check.ending_ppb}
 
 

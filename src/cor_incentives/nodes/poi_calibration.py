@@ -372,6 +372,8 @@ class CalibrationData:
     rows: tuple[dict[str, Any], ...]  # the six honest miners and the cheaters (outputs.jsonl), then the variants (variants.jsonl)
     traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = field(default_factory=dict)  # (output key, text sha256) → trace
     free_traces: dict[tuple[tuple[str, str, int], str], dict[str, Any]] = field(default_factory=dict)  # the same, read after no prompt
+    # texts read after other prompts (a composed prompt's answer spans, ``ai.composed``): (prompt sha256, text sha256) → trace
+    span_traces: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -424,6 +426,7 @@ class CachedReader:
 
     def __init__(self, data: CalibrationData) -> None:
         self._by_text: dict[tuple[str, str], dict[str, Any]] = {}
+        self._spans = data.span_traces
         prompt_of = {p["id"]: p["prompt"] for p in data.prompts}
         for r in data.rows:
             key = (output_key(r), text_sha256(r["text"]))
@@ -441,7 +444,7 @@ class CachedReader:
         return (prompt, output) in self._by_text
 
     def trace(self, prompt: str, output: str) -> TokenTrace:
-        t = self._by_text.get((prompt, output))
+        t = self._by_text.get((prompt, output)) or self._spans.get((text_sha256(prompt), text_sha256(output)))
         if t is None:
             raise KeyError(f"no model trace for an output of {prompt[:40]!r}: run scripts/poi_likelihood.py")
         return TokenTrace.from_dict(t)
@@ -530,7 +533,12 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
             # ``_model_checks`` does; an output's own score does not depend on it)
             free = tuple(reader.has(PROMPT_FREE, t) for t in texts)
             checks = [
-                likelihood_check(reader.trace(p["prompt"], t), p["max_output_tokens"], free=reader.trace(PROMPT_FREE, t)) if f else c
+                replace(
+                    likelihood_check(reader.trace(p["prompt"], t), p["max_output_tokens"], free=reader.trace(PROMPT_FREE, t)),
+                    part_gain_milli=c.part_gain_milli,
+                )
+                if f
+                else c
                 for t, f, c in zip(texts, free, checks)
             ]
             reference = [f for f, r in zip(free, by_prompt[p["id"]]) if not is_variant(r["class"])]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
+from ..ai.composed import PART_GAIN_MIN_MILLI, PART_GAIN_WINDOW
 from ..ai.poi import ranked_distances_ppb
 from ..ai.quality import task_checks
 from ..core.network_prompts import compose_prompt, parse_prompt_set
@@ -193,8 +194,9 @@ def _flag_counts(outs: Sequence[TaskOutput]) -> dict[str, int]:
     return dict(sorted(flags.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _r(n: int, d: int) -> float:
-    return round(n / d, 5) if d else float("nan")
+def _r(n: int, d: int) -> float | None:
+    """A rate to 5 places; None (JSON null) when there is nothing to count."""
+    return round(n / d, 5) if d else None
 
 
 # == the measurement =================================================================================
@@ -202,17 +204,19 @@ def _r(n: int, d: int) -> float:
 
 def load_composed(directory: Any) -> CalibrationData:
     """prompts.jsonl, outputs.jsonl and likelihood.jsonl of ``scripts/poi_composed.py generate``: only the composed
-    prompts whose every entry (full budget and caps) has all its outputs read by the model."""
+    prompts whose every entry (full budget and caps) has all its outputs read by the model; with the reads of
+    ``scripts/poi_composed.py read`` (likelihood-null.jsonl: after no prompt; parts.jsonl: each answer span after the
+    composed prompt and after its part alone), as far as they go."""
     from pathlib import Path
 
     d = Path(directory)
     entries = [json.loads(line) for line in (d / "prompts.jsonl").read_text().splitlines() if line.strip()]
     found: dict[tuple[str, str, int], dict[str, Any]] = {}
     traces = {}
-    for path in sorted(d.glob("outputs*.jsonl")):  # other workers' lines too (scripts/poi_composed.py --helper, --start)
+    for path in sorted(d.glob("outputs.*jsonl")):  # other workers' lines too (scripts/poi_composed.py --helper, --start)
         for r in read_lines(path):
             found.setdefault(output_key(r), r)
-    for path in sorted(d.glob("likelihood*.jsonl")):
+    for path in sorted(d.glob("likelihood.*jsonl")):
         for t in read_lines(path):
             traces[((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"])] = t
     rows = sorted(found.values(), key=output_key)
@@ -229,7 +233,10 @@ def load_composed(directory: Any) -> CalibrationData:
     done -= {e.get("of", e["id"]) for e in entries if not complete(e)}
     kept = tuple(e for e in entries if e.get("of", e["id"]) in done)
     ids = {e["id"] for e in kept}
-    return CalibrationData(kept, tuple(r for r in rows if r["prompt_id"] in ids), traces)
+    # the validator's other reads (``scripts/poi_composed.py read``): after no prompt, and the answer spans after their parts
+    free = {((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"]): t for t in read_lines(d / "likelihood-null.jsonl")}
+    spans = {(t["prompt_sha256"], t["text_sha256"]): t for t in read_lines(d / "parts.jsonl")}
+    return CalibrationData(kept, tuple(r for r in rows if r["prompt_id"] in ids), traces, free, spans)
 
 
 def single_baseline(single: CalibrationData, parts: set[str]) -> CalibrationData:
@@ -240,14 +247,54 @@ def single_baseline(single: CalibrationData, parts: set[str]) -> CalibrationData
     return CalibrationData(prompts, rows, single.traces)
 
 
-def observe(data: CalibrationData, max_distance_ppb: int, floor_ppb: int) -> list[TaskOutput]:
-    """Every task's outputs (``task_outputs``) with the real embedding model and the cached traces."""
+def observe(data: CalibrationData, max_distance_ppb: int, floor_ppb: int) -> tuple[list[TaskOutput], list[PartGain]]:
+    """Every task's outputs (``task_outputs``) with the real embedding model and the cached traces, and each
+    output's part gain (composed prompts only)."""
     scored = embed_and_score(data)
     by_prompt = rows_by_prompt(data)
     out: list[TaskOutput] = []
+    gains: list[PartGain] = []
     for p in data.prompts:
-        out += task_outputs(p, by_prompt[p["id"]], scored[p["id"]], max_distance_ppb, floor_ppb)
-    return out
+        sp = scored[p["id"]]
+        out += task_outputs(p, by_prompt[p["id"]], sp, max_distance_ppb, floor_ppb)
+        for r, c in zip(by_prompt[p["id"]], sp.checks or ()):
+            if c.part_gain_milli is not None:
+                label = r["class"] if r["class"] == "honest" else f"{r['class']} {STITCH_VARIANTS[int(r['miner'])]}"
+                gains.append(PartGain(str(p.get("cap", "full")), label, c.part_gain_milli))
+    return out, gains
+
+
+@dataclass(frozen=True)
+class PartGain:
+    """One composed output's part gain (``ai.composed``): its budget, its class (stitched: with the variant)."""
+
+    budget: str
+    label: str
+    gain_milli: int
+
+
+def part_gain_table(gains: Sequence[PartGain]) -> dict[str, Any]:
+    """Per budget and output class: outputs, quantiles of the part gain, and how many fall under PART_GAIN_MIN_MILLI."""
+    table: dict[str, dict[str, list[int]]] = {}
+    for g in gains:
+        table.setdefault(g.budget, {}).setdefault(g.label, []).append(g.gain_milli)
+    return {
+        b: {
+            label: {
+                "outputs": len(xs),
+                "gain_milli": _quantiles5(xs),
+                "flagged": sum(x < PART_GAIN_MIN_MILLI for x in xs),
+                "flagged_rate": _r(sum(x < PART_GAIN_MIN_MILLI for x in xs), len(xs)),
+            }
+            for label, xs in sorted(d.items())
+        }
+        for b, d in table.items()
+    }
+
+
+def _quantiles5(xs: Sequence[int]) -> dict[str, int]:
+    s = sorted(xs)
+    return {q: s[min(len(s) - 1, int(f * len(s)))] for q, f in (("min", 0), ("p05", 0.05), ("p50", 0.5), ("p95", 0.95))} | {"max": s[-1]} if s else {}
 
 
 def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict[str, Any]:
@@ -256,12 +303,20 @@ def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict
 
     p = Params()
     dmax, floor = p.poi_max_distance_ppb, p.consensus_min_quality_ppb
-    outs = observe(composed, dmax, floor)
+    outs, gains = observe(composed, dmax, floor)
     parts = {x for e in composed.prompts for x in e["parts"]}
-    base = observe(single_baseline(single, parts), dmax, floor)
+    base, _ = observe(single_baseline(single, parts), dmax, floor)
     budgets = ["full", *(str(c) for c in BUDGET_CAPS)]
     summary: dict[str, Any] = {
-        "rule": {"poi_max_distance_ppb": dmax, "consensus_min_quality_ppb": floor, "redundancy": REDUNDANCY, **task_check_params()},
+        "rule": {
+            "poi_max_distance_ppb": dmax,
+            "consensus_min_quality_ppb": floor,
+            "redundancy": REDUNDANCY,
+            **task_check_params(),
+            "part_gain_window": PART_GAIN_WINDOW,
+            "part_gain_min_milli": PART_GAIN_MIN_MILLI,
+            "prompt_free_reads": sum(1 for r in composed.rows if (output_key(r), text_sha256(r["text"])) in composed.free_traces),
+        },
         "data": {
             "composed_prompts": {s: sum(1 for e in composed.prompts if e["split"] == s and "of" not in e) for s in SPLITS},
             "parts": PARTS,
@@ -279,6 +334,7 @@ def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict
                 for c in BUDGET_CAPS
             },
         },
+        "part_gain": part_gain_table(gains),
         "single": rates(base, dmax, floor),
         "composed": {b: rates([o for o in outs if o.budget == b], dmax, floor) for b in budgets},
     }
@@ -289,7 +345,7 @@ def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict
 
     by = {v: {b: passed(b, v) for b in budgets} for v in dict.fromkeys(STITCH_VARIANTS)}
     rate = {v: {b: _r(*x) for b, x in d.items()} for v, d in by.items()}
-    best = max(rate, key=lambda v: rate[v]["full"])
+    best = max(rate, key=lambda v: rate[v]["full"] or 0.0)
     summary["stitching_copier"] = {
         "pass_rate": rate[best]["full"],
         "variant": best,
@@ -340,6 +396,25 @@ def render_doc(s: dict[str, Any]) -> str:
                 f"{r['honest_in_rate_honest_tasks']:.1%} | {stitched} | {stitched_poi} | "
                 f"{ho['below_floor_only']} / {ho['beyond_distance_only']} / {ho['both']} | {flags} |"
             )
+    pg = s.get("part_gain", {})
+    if pg:
+        lines += [
+            "",
+            f"The part check (`ai.composed`): the first part's answer read after the composed prompt and after that part alone, "
+            f"the gain summed over its first {s['rule']['part_gain_window']} tokens (nats); flag `stitched` below "
+            f"{s['rule']['part_gain_min_milli'] / 1000:g}:",
+            "",
+            "| budget | outputs | n | gain min | p05 | median | p95 | max | flagged |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for budget, by_label in pg.items():
+            for label, r in by_label.items():
+                q = r["gain_milli"]
+                lines.append(
+                    f"| {budget} | {label} | {r['outputs']} | "
+                    + " | ".join(f"{q[k] / 1000:.1f}" for k in ("min", "p05", "p50", "p95", "max"))
+                    + f" | {r['flagged_rate']:.1%} ({r['flagged']}) |"
+                )
     sc = s["stitching_copier"]
     caught: dict[str, int] = {}
     for split in SPLITS:

@@ -472,8 +472,9 @@ CHECKS: dict[str, Check] = {
             "Stitching answers does not pay",
             "stitching copiers earn < 1/3 of an honest miner per task served and less net per node",
             _free_rider("stitcher"),
-            "the validator's model checks (ai/likelihood.py, ai/quality.py): a stitched answer read under the composed prompt "
-            "fails fidelity or the task checks on most tasks; a lower pass rate needs a stricter check of multi-part answers",
+            "the validator's model checks (ai/likelihood.py, ai/quality.py) and its part check (ai/composed.py): the first "
+            "part's answer of a stitched output is far likelier after that part alone than after the composed prompt, so it "
+            "is flagged stitched and capped under the floor on most tasks",
         ),
         Check(
             "inflation_unprofitable",

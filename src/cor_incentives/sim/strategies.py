@@ -267,7 +267,7 @@ def plan_copier(c: MinerContext) -> MinerPlan:
     return MinerPlan(guess, guess, 0, copy_at_reveal=c.options.get("reveal", "guess") == "copy")
 
 
-STITCH_PASS_RATE = 0.67521
+STITCH_PASS_RATE = 0.16453
 """The share of stitched answers the shipped validator keeps in consensus at the full composed budget (3 miners a
 task, calibration and held-out parts together): data/poi-composed/results.json (``stitching_copier.pass_rate``),
 measured by scripts/poi_composed.py with the real SmolLM2 and MiniLM; tests/nodes/test_poi_composed.py keeps them equal."""

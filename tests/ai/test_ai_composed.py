@@ -1,0 +1,135 @@
+"""The part check on composed prompts (ai.composed): parsing, the first answer, the gain's arithmetic, the flag,
+and the real SmolLM2 putting a stitched answer out while the honest composed samples keep their scores."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cor_incentives.ai.bundled import gguf_path
+from cor_incentives.ai.composed import (
+    PART_GAIN_MIN_MILLI,
+    PART_GAIN_WINDOW,
+    PART_READ_CHARS,
+    answer_spans,
+    first_answer,
+    part_gain,
+    parts_of,
+    strip_number,
+    window_gain,
+)
+from cor_incentives.ai.likelihood import LikelihoodCheck, TeacherForcer, TokenStat, TokenTrace
+from cor_incentives.ai.quality import MODEL_CHECK_CAP_PPB, RuleEmbeddingScorer, finalize_score, model_check_criteria
+from cor_incentives.core.network_prompts import compose
+from cor_incentives.core.params import Params
+from cor_incentives.core.records import NetworkPrompt
+from cor_incentives.nodes.validator import evaluate_outputs
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "poi-composed"
+
+
+def test_parts_of_inverts_the_cores_composition_and_nothing_else():
+    parts = (NetworkPrompt("a", "Name a fruit.", 8), NetworkPrompt("b", "List three colours.\n\n2. not a part", 16))
+    assert parts_of(compose(parts)) == ("Name a fruit.", "List three colours.\n\n2. not a part")
+    three = tuple(NetworkPrompt(str(i), f"Part {i}?", 4) for i in range(3))
+    assert parts_of(compose(three)) == ("Part 0?", "Part 1?", "Part 2?")
+    assert parts_of("Name a fruit.") == ()  # one part: the text itself, no part check
+    assert parts_of(compose(parts[:1])) == ()
+    assert parts_of(compose(parts).replace("answers.", "answers. Please.")) == ()  # not the rule's text
+    assert parts_of(compose(parts).replace("\n\n1. ", "\n1. ")) == ()
+    assert parts_of("Answer each of these 3 parts in order, numbering your answers.\n\n1. a\n\n2. b") == ()
+
+
+def test_the_first_answer_is_the_text_before_the_next_number_without_its_own():
+    out = "1. Ice.\n\n2. Here are three tips:\n1. Sleep\n2. Eat"
+    assert answer_spans(out, 2) == ["1. Ice.", "2. Here are three tips:\n1. Sleep\n2. Eat"]
+    assert first_answer(out, 2) == "Ice."
+    assert first_answer("**1.** Ice\n**2.** Tips", 2) == "Ice"
+    assert first_answer("## 1) Ice\n## 2) Tips", 2) == "Ice"
+    assert first_answer("Ice, and some tips. 2. Sleep", 2) == "Ice, and some tips. 2. Sleep"  # no numbered line: the whole output
+    assert strip_number("  12. Twelve") == "Twelve" and strip_number("Ice") == "Ice"
+    long = "1. " + "word " * 200
+    assert first_answer(long, 2) == ("word " * (PART_READ_CHARS // 5)).rstrip()  # cut at a space, within PART_READ_CHARS
+    assert len(first_answer("1. " + "x" * 1000, 2)) == PART_READ_CHARS  # no space: cut at PART_READ_CHARS
+
+
+def _trace(logprobs):
+    return TokenTrace(tuple(TokenStat(lp, 0.0, 0) for lp in logprobs), TokenStat(-0.1, 0.0, 0))
+
+
+def test_the_gain_sums_the_difference_over_the_first_window_tokens_floored():
+    composed = _trace([-1.0] * (PART_GAIN_WINDOW + 5))
+    alone = _trace([-1.5] * PART_GAIN_WINDOW + [-100.0] * 5)  # tokens past the window do not count
+    assert window_gain(composed, alone) == 500 * PART_GAIN_WINDOW
+    assert window_gain(_trace([-2.0, -2.0]), _trace([-1.0, -1.0004])) == -2000  # -1999.6, floored
+    assert window_gain(_trace([-1.0, -1.0]), _trace([-1.5])) == 500  # the tokens both reads hold
+
+
+class ScriptedReader:
+    """A reader that answers from a table (unit test only: the real model is below)."""
+
+    def __init__(self, table):
+        self.table = table
+        self.asked = []
+
+    def trace(self, prompt, output):
+        self.asked.append((prompt, output))
+        return self.table[(prompt, output)]
+
+
+def test_part_gain_reads_the_first_answer_after_the_composed_prompt_and_after_its_part():
+    parts = (NetworkPrompt("a", "Name a fruit.", 8), NetworkPrompt("b", "List three colours.", 16))
+    prompt = compose(parts)
+    reader = ScriptedReader({(prompt, "Apple."): _trace([-0.5, -0.2]), ("Name a fruit.", "Apple."): _trace([-0.1, -0.1])})
+    assert part_gain(reader, prompt, parts_of(prompt), "1. Apple.\n\n2. Red, blue, green.") == -500
+    assert reader.asked == [(prompt, "Apple."), ("Name a fruit.", "Apple.")]
+    assert part_gain(reader, "Name a fruit.", (), "Apple.") is None  # one part: no check
+    assert part_gain(reader, prompt, parts_of(prompt), "1. \n2. Red") is None  # nothing to read
+
+
+def test_a_negative_part_gain_is_flagged_stitched_and_capped_like_a_failed_model_check():
+    base = LikelihoodCheck(tokens=20, plausible=20, fidelity_ppb=10**9, ending_ppb=10**9, mean_logprob_milli=-900)
+    weighted = {"relevance": 10**9, "compliance": 10**9, "completeness": 10**9, "integrity": 10**9}
+    for gain, stitched in ((PART_GAIN_MIN_MILLI - 1, True), (PART_GAIN_MIN_MILLI, False), (None, False)):
+        flags: list[str] = []
+        criteria = model_check_criteria(LikelihoodCheck(**{**base.__dict__, "part_gain_milli": gain}), flags)
+        score = finalize_score({**weighted, **criteria}, flags)
+        assert ("stitched" in score.flags) is stitched, gain
+        assert (score.total_ppb == MODEL_CHECK_CAP_PPB) is stitched and (score.verdict == "INVALID") is stitched
+
+
+# -- the real model --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forcer():
+    return TeacherForcer(gguf_path(), n_threads=1, n_ctx=1024)
+
+
+def _composed_case(prompt_id):
+    prompt = next(e for e in map(json.loads, (DATA / "prompts.jsonl").read_text().splitlines()) if e["id"] == prompt_id)
+    rows = [r for r in map(json.loads, (DATA / "outputs.jsonl").read_text().splitlines()) if r["prompt_id"] == prompt_id]
+    return prompt, {(r["class"], r["miner"]): r["text"] for r in rows}
+
+
+@pytest.mark.parametrize("prompt_id", ["c005"])
+def test_the_validator_puts_a_stitched_answer_out_and_keeps_the_honest_composed_samples(forcer, prompt_id):
+    """Real SmolLM2 reads of data/poi-composed: two honest answers sampled after the composed prompt and an answer
+    stitched from two single-part answers (sampled after each part alone). The validator without the part check keeps
+    the stitched answer in; with it the stitched answer goes under the floor and the honest ones keep their scores."""
+    prompt, texts = _composed_case(prompt_id)
+    outputs = [texts[("honest", 1)], texts[("honest", 2)], texts[("stitched", 0)]]
+    p, budget = prompt["prompt"], prompt["max_output_tokens"]
+    floor = Params().consensus_min_quality_ppb
+    before = RuleEmbeddingScorer(reader=forcer, part_check=False).score_outputs(p, outputs, max_output_tokens=budget)
+    after = RuleEmbeddingScorer(reader=forcer).score_outputs(p, outputs, max_output_tokens=budget)
+    assert before[2].total_ppb >= floor and "stitched" not in before[2].flags  # the validator before kept it in
+    assert after[2].total_ppb == MODEL_CHECK_CAP_PPB < floor and "stitched" in after[2].flags
+    assert [s.total_ppb for s in after[:2]] == [s.total_ppb for s in before[:2]] and all(s.total_ppb >= floor for s in after[:2])
+    parts = parts_of(p)
+    gains = [part_gain(forcer, p, parts, o) for o in outputs]
+    assert gains[2] is not None and gains[2] < PART_GAIN_MIN_MILLI <= min(g for g in gains[:2] if g is not None)
+    revealed = dict(zip(("0x01", "0x02", "0x03"), outputs))
+    reports = {r["miner"]: r for r in evaluate_outputs(p, revealed, budget, reader=forcer)}
+    assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB
+    assert (reports["0x01"]["quality_ppb"], reports["0x02"]["quality_ppb"]) == (after[0].total_ppb, after[1].total_ppb)
