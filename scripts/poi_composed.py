@@ -170,7 +170,7 @@ def read(args: argparse.Namespace) -> int:
     from cor_incentives.ai.composed import first_answer, parts_of
     from cor_incentives.ai.likelihood import PROMPT_FREE, TeacherForcer
     from cor_incentives.nodes.agents.validator import READER_CONTEXT
-    from cor_incentives.nodes.poi_composed import load_composed
+    from cor_incentives.nodes.poi_composed import borrowed_first_answers, load_composed
 
     data = load_composed(args.data)
     prompt_of = {e["id"]: e["prompt"] for e in data.prompts}
@@ -185,6 +185,8 @@ def read(args: argparse.Namespace) -> int:
         if text:
             wanted += [(prompt, text), (parts[0], text)]
     # by prompt: the reader reuses a prompt's read for the next text after the same prompt
+    for e, text in borrowed_first_answers(data):  # first answers cut out of other composed prompts' answers
+        wanted += [(e["prompt"], text), (parts_of(e["prompt"])[0], text)]
     todo = sorted((x for x in dict.fromkeys(wanted) if (sha(x[0]), sha(x[1])) not in done), key=lambda x: x[0])
     free_todo = [r for r in data.rows if (output_key(r), sha(r["text"])) not in free_done] if args.prompt_free else []
     print(f"{len(todo)} first-answer reads and {len(free_todo)} prompt-free reads to do", file=sys.stderr, flush=True)

@@ -101,6 +101,7 @@ def test_results_are_strict_json_with_the_part_check():
     full = results["part_gain"]["full"]
     assert full["honest"]["flagged"] == 0 and full["honest"]["gain_milli"]["min"] >= PART_GAIN_MIN_MILLI
     assert all(full[v]["flagged"] > full[v]["outputs"] // 2 for v in ("stitched naive", "stitched ended"))
+    assert full["borrowed first answer"]["outputs"] >= 20  # the gap: first answers cut out of other composed answers
 
 
 def test_the_simulators_stitcher_uses_the_measured_pass_rate():

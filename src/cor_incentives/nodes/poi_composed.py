@@ -273,6 +273,41 @@ class PartGain:
     gain_milli: int
 
 
+BORROWED = "borrowed first answer"
+
+
+def borrowed_first_answers(data: CalibrationData) -> list[tuple[dict[str, Any], str]]:
+    """The stitcher that cuts its first answer out of an earlier *composed* answer: for each full-budget composed prompt,
+    the honest first answers (``ai.composed.first_answer``) of every other composed prompt with the same first part,
+    as (this prompt, that text). No model runs on this prompt; the part check reads them as it reads any first answer."""
+    from ..ai.composed import first_answer
+
+    full = [e for e in data.prompts if "of" not in e]
+    out = []
+    for e in full:
+        for other in full:
+            if other["id"] == e["id"] or other["parts"][0] != e["parts"][0]:
+                continue
+            for r in data.rows:
+                if r["prompt_id"] == other["id"] and r["class"] == "honest" and (text := first_answer(r["text"], len(e["parts"]))):
+                    out.append((e, text))
+    return out
+
+
+def borrowed_gains(data: CalibrationData) -> list[PartGain]:
+    """The part gains of ``borrowed_first_answers``, from the cached reads (scripts/poi_composed.py read)."""
+    from ..ai.composed import part_gain, parts_of
+    from .poi_calibration import CachedReader
+
+    reader = CachedReader(data)
+    out = []
+    for e, text in borrowed_first_answers(data):
+        g = part_gain(reader, e["prompt"], parts_of(e["prompt"]), "1. " + text)
+        if g is not None:
+            out.append(PartGain("full", BORROWED, g))
+    return out
+
+
 def part_gain_table(gains: Sequence[PartGain]) -> dict[str, Any]:
     """Per budget and output class: outputs, quantiles of the part gain, and how many fall under PART_GAIN_MIN_MILLI."""
     table: dict[str, dict[str, list[int]]] = {}
@@ -334,7 +369,7 @@ def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict
                 for c in BUDGET_CAPS
             },
         },
-        "part_gain": part_gain_table(gains),
+        "part_gain": part_gain_table([*gains, *borrowed_gains(composed)]),
         "single": rates(base, dmax, floor),
         "composed": {b: rates([o for o in outs if o.budget == b], dmax, floor) for b in budgets},
     }
