@@ -202,6 +202,8 @@ def read(args: argparse.Namespace) -> int:
             fp.flush()
             if n % 100 == 0:
                 print(f"first answers {n}/{len(todo)}, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    if not free_todo:
+        return 0
     with free_path.open("a") as ff:
         for n, r in enumerate(free_todo):
             if past(args.until):
