@@ -16,9 +16,8 @@ from cor_incentives.ai.composed import (
     part_gain,
     parts_of,
     strip_number,
-    window_gain,
 )
-from cor_incentives.ai.likelihood import LikelihoodCheck, TeacherForcer, TokenStat, TokenTrace
+from cor_incentives.ai.likelihood import LikelihoodCheck, TeacherForcer, TokenStat, TokenTrace, window_gain
 from cor_incentives.ai.quality import MODEL_CHECK_CAP_PPB, RuleEmbeddingScorer, finalize_score, model_check_criteria
 from cor_incentives.core.network_prompts import compose
 from cor_incentives.core.params import Params
@@ -60,7 +59,7 @@ def _trace(logprobs):
 def test_the_gain_sums_the_difference_over_the_first_window_tokens_floored():
     composed = _trace([-1.0] * (PART_GAIN_WINDOW + 5))
     alone = _trace([-1.5] * PART_GAIN_WINDOW + [-100.0] * 5)  # tokens past the window do not count
-    assert window_gain(composed, alone) == 500 * PART_GAIN_WINDOW
+    assert window_gain(composed, alone, PART_GAIN_WINDOW) == 500 * PART_GAIN_WINDOW
     assert window_gain(_trace([-2.0, -2.0]), _trace([-1.0, -1.0004])) == -2000  # -1999.6, floored
     assert window_gain(_trace([-1.0, -1.0]), _trace([-1.5])) == 500  # the tokens both reads hold
 

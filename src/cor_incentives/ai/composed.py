@@ -33,12 +33,11 @@ outputs). A prompt that is not composed (one part) has no part check.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from .likelihood import TokenTrace
+from .likelihood import TokenTrace, window_gain
 
 PART_GAIN_WINDOW = 32  # the answer's first tokens: where an answer depends on its prompt most
 PART_GAIN_MIN_MILLI = -10_000  # below: the first answer is far likelier after its part alone than after this prompt (calibrated: honest ≥ −9.45 nats)
@@ -110,12 +109,6 @@ def first_answer(output: str, k: int) -> str:
     return text[: cut if cut > 0 else PART_READ_CHARS].rstrip()
 
 
-def window_gain(composed: TokenTrace, alone: TokenTrace, window: int = PART_GAIN_WINDOW) -> int:
-    """Σ over the first ``window`` tokens (both reads hold the same tokens) of the log-probability difference, nats × 1000, floored."""
-    m = min(len(composed.tokens), len(alone.tokens), window)
-    return math.floor(1000 * sum(composed.tokens[i].logprob - alone.tokens[i].logprob for i in range(m)))
-
-
 def part_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str) -> int | None:
     """The first answer's part gain (see the module docstring); None for a prompt of one part or an empty first answer."""
     if len(parts) < 2:
@@ -123,4 +116,4 @@ def part_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str
     text = first_answer(output, len(parts))
     if not text:
         return None
-    return window_gain(reader.trace(prompt, text), reader.trace(parts[0], text))
+    return window_gain(reader.trace(prompt, text), reader.trace(parts[0], text), PART_GAIN_WINDOW)

@@ -172,8 +172,16 @@ def prompt_gain(trace: TokenTrace, free: TokenTrace) -> tuple[int, int]:
     m = min(len(trace.tokens), len(free.tokens))
     if m == 0:
         return 0, 0
-    diff = [trace.tokens[i].logprob - free.tokens[i].logprob for i in range(m)]
-    return math.floor(1000 * sum(diff) / m), math.floor(1000 * sum(diff[:PROMPT_GAIN_WINDOW]))
+    mean = math.floor(1000 * sum(trace.tokens[i].logprob - free.tokens[i].logprob for i in range(m)) / m)
+    return mean, window_gain(trace, free, PROMPT_GAIN_WINDOW)
+
+
+def window_gain(trace: TokenTrace, other: TokenTrace, window: int = PROMPT_GAIN_WINDOW) -> int:
+    """Σ over the first ``window`` tokens both traces read (the same output after two prompts) of
+    log p(t | ``trace``'s prompt) − log p(t | ``other``'s prompt), nats × 1000, floored: the prompt gain's
+    early part, and the part gain of a composed prompt's first answer (``ai.composed``)."""
+    m = min(len(trace.tokens), len(other.tokens), window)
+    return math.floor(1000 * sum(trace.tokens[i].logprob - other.tokens[i].logprob for i in range(m)))
 
 
 class TeacherForcer:

@@ -134,12 +134,9 @@ def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], ti
     always is one), so the better output wins it.
     """
     n = len(matrix)
-    if not len(quality_ppb) == len(tiebreak) == n:
-        raise ValueError("one quality score and one tiebreak per output")
-    candidates = [i for i in range(n) if quality_ppb[i] >= min_quality_ppb]
-    if not candidates:
+    _, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    if medoid is None:
         return [MAX_DISTANCE_PPB] * n
-    medoid = _reference(matrix, candidates, quality_ppb, tiebreak)
     return [matrix[medoid][i] for i in range(n)]
 
 
@@ -163,15 +160,24 @@ def reported_distances_ppb(
     nothing: the spread is theirs. No reference (nothing above the floor): every output at
     ``MAX_DISTANCE_PPB``, as ``ranked_distances_ppb``.
     """
-    distances = ranked_distances_ppb(matrix, quality_ppb, tiebreak, min_quality_ppb)
-    candidates = [i for i in range(len(matrix)) if quality_ppb[i] >= min_quality_ppb]
-    if not candidates:
-        return distances
-    medoid = _reference(matrix, candidates, quality_ppb, tiebreak)
+    n = len(matrix)
+    candidates, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    if medoid is None:
+        return [MAX_DISTANCE_PPB] * n
     spread = min((matrix[medoid][j] for j in candidates if j != medoid), default=0)
     threshold = max(max_distance_ppb, min(TASK_SPREAD_CAP_PPB, spread * TASK_SPREAD_FACTOR_BPS // BPS))
     allowance = threshold - max_distance_ppb
-    return [max(0, d - allowance) for d in distances]
+    return [max(0, matrix[medoid][i] - allowance) for i in range(n)]  # ``ranked_distances_ppb`` less the allowance
+
+
+def _candidates_and_reference(
+    matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int
+) -> tuple[list[int], int | None]:
+    """The outputs at or above the quality floor, and the reference among them (None when there is none)."""
+    if not len(quality_ppb) == len(tiebreak) == len(matrix):
+        raise ValueError("one quality score and one tiebreak per output")
+    candidates = [i for i in range(len(matrix)) if quality_ppb[i] >= min_quality_ppb]
+    return candidates, _reference(matrix, candidates, quality_ppb, tiebreak) if candidates else None
 
 
 def _reference(matrix: list[list[int]], candidates: list[int], quality_ppb: Sequence[int], tiebreak: Sequence[str]) -> int:
