@@ -122,21 +122,11 @@ def accrue_position(state: State, node: Node, addr: str, writes: Writes | None =
 
 
 def accrue_all(state: State, node: Node, writes: Writes | None = None) -> None:
-    """Bring the node and every position of the epoch up to now; they must agree. One pass over the positions
-    (the stake of each read from the ledger's balances), writing only the counts that move."""
+    """Bring the node and every position of the epoch up to now; they must agree. Only the counts that move are
+    written (the close's steps accrue a node several times at one tick)."""
     accrue_stake_ticks(state, node, writes)
-    tick, balances, node_id, positions = state.tick, state.ledger.balances, node.id, node.positions
-    counted = 0
-    for addr in sorted(positions):
-        pos = positions[addr]
-        elapsed = tick - pos.mark
-        invariant(elapsed >= 0, f"{addr} in {node_id}: stake × ticks went back in time")
-        if elapsed:
-            stake = balances.get(acct.bonded(node_id) if addr == node_id else acct.delegated(node_id, addr), 0)
-            _write(writes, pos, "stake_ticks", pos.stake_ticks + stake * elapsed)
-            _write(writes, pos, "mark", tick)
-        counted += pos.stake_ticks
-    invariant(node.stake_ticks == counted, f"node {node_id}: its stake × ticks differ from the sum of its positions'")
+    counted = sum(accrue_position(state, node, addr, writes).stake_ticks for addr in sorted(node.positions))
+    invariant(node.stake_ticks == counted, f"node {node.id}: its stake × ticks differ from the sum of its positions'")
 
 
 def stake_matches_ledger(state: State, node: Node) -> bool:
@@ -204,13 +194,13 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
     cited = cites_line_formulas(state.params, stream)  # rule version 11 on: the formula once, in the stream's account
     formula = {} if cited else {"formula": STAKE_FORMULA}
     if total:
-        positions, balances = node.positions, ledger.balances
+        positions = node.positions
         for addr in sorted(positions, key=lambda a: (a != node_id, a)):
             ticks = positions[addr].stake_ticks
             share = reward * ticks // total
             if share:
                 ledger.transfer(pot, acct.claimable(addr), share, stream, writes)
-                stake = balances.get(acct.bonded(node_id) if addr == node_id else acct.delegated(node_id, addr), 0)
+                stake = stake_of(state, node_id, addr)
                 _add_line(
                     state,
                     EarningItem(
