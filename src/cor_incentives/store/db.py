@@ -40,6 +40,7 @@ from sqlalchemy.engine import Engine as SAEngine
 
 from ..core.errors import EngineError
 from ..core.events import Event, content_hash
+from . import bulk
 from .connection import DEFAULT_LOCK_TIMEOUT_SECONDS, WRITER_LOCK_KEY, database_url, make_engine, sqlite_path
 from .migrate import upgrade
 
@@ -376,7 +377,6 @@ class Columns:
 _INSERT_EVENT = insert(events)
 _EVENTS_AFTER = select(events).where(events.c.seq > bindparam("after")).order_by(events.c.seq)
 _EVENTS_AFTER_LIMIT = _EVENTS_AFTER.limit(bindparam("n"))
-_UPSERTS: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 def event_row(event: Event, kind: str, actor: str, nonce: int) -> dict[str, Any]:
@@ -407,25 +407,7 @@ def _row_event(r: Any) -> Event:
 
 def upsert(conn: Connection, table: Table, keys: dict[str, Any], values: dict[str, Any]) -> None:
     """Insert a row, or update it when its key exists (INSERT … ON CONFLICT DO UPDATE; SQLite and PostgreSQL)."""
-    upsert_many(conn, table, tuple(keys), tuple(values), [{**keys, **values}])
-
-
-def upsert_many(conn: Connection, table: Table, key_cols: tuple[str, ...], value_cols: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    """Upsert several rows with one cached statement."""
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    cache_key = (dialect, table.name, key_cols, value_cols)
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        if dialect == "postgresql":
-            pg = pg_insert(table)
-            stmt = pg.on_conflict_do_update(index_elements=list(key_cols), set_={c: pg.excluded[c] for c in value_cols})
-        else:
-            lite = sqlite_insert(table)
-            stmt = lite.on_conflict_do_update(index_elements=list(key_cols), set_={c: lite.excluded[c] for c in value_cols})
-        _UPSERTS[cache_key] = stmt
-    conn.execute(stmt, rows)
+    bulk.upsert_rows(conn, table, tuple(keys), tuple(values), [(*keys.values(), *values.values())])
 
 
 def delete_rows(conn: Connection, table: Table, **keys: Any) -> None:

@@ -216,8 +216,7 @@ def stored_rows(conn: Connection) -> dict[str, Any]:
 
 def stored_postings(conn: Connection, after: int = -1) -> list[tuple[int, int, str, str, str, str]]:
     """The postings of the events after seq ``after``, as (seq, idx, src, dst, amount, reason) in log order, read in bulk."""
-    columns = ("seq", "idx", "src", "dst", "amount", "reason")
-    return bulk.select_rows(conn, db.postings, columns, where=[("seq", ">", after)], order_by=("seq", "idx"))
+    return bulk.select_rows(conn, db.postings, POSTING_COLUMNS, where=[("seq", ">", after)], order_by=("seq", "idx"))
 
 
 def store_layout(conn: Connection) -> str | None:
