@@ -14,7 +14,6 @@ version 10 and under 11:
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 import random
@@ -30,14 +29,12 @@ from cor_incentives.app.published import published_getter
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import apply, replay
 from cor_incentives.core.epoch_document import expand_detail
-from cor_incentives.core.events import Command
 from cor_incentives.core.json_view import json_view
 from cor_incentives.core.params import ParamHistory
 from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT
 from cor_incentives.core.staking import process_delegate
 from cor_incentives.core.state import State
-from cor_incentives.sim.runner import World
-from cor_incentives.sim.scenarios import builtin_scenarios
+from support.epochs import epoch_events
 
 AUDITOR = Path(__file__).resolve().parents[2] / "src" / "cor_incentives" / "auditor.py"
 CASES = [("honest_only", 1), ("lazy_miners", 3), ("sybil_split", 4)]
@@ -50,16 +47,6 @@ def outside_auditor() -> ModuleType:
     sys.modules["outside_auditor"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def epoch_events(name: str, seed: int) -> list[Any]:
-    """One simulated epoch's events, up to its close."""
-    scenario = dataclasses.replace(builtin_scenarios()[name], epochs=1, user_tasks_per_epoch=6, network_tasks_per_epoch=6)
-    world = World(scenario, seed, keep_events=True)
-    world.run_epoch(0)
-    events = list(world.chain.events)
-    last_close = max(i for i, e in enumerate(events) if Command.decode(e.payload).kind == "epoch.close")
-    return events[: last_close + 1]
 
 
 def before_close(events: list[Any], seed: int) -> State:

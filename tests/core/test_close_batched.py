@@ -11,7 +11,6 @@ balances, stake counts and statement lines as a few entries) change nothing but 
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from typing import Any
 
@@ -20,12 +19,10 @@ import pytest
 from cor_incentives.core import epoch, rewards
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import apply, replay
-from cor_incentives.core.events import Command
 from cor_incentives.core.staking import process_delegate
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
-from cor_incentives.sim.runner import World
-from cor_incentives.sim.scenarios import builtin_scenarios
+from support.epochs import epoch_events
 
 CASES = [("honest_only", 1), ("honest_only", 2), ("lazy_miners", 3), ("sybil_split", 4)]
 
@@ -44,15 +41,6 @@ class PlainWrites:
 
     def append(self, lst: list[Any], item: Any) -> None:
         lst.append(item)
-
-
-def epoch_events(name: str, seed: int) -> list[Any]:
-    scenario = dataclasses.replace(builtin_scenarios()[name], epochs=1, user_tasks_per_epoch=6, network_tasks_per_epoch=6)
-    world = World(scenario, seed, keep_events=True)
-    world.run_epoch(0)
-    events = list(world.chain.events)
-    last_close = max(i for i, e in enumerate(events) if Command.decode(e.payload).kind == "epoch.close")
-    return events[: last_close + 1]
 
 
 def before_close(events: list[Any], seed: int) -> State:

@@ -11,7 +11,6 @@ stake):
 
 from __future__ import annotations
 
-import dataclasses
 import random
 from typing import Any
 
@@ -20,14 +19,12 @@ import pytest
 from cor_incentives.core import epoch, rewards, staking
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import apply, replay
-from cor_incentives.core.events import Command
 from cor_incentives.core.journal import Writes
 from cor_incentives.core.staking import process_delegate, process_undelegate
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
-from cor_incentives.sim.runner import World
-from cor_incentives.sim.scenarios import builtin_scenarios
 from support import stake_reference
+from support.epochs import epoch_events
 
 CASES = [("honest_only", 11), ("lazy_miners", 12), ("sybil_split", 13), ("honest_only", 14), ("lazy_miners", 15)]
 
@@ -40,15 +37,6 @@ def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rewards, "settle_node_rewards", stake_reference.settle_node_rewards)
     monkeypatch.setattr(epoch, "settle_node_rewards", stake_reference.settle_node_rewards)
     monkeypatch.setattr(epoch, "start_stake_epoch", stake_reference.start_stake_epoch)
-
-
-def epoch_events(name: str, seed: int) -> list[Any]:
-    scenario = dataclasses.replace(builtin_scenarios()[name], epochs=1, user_tasks_per_epoch=6, network_tasks_per_epoch=6)
-    world = World(scenario, seed, keep_events=True)
-    world.run_epoch(0)
-    events = list(world.chain.events)
-    last_close = max(i for i, e in enumerate(events) if Command.decode(e.payload).kind == "epoch.close")
-    return events[: last_close + 1]
 
 
 def with_stake_moves(events: list[Any], seed: int) -> State:
