@@ -185,6 +185,10 @@ class Link:
     def session(self, session_id: int) -> dict[str, Any]:
         return self.retry("session", lambda: self.client.session(session_id))
 
+    def params(self) -> dict[str, Any]:
+        """The network's parameters in force (``/v1/params``: ``in_force``, ``history`` by epoch, ``schema``)."""
+        return self.retry("params", self.client.params)
+
 
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else ""

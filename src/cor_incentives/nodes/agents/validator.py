@@ -12,6 +12,9 @@ and reads every output of a task for that model with it (``ai.likelihood``: the 
 checks); a task for another model gets no model check. On the measured-token rules (the task view's
 ``measured_tokens``) each report carries the validator's count of the output's tokens, and the
 committed body its count of the prompt (``ai.tokens``).
+The quality floor and the PoI threshold it evaluates against are the network's (``/v1/params``,
+``consensus_min_quality_ppb`` and ``poi_max_distance_ppb`` in force), read again on every pass that
+has a task to evaluate, so a governance change is followed from the epoch it takes effect.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class ValidatorAgent(Agent):
         self.read_model = read_model and self.strategy == "honest"
         self.threads = threads
         self.reader: Any = None  # ai.likelihood.TeacherForcer over the bundled model, once loaded
+        self.in_force: dict[str, Any] | None = None  # the network's parameters, read once per pass that evaluates
 
     def _load_state(self) -> dict[int, dict[str, Any]]:
         if self.state_file and self.state_file.is_file():
@@ -97,6 +101,7 @@ class ValidatorAgent(Agent):
             v = mine(t, self.me)
             if t["state"] == TaskState.COMMITTED and v is not None and not v["committed"]:
                 self.commit(t)
+        self.in_force = None  # read again on the next pass that evaluates: governance may have changed them
         open_ids = {t["id"] for t in tasks}
         stale = [tid for tid in self.work if tid not in open_ids]
         for tid in stale:
@@ -117,17 +122,27 @@ class ValidatorAgent(Agent):
             prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
             outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
             reader = self.reader_for(task.get("model"))
+            rule = self.network_rule()
             try:
-                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader)
+                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader, **rule)
             except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
                 if reader is None:
                     raise
                 self.log.info("task=%d not read with the model: %s", task["id"], exc)
-                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"])
+                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], **rule)
             input_tokens = prompt_tokens(prompt)
         if not task.get("measured_tokens"):  # rules before the measured counts: validators send no counts
             return [{k: v for k, v in r.items() if k != "output_tokens"} for r in reports], None
         return reports, input_tokens
+
+    def network_rule(self) -> dict[str, int]:
+        """The quality floor and PoI threshold in force on the network (``evaluate_outputs`` keywords)."""
+        if self.in_force is None:
+            self.in_force = self.link.params()["in_force"]
+        return {
+            "min_quality_ppb": int(self.in_force["consensus_min_quality_ppb"]),
+            "max_distance_ppb": int(self.in_force["poi_max_distance_ppb"]),
+        }
 
     def commit(self, task: dict[str, Any]) -> None:
         tid = task["id"]
