@@ -154,6 +154,30 @@ def test_driver_errors_are_raised_as_sqlalchemy_errors(db_url):
         store.dispose()
 
 
+def test_a_bulk_write_first_in_a_connection_is_part_of_its_transaction(db_url):
+    """A bulk write that is the first statement on a connection (no explicit ``begin``) begins the
+    transaction as SQLAlchemy would: rolled back with it, never committed on its own."""
+    store = db.Store(db_url)
+    store.create_schema()
+    columns = ("seq", "idx", "src", "dst", "amount", "reason")
+    try:
+        with store.engine.connect().execution_options(cor_writer=True) as conn:
+            bulk.insert_rows(conn, db.postings, columns, [(1, 0, "a", "b", "5", "r")])
+            bulk.upsert_rows(conn, db.balances, ("account",), ("owner", "amount"), [("a", None, "1")])
+            assert conn.in_transaction()
+            conn.rollback()
+        with store.reader() as conn:
+            assert conn.execute(select(db.postings.c.seq)).all() == []
+            assert conn.execute(select(db.balances.c.account)).all() == []
+        with store.engine.connect().execution_options(cor_writer=True) as conn:
+            bulk.insert_rows(conn, db.postings, columns, [(2, 0, "a", "b", "7", "r")])
+            conn.commit()
+        with store.reader() as conn:
+            assert conn.execute(select(db.postings.c.seq, db.postings.c.amount)).all() == [(2, "7")]
+    finally:
+        store.dispose()
+
+
 @pytest.mark.postgres
 def test_a_postgresql_writer_compresses_large_values_with_lz4(tmp_path):
     from support.services import drop_postgres_database, fresh_postgres_database

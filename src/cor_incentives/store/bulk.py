@@ -38,8 +38,15 @@ def _marks(conn: Connection, n: int) -> str:
 
 
 @contextmanager
-def _cursor(conn: Connection, statement: str) -> Iterator[Any]:
-    """A DBAPI cursor on ``conn``'s own connection (so inside its transaction); driver errors become SQLAlchemy's."""
+def _cursor(conn: Connection, statement: str, *, write: bool = True) -> Iterator[Any]:
+    """A DBAPI cursor on ``conn``'s own connection (so inside its transaction); driver errors become SQLAlchemy's.
+
+    A write on a connection with no transaction yet begins one first, as SQLAlchemy's autobegin does
+    for its own statements: the driver's cursor alone would not (SQLite's connections run in
+    autocommit mode and take ``BEGIN`` / ``BEGIN IMMEDIATE`` from the engine's ``begin`` hook), so the
+    rows would be committed at once instead of with the caller's transaction."""
+    if write and not conn.in_transaction():
+        conn.begin()
     dbapi_conn: Any = conn.connection.dbapi_connection
     cursor = dbapi_conn.cursor()
     try:
@@ -110,6 +117,6 @@ def select_rows(
         statement += " WHERE " + " AND ".join(f"{column} {op} {mark}" for column, op, _ in where)
     if order_by:
         statement += " ORDER BY " + ", ".join(table.c[c].name for c in order_by)
-    with _cursor(conn, statement) as cursor:
+    with _cursor(conn, statement, write=False) as cursor:
         cursor.execute(statement, tuple(value for _, _, value in where))
         return list(cursor.fetchall())
