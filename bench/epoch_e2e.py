@@ -137,10 +137,12 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         task_id = state.new_id()
         work = work_by_task[template]
         chosen = rng.sample(miners, len(work))
-        state.epoch_work.extend(dataclasses.replace(r, task=task_id, node=n) for r, n in zip(work, chosen, strict=True))
+        for r, n in zip(work, chosen, strict=True):  # the rows the core would append, as columns (core/epoch_columns.py)
+            state.epoch_work.append(task_id, n, r.complexity_units, r.quality_ppb, r.in_consensus, r.precommitted, r.model, r.kind, r.fee_units)
         checks = validations_by_task.get(template, [])
         chosen = rng.sample(validators, len(checks))
-        state.epoch_validations.extend(dataclasses.replace(v, task=task_id, node=n) for v, n in zip(checks, chosen, strict=True))
+        for v, n in zip(checks, chosen, strict=True):
+            state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
         if task_records and template in state.tasks:
             state.tasks[task_id] = dataclasses.replace(state.tasks[template], id=task_id)
     conservation_holds(state)
@@ -263,18 +265,22 @@ def document_cost(record: Any) -> dict[str, float]:
     }
 
 
-def floor_columns(work: list[Any], validations: list[Any]) -> dict[str, Any]:
-    """The same rows as numpy columns (node index, units, quality, in consensus, precommitted)."""
+def floor_columns(work: Any, validations: Any) -> dict[str, Any]:
+    """The same rows as numpy columns (node index, units, quality, in consensus, precommitted), read from the
+    epoch's column stores (core/epoch_columns.py): one node index over both streams."""
     import numpy as np
 
-    index: dict[str, int] = {}
-    node = [index.setdefault(r.node, len(index)) for r in work] + [index.setdefault(v.node, len(index)) for v in validations]
+    names = list(work.nodes.names)
+    index = {n: i for i, n in enumerate(names)}
+    for n in validations.nodes.names:
+        index.setdefault(n, len(index))
+    to_shared = np.array([index[n] for n in validations.nodes.names], dtype=np.int64)
     return {
-        "node_index": np.array(node, dtype=np.int64),
-        "complexity_units": np.array([r.complexity_units for r in work] + [1] * len(validations), dtype=np.int64),
-        "quality_ppb": np.array([r.quality_ppb for r in work] + [v.agreement_ppb for v in validations], dtype=np.int64),
-        "in_consensus": np.array([r.in_consensus for r in work] + [v.on_time for v in validations], dtype=bool),
-        "precommitted": np.array([r.precommitted for r in work] + [v.on_time for v in validations], dtype=bool),
+        "node_index": np.concatenate([work.node_index(), to_shared[validations.node_index()]]),
+        "complexity_units": np.concatenate([work.units(), np.ones(len(validations), dtype=np.int64)]),
+        "quality_ppb": np.concatenate([work.quality(), validations.quality()]),
+        "in_consensus": np.concatenate([work.consensus(), validations.on_time_flags()]),
+        "precommitted": np.concatenate([work.precommit(), validations.on_time_flags()]),
     }
 
 

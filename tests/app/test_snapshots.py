@@ -20,6 +20,7 @@ from cor_incentives.app.engine import Engine
 from cor_incentives.app.snapshots import snapshot_row
 from cor_incentives.app.verify import state_fingerprint
 from cor_incentives.core.apply import apply
+from cor_incentives.core.epoch_columns import RowStore
 from cor_incentives.core.events import content_hash
 from cor_incentives.core.journal import PACKED_ATTR, JDict, journal
 from cor_incentives.core.params import Params
@@ -85,6 +86,17 @@ def filled(hint: Any, rng: random.Random, depth: int = 0) -> Any:
         return WeightTree.from_slots([(f"n{i}", rng.randrange(0, 9)) for i in range(rng.randrange(1, 6))])
     if hint is Params:  # validated on construction: the defaults (every mapping parameter non-empty but one)
         return Params().replace(listed_model_tiers={"m1": "small"}) if rng.random() < 0.5 else Params()
+    if isinstance(hint, type) and issubclass(hint, RowStore):  # the epoch's rows, held as columns
+        store = hint()
+        for _ in range(2 if depth < 3 else 1):
+            row = filled(hint.ROW, rng, depth + 1)
+            # the 64-bit columns (task ids, units, ppb values) take what the core can write; a fee share any int
+            store.append_row(
+                dataclasses.replace(
+                    row, **{k: v % 2**62 for k, v in vars(row).items() if type(v) is int and k != "fee_units" and not -(2**63) <= v < 2**63}
+                )
+            )
+        return store
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
         return hint(**{f.name: filled(hints[f.name], rng, depth + 1) for f in dataclasses.fields(hint)})

@@ -1,5 +1,6 @@
-"""The close reads the epoch's rows as columns (``core.epoch_rows``): exactly the values the streams'
-per-row accessors give, and each node's in-consensus tasks in row order."""
+"""The close reads the epoch's rows as columns (``core.epoch_rows``, from the stores of ``core.epoch_columns``):
+exactly the values the streams' per-row accessors give for the rows as records, and each node's in-consensus
+tasks in row order."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
 from cor_incentives.core.epoch_rows import tasks_by_node, validation_columns, work_columns
 from cor_incentives.core.records import TaskKind, ValidationRow, WorkRow
 from cor_incentives.core.rewards import MINER_STREAM, VALIDATOR_STREAM
@@ -52,10 +54,13 @@ def by_accessors(spec, rows):
 
 
 def as_lists(columns):
-    return {
-        k: list(getattr(columns, k)) if isinstance(getattr(columns, k), list) else getattr(columns, k).tolist()
-        for k in by_accessors(MINER_STREAM, [])
-    }
+    return {k: columns.node_ids() if k == "node" else getattr(columns, k).tolist() for k in by_accessors(MINER_STREAM, [])}
+
+
+def stored(store, rows):
+    store.extend(rows)
+    assert list(store) == rows  # the row views are the records appended
+    return store
 
 
 def reference_tasks_by_node(rows, spec):
@@ -69,8 +74,9 @@ def reference_tasks_by_node(rows, spec):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(work_rows, max_size=60))
 def test_work_columns_equal_the_miner_accessors(rows):
-    columns = work_columns(rows)
+    columns = work_columns(stored(WorkColumns(), rows))
     assert as_lists(columns) == by_accessors(MINER_STREAM, rows)
+    assert columns.fee == [MINER_STREAM.bonus(r) for r in rows]
     nodes = sorted({r.node for r in rows})
     index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)
@@ -79,8 +85,9 @@ def test_work_columns_equal_the_miner_accessors(rows):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(validation_rows, max_size=60))
 def test_validation_columns_equal_the_validator_accessors(rows):
-    columns = validation_columns(rows)
+    columns = validation_columns(stored(ValidationColumns(), rows))
     assert as_lists(columns) == by_accessors(VALIDATOR_STREAM, rows)
+    assert columns.fee is None and all(VALIDATOR_STREAM.bonus(r) is None for r in rows)
     nodes = sorted({r.node for r in rows})
     index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, VALIDATOR_STREAM)
@@ -89,8 +96,8 @@ def test_validation_columns_equal_the_validator_accessors(rows):
 def test_large_epoch_columns_keep_row_order():
     rng = random.Random(3)
     rows = [WorkRow(t, rng.choice(NODES), rng.randrange(1, 5000), rng.randrange(10**9), rng.random() < 0.8, True) for t in range(20_000)]
-    columns = work_columns(rows)
-    assert columns.task == list(range(20_000)) and len(columns) == 20_000
+    columns = work_columns(stored(WorkColumns(), rows))
+    assert columns.task.tolist() == list(range(20_000)) and len(columns) == 20_000
     nodes = sorted(NODES)
     index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)

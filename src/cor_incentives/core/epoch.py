@@ -29,6 +29,7 @@ from . import ledger as acct
 from .claims import epoch_leaves, merkle_root
 from .community import process_community_rewards, process_community_snapshot
 from .controllers import process_controllers
+from .epoch_columns import ValidationColumns, WorkColumns
 from .epoch_document import LINE_FORMULAS, apr_statement
 from .errors import invariant
 from .governance import process_governance_execution, process_voter_rewards
@@ -104,8 +105,8 @@ def process_epoch_record(state: State) -> None:
     )
     state.skipped = []
     state.earnings = []
-    state.epoch_work = []
-    state.epoch_validations = []
+    state.epoch_work = WorkColumns()
+    state.epoch_validations = ValidationColumns()
     state.epoch_streams = EpochStreams()
 
 

@@ -1,25 +1,22 @@
-"""The epoch's work and validation rows as columns, for the close (docs/design.md §6).
+"""The epoch's work and validation rows as the close reads them: numpy columns (docs/design.md §6).
 
-``compute_work_rewards`` reads columns; the rows are records. Reading them one row at a time
-through a stream's accessors costs a Python call per field per row, which at a million tasks (eight
-million rows) is most of the close. ``work_columns`` and ``validation_columns`` read each field of
-every row in one C-level pass (``operator.attrgetter`` under ``map``), so a stream's columns, its
-node index and its per-node task lists cost a few passes at C speed. The values are exactly what
-the streams' accessors give (``rewards.MINER_STREAM`` / ``VALIDATOR_STREAM``); only the way of
-reading them differs.
+The rows are held as columns while the epoch runs (``epoch_columns``: ``WorkColumns`` /
+``ValidationColumns``); ``work_columns`` and ``validation_columns`` hand a stream's columns to the
+close's kernel (``compute_work_rewards``) without building a record: each column is one copy of an
+``array`` buffer, each row's node an index into the interned node ids. The values are exactly what the
+streams' per-row accessors give for the rows as records (``rewards.MINER_STREAM`` /
+``VALIDATOR_STREAM``); only the way of reading them differs.
 """
 
 from __future__ import annotations
 
-import operator
-from dataclasses import dataclass
-from itertools import repeat
-from typing import Any
+from dataclasses import dataclass, replace
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
 
-from .records import TaskKind, ValidationRow, WorkRow
+from .epoch_columns import ValidationColumns, WorkColumns
 from .work_rewards import MAX_COMPLEXITY_UNITS
 
 
@@ -27,58 +24,66 @@ from .work_rewards import MAX_COMPLEXITY_UNITS
 class RowColumns:
     """One stream's rows, column by column, in row order."""
 
-    task: list[int]
-    node: list[str]
+    task: npt.NDArray[np.int64]
+    node: npt.NDArray[np.int64]  # index into ``names``
+    names: list[str]  # the node ids the rows index
     network: npt.NDArray[np.bool_]  # a network task's row (its work earns at the rate)
-    units: list[int]  # complexity units, at most MAX_COMPLEXITY_UNITS
+    units: npt.NDArray[np.int64]  # complexity units, at most MAX_COMPLEXITY_UNITS
     quality: npt.NDArray[np.int64]
     in_consensus: npt.NDArray[np.bool_]
     precommitted: npt.NDArray[np.bool_]
+    fee: list[int] | None  # a miner row's share of its user task's fee (None: a stream without a bonus)
 
     def __len__(self) -> int:
         return len(self.task)
 
+    def node_ids(self) -> list[str]:
+        """Each row's node id."""
+        return list(map(self.names.__getitem__, self.node.tolist()))
 
-def _field(rows: list[Any], name: str) -> list[Any]:
-    return list(map(operator.attrgetter(name), rows))
+    def take(self, keep: npt.NDArray[np.bool_]) -> RowColumns:
+        """The rows where ``keep`` holds, in row order."""
+        return replace(
+            self,
+            task=self.task[keep],
+            node=self.node[keep],
+            network=self.network[keep],
+            units=self.units[keep],
+            quality=self.quality[keep],
+            in_consensus=self.in_consensus[keep],
+            precommitted=self.precommitted[keep],
+            fee=None if self.fee is None else list(compress(self.fee, keep.tolist())),
+        )
 
 
-def _flags(values: list[Any]) -> npt.NDArray[np.bool_]:
-    return np.fromiter(map(bool, values), dtype=bool, count=len(values))
-
-
-def _network(rows: list[Any]) -> npt.NDArray[np.bool_]:
-    kinds = _field(rows, "kind")
-    return np.fromiter(map(operator.eq, kinds, repeat(TaskKind.NETWORK)), dtype=bool, count=len(kinds))
-
-
-def work_columns(rows: list[WorkRow]) -> RowColumns:
-    """Miner rows: units = complexity_units (capped), quality = quality_ppb, in consensus, precommitted."""
-    cap = MAX_COMPLEXITY_UNITS
-    units = [u if u <= cap else cap for u in _field(rows, "complexity_units")]
-    in_consensus = _flags(_field(rows, "in_consensus"))
+def work_columns(rows: WorkColumns) -> RowColumns:
+    """Miner rows: units = complexity_units (capped), quality = quality_ppb, in consensus, precommitted, fee = fee_units."""
     return RowColumns(
-        task=_field(rows, "task"),
-        node=_field(rows, "node"),
-        network=_network(rows),
-        units=units,
-        quality=np.array(_field(rows, "quality_ppb"), dtype=np.int64),
-        in_consensus=in_consensus,
-        precommitted=_flags(_field(rows, "precommitted")),
+        task=rows.tasks(),
+        node=rows.node_index(),
+        names=list(rows.nodes.names),
+        network=rows.network(),
+        units=np.minimum(rows.units(), MAX_COMPLEXITY_UNITS),
+        quality=rows.quality(),
+        in_consensus=rows.consensus(),
+        precommitted=rows.precommit(),
+        fee=rows.fee_units,
     )
 
 
-def validation_columns(rows: list[ValidationRow]) -> RowColumns:
-    """Validator rows: units = 1, quality = agreement_ppb, in consensus = precommitted = on time."""
-    on_time = _flags(_field(rows, "on_time"))
+def validation_columns(rows: ValidationColumns) -> RowColumns:
+    """Validator rows: units = 1, quality = agreement_ppb, in consensus = precommitted = on time; no fee."""
+    on_time = rows.on_time_flags()
     return RowColumns(
-        task=_field(rows, "task"),
-        node=_field(rows, "node"),
-        network=_network(rows),
-        units=[1] * len(rows),
-        quality=np.array(_field(rows, "agreement_ppb"), dtype=np.int64),
+        task=rows.tasks(),
+        node=rows.node_index(),
+        names=list(rows.nodes.names),
+        network=rows.network(),
+        units=np.ones(len(rows), dtype=np.int64),
+        quality=rows.quality(),
         in_consensus=on_time,
         precommitted=on_time,
+        fee=None,
     )
 
 
@@ -89,6 +94,6 @@ def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes:
         return {}
     owners = node_index[chosen]
     order = np.argsort(owners, kind="stable")
-    tasks = np.array(columns.task, dtype=np.int64)[chosen][order].tolist()
+    tasks = columns.task[chosen][order].tolist()
     bounds = np.searchsorted(owners[order], np.arange(len(nodes) + 1)).tolist()
     return {nodes[i]: tasks[bounds[i] : bounds[i + 1]] for i in range(len(nodes)) if bounds[i] < bounds[i + 1]}

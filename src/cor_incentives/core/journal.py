@@ -82,6 +82,14 @@ def attempt(fn: Callable[[], object]) -> EngineError | None:
     return None
 
 
+def on_undo(undo: Callable[[Any, Any, Any], None], obj: Any, a: Any = None, b: Any = None) -> None:
+    """Journal ``undo(obj, a, b)`` for a write made outside the journaled records and containers (a column store's
+    append, core/epoch_columns.py); nothing when no journal is in force (a replay)."""
+    entries = _current.get()
+    if entries is not None:
+        entries.append((undo, obj, a, b))
+
+
 def rollback(entries: list[Undo]) -> None:
     """Undo ``entries`` newest first (writes made while undoing are not journaled)."""
     token = _current.set(None)

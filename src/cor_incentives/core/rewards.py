@@ -43,12 +43,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from . import ledger as acct
+from .epoch_columns import ValidationColumns
 from .epoch_document import GATE_INPUTS, LINE_FORMULAS, apr_statement, bonus_columns
 from .epoch_rows import RowColumns, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
@@ -186,18 +186,19 @@ class WorkStream(Generic[Row]):
     rate_param: str  # the Params field of the rate
     bonus: Callable[[Row], int | None]  # a user row's fee share (its bonus cap's base), None: no bonus
     bonus_param: str | None  # the Params field of the bonus share (None: the stream pays no bonus)
-    columns: Callable[[list[Row]], RowColumns]  # the rows' units, quality, in consensus, precommitted, network: as the accessors above give them
+    columns: Callable[[Any], RowColumns]  # the epoch's rows as columns: the values the accessors above give for each row
     empty_note: str
     formula: str
 
 
-def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
+def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> None:
     """One work stream: gates and weights (``work_rewards``), claims at the rate and the budget (``work_pay``), paid and recorded.
 
-    The rows are read as columns (``epoch_rows``): each field of every row in one pass."""
+    The rows are the epoch's columns (``epoch_rows``): no row is read as a record."""
     p = state.params
     budget = state.epoch_streams.budget(spec.key)
-    present = set(map(attrgetter("node"), rows))
+    rows_of = np.bincount(columns.node, minlength=len(columns.names))
+    present = [columns.names[i] for i in np.flatnonzero(rows_of).tolist()]
     nodes = sorted(n for n in present if n in state.nodes)
     rate = getattr(p, spec.rate_param)
     bonus_bps = getattr(p, spec.bonus_param) if spec.bonus_param else 0
@@ -205,14 +206,13 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
         state.epoch_streams.record(spec.key, budget, 0, 0, spec.empty_note if not nodes else None, {"rate_units": rate, "claims": 0})
         return
     index = {n: i for i, n in enumerate(nodes)}
+    node_index = np.array([index.get(n, -1) for n in columns.names], dtype=np.int64)[columns.node]
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
-        rows = [r for r in rows if r.node in index]
-    columns = spec.columns(rows)
-    node_index = np.fromiter(map(index.__getitem__, columns.node), dtype=np.int64, count=len(columns))
-    units = np.array(columns.units, dtype=np.int64)
+        keep = node_index >= 0
+        columns, node_index = columns.take(keep), node_index[keep]
     result = compute_work_rewards(
         node_index=node_index,
-        complexity_units=np.where(columns.network, units, 0),
+        complexity_units=np.where(columns.network, columns.units, 0),
         quality_ppb=columns.quality,
         in_consensus=columns.in_consensus,
         precommitted=columns.precommitted,
@@ -221,13 +221,18 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
         params=_work_params(state),
     )
     bonus_rows = []
-    if spec.bonus_param is not None:  # a stream without a bonus (validators) has no bonus row to read
+    if spec.bonus_param is not None and columns.fee is not None:  # a stream without a bonus (validators) has no bonus row to read
         user = np.flatnonzero(~columns.network & columns.in_consensus)  # user rows in consensus, in row order
-        row_task, row_units = columns.task, columns.units
-        for i, n, q in zip(user.tolist(), node_index[user].tolist(), columns.quality[user].tolist(), strict=True):
-            fee = spec.bonus(rows[i])
-            if fee is not None:
-                bonus_rows.append(BonusRow(row_task[i], n, row_units[i], q, fee))
+        fee = columns.fee
+        for i, t, n, u, q in zip(
+            user.tolist(),
+            columns.task[user].tolist(),
+            node_index[user].tolist(),
+            columns.units[user].tolist(),
+            columns.quality[user].tolist(),
+            strict=True,
+        ):
+            bonus_rows.append(BonusRow(t, n, u, q, fee[i]))
     pay = settle_stream(
         weighted=result.weighted,
         multiplier_ppb=result.multiplier_ppb,
@@ -240,7 +245,7 @@ def _work_stream(state: State, spec: WorkStream[Row], rows: list[Row]) -> None:
     behind = tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
     cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
-    closed_in_order = list(dict.fromkeys(columns.task))  # the epoch's tasks behind the rows, in the order they closed
+    closed_in_order = list(dict.fromkeys(columns.task.tolist()))  # the epoch's tasks behind the rows, in the order they closed
     state.epoch_streams.record(
         spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **cited}
     )
@@ -284,31 +289,36 @@ VALIDATOR_STREAM: WorkStream[ValidationRow] = WorkStream(
 
 def process_miner_rewards(state: State) -> None:
     """The miners stream: network work at the rate, a bounded bonus on user tasks, under the budget."""
-    _work_stream(state, MINER_STREAM, state.epoch_work)
+    _work_stream(state, MINER_STREAM, MINER_STREAM.columns(state.epoch_work))
 
 
-def canary_forfeits(state: State, rows: list[ValidationRow]) -> list[ValidationRow]:
-    """The epoch's validation rows with every row of a validator that failed more than ``canary_failures_max``
+def canary_forfeits(state: State, rows: ValidationColumns) -> RowColumns:
+    """The epoch's validation rows as columns, with every row of a validator that failed more than ``canary_failures_max``
     canaries counted at agreement 0 (it earns nothing from the validators stream this epoch); a
     ``canary_forfeit`` statement line names the canaries it failed."""
+    columns = VALIDATOR_STREAM.columns(rows)
+    failed_rows = np.flatnonzero(rows.canary())
+    if failed_rows.size == 0:  # the usual epoch: no row to look at
+        return columns
     failed: dict[str, list[int]] = {}
-    if not any(map(attrgetter("canary_failed"), rows)):  # the usual epoch: no row to look at
-        return list(rows)
-    for r in rows:
-        if r.canary_failed:
-            failed.setdefault(r.node, []).append(r.task)
+    for n, t in zip(columns.node[failed_rows].tolist(), columns.task[failed_rows].tolist(), strict=True):
+        failed.setdefault(columns.names[n], []).append(t)
     cap = state.params.canary_failures_max
     out = {n for n, tasks in failed.items() if len(tasks) > cap}
+    rows_of = np.bincount(columns.node, minlength=len(columns.names))
     for n in sorted(out):
         state.earnings.append(
             EarningItem(
                 n,
                 Stream.CANARY_FORFEIT,
                 0,
-                {"failed_canaries": failed[n], "canary_failures_max": cap, "validations_forfeited": sum(r.node == n for r in rows)},
+                {"failed_canaries": failed[n], "canary_failures_max": cap, "validations_forfeited": int(rows_of[rows.nodes.index[n]])},
             )
         )
-    return [replace(r, agreement_ppb=0) if r.node in out else r for r in rows]
+    if not out:
+        return columns
+    forfeited = np.isin(columns.node, [rows.nodes.index[n] for n in out])
+    return replace(columns, quality=np.where(forfeited, 0, columns.quality))
 
 
 def process_validator_rewards(state: State) -> None:
@@ -393,9 +403,13 @@ def process_marketplace_rewards(state: State) -> None:
     """
     budget = state.epoch_streams.budget(EmissionStream.MARKETPLACE)
     usage: dict[str, int] = {}
-    for r in state.epoch_work:
-        if r.in_consensus and r.kind == TaskKind.NETWORK and r.model in state.models:
-            usage[r.model] = usage.get(r.model, 0) + r.complexity_units * r.quality_ppb
+    rows = state.epoch_work
+    useful = np.flatnonzero(rows.consensus() & rows.network())  # in-consensus rows of network tasks, in row order
+    models = rows.models.names
+    for m, u, q in zip(rows.model_index()[useful].tolist(), rows.units()[useful].tolist(), rows.quality()[useful].tolist(), strict=True):
+        model = models[m]
+        if model in state.models:
+            usage[model] = usage.get(model, 0) + u * q
     total = sum(usage.values())
     if not total or not budget:
         state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage in network tasks this epoch" if not total else None)

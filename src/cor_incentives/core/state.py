@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .epoch_columns import ValidationColumns, WorkColumns
 from .errors import Conflict, EngineError
 from .events import GENESIS_PREV_HASH
 from .journal import Journaled
@@ -42,8 +43,6 @@ from .records import (
     SlashRecord,
     Task,
     Unbonding,
-    ValidationRow,
-    WorkRow,
 )
 from .sampling import SelectionIndex
 from .streams import EpochStreams
@@ -77,8 +76,8 @@ class State(Journaled):
     tasks: dict[int, Task] = field(default_factory=dict)
     deadlines: dict[int, set[int]] = field(default_factory=dict)  # tick -> open task ids with a deadline then
     offence_log: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # "node|offence" -> [(epoch, task)]
-    epoch_work: list[WorkRow] = field(default_factory=list)  # miner rows of the current epoch
-    epoch_validations: list[ValidationRow] = field(default_factory=list)  # validator rows of the current epoch
+    epoch_work: WorkColumns = field(default_factory=WorkColumns)  # miner rows of the current epoch, as columns (core/epoch_columns.py)
+    epoch_validations: ValidationColumns = field(default_factory=ValidationColumns)  # validator rows of the current epoch, as columns
     claimed: set[str] = field(default_factory=set)  # "epoch|address" already claimed
     bridged: dict[int, BridgeRecord] = field(default_factory=dict)  # epochs paid on an EVM chain (bridge.post)
     beacon: Beacon | None = None  # the randomness beacon (None: a network whose genesis has none)

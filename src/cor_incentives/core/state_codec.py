@@ -38,6 +38,7 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
+from .epoch_columns import RowStore
 from .errors import InvalidInput
 from .events import content_hash
 from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
@@ -153,6 +154,8 @@ def hashed_fields(rules: int | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
 
     def walk(hint: Any) -> None:
+        if isinstance(hint, type) and issubclass(hint, RowStore):  # held as columns, encoded as the list of its rows
+            hint = list[hint.ROW]
         if typing.get_origin(hint) is not None:
             for a in typing.get_args(hint):
                 walk(a)
@@ -178,6 +181,8 @@ def _codec(hint: Any, rules: int | None = None, packed: bool = False) -> tuple[E
         return _any_enc, _any_dec
     if hint is WeightTree:
         return _tree_enc, _tree_dec
+    if isinstance(hint, type) and issubclass(hint, RowStore):
+        return _store_codec(hint, rules, packed)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _record_codec(hint, rules, packed)
     if isinstance(hint, type) and issubclass(hint, Enum):
@@ -337,6 +342,26 @@ def _unpacker(cls: type, name: str, dec: Dec) -> Callable[[str], Any]:
             raise SnapshotUnreadable(f"the snapshot's {cls.__name__}.{name} does not decode ({type(exc).__name__}: {exc})") from None
 
     return unpack
+
+
+def _store_codec(cls: type[RowStore], rules: int | None, packed: bool) -> tuple[Enc, Dec]:
+    """A column store (core/epoch_columns.py) is encoded exactly as the list of its rows was: a list of records,
+    each an object of the fields ``rules`` knew in field order; it decodes by appending the decoded rows."""
+    row_enc, row_dec = _codec(list[cls.ROW], rules, packed)  # type: ignore[name-defined]
+    names = _field_names(cls.ROW, rules)
+    every = [f.name for f in dataclasses.fields(cls.ROW)]
+
+    def enc(store: RowStore) -> Any:
+        if names != every:  # a rule version that knew fewer of the row's fields: through the records
+            return row_enc(list(store))
+        return [dict(zip(every, values, strict=True)) for values in zip(*store.plain_columns(), strict=True)]
+
+    def dec(v: Any) -> Any:
+        store = cls()
+        store.extend(row_dec(v))
+        return store
+
+    return enc, dec
 
 
 def _tree_enc(tree: WeightTree) -> Any:

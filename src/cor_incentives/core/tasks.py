@@ -77,7 +77,7 @@ from .fees import refund_escrow, settle_fee
 from .models import get_model
 from .network_prompts import check_network_prompt, composes_prompts
 from .pricing import check_tokens, complexity_units, quote
-from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState, ValidationRow, WorkRow
+from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
@@ -823,6 +823,6 @@ def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
         # the requester's input_tokens and the median of the miners' claims in consensus
         units = complexity_units(state.params, model, task.settled_input_tokens or 0, task.output_tokens or 0) if a.in_consensus else 0
         quality = a.quality_ppb if a.in_consensus and a.quality_ppb else 0
-        state.epoch_work.append(WorkRow(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid))
+        state.epoch_work.append(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid)
     for v in task.validators:
-        state.epoch_validations.append(ValidationRow(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports, task.kind, v in task.canary_failed))
+        state.epoch_validations.append(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports, task.kind, v in task.canary_failed)

@@ -1,0 +1,348 @@
+"""The epoch's work and validation rows, held as columns while the epoch runs (docs/design.md §6).
+
+A settled task appends one row per miner (``WorkRow``) and one per validator (``ValidationRow``). At a
+million tasks that is eight million rows: as records (a journaled dataclass each, in a list) they do not
+fit in 2 GB, and the close read them back into columns anyway. A ``WorkColumns`` / ``ValidationColumns``
+store keeps each field as a column instead: integers and flags in ``array`` columns (amortised growth,
+8 or 1 bytes a row), node ids and model ids interned to indices (``names``, in the order they first
+appear in the rows), a task's kind as its index in ``KINDS``, and a user task's fee share, which can
+exceed 64 bits, as a list of Python ints. The close reads the columns as numpy arrays (``epoch_rows``)
+without building a record.
+
+The store is what the rows were, and nothing else:
+
+- ``append`` is the only write. Inside an event it journals one undo (``journal.on_undo``) that truncates
+  every column and the interned names back, so a failing event leaves the store exactly as before, the
+  interned names included (they stay "first appearance in the rows").
+- Iterating (or indexing) gives the rows as records (``WorkRow`` / ``ValidationRow``), made on demand:
+  views, tests and the state's canonical encoding read those. ``state_codec`` encodes a store exactly as
+  it encoded the list of records, so the state hash and snapshots are unchanged.
+- Two stores are equal when their rows are.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from .journal import on_undo
+from .records import TaskKind, ValidationRow, WorkRow
+
+KINDS: tuple[TaskKind, ...] = tuple(TaskKind)
+"""A row's task kind is held as its index here."""
+_KIND_INDEX = {k: i for i, k in enumerate(KINDS)}
+
+
+class Interned:
+    """Strings interned to indices in the order they were first added; truncated back by an undo."""
+
+    __slots__ = ("names", "index")
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def of(self, name: str) -> int:
+        i = self.index.get(name)
+        if i is None:
+            i = self.index[name] = len(self.names)
+            self.names.append(name)
+        return i
+
+    def truncate(self, n: int) -> None:
+        for name in self.names[n:]:
+            del self.index[name]
+        del self.names[n:]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _ints(column: array[int]) -> npt.NDArray[np.int64]:
+    """A copy of an ``array('q')`` column as int64 (a copy: a view would pin the array's buffer against growth)."""
+    return np.frombuffer(column, dtype=np.int64).copy() if len(column) else np.zeros(0, dtype=np.int64)
+
+
+def _flags(column: array[int]) -> npt.NDArray[np.bool_]:
+    return np.frombuffer(column, dtype=np.int8).astype(bool) if len(column) else np.zeros(0, dtype=bool)
+
+
+def _index(column: array[int]) -> npt.NDArray[np.int64]:
+    return np.frombuffer(column, dtype=np.int32).astype(np.int64) if len(column) else np.zeros(0, dtype=np.int64)
+
+
+class RowStore:
+    """What both stores share: the task and node columns, the interned nodes, undo and row views."""
+
+    ROW: ClassVar[type[Any]]
+    __slots__ = ("task", "node", "nodes")
+
+    def __init__(self) -> None:
+        self.task = array("q")
+        self.node = array("i")  # index into ``nodes``
+        self.nodes = Interned()
+
+    def __len__(self) -> int:
+        return len(self.task)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self.row(i) for i in range(len(self.task)))
+
+    def __getitem__(self, i: int) -> Any:
+        return self.row(range(len(self.task))[i])
+
+    def row(self, i: int) -> Any:
+        raise NotImplementedError
+
+    def _columns(self) -> tuple[array[int], ...]:
+        raise NotImplementedError
+
+    def _mark(self) -> None:
+        """Journal the undo of the append about to happen (nothing outside an event)."""
+        on_undo(_truncate, self, len(self.task), self._interned_lengths())
+
+    def _interned_lengths(self) -> tuple[int, ...]:
+        return (len(self.nodes),)
+
+    def _truncate(self, n: int, interned: tuple[int, ...]) -> None:
+        for column in self._columns():
+            del column[n:]
+        self.nodes.truncate(interned[0])
+
+    def extend(self, rows: Iterable[Any]) -> None:
+        """Append each row record (tests, the benchmark's fast path)."""
+        for r in rows:
+            self.append_row(r)
+
+    def append_row(self, r: Any) -> None:
+        raise NotImplementedError
+
+    def plain_columns(self) -> list[list[Any]]:
+        """Every field of the rows as a list of plain values (names, bools, a kind's value), in the record's field order:
+        what the canonical encoding of the rows holds, column by column."""
+        raise NotImplementedError
+
+    def node_index(self) -> npt.NDArray[np.int64]:
+        """Each row's node as its index in ``nodes.names``."""
+        return _index(self.node)
+
+    def tasks(self) -> npt.NDArray[np.int64]:
+        return _ints(self.task)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, RowStore)
+        return self._key() == other._key()
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self._columns(), self.nodes.names)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} rows)"
+
+
+def _truncate(store: RowStore, n: int, interned: tuple[int, ...]) -> None:
+    store._truncate(n, interned)
+
+
+class WorkColumns(RowStore):
+    """The epoch's miner rows (``WorkRow``) as columns."""
+
+    ROW = WorkRow
+    __slots__ = ("complexity_units", "quality_ppb", "in_consensus", "precommitted", "model", "kind", "fee_units", "models")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.complexity_units = array("q")
+        self.quality_ppb = array("q")
+        self.in_consensus = array("b")
+        self.precommitted = array("b")
+        self.model = array("i")  # index into ``models``
+        self.kind = array("b")  # index into KINDS
+        self.fee_units: list[int] = []  # a user task's fee share: may exceed 64 bits
+        self.models = Interned()
+
+    def append(
+        self,
+        task: int,
+        node: str,
+        complexity_units: int,
+        quality_ppb: int,
+        in_consensus: bool,
+        precommitted: bool,
+        model: str,
+        kind: TaskKind,
+        fee_units: int,
+    ) -> None:
+        """Append a miner's row (journaled: an event that fails later takes it back)."""
+        self._mark()
+        self.task.append(task)
+        self.node.append(self.nodes.of(node))
+        self.complexity_units.append(complexity_units)
+        self.quality_ppb.append(quality_ppb)
+        self.in_consensus.append(in_consensus)
+        self.precommitted.append(precommitted)
+        self.model.append(self.models.of(model))
+        self.kind.append(_KIND_INDEX[kind])
+        self.fee_units.append(fee_units)
+
+    def append_row(self, r: WorkRow) -> None:
+        self.append(r.task, r.node, r.complexity_units, r.quality_ppb, r.in_consensus, r.precommitted, r.model, r.kind, r.fee_units)
+
+    def row(self, i: int) -> WorkRow:
+        return WorkRow(
+            self.task[i],
+            self.nodes.names[self.node[i]],
+            self.complexity_units[i],
+            self.quality_ppb[i],
+            bool(self.in_consensus[i]),
+            bool(self.precommitted[i]),
+            self.models.names[self.model[i]],
+            KINDS[self.kind[i]],
+            self.fee_units[i],
+        )
+
+    def _columns(self) -> tuple[Any, ...]:
+        return (
+            self.task,
+            self.node,
+            self.complexity_units,
+            self.quality_ppb,
+            self.in_consensus,
+            self.precommitted,
+            self.model,
+            self.kind,
+            self.fee_units,
+        )
+
+    def _interned_lengths(self) -> tuple[int, ...]:
+        return (len(self.nodes), len(self.models))
+
+    def plain_columns(self) -> list[list[Any]]:
+        return [
+            self.task.tolist(),
+            _names(self.node, self.nodes),
+            self.complexity_units.tolist(),
+            self.quality_ppb.tolist(),
+            _bools(self.in_consensus),
+            _bools(self.precommitted),
+            _names(self.model, self.models),
+            _kind_values(self.kind),
+            list(self.fee_units),
+        ]
+
+    def _truncate(self, n: int, interned: tuple[int, ...]) -> None:
+        super()._truncate(n, interned)
+        self.models.truncate(interned[1])
+
+    def _key(self) -> tuple[Any, ...]:
+        return (*super()._key(), self.models.names)
+
+    def units(self) -> npt.NDArray[np.int64]:
+        return _ints(self.complexity_units)
+
+    def quality(self) -> npt.NDArray[np.int64]:
+        return _ints(self.quality_ppb)
+
+    def consensus(self) -> npt.NDArray[np.bool_]:
+        return _flags(self.in_consensus)
+
+    def precommit(self) -> npt.NDArray[np.bool_]:
+        return _flags(self.precommitted)
+
+    def network(self) -> npt.NDArray[np.bool_]:
+        return _is_network(self.kind)
+
+    def model_index(self) -> npt.NDArray[np.int64]:
+        return _index(self.model)
+
+
+class ValidationColumns(RowStore):
+    """The epoch's validator rows (``ValidationRow``) as columns."""
+
+    ROW = ValidationRow
+    __slots__ = ("agreement_ppb", "on_time", "kind", "canary_failed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.agreement_ppb = array("q")
+        self.on_time = array("b")
+        self.kind = array("b")
+        self.canary_failed = array("b")
+
+    def append(self, task: int, node: str, agreement_ppb: int, on_time: bool, kind: TaskKind, canary_failed: bool) -> None:
+        """Append a validator's row (journaled: an event that fails later takes it back)."""
+        self._mark()
+        self.task.append(task)
+        self.node.append(self.nodes.of(node))
+        self.agreement_ppb.append(agreement_ppb)
+        self.on_time.append(on_time)
+        self.kind.append(_KIND_INDEX[kind])
+        self.canary_failed.append(canary_failed)
+
+    def append_row(self, r: ValidationRow) -> None:
+        self.append(r.task, r.node, r.agreement_ppb, r.on_time, r.kind, r.canary_failed)
+
+    def row(self, i: int) -> ValidationRow:
+        return ValidationRow(
+            self.task[i],
+            self.nodes.names[self.node[i]],
+            self.agreement_ppb[i],
+            bool(self.on_time[i]),
+            KINDS[self.kind[i]],
+            bool(self.canary_failed[i]),
+        )
+
+    def _columns(self) -> tuple[Any, ...]:
+        return (self.task, self.node, self.agreement_ppb, self.on_time, self.kind, self.canary_failed)
+
+    def plain_columns(self) -> list[list[Any]]:
+        return [
+            self.task.tolist(),
+            _names(self.node, self.nodes),
+            self.agreement_ppb.tolist(),
+            _bools(self.on_time),
+            _kind_values(self.kind),
+            _bools(self.canary_failed),
+        ]
+
+    def quality(self) -> npt.NDArray[np.int64]:
+        return _ints(self.agreement_ppb)
+
+    def on_time_flags(self) -> npt.NDArray[np.bool_]:
+        return _flags(self.on_time)
+
+    def canary(self) -> npt.NDArray[np.bool_]:
+        return _flags(self.canary_failed)
+
+    def network(self) -> npt.NDArray[np.bool_]:
+        return _is_network(self.kind)
+
+
+def _names(column: array[int], interned: Interned) -> list[str]:
+    return list(map(interned.names.__getitem__, column))
+
+
+def _bools(column: array[int]) -> list[bool]:
+    return list(map(bool, column))
+
+
+def _kind_values(column: array[int]) -> list[str]:
+    values = [k.value for k in KINDS]
+    return list(map(values.__getitem__, column))
+
+
+def _is_network(column: array[int]) -> npt.NDArray[np.bool_]:
+    kinds: npt.NDArray[np.int8] = np.frombuffer(column, dtype=np.int8) if len(column) else np.zeros(0, dtype=np.int8)
+    network: npt.NDArray[np.bool_] = kinds == _KIND_INDEX[TaskKind.NETWORK]
+    return network
+
+
+__all__ = ["KINDS", "Interned", "RowStore", "ValidationColumns", "WorkColumns"]
