@@ -15,7 +15,12 @@ in CPU seconds of this process:
 - ``floor``: the same rows read in the same way, the hash chain checked and every signature
   recovered and compared with the command's actor (``app.signing.authenticate_batch``: each payload
   decoded once, the batch recovered through libsecp256k1), nothing else: what any verify pays before
-  it replays anything.
+  it replays anything;
+- ``replay``: the core's ``apply`` of every event into a fresh state, alone (rows read and commands
+  decoded before the clock starts; no journal, no check, no projection): what any verify that replays
+  through this core pays on top of the floor. ``ceiling_ratio`` = floor / (floor + replay) is the best
+  ``ratio`` such a verify can reach; ``beyond_seconds`` = verify - floor - replay is what verify's own
+  checks add (conservation, columns, projections and roots compared at the end, slashes, the loop).
 
 Prints one JSON object: ``events_per_second`` (verify, CPU seconds of one process: robust to the
 load of a shared machine), ``floor_events_per_second``, their ratio, the sizes, raw CPU and wall
@@ -111,6 +116,25 @@ def floor_seconds(url: str) -> tuple[float, float, int]:
     return seconds, wall, n
 
 
+def replay_seconds(url: str) -> tuple[float, int]:
+    """CPU seconds of ``core.apply`` alone over the whole log (decoded beforehand), and the events applied."""
+    from cor_incentives.app.signing import seal_decoded
+    from cor_incentives.core.apply import apply
+    from cor_incentives.core.events import Command
+    from cor_incentives.core.state import State
+    from cor_incentives.store.db import Store
+
+    store = Store(url, create=False)
+    with store.snapshot() as conn:
+        sealed = [seal_decoded(event, Command.decode(event.payload)) for event, _ in store.iter_logged(conn=conn)]
+    store.dispose()
+    state = State()
+    start = time.process_time()
+    for event in sealed:
+        apply(state, event, atomic=False)
+    return time.process_time() - start, len(sealed)
+
+
 def _cpu_with_children() -> float:
     """CPU seconds of this process and of its children that have ended (the pool's workers, once joined)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -154,8 +178,9 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, w
         url = f"sqlite:///{path}"
         floor_s, floor_wall, n = floor_seconds(url)
         verify_s, verify_wall, verified, prof = verify_seconds(url, profile)
+        replay_s, replayed = replay_seconds(url)
         pooled = verify_seconds(url, 0, workers) if workers >= 1 else None
-    assert verified == n and (pooled is None or pooled[2] == n)
+    assert verified == n == replayed and (pooled is None or pooled[2] == n)
     rate, floor_rate = n / verify_s, n / floor_s
     out: dict[str, Any] = {
         "events": n,
@@ -167,6 +192,9 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, w
         "ratio": round(rate / floor_rate, 4),
         "verify_seconds": round(verify_s, 3),
         "floor_seconds": round(floor_s, 3),
+        "replay_seconds": round(replay_s, 3),
+        "ceiling_ratio": round(floor_s / (floor_s + replay_s), 4),
+        "beyond_seconds": round(verify_s - floor_s - replay_s, 3),
         "verify_wall_seconds": round(verify_wall, 3),
         "floor_wall_seconds": round(floor_wall, 3),
         "pool": None

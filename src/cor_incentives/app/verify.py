@@ -17,8 +17,9 @@ Checks, in order, for every event:
                    ``FULL_CHECK_EVERY`` events and at the end.
 Commands are decoded once and signatures recovered in batches of ``VERIFY_BATCH`` events (with
 ``workers`` ≥ 1 in forked helper processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
-journal: it stops applying at the first event the core refuses (whose writes are then not undone),
-and only the balance writes are logged, for the conservation check (``journal.write_log``).
+journal: it stops applying at the first event the core refuses (whose writes are then not undone, so
+that state is dropped: a failed replay returns an empty ``State()``), and only the balance writes are
+logged, for the conservation check (``journal.write_log``).
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
 database equal those of the replayed state (``projections``), every stored epoch record and root
 equals the replayed one (``roots_match``), every stored blob hashes to its key (``blobs``), and
@@ -171,7 +172,11 @@ def verify_store(
 
     ``workers`` ≥ 1 recovers the signatures in that many forked helper processes, ahead of the replay
     (``app.recovery``): the same report, in less wall time on several cores. Only where this thread
-    is the process's only one doing work (the ``cor verify`` command), as forking is."""
+    is the process's only one doing work (the ``cor verify`` command), as forking is.
+
+    The state returned is the replayed one when the whole log replayed (``report.replay``); when the
+    core refused an event (or the database could not be read) it is an empty ``State()``: the replay
+    keeps no undo journal, so what it held at the refusal is no state of the log."""
     anchors = list(anchors)
     try:
         with store.snapshot() as conn:
@@ -340,7 +345,10 @@ def _verify(
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
         for problem in audit_slashes(state, StoredTasks(conn), stored_params_at(conn, state)):
             report.fail("slashes", None, problem)
-    return report, state
+        return report, state
+    # the core refused an event: the replay stopped there without undoing that event's writes (no undo journal), so
+    # its state is no state of the log; the caller gets an empty one (``report.replay`` is False), never that
+    return report, State()
 
 
 _Batch = tuple[list[tuple[Event, Columns]], list[Command | EngineError]]  # rows read together, and their decoded commands
