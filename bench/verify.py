@@ -26,7 +26,8 @@ Prints one JSON object: ``events_per_second`` (verify, CPU seconds of one proces
 load of a shared machine), ``floor_events_per_second``, their ratio, the sizes, raw CPU and wall
 seconds, and ``pool`` (wall and CPU of the pooled verify, and its wall-time gain over ``workers=0``).
 ``--db FILE`` keeps the log in FILE and reuses it when it exists (building 10 k nodes takes minutes);
-``--profile N`` adds the N functions with the most own time in verify.
+``--profile N`` adds the N functions with the most own time in verify. All three run with the cyclic garbage
+collector paused, as verify runs (``app.verify.cyclic_gc_paused``).
 """
 
 from __future__ import annotations
@@ -94,13 +95,14 @@ def floor_seconds(url: str) -> tuple[float, float, int]:
     """CPU and wall seconds to read every row, check the hash chain and authenticate every signature; and the count."""
     from cor_incentives.app.logcheck import link_problems
     from cor_incentives.app.signing import authenticate_batch
+    from cor_incentives.app.verify import cyclic_gc_paused
     from cor_incentives.core.events import GENESIS_PREV_HASH
     from cor_incentives.store.db import Store
 
     store = Store(url, create=False)
     start, wall = time.process_time(), time.perf_counter()
     prev, expected, n = GENESIS_PREV_HASH, 0, 0
-    with store.snapshot() as conn:
+    with store.snapshot() as conn, cyclic_gc_paused():  # as verify runs
         rows = store.iter_logged(conn=conn)
         while chunk := [r for _, r in zip(range(FLOOR_BATCH), rows)]:
             for event, _ in chunk:
@@ -119,6 +121,7 @@ def floor_seconds(url: str) -> tuple[float, float, int]:
 def replay_seconds(url: str) -> tuple[float, int]:
     """CPU seconds of ``core.apply`` alone over the whole log (decoded beforehand), and the events applied."""
     from cor_incentives.app.signing import seal_decoded
+    from cor_incentives.app.verify import cyclic_gc_paused
     from cor_incentives.core.apply import apply
     from cor_incentives.core.events import Command
     from cor_incentives.core.state import State
@@ -130,8 +133,9 @@ def replay_seconds(url: str) -> tuple[float, int]:
     store.dispose()
     state = State()
     start = time.process_time()
-    for event in sealed:
-        apply(state, event, atomic=False)
+    with cyclic_gc_paused():  # as verify runs
+        for event in sealed:
+            apply(state, event, atomic=False)
     return time.process_time() - start, len(sealed)
 
 
