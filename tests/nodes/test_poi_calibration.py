@@ -274,6 +274,34 @@ def test_rates_reproduce_with_the_real_embedding_model():
         spread, gain = sv["rates"]["consensus"][split], gv["rates"]["consensus"][split]
         assert spread["honest_in_rate"] >= max(target, gain["honest_in_rate"] + 0.004)
         assert spread["cheat_out_rate"] >= gain["cheat_out_rate"] - 0.001
+    # the validator with the over-budget check and the prompt's vouching, on the same prompts
+    vv, want_vv = fresh["vouched_validator"], recorded["vouched_validator"]
+    assert vv["prompts"] == want_vv["prompts"] == sv["prompts"] and vv["rule"] == want_vv["rule"]
+    five, want_five = fresh["other_redundancy"]["5"]["vouched"], recorded["other_redundancy"]["5"]["vouched"]
+    for got_block, want_block in ((vv["rates"], want_vv["rates"]), (five, want_five)):
+        for split in ("calibration", "held_out"):
+            got, want = got_block["consensus"][split], want_block["consensus"][split]
+            assert got["honest"] == want["honest"] and got["cheat"] == want["cheat"]
+            for rate in ("honest_in_rate", "cheat_out_rate"):
+                assert abs(got[rate] - want[rate]) <= RATE_TOLERANCE, ("vouched", split, rate)
+            for c in CHEAT_CLASSES:
+                assert abs(got["cheat_out_by_class"][c] - want["cheat_out_by_class"][c]) <= RATE_TOLERANCE, ("vouched", split, c)
+    for name, v in vv["variants"].items():
+        for split in ("calibration", "held_out"):
+            assert v[split]["outputs"] == want_vv["variants"][name][split]["outputs"]
+            assert abs(v[split]["in_consensus"] - want_vv["variants"][name][split]["in_consensus"]) <= RATE_TOLERANCE
+            assert v[split]["in_consensus"] >= sv["variants"][name][split]["in_consensus"] - 0.001  # no honest set-up loses
+    # what it adds to the task-spread validator: honest outputs in and cheaters out at 99 % where it was
+    # chosen (about so on the held-out prompts), replays over the budget and cut one-word answers out, no
+    # cheat class worse
+    for split, target in (("calibration", HONEST_TARGET), ("held_out", HONEST_TARGET - 0.005)):
+        vouched, spread = vv["rates"]["consensus"][split], sv["rates"]["consensus"][split]
+        assert vouched["honest_in_rate"] >= max(target, spread["honest_in_rate"] + 0.001)
+        assert vouched["cheat_out_rate"] >= max(target, spread["cheat_out_rate"] + 0.002)
+        assert vouched["cheat_out_by_class"]["off_topic"] >= spread["cheat_out_by_class"]["off_topic"] + 0.01
+        assert vouched["cheat_out_by_class"]["truncated"] >= spread["cheat_out_by_class"]["truncated"] + 0.004
+        for c in CHEAT_CLASSES:
+            assert vouched["cheat_out_by_class"][c] >= spread["cheat_out_by_class"][c]
     # what the model checks add, on the same tasks: generic and truncated outputs mostly out, honest kept
     for split in ("calibration", "held_out"):
         with_model, without = mv["rates"]["consensus"][split], mv["floor_medoid_same_prompts"]["consensus"][split]

@@ -42,6 +42,12 @@ Concepts
                   after the composed prompt and after that part alone; an answer likelier after the
                   part alone (part gain under PART_GAIN_MIN_MILLI over its first tokens) was sampled
                   for another prompt and glued in: flag ``stitched`` (the stitching copier).
+    over budget   the model's tokenizer counts the output more than ``budget_slack`` tokens beyond
+                  the task's max_output_tokens: not generated under this budget (flag ``over_budget``;
+                  a replayed answer to a prompt with a larger budget).
+    unended       a prompt that asks for one word (not a composed one) is answered in a few tokens that end where the model
+                  ends: an output to it that stopped before its budget with the end-of-turn token more
+                  than ONE_WORD_END_GAP_MILLI under the model's top token was cut (flag ``unended``).
     Any of these flags caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
     consensus quality floor. Without a reader (a model the validator cannot run) none is reported.
     restated      an output that repeats RESTATED_MIN_WORDS consecutive words of the prompt among its
@@ -63,6 +69,12 @@ Concepts
     short stop    an output far shorter than the task's other outputs (× SHORT_STOP_FACTOR) that
                   stops where the model would rather go on (end-of-turn token more than
                   SHORT_STOP_END_GAP_MILLI under the top token): flag ``stopped_early``.
+    vouched       an output whose only unverifiable flag is ``off_topic`` (the embedding alone calls it
+                  unrelated), with no early wrong turn, that the prompt makes likely as it makes the
+                  task's other outputs likely (prompt gain per token ≥ UNPROMPTED_RELATIVE_BPS of the
+                  best other's, early gain ≥ UNPROMPTED_MAX_EARLY_GAIN_MILLI) is a poor sample of this
+                  prompt: the off-topic cap is lifted and it scores exactly MODEL_VERIFIED_MIN_PPB
+                  (flags ``off_topic_vouched``, ``model_verified``).
     model-verified floor
                   an output that passes the model checks and has no unverifiable flag (empty,
                   non-answer, off-topic, a failed model check) scores at least MODEL_VERIFIED_MIN_PPB
@@ -107,7 +119,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
 from .composed import PART_GAIN_MIN_MILLI, part_gain, parts_of
-from .likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
+from .likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, budget_slack, likelihood_check
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -139,6 +151,7 @@ UNPROMPTED_RELATIVE_BPS = 3_000  # gain per token under 30 % of the best other v
 UNPROMPTED_MAX_GAIN_MILLI = 0  # … no gain per token (the prompt makes it less likely than no question), or …
 UNPROMPTED_MAX_EARLY_GAIN_MILLI = 5_000  # … under 5 nats over the first PROMPT_GAIN_WINDOW tokens: off prompt
 # an output that stops before its budget where the model would go on, far shorter than the task's other outputs
+ONE_WORD_END_GAP_MILLI = 1_000  # a one-word answer ends where the model ends: its end-of-turn token within 1 nat (37 %) of the top
 SHORT_STOP_FACTOR = 2  # tokens × 2 < the longest other valid output's tokens, and …
 SHORT_STOP_END_GAP_MILLI = 2_995  # … the end-of-turn token under 5 % of the top token (ln 20 nats): below min-p 0.05, never sampled
 
@@ -195,7 +208,7 @@ MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUTS_PER_CALL = 256  # one task's outputs; redundancy is a handful
 
 _HARD_FLAGS = frozenset({"empty", "refusal", "non_answer", "garbage", "repetition_loop"})
-_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt", "stitched"})
+_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt", "stitched", "over_budget", "unended"})
 # what the model's vouching does not lift: no answer, or an answer to something else
 _UNVERIFIABLE_FLAGS = frozenset({"empty", "non_answer", "off_topic", *_MODEL_FLAGS})
 
@@ -280,6 +293,7 @@ class RuleEmbeddingScorer:
         checks = self._model_checks(prompt, outputs, max_output_tokens)
         turned = [c is not None and c.early_wrong_turns >= RESTATED_MIN_WRONG_TURNS for c in checks]
         echoes = prompt_ngrams(prompt[:MAX_SCORED_CHARS]) if any(turned) else frozenset()
+        one_word = spec.one_word and not parts_of(prompt)  # a composed prompt's answer covers its other parts too
         results, cosines = [], []
         for i, output in enumerate(outputs):
             cosine = _cosine(vectors[0], vectors[i + 1])
@@ -287,6 +301,8 @@ class RuleEmbeddingScorer:
             score = self._score_one(spec, output, scored[i], cosine, max_output_tokens, check)
             if turned[i] and restates(echoes, scored[i]):
                 score = finalize_score(dict(score.criteria), [*score.flags, "restated_prompt"])
+            if one_word and unended(check):
+                score = finalize_score(dict(score.criteria), [*score.flags, "unended"])
             results.append(score)
             cosines.append(cosine)
         return results, cosines, checks
@@ -308,7 +324,7 @@ class RuleEmbeddingScorer:
     ) -> QualityScore:
         """Combine the four criteria for one output (and the model checks, when the model read it)."""
         flags: list[str] = []
-        checks = model_check_criteria(check, flags)
+        checks = model_check_criteria(check, flags, max_output_tokens)
         if not any(ch.isalnum() for ch in scored):
             criteria = {RELEVANCE: 0, COMPLIANCE: 0, COMPLETENESS: 0, INTEGRITY: 0, **checks}
             return finalize_score(criteria, ["empty", *flags])
@@ -344,10 +360,25 @@ def restates(prompt_runs: frozenset[tuple[str, ...]], output: str) -> bool:
     return any(tuple(words[i : i + n]) in prompt_runs for i in range(len(words) - n + 1))
 
 
-def model_check_criteria(check: LikelihoodCheck | None, flags: list[str]) -> dict[str, int]:
-    """The fidelity and ending sub-scores of a model check (none without one), flagging a failure."""
+def unended(check: LikelihoodCheck | None) -> bool:
+    """An answer to a one-word prompt that stopped before its budget with the end-of-turn token more than
+    ONE_WORD_END_GAP_MILLI under the model's top token: cut where the model goes on (a one-word answer ends
+    where the model ends)."""
+    return check is not None and check.end_gap_milli is not None and check.end_gap_milli > ONE_WORD_END_GAP_MILLI
+
+
+def model_check_criteria(check: LikelihoodCheck | None, flags: list[str], max_output_tokens: int | None = None) -> dict[str, int]:
+    """The fidelity and ending sub-scores of a model check (none without one), flagging a failure.
+
+    ``max_output_tokens``: the task's budget. An output that the model's tokenizer counts more than
+    ``budget_slack`` tokens beyond it was not generated under this budget (flag ``over_budget``): a
+    miner's run stops at the budget, and its text re-tokenised counts at most 2 tokens more (measured
+    on the calibration's honest and Q4_0 outputs); a replayed answer to a prompt with a larger budget
+    does not."""
     if check is None:
         return {}
+    if max_output_tokens is not None and check.tokens > max_output_tokens + budget_slack(max_output_tokens):
+        flags.append("over_budget")
     if check.fidelity_ppb < MIN_FIDELITY_PPB:
         flags.append("not_model_output")
     if check.ending_ppb == 0:
@@ -357,9 +388,15 @@ def model_check_criteria(check: LikelihoodCheck | None, flags: list[str]) -> dic
     return {FIDELITY: check.fidelity_ppb, ENDING: check.ending_ppb}
 
 
-def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[LikelihoodCheck | None]) -> list[QualityScore]:
+def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[LikelihoodCheck | None], *, vouch: bool = True) -> list[QualityScore]:
     """The checks that need the model's trace and the task's other outputs, after each output's own score.
 
+    0. *Vouched* (``vouch``; ``_prompt_vouches``): an output whose only unverifiable flag is ``off_topic``,
+       with no early wrong turn, whose prompt gain per token is at least UNPROMPTED_RELATIVE_BPS of the
+       best among the task's other outputs valid by their own score and whose early gain is at least
+       UNPROMPTED_MAX_EARLY_GAIN_MILLI loses the off-topic cap and scores exactly MODEL_VERIFIED_MIN_PPB
+       (flags ``off_topic_vouched``, ``model_verified``): a sample of this prompt that the embedding
+       alone misjudges. ``vouch`` False: as the validator before this step.
     1. *Model-verified floor*: an output the model read that passes fidelity and ending, whose only
        defects are soft or hard detections other than ``_UNVERIFIABLE_FLAGS`` (a repetition loop, a
        refusal, a format miss, a cut-off look: what a small model sometimes samples), scores at least
@@ -386,8 +423,11 @@ def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[L
     """
     if not len(scores) == len(cosines) == len(checks):
         raise ValueError("one score, one cosine and one check (or None) per output")
+    own_valid = [s.total_ppb >= INVALID_BELOW_PPB for s in scores]
     lifted = []
-    for s, check in zip(scores, checks):
+    for i, (s, check) in enumerate(zip(scores, checks)):
+        if vouch and check is not None and _prompt_vouches(s, check, [c for j, c in enumerate(checks) if j != i and own_valid[j]]):
+            s = finalize_score(dict(s.criteria), [*(f for f in s.flags if f != "off_topic"), "off_topic_vouched", "model_verified"])
         if check is not None and s.total_ppb < MODEL_VERIFIED_MIN_PPB and not any(f in _UNVERIFIABLE_FLAGS for f in s.flags):
             s = finalize_score(dict(s.criteria), [*s.flags, "model_verified"])
         lifted.append(s)
@@ -400,6 +440,22 @@ def task_checks(scores: list[QualityScore], cosines: list[float], checks: list[L
             s = finalize_score(dict(s.criteria), [f for f in s.flags if f != "model_verified"] + [flag])
         out.append(s)
     return out
+
+
+def _prompt_vouches(score: QualityScore, check: LikelihoodCheck, other_checks: list[LikelihoodCheck | None]) -> bool:
+    """Whether the prompt gain vouches for an output that the embedding alone calls off topic (``task_checks`` step 1).
+
+    Its only unverifiable flag is ``off_topic``, it takes no early wrong turn, and the prompt makes it
+    likely the way it makes the task's other valid outputs likely: its gain per token is at least
+    UNPROMPTED_RELATIVE_BPS of the best other's, and its early gain at least
+    UNPROMPTED_MAX_EARLY_GAIN_MILLI (it passes both clauses of the unprompted test with room)."""
+    if [f for f in score.flags if f in _UNVERIFIABLE_FLAGS] != ["off_topic"] or check.early_wrong_turns:
+        return False
+    gain, early = check.prompt_gain_milli, check.early_prompt_gain_milli
+    gains = [c.prompt_gain_milli for c in other_checks if c is not None and c.prompt_gain_milli is not None]
+    if gain is None or early is None or not gains:
+        return False
+    return gain * BPS >= max(gains) * UNPROMPTED_RELATIVE_BPS and early >= UNPROMPTED_MAX_EARLY_GAIN_MILLI
 
 
 def _task_flag(check: LikelihoodCheck, cosine: float, other_cosines: list[float], other_checks: list[LikelihoodCheck]) -> str | None:
@@ -448,6 +504,8 @@ def finalize_score(criteria: dict[str, int], flags: list[str]) -> QualityScore:
     model_failed = any(flag in _MODEL_FLAGS for flag in flags)
     if model_failed:
         total = min(total, MODEL_CHECK_CAP_PPB)
+    if "off_topic_vouched" in flags:
+        total = min(total, MODEL_VERIFIED_MIN_PPB)  # the prompt vouches for a sample, not for its quality: exactly the floor
     if verified:
         invariant(not model_failed and not any(f in _UNVERIFIABLE_FLAGS for f in flags), "only a sample the model vouches for is lifted")
         total = max(total, MODEL_VERIFIED_MIN_PPB)

@@ -45,7 +45,7 @@ import numpy as np
 
 from ..ai.likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
 from ..ai.poi import ranked_distances_ppb, reported_distances_ppb
-from ..ai.quality import QualityScore, task_checks
+from ..ai.quality import QualityScore, finalize_score, task_checks
 from ..core.units import BPS, PPB
 from .backends import Sampling, derive_seed
 from .strategies import LAZY_ANSWER, garbage_text
@@ -464,23 +464,28 @@ class ScoredPrompt:
     gain_read: bool = False  # every reference and cheating output was read after no prompt too: their checks carry the prompt gain
     free_read: tuple[bool, ...] = ()  # per output: read after no prompt (a variant miner's output may not be yet)
 
-    def task_quality(self, members: Sequence[int], *, gain: bool = True) -> list[int]:
+    def task_quality(self, members: Sequence[int], *, gain: bool = True, vouch: bool = True) -> list[int]:
         """The scores of one task's outputs after the task checks (``ai.quality.task_checks``), as the validator reports them.
 
         ``gain`` False: as the validator before the prompt gain and the short stop (the checks without
-        the prompt gain and the end gap)."""
+        the prompt gain and the end gap). ``vouch`` False: as the validator before the over-budget check
+        and the prompt's vouching for an off-topic-looking output (``ai.quality.task_checks`` step 1)."""
         if self.scores is None or self.cosines is None or self.checks is None:
             raise ValueError("no model checks for this prompt")
-        scores = [self.scores[i] for i in members]
+        scores = [self.scores[i] if vouch else before_budget_check(self.scores[i]) for i in members]
         cosines = [self.cosines[i] for i in members]
         checks: list[LikelihoodCheck | None] = [self.checks[i] for i in members]
         if not gain:
             checks = [replace(c, prompt_gain_milli=None, early_prompt_gain_milli=None, end_gap_milli=None) if c else None for c in checks]
-        return [s.total_ppb for s in task_checks(scores, cosines, checks)]
+        return [s.total_ppb for s in task_checks(scores, cosines, checks, vouch=vouch)]
 
     def earlier_task_quality(self, members: Sequence[int]) -> list[int]:
         """``task_quality`` as the validator before the prompt gain and the short stop."""
-        return self.task_quality(members, gain=False)
+        return self.task_quality(members, gain=False, vouch=False)
+
+    def spread_task_quality(self, members: Sequence[int]) -> list[int]:
+        """``task_quality`` as the validator before the over-budget check, the one-word ending and the prompt's vouching."""
+        return self.task_quality(members, vouch=False)
 
     @property
     def read(self) -> bool:
@@ -545,7 +550,7 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
             out[p["id"]] = ScoredPrompt(
                 matrix,
                 [s.total_ppb for s in before],
-                [s.total_ppb for s in after],
+                [before_budget_check(s).total_ppb for s in after],  # the blocks of the earlier validators stay as measured
                 checks,
                 [s.flags for s in after],
                 after,
@@ -558,6 +563,17 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
         if bar:
             bar()
     return out
+
+
+LATER_OWN_FLAGS = ("over_budget", "unended")  # the own-score checks of the "vouched" validator, after the "spread" one
+
+
+def before_budget_check(score: QualityScore) -> QualityScore:
+    """An output's own score as the validator gave it before the over-budget and one-word ending checks (the same
+    criteria without those flags)."""
+    if not any(f in score.flags for f in LATER_OWN_FLAGS):
+        return score
+    return finalize_score(dict(score.criteria), [f for f in score.flags if f not in LATER_OWN_FLAGS])
 
 
 def output_signals(data: CalibrationData, scored: dict[str, ScoredPrompt]) -> list[OutputSignals]:
@@ -628,8 +644,9 @@ def rows_by_prompt(data: CalibrationData) -> dict[str, list[dict[str, Any]]]:
 # model checks, then the task checks: off prompt, model-verified floor; ``ai.quality.task_checks``), "gain" (the
 # task checks with the prompt-free read: unprompted, short stop; only the prompts whose outputs the model
 # also read after no prompt), "spread" (the "gain" validator reporting its distances less the task's spread
-# allowance: ``ai.poi.reported_distances_ppb``; same prompts as "gain")
-VALIDATORS = ("previous", "floor", "model", "task", "gain", "spread")
+# allowance: ``ai.poi.reported_distances_ppb``; same prompts as "gain"), "vouched" (the "spread" validator with the
+# over-budget check, the one-word ending and the prompt's vouching for an output the embedding alone calls off topic; same prompts)
+VALIDATORS = ("previous", "floor", "model", "task", "gain", "spread", "vouched")
 
 
 def all_observations(
@@ -658,8 +675,8 @@ def all_observations(
     out: list[Observation] = []
     for p in data.prompts:
         sp = scored.get(p["id"])
-        gain = validator in ("gain", "spread") or gain_only
-        if sp is None or ((validator in ("model", "task", "gain", "spread") or read_only) and not sp.read):
+        gain = validator in ("gain", "spread", "vouched") or gain_only
+        if sp is None or ((validator in ("model", "task", "gain", "spread", "vouched") or read_only) and not sp.read):
             continue
         if gain and not sp.gain_read:
             continue
@@ -667,12 +684,18 @@ def all_observations(
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
         elif validator == "floor":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
-        else:  # "model", "task", "gain" or "spread": the scores with the model checks, which only outputs the model read have
+        else:  # "model", "task", "gain", "spread" or "vouched": the scores with the model checks, which only outputs the model read have
             if sp.quality is None:
                 raise ValueError(f"prompt {p['id']}: the {validator!r} validator needs every output read by the model")
-            rescore = {"model": None, "task": sp.earlier_task_quality, "gain": sp.task_quality, "spread": sp.task_quality}[validator]
+            rescore = {
+                "model": None,
+                "task": sp.earlier_task_quality,
+                "gain": sp.spread_task_quality,
+                "spread": sp.spread_task_quality,
+                "vouched": sp.task_quality,
+            }[validator]
             report = None
-            if validator == "spread":
+            if validator in ("spread", "vouched"):
                 from ..core.params import Params
 
                 report = Params().poi_max_distance_ppb if max_distance_ppb is None else max_distance_ppb
@@ -786,6 +809,15 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         "variants": variant_rates(spread_variants, rules["chosen"]),
         "honest_out": honest_out_reasons(spread, rules["chosen"]),
     }
+    vouched = all_observations(data, scored, REDUNDANCY, "vouched", floor, max_distance_ppb=chosen)
+    vouched_variants = all_observations(data, scored, REDUNDANCY, "vouched", floor, variants=True, max_distance_ppb=chosen)
+    summary["vouched_validator"] = {
+        "prompts": {split: len({o.prompt_id for o in vouched if o.split == split}) for split in SPLITS},
+        "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **vouched_params()},
+        "rates": rule_rates(vouched, rules["chosen"]),
+        "variants": variant_rates(vouched_variants, rules["chosen"]),
+        "honest_out": honest_out_reasons(vouched, rules["chosen"]),
+    }
     for r in OTHER_REDUNDANCIES:
         more = all_observations(data, scored, r, "previous", floor)
         summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
@@ -801,6 +833,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         summary["other_redundancy"][str(r)]["gain"] = rule_rates(more, rules["chosen"])
         more = all_observations(data, scored, r, "spread", floor, max_distance_ppb=chosen)
         summary["other_redundancy"][str(r)]["spread"] = rule_rates(more, rules["chosen"])
+        more = all_observations(data, scored, r, "vouched", floor, max_distance_ppb=chosen)
+        summary["other_redundancy"][str(r)]["vouched"] = rule_rates(more, rules["chosen"])
     return Measurement(obs, summary, now, signals)
 
 
@@ -863,6 +897,13 @@ def spread_params() -> dict[str, Any]:
         "task_spread_factor_bps": poi.TASK_SPREAD_FACTOR_BPS,
         "task_spread_cap_ppb": poi.TASK_SPREAD_CAP_PPB,
     }
+
+
+def vouched_params() -> dict[str, Any]:
+    """The task-spread validator's parameters and the one-word ending bound (the budget check and the vouching reuse earlier bounds)."""
+    from ..ai import quality as q
+
+    return {**spread_params(), "one_word_end_gap_milli": q.ONE_WORD_END_GAP_MILLI}
 
 
 def honest_out_reasons(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
@@ -1277,6 +1318,8 @@ def render_doc_tables(s: dict[str, Any]) -> str:
         lines += render_gain_tables(s)
     if "spread_validator" in s:
         lines += render_spread_tables(s)
+    if "vouched_validator" in s:
+        lines += render_vouched_tables(s)
     return "\n".join(lines) + "\n"
 
 
@@ -1561,6 +1604,71 @@ def render_spread_tables(s: dict[str, Any]) -> list[str]:
             lines += ["", f"With {r_name} miners per task (same prompts):", ""]
             lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
             for label, key in (("prompt gain, short stop", "gain"), ("+ task spread", "spread")):
+                for split in SPLITS:
+                    c = block[key]["consensus"][split]
+                    lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
+    return lines
+
+
+def render_vouched_tables(s: dict[str, Any]) -> list[str]:
+    """The validator with the over-budget check, the one-word ending and the prompt's vouching: rates beside the task-spread validator, per kind."""
+    vv, sv = s["vouched_validator"], s["spread_validator"]
+    rule = vv["rule"]
+    lines = [
+        "",
+        "## The validator with the budget check, the one-word ending and the prompt's vouching",
+        "",
+        f"The task-spread validator above with three more steps (`ai.quality`). *Over budget*: an output that the model's "
+        f"tokenizer counts more than max({rule['budget_slack_tokens']}, {rule['budget_slack_bps'] / 100:g} % of the budget) "
+        f"tokens beyond the task's `max_output_tokens` was not generated under this budget (a replayed answer to a prompt "
+        f"with a larger budget): flag `over_budget`, capped like a failed model check. *Unended*: an answer to a prompt "
+        f"that asks for one word that stopped before its budget with the end-of-turn token more than "
+        f"{rule['one_word_end_gap_milli'] / 1000:.1f} nats under the model's top token was cut (flag `unended`, capped the "
+        f"same way). *Vouched*: an output whose only "
+        f"unverifiable flag is `off_topic` (prompt cosine ≤ 0.15: the embedding alone calls it unrelated), with no early "
+        f"wrong turn, whose prompt gain per token is at least {rule['unprompted_relative_bps'] / 100:g} % of the best "
+        f"other valid output's and whose early gain is at least {rule['unprompted_max_early_gain_milli'] / 1000:g} nats "
+        f"(the prompt makes it likely, as it makes the task's answers likely) loses the `off_topic` cap and scores exactly "
+        f"the model-verified floor. One new parameter, the one-word ending bound; the others are the budget slack and the "
+        f"unprompted test's bounds. Same prompts ({vv['prompts']['calibration']} calibration, {vv['prompts']['held_out']} held-out).",
+        "",
+        "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
+        "|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
+    ]
+    lines += _rates_rows([("task spread", sv["rates"]), ("**+ budget, unended, vouched**", vv["rates"])])
+    lines += _honest_out_rows(vv["honest_out"], "these steps")
+    lines += [
+        "",
+        "Per kind (consensus; task spread → + budget, unended, vouched):",
+        "",
+        "| kind | split | honest in | cheaters out |",
+        "|---|---|---|---|",
+    ]
+    for split in SPLITS:
+        before, after = sv["rates"]["consensus"][split]["by_kind"], vv["rates"]["consensus"][split]["by_kind"]
+        for k in sorted(after):
+            b, a = before.get(k), after[k]
+            hb = _pct(b["honest_in_rate"]) if b else "–"
+            cb = _pct(b["cheat_out_rate"]) if b else "–"
+            lines.append(f"| {k} | {split} | {hb} → {_pct(a['honest_in_rate'])} | {cb} → {_pct(a['cheat_out_rate'])} |")
+    lines += [
+        "",
+        "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
+        "",
+        "| set-up | split | outputs | task spread | + budget, unended, vouched |",
+        "|---|---|---|---|---|",
+    ]
+    for name, v in vv["variants"].items():
+        for split in SPLITS:
+            if not v[split]["outputs"]:
+                continue
+            before = sv["variants"][name][split]["in_consensus"]
+            lines.append(f"| {_variant_label(v)} | {split} | {v[split]['outputs']} | {_pct(before)} | {_pct(v[split]['in_consensus'])} |")
+    for r_name, block in s["other_redundancy"].items():
+        if "vouched" in block:
+            lines += ["", f"With {r_name} miners per task (same prompts):", ""]
+            lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
+            for label, key in (("task spread", "spread"), ("+ budget, unended, vouched", "vouched")):
                 for split in SPLITS:
                     c = block[key]["consensus"][split]
                     lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
