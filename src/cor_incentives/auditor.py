@@ -60,7 +60,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "b4d45d8bff399e5f73521bb9af3b8b19e04261ce7ea17bfdb62b24bf6efba200",
+    "Validators: what they report and how it is scored": "b61ec8b871a9b91446aee33c7f05328d27b432db8a006a36b3ea45845cd6992b",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
@@ -656,6 +656,24 @@ def audit_reputation(
         r.check("reputation", n, rep.get(n, p["reputation_initial_ppb"]), published)
 
 
+def audit_consensus(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) -> None:
+    """*Consensus*: on a task of the spread rule, its threshold from its spread, and each miner in consensus exactly when
+    its consensus distance ≤ the threshold and its quality ≥ the floor (the spread a median of the revealed ones)."""
+    for t in tasks:
+        if not t.get("spread_rule") or t.get("threshold_ppb") is None:
+            continue
+        spread, threshold = t["spread_ppb"], t["threshold_ppb"]
+        revealed = [v["spread_ppb"] for v in t["validators"] if v.get("reported") and v.get("spread_ppb") is not None]
+        r.check("consensus.spread_among_revealed", f"task {t['id']}", True, bool(revealed) and min(revealed) <= spread <= max(revealed))
+        expected = max(p["poi_max_distance_ppb"], min(p["poi_spread_cap_ppb"], spread * p["poi_spread_factor_bps"] // BPS))
+        r.check("consensus.threshold", f"task {t['id']}", expected, threshold)
+        for m in t["miners"]:
+            if m.get("planted") or m.get("poi_distance_ppb") is None:
+                continue
+            inside = m["poi_distance_ppb"] <= threshold and (m["quality_ppb"] or 0) >= p["consensus_min_quality_ppb"]
+            r.check("consensus.in_consensus", f"task {t['id']} {m['miner']}", inside, bool(m["in_consensus"]))
+
+
 def audit_epoch(bundle: dict[str, Any]) -> Report:
     """Recompute one epoch from its published JSON (see the module docstring for the bundle's parts)."""
     bundle = _numbers(bundle)
@@ -681,6 +699,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     named = {n for x in epoch_json["lines"] if x["stream"].endswith((":node", ":none")) for n in (x["detail"].get("tasks") or [])}
     for t in sorted(named - set(order)):
         r.check("task.closed_in_epoch", f"task {t} (named on a node line)", "listed in streams.*.tasks", "missing")
+    audit_consensus(r, tasks, p)
     m_rows = miner_rows(tasks, p, constants)
     v_rows = validator_rows(tasks, p)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")

@@ -43,6 +43,7 @@ EXPECTED_QUANTITIES = {
     "apr.target_apr_bps", "apr.due", "apr.budget", "apr.paid", "apr.effective_apr_bps", "apr.node_due", "apr.node_reward", "apr.stake_ticks",
     "marketplace.share", "marketplace.paid", "task_fee.miner", "task_fee.validator", "task_fee.router", "task_fee.royalty", "reputation",
     "stream.paid_equals_lines", "stream_total", "leaf", "merkle_root",
+    "consensus.threshold", "consensus.in_consensus", "consensus.spread_among_revealed",
 }  # fmt: skip
 
 
@@ -152,6 +153,31 @@ def test_a_tampered_publication_is_named(devnet):
     bad = {q for q, v in report["quantities"].items() if v["matched"] < v["total"]}
     assert "stake_share.amount" in bad and "leaf" in bad and "merkle_root" in bad
     assert any(line["address"] in m["what"] for m in report["quantities"]["stake_share.amount"]["mismatches"])
+
+
+def test_a_tampered_threshold_or_consensus_is_named(devnet):
+    """A task's published threshold one unit off, or a miner put in consensus beyond it: the auditor names that task."""
+    url, epochs, _ = devnet
+    spec = _load_standalone()
+    from cor_incentives.app.engine import Engine
+    from cor_incentives.app.published import published_getter
+
+    eng = Engine.open(url, create=False)
+    try:
+        bundle = spec.fetch_bundle(published_getter(eng.state), 1)
+    finally:
+        eng.store.engine.dispose()
+    assert spec.audit_epoch(bundle).ok
+    task = next(t for t in bundle["tasks"].values() if t.get("threshold_ppb") is not None and any(m["in_consensus"] for m in t["miners"]))
+    task["threshold_ppb"] += 1
+    bad = {q for q, v in spec.audit_epoch(bundle).to_dict()["quantities"].items() if v["matched"] < v["total"]}
+    assert bad == {"consensus.threshold"}
+    task["threshold_ppb"] -= 1
+    miner = next(m for m in task["miners"] if m["in_consensus"])
+    miner["poi_distance_ppb"] = task["threshold_ppb"] + 1  # beyond the threshold, yet published in consensus
+    report = spec.audit_epoch(bundle).to_dict()
+    assert {q for q, v in report["quantities"].items() if v["matched"] < v["total"]} == {"consensus.in_consensus"}
+    assert any(f"task {task['id']} {miner['miner']}" == m["what"] for m in report["quantities"]["consensus.in_consensus"]["mismatches"])
 
 
 def test_a_changed_formula_is_caught(tmp_path, monkeypatch):

@@ -100,7 +100,11 @@ def test_a_stake_weighted_minority_cannot_move_the_count():
 def _all_commit(c, tid, body):
     """Every drawn validator commits to ``body`` (its reports and prompt count): the task opens for report reveals."""
     for v in c.state.tasks[tid].validators:
-        c.submit(v, "task.report_commit", {"task": tid, "commit": report_commitment(tid, v, body["reports"], "rs", body["input_tokens"])})
+        c.submit(
+            v,
+            "task.report_commit",
+            {"task": tid, "commit": report_commitment(tid, v, body["reports"], "rs", body["input_tokens"], body.get("spread_ppb"))},
+        )
     assert c.state.tasks[tid].state == "REPORTING"
 
 
@@ -109,6 +113,7 @@ def _counted_body(c, tid):
     return {
         "task": tid,
         "input_tokens": 12,
+        "spread_ppb": 0,
         "reports": [{"miner": m, "poi_distance_ppb": 0, "quality_ppb": 900_000_000, "output_tokens": 20} for m in miners],
         "salt": "rs",
     }

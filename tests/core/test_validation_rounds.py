@@ -43,22 +43,36 @@ def test_reports_stay_secret_until_every_validator_committed():
     c, task = ready()
     first, second, third = task.validators
     r = reports(task)
-    c.submit(first, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, first, r, "s1", PROMPT_TOKENS)})
+    c.submit(first, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, first, r, "s1", PROMPT_TOKENS, 0)})
     # nothing to copy: no report is public while commits are open, and a reveal now is refused
     assert task.state == "COMMITTED" and task.reports == {}
-    refused(c, first, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": r, "salt": "s1"}, "validation_window_closed")
+    refused(
+        c,
+        first,
+        "task.validate",
+        {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r, "salt": "s1"},
+        "validation_window_closed",
+    )
     refused(c, first, "task.report_commit", {"task": task.id, "commit": h("again")}, "already_committed")
     refused(c, c.state.oracle, "task.report_commit", {"task": task.id, "commit": h("x")}, "not_assigned")
     for v in (second, third):
-        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r, "s", PROMPT_TOKENS)})
+        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r, "s", PROMPT_TOKENS, 0)})
     assert task.state == "REPORTING"
     refused(c, second, "task.report_commit", {"task": task.id, "commit": h("late")}, "report_commit_window_closed")
     # a reveal must be exactly what was committed: other numbers or another salt are refused
     other = [{**x, "quality_ppb": 1_000_000_000} for x in r]
-    refused(c, second, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": other, "salt": "s"}, "report_mismatch")
-    refused(c, second, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": r, "salt": "s2"}, "report_mismatch")
+    refused(
+        c,
+        second,
+        "task.validate",
+        {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": other, "salt": "s"},
+        "report_mismatch",
+    )
+    refused(
+        c, second, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r, "salt": "s2"}, "report_mismatch"
+    )
     for v, salt in ((first, "s1"), (second, "s"), (third, "s")):
-        c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": r, "salt": salt})
+        c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r, "salt": salt})
     assert task.state == "SETTLED" and set(task.reports) == set(task.validators)
     assert replay(c.events).to_dict() == c.state.to_dict()
 
@@ -73,13 +87,15 @@ def test_late_commits_and_reveals_are_missed_deadlines():
     silent, unrevealed, honest = task.validators
     r = reports(task)
     for v in (unrevealed, honest):
-        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r, "s", PROMPT_TOKENS)})
+        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r, "s", PROMPT_TOKENS, 0)})
     assert task.state == "COMMITTED"
     c.oracle("tick", {"ticks": c.state.params.validation_deadline_ticks})
     assert task.state == "REPORTING" and offences(c, silent) == [("missed_deadline", {"task": task.id}, task.created_tick)]
     refused(c, silent, "task.report_commit", {"task": task.id, "commit": h("x")}, "report_commit_window_closed")
-    refused(c, silent, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": r, "salt": "s"}, "no_report_commit")
-    c.submit(honest, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": r, "salt": "s"})
+    refused(
+        c, silent, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r, "salt": "s"}, "no_report_commit"
+    )
+    c.submit(honest, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r, "salt": "s"})
     c.oracle("tick", {"ticks": c.state.params.report_reveal_deadline_ticks})
     assert task.state == "SETTLED" and list(task.reports) == [honest]
     assert offences(c, unrevealed) == [("missed_deadline", {"task": task.id}, task.created_tick)] and offences(c, honest) == []
@@ -119,9 +135,9 @@ def test_escalation_is_drawn_with_the_next_beacon_value():
     liar = task.validators[0]
     r = {v: reports(task, (lambda m: (0, 10**9)) if v == liar else (lambda m: HONEST)) for v in task.validators}
     for v in list(task.validators):
-        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r[v], "s", PROMPT_TOKENS)})
+        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r[v], "s", PROMPT_TOKENS, 0)})
     for v in list(task.validators):
-        c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": r[v], "salt": "s"})
+        c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r[v], "salt": "s"})
     assert task.state == "COMMITTED" and task.round == 1 and len(task.validators) == 3  # waiting for the value
     c.oracle("tick", {"ticks": 1})
     seed = beacon.randomness(bytes.fromhex(c.state.beacon.value[2:]), "task:escalation", task.id)
@@ -251,7 +267,11 @@ def test_a_network_without_a_beacon_keeps_the_first_rules():
     assert c.state.params.validators_per_task == 3 and len(task.validators) == 3
     refused(c, task.validators[0], "task.report_commit", {"task": task.id, "commit": h("r")}, "first_rules")
     refused(
-        c, task.validators[0], "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "reports": reports(task), "salt": "s"}, "first_rules"
+        c,
+        task.validators[0],
+        "task.validate",
+        {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": reports(task), "salt": "s"},
+        "first_rules",
     )
     generous, stingy, fair = sorted(task.validators)
     quality = {generous: 850_000_000, stingy: 750_000_000, fair: 800_000_000}

@@ -217,7 +217,8 @@ class AtomicMachine(RuleBasedStateMachine):
                 {"miner": m, "poi_distance_ppb": (d * (k + 1)) % (2 * 10**9), "quality_ppb": q, "output_tokens": (tokens + 7 * j) % 301}
                 for k, m in enumerate(miners)
             ]
-            self.send(v, "task.validate", {"task": t.id, "input_tokens": tokens + j, "reports": reports})
+            spread = {"spread_ppb": (d * (j + 1)) % (2 * 10**9 + 1)} if t.spread_rule else {}  # rule 12: each validator's spread
+            self.send(v, "task.validate", {"task": t.id, "input_tokens": tokens + j, "reports": reports} | spread)
 
     @rule(i=st.integers(0, 30))
     def cancel(self, i: int) -> None:

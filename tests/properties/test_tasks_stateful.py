@@ -37,6 +37,7 @@ class TaskMachine(RuleBasedStateMachine):
         self.canaries = {}  # task -> (planted output hash or None, salt)
         self.report_plans = {}  # (task, validator) -> the reports it committed to
         self.prompt_counts = {}  # (task, validator) -> its committed count of the prompt's tokens
+        self.spreads = {}  # (task, validator) -> its committed spread of the task (rule 12)
 
     def _try(self, actor, kind, body):
         before = self.c.state.to_dict()
@@ -96,8 +97,10 @@ class TaskMachine(RuleBasedStateMachine):
             v = t.validators[j % len(t.validators)]
             reports = self._reports(t, d, q)
             self.report_plans[(t.id, v)] = reports
-            self._try(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, "rs", q % 100)})
+            spread = d if t.spread_rule else None  # rule 12: its spread of the task, any in [0, 2.0]
+            self._try(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, "rs", q % 100, spread)})
             self.prompt_counts[(t.id, v)] = q % 100
+            self.spreads[(t.id, v)] = spread
 
     @rule(i=st.integers(0, 20), j=st.integers(0, 5), wrong=st.sampled_from([False] * 4 + [True]))
     def report_reveal(self, i, j, wrong):
@@ -106,7 +109,9 @@ class TaskMachine(RuleBasedStateMachine):
             v = t.validators[j % len(t.validators)]
             reports = self.report_plans.get((t.id, v)) or self._reports(t, 1, 1)
             prompt = self.prompt_counts.get((t.id, v), 1)
-            self._try(v, "task.validate", {"task": t.id, "input_tokens": prompt, "reports": reports, "salt": "wrong" if wrong else "rs"})
+            spread = self.spreads.get((t.id, v), 0 if t.spread_rule else None)
+            body = {"task": t.id, "input_tokens": prompt, "reports": reports, "salt": "wrong" if wrong else "rs"}
+            self._try(v, "task.validate", body | ({} if spread is None else {"spread_ppb": spread}))
 
     @rule(i=st.integers(0, 20), wrong=st.sampled_from([False] * 4 + [True]))
     def open_canary(self, i, wrong):

@@ -107,10 +107,12 @@ def validate_all(
     judge: Callable[[str, str], tuple[int, int]],
     tokens: int | Callable[[str, str], int] = 20,
     input_tokens: int | Callable[[str], int] | None = None,
+    spread: Callable[[str], int] | None = None,
 ) -> None:
     """Every drawn validator commits to, then reveals, judge(validator, miner) -> (distance_ppb, quality_ppb), each round,
     and on the measured-token rules its token counts: ``tokens`` of each output (or tokens(validator, miner)),
-    ``input_tokens`` of the prompt (default: the task's bound). Earlier rules take no counts from validators."""
+    ``input_tokens`` of the prompt (default: the task's bound). Earlier rules take no counts from validators.
+    ``spread(validator)``: its spread of the task on the spread rule (default 0); none before it."""
     task = c.state.tasks[tid]
     miners = [a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch]
     counting = task.measured_tokens
@@ -133,6 +135,7 @@ def validate_all(
             ],
             first_rules=c.state.beacon is None,
             input_tokens=prompt if counting else None,
+            spread=spread,
         )
         task = c.state.tasks[tid]
         if c.state.beacon is None or task.state != "COMMITTED" or task.drawn_in(task.round):

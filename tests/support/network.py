@@ -71,7 +71,7 @@ def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str]
         draw(eng, keys)
 
 
-def run_reports(eng: Engine, keys: dict, tid: int, reports_for, input_tokens=None, output_tokens: int = 9) -> None:
+def run_reports(eng: Engine, keys: dict, tid: int, reports_for, input_tokens=None, output_tokens: int = 9, spread=None) -> None:
     """Every drawn validator (by address) commits to, then reveals, ``reports_for(validator)``, each round;
     an escalation's validators are drawn by the next tick (with a beacon). On the measured-token rules each
     validator also counts: ``input_tokens(validator)`` of the prompt (default: the task's bound) and, where a
@@ -93,6 +93,7 @@ def run_reports(eng: Engine, keys: dict, tid: int, reports_for, input_tokens=Non
             counted,
             first_rules=eng.state.beacon is None,
             input_tokens=prompt if counting else None,
+            spread=spread,
         )
         task = eng.state.tasks[tid]
         if task.state != "COMMITTED" or task.drawn_in(task.round) or eng.state.beacon is None:

@@ -17,17 +17,22 @@ def report_rounds(
     salt: str = "rs",
     first_rules: bool = False,
     input_tokens: Callable[[str], int] | None = None,
+    spread: Callable[[str], int] | None = None,
 ) -> None:
     """Drive a task's validation: ``submit(validator, kind, body)``; ``task()`` reads the task now;
     ``reports_for(validator)`` gives what it reports (None: it stays silent). Escalation rounds too.
     ``first_rules`` (a network without a beacon): each validator sends its reports at once, uncommitted.
     ``input_tokens(validator)``: its count of the prompt, committed and revealed with its reports (the
-    measured-token rules; None before them)."""
+    measured-token rules; None before them). ``spread(validator)``: its spread of the task, committed and revealed on
+    a task of the spread rule (``Task.spread_rule``; default 0: no loosening); none before it."""
     count = (lambda v: None) if input_tokens is None else input_tokens
 
+    def spread_of(t: Any, v: str) -> int | None:
+        return (spread(v) if spread is not None else 0) if getattr(t, "spread_rule", False) else None
+
     def body(t: Any, v: str, reports: Reports | None) -> dict[str, Any]:
-        n = count(v)
-        return {"task": t.id, "reports": reports} | ({} if n is None else {"input_tokens": n})
+        n, s = count(v), spread_of(t, v)
+        return {"task": t.id, "reports": reports} | ({} if n is None else {"input_tokens": n}) | ({} if s is None else {"spread_ppb": s})
 
     if first_rules:
         for v in list(task().validators):
@@ -43,7 +48,7 @@ def report_rounds(
             for v in t.drawn_in(rnd):
                 reports = reports_for(v)
                 if reports is not None and v not in task().report_commits and task().state == "COMMITTED":
-                    submit(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, salt, count(v))})
+                    submit(v, "task.report_commit", {"task": t.id, "commit": report_commitment(t.id, v, reports, salt, count(v), spread_of(t, v))})
                     silent = False
             if silent or task().state == "COMMITTED":
                 return  # someone stays silent: the deadline moves the task on

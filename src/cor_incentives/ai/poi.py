@@ -9,10 +9,12 @@ Concepts
     distance is its cosine distance to the medoid; a miner is in consensus when the stake-weighted
     median of the validators' reported distances is ≤ ``poi_max_distance_ppb`` (default 850 000 000,
     i.e. cosine similarity 0.15) — that comparison lives in the core, which sees only integers.
-    The validator reports each distance less the task's *spread allowance* (``reported_distances_ppb``):
-    when even the reference's nearest other valid output lies beyond the threshold, the task's
-    threshold is that spread (× TASK_SPREAD_FACTOR_BPS, up to TASK_SPREAD_CAP_PPB), and the reported
-    distances are shifted so that the core's comparison applies it.
+    The task's *spread* (``task_spread_ppb``) is the reference's distance to its nearest other valid output.
+    From rule version 12 (``core/spread.py``) the validator reports raw distances and its spread, and the
+    core sets the task's threshold from the validators' median spread: max(poi_max_distance_ppb,
+    min(poi_spread_cap_ppb, spread × poi_spread_factor_bps // 10 000)). On a network under earlier rules
+    it reports each distance less the task's *spread allowance* (``reported_distances_ppb``), so that the
+    core's comparison with ``poi_max_distance_ppb`` applies the same threshold.
 
 The float → integer boundary (the only one)
     distance_ppb(a, b) = clamp(floor((1 − cos(a, b)) × 10**9), 0, 2 × 10**9)
@@ -47,15 +49,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..core.units import BPS, PPB
+from ..core.params import Params
+from ..core.spread import spread_threshold_ppb
+from ..core.units import PPB
 
 if TYPE_CHECKING:
     from .embedding import Embedder
 
 MAX_OUTPUTS = 64
 MAX_DISTANCE_PPB = 2 * PPB  # cosine distance of opposite vectors
-TASK_SPREAD_FACTOR_BPS = 10_000  # threshold ≥ the task's spread × 1 (calibrated: docs/poi-calibration.md)
-TASK_SPREAD_CAP_PPB = 1_100_000_000  # … up to this distance
+TASK_SPREAD_FACTOR_BPS = Params().poi_spread_factor_bps  # the governed defaults (core/params.py): threshold ≥ the task's spread × 1
+TASK_SPREAD_CAP_PPB = Params().poi_spread_cap_ppb  # … up to this distance (calibrated: docs/poi-calibration.md)
 
 
 @dataclass(frozen=True)
@@ -140,8 +144,23 @@ def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], ti
     return [matrix[medoid][i] for i in range(n)]
 
 
+def task_spread_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int) -> int:
+    """The task's spread: the reference's distance to its nearest other output above the quality floor (0 when the
+    reference is alone, or when there is no reference). What a validator reveals as ``spread_ppb`` from rule 12."""
+    candidates, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    if medoid is None:
+        return 0
+    return min((matrix[medoid][j] for j in candidates if j != medoid), default=0)
+
+
 def reported_distances_ppb(
-    matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int, max_distance_ppb: int
+    matrix: list[list[int]],
+    quality_ppb: Sequence[int],
+    tiebreak: Sequence[str],
+    min_quality_ppb: int,
+    max_distance_ppb: int,
+    cap_ppb: int = TASK_SPREAD_CAP_PPB,
+    factor_bps: int = TASK_SPREAD_FACTOR_BPS,
 ) -> list[int]:
     """The PoI distances a validator reports: ``ranked_distances_ppb`` less the task's spread allowance.
 
@@ -150,7 +169,7 @@ def reported_distances_ppb(
     the core's threshold ``max_distance_ppb`` (honest miners sampling a small model disagree), an output
     as close to the reference as that is as much in agreement as the task allows:
 
-        threshold = max(max_distance_ppb, min(TASK_SPREAD_CAP_PPB, spread × TASK_SPREAD_FACTOR_BPS // 10 000))
+        threshold = max(max_distance_ppb, min(cap_ppb, spread × factor_bps // 10 000))   (core/spread.py)
         allowance = threshold − max_distance_ppb
         reported  = max(0, distance − allowance)
 
@@ -158,14 +177,15 @@ def reported_distances_ppb(
     sees one number per miner) applies the task's threshold. In a task whose valid outputs agree (spread
     within the threshold) nothing changes. A cheater seated beside two honest outputs that agree gains
     nothing: the spread is theirs. No reference (nothing above the floor): every output at
-    ``MAX_DISTANCE_PPB``, as ``ranked_distances_ppb``.
+    ``MAX_DISTANCE_PPB``, as ``ranked_distances_ppb``. (The rules before version 12: from it the core applies the
+    threshold to raw distances and the validators' median spread.)
     """
     n = len(matrix)
-    candidates, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    _, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
     if medoid is None:
         return [MAX_DISTANCE_PPB] * n
-    spread = min((matrix[medoid][j] for j in candidates if j != medoid), default=0)
-    threshold = max(max_distance_ppb, min(TASK_SPREAD_CAP_PPB, spread * TASK_SPREAD_FACTOR_BPS // BPS))
+    spread = task_spread_ppb(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    threshold = spread_threshold_ppb(max_distance_ppb, cap_ppb, factor_bps, spread)
     allowance = threshold - max_distance_ppb
     return [max(0, matrix[medoid][i] - allowance) for i in range(n)]  # ``ranked_distances_ppb`` less the allowance
 

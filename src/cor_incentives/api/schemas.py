@@ -493,6 +493,9 @@ class TaskValidatorOut(Out):
     canary_failed: bool = Field(..., description="Its report let a canary's planted output pass.")
     reports: dict[str, TaskReportOut] = Field(..., description="Miner → what this validator reported.")
     input_tokens: int | None = Field(..., description="This validator's count of the prompt's tokens.")
+    spread_ppb: int | None = Field(
+        None, description="Its measured spread of the task: the distance between the task's two closest valid outputs (spread rule)."
+    )
 
 
 class TaskOut(Out):
@@ -514,6 +517,17 @@ class TaskOut(Out):
     settled_input_tokens: int | None = Field(..., description="min(the validators' median count of the prompt, input_tokens).")
     measured_tokens: bool = Field(
         ..., description="Whether this task's rules (those in force at its creation) take token counts from the validators (else from its miners)."
+    )
+    spread_rule: bool = Field(
+        False,
+        description="Whether this task's rules (those at its creation) take raw distances and each validator's spread, the core "
+        "setting the task's PoI threshold (else validators report distances less their own spread allowance).",
+    )
+    spread_ppb: int | None = Field(None, description="Settled (spread rule): the stake-weighted median of the validators' spreads.")
+    threshold_ppb: int | None = Field(
+        None,
+        description="Settled (spread rule): the PoI threshold = max(poi_max_distance_ppb, min(poi_spread_cap_ppb, spread_ppb × "
+        "poi_spread_factor_bps // 10000)); a miner is in consensus when its distance ≤ it and its quality ≥ the floor.",
     )
     output_tokens: int | None = Field(..., description="Settled: lower median of the in-consensus miners' measured counts, ≤ max_output_tokens.")
     redundancy: int

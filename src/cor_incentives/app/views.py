@@ -587,6 +587,9 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "max_output_tokens": t.max_output_tokens,
         "settled_input_tokens": t.settled_input_tokens,
         "measured_tokens": t.measured_tokens,  # its rules: validators count the tokens (else miners claim them)
+        "spread_rule": t.spread_rule,  # its rules: raw distances and each validator's spread; the core sets the threshold
+        "spread_ppb": t.spread_ppb,  # settled: the stake-weighted median of the validators' spreads (spread rule)
+        "threshold_ppb": t.threshold_ppb,  # settled: the PoI threshold its miners' distances were compared with (spread rule)
         "output_tokens": t.output_tokens,
         "consensus_output_tokens": t.output_tokens,  # the median of the miners in consensus, capped: what work and the price use
         "redundancy": t.redundancy,
@@ -635,6 +638,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
                     for m, r in t.reports.get(v, {}).items()
                 },
                 "input_tokens": t.input_counts.get(v),
+                "spread_ppb": t.spreads.get(v),
             }
             for v in t.validators
         ],

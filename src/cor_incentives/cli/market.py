@@ -317,6 +317,11 @@ def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption,
             f"task {task} [bold]{data['state']}[/] {data['failure'] or ''} · model {data['model']} · "
             f"escrowed {data['escrowed']} · charged {data['charged']} · refunded {data['refunded']}"
         )
+        if data.get("threshold_ppb") is not None:  # the spread rule: why an output is in or out
+            console.print(
+                f"PoI threshold {data['threshold_ppb'] / 1e9:.3f} from the validators' median spread {data['spread_ppb'] / 1e9:.3f} "
+                "(in consensus: distance ≤ threshold and quality ≥ the floor)"
+            )
         table(
             "miners",
             ["miner", "precommit", "reveal", "distance", "quality", "consensus", "paid"],
@@ -333,7 +338,11 @@ def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption,
                 for m in data["miners"]
             ],
         )
-        table("validators", ["validator", "reported", "agreement"], [[v["validator"], v["reported"], v["agreement_ppb"]] for v in data["validators"]])
+        table(
+            "validators",
+            ["validator", "reported", "agreement", "spread"],
+            [[v["validator"], v["reported"], v["agreement_ppb"], v.get("spread_ppb")] for v in data["validators"]],
+        )
 
     emit(data, as_json, render)
 

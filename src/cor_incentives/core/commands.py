@@ -381,6 +381,8 @@ SCHEMAS: dict[str, Struct | Variant] = {
         {
             "task": Int(1, MAX_ID, code="invalid_task"),
             "input_tokens": Opt(TOKENS),  # the validator's count of the prompt: required from RULES_MEASURED_TOKENS, refused before
+            # the validator's spread of the task: required from RULES_TASK_SPREAD, refused before
+            "spread_ppb": Opt(Int(0, 2 * PPB, code="invalid_spread")),
             "reports": ListOf(REPORT, 64, code="invalid_report"),
             "salt": Opt(Text(128, code="invalid_salt")),  # required on networks with a beacon (commit-reveal); none on the first rules
         }

@@ -142,6 +142,21 @@ class Params:
         "(T 0.3-1.0, own seeds) in on the calibration prompts (docs/poi-calibration.md)",
         "calibration of sampling miners (docs/poi-calibration.md)",
     )
+    poi_spread_factor_bps: int = _p(
+        10_000,
+        0,
+        10 * BPS,
+        "a task's PoI threshold is at least its spread (the validators' median distance between its two closest valid outputs) "
+        "times this (rule 12, core/spread.py)",
+        "calibration of sampling miners (docs/poi-calibration.md)",
+    )
+    poi_spread_cap_ppb: int = _p(
+        1_100_000_000,
+        0,
+        2 * PPB,
+        "the most a task's spread can raise its PoI threshold to (rule 12, core/spread.py)",
+        "calibration of sampling miners (docs/poi-calibration.md)",
+    )
     consensus_min_quality_ppb: int = _p(300_000_000, 0, PPB, "median quality below which an output is not in consensus (PoUW INVALID)")
     validator_deviation_max_ppb: int = _p(200_000_000, 0, 2 * PPB, "report deviation counted as large")
     dissent_bound_ppb: int = _p(

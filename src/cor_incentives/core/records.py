@@ -301,6 +301,10 @@ class Task(Journaled):
     input_counts: dict[str, int] = field(default_factory=dict)  # validator -> its count of the prompt's tokens
     output_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # validator -> miner -> its count of the output's tokens
     settled_input_tokens: int | None = None  # min(validators' median count, input_tokens)
+    spread_rule: bool = False  # the rules at its creation take raw distances and each validator's spread (RULES_TASK_SPREAD)
+    spreads: dict[str, int] = field(default_factory=dict)  # validator -> its measured spread of the task (ppb, revealed)
+    spread_ppb: int | None = None  # settled: the stake-weighted median of the revealed spreads
+    threshold_ppb: int | None = None  # settled: the task's PoI threshold (core/spread.py; poi_max_distance_ppb before the rule)
     output_tokens: int | None = None  # the settled count: lower median of the winners' measured counts, at most max_output_tokens
     charged: int = 0
     refunded: int = 0
@@ -326,6 +330,7 @@ class RevealedReports:
     criteria: dict[str, dict[str, int]]
     input_tokens: int | None  # its count of the prompt (None before RULES_MEASURED_TOKENS)
     output_tokens: dict[str, int]  # miner -> its count of the output (empty before RULES_MEASURED_TOKENS)
+    spread_ppb: int | None = None  # its measured spread of the task (None before RULES_TASK_SPREAD)
 
 
 @dataclass

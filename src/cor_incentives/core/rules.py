@@ -59,6 +59,11 @@ RULE_VERSIONS: dict[int, str] = {
     "user-task bonus rows are columns there (``bonus_rows``), a node line carries its own inputs and cites its rows "
     "(``bonus_rows_at``), and a commission line cites its node line (``node_line``) instead of repeating it; the APR's "
     "formula, parameters and shared inputs are in ``staking`` (1-10: every line repeats them all)",
+    12: "the PoI threshold follows the task's spread in the core: each revealed report carries raw distances and the "
+    "validator's measured spread of the task (``spread_ppb``, committed with the reports); the task's spread is the "
+    "stake-weighted median of the revealed spreads and its threshold max(poi_max_distance_ppb, min(poi_spread_cap_ppb, "
+    "spread x poi_spread_factor_bps // 10000)) (core/spread.py), recorded on the task (1-11: validators report each "
+    "distance less their own spread allowance and the core compares with poi_max_distance_ppb)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -72,6 +77,8 @@ RULES_PRUNE = 10
 RULES_EPOCH_DOCUMENT = 11
 """The epoch document states each input once (core/epoch_document.py): formulas and parameters per stream, bonus rows
 in columns, commission lines citing their node line."""
+RULES_TASK_SPREAD = 12
+"""The task's PoI threshold from the validators' revealed spreads (core/spread.py); earlier: poi_max_distance_ppb."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

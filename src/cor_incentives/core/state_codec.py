@@ -42,7 +42,15 @@ from .epoch_columns import RowStore
 from .errors import InvalidInput
 from .events import content_hash
 from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
-from .rules import RULES_MEASURED_TOKENS, RULES_MOVING_LIMITS, RULES_NETWORK_PROMPTS, RULES_OFFENCE_ALLOWANCE, RULES_PRUNE, STATE_ANCHOR_RULES
+from .rules import (
+    RULES_MEASURED_TOKENS,
+    RULES_MOVING_LIMITS,
+    RULES_NETWORK_PROMPTS,
+    RULES_OFFENCE_ALLOWANCE,
+    RULES_PRUNE,
+    RULES_TASK_SPREAD,
+    STATE_ANCHOR_RULES,
+)
 from .sampling import SelectionIndex, WeightTree
 from .state import State
 
@@ -78,6 +86,12 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("State", "network_prompts"): RULES_NETWORK_PROMPTS,
     ("Params", "prune_closed_records"): RULES_PRUNE,
     ("State", "pruned"): RULES_PRUNE,
+    ("Params", "poi_spread_factor_bps"): RULES_TASK_SPREAD,
+    ("Params", "poi_spread_cap_ppb"): RULES_TASK_SPREAD,
+    ("Task", "spread_rule"): RULES_TASK_SPREAD,
+    ("Task", "spreads"): RULES_TASK_SPREAD,
+    ("Task", "spread_ppb"): RULES_TASK_SPREAD,
+    ("Task", "threshold_ppb"): RULES_TASK_SPREAD,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

@@ -31,7 +31,8 @@ Messages
                                 criteria?}, ...], salt} reveals the committed reports (criteria: the PoUW sub-scores in
                                 ppb, kept so statements can explain them; from ``RULES_MEASURED_TOKENS``, input_tokens and
                                 output_tokens: its counts of the prompt and of each output with the model's tokenizer,
-                                settled by ``token_counts``); reports that do not match are refused.
+                                settled by ``token_counts``; from ``RULES_TASK_SPREAD``, spread_ppb: its spread of the task,
+                                committed too, and the distances are raw: ``spread``); reports that do not match are refused.
     ``task.canary``    (oracle) {task, planted?, salt} opens a network task's canary commitment.
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
     A drawn task's deadline counts from its draw.
@@ -52,7 +53,9 @@ The validation phase
 Who is assigned: ``selection``. Consensus, dissent, agreement and canaries: ``validation``.
 
 Outcome (in the event that completes validation)
-    in consensus: consensus distance ≤ poi_max_distance_ppb and consensus quality ≥ consensus_min_quality_ppb.
+    in consensus: consensus distance ≤ the task's threshold and consensus quality ≥ consensus_min_quality_ppb; the threshold
+    is poi_max_distance_ppb, or from ``RULES_TASK_SPREAD`` the one its revealed spreads give (``spread``), kept on the task
+    (``spread_ppb``, ``threshold_ppb``).
     With at least ``min_consensus`` miners in consensus the task is SETTLED: a user task pays its fee
     (``fees``), reputations move, and its work counts toward the epoch's network rewards. Otherwise it
     FAILS and its escrow is refunded. The task's token counts are the validators' (``token_counts``).
@@ -78,9 +81,11 @@ from .models import get_model
 from .network_prompts import check_network_prompt, composes_prompts
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState
+from .rules import RULES_TASK_SPREAD, rules_since
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
+from .spread import consensus_threshold_ppb
 from .staking import get_node, is_selectable
 from .state import State
 from .token_counts import measured, measured_input_tokens, measured_output_tokens, settled_output_tokens
@@ -309,6 +314,7 @@ def process_task_submit(state: State, actor: str, body: dict[str, Any]) -> None:
         escrowed=q.total_units,
         seed=state.head_hash,
         measured_tokens=measured(p),
+        spread_rule=rules_since(p, RULES_TASK_SPREAD),
         miners=[Assignment(m) for m in miners],
     )
     state.ledger.transfer(session_account(session.id), acct.escrow("task", tid), q.total_units, "task_escrow")
@@ -360,6 +366,7 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
         escrowed=0,
         seed=state.head_hash,
         measured_tokens=measured(p),
+        spread_rule=rules_since(p, RULES_TASK_SPREAD),
         miners=[Assignment(m) for m in miners],
         canary_commit=canary,
     )
@@ -544,7 +551,19 @@ def _parse_reports(task: Task, body: dict[str, Any]) -> RevealedReports:
             criteria[m] = dict(sub)
     if set(parsed) != expected:
         raise InvalidInput(f"reports must cover exactly the revealed miners: {sorted(expected)}", code="invalid_report")
-    return RevealedReports(reports, parsed, criteria, input_count, counts)
+    return RevealedReports(reports, parsed, criteria, input_count, counts, _parse_spread(task, body))
+
+
+def _parse_spread(task: Task, body: dict[str, Any]) -> int | None:
+    """The validator's spread of the task: required on a task of the spread rule (RULES_TASK_SPREAD), refused before."""
+    if not task.spread_rule:
+        if "spread_ppb" in body:
+            raise InvalidInput("this task's rules take no spread from validators (it was created before the spread rule)", code="unknown_field")
+        return None
+    spread = body.get("spread_ppb")
+    if isinstance(spread, bool) or not isinstance(spread, int) or not 0 <= spread <= 2 * PPB:
+        raise InvalidInput(f"spread_ppb (the validator's spread of the task) must be an integer in [0, {2 * PPB}]", code="invalid_spread")
+    return spread
 
 
 def _keep_reports(task: Task, actor: str, revealed: RevealedReports, tick: int) -> None:
@@ -555,6 +574,8 @@ def _keep_reports(task: Task, actor: str, revealed: RevealedReports, tick: int) 
     if revealed.input_tokens is not None:
         task.input_counts[actor] = revealed.input_tokens
         task.output_counts[actor] = revealed.output_tokens
+    if revealed.spread_ppb is not None:
+        task.spreads[actor] = revealed.spread_ppb
 
 
 def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -577,7 +598,7 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
     salt = body.get("salt")
     if not isinstance(salt, str) or not 1 <= len(salt) <= MAX_SALT:
         raise InvalidInput(f"salt must be a string of 1-{MAX_SALT} characters", code="invalid_salt")
-    if report_commitment(task.id, actor, revealed.reports, salt, revealed.input_tokens) != commit:
+    if report_commitment(task.id, actor, revealed.reports, salt, revealed.input_tokens, revealed.spread_ppb) != commit:
         raise Conflict("these reports and salt do not match the validator's commitment", code="report_mismatch", commit=commit)
     _keep_reports(task, actor, revealed, state.tick)
     if all(v in task.reports for v in task.drawn_in(task.round) if v in task.report_commits):
@@ -599,12 +620,15 @@ def _validate_first_rules(state: State, task: Task, actor: str, body: dict[str, 
 
 
 def _consensus(state: State, task: Task) -> Consensus:
-    """Over every revealed report; on the first rules a plain stake-weighted median (nothing is trimmed)."""
+    """Over every revealed report; on the first rules a plain stake-weighted median (nothing is trimmed). The distance
+    threshold is the task's (``spread``: from its revealed spreads under RULES_TASK_SPREAD, else poi_max_distance_ppb)."""
     p = state.params
     reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
     miners = [a.miner for a in _valid_reveals(task) if not a.planted]
     bound = p.dissent_bound_ppb if has_beacon(state) else 2 * PPB
-    return aggregate(reports, _stakes(state, list(reports)), miners, p.poi_max_distance_ppb, p.consensus_min_quality_ppb, bound)
+    stakes = _stakes(state, list(reports))
+    _, threshold = consensus_threshold_ppb(p, task, stakes)
+    return aggregate(reports, stakes, miners, threshold, p.consensus_min_quality_ppb, bound)
 
 
 def _after_reports(state: State, task: Task) -> None:
@@ -672,11 +696,12 @@ def process_task_canary(state: State, actor: str, body: dict[str, Any]) -> None:
     p = state.params
     slots = [a for a in _valid_reveals(task) if planted is not None and a.output_hash == planted]
     task.canary = "none" if planted is None else "planted" if slots else "void"
+    _, threshold = consensus_threshold_ppb(p, task, _stakes(state, list(task.reports)))
     for a in slots:
         a.planted = True
         for v in sorted(task.reports):
             d, q = task.reports[v][a.miner]
-            if not passes_canary((d, q), p.poi_max_distance_ppb, p.consensus_min_quality_ppb) and v not in task.canary_failed:
+            if not passes_canary((d, q), threshold, p.consensus_min_quality_ppb) and v not in task.canary_failed:
                 task.canary_failed.append(v)
     _finalize(state, task)
 
@@ -747,6 +772,8 @@ def _finalize(state: State, task: Task) -> None:
     cons = _consensus(state, task)
     counting = task.measured_tokens
     stakes = _stakes(state, list(task.reports))
+    if task.spread_rule:  # what the consensus compared with, for the task's explanation (before the rule: poi_max_distance_ppb)
+        task.spread_ppb, task.threshold_ppb = consensus_threshold_ppb(p, task, stakes)
     for a in reveals:
         a.distance_ppb = cons.distance_ppb[a.miner]
         a.quality_ppb = cons.quality_ppb[a.miner]

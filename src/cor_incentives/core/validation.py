@@ -57,13 +57,17 @@ from .units import PPB
 Report = dict[str, tuple[int, int]]  # miner -> (distance_ppb, quality_ppb)
 
 
-def report_commitment(task_id: int, validator: str, reports: list[dict[str, Any]], salt: str, input_tokens: int | None = None) -> str:
+def report_commitment(
+    task_id: int, validator: str, reports: list[dict[str, Any]], salt: str, input_tokens: int | None = None, spread_ppb: int | None = None
+) -> str:
     """The commitment to a validator's reports: sha256("report|task|validator|" ‖ canonical reports ‖ "|" ‖ salt);
     from RULES_MEASURED_TOKENS, with its count of the prompt: sha256("report|task|validator|" ‖ canonical reports ‖
-    "|" ‖ input_tokens ‖ "|" ‖ salt) (each report's output_tokens is inside the canonical reports)."""
+    "|" ‖ input_tokens ‖ "|" ‖ salt) (each report's output_tokens is inside the canonical reports); from
+    RULES_TASK_SPREAD, with its spread of the task too: … ‖ "|" ‖ input_tokens ‖ "|" ‖ spread_ppb ‖ "|" ‖ salt."""
     body = canonical_json(reports).decode("ascii")
     counted = "" if input_tokens is None else f"{input_tokens}|"
-    return "0x" + hashlib.sha256(f"report|{task_id}|{validator}|{body}|{counted}{salt}".encode()).hexdigest()
+    spread = "" if spread_ppb is None else f"{spread_ppb}|"
+    return "0x" + hashlib.sha256(f"report|{task_id}|{validator}|{body}|{counted}{spread}{salt}".encode()).hexdigest()
 
 
 def canary_commitment(prompt_hash: str, planted_output_hash: str | None, salt: str) -> str:

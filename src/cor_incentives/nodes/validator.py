@@ -11,14 +11,19 @@ than the others that stops where the model goes on is put under the floor too, a
 model itself sampled is lifted to it. Each report carries the output's token count by the model's own tokenizer
 (``ai.tokens``); ``prompt_tokens`` is the command's ``input_tokens``. The core settles the task's
 work units from these counts.
+
+From rule version 12 (a task view's ``spread_rule``) the validator reports raw distances and its
+measured spread of the task (``evaluate_task``: ``spread_ppb``), and the core sets the task's threshold;
+under earlier rules it reports the distances less its own spread allowance (``evaluate_outputs``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..ai.embedding import Embedder, get_embedder
-from ..ai.poi import pairwise_distances_ppb, reported_distances_ppb
+from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb, reported_distances_ppb, task_spread_ppb
 from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
 from ..ai.tokens import count_tokens
 from ..core.params import Params
@@ -27,6 +32,14 @@ from ..core.params import Params
 def prompt_tokens(prompt: str) -> int:
     """The prompt's tokens, as the validator reports them (``task.validate`` ``input_tokens``)."""
     return count_tokens(prompt)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A validator's reports on a task's outputs and its measured spread of the task (ppb)."""
+
+    reports: list[dict[str, Any]]
+    spread_ppb: int
 
 
 def evaluate_outputs(
@@ -39,19 +52,41 @@ def evaluate_outputs(
     embedder: Embedder | None = None,
     max_distance_ppb: int | None = None,
 ) -> list[dict[str, Any]]:
+    """The reports under the rules before version 12: each distance less the task's spread allowance (``evaluate_task``)."""
+    return evaluate_task(prompt, outputs, max_output_tokens, scorer, min_quality_ppb, reader, embedder, max_distance_ppb).reports
+
+
+def evaluate_task(
+    prompt: str,
+    outputs: dict[str, str],
+    max_output_tokens: int | None = None,
+    scorer: QualityScorer | None = None,
+    min_quality_ppb: int | None = None,
+    reader: ModelReader | None = None,
+    embedder: Embedder | None = None,
+    max_distance_ppb: int | None = None,
+    spread_rule: bool = False,
+    spread_cap_ppb: int | None = None,
+    spread_factor_bps: int | None = None,
+) -> Evaluation:
     """One report per miner: distance to the medoid output and quality score, with sub-scores.
 
     The medoid is chosen among the outputs scored at least ``min_quality_ppb`` (default: the core's
     ``consensus_min_quality_ppb``): an output below the quality floor never becomes the reference.
     ``reader``: the task's model, when this validator runs it (used by the default scorer only).
-    The distances are reported less the task's spread allowance (``ai.poi.reported_distances_ppb``: when even
-    the task's two closest valid outputs lie farther apart than ``max_distance_ppb``, default the core's
-    ``poi_max_distance_ppb``, an output as close to the reference as that is reported within it).
+    ``spread_rule`` (rule 12): the distances are raw (``ai.poi.ranked_distances_ppb``) and the spread goes
+    with them for the core to set the threshold; else they are reported less the task's spread allowance
+    (``ai.poi.reported_distances_ppb``: when even the task's two closest valid outputs lie farther apart
+    than ``max_distance_ppb``, default the core's ``poi_max_distance_ppb``, an output as close to the
+    reference as that is reported within it; ``spread_cap_ppb`` / ``spread_factor_bps``: the network's
+    ``poi_spread_cap_ppb`` / ``poi_spread_factor_bps``, default the core's).
     ``embedder``: default the process-wide one. The default scorer embeds the prompt and the outputs,
     the distances embed the outputs again: the embedder's cache makes that second pass free (the
     same vectors, bit for bit), so a task costs one encoder pass per distinct text.
     """
     defaults = Params()
+    cap = defaults.poi_spread_cap_ppb if spread_cap_ppb is None else spread_cap_ppb
+    factor = defaults.poi_spread_factor_bps if spread_factor_bps is None else spread_factor_bps
     floor = defaults.consensus_min_quality_ppb if min_quality_ppb is None else min_quality_ppb
     dmax = defaults.poi_max_distance_ppb if max_distance_ppb is None else max_distance_ppb
     miners = sorted(outputs)
@@ -65,10 +100,16 @@ def evaluate_outputs(
     # the medoid is chosen among the outputs above the quality floor, the best-scored first on a tie:
     # two cheaters of three miners cannot make one of theirs the reference the honest output is measured from
     distance = [0] * len(texts)
+    spread = 0
     if len(texts) > 1:
         matrix = pairwise_distances_ppb(embedder.embed(texts))
-        distance = reported_distances_ppb(matrix, [s.total_ppb for s in scores], miners, floor, dmax)
-    return [
+        quality = [s.total_ppb for s in scores]
+        spread = task_spread_ppb(matrix, quality, miners, floor)
+        if spread_rule:
+            distance = ranked_distances_ppb(matrix, quality, miners, floor)
+        else:
+            distance = reported_distances_ppb(matrix, quality, miners, floor, dmax, cap, factor)
+    reports = [
         {
             "miner": m,
             "poi_distance_ppb": distance[i],
@@ -78,3 +119,4 @@ def evaluate_outputs(
         }
         for i, m in enumerate(miners)
     ]
+    return Evaluation(reports, spread)

@@ -228,7 +228,7 @@ class World:
         self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
         self.attempted: dict[int, set[tuple[str, str]]] = defaultdict(set)
         self.truth: dict[int, dict[str, tuple[float, float]]] = {}
-        self.report_plans: dict[int, dict[str, tuple[list[dict[str, Any]], str, int | None]]] = defaultdict(dict)
+        self.report_plans: dict[int, dict[str, tuple[list[dict[str, Any]], str, dict[str, int]]]] = defaultdict(dict)
         self.pending_canary: dict[str, tuple[Output | None, str]] = {}
         self.canary_secrets: dict[int, tuple[str | None, str]] = {}  # task -> (planted output hash or None, salt)
         self.canaries: dict[int, Planted] = {}  # canary tasks: the planted output and the miner told to reveal it
@@ -560,18 +560,20 @@ class World:
             if strategy(v).evaluates:
                 self.costs[v] += self.env.validation_cost_units
             reports: list[dict[str, Any]] = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]
+            spread = strategy(v).spread(self._validator_context(task, v)) if task.spread_rule else None  # rule 12: its spread too
             prompt: int | None = None
             if task.measured_tokens:  # the validator's token counts go in its (committed) report
                 prompt, counts = self._token_counts(task, strategy(v).evaluates)
                 for r in reports:
                     r["output_tokens"] = counts[r["miner"]]
+            extra: dict[str, int] = ({} if prompt is None else {"input_tokens": prompt}) | ({} if spread is None else {"spread_ppb": spread})
             if self.state.beacon is None:  # the first rules: the report is public at once, no commitment
-                self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports} | ({} if prompt is None else {"input_tokens": prompt}))
+                self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports} | extra)
                 acted = True
                 continue
             salt = f"r{self.seed}-{task.id}-{v[-6:]}"
-            self.report_plans[task.id][v] = (reports, salt, prompt)
-            self.chain.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, reports, salt, prompt)})
+            self.report_plans[task.id][v] = (reports, salt, extra)
+            self.chain.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, reports, salt, prompt, spread)})
             acted = True
         return acted
 
@@ -586,11 +588,8 @@ class World:
             plan = self.report_plans[task.id].get(v)
             if plan is None:
                 continue
-            reports, salt, prompt = plan
-            body: dict[str, Any] = {"task": task.id, "reports": reports, "salt": salt}
-            if prompt is not None:
-                body["input_tokens"] = prompt
-            self.chain.submit(v, "task.validate", body)
+            reports, salt, extra = plan
+            self.chain.submit(v, "task.validate", {"task": task.id, "reports": reports, "salt": salt} | extra)
             acted = True
         return acted
 
@@ -621,8 +620,22 @@ class World:
         miners = sorted(self.truth[task.id])
         so_far = {w: {m: (x[0], x[1]) for m, x in r.items()} for w, r in task.reports.items()}  # revealed, earlier rounds
         stakes = {w: self.state.nodes[w].stake_total for w in task.validators}
+        p = self.state.params
         return ValidatorContext(
-            self.env, self.seed, self.info[task.id], v, self.options[v], miners, self.truth[task.id], self.coalition_of, so_far, stakes, self.history
+            self.env,
+            self.seed,
+            self.info[task.id],
+            v,
+            self.options[v],
+            miners,
+            self.truth[task.id],
+            self.coalition_of,
+            so_far,
+            stakes,
+            self.history,
+            spread_rule=task.spread_rule,
+            min_quality_ppb=p.consensus_min_quality_ppb,
+            spread_allowance_ppb=max(0, p.poi_spread_cap_ppb - p.poi_max_distance_ppb),
         )
 
     # --- measuring ---------------------------------------------------------------------------

@@ -61,6 +61,15 @@ Validator strategies (``VALIDATOR_STRATEGIES``)
                 ``when``: ``"always"`` (default), or ``"majority"``: only in tasks where the coalition
                 holds at least half of the stake of the validators drawn so far; honest elsewhere.
     offline     never reports.
+    spread_inflater  member of a coalition (the group's ``coalition``): evaluates, reports honestly except for its
+                coalition's miners: their measured distance and quality ``quality`` (default 1.0), and claims
+                the task's spread is ``spread`` (default 2.0, the largest) so that the core's threshold
+                (rule 12: max(poi_max_distance_ppb, min(cap, median spread × factor))) lets them in. Under
+                the rules before 12 it does the same loosening itself: its coalition's distances less
+                poi_spread_cap_ppb − poi_max_distance_ppb.
+Every evaluating validator also measures the task's *spread* (``spread_honest``: the medoid's distance to the
+nearest other output above the quality floor), revealed with its reports under rule 12; one that does not
+evaluate claims 0.
 
 Randomness is never global: every draw comes from ``derive(seed, purpose, ...)``, a
 ``random.Random`` seeded by a string (sha512-seeded, identical across processes). Keys name the task
@@ -378,6 +387,23 @@ class ValidatorContext:
     reports_so_far: Mapping[str, Mapping[str, tuple[int, int]]]  # validator -> miner -> (d, q), public
     stakes: Mapping[str, int]
     history: list[tuple[int, int]] = field(default_factory=list)  # consensus (d, q) of earlier settled tasks
+    spread_rule: bool = False  # the task's rules take raw distances and each validator's spread (rule 12)
+    min_quality_ppb: int = 300_000_000  # the core's consensus_min_quality_ppb
+    spread_allowance_ppb: int = 0  # poi_spread_cap_ppb − poi_max_distance_ppb: the most a spread loosens a threshold
+
+
+def spread_honest(c: ValidatorContext) -> int:
+    """The task's spread as an evaluating validator measures it: the distance from the medoid to the nearest other output
+    above the quality floor (0 when there is none), with the measurement noise of a distance."""
+    valid = sorted(d for m, (d, q) in c.truth.items() if to_ppb(q) >= c.min_quality_ppb)
+    if len(valid) < 2:
+        return 0
+    return to_ppb(valid[1] + derive(c.seed, "spread", c.task.key, c.validator).gauss(0, c.env.report_noise_distance), 2 * PPB)
+
+
+def spread_none(c: ValidatorContext) -> int:
+    """A validator that does not evaluate measures no spread: it claims none (0, no loosening)."""
+    return 0
 
 
 def report_honest(c: ValidatorContext) -> Report:
@@ -425,6 +451,24 @@ def report_offline(c: ValidatorContext) -> None:
     return None
 
 
+def _inflating(c: ValidatorContext, m: str) -> bool:
+    mine = c.coalition_of.get(c.validator, "")
+    return bool(mine) and c.coalition_of.get(m) == mine
+
+
+def report_spread_inflater(c: ValidatorContext) -> Report:
+    """Honest numbers except for its coalition's miners: their measured distance (under the rules before 12, less the
+    largest spread allowance: the same loosening done validator-side) and quality ``quality`` (default 1.0)."""
+    lie = to_ppb(float(c.options.get("quality", 1.0)))
+    loosen = 0 if c.spread_rule else c.spread_allowance_ppb
+    return [(m, max(0, d - loosen), lie) if _inflating(c, m) else (m, d, q) for m, d, q in report_honest(c)]
+
+
+def spread_inflated(c: ValidatorContext) -> int:
+    """The spread it claims: ``spread`` (default 2.0, the largest) whatever it measured."""
+    return to_ppb(float(c.options.get("spread", 2.0)), 2 * PPB)
+
+
 @dataclass(frozen=True)
 class ValidatorStrategy:
     name: str
@@ -432,16 +476,18 @@ class ValidatorStrategy:
     evaluates: bool  # pays validation_cost_units per report
     reports_last: bool = False
     unjails: bool = True
+    spread: Callable[[ValidatorContext], int] = spread_none  # the spread of the task it reveals (rule 12)
 
 
 VALIDATOR_STRATEGIES: dict[str, ValidatorStrategy] = {
     s.name: s
     for s in (
-        ValidatorStrategy("honest", report_honest, True),
+        ValidatorStrategy("honest", report_honest, True, spread=spread_honest),
         ValidatorStrategy("copier", report_copier, False),
         ValidatorStrategy("echo", report_echo, False, reports_last=True),
         ValidatorStrategy("colluding", report_colluding, False),
         ValidatorStrategy("offline", report_offline, False, unjails=False),
+        ValidatorStrategy("spread_inflater", report_spread_inflater, True, spread=spread_inflated),
     )
 }
 

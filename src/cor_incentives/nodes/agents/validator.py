@@ -11,7 +11,9 @@ With ``read_model`` (the devnet's llama backend) an honest validator also loads 
 and reads every output of a task for that model with it (``ai.likelihood``: the fidelity and ending
 checks); a task for another model gets no model check. On the measured-token rules (the task view's
 ``measured_tokens``) each report carries the validator's count of the output's tokens, and the
-committed body its count of the prompt (``ai.tokens``).
+committed body its count of the prompt (``ai.tokens``). On the spread rule (the task view's
+``spread_rule``) its distances are raw and its measured spread of the task goes with them
+(``spread_ppb``, committed too); before it, each distance less its own spread allowance.
 The quality floor and the PoI threshold it evaluates against are the network's (``/v1/params``,
 ``consensus_min_quality_ppb`` and ``poi_max_distance_ppb`` in force), read again on every pass that
 has a task to evaluate, so a governance change is followed from the epoch it takes effect.
@@ -111,37 +113,43 @@ class ValidatorAgent(Agent):
         self.seen_head = head
         return False
 
-    def _evaluate(self, task: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None]:
-        """The reports and, on the measured-token rules, the prompt's token count (else None and no output counts)."""
+    def _evaluate(self, task: dict[str, Any]) -> tuple[list[dict[str, Any]], int | None, int | None]:
+        """The reports, on the measured-token rules the prompt's token count (else None and no output counts), and on
+        the spread rule (the task view's ``spread_rule``) its spread of the task (else None: distances less its allowance)."""
         revealed = [a for a in task["miners"] if a["revealed"] and not a["mismatch"]]
-        if self.strategy == "copier":  # counts nothing either: the requester's bound and the most allowed
-            reports, input_tokens = copier_reports([a["miner"] for a in revealed], task["max_output_tokens"]), task["input_tokens"]
+        spread_rule = bool(task.get("spread_rule"))
+        if self.strategy == "copier":  # counts nothing either: the requester's bound and the most allowed; no spread
+            reports, input_tokens, spread = copier_reports([a["miner"] for a in revealed], task["max_output_tokens"]), task["input_tokens"], 0
         else:
-            from ..validator import evaluate_outputs, prompt_tokens
+            from ..validator import evaluate_task, prompt_tokens
 
             prompt = self.link.get_blob(task["prompt_hash"]).decode("utf-8", errors="replace")
             outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
             reader = self.reader_for(task.get("model"))
             rule = self.network_rule()
             try:
-                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], reader=reader, **rule)
+                ev = evaluate_task(prompt, outputs, task["max_output_tokens"], reader=reader, spread_rule=spread_rule, **rule)
             except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
                 if reader is None:
                     raise
                 self.log.info("task=%d not read with the model: %s", task["id"], exc)
-                reports = evaluate_outputs(prompt, outputs, task["max_output_tokens"], **rule)
-            input_tokens = prompt_tokens(prompt)
+                ev = evaluate_task(prompt, outputs, task["max_output_tokens"], spread_rule=spread_rule, **rule)
+            reports, input_tokens, spread = ev.reports, prompt_tokens(prompt), ev.spread_ppb
         if not task.get("measured_tokens"):  # rules before the measured counts: validators send no counts
-            return [{k: v for k, v in r.items() if k != "output_tokens"} for r in reports], None
-        return reports, input_tokens
+            return [{k: v for k, v in r.items() if k != "output_tokens"} for r in reports], None, None
+        return reports, input_tokens, spread if spread_rule else None
 
-    def network_rule(self) -> dict[str, int]:
-        """The quality floor and PoI threshold in force on the network (``evaluate_outputs`` keywords)."""
+    def network_rule(self) -> dict[str, int | None]:
+        """The quality floor, PoI threshold and spread cap and factor in force on the network (``evaluate_task`` keywords;
+        a server that publishes no spread parameters: the defaults)."""
         if self.in_force is None:
             self.in_force = self.link.params()["in_force"]
+        p = self.in_force
         return {
-            "min_quality_ppb": int(self.in_force["consensus_min_quality_ppb"]),
-            "max_distance_ppb": int(self.in_force["poi_max_distance_ppb"]),
+            "min_quality_ppb": int(p["consensus_min_quality_ppb"]),
+            "max_distance_ppb": int(p["poi_max_distance_ppb"]),
+            "spread_cap_ppb": int(p["poi_spread_cap_ppb"]) if "poi_spread_cap_ppb" in p else None,
+            "spread_factor_bps": int(p["poi_spread_factor_bps"]) if "poi_spread_factor_bps" in p else None,
         }
 
     def commit(self, task: dict[str, Any]) -> None:
@@ -155,8 +163,15 @@ class ValidatorAgent(Agent):
         took = 0.0
         if entry is None or entry.get("round") != task["round"]:
             t0 = time.monotonic()
-            reports, input_tokens = self._evaluate(task)
-            entry = {"reports": reports, "input_tokens": input_tokens, "salt": secrets.token_hex(16), "round": task["round"], "sent": False}
+            reports, input_tokens, spread = self._evaluate(task)
+            entry = {
+                "reports": reports,
+                "input_tokens": input_tokens,
+                "spread_ppb": spread,
+                "salt": secrets.token_hex(16),
+                "round": task["round"],
+                "sent": False,
+            }
             took = time.monotonic() - t0
             self.work[tid] = entry  # kept before sending: a retry re-sends this commitment, never a new one
             self._save_state()
@@ -165,7 +180,10 @@ class ValidatorAgent(Agent):
         try:
             self.link.submit(
                 "task.report_commit",
-                {"task": tid, "commit": report_commitment(tid, self.me, entry["reports"], entry["salt"], entry.get("input_tokens"))},
+                {
+                    "task": tid,
+                    "commit": report_commitment(tid, self.me, entry["reports"], entry["salt"], entry.get("input_tokens"), entry.get("spread_ppb")),
+                },
             )
         except ApiError as exc:
             if exc.code != "already_committed":
@@ -190,6 +208,8 @@ class ValidatorAgent(Agent):
             body = {"task": tid, "reports": entry["reports"], "salt": entry["salt"]}
             if entry.get("input_tokens") is not None:
                 body["input_tokens"] = entry["input_tokens"]
+            if entry.get("spread_ppb") is not None:
+                body["spread_ppb"] = entry["spread_ppb"]
             self.link.submit("task.validate", body)
         except ApiError as exc:
             self.log.info("validate task=%d refused: %s", tid, exc.code)

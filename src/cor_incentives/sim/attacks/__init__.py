@@ -11,16 +11,17 @@ Every family is registered here, in one place; a module per area:
     community.py  curator_puppets
     assignment.py assignment_grinding, cancel_lottery
     validators.py echo_validator, max_reporter, collusion_49
+    spread.py     spread_inflation
     moving.py     redelegate_dodge, cancel_unbond_dodge, redelegate_hop
     misses.py     honest_misses (what PoI's false positives cost an honest miner)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
 
-from . import assignment, bounties, community, evidence, governance, misses, moving, slashing, staking, validators, wash
+from . import assignment, bounties, community, evidence, governance, misses, moving, slashing, spread, staking, validators, wash
 from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
 
-for _module in (staking, slashing, evidence, wash, governance, bounties, community, assignment, validators, moving, misses):
+for _module in (staking, slashing, evidence, wash, governance, bounties, community, assignment, validators, spread, moving, misses):
     register(*_module.FAMILIES)
 
 __all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]
