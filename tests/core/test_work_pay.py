@@ -14,14 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cor_incentives.core.epoch_document import bonus_rows_of
+from cor_incentives.core.epoch_document import bonus_columns, bonus_rows_of
 from cor_incentives.core.errors import InvalidInput, InvariantViolation
 from cor_incentives.core.params import Params
 from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import BPS, COR, PPB
-from cor_incentives.core.work_pay import BonusRow, settle_stream
+from cor_incentives.core.work_pay import BonusColumns, BonusRow, settle_stream
 from support.chain import Chain, addr
 from support.market import MODEL, commit_reveal, h, market, network, submit, validate_all
+from support.work_pay_reference import reference_settle
 
 ROOT = Path(__file__).resolve().parents[2]
 V = json.loads((ROOT / "tests/vectors/work_pay.json").read_text())
@@ -80,6 +81,31 @@ def test_invariants(nodes, rows, rate, bonus_bps, budget):
         assert eligible or pay.claim[n] == 0
         for b in pay.bonuses[n]:
             assert b.bonus <= b.fee_units * bonus_bps // BPS and b.bonus <= b.equivalent
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nodes=st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 5 * PPB), st.booleans()), min_size=1, max_size=8),
+    rows=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(0, PPB), st.integers(0, 10**30)), max_size=30),
+    rate=st.integers(0, 10**20),
+    bonus_bps=st.integers(0, BPS),
+    budget=st.integers(0, 10**24),
+    as_columns=st.booleans(),
+)
+def test_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bonus_bps, budget, as_columns):
+    """The bonus rows settled as columns give what the previous row-by-row code gave (tests/support/work_pay_reference.py):
+    every node's claims and rewards, and each node's bonus rows in the same order with the same arithmetic; and the
+    stream account's columns are those rows, node after node."""
+    bonus_rows = [BonusRow(i, n % len(nodes), u, q, f) for i, (n, u, q, f) in enumerate(rows)]
+    args = dict(weighted=[w for w, _, _ in nodes], multiplier_ppb=[m for _, m, _ in nodes], eligible=[e for _, _, e in nodes])
+    given_rows = BonusColumns.of_rows(bonus_rows) if as_columns else bonus_rows
+    pay = settle_stream(**args, bonus_rows=given_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
+    ref = reference_settle(**args, bonus_rows=bonus_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
+    assert {k: getattr(pay, k) for k in ref} == ref
+    columns, at = bonus_columns(pay)
+    flat = [b for bs in ref["bonuses"] for b in bs]
+    assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
+    assert [count for _, count in at] == [len(bs) for bs in ref["bonuses"]]
 
 
 def test_invariant_guards_the_columns():

@@ -32,14 +32,14 @@ see the same facts under every rule version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .params import Params
 from .records import EarningItem
 from .rules import RULES_EPOCH_DOCUMENT, rules_since
 from .streams import EmissionStream, LinePart, Stream, line
-from .work_pay import Bonus, compute_bonus_cap, compute_bonus_equivalent
+from .work_pay import Bonus, StreamPay, compute_bonus_cap, compute_bonus_equivalent
 
 BONUS_COLUMNS = ("task", "units", "quality_ppb", "fee_units")
 """The columns of ``streams.<stream>.bonus_rows``: a bonus row's inputs, one value per user-task row (its ``equivalent``,
@@ -87,21 +87,9 @@ def cites_line_formulas(p: Params, stream: str) -> bool:
     return rules_since(p, RULES_EPOCH_DOCUMENT) and stream.partition(":")[0] in CITING_STREAMS
 
 
-def bonus_columns(bonuses: Sequence[Sequence[Bonus]]) -> tuple[dict[str, list[int]], list[tuple[int, int]]]:
-    """The stream's bonus rows as columns (node after node, in ``bonuses``' order) and each node's ``(first, count)``."""
-    columns: dict[str, list[int]] = {name: [] for name in BONUS_COLUMNS}
-    task, units, quality, fee = (columns[name] for name in BONUS_COLUMNS)
-    for node_rows in bonuses:
-        for b in node_rows:
-            task.append(b.task)
-            units.append(b.units)
-            quality.append(b.quality_ppb)
-            fee.append(b.fee_units)
-    at, first = [], 0
-    for node_rows in bonuses:
-        at.append((first, len(node_rows)))
-        first += len(node_rows)
-    return columns, at
+def bonus_columns(pay: StreamPay) -> tuple[dict[str, list[int]], list[tuple[int, int]]]:
+    """The stream's bonus rows as columns (node after node, in node order) and each node's ``(first, count)``."""
+    return {name: pay.bonus_table[name] for name in BONUS_COLUMNS}, list(pay.bonus_at)
 
 
 def commission_detail(node_id: str, stream: str, commission_bps: int, node_reward: int, has_stake: bool) -> dict[str, Any]:

@@ -60,7 +60,7 @@ from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
 from .state import State
 from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
-from .work_pay import BonusRow, StreamPay, settle_stream
+from .work_pay import BonusColumns, StreamPay, settle_stream
 from .work_rewards import WorkRewardParams, WorkRewards, compute_work_rewards
 
 # (first month of the band, target APR in bps)
@@ -128,7 +128,7 @@ def _pay_stream(
     cited = rules_since(state.params, RULES_EPOCH_DOCUMENT)
     account: dict[str, Any] = {}
     if cited:
-        columns, rows_at = bonus_columns(pay.bonuses)
+        columns, rows_at = bonus_columns(pay)
         account = {
             "total_weighted": result.total_weighted,
             "formula": formula,
@@ -220,19 +220,16 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         stream_amount=budget,
         params=_work_params(state),
     )
-    bonus_rows = []
+    bonus_rows = BonusColumns([], [], [], [], [])
     if spec.bonus_param is not None and columns.fee is not None:  # a stream without a bonus (validators) has no bonus row to read
         user = np.flatnonzero(~columns.network & columns.in_consensus)  # user rows in consensus, in row order
-        fee = columns.fee
-        for i, t, n, u, q in zip(
-            user.tolist(),
-            columns.task[user].tolist(),
-            node_index[user].tolist(),
-            columns.units[user].tolist(),
-            columns.quality[user].tolist(),
-            strict=True,
-        ):
-            bonus_rows.append(BonusRow(t, n, u, q, fee[i]))
+        bonus_rows = BonusColumns(
+            task=columns.task[user].tolist(),
+            node_index=node_index[user].tolist(),
+            units=columns.units[user].tolist(),
+            quality_ppb=columns.quality[user].tolist(),
+            fee_units=list(map(columns.fee.__getitem__, user.tolist())),
+        )
     pay = settle_stream(
         weighted=result.weighted,
         multiplier_ppb=result.multiplier_ppb,

@@ -11,8 +11,8 @@ than they cost: see ``params.validate_params``). Everything a stream owes is bou
 *budget* for the epoch; what is not earned stays in ``pool:network_incentives``.
 
 Inputs come from ``work_rewards`` (eligibility gates, work, reputation multiplier and weighted work
-per node, over the node's *network* rows only) and, for the bonus, one ``BonusRow`` per user-task row
-in consensus of an eligible node.
+per node, over the node's *network* rows only) and, for the bonus, the user-task rows in consensus
+(``BonusColumns``, one value per row; or ``BonusRow`` records), of which the eligible nodes' are paid.
 
 Formulas (all integers; every division floors)
 ----------------------------------------------
@@ -44,9 +44,14 @@ paid in full.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import repeat
+from operator import le
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from .errors import invariant
 from .units import BPS, PPB
@@ -87,14 +92,43 @@ class Bonus(NamedTuple):
 
 
 @dataclass(frozen=True)
+class BonusColumns:
+    """Bonus rows as columns, one value per row in row order (what the close hands ``settle_stream``: no record per row)."""
+
+    task: Sequence[int]
+    node_index: Sequence[int]
+    units: Sequence[int]
+    quality_ppb: Sequence[int]
+    fee_units: Sequence[int]
+
+    @staticmethod
+    def of_rows(rows: Sequence[BonusRow]) -> BonusColumns:
+        return BonusColumns(
+            task=[r.task for r in rows],
+            node_index=[r.node_index for r in rows],
+            units=[r.units for r in rows],
+            quality_ppb=[r.quality_ppb for r in rows],
+            fee_units=[r.fee_units for r in rows],
+        )
+
+
+BONUS_TABLE = ("task", "units", "quality_ppb", "fee_units", "equivalent", "cap", "bonus")
+"""The columns of ``StreamPay.bonus_table``: a paid bonus row's inputs and arithmetic."""
+
+
+@dataclass(frozen=True)
 class StreamPay:
-    """Per node: network claim, bonus, claim, reward; and the stream's account for the epoch."""
+    """Per node: network claim, bonus, claim, reward; and the stream's account for the epoch.
+
+    The bonus rows of eligible nodes are columns (``bonus_table``, ``BONUS_TABLE``), node after node in node
+    order, each node's rows in row order; ``bonus_at[n]`` is node n's ``(first, count)`` in them."""
 
     network_claim: tuple[int, ...]
     bonus: tuple[int, ...]
     claim: tuple[int, ...]
     reward: tuple[int, ...]
-    bonuses: tuple[tuple[Bonus, ...], ...]
+    bonus_table: Mapping[str, list[int]]
+    bonus_at: tuple[tuple[int, int], ...]
     rate_units: int
     bonus_fee_bps: int
     budget: int
@@ -102,6 +136,12 @@ class StreamPay:
     paid: int
     back_to_pool: int
     binding: bool
+
+    @cached_property
+    def bonuses(self) -> tuple[tuple[Bonus, ...], ...]:
+        """Each node's bonus rows as records (the statement of rule versions 1-10, tests)."""
+        rows = [Bonus(*values) for values in zip(*(self.bonus_table[name] for name in BONUS_TABLE), strict=True)]
+        return tuple(tuple(rows[first : first + count]) for first, count in self.bonus_at)
 
     def for_node(self, n: int) -> dict[str, Any]:
         """The node's line: every input of its formula and its reward."""
@@ -165,7 +205,7 @@ def settle_stream(
     weighted: Sequence[int],
     multiplier_ppb: Sequence[int],
     eligible: Sequence[bool],
-    bonus_rows: Sequence[BonusRow],
+    bonus_rows: Sequence[BonusRow] | BonusColumns,
     rate_units: int,
     bonus_fee_bps: int,
     budget: int,
@@ -174,24 +214,31 @@ def settle_stream(
     nodes = len(weighted)
     invariant(len(multiplier_ppb) == nodes and len(eligible) == nodes, "work pay: per-node columns differ in length")
     network_claim = [compute_network_claim(w, rate_units) if e else 0 for w, e in zip(weighted, eligible)]
-    bonuses: list[list[Bonus]] = [[] for _ in range(nodes)]
-    for r in bonus_rows:
-        if not eligible[r.node_index]:
-            continue
-        equivalent = compute_bonus_equivalent(r.units, r.quality_ppb, multiplier_ppb[r.node_index], rate_units)
-        cap = compute_bonus_cap(r.fee_units, bonus_fee_bps)
-        bonuses[r.node_index].append(Bonus(r.task, r.units, r.quality_ppb, r.fee_units, equivalent, cap, min(equivalent, cap)))
-    bonus = [sum(b.bonus for b in bs) for bs in bonuses]
+    rows = bonus_rows if isinstance(bonus_rows, BonusColumns) else BonusColumns.of_rows(bonus_rows)
+    # the rows of eligible nodes, node after node (a stable sort: each node's rows stay in row order)
+    owner = np.asarray(rows.node_index, dtype=np.int64)
+    kept = np.flatnonzero(np.asarray(eligible, dtype=bool)[owner]) if owner.size else owner
+    order = kept[np.argsort(owner[kept], kind="stable")]
+    at = order.tolist()
+    node = owner[order].tolist()
+    units, quality, fee = ([column[i] for i in at] for column in (rows.units, rows.quality_ppb, rows.fee_units))
+    equivalent = list(map(compute_bonus_equivalent, units, quality, map(multiplier_ppb.__getitem__, node), repeat(rate_units)))
+    cap = list(map(compute_bonus_cap, fee, repeat(bonus_fee_bps)))
+    row_bonus = list(map(min, equivalent, cap))
+    bounds = np.searchsorted(np.asarray(node, dtype=np.int64), np.arange(nodes + 1)).tolist()
+    bonus = [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
     claim = [c + b for c, b in zip(network_claim, bonus)]
     claims = sum(claim)
     reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
     paid = sum(reward)
+    table = [[rows.task[i] for i in at], units, quality, fee, equivalent, cap, row_bonus]
     out = StreamPay(
         network_claim=tuple(network_claim),
         bonus=tuple(bonus),
         claim=tuple(claim),
         reward=tuple(reward),
-        bonuses=tuple(tuple(bs) for bs in bonuses),
+        bonus_table=dict(zip(BONUS_TABLE, table, strict=True)),
+        bonus_at=tuple((bounds[n], bounds[n + 1] - bounds[n]) for n in range(nodes)),
         rate_units=rate_units,
         bonus_fee_bps=bonus_fee_bps,
         budget=budget,
@@ -203,5 +250,5 @@ def settle_stream(
     invariant(all(0 <= r <= c for r, c in zip(reward, claim)), "work pay: a reward exceeds its claim")
     invariant(0 <= paid <= budget, f"work pay: paid {paid} outside 0..budget {budget}")
     invariant(out.binding or reward == claim, "work pay: a claim under the budget was not paid in full")
-    invariant(all(b.bonus <= b.cap and b.bonus <= b.equivalent for bs in bonuses for b in bs), "work pay: a bonus above its bounds")
+    invariant(all(map(le, row_bonus, cap)) and all(map(le, row_bonus, equivalent)), "work pay: a bonus above its bounds")
     return out
