@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
-from cor_incentives.core.epoch_rows import tasks_by_node, validation_columns, work_columns
+from cor_incentives.core.epoch_rows import first_seen, grouped_order, tasks_by_node, validation_columns, work_columns
 from cor_incentives.core.records import TaskKind, ValidationRow, WorkRow
 from cor_incentives.core.rewards import MINER_STREAM, VALIDATOR_STREAM
 from cor_incentives.core.work_rewards import MAX_COMPLEXITY_UNITS
@@ -123,3 +123,20 @@ def test_staking_account_dict_is_asdict(excluded, nodes, budget):
     assert view == dataclasses.asdict(account) and list(view) == list(dataclasses.asdict(account))
     view["nodes"].clear() if not nodes else next(iter(view["nodes"].values())).clear()
     assert account.nodes == before  # a copy: changing the view leaves the account as it was
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 9), max_size=80), st.booleans())
+def test_first_seen_is_dict_fromkeys(tasks, runs):
+    """The tasks behind the rows in the order they first appear: as ``dict.fromkeys``, whether each task's rows are one
+    run (as the core appends them) or scattered."""
+    rows = sorted(tasks, key=tasks.index) if runs else tasks
+    assert first_seen(np.array(rows, dtype=np.int64)) == list(dict.fromkeys(rows))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 70_000), max_size=80), st.booleans())
+def test_grouped_order_is_the_stable_sort(owners, small):
+    keys = np.array([o % 300 if small else o for o in owners], dtype=np.int64)
+    groups = 300 if small else 70_001
+    assert grouped_order(keys, groups).tolist() == np.argsort(keys, kind="stable").tolist()

@@ -93,7 +93,28 @@ def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes:
     if chosen.size == 0:
         return {}
     owners = node_index[chosen]
-    order = np.argsort(owners, kind="stable")
+    order = grouped_order(owners, len(nodes))
     tasks = columns.task[chosen][order].tolist()
     bounds = np.searchsorted(owners[order], np.arange(len(nodes) + 1)).tolist()
     return {nodes[i]: tasks[bounds[i] : bounds[i + 1]] for i in range(len(nodes)) if bounds[i] < bounds[i + 1]}
+
+
+def grouped_order(owners: npt.NDArray[np.int64], groups: int) -> npt.NDArray[np.intp]:
+    """The stable order that sorts ``owners`` (values in 0..groups-1): rows grouped by owner, each group's rows in
+    row order. NumPy's stable sort is a radix sort for 16-bit keys (linear time): used when the owners fit."""
+    keys = owners.astype(np.uint16) if groups <= 2**16 else owners
+    order: npt.NDArray[np.intp] = np.argsort(keys, kind="stable")
+    return order
+
+
+def first_seen(task: npt.NDArray[np.int64]) -> list[int]:
+    """The distinct values of ``task`` in the order they first appear (``dict.fromkeys``). A task's rows are appended
+    together when it closes, so the first row of each run is usually a new task: when those are all distinct, they
+    are the answer (each value has exactly one run); otherwise every row is looked at."""
+    if task.size == 0:
+        return []
+    starts = task[np.flatnonzero(np.concatenate(([True], task[1:] != task[:-1])))]
+    if np.unique(starts).size == starts.size:
+        seen: list[int] = starts.tolist()
+        return seen
+    return list(dict.fromkeys(task.tolist()))

@@ -50,7 +50,7 @@ import numpy as np
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
 from .epoch_document import GATE_INPUTS, LINE_FORMULAS, apr_statement, bonus_columns
-from .epoch_rows import RowColumns, tasks_by_node, validation_columns, work_columns
+from .epoch_rows import RowColumns, first_seen, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
@@ -242,7 +242,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     behind = tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
     cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
-    closed_in_order = list(dict.fromkeys(columns.task.tolist()))  # the epoch's tasks behind the rows, in the order they closed
+    closed_in_order = first_seen(columns.task)  # the epoch's tasks behind the rows, in the order they closed
     state.epoch_streams.record(
         spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **cited}
     )

@@ -53,6 +53,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .epoch_rows import grouped_order
 from .errors import invariant
 from .units import BPS, PPB
 
@@ -218,7 +219,7 @@ def settle_stream(
     # the rows of eligible nodes, node after node (a stable sort: each node's rows stay in row order)
     owner = np.asarray(rows.node_index, dtype=np.int64)
     kept = np.flatnonzero(np.asarray(eligible, dtype=bool)[owner]) if owner.size else owner
-    order = kept[np.argsort(owner[kept], kind="stable")]
+    order = kept[grouped_order(owner[kept], nodes)]
     at = order.tolist()
     node = owner[order].tolist()
     units, quality, fee = ([column[i] for i in at] for column in (rows.units, rows.quality_ppb, rows.fee_units))
