@@ -114,7 +114,8 @@ def first_seen(task: npt.NDArray[np.int64]) -> list[int]:
     if task.size == 0:
         return []
     starts = task[np.flatnonzero(np.concatenate(([True], task[1:] != task[:-1])))]
-    if np.unique(starts).size == starts.size:
+    ordered = np.sort(starts)
+    if not (ordered[1:] == ordered[:-1]).any():
         seen: list[int] = starts.tolist()
         return seen
     return list(dict.fromkeys(task.tolist()))
