@@ -84,6 +84,7 @@ poi-calibrate: install
 poi-composed: install
 	$(PY) scripts/poi_composed.py generate
 	$(PY) scripts/poi_composed.py read
+	$(PY) scripts/poi_composed.py borrow
 	$(PY) scripts/poi_composed.py measure
 
 clean:

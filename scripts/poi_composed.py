@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/poi_composed.py generate [--until 05:25]   # SmolLM2 answers + traces → data/poi-composed/
     .venv/bin/python scripts/poi_composed.py generate --helper          # a second worker, from the last prompt backwards
+    .venv/bin/python scripts/poi_composed.py borrow [--until 12:00]     # the borrowing copier and prompt pairs → borrow*.jsonl
     .venv/bin/python scripts/poi_composed.py merge                      # fold the workers' files into one of each
     .venv/bin/python scripts/poi_composed.py read [--prompt-free]       # the part check's reads → parts.jsonl (and after no prompt)
     .venv/bin/python scripts/poi_composed.py measure                    # MiniLM + the validator → results.json, the doc section
@@ -217,6 +218,103 @@ def read(args: argparse.Namespace) -> int:
     return 0
 
 
+def borrow(args: argparse.Namespace) -> int:
+    """The borrowing copier (resumable): its outputs (``nodes.poi_composed.borrowed_outputs``, full budget and the caps)
+    → borrowed.jsonl, with every read the validator makes of them (the output after the composed prompt, its first
+    answer after the composed prompt and after part 1 alone); then the pairs (``borrow_pairs``: composed prompts sharing
+    their first part, honest miners at 0.3-1.0 and a greedy one) with each first answer read after its own prompt, after
+    its twin and after part 1 alone → borrow-pairs.jsonl, borrow-reads.jsonl (keyed by prompt and text sha256)."""
+    from cor_incentives.ai.bundled import gguf_path
+    from cor_incentives.ai.composed import first_answer, parts_of
+    from cor_incentives.ai.likelihood import TeacherForcer
+    from cor_incentives.nodes.agents.validator import READER_CONTEXT
+    from cor_incentives.nodes.backends import LlamaBackend
+    from cor_incentives.nodes.poi_composed import (
+        BUDGET_CAPS,
+        PAIR_TOKENS,
+        borrow_pairs,
+        borrowed_outputs,
+        earlier_prompts,
+        load_composed,
+        pair_sampling,
+    )
+
+    data = load_composed(args.data)
+    singles = {(r["prompt_id"], r["miner"]): r["text"] for r in read_lines(SINGLE_DATA / "outputs.jsonl") if r["class"] == "honest"}
+    prompt_of = {e["id"]: e for e in data.prompts}
+    forcer = TeacherForcer(gguf_path(), n_threads=args.threads, n_ctx=READER_CONTEXT)
+    rows = []
+    for r in borrowed_outputs(data, singles):
+        rows.append(r)
+        toks = forcer.output_tokens(r["text"])
+        for cap in BUDGET_CAPS:
+            if f"{r['prompt_id']}@{cap}" in prompt_of:
+                text = r["text"] if len(toks) <= cap else forcer._llm.detokenize(toks[:cap]).decode("utf-8", errors="ignore").strip()
+                rows.append({**r, "prompt_id": f"{r['prompt_id']}@{cap}", "text": text, "cut_from": len(toks) if len(toks) > cap else None})
+    (args.data / "borrowed.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+    reads_path, pairs_path = args.data / "borrow-reads.jsonl", args.data / "borrow-pairs.jsonl"
+    done = {(t["prompt_sha256"], t["text_sha256"]) for t in read_lines(reads_path)}
+    done |= {(t["prompt_sha256"], t["text_sha256"]) for t in read_lines(args.data / "parts.jsonl")}
+    wanted: list[tuple[str, str]] = []
+    for r in rows:
+        prompt = prompt_of[r["prompt_id"]]["prompt"]
+        text = first_answer(r["text"], 2)
+        wanted += [(prompt, r["text"]), (prompt, text), (parts_of(prompt)[0], text)]
+    for r in [*rows, *data.rows]:  # the borrow check: after the other compositions
+        e = prompt_of[r["prompt_id"]]
+        text = first_answer(r["text"], 2)
+        if text:
+            wanted += [(q, text) for q in earlier_prompts(data, e)]
+    pairs = {(r["prompt_id"], r["miner"]): r for r in read_lines(pairs_path)}
+    llm = LlamaBackend(str(gguf_path()), n_threads=args.threads)
+    started, n = time.monotonic(), 0
+    with reads_path.open("a") as fr, pairs_path.open("a") as fp:
+
+        def do(prompt: str, text: str) -> None:
+            nonlocal n
+            if (sha(prompt), sha(text)) in done:
+                return
+            t = {"prompt_sha256": sha(prompt), "text_sha256": sha(text), **forcer.trace(prompt, text).to_dict()}
+            fr.write(json.dumps(t, sort_keys=True, separators=(",", ":")) + "\n")
+            fr.flush()
+            done.add((sha(prompt), sha(text)))
+            n += 1
+
+        for prompt, text in wanted:
+            if past(args.until):
+                return 0
+            do(prompt, text)
+        print(f"borrowed outputs read ({n} reads), {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        for a, b in borrow_pairs(args.pairs):
+            for e, twin in ((a, b), (b, a)):
+                for m in range(5):
+                    if past(args.until):
+                        return 0
+                    key = (e["id"], m)
+                    if key not in pairs:
+                        llm.sampling = pair_sampling(e["id"], m)
+                        gen, finish = llm.complete(e["prompt"], PAIR_TOKENS)
+                        row = {
+                            "prompt_id": e["id"],
+                            "twin": twin["id"],
+                            "parts": e["parts"],
+                            "miner": m,
+                            "sampling": llm.sampling.to_dict(),
+                            "finish": finish,
+                            "text": gen.text,
+                        }
+                        fp.write(json.dumps(row, sort_keys=True) + "\n")
+                        fp.flush()
+                        pairs[key] = row
+                    text = first_answer(pairs[key]["text"], 2)
+                    if text:
+                        do(e["prompt"], text)
+                        do(twin["prompt"], text)
+                        do(parts_of(e["prompt"])[0], text)
+            print(f"pair {a['id']}/{b['id']}: {n} reads, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return 0
+
+
 def merge(args: argparse.Namespace) -> int:
     """Fold every worker's lines into outputs.jsonl and likelihood.jsonl, in the prompts' order, and remove the workers' files."""
     order = {e["id"]: i for i, e in enumerate(read_lines(args.data / "prompts.jsonl"))}
@@ -245,11 +343,12 @@ def merge(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=("generate", "read", "merge", "measure"))
+    ap.add_argument("step", choices=("generate", "read", "borrow", "merge", "measure"))
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--per-split", type=int, default=40, help="composed prompts per split")
     ap.add_argument("--until", default=None, help="generate: stop starting prompts at this UTC time (HH:MM)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pairs", type=int, default=24, help="borrow: composed prompt pairs sharing their first part")
     ap.add_argument("--start", type=int, default=0, help="generate: a third worker, from this prompt on (*.start<N>.jsonl)")
     ap.add_argument("--prompt-free", action="store_true", help="read: also read every output after no prompt (likelihood-null.jsonl)")
     ap.add_argument("--no-doc", action="store_true", help="measure: do not rewrite docs/poi-calibration.md")
@@ -261,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         return read(args)
     if args.step == "merge":
         return merge(args)
+    if args.step == "borrow":
+        return borrow(args)
     return measure(args)
 
 
@@ -270,7 +371,7 @@ def measure(args: argparse.Namespace) -> int:
     from cor_incentives.nodes.poi_calibration import load_calibration
     from cor_incentives.nodes.poi_composed import load_composed, measure_composed, render_doc
 
-    summary = measure_composed(load_composed(args.data), load_calibration(SINGLE_DATA))
+    summary = measure_composed(load_composed(args.data), load_calibration(SINGLE_DATA), args.data)
     (args.data / "results.json").write_text(json.dumps(summary, indent=1, sort_keys=True, allow_nan=False) + "\n")
     body = render_doc(summary)
     if not args.no_doc:

@@ -8,10 +8,12 @@ import pytest
 
 from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.composed import (
+    BORROW_GAIN_MIN_MILLI,
     PART_GAIN_MIN_MILLI,
     PART_GAIN_WINDOW,
     PART_READ_CHARS,
     answer_spans,
+    borrow_gain,
     first_answer,
     part_gain,
     parts_of,
@@ -97,6 +99,41 @@ def test_a_negative_part_gain_is_flagged_stitched_and_capped_like_a_failed_model
         assert (score.total_ppb == MODEL_CHECK_CAP_PPB) is stitched and (score.verdict == "INVALID") is stitched
 
 
+def test_borrow_gain_reads_the_first_answer_after_this_prompt_and_each_earlier_one_with_the_same_first_part():
+    a, b, c, d = (NetworkPrompt(x, f"Question {x}?", 8) for x in "abcd")
+    prompt, earlier, other_first = compose((a, b)), compose((a, c)), compose((d, b))
+
+    class Reader:
+        def __init__(self):
+            self.calls = []
+
+        def trace(self, p, text):
+            self.calls.append((p, text))
+            lp = {prompt: -1.0, earlier: -0.5, compose((a, d)): -3.0}[p]
+            return TokenTrace((TokenStat(lp, 0.0, 0),) * 40, TokenStat(-1.0, 0.0, 0))
+
+    r = Reader()
+    # likelier after the earlier prompt by 0.5 nat on each of the window's tokens; the other first part is not compared
+    assert borrow_gain(r, prompt, parts_of(prompt), "1. Yes.\n2. No.", [earlier, other_first, prompt]) == -500 * PART_GAIN_WINDOW
+    assert {p for p, _ in r.calls} == {prompt, earlier} and {t for _, t in r.calls} == {"Yes."}
+    # the least gain over the earlier prompts counts
+    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", [compose((a, d)), earlier]) == -500 * PART_GAIN_WINDOW
+    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", [compose((a, d))]) == 2000 * PART_GAIN_WINDOW
+    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", [other_first, prompt]) is None  # nothing earlier to compare
+    assert borrow_gain(Reader(), a.prompt, (), "Yes.", [earlier]) is None  # not a composed prompt
+
+
+def test_a_borrow_gain_below_the_minimum_is_flagged_borrowed_and_capped():
+    base = LikelihoodCheck(tokens=20, plausible=20, fidelity_ppb=10**9, ending_ppb=10**9, mean_logprob_milli=-900)
+    weighted = {"relevance": 10**9, "compliance": 10**9, "completeness": 10**9, "integrity": 10**9}
+    for gain, borrowed in ((BORROW_GAIN_MIN_MILLI - 1, True), (BORROW_GAIN_MIN_MILLI, False), (None, False)):
+        flags: list[str] = []
+        criteria = model_check_criteria(LikelihoodCheck(**{**base.__dict__, "borrow_gain_milli": gain}), flags)
+        score = finalize_score({**weighted, **criteria}, flags)
+        assert ("borrowed" in score.flags) is borrowed, gain
+        assert (score.total_ppb == MODEL_CHECK_CAP_PPB) is borrowed
+
+
 # -- the real model --------------------------------------------------------------------------------------
 
 
@@ -130,5 +167,32 @@ def test_the_validator_puts_a_stitched_answer_out_and_keeps_the_honest_composed_
     assert gains[2] is not None and gains[2] < PART_GAIN_MIN_MILLI <= min(g for g in gains[:2] if g is not None)
     revealed = dict(zip(("0x01", "0x02", "0x03"), outputs))
     reports = {r["miner"]: r for r in evaluate_outputs(p, revealed, budget, reader=forcer)}
+    assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB
+    assert (reports["0x01"]["quality_ppb"], reports["0x02"]["quality_ppb"]) == (after[0].total_ppb, after[1].total_ppb)
+
+
+def test_the_validator_puts_a_borrowed_first_answer_out_and_keeps_the_honest_composed_samples(forcer):
+    """Real SmolLM2 reads of data/poi-composed: c019's honest answers and a borrowed output (the first answer of another
+    composed prompt with the same first part, sampled after that prompt, glued with a published single answer for part
+    2; scripts/poi_composed.py borrow). The part check passes it; the borrow check, given the network's earlier prompt,
+    puts it under the floor, and the honest answers keep their scores."""
+    prompt, texts = _composed_case("c019")
+    borrowed = next(r for r in map(json.loads, (DATA / "borrowed.jsonl").read_text().splitlines()) if r["prompt_id"] == "c019" and r["miner"] == 0)
+    entries = [json.loads(x) for x in (DATA / "prompts.jsonl").read_text().splitlines()]
+    earlier = [e["prompt"] for e in entries if "of" not in e and e["parts"][0] == prompt["parts"][0] and e["id"] != "c019"]
+    assert earlier
+    outputs = [texts[("honest", 1)], texts[("honest", 2)], borrowed["text"]]
+    p, budget = prompt["prompt"], prompt["max_output_tokens"]
+    floor = Params().consensus_min_quality_ppb
+    before = RuleEmbeddingScorer(reader=forcer).score_outputs(p, outputs, max_output_tokens=budget)
+    after = RuleEmbeddingScorer(reader=forcer, earlier_prompts=earlier).score_outputs(p, outputs, max_output_tokens=budget)
+    assert before[2].total_ppb >= floor and not {"stitched", "borrowed"} & set(before[2].flags)  # the part check passes it
+    assert after[2].total_ppb == MODEL_CHECK_CAP_PPB < floor and "borrowed" in after[2].flags
+    assert [s.total_ppb for s in after[:2]] == [s.total_ppb for s in before[:2]] and all(s.total_ppb >= floor for s in after[:2])
+    parts = parts_of(p)
+    gains = [borrow_gain(forcer, p, parts, o, earlier) for o in outputs]
+    assert gains[2] is not None and gains[2] < BORROW_GAIN_MIN_MILLI <= min(g for g in gains[:2] if g is not None)
+    revealed = dict(zip(("0x01", "0x02", "0x03"), outputs))
+    reports = {r["miner"]: r for r in evaluate_outputs(p, revealed, budget, reader=forcer, earlier_prompts=earlier)}
     assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB
     assert (reports["0x01"]["quality_ppb"], reports["0x02"]["quality_ppb"]) == (after[0].total_ppb, after[1].total_ppb)

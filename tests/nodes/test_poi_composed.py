@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cor_incentives.ai.composed import PART_GAIN_MIN_MILLI
+from cor_incentives.ai.composed import BORROW_GAIN_MIN_MILLI, PART_GAIN_MIN_MILLI
 from cor_incentives.ai.quality import MODEL_CHECK_CAP_PPB
 from cor_incentives.core.network_prompts import compose, compose_prompt, parse_prompt_set
 from cor_incentives.core.params import Params
@@ -29,7 +29,7 @@ from cor_incentives.nodes.poi_composed import (
     stitch,
     stitch_sources,
 )
-from cor_incentives.sim.strategies import STITCH_CAUGHT_QUALITY, STITCH_PASS_RATE
+from cor_incentives.sim.strategies import BORROW_PASS_RATE, STITCH_CAUGHT_QUALITY, STITCH_PASS_RATE
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "poi-composed"
@@ -110,6 +110,19 @@ def test_the_simulators_stitcher_uses_the_measured_pass_rate():
     assert STITCH_CAUGHT_QUALITY * 10**9 == MODEL_CHECK_CAP_PPB < Params().consensus_min_quality_ppb
 
 
+def test_the_simulators_borrower_uses_the_measured_pass_rate_and_the_borrow_check_spares_honest_outputs():
+    b = json.loads((DATA / "results.json").read_text())["borrowing_copier"]
+    assert math.isclose(BORROW_PASS_RATE, b["pass_rate"], abs_tol=1e-4)
+    assert b["borrow_gain_min_milli"] == BORROW_GAIN_MIN_MILLI
+    assert b["pass_rate"] < b["pass_rate_without_borrow_check"]  # the borrow check puts borrowed answers out
+    assert b["after"]["full"]["honest_in_rate"] == b["before"]["full"]["honest_in_rate"]  # and no honest one
+    gains = b["borrow_gain"]
+    for budget, label in (("full", "honest"), ("pairs", "pair honest"), ("pairs", "pair honest greedy")):
+        assert gains[budget][label]["flagged"] == 0 and gains[budget][label]["outputs"] > 0, (budget, label)
+    assert gains["full"]["borrowed"]["flagged"] > gains["full"]["borrowed"]["outputs"] // 2
+    assert gains["pairs"]["pair borrowed"]["flagged"] > 0
+
+
 def _close(a, b, path=""):
     """Rates within RATE_TOLERANCE, counts of outputs out within 2 (a distance at the threshold may flip), the rest equal."""
     if isinstance(a, dict):
@@ -126,5 +139,5 @@ def _close(a, b, path=""):
 
 @pytest.mark.slow
 def test_rates_recompute_from_the_cache_with_the_real_embedding_model():
-    got = json.loads(json.dumps(measure_composed(load_composed(DATA), load_calibration(SINGLE))))
+    got = json.loads(json.dumps(measure_composed(load_composed(DATA), load_calibration(SINGLE), DATA)))
     _close(got, json.loads((DATA / "results.json").read_text()))

@@ -87,10 +87,13 @@ def verdict_matches_numbers(check_id, r):
     m = r["measured"]
     if check_id == "honest_miners_profit":
         return d(m["honest miners"]["net_per_node"]) > 0 and d(m["honest validators"]["net_per_node"]) > 0
-    if check_id in ("honest_vs_lazy", "copier_miners_unprofitable", "stitching_copier_unprofitable"):
-        other = {"honest_vs_lazy": "lazy", "copier_miners_unprofitable": "copier"}.get(check_id, "stitcher")
+    if check_id in ("honest_vs_lazy", "copier_miners_unprofitable", "stitching_copier_unprofitable", "borrowing_copier_unprofitable"):
+        other = {"honest_vs_lazy": "lazy", "copier_miners_unprofitable": "copier", "borrowing_copier_unprofitable": "borrower"}.get(
+            check_id, "stitcher"
+        )
+        factor = 10 if other == "borrower" else 3
         h, x = d(m["honest"]["work_earnings_per_task_served"]), d(m[other]["work_earnings_per_task_served"])
-        ok = x == 0 or h >= 3 * x
+        ok = x == 0 or h >= factor * x
         return ok if other == "lazy" else ok and d(m[other]["net_per_node"]) < d(m["honest"]["net_per_node"])
     if check_id in ("garbage_loses", "mismatched_loses"):
         x = m[check_id.split("_")[0]]

@@ -27,6 +27,18 @@ The part check (validator-side; the parts come from the prompt itself, ``parts_o
     Only the first part is judged: a later part's answer read on its own, without the answers before it,
     is not what an honest miner sampled after (measured: honest later parts lose as often as stitched ones).
 
+The borrow check (validator-side; the earlier prompts come from the log: every network task's prompt is public)
+    A first answer cut out of an earlier composed task whose first part was the same ("1. <A>", then "2. <X>") passes
+    the part check: it *was* sampled after a composed prompt with that first part. It was not sampled after *this*
+    prompt. The first answer is read after each earlier composed prompt Q with the same first part (Q ≠ this prompt):
+                        borrow_gain = min over Q of Σ over its first PART_GAIN_WINDOW tokens of
+                                      log p(t | this prompt) − log p(t | Q)                    (nats × 1000, floored)
+    An honest first answer, sampled after this prompt, is likelier after it than after another composition (the
+    small model's first answer leans on the whole prompt, part 2 included); a borrowed one is likelier after the
+    prompt it was sampled after. Flag ``borrowed`` below BORROW_GAIN_MIN_MILLI (a model check, capped like
+    ``stitched``). Calibrated on data/poi-composed (pairs of composed prompts sharing their first part, honest
+    miners at T 0.3-1.0 and a greedy one: docs/poi-calibration.md, "Composed network prompts").
+
 Cost: 2 reads of the first answer per output (the composed prompt's read is reused across the task's
 outputs). A prompt that is not composed (one part) has no part check.
 """
@@ -41,6 +53,7 @@ from .likelihood import TokenTrace, window_gain
 
 PART_GAIN_WINDOW = 32  # the answer's first tokens: where an answer depends on its prompt most
 PART_GAIN_MIN_MILLI = -10_000  # below: the first answer is far likelier after its part alone than after this prompt (calibrated: honest ≥ −9.45 nats)
+BORROW_GAIN_MIN_MILLI = -6_000  # below: the first answer is far likelier after an earlier composed prompt with the same first part
 PART_READ_CHARS = 320  # the first answer is read up to the last whitespace at or before this many characters (≥ the window's tokens)
 _HEAD = re.compile(r"^Answer each of these (\d+) parts in order, numbering your answers\.")
 _NUMBER = re.compile(r"^\s*(?:\*\*|#+[ \t]*)?\d{1,2}[.):]\**[ \t]*")
@@ -117,3 +130,16 @@ def part_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str
     if not text:
         return None
     return window_gain(reader.trace(prompt, text), reader.trace(parts[0], text), PART_GAIN_WINDOW)
+
+
+def borrow_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str, earlier: Sequence[str]) -> int | None:
+    """The first answer's borrow gain (see the module docstring) against the ``earlier`` composed prompts that share this
+    prompt's first part; None when there is none, for a prompt of one part, or for an empty first answer."""
+    if len(parts) < 2:
+        return None
+    others = [q for q in dict.fromkeys(earlier) if q != prompt and (qp := parts_of(q)) and qp[0] == parts[0]]
+    text = first_answer(output, len(parts))
+    if not others or not text:
+        return None
+    here = reader.trace(prompt, text)
+    return min(window_gain(here, reader.trace(q, text), PART_GAIN_WINDOW) for q in others)

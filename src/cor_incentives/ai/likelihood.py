@@ -120,6 +120,8 @@ class LikelihoodCheck:
     end_gap_milli: int | None = None  # the end-of-turn token's gap after an output that stopped before its budget, × 1000 (0: at budget)
     # on a composed prompt: the first answer's part gain (``ai.composed.part_gain``), nats × 1000; else None
     part_gain_milli: int | None = None
+    # on a composed prompt with earlier compositions of the same first part: the least borrow gain (``ai.composed.borrow_gain``)
+    borrow_gain_milli: int | None = None
 
 
 def budget_slack(max_output_tokens: int) -> int:

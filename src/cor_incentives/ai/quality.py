@@ -48,6 +48,10 @@ Concepts
     unended       a prompt that asks for one word (not a composed one) is answered in a few tokens that end where the model
                   ends: an output to it that stopped before its budget with the end-of-turn token more
                   than ONE_WORD_END_GAP_MILLI under the model's top token was cut (flag ``unended``).
+    borrow        on a composed prompt whose first part was asked first in earlier network tasks: that
+                  answer read after this prompt and after each earlier composition (``ai.composed``); an
+                  answer far likelier after an earlier one (borrow gain under BORROW_GAIN_MIN_MILLI) was cut
+                  out of that task's published answer: flag ``borrowed`` (the borrowing copier).
     Any of these flags caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
     consensus quality floor. Without a reader (a model the validator cannot run) none is reported.
     restated      an output that repeats RESTATED_MIN_WORDS consecutive words of the prompt among its
@@ -112,13 +116,13 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
-from .composed import PART_GAIN_MIN_MILLI, part_gain, parts_of
+from .composed import BORROW_GAIN_MIN_MILLI, PART_GAIN_MIN_MILLI, borrow_gain, part_gain, parts_of
 from .likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, budget_slack, likelihood_check
 
 if TYPE_CHECKING:
@@ -208,7 +212,7 @@ MAX_PROMPT_CHARS = 200_000
 MAX_OUTPUTS_PER_CALL = 256  # one task's outputs; redundancy is a handful
 
 _HARD_FLAGS = frozenset({"empty", "refusal", "non_answer", "garbage", "repetition_loop"})
-_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt", "stitched", "over_budget", "unended"})
+_MODEL_FLAGS = frozenset({"not_model_output", "stopped_early", "off_prompt", "restated_prompt", "stitched", "over_budget", "unended", "borrowed"})
 # what the model's vouching does not lift: no answer, or an answer to something else
 _UNVERIFIABLE_FLAGS = frozenset({"empty", "non_answer", "off_topic", *_MODEL_FLAGS})
 
@@ -253,14 +257,23 @@ class RuleEmbeddingScorer:
     ``reader``: the task's model, when the validator can run it; adds the fidelity and ending checks.
     ``prompt_free``: also read each output after no prompt (the prompt gain of the task checks).
     ``part_check``: on a composed prompt, also read the first part's answer after that part alone (``ai.composed``).
+    ``earlier_prompts``: the network's earlier composed prompts (any; those sharing the first part count): the first
+    answer is also read after each of them (the borrow check, ``ai.composed.borrow_gain``).
     """
 
     name = "rule-embedding"
 
     def __init__(
-        self, embedder: Embedder | None = None, reader: ModelReader | None = None, *, prompt_free: bool = True, part_check: bool = True
+        self,
+        embedder: Embedder | None = None,
+        reader: ModelReader | None = None,
+        *,
+        prompt_free: bool = True,
+        part_check: bool = True,
+        earlier_prompts: Sequence[str] = (),
     ) -> None:
         self._embedder = embedder
+        self.earlier_prompts = tuple(earlier_prompts)
         self.reader = reader
         self.prompt_free = prompt_free
         self.part_check = part_check
@@ -317,7 +330,14 @@ class RuleEmbeddingScorer:
         parts = parts_of(prompt) if self.part_check else ()
         if not parts:
             return list(checks)
-        return [replace(c, part_gain_milli=part_gain(self.reader, prompt, parts, o)) for c, o in zip(checks, outputs)]
+        return [
+            replace(
+                c,
+                part_gain_milli=part_gain(self.reader, prompt, parts, o),
+                borrow_gain_milli=borrow_gain(self.reader, prompt, parts, o, self.earlier_prompts),
+            )
+            for c, o in zip(checks, outputs)
+        ]
 
     def _score_one(
         self, spec: PromptSpec, output: str, scored: str, cosine: float, max_output_tokens: int | None, check: LikelihoodCheck | None = None
@@ -385,6 +405,8 @@ def model_check_criteria(check: LikelihoodCheck | None, flags: list[str], max_ou
         flags.append("stopped_early")
     if check.part_gain_milli is not None and check.part_gain_milli < PART_GAIN_MIN_MILLI:
         flags.append("stitched")
+    if check.borrow_gain_milli is not None and check.borrow_gain_milli < BORROW_GAIN_MIN_MILLI:
+        flags.append("borrowed")
     return {FIDELITY: check.fidelity_ppb, ENDING: check.ending_ppb}
 
 

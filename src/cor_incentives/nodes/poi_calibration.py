@@ -441,7 +441,7 @@ class CachedReader:
         return len(self._by_text)
 
     def has(self, prompt: str, output: str) -> bool:
-        return (prompt, output) in self._by_text
+        return (prompt, output) in self._by_text or (text_sha256(prompt), text_sha256(output)) in self._spans
 
     def trace(self, prompt: str, output: str) -> TokenTrace:
         t = self._by_text.get((prompt, output)) or self._spans.get((text_sha256(prompt), text_sha256(output)))
@@ -509,10 +509,13 @@ class OutputSignals:
     flags: tuple[str, ...]
 
 
-def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, ScoredPrompt]:
+def embed_and_score(
+    data: CalibrationData, progress: bool = False, earlier: Callable[[dict[str, Any]], Sequence[str]] | None = None
+) -> dict[str, ScoredPrompt]:
     """Prompt id → distances and scores with the real embedding model and the cached model traces.
 
     The scores with the model checks are computed for the prompts whose every output has a trace.
+    ``earlier``: a prompt's earlier composed prompts (the scorer's borrow check, ``ai.composed``); default none.
     """
     from ..ai.embedding import get_embedder
     from ..ai.poi import pairwise_distances_ppb
@@ -532,7 +535,10 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
         matrix = pairwise_distances_ppb(embedder.embed(texts))
         if all(reader.has(p["prompt"], t) for t in texts):
             # each output's own score (the task checks need the task's outputs: ``ScoredPrompt.task_quality``)
-            after, cosines, maybe = with_model.score_each(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
+            scorer = with_model
+            if earlier is not None:
+                scorer = RuleEmbeddingScorer(embedder, reader=reader, prompt_free=False, earlier_prompts=earlier(p))  # type: ignore[arg-type]
+            after, cosines, maybe = scorer.score_each(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
             checks = [c for c in maybe if c is not None]
             # the prompt gain, where the model also read the output after no prompt (as the scorer's
             # ``_model_checks`` does; an output's own score does not depend on it)
@@ -541,6 +547,7 @@ def embed_and_score(data: CalibrationData, progress: bool = False) -> dict[str, 
                 replace(
                     likelihood_check(reader.trace(p["prompt"], t), p["max_output_tokens"], free=reader.trace(PROMPT_FREE, t)),
                     part_gain_milli=c.part_gain_milli,
+                    borrow_gain_milli=c.borrow_gain_milli,
                 )
                 if f
                 else c

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from ..ai.composed import PART_GAIN_MIN_MILLI, PART_GAIN_WINDOW
+from ..ai.composed import BORROW_GAIN_MIN_MILLI, PART_GAIN_MIN_MILLI, PART_GAIN_WINDOW
 from ..ai.poi import ranked_distances_ppb
 from ..ai.quality import task_checks
 from ..core.network_prompts import compose_prompt, parse_prompt_set
@@ -206,7 +206,7 @@ def load_composed(directory: Any) -> CalibrationData:
     """prompts.jsonl, outputs.jsonl and likelihood.jsonl of ``scripts/poi_composed.py generate``: only the composed
     prompts whose every entry (full budget and caps) has all its outputs read by the model; with the reads of
     ``scripts/poi_composed.py read`` (likelihood-null.jsonl: after no prompt; parts.jsonl: each answer span after the
-    composed prompt and after its part alone), as far as they go."""
+    composed prompt and after its part alone) and ``borrow`` (borrow-reads.jsonl), as far as they go."""
     from pathlib import Path
 
     d = Path(directory)
@@ -235,7 +235,7 @@ def load_composed(directory: Any) -> CalibrationData:
     ids = {e["id"] for e in kept}
     # the validator's other reads (``scripts/poi_composed.py read``): after no prompt, and the answer spans after their parts
     free = {((t["key"][0], t["key"][1], int(t["key"][2])), t["text_sha256"]): t for t in read_lines(d / "likelihood-null.jsonl")}
-    spans = {(t["prompt_sha256"], t["text_sha256"]): t for t in read_lines(d / "parts.jsonl")}
+    spans = {(t["prompt_sha256"], t["text_sha256"]): t for f in ("parts.jsonl", "borrow-reads.jsonl") for t in read_lines(d / f)}
     return CalibrationData(kept, tuple(r for r in rows if r["prompt_id"] in ids), traces, free, spans)
 
 
@@ -247,21 +247,26 @@ def single_baseline(single: CalibrationData, parts: set[str]) -> CalibrationData
     return CalibrationData(prompts, rows, single.traces)
 
 
-def observe(data: CalibrationData, max_distance_ppb: int, floor_ppb: int) -> tuple[list[TaskOutput], list[PartGain]]:
-    """Every task's outputs (``task_outputs``) with the real embedding model and the cached traces, and each
-    output's part gain (composed prompts only)."""
-    scored = embed_and_score(data)
+def observe(
+    data: CalibrationData, max_distance_ppb: int, floor_ppb: int, earlier: bool = False
+) -> tuple[list[TaskOutput], list[PartGain], list[PartGain]]:
+    """Every task's outputs (``task_outputs``) with the real embedding model and the cached traces, each output's part
+    gain (composed prompts only) and, with ``earlier`` (the borrow check against ``earlier_prompts``), its borrow gain."""
+    scored = embed_and_score(data, earlier=(lambda e: earlier_prompts(data, e)) if earlier else None)
     by_prompt = rows_by_prompt(data)
     out: list[TaskOutput] = []
     gains: list[PartGain] = []
+    borrow: list[PartGain] = []
     for p in data.prompts:
         sp = scored[p["id"]]
         out += task_outputs(p, by_prompt[p["id"]], sp, max_distance_ppb, floor_ppb)
         for r, c in zip(by_prompt[p["id"]], sp.checks or ()):
+            label = f"{r['class']} {STITCH_VARIANTS[int(r['miner'])]}" if r["class"] == STITCHED else r["class"]
             if c.part_gain_milli is not None:
-                label = r["class"] if r["class"] == "honest" else f"{r['class']} {STITCH_VARIANTS[int(r['miner'])]}"
                 gains.append(PartGain(str(p.get("cap", "full")), label, c.part_gain_milli))
-    return out, gains
+            if c.borrow_gain_milli is not None:
+                borrow.append(PartGain(str(p.get("cap", "full")), label, c.borrow_gain_milli))
+    return out, gains, borrow
 
 
 @dataclass(frozen=True)
@@ -274,6 +279,12 @@ class PartGain:
 
 
 BORROWED = "borrowed first answer"
+
+
+def earlier_prompts(data: CalibrationData, entry: dict[str, Any]) -> list[str]:
+    """The network's "earlier" composed prompts for an entry of the set: every other composed prompt of the set with the
+    same first part (both orders of each pair: the borrow check of an honest output is judged against all of them)."""
+    return [e["prompt"] for e in data.prompts if "of" not in e and e["parts"][0] == entry["parts"][0] and e["prompt"] != entry["prompt"]]
 
 
 def borrowed_first_answers(data: CalibrationData) -> list[tuple[dict[str, Any], str]]:
@@ -294,6 +305,61 @@ def borrowed_first_answers(data: CalibrationData) -> list[tuple[dict[str, Any], 
     return out
 
 
+BORROWER = "borrowed"  # the output class of the borrowing copier (``borrowed_outputs``)
+BORROW_SOURCE_MINER = STITCH_SOURCE_MINERS[0]  # the single answer it glues for part 2 (the naive stitcher's)
+
+
+def borrowed_outputs(data: CalibrationData, singles: dict[tuple[str, int], str]) -> list[dict[str, Any]]:
+    """The borrowing copier's outputs at the full budget: for each composed prompt, each honest first answer of another
+    composed prompt with the same first part (``borrowed_first_answers``: sampled after a composed prompt with that
+    first part, so the part check passes it), glued with a published single answer to part 2 (``singles``: the
+    calibration set's answers, (prompt id, miner) → text; miner ``BORROW_SOURCE_MINER``), numbered like the prompt.
+    No model runs on this prompt. Miner j: the j-th borrowed first answer of that prompt."""
+    out: list[dict[str, Any]] = []
+    count: dict[str, int] = {}
+    for e, text in borrowed_first_answers(data):
+        j = count.get(e["id"], 0)
+        count[e["id"]] = j + 1
+        second = singles[(e["parts"][1], BORROW_SOURCE_MINER)]
+        out.append({"prompt_id": e["id"], "class": BORROWER, "miner": j, "text": stitch([text, second])})
+    return out
+
+
+PAIR_TOKENS = 64  # a pair's answers are generated to this many tokens: the first answer's window (32 tokens) and its end
+PAIR_TEMPERATURES = (*COMPOSED_TEMPERATURES, 0.0)  # the honest miners and a greedy one (miner 4)
+
+
+def borrow_pairs(n: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``n`` pairs of composed prompts that share their first part (the core's ``compose``): base prompt A of the
+    calibration set (every 300/n-th, both splits) with two other parts X ≠ Y drawn by sha256 from the set."""
+    from pathlib import Path
+
+    from ..core.network_prompts import compose
+
+    base = parse_prompt_set(
+        [
+            {k: json.loads(line)[k] for k in ("id", "prompt", "max_output_tokens")}
+            for line in (Path(__file__).resolve().parents[3] / "data" / "poi-calibration" / "prompts.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
+    )
+    out = []
+    for i in range(n):
+        a = base[(i * len(base)) // n]
+        h = hashlib.sha256(f"poi-borrow|{i}".encode()).digest()
+        others = [p for p in base if p.id != a.id]
+        x = others[int.from_bytes(h[:8], "big") % len(others)]
+        rest = [p for p in others if p.id != x.id]
+        y = rest[int.from_bytes(h[8:16], "big") % len(rest)]
+        out.append(tuple({"id": f"b{i:03d}{s}", "parts": [a.id, o.id], "prompt": compose((a, o))} for s, o in (("a", x), ("b", y))))
+    return out  # type: ignore[return-value]
+
+
+def pair_sampling(prompt_id: str, miner: int) -> Sampling:
+    """A pair prompt's miner: honest at PAIR_TEMPERATURES[miner] with its own seed (miner 4: greedy)."""
+    return Sampling(temperature=PAIR_TEMPERATURES[miner], seed=derive_seed("poi-borrow", prompt_id, miner))
+
+
 def borrowed_gains(data: CalibrationData) -> list[PartGain]:
     """The part gains of ``borrowed_first_answers``, from the cached reads (scripts/poi_composed.py read)."""
     from ..ai.composed import part_gain, parts_of
@@ -308,8 +374,82 @@ def borrowed_gains(data: CalibrationData) -> list[PartGain]:
     return out
 
 
-def part_gain_table(gains: Sequence[PartGain]) -> dict[str, Any]:
-    """Per budget and output class: outputs, quantiles of the part gain, and how many fall under PART_GAIN_MIN_MILLI."""
+def load_borrowed(directory: Any, composed: CalibrationData) -> CalibrationData:
+    """The borrowing copier's outputs (borrowed.jsonl of ``scripts/poi_composed.py borrow``) beside the honest outputs of
+    the same entries, with every read they need (borrow-reads.jsonl, parts.jsonl, the composed traces); only the entries
+    whose every borrowed output was read."""
+    from pathlib import Path
+
+    d = Path(directory)
+    spans = dict(composed.span_traces)
+    spans |= {(t["prompt_sha256"], t["text_sha256"]): t for t in read_lines(d / "borrow-reads.jsonl")}
+    borrowed = read_lines(d / "borrowed.jsonl")
+    prompt_of = {e["id"]: e["prompt"] for e in composed.prompts}
+    read = {r["prompt_id"] for r in borrowed if r["prompt_id"] in prompt_of}
+    read -= {r["prompt_id"] for r in borrowed if (text_sha256(prompt_of.get(r["prompt_id"], "")), text_sha256(r["text"])) not in spans}
+    prompts = tuple(e for e in composed.prompts if e["id"] in read)
+    rows = tuple(r for r in composed.rows if r["prompt_id"] in read and r["class"] == "honest") + tuple(r for r in borrowed if r["prompt_id"] in read)
+    return CalibrationData(prompts, rows, composed.traces, composed.free_traces, spans)
+
+
+def borrowed_rates(data: CalibrationData, max_distance_ppb: int, floor_ppb: int, earlier: bool = True) -> dict[str, Any]:
+    """The borrowing copier in consensus (a borrowed output beside 2 honest ones, the validator as shipped; ``earlier``
+    False: without the borrow check), per budget, with the flags of those put out, and the honest outputs in consensus
+    in the same tasks."""
+    outs, _, _ = observe(data, max_distance_ppb, floor_ppb, earlier=earlier)
+    block: dict[str, Any] = {}
+    for budget in ["full", *(str(c) for c in BUDGET_CAPS)]:
+        xs = [o for o in outs if o.budget == budget and o.output_class == BORROWER]
+        block[budget] = {
+            "outputs": len({(o.prompt_id, o.miner) for o in xs}),
+            "tasks": len(xs),
+            "in_consensus": sum(o.in_consensus for o in xs),
+            "pass_rate": _r(sum(o.in_consensus for o in xs), len(xs)),
+            "out_flags": _flag_counts([o for o in xs if not o.in_consensus]),
+            "honest_in_rate": _r(
+                sum(o.in_consensus for o in outs if o.budget == budget and o.output_class == "honest"),
+                sum(1 for o in outs if o.budget == budget and o.output_class == "honest"),
+            ),
+        }
+    return block
+
+
+def pair_gains(directory: Any, n: int = 24) -> list[PartGain]:
+    """The borrow gains of the pairs (``borrow_pairs``; borrow-pairs.jsonl, borrow-reads.jsonl of
+    ``scripts/poi_composed.py borrow``): each first answer judged in its own prompt against its twin (honest at T
+    0.3-1.0: "pair honest"; greedy: "pair greedy"), and the same text borrowed into its twin against its own prompt
+    ("pair borrowed", "pair borrowed greedy"). Only the answers whose reads are all there."""
+    from pathlib import Path
+
+    from ..ai.composed import borrow_gain, parts_of
+    from ..ai.likelihood import TokenTrace
+
+    d = Path(directory)
+    spans = {(t["prompt_sha256"], t["text_sha256"]): t for f in ("parts.jsonl", "borrow-reads.jsonl") for t in read_lines(d / f)}
+
+    class Reader:
+        def trace(self, prompt: str, output: str) -> TokenTrace:
+            return TokenTrace.from_dict(spans[(text_sha256(prompt), text_sha256(output))])
+
+    prompt_of = {e["id"]: e["prompt"] for pair in borrow_pairs(n) for e in pair}
+    out = []
+    for r in read_lines(d / "borrow-pairs.jsonl"):
+        own, twin = prompt_of.get(r["prompt_id"]), prompt_of.get(r["twin"])
+        if own is None or twin is None:
+            continue
+        greedy = " greedy" if r["sampling"]["temperature"] == 0 else ""
+        try:
+            g = borrow_gain(Reader(), own, parts_of(own), r["text"], [twin])
+            b = borrow_gain(Reader(), twin, parts_of(twin), r["text"], [own])
+        except KeyError:
+            continue
+        if g is not None and b is not None:
+            out += [PartGain("pairs", f"pair honest{greedy}" if greedy else "pair honest", g), PartGain("pairs", f"pair borrowed{greedy}", b)]
+    return out
+
+
+def part_gain_table(gains: Sequence[PartGain], threshold: int = PART_GAIN_MIN_MILLI) -> dict[str, Any]:
+    """Per budget and output class: outputs, quantiles of the gain, and how many fall under ``threshold``."""
     table: dict[str, dict[str, list[int]]] = {}
     for g in gains:
         table.setdefault(g.budget, {}).setdefault(g.label, []).append(g.gain_milli)
@@ -318,8 +458,8 @@ def part_gain_table(gains: Sequence[PartGain]) -> dict[str, Any]:
             label: {
                 "outputs": len(xs),
                 "gain_milli": _quantiles5(xs),
-                "flagged": sum(x < PART_GAIN_MIN_MILLI for x in xs),
-                "flagged_rate": _r(sum(x < PART_GAIN_MIN_MILLI for x in xs), len(xs)),
+                "flagged": sum(x < threshold for x in xs),
+                "flagged_rate": _r(sum(x < threshold for x in xs), len(xs)),
             }
             for label, xs in sorted(d.items())
         }
@@ -332,15 +472,16 @@ def _quantiles5(xs: Sequence[int]) -> dict[str, int]:
     return {q: s[min(len(s) - 1, int(f * len(s)))] for q, f in (("min", 0), ("p05", 0.05), ("p50", 0.5), ("p95", 0.95))} | {"max": s[-1]} if s else {}
 
 
-def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict[str, Any]:
-    """Honest in consensus and the stitching copier out, per budget and split, against single prompts."""
+def measure_composed(composed: CalibrationData, single: CalibrationData, directory: Any = None) -> dict[str, Any]:
+    """Honest in consensus and the stitching copier out, per budget and split, against single prompts; with the set's
+    ``directory``, the borrowing copier (``borrowing``) too."""
     from ..core.params import Params
 
     p = Params()
     dmax, floor = p.poi_max_distance_ppb, p.consensus_min_quality_ppb
-    outs, gains = observe(composed, dmax, floor)
+    outs, gains, _ = observe(composed, dmax, floor, earlier=True)
     parts = {x for e in composed.prompts for x in e["parts"]}
-    base, _ = observe(single_baseline(single, parts), dmax, floor)
+    base, _, _ = observe(single_baseline(single, parts), dmax, floor)
     budgets = ["full", *(str(c) for c in BUDGET_CAPS)]
     summary: dict[str, Any] = {
         "rule": {
@@ -391,7 +532,31 @@ def measure_composed(composed: CalibrationData, single: CalibrationData) -> dict
         "that passes most (naive: two single answers as they are; ended: per part an answer that stopped on its own); "
         "the simulator's STITCH_PASS_RATE",
     }
+    if directory is not None:
+        summary["borrowing_copier"] = measure_borrowing(directory, composed, dmax, floor)
     return summary
+
+
+def measure_borrowing(directory: Any, composed: CalibrationData, dmax: int, floor: int) -> dict[str, Any]:
+    """The borrowing copier in consensus without and with the borrow check, and the borrow gains it was chosen on."""
+    data = load_borrowed(directory, composed)
+    before = borrowed_rates(data, dmax, floor, earlier=False)
+    after = borrowed_rates(data, dmax, floor, earlier=True)
+    _, _, gains = observe(composed, dmax, floor, earlier=True)
+    _, _, lent = observe(data, dmax, floor, earlier=True)
+    table = part_gain_table([*gains, *(g for g in lent if g.label == BORROWER), *pair_gains(directory)], BORROW_GAIN_MIN_MILLI)
+    return {
+        "pass_rate": after["full"]["pass_rate"],
+        "pass_rate_without_borrow_check": before["full"]["pass_rate"],
+        "borrow_gain_min_milli": BORROW_GAIN_MIN_MILLI,
+        "prompts": len({e.get("of", e["id"]) for e in data.prompts}),
+        "before": before,
+        "after": after,
+        "borrow_gain": table,
+        "what": "the share of borrowed outputs (an earlier composed answer's first answer with the same first part, glued "
+        "with a published single answer for part 2) in consensus in tasks of 3 beside 2 honest ones, the validator as "
+        "shipped, at the full budget; the simulator's BORROW_PASS_RATE",
+    }
 
 
 def _quantiles(xs: Sequence[int]) -> dict[str, int]:
@@ -467,4 +632,53 @@ def render_doc(s: dict[str, Any]) -> str:
         + (", ".join(f"{f} {n}" for f, n in sorted(caught.items(), key=lambda kv: (-kv[1], kv[0]))) or "none")
         + ".",
     ]
+    if "borrowing_copier" in s:
+        lines += render_borrowing(s["borrowing_copier"])
     return "\n".join(lines) + "\n"
+
+
+def render_borrowing(b: dict[str, Any]) -> list[str]:
+    """The borrowing copier's lines of the generated section: in consensus without and with the borrow check, and the
+    borrow gains (composed set: against the set's other compositions of the same first part; pairs: against the twin)."""
+    lines = [
+        "",
+        f"The borrowing copier ({b['prompts']} composed prompts whose first part another prompt of the set shares): the first "
+        "answer of that other prompt's honest output, glued with a published single answer for part 2, beside 2 honest "
+        "outputs. The borrow check (`ai.composed.borrow_gain`) reads the first answer after this prompt and after each "
+        f"earlier composition with the same first part; flag `borrowed` below {b['borrow_gain_min_milli'] / 1000:g} nats.",
+        "",
+        "| budget | borrowed outputs | tasks | in consensus, without the borrow check | with it | honest in (same tasks) "
+        "| flags of the borrowed outputs put out |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for budget in sorted(b["after"], key=lambda x: (x != "full", int(x) if x.isdigit() else 0)):
+        after, before = b["after"][budget], b["before"][budget]
+        if not after["tasks"]:
+            continue
+        flags = ", ".join(f"{f} {n}" for f, n in list(after["out_flags"].items())[:5]) or "–"
+        lines.append(
+            f"| {budget} | {after['outputs']} | {after['tasks']} | {before['pass_rate']:.1%} | **{after['pass_rate']:.1%}** | "
+            f"{after['honest_in_rate']:.1%} | {flags} |"
+        )
+    lines += [
+        "",
+        "Borrow gains (nats; *pairs*: composed prompts sharing their first part, answered to 64 tokens by honest miners at "
+        "T 0.3–1.0 and a greedy one, each first answer judged in its own prompt against its twin, and borrowed into the twin):",
+        "",
+        "| set | outputs | n | gain min | p05 | median | p95 | max | flagged |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for budget in sorted(b["borrow_gain"], key=lambda x: (x != "full", x == "pairs", int(x) if x.isdigit() else 0)):
+        for label, r in b["borrow_gain"][budget].items():
+            q = r["gain_milli"]
+            lines.append(
+                f"| {budget} | {label} | {r['outputs']} | "
+                + " | ".join(f"{q[k] / 1000:.1f}" for k in ("min", "p05", "p50", "p95", "max"))
+                + f" | {r['flagged_rate']:.1%} ({r['flagged']}) |"
+            )
+    lines += [
+        "",
+        f"The simulator's `BORROW_PASS_RATE` is the full budget's rate with the check: **{b['pass_rate']:.1%}** "
+        f"({b['pass_rate_without_borrow_check']:.1%} without it).",
+    ]
+    return lines

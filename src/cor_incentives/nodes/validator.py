@@ -19,6 +19,7 @@ under earlier rules it reports the distances less its own spread allowance (``ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +52,12 @@ def evaluate_outputs(
     reader: ModelReader | None = None,
     embedder: Embedder | None = None,
     max_distance_ppb: int | None = None,
+    earlier_prompts: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """The reports under the rules before version 12: each distance less the task's spread allowance (``evaluate_task``)."""
-    return evaluate_task(prompt, outputs, max_output_tokens, scorer, min_quality_ppb, reader, embedder, max_distance_ppb).reports
+    return evaluate_task(
+        prompt, outputs, max_output_tokens, scorer, min_quality_ppb, reader, embedder, max_distance_ppb, earlier_prompts=earlier_prompts
+    ).reports
 
 
 def evaluate_task(
@@ -68,6 +72,7 @@ def evaluate_task(
     spread_rule: bool = False,
     spread_cap_ppb: int | None = None,
     spread_factor_bps: int | None = None,
+    earlier_prompts: Sequence[str] = (),
 ) -> Evaluation:
     """One report per miner: distance to the medoid output and quality score, with sub-scores.
 
@@ -80,6 +85,7 @@ def evaluate_task(
     than ``max_distance_ppb``, default the core's ``poi_max_distance_ppb``, an output as close to the
     reference as that is reported within it; ``spread_cap_ppb`` / ``spread_factor_bps``: the network's
     ``poi_spread_cap_ppb`` / ``poi_spread_factor_bps``, default the core's).
+    ``earlier_prompts``: the network's earlier composed prompts (the default scorer's borrow check, ``ai.composed``).
     ``embedder``: default the process-wide one. The default scorer embeds the prompt and the outputs,
     the distances embed the outputs again: the embedder's cache makes that second pass free (the
     same vectors, bit for bit), so a task costs one encoder pass per distinct text.
@@ -92,7 +98,7 @@ def evaluate_task(
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
     embedder = embedder or get_embedder()
-    scorer = scorer or RuleEmbeddingScorer(embedder=embedder, reader=reader)
+    scorer = scorer or RuleEmbeddingScorer(embedder=embedder, reader=reader, earlier_prompts=earlier_prompts)
     if hasattr(scorer, "score_outputs"):
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:

@@ -14,6 +14,7 @@ decimal strings; ratios as decimals.
     inflation_unprofitable      claiming max_output_tokens does not raise pay per unit of true work (> 2 %).
     copier_validators_earn_less copier validators earn less than honest validators.
     stitching_copier_unprofitable stitching copiers earn < 1/3 of an honest miner per task served and less net.
+    borrowing_copier_unprofitable borrowing copiers earn < 1/10 of an honest miner per task served and less net.
     collusion_below_half        a coalition below 50 % of validator stake changes no honest node's pay
                                 by more than 5 % (pay per unit of useful work, against the honest twin).
     sybil_no_gain               splitting one operator's stake over many nodes does not raise its income.
@@ -247,12 +248,14 @@ def eval_honest_profit(c: Context) -> dict[str, Any]:
     }
 
 
-def _free_rider(strategy: str) -> Callable[[Context], dict[str, Any]]:
+def _free_rider(strategy: str, factor: int = 3) -> Callable[[Context], dict[str, Any]]:
+    """``strategy`` earns < 1/``factor`` of an honest miner per task served, and less net per node."""
+
     def evaluate(c: Context) -> dict[str, Any]:
         h, x = pool(c.runs, is_("miner", "honest")), pool(c.runs, is_("miner", strategy))
         hp, xp = h.per_served(h.work_earnings), x.per_served(x.work_earnings)
         r = ratio(hp, xp)
-        passed = (xp == 0 or hp >= 3 * xp) and (strategy == "lazy" or x.per_node(x.net) < h.per_node(h.net))
+        passed = (xp == 0 or hp >= factor * xp) and (strategy == "lazy" or x.per_node(x.net) < h.per_node(h.net))
         return {
             "passed": passed,
             "measured": {"honest": h.view(), strategy: x.view(), "ratio_per_task_served": r},
@@ -475,6 +478,16 @@ CHECKS: dict[str, Check] = {
             "the validator's model checks (ai/likelihood.py, ai/quality.py) and its part check (ai/composed.py): the first "
             "part's answer of a stitched output is far likelier after that part alone than after the composed prompt, so it "
             "is flagged stitched and capped under the floor on most tasks",
+        ),
+        Check(
+            "borrowing_copier_unprofitable",
+            "Borrowing answers does not pay",
+            "borrowing copiers earn < 1/10 of an honest miner per task served and less net per node (a miner that runs no "
+            "model should earn an order of magnitude less, not a third)",
+            _free_rider("borrower", 10),
+            "the validator's borrow check (ai/composed.py): a borrowed first answer passes the part check, but read after this "
+            "prompt and after the earlier composed prompt it was sampled after, it is likelier after the earlier one, so it is "
+            "flagged borrowed and capped under the floor on most tasks; a lower BORROW_GAIN_MIN_MILLI, or a text replay check",
         ),
         Check(
             "inflation_unprofitable",

@@ -234,6 +234,7 @@ class World:
         self.canaries: dict[int, Planted] = {}  # canary tasks: the planted output and the miner told to reveal it
         self.info: dict[int, TaskInfo] = {}
         self.public_answers: dict[str, Output] = {}
+        self.published_first_parts: set[str] = set()  # base prompts asked first in a settled composed task with a published honest answer
         self.history: list[tuple[int, int]] = []
         self.costs: Counter[str] = Counter()
         self.epochs: list[dict[str, NodeEpoch]] = []
@@ -393,17 +394,19 @@ class World:
 
     def _network_task(self, e: int, slot: int) -> tuple[TaskInfo, str, str, dict[str, Any]]:
         key = f"{e}:network:{slot}"
+        first = ""
         if composes_prompts(self.state):  # rule 9: the beacon composes it from the genesis set; the oracle only issues it
             c = composed_prompt(self.state)
             # equal for a copier: the same parts in any order (an answer to (B, A) lies within PoI of one to (A, B))
             prompt_id, text, max_out = "+".join(sorted(c.parts)), c.text, c.max_output_tokens
+            first = c.parts[0]
         elif self.prompts:  # rules 1-8: the oracle names a prompt of the set
             pr = derive(self.seed, "network-prompt", key).choice(self.prompts)
             prompt_id, text, max_out = pr["id"], pr["prompt"], pr["max_output_tokens"]
         else:
             prompt_id, max_out = f"network|{self.seed}|{key}", 128
             text = prompt_id
-        info = TaskInfo(key, 0, "network", prompt_id, max_out, estimate_tokens(text))
+        info = TaskInfo(key, 0, "network", prompt_id, max_out, estimate_tokens(text), first_part=first)
         # the oracle's canary: a planted garbage output (or none), committed to before anyone sees the task
         canaries = self.state.beacon is not None  # the first rules (no beacon) have no canaries
         planted = (
@@ -485,7 +488,9 @@ class World:
             if a.commit is not None or a.miner in self.plans[task.id]:
                 continue
             n = self.nodes[self.name_of[a.miner]]
-            ctx = MinerContext(self.env, self.seed, self.info[task.id], a.miner, self.options[a.miner], self.public_answers)
+            ctx = MinerContext(
+                self.env, self.seed, self.info[task.id], a.miner, self.options[a.miner], self.public_answers, self.published_first_parts
+            )
             override = self.script.plan(self, ctx) if self.script is not None else None
             plan = override.plan if override is not None else MINER_STRATEGIES[n.strategy].plan(ctx)
             planted = self._planted_slot(task)
@@ -694,6 +699,8 @@ class World:
             out = self.revealed[task.id].get(a.miner)
             if a.in_consensus and out is not None and out.cluster == "honest":
                 self.public_answers.setdefault(prompt, out)
+                if self.info[task.id].first_part:
+                    self.published_first_parts.add(self.info[task.id].first_part)
             if a.distance_ppb is not None and a.quality_ppb is not None:
                 self.history.append((a.distance_ppb, a.quality_ppb))
         del self.history[:-HISTORY_LIMIT]

@@ -391,6 +391,19 @@ def builtin_scenarios() -> dict[str, Scenario]:
             checks=("stitching_copier_unprofitable",),
         ),
         Scenario(
+            "borrowing_copier",
+            miners(("honest", 8), ("borrower", 2)) + v + ROUTER,
+            "2 of 10 miners never run the model: on a composed network prompt whose first part was asked first in an earlier "
+            "settled task, they cut that task's published first answer and glue a published answer for part 2 (the part check "
+            "passes such a first answer: it was sampled after a composed prompt with that first part); the validators keep it "
+            "in with the share measured with the real models (scripts/poi_composed.py borrow); without such a task they "
+            "stitch; a mostly idle network (5 user + 35 network tasks per epoch) over 30 epochs",
+            epochs=30,
+            user_tasks_per_epoch=5,
+            network_tasks_per_epoch=35,
+            checks=("borrowing_copier_unprofitable",),
+        ),
+        Scenario(
             "token_inflation",
             miners(("honest", 8), ("inflater", 2)) + v + ROUTER,
             "2 of 10 miners answer honestly but claim output_tokens = max_output_tokens",

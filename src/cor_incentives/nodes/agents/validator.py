@@ -9,7 +9,9 @@ REPORTING it reveals them with ``task.validate``. Unrevealed commitments are kep
 that a restart can still reveal.
 With ``read_model`` (the devnet's llama backend) an honest validator also loads the bundled SmolLM2
 and reads every output of a task for that model with it (``ai.likelihood``: the fidelity and ending
-checks); a task for another model gets no model check. On the measured-token rules (the task view's
+checks); a task for another model gets no model check. On a composed network prompt it also reads the first answer
+after each earlier network prompt with the same first part (the borrow check, ``ai.composed``): it indexes the network
+tasks' prompts by their first part as it goes (``earlier_prompts``). On the measured-token rules (the task view's
 ``measured_tokens``) each report carries the validator's count of the output's tokens, and the
 committed body its count of the prompt (``ai.tokens``). On the spread rule (the task view's
 ``spread_rule``) its distances are raw and its measured spread of the task goes with them
@@ -33,6 +35,7 @@ from ...core.validation import report_commitment
 from ..strategies import check_strategy, copier_reports
 from .base import Agent
 
+HISTORY_PAGE = 1000  # network tasks per request when indexing the network's prompts (the API's most)
 READER_CONTEXT = 1024  # prompt + output tokens the model reads at once (its logits for every position are kept: ~200 MB)
 
 
@@ -55,6 +58,8 @@ class ValidatorAgent(Agent):
         self.threads = threads
         self.reader: Any = None  # ai.likelihood.TeacherForcer over the bundled model, once loaded
         self.in_force: dict[str, Any] | None = None  # the network's parameters, read once per pass that evaluates
+        self.first_parts: dict[str, list[tuple[int, str]]] = {}  # a composed prompt's first part -> (task id, prompt) of network tasks
+        self.history_after = 0  # the last network task id whose prompt is indexed
 
     def _load_state(self) -> dict[int, dict[str, Any]]:
         if self.state_file and self.state_file.is_file():
@@ -127,8 +132,11 @@ class ValidatorAgent(Agent):
             outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
             reader = self.reader_for(task.get("model"))
             rule = self.network_rule()
+            earlier = self.earlier_prompts(task["id"], prompt) if reader is not None else []
             try:
-                ev = evaluate_task(prompt, outputs, task["max_output_tokens"], reader=reader, spread_rule=spread_rule, **rule)
+                ev = evaluate_task(
+                    prompt, outputs, task["max_output_tokens"], reader=reader, spread_rule=spread_rule, earlier_prompts=earlier, **rule
+                )
             except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
                 if reader is None:
                     raise
@@ -151,6 +159,32 @@ class ValidatorAgent(Agent):
             "spread_cap_ppb": int(p["poi_spread_cap_ppb"]) if "poi_spread_cap_ppb" in p else None,
             "spread_factor_bps": int(p["poi_spread_factor_bps"]) if "poi_spread_factor_bps" in p else None,
         }
+
+    def earlier_prompts(self, task_id: int, prompt: str) -> list[str]:
+        """The prompts of the network's earlier tasks composed with this prompt's first part (the borrow check,
+        ``ai.composed.borrow_gain``); the index of network prompts grows with each call (only new tasks are read)."""
+        from ...ai.composed import parts_of
+
+        parts = parts_of(prompt)
+        if not parts:
+            return []
+        new: list[dict[str, Any]] = []
+        before: int | None = None
+        while True:  # newest first: page back to the last indexed id
+            page = self.link.tasks(kind="network", after_id=self.history_after, before_id=before, limit=HISTORY_PAGE)
+            new += page
+            if len(page) < HISTORY_PAGE:
+                break
+            before = min(t["id"] for t in page)
+        for t in sorted(new, key=lambda t: t["id"]):
+            self.history_after = max(self.history_after, t["id"])
+            try:
+                text = self.link.get_blob(t["prompt_hash"]).decode("utf-8", errors="replace")
+            except ApiError:  # a prompt never stored: nothing to compare with
+                continue
+            if q := parts_of(text):
+                self.first_parts.setdefault(q[0], []).append((t["id"], text))
+        return [q for tid, q in self.first_parts.get(parts[0], []) if tid < task_id]
 
     def commit(self, task: dict[str, Any]) -> None:
         tid = task["id"]
