@@ -56,3 +56,28 @@ def test_earlier_prompts_are_the_earlier_network_prompts_with_the_same_first_par
     calls = link.calls
     assert v.earlier_prompts(9, compose((A, C))) == [compose((A, B)), compose((A, C)), compose((A, D)), compose((A, B))]
     assert link.calls - calls == 1  # only the new task is read
+
+
+def test_the_agent_pages_the_real_api_for_network_prompts(tmp_path):
+    """Through the real Link and a real cor serve: the paging arguments reach GET /v1/tasks (kind=network), and the
+    network's user tasks are never indexed (the old Link.tasks took no after_id / before_id)."""
+    from cor_incentives.nodes.link import Link as RealLink
+    from support.network import make_network
+    from support.scenario import submit_task
+    from support.server import start_server, stop_server
+
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, keys = make_network(url, tmp_path / "keys", n_miners=3, n_validators=3, params={"redundancy": 3}, seed="agent-history")
+    tid = submit_task(eng, keys, compose((A, B)), 48)  # a user task whose prompt happens to read as composed
+    me = next(iter(keys.values()))
+    del eng
+    server = start_server(url, tmp_path / "serve.log")
+    stop = threading.Event()
+    link = RealLink(server.base_url, me.private_key, stop=stop)
+    try:
+        v = ValidatorAgent("v0", link, logging.getLogger("test.history"), stop, 0.05, strategy="honest")
+        assert v.earlier_prompts(tid + 1, compose((A, C))) == [] and v.history_after == 0
+        assert link.tasks(kind="user", after_id=0, before_id=tid + 1, limit=5)[0]["id"] == tid
+    finally:
+        link.close()
+        stop_server(server)

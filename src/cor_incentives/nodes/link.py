@@ -156,9 +156,21 @@ class Link:
     def chain(self) -> dict[str, Any]:
         return self.retry("chain", self.client.chain)
 
-    def tasks(self, *, state: str | None = None, assigned: str | None = None, kind: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Tasks newest first (``state="open"``: every state in which nodes still owe work)."""
-        return self.retry("tasks", lambda: self.client.tasks(state=state, assigned=assigned, kind=kind, limit=limit))
+    def tasks(
+        self,
+        *,
+        state: str | None = None,
+        assigned: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Tasks newest first (``state="open"``: every state in which nodes still owe work), ids in (after_id, before_id)."""
+        return self.retry(
+            "tasks",
+            lambda: self.client.tasks(state=state, assigned=assigned, kind=kind, limit=limit, after_id=after_id, before_id=before_id),
+        )
 
     def all_tasks(self, page: int = 1_000) -> list[dict[str, Any]]:
         """Every task, oldest first (one page; older ones one by one when there are more than a page)."""
