@@ -245,12 +245,13 @@ def borrow(args: argparse.Namespace) -> int:
     forcer = TeacherForcer(gguf_path(), n_threads=args.threads, n_ctx=READER_CONTEXT)
     rows = []
     for r in borrowed_outputs(data, singles):
-        rows.append(r)
+        # a careful copier cuts its glued answer at the task's budget (a miner's run stops there: over_budget otherwise)
         toks = forcer.output_tokens(r["text"])
-        for cap in BUDGET_CAPS:
-            if f"{r['prompt_id']}@{cap}" in prompt_of:
+        for pid in (r["prompt_id"], *(f"{r['prompt_id']}@{cap}" for cap in BUDGET_CAPS)):
+            if pid in prompt_of:
+                cap = prompt_of[pid]["max_output_tokens"]
                 text = r["text"] if len(toks) <= cap else forcer._llm.detokenize(toks[:cap]).decode("utf-8", errors="ignore").strip()
-                rows.append({**r, "prompt_id": f"{r['prompt_id']}@{cap}", "text": text, "cut_from": len(toks) if len(toks) > cap else None})
+                rows.append({**r, "prompt_id": pid, "text": text, "cut_from": len(toks) if len(toks) > cap else None})
     (args.data / "borrowed.jsonl").write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
     reads_path, pairs_path = args.data / "borrow-reads.jsonl", args.data / "borrow-pairs.jsonl"
     done = {(t["prompt_sha256"], t["text_sha256"]) for t in read_lines(reads_path)}

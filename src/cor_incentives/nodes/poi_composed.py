@@ -314,7 +314,8 @@ def borrowed_outputs(data: CalibrationData, singles: dict[tuple[str, int], str])
     composed prompt with the same first part (``borrowed_first_answers``: sampled after a composed prompt with that
     first part, so the part check passes it), glued with a published single answer to part 2 (``singles``: the
     calibration set's answers, (prompt id, miner) → text; miner ``BORROW_SOURCE_MINER``), numbered like the prompt.
-    No model runs on this prompt. Miner j: the j-th borrowed first answer of that prompt."""
+    No model runs on this prompt. Miner j: the j-th borrowed first answer of that prompt. (``scripts/poi_composed.py
+    borrow`` cuts each at the entry's budget, as a careful copier does: a longer output is flagged ``over_budget``.)"""
     out: list[dict[str, Any]] = []
     count: dict[str, int] = {}
     for e, text in borrowed_first_answers(data):
