@@ -133,18 +133,23 @@ def test_the_standalone_script_over_the_api(devnet):
         stop_server(server)
 
 
-def test_a_tampered_publication_is_named(devnet):
-    """Change one published amount by one base unit: the auditor names that line and nothing passes."""
-    url, epochs, _ = devnet
+def _epoch_one_bundle(devnet):
+    """The standalone auditor module and epoch 1's published bundle, read from the devnet's database."""
+    url, _, _ = devnet
     spec = _load_standalone()
     from cor_incentives.app.engine import Engine
     from cor_incentives.app.published import published_getter
 
     eng = Engine.open(url, create=False)
     try:
-        bundle = spec.fetch_bundle(published_getter(eng.state), 1)
+        return spec, spec.fetch_bundle(published_getter(eng.state), 1)
     finally:
         eng.store.engine.dispose()
+
+
+def test_a_tampered_publication_is_named(devnet):
+    """Change one published amount by one base unit: the auditor names that line and nothing passes."""
+    spec, bundle = _epoch_one_bundle(devnet)
     assert spec.audit_epoch(bundle).ok
     line = next(x for x in bundle["epoch"]["lines"] if x["stream"] == "validator_work:stake")
     line["amount_units"] = str(int(line["amount_units"]) + 1)
@@ -157,16 +162,7 @@ def test_a_tampered_publication_is_named(devnet):
 
 def test_a_tampered_threshold_or_consensus_is_named(devnet):
     """A task's published threshold one unit off, or a miner put in consensus beyond it: the auditor names that task."""
-    url, epochs, _ = devnet
-    spec = _load_standalone()
-    from cor_incentives.app.engine import Engine
-    from cor_incentives.app.published import published_getter
-
-    eng = Engine.open(url, create=False)
-    try:
-        bundle = spec.fetch_bundle(published_getter(eng.state), 1)
-    finally:
-        eng.store.engine.dispose()
+    spec, bundle = _epoch_one_bundle(devnet)
     assert spec.audit_epoch(bundle).ok
     task = next(t for t in bundle["tasks"].values() if t.get("threshold_ppb") is not None and any(m["in_consensus"] for m in t["miners"]))
     task["threshold_ppb"] += 1

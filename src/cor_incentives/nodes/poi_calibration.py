@@ -1577,44 +1577,7 @@ def render_spread_tables(s: dict[str, Any]) -> list[str]:
         "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
         "|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
     ]
-    lines += _rates_rows([("prompt gain, short stop", gv["rates"]), ("**+ task spread**", sv["rates"])])
-    lines += _honest_out_rows(sv["honest_out"], "the task spread")
-    lines += [
-        "",
-        "Per kind (consensus; prompt gain, short stop → + task spread):",
-        "",
-        "| kind | split | honest in | cheaters out |",
-        "|---|---|---|---|",
-    ]
-    for split in SPLITS:
-        before, after = gv["rates"]["consensus"][split]["by_kind"], sv["rates"]["consensus"][split]["by_kind"]
-        for k in sorted(after):
-            b, a = before.get(k), after[k]
-            hb = _pct(b["honest_in_rate"]) if b else "–"
-            cb = _pct(b["cheat_out_rate"]) if b else "–"
-            lines.append(f"| {k} | {split} | {hb} → {_pct(a['honest_in_rate'])} | {cb} → {_pct(a['cheat_out_rate'])} |")
-    lines += [
-        "",
-        "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
-        "",
-        "| set-up | split | outputs | prompt gain, short stop | + task spread |",
-        "|---|---|---|---|---|",
-    ]
-    for name, v in sv["variants"].items():
-        for split in SPLITS:
-            if not v[split]["outputs"]:
-                continue
-            before = gv["variants"][name][split]["in_consensus"]
-            lines.append(f"| {_variant_label(v)} | {split} | {v[split]['outputs']} | {_pct(before)} | {_pct(v[split]['in_consensus'])} |")
-    for r_name, block in s["other_redundancy"].items():
-        if "spread" in block:
-            lines += ["", f"With {r_name} miners per task (same prompts):", ""]
-            lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
-            for label, key in (("prompt gain, short stop", "gain"), ("+ task spread", "spread")):
-                for split in SPLITS:
-                    c = block[key]["consensus"][split]
-                    lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")
-    return lines
+    return lines + _step_tables(s, (gv, "gain", "prompt gain, short stop"), (sv, "spread", "+ task spread"), "the task spread")
 
 
 def render_vouched_tables(s: dict[str, Any]) -> list[str]:
@@ -1642,19 +1605,21 @@ def render_vouched_tables(s: dict[str, Any]) -> list[str]:
         "| validator | split | honest in (consensus) | cheaters out (consensus) | " + " | ".join(f"{c} out" for c in CHEAT_CLASSES) + " |",
         "|---|---|---|---|" + "---|" * len(CHEAT_CLASSES),
     ]
-    lines += _rates_rows([("task spread", sv["rates"]), ("**+ budget, unended, vouched**", vv["rates"])])
-    lines += _honest_out_rows(vv["honest_out"], "these steps")
-    lines += [
-        "",
-        "Per kind (consensus; task spread → + budget, unended, vouched):",
-        "",
-        "| kind | split | honest in | cheaters out |",
-        "|---|---|---|---|",
-    ]
+    return lines + _step_tables(s, (sv, "spread", "task spread"), (vv, "vouched", "+ budget, unended, vouched"), "these steps")
+
+
+def _step_tables(s: dict[str, Any], before: tuple[dict[str, Any], str, str], after: tuple[dict[str, Any], str, str], checks: str) -> list[str]:
+    """One validator step against the one before it: the rates, the honest outputs still out, the rates per kind, the
+    honest miners on other set-ups and at other redundancies. ``before`` / ``after``: (the validator's block of the
+    results, its key in ``other_redundancy``, its label); ``checks``: what the honest-out rows credit."""
+    (b_block, b_key, b_label), (a_block, a_key, a_label) = before, after
+    lines = _rates_rows([(b_label, b_block["rates"]), (f"**{a_label}**", a_block["rates"])])
+    lines += _honest_out_rows(a_block["honest_out"], checks)
+    lines += ["", f"Per kind (consensus; {b_label} → {a_label}):", "", "| kind | split | honest in | cheaters out |", "|---|---|---|---|"]
     for split in SPLITS:
-        before, after = sv["rates"]["consensus"][split]["by_kind"], vv["rates"]["consensus"][split]["by_kind"]
-        for k in sorted(after):
-            b, a = before.get(k), after[k]
+        by_before, by_after = b_block["rates"]["consensus"][split]["by_kind"], a_block["rates"]["consensus"][split]["by_kind"]
+        for k in sorted(by_after):
+            b, a = by_before.get(k), by_after[k]
             hb = _pct(b["honest_in_rate"]) if b else "–"
             cb = _pct(b["cheat_out_rate"]) if b else "–"
             lines.append(f"| {k} | {split} | {hb} → {_pct(a['honest_in_rate'])} | {cb} → {_pct(a['cheat_out_rate'])} |")
@@ -1662,20 +1627,20 @@ def render_vouched_tables(s: dict[str, Any]) -> list[str]:
         "",
         "Honest miners on other set-ups (odd seat beside two reference miners), in consensus:",
         "",
-        "| set-up | split | outputs | task spread | + budget, unended, vouched |",
+        f"| set-up | split | outputs | {b_label} | {a_label} |",
         "|---|---|---|---|---|",
     ]
-    for name, v in vv["variants"].items():
+    for name, v in a_block["variants"].items():
         for split in SPLITS:
             if not v[split]["outputs"]:
                 continue
-            before = sv["variants"][name][split]["in_consensus"]
-            lines.append(f"| {_variant_label(v)} | {split} | {v[split]['outputs']} | {_pct(before)} | {_pct(v[split]['in_consensus'])} |")
+            was = b_block["variants"][name][split]["in_consensus"]
+            lines.append(f"| {_variant_label(v)} | {split} | {v[split]['outputs']} | {_pct(was)} | {_pct(v[split]['in_consensus'])} |")
     for r_name, block in s["other_redundancy"].items():
-        if "vouched" in block:
+        if a_key in block:
             lines += ["", f"With {r_name} miners per task (same prompts):", ""]
             lines += ["| validator | split | honest in (consensus) | cheaters out (consensus) |", "|---|---|---|---|"]
-            for label, key in (("task spread", "spread"), ("+ budget, unended, vouched", "vouched")):
+            for label, key in ((b_label, b_key), (a_label, a_key)):
                 for split in SPLITS:
                     c = block[key]["consensus"][split]
                     lines.append(f"| {label} | {split} | {_pct(c['honest_in_rate'])} | {_pct(c['cheat_out_rate'])} |")

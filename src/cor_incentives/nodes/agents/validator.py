@@ -1,7 +1,7 @@
 """The validator agent: checks the outputs of the tasks it is assigned to, with commit-reveal (docs/design.md §5).
 
 It polls the open tasks where it is a validator of the current round. While a task is COMMITTED it
-fetches the prompt and the revealed outputs, runs ``evaluate_outputs`` (PoI + PoUW with the real
+fetches the prompt and the revealed outputs, runs ``evaluate_task`` (PoI + PoUW with the real
 embedding model; imported only when needed, so a copier or offline validator never loads the model)
 or its strategy, keeps the reports and a random salt, and sends ``task.report_commit`` with their
 commitment (nobody's reports are public yet, so there is nothing to copy). Once the task is
