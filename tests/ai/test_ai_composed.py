@@ -8,11 +8,14 @@ import pytest
 
 from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.composed import (
+    BORROW_CANDIDATES,
     BORROW_GAIN_MIN_MILLI,
     PART_GAIN_MIN_MILLI,
     PART_GAIN_WINDOW,
     PART_READ_CHARS,
+    EarlierComposition,
     answer_spans,
+    borrow_candidates,
     borrow_gain,
     first_answer,
     part_gain,
@@ -112,15 +115,70 @@ def test_borrow_gain_reads_the_first_answer_after_this_prompt_and_each_earlier_o
             lp = {prompt: -1.0, earlier: -0.5, compose((a, d)): -3.0}[p]
             return TokenTrace((TokenStat(lp, 0.0, 0),) * 40, TokenStat(-1.0, 0.0, 0))
 
+    def tasks(*prompts):
+        return [EarlierComposition(q) for q in prompts]
+
     r = Reader()
     # likelier after the earlier prompt by 0.5 nat on each of the window's tokens; the other first part is not compared
-    assert borrow_gain(r, prompt, parts_of(prompt), "1. Yes.\n2. No.", [earlier, other_first, prompt]) == -500 * PART_GAIN_WINDOW
+    assert borrow_gain(r, prompt, parts_of(prompt), "1. Yes.\n2. No.", tasks(earlier, other_first, prompt)) == -500 * PART_GAIN_WINDOW
     assert {p for p, _ in r.calls} == {prompt, earlier} and {t for _, t in r.calls} == {"Yes."}
     # the least gain over the earlier prompts counts
-    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", [compose((a, d)), earlier]) == -500 * PART_GAIN_WINDOW
-    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", [compose((a, d))]) == 2000 * PART_GAIN_WINDOW
-    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", [other_first, prompt]) is None  # nothing earlier to compare
-    assert borrow_gain(Reader(), a.prompt, (), "Yes.", [earlier]) is None  # not a composed prompt
+    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", tasks(compose((a, d)), earlier)) == -500 * PART_GAIN_WINDOW
+    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", tasks(compose((a, d)))) == 2000 * PART_GAIN_WINDOW
+    assert borrow_gain(Reader(), prompt, parts_of(prompt), "1. Yes.", tasks(other_first, prompt)) is None  # nothing earlier to compare
+    assert borrow_gain(Reader(), a.prompt, (), "Yes.", tasks(earlier)) is None  # not a composed prompt
+
+
+def _many_compositions(m):
+    """A composed prompt with first part A and ``m`` earlier compositions of A with other second parts, each with two
+    published first answers of its own (distinct words), oldest first."""
+    a = NetworkPrompt("a", "Describe the smell of freshly baked bread.", 64)
+    prompt = compose((a, NetworkPrompt("b", "Tell a story about the Moon.", 64)))
+    earlier = [
+        EarlierComposition(
+            compose((a, NetworkPrompt(f"x{i}", f"Name a colour number {i}.", 64))),
+            (f"Bread number {i} smells of warm crust and yeast {i} in a kitchen {i}.", f"It is a sweet smell {i}, like toast {i}."),
+        )
+        for i in range(m)
+    ]
+    return prompt, earlier
+
+
+@pytest.mark.parametrize("source", [0, 5, 11])
+def test_the_borrow_check_reads_at_most_k_earlier_compositions_the_copied_source_among_them(source):
+    """12 earlier compositions share the first part: an output that glued source's published first answer (cut at the
+    budget) is read after this prompt and BORROW_CANDIDATES earlier prompts (not all 12, as before), the source among
+    them, so its gain is the source's; an honest output is read as often."""
+    prompt, earlier = _many_compositions(12)
+    src = earlier[source]
+
+    class Reader:
+        def __init__(self):
+            self.calls = []
+
+        def trace(self, p, text):
+            self.calls.append((p, text))
+            lp = -1.0 if p == prompt else -0.5 if p == src.prompt and text.startswith("Bread number") else -2.0
+            return TokenTrace((TokenStat(lp, 0.0, 0),) * 40, TokenStat(-1.0, 0.0, 0))
+
+    copied = "1. " + " ".join(src.first_answers[0].split()[:9]) + "\n\n2. Once upon a time the Moon sang."  # cut at the budget
+    r = Reader()
+    assert borrow_gain(r, prompt, parts_of(prompt), copied, earlier) == -500 * PART_GAIN_WINDOW  # the source's read counts
+    read = [p for p, _ in r.calls]
+    assert len(read) == BORROW_CANDIDATES + 1 < len(earlier) + 1 and src.prompt in read and read[0] == prompt
+    honest = Reader()
+    assert borrow_gain(honest, prompt, parts_of(prompt), "1. Fresh bread smells sweet and warm.\n\n2. The Moon.", earlier) == 1000 * PART_GAIN_WINDOW
+    assert len(honest.calls) == BORROW_CANDIDATES + 1
+    # the likeness only chooses: the source first, then the newest
+    chosen = borrow_candidates(prompt, parts_of(prompt), " ".join(src.first_answers[0].split()[:9]), earlier)
+    assert chosen[0] == src.prompt and len(chosen) == BORROW_CANDIDATES
+
+
+def test_with_at_most_k_earlier_compositions_every_one_is_read():
+    prompt, earlier = _many_compositions(BORROW_CANDIDATES)
+    assert set(borrow_candidates(prompt, parts_of(prompt), "Unrelated words here.", earlier)) == {e.prompt for e in earlier}
+    twice = [*earlier, EarlierComposition(earlier[0].prompt, ("Another answer.",))]  # the same composition asked again: one read
+    assert len(borrow_candidates(prompt, parts_of(prompt), "Another answer.", twice)) == BORROW_CANDIDATES
 
 
 def test_a_borrow_gain_below_the_minimum_is_flagged_borrowed_and_capped():
@@ -179,13 +237,13 @@ def test_the_validator_puts_a_borrowed_first_answer_out_and_keeps_the_honest_com
     prompt, texts = _composed_case("c019")
     borrowed = next(r for r in map(json.loads, (DATA / "borrowed.jsonl").read_text().splitlines()) if r["prompt_id"] == "c019" and r["miner"] == 0)
     entries = [json.loads(x) for x in (DATA / "prompts.jsonl").read_text().splitlines()]
-    earlier = [e["prompt"] for e in entries if "of" not in e and e["parts"][0] == prompt["parts"][0] and e["id"] != "c019"]
+    earlier = [EarlierComposition(e["prompt"]) for e in entries if "of" not in e and e["parts"][0] == prompt["parts"][0] and e["id"] != "c019"]
     assert earlier
     outputs = [texts[("honest", 1)], texts[("honest", 2)], borrowed["text"]]
     p, budget = prompt["prompt"], prompt["max_output_tokens"]
     floor = Params().consensus_min_quality_ppb
     before = RuleEmbeddingScorer(reader=forcer).score_outputs(p, outputs, max_output_tokens=budget)
-    after = RuleEmbeddingScorer(reader=forcer, earlier_prompts=earlier).score_outputs(p, outputs, max_output_tokens=budget)
+    after = RuleEmbeddingScorer(reader=forcer, earlier=earlier).score_outputs(p, outputs, max_output_tokens=budget)
     assert before[2].total_ppb >= floor and not {"stitched", "borrowed"} & set(before[2].flags)  # the part check passes it
     assert after[2].total_ppb == MODEL_CHECK_CAP_PPB < floor and "borrowed" in after[2].flags
     assert [s.total_ppb for s in after[:2]] == [s.total_ppb for s in before[:2]] and all(s.total_ppb >= floor for s in after[:2])
@@ -193,6 +251,57 @@ def test_the_validator_puts_a_borrowed_first_answer_out_and_keeps_the_honest_com
     gains = [borrow_gain(forcer, p, parts, o, earlier) for o in outputs]
     assert gains[2] is not None and gains[2] < BORROW_GAIN_MIN_MILLI <= min(g for g in gains[:2] if g is not None)
     revealed = dict(zip(("0x01", "0x02", "0x03"), outputs))
-    reports = {r["miner"]: r for r in evaluate_outputs(p, revealed, budget, reader=forcer, earlier_prompts=earlier)}
+    reports = {r["miner"]: r for r in evaluate_outputs(p, revealed, budget, reader=forcer, earlier=earlier)}
     assert reports["0x03"]["quality_ppb"] == MODEL_CHECK_CAP_PPB
     assert (reports["0x01"]["quality_ppb"], reports["0x02"]["quality_ppb"]) == (after[0].total_ppb, after[1].total_ppb)
+
+
+def test_a_borrowed_first_answer_among_many_decoy_compositions_is_still_flagged(forcer):
+    """Real SmolLM2: c019's borrowed output (its twin's published first answer, cut at the budget) when the network
+    asked c019's first part in 9 earlier compositions (> BORROW_CANDIDATES): its twin, oldest, and 8 decoys with other
+    second parts from the calibration set, whose published first answers are other tasks' honest ones. The borrow
+    check reads BORROW_CANDIDATES of them, the twin among them for the borrowed output: flagged ``borrowed``; the honest
+    outputs are not flagged and keep the scores they get against the twin alone."""
+    prompt, texts = _composed_case("c019")
+    borrowed = next(r for r in map(json.loads, (DATA / "borrowed.jsonl").read_text().splitlines()) if r["prompt_id"] == "c019" and r["miner"] == 0)
+    entries = [json.loads(x) for x in (DATA / "prompts.jsonl").read_text().splitlines()]
+    twin = next(e for e in entries if "of" not in e and e["parts"][0] == prompt["parts"][0] and e["id"] != "c019")
+    _, twin_texts = _composed_case(twin["id"])
+    source = EarlierComposition(twin["prompt"], tuple(first_answer(t, 2) for (cls, _), t in sorted(twin_texts.items()) if cls == "honest"))
+    assert first_answer(borrowed["text"], 2) in " ".join(source.first_answers)  # the copier glued one of them
+    base = [json.loads(x) for x in (DATA.parent / "poi-calibration" / "prompts.jsonl").read_text().splitlines()]
+    first = NetworkPrompt("a", parts_of(prompt["prompt"])[0], 8)
+    others = [e for e in entries if "of" not in e and e["parts"][0] != prompt["parts"][0]]
+    decoys = [
+        EarlierComposition(
+            compose((first, NetworkPrompt(x["id"], x["prompt"], 8))),
+            tuple(first_answer(t, 2) for (cls, _), t in sorted(_composed_case(o["id"])[1].items()) if cls == "honest"),
+        )
+        for x, o in zip([x for x in base if x["id"] not in prompt["parts"]][::37][:8], others)
+    ]
+    earlier = [source, *decoys]
+    assert len({e.prompt for e in earlier}) == 9 > BORROW_CANDIDATES
+    outputs = [texts[("honest", 1)], texts[("honest", 2)], borrowed["text"]]
+    p, budget = prompt["prompt"], prompt["max_output_tokens"]
+    parts = parts_of(p)
+    floor = Params().consensus_min_quality_ppb
+
+    class Counting:
+        def __init__(self):
+            self.prompts: list[str] = []
+
+        def trace(self, q, text):
+            self.prompts.append(q)
+            return forcer.trace(q, text)
+
+    reads = []
+    for o in outputs:
+        r = Counting()
+        borrow_gain(r, p, parts, o, earlier)
+        reads.append(r.prompts)
+    assert all(len(set(q)) <= BORROW_CANDIDATES + 1 for q in reads) and source.prompt in reads[2]
+    after = RuleEmbeddingScorer(reader=forcer, earlier=earlier).score_outputs(p, outputs, max_output_tokens=budget)
+    alone = RuleEmbeddingScorer(reader=forcer, earlier=[source]).score_outputs(p, outputs, max_output_tokens=budget)
+    assert after[2].total_ppb == MODEL_CHECK_CAP_PPB < floor and "borrowed" in after[2].flags
+    assert all("borrowed" not in s.flags and s.total_ppb >= floor for s in after[:2])
+    assert [s.total_ppb for s in after[:2]] == [s.total_ppb for s in alone[:2]]

@@ -27,10 +27,10 @@ The part check (validator-side; the parts come from the prompt itself, ``parts_o
     Only the first part is judged: a later part's answer read on its own, without the answers before it,
     is not what an honest miner sampled after (measured: honest later parts lose as often as stitched ones).
 
-The borrow check (validator-side; the earlier prompts come from the log: every network task's prompt is public)
+The borrow check (validator-side; the earlier tasks come from the log: every network task's prompt and revealed output is public)
     A first answer cut out of an earlier composed task whose first part was the same ("1. <A>", then "2. <X>") passes
     the part check: it *was* sampled after a composed prompt with that first part. It was not sampled after *this*
-    prompt. The first answer is read after each earlier composed prompt Q with the same first part (Q ≠ this prompt):
+    prompt. The first answer is read after earlier composed prompts Q with the same first part (Q ≠ this prompt):
                         borrow_gain = min over Q of Σ over its first PART_GAIN_WINDOW tokens of
                                       log p(t | this prompt) − log p(t | Q)                    (nats × 1000, floored)
     An honest first answer, sampled after this prompt, is likelier after it than after another composition (the
@@ -38,15 +38,27 @@ The borrow check (validator-side; the earlier prompts come from the log: every n
     prompt it was sampled after. Flag ``borrowed`` below BORROW_GAIN_MIN_MILLI (a model check, capped like
     ``stitched``). Calibrated on data/poi-composed (pairs of composed prompts sharing their first part, honest
     miners at T 0.3-1.0 and a greedy one: docs/poi-calibration.md, "Composed network prompts").
+    The candidates    the earlier compositions Q (``EarlierComposition``: an earlier network task's prompt and the first
+                      answers of its revealed outputs). The copier glues a *published* first answer, whole or cut at
+                      the task's budget: its words are a run of that answer's. So only the BORROW_CANDIDATES
+                      compositions whose first answers share the most of this first answer's word shingles are read
+                      (``likeness``: the share of this answer's SHINGLE_WORDS-word runs found in theirs; a tie: the
+                      newest first; ``borrow_candidates``). With at most BORROW_CANDIDATES earlier compositions every
+                      one is read. The likeness only chooses what the model reads: the flag is the likelihood test
+                      (a text-match flag would put out greedy honest miners whose answers repeat earlier greedy ones).
 
-Cost: 2 reads of the first answer per output (the composed prompt's read is reused across the task's
-outputs). A prompt that is not composed (one part) has no part check.
+Cost: 2 reads of the first answer per output for the part check (the composed prompt's read is reused across the
+task's outputs), at most BORROW_CANDIDATES more for the borrow check, however long the network's history (its
+text likeness: one pass over the earlier first answers with that first part). A prompt that is not composed (one
+part) has no part check.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from .likelihood import TokenTrace, window_gain
@@ -54,9 +66,20 @@ from .likelihood import TokenTrace, window_gain
 PART_GAIN_WINDOW = 32  # the answer's first tokens: where an answer depends on its prompt most
 PART_GAIN_MIN_MILLI = -10_000  # below: the first answer is far likelier after its part alone than after this prompt (calibrated: honest ≥ −9.45 nats)
 BORROW_GAIN_MIN_MILLI = -6_000  # below: the first answer is far likelier after an earlier composed prompt with the same first part
+BORROW_CANDIDATES = 4  # earlier compositions the first answer is read after, at most (the likeliest sources: ``borrow_candidates``)
+SHINGLE_WORDS = 3  # the word runs the likeness of two first answers counts (a copy cut at the budget keeps all of its own)
 PART_READ_CHARS = 320  # the first answer is read up to the last whitespace at or before this many characters (≥ the window's tokens)
 _HEAD = re.compile(r"^Answer each of these (\d+) parts in order, numbering your answers\.")
 _NUMBER = re.compile(r"^\s*(?:\*\*|#+[ \t]*)?\d{1,2}[.):]\**[ \t]*")
+
+
+@dataclass(frozen=True)
+class EarlierComposition:
+    """An earlier network task the borrow check may read against: its composed prompt and the first answers
+    (``first_answer``) of its revealed outputs, the texts a borrowing copier can glue."""
+
+    prompt: str
+    first_answers: tuple[str, ...] = ()
 
 
 class SpanReader(Protocol):
@@ -132,14 +155,47 @@ def part_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str
     return window_gain(reader.trace(prompt, text), reader.trace(parts[0], text), PART_GAIN_WINDOW)
 
 
-def borrow_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str, earlier: Sequence[str]) -> int | None:
-    """The first answer's borrow gain (see the module docstring) against the ``earlier`` composed prompts that share this
-    prompt's first part; None when there is none, for a prompt of one part, or for an empty first answer."""
+@lru_cache(maxsize=4096)
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """The text's runs of SHINGLE_WORDS words (lower case; a shorter text: its words as one run)."""
+    words = text.lower().split()
+    n = min(SHINGLE_WORDS, len(words))
+    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1)) if n else frozenset()
+
+
+def likeness(text: str, answers: Sequence[str]) -> float:
+    """The share of ``text``'s word runs found in one of ``answers`` (1: it is a run of one of them, as a copy cut at
+    the budget is); 0 without answers. It only chooses which earlier compositions the borrow check reads."""
+    own = shingles(text)
+    if not own:
+        return 0.0
+    return max((len(own & shingles(a)) / len(own) for a in answers), default=0.0)
+
+
+def borrow_candidates(prompt: str, parts: Sequence[str], text: str, earlier: Sequence[EarlierComposition]) -> list[str]:
+    """The earlier composed prompts the first answer ``text`` is read after: those with this prompt's first part (not
+    this prompt), at most BORROW_CANDIDATES, the likeliest sources first (``likeness`` to their first answers; a tie:
+    the newest, ``earlier`` being oldest first)."""
+    answers: dict[str, list[str]] = {}
+    for e in earlier:
+        if e.prompt != prompt and (qp := parts_of(e.prompt)) and qp[0] == parts[0]:
+            answers.setdefault(e.prompt, []).extend(e.first_answers)
+    newest_first = list(reversed(answers))
+    if len(newest_first) <= BORROW_CANDIDATES:
+        return newest_first
+    ranked = sorted(newest_first, key=lambda q: -likeness(text, answers[q]))  # stable: a tie keeps the newest first
+    return ranked[:BORROW_CANDIDATES]
+
+
+def borrow_gain(reader: SpanReader, prompt: str, parts: Sequence[str], output: str, earlier: Sequence[EarlierComposition]) -> int | None:
+    """The first answer's borrow gain (see the module docstring) against the ``borrow_candidates`` among the ``earlier``
+    compositions (oldest first); None when none shares this prompt's first part, for a prompt of one part, or for an
+    empty first answer."""
     if len(parts) < 2:
         return None
-    others = [q for q in dict.fromkeys(earlier) if q != prompt and (qp := parts_of(q)) and qp[0] == parts[0]]
     text = first_answer(output, len(parts))
-    if not others or not text:
+    others = borrow_candidates(prompt, parts, text, earlier) if text else []
+    if not others:
         return None
     here = reader.trace(prompt, text)
     return min(window_gain(here, reader.trace(q, text), PART_GAIN_WINDOW) for q in others)

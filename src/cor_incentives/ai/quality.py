@@ -49,9 +49,10 @@ Concepts
                   ends: an output to it that stopped before its budget with the end-of-turn token more
                   than ONE_WORD_END_GAP_MILLI under the model's top token was cut (flag ``unended``).
     borrow        on a composed prompt whose first part was asked first in earlier network tasks: that
-                  answer read after this prompt and after each earlier composition (``ai.composed``); an
-                  answer far likelier after an earlier one (borrow gain under BORROW_GAIN_MIN_MILLI) was cut
-                  out of that task's published answer: flag ``borrowed`` (the borrowing copier).
+                  answer read after this prompt and after the earlier compositions it likeliest was cut out of
+                  (at most BORROW_CANDIDATES, ``ai.composed``); an answer far likelier after an earlier one
+                  (borrow gain under BORROW_GAIN_MIN_MILLI) was cut out of that task's published answer: flag
+                  ``borrowed`` (the borrowing copier).
     Any of these flags caps the total at MODEL_CHECK_CAP_PPB (rubric 3, INVALID): below the core's
     consensus quality floor. Without a reader (a model the validator cannot run) none is reported.
     restated      an output that repeats RESTATED_MIN_WORDS consecutive words of the prompt among its
@@ -122,7 +123,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..core.errors import invariant
 from ..core.units import BPS, PPB
-from .composed import BORROW_GAIN_MIN_MILLI, PART_GAIN_MIN_MILLI, borrow_gain, part_gain, parts_of
+from .composed import BORROW_GAIN_MIN_MILLI, PART_GAIN_MIN_MILLI, EarlierComposition, borrow_gain, part_gain, parts_of
 from .likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, budget_slack, likelihood_check
 
 if TYPE_CHECKING:
@@ -257,8 +258,9 @@ class RuleEmbeddingScorer:
     ``reader``: the task's model, when the validator can run it; adds the fidelity and ending checks.
     ``prompt_free``: also read each output after no prompt (the prompt gain of the task checks).
     ``part_check``: on a composed prompt, also read the first part's answer after that part alone (``ai.composed``).
-    ``earlier_prompts``: the network's earlier composed prompts (any; those sharing the first part count): the first
-    answer is also read after each of them (the borrow check, ``ai.composed.borrow_gain``).
+    ``earlier``: the network's earlier composed tasks, oldest first (``ai.composed.EarlierComposition``: prompt and
+    first answers; those sharing the first part count): the first answer is also read after the BORROW_CANDIDATES
+    likeliest sources among them (the borrow check, ``ai.composed.borrow_gain``).
     """
 
     name = "rule-embedding"
@@ -270,10 +272,10 @@ class RuleEmbeddingScorer:
         *,
         prompt_free: bool = True,
         part_check: bool = True,
-        earlier_prompts: Sequence[str] = (),
+        earlier: Sequence[EarlierComposition] = (),
     ) -> None:
         self._embedder = embedder
-        self.earlier_prompts = tuple(earlier_prompts)
+        self.earlier = tuple(earlier)
         self.reader = reader
         self.prompt_free = prompt_free
         self.part_check = part_check
@@ -334,7 +336,7 @@ class RuleEmbeddingScorer:
             replace(
                 c,
                 part_gain_milli=part_gain(self.reader, prompt, parts, o),
-                borrow_gain_milli=borrow_gain(self.reader, prompt, parts, o, self.earlier_prompts),
+                borrow_gain_milli=borrow_gain(self.reader, prompt, parts, o, self.earlier),
             )
             for c, o in zip(checks, outputs)
         ]

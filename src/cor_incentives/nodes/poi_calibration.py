@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ai.composed import EarlierComposition
 from ..ai.likelihood import PROMPT_FREE, LikelihoodCheck, TokenTrace, likelihood_check
 from ..ai.poi import ranked_distances_ppb, reported_distances_ppb
 from ..ai.quality import QualityScore, finalize_score, task_checks
@@ -510,12 +511,12 @@ class OutputSignals:
 
 
 def embed_and_score(
-    data: CalibrationData, progress: bool = False, earlier: Callable[[dict[str, Any]], Sequence[str]] | None = None
+    data: CalibrationData, progress: bool = False, earlier: Callable[[dict[str, Any]], Sequence[EarlierComposition]] | None = None
 ) -> dict[str, ScoredPrompt]:
     """Prompt id → distances and scores with the real embedding model and the cached model traces.
 
     The scores with the model checks are computed for the prompts whose every output has a trace.
-    ``earlier``: a prompt's earlier composed prompts (the scorer's borrow check, ``ai.composed``); default none.
+    ``earlier``: a prompt's earlier composed tasks (the scorer's borrow check, ``ai.composed``); default none.
     """
     from ..ai.embedding import get_embedder
     from ..ai.poi import pairwise_distances_ppb
@@ -537,7 +538,7 @@ def embed_and_score(
             # each output's own score (the task checks need the task's outputs: ``ScoredPrompt.task_quality``)
             scorer = with_model
             if earlier is not None:
-                scorer = RuleEmbeddingScorer(embedder, reader=reader, prompt_free=False, earlier_prompts=earlier(p))  # type: ignore[arg-type]
+                scorer = RuleEmbeddingScorer(embedder, reader=reader, prompt_free=False, earlier=earlier(p))  # type: ignore[arg-type]
             after, cosines, maybe = scorer.score_each(p["prompt"], texts, max_output_tokens=p["max_output_tokens"])
             checks = [c for c in maybe if c is not None]
             # the prompt gain, where the model also read the output after no prompt (as the scorer's

@@ -251,8 +251,11 @@ def observe(
     data: CalibrationData, max_distance_ppb: int, floor_ppb: int, earlier: bool = False
 ) -> tuple[list[TaskOutput], list[PartGain], list[PartGain]]:
     """Every task's outputs (``task_outputs``) with the real embedding model and the cached traces, each output's part
-    gain (composed prompts only) and, with ``earlier`` (the borrow check against ``earlier_prompts``), its borrow gain."""
-    scored = embed_and_score(data, earlier=(lambda e: earlier_prompts(data, e)) if earlier else None)
+    gain (composed prompts only) and, with ``earlier`` (the borrow check against ``earlier_prompts``, at most
+    BORROW_CANDIDATES of them: every one is read), its borrow gain."""
+    from ..ai.composed import EarlierComposition
+
+    scored = embed_and_score(data, earlier=(lambda e: [EarlierComposition(q) for q in earlier_prompts(data, e)]) if earlier else None)
     by_prompt = rows_by_prompt(data)
     out: list[TaskOutput] = []
     gains: list[PartGain] = []
@@ -283,7 +286,8 @@ BORROWED = "borrowed first answer"
 
 def earlier_prompts(data: CalibrationData, entry: dict[str, Any]) -> list[str]:
     """The network's "earlier" composed prompts for an entry of the set: every other composed prompt of the set with the
-    same first part (both orders of each pair: the borrow check of an honest output is judged against all of them)."""
+    same first part (both orders of each pair: the borrow check of an honest output is judged against all of them; the
+    set has at most 1 for any entry, under BORROW_CANDIDATES: the borrow check reads every one)."""
     return [e["prompt"] for e in data.prompts if "of" not in e and e["parts"][0] == entry["parts"][0] and e["prompt"] != entry["prompt"]]
 
 
@@ -422,7 +426,7 @@ def pair_gains(directory: Any, n: int = 24) -> list[PartGain]:
     ("pair borrowed", "pair borrowed greedy"). Only the answers whose reads are all there."""
     from pathlib import Path
 
-    from ..ai.composed import borrow_gain, parts_of
+    from ..ai.composed import EarlierComposition, borrow_gain, parts_of
     from ..ai.likelihood import TokenTrace
 
     d = Path(directory)
@@ -440,8 +444,8 @@ def pair_gains(directory: Any, n: int = 24) -> list[PartGain]:
             continue
         greedy = " greedy" if r["sampling"]["temperature"] == 0 else ""
         try:
-            g = borrow_gain(Reader(), own, parts_of(own), r["text"], [twin])
-            b = borrow_gain(Reader(), twin, parts_of(twin), r["text"], [own])
+            g = borrow_gain(Reader(), own, parts_of(own), r["text"], [EarlierComposition(twin)])
+            b = borrow_gain(Reader(), twin, parts_of(twin), r["text"], [EarlierComposition(own)])
         except KeyError:
             continue
         if g is not None and b is not None:
@@ -646,7 +650,9 @@ def render_borrowing(b: dict[str, Any]) -> list[str]:
         f"The borrowing copier ({b['prompts']} composed prompts whose first part another prompt of the set shares): the first "
         "answer of that other prompt's honest output, glued with a published single answer for part 2, beside 2 honest "
         "outputs. The borrow check (`ai.composed.borrow_gain`) reads the first answer after this prompt and after each "
-        f"earlier composition with the same first part; flag `borrowed` below {b['borrow_gain_min_milli'] / 1000:g} nats.",
+        "earlier composition with the same first part (on a network at most `BORROW_CANDIDATES` of them, those whose "
+        "published first answers are likest it; here one for each prompt: every one is read); flag `borrowed` below "
+        f"{b['borrow_gain_min_milli'] / 1000:g} nats.",
         "",
         "| budget | borrowed outputs | tasks | in consensus, without the borrow check | with it | honest in (same tasks) "
         "| flags of the borrowed outputs put out |",

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..ai.composed import EarlierComposition
 from ..ai.embedding import Embedder, get_embedder
 from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb, reported_distances_ppb, task_spread_ppb
 from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
@@ -52,12 +53,10 @@ def evaluate_outputs(
     reader: ModelReader | None = None,
     embedder: Embedder | None = None,
     max_distance_ppb: int | None = None,
-    earlier_prompts: Sequence[str] = (),
+    earlier: Sequence[EarlierComposition] = (),
 ) -> list[dict[str, Any]]:
     """The reports under the rules before version 12: each distance less the task's spread allowance (``evaluate_task``)."""
-    return evaluate_task(
-        prompt, outputs, max_output_tokens, scorer, min_quality_ppb, reader, embedder, max_distance_ppb, earlier_prompts=earlier_prompts
-    ).reports
+    return evaluate_task(prompt, outputs, max_output_tokens, scorer, min_quality_ppb, reader, embedder, max_distance_ppb, earlier=earlier).reports
 
 
 def evaluate_task(
@@ -72,7 +71,7 @@ def evaluate_task(
     spread_rule: bool = False,
     spread_cap_ppb: int | None = None,
     spread_factor_bps: int | None = None,
-    earlier_prompts: Sequence[str] = (),
+    earlier: Sequence[EarlierComposition] = (),
 ) -> Evaluation:
     """One report per miner: distance to the medoid output and quality score, with sub-scores.
 
@@ -85,7 +84,7 @@ def evaluate_task(
     than ``max_distance_ppb``, default the core's ``poi_max_distance_ppb``, an output as close to the
     reference as that is reported within it; ``spread_cap_ppb`` / ``spread_factor_bps``: the network's
     ``poi_spread_cap_ppb`` / ``poi_spread_factor_bps``, default the core's).
-    ``earlier_prompts``: the network's earlier composed prompts (the default scorer's borrow check, ``ai.composed``).
+    ``earlier``: the network's earlier composed tasks, oldest first (the default scorer's borrow check, ``ai.composed``).
     ``embedder``: default the process-wide one. The default scorer embeds the prompt and the outputs,
     the distances embed the outputs again: the embedder's cache makes that second pass free (the
     same vectors, bit for bit), so a task costs one encoder pass per distinct text.
@@ -98,7 +97,7 @@ def evaluate_task(
     miners = sorted(outputs)
     texts = [outputs[m] for m in miners]
     embedder = embedder or get_embedder()
-    scorer = scorer or RuleEmbeddingScorer(embedder=embedder, reader=reader, earlier_prompts=earlier_prompts)
+    scorer = scorer or RuleEmbeddingScorer(embedder=embedder, reader=reader, earlier=earlier)
     if hasattr(scorer, "score_outputs"):
         scores = scorer.score_outputs(prompt, texts, max_output_tokens=max_output_tokens)  # type: ignore[attr-defined]
     else:

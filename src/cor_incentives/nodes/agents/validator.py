@@ -10,8 +10,9 @@ that a restart can still reveal.
 With ``read_model`` (the devnet's llama backend) an honest validator also loads the bundled SmolLM2
 and reads every output of a task for that model with it (``ai.likelihood``: the fidelity and ending
 checks); a task for another model gets no model check. On a composed network prompt it also reads the first answer
-after each earlier network prompt with the same first part (the borrow check, ``ai.composed``): it indexes the network
-tasks' prompts by their first part as it goes (``earlier_prompts``). On the measured-token rules (the task view's
+after the earlier network prompts with the same first part whose published first answers are likest its own, at most
+BORROW_CANDIDATES of them (the borrow check, ``ai.composed``): it indexes the network tasks' prompts and their revealed
+outputs' first answers by first part as it goes (``earlier_tasks``). On the measured-token rules (the task view's
 ``measured_tokens``) each report carries the validator's count of the output's tokens, and the
 committed body its count of the prompt (``ai.tokens``). On the spread rule (the task view's
 ``spread_rule``) its distances are raw and its measured spread of the task goes with them
@@ -27,7 +28,7 @@ import json
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...client import ApiError
 from ...core.records import TaskState
@@ -35,7 +36,11 @@ from ...core.validation import report_commitment
 from ..strategies import check_strategy, copier_reports
 from .base import Agent
 
+if TYPE_CHECKING:
+    from ...ai.composed import EarlierComposition
+
 HISTORY_PAGE = 1000  # network tasks per request when indexing the network's prompts (the API's most)
+REVEALING_STATES = (TaskState.PREPARED, TaskState.STARTED, TaskState.PRECOMMITTED)  # a task's miners may still reveal
 READER_CONTEXT = 1024  # prompt + output tokens the model reads at once (its logits for every position are kept: ~200 MB)
 
 
@@ -58,7 +63,9 @@ class ValidatorAgent(Agent):
         self.threads = threads
         self.reader: Any = None  # ai.likelihood.TeacherForcer over the bundled model, once loaded
         self.in_force: dict[str, Any] | None = None  # the network's parameters, read once per pass that evaluates
-        self.first_parts: dict[str, list[tuple[int, str]]] = {}  # a composed prompt's first part -> (task id, prompt) of network tasks
+        self.first_parts: dict[str, list[int]] = {}  # a composed prompt's first part -> the network tasks asking it first
+        self.compositions: dict[int, EarlierComposition] = {}  # a network task -> its prompt and its revealed first answers
+        self.revealing: dict[int, set[str]] = {}  # indexed network tasks whose miners may still reveal -> output hashes read
         self.history_after = 0  # the last network task id whose prompt is indexed
 
     def _load_state(self) -> dict[int, dict[str, Any]]:
@@ -132,11 +139,9 @@ class ValidatorAgent(Agent):
             outputs = {a["miner"]: self._output(a["output_hash"]) for a in revealed}
             reader = self.reader_for(task.get("model"))
             rule = self.network_rule()
-            earlier = self.earlier_prompts(task["id"], prompt) if reader is not None else []
+            earlier = self.earlier_tasks(task["id"], prompt) if reader is not None else []
             try:
-                ev = evaluate_task(
-                    prompt, outputs, task["max_output_tokens"], reader=reader, spread_rule=spread_rule, earlier_prompts=earlier, **rule
-                )
+                ev = evaluate_task(prompt, outputs, task["max_output_tokens"], reader=reader, spread_rule=spread_rule, earlier=earlier, **rule)
             except ValueError as exc:  # the prompt does not fit the reader's context: score without the model checks
                 if reader is None:
                     raise
@@ -160,10 +165,12 @@ class ValidatorAgent(Agent):
             "spread_factor_bps": int(p["poi_spread_factor_bps"]) if "poi_spread_factor_bps" in p else None,
         }
 
-    def earlier_prompts(self, task_id: int, prompt: str) -> list[str]:
-        """The prompts of the network's earlier tasks composed with this prompt's first part (the borrow check,
-        ``ai.composed.borrow_gain``); the index of network prompts grows with each call (only new tasks are read)."""
-        from ...ai.composed import parts_of
+    def earlier_tasks(self, task_id: int, prompt: str) -> list[EarlierComposition]:
+        """The network's earlier tasks composed with this prompt's first part, oldest first: each one's prompt and its
+        revealed outputs' first answers (the borrow check reads the BORROW_CANDIDATES likeliest sources among them,
+        ``ai.composed.borrow_gain``). The index grows with each call: only new tasks are read, and a task indexed
+        before its miners' reveals were over is read again once they are."""
+        from ...ai.composed import EarlierComposition, parts_of
 
         parts = parts_of(prompt)
         if not parts:
@@ -176,6 +183,8 @@ class ValidatorAgent(Agent):
             if len(page) < HISTORY_PAGE:
                 break
             before = min(t["id"] for t in page)
+        for tid in sorted(t for t in self.revealing if t < task_id):  # reveals since: their first answers
+            self._index_answers(self.link.task(tid))
         for t in sorted(new, key=lambda t: t["id"]):
             self.history_after = max(self.history_after, t["id"])
             try:
@@ -183,8 +192,26 @@ class ValidatorAgent(Agent):
             except ApiError:  # a prompt never stored: nothing to compare with
                 continue
             if q := parts_of(text):
-                self.first_parts.setdefault(q[0], []).append((t["id"], text))
-        return [q for tid, q in self.first_parts.get(parts[0], []) if tid < task_id]
+                self.first_parts.setdefault(q[0], []).append(t["id"])
+                self.compositions[t["id"]] = EarlierComposition(text)
+                self._index_answers(t)
+        return [self.compositions[tid] for tid in self.first_parts.get(parts[0], []) if tid < task_id]
+
+    def _index_answers(self, task: dict[str, Any]) -> None:
+        """An indexed task's revealed outputs' first answers (``ai.composed.first_answer``: at most PART_READ_CHARS
+        characters each, the whole output is not kept); while its miners may still reveal, it is read again later."""
+        from ...ai.composed import EarlierComposition, first_answer, parts_of
+
+        tid = task["id"]
+        c = self.compositions[tid]
+        k = len(parts_of(c.prompt))
+        read = self.revealing.pop(tid, set())
+        hashes = [a["output_hash"] for a in task.get("miners", ()) if a["revealed"] and not a["mismatch"] and a["output_hash"]]
+        new = [h for h in dict.fromkeys(hashes) if h not in read]  # each output blob is fetched once
+        answers = c.first_answers + tuple(a for h in new if (a := first_answer(self._output(h), k)))
+        self.compositions[tid] = EarlierComposition(c.prompt, answers)
+        if task.get("state") in REVEALING_STATES:
+            self.revealing[tid] = read | set(new)
 
     def commit(self, task: dict[str, Any]) -> None:
         tid = task["id"]
