@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .journal import on_undo
 from .records import TaskKind, ValidationRow, WorkRow
+
+if TYPE_CHECKING:  # numpy loads where the columns are read (the close), not with the state: a read command never needs it
+    import numpy as np
+    import numpy.typing as npt
 
 KINDS: tuple[TaskKind, ...] = tuple(TaskKind)
 """A row's task kind is held as its index here."""
@@ -64,14 +65,20 @@ class Interned:
 
 def _ints(column: array[int]) -> npt.NDArray[np.int64]:
     """A copy of an ``array('q')`` column as int64 (a copy: a view would pin the array's buffer against growth)."""
+    import numpy as np
+
     return np.frombuffer(column, dtype=np.int64).copy() if len(column) else np.zeros(0, dtype=np.int64)
 
 
 def _flags(column: array[int]) -> npt.NDArray[np.bool_]:
+    import numpy as np
+
     return np.frombuffer(column, dtype=np.int8).astype(bool) if len(column) else np.zeros(0, dtype=bool)
 
 
 def _index(column: array[int]) -> npt.NDArray[np.int64]:
+    import numpy as np
+
     return np.frombuffer(column, dtype=np.int32).astype(np.int64) if len(column) else np.zeros(0, dtype=np.int64)
 
 
@@ -340,6 +347,8 @@ def _kind_values(column: array[int]) -> list[str]:
 
 
 def _is_network(column: array[int]) -> npt.NDArray[np.bool_]:
+    import numpy as np
+
     kinds: npt.NDArray[np.int8] = np.frombuffer(column, dtype=np.int8) if len(column) else np.zeros(0, dtype=np.int8)
     network: npt.NDArray[np.bool_] = kinds == _KIND_INDEX[TaskKind.NETWORK]
     return network

@@ -51,9 +51,6 @@ from itertools import repeat
 from operator import le
 from typing import Any, NamedTuple
 
-import numpy as np
-
-from .epoch_rows import grouped_order
 from .errors import invariant
 from .units import BPS, PPB
 
@@ -212,6 +209,10 @@ def settle_stream(
     budget: int,
 ) -> StreamPay:
     """Claims and rewards of every node of one stream (see the module's formulas)."""
+    import numpy as np  # here, not with the module: the epoch document (and so every read command) imports this module
+
+    from .epoch_rows import grouped_order
+
     nodes = len(weighted)
     invariant(len(multiplier_ppb) == nodes and len(eligible) == nodes, "work pay: per-node columns differ in length")
     network_claim = [compute_network_claim(w, rate_units) if e else 0 for w, e in zip(weighted, eligible)]
