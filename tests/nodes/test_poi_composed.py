@@ -26,6 +26,7 @@ from cor_incentives.nodes.poi_composed import (
     composed_sampling,
     load_composed,
     measure_composed,
+    render_doc,
     stitch,
     stitch_sources,
 )
@@ -102,6 +103,26 @@ def test_results_are_strict_json_with_the_part_check():
     assert full["honest"]["flagged"] == 0 and full["honest"]["gain_milli"]["min"] >= PART_GAIN_MIN_MILLI
     assert all(full[v]["flagged"] > full[v]["outputs"] // 2 for v in ("stitched naive", "stitched ended"))
     assert full["borrowed first answer"]["outputs"] >= 20  # the gap: first answers cut out of other composed answers
+
+
+def _reordered(x):
+    """The same JSON value with every object's keys in reverse order (what another writer or a reload may give)."""
+    if isinstance(x, dict):
+        return {k: _reordered(x[k]) for k in reversed(list(x))}
+    if isinstance(x, list):
+        return [_reordered(v) for v in x]
+    return x
+
+
+def test_the_doc_section_renders_from_results_json_whatever_the_key_order():
+    """docs/poi-calibration.md's composed section is render_doc of results.json as stored (sorted keys) and of the same
+    summary with its keys in any other order (the measure renders its in-memory summary, then stores it sorted)."""
+    summary = json.loads((DATA / "results.json").read_text())
+    doc = (ROOT / "docs" / "poi-calibration.md").read_text()
+    begin, end = "<!-- generated: scripts/poi_composed.py measure -->", "<!-- end generated: composed -->"
+    section = doc[doc.index(begin) + len(begin) : doc.index(end)]
+    assert render_doc(summary).strip() == section.strip()
+    assert render_doc(_reordered(summary)) == render_doc(summary)
 
 
 def test_the_simulators_stitcher_uses_the_measured_pass_rate():

@@ -569,8 +569,22 @@ def _quantiles(xs: Sequence[int]) -> dict[str, int]:
     return {"min": s[0], "p50": s[len(s) // 2], "max": s[-1]} if s else {}
 
 
+def _budget_order(budget: str) -> tuple[bool, bool, int]:
+    """The order of a section's budgets: the full budget, then the caps in ascending order, then the pairs."""
+    return (budget != "full", budget == "pairs", int(budget) if budget.isdigit() else 0)
+
+
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Flag counts, the most frequent first, a tie by name."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def render_doc(s: dict[str, Any]) -> str:
-    """The generated section of docs/poi-calibration.md, "Composed network prompts"."""
+    """The generated section of docs/poi-calibration.md, "Composed network prompts".
+
+    Every list is put in its order here (budgets by ``_budget_order``, flags by ``_by_count``, the simulator's stitcher
+    variant first), so the section is the same rendered from the measure's summary or from results.json (sorted keys).
+    """
     lines = [
         f"Composed prompts: {s['data']['composed_prompts']['calibration']} from calibration parts, "
         f"{s['data']['composed_prompts']['held_out']} from held-out parts ({s['data']['parts']} parts each, composed by the core's "
@@ -579,21 +593,21 @@ def render_doc(s: dict[str, Any]) -> str:
         "the validator with the model checks and the task checks. Full budget (the parts' sum) "
         f"{s['data']['full_budget_tokens'].get('min')}–{s['data']['full_budget_tokens'].get('max')} tokens "
         f"(median {s['data']['full_budget_tokens'].get('p50')}); honest outputs longer than the cap: "
-        + ", ".join(f"{c} tokens {v:.0%}" for c, v in s["data"]["honest_cut_by_budget"].items())
+        + ", ".join(f"{c} tokens {s['data']['honest_cut_by_budget'][c]:.0%}" for c in sorted(s["data"]["honest_cut_by_budget"], key=_budget_order))
         + ".",
         "",
         "| prompts | budget | split | honest in (all tasks) | honest in (honest tasks) | stitched out | stitched out (PoI alone) "
         "| honest out: floor / distance / both | flags of honest outs |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    blocks = [("single (the parts)", "own", s["single"])] + [("composed", b, s["composed"][b]) for b in s["composed"]]
+    blocks = [("single (the parts)", "own", s["single"])] + [("composed", b, s["composed"][b]) for b in sorted(s["composed"], key=_budget_order)]
     for name, budget, block in blocks:
         for split in SPLITS:
             r = block[split]
             if not r["honest"]:
                 continue
             ho = r["honest_out"]
-            flags = ", ".join(f"{f} {n}" for f, n in list(ho["flags"].items())[:4]) or "–"
+            flags = ", ".join(f"{f} {n}" for f, n in _by_count(ho["flags"])[:4]) or "–"
             stitched = "–" if not r["stitched"] else f"{r['stitched_out_rate']:.1%} ({r['stitched_out']}/{r['stitched']})"
             stitched_poi = "–" if not r["stitched"] else f"{r['stitched_out_poi']:.1%}"
             lines.append(
@@ -612,8 +626,8 @@ def render_doc(s: dict[str, Any]) -> str:
             "| budget | outputs | n | gain min | p05 | median | p95 | max | flagged |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
-        for budget, by_label in pg.items():
-            for label, r in by_label.items():
+        for budget in sorted(pg, key=_budget_order):
+            for label, r in sorted(pg[budget].items()):
                 q = r["gain_milli"]
                 lines.append(
                     f"| {budget} | {label} | {r['outputs']} | "
@@ -629,12 +643,12 @@ def render_doc(s: dict[str, Any]) -> str:
         "",
         "Stitched outputs in consensus, by how the copier picks its single answers: "
         + "; ".join(
-            f"{v}: " + ", ".join(f"{'full budget' if b == 'full' else 'cap ' + b} {x:.1%}" for b, x in r.items())
-            for v, r in sc["pass_rate_by_variant"].items()
+            f"{v}: " + ", ".join(f"{'full budget' if b == 'full' else 'cap ' + b} {r[b]:.1%}" for b in sorted(r, key=_budget_order))
+            for v, r in sorted(sc["pass_rate_by_variant"].items(), key=lambda vr: (vr[0] != sc["variant"], vr[0]))
         )
         + f". The simulator's `STITCH_PASS_RATE` is the {sc['variant']} stitcher's at the full budget: **{sc['pass_rate']:.1%}** "
         f"({sc['stitched_tasks']} tasks). Flags of the stitched outputs put out (full budget): "
-        + (", ".join(f"{f} {n}" for f, n in sorted(caught.items(), key=lambda kv: (-kv[1], kv[0]))) or "none")
+        + (", ".join(f"{f} {n}" for f, n in _by_count(caught)) or "none")
         + ".",
     ]
     if "borrowing_copier" in s:
@@ -658,11 +672,11 @@ def render_borrowing(b: dict[str, Any]) -> list[str]:
         "| flags of the borrowed outputs put out |",
         "|---|---|---|---|---|---|---|",
     ]
-    for budget in sorted(b["after"], key=lambda x: (x != "full", int(x) if x.isdigit() else 0)):
+    for budget in sorted(b["after"], key=_budget_order):
         after, before = b["after"][budget], b["before"][budget]
         if not after["tasks"]:
             continue
-        flags = ", ".join(f"{f} {n}" for f, n in list(after["out_flags"].items())[:5]) or "–"
+        flags = ", ".join(f"{f} {n}" for f, n in _by_count(after["out_flags"])[:5]) or "–"
         lines.append(
             f"| {budget} | {after['outputs']} | {after['tasks']} | {before['pass_rate']:.1%} | **{after['pass_rate']:.1%}** | "
             f"{after['honest_in_rate']:.1%} | {flags} |"
@@ -675,8 +689,8 @@ def render_borrowing(b: dict[str, Any]) -> list[str]:
         "| set | outputs | n | gain min | p05 | median | p95 | max | flagged |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for budget in sorted(b["borrow_gain"], key=lambda x: (x != "full", x == "pairs", int(x) if x.isdigit() else 0)):
-        for label, r in b["borrow_gain"][budget].items():
+    for budget in sorted(b["borrow_gain"], key=_budget_order):
+        for label, r in sorted(b["borrow_gain"][budget].items()):
             q = r["gain_milli"]
             lines.append(
                 f"| {budget} | {label} | {r['outputs']} | "
