@@ -136,7 +136,7 @@ class Scenario:
     user_tasks_per_epoch: int = 20
     network_tasks_per_epoch: int = 20
     rounds_per_epoch: int = 5
-    seeds: tuple[int, ...] = (1, 2, 3)
+    seeds: tuple[int, ...] = (1, 2, 3, 4, 5)  # every check at the defaults over at least 5 seeds (`cor simulate --scenario all`)
     baseline: str = ""  # "", "honest_twin", or the name of another scenario
     checks: tuple[str, ...] = ()  # incentive checks (report.CHECKS) evaluated on this scenario
     beacon: bool = True  # the genesis commits to a beacon (current rules); False: the first rules, draws seeded by the log head
