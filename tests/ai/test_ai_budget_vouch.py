@@ -8,7 +8,7 @@ import pytest
 
 from cor_incentives.ai.bundled import gguf_path
 from cor_incentives.ai.composed import parts_of
-from cor_incentives.ai.likelihood import PROMPT_FREE, TeacherForcer, TokenStat, TokenTrace, budget_slack
+from cor_incentives.ai.likelihood import TeacherForcer, TokenStat, TokenTrace, budget_slack
 from cor_incentives.ai.quality import (
     MODEL_CHECK_CAP_PPB,
     MODEL_VERIFIED_MIN_PPB,
@@ -22,27 +22,9 @@ from cor_incentives.ai.quality import (
 )
 from cor_incentives.core.params import Params
 from cor_incentives.nodes.validator import evaluate_outputs
+from support.traces import TOP, MapReader, flat
 
-TOP = TokenStat(-0.1, 0.0, 0)
 DATA = Path(__file__).resolve().parents[2] / "data" / "poi-calibration"
-
-
-def flat(n: int, logprob: float, end: TokenStat = TOP) -> TokenTrace:
-    """n top-ranked tokens of one log-probability."""
-    return TokenTrace(tuple([TokenStat(logprob, 0.0, 0)] * n), end)
-
-
-class MapReader:
-    """A scripted reader: each output's trace after the prompt, and after no prompt (``free``)."""
-
-    def __init__(self, traces: dict[str, TokenTrace], free: dict[str, TokenTrace] | None = None) -> None:
-        self.traces = traces
-        self.free = free or {}
-
-    def trace(self, prompt: str, output: str) -> TokenTrace:
-        if prompt == PROMPT_FREE:
-            return self.free.get(output, self.traces[output])
-        return self.traces[output]
 
 
 # -- over budget -------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from cor_incentives.ai.likelihood import (
     BUDGET_SLACK_TOKENS,
     PLAUSIBLE_MIN_RATIO,
     PLAUSIBLE_RANK,
-    PROMPT_FREE,
     PROMPT_GAIN_WINDOW,
     WRONG_TURN_GAP_NATS,
     WRONG_TURN_WINDOW,
@@ -42,8 +41,8 @@ from cor_incentives.ai.quality import (
 from cor_incentives.core.params import Params
 from cor_incentives.nodes.backends import LlamaBackend, Sampling
 from cor_incentives.nodes.validator import evaluate_outputs
+from support.traces import TOP, MapReader, flat
 
-TOP = TokenStat(-0.1, 0.0, 0)
 FAR = TokenStat(-12.0, 11.0, 900)  # rank 900, 11 nats under the top token
 
 
@@ -128,25 +127,6 @@ def test_early_wrong_turns_count_far_tokens_in_the_first_window_only():
     t = TokenTrace((TOP, turn, edge, *[TOP] * (WRONG_TURN_WINDOW - 3), turn, turn), TOP)
     assert likelihood_check(t, None).early_wrong_turns == 1  # the two after the window do not count
     assert likelihood_check(trace(40, 0), None).early_wrong_turns == 0
-
-
-class MapReader:
-    """A trace per output text (scripted: the arithmetic of the task checks); ``free``: the prompt-free
-    traces (default: the same trace, no prompt gain)."""
-
-    def __init__(self, traces: dict[str, TokenTrace], free: dict[str, TokenTrace] | None = None) -> None:
-        self.traces = traces
-        self.free = free or {}
-
-    def trace(self, prompt: str, output: str) -> TokenTrace:
-        if prompt == PROMPT_FREE:
-            return self.free.get(output, self.traces[output])
-        return self.traces[output]
-
-
-def flat(n: int, logprob: float, end: TokenStat = TOP) -> TokenTrace:
-    """n top-ranked tokens of one log-probability (the prompt gain's arithmetic)."""
-    return TokenTrace(tuple([TokenStat(logprob, 0.0, 0)] * n), end)
 
 
 def test_prompt_gain_is_the_mean_and_the_early_sum_of_the_log_likelihood_ratio():
