@@ -45,6 +45,9 @@ def test_quick_json_lists_every_benchmark_with_its_goal_measure_and_baseline() -
         for field in ("measured", "baseline", "ratio"):
             assert isinstance(r[field], float | int) and not isinstance(r[field], bool) and r[field] > 0, (r["name"], field, r[field])
         assert r["detail"]["baseline_is"], r["name"]
+    close = rows[0]["detail"]
+    # the close is measured at the size it names, never extrapolated, and a tiny run can't hold the 1 M goal
+    assert (close["tasks"], close["nodes"]) == (400, 300) and "400 tasks" in rows[0]["unit"] and not rows[0]["holds"]
 
 
 def test_unknown_benchmark_is_refused_with_the_known_names() -> None:
