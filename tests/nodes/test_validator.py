@@ -110,3 +110,54 @@ def test_the_spread_allowance_gives_nothing_beside_two_answers_that_agree():
     assert {m: r["poi_distance_ppb"] for m, r in reports.items()} == {m: r["poi_distance_ppb"] for m, r in raw.items()}
     assert reports["0x01"]["poi_distance_ppb"] + reports["0x02"]["poi_distance_ppb"] < 300_000_000
     assert reports["0x03"]["poi_distance_ppb"] > 850_000_000 or reports["0x03"]["quality_ppb"] < 300_000_000
+
+
+def test_a_task_computes_its_reference_once(monkeypatch):
+    """``evaluate_task`` computes the task's reference (the O(n²) medoid, ``ai.poi._reference``) once and hands it to the
+    spread and the distances (each used to compute it again: three times under the rules before 12); the reports and
+    the spread are those of the public functions called one by one, each computing the reference itself."""
+    import numpy as np
+
+    from cor_incentives.ai import poi
+    from cor_incentives.ai.quality import QualityScore
+    from cor_incentives.nodes import validator
+
+    # four outputs: two valid ones ~0.96 apart (spread beyond the threshold: an allowance), a valid third, one under the floor
+    vectors = {"a": [1.0, 0.0, 0.0], "b": [0.04, 1.0, 0.0], "c": [0.1, 0.0, 1.0], "d": [-1.0, 0.2, 0.3]}
+    quality = {"a": 900_000_000, "b": 800_000_000, "c": 700_000_000, "d": 50_000_000}
+
+    class Embed:
+        def embed(self, texts):
+            return np.array([vectors[t] for t in texts], dtype=np.float32)
+
+    class Score:
+        name = "fake"
+
+        def score(self, prompt, output, *, max_output_tokens=None):
+            return QualityScore(quality[output], {"relevance": quality[output]}, "ok", 5)
+
+    monkeypatch.setattr(validator, "count_tokens", len)
+    outputs = {"0x01": "a", "0x02": "b", "0x03": "c", "0x04": "d"}
+    floor, dmax, cap, factor = 300_000_000, 850_000_000, 1_200_000_000, 10_000
+    miners = sorted(outputs)
+    matrix = poi.pairwise_distances_ppb(Embed().embed([outputs[m] for m in miners]))
+    q = [quality[outputs[m]] for m in miners]
+    spread = poi.task_spread_ppb(matrix, q, miners, floor)
+    assert spread > dmax  # the allowance is not zero: the reported distances differ from the raw ones
+    expected = {
+        True: (poi.ranked_distances_ppb(matrix, q, miners, floor), spread),
+        False: (poi.reported_distances_ppb(matrix, q, miners, floor, dmax, cap, factor), spread),
+    }
+    assert expected[True][0] != expected[False][0]
+
+    calls = []
+    original = poi._reference
+    monkeypatch.setattr(poi, "_reference", lambda *a: calls.append(a) or original(*a))
+    for spread_rule in (True, False):
+        calls.clear()
+        ev = validator.evaluate_task(
+            "p", outputs, 8, Score(), floor, None, Embed(), dmax, spread_rule=spread_rule, spread_cap_ppb=cap, spread_factor_bps=factor
+        )
+        assert len(calls) == 1, spread_rule
+        assert ([r["poi_distance_ppb"] for r in ev.reports], ev.spread_ppb) == expected[spread_rule]
+        assert [r["quality_ppb"] for r in ev.reports] == q and [r["output_tokens"] for r in ev.reports] == [1] * 4

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -123,7 +123,14 @@ def cosine_distance_ppb(a: np.ndarray, b: np.ndarray, a_norm_sq: float, b_norm_s
     return min(max(distance_ppb, 0), MAX_DISTANCE_PPB)
 
 
-def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int = 0) -> list[int]:
+def ranked_distances_ppb(
+    matrix: list[list[int]],
+    quality_ppb: Sequence[int],
+    tiebreak: Sequence[str],
+    min_quality_ppb: int = 0,
+    *,
+    reference: TaskReference | None = None,
+) -> list[int]:
     """Each output's distance to the medoid of the outputs that pass the quality floor.
 
     The reference is chosen only among the outputs whose quality is at least ``min_quality_ppb``
@@ -135,19 +142,32 @@ def ranked_distances_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], ti
     cheaters below the floor cannot measure each other at distance 0 and carry a miner into consensus
     through other validators' quality scores. Among the candidates the outputs are ranked best quality
     first (ties by ``tiebreak``), which decides a tie of summed distances (with two candidates there
-    always is one), so the better output wins it.
+    always is one), so the better output wins it. ``reference``: the task's ``task_reference`` of these arguments,
+    when the caller has it already (computed here when not).
     """
     n = len(matrix)
-    _, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    if reference is None:
+        reference = task_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    medoid = reference.medoid
     if medoid is None:
         return [MAX_DISTANCE_PPB] * n
     return [matrix[medoid][i] for i in range(n)]
 
 
-def task_spread_ppb(matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int) -> int:
+def task_spread_ppb(
+    matrix: list[list[int]],
+    quality_ppb: Sequence[int],
+    tiebreak: Sequence[str],
+    min_quality_ppb: int,
+    *,
+    reference: TaskReference | None = None,
+) -> int:
     """The task's spread: the reference's distance to its nearest other output above the quality floor (0 when the
-    reference is alone, or when there is no reference). What a validator reveals as ``spread_ppb`` from rule 12."""
-    candidates, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    reference is alone, or when there is no reference). What a validator reveals as ``spread_ppb`` from rule 12.
+    ``reference``: as ``ranked_distances_ppb``."""
+    if reference is None:
+        reference = task_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    candidates, medoid = reference
     if medoid is None:
         return 0
     return min((matrix[medoid][j] for j in candidates if j != medoid), default=0)
@@ -161,6 +181,8 @@ def reported_distances_ppb(
     max_distance_ppb: int,
     cap_ppb: int = TASK_SPREAD_CAP_PPB,
     factor_bps: int = TASK_SPREAD_FACTOR_BPS,
+    *,
+    reference: TaskReference | None = None,
 ) -> list[int]:
     """The PoI distances a validator reports: ``ranked_distances_ppb`` less the task's spread allowance.
 
@@ -178,26 +200,35 @@ def reported_distances_ppb(
     within the threshold) nothing changes. A cheater seated beside two honest outputs that agree gains
     nothing: the spread is theirs. No reference (nothing above the floor): every output at
     ``MAX_DISTANCE_PPB``, as ``ranked_distances_ppb``. (The rules before version 12: from it the core applies the
-    threshold to raw distances and the validators' median spread.)
+    threshold to raw distances and the validators' median spread.) ``reference``: as ``ranked_distances_ppb``.
     """
     n = len(matrix)
-    _, medoid = _candidates_and_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    if reference is None:
+        reference = task_reference(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    medoid = reference.medoid
     if medoid is None:
         return [MAX_DISTANCE_PPB] * n
-    spread = task_spread_ppb(matrix, quality_ppb, tiebreak, min_quality_ppb)
+    spread = task_spread_ppb(matrix, quality_ppb, tiebreak, min_quality_ppb, reference=reference)
     threshold = spread_threshold_ppb(max_distance_ppb, cap_ppb, factor_bps, spread)
     allowance = threshold - max_distance_ppb
     return [max(0, matrix[medoid][i] - allowance) for i in range(n)]  # ``ranked_distances_ppb`` less the allowance
 
 
-def _candidates_and_reference(
-    matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int
-) -> tuple[list[int], int | None]:
-    """The outputs at or above the quality floor, and the reference among them (None when there is none)."""
+class TaskReference(NamedTuple):
+    """A task's outputs at or above the quality floor (indices, ascending), and the reference among them (None when
+    there is none): ``task_reference``."""
+
+    candidates: tuple[int, ...]
+    medoid: int | None
+
+
+def task_reference(matrix: list[list[int]], quality_ppb: Sequence[int], tiebreak: Sequence[str], min_quality_ppb: int) -> TaskReference:
+    """The outputs at or above the quality floor, and the reference among them (an O(n²) medoid: a caller that needs
+    the distances and the spread of one task computes it once and passes it to each, as ``reference``)."""
     if not len(quality_ppb) == len(tiebreak) == len(matrix):
         raise ValueError("one quality score and one tiebreak per output")
     candidates = [i for i in range(len(matrix)) if quality_ppb[i] >= min_quality_ppb]
-    return candidates, _reference(matrix, candidates, quality_ppb, tiebreak) if candidates else None
+    return TaskReference(tuple(candidates), _reference(matrix, candidates, quality_ppb, tiebreak) if candidates else None)
 
 
 def _reference(matrix: list[list[int]], candidates: list[int], quality_ppb: Sequence[int], tiebreak: Sequence[str]) -> int:

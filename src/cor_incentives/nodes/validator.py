@@ -25,7 +25,7 @@ from typing import Any
 
 from ..ai.composed import EarlierComposition
 from ..ai.embedding import Embedder, get_embedder
-from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb, reported_distances_ppb, task_spread_ppb
+from ..ai.poi import pairwise_distances_ppb, ranked_distances_ppb, reported_distances_ppb, task_reference, task_spread_ppb
 from ..ai.quality import ModelReader, QualityScorer, RuleEmbeddingScorer
 from ..ai.tokens import count_tokens
 from ..core.params import Params
@@ -109,11 +109,12 @@ def evaluate_task(
     if len(texts) > 1:
         matrix = pairwise_distances_ppb(embedder.embed(texts))
         quality = [s.total_ppb for s in scores]
-        spread = task_spread_ppb(matrix, quality, miners, floor)
+        reference = task_reference(matrix, quality, miners, floor)  # the O(n²) medoid, once for the spread and the distances
+        spread = task_spread_ppb(matrix, quality, miners, floor, reference=reference)
         if spread_rule:
-            distance = ranked_distances_ppb(matrix, quality, miners, floor)
+            distance = ranked_distances_ppb(matrix, quality, miners, floor, reference=reference)
         else:
-            distance = reported_distances_ppb(matrix, quality, miners, floor, dmax, cap, factor)
+            distance = reported_distances_ppb(matrix, quality, miners, floor, dmax, cap, factor, reference=reference)
     reports = [
         {
             "miner": m,
