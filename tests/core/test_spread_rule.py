@@ -132,3 +132,36 @@ def test_a_spread_is_required_bounded_and_committed(spread, code):
     assert e.value.code == code and c.state.to_dict() == before
     c.submit(v, "task.validate", body | {"spread_ppb": 975_000_000})  # the committed one is taken
     assert c.state.tasks[tid].spreads == {v: 975_000_000}
+
+
+def test_a_task_is_settled_with_the_threshold_its_consensus_used(monkeypatch):
+    """``_finalize`` records the spread and threshold ``_consensus`` computed (with the same stakes) instead of computing
+    them again: every ``consensus_threshold_ppb`` of the settlement is called from ``_consensus`` (or the canary's opening),
+    none from ``_finalize`` itself; the recorded values are the rule's (as in the test above)."""
+    from cor_incentives.core import tasks
+
+    stack: list[str] = []
+    callers: list[str | None] = []
+
+    def within(name, fn):
+        def wrapped(*a):
+            stack.append(name)
+            try:
+                return fn(*a)
+            finally:
+                stack.pop()
+
+        return wrapped
+
+    threshold = tasks.consensus_threshold_ppb
+    monkeypatch.setattr(tasks, "_finalize", within("_finalize", tasks._finalize))
+    monkeypatch.setattr(tasks, "_consensus", within("_consensus", tasks._consensus))
+    monkeypatch.setattr(tasks, "process_task_canary", within("canary", tasks.process_task_canary))
+    monkeypatch.setattr(tasks, "consensus_threshold_ppb", lambda *a: callers.append(stack[-1] if stack else None) or threshold(*a))
+    c, tid = _chain()
+    honest = {v: s for v, s in zip(sorted(c.state.tasks[tid].validators)[1:], (970_000_000, 975_000_000))}
+    _, judge = _judge(c, tid)
+    validate_all(c, tid, judge, spread=lambda v: honest.get(v, 2 * 10**9))
+    t = c.state.tasks[tid]
+    assert t.state == "SETTLED" and (t.spread_ppb, t.threshold_ppb) == (975_000_000, 975_000_000)
+    assert "_consensus" in callers and "_finalize" not in callers and None not in callers, callers

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ledger as acct
 from . import reputation as rep
@@ -619,7 +619,17 @@ def _validate_first_rules(state: State, task: Task, actor: str, body: dict[str, 
         _finalize(state, task)
 
 
-def _consensus(state: State, task: Task) -> Consensus:
+class _Judged(NamedTuple):
+    """A task's consensus and what it was settled with: the reporting validators' stakes and the task's spread and
+    threshold (``spread.consensus_threshold_ppb``), which ``_finalize`` records and counts tokens with."""
+
+    consensus: Consensus
+    stakes: dict[str, int]
+    spread_ppb: int | None
+    threshold_ppb: int
+
+
+def _consensus(state: State, task: Task) -> _Judged:
     """Over every revealed report; on the first rules a plain stake-weighted median (nothing is trimmed). The distance
     threshold is the task's (``spread``: from its revealed spreads under RULES_TASK_SPREAD, else poi_max_distance_ppb)."""
     p = state.params
@@ -627,8 +637,8 @@ def _consensus(state: State, task: Task) -> Consensus:
     miners = [a.miner for a in _valid_reveals(task) if not a.planted]
     bound = p.dissent_bound_ppb if has_beacon(state) else 2 * PPB
     stakes = _stakes(state, list(reports))
-    _, threshold = consensus_threshold_ppb(p, task, stakes)
-    return aggregate(reports, stakes, miners, threshold, p.consensus_min_quality_ppb, bound)
+    spread, threshold = consensus_threshold_ppb(p, task, stakes)
+    return _Judged(aggregate(reports, stakes, miners, threshold, p.consensus_min_quality_ppb, bound), stakes, spread, threshold)
 
 
 def _after_reports(state: State, task: Task) -> None:
@@ -639,7 +649,7 @@ def _after_reports(state: State, task: Task) -> None:
         _fail(state, task, "no_validation")
         return
     p = state.params
-    if _consensus(state, task).disputed and task.round < p.escalation_rounds_max and _escalation_size(state, task) > 0:
+    if _consensus(state, task).consensus.disputed and task.round < p.escalation_rounds_max and _escalation_size(state, task) > 0:
         task.round += 1
         task.state = TaskState.COMMITTED
         if has_beacon(state):
@@ -769,11 +779,11 @@ def _finalize(state: State, task: Task) -> None:
     p = state.params
     _clear_deadline(state, task)
     reveals = [a for a in _valid_reveals(task) if not a.planted]
-    cons = _consensus(state, task)
+    judged = _consensus(state, task)
+    cons, stakes = judged.consensus, judged.stakes
     counting = task.measured_tokens
-    stakes = _stakes(state, list(task.reports))
     if task.spread_rule:  # what the consensus compared with, for the task's explanation (before the rule: poi_max_distance_ppb)
-        task.spread_ppb, task.threshold_ppb = consensus_threshold_ppb(p, task, stakes)
+        task.spread_ppb, task.threshold_ppb = judged.spread_ppb, judged.threshold_ppb
     for a in reveals:
         a.distance_ppb = cons.distance_ppb[a.miner]
         a.quality_ppb = cons.quality_ppb[a.miner]
