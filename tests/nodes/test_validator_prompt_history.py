@@ -14,6 +14,7 @@ from cor_incentives.core.network_prompts import compose
 from cor_incentives.core.records import NetworkPrompt
 from cor_incentives.nodes.agents import validator as agent_module
 from cor_incentives.nodes.agents.validator import ValidatorAgent
+from cor_incentives.nodes.link import Link as RealLink
 
 A, B, C, D = (NetworkPrompt(x, f"Question {x}?", 8) for x in "abcd")
 
@@ -52,6 +53,8 @@ class Link:
         ids = sorted((i for i in self.prompts if (after_id is None or i > after_id) and (before_id is None or i < before_id)), reverse=True)
         return [self.task(i) for i in ids[:limit]]
 
+    tasks_above = RealLink.tasks_above  # the real paging (every task above an id, oldest first), over these pages
+
     def get_blob(self, h):
         self.blob_reads += 1
         if h not in self.blobs:
@@ -73,7 +76,7 @@ def test_earlier_tasks_are_the_earlier_network_prompts_with_the_same_first_part(
     link = Link(prompts)
     v = agent(link)
     assert prompts_of(v.earlier_tasks(6, compose((A, D)))) == [compose((A, B)), compose((A, C))]  # before task 6, first part A
-    assert v.history_after == 7 and link.calls >= 4  # every page read, the missing prompt (5) skipped
+    assert v.history_after == 7 and link.calls == 4  # 7 tasks in pages of 2: 4 requests; the missing prompt (5) skipped
     assert prompts_of(v.earlier_tasks(99, compose((C, B)))) == [compose((C, A))]
     assert v.earlier_tasks(99, A.prompt) == []  # a single prompt: no borrow check
     link.prompts[8] = compose((A, B))
@@ -115,7 +118,6 @@ def test_the_agent_pages_the_real_api_for_network_tasks_and_their_first_answers(
     network's user tasks are never indexed (the old Link.tasks took no after_id / before_id), and a network task's
     revealed outputs' first answers are indexed with its prompt (fetched from the blob store); one whose miners have
     not revealed yet is read again once they have."""
-    from cor_incentives.nodes.link import Link as RealLink
     from support.audit_scenario import network_task
     from support.network import make_network, run_commit_reveal
     from support.scenario import submit_task
@@ -145,6 +147,20 @@ def test_the_agent_pages_the_real_api_for_network_tasks_and_their_first_answers(
         earlier = v.earlier_tasks(pending + 1, mine)
         assert earlier[0].prompt == prompt and sorted(earlier[0].first_answers) == sorted(first_answer(t, len(parts)) for t in texts)
         assert pending in v.revealing and revealed not in v.revealing
+        # every task, oldest first, in pages (devnet_results' end table): one request per page, not one per older task
+        requests = []
+        list_tasks = link.client.tasks
+        link.client.tasks = lambda **kw: requests.append(kw) or list_tasks(**kw)
+        every = link.all_tasks(page=2)
+        ids = [t["id"] for t in every]
+        assert ids == sorted(ids) and {tid, revealed, pending} <= set(ids) and len(requests) == len(ids) // 2 + 1
+        one_by_one = []  # what all_tasks read before: each id below the newest page, one GET /v1/tasks/{id} each
+        for i in range(max(ids), 0, -1):
+            try:
+                one_by_one.append(link.task(i))
+            except ApiError as exc:
+                assert exc.status == 404
+        assert every == one_by_one[::-1]
     finally:
         link.close()
         stop_server(server)

@@ -172,18 +172,22 @@ class Link:
             lambda: self.client.tasks(state=state, assigned=assigned, kind=kind, limit=limit, after_id=after_id, before_id=before_id),
         )
 
+    def tasks_above(self, after_id: int | None = None, *, kind: str | None = None, page: int = 1_000) -> list[dict[str, Any]]:
+        """Every task with an id above ``after_id`` (None: every task), of ``kind`` when given, oldest first. ``GET /v1/tasks``
+        answers newest first: each next page is asked ``before_id`` the smallest id of the one before, until a page
+        comes back short, so ``n`` tasks take ``n // page + 1`` requests (``page``: at most the API's 1 000)."""
+        out: list[dict[str, Any]] = []
+        before: int | None = None
+        while True:
+            got = self.tasks(kind=kind, after_id=after_id, before_id=before, limit=page)
+            out += got
+            if len(got) < page:
+                return sorted(out, key=lambda t: t["id"])
+            before = min(t["id"] for t in got)
+
     def all_tasks(self, page: int = 1_000) -> list[dict[str, Any]]:
-        """Every task, oldest first (one page; older ones one by one when there are more than a page)."""
-        newest = self.tasks(limit=page)
-        older: list[dict[str, Any]] = []
-        if len(newest) == page:
-            for tid in range(min(t["id"] for t in newest) - 1, 0, -1):
-                try:
-                    older.append(self.task(tid))
-                except ApiError as exc:
-                    if exc.status != 404:
-                        raise
-        return sorted(older + newest, key=lambda t: t["id"])
+        """Every task, oldest first (``tasks_above``)."""
+        return self.tasks_above(page=page)
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self.retry("task", lambda: self.client.task(task_id))

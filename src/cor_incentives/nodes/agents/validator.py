@@ -175,17 +175,10 @@ class ValidatorAgent(Agent):
         parts = parts_of(prompt)
         if not parts:
             return []
-        new: list[dict[str, Any]] = []
-        before: int | None = None
-        while True:  # newest first: page back to the last indexed id
-            page = self.link.tasks(kind="network", after_id=self.history_after, before_id=before, limit=HISTORY_PAGE)
-            new += page
-            if len(page) < HISTORY_PAGE:
-                break
-            before = min(t["id"] for t in page)
+        new = self.link.tasks_above(self.history_after, kind="network", page=HISTORY_PAGE)  # oldest first
         for tid in sorted(t for t in self.revealing if t < task_id):  # reveals since: their first answers
             self._index_answers(self.link.task(tid))
-        for t in sorted(new, key=lambda t: t["id"]):
+        for t in new:
             self.history_after = max(self.history_after, t["id"])
             try:
                 text = self.link.get_blob(t["prompt_hash"]).decode("utf-8", errors="replace")
