@@ -181,6 +181,34 @@ def test_with_at_most_k_earlier_compositions_every_one_is_read():
     assert len(borrow_candidates(prompt, parts_of(prompt), "Another answer.", twice)) == BORROW_CANDIDATES
 
 
+def test_an_earlier_composition_is_parsed_once_not_for_each_output(monkeypatch):
+    """``EarlierComposition.parts`` is the prompt's ``parts_of``, parsed when the composition is made: the borrow check
+    parses no earlier prompt again for each output (it did, composing each one again to check the parse), and chooses
+    the same candidates as when it parsed them (the reference below)."""
+    from cor_incentives.ai import composed
+
+    prompt, earlier = _many_compositions(12)
+    d = NetworkPrompt("d", "Describe a quiet street.", 64)
+    earlier += [EarlierComposition(compose((d, NetworkPrompt("e", "Name a river.", 64))), ("Bread number 3 smells",)), EarlierComposition(d.prompt)]
+    assert [e.parts for e in earlier] == [parts_of(e.prompt) for e in earlier] and earlier[-1].parts == ()
+    assert EarlierComposition(prompt, ("x",)) == EarlierComposition(prompt, ("x",), parts_of(prompt))  # parts: not compared
+
+    def reference(text):  # borrow_candidates as it was, parsing each earlier prompt
+        answers = {}
+        for e in earlier:
+            if e.prompt != prompt and (qp := parts_of(e.prompt)) and qp[0] == parts_of(prompt)[0]:
+                answers.setdefault(e.prompt, []).extend(e.first_answers)
+        newest = list(reversed(answers))
+        return sorted(newest, key=lambda q: -composed.likeness(text, answers[q]))[:BORROW_CANDIDATES]
+
+    texts = ["Bread number 3 smells of warm crust", "It is a sweet smell 7, like", "Unrelated words here.", "Bread"]
+    expected = [reference(t) for t in texts]
+    calls = []
+    monkeypatch.setattr(composed, "parts_of", lambda p: calls.append(p) or ())
+    assert [borrow_candidates(prompt, ("Describe the smell of freshly baked bread.", "x"), t, earlier) for t in texts] == expected
+    assert calls == []
+
+
 def test_a_borrow_gain_below_the_minimum_is_flagged_borrowed_and_capped():
     base = LikelihoodCheck(tokens=20, plausible=20, fidelity_ppb=10**9, ending_ppb=10**9, mean_logprob_milli=-900)
     weighted = {"relevance": 10**9, "compliance": 10**9, "completeness": 10**9, "integrity": 10**9}

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import threading
 
+from cor_incentives.ai import composed
 from cor_incentives.ai.composed import BORROW_CANDIDATES, PART_READ_CHARS, EarlierComposition, borrow_candidates, first_answer, parts_of
 from cor_incentives.client import ApiError
 from cor_incentives.core.network_prompts import compose
@@ -75,7 +76,10 @@ def test_earlier_tasks_are_the_earlier_network_prompts_with_the_same_first_part(
     prompts = {1: compose((A, B)), 2: compose((B, A)), 3: A.prompt, 4: compose((A, C)), 5: None, 6: compose((A, D)), 7: compose((C, A))}
     link = Link(prompts)
     v = agent(link)
+    parsed = []
+    monkeypatch.setattr(composed, "parts_of", lambda p: parsed.append(p) or parts_of(p))
     assert prompts_of(v.earlier_tasks(6, compose((A, D)))) == [compose((A, B)), compose((A, C))]  # before task 6, first part A
+    assert sorted(parsed) == sorted([compose((A, D)), *(p for p in prompts.values() if p)])  # each prompt parsed once
     assert v.history_after == 7 and link.calls == 4  # 7 tasks in pages of 2: 4 requests; the missing prompt (5) skipped
     assert prompts_of(v.earlier_tasks(99, compose((C, B)))) == [compose((C, A))]
     assert v.earlier_tasks(99, A.prompt) == []  # a single prompt: no borrow check
@@ -86,7 +90,7 @@ def test_earlier_tasks_are_the_earlier_network_prompts_with_the_same_first_part(
     assert link.calls - calls == 1  # only the new task is read
 
 
-def test_the_index_holds_the_earlier_tasks_first_answers_and_the_borrow_check_reads_k_of_them():
+def test_the_index_holds_the_earlier_tasks_first_answers_and_the_borrow_check_reads_k_of_them(monkeypatch):
     """Each indexed network task keeps its revealed outputs' first answers (at most PART_READ_CHARS each: not the
     outputs); a task indexed before its miners revealed is read again once they have. With 12 earlier compositions of
     the first part, the borrow check chooses BORROW_CANDIDATES of them, the one whose published first answer a copier
@@ -105,7 +109,10 @@ def test_the_index_holds_the_earlier_tasks_first_answers_and_the_borrow_check_re
     assert earlier[-1].first_answers == () and set(v.revealing) == {12}
     reads = link.blob_reads
     link.state[12] = "COMMITTED"  # revealed since
+    parsed = []
+    monkeypatch.setattr(composed, "parts_of", lambda p: parsed.append(p) or parts_of(p))
     earlier = v.earlier_tasks(21, compose((A, B)))
+    assert parsed == [compose((A, B))]  # this prompt only: task 12's, indexed again with its answers, keeps its parts
     assert earlier[-1].first_answers == tuple(first_answer(t, 2) for t in outputs[12]) and v.revealing == {}
     assert link.blob_reads - reads == 2  # only task 12's outputs fetched (once)
     copied = "Answer 1: the yeast of loaf 1 rises in"  # task 1's published first answer, cut at the budget

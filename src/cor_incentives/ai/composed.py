@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
@@ -76,10 +76,17 @@ _NUMBER = re.compile(r"^\s*(?:\*\*|#+[ \t]*)?\d{1,2}[.):]\**[ \t]*")
 @dataclass(frozen=True)
 class EarlierComposition:
     """An earlier network task the borrow check may read against: its composed prompt and the first answers
-    (``first_answer``) of its revealed outputs, the texts a borrowing copier can glue."""
+    (``first_answer``) of its revealed outputs, the texts a borrowing copier can glue. ``parts``: the prompt's
+    ``parts_of``, parsed once when the composition is made (not for each output read against it); a composition
+    rebuilt with more first answers passes its ``parts`` on."""
 
     prompt: str
     first_answers: tuple[str, ...] = ()
+    parts: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.parts is None:
+            object.__setattr__(self, "parts", parts_of(self.prompt))
 
 
 class SpanReader(Protocol):
@@ -178,7 +185,7 @@ def borrow_candidates(prompt: str, parts: Sequence[str], text: str, earlier: Seq
     the newest, ``earlier`` being oldest first)."""
     answers: dict[str, list[str]] = {}
     for e in earlier:
-        if e.prompt != prompt and (qp := parts_of(e.prompt)) and qp[0] == parts[0]:
+        if e.prompt != prompt and e.parts and e.parts[0] == parts[0]:
             answers.setdefault(e.prompt, []).extend(e.first_answers)
     newest_first = list(reversed(answers))
     if len(newest_first) <= BORROW_CANDIDATES:

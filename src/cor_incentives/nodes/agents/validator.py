@@ -184,25 +184,25 @@ class ValidatorAgent(Agent):
                 text = self.link.get_blob(t["prompt_hash"]).decode("utf-8", errors="replace")
             except ApiError:  # a prompt never stored: nothing to compare with
                 continue
-            if q := parts_of(text):
-                self.first_parts.setdefault(q[0], []).append(t["id"])
-                self.compositions[t["id"]] = EarlierComposition(text)
+            if (c := EarlierComposition(text)).parts:  # its prompt parsed once, here
+                self.first_parts.setdefault(c.parts[0], []).append(t["id"])
+                self.compositions[t["id"]] = c
                 self._index_answers(t)
         return [self.compositions[tid] for tid in self.first_parts.get(parts[0], []) if tid < task_id]
 
     def _index_answers(self, task: dict[str, Any]) -> None:
         """An indexed task's revealed outputs' first answers (``ai.composed.first_answer``: at most PART_READ_CHARS
         characters each, the whole output is not kept); while its miners may still reveal, it is read again later."""
-        from ...ai.composed import EarlierComposition, first_answer, parts_of
+        from ...ai.composed import EarlierComposition, first_answer
 
         tid = task["id"]
         c = self.compositions[tid]
-        k = len(parts_of(c.prompt))
+        k = len(c.parts or ())
         read = self.revealing.pop(tid, set())
         hashes = [a["output_hash"] for a in task.get("miners", ()) if a["revealed"] and not a["mismatch"] and a["output_hash"]]
         new = [h for h in dict.fromkeys(hashes) if h not in read]  # each output blob is fetched once
         answers = c.first_answers + tuple(a for h in new if (a := first_answer(self._output(h), k)))
-        self.compositions[tid] = EarlierComposition(c.prompt, answers)
+        self.compositions[tid] = EarlierComposition(c.prompt, answers, c.parts)
         if task.get("state") in REVEALING_STATES:
             self.revealing[tid] = read | set(new)
 
