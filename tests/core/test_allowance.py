@@ -88,7 +88,7 @@ def test_a_fresh_key_after_the_jail_ended_starts_no_better_than_the_slashed_node
     c = market(n_miners=3)
     tid = submit(c)
     cheat = c.state.tasks[tid].miners[0].miner
-    c.state.nodes[cheat].reputation_ppb = 100_000_000  # a bad record
+    c.state.nodes[cheat].reputation_ppb = 450_000_000  # a bad record (above rule 13's newcomer floor, 0.4: below it the floor)
     commit_reveal(c, tid, {a.miner: "Paris" for a in c.state.tasks[tid].miners}, wrong_reveal={cheat})
     jail_end = c.state.nodes[cheat].jailed_until_tick
     c.oracle("tick", {"ticks": jail_end - c.state.tick})  # the jail has ended (the old key is never unjailed)

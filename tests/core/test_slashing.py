@@ -6,7 +6,7 @@ import pytest
 
 from cor_incentives.app.signing import sign_scoped
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.rules import RULES_SLASHING
+from cor_incentives.core.rules import RULES_NEWCOMER_FLOOR, RULES_SLASHING
 from cor_incentives.core.signatures import private_key_address
 from cor_incentives.core.slashing import audit_slashes, counted_penalty, evidence_hash
 from cor_incentives.core.tasks import commitment
@@ -227,7 +227,8 @@ def test_rule_versions_before_slashing_keep_the_first_slashing_rules():
 
 
 def test_a_new_key_never_starts_above_a_jailed_node_of_its_role():
-    c = market(n_miners=3)
+    """Rules 4-12 (rule 13 floors this cap at reputation_newcomer_floor_ppb: tests/core/test_newcomer_floor.py)."""
+    c = market(n_miners=3, params={"rule_version": RULES_NEWCOMER_FLOOR - 1})
     tid = submit(c)
     cheat = c.state.tasks[tid].miners[0].miner
     c.state.nodes[cheat].reputation_ppb = 100_000_000  # a bad record

@@ -193,6 +193,14 @@ class Params:
     reputation_memory_epochs: int = _p(
         4, 0, 1_000, "from rule version 7: epochs a slashed node caps a new node's starting reputation (its jail and the unbonding period)"
     )
+    reputation_newcomer_floor_ppb: int = _p(
+        400_000_000,
+        0,
+        PPB,
+        "from rule version 13: the lowest reputation a new node starts at whatever the capping nodes' records (at most "
+        "reputation_initial_ppb ÷ this fewer draws for a newcomer; a jailed key below it gains at most this by re-registering)",
+        "the newcomer_griefing and reregister_after_jail attacks (docs/simulate.md)",
+    )
     reputation_half_life_tasks: int = _p(20, 1, 10_000, "tasks after which an observation weighs half")
     # --- pricing (docs/design.md §4) ---
     input_price_per_token_units: int = _p(10**13, 0, U256, "price of one input token (0.00001 COR)")

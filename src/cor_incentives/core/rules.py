@@ -64,6 +64,11 @@ RULE_VERSIONS: dict[int, str] = {
     "stake-weighted median of the revealed spreads and its threshold max(poi_max_distance_ppb, min(poi_spread_cap_ppb, "
     "spread x poi_spread_factor_bps // 10000)) (core/spread.py), recorded on the task (1-11: validators report each "
     "distance less their own spread allowance and the core compares with poi_max_distance_ppb)",
+    13: "no other node's record pushes a new node's start below reputation_newcomer_floor_ppb: start = "
+    "min(reputation_initial_ppb, max(reputation_newcomer_floor_ppb, the lowest reputation of the nodes of its role serving "
+    "a jail or slashed in the last reputation_memory_epochs epochs)) (staking.starting_reputation), so a node kept failing "
+    "and slashed cannot hold newcomers down, and a jailed key below the floor gains at most the floor by re-registering "
+    "(4-12: the lowest such reputation however low, so one failing node held every newcomer of its role near 0)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -79,6 +84,9 @@ RULES_EPOCH_DOCUMENT = 11
 in columns, commission lines citing their node line."""
 RULES_TASK_SPREAD = 12
 """The task's PoI threshold from the validators' revealed spreads (core/spread.py); earlier: poi_max_distance_ppb."""
+RULES_NEWCOMER_FLOOR = 13
+"""A new node's start is never below ``reputation_newcomer_floor_ppb`` (nor above ``reputation_initial_ppb``), whatever
+another node's record (staking.starting_reputation)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -39,7 +39,7 @@ from .epoch_document import DUST_FORMULA, STAKE_FORMULA, cites_line_formulas, co
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .journal import Journaled, Writes
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding
-from .rules import RULES_EPOCH_DOCUMENT, RULES_MOVING_LIMITS, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_MOVING_LIMITS, RULES_NEWCOMER_FLOOR, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
@@ -302,6 +302,14 @@ def starting_reputation(state: State, role: str) -> int:
     the last ``reputation_memory_epochs`` epochs (this one included), so re-registering after the jail
     has ended gains nothing either: the jailed key's slash caps the fresh key until the memory has
     passed. Rule versions 1-3: ``reputation_initial_ppb``.
+
+    From rule version 13 the cap is floored at ``reputation_newcomer_floor_ppb``: the lowest capping reputation
+    counts only down to the floor, ``min(initial, max(floor, lowest))``. Under rules 4-12 one node kept failing
+    (reputation near 0) and slashed every memory window held every newcomer of its role near 0 — drawn and
+    paid as little as that node — so incumbents could keep competitors out for the price of a small slash.
+    With the floor, no other node's record costs a newcomer more than ``initial ÷ floor`` of its draws, and a
+    jailed key whose own reputation is below the floor gains at most ``floor − its reputation`` by
+    re-registering (above the floor it gains nothing, as before).
     """
     p = state.params
     if not rules_since(p, RULES_SLASHING):
@@ -316,7 +324,15 @@ def starting_reputation(state: State, role: str) -> int:
             node = state.nodes.get(s.node)
             if node is not None and node.role == role:
                 capped[node.id] = node.reputation_ppb
-    return min([p.reputation_initial_ppb, *capped.values()])
+    lowest = min([p.reputation_initial_ppb, *capped.values()])
+    if rules_since(p, RULES_NEWCOMER_FLOOR):
+        return newcomer_reputation(p.reputation_initial_ppb, p.reputation_newcomer_floor_ppb, lowest)
+    return lowest
+
+
+def newcomer_reputation(initial_ppb: int, floor_ppb: int, lowest_ppb: int) -> int:
+    """Rule 13's start: ``min(initial, max(floor, lowest))`` (``lowest``: the lowest capping reputation, or ``initial``)."""
+    return min(initial_ppb, max(floor_ppb, lowest_ppb))
 
 
 def process_bond(state: State, actor: str, body: dict[str, Any]) -> None:

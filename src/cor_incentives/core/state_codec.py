@@ -46,6 +46,7 @@ from .rules import (
     RULES_MEASURED_TOKENS,
     RULES_MOVING_LIMITS,
     RULES_NETWORK_PROMPTS,
+    RULES_NEWCOMER_FLOOR,
     RULES_OFFENCE_ALLOWANCE,
     RULES_PRUNE,
     RULES_TASK_SPREAD,
@@ -92,6 +93,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Task", "spreads"): RULES_TASK_SPREAD,
     ("Task", "spread_ppb"): RULES_TASK_SPREAD,
     ("Task", "threshold_ppb"): RULES_TASK_SPREAD,
+    ("Params", "reputation_newcomer_floor_ppb"): RULES_NEWCOMER_FLOOR,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
