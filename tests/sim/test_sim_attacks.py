@@ -34,6 +34,7 @@ MINE = (
     "slash_dodge_unbond",
     "threshold_split",
     "reregister_after_jail",
+    "newcomer_griefing",
     "equivocation_rewrap",
     "oracle_fabricated_slash",
     "honest_misses",

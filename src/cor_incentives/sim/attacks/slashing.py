@@ -13,7 +13,15 @@ reregister_after_jail  miner-00 is jailed for a commit mismatch; instead of wait
                        a fresh key with spare capital and abandons the old one, at once or (``register`` =
                        ``after_jail``) once the jail has ended. The twin waits out the jail.
                        gain = fresh key's reputation ÷ the jailed key's − 1 (selection weight and the
-                       reward multiplier both scale with reputation).
+                       reward multiplier both scale with reputation). ``failures`` > 0: miner-00 first
+                       answers that many tasks with garbage, so the jailed key's record is bad; below
+                       reputation_newcomer_floor_ppb (rule 13) the fresh key starts at the floor, the
+                       rule's measured price (10 failures: jailed 0.39, fresh 0.40, +2.6 %; 20: 0.31, +30 %).
+newcomer_griefing      the incumbents keep a sacrificial miner (sac-00, 20 000 COR, reveals garbage last) failing
+                       and slashed, so its reputation falls to ~0.06 and caps every new miner's start
+                       (staking.starting_reputation); ``newcomers`` honest miners register at ``join_epoch``.
+                       The twin has no sacrificial miner. ``rules`` "before_floor" runs rule 12 (the cap
+                       unfloored). gain = 1 − the newcomers' work pay ÷ the twin's (their loss).
 """
 
 from __future__ import annotations
@@ -21,11 +29,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...core.records import Task, TaskState
+from ...core.rules import RULES_NEWCOMER_FLOOR
 from ...core.state import State
 from ..runner import RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Override
-from ..strategies import MinerContext, MinerPlan, Output, honest_output, lazy_output, sha
+from ..strategies import MinerContext, MinerPlan, Output, garbage_output, honest_output, lazy_output, sha
 from .base import Family, Knob, Knobs, Verdict
 from .common import POPULATION, node, population_scenario
 from .measure import slashed
@@ -234,13 +243,22 @@ class ThresholdSplit(Family):
 class ReregisterScript(CheatScript):
     """miner-00 mismatches once and is jailed; the attack registers the late node ``fresh`` and unbonds the old key."""
 
-    def __init__(self, miner: str, fresh: str | None, after_jail: bool = False) -> None:
+    def __init__(self, miner: str, fresh: str | None, after_jail: bool = False, failures: int = 0) -> None:
         super().__init__(miner, "commit_mismatch", 1, 0)
         self.fresh = fresh
         self.after_jail = after_jail  # register once the jail has ended (the old key is never unjailed)
+        self.failures = failures  # tasks answered with garbage before the mismatch (a key with a bad record)
+        self.failed: list[int] = []
         self.jailed_rep: int | None = None
         self.fresh_rep: int | None = None
         self.register_tick: int | None = None
+
+    def plan(self, world: World, ctx: MinerContext) -> Override | None:
+        if ctx.miner == self.miner and len(self.failed) < self.failures:
+            self.failed.append(ctx.task.task_id)
+            out = garbage_output(ctx.env, ctx.seed, ctx.task, ctx.miner)
+            return Override(MinerPlan(out, out, 0))
+        return super().plan(world, ctx)
 
     def keeps_jailed(self, address: str) -> bool:
         return self.fresh is not None and address == self.miner
@@ -282,6 +300,7 @@ class ReregisterAfterJail(Family):
             "when the fresh key registers: as soon as the old key is jailed, or once its jail has ended",
             choices=("at_once", "after_jail"),
         ),
+        Knob("failures", 0, "tasks miner-00 answers with garbage before the mismatch (its reputation falls first)", 0, 500),
     )
     MINER, FRESH = "miner-00", "fresh-00"
 
@@ -290,7 +309,7 @@ class ReregisterAfterJail(Family):
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (fresh,))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH), k["register"] == "after_jail")
+        return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH), k["register"] == "after_jail", int(k["failures"]))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         assert isinstance(script, ReregisterScript)
@@ -323,4 +342,132 @@ class ReregisterAfterJail(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (SlashDodgeUnbond(), ThresholdSplit(), ReregisterAfterJail())
+class JoinScript(ActorScript):
+    """Registers the late nodes ``names`` at the first tick of epoch ``join_epoch``; records where they and ``watch`` stand then."""
+
+    def __init__(self, names: tuple[str, ...], join_epoch: int, watch: str | None) -> None:
+        super().__init__()
+        self.names, self.join_epoch, self.watch = names, join_epoch, watch
+        self.starts: dict[str, int] = {}
+        self.watched_rep: int | None = None
+        self.watched_slashed_recently: bool | None = None
+        self.joined = False
+
+    def next_tick(self, world: World) -> int | None:
+        state = world.state
+        if self.joined or state.epoch < self.join_epoch:
+            return None
+        return state.tick
+
+    def act(self, world: World) -> None:
+        state = world.state
+        self.joined = True
+        if self.watch is not None and self.watch in state.nodes:
+            self.watched_rep = state.nodes[self.watch].reputation_ppb
+            since = state.epoch - state.params.reputation_memory_epochs
+            self.watched_slashed_recently = any(s.node == self.watch and s.epoch >= since for s in state.slashes)
+        for name in self.names:
+            a = world.nodes[name].address
+            if self.send(world, a, "node.register", world.register_body(name), "join"):
+                self.starts[name] = state.nodes[a].reputation_ppb
+
+
+class NewcomerGriefing(Family):
+    name = "newcomer_griefing"
+    title = "Hold newcomers down with a failing, slashed miner"
+    criterion = (
+        "no other node's record costs an honest newcomer much: the newcomers' draws and work pay (fees + emission) each stay "
+        "within 20 % of the twin's, where no node caps their start"
+    )
+    description = (
+        "the incumbents keep a sacrificial miner (20 000 COR, garbage revealed last) failing and slashed, so its reputation falls "
+        "to ~0.06 and caps every new miner's starting reputation; 3 honest miners of 2 000 COR register at epoch 3 "
+        "(measured on rule 12: they started at its 0.06, drew 79 % and were paid 86 % less than with no such miner)"
+    )
+    gain_unit = "1 − the newcomers' work pay ÷ the twin's (the share of their pay the griefing takes)"
+    knobs = (
+        Knob("newcomers", 3, "honest miners that register at join_epoch", 1, 10),
+        Knob("join_epoch", 3, "the epoch the newcomers register in (the sacrificial miner fails from epoch 0)", 1, 20),
+        Knob("sac_stake_cor", 20_000, "the sacrificial miner's self-bond (COR): drawn often enough to fall fast", 1_000, 200_000),
+        Knob("rules", "floor", "the rules: the floored cap (13), or the rules before it (12)", choices=("floor", "before_floor")),
+        Knob("epochs", 10, "epochs run", 2, 30),
+    )
+    SAC = "sac-00"
+    LOSS_BOUND = 0.2
+
+    def _new(self, k: Knobs) -> tuple[str, ...]:
+        return tuple(f"new-{i:02d}" for i in range(int(k["newcomers"])))
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        new = NodeGroup("miner", "honest", int(k["newcomers"]), ("2000",), prefix="new", options={"late": True})
+        sac = NodeGroup("miner", "garbage_last", 1, (str(k["sac_stake_cor"]),), prefix="sac")
+        nodes = POPULATION + ((new,) if twin else (sac, new))
+        params = {} if k["rules"] == "floor" else {"rule_version": RULES_NEWCOMER_FLOOR - 1}
+        epochs = max(int(k["epochs"]), int(k["join_epoch"]) + 1)
+        return population_scenario(self.name + ("~twin" if twin else ""), epochs, nodes=nodes, params=params, tasks=20)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return JoinScript(self._new(k), int(k["join_epoch"]), None if twin else node(self.SAC))
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        assert isinstance(script, JoinScript)
+        new, join = self._new(k), int(k["join_epoch"])
+        after = result.epochs[join:]
+        out: dict[str, Any] = {
+            "starts": dict(script.starts),
+            "assigned": sum(e[n].assigned for e in after for n in new),
+            "work_pay": sum(e[n].work_earnings for e in after for n in new),
+            "network_pay": sum(e[n].network for e in after for n in new),
+            "end_reputation": [result.epochs[-1][n].reputation_ppb for n in new],
+            "incumbent_work_pay": sum(e[f"miner-{i:02d}"].work_earnings for e in after for i in range(10)),
+        }
+        if not twin:
+            out["sac_reputation"] = script.watched_rep
+            out["sac_slashed_recently"] = script.watched_slashed_recently
+            out["sac_slashed"] = sum(e[self.SAC].slashes for e in result.epochs)
+            out["sac_slash_count"] = sum(e[self.SAC].slash_count for e in result.epochs)
+        return out
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        def total(rs: list[dict[str, Any]], key: str) -> int:
+            return sum(r[key] for r in rs)
+
+        n = max(1, len(attack))
+        draws = total(attack, "assigned") / total(twin, "assigned") if total(twin, "assigned") else None
+        pay = total(attack, "work_pay") / total(twin, "work_pay") if total(twin, "work_pay") else None
+        gain = None if pay is None else 1 - pay
+        starts = [s for r in attack for s in r["starts"].values()]
+        twin_starts = [s for r in twin for s in r["starts"].values()]
+        start = sum(starts) / len(starts) / 1e9 if starts else None
+        twin_start = sum(twin_starts) / len(twin_starts) / 1e9 if twin_starts else None
+        sac = [r["sac_reputation"] for r in attack if r.get("sac_reputation") is not None]
+        inc, tinc = total(attack, "incumbent_work_pay"), total(twin, "incumbent_work_pay")
+        passed = draws is not None and pay is not None and draws >= 1 - self.LOSS_BOUND and pay >= 1 - self.LOSS_BOUND
+        return Verdict(
+            gain,
+            passed and all(r["sac_slashed_recently"] for r in attack),
+            {
+                "newcomer_start_reputation": start,
+                "twin_newcomer_start_reputation": twin_start,
+                "sac_reputation_at_join": sum(sac) / len(sac) / 1e9 if sac else None,
+                "sac_slashed_in_memory_at_join": sum(bool(r["sac_slashed_recently"]) for r in attack),
+                "newcomer_draws": total(attack, "assigned"),
+                "twin_newcomer_draws": total(twin, "assigned"),
+                "draws_ratio": draws,
+                "newcomer_work_pay": total(attack, "work_pay"),
+                "twin_newcomer_work_pay": total(twin, "work_pay"),
+                "pay_ratio": pay,
+                "newcomer_network_pay": total(attack, "network_pay"),
+                "twin_newcomer_network_pay": total(twin, "network_pay"),
+                "incumbent_work_pay_change": None if not tinc else inc / tinc - 1,
+                "griefing_cost_per_seed": total(attack, "sac_slashed") // n,
+                "sac_slashes_per_seed": total(attack, "sac_slash_count") / n,
+            },
+            f"{k['rules']} rules: newcomers started at {'n/a' if start is None else f'{start:.3f}'} (twin "
+            f"{'n/a' if twin_start is None else f'{twin_start:.3f}'}), drew {_pct(None if draws is None else draws - 1)} and were paid "
+            f"{_pct(None if pay is None else pay - 1)} for their work against the twin; the sacrificial miner stood at "
+            f"{'n/a' if not sac else f'{sum(sac) / len(sac) / 1e9:.3f}'} and lost {total(attack, 'sac_slashed') // n / 10**18:,.0f} COR per seed",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (SlashDodgeUnbond(), ThresholdSplit(), ReregisterAfterJail(), NewcomerGriefing())
