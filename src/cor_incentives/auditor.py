@@ -37,7 +37,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "48c383505480c1f02f8a0cc32955e0ce16abb83914a1611ad3261e856f987717",
+    "Auditing": "7d66771f9eb816582bf755737d9ae065a85fe3634e8988cb8dbb05e273a77e80",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
@@ -48,7 +48,7 @@ DOC_SECTIONS = {
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     "Staking APR": "1dd3aca92d35dd4c855259deadf8fec231deb10e27a0df8167d483e74ee014b2",
-    "Reputation": "3f7b77abc11cf0844a995b34d77760c1c09039d19767e460d00e9eed1b723417",
+    "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
     "Slashing": "d88515a9389c7d3a789d3690b5dd7971c4cfaf5d5039a4f9d8f47d9005da1955",
     "Moving stake: redelegation and cancelled unbonding": "8d8d04771695461d23db084f7dad0474fb6089572153d7b4f53e20f554c91491",
@@ -619,6 +619,8 @@ def audit_reputation(
     start = epoch_json.get("reputation_start_ppb") or {}  # nodes new this epoch: where each started
     for n, ppb in sorted(start.items()):
         r.check("reputation.start_at_most_initial", n, True, 0 <= ppb <= p["reputation_initial_ppb"])
+        if p.get("rule_version", 1) >= 13:  # no other node's record puts a new node below the floor
+            r.check("reputation.start_at_least_floor", n, True, ppb >= min(p["reputation_initial_ppb"], p["reputation_newcomer_floor_ppb"]))
         rep.setdefault(n, ppb)
     half = p["reputation_half_life_tasks"]
     lo, hi = 0, PPB
@@ -747,7 +749,8 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total (and, for a counted "
         "offence, the penalty against the role minimums and the total against min(penalty, slashable))",
         "which counted offences the allowance forgave (rule version 7 on: no slash record; cor verify replays the counters)",
-        "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb",
+        "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb and, from rule "
+        "version 13, at least min(reputation_initial_ppb, reputation_newcomer_floor_ppb)",
         "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
         "the draws of miners and validators (cor verify replays them) and the dedicated session fee",
         "validators' consensus and agreement scores, escalation, canary openings: agreement_ppb and canary_failed taken from the task",

@@ -176,6 +176,21 @@ def test_a_tampered_threshold_or_consensus_is_named(devnet):
     assert any(f"task {task['id']} {miner['miner']}" == m["what"] for m in report["quantities"]["consensus.in_consensus"]["mismatches"])
 
 
+def test_a_start_below_the_newcomer_floor_is_named(devnet):
+    """Rule 13: a new node's published starting reputation below min(reputation_initial_ppb, reputation_newcomer_floor_ppb)
+    is named (the capping nodes are not recomputed; the bounds are)."""
+    spec, bundle = _epoch_one_bundle(devnet)
+    assert spec.audit_epoch(bundle).ok
+    p = spec.params_for_epoch(bundle["params"], 1)
+    assert p["rule_version"] >= 13 and p["reputation_newcomer_floor_ppb"] == 400_000_000
+    node = sorted(bundle["epoch"]["reputation_ppb"])[0]
+    bundle["epoch"]["reputation_start_ppb"] = {node: p["reputation_newcomer_floor_ppb"]}  # at the floor: fine
+    assert spec.audit_epoch(bundle).ok
+    bundle["epoch"]["reputation_start_ppb"] = {node: p["reputation_newcomer_floor_ppb"] - 1}
+    report = spec.audit_epoch(bundle).to_dict()
+    assert {q for q, v in report["quantities"].items() if v["matched"] < v["total"]} == {"reputation.start_at_least_floor"}
+
+
 def test_a_changed_formula_is_caught(tmp_path, monkeypatch):
     """The engine's APR schedule and its emission decay changed, docs/rewards.md not: the audit fails on exactly those."""
     from cor_incentives.app.published import published_getter
