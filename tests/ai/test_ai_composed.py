@@ -2,6 +2,7 @@
 and the real SmolLM2 putting a stitched answer out while the honest composed samples keep their scores."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,10 @@ from cor_incentives.ai.composed import (
     borrow_candidates,
     borrow_gain,
     first_answer,
+    likeness,
     part_gain,
     parts_of,
+    shingles,
     strip_number,
 )
 from cor_incentives.ai.likelihood import LikelihoodCheck, TeacherForcer, TokenStat, TokenTrace, window_gain
@@ -199,7 +202,7 @@ def test_an_earlier_composition_is_parsed_once_not_for_each_output(monkeypatch):
             if e.prompt != prompt and (qp := parts_of(e.prompt)) and qp[0] == parts_of(prompt)[0]:
                 answers.setdefault(e.prompt, []).extend(e.first_answers)
         newest = list(reversed(answers))
-        return sorted(newest, key=lambda q: -composed.likeness(text, answers[q]))[:BORROW_CANDIDATES]
+        return sorted(newest, key=lambda q: composed.likeness(text, answers[q]), reverse=True)[:BORROW_CANDIDATES]
 
     texts = ["Bread number 3 smells of warm crust", "It is a sweet smell 7, like", "Unrelated words here.", "Bread"]
     expected = [reference(t) for t in texts]
@@ -207,6 +210,68 @@ def test_an_earlier_composition_is_parsed_once_not_for_each_output(monkeypatch):
     monkeypatch.setattr(composed, "parts_of", lambda p: calls.append(p) or ())
     assert [borrow_candidates(prompt, ("Describe the smell of freshly baked bread.", "x"), t, earlier) for t in texts] == expected
     assert calls == []
+
+
+def _json_months_history():
+    """data/poi-composed's h020 and the network's earlier compositions of its first part ("Return a JSON array with the
+    names of the first three months of the year."): h005, the oldest, with its honest first answers, and 12 newer decoys
+    (other second parts), each holding 3 published first answers to that part (h020's honest ones and the calibration
+    set's single answers to the part: stand-ins for other compositions' answers, most restating the question)."""
+    entries = {e["id"]: e for e in map(json.loads, (DATA / "prompts.jsonl").read_text().splitlines())}
+    rows = [r for r in map(json.loads, (DATA / "outputs.jsonl").read_text().splitlines()) if r["class"] == "honest"]
+    single = [r for r in map(json.loads, (DATA.parent / "poi-calibration" / "outputs.jsonl").read_text().splitlines()) if r["class"] == "honest"]
+    base = [json.loads(x) for x in (DATA.parent / "poi-calibration" / "prompts.jsonl").read_text().splitlines()]
+    prompt, source = entries["h020"], entries["h005"]
+    first = prompt["parts"][0]
+    assert source["parts"][0] == first
+    source_c = EarlierComposition(source["prompt"], tuple(first_answer(r["text"], 2) for r in rows if r["prompt_id"] == "h005"))
+    pool = [first_answer(r["text"], 2) for r in rows if r["prompt_id"] == "h020"] + [
+        first_answer(r["text"], 2) for r in single if r["prompt_id"] == first
+    ]
+    a = NetworkPrompt(first, parts_of(prompt["prompt"])[0], 8)
+    seconds = [x for x in base if x["id"] not in {*prompt["parts"], *source["parts"]}][::23][:12]
+    decoys = [
+        EarlierComposition(compose((a, NetworkPrompt(x["id"], x["prompt"], 8))), tuple(pool[(i + j) % len(pool)] for j in range(3)))
+        for i, x in enumerate(seconds)
+    ]
+    return prompt["prompt"], source_c, [source_c, *decoys]
+
+
+_OTHER_WORDS = "apple river stone cloud paper glass orange window".split()
+
+EDITS = {
+    "a word in 2 replaced": lambda t: " ".join(_OTHER_WORDS[i % 8] if i % 2 == 1 else w for i, w in enumerate(t.split())),
+    "a word in 3 replaced": lambda t: " ".join(_OTHER_WORDS[i % 8] if i % 3 == 2 else w for i, w in enumerate(t.split())),
+    "a word in 2 dropped": lambda t: " ".join(w for i, w in enumerate(t.split()) if i % 2 != 1),
+    "a word in 3 dropped": lambda t: " ".join(w for i, w in enumerate(t.split()) if i % 3 != 2),
+    "lower case, no punctuation": lambda t: re.sub(r"[^\w\s]", "", t.lower()),
+    "a letter in 3 words changed": lambda t: " ".join(w[:-1] + "s" if i % 3 == 2 and len(w) > 2 else w for i, w in enumerate(t.split())),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS)
+def test_an_edited_copys_source_is_among_the_candidates_of_12_decoys(edit):
+    """A copier who edits the borrowed first answer (h005's, into h020) keeps few of its 3-word runs: by them alone (the
+    likeness before) 12 newer decoy compositions, whose answers restate the question, all rank above the source, which
+    is never read. The likeness counts the normalised text's character runs first: the source is chosen; the unedited
+    copy's source is chosen first either way."""
+    prompt, source, earlier = _json_months_history()
+    copied = source.first_answers[0]  # "Return a JSON array with the names ...: `[['January 1st', ...`"
+    assert len({e.prompt for e in earlier}) == 13 and copied.startswith("Return a JSON array")
+
+    def by_word_runs(text):  # the likeness before: the share of the 3-word runs alone
+        answers = {}
+        for e in earlier:
+            answers.setdefault(e.prompt, []).extend(e.first_answers)
+        own, newest = shingles(text), list(reversed(answers))
+        return sorted(newest, key=lambda q: -max(len(own & shingles(x)) / len(own) for x in answers[q]))[:BORROW_CANDIDATES]
+
+    assert by_word_runs(copied)[0] == source.prompt == borrow_candidates(prompt, parts_of(prompt), copied, earlier)[0]
+    text = EDITS[edit](copied)
+    assert text != copied and source.prompt not in by_word_runs(text)
+    chosen = borrow_candidates(prompt, parts_of(prompt), text, earlier)
+    assert len(chosen) == BORROW_CANDIDATES and source.prompt in chosen
+    assert likeness(copied, source.first_answers) == (1.0, 1.0) > likeness(text, source.first_answers)  # the copy: a run of its source
 
 
 def test_a_borrow_gain_below_the_minimum_is_flagged_borrowed_and_capped():

@@ -41,11 +41,21 @@ The borrow check (validator-side; the earlier tasks come from the log: every net
     The candidates    the earlier compositions Q (``EarlierComposition``: an earlier network task's prompt and the first
                       answers of its revealed outputs). The copier glues a *published* first answer, whole or cut at
                       the task's budget: its words are a run of that answer's. So only the BORROW_CANDIDATES
-                      compositions whose first answers share the most of this first answer's word shingles are read
-                      (``likeness``: the share of this answer's SHINGLE_WORDS-word runs found in theirs; a tie: the
-                      newest first; ``borrow_candidates``). With at most BORROW_CANDIDATES earlier compositions every
-                      one is read. The likeness only chooses what the model reads: the flag is the likelihood test
-                      (a text-match flag would put out greedy honest miners whose answers repeat earlier greedy ones).
+                      compositions whose first answers are likest this first answer are read (``likeness``; a tie:
+                      the newest first; ``borrow_candidates``). With at most BORROW_CANDIDATES earlier compositions
+                      every one is read. The likeness only chooses what the model reads: the flag is the likelihood
+                      test (a text-match flag would put out greedy honest miners whose answers repeat earlier greedy
+                      ones).
+    The likeness      first the share of this answer's LIKENESS_CHARS-character runs found in theirs, the texts
+                      normalised (lower case, the words without punctuation, joined by one space): a copier who edits
+                      the copy (a word in three replaced or dropped, case or punctuation changed) keeps most of them,
+                      where its SHINGLE_WORDS-word runs were nearly all lost. A tie: the share of its word runs found
+                      in theirs (the likeness before, which also tells punctuation apart), so an unedited copy's source
+                      is chosen wherever the word runs alone chose it. Measured (scripts/borrow_likeness.py: 155
+                      borrowed first answers of data/poi-composed, 12 or 40 newer decoy compositions of the same first
+                      part), the source among the 4 chosen with a word in 2 or 3 replaced: 1 % by the word runs alone,
+                      84-90 % now; a word in 2 or 3 dropped: 3-6 %, 86-91 %; lower case without punctuation: 81-83 %,
+                      90-91 %; unedited: 91 %, both (the rest: a decoy holds the copy's words, no text tells them apart).
 
 Cost: 2 reads of the first answer per output for the part check (the composed prompt's read is reused across the
 task's outputs), at most BORROW_CANDIDATES more for the borrow check, however long the network's history (its
@@ -57,6 +67,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -67,9 +78,11 @@ PART_GAIN_WINDOW = 32  # the answer's first tokens: where an answer depends on i
 PART_GAIN_MIN_MILLI = -10_000  # below: the first answer is far likelier after its part alone than after this prompt (calibrated: honest ≥ −9.45 nats)
 BORROW_GAIN_MIN_MILLI = -6_000  # below: the first answer is far likelier after an earlier composed prompt with the same first part
 BORROW_CANDIDATES = 4  # earlier compositions the first answer is read after, at most (the likeliest sources: ``borrow_candidates``)
-SHINGLE_WORDS = 3  # the word runs the likeness of two first answers counts (a copy cut at the budget keeps all of its own)
+SHINGLE_WORDS = 3  # the word runs the likeness breaks a tie with (a copy cut at the budget keeps all of its own)
+LIKENESS_CHARS = 5  # the character runs of the normalised text the likeness counts first (most survive an edit of a word in three)
 PART_READ_CHARS = 320  # the first answer is read up to the last whitespace at or before this many characters (≥ the window's tokens)
 _HEAD = re.compile(r"^Answer each of these (\d+) parts in order, numbering your answers\.")
+_WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"^\s*(?:\*\*|#+[ \t]*)?\d{1,2}[.):]\**[ \t]*")
 
 
@@ -170,13 +183,26 @@ def shingles(text: str) -> frozenset[tuple[str, ...]]:
     return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1)) if n else frozenset()
 
 
-def likeness(text: str, answers: Sequence[str]) -> float:
-    """The share of ``text``'s word runs found in one of ``answers`` (1: it is a run of one of them, as a copy cut at
-    the budget is); 0 without answers. It only chooses which earlier compositions the borrow check reads."""
-    own = shingles(text)
-    if not own:
-        return 0.0
-    return max((len(own & shingles(a)) / len(own) for a in answers), default=0.0)
+@lru_cache(maxsize=1024)
+def char_runs(text: str) -> frozenset[str]:
+    """The runs of LIKENESS_CHARS characters of the text normalised: its words (``\\w+``) in lower case, without the
+    punctuation and spacing between them, joined by one space (a shorter text: the whole as one run)."""
+    norm = " ".join(_WORD.findall(text.lower()))
+    n = min(LIKENESS_CHARS, len(norm))
+    return frozenset(norm[i : i + n] for i in range(len(norm) - n + 1)) if n else frozenset()
+
+
+def _share(own: AbstractSet[object], answers: Sequence[AbstractSet[object]]) -> float:
+    return max((len(own & a) / len(own) for a in answers), default=0.0) if own else 0.0
+
+
+def likeness(text: str, answers: Sequence[str]) -> tuple[float, float]:
+    """How like ``text`` the likest of ``answers`` is, a sort key (the greater the likelier a source; (0, 0) without
+    answers): the share of ``text``'s normalised character runs (``char_runs``) found in one of them, then, to break a
+    tie, the share of its word runs (``shingles``) found in one. A copy cut at the budget is a run of its source's answer:
+    (1, 1); a copy with a word in three replaced or dropped, or its case or punctuation changed, keeps most of its
+    character runs. It only chooses which earlier compositions the borrow check reads."""
+    return _share(char_runs(text), [char_runs(a) for a in answers]), _share(shingles(text), [shingles(a) for a in answers])
 
 
 def borrow_candidates(prompt: str, parts: Sequence[str], text: str, earlier: Sequence[EarlierComposition]) -> list[str]:
@@ -190,7 +216,7 @@ def borrow_candidates(prompt: str, parts: Sequence[str], text: str, earlier: Seq
     newest_first = list(reversed(answers))
     if len(newest_first) <= BORROW_CANDIDATES:
         return newest_first
-    ranked = sorted(newest_first, key=lambda q: -likeness(text, answers[q]))  # stable: a tie keeps the newest first
+    ranked = sorted(newest_first, key=lambda q: likeness(text, answers[q]), reverse=True)  # stable: a tie keeps the newest first
     return ranked[:BORROW_CANDIDATES]
 
 
