@@ -1,6 +1,7 @@
 """Does the borrow check choose an edited copy's source? Text only, no model (``ai.composed.borrow_candidates``).
 
     .venv/bin/python scripts/borrow_likeness.py [--decoys 12 40] [--seeds 2]
+    .venv/bin/python scripts/borrow_likeness.py --model    # SmolLM2: is an edited copy read after its source flagged?
 
 The borrowed first answers: every honest first answer of data/poi-composed (the composed set's and the prompt pairs')
 of a first part asked in 2 or more compositions, copied into another composition of that part; each edited as a copier
@@ -106,11 +107,61 @@ def measure(n_decoys: int, seeds: int) -> dict[str, dict[str, list[int]]]:
     return out
 
 
+MODEL_EDITS = (
+    "unedited",
+    "a word in 3 replaced",
+    "a word in 2 replaced",
+    "a word in 3 dropped",
+    "lower case, no punctuation",
+    "a letter in 3 words changed",
+)
+
+
+def model_gains() -> None:
+    """The borrowing copier's outputs of data/poi-composed (borrowed.jsonl, full budget), the first answer edited: its
+    borrow gain against its source alone (``borrow_gain``; flagged below BORROW_GAIN_MIN_MILLI) and the mean
+    log-probability of its window's tokens after this prompt (what the edit costs in fidelity), per edit."""
+    import statistics
+
+    from cor_incentives.ai.bundled import gguf_path
+    from cor_incentives.ai.composed import BORROW_GAIN_MIN_MILLI, PART_GAIN_WINDOW, EarlierComposition, answer_spans, borrow_gain, parts_of
+    from cor_incentives.ai.likelihood import TeacherForcer
+
+    reader = TeacherForcer(gguf_path(), n_threads=1, n_ctx=1024)
+    entries = {e["id"]: e for e in _lines(DATA / "prompts.jsonl") if "of" not in e}
+    gains: dict[str, list[int]] = defaultdict(list)
+    logprobs: dict[str, list[float]] = defaultdict(list)
+    for r in _lines(DATA / "borrowed.jsonl"):
+        if r["prompt_id"] not in entries:
+            continue
+        e = entries[r["prompt_id"]]
+        source = next(x for x in entries.values() if x["parts"][0] == e["parts"][0] and x["id"] != e["id"])
+        spans = answer_spans(r["text"], 2)
+        for edit in MODEL_EDITS:
+            text = EDITS[edit](first_answer(r["text"], 2))
+            output = "1. " + text + ("\n\n" + spans[1] if len(spans) > 1 else "")
+            g = borrow_gain(reader, e["prompt"], parts_of(e["prompt"]), output, [EarlierComposition(source["prompt"])])
+            window = reader.trace(e["prompt"], first_answer(output, 2)).tokens[:PART_GAIN_WINDOW]
+            if g is not None and window:
+                gains[edit].append(g)
+                logprobs[edit].append(sum(t.logprob for t in window) / len(window))
+    for edit in MODEL_EDITS:
+        g = gains[edit]
+        print(
+            f"{edit:30s} flagged {sum(x < BORROW_GAIN_MIN_MILLI for x in g):2d} of {len(g)}, median gain {statistics.median(g) / 1000:+6.2f} nats,"
+            f" mean window log-probability {statistics.mean(logprobs[edit]):.2f}"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--decoys", type=int, nargs="+", default=[12, 40])
     ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--model", action="store_true", help="read the edited copies after their sources with SmolLM2")
     args = ap.parse_args()
+    if args.model:
+        model_gains()
+        return
     for n in args.decoys:
         res = measure(n, args.seeds)
         print(f"\n{n} decoy compositions, {ANSWERS_PER_DECOY} answers each; source among the {BORROW_CANDIDATES} chosen, before → after")

@@ -56,6 +56,13 @@ The borrow check (validator-side; the earlier tasks come from the log: every net
                       part), the source among the 4 chosen with a word in 2 or 3 replaced: 1 % by the word runs alone,
                       84-90 % now; a word in 2 or 3 dropped: 3-6 %, 86-91 %; lower case without punctuation: 81-83 %,
                       90-91 %; unedited: 91 %, both (the rest: a decoy holds the copy's words, no text tells them apart).
+                      Read after its source by SmolLM2 (the script's ``--model``: 24 borrowed outputs of
+                      data/poi-composed), an edited copy is still flagged ``borrowed`` nearly as often (unedited 15 of
+                      24; a word in 3 replaced or dropped, lower case without punctuation, a letter in 3 words changed:
+                      13; a word in 2 replaced: 7), and the edit costs fidelity (the window's mean log-probability
+                      −1.9 nats unedited, −3.5 lower case, −5.1 a word in 3 dropped, −6.9 replaced). 4 of them, each
+                      edit scored by the validator beside 2 honest outputs, were all put out (``borrowed``,
+                      ``not_model_output`` or ``off_prompt``).
 
 Cost: 2 reads of the first answer per output for the part check (the composed prompt's read is reused across the
 task's outputs), at most BORROW_CANDIDATES more for the borrow check, however long the network's history (its
