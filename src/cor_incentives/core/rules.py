@@ -90,10 +90,10 @@ another node's record (staking.starting_reputation)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
-RULES_MOVING_LIMITS = 8
-"""Exact spared-penalty share on cancel_unbond; ``max_entries`` unbonding / redelegation entries (core/redelegation.py)."""
 """Counted offences within the served-work allowance are forgiven (core/allowance.py); a new node starts never above a
 recently slashed node of its role (staking.starting_reputation)."""
+RULES_MOVING_LIMITS = 8
+"""Exact spared-penalty share on cancel_unbond; ``max_entries`` unbonding / redelegation entries (core/redelegation.py)."""
 
 
 def rules_since(p: Params, version: int) -> bool:
