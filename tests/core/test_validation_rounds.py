@@ -281,3 +281,28 @@ def test_a_network_without_a_beacon_keeps_the_first_rules():
     assert task.agreement_ppb[generous] == task.agreement_ppb[fair] == 10**9 and task.agreement_ppb[stingy] == 975_000_000
     body = {"model": MODEL, "prompt_hash": h("q"), "prompt_bytes": 5, "input_tokens": 8, "max_output_tokens": 32}
     refused(c, c.state.oracle, "task.network", {**body, "canary": canary_commitment(h("q"), None, "s")}, "first_rules")
+
+
+def test_a_settling_task_takes_its_consensus_once(monkeypatch):
+    """The reveals that end a task's last round decide it once: the consensus that found no dispute is the one it settles
+    with (before, ``_after_reports`` aggregated the reports and ``_finalize`` aggregated them again in the same event)."""
+    from cor_incentives.core import tasks as tasks_module
+
+    c, task = ready(n_validators=8, params={"validators_per_task": 3})
+    calls = []
+    real = tasks_module.aggregate
+
+    def counted(*args, **kwargs):
+        calls.append(task.state)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tasks_module, "aggregate", counted)
+    validate_all(c, task.id, lambda v, m: HONEST)
+    assert task.state == "SETTLED" and task.round == 0
+    assert len(calls) == 1
+    # a disputed round is aggregated once to escalate, and the last round once more to settle
+    c, task = ready(n_validators=8, params={"validators_per_task": 3})
+    liar = sorted(task.validators)[0]
+    calls.clear()
+    validate_all(c, task.id, lambda v, m: (0, 1_000_000_000) if v == liar else HONEST)
+    assert task.state == "SETTLED" and task.round == 1 and len(calls) == 2

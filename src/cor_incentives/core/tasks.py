@@ -649,7 +649,8 @@ def _after_reports(state: State, task: Task) -> None:
         _fail(state, task, "no_validation")
         return
     p = state.params
-    if _consensus(state, task).consensus.disputed and task.round < p.escalation_rounds_max and _escalation_size(state, task) > 0:
+    judged = _consensus(state, task)
+    if judged.consensus.disputed and task.round < p.escalation_rounds_max and _escalation_size(state, task) > 0:
         task.round += 1
         task.state = TaskState.COMMITTED
         if has_beacon(state):
@@ -661,7 +662,7 @@ def _after_reports(state: State, task: Task) -> None:
             state, task, sample_nodes(state, "validator", _escalation_size(state, task), f"task:{task.id}:validators:{task.round}", among=pool)
         )
         return
-    _after_last_round(state, task)
+    _after_last_round(state, task, judged)
 
 
 def _escalation_size(state: State, task: Task) -> int:
@@ -678,12 +679,14 @@ def _escalated(state: State, task: Task, drawn: list[str]) -> None:
     _set_deadline(state, task, state.params.validation_deadline_ticks)
 
 
-def _after_last_round(state: State, task: Task) -> None:
+def _after_last_round(state: State, task: Task, judged: _Judged | None = None) -> None:
+    """The task's last round is in: it waits for the oracle's canary, or settles (with ``judged``, its consensus as
+    ``_after_reports`` just took it in the same event, when given: nothing it reads has changed since)."""
     if task.canary_commit is not None:
         task.state = TaskState.AUDITING
         _set_deadline(state, task, state.params.canary_open_deadline_ticks)
         return
-    _finalize(state, task)
+    _finalize(state, task, judged)
 
 
 def process_task_canary(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -775,11 +778,14 @@ def _stakes(state: State, nodes: list[str]) -> dict[str, int]:
     return {n: state.nodes[n].stake_total for n in nodes}
 
 
-def _finalize(state: State, task: Task) -> None:
+def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
+    """Settle or fail ``task`` by its consensus: ``judged`` when the caller took it in this event with nothing changed
+    since (the reports, the reveals' planted marks, the reporting validators' stakes), else taken here."""
     p = state.params
     _clear_deadline(state, task)
     reveals = [a for a in _valid_reveals(task) if not a.planted]
-    judged = _consensus(state, task)
+    if judged is None:
+        judged = _consensus(state, task)
     cons, stakes = judged.consensus, judged.stakes
     counting = task.measured_tokens
     if task.spread_rule:  # what the consensus compared with, for the task's explanation (before the rule: poi_max_distance_ppb)
