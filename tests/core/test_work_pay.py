@@ -10,6 +10,7 @@ miners on its own model gets back less than it pays.
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,7 +20,7 @@ from cor_incentives.core.errors import InvalidInput, InvariantViolation
 from cor_incentives.core.params import Params
 from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import BPS, COR, PPB
-from cor_incentives.core.work_pay import BonusColumns, BonusRow, settle_stream
+from cor_incentives.core.work_pay import BonusColumns, BonusRow, bonus_columns_int64, compute_bonus_cap, compute_bonus_equivalent, settle_stream
 from support.chain import Chain, addr
 from support.market import MODEL, commit_reveal, h, market, network, submit, validate_all
 from support.work_pay_reference import reference_settle
@@ -106,6 +107,106 @@ def test_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bonus_bps
     flat = [b for bs in ref["bonuses"] for b in bs]
     assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
     assert [count for _, count in at] == [len(bs) for bs in ref["bonuses"]]
+
+
+INT64_MAX = 2**63 - 1
+
+
+def _by_the_formulas(units, quality, multiplier, fee, rate, bps):
+    equivalent = [compute_bonus_equivalent(u, q, m, rate) for u, q, m in zip(units, quality, multiplier)]
+    cap = [compute_bonus_cap(f, bps) for f in fee]
+    return equivalent, cap, [min(e, c) for e, c in zip(equivalent, cap)]
+
+
+def _int64_columns(*columns):
+    return [np.array(c, dtype=np.int64) for c in columns]
+
+
+@st.composite
+def _rows_near_the_bounds(draw):
+    """Rows whose largest values sit at (or just under) the bounds ``bonus_columns_int64`` accepts: max(q) × max(m) and
+    max(u) × (max(q) × max(m) // 1e9) + max(u) up to 2**63 − 1, max(f) × bps up to 2**63 − 1, rate up to 2**63 × 1e9."""
+    n = draw(st.integers(1, 12))
+    q_max = draw(st.one_of(st.integers(1, PPB), st.integers(1, INT64_MAX)))
+    m_max = draw(st.one_of(st.just(INT64_MAX // q_max), st.integers(0, INT64_MAX // q_max)))
+    u_max = min(INT64_MAX // PPB, INT64_MAX // (q_max * m_max // PPB + 1))
+    u_max = draw(st.one_of(st.just(u_max), st.integers(0, u_max)))
+    bps = draw(st.one_of(st.integers(0, BPS), st.integers(0, INT64_MAX)))
+    f_max = INT64_MAX // max(bps, 1)
+    rate = draw(st.one_of(st.integers(0, 10**20), st.integers(0, 2**63 * PPB - 1), st.integers(0, 2**63 - 1).map(lambda h: h * PPB)))
+
+    def column(top):
+        return [top] + draw(st.lists(st.one_of(st.integers(0, top), st.integers(max(0, top - 3), top)), min_size=n - 1, max_size=n - 1))
+
+    return column(u_max), column(q_max), column(m_max), column(f_max), rate, bps
+
+
+@settings(max_examples=500, deadline=None)
+@given(_rows_near_the_bounds())
+def test_int64_bonus_columns_are_the_formulas_up_to_the_bounds(rows):
+    """Up to its bounds (values at and just under them included) the int64 path gives exactly what the formulas give
+    row by row in Python integers, and it is taken (not refused)."""
+    units, quality, multiplier, fee, rate, bps = rows
+    got = bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps)
+    assert got is not None
+    assert got == _by_the_formulas(units, quality, multiplier, fee, rate, bps)
+    assert all(type(v) is int for column in got for v in column)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(*[st.one_of(st.integers(0, 2**32), st.integers(2**62, INT64_MAX), st.integers(-3, 3)) for _ in range(4)]), min_size=1, max_size=8
+    ),
+    rate=st.one_of(st.integers(-1, 10**20), st.integers(2**63 * PPB - 3, 2**64 * PPB)),
+    bps=st.one_of(st.integers(-1, BPS), st.integers(2**62, 2**64)),
+)
+def test_int64_bonus_columns_refuse_or_agree(rows, rate, bps):
+    """Beyond the bounds (products past 2**63, negative values, a rate of 2**63 × 1e9 or more) the int64 path refuses
+    (the caller applies the formulas row by row); whatever it does not refuse is exactly the formulas'."""
+    units, quality, multiplier, fee = (list(c) for c in zip(*rows))
+    got = bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps)
+    assert got is None or got == _by_the_formulas(units, quality, multiplier, fee, rate, bps)
+
+
+@pytest.mark.parametrize(
+    "units, quality, multiplier, fee, rate, bps",
+    [
+        ([1], [2**31], [2**32], [0], 1, 1),  # max(q) × max(m) = 2**63
+        ([PPB + 1], [PPB], [INT64_MAX // PPB], [0], 1, 1),  # max(u) × (max(q) × max(m) // 1e9) + max(u) past 2**63
+        ([INT64_MAX // PPB + 1], [0], [0], [0], 1, 1),  # max(u) × 1e9 past 2**63
+        ([1], [1], [1], [2**62], 1, 2),  # max(f) × bps = 2**63
+        ([1], [1], [1], [1], 2**63 * PPB, 1),  # rate // 1e9 = 2**63
+        ([1], [-1], [1], [1], 1, 1),  # a negative value
+        ([1], [1], [1], [1], -1, 1),
+    ],
+)
+def test_int64_bonus_columns_refuse_past_each_bound(units, quality, multiplier, fee, rate, bps):
+    """One past a bound, the int64 path refuses (at the bound it is taken: the property test above)."""
+    assert bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    nodes=st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 5 * PPB), st.booleans()), min_size=1, max_size=8),
+    rows=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(0, PPB), st.integers(0, 10**14)), max_size=30),
+    rate=st.integers(0, 10**20),
+    bonus_bps=st.integers(0, BPS),
+    budget=st.integers(0, 10**24),
+)
+def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bonus_bps, budget):
+    """The close's columns as int64 arrays (fees that fit: the int64 bonus path is taken) settle exactly as the
+    row-by-row reference (tests/support/work_pay_reference.py), bonus rows and account columns included."""
+    bonus_rows = [BonusRow(i, n % len(nodes), u, q, f) for i, (n, u, q, f) in enumerate(rows)]
+    args = dict(weighted=[w for w, _, _ in nodes], multiplier_ppb=[m for _, m, _ in nodes], eligible=[e for _, _, e in nodes])
+    given_rows = BonusColumns(*(np.array(c, dtype=np.int64) for c in zip(*bonus_rows))) if bonus_rows else BonusColumns([], [], [], [], [])
+    pay = settle_stream(**args, bonus_rows=given_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
+    ref = reference_settle(**args, bonus_rows=bonus_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
+    assert {k: getattr(pay, k) for k in ref} == ref
+    columns, at = bonus_columns(pay)
+    flat = [b for bs in ref["bonuses"] for b in bs]
+    assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
+    assert all(type(v) is int for column in pay.bonus_table.values() for v in column)
 
 
 def test_invariant_guards_the_columns():

@@ -224,10 +224,10 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     if spec.bonus_param is not None and columns.fee is not None:  # a stream without a bonus (validators) has no bonus row to read
         user = np.flatnonzero(~columns.network & columns.in_consensus)  # user rows in consensus, in row order
         bonus_rows = BonusColumns(
-            task=columns.task[user].tolist(),
-            node_index=node_index[user].tolist(),
-            units=columns.units[user].tolist(),
-            quality_ppb=columns.quality[user].tolist(),
+            task=columns.task[user],
+            node_index=node_index[user],
+            units=columns.units[user],
+            quality_ppb=columns.quality[user],
             fee_units=list(map(columns.fee.__getitem__, user.tolist())),
         )
     pay = settle_stream(

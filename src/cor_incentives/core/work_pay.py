@@ -48,11 +48,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import repeat
-from operator import le
-from typing import Any, NamedTuple
+from operator import add, le
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import invariant
 from .units import BPS, PPB
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 class BonusRow(NamedTuple):
@@ -91,13 +95,14 @@ class Bonus(NamedTuple):
 
 @dataclass(frozen=True)
 class BonusColumns:
-    """Bonus rows as columns, one value per row in row order (what the close hands ``settle_stream``: no record per row)."""
+    """Bonus rows as columns, one value per row in row order (what the close hands ``settle_stream``: no record per row);
+    a column is a sequence of integers or an int64 array."""
 
-    task: Sequence[int]
-    node_index: Sequence[int]
-    units: Sequence[int]
-    quality_ppb: Sequence[int]
-    fee_units: Sequence[int]
+    task: Sequence[int] | npt.NDArray[np.int64]
+    node_index: Sequence[int] | npt.NDArray[np.int64]
+    units: Sequence[int] | npt.NDArray[np.int64]
+    quality_ppb: Sequence[int] | npt.NDArray[np.int64]
+    fee_units: Sequence[int] | npt.NDArray[np.int64]
 
     @staticmethod
     def of_rows(rows: Sequence[BonusRow]) -> BonusColumns:
@@ -195,6 +200,81 @@ def compute_reward_from_claim(claim: int, claims: int, budget: int) -> int:
     return claim if claims <= budget else budget * claim // claims
 
 
+# --- the bonus formulas over columns ----------------------------------------------------------------
+
+_INT64 = 2**63  # every int64 value v holds -2**63 <= v < 2**63
+
+
+def _int_column(values: Sequence[int] | npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """``values`` as an array that gives back exactly the same Python integers: int64 when every value fits, else an
+    array of the Python integers themselves (object)."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.int64:
+            return values
+        values = values.tolist()
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        return np.array(values, dtype=object)
+
+
+def bonus_columns_int64(
+    units: npt.NDArray[Any],
+    quality_ppb: npt.NDArray[Any],
+    multiplier_ppb: npt.NDArray[Any],
+    fee_units: npt.NDArray[Any],
+    rate_units: int,
+    bonus_fee_bps: int,
+) -> tuple[list[int], list[int], list[int]] | None:
+    """``compute_bonus_equivalent``, ``compute_bonus_cap`` and their minimum for every row, computed on int64 columns
+    where bounds on the columns prove every intermediate value exact; None when they do not (a column that is not
+    int64, a negative value, a bound exceeded: the caller applies the formulas row by row). The equivalents are Python
+    integers (they may exceed 64 bits); caps and bonuses fit int64.
+
+    Exactness (all values non-negative, P = 10**9, every ``//`` floors):
+
+    * ``a = u × q × m // P``: with ``x = q × m = xh × P + xl`` (0 ≤ xl < P), ``u × x = u × xh × P + u × xl``, so
+      ``a = u × xh + u × xl // P``. Held in int64 when max(q) × max(m), max(u) × P and max(u) × (max(q) × max(m) // P) + max(u)
+      are below 2**63.
+    * ``equivalent = a × rate // P``: with ``rate = rh × P + rl``, ``equivalent = a × rh + a × rl // P``; with
+      ``a = ah × P + al``, ``a × rl // P = ah × rl + al × rl // P`` (al × rl < P × P, ah × rl ≤ a): int64. ``a × rh`` is
+      taken in Python integers.
+    * ``cap = f × bps // 10 000`` in int64 when max(f) × bps is below 2**63.
+    * ``bonus = min(equivalent, cap)``: ``equivalent ≥ cap`` exactly when ``a × rh ≥ d = cap − a × rl // P``, that is
+      when d ≤ 0, or (rh > 0) ``a ≥ ⌈d / rh⌉``; otherwise equivalent < cap, so ``a × rh`` fits int64 there.
+    """
+    import numpy as np
+
+    fee = fee_units
+    if not all(c.dtype == np.int64 for c in (units, quality_ppb, multiplier_ppb, fee)) or units.size == 0:
+        return None
+    if min(int(units.min()), int(quality_ppb.min()), int(multiplier_ppb.min()), int(fee.min()), rate_units, bonus_fee_bps) < 0:
+        return None
+    big_u, qm = int(units.max()), int(quality_ppb.max()) * int(multiplier_ppb.max())
+    rh, rl = divmod(rate_units, PPB)
+    if qm >= _INT64 or big_u * PPB >= _INT64 or big_u * (qm // PPB) + big_u >= _INT64 or rh >= _INT64:
+        return None
+    if int(fee.max()) * bonus_fee_bps >= _INT64:
+        return None
+    xh, xl = np.divmod(quality_ppb * multiplier_ppb, PPB)
+    a = units * xh + units * xl // PPB
+    ah, al = np.divmod(a, PPB)
+    low = ah * rl + al * rl // PPB  # a × rl // P
+    cap = fee * bonus_fee_bps // BPS
+    d = cap - low
+    if rh:
+        whole, part = np.divmod(np.maximum(d, 0), rh)
+        binds = (d <= 0) | (a >= whole + (part != 0))
+    else:
+        binds = d <= 0
+    bonus = np.where(binds, cap, np.where(binds, 0, a) * rh + low)
+    high = (a.astype(object) * rh).tolist() if rh else [0] * a.size
+    equivalent = list(map(add, high, low.tolist())) if rl else high
+    return equivalent, cap.tolist(), bonus.tolist()
+
+
 # --- one stream ------------------------------------------------------------------------------------
 
 
@@ -221,19 +301,24 @@ def settle_stream(
     owner = np.asarray(rows.node_index, dtype=np.int64)
     kept = np.flatnonzero(np.asarray(eligible, dtype=bool)[owner]) if owner.size else owner
     order = kept[grouped_order(owner[kept], nodes)]
-    at = order.tolist()
-    node = owner[order].tolist()
-    units, quality, fee = ([column[i] for i in at] for column in (rows.units, rows.quality_ppb, rows.fee_units))
-    equivalent = list(map(compute_bonus_equivalent, units, quality, map(multiplier_ppb.__getitem__, node), repeat(rate_units)))
-    cap = list(map(compute_bonus_cap, fee, repeat(bonus_fee_bps)))
-    row_bonus = list(map(min, equivalent, cap))
-    bounds = np.searchsorted(np.asarray(node, dtype=np.int64), np.arange(nodes + 1)).tolist()
+    node = owner[order]
+    units, quality, fee_units = (_int_column(column)[order] for column in (rows.units, rows.quality_ppb, rows.fee_units))
+    fee = fee_units.tolist()
+    multiplier = _int_column(multiplier_ppb)[node]
+    fast = bonus_columns_int64(units, quality, multiplier, fee_units, rate_units, bonus_fee_bps)
+    if fast is not None:
+        equivalent, cap, row_bonus = fast
+    else:  # a value beyond what int64 columns hold exactly: the formulas row by row, in Python integers
+        equivalent = list(map(compute_bonus_equivalent, units.tolist(), quality.tolist(), multiplier.tolist(), repeat(rate_units)))
+        cap = list(map(compute_bonus_cap, fee, repeat(bonus_fee_bps)))
+        row_bonus = list(map(min, equivalent, cap))
+    bounds = np.searchsorted(node, np.arange(nodes + 1)).tolist()
     bonus = [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
     claim = [c + b for c, b in zip(network_claim, bonus)]
     claims = sum(claim)
     reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
     paid = sum(reward)
-    table = [[rows.task[i] for i in at], units, quality, fee, equivalent, cap, row_bonus]
+    table = [_int_column(rows.task)[order].tolist(), units.tolist(), quality.tolist(), fee, equivalent, cap, row_bonus]
     out = StreamPay(
         network_claim=tuple(network_claim),
         bonus=tuple(bonus),
