@@ -41,11 +41,12 @@ Staking APR (from ``pool:staking``)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
@@ -392,6 +393,40 @@ def process_staking_apr(state: State) -> None:
     state.touched.update(state.nodes)
 
 
+def model_usage_by_row(
+    model_index: npt.NDArray[np.int64], units: npt.NDArray[np.int64], quality: npt.NDArray[np.int64], names: Sequence[str], known: Container[str]
+) -> dict[str, int]:
+    """Σ units × quality per model over the rows, in Python integers row by row (the reference of ``model_usage``):
+    a model with a row is keyed (its usage may be 0); a model not ``known`` is left out."""
+    usage: dict[str, int] = {}
+    for m, u, q in zip(model_index.tolist(), units.tolist(), quality.tolist(), strict=True):
+        model = names[m]
+        if model in known:
+            usage[model] = usage.get(model, 0) + u * q
+    return usage
+
+
+def model_usage(
+    model_index: npt.NDArray[np.int64], units: npt.NDArray[np.int64], quality: npt.NDArray[np.int64], names: Sequence[str], known: Container[str]
+) -> dict[str, int]:
+    """``model_usage_by_row``, the same keys and sums (in model index order, not first-row order: the callers read it
+    by key, sorted and as a total), by int64 group sums when a bound proves them exact: every value non-negative,
+    max(units) × max(quality) < 2**63 (each product exact) and fewer than 2**31 rows; each product is split as
+    hi × 2**32 + lo (hi < 2**31, lo < 2**32), so Σ hi < 2**31 × 2**31 and Σ lo < 2**31 × 2**32 stay in int64, and
+    a model's usage is Σ hi × 2**32 + Σ lo in Python integers. Otherwise row by row."""
+    n = units.size
+    if n == 0 or n >= 2**31 or min(int(units.min()), int(quality.min())) < 0 or int(units.max()) * int(quality.max()) >= 2**63:
+        return model_usage_by_row(model_index, units, quality, names, known)
+    product = units * quality
+    count = np.bincount(model_index, minlength=len(names))
+    hi = np.zeros(count.size, dtype=np.int64)
+    lo = np.zeros(count.size, dtype=np.int64)
+    np.add.at(hi, model_index, product >> 32)
+    np.add.at(lo, model_index, product & 0xFFFFFFFF)
+    present = np.flatnonzero(count).tolist()
+    return {names[m]: h * 2**32 + low for m, h, low in zip(present, hi[present].tolist(), lo[present].tolist(), strict=True) if names[m] in known}
+
+
 def process_marketplace_rewards(state: State) -> None:
     """The marketplace stream, by each model's useful usage in network tasks (units × quality in consensus this epoch).
 
@@ -399,14 +434,9 @@ def process_marketplace_rewards(state: State) -> None:
     parent model's owner. Floors stay in the pool.
     """
     budget = state.epoch_streams.budget(EmissionStream.MARKETPLACE)
-    usage: dict[str, int] = {}
     rows = state.epoch_work
     useful = np.flatnonzero(rows.consensus() & rows.network())  # in-consensus rows of network tasks, in row order
-    models = rows.models.names
-    for m, u, q in zip(rows.model_index()[useful].tolist(), rows.units()[useful].tolist(), rows.quality()[useful].tolist(), strict=True):
-        model = models[m]
-        if model in state.models:
-            usage[model] = usage.get(model, 0) + u * q
+    usage = model_usage(rows.model_index()[useful], rows.units()[useful], rows.quality()[useful], rows.models.names, state.models)
     total = sum(usage.values())
     if not total or not budget:
         state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage in network tasks this epoch" if not total else None)
