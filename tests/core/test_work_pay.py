@@ -20,7 +20,15 @@ from cor_incentives.core.errors import InvalidInput, InvariantViolation
 from cor_incentives.core.params import Params
 from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import BPS, COR, PPB
-from cor_incentives.core.work_pay import BonusColumns, BonusRow, bonus_columns_int64, compute_bonus_cap, compute_bonus_equivalent, settle_stream
+from cor_incentives.core.work_pay import (
+    BonusColumns,
+    BonusRow,
+    _group_sums,
+    bonus_columns_int64,
+    compute_bonus_cap,
+    compute_bonus_equivalent,
+    settle_stream,
+)
 from support.chain import Chain, addr
 from support.market import MODEL, commit_reveal, h, market, network, submit, validate_all
 from support.work_pay_reference import reference_settle
@@ -122,6 +130,15 @@ def _int64_columns(*columns):
     return [np.array(c, dtype=np.int64) for c in columns]
 
 
+def _as_lists(got):
+    """``bonus_columns_int64``'s answer as lists of Python integers (its caps and bonuses are int64 arrays)."""
+    if got is None:
+        return None
+    equivalent, cap, bonus = got
+    assert cap.dtype == bonus.dtype == np.int64
+    return equivalent, cap.tolist(), bonus.tolist()
+
+
 @st.composite
 def _rows_near_the_bounds(draw):
     """Rows whose largest values sit at (or just under) the bounds ``bonus_columns_int64`` accepts: max(q) × max(m) and
@@ -147,7 +164,7 @@ def test_int64_bonus_columns_are_the_formulas_up_to_the_bounds(rows):
     """Up to its bounds (values at and just under them included) the int64 path gives exactly what the formulas give
     row by row in Python integers, and it is taken (not refused)."""
     units, quality, multiplier, fee, rate, bps = rows
-    got = bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps)
+    got = _as_lists(bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps))
     assert got is not None
     assert got == _by_the_formulas(units, quality, multiplier, fee, rate, bps)
     assert all(type(v) is int for column in got for v in column)
@@ -165,7 +182,7 @@ def test_int64_bonus_columns_refuse_or_agree(rows, rate, bps):
     """Beyond the bounds (products past 2**63, negative values, a rate of 2**63 × 1e9 or more) the int64 path refuses
     (the caller applies the formulas row by row); whatever it does not refuse is exactly the formulas'."""
     units, quality, multiplier, fee = (list(c) for c in zip(*rows))
-    got = bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps)
+    got = _as_lists(bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps))
     assert got is None or got == _by_the_formulas(units, quality, multiplier, fee, rate, bps)
 
 
@@ -207,6 +224,22 @@ def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bon
     flat = [b for bs in ref["bonuses"] for b in bs]
     assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
     assert all(type(v) is int for column in pay.bonus_table.values() for v in column)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.integers(0, 10**6), st.integers(INT64_MAX // 8, INT64_MAX // 8 + 3), st.integers(0, INT64_MAX)), max_size=12),
+    cuts=st.lists(st.integers(0, 12), max_size=6),
+)
+def test_group_sums_are_the_python_sums_or_refused(values, cuts):
+    """Per-node sums by an int64 running sum equal the Python sums of the slices; refused (None) when count × max
+    could pass 2**63."""
+    bounds = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
+    got = _group_sums(np.array(values, dtype=np.int64), np.array(bounds, dtype=np.intp))
+    if values and len(values) * max(values) < 2**63:
+        assert got == [sum(values[a:b]) for a, b in zip(bounds, bounds[1:])]
+    else:
+        assert got is None
 
 
 def test_invariant_guards_the_columns():

@@ -227,7 +227,7 @@ def bonus_columns_int64(
     fee_units: npt.NDArray[Any],
     rate_units: int,
     bonus_fee_bps: int,
-) -> tuple[list[int], list[int], list[int]] | None:
+) -> tuple[list[int], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
     """``compute_bonus_equivalent``, ``compute_bonus_cap`` and their minimum for every row, computed on int64 columns
     where bounds on the columns prove every intermediate value exact; None when they do not (a column that is not
     int64, a negative value, a bound exceeded: the caller applies the formulas row by row). The equivalents are Python
@@ -242,8 +242,11 @@ def bonus_columns_int64(
       ``a = ah × P + al``, ``a × rl // P = ah × rl + al × rl // P`` (al × rl < P × P, ah × rl ≤ a): int64. ``a × rh`` is
       taken in Python integers.
     * ``cap = f × bps // 10 000`` in int64 when max(f) × bps is below 2**63.
-    * ``bonus = min(equivalent, cap)``: ``equivalent ≥ cap`` exactly when ``a × rh ≥ d = cap − a × rl // P``, that is
-      when d ≤ 0, or (rh > 0) ``a ≥ ⌈d / rh⌉``; otherwise equivalent < cap, so ``a × rh`` fits int64 there.
+    * ``bonus = min(equivalent, cap)``: ``equivalent ≥ cap`` exactly when ``a × rh ≥ d = cap − a × rl // P``: when
+      a > (2**63 − 1) // rh (then a × rh > 2**63 − 1 ≥ d), else by comparing a × rh, which fits int64; where
+      equivalent < cap, ``equivalent = a × rh + a × rl // P`` fits int64 too.
+
+    Caps and bonuses are returned as int64 arrays, the equivalents as a list.
     """
     import numpy as np
 
@@ -260,19 +263,36 @@ def bonus_columns_int64(
         return None
     xh, xl = np.divmod(quality_ppb * multiplier_ppb, PPB)
     a = units * xh + units * xl // PPB
-    ah, al = np.divmod(a, PPB)
-    low = ah * rl + al * rl // PPB  # a × rl // P
+    if rl:
+        ah, al = np.divmod(a, PPB)
+        low = ah * rl + al * rl // PPB  # a × rl // P
+    else:
+        low = np.zeros_like(a)
     cap = fee * bonus_fee_bps // BPS
     d = cap - low
     if rh:
-        whole, part = np.divmod(np.maximum(d, 0), rh)
-        binds = (d <= 0) | (a >= whole + (part != 0))
+        limit = (_INT64 - 1) // rh  # a ≤ limit: a × rh fits int64; a > limit: a × rh > 2**63 − 1 ≥ d
+        below = np.minimum(a, limit) * rh
+        binds = (a > limit) | (below >= d)
     else:
-        binds = d <= 0
-    bonus = np.where(binds, cap, np.where(binds, 0, a) * rh + low)
+        below = np.zeros_like(a)
+        binds = below >= d
+    bonus = np.where(binds, cap, below + low)
     high = (a.astype(object) * rh).tolist() if rh else [0] * a.size
     equivalent = list(map(add, high, low.tolist())) if rl else high
-    return equivalent, cap.tolist(), bonus.tolist()
+    return equivalent, cap, bonus
+
+
+def _group_sums(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.intp]) -> list[int] | None:
+    """Σ values[bounds[n] : bounds[n + 1]] for each n, by an int64 running sum when values are non-negative and their
+    total is provably below 2**63 (count × max); None otherwise (the caller sums in Python integers)."""
+    if values.size == 0 or int(values.min()) < 0 or values.size * int(values.max()) >= _INT64:
+        return None
+    import numpy as np
+
+    running = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
+    sums: list[int] = (running[bounds[1:]] - running[bounds[:-1]]).tolist()
+    return sums
 
 
 # --- one stream ------------------------------------------------------------------------------------
@@ -305,15 +325,20 @@ def settle_stream(
     units, quality, fee_units = (_int_column(column)[order] for column in (rows.units, rows.quality_ppb, rows.fee_units))
     fee = fee_units.tolist()
     multiplier = _int_column(multiplier_ppb)[node]
+    bounds_at = np.searchsorted(node, np.arange(nodes + 1))
+    bounds = bounds_at.tolist()
     fast = bonus_columns_int64(units, quality, multiplier, fee_units, rate_units, bonus_fee_bps)
     if fast is not None:
-        equivalent, cap, row_bonus = fast
+        equivalent, cap_at, bonus_at = fast
+        invariant(bool((bonus_at <= cap_at).all()), "work pay: a bonus above its cap")
+        cap, row_bonus = cap_at.tolist(), bonus_at.tolist()
+        bonus = _group_sums(bonus_at, bounds_at) or [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
     else:  # a value beyond what int64 columns hold exactly: the formulas row by row, in Python integers
         equivalent = list(map(compute_bonus_equivalent, units.tolist(), quality.tolist(), multiplier.tolist(), repeat(rate_units)))
         cap = list(map(compute_bonus_cap, fee, repeat(bonus_fee_bps)))
         row_bonus = list(map(min, equivalent, cap))
-    bounds = np.searchsorted(node, np.arange(nodes + 1)).tolist()
-    bonus = [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
+        invariant(all(map(le, row_bonus, cap)), "work pay: a bonus above its cap")
+        bonus = [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
     claim = [c + b for c, b in zip(network_claim, bonus)]
     claims = sum(claim)
     reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
@@ -337,5 +362,5 @@ def settle_stream(
     invariant(all(0 <= r <= c for r, c in zip(reward, claim)), "work pay: a reward exceeds its claim")
     invariant(0 <= paid <= budget, f"work pay: paid {paid} outside 0..budget {budget}")
     invariant(out.binding or reward == claim, "work pay: a claim under the budget was not paid in full")
-    invariant(all(map(le, row_bonus, cap)) and all(map(le, row_bonus, equivalent)), "work pay: a bonus above its bounds")
+    invariant(all(map(le, row_bonus, equivalent)), "work pay: a bonus above its equivalent")
     return out
