@@ -196,6 +196,7 @@ def test_int64_bonus_columns_refuse_or_agree(rows, rate, bps):
         ([1], [1], [1], [1], 2**63 * PPB, 1),  # rate // 1e9 = 2**63
         ([1], [-1], [1], [1], 1, 1),  # a negative value
         ([1], [1], [1], [1], -1, 1),
+        ([1], [1], [1], [0], 1, 2**63),  # a share past int64 (every fee 0: max(f) × bps is 0)
     ],
 )
 def test_int64_bonus_columns_refuse_past_each_bound(units, quality, multiplier, fee, rate, bps):

@@ -241,7 +241,7 @@ def bonus_columns_int64(
     * ``equivalent = a × rate // P``: with ``rate = rh × P + rl``, ``equivalent = a × rh + a × rl // P``; with
       ``a = ah × P + al``, ``a × rl // P = ah × rl + al × rl // P`` (al × rl < P × P, ah × rl ≤ a): int64. ``a × rh`` is
       taken in Python integers.
-    * ``cap = f × bps // 10 000`` in int64 when max(f) × bps is below 2**63.
+    * ``cap = f × bps // 10 000`` in int64 when bps and max(f) × bps are below 2**63.
     * ``bonus = min(equivalent, cap)``: ``equivalent ≥ cap`` exactly when ``a × rh ≥ d = cap − a × rl // P``: when
       a > (2**63 − 1) // rh (then a × rh > 2**63 − 1 ≥ d), else by comparing a × rh, which fits int64; where
       equivalent < cap, ``equivalent = a × rh + a × rl // P`` fits int64 too.
@@ -259,7 +259,7 @@ def bonus_columns_int64(
     rh, rl = divmod(rate_units, PPB)
     if qm >= _INT64 or big_u * PPB >= _INT64 or big_u * (qm // PPB) + big_u >= _INT64 or rh >= _INT64:
         return None
-    if int(fee.max()) * bonus_fee_bps >= _INT64:
+    if bonus_fee_bps >= _INT64 or int(fee.max()) * bonus_fee_bps >= _INT64:  # (the share itself must fit int64, too)
         return None
     xh, xl = np.divmod(quality_ppb * multiplier_ppb, PPB)
     a = units * xh + units * xl // PPB
