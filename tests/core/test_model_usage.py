@@ -16,7 +16,7 @@ def _rows(draw):
     n = draw(st.integers(0, 40))
     u_max = draw(st.one_of(st.integers(0, 10**6), st.integers(0, INT64_MAX)))
     at_bound = INT64_MAX // max(u_max, 1)  # max(units) × max(quality) just under 2**63; one more: just past it
-    q_max = draw(st.one_of(st.just(at_bound), st.just(at_bound + 1), st.integers(0, at_bound), st.integers(0, INT64_MAX)))
+    q_max = draw(st.one_of(st.just(at_bound), st.just(min(at_bound + 1, INT64_MAX)), st.integers(0, at_bound), st.integers(0, INT64_MAX)))
     near = lambda top: st.one_of(st.integers(0, top), st.integers(max(0, top - 2), top))  # noqa: E731
     model = draw(st.lists(st.integers(0, len(NAMES) - 1), min_size=n, max_size=n))
     units = draw(st.lists(near(u_max), min_size=n, max_size=n))
