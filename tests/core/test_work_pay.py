@@ -92,29 +92,41 @@ def test_invariants(nodes, rows, rate, bonus_bps, budget):
             assert b.bonus <= b.fee_units * bonus_bps // BPS and b.bonus <= b.equivalent
 
 
+def _stream_cases(max_fee):
+    """A stream's nodes (weighted units, multiplier, eligible), bonus rows (node, units, quality, fee ≤ max_fee),
+    rate, bonus bps and budget."""
+    return dict(
+        nodes=st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 5 * PPB), st.booleans()), min_size=1, max_size=8),
+        rows=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(0, PPB), st.integers(0, max_fee)), max_size=30),
+        rate=st.integers(0, 10**20),
+        bonus_bps=st.integers(0, BPS),
+        budget=st.integers(0, 10**24),
+    )
+
+
+def _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, as_rows):
+    """settle_stream on the bonus rows given as ``as_rows(rows)`` against the row-by-row reference
+    (tests/support/work_pay_reference.py): every field the reference has, and the stream account's columns are the
+    reference's bonus rows, node after node. Returns the pay and the reference."""
+    bonus_rows = [BonusRow(i, n % len(nodes), u, q, f) for i, (n, u, q, f) in enumerate(rows)]
+    args = dict(weighted=[w for w, _, _ in nodes], multiplier_ppb=[m for _, m, _ in nodes], eligible=[e for _, _, e in nodes])
+    pay = settle_stream(**args, bonus_rows=as_rows(bonus_rows), rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
+    ref = reference_settle(**args, bonus_rows=bonus_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
+    assert {k: getattr(pay, k) for k in ref} == ref
+    columns, _ = bonus_columns(pay)
+    flat = [b for bs in ref["bonuses"] for b in bs]
+    assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
+    return pay, ref
+
+
 @settings(max_examples=200, deadline=None)
-@given(
-    nodes=st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 5 * PPB), st.booleans()), min_size=1, max_size=8),
-    rows=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(0, PPB), st.integers(0, 10**30)), max_size=30),
-    rate=st.integers(0, 10**20),
-    bonus_bps=st.integers(0, BPS),
-    budget=st.integers(0, 10**24),
-    as_columns=st.booleans(),
-)
+@given(**_stream_cases(10**30), as_columns=st.booleans())
 def test_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bonus_bps, budget, as_columns):
     """The bonus rows settled as columns give what the previous row-by-row code gave (tests/support/work_pay_reference.py):
     every node's claims and rewards, and each node's bonus rows in the same order with the same arithmetic; and the
     stream account's columns are those rows, node after node."""
-    bonus_rows = [BonusRow(i, n % len(nodes), u, q, f) for i, (n, u, q, f) in enumerate(rows)]
-    args = dict(weighted=[w for w, _, _ in nodes], multiplier_ppb=[m for _, m, _ in nodes], eligible=[e for _, _, e in nodes])
-    given_rows = BonusColumns.of_rows(bonus_rows) if as_columns else bonus_rows
-    pay = settle_stream(**args, bonus_rows=given_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
-    ref = reference_settle(**args, bonus_rows=bonus_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
-    assert {k: getattr(pay, k) for k in ref} == ref
-    columns, at = bonus_columns(pay)
-    flat = [b for bs in ref["bonuses"] for b in bs]
-    assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
-    assert [count for _, count in at] == [len(bs) for bs in ref["bonuses"]]
+    pay, ref = _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, BonusColumns.of_rows if as_columns else list)
+    assert [count for _, count in bonus_columns(pay)[1]] == [len(bs) for bs in ref["bonuses"]]
 
 
 INT64_MAX = 2**63 - 1
@@ -204,26 +216,16 @@ def test_int64_bonus_columns_refuse_past_each_bound(units, quality, multiplier, 
     assert bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps) is None
 
 
+def _int64_bonus_columns(bonus_rows):
+    return BonusColumns(*(np.array(c, dtype=np.int64) for c in zip(*bonus_rows))) if bonus_rows else BonusColumns([], [], [], [], [])
+
+
 @settings(max_examples=200, deadline=None)
-@given(
-    nodes=st.lists(st.tuples(st.integers(0, 10**15), st.integers(0, 5 * PPB), st.booleans()), min_size=1, max_size=8),
-    rows=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(0, PPB), st.integers(0, 10**14)), max_size=30),
-    rate=st.integers(0, 10**20),
-    bonus_bps=st.integers(0, BPS),
-    budget=st.integers(0, 10**24),
-)
+@given(**_stream_cases(10**14))
 def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bonus_bps, budget):
     """The close's columns as int64 arrays (fees that fit: the int64 bonus path is taken) settle exactly as the
     row-by-row reference (tests/support/work_pay_reference.py), bonus rows and account columns included."""
-    bonus_rows = [BonusRow(i, n % len(nodes), u, q, f) for i, (n, u, q, f) in enumerate(rows)]
-    args = dict(weighted=[w for w, _, _ in nodes], multiplier_ppb=[m for _, m, _ in nodes], eligible=[e for _, _, e in nodes])
-    given_rows = BonusColumns(*(np.array(c, dtype=np.int64) for c in zip(*bonus_rows))) if bonus_rows else BonusColumns([], [], [], [], [])
-    pay = settle_stream(**args, bonus_rows=given_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
-    ref = reference_settle(**args, bonus_rows=bonus_rows, rate_units=rate, bonus_fee_bps=bonus_bps, budget=budget)
-    assert {k: getattr(pay, k) for k in ref} == ref
-    columns, at = bonus_columns(pay)
-    flat = [b for bs in ref["bonuses"] for b in bs]
-    assert columns == {k: [getattr(b, k) for b in flat] for k in ("task", "units", "quality_ppb", "fee_units")}
+    pay, _ = _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, _int64_bonus_columns)
     assert all(type(v) is int for column in pay.bonus_table.values() for v in column)
 
 
