@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from cor_incentives.core import governance
 from cor_incentives.core.apply import HANDLERS, MAX_NONCE_STEP, apply
-from cor_incentives.core.commands import SCHEMAS, Variant, blob_refs, check_body
+from cor_incentives.core.commands import BLOB_KINDS, SCHEMAS, BlobRef, Opt, Struct, Variant, blob_refs, check_body
 from cor_incentives.core.errors import EngineError, InvalidInput
 from cor_incentives.core.events import MAX_DEPTH, MAX_SAFE_INT, Command, json_depth, make_event, parse_json
 from cor_incentives.core.units import COR, checksum_address
@@ -138,6 +138,21 @@ def test_blob_references_come_from_the_schema():
     h = "0x" + "ab" * 32
     assert blob_refs("task.reveal", {"task": 1, "output_hash": h, "salt": "s"}) == [h]
     assert blob_refs("model.register", {"content_hash": h}) == []  # the weights' hash, not a stored blob
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(sorted(SCHEMAS)), values=st.lists(st.sampled_from(["0x" + "ab" * 32, "0x" + "cd" * 32, 7, None]), min_size=12, max_size=12)
+)
+def test_blob_refs_by_kind_equal_a_walk_of_the_kinds_schema(kind, values):
+    """``blob_refs`` (fields listed once per kind, ``BLOB_KINDS``) gives what walking the kind's schema on each call gives."""
+    schema = SCHEMAS[kind]
+    fields = list(schema.fields.items()) if isinstance(schema, Struct) else []
+    body = {name: values[i % len(values)] for i, (name, _) in enumerate(fields)}
+    walked = [body[n] for n, spec in fields if isinstance(spec.type if isinstance(spec, Opt) else spec, BlobRef) and isinstance(body.get(n), str)]
+    assert blob_refs(kind, body) == walked
+    if kind not in BLOB_KINDS:
+        assert not any(isinstance(spec.type if isinstance(spec, Opt) else spec, BlobRef) for _, spec in fields)
 
 
 json_values = st.recursive(

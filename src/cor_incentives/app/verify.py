@@ -45,11 +45,11 @@ from itertools import islice
 from typing import Any
 
 from ..core.apply import CHECKPOINT_WINDOW, apply
-from ..core.commands import blob_refs
+from ..core.commands import BLOB_KINDS, blob_refs
 from ..core.conservation import FULL_CHECK_EVERY, Conservation
 from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
-from ..core.journal import write_log
+from ..core.journal import WriteLog, logging_to
 from ..core.json_view import json_view
 from ..core.params import ParamHistory, Params
 from ..core.prune import EPOCH, fold
@@ -294,67 +294,73 @@ def _verify(
         report.fail("conservation", expected_seq - 1, f"the starting snapshot: {exc}")
     since_full = 0
     beacon_round = state.beacon.round if state.beacon is not None else 0
-    for (chunk, decoded), recovered_signers in recovered(_batches(store.iter_logged(conn=conn, after=expected_seq - 1)), workers):
-        signers = iter(recovered_signers)
-        for (event, columns), cmd_or_error in zip(chunk, decoded):
-            report.events += 1
-            if progress:
-                progress(event.seq)
-            for problem in link_problems(event, expected_seq, prev_hash):
-                report.fail("hash_chain", event.seq, problem)
-            prev_hash = event.hash
-            expected_seq = event.seq + 1
-            if event.seq in anchored:
-                stored_at[event.seq] = event.hash
-            if isinstance(cmd_or_error, EngineError):
-                report.fail("replay", event.seq, f"the payload does not decode: {cmd_or_error.message}")
-                replay_ok = False
-            cmd = cmd_or_error if isinstance(cmd_or_error, Command) else None
-            signer = next(signers) if cmd is not None else None
-            if cmd is not None:
-                _check_checkpoint(cmd, recent, citations, report, event.seq)
-                for ref in blob_refs(cmd.kind, cmd.body) if isinstance(cmd.body, dict) else ():
-                    blob_first_use.setdefault(ref, event.seq)
-            recent.append((event.seq, event.hash))
-            if not replay_ok or cmd is None or signer is None:
-                continue
-            try:
-                signed_by_actor(cmd, signer)
-            except EngineError as exc:
-                report.fail("signatures", event.seq, f"signature check failed: {exc.message}")
-            if event.tick != state.tick:
-                report.fail("hash_chain", event.seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
-                event = replace(event, tick=state.tick)
-            try:
-                # replay follows the stored chain fields so a broken link is reported once, above
-                state.head_hash = event.prev_hash
-                state.seq = event.seq - 1
-                # no undo journal (the replay stops at the first event that fails); the balances it wrote, and what
-                # they held before, are logged for the incremental conservation check
-                with write_log(state.ledger.balances) as writes:
+    # no undo journal (the replay stops at the first event that fails); the balances each event writes, and what they
+    # held before, are logged for the incremental conservation check: one write log, restarted before each event
+    writes = WriteLog(state.ledger.balances)
+    with logging_to(writes):
+        for (chunk, decoded), recovered_signers in recovered(_batches(store.iter_logged(conn=conn, after=expected_seq - 1)), workers):
+            signers = iter(recovered_signers)
+            for (event, columns), cmd_or_error in zip(chunk, decoded):
+                report.events += 1
+                if progress:
+                    progress(event.seq)
+                for problem in link_problems(event, expected_seq, prev_hash):
+                    report.fail("hash_chain", event.seq, problem)
+                prev_hash = event.hash
+                expected_seq = event.seq + 1
+                if event.seq in anchored:
+                    stored_at[event.seq] = event.hash
+                if isinstance(cmd_or_error, EngineError):
+                    report.fail("replay", event.seq, f"the payload does not decode: {cmd_or_error.message}")
+                    replay_ok = False
+                cmd = cmd_or_error if isinstance(cmd_or_error, Command) else None
+                signer = next(signers) if cmd is not None else None
+                if cmd is not None:
+                    _check_checkpoint(cmd, recent, citations, report, event.seq)
+                    if cmd.kind in BLOB_KINDS and isinstance(cmd.body, dict):
+                        for ref in blob_refs(cmd.kind, cmd.body):
+                            blob_first_use.setdefault(ref, event.seq)
+                recent.append((event.seq, event.hash))
+                if not replay_ok or cmd is None or signer is None:
+                    continue
+                try:
+                    signed_by_actor(cmd, signer)
+                except EngineError as exc:
+                    report.fail("signatures", event.seq, f"signature check failed: {exc.message}")
+                if event.tick != state.tick:
+                    report.fail("hash_chain", event.seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
+                    event = replace(event, tick=state.tick)
+                try:
+                    # replay follows the stored chain fields so a broken link is reported once, above (written only
+                    # when they differ: after an event that follows its predecessor, apply left them so)
+                    if state.head_hash != event.prev_hash:
+                        state.head_hash = event.prev_hash
+                    if state.seq != event.seq - 1:
+                        state.seq = event.seq - 1
+                    writes.restart(state.ledger.balances)
                     applied = apply(state, seal_decoded(event, cmd), atomic=False)
-                for i, p in enumerate(applied.postings):
-                    postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
-                retired.take(state, event.seq)
-                beacon_round = state.beacon.round if state.beacon is not None else 0
-            except EngineError as exc:
-                report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
-                replay_ok = False
-                continue
-            except Exception as exc:  # an invariant broken by a forged event, etc.
-                report.fail("replay", event.seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
-                replay_ok = False
-                continue
-            for problem in column_problems(applied, columns):
-                report.fail("hash_chain", event.seq, problem)
-            since_full += 1
-            try:
-                conservation.after_event(state, writes, applied.postings)
-                if since_full >= FULL_CHECK_EVERY and _carries_checkpoint(cmd):
-                    since_full = 0
-                    conservation.full(state)
-            except InvariantViolation as exc:
-                report.fail("conservation", event.seq, str(exc))
+                    for i, p in enumerate(applied.postings):
+                        postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
+                    retired.take(state, event.seq)
+                    beacon_round = state.beacon.round if state.beacon is not None else 0
+                except EngineError as exc:
+                    report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
+                    replay_ok = False
+                    continue
+                except Exception as exc:  # an invariant broken by a forged event, etc.
+                    report.fail("replay", event.seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
+                    replay_ok = False
+                    continue
+                for problem in column_problems(applied, columns):
+                    report.fail("hash_chain", event.seq, problem)
+                since_full += 1
+                try:
+                    conservation.after_event(state, writes, applied.postings)
+                    if since_full >= FULL_CHECK_EVERY and _carries_checkpoint(cmd):
+                        since_full = 0
+                        conservation.full(state)
+                except InvariantViolation as exc:
+                    report.fail("conservation", event.seq, str(exc))
     if replay_ok and report.events:
         try:
             conservation.full(state)

@@ -462,16 +462,21 @@ def check_body(kind: str, body: Any) -> None:
     schema.check(body, kind)
 
 
+def _blob_fields(schema: Any) -> tuple[str, ...]:
+    """The fields of a kind's body that hold a blob hash (an optional one too), in the schema's order."""
+    if not isinstance(schema, Struct):
+        return ()
+    return tuple(name for name, spec in schema.fields.items() if isinstance(spec.type if isinstance(spec, Opt) else spec, BlobRef))
+
+
+BLOB_FIELDS: dict[str, tuple[str, ...]] = {kind: f for kind, schema in SCHEMAS.items() if (f := _blob_fields(schema))}
+BLOB_KINDS = frozenset(BLOB_FIELDS)
+"""The command kinds whose body may refer to blobs (``blob_refs`` of any other kind is empty)."""
+
+
 def blob_refs(kind: str, body: Mapping[str, Any]) -> list[str]:
     """The blob hashes a (valid) body refers to."""
-    schema = SCHEMAS.get(kind)
-    if not isinstance(schema, Struct):
-        return []
-    return [
-        body[name]
-        for name, spec in schema.fields.items()
-        if isinstance(spec.type if isinstance(spec, Opt) else spec, BlobRef) and isinstance(body.get(name), str)
-    ]
+    return [body[name] for name in BLOB_FIELDS.get(kind, ()) if isinstance(body.get(name), str)]
 
 
 def schema_doc(kind: str) -> dict[str, Any]:

@@ -64,7 +64,6 @@ class Conservation:
         if before is None:  # the balances were cleared or replaced: no per-account record to go by
             self.full(state)
             return
-        old = {k: 0 if v is MISSING else v for k, v in before.items()}
         moved: dict[str, int] = {}
         for p in postings:
             moved[p.src] = moved.get(p.src, 0) - p.amount
@@ -72,16 +71,21 @@ class Conservation:
         issued, issued_before = state.genesis_supply + state.minted, self.issued
         self.issued = issued  # the next event is checked against this one's totals, even if this one broke them
         net = accounts = 0
-        for account in [*old, *(k for k in moved if k not in old)]:
+        for account, was in before.items():  # one pass over the balances written, then the accounts only posted to
             new = balances.get(account, 0)
-            change = new - old.get(account, new)
-            posted = moved.get(account, 0)
+            change = new - (0 if was is MISSING else was)
+            posted = moved.pop(account, 0)
             if change != posted or (new < 0 and account not in SOURCES):  # the messages are written only for a break
                 invariant(account in SOURCES or new >= 0, f"negative balance {account}={new}")
                 invariant(change == posted, f"balance of {account} changed by {change} but the event's postings move {posted}")
             net += change
             if account not in SOURCES:
                 accounts += change
+        for account, posted in moved.items():  # posted to, never written: unchanged
+            new = balances.get(account, 0)
+            if posted != 0 or (new < 0 and account not in SOURCES):
+                invariant(account in SOURCES or new >= 0, f"negative balance {account}={new}")
+                invariant(posted == 0, f"balance of {account} changed by 0 but the event's postings move {posted}")
         invariant(net == 0, f"the event's balance changes do not net to zero (Σ = {net})")
         invariant(
             accounts == issued - issued_before,

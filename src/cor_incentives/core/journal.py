@@ -133,24 +133,39 @@ def values_before(entries: list[Undo], obj: dict[Any, Any]) -> dict[Any, Any] | 
 
 
 class WriteLog:
-    """The writes to one dict made inside ``write_log``: (key, value before the write) in order, or
-    ``whole`` when the dict was cleared (no per-key record)."""
+    """The writes to one dict made while the log is in force (``write_log``, or ``logging_to``): what each
+    key written held before its first write (``MISSING`` if absent), or ``whole`` when the dict was
+    cleared (no per-key record). ``restart`` empties it, so one log serves block after block (a
+    replay's events) without being rebuilt."""
 
-    __slots__ = ("watched", "entries", "whole")
+    __slots__ = ("watched", "before", "whole")
 
     def __init__(self, watched: dict[Any, Any]) -> None:
-        self.watched = watched
-        self.entries: list[tuple[Any, Any]] = []
+        self.watched = _logged(watched)
+        self.before: dict[Any, Any] = {}
+        self.whole = False
+
+    def restart(self, watched: dict[Any, Any]) -> None:
+        """Forget what was logged and log the writes to ``watched`` from here (the same dict, or the one
+        that replaced it)."""
+        if watched is not self.watched:
+            self.watched = _logged(watched)
+        self.before = {}
         self.whole = False
 
     def values_before(self) -> dict[Any, Any] | None:
         """What each key written held before the block (``MISSING`` if absent); None when rewritten whole."""
-        if self.whole:
-            return None
-        before: dict[Any, Any] = {}
-        for key, old in self.entries:
-            before.setdefault(key, old)
-        return before
+        return None if self.whole else self.before
+
+
+def _logged(watched: dict[Any, Any]) -> LoggedDict[Any, Any]:
+    """``watched`` as a ``LoggedDict`` (the same dict, the same contents and behaviour, with its writes noted
+    while a log of it is in force); a plain dict is refused (it is not the state's)."""
+    if type(watched) is JDict:
+        watched.__class__ = LoggedDict
+    elif type(watched) is not LoggedDict:
+        raise TypeError(f"write_log needs a journaled dict, got {type(watched).__name__}")
+    return watched  # type: ignore[return-value]
 
 
 @contextmanager
@@ -158,14 +173,16 @@ def write_log(watched: dict[Any, Any]) -> Iterator[WriteLog]:
     """Log the writes to the journaled dict ``watched`` made inside the block (``WriteLog``), whatever
     journal is in force (none, for a replay): nothing else is recorded and nothing is undone.
 
-    ``watched`` becomes a ``LoggedDict`` (the same dict, the same contents and behaviour, with its
-    writes noted while a log of it is in force). A write that bypasses the dict's methods
+    ``watched`` becomes a ``LoggedDict`` (``_logged``). A write that bypasses the dict's methods
     (``dict.__setitem__``) is not logged; the core writes balances only through them and ``Writes``."""
-    if type(watched) is JDict:
-        watched.__class__ = LoggedDict
-    elif type(watched) is not LoggedDict:
-        raise TypeError(f"write_log needs a journaled dict, got {type(watched).__name__}")
-    log = WriteLog(watched)
+    with logging_to(WriteLog(watched)) as log:
+        yield log
+
+
+@contextmanager
+def logging_to(log: WriteLog) -> Iterator[WriteLog]:
+    """``log`` in force for the block (as ``write_log``); a loop restarts it (``WriteLog.restart``) before each
+    part whose writes it wants apart, instead of entering a block per part."""
     token = _logging.set(log)
     try:
         yield log
@@ -395,10 +412,10 @@ class LoggedDict(JDict[K, V]):
     __slots__ = ()
 
     def note(self, key: Any) -> None:
-        """Log ``key``'s value before the write about to happen."""
+        """Log ``key``'s value before the write about to happen (its first write in the log's block)."""
         log = _logging.get()
-        if log is not None and log.watched is self:
-            log.entries.append((key, dict.get(self, key, _MISSING)))
+        if log is not None and log.watched is self and key not in log.before:
+            log.before[key] = dict.get(self, key, _MISSING)
 
     def __setitem__(self, key: K, value: V) -> None:
         self.note(key)
