@@ -122,3 +122,23 @@ def test_only_the_watched_dict_and_only_inside_the_block():
     with pytest.raises(TypeError):
         with write_log({}):  # a plain dict is not the state's
             pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=OPS)
+def test_a_logged_dict_under_an_undo_journal_is_journaled_and_undone_as_a_journaled_one(ops):
+    """A ``LoggedDict`` (the balances after a verify) written under an undo journal and a write log at once: the
+    journal records what it records for a ``JDict``, rolling it back restores the start, and the log agrees."""
+    journaled, logged = _ledger(), _ledger()
+    with journal() as j_entries:
+        _run(journaled, ops, JDict())
+    with journal() as l_entries, write_log(logged.balances) as log:
+        _run(logged, ops, JDict())
+    assert type(logged.balances) is LoggedDict
+    assert dict(logged.balances) == dict(journaled.balances)
+    assert values_before(l_entries, logged.balances) == values_before(j_entries, journaled.balances)
+    by_log = log.values_before()
+    assert by_log is not None and set(values_before(l_entries, logged.balances) or {}) <= set(by_log)
+    jmod.rollback(j_entries)
+    jmod.rollback(l_entries)
+    assert dict(logged.balances) == dict(journaled.balances) == dict(_ledger().balances)

@@ -418,8 +418,15 @@ class LoggedDict(JDict[K, V]):
             log.before[key] = dict.get(self, key, _MISSING)
 
     def __setitem__(self, key: K, value: V) -> None:
-        self.note(key)
-        JDict.__setitem__(self, key, value)
+        # ``note`` and ``JDict.__setitem__`` in one call, the old value read once: a replay writes every balance here
+        old = dict.get(self, key, _MISSING)
+        log = _logging.get()
+        if log is not None and log.watched is self and key not in log.before:
+            log.before[key] = old
+        entries = _current.get()
+        if entries is not None:
+            entries.append((_undo_key, self, key, old))
+        dict.__setitem__(self, key, value if type(value) is int else adopt(value))  # (a balance: no container to adopt)
 
     def __delitem__(self, key: K) -> None:
         if key in self:
