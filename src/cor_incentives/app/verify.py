@@ -20,7 +20,7 @@ walk the whole replayed state). Commands are decoded once and signatures recover
 ``workers`` ≥ 1 in forked helper processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
 journal: it stops applying at the first event the core refuses (whose writes are then not undone, so
 that state is dropped: a failed replay returns an empty ``State()``), and only the balance writes are
-logged, for the conservation check (``journal.write_log``).
+logged, for the conservation check (one ``journal.WriteLog`` restarted before each event).
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
 database equal those of the replayed state (``projections``), every stored epoch record and root
 equals the replayed one (``roots_match``), every stored blob hashes to its key (``blobs``), and

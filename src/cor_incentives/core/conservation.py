@@ -4,7 +4,7 @@
 ``genesis`` and ``minted`` net against everything else), Σ non-source balances = genesis supply +
 minted. A replay that runs it after every event pays O(accounts) per event. ``Conservation`` checks
 the same invariants from what one event changed: the balances it wrote and what they held before,
-read from the event's ``journal.write_log`` of the balances (what ``cor verify`` uses: no undo
+read from the event's ``journal.WriteLog`` of the balances (what ``cor verify`` uses: no undo
 journal) or from the undo journal it was applied under (every balance write of the core goes
 through the journaled dict or ``journal.Writes``):
 

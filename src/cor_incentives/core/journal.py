@@ -15,8 +15,9 @@ write then costs one lookup of the journal in force and nothing else.
 
 A replay that needs no undo but does need one dict's writes (``cor verify``'s conservation check
 reads which balances an event wrote, and what they held before) runs without a journal inside
-``write_log(balances)``: only the writes to that dict are logged, as (key, old value), and nothing is
-undone (verify stops replaying at the first event that fails).
+``write_log(balances)`` (or ``logging_to`` one ``WriteLog``, restarted before each event): only the
+writes to that dict are logged, as each key's value before its first write, and nothing is undone
+(verify stops replaying at the first event that fails).
 
 Which journal is in force is per thread (a context variable), so a replay in another thread of
 the same process is never journaled by mistake. The journal changes nothing the state holds and
