@@ -18,11 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cor_incentives.sim.attacks  # noqa: F401  (registers the families)
+from cor_incentives.app.verify import verify_store
 from cor_incentives.core.json_view import json_view
 from cor_incentives.sim.attacks.base import FAMILIES
 from cor_incentives.sim.runner import World
 from cor_incentives.store import db
 from cor_incentives.store.json_text import json_text
+from cor_incentives.store.projections import expected_rows, node_record, node_view, stored_rows
+from support.network import COR, make_network
+from support.scenario import PROMPTS, settle_honest_task
 
 
 def reference(x):
@@ -175,4 +179,28 @@ def test_real_records_of_seeded_worlds(name):
     for record in records(state):
         assert json_text(record) == reference(record)
         seen += 1
+    for node in state.nodes.values():
+        assert json_text(node_record(state, node)) == db.dumps(node_view(state, node))
     assert len(state.epochs) >= 3 and seen > 20 and state.slashes and any(e.items for e in state.epochs.values())
+
+
+def test_projections_written_with_json_text_verify(db_url, tmp_path):
+    """A network's projections (written with json_text) are the rows verify expects (db.dumps(json_view))."""
+    eng, keys = make_network(db_url, tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="json-text")
+    try:
+        settle_honest_task(eng, keys, PROMPTS[0], with_garbage=True)
+        eng.submit_as(keys["faucet"], "transfer", {"to": keys["bob"].address, "amount": str(5_000 * COR)})
+        eng.submit_as(keys["bob"], "stake.delegate", {"node": keys["miner0"].address, "amount": str(1_000 * COR)})
+        eng.submit_as(keys["bob"], "stake.undelegate", {"node": keys["miner0"].address, "amount": str(400 * COR)})
+        eng.submit_as(keys["oracle"], "tick", {"ticks": 2})
+        eng.submit_as(keys["oracle"], "epoch.close", {})
+        with eng.store.reader() as conn:
+            stored = stored_rows(conn)
+        expected = expected_rows(eng.state)
+        for name in ("nodes", "unbonding", "slash", "epoch"):
+            assert stored[name] == expected[name], name
+        assert stored["epoch"] and stored["nodes"] and stored["unbonding"]
+        report, _ = verify_store(eng.store)
+        assert report.ok, report
+    finally:
+        eng.store.dispose()

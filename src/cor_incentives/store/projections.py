@@ -6,6 +6,7 @@ projection from a replayed state so ``cor verify`` can compare them with what th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
@@ -20,6 +21,7 @@ from ..core.records import EpochRecord, Node
 from ..core.state import State
 from ..core.state_codec import decode_record, hashed_fields
 from . import bulk, db
+from .json_text import json_text
 
 PROJECTION_LAYOUT_KEY = "projection_layout"
 PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
@@ -31,13 +33,24 @@ write. The engine re-projects such a database from the log at its first write (`
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
 
 
+def node_record(state: State, node: Node) -> dict[str, Any]:
+    """What the nodes table holds for a node, before its JSON view: the node's fields and three more."""
+    record = {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}
+    record["self_bond"] = state.ledger.balance(f"bonded:{node.id}")
+    record["delegator_count"] = len(node.delegators)
+    record["jailed"] = node.jailed
+    return record
+
+
 def node_view(state: State, node: Node) -> dict[str, Any]:
-    """What the nodes table holds for a node."""
-    view: dict[str, Any] = json_view(node)
-    view["self_bond"] = json_view(state.ledger.balance(f"bonded:{node.id}"))
-    view["delegator_count"] = len(node.delegators)
-    view["jailed"] = node.jailed
+    """What the nodes table holds for a node, as JSON values (``db.dumps`` of it is the row's text: ``node_text``)."""
+    view: dict[str, Any] = json_view(node_record(state, node))
     return view
+
+
+def node_text(state: State, node: Node) -> str:
+    """The nodes table's text for a node: ``db.dumps(node_view(state, node))``, written by ``json_text``."""
+    return json_text(node_record(state, node))
 
 
 class Projector:
@@ -105,7 +118,7 @@ class Projector:
         retired = [r for r in state.retired if r[0] == applied.seq]
         while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
             e = self.epochs_projected_through + 1
-            self._docs.append(("epoch", str(e), db.dumps(json_view(whole_epoch(state, e, retired)))))
+            self._docs.append(("epoch", str(e), json_text(whole_epoch(state, e, retired))))
             self.epochs_projected_through = e
         self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
         if retired:
@@ -141,7 +154,7 @@ class Projector:
             node = state.nodes.get(n)
             if node is None:
                 continue
-            data = db.dumps(node_view(state, node))
+            data = node_text(state, node)
             digest = hashlib.blake2b(f"{node.role}\n{data}".encode(), digest_size=16).digest()
             if self._node_rows.get(n) != digest:
                 self._node_rows[n] = digest
@@ -150,7 +163,7 @@ class Projector:
         written["nodes"] = len(node_rows)
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): u for k, u in state.unbondings.items()})
-        docs = [("slash", str(r.id), db.dumps(json_view(r))) for r in state.slashes[self.slashes_projected :]]
+        docs = [("slash", str(r.id), json_text(r)) for r in state.slashes[self.slashes_projected :]]
         docs += self._docs
         bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, docs)
         written["documents"] = len(docs)
@@ -163,7 +176,7 @@ class Projector:
 
     def _sync_collection(self, conn: Connection, name: str, docs: dict[str, Any]) -> None:
         conn.execute(delete(db.documents).where(db.documents.c.collection == name))
-        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, [(name, k, db.dumps(json_view(d))) for k, d in sorted(docs.items())])
+        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, [(name, k, json_text(d)) for k, d in sorted(docs.items())])
 
 
 POSTING_COLUMNS = ("seq", "idx", "src", "dst", "amount", "reason")
