@@ -71,6 +71,7 @@ int_columns = st.one_of(
     st.lists(st.integers(min_value=-(2**53), max_value=2**53), max_size=20),  # all JSON-safe: written as it is
     st.lists(ints, max_size=20),
     st.lists(st.one_of(ints, st.booleans()), max_size=6),  # booleans are not integers here
+    st.builds(lambda head, rest: [head, *rest], st.integers(-3, 3), st.lists(scalars, max_size=4)),  # an integer, then anything
 )
 hashables = st.one_of(ints, texts, st.tuples(ints, texts), st.frozensets(ints, max_size=4))
 keys = st.one_of(texts, ints, st.booleans(), st.sampled_from([Kind.A, Kind.B, Level.HIGH]), st.builds(Key, ints, texts))
@@ -126,6 +127,9 @@ def test_what_differs_between_encoders_is_made_equal():
         {"s": {3, 1, 2}, "f": frozenset({"b", "a"}), "t": (1, (2, 3)), "e": [[], {}, (), set()]},
         "\ud800 lone surrogate",  # orjson refuses it: the reference writes it
         [Kind.B, Level.HIGH, {Kind.A: Level.LOW}],
+        # columns: ±2**53 itself (a number; orjson's strict integers refuse it, so the ranged walk writes it), past it,
+        # and an integer first with a float, a string, None, a bool, an IntEnum past 2**53 or a list after it
+        [[1, 2**53], (-(2**53), 0), [2, 2**53 + 1], [1, 2.5], [1, "é"], [1, None], [1, True], [1, Level.HIGH], [1, [2**60]]],
     ]
     for case in cases:
         assert json_text(case) == reference(case), case

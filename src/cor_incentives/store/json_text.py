@@ -3,21 +3,25 @@
 ``db.dumps(json_view(x))`` walks a record twice: ``json_view`` builds a JSON-ready copy (big integers as
 decimal strings, dataclasses as dicts, columns of integers copied), then ``json.dumps`` (sorted keys,
 no spaces, ``ensure_ascii``) walks the copy to write it. At a million tasks an epoch document is
-~150 MB of text, most of it columns of integers (node lines' task ids, bonus rows).
+~150 MB of text, most of it columns of integers (node lines' task ids, bonus rows: 16 M integers).
 
-Here the walk converts what JSON cannot say as it is, exactly as ``json_view`` does (same tests, same
-key conversion), but hands a list or tuple of plain integers that are all within ±2**53 to the encoder
-as it is, without copying it; ``orjson`` (``OPT_SORT_KEYS``) then writes the text. What orjson writes
-differently from ``json.dumps`` is made equal:
+Here one walk converts what JSON cannot say as it is, exactly as ``json_view`` does (same tests, same
+key conversion), and ``orjson`` (``OPT_SORT_KEYS``) writes the result. A list or tuple that starts with
+a plain integer and sums to an integer (so holds integers and bools only: a float makes the sum a float,
+anything else makes it raise) is handed to orjson as it is, not copied nor range-checked: orjson writes
+with ``OPT_STRICT_INTEGER`` and refuses any integer past ±(2**53 − 1), and then the walk is taken again
+with each such column's range checked (min, max), the rest written by orjson as before. What orjson
+writes differently from ``json.dumps`` is made equal:
 
 - floats are written by ``json.dumps`` itself (``float.__repr__``, ``NaN``, ``Infinity``), as fragments;
-- orjson writes non-ASCII characters as UTF-8 and DEL (0x7f) as it is, where ``ensure_ascii`` writes
-  ``\\uXXXX`` (lower-case hex; a surrogate pair above U+FFFF): such characters occur only inside strings,
-  so the text is escaped after the fact, character by character, as ``json.dumps`` escapes them;
+- a string with non-ASCII characters is written by ``json.dumps`` (``ensure_ascii``: ``\\uXXXX`` in
+  lower-case hex, a surrogate pair above U+FFFF), once per string object (a formula cited by every earning
+  item), as a fragment; non-ASCII left in the text (a dict key) and DEL (0x7f, which orjson writes as
+  it is) are escaped the same way after the fact: they occur only inside strings;
 - orjson sorts keys by their UTF-8 bytes, which is Python's order of ``str`` (code points) for any
-  string UTF-8 can encode; a string it cannot (a lone surrogate) makes orjson refuse, and so does
-  nesting deeper than orjson's limit: those, and any value of a type this walk does not know, are
-  written by the reference ``db.dumps(json_view(x))`` (which then writes it or raises as before).
+  string UTF-8 can encode; a string it cannot (a lone surrogate in a key) makes orjson refuse, and so
+  does nesting deeper than orjson's limit: those, and any value of a type this walk does not know,
+  are written by the reference ``db.dumps(json_view(x))`` (which then writes it or raises as before).
 
 Control characters, quotes and backslashes orjson escapes as ``json.dumps`` does (``\\n``, ``\\u001f``…);
 ``tests/store/test_json_text.py`` checks the equality on generated values and on real epoch records.
@@ -45,7 +49,10 @@ class _Fallback(Exception):
 def json_text(obj: Any) -> str:
     """``db.dumps(json_view(obj))``: the canonical JSON text of a record (sorted keys, no spaces, ASCII)."""
     try:
-        data = orjson.dumps(_ready(obj, {}), option=_OPTIONS)
+        try:  # columns of integers unranged: orjson refuses any integer past ±(2**53 − 1) (OPT_STRICT_INTEGER)
+            data = orjson.dumps(_ready(obj, {}, False), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
+        except orjson.JSONEncodeError:  # ±2**53 itself, which JSON keeps as a number; a lone surrogate; deep nesting
+            data = orjson.dumps(_ready(obj, {}, True), option=_OPTIONS)
     except (_Fallback, orjson.JSONEncodeError):
         return reference_text(obj)
     text = data.decode()
@@ -71,10 +78,33 @@ def _float(v: float) -> orjson.Fragment:
     return orjson.Fragment(json.dumps(v))
 
 
-def _ready(obj: Any, memo: dict[int, Any]) -> Any:
-    """``json_view(obj)`` as orjson writes it identically (see the module doc); integer columns are not copied."""
+def _escaped(v: str, memo: dict[int, Any]) -> orjson.Fragment:
+    """A string with non-ASCII characters, as ``json.dumps`` writes it (``ensure_ascii``), escaped once per string
+    object (a formula cited by every earning item)."""
+    seen = memo.get(~id(v))  # keys < 0: strings' texts, apart from the views of containers (keyed by their ids)
+    if seen is None:
+        seen = memo[~id(v)] = (v, orjson.Fragment(json.dumps(v)))  # v kept alive with its text: its id stays its own
+    text: orjson.Fragment = seen[1]
+    return text
+
+
+def _column(obj: list[Any] | tuple[Any, ...], ranged: bool) -> bool:
+    """Whether orjson writes ``obj`` as ``json_view`` + ``json.dumps`` would: integers (bools among them are
+    written alike) and nothing else, all within ±2**53 (``ranged``; else orjson checks the range as it writes).
+    A float anywhere makes the sum a float; a string, None or a container makes it raise."""
+    try:
+        return type(obj[0]) is int and type(sum(obj)) is int and (not ranged or (-JSON_SAFE_INT <= min(obj) and max(obj) <= JSON_SAFE_INT))
+    except TypeError:
+        return False
+
+
+def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
+    """``json_view(obj)`` as orjson writes it identically (see the module doc); integer columns are not copied
+    (``ranged``: only when all are within ±2**53; else orjson must refuse any past ±(2**53 − 1))."""
     cls = type(obj)
-    if cls is str or cls is bool or obj is None:
+    if cls is str:
+        return obj if obj.isascii() else _escaped(obj, memo)
+    if cls is bool or obj is None:
         return obj
     if cls is int:
         return obj if -JSON_SAFE_INT <= obj <= JSON_SAFE_INT else str(obj)
@@ -90,24 +120,25 @@ def _ready(obj: Any, memo: dict[int, Any]) -> Any:
             if type(k) is not str:
                 k = str(_key(k))
             t = type(v)
-            if t is str or t is bool or v is None:
+            if t is str:
+                out[k] = v if v.isascii() else _escaped(v, memo)
+            elif t is bool or v is None:
                 out[k] = v
             elif t is int:
                 out[k] = v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v)
             else:
-                out[k] = _ready(v, memo)
+                out[k] = _ready(v, memo, ranged)
     elif cls is list or cls is tuple or isinstance(obj, (list, tuple)):
-        if obj and set(map(type, obj)) == {int}:  # a column of integers: written as it is when all are JSON-safe
-            if -JSON_SAFE_INT <= min(obj) and max(obj) <= JSON_SAFE_INT:
-                out = obj if cls is list or cls is tuple else list(obj)
-            else:
-                out = [v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v) for v in obj]
+        if obj and _column(obj, ranged):  # a column of integers (task ids, bonus rows): written as it is, not copied
+            out = obj if cls is list or cls is tuple else list(obj)
         else:
-            out = [_ready(v, memo) for v in obj]
+            out = [_ready(v, memo, ranged) for v in obj]
     elif isinstance(obj, (set, frozenset)):
         view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)
-        out = [_ready(v, {}) for v in view]
-    elif isinstance(obj, bool) or isinstance(obj, str):
+        out = [_ready(v, {}, ranged) for v in view]
+    elif isinstance(obj, str):
+        return obj if obj.isascii() else _escaped(obj, memo)
+    elif isinstance(obj, bool):
         return obj
     elif isinstance(obj, int):
         return obj if -JSON_SAFE_INT <= obj <= JSON_SAFE_INT else str(obj)
@@ -121,12 +152,14 @@ def _ready(obj: Any, memo: dict[int, Any]) -> Any:
         for name in names:
             v = getattr(obj, name)
             t = type(v)
-            if t is str or t is bool or v is None:
+            if t is str:
+                out[name] = v if v.isascii() else _escaped(v, memo)
+            elif t is bool or v is None:
                 out[name] = v
             elif t is int:
                 out[name] = v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v)
             else:
-                out[name] = _ready(v, memo)
+                out[name] = _ready(v, memo, ranged)
     else:
         raise _Fallback(cls.__name__)
     memo[id(obj)] = out
