@@ -23,8 +23,10 @@ of this process (steadier than wall time on a shared machine) and wall time; pea
 after the close (``ru_maxrss``); ``flush_rows``: the rows the close's projection flush wrote, per
 table. On PostgreSQL the server's CPU is not in ``close_seconds`` (another process): compare
 ``close_wall_seconds`` there. After the close (not part of ``close_seconds``): the epoch document the
-projection stored, its size (``document_bytes``) and what its ``json_view`` and JSON encoding cost when
-taken again. ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
+projection stored, its size (``document_bytes``), what ``json_text`` (what the projection writes it with) costs
+when taken again (``document_text_seconds``), what the reference it equals costs, its ``json_view`` and JSON
+encoding (``document_view_seconds``, ``document_dumps_seconds``), and whether the two texts are identical
+(``document_text_identical``). ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
 once), for a before/after in one run.
 
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
@@ -248,19 +250,27 @@ def under_rules(state: Any, version: int) -> None:
     state.params_history = ParamHistory(tuple((e, p.replace(rule_version=version)) for e, p in h.versions))
 
 
-def document_cost(record: Any) -> dict[str, float]:
-    """The closed epoch's document as the projection stores it: CPU seconds of ``json_view`` and of the JSON encoding
-    (``store.db.dumps``), each taken again after the close, and its size in bytes."""
+def document_cost(record: Any) -> dict[str, Any]:
+    """The closed epoch's document as the projection stores it: CPU seconds of ``json_text`` (what the projection
+    writes), and of the reference it equals, ``json_view`` then the JSON encoding (``store.db.dumps``), each taken
+    again after the close; whether the two texts are identical, and the size in bytes."""
     from cor_incentives.core.json_view import json_view
     from cor_incentives.store import db
+    from cor_incentives.store.json_text import json_text
 
     start = time.process_time()
+    text = json_text(record)
+    texted = time.process_time()
     view = json_view(record)
     viewed = time.process_time()
     data = db.dumps(view)
+    dumped = time.process_time()
+    del view
     return {
-        "document_view_seconds": viewed - start,
-        "document_dumps_seconds": time.process_time() - viewed,
+        "document_text_seconds": texted - start,
+        "document_view_seconds": viewed - texted,
+        "document_dumps_seconds": dumped - viewed,
+        "document_text_identical": text == data,
         "document_bytes": len(data.encode() if isinstance(data, str) else data),
     }
 

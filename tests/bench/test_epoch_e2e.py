@@ -48,4 +48,5 @@ def test_rules_flag_closes_the_same_money_under_the_older_document(tmp_path: Pat
     assert (old["rule_version"], new["rule_version"]) == (RULES_EPOCH_DOCUMENT - 1, RULES_EPOCH_DOCUMENT)
     assert old["root"] == new["root"] and old["items"] == new["items"]
     assert 0 < new["document_bytes"] < old["document_bytes"]
-    assert new["document_view_seconds"] >= 0 and new["document_dumps_seconds"] >= 0
+    assert new["document_view_seconds"] >= 0 and new["document_dumps_seconds"] >= 0 and new["document_text_seconds"] >= 0
+    assert new["document_text_identical"] is True and old["document_text_identical"] is True
