@@ -243,3 +243,45 @@ def test_verify_of_a_missing_database_creates_nothing(tmp_path):
     p = subprocess.run([COR_BIN, "verify", "--json", "--db", f"sqlite:///{missing}"], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and json.loads(p.stdout)["ok"] is False and "no database" in p.stdout
     assert not missing.parent.exists()
+
+
+def one_digit_changed(text: str, at: int) -> str:
+    """``text`` with its first digit at or after ``at`` made another, non-zero one: still JSON (no leading zero made),
+    a different value (a number, or a string such as an address or a hash)."""
+    i = next(i for i in range(at, len(text)) if text[i].isdigit())
+    return text[:i] + str(int(text[i]) % 9 + 1) + text[i + 1 :]
+
+
+@pytest.mark.parametrize("collection,where", [("epoch", 0.0), ("epoch", 0.5), ("epoch", 0.97), ("epoch", "root"), ("slash", 0.5)])
+def test_one_digit_changed_in_a_stored_document_is_refused(db, collection, where):
+    """The documents verify recomputes (json_text of the replayed records) are compared with the stored ones: one digit
+    changed anywhere in the epoch document (the checkpoint cited, an amount, a formula's escaped character, the root)
+    or in a slash document fails `projections`, or `roots_match` when it is the epoch's root."""
+    con = sqlite3.connect(db)
+    key, original = con.execute("SELECT key, data FROM documents WHERE collection = ? ORDER BY key LIMIT 1", (collection,)).fetchone()
+    con.close()
+    at = original.index('"root":') if where == "root" else int(len(original) * where)
+    changed = one_digit_changed(original, at)
+    assert changed != original and len(changed) == len(original)
+    edit(db, "UPDATE documents SET data = ? WHERE collection = ? AND key = ?", changed, collection, key)
+    code, report = verify(db)
+    assert code == 1 and not report["ok"], report
+    assert report["replay"] and report["hash_chain"] and report["signatures"] and report["anchors"]  # only the document is wrong
+    if where == "root":
+        assert not report["roots_match"] and any(f"epoch {key}: stored root" in e for e in report["errors"]), report["errors"]
+    else:
+        assert not report["projections"] and report["roots_match"], report
+        assert any(f"epoch {key}: stored record differs" in e if collection == "epoch" else "projection slash differs" in e for e in report["errors"])
+
+
+def test_one_digit_changed_in_a_stored_node_row_is_refused(db):
+    """A node row verify recomputes (node_text of the replayed node) differing from the stored one by a digit fails `projections`."""
+    con = sqlite3.connect(db)
+    node, original = con.execute("SELECT id, data FROM nodes ORDER BY id LIMIT 1").fetchone()
+    con.close()
+    changed = one_digit_changed(original, len(original) // 2)
+    assert changed != original
+    edit(db, "UPDATE nodes SET data = ? WHERE id = ?", changed, node)
+    code, report = verify(db)
+    assert code == 1 and not report["ok"] and not report["projections"] and report["replay"] and report["roots_match"]
+    assert any("projection nodes differs" in e and node in e for e in report["errors"]), report["errors"]

@@ -188,8 +188,19 @@ def test_real_records_of_seeded_worlds(name):
     assert len(state.epochs) >= 3 and seen > 20 and state.slashes and any(e.items for e in state.epochs.values())
 
 
+def reference_rows(state):
+    """The projections' texts as the reference writes them: ``db.dumps(json_view(...))`` of the same objects."""
+    return {
+        "nodes": {n.id: db.dumps(node_view(state, n)) for n in state.nodes.values()},
+        "unbonding": {str(k): reference(u) for k, u in state.unbondings.items()},
+        "slash": {str(s.id): reference(s) for s in state.slashes},
+        "epoch": {str(e): reference(r) for e, r in state.epochs.items() if e > state.pruned.epochs_through},
+    }
+
+
 def test_projections_written_with_json_text_verify(db_url, tmp_path):
-    """A network's projections (written with json_text) are the rows verify expects (db.dumps(json_view))."""
+    """A network's projections (written with json_text) and the rows verify expects (``expected_rows``, written with
+    json_text too) are both the reference's text (``db.dumps(json_view)``) of the replayed state's records."""
     eng, keys = make_network(db_url, tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="json-text")
     try:
         settle_honest_task(eng, keys, PROMPTS[0], with_garbage=True)
@@ -200,11 +211,13 @@ def test_projections_written_with_json_text_verify(db_url, tmp_path):
         eng.submit_as(keys["oracle"], "epoch.close", {})
         with eng.store.reader() as conn:
             stored = stored_rows(conn)
-        expected = expected_rows(eng.state)
-        for name in ("nodes", "unbonding", "slash", "epoch"):
-            assert stored[name] == expected[name], name
-        assert stored["epoch"] and stored["nodes"] and stored["unbonding"]
-        report, _ = verify_store(eng.store)
+        report, replayed = verify_store(eng.store)
         assert report.ok, report
+        for state in (eng.state, replayed):
+            expected, independent = expected_rows(state), reference_rows(state)
+            for name in ("nodes", "unbonding", "slash", "epoch"):
+                assert expected[name] == independent[name], name
+                assert stored[name] == independent[name], name
+        assert stored["epoch"] and stored["nodes"] and stored["unbonding"] and stored["slash"]
     finally:
         eng.store.dispose()

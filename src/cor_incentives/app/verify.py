@@ -50,7 +50,6 @@ from ..core.conservation import FULL_CHECK_EVERY, Conservation
 from ..core.errors import EngineError, InvariantViolation
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
-from ..core.json_view import json_view
 from ..core.params import ParamHistory, Params
 from ..core.prune import EPOCH, fold
 from ..core.records import EpochRecord, Pruned, Task
@@ -59,6 +58,7 @@ from ..core.state import State, json_ready
 from ..core.state_codec import decode_record, state_hash
 from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
+from ..store.json_text import json_text
 from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_rows, pruned_key, store_layout, stored_postings, stored_rows
 from .anchors import Anchor
 from .archive import StoreHistory
@@ -509,7 +509,7 @@ class Retired:
         for _, kind, key, n, data in ours:
             self.records[pruned_key(kind, key)] = (n, data)
             if kind == EPOCH:
-                self.epochs[key] = db.dumps(json_view(decode_record(EpochRecord, data)))
+                self.epochs[key] = json_text(decode_record(EpochRecord, data))
         if ours:
             state.retired.clear()
 
@@ -570,7 +570,7 @@ def _check_projections(
             continue
         report.epochs_checked += 1
         if stored["epoch"].get(str(e)) == mine_doc:
-            continue  # the same canonical text (db.dumps): the same record, no need to parse either
+            continue  # the same canonical text (json_text == db.dumps(json_view)): the same record, no need to parse either
         mine = json.loads(mine_doc)
         theirs = json.loads(stored["epoch"].get(str(e), "null"))
         if theirs is None or theirs.get("root") != mine.get("root"):
