@@ -23,7 +23,6 @@ from cor_incentives.core.units import BPS, COR, PPB
 from cor_incentives.core.work_pay import (
     BonusColumns,
     BonusRow,
-    _equivalents,
     _group_sums,
     bonus_columns_int64,
     compute_bonus_cap,
@@ -197,44 +196,6 @@ def test_int64_bonus_columns_refuse_or_agree(rows, rate, bps):
     units, quality, multiplier, fee = (list(c) for c in zip(*rows))
     got = _as_lists(bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps))
     assert got is None or got == _by_the_formulas(units, quality, multiplier, fee, rate, bps)
-
-
-@st.composite
-def _equivalent_inputs(draw):
-    """``a`` and ``low`` columns (non-negative int64) and ``rh`` such that max(a) × rh + max(low) sits just under, at or
-    just past 2**63 − 1 (the int64 path's bound), or anywhere (rh up to 2**64: the Python-integer path)."""
-    n = draw(st.integers(1, 10))
-    a_max = draw(st.one_of(st.integers(0, 2**20), st.integers(0, INT64_MAX)))
-    rh = draw(st.one_of(st.integers(0, 2**64), st.integers(0, INT64_MAX // max(a_max, 1) + 2)))
-    low_room = INT64_MAX - a_max * rh
-    low_max = draw(
-        st.one_of(st.integers(0, INT64_MAX), st.integers(max(0, low_room - 2), max(0, min(INT64_MAX, low_room + 2))))
-        if low_room >= 0
-        else st.integers(0, INT64_MAX)
-    )
-
-    def column(top):
-        return [top] + draw(st.lists(st.one_of(st.integers(0, top), st.integers(max(0, top - 2), top)), min_size=n - 1, max_size=n - 1))
-
-    return column(a_max), rh, column(low_max)
-
-
-@settings(max_examples=500, deadline=None)
-@given(_equivalent_inputs())
-def test_equivalents_in_int64_are_the_python_integers(inputs):
-    """``a × rh + low`` row by row in Python integers, whichever path the bound picks (int64 at and under
-    max(a) × rh + max(low) = 2**63 − 1, Python integers one past it)."""
-    a, rh, low = inputs
-    got = _equivalents(np.array(a, dtype=np.int64), rh, np.array(low, dtype=np.int64))
-    assert got == [x * rh + y for x, y in zip(a, low, strict=True)]
-    assert all(type(v) is int for v in got)
-
-
-@pytest.mark.parametrize("a, rh, low", [([1, 0], INT64_MAX - 5, [5, 5]), ([1, 0], INT64_MAX - 5, [6, 0]), ([2**62], 2, [0]), ([1, 0], 0, [7, 2])])
-def test_equivalents_at_and_one_past_the_int64_bound(a, rh, low):
-    """At the bound ((2**63 − 6) + 5 = 2**63 − 1) and one past it (2**63: it would wrap in int64)."""
-    got = _equivalents(np.array(a, dtype=np.int64), rh, np.array(low, dtype=np.int64))
-    assert got == [x * rh + y for x, y in zip(a, low, strict=True)]
 
 
 @pytest.mark.parametrize(

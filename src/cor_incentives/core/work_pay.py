@@ -246,8 +246,7 @@ def bonus_columns_int64(
       a > (2**63 − 1) // rh (then a × rh > 2**63 − 1 ≥ d), else by comparing a × rh, which fits int64; where
       equivalent < cap, ``equivalent = a × rh + a × rl // P`` fits int64 too.
 
-    Caps and bonuses are returned as int64 arrays, the equivalents as a list (``a × rh + a × rl // P`` taken in int64 when
-    max(a) × rh + max(a × rl // P) < 2**63, ``_equivalents``; in Python integers otherwise).
+    Caps and bonuses are returned as int64 arrays, the equivalents as a list.
     """
     import numpy as np
 
@@ -279,22 +278,9 @@ def bonus_columns_int64(
         below = np.zeros_like(a)
         binds = below >= d
     bonus = np.where(binds, cap, below + low)
-    return _equivalents(a, rh, low), cap, bonus
-
-
-def _equivalents(a: npt.NDArray[np.int64], rh: int, low: npt.NDArray[np.int64]) -> list[int]:
-    """``a × rh + low`` for every row, as Python integers (``a`` and ``low`` non-negative int64, ``rh`` a non-negative
-    Python integer). In int64 when max(a) × rh + max(low) ≤ 2**63 − 1 (then every row's value is at most that: exact);
-    otherwise ``a × rh`` in Python integers (object), plus ``low``."""
-    if a.size == 0:
-        return []
-    if rh == 0:
-        values: list[int] = low.tolist()
-        return values
-    if int(a.max()) * rh + int(low.max()) < _INT64:
-        values = (a * rh + low).tolist()
-        return values
-    return list(map(add, (a.astype(object) * rh).tolist(), low.tolist()))
+    high = (a.astype(object) * rh).tolist() if rh else [0] * a.size
+    equivalent = list(map(add, high, low.tolist())) if rl else high
+    return equivalent, cap, bonus
 
 
 def _group_sums(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.intp]) -> list[int] | None:
