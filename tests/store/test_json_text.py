@@ -17,15 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import cor_incentives.sim.attacks  # noqa: F401  (registers the families)
 from cor_incentives.app.verify import verify_store
 from cor_incentives.core.json_view import json_view
-from cor_incentives.sim.attacks.base import FAMILIES
-from cor_incentives.sim.runner import World
 from cor_incentives.store import db
 from cor_incentives.store.json_text import json_text
 from cor_incentives.store.projections import expected_rows, node_record, node_view, stored_rows
 from support.network import COR, make_network
+from support.records import records, seeded_world_state
 from support.scenario import PROMPTS, settle_honest_task
 
 
@@ -157,28 +155,9 @@ def test_unknown_values_fail_as_the_reference_does():
             json_text(bad)
 
 
-def records(state):
-    yield from state.epochs.values()
-    yield from state.nodes.values()
-    yield from state.slashes
-    yield from state.unbondings.values()
-    yield from state.redelegations.values()
-    yield from state.tasks.values()
-    yield from state.proposals.values()
-    yield from state.bounties.values()
-    yield from state.sessions.values()
-    yield from state.earnings
-
-
 @pytest.mark.parametrize("name", ["slash_dodge_unbond", "redelegate_dodge"])
 def test_real_records_of_seeded_worlds(name):
-    family = FAMILIES[name]
-    knobs = family.resolve({})
-    scenario = dataclasses.replace(family.scenario(knobs, False), epochs=3)
-    world = World(scenario, 1, script=family.script(knobs, False))
-    for e in range(scenario.epochs):
-        world.run_epoch(e)
-    state = world.chain.state
+    state = seeded_world_state(name)
     seen = 0
     for record in records(state):
         assert json_text(record) == reference(record)

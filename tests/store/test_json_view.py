@@ -12,14 +12,12 @@ import dataclasses
 
 import pytest
 
-import cor_incentives.sim.attacks  # noqa: F401  (registers the families)
 from cor_incentives.core.json_view import json_view
 from cor_incentives.core.records import EarningItem, EpochRecord, Node
 from cor_incentives.core.state import json_ready
-from cor_incentives.sim.attacks.base import FAMILIES
-from cor_incentives.sim.runner import World
 from cor_incentives.store import db
 from cor_incentives.store.projections import node_view
+from support.records import records, seeded_world_state
 
 
 def old_node_view(state, node):
@@ -31,28 +29,9 @@ def old_node_view(state, node):
     return json_ready(d)
 
 
-def records(state):
-    yield from state.epochs.values()
-    yield from state.nodes.values()
-    yield from state.slashes
-    yield from state.unbondings.values()
-    yield from state.redelegations.values()
-    yield from state.tasks.values()
-    yield from state.proposals.values()
-    yield from state.bounties.values()
-    yield from state.sessions.values()
-    yield from state.earnings
-
-
 @pytest.mark.parametrize("name", ["slash_dodge_unbond", "redelegate_dodge", "flash_governance", "bounty_self_award"])
 def test_json_view_equals_asdict_then_json_ready(name):
-    family = FAMILIES[name]
-    knobs = family.resolve({})
-    scenario = dataclasses.replace(family.scenario(knobs, False), epochs=3)
-    world = World(scenario, 1, script=family.script(knobs, False))
-    for e in range(scenario.epochs):
-        world.run_epoch(e)
-    state = world.chain.state
+    state = seeded_world_state(name)
     seen = 0
     for record in records(state):
         assert db.dumps(json_view(record)) == db.dumps(json_ready(dataclasses.asdict(record)))
