@@ -285,3 +285,20 @@ def test_one_digit_changed_in_a_stored_node_row_is_refused(db):
     code, report = verify(db)
     assert code == 1 and not report["ok"] and not report["projections"] and report["replay"] and report["roots_match"]
     assert any("projection nodes differs" in e and node in e for e in report["errors"]), report["errors"]
+
+
+def test_the_stored_epoch_document_re_spaced_is_refused(db):
+    """The same epoch record in other bytes (indented: it parses to what the replay gives) is not the published canonical
+    text, so `projections` fails; the log, the roots and every other projection still check."""
+    con = sqlite3.connect(db)
+    key, original = con.execute("SELECT key, data FROM documents WHERE collection = 'epoch' ORDER BY key LIMIT 1").fetchone()
+    con.close()
+    spaced = json.dumps(json.loads(original), indent=1, sort_keys=True)
+    assert spaced != original and json.loads(spaced) == json.loads(original)
+    edit(db, "UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = ?", spaced, key)
+    code, report = verify(db)
+    assert code == 1 and not report["ok"] and not report["projections"], report
+    assert report["replay"] and report["hash_chain"] and report["signatures"] and report["roots_match"], report
+    assert [e for e in report["errors"] if "epoch" in e] == [
+        f"epoch {key}: stored document is the replayed record in other bytes, not its canonical text (sorted keys, no spaces)"
+    ]

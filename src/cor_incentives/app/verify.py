@@ -577,6 +577,12 @@ def _check_projections(
             report.fail("roots_match", None, f"epoch {e}: stored root {theirs and theirs.get('root')} != replayed {mine.get('root')}")
         elif theirs != mine:
             report.fail("projections", None, f"epoch {e}: stored record differs from the replayed one")
+        else:  # the same record in other bytes: the published document is its canonical text, byte for byte
+            report.fail(
+                "projections",
+                None,
+                f"epoch {e}: stored document is the replayed record in other bytes, not its canonical text (sorted keys, no spaces)",
+            )
     if set(stored["epoch"]) - {str(e) for e in range(state.epoch)}:
         report.fail("projections", None, "the database holds epoch records the log does not produce")
 
