@@ -217,15 +217,15 @@ def database(tmp: str, postgresql: bool) -> Iterator[str]:
 
 
 def time_close(engine: Any, close: Any) -> dict[str, Any]:
-    """The ``epoch.close`` event as the engine commits one (``Engine.submit_batch``: the collector paused,
+    """The ``epoch.close`` event as the engine commits one (``Engine.submit_batch``: under ``engine_memory``,
     apply, append, projections, commit)."""
-    from cor_incentives.app.collector import collection_paused
+    from cor_incentives.app.collector import engine_memory
     from cor_incentives.core.events import Command
 
     cmd = Command.decode(close.payload)
     rss_before = peak_rss_mb()
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    with collection_paused(), engine.store.writer() as conn:
+    with engine_memory(), engine.store.writer() as conn:
         applied = engine._apply(close)
         apply_seconds, rss_applied = time.process_time() - cpu0, peak_rss_mb()
         engine.store.append(conn, close, cmd.kind, cmd.actor, cmd.nonce)

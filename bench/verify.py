@@ -27,7 +27,7 @@ load of a shared machine), ``floor_events_per_second``, their ratio, the sizes, 
 seconds, and ``pool`` (wall and CPU of the pooled verify, and its wall-time gain over ``workers=0``).
 ``--db FILE`` keeps the log in FILE and reuses it when it exists (building 10 k nodes takes minutes);
 ``--profile N`` adds the N functions with the most own time in verify. All three run with the cyclic garbage
-collector paused, as verify runs (``app.verify.cyclic_gc_paused``).
+collector paused and numpy on small pages, as verify runs (``app.collector.engine_memory``).
 """
 
 from __future__ import annotations
@@ -93,16 +93,16 @@ def build_log(path: Path, nodes: int, events: int) -> dict[str, int]:
 
 def floor_seconds(url: str) -> tuple[float, float, int]:
     """CPU and wall seconds to read every row, check the hash chain and authenticate every signature; and the count."""
+    from cor_incentives.app.collector import engine_memory
     from cor_incentives.app.logcheck import link_problems
     from cor_incentives.app.signing import authenticate_batch
-    from cor_incentives.app.verify import cyclic_gc_paused
     from cor_incentives.core.events import GENESIS_PREV_HASH
     from cor_incentives.store.db import Store
 
     store = Store(url, create=False)
     start, wall = time.process_time(), time.perf_counter()
     prev, expected, n = GENESIS_PREV_HASH, 0, 0
-    with store.snapshot() as conn, cyclic_gc_paused():  # as verify runs
+    with store.snapshot() as conn, engine_memory():  # as verify runs
         rows = store.iter_logged(conn=conn)
         while chunk := [r for _, r in zip(range(FLOOR_BATCH), rows)]:
             for event, _ in chunk:
@@ -120,8 +120,8 @@ def floor_seconds(url: str) -> tuple[float, float, int]:
 
 def replay_seconds(url: str) -> tuple[float, int]:
     """CPU seconds of ``core.apply`` alone over the whole log (decoded beforehand), and the events applied."""
+    from cor_incentives.app.collector import engine_memory
     from cor_incentives.app.signing import seal_decoded
-    from cor_incentives.app.verify import cyclic_gc_paused
     from cor_incentives.core.apply import apply
     from cor_incentives.core.events import Command
     from cor_incentives.core.state import State
@@ -133,7 +133,7 @@ def replay_seconds(url: str) -> tuple[float, int]:
     store.dispose()
     state = State()
     start = time.process_time()
-    with cyclic_gc_paused():  # as verify runs
+    with engine_memory():  # as verify runs
         for event in sealed:
             apply(state, event, atomic=False)
     return time.process_time() - start, len(sealed)

@@ -27,7 +27,7 @@ from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projec
 from .anchors import checkpoint_for
 from .archive import StoreHistory
 from .beacon import beacon_view, renewal_from_view, with_beacon
-from .collector import collection_paused
+from .collector import engine_memory
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
 from .signing import authenticate, seal_decoded, sign_command
@@ -124,6 +124,10 @@ class Engine:
         to the first write) and re-reads ``projected_seq`` there, so events another process
         projected in between are not projected twice.
         """
+        with engine_memory():  # the replay and the catch-up allocate like a close: see app/collector.py
+            self._load()
+
+    def _load(self) -> None:
         self.state = State()
         self.chain_checked_seq = -1
         self.snapshot_report = SnapshotReport()
@@ -246,8 +250,9 @@ class Engine:
         while True:
             with self.store.reader() as conn:
                 logged = self.store.logged_after(conn, self.state.seq, batch)
-            for event, columns in logged:
-                self._apply_logged(event, columns)
+            with engine_memory():
+                for event, columns in logged:
+                    self._apply_logged(event, columns)
             if len(logged) < batch:
                 break
         self.projector.reset_from(self.state)
@@ -281,7 +286,7 @@ class Engine:
         epoch_at_start = self.state.epoch
         rows: list[dict[str, Any]] = []  # the accepted events' rows, appended with one statement before the commit
         try:
-            with collection_paused(), self.store.writer(hold) as conn:
+            with engine_memory(), self.store.writer(hold) as conn:
                 for event, columns in self.store.logged_after(conn, self.state.seq):
                     changed = True
                     self._apply_logged(event, columns)

@@ -15,8 +15,9 @@ Checks, in order, for every event:
                    the event wrote and its postings (``core.conservation``, O(the event's writes)),
                    with the full scan of every balance at oracle checkpoints at most every
                    ``FULL_CHECK_EVERY`` events and at the end.
-The cyclic garbage collector is paused while it runs (``cyclic_gc_paused``: its full collections
-walk the whole replayed state). Commands are decoded once and signatures recovered in batches of ``VERIFY_BATCH`` events (with
+It runs under ``app.collector.engine_memory``: the cyclic garbage collector paused (its full collections
+walk the whole replayed state) and numpy's arrays on small pages. Commands are decoded once and
+signatures recovered in batches of ``VERIFY_BATCH`` events (with
 ``workers`` ≥ 1 in forked helper processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
 journal: it stops applying at the first event the core refuses (whose writes are then not undone, so
 that state is dropped: a failed replay returns an empty ``State()``), and only the balance writes are
@@ -35,11 +36,9 @@ is proven up to there and no further. An anchor beyond the end of the log names 
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -62,6 +61,7 @@ from ..store.json_text import json_text
 from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_rows, pruned_key, store_layout, stored_postings, stored_rows
 from .anchors import Anchor
 from .archive import StoreHistory
+from .collector import engine_memory
 from .logcheck import column_problems, link_problems
 from .recovery import recovered
 from .signing import seal_decoded, signed_by_actor
@@ -182,7 +182,7 @@ def verify_store(
     keeps no undo journal, so what it held at the refusal is no state of the log."""
     anchors = list(anchors)
     try:
-        with store.snapshot() as conn, cyclic_gc_paused():
+        with store.snapshot() as conn, engine_memory():
             start: tuple[State, SnapshotRow, int] | None = None
             if from_snapshot:
                 start = _anchored_snapshot(store, conn)
@@ -199,26 +199,6 @@ def verify_store(
         return report, state
     except Exception as exc:  # a corrupt file, a missing table, a dropped connection: still a report
         return _broken(f"the database cannot be read: {type(exc).__name__}: {_first_line(exc)}"), State()
-
-
-@contextmanager
-def cyclic_gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for the block, back on after it if it was on.
-
-    A replay builds a state of millions of objects that live until the end (10 k nodes, their
-    positions, an epoch's statement lines), and each full collection walks all of them: the
-    collector's work grows with the state, ~15 % of a verify's CPU at 10 k nodes, for almost nothing
-    (a few hundred objects found in a whole verify; reference counting frees the rest at once). The
-    switch is process-wide, as the collector is: another thread's cycles wait for the end of the
-    block, and a block nested in another (or running beside it in a thread) leaves it to the one that
-    turned it off."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _broken(message: str) -> VerifyReport:

@@ -1,0 +1,96 @@
+"""The engine's heavy blocks run under ``engine_memory``: the cyclic garbage collector paused and numpy's
+huge-page advice off, both left as they were found (``app/collector.py``).
+
+The log is real (SQLite file, real keys, the engine). ``apply`` is wrapped to note the collector's state
+and numpy's advice while each event applies: in ``cor verify``'s replay, in the engine's load (replay at
+open) and in a writer transaction (``submit``). Afterwards both must be what they were before, also when
+the block is left by an exception."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from cor_incentives.app import collector
+from cor_incentives.app import engine as engine_mod
+from cor_incentives.app import verify as verify_mod
+from cor_incentives.app.engine import Engine
+from cor_incentives.core import apply as apply_mod
+from cor_incentives.store.db import Store
+from support.network import make_network
+
+set_advice = collector._set_madvise_hugepage
+assert set_advice is not None, "the pinned numpy has the huge-page switch"
+
+
+def advice() -> bool:
+    """numpy's huge-page advice now (read by setting it and putting it back)."""
+    was = set_advice(True)
+    set_advice(was)
+    return was
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    d = tmp_path_factory.mktemp("engine-memory")
+    eng, keys = make_network(f"sqlite:///{d / 'cor.db'}", d / "keys")
+    eng.submit_as(keys["carol"], "transfer", {"to": keys["dave"].address, "amount": "5"})
+    eng.store.dispose()
+    return d / "cor.db", keys
+
+
+@pytest.fixture(params=[(True, True), (False, False)], ids=["on-before", "off-before"])
+def before(request):
+    """The collector and numpy's advice set to the parameter's values for the test, and put back after it."""
+    gc_was, advice_was = gc.isenabled(), advice()
+    gc_on, advice_on = request.param
+    gc.enable() if gc_on else gc.disable()
+    set_advice(advice_on)
+    yield request.param
+    gc.enable() if gc_was else gc.disable()
+    set_advice(advice_was)
+
+
+@pytest.fixture
+def noted(monkeypatch):
+    """(collector on?, advice on?) at each event ``apply`` sees, in verify and in the engine."""
+    seen: set[tuple[bool, bool]] = set()
+    real = apply_mod.apply
+
+    def noting(state, event, **kw):
+        seen.add((gc.isenabled(), advice()))
+        return real(state, event, **kw)
+
+    monkeypatch.setattr(verify_mod, "apply", noting)
+    monkeypatch.setattr(engine_mod, "apply", noting)
+    return seen
+
+
+def test_verify_replays_under_it_and_restores_both(network, before, noted):
+    store = Store(f"sqlite:///{network[0]}", create=False)
+    try:
+        report, _ = verify_mod.verify_store(store)
+    finally:
+        store.dispose()
+    assert report.ok and noted == {(False, False)}
+    assert (gc.isenabled(), advice()) == before
+
+
+def test_the_engine_loads_and_writes_under_it_and_restores_both(network, before, noted, tmp_path):
+    db, keys = network
+    eng = Engine.open(f"sqlite:///{db}", snapshots=False)  # the whole log replayed at open
+    try:
+        assert noted == {(False, False)} and (gc.isenabled(), advice()) == before
+        noted.clear()
+        eng.submit_as(keys["dave"], "transfer", {"to": keys["carol"].address, "amount": "1"})
+        assert noted == {(False, False)} and (gc.isenabled(), advice()) == before
+    finally:
+        eng.store.dispose()
+
+
+def test_an_exception_inside_the_block_restores_both(before):
+    with pytest.raises(RuntimeError), collector.engine_memory():
+        assert not gc.isenabled() and not advice()
+        raise RuntimeError("boom")
+    assert (gc.isenabled(), advice()) == before
