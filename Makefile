@@ -9,15 +9,20 @@ LINT_PATHS := src tests bench scripts
 
 .PHONY: install run lint test test-fast system-deps node-deps contracts bench golden format clean poi-generate poi-likelihood poi-calibrate poi-composed
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed $(VENV)/.compiled
 
-# the package's bytecode is compiled here, as a packaged (non-editable) install has it: a process started with
-# PYTHONDONTWRITEBYTECODE set would otherwise compile every module of the package again (~0.2 s of a `cor serve` start)
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade "pip==26.3"
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements.lock
 	$(PY) -m pip install $(PIP_FLAGS) --no-deps -e .
+	@touch $@
+
+# the package's bytecode, as a packaged (non-editable) install has it: a process started with PYTHONDONTWRITEBYTECODE
+# set would otherwise compile every module of the package again (~0.2 s of a `cor serve` start). Compiled again
+# whenever a source is newer than the last compile (a pull or a merge after the install): compileall redoes only those
+PACKAGE_SOURCES := $(shell find src/cor_incentives -name '*.py')
+$(VENV)/.compiled: $(VENV)/.installed $(PACKAGE_SOURCES)
 	$(PY) -m compileall -q src/cor_incentives
 	@touch $@
 
