@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from cor_incentives.core import epoch, rewards
+from cor_incentives.core import epoch, journal, rewards
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import apply, replay
+from cor_incentives.core.journal import on_undo
 from cor_incentives.core.staking import process_delegate
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
@@ -41,6 +42,24 @@ class PlainWrites:
 
     def append(self, lst: list[Any], item: Any) -> None:
         lst.append(item)
+
+    def key_log(self, d: dict[Any, Any]) -> list[tuple[Any, Any]]:
+        """(``ledger.Transfers`` writes the balances itself) each write's undo its own journal entry."""
+        return PerWriteUndo(d)
+
+    def appending(self, lst: list[Any]) -> None:
+        on_undo(journal._undo_append, lst, len(lst))  # every append after this point is undone by it
+
+
+class PerWriteUndo(list[tuple[Any, Any]]):
+    """The undo list ``ledger.Transfers`` appends each balance write's ``(key, value before)`` to: one journal entry each."""
+
+    def __init__(self, d: dict[Any, Any]) -> None:
+        super().__init__()
+        self.d = d
+
+    def append(self, key_old: tuple[Any, Any]) -> None:
+        on_undo(journal._undo_key, self.d, *key_old)
 
 
 def before_close(events: list[Any], seed: int) -> State:

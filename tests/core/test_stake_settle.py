@@ -34,7 +34,9 @@ def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("accrue_stake_ticks", "accrue_position", "accrue_all", "settle_node_rewards", "start_stake_epoch"):
         monkeypatch.setattr(staking, name, getattr(stake_reference, name))
     monkeypatch.setattr(rewards, "accrue_stake_ticks", stake_reference.accrue_stake_ticks)
-    monkeypatch.setattr(rewards, "settle_node_rewards", stake_reference.settle_node_rewards)
+    monkeypatch.setattr(
+        staking.NodePay, "settle", lambda pay, node_id, stream: stake_reference.settle_node_rewards(pay.state, node_id, stream, pay.writes)
+    )
     monkeypatch.setattr(epoch, "settle_node_rewards", stake_reference.settle_node_rewards)
     monkeypatch.setattr(epoch, "start_stake_epoch", stake_reference.start_stake_epoch)
 

@@ -312,6 +312,19 @@ class Writes:
             self._entries.append((_undo_append, lst, len(lst), None))
         list.append(lst, adopt(item))
 
+    def key_log(self, d: dict[Any, Any]) -> list[tuple[Any, Any]] | None:
+        """For a writer that makes ``set_key`` and ``pop_key`` writes itself, in a loop (``ledger.Transfers``): the list
+        where each write's ``(key, value before)`` goes (``MISSING`` if absent), in write order; None when no journal is in
+        force. The writer must also ``note`` each key first when ``d`` is a ``LoggedDict``."""
+        return self._olds(d)
+
+    def appending(self, lst: list[Any]) -> None:
+        """For a writer that appends to ``lst`` itself (``list.append``, no container to adopt): journal the appends as
+        ``append`` does (one entry per list)."""
+        if self._entries is not None and id(lst) not in self._lists:
+            self._lists.add(id(lst))
+            self._entries.append((_undo_append, lst, len(lst), None))
+
 
 # --- records -------------------------------------------------------------------------------------
 

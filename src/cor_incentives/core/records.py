@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .journal import Journaled
+from .journal import Journaled, adopt
 
 # --- lifecycles ------------------------------------------------------------------------------
 
@@ -375,6 +375,15 @@ class EarningItem(Journaled):
     amount: int
     detail: dict[str, Any]
     claimable: bool = False  # credited to claimable:<address> (part of the epoch's Merkle leaf)
+
+
+def new_earning(address: str, stream: str, amount: int, detail: dict[str, Any], claimable: bool = False) -> EarningItem:
+    """``EarningItem(address, stream, amount, detail, claimable)``, the same record (its detail adopted as a journaled
+    dict), made without ``Journaled.__setattr__``'s checks on each field: a new record has nothing to undo, and a close
+    makes tens of thousands of lines."""
+    item = object.__new__(EarningItem)
+    item.__dict__.update(address=address, stream=stream, amount=amount, detail=adopt(detail), claimable=claimable)
+    return item
 
 
 @dataclass(frozen=True)

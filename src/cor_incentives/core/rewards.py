@@ -55,9 +55,9 @@ from .epoch_rows import RowColumns, first_seen, tasks_by_node, validation_column
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
-from .records import EarningItem, TaskKind, ValidationRow, WorkRow
+from .records import EarningItem, TaskKind, ValidationRow, WorkRow, new_earning
 from .rules import RULES_EPOCH_DOCUMENT, rules_since
-from .staking import accrue_stake_ticks, credit_node_reward, settle_node_rewards
+from .staking import NodePay, accrue_stake_ticks
 from .state import State
 from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
@@ -126,6 +126,7 @@ def _pay_stream(
     """Credit every node its reward and write its line; returns what the stream account adds (rule version 11 on:
     the formula, parameters and bonus rows the node lines cite, ``core/epoch_document.py``)."""
     writes = Writes()  # thousands of balances, stake counts and lines: journaled as a few entries
+    payer = NodePay(state, writes)  # the step's lookups once, its postings through one ``Transfers``
     cited = rules_since(state.params, RULES_EPOCH_DOCUMENT)
     account: dict[str, Any] = {}
     if cited:
@@ -137,6 +138,7 @@ def _pay_stream(
             "line_formulas": dict(LINE_FORMULAS),
             "bonus_rows": columns,
         }
+    node_line, none_line = line(stream, LinePart.NODE), line(stream, LinePart.NONE)
     for i, node_id in enumerate(nodes):
         gates = result.for_node(i)
         reward = pay.reward[i]
@@ -149,14 +151,14 @@ def _pay_stream(
             inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
             detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
         if reward:
-            writes.append(state.earnings, EarningItem(node_id, line(stream, LinePart.NODE), 0, detail))
-            credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail, writes)
+            writes.append(state.earnings, new_earning(node_id, node_line, 0, detail))
+            payer.credit(node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
         else:
             why = {**detail, "why": gates["reason"] or "no verified work"}
-            writes.append(state.earnings, EarningItem(node_id, line(stream, LinePart.NONE), 0, why))
+            writes.append(state.earnings, new_earning(node_id, none_line, 0, why))
     stake_line = line(stream, LinePart.STAKE)
     for node_id in nodes:
-        settle_node_rewards(state, node_id, stake_line, writes)
+        payer.settle(node_id, stake_line)
     return account
 
 
@@ -335,6 +337,7 @@ def process_staking_apr(state: State) -> None:
     stake_ticks_total = 0
     excluded: dict[str, str] = {}
     writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
+    payer = NodePay(state, writes)  # the step's lookups once, its postings through one ``Transfers``
     cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
     for node_id in sorted(state.nodes):
         node = state.nodes[node_id]
@@ -349,6 +352,7 @@ def process_staking_apr(state: State) -> None:
     budget = pool_balance * p.max_epoch_drain_bps // BPS
     binding = due_total > budget
     paid_total = 0
+    node_line, stake_line = line(Stream.STAKING_APR, LinePart.NODE), line(Stream.STAKING_APR, LinePart.STAKE)
     for node_id, d in due.items():
         pay = d * budget // due_total if binding else d
         if pay:
@@ -367,12 +371,12 @@ def process_staking_apr(state: State) -> None:
                     "reward": pay,
                 }
                 detail = {"formula": statement["formula"], "inputs": inputs, "params": statement["params"]}
-            writes.append(state.earnings, EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NODE), 0, detail))
-            credit_node_reward(state, node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail, writes)
+            writes.append(state.earnings, new_earning(node_id, node_line, 0, detail))
+            payer.credit(node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail)
             paid_total += pay
-            settle_node_rewards(state, node_id, line(Stream.STAKING_APR, LinePart.STAKE), writes)
+            payer.settle(node_id, stake_line)
     for node_id, why in excluded.items():
-        writes.append(state.earnings, EarningItem(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
+        writes.append(state.earnings, new_earning(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
     effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
     invariant(0 <= paid_total <= budget, f"staking APR paid {paid_total} of a budget of {budget}")
     state.epoch_streams.staking = StakingAccount(

@@ -38,7 +38,7 @@ from . import ledger as acct
 from .epoch_document import DUST_FORMULA, STAKE_FORMULA, cites_line_formulas, commission_detail, legacy_commission_detail
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .journal import Journaled, Writes
-from .records import ROLES, Accrual, EarningItem, Node, Unbonding
+from .records import ROLES, Accrual, EarningItem, Node, Unbonding, new_earning
 from .rules import RULES_EPOCH_DOCUMENT, RULES_MOVING_LIMITS, RULES_NEWCOMER_FLOOR, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
 from .state import State
 from .streams import LinePart, Stream, line
@@ -102,7 +102,8 @@ def accrue_stake_ticks(state: State, node: Node, writes: Writes | None = None) -
     """Count the node's stake × ticks up to now (journaled through ``writes`` when given, as everything below).
     Counted up to now already (the close's steps accrue a node several times at one tick): nothing is written."""
     elapsed = state.tick - node.stake_tick_mark
-    invariant(elapsed >= 0 and node.stake_ticks >= 0, f"node {node.id}: stake × ticks went back in time")
+    if not (elapsed >= 0 and node.stake_ticks >= 0):  # (the message built only on failure: every node, several times a close)
+        invariant(False, f"node {node.id}: stake × ticks went back in time")
     if elapsed:
         _write(writes, node, "stake_ticks", node.stake_ticks + node.stake_total * elapsed)
         _write(writes, node, "stake_tick_mark", state.tick)
@@ -114,7 +115,8 @@ def accrue_position(state: State, node: Node, addr: str, writes: Writes | None =
     if pos is None:
         pos = node.positions.setdefault(addr, Accrual(0, state.tick))
     elapsed = state.tick - pos.mark
-    invariant(elapsed >= 0, f"{addr} in {node.id}: stake × ticks went back in time")
+    if elapsed < 0:
+        invariant(False, f"{addr} in {node.id}: stake × ticks went back in time")
     if elapsed:
         _write(writes, pos, "stake_ticks", pos.stake_ticks + stake_of(state, node.id, addr) * elapsed)
         _write(writes, pos, "mark", state.tick)
@@ -125,8 +127,11 @@ def accrue_all(state: State, node: Node, writes: Writes | None = None) -> None:
     """Bring the node and every position of the epoch up to now; they must agree. Only the counts that move are
     written (the close's steps accrue a node several times at one tick)."""
     accrue_stake_ticks(state, node, writes)
-    counted = sum(accrue_position(state, node, addr, writes).stake_ticks for addr in sorted(node.positions))
-    invariant(node.stake_ticks == counted, f"node {node.id}: its stake × ticks differ from the sum of its positions'")
+    counted = 0
+    for addr in sorted(node.positions):
+        counted += accrue_position(state, node, addr, writes).stake_ticks
+    if node.stake_ticks != counted:
+        invariant(False, f"node {node.id}: its stake × ticks differ from the sum of its positions'")
 
 
 def stake_matches_ledger(state: State, node: Node) -> bool:
@@ -154,86 +159,125 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
     invariant(node.stake_total >= 0 and stake_matches_ledger(state, node), f"node {node_id}: stake_total differs from the ledger")
 
 
+def commission_split(amount: int, commission_bps: int, has_stake: bool) -> tuple[int, int]:
+    """A node reward's ``(commission, rest for the stakers)``: ``commission_bps`` of it, floored, or all of it when the node
+    has no stake."""
+    commission = amount * commission_bps // BPS if has_stake else amount
+    return commission, amount - commission
+
+
+def stake_share(reward: int, stake_ticks: int, node_stake_ticks: int) -> int:
+    """A position's share of its node's stakers' reward (``STAKE_FORMULA``): by its stake × ticks, floored."""
+    return reward * stake_ticks // node_stake_ticks
+
+
+class NodePay:
+    """Pays the nodes of one close step (a work stream, the staking APR): ``credit`` is ``credit_node_reward`` and
+    ``settle`` is ``settle_node_rewards`` (which make one and call it), with what each call would look up again looked
+    up once for the step: the parameters and rules in force, each stream's line names, and the ledger's ``Transfers``
+    (the step's postings journaled through its ``writes`` batch); and the lines made by ``new_earning``. The same
+    postings, balances, lines and journal entries, in the same order, as node-by-node calls."""
+
+    __slots__ = ("state", "writes", "_params", "_node_lines", "_move", "_lines", "_stake_lines")
+
+    def __init__(self, state: State, writes: Writes | None = None) -> None:
+        self.state = state
+        self.writes = writes
+        self._params = p = state.params
+        self._node_lines = rules_since(p, RULES_EPOCH_DOCUMENT)  # a commission line cites the node line (core/epoch_document.py)
+        self._move = state.ledger.transfer if writes is None else acct.Transfers(state.ledger, writes).move
+        self._lines: dict[str, tuple[str, str]] = {}  # stream -> its commission and stakers lines
+        self._stake_lines: dict[str, tuple[bool, str]] = {}  # stake line -> (its formulas cited in the stream account, dust line)
+
+    def _add(self, item: EarningItem) -> None:
+        if self.writes is None:
+            self.state.earnings.append(item)
+        else:
+            self.writes.append(self.state.earnings, item)
+
+    def credit(self, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any]) -> int:
+        """``credit_node_reward``."""
+        state = self.state
+        node = get_node(state, node_id)
+        has_stake = node.stake_total > 0
+        commission, rest = commission_split(amount, node.commission_bps, has_stake)
+        lines = self._lines.get(stream)
+        if lines is None:
+            lines = self._lines[stream] = (line(stream, LinePart.COMMISSION), line(stream, LinePart.STAKERS))
+        if commission:
+            self._move(src, acct.claimable(node_id), commission, lines[0])
+            if self._node_lines:
+                cited = commission_detail(node_id, stream, node.commission_bps, amount, has_stake)
+            else:
+                cited = legacy_commission_detail(detail, node_id, node.commission_bps, amount, has_stake)
+            self._add(new_earning(node_id, lines[0], commission, cited, True))
+        if rest:
+            self._move(src, acct.rewards(node_id), rest, lines[1])
+        if not (0 <= commission <= amount and commission + rest == amount):
+            invariant(False, f"node {node_id}: commission split does not add up")
+        return rest
+
+    def settle(self, node_id: str, stream: str) -> int:
+        """``settle_node_rewards``."""
+        state = self.state
+        state.touch(node_id)
+        node = state.nodes[node_id]
+        balances = state.ledger.balances
+        pot = acct.rewards(node_id)
+        reward = balances.get(pot, 0)
+        if reward == 0:
+            return 0
+        accrue_all(state, node, self.writes)
+        total = node.stake_ticks
+        how = self._stake_lines.get(stream)
+        if how is None:  # rule version 11 on: the formula once, in the stream's account
+            how = self._stake_lines[stream] = (cites_line_formulas(self._params, stream), line(stream.split(":")[0], LinePart.DUST))
+        cited, dust_line = how
+        if total:
+            positions = node.positions
+            move, add = self._move, self._add
+            for addr in sorted(positions, key=lambda a: (a != node_id, a)):
+                ticks = positions[addr].stake_ticks
+                share = stake_share(reward, ticks, total)
+                if share:
+                    move(pot, acct.claimable(addr), share, stream)
+                    inputs = {
+                        "node": node_id,
+                        "node_reward": reward,
+                        "stake_ticks": ticks,
+                        "node_stake_ticks": total,
+                        "stake": balances.get(stake_account(node_id, addr), 0),
+                    }
+                    if not cited:
+                        inputs["formula"] = STAKE_FORMULA
+                    add(new_earning(addr, stream, share, inputs, True))
+        leftover = balances.get(pot, 0)  # the floors; all of it if no stake was bonded for a tick
+        if leftover:
+            self._move(pot, "dust", leftover, "stake_reward_rounding")
+            inputs = {"node": node_id, "node_reward": reward, "node_stake_ticks": total}
+            if not cited:
+                inputs["formula"] = DUST_FORMULA
+            self._add(new_earning("dust", dust_line, leftover, inputs))
+        if balances.get(pot, 0) != 0:
+            invariant(False, f"rewards:{node_id} not empty after settling its stakers")
+        return leftover
+
+
 def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any], writes: Writes | None = None) -> int:
     """Credit ``amount`` from ``src`` to a node: commission to its operator, the rest to ``rewards:<node>`` for its stakers.
 
     Returns the part for the stakers (paid by ``settle_node_rewards``). With no stake at all,
     everything is commission. A close step crediting many nodes passes one ``writes`` batch
-    (``journal.Writes``): the same writes, journaled as a few entries.
+    (``journal.Writes``): the same writes, journaled as a few entries; and pays them through one ``NodePay``.
     """
-    node = get_node(state, node_id)
-    commission = amount * node.commission_bps // BPS if node.stake_total > 0 else amount
-    rest = amount - commission
-    if commission:
-        state.ledger.transfer(src, acct.claimable(node_id), commission, line(stream, LinePart.COMMISSION), writes)
-        has_stake = node.stake_total > 0
-        if rules_since(state.params, RULES_EPOCH_DOCUMENT):  # cites the node line (core/epoch_document.py)
-            cited = commission_detail(node_id, stream, node.commission_bps, amount, has_stake)
-        else:
-            cited = legacy_commission_detail(detail, node_id, node.commission_bps, amount, has_stake)
-        _add_line(state, EarningItem(node_id, line(stream, LinePart.COMMISSION), commission, cited, True), writes)
-    if rest:
-        state.ledger.transfer(src, acct.rewards(node_id), rest, line(stream, LinePart.STAKERS), writes)
-    invariant(0 <= commission <= amount and commission + rest == amount, f"node {node_id}: commission split does not add up")
-    return rest
+    return NodePay(state, writes).credit(node_id, src, amount, stream, detail)
 
 
 def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_REWARD, writes: Writes | None = None) -> int:
     """Pay ``rewards:<node>`` to every position of the epoch by its stake × ticks; the floors go to ``dust``. Returns the dust.
 
     ``writes``: as for ``credit_node_reward``."""
-    state.touch(node_id)
-    node = state.nodes[node_id]
-    ledger = state.ledger
-    pot = acct.rewards(node_id)
-    reward = ledger.balance(pot)
-    if reward == 0:
-        return 0
-    accrue_all(state, node, writes)
-    total = node.stake_ticks
-    cited = cites_line_formulas(state.params, stream)  # rule version 11 on: the formula once, in the stream's account
-    formula = {} if cited else {"formula": STAKE_FORMULA}
-    if total:
-        positions = node.positions
-        for addr in sorted(positions, key=lambda a: (a != node_id, a)):
-            ticks = positions[addr].stake_ticks
-            share = reward * ticks // total
-            if share:
-                ledger.transfer(pot, acct.claimable(addr), share, stream, writes)
-                stake = stake_of(state, node_id, addr)
-                _add_line(
-                    state,
-                    EarningItem(
-                        addr,
-                        stream,
-                        share,
-                        {
-                            "node": node_id,
-                            "node_reward": reward,
-                            "stake_ticks": ticks,
-                            "node_stake_ticks": total,
-                            "stake": stake,
-                            **formula,
-                        },
-                        True,
-                    ),
-                    writes,
-                )
-    leftover = ledger.balance(pot)  # the floors; all of it if no stake was bonded for a tick
-    if leftover:
-        ledger.transfer(pot, "dust", leftover, "stake_reward_rounding", writes)
-        _add_line(
-            state,
-            EarningItem(
-                "dust",
-                line(stream.split(":")[0], LinePart.DUST),
-                leftover,
-                {"node": node_id, "node_reward": reward, "node_stake_ticks": total, **({} if cited else {"formula": DUST_FORMULA})},
-            ),
-            writes,
-        )
-    invariant(ledger.balance(pot) == 0, f"rewards:{node_id} not empty after settling its stakers")
-    return leftover
+    return NodePay(state, writes).settle(node_id, stream)
 
 
 def start_stake_epoch(state: State, node: Node, writes: Writes | None = None) -> None:
