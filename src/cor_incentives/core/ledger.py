@@ -183,22 +183,27 @@ class Transfers:
         old_dst: Any = balances.get(dst, MISSING)
         received = (0 if old_dst is MISSING else old_dst) + amount
         olds, logged = self._olds, type(balances) is LoggedDict
-        # ``Ledger._set_in`` of src, then of dst: a zero balance is popped (journaled only if it was there)
-        for account, old, value in ((src, old_src, have - amount), (dst, old_dst, received)):
-            if value == 0:
-                if old is MISSING:
-                    continue
-                if olds is not None:
-                    olds.append((account, old))
-                if logged:
-                    balances.note(account)  # type: ignore[attr-defined]
-                dict.__delitem__(balances, account)
+        # ``Ledger._set_in`` of src, then of dst (as ``Writes.set_key`` / ``pop_key``): a zero balance is popped, journaled
+        # only if it was there; a source can end at zero, and a source receiving can too
+        value = have - amount
+        if value or old_src is not MISSING:
+            if olds is not None:
+                olds.append((src, old_src))
+            if logged:
+                balances.note(src)  # type: ignore[attr-defined]
+            if value:
+                dict.__setitem__(balances, src, value)
             else:
-                if olds is not None:
-                    olds.append((account, old))
-                if logged:
-                    balances.note(account)  # type: ignore[attr-defined]
-                dict.__setitem__(balances, account, value)
+                dict.__delitem__(balances, src)
+        if received or old_dst is not MISSING:
+            if olds is not None:
+                olds.append((dst, old_dst))
+            if logged:
+                balances.note(dst)  # type: ignore[attr-defined]
+            if received:
+                dict.__setitem__(balances, dst, received)
+            else:
+                dict.__delitem__(balances, dst)
         postings = ledger.postings
         if postings is not self._postings:
             self._writes.appending(postings)

@@ -178,7 +178,7 @@ class NodePay:
     (the step's postings journaled through its ``writes`` batch); and the lines made by ``new_earning``. The same
     postings, balances, lines and journal entries, in the same order, as node-by-node calls."""
 
-    __slots__ = ("state", "writes", "_params", "_node_lines", "_move", "_lines", "_stake_lines")
+    __slots__ = ("state", "writes", "_params", "_node_lines", "_move", "_lines", "_stake_lines", "_earnings")
 
     def __init__(self, state: State, writes: Writes | None = None) -> None:
         self.state = state
@@ -188,12 +188,18 @@ class NodePay:
         self._move = state.ledger.transfer if writes is None else acct.Transfers(state.ledger, writes).move
         self._lines: dict[str, tuple[str, str]] = {}  # stream -> its commission and stakers lines
         self._stake_lines: dict[str, tuple[bool, str]] = {}  # stake line -> (its formulas cited in the stream account, dust line)
+        self._earnings: list[EarningItem] | None = None  # the statement lines' list whose appends are journaled
 
     def _add(self, item: EarningItem) -> None:
+        """``writes.append(state.earnings, item)`` (the list's journal entry looked up once)."""
+        earnings = self.state.earnings
         if self.writes is None:
-            self.state.earnings.append(item)
-        else:
-            self.writes.append(self.state.earnings, item)
+            earnings.append(item)
+            return
+        if earnings is not self._earnings:
+            self.writes.appending(earnings)
+            self._earnings = earnings
+        list.append(earnings, item)
 
     def credit(self, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any]) -> int:
         """``credit_node_reward``."""
