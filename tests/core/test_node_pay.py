@@ -38,12 +38,14 @@ from cor_incentives.core.state_codec import state_hash
 from support import pay_reference
 from support.epochs import epoch_events
 
+ALL = "all"
 ACCOUNTS = ["genesis", "minted", "pool:staking", "wallet:a", "wallet:b", "claimable:a", "rewards:n", "dust"]
 
 amounts = st.one_of(
     st.integers(min_value=0, max_value=30),
     st.integers(min_value=1, max_value=10**24),
     st.sampled_from([-1, True, False]),
+    st.just(ALL),  # what the source holds at that point: the move empties it
 )
 moves = st.lists(
     st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS), amounts, st.sampled_from(["r1", "r2"])),
@@ -65,14 +67,15 @@ def run_moves(ledger: Ledger, moves: list[tuple[Any, ...]], current: bool, many:
     with journal() as entries:
         writes = Writes()
         try:
+            resolved = ((src, dst, ledger.balance(src) if amount == ALL else amount, reason) for src, dst, amount, reason in moves)
             if current and many:
-                ledger.transfer_many(moves, writes)
+                ledger.transfer_many(resolved, writes)
             elif current:
                 move = Transfers(ledger, writes).move
-                for m in moves:
+                for m in resolved:
                     move(*m)
             else:
-                for m in moves:
+                for m in resolved:
                     pay_reference.transfer(ledger, *m, writes)
         except (EngineError, InvariantViolation) as exc:  # (into a source holding less than nothing: the invariant)
             refused = f"{type(exc).__name__}: {exc}"
