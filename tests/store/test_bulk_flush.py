@@ -178,6 +178,26 @@ def test_a_bulk_write_first_in_a_connection_is_part_of_its_transaction(db_url):
         store.dispose()
 
 
+def test_text_given_as_bytes_is_stored_as_the_same_text(db_url):
+    """``insert_rows(..., text_bytes=...)``: a text column's value given as its UTF-8 bytes (an epoch document from
+    ``json_bytes``) is stored as text, the same value as the string would be, beside rows given as strings."""
+    store = db.Store(db_url)
+    store.create_schema()
+    texts = {"0": '{"a":[1,2,3],"s":"\\u00e9"}', "1": "plain", "2": "x" * 100_000}
+    rows = [("epoch", "0", texts["0"].encode()), ("epoch", "1", texts["1"]), ("slash", "2", texts["2"].encode())]
+    try:
+        with store.writer() as conn:
+            bulk.insert_rows(conn, db.documents, ("collection", "key", "data"), rows, text_bytes=("data",))
+        with store.reader() as conn:
+            stored = dict(conn.execute(select(db.documents.c.key, db.documents.c.data)).all())
+            assert stored == texts and all(type(v) is str for v in stored.values())
+            if not store.is_postgres:  # the stored value's type is text, not a blob of those bytes
+                assert set(conn.exec_driver_sql("SELECT typeof(data) FROM documents").scalars()) == {"text"}
+                assert conn.exec_driver_sql("SELECT count(*) FROM documents WHERE data = ?", (texts["0"],)).scalar() == 1
+    finally:
+        store.dispose()
+
+
 @pytest.mark.postgres
 def test_a_postgresql_writer_compresses_large_values_with_lz4(tmp_path):
     from support.services import drop_postgres_database, fresh_postgres_database

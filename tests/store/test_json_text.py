@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from cor_incentives.app.verify import verify_store
 from cor_incentives.core.json_view import json_view
 from cor_incentives.store import db
-from cor_incentives.store.json_text import json_text
+from cor_incentives.store.json_text import json_bytes, json_text
 from cor_incentives.store.projections import expected_rows, node_record, node_view, stored_rows
 from support.network import COR, make_network
 from support.records import records, seeded_world_state
@@ -101,8 +101,11 @@ def test_json_text_is_the_reference_text(x):
     except TypeError as e:  # a set whose views do not compare (a big integer's string beside a small integer): raised alike
         with pytest.raises(type(e)):
             json_text(x)
+        with pytest.raises(type(e)):
+            json_bytes(x)
         return
     assert json_text(x) == expected
+    assert json_bytes(x) == expected.encode("ascii")  # the same text as the bytes a writer binds
 
 
 @settings(max_examples=300, deadline=None)

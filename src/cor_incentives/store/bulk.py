@@ -9,7 +9,8 @@ failure rolls them back with everything else), and a driver error is raised as S
 
 Per dialect, in this one place:
 
-- ``insert_rows``: SQLite ``executemany`` of ``INSERT … VALUES (?, …)``; PostgreSQL ``COPY … FROM STDIN``.
+- ``insert_rows``: SQLite ``executemany`` of ``INSERT … VALUES (?, …)``; PostgreSQL ``COPY … FROM STDIN``. A text
+  column may be given as bytes (``text_bytes``): ``CAST(? AS TEXT)`` on SQLite, decoded for COPY.
 - ``upsert_rows``: ``INSERT … ON CONFLICT (key) DO UPDATE SET v = excluded.v`` through ``executemany``
   on both (psycopg sends the rows in one pipeline).
 - ``delete_keys``: SQLite ``executemany`` of ``DELETE … WHERE key = ?``; PostgreSQL one
@@ -57,18 +58,26 @@ def _cursor(conn: Connection, statement: str, *, write: bool = True) -> Iterator
         cursor.close()
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
-    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``."""
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row], *, text_bytes: Sequence[str] = ()) -> None:
+    """Insert ``rows`` (tuples in the order of ``columns``) into ``table``.
+
+    ``text_bytes``: text columns whose values may be given as the UTF-8 bytes of their text (an epoch's document,
+    encoded once by ``json_bytes``), stored as that text: SQLite binds the bytes and ``CAST(? AS TEXT)`` stores them
+    as a TEXT value of the same bytes (no copy into a ``str`` first); PostgreSQL's COPY is given the decoded text."""
     if not rows:
         return
     names = ", ".join(columns)
+    as_text = [i for i, c in enumerate(columns) if c in text_bytes]
     if _is_postgres(conn):
         statement = f"COPY {table.name} ({names}) FROM STDIN"
         with _cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
             for row in rows:
+                if as_text:
+                    row = tuple(v.decode() if i in as_text and isinstance(v, bytes) else v for i, v in enumerate(row))
                 copy.write_row(row)
         return
-    statement = f"INSERT INTO {table.name} ({names}) VALUES ({_marks(conn, len(columns))})"
+    marks = ", ".join("CAST(? AS TEXT)" if i in as_text else "?" for i in range(len(columns)))
+    statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
     with _cursor(conn, statement) as cursor:
         cursor.executemany(statement, rows)
 

@@ -48,17 +48,22 @@ class _Fallback(Exception):
 
 def json_text(obj: Any) -> str:
     """``db.dumps(json_view(obj))``: the canonical JSON text of a record (sorted keys, no spaces, ASCII)."""
+    return json_bytes(obj).decode("ascii")
+
+
+def json_bytes(obj: Any) -> bytes:
+    """``json_text(obj)`` as its ASCII bytes, as orjson writes them: what a writer binds as text without first copying
+    it into a ``str`` (an epoch document at a million tasks: 150 MB, ~0.1 s and as many fresh pages again)."""
     try:
         try:  # columns of integers unranged: orjson refuses any integer past ±(2**53 − 1) (OPT_STRICT_INTEGER)
             data = orjson.dumps(_ready(obj, {}, False), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
         except orjson.JSONEncodeError:  # ±2**53 itself, which JSON keeps as a number; a lone surrogate; deep nesting
             data = orjson.dumps(_ready(obj, {}, True), option=_OPTIONS)
     except (_Fallback, orjson.JSONEncodeError):
-        return reference_text(obj)
-    text = data.decode()
-    if not text.isascii() or "\x7f" in text:
-        text = _NOT_ASCII_SAFE.sub(_escape, text)
-    return text
+        return reference_text(obj).encode("ascii")
+    if not data.isascii() or b"\x7f" in data:
+        data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
+    return data
 
 
 def reference_text(obj: Any) -> str:

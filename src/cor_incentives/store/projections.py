@@ -21,7 +21,7 @@ from ..core.records import EpochRecord, Node
 from ..core.state import State
 from ..core.state_codec import decode_record, hashed_fields
 from . import bulk, db
-from .json_text import json_text
+from .json_text import json_bytes, json_text
 
 PROJECTION_LAYOUT_KEY = "projection_layout"
 PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
@@ -78,7 +78,7 @@ class Projector:
         self._clear()
 
     def _clear(self) -> None:
-        self._docs: list[tuple[str, str, str]] = []
+        self._docs: list[tuple[str, str, str | bytes]] = []  # an epoch's document as its bytes (json_bytes)
         self._postings: list[tuple[int, int, str, str, str, str]] = []
         self._accounts: dict[str, int | None] = {}  # account -> its balance before the buffered events (None: unknown, write it)
         self._nodes: set[str] = set()
@@ -118,7 +118,7 @@ class Projector:
         retired = [r for r in state.retired if r[0] == applied.seq]
         while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
             e = self.epochs_projected_through + 1
-            self._docs.append(("epoch", str(e), json_text(whole_epoch(state, e, retired))))
+            self._docs.append(("epoch", str(e), json_bytes(whole_epoch(state, e, retired))))
             self.epochs_projected_through = e
         self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
         if retired:
@@ -163,9 +163,9 @@ class Projector:
         written["nodes"] = len(node_rows)
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): u for k, u in state.unbondings.items()})
-        docs = [("slash", str(r.id), json_text(r)) for r in state.slashes[self.slashes_projected :]]
+        docs: list[tuple[str, str, str | bytes]] = [("slash", str(r.id), json_text(r)) for r in state.slashes[self.slashes_projected :]]
         docs += self._docs
-        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, docs)
+        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, docs, text_bytes=("data",))
         written["documents"] = len(docs)
         self.slashes_projected = len(state.slashes)
         self.epochs_projected_through = state.epoch - 1
