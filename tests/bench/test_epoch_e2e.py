@@ -22,6 +22,9 @@ def test_grown_epoch_closes_and_its_projections_match_the_state(tmp_path: Path) 
     closing = engine.state.epoch
     timing = epoch_e2e.time_close(engine, events[-1])
     assert timing["close_seconds"] > 0 and engine.state.epoch == closing + 1
+    parts = timing["outside_apply_seconds"]  # the close after its apply, in parts that add up to it
+    assert set(parts) == {"append", "project", "flush", "commit", "commit_wall"} and min(parts.values()) >= 0
+    assert abs(timing["apply_seconds"] + sum(v for k, v in parts.items() if k != "commit_wall") - timing["close_seconds"]) < 1e-6
     record = engine.state.epochs[closing]
     assert record.root is not None and len(record.leaves) > 200  # the grown nodes earned
     with engine.store.reader() as conn:
