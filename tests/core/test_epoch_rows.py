@@ -103,6 +103,22 @@ def test_large_epoch_columns_keep_row_order():
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.booleans()), max_size=80), st.booleans())
+def test_tasks_by_node_is_each_nodes_tasks_in_consensus_in_row_order(rows, all_in_consensus):
+    """Every row in consensus (the usual epoch: no selection first) or some not; nodes without a row in consensus
+    (among them nodes without any row) absent; each node's tasks in row order, a task repeated as its rows are."""
+    owners = [o for o, _, _ in rows]
+    in_consensus = [True if all_in_consensus else c for _, _, c in rows]
+    columns = work_columns(stored(WorkColumns(), [WorkRow(t, NODES[o], 1, 1, c, True) for (o, t, _), c in zip(rows, in_consensus)]))
+    expected: dict[str, list[int]] = {}
+    for (o, t, _), c in zip(rows, in_consensus):
+        if c:
+            expected.setdefault(NODES[o], []).append(t)
+    got = tasks_by_node(columns, np.array(owners, dtype=np.int64), NODES)
+    assert got == expected and list(got) == [n for n in NODES if n in expected]
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(st.sampled_from(NODES), st.sampled_from(["jailed", "slashed this epoch"])),

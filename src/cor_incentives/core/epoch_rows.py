@@ -88,14 +88,21 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
 
 
 def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes: list[str]) -> dict[str, list[int]]:
-    """Each node's tasks whose row is in consensus, in row order (nodes without one are absent)."""
-    chosen = np.flatnonzero(columns.in_consensus)
-    if chosen.size == 0:
+    """Each node's tasks whose row is in consensus, in row order (nodes without one are absent).
+
+    The usual epoch has every row in consensus: then the rows are not selected first (no copy of the columns); the
+    tasks are gathered in one step, and each node's bounds are the running count of its rows (``bincount``), not a
+    search in a gathered copy of the owners."""
+    if columns.in_consensus.all():
+        owners, chosen = node_index, None
+    else:
+        chosen = np.flatnonzero(columns.in_consensus)
+        owners = node_index[chosen]
+    if owners.size == 0:
         return {}
-    owners = node_index[chosen]
     order = grouped_order(owners, len(nodes))
-    tasks = columns.task[chosen][order].tolist()
-    bounds = np.searchsorted(owners[order], np.arange(len(nodes) + 1)).tolist()
+    tasks = columns.task[order if chosen is None else chosen[order]].tolist()
+    bounds = [0, *np.cumsum(np.bincount(owners, minlength=len(nodes))).tolist()]
     return {nodes[i]: tasks[bounds[i] : bounds[i + 1]] for i in range(len(nodes)) if bounds[i] < bounds[i + 1]}
 
 
