@@ -452,3 +452,44 @@ def test_for_node_is_the_statement_line() -> None:
     line = result.for_node(0)
     assert line["reward"] == int(case["expected"]["reward"][0])
     assert line["total_weighted"] == result.total_weighted and line["stream_amount"] == int(case["stream_amount"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(9_100, 9_400),
+    st.integers(MAX_COMPLEXITY_UNITS - 3, MAX_COMPLEXITY_UNITS),
+    st.integers(PPB - 3, PPB),
+    st.booleans(),
+    st.booleans(),
+)
+def test_work_sums_at_and_past_the_int64_bound(rows: int, units: int, quality: int, all_in_consensus: bool, all_precommitted: bool) -> None:
+    """The per-node products summed without the hi/lo split only when rows × the largest product < 2**63: at 10**15 a
+    row (units 10**6 × quality 10**9), 9 223 rows on one node sum to just under 2**63 and 9 224 past it; the sums, the
+    counts and the gates equal the reference's whether every row is in consensus and precommitted (the columns not
+    used to select) or one is not."""
+    epoch = {
+        "node_index": np.zeros(rows, dtype=np.int64),
+        "complexity_units": np.full(rows, units),
+        "quality_ppb": np.full(rows, quality),
+        "in_consensus": np.arange(rows) != (-1 if all_in_consensus else rows // 2),
+        "precommitted": np.arange(rows) != (-1 if all_precommitted else 7),
+        "reputation_ppb": [PPB, PPB // 2],
+        "stream_amount": 10**27,
+    }
+    fast = compute_work_rewards(**epoch)
+    assert fast == compute_work_rewards_reference(**epoch)
+    assert fast.work[0] == (rows - (not all_in_consensus)) * units * quality
+    assert wr._sums_fit_int64(np.full(rows, units * quality)) == (rows * units * quality < 2**63)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 8), st.integers(-2, 2), st.data())
+def test_sums_fit_int64_exactly_when_their_total_can(count: int, offset: int, data: st.DataObject) -> None:
+    """At the bound itself: ``count`` values whose largest is 2**63 // count + offset fit exactly when count × largest
+    < 2**63 (a total of 2**63 does not), and then their int64 sum is the integers' sum."""
+    largest = (2**63 - 1) // count + offset if count > 1 else 2**63 - 1 + min(offset, 0)
+    values = [largest, *data.draw(st.lists(st.integers(0, largest), min_size=count - 1, max_size=count - 1))]
+    fits = wr._sums_fit_int64(np.array(values, dtype=np.int64))
+    assert fits == (count * largest < 2**63)
+    if fits:
+        assert int(np.array(values, dtype=np.int64).sum()) == sum(values)

@@ -367,22 +367,36 @@ def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray
     - units × quality per row ≤ 10**6 × 10**9 = 10**15 < 2**50; it is split as hi × 2**32 + lo with
       hi < 2**18 and lo < 2**32, so Σ hi ≤ 10**8 × 2**18 < 2.7·10**13 and Σ lo < 10**8 × 2**32
       < 4.3·10**17; work = Σ hi × 2**32 + Σ lo is then assembled in Python ints (it can reach 10**23).
+    When the rows' count × the largest product is below 2**63 (every per-node sum of products is at most that), the
+    products are summed as they are, without the split (the usual epoch: 3 M rows × 10**12 < 2**63).
     Group sums use ``np.add.at`` on int64 (integer adds, exact); ``np.bincount`` is used only without
-    weights (plain counts), since weighted bincount accumulates in float64.
+    weights (plain counts), since weighted bincount accumulates in float64. A column true in every row (every row
+    precommitted, or in consensus: the usual epoch) is not used to select rows (the same sums, no copies).
     """
     idx = rows.node_index
     assignments = np.bincount(idx, minlength=node_count).astype(np.int64, copy=False)
-    precommitted = np.bincount(idx[rows.precommitted], minlength=node_count).astype(np.int64, copy=False)
-    row_quality = np.where(rows.in_consensus, rows.quality_ppb, 0)
+    if rows.precommitted.all():
+        precommitted = assignments
+    else:
+        precommitted = np.bincount(idx[rows.precommitted], minlength=node_count).astype(np.int64, copy=False)
+    row_quality = rows.quality_ppb if rows.in_consensus.all() else np.where(rows.in_consensus, rows.quality_ppb, 0)
     counted_quality = _group_sum(idx, row_quality, node_count)
     if rows.complexity_units is None:  # validators: one unit per row, work is the counted quality
         work = counted_quality.astype(object)
     else:
         product = rows.complexity_units * row_quality
-        hi = _group_sum(idx, product >> _LOW_BITS, node_count)
-        lo = _group_sum(idx, product & _LOW_MASK, node_count)
-        work = hi.astype(object) * (1 << _LOW_BITS) + lo.astype(object)
+        if _sums_fit_int64(product):
+            work = _group_sum(idx, product, node_count).astype(object)
+        else:
+            hi = _group_sum(idx, product >> _LOW_BITS, node_count)
+            lo = _group_sum(idx, product & _LOW_MASK, node_count)
+            work = hi.astype(object) * (1 << _LOW_BITS) + lo.astype(object)
     return assignments, precommitted, counted_quality, work
+
+
+def _sums_fit_int64(values: np.ndarray) -> bool:
+    """Whether every sum of some of ``values`` (non-negative) fits int64: their count × their largest is below 2**63."""
+    return values.size == 0 or values.size * int(values.max()) < 2**63
 
 
 def _group_sum(idx: np.ndarray, values: np.ndarray, node_count: int) -> np.ndarray:
