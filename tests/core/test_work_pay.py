@@ -395,3 +395,22 @@ def test_the_bonus_is_bounded_below_the_treasury_share():
     assert e.value.code == "invalid_parameter"
     with pytest.raises(InvalidInput):
         Params(user_task_bonus_fee_bps=1, fee_split_bps={"miners": 7800, "validators": 1200, "router": 500, "model_royalty": 500, "treasury": 0})
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    nodes=st.lists(st.tuples(st.integers(0, 10**20), st.integers(PPB // 2, 2 * PPB), st.booleans()), min_size=1, max_size=6),
+    rows=st.lists(st.tuples(st.integers(0, 7), st.integers(1, 10**6), st.integers(PPB // 2, PPB), st.integers(0, 10**14)), min_size=1, max_size=30),
+    unbound=st.one_of(st.none(), st.integers(0, 29)),
+    budget=st.integers(0, 10**24),
+)
+def test_every_bonus_at_its_cap_or_one_below_settles_as_the_reference(nodes, rows, unbound, budget):
+    """At 3 COR a work unit and a 3 % fee share every bonus is its cap (the close's usual epoch: the bonuses are the caps'
+    integers again); one row at quality 0 (``unbound``) is paid its equivalent, 0, instead. Either way the
+    rows settle as the row-by-row reference."""
+    if unbound is not None:
+        n, u, _, f = rows[unbound % len(rows)]
+        rows[unbound % len(rows)] = (n, u, 0, f + 10**6)  # quality 0: its equivalent 0, below its cap
+    pay, _ = _settle_as_the_reference(nodes, rows, 3 * COR, 300, budget, _int64_bonus_columns)
+    paid = [(b, c, e) for b, c, e in zip(pay.bonus_table["bonus"], pay.bonus_table["cap"], pay.bonus_table["equivalent"], strict=True)]
+    assert all(b == c for b, c, _ in paid) == (unbound is None or not any(b < c for b, c, _ in paid))

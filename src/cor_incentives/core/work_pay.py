@@ -331,7 +331,9 @@ def settle_stream(
     if fast is not None:
         equivalent, cap_at, bonus_at = fast
         invariant(bool((bonus_at <= cap_at).all()), "work pay: a bonus above its cap")
-        cap, row_bonus = cap_at.tolist(), bonus_at.tolist()
+        cap = cap_at.tolist()
+        # every bonus its cap (the usual epoch: the fee share binds): the cap's integers again, not new ones
+        row_bonus = list(cap) if bool((bonus_at == cap_at).all()) else bonus_at.tolist()
         bonus = _group_sums(bonus_at, bounds_at) or [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
     else:  # a value beyond what int64 columns hold exactly: the formulas row by row, in Python integers
         equivalent = list(map(compute_bonus_equivalent, units.tolist(), quality.tolist(), multiplier.tolist(), repeat(rate_units)))
