@@ -400,9 +400,12 @@ def _sums_fit_int64(values: np.ndarray) -> bool:
 
 
 def _group_sum(idx: np.ndarray, values: np.ndarray, node_count: int) -> np.ndarray:
-    """Σ values per node, exact int64 (callers bound the values so the sums fit)."""
+    """Σ values per node, exact int64 (callers bound the values so the sums fit).
+
+    The values are viewed as ``np.int64`` itself: an int64 column whose dtype is another instance (an unpickled one)
+    takes ``np.add.at``'s generic loop, about 20× slower (5.3 M rows: 0.39 against 0.018 s)."""
     out = np.zeros(node_count, dtype=np.int64)
-    np.add.at(out, idx, values.astype(np.int64, copy=False))
+    np.add.at(out, idx, values.astype(np.int64, copy=False).view(np.int64))
     return out
 
 
