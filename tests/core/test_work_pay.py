@@ -182,22 +182,6 @@ def test_int64_bonus_columns_are_the_formulas_up_to_the_bounds(rows):
     assert all(type(v) is int for column in got for v in column)
 
 
-@settings(max_examples=200, deadline=None)
-@given(_rows_near_the_bounds(), st.integers(1, 5))
-def test_int64_bonus_columns_chunk_by_chunk_are_the_formulas(rows, chunk):
-    """Rows split into chunks of 1 to 5 (``_CHUNK`` is 2**15 in the close): the same values as the formulas row by row,
-    the bounds checked over all the rows, each chunk's caps and bonuses written where its rows are."""
-    import cor_incentives.core.work_pay as work_pay
-
-    units, quality, multiplier, fee, rate, bps = rows
-    saved, work_pay._CHUNK = work_pay._CHUNK, chunk
-    try:
-        got = _as_lists(bonus_columns_int64(*_int64_columns(units, quality, multiplier, fee), rate, bps))
-    finally:
-        work_pay._CHUNK = saved
-    assert got == _by_the_formulas(units, quality, multiplier, fee, rate, bps)
-
-
 @settings(max_examples=300, deadline=None)
 @given(
     rows=st.lists(

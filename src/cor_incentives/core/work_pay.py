@@ -246,9 +246,7 @@ def bonus_columns_int64(
       a > (2**63 − 1) // rh (then a × rh > 2**63 − 1 ≥ d), else by comparing a × rh, which fits int64; where
       equivalent < cap, ``equivalent = a × rh + a × rl // P`` fits int64 too.
 
-    Caps and bonuses are returned as int64 arrays, the equivalents as a list. The bounds are checked over all the rows,
-    then the arithmetic runs ``_CHUNK`` rows at a time (``_bonus_chunk``: element-wise, so the same values), its
-    temporaries small enough to be reused instead of a dozen fresh arrays of every row (page faults).
+    Caps and bonuses are returned as int64 arrays, the equivalents as a list.
     """
     import numpy as np
 
@@ -263,59 +261,14 @@ def bonus_columns_int64(
         return None
     if bonus_fee_bps >= _INT64 or int(fee.max()) * bonus_fee_bps >= _INT64:  # (the share itself must fit int64, too)
         return None
-    cap = np.empty(units.size, dtype=np.int64)
-    bonus = np.empty(units.size, dtype=np.int64)
-    a = np.empty(units.size, dtype=np.int64)
-    low = np.zeros(units.size, dtype=np.int64)
-    for start in range(0, units.size, _CHUNK):  # chunk by chunk: the temporaries stay small and are reused
-        end = start + _CHUNK
-        _bonus_chunk(
-            units[start:end],
-            quality_ppb[start:end],
-            multiplier_ppb[start:end],
-            fee[start:end],
-            rh,
-            rl,
-            bonus_fee_bps,
-            cap[start:end],
-            bonus[start:end],
-            a[start:end],
-            low[start:end],
-        )
-    # the equivalents' Python integers made in one pass over all the rows, after the chunks: made chunk by chunk, each
-    # chunk's short-lived small integers (a.astype(object)) interleave with the equivalents kept, and the freed ones
-    # leave partly used memory behind (+35-40 MB peak RSS at 1 M tasks)
-    high = (a.astype(object) * rh).tolist() if rh else [0] * a.size
-    equivalent: list[int] = list(map(add, high, low.tolist())) if rl else high
-    return equivalent, cap, bonus
-
-
-_CHUNK = 2**15  # rows a chunk of ``bonus_columns_int64``: its int64 temporaries are 256 KiB each
-
-
-def _bonus_chunk(
-    units: npt.NDArray[np.int64],
-    quality_ppb: npt.NDArray[np.int64],
-    multiplier_ppb: npt.NDArray[np.int64],
-    fee: npt.NDArray[np.int64],
-    rh: int,
-    rl: int,
-    bonus_fee_bps: int,
-    cap: npt.NDArray[np.int64],
-    bonus: npt.NDArray[np.int64],
-    a: npt.NDArray[np.int64],
-    low: npt.NDArray[np.int64],
-) -> None:
-    """``bonus_columns_int64``'s arithmetic on one chunk of rows (the bounds already checked on all of them): writes the
-    chunk's caps, bonuses, ``a`` (u × q × m // P) and ``low`` (a × rl // P; left 0 when rl is 0) into the arrays given."""
-    import numpy as np
-
     xh, xl = np.divmod(quality_ppb * multiplier_ppb, PPB)
-    np.add(units * xh, units * xl // PPB, out=a)
+    a = units * xh + units * xl // PPB
     if rl:
         ah, al = np.divmod(a, PPB)
-        np.add(ah * rl, al * rl // PPB, out=low)  # a × rl // P
-    np.floor_divide(fee * bonus_fee_bps, BPS, out=cap)
+        low = ah * rl + al * rl // PPB  # a × rl // P
+    else:
+        low = np.zeros_like(a)
+    cap = fee * bonus_fee_bps // BPS
     d = cap - low
     if rh:
         limit = (_INT64 - 1) // rh  # a ≤ limit: a × rh fits int64; a > limit: a × rh > 2**63 − 1 ≥ d
@@ -324,7 +277,10 @@ def _bonus_chunk(
     else:
         below = np.zeros_like(a)
         binds = below >= d
-    np.copyto(bonus, np.where(binds, cap, below + low))
+    bonus = np.where(binds, cap, below + low)
+    high = (a.astype(object) * rh).tolist() if rh else [0] * a.size
+    equivalent = list(map(add, high, low.tolist())) if rl else high
+    return equivalent, cap, bonus
 
 
 def _group_sums(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.intp]) -> list[int] | None:
