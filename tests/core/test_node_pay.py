@@ -32,11 +32,12 @@ from cor_incentives.core.journal import JDict, Writes, journal, rollback, values
 from cor_incentives.core.ledger import Ledger, Transfers
 from cor_incentives.core.params import ParamHistory
 from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT
-from cor_incentives.core.staking import NodePay, process_delegate, process_undelegate
+from cor_incentives.core.staking import NodePay, process_delegate
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
 from support import pay_reference
 from support.epochs import epoch_events
+from support.stake_moves import move_stake_at_random
 
 ALL = "all"
 ACCOUNTS = ["genesis", "minted", "pool:staking", "wallet:a", "wallet:b", "claimable:a", "rewards:n", "dust"]
@@ -134,26 +135,7 @@ def random_state(seed: int, rule_version: int | None) -> State:
     """The state before the close of a simulated epoch, with random delegations and undelegations over its ticks, random
     commissions (some nodes with all their stake gone), under ``rule_version`` (None: the scenario's)."""
     state = replay(events_of(seed % 3)[:-1])
-    rng = random.Random(seed)
-    close_tick = state.tick
-    plan: list[tuple[int, int, str, str, int]] = []
-    for i, node_id in enumerate(sorted(state.nodes)):
-        node = state.nodes[node_id]
-        node.commission_bps = rng.choice([0, 1, 500, 9_999, 10_000])
-        start = max([node.stake_tick_mark, *(p.mark for p in node.positions.values())])
-        for j in range(rng.randrange(0, 4)):
-            addr, amount, tick = f"0x{(seed * 10_000 + i * 10 + j):040x}", rng.randrange(1, 10**21), rng.randrange(start, close_tick + 1)
-            plan.append((tick, len(plan), node_id, addr, amount))
-            if rng.random() < 0.4:
-                plan.append((rng.randrange(tick, close_tick + 1), len(plan), node_id, addr, -rng.choice([amount, rng.randrange(1, amount + 1)])))
-    for tick, _, node_id, addr, amount in sorted(plan):
-        state.tick = tick
-        if amount > 0:
-            state.ledger.transfer("treasury", acct.wallet(addr), amount, "test_fund")
-            process_delegate(state, addr, {"node": node_id, "amount": str(amount)})
-        else:
-            process_undelegate(state, addr, {"node": node_id, "amount": str(-amount)})
-    state.tick = close_tick
+    move_stake_at_random(state, random.Random(seed), seed, commissions=True)
     if rule_version is not None:
         h = state.params_history
         state.params_history = ParamHistory(tuple((e, p.replace(rule_version=rule_version)) for e, p in h.versions))

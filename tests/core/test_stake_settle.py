@@ -20,11 +20,11 @@ from cor_incentives.core import epoch, rewards, staking
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import apply, replay
 from cor_incentives.core.journal import Writes
-from cor_incentives.core.staking import process_delegate, process_undelegate
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
 from support import stake_reference
 from support.epochs import epoch_events
+from support.stake_moves import move_stake_at_random
 
 CASES = [("honest_only", 11), ("lazy_miners", 12), ("sybil_split", 13), ("honest_only", 14), ("lazy_miners", 15)]
 
@@ -44,25 +44,7 @@ def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
 def with_stake_moves(events: list[Any], seed: int) -> State:
     """The state before the close with random delegations and undelegations spread over the epoch's ticks."""
     state = replay(events[:-1])
-    rng = random.Random(seed)
-    close_tick = state.tick
-    moves: list[tuple[int, int, str, str, int]] = []  # (tick, order, node, address, amount: > 0 delegate, < 0 undelegate)
-    for i, node_id in enumerate(sorted(state.nodes)):
-        node = state.nodes[node_id]
-        start = max([node.stake_tick_mark, *(p.mark for p in node.positions.values())])  # counted up to there already
-        for j in range(rng.randrange(0, 4)):
-            addr, amount, tick = f"0x{(seed * 10_000 + i * 10 + j):040x}", rng.randrange(1, 10**21), rng.randrange(start, close_tick + 1)
-            moves.append((tick, len(moves), node_id, addr, amount))
-            if rng.random() < 0.4:  # part or all of it leaves again, at once or later in the epoch
-                moves.append((rng.randrange(tick, close_tick + 1), len(moves), node_id, addr, -rng.choice([amount, rng.randrange(1, amount + 1)])))
-    for tick, _, node_id, addr, amount in sorted(moves):
-        state.tick = tick
-        if amount > 0:
-            state.ledger.transfer("treasury", acct.wallet(addr), amount, "test_fund")
-            process_delegate(state, addr, {"node": node_id, "amount": str(amount)})
-        else:
-            process_undelegate(state, addr, {"node": node_id, "amount": str(-amount)})
-    state.tick = close_tick
+    move_stake_at_random(state, random.Random(seed), seed)
     state.ledger.commit()
     state.touched.clear()
     return state
