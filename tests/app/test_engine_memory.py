@@ -9,8 +9,12 @@ the block is left by an exception."""
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 
 import pytest
+from numpy._core.multiarray import _set_madvise_hugepage as set_advice  # the pinned numpy has the switch
 
 from cor_incentives.app import collector
 from cor_incentives.app import engine as engine_mod
@@ -19,9 +23,6 @@ from cor_incentives.app.engine import Engine
 from cor_incentives.core import apply as apply_mod
 from cor_incentives.store.db import Store
 from support.network import make_network
-
-set_advice = collector._set_madvise_hugepage
-assert set_advice is not None, "the pinned numpy has the huge-page switch"
 
 
 def advice() -> bool:
@@ -94,3 +95,23 @@ def test_an_exception_inside_the_block_restores_both(before):
         assert not gc.isenabled() and not advice()
         raise RuntimeError("boom")
     assert (gc.isenabled(), advice()) == before
+
+
+FIRST_IMPORT = """
+import os, sys
+from cor_incentives.app.collector import small_pages
+assert "numpy" not in sys.modules
+with small_pages():
+    import numpy
+    from numpy._core.multiarray import _set_madvise_hugepage
+    print(_set_madvise_hugepage(False), os.environ.get("NUMPY_MADVISE_HUGEPAGE"))
+print(os.environ.get("NUMPY_MADVISE_HUGEPAGE"))
+"""
+
+
+def test_a_numpy_first_imported_inside_the_block_starts_without_the_advice():
+    """small_pages does not import numpy (read commands never load it); a numpy imported inside the block reads the
+    environment it sets, and the environment is as it was after the block."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    out = subprocess.run([sys.executable, "-c", FIRST_IMPORT], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "0", "None"]

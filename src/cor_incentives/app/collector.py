@@ -22,14 +22,12 @@ No value depends on the page size.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+import os
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-from numpy._core import multiarray
-
-# numpy's switch (public as the NUMPY_MADVISE_HUGEPAGE environment variable, read at import): sets the advice for
-# the arrays allocated from now on and returns what it was. Absent from a numpy without it: nothing to switch.
-_set_madvise_hugepage: Callable[[bool], bool] | None = getattr(multiarray, "_set_madvise_hugepage", None)
+ADVICE_VARIABLE = "NUMPY_MADVISE_HUGEPAGE"  # numpy reads it when it is imported
 
 
 @contextmanager
@@ -46,15 +44,29 @@ def collection_paused() -> Iterator[None]:
 
 @contextmanager
 def small_pages() -> Iterator[None]:
-    """numpy's large arrays allocated inside the block without the huge-page advice (left as it was found after)."""
-    if _set_madvise_hugepage is None:
-        yield
+    """numpy's large arrays allocated inside the block without the huge-page advice (left as it was found after).
+
+    numpy is not imported for this: a read command never loads it (tests/e2e/test_cli_startup_imports.py). When it is
+    not loaded yet, ``NUMPY_MADVISE_HUGEPAGE=0`` is put in the environment for the block, so a numpy first imported
+    inside it starts with the advice off (and keeps it so after); otherwise numpy's switch
+    (``numpy._core.multiarray._set_madvise_hugepage``, which returns what the advice was) is turned off and back."""
+    multiarray = sys.modules.get("numpy._core.multiarray")
+    switch = getattr(multiarray, "_set_madvise_hugepage", None)
+    if switch is None:
+        ours = ADVICE_VARIABLE not in os.environ
+        if ours:
+            os.environ[ADVICE_VARIABLE] = "0"
+        try:
+            yield
+        finally:
+            if ours:
+                os.environ.pop(ADVICE_VARIABLE, None)
         return
-    was = _set_madvise_hugepage(False)
+    was = switch(False)
     try:
         yield
     finally:
-        _set_madvise_hugepage(was)
+        switch(was)
 
 
 @contextmanager
