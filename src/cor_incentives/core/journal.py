@@ -307,9 +307,7 @@ class Writes:
 
     def append(self, lst: list[T], item: T) -> None:
         """``lst.append(item)``."""
-        if self._entries is not None and id(lst) not in self._lists:
-            self._lists.add(id(lst))
-            self._entries.append((_undo_append, lst, len(lst), None))
+        self.appending(lst)
         list.append(lst, adopt(item))
 
     def key_log(self, d: dict[Any, Any]) -> list[tuple[Any, Any]] | None:
