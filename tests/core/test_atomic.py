@@ -16,6 +16,7 @@ from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import Conflict, EngineError
 from cor_incentives.core.journal import JDict, JList, JSet, attempt, journal
 from cor_incentives.core.state import State
+from cor_incentives.core.state_codec import encode_state
 from support.chain import addr
 from support.market import MODEL, h, market, submit
 
@@ -31,7 +32,9 @@ def fingerprint(state: State) -> str:
             "marked": sorted(state.selection.marked),
             "bonds": state.selection.bonds,
         }
-    return json.dumps({"state": state.to_dict(), "selection": selection, "touched": sorted(state.touched)}, sort_keys=True, default=str)
+    encoded = encode_state(state).decode()  # every dict's key order too (a sorted-keys dump of ``to_dict`` would not see it)
+    view = {"state": state.to_dict(), "selection": selection, "touched": sorted(state.touched), "encoded": encoded}
+    return json.dumps(view, sort_keys=True, default=str)
 
 
 def refused(c, actor: str, kind: str, body: dict, code: str) -> None:

@@ -27,6 +27,7 @@ from cor_incentives.core.community import KINDS as CONTRIBUTION_KINDS
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.params import PARAM_FIELDS, Params, param_bounds
 from cor_incentives.core.state import State
+from cor_incentives.core.state_codec import encode_state
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from support.chain import ORACLE, addr
@@ -52,7 +53,9 @@ def fingerprint(state: State) -> str:
             "marked": sorted(sel.marked),
             "bonds": sel.bonds,
         }
-    return json.dumps({"state": state.to_dict(), "index": index}, sort_keys=True, default=str)
+    # ``encode_state``: the snapshot's bytes, which keep every dict's key order (the core iterates in it, and the state
+    # hash holds it); ``to_dict`` compared with sorted keys would not see a refusal or a replay that reorders keys
+    return json.dumps({"state": state.to_dict(), "index": index, "encoded": encode_state(state).decode()}, sort_keys=True, default=str)
 
 
 def bound_value(name: str, high: bool) -> int:

@@ -19,6 +19,13 @@ reads which balances an event wrote, and what they held before) runs without a j
 writes to that dict are logged, as each key's value before its first write, and nothing is undone
 (verify stops replaying at the first event that fails).
 
+A refused event also leaves every journaled dict's keys in the order they had: the core iterates dicts in
+insertion order and the state's encoding (``state_codec``, the state hash) keeps it, but undoing a deletion
+re-inserts the key at the end. So the first deletion of an existing key of a dict in a journal (``Entries``) keeps
+that dict's key order as it was just before; ``rollback`` puts the dict back in that order after undoing every
+entry. One ``list(d)`` per dict and event, and only for an event that deletes from it under a journal (a live
+event; a replay has none). A savepoint's undo (``attempt``) does not restore places: see ``rollback``.
+
 Which journal is in force is per thread (a context variable), so a replay in another thread of
 the same process is never journaled by mistake. The journal changes nothing the state holds and
 no result: the core stays deterministic.
@@ -44,10 +51,32 @@ _current: ContextVar[list[Undo] | None] = ContextVar("cor_journal", default=None
 _logging: ContextVar[WriteLog | None] = ContextVar("cor_write_log", default=None)
 
 
+class Entries(list[Undo]):
+    """A journal: its undo entries in write order, and ``orders``, the key order each dict it deleted a key from had
+    just before its first deletion (``keep_order``), put back by ``rollback``."""
+
+    __slots__ = ("orders",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.orders: dict[int, tuple[dict[Any, Any], list[Any]]] = {}
+
+
+def keep_order(entries: Entries, d: dict[Any, Any]) -> None:
+    """Before a key of ``d`` is deleted under the journal ``entries``: keep ``d``'s key order (once per dict and journal).
+
+    Why the first deletion's order is the one to restore: before it, this journal only overwrote keys (which keeps
+    their places) and added keys (at the end, and undone), so the keys ``d`` held when the journal began are in it, in
+    their order; after ``rollback`` undid every entry, ``d`` holds exactly those keys again."""
+    orders = entries.orders
+    if id(d) not in orders:
+        orders[id(d)] = (d, list(d))
+
+
 @contextmanager
 def journal() -> Iterator[list[Undo]]:
     """Record every write to journaled state inside the block; undo them all if the block raises."""
-    entries: list[Undo] = []
+    entries = Entries()
     token = _current.set(entries)
     try:
         yield entries
@@ -66,21 +95,32 @@ def attempt(fn: Callable[[], object]) -> EngineError | None:
     treasury spend no longer fits) is skipped instead of refusing the oracle's tick. Journaled even
     during a replay without a journal, so live and replay skip exactly the same writes."""
     outer = _current.get()
-    inner: list[Undo] = []
+    inner = Entries()
     token = _current.set(inner)
     try:
         fn()
     except EngineError as exc:
-        rollback(inner)
+        _keep_orders(outer, inner)
+        rollback(inner, in_place=False)
         return exc
     except BaseException:  # the event fails: its own journal undoes what was written before; this undoes fn's writes
-        rollback(inner)
+        _keep_orders(outer, inner)
+        rollback(inner, in_place=False)
         raise
     finally:
         _current.reset(token)
     if outer is not None:
         outer.extend(inner)
+        _keep_orders(outer, inner)
     return None
+
+
+def _keep_orders(outer: list[Undo] | None, inner: Entries) -> None:
+    """The key orders a savepoint kept, for the journal it is inside (an order the outer journal kept first is the one
+    its rollback restores): whether the savepoint held or was undone, the outer rollback must undo its deletions' moves."""
+    if inner.orders and type(outer) is Entries:
+        for key, kept in inner.orders.items():
+            outer.orders.setdefault(key, kept)
 
 
 def on_undo(undo: Callable[[Any, Any, Any], None], obj: Any, a: Any = None, b: Any = None) -> None:
@@ -91,15 +131,37 @@ def on_undo(undo: Callable[[Any, Any, Any], None], obj: Any, a: Any = None, b: A
         entries.append((undo, obj, a, b))
 
 
-def rollback(entries: list[Undo]) -> None:
-    """Undo ``entries`` newest first (writes made while undoing are not journaled)."""
+def rollback(entries: list[Undo], *, in_place: bool = True) -> None:
+    """Undo ``entries`` newest first (writes made while undoing are not journaled), then (``in_place``) put each dict a
+    key was deleted from back in its key order (``Entries.orders``).
+
+    A savepoint (``attempt``) undoes without ``in_place``: a deleted key it restores goes to the end of its dict. That
+    undo is part of an accepted event, done the same way by the live engine and by a replay, and the state hashes
+    anchored in logs hold that order; a refused event is never replayed, so its rollback restores places."""
     token = _current.set(None)
     try:
         for undo, obj, a, b in reversed(entries):
             undo(obj, a, b)
         entries.clear()
+        if type(entries) is Entries:
+            if in_place:
+                for d, order in entries.orders.values():
+                    _restore_order(d, order)
+            entries.orders.clear()
     finally:
         _current.reset(token)
+
+
+def _restore_order(d: dict[Any, Any], order: list[Any]) -> None:
+    """Put ``d``'s keys in ``order`` (the keys it holds, after an undo, are those of ``order`` the undo left or
+    restored; a key of ``order`` it no longer holds was added after the journal began and undone)."""
+    items = [(k, dict.__getitem__(d, k)) for k in order if dict.__contains__(d, k)]
+    if len(items) != len(d):  # a key the order lacks can only come from a deletion the journal missed: keep it, last
+        kept = dict(items)
+        items.extend((k, v) for k, v in dict.items(d) if k not in kept)
+    if list(d) != [k for k, _ in items]:
+        dict.clear(d)
+        dict.update(d, items)
 
 
 def adopt(value: Any) -> Any:
@@ -289,6 +351,7 @@ class Writes:
         if key in d:
             olds = self._olds(d)
             if olds is not None:
+                self.deleting(d)
                 olds.append((key, dict.__getitem__(d, key)))
             if type(d) is LoggedDict:
                 d.note(key)
@@ -315,6 +378,13 @@ class Writes:
         where each write's ``(key, value before)`` goes (``MISSING`` if absent), in write order; None when no journal is in
         force. The writer must also ``note`` each key first when ``d`` is a ``LoggedDict``."""
         return self._olds(d)
+
+    def deleting(self, d: dict[Any, Any]) -> None:
+        """For a writer that deletes keys of ``d`` itself (``ledger.Transfers``), before each deletion while a journal is in
+        force: keep ``d``'s key order for a rollback (``keep_order``), as ``pop_key`` does."""
+        entries = self._entries
+        if type(entries) is Entries:
+            keep_order(entries, d)
 
     def appending(self, lst: list[Any]) -> None:
         """For a writer that appends to ``lst`` itself (``list.append``, no container to adopt): journal the appends as
@@ -381,6 +451,8 @@ class JDict(dict[K, V]):
         old = dict.__getitem__(self, key)
         entries = _current.get()
         if entries is not None:
+            if type(entries) is Entries:
+                keep_order(entries, self)
             entries.append((_undo_key, self, key, old))
         dict.__delitem__(self, key)
 
@@ -415,6 +487,8 @@ class JDict(dict[K, V]):
     def _snapshot(self) -> None:
         entries = _current.get()
         if entries is not None:
+            if type(entries) is Entries:  # (a clear deletes every key: a later deletion's order must not be the one kept)
+                keep_order(entries, self)
             entries.append((_undo_dict, self, dict(self), None))
 
 

@@ -194,6 +194,8 @@ class Transfers:
             if value:
                 dict.__setitem__(balances, src, value)
             else:
+                if olds is not None:
+                    self._writes.deleting(balances)  # its key order, for a rollback
                 dict.__delitem__(balances, src)
         if received or old_dst is not MISSING:
             if olds is not None:
@@ -203,6 +205,8 @@ class Transfers:
             if received:
                 dict.__setitem__(balances, dst, received)
             else:
+                if olds is not None:
+                    self._writes.deleting(balances)
                 dict.__delitem__(balances, dst)
         postings = ledger.postings
         if postings is not self._postings:
