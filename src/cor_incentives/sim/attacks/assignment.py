@@ -38,7 +38,7 @@ from ..scenarios import ROUTER, NodeGroup, Scenario, validators
 from ..script import ActorScript, Override
 from ..strategies import MinerContext, Output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import actor, node
+from .common import actor, made, node
 
 if TYPE_CHECKING:
     from ..runner import World
@@ -145,7 +145,7 @@ class AssignmentGrinding(Family):
         return GrindScript(int(k["max_tries"]), coalition)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, GrindScript)
+        script = made(script, GrindScript)
         attacker = [GRINDER] + [f"validator-{i:02d}" for i in range(int(k["coalition"]))]
         return {
             "attacker": _payout(result, attacker),
@@ -330,7 +330,7 @@ class CancelLottery(Family):
         return LotteryScript([f"miner-{i:02d}" for i in range(int(k["attacker_miners"]))], k, twin)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, LotteryScript)
+        script = made(script, LotteryScript)
         miners = _payout(result, [f"miner-{i:02d}" for i in range(int(k["attacker_miners"]))])
         return {
             "net": miners["payout"] - script.own_task_fees - miners["costs"],

@@ -30,7 +30,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from ..strategies import sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, node, population_scenario
+from .common import StakeScript, actor, cor_units, made, node, population_scenario
 from .measure import earned
 
 PRIZE_COR = 10_000
@@ -133,7 +133,7 @@ class BountySelfAward(Family):
         return StakeScript(funding + steps, watch=[], wallets=wallets, actor_names={"sponsor": sponsor, "hunter": hunter, "puppet": puppet})
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, StakeScript)
+        script = made(script, StakeScript)
         state = script.state
         coalition = [node(v) for v in VALIDATORS[: int(k["coalition"])]]
         b = _bounty(state, actor("sponsor"))
@@ -215,7 +215,7 @@ class ChallengeEarlyFinalize(Family):
         return StakeScript(funding + steps, watch=[], wallets=wallets, actor_names=names)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, StakeScript)
+        script = made(script, StakeScript)
         state = script.state
         b = _bounty(state, actor("sponsor"))
         puppet, hunter = actor("puppet"), actor("hunter")

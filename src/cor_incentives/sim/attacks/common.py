@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...core.errors import InvariantViolation
 from ...core.units import COR
@@ -16,6 +16,24 @@ if TYPE_CHECKING:
 
 POPULATION = miners(("honest", 10)) + validators() + ROUTER
 """The built-in scenarios' population: 10 miners of 2 000 COR, 10 validators of 9 000–11 000 COR, one router."""
+
+
+S = TypeVar("S")
+
+
+def made(script: object, cls: type[S]) -> S:
+    """``script`` as the class its family's ``script()`` makes: ``measure`` is handed back the script it made."""
+    if not isinstance(script, cls):
+        raise InvariantViolation(f"measure was handed a {type(script).__name__}, not the {cls.__name__} its family makes")
+    return script
+
+
+def final_state(script: object) -> Any:
+    """The state of the world a script ran in (its ``world``, kept by its ``setup``), for ``measure``."""
+    world = getattr(script, "world", None)
+    if world is None:
+        raise InvariantViolation(f"the {type(script).__name__} has not run: no world to measure")
+    return world.state
 
 
 def actor(name: str) -> str:

@@ -20,7 +20,7 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, population_scenario
+from .common import StakeScript, actor, cor_units, made, population_scenario
 from .measure import earned
 
 MEMBERS = 10
@@ -92,7 +92,7 @@ class CuratorPuppets(Family):
         return _OracleSetup(steps, watch=[], wallets=wallets, actor_names=names, setup_commands=setup)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, StakeScript)
+        script = made(script, StakeScript)
         state = script.state
         mine = [self._owner(k), *self._puppets(k)]
         return {

@@ -25,7 +25,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript
 from ..strategies import Output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import actor, cor_units, node, population_scenario
+from .common import actor, cor_units, final_state, made, node, population_scenario
 from .measure import earned, slashed
 
 if TYPE_CHECKING:
@@ -105,8 +105,8 @@ class EquivocationRewrap(Family):
         return EquivocationScript(0 if twin else int(k["rewraps"]))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, EquivocationScript) and script.world is not None
-        state = script.world.state
+        script = made(script, EquivocationScript)
+        state = final_state(script)
         return {
             "reporter_reward": sum(earned(state, e, script.reporter, Stream.SLASH_REPORTER_REWARD) for e in state.epochs),
             "slashed": sum(slashed(state, e, script.signer) for e in state.epochs),
@@ -213,8 +213,8 @@ class OracleFabricatedSlash(Family):
         return FabricationScript(int(k["offset_ticks"]), str(k["offence"]), k["reporter"] == "friend", bool(k["backdate"]), not twin)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, FabricationScript) and script.world is not None
-        state = script.world.state
+        script = made(script, FabricationScript)
+        state = final_state(script)
         return {
             "taken": sum(slashed(state, e, v) for e in state.epochs for v in script.victims),
             "stake": sum(script.victims.values()),

@@ -25,7 +25,7 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, StakeScript, actor, cor_units, node, population_scenario
+from .common import POPULATION, StakeScript, actor, cor_units, made, node, population_scenario
 from .measure import earned
 
 HONEST_STAKE_COR = 121_000  # the population's bonded stake: 10 miners × 2 000, validators 100 000, a router 1 000
@@ -113,7 +113,7 @@ class FlashGovernance(Family):
         return StakeScript(steps, watch=[(target, who)], wallets={who: wallet}, actor_names={"flash": who})
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, StakeScript)
+        script = made(script, StakeScript)
         state, who = script.state, actor("flash")
         received = sum(earned(state, e, who, Stream.TREASURY_SPEND) for e in state.epochs)
         return {
@@ -196,7 +196,7 @@ class VoterFarming(Family):
         )
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, StakeScript)
+        script = made(script, StakeScript)
         state, farmers = script.state, self._addresses(k)
         return {
             "holdings": sum(holdings(state, f) for f in farmers),

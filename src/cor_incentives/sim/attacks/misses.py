@@ -19,7 +19,7 @@ from ..runner import RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, population_scenario
+from .common import POPULATION, final_state, made, population_scenario
 from .slashing import Watch, offences_found
 
 BOUND = 0.001  # slashing takes less than 0.1 % of the income of an honest miner at PoI's measured false-positive rate
@@ -49,8 +49,8 @@ class HonestMisses(Family):
         return Watch()
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, Watch) and script.world is not None
-        state = script.world.state
+        script = made(script, Watch)
+        state = final_state(script)
         probe = next(n for n in result.nodes.values() if n.name == self.PROBE)
         out = {
             "earnings": sum(e[self.PROBE].earnings for e in result.epochs),

@@ -22,7 +22,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from ..strategies import Output
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, node, population_scenario
+from .common import StakeScript, actor, cor_units, final_state, made, node, population_scenario
 from .measure import slashed, staker_rewards
 from .slashing import CheatScript
 
@@ -106,8 +106,8 @@ class _Escape(Family):
         )
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, EscapeScript) and script.world is not None
-        state, d = script.world.state, script.delegator
+        script = made(script, EscapeScript)
+        state, d = final_state(script), script.delegator
         return {
             "slashed": sum(slashed(state, e, d) for e in state.epochs),
             "offences": [s.offence for s in state.slashes if s.node == script.miner],
@@ -217,7 +217,7 @@ class RedelegateHop(Family):
         )
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, StakeScript)
+        script = made(script, StakeScript)
         state, clock, who = script.state, script.clock, actor("hopper")
         rows = []
         for e in sorted(state.epochs):

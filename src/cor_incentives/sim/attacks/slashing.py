@@ -36,7 +36,7 @@ from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Override
 from ..strategies import MinerContext, MinerPlan, Output, garbage_output, honest_output, lazy_output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, node, population_scenario
+from .common import POPULATION, final_state, made, node, population_scenario
 from .measure import slashed
 
 if TYPE_CHECKING:
@@ -107,8 +107,8 @@ class SlashDodgeUnbond(Family):
         return CheatScript(node(self.MINER), str(k["offence"]), int(k["offences"]), 0 if twin else int(k["unbond_bps"]))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, CheatScript) and script.world is not None
-        state, m = script.world.state, node(self.MINER)
+        script = made(script, CheatScript)
+        state, m = final_state(script), node(self.MINER)
         return {
             "slashed": sum(slashed(state, e, m) for e in state.epochs),
             "offences": [s.offence for s in state.slashes if s.node == m],
@@ -192,8 +192,8 @@ class ThresholdSplit(Family):
         return Watch()
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, Watch) and script.world is not None
-        state, offence = script.world.state, OFFENCE_OF[str(k["strategy"])]
+        script = made(script, Watch)
+        state, offence = final_state(script), OFFENCE_OF[str(k["strategy"])]
         ops = [n for n in result.nodes.values() if n.operator == "op"]
         out = {"earnings": 0, "slashes": 0, "assigned": 0, "found": 0, "slashed_for_it": 0, "slash_records": 0}
         for n in ops:
@@ -312,7 +312,7 @@ class ReregisterAfterJail(Family):
         return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH), k["register"] == "after_jail", int(k["failures"]))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, ReregisterScript)
+        script = made(script, ReregisterScript)
         income = 0
         for epoch in result.epochs:
             for name in (self.MINER, self.FRESH):
@@ -410,7 +410,7 @@ class NewcomerGriefing(Family):
         return JoinScript(self._new(k), int(k["join_epoch"]), None if twin else node(self.SAC))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, JoinScript)
+        script = made(script, JoinScript)
         new, join = self._new(k), int(k["join_epoch"])
         after = result.epochs[join:]
         out: dict[str, Any] = {

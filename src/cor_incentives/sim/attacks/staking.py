@@ -27,7 +27,7 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, node, population_scenario
+from .common import StakeScript, actor, cor_units, made, node, population_scenario
 from .measure import commission, staker_rewards
 
 EPOCH_TICKS = 100  # the devnet epoch length the offsets' bounds assume
@@ -70,7 +70,7 @@ def _extra_bond(who: str, node_addr: str, base: int) -> Any:
 
 def _book(script: ActorScript, epochs: int, node_name: str, addresses: dict[str, str]) -> list[dict[str, Any]]:
     """Per epoch: each watched address's staker reward (all streams and APR) and stake-ticks in the node, and the node's totals."""
-    assert isinstance(script, StakeScript)
+    script = made(script, StakeScript)
     state, clock, n = script.state, script.clock, node(node_name)
     out = []
     for e in range(epochs):

@@ -38,7 +38,7 @@ from ..scenarios import ROUTER, NodeGroup, Scenario, miners, validators
 from ..script import ActorScript, TaskSpec
 from ..strategies import TaskInfo, derive, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import actor
+from .common import actor, final_state, made
 
 if TYPE_CHECKING:
     from ..runner import World
@@ -152,8 +152,8 @@ class WashFamily(Family):
         return WashScript(k, twin)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        assert isinstance(script, WashScript) and script.world is not None
-        state, me = script.world.state, script.wallet
+        script = made(script, WashScript)
+        state, me = final_state(script), script.wallet
         mine = {me} | {n.address for n in result.nodes.values() if n.operator == OPERATOR}
         nodes = sum(ep[n].net for ep in result.epochs for n in result.nodes if result.nodes[n].operator == OPERATOR)
         out = {"nodes_net": nodes, "fees_paid": 0, "owner_income": 0, "own_task_fees": 0, "own_task_emission": 0, "tasks": 0}
