@@ -10,6 +10,7 @@ from cor_incentives.core.selection import check_index, draw, pool_size
 from cor_incentives.core.slashing import slash
 from cor_incentives.core.tasks import commitment
 from support.chain import beacon_secret
+from support.exact import exact
 from support.market import COR, addr, commit_reveal, h, market, submit, validate_all
 
 
@@ -32,7 +33,7 @@ def test_miners_are_drawn_at_the_next_tick_from_its_beacon_value():
     assert task.state == "PREPARED" and task.seed == "0x" + seed.hex()
     assert [a.miner for a in task.miners] == draw(c.state, "miner", 3, seed, model=task.model)
     assert task.deadline_tick == c.state.tick + c.state.params.precommit_deadline_ticks
-    assert replay(c.events).to_dict() == c.state.to_dict()
+    assert exact(replay(c.events)) == exact(c.state)
 
 
 def test_a_self_transfer_before_the_tick_does_not_change_the_draw():
@@ -104,10 +105,10 @@ def test_a_task_whose_miners_are_drawn_cannot_be_cancelled():
     tick(c)
     task = c.state.tasks[tid]
     assert task.state == "PREPARED"
-    before = c.state.to_dict()
+    before = exact(c.state)
     with pytest.raises(EngineError) as e:
         c.as_("user", "task.cancel", {"task": tid})
-    assert e.value.code == "task_not_cancellable" and c.state.to_dict() == before
+    assert e.value.code == "task_not_cancellable" and exact(c.state) == before
 
 
 def test_without_a_beacon_a_task_can_be_cancelled_after_assignment():
@@ -181,7 +182,7 @@ def test_dedicated_sessions_pay_per_reserved_miner_and_draw_at_the_next_tick():
     assert len(s.dedicated_miners) == 4 and s.reserved == 0
     assert s.dedicated_miners == tuple(draw(c.state, "miner", 4, beacon.randomness(value(c), "session:miners", sid), model="smollm2-135m"))
     assert {a.miner for a in c.state.tasks[tid].miners} <= set(s.dedicated_miners)
-    assert replay(c.events).to_dict() == c.state.to_dict()
+    assert exact(replay(c.events)) == exact(c.state)
 
 
 def test_the_index_follows_stake_reputation_and_jail():
@@ -213,7 +214,7 @@ def test_a_log_on_the_first_rules_replays_after_the_beacon_activates():
     task1 = c.state.tasks[t1]
     assert task1.state == "PREPARED" and len(task1.miners) == 3  # first rules: drawn at once from the log head
     in_flight = submit(c)
-    before = c.state.to_dict()
+    before = exact(c.state)
     c.oracle("beacon.anchor", hash_chain(beacon_secret(0), 64).genesis())
     t3 = submit(c)
     assert c.state.tasks[t3].state == "CREATED"
@@ -226,9 +227,9 @@ def test_a_log_on_the_first_rules_replays_after_the_beacon_activates():
             tick(c)
         validate_all(c, tid, lambda v, m: (0, 900_000_000))
         assert task.state == "SETTLED"
-    assert replay(c.events).to_dict() == c.state.to_dict()
+    assert exact(replay(c.events)) == exact(c.state)
     prefix = c.events[: head_then + 2]  # up to the task submitted just before the activation
-    assert replay(prefix).to_dict() == before
+    assert exact(replay(prefix)) == before
     check_index(c.state)
 
 

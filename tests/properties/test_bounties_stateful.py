@@ -1,7 +1,8 @@
 """Random bounty and challenge traffic on the core (create, submit, award, score, finalize, expire, tick,
 including malformed and unauthorised commands): conservation after every event, no bounty escrow ever
 overdrawn (escrow = prize − paid − refunded ≥ 0, empty once expired), prizes within their ranks, every
-rejected command leaves ``state.to_dict()`` unchanged, and replay reproduces the state exactly."""
+rejected command leaves the state unchanged (``support.exact``: its view and its encoding, key order
+included), and replay reproduces the state exactly."""
 
 import hashlib
 import os
@@ -28,6 +29,7 @@ from cor_incentives.core.bounties import (
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
+from support.exact import exact
 
 STEPS = int(os.environ.get("COR_BOUNTY_STEPS", "50"))
 EXAMPLES = int(os.environ.get("COR_BOUNTY_EXAMPLES", "60"))
@@ -69,11 +71,11 @@ class BountyMachine(RuleBasedStateMachine):
             self.c.as_(v, "node.register", {"role": "validator", "self_bond": str(2_000 * COR)})
 
     def _try(self, who, kind, body):
-        before = self.c.state.to_dict()
+        before = exact(self.c.state)
         try:
             self.c.submit(who if isinstance(who, str) else ADDRS[who % len(ADDRS)], kind, body)
         except EngineError:
-            assert self.c.state.to_dict() == before, f"rejected {kind} changed the state"
+            assert exact(self.c.state) == before, f"rejected {kind} changed the state"
 
     def _bounty(self, i, kind=None):
         """An existing bounty id: with ``kind``, preferably an open one of that kind with entries."""
@@ -246,7 +248,7 @@ class BountyMachine(RuleBasedStateMachine):
                 assert b.refunded == 0
 
     def teardown(self):
-        assert replay(self.c.events, check_each=True).to_dict() == self.c.state.to_dict()
+        assert exact(replay(self.c.events, check_each=True)) == exact(self.c.state)
 
 
 BountyMachine.TestCase.settings = settings(

@@ -15,6 +15,7 @@ from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
+from support.exact import exact
 
 STEPS = int(os.environ.get("COR_GOV_STEPS", "60"))
 EXAMPLES = int(os.environ.get("COR_GOV_EXAMPLES", "40"))
@@ -62,13 +63,13 @@ class GovernanceMachine(RuleBasedStateMachine):
         self.tick(40)
 
     def _try(self, who, kind, body):
-        before = self.c.state.to_dict()
+        before = exact(self.c.state)
         pid = self.c.state.next_id
         epoch = self.c.state.epoch
         try:
             self.c.as_(who, kind, body)
         except EngineError:
-            assert self.c.state.to_dict() == before, f"rejected {kind} changed the state"
+            assert exact(self.c.state) == before, f"rejected {kind} changed the state"
             return
         if kind == "gov.propose":
             self.at_proposal[pid] = (self.c.state.epoch, positions(self.c.state))
@@ -159,7 +160,7 @@ class GovernanceMachine(RuleBasedStateMachine):
             assert all(i.amount <= gov["budget"] * 2_500 // 10_000 for i in lines)
 
     def teardown(self):
-        assert replay(self.c.events, check_each=True).to_dict() == self.c.state.to_dict()
+        assert exact(replay(self.c.events, check_each=True)) == exact(self.c.state)
 
 
 GovernanceMachine.TestCase.settings = settings(

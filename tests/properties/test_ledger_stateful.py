@@ -23,6 +23,7 @@ from cor_incentives.core.signatures import private_key_address
 from cor_incentives.core.slashing import OFFENCES
 from cor_incentives.core.tasks import commitment
 from support.chain import CHAIN_ID, Chain
+from support.exact import exact
 
 PEOPLE = [f"p{i}" for i in range(6)]
 KEYS = {p: "0x" + hashlib.sha256(f"ledger-machine|{p}".encode()).hexdigest() for p in PEOPLE}
@@ -70,13 +71,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self.rejected = 0
 
     def _try(self, actor: str, kind: str, body: dict) -> None:
-        before = self.chain.state.to_dict()
+        before = exact(self.chain.state)
         try:
             self.chain.submit(actor, kind, body)
             self.accepted += 1
         except EngineError:
             self.rejected += 1
-            assert self.chain.state.to_dict() == before, f"rejected {kind} changed the state"
+            assert exact(self.chain.state) == before, f"rejected {kind} changed the state"
 
     # helpers that aim most operations at things that exist, so most of them are accepted
     def _node(self, i):
@@ -214,7 +215,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     def teardown(self):
         replayed = replay(self.chain.events, check_each=True)
-        assert replayed.to_dict() == self.chain.state.to_dict()
+        assert exact(replayed) == exact(self.chain.state)
 
 
 LedgerMachine.TestCase.settings = settings(

@@ -12,6 +12,7 @@ from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.validation import canary_commitment, report_commitment
+from support.exact import exact
 from support.market import MODEL, h, market
 from support.reports import report_rounds
 
@@ -40,11 +41,11 @@ class TaskMachine(RuleBasedStateMachine):
         self.spreads = {}  # (task, validator) -> its committed spread of the task (rule 12)
 
     def _try(self, actor, kind, body):
-        before = self.c.state.to_dict()
+        before = exact(self.c.state)
         try:
             self.c.submit(actor, kind, body)
         except EngineError:
-            assert self.c.state.to_dict() == before, f"rejected {kind} changed the state"
+            assert exact(self.c.state) == before, f"rejected {kind} changed the state"
 
     def _open(self, i):
         ids = sorted(t for ids in self.c.state.deadlines.values() for t in ids)
@@ -224,7 +225,7 @@ class TaskMachine(RuleBasedStateMachine):
         assert s.sessions[1].open_tasks == sum(1 for t in s.tasks.values() if t.session == 1 and t.state not in ("SETTLED", "FAILED", "CANCELLED"))
 
     def teardown(self):
-        assert replay(self.c.events, check_each=True).to_dict() == self.c.state.to_dict()
+        assert exact(replay(self.c.events, check_each=True)) == exact(self.c.state)
 
 
 TaskMachine.TestCase.settings = settings(
