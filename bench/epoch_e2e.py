@@ -1,6 +1,7 @@
 """Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
 
     python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps] [--postgresql] [--rules N]
+                              [--out-of-consensus-bps N]
 
 What it builds (not timed):
     1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
@@ -15,6 +16,17 @@ What it builds (not timed):
        from the nodes of that role (seeded); with ``--task-records`` its ``Task`` record is kept in
        ``state.tasks`` too (what the live state held for every task before closed tasks were pruned).
        Conservation is checked after the growth.
+    ``--out-of-consensus-bps N`` (N > 0): a mixed epoch instead of an honest one. The simulation has 1 lazy
+       and 1 garbage miner of 10, 3 copier validators and 1 offline validator of 10 (``mixed_scenario``), so
+       some of its tasks have work rows out of consensus (recorded by the core: no units, no quality, no fee),
+       late validations (the offline validator's) and failed canaries (the copiers'). Each new task repeats
+       a task with a row out of consensus while the epoch's work rows out of consensus are below N bps of
+       its rows so far, else one without (the share ends within one task's rows of N); each row goes to a
+       node of its simulated node's group (every 10th node of the role), so the cheaters stay a tenth to
+       three tenths of the nodes and earn nothing, as in the simulation, while the others are paid. The report
+       gives the shares reached (``out_of_consensus_bps`` of the work rows, ``late_validation_bps`` of the
+       validations) and the user-task bonus rows of the close and how many are below their cap
+       (``bonus_rows``, ``bonus_rows_below_cap``). Default 0: the honest epoch, every row in consensus.
 
 What it times: the simulation's ``epoch.close`` event as the engine commits one: core apply (all
 epoch steps: emission, work/validator rewards, APR, stakers, record, Merkle leaves and root),
@@ -34,7 +46,8 @@ once), for a before/after in one run.
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
 columns extracted from the state, extraction not timed) and grouping them per node (count,
 Σ precommitted, Σ units × quality in consensus): the aggregation any settlement of these rows does,
-by a columnar engine. Goal: close ≤ 2 s at 1 M tasks × 10 k nodes, ≤ 3× the floor, peak RSS ≤ 2 GB.
+by a columnar engine (``duckdb_floor_rows``: the rows its groups counted). Goal: close ≤ 2 s at 1 M tasks × 10 k
+nodes, ≤ 3× the floor, peak RSS ≤ 2 GB.
 Prints one JSON object (``--json``) or a short summary.
 """
 
@@ -71,15 +84,30 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def simulated_epoch(tasks: int) -> list[Any]:
-    """The events of one seeded honest epoch with ``tasks`` tasks, ending at its ``epoch.close``."""
+def mixed_scenario() -> Any:
+    """The seed of a mixed epoch: the built-in ``copier_validators`` population (miners: 8 honest, 1 lazy, 1 garbage;
+    validator-00..02, 30 % of validator stake, copy a constant report instead of evaluating) with its last validator
+    offline (it never reports: its rows are late), in 3 rounds (an offline validator's escalations need the ticks)."""
+    from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, builtin_scenarios, miners
+
+    validators = (
+        NodeGroup("validator", "copier", 3, VALIDATOR_STAKES[:3]),
+        NodeGroup("validator", "honest", 6, VALIDATOR_STAKES[3:9]),
+        NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
+    )
+    nodes = miners(("honest", 8), ("lazy", 1), ("garbage", 1)) + validators + ROUTER
+    return dataclasses.replace(builtin_scenarios()["copier_validators"], name="bench_mixed", nodes=nodes, rounds_per_epoch=3)
+
+
+def simulated_epoch(tasks: int, *, mixed: bool = False) -> list[Any]:
+    """The events of one seeded epoch with ``tasks`` tasks, ending at its ``epoch.close``: honest (``honest_only``),
+    or with cheating miners, copier validators and an offline validator (``mixed``: ``mixed_scenario``)."""
     from cor_incentives.core.events import Command
     from cor_incentives.sim.runner import World
     from cor_incentives.sim.scenarios import builtin_scenarios
 
-    scenario = dataclasses.replace(
-        builtin_scenarios()["honest_only"], epochs=1, user_tasks_per_epoch=tasks // 2, network_tasks_per_epoch=tasks - tasks // 2
-    )
+    base = mixed_scenario() if mixed else builtin_scenarios()["honest_only"]
+    scenario = dataclasses.replace(base, epochs=1, user_tasks_per_epoch=tasks // 2, network_tasks_per_epoch=tasks - tasks // 2)
     world = World(scenario, 1, keep_events=True)
     world.run_epoch(0)
     events = list(world.chain.events)
@@ -103,8 +131,14 @@ def open_before_close(events: list[Any], url: str) -> Any:
     return Engine.open(url)
 
 
-def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 0) -> dict[str, int]:
-    """The fast path: grow the opened state to ``nodes`` nodes and ``tasks`` tasks (see the module doc)."""
+def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 0, out_of_consensus_bps: int | None = None) -> dict[str, int]:
+    """The fast path: grow the opened state to ``nodes`` nodes and ``tasks`` tasks (see the module doc).
+
+    ``out_of_consensus_bps``: each new task repeats a simulated task that has a work row out of consensus while the
+    epoch's work rows out of consensus are fewer than that share of its rows so far, else a task without one (each
+    kind round robin): the share ends within one task's rows of the one asked; and each row goes to a node of its
+    simulated node's group (``behave_alike``), so a lazy miner's rows stay a few nodes' rows. None: every simulated
+    task in turn, each row to a node drawn from all nodes of its role."""
     from cor_incentives.core import ledger as acct
     from cor_incentives.core.apply import conservation_holds
     from cor_incentives.core.staking import process_register
@@ -136,21 +170,36 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         validations_by_task.setdefault(v.task, []).append(v)
     templates = sorted(work_by_task)
     have_tasks = len(templates)
+    out_of = {t: sum(1 for r in work_by_task[t] if not r.in_consensus) for t in templates}
+    mixed = [t for t in templates if out_of[t]]
+    clean = [t for t in templates if not out_of[t]]
+    rows, out = len(state.epoch_work), sum(out_of.values())
+    like = None if out_of_consensus_bps is None else behave_alike(state, miners, validators)
+    picked = {True: 0, False: 0}
     for i in range(max(0, tasks - have_tasks)):
-        template = templates[i % have_tasks]
+        if out_of_consensus_bps is None:
+            template = templates[i % have_tasks]
+        else:
+            want_out = bool(mixed) and (not clean or out * 10_000 < out_of_consensus_bps * rows)
+            kind = mixed if want_out else clean
+            template = kind[picked[want_out] % len(kind)]
+            picked[want_out] += 1
         task_id = state.new_id()
         work = work_by_task[template]
-        chosen = rng.sample(miners, len(work))
+        rows, out = rows + len(work), out + out_of[template]
+        chosen = rng.sample(miners, len(work)) if like is None else [rng.choice(like[r.node]) for r in work]
         for r, n in zip(work, chosen, strict=True):  # the rows the core would append, as columns (core/epoch_columns.py)
             state.epoch_work.append(task_id, n, r.complexity_units, r.quality_ppb, r.in_consensus, r.precommitted, r.model, r.kind, r.fee_units)
         checks = validations_by_task.get(template, [])
-        chosen = rng.sample(validators, len(checks))
+        chosen = rng.sample(validators, len(checks)) if like is None else [rng.choice(like[v.node]) for v in checks]
         for v, n in zip(checks, chosen, strict=True):
             state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
         if task_records and template in state.tasks:
             state.tasks[task_id] = dataclasses.replace(state.tasks[template], id=task_id)
     conservation_holds(state)
     return {
+        "work_rows_out_of_consensus": int((~state.epoch_work.consensus()).sum()),
+        "validation_rows_late": int((~state.epoch_validations.on_time_flags()).sum()),
         "nodes": len(state.nodes),
         "miners": len(miners),
         "validators": len(validators),
@@ -160,6 +209,19 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         "validation_rows": len(state.epoch_validations),
         "task_records": len(state.tasks),
     }
+
+
+def behave_alike(state: Any, miners: list[str], validators: list[str]) -> dict[str, list[str]]:
+    """Each simulated node's group of the grown nodes of its role (every k-th node, k the simulated nodes of the role):
+    a grown node takes its rows from one simulated node only, so it behaves as that node did (a copier validator's group
+    fails the canaries, an offline validator's group is late, a lazy miner's group is out of consensus), as a real
+    epoch's cheaters are a few nodes, not a share of every node's rows."""
+    groups: dict[str, list[str]] = {}
+    for pool, rows in ((miners, state.epoch_work), (validators, state.epoch_validations)):
+        simulated = sorted({r.node for r in rows})
+        for k, node in enumerate(simulated):
+            groups[node] = pool[k :: len(simulated)]
+    return groups
 
 
 def project_growth(engine: Any) -> None:
@@ -308,22 +370,40 @@ def floor_columns(work: Any, validations: Any) -> dict[str, Any]:
     }
 
 
-def duckdb_floor(table: dict[str, Any], repeat: int = 3) -> float:
-    """CPU seconds (best of ``repeat``) for DuckDB to build its table from the rows and group them per node."""
+def duckdb_floor(table: dict[str, Any], repeat: int = 3) -> tuple[float, int]:
+    """CPU seconds (best of ``repeat``) for DuckDB to build its table from the rows and group them per node, and the
+    rows its groups counted (Σ assignments)."""
     import duckdb
 
     from settle import FLOOR_QUERY
 
     con = duckdb.connect()
-    best = float("inf")
+    best, counted = float("inf"), 0
     for _ in range(repeat):
         start = time.process_time()
         con.register("epoch_source", table)
         con.execute("CREATE OR REPLACE TABLE epoch_rows AS SELECT * FROM epoch_source")
         con.unregister("epoch_source")
-        con.execute(FLOOR_QUERY).fetchall()
+        groups = con.execute(FLOOR_QUERY).fetchall()
         best = min(best, time.process_time() - start)
-    return best
+        counted = sum(int(g[1]) for g in groups)
+    return best, counted
+
+
+def bonus_rows_below_cap(record: Any) -> dict[str, int]:
+    """The closed epoch's user-task bonus rows (of eligible miners, as the document states them) and how many of them
+    earn less than their cap (the equivalent binds): read from the record after the close."""
+    from cor_incentives.core.epoch_document import bonus_rows_of
+    from cor_incentives.core.streams import LinePart, Stream, line
+
+    node_line = line(Stream.MINER_WORK, LinePart.NODE)
+    rows = below = 0
+    for item in record.items:
+        if item.stream == node_line:
+            for b in bonus_rows_of(record.streams, item):
+                rows += 1
+                below += b["bonus"] < b["cap"]
+    return {"bonus_rows": rows, "bonus_rows_below_cap": below}
 
 
 def run(
@@ -336,13 +416,17 @@ def run(
     steps: bool = False,
     postgresql: bool = False,
     rules: int | None = None,
+    out_of_consensus_bps: int = 0,
 ) -> dict[str, Any]:
+    if not 0 <= out_of_consensus_bps <= 10_000:
+        raise ValueError(f"out_of_consensus_bps must be in 0..10000, got {out_of_consensus_bps}")
+    mixed = out_of_consensus_bps > 0
     spent = time_steps() if steps else None
     with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp, database(tmp, postgresql) as url:
         wall0 = time.perf_counter()
-        events = simulated_epoch(min(seed_tasks, tasks))
+        events = simulated_epoch(min(seed_tasks, tasks), mixed=mixed)
         engine = open_before_close(events, url)
-        sizes = grow(engine.state, tasks, nodes, task_records=task_records)
+        sizes = grow(engine.state, tasks, nodes, task_records=task_records, out_of_consensus_bps=out_of_consensus_bps if mixed else None)
         if rules is not None:
             under_rules(engine.state, rules)
         project_growth(engine)
@@ -351,18 +435,25 @@ def run(
         table = floor_columns(engine.state.epoch_work, engine.state.epoch_validations)
         build_seconds = time.perf_counter() - wall0
         timing = time_close(engine, events[-1])
-        floor = duckdb_floor(table)
+        floor, floor_rows = duckdb_floor(table)
         record = engine.state.epochs[engine.state.epoch - 1]
         engine.store.dispose()
     document = document_cost(record)
+    bonuses = bonus_rows_below_cap(record)
     ratio = timing["close_seconds"] / floor
     return {
         "name": "epoch_e2e",
         "database": "postgresql" if postgresql else "sqlite",
+        "epoch": "mixed" if mixed else "honest",
+        "out_of_consensus_bps_asked": out_of_consensus_bps,
         **sizes,
+        "out_of_consensus_bps": sizes["work_rows_out_of_consensus"] * 10_000 // max(1, sizes["work_rows"]),
+        "late_validation_bps": sizes["validation_rows_late"] * 10_000 // max(1, sizes["validation_rows"]),
+        **bonuses,
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in timing.items() if k != "outside_apply_seconds"},
         "outside_apply_seconds": {k: round(v, 4) for k, v in timing["outside_apply_seconds"].items()},
         "duckdb_floor_seconds": round(floor, 4),
+        "duckdb_floor_rows": floor_rows,
         "ratio": round(ratio, 2),
         "root": record.root,
         "leaves": len(record.leaves),
@@ -387,6 +478,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", action="store_true", help="CPU seconds of each epoch step and of the projection flush (step_seconds)")
     parser.add_argument("--postgresql", action="store_true", help="on a fresh database of the test PostgreSQL server instead of SQLite")
     parser.add_argument("--rules", type=int, help="close under this rule version (default: the newest, as a new network runs)")
+    parser.add_argument(
+        "--out-of-consensus-bps",
+        type=int,
+        default=0,
+        help="a mixed epoch: seed from cheating miners, copier validators and an offline validator, and repeat tasks so this "
+        "share of the work rows (bps) is out of consensus (default 0: the honest epoch)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     report = run(
@@ -397,12 +495,15 @@ def main(argv: list[str] | None = None) -> int:
         steps=args.steps,
         postgresql=args.postgresql,
         rules=args.rules,
+        out_of_consensus_bps=args.out_of_consensus_bps,
     )
     if args.json:
         print(json.dumps(report))
     else:
         print(
-            f"epoch.close {report['tasks']:,} tasks × {report['nodes']:,} nodes: {report['close_seconds']:.3f} s CPU "
+            f"epoch.close {report['tasks']:,} tasks × {report['nodes']:,} nodes ({report['epoch']}: "
+            f"{report['out_of_consensus_bps']} bps of work rows out of consensus, {report['late_validation_bps']} bps of validations late, "
+            f"{report['bonus_rows_below_cap']:,} of {report['bonus_rows']:,} bonuses below their cap): {report['close_seconds']:.3f} s CPU "
             f"({report['close_wall_seconds']:.3f} s wall), DuckDB floor {report['duckdb_floor_seconds']:.4f} s, "
             f"ratio {report['ratio']}, peak RSS {report['peak_rss_mb']:.0f} MB, root {report['root']}"
         )

@@ -4,6 +4,7 @@ exactly what the state says (``cor verify``'s expected rows), nodes and the epoc
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 from cor_incentives.store.projections import expected_rows, stored_rows
@@ -53,3 +54,55 @@ def test_rules_flag_closes_the_same_money_under_the_older_document(tmp_path: Pat
     assert 0 < new["document_bytes"] < old["document_bytes"]
     assert new["document_view_seconds"] >= 0 and new["document_dumps_seconds"] >= 0 and new["document_text_seconds"] >= 0
     assert new["document_text_identical"] is True and old["document_text_identical"] is True
+
+
+def test_mixed_epoch_has_the_share_of_rows_out_of_consensus_asked(tmp_path: Path) -> None:
+    """``--out-of-consensus-bps``: the grown epoch repeats the tasks of a simulation with cheating miners, copier validators
+    and an offline validator; the share of work rows out of consensus is the one asked (within one task's rows), every such
+    row is as the core records it (no units, no quality, no fee), and the close, conservation and the floor hold."""
+    import numpy as np
+
+    events = epoch_e2e.simulated_epoch(200, mixed=True)
+    engine = epoch_e2e.open_before_close(events, f"sqlite:///{tmp_path}/e.db")
+    sizes = epoch_e2e.grow(engine.state, 2000, 200, task_records=False, out_of_consensus_bps=700)  # checks conservation
+    work = engine.state.epoch_work
+    out = ~work.consensus()
+    assert sizes["work_rows_out_of_consensus"] == int(out.sum()) and sizes["work_rows"] == len(work) >= 2000
+    assert abs(int(out.sum()) - 700 * len(work) // 10_000) <= 3  # a task has at most 3 miners
+    assert not work.units()[out].any() and not work.quality()[out].any() and not any(work.fee_units[i] for i in np.flatnonzero(out))
+    assert (work.quality()[~out] > 0).all()
+    assert sizes["validation_rows_late"] > 0  # the offline validator's rows
+    epoch_e2e.project_growth(engine)
+    closing = engine.state.epoch
+    epoch_e2e.time_close(engine, events[-1])
+    assert engine.state.epoch == closing + 1
+    from cor_incentives.core.apply import conservation_holds
+
+    conservation_holds(engine.state)
+    # the cheaters are a few nodes, as in a real epoch: the copier validators' group forfeits for its failed canaries,
+    # the lazy and garbage miners' groups score below the minimum, the others are paid by both streams
+    record = engine.state.epochs[closing]
+    lines = Counter(item.stream for item in record.items)
+    assert 0 < lines["canary_forfeit"] < sizes["validators"] // 2 and 0 < lines["miner_work:none"] < sizes["miners"] // 2
+    assert lines["validator_work:node"] > sizes["validators"] // 2 and lines["miner_work:node"] > sizes["miners"] // 2
+    assert all(record.streams[s]["paid"] > 0 for s in ("miners", "validators"))
+    with engine.store.reader() as conn:
+        stored = stored_rows(conn)
+    expected = expected_rows(engine.state)
+    for name in ("nodes", "epoch", "balances"):
+        assert stored[name] == expected[name], name
+    engine.store.dispose()
+
+
+def test_report_of_a_mixed_epoch_counts_its_rows(tmp_path: Path) -> None:
+    """``run`` at 2 000 tasks × 200 nodes with 5 % of the work rows out of consensus: the share reported is the one asked,
+    the DuckDB floor grouped every row the close read, and the honest epoch (0) has none."""
+    mixed = epoch_e2e.run(2000, 200, directory=str(tmp_path), out_of_consensus_bps=500)
+    honest = epoch_e2e.run(2000, 200, directory=str(tmp_path))
+    assert (mixed["epoch"], honest["epoch"]) == ("mixed", "honest")
+    assert abs(mixed["out_of_consensus_bps"] - 500) <= 5 and mixed["work_rows_out_of_consensus"] > 250
+    assert honest["work_rows_out_of_consensus"] == 0 == honest["out_of_consensus_bps"] and honest["validation_rows_late"] == 0
+    for r in (mixed, honest):
+        assert r["duckdb_floor_rows"] == r["work_rows"] + r["validation_rows"] and r["root"].startswith("0x")
+        assert 0 < r["bonus_rows"] and 0 <= r["bonus_rows_below_cap"] <= r["bonus_rows"]
+    assert mixed["late_validation_bps"] > 0 and mixed["root"] != honest["root"]
