@@ -156,3 +156,33 @@ def test_grouped_order_is_the_stable_sort(owners, small):
     keys = np.array([o % 300 if small else o for o in owners], dtype=np.int64)
     groups = 300 if small else 70_001
     assert grouped_order(keys, groups).tolist() == np.argsort(keys, kind="stable").tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.booleans()), max_size=80),
+    st.sampled_from(["every row", "some rows", "no row"]),
+)
+def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share(rows, share):
+    """All the rows grouped by node, then the rows out of consensus left out: the reference's tasks per node (in row
+    order, nodes without a row in consensus absent) whether every row, some or none is in consensus; each node's bounds
+    are its rows less its rows out of consensus."""
+    in_consensus = [{"every row": True, "no row": False}.get(share, c) for _, _, c in rows]
+    records = [WorkRow(t, NODES[o], 1, 1, c, True) for (o, t, _), c in zip(rows, in_consensus)]
+    columns = work_columns(stored(WorkColumns(), records))
+    got = tasks_by_node(columns, np.array([o for o, _, _ in rows], dtype=np.int64), NODES)
+    assert got == reference_tasks_by_node(records, MINER_STREAM)
+    assert sum(map(len, got.values())) == sum(in_consensus) and list(got) == sorted(got, key=NODES.index)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.data())
+def test_rows_of_nodes_is_isin(names, data):
+    """The canary forfeits' row mask: a row's node among the chosen nodes, as ``np.isin`` says (a node chosen twice,
+    none chosen, every node chosen)."""
+    from cor_incentives.core.rewards import rows_of_nodes
+
+    node = np.array(data.draw(st.lists(st.integers(0, names - 1), max_size=60)), dtype=np.int64)
+    chosen = data.draw(st.lists(st.integers(0, names - 1), max_size=names + 2))
+    got = rows_of_nodes(node, chosen, names)
+    assert got.dtype == bool and got.tolist() == np.isin(node, chosen).tolist()

@@ -493,3 +493,69 @@ def test_sums_fit_int64_exactly_when_their_total_can(count: int, offset: int, da
     assert fits == (count * largest < 2**63)
     if fits:
         assert int(np.array(values, dtype=np.int64).sum()) == sum(values)
+
+
+FLAG_SHARES = st.sampled_from(["every row", "some rows", "no row"])
+LENIENT = WorkRewardParams(min_precommit_rate_bps=0, min_score_bps=0)  # every node with rows eligible: its work is paid
+
+
+def _flags(share: str, rows: int, data: st.DataObject) -> np.ndarray:
+    if share == "every row":
+        return np.ones(rows, dtype=bool)
+    if share == "no row":
+        return np.zeros(rows, dtype=bool)
+    return np.array(data.draw(st.lists(st.booleans(), min_size=rows, max_size=rows)), dtype=bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 40), FLAG_SHARES, FLAG_SHARES, st.data())
+def test_sums_over_the_rows_kept_equal_the_reference(nodes: int, rows: int, consensus: str, precommit: str, data: st.DataObject) -> None:
+    """The counts and sums over the rows in consensus (precommitted) are the sums over every row less those over the
+    rows left out: the same results as the per-row reference whether every row, some or none is in consensus or
+    precommitted, for miners (units × quality) and validators (agreement, on time), out rows of any quality."""
+    idx = data.draw(st.lists(st.integers(0, nodes - 1), min_size=rows, max_size=rows))
+    units = data.draw(st.lists(st.integers(0, MAX_COMPLEXITY_UNITS), min_size=rows, max_size=rows))
+    quality = data.draw(st.lists(st.integers(0, PPB), min_size=rows, max_size=rows))
+    reputation = data.draw(st.lists(st.integers(0, PPB), min_size=nodes, max_size=nodes))
+    in_consensus, precommitted = _flags(consensus, rows, data), _flags(precommit, rows, data)
+    epoch = {
+        "node_index": np.array(idx, dtype=np.int64),
+        "complexity_units": np.array(units, dtype=np.int64),
+        "quality_ppb": np.array(quality, dtype=np.int64),
+        "in_consensus": in_consensus,
+        "precommitted": precommitted,
+        "reputation_ppb": reputation,
+        "stream_amount": 10**24,
+        "params": LENIENT,
+    }
+    result = compute_work_rewards(**epoch)
+    assert result == compute_work_rewards_reference(**epoch)
+    kept = [sum(u * q for i, u, q, c in zip(idx, units, quality, in_consensus, strict=True) if i == n and c) for n in range(nodes)]
+    assert list(result.work) == kept
+    on_time = in_consensus
+    checks = {"node_index": epoch["node_index"], "agreement_ppb": epoch["quality_ppb"], "on_time": on_time}
+    checks |= {"reputation_ppb": reputation, "stream_amount": 10**24, "params": LENIENT}
+    assert compute_validator_rewards(**checks) == compute_validator_rewards_reference(**checks)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(9_100, 9_400), st.integers(0, 3), st.booleans())
+def test_rows_out_of_consensus_count_toward_the_int64_bound(rows: int, out: int, out_large: bool) -> None:
+    """The sums over every row (the rows out of consensus too) decide between the plain and the split int64 sums: near
+    2**63 with rows out of consensus whose products are the largest (past the bound only through them) or zero, both
+    paths give the reference's work."""
+    units, quality = MAX_COMPLEXITY_UNITS, PPB
+    in_consensus = np.arange(rows) >= out
+    epoch = {
+        "node_index": np.zeros(rows, dtype=np.int64),
+        "complexity_units": np.where(in_consensus | out_large, units, 0),
+        "quality_ppb": np.where(in_consensus | out_large, quality, 0),
+        "in_consensus": in_consensus,
+        "precommitted": np.ones(rows, dtype=bool),
+        "reputation_ppb": [PPB],
+        "stream_amount": 10**27,
+        "params": LENIENT,
+    }
+    fast = compute_work_rewards(**epoch)
+    assert fast == compute_work_rewards_reference(**epoch)
+    assert fast.work[0] == (rows - out) * units * quality

@@ -90,19 +90,20 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
 def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes: list[str]) -> dict[str, list[int]]:
     """Each node's tasks whose row is in consensus, in row order (nodes without one are absent).
 
-    The usual epoch has every row in consensus: then the rows are not selected first (no copy of the columns); the
-    tasks are gathered in one step, and each node's bounds are the running count of its rows (``bincount``), not a
-    search in a gathered copy of the owners."""
-    if columns.in_consensus.all():
-        owners, chosen = node_index, None
-    else:
-        chosen = np.flatnonzero(columns.in_consensus)
-        owners = node_index[chosen]
-    if owners.size == 0:
+    Every row is grouped by its node (one stable sort of all the owners) and the rows out of consensus are then left out
+    of that order: no gathered copy of the owners or of the rows kept is sorted. Each node's bounds are the running count
+    of its rows in consensus: its rows' count (``bincount``) less its rows out of consensus, counted among those rows
+    only. The usual epoch has every row in consensus: then nothing is left out."""
+    if node_index.size == 0:
         return {}
-    order = grouped_order(owners, len(nodes))
-    tasks = columns.task[order if chosen is None else chosen[order]].tolist()
-    bounds = [0, *np.cumsum(np.bincount(owners, minlength=len(nodes))).tolist()]
+    order = grouped_order(node_index, len(nodes))
+    counts = np.bincount(node_index, minlength=len(nodes))
+    kept = columns.in_consensus
+    if not kept.all():
+        order = order[kept[order]]
+        counts -= np.bincount(node_index[~kept], minlength=len(nodes))
+    tasks = columns.task[order].tolist()
+    bounds = [0, *np.cumsum(counts).tolist()]
     return {nodes[i]: tasks[bounds[i] : bounds[i + 1]] for i in range(len(nodes)) if bounds[i] < bounds[i + 1]}
 
 

@@ -317,8 +317,16 @@ def canary_forfeits(state: State, rows: ValidationColumns) -> RowColumns:
         )
     if not out:
         return columns
-    forfeited = np.isin(columns.node, [rows.nodes.index[n] for n in out])
-    return replace(columns, quality=np.where(forfeited, 0, columns.quality))
+    return replace(columns, quality=np.where(rows_of_nodes(columns.node, [rows.nodes.index[n] for n in out], len(columns.names)), 0, columns.quality))
+
+
+def rows_of_nodes(node: npt.NDArray[np.int64], chosen: list[int], names: int) -> npt.NDArray[np.bool_]:
+    """Whether each row's node (an index below ``names``) is one of ``chosen``: one look-up per row in a flag per node
+    (``np.isin`` against a short list compares every row with each listed node: 60 validators, 6.9 M rows ~0.15 s)."""
+    flag = np.zeros(names, dtype=bool)
+    flag[chosen] = True
+    picked: npt.NDArray[np.bool_] = flag[node]
+    return picked
 
 
 def process_validator_rewards(state: State) -> None:

@@ -370,28 +370,45 @@ def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray
     When the rows' count × the largest product is below 2**63 (every per-node sum of products is at most that), the
     products are summed as they are, without the split (the usual epoch: 3 M rows × 10**12 < 2**63).
     Group sums use ``np.add.at`` on int64 (integer adds, exact); ``np.bincount`` is used only without
-    weights (plain counts), since weighted bincount accumulates in float64. A column true in every row (every row
-    precommitted, or in consensus: the usual epoch) is not used to select rows (the same sums, no copies).
+    weights (plain counts), since weighted bincount accumulates in float64. A sum over the rows where a column holds
+    (precommitted, in consensus) is the sum over every row less the sum over the rows where it does not: every row is
+    within the bounds above, so both sums and their difference are exact int64; only the rows left out are gathered
+    (a realistic epoch leaves out a few per cent), never a copy of the rows kept. A column true in every row (the usual
+    epoch) leaves out nothing.
     """
     idx = rows.node_index
     assignments = np.bincount(idx, minlength=node_count).astype(np.int64, copy=False)
-    if rows.precommitted.all():
-        precommitted = assignments
-    else:
-        precommitted = np.bincount(idx[rows.precommitted], minlength=node_count).astype(np.int64, copy=False)
-    row_quality = rows.quality_ppb if rows.in_consensus.all() else np.where(rows.in_consensus, rows.quality_ppb, 0)
-    counted_quality = _group_sum(idx, row_quality, node_count)
+    late = _rows_without(rows.precommitted)
+    precommitted = assignments if late is None else assignments - np.bincount(idx[late], minlength=node_count)
+    out = _rows_without(rows.in_consensus)
+    out_idx = None if out is None else idx[out]
+    counted_quality = _sum_kept(idx, rows.quality_ppb, out, out_idx, node_count)
     if rows.complexity_units is None:  # validators: one unit per row, work is the counted quality
         work = counted_quality.astype(object)
     else:
-        product = rows.complexity_units * row_quality
+        product = rows.complexity_units * rows.quality_ppb
         if _sums_fit_int64(product):
-            work = _group_sum(idx, product, node_count).astype(object)
+            work = _sum_kept(idx, product, out, out_idx, node_count).astype(object)
         else:
-            hi = _group_sum(idx, product >> _LOW_BITS, node_count)
-            lo = _group_sum(idx, product & _LOW_MASK, node_count)
+            hi = _sum_kept(idx, product >> _LOW_BITS, out, out_idx, node_count)
+            lo = _sum_kept(idx, product & _LOW_MASK, out, out_idx, node_count)
             work = hi.astype(object) * (1 << _LOW_BITS) + lo.astype(object)
     return assignments, precommitted, counted_quality, work
+
+
+def _rows_without(flags: np.ndarray) -> np.ndarray | None:
+    """The positions of the rows where ``flags`` is false, or None when it is true in every row."""
+    return None if flags.all() else np.flatnonzero(~flags)
+
+
+def _sum_kept(idx: np.ndarray, values: np.ndarray, out: np.ndarray | None, out_idx: np.ndarray | None, node_count: int) -> np.ndarray:
+    """Σ values per node over the rows not in ``out`` (positions; ``out_idx`` their nodes): the sum over every row less
+    the sum over those rows (callers bound the values so that the sum over every row fits int64)."""
+    total = _group_sum(idx, values, node_count)
+    if out is None or out_idx is None:
+        return total
+    kept: np.ndarray = total - _group_sum(out_idx, values[out], node_count)
+    return kept
 
 
 def _sums_fit_int64(values: np.ndarray) -> bool:
