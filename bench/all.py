@@ -629,7 +629,7 @@ def bench_ingest(db: str, quick: bool) -> Row:
         rate / floor_rate,
         ok and rate >= goal_rate,
         baseline_is="a bare FastAPI app under the same uvicorn (echo_app.py: parses the same body, applies nothing), "
-        "same clients, same commands, same run: the HTTP floor",
+        "same client, same commands, same run: the HTTP floor",
         ratio_is="cor serve ÷ bare FastAPI echo",
         rejected=http["rejected"],
         latency_ms=http["latency_ms"],
@@ -637,6 +637,9 @@ def bench_ingest(db: str, quick: bool) -> Row:
         server_cpu_ms_per_command=server_cpu,
         echo_cpu_ms_per_request=echo_cpu,
         cpu_is="CPU of the server processes (user + system, /proc) per accepted command: steadier than the rates on a shared machine",
+        client="one thread driving every keep-alive connection, requests built before the clock (ingest.run_http)",
+        client_cpu_ms_per_request=http["client_cpu_ms_per_request"],
+        echo_client_cpu_ms_per_request=floor["client_cpu_ms_per_request"],
     )
 
 
