@@ -133,7 +133,10 @@ class _Pending:
         self.then = then
         self.result: Any = None
 
-    def finish(self, result: Any) -> None:
+    def finish(self, result: Any, wake: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]]) -> None:
+        """Record the outcome and tell whoever waits. A request awaiting its future is not woken here:
+        its (future, result) joins ``wake`` under its event loop, and the committer wakes each loop once
+        for the whole batch (``_resolve_all``): one thread-safe call per loop and batch, not per command."""
         self.result = result
         if self.done is not None:
             self.done.set()
@@ -142,12 +145,17 @@ class _Pending:
         elif self.then is not None:
             self.then(result)
         elif self.loop is not None and self.future is not None:
-            self.loop.call_soon_threadsafe(_resolve, self.future, result)
+            wake.setdefault(self.loop, []).append((self.future, result))
 
 
 def _resolve(future: asyncio.Future[Any], result: Any) -> None:
     if not future.done():  # the request may have been cancelled (client gone): nothing to tell
         future.set_result(result)
+
+
+def _resolve_all(outcomes: list[tuple[asyncio.Future[Any], Any]]) -> None:
+    for future, result in outcomes:
+        _resolve(future, result)
 
 
 class ApiService:
@@ -414,10 +422,16 @@ class ApiService:
                 results: list[Any] = self.engine.submit_batch([(i.payload, i.signature) for i in batch], hold=self.lock)
             except BaseException as exc:  # the transaction failed: every command in it fails alike
                 results = [exc] * len(batch)
+            wake: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
             for i, r in zip(batch, results):
                 try:
-                    i.finish(r)
+                    i.finish(r, wake)
                 except RuntimeError:  # that request's event loop has closed: nobody is waiting
+                    pass
+            for loop, outcomes in wake.items():  # in batch order within each loop
+                try:
+                    loop.call_soon_threadsafe(_resolve_all, outcomes)
+                except RuntimeError:  # that event loop has closed: nobody is waiting
                     pass
 
     # --- content-addressed blobs (prompts, outputs) -----------------------------------------
