@@ -339,7 +339,7 @@ class Store:
     # --- meta ----------------------------------------------------------------------------------
 
     def get_meta(self, conn: Connection, key: str) -> str | None:
-        return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        return conn.execute(_GET_META, {"key": key}).scalar()
 
 
 class BlobCorrupt(EngineError):
@@ -377,6 +377,7 @@ class Columns:
 _INSERT_EVENT = insert(events)
 _EVENTS_AFTER = select(events).where(events.c.seq > bindparam("after")).order_by(events.c.seq)
 _EVENTS_AFTER_LIMIT = _EVENTS_AFTER.limit(bindparam("n"))
+_GET_META = select(meta.c.value).where(meta.c.key == bindparam("key"))  # built once: every writer transaction reads projected_seq
 
 
 def event_row(event: Event, kind: str, actor: str, nonce: int) -> dict[str, Any]:
