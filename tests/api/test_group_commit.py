@@ -40,11 +40,21 @@ def test_concurrent_requests_share_commits_and_each_gets_its_own_outcome(tmp_pat
         except EngineError as exc:
             return exc
 
+    wakes: list[int] = []  # the committer's calls into the requests' event loop, with how many outcomes each carried
+
     async def all_at_once() -> list[object]:
+        loop = asyncio.get_running_loop()
+        real_wake = loop.call_soon_threadsafe
+
+        def wake(callback, *args):
+            wakes.append(len(args[0]) if args and isinstance(args[0], list) else 1)
+            return real_wake(callback, *args)
+
+        loop.call_soon_threadsafe = wake  # type: ignore[method-assign]
         requests = [post(*c) for c in good]
         requests.insert(20, post(*unfunded))
         requests.insert(7, post(*bad_sig))
-        return await asyncio.gather(*requests)
+        return await asyncio.wait_for(asyncio.gather(*requests), timeout=120)  # a request never told fails, not hangs
 
     results = asyncio.run(all_at_once())
     refused = [r for r in results if isinstance(r, EngineError)]
@@ -52,6 +62,7 @@ def test_concurrent_requests_share_commits_and_each_gets_its_own_outcome(tmp_pat
     receipts = [r for r in results if isinstance(r, Receipt)]
     assert len(receipts) == 40 and sorted(r.seq for r in receipts) == list(range(receipts[0].seq, receipts[0].seq + 40))
     assert sum(batches) == 42 and len(batches) < 42  # grouped: fewer transactions than commands
+    assert wakes == batches  # the loop is woken once per group commit, with every outcome of it
     assert svc._committer is not None and svc._committer.is_alive()
     idle = threading.active_count()
     assert svc.submit(*_transfer(net, first + 40)).seq == max(r.seq for r in receipts) + 1  # the thread caller's path
