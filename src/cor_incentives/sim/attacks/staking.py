@@ -16,6 +16,11 @@ of the same stake for the same time earns, whatever rule the core uses.
                        its all-epoch delegator earns per COR-tick in the same epochs).
     commission_switch  the operator raises its commission just before the close:
                        gain = (commission taken − the honest twin's) ÷ the twin's delegator reward.
+    idle_stake         a KNOWN OPEN ATTACK (measured, not stopped): a miner registered for a model no task asks
+                       for is never drawn, so it never works and can never be slashed, and the staking APR (paid on
+                       stake × ticks to every node not slashed or jailed) pays its stake, and any stake delegated to
+                       it, like a working node's. The honest twin keeps the same COR unstaked.
+                       gain = the parked stake's income over the run ÷ the stake (its yield for no work and no risk).
 """
 
 from __future__ import annotations
@@ -23,11 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.state import State
-from ..runner import RunResult
-from ..scenarios import Scenario
+from ..runner import WALLET_BUFFER, RunResult
+from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, made, node, population_scenario
+from .common import POPULATION, StakeScript, actor, cor_units, made, node, population_scenario
 from .measure import commission, staker_rewards
 
 EPOCH_TICKS = 100  # the devnet epoch length the offsets' bounds assume
@@ -314,4 +319,116 @@ class CommissionSwitch(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch())
+IDLE_MODEL = "idle-model"  # a model id no task in the simulation asks for (the core takes any well-formed id in node.register)
+
+
+def _holdings(state: State, who: str) -> int:
+    """Everything ``who`` owns in the ledger: wallet, claimable, unbonding, self-bond and delegations."""
+    total = sum(state.ledger.balance(f"{kind}:{who}") for kind in ("wallet", "claimable", "unbonding", "bonded"))
+    return total + sum(state.ledger.balance(f"delegated:{n}:{who}") for n in sorted(state.nodes) if who in state.nodes[n].delegators)
+
+
+def _apr_lines(state: State, epoch: int, node_addr: str) -> int:
+    """The staking APR ``node_addr`` paid out in ``epoch``: its operator's commission and every position's share."""
+    return sum(staker_rewards(state, epoch, node_addr, prefix="staking_apr").values()) + commission(state, epoch, node_addr, prefix="staking_apr")
+
+
+class IdleStake(Family):
+    """A known open attack (see the module docstring): the family measures it; its verdict fails until a rule stops it."""
+
+    name = "idle_stake"
+    title = "Stake parked in a node that never works earns the staking APR (known open attack)"
+    criterion = "stake behind a node no task can draw (it serves no model any task asks for) earns no staking APR (gain ≤ 0)"
+    description = (
+        "an operator registers a miner with 2 000 COR for a model no task asks for: it is never drawn, never works, can never be "
+        "slashed, and is paid the staking APR on its stake × ticks like a working node; the honest twin keeps the same COR unstaked "
+        "(measured on rule 13: 6 × 3.2877 COR over 6 epochs, the full 60 % a year, the same APR per COR-tick as a working miner)"
+    )
+    gain_unit = "the parked stake's income over the run ÷ the stake (its yield for no work and no slashing risk)"
+    knobs = (
+        Knob("stake_cor", 2_000, "the idle miner's self-bond in COR (the miners' minimum is 1 000)", 1_000, 1_000_000),
+        Knob("delegated_cor", 0, "COR an outside staker delegates to the idle node (stake that seeks the APR without the risk)", 0, 1_000_000),
+        Knob("epochs", 6, "epochs run", 1, 20),
+    )
+    IDLE, WORKING = "idle-00", "miner-00"
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        options: dict[str, Any] = {"models": [IDLE_MODEL]}
+        if twin:  # the twin's node is never registered: its operator holds the same COR in its wallet
+            options["late"] = True
+        idle = NodeGroup("miner", "honest", 1, (str(k["stake_cor"]),), prefix="idle", options=options)
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (idle,))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        idle, working, parker = node(self.IDLE), node(self.WORKING), actor("parker")
+        amount = cor_units(k["delegated_cor"])
+        setup = [] if twin or not amount else [(parker, "stake.delegate", {"node": idle, "amount": str(amount)})]
+        return StakeScript(
+            [],
+            watch=[(idle, "*"), (working, "*")],
+            wallets={parker: amount} if amount else {},
+            actor_names={"parker": parker},
+            setup_commands=setup,
+        )
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        script = made(script, StakeScript)
+        state, clock = script.state, script.clock
+        idle, working, parker = node(self.IDLE), node(self.WORKING), actor("parker")
+        epochs = [e for e in range(int(k["epochs"])) if e in state.epochs]
+        honest_apr = sum(
+            i.amount for e in epochs for i in state.epochs[e].items if i.stream.startswith("staking_apr") and i.address not in (idle, parker)
+        )
+        stats = [ep.get(self.IDLE) for ep in result.epochs]
+        capital = cor_units(k["stake_cor"]) + cor_units(k["delegated_cor"])
+        return {
+            # what the operator and the parker own at the end − what they were given (every node's wallet has WALLET_BUFFER over its stake)
+            "income": _holdings(state, idle) + _holdings(state, parker) - capital - WALLET_BUFFER,
+            "capital": capital,
+            "idle_apr": sum(_apr_lines(state, e, idle) for e in epochs) if idle in state.nodes else 0,
+            "idle_ticks": sum(clock.of(e, idle, "*") for e in epochs),
+            "working_apr": sum(_apr_lines(state, e, working) for e in epochs),
+            "working_ticks": sum(clock.of(e, working, "*") for e in epochs),
+            "assigned": sum(s.assigned for s in stats if s is not None),
+            "slashed": sum(s.slashes for s in stats if s is not None),
+            "honest_apr": honest_apr,
+            "epochs_per_year": state.params.epochs_per_year,
+            "epochs": len(epochs),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        cap = sum(r["capital"] for r in attack)
+        inc, tinc = sum(r["income"] for r in attack), sum(r["income"] for r in twin)
+        gain = None if not cap else (inc - tinc) / cap
+        rate = _rate(sum(r["idle_apr"] for r in attack), sum(r["idle_ticks"] for r in attack))
+        wrate = _rate(sum(r["working_apr"] for r in attack), sum(r["working_ticks"] for r in attack))
+        vs_working = None if rate is None or not wrate else rate / wrate
+        epochs = sum(r["epochs"] for r in attack) // max(1, len(attack))
+        per_year = attack[0]["epochs_per_year"] if attack else 0
+        annual = None if gain is None or not epochs else gain * per_year / epochs
+        honest, thonest = sum(r["honest_apr"] for r in attack), sum(r["honest_apr"] for r in twin)
+        assigned, slashed = sum(r["assigned"] for r in attack), sum(r["slashed"] for r in attack)
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0,
+            {
+                "income": inc,
+                "twin_income": tinc,
+                "capital": cap,
+                "yield_over_run": gain,
+                "yield_per_year": annual,
+                "idle_apr": sum(r["idle_apr"] for r in attack),
+                "idle_stake_ticks": sum(r["idle_ticks"] for r in attack),
+                "apr_per_cor_tick_vs_working_miner": vs_working,
+                "assigned": assigned,
+                "slashed": slashed,
+                "honest_stakers_apr": honest,
+                "twin_honest_stakers_apr": thonest,
+            },
+            f"{int(k['stake_cor']) + int(k['delegated_cor']):,} COR parked in a node no task draws ({assigned} assignments, {slashed} slashed) "
+            f"earned {_pct(gain)[1:]} of itself in {epochs} epochs ({_pct(annual)[1:]} a year), {_pct(vs_working)[1:]} of a working "
+            f"miner's APR per COR-tick; honest stakers' APR {_pct(None if not thonest else honest / thonest - 1)} against the twin",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch(), IdleStake())

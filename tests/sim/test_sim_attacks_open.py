@@ -1,0 +1,51 @@
+"""Known open attacks: measured as they are today, not stopped. Each test asserts the numbers the attack rests on, so
+a rule that stops it (a rule version and its goldens, decided by the lead) turns the test red and the test is then
+moved to test_sim_attacks_stopped.py with the opposite verdict.
+
+idle_stake: the staking APR (docs/rewards.md, "Staking APR") pays every node not slashed or jailed on its stake × ticks,
+whether or not it can be drawn for work. A miner registered for a model no task asks for is never drawn, never works and
+can never be slashed, yet its stake (and any stake delegated to it) earns the full target APR.
+"""
+
+import pytest
+
+from cor_incentives.core.units import COR
+from cor_incentives.sim.attacks import Attack, evaluate
+
+SEEDS = (1, 2, 3, 4, 5)
+EPOCHS = 6  # the family's default
+APR_BPS = 6_000  # target_apr_bps in network months 0-5 (every epoch of the run)
+EPOCHS_PER_YEAR = 365
+EPOCH_TICKS = 100
+
+
+def due(stake_units: int) -> int:
+    """docs/rewards.md: due_n = node_stake_ticks × target_apr_bps // (10 000 × epochs_per_year × epoch_length_ticks)."""
+    return stake_units * EPOCH_TICKS * APR_BPS // (10_000 * EPOCHS_PER_YEAR * EPOCH_TICKS)
+
+
+def test_idle_stake_is_a_known_open_attack_paid_the_full_apr_for_no_work():
+    r = evaluate(Attack("idle_stake", "idle_stake"), seeds=SEEDS, workers=2)
+    m = r["measured"]
+    assert r["books"]["ok"], r["books"]
+    assert not r["passed"], "idle_stake is stopped now: move this test to test_sim_attacks_stopped.py and update docs/design.md"
+    # never drawn, never slashed: the stake backs no work and takes no risk
+    assert m["assigned"] == 0 and m["slashed"] == 0
+    # and it is paid the whole APR on its 2 000 COR: 3.2877 COR an epoch, every epoch, every seed
+    assert m["idle_apr"] == m["income"] == len(SEEDS) * EPOCHS * due(2_000 * COR) == 98_630_136_986_301_369_840
+    assert m["twin_income"] == 0  # the honest twin holds the same COR unstaked
+    assert r["gain"] == pytest.approx(EPOCHS * APR_BPS / 10_000 / EPOCHS_PER_YEAR, rel=1e-9)
+    assert m["yield_per_year"] == pytest.approx(0.6, rel=1e-9)
+    # per COR-tick exactly what a working miner's stake earns from the APR in the same world
+    assert m["apr_per_cor_tick_vs_working_miner"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_idle_stake_pays_a_delegator_that_parks_its_stake_there_too():
+    """Stake delegated to the idle node earns the APR as well, with no slashing risk: the node is a risk-free vault."""
+    r = evaluate(Attack("parked", "idle_stake", {"delegated_cor": 20_000, "epochs": 2}), seeds=SEEDS, workers=2)
+    m = r["measured"]
+    assert r["books"]["ok"] and not r["passed"]
+    assert m["assigned"] == 0 and m["slashed"] == 0 and m["capital"] == len(SEEDS) * 22_000 * COR
+    # the node's due on 22 000 COR, split between the operator and the delegator by stake × ticks (floors to dust)
+    assert len(SEEDS) * 2 * due(22_000 * COR) - 10 <= m["income"] <= len(SEEDS) * 2 * due(22_000 * COR)
+    assert r["gain"] == pytest.approx(2 * APR_BPS / 10_000 / EPOCHS_PER_YEAR, rel=1e-9)
