@@ -49,3 +49,17 @@ def test_idle_stake_pays_a_delegator_that_parks_its_stake_there_too():
     # the node's due on 22 000 COR, split between the operator and the delegator by stake × ticks (floors to dust)
     assert len(SEEDS) * 2 * due(22_000 * COR) - 10 <= m["income"] <= len(SEEDS) * 2 * due(22_000 * COR)
     assert r["gain"] == pytest.approx(2 * APR_BPS / 10_000 / EPOCHS_PER_YEAR, rel=1e-9)
+
+
+def test_idle_stake_below_the_minimum_self_bond_is_paid_too():
+    """The other way out of every draw: serve the network's model but unbond to one base unit below the miners' minimum
+    (1 000 COR) before any task, so the node is not selectable. Its self-bond and a 20 000 COR delegation earn the APR;
+    the 1 000 COR unbonding earns nothing (so the yield on the 22 000 COR of capital is 21 000 / 22 000 of 60 %)."""
+    r = evaluate(Attack("below", "idle_stake", {"how": "below_minimum", "delegated_cor": 20_000}), seeds=SEEDS, workers=2)
+    m = r["measured"]
+    assert r["books"]["ok"] and not r["passed"]
+    assert m["assigned"] == 0 and m["slashed"] == 0 and m["twin_income"] == 0
+    assert m["idle_stake_ticks"] == len(SEEDS) * EPOCHS * EPOCH_TICKS * (21_000 * COR - 1)
+    assert m["income"] == m["idle_apr"] > 0
+    assert m["yield_per_year"] == pytest.approx(0.6 * 21_000 / 22_000, rel=1e-6)
+    assert m["apr_per_cor_tick_vs_working_miner"] == pytest.approx(1.0, abs=1e-9)

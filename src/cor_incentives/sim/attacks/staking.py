@@ -17,9 +17,10 @@ of the same stake for the same time earns, whatever rule the core uses.
     commission_switch  the operator raises its commission just before the close:
                        gain = (commission taken − the honest twin's) ÷ the twin's delegator reward.
     idle_stake         a KNOWN OPEN ATTACK (measured, not stopped): a miner registered for a model no task asks
-                       for is never drawn, so it never works and can never be slashed, and the staking APR (paid on
-                       stake × ticks to every node not slashed or jailed) pays its stake, and any stake delegated to
-                       it, like a working node's. The honest twin keeps the same COR unstaked.
+                       for (or whose self-bond is just below the role's minimum, so it is not selectable) is never
+                       drawn, so it never works and can never be slashed, and the staking APR (paid on stake × ticks
+                       to every node not slashed or jailed) pays its stake, and any stake delegated to it, like a
+                       working node's. The honest twin keeps the same COR unstaked.
                        gain = the parked stake's income over the run ÷ the stake (its yield for no work and no risk).
 """
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.params import Params
 from ...core.state import State
 from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
@@ -328,6 +330,11 @@ def _holdings(state: State, who: str) -> int:
     return total + sum(state.ledger.balance(f"delegated:{n}:{who}") for n in sorted(state.nodes) if who in state.nodes[n].delegators)
 
 
+def _below_minimum(k: Knobs) -> int:
+    """What the idle operator unbonds so that its self-bond is one base unit below the miners' default minimum."""
+    return cor_units(k["stake_cor"]) - Params().min_self_bond("miner") + 1
+
+
 def _apr_lines(state: State, epoch: int, node_addr: str) -> int:
     """The staking APR ``node_addr`` paid out in ``epoch``: its operator's commission and every position's share."""
     return sum(staker_rewards(state, epoch, node_addr, prefix="staking_apr").values()) + commission(state, epoch, node_addr, prefix="staking_apr")
@@ -349,11 +356,18 @@ class IdleStake(Family):
         Knob("stake_cor", 2_000, "the idle miner's self-bond in COR (the miners' minimum is 1 000)", 1_000, 1_000_000),
         Knob("delegated_cor", 0, "COR an outside staker delegates to the idle node (stake that seeks the APR without the risk)", 0, 1_000_000),
         Knob("epochs", 6, "epochs run", 1, 20),
+        Knob(
+            "how",
+            "unused_model",
+            "how the node avoids every draw: registered for a model no task asks for, or (serving the network's model) its "
+            "self-bond unbonded to one base unit below the miners' minimum before any task, so it is not selectable",
+            choices=("unused_model", "below_minimum"),
+        ),
     )
     IDLE, WORKING = "idle-00", "miner-00"
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        options: dict[str, Any] = {"models": [IDLE_MODEL]}
+        options: dict[str, Any] = {"models": [IDLE_MODEL]} if k["how"] == "unused_model" else {}
         if twin:  # the twin's node is never registered: its operator holds the same COR in its wallet
             options["late"] = True
         idle = NodeGroup("miner", "honest", 1, (str(k["stake_cor"]),), prefix="idle", options=options)
@@ -362,7 +376,11 @@ class IdleStake(Family):
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         idle, working, parker = node(self.IDLE), node(self.WORKING), actor("parker")
         amount = cor_units(k["delegated_cor"])
-        setup = [] if twin or not amount else [(parker, "stake.delegate", {"node": idle, "amount": str(amount)})]
+        setup: list[tuple[str, str, dict[str, Any]]] = []
+        if not twin and k["how"] == "below_minimum":
+            setup.append((idle, "stake.unbond", {"amount": str(_below_minimum(k))}))
+        if not twin and amount:
+            setup.append((parker, "stake.delegate", {"node": idle, "amount": str(amount)}))
         return StakeScript(
             [],
             watch=[(idle, "*"), (working, "*")],
