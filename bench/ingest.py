@@ -320,14 +320,18 @@ def run_http(batches: list[list[tuple[bytes, str]]], bases: list[str], path: str
         for c in conns:
             _close(sel, c)
         sel.close()
-    latencies = [t for c in conns for t in c.latencies]
+    return _single_path_report("raw", accepted, codes, seconds, cpu, [t for c in conns for t in c.latencies])
+
+
+def _single_path_report(client: str, accepted: int, codes: dict[str, int], seconds: float, cpu: float, latencies: list[float]) -> dict:
+    """What a single-command run reports, whichever client drove it (``cpu``: the client's CPU seconds)."""
     return {
         "accepted": accepted,
         "rejected": codes,
         "seconds": round(seconds, 3),
         "commands_per_second": round(accepted / seconds, 1),
         "latency_ms": _p50_p99_ms(latencies),
-        "client": "raw",
+        "client": client,
         "client_cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 4),
     }
 
@@ -365,17 +369,7 @@ def run_http_httpx(batches: list[list[tuple[bytes, str]]], bases: list[str]) -> 
     cpu = time.process_time()
     seconds = _run_clients(len(batches), client)
     cpu = time.process_time() - cpu
-    rejected = sum(codes.values())
-    accepted = len(latencies) - rejected
-    return {
-        "accepted": accepted,
-        "rejected": codes,
-        "seconds": round(seconds, 3),
-        "commands_per_second": round(accepted / seconds, 1),
-        "latency_ms": _p50_p99_ms(latencies),
-        "client": "httpx",
-        "client_cpu_ms_per_request": round(cpu * 1000 / max(1, len(latencies)), 4),
-    }
+    return _single_path_report("httpx", len(latencies) - sum(codes.values()), codes, seconds, cpu, latencies)
 
 
 def run_http_batch(batches: list[list[tuple[bytes, str]]], bases: list[str], per_request: int) -> dict:

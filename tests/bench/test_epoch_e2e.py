@@ -6,11 +6,22 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from cor_incentives.store.projections import expected_rows, stored_rows
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import epoch_e2e  # noqa: E402
+
+
+def assert_projected_and_dispose(engine: Any) -> None:
+    """The close's projections equal what the state says (nodes, the epoch document, balances); then close the store."""
+    with engine.store.reader() as conn:
+        stored = stored_rows(conn)
+    expected = expected_rows(engine.state)
+    for name in ("nodes", "epoch", "balances"):
+        assert stored[name] == expected[name], name
+    engine.store.dispose()
 
 
 def test_grown_epoch_closes_and_its_projections_match_the_state(tmp_path: Path) -> None:
@@ -28,12 +39,7 @@ def test_grown_epoch_closes_and_its_projections_match_the_state(tmp_path: Path) 
     assert abs(timing["apply_seconds"] + sum(v for k, v in parts.items() if k != "commit_wall") - timing["close_seconds"]) < 1e-6
     record = engine.state.epochs[closing]
     assert record.root is not None and len(record.leaves) > 200  # the grown nodes earned
-    with engine.store.reader() as conn:
-        stored = stored_rows(conn)
-    expected = expected_rows(engine.state)
-    for name in ("nodes", "epoch", "balances"):
-        assert stored[name] == expected[name], name
-    engine.store.dispose()
+    assert_projected_and_dispose(engine)
 
 
 def test_report_names_sizes_floor_and_root(tmp_path: Path) -> None:
@@ -86,12 +92,7 @@ def test_mixed_epoch_has_the_share_of_rows_out_of_consensus_asked(tmp_path: Path
     assert 0 < lines["canary_forfeit"] < sizes["validators"] // 2 and 0 < lines["miner_work:none"] < sizes["miners"] // 2
     assert lines["validator_work:node"] > sizes["validators"] // 2 and lines["miner_work:node"] > sizes["miners"] // 2
     assert all(record.streams[s]["paid"] > 0 for s in ("miners", "validators"))
-    with engine.store.reader() as conn:
-        stored = stored_rows(conn)
-    expected = expected_rows(engine.state)
-    for name in ("nodes", "epoch", "balances"):
-        assert stored[name] == expected[name], name
-    engine.store.dispose()
+    assert_projected_and_dispose(engine)
 
 
 def test_report_of_a_mixed_epoch_counts_its_rows(tmp_path: Path) -> None:
