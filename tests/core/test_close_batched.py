@@ -50,11 +50,11 @@ class PlainWrites:
     def appending(self, lst: list[Any]) -> None:
         on_undo(journal._undo_append, lst, len(lst))  # every append after this point is undone by it
 
-    def deleting(self, d: dict[Any, Any]) -> None:
+    def deleting(self, d: dict[Any, Any], key: Any) -> None:
         """(``ledger.Transfers`` deletes a balance itself) keep the key order, as a plain deletion does."""
         entries = journal._current.get()
         if type(entries) is journal.Entries:
-            journal.keep_order(entries, d)
+            journal.keep_order(entries, d, key)
 
 
 class PerWriteUndo(list[tuple[Any, Any]]):

@@ -18,6 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cor_incentives.core import apply as apply_module
+from cor_incentives.core import journal as journal_module
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import Conflict, EngineError
@@ -113,7 +114,7 @@ def run(d: dict[str, int], ledger: Ledger, program: list[tuple[tuple[str, str, i
             step()
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(start=st.lists(st.sampled_from(KEYS), unique=True), program=programs, logged=st.booleans())
 @example(start=["k0", "k1", "k2"], program=[(("clear", "", 0), "plain"), (("set", "k2", 1), "plain"), (("del", "k2", 0), "plain")], logged=False)
 @example(start=["k0", "k1", "k2"], program=[(("del", "k0", 0), "held")], logged=False)
@@ -153,3 +154,42 @@ def test_a_failed_savepoint_still_puts_a_restored_key_last_and_the_refusal_puts_
     with journal():  # the event is accepted: the savepoint's order stays
         assert attempt(deletes_then_fails) is not None
     assert list(d) == ["b", "c", "a"]
+
+
+def test_a_deletion_near_the_end_keeps_only_the_tail_and_one_before_it_the_whole_order() -> None:
+    """What ``keep_order`` costs: deleting a key near the end of a big dict (an escrow emptied in a large ledger) keeps
+    the keys from it to the end, not the whole order; a later deletion before that tail takes the rest once. Both
+    rollbacks put every key back in its place."""
+    d = JDict({f"k{i}": i + 1 for i in range(10_000)})
+    before = list(d.items())
+    with pytest.raises(RuntimeError), journal() as entries:
+        d["new"] = 1
+        del d["k9998"]
+        kept = entries.orders[id(d)]  # type: ignore[attr-defined]
+        assert kept[1] == ["k9998", "k9999", "new"] and kept[2] == {"k9998", "k9999", "new"}
+        del d["k9999"]  # inside the tail: nothing more kept
+        assert entries.orders[id(d)] is kept  # type: ignore[attr-defined]
+        raise RuntimeError("refused")
+    assert list(d.items()) == before
+    with pytest.raises(RuntimeError), journal() as entries:
+        del d["k9990"]
+        del d["k5"]  # before the tail: the whole order
+        order, keys = entries.orders[id(d)][1:]  # type: ignore[attr-defined]
+        assert keys is None and order[:5] == ["k0", "k1", "k2", "k3", "k4"] and order[-10:] == [f"k{i}" for i in range(9990, 10_000)]
+        d["k5"] = 0  # re-added: it goes last until the rollback
+        raise RuntimeError("refused")
+    assert list(d.items()) == before
+
+
+def test_a_savepoint_in_a_replay_keeps_no_order() -> None:
+    """Without a journal (a replay) a savepoint's deletions keep nothing: nothing would restore it."""
+    d = JDict({"a": 1, "b": 2})
+    seen: list[Any] = []
+
+    def deletes_then_fails() -> None:
+        del d["a"]
+        seen.append(journal_module._current.get())
+        raise Conflict("cannot", code="cannot")
+
+    assert attempt(deletes_then_fails) is not None
+    assert seen[0].orders is None and list(d) == ["b", "a"]

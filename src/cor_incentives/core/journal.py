@@ -51,32 +51,59 @@ _current: ContextVar[list[Undo] | None] = ContextVar("cor_journal", default=None
 _logging: ContextVar[WriteLog | None] = ContextVar("cor_write_log", default=None)
 
 
+Kept = tuple[dict[Any, Any], list[Any], set[Any] | None]
+"""(the dict, the order kept, its keys): ``order`` is the dict's keys from the first deleted one to the end, as they were
+just before that deletion (a *tail*: the keys before it have not moved; ``keys`` is its set), or every key (``keys``
+None)."""
+
+
 class Entries(list[Undo]):
-    """A journal: its undo entries in write order, and ``orders``, the key order each dict it deleted a key from had
-    just before its first deletion (``keep_order``), put back by ``rollback``."""
+    """A journal: its undo entries in write order, and ``orders``, what it kept of the key order of each dict it deleted a
+    key from (``keep_order``), put back by ``rollback``. A savepoint's journal (``attempt``) shares the ``orders`` of the
+    journal it is inside, so the order kept is always the one from before the event's first deletion; ``orders`` is None
+    when nothing restores places (a savepoint in a replay, which has no journal)."""
 
     __slots__ = ("orders",)
 
-    def __init__(self) -> None:
+    def __init__(self, orders: dict[int, Kept] | None) -> None:
         super().__init__()
-        self.orders: dict[int, tuple[dict[Any, Any], list[Any]]] = {}
+        self.orders = orders
 
 
-def keep_order(entries: Entries, d: dict[Any, Any]) -> None:
-    """Before a key of ``d`` is deleted under the journal ``entries``: keep ``d``'s key order (once per dict and journal).
+def keep_order(entries: Entries, d: dict[Any, Any], key: Any = _MISSING) -> None:
+    """Before ``key`` of ``d`` is deleted under the journal ``entries`` (``_MISSING``: every key, a clear): keep what a
+    rollback needs to put ``d``'s keys back in their order.
 
-    Why the first deletion's order is the one to restore: before it, this journal only overwrote keys (which keeps
-    their places) and added keys (at the end, and undone), so the keys ``d`` held when the journal began are in it, in
-    their order; after ``rollback`` undid every entry, ``d`` holds exactly those keys again."""
+    Before the event's first deletion from ``d`` its keys are in their order (overwrites keep places; added keys go last,
+    and are undone), so that order is the one to restore. At the first deletion only the keys from the deleted one to the
+    end are kept (``reversed`` iteration stops at it): the keys before it keep their places unless one of them is deleted
+    later, and then the rest of the order is taken once (the dict's keys outside the tail, in their order). A dict whose
+    deletions are near its end (an escrow emptied, in a ledger of a million accounts) costs what lies after them."""
     orders = entries.orders
-    if id(d) not in orders:
-        orders[id(d)] = (d, list(d))
+    if orders is None:
+        return
+    kept = orders.get(id(d))
+    if kept is None:
+        if key is _MISSING:
+            orders[id(d)] = (d, list(d), None)
+            return
+        tail = []
+        for k in reversed(d):
+            tail.append(k)
+            if k is key or k == key:
+                break
+        tail.reverse()
+        orders[id(d)] = (d, tail, set(tail))
+        return
+    order, keys = kept[1], kept[2]
+    if keys is not None and (key is _MISSING or key not in keys):  # a key before the tail: the whole order, once
+        orders[id(d)] = (d, [k for k in d if k not in keys] + order, None)
 
 
 @contextmanager
 def journal() -> Iterator[list[Undo]]:
     """Record every write to journaled state inside the block; undo them all if the block raises."""
-    entries = Entries()
+    entries = Entries({})
     token = _current.set(entries)
     try:
         yield entries
@@ -95,32 +122,21 @@ def attempt(fn: Callable[[], object]) -> EngineError | None:
     treasury spend no longer fits) is skipped instead of refusing the oracle's tick. Journaled even
     during a replay without a journal, so live and replay skip exactly the same writes."""
     outer = _current.get()
-    inner = Entries()
+    inner = Entries(outer.orders if type(outer) is Entries else None)
     token = _current.set(inner)
     try:
         fn()
     except EngineError as exc:
-        _keep_orders(outer, inner)
         rollback(inner, in_place=False)
         return exc
     except BaseException:  # the event fails: its own journal undoes what was written before; this undoes fn's writes
-        _keep_orders(outer, inner)
         rollback(inner, in_place=False)
         raise
     finally:
         _current.reset(token)
     if outer is not None:
         outer.extend(inner)
-        _keep_orders(outer, inner)
     return None
-
-
-def _keep_orders(outer: list[Undo] | None, inner: Entries) -> None:
-    """The key orders a savepoint kept, for the journal it is inside (an order the outer journal kept first is the one
-    its rollback restores): whether the savepoint held or was undone, the outer rollback must undo its deletions' moves."""
-    if inner.orders and type(outer) is Entries:
-        for key, kept in inner.orders.items():
-            outer.orders.setdefault(key, kept)
 
 
 def on_undo(undo: Callable[[Any, Any, Any], None], obj: Any, a: Any = None, b: Any = None) -> None:
@@ -137,26 +153,35 @@ def rollback(entries: list[Undo], *, in_place: bool = True) -> None:
 
     A savepoint (``attempt``) undoes without ``in_place``: a deleted key it restores goes to the end of its dict. That
     undo is part of an accepted event, done the same way by the live engine and by a replay, and the state hashes
-    anchored in logs hold that order; a refused event is never replayed, so its rollback restores places."""
+    anchored in logs hold that order; a refused event is never replayed, so its rollback restores places (the orders a
+    savepoint kept are its journal's own: they share them)."""
     token = _current.set(None)
     try:
         for undo, obj, a, b in reversed(entries):
             undo(obj, a, b)
         entries.clear()
-        if type(entries) is Entries:
-            if in_place:
-                for d, order in entries.orders.values():
-                    _restore_order(d, order)
+        if in_place and type(entries) is Entries and entries.orders:
+            for d, order, keys in entries.orders.values():
+                _restore_order(d, order, keys is not None)
             entries.orders.clear()
     finally:
         _current.reset(token)
 
 
-def _restore_order(d: dict[Any, Any], order: list[Any]) -> None:
-    """Put ``d``'s keys in ``order`` (the keys it holds, after an undo, are those of ``order`` the undo left or
-    restored; a key of ``order`` it no longer holds was added after the journal began and undone)."""
+def _restore_order(d: dict[Any, Any], order: list[Any], tail: bool) -> None:
+    """Put ``d``'s keys back in ``order`` (``keep_order``), after every entry was undone: ``d`` holds the keys it held
+    when the journal began (a key of ``order`` it lacks was added during the event, and undone).
+
+    A tail: the keys before it never moved, so each key of the tail goes last, in the tail's order. The whole order:
+    ``d`` is rebuilt in it (a key it lacks, which only a deletion the journal missed could leave, goes last)."""
+    if tail:
+        for k in order:
+            if dict.__contains__(d, k):
+                v = dict.pop(d, k)
+                dict.__setitem__(d, k, v)
+        return
     items = [(k, dict.__getitem__(d, k)) for k in order if dict.__contains__(d, k)]
-    if len(items) != len(d):  # a key the order lacks can only come from a deletion the journal missed: keep it, last
+    if len(items) != len(d):
         kept = dict(items)
         items.extend((k, v) for k, v in dict.items(d) if k not in kept)
     if list(d) != [k for k, _ in items]:
@@ -351,7 +376,7 @@ class Writes:
         if key in d:
             olds = self._olds(d)
             if olds is not None:
-                self.deleting(d)
+                self.deleting(d, key)
                 olds.append((key, dict.__getitem__(d, key)))
             if type(d) is LoggedDict:
                 d.note(key)
@@ -379,12 +404,12 @@ class Writes:
         force. The writer must also ``note`` each key first when ``d`` is a ``LoggedDict``."""
         return self._olds(d)
 
-    def deleting(self, d: dict[Any, Any]) -> None:
-        """For a writer that deletes keys of ``d`` itself (``ledger.Transfers``), before each deletion while a journal is in
-        force: keep ``d``'s key order for a rollback (``keep_order``), as ``pop_key`` does."""
+    def deleting(self, d: dict[Any, Any], key: Any) -> None:
+        """For a writer that deletes keys of ``d`` itself (``ledger.Transfers``), before it deletes ``key`` while a journal
+        is in force: keep ``d``'s key order for a rollback (``keep_order``), as ``pop_key`` does."""
         entries = self._entries
         if type(entries) is Entries:
-            keep_order(entries, d)
+            keep_order(entries, d, key)
 
     def appending(self, lst: list[Any]) -> None:
         """For a writer that appends to ``lst`` itself (``list.append``, no container to adopt): journal the appends as
@@ -452,7 +477,7 @@ class JDict(dict[K, V]):
         entries = _current.get()
         if entries is not None:
             if type(entries) is Entries:
-                keep_order(entries, self)
+                keep_order(entries, self, key)
             entries.append((_undo_key, self, key, old))
         dict.__delitem__(self, key)
 

@@ -195,7 +195,7 @@ class Transfers:
                 dict.__setitem__(balances, src, value)
             else:
                 if olds is not None:
-                    self._writes.deleting(balances)  # its key order, for a rollback
+                    self._writes.deleting(balances, src)  # its key order, for a rollback
                 dict.__delitem__(balances, src)
         if received or old_dst is not MISSING:
             if olds is not None:
@@ -206,7 +206,7 @@ class Transfers:
                 dict.__setitem__(balances, dst, received)
             else:
                 if olds is not None:
-                    self._writes.deleting(balances)
+                    self._writes.deleting(balances, dst)
                 dict.__delitem__(balances, dst)
         postings = ledger.postings
         if postings is not self._postings:
