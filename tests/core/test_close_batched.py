@@ -53,7 +53,7 @@ class PlainWrites:
     def deleting(self, d: dict[Any, Any], key: Any) -> None:
         """(``ledger.Transfers`` deletes a balance itself) keep the key order, as a plain deletion does."""
         entries = journal._current.get()
-        if type(entries) is journal.Entries:
+        if entries is not None:
             journal.keep_order(entries, d, key)
 
 

@@ -22,9 +22,9 @@ writes to that dict are logged, as each key's value before its first write, and 
 A refused event also leaves every journaled dict's keys in the order they had: the core iterates dicts in
 insertion order and the state's encoding (``state_codec``, the state hash) keeps it, but undoing a deletion
 re-inserts the key at the end. So the first deletion of an existing key of a dict in a journal (``Entries``) keeps
-that dict's key order as it was just before; ``rollback`` puts the dict back in that order after undoing every
-entry. One ``list(d)`` per dict and event, and only for an event that deletes from it under a journal (a live
-event; a replay has none). A savepoint's undo (``attempt``) does not restore places: see ``rollback``.
+what of that dict's key order a rollback needs (``keep_order``: the keys from the deleted one to the end), and
+``rollback`` puts the dict back in that order after undoing every entry. Only for an event that deletes from it under
+a journal (a live event; a replay has none). A savepoint's undo (``attempt``) does not restore places: see ``rollback``.
 
 Which journal is in force is per thread (a context variable), so a replay in another thread of
 the same process is never journaled by mistake. The journal changes nothing the state holds and
@@ -47,7 +47,7 @@ T = TypeVar("T")
 Undo = tuple[Callable[..., None], Any, Any, Any]
 _MISSING = object()
 MISSING = _MISSING  # what ``values_before`` gives for a key that was absent
-_current: ContextVar[list[Undo] | None] = ContextVar("cor_journal", default=None)
+_current: ContextVar[Entries | None] = ContextVar("cor_journal", default=None)
 _logging: ContextVar[WriteLog | None] = ContextVar("cor_write_log", default=None)
 
 
@@ -101,7 +101,7 @@ def keep_order(entries: Entries, d: dict[Any, Any], key: Any = _MISSING) -> None
 
 
 @contextmanager
-def journal() -> Iterator[list[Undo]]:
+def journal() -> Iterator[Entries]:
     """Record every write to journaled state inside the block; undo them all if the block raises."""
     entries = Entries({})
     token = _current.set(entries)
@@ -122,7 +122,7 @@ def attempt(fn: Callable[[], object]) -> EngineError | None:
     treasury spend no longer fits) is skipped instead of refusing the oracle's tick. Journaled even
     during a replay without a journal, so live and replay skip exactly the same writes."""
     outer = _current.get()
-    inner = Entries(outer.orders if type(outer) is Entries else None)
+    inner = Entries(outer.orders if outer is not None else None)
     token = _current.set(inner)
     try:
         fn()
@@ -160,7 +160,7 @@ def rollback(entries: list[Undo], *, in_place: bool = True) -> None:
         for undo, obj, a, b in reversed(entries):
             undo(obj, a, b)
         entries.clear()
-        if in_place and type(entries) is Entries and entries.orders:
+        if in_place and type(entries) is Entries and entries.orders:  # (a copy of the entries keeps no orders)
             for d, order, keys in entries.orders.values():
                 _restore_order(d, order, keys is not None)
             entries.orders.clear()
@@ -407,9 +407,8 @@ class Writes:
     def deleting(self, d: dict[Any, Any], key: Any) -> None:
         """For a writer that deletes keys of ``d`` itself (``ledger.Transfers``), before it deletes ``key`` while a journal
         is in force: keep ``d``'s key order for a rollback (``keep_order``), as ``pop_key`` does."""
-        entries = self._entries
-        if type(entries) is Entries:
-            keep_order(entries, d, key)
+        if self._entries is not None:
+            keep_order(self._entries, d, key)
 
     def appending(self, lst: list[Any]) -> None:
         """For a writer that appends to ``lst`` itself (``list.append``, no container to adopt): journal the appends as
@@ -476,8 +475,7 @@ class JDict(dict[K, V]):
         old = dict.__getitem__(self, key)
         entries = _current.get()
         if entries is not None:
-            if type(entries) is Entries:
-                keep_order(entries, self, key)
+            keep_order(entries, self, key)
             entries.append((_undo_key, self, key, old))
         dict.__delitem__(self, key)
 
@@ -512,8 +510,7 @@ class JDict(dict[K, V]):
     def _snapshot(self) -> None:
         entries = _current.get()
         if entries is not None:
-            if type(entries) is Entries:  # (a clear deletes every key: a later deletion's order must not be the one kept)
-                keep_order(entries, self)
+            keep_order(entries, self)  # (a clear deletes every key: a later deletion's order must not be the one kept)
             entries.append((_undo_dict, self, dict(self), None))
 
 

@@ -98,6 +98,4 @@ class StakeScript(TimedScript):
 
     @property
     def state(self) -> Any:
-        if self.world is None:
-            raise InvariantViolation("the script has not run")
-        return self.world.state
+        return final_state(self)
