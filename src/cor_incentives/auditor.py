@@ -37,7 +37,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "7d66771f9eb816582bf755737d9ae065a85fe3634e8988cb8dbb05e273a77e80",
+    "Auditing": "1b39e89e68e73f86d0f05081341b50ee107b206f724ea9baeef450e581bca124",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
@@ -47,7 +47,7 @@ DOC_SECTIONS = {
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
-    "Staking APR": "878824e39aa6b6160c1d5dc9f6d6ae897dd0f25ea30b55de27a16b71bb2435bf",
+    "Staking APR": "aa859786d6519b8a4ce5c36f6fb64c3d55ac03f0bc211f7dbc73bcddaebc4a99",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
     "Slashing": "d88515a9389c7d3a789d3690b5dd7971c4cfaf5d5039a4f9d8f47d9005da1955",
@@ -452,8 +452,9 @@ def audit_emission(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> 
         r.check("emission.stream_budget", s, v, _int(epoch_json["streams"][s]["budget"]))
 
 
-def audit_staking_apr(r: Report, epoch_json: dict[str, Any], p: dict[str, Any], constants: dict[str, Any]) -> dict[str, int]:
-    """*Staking APR*: the schedule by network age, each node's due, the budget guard, the effective APR."""
+def audit_staking_apr(r: Report, epoch_json: dict[str, Any], p: dict[str, Any], constants: dict[str, Any], rows: list[Row]) -> dict[str, int]:
+    """*Staking APR*: the schedule by network age, each node's due, the budget guard, the effective APR; from rule version
+    14 each due on the stake × ticks while selectable, and a miner left out as not drawable has no row this epoch."""
     st = epoch_json["staking"]
     e = epoch_json["epoch"]
     months = e * 12 // p["epochs_per_year"]
@@ -467,7 +468,19 @@ def audit_staking_apr(r: Report, epoch_json: dict[str, Any], p: dict[str, Any], 
     r.check("apr.stake_ticks", "Σ node stake_ticks", ticks_total, _int(st["stake_ticks"]))
     denominator = BPS * p["epochs_per_year"] * p["epoch_length_ticks"]
     excluded = st.get("excluded") or {}
-    due = {n: _int(v["stake_ticks"]) * apr // denominator for n, v in sorted(nodes.items()) if n not in excluded and _int(v["stake_ticks"])}
+    exposed = p.get("rule_version", 1) >= 14  # only stake exposed to work earns the APR
+
+    def exposed_ticks(v: dict[str, Any]) -> int:
+        return _int(v["stake_ticks"]) - (_int(v.get("idle_stake_ticks", 0)) if exposed else 0)
+
+    if exposed:
+        worked_by = {x.node for x in rows}
+        for n, why in sorted(excluded.items()):
+            if why.startswith("not drawable: serves no model"):  # a miner with a row of the epoch served a worked model
+                r.check("apr.not_drawable_has_no_row", n, False, n in worked_by)
+            elif why.startswith("not drawable: not selectable"):
+                r.check("apr.not_selectable_all_epoch", n, 0, exposed_ticks(nodes.get(n) or {"stake_ticks": 0}))
+    due = {n: exposed_ticks(v) * apr // denominator for n, v in sorted(nodes.items()) if n not in excluded and _int(v["stake_ticks"])}
     due_total = sum(due.values())
     r.check("apr.due", "Σ due", due_total, _int(st["due"]))
     budget = _int(st["pool_balance"]) * p["max_epoch_drain_bps"] // BPS
@@ -708,7 +721,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
     audit_task_fees(r, epoch_json, tasks, p, models)
     audit_marketplace(r, epoch_json, m_rows, p, models)
-    apr = audit_staking_apr(r, epoch_json, p, constants)
+    apr = audit_staking_apr(r, epoch_json, p, constants, m_rows)
     for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
         split = audit_node_reward_split(r, epoch_json, line_name, rewards)
         r.check("stream.paid_equals_lines", stream, split, _int(streams[stream]["paid"]))

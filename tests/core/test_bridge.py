@@ -19,11 +19,12 @@ STAKERS = ("A", "B", "d")
 
 
 def network() -> Chain:
-    """Three addresses earning staking APR every epoch: each closed epoch has three leaves."""
-    params = {"epochs_per_year": 100, "epoch_length_ticks": 10, "min_self_bond_miner_units": "1", "emission_per_epoch_units": "0"}
+    """Three addresses earning staking APR every epoch (two validators, always drawable with no task: rule 14 pays a
+    miner only in an epoch with a task of its model): each closed epoch has three leaves."""
+    params = {"epochs_per_year": 100, "epoch_length_ticks": 10, "min_self_bond_validator_units": "1", "emission_per_epoch_units": "0"}
     c = Chain(wallets={"A": 10_000 * COR, "B": 10_000 * COR, "d": 10_000 * COR}, params=params)
-    c.as_("A", "node.register", {"role": "miner", "self_bond": str(1000 * COR)})
-    c.as_("B", "node.register", {"role": "miner", "self_bond": str(1000 * COR), "commission_bps": 1000})
+    c.as_("A", "node.register", {"role": "validator", "self_bond": str(1000 * COR)})
+    c.as_("B", "node.register", {"role": "validator", "self_bond": str(1000 * COR), "commission_bps": 1000})
     c.as_("d", "stake.delegate", {"node": addr("B"), "amount": str(2000 * COR)})
     return c
 

@@ -32,14 +32,14 @@ def test_emission_schedule_vector():
 
 @pytest.mark.parametrize("case", V["apr"], ids=lambda c: c["name"])
 def test_apr_vectors(case):
-    params = {"epochs_per_year": 100, "epoch_length_ticks": 10, "min_self_bond_miner_units": "1", "emission_per_epoch_units": "0"}
+    params = {"epochs_per_year": 100, "epoch_length_ticks": 10, "min_self_bond_validator_units": "1", "emission_per_epoch_units": "0"}
     c = Chain(
         wallets={"A": 10_000 * COR, "B": 10_000 * COR, "d": 10_000 * COR},
         params=params,
         pools={"pool:staking": parse_cor(case["staking_pool"]), "treasury": 10**9 * COR},
     )
-    c.as_("A", "node.register", {"role": "miner", "self_bond": str(1000 * COR)})
-    c.as_("B", "node.register", {"role": "miner", "self_bond": str(1000 * COR), "commission_bps": 1000})
+    c.as_("A", "node.register", {"role": "validator", "self_bond": str(1000 * COR)})
+    c.as_("B", "node.register", {"role": "validator", "self_bond": str(1000 * COR), "commission_bps": 1000})
     c.as_("d", "stake.delegate", {"node": addr("B"), "amount": str(2000 * COR)})
     pool = c.balance("pool:staking")
     c.oracle("epoch.close", {})

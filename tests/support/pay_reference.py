@@ -23,8 +23,8 @@ from cor_incentives.core.errors import InsufficientFunds, InvalidInput, invarian
 from cor_incentives.core.journal import Writes
 from cor_incentives.core.ledger import NETWORK_INCENTIVES_POOL, SOURCES, STAKING_POOL, Ledger, Posting
 from cor_incentives.core.records import Accrual, EarningItem, Node
-from cor_incentives.core.rewards import target_apr_bps
-from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT, rules_since
+from cor_incentives.core.rewards import apr_dues, apr_node, target_apr_bps
+from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
 from cor_incentives.core.staking import _add_line, _write, get_node, stake_of
 from cor_incentives.core.state import State
 from cor_incentives.core.streams import LinePart, StakingAccount, Stream, line
@@ -237,21 +237,11 @@ def process_staking_apr(state: State) -> None:
     """Staking APR from pool:staking, pro rata to stake × time, under the budget guard."""
     p = state.params
     apr = target_apr_bps(state, state.epoch)
-    slashed = {s.node for s in state.slashes if s.epoch == state.epoch}
     denominator = BPS * p.epochs_per_year * p.epoch_length_ticks
-    due: dict[str, int] = {}
-    stake_ticks_total = 0
-    excluded: dict[str, str] = {}
     writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
     cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
-    for node_id in sorted(state.nodes):
-        node = state.nodes[node_id]
-        accrue_stake_ticks(state, node, writes)
-        stake_ticks_total += node.stake_ticks
-        if node_id in slashed or node.jailed:
-            excluded[node_id] = "slashed this epoch" if node_id in slashed else "jailed"
-        elif node.stake_ticks:
-            due[node_id] = node.stake_ticks * apr // denominator
+    exposed = rules_since(p, RULES_EXPOSED_STAKE)
+    due, excluded, stake_ticks_total = apr_dues(state, apr, denominator, writes)  # who is due what: not the path under test
     due_total = sum(due.values())
     pool_balance = state.ledger.balance(STAKING_POOL)  # before this step pays anything
     budget = pool_balance * p.max_epoch_drain_bps // BPS
@@ -263,6 +253,8 @@ def process_staking_apr(state: State) -> None:
             node = state.nodes[node_id]
             if cited:  # the APR's formula, parameters and shared inputs are in the staking account
                 detail: dict[str, Any] = {"inputs": {"stake_ticks": node.stake_ticks, "due": d, "reward": pay}}
+                if exposed:
+                    detail["inputs"]["idle_stake_ticks"] = node.idle_stake_ticks
             else:  # rule versions 1-10: the formula, every input and the parameters on every line
                 statement = apr_statement(p, binding)
                 inputs = {
@@ -293,9 +285,6 @@ def process_staking_apr(state: State) -> None:
         stake_ticks=stake_ticks_total,
         excluded=excluded,
         pool_balance=pool_balance,
-        nodes={
-            n: {"stake_ticks": state.nodes[n].stake_ticks, "stake": state.nodes[n].stake_total, "commission_bps": state.nodes[n].commission_bps}
-            for n in sorted(state.nodes)
-        },
+        nodes={n: apr_node(state.nodes[n], exposed) for n in sorted(state.nodes)},
     )
     state.touched.update(state.nodes)

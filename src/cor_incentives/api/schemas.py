@@ -327,6 +327,11 @@ class NodeDetailOut(NodeOut):
     stake_ticks_units: str = Field(
         ..., description="The node's Σ stake × ticks this epoch up to the current tick: its stakers' rewards are split by it."
     )
+    idle_stake_ticks_units: str = Field(
+        ...,
+        description="The part of stake_ticks_units counted while the node was not selectable (self-bond under the minimum, or jailed): "
+        "from rule version 14 it earns no staking APR.",
+    )
     stake_ticks_formula: str
     positions: list[StakePositionOut] = Field(..., description="Every stake position of the epoch (operator first), with its stake × ticks.")
     unbonding: list[NodeUnbondingOut] = Field(..., description="Stake unbonding from this node (slashable for offences dated before it started).")

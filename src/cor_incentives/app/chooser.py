@@ -75,8 +75,10 @@ def epoch_of_nodes(record: EpochRecord) -> dict[str, EpochOfNode]:
             out[d["node"]].gross[stream] = int(d.get("node_reward", 0))
         elif i.stream == f"{APR_STREAM}:{LinePart.NODE}":
             e = out[i.address]
-            e.apr_stake_ticks = int(d.get("inputs", {}).get("stake_ticks", 0))
-            e.stake_ticks = max(e.stake_ticks, e.apr_stake_ticks)
+            inputs = d.get("inputs", {})
+            e.stake_ticks = max(e.stake_ticks, int(inputs.get("stake_ticks", 0)))
+            # the stake × ticks the APR paid: from rule version 14 less those the node was not selectable for
+            e.apr_stake_ticks = int(inputs.get("stake_ticks", 0)) - int(inputs.get("idle_stake_ticks", 0))
         elif i.stream in (Stream.TASK_FEE_MINER, Stream.TASK_FEE_VALIDATOR) and i.amount > 0:
             out[i.address].fees += i.amount
     for e in out.values():
@@ -441,7 +443,10 @@ def registration_warnings(
     for model in models:
         card = known.get(model)
         if card is None:
-            out.append(f"model {model!r} is not registered in the marketplace: no task can name it, so the node would never be drawn for it")
+            out.append(
+                f"model {model!r} is not registered in the marketplace: no task can name it, so the node would never be drawn for it "
+                "(and, from rule version 14, its stake earns no staking APR for it)"
+            )
             continue
         if not card.get("listed"):
             out.append(f"model {model!r} is not listed by governance: its work counts at the lowest work tier ({card.get('work_tier')})")

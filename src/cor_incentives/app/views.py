@@ -17,6 +17,7 @@ from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
 from ..core.records import EarningItem, EpochRecord, Model, Node, Redelegation, SlashRecord
+from ..core.rules import RULES_EXPOSED_STAKE, rules_since
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.units import PPB, format_cor
@@ -165,6 +166,9 @@ def stake_time(state: State, node_id: str) -> dict[str, Any]:
     """
     n = state.nodes[node_id]
     node_ticks = n.stake_ticks + n.stake_total * (state.tick - n.stake_tick_mark)
+    idle_ticks = n.idle_stake_ticks  # (rule version 14 on) counted while not selectable: no APR on them
+    if rules_since(state.params, RULES_EXPOSED_STAKE) and not is_selectable(state, n):
+        idle_ticks += n.stake_total * (state.tick - n.stake_tick_mark)
     positions = []
     for addr in sorted(n.positions, key=lambda a: (a != node_id, a)):
         pos = n.positions[addr]
@@ -182,6 +186,7 @@ def stake_time(state: State, node_id: str) -> dict[str, Any]:
     return {
         "stake_epoch": state.epoch,
         "stake_ticks_units": str(node_ticks),
+        "idle_stake_ticks_units": str(idle_ticks),
         "stake_ticks_formula": (
             "Σ stake × ticks bonded since the epoch began (units × ticks); a position's reward = node_reward × its stake_ticks // the node's"
         ),
@@ -439,12 +444,35 @@ def slash_link(state: State, detail: Any) -> dict[str, Any]:
     }
 
 
+def apr_exposure_warning(state: State, n: Node, who: str) -> str | None:
+    """From rule version 14, why node ``n`` would earn no staking APR now (docs/rewards.md, *Staking APR*), or None."""
+    if not rules_since(state.params, RULES_EXPOSED_STAKE) or n.jailed or not n.stake_total:
+        return None
+    if not is_selectable(state, n):
+        return (
+            f"{who} {n.id} is underbonded (self-bond under the {n.role}s' minimum): no task can draw it, so its stake earns no "
+            "staking APR while it stays so"
+        )
+    if n.role == "miner" and set(state.epoch_work.models.names).isdisjoint(n.models):
+        return (
+            f"{who} {n.id} serves no model with a task settled this epoch so far: unless one is before the close, its stake "
+            "earns no staking APR for the epoch"
+        )
+    return None
+
+
 def staking_warnings(state: State, address: str) -> list[str]:
-    """What a staker should act on: each node it has stake in (or unbonds from) that is jailed."""
+    """What a staker should act on: each node it has stake in (or unbonds from) that is jailed, or (rule version 14 on)
+    whose stake would earn no staking APR if the epoch closed now."""
     out = []
     for node_id in sorted(state.nodes):
         n = state.nodes[node_id]
-        if n.jailed_until_tick is None or not (address in n.delegators or address == node_id):
+        if not (address in n.delegators or address == node_id):
+            continue
+        if n.jailed_until_tick is None:
+            warning = apr_exposure_warning(state, n, "your node" if address == node_id else "node")
+            if warning:
+                out.append(warning)
             continue
         left = n.jailed_until_tick - state.tick
         when = (

@@ -116,6 +116,7 @@ class Node(Journaled):
     delegators: set[str] = field(default_factory=set)
     stake_ticks: int = 0  # Σ stake_total × ticks since the epoch began (= Σ of its positions' stake_ticks)
     stake_tick_mark: int = 0  # tick up to which stake_ticks is counted
+    idle_stake_ticks: int = 0  # the part of stake_ticks counted while the node was not selectable (from RULES_EXPOSED_STAKE; no APR)
     positions: dict[str, Accrual] = field(default_factory=dict)  # staker -> its stake × ticks this epoch (every staker of the epoch)
     reputation_ppb: int = 0
     reputation_start_ppb: int = 0  # what it started at (staking.starting_reputation)

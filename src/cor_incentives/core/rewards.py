@@ -55,8 +55,8 @@ from .epoch_rows import RowColumns, first_seen, tasks_by_node, validation_column
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
-from .records import EarningItem, TaskKind, ValidationRow, WorkRow, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, rules_since
+from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
+from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
 from .staking import NodePay, accrue_stake_ticks
 from .state import State
 from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
@@ -335,26 +335,68 @@ def process_validator_rewards(state: State) -> None:
     _work_stream(state, VALIDATOR_STREAM, canary_forfeits(state, state.epoch_validations))
 
 
-def process_staking_apr(state: State) -> None:
-    """Staking APR from pool:staking, pro rata to stake × time, under the budget guard."""
-    p = state.params
-    apr = target_apr_bps(state, state.epoch)
+NOT_DRAWN_MODELS = "not drawable: serves no model with a task settled this epoch"
+"""Why a miner earned no APR from rule version 14 (``RULES_EXPOSED_STAKE``): no draw of the epoch could reach it."""
+NOT_DRAWN_UNSELECTABLE = "not drawable: not selectable this epoch (self-bond under the minimum, or jailed)"
+"""Why a node earned no APR from rule version 14: every one of its stake × ticks was idle."""
+
+
+def apr_due(stake_ticks: int, idle_stake_ticks: int, target_apr_bps: int, denominator: int) -> int:
+    """A node's staking APR due (docs/rewards.md, *Staking APR*): from rule version 14 on its stake × ticks while
+    selectable, ``(stake_ticks − idle_stake_ticks) × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)``
+    (``denominator``); before it ``idle_stake_ticks`` is 0."""
+    return (stake_ticks - idle_stake_ticks) * target_apr_bps // denominator
+
+
+def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[dict[str, int], dict[str, str], int]:
+    """Each node's staking APR due at the close (every node's stake × ticks counted up to now first), why each node left
+    out earned none, and Σ stake × ticks: a node slashed this epoch or jailed earns none; from rule version 14
+    (``RULES_EXPOSED_STAKE``) neither does a miner none of whose models has a task settled this epoch, and only the stake ×
+    ticks while the node was selectable count (``apr_due``)."""
     slashed = {s.node for s in state.slashes if s.epoch == state.epoch}
-    denominator = BPS * p.epochs_per_year * p.epoch_length_ticks
+    exposed = rules_since(state.params, RULES_EXPOSED_STAKE)
+    worked = set(state.epoch_work.models.names) if exposed else set()  # the models with a task settled this epoch
     due: dict[str, int] = {}
-    stake_ticks_total = 0
     excluded: dict[str, str] = {}
-    writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
-    payer = NodePay(state, writes)  # the step's lookups once, its postings through one ``Transfers``
-    cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
+    stake_ticks_total = 0
     for node_id in sorted(state.nodes):
         node = state.nodes[node_id]
         accrue_stake_ticks(state, node, writes)
         stake_ticks_total += node.stake_ticks
         if node_id in slashed or node.jailed:
             excluded[node_id] = "slashed this epoch" if node_id in slashed else "jailed"
-        elif node.stake_ticks:
-            due[node_id] = node.stake_ticks * apr // denominator
+        elif not node.stake_ticks:
+            pass
+        elif not exposed:  # rule versions 1-13: on every stake × tick
+            due[node_id] = apr_due(node.stake_ticks, 0, apr, denominator)
+        elif node.role == "miner" and worked.isdisjoint(node.models):
+            excluded[node_id] = NOT_DRAWN_MODELS
+        elif node.idle_stake_ticks >= node.stake_ticks:
+            excluded[node_id] = NOT_DRAWN_UNSELECTABLE
+        else:
+            due[node_id] = apr_due(node.stake_ticks, node.idle_stake_ticks, apr, denominator)
+    return due, excluded, stake_ticks_total
+
+
+def apr_node(node: Node, exposed: bool) -> dict[str, int]:
+    """A node's entry in the staking account: its stake × ticks, stake at the close and commission in force; from rule
+    version 14 also its idle stake × ticks."""
+    out = {"stake_ticks": node.stake_ticks, "stake": node.stake_total, "commission_bps": node.commission_bps}
+    if exposed:
+        out["idle_stake_ticks"] = node.idle_stake_ticks
+    return out
+
+
+def process_staking_apr(state: State) -> None:
+    """Staking APR from pool:staking, pro rata to stake × time, under the budget guard."""
+    p = state.params
+    apr = target_apr_bps(state, state.epoch)
+    denominator = BPS * p.epochs_per_year * p.epoch_length_ticks
+    writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
+    payer = NodePay(state, writes)  # the step's lookups once, its postings through one ``Transfers``
+    cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
+    exposed = rules_since(p, RULES_EXPOSED_STAKE)
+    due, excluded, stake_ticks_total = apr_dues(state, apr, denominator, writes)
     due_total = sum(due.values())
     pool_balance = state.ledger.balance(STAKING_POOL)  # before this step pays anything
     budget = pool_balance * p.max_epoch_drain_bps // BPS
@@ -367,6 +409,8 @@ def process_staking_apr(state: State) -> None:
             node = state.nodes[node_id]
             if cited:  # the APR's formula, parameters and shared inputs are in the staking account
                 detail: dict[str, Any] = {"inputs": {"stake_ticks": node.stake_ticks, "due": d, "reward": pay}}
+                if exposed:
+                    detail["inputs"]["idle_stake_ticks"] = node.idle_stake_ticks
             else:  # rule versions 1-10: the formula, every input and the parameters on every line
                 statement = apr_statement(p, binding)
                 inputs = {
@@ -397,10 +441,7 @@ def process_staking_apr(state: State) -> None:
         stake_ticks=stake_ticks_total,
         excluded=excluded,
         pool_balance=pool_balance,
-        nodes={
-            n: {"stake_ticks": state.nodes[n].stake_ticks, "stake": state.nodes[n].stake_total, "commission_bps": state.nodes[n].commission_bps}
-            for n in sorted(state.nodes)
-        },
+        nodes={n: apr_node(state.nodes[n], exposed) for n in sorted(state.nodes)},
     )
     state.touched.update(state.nodes)
 

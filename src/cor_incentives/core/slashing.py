@@ -71,9 +71,9 @@ from .journal import attempt
 from .params import COUNTED_OFFENCES, JAIL_OFFENCES, SLASH_FRACTION_DEFAULT, Params
 from .records import EarningItem, SlashRecord, Task
 from .redelegation import slash_redelegated, slashable_redelegations
-from .rules import RULES_SLASHING, rules_since
+from .rules import RULES_EXPOSED_STAKE, RULES_SLASHING, rules_since
 from .signatures import equivocation_text, recover_signer
-from .staking import change_stake, get_node, stake_account, stake_matches_ledger, stakers
+from .staking import accrue_stake_ticks, change_stake, get_node, stake_account, stake_matches_ledger, stakers
 from .state import State, assert_ready
 from .streams import Stream
 from .units import BPS
@@ -174,6 +174,8 @@ def slash(
     jailed_until = None
     if offence in JAIL_OFFENCES:
         jailed_until = state.tick + p.jail_duration_ticks
+        if rules_since(p, RULES_EXPOSED_STAKE):
+            accrue_stake_ticks(state, node)  # the ticks before the jail were selectable ones (if the node took no piece)
         state.jail(node_id, jailed_until)
     node.slash_count += 1
     state.evidence_used.add(ev_hash)

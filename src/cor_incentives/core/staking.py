@@ -39,7 +39,15 @@ from .epoch_document import DUST_FORMULA, STAKE_FORMULA, cites_line_formulas, co
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .journal import Journaled, Writes
 from .records import ROLES, Accrual, EarningItem, Node, Unbonding, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, RULES_MOVING_LIMITS, RULES_NEWCOMER_FLOOR, RULES_OFFENCE_ALLOWANCE, RULES_SLASHING, rules_since
+from .rules import (
+    RULES_EPOCH_DOCUMENT,
+    RULES_EXPOSED_STAKE,
+    RULES_MOVING_LIMITS,
+    RULES_NEWCOMER_FLOOR,
+    RULES_OFFENCE_ALLOWANCE,
+    RULES_SLASHING,
+    rules_since,
+)
 from .state import State
 from .streams import LinePart, Stream, line
 from .units import BPS, parse_units
@@ -107,6 +115,10 @@ def accrue_stake_ticks(state: State, node: Node, writes: Writes | None = None) -
     if elapsed:
         _write(writes, node, "stake_ticks", node.stake_ticks + node.stake_total * elapsed)
         _write(writes, node, "stake_tick_mark", state.tick)
+        if node.stake_total and rules_since(state.params, RULES_EXPOSED_STAKE) and not is_selectable(state, node):
+            # unselectable since the mark (every change of selectability accrues first: a self-bond change in
+            # ``change_stake``, a jail in ``slashing.slash``, an unjail in ``process_unjail``): no draw could reach it
+            _write(writes, node, "idle_stake_ticks", node.idle_stake_ticks + node.stake_total * elapsed)
 
 
 def accrue_position(state: State, node: Node, addr: str, writes: Writes | None = None) -> Accrual:
@@ -292,6 +304,8 @@ def start_stake_epoch(state: State, node: Node, writes: Writes | None = None) ->
     _write(writes, node, "positions", {a: Accrual(0, state.tick) for a in sorted(node.positions) if stake_of(state, node.id, a) > 0})
     if node.stake_ticks:
         _write(writes, node, "stake_ticks", 0)
+    if node.idle_stake_ticks:
+        _write(writes, node, "idle_stake_ticks", 0)
     if node.commission_next_bps is not None:
         _write(writes, node, "commission_bps", node.commission_next_bps)
         _write(writes, node, "commission_next_bps", None)
@@ -490,6 +504,8 @@ def process_unjail(state: State, actor: str, body: dict[str, Any]) -> None:
     need = state.params.min_self_bond(node.role)
     if self_bond(state, actor) < need:
         raise Conflict(f"self-bond must be restored to at least {cor(need)} before unjail", code="self_bond_below_minimum")
+    if rules_since(state.params, RULES_EXPOSED_STAKE):
+        accrue_stake_ticks(state, node)  # the ticks in jail are idle (no APR); from now on they are not
     state.unjail(actor)
     node.unjailed_tick = state.tick
 

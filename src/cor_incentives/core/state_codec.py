@@ -43,6 +43,7 @@ from .errors import InvalidInput
 from .events import content_hash
 from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
 from .rules import (
+    RULES_EXPOSED_STAKE,
     RULES_MEASURED_TOKENS,
     RULES_MOVING_LIMITS,
     RULES_NETWORK_PROMPTS,
@@ -94,6 +95,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Task", "spread_ppb"): RULES_TASK_SPREAD,
     ("Task", "threshold_ppb"): RULES_TASK_SPREAD,
     ("Params", "reputation_newcomer_floor_ppb"): RULES_NEWCOMER_FLOOR,
+    ("Node", "idle_stake_ticks"): RULES_EXPOSED_STAKE,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

@@ -16,11 +16,12 @@ of the same stake for the same time earns, whatever rule the core uses.
                        its all-epoch delegator earns per COR-tick in the same epochs).
     commission_switch  the operator raises its commission just before the close:
                        gain = (commission taken − the honest twin's) ÷ the twin's delegator reward.
-    idle_stake         a KNOWN OPEN ATTACK (measured, not stopped): a miner registered for a model no task asks
-                       for (or whose self-bond is just below the role's minimum, so it is not selectable) is never
-                       drawn, so it never works and can never be slashed, and the staking APR (paid on stake × ticks
-                       to every node not slashed or jailed) pays its stake, and any stake delegated to it, like a
-                       working node's. The honest twin keeps the same COR unstaked.
+    idle_stake         stake parked in a node no task can draw: a miner registered for a model no task asks for
+                       (or whose self-bond is just below the role's minimum, so it is not selectable) is never
+                       drawn, so it never works and can never be slashed. Until rule 14 the staking APR (paid on
+                       stake × ticks to every node not slashed or jailed) paid its stake, and any stake delegated
+                       to it, like a working node's; from rule 14 only stake exposed to work earns it (knob
+                       rules=before_exposure runs rule 13). The honest twin keeps the same COR unstaked.
                        gain = the parked stake's income over the run ÷ the stake (its yield for no work and no risk).
 """
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
+from ...core.rules import RULES_EXPOSED_STAKE
 from ...core.state import State
 from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
@@ -341,15 +343,15 @@ def _apr_lines(state: State, epoch: int, node_addr: str) -> int:
 
 
 class IdleStake(Family):
-    """A known open attack (see the module docstring): the family measures it; its verdict fails until a rule stops it."""
+    """Stake parked in a node no draw reaches (see the module docstring): stopped from rule 14 (``RULES_EXPOSED_STAKE``)."""
 
     name = "idle_stake"
-    title = "Stake parked in a node that never works earns the staking APR (known open attack)"
-    criterion = "stake behind a node no task can draw (it serves no model any task asks for) earns no staking APR (gain ≤ 0)"
+    title = "Stake parked in a node that never works earns no staking APR"
+    criterion = "stake behind a node no task can draw (it serves no model any task asks for, or is not selectable) earns no staking APR (gain ≤ 0)"
     description = (
-        "an operator registers a miner with 2 000 COR for a model no task asks for: it is never drawn, never works, can never be "
-        "slashed, and is paid the staking APR on its stake × ticks like a working node; the honest twin keeps the same COR unstaked "
-        "(measured on rule 13: 6 × 3.2877 COR over 6 epochs, the full 60 % a year, the same APR per COR-tick as a working miner)"
+        "an operator registers a miner with 2 000 COR for a model no task asks for (or unbonds to just under the minimum): it is "
+        "never drawn, never works and can never be slashed; the honest twin keeps the same COR unstaked. Rule 14 pays the APR "
+        "only on stake exposed to work (0 COR); under rule 13 it earned 6 × 3.2877 COR over 6 epochs, the full 60 % a year"
     )
     gain_unit = "the parked stake's income over the run ÷ the stake (its yield for no work and no slashing risk)"
     knobs = (
@@ -363,6 +365,12 @@ class IdleStake(Family):
             "self-bond unbonded to one base unit below the miners' minimum before any task, so it is not selectable",
             choices=("unused_model", "below_minimum"),
         ),
+        Knob(
+            "rules",
+            "exposed",
+            "the rules: exposed (rule 14: only stake exposed to work earns the APR) or before_exposure (rule 13: every stake × tick)",
+            choices=("exposed", "before_exposure"),
+        ),
     )
     IDLE, WORKING = "idle-00", "miner-00"
 
@@ -371,7 +379,8 @@ class IdleStake(Family):
         if twin:  # the twin's node is never registered: its operator holds the same COR in its wallet
             options["late"] = True
         idle = NodeGroup("miner", "honest", 1, (str(k["stake_cor"]),), prefix="idle", options=options)
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (idle,))
+        params = {} if k["rules"] == "exposed" else {"rule_version": RULES_EXPOSED_STAKE - 1}
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (idle,), params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         idle, working, parker = node(self.IDLE), node(self.WORKING), actor("parker")
