@@ -185,3 +185,20 @@ def test_a_staker_is_warned_while_its_node_would_earn_no_apr():
     assert int(detail["idle_stake_ticks_units"]) == (MINIMUM - 1) * 7 and c.state.tick == t0 + 7
     old = _world(RULES_EXPOSED_STAKE - 1)
     assert views.staking_warnings(old.state, addr("dev")) == []  # rule 13 pays it: nothing to warn of
+
+
+def test_governance_activates_rule_14_mid_network_and_the_log_replays():
+    """A network on rule 13 pays its model-less miners the APR; a passed param_change activates rule 14 from the next
+    epoch, whose close leaves them out; the whole log (both rules) replays to the same state."""
+    from core.test_rules import network, pass_change
+
+    c = network(RULES_EXPOSED_STAKE - 1)  # two miners registered for no model, two epochs closed
+    n1 = addr("n1")
+    paid_13 = _apr(c, c.state.epoch - 1, n1)
+    assert paid_13 > 0 and c.state.params.rule_version == RULES_EXPOSED_STAKE - 1
+    pass_change(c, {"rule_version": RULES_EXPOSED_STAKE})  # the close that executes it still runs rule 13
+    assert c.state.params.rule_version == RULES_EXPOSED_STAKE and _apr(c, c.state.epoch - 1, n1) > 0
+    c.oracle("epoch.close", {})
+    st = c.state.epochs[c.state.epoch - 1].staking
+    assert st["excluded"][n1] == NOT_DRAWN_MODELS and _apr(c, c.state.epoch - 1, n1) == 0
+    assert encode_state(replay(c.events)) == encode_state(c.state)
