@@ -11,6 +11,7 @@ Its inputs are what the product publishes, the same JSON as ``cor ... --json`` a
     tasks     cor task show ID --json          GET /v1/tasks/ID        (each task behind the epoch's work streams)
     models    cor model list --json            GET /v1/models          (owners and parents, for the marketplace)
     slashes   cor slash list --json            GET /v1/slashes         (each slash's total and its split)
+    nodes     cor node list --role miner --json  GET /v1/nodes?role=miner  (each miner's models, for the staking APR)
 
 Parameter *values* come from the published JSON; the *formulas* are written here. If the engine's
 formula changes and the document does not, the recomputation stops matching; if the document changes,
@@ -37,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "1b39e89e68e73f86d0f05081341b50ee107b206f724ea9baeef450e581bca124",
+    "Auditing": "63bad747996774246c81376e36b020ad39ee0e91f5b767de313686c1159b882f",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
@@ -452,9 +453,13 @@ def audit_emission(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> 
         r.check("emission.stream_budget", s, v, _int(epoch_json["streams"][s]["budget"]))
 
 
-def audit_staking_apr(r: Report, epoch_json: dict[str, Any], p: dict[str, Any], constants: dict[str, Any], rows: list[Row]) -> dict[str, int]:
+def audit_staking_apr(
+    r: Report, epoch_json: dict[str, Any], p: dict[str, Any], constants: dict[str, Any], rows: list[Row], node_models: dict[str, list[str]] | None
+) -> dict[str, int]:
     """*Staking APR*: the schedule by network age, each node's due, the budget guard, the effective APR; from rule version
-    14 each due on the stake × ticks while selectable, and a miner left out as not drawable has no row this epoch."""
+    14 each due on the stake × ticks while selectable, a miner left out as not drawable has no row this epoch and, when
+    the bundle lists the miners' models (``node_models``), a miner is left out exactly when none of its models is a
+    model of the epoch's rows."""
     st = epoch_json["staking"]
     e = epoch_json["epoch"]
     months = e * 12 // p["epochs_per_year"]
@@ -475,11 +480,17 @@ def audit_staking_apr(r: Report, epoch_json: dict[str, Any], p: dict[str, Any], 
 
     if exposed:
         worked_by = {x.node for x in rows}
+        worked = {x.model for x in rows}
         for n, why in sorted(excluded.items()):
             if why.startswith("not drawable: serves no model"):  # a miner with a row of the epoch served a worked model
                 r.check("apr.not_drawable_has_no_row", n, False, n in worked_by)
             elif why.startswith("not drawable: not selectable"):
                 r.check("apr.not_selectable_all_epoch", n, 0, exposed_ticks(nodes.get(n) or {"stake_ticks": 0}))
+        for n, served in sorted((node_models or {}).items()):
+            why = excluded.get(n)
+            if n not in nodes or not _int(nodes[n]["stake_ticks"]) or (why is not None and not why.startswith("not drawable: serves")):
+                continue  # no stake this epoch, or left out for another reason (slashed, jailed, not selectable)
+            r.check("apr.left_out_iff_no_worked_model", n, worked.isdisjoint(served), why is not None)
     due = {n: exposed_ticks(v) * apr // denominator for n, v in sorted(nodes.items()) if n not in excluded and _int(v["stake_ticks"])}
     due_total = sum(due.values())
     r.check("apr.due", "Σ due", due_total, _int(st["due"]))
@@ -721,7 +732,9 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
     audit_task_fees(r, epoch_json, tasks, p, models)
     audit_marketplace(r, epoch_json, m_rows, p, models)
-    apr = audit_staking_apr(r, epoch_json, p, constants, m_rows)
+    miners = bundle.get("nodes")  # (a bundle without the node list skips the check of the miners' models)
+    node_models = None if miners is None else {x["id"]: list(x.get("models") or []) for x in miners if x.get("role") == "miner"}
+    apr = audit_staking_apr(r, epoch_json, p, constants, m_rows, node_models)
     for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
         split = audit_node_reward_split(r, epoch_json, line_name, rewards)
         r.check("stream.paid_equals_lines", stream, split, _int(streams[stream]["paid"]))
@@ -787,7 +800,13 @@ def fetch_bundle(get: Callable[[str], Any], epoch: int) -> dict[str, Any]:
         "tasks": {str(t): get(f"/v1/tasks/{t}") for t in ids},
         "models": models["models"] if isinstance(models, dict) else models,
         "slashes": [x for x in get("/v1/slashes")["slashes"] if x["epoch"] == epoch],
+        "nodes": _nodes(get("/v1/nodes?role=miner")),
     }
+
+
+def _nodes(body: Any) -> list[dict[str, Any]]:
+    """The node list of ``GET /v1/nodes`` (a node's models are fixed at its registration)."""
+    return list(body["nodes"] if isinstance(body, dict) else body)
 
 
 def api_getter(base: str) -> Callable[[str], Any]:

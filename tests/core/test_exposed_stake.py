@@ -34,7 +34,7 @@ def test_rule_14_is_the_latest_and_says_what_changed():
 
 def _world(rule_version: int | None, **params):
     """A market plus a miner (``dev``'s key) registered with 2 000 COR for a model no task asks for."""
-    c = market(n_miners=3, params=({} if rule_version is None else {"rule_version": rule_version}) | params)
+    c = market(n_miners=4, params=({} if rule_version is None else {"rule_version": rule_version}) | params)
     c.as_("dev", "node.register", {"role": "miner", "self_bond": str(2000 * COR), "models": ["idle-model"]})
     return c
 
@@ -202,3 +202,35 @@ def test_governance_activates_rule_14_mid_network_and_the_log_replays():
     st = c.state.epochs[c.state.epoch - 1].staking
     assert st["excluded"][n1] == NOT_DRAWN_MODELS and _apr(c, c.state.epoch - 1, n1) == 0
     assert encode_state(replay(c.events)) == encode_state(c.state)
+
+
+def test_the_auditor_recomputes_who_rule_14_leaves_out():
+    """The independent auditor (stdlib only) recomputes the APR of a rule-14 epoch with an idle miner and an underbonded
+    one from the published JSON: it matches; a document that pays the idle miner, or leaves a working one out, does not."""
+    import copy
+
+    from cor_incentives import auditor
+    from cor_incentives.app.published import published_getter
+
+    c = _world(None)
+    c.as_("m3", "stake.unbond", {"amount": str(1000 * COR + 1)})
+    _settle_one_task(c)
+    _close(c, 40)
+    bundle = auditor.fetch_bundle(published_getter(c.state), 0)
+    assert {n["id"] for n in bundle["nodes"]} >= {addr("dev"), addr("m0")}
+    report = auditor.audit_epoch(bundle)
+    assert report.ok, report.to_dict()
+    q = report.to_dict()["quantities"]
+    assert q["apr.left_out_iff_no_worked_model"]["total"] >= 2 and q["apr.not_selectable_all_epoch"]["total"] == 1
+    for who, change in ((addr("dev"), None), (addr("m0"), "not drawable: serves no model with a task settled this epoch")):
+        bad = copy.deepcopy(bundle)
+        if change is None:
+            del bad["epoch"]["staking"]["excluded"][who]  # the idle miner published as paid
+        else:
+            bad["epoch"]["staking"]["excluded"][who] = change  # a working miner published as left out
+        assert not q_ok(auditor.audit_epoch(bad), "apr.left_out_iff_no_worked_model")
+
+
+def q_ok(report, name: str) -> bool:
+    v = report.to_dict()["quantities"][name]
+    return v["matched"] == v["total"]
