@@ -1,5 +1,7 @@
 """Our EIP-191 signatures are byte-for-byte eth-account's."""
 
+import sys
+
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -129,3 +131,45 @@ def test_private_key_out_of_range_is_refused():
     for bad in ("0x" + "00" * 32, "0x" + SECP256K1_N.to_bytes(32, "big").hex(), "0x1234"):
         with pytest.raises(ValueError):
             private_key_address(bad)
+
+
+# --- keccak-256 through pycryptodome's C functions called directly ------------------------------------------
+
+
+def test_direct_keccak_is_in_use():
+    """The fast path loads here (a failed load falls back to the wrapper silently; this says it did not)."""
+    from cor_incentives.core import signatures
+
+    assert signatures.keccak256 is not signatures._wrapped_keccak256
+    assert signatures.keccak256(b"") == bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=600), st.integers(min_value=0, max_value=3 * 136 + 2).map(lambda n: bytes(i % 251 for i in range(n)))))
+def test_direct_keccak_equals_pycryptodome(data):
+    """Every length, those around the 136-byte rate included (one block, a full block, the padding in a new block)."""
+    from Crypto.Hash import keccak
+
+    from cor_incentives.core.signatures import keccak256
+
+    assert keccak256(data) == keccak.new(data=data, digest_bits=256).digest()
+    assert keccak256(bytearray(data)) == keccak256(memoryview(data)) == keccak256(data)  # other buffers: the wrapper
+
+
+def test_direct_keccak_from_many_threads():
+    """Threads hashing at once each get their own state: every digest is right."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from Crypto.Hash import keccak
+
+    from cor_incentives.core.signatures import keccak256
+
+    inputs = [bytes([i % 251]) * (i % 700) for i in range(4_000)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch between any two calls of a hash
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(keccak256, inputs, chunksize=7))
+    finally:
+        sys.setswitchinterval(interval)
+    assert got == [keccak.new(data=d, digest_bits=256).digest() for d in inputs]

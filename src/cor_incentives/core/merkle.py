@@ -54,9 +54,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from eth_hash.auto import keccak
-
 from .errors import InvalidInput, NotFound, invariant
+from .signatures import keccak256 as keccak  # (pycryptodome's keccak called directly: a tree hashes twice per leaf)
 
 REWARD_LEAF_TYPES: tuple[str, ...] = ("address", "uint256", "uint256")
 """The leaf encoding of epoch rewards: ``(address, epoch, amount)``."""
