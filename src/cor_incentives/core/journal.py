@@ -457,6 +457,66 @@ class Journaled:
         object.__setattr__(self, name, adopt(value) if t is dict or t is list or t is set else value)
 
 
+_CONTAINERS = frozenset((dict, list, set))  # what ``adopt`` turns into a journaled twin
+
+
+class _Factory:
+    """The default of a field made by its default factory, in a ``fast_init`` signature (as the dataclass's shows it)."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+def fast_init(cls: type[T]) -> type[T]:
+    """``cls`` (a ``Journaled`` dataclass) with an ``__init__`` that stores each field in the new instance's ``__dict__``
+    itself, adopted as ``Journaled.__setattr__`` stores it, instead of one ``__setattr__`` call per field.
+
+    The same instance as the dataclass's ``__init__`` makes (the same parameters and defaults, a default factory called
+    when its argument is left out, the fields in their order): a new record has nothing to undo and no packed field, so
+    ``__setattr__`` would only adopt. A replay makes a record per node registered and two statement lines per transfer.
+    A class this does not cover (a field out of ``__init__`` or keyword-only, an ``InitVar``, ``__post_init__``, slots,
+    its own ``__setattr__``) keeps the dataclass's ``__init__``."""
+    import dataclasses
+
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    every = getattr(cls, "__dataclass_fields__", {})
+    if (
+        len(every) != len(fields)  # an InitVar or ClassVar pseudo-field
+        or any(not f.init or f.kw_only for f in fields)
+        or hasattr(cls, "__post_init__")
+        or "__slots__" in cls.__dict__
+        or cls.__setattr__ is not Journaled.__setattr__
+    ):
+        return cls
+    names: dict[str, Any] = {"_adopt": adopt, "_containers": _CONTAINERS, "_factory_default": _Factory()}
+    params, body = ["self"], ["    d = self.__dict__"]
+    for i, f in enumerate(fields):
+        arg = f"a{i}"  # (parameters keep the field names; values go through locals named apart from the helpers')
+        if f.default is not dataclasses.MISSING:
+            names[f"_default{i}"] = f.default
+            params.append(f"{f.name}=_default{i}")
+            body.append(f"    {arg} = {f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            names[f"_factory{i}"] = f.default_factory
+            params.append(f"{f.name}=_factory_default")
+            body.append(f"    {arg} = _factory{i}() if {f.name} is _factory_default else {f.name}")
+        else:
+            params.append(f.name)
+            body.append(f"    {arg} = {f.name}")
+        body.append(f"    d[{f.name!r}] = _adopt({arg}) if type({arg}) in _containers else {arg}")
+    source = f"def __init__({', '.join(params)}):\n" + "\n".join(body) + "\n"
+    exec(source, names)  # noqa: S102  (generated from the dataclass's own field names and defaults)
+    init = names["__init__"]
+    generated = cls.__init__
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__module__ = cls.__module__
+    init.__annotations__ = dict(getattr(generated, "__annotations__", {}))
+    init.__doc__ = generated.__doc__
+    init.dataclass_init = generated  # the dataclass's own, kept for tests and benchmarks
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
+
 # --- containers ----------------------------------------------------------------------------------
 
 

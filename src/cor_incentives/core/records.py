@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .journal import Journaled, adopt
+from .journal import Journaled, adopt, fast_init
 
 # --- lifecycles ------------------------------------------------------------------------------
 
@@ -577,3 +577,8 @@ class Attestation:
     reference: str
     tick: int
     epoch: int
+
+
+for _record in [v for v in list(globals().values()) if isinstance(v, type) and issubclass(v, Journaled) and v is not Journaled]:
+    fast_init(_record)  # every record made without a ``__setattr__`` call per field (journal.fast_init)
+del _record
