@@ -11,7 +11,7 @@ Its inputs are what the product publishes, the same JSON as ``cor ... --json`` a
     tasks     cor task show ID --json          GET /v1/tasks/ID        (each task behind the epoch's work streams)
     models    cor model list --json            GET /v1/models          (owners and parents, for the marketplace)
     slashes   cor slash list --json            GET /v1/slashes         (each slash's total and its split)
-    nodes     cor node list --role miner --json  GET /v1/nodes?role=miner  (each miner's models, for the staking APR)
+    nodes     cor node list --json             GET /v1/nodes           (each node's role and models, for the staking APR)
 
 Parameter *values* come from the published JSON; the *formulas* are written here. If the engine's
 formula changes and the document does not, the recomputation stops matching; if the document changes,
@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "63bad747996774246c81376e36b020ad39ee0e91f5b767de313686c1159b882f",
+    "Auditing": "ce8a63e9ca29f8a551e9dbfb27be19b671c3abef95b5dc09ca8c4bab018c6672",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
@@ -48,7 +48,7 @@ DOC_SECTIONS = {
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
-    "Staking APR": "aa859786d6519b8a4ce5c36f6fb64c3d55ac03f0bc211f7dbc73bcddaebc4a99",
+    "Staking APR": "4feecc4780b3e595efb5516911c33cfc79fc64426cc5ae5e71589fedfb9a26fb",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
     "Slashing": "d88515a9389c7d3a789d3690b5dd7971c4cfaf5d5039a4f9d8f47d9005da1955",
@@ -454,12 +454,17 @@ def audit_emission(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> 
 
 
 def audit_staking_apr(
-    r: Report, epoch_json: dict[str, Any], p: dict[str, Any], constants: dict[str, Any], rows: list[Row], node_models: dict[str, list[str]] | None
+    r: Report,
+    epoch_json: dict[str, Any],
+    p: dict[str, Any],
+    constants: dict[str, Any],
+    rows: list[Row],
+    node_models: dict[str, tuple[str, list[str]]] | None,
 ) -> dict[str, int]:
     """*Staking APR*: the schedule by network age, each node's due, the budget guard, the effective APR; from rule version
     14 each due on the stake × ticks while selectable, a miner left out as not drawable has no row this epoch and, when
-    the bundle lists the miners' models (``node_models``), a miner is left out exactly when none of its models is a
-    model of the epoch's rows."""
+    the bundle lists the nodes (``node_models``: id -> (role, models)), a miner is left out exactly when none of its
+    models is a model of the epoch's rows, and every router with stake is left out."""
     st = epoch_json["staking"]
     e = epoch_json["epoch"]
     months = e * 12 // p["epochs_per_year"]
@@ -486,11 +491,18 @@ def audit_staking_apr(
                 r.check("apr.not_drawable_has_no_row", n, False, n in worked_by)
             elif why.startswith("not drawable: not selectable"):
                 r.check("apr.not_selectable_all_epoch", n, 0, exposed_ticks(nodes.get(n) or {"stake_ticks": 0}))
-        for n, served in sorted((node_models or {}).items()):
+        for n, (role, served) in sorted((node_models or {}).items()):
             why = excluded.get(n)
-            if n not in nodes or not _int(nodes[n]["stake_ticks"]) or (why is not None and not why.startswith("not drawable: serves")):
+            if (
+                n not in nodes
+                or not _int(nodes[n]["stake_ticks"])
+                or (why is not None and not why.startswith(("not drawable: serves", "not drawable: a router")))
+            ):
                 continue  # no stake this epoch, or left out for another reason (slashed, jailed, not selectable)
-            r.check("apr.left_out_iff_no_worked_model", n, worked.isdisjoint(served), why is not None)
+            if role == "router":  # never drawn: never paid the APR
+                r.check("apr.router_left_out", n, True, why is not None)
+            elif role == "miner":
+                r.check("apr.left_out_iff_no_worked_model", n, worked.isdisjoint(served), why is not None)
     due = {n: exposed_ticks(v) * apr // denominator for n, v in sorted(nodes.items()) if n not in excluded and _int(v["stake_ticks"])}
     due_total = sum(due.values())
     r.check("apr.due", "Σ due", due_total, _int(st["due"]))
@@ -732,8 +744,8 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
     audit_task_fees(r, epoch_json, tasks, p, models)
     audit_marketplace(r, epoch_json, m_rows, p, models)
-    miners = bundle.get("nodes")  # (a bundle without the node list skips the check of the miners' models)
-    node_models = None if miners is None else {x["id"]: list(x.get("models") or []) for x in miners if x.get("role") == "miner"}
+    listed = bundle.get("nodes")  # (a bundle without the node list skips the checks of who is drawable)
+    node_models = None if listed is None else {x["id"]: (x.get("role"), list(x.get("models") or [])) for x in listed}
     apr = audit_staking_apr(r, epoch_json, p, constants, m_rows, node_models)
     for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
         split = audit_node_reward_split(r, epoch_json, line_name, rewards)
@@ -800,7 +812,7 @@ def fetch_bundle(get: Callable[[str], Any], epoch: int) -> dict[str, Any]:
         "tasks": {str(t): get(f"/v1/tasks/{t}") for t in ids},
         "models": models["models"] if isinstance(models, dict) else models,
         "slashes": [x for x in get("/v1/slashes")["slashes"] if x["epoch"] == epoch],
-        "nodes": _nodes(get("/v1/nodes?role=miner")),
+        "nodes": _nodes(get("/v1/nodes")),
     }
 
 

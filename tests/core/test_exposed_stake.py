@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cor_incentives.core.apply import replay
-from cor_incentives.core.rewards import NOT_DRAWN_MODELS, NOT_DRAWN_UNSELECTABLE, apr_due
+from cor_incentives.core.rewards import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, apr_due
 from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_EXPOSED_STAKE
 from cor_incentives.core.state_codec import encode_state, state_hash
 from support.chain import addr
@@ -70,6 +70,7 @@ def test_a_miner_serving_no_worked_model_earns_no_apr_from_rule_14():
     st = c.state.epochs[0].staking
     assert st["excluded"][idle] == NOT_DRAWN_MODELS and _apr(c, 0, idle) == 0
     assert c.balance(f"claimable:{idle}") == 0
+    assert st["excluded"][addr("router")] == NOT_DRAWN_ROUTER and _apr(c, 0, addr("router")) == 0  # never drawn either
     # the working miner next to it is paid on all its stake × ticks (never unselectable)
     n = st["nodes"][working]
     assert n["idle_stake_ticks"] == 0 and _apr(c, 0, working) == _due(c, n["stake_ticks"]) > 0
@@ -87,6 +88,8 @@ def test_the_same_miner_was_paid_under_rule_13():
     st = c.state.epochs[0].staking
     assert idle not in st["excluded"] and "idle_stake_ticks" not in st["nodes"][idle]
     assert _apr(c, 0, idle) == _due(c, st["nodes"][idle]["stake_ticks"]) > 0
+    router = addr("router")
+    assert router not in st["excluded"] and _apr(c, 0, router) == _due(c, st["nodes"][router]["stake_ticks"]) > 0
 
 
 def test_an_epoch_with_no_task_of_its_model_pays_a_miner_nothing_but_validators_are_paid():
@@ -176,6 +179,7 @@ def test_a_staker_is_warned_while_its_node_would_earn_no_apr():
     assert any(w.startswith(f"your node {idle} serves no model") for w in views.staking_warnings(c.state, idle))
     _settle_one_task(c)
     assert views.staking_warnings(c.state, addr("user")) == []  # m0's model has a settled task now
+    assert any("is a router" in w for w in views.staking_warnings(c.state, addr("router")))
     assert views.staking_warnings(c.state, idle) != []  # the idle model still has none
     c.as_("m1", "stake.unbond", {"amount": str(1000 * COR + 1)})
     assert any("is underbonded" in w for w in views.staking_warnings(c.state, addr("m1")))
@@ -183,6 +187,9 @@ def test_a_staker_is_warned_while_its_node_would_earn_no_apr():
     c.oracle("tick", {"ticks": 7})
     detail = views.node(c.state, addr("m1"), detail=True)  # the node view counts its idle stake × ticks up to now
     assert int(detail["idle_stake_ticks_units"]) == (MINIMUM - 1) * 7 and c.state.tick == t0 + 7
+    _close(c, 10)  # a new epoch, no task of m0's model yet: m0 was paid last epoch, so its delegator is not alarmed
+    assert not any("serves no model" in w for w in views.staking_warnings(c.state, addr("user")))
+    assert any(w.startswith(f"your node {idle} serves no model") for w in views.staking_warnings(c.state, idle))  # left out then too
     old = _world(RULES_EXPOSED_STAKE - 1)
     assert views.staking_warnings(old.state, addr("dev")) == []  # rule 13 pays it: nothing to warn of
 
@@ -222,6 +229,10 @@ def test_the_auditor_recomputes_who_rule_14_leaves_out():
     assert report.ok, report.to_dict()
     q = report.to_dict()["quantities"]
     assert q["apr.left_out_iff_no_worked_model"]["total"] >= 2 and q["apr.not_selectable_all_epoch"]["total"] == 1
+    assert q["apr.router_left_out"]["total"] == 1
+    bad = copy.deepcopy(bundle)
+    del bad["epoch"]["staking"]["excluded"][addr("router")]  # the router published as paid
+    assert not q_ok(auditor.audit_epoch(bad), "apr.router_left_out")
     for who, change in ((addr("dev"), None), (addr("m0"), "not drawable: serves no model with a task settled this epoch")):
         bad = copy.deepcopy(bundle)
         if change is None:

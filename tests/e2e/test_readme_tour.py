@@ -29,6 +29,7 @@ def test_the_readme_tour_runs_in_order(tmp_path):
     commands = tour_commands()
     assert commands[0].startswith("cor init") and len(commands) >= 10
     outputs = []
+    warned: dict[str, str] = {}
     for command in commands:
         argv = shlex.split(command)
         assert argv[0] == "cor", command
@@ -37,7 +38,10 @@ def test_the_readme_tour_runs_in_order(tmp_path):
         )
         assert p.returncode == 0 and "Traceback" not in p.stderr, f"{command}\n{p.stdout[-2000:]}{p.stderr[-2000:]}"
         outputs.append(p.stdout)
+        warned[command] = p.stderr  # (warnings go to stderr)
     said = dict(zip(commands, outputs, strict=True))
+    alice = next(c for c in commands if c.startswith("cor node show alice"))  # a miner no task has drawn yet (rule 14)
+    assert "earns no staking APR" in warned[alice]
     claim = next(c for c in commands if c.startswith("cor claim"))
     assert "claimed" in said[claim] and "epoch(s)" in said[claim]
     audit = next(c for c in commands if c.startswith("cor audit"))

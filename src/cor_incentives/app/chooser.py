@@ -184,9 +184,13 @@ def _slash_summary(slashes: list[SlashRecord]) -> dict[str, Any]:
 
 
 def warnings(state: State, node_id: str, recent: list[SlashRecord]) -> list[str]:
-    """What a delegator should know before (or while) staking with the node: jail, recent slashes."""
+    """What a delegator should know before (or while) staking with the node: jail, recent slashes, and (rule version 14
+    on) that its stake would earn no staking APR if the epoch closed now."""
     n = state.nodes[node_id]
     out = []
+    apr = views.apr_exposure_warning(state, n, "node")
+    if apr:
+        out.append(apr)
     if n.jailed_until_tick is not None:
         left = n.jailed_until_tick - state.tick
         out.append(

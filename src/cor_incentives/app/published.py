@@ -3,7 +3,7 @@
 ``cor audit --db`` hands the independent auditor (``cor_incentives.auditor``, which imports nothing
 from the engine) a ``get(path)`` over a loaded state instead of an HTTP client; the paths and the
 JSON are the API's (``GET /v1/epochs/N``, ``/v1/tasks/ID``, ``/v1/models``, ``/v1/params``,
-``/v1/slashes``, ``/v1/nodes?role=miner``), so the auditor reads the same thing either way.
+``/v1/slashes``, ``/v1/nodes``), so the auditor reads the same thing either way.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def published_getter(state: State) -> Callable[[str], Any]:
             data = {"slashes": [views.slash(r) for r in state.slashes]}
         elif parts == ["v1", "params"]:
             data = views.params_view(state)
-        elif parts == ["v1", "nodes?role=miner"]:
-            data = chooser.node_table(state, "miner", None, chooser.DEFAULT_WINDOW_EPOCHS)
+        elif parts == ["v1", "nodes"]:
+            data = chooser.node_table(state, None, None, chooser.DEFAULT_WINDOW_EPOCHS)
         else:
             raise NotFound(f"no published read at {path}", code="not_found")
         return json.loads(json.dumps(data))

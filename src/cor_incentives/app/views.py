@@ -17,6 +17,7 @@ from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
 from ..core.records import EarningItem, EpochRecord, Model, Node, Redelegation, SlashRecord
+from ..core.rewards import NOT_DRAWN_MODELS
 from ..core.rules import RULES_EXPOSED_STAKE, rules_since
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
@@ -448,17 +449,29 @@ def apr_exposure_warning(state: State, n: Node, who: str) -> str | None:
     """From rule version 14, why node ``n`` would earn no staking APR now (docs/rewards.md, *Staking APR*), or None."""
     if not rules_since(state.params, RULES_EXPOSED_STAKE) or n.jailed or not n.stake_total:
         return None
+    if n.role == "router":
+        return f"{who} {n.id} is a router: it is never drawn, so its stake earns no staking APR (the router part of fees pays it)"
     if not is_selectable(state, n):
         return (
             f"{who} {n.id} is underbonded (self-bond under the {n.role}s' minimum): no task can draw it, so its stake earns no "
             "staking APR while it stays so"
         )
-    if n.role == "miner" and set(state.epoch_work.models.names).isdisjoint(n.models):
+    if n.role == "miner" and set(state.epoch_work.models.names).isdisjoint(n.models) and not _drawable_last_epoch(state, n.id):
         return (
             f"{who} {n.id} serves no model with a task settled this epoch so far: unless one is before the close, its stake "
             "earns no staking APR for the epoch"
         )
     return None
+
+
+def _drawable_last_epoch(state: State, node_id: str) -> bool:
+    """Whether the last closed epoch (its live record) left the node in the staking APR's model rule: a miner paid then
+    is not warned about an epoch that has only begun."""
+    record = state.epochs.get(state.epoch - 1)
+    staking = record.staking if record is not None else None
+    if not staking or node_id not in (staking.get("nodes") or {}):
+        return False
+    return (staking.get("excluded") or {}).get(node_id) != NOT_DRAWN_MODELS
 
 
 def staking_warnings(state: State, address: str) -> list[str]:

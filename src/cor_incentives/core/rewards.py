@@ -339,6 +339,8 @@ NOT_DRAWN_MODELS = "not drawable: serves no model with a task settled this epoch
 """Why a miner earned no APR from rule version 14 (``RULES_EXPOSED_STAKE``): no draw of the epoch could reach it."""
 NOT_DRAWN_UNSELECTABLE = "not drawable: not selectable this epoch (self-bond under the minimum, or jailed)"
 """Why a node earned no APR from rule version 14: every one of its stake × ticks was idle."""
+NOT_DRAWN_ROUTER = "not drawable: a router is never drawn (the fees of the tasks naming it pay its work)"
+"""Why a router earns no APR from rule version 14: no draw reaches its stake (its work is paid by the router part of fees)."""
 
 
 def apr_due(stake_ticks: int, idle_stake_ticks: int, target_apr_bps: int, denominator: int) -> int:
@@ -351,8 +353,8 @@ def apr_due(stake_ticks: int, idle_stake_ticks: int, target_apr_bps: int, denomi
 def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[dict[str, int], dict[str, str], int]:
     """Each node's staking APR due at the close (every node's stake × ticks counted up to now first), why each node left
     out earned none, and Σ stake × ticks: a node slashed this epoch or jailed earns none; from rule version 14
-    (``RULES_EXPOSED_STAKE``) neither does a miner none of whose models has a task settled this epoch, and only the stake ×
-    ticks while the node was selectable count (``apr_due``)."""
+    (``RULES_EXPOSED_STAKE``) neither does a router (never drawn) nor a miner none of whose models has a task
+    settled this epoch, and only the stake × ticks while the node was selectable count (``apr_due``)."""
     slashed = {s.node for s in state.slashes if s.epoch == state.epoch}
     exposed = rules_since(state.params, RULES_EXPOSED_STAKE)
     worked = set(state.epoch_work.models.names) if exposed else set()  # the models with a task settled this epoch
@@ -369,6 +371,8 @@ def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[
             pass
         elif not exposed:  # rule versions 1-13: on every stake × tick
             due[node_id] = apr_due(node.stake_ticks, 0, apr, denominator)
+        elif node.role == "router":
+            excluded[node_id] = NOT_DRAWN_ROUTER
         elif node.role == "miner" and worked.isdisjoint(node.models):
             excluded[node_id] = NOT_DRAWN_MODELS
         elif node.idle_stake_ticks >= node.stake_ticks:

@@ -70,8 +70,9 @@ RULE_VERSIONS: dict[int, str] = {
     "and slashed cannot hold newcomers down, and a jailed key below the floor gains at most the floor by re-registering "
     "(4-12: the lowest such reputation however low, so one failing node held every newcomer of its role near 0)",
     14: "the staking APR pays stake exposed to work: a node's stake x ticks while it is not selectable (self-bond under its "
-    "role's minimum, or jailed) are counted apart (``idle_stake_ticks``) and earn no APR, and a miner none of whose models "
-    "has a task settled in the epoch (a work row) earns no APR for it (core/rewards.py process_staking_apr) "
+    "role's minimum, or jailed) are counted apart (``idle_stake_ticks``) and earn no APR, a miner none of whose models "
+    "has a task settled in the epoch (a work row) earns no APR for it, and a router (never drawn: the "
+    "fees of the tasks naming it pay its work) earns none (core/rewards.py process_staking_apr) "
     "(1-13: every node not slashed this epoch nor jailed at the close was paid on all its stake x ticks, so stake parked "
     "in a node no task can draw earned the full APR: attack idle_stake)",
 }
@@ -93,8 +94,8 @@ RULES_NEWCOMER_FLOOR = 13
 """A new node's start is never below ``reputation_newcomer_floor_ppb`` (nor above ``reputation_initial_ppb``), whatever
 another node's record (staking.starting_reputation)."""
 RULES_EXPOSED_STAKE = 14
-"""The staking APR pays only stake exposed to work: not while the node is unselectable (``Node.idle_stake_ticks``), and
-not a miner serving no model with a task settled in the epoch (rewards.process_staking_apr)."""
+"""The staking APR pays only stake exposed to work: not while the node is unselectable (``Node.idle_stake_ticks``), not a
+miner serving no model with a task settled in the epoch, not a router (rewards.process_staking_apr)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
