@@ -2,7 +2,7 @@
 
 import pytest
 
-from cor_incentives.nodes.backends import LlamaBackend, ScriptedBackend, make_backend
+from cor_incentives.nodes.backends import LlamaBackend, Sampling, ScriptedBackend, make_backend
 from cor_incentives.nodes.strategies import check_strategy, copier_reports, garbage_text
 
 
@@ -18,6 +18,22 @@ def test_llama_is_real_and_deterministic(llama):
     assert a.text and 1 <= a.output_tokens <= 24 and a.input_tokens > 5
     c = llama.generate("Write one word: a colour.", 8)
     assert c.output_tokens <= 8 and c.text != a.text
+
+
+def test_a_sampled_output_depends_on_the_prompt_and_seed_only():
+    """A sampling miner's output is a function of (prompt, settings, seed), whatever it generated before: the same
+    prompt back to back (a user asking again) gives the text a fresh process gives. llama-cpp-python reads a prompt it
+    holds whole again one token at a time, which rounds the logits otherwise (at this seed: another text from the 4th
+    token on)."""
+    prompt, seed = 'Turn this statement into a question: "The train leaves at seven o\'clock."', 5
+    fresh = LlamaBackend(n_threads=1, sampling=Sampling(temperature=0.7)).generate(prompt, 32, seed=seed)
+    miner = LlamaBackend(n_threads=1, sampling=Sampling(temperature=0.7))
+    first = miner.generate(prompt, 32, seed=seed)
+    again = miner.generate(prompt, 32, seed=seed)  # the whole prompt is in the cache now
+    miner.generate("Name a fruit.", 8, seed=seed)
+    after_another = miner.generate(prompt, 32, seed=seed)
+    assert fresh == first == again == after_another, (fresh.text, first.text, again.text, after_another.text)
+    assert miner.generate(prompt, 32, seed=seed + 1).text != fresh.text  # the seed does matter
 
 
 def test_scripted_is_deterministic_and_prompt_dependent():

@@ -8,7 +8,8 @@ Sampling
     stream. ``Sampling`` holds a node's settings; temperature 0 is greedy decoding (top-k 1). The
     truncation samplers default to llama.cpp's (top-k 40, top-p 0.95, min-p 0.05). ``generate``
     takes an optional per-call ``seed`` (a miner derives one from its node seed and the task), so a
-    sampled output is reproducible from (weights, prompt, settings, seed).
+    sampled output is reproducible from (weights, prompt, settings, seed), whatever the backend generated
+    before (``LlamaBackend`` reads every prompt afresh).
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class LlamaBackend:
         else:
             knobs = {"temperature": s.temperature, "top_k": s.top_k, "top_p": s.top_p, "min_p": s.min_p}
         with self._lock:
+            # every call reads its prompt from scratch: llama-cpp-python reuses a cached prompt, and a prompt cached whole
+            # (the same prompt back to back) is re-read one token at a time, which rounds the logits differently from
+            # the batch read and changes a sampled output (same prompt and seed, another text)
+            self._llm.reset()
             r = self._llm.create_chat_completion(messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens, seed=seed, **knobs)
         usage = r.get("usage", {})
         choice = r["choices"][0]
