@@ -1,5 +1,7 @@
 """The environment's truth model and the strategies' plans, without the engine."""
 
+from dataclasses import replace
+
 from cor_incentives.core.tasks import commitment
 from cor_incentives.sim.strategies import (
     MINER_STRATEGIES,
@@ -87,3 +89,32 @@ def test_validator_reports():
     col = VALIDATOR_STRATEGIES["colluding"].report(vctx("v1", coalition={"v1": "c", "m1": "c"}))
     assert col == [("m1", 0, 1_000_000_000), ("m2", 500_000_000, 100_000_000)]
     assert VALIDATOR_STRATEGIES["offline"].report(vctx("v1")) is None
+
+
+def test_canary_spotter_evaluates_only_where_its_tell_fires():
+    """m2's output is word salad (the garbage a canary plants) and a third of m1's length: the word-salad and length tells
+    fire on it; without a suspect the spotter guesses (no evaluation, no cost), the kind tell fires on every network task."""
+    spotter = VALIDATOR_STRATEGIES["canary_spotter"]
+
+    def spot(options, word_salad=("m2",), lengths=None, kind="network", history=()):
+        c = vctx("v1", options)
+        task = TaskInfo(TASK.key, TASK.task_id, kind, TASK.prompt_id, TASK.max_output_tokens)
+        lengths = {"m1": 120, "m2": 40} if lengths is None else lengths
+        return replace(c, task=task, word_salad=frozenset(word_salad), lengths=lengths, history=list(history))
+
+    honest = VALIDATOR_STRATEGIES["honest"].report(vctx("v1"))
+    for options in ({}, {"tell": "length"}, {"tell": "network"}):
+        c = spot(options)
+        assert spotter.evaluated(c) and spotter.report(c) == honest and spotter.spread(c) == VALIDATOR_STRATEGIES["honest"].spread(c), options
+    guess = [("m1", 30_000_000, 790_000_000), ("m2", 30_000_000, 790_000_000)]  # the median consensus of earlier tasks
+    history = [(30_000_000, 790_000_000), (20_000_000, 800_000_000), (950_000_000, 50_000_000)]
+    for options, c in (
+        ({}, spot({}, word_salad=(), history=history)),
+        ({"tell": "length"}, spot({"tell": "length"}, lengths={"m1": 120, "m2": 110}, history=history)),
+        ({"tell": "network"}, spot({"tell": "network"}, kind="user", history=history)),
+        ({"tell": "never"}, spot({"tell": "never"}, history=history)),
+    ):
+        assert not spotter.evaluated(c) and spotter.report(c) == guess and spotter.spread(c) == 0, options
+    flag = spot({"on_guess": "flag"}, history=history)  # flags the suspect as garbage and evaluates nothing
+    assert not spotter.evaluated(flag) and spotter.report(flag) == [guess[0], ("m2", 1_000_000_000, 0)]
+    assert not VALIDATOR_STRATEGIES["honest"].evaluates_task and VALIDATOR_STRATEGIES["honest"].evaluated(vctx("v1"))

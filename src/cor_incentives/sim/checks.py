@@ -92,6 +92,7 @@ class Totals:
     received: int = 0
     claims_refused: int = 0
     canaries_failed: int = 0
+    evaluated: int = 0
 
     def add(self, st: NodeEpoch) -> None:
         for name in TOTAL_FIELDS:

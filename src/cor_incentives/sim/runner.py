@@ -64,6 +64,7 @@ from .strategies import (
     ValidatorContext,
     derive,
     garbage_output,
+    offtopic_output,
     sha,
     to_ppb,
     true_measures,
@@ -127,6 +128,7 @@ class NodeEpoch:
     received: int = 0  # ... what claims paid it for them (engine wallet or distributor tokens) ...
     claims_refused: int = 0  # ... and claims the engine or the distributor refused
     canaries_failed: int = 0  # validators: canaries whose planted output its report let pass
+    evaluated: int = 0  # validators: reports it evaluated (ran the model for, paying validation_cost_units)
 
     @property
     def work_earnings(self) -> int:
@@ -410,7 +412,7 @@ class World:
         # the oracle's canary: a planted garbage output (or none), committed to before anyone sees the task
         canaries = self.state.beacon is not None  # the first rules (no beacon) have no canaries
         planted = (
-            garbage_output(self.env, self.seed, info, "oracle")
+            (offtopic_output if self.env.canary_output == "offtopic" else garbage_output)(self.env, self.seed, info, "oracle")
             if canaries and derive(self.seed, "canary", key).random() < self.env.canary_rate
             else None
         )
@@ -559,16 +561,19 @@ class World:
             if v in task.report_commits or ("commit", v) in self.attempted[task.id]:
                 continue
             self.attempted[task.id].add(("commit", v))
-            report = strategy(v).report(self._validator_context(task, v))
+            ctx = self._validator_context(task, v)
+            report = strategy(v).report(ctx)
             if report is None:
                 continue
-            if strategy(v).evaluates:
+            evaluated = strategy(v).evaluated(ctx)
+            if evaluated:
                 self.costs[v] += self.env.validation_cost_units
+                self.stats[self.name_of[v]].evaluated += 1
             reports: list[dict[str, Any]] = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q} for m, d, q in report]
-            spread = strategy(v).spread(self._validator_context(task, v)) if task.spread_rule else None  # rule 12: its spread too
+            spread = strategy(v).spread(ctx) if task.spread_rule else None  # rule 12: its spread too
             prompt: int | None = None
             if task.measured_tokens:  # the validator's token counts go in its (committed) report
-                prompt, counts = self._token_counts(task, strategy(v).evaluates)
+                prompt, counts = self._token_counts(task, evaluated)
                 for r in reports:
                     r["output_tokens"] = counts[r["miner"]]
             extra: dict[str, int] = ({} if prompt is None else {"input_tokens": prompt}) | ({} if spread is None else {"spread_ppb": spread})
@@ -641,6 +646,8 @@ class World:
             spread_rule=task.spread_rule,
             min_quality_ppb=p.consensus_min_quality_ppb,
             spread_allowance_ppb=max(0, p.poi_spread_cap_ppb - p.poi_max_distance_ppb),
+            lengths={m: self.revealed[task.id][m].tokens for m in miners},
+            word_salad=frozenset(m for m in miners if self.revealed[task.id][m].cluster == "garbage"),
         )
 
     # --- measuring ---------------------------------------------------------------------------

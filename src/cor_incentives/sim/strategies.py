@@ -17,6 +17,8 @@ Miner strategies (``MINER_STRATEGIES``)
     honest      computes the answer (pays ``inference_cost_units``), commits to it, reveals it.
     lazy        a short generic answer without running the model (no inference cost).
     garbage     unrelated text (no inference cost).
+(The oracle's canaries plant garbage, or with ``env.canary_output = "offtopic"`` a fluent answer to another prompt,
+``offtopic_output``: the same distance and quality as garbage, an honest answer's length, no word salad.)
     copier      wants to reveal a copy of another miner's output without computing. Commit-reveal
                 hides the others' outputs until the precommit deadline has passed, and a reveal must
                 match the precommit, so the copier has to commit to a *guess* first. It guesses a
@@ -72,6 +74,12 @@ Validator strategies (``VALIDATOR_STRATEGIES``)
                 (rule 12: max(poi_max_distance_ppb, min(cap, median spread × factor))) lets them in. Under
                 the rules before 12 it does the same loosening itself: its coalition's distances less
                 poi_spread_cap_ppb − poi_max_distance_ppb.
+    canary_spotter  evaluates a task only where a cheap *tell* suggests a canary (option ``tell``: "word_salad", a
+                lexical check that an output is not language; "length", an output far longer or shorter than the
+                task's others; "network", every network task, since user tasks carry none; "never") and pays
+                ``validation_cost_units`` only there; elsewhere it echoes (an escalation round) or guesses the
+                median consensus of earlier tasks. Option ``on_guess`` "flag": it never evaluates, it reports the
+                suspects as garbage instead (``spotter_suspects``). The ``canary_spotting`` attack family.
 Every evaluating validator also measures the task's *spread* (``spread_honest``: the medoid's distance to the
 nearest other output above the quality floor), revealed with its reports under rule 12; one that does not
 evaluate claims 0.
@@ -88,14 +96,14 @@ import hashlib
 import random
 import statistics
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ..core.errors import InvalidInput
 from ..core.units import COR, PPB
 from ..core.validation import weighted_median
 
-CLUSTERS = ("honest", "lazy", "garbage")
+CLUSTERS = ("honest", "lazy", "garbage", "offtopic")
 
 
 def derive(seed: int, *parts: object) -> random.Random:
@@ -138,10 +146,13 @@ class Environment:
     node_cost_per_epoch_units: int = 0  # fixed cost of running one node for one epoch (hardware, hosting)
     payout: str = "engine"  # "engine": leaves stay claimable; "evm": each epoch moves to a distributor and nodes claim there
     canary_rate: float = 0.1  # the oracle's policy: share of network tasks that carry a planted garbage output (a canary)
+    canary_output: str = "garbage"  # what the oracle plants: "garbage" (word salad) or "offtopic" (a fluent answer to another prompt)
 
     def __post_init__(self) -> None:
         if self.network_prompts not in ("bundled", "unique"):
             raise InvalidInput("env.network_prompts must be 'bundled' or 'unique'", code="invalid_scenario")
+        if self.canary_output not in ("garbage", "offtopic"):
+            raise InvalidInput("env.canary_output must be 'garbage' or 'offtopic'", code="invalid_scenario")
         if self.payout not in ("engine", "evm"):
             raise InvalidInput("env.payout must be 'engine' or 'evm'", code="invalid_scenario")
         if isinstance(self.canary_rate, bool) or not isinstance(self.canary_rate, (int, float)) or not 0 <= self.canary_rate <= 1:
@@ -210,12 +221,20 @@ def garbage_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> O
     return Output(sha(f"garbage|{task.key}|{miner}"), "garbage", _gauss01(rng, env.garbage_quality), rng.randint(1, task.max_output_tokens))
 
 
+def offtopic_output(env: Environment, seed: int, task: TaskInfo, miner: str) -> Output:
+    """A fluent answer to another prompt: as long as an honest answer to this one and as far from it as garbage (it does not
+    answer the prompt; quality of garbage), but no lexical check tells it from a real answer: only evaluating does."""
+    honest = honest_output(env, seed, task, miner)
+    rng = derive(seed, "offtopic", task.key, miner)
+    return Output(sha(f"offtopic|{task.key}|{miner}"), "offtopic", _gauss01(rng, env.garbage_quality), honest.tokens)
+
+
 def pair_distance(env: Environment, seed: int, a: Output, b: Output) -> float:
     """Cosine distance between two outputs (symmetric; 0 for identical outputs)."""
     if a.hash == b.hash:
         return 0.0
     kinds = {a.cluster, b.cluster}
-    if "garbage" in kinds:
+    if kinds & {"garbage", "offtopic"}:  # unrelated text, fluent or not
         lo, hi = env.garbage_distance
     elif kinds == {"honest"}:
         lo, hi = env.honest_honest_distance
@@ -432,6 +451,9 @@ class ValidatorContext:
     spread_rule: bool = False  # the task's rules take raw distances and each validator's spread (rule 12)
     min_quality_ppb: int = 300_000_000  # the core's consensus_min_quality_ppb
     spread_allowance_ppb: int = 0  # poi_spread_cap_ppb − poi_max_distance_ppb: the most a spread loosens a threshold
+    # what a validator sees of the revealed outputs without running the model (``canary_spotter``'s tells):
+    lengths: Mapping[str, int] = field(default_factory=dict)  # miner -> its output's length in tokens (counting is not evaluating)
+    word_salad: frozenset[str] = frozenset()  # miners whose output a lexical check flags as not language (the garbage cluster)
 
 
 def spread_honest(c: ValidatorContext) -> int:
@@ -511,6 +533,49 @@ def spread_inflated(c: ValidatorContext) -> int:
     return to_ppb(float(c.options.get("spread", 2.0)), 2 * PPB)
 
 
+def spotter_suspects(c: ValidatorContext) -> frozenset[str]:
+    """The outputs a ``canary_spotter`` suspects of being planted, by its ``tell`` (none: the task looks like no canary).
+
+    "word_salad" (default): outputs a lexical check flags as not language. The oracle plants garbage (the simulator's
+    garbage cluster; the devnet's ``garbage_text``, random letters), which a dictionary look-up finds without the model.
+    "length": outputs whose length is off the task's median length by more than ``length_tolerance`` (default 0.5);
+    honest answers to one prompt are about as long as each other, a planted one is not.
+    "network": every output of a network task (only network tasks carry canaries; user tasks never do).
+    "never": nothing (the spotter never evaluates: a plain guesser)."""
+    tell = c.options.get("tell", "word_salad")
+    if tell == "word_salad":
+        return frozenset(m for m in c.miners if m in c.word_salad)
+    if tell == "length":
+        if not c.lengths:
+            return frozenset()
+        mid = statistics.median_low(c.lengths.values())
+        tol = float(c.options.get("length_tolerance", 0.5))
+        return frozenset(m for m, n in c.lengths.items() if abs(n - mid) > tol * mid)
+    if tell == "network":
+        return frozenset(c.miners) if c.task.kind == "network" else frozenset()
+    return frozenset()
+
+
+def spotter_evaluates(c: ValidatorContext) -> bool:
+    """A ``canary_spotter`` evaluates a task only where it suspects a canary (and ``on_guess`` is "evaluate")."""
+    return c.options.get("on_guess", "evaluate") == "evaluate" and bool(spotter_suspects(c))
+
+
+def report_canary_spotter(c: ValidatorContext) -> Report:
+    """Does the real check only where it suspects a canary; elsewhere it echoes the reports already public (an escalation
+    round) or guesses the median consensus of earlier tasks. With ``on_guess`` "flag" it never evaluates: it reports the
+    suspects as garbage (distance 1.0, quality 0) and guesses the rest."""
+    if spotter_evaluates(c):
+        return report_honest(c)
+    guess = report_echo(replace(c, options={**c.options, "mode": "previous_median"}))
+    suspects = spotter_suspects(c) if c.options.get("on_guess", "evaluate") == "flag" else frozenset()
+    return [(m, PPB, 0) if m in suspects else (m, d, q) for m, d, q in guess]
+
+
+def spread_canary_spotter(c: ValidatorContext) -> int:
+    return spread_honest(c) if spotter_evaluates(c) else 0
+
+
 @dataclass(frozen=True)
 class ValidatorStrategy:
     name: str
@@ -519,6 +584,11 @@ class ValidatorStrategy:
     reports_last: bool = False
     unjails: bool = True
     spread: Callable[[ValidatorContext], int] = spread_none  # the spread of the task it reveals (rule 12)
+    evaluates_task: Callable[[ValidatorContext], bool] | None = None  # evaluates some tasks only (overrides ``evaluates``)
+
+    def evaluated(self, c: ValidatorContext) -> bool:
+        """Whether it evaluates this task (runs the model, pays validation_cost_units, counts the tokens)."""
+        return self.evaluates if self.evaluates_task is None else self.evaluates_task(c)
 
 
 VALIDATOR_STRATEGIES: dict[str, ValidatorStrategy] = {
@@ -530,6 +600,9 @@ VALIDATOR_STRATEGIES: dict[str, ValidatorStrategy] = {
         ValidatorStrategy("colluding", report_colluding, False),
         ValidatorStrategy("offline", report_offline, False, unjails=False),
         ValidatorStrategy("spread_inflater", report_spread_inflater, True, spread=spread_inflated),
+        ValidatorStrategy(
+            "canary_spotter", report_canary_spotter, False, spread=spread_canary_spotter, evaluates_task=spotter_evaluates, reports_last=True
+        ),
     )
 }
 
