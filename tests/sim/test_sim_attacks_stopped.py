@@ -104,3 +104,23 @@ def test_oracle_fabricated_slash_is_refused():
     honest = evaluate(Attack("plain", "oracle_fabricated_slash", {"reporter": "none", "backdate": 0}), seeds=SEEDS, workers=2)
     assert honest["passed"] and honest["measured"]["accepted"] == 0
     assert set(honest["measured"]["refusal_codes"]) == {"evidence_not_derivable"}
+
+
+def test_self_router_is_a_plain_fee_discount():
+    """A user that runs a router node and names it on its own tasks (docs/rewards.md, "Task fees") gets the router's part of
+    each price back and nothing else: the same tasks settle at the same prices with the same bonus as in the twin, which
+    names a third-party router, and a wash trader's own tasks still cost more than they bring back."""
+    r = stopped("self_router")
+    m = r["measured"]
+    assert m["settled"] == m["tasks"] == len(SEEDS) * 10 * 5 and m["fees_paid"] == m["twin_fees_paid"]
+    # the gain, per seed, is exactly the router's part: price × 500 // 10 000 summed over its tasks
+    assert m["gain_is_the_router_part"] and m["gain_per_seed_units"] == m["router_part_per_seed_units"]
+    assert m["router_part"] == m["router_back"] == m["router_bps_of_price"] and m["twin_router_back"] == "0"
+    assert int(m["own_task_fees"]) - int(m["twin_own_task_fees"]) == int(m["router_part"])
+    assert r["gain"] == pytest.approx(0.05, abs=1e-6)
+    # the bonus on its tasks is the same in both worlds and capped on its miners' fee shares (3 %), not on the price
+    assert m["same_prices_and_bonus"] and m["own_task_bonus"] == m["twin_own_task_bonus"]
+    assert 0 < int(m["own_task_bonus"]) <= int(m["own_miner_fee_share"]) * 300 // 10_000
+    # so its tasks still lose: 25.5 % of the fees come back (20.5 % naming a third-party router)
+    assert m["return_per_cor_of_fees"] == pytest.approx(m["twin_return_per_cor_of_fees"] + 0.05, abs=1e-6)
+    assert m["return_per_cor_of_fees"] == pytest.approx(-0.745415, abs=1e-6)

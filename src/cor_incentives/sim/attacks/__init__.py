@@ -14,14 +14,17 @@ Every family is registered here, in one place; a module per area:
     spread.py     spread_inflation
     moving.py     redelegate_dodge, cancel_unbond_dodge, redelegate_hop
     misses.py     honest_misses (what PoI's false positives cost an honest miner)
+    canaries.py   canary_spotting (a known open attack)
+    routers.py    self_router
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
 
-from . import assignment, bounties, community, evidence, governance, misses, moving, slashing, spread, staking, validators, wash
+from . import assignment, bounties, canaries, community, evidence, governance, misses, moving, routers, slashing, spread, staking, validators, wash
 from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
 
-for _module in (staking, slashing, evidence, wash, governance, bounties, community, assignment, validators, spread, moving, misses):
+_MODULES = (staking, slashing, evidence, wash, governance, bounties, community, assignment, validators, spread, moving, misses, canaries, routers)
+for _module in _MODULES:
     register(*_module.FAMILIES)
 
 __all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]

@@ -1,0 +1,196 @@
+"""Canary spotting: a validator that evaluates only where it guesses a canary (docs/rewards.md, "Canaries").
+
+A KNOWN OPEN ATTACK (measured, not stopped): the planted output is word salad a lexical check spots without the model,
+and user tasks never carry a canary. The family measures it; its verdict fails until canaries stop being spotted
+(tests/sim/test_sim_attacks_open.py asserts the numbers).
+
+canary_spotting  validator-00..(count−1) run the ``canary_spotter`` strategy (``sim/strategies.py``): before committing
+                 to a report each looks at what it sees of the task without running the model, and evaluates
+                 the task (paying ``validation_cost_units``) only where that *tell* suggests a canary; elsewhere
+                 it echoes the reports already public (an escalation round) or guesses the median consensus of
+                 earlier tasks. Tells (knob ``tell``): "word_salad", a lexical check flags an output as not
+                 language (the oracle plants garbage: the simulator's garbage cluster, the devnet's random
+                 letters); "length", an output far longer or shorter than the task's others; "network", every
+                 network task (user tasks carry no canary); "never". Knob ``on_guess`` "flag": it never
+                 evaluates, it reports the suspects as garbage (distance 1, quality 0) and guesses the rest.
+                 The twin is the same population with every validator honest (evaluating every report).
+
+                 Judged per unit of work: a validator's *pay* is its task fees and validators-stream emission
+                 less slashes (its staking APR does not depend on evaluating and is left out); its *work* is
+                 the reports it evaluated. With ``kept`` = the spotters' pay ÷ the same validators' pay in
+                 the twin and ``done`` = their evaluations ÷ the twin's,
+
+                     break-even cost = (twin pay − pay) ÷ (twin evaluations − evaluations)
+                                       (spotting pays whenever an evaluation costs more than this)
+                     gain            = kept − (1 + done) ÷ 2
+                     passed          = gain ≤ 0, i.e. break-even cost ≥ ½ × the twin's pay per evaluation
+
+                 gain is the spotters' advantage over evaluating every report, as a share of the honest pay,
+                 for a validator whose evaluations cost half of what they earn. This is the bar the other lazy
+                 validator families keep (``echo_validator``, ``max_reporter``: laziness must forfeit at least
+                 half of what evaluating earns; with done = 0 the two agree). The stricter bar "no more pay per
+                 evaluation than the honest validator" (break-even ≥ the whole pay per evaluation) is failed by
+                 every validator that earns anything without evaluating, a guesser whose canaries catch it
+                 included, so it cannot tell a spotted canary from one that works; it is reported
+                 (``pays_above_cost_share``: the break-even cost ÷ the twin's pay per evaluation) but not judged.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from ...core.streams import Stream
+from ..runner import RunResult
+from ..scenarios import ROUTER, Scenario, validators
+from ..script import ActorScript
+from ..strategies import Environment
+from .base import Family, Knob, Knobs, Verdict
+from .common import final_state, made
+from .slashing import Watch
+from .validators import BAD_MIX
+
+COR = 10**18
+FIELDS = ("fees", "network", "staking", "slashes", "evaluated", "served", "assigned", "canaries_failed", "costs")
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return None if not b else a / b
+
+
+class CanarySpotting(Family):
+    name = "canary_spotting"
+    title = "Canary spotting: evaluating only where a canary is guessed (known open attack)"
+    criterion = (
+        "validators that evaluate only where a cheap tell suggests a canary do not out-earn evaluating every report unless an "
+        "evaluation costs more than half of what it earns: pay (fees + validators-stream emission − slashes) lost ≥ ½ × the "
+        "honest pay per evaluation × evaluations saved (gain = share of pay kept − (1 + share of evaluations done) ÷ 2 ≤ 0)"
+    )
+    description = (
+        "validator-00..02 (30 % of validator stake) evaluate a task only when a lexical check flags one of its outputs as word "
+        "salad (the oracle plants garbage) and otherwise guess the median consensus of earlier tasks (echo the public reports in "
+        "an escalation round); miners: 8 honest, 1 lazy, 1 garbage (measured on rule 13: 105.9 % of the honest pay for 17.8 % of "
+        "the evaluations, 0 of 146 canary draws failed)"
+    )
+    gain_unit = (
+        "share of the twin's pay kept − (1 + share of its evaluations done) ÷ 2: the advantage per unit of honest pay when evaluating "
+        "costs half its pay"
+    )
+    knobs = (
+        Knob("count", 3, "spotting validators (validator-00..), of 10", 1, 5),
+        Knob("tell", "word_salad", "what makes it suspect a canary", choices=("word_salad", "length", "network", "never")),
+        Knob("on_guess", "evaluate", "where it suspects one: evaluate the task, or flag the suspects as garbage", choices=("evaluate", "flag")),
+        Knob(
+            "planted",
+            "garbage",
+            "what the oracle plants (both worlds): word salad, or a fluent answer to another prompt (env.canary_output)",
+            choices=("garbage", "offtopic"),
+        ),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def spotters(self, k: Knobs) -> list[str]:
+        return [f"validator-{i:02d}" for i in range(int(k["count"]))]
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        options = {"tell": str(k["tell"]), "on_guess": str(k["on_guess"])}
+        s = Scenario(
+            self.name,
+            BAD_MIX + validators("canary_spotter", int(k["count"]), options=options) + ROUTER,
+            self.description,
+            env=Environment(canary_output=str(k["planted"])),
+            epochs=int(k["epochs"]),
+        )
+        return s.honest_twin() if twin else s
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch()
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        state = final_state(made(script, Watch))
+        totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for epoch in result.epochs:
+            for name, st in epoch.items():
+                for f in FIELDS:
+                    totals[name][f] += getattr(st, f)
+        address = {n.name: n.address for n in result.nodes.values()}
+        for name in self.spotters(k):
+            a = address[name]
+            seen = [t for t in state.tasks.values() if t.canary == "planted" and a in t.validators]
+            totals[name]["canaries_drawn"] = len(seen)
+            for t in state.tasks.values():
+                if a in t.reports:  # its reports in the first round (committed blind) and in escalation rounds (others' public)
+                    part = "round0" if t.validator_round.get(a, 0) == 0 else "escalation"
+                    totals[name][f"{part}_reports"] += 1
+                    totals[name][f"{part}_agreement_ppb"] += t.agreement_ppb.get(a, 0)
+            totals[name]["forfeits"] = sum(1 for r in state.epochs.values() for i in r.items if i.address == a and i.stream == Stream.CANARY_FORFEIT)
+        roles = {n.name: n.role for n in result.nodes.values()}
+        return {
+            "nodes": {n: dict(t) for n, t in totals.items() if roles[n] == "validator"},
+            "canaries": sum(t.canaries for t in result.tasks),
+            "escalated": sum(t.escalated for t in result.tasks),
+            "validations": sum(t.validations for t in result.tasks),
+            "epochs": len(result.epochs),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        names = self.spotters(k)
+
+        def total(runs: list[dict[str, Any]], key: str, who: list[str] = names) -> int:
+            return sum(r["nodes"][n].get(key, 0) for r in runs for n in who)
+
+        def pay(runs: list[dict[str, Any]]) -> int:
+            return total(runs, "fees") + total(runs, "network") - total(runs, "slashes")
+
+        got, had = pay(attack), pay(twin)
+        done, did = total(attack, "evaluated"), total(twin, "evaluated")
+        kept, share = _ratio(got, had), _ratio(done, did)
+        gain = None if kept is None or share is None else kept - (1 + share) / 2
+        per_eval = None if not done else got // done
+        twin_per_eval = None if not did else had // did
+        break_even = None if did <= done else (had - got) // (did - done)
+        per_seed = [pay([a]) - pay([t]) for a, t in zip(attack, twin)]
+        measured = {
+            "spotters": names,
+            "pay": str(got),
+            "twin_pay": str(had),
+            "share_of_pay_kept": None if kept is None else round(kept, 6),
+            "evaluated": done,
+            "twin_evaluated": did,
+            "share_of_evaluations_done": None if share is None else round(share, 6),
+            "pay_per_evaluation": None if per_eval is None else str(per_eval),
+            "twin_pay_per_evaluation": None if twin_per_eval is None else str(twin_per_eval),
+            "break_even_cost_per_evaluation": None if break_even is None else str(break_even),
+            "pays_above_cost_share": None if break_even is None or not twin_per_eval else round(break_even / twin_per_eval, 4),
+            "reports": total(attack, "served"),
+            "twin_reports": total(twin, "served"),
+            "canaries_drawn": total(attack, "canaries_drawn"),
+            "canaries_failed": total(attack, "canaries_failed"),
+            "forfeited_epochs": total(attack, "forfeits"),
+            "slashes": str(total(attack, "slashes")),
+            "twin_slashes": str(total(twin, "slashes")),
+            "staking_apr": str(total(attack, "staking")),
+            "pay_change_per_seed": [str(x) for x in per_seed],
+            "round0_reports": total(attack, "round0_reports"),
+            "round0_mean_agreement": round(total(attack, "round0_agreement_ppb") / max(1, total(attack, "round0_reports")) / 1e9, 4),
+            "twin_round0_mean_agreement": round(total(twin, "round0_agreement_ppb") / max(1, total(twin, "round0_reports")) / 1e9, 4),
+            "escalation_reports": total(attack, "escalation_reports"),
+            "twin_escalation_reports": total(twin, "escalation_reports"),
+            "escalation_mean_agreement": round(total(attack, "escalation_agreement_ppb") / max(1, total(attack, "escalation_reports")) / 1e9, 4),
+            "validations": sum(r["validations"] for r in attack),
+            "twin_validations": sum(r["validations"] for r in twin),
+            "escalated_tasks": sum(r["escalated"] for r in attack),
+            "twin_escalated_tasks": sum(r["escalated"] for r in twin),
+            "canaries": sum(r["canaries"] for r in attack),
+        }
+        summary = (
+            f"{len(names)} spotter(s) ({k['tell']}, {k['on_guess']}): kept {'n/a' if kept is None else f'{kept * 100:.1f} %'} of the "
+            f"honest pay for {'n/a' if share is None else f'{share * 100:.1f} %'} of the evaluations; "
+            f"{total(attack, 'canaries_failed')} of {total(attack, 'canaries_drawn')} canaries drawn failed; spotting pays once an "
+            f"evaluation costs more than {'n/a' if break_even is None else f'{break_even / COR:,.4f}'} COR "
+            f"(honest pay per evaluation {'n/a' if twin_per_eval is None else f'{twin_per_eval / COR:,.4f}'} COR)"
+        )
+        return Verdict(gain, gain is not None and gain <= 0, measured, summary)
+
+
+FAMILIES = (CanarySpotting(),)
