@@ -43,6 +43,20 @@ if TYPE_CHECKING:
     from ..runner import World
 
 
+def _cheaper(gain: float | None) -> str:
+    """How much cheaper (gain > 0) or dearer (gain < 0) each offence got, in words (a negative gain is no saving)."""
+    if gain is None:
+        return "n/a"
+    return f"{abs(gain) * 100:.1f} % " + ("cheaper" if gain > 0 else "dearer" if gain < 0 else "the same")
+
+
+def _dodged(gain: float | None) -> str:
+    """The share of the twin's slash dodged (gain > 0), or paid on top of it (gain < 0)."""
+    if gain is None:
+        return "n/a dodged"
+    return f"{gain * 100:.1f} % dodged" if gain >= 0 else f"{-gain * 100:.1f} % more slashed than the twin"
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{x * 100:+.1f} %"
 
@@ -130,7 +144,7 @@ class SlashDodgeUnbond(Family):
                 "twin_slash_records": sum(len(r["offences"]) for r in twin),
             },
             f"{k['offence']} × {k['offences']} then unbond {int(k['unbond_bps']) / 100:g} %: slashed {got / 10**18:,.2f} COR against the "
-            f"twin's {owed / 10**18:,.2f} COR, {_pct(gain)[1:]} dodged",
+            f"twin's {owed / 10**18:,.2f} COR, {_dodged(gain)}",
         )
 
 
@@ -235,7 +249,7 @@ class ThresholdSplit(Family):
                 "payout_single_per_seed": single // n,
             },
             f"{k['strategy']} operator: each {offence} cost {(per or 0) / 10**18:,.3f} COR split over {k['split']} miners against "
-            f"{(twin_per or 0) / 10**18:,.3f} COR in one ({_pct(gain)[1:]} cheaper); payout per seed {split // n / 10**18:,.2f} against "
+            f"{(twin_per or 0) / 10**18:,.3f} COR in one ({_cheaper(gain)}); payout per seed {split // n / 10**18:,.2f} against "
             f"{single // n / 10**18:,.2f} COR",
         )
 
