@@ -16,37 +16,66 @@ counted offence. The allowance is earned by useful work only, so a node that ser
 the allowance earned in the one before; nothing older carries over, so a node cannot bank a long
 record and spend it on a burst. The task an offence is about still pays nothing: a forgiven offence
 only saves the fixed penalty.
+
+From rule version 15 (``RULES_OFFENCE_BY_TASK_EPOCH``) an offence is judged by its task's epoch: for a task created
+in epoch e and judged in epoch E, the window is epochs max(e − 1, E − 2) … E, so a judgment pushed past an epoch close
+(a validator's dissent escalates the task; the draw waits for the next beacon value) keeps the allowance the node had
+when the task began. The node keeps a third pair of counters (``served_prev2``, ``forgiven_prev2``); the look-back is
+capped at two epochs before the judgment, so a node still cannot bank an old record. Before 15 the window is always
+E − 1 … E.
 """
 
 from __future__ import annotations
 
 from .records import Node
-from .rules import RULES_OFFENCE_ALLOWANCE, rules_since
+from .rules import RULES_OFFENCE_ALLOWANCE, RULES_OFFENCE_BY_TASK_EPOCH, rules_since
 from .state import State
 from .units import BPS
 
 
+def counters(state: State, node: Node) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """The node's counters as of the current epoch E, reads only: (served in E, E − 1, E − 2), (forgiven in E, E − 1,
+    E − 2). The E − 2 pair is kept from rule version 15 on (0 before)."""
+    held = (node.served, node.served_prev, node.served_prev2), (node.forgiven, node.forgiven_prev, node.forgiven_prev2)
+    lag = state.epoch - node.allowance_epoch
+    if lag <= 0:
+        return held
+    if lag > 2:
+        return (0, 0, 0), (0, 0, 0)
+    three = rules_since(state.params, RULES_OFFENCE_BY_TASK_EPOCH)
+
+    def shift(c: tuple[int, int, int]) -> tuple[int, int, int]:
+        moved = (0, c[0], c[1]) if lag == 1 else (0, 0, c[0])
+        return moved if three else (moved[0], moved[1], 0)
+
+    return shift(held[0]), shift(held[1])
+
+
 def window(state: State, node: Node) -> tuple[int, int, int, int]:
     """The node's counters as of the current epoch: (served, served_prev, forgiven, forgiven_prev); reads only."""
-    if node.allowance_epoch == state.epoch:
-        return node.served, node.served_prev, node.forgiven, node.forgiven_prev
-    if node.allowance_epoch == state.epoch - 1:
-        return 0, node.served, 0, node.forgiven
-    return 0, 0, 0, 0
+    served, forgiven = counters(state, node)
+    return served[0], served[1], forgiven[0], forgiven[1]
 
 
 def _window(state: State, node: Node) -> None:
-    """Move the node's counters to the current epoch (what the epoch before counted becomes ``*_prev``)."""
+    """Move the node's counters to the current epoch (what the epoch before counted becomes ``*_prev``; from rule version
+    15 what it held as ``*_prev`` becomes ``*_prev2``)."""
     if node.allowance_epoch != state.epoch:
-        node.served, node.served_prev, node.forgiven, node.forgiven_prev = window(state, node)
+        served, forgiven = counters(state, node)
+        node.served, node.served_prev, node.forgiven, node.forgiven_prev = served[0], served[1], forgiven[0], forgiven[1]
+        if rules_since(state.params, RULES_OFFENCE_BY_TASK_EPOCH):
+            node.served_prev2, node.forgiven_prev2 = served[2], forgiven[2]
         node.allowance_epoch = state.epoch
 
 
-def allowance(state: State, node: Node) -> int:
-    """Counted offences the node may still have forgiven: floor(served × offence_allowance_bps / 10 000) − forgiven, over the window (reads only)."""
-    served, served_prev, forgiven, forgiven_prev = window(state, node)
-    earned = (served + served_prev) * state.params.offence_allowance_bps // BPS
-    return max(0, earned - forgiven - forgiven_prev)
+def allowance(state: State, node: Node, task_epoch: int | None = None) -> int:
+    """Counted offences the node may still have forgiven: floor(served × offence_allowance_bps / 10 000) − forgiven, over
+    the window (reads only): this epoch and the one before; from rule version 15, for an offence about a task created in
+    ``task_epoch``, epochs max(task_epoch − 1, E − 2) … E."""
+    served, forgiven = counters(state, node)
+    back = 2 if task_epoch is not None and task_epoch < state.epoch and rules_since(state.params, RULES_OFFENCE_BY_TASK_EPOCH) else 1
+    earned = sum(served[: back + 1]) * state.params.offence_allowance_bps // BPS
+    return max(0, earned - sum(forgiven[: back + 1]))
 
 
 def count_served(state: State, node_id: str) -> None:
@@ -58,12 +87,13 @@ def count_served(state: State, node_id: str) -> None:
     node.served += 1
 
 
-def forgive(state: State, node_id: str) -> bool:
-    """Forgive one counted offence of ``node_id`` if its allowance has room (rule version 7 on); whether it did."""
+def forgive(state: State, node_id: str, task_epoch: int | None = None) -> bool:
+    """Forgive one counted offence of ``node_id`` (about a task created in ``task_epoch``) if its allowance has room (rule
+    version 7 on); whether it did."""
     if not rules_since(state.params, RULES_OFFENCE_ALLOWANCE):
         return False
     node = state.nodes[node_id]
-    if allowance(state, node) <= 0:
+    if allowance(state, node, task_epoch) <= 0:
         return False
     _window(state, node)
     node.forgiven += 1

@@ -127,6 +127,8 @@ class Node(Journaled):
     served_prev: int = 0  # ... in the epoch before it
     forgiven: int = 0  # counted offences forgiven in ``allowance_epoch``
     forgiven_prev: int = 0  # ... in the epoch before it
+    served_prev2: int = 0  # tasks served well two epochs before ``allowance_epoch`` (RULES_OFFENCE_BY_TASK_EPOCH on)
+    forgiven_prev2: int = 0  # counted offences forgiven two epochs before it (RULES_OFFENCE_BY_TASK_EPOCH on)
 
     @property
     def jailed(self) -> bool:

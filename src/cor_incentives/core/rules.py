@@ -75,6 +75,11 @@ RULE_VERSIONS: dict[int, str] = {
     "fees of the tasks naming it pay its work) earns none (core/rewards.py process_staking_apr) "
     "(1-13: every node not slashed this epoch nor jailed at the close was paid on all its stake x ticks, so stake parked "
     "in a node no task can draw earned the full APR: attack idle_stake)",
+    15: "a counted offence is judged by its task's epoch: for a task created in epoch e and judged in epoch E, the allowance "
+    "counts the tasks served well and the offences forgiven in epochs max(e - 1, E - 2) to E (core/allowance.py; the node "
+    "keeps a third pair of counters, ``served_prev2`` and ``forgiven_prev2``), so a judgment moved past an epoch close (a "
+    "dissent that escalates the task, a draw waiting for the next beacon value) does not drop the allowance the node had "
+    "when the task began (7-14: always this epoch and the one before, whatever the task's epoch)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -96,6 +101,9 @@ another node's record (staking.starting_reputation)."""
 RULES_EXPOSED_STAKE = 14
 """The staking APR pays only stake exposed to work: not while the node is unselectable (``Node.idle_stake_ticks``), not a
 miner serving no model with a task settled in the epoch, not a router (rewards.process_staking_apr)."""
+RULES_OFFENCE_BY_TASK_EPOCH = 15
+"""The allowance's window starts at the epoch before the offending task's creation (at most two epochs back)
+(core/allowance.py)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

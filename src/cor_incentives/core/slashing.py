@@ -253,7 +253,7 @@ def _settle_offence(state: State, node_id: str, offence: str, task: Task) -> Non
     """Slash a task offence, or forgive it within the node's allowance (counted offences, rule version 7 on)."""
     evidence = {"task": task.id}
     ev_hash = evidence_hash(node_id, offence, evidence)
-    if offence in COUNTED_OFFENCES and ev_hash not in state.evidence_used and forgive(state, node_id):
+    if offence in COUNTED_OFFENCES and ev_hash not in state.evidence_used and forgive(state, node_id, task.created_epoch):
         state.evidence_used.add(ev_hash)  # forgiven: never slashed later (an oracle report of it: evidence_already_used)
         return
     slash(state, node_id, offence, task.created_tick, evidence, None, task.id)

@@ -49,6 +49,7 @@ from .rules import (
     RULES_NETWORK_PROMPTS,
     RULES_NEWCOMER_FLOOR,
     RULES_OFFENCE_ALLOWANCE,
+    RULES_OFFENCE_BY_TASK_EPOCH,
     RULES_PRUNE,
     RULES_TASK_SPREAD,
     STATE_ANCHOR_RULES,
@@ -96,6 +97,8 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Task", "threshold_ppb"): RULES_TASK_SPREAD,
     ("Params", "reputation_newcomer_floor_ppb"): RULES_NEWCOMER_FLOOR,
     ("Node", "idle_stake_ticks"): RULES_EXPOSED_STAKE,
+    ("Node", "served_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
+    ("Node", "forgiven_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
