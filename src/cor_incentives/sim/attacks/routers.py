@@ -25,16 +25,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...core.epoch_document import bonus_rows_of
-from ...core.records import TaskKind
 from ...core.streams import TASK_FEE_PREFIX, LinePart, Stream, line
 from ...core.units import COR
 from ..runner import MODEL_ID, RunResult
 from ..scenarios import ROUTER, NodeGroup, Scenario, miners, validators
 from ..script import ActorScript, TaskSpec
-from ..strategies import TaskInfo, derive, sha
 from .base import Family, Knob, Knobs, Verdict
 from .common import actor, final_state, made, node
-from .wash import own_bonus
+from .wash import own_bonus, user_task
 
 if TYPE_CHECKING:
     from ..runner import World
@@ -72,18 +70,9 @@ class SelfRouterScript(ActorScript):
         out: list[TaskSpec] = []
         for slot in range(round_, int(self.k["tasks_per_epoch"]), world.s.rounds_per_epoch):
             key = f"{epoch}:self-routed:{slot}"
-            tokens = derive(world.seed, "self-routed-task", key).randint(*world.env.user_input_tokens)
-            body = {
-                "session": self.session,
-                "model": MODEL_ID,
-                "prompt_hash": sha(f"self-routed|{world.seed}|{key}"),
-                "prompt_bytes": tokens * 4,
-                "input_tokens": tokens,
-                "max_output_tokens": int(self.k["max_output_tokens"]),
-                "router": self.router,
-            }
-            info = TaskInfo(key, 0, TaskKind.USER, f"self-routed|{world.seed}|{key}", int(self.k["max_output_tokens"]), tokens)
-            out.append((info, self.wallet, "task.submit", body))
+            out.append(
+                user_task(world, self.wallet, self.session, MODEL_ID, "self-routed", key, int(self.k["max_output_tokens"]), router=self.router)
+            )
         return out
 
 

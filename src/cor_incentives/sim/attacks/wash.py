@@ -100,18 +100,29 @@ class WashScript(ActorScript):
         out: list[TaskSpec] = []
         for slot in range(round_, int(self.k["tasks_per_epoch"]), world.s.rounds_per_epoch):
             key = f"{epoch}:wash:{slot}"
-            true_tokens = derive(world.seed, "wash-task", key).randint(*world.env.user_input_tokens)
-            body = {
-                "session": self.session,
-                "model": self.model(),
-                "prompt_hash": sha(f"wash|{world.seed}|{key}"),
-                "prompt_bytes": true_tokens * 4,
-                "input_tokens": int(self.k["declared_input_tokens"]) or true_tokens,
-                "max_output_tokens": int(self.k["max_output_tokens"]),
-            }
-            info = TaskInfo(key, 0, TaskKind.USER, f"wash|{world.seed}|{key}", int(self.k["max_output_tokens"]), true_tokens)
-            out.append((info, self.wallet, "task.submit", body))
+            declared = int(self.k["declared_input_tokens"]) or None
+            out.append(user_task(world, self.wallet, self.session, self.model(), "wash", key, int(self.k["max_output_tokens"]), declared))
         return out
+
+
+def user_task(
+    world: World, wallet: str, session: int, model: str, tag: str, key: str, max_out: int, input_tokens: int | None = None, **extra: Any
+) -> TaskSpec:
+    """A user task an attacker's wallet pays for: its prompt ``tag|seed|key`` of a length drawn from the environment's
+    user prompts (``derive(seed, tag + "-task", key)``), declaring ``input_tokens`` (default: the true count), with
+    ``extra`` body fields (e.g. ``router``)."""
+    true_tokens = derive(world.seed, f"{tag}-task", key).randint(*world.env.user_input_tokens)
+    prompt = f"{tag}|{world.seed}|{key}"
+    body = {
+        "session": session,
+        "model": model,
+        "prompt_hash": sha(prompt),
+        "prompt_bytes": true_tokens * 4,
+        "input_tokens": input_tokens or true_tokens,
+        "max_output_tokens": max_out,
+        **extra,
+    }
+    return (TaskInfo(key, 0, TaskKind.USER, prompt, max_out, true_tokens), wallet, "task.submit", body)
 
 
 def _miner_models(k: Knobs, twin: bool) -> list[str]:
