@@ -245,3 +245,15 @@ def test_the_auditor_recomputes_who_rule_14_leaves_out():
 def q_ok(report, name: str) -> bool:
     v = report.to_dict()["quantities"][name]
     return v["matched"] == v["total"]
+
+
+def test_the_epoch_document_states_the_formula_of_its_rule():
+    """The staking account cites the formula once (rule 11 on): from rule 14 the one with idle_stake_ticks."""
+    for rule, formula in (
+        (RULES_EXPOSED_STAKE, "(stake_ticks − idle_stake_ticks) × target_apr_bps"),
+        (RULES_EXPOSED_STAKE - 1, "stake_ticks × target_apr_bps"),
+    ):
+        c = _world(rule)
+        _settle_one_task(c)
+        _close(c, 40)
+        assert c.state.epochs[0].staking["formula"].startswith(formula), rule

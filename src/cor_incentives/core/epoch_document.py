@@ -37,7 +37,7 @@ from typing import Any
 
 from .params import Params
 from .records import EarningItem
-from .rules import RULES_EPOCH_DOCUMENT, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
 from .streams import EmissionStream, LinePart, Stream, line
 from .work_pay import Bonus, StreamPay, compute_bonus_cap, compute_bonus_equivalent
 
@@ -60,13 +60,16 @@ WORK_ACCOUNTS: Mapping[str, str] = {Stream.MINER_WORK: EmissionStream.MINERS, St
 """A work line's stream name -> its account in ``EpochRecord.streams``."""
 
 APR_FORMULA = "stake_ticks × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
+EXPOSED_APR_FORMULA = "(stake_ticks − idle_stake_ticks) × target_apr_bps // (10000 × epochs_per_year × epoch_length_ticks)"
+"""The APR's formula from rule version 14 (``RULES_EXPOSED_STAKE``: only stake × ticks while selectable earn it)."""
 
 
 def apr_statement(p: Params, binding: bool) -> dict[str, Any]:
     """The APR's formula (with the budget guard's pro rata when it binds) and its parameters: on each ``staking_apr:node``
     line before rule version 11, once in ``staking`` from 11."""
+    formula = EXPOSED_APR_FORMULA if rules_since(p, RULES_EXPOSED_STAKE) else APR_FORMULA
     return {
-        "formula": APR_FORMULA + (" × budget // Σ due" if binding else ""),
+        "formula": formula + (" × budget // Σ due" if binding else ""),
         "params": {"epochs_per_year": p.epochs_per_year, "epoch_length_ticks": p.epoch_length_ticks, "max_epoch_drain_bps": p.max_epoch_drain_bps},
     }
 
