@@ -77,7 +77,7 @@ def extrapolate(size1: int, t1: float, size2: int, t2: float, target: int) -> tu
 
 
 class SignedLog:
-    """A network on a real SQLite file: genesis, ``nodes`` miners registered, then signed transfers."""
+    """A network on a real SQLite file: genesis, ``nodes`` validators registered, then signed transfers."""
 
     def __init__(self, url: str, keys_dir: Path, nodes: int, clients: int = 8) -> None:
         from cor_incentives.app.engine import Engine
@@ -104,7 +104,9 @@ class SignedLog:
         # a genesis naming 10 k keys is over the command size bound: the clients fund the nodes instead
         fund = {"amount": str(2_100 * COR)}
         self._submit([(self.clients[i % clients], "transfer", {"to": k.address, **fund}) for i, k in enumerate(node_keys)])
-        register = {"role": "miner", "self_bond": str(2000 * COR), "commission_bps": 100, "models": []}
+        # validators: selectable with no task, so each earns the staking APR and has a leaf (rule 14 pays no miner of a model
+        # without a settled task); the role changes nothing else the log's events cost
+        register = {"role": "validator", "self_bond": str(2000 * COR), "commission_bps": 100}
         self._submit([(k, "node.register", register) for k in node_keys])
 
     def _submit(self, commands: list[tuple[Any, str, dict[str, Any]]]) -> None:

@@ -29,7 +29,7 @@ def test_chain_up_publish_claim_on_chain_verify_down(tmp_path: Path) -> None:
         return json.loads(p.stdout)
 
     cor("init", "--seed", "chain-cli")
-    cor("node", "register", "--role", "miner", "--self-bond", "10000", "--from", "alice")
+    cor("node", "register", "--role", "validator", "--self-bond", "10000", "--from", "alice")  # paid APR with no task (rule 14)
     cor("node", "register", "--role", "validator", "--self-bond", "10000", "--from", "bob")
     cor("epoch", "close")
     cor("epoch", "close")

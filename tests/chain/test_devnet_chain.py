@@ -47,7 +47,9 @@ def test_chain_rpc_attaches_to_a_running_chain(tmp_path, hardhat):
     url = f"sqlite:///{tmp_path / 'cor.db'}"
     engine, keys = make_network(url, tmp_path / "keys", n_miners=2, n_validators=1)
     oracle = keys["oracle"]
-    engine.submit_as(keys["alice"], "stake.delegate", {"node": keys["miner0"].address, "amount": str(100 * 10**18)})
+    engine.submit_as(
+        keys["alice"], "stake.delegate", {"node": keys["validator0"].address, "amount": str(100 * 10**18)}
+    )  # a validator: paid APR with no task (rule 14)
     server = start_server(url, tmp_path / "serve.log")
     link = Link(server.base_url, oracle.private_key)
     evm = None

@@ -17,10 +17,10 @@ from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
 from ..core.records import EarningItem, EpochRecord, Model, Node, Redelegation, SlashRecord
-from ..core.rewards import NOT_DRAWN_MODELS
 from ..core.rules import RULES_EXPOSED_STAKE, rules_since
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
+from ..core.streams import NOT_DRAWN_MODELS
 from ..core.units import PPB, format_cor
 from .archive import closed_epochs, epoch_record, epoch_records, param_versions
 from .beacon import beacon_view

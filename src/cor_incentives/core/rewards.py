@@ -59,7 +59,7 @@ from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_ea
 from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
 from .staking import NodePay, accrue_stake_ticks
 from .state import State
-from .streams import EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
+from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
 from .work_pay import BonusColumns, StreamPay, settle_stream
 from .work_rewards import WorkRewardParams, WorkRewards, compute_work_rewards
@@ -333,14 +333,6 @@ def process_validator_rewards(state: State) -> None:
     """The validators stream: on-time, agreement-weighted validations of network tasks at the rate, under the budget
     (after the canary forfeits)."""
     _work_stream(state, VALIDATOR_STREAM, canary_forfeits(state, state.epoch_validations))
-
-
-NOT_DRAWN_MODELS = "not drawable: serves no model with a task settled this epoch"
-"""Why a miner earned no APR from rule version 14 (``RULES_EXPOSED_STAKE``): no draw of the epoch could reach it."""
-NOT_DRAWN_UNSELECTABLE = "not drawable: not selectable this epoch (self-bond under the minimum, or jailed)"
-"""Why a node earned no APR from rule version 14: every one of its stake × ticks was idle."""
-NOT_DRAWN_ROUTER = "not drawable: a router is never drawn (the fees of the tasks naming it pay its work)"
-"""Why a router earns no APR from rule version 14: no draw reaches its stake (its work is paid by the router part of fees)."""
 
 
 def apr_due(stake_ticks: int, idle_stake_ticks: int, target_apr_bps: int, denominator: int) -> int:

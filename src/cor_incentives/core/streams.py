@@ -116,6 +116,14 @@ class StreamPayout(Journaled):
         }
 
 
+NOT_DRAWN_MODELS = "not drawable: serves no model with a task settled this epoch"
+"""Why a miner earned no APR from rule version 14 (``RULES_EXPOSED_STAKE``): no draw of the epoch could reach it."""
+NOT_DRAWN_UNSELECTABLE = "not drawable: not selectable this epoch (self-bond under the minimum, or jailed)"
+"""Why a node earned no APR from rule version 14: every one of its stake × ticks was idle."""
+NOT_DRAWN_ROUTER = "not drawable: a router is never drawn (the fees of the tasks naming it pay its work)"
+"""Why a router earns no APR from rule version 14: no draw reaches its stake (its work is paid by the router part of fees)."""
+
+
 @dataclass
 class StakingAccount(Journaled):
     """The staking APR step's account of the epoch (``EpochRecord.staking``)."""
