@@ -183,12 +183,12 @@ def _slash_summary(slashes: list[SlashRecord]) -> dict[str, Any]:
     return {"recent_slashes": len(slashes), "recent_slashed": format_cor(total), "recent_slashed_units": str(total)}
 
 
-def warnings(state: State, node_id: str, recent: list[SlashRecord]) -> list[str]:
+def warnings(state: State, node_id: str, recent: list[SlashRecord], worked: frozenset[str] | None = None) -> list[str]:
     """What a delegator should know before (or while) staking with the node: jail, recent slashes, and (rule version 14
     on) that its stake would earn no staking APR if the epoch closed now."""
     n = state.nodes[node_id]
     out = []
-    apr = views.apr_exposure_warning(state, n, "node")
+    apr = views.apr_exposure_warning(state, n, "node", worked)
     if apr:
         out.append(apr)
     if n.jailed_until_tick is not None:
@@ -214,6 +214,11 @@ def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str,
     per_epoch = [(r, epoch_of_nodes(r)) for r in records]
     first_epoch = records[0].epoch if records else state.epoch
     tasks = task_records(state, first_epoch)
+    slashes_since: dict[str, list[SlashRecord]] = defaultdict(list)  # one pass over the slashes, not one per node
+    for s in state.slashes:
+        if s.epoch >= first_epoch:
+            slashes_since[s.node].append(s)
+    worked = views.worked_models(state)
     out: dict[str, dict[str, Any]] = {}
     for node_id, n in state.nodes.items():
         counted = [(r, nodes.get(node_id)) for r, nodes in per_epoch if n.registered_tick < r.end_tick]
@@ -226,7 +231,7 @@ def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str,
         else:
             rate = t.in_consensus * BPS // t.judged if t.judged else None
             judged = t.judged
-        recent = [s for s in state.slashes if s.node == node_id and s.epoch >= first_epoch]
+        recent = slashes_since.get(node_id, [])
         missed = sum(_tasks_in(s.evidence) for s in recent if s.offence == "missed_deadline")
         missed += sum(1 for e, _ in (getattr(state, "offence_log", {}) or {}).get(f"{node_id}|missed_deadline", []) if e >= first_epoch)
         out[node_id] = {
@@ -240,7 +245,7 @@ def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str,
             "missed_deadlines": missed,
             **_slash_summary(recent),
             "jailed": n.jailed,
-            "warnings": warnings(state, node_id, recent),
+            "warnings": warnings(state, node_id, recent, worked),
         }
     return out
 

@@ -445,8 +445,14 @@ def slash_link(state: State, detail: Any) -> dict[str, Any]:
     }
 
 
-def apr_exposure_warning(state: State, n: Node, who: str) -> str | None:
-    """From rule version 14, why node ``n`` would earn no staking APR now (docs/rewards.md, *Staking APR*), or None."""
+def worked_models(state: State) -> frozenset[str]:
+    """The models of the epoch's work rows so far: a miner serving none of them is left out of the staking APR (rule 14)."""
+    return frozenset(state.epoch_work.models.names)
+
+
+def apr_exposure_warning(state: State, n: Node, who: str, worked: frozenset[str] | None = None) -> str | None:
+    """From rule version 14, why node ``n`` would earn no staking APR now (docs/rewards.md, *Staking APR*), or None.
+    ``worked``: ``worked_models(state)``, computed once by a caller that asks for many nodes."""
     if not rules_since(state.params, RULES_EXPOSED_STAKE) or n.jailed or not n.stake_total:
         return None
     if n.role == "router":
@@ -456,7 +462,9 @@ def apr_exposure_warning(state: State, n: Node, who: str) -> str | None:
             f"{who} {n.id} is underbonded (self-bond under the {n.role}s' minimum): no task can draw it, so its stake earns no "
             "staking APR while it stays so"
         )
-    if n.role == "miner" and set(state.epoch_work.models.names).isdisjoint(n.models) and not _drawable_last_epoch(state, n.id):
+    if n.role != "miner":
+        return None
+    if (worked if worked is not None else worked_models(state)).isdisjoint(n.models) and not _drawable_last_epoch(state, n.id):
         return (
             f"{who} {n.id} serves no model with a task settled this epoch so far: unless one is before the close, its stake "
             "earns no staking APR for the epoch"
@@ -478,12 +486,13 @@ def staking_warnings(state: State, address: str) -> list[str]:
     """What a staker should act on: each node it has stake in (or unbonds from) that is jailed, or (rule version 14 on)
     whose stake would earn no staking APR if the epoch closed now."""
     out = []
+    worked = worked_models(state)
     for node_id in sorted(state.nodes):
         n = state.nodes[node_id]
         if not (address in n.delegators or address == node_id):
             continue
         if n.jailed_until_tick is None:
-            warning = apr_exposure_warning(state, n, "your node" if address == node_id else "node")
+            warning = apr_exposure_warning(state, n, "your node" if address == node_id else "node", worked)
             if warning:
                 out.append(warning)
             continue

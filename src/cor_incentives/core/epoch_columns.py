@@ -141,9 +141,8 @@ class RowStore:
         return _ints(self.task)
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if not isinstance(other, RowStore) or type(other) is not type(self):
             return NotImplemented
-        assert isinstance(other, RowStore)
         return self._key() == other._key()
 
     def _key(self) -> tuple[Any, ...]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .errors import invariant
+from .errors import InvariantViolation, invariant
 from .records import Node
 from .rules import rules_since
 from .sampling import SelectionIndex, WeightTree
@@ -65,8 +65,8 @@ def pool_key(role: str, model: str | None) -> str:
 
 def index(state: State) -> SelectionIndex:
     idx = state.selection
-    invariant(idx is not None, "selection index missing (a network without a beacon draws with sample_nodes)")
-    assert idx is not None
+    if idx is None:
+        raise InvariantViolation("selection index missing (a network without a beacon draws with sample_nodes)")
     return idx
 
 
