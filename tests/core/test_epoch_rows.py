@@ -175,6 +175,22 @@ def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share
     assert sum(map(len, got.values())) == sum(in_consensus) and list(got) == sorted(got, key=NODES.index)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from([2**16 - 2, 2**16 - 1, 2**16]), st.lists(st.tuples(st.integers(0, 5), st.integers(0, 40), st.booleans()), max_size=40))
+def test_tasks_by_node_around_the_16_bit_keys(n, rows):
+    """With ``n`` nodes the rows out of consensus take key ``n``: 16-bit keys while n + 1 ≤ 2**16, int64 past it; the
+    rows sit on the last nodes, where a key that wrapped around would mix them with the rows left out."""
+    nodes = [f"n{i:06d}" for i in range(n)]
+    owners = [n - 1 - o for o, _, _ in rows]
+    records = [WorkRow(t, nodes[o], 1, 1, c, True) for o, (_, t, c) in zip(owners, rows)]
+    expected: dict[str, list[int]] = {}
+    for r in records:
+        if r.in_consensus:
+            expected.setdefault(r.node, []).append(r.task)
+    got = tasks_by_node(work_columns(stored(WorkColumns(), records)), np.array(owners, dtype=np.int64), nodes)
+    assert got == expected and list(got) == sorted(expected)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 40), st.data())
 def test_rows_of_nodes_is_isin(names, data):

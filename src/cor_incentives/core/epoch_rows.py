@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from itertools import compress
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,27 +91,33 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
 def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes: list[str]) -> dict[str, list[int]]:
     """Each node's tasks whose row is in consensus, in row order (nodes without one are absent).
 
-    Every row is grouped by its node (one stable sort of all the owners) and the rows out of consensus are then left out
-    of that order: no gathered copy of the owners or of the rows kept is sorted. Each node's bounds are the running count
-    of its rows in consensus: its rows' count (``bincount``) less its rows out of consensus, counted among those rows
-    only. The usual epoch has every row in consensus: then nothing is left out."""
+    Every row is grouped by one stable sort of a key per row: its node, or ``len(nodes)`` (past every node) for a row
+    out of consensus, so the rows left out sort after all the others and the selection costs no pass over the order;
+    each node's bounds are the running count of the keys (``bincount``). Each node's list is made from its own slice of
+    the grouped tasks (no list of every task sliced again). The usual epoch has every row in consensus: then the key is
+    the node."""
     if node_index.size == 0:
         return {}
-    order = grouped_order(node_index, len(nodes))
-    counts = np.bincount(node_index, minlength=len(nodes))
+    n = len(nodes)
     kept = columns.in_consensus
+    key = node_index.astype(_key_type(n + 1))  # a copy: the rows out of consensus get the key past every node
     if not kept.all():
-        order = order[kept[order]]
-        counts -= np.bincount(node_index[~kept], minlength=len(nodes))
-    tasks = columns.task[order].tolist()
-    bounds = [0, *np.cumsum(counts).tolist()]
-    return {nodes[i]: tasks[bounds[i] : bounds[i + 1]] for i in range(len(nodes)) if bounds[i] < bounds[i + 1]}
+        key[~kept] = n
+    order = grouped_order(key, n + 1)
+    bounds = [0, *np.cumsum(np.bincount(key, minlength=n + 1)[:n]).tolist()]
+    grouped = columns.task[order[: bounds[-1]]]
+    return {nodes[i]: grouped[bounds[i] : bounds[i + 1]].tolist() for i in range(n) if bounds[i] < bounds[i + 1]}
 
 
-def grouped_order(owners: npt.NDArray[np.int64], groups: int) -> npt.NDArray[np.intp]:
+def _key_type(groups: int) -> type[np.integer[Any]]:
+    """The key type ``grouped_order`` sorts ``groups`` groups by: 16 bits when they fit (a radix sort), else int64."""
+    return np.uint16 if groups <= 2**16 else np.int64
+
+
+def grouped_order(owners: npt.NDArray[np.integer[Any]], groups: int) -> npt.NDArray[np.intp]:
     """The stable order that sorts ``owners`` (values in 0..groups-1): rows grouped by owner, each group's rows in
     row order. NumPy's stable sort is a radix sort for 16-bit keys (linear time): used when the owners fit."""
-    keys = owners.astype(np.uint16) if groups <= 2**16 else owners
+    keys = owners.astype(_key_type(groups), copy=False)
     order: npt.NDArray[np.intp] = np.argsort(keys, kind="stable")
     return order
 
