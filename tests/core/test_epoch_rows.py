@@ -150,6 +150,15 @@ def test_first_seen_is_dict_fromkeys(tasks, runs):
     assert first_seen(np.array(rows, dtype=np.int64)) == list(dict.fromkeys(rows))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-5, 9), max_size=80), st.booleans(), st.sampled_from([0, 10**6, 2**59]))
+def test_first_seen_is_dict_fromkeys_spread_or_not(tasks, runs, spread):
+    """Whatever the values' range: within 4 per row (a flag per value) or wider (a sort), negative or near 2**63 (9 × 2**59)."""
+    rows = sorted(tasks, key=tasks.index) if runs else tasks
+    rows = [t * spread if spread and t > 0 else t for t in rows] if spread else rows
+    assert first_seen(np.array(rows, dtype=np.int64)) == list(dict.fromkeys(rows))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 70_000), max_size=80), st.booleans())
 def test_grouped_order_is_the_stable_sort(owners, small):

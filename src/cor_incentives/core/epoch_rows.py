@@ -128,9 +128,20 @@ def first_seen(task: npt.NDArray[np.int64]) -> list[int]:
     are the answer (each value has exactly one run); otherwise every row is looked at."""
     if task.size == 0:
         return []
-    starts = task[np.flatnonzero(np.concatenate(([True], task[1:] != task[:-1])))]
-    ordered = np.sort(starts)
-    if not (ordered[1:] == ordered[:-1]).any():
+    starts = task[np.concatenate(([0], np.flatnonzero(task[1:] != task[:-1]) + 1))]
+    if _distinct(starts):
         seen: list[int] = starts.tolist()
         return seen
     return list(dict.fromkeys(task.tolist()))
+
+
+def _distinct(values: npt.NDArray[np.int64]) -> bool:
+    """Whether no value of the (non-empty) ``values`` repeats: by a flag per value of their range when it spans fewer
+    than 4 values per row (an epoch's task ids: a flag each, ~1 byte per id, no sort), else by a sort."""
+    low, high = int(values.min()), int(values.max())
+    if high - low < 4 * values.size:
+        flags = np.zeros(high - low + 1, dtype=bool)
+        flags[values - low] = True
+        return int(np.count_nonzero(flags)) == values.size
+    ordered = np.sort(values)
+    return not bool((ordered[1:] == ordered[:-1]).any())
