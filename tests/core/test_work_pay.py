@@ -21,13 +21,17 @@ from cor_incentives.core.params import Params
 from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import BPS, COR, PPB
 from cor_incentives.core.work_pay import (
+    BONUS_TABLE,
     BonusColumns,
     BonusRow,
+    BonusTable,
     _group_sums,
     bonus_columns_int64,
     compute_bonus_cap,
     compute_bonus_equivalent,
+    equivalents,
     settle_stream,
+    within_equivalents,
 )
 from support.chain import Chain, addr
 from support.market import MODEL, commit_reveal, h, market, network, submit, validate_all
@@ -243,6 +247,54 @@ def test_group_sums_are_the_python_sums_or_refused(values, cuts):
         assert got == [sum(values[a:b]) for a, b in zip(bounds, bounds[1:])]
     else:
         assert got is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 10**6), st.integers(0, INT64_MAX // 4)),
+            st.integers(0, PPB - 1),
+            st.one_of(st.integers(0, 10**6), st.integers(0, INT64_MAX // 2)),
+        ),
+        max_size=12,
+    ),
+    rate=st.sampled_from([0, 7, PPB - 1, PPB, 3 * COR, 42 * COR + 5, 2**70 + 3]),
+    above=st.booleans(),
+)
+def test_within_equivalents_is_each_bonus_at_most_its_equivalent(rows, rate, above):
+    """``within_equivalents`` (int64 only) says what the Python integers say, bonus ≤ a × (rate // 10**9) + low for every
+    row, with a row pushed one above its equivalent (``above``, where that still fits int64) or not; and ``equivalents``
+    is a × (rate // 10**9) + low, the low part counted only when the rate has one."""
+    rh, rl = divmod(rate, PPB)
+    rows = [(a, low if rl else 0, b) for a, low, b in rows]
+    if above and rows and rows[0][0] * rh + rows[0][1] + 1 < INT64_MAX:
+        a, low, _ = rows[0]
+        rows[0] = (a, low, a * rh + low + 1)
+    a, low, bonus = (np.array(column, dtype=np.int64) for column in zip(*rows)) if rows else (np.zeros(0, dtype=np.int64),) * 3
+    expected = [x * rh + lo for x, lo, _ in rows]
+    assert equivalents(a, low, rate) == expected
+    assert within_equivalents(a, low, bonus, rate) == all(b <= e for (_, _, b), e in zip(rows, expected))
+
+
+def test_bonus_table_makes_each_arithmetic_column_once_when_read():
+    """The inputs are given, the arithmetic made on first read and kept (a name: a copy of that column); it reads as the
+    dict of ``BONUS_TABLE``, in that order."""
+    made: list[str] = []
+
+    def make(name, values):
+        return lambda: made.append(name) or list(values)
+
+    inputs = {"task": [7], "units": [2], "quality_ppb": [3], "fee_units": [4]}
+    table = BonusTable(inputs, {"equivalent": make("equivalent", [9]), "cap": make("cap", [5]), "bonus": "cap"})
+    assert made == [] and list(table) == list(BONUS_TABLE) and len(table) == 7
+    assert table["bonus"] == [5] and made == ["cap"] and table["bonus"] is not table["cap"]
+    assert table == {"task": [7], "units": [2], "quality_ppb": [3], "fee_units": [4], "equivalent": [9], "cap": [5], "bonus": [5]}
+    assert made == ["cap", "equivalent"] and table["equivalent"] is table["equivalent"]
+    with pytest.raises(KeyError):
+        table["other"]
+    with pytest.raises(InvariantViolation):
+        BonusTable({"task": []}, {"cap": "task"})
 
 
 def test_invariant_guards_the_columns():

@@ -44,9 +44,9 @@ paid in full.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import repeat
 from operator import add, le
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -117,6 +117,37 @@ class BonusColumns:
 
 BONUS_TABLE = ("task", "units", "quality_ppb", "fee_units", "equivalent", "cap", "bonus")
 """The columns of ``StreamPay.bonus_table``: a paid bonus row's inputs and arithmetic."""
+
+
+class BonusTable(Mapping[str, list[int]]):
+    """``StreamPay.bonus_table``: the columns of ``BONUS_TABLE`` (in that order), the inputs given as lists and the
+    arithmetic columns (equivalent, cap, bonus) made by a function when first read, then kept (a column given as another
+    column's name is a copy of that column's list: the same integers). From rule version 11 the
+    epoch document states the inputs only (``epoch_document.BONUS_COLUMNS``): at a million tasks the close would
+    otherwise make ~4 M Python integers (the equivalents past 64 bits) that nothing reads."""
+
+    __slots__ = ("_columns", "_make")
+
+    def __init__(self, inputs: Mapping[str, list[int]], arithmetic: Mapping[str, Callable[[], list[int]] | str]) -> None:
+        invariant(set(inputs) | set(arithmetic) == set(BONUS_TABLE) and not set(inputs) & set(arithmetic), "work pay: bonus table columns")
+        self._columns: dict[str, list[int]] = dict(inputs)
+        self._make = dict(arithmetic)
+
+    def __getitem__(self, name: str) -> list[int]:
+        column = self._columns.get(name)
+        if column is None:
+            make = self._make.pop(name)
+            column = self._columns[name] = list(self[make]) if isinstance(make, str) else make()
+        return column
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(BONUS_TABLE)
+
+    def __len__(self) -> int:
+        return len(BONUS_TABLE)
+
+    def __repr__(self) -> str:
+        return f"BonusTable({dict(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -228,6 +259,22 @@ def bonus_columns_int64(
     rate_units: int,
     bonus_fee_bps: int,
 ) -> tuple[list[int], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """The equivalents (a list: ``equivalents``), caps and bonuses of ``bonus_arrays``, or None where it gives None."""
+    arrays = bonus_arrays(units, quality_ppb, multiplier_ppb, fee_units, rate_units, bonus_fee_bps)
+    if arrays is None:
+        return None
+    a, low, cap, bonus = arrays
+    return equivalents(a, low, rate_units), cap, bonus
+
+
+def bonus_arrays(
+    units: npt.NDArray[Any],
+    quality_ppb: npt.NDArray[Any],
+    multiplier_ppb: npt.NDArray[Any],
+    fee_units: npt.NDArray[Any],
+    rate_units: int,
+    bonus_fee_bps: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
     """``compute_bonus_equivalent``, ``compute_bonus_cap`` and their minimum for every row, computed on int64 columns
     where bounds on the columns prove every intermediate value exact; None when they do not (a column that is not
     int64, a negative value, a bound exceeded: the caller applies the formulas row by row). The equivalents are Python
@@ -246,7 +293,8 @@ def bonus_columns_int64(
       a > (2**63 − 1) // rh (then a × rh > 2**63 − 1 ≥ d), else by comparing a × rh, which fits int64; where
       equivalent < cap, ``equivalent = a × rh + a × rl // P`` fits int64 too.
 
-    Caps and bonuses are returned as int64 arrays, the equivalents as a list.
+    Returned as int64 arrays: ``a`` and ``a × rl // P`` (``low``; the equivalent is ``a × rh + low``, ``equivalents``),
+    the caps and the bonuses.
     """
     import numpy as np
 
@@ -278,9 +326,28 @@ def bonus_columns_int64(
         below = np.zeros_like(a)
         binds = below >= d
     bonus = np.where(binds, cap, below + low)
-    high = (a.astype(object) * rh).tolist() if rh else [0] * a.size
-    equivalent = list(map(add, high, low.tolist())) if rl else high
-    return equivalent, cap, bonus
+    return a, low, cap, bonus
+
+
+def equivalents(a: npt.NDArray[np.int64], low: npt.NDArray[np.int64], rate_units: int) -> list[int]:
+    """Each row's ``equivalent = a × rh + low`` in Python integers (``rh = rate_units // 10**9``; ``a`` and ``low`` as
+    ``bonus_arrays`` gives them): it may exceed 64 bits."""
+    rh, rl = divmod(rate_units, PPB)
+    high: list[int] = (a.astype(object) * rh).tolist() if rh else [0] * a.size
+    return list(map(add, high, low.tolist())) if rl else high
+
+
+def within_equivalents(a: npt.NDArray[np.int64], low: npt.NDArray[np.int64], bonus: npt.NDArray[np.int64], rate_units: int) -> bool:
+    """Whether ``bonus_r ≤ equivalent_r = a_r × rh + low_r`` for every row, without the equivalents' Python integers
+    (``bonus_arrays``' columns; bonus and low are int64 and non-negative, so ``bonus_r − low_r`` is exact): ``a_r × rh``
+    exceeds 2**63 − 1 ≥ ``bonus_r − low_r`` where ``a_r > (2**63 − 1) // rh``, and fits int64 elsewhere."""
+    import numpy as np
+
+    rh = rate_units // PPB
+    if not rh:
+        return bool((bonus <= low).all())
+    limit = (_INT64 - 1) // rh
+    return bool(((a > limit) | (bonus - low <= np.minimum(a, limit) * rh)).all())
 
 
 def _group_sums(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.intp]) -> list[int] | None:
@@ -327,31 +394,40 @@ def settle_stream(
     multiplier = _int_column(multiplier_ppb)[node]
     bounds_at = np.searchsorted(node, np.arange(nodes + 1))
     bounds = bounds_at.tolist()
-    fast = bonus_columns_int64(units, quality, multiplier, fee_units, rate_units, bonus_fee_bps)
+    fast = bonus_arrays(units, quality, multiplier, fee_units, rate_units, bonus_fee_bps)
+    arithmetic: dict[str, Callable[[], list[int]] | str]  # the equivalent, cap and bonus columns: made when first read
     if fast is not None:
-        equivalent, cap_at, bonus_at = fast
+        a, low, cap_at, bonus_at = fast
         invariant(bool((bonus_at <= cap_at).all()), "work pay: a bonus above its cap")
-        cap = cap_at.tolist()
-        # every bonus its cap (the usual epoch: the fee share binds): the cap's integers again, not new ones
-        row_bonus = list(cap) if bool((bonus_at == cap_at).all()) else bonus_at.tolist()
-        bonus = _group_sums(bonus_at, bounds_at) or [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
+        invariant(within_equivalents(a, low, bonus_at, rate_units), "work pay: a bonus above its equivalent")
+        grouped = _group_sums(bonus_at, bounds_at)
+        if grouped is None:
+            row_bonus = bonus_at.tolist()
+            grouped = [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
+        bonus = grouped
+        every_cap = bool((bonus_at == cap_at).all())  # (the usual epoch: the fee share binds)
+        arithmetic = {"equivalent": partial(equivalents, a, low, rate_units), "cap": cap_at.tolist, "bonus": bonus_at.tolist}
+        if every_cap:  # the bonus column is the cap's integers again, not new ones
+            arithmetic["bonus"] = "cap"
     else:  # a value beyond what int64 columns hold exactly: the formulas row by row, in Python integers
         equivalent = list(map(compute_bonus_equivalent, units.tolist(), quality.tolist(), multiplier.tolist(), repeat(rate_units)))
         cap = list(map(compute_bonus_cap, fee, repeat(bonus_fee_bps)))
         row_bonus = list(map(min, equivalent, cap))
         invariant(all(map(le, row_bonus, cap)), "work pay: a bonus above its cap")
+        invariant(all(map(le, row_bonus, equivalent)), "work pay: a bonus above its equivalent")
         bonus = [sum(row_bonus[bounds[n] : bounds[n + 1]]) for n in range(nodes)]
+        arithmetic = {"equivalent": lambda: equivalent, "cap": lambda: cap, "bonus": lambda: row_bonus}
     claim = [c + b for c, b in zip(network_claim, bonus)]
     claims = sum(claim)
     reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
     paid = sum(reward)
-    table = [_int_column(rows.task)[order].tolist(), units.tolist(), quality.tolist(), fee, equivalent, cap, row_bonus]
+    inputs = {"task": _int_column(rows.task)[order].tolist(), "units": units.tolist(), "quality_ppb": quality.tolist(), "fee_units": fee}
     out = StreamPay(
         network_claim=tuple(network_claim),
         bonus=tuple(bonus),
         claim=tuple(claim),
         reward=tuple(reward),
-        bonus_table=dict(zip(BONUS_TABLE, table, strict=True)),
+        bonus_table=BonusTable(inputs, arithmetic),
         bonus_at=tuple((bounds[n], bounds[n + 1] - bounds[n]) for n in range(nodes)),
         rate_units=rate_units,
         bonus_fee_bps=bonus_fee_bps,
@@ -364,5 +440,4 @@ def settle_stream(
     invariant(all(0 <= r <= c for r, c in zip(reward, claim)), "work pay: a reward exceeds its claim")
     invariant(0 <= paid <= budget, f"work pay: paid {paid} outside 0..budget {budget}")
     invariant(out.binding or reward == claim, "work pay: a claim under the budget was not paid in full")
-    invariant(all(map(le, row_bonus, equivalent)), "work pay: a bonus above its equivalent")
     return out
