@@ -7,7 +7,10 @@ What happens (all as events applied by ``core.apply``, nothing recomputed here)
        strategy does so top up their bond and ``node.unjail`` once the cooldown is over; the round's
        user tasks (``task.submit`` through the router) and network tasks (``task.network``) are
        issued; then every assigned node acts by its strategy — precommit, reveal, validate — and
-       when nobody can act the oracle ticks, so deadlines move tasks with silent nodes on;
+       when nobody can act the oracle ticks, so deadlines move tasks with silent nodes on; a round's
+       tasks finish in their epoch (asserted). Only a script's closing tasks (``ActorScript.across_close``),
+       issued a few ticks before the close, may cross it: driven until the tick before the close, those
+       still open are finished with the next epoch's first round and counted there;
     3. ``epoch.close``; the epoch's statement items (``EpochRecord.items``: fees, network rewards,
        staking APR, slashes) are summed per node, with the off-chain costs the runner tracked.
 
@@ -226,6 +229,7 @@ class World:
         )
         self.distributor = SimDistributor() if self.env.payout == "evm" else None
         self.network_prompts_asked: set[str] = set()
+        self.carried: list[int] = []  # the script's closing tasks still open at the close: finished in the next epoch's first round
         self.plans: dict[int, dict[str, MinerPlan | None]] = defaultdict(dict)
         self.revealed: dict[int, dict[str, Output]] = defaultdict(dict)
         self.attempted: dict[int, set[tuple[str, str]]] = defaultdict(set)
@@ -306,16 +310,18 @@ class World:
         start = self.state.epoch_start_tick
         self.costs = Counter()
         self.stats = stats
+        carried, self.carried = self.carried, []
         for r in range(self.s.rounds_per_epoch):
             self._advance_to(start + r * round_ticks)
             self._unjail_ready()
-            tids = self._issue_round(e, r, counts)
+            tids = carried + self._issue_round(e, r, counts) if r == 0 else self._issue_round(e, r, counts)
             if self.script is not None:
                 tids += self.script.issue(self, e, r)
             self._drive(tids)
             self._collect_tasks(tids, stats, counts)
             invariant(self.state.epoch == e, "a round crossed an epoch boundary")
         if self.script is not None:
+            self._closing_tasks(e, start + p.epoch_length_ticks, counts, stats)
             self._advance_to(start + p.epoch_length_ticks - 1)
         self.chain.oracle("epoch.close", {})
         if self.distributor is not None:
@@ -326,6 +332,24 @@ class World:
         self.tasks.append(counts)
         if self.script is not None:
             self.script.after_close(self, e)
+
+    def _closing_tasks(self, e: int, close: int, counts: EpochTasks, stats: dict[str, NodeEpoch]) -> None:
+        """The script's tasks issued in the last ticks of the epoch (``ActorScript.across_close``): driven until the tick
+        before the close; those still open there cross it (``epoch.close`` runs their deadlines and the draws waiting for
+        the beacon in the next epoch) and finish with the next epoch's first round, where they are counted. The only
+        tasks whose life may cross a close: every round's tasks still finish in their epoch."""
+        if self.script is None or e == self.s.epochs - 1:  # the last epoch: no next one to finish them in
+            return
+        ahead, specs = self.script.across_close(self, e)
+        if not specs:
+            return
+        length = self.state.params.epoch_length_ticks
+        invariant(1 <= ahead < length, f"closing tasks are issued 1 to {length - 1} ticks before the close, not {ahead}")
+        self._advance_to(close - ahead)
+        tids = [t for spec in specs for t in self._issue(spec, counts)]
+        self.carried = self._drive(tids, stop=close - 1)
+        self._collect_tasks([t for t in tids if t not in self.carried], stats, counts)
+        invariant(self.state.epoch == e, "closing tasks were driven past the close")
 
     def _advance_to(self, tick: int) -> None:
         """Move the clock to ``tick``, stopping wherever the script wants to act."""
@@ -456,14 +480,18 @@ class World:
 
     # --- nodes acting ------------------------------------------------------------------------
 
-    def _drive(self, tids: list[int]) -> None:
+    def _drive(self, tids: list[int], stop: int | None = None) -> list[int]:
+        """Let every node act on ``tids`` (the oracle ticks when nobody can) until all are closed; with ``stop``, only
+        until the clock reaches that tick with nothing left to do there: the tasks still open then."""
         for _ in range(MAX_STEPS_PER_ROUND):
             acted = False
             for tid in tids:
                 acted = self._step(self.state.tasks[tid]) or acted
             if all(self.state.tasks[t].state in CLOSED_TASK_STATES for t in tids):
-                return
+                return []
             if not acted:
+                if stop is not None and self.state.tick >= stop:
+                    return [t for t in tids if self.state.tasks[t].state not in CLOSED_TASK_STATES]
                 self.chain.oracle("tick", {"ticks": 1})
                 self._script_acts()
         raise InvariantViolation(f"round did not finish within {MAX_STEPS_PER_ROUND} steps")

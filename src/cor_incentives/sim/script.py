@@ -21,6 +21,11 @@ moments:
     issue(world, epoch, round_)
                              in every round, after the scenario's own tasks: tasks the script submits
                              (registered with ``world.adopt``), which the world then drives like its own
+    across_close(world, epoch)
+                             (ticks before the close, ``TaskSpec``s): tasks the world issues that many ticks
+                             before the close, after the rounds, and drives until the tick before it; those
+                             still open cross the close and finish with the next epoch's first round (the only
+                             tasks whose life may cross a close; none in the run's last epoch)
     after_close(world, epoch)
                              after each ``epoch.close`` (measurements)
     keeps_jailed(address)    the world does not unjail this node automatically
@@ -117,6 +122,9 @@ class ActorScript:
 
     def issue(self, world: World, epoch: int, round_: int) -> list[int]:
         return []
+
+    def across_close(self, world: World, epoch: int) -> tuple[int, list[TaskSpec]]:
+        return 0, []
 
     def after_close(self, world: World, epoch: int) -> None:
         return None

@@ -83,6 +83,11 @@ Validator strategies (``VALIDATOR_STRATEGIES``)
 Every evaluating validator also measures the task's *spread* (``spread_honest``: the medoid's distance to the
 nearest other output above the quality floor), revealed with its reports under rule 12; one that does not
 evaluate claims 0.
+    dissenter   evaluates and reports honestly, except in the first round of a task an actor script issued in the
+                epoch's last ticks (option ``on``: "closing", default, or "all"): there it moves the quality of the
+                best output by ``shift`` (default 0.15) toward the middle, past ``dissent_bound_ppb`` from the median,
+                so the task escalates and its judgement waits for another draw (``late_judgement``); its mean
+                deviation (0.025 over three miners) stays under ``validator_deviation_max_ppb``: no offence.
 
 Randomness is never global: every draw comes from ``derive(seed, purpose, ...)``, a
 ``random.Random`` seeded by a string (sha512-seeded, identical across processes). Keys name the task
@@ -572,6 +577,22 @@ def report_canary_spotter(c: ValidatorContext) -> Report:
     return [(m, PPB, 0) if m in suspects else (m, d, q) for m, d, q in guess]
 
 
+CLOSING = ":closing:"  # in the key of a task an actor script issued in the last ticks of an epoch (``ActorScript.across_close``)
+
+
+def report_dissenter(c: ValidatorContext) -> Report:
+    """Honest numbers, except in the first round of a task issued in the epoch's last ticks (option ``on``: "closing",
+    default; "all": every task): the quality of the best output moved by ``shift`` (default 0.15) toward the middle,
+    past ``dissent_bound_ppb`` (0.1) from the median, so the task escalates; its mean deviation (0.15 / 2 over three
+    miners: 0.025) stays far under ``validator_deviation_max_ppb`` (0.2): no offence, only a lower agreement there."""
+    out = report_honest(c)
+    if c.reports_so_far or not out or (c.options.get("on", "closing") == "closing" and CLOSING not in c.task.key):
+        return out
+    shift = to_ppb(float(c.options.get("shift", 0.15)))
+    best = max(out, key=lambda r: (r[2], r[0]))[0]
+    return [(m, d, q - shift if q >= PPB // 2 else q + shift) if m == best else (m, d, q) for m, d, q in out]
+
+
 def spread_canary_spotter(c: ValidatorContext) -> int:
     return spread_honest(c) if spotter_evaluates(c) else 0
 
@@ -603,6 +624,7 @@ VALIDATOR_STRATEGIES: dict[str, ValidatorStrategy] = {
         ValidatorStrategy(
             "canary_spotter", report_canary_spotter, False, spread=spread_canary_spotter, evaluates_task=spotter_evaluates, reports_last=True
         ),
+        ValidatorStrategy("dissenter", report_dissenter, True, spread=spread_honest),
     )
 }
 

@@ -14,16 +14,49 @@ Every family is registered here, in one place; a module per area:
     spread.py     spread_inflation
     moving.py     redelegate_dodge, cancel_unbond_dodge, redelegate_hop
     misses.py     honest_misses (what PoI's false positives cost an honest miner)
+    judgement.py  late_judgement (stopped by rule 15)
     canaries.py   canary_spotting (a known open attack)
     routers.py    self_router
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
 
-from . import assignment, bounties, canaries, community, evidence, governance, misses, moving, routers, slashing, spread, staking, validators, wash
+from . import (
+    assignment,
+    bounties,
+    canaries,
+    community,
+    evidence,
+    governance,
+    judgement,
+    misses,
+    moving,
+    routers,
+    slashing,
+    spread,
+    staking,
+    validators,
+    wash,
+)
 from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
 
-_MODULES = (staking, slashing, evidence, wash, governance, bounties, community, assignment, validators, spread, moving, misses, canaries, routers)
+_MODULES = (
+    staking,
+    slashing,
+    evidence,
+    wash,
+    governance,
+    bounties,
+    community,
+    assignment,
+    validators,
+    spread,
+    moving,
+    misses,
+    judgement,
+    canaries,
+    routers,
+)
 for _module in _MODULES:
     register(*_module.FAMILIES)
 

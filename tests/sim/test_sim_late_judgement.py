@@ -1,0 +1,89 @@
+"""Attack late_judgement (sim/attacks/judgement.py): dissent on tasks created in an epoch's last ticks so that their
+judgement, and an honest miner's PoI miss in each, lands in the next epoch. Stopped by rule 15
+(``RULES_OFFENCE_BY_TASK_EPOCH``: docs/rewards.md, "Allowance for honest misses"): the offence is judged by its task's
+epoch, window max(e − 1, E − 2) … E. Under rule 14 (knob rules=judging_epoch) the window was the judging epoch's, E − 1 … E,
+which for a miner serving fewer than 10 tasks an epoch holds no allowance just after a close: the miss its earlier work
+covered was slashed (docs/devnet.md, finding 5).
+
+At the defaults (seeds 1-5, measured when the family was written): rule 15, honest nodes slashed 17 times (170 COR)
+against the twin's 22; rule 14, 32 times (320 COR) against 20.
+"""
+
+import pytest
+
+from cor_incentives.core import slashing
+from cor_incentives.core.units import COR
+from cor_incentives.sim.attacks import Attack, evaluate, family
+
+SEEDS = (1, 2, 3, 4, 5)
+RULE_14 = {"rules": "judging_epoch"}
+
+
+def _crossed(m):
+    """The family did what it is for: its closing tasks were escalated and judged after their epoch, with honest misses."""
+    assert m["closing_tasks"] == len(SEEDS) * 5 * 2  # 2 before each of the first 5 closes
+    assert m["escalated"] >= m["judged_late"] >= m["closing_tasks"] // 2
+    assert m["late_offences"] >= m["closing_tasks"] // 2
+    assert m["twin_late_offences"] <= 2  # the honest twin judges its closing tasks before the close (but a rare escalation)
+
+
+def test_late_judgement_is_stopped_by_rule_15():
+    r = evaluate(Attack("late_judgement", "late_judgement"), seeds=SEEDS, workers=2)
+    m = r["measured"]
+    assert r["books"]["ok"], r["books"]
+    _crossed(m)
+    assert r["passed"] and r["gain"] <= 0
+    assert m["honest_slashed"] <= m["twin_honest_slashed"] and m["honest_slash_count"] <= m["twin_honest_slash_count"]
+    assert m["late_slashed"] < m["late_offences"] // 2  # most late-judged misses keep the allowance of their task's epoch
+    assert m["attacker_slashed"] == 0  # the dissent stays under validator_deviation_max_ppb: the attack costs no slash
+
+
+def test_under_rule_14_the_late_judged_misses_were_slashed():
+    r = evaluate(Attack("late_judgement_14", "late_judgement", RULE_14), seeds=SEEDS, workers=2)
+    m = r["measured"]
+    assert r["books"]["ok"], r["books"]
+    _crossed(m)
+    assert not r["passed"]
+    assert m["extra_honest_slashed"] >= 50 * COR  # ≥ 5 more honest slashes of 10 COR
+    assert r["gain"] == m["extra_honest_slashed"] / m["twin_honest_slashed"] > 0.25
+    assert m["honest_slash_count"] >= m["twin_honest_slash_count"] + 5
+    assert m["late_slashed"] >= 3 * m["late_offences"] // 4  # the window just after a close holds no allowance
+    assert m["attacker_slashed"] == 0
+
+
+@pytest.mark.parametrize("rules", ["task_epoch", "judging_epoch"])
+def test_the_core_judges_counted_offences_after_their_tasks_epoch(monkeypatch, rules):
+    """A spy on the allowance (as the core calls it for a counted offence): the attack's world asks it about offences of
+    tasks created in an epoch before the judging one; under rule 15 some of those are forgiven by the earlier epochs' work."""
+    calls = []
+    real = slashing.forgive
+
+    def spy(state, node_id, task_epoch=None):
+        ok = real(state, node_id, task_epoch)
+        calls.append((task_epoch, state.epoch, ok))
+        return ok
+
+    monkeypatch.setattr(slashing, "forgive", spy)
+    f = family("late_judgement")
+    measured = f.run_one({"rules": rules}, 1, twin=False)
+    assert measured.books_ok, measured.errors
+    late = [(e, judged, ok) for e, judged, ok in calls if e is not None and e < judged]
+    assert len(late) >= 3 and all(judged == e + 1 for e, judged, _ in late)
+    assert measured.values["late_offences"] == len(late)
+    if rules == "task_epoch":
+        assert any(ok for *_, ok in late)
+    calls.clear()
+    twin = f.run_one({"rules": rules}, 1, twin=True)
+    assert sum(1 for e, judged, _ in calls if e is not None and e < judged) == twin.values["late_offences"] <= 1
+
+
+def test_closing_tasks_created_early_enough_are_judged_in_their_epoch():
+    """The control: the same dissent on tasks created 30 ticks before the close escalates them, but they are judged before
+    it; nothing crosses the close and the rule makes no difference."""
+    runs = [
+        evaluate(Attack("x", "late_judgement", {"ticks_before_close": 30, "rules": rules}), seeds=(1,))["measured"]
+        for rules in ("task_epoch", "judging_epoch")
+    ]
+    for m in runs:
+        assert m["escalated"] > 0 and m["judged_late"] == m["late_offences"] == 0
+    assert runs[0] == runs[1]
