@@ -11,7 +11,7 @@ against the twin's 22; rule 14, 32 times (320 COR) against 20.
 
 import pytest
 
-from cor_incentives.core import slashing
+from cor_incentives.core import allowance, slashing
 from cor_incentives.core.units import COR
 from cor_incentives.sim.attacks import Attack, evaluate, family
 
@@ -87,3 +87,37 @@ def test_closing_tasks_created_early_enough_are_judged_in_their_epoch():
     for m in runs:
         assert m["escalated"] > 0 and m["judged_late"] == m["late_offences"] == 0
     assert runs[0] == runs[1]
+
+
+def test_what_rule_15_leaves_open_a_late_forgiveness_counts_in_its_judging_epoch(monkeypatch):
+    """Rule 15 widens the late-judged offence's window, but a forgiveness is still counted in the epoch it is judged in
+    (``forgiven`` of E = e + 1): it stays in the window one epoch longer than if judged on time, and a miss of a task of
+    e + 2 (window e + 1 … e + 2) finds that allowance spent. A spy on the allowance counts, in the attack's world, the
+    slashes that had room once the previous epoch's late forgivenesses are moved to their task's epoch (first order).
+    Measured at the defaults: 1 in seeds 1-5 (20 late forgivenesses, 17 slashes); 3 in seeds 1-20 (97, 66); with
+    miss_rate_bps=200, 7 in seeds 1-20. The family's verdict still passes (its net over the twin: 170 against 220 COR)."""
+    late_forgiven: dict[tuple[str, int], int] = {}
+    found = {"late_forgiven": 0, "slashed": 0, "spent_by_a_late_forgiveness": 0}
+    real = slashing.forgive
+
+    def spy(state, node_id, task_epoch=None):
+        epoch = state.epoch
+        ok = real(state, node_id, task_epoch)
+        late = task_epoch is not None and task_epoch < epoch
+        if ok and late:
+            late_forgiven[(node_id, epoch)] = late_forgiven.get((node_id, epoch), 0) + 1
+            found["late_forgiven"] += 1
+        if not ok:
+            found["slashed"] += 1
+            moved = late_forgiven.get((node_id, epoch - 1), 0)
+            served, forgiven = allowance.counters(state, state.nodes[node_id])
+            earned = (served[0] + served[1]) * state.params.offence_allowance_bps // 10_000
+            found["spent_by_a_late_forgiveness"] += bool(moved and not late and earned - (forgiven[0] + forgiven[1] - moved) > 0)
+        return ok
+
+    monkeypatch.setattr(slashing, "forgive", spy)
+    f = family("late_judgement")
+    for seed in SEEDS:
+        late_forgiven.clear()
+        assert f.run_one({}, seed, twin=False).books_ok
+    assert found == {"late_forgiven": 20, "slashed": 17, "spent_by_a_late_forgiveness": 1}

@@ -29,6 +29,13 @@ late_judgement  The offence allowance forgives a node's counted offences up to f
                 is judged after its epoch), how many were slashed, and what the attack costs the coalition
                 (its income, costs and slashes against the same nodes' in the twin). Knob ``rules`` =
                 ``judging_epoch`` runs rule 14.
+
+                What rule 15 leaves open (not in the verdict; ``tests/sim/test_sim_late_judgement.py`` counts it
+                with a spy on the allowance): a late-judged forgiveness is counted in the judging epoch, so it
+                stays in the window one epoch longer and may spend the allowance of a miss of a task of e + 2
+                (1 slash in seeds 1-5 at the defaults). Delaying a judgement by two closes (E ≥ e + 2, where the
+                window loses e − 1) needs a task to outlive an epoch: not at the default parameters (a task's
+                life, one escalation included, is at most 26 ticks by the deadlines; an epoch 100).
 """
 
 from __future__ import annotations
