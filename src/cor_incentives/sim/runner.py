@@ -336,8 +336,9 @@ class World:
     def _closing_tasks(self, e: int, close: int, counts: EpochTasks, stats: dict[str, NodeEpoch]) -> None:
         """The script's tasks issued in the last ticks of the epoch (``ActorScript.across_close``): driven until the tick
         before the close; those still open there cross it (``epoch.close`` runs their deadlines and the draws waiting for
-        the beacon in the next epoch) and finish with the next epoch's first round, where they are counted. The only
-        tasks whose life may cross a close: every round's tasks still finish in their epoch."""
+        the beacon in the next epoch) and finish with the next epoch's first round, where they are counted (if the rounds
+        ran past ``close − ahead``, they are issued at once). The only tasks whose life may cross a close: every round's
+        tasks still finish in their epoch."""
         if self.script is None or e == self.s.epochs - 1:  # the last epoch: no next one to finish them in
             return
         ahead, specs = self.script.across_close(self, e)
