@@ -3,7 +3,7 @@ processes, validators embed with all-MiniLM-L6-v2 and read each output with Smol
 checks) — and the test checks that this is what happened.
 
 Small on purpose (one epoch of 9 ticks, a network task every 3 ticks, 3 honest miners, 2 honest
-validators, no user): two tasks (ticks 3 and 6), six real generations. The network draws a task's
+validators, no user, no canary): two tasks (ticks 3 and 6), six real generations. The network draws a task's
 miners with the next tick's beacon value and its validators with the value after the last reveal, so
 a task needs two ticks after it is issued; the lockstep clock waits for all owed work before each
 tick, so both settle in the epoch.
@@ -44,6 +44,8 @@ def run(tmp_path_factory):
         "epoch_length_ticks=9",
         "--param",
         "network_task_interval_ticks=3",
+        "--canary-rate",
+        "0",  # every output honest (the canaries: test_devnet_llama_canary.py)
         "--seed",
         "test-llama",
         timeout=600,

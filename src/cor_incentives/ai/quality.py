@@ -914,6 +914,26 @@ def integrity_score(output: str, embedder: Embedder, flags: list[str]) -> float:
     )
 
 
+WORD_SALAD_FLAGS = frozenset({"garbage", "nonwords", "junk_symbols"})
+
+
+def word_salad(output: str, embedder: Embedder | None = None) -> bool:
+    """Whether a lexical check calls ``output`` not language, without running any model: the integrity criterion's
+    non-word detector (the embedder's WordPiece vocabulary, no encoder pass) or junk-symbol detector raises any of
+    ``WORD_SALAD_FLAGS``, the soft flags included. The tell of the simulator's ``canary_spotter`` ("word_salad"), on
+    text: random letters are word salad; an answer the model wrote, to this prompt or another, is not
+    (the devnet's canaries, docs/devnet.md)."""
+    if embedder is None:
+        from .embedding import get_embedder
+
+        embedder = get_embedder()
+    flags: list[str] = []
+    prose = _RE_FENCE.sub(" ", _normalise_quotes(output))
+    _nonword_check(prose, embedder, flags)
+    _junk_check(prose, flags)
+    return not WORD_SALAD_FLAGS.isdisjoint(flags)
+
+
 def _refusal_check(text: str, flags: list[str]) -> float:
     """0 (hard) for a short output that opens by refusing; SOFT_REFUSAL_SCORE for a refusal phrase later."""
     head = text[:300]

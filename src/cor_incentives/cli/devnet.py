@@ -221,7 +221,11 @@ def devnet(
         help="Sampling temperature of every model-running miner, each with its own seed (0: greedy decoding).",
     ),
     canary_rate: float = typer.Option(
-        0.25, "--canary-rate", min=0.0, max=1.0, help="Share of network tasks the oracle makes canaries (a planted garbage output)."
+        0.25,
+        "--canary-rate",
+        min=0.0,
+        max=1.0,
+        help="Share of network tasks the oracle makes canaries (a planted answer to another prompt; scripted: random letters).",
     ),
 ) -> None:
     """A whole local network: the API, node agents as processes, an oracle clock; N epochs, then the results."""

@@ -31,8 +31,10 @@ The clock (``clock``): a tick at most every ``tick_seconds``, and
     close when a tick crosses their boundary.
 
 Canaries (``oracle_duties``)
-    Every network task carries the oracle's canary commitment; ``canary_rate`` of them plant a
-    garbage output. Once the task's miners are drawn, the oracle picks one of them and leaves the
+    Every network task carries the oracle's canary commitment; ``canary_rate`` of them plant an
+    output: the miners' backend's answer to another prompt of the set (``nodes/canary.py``: fluent, so
+    no lexical check tells it from an honest answer; random letters on the scripted backend, whose
+    template answers every composed prompt alike). Once the task's miners are drawn, the oracle picks one of them and leaves the
     planted text in that miner's private inbox (``<log_dir>/inbox/<miner>/<task>.json``: on one
     machine a directory stands for an encrypted message); the miner reveals it instead of its own
     answer. When the reports are revealed (AUDITING) the oracle opens the commitment
@@ -68,9 +70,11 @@ from ..app.keys import Key, Keystore
 from ..app.prompts import load_prompt_set, pick_prompt
 from ..client import ApiError
 from ..core.errors import Conflict
-from ..core.records import PRECOMMIT_WINDOW, TaskState
+from ..core.records import CLOSED_TASK_STATES, PRECOMMIT_WINDOW, TaskState
 from ..core.units import COR
 from ..core.validation import canary_commitment
+from .backends import Backend, Sampling, derive_seed, make_backend
+from .canary import planted_output
 from .devnet_config import COMMISSION_BPS, DELEGATION_COR, FUNDING_COR, GENESIS_NAMES, SELF_BOND_COR, DevnetConfig, NodeSpec, node_specs
 from .link import Link, wait_for_api
 from .processes import (
@@ -83,6 +87,9 @@ from .processes import (
     stop_process,
 )
 from .strategies import FREE_MINER_STRATEGIES, garbage_text
+
+NEWEST_TASKS = 20  # network tasks read to find the one just issued (the oracle's own: newest first)
+PLANT_ATTEMPTS = 3  # a planted output generated again when the network prompt moved while it was generated
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,8 @@ class Devnet:
         self._open_cache: tuple[int, list[dict[str, Any]]] = (-2, [])
         self.canaries: dict[int, Canary] = {}  # open network tasks -> the oracle's secret (planted output or none, salt)
         self.canaries_opened = 0
+        self._looked_up: dict[int, int] = {}  # a canary's task not in the open list -> the log head it was last read at
+        self.canary_backend: Backend | None = None  # the miners' backend, for the planted outputs (loaded with the first canary)
 
     # names and addresses
     @property
@@ -393,23 +402,52 @@ class Devnet:
             self.issue_network_task()
         return r
 
+    def network_prompt(self) -> tuple[str, tuple[str, ...], int]:
+        """(text, the base prompts' ids, output budget) of the next network task: the beacon composes it (rule 9; on the
+        devnet from the log head, so it moves with every event); the oracle only says when. Before the rule: ``pick_prompt``."""
+        if self.reader is None:
+            raise RuntimeError("the devnet is not started")
+        chain = self.reader.chain()
+        composed = chain.get("network_prompt")
+        if composed is not None:
+            return str(composed["text"]), tuple(composed["parts"]), int(composed["max_output_tokens"])
+        p = pick_prompt(self.prompts, chain["head_hash"], self.tick)
+        return p["prompt"], (p["id"],), p["max_output_tokens"]
+
+    def planted_output(self, parts: tuple[str, ...], max_output_tokens: int) -> tuple[tuple[str, ...], str]:
+        """(the source's parts, the planted output) of a canary issued now: the miners' backend's answer to another prompt
+        (``nodes.canary``); the scripted backend, which answers every composed prompt with one template, plants random letters."""
+        c = self.config
+        if c.backend == "scripted":
+            return (), garbage_text(self.tick, "canary")
+        if self.canary_backend is None:  # loaded with the first canary (the llama backend: SmolLM2 in this process)
+            sampling = Sampling(temperature=c.miner_temperature, seed=derive_seed("devnet-canary", c.seed))
+            self.canary_backend = make_backend(
+                c.backend, openai_url=c.openai_url, openai_model=c.openai_model, threads=c.llama_threads, sampling=sampling
+            )
+        return planted_output(self.canary_backend, self.prompts, parts, max_output_tokens, c.seed, self.tick)
+
     def issue_network_task(self) -> None:
-        """A network task from the prompt set; with ``canary_rate`` it is a canary (a planted garbage output).
+        """A network task from the prompt set; with ``canary_rate`` it is a canary (a planted output: ``planted_output``).
 
         Every network task carries a canary commitment, so a canary looks like any other network task."""
         if self.oracle is None or self.reader is None:
             raise RuntimeError("the devnet is not started")
-        chain = self.reader.chain()
-        composed = chain.get("network_prompt")  # the beacon composes it (rule 9): the oracle only says when
-        if composed is not None:
-            text, label, budget = str(composed["text"]), "+".join(composed["parts"]), int(composed["max_output_tokens"])
-        else:
-            p = pick_prompt(self.prompts, chain["head_hash"], self.tick)
-            text, label, budget = p["prompt"], p["id"], p["max_output_tokens"]
+        text, parts, budget = self.network_prompt()
+        rng = random.Random(f"{self.config.seed}|canary|{self.tick}")
+        planted: str | None = None
+        if rng.random() < self.config.canary_rate:
+            for _ in range(PLANT_ATTEMPTS):
+                planted = self.planted_output(parts, min(budget, self.config.max_output_tokens))[1]
+                # the prompt moves with the beacon's value (a tick) and the oracle's nonce (its commands), and this process
+                # sent neither while generating; without a beacon it moves with the log head: then it is planted again
+                again = self.network_prompt()
+                if again == (text, parts, budget):
+                    break
+                (text, parts, budget), planted = again, None  # no canary this time if the log never stood still
+        label = "+".join(parts)
         data = text.encode("utf-8")
         h = self.oracle.put_blob(data)
-        rng = random.Random(f"{self.config.seed}|canary|{self.tick}")
-        planted = garbage_text(self.tick, "canary") if rng.random() < self.config.canary_rate else None
         planted_hash = self.oracle.put_blob(planted.encode("utf-8")) if planted else None
         salt = secrets.token_hex(16)
         body = {
@@ -428,7 +466,9 @@ class Devnet:
             self.recent.append(f"tick {self.tick}: network task refused: {exc.code}")
             self.log.info("network task refused at tick %d: %s", self.tick, exc.code)
             return
-        tid = max((t["id"] for t in self.reader.tasks(state="open", limit=1000) if t["kind"] == "network" and t["prompt_hash"] == h), default=None)
+        # the newest network tasks, not the open ones: a task waits for its miners' draw (the next tick) outside the
+        # open index, and one looked up there was never found, so no canary was ever planted or opened
+        tid = max((t["id"] for t in self.reader.tasks(kind="network", limit=NEWEST_TASKS) if t["prompt_hash"] == h), default=None)
         if tid is not None:
             self.canaries[tid] = Canary(planted_hash, salt, planted)
 
@@ -441,8 +481,13 @@ class Devnet:
         tasks = {t["id"]: t for t in self.open_tasks()}
         for tid in sorted(self.canaries):
             c, t = self.canaries[tid], tasks.get(tid)
-            if t is None:  # closed meanwhile (failed): nothing to open
-                del self.canaries[tid]
+            if t is None:  # not open yet (its miners are drawn at the next tick), or closed meanwhile (failed)
+                head = self._open_cache[0]
+                if self._looked_up.get(tid) != head:  # once per log head
+                    self._looked_up[tid] = head
+                    if self.reader.task(tid)["state"] in CLOSED_TASK_STATES:  # nothing to open
+                        del self.canaries[tid]
+                        self._looked_up.pop(tid)
                 continue
             if c.text and not c.told and t["miners"]:
                 slot = random.Random(f"{self.config.seed}|plant|{tid}").choice(sorted(a["miner"] for a in t["miners"]))
@@ -460,6 +505,7 @@ class Devnet:
                 except ApiError as exc:
                     self.log.info("canary of task %d refused: %s", tid, exc.code)
                 del self.canaries[tid]
+                self._looked_up.pop(tid, None)
 
     def open_tasks(self) -> list[dict[str, Any]]:
         """The open tasks (read once per log head)."""

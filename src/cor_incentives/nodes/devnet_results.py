@@ -99,9 +99,14 @@ def end_table(net: Devnet) -> dict[str, Any]:
         "ticks": net.tick,
         "forced_ticks": net.forced_ticks,
         "network_tasks": net.network_tasks,
+        "canaries_opened": net.canaries_opened,  # network tasks whose planted output the oracle opened (task.canary)
         "params": net.params,
         "miner_sampling": c.miner_sampling(net.specs),
-        "tasks": {"closed_in_report": len(closed), "by_state": dict(sorted(Counter(t["state"] for t in every).items()))},
+        "tasks": {
+            "closed_in_report": len(closed),
+            "by_state": dict(sorted(Counter(t["state"] for t in every).items())),
+            "canary": dict(sorted(Counter(t["canary"] for t in every if t.get("canary")).items())),  # planted, void, none
+        },
         "nodes": [x for x in rows if x["role"] in ("miner", "validator", "router")],
         "users": [x for x in rows if x["role"] == "user"],
         "delegators": [x for x in rows if x["role"] == "delegator"],
