@@ -91,6 +91,18 @@ def test_the_planted_output_is_the_backends_answer_to_the_source_at_the_tasks_bu
         planted_output(Recorder(empty=3), PROMPTS, parts, budget, "devnet", 9)
 
 
+def test_the_lexical_tell_flags_random_letters_and_not_language():
+    """``ai.quality.word_salad`` (the embedder's vocabulary, no model run): every random-letters output, no sentence."""
+    assert all(word_salad(garbage_text(i, "canary")) for i in range(50))
+    assert word_salad("The answer is qzxvk wplmrt bnvcxz trkwq jjkplm.")  # half of its words are no words
+    for text in (
+        "1. Ice\n\n2. Here are three tips for studying for an exam: make a schedule, take short breaks and sleep well.",
+        "```python\ndef is_even(n):\n    return n % 2 == 0\n```",  # fenced code is not prose (bare code can trip it)
+        "Photosynthesis turns sunlight, water and carbon dioxide into glucose and oxygen.",
+    ):
+        assert not word_salad(text), text
+
+
 # --- the real models ----------------------------------------------------------------------------------------------
 
 REAL_PROMPTS = (3, 6, 9)  # composed(i): three tasks (the 32-prompt measurement is scripts/devnet_canary_check.py)
