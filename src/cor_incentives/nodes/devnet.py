@@ -34,10 +34,10 @@ Canaries (``oracle_duties``)
     Every network task carries the oracle's canary commitment; ``canary_rate`` of them plant an
     output: the miners' backend's answer to another prompt of the set (``nodes/canary.py``: fluent, so
     no lexical check tells it from an honest answer; random letters on the scripted backend, whose
-    template answers every composed prompt alike). Once the task's miners are drawn, the oracle picks one of them and leaves the
-    planted text in that miner's private inbox (``<log_dir>/inbox/<miner>/<task>.json``: on one
-    machine a directory stands for an encrypted message); the miner reveals it instead of its own
-    answer. When the reports are revealed (AUDITING) the oracle opens the commitment
+    template answers every composed prompt alike). Once the task's miners are drawn, the oracle
+    picks one of them and leaves the planted text in that miner's private inbox
+    (``<log_dir>/inbox/<miner>/<task>.json``: on one machine a directory stands for an encrypted
+    message); the miner reveals it instead of its own answer. When the reports are revealed (AUDITING) the oracle opens the commitment
     (``task.canary``), and the core judges each validator's report on the planted output.
 
 Where things are
@@ -403,8 +403,8 @@ class Devnet:
         return r
 
     def network_prompt(self) -> tuple[str, tuple[str, ...], int]:
-        """(text, the base prompts' ids, output budget) of the next network task: the beacon composes it (rule 9; on the
-        devnet from the log head, so it moves with every event); the oracle only says when. Before the rule: ``pick_prompt``."""
+        """(text, the base prompts' ids, output budget) of the next network task: composed from the beacon's last value and
+        the oracle's nonce (rule 9; from the log head without a beacon); the oracle only says when. Before it: ``pick_prompt``."""
         if self.reader is None:
             raise RuntimeError("the devnet is not started")
         chain = self.reader.chain()
