@@ -314,7 +314,7 @@ class World:
         for r in range(self.s.rounds_per_epoch):
             self._advance_to(start + r * round_ticks)
             self._unjail_ready()
-            tids = carried + self._issue_round(e, r, counts) if r == 0 else self._issue_round(e, r, counts)
+            tids = (carried if r == 0 else []) + self._issue_round(e, r, counts)
             if self.script is not None:
                 tids += self.script.issue(self, e, r)
             self._drive(tids)

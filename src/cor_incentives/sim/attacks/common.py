@@ -28,12 +28,17 @@ def made(script: object, cls: type[S]) -> S:
     return script
 
 
-def final_state(script: object) -> Any:
-    """The state of the world a script ran in (its ``world``, kept by its ``setup``), for ``measure``."""
+def world_of(script: object) -> Any:
+    """The world a script ran in (its ``world``, kept by its ``setup``), for ``measure``."""
     world = getattr(script, "world", None)
     if world is None:
         raise InvariantViolation(f"the {type(script).__name__} has not run: no world to measure")
-    return world.state
+    return world
+
+
+def final_state(script: object) -> Any:
+    """The state of the world a script ran in, for ``measure``."""
+    return world_of(script).state
 
 
 def actor(name: str) -> str:

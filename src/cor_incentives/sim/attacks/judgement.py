@@ -50,7 +50,7 @@ from ..scenarios import MINER_STAKE, ROUTER, NodeGroup, Scenario, miners, valida
 from ..script import ActorScript, Override, TaskSpec
 from ..strategies import CLOSING, MinerContext, MinerPlan, TaskInfo, derive, garbage_output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import made, population_scenario
+from .common import final_state, made, population_scenario, world_of
 
 if TYPE_CHECKING:
     from ..runner import World
@@ -68,15 +68,14 @@ class ClosingScript(ActorScript):
         self.world: World | None = None
 
     def setup(self, world: World) -> None:
-        self.world = world
+        self.world = world  # read by world_of / final_state in measure
 
     def across_close(self, world: World, epoch: int) -> tuple[int, list[TaskSpec]]:
         return self.ahead, [self._task(world, epoch, i) for i in range(self.closing)]
 
     def issued(self) -> list[int]:
         """The closing tasks the engine accepted (the world keeps every issued task's ``TaskInfo``)."""
-        assert self.world is not None
-        return sorted(t for t, info in self.world.info.items() if CLOSING in info.key)
+        return sorted(t for t, info in world_of(self).info.items() if CLOSING in info.key)
 
     def _task(self, world: World, epoch: int, i: int) -> TaskSpec:
         key = f"{epoch}{CLOSING}{i}"
@@ -179,8 +178,7 @@ class LateJudgement(Family):
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         script = made(script, ClosingScript)
-        assert script.world is not None
-        state = script.world.state
+        state = final_state(script)
         attackers = set(self.attackers(k))
         honest = [n for n in result.nodes if n not in attackers]
         slashed = {(s.node, s.evidence.get("task"), s.offence) for s in state.slashes}
