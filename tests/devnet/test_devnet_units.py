@@ -72,6 +72,15 @@ def test_miners_sample_by_default_with_a_seed_per_node():
         assert e.value.code == "invalid_temperature"
 
 
+def test_user_topup_threshold_is_an_amount_within_the_deposit():
+    for bad in ("abc", "-1", "0.2", "1e-3"):
+        with pytest.raises(InvalidInput) as e:
+            DevnetConfig(backend="scripted", user_topup_below=bad)
+        assert e.value.code == "invalid_topup" and repr(bad) in str(e.value)
+    assert DevnetConfig(backend="scripted").user_topup_below == "0.04"
+    assert DevnetConfig(backend="scripted", user_topup_below="0.1").user_topup_below == "0.1"
+
+
 def test_statement_categories():
     assert item_category({"stream": "slash", "claimable": False}) == "slashes"
     assert item_category({"stream": "task_fee:miner", "claimable": False}) == "fees"

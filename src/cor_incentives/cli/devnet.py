@@ -207,6 +207,9 @@ def devnet(
     ),
     max_output_tokens: int = typer.Option(48, "--max-output-tokens", min=1, max=4096, help="Cap on every task's max_output_tokens."),
     user_every_ticks: int | None = typer.Option(None, "--user-every-ticks", min=1, help="The user submits a task every N ticks."),
+    user_topup_below: str = typer.Option(
+        "0.04", "--user-topup-below", help="The user tops its 0.1 COR session deposit back up when it falls below this many COR."
+    ),
     param: list[str] = typer.Option([], "--param", help="Genesis parameter override NAME=INTEGER (repeatable)."),
     keys_dir: str = typer.Option(DEFAULT_KEYS_DIR, "--keys-dir", help="Where the devnet's seeded keys are written."),
     log_dir: str = typer.Option(DEFAULT_LOG_DIR, "--log-dir", help="Per-agent log files."),
@@ -249,6 +252,7 @@ def devnet(
         max_tick_wait_seconds=max_tick_wait,
         max_output_tokens=max_output_tokens,
         user_every_ticks=user_every_ticks,
+        user_topup_below=user_topup_below,
         params=_params(param),
         llama_threads=llama_threads,
         miner_temperature=miner_temperature,

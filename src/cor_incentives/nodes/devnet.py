@@ -75,7 +75,17 @@ from ..core.units import COR
 from ..core.validation import canary_commitment
 from .backends import Backend, Sampling, derive_seed, make_backend
 from .canary import planted_output
-from .devnet_config import COMMISSION_BPS, DELEGATION_COR, FUNDING_COR, GENESIS_NAMES, SELF_BOND_COR, DevnetConfig, NodeSpec, node_specs
+from .devnet_config import (
+    COMMISSION_BPS,
+    DELEGATION_COR,
+    FUNDING_COR,
+    GENESIS_NAMES,
+    SELF_BOND_COR,
+    USER_DEPOSIT_COR,
+    DevnetConfig,
+    NodeSpec,
+    node_specs,
+)
 from .link import Link, wait_for_api
 from .processes import (
     AGENT_READY_TIMEOUT_SECONDS,
@@ -283,6 +293,7 @@ class Devnet:
             if router:
                 cmd += ["--router-url", router["url"]]
             cmd += ["--every-ticks", str(c.every_ticks), "--max-output-tokens", str(c.max_output_tokens), "--seed", c.seed]
+            cmd += ["--deposit", USER_DEPOSIT_COR, "--topup-below", c.user_topup_below]
             if c.prompts:
                 cmd += ["--prompts", c.prompts]
         return cmd

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidInput
+from ..core.units import parse_cor
 from .backends import MAX_TEMPERATURE, Sampling, derive_seed
 from .strategies import FREE_MINER_STRATEGIES, MINER_STRATEGIES, VALIDATOR_STRATEGIES
 
@@ -80,6 +81,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # generation queued behind another on a loaded 2-core machine (measured: docs/devnet.md)
 WALL_TICK_SECONDS = {"scripted": 0.5, "llama": 4.0, "openai": 4.0}
 
+USER_DEPOSIT_COR = "0.1"  # each user's session deposit (the agent's --deposit)
 FUNDING_COR = {"miner": 3_000, "validator": 6_000, "router": 1_500, "user": 100}
 SELF_BOND_COR = {"miner": 2_000, "validator": 5_000, "router": 1_000}
 COMMISSION_BPS = {"miner": 500, "validator": 1_000, "router": 0}
@@ -155,6 +157,7 @@ class DevnetConfig:
     max_tick_wait_seconds: float | None = None
     max_output_tokens: int = 48
     user_every_ticks: int | None = None
+    user_topup_below: str = "0.04"  # COR: the user tops its 0.1 COR deposit back up below this
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the profile's parameters
     llama_threads: int = 1
     miner_temperature: float = DEFAULT_MINER_TEMPERATURE  # every model-running miner samples; 0: greedy
@@ -173,6 +176,14 @@ class DevnetConfig:
             raise InvalidInput(f"clock must be one of {', '.join(CLOCKS)}", code="invalid_clock")
         if not 1 <= self.max_output_tokens <= 4096:
             raise InvalidInput("max_output_tokens must be in [1, 4096]", code="invalid_tokens")
+        try:
+            topup = parse_cor(self.user_topup_below)
+        except InvalidInput:
+            topup = -1
+        if not 0 <= topup <= parse_cor(USER_DEPOSIT_COR):
+            raise InvalidInput(
+                f"--user-topup-below must be an amount of COR in [0, {USER_DEPOSIT_COR}], got {self.user_topup_below!r}", code="invalid_topup"
+            )
         if not 0.0 <= self.canary_rate <= 1.0:
             raise InvalidInput("canary_rate must be in [0, 1]", code="invalid_canary_rate")
 
