@@ -109,10 +109,40 @@ def test_honest_miners_earn_more_than_every_cheater(run):
     assert min(honest) > max(cheats.values()), (honest, cheats)
     assert all(h > 0 for h in honest)
     for r in miners:
-        if r["strategy"] == "honest" and r["tasks"]:
-            assert int(r["fees_units"]) > 0 and r["in_consensus_rate_bps"] > 5_000, r
         if r["strategy"] in ("lazy", "mismatch"):
             assert r["in_consensus"] == 0 and int(r["fees_units"]) == 0, r
+
+
+def test_honest_miners_are_in_consensus_on_every_settled_task_they_answered_themselves(run, api):
+    """Task by task, through the API: an honest miner's own output on a settled task is in consensus; a planted
+    canary it revealed is not; its fees are what its tasks closed in the run's epochs paid it.
+
+    Not a rate: how many tasks a miner gets, how many of them carry its planted canary and how many fail
+    because cheaters outnumber it on the task depend on the draws, which move with the order in which the
+    processes' commands land (a run at normal load had an honest miner in consensus on 3 of 7 tasks)."""
+    miners = {r["address"]: r for r in run.data["nodes"] if r["role"] == "miner"}
+    closed_by = EPOCHS * int(run.data["params"]["epoch_length_ticks"])  # the statements hold the tasks closed before this tick
+    settled_in = dict.fromkeys(miners, 0)
+    paid = dict.fromkeys(miners, 0)
+    honest_own = 0
+    for t in api.tasks(limit=1000):
+        for a in t["miners"]:
+            r = miners[a["miner"]]
+            if t["state"] == "SETTLED":
+                settled_in[a["miner"]] += bool(a["in_consensus"])
+                if r["strategy"] == "honest" and a["planted"]:
+                    assert not a["in_consensus"], (t["id"], r["name"])
+                elif r["strategy"] == "honest" and a["revealed"]:
+                    assert a["in_consensus"], (t["id"], r["name"], a)
+                    honest_own += 1
+                elif r["strategy"] == "honest":  # only a forced tick passes a deadline an honest miner still owes
+                    assert run.data["forced_ticks"] > 0, (t["id"], r["name"], a)
+            if t["closed_tick"] is not None and t["closed_tick"] < closed_by:
+                paid[a["miner"]] += int(a["paid_units"])
+    assert honest_own >= 10
+    for addr, r in miners.items():
+        assert r["in_consensus"] == settled_in[addr], (r["name"], r["in_consensus"], settled_in[addr])
+        assert int(r["fees_units"]) == paid[addr], (r["name"], r["fees_units"], paid[addr])
 
 
 def test_mismatched_and_garbage_miners_were_slashed(run, api):
