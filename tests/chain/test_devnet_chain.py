@@ -20,7 +20,7 @@ EPOCHS = 2
 
 
 def test_devnet_chain_posts_every_epoch_and_claims_from_a_wallet(tmp_path):
-    run = run_devnet(tmp_path / "devnet", "--epochs", str(EPOCHS), "--miners-backend", "scripted", "--seed", "chain", "--chain", timeout=240)
+    run = run_devnet(tmp_path / "devnet", "--epochs", str(EPOCHS), "--miners-backend", "scripted", "--seed", "chain", "--chain", timeout=600)
     c = run.data["chain"]
     assert run.data["verify"]["ok"] and c["verify"]["ok"] and c["verify"]["chain"] and c["verify"]["chain_epochs_checked"] == EPOCHS
     assert [p["epoch"] for p in c["posted"]] == list(range(EPOCHS)) and all(p["action"] == "posted" for p in c["posted"])
