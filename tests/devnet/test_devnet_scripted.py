@@ -145,6 +145,15 @@ def test_honest_miners_are_in_consensus_on_every_settled_task_they_answered_them
         assert int(r["fees_units"]) == paid[addr], (r["name"], r["fees_units"], paid[addr])
 
 
+def test_honest_nodes_miss_no_deadline_on_the_deadline_clock(run):
+    """The deadline clock holds a tick while a live node owes work due by it: unless the clock was forced (an agent
+    silent for --max-tick-wait), no honest miner or validator is slashed for a missed deadline."""
+    honest = {r["name"] for r in run.data["nodes"] if r["strategy"] == "honest"}
+    assert run.data["clock"] == "deadline" and len(honest) == 9
+    missed = [(s["node"], s["epoch"]) for s in run.data["slashes"] if s["node"] in honest and s["offence"] == "missed_deadline"]
+    assert not missed or run.data["forced_ticks"] > 0, missed
+
+
 def test_mismatched_and_garbage_miners_were_slashed(run, api):
     by_name = {r["name"]: r for r in run.data["nodes"]}
     slashes = [(s["node"], s["offence"]) for s in run.data["slashes"]]

@@ -46,6 +46,9 @@ def test_mix_and_names():
 def test_config_profiles():
     c = DevnetConfig(backend="scripted")
     assert c.clock_mode == "deadline" and c.genesis_params()["epoch_length_ticks"] == 20
+    for backend in ("scripted", "llama"):  # a reveal due the next tick could pass while the clock decides to tick
+        p = DevnetConfig(backend=backend).genesis_params()
+        assert p["report_reveal_deadline_ticks"] == p["canary_open_deadline_ticks"] == 2, backend
     w = DevnetConfig(backend="llama", clock="wall")
     assert w.tick_interval * w.genesis_params()["precommit_deadline_ticks"] >= 20  # a queued 48-token generation fits
     assert DevnetConfig(backend="scripted", params={"epoch_length_ticks": 7}).genesis_params()["epoch_length_ticks"] == 7
