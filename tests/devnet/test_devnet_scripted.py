@@ -8,8 +8,10 @@ read back through the API of a fresh `cor serve` on the devnet's database, and a
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
+import httpx
 import pytest
 
 from cor_incentives.client import CorClient
@@ -201,6 +203,11 @@ def test_agents_logged_their_actions_and_are_stopped(run):
     assert "precommit task=" in (logs / "miner-1.log").read_text() and "reveal task=" in (logs / "miner-1.log").read_text()
     assert "validate task=" in (logs / "validator-1.log").read_text() and "criteria" not in (logs / "validator-1.log").read_text()
     assert "a different output (mismatch)" in (logs / "miner-mismatch.log").read_text()
+    # a step may fail on the network (retried, then logged) or be refused by the engine (an error code), never on a bug of
+    # the agent's own (a mismatching miner given a planted canary raised KeyError on every step until the clock was forced)
+    for f in logs.glob("*.log"):
+        for name in re.findall(r" error ([A-Za-z_]\w*)", f.read_text()):
+            assert name.islower() or issubclass(getattr(httpx, name, type(None)), httpx.TransportError), (f.name, name)
     for ready in logs.glob("*.ready"):
         info = json.loads(ready.read_text())
         assert not pid_alive(info["pid"]), f"{info['name']} (pid {info['pid']}) still runs"

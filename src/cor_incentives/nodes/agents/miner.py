@@ -173,7 +173,7 @@ class MinerAgent(Agent):
                 self.log.info("reveal task=%d impossible: no local record of the commitment", tid)
             return
         output_hash, tokens, note = entry["output_hash"], entry["output_tokens"], "own output"
-        if self.strategy == "mismatch":
+        if self.strategy == "mismatch" and "reveal_hash" in entry:  # none when it committed to a planted canary: revealed as is
             output_hash, tokens, note = entry["reveal_hash"], entry["reveal_tokens"], "a different output (mismatch)"
         elif self.strategy == "copier":
             if copier_should_wait(task, self.me):
