@@ -89,13 +89,13 @@ def test_closing_tasks_created_early_enough_are_judged_in_their_epoch():
     assert runs[0] == runs[1]
 
 
-def test_what_rule_15_leaves_open_a_late_forgiveness_counts_in_its_judging_epoch(monkeypatch):
-    """Rule 15 widens the late-judged offence's window, but a forgiveness is still counted in the epoch it is judged in
-    (``forgiven`` of E = e + 1): it stays in the window one epoch longer than if judged on time, and a miss of a task of
-    e + 2 (window e + 1 … e + 2) finds that allowance spent. A spy on the allowance counts, in the attack's world, the
-    slashes that had room once the previous epoch's late forgivenesses are moved to their task's epoch (first order).
-    Measured at the defaults: 1 in seeds 1-5 (20 late forgivenesses, 17 slashes); 3 in seeds 1-20 (97, 66); with
-    miss_rate_bps=200, 7 in seeds 1-20. The family's verdict still passes (its net over the twin: 170 against 220 COR)."""
+def test_what_rule_15_left_open_a_late_forgiveness_counted_in_its_judging_epoch(monkeypatch):
+    """Rule 15 widens the late-judged offence's window, but counted the forgiveness in the epoch it is judged in
+    (``forgiven`` of E = e + 1): it stayed in the window one epoch longer than if judged on time, and a miss of a task of
+    e + 2 (window e + 1 … e + 2) found that allowance spent. A spy on the allowance counts, in the attack's world under
+    rule 15 (knob rules=window_only), the slashes that had room once the previous epoch's late forgivenesses are moved to
+    their task's epoch (first order): 1 in seeds 1-5 (20 late forgivenesses, 17 slashes). Rule 16 counts them there: the
+    same seeds slash 16 times."""
     late_forgiven: dict[tuple[str, int], int] = {}
     found = {"late_forgiven": 0, "slashed": 0, "spent_by_a_late_forgiveness": 0}
     real = slashing.forgive
@@ -119,5 +119,13 @@ def test_what_rule_15_leaves_open_a_late_forgiveness_counts_in_its_judging_epoch
     f = family("late_judgement")
     for seed in SEEDS:
         late_forgiven.clear()
-        assert f.run_one({}, seed, twin=False).books_ok
+        assert f.run_one({"rules": "window_only"}, seed, twin=False).books_ok
     assert found == {"late_forgiven": 20, "slashed": 17, "spent_by_a_late_forgiveness": 1}
+    found.update(dict.fromkeys(found, 0))
+    slashes = 0
+    for seed in SEEDS:
+        late_forgiven.clear()
+        measured = f.run_one({}, seed, twin=False)
+        assert measured.books_ok
+        slashes += measured.values["honest_slash_count"]
+    assert found["slashed"] == slashes == 16  # rule 16: the one slash a late forgiveness caused is gone

@@ -80,6 +80,11 @@ RULE_VERSIONS: dict[int, str] = {
     "keeps a third pair of counters, ``served_prev2`` and ``forgiven_prev2``), so a judgment moved past an epoch close (a "
     "dissent that escalates the task, a draw waiting for the next beacon value) does not drop the allowance the node had "
     "when the task began (7-14: always this epoch and the one before, whatever the task's epoch)",
+    16: "a task's service and its forgiven offence are counted in the task's epoch: a task created in epoch e and settled "
+    "in epoch E > e adds its served-well count and its forgiveness to the counters of epoch e (at most two epochs back: "
+    "``served_prev``/``forgiven_prev`` for e = E - 1, ``*_prev2`` before), so a late judgement's forgiveness leaves the "
+    "window when its task's epoch does and cannot use up the allowance a later miss needs (core/allowance.py) "
+    "(7-15: counted in the epoch that judged the task)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -104,6 +109,8 @@ miner serving no model with a task settled in the epoch, not a router (rewards.p
 RULES_OFFENCE_BY_TASK_EPOCH = 15
 """The allowance's window starts at the epoch before the offending task's creation (at most two epochs back)
 (core/allowance.py)."""
+RULES_COUNTED_IN_TASK_EPOCH = 16
+"""The allowance counts a task's service and forgiveness in the task's epoch, not the judging one (core/allowance.py)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -835,7 +835,7 @@ def _update_miners(state: State, task: Task) -> None:
         latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
         success = bool(a.commit and not a.mismatch and a.in_consensus)
         if success:
-            count_served(state, a.miner)
+            count_served(state, a.miner, task.created_epoch)
         obs = rep.miner_observation(success, a.quality_ppb or 0, latency if a.reveal_tick is not None else 0)
         node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
 
@@ -854,7 +854,7 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
         if v in task.canary_failed or deviation > p.validator_deviation_max_ppb:
             record_offence(state, v, "validator_deviation", task.id)
         else:
-            count_served(state, v)
+            count_served(state, v, task.created_epoch)
 
 
 def _record_work(state: State, task: Task, cons: Consensus | None) -> None:

@@ -28,12 +28,14 @@ late_judgement  The offence allowance forgives a node's counted offences up to f
                 epoch than their task's (``late_offences``, from the tasks' records: a task still open at a close
                 is judged after its epoch), how many were slashed, and what the attack costs the coalition
                 (its income, costs and slashes against the same nodes' in the twin). Knob ``rules`` =
-                ``judging_epoch`` runs rule 14.
+                ``judging_epoch`` runs rule 14, ``window_only`` rule 15.
 
-                What rule 15 leaves open (not in the verdict; ``tests/sim/test_sim_late_judgement.py`` counts it
-                with a spy on the allowance): a late-judged forgiveness is counted in the judging epoch, so it
-                stays in the window one epoch longer and may spend the allowance of a miss of a task of e + 2
-                (1 slash in seeds 1-5 at the defaults). Delaying a judgement by two closes (E ≥ e + 2, where the
+                What rule 15 left open (not in the verdict; ``tests/sim/test_sim_late_judgement.py`` counts it
+                with a spy on the allowance): a late-judged forgiveness was counted in the judging epoch, so it
+                stayed in the window one epoch longer and could spend the allowance of a miss of a task of e + 2
+                (1 slash in seeds 1-5 at the defaults). Rule 16 counts a task's service and forgiveness in its
+                task's epoch (knob ``rules`` = ``window_only`` runs rule 15): 16 honest slashes in seeds 1-5
+                against rule 15's 17, 60 against 66 in seeds 1-20. Delaying a judgement by two closes (E ≥ e + 2, where the
                 window loses e − 1) needs a task to outlive an epoch: not at the default parameters (a task's
                 life, one escalation included, is at most 26 ticks by the deadlines; an epoch 100).
 """
@@ -43,7 +45,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...core.records import CLOSED_TASK_STATES, TaskState
-from ...core.rules import RULES_OFFENCE_BY_TASK_EPOCH
+from ...core.rules import RULES_COUNTED_IN_TASK_EPOCH, RULES_OFFENCE_BY_TASK_EPOCH
 from ...core.units import COR
 from ..runner import MODEL_ID, RunResult
 from ..scenarios import MINER_STAKE, ROUTER, NodeGroup, Scenario, miners, validators
@@ -144,8 +146,10 @@ class LateJudgement(Family):
         Knob(
             "rules",
             "task_epoch",
-            "the rules: task_epoch (rule 15: the allowance window of the task's epoch) or judging_epoch (rule 14: the judging epoch's)",
-            choices=("task_epoch", "judging_epoch"),
+            "the rules: task_epoch (rules 15 and 16: the allowance window of the task's epoch, and a late task's service and "
+            "forgiveness counted in its epoch), window_only (rule 15: the window of the task's epoch, but a late forgiveness "
+            "counted in the judging epoch) or judging_epoch (rule 14: the judging epoch's window)",
+            choices=("task_epoch", "window_only", "judging_epoch"),
         ),
         Knob("coalition", 2, "dissenting validators (the first of the population's 10, 9 000-11 000 COR each)", 1, 10),
         Knob("closing_tasks", 2, "user tasks issued before each close (but the last), each with one honest miss", 1, 20),
@@ -167,7 +171,8 @@ class LateJudgement(Family):
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         vals = validators() if twin else validators("dissenter", int(k["coalition"]))
-        params = {} if k["rules"] == "task_epoch" else {"rule_version": RULES_OFFENCE_BY_TASK_EPOCH - 1}
+        version = {"task_epoch": None, "window_only": RULES_COUNTED_IN_TASK_EPOCH - 1, "judging_epoch": RULES_OFFENCE_BY_TASK_EPOCH - 1}[k["rules"]]
+        params = {} if version is None else {"rule_version": version}
         rate = int(k["miss_rate_bps"])
         honest = (NodeGroup("miner", "unlucky", 10, (MINER_STAKE,), options={"rate": rate / 10_000}),) if rate else miners(("honest", 10))
         nodes = honest + vals + ROUTER
