@@ -51,7 +51,7 @@ DOC_SECTIONS = {
     "Staking APR": "4feecc4780b3e595efb5516911c33cfc79fc64426cc5ae5e71589fedfb9a26fb",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
-    "Slashing": "9b40bee70d8ea775f94ddb54cea4acdcf0db3ab06a2ffc3be6d33bdb00b4048a",
+    "Slashing": "db634f5aa40021a51866a44e0391a36bc2c950f2adacbed7ec6e0727ccde57d9",
     "Moving stake: redelegation and cancelled unbonding": "8d8d04771695461d23db084f7dad0474fb6089572153d7b4f53e20f554c91491",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
