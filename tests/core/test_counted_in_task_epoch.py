@@ -13,9 +13,7 @@ from cor_incentives.core import allowance
 from cor_incentives.core.apply import replay
 from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_COUNTED_IN_TASK_EPOCH, RULES_OFFENCE_BY_TASK_EPOCH
 from cor_incentives.core.state_codec import encode_state
-from support.market import commit_reveal, market, submit, validate_all
-
-OUT = 900_000_000  # a distance far over any threshold
+from support.market import OUT_OF_CONSENSUS_PPB, commit_reveal, late_miss, market, submit, validate_all
 
 
 def _epoch_task(c, bad=None):
@@ -23,26 +21,17 @@ def _epoch_task(c, bad=None):
     t = submit(c)
     miners = [a.miner for a in c.state.tasks[t].miners]
     commit_reveal(c, t, {m: "Paris" for m in miners})
-    validate_all(c, t, lambda v, m: (OUT if m == bad else 0, 900_000_000))
+    validate_all(c, t, lambda v, m: (OUT_OF_CONSENSUS_PPB if m == bad else 0, 900_000_000))
     assert c.state.tasks[t].state == "SETTLED" and c.state.tasks[t].created_epoch == c.state.epoch
     return t
 
 
 def _late_then_later_miss(rule_version: int):
-    """Epoch 0: every miner serves one task well. Epoch 1: a task created 3 ticks before the close, judged in epoch 2 with
-    one miner out of consensus (forgiven by epoch 0's work). Epoch 2: every miner serves one task well. Epoch 3: the
-    same miner misses again. At 10 000 bps every task served well earns one forgiveness."""
-    c = market(n_miners=3, params={"offence_allowance_bps": 10_000, "rule_version": rule_version})
-    _epoch_task(c)
-    c.oracle("epoch.close", {})
-    c.oracle("tick", {"ticks": c.state.epochs[0].end_tick + c.state.params.epoch_length_ticks - 3 - c.state.tick})
-    t1 = submit(c)
-    miners = [a.miner for a in c.state.tasks[t1].miners]
-    commit_reveal(c, t1, {m: "Paris" for m in miners})
-    c.oracle("epoch.close", {})
-    bad, good = miners[0], miners[1]
-    validate_all(c, t1, lambda v, m: (OUT if m == bad else 0, 900_000_000))
-    assert c.state.epoch == 2 and c.state.tasks[t1].created_epoch == 1 and c.state.tasks[t1].state == "SETTLED"
+    """``late_miss`` (epoch 0: every miner serves one task well; epoch 1: a task created 3 ticks before the close, judged
+    in epoch 2 with one miner out of consensus, forgiven by epoch 0's work), then epoch 2: every miner serves one task
+    well; epoch 3: the same miner misses again. At 10 000 bps every task served well earns one forgiveness."""
+    c, t1, bad = late_miss(rule_version)
+    good = c.state.tasks[t1].miners[1].miner
     assert not [s for s in c.state.slashes if s.node == bad]  # rule 15's window (0 … 2) forgives it under both
     after_late = {n: allowance.counters(c.state, c.state.nodes[n]) for n in (bad, good)}
     _epoch_task(c)

@@ -12,30 +12,7 @@ from cor_incentives.core import allowance
 from cor_incentives.core.apply import replay
 from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_OFFENCE_BY_TASK_EPOCH
 from cor_incentives.core.state_codec import encode_state
-from support.market import commit_reveal, market, submit, validate_all
-
-OUT = 900_000_000  # a distance far over any threshold
-
-
-def _late_miss(rule_version: int, allowance_bps: int = 10_000):
-    """Epoch 0: every miner serves one task well. Epoch 1: a task is created 3 ticks before the close and revealed;
-    epoch 2: it is judged, one miner out of consensus. Returns (chain, the task, the miner)."""
-    c = market(n_miners=3, params={"offence_allowance_bps": allowance_bps, "rule_version": rule_version})
-    t0 = submit(c)
-    commit_reveal(c, t0, {a.miner: "Paris" for a in c.state.tasks[t0].miners})
-    validate_all(c, t0, lambda v, m: (0, 900_000_000))
-    c.oracle("epoch.close", {})
-    c.oracle("tick", {"ticks": c.state.epochs[0].end_tick + c.state.params.epoch_length_ticks - 3 - c.state.tick})
-    t1 = submit(c)
-    miners = [a.miner for a in c.state.tasks[t1].miners]
-    commit_reveal(c, t1, {m: "Paris" for m in miners})
-    c.oracle("epoch.close", {})
-    assert c.state.epoch == 2 and c.state.tasks[t1].created_epoch == 1 and c.state.tasks[t1].state == "COMMITTED"
-    bad = miners[0]
-    assert c.state.nodes[bad].served_prev == 0  # nothing served in epoch 1: the two-epoch window (1, 2) holds nothing
-    validate_all(c, t1, lambda v, m: (OUT if m == bad else 0, 900_000_000))
-    assert c.state.tasks[t1].state == "SETTLED"
-    return c, t1, bad
+from support.market import late_miss, market
 
 
 def test_rule_15_is_the_latest_and_says_what_changed():
@@ -43,7 +20,7 @@ def test_rule_15_is_the_latest_and_says_what_changed():
 
 
 def test_a_late_judged_miss_keeps_the_allowance_of_its_tasks_epoch():
-    c, _, bad = _late_miss(RULES_OFFENCE_BY_TASK_EPOCH)
+    c, _, bad = late_miss(RULES_OFFENCE_BY_TASK_EPOCH)
     assert not [s for s in c.state.slashes if s.node == bad]  # forgiven: epoch 0's task counts (window 0 … 2)
     n = c.state.nodes[bad]
     assert (n.served_prev2, n.forgiven) == (1, 1) and allowance.allowance(c.state, n, 1) == 0
@@ -51,7 +28,7 @@ def test_a_late_judged_miss_keeps_the_allowance_of_its_tasks_epoch():
 
 
 def test_the_same_miss_was_slashed_under_rule_14():
-    c, t1, bad = _late_miss(RULES_OFFENCE_BY_TASK_EPOCH - 1)
+    c, t1, bad = late_miss(RULES_OFFENCE_BY_TASK_EPOCH - 1)
     [slash] = [s for s in c.state.slashes if s.node == bad]
     assert slash.offence == "poi_divergence" and slash.evidence == {"task": t1}
     assert c.state.nodes[bad].served_prev2 == 0  # not kept before rule 15
@@ -60,7 +37,7 @@ def test_the_same_miss_was_slashed_under_rule_14():
 
 def test_a_late_judged_miss_with_no_earlier_work_is_still_slashed():
     """The look-back needs work served well: at allowance 0 bps nothing is forgiven, whatever the window."""
-    c, _, bad = _late_miss(RULES_OFFENCE_BY_TASK_EPOCH, allowance_bps=0)
+    c, _, bad = late_miss(RULES_OFFENCE_BY_TASK_EPOCH, allowance_bps=0)
     assert [s.offence for s in c.state.slashes if s.node == bad] == ["poi_divergence"]
 
 

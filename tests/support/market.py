@@ -143,4 +143,42 @@ def validate_all(
         draw_now(c, tid)  # an escalation: its validators are drawn by the next tick
 
 
-__all__ = ["market", "submit", "network", "commit_reveal", "draw_now", "validate_all", "addr", "h", "MODEL", "COR"]
+OUT_OF_CONSENSUS_PPB = 900_000_000  # a distance far over any threshold
+
+
+def late_miss(rule_version: int, allowance_bps: int = 10_000) -> tuple[Chain, int, str]:
+    """Epoch 0: every miner serves one task well. Epoch 1: a task is created 3 ticks before the close and revealed;
+    epoch 2: it is judged, one miner out of consensus. Returns (chain, the task, the miner). (Rules 15 and 16: an offence
+    judged after its task's epoch, ``tests/core/test_offence_by_task_epoch.py``, ``test_counted_in_task_epoch.py``.)"""
+    c = market(n_miners=3, params={"offence_allowance_bps": allowance_bps, "rule_version": rule_version})
+    t0 = submit(c)
+    commit_reveal(c, t0, {a.miner: "Paris" for a in c.state.tasks[t0].miners})
+    validate_all(c, t0, lambda v, m: (0, 900_000_000))
+    c.oracle("epoch.close", {})
+    c.oracle("tick", {"ticks": c.state.epochs[0].end_tick + c.state.params.epoch_length_ticks - 3 - c.state.tick})
+    t1 = submit(c)
+    miners = [a.miner for a in c.state.tasks[t1].miners]
+    commit_reveal(c, t1, {m: "Paris" for m in miners})
+    c.oracle("epoch.close", {})
+    assert c.state.epoch == 2 and c.state.tasks[t1].created_epoch == 1 and c.state.tasks[t1].state == "COMMITTED"
+    bad = miners[0]
+    assert c.state.nodes[bad].served_prev == 0  # nothing served in epoch 1: the two-epoch window (1, 2) holds nothing
+    validate_all(c, t1, lambda v, m: (OUT_OF_CONSENSUS_PPB if m == bad else 0, 900_000_000))
+    assert c.state.tasks[t1].state == "SETTLED"
+    return c, t1, bad
+
+
+__all__ = [
+    "market",
+    "submit",
+    "network",
+    "commit_reveal",
+    "draw_now",
+    "validate_all",
+    "addr",
+    "h",
+    "MODEL",
+    "COR",
+    "late_miss",
+    "OUT_OF_CONSENSUS_PPB",
+]

@@ -92,19 +92,24 @@ def counting_epoch_age(state: State, task_epoch: int | None) -> int:
     return min(max(state.epoch - task_epoch, 0), 2)
 
 
+SERVED = ("served", "served_prev", "served_prev2")
+FORGIVEN = ("forgiven", "forgiven_prev", "forgiven_prev2")
+"""A node's counters by age: this epoch, the one before, two before."""
+
+
+def _count(state: State, node: Node, counters_by_age: tuple[str, str, str], task_epoch: int | None) -> None:
+    """Add 1 to the counter of the epoch a task of ``task_epoch`` is counted in, once the counters are moved to the
+    current epoch."""
+    _window(state, node)
+    name = counters_by_age[counting_epoch_age(state, task_epoch)]
+    setattr(node, name, getattr(node, name) + 1)
+
+
 def count_served(state: State, node_id: str, task_epoch: int | None = None) -> None:
     """The node served a task (created in ``task_epoch``) well (rule version 7 on; nothing is counted before)."""
     if not rules_since(state.params, RULES_OFFENCE_ALLOWANCE):
         return
-    node = state.nodes[node_id]
-    _window(state, node)
-    age = counting_epoch_age(state, task_epoch)
-    if age == 0:
-        node.served += 1
-    elif age == 1:
-        node.served_prev += 1
-    else:
-        node.served_prev2 += 1
+    _count(state, state.nodes[node_id], SERVED, task_epoch)
 
 
 def forgive(state: State, node_id: str, task_epoch: int | None = None) -> bool:
@@ -115,12 +120,5 @@ def forgive(state: State, node_id: str, task_epoch: int | None = None) -> bool:
     node = state.nodes[node_id]
     if allowance(state, node, task_epoch) <= 0:
         return False
-    _window(state, node)
-    age = counting_epoch_age(state, task_epoch)
-    if age == 0:
-        node.forgiven += 1
-    elif age == 1:
-        node.forgiven_prev += 1
-    else:
-        node.forgiven_prev2 += 1
+    _count(state, node, FORGIVEN, task_epoch)
     return True
