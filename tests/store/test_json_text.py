@@ -13,11 +13,13 @@ import dataclasses
 import enum
 import math
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cor_incentives.app.verify import verify_store
+from cor_incentives.core.int_column import IntColumn
 from cor_incentives.core.json_view import json_view
 from cor_incentives.store import db
 from cor_incentives.store.json_text import json_bytes, json_text
@@ -71,6 +73,8 @@ int_columns = st.one_of(
     st.lists(st.one_of(ints, st.booleans()), max_size=6),  # booleans are not integers here
     st.builds(lambda head, rest: [head, *rest], st.integers(-3, 3), st.lists(scalars, max_size=4)),  # an integer, then anything
 )
+int64s = st.one_of(st.sampled_from([e for e in EDGES if -(2**63) <= e < 2**63]), st.integers(-(2**63), 2**63 - 1), st.integers(-(2**53), 2**53))
+int64_columns = st.lists(int64s, max_size=20).map(lambda v: IntColumn(np.array(v, dtype=np.int64)))  # held as int64 arrays
 hashables = st.one_of(ints, texts, st.tuples(ints, texts), st.frozensets(ints, max_size=4))
 keys = st.one_of(texts, ints, st.booleans(), st.sampled_from([Kind.A, Kind.B, Level.HIGH]), st.builds(Key, ints, texts))
 
@@ -84,6 +88,7 @@ def containers(children):
         st.frozensets(hashables, max_size=3),
         int_columns,
         int_columns.map(tuple),
+        int64_columns,
         st.builds(Row, texts, ints, children, st.lists(children, max_size=3).map(tuple)),
         children.map(lambda v: [v, {"again": v}]),  # one object cited twice
         st.sampled_from([[], (), {}, set(), frozenset()]),

@@ -32,7 +32,7 @@ see the same facts under every rule version.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .params import Params
@@ -90,7 +90,7 @@ def cites_line_formulas(p: Params, stream: str) -> bool:
     return rules_since(p, RULES_EPOCH_DOCUMENT) and stream.partition(":")[0] in CITING_STREAMS
 
 
-def bonus_columns(pay: StreamPay) -> tuple[dict[str, list[int]], list[tuple[int, int]]]:
+def bonus_columns(pay: StreamPay) -> tuple[dict[str, Sequence[int]], list[tuple[int, int]]]:
     """The stream's bonus rows as columns (node after node, in node order) and each node's ``(first, count)``."""
     return {name: pay.bonus_table[name] for name in BONUS_COLUMNS}, list(pay.bonus_at)
 

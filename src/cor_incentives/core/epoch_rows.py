@@ -10,6 +10,7 @@ streams' per-row accessors give for the rows as records (``rewards.MINER_STREAM`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import compress
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .epoch_columns import ValidationColumns, WorkColumns
+from .int_column import IntColumn
 from .work_rewards import MAX_COMPLEXITY_UNITS
 
 
@@ -88,8 +90,9 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
     )
 
 
-def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes: list[str]) -> dict[str, list[int]]:
-    """Each node's tasks whose row is in consensus, in row order (nodes without one are absent).
+def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes: list[str]) -> dict[str, IntColumn]:
+    """Each node's tasks whose row is in consensus, in row order (nodes without one are absent), as ``IntColumn`` slices
+    of the one grouped array (no Python integer per task: the lists they stand for are written, hashed and snapshotted).
 
     Every row is grouped by one stable sort of a key per row: its node, or ``len(nodes)`` (past every node) for a row
     out of consensus, so the rows left out sort after all the others and the selection costs no pass over the order;
@@ -105,8 +108,8 @@ def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes:
         key[~kept] = n
     order = grouped_order(key, n + 1)
     bounds = [0, *np.cumsum(np.bincount(key, minlength=n + 1)[:n]).tolist()]
-    grouped = columns.task[order[: bounds[-1]]]
-    return {nodes[i]: grouped[bounds[i] : bounds[i + 1]].tolist() for i in range(n) if bounds[i] < bounds[i + 1]}
+    grouped = IntColumn(columns.task[order[: bounds[-1]]].astype(np.int64, copy=False)).array
+    return {nodes[i]: IntColumn(grouped[bounds[i] : bounds[i + 1]]) for i in range(n) if bounds[i] < bounds[i + 1]}
 
 
 def _key_type(groups: int) -> type[np.integer[Any]]:
@@ -122,16 +125,16 @@ def grouped_order(owners: npt.NDArray[np.integer[Any]], groups: int) -> npt.NDAr
     return order
 
 
-def first_seen(task: npt.NDArray[np.int64]) -> list[int]:
+def first_seen(task: npt.NDArray[np.int64]) -> Sequence[int]:
     """The distinct values of ``task`` in the order they first appear (``dict.fromkeys``). A task's rows are appended
     together when it closes, so the first row of each run is usually a new task: when those are all distinct, they
-    are the answer (each value has exactly one run); otherwise every row is looked at."""
+    are the answer (each value has exactly one run: an ``IntColumn``, no Python integer per task); otherwise every
+    row is looked at."""
     if task.size == 0:
         return []
     starts = task[np.concatenate(([0], np.flatnonzero(task[1:] != task[:-1]) + 1))]
     if _distinct(starts):
-        seen: list[int] = starts.tolist()
-        return seen
+        return IntColumn(starts.astype(np.int64, copy=False))
     return list(dict.fromkeys(task.tolist()))
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .int_column import IntColumn
+
 JSON_SAFE_INT = 2**53  # larger integers are written as decimal strings (``state.json_ready``)
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -56,6 +58,12 @@ def _view(obj: Any, memo: dict[int, Any]) -> Any:
                 out = [v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v) for v in obj]
         else:
             out = [_view(v, memo) for v in obj]
+    elif cls is IntColumn:  # int64 values: the list it stands for, converted as a column of integers
+        a = obj.array
+        if a.size == 0 or (-JSON_SAFE_INT <= int(a.min()) and int(a.max()) <= JSON_SAFE_INT):
+            out = obj.tolist()
+        else:
+            out = [v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v) for v in obj.tolist()]
     elif isinstance(obj, (set, frozenset)):
         out = sorted(_view(v, memo) for v in obj)
     elif isinstance(obj, bool) or isinstance(obj, str):

@@ -41,7 +41,7 @@ Staking APR (from ``pool:staking``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
@@ -121,7 +121,7 @@ def _pay_stream(
     pay: StreamPay,
     params_used: dict[str, Any],
     formula: str,
-    tasks: dict[str, list[int]],
+    tasks: Mapping[str, Sequence[int]],
 ) -> dict[str, Any]:
     """Credit every node its reward and write its line; returns what the stream account adds (rule version 11 on:
     the formula, parameters and bonus rows the node lines cite, ``core/epoch_document.py``)."""

@@ -19,6 +19,7 @@ from typing import Any
 from .epoch_columns import ValidationColumns, WorkColumns
 from .errors import Conflict, EngineError
 from .events import GENESIS_PREV_HASH
+from .int_column import IntColumn
 from .journal import Journaled
 from .ledger import Ledger
 from .params import ParamHistory, Params
@@ -212,7 +213,7 @@ def json_ready(obj: Any) -> Any:
         return str(obj) if abs(obj) > 2**53 else obj
     if isinstance(obj, dict):
         return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
+    if isinstance(obj, (list, tuple, IntColumn)):
         return [json_ready(v) for v in obj]
     if isinstance(obj, (set, frozenset)):
         return sorted(json_ready(v) for v in obj)

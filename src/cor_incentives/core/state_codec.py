@@ -41,6 +41,7 @@ from typing import Any
 from .epoch_columns import RowStore
 from .errors import InvalidInput
 from .events import content_hash
+from .int_column import IntColumn
 from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
 from .rules import (
     RULES_EXPOSED_STAKE,
@@ -408,6 +409,8 @@ def _any_enc(v: Any) -> Any:
         return {"__pairs__": [[_any_enc(k), _any_enc(x)] for k, x in v.items()]}
     if isinstance(v, list):
         return [_any_enc(x) for x in v]
+    if isinstance(v, IntColumn):  # the list it stands for (a snapshot decodes a list)
+        return v.tolist()
     if isinstance(v, tuple):
         return {"__tuple__": [_any_enc(x) for x in v]}
     if isinstance(v, (set, frozenset)):

@@ -119,7 +119,7 @@ BONUS_TABLE = ("task", "units", "quality_ppb", "fee_units", "equivalent", "cap",
 """The columns of ``StreamPay.bonus_table``: a paid bonus row's inputs and arithmetic."""
 
 
-class BonusTable(Mapping[str, list[int]]):
+class BonusTable(Mapping[str, Sequence[int]]):
     """``StreamPay.bonus_table``: the columns of ``BONUS_TABLE`` (in that order), the inputs given as lists and the
     arithmetic columns (equivalent, cap, bonus) made by a function when first read, then kept (a column given as another
     column's name is a copy of that column's list: the same integers). From rule version 11 the
@@ -128,12 +128,12 @@ class BonusTable(Mapping[str, list[int]]):
 
     __slots__ = ("_columns", "_make")
 
-    def __init__(self, inputs: Mapping[str, list[int]], arithmetic: Mapping[str, Callable[[], list[int]] | str]) -> None:
+    def __init__(self, inputs: Mapping[str, Sequence[int]], arithmetic: Mapping[str, Callable[[], list[int]] | str]) -> None:
         invariant(set(inputs) | set(arithmetic) == set(BONUS_TABLE) and not set(inputs) & set(arithmetic), "work pay: bonus table columns")
-        self._columns: dict[str, list[int]] = dict(inputs)
+        self._columns: dict[str, Sequence[int]] = dict(inputs)
         self._make = dict(arithmetic)
 
-    def __getitem__(self, name: str) -> list[int]:
+    def __getitem__(self, name: str) -> Sequence[int]:
         column = self._columns.get(name)
         if column is None:
             make = self._make.pop(name)
@@ -161,7 +161,7 @@ class StreamPay:
     bonus: tuple[int, ...]
     claim: tuple[int, ...]
     reward: tuple[int, ...]
-    bonus_table: Mapping[str, list[int]]
+    bonus_table: Mapping[str, Sequence[int]]
     bonus_at: tuple[tuple[int, int], ...]
     rate_units: int
     bonus_fee_bps: int
@@ -249,6 +249,19 @@ def _int_column(values: Sequence[int] | npt.NDArray[np.int64]) -> npt.NDArray[An
         return np.array(values, dtype=np.int64)
     except OverflowError:
         return np.array(values, dtype=object)
+
+
+def _held(values: npt.NDArray[Any]) -> Sequence[int]:
+    """A bonus table's input column as the record holds it: an ``IntColumn`` of an int64 column (no Python integer per
+    row; written, hashed and compared as the list), the list of an object column (a value past int64: exact)."""
+    import numpy as np
+
+    from .int_column import IntColumn
+
+    if values.dtype == np.int64:
+        return IntColumn(values)
+    held: list[int] = values.tolist()
+    return held
 
 
 def bonus_columns_int64(
@@ -390,7 +403,6 @@ def settle_stream(
     order = kept[grouped_order(owner[kept], nodes)]
     node = owner[order]
     units, quality, fee_units = (_int_column(column)[order] for column in (rows.units, rows.quality_ppb, rows.fee_units))
-    fee = fee_units.tolist()
     multiplier = _int_column(multiplier_ppb)[node]
     bounds_at = np.searchsorted(node, np.arange(nodes + 1))
     bounds = bounds_at.tolist()
@@ -410,6 +422,7 @@ def settle_stream(
         if every_cap:  # the bonus column is the cap's integers again, not new ones
             arithmetic["bonus"] = "cap"
     else:  # a value beyond what int64 columns hold exactly: the formulas row by row, in Python integers
+        fee = fee_units.tolist()
         equivalent = list(map(compute_bonus_equivalent, units.tolist(), quality.tolist(), multiplier.tolist(), repeat(rate_units)))
         cap = list(map(compute_bonus_cap, fee, repeat(bonus_fee_bps)))
         row_bonus = list(map(min, equivalent, cap))
@@ -421,7 +434,7 @@ def settle_stream(
     claims = sum(claim)
     reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
     paid = sum(reward)
-    inputs = {"task": _int_column(rows.task)[order].tolist(), "units": units.tolist(), "quality_ppb": quality.tolist(), "fee_units": fee}
+    inputs = {"task": _held(_int_column(rows.task)[order]), "units": _held(units), "quality_ppb": _held(quality), "fee_units": _held(fee_units)}
     out = StreamPay(
         network_claim=tuple(network_claim),
         bonus=tuple(bonus),

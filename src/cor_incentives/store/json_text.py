@@ -36,9 +36,10 @@ from typing import Any
 
 import orjson
 
+from ..core.int_column import IntColumn
 from ..core.json_view import _FIELDS, JSON_SAFE_INT, _key, json_view
 
-_OPTIONS = orjson.OPT_SORT_KEYS
+_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY  # numpy: an ``IntColumn``'s int64 array, range checked by the walk
 _NOT_ASCII_SAFE = re.compile("[\x7f-\U0010ffff]")  # what ensure_ascii escapes besides what orjson escapes too
 
 
@@ -106,7 +107,7 @@ def _column(obj: list[Any] | tuple[Any, ...], ranged: bool) -> bool:
 # What ``_ready`` does with an instance of a class, by the class (``_kind``): the tests of the walk in their order, taken
 # once per class instead of once per object (an epoch document holds some 60 k earning items, 120 k dicts and 20 k columns
 # of a handful of classes). A dataclass's kind is the tuple of its field names.
-_DICT, _SEQ, _SET, _STR, _BOOL, _INT, _FLOAT, _OTHER = "dict", "seq", "set", "str", "bool", "int", "float", "other"
+_DICT, _SEQ, _SET, _STR, _BOOL, _INT, _FLOAT, _OTHER, _COLUMN = "dict", "seq", "set", "str", "bool", "int", "float", "other", "column"
 _KINDS: dict[type, Any] = {}
 
 
@@ -114,7 +115,9 @@ def _kind(cls: type) -> Any:
     """The branch of ``_ready`` an instance of ``cls`` takes (the same ``isinstance`` tests in the same order; they
     depend on the class alone), remembered per class."""
     kind: Any
-    if issubclass(cls, dict):
+    if cls is IntColumn:
+        kind = _COLUMN
+    elif issubclass(cls, dict):
         kind = _DICT
     elif issubclass(cls, (list, tuple)):
         kind = _SEQ
@@ -189,6 +192,9 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
             out = obj if cls is list or cls is tuple else list(obj)
         else:
             out = [_ready(v, memo, ranged) for v in obj]
+    elif kind is _COLUMN:  # int64 values: the array itself when all are JSON-safe (orjson writes it as the list), else the view
+        a = obj.array
+        out = a if a.size and -JSON_SAFE_INT <= int(a.min()) and int(a.max()) <= JSON_SAFE_INT else json_view(obj)
     elif kind is _SET:
         view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)
         out = [_ready(v, {}, ranged) for v in view]
