@@ -27,10 +27,13 @@ int64s = st.one_of(st.sampled_from(EDGES), st.integers(-(2**63), 2**63 - 1), st.
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(int64s, max_size=30), st.integers(0, 30), st.integers(0, 30))
-def test_a_column_is_written_hashed_and_compared_as_its_list(values, a, b):
+@given(st.lists(int64s, max_size=30), st.integers(0, 30), st.integers(0, 30), st.booleans())
+def test_a_column_is_written_hashed_and_compared_as_its_list(values, a, b, ranged_first):
     column = IntColumn(np.array(values, dtype=np.int64))
+    if ranged_first:  # the slice inherits the whole column's range bound (tasks_by_node), which may exceed its own
+        assert column.bound() == max(map(abs, values), default=0)
     part = column[a:b]  # a slice shares the buffer
+    assert part.bound() >= max(map(abs, values[a:b]), default=0)
     for col, as_list in ((column, values), (part, values[a:b])):
         assert col == as_list and as_list == col and col == tuple(as_list) and col == IntColumn(np.array(as_list, dtype=np.int64))
         assert list(col) == as_list and col.tolist() == as_list and len(col) == len(as_list)

@@ -108,8 +108,9 @@ def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes:
         key[~kept] = n
     order = grouped_order(key, n + 1)
     bounds = [0, *np.cumsum(np.bincount(key, minlength=n + 1)[:n]).tolist()]
-    grouped = IntColumn(columns.task[order[: bounds[-1]]].astype(np.int64, copy=False)).array
-    return {nodes[i]: IntColumn(grouped[bounds[i] : bounds[i + 1]]) for i in range(n) if bounds[i] < bounds[i + 1]}
+    grouped = IntColumn(columns.task[order[: bounds[-1]]].astype(np.int64, copy=False))
+    grouped.bound()  # once: each node's slice inherits it
+    return {nodes[i]: grouped[bounds[i] : bounds[i + 1]] for i in range(n) if bounds[i] < bounds[i + 1]}
 
 
 def _key_type(groups: int) -> type[np.integer[Any]]:

@@ -32,12 +32,13 @@ class IntColumn(Sequence[int]):
     The column takes the array over without a copy (a slice of one grouped array per node): whoever made it writes it
     no more (the column's own view of it is read-only, so no reader can)."""
 
-    __slots__ = ("array",)
+    __slots__ = ("array", "_bound")
     __hash__ = None  # type: ignore[assignment]  # like the list it stands for
 
     array: npt.NDArray[np.int64]
+    _bound: list[int]  # [the largest |value|, or an upper bound of it], once known (a slice's is its parent's)
 
-    def __init__(self, values: npt.NDArray[np.int64]) -> None:
+    def __init__(self, values: npt.NDArray[np.int64], _bound: list[int] | None = None) -> None:
         import numpy as np
 
         if not isinstance(values, np.ndarray) or values.dtype != np.int64 or values.ndim != 1:
@@ -45,6 +46,15 @@ class IntColumn(Sequence[int]):
         array = values.view()
         array.flags.writeable = False
         object.__setattr__(self, "array", array)
+        object.__setattr__(self, "_bound", [] if _bound is None else _bound)
+
+    def bound(self) -> int:
+        """An upper bound of |value| over the column (its largest, or its parent's when it is a slice): a writer checks
+        the range of a column once (JSON's ±2**53), not of each of the thousands of slices of one grouped array."""
+        if not self._bound:
+            a = self.array
+            self._bound.append(max(-int(a.min()), int(a.max())) if a.size else 0)
+        return self._bound[0]
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("an IntColumn is read-only")
@@ -58,7 +68,7 @@ class IntColumn(Sequence[int]):
     def __getitem__(self, i: slice) -> IntColumn: ...
     def __getitem__(self, i: int | slice) -> int | IntColumn:
         if isinstance(i, slice):
-            return IntColumn(self.array[i])
+            return IntColumn(self.array[i], self._bound if self._bound else None)
         value: int = self.array.item(i)
         return value
 
@@ -81,7 +91,7 @@ class IntColumn(Sequence[int]):
         return f"IntColumn({self.tolist()!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (IntColumn, (self.array.copy(),))
+        return (IntColumn, (self.array.copy(), list(self._bound)))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> IntColumn:
         return self  # read-only: a copy would be the same values

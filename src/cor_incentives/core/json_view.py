@@ -59,8 +59,7 @@ def _view(obj: Any, memo: dict[int, Any]) -> Any:
         else:
             out = [_view(v, memo) for v in obj]
     elif cls is IntColumn:  # int64 values: the list it stands for, converted as a column of integers
-        a = obj.array
-        if a.size == 0 or (-JSON_SAFE_INT <= int(a.min()) and int(a.max()) <= JSON_SAFE_INT):
+        if obj.bound() <= JSON_SAFE_INT:
             out = obj.tolist()
         else:
             out = [v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v) for v in obj.tolist()]

@@ -193,8 +193,7 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
         else:
             out = [_ready(v, memo, ranged) for v in obj]
     elif kind is _COLUMN:  # int64 values: the array itself when all are JSON-safe (orjson writes it as the list), else the view
-        a = obj.array
-        out = a if a.size and -JSON_SAFE_INT <= int(a.min()) and int(a.max()) <= JSON_SAFE_INT else json_view(obj)
+        out = obj.array if obj.bound() <= JSON_SAFE_INT else json_view(obj)
     elif kind is _SET:
         view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)
         out = [_ready(v, {}, ranged) for v in view]
