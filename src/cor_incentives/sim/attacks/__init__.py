@@ -38,7 +38,7 @@ from . import (
     validators,
     wash,
 )
-from .base import FAMILIES, Attack, Family, Knob, Verdict, builtin_attacks, evaluate, evaluate_many, family, register
+from .base import FAMILIES, Attack, Family, Knob, Verdict, bootstrap, builtin_attacks, evaluate, evaluate_many, family, register
 
 _MODULES = (
     staking,
@@ -60,4 +60,4 @@ _MODULES = (
 for _module in _MODULES:
     register(*_module.FAMILIES)
 
-__all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]
+__all__ = ["FAMILIES", "Attack", "Family", "Knob", "Verdict", "bootstrap", "builtin_attacks", "evaluate", "evaluate_many", "family", "register"]

@@ -17,12 +17,25 @@ function a black-box optimiser maximises ``gain`` of. Both worlds are full runs 
 (``runner.run``), so conservation and every node's and actor's statement are checked each epoch;
 ``passed`` also requires those books to hold.
 
+How sure a verdict is (``bootstrap``): a family's numbers over a few seeds can be a lucky or unlucky
+window, so every evaluation also resamples the seeds with replacement (``RESAMPLES`` times, a seed's
+attack world and its twin kept together, a fixed-seed RNG) and calls the family's own ``judge`` on each
+resample. That gives a 95 % interval for ``gain``, the share of resamples that pass, and the
+three-valued ``verdict``: ``stopped`` iff at least 95 % of the resamples pass, ``open`` iff at most
+5 % do, otherwise ``undecided``. A noisy family (its resamples do not all give the same gain and
+verdict) is decided only from ``MIN_NOISY_SEEDS`` seeds on: below that the bootstrap is too narrow to
+trust. An exact family (every resample the same) is decided at any seed count. With ``sequential``
+(``cor simulate`` without ``--seeds``, ``scripts/attacks_doc.py``) an attack still undecided after its
+own seeds is run at ``Family.max_seeds`` seeds and decided there: one extension, not a look after every
+batch, so that stopping at the first lucky batch cannot make a verdict.
+
 Adding a family: subclass ``Family`` in ``sim/attacks/<family>.py`` and list it in
 ``sim/attacks/__init__.py``; it then appears in ``cor simulate --scenario all``.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -35,6 +48,10 @@ from ..scenarios import Scenario, read_scenario_file
 from ..script import ActorScript
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+MAX_SEEDS = 20  # a sequential evaluation runs an undecided attack at this many seeds (Family.max_seeds)
+RESAMPLES = 1000  # paired bootstrap resamples per verdict
+DECIDED_SHARE = 0.95  # stopped iff at least this share of the resamples pass; open iff at most 1 - it
+MIN_NOISY_SEEDS = 20  # a family whose resamples differ is decided only from this many seeds on
 Knobs = Mapping[str, int | str]
 
 
@@ -97,6 +114,7 @@ class Family:
     gain_unit: str = ""  # what ``gain`` measures
     knobs: tuple[Knob, ...] = ()
     seeds: tuple[int, ...] = DEFAULT_SEEDS
+    max_seeds: int = MAX_SEEDS  # a sequential evaluation runs the attack at this many seeds if its own leave it undecided
 
     def defaults(self) -> dict[str, int | str]:
         return {k.name: k.default for k in self.knobs}
@@ -204,70 +222,149 @@ def builtin_attacks() -> list[Attack]:
     return [Attack(name, name) for name in FAMILIES]
 
 
+def bootstrap(
+    f: Family, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]], *, books_ok: bool = True, resamples: int = RESAMPLES
+) -> dict[str, Any]:
+    """How sure the verdict over these seeds is: a paired bootstrap over the seeds (module docstring).
+
+    Each resample draws ``len(attack)`` seed indices with replacement from a fixed-seed RNG; the attack
+    world and the twin of a drawn seed stay together (the twin is the attack's control on the same seed,
+    so their common noise cancels), and the family's own ``judge`` decides the resample. Returns the seed
+    count, the number of resamples, the share that pass, the 2.5 %–97.5 % percentile interval of their
+    ``gain`` (None where the judge gives none), whether every resample gave the same gain and verdict
+    (``exact``), and ``verdict``: ``stopped``, ``open`` or ``undecided``. Books that did not hold make it
+    ``open`` (such a world proves nothing stopped).
+    """
+    n = len(attack)
+    if n == 0 or n != len(twin):
+        raise ValueError("bootstrap needs the attack and the twin of the same seeds")
+    rng = random.Random(f"verdict:{f.name}")
+    gains: list[float] = []
+    passes = 0
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        v = f.judge(k, [attack[i] for i in idx], [twin[i] for i in idx])
+        passes += bool(v.passed)
+        if v.gain is not None:
+            gains.append(v.gain)
+    gains.sort()
+    share = passes / resamples
+    spread = gains[-1] - gains[0] if gains else 0.0
+    exact = passes in (0, resamples) and (len(gains) in (0, resamples)) and spread <= 1e-9 * max(1.0, abs(gains[-1]) if gains else 1.0)
+    if not books_ok:
+        verdict = "open"
+    elif not exact and n < MIN_NOISY_SEEDS:
+        verdict = "undecided"
+    elif share >= DECIDED_SHARE:
+        verdict = "stopped"
+    elif share <= 1 - DECIDED_SHARE:
+        verdict = "open"
+    else:
+        verdict = "undecided"
+    lo = gains[int(0.025 * len(gains))] if gains else None
+    hi = gains[max(0, -(-975 * len(gains) // 1000) - 1)] if gains else None
+    return {"seeds": n, "resamples": resamples, "pass_share": share, "gain_interval": [lo, hi], "exact": exact, "verdict": verdict}
+
+
 def _job(family_name: str, knobs: dict[str, int | str], seed: int, twin: bool, params: dict[str, Any] | None = None) -> Measured:
     return FAMILIES[family_name].run_one(knobs, seed, twin, params)
 
 
 def evaluate(
-    attack: Attack, *, seeds: tuple[int, ...] | None = None, workers: int = 1, progress: Callable[[str], None] | None = None
+    attack: Attack,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+    sequential: bool = False,
 ) -> dict[str, Any]:
     """Run ``attack`` and its honest twin for every seed; the verdict and everything it rests on."""
-    return evaluate_many([attack], seeds=seeds, workers=workers, progress=progress)[0]
+    return evaluate_many([attack], seeds=seeds, workers=workers, progress=progress, sequential=sequential)[0]
 
 
 def evaluate_many(
-    attacks: list[Attack], *, seeds: tuple[int, ...] | None = None, workers: int = 1, progress: Callable[[str], None] | None = None
+    attacks: list[Attack],
+    *,
+    seeds: tuple[int, ...] | None = None,
+    workers: int = 1,
+    progress: Callable[[str], None] | None = None,
+    sequential: bool = False,
 ) -> list[dict[str, Any]]:
-    """``evaluate`` for several attacks, their runs spread over ``workers`` processes."""
+    """``evaluate`` for several attacks, their runs spread over ``workers`` processes.
+
+    With ``sequential`` and no seeds given (here or in the attack), an attack ``undecided`` after its family's seeds
+    is run again at ``max_seeds`` seeds (its own plus the next ones: 1..20 after 1..5) and judged there.
+    """
     plans = []
     for a in attacks:
         f, k, own = a.resolved()
-        plans.append((a, f, k, tuple(seeds) if seeds else own))
-    jobs = [(f.name, k, s, twin, dict(a.params)) for a, f, k, ss in plans for s in ss for twin in (False, True)]
+        plans.append((a, f, k, list(seeds) if seeds else list(own)))
     done: dict[tuple[str, str, int, bool, str], Measured] = {}
 
     def key(j: tuple[str, dict[str, int | str], int, bool, dict[str, Any]]) -> tuple[str, str, int, bool, str]:
         return (j[0], repr(sorted(j[1].items())), j[2], j[3], repr(sorted(j[4].items())))
 
-    if workers <= 1 or len(jobs) <= 1:
-        for j in jobs:
-            if key(j) not in done:
+    def measure(jobs: list[tuple[str, dict[str, int | str], int, bool, dict[str, Any]]], pool: ProcessPoolExecutor | None) -> None:
+        todo = list({key(j): j for j in jobs if key(j) not in done}.values())
+        if pool is None or len(todo) <= 1:
+            for j in todo:
                 done[key(j)] = _job(*j)
                 if progress:
                     progress(f"{j[0]} seed {j[2]}{' twin' if j[3] else ''}")
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_job, *j): j for j in {key(j): j for j in jobs}.values()}
-            for fut in as_completed(futures):
-                j = futures[fut]
-                done[key(j)] = fut.result()
-                if progress:
-                    progress(f"{j[0]} seed {j[2]}{' twin' if j[3] else ''}")
-    out = []
-    for a, f, k, ss in plans:
-        runs = [done[key((f.name, k, s, False, dict(a.params)))] for s in ss]
-        twins = [done[key((f.name, k, s, True, dict(a.params)))] for s in ss]
-        verdict = f.judge(k, [r.values for r in runs], [t.values for t in twins])
-        errors = [e for m in runs + twins for e in m.errors]
-        out.append(
-            {
-                "name": a.name,
-                "kind": "attack",
-                "family": f.name,
-                "title": f.title,
-                "description": f.description,
-                "criterion": f.criterion,
-                "gain_unit": f.gain_unit,
-                "knobs": k,
-                **({"params": dict(a.params)} if a.params else {}),
-                "bounds": {kn.name: kn.bounds() for kn in f.knobs},
-                "seeds": list(ss),
-                "gain": verdict.gain,
-                "passed": verdict.passed and not errors,
-                "summary": verdict.summary,
-                "measured": verdict.measured,
-                "books": {"ok": not errors, "errors": errors[:20]},
-                "head_hashes": {str(m.seed) + ("~twin" if m.twin else ""): m.head_hash for m in runs + twins},
-            }
-        )
+            return
+        futures = {pool.submit(_job, *j): j for j in todo}
+        for fut in as_completed(futures):
+            j = futures[fut]
+            done[key(j)] = fut.result()
+            if progress:
+                progress(f"{j[0]} seed {j[2]}{' twin' if j[3] else ''}")
+
+    out: list[dict[str, Any]] = [{} for _ in plans]
+    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        pending = list(range(len(plans)))
+        while pending:
+            measure(
+                [(plans[i][1].name, plans[i][2], s, twin, dict(plans[i][0].params)) for i in pending for s in plans[i][3] for twin in (False, True)],
+                pool,
+            )
+            extend = []
+            for i in pending:
+                a, f, k, ss = plans[i]
+                out[i] = _result(a, f, k, ss, [done[key((f.name, k, s, t, dict(a.params)))] for t in (False, True) for s in ss])
+                if sequential and not seeds and not a.seeds and out[i]["verdict"] == "undecided" and len(ss) < f.max_seeds:
+                    ss.extend(range(max(ss) + 1, max(ss) + 1 + f.max_seeds - len(ss)))
+                    extend.append(i)
+            pending = extend
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return out
+
+
+def _result(a: Attack, f: Family, k: dict[str, int | str], ss: list[int], measured: list[Measured]) -> dict[str, Any]:
+    runs, twins = measured[: len(ss)], measured[len(ss) :]
+    verdict = f.judge(k, [r.values for r in runs], [t.values for t in twins])
+    errors = [e for m in runs + twins for e in m.errors]
+    sure = bootstrap(f, k, [r.values for r in runs], [t.values for t in twins], books_ok=not errors)
+    return {
+        "name": a.name,
+        "kind": "attack",
+        "family": f.name,
+        "title": f.title,
+        "description": f.description,
+        "criterion": f.criterion,
+        "gain_unit": f.gain_unit,
+        "knobs": k,
+        **({"params": dict(a.params)} if a.params else {}),
+        "bounds": {kn.name: kn.bounds() for kn in f.knobs},
+        "seeds": list(ss),
+        "gain": verdict.gain,
+        "passed": verdict.passed and not errors,
+        "verdict": sure["verdict"],
+        "uncertainty": sure,
+        "summary": verdict.summary,
+        "measured": verdict.measured,
+        "books": {"ok": not errors, "errors": errors[:20]},
+        "head_hashes": {str(m.seed) + ("~twin" if m.twin else ""): m.head_hash for m in runs + twins},
+    }
