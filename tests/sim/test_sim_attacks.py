@@ -116,8 +116,16 @@ def test_attacks_from_a_file_and_the_cli_lists_them_with_passed(tmp_path):
     assert s["name"] == "cs-small" and s["kind"] == "attack" and s["family"] == "commission_switch" and isinstance(s["passed"], bool)
     (c,) = data["checks"]
     assert c["scenario"] == "cs-small" and c["measured"]["knobs"]["raise_bps"] == 100 and c["passed"] == s["passed"]
+    # an exact family (the raise takes nothing on every seed) is decided at one seed, and says so everywhere
+    assert s["verdict"] == c["verdict"] == "stopped" and s["seeds"] == 1 and s["pass_share"] == 1.0 and s["gain_interval"] == [0.0, 0.0]
+    assert c["uncertainty"]["exact"] and data["summary"]["attack_verdicts"] == {"stopped": 1, "open": 0, "undecided": 0}
     report = json.loads((tmp_path / "o" / "report.json").read_text())
     assert report["attacks"]["cs-small"]["seeds"] == [1] and report["attacks"]["cs-small"]["bounds"]["raise_bps"]["hi"] == 2000
+    assert report["attacks"]["cs-small"]["verdict"] == "stopped" and report["attacks"]["cs-small"]["uncertainty"]["resamples"] == 1000
+    html = (tmp_path / "o" / "report.html").read_text()
+    assert '<span class="pass">stopped</span><br><small>exact; 1 seeds</small>' in html
+    res = CliRunner().invoke(app(), ["simulate", "--file", str(f), "--out", str(tmp_path / "o"), "--workers", "1"])
+    assert res.exit_code == 0 and "stopped (exact; 1 seeds)" in res.output, res.output
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"attacks": [{"family": "commission_switch", "knobs": {"raise_bps": -5}}]}))
     res = CliRunner().invoke(app(), ["simulate", "--file", str(bad), "--out", str(tmp_path / "o"), "--json"])

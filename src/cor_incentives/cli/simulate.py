@@ -28,7 +28,13 @@ def register(app: typer.Typer) -> None:
 def simulate(
     scenario: str = typer.Option("all", "--scenario", help="Scenario or attack name, comma-separated names, or 'all'."),
     scenario_file: Path | None = typer.Option(None, "--file", help="Scenarios (and attacks) from a JSON or TOML file instead of the built-ins."),
-    seeds: int | None = typer.Option(None, "--seeds", min=1, max=1_000, help="Run seeds 1..N (default: each scenario's and attack's own seeds)."),
+    seeds: int | None = typer.Option(
+        None,
+        "--seeds",
+        min=1,
+        max=1_000,
+        help="Run seeds 1..N (default: each scenario's and attack's own seeds; an undecided attack again at 1..20).",
+    ),
     epochs: int | None = typer.Option(
         None, "--epochs", min=1, max=1_000, help="Epochs per scenario run (default: each scenario's own; an attack's are a knob)."
     ),
@@ -100,16 +106,28 @@ def simulate(
     emit(data, as_json, lambda: _render(data))
 
 
+def _verdict(c: dict[str, Any]) -> str:
+    """PASS/FAIL for a population check; for an attack its three-valued verdict, pass share, gain interval and seeds."""
+    if "verdict" not in c:
+        return "[green]PASS[/]" if c["passed"] else "[red]FAIL[/]"
+    u = c["uncertainty"]
+    colour = {"stopped": "green", "open": "red"}.get(c["verdict"], "yellow")
+    how = "exact" if u["exact"] else f"{u['pass_share'] * 100:.0f} % pass"
+    lo, hi = u["gain_interval"]
+    span = "" if u["exact"] or lo is None or hi is None else f", gain [{lo * 100:+.1f} %, {hi * 100:+.1f} %]"
+    return f"[{colour}]{c['verdict']}[/] ({how}{span}; {u['seeds']} seeds)"
+
+
 def _render(data: dict[str, Any]) -> None:
     rows = []
     for c in data["checks"]:
-        rows.append(["[green]PASS[/]" if c["passed"] else "[red]FAIL[/]", c["id"], c["scenario"], c["summary"]])
+        rows.append([_verdict(c), c["id"], c["scenario"], c["summary"]])
         for r in c.get("remedies", []):
             rows.append(["  " + ("[green]PASS[/]" if r["passed"] else "[red]FAIL[/]"), f"  with {r['label']}", "", r["summary"]])
     table("incentive checks", ["verdict", "check", "scenario", "measured"], rows)
     s = data["summary"]
     for c in data["checks"]:
-        if not c["passed"]:
+        if not c["passed"] and "fix" in c:
             console.print(f"[red]✗[/] {c['id']} ({c['scenario']}): {c['fix']}")
     books = "hold in every run" if s["books_ok"] else "[red]DO NOT HOLD[/]"
     console.print(f"{s['passed']}/{s['checks']} checks pass; books {books}; {s['runs']} runs in {data['runtime_seconds']} s")

@@ -140,7 +140,12 @@ def _attacks(attacks: list[Attack], seeds: tuple[int, ...] | None, workers: int,
         if a.family not in ATTACK_FAMILIES:
             raise InvalidInput(f"unknown attack family {a.family!r}", code="invalid_scenario")
     plan.total += sum(2 * len(seeds or a.resolved()[2]) for a in attacks)
-    return evaluate_many(attacks, seeds=seeds, workers=workers, progress=plan._tick)
+
+    def tick(label: str) -> None:  # an undecided attack's extra seeds were not planned: the total grows with them
+        plan.total = max(plan.total, plan.done + 1)
+        plan._tick(label)
+
+    return evaluate_many(attacks, seeds=seeds, workers=workers, progress=tick, sequential=not seeds)
 
 
 def _attack_check(a: dict[str, Any]) -> dict[str, Any]:
@@ -152,6 +157,8 @@ def _attack_check(a: dict[str, Any]) -> dict[str, Any]:
         "criterion": a["criterion"],
         "baseline": "honest_twin",
         "passed": a["passed"],
+        "verdict": a["verdict"],
+        "uncertainty": a["uncertainty"],
         "summary": a["summary"],
         "measured": {"gain": a["gain"], "gain_unit": a["gain_unit"], "knobs": a["knobs"], **a["measured"]},
     }
@@ -196,13 +203,28 @@ def _summary(report: dict[str, Any], cache: RunCache) -> dict[str, Any]:
     scenarios = [
         {"name": name, "kind": "population", "checks": len(verdicts[name]), "passed": all(verdicts[name]) if verdicts[name] else None}
         for name in report["scenarios"]
-    ] + [{"name": a["name"], "kind": "attack", "family": a["family"], "checks": 1, "passed": a["passed"], "gain": a["gain"]} for a in attacks]
+    ] + [
+        {
+            "name": a["name"],
+            "kind": "attack",
+            "family": a["family"],
+            "checks": 1,
+            "passed": a["passed"],
+            "gain": a["gain"],
+            "verdict": a["verdict"],
+            "gain_interval": a["uncertainty"]["gain_interval"],
+            "pass_share": a["uncertainty"]["pass_share"],
+            "seeds": len(a["seeds"]),
+        }
+        for a in attacks
+    ]
     return {
         "checks": len(checks),
         "passed": sum(1 for c in checks if c["passed"]),
         "failed": [f"{c['id']} ({c['scenario']})" for c in checks if not c["passed"]],
         "books_ok": all(b["conservation_ok"] and b["reconciled"] for b in books) and all(a["books"]["ok"] for a in attacks),
         "runs": len(cache.results) + sum(2 * len(a["seeds"]) for a in attacks),
+        "attack_verdicts": {v: sum(a["verdict"] == v for a in attacks) for v in ("stopped", "open", "undecided")},
         "scenarios": scenarios,
     }
 
@@ -397,15 +419,22 @@ def _verdict(ok: bool) -> str:
     return '<span class="pass">PASS</span>' if ok else '<span class="fail">FAIL</span>'
 
 
+def _three(verdict: str) -> str:
+    """An attack's verdict: stopped, open or undecided (sim/attacks/base.py: bootstrap)."""
+    css = {"stopped": "pass", "open": "fail"}.get(verdict, "")
+    return f'<span class="{css}">{html.escape(verdict)}</span>' if css else f"<i>{html.escape(verdict)}</i>"
+
+
 def _check_rows(checks: list[dict[str, Any]]) -> str:
     rows = []
     for c in checks:
         fix = html.escape(c.get("fix", ""))
         for r in c.get("remedies", []):
             fix += f"<br>remedy <code>{html.escape(r['label'])}</code>: {_verdict(r['passed'])} {html.escape(r['summary'])}"
+        verdict = _three(c["verdict"]) if "verdict" in c else _verdict(c["passed"])  # an attack's is three-valued
         rows.append(
             f"<tr><td>{html.escape(c['title'])}<br><code>{c['id']}</code></td><td>{html.escape(c['scenario'])}</td>"
-            f"<td>{html.escape(c['criterion'])}</td><td>{_verdict(c['passed'])}</td><td>{html.escape(c['summary'])}</td>"
+            f"<td>{html.escape(c['criterion'])}</td><td>{verdict}</td><td>{html.escape(c['summary'])}</td>"
             f"<td>{fix}</td></tr>"
         )
     return "".join(rows)
@@ -448,15 +477,22 @@ def render_html(report: dict[str, Any], images: dict[str, bytes]) -> str:
     ]
     if report.get("attacks"):
         parts.append(
-            "<h2>Attacks</h2><p>Each attack against its honest twin (same stake, seeds and parameters); gain 0 = no advantage.</p>"
-            "<table><tr><th>attack</th><th>knobs</th><th>gain</th><th>verdict</th><th>measured</th></tr>"
+            "<h2>Attacks</h2><p>Each attack against its honest twin (same stake, seeds and parameters); gain 0 = no advantage. "
+            "The verdict is the paired bootstrap over the seeds (docs/simulate.md): stopped iff at least 95 % of the resamples "
+            "pass, open iff at most 5 % do, otherwise undecided; the interval is the resampled gain's 95 % range.</p>"
+            "<table><tr><th>attack</th><th>knobs</th><th>gain [95 %]</th><th>verdict</th><th>measured</th></tr>"
         )
         for name, a in report["attacks"].items():
             knobs = ", ".join(f"{k}={v}" for k, v in a["knobs"].items())
+            u = a["uncertainty"]
             gain = "n/a" if a["gain"] is None else f"{a['gain'] * 100:+.1f} %"
+            if not u["exact"] and None not in u["gain_interval"]:
+                gain += " [" + ", ".join(f"{x * 100:+.1f} %" for x in u["gain_interval"]) + "]"
+            how = "exact" if u["exact"] else f"{u['pass_share'] * 100:.0f} % of resamples pass"
             parts.append(
                 f"<tr><td>{html.escape(name)}<br><small>{html.escape(a['description'])}</small></td><td><code>{html.escape(knobs)}</code></td>"
-                f"<td>{gain}<br><small>{html.escape(a['gain_unit'])}</small></td><td>{_verdict(a['passed'])}</td><td>{html.escape(a['summary'])}</td></tr>"
+                f"<td>{gain}<br><small>{html.escape(a['gain_unit'])}</small></td><td>{_three(a['verdict'])}<br><small>{how}; "
+                f"{u['seeds']} seeds</small></td><td>{html.escape(a['summary'])}</td></tr>"
             )
         parts.append("</table>")
     for name, summary in report["scenarios"].items():
