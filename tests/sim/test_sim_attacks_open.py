@@ -9,7 +9,7 @@ tasks carry no canary: a validator that evaluates only where it sees word salad 
 
 import pytest
 
-from cor_incentives.sim.attacks import Attack, evaluate_many
+from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
 
 SEEDS = (1, 2, 3, 4, 5)
 
@@ -38,6 +38,16 @@ def test_canary_spotting_is_a_known_open_attack_the_planted_word_salad_gives_the
     assert guesser["passed"] and g["evaluated"] == 0
     assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (109, 246, 80)
     assert g["share_of_pay_kept"] == pytest.approx(0.400, abs=1e-3)
+
+
+def test_canary_spotting_comes_out_open_as_cor_simulate_judges_it():
+    """The verdict, not one window of it: run as ``cor simulate`` runs it (seeds 1-5, then 1-20 since five seeds of a noisy
+    family decide nothing), no resample of the seeds passes."""
+    r = evaluate(Attack("canary_spotting", "canary_spotting"), workers=2, sequential=True)
+    u = r["uncertainty"]
+    assert r["books"]["ok"] and r["verdict"] == "open", (r["verdict"], u)
+    assert r["seeds"] == list(range(1, 21)) and not u["exact"] and u["pass_share"] <= 0.05
+    assert 0 < u["gain_interval"][0] <= r["gain"] <= u["gain_interval"][1]  # the spotters gain on every resample
 
 
 def test_canary_spotting_by_task_kind_survives_canaries_no_lexical_check_can_tell():

@@ -1,4 +1,6 @@
-"""Each attack these rules stop is stopped at its defaults over five seeds (``passed``), with the numbers that say why.
+"""Each attack these rules stop is stopped at its defaults (``verdict`` "stopped", sim/attacks/base.py: bootstrap), with the
+numbers that say why: an exact family (the same outcome on every seed) over five seeds, a noisy one as ``cor simulate``
+runs it (seeds 1-5, then 1-20 when five leave it undecided).
 
 A test per rule, so that breaking one rule names the attack it lets through.
 """
@@ -10,10 +12,11 @@ from cor_incentives.sim.attacks import Attack, evaluate
 SEEDS = (1, 2, 3, 4, 5)
 
 
-def stopped(name):
-    r = evaluate(Attack(name, name), seeds=SEEDS, workers=2)
+def stopped(name, exact=True):
+    r = evaluate(Attack(name, name), seeds=SEEDS if exact else None, workers=2, sequential=not exact)
     assert r["books"]["ok"], r["books"]
-    assert r["passed"], f"{name}: {r['summary']}"
+    assert r["passed"] and r["verdict"] == "stopped", f"{name}: {r['verdict']} {r['uncertainty']} {r['summary']}"
+    assert r["uncertainty"]["exact"] == exact and r["uncertainty"]["pass_share"] >= 0.95
     return r
 
 
@@ -52,14 +55,14 @@ def test_slash_dodge_unbond_pays_the_full_slash():
 
 
 def test_slash_dodge_after_lazy_offences_pays_each_one():
-    r = evaluate(Attack("lazy_dodge", "slash_dodge_unbond", {"offence": "poi_divergence", "offences": 3}), seeds=SEEDS, workers=2)
-    assert r["passed"] and r["gain"] == 0 and r["measured"]["slashed"] > 0, r["summary"]
+    r = evaluate(Attack("lazy_dodge", "slash_dodge_unbond", {"offence": "poi_divergence", "offences": 3}), workers=2, sequential=True)
+    assert r["passed"] and r["verdict"] == "stopped" and r["gain"] == 0 and r["measured"]["slashed"] > 0, r["summary"]
 
 
 def test_threshold_split_makes_no_offence_cheaper():
     """Each slash is the fixed 10 COR; the allowance for work served well forgives some of the single node's offences
     (its in-consensus tasks earn it) and splitting never earns more of it (Σ floor ≤ floor Σ), so split pays at least as much."""
-    r = stopped("threshold_split")
+    r = stopped("threshold_split", exact=False)
     m = r["measured"]
     assert r["gain"] <= 0 and m["slashed_per_offence_split"] >= m["slashed_per_offence_single"] > 0
     assert 0 < m["slash_records_split"] <= m["offences_found_split"] and 0 < m["slash_records_single"] <= m["offences_found_single"]
@@ -78,14 +81,14 @@ def test_reregister_after_the_jail_ended_starts_no_better_than_the_slashed_key()
     the fresh key; on rule version 6 the fresh key started at 0.500 against the slashed key's 0.490 (+2.1 %)."""
     r = evaluate(Attack("after", "reregister_after_jail", {"register": "after_jail"}), seeds=SEEDS, workers=2)
     m = r["measured"]
-    assert r["passed"] and r["gain"] <= 0 and m["registered"] == len(SEEDS)
+    assert r["passed"] and r["verdict"] == "stopped" and r["gain"] <= 0 and m["registered"] == len(SEEDS)
     assert m["fresh_reputation"] <= m["jailed_reputation"] < 0.5  # the settled mismatch lowered the old key first
 
 
 def test_honest_misses_cost_an_honest_miner_almost_nothing():
     """PoI's false positives (2 % of an honest miner's outputs) are forgiven within its allowance for work served well:
     slashing takes < 0.1 % of its income (rule version 6: every one slashed 10 COR, 0.17 %)."""
-    r = stopped("honest_misses")
+    r = stopped("honest_misses", exact=False)
     m = r["measured"]
     assert m["offences"] > 0 and m["forgiven"] > m["slash_records"] and r["gain"] < 0.001
 
@@ -102,7 +105,7 @@ def test_oracle_fabricated_slash_is_refused():
     m = r["measured"]
     assert m["accepted"] == 0 and m["reports"] > 0 and m["stake_taken"] == 0 and m["friend_paid"] == 0
     honest = evaluate(Attack("plain", "oracle_fabricated_slash", {"reporter": "none", "backdate": 0}), seeds=SEEDS, workers=2)
-    assert honest["passed"] and honest["measured"]["accepted"] == 0
+    assert honest["passed"] and honest["verdict"] == "stopped" and honest["measured"]["accepted"] == 0
     assert set(honest["measured"]["refusal_codes"]) == {"evidence_not_derivable"}
 
 
