@@ -26,6 +26,7 @@ from cor_incentives.app.logcheck import LogCorrupt
 from cor_incentives.app.signing import sign_command
 from cor_incentives.core.events import Command, event_hash
 from cor_incentives.core.units import COR
+from cor_incentives.store.document_format import document_text, is_packed, pack
 from support.network import make_network
 
 COR_BIN = str(Path(sys.executable).parent / "cor")
@@ -258,12 +259,15 @@ def test_one_digit_changed_in_a_stored_document_is_refused(db, collection, where
     changed anywhere in the epoch document (the checkpoint cited, an amount, a formula's escaped character, the root)
     or in a slash document fails `projections`, or `roots_match` when it is the epoch's root."""
     con = sqlite3.connect(db)
-    key, original = con.execute("SELECT key, data FROM documents WHERE collection = ? ORDER BY key LIMIT 1", (collection,)).fetchone()
+    key, stored = con.execute("SELECT key, data FROM documents WHERE collection = ? ORDER BY key LIMIT 1", (collection,)).fetchone()
     con.close()
+    assert is_packed(stored) == (collection == "epoch")  # a new SQLite database stores its epoch documents in format 2
+    original = document_text(stored)
     at = original.index('"root":') if where == "root" else int(len(original) * where)
     changed = one_digit_changed(original, at)
     assert changed != original and len(changed) == len(original)
-    edit(db, "UPDATE documents SET data = ? WHERE collection = ? AND key = ?", changed, collection, key)
+    value = pack(changed.encode(), []) if is_packed(stored) else changed  # the changed text, stored as the database stores it
+    edit(db, "UPDATE documents SET data = ? WHERE collection = ? AND key = ?", value, collection, key)
     code, report = verify(db)
     assert code == 1 and not report["ok"], report
     assert report["replay"] and report["hash_chain"] and report["signatures"] and report["anchors"]  # only the document is wrong
@@ -287,15 +291,33 @@ def test_one_digit_changed_in_a_stored_node_row_is_refused(db):
     assert any("projection nodes differs" in e and node in e for e in report["errors"]), report["errors"]
 
 
+@pytest.mark.parametrize("where", [0.3, 0.99])
+def test_a_byte_changed_in_a_compressed_epoch_document_is_refused(db, where):
+    """A byte changed inside a format-2 document (in its text's frame or its columns' frame) either does not decompress or
+    decompresses to another text: `projections` fails, verify does not stop, the log and roots still check."""
+    con = sqlite3.connect(db)
+    key, stored = con.execute("SELECT key, data FROM documents WHERE collection = 'epoch' ORDER BY key LIMIT 1").fetchone()
+    con.close()
+    assert is_packed(stored)
+    at = int(len(stored) * where)
+    changed = stored[:at] + bytes([stored[at] ^ 0x55]) + stored[at + 1 :]
+    edit(db, "UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = ?", changed, key)
+    code, report = verify(db)
+    assert code == 1 and not report["ok"] and not report["projections"], report
+    assert report["replay"] and report["hash_chain"] and report["signatures"], report
+    assert any(f"epoch {key}: stored" in e for e in report["errors"]), report["errors"]
+
+
 def test_the_stored_epoch_document_re_spaced_is_refused(db):
     """The same epoch record in other bytes (indented: it parses to what the replay gives) is not the published canonical
     text, so `projections` fails; the log, the roots and every other projection still check."""
     con = sqlite3.connect(db)
-    key, original = con.execute("SELECT key, data FROM documents WHERE collection = 'epoch' ORDER BY key LIMIT 1").fetchone()
+    key, stored = con.execute("SELECT key, data FROM documents WHERE collection = 'epoch' ORDER BY key LIMIT 1").fetchone()
     con.close()
+    original = document_text(stored)
     spaced = json.dumps(json.loads(original), indent=1, sort_keys=True)
     assert spaced != original and json.loads(spaced) == json.loads(original)
-    edit(db, "UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = ?", spaced, key)
+    edit(db, "UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = ?", spaced, key)  # format 1 in a format-2 database: read alike
     code, report = verify(db)
     assert code == 1 and not report["ok"] and not report["projections"], report
     assert report["replay"] and report["hash_chain"] and report["signatures"] and report["roots_match"], report

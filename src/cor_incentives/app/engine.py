@@ -20,9 +20,10 @@ from ..core.apply import apply, conservation_holds
 from ..core.errors import Conflict, EngineError, InvariantViolation, NotFound, invariant
 from ..core.events import Command, Event, make_event
 from ..core.state import State
-from ..store import db
+from ..store import db, document_format
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
+from ..store.document_format import COLUMNS_FORMAT, EPOCH_DOCUMENT_FORMAT_KEY, FORMATS, TEXT_FORMAT
 from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projector, clear_projections, store_layout
 from .anchors import checkpoint_for
 from .archive import StoreHistory
@@ -189,11 +190,26 @@ class Engine:
         projected = self.store.get_meta(conn, "projected_seq")
         return int(projected) if projected is not None else -1
 
+    def _document_format(self, conn: Any, *, fresh: bool) -> int:
+        """How this database stores its epoch documents (store/document_format.py), chosen once: a database projected from
+        its start by this engine on SQLite stores them compressed (format 2); one whose projections were written before
+        (no key) keeps the text (format 1), as does PostgreSQL (a ``text`` column, compressed by the server)."""
+        stored = self.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY)
+        if stored is None:
+            chosen = COLUMNS_FORMAT if fresh and conn.dialect.name == "sqlite" else TEXT_FORMAT
+            db.upsert(conn, db.meta, {"key": EPOCH_DOCUMENT_FORMAT_KEY}, {"value": str(chosen)})
+            stored = str(chosen)
+        if not stored.isdigit() or int(stored) not in FORMATS or (int(stored) != TEXT_FORMAT and conn.dialect.name != "sqlite"):
+            raise EngineError(f"this engine cannot write epoch documents in format {stored!r} here", code="database_format")
+        document_format.prepare(int(stored))
+        return int(stored)
+
     def _catch_up_projections(self, conn: Any) -> None:
         """Inside a writer transaction: project every event beyond ``projected_seq`` (replaying to find them)."""
         projected_seq = self._projected_seq(conn)
         if not self._layout_checked:  # once per process: projections written by an engine with other record fields are rebuilt
             self._layout_checked = True
+            self.projector.document_format = self._document_format(conn, fresh=projected_seq < 0)
             stored = store_layout(conn)
             if projected_seq >= 0 and stored != PROJECTION_LAYOUT:
                 logger.warning("projections written under record layout %s, this engine writes %s: re-projecting the log", stored, PROJECTION_LAYOUT)

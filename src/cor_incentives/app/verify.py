@@ -552,7 +552,11 @@ def _check_projections(
         if stored["epoch"].get(str(e)) == mine_doc:
             continue  # the same canonical text (json_text == db.dumps(json_view)): the same record, no need to parse either
         mine = json.loads(mine_doc)
-        theirs = json.loads(stored["epoch"].get(str(e), "null"))
+        try:
+            theirs = json.loads(stored["epoch"].get(str(e), "null"))
+        except ValueError:  # not JSON (a format-2 document that does not decompress reads as a description of why)
+            report.fail("projections", None, f"epoch {e}: stored document is not the record's text: {stored['epoch'][str(e)][:200]}")
+            continue
         if theirs is None or theirs.get("root") != mine.get("root"):
             report.fail("roots_match", None, f"epoch {e}: stored root {theirs and theirs.get('root')} != replayed {mine.get('root')}")
         elif theirs != mine:

@@ -67,6 +67,39 @@ def json_bytes(obj: Any) -> bytes:
     return data
 
 
+COLUMN_PLACEHOLDER = "\x00col:"
+"""What stands for the i-th column taken out of a text by ``json_bytes_columns``: the string ``"\\x00col:<i>"``, which the
+text writes as ``"\\u0000col:<i>"``."""
+PLACEHOLDER_PREFIX = b'"\\u0000col:'
+COLUMN_MIN_VALUES = 8
+"""A shorter column stays in the text (its placeholder would be about as long)."""
+
+
+def json_bytes_columns(obj: Any) -> tuple[bytes, list[Any]]:
+    """``json_bytes(obj)`` with each ``IntColumn`` of at least ``COLUMN_MIN_VALUES`` values within ±2**53 taken out: the
+    text with a placeholder string in each one's place, and the columns' int64 arrays in the order of their indices
+    (``store/document_format.py`` puts them back: the text with each placeholder replaced by its column's JSON list is
+    ``json_bytes(obj)`` byte for byte). Exact by construction and checked: when the text holds any string starting as a
+    placeholder does other than the placeholders written (a record's own string, or a column reached twice through one
+    container), or the walk falls back to the reference, nothing is taken out: ``(json_bytes(obj), [])``."""
+    for ranged in (False, True):
+        columns: list[Any] = []
+        memo: dict[int, Any] = {0: columns}  # key 0: no object's id, no string's key (~id < 0)
+        try:
+            data = orjson.dumps(_ready(obj, memo, ranged), option=_OPTIONS if ranged else _OPTIONS | orjson.OPT_STRICT_INTEGER)
+            break
+        except orjson.JSONEncodeError:
+            if ranged:
+                return json_bytes(obj), []
+        except _Fallback:
+            return json_bytes(obj), []
+    if not data.isascii() or b"\x7f" in data:
+        data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
+    if data.count(PLACEHOLDER_PREFIX) != len(columns):
+        return json_bytes(obj), []
+    return data, columns
+
+
 def reference_text(obj: Any) -> str:
     """The reference: ``json_view`` then ``json.dumps`` (what ``store.db.dumps`` writes)."""
     return json.dumps(json_view(obj), sort_keys=True, separators=(",", ":"))
@@ -193,6 +226,10 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
         else:
             out = [_ready(v, memo, ranged) for v in obj]
     elif kind is _COLUMN:  # int64 values: the array itself when all are JSON-safe (orjson writes it as the list), else the view
+        columns = memo.get(0)  # json_bytes_columns: long JSON-safe columns leave the text, a placeholder each (not memoized)
+        if columns is not None and len(obj) >= COLUMN_MIN_VALUES and obj.bound() <= JSON_SAFE_INT:
+            columns.append(obj.array)
+            return f"{COLUMN_PLACEHOLDER}{len(columns) - 1}"
         out = obj.array if obj.bound() <= JSON_SAFE_INT else json_view(obj)
     elif kind is _SET:
         view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)

@@ -20,8 +20,9 @@ from ..core.ledger import account_owner
 from ..core.records import EpochRecord, Node
 from ..core.state import State
 from ..core.state_codec import decode_record, hashed_fields
-from . import bulk, db
-from .json_text import json_bytes, json_text
+from . import bulk, db, document_format
+from .document_format import TEXT_FORMAT, document_text
+from .json_text import json_bytes, json_bytes_columns, json_text
 
 PROJECTION_LAYOUT_KEY = "projection_layout"
 PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
@@ -69,7 +70,8 @@ class Projector:
       ``discard`` (the transaction rolled back).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, document_format: int = TEXT_FORMAT) -> None:
+        self.document_format = document_format  # how this database stores its epoch documents (store/document_format.py)
         self.slashes_projected = 0
         self.epochs_projected_through = -1  # every closed epoch up to this one has its document
         self.last_flush_rows: dict[str, int] = {}  # rows written by the last flush, per table (benchmarks report it)
@@ -79,6 +81,7 @@ class Projector:
 
     def _clear(self) -> None:
         self._docs: list[tuple[str, str, str | bytes]] = []  # an epoch's document as its bytes (json_bytes)
+        self._packed: list[tuple[str, str, bytes]] = []  # an epoch's document in format 2 (compressed: a BLOB, not text)
         self._postings: list[tuple[int, int, str, str, str, str]] = []
         self._accounts: dict[str, int | None] = {}  # account -> its balance before the buffered events (None: unknown, write it)
         self._nodes: set[str] = set()
@@ -118,7 +121,11 @@ class Projector:
         retired = [r for r in state.retired if r[0] == applied.seq]
         while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
             e = self.epochs_projected_through + 1
-            self._docs.append(("epoch", str(e), json_bytes(whole_epoch(state, e, retired))))
+            record = whole_epoch(state, e, retired)
+            if self.document_format == TEXT_FORMAT:
+                self._docs.append(("epoch", str(e), json_bytes(record)))
+            else:  # format 2: the text without its long integer columns, and the columns as int64, compressed
+                self._packed.append(("epoch", str(e), document_format.pack(*json_bytes_columns(record))))
             self.epochs_projected_through = e
         self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
         if retired:
@@ -166,7 +173,8 @@ class Projector:
         docs: list[tuple[str, str, str | bytes]] = [("slash", str(r.id), json_text(r)) for r in state.slashes[self.slashes_projected :]]
         docs += self._docs
         bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, docs, text_bytes=("data",))
-        written["documents"] = len(docs)
+        bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, self._packed)  # bytes bound as they are: a BLOB
+        written["documents"] = len(docs) + len(self._packed)
         self.slashes_projected = len(state.slashes)
         self.epochs_projected_through = state.epoch - 1
         db.upsert(conn, db.meta, {"key": "projected_seq"}, {"value": str(state.seq)})
@@ -228,7 +236,17 @@ def stored_rows(conn: Connection) -> dict[str, Any]:
     }
     for name in ("unbonding", "slash", "epoch", PRUNED_COLLECTION):
         out[name] = dict(bulk.select_rows(conn, db.documents, ("key", "data"), where=[("collection", "=", name)]))
+    out["epoch"] = {key: _stored_text(data) for key, data in out["epoch"].items()}
     return out
+
+
+def _stored_text(data: str | bytes) -> str:
+    """An epoch document's canonical text under either format (store/document_format.py); a format-2 value that does not
+    decompress is kept as a description of what is wrong, which no replayed text equals and which is not JSON."""
+    try:
+        return document_text(data)
+    except ValueError as exc:  # a malformed or corrupt format-2 value
+        return f"({exc})"
 
 
 def stored_postings(conn: Connection, after: int = -1) -> list[tuple[int, int, str, str, str, str]]:

@@ -1,0 +1,138 @@
+"""How a database stores its epoch documents: the canonical text (format 1), or its columns apart, compressed (format 2).
+
+An epoch's document (the ``epoch`` collection of ``documents``) is the closed epoch's record as canonical JSON text
+(``json_text``: sorted keys, no spaces, ASCII). At a million tasks it is ~144 MB, of which ~127 MB are 16.5 M integers
+in ~9 000 columns (each node line's task ids, each stream's tasks, the bonus rows' inputs: the record's ``IntColumn``
+int64 arrays). Writing them as decimal text, inserting 144 MB into SQLite's write-ahead log and checkpointing it into
+the database was ~1.2 s of the close (bench/README.md). Format 2 stores the same document in ~35 MB:
+
+- the text with each ``IntColumn`` of at least 8 values within ±2**53 replaced by a placeholder string, ``"\\u0000col:<i>"``
+  (``store.json_text.json_bytes_columns``; a column is taken out only when every occurrence of that prefix in the text
+  is one of its placeholders, so no string of the record can be mistaken for one);
+- the columns as int64: ``[len(col 0), …, len(col n−1)] ‖ col 0 ‖ … ‖ col n−1``, each value minus the one before it
+  (modulo 2**64, so any int64 is exact), little-endian, byte-shuffled (byte 0 of every delta, then byte 1, …);
+
+    b"cor-doc2:" ‖ "<text bytes>:<n columns>:<n values>:<text frame bytes>:" (decimal ASCII)
+                 ‖ zstd(text) ‖ zstd(shuffled deltas)        (standard zstd frames, level 1; stored as a BLOB)
+
+``document_text`` gives the canonical text back byte for byte (each placeholder replaced by its column as a JSON list,
+every length and index checked), so what is published and compared is unchanged: ``cor verify`` compares the replayed
+record's canonical text with the stored one's, as before. Exact: the columns are the int64 arrays the record holds
+(``IntColumn`` is int64 by construction); anything else (a list, a column past ±2**53, which the text writes as
+strings) stays in the text as it is. Compression goes through pyarrow's zstd codec (a pinned dependency), imported by a
+writer of format 2 when it opens the database and by a reader meeting one.
+
+Which format a database's writer uses is a projection-format version, not a rule version: the log, the state, its hash,
+snapshots and every root are the same under both; only this projection's stored bytes differ. It is chosen once per
+database and kept in ``meta`` (``epoch_document_format``, ``Engine._document_format``): a database whose projections
+were written before the key existed keeps format 1 (its documents stay as they are, and the ones it writes later are
+text too); a database projected from its first event by this engine on SQLite is format 2. PostgreSQL stays at format
+1: ``documents.data`` is ``text`` there (no bytes), and the server compresses large values itself (TOAST). Readers take
+either in any database: a row is format 2 iff it is bytes starting with the header (a format-1 text starts with ``{``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+EPOCH_DOCUMENT_FORMAT_KEY = "epoch_document_format"
+TEXT_FORMAT = 1
+COLUMNS_FORMAT = 2
+FORMATS = (TEXT_FORMAT, COLUMNS_FORMAT)
+HEADER = b"cor-doc2:"
+ZSTD_LEVEL = 1
+_PLACEHOLDER = re.compile(rb'"\\u0000col:([0-9]+)"')
+
+
+def _codec() -> Any:
+    import pyarrow  # type: ignore[import-untyped]  # a pinned dependency, imported by whoever meets format 2
+
+    return pyarrow.Codec("zstd", compression_level=ZSTD_LEVEL)
+
+
+def prepare(document_format: int) -> None:
+    """Load what a writer of ``document_format`` needs (once per process, before its first close: an import, not the
+    close's work)."""
+    if document_format not in FORMATS:
+        raise ValueError(f"unknown epoch document format {document_format}")
+    if document_format == COLUMNS_FORMAT:
+        _codec()
+
+
+def pack(text: bytes, columns: Sequence[npt.NDArray[np.int64]]) -> bytes:
+    """The format-2 value of a document: ``text`` (``json_bytes_columns``: a placeholder for each column taken out) and
+    the columns' int64 arrays, in the order of their indices (the module doc gives the layout)."""
+    import numpy as np
+
+    codec = _codec()
+    lengths = np.fromiter((len(c) for c in columns), dtype=np.int64, count=len(columns))
+    values = np.concatenate([lengths, *columns]).astype("<i8", copy=False)
+    deltas = np.empty_like(values)  # each value minus the one before it, modulo 2**64 (int64 wraps): cumsum undoes it exactly
+    if len(values):
+        deltas[0] = values[0]
+        np.subtract(values[1:], values[:-1], out=deltas[1:])
+    shuffled = values.view(np.uint8).reshape(8, -1)  # byte k of every delta together (values is not read any more)
+    shuffled[...] = deltas.view(np.uint8).reshape(-1, 8).T
+    text_frame: bytes = codec.compress(text, asbytes=True)
+    value_frame: bytes = codec.compress(shuffled, asbytes=True)
+    header = f"{len(text)}:{len(columns)}:{len(values)}:{len(text_frame)}:".encode("ascii")
+    return HEADER + header + text_frame + value_frame
+
+
+def is_packed(data: str | bytes) -> bool:
+    """Whether a stored value is a format-2 document."""
+    return isinstance(data, bytes | bytearray | memoryview) and bytes(data[: len(HEADER)]) == HEADER
+
+
+def document_text(data: str | bytes) -> str:
+    """The canonical text of a stored epoch document, under either format (format 2: decompressed, each placeholder
+    replaced by its column's JSON list; every length and index checked)."""
+    if isinstance(data, str):
+        return data
+    if not is_packed(data):
+        return bytes(data).decode("ascii")
+    return unpack(bytes(data)).decode("ascii")
+
+
+def unpack(raw: bytes) -> bytes:
+    import numpy as np
+    import orjson
+
+    fields = raw[len(HEADER) :].split(b":", 4)
+    if len(fields) != 5 or not all(f.isdigit() for f in fields[:4]):
+        raise ValueError("a format-2 epoch document with a malformed header")
+    text_size, n_columns, n_values, text_frame_size = (int(f) for f in fields[:4])
+    frames = fields[4]
+    codec = _codec()
+    try:
+        text: bytes = codec.decompress(frames[:text_frame_size], decompressed_size=text_size, asbytes=True)
+        raw_values: bytes = codec.decompress(frames[text_frame_size:], decompressed_size=8 * n_values, asbytes=True)
+    except OSError as exc:  # pyarrow: a corrupt frame, or one of another size than the header says
+        raise ValueError(f"a format-2 epoch document that does not decompress: {exc}") from exc
+    if len(text) != text_size or len(raw_values) != 8 * n_values:
+        raise ValueError("a format-2 epoch document shorter than its header says")
+    deltas = np.ascontiguousarray(np.frombuffer(raw_values, dtype=np.uint8).reshape(8, n_values).T).view("<i8").reshape(-1)
+    values = np.cumsum(deltas, dtype=np.int64)
+    lengths = values[:n_columns]
+    if n_columns > n_values or (lengths < 0).any() or int(lengths.sum()) != n_values - n_columns:
+        raise ValueError("a format-2 epoch document whose column lengths do not add up")
+    if n_columns == 0:  # nothing taken out (json_bytes_columns kept every column): the text as it is, whatever it holds
+        return text
+    ends = n_columns + np.cumsum(lengths)
+    pieces = _PLACEHOLDER.split(text)
+    found = sorted(int(i) for i in pieces[1::2])
+    if found != list(range(n_columns)):
+        raise ValueError("a format-2 epoch document whose placeholders are not its columns, each once")
+    out = [pieces[0]]
+    for k in range(1, len(pieces), 2):
+        i = int(pieces[k])
+        start = int(ends[i - 1]) if i else n_columns
+        out.append(orjson.dumps(values[start : int(ends[i])], option=orjson.OPT_SERIALIZE_NUMPY))
+        out.append(pieces[k + 1])
+    return b"".join(out)

@@ -1,0 +1,199 @@
+"""Epoch documents in format 2 (store/document_format.py): the canonical text comes back byte for byte.
+
+Format 2 takes the record's long ``IntColumn`` arrays out of the text (a placeholder each), stores them as int64 deltas and
+compresses both. ``document_text`` must give ``json_text(record)`` exactly, for any record: generated ones (int64 extremes,
+columns past ±2**53 that the text writes as strings, short and empty columns, a record's own string looking like a
+placeholder, one column reached twice) and real ones. A database chooses its format once: a new SQLite database writes
+format 2; one projected before the choice existed keeps format 1; PostgreSQL writes format 1. ``cor verify`` reads both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cor_incentives.app.engine import Engine
+from cor_incentives.app.verify import verify_store
+from cor_incentives.core.int_column import IntColumn
+from cor_incentives.core.json_view import JSON_SAFE_INT
+from cor_incentives.store import db
+from cor_incentives.store.document_format import (
+    COLUMNS_FORMAT,
+    EPOCH_DOCUMENT_FORMAT_KEY,
+    HEADER,
+    TEXT_FORMAT,
+    document_text,
+    is_packed,
+    pack,
+)
+from cor_incentives.store.json_text import COLUMN_MIN_VALUES, COLUMN_PLACEHOLDER, json_bytes_columns, json_text
+from cor_incentives.store.projections import stored_rows
+from support.network import make_network
+from support.records import records, seeded_world_state
+from support.scenario import PROMPTS, settle_honest_task
+
+I64 = (-(2**63), 2**63 - 1)
+
+
+def round_trip(x):
+    text, columns = json_bytes_columns(x)
+    packed = pack(text, columns)
+    assert is_packed(packed) and packed.startswith(HEADER)
+    return document_text(packed), columns
+
+
+def column(values):
+    return IntColumn(np.array(values, dtype=np.int64))
+
+
+int64s = st.integers(*I64)
+safe = st.integers(-JSON_SAFE_INT, JSON_SAFE_INT)
+columns = st.one_of(
+    st.lists(safe, max_size=40).map(column),
+    st.lists(int64s, max_size=40).map(column),  # mostly past ±2**53: written as strings, so left in the text
+    st.lists(st.sampled_from([0, 1, -1, *I64, JSON_SAFE_INT, -JSON_SAFE_INT]), min_size=8, max_size=20).map(column),
+)
+leaves = st.one_of(st.integers(), st.text(max_size=12), st.booleans(), st.none(), st.just(COLUMN_PLACEHOLDER + "0"), columns)
+values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(st.lists(inner, max_size=5), st.dictionaries(st.text(max_size=8), inner, max_size=5)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_the_text_comes_back_byte_for_byte(x):
+    text, _ = round_trip(x)
+    assert text == json_text(x)
+
+
+def test_long_safe_columns_leave_the_text_and_others_stay():
+    long = column(list(range(10**6, 10**6 + 50)))
+    extremes = column([I64[0], I64[1], 0, -1, 1, I64[0], I64[1], 7])  # past ±2**53: the text's strings, left in place
+    edge = column([JSON_SAFE_INT, -JSON_SAFE_INT] * 4)  # within ±2**53: taken out, deltas wrap modulo 2**64
+    short = column([3, 1, 2])
+    record = {"a": long, "b": extremes, "c": edge, "d": short, "e": column([]), "f": [1, 2, 3, 4, 5, 6, 7, 8, 9]}
+    text, taken = json_bytes_columns(record)
+    assert len(taken) == 2 and [len(c) for c in taken] == [50, 8]
+    assert b"1000049" not in text and b"[3,1,2]" in text and b'"9223372036854775807"' in text and b"[1,2,3,4,5,6,7,8,9]" in text
+    assert round_trip(record)[0] == json_text(record)
+    assert json_bytes_columns({"x": column(list(range(COLUMN_MIN_VALUES - 1)))})[1] == []
+    assert len(json_bytes_columns({"x": column(list(range(COLUMN_MIN_VALUES)))})[1]) == 1
+
+
+def test_a_string_like_a_placeholder_keeps_every_column_in_the_text():
+    """A record's own string starting as a placeholder would be read as a column: nothing is taken out then."""
+    record = {"cols": [column(list(range(20))), column(list(range(30)))], "note": COLUMN_PLACEHOLDER + "1"}
+    text, taken = json_bytes_columns(record)
+    assert taken == [] and text.decode() == json_text(record)
+    assert round_trip(record)[0] == json_text(record)
+    record["note"] = "fine"
+    assert len(json_bytes_columns(record)[1]) == 2
+
+
+def test_one_column_reached_twice_through_one_container_keeps_the_text():
+    shared = {"tasks": column(list(range(100)))}
+    record = {"a": shared, "b": shared}  # the walk memoizes the container: its placeholder would be written twice
+    text, taken = json_bytes_columns(record)
+    assert taken == [] and text.decode() == json_text(record)
+
+
+def test_a_format_2_value_whose_header_lies_is_refused():
+    record = {"a": column(list(range(100)))}
+    packed = pack(*json_bytes_columns(record))
+    size = packed[len(HEADER) :].split(b":")[0]
+    with pytest.raises(ValueError):
+        document_text(packed.replace(HEADER + size, HEADER + str(int(size) + 1).encode(), 1))
+    with pytest.raises(ValueError):
+        document_text(HEADER + b"12:x:")
+
+
+@pytest.mark.parametrize("name", ["slash_dodge_unbond", "redelegate_dodge"])
+def test_real_records_of_seeded_worlds(name):
+    state = seeded_world_state(name)
+    for record in records(state):
+        assert round_trip(record)[0] == json_text(record)
+
+
+def close_an_epoch(eng, keys):
+    settle_honest_task(eng, keys, PROMPTS[0], with_garbage=True)
+    eng.submit_as(keys["oracle"], "tick", {"ticks": 2})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+
+
+def epoch_rows(path):
+    con = sqlite3.connect(path)
+    try:
+        return dict(con.execute("SELECT key, data FROM documents WHERE collection = 'epoch'").fetchall())
+    finally:
+        con.close()
+
+
+def test_a_new_sqlite_database_writes_format_2_and_verify_reads_it(tmp_path):
+    path = tmp_path / "cor.db"
+    eng, keys = make_network(f"sqlite:///{path}", tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="doc2")
+    try:
+        close_an_epoch(eng, keys)
+        with eng.store.reader() as conn:
+            assert eng.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY) == str(COLUMNS_FORMAT)
+            stored = stored_rows(conn)
+        rows = epoch_rows(path)
+        assert rows and all(is_packed(v) for v in rows.values())
+        assert stored["epoch"] == {str(e): json_text(r) for e, r in eng.state.epochs.items() if e > eng.state.pruned.epochs_through}
+        report, _ = verify_store(eng.store)
+        assert report.ok, report
+    finally:
+        eng.store.dispose()
+
+
+def test_a_database_projected_before_the_format_existed_keeps_the_text(tmp_path):
+    """Its documents stay as they are, and those it writes later are text too; a value of either format verifies."""
+    path = tmp_path / "cor.db"
+    url = f"sqlite:///{path}"
+    eng, keys = make_network(url, tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="doc1")
+    close_an_epoch(eng, keys)
+    eng.store.dispose()
+    con = sqlite3.connect(path)
+    con.execute("DELETE FROM meta WHERE key = ?", (EPOCH_DOCUMENT_FORMAT_KEY,))  # as an engine before the key wrote it
+    con.execute("UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = '0'", (document_text(epoch_rows(path)["0"]),))
+    con.commit()
+    con.close()
+    before = epoch_rows(path)
+    eng = Engine.open(url, check_conservation=True)
+    try:
+        close_an_epoch(eng, keys)
+        with eng.store.reader() as conn:
+            assert eng.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY) == str(TEXT_FORMAT)
+        after = epoch_rows(path)
+        assert list(before) == ["0"] and after["0"] == before["0"] and isinstance(after["0"], str)
+        assert isinstance(after["1"], str) and after["1"] == json_text(eng.state.epochs[1])
+        report, _ = verify_store(eng.store)
+        assert report.ok, report
+    finally:
+        eng.store.dispose()
+
+
+@pytest.mark.postgres
+def test_postgresql_writes_format_1(tmp_path):
+    from support.services import drop_postgres_database, fresh_postgres_database
+
+    url = fresh_postgres_database("test_document_format_pg")
+    try:
+        eng, keys = make_network(url, tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="docpg")
+        try:
+            close_an_epoch(eng, keys)
+            with eng.store.reader() as conn:
+                assert eng.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY) == str(TEXT_FORMAT)
+                rows = conn.execute(db.documents.select().where(db.documents.c.collection == "epoch")).all()
+            assert rows and all(isinstance(r.data, str) and r.data == json_text(eng.state.epochs[int(r.key)]) for r in rows)
+            report, _ = verify_store(eng.store)
+            assert report.ok, report
+        finally:
+            eng.store.dispose()
+    finally:
+        drop_postgres_database("test_document_format_pg")
