@@ -476,6 +476,8 @@ def bench_epoch_close_1m(quick: bool) -> Row:
         peak_rss_mb=rss,
         peak_rss_mb_before_close=r["peak_rss_mb_before_close"],
         document_bytes=r.get("document_bytes"),
+        document_format=r.get("document_format"),
+        document_stored_bytes=r.get("document_stored_bytes"),
         document_text_seconds=r.get("document_text_seconds"),
         document_text_identical=r.get("document_text_identical"),
         rss_note="peak RSS of the benchmark's process: simulation, growth to the goal's size and the close",

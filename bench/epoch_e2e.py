@@ -37,7 +37,8 @@ table; ``outside_apply_seconds``: the CPU seconds after the apply, as the log ap
 (the epoch document's text), ``Projector.flush`` (the rows' writes) and the commit (and its wall time).
 On PostgreSQL the server's CPU is not in ``close_seconds`` (another process): compare
 ``close_wall_seconds`` there. After the close (not part of ``close_seconds``): the epoch document the
-projection stored, its size (``document_bytes``), what ``json_text`` (what the projection writes it with) costs
+projection stored, its text's size (``document_bytes``), the format the database stores it in and its stored size
+(``document_format``, ``document_stored_bytes``: store/document_format.py), what ``json_text`` (what the projection writes it with) costs
 when taken again (``document_text_seconds``), what the reference it equals costs, its ``json_view`` and JSON
 encoding (``document_view_seconds``, ``document_dumps_seconds``), and whether the two texts are identical
 (``document_text_identical``). ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
@@ -351,6 +352,16 @@ def document_cost(record: Any) -> dict[str, Any]:
     }
 
 
+def stored_document(engine: Any, e: int) -> dict[str, Any]:
+    """How the database stores epoch ``e``'s document (store/document_format.py): its format and stored bytes."""
+    from cor_incentives.store.document_format import EPOCH_DOCUMENT_FORMAT_KEY
+
+    with engine.store.reader() as conn:
+        size = "octet_length" if engine.store.is_postgres else "length"  # SQLite: a BLOB's bytes, an ASCII text's characters
+        stored = conn.exec_driver_sql(f"SELECT {size}(data) FROM documents WHERE collection = 'epoch' AND key = '{int(e)}'").scalar()
+        return {"document_format": engine.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY), "document_stored_bytes": stored}
+
+
 def floor_columns(work: Any, validations: Any) -> dict[str, Any]:
     """The same rows as numpy columns (node index, units, quality, in consensus, precommitted), read from the
     epoch's column stores (core/epoch_columns.py): one node index over both streams."""
@@ -437,6 +448,7 @@ def run(
         timing = time_close(engine, events[-1])
         floor, floor_rows = duckdb_floor(table)
         record = engine.state.epochs[engine.state.epoch - 1]
+        stored = stored_document(engine, engine.state.epoch - 1)
         engine.store.dispose()
     document = document_cost(record)
     bonuses = bonus_rows_below_cap(record)
@@ -460,6 +472,7 @@ def run(
         "items": len(record.items),
         "rule_version": engine.state.params.rule_version,
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in document.items()},
+        **stored,
         "build_wall_seconds": round(build_seconds, 1),
         **({"step_seconds": {k: round(v, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}} if spent is not None else {}),
         "targets": {"close_seconds_max": CLOSE_TARGET_SECONDS, "ratio_max": FLOOR_RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
