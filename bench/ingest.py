@@ -1,6 +1,6 @@
 """Bench: signed commands accepted per second over HTTP, against the in-process floor (docs/design.md §10).
 
-    python bench/ingest.py [--commands 5000] [--clients 20] [--servers 2] [--workers 1] [--db URL] [--client raw|httpx]
+    python bench/ingest.py [--commands 5000] [--clients 20] [--servers 1] [--workers 2] [--db URL] [--client raw|httpx]
 
 Creates a network whose genesis funds one key per client (in a temporary SQLite file, or in the
 empty database at --db, e.g. ``postgresql+psycopg://…``), starts ``--servers`` ``cor serve``
@@ -448,8 +448,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--commands", type=int, default=5_000)
     ap.add_argument("--clients", type=int, default=20)
-    ap.add_argument("--servers", type=int, default=2, help="cor serve processes (clients are spread over them)")
-    ap.add_argument("--workers", type=int, default=1, help="uvicorn workers per cor serve process")
+    ap.add_argument("--servers", type=int, default=1, help="cor serve processes (clients are spread over them; each applies every command)")
+    ap.add_argument("--workers", type=int, default=2, help="workers per cor serve process (one writer, the others forward commands to it)")
     ap.add_argument("--db", default=None, help="empty database URL (default: a temporary SQLite file)")
     ap.add_argument("--client", choices=("raw", "httpx"), default="raw", help="load generator: raw (one thread) or httpx (a thread each)")
     args = ap.parse_args()

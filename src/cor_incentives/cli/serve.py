@@ -60,6 +60,31 @@ def log_config(level: str) -> dict[str, Any]:
     }
 
 
+HTTP_IMPL = "auto"
+LOOP_IMPL = "auto"
+"""uvicorn's choice: httptools' HTTP parser and uvloop's event loop, both pinned dependencies (pure-Python h11
+and asyncio's own loop where they are missing). Paired runs on the single-command path (bench/README.md,
+session 19): two separate servers 0.66-0.84 -> 0.56-0.57 ms of server CPU per command; ``--workers 2``
+~400 -> ~1 750 commands/s (with asyncio's own loop in either worker its forwarded commands wait ~48 ms)."""
+
+
+def server_config(app: Any, host: str, port: int, log_level: str) -> Any:
+    """The uvicorn configuration every ``cor serve`` worker runs."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=HTTP_IMPL,
+        loop=LOOP_IMPL,
+        log_config=log_config(log_level),
+        access_log=False,
+        log_level=log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8545, "--port", min=0, max=65535, help="TCP port."),
@@ -113,9 +138,7 @@ def run_app(engine: Engine, url: str, host: str, port: int, workers: int, log_le
     from ..api.service import ApiService
 
     app = create_app(service=ApiService(engine))
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=log_config(log_level), access_log=False, log_level=log_level.lower(), timeout_graceful_shutdown=10
-    )
+    config = server_config(app, host, port, log_level)
     if workers == 1:
         uvicorn.Server(config).run()
         return
