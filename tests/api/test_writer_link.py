@@ -5,17 +5,19 @@ listening, an immediate `503 writer_unavailable`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 
 from fastapi.testclient import TestClient
 
 from cor_incentives.api.app import create_app
 from cor_incentives.api.service import ApiService
-from cor_incentives.api.writer_link import SOCKET_NAME, ForwardedCommands, WriterLink, bind_writer_socket
-from cor_incentives.app.signing import sign_command
+from cor_incentives.api.writer_link import ANSWER, SOCKET_NAME, ForwardedCommands, WriterLink, _Connection, bind_writer_socket
+from cor_incentives.app.signing import sign_bytes, sign_command
 
 from .conftest import make_network
 
@@ -85,3 +87,65 @@ def test_a_writer_that_never_answers_is_a_503_after_the_timeout_not_a_hang(tmp_p
     finally:
         mute.close()
         shutil.rmtree(link_dir, ignore_errors=True)
+
+
+class _RecordingSocket:
+    """The writer's end of a read worker's stream, recording each write the writer makes."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.lock = threading.Lock()
+
+    def sendall(self, data: bytes) -> None:
+        with self.lock:
+            self.writes.append(bytes(data))
+
+
+def _frames(data: bytes) -> list[tuple[int, int, int, dict]]:
+    """(id, status, seq, JSON body) of each answer frame in ``data``."""
+    out = []
+    while data:
+        rid, status, seq, head_size, body_size = ANSWER.unpack_from(data)
+        start = ANSWER.size + head_size
+        out.append((rid, status, seq, json.loads(data[start : start + body_size])))
+        data = data[start + body_size :]
+    return out
+
+
+def test_one_group_commit_answers_a_read_worker_in_one_write_each_command_its_own_outcome(tmp_path):
+    """Forwarded single commands decided by one group commit: every answer goes back in one write (not one
+    per command), a refused command among them gets its own error and changes nothing, and each receipt is
+    the logged event's."""
+    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    alice, bob = net.keys["alice"], net.keys["bob"]
+    writer = ApiService.open(net.url)
+    start = writer.engine.state.seq
+    sock = _RecordingSocket()
+    conn = _Connection(writer, sock)  # type: ignore[arg-type]
+
+    def body(nonce: int, amount: str = "7", signer: str | None = None) -> bytes:
+        payload, sig = sign_command(alice.private_key, net.chain_id, "transfer", nonce, {"to": bob.address, "amount": amount})
+        return json.dumps({"payload": payload.decode(), "signature": sign_bytes(signer, payload) if signer else sig}).encode()
+
+    bodies = {10 + i: body(1 + i) for i in range(6)}
+    bodies[30] = body(3)  # nonce 3 again: refused, the others go on
+    bodies[31] = body(7, signer=bob.private_key)  # alice's command signed by bob
+    bodies[32] = body(7, amount=str(10**30))  # more than alice has
+    with writer._queue_ready:  # the committer waits until every command is queued: one group commit takes them all
+        for rid in (10, 11, 12, 30, 13, 31, 14, 32, 15):
+            conn._take(rid, "/v1/commands", bodies[rid])
+    deadline = time.monotonic() + 60
+    while sum(len(_frames(w)) for w in sock.writes) < len(bodies) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(sock.writes) == 1, [len(_frames(w)) for w in sock.writes]  # one write for the whole group commit
+    answers = {rid: (status, seq, out) for rid, status, seq, out in _frames(sock.writes[0])}
+    assert sorted(answers) == sorted(bodies)
+    refused = {rid: (answers[rid][0], answers[rid][2]["error"]) for rid in (30, 31, 32)}
+    assert refused == {30: (409, "nonce_already_used"), 31: (401, "signer_is_not_actor"), 32: (409, "insufficient_funds")}
+    assert all(answers[rid][1] == -1 for rid in refused)
+    receipts = [answers[rid] for rid in (10, 11, 12, 13, 14, 15)]
+    assert [r[0] for r in receipts] == [200] * 6
+    assert [r[1] for r in receipts] == [r[2]["seq"] for r in receipts] == list(range(start + 1, start + 7))  # in arrival order
+    logged = writer.events(start, 100)["events"]
+    assert [e["hash"] for e in logged] == [r[2]["hash"] for r in receipts]  # each receipt is its logged event
+    assert writer.engine.store.event_count() == start + 7

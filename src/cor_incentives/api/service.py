@@ -112,7 +112,7 @@ class _Pending:
     an asyncio future resolved on its event loop (``loop``), its batch request's ``_Group``, a
     thread event, or ``then`` called on the committer thread."""
 
-    __slots__ = ("payload", "signature", "done", "future", "loop", "group", "then", "result")
+    __slots__ = ("payload", "signature", "done", "future", "loop", "group", "then", "flush", "result")
 
     def __init__(
         self,
@@ -123,6 +123,7 @@ class _Pending:
         future: asyncio.Future[Any] | None = None,
         group: _Group | None = None,
         then: Callable[[Any], None] | None = None,
+        flush: Callable[[], None] | None = None,
     ) -> None:
         self.payload = payload
         self.signature = signature
@@ -131,6 +132,7 @@ class _Pending:
         self.done = done
         self.group = group
         self.then = then
+        self.flush = flush  # called once per group commit, after every ``then`` of it (see ``submit_then``)
         self.result: Any = None
 
     def finish(self, result: Any, wake: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]]) -> None:
@@ -350,15 +352,20 @@ class ApiService:
         await group.future
         return self._batch_outcomes(items)
 
-    def submit_then(self, payload: bytes, signature: str, then: Callable[[Receipt | BaseException], None]) -> None:
+    def submit_then(
+        self, payload: bytes, signature: str, then: Callable[[Receipt | BaseException], None], flush: Callable[[], None] | None = None
+    ) -> None:
         """Queue one command for the group commit; ``then(receipt or the exception refusing it)`` runs
         on the committer thread once it is decided (the writer's side of api/writer_link.py: no event
-        loop between the command and its answer). ``then`` must be quick and must not raise."""
+        loop between the command and its answer). ``flush()``, when given, runs on the committer thread
+        once per group commit after every ``then`` of it, once for all the commands sharing that
+        ``flush``: where a read worker's answers are buffered by ``then`` and written together by
+        ``flush``. ``then`` and ``flush`` must be quick and must not raise."""
 
         def counted(result: Any) -> None:
             then(self._counted(result))
 
-        self._enqueue(_Pending(payload, signature, then=counted))
+        self._enqueue(_Pending(payload, signature, then=counted, flush=flush))
 
     def submit_many_then(self, commands: list[tuple[bytes, str]], then: Callable[[list[Receipt | EngineError]], None]) -> None:
         """``submit_many_async`` with ``then(outcomes)`` called on the committer thread instead of an await."""
@@ -423,11 +430,19 @@ class ApiService:
             except BaseException as exc:  # the transaction failed: every command in it fails alike
                 results = [exc] * len(batch)
             wake: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
+            flushes: dict[Callable[[], None], None] = {}  # each distinct flush once, in batch order
             for i, r in zip(batch, results):
+                if i.flush is not None:
+                    flushes[i.flush] = None
                 try:
                     i.finish(r, wake)
                 except RuntimeError:  # that request's event loop has closed: nobody is waiting
                     pass
+            for flush in flushes:
+                try:
+                    flush()
+                except Exception:  # noqa: BLE001 (a bug in a flush: logged; the committer must go on)
+                    logger.exception("a group commit's flush failed")
             for loop, outcomes in wake.items():  # in batch order within each loop
                 try:
                     loop.call_soon_threadsafe(_resolve_all, outcomes)

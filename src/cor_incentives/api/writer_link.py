@@ -75,8 +75,9 @@ def bind_writer_socket(directory: str) -> socket.socket:
 class ForwardedCommands:
     """The writer's end: accepts read workers on ``sock``, one thread each. A forwarded body is parsed
     on that thread and joins the same group-commit queue as the writer's own requests; its answer is
-    encoded and sent by the committer thread as soon as the command is decided (no event loop between
-    the read worker and the engine)."""
+    encoded by the committer thread as soon as the command is decided (no event loop between the read
+    worker and the engine), and the single-command answers of one group commit go to each read worker
+    in one write once the whole group is decided."""
 
     def __init__(self, service: ApiService, sock: socket.socket) -> None:
         self.service = service
@@ -115,6 +116,7 @@ class _Connection:
         self.conn = conn
         self.send_lock = threading.Lock()
         self.alive = True
+        self.outbox: list[bytes] = []  # single-command answers of the group commit being decided (committer thread only)
 
     def serve(self) -> None:
         stream = self.conn.makefile("rb")
@@ -140,7 +142,9 @@ class _Connection:
         try:
             if path == SINGLE_PATH:
                 command = parse_command_request(body)
-                self.service.submit_then(command.payload.encode("utf-8"), command.signature, lambda result: self._send(rid, single_answer(result)))
+                self.service.submit_then(
+                    command.payload.encode("utf-8"), command.signature, lambda result: self._hold(rid, single_answer(result)), flush=self._flush
+                )
             else:
                 batch = parse_batch_request(body)
                 commands = [(c.payload.encode("utf-8"), c.signature) for c in batch.commands]
@@ -151,19 +155,40 @@ class _Connection:
     def _send(self, rid: int, answer: Answer) -> None:
         """Send one answer (on the committer thread, or this connection's): never raises; a read worker
         that stopped reading for SEND_TIMEOUT_SECONDS is cut off (its requests are answered 503 there)."""
-        head = b"\r\n".join(k + b": " + v for k, v in answer.headers)
-        seq = -1 if answer.seq is None else answer.seq
-        frame = ANSWER.pack(rid, answer.status, seq, len(head), len(answer.body)) + head + answer.body
+        self._write(_frame(rid, answer))
+
+    def _hold(self, rid: int, answer: Answer) -> None:
+        """Keep a single command's answer until the group commit that decided it is told (``_flush``);
+        never raises (on the committer thread)."""
+        try:
+            self.outbox.append(_frame(rid, answer))
+        except Exception:  # noqa: BLE001 (a bug: logged; the committer thread must go on)
+            logger.exception("could not answer a forwarded command")
+
+    def _flush(self) -> None:
+        """Send every answer held for this read worker by the group commit just decided, in one write
+        (one system call and one wake-up of the read worker per group commit, not one per command)."""
+        frames, self.outbox = self.outbox, []
+        if frames:
+            self._write(b"".join(frames))
+
+    def _write(self, data: bytes) -> None:
         try:
             with self.send_lock:
                 if self.alive:
-                    self.conn.sendall(frame)
+                    self.conn.sendall(data)
         except OSError:
             self.alive = False
             with contextlib.suppress(OSError):
                 self.conn.shutdown(socket.SHUT_RDWR)
         except Exception:  # noqa: BLE001 (a bug: logged; the committer thread must go on)
             logger.exception("could not answer a forwarded command")
+
+
+def _frame(rid: int, answer: Answer) -> bytes:
+    head = b"\r\n".join(k + b": " + v for k, v in answer.headers)
+    seq = -1 if answer.seq is None else answer.seq
+    return ANSWER.pack(rid, answer.status, seq, len(head), len(answer.body)) + head + answer.body
 
 
 # --- a read worker's side -------------------------------------------------------------------------
