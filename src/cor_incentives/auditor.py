@@ -41,9 +41,9 @@ DOC_SECTIONS = {
     "Auditing": "ce8a63e9ca29f8a551e9dbfb27be19b671c3abef95b5dc09ca8c4bab018c6672",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "d35aabcece08ad70ef4aaf3e8cc8e0dd67054dffefa31ba63ad8f19c31cb1e84",
+    "Network work: the rate and the budget (miners and validators streams)": "9a7b6b30d98bcab88793acc9611f6ab2ac0c91069a3d753137ea3569f9a920dc",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "b7b9894990e7979985172bfeb3e3672d5e09d934659b31a4fbd2bde19185e9ae",
+    "Task fees": "939e237d6749f822ca8ca9b371adb9350d1e42e194db1bc383ceb607fa124c88",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
@@ -61,7 +61,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "a5affa36b65dcdd966f767faaa752b139532242658bf424d6c7479cc009db1fa",
+    "Validators: what they report and how it is scored": "68707b2705ce86538e5b330be3fc77d209afbeb3b90b496b3bf564e4727e746a",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
@@ -251,11 +251,49 @@ def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any
     return min(units, constants["max_complexity_units_per_row"])
 
 
+PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter is paid
+
+
+def planter_quality_ppb(qualities: list[int]) -> int:
+    """*Canaries*: the median of the in-consensus miners' qualities, the floored mean of the two middle ones for an even count."""
+    q = sorted(qualities)
+    n = len(q)
+    return q[n // 2] if n % 2 else (q[n // 2 - 1] + q[n // 2]) // 2
+
+
+def paid_planter(t: dict[str, Any], p: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+    """*Canaries*: the settled canary's planter (its one miner marked planted, rule 18 on) and its credited quality."""
+    if p.get("rule_version", 1) < PAID_PLANTER_RULES or t.get("canary") != "planted" or t["state"] != "SETTLED":
+        return None
+    planted = [m for m in t["miners"] if m.get("planted")]
+    winners = [m["quality_ppb"] or 0 for m in t["miners"] if m["in_consensus"]]
+    if len(planted) != 1 or not winners:
+        return None
+    return planted[0], planter_quality_ppb(winners)
+
+
 def miner_rows(tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[str, Any]) -> list[Row]:
     rows = []
     for t in tasks:
+        planter = paid_planter(t, p)
         for m in t["miners"]:
-            if m.get("planted"):  # a canary's planted output is no assignment of its miner (*Canaries*)
+            if planter is not None and m is planter[0]:  # *Canaries*: the task's units at the in-consensus median quality
+                units = work_units(t, p, constants)
+                rows.append(
+                    Row(
+                        t["id"],
+                        m["miner"],
+                        t["kind"] == "network",
+                        units,
+                        planter[1],
+                        True,
+                        bool(m["precommitted"]),
+                        t["model"],
+                        _int(m.get("paid_units")),
+                    )
+                )
+                continue
+            if m.get("planted"):  # a canary's planted output is no assignment of its miner (*Canaries*), nor paid before rule 18
                 continue
             ok = bool(m["in_consensus"])
             rows.append(
@@ -569,10 +607,12 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
             continue
         price = _int(t["charged_units"])
         parts = {k: price * bps // BPS for k, bps in p["fee_split_bps"].items()}
-        winners = [m for m in t["miners"] if m["in_consensus"]]
-        total_q = sum(m["quality_ppb"] or 0 for m in winners)
-        for m in winners:
-            share = parts["miners"] * (m["quality_ppb"] or 0) // total_q if total_q else parts["miners"] // len(winners)
+        planter = paid_planter(t, p)  # *Canaries*: a paid planter shares at its credited quality
+        winners = [(m, m["quality_ppb"] or 0) for m in t["miners"] if m["in_consensus"] or (planter is not None and m is planter[0])]
+        winners = [(m, planter[1] if planter is not None and m is planter[0] else q) for m, q in winners]
+        total_q = sum(q for _, q in winners)
+        for m, q in winners:
+            share = parts["miners"] * q // total_q if total_q else parts["miners"] // len(winners)
             r.check("task_fee.miner", f"task {t['id']} {m['miner']}", share, fee_lines.get((t["id"], "task_fee:miner", m["miner"]), 0))
         if t.get("router"):
             r.check("task_fee.router", f"task {t['id']}", parts["router"], other_lines.get((t["id"], "task_fee:router"), 0))
@@ -698,6 +738,9 @@ def audit_consensus(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) -
     """*Consensus*: on a task of the spread rule, its threshold from its spread, and each miner in consensus exactly when
     its consensus distance ≤ the threshold and its quality ≥ the floor (the spread a median of the revealed ones)."""
     for t in tasks:
+        planter = paid_planter(t, p)
+        if planter is not None:  # *Canaries*: the quality the task view credits its planter with
+            r.check("canary.planter_quality", f"task {t['id']} {planter[0]['miner']}", planter[1], planter[0]["quality_ppb"])
         if not t.get("spread_rule") or t.get("threshold_ppb") is None:
             continue
         spread, threshold = t["spread_ppb"], t["threshold_ppb"]

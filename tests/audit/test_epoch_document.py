@@ -31,7 +31,7 @@ from cor_incentives.core.apply import apply, replay
 from cor_incentives.core.epoch_document import expand_detail
 from cor_incentives.core.json_view import json_view
 from cor_incentives.core.params import ParamHistory
-from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT
+from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT, RULES_PAID_PLANTER
 from cor_incentives.core.staking import process_delegate
 from cor_incentives.core.state import State
 from support.epochs import epoch_events
@@ -73,7 +73,11 @@ def under_rules(state: State, version: int) -> State:
 
 
 def closed(name: str, seed: int) -> tuple[State, State]:
-    events = epoch_events(name, seed)
+    """The epoch closed under the rules before and from the epoch document, switched in just before the close. The events
+    run under rule 17: from rule 18 a settled canary's planter gets its work row at settlement, so a close switched to
+    rule 10 or 11 afterwards would be an epoch no log can hold (a rule version takes effect only at an epoch boundary)
+    and the auditor, reading the epoch's rule version, rightly would not recompute that row."""
+    events = epoch_events(name, seed, {"rule_version": RULES_PAID_PLANTER - 1})
     old = under_rules(before_close(events, seed), RULES_EPOCH_DOCUMENT - 1)
     new = under_rules(before_close(events, seed), RULES_EPOCH_DOCUMENT)
     apply(old, events[-1])

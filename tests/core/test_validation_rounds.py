@@ -195,9 +195,11 @@ def test_a_canary_catches_the_validator_that_lets_the_planted_output_pass():
     c.oracle("task.canary", {"task": task.id, "planted": planted, "salt": "c1"})
     assert task.state == "SETTLED" and task.canary == "planted" and task.canary_failed == [lazy]
     a = task.assignment(plant)
-    assert a.planted and not a.in_consensus and a.distance_ppb is None  # out of consensus, pay and offences
+    assert a.planted and not a.in_consensus and a.distance_ppb is None  # out of consensus and offences
     assert offences(c, plant) == []
-    assert all(r.node != plant for r in c.state.epoch_work if r.task == task.id)
+    # paid as a typical in-consensus miner from rule 18 (tests/core/test_paid_planter.py): the two others' median quality
+    [row] = [r for r in c.state.epoch_work if r.task == task.id and r.node == plant]
+    assert row.in_consensus and row.quality_ppb == a.quality_ppb == HONEST[1]
     assert task.agreement_ppb[lazy] == 0 and offences(c, lazy) == [("validator_deviation", {"task": task.id}, task.created_tick)]
     rows = {r.node: r for r in c.state.epoch_validations if r.task == task.id}
     assert rows[lazy].canary_failed and not any(rows[v].canary_failed for v in rows if v != lazy)

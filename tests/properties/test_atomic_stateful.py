@@ -30,6 +30,7 @@ from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import encode_state
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
+from cor_incentives.core.validation import canary_commitment
 from support.chain import ORACLE, addr
 from support.market import MODEL, h, market
 
@@ -222,6 +223,18 @@ class AtomicMachine(RuleBasedStateMachine):
             ]
             spread = {"spread_ppb": (d * (j + 1)) % (2 * 10**9 + 1)} if t.spread_rule else {}  # rule 12: each validator's spread
             self.send(v, "task.validate", {"task": t.id, "input_tokens": tokens + j, "reports": reports} | spread)
+
+    @rule(i=st.integers(0, 30), planted=st.sampled_from([None, *OUTPUTS]), opening=st.booleans())
+    def canary(self, i: int, planted: str | None, opening: bool) -> None:
+        """The oracle commits to a task's canary (rule 17: user tasks, before any reveal) or opens one, in any state."""
+        t = self.task(i)
+        if t is None:
+            return
+        plant = h(planted) if planted is not None else None
+        if opening:
+            self.send(ORACLE, "task.canary", {"task": t.id, "salt": f"c{t.id}", **({"planted": plant} if plant else {})})
+        else:
+            self.send(ORACLE, "task.canary_commit", {"task": t.id, "canary": canary_commitment(t.prompt_hash, plant, f"c{t.id}")})
 
     @rule(i=st.integers(0, 30))
     def cancel(self, i: int) -> None:

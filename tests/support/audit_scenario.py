@@ -3,7 +3,9 @@
 Network tasks (the oracle's) and user tasks, a miner out of consensus, a reveal that does not match
 its commitment (slashed by the core), miner1's equivocation (two signed precommits) reported by dave, delegations at the start and one tick before a
 close, an undelegation, a commission change, ticks between the steps so stake × time matters, a
-curator's attestations and a proposal voted on and tallied in the last epoch. ``tests/audit/test_recompute.py`` audits every closed epoch of it.
+curator's attestations and a proposal voted on and tallied in the last epoch, and there a user task the oracle made a canary
+(rule 17: ``task.canary_commit``, a fluent off-topic plant every validator puts out of consensus).
+``tests/audit/test_recompute.py`` audits every closed epoch of it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.prompts import network_prompt_view
 from cor_incentives.app.signing import sign_scoped
+from cor_incentives.core.validation import canary_commitment
 from support.network import COR, draw, make_network, run_commit_reveal, sha
 from support.scenario import HONEST, settle_task_with_cheat, submit_task, validate
 
 GARBAGE = "zzq plorv mnbx kkwq lkjh"
+PLANT = "The Danube flows through four European capitals."  # the oracle's canary: fluent, off-topic
 
 
 def network_task(eng: Engine, keys: dict, prompt: str, input_tokens: int = 16) -> int:
@@ -99,6 +103,16 @@ def run_audit_scenario(url: str, keys_path: Path) -> tuple[Engine, dict]:
         run_task(eng, keys, network_task(eng, keys, f"Name a river {i}.", 11 + i), garbage=False, seed=i + 8)
         tick(eng, keys, 1)
     run_task(eng, keys, submit_task(eng, keys, "Nenne die Hauptstadt Österreichs — kurz."), garbage=False, seed=11)
+    tick(eng, keys, 1)
+    tid = submit_task(eng, keys, "Name a large lake in Africa.")
+    eng.submit_as(
+        keys["oracle"], "task.canary_commit", {"task": tid, "canary": canary_commitment(sha("Name a large lake in Africa."), sha(PLANT), "au")}
+    )
+    miners = [a.miner for a in eng.state.tasks[tid].miners]
+    run_commit_reveal(eng, keys, tid, dict(zip(miners, HONEST[: len(miners) - 1] + [PLANT])), tokens={m: 9 for m in miners})
+    validate(eng, keys, tid, {miners[-1]}, input_tokens=11)
+    eng.submit_as(keys["oracle"], "task.canary", {"task": tid, "planted": sha(PLANT), "salt": "au"})
+    assert eng.state.tasks[tid].canary == "planted" and eng.state.tasks[tid].state == "SETTLED"
     tick(eng, keys, 1)
     eng.submit_as(keys["oracle"], "epoch.close", {})
     return eng, keys

@@ -476,7 +476,11 @@ class TaskMinerOut(Out):
     poi_distance_ppb: int | None = Field(..., description="Stake-weighted median PoI distance to the medoid (ppb).")
     quality_ppb: int | None = Field(..., description="Stake-weighted median PoUW quality score (ppb).")
     in_consensus: bool
-    planted: bool = Field(..., description="The oracle's planted output of a canary: out of consensus, pay and offences.")
+    planted: bool = Field(
+        ...,
+        description="The oracle's planted output of a canary: out of consensus and offences; from rule 18 its miner is paid as a typical "
+        "in-consensus miner (quality_ppb: the in-consensus miners' median).",
+    )
     paid: str
     paid_units: str | None = None
     reveal_tick: int | None = Field(None, description="Tick of the reveal.")
@@ -557,7 +561,9 @@ class TaskOut(Out):
     round: int = Field(..., description="The validation round in progress or last run (escalations draw more validators).")
     validators: list[TaskValidatorOut]
     canary: str | None = Field(
-        ..., description="A network task's canary, once the oracle opened its commitment: none, planted or void (its output was not revealed)."
+        ...,
+        description="A task's canary (a network task's, or from rule 17 a user task's), once the oracle opened its commitment: none, planted "
+        "or void (its output was not revealed).",
     )
 
 

@@ -68,6 +68,7 @@ from .state_codec import state_hash
 from .streams import Stream
 from .tasks import (
     process_task_canary,
+    process_task_canary_commit,
     process_task_cancel,
     process_task_deadlines,
     process_task_network,
@@ -275,6 +276,7 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "task.report_commit": (process_task_report_commit, False),
     "task.validate": (process_task_validate, False),
     "task.canary": (process_task_canary, True),
+    "task.canary_commit": (process_task_canary_commit, True),
     "reward.claim": (process_claim, False),
     "bridge.post": (process_bridge_post, True),
     "bridge.confirm": (process_bridge_confirm, True),

@@ -387,6 +387,7 @@ SCHEMAS: dict[str, Struct | Variant] = {
             "salt": Opt(Text(128, code="invalid_salt")),  # required on networks with a beacon (commit-reveal); none on the first rules
         }
     ),
+    "task.canary_commit": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "canary": Hash()}),  # from RULES_USER_CANARIES
     "task.canary": Struct({"task": Int(1, MAX_ID, code="invalid_task"), "planted": Opt(Hash()), "salt": Text(128, code="invalid_salt")}),
     "reward.claim": Struct(
         {

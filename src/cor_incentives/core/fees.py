@@ -5,12 +5,16 @@ Settlement (in the event that completes validation, for a task with enough miner
     input capped at the task's input_tokens, output at max_output_tokens), at most the escrow; split
     by ``fee_split_bps``:
         miners      in consensus, pro rata by quality:      pool × quality_ppb // Σ quality_ppb
+                    (from ``RULES_PAID_PLANTER`` a canary's paid planter too, at its credited quality: core/tasks.py)
         validators  that reported, pro rata by agreement:  pool × agreement_ppb // Σ agreement_ppb
         router      the task's router (the treasury when it has none)
         royalty     the model's owner; for a fine-tune the parent's owner takes ``parent_royalty_bps`` of it
         treasury
     The split's remainder and the pro-rata floors go to ``dust``; the rest of the escrow returns to
     the session. A FAILED or CANCELLED task refunds the whole escrow (``refund_escrow``).
+    A canary (a user task's, from ``RULES_USER_CANARIES``) is quoted at ``redundancy − planted outputs``: the user pays for
+    the outputs it got, not for the oracle's (only a rule-17 user task can have a planted output, so older logs are unchanged);
+    from ``RULES_PAID_PLANTER`` a paid planter's output is not left out: the planter is paid as one of the task's miners.
 
 Statement lines: ``task_fee:*`` for each payee, ``task_payment`` (−price) and ``task_refund`` for the user.
 """
@@ -33,7 +37,12 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
     """Charge a settled user task its price and split it; the rest of the escrow goes back to the session."""
     p = state.params
     model = state.models[task.model]
-    q = quote(model, task.settled_input_tokens or 0, task.output_tokens or 0, p, task.redundancy)
+    # the oracle's outputs of a canary are not the user's to pay for; redundancy − planted ≥ the winners ≥ min_consensus ≥ 1
+    # (a user task's redundancy is its number of miners, and a planted output is never a winner)
+    # from RULES_PAID_PLANTER a paid planter is among ``winners`` (paid as a miner of the task), so it is quoted like them:
+    # refusing to plant must not keep the user's price (and the refuser's share of it) whole
+    planted = sum(1 for a in task.miners if a.planted and all(a is not w for w in winners))
+    q = quote(model, task.settled_input_tokens or 0, task.output_tokens or 0, p, task.redundancy - planted)
     escrow = acct.escrow("task", task.id)
     held, refunded_before = state.ledger.balance(escrow), task.refunded
     price = min(q.total_units, held)
@@ -59,6 +68,7 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
                 "total_quality_ppb": total_q,
                 "pool": parts["miners"],
                 "formula": "pool × quality_ppb // total_quality_ppb (pool = price × fee_split_bps.miners // 10000)",
+                **({"planted": True} if a.planted else {}),  # a paid planter (RULES_PAID_PLANTER): quality_ppb is its credited median
             },
         )
     # validators that reported, pro rata by agreement
@@ -111,7 +121,10 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
     state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
     pro_rata_dust = parts["miners"] + parts["validators"] - paid
     state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
-    state.earnings.append(EarningItem(task.user or "", Stream.TASK_PAYMENT, -price, {"task": task.id, "quote": q.to_dict()}))
+    detail: dict[str, Any] = {"task": task.id, "quote": q.to_dict()}
+    if planted:
+        detail["planted_outputs"] = planted  # the quote's redundancy leaves them out
+    state.earnings.append(EarningItem(task.user or "", Stream.TASK_PAYMENT, -price, detail))
     refund_escrow(state, task, "task_unused_escrow")
     invariant(state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after settlement")
     invariant(price + task.refunded - refunded_before == held, f"task {task.id}: charged + refunded != what the escrow held")

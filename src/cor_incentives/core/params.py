@@ -177,9 +177,7 @@ class Params:
     report_reveal_deadline_ticks: int = _p(
         1, 1, 10_000, "ticks validators have to reveal their reports, from the end of the commits (they send what they computed already)"
     )
-    canary_open_deadline_ticks: int = _p(
-        1, 1, 10_000, "ticks the oracle has to open a network task's canary commitment, from the end of the report reveals"
-    )
+    canary_open_deadline_ticks: int = _p(1, 1, 10_000, "ticks the oracle has to open a task's canary commitment, from the end of the report reveals")
     max_prompt_bytes: int = _p(64_000, 1, 10**7, "largest prompt accepted")
     fee_split_bps: Mapping[str, int] = _split(FEE_SPLIT_DEFAULT, "how a task's fee is split")
     # --- reputation (docs/design.md §5) ---

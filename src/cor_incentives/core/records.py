@@ -63,7 +63,7 @@ PRECOMMIT_WINDOW = (TaskState.PREPARED, TaskState.STARTED)
 """Miners may precommit while a task is in one of these."""
 VALIDATION_PHASES = (TaskState.COMMITTED, TaskState.REPORTING, TaskState.AUDITING)
 """The outputs are in: validators commit (COMMITTED) and reveal (REPORTING) their reports, then the
-oracle opens a network task's canary commitment (AUDITING)."""
+oracle opens the task's canary commitment (AUDITING)."""
 
 
 class ProposalStatus(StrEnum):
@@ -297,7 +297,7 @@ class Task(Journaled):
     report_ticks: dict[str, int] = field(default_factory=dict)
     criteria: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # validator -> miner -> PoUW sub-scores
     agreement_ppb: dict[str, int] = field(default_factory=dict)
-    canary_commit: str | None = None  # network tasks: the oracle's commitment to its planted output (or to none)
+    canary_commit: str | None = None  # the oracle's commitment to its planted output (or to none): network tasks; user tasks from rule 17
     canary: str | None = None  # once opened: "none", "void" (its output was not revealed) or "planted"
     canary_failed: list[str] = field(default_factory=list)  # validators whose report let the planted output pass
     measured_tokens: bool = False  # the rules at its creation count its tokens (RULES_MEASURED_TOKENS): it keeps them to the end

@@ -85,6 +85,17 @@ RULE_VERSIONS: dict[int, str] = {
     "``served_prev``/``forgiven_prev`` for e = E - 1, ``*_prev2`` before), so a late judgement's forgiveness leaves the "
     "window when its task's epoch does and cannot use up the allowance a later miss needs (core/allowance.py) "
     "(7-15: counted in the epoch that judged the task)",
+    17: "user tasks carry canaries: the oracle may commit to a user task's canary with task.canary_commit {task, canary} "
+    "while no miner of the task has revealed (CREATED, PREPARED or STARTED), once; the task then goes through AUDITING and "
+    "task.canary like a network task, and a user task with a planted output is charged for its real outputs only (the "
+    "quote at redundancy minus the planted outputs) (1-16: only network tasks carry a commitment, from task.network, and "
+    "validators could tell a user task from a canary by its kind: attack canary_spotting, tell=network)",
+    18: "a canary's planter is paid: the miner whose valid reveal is the planted output of an opened canary (canary "
+    "planted) of a settled task earns for it as a typical in-consensus miner of the task: a work row with the task's "
+    "complexity units and the median quality of the task's in-consensus miners (the planted output's own size and "
+    "quality never count), and for a user task a fee share by that quality; its reputation does not move and it counts "
+    "no offence (1-17: the planted output earned nothing, so a miner told to plant lost the task's pay and gained it "
+    "back by ignoring the oracle's private instruction, which left the canary void: attack plant_refusal)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -111,6 +122,11 @@ RULES_OFFENCE_BY_TASK_EPOCH = 15
 (core/allowance.py)."""
 RULES_COUNTED_IN_TASK_EPOCH = 16
 """The allowance counts a task's service and forgiveness in the task's epoch, not the judging one (core/allowance.py)."""
+RULES_USER_CANARIES = 17
+"""User tasks carry the oracle's canary commitment (``task.canary_commit``, core/tasks.py); a user task with a planted
+output is charged for its real outputs only (core/fees.py)."""
+RULES_PAID_PLANTER = 18
+"""A canary's planter is paid as a typical in-consensus miner of its task (core/tasks.py ``planter_quality_ppb``)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

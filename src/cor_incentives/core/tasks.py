@@ -33,7 +33,10 @@ Messages
                                 output_tokens: its counts of the prompt and of each output with the model's tokenizer,
                                 settled by ``token_counts``; from ``RULES_TASK_SPREAD``, spread_ppb: its spread of the task,
                                 committed too, and the distances are raw: ``spread``); reports that do not match are refused.
-    ``task.canary``    (oracle) {task, planted?, salt} opens a network task's canary commitment.
+    ``task.canary_commit`` (oracle) {task, canary} from ``RULES_USER_CANARIES``: a user task's canary commitment (the
+                                same hash as ``task.network``'s ``canary``), once, while no miner of the task has
+                                revealed (CREATED, PREPARED, STARTED); from there the task is audited like a network task.
+    ``task.canary``    (oracle) {task, planted?, salt} opens a task's canary commitment.
     Deadlines (ticks) move a task on when nodes are late; each late node gets a ``missed_deadline``.
     A drawn task's deadline counts from its draw.
 
@@ -44,11 +47,13 @@ The validation phase
                  with escalation rounds left draws as many more validators as it has (up to
                  ``escalation_max_validators``; with a beacon, by the next tick's value) and goes
                  back to COMMITTED for them;
-    AUDITING     a network task with a canary commitment waits for the oracle to open it
+    AUDITING     a task with a canary commitment (a network task's, or from rule 17 a user task's) waits for the oracle to open it
                  (``canary_open_deadline_ticks``; unopened, the task settles as no canary). A planted
-                 output is left out of consensus, pay and offences; each validator whose report let it
+                 output is left out of consensus and offences; each validator whose report let it
                  pass fails the canary (agreement 0 for the task, a ``validator_deviation`` count, and
-                 the validators stream's canary gate at epoch close).
+                 the validators stream's canary gate at epoch close). Its miner (the planter) earns
+                 nothing on rules 1-17; from ``RULES_PAID_PLANTER`` it is paid for a settled task as a
+                 typical in-consensus miner of it (``planter_quality_ppb``, ``_paid_planter``).
 
 Who is assigned: ``selection``. Consensus, dissent, agreement and canaries: ``validation``.
 
@@ -81,7 +86,7 @@ from .models import get_model
 from .network_prompts import check_network_prompt, composes_prompts
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState
-from .rules import RULES_TASK_SPREAD, rules_since
+from .rules import RULES_PAID_PLANTER, RULES_TASK_SPREAD, RULES_USER_CANARIES, rules_since
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
@@ -689,8 +694,34 @@ def _after_last_round(state: State, task: Task, judged: _Judged | None = None) -
     _finalize(state, task, judged)
 
 
+CANARY_COMMIT_STATES = (TaskState.CREATED, TaskState.PREPARED, TaskState.STARTED)
+"""A user task takes its canary commitment only in these: no miner has revealed (a reveal opens only in PRECOMMITTED), so
+the oracle commits to its plant before any output of the task is public and cannot choose it after seeing one."""
+
+
+def process_task_canary_commit(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``task.canary_commit`` (oracle) {task, canary}, from ``RULES_USER_CANARIES``: a user task's canary commitment,
+    ``validation.canary_commitment(prompt_hash, planted output or none, salt)``, taken once and only while no miner
+    of the task has revealed. The task then waits in AUDITING for ``task.canary`` like a network task."""
+    if not rules_since(state.params, RULES_USER_CANARIES):
+        raise Conflict(f"user tasks carry canaries from rule version {RULES_USER_CANARIES}", code="user_canaries_not_in_force")
+    if not has_beacon(state):
+        raise Conflict("canaries need the validators' commit-reveal rules (a network with a beacon)", code="first_rules")
+    task = get_task(state, body.get("task"))
+    canary = _hash_field(body, "canary")
+    if task.kind != TaskKind.USER:
+        raise Conflict(f"task {task.id} is a network task: its canary commitment comes with task.network", code="not_user_task")
+    if task.canary_commit is not None:
+        raise Conflict(f"task {task.id} already carries a canary commitment", code="canary_already_committed")
+    if task.state not in CANARY_COMMIT_STATES:
+        raise Conflict(
+            f"task {task.id} is {task.state}: a canary is committed to before any miner of the task reveals", code="canary_commit_window_closed"
+        )
+    task.canary_commit = canary
+
+
 def process_task_canary(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``task.canary`` (oracle) {task, planted?, salt}: open a network task's canary commitment once its
+    """``task.canary`` (oracle) {task, planted?, salt}: open a task's canary commitment once its
     reports are revealed. A planted output that a miner of the task revealed makes it a canary: every
     validator whose report lets that output pass fails it."""
     task = get_task(state, body.get("task"))
@@ -813,15 +844,41 @@ def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
         _update_validators(state, task, cons)
         return
     task.output_tokens = settled_output_tokens([a.output_tokens or 0 for a in winners], task.max_output_tokens)
+    planter = _paid_planter(state, task, winners)
     if task.kind == TaskKind.USER:
-        settle_fee(state, task, winners)
+        settle_fee(state, task, winners if planter is None else [a for a in task.miners if a.in_consensus or a is planter])
     for a in reveals:
         if not a.in_consensus:
             record_offence(state, a.miner, "poi_divergence", task.id)
     _update_miners(state, task)
     _update_validators(state, task, cons)
-    _record_work(state, task, cons)
+    _record_work(state, task, cons, planter)
     _close(state, task, TaskState.SETTLED)
+
+
+def planter_quality_ppb(qualities: list[int]) -> int:
+    """The quality a paid planter is credited with (``RULES_PAID_PLANTER``): the median of the in-consensus miners'
+    qualities, the lower of the two middle ones' floored mean for an even count: sorted q, n of them,
+    q[n // 2] if n is odd, else (q[n // 2 − 1] + q[n // 2]) // 2."""
+    q = sorted(qualities)
+    n = len(q)
+    invariant(n > 0, "a planter's quality needs the task's in-consensus miners")
+    return q[n // 2] if n % 2 else (q[n // 2 - 1] + q[n // 2]) // 2
+
+
+def _paid_planter(state: State, task: Task, winners: list[Assignment]) -> Assignment | None:
+    """The planter a settled canary pays (``RULES_PAID_PLANTER``), credited with ``planter_quality_ppb`` of the task's
+    in-consensus miners: the one valid reveal of the planted output of an opened canary (``task.canary == "planted"``).
+    None before the rule, on any other task, and when two or more reveals carry the planted output: only the miner the
+    oracle told has it, so a second copy means the planter shared it, and neither is paid (sharing must not pay)."""
+    if task.canary != "planted" or not rules_since(state.params, RULES_PAID_PLANTER):
+        return None
+    planted = [a for a in task.miners if a.planted]
+    if len(planted) != 1:
+        return None
+    planter = planted[0]
+    planter.quality_ppb = planter_quality_ppb([a.quality_ppb or 0 for a in winners])
+    return planter
 
 
 def _update_miners(state: State, task: Task) -> None:
@@ -857,9 +914,13 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
             count_served(state, v, task.created_epoch)
 
 
-def _record_work(state: State, task: Task, cons: Consensus | None) -> None:
+def _record_work(state: State, task: Task, cons: Consensus | None, planter: Assignment | None = None) -> None:
     model = state.models[task.model]
     for a in task.miners:
+        if a is planter:  # a paid planter (RULES_PAID_PLANTER): the task's units at the in-consensus miners' median quality
+            units = complexity_units(state.params, model, task.settled_input_tokens or 0, task.output_tokens or 0)
+            state.epoch_work.append(task.id, a.miner, units, a.quality_ppb or 0, True, a.commit is not None, task.model, task.kind, a.paid)
+            continue
         if a.planted:
             continue
         # the settled counts: the validators' measured counts from RULES_MEASURED_TOKENS (token_counts), before it

@@ -81,6 +81,9 @@ class Totals:
     in_consensus: int = 0
     work_offered: int = 0
     network_work: int = 0
+    planted: int = 0
+    planted_work: int = 0
+    planted_network_work: int = 0
     fees: int = 0
     network: int = 0
     staking: int = 0

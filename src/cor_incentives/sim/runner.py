@@ -6,11 +6,12 @@ What happens (all as events applied by ``core.apply``, nothing recomputed here)
     2. per epoch, ``rounds_per_epoch`` rounds at evenly spaced ticks; in each round: jailed nodes whose
        strategy does so top up their bond and ``node.unjail`` once the cooldown is over; the round's
        user tasks (``task.submit`` through the router) and network tasks (``task.network``) are
-       issued; then every assigned node acts by its strategy — precommit, reveal, validate — and
-       when nobody can act the oracle ticks, so deadlines move tasks with silent nodes on; a round's
-       tasks finish in their epoch (asserted). Only a script's closing tasks (``ActorScript.across_close``),
-       issued a few ticks before the close, may cross it: driven until the tick before the close, those
-       still open are finished with the next epoch's first round and counted there;
+       issued, each with the oracle's canary commitment (a user task's from rule 17, ``task.canary_commit`` right after
+       its submission; ``canary_rate`` of them plant ``env.canary_output``); then every assigned node acts by its
+       strategy — precommit, reveal, validate — and when nobody can act the oracle ticks, so deadlines move tasks with
+       silent nodes on; a round's tasks finish in their epoch (asserted). Only a script's closing tasks
+       (``ActorScript.across_close``), issued a few ticks before the close, may cross it: driven until the tick before
+       the close, those still open are finished with the next epoch's first round and counted there;
     3. ``epoch.close``; the epoch's statement items (``EpochRecord.items``: fees, network rewards,
        staking APR, slashes) are summed per node, with the off-chain costs the runner tracked.
 
@@ -47,7 +48,8 @@ from ..core.errors import EngineError, InvariantViolation, invariant
 from ..core.ledger import account_owner
 from ..core.merkle import build_tree
 from ..core.network_prompts import composed_prompt, composes_prompts
-from ..core.records import CLOSED_TASK_STATES, PRECOMMIT_WINDOW, Task, TaskState
+from ..core.records import CLOSED_TASK_STATES, PRECOMMIT_WINDOW, Task, TaskKind, TaskState
+from ..core.rules import RULES_USER_CANARIES, rules_since
 from ..core.state import State
 from ..core.streams import TASK_FEE_PREFIX, Stream
 from ..core.tasks import commitment
@@ -118,6 +120,9 @@ class NodeEpoch:
     in_consensus: int = 0  # miners only
     work_offered: int = 0  # true useful work done, ppb-scaled: miners Σ complexity units × true quality; validators 10**9 per report
     network_work: int = 0  # the part of work_offered done on network tasks (the work emission pays for)
+    planted: int = 0  # miners: seats filled with a canary's planted output, as the oracle told it (not in assigned)
+    planted_work: int = 0  # miners, from rule 18: a paid planter's seat credited as its task's typical work (below)
+    planted_network_work: int = 0  # the part of planted_work on network tasks
     fees: int = 0  # task_fee:* (paid at settlement)
     network: int = 0  # miner_work / validator_work (emission, through commission and stake)
     staking: int = 0  # staking_apr
@@ -155,7 +160,7 @@ class EpochTasks:
     failures: dict[str, int] = field(default_factory=dict)
     rejections: dict[str, int] = field(default_factory=dict)
     captured: dict[str, int] = field(default_factory=dict)  # coalition -> tasks where it held ≥ half the reporting stake
-    canaries: int = 0  # network tasks that carried a planted output (opened by the oracle)
+    canaries: int = 0  # tasks that carried a planted output (opened by the oracle): network tasks, and from rule 17 user tasks
     escalated: int = 0  # tasks that drew more validators because reports dissented
     validations: int = 0  # validators drawn, over all rounds
     network_prompt_repeats: int = 0  # network tasks asking a prompt an earlier network task of the run asked
@@ -238,6 +243,7 @@ class World:
         self.pending_canary: dict[str, tuple[Output | None, str]] = {}
         self.canary_secrets: dict[int, tuple[str | None, str]] = {}  # task -> (planted output hash or None, salt)
         self.canaries: dict[int, Planted] = {}  # canary tasks: the planted output and the miner told to reveal it
+        self.plant_asks: list[tuple[int, str]] = []  # (task, miner) every instruction to plant, obeyed or not (attack plant_refusal)
         self.info: dict[int, TaskInfo] = {}
         self.public_answers: dict[str, Output] = {}
         self.published_first_parts: set[str] = set()  # base prompts asked first in a settled composed task with a published honest answer
@@ -434,13 +440,9 @@ class World:
             prompt_id, max_out = f"network|{self.seed}|{key}", 128
             text = prompt_id
         info = TaskInfo(key, 0, "network", prompt_id, max_out, estimate_tokens(text), first_part=first)
-        # the oracle's canary: a planted garbage output (or none), committed to before anyone sees the task
+        # the oracle's canary: a planted output (or none), committed to before anyone sees the task
         canaries = self.state.beacon is not None  # the first rules (no beacon) have no canaries
-        planted = (
-            (offtopic_output if self.env.canary_output == "offtopic" else garbage_output)(self.env, self.seed, info, "oracle")
-            if canaries and derive(self.seed, "canary", key).random() < self.env.canary_rate
-            else None
-        )
+        planted = self._plant(info) if canaries else None
         salt = f"c{self.seed}-{key}"
         body = {
             "model": MODEL_ID,
@@ -453,6 +455,33 @@ class World:
         if canaries:
             self.pending_canary[key] = (planted, salt)
         return info, self.chain.state.oracle, "task.network", body
+
+    def _plant(self, info: TaskInfo) -> Output | None:
+        """The oracle's policy: with ``canary_rate`` a task is a canary, planting ``canary_output`` (a fluent off-topic answer
+        by default; "garbage", word salad, measures the old policy)."""
+        if derive(self.seed, "canary", info.key).random() >= self.env.canary_rate:
+            return None
+        return (offtopic_output if self.env.canary_output == "offtopic" else garbage_output)(self.env, self.seed, info, "oracle")
+
+    def _commit_user_canary(self, tid: int, info: TaskInfo) -> None:
+        """From rule 17 the oracle commits on every user task (``task.canary_commit``), at once: a user task without a
+        commitment would be a known non-canary. It plants with ``canary_rate``, like on a network task."""
+        if self.state.beacon is None or not rules_since(self.state.params, RULES_USER_CANARIES):
+            return
+        task = self.state.tasks[tid]
+        if task.kind != TaskKind.USER or task.canary_commit is not None:
+            return
+        planted = self._plant(info)
+        salt = f"u{self.seed}-{info.key}"
+        try:
+            self.chain.oracle(
+                "task.canary_commit", {"task": tid, "canary": canary_commitment(task.prompt_hash, planted.hash if planted else None, salt)}
+            )
+        except EngineError:
+            return  # a script's task already past its commit window: no commitment
+        self.canary_secrets[tid] = (planted.hash if planted else None, salt)
+        if planted is not None:
+            self.canaries[tid] = Planted(planted, "")
 
     def _issue(self, spec: tuple[TaskInfo, str, str, dict[str, Any]], counts: EpochTasks) -> list[int]:
         info, actor, kind, body = spec
@@ -473,11 +502,13 @@ class World:
             self.canary_secrets[tid] = (planted.hash if planted else None, salt)
             if planted is not None:
                 self.canaries[tid] = Planted(planted, "")
+        self._commit_user_canary(tid, self.info[tid])
         return [tid]
 
     def adopt(self, tid: int, key: str, kind: str, prompt_id: str, max_output_tokens: int, input_tokens: int = 0) -> None:
         """A task a script submitted: the world drives it (its nodes act by their strategies) and counts it."""
         self.info[tid] = TaskInfo(key, tid, kind, prompt_id, max_output_tokens, input_tokens)
+        self._commit_user_canary(tid, self.info[tid])
 
     # --- nodes acting ------------------------------------------------------------------------
 
@@ -525,8 +556,8 @@ class World:
             override = self.script.plan(self, ctx) if self.script is not None else None
             plan = override.plan if override is not None else MINER_STRATEGIES[n.strategy].plan(ctx)
             planted = self._planted_slot(task)
-            if plan is not None and planted is not None and planted.slot == a.miner:  # the oracle's instruction: reveal its output
-                plan = MinerPlan(planted.output, planted.output, 0)
+            if plan is not None and planted is not None and planted.slot == a.miner and self.options[a.miner].get("plant") != "refuse":
+                plan = MinerPlan(planted.output, planted.output, 0)  # the oracle's instruction: reveal its output (option plant=refuse: ignore it)
             self.plans[task.id][a.miner] = plan
             if plan is None:
                 continue
@@ -543,6 +574,7 @@ class World:
         if planted is not None and not planted.slot:
             slot = derive(self.seed, "plant", self.info[task.id].key).choice(sorted(a.miner for a in task.miners))
             planted = self.canaries[task.id] = Planted(planted.output, slot)
+            self.plant_asks.append((task.id, slot))
         return planted
 
     def _reveals(self, task: Task) -> bool:
@@ -693,8 +725,10 @@ class World:
             self._count_capture(task, counts)
             units = TRUE_TIER_WEIGHT  # every simulated inference runs the same tiny model, whatever a model card claims
             true_input = self.info[tid].input_tokens or task.input_tokens
+            typical: list[int] = []  # the true work of the task's in-consensus miners, for a paid planter's seat
             for a in task.miners:
                 if a.planted:
+                    stats[self.name_of[a.miner]].planted += 1
                     continue  # the oracle's output in a canary: not this miner's work
                 st = stats[self.name_of[a.miner]]
                 st.assigned += 1
@@ -705,6 +739,18 @@ class World:
                     work = (true_input + out.tokens) * units * to_ppb(out.quality)
                     st.work_offered += work
                     st.network_work += work if task.kind == "network" else 0
+                    if a.in_consensus:
+                        typical.append(work)
+            for a in task.miners:
+                if a.planted and a.quality_ppb is not None and task.state == TaskState.SETTLED and typical:
+                    # rule 18 paid this planter as a typical in-consensus miner of the task (the core credits it the task's
+                    # units at their median quality): its seat counts the median of their true work, so pay per unit of
+                    # work does not move with how many plants a miner happened to be told
+                    st = stats[self.name_of[a.miner]]
+                    q, n = sorted(typical), len(typical)
+                    credit = q[n // 2] if n % 2 else (q[n // 2 - 1] + q[n // 2]) // 2  # the median as the core takes it
+                    st.planted_work += credit
+                    st.planted_network_work += credit if task.kind == "network" else 0
             for v in task.validators:
                 st = stats[self.name_of[v]]
                 st.assigned += 1

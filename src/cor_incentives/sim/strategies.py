@@ -17,8 +17,8 @@ Miner strategies (``MINER_STRATEGIES``)
     honest      computes the answer (pays ``inference_cost_units``), commits to it, reveals it.
     lazy        a short generic answer without running the model (no inference cost).
     garbage     unrelated text (no inference cost).
-(The oracle's canaries plant garbage, or with ``env.canary_output = "offtopic"`` a fluent answer to another prompt,
-``offtopic_output``: the same distance and quality as garbage, an honest answer's length, no word salad.)
+(The oracle's canaries plant a fluent answer to another prompt, ``offtopic_output``: the same distance and quality as
+garbage, an honest answer's length, no word salad; ``env.canary_output = "garbage"`` plants word salad, the old policy.)
     copier      wants to reveal a copy of another miner's output without computing. Commit-reveal
                 hides the others' outputs until the precommit deadline has passed, and a reveal must
                 match the precommit, so the copier has to commit to a *guess* first. It guesses a
@@ -76,7 +76,7 @@ Validator strategies (``VALIDATOR_STRATEGIES``)
                 poi_spread_cap_ppb − poi_max_distance_ppb.
     canary_spotter  evaluates a task only where a cheap *tell* suggests a canary (option ``tell``: "word_salad", a
                 lexical check that an output is not language; "length", an output far longer or shorter than the
-                task's others; "network", every network task, since user tasks carry none; "never") and pays
+                task's others; "network", every network task, since under rules 1-16 user tasks carry none; "never") and pays
                 ``validation_cost_units`` only there; elsewhere it echoes (an escalation round) or guesses the
                 median consensus of earlier tasks. Option ``on_guess`` "flag": it never evaluates, it reports the
                 suspects as garbage instead (``spotter_suspects``). The ``canary_spotting`` attack family.
@@ -150,8 +150,10 @@ class Environment:
     validation_cost_units: int = 10**14  # 0.0001 COR per report a validator actually evaluates
     node_cost_per_epoch_units: int = 0  # fixed cost of running one node for one epoch (hardware, hosting)
     payout: str = "engine"  # "engine": leaves stay claimable; "evm": each epoch moves to a distributor and nodes claim there
-    canary_rate: float = 0.1  # the oracle's policy: share of network tasks that carry a planted garbage output (a canary)
-    canary_output: str = "garbage"  # what the oracle plants: "garbage" (word salad) or "offtopic" (a fluent answer to another prompt)
+    canary_rate: float = 0.1  # the oracle's policy: share of tasks that carry a planted output (a canary): network tasks, and from rule 17 user tasks
+    # what the oracle plants: "offtopic" (a fluent answer to another prompt, the policy) or "garbage" (word salad, the policy before
+    # session 16: a lexical check spots it, attack canary_spotting planted=garbage)
+    canary_output: str = "offtopic"
 
     def __post_init__(self) -> None:
         if self.network_prompts not in ("bundled", "unique"):
@@ -541,11 +543,13 @@ def spread_inflated(c: ValidatorContext) -> int:
 def spotter_suspects(c: ValidatorContext) -> frozenset[str]:
     """The outputs a ``canary_spotter`` suspects of being planted, by its ``tell`` (none: the task looks like no canary).
 
-    "word_salad" (default): outputs a lexical check flags as not language. The oracle plants garbage (the simulator's
-    garbage cluster; the devnet's ``garbage_text``, random letters), which a dictionary look-up finds without the model.
+    "word_salad" (default): outputs a lexical check flags as not language. The oracle's old policy planted garbage (the
+    simulator's garbage cluster; the devnet's ``garbage_text``, random letters), which a dictionary look-up finds without
+    the model.
     "length": outputs whose length is off the task's median length by more than ``length_tolerance`` (default 0.5);
     honest answers to one prompt are about as long as each other, a planted one is not.
-    "network": every output of a network task (only network tasks carry canaries; user tasks never do).
+    "network": every output of a network task (under rules 1-16 only network tasks carry canaries; from rule 17 user tasks
+    carry the oracle's commitment too, and a guess on a user task meets their canaries).
     "never": nothing (the spotter never evaluates: a plain guesser)."""
     tell = c.options.get("tell", "word_salad")
     if tell == "word_salad":

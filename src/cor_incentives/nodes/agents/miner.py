@@ -136,7 +136,7 @@ class MinerAgent(Agent):
         if entry is None:
             text, tokens, reveal_text, took = self._answer(task)
             planted = self._planted(task)
-            if planted is not None:  # the oracle's canary: reveal its planted output instead (it is left out of pay and offences)
+            if planted is not None:  # the oracle's canary: reveal its planted output instead (out of consensus and offences; paid from rule 18)
                 text, tokens, reveal_text = planted, min(task["max_output_tokens"], estimate_tokens(planted)), None
                 self.log.info("task=%d: the oracle's instruction, a planted output for a canary", tid)
             entry = {"output_hash": self.link.put_blob(text.encode("utf-8")), "salt": secrets.token_hex(16), "output_tokens": tokens, "sent": False}

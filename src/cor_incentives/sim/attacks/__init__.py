@@ -15,7 +15,8 @@ Every family is registered here, in one place; a module per area:
     moving.py     redelegate_dodge, cancel_unbond_dodge, redelegate_hop
     misses.py     honest_misses (what PoI's false positives cost an honest miner)
     judgement.py  late_judgement (stopped by rule 15)
-    canaries.py   canary_spotting (a known open attack)
+    canaries.py   canary_spotting (stopped from rule 17 with fluent plants; its knobs measure the old holes)
+    planting.py   plant_refusal (stopped by rule 18)
     routers.py    self_router
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
@@ -31,6 +32,7 @@ from . import (
     judgement,
     misses,
     moving,
+    planting,
     routers,
     slashing,
     spread,
@@ -55,6 +57,7 @@ _MODULES = (
     misses,
     judgement,
     canaries,
+    planting,
     routers,
 )
 for _module in _MODULES:

@@ -1,18 +1,24 @@
 """Canary spotting: a validator that evaluates only where it guesses a canary (docs/rewards.md, "Canaries").
 
-A KNOWN OPEN ATTACK (measured, not stopped): the planted output is word salad a lexical check spots without the model,
-and user tasks never carry a canary. The family measures it; its verdict fails until canaries stop being spotted
-(tests/sim/test_sim_attacks_open.py asserts the numbers).
+Stopped at its defaults (tests/sim/test_sim_canary_spotting.py asserts the numbers) by two changes, each measured by a
+knob that restores what it replaced:
+  * the oracle's policy plants a fluent answer to another prompt (``env.canary_output = "offtopic"``), which no lexical
+    check tells from a real answer; ``planted=garbage`` plants word salad, the old policy, and the word-salad spotter
+    wins again (the measurement of why the policy matters: it is not a consensus rule, a network's oracle must follow it);
+  * rule 17 (RULES_USER_CANARIES): the oracle commits on every user task too (``task.canary_commit``), so a task's kind
+    no longer tells; ``rules=before_user_canaries`` runs rule 16, where only network tasks carry canaries and the
+    spotter that evaluates every network task and guesses on user tasks (``tell=network``) wins again.
 
 canary_spotting  validator-00..(count−1) run the ``canary_spotter`` strategy (``sim/strategies.py``): before committing
                  to a report each looks at what it sees of the task without running the model, and evaluates
                  the task (paying ``validation_cost_units``) only where that *tell* suggests a canary; elsewhere
                  it echoes the reports already public (an escalation round) or guesses the median consensus of
                  earlier tasks. Tells (knob ``tell``): "word_salad", a lexical check flags an output as not
-                 language (the oracle plants garbage: the simulator's garbage cluster, the devnet's random
-                 letters); "length", an output far longer or shorter than the task's others; "network", every
-                 network task (user tasks carry no canary); "never". Knob ``on_guess`` "flag": it never
-                 evaluates, it reports the suspects as garbage (distance 1, quality 0) and guesses the rest.
+                 language (with planted=garbage the oracle plants word salad, the simulator's garbage cluster;
+                 at the defaults only a garbage miner's output is flagged); "length", an output far longer or
+                 shorter than the task's others; "network", every network task (under rule 16 user tasks carry no
+                 canary); "never". Knob ``on_guess`` "flag": it never evaluates, it reports the suspects as garbage
+                 (distance 1, quality 0) and guesses the rest.
                  The twin is the same population with every validator honest (evaluating every report).
 
                  Judged per unit of work: a validator's *pay* is its task fees and validators-stream emission
@@ -40,6 +46,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ...core.rules import RULES_USER_CANARIES
 from ...core.streams import Stream
 from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, validators
@@ -60,7 +67,7 @@ def _ratio(a: int, b: int) -> float | None:
 
 class CanarySpotting(Family):
     name = "canary_spotting"
-    title = "Canary spotting: evaluating only where a canary is guessed (known open attack)"
+    title = "Canary spotting: evaluating only where a canary is guessed"
     criterion = (
         "validators that evaluate only where a cheap tell suggests a canary do not out-earn evaluating every report unless an "
         "evaluation costs more than half of what it earns: pay (fees + validators-stream emission − slashes) lost ≥ ½ × the "
@@ -68,9 +75,10 @@ class CanarySpotting(Family):
     )
     description = (
         "validator-00..02 (30 % of validator stake) evaluate a task only when a lexical check flags one of its outputs as word "
-        "salad (the oracle plants garbage) and otherwise guess the median consensus of earlier tasks (echo the public reports in "
-        "an escalation round); miners: 8 honest, 1 lazy, 1 garbage (measured on rule 13: 105.9 % of the honest pay for 17.8 % of "
-        "the evaluations, 0 of 146 canary draws failed)"
+        "salad and otherwise guess the median consensus of earlier tasks (echo the public reports in an escalation round); the "
+        "oracle plants fluent off-topic answers, on network and (rule 17) user tasks; miners: 8 honest, 1 lazy, 1 garbage "
+        "(before: garbage plants on network tasks only, measured on rule 13: 105.9 % of the honest pay for 17.8 % of the "
+        "evaluations, 0 of 146 canary draws failed)"
     )
     gain_unit = (
         "share of the twin's pay kept − (1 + share of its evaluations done) ÷ 2: the advantage per unit of honest pay when evaluating "
@@ -82,9 +90,17 @@ class CanarySpotting(Family):
         Knob("on_guess", "evaluate", "where it suspects one: evaluate the task, or flag the suspects as garbage", choices=("evaluate", "flag")),
         Knob(
             "planted",
-            "garbage",
-            "what the oracle plants (both worlds): word salad, or a fluent answer to another prompt (env.canary_output)",
-            choices=("garbage", "offtopic"),
+            "offtopic",
+            "what the oracle plants (both worlds, env.canary_output): a fluent answer to another prompt (the policy), or word "
+            "salad (the old policy, which a lexical check spots)",
+            choices=("offtopic", "garbage"),
+        ),
+        Knob(
+            "rules",
+            "user_canaries",
+            "the rules: user_canaries (rule 17: user tasks carry the oracle's canary commitment too) or before_user_canaries "
+            "(rule 16: only network tasks do)",
+            choices=("user_canaries", "before_user_canaries"),
         ),
         Knob("epochs", 10, "epochs run", 1, 30),
     )
@@ -100,6 +116,7 @@ class CanarySpotting(Family):
             self.description,
             env=Environment(canary_output=str(k["planted"])),
             epochs=int(k["epochs"]),
+            params={} if k["rules"] == "user_canaries" else {"rule_version": RULES_USER_CANARIES - 1},
         )
         return s.honest_twin() if twin else s
 

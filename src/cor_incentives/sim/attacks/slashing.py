@@ -429,7 +429,7 @@ class NewcomerGriefing(Family):
         after = result.epochs[join:]
         out: dict[str, Any] = {
             "starts": dict(script.starts),
-            "assigned": sum(e[n].assigned for e in after for n in new),
+            "assigned": sum(e[n].assigned + e[n].planted for e in after for n in new),  # every seat drawn, planted ones too
             "work_pay": sum(e[n].work_earnings for e in after for n in new),
             "network_pay": sum(e[n].network for e in after for n in new),
             "end_reputation": [result.epochs[-1][n].reputation_ppb for n in new],

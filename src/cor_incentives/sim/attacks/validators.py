@@ -43,7 +43,11 @@ def _pct(x: float | None) -> str:
 
 
 def _node_totals(result: RunResult) -> dict[str, dict[str, int]]:
-    """Per node over the run: payout (earnings − slashes), costs, useful work done, assignments, canaries failed."""
+    """Per node over the run: payout (earnings − slashes), costs, useful work done, assignments, canaries failed.
+
+    ``network_work`` counts a paid planter's seat on a network task (rule 18) as the task's typical work
+    (``NodeEpoch.planted_network_work``): the core pays that seat as a typical miner's row, so pay per unit of network work
+    stays the pay of the work, whatever number of plants the oracle happened to ask of the node."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for epoch in result.epochs:
         for name, st in epoch.items():
@@ -52,7 +56,7 @@ def _node_totals(result: RunResult) -> dict[str, dict[str, int]]:
             t["costs"] += st.costs
             t["work"] += st.work_offered
             t["network"] += st.network
-            t["network_work"] += st.network_work
+            t["network_work"] += st.network_work + st.planted_network_work  # a paid planter's seat: its task's typical work
             t["assigned"] += st.assigned
             t["served"] += st.served
             t["canaries_failed"] += st.canaries_failed
