@@ -34,8 +34,19 @@ def outside_auditor():
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_every_epoch_of_the_attack_world_recomputes(name):
+    _recomputes(name, {})
+
+
+def test_the_canaries_of_the_rule_before_the_paid_planter_recompute():
+    """plant_refusal's world under rule 17 (knob rules=before_paid_planter): user canaries whose planters the core did not
+    pay, so the auditor must make no planter row there (an auditor paying from rule 17 fails it; the default worlds run
+    rule 18, where both pay)."""
+    _recomputes("plant_refusal", {"rules": "before_paid_planter"})
+
+
+def _recomputes(name, given):
     family = FAMILIES[name]
-    knobs = family.resolve({})
+    knobs = family.resolve(given)
     scenario = family.scenario(knobs, False)
     scenario = dataclasses.replace(scenario, epochs=max(scenario.epochs, 3))
     world = World(scenario, 1, script=family.script(knobs, False))
