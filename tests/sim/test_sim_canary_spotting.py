@@ -48,6 +48,7 @@ def test_canary_spotting_comes_out_stopped_as_cor_simulate_judges_it():
     assert not u["exact"] and u["pass_share"] >= 0.95
     assert u["gain_interval"][0] <= r["gain"] <= u["gain_interval"][1] < 0  # the spotters lose on every resample
 
+
 def test_by_task_kind_the_spotter_wins_under_rule_16_and_is_stopped_by_user_canaries():
     """tell=network: evaluate every network task, guess on every user task. Under rule 16 user tasks never carry a canary
     (the old hole, the same numbers as before the fix); under rule 17 every user task carries the oracle's commitment."""

@@ -43,18 +43,15 @@ def test_late_judgement_is_stopped_by_rule_15(default_run):
     assert m["attacker_slashed"] == 0  # the dissent stays under validator_deviation_max_ppb: the attack costs no slash
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a 5-seed verdict between two independently random worlds: over seeds 1-40 it flips with the window on main too",
-)
-def test_late_judgement_slashes_no_more_honest_nodes_than_the_twin_at_seeds_1_to_5(default_run):
-    """Honest slashes in the attack and in the twin are two independent counts of about 15 per 5 seeds: over seeds 1-40
-    the per-seed excess is -0.13 ± 0.19 on main and -0.03 ± 0.18 on rules 17/18 (paired difference +0.10 ± 0.53, 2 se),
-    and main's own code fails 3 of its 8 five-seed windows, as do rules 17/18 (seeds 1-5: 16 against 13). A statistical
-    verdict replaces this window."""
-    m = default_run["measured"]
-    assert default_run["passed"] and default_run["gain"] <= 0
-    assert m["honest_slashed"] <= m["twin_honest_slashed"] and m["honest_slash_count"] <= m["twin_honest_slash_count"]
+def test_late_judgement_is_not_open_as_cor_simulate_judges_it():
+    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided), not by one five-seed window: honest
+    slashes in the attack and in the twin are two counts of about 15 per 5 seeds, and the family's limit ("no more than
+    the twin") sits at no effect, so "undecided" is its honest verdict; it must never come out "open". Over seeds 1-40
+    the per-seed excess is -0.13 +- 0.19 on main and -0.03 +- 0.18 on rules 17/18 (paired +0.10 +- 0.53, 2 se)."""
+    r = evaluate(Attack("late_judgement", "late_judgement"), workers=2, sequential=True)
+    u = r["uncertainty"]
+    assert r["books"]["ok"] and r["verdict"] in ("stopped", "undecided"), (r["verdict"], u)
+    assert u["pass_share"] > 0.5, u
 
 
 def test_under_rule_14_the_late_judged_misses_were_slashed():

@@ -10,7 +10,7 @@ import pytest
 
 from cor_incentives.core.params import Params
 from cor_incentives.core.rules import RULES_NEWCOMER_FLOOR
-from cor_incentives.sim.attacks import Attack, evaluate_many
+from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
 
 FLOOR = Params().reputation_newcomer_floor_ppb / 1e9
 
@@ -35,19 +35,15 @@ def test_newcomer_griefing_at_the_defaults_over_five_seeds(verdicts):
     assert 0 < r["gain"]
 
 
-NOISE = "a 5-seed verdict between two independently random worlds: over seeds 1-40 it flips with the window on main too"
-
-
-@pytest.mark.xfail(strict=False, reason=NOISE)
-def test_newcomer_griefing_is_stopped_at_seeds_1_to_5(verdicts):
-    """The family's 20 % bound is the floor's designed worst case (0.4 / 0.5 of the twin's weight), about one 5-seed
-    standard deviation below the mean: over seeds 1-40 main's own code passes 5 of its 8 five-seed windows, rules 17/18
-    3 of 8, and the paired per-seed difference (rules 17/18 minus main) is -2.9 ± 4.0 points of draws and -4.3 ± 6.2 of
-    pay (2 se): within noise. A statistical verdict replaces this window."""
-    r = verdicts["floor"]
-    m = r["measured"]
-    assert r["passed"], r["summary"]
-    assert m["draws_ratio"] >= 0.8 and m["pay_ratio"] >= 0.8 and 0 < r["gain"] <= 0.2
+def test_newcomer_griefing_is_not_open_as_cor_simulate_judges_it():
+    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided), not by one five-seed window: the
+    family's 20 % bound is the floor's designed worst case (0.4 / 0.5 of the twin's weight), so its honest verdict is
+    "undecided" (newcomers held at about the worst case), and the griefing must never come out "open". Over seeds 1-40,
+    paired per seed, rules 17/18 minus main: -2.9 +- 4.0 points of draws and -4.3 +- 6.2 of pay (2 se): within noise."""
+    r = evaluate(Attack("floor", "newcomer_griefing"), workers=2, sequential=True)
+    u = r["uncertainty"]
+    assert r["books"]["ok"] and r["verdict"] in ("stopped", "undecided"), (r["verdict"], u)
+    assert r["seeds"] == list(range(1, 21)) and u["pass_share"] > 0.5, u
 
 
 def test_under_rule_12_the_same_griefing_holds_newcomers_down(verdicts):

@@ -8,7 +8,7 @@ measured beside it.
 
 import pytest
 
-from cor_incentives.sim.attacks import Attack, evaluate_many
+from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
 from cor_incentives.sim.strategies import VALIDATOR_STRATEGIES, Environment, TaskInfo, ValidatorContext
 
 
@@ -26,17 +26,12 @@ def test_spread_inflation_at_the_defaults_over_five_seeds(verdicts):
     assert m["garbage_miner_assigned"] > 100 and m["garbage_miner_in_consensus"] == 0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a 5-seed verdict between two independently random worlds: over seeds 1-40 it flips with the window on main too",
-)
-def test_spread_inflation_moves_no_honest_node_more_than_5_percent_at_seeds_1_to_5(verdicts):
-    """The worst node's move over 5 seeds sits near the 5 % bound: over seeds 1-40 a single seed's worst move averages
-    6.5 % on main and 6.2 % on rules 17/18 (paired difference -0.3 ± 1.1 points, 2 se), the common move +2.0 % on both.
-    A statistical verdict replaces this window."""
-    r = verdicts["spread"]
-    assert r["passed"], r["summary"]
-    assert r["measured"]["max_abs_honest_rate_change"] <= 0.05
+def test_spread_inflation_is_stopped_as_cor_simulate_judges_it():
+    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided), not by one five-seed window: the
+    worst honest node's move sits near the 5 % bound at 5 seeds (over seeds 1-40 a single seed's worst move averages
+    6.5 % on main and 6.2 % on rules 17/18, paired difference -0.3 +- 1.1 points, 2 se)."""
+    r = evaluate(Attack("spread", "spread_inflation"), workers=2, sequential=True)
+    assert r["books"]["ok"] and r["verdict"] == "stopped", (r["verdict"], r["uncertainty"])
 
 
 def test_the_same_coalition_before_the_rule_is_measured_too(verdicts):
