@@ -10,8 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cor_incentives.core import epoch_rows
 from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
-from cor_incentives.core.epoch_rows import first_seen, grouped_order, tasks_by_node, validation_columns, work_columns
+from cor_incentives.core.epoch_rows import first_seen, grouped_order, grouped_values, tasks_by_node, validation_columns, work_columns
 from cor_incentives.core.records import TaskKind, ValidationRow, WorkRow
 from cor_incentives.core.rewards import MINER_STREAM, VALIDATOR_STREAM
 from cor_incentives.core.work_rewards import MAX_COMPLEXITY_UNITS
@@ -168,18 +169,37 @@ def test_grouped_order_is_the_stable_sort(owners, small):
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(-(2**63), 2**63 - 1)), max_size=120), st.integers(1, 130), st.booleans())
+def test_grouped_values_is_one_stable_sort_whatever_the_chunks(rows, chunk, small):
+    """Chunk by chunk (one row a chunk, a few, all the rows in one): the values in the order of one stable sort of the
+    owners and each group's count; 16-bit owners (a radix sort per chunk) or int64, groups without a row included."""
+    owners = np.array([o for o, _ in rows], dtype=np.uint16 if small else np.int64)
+    values = np.array([v for _, v in rows], dtype=np.int64)
+    got, counts = grouped_values(values, owners, 12, chunk)
+    assert got.tolist() == values[np.argsort(owners, kind="stable")].tolist()
+    assert counts.tolist() == np.bincount(owners.astype(np.int64), minlength=12).tolist()
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.booleans()), max_size=80),
     st.sampled_from(["every row", "some rows", "no row"]),
+    st.sampled_from([None, 1, 3, 7]),
 )
-def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share(rows, share):
+def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share(rows, share, chunk):
     """All the rows grouped by node, then the rows out of consensus left out: the reference's tasks per node (in row
     order, nodes without a row in consensus absent) whether every row, some or none is in consensus; each node's bounds
-    are its rows less its rows out of consensus."""
+    are its rows less its rows out of consensus. The rows grouped in chunks of the default size (one chunk here) or of
+    1, 3 or 7 rows (``GROUP_CHUNK``)."""
     in_consensus = [{"every row": True, "no row": False}.get(share, c) for _, _, c in rows]
     records = [WorkRow(t, NODES[o], 1, 1, c, True) for (o, t, _), c in zip(rows, in_consensus)]
     columns = work_columns(stored(WorkColumns(), records))
-    got = tasks_by_node(columns, np.array([o for o, _, _ in rows], dtype=np.int64), NODES)
+    default = epoch_rows.GROUP_CHUNK
+    epoch_rows.GROUP_CHUNK = chunk or default
+    try:
+        got = tasks_by_node(columns, np.array([o for o, _, _ in rows], dtype=np.int64), NODES)
+    finally:
+        epoch_rows.GROUP_CHUNK = default
     assert got == reference_tasks_by_node(records, MINER_STREAM)
     assert sum(map(len, got.values())) == sum(in_consensus) and list(got) == sorted(got, key=NODES.index)
 

@@ -94,11 +94,11 @@ def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes:
     """Each node's tasks whose row is in consensus, in row order (nodes without one are absent), as ``IntColumn`` slices
     of the one grouped array (no Python integer per task: the lists they stand for are written, hashed and snapshotted).
 
-    Every row is grouped by one stable sort of a key per row: its node, or ``len(nodes)`` (past every node) for a row
-    out of consensus, so the rows left out sort after all the others and the selection costs no pass over the order;
-    each node's bounds are the running count of the keys (``bincount``). Each node's list is made from its own slice of
-    the grouped tasks (no list of every task sliced again). The usual epoch has every row in consensus: then the key is
-    the node."""
+    Every row is grouped by a stable grouping of a key per row (``grouped_values``): its node, or ``len(nodes)`` (past
+    every node) for a row out of consensus, so the rows left out come after all the others and the selection costs no
+    pass over them; each node's bounds are the running count of the keys. Each node's list is made from its own slice
+    of the grouped tasks (no list of every task sliced again). The usual epoch has every row in consensus: then the key
+    is the node."""
     if node_index.size == 0:
         return {}
     n = len(nodes)
@@ -106,9 +106,9 @@ def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes:
     key = node_index.astype(_key_type(n + 1))  # a copy: the rows out of consensus get the key past every node
     if not kept.all():
         key[~kept] = n
-    order = grouped_order(key, n + 1)
-    bounds = [0, *np.cumsum(np.bincount(key, minlength=n + 1)[:n]).tolist()]
-    grouped = IntColumn(columns.task[order[: bounds[-1]]].astype(np.int64, copy=False))
+    tasks, counts = grouped_values(columns.task.astype(np.int64, copy=False), key, n + 1)
+    bounds = [0, *np.cumsum(counts[:n]).tolist()]
+    grouped = IntColumn(tasks[: bounds[-1]])
     grouped.bound()  # once: each node's slice inherits it
     return {nodes[i]: grouped[bounds[i] : bounds[i + 1]] for i in range(n) if bounds[i] < bounds[i + 1]}
 
@@ -124,6 +124,36 @@ def grouped_order(owners: npt.NDArray[np.integer[Any]], groups: int) -> npt.NDAr
     keys = owners.astype(_key_type(groups), copy=False)
     order: npt.NDArray[np.intp] = np.argsort(keys, kind="stable")
     return order
+
+
+GROUP_CHUNK = 2**16  # rows a chunk of ``grouped_values`` groups by its own sort (its temporaries stay in the cache)
+
+
+def grouped_values(
+    values: npt.NDArray[np.int64], owners: npt.NDArray[np.integer[Any]], groups: int, chunk: int | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``values[grouped_order(owners, groups)]`` (the values grouped by owner, each group's in row order) and each
+    group's row count (``np.bincount(owners, minlength=groups)``), made ``chunk`` rows at a time (``GROUP_CHUNK``): each chunk's rows are
+    grouped by their own stable sort and written straight to their places in the result, after the rows of their group
+    in earlier chunks (``base``: the group's start plus its rows in the chunks before). The same array as one stable
+    sort of every row, without that sort's order and buffer and the keys' cast for ``bincount`` (three temporaries of
+    8 bytes a row, each faulted in: at 6.9 M rows of 1 001 groups 0.35 s against 0.12 in a micro run)."""
+    rows, chunk = owners.size, chunk or GROUP_CHUNK
+    starts = range(0, rows, chunk)
+    per_chunk = np.zeros((len(starts), groups), dtype=np.int64)
+    for c, s in enumerate(starts):
+        per_chunk[c] = np.bincount(owners[s : s + chunk], minlength=groups)
+    counts: npt.NDArray[np.int64] = per_chunk.sum(axis=0)
+    before = np.cumsum(per_chunk, axis=0) - per_chunk  # each group's rows in the chunks before
+    base = (np.cumsum(counts) - counts) + before  # where a group's first row of each chunk goes
+    out = np.empty(rows, dtype=np.int64)
+    for c, s in enumerate(starts):
+        keys = owners[s : s + chunk]
+        order = grouped_order(keys, groups)
+        grouped_keys = keys[order]
+        in_chunk = np.cumsum(per_chunk[c]) - per_chunk[c]  # where each group's rows start within the chunk's order
+        out[(base[c] - in_chunk)[grouped_keys] + np.arange(keys.size)] = values[s : s + chunk][order]
+    return out, counts
 
 
 def first_seen(task: npt.NDArray[np.int64]) -> Sequence[int]:
