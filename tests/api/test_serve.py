@@ -34,8 +34,7 @@ def test_two_uvicorn_workers_serve_one_database(tmp_path, api_helpers):
 
 def test_serve_runs_httptools_and_uvloop():
     """`cor serve`'s uvicorn parses HTTP with httptools and runs uvloop's event loop (pinned dependencies;
-    with h11 and asyncio's loop the single-command path costs ~25 % more CPU and `--workers 2`'s writer
-    link waits on the stock loop: bench/README.md)."""
+    with h11 and asyncio's loop the single-command path costs ~25 % more CPU: bench/README.md)."""
     import uvloop
 
     from cor_incentives.cli.serve import server_config
@@ -51,6 +50,57 @@ def test_serve_runs_httptools_and_uvloop():
         assert isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+def test_forked_workers_connections_get_tcp_nodelay_on_asyncio_s_own_loop(tmp_path, api_helpers, monkeypatch):
+    """The socket `cor serve --workers N` binds for its forked workers says it is TCP, so asyncio's own loop
+    (uvloop missing, another platform) sets TCP_NODELAY on every connection accepted from it, as uvloop
+    does: without it each answer's body waited for the client's delayed ACK, ~40 ms a request (bench/README.md)."""
+    import asyncio
+    import socket
+
+    from cor_incentives.app.engine import Engine
+    from cor_incentives.cli import serve
+
+    net = api_helpers.make_network(tmp_path / "net", {"alice": "100"})
+    handed: list[socket.socket] = []
+
+    class Supervisor:  # what run_app hands ForkedWorkers, without forking anything
+        def __init__(self, config, sock, *_args) -> None:
+            handed.append(sock)
+
+        def run(self) -> None:
+            pass
+
+    monkeypatch.setattr(serve, "ForkedWorkers", Supervisor)
+    serve.run_app(Engine.open(net.url), net.url, "127.0.0.1", 0, 2, "warning")
+    (sock,) = handed
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        assert type(loop) is asyncio.SelectorEventLoop  # asyncio's own transport code, not uvloop's
+        seen: asyncio.Future[int] = loop.create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport) -> None:  # type: ignore[override]
+                seen.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await loop.create_server(Probe, sock=sock)  # as uvicorn's Server.startup(sockets=...) does
+        try:
+            _, writer = await asyncio.open_connection(*sock.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(seen, 30)
+            finally:
+                writer.close()
+        finally:
+            server.close()
+
+    try:
+        with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+            assert runner.run(accepted_nodelay()) != 0
+    finally:
+        sock.close()
 
 
 def test_serve_fails_fast_on_a_bad_database(tmp_path):

@@ -64,8 +64,9 @@ HTTP_IMPL = "auto"
 LOOP_IMPL = "auto"
 """uvicorn's choice: httptools' HTTP parser and uvloop's event loop, both pinned dependencies (pure-Python h11
 and asyncio's own loop where they are missing). Paired runs on the single-command path (bench/README.md,
-session 19): two separate servers 0.66-0.84 -> 0.56-0.57 ms of server CPU per command; ``--workers 2``
-~400 -> ~1 750 commands/s (with asyncio's own loop in either worker its forwarded commands wait ~48 ms)."""
+session 19): two separate servers 0.66-0.84 -> 0.56-0.57 ms of server CPU per command. On asyncio's own loop
+``--workers N`` serves as fast since its listening socket is marked TCP (``bind_listener``); before, every
+answer of a worker on that loop waited ~40 ms for the client's delayed ACK (~400 commands/s instead of ~1 750)."""
 
 
 def server_config(app: Any, host: str, port: int, log_level: str) -> Any:
@@ -156,9 +157,28 @@ def run_app(engine: Engine, url: str, host: str, port: int, workers: int, log_le
         )
         return
     config.load()  # the protocol classes (h11, websockets) and the app's middleware: once, here, shared by every fork
-    sock = config.bind_socket()
+    sock = bind_listener(config)
     with tempfile.TemporaryDirectory(prefix="cor-writer-") as link_dir:  # mode 0700: only this user reaches the writer
         ForkedWorkers(config, sock, app.state.service, workers, url, link_dir).run()
+
+
+def bind_listener(config: Any) -> socket.socket:
+    """The listening socket the forked workers share: uvicorn's ``bind_socket``, marked as the TCP socket it is.
+
+    uvicorn makes it with ``socket.socket(family)``, so the socket object (and every connection accepted
+    from it) says protocol 0, not ``IPPROTO_TCP``; asyncio's own event loop sets ``TCP_NODELAY`` on a
+    connection only when its socket says ``IPPROTO_TCP`` (``asyncio.base_events._set_nodelay``; it does
+    for a server it binds itself, as ``--workers 1``'s), uvloop on every TCP connection. Without it
+    Nagle's algorithm holds each answer's body (uvicorn writes the headers, then the body) until the
+    client acknowledges the headers, which a client waiting for the whole answer does only when its
+    delayed-ACK timer fires: ~40 ms added to every request a worker on asyncio's loop answered
+    (``--workers 2``: ~400 commands/s instead of ~1 750, bench/README.md). The same descriptor, re-wrapped:
+    nothing else about the socket changes."""
+    sock: socket.socket = config.bind_socket()
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM and sock.proto != socket.IPPROTO_TCP:
+        sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        sock.set_inheritable(True)  # (as bind_socket left it: the forked workers share it)
+    return sock
 
 
 class ForkedWorkers:
