@@ -44,7 +44,7 @@ from ..scenarios import MINER_STAKE, ROUTER, NodeGroup, Scenario, validators
 from ..script import ActorScript
 from ..strategies import Environment
 from .base import Family, Knob, Knobs, Verdict
-from .common import final_state, made
+from .common import final_state, made, world_of
 from .slashing import Watch
 
 COR = 10**18
@@ -113,8 +113,7 @@ class PlantRefusal(Family):
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         watch = made(script, Watch)
         state = final_state(watch)
-        world = watch.world
-        assert world is not None
+        world = world_of(watch)
         name_of = {n.address: n.name for n in result.nodes.values()}
         refusers = set(self.refusers(k))
         asks: list[dict[str, Any]] = []
