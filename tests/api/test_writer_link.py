@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from cor_incentives.api.app import create_app
 from cor_incentives.api.service import ApiService
-from cor_incentives.api.writer_link import ANSWER, SOCKET_NAME, ForwardedCommands, WriterLink, _Connection, bind_writer_socket
+from cor_incentives.api.writer_link import ANSWER, RECOVERED, SOCKET_NAME, ForwardedCommands, WriterLink, _Connection, bind_writer_socket
 from cor_incentives.app.signing import sign_bytes, sign_command
 
 from .conftest import make_network
@@ -149,3 +149,86 @@ def test_one_group_commit_answers_a_read_worker_in_one_write_each_command_its_ow
     logged = writer.events(start, 100)["events"]
     assert [e["hash"] for e in logged] == [r[2]["hash"] for r in receipts]  # each receipt is its logged event
     assert writer.engine.store.event_count() == start + 7
+
+
+def _recovered_frame(payload: bytes, signature: str, signer: str) -> bytes:
+    """A route-2 body as a read worker sends it: signer and signature lengths, signer, signature, payload."""
+    sig = signature.encode()
+    return RECOVERED.pack(len(signer), len(sig)) + signer.encode() + sig + payload
+
+
+def test_the_writer_takes_the_signer_its_read_worker_recovered_and_recovers_none_itself(tmp_path):
+    """Route 2: the writer checks the signer the read worker sent against the actor and does not recover
+    the signature again (a valid signature of alice's command sent with bob as its signer is refused
+    `signer_is_not_actor`: a writer recovering it itself would accept it); a frame without a signer is
+    recovered by the writer (the error of a signature that does not recover is its own)."""
+    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    alice, bob = net.keys["alice"], net.keys["bob"]
+    writer = ApiService.open(net.url)
+    start = writer.engine.state.seq
+    sock = _RecordingSocket()
+    conn = _Connection(writer, sock)  # type: ignore[arg-type]
+    p1, s1 = sign_command(alice.private_key, net.chain_id, "transfer", 1, {"to": bob.address, "amount": "7"})
+    p2, s2 = sign_command(alice.private_key, net.chain_id, "transfer", 2, {"to": bob.address, "amount": "7"})
+    p3, _ = sign_command(alice.private_key, net.chain_id, "transfer", 3, {"to": bob.address, "amount": "7"})
+    conn._take_recovered(1, _recovered_frame(p1, s1, alice.address))
+    conn._take_recovered(2, _recovered_frame(p2, s2, bob.address))
+    conn._take_recovered(3, _recovered_frame(p3, "0x" + "11" * 65, ""))
+    deadline = time.monotonic() + 60
+    while sum(len(_frames(w)) for w in sock.writes) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    answers = {rid: (status, out) for w in sock.writes for rid, status, _, out in _frames(w)}
+    assert answers[1][0] == 200 and answers[1][1]["seq"] == start + 1, answers
+    assert (answers[2][0], answers[2][1]["error"]) == (401, "signer_is_not_actor"), answers
+    assert bob.address in answers[2][1]["message"]  # the signer it was told, not the one the signature recovers to
+    assert (answers[3][0], answers[3][1]["error"]) == (401, "invalid_signature"), answers
+    assert writer.engine.store.event_count() == start + 2
+
+
+def test_a_read_worker_recovers_the_signer_and_answers_a_body_that_does_not_parse_as_the_writer_would(tmp_path, monkeypatch):
+    """Through the ingress of a read worker: a single command reaches the writer with the signer the read
+    worker recovered (None when its signature does not recover: the writer refuses it); a body that is not
+    `{payload, signature}` is answered by the read worker with the writer's very answer (same status,
+    headers, bytes as a lone server's) and never reaches the writer."""
+    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    alice, bob = net.keys["alice"], net.keys["bob"]
+    link_dir = tempfile.mkdtemp(prefix="cor-w-")
+    server = None
+    try:
+        writer = ApiService.open(net.url)
+        told: list[str | None] = []
+        submit_then = writer.submit_then
+
+        def spy(payload, signature, then, flush=None, signer=None):
+            told.append(signer)
+            submit_then(payload, signature, then, flush, signer)
+
+        monkeypatch.setattr(writer, "submit_then", spy)
+        server = ForwardedCommands(writer, bind_writer_socket(link_dir)).start()
+        reader = ApiService.open(net.url)
+        reader.writer_link = WriterLink(os.path.join(link_dir, SOCKET_NAME))
+        lone = ApiService.open(net.url)
+        start = reader.engine.state.seq
+        payload, sig = sign_command(alice.private_key, net.chain_id, "transfer", 1, {"to": bob.address, "amount": "7"})
+        bad = {"payload": payload.decode(), "signature": "0x" + "11" * 65}
+        with TestClient(create_app(service=reader)) as client, TestClient(create_app(service=lone)) as alone:
+            r = client.post("/v1/commands", json={"payload": payload.decode(), "signature": sig})
+            assert r.status_code == 200 and r.json()["seq"] == start + 1, r.text
+            assert told == [alice.address]
+            r = client.post("/v1/commands", json=bad)
+            assert (r.status_code, r.json()["error"]) == (401, "invalid_signature") and told == [alice.address, None], r.text
+            for body in (b'{"payload": "x"}', b"[1, 2", b'{"payload": 1, "signature": "y"}'):
+                ours = client.post("/v1/commands", content=body, headers={"content-type": "application/json"})
+                theirs = alone.post("/v1/commands", content=body, headers={"content-type": "application/json"})
+                assert ours.status_code == 422 and ours.json()["error"] == "invalid_request", ours.text
+                assert (ours.status_code, ours.headers["content-type"], ours.content) == (
+                    theirs.status_code,
+                    theirs.headers["content-type"],
+                    theirs.content,
+                )
+            assert len(told) == 2  # the bodies that did not parse never reached the writer
+        assert writer.engine.store.event_count() == start + 2
+    finally:
+        if server is not None:
+            server.close()
+        shutil.rmtree(link_dir, ignore_errors=True)

@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.genesis import DEVNET, check_genesis_spec, genesis_body
 from cor_incentives.app.keys import Keystore
-from cor_incentives.app.signing import sign_command
+from cor_incentives.app.signing import sign_bytes, sign_command
 from cor_incentives.app.verify import state_fingerprint, verify_store
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR
@@ -47,6 +47,32 @@ def test_wrong_signature_refused(net):
         eng.submit(payload, "0x1234")
     assert e.value.code == "invalid_signature"
     assert event_count(eng) == 1
+
+
+def test_a_signer_recovered_by_the_server_itself_is_checked_against_the_actor_not_recovered_again_and_verify_still_checks_it(net):
+    """``submit_batch``'s ``signers`` (what a read worker of the same server recovered): each is checked
+    against its command's actor and the signature is not recovered again; None recovers it here. The
+    engine trusts that signer, so a wrong one is appended with its signature, and `cor verify`, which
+    recovers every signature of the log, names that event."""
+    eng, k = net
+    chain, to = eng.state.chain_id, k["bob"].address
+    p1, s1 = sign_command(k["alice"].private_key, chain, "transfer", 1, {"to": to, "amount": "1"})
+    p2, s2 = sign_command(k["alice"].private_key, chain, "transfer", 2, {"to": to, "amount": "1"})
+    p3, _ = sign_command(k["alice"].private_key, chain, "transfer", 3, {"to": to, "amount": "1"})
+    p4, _ = sign_command(k["alice"].private_key, chain, "transfer", 4, {"to": to, "amount": "1"})
+    signed = [(p1, s1), (p2, s2), (p3, "0x1234"), (p4, sign_bytes(k["bob"].private_key, p4))]
+    out = eng.submit_batch(signed, signers=[k["alice"].address, k["bob"].address, None, None])
+    assert out[0].seq == 1
+    assert [(e.code, k["bob"].address in e.message) for e in out[1:]] == [  # type: ignore[union-attr]
+        ("signer_is_not_actor", True),  # told bob signed it: refused, though its signature is alice's
+        ("invalid_signature", False),
+        ("signer_is_not_actor", True),
+    ]
+    assert event_count(eng) == 2 and verify_store(eng.store)[0].ok
+    out = eng.submit_batch([(p2, sign_bytes(k["bob"].private_key, p2))], signers=[k["alice"].address])  # a server that vouches wrongly
+    assert out[0].seq == 2  # type: ignore[union-attr]
+    report, _ = verify_store(eng.store)
+    assert not report.ok and not report.signatures and report.first_bad_seq == 2, report.to_dict()
 
 
 def test_replayed_nonce_refused(net):

@@ -10,9 +10,10 @@ error mapping (``api/errors.py``); those routes stay declared for the OpenAPI sc
 ingress names the matched route in the scope (``route``) and the appended seq (``state.seq``), so the
 metrics and the log line are those of the route.
 
-In a read worker of ``cor serve --workers N`` (``service.writer_link`` set) the ingress does not
-parse the body: it forwards it to the one writer (api/writer_link.py) and sends back its answer,
-byte for byte.
+In a read worker of ``cor serve --workers N`` (``service.writer_link`` set) the ingress forwards the
+body to the one writer (api/writer_link.py) and sends back its answer, byte for byte; a single
+command is parsed and its signer recovered here first (a body that does not parse gets the answer
+the writer would give it).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ async def answer_submit(service: ApiService, path: str, raw: bytes) -> Answer:
     link = service.writer_link
     if link is not None:
         try:
-            forwarded: Answer = await link.forward(path, raw)
+            forwarded: Answer = await (link.forward_command(raw) if path == SINGLE_PATH else link.forward(path, raw))
         except Exception as exc:  # noqa: BLE001 (writer_unavailable, or a bug: answered like any other error)
             return json_answer(*error_response(exc))
         return forwarded

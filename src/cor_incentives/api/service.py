@@ -112,7 +112,7 @@ class _Pending:
     an asyncio future resolved on its event loop (``loop``), its batch request's ``_Group``, a
     thread event, or ``then`` called on the committer thread."""
 
-    __slots__ = ("payload", "signature", "done", "future", "loop", "group", "then", "flush", "result")
+    __slots__ = ("payload", "signature", "signer", "done", "future", "loop", "group", "then", "flush", "result")
 
     def __init__(
         self,
@@ -124,9 +124,11 @@ class _Pending:
         group: _Group | None = None,
         then: Callable[[Any], None] | None = None,
         flush: Callable[[], None] | None = None,
+        signer: str | None = None,
     ) -> None:
         self.payload = payload
         self.signature = signature
+        self.signer = signer  # recovered already by a read worker of this server (None: the engine recovers it)
         self.future = future
         self.loop = future.get_loop() if future is not None else None
         self.done = done
@@ -353,19 +355,25 @@ class ApiService:
         return self._batch_outcomes(items)
 
     def submit_then(
-        self, payload: bytes, signature: str, then: Callable[[Receipt | BaseException], None], flush: Callable[[], None] | None = None
+        self,
+        payload: bytes,
+        signature: str,
+        then: Callable[[Receipt | BaseException], None],
+        flush: Callable[[], None] | None = None,
+        signer: str | None = None,
     ) -> None:
         """Queue one command for the group commit; ``then(receipt or the exception refusing it)`` runs
         on the committer thread once it is decided (the writer's side of api/writer_link.py: no event
         loop between the command and its answer). ``flush()``, when given, runs on the committer thread
         once per group commit after every ``then`` of it, once for all the commands sharing that
         ``flush``: where a read worker's answers are buffered by ``then`` and written together by
-        ``flush``. ``then`` and ``flush`` must be quick and must not raise."""
+        ``flush``. ``then`` and ``flush`` must be quick and must not raise. ``signer``: the address a
+        read worker of this server recovered the signature to (``Engine.submit_batch``'s ``signers``)."""
 
         def counted(result: Any) -> None:
             then(self._counted(result))
 
-        self._enqueue(_Pending(payload, signature, then=counted, flush=flush))
+        self._enqueue(_Pending(payload, signature, then=counted, flush=flush, signer=signer))
 
     def submit_many_then(self, commands: list[tuple[bytes, str]], then: Callable[[list[Receipt | EngineError]], None]) -> None:
         """``submit_many_async`` with ``then(outcomes)`` called on the committer thread instead of an await."""
@@ -426,7 +434,12 @@ class ApiService:
                     self._queue_ready.wait()
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                results: list[Any] = self.engine.submit_batch([(i.payload, i.signature) for i in batch], hold=self.lock)
+                commands = [(i.payload, i.signature) for i in batch]
+                signers = [i.signer for i in batch]
+                if any(signers):  # some recovered by a read worker (api/writer_link.py)
+                    results: list[Any] = self.engine.submit_batch(commands, hold=self.lock, signers=signers)
+                else:
+                    results = self.engine.submit_batch(commands, hold=self.lock)
             except BaseException as exc:  # the transaction failed: every command in it fails alike
                 results = [exc] * len(batch)
             wake: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}

@@ -14,8 +14,21 @@ in a directory only this user can enter, and only the writer keeps it open: a wr
 no listener, so a command forwarded before its replacement is up is answered ``503
 writer_unavailable`` at once, never left waiting.
 
+A read worker parses a single command's body itself and recovers its signer (libsecp256k1, on the
+read worker's core) before forwarding it: the writer's one committer thread, which bounds the
+single-command path, then only decodes the payload and checks that signer against its actor
+(``app.signing.authenticate_recovered``). The writer trusts that signer because the read worker is a
+process of the same server, run by the same user from the same code, reached over a socket only that
+user can open: whoever can write on it could write the database itself. It is not the submitter's
+word: the submitter's signature is appended unchanged, and ``cor verify`` recovers every one again.
+A body that does not parse is answered by the read worker with the error the writer would have
+given; a signature that does not recover is forwarded without a signer, and the writer refuses it
+itself (the same error as before).
+
 Wire: each read worker keeps one stream to the writer, its requests multiplexed by id.
-  request: ``>IBI`` (id, route: 0 single / 1 batch, body length), then the body;
+  request: ``>IBI`` (id, route: 0 single / 1 batch / 2 single recovered, body length), then the body;
+           route 2's body is ``>BI`` (signer length: 42, or 0 when it did not recover; signature
+           length), the signer (ASCII), the signature (UTF-8) and the payload bytes;
   answer:  ``>IHqII`` (id, status, appended seq or -1, header bytes length, body length), then the
            header lines (``name: value`` joined by CRLF) and the body.
 """
@@ -31,7 +44,8 @@ import struct
 import threading
 import time
 
-from ..core.errors import EngineError
+from ..core.errors import EngineError, Unauthorized
+from ..core.signatures import recover_signer
 from .errors import error_response
 from .ingress import BATCH_PATH, SINGLE_PATH, Answer, json_answer, single_answer
 from .routes_commands import batch_results, parse_batch_request, parse_command_request
@@ -41,7 +55,9 @@ logger = logging.getLogger("cor.api")
 
 REQUEST = struct.Struct(">IBI")
 ANSWER = struct.Struct(">IHqII")
+RECOVERED = struct.Struct(">BI")
 ROUTES = (SINGLE_PATH, BATCH_PATH)
+ROUTE_RECOVERED = 2  # a single command, parsed and its signer recovered by the read worker
 SOCKET_NAME = "writer.sock"
 FORWARD_TIMEOUT_SECONDS = 120.0
 """How long a read worker waits for the writer's answer (a batch of commands waiting for a busy
@@ -127,9 +143,12 @@ class _Connection:
                     return  # the read worker went away
                 rid, route, size = REQUEST.unpack(head)
                 body = stream.read(size)
-                if len(body) < size or route >= len(ROUTES):
+                if len(body) < size or route > ROUTE_RECOVERED:
                     return
-                self._take(rid, ROUTES[route], body)
+                if route == ROUTE_RECOVERED:
+                    self._take_recovered(rid, body)
+                else:
+                    self._take(rid, ROUTES[route], body)
         except OSError:
             return
         finally:
@@ -150,6 +169,18 @@ class _Connection:
                 commands = [(c.payload.encode("utf-8"), c.signature) for c in batch.commands]
                 self.service.submit_many_then(commands, lambda outcomes: self._send(rid, json_answer(200, batch_results(outcomes), None)))
         except Exception as exc:  # noqa: BLE001 (a body that does not parse: the answer the route gives it)
+            self._send(rid, json_answer(*error_response(exc)))
+
+    def _take_recovered(self, rid: int, body: bytes) -> None:
+        """A single command the read worker parsed and whose signer it recovered (route 2)."""
+        try:
+            signer_size, signature_size = RECOVERED.unpack_from(body)
+            at = RECOVERED.size + signer_size
+            signer = body[RECOVERED.size : at].decode("ascii") or None
+            signature = body[at : at + signature_size].decode("utf-8", "surrogatepass")
+            payload = body[at + signature_size :]
+            self.service.submit_then(payload, signature, lambda result: self._hold(rid, single_answer(result)), flush=self._flush, signer=signer)
+        except Exception as exc:  # noqa: BLE001 (a malformed frame: a bug in the read worker, answered like any other)
             self._send(rid, json_answer(*error_response(exc)))
 
     def _send(self, rid: int, answer: Answer) -> None:
@@ -208,6 +239,22 @@ class WriterLink:
 
     async def forward(self, path: str, raw: bytes) -> Answer:
         """The writer's answer to ``raw`` posted at ``path`` (WriterUnavailable when there is no writer to ask)."""
+        return await self._request(ROUTES.index(path), raw)
+
+    async def forward_command(self, raw: bytes) -> Answer:
+        """The writer's answer to ``raw`` posted at ``POST /v1/commands``, parsed here and its signer
+        recovered here (route 2); raises what parsing it raises (the error the writer would answer)."""
+        command = parse_command_request(raw)
+        payload = command.payload.encode("utf-8")
+        try:
+            signer = recover_signer(payload, command.signature)
+        except Unauthorized:
+            signer = ""  # the writer recovers it again and refuses it with its own error
+        signature = command.signature.encode("utf-8", "surrogatepass")
+        body = RECOVERED.pack(len(signer), len(signature)) + signer.encode("ascii") + signature + payload
+        return await self._request(ROUTE_RECOVERED, body)
+
+    async def _request(self, route: int, raw: bytes) -> Answer:
         writer = await self._connected()
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF
         rid = self._next_id
@@ -216,7 +263,7 @@ class WriterLink:
         self._pending[rid] = future
         timer = loop.call_later(self.timeout, _time_out, future)  # (cheaper than asyncio.wait_for, which wraps the future in a task)
         try:
-            writer.write(REQUEST.pack(rid, ROUTES.index(path), len(raw)) + raw)
+            writer.write(REQUEST.pack(rid, route, len(raw)) + raw)
             try:
                 return await future
             except TimeoutError:

@@ -9,7 +9,7 @@ the core rejects is never appended and changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +31,7 @@ from .beacon import beacon_view, renewal_from_view, with_beacon
 from .collector import engine_memory
 from .keys import Key, Keystore
 from .logcheck import LogCorrupt, column_problems, link_problems
-from .signing import authenticate, seal_decoded, sign_command
+from .signing import authenticate, authenticate_recovered, seal_decoded, sign_command
 from .snapshots import SNAPSHOTS_KEPT, SnapshotRefused, SnapshotReport, snapshot_interval, snapshot_row, state_from_row
 
 logger = logging.getLogger("cor.engine")
@@ -283,19 +283,30 @@ class Engine:
             raise result
         return result
 
-    def submit_batch(self, commands: list[tuple[bytes, str]], hold: AbstractContextManager[Any] | None = None) -> list[Receipt | EngineError]:
+    def submit_batch(
+        self,
+        commands: list[tuple[bytes, str]],
+        hold: AbstractContextManager[Any] | None = None,
+        signers: Sequence[str | None] | None = None,
+    ) -> list[Receipt | EngineError]:
         """Group commit: several signed commands in one writer transaction, each accepted or refused
         on its own (in order), one commit for all. Returns a receipt or the EngineError per command.
 
         ``hold`` (the API's lock on this engine's state) is taken only once the database's writer lock
         is held, so readers of the state never wait for another process's writer. A command that
         fails with anything but an EngineError (a bug) is refused alone with ``internal_error``: the
-        state is rebuilt from the log as this transaction sees it, and the rest of the batch goes on."""
+        state is rebuilt from the log as this transaction sees it, and the rest of the batch goes on.
+
+        ``signers``, when given, holds per command the address its signature was already recovered to
+        by a process of this same server (``app.signing.authenticate_recovered``), or None to recover
+        it here: the writer of ``cor serve --workers N`` takes it from its read workers (docs/design.md §9)."""
+        invariant(signers is None or len(signers) == len(commands), "one recovered signer (or None) per command")
         results: list[Receipt | EngineError] = []
         checked: list[tuple[int, Command | EngineError]] = []
         for i, (payload, signature) in enumerate(commands):
+            signer = signers[i] if signers is not None else None
             try:
-                checked.append((i, authenticate(payload, signature)))
+                checked.append((i, authenticate(payload, signature) if signer is None else authenticate_recovered(payload, signer)))
             except EngineError as exc:
                 checked.append((i, exc))
         changed = False  # did our in-memory state move past the database's?

@@ -30,6 +30,15 @@ def authenticate(payload: bytes, signature: str) -> Command:
     return signed_by_actor(cmd, recover_signer(payload, signature))
 
 
+def authenticate_recovered(payload: bytes, signer: str) -> Command:
+    """``authenticate`` when the signer has already been recovered from this very payload and its
+    signature by a process of the same server (a read worker of ``cor serve --workers N``,
+    api/writer_link.py): decode, and check that ``signer`` is the actor. The caller vouches for
+    ``signer``; the signature itself is still appended with the command and checked again by
+    ``cor verify``."""
+    return signed_by_actor(Command.decode(payload), signer)
+
+
 def signed_by_actor(cmd: Command, signer: str | Unauthorized) -> Command:
     """``cmd`` when ``signer`` (what its signature recovers to, or the error recovering it) is its actor."""
     if isinstance(signer, Unauthorized):
