@@ -144,7 +144,7 @@ def test_metrics_count_every_worker_s_requests(tmp_path, api_helpers):
         with CorClient(server.base_url, net.keys["alice"].private_key) as alice:
             for _ in range(12):
                 alice.transfer(net.keys["bob"].address, 1)
-        for _ in range(10):  # a new connection each: the kernel hands them to either worker
+        for _ in range(10):  # a new connection each
             assert httpx.get(server.base_url + "/v1/status", timeout=30).status_code == 200
         status = 'cor_http_requests_total{method="GET",route="/v1/status",status="200"}'
         scrapes = [_samples(httpx.get(server.base_url + "/metrics", timeout=30).text) for _ in range(8)]
@@ -152,7 +152,7 @@ def test_metrics_count_every_worker_s_requests(tmp_path, api_helpers):
             assert s["cor_commands_accepted_total"] == 12 and s[status] == 10, s
             assert s["cor_events_total"] == 13
         served = [s['cor_http_requests_total{method="GET",route="/metrics",status="200"}'] for s in scrapes[1:]]
-        assert served == sorted(served) and served[-1] >= 6  # each scrape counts the ones before it (on both workers)
+        assert served == sorted(served) and served[-1] >= 6  # each scrape counts the ones before it
     finally:
         api_helpers.stop_server(server)
     assert server.log().count("Started server process") == 2
@@ -182,7 +182,7 @@ def test_forked_workers_share_the_start_are_replaced_when_they_die_and_stop_with
             time.sleep(0.2)
         now = _children(parent)
         assert len(now) == 2 and victim not in now and len(now & first) == 1
-        for _ in range(20):  # new connections: both workers, the replacement too, see all 6 events
+        for _ in range(20):  # new connections: the replacement sees all 6 events
             assert httpx.get(server.base_url + "/v1/status", timeout=30).json()["seq"] == 5
         os.kill(parent, signal.SIGTERM)  # the parent only, not its process group
         server.proc.wait(timeout=60)

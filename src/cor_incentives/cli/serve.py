@@ -2,9 +2,9 @@
 
 The app is built once in the serving process, on the engine it opened; ``--workers N`` forks N
 uvicorn servers from it on one socket (``ForkedWorkers``), so a server starts in one import and one
-open, whatever N. Worker 0 is the one writer: the other workers serve reads and forward the submit
-routes to it (api/writer_link.py), so no two processes apply the same commands or wait for each
-other's writer lock.
+open, whatever N. Worker 0 is the one writer and takes no HTTP connection: the other N - 1 workers
+serve every request, reads themselves, and forward the submit routes to it (api/writer_link.py), so
+no two processes apply the same commands or wait for each other's writer lock.
 
 Hooked into the ``cor`` app by ``register(app)``; also runnable alone: ``python -m cor_incentives.cli.serve``.
 """
@@ -95,7 +95,7 @@ def serve(
         "--workers",
         min=1,
         max=MAX_WORKERS,
-        help="Worker processes, forked once the database is open: one writer applies every command, the others serve reads and forward it commands.",
+        help="Worker processes, forked once the database is open: a writer applies every command, the others take all requests, forwarding commands.",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
     tick_seconds: str | None = typer.Option(
@@ -184,8 +184,12 @@ def bind_listener(config: Any) -> socket.socket:
 class ForkedWorkers:
     """The supervisor of ``cor serve --workers N``: N forked uvicorn servers on one listening socket.
 
-    The first is the writer: the only process that applies and appends commands, also listening on a
-    Unix socket in ``link_dir`` for the commands the other (read) workers forward to it. A dead writer
+    The first is the writer: the only process that applies and appends commands, listening only on a
+    Unix socket in ``link_dir`` for the commands the other (read) workers forward to it; it accepts no
+    HTTP connection (its copy of the listening socket is closed), so its one committer thread shares its
+    process's GIL with no event loop serving requests, and the read workers, which take every
+    connection, parse each command and recover its signer on their own cores (api/writer_link.py;
+    bench/README.md: +30 % on the single-command path). A dead writer
     is replaced like any worker. Only the writer holds that socket (this process closes its copy once
     the writer is forked, and binds a fresh one for a replacement): a dead writer leaves no listener,
     so a command forwarded meanwhile is answered ``503 writer_unavailable`` at once, never left waiting."""
@@ -248,8 +252,9 @@ class ForkedWorkers:
         from ..api.writer_link import ForwardedCommands
 
         forwarded = ForwardedCommands(self.service, self.writer_sock).start() if self.writer_sock is not None else None
+        self.sock.close()  # the writer takes no HTTP connection: the read workers accept every one
         try:
-            uvicorn.Server(self.config).run(sockets=[self.sock])
+            uvicorn.Server(self.config).run(sockets=[])  # (its lifespan and signal handling, no listener)
         finally:
             if forwarded is not None:
                 forwarded.close()
