@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from cor_incentives.api.app import create_app
 from cor_incentives.api.service import ApiService
-from cor_incentives.api.writer_link import ANSWER, RECOVERED, SOCKET_NAME, ForwardedCommands, WriterLink, _Connection, bind_writer_socket
+from cor_incentives.api.writer_link import ANSWER, RECOVERED, REQUEST, SOCKET_NAME, ForwardedCommands, WriterLink, _Connection, bind_writer_socket
 from cor_incentives.app.signing import sign_bytes, sign_command
 
 from .conftest import make_network
@@ -232,3 +232,41 @@ def test_a_read_worker_recovers_the_signer_and_answers_a_body_that_does_not_pars
         if server is not None:
             server.close()
         shutil.rmtree(link_dir, ignore_errors=True)
+
+
+class _FakeStream:
+    """A read worker's stream to the writer, recording each write."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def test_a_read_worker_sends_the_commands_of_one_turn_of_its_event_loop_in_one_write():
+    """Requests forwarded within one turn of the read worker's event loop reach the writer in one write
+    (one system call and one wake-up of the writer's link thread, not one per command), in order, each
+    frame whole; a request of a later turn goes in a write of its own."""
+    import asyncio
+
+    async def run() -> list[bytes]:
+        link = WriterLink("/nonexistent/writer.sock", timeout=30)
+        stream = _FakeStream()
+        link._writer = stream  # type: ignore[assignment]
+        first = [asyncio.ensure_future(link.forward("/v1/commands:batch", b"body%d" % i)) for i in range(5)]
+        await asyncio.sleep(0)  # each request queues its frame
+        await asyncio.sleep(0)  # and the loop's next turn writes them
+        later = asyncio.ensure_future(link.forward("/v1/commands", b"alone"))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        for task in [*first, later]:
+            task.cancel()
+        await asyncio.gather(*first, later, return_exceptions=True)
+        return stream.writes
+
+    writes = asyncio.run(run())
+    assert writes == [b"".join(REQUEST.pack(i + 1, 1, 5) + b"body%d" % i for i in range(5)), REQUEST.pack(6, 0, 5) + b"alone"], writes

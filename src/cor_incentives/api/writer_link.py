@@ -25,7 +25,9 @@ A body that does not parse is answered by the read worker with the error the wri
 given; a signature that does not recover is forwarded without a signer, and the writer refuses it
 itself (the same error as before).
 
-Wire: each read worker keeps one stream to the writer, its requests multiplexed by id.
+Wire: each read worker keeps one stream to the writer, its requests multiplexed by id; the requests
+forwarded in one turn of its event loop go in one write (one wake-up of the writer's link thread,
+which shares the writer's GIL with the committer, instead of one per command).
   request: ``>IBI`` (id, route: 0 single / 1 batch / 2 single recovered, body length), then the body;
            route 2's body is ``>BI`` (signer length: 42, or 0 when it did not recover; signature
            length), the signer (ASCII), the signature (UTF-8) and the payload bytes;
@@ -236,6 +238,8 @@ class WriterLink:
         self._next_id = 0
         self._connecting: asyncio.Lock | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._out: list[bytes] = []  # frames for _out_writer not yet written (sent once per turn of the loop)
+        self._out_writer: asyncio.StreamWriter | None = None
 
     async def forward(self, path: str, raw: bytes) -> Answer:
         """The writer's answer to ``raw`` posted at ``path`` (WriterUnavailable when there is no writer to ask)."""
@@ -263,7 +267,7 @@ class WriterLink:
         self._pending[rid] = future
         timer = loop.call_later(self.timeout, _time_out, future)  # (cheaper than asyncio.wait_for, which wraps the future in a task)
         try:
-            writer.write(REQUEST.pack(rid, route, len(raw)) + raw)
+            self._queue_frame(writer, REQUEST.pack(rid, route, len(raw)) + raw)
             try:
                 return await future
             except TimeoutError:
@@ -274,6 +278,21 @@ class WriterLink:
         finally:
             timer.cancel()
             self._pending.pop(rid, None)
+
+    def _queue_frame(self, writer: asyncio.StreamWriter, frame: bytes) -> None:
+        """Send ``frame`` with every other frame queued in this turn of the event loop: one write."""
+        if self._out_writer is not writer:
+            self._out, self._out_writer = [], writer
+        self._out.append(frame)
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._send_out, writer)
+
+    def _send_out(self, writer: asyncio.StreamWriter) -> None:
+        if self._out_writer is not writer:  # reconnected since: those frames' requests were failed with the old stream
+            return
+        frames, self._out = self._out, []
+        if frames and not writer.is_closing():
+            writer.write(b"".join(frames))
 
     async def _connected(self) -> asyncio.StreamWriter:
         if self._writer is not None and not self._writer.is_closing():
