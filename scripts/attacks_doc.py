@@ -1,17 +1,20 @@
 """Regenerate the attack table of docs/simulate.md from a run (never edit those numbers by hand).
 
-    .venv/bin/python scripts/attacks_doc.py [--workers N] [--check]
+    .venv/bin/python scripts/attacks_doc.py [--workers N] [--check] [--only FAMILY[,FAMILY...]]
 
 Runs every registered attack family at its defaults over its seeds, sequentially (``sim.attacks.evaluate_many``:
 an attack its own seeds leave undecided is run again at its ``max_seeds``), and rewrites the part of
 docs/simulate.md between the two ``attacks:generated`` markers. With ``--check`` it runs the same and
-only says whether the file is up to date (exit 1 if not).
+only says whether the file is up to date (exit 1 if not). With ``--only`` it runs those families alone, the same
+way, and rewrites only their rows (the others and their order stay as the file has them; the count line is
+recounted from the table's verdicts).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,36 +55,77 @@ def verdict(a: dict[str, Any]) -> str:
     return f"{VERDICT[a['verdict']]} ({how}; {u['seeds']} seeds)"
 
 
-def table(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| attack | what the attacker does (defaults) | knobs (default, bounds) | gain over the honest twin [95 % interval] | verdict | measured |",
-        "|---|---|---|---|---|---|",
-    ]
-    for a in results:
-        lines.append(
-            f"| `{a['name']}` | {a['description']} | {knobs(a)} | {gain(a['gain'])}{interval(a)} ({a['gain_unit']}) | {verdict(a)} | {a['summary']} |"
-        )
-    counts = {v: sum(a["verdict"] == v for a in results) for v in VERDICT}
-    lines += [
-        "",
+HEADER = [
+    "| attack | what the attacker does (defaults) | knobs (default, bounds) | gain over the honest twin [95 % interval] | verdict | measured |",
+    "|---|---|---|---|---|---|",
+]
+VERDICT_CELL = re.compile(r"\| (stopped|\*\*open\*\*|\*undecided\*) \((?:exact|\d+ % of resamples pass); \d+ seeds\) \|")
+
+
+def row(a: dict[str, Any]) -> str:
+    return f"| `{a['name']}` | {a['description']} | {knobs(a)} | {gain(a['gain'])}{interval(a)} ({a['gain_unit']}) | {verdict(a)} | {a['summary']} |"
+
+
+def footer(rows: list[str], errors: list[str]) -> str:
+    """The count line, recounted from the rows' verdict cells (or the books' errors)."""
+    if errors:
+        return "Books did NOT hold: " + "; ".join(errors)
+    found = [m.group(1) for r in rows if (m := VERDICT_CELL.search(r))]
+    if len(found) != len(rows):
+        raise SystemExit("a table row has no verdict cell this script can read")
+    counts = {v: found.count(shown) for v, shown in VERDICT.items()}
+    return (
         f"{counts['stopped']} stopped, {counts['open']} open, {counts['undecided']} undecided; every attack over seeds 1–N "
-        "(N in the verdict column); both worlds' books (conservation, statements = ledger) held in every run.",
-    ]
-    if not all(a["books"]["ok"] for a in results):
-        lines[-1] = "Books did NOT hold: " + "; ".join(e for a in results for e in a["books"]["errors"][:3])
-    return "\n".join(lines)
+        "(N in the verdict column); both worlds' books (conservation, statements = ledger) held in every run."
+    )
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [row(a) for a in results]
+    errors = [e for a in results for e in a["books"]["errors"][:3]]
+    return "\n".join([*HEADER, *rows, "", footer(rows, errors)])
+
+
+def replace_rows(block: str, results: list[dict[str, Any]]) -> str:
+    """The generated block with ``results``' rows rewritten in place (every other row as it was)."""
+    lines = block.strip("\n").split("\n")
+    if lines[:2] != HEADER or "" not in lines:
+        raise SystemExit("the generated block is not a table this script wrote: run it without --only")
+    rows, old_footer = lines[2 : lines.index("")], lines[-1]
+    names = [r.split("`")[1] for r in rows]
+    for a in results:
+        if a["name"] not in names:
+            raise SystemExit(f"{a['name']} has no row yet: run the script without --only")
+        rows[names.index(a["name"])] = row(a)
+    errors = [e for a in results for e in a["books"]["errors"][:3]]
+    if not errors and old_footer.startswith("Books did NOT hold"):
+        raise SystemExit("the table says books did not hold in an earlier run: run the script without --only")
+    return "\n".join([*HEADER, *rows, "", footer(rows, errors)])
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated families: run these alone and rewrite only their rows")
     args = ap.parse_args()
-    results = evaluate_many(builtin_attacks(), workers=args.workers, sequential=True, progress=lambda label: print(label, file=sys.stderr))
-    status = rewrite_block(DOC, BEGIN, END, table(results), check=args.check, script="scripts/attacks_doc.py")
+    attacks = builtin_attacks()
+    if args.only:
+        only = [n for n in args.only.split(",") if n]
+        unknown = sorted(set(only) - set(FAMILIES))
+        if unknown:
+            ap.error(f"unknown attack family: {', '.join(unknown)}")
+        attacks = [a for a in attacks if a.name in only]
+    results = evaluate_many(attacks, workers=args.workers, sequential=True, progress=lambda label: print(label, file=sys.stderr))
+    if args.only:
+        current = DOC.read_text().split(BEGIN, 1)[1].split(END, 1)[0]
+        body = replace_rows(current, results)
+    else:
+        body = table(results)
+    status = rewrite_block(DOC, BEGIN, END, body, check=args.check, script="scripts/attacks_doc.py")
     if args.check:
         return status
-    print(f"{len(results)} attacks ({len(FAMILIES)} families) written to {DOC}")
+    print(f"{len(results)} row(s) rewritten in {DOC}" if args.only else f"{len(results)} attacks ({len(FAMILIES)} families) written to {DOC}")
     return 0
 
 
