@@ -1,15 +1,18 @@
 """A 49 % validator coalition inflating the task's spread (rule 12): it loses, and lets its garbage in almost never.
 
 Fails if the check fails at the defaults: the coalition reports the largest spread (and a perfect quality for its
-garbage miner) and must move no honest node's pay per unit of work by more than 5 %, must not gain, and its garbage
-miner must stay out of consensus. The same attack under the rules before 12 (the loosening done validator-side) is
-measured beside it.
+garbage miner) and must not gain against the all-honest twin, its lie must move no honest node's pay per unit of work by
+more than 5 % against the world without the lie (every validator honest, miner-00 still garbage), and its garbage miner
+must stay out of consensus. The same attack under the rules before 12 (the loosening done validator-side) is measured
+beside it.
 """
 
 import pytest
 
 from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
+from cor_incentives.sim.attacks.spread import SpreadInflation
 from cor_incentives.sim.strategies import VALIDATOR_STRATEGIES, Environment, TaskInfo, ValidatorContext
+from cor_incentives.sim.sweep import Target, plan, run_job
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +29,76 @@ def test_spread_inflation_at_the_defaults_over_five_seeds(verdicts):
     assert m["garbage_miner_assigned"] > 100 and m["garbage_miner_in_consensus"] == 0
 
 
-def test_spread_inflation_is_not_open_as_cor_simulate_judges_it():
-    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided), not by one five-seed window. Under
-    rules 17/18 the verdict is undecided, not stopped: the coalition loses and its garbage miner stays out of consensus,
-    but the honest miners' pay per unit of work *rises* by up to ~4.6 % pooled over seeds 1-20 (main before the canary
-    rules: up to 3.1 %), and the judge bounds the move both ways. The rise is the garbage miner's forfeited share going
-    to its co-miners (seeds 1-4: the network's total pay is the same in both worlds, the honest miners get +20 k COR a
-    seed, miner-00 loses 24-32 k). So: never open, no honest node loses more than 5 %, the coalition surely loses."""
+def test_spread_inflation_is_stopped_as_cor_simulate_judges_it():
+    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided). Against the all-honest twin the honest
+    miners' pay per unit of work *rises* by up to ~4.6 % pooled over seeds 1-20 (the garbage miner's forfeited share going
+    to its co-miners, lie or no lie), and that judge left it undecided (69 % of resamples pass). Against the world
+    without the lie (every validator honest, miner-00 still garbage) the lie moves them -0.9 % .. +1.3 %: stopped. Fails
+    if the honest moves were judged against the all-honest twin again (undecided), or the coalition gained."""
     r = evaluate(Attack("spread", "spread_inflation"), workers=2, sequential=True)
-    assert r["books"]["ok"] and r["verdict"] in ("stopped", "undecided"), (r["verdict"], r["uncertainty"])
+    assert r["books"]["ok"] and r["verdict"] == "stopped", (r["verdict"], r["uncertainty"])
+    assert r["seeds"] == list(range(1, 21))  # five seeds left it undecided (a noisy family), twenty decide it
+    assert {f"{s}~honest_validators" for s in r["seeds"]} <= set(r["head_hashes"])  # the reference world ran on every seed
     m = r["measured"]
-    assert m["largest_drop"] > -0.05, m["honest_rate_change"]  # no honest node is harmed beyond the bound
+    assert m["max_abs_honest_rate_change"] <= 0.02, m["honest_rate_change"]  # the lie's moves: well inside the 5 % bound
+    assert m["largest_gain"] < max(m["honest_rate_change_vs_twin"].values()) - 0.02  # not the twin's moves (+4.6 %)
     assert r["uncertainty"]["gain_interval"][1] < 0  # the coalition's payout falls in every resample's 95 %
+    assert m["coalition_change_vs_honest_validators"] < 0  # the lie itself costs the coalition too
     assert m["garbage_miner_in_consensus"] * 100 <= m["garbage_miner_assigned"]  # at most 1 % of its garbage let in
+
+
+def _world(miner01_network: int, coalition_payout: int) -> dict:
+    """One seed's measurement, as ``SpreadInflation.measure`` gives it, reduced to what the judge reads."""
+
+    def node(network: int, payout: int) -> dict:
+        return {"network": network, "network_work": 1_000, "slashes": 0, "payout": payout, "assigned": 10}
+
+    coalition = ["miner-00"] + [f"validator-{i:02d}" for i in range(5)]
+    nodes = {n: node(100, coalition_payout // len(coalition)) for n in coalition}
+    nodes["miner-01"] = node(miner01_network, miner01_network)
+    nodes["validator-05"] = node(100, 100)
+    roles = {n: n.split("-")[0] for n in nodes}
+    return {"nodes": nodes, "roles": roles, "miner00_in_consensus": 0, "captured": 0, "tasks": 1, "escalated": 0, "validations": 1}
+
+
+def test_the_judge_bounds_the_lies_moves_against_the_reference_world_not_the_twin():
+    """The coalition's gain is taken against the all-honest twin; the honest nodes' moves against ``honest_validators``.
+    An honest miner +10 % against the twin but 0 % against the reference passes; 0 % against the twin but +10 % against
+    the reference fails. A judge that used the twin for the moves would get both backwards."""
+    f = SpreadInflation()
+    k = f.resolve({})
+    attack = _world(110, 6_000)
+
+    def twin(twin_pay: int, reference_pay: int, coalition_payout: int = 12_000) -> dict:
+        return f.with_references(_world(twin_pay, coalition_payout), {"honest_validators": _world(reference_pay, 7_200)})
+
+    v = f.judge(k, [attack], [twin(100, 110)])  # the rise is the garbage miner's forfeit: there without the lie too
+    assert v.passed and v.measured["max_abs_honest_rate_change"] == 0.0 and v.measured["honest_rate_change_vs_twin"]["miner-01"] == 0.1
+    assert v.gain == -0.5 and round(v.measured["coalition_change_vs_honest_validators"], 4) == round(6_000 / 7_200 - 1, 4)
+    v = f.judge(k, [attack], [twin(110, 100)])  # the lie itself moves miner-01 by +10 %
+    assert not v.passed and v.measured["largest_gain"] == 0.1 and v.measured["honest_rate_change_vs_twin"]["miner-01"] == 0.0
+    assert not f.judge(k, [attack], [twin(110, 110, coalition_payout=5_400)]).passed  # the coalition gains against the twin
+    with pytest.raises(ValueError, match="honest_validators"):
+        f.judge(k, [attack], [_world(110, 12_000)])  # no reference world measured: refused, not judged against the twin
+    with pytest.raises(ValueError, match="honest_validators"):
+        f.with_references(_world(110, 12_000), {})
+
+
+def test_the_reference_world_is_the_attack_without_the_lie():
+    """Same miners (miner-00 garbage, in its coalition), every validator honest, same parameters and epochs: the family
+    fixes it (no knob names it), and a sweep's record carries it too (``cor redteam`` judges from those records)."""
+    f = SpreadInflation()
+    k = f.resolve({"rules": "before_spread", "epochs": 2})
+    attack, (ref, _) = f.scenario(k, False), f.reference(k, "honest_validators")
+    assert [g for g in ref.nodes if g.role == "miner"] == [g for g in attack.nodes if g.role == "miner"]
+    assert attack.nodes[0].strategy == "garbage" and f.scenario(k, True).nodes[0].strategy == "honest"
+    assert {g.strategy for g in ref.nodes if g.role == "validator"} == {"honest"} and ref.params == attack.params
+    assert ref.epochs == attack.epochs == 2 and "honest_validators" not in {kn.name for kn in f.knobs}
+    (job,) = plan([Target.of_attack(Attack("s", "spread_inflation", {"epochs": 2}))], {}, seeds=(1,))
+    record = run_job(job)
+    assert record["books_ok"] and set(record["measured"]["twin"]["references"]) == {"honest_validators"}
+    reference = record["measured"]["twin"]["references"]["honest_validators"]
+    assert reference["nodes"]["miner-00"]["payout"] < record["measured"]["twin"]["nodes"]["miner-00"]["payout"]  # garbage there
 
 
 def test_the_same_coalition_before_the_rule_is_measured_too(verdicts):

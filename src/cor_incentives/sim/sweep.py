@@ -24,7 +24,8 @@ non-honest strategy or sit in a coalition) and ``honest`` (every other node). Pe
     honest_pay_change  Σ honest nodes' income ÷ the same nodes' income in the twin − 1
     honest_worst_change  the lowest of the same ratio per honest node (the node hurt most)
     passed             an attack: its family's verdict on this seed (None for scenarios)
-    books_ok           conservation and every statement reconciled, in both worlds
+    books_ok           conservation and every statement reconciled, in both worlds (and in the family's
+                       reference worlds, ``Family.references``, whose measurements ride with the twin's)
 
 Aggregates per (target, point) over seeds: mean, standard deviation and the 95 % confidence
 interval of the mean (Student's t), min and max; an attack also gets its family's verdict over all
@@ -272,6 +273,10 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         f = FAMILIES[job["family"]]
         k = f.resolve(job["knobs"])
         va, vt = f.measure(k, ra, sa, False), f.measure(k, rt, st, True)  # type: ignore[arg-type]
+        refs = [f.run_one(k, seed, True, job["params"], name, job["fields"]) for name in f.references]  # the family's reference worlds
+        vt = f.with_references(vt, {m.reference: m.values for m in refs})
+        errors += [e for m in refs for e in m.errors]
+        record.update(errors=errors[:10], books_ok=not errors)
         verdict = f.judge(k, [va], [vt])
         record.update(gain=verdict.gain, passed=verdict.passed and not errors, measured={"attack": va, "twin": vt})
     else:

@@ -11,8 +11,16 @@ An *attack* is a family name plus a knob setting. A ``Family`` declares
     judge()     from the attack's and the twin's measurements over every seed: the ``gain`` (0 = no
                 advantage over the honest twin; the family's docstring says in which unit), whether
                 the attack is stopped (``passed``), the measured numbers and a one-line summary.
+    references  optionally, named reference worlds (``reference(k, name)``: a scenario and script) run
+                on every seed beside the attack and its twin, for a criterion whose part is measured
+                against another control than the all-honest twin (``spread_inflation``: the honest
+                nodes' moves caused by the validators' lie, against a world where its garbage miner is
+                still garbage). The family fixes them, as it fixes its twin: no knob, no option picks
+                them. Each is measured like the twin (``measure(..., twin=True)``) and rides with the
+                twin's measurement of its seed, under ``"references"`` (name -> values), so the judge
+                and every bootstrap resample see a seed's worlds together.
 
-``evaluate(family, knobs, seeds)`` runs both worlds for every seed and returns the verdict: the
+``evaluate(family, knobs, seeds)`` runs both worlds (and the references) for every seed and returns the verdict: the
 function a black-box optimiser maximises ``gain`` of. Both worlds are full runs of the real core
 (``runner.run``), so conservation and every node's and actor's statement are checked each epoch;
 ``passed`` also requires those books to hold.
@@ -102,6 +110,7 @@ class Measured:
     books_ok: bool
     errors: list[str] = field(default_factory=list)
     head_hash: str = ""
+    reference: str = ""  # the reference world's name (``Family.references``); "" for the attack and its twin
 
 
 class Family:
@@ -115,6 +124,7 @@ class Family:
     knobs: tuple[Knob, ...] = ()
     seeds: tuple[int, ...] = DEFAULT_SEEDS
     max_seeds: int = MAX_SEEDS  # a sequential evaluation runs the attack at this many seeds if its own leave it undecided
+    references: tuple[str, ...] = ()  # reference worlds run on every seed beside the twin (module docstring); fixed, not a knob
 
     def defaults(self) -> dict[str, int | str]:
         return {k.name: k.default for k in self.knobs}
@@ -142,18 +152,46 @@ class Family:
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
         raise NotImplementedError
 
+    def reference(self, k: Knobs, name: str) -> tuple[Scenario, ActorScript]:
+        """The reference world ``name`` (one of ``references``): its scenario and script, same seeds and parameters."""
+        raise NotImplementedError
+
     # --- running ---
 
-    def run_one(self, knobs: Knobs, seed: int, twin: bool, params: Mapping[str, Any] | None = None) -> Measured:
-        """One world for one seed (``params``: core parameters over the family's, in both worlds)."""
+    def run_one(
+        self,
+        knobs: Knobs,
+        seed: int,
+        twin: bool,
+        params: Mapping[str, Any] | None = None,
+        reference: str = "",
+        fields: Mapping[str, Any] | None = None,
+    ) -> Measured:
+        """One world for one seed (``params``: core parameters over the family's, in every world; ``fields``: scenario
+        fields over the family's, a sweep's). ``reference``: run that reference world instead (measured as a twin)."""
         k = self.resolve(knobs)
-        script = self.script(k, twin)
-        scenario = self.scenario(k, twin)
-        if params:
-            scenario = replace(scenario, params={**scenario.params, **params})
+        if reference:
+            if reference not in self.references:
+                raise InvalidInput(f"{self.name} has no reference world {reference!r}", code="invalid_scenario")
+            scenario, script = self.reference(k, reference)
+            twin = True
+        else:
+            script, scenario = self.script(k, twin), self.scenario(k, twin)
+        if params or fields:
+            scenario = replace(scenario, params={**scenario.params, **(params or {})}, **dict(fields or {}))
         result = run(scenario, seed, script=script)
-        errors = [f"seed {seed}{' twin' if twin else ''}: {e}" for e in result.conservation_errors + result.reconcile_errors]
-        return Measured(seed, twin, self.measure(k, result, script, twin), not errors, errors, result.head_hash)
+        label = f" {reference}" if reference else " twin" if twin else ""
+        errors = [f"seed {seed}{label}: {e}" for e in result.conservation_errors + result.reconcile_errors]
+        return Measured(seed, twin, self.measure(k, result, script, twin), not errors, errors, result.head_hash, reference)
+
+    def with_references(self, twin: dict[str, Any], references: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """A twin's measurement with its seed's reference worlds' under ``"references"`` (unchanged for a family without)."""
+        if not self.references:
+            return twin
+        missing = sorted(set(self.references) - set(references))
+        if missing:
+            raise ValueError(f"{self.name}: reference world(s) {', '.join(missing)} not measured")
+        return {**twin, "references": {name: references[name] for name in self.references}}
 
 
 FAMILIES: dict[str, Family] = {}
@@ -266,8 +304,11 @@ def bootstrap(
     return {"seeds": n, "resamples": resamples, "pass_share": share, "gain_interval": [lo, hi], "exact": exact, "verdict": verdict}
 
 
-def _job(family_name: str, knobs: dict[str, int | str], seed: int, twin: bool, params: dict[str, Any] | None = None) -> Measured:
-    return FAMILIES[family_name].run_one(knobs, seed, twin, params)
+def _job(family_name: str, knobs: dict[str, int | str], seed: int, twin: bool, params: dict[str, Any] | None = None, reference: str = "") -> Measured:
+    f = FAMILIES[family_name]
+    if reference:
+        return f.run_one(knobs, seed, twin, params, reference)
+    return f.run_one(knobs, seed, twin, params)  # a family without references may keep run_one's four arguments
 
 
 def evaluate(
@@ -299,25 +340,32 @@ def evaluate_many(
     for a in attacks:
         f, k, own = a.resolved()
         plans.append((a, f, k, list(seeds) if seeds else list(own)))
-    done: dict[tuple[str, str, int, bool, str], Measured] = {}
+    Job = tuple[str, dict[str, int | str], int, bool, dict[str, Any], str]  # family, knobs, seed, twin, params, reference
+    done: dict[tuple[str, str, int, bool, str, str], Measured] = {}
 
-    def key(j: tuple[str, dict[str, int | str], int, bool, dict[str, Any]]) -> tuple[str, str, int, bool, str]:
-        return (j[0], repr(sorted(j[1].items())), j[2], j[3], repr(sorted(j[4].items())))
+    def key(j: Job) -> tuple[str, str, int, bool, str, str]:
+        return (j[0], repr(sorted(j[1].items())), j[2], j[3], repr(sorted(j[4].items())), j[5])
 
-    def measure(jobs: list[tuple[str, dict[str, int | str], int, bool, dict[str, Any]]], pool: ProcessPoolExecutor | None) -> None:
+    def label(j: Job) -> str:
+        return f"{j[0]} seed {j[2]}{' ' + j[5] if j[5] else ' twin' if j[3] else ''}"
+
+    def measure(jobs: list[Job], pool: ProcessPoolExecutor | None) -> None:
         todo = list({key(j): j for j in jobs if key(j) not in done}.values())
         if pool is None or len(todo) <= 1:
             for j in todo:
                 done[key(j)] = _job(*j)
                 if progress:
-                    progress(f"{j[0]} seed {j[2]}{' twin' if j[3] else ''}")
+                    progress(label(j))
             return
         futures = {pool.submit(_job, *j): j for j in todo}
         for fut in as_completed(futures):
             j = futures[fut]
             done[key(j)] = fut.result()
             if progress:
-                progress(f"{j[0]} seed {j[2]}{' twin' if j[3] else ''}")
+                progress(label(j))
+
+    def worlds(f: Family) -> list[tuple[bool, str]]:  # (twin, reference) of every world a seed runs
+        return [(False, ""), (True, "")] + [(True, name) for name in f.references]
 
     out: list[dict[str, Any]] = [{} for _ in plans]
     pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
@@ -325,13 +373,18 @@ def evaluate_many(
         pending = list(range(len(plans)))
         while pending:
             measure(
-                [(plans[i][1].name, plans[i][2], s, twin, dict(plans[i][0].params)) for i in pending for s in plans[i][3] for twin in (False, True)],
+                [
+                    (plans[i][1].name, plans[i][2], s, twin, dict(plans[i][0].params), ref)
+                    for i in pending
+                    for s in plans[i][3]
+                    for twin, ref in worlds(plans[i][1])
+                ],
                 pool,
             )
             extend = []
             for i in pending:
                 a, f, k, ss = plans[i]
-                out[i] = _result(a, f, k, ss, [done[key((f.name, k, s, t, dict(a.params)))] for t in (False, True) for s in ss])
+                out[i] = _result(a, f, k, ss, [done[key((f.name, k, s, t, dict(a.params), ref))] for t, ref in worlds(f) for s in ss])
                 if sequential and not seeds and not a.seeds and out[i]["verdict"] == "undecided" and len(ss) < f.max_seeds:
                     ss.extend(range(max(ss) + 1, max(ss) + 1 + f.max_seeds - len(ss)))
                     extend.append(i)
@@ -343,10 +396,13 @@ def evaluate_many(
 
 
 def _result(a: Attack, f: Family, k: dict[str, int | str], ss: list[int], measured: list[Measured]) -> dict[str, Any]:
-    runs, twins = measured[: len(ss)], measured[len(ss) :]
-    verdict = f.judge(k, [r.values for r in runs], [t.values for t in twins])
-    errors = [e for m in runs + twins for e in m.errors]
-    sure = bootstrap(f, k, [r.values for r in runs], [t.values for t in twins], books_ok=not errors)
+    """``measured``: the attack worlds of ``ss``, then their twins, then each reference world's (``Family.references``)."""
+    n = len(ss)
+    runs, twins, refs = measured[:n], measured[n : 2 * n], measured[2 * n :]
+    twin_values = [f.with_references(t.values, {m.reference: m.values for m in refs[i::n]}) for i, t in enumerate(twins)]
+    verdict = f.judge(k, [r.values for r in runs], twin_values)
+    errors = [e for m in measured for e in m.errors]
+    sure = bootstrap(f, k, [r.values for r in runs], twin_values, books_ok=not errors)
     return {
         "name": a.name,
         "kind": "attack",
@@ -366,5 +422,5 @@ def _result(a: Attack, f: Family, k: dict[str, int | str], ss: list[int], measur
         "summary": verdict.summary,
         "measured": verdict.measured,
         "books": {"ok": not errors, "errors": errors[:20]},
-        "head_hashes": {str(m.seed) + ("~twin" if m.twin else ""): m.head_hash for m in runs + twins},
+        "head_hashes": {str(m.seed) + (f"~{m.reference}" if m.reference else "~twin" if m.twin else ""): m.head_hash for m in measured},
     }
