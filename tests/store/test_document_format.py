@@ -26,6 +26,7 @@ from cor_incentives.store.document_format import (
     EPOCH_DOCUMENT_FORMAT_KEY,
     HEADER,
     TEXT_FORMAT,
+    _codec,
     document_text,
     is_packed,
     pack,
@@ -101,6 +102,29 @@ def test_one_column_reached_twice_through_one_container_keeps_the_text():
     record = {"a": shared, "b": shared}  # the walk memoizes the container: its placeholder would be written twice
     text, taken = json_bytes_columns(record)
     assert taken == [] and text.decode() == json_text(record)
+
+
+def test_columns_across_the_chunks_of_the_shuffle_come_back_and_keep_the_layout():
+    """``pack`` makes the deltas and their shuffle a chunk of 2**15 values at a time: columns longer than a chunk, ending
+    on a chunk's last value or its first, give the text back; and for any int64 columns (extremes on either side of a
+    chunk's edge: deltas that wrap) the values' frame is the module doc's layout (lengths ‖ columns, each value minus the
+    one before it modulo 2**64, little-endian, byte k of every delta together), made here over the whole array at once."""
+    chunk = 1 << 15
+    rng = np.random.default_rng(20)
+    sizes = [chunk - 3, 9, 2 * chunk + 5, chunk - 1, 8, chunk, 3 * chunk + 7]  # after the lengths: edges at different values
+    safe_arrays = [rng.integers(-JSON_SAFE_INT, JSON_SAFE_INT, size=n, dtype=np.int64) for n in sizes]
+    record = {"cols": [column(a) for a in safe_arrays]}
+    text, columns = json_bytes_columns(record)
+    assert len(columns) == len(sizes)
+    assert document_text(pack(text, columns)) == json_text(record)
+
+    extremes = np.array([*I64, -1, 0, 1], dtype=np.int64)
+    arrays = [rng.choice(np.concatenate([extremes, rng.integers(*I64, size=50, dtype=np.int64)]), size=n) for n in sizes]
+    packed = pack(b"{}", arrays)
+    values = np.concatenate([np.array(sizes, dtype=np.int64), *arrays])
+    deltas = np.diff(values, prepend=np.int64(0)).astype("<i8")
+    shuffled = deltas.view(np.uint8).reshape(-1, 8).T.copy()
+    assert packed.endswith(b":" + _codec().compress(b"{}", asbytes=True) + _codec().compress(shuffled, asbytes=True))
 
 
 def test_a_format_2_value_whose_header_lies_is_refused():

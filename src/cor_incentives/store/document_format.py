@@ -48,6 +48,8 @@ FORMATS = (TEXT_FORMAT, COLUMNS_FORMAT)
 HEADER = b"cor-doc2:"
 ZSTD_LEVEL = 1
 _PLACEHOLDER = re.compile(rb'"\\u0000col:([0-9]+)"')
+_CHUNK = 1 << 15
+"""Values per chunk of ``pack``'s deltas and byte shuffle (256 KiB of int64)."""
 
 
 def _codec() -> Any:
@@ -72,17 +74,44 @@ def pack(text: bytes, columns: Sequence[npt.NDArray[np.int64]]) -> bytes:
 
     codec = _codec()
     lengths = np.fromiter((len(c) for c in columns), dtype=np.int64, count=len(columns))
-    values = np.concatenate([lengths, *columns]).astype("<i8", copy=False)
-    deltas = np.empty_like(values)  # each value minus the one before it, modulo 2**64 (int64 wraps): cumsum undoes it exactly
-    if len(values):
-        deltas[0] = values[0]
-        np.subtract(values[1:], values[:-1], out=deltas[1:])
-    shuffled = values.view(np.uint8).reshape(8, -1)  # byte k of every delta together (values is not read any more)
-    shuffled[...] = deltas.view(np.uint8).reshape(-1, 8).T
+    n_values = len(lengths) + sum(len(c) for c in columns)
+    shuffled = _shuffled_deltas([lengths, *columns], n_values)
     text_frame: bytes = codec.compress(text, asbytes=True)
     value_frame: bytes = codec.compress(shuffled, asbytes=True)
-    header = f"{len(text)}:{len(columns)}:{len(values)}:{len(text_frame)}:".encode("ascii")
+    header = f"{len(text)}:{len(columns)}:{n_values}:{len(text_frame)}:".encode("ascii")
     return HEADER + header + text_frame + value_frame
+
+
+def _shuffled_deltas(pieces: Sequence[npt.NDArray[np.int64]], n_values: int) -> npt.NDArray[np.uint8]:
+    """The pieces' values one after the other (``n_values`` in all), each minus the one before it (the first minus 0)
+    modulo 2**64 as little-endian int64 (cumsum undoes it exactly), byte-shuffled: an (8, n_values) array whose row k is
+    byte k of every delta. Made ``_CHUNK`` values at a time through a small buffer (the values are never concatenated
+    and the shuffle's strided reads stay in the cache: 16.5 M values at a million tasks in ~0.2 s instead of ~0.34 with
+    whole-array passes)."""
+    import numpy as np
+
+    shuffled = np.empty((8, n_values), dtype=np.uint8)
+    staged = np.zeros(_CHUNK + 1, dtype="<i8")  # staged[0]: the value before the chunk; staged[1:]: the chunk's values
+    deltas = np.empty(_CHUNK, dtype="<i8")
+    filled = done = 0
+
+    def shuffle(count: int) -> None:
+        np.subtract(staged[1 : count + 1], staged[:count], out=deltas[:count])  # int64 arrays wrap: modulo 2**64
+        shuffled[:, done : done + count] = deltas[:count].view(np.uint8).reshape(-1, 8).T
+
+    for piece in pieces:
+        at, size = 0, len(piece)
+        while at < size:
+            take = min(_CHUNK - filled, size - at)
+            staged[1 + filled : 1 + filled + take] = piece[at : at + take]
+            filled, at = filled + take, at + take
+            if filled == _CHUNK:
+                shuffle(_CHUNK)
+                done += _CHUNK
+                staged[0], filled = staged[_CHUNK], 0
+    if filled:
+        shuffle(filled)
+    return shuffled
 
 
 def is_packed(data: str | bytes) -> bool:
