@@ -231,3 +231,35 @@ def test_rows_of_nodes_is_isin(names, data):
     chosen = data.draw(st.lists(st.integers(0, names - 1), max_size=names + 2))
     got = rows_of_nodes(node, chosen, names)
     assert got.dtype == bool and got.tolist() == np.isin(node, chosen).tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_canary_forfeits_name_each_failed_canary_in_row_order(data):
+    """``canary_forfeits`` (grouped by a stable sort): a validator past ``canary_failures_max`` failed canaries gets one
+    ``canary_forfeit`` line naming its failed canaries' tasks in row order, the lines in name order, with its count of
+    validations; its rows count at agreement 0, every other row as it was. Checked against the rows read one by one
+    (caps 0-2: a validator at the cap keeps its rows)."""
+    from cor_incentives.core.rewards import canary_forfeits
+    from support.chain import Chain
+
+    names = ["v-b", "v-a", "v-c", "v-d"]  # interned in this order: index order is not name order
+    picked = data.draw(st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.integers(0, 10**9)), max_size=40))
+    rows = ValidationColumns()
+    for task, (n, failed, agreement) in enumerate(picked):
+        rows.append(task, names[n], agreement, True, TaskKind.NETWORK, failed)
+    cap = data.draw(st.integers(0, 2))
+    state = Chain(params={"canary_failures_max": cap}).state
+    assert state.params.canary_failures_max == cap
+    columns = canary_forfeits(state, rows)
+    failed_by: dict[str, list[int]] = {}
+    for task, (n, failed, _) in enumerate(picked):
+        if failed:
+            failed_by.setdefault(names[n], []).append(task)
+    out = sorted(n for n, tasks in failed_by.items() if len(tasks) > cap)
+    lines = [i for i in state.earnings if i.stream == "canary_forfeit"]
+    assert [i.address for i in lines] == out
+    for item in lines:
+        assert item.detail["failed_canaries"] == failed_by[item.address]
+        assert item.detail["validations_forfeited"] == sum(1 for n, _, _ in picked if names[n] == item.address)
+    assert columns.quality.tolist() == [0 if names[n] in out else a for n, _, a in picked]

@@ -300,24 +300,31 @@ def canary_forfeits(state: State, rows: ValidationColumns) -> RowColumns:
     failed_rows = np.flatnonzero(rows.canary())
     if failed_rows.size == 0:  # the usual epoch: no row to look at
         return columns
-    failed: dict[str, list[int]] = {}
-    for n, t in zip(columns.node[failed_rows].tolist(), columns.task[failed_rows].tolist(), strict=True):
-        failed.setdefault(columns.names[n], []).append(t)
+    names = len(columns.names)
+    failed_node = columns.node[failed_rows]  # each failed canary's validator (an index of ``columns.names``), in row order
+    failures = np.bincount(failed_node, minlength=names)
     cap = state.params.canary_failures_max
-    out = {n for n, tasks in failed.items() if len(tasks) > cap}
-    rows_of = np.bincount(columns.node, minlength=len(columns.names))
-    for n in sorted(out):
-        state.earnings.append(
-            EarningItem(
-                n,
-                Stream.CANARY_FORFEIT,
-                0,
-                {"failed_canaries": failed[n], "canary_failures_max": cap, "validations_forfeited": int(rows_of[rows.nodes.index[n]])},
-            )
-        )
+    out = np.flatnonzero(failures > cap).tolist()  # the validators that forfeit
     if not out:
         return columns
-    return replace(columns, quality=np.where(rows_of_nodes(columns.node, [rows.nodes.index[n] for n in out], len(columns.names)), 0, columns.quality))
+    order = np.argsort(failed_node, kind="stable")  # each validator's failed canaries together, in row order
+    failed_tasks = columns.task[failed_rows][order]
+    ends = np.cumsum(failures)
+    rows_of = np.bincount(columns.node, minlength=names)
+    for i in sorted(out, key=columns.names.__getitem__):
+        state.earnings.append(
+            EarningItem(
+                columns.names[i],
+                Stream.CANARY_FORFEIT,
+                0,
+                {
+                    "failed_canaries": failed_tasks[int(ends[i] - failures[i]) : int(ends[i])].tolist(),
+                    "canary_failures_max": cap,
+                    "validations_forfeited": int(rows_of[i]),
+                },
+            )
+        )
+    return replace(columns, quality=np.where(rows_of_nodes(columns.node, out, names), 0, columns.quality))
 
 
 def rows_of_nodes(node: npt.NDArray[np.int64], chosen: list[int], names: int) -> npt.NDArray[np.bool_]:

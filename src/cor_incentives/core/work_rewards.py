@@ -373,15 +373,19 @@ def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray
     weights (plain counts), since weighted bincount accumulates in float64. A sum over the rows where a column holds
     (precommitted, in consensus) is the sum over every row less the sum over the rows where it does not: every row is
     within the bounds above, so both sums and their difference are exact int64; only the rows left out are gathered
-    (a realistic epoch leaves out a few per cent), never a copy of the rows kept. A column true in every row (the usual
-    epoch) leaves out nothing.
+    (a realistic epoch leaves out a few per cent), never a copy of the rows kept, and once when one column is both
+    (validators: on time). A column true in every row (the usual epoch) leaves out nothing.
     """
     idx = rows.node_index
     assignments = np.bincount(idx, minlength=node_count).astype(np.int64, copy=False)
     late = _rows_without(rows.precommitted)
-    precommitted = assignments if late is None else assignments - np.bincount(idx[late], minlength=node_count)
-    out = _rows_without(rows.in_consensus)
-    out_idx = None if out is None else idx[out]
+    late_idx = None if late is None else idx[late]
+    precommitted = assignments if late_idx is None else assignments - np.bincount(late_idx, minlength=node_count)
+    if rows.in_consensus is rows.precommitted:  # one column for both (validators: on time): its rows left out once
+        out, out_idx = late, late_idx
+    else:
+        out = _rows_without(rows.in_consensus)
+        out_idx = None if out is None else idx[out]
     counted_quality = _sum_kept(idx, rows.quality_ppb, out, out_idx, node_count)
     if rows.complexity_units is None:  # validators: one unit per row, work is the counted quality
         work = counted_quality.astype(object)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import operator
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -34,9 +35,13 @@ write. The engine re-projects such a database from the log at its first write (`
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
 
 
+_NODE_FIELDS = tuple(f.name for f in dataclasses.fields(Node))
+_node_values = operator.attrgetter(*_NODE_FIELDS)  # (looked up once: 10 k nodes' rows at every close)
+
+
 def node_record(state: State, node: Node) -> dict[str, Any]:
     """What the nodes table holds for a node, before its JSON view: the node's fields and three more."""
-    record = {f.name: getattr(node, f.name) for f in dataclasses.fields(node)}
+    record = dict(zip(_NODE_FIELDS, _node_values(node), strict=True))
     record["self_bond"] = state.ledger.balance(f"bonded:{node.id}")
     record["delegator_count"] = len(node.delegators)
     record["jailed"] = node.jailed
