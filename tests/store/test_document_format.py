@@ -9,6 +9,7 @@ format 2; one projected before the choice existed keeps format 1; PostgreSQL wri
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import numpy as np
@@ -30,6 +31,8 @@ from cor_incentives.store.document_format import (
     document_text,
     is_packed,
     pack,
+    parts,
+    same_document,
 )
 from cor_incentives.store.json_text import COLUMN_MIN_VALUES, COLUMN_PLACEHOLDER, json_bytes_columns, json_text
 from cor_incentives.store.projections import stored_rows
@@ -71,6 +74,47 @@ values = st.recursive(
 def test_the_text_comes_back_byte_for_byte(x):
     text, _ = round_trip(x)
     assert text == json_text(x)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, st.data())
+def test_same_document_says_equal_only_of_equal_texts(x, data):
+    """``cor verify``'s comparison in parts: a record's own format-2 value is the same document; one with a value of a
+    column changed (or its text, for a record without columns) is not, and whenever ``same_document`` says equal the
+    canonical texts are equal."""
+    text, cols = json_bytes_columns(x)
+    packed = pack(text, cols)
+    assert same_document(packed, text, cols)
+    back_text, back = parts(packed)
+    assert back_text == text and [c.tolist() for c in back] == [c.tolist() for c in cols]
+    nonempty = [i for i, c in enumerate(cols) if len(c)]
+    if nonempty:
+        i = data.draw(st.sampled_from(nonempty))
+        j = data.draw(st.integers(0, len(cols[i]) - 1))
+        changed = [c.copy() for c in cols]
+        changed[i][j] ^= data.draw(st.integers(1, 2**62))
+        assert not same_document(pack(text, changed), text, cols) and not same_document(packed, text, changed)
+        assert document_text(pack(text, changed)) != json_text(x)
+    other = text + b" "
+    assert not same_document(pack(other, cols), text, cols) and not same_document(packed, other, cols)
+
+
+def test_same_document_refuses_what_it_cannot_prove_equal():
+    record = {"a": column(list(range(100))), "b": column(list(range(5, 50))), "n": 7}
+    text, cols = json_bytes_columns(record)
+    packed = pack(text, cols)
+    assert len(cols) == 2 and same_document(packed, text, cols)
+    joined = np.concatenate(cols)
+    assert not same_document(packed, text, [joined[:60], joined[60:]])  # the same values cut elsewhere: other lengths
+    assert not same_document(packed, text, cols[:1])  # a column missing
+    assert not same_document(packed, text, cols[::-1])  # the columns swapped
+    assert not same_document(packed, text.replace(b'"n":7', b'"n":8'), cols)  # the text
+    assert not same_document(document_text(packed), text, cols)  # a format-1 text: the caller compares texts
+    assert not same_document(document_text(packed).encode(), text, cols)
+    assert not same_document(packed[:-3], text, cols)  # truncated: does not decompress
+    assert not same_document(HEADER + b"12:x:", text, cols)  # a malformed header
+    size = packed[len(HEADER) :].split(b":")[0]
+    assert not same_document(packed.replace(HEADER + size, HEADER + str(int(size) + 1).encode(), 1), text, cols)
 
 
 def test_long_safe_columns_leave_the_text_and_others_stay():
@@ -173,6 +217,65 @@ def test_a_new_sqlite_database_writes_format_2_and_verify_reads_it(tmp_path):
         assert report.ok, report
     finally:
         eng.store.dispose()
+
+
+@pytest.fixture(scope="module")
+def with_columns(tmp_path_factory):
+    """A closed epoch whose format-2 document holds columns (ten tasks: each node line's task ids, the streams' tasks)."""
+    d = tmp_path_factory.mktemp("columns")
+    eng, keys = make_network(f"sqlite:///{d / 'cor.db'}", d / "keys", n_miners=3, n_validators=3, params={"redundancy": 3}, seed="cols")
+    for i in range(10):
+        settle_honest_task(eng, keys, PROMPTS[i % len(PROMPTS)], with_garbage=False)
+    eng.submit_as(keys["oracle"], "tick", {"ticks": 2})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    eng.store.dispose()
+    return d / "cor.db"
+
+
+@pytest.mark.parametrize("damage", ["none", "first", "last", "lengths", "text", "undecodable"])
+def test_verify_compares_a_format_2_document_in_its_parts(with_columns, tmp_path, damage):
+    """``cor verify`` compares a format-2 document's text with placeholders and its int64 columns with the replayed
+    record's (``same_document``), never writing the columns as text when they match; one value of a column changed (the
+    first column's first value, the last one's last), two columns' lengths moved by one (the same values cut elsewhere),
+    a byte of the text changed, or a value that does not decompress still fails ``projections`` naming the epoch (the
+    text compared then, as before), and the log and the roots still check."""
+    path = tmp_path / "cor.db"
+    shutil.copyfile(with_columns, path)
+    stored = epoch_rows(path)["0"]
+    text, cols = parts(stored)
+    assert len(cols) >= 2 and len(cols[0]) >= 8 and len(cols[-1]) >= 8
+    changed = [c.copy() for c in cols]
+    if damage == "first":
+        changed[0][0] += 1
+    elif damage == "last":
+        changed[-1][-1] -= 1
+    elif damage == "lengths":
+        changed[0], changed[1] = cols[0][:-1], np.concatenate([cols[0][-1:], cols[1]])
+    at = max(i for i in range(text.index(b'"root":')) if text[i : i + 1].isdigit())  # a digit of the text, outside the columns
+    value = {
+        "none": stored,
+        "text": pack(text[:at] + (b"1" if text[at : at + 1] == b"0" else b"0") + text[at + 1 :], cols),
+        "undecodable": stored[:-5] + b"xxxxx",
+    }.get(damage, pack(text, changed))
+    con = sqlite3.connect(path)
+    con.execute("UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = '0'", (value,))
+    con.commit()
+    con.close()
+    store = db.Store(f"sqlite:///{path}", create=False)
+    try:
+        report, _ = verify_store(store, workers=0)
+    finally:
+        store.dispose()
+    result = report.to_dict()
+    assert result["replay"] and result["hash_chain"] and result["signatures"] and result["roots_match"] and result["epochs_checked"] == 1
+    if damage == "none":
+        assert report.ok, result
+        return
+    if damage != "undecodable":
+        assert document_text(value) != document_text(stored)
+    assert not report.ok and not result["projections"], result
+    expected = "epoch 0: stored document is not the record's text" if damage == "undecodable" else "epoch 0: stored record differs"
+    assert any(expected in e for e in result["errors"]), result["errors"]
 
 
 def test_a_database_projected_before_the_format_existed_keeps_the_text(tmp_path):

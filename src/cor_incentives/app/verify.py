@@ -57,8 +57,18 @@ from ..core.state import State, json_ready
 from ..core.state_codec import decode_record, state_hash
 from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
-from ..store.json_text import json_text
-from ..store.projections import PROJECTION_LAYOUT, PRUNED_COLLECTION, expected_rows, pruned_key, store_layout, stored_postings, stored_rows
+from ..store.document_format import is_packed, same_document
+from ..store.json_text import json_bytes_columns, json_text
+from ..store.projections import (
+    PROJECTION_LAYOUT,
+    PRUNED_COLLECTION,
+    expected_rows,
+    pruned_key,
+    store_layout,
+    stored_postings,
+    stored_rows,
+    stored_text,
+)
 from .anchors import Anchor
 from .archive import StoreHistory
 from .collector import engine_memory
@@ -482,14 +492,14 @@ class Retired:
 
     def __init__(self) -> None:
         self.records: dict[str, tuple[int, bytes]] = {}  # "<kind>:<id>" -> (n, canonical bytes)
-        self.epochs: dict[int, str] = {}  # epoch -> its projection document, as replayed
+        self.epochs: dict[int, EpochRecord] = {}  # epoch -> its whole record, as replayed (its document: json_text of it)
 
     def take(self, state: State, seq: int) -> None:
         ours = [r for r in state.retired if r[0] == seq]
         for _, kind, key, n, data in ours:
             self.records[pruned_key(kind, key)] = (n, data)
             if kind == EPOCH:
-                self.epochs[key] = json_text(decode_record(EpochRecord, data))
+                self.epochs[key] = decode_record(EpochRecord, data)
         if ours:
             state.retired.clear()
 
@@ -529,9 +539,9 @@ def _check_projections(
             "they are rebuilt from the log at the next write (restart `cor serve`, or any signed command); the log itself is checked above",
         )
         return
-    stored = stored_rows(conn)
+    stored = stored_rows(conn, epoch_text=False)  # the epoch documents as stored: compared in their parts below
     stored_post = stored_postings(conn, after)
-    expected = expected_rows(state)
+    expected = expected_rows(state, epochs=False)
     for name in ("balances", "nodes", "unbonding", "slash"):
         if stored[name] != expected[name]:
             diff = sorted(set(stored[name].items()) ^ set(expected[name].items()))[:3]
@@ -544,18 +554,24 @@ def _check_projections(
         report.fail("projections", first[0] if first else None, "postings projection differs from replay")
     retired = retired if retired is not None else Retired()
     _check_pruned(stored[PRUNED_COLLECTION], state, retired, report)
+    live = state.epochs if state.pruned.epochs_through < 0 else {e: r for e, r in state.epochs.items() if e > state.pruned.epochs_through}
     for e in range(state.epoch):
-        mine_doc = expected["epoch"].get(str(e), retired.epochs.get(e))
-        if mine_doc is None:  # pruned before the snapshot this verify started from: checked through the running hash
+        record = live.get(e, retired.epochs.get(e))
+        if record is None:  # pruned before the snapshot this verify started from: checked through the running hash
             continue
         report.epochs_checked += 1
-        if stored["epoch"].get(str(e)) == mine_doc:
+        data = stored["epoch"].get(str(e))
+        if data is not None and is_packed(data) and same_document(data, *json_bytes_columns(record)):
+            continue  # format 2: the same text with placeholders and the same columns, so the same canonical text
+        mine_doc = json_text(record)
+        stored_doc = None if data is None else stored_text(data)
+        if stored_doc == mine_doc:
             continue  # the same canonical text (json_text == db.dumps(json_view)): the same record, no need to parse either
         mine = json.loads(mine_doc)
         try:
-            theirs = json.loads(stored["epoch"].get(str(e), "null"))
+            theirs = json.loads(stored_doc if stored_doc is not None else "null")
         except ValueError:  # not JSON (a format-2 document that does not decompress reads as a description of why)
-            report.fail("projections", None, f"epoch {e}: stored document is not the record's text: {stored['epoch'][str(e)][:200]}")
+            report.fail("projections", None, f"epoch {e}: stored document is not the record's text: {(stored_doc or '')[:200]}")
             continue
         if theirs is None or theirs.get("root") != mine.get("root"):
             report.fail("roots_match", None, f"epoch {e}: stored root {theirs and theirs.get('root')} != replayed {mine.get('root')}")

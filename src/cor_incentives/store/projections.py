@@ -218,34 +218,37 @@ def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int, int, by
     return decode_record(EpochRecord, data)
 
 
-def expected_rows(state: State) -> dict[str, Any]:
+def expected_rows(state: State, epochs: bool = True) -> dict[str, Any]:
     """Every projection as it must be for ``state`` (postings excluded: they come from replay).
 
     The texts are written by ``json_text`` (node rows by ``node_text``), which is ``db.dumps(json_view(x))`` byte for
     byte (tests/store/test_json_text.py, also on a network's replayed state) in a fraction of its time: ``cor verify``
-    compares the same texts as before, at a fraction of the cost (bench/README.md)."""
+    compares the same texts as before, at a fraction of the cost (bench/README.md). ``epochs=False``: the epoch
+    documents are left out (``cor verify`` writes each one's text only when ``same_document`` cannot decide)."""
     return {
         "balances": {a: (account_owner(a), str(v)) for a, v in state.ledger.balances.items()},
         "nodes": {n.id: node_text(state, n) for n in state.nodes.values()},
         "unbonding": {str(k): json_text(u) for k, u in state.unbondings.items()},
         "slash": {str(s.id): json_text(s) for s in state.slashes},
-        "epoch": {str(e): json_text(r) for e, r in state.epochs.items() if e > state.pruned.epochs_through},
+        "epoch": {str(e): json_text(r) for e, r in state.epochs.items() if e > state.pruned.epochs_through} if epochs else {},
     }
 
 
-def stored_rows(conn: Connection) -> dict[str, Any]:
-    """Every projection as the database holds it (postings excepted: ``stored_postings``), read in bulk."""
+def stored_rows(conn: Connection, epoch_text: bool = True) -> dict[str, Any]:
+    """Every projection as the database holds it (postings excepted: ``stored_postings``), read in bulk; the epoch
+    documents as their canonical text (``epoch_text=False``: as stored, either format, for ``stored_text`` later)."""
     out: dict[str, Any] = {
         "balances": {account: (owner, amount) for account, owner, amount in bulk.select_rows(conn, db.balances, ("account", "owner", "amount"))},
         "nodes": dict(bulk.select_rows(conn, db.nodes, ("id", "data"))),
     }
     for name in ("unbonding", "slash", "epoch", PRUNED_COLLECTION):
         out[name] = dict(bulk.select_rows(conn, db.documents, ("key", "data"), where=[("collection", "=", name)]))
-    out["epoch"] = {key: _stored_text(data) for key, data in out["epoch"].items()}
+    if epoch_text:
+        out["epoch"] = {key: stored_text(data) for key, data in out["epoch"].items()}
     return out
 
 
-def _stored_text(data: str | bytes) -> str:
+def stored_text(data: str | bytes) -> str:
     """An epoch document's canonical text under either format (store/document_format.py); a format-2 value that does not
     decompress is kept as a description of what is wrong, which no replayed text equals and which is not JSON."""
     try:
