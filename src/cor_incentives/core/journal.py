@@ -391,12 +391,14 @@ class Writes:
                 self._attrs = []
                 self._entries.append((_undo_attrs, self._attrs, None, None))
             self._attrs.append((obj, name, obj.__dict__[name]))
-        object.__setattr__(obj, name, adopt(value))
+        t = type(value)  # (``adopt`` inline: most values are no container)
+        object.__setattr__(obj, name, adopt(value) if t is dict or t is list or t is set else value)
 
     def append(self, lst: list[T], item: T) -> None:
         """``lst.append(item)``."""
         self.appending(lst)
-        list.append(lst, adopt(item))
+        t = type(item)
+        list.append(lst, adopt(item) if t is dict or t is list or t is set else item)
 
     def key_log(self, d: dict[Any, Any]) -> list[tuple[Any, Any]] | None:
         """For a writer that makes ``set_key`` and ``pop_key`` writes itself, in a loop (``ledger.Transfers``): the list
@@ -529,7 +531,8 @@ class JDict(dict[K, V]):
         entries = _current.get()
         if entries is not None:
             entries.append((_undo_key, self, key, dict.get(self, key, _MISSING)))
-        dict.__setitem__(self, key, adopt(value))
+        t = type(value)  # (``adopt`` inline: most values are no container)
+        dict.__setitem__(self, key, adopt(value) if t is dict or t is list or t is set else value)
 
     def __delitem__(self, key: K) -> None:
         old = dict.__getitem__(self, key)
@@ -617,7 +620,8 @@ class JList(list[T]):
         entries = _current.get()
         if entries is not None:
             entries.append((_undo_append, self, len(self), None))
-        list.append(self, adopt(item))
+        t = type(item)
+        list.append(self, adopt(item) if t is dict or t is list or t is set else item)
 
     def extend(self, items: Iterable[T]) -> None:
         entries = _current.get()
