@@ -62,6 +62,7 @@ from .staking import (
     process_undelegate,
     process_unjail,
     process_withdraw,
+    stakes_match_ledger,
 )
 from .state import State, assert_ready, ticks_to_epoch_end
 from .state_codec import state_hash
@@ -355,8 +356,10 @@ def apply(state: State, event: Event, *, atomic: bool = True) -> Applied:
 
 
 def conservation_holds(state: State) -> None:
-    """Raise InvariantViolation unless no balance is negative and Σ = supply + minted."""
+    """Raise InvariantViolation unless no balance is negative, Σ = supply + minted, and every node's cached stake equals
+    the ledger."""
     check_conservation(state.ledger, state.genesis_supply, state.minted)
+    stakes_match_ledger(state)
 
 
 def replay(events: Iterable[Event], *, check_each: bool = False) -> State:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from .errors import invariant
 from .journal import MISSING, Undo, WriteLog, values_before
 from .ledger import SOURCES, Posting, check_conservation
+from .staking import stakes_match_ledger
 from .state import State
 
 FULL_CHECK_EVERY = 4_096  # events between two full scans at most (at the next oracle checkpoint)
@@ -49,6 +50,7 @@ class Conservation:
         """The O(accounts) check of ``ledger.check_conservation``; re-bases the running totals."""
         self.issued, self.balances = state.genesis_supply + state.minted, state.ledger.balances
         check_conservation(state.ledger, state.genesis_supply, state.minted)
+        stakes_match_ledger(state)  # every node's cached stake_total (each stake move checks only itself)
 
     def after_event(self, state: State, writes: WriteLog | list[Undo], postings: list[Posting]) -> None:
         """Raise InvariantViolation unless the event whose balance writes are ``writes`` (its write log of

@@ -147,9 +147,18 @@ def accrue_all(state: State, node: Node, writes: Writes | None = None) -> None:
 
 
 def stake_matches_ledger(state: State, node: Node) -> bool:
-    """The cached ``stake_total`` is the self-bond plus every delegation in the ledger."""
+    """The cached ``stake_total`` is the self-bond plus every delegation in the ledger: O(the node's delegators), so run
+    where the work is already that size (a slash touches every staker) or at a full check (``stakes_match_ledger``),
+    never per stake move (``change_stake`` checks the move itself in O(1))."""
     delegated = sum(state.ledger.balance(acct.delegated(node.id, d)) for d in node.delegators)
     return node.stake_total == self_bond(state, node.id) + delegated
+
+
+def stakes_match_ledger(state: State) -> None:
+    """Raise InvariantViolation unless every node's cached ``stake_total`` equals the ledger (O(nodes + delegations)):
+    the full check that ``change_stake``'s O(1) check of each move keeps true by induction."""
+    for node in state.nodes.values():
+        invariant(node.stake_total >= 0 and stake_matches_ledger(state, node), f"node {node.id}: stake_total differs from the ledger")
 
 
 def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amount: int, reason: str) -> None:
@@ -157,8 +166,9 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
     node = get_node(state, node_id)
     accrue_stake_ticks(state, node)
     accrue_position(state, node, addr)
-    state.ledger.transfer(src, dst, amount, reason)
     position = stake_account(node_id, addr)
+    held, total = state.ledger.balance(position), node.stake_total
+    state.ledger.transfer(src, dst, amount, reason)
     if dst == position:
         node.stake_total += amount
     if src == position:
@@ -168,7 +178,11 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
             node.delegators.add(addr)
         else:
             node.delegators.discard(addr)
-    invariant(node.stake_total >= 0 and stake_matches_ledger(state, node), f"node {node_id}: stake_total differs from the ledger")
+    # O(1), not O(delegators) (a node with 10 k delegators made each delegation to it ~4 ms): the cached total moved by
+    # exactly what the position's balance moved; the full equality (stakes_match_ledger) follows by induction and is
+    # checked with conservation's full check (apply.conservation_holds, Conservation.full)
+    moved = state.ledger.balance(position) - held
+    invariant(node.stake_total >= 0 and node.stake_total - total == moved, f"node {node_id}: stake_total differs from the ledger")
 
 
 def commission_split(amount: int, commission_bps: int, has_stake: bool) -> tuple[int, int]:
