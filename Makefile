@@ -11,20 +11,23 @@ LINT_PATHS := src tests bench scripts
 
 install: $(VENV)/.installed $(VENV)/.compiled
 
-# llama-cpp-python is built from source for the CPU features every x86-64 machine here has (AVX2, FMA, F16C), not
-# -march=native: on a CPU with AMX (Sapphire Rapids), a native build routes the matrix products through ggml's AMX
-# backend, which segfaults in the first decode (ggml-org/llama.cpp#20824; seen here on 2026-12-04: every SmolLM2 eval
-# crashed). Built without pip's wheel cache (a wheel built natively before would be taken again) and done once per venv:
-# a venv made before this rule rebuilds it once (~4 min)
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-$(VENV)/.llama-portable: requirements.lock
+# llama-cpp-python is built from source for this machine (-march=native, as pip builds it) but without AMX: on a CPU
+# with AMX (Sapphire Rapids) a native build routes the matrix products through ggml's AMX backend, which segfaults in
+# the first decode (ggml-org/llama.cpp#20824; seen here on 2026-12-04: every SmolLM2 eval crashed). The explicit
+# -mno-amx-* flags win over -march=native's, so on a CPU without AMX this is the same build as before (the committed
+# PoI traces match it; a portable AVX2-only build gave other logits: 52 of 62 tokens agreed). Built without pip's
+# wheel cache (a wheel built natively before would be taken again) and done once per venv: a venv made before this
+# rule rebuilds it once (~4 min)
+# (x86-64 flags only: elsewhere the build is pip's own)
+LLAMA_NO_AMX := $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16,)
+$(VENV)/.llama-no-amx: requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade "pip==26.3"
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install $(PIP_FLAGS) --no-cache-dir --force-reinstall --no-deps \
+	CFLAGS="$(LLAMA_NO_AMX)" CXXFLAGS="$(LLAMA_NO_AMX)" $(PY) -m pip install $(PIP_FLAGS) --no-cache-dir --force-reinstall --no-deps \
 		"$$(grep -i '^llama[-_]cpp[-_]python==' requirements.lock)"
 	@touch $@
 
-$(VENV)/.installed: requirements.lock pyproject.toml $(VENV)/.llama-portable
+$(VENV)/.installed: requirements.lock pyproject.toml $(VENV)/.llama-no-amx
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade "pip==26.3"
 	$(PY) -m pip install $(PIP_FLAGS) -r requirements.lock
