@@ -112,16 +112,21 @@ def _frames(data: bytes) -> list[tuple[int, int, int, dict]]:
     return out
 
 
+def _writer_link(tmp_path):
+    """A network of alice and bob, its writer, and one read worker's link to it over a socket that records each write."""
+    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    writer = ApiService.open(net.url)
+    sock = _RecordingSocket()
+    return net, writer, sock, _Connection(writer, sock)  # type: ignore[arg-type]
+
+
 def test_one_group_commit_answers_a_read_worker_in_one_write_each_command_its_own_outcome(tmp_path):
     """Forwarded single commands decided by one group commit: every answer goes back in one write (not one
     per command), a refused command among them gets its own error and changes nothing, and each receipt is
     the logged event's."""
-    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    net, writer, sock, conn = _writer_link(tmp_path)
     alice, bob = net.keys["alice"], net.keys["bob"]
-    writer = ApiService.open(net.url)
     start = writer.engine.state.seq
-    sock = _RecordingSocket()
-    conn = _Connection(writer, sock)  # type: ignore[arg-type]
 
     def body(nonce: int, amount: str = "7", signer: str | None = None) -> bytes:
         payload, sig = sign_command(alice.private_key, net.chain_id, "transfer", nonce, {"to": bob.address, "amount": amount})
@@ -162,12 +167,9 @@ def test_the_writer_takes_the_signer_its_read_worker_recovered_and_recovers_none
     the signature again (a valid signature of alice's command sent with bob as its signer is refused
     `signer_is_not_actor`: a writer recovering it itself would accept it); a frame without a signer is
     recovered by the writer (the error of a signature that does not recover is its own)."""
-    net = make_network(tmp_path / "net", {"alice": "1000", "bob": "1000"})
+    net, writer, sock, conn = _writer_link(tmp_path)
     alice, bob = net.keys["alice"], net.keys["bob"]
-    writer = ApiService.open(net.url)
     start = writer.engine.state.seq
-    sock = _RecordingSocket()
-    conn = _Connection(writer, sock)  # type: ignore[arg-type]
     p1, s1 = sign_command(alice.private_key, net.chain_id, "transfer", 1, {"to": bob.address, "amount": "7"})
     p2, s2 = sign_command(alice.private_key, net.chain_id, "transfer", 2, {"to": bob.address, "amount": "7"})
     p3, _ = sign_command(alice.private_key, net.chain_id, "transfer", 3, {"to": bob.address, "amount": "7"})
