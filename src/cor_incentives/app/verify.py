@@ -63,6 +63,7 @@ from ..store.projections import (
     PROJECTION_LAYOUT,
     PRUNED_COLLECTION,
     expected_rows,
+    live_epochs,
     pruned_key,
     store_layout,
     stored_postings,
@@ -554,7 +555,7 @@ def _check_projections(
         report.fail("projections", first[0] if first else None, "postings projection differs from replay")
     retired = retired if retired is not None else Retired()
     _check_pruned(stored[PRUNED_COLLECTION], state, retired, report)
-    live = state.epochs if state.pruned.epochs_through < 0 else {e: r for e, r in state.epochs.items() if e > state.pruned.epochs_through}
+    live = live_epochs(state)
     for e in range(state.epoch):
         record = live.get(e, retired.epochs.get(e))
         if record is None:  # pruned before the snapshot this verify started from: checked through the running hash

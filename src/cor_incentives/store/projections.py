@@ -230,8 +230,14 @@ def expected_rows(state: State, epochs: bool = True) -> dict[str, Any]:
         "nodes": {n.id: node_text(state, n) for n in state.nodes.values()},
         "unbonding": {str(k): json_text(u) for k, u in state.unbondings.items()},
         "slash": {str(s.id): json_text(s) for s in state.slashes},
-        "epoch": {str(e): json_text(r) for e, r in state.epochs.items() if e > state.pruned.epochs_through} if epochs else {},
+        "epoch": {str(e): json_text(r) for e, r in live_epochs(state).items()} if epochs else {},
     }
+
+
+def live_epochs(state: State) -> dict[int, EpochRecord]:
+    """The epoch records the live state holds whose documents the epochs table keeps (those after the pruned ones)."""
+    through = state.pruned.epochs_through
+    return state.epochs if through < 0 else {e: r for e, r in state.epochs.items() if e > through}
 
 
 def stored_rows(conn: Connection, epoch_text: bool = True) -> dict[str, Any]:
