@@ -143,3 +143,63 @@ def test_whole_dict_rewrite_falls_back_to_the_full_scan(built):
         state.ledger.balances.update({**saved, "treasury": saved.get("treasury", 0) + 1})
     with pytest.raises(InvariantViolation):
         check.after_event(state, writes, [])
+
+
+def _transfer_break(kind: str, state, applied):
+    """A break that keeps a one-posting transfer's shape (the same two balances written), for the check's short path."""
+    (p,) = applied.postings
+    balances = state.ledger.balances
+    if kind == "dst_plus":
+        balances[p.dst] = balances[p.dst] + 1
+    elif kind == "src_minus":
+        balances[p.src] = balances[p.src] - 1
+    elif kind == "shifted":  # nets to zero: only the posting's amount can tell
+        balances[p.src] = balances[p.src] - 3
+        balances[p.dst] = balances[p.dst] + 3
+    elif kind == "reversed":  # the posting's amount moved the other way
+        balances[p.src] = balances[p.src] + 2 * p.amount
+        balances[p.dst] = balances[p.dst] - 2 * p.amount
+    elif kind == "negative":  # the sender left negative, the receiver credited what the posting says plus the rest
+        v = balances[p.src]
+        balances[p.src] = -1
+        balances[p.dst] = balances[p.dst] + v + 1
+    elif kind == "minted_unbacked":  # no balance moved beyond the posting, but supply + minted did
+        state.minted = state.minted + 9
+    return applied
+
+
+@pytest.mark.parametrize("kind", ("dst_plus", "src_minus", "shifted", "reversed", "negative", "minted_unbacked"))
+def test_break_in_a_one_posting_transfer_is_caught(built, tmp_path, monkeypatch, kind):
+    """A transfer writes two balances and posts one movement between them: the shape the check decides without
+    building its per-account sums (``Conservation.after_event``'s first branch). A break that keeps that shape is
+    still named at its event (not only by the full scan at the end)."""
+    db_src, n = built
+    db = tmp_path / "cor.db"
+    shutil.copyfile(db_src, db)
+    shapes: dict[int, tuple[int, int]] = {}
+    real_check = Conservation.after_event
+
+    def spy(self, state, writes, postings):
+        shapes[state.seq] = (len(postings), len(writes.values_before() or ()))
+        return real_check(self, state, writes, postings)
+
+    monkeypatch.setattr(Conservation, "after_event", spy)
+    clean = _verify_with_break(db, monkeypatch, -1, "mint")  # no event is broken
+    assert clean.ok, clean.errors
+    at = min(seq for seq, shape in shapes.items() if shape == (1, 2) and 0 < seq < n - 1)  # the first such transfer
+    real = apply_mod.apply
+
+    def broken_apply(state, event, **kw):
+        applied = real(state, event, **kw)
+        return _transfer_break(kind, state, applied) if event.seq == at else applied
+
+    monkeypatch.setattr(verify_mod, "apply", broken_apply)
+    store = Store(f"sqlite:///{db}", create=False)
+    try:
+        report = verify_mod.verify_store(store)[0]
+    finally:
+        store.dispose()
+    assert shapes[at] == (1, 2), shapes[at]  # the broken event kept the shape
+    assert not report.ok and not report.conservation, (kind, report.errors)
+    assert report.first_bad_seq == at, (kind, report.errors)
+    assert any(e.startswith(f"seq {at}:") and ("conservation" in e or "balance" in e) for e in report.errors), report.errors

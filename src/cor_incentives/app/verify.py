@@ -46,7 +46,7 @@ from typing import Any
 from ..core.apply import CHECKPOINT_WINDOW, apply
 from ..core.commands import BLOB_KINDS, blob_refs
 from ..core.conservation import FULL_CHECK_EVERY, Conservation
-from ..core.errors import EngineError, InvariantViolation
+from ..core.errors import EngineError, InvariantViolation, Unauthorized
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
 from ..core.params import ParamHistory, Params
@@ -292,66 +292,75 @@ def _verify(
         for (chunk, decoded), recovered_signers in recovered(_batches(store.iter_logged(conn=conn, after=expected_seq - 1)), workers):
             signers = iter(recovered_signers)
             for (event, columns), cmd_or_error in zip(chunk, decoded):
+                seq = event.seq
                 report.events += 1
                 if progress:
-                    progress(event.seq)
+                    progress(seq)
                 for problem in link_problems(event, expected_seq, prev_hash):
-                    report.fail("hash_chain", event.seq, problem)
+                    report.fail("hash_chain", seq, problem)
                 prev_hash = event.hash
-                expected_seq = event.seq + 1
-                if event.seq in anchored:
-                    stored_at[event.seq] = event.hash
-                if isinstance(cmd_or_error, EngineError):
-                    report.fail("replay", event.seq, f"the payload does not decode: {cmd_or_error.message}")
+                expected_seq = seq + 1
+                if seq in anchored:
+                    stored_at[seq] = prev_hash
+                cmd: Command | None
+                signer: str | Unauthorized | None
+                if isinstance(cmd_or_error, Command):
+                    cmd = cmd_or_error
+                    signer = next(signers)
+                    kind = cmd_or_error.kind
+                    if kind in CHECKPOINT_KINDS:
+                        _check_checkpoint(cmd_or_error, recent, citations, report, seq)
+                    if kind in BLOB_KINDS and isinstance(cmd_or_error.body, dict):
+                        for ref in blob_refs(kind, cmd_or_error.body):
+                            blob_first_use.setdefault(ref, seq)
+                else:
+                    report.fail("replay", seq, f"the payload does not decode: {cmd_or_error.message}")
                     replay_ok = False
-                cmd = cmd_or_error if isinstance(cmd_or_error, Command) else None
-                signer = next(signers) if cmd is not None else None
-                if cmd is not None:
-                    _check_checkpoint(cmd, recent, citations, report, event.seq)
-                    if cmd.kind in BLOB_KINDS and isinstance(cmd.body, dict):
-                        for ref in blob_refs(cmd.kind, cmd.body):
-                            blob_first_use.setdefault(ref, event.seq)
-                recent.append((event.seq, event.hash))
+                    cmd = signer = None
+                recent.append((seq, prev_hash))
                 if not replay_ok or cmd is None or signer is None:
                     continue
                 try:
                     signed_by_actor(cmd, signer)
                 except EngineError as exc:
-                    report.fail("signatures", event.seq, f"signature check failed: {exc.message}")
+                    report.fail("signatures", seq, f"signature check failed: {exc.message}")
                 if event.tick != state.tick:
-                    report.fail("hash_chain", event.seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
+                    report.fail("hash_chain", seq, f"the stored tick {event.tick} is not the logical time {state.tick} the log reaches")
                     event = replace(event, tick=state.tick)
                 try:
                     # replay follows the stored chain fields so a broken link is reported once, above (written only
                     # when they differ: after an event that follows its predecessor, apply left them so)
                     if state.head_hash != event.prev_hash:
                         state.head_hash = event.prev_hash
-                    if state.seq != event.seq - 1:
-                        state.seq = event.seq - 1
+                    if state.seq != seq - 1:
+                        state.seq = seq - 1
                     writes.restart(state.ledger.balances)
                     applied = apply(state, seal_decoded(event, cmd), atomic=False)
-                    for i, p in enumerate(applied.postings):
-                        postings.append((event.seq, i, p.src, p.dst, str(p.amount), p.reason))
-                    retired.take(state, event.seq)
+                    moves = applied.postings
+                    if moves:
+                        postings += [(seq, i, p.src, p.dst, str(p.amount), p.reason) for i, p in enumerate(moves)]
+                    if state.retired:
+                        retired.take(state, seq)
                     beacon_round = state.beacon.round if state.beacon is not None else 0
                 except EngineError as exc:
-                    report.fail("replay", event.seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
+                    report.fail("replay", seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
                     replay_ok = False
                     continue
                 except Exception as exc:  # an invariant broken by a forged event, etc.
-                    report.fail("replay", event.seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
+                    report.fail("replay", seq, f"the event cannot be replayed: {type(exc).__name__}: {exc}")
                     replay_ok = False
                     continue
-                for problem in column_problems(applied, columns):
-                    report.fail("hash_chain", event.seq, problem)
+                if columns.kind != applied.kind or columns.actor != applied.actor or int(columns.nonce) != applied.nonce:
+                    for problem in column_problems(applied, columns):
+                        report.fail("hash_chain", seq, problem)
                 since_full += 1
                 try:
-                    conservation.after_event(state, writes, applied.postings)
-                    if since_full >= FULL_CHECK_EVERY and _carries_checkpoint(cmd):
+                    conservation.after_event(state, writes, moves)
+                    if since_full >= FULL_CHECK_EVERY and cmd.kind in CHECKPOINT_KINDS and _carries_checkpoint(cmd):
                         since_full = 0
                         conservation.full(state)
                 except InvariantViolation as exc:
-                    report.fail("conservation", event.seq, str(exc))
+                    report.fail("conservation", seq, str(exc))
     if replay_ok and report.events:
         try:
             conservation.full(state)

@@ -16,7 +16,6 @@ A rejected command changes nothing: every write of its handler is journaled and 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -340,12 +339,11 @@ def apply(state: State, event: Event, *, atomic: bool = True) -> Applied:
         raise Conflict(f"event {event.seq} says tick {event.tick}; the log is at tick {state.tick}", code="tick_mismatch")
     cmd = event.command
     handler = check_command(state, cmd)
-    with journal() if atomic else nullcontext():
-        state.ledger.begin()
-        if cmd.kind == "genesis":
-            state.chain_id = cmd.chain_id
-        handler(state, cmd.actor, dict(cmd.body))
-        note_accounts(state, cmd.actor, state.ledger.postings)
+    if atomic:
+        with journal():
+            _run(state, cmd, handler)
+    else:  # (no context to enter: a replay applies every event of a log this way)
+        _run(state, cmd, handler)
     postings = state.ledger.commit()
     state.nonces[cmd.actor] = cmd.nonce
     state.seq = event.seq
@@ -353,6 +351,15 @@ def apply(state: State, event: Event, *, atomic: bool = True) -> Applied:
     state.recent_hashes[event.seq] = event.hash
     state.recent_hashes.pop(event.seq - CHECKPOINT_WINDOW, None)
     return Applied(event.seq, cmd.kind, cmd.actor, postings, cmd.nonce)
+
+
+def _run(state: State, cmd: Command, handler: Handler) -> None:
+    """The handler's writes of one event, and the wallets it credited first (what ``apply`` journals, or not)."""
+    state.ledger.begin()
+    if cmd.kind == "genesis":
+        state.chain_id = cmd.chain_id
+    handler(state, cmd.actor, dict(cmd.body))
+    note_accounts(state, cmd.actor, state.ledger.postings)
 
 
 def conservation_holds(state: State) -> None:
