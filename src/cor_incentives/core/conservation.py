@@ -14,6 +14,10 @@ through the journaled dict or ``journal.Writes``):
       write that bypasses the postings is caught, even when it nets to zero);
     - Σ changes = 0, and Σ changes of non-source accounts = the change of genesis supply + minted.
 
+The commonest event, one posting between the two balances it wrote (a transfer), is decided from those two
+balances without building the per-account sums; anything that does not pass there takes the general pass, which
+names the break.
+
 If the state held before the event satisfied the full check, these imply the state after does: the
 full invariant is maintained by induction. A write the journal cannot attribute to single balances
 (the balances dict cleared or replaced, the ledger replaced) makes that event fall back to the full
