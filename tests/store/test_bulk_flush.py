@@ -198,6 +198,30 @@ def test_text_given_as_bytes_is_stored_as_the_same_text(db_url):
         store.dispose()
 
 
+def test_upserted_text_given_as_bytes_is_stored_as_the_same_text(db_url):
+    """``upsert_rows(..., text_bytes=...)`` (the node rows, written as ``json_bytes_rows`` gives them): inserted and
+    updated values given as bytes are stored as text, the same values as the strings would be."""
+    store = db.Store(db_url)
+    store.create_schema()
+    first = {"n0": '{"a":"\u00e9"}', "n1": "x" * 50_000}
+    then = {"n1": '{"b":2}', "n2": "plain"}
+    try:
+        with store.writer() as conn:
+            bulk.upsert_rows(conn, db.nodes, ("id",), ("role", "data"), [(k, "miner", v.encode()) for k, v in first.items()], text_bytes=("data",))
+        with store.writer() as conn:
+            rows = [("n1", "validator", then["n1"].encode()), ("n2", "miner", then["n2"])]  # an update as bytes, an insert as a string
+            bulk.upsert_rows(conn, db.nodes, ("id",), ("role", "data"), rows, text_bytes=("data",))
+        with store.reader() as conn:
+            stored = {k: (role, data) for k, role, data in conn.execute(select(db.nodes.c.id, db.nodes.c.role, db.nodes.c.data)).all()}
+            assert stored == {"n0": ("miner", first["n0"]), "n1": ("validator", then["n1"]), "n2": ("miner", then["n2"])}
+            assert all(type(data) is str for _, data in stored.values())
+            if not store.is_postgres:  # text, not a blob of those bytes
+                assert set(conn.exec_driver_sql("SELECT typeof(data) FROM nodes").scalars()) == {"text"}
+                assert conn.exec_driver_sql("SELECT count(*) FROM nodes WHERE data = ?", (then["n1"],)).scalar() == 1
+    finally:
+        store.dispose()
+
+
 @pytest.mark.postgres
 def test_a_postgresql_writer_compresses_large_values_with_lz4(tmp_path):
     from support.services import drop_postgres_database, fresh_postgres_database

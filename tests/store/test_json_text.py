@@ -22,8 +22,8 @@ from cor_incentives.app.verify import verify_store
 from cor_incentives.core.int_column import IntColumn
 from cor_incentives.core.json_view import json_view
 from cor_incentives.store import db
-from cor_incentives.store.json_text import json_bytes, json_text
-from cor_incentives.store.projections import expected_rows, node_record, node_view, stored_rows
+from cor_incentives.store.json_text import json_bytes, json_bytes_fields, json_bytes_rows, json_text
+from cor_incentives.store.projections import expected_rows, node_bytes, node_record, node_text, node_view, nodes_bytes, stored_rows
 from support.network import COR, make_network
 from support.records import records, seeded_world_state
 from support.scenario import PROMPTS, settle_honest_task
@@ -111,6 +111,61 @@ def test_json_text_is_the_reference_text(x):
         return
     assert json_text(x) == expected
     assert json_bytes(x) == expected.encode("ascii")  # the same text as the bytes a writer binds
+
+
+def expected_bytes(d):
+    """The reference's bytes of a dict, or the error it raises."""
+    try:
+        return reference(d).encode("ascii")
+    except TypeError as e:
+        return type(e)
+
+
+def written(fn, *args):
+    try:
+        return fn(*args)
+    except TypeError as e:
+        return type(e)
+
+
+field_names = st.one_of(
+    st.lists(st.sampled_from(["a", "b", "id", "a_b", "Z9", "zz"]), min_size=1, max_size=5, unique=True),  # plain names
+    st.lists(texts, min_size=1, max_size=4, unique=True),  # any characters: a name orjson escapes, or refuses
+    st.lists(st.sampled_from(["a", "b"]), min_size=2, max_size=4),  # a name twice (the dict keeps the last value)
+)
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(field_names, st.data())
+def test_fields_and_rows_are_the_dicts_text(names, data):
+    """``json_bytes_fields(names, values)`` is ``json_bytes(dict(zip(names, values)))``, and ``json_bytes_rows`` is it
+    for each row, whatever the values (big integers, floats, non-ASCII, columns past ±2**53, unknown values: written or
+    refused alike) and wherever the rows' joint could be mistaken (a value nesting a list of objects with the same
+    first key, or a string holding the joint's text)."""
+    first = min(names)
+    tricky = st.one_of(
+        values,
+        st.just([{first: 1}, {first: 2}]),  # a nested array of objects whose first key is the rows' first name
+        st.just("}," + json_text({first: 0})[:-2]),  # the joint's text inside a string
+        st.just([2**60, 1]),  # a column ``_ready`` passes as it is, past ±2**53: orjson refuses it in the first pass
+    )
+    rows = data.draw(st.lists(st.lists(tricky, min_size=len(names), max_size=len(names)), max_size=4))
+    expected = [expected_bytes(dict(zip(names, row, strict=True))) for row in rows]
+    assert [written(json_bytes_fields, names, row) for row in rows] == expected
+    if all(isinstance(e, bytes) for e in expected):
+        assert json_bytes_rows(names, rows) == expected
+    else:
+        with pytest.raises(TypeError):
+            json_bytes_rows(names, rows)
+
+
+def test_rows_split_at_their_joints_only():
+    """Rows whose values nest objects starting with the first name are written apart, not split inside them."""
+    names = ("a", "b")
+    rows = [(1, [{"a": 1, "b": 2}, {"a": 3}]), ("x", {"a": [{"a": 0}, {"a": 9}]}), ('},{"a":', 2**70), (None, set())]
+    assert json_bytes_rows(names, rows) == [reference(dict(zip(names, r))).encode("ascii") for r in rows]
+    assert json_bytes_rows(names, []) == []
+    assert json_bytes_rows(names, rows[:1]) == [reference(dict(zip(names, rows[0]))).encode("ascii")]
 
 
 @settings(max_examples=300, deadline=None)
@@ -225,8 +280,11 @@ def test_real_records_of_seeded_worlds(name):
     for record in records(state):
         assert json_text(record) == reference(record)
         seen += 1
-    for node in state.nodes.values():
-        assert json_text(node_record(state, node)) == db.dumps(node_view(state, node))
+    nodes = list(state.nodes.values())
+    for node, data in zip(nodes, nodes_bytes(state, nodes), strict=True):
+        expected = db.dumps(node_view(state, node))
+        assert json_text(node_record(state, node)) == expected
+        assert node_text(state, node) == expected and node_bytes(state, node) == data == expected.encode("ascii")
     assert len(state.epochs) >= 3 and seen > 20 and state.slashes and any(e.items for e in state.epochs.values())
 
 

@@ -12,7 +12,7 @@ Per dialect, in this one place:
 - ``insert_rows``: SQLite ``executemany`` of ``INSERT … VALUES (?, …)``; PostgreSQL ``COPY … FROM STDIN``. A text
   column may be given as bytes (``text_bytes``): ``CAST(? AS TEXT)`` on SQLite, decoded for COPY.
 - ``upsert_rows``: ``INSERT … ON CONFLICT (key) DO UPDATE SET v = excluded.v`` through ``executemany``
-  on both (psycopg sends the rows in one pipeline).
+  on both (psycopg sends the rows in one pipeline); text columns given as bytes (``text_bytes``) as for ``insert_rows``.
 - ``delete_keys``: SQLite ``executemany`` of ``DELETE … WHERE key = ?``; PostgreSQL one
   ``DELETE … WHERE key = ANY(%s)``.
 """
@@ -82,13 +82,23 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         cursor.executemany(statement, rows)
 
 
-def upsert_rows(conn: Connection, table: Table, keys: Sequence[str], values: Sequence[str], rows: Sequence[Row]) -> None:
-    """Insert ``rows`` (tuples: ``keys`` then ``values``), or update ``values`` where the key exists."""
+def upsert_rows(
+    conn: Connection, table: Table, keys: Sequence[str], values: Sequence[str], rows: Sequence[Row], *, text_bytes: Sequence[str] = ()
+) -> None:
+    """Insert ``rows`` (tuples: ``keys`` then ``values``), or update ``values`` where the key exists. ``text_bytes``: as
+    for ``insert_rows`` (text columns given as their UTF-8 bytes: ``CAST(? AS TEXT)`` on SQLite, decoded on PostgreSQL)."""
     if not rows:
         return
     columns = [*keys, *values]
+    as_text = [i for i, c in enumerate(columns) if c in text_bytes]
+    if _is_postgres(conn):
+        marks = _marks(conn, len(columns))
+        if as_text:
+            rows = [tuple(v.decode() if i in as_text and isinstance(v, bytes) else v for i, v in enumerate(row)) for row in rows]
+    else:
+        marks = ", ".join("CAST(? AS TEXT)" if i in as_text else "?" for i in range(len(columns)))
     statement = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))}) "
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks}) "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(f'{v} = excluded.{v}' for v in values)}"
     )
     with _cursor(conn, statement) as cursor:

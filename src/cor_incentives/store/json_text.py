@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -65,6 +66,75 @@ def json_bytes(obj: Any) -> bytes:
     if not data.isascii() or b"\x7f" in data:
         data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
     return data
+
+
+def json_bytes_fields(names: Sequence[str], values: Sequence[Any]) -> bytes:
+    """``json_bytes(dict(zip(names, values)))`` for distinct ``str`` names (a record's fields and a few more: a node's
+    row), without that dict: the values made ready in one pass, as ``_ready`` makes a dict's. Anything that pass does
+    not write as it is (a column past ±2**53, a value the walk does not know, a name that is not a ``str``, a name twice)
+    is written by ``json_bytes`` of the dict, which then writes it or raises as before."""
+    try:
+        data = orjson.dumps(_ready_fields(names, values, {}), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
+    except (_Fallback, orjson.JSONEncodeError, _Repeated):  # (orjson refuses a name that is not a str)
+        return json_bytes(dict(zip(names, values, strict=True)))
+    if not data.isascii() or b"\x7f" in data:
+        data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
+    return data
+
+
+def json_bytes_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """``[json_bytes_fields(names, values) for values in rows]``, written by one orjson call (the 10 k node rows of a
+    close: a call per row cost half as much again as the rows' walk).
+
+    orjson writes the list ``[row 0,row 1,…]`` as the rows' own texts joined by commas, and every row's text starts with
+    ``{"<first name>":`` (sorted keys; every row has every name) and ends with ``}``. ``},{"`` occurs in JSON text only
+    between two objects of an array (inside a string a quote is written ``\\"``; after a closing quote comes ``,``,
+    ``:``, ``}`` or ``]``), so ``},{"<first name>":`` occurs once at each joint and elsewhere only where a value nests an
+    array of such objects: when it occurs exactly ``len(rows) − 1`` times, the joints are those and splitting there gives
+    the rows' texts. Otherwise, or when a row is not written in that pass (``json_bytes_fields``' fallbacks), each row is
+    written by ``json_bytes_fields``."""
+    first = min(names, default="")
+    if not rows or _PLAIN_NAME.fullmatch(first) is None:
+        return [json_bytes_fields(names, values) for values in rows]
+    try:
+        data = orjson.dumps([_ready_fields(names, values, {}) for values in rows], option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
+    except (_Fallback, orjson.JSONEncodeError, _Repeated):
+        return [json_bytes_fields(names, values) for values in rows]
+    head = b'{"' + first.encode("ascii") + b'":'
+    joint = b"}," + head
+    if data.count(joint) != len(rows) - 1:
+        return [json_bytes_fields(names, values) for values in rows]
+    if not data.isascii() or b"\x7f" in data:  # escaped character by character, inside strings: the joints stay as they are
+        data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
+    pieces = data[1:-1].split(joint)
+    last = len(pieces) - 1
+    return [(head if i else b"") + piece + (b"}" if i < last else b"") for i, piece in enumerate(pieces)]
+
+
+_PLAIN_NAME = re.compile("[A-Za-z0-9_]+")
+"""A name orjson writes as it is (no escape)."""
+
+
+class _Repeated(Exception):
+    """A name given twice: the dict ``json_bytes`` would write keeps the last value only."""
+
+
+def _ready_fields(names: Sequence[str], values: Sequence[Any], memo: dict[int, Any]) -> dict[str, Any]:
+    """``_ready(dict(zip(names, values)))`` for ``str`` names (orjson refuses any other when writing the result)."""
+    out: dict[str, Any] = {}
+    for name, v in zip(names, values, strict=True):
+        t = type(v)
+        if t is int:
+            out[name] = v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v)
+        elif t is str:
+            out[name] = v if v.isascii() else _escaped(v, memo)
+        elif t is bool or v is None:
+            out[name] = v
+        else:
+            out[name] = _ready(v, memo, False)
+    if len(out) != len(names):
+        raise _Repeated
+    return out
 
 
 COLUMN_PLACEHOLDER = "\x00col:"
@@ -232,8 +302,11 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
             return f"{COLUMN_PLACEHOLDER}{len(columns) - 1}"
         out = obj.array if obj.bound() <= JSON_SAFE_INT else json_view(obj)
     elif kind is _SET:
-        view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)
-        out = [_ready(v, {}, ranged) for v in view]
+        if obj:
+            view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)
+            out = [_ready(v, {}, ranged) for v in view]
+        else:  # (a node's delegators, mostly: 10 k empty sets in the node rows of every close)
+            out = []
     elif kind is _STR:
         return obj if obj.isascii() else _escaped(obj, memo)
     elif kind is _BOOL:
