@@ -55,9 +55,9 @@ def test_a_failure_mid_flush_leaves_the_database_and_state_untouched(net):
     written: list[str] = []
     real_upsert = bulk.upsert_rows
 
-    def spy(conn, table, keys_, values, rows):
+    def spy(conn, table, keys_, values, rows, **options):
         written.append(table.name)
-        real_upsert(conn, table, keys_, values, rows)
+        real_upsert(conn, table, keys_, values, rows, **options)
 
     bulk.upsert_rows = spy
     try:

@@ -34,7 +34,15 @@ from cor_incentives.store.document_format import (
     parts,
     same_document,
 )
-from cor_incentives.store.json_text import COLUMN_MIN_VALUES, COLUMN_PLACEHOLDER, json_bytes_columns, json_text
+from cor_incentives.store.json_text import (
+    COLUMN_MIN_VALUES,
+    COLUMN_PLACEHOLDER,
+    PLACEHOLDER_PREFIX,
+    _columns_text,
+    json_bytes,
+    json_bytes_columns,
+    json_text,
+)
 from cor_incentives.store.projections import stored_rows
 from support.network import make_network
 from support.records import records, seeded_world_state
@@ -146,6 +154,41 @@ def test_one_column_reached_twice_through_one_container_keeps_the_text():
     record = {"a": shared, "b": shared}  # the walk memoizes the container: its placeholder would be written twice
     text, taken = json_bytes_columns(record)
     assert taken == [] and text.decode() == json_text(record)
+
+
+def test_one_column_in_two_containers_is_taken_out_twice():
+    tasks = column(list(range(100)))
+    record = {"a": {"tasks": tasks}, "b": [tasks]}  # two containers, one column: a placeholder each, as the shared walk
+    text, taken = json_bytes_columns(record)
+    assert len(taken) == 2 and taken[0] is taken[1] and round_trip(record)[0] == json_text(record)
+
+
+def shared_walk(x):
+    """``json_bytes_columns`` as it was before the walk stopped sharing containers' views: always the shared walk."""
+    taken = _columns_text(x, True)
+    if taken is None or taken[0].count(PLACEHOLDER_PREFIX) != len(taken[1]) or not taken[0].isascii() or b"\x7f" in taken[0]:
+        return json_bytes(x), []
+    return taken
+
+
+cited_twice = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4), inner.map(lambda v: [v, {"again": v}])
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(cited_twice)
+def test_the_unshared_walk_takes_out_what_the_shared_walk_does(x):
+    """Containers and columns cited twice, anywhere: the same text and the same columns as the walk sharing each
+    container's view (its placeholders once per column and container), and the canonical text back."""
+    text, taken = json_bytes_columns(x)
+    ref_text, ref_taken = shared_walk(x)
+    assert text == ref_text and len(taken) == len(ref_taken) and all(a is b for a, b in zip(taken, ref_taken, strict=True))
+    assert round_trip(x)[0] == json_text(x)
 
 
 def test_columns_across_the_chunks_of_the_shuffle_come_back_and_keep_the_layout():

@@ -23,6 +23,10 @@ writes differently from ``json.dumps`` is made equal:
   does nesting deeper than orjson's limit: those, and any value of a type this walk does not know,
   are written by the reference ``db.dumps(json_view(x))`` (which then writes it or raises as before).
 
+Unlike ``json_view``, the walk does not share the view of a container reached twice: it makes it again, the same
+(a container's view depends on the container alone), so the text is the same and no lookup is paid per container;
+only ``json_bytes_columns`` can tell, and it walks again sharing when it must (``_ready``).
+
 Control characters, quotes and backslashes orjson escapes as ``json.dumps`` does (``\\n``, ``\\u001f``…);
 ``tests/store/test_json_text.py`` checks the equality on generated values and on real epoch records.
 """
@@ -58,9 +62,9 @@ def json_bytes(obj: Any) -> bytes:
     it into a ``str`` (an epoch document at a million tasks: 150 MB, ~0.1 s and as many fresh pages again)."""
     try:
         try:  # columns of integers unranged: orjson refuses any integer past ±(2**53 − 1) (OPT_STRICT_INTEGER)
-            data = orjson.dumps(_ready(obj, {}, False), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
+            data = orjson.dumps(_ready(obj, {}, False, False), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
         except orjson.JSONEncodeError:  # ±2**53 itself, which JSON keeps as a number; a lone surrogate; deep nesting
-            data = orjson.dumps(_ready(obj, {}, True), option=_OPTIONS)
+            data = orjson.dumps(_ready(obj, {}, True, False), option=_OPTIONS)
     except (_Fallback, orjson.JSONEncodeError):
         return reference_text(obj).encode("ascii")
     if not data.isascii() or b"\x7f" in data:
@@ -131,7 +135,7 @@ def _ready_fields(names: Sequence[str], values: Sequence[Any], memo: dict[int, A
         elif t is bool or v is None:
             out[name] = v
         else:
-            out[name] = _ready(v, memo, False)
+            out[name] = _ready(v, memo, False, False)
     if len(out) != len(names):
         raise _Repeated
     return out
@@ -152,22 +156,37 @@ def json_bytes_columns(obj: Any) -> tuple[bytes, list[Any]]:
     ``json_bytes(obj)`` byte for byte). Exact by construction and checked: when the text holds any string starting as a
     placeholder does other than the placeholders written (a record's own string, or a column reached twice through one
     container), or the walk falls back to the reference, nothing is taken out: ``(json_bytes(obj), [])``."""
-    for ranged in (False, True):
-        columns: list[Any] = []
-        memo: dict[int, Any] = {0: columns}  # key 0: no object's id, no string's key (~id < 0)
-        try:
-            data = orjson.dumps(_ready(obj, memo, ranged), option=_OPTIONS if ranged else _OPTIONS | orjson.OPT_STRICT_INTEGER)
-            break
-        except orjson.JSONEncodeError:
-            if ranged:
-                return json_bytes(obj), []
-        except _Fallback:
-            return json_bytes(obj), []
+    taken = _columns_text(obj, False)
+    if taken is not None and len({id(a) for a in taken[1]}) != len(taken[1]):
+        taken = _columns_text(obj, True)  # a column taken out twice: maybe through a container reached twice (see _ready)
+    if taken is None:
+        return json_bytes(obj), []
+    data, columns = taken
     if not data.isascii() or b"\x7f" in data:
         data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
     if data.count(PLACEHOLDER_PREFIX) != len(columns):
         return json_bytes(obj), []
     return data, columns
+
+
+def _columns_text(obj: Any, shared: bool) -> tuple[bytes, list[Any]] | None:
+    """orjson's text of ``obj`` with its long columns taken out, and those columns (None: the walk cannot write it).
+
+    Walked without ``shared`` first: a column's array is taken out once per visit, so when each is taken out once no
+    container holding one was reached twice, and the text and columns are those of the shared walk (``_ready``).
+    When one is taken out twice the caller walks again ``shared``: what ``json_view``'s sharing gives then decides."""
+    for ranged in (False, True):
+        columns: list[Any] = []
+        memo: dict[int, Any] = {0: columns}  # key 0: no object's id, no string's key (~id < 0)
+        try:
+            data = orjson.dumps(_ready(obj, memo, ranged, shared), option=_OPTIONS if ranged else _OPTIONS | orjson.OPT_STRICT_INTEGER)
+            return data, columns
+        except orjson.JSONEncodeError:
+            if ranged:
+                return None
+        except _Fallback:
+            return None
+    return None
 
 
 def reference_text(obj: Any) -> str:
@@ -244,9 +263,15 @@ def _kind(cls: type) -> Any:
     return kind
 
 
-def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
+def _ready(obj: Any, memo: dict[int, Any], ranged: bool, shared: bool) -> Any:
     """``json_view(obj)`` as orjson writes it identically (see the module doc); integer columns are not copied
-    (``ranged``: only when all are within ±2**53; else orjson must refuse any past ±(2**53 − 1))."""
+    (``ranged``: only when all are within ±2**53; else orjson must refuse any past ±(2**53 − 1)).
+
+    ``shared``: a container reached again gives the view its first visit made (``memo``, by its id), as ``json_view``
+    does. The text is the same either way (a container's view is the same whenever it is made); only the columns
+    ``json_bytes_columns`` takes out can tell: a container holding one, reached twice, writes its placeholder twice
+    when shared, and a second placeholder of the same column otherwise (``json_bytes_columns`` decides which it
+    needs). Not sharing saves a lookup and an entry per container (~130 k in a 1 M-task epoch document: ~0.05 s)."""
     cls = type(obj)
     if cls is str:
         return obj if obj.isascii() else _escaped(obj, memo)
@@ -256,9 +281,10 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
         return obj if -JSON_SAFE_INT <= obj <= JSON_SAFE_INT else str(obj)
     if cls is float:
         return _float(obj)
-    seen = memo.get(id(obj))
-    if seen is not None:
-        return seen
+    if shared:
+        seen = memo.get(id(obj))
+        if seen is not None:
+            return seen
     kind = _KINDS.get(cls)
     if kind is None:
         kind = _kind(cls)
@@ -275,7 +301,7 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
             elif t is int:
                 out[name] = v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v)
             else:
-                out[name] = _ready(v, memo, ranged)
+                out[name] = _ready(v, memo, ranged, shared)
     elif kind is _DICT:
         out = {}
         for k, v in obj.items():
@@ -289,12 +315,12 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
             elif t is int:
                 out[k] = v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v)
             else:
-                out[k] = _ready(v, memo, ranged)
+                out[k] = _ready(v, memo, ranged, shared)
     elif kind is _SEQ:
         if obj and _column(obj, ranged):  # a column of integers (task ids, bonus rows): written as it is, not copied
             out = obj if cls is list or cls is tuple else list(obj)
         else:
-            out = [_ready(v, memo, ranged) for v in obj]
+            out = [_ready(v, memo, ranged, shared) for v in obj]
     elif kind is _COLUMN:  # int64 values: the array itself when all are JSON-safe (orjson writes it as the list), else the view
         columns = memo.get(0)  # json_bytes_columns: long JSON-safe columns leave the text, a placeholder each (not memoized)
         if columns is not None and len(obj) >= COLUMN_MIN_VALUES and obj.bound() <= JSON_SAFE_INT:
@@ -304,7 +330,7 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
     elif kind is _SET:
         if obj:
             view = json_view(obj)  # sorted views of the members; their own memo (the view's objects live only here)
-            out = [_ready(v, {}, ranged) for v in view]
+            out = [_ready(v, {}, ranged, shared) for v in view]
         else:  # (a node's delegators, mostly: 10 k empty sets in the node rows of every close)
             out = []
     elif kind is _STR:
@@ -317,5 +343,6 @@ def _ready(obj: Any, memo: dict[int, Any], ranged: bool) -> Any:
         return _float(obj)
     else:
         raise _Fallback(cls.__name__)
-    memo[id(obj)] = out
+    if shared:
+        memo[id(obj)] = out
     return out
