@@ -35,10 +35,12 @@ from cor_incentives.store.document_format import (
     same_document,
 )
 from cor_incentives.store.json_text import (
+    _NOT_ASCII_SAFE,
     COLUMN_MIN_VALUES,
     COLUMN_PLACEHOLDER,
     PLACEHOLDER_PREFIX,
     _columns_text,
+    _escape,
     json_bytes,
     json_bytes_columns,
     json_text,
@@ -166,9 +168,14 @@ def test_one_column_in_two_containers_is_taken_out_twice():
 def shared_walk(x):
     """``json_bytes_columns`` as it was before the walk stopped sharing containers' views: always the shared walk."""
     taken = _columns_text(x, True)
-    if taken is None or taken[0].count(PLACEHOLDER_PREFIX) != len(taken[1]) or not taken[0].isascii() or b"\x7f" in taken[0]:
+    if taken is None:
         return json_bytes(x), []
-    return taken
+    data, columns = taken
+    if not data.isascii() or b"\x7f" in data:
+        data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
+    if data.count(PLACEHOLDER_PREFIX) != len(columns):
+        return json_bytes(x), []
+    return data, columns
 
 
 cited_twice = st.recursive(

@@ -74,10 +74,10 @@ def pack(text: bytes, columns: Sequence[npt.NDArray[np.int64]]) -> bytes:
     the columns' int64 arrays, in the order of their indices (the module doc gives the layout)."""
     codec = _codec()
     shuffled = _shuffled(columns)
-    text_frame: bytes = codec.compress(text, asbytes=True)
-    value_frame: bytes = codec.compress(shuffled, asbytes=True)
-    header = f"{len(text)}:{len(columns)}:{shuffled.shape[1]}:{len(text_frame)}:".encode("ascii")
-    return HEADER + header + text_frame + value_frame
+    text_frame = codec.compress(text, asbytes=False)  # pyarrow buffers, joined once (not each copied into bytes first)
+    value_frame = codec.compress(shuffled, asbytes=False)
+    header = f"{len(text)}:{len(columns)}:{shuffled.shape[1]}:{text_frame.size}:".encode("ascii")
+    return b"".join((HEADER, header, text_frame, value_frame))
 
 
 def _shuffled(columns: Sequence[npt.NDArray[np.int64]]) -> npt.NDArray[np.uint8]:
