@@ -165,6 +165,7 @@ def test_rows_split_at_their_joints_only():
     rows = [(1, [{"a": 1, "b": 2}, {"a": 3}]), ("x", {"a": [{"a": 0}, {"a": 9}]}), ('},{"a":', 2**70), (None, set())]
     assert json_bytes_rows(names, rows) == [reference(dict(zip(names, r))).encode("ascii") for r in rows]
     assert json_bytes_rows(names, []) == []
+    assert json_bytes_rows((2, "a"), [(1, 2)]) == [b'{"2":1,"a":2}']  # a name not a str: row by row, as json_bytes writes the dict
     assert json_bytes_rows(names, rows[:1]) == [reference(dict(zip(names, rows[0]))).encode("ascii")]
 
 

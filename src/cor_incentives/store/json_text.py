@@ -97,8 +97,7 @@ def json_bytes_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     array of such objects: when it occurs exactly ``len(rows) − 1`` times, the joints are those and splitting there gives
     the rows' texts. Otherwise, or when a row is not written in that pass (``json_bytes_fields``' fallbacks), each row is
     written by ``json_bytes_fields``."""
-    first = min(names, default="")
-    if not rows or _PLAIN_NAME.fullmatch(first) is None:
+    if not rows or not names or not all(type(n) is str for n in names) or _PLAIN_NAME.fullmatch(first := min(names)) is None:
         return [json_bytes_fields(names, values) for values in rows]
     try:
         data = orjson.dumps([_ready_fields(names, values, {}) for values in rows], option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
