@@ -94,6 +94,25 @@ def test_validation_columns_equal_the_validator_accessors(rows):
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, VALIDATOR_STREAM)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(work_rows, max_size=60), st.data(), st.integers(0, 2**70))
+def test_some_rows_read_are_the_rows_picked(rows, data, big_fee):
+    """``units``/``quality``/``model_index`` of some rows and ``RowColumns.fees`` are those rows' values, in the order
+    asked (repeats included); the fees an int64 array while every one fits, else the Python integers themselves."""
+    if rows and data.draw(st.booleans()):
+        rows[0] = WorkRow(rows[0].task, rows[0].node, 1, 1, True, True, kind=TaskKind.USER, fee_units=big_fee)
+    store = stored(WorkColumns(), rows)
+    picked = np.array(data.draw(st.lists(st.integers(0, max(0, len(rows) - 1)), max_size=2 * len(rows) if rows else 0)), dtype=np.intp)
+    assert store.units(picked).tolist() == store.units()[picked].tolist() == [rows[i].complexity_units for i in picked.tolist()]
+    assert store.quality(picked).tolist() == [rows[i].quality_ppb for i in picked.tolist()]
+    assert store.model_index(picked).dtype == np.int64
+    assert store.model_index(picked).tolist() == store.model_index()[picked].tolist()
+    fees = work_columns(store).fees(picked)
+    expected = [rows[i].fee_units for i in picked.tolist()]
+    assert list(fees) == expected and all(type(f) is int for f in (fees.tolist() if isinstance(fees, np.ndarray) else fees))
+    assert isinstance(fees, np.ndarray) == all(f < 2**63 for f in expected)
+
+
 def test_large_epoch_columns_keep_row_order():
     rng = random.Random(3)
     rows = [WorkRow(t, rng.choice(NODES), rng.randrange(1, 5000), rng.randrange(10**9), rng.random() < 0.8, True) for t in range(20_000)]

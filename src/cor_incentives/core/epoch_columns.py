@@ -63,11 +63,15 @@ class Interned:
         return len(self.names)
 
 
-def _ints(column: array[int]) -> npt.NDArray[np.int64]:
-    """A copy of an ``array('q')`` column as int64 (a copy: a view would pin the array's buffer against growth)."""
+def _ints(column: array[int], rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.int64]:
+    """A copy of an ``array('q')`` column as int64 (a copy: a view would pin the array's buffer against growth); with
+    ``rows`` (positions), a copy of those rows only, in that order (the buffer's view lives only for the gather)."""
     import numpy as np
 
-    return np.frombuffer(column, dtype=np.int64).copy() if len(column) else np.zeros(0, dtype=np.int64)
+    if not len(column):
+        return np.zeros(0, dtype=np.int64)
+    view = np.frombuffer(column, dtype=np.int64)
+    return view.copy() if rows is None else view[rows]
 
 
 def _flags(column: array[int]) -> npt.NDArray[np.bool_]:
@@ -76,10 +80,14 @@ def _flags(column: array[int]) -> npt.NDArray[np.bool_]:
     return np.frombuffer(column, dtype=np.int8).astype(bool) if len(column) else np.zeros(0, dtype=bool)
 
 
-def _index(column: array[int]) -> npt.NDArray[np.int64]:
+def _index(column: array[int], rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.int64]:
+    """An ``array('i')`` column of indices as int64; with ``rows`` (positions), those rows only, in that order."""
     import numpy as np
 
-    return np.frombuffer(column, dtype=np.int32).astype(np.int64) if len(column) else np.zeros(0, dtype=np.int64)
+    if not len(column):
+        return np.zeros(0, dtype=np.int64)
+    view = np.frombuffer(column, dtype=np.int32)
+    return (view if rows is None else view[rows]).astype(np.int64)
 
 
 class RowStore:
@@ -251,11 +259,13 @@ class WorkColumns(RowStore):
     def _key(self) -> tuple[Any, ...]:
         return (*super()._key(), self.models.names)
 
-    def units(self) -> npt.NDArray[np.int64]:
-        return _ints(self.complexity_units)
+    def units(self, rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.int64]:
+        """Each row's complexity units (``rows``: those rows only, in that order)."""
+        return _ints(self.complexity_units, rows)
 
-    def quality(self) -> npt.NDArray[np.int64]:
-        return _ints(self.quality_ppb)
+    def quality(self, rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.int64]:
+        """Each row's quality (``rows``: those rows only, in that order)."""
+        return _ints(self.quality_ppb, rows)
 
     def consensus(self) -> npt.NDArray[np.bool_]:
         return _flags(self.in_consensus)
@@ -266,8 +276,9 @@ class WorkColumns(RowStore):
     def network(self) -> npt.NDArray[np.bool_]:
         return _is_network(self.kind)
 
-    def model_index(self) -> npt.NDArray[np.int64]:
-        return _index(self.model)
+    def model_index(self, rows: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.int64]:
+        """Each row's model as its index in ``models.names`` (``rows``: those rows only, in that order)."""
+        return _index(self.model, rows)
 
 
 class ValidationColumns(RowStore):

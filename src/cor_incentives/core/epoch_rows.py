@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .epoch_columns import ValidationColumns, WorkColumns
+from .errors import InvariantViolation
 from .int_column import IntColumn
 from .work_rewards import MAX_COMPLEXITY_UNITS
 
@@ -39,6 +40,17 @@ class RowColumns:
 
     def __len__(self) -> int:
         return len(self.task)
+
+    def fees(self, rows: npt.NDArray[np.intp]) -> Sequence[int] | npt.NDArray[np.int64]:
+        """The fee shares of ``rows`` (positions, in that order): an int64 array when every one fits int64, else the list
+        of the Python integers (a fee share may exceed 64 bits); the same integers either way."""
+        fee = self.fee
+        if fee is None:
+            raise InvariantViolation("fee shares asked of a stream without fees")
+        try:
+            return np.fromiter(map(fee.__getitem__, rows.tolist()), dtype=np.int64, count=rows.size)
+        except OverflowError:  # a share past int64: kept exact as Python integers
+            return list(map(fee.__getitem__, rows.tolist()))
 
     def node_ids(self) -> list[str]:
         """Each row's node id."""
@@ -61,12 +73,14 @@ class RowColumns:
 
 def work_columns(rows: WorkColumns) -> RowColumns:
     """Miner rows: units = complexity_units (capped), quality = quality_ppb, in consensus, precommitted, fee = fee_units."""
+    units = rows.units()
+    np.minimum(units, MAX_COMPLEXITY_UNITS, out=units)  # capped in place (a copy of the column)
     return RowColumns(
         task=rows.tasks(),
         node=rows.node_index(),
         names=list(rows.nodes.names),
         network=rows.network(),
-        units=np.minimum(rows.units(), MAX_COMPLEXITY_UNITS),
+        units=units,
         quality=rows.quality(),
         in_consensus=rows.consensus(),
         precommitted=rows.precommit(),
@@ -82,7 +96,7 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
         node=rows.node_index(),
         names=list(rows.nodes.names),
         network=rows.network(),
-        units=np.ones(len(rows), dtype=np.int64),
+        units=np.broadcast_to(np.int64(1), (len(rows),)),  # one unit a row: a read-only view of one value, no column of ones
         quality=rows.quality(),
         in_consensus=on_time,
         precommitted=on_time,

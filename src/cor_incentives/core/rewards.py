@@ -42,7 +42,7 @@ Staking APR (from ``pool:staking``)
 from __future__ import annotations
 
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -231,7 +231,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
             node_index=node_index[user],
             units=columns.units[user],
             quality_ppb=columns.quality[user],
-            fee_units=list(map(columns.fee.__getitem__, user.tolist())),
+            fee_units=columns.fees(user),
         )
     pay = settle_stream(
         weighted=result.weighted,
@@ -324,7 +324,8 @@ def canary_forfeits(state: State, rows: ValidationColumns) -> RowColumns:
                 },
             )
         )
-    return replace(columns, quality=np.where(rows_of_nodes(columns.node, out, names), 0, columns.quality))
+    np.putmask(columns.quality, rows_of_nodes(columns.node, out, names), 0)  # in place: the columns were made just above
+    return columns
 
 
 def rows_of_nodes(node: npt.NDArray[np.int64], chosen: list[int], names: int) -> npt.NDArray[np.bool_]:
@@ -492,7 +493,7 @@ def process_marketplace_rewards(state: State) -> None:
     budget = state.epoch_streams.budget(EmissionStream.MARKETPLACE)
     rows = state.epoch_work
     useful = np.flatnonzero(rows.consensus() & rows.network())  # in-consensus rows of network tasks, in row order
-    usage = model_usage(rows.model_index()[useful], rows.units()[useful], rows.quality()[useful], rows.models.names, state.models)
+    usage = model_usage(rows.model_index(useful), rows.units(useful), rows.quality(useful), rows.models.names, state.models)
     total = sum(usage.values())
     if not total or not budget:
         state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage in network tasks this epoch" if not total else None)
