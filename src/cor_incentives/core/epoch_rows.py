@@ -161,12 +161,13 @@ def grouped_values(
     before = np.cumsum(per_chunk, axis=0) - per_chunk  # each group's rows in the chunks before
     base = (np.cumsum(counts) - counts) + before  # where a group's first row of each chunk goes
     out = np.empty(rows, dtype=np.int64)
+    step = np.arange(min(chunk, rows), dtype=np.int64)
     for c, s in enumerate(starts):
         keys = owners[s : s + chunk]
         order = grouped_order(keys, groups)
-        grouped_keys = keys[order]
         in_chunk = np.cumsum(per_chunk[c]) - per_chunk[c]  # where each group's rows start within the chunk's order
-        out[(base[c] - in_chunk)[grouped_keys] + np.arange(keys.size)] = values[s : s + chunk][order]
+        # the chunk's i-th row in its order belongs to the group repeated there (each group's count, in group order)
+        out[np.repeat(base[c] - in_chunk, per_chunk[c]) + step[: keys.size]] = values[s : s + chunk][order]
     return out, counts
 
 
