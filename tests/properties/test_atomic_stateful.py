@@ -44,7 +44,7 @@ HOSTILE = st.sampled_from([{"x": 1}, {"amount": [[[]]]}, {"task": "1"}, {"task":
 
 
 def fingerprint(state: State) -> str:
-    """The whole state: its canonical view and the derived draw index."""
+    """The whole state: its canonical view, the derived draw index and the derived indexes of entries."""
     sel = state.selection
     index = None
     if sel is not None:
@@ -56,7 +56,10 @@ def fingerprint(state: State) -> str:
         }
     # ``encode_state``: the snapshot's bytes, which keep every dict's key order (the core iterates in it, and the state
     # hash holds it); ``to_dict`` compared with sorted keys would not see a refusal or a replay that reorders keys
-    return json.dumps({"state": state.to_dict(), "index": index, "encoded": encode_state(state).decode()}, sort_keys=True, default=str)
+    entries = state.entry_indexes()  # derived too (unbondings and redelegations by address and node): refusals and replays keep them
+    return json.dumps(
+        {"state": state.to_dict(), "index": index, "entries": entries, "encoded": encode_state(state).decode()}, sort_keys=True, default=str
+    )
 
 
 def bound_value(name: str, high: bool) -> int:
@@ -141,7 +144,9 @@ class AtomicMachine(RuleBasedStateMachine):
 
     @rule(
         i=st.integers(0, 20),
-        kind=st.sampled_from(["stake.bond", "stake.unbond", "stake.withdraw", "stake.delegate", "stake.undelegate"]),
+        kind=st.sampled_from(
+            ["stake.bond", "stake.unbond", "stake.withdraw", "stake.delegate", "stake.undelegate", "stake.redelegate", "stake.cancel_unbond"]
+        ),
         j=st.integers(0, 20),
         amount=AMOUNTS,
     )
@@ -149,6 +154,11 @@ class AtomicMachine(RuleBasedStateMachine):
         body: dict[str, Any] = {} if kind == "stake.withdraw" else {"amount": amount}
         if kind in ("stake.delegate", "stake.undelegate"):
             body["node"] = self.who(j)
+        if kind == "stake.redelegate":
+            body.update({"from": self.who(j), "to": self.who(j + 1)})
+        if kind == "stake.cancel_unbond":  # an entry of anyone's (others' are refused), all of it or ``amount``
+            ids = sorted(self.c.state.unbondings)
+            body = {"id": ids[j % len(ids)] if ids else j, **({"amount": amount} if j % 2 else {})}
         self.send(self.who(i), kind, body)
 
     @rule(

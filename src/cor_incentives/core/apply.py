@@ -363,10 +363,11 @@ def _run(state: State, cmd: Command, handler: Handler) -> None:
 
 
 def conservation_holds(state: State) -> None:
-    """Raise InvariantViolation unless no balance is negative, Σ = supply + minted, and every node's cached stake equals
-    the ledger."""
+    """Raise InvariantViolation unless no balance is negative, Σ = supply + minted, every node's cached stake equals
+    the ledger, and the unbonding entries' and redelegations' indexes equal a rebuild."""
     check_conservation(state.ledger, state.genesis_supply, state.minted)
     stakes_match_ledger(state)
+    state.check_entry_indexes()
 
 
 def replay(events: Iterable[Event], *, check_each: bool = False) -> State:

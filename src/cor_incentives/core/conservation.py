@@ -55,6 +55,7 @@ class Conservation:
         self.issued, self.balances = state.genesis_supply + state.minted, state.ledger.balances
         check_conservation(state.ledger, state.genesis_supply, state.minted)
         stakes_match_ledger(state)  # every node's cached stake_total (each stake move checks only itself)
+        state.check_entry_indexes()  # the derived indexes of unbondings and redelegations (each event updates only its own)
 
     def after_event(self, state: State, writes: WriteLog | list[Undo], postings: list[Posting]) -> None:
         """Raise InvariantViolation unless the event whose balance writes are ``writes`` (its write log of

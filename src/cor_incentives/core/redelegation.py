@@ -53,8 +53,8 @@ def is_young(state: State, r: Redelegation) -> bool:
 
 def forget_matured(state: State) -> None:
     """Drop redelegation entries past their unbonding period (nothing is slashable through them any more)."""
-    for rid in sorted(r.id for r in state.redelegations.values() if not is_young(state, r)):
-        del state.redelegations[rid]
+    for r in state.redelegations_matured():  # by id, as is_young: mature_epoch ≤ the epoch (O(those), not every entry)
+        state.remove_redelegation(r)
 
 
 # --- redelegation ---------------------------------------------------------------------------
@@ -78,7 +78,8 @@ def process_redelegate(state: State, actor: str, body: dict[str, Any]) -> None:
     if actor in (source, dest):
         raise Conflict("a node's operator moves its self-bond with `stake unbond` and `stake bond`", code="self_delegation")
     forget_matured(state)
-    young = [r for r in state.redelegations.values() if r.address == actor and r.node == source]
+    mine = state.redelegations_of(actor)  # the actor's own (all young: the matured were just forgotten)
+    young = [r for r in mine if r.node == source]
     if young:
         until = max(r.mature_epoch for r in young)
         raise Conflict(
@@ -90,7 +91,7 @@ def process_redelegate(state: State, actor: str, body: dict[str, Any]) -> None:
         raise Conflict(f"delegation to {source} is {cor(have)}, cannot redelegate {cor(amount)}", code="redelegate_exceeds_stake")
     p = state.params
     if rules_since(p, RULES_MOVING_LIMITS):
-        moving = sum(1 for r in state.redelegations.values() if r.address == actor and r.source == source)
+        moving = sum(1 for r in mine if r.source == source)
         if moving >= p.max_entries:
             raise Conflict(
                 f"{actor} already has {moving} young redelegations out of {source} (max_entries {p.max_entries}): "
@@ -109,7 +110,7 @@ def process_redelegate(state: State, actor: str, body: dict[str, Any]) -> None:
         start_tick=state.tick,
         mature_epoch=state.epoch + state.params.unbonding_period_epochs,
     )
-    state.redelegations[entry.id] = entry
+    state.add_redelegation(entry)
     invariant(state.ledger.balance(hold) == 0, f"redelegation {entry.id}: escrow not empty")
 
 
@@ -117,8 +118,8 @@ def slashable_redelegations(state: State, node_id: str, offence_tick: int, after
     """Young entries that left ``node_id`` after an offence committed at ``offence_tick`` (log order after ``after_id``)."""
     return [
         r
-        for r in sorted(state.redelegations.values(), key=lambda r: r.id)
-        if r.source == node_id and is_young(state, r) and (r.start_tick, r.id) > (offence_tick, after_id)
+        for r in state.redelegations_from(node_id)  # by id, the node's only
+        if is_young(state, r) and (r.start_tick, r.id) > (offence_tick, after_id)
     ]
 
 
@@ -131,10 +132,10 @@ def slash_redelegated(state: State, r: Redelegation, piece: int, hold: str, offe
     if from_position:
         change_stake(state, r.node, r.address, account, hold, from_position, f"slash:{offence}")
         taken += from_position
-    for u in sorted(state.unbondings.values(), key=lambda u: u.id):
+    for u in state.unbondings_of(r.address):  # by id, the staker's entries only
         if taken == piece:
             break
-        if u.address == r.address and u.node == r.node and u.id > r.id:
+        if u.node == r.node and u.id > r.id:
             part = min(piece - taken, u.amount)
             state.ledger.transfer(acct.unbonding(u.address), hold, part, f"slash:{offence}")
             u.amount -= part
@@ -222,5 +223,5 @@ def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> Non
     if returning:
         change_stake(state, u.node, actor, acct.unbonding(actor), stake_account(u.node, actor), returning, "cancel_unbond")
     if u.amount == 0:
-        del state.unbondings[u.id]
+        state.remove_unbonding(u)
     invariant(u.amount >= 0 and 0 <= returning <= amount, f"cancel of unbonding {u.id}: amounts do not add up")

@@ -124,9 +124,7 @@ def slash(
     fraction = p.slash_fraction_bps[offence]
     penalty = counted_penalty(state, node_id, offence) if offence in COUNTED_OFFENCES else None
     positions = [(addr, stake_account(node_id, addr)) for addr in stakers(state, node_id)]
-    entries = [
-        u for u in sorted(state.unbondings.values(), key=lambda u: u.id) if u.node == node_id and (u.start_tick, u.id) > (offence_tick, after_id)
-    ]
+    entries = [u for u in state.unbondings_from(node_id) if (u.start_tick, u.id) > (offence_tick, after_id)]  # by id, the node's only
     moved = slashable_redelegations(state, node_id, offence_tick, after_id)  # stake that moved on after the offence
     slashable = sum(state.ledger.balance(account) for _, account in positions) + sum(u.amount for u in entries) + sum(r.amount for r in moved)
 

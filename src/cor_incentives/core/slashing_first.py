@@ -83,8 +83,8 @@ def slash(state: State, node_id: str, offence: object, offence_tick: int, eviden
             change_stake(state, node_id, addr, account, hold, piece, f"slash:{offence}")
             by_account[account] = piece
             state.earnings.append(EarningItem(addr, Stream.SLASH, -piece, {"node": node_id, "offence": offence, "slash_id": sid}))
-    for u in sorted(state.unbondings.values(), key=lambda u: u.id):
-        if u.node == node_id and u.start_tick > offence_tick:
+    for u in state.unbondings_from(node_id):  # by id, the node's entries only
+        if u.start_tick > offence_tick:
             piece = u.amount * fraction // BPS
             if piece:
                 state.ledger.transfer(acct.unbonding(u.address), hold, piece, f"slash:{offence}")

@@ -442,7 +442,8 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
         raise Conflict(f"stake is {cor(have)}, cannot unbond {cor(amount)}", code="unbond_exceeds_stake")
     p = state.params
     if rules_since(p, RULES_MOVING_LIMITS):
-        maturing = sum(1 for u in state.unbondings.values() if u.address == actor and u.node == node_id and u.mature_epoch > state.epoch)
+        # the actor's own entries (``State.unbondings_of``: O(its entries)), not every entry of the network
+        maturing = sum(1 for u in state.unbondings_of(actor) if u.node == node_id and u.mature_epoch > state.epoch)
         if maturing >= p.max_entries:
             raise Conflict(
                 f"{actor} already has {maturing} unbonding entries from {node_id} maturing (max_entries {p.max_entries}): "
@@ -458,7 +459,7 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
         mature_epoch=state.epoch + state.params.unbonding_period_epochs,
     )
     change_stake(state, node_id, actor, stake_account(node_id, actor), acct.unbonding(actor), amount, "unbond")
-    state.unbondings[entry.id] = entry
+    state.add_unbonding(entry)
 
 
 def process_unbond(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -479,17 +480,17 @@ def process_undelegate(state: State, actor: str, body: dict[str, Any]) -> None:
 
 
 def process_withdraw(state: State, actor: str, body: dict[str, Any]) -> None:
-    """``stake.withdraw``: move every matured unbonding entry of the actor to its wallet."""
-    matured = [u for u in state.unbondings.values() if u.address == actor and u.mature_epoch <= state.epoch]
+    """``stake.withdraw``: move every matured unbonding entry of the actor to its wallet, by id (O(the actor's entries))."""
+    pending = state.unbondings_of(actor)
+    matured = [u for u in pending if u.mature_epoch <= state.epoch]
     if not matured:
-        pending = [u for u in state.unbondings.values() if u.address == actor]
         if pending:
             first = min(u.mature_epoch for u in pending)
             raise Conflict(f"nothing to withdraw yet: the first entry matures at epoch {first}", code="unbonding_not_mature")
         raise Conflict("no unbonding entries to withdraw", code="nothing_to_withdraw")
-    for u in sorted(matured, key=lambda u: u.id):
+    for u in matured:
         state.ledger.transfer(acct.unbonding(actor), acct.wallet(actor), u.amount, "withdraw")
-        del state.unbondings[u.id]
+        state.remove_unbonding(u)
 
 
 def process_set_commission(state: State, actor: str, body: dict[str, Any]) -> None:

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .epoch_columns import ValidationColumns, WorkColumns
-from .errors import Conflict, EngineError
+from .errors import Conflict, EngineError, invariant
 from .events import GENESIS_PREV_HASH
 from .int_column import IntColumn
-from .journal import Journaled
+from .journal import Journaled, on_undo
 from .ledger import Ledger
 from .params import ParamHistory, Params
 from .records import (
@@ -47,6 +47,85 @@ from .records import (
 )
 from .sampling import SelectionIndex
 from .streams import EpochStreams
+
+
+class EntryIndex:
+    """Derived: the ids of a dict of entries (``State.unbondings``, ``State.redelegations``) by the value of each of a few
+    fields, so an event reads the entries of one staker or of one node, not every entry of the network (issue 16: anyone
+    with many funded keys can grow those sets at the price of a delegation and an undelegation each).
+
+    Not part of the state's hash or of a snapshot (``state_codec.DERIVED_STATE_FIELDS``): rebuilt from the entries when a
+    state is decoded (``of``), kept exact by the ``State`` methods that add and delete those entries (the only writers of
+    which entries exist; the indexed fields of an entry never change), each write journaled (``journal.on_undo``), so a
+    refused event or a skipped consequence (``journal.attempt``) leaves it equal to a rebuild. The full checks compare it
+    with one (``State.check_entry_indexes``). Its own dicts and sets are plain: their order is never read (callers sort
+    the ids), and a key deleted here costs O(1), not the journaled dicts' order keeping."""
+
+    __slots__ = ("fields", "maps")
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
+        self.maps: dict[str, dict[Any, set[int]]] = {f: {} for f in fields}
+
+    @classmethod
+    def of(cls, fields: tuple[str, ...], entries: dict[int, Any]) -> EntryIndex:
+        """The index of ``entries`` by ``fields`` (O(entries))."""
+        index = cls(fields)
+        for e in entries.values():
+            index._put(e)
+        return index
+
+    def ids(self, name: str, value: Any) -> set[int] | tuple[()]:
+        """The ids of the entries whose ``name`` is ``value`` (unordered; empty when none)."""
+        return self.maps[name].get(value, ())
+
+    def add(self, entry: Any) -> None:
+        self._put(entry)
+        on_undo(_index_drop, self, entry)
+
+    def remove(self, entry: Any) -> None:
+        self._drop(entry)
+        on_undo(_index_put, self, entry)
+
+    def _put(self, entry: Any) -> None:
+        for name, by in self.maps.items():
+            by.setdefault(getattr(entry, name), set()).add(entry.id)
+
+    def _drop(self, entry: Any) -> None:
+        for name, by in self.maps.items():
+            key = getattr(entry, name)
+            ids = by[key]
+            ids.discard(entry.id)
+            if not ids:
+                del by[key]
+
+    def as_dicts(self) -> dict[str, dict[Any, list[int]]]:
+        """Every map with its keys and ids sorted (for comparing two indexes)."""
+        return {name: {k: sorted(v) for k, v in sorted(by.items())} for name, by in self.maps.items()}
+
+
+def _index_put(index: EntryIndex, entry: Any, _: object) -> None:
+    index._put(entry)
+
+
+def _index_drop(index: EntryIndex, entry: Any, _: object) -> None:
+    index._drop(entry)
+
+
+UNBONDING_INDEX = ("address", "node")
+"""What ``State.unbonding_index`` indexes the unbonding entries by."""
+
+
+REDELEGATION_INDEX = ("address", "source", "mature_epoch")
+"""What ``State.redelegation_index`` indexes the redelegations by (``mature_epoch``: which ones to forget)."""
+
+
+def _unbonding_index() -> EntryIndex:
+    return EntryIndex(UNBONDING_INDEX)
+
+
+def _redelegation_index() -> EntryIndex:
+    return EntryIndex(REDELEGATION_INDEX)
 
 
 @dataclass
@@ -106,6 +185,10 @@ class State(Journaled):
     touched: set[str] = field(default_factory=set, repr=False, compare=False)  # nodes changed by the current event (for projections)
     jailed: set[str] = field(default_factory=set, repr=False, compare=False)  # derived: nodes with a jail on record (jailed_until_tick set)
     selection: SelectionIndex | None = field(default=None, repr=False, compare=False)  # derived: draw weights (networks with a beacon)
+    # derived: the unbonding entries' ids by address and by node (rebuilt from ``unbondings`` when a state is decoded)
+    unbonding_index: EntryIndex = field(default_factory=_unbonding_index, repr=False, compare=False)
+    # derived: the redelegations' ids by address, source node and maturing epoch (rebuilt from ``redelegations`` likewise)
+    redelegation_index: EntryIndex = field(default_factory=_redelegation_index, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -128,6 +211,67 @@ class State(Journaled):
     def unjail(self, node_id: str) -> None:
         self.nodes[node_id].jailed_until_tick = None
         self.jailed.discard(node_id)
+
+    def add_unbonding(self, entry: Unbonding) -> None:
+        """A new unbonding entry, indexed by its address and node (``unbonding_index``)."""
+        self.unbondings[entry.id] = entry
+        self.unbonding_index.add(entry)
+
+    def remove_unbonding(self, entry: Unbonding) -> None:
+        """Delete an unbonding entry (withdrawn, or cancelled whole) and its index entries."""
+        del self.unbondings[entry.id]
+        self.unbonding_index.remove(entry)
+
+    def unbondings_of(self, address: str) -> list[Unbonding]:
+        """The unbonding entries of ``address``, by id: O(its entries), not O(every entry)."""
+        return [self.unbondings[i] for i in sorted(self.unbonding_index.ids("address", address))]
+
+    def unbondings_from(self, node_id: str) -> list[Unbonding]:
+        """The unbonding entries from ``node_id``, by id: O(its entries), not O(every entry)."""
+        return [self.unbondings[i] for i in sorted(self.unbonding_index.ids("node", node_id))]
+
+    def add_redelegation(self, entry: Redelegation) -> None:
+        """A new redelegation, indexed (``redelegation_index``)."""
+        self.redelegations[entry.id] = entry
+        self.redelegation_index.add(entry)
+
+    def remove_redelegation(self, entry: Redelegation) -> None:
+        """Forget a redelegation (matured) and its index entries."""
+        del self.redelegations[entry.id]
+        self.redelegation_index.remove(entry)
+
+    def redelegations_of(self, address: str) -> list[Redelegation]:
+        """The redelegations of ``address``, by id: O(its entries), not O(every entry)."""
+        return [self.redelegations[i] for i in sorted(self.redelegation_index.ids("address", address))]
+
+    def redelegations_from(self, node_id: str) -> list[Redelegation]:
+        """The redelegations out of ``node_id``, by id: O(its entries), not O(every entry)."""
+        return [self.redelegations[i] for i in sorted(self.redelegation_index.ids("source", node_id))]
+
+    def redelegations_matured(self) -> list[Redelegation]:
+        """The redelegations whose ``mature_epoch`` is this epoch or earlier, by id: O(the maturing epochs held + those)."""
+        by_epoch = self.redelegation_index.maps["mature_epoch"]
+        return [self.redelegations[i] for i in sorted(i for e, ids in by_epoch.items() if e <= self.epoch for i in ids)]
+
+    def entry_indexes(self) -> dict[str, dict[str, dict[Any, list[int]]]]:
+        """The derived indexes of entries, as comparable dicts."""
+        return {"unbondings": self.unbonding_index.as_dicts(), "redelegations": self.redelegation_index.as_dicts()}
+
+    def rebuild_entry_indexes(self) -> None:
+        """The derived indexes of entries, rebuilt from the entries (a decoded state)."""
+        self.unbonding_index = EntryIndex.of(UNBONDING_INDEX, self.unbondings)
+        self.redelegation_index = EntryIndex.of(REDELEGATION_INDEX, self.redelegations)
+
+    def check_entry_indexes(self) -> None:
+        """Raise InvariantViolation unless each derived index of entries equals a rebuild from them (O(entries))."""
+        invariant(
+            self.unbonding_index.as_dicts() == EntryIndex.of(UNBONDING_INDEX, self.unbondings).as_dicts(),
+            "unbonding index differs from the unbonding entries",
+        )
+        invariant(
+            self.redelegation_index.as_dicts() == EntryIndex.of(REDELEGATION_INDEX, self.redelegations).as_dicts(),
+            "redelegation index differs from the redelegations",
+        )
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""

@@ -1,0 +1,114 @@
+"""Probe: the cost of one staking event while the network holds many unbonding entries (issue 16: no per-event work that
+grows with the number of accounts or nodes).
+
+    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json]
+
+For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
+applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
+redelegation from it to the second (anyone with a funded key can add both). That build is not timed. Then, CPU seconds of this process per
+event, over ``--probes`` probe delegators:
+
+    undelegate       ``stake.undelegate`` of a probe (its first entry: the ``max_entries`` count runs)
+    withdraw_early   ``stake.withdraw`` of a probe whose entry has not matured (refused: ``unbonding_not_mature``)
+    withdraw         ``stake.withdraw`` of a probe's matured entry (after the epochs of the unbonding period)
+    cancel_unbond    ``stake.cancel_unbond`` of a probe's pending entry (the slashes it was spared: none here)
+    redelegate       ``stake.redelegate`` of a probe (forgetting matured redelegations: none yet; its checks)
+
+The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
+every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
+only. Compare the sizes' ratios on one machine,
+and the same sizes before and after a change (alternated runs: the machine is shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+try:
+    from cor_incentives.sim.chain import SimChain, addr
+except ImportError:  # running from a checkout without an installed package
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from cor_incentives.sim.chain import SimChain, addr
+
+from cor_incentives.core.errors import EngineError
+from cor_incentives.core.units import COR
+
+
+def build(n: int, probes: int) -> SimChain:
+    """Two miner nodes, ``n`` delegators with a pending unbonding entry and a young redelegation each, ``probes`` delegators of
+    10 COR."""
+    fillers = [f"f{i}" for i in range(n)]
+    probe_names = [f"p{i}" for i in range(probes)]
+    chain = SimChain({f"wallet:{addr('op')}": 10_000 * COR + (3 * n + 20 * probes) * COR}, {})  # (a genesis holds 256 KB)
+    for name, amount in [("op2", 1_000 * COR), *((f, 2 * COR) for f in fillers), *((p, 20 * COR) for p in probe_names)]:
+        chain.submit(addr("op"), "transfer", {"to": addr(name), "amount": str(amount)})
+    node = addr("op")
+    chain.submit(node, "node.register", {"role": "miner", "self_bond": str(1_000 * COR)})
+    chain.submit(addr("op2"), "node.register", {"role": "miner", "self_bond": str(1_000 * COR)})
+    for f in fillers:
+        chain.submit(addr(f), "stake.delegate", {"node": node, "amount": str(2 * COR)})
+        chain.submit(addr(f), "stake.undelegate", {"node": node, "amount": str(COR)})
+        chain.submit(addr(f), "stake.redelegate", {"from": node, "to": addr("op2"), "amount": str(COR)})
+    for p in probe_names:
+        chain.submit(addr(p), "stake.delegate", {"node": node, "amount": str(10 * COR)})
+    return chain
+
+
+def per_event(chain: SimChain, calls: list[tuple[str, str, dict[str, Any]]], refused: bool = False) -> float:
+    """CPU µs per call (each applied as the engine applies it; a refusal is expected when ``refused``)."""
+    start = time.process_time()
+    for actor, kind, body in calls:
+        try:
+            chain.submit(actor, kind, body)
+        except EngineError:
+            if not refused:
+                raise
+    return (time.process_time() - start) / len(calls) * 1e6
+
+
+def run(n: int, probes: int) -> dict[str, Any]:
+    chain = build(n, probes)
+    gc.collect()
+    gc.freeze()  # the built state out of the collector's scans: a gen-2 pass over N entries is not the event's work
+    node = addr("op")
+    actors = [addr(f"p{i}") for i in range(probes)]
+    out: dict[str, Any] = {"pending_entries": n}
+    out["undelegate_us"] = per_event(chain, [(a, "stake.undelegate", {"node": node, "amount": str(COR)}) for a in actors])
+    out["withdraw_early_us"] = per_event(chain, [(a, "stake.withdraw", {}) for a in actors], refused=True)
+    mine = {u.address: u.id for u in chain.state.unbondings.values() if u.address in set(actors)}
+    half = len(actors) // 2
+    out["cancel_unbond_us"] = per_event(chain, [(a, "stake.cancel_unbond", {"id": mine[a]}) for a in actors[:half]])
+    out["redelegate_us"] = per_event(chain, [(a, "stake.redelegate", {"from": node, "to": addr("op2"), "amount": str(COR)}) for a in actors])
+    for _ in range(chain.state.params.unbonding_period_epochs):
+        chain.oracle("epoch.close", {})
+    out["withdraw_us"] = per_event(chain, [(a, "stake.withdraw", {}) for a in actors[half:]])
+    out["entries_at_end"] = len(chain.state.unbondings)
+    out["redelegations_at_end"] = len(chain.state.redelegations)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000,10000")
+    ap.add_argument("--probes", type=int, default=200)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    rows = [run(int(s), args.probes) for s in args.sizes.split(",")]
+    if args.json:
+        print(json.dumps(rows))
+        return
+    for r in rows:
+        print(
+            f"N={r['pending_entries']:>7}  undelegate {r['undelegate_us']:8.1f} µs  withdraw (refused) {r['withdraw_early_us']:8.1f} µs  "
+            f"cancel_unbond {r['cancel_unbond_us']:8.1f} µs  redelegate {r['redelegate_us']:8.1f} µs  withdraw {r['withdraw_us']:8.1f} µs"
+        )
+
+
+if __name__ == "__main__":
+    main()
