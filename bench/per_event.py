@@ -5,13 +5,15 @@ grows with the number of accounts or nodes).
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
-redelegation from it to the second (anyone with a funded key can add both). That build is not timed. Then, CPU seconds of this process per
+redelegation from it to the second (anyone with a funded key can add both), and N slash records of the second node
+(synthetic, appended to the state as a slash appends them: its offence history, which no probe's entry was spared). That
+build is not timed. Then, CPU seconds of this process per
 event, over ``--probes`` probe delegators:
 
     undelegate       ``stake.undelegate`` of a probe (its first entry: the ``max_entries`` count runs)
     withdraw_early   ``stake.withdraw`` of a probe whose entry has not matured (refused: ``unbonding_not_mature``)
     withdraw         ``stake.withdraw`` of a probe's matured entry (after the epochs of the unbonding period)
-    cancel_unbond    ``stake.cancel_unbond`` of a probe's pending entry (the slashes it was spared: none here)
+    cancel_unbond    ``stake.cancel_unbond`` of a probe's pending entry (the slashes of its node it was spared: none here)
     redelegate       ``stake.redelegate`` of a probe (forgetting matured redelegations: none yet; its checks)
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
@@ -37,6 +39,7 @@ except ImportError:  # running from a checkout without an installed package
     from cor_incentives.sim.chain import SimChain, addr
 
 from cor_incentives.core.errors import EngineError
+from cor_incentives.core.records import SlashRecord
 from cor_incentives.core.units import COR
 
 
@@ -57,6 +60,12 @@ def build(n: int, probes: int) -> SimChain:
         chain.submit(addr(f), "stake.redelegate", {"from": node, "to": addr("op2"), "amount": str(COR)})
     for p in probe_names:
         chain.submit(addr(p), "stake.delegate", {"node": node, "amount": str(10 * COR)})
+    state = chain.state
+    for i in range(n):
+        evidence = {"task": 10**9 + i}
+        state.slashes.append(SlashRecord(state.new_id(), addr("op2"), "commit_mismatch", 0, 0, 0, "0x", evidence, None, 0, 0, 0, 0, 0, {}, None))
+    if hasattr(state, "rebuild_entry_indexes"):  # (a core with derived indexes: as a decoded state rebuilds them)
+        state.rebuild_entry_indexes()
     return chain
 
 

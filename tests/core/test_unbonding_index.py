@@ -1,7 +1,7 @@
-"""The indexes of unbonding entries and redelegations (``State.unbonding_index``, ``State.redelegation_index``, issue 16):
-a staking event reads the actor's own entries, not every entry of the network; the indexes are derived (not hashed, not
-in a snapshot), rebuilt when a state is decoded, and a refused event or a skipped consequence leaves them equal to a
-rebuild."""
+"""The indexes of unbonding entries, redelegations and slash records (``State.unbonding_index``, ``redelegation_index``,
+``slash_index``; issue 16): a staking event reads the actor's own entries and the node's slashes, not every entry or slash
+of the network; the indexes are derived (not hashed, not in a snapshot), rebuilt when a state is decoded, and a refused
+event or a skipped consequence leaves them equal to a rebuild."""
 
 from typing import Any
 
@@ -11,10 +11,11 @@ from cor_incentives.core import apply as apply_module
 from cor_incentives.core.apply import conservation_holds
 from cor_incentives.core.conservation import Conservation
 from cor_incentives.core.errors import Conflict, InvariantViolation
-from cor_incentives.core.journal import JDict, attempt
+from cor_incentives.core.journal import JDict, JList, attempt
 from cor_incentives.core.records import Unbonding
+from cor_incentives.core.slashing import slash
 from cor_incentives.core.staking import process_undelegate, process_withdraw
-from cor_incentives.core.state import REDELEGATION_INDEX, UNBONDING_INDEX, EntryIndex, State
+from cor_incentives.core.state import REDELEGATION_INDEX, UNBONDING_INDEX, EntryIndex, SlashIndex, State
 from cor_incentives.core.state_codec import decode_state, encode_state
 from support.chain import Chain, addr
 
@@ -64,6 +65,7 @@ def rebuilt(state: State) -> dict:
     return {
         "unbondings": EntryIndex.of(UNBONDING_INDEX, state.unbondings).as_dicts(),
         "redelegations": EntryIndex.of(REDELEGATION_INDEX, state.redelegations).as_dicts(),
+        "slashes": SlashIndex.of(state.slashes).as_dict(),
     }
 
 
@@ -253,3 +255,51 @@ def test_a_refused_redelegation_puts_back_the_matured_ones_it_forgot():
         c.as_("me", "stake.redelegate", {"from": addr("op"), "to": addr("op2"), "amount": "51"})
     assert e.value.code == "redelegate_exceeds_stake"
     assert list(c.state.redelegations.items()) == entries and index_of(c.state) == before == rebuilt(c.state)
+
+
+class ListScans(JList):
+    """The state's slash records, counting every iteration of the whole list."""
+
+    __slots__ = ()
+    count = 0
+
+    def __iter__(self):
+        ListScans.count += 1
+        return super().__iter__()
+
+
+def test_a_cancel_reads_only_the_slashes_of_the_entrys_node():
+    """``stake.cancel_unbond`` takes the slashes its entry was spared: the node's, not the network's whole history
+    (it read every slash record until the index)."""
+    c = moving_network()
+    c.as_("me", "stake.undelegate", {"node": addr("op"), "amount": "20"})
+    c.oracle("tick", {"ticks": 2})
+    for t in range(30):  # another node's history
+        slash(c.state, addr("op2"), "commit_mismatch", c.state.tick - 1, {"task": 100 + t}, None)
+    spared = slash(c.state, addr("op"), "commit_mismatch", c.state.tick - 1, {"task": 1}, None)  # after the unbond began
+    assert index_of(c.state) == rebuilt(c.state)
+    entry = next(u for u in c.state.unbondings.values() if u.address == addr("me"))
+    c.check = False
+    slashes = c.state.slashes
+    slashes.__class__ = ListScans
+    ListScans.count = 0
+    try:
+        c.as_("me", "stake.cancel_unbond", {"id": entry.id})
+    finally:
+        slashes.__class__ = JList
+    assert ListScans.count == 0
+    taken = [e for e in c.state.earnings if e.address == addr("me") and e.detail.get("spared_slash_id") is not None]
+    assert [e.detail["spared_slash_id"] for e in taken] == [spared.id] and taken[0].amount == -(20 * spared.fraction_bps // 10_000)
+    conservation_holds(c.state)
+
+
+def test_a_slash_undone_by_a_savepoint_leaves_the_slash_index_as_it_was():
+    c = moving_network()
+    before = index_of(c.state)
+
+    def slash_then_fail():
+        slash(c.state, addr("op"), "commit_mismatch", c.state.tick, {"task": 7}, None)
+        raise Conflict("cannot", code="test_skip")
+
+    assert attempt(slash_then_fail) is not None
+    assert c.state.slashes == [] and index_of(c.state) == before == rebuilt(c.state)

@@ -153,7 +153,7 @@ def slash_redelegated(state: State, r: Redelegation, piece: int, hold: str, offe
 def spared_slashes(state: State, u: Unbonding) -> list[SlashRecord]:
     """Slashes of the entry's node recorded after it started that did not take from it (offences after the unbond began)."""
     key = f"unbonding:{u.address}#{u.id}"
-    return [s for s in state.slashes if s.node == u.node and s.id > u.id and key not in s.by_account]
+    return [s for s in state.slashes_of(u.node) if s.id > u.id and key not in s.by_account]  # the node's, in id order
 
 
 def spared_piece(state: State, s: SlashRecord, returning: int) -> int:

@@ -198,7 +198,7 @@ def slash(
         penalty=penalty,
         derived=True,
     )
-    state.slashes.append(record)
+    state.add_slash(record)
     invariant(state.ledger.balance(hold) == 0, f"slash {sid}: escrow not empty")
     invariant(total == sum(by_account.values()), f"slash {sid}: total differs from the pieces taken")
     invariant(total <= (slashable if penalty is None else min(penalty, slashable)), f"slash {sid}: took more than the rule allows")

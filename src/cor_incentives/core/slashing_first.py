@@ -132,7 +132,7 @@ def slash(state: State, node_id: str, offence: object, offence_tick: int, eviden
         by_account=by_account,
         jailed_until_tick=jailed_until,
     )
-    state.slashes.append(record)
+    state.add_slash(record)
     invariant(state.ledger.balance(hold) == 0, f"slash {sid}: escrow not empty")
     invariant(total == sum(by_account.values()), f"slash {sid}: total differs from the pieces taken")
     invariant(min(burned, to_reporter, to_treasury) >= 0 and burned + to_reporter + to_treasury == total, f"slash {sid}: split does not add up")

@@ -120,6 +120,39 @@ REDELEGATION_INDEX = ("address", "source", "mature_epoch")
 """What ``State.redelegation_index`` indexes the redelegations by (``mature_epoch``: which ones to forget)."""
 
 
+class SlashIndex:
+    """Derived: the positions in ``State.slashes`` of each node's slash records, in the list's order (which is id order),
+    so the slashes of one node are read without the whole history (``stake.cancel_unbond``: the slashes an entry was
+    spared). As ``EntryIndex``: not hashed, not in a snapshot, rebuilt on decode (``of``), written only by
+    ``State.add_slash`` (slash records are only ever appended), journaled, compared with a rebuild by the full checks."""
+
+    __slots__ = ("by_node",)
+
+    def __init__(self) -> None:
+        self.by_node: dict[str, list[int]] = {}
+
+    @classmethod
+    def of(cls, slashes: list[SlashRecord]) -> SlashIndex:
+        index = cls()
+        for i, s in enumerate(slashes):
+            index.by_node.setdefault(s.node, []).append(i)
+        return index
+
+    def add(self, node: str, position: int) -> None:
+        self.by_node.setdefault(node, []).append(position)
+        on_undo(_slash_index_pop, self, node)
+
+    def as_dict(self) -> dict[str, list[int]]:
+        return {k: list(v) for k, v in sorted(self.by_node.items())}
+
+
+def _slash_index_pop(index: SlashIndex, node: str, _: object) -> None:
+    positions = index.by_node[node]
+    positions.pop()
+    if not positions:
+        del index.by_node[node]
+
+
 def _unbonding_index() -> EntryIndex:
     return EntryIndex(UNBONDING_INDEX)
 
@@ -189,6 +222,8 @@ class State(Journaled):
     unbonding_index: EntryIndex = field(default_factory=_unbonding_index, repr=False, compare=False)
     # derived: the redelegations' ids by address, source node and maturing epoch (rebuilt from ``redelegations`` likewise)
     redelegation_index: EntryIndex = field(default_factory=_redelegation_index, repr=False, compare=False)
+    # derived: each node's slash records' positions in ``slashes`` (rebuilt from ``slashes`` likewise)
+    slash_index: SlashIndex = field(default_factory=SlashIndex, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -253,17 +288,31 @@ class State(Journaled):
         by_epoch = self.redelegation_index.maps["mature_epoch"]
         return [self.redelegations[i] for i in sorted(i for e, ids in by_epoch.items() if e <= self.epoch for i in ids)]
 
-    def entry_indexes(self) -> dict[str, dict[str, dict[Any, list[int]]]]:
-        """The derived indexes of entries, as comparable dicts."""
-        return {"unbondings": self.unbonding_index.as_dicts(), "redelegations": self.redelegation_index.as_dicts()}
+    def add_slash(self, record: SlashRecord) -> None:
+        """A new slash record, last (``slashes`` is in id order), indexed by its node (``slash_index``)."""
+        self.slashes.append(record)
+        self.slash_index.add(record.node, len(self.slashes) - 1)
+
+    def slashes_of(self, node_id: str) -> list[SlashRecord]:
+        """The slash records of ``node_id``, in id order: O(its slashes), not O(every slash)."""
+        return [self.slashes[i] for i in self.slash_index.by_node.get(node_id, ())]
+
+    def entry_indexes(self) -> dict[str, Any]:
+        """The derived indexes of entries and slash records, as comparable dicts."""
+        return {
+            "unbondings": self.unbonding_index.as_dicts(),
+            "redelegations": self.redelegation_index.as_dicts(),
+            "slashes": self.slash_index.as_dict(),
+        }
 
     def rebuild_entry_indexes(self) -> None:
-        """The derived indexes of entries, rebuilt from the entries (a decoded state)."""
+        """The derived indexes of entries and slash records, rebuilt from them (a decoded state)."""
         self.unbonding_index = EntryIndex.of(UNBONDING_INDEX, self.unbondings)
         self.redelegation_index = EntryIndex.of(REDELEGATION_INDEX, self.redelegations)
+        self.slash_index = SlashIndex.of(self.slashes)
 
     def check_entry_indexes(self) -> None:
-        """Raise InvariantViolation unless each derived index of entries equals a rebuild from them (O(entries))."""
+        """Raise InvariantViolation unless each derived index of entries and slash records equals a rebuild (O(them))."""
         invariant(
             self.unbonding_index.as_dicts() == EntryIndex.of(UNBONDING_INDEX, self.unbondings).as_dicts(),
             "unbonding index differs from the unbonding entries",
@@ -272,6 +321,7 @@ class State(Journaled):
             self.redelegation_index.as_dicts() == EntryIndex.of(REDELEGATION_INDEX, self.redelegations).as_dicts(),
             "redelegation index differs from the redelegations",
         )
+        invariant(self.slash_index.as_dict() == SlashIndex.of(self.slashes).as_dict(), "slash index differs from the slash records")
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""

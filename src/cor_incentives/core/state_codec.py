@@ -10,8 +10,9 @@ statement inputs) are JSON with tuples, sets and non-string-keyed dicts tagged, 
 what they were.
 
 Derived fields are left out and rebuilt: ``touched`` (scratch of the event being applied) is empty
-between events; ``jailed`` is the nodes whose ``jailed_until_tick`` is set; ``unbonding_index`` and
-``redelegation_index`` are the unbonding entries' and redelegations' ids by address and node. The selection index is
+between events; ``jailed`` is the nodes whose ``jailed_until_tick`` is set; ``unbonding_index``,
+``redelegation_index`` and ``slash_index`` are the unbonding entries', redelegations' and slash records' ids by
+address and node. The selection index is
 carried: the order in which nodes took their slots in its weight trees is history, not a function
 of the nodes, and a draw reads that order.
 
@@ -69,10 +70,10 @@ HASHED_FORMAT = 1
 PACKED_FIELDS = frozenset({("EpochRecord", "leaves"), ("EpochRecord", "items")})
 """(record, field): held in a snapshot as one JSON string of their encoding, decoded at their first read."""
 
-DERIVED_STATE_FIELDS = frozenset({"touched", "jailed", "unbonding_index", "redelegation_index", "retired", "history"})
+DERIVED_STATE_FIELDS = frozenset({"touched", "jailed", "unbonding_index", "redelegation_index", "slash_index", "retired", "history"})
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
 the index of nodes with a jail on record (rebuilt from the nodes), the unbonding entries' and redelegations' ids
-by address and node (``State.rebuild_entry_indexes``), the records the last event pruned (handed to
+by address and node and the slash records by node (``State.rebuild_entry_indexes``), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
 HASHED_SINCE: Mapping[tuple[str, str], int] = {
