@@ -1,7 +1,7 @@
 """Probe: the cost of one staking event while the network holds many unbonding entries (issue 16: no per-event work that
 grows with the number of accounts or nodes).
 
-    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json]
+    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes]
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
@@ -15,6 +15,9 @@ event, over ``--probes`` probe delegators:
     withdraw         ``stake.withdraw`` of a probe's matured entry (after the epochs of the unbonding period)
     cancel_unbond    ``stake.cancel_unbond`` of a probe's pending entry (the slashes of its node it was spared: none here)
     redelegate       ``stake.redelegate`` of a probe (forgetting matured redelegations: none yet; its checks)
+
+``--votes``: instead, N nodes (self-bonded, aged two epochs) in a proposal's snapshot, and ``gov.vote`` by ``--probes``
+delegators, then by as many addresses without voting power (refused).
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -102,12 +105,42 @@ def run(n: int, probes: int) -> dict[str, Any]:
     return out
 
 
+def vote_run(n: int, probes: int) -> dict[str, Any]:
+    """``gov.vote`` by ``probes`` delegators (and a refused vote by an address without power) on a proposal whose
+    snapshot holds ``n`` nodes (each self-bonded, aged two epochs)."""
+    voters = [f"v{i}" for i in range(probes)]
+    need = (n * 1_000 + probes * 20 + 1_000) * COR
+    chain = SimChain({f"wallet:{addr('bank')}": need}, {"min_self_bond_miner_units": str(1_000 * COR), "gov_min_deposit_units": str(100 * COR)})
+    for name, amount in [*((f"n{i}", 1_000 * COR) for i in range(n)), *((v, 20 * COR) for v in voters), ("proposer", 500 * COR)]:
+        chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(amount)})
+    for i in range(n):
+        chain.submit(addr(f"n{i}"), "node.register", {"role": "miner", "self_bond": str(1_000 * COR)})
+    for i, v in enumerate(voters):
+        chain.submit(addr(v), "stake.delegate", {"node": addr(f"n{i % n}"), "amount": str(10 * COR)})
+    for _ in range(2):
+        chain.oracle("epoch.close", {})
+    pid = chain.state.next_id
+    body = {"kind": "param_change", "title": "t", "changes": {"max_commission_bps": 3000}, "effective_epoch": chain.state.epoch + 2}
+    chain.submit(addr("proposer"), "gov.propose", body)
+    gc.collect()
+    gc.freeze()
+    out: dict[str, Any] = {"snapshot_nodes": n}
+    out["vote_us"] = per_event(chain, [(addr(v), "gov.vote", {"proposal": pid, "option": "yes"}) for v in voters])
+    strangers = [(addr(f"s{i}"), "gov.vote", {"proposal": pid, "option": "yes"}) for i in range(probes)]
+    out["vote_refused_us"] = per_event(chain, strangers, refused=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--probes", type=int, default=200)
+    ap.add_argument("--votes", action="store_true", help="gov.vote on a snapshot of N nodes instead (sizes: nodes)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.votes:
+        print(json.dumps([vote_run(int(s), args.probes) for s in args.sizes.split(",")]))
+        return
     rows = [run(int(s), args.probes) for s in args.sizes.split(",")]
     if args.json:
         print(json.dumps(rows))

@@ -316,3 +316,41 @@ def test_price_controller_moves_price_down_when_idle():
     # step = max_step × (0 − 6000) // 10000 = −30 000 000 ppb (proportional, within ±max_step)
     assert rec["measured_bps"] == 0 and rec["after"] == before - 30_000_000
     assert c.state.params.price_factor_ppb == before - 30_000_000
+
+
+def test_a_vote_checks_its_power_without_reading_every_node_of_the_snapshot():
+    """``gov.vote``: whether the voter holds a position is one set lookup after the proposal's first vote (the snapshot's
+    addresses gathered once, ``State.proposal_voters``): it read every node's stakers per vote until session 21 (O(nodes)
+    per vote, a refused one too)."""
+    from cor_incentives.core.journal import JDict
+
+    class Reads(JDict):
+        __slots__ = ()
+        count = 0
+
+        def values(self):
+            Reads.count += 1
+            return super().values()
+
+    c = Chain(
+        wallets={"n1": 10_000 * COR, "n2": 10_000 * COR, **{f"d{i}": 100 * COR for i in range(4)}, "p": 1_000 * COR, "late": 1_000 * COR},
+        params=PARAMS,
+    )
+    for n in ("n1", "n2"):
+        c.as_(n, "node.register", {"role": "miner", "self_bond": str(1000 * COR)})
+    for i in range(4):
+        c.as_(f"d{i}", "stake.delegate", {"node": addr("n1" if i % 2 else "n2"), "amount": str(10 * COR)})
+    c.oracle("epoch.close", {})
+    c.oracle("epoch.close", {})
+    pid = propose(c)
+    prop = c.state.proposals[pid]
+    prop.positions.__class__ = Reads
+    try:
+        for i in range(4):
+            vote(c, f"d{i}", pid)
+        rejected(c, "late", "gov.vote", {"proposal": pid, "option": "yes"}, "no_voting_power")
+        vote(c, "n1", pid, "no")
+    finally:
+        prop.positions.__class__ = JDict
+    assert Reads.count == 1
+    assert prop.votes == {**{addr(f"d{i}"): "yes" for i in range(4)}, addr("n1"): "no"}

@@ -224,6 +224,9 @@ class State(Journaled):
     redelegation_index: EntryIndex = field(default_factory=_redelegation_index, repr=False, compare=False)
     # derived: each node's slash records' positions in ``slashes`` (rebuilt from ``slashes`` likewise)
     slash_index: SlashIndex = field(default_factory=SlashIndex, repr=False, compare=False)
+    # derived: a proposal's addresses with power in its snapshot (its nodes and their stakers), made at its first vote
+    # (``governance.has_voting_power``; a snapshot never changes): later votes check one set, not every node of it
+    proposal_voters: dict[int, tuple[Proposal, frozenset[str]]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
