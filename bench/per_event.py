@@ -1,7 +1,7 @@
 """Probe: the cost of one staking event while the network holds many unbonding entries (issue 16: no per-event work that
 grows with the number of accounts or nodes).
 
-    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes]
+    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks]
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
@@ -18,6 +18,11 @@ event, over ``--probes`` probe delegators:
 
 ``--votes``: instead, N nodes (self-bonded, aged two epochs) in a proposal's snapshot, and ``gov.vote`` by ``--probes``
 delegators, then by as many addresses without voting power (refused).
+
+``--ticks``: instead, N decided proposals and N expired bounties (synthetic, inserted as the handlers leave them: the
+history of a network whose outsiders paid deposits and prizes), then the oracle's ``tick`` (one tick, no epoch end:
+the deadlines, tallies and reviewer draws due) ``--probes`` times, then ``bounty.create`` by ``--probes`` sponsors
+(reviewers drawn: each is open, its draw to come, while the others are created).
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -42,7 +47,7 @@ except ImportError:  # running from a checkout without an installed package
     from cor_incentives.sim.chain import SimChain, addr
 
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.records import SlashRecord
+from cor_incentives.core.records import Bounty, BountyStatus, Proposal, ProposalStatus, SlashRecord
 from cor_incentives.core.units import COR
 
 
@@ -131,15 +136,48 @@ def vote_run(n: int, probes: int) -> dict[str, Any]:
     return out
 
 
+def tick_run(n: int, probes: int) -> dict[str, Any]:
+    """The oracle's ``tick`` and ``bounty.create`` while the state holds ``n`` decided proposals and ``n`` expired bounties."""
+    sponsors = [f"s{i}" for i in range(probes)]
+    chain = SimChain({f"wallet:{addr('bank')}": (probes * 20 + 10) * COR}, {"epoch_length_ticks": 10 * probes})
+    for s in sponsors:
+        chain.submit(addr("bank"), "transfer", {"to": addr(s), "amount": str(20 * COR)})
+    state = chain.state
+    for _ in range(n):
+        pid = state.new_id()
+        state.proposals[pid] = Proposal(
+            pid, "param_change", "t", addr("bank"), {}, 0, 0, 1, ProposalStatus.REJECTED, {}, 1, tallied_tick=1, tallied_epoch=0
+        )
+        bid = state.new_id()
+        state.bounties[bid] = Bounty(
+            bid, addr("bank"), "bounty", COR, "c", 1, 1, (), (), 0, 1, True, 1, BountyStatus.EXPIRED, refunded=COR, expired_tick=1
+        )
+    if hasattr(state, "rebuild_entry_indexes"):  # (a core with derived indexes: as a decoded state rebuilds them)
+        state.rebuild_entry_indexes()
+    gc.collect()
+    gc.freeze()
+    out: dict[str, Any] = {"closed_items": n}
+    start = time.process_time()
+    for _ in range(probes):
+        chain.oracle("tick", {})
+    out["tick_us"] = (time.process_time() - start) / probes * 1e6
+    body = {"prize": str(COR), "criteria": "c", "winners": 1}
+    out["bounty_create_us"] = per_event(chain, [(addr(s), "bounty.create", {**body, "deadline_tick": chain.state.tick + 5}) for s in sponsors])
+    out["open_bounties_at_end"] = sum(1 for b in chain.state.bounties.values() if b.status == BountyStatus.OPEN)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--votes", action="store_true", help="gov.vote on a snapshot of N nodes instead (sizes: nodes)")
+    ap.add_argument("--ticks", action="store_true", help="the oracle's tick and bounty.create with N closed proposals and bounties")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.votes:
-        print(json.dumps([vote_run(int(s), args.probes) for s in args.sizes.split(",")]))
+    if args.votes or args.ticks:
+        probe = vote_run if args.votes else tick_run
+        print(json.dumps([probe(int(s), args.probes) for s in args.sizes.split(",")]))
         return
     rows = [run(int(s), args.probes) for s in args.sizes.split(",")]
     if args.json:

@@ -66,6 +66,7 @@ def rebuilt(state: State) -> dict:
         "unbondings": EntryIndex.of(UNBONDING_INDEX, state.unbondings).as_dicts(),
         "redelegations": EntryIndex.of(REDELEGATION_INDEX, state.redelegations).as_dicts(),
         "slashes": SlashIndex.of(state.slashes).as_dict(),
+        **{name: sorted(ids) for name, ids in state.open_ids_rebuilt().items()},  # the open proposals and bounties
     }
 
 

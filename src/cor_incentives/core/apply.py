@@ -194,8 +194,8 @@ def next_due_tick(state: State) -> int:
     its deadlines cost."""
     due = [state.tick + max(1, ticks_to_epoch_end(state))]
     due += [t for t in state.deadlines if t > state.tick]
-    due += [p.end_tick for p in state.proposals.values() if p.status == "VOTING" and p.end_tick > state.tick]
-    due += [b.deadline_tick for b in state.bounties.values() if b.drawn and b.drawn_tick is None and b.deadline_tick > state.tick]
+    due += [p.end_tick for p in map(state.proposals.__getitem__, state.voting_proposals) if p.end_tick > state.tick]
+    due += [b.deadline_tick for b in map(state.bounties.__getitem__, state.undrawn_bounties) if b.deadline_tick > state.tick]
     return min(due)
 
 

@@ -199,11 +199,13 @@ def draw_reviewers(state: State, bounty_id: int, seed: bytes) -> None:
 
 
 def process_bounty_deadlines(state: State) -> None:
-    """At the first tick at or after a deadline: ask the beacon for the reviewers of every bounty that names none."""
-    for bid in sorted(state.bounties):
+    """At the first tick at or after a deadline: ask the beacon for the reviewers of every bounty that names none.
+    Reads the bounties whose draw is still to be asked for (``State.undrawn_bounties``), in id order, not every bounty."""
+    for bid in sorted(state.undrawn_bounties):
         b = state.bounties[bid]
         if b.drawn and b.drawn_tick is None and b.status == BountyStatus.OPEN and state.tick >= b.deadline_tick:
             b.drawn_tick = state.tick
+            state.undrawn_bounties.discard(bid)
             request_draw(state, REVIEWER_DRAW, bid)
 
 
@@ -363,10 +365,13 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     have = state.ledger.balance(acct.wallet(actor))
     if have < prize:
         raise Conflict(f"wallet holds {cor(have)}, the prize needs {cor(prize)}", code="insufficient_funds")
-    if sum(1 for x in state.bounties.values() if x.status != BountyStatus.EXPIRED) >= MAX_OPEN_BOUNTIES:
+    if len(state.unexpired_bounties) >= MAX_OPEN_BOUNTIES:  # the bounties not expired (finalized ones count), not a scan of all
         raise Conflict("too many open bounties; try again later", code="too_many_open_bounties")
     state.new_id()
     state.bounties[bid] = b
+    state.unexpired_bounties.add(bid)
+    if b.drawn:
+        state.undrawn_bounties.add(bid)
     state.ledger.transfer(acct.wallet(actor), bounty_account(bid), prize, "bounty_escrow")
     state.earnings.append(
         EarningItem(
@@ -467,6 +472,7 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
     invariant(rest == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize and payments")
     to_treasury = rest * b.treasury_funding // b.prize
     b.status = BountyStatus.EXPIRED
+    state.unexpired_bounties.discard(b.id)
     b.expired_tick = state.tick
     b.refunded += rest
     b.refunded_to_treasury += to_treasury

@@ -202,6 +202,7 @@ def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
     state.proposals[pid] = Proposal(
         pid, kind, title, actor, content, deposit, state.tick, state.tick + p.gov_voting_period_ticks, ProposalStatus.VOTING, positions, total
     )
+    state.voting_proposals.add(pid)
 
 
 # --- votes ---------------------------------------------------------------------------------------
@@ -275,15 +276,17 @@ def decide(p: Params, t: dict[str, int], total_power: int) -> tuple[ProposalStat
 
 
 def process_governance_tallies(state: State) -> None:
-    """At the tick a voting period ends: count, decide, and settle the deposit."""
+    """At the tick a voting period ends: count, decide, and settle the deposit. Reads the proposals still voting
+    (``State.voting_proposals``), in id order, not every proposal ever made."""
     p = state.params
-    for pid in sorted(state.proposals):
+    for pid in sorted(state.voting_proposals):
         prop = state.proposals[pid]
         if prop.status != ProposalStatus.VOTING or state.tick < prop.end_tick:
             continue
         prop.tally, prop.voter_power = count_votes(state, prop)
         prop.tallied_tick, prop.tallied_epoch = state.tick, state.epoch
         prop.status, prop.result = decide(p, prop.tally, prop.total_power)
+        state.voting_proposals.discard(pid)
         prop.quorum_met = prop.result != "quorum not met"
         if prop.status == ProposalStatus.PASSED:
             prop.executable_tick = prop.end_tick + timelock_ticks(p, prop.kind)

@@ -28,6 +28,7 @@ from .records import (
     Attestation,
     Beacon,
     Bounty,
+    BountyStatus,
     BridgeRecord,
     Checkpoint,
     Controller,
@@ -37,6 +38,7 @@ from .records import (
     NetworkPrompt,
     Node,
     Proposal,
+    ProposalStatus,
     Pruned,
     Redelegation,
     Session,
@@ -227,6 +229,13 @@ class State(Journaled):
     # derived: a proposal's addresses with power in its snapshot (its nodes and their stakers), made at its first vote
     # (``governance.has_voting_power``; a snapshot never changes): later votes check one set, not every node of it
     proposal_voters: dict[int, tuple[Proposal, frozenset[str]]] = field(default_factory=dict, repr=False, compare=False)
+    # derived: the ids of the proposals still VOTING (``governance.process_propose`` adds, the tally removes), the
+    # bounties whose reviewers are to be drawn and are not yet (``drawn`` and no ``drawn_tick``: created so, removed at
+    # the draw's request) and the bounties not expired (created so, removed by ``bounty.expire``): the oracle's tick and
+    # ``bounty.create`` read these, not every proposal or bounty ever made (rebuilt from the records likewise)
+    voting_proposals: set[int] = field(default_factory=set, repr=False, compare=False)
+    undrawn_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
+    unexpired_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -306,6 +315,20 @@ class State(Journaled):
             "unbondings": self.unbonding_index.as_dicts(),
             "redelegations": self.redelegation_index.as_dicts(),
             "slashes": self.slash_index.as_dict(),
+            **{name: sorted(ids) for name, ids in self.open_ids().items()},
+        }
+
+    def open_ids(self) -> dict[str, set[int]]:
+        """The derived sets of open proposals and bounties, as held."""
+        return {"voting_proposals": self.voting_proposals, "undrawn_bounties": self.undrawn_bounties, "unexpired_bounties": self.unexpired_bounties}
+
+    def open_ids_rebuilt(self) -> dict[str, set[int]]:
+        """The derived sets of open proposals and bounties, rebuilt from the records (O(every proposal and bounty))."""
+        bounties = self.bounties.items()
+        return {
+            "voting_proposals": {i for i, p in self.proposals.items() if p.status == ProposalStatus.VOTING},
+            "undrawn_bounties": {i for i, b in bounties if b.drawn and b.drawn_tick is None},
+            "unexpired_bounties": {i for i, b in bounties if b.status != BountyStatus.EXPIRED},
         }
 
     def rebuild_entry_indexes(self) -> None:
@@ -313,6 +336,8 @@ class State(Journaled):
         self.unbonding_index = EntryIndex.of(UNBONDING_INDEX, self.unbondings)
         self.redelegation_index = EntryIndex.of(REDELEGATION_INDEX, self.redelegations)
         self.slash_index = SlashIndex.of(self.slashes)
+        for name, ids in self.open_ids_rebuilt().items():
+            setattr(self, name, ids)
 
     def check_entry_indexes(self) -> None:
         """Raise InvariantViolation unless each derived index of entries and slash records equals a rebuild (O(them))."""
@@ -325,6 +350,7 @@ class State(Journaled):
             "redelegation index differs from the redelegations",
         )
         invariant(self.slash_index.as_dict() == SlashIndex.of(self.slashes).as_dict(), "slash index differs from the slash records")
+        invariant(self.open_ids() == self.open_ids_rebuilt(), "the open proposals' and bounties' ids differ from the records")
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""

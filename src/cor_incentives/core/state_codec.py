@@ -71,12 +71,25 @@ PACKED_FIELDS = frozenset({("EpochRecord", "leaves"), ("EpochRecord", "items")})
 """(record, field): held in a snapshot as one JSON string of their encoding, decoded at their first read."""
 
 DERIVED_STATE_FIELDS = frozenset(
-    {"touched", "jailed", "unbonding_index", "redelegation_index", "slash_index", "proposal_voters", "retired", "history"}
+    {
+        "touched",
+        "jailed",
+        "unbonding_index",
+        "redelegation_index",
+        "slash_index",
+        "proposal_voters",
+        "voting_proposals",
+        "undrawn_bounties",
+        "unexpired_bounties",
+        "retired",
+        "history",
+    }
 )
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
 the index of nodes with a jail on record (rebuilt from the nodes), the unbonding entries' and redelegations' ids
 by address and node and the slash records by node (``State.rebuild_entry_indexes``), each voted-on proposal's voters
-(made again at its next vote), the records the last event pruned (handed to
+(made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
+expired (``State.rebuild_entry_indexes``), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
 HASHED_SINCE: Mapping[tuple[str, str], int] = {
