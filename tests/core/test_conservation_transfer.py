@@ -1,8 +1,7 @@
 """``Conservation.after_event`` on the commonest event: one posting between the two balances it wrote (a transfer).
 
-That shape is decided without the per-account sums of the general pass; every invariant the general pass checks must
-still be checked there, including those a replayed log cannot easily be made to break (a sender left negative by
-exactly the amount posted)."""
+Every invariant of the per-event check is checked on that shape, including those a replayed log cannot easily be made
+to break (a sender left negative by exactly the amount posted)."""
 
 from __future__ import annotations
 

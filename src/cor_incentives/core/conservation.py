@@ -14,10 +14,6 @@ through the journaled dict or ``journal.Writes``):
       write that bypasses the postings is caught, even when it nets to zero);
     - Σ changes = 0, and Σ changes of non-source accounts = the change of genesis supply + minted.
 
-The commonest event, one posting between the two balances it wrote (a transfer), is decided from those two
-balances without building the per-account sums; anything that does not pass there takes the general pass, which
-names the break.
-
 If the state held before the event satisfied the full check, these imply the state after does: the
 full invariant is maintained by induction. A write the journal cannot attribute to single balances
 (the balances dict cleared or replaced, the ledger replaced) makes that event fall back to the full
@@ -72,20 +68,6 @@ class Conservation:
             self.full(state)
             return
         issued = state.genesis_supply + state.minted
-        if len(postings) == 1 and len(before) == 2:  # one posting between the two accounts written (a transfer): no dict
-            p = postings[0]
-            src, dst, amount = p.src, p.dst, p.amount
-            if src != dst and src in before and dst in before:
-                was_src, was_dst = before[src], before[dst]
-                new_src, new_dst = balances.get(src, 0), balances.get(dst, 0)
-                change_src = new_src - (0 if was_src is MISSING else was_src)
-                change_dst = new_dst - (0 if was_dst is MISSING else was_dst)
-                if change_src == -amount and change_dst == amount and (new_src >= 0 or src in SOURCES) and (new_dst >= 0 or dst in SOURCES):
-                    # net = 0 by the two equalities; what left and entered the accounts outside the sources must be
-                    # what supply + minted changed by (else the general pass below names the break)
-                    if (0 if src in SOURCES else change_src) + (0 if dst in SOURCES else change_dst) == issued - self.issued:
-                        self.issued = issued
-                        return
         moved: dict[str, int] = {}
         for p in postings:
             moved[p.src] = moved.get(p.src, 0) - p.amount
