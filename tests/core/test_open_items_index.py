@@ -15,31 +15,9 @@ from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from cor_incentives.core.units import COR
 from support.chain import Chain
+from support.scans import DictScans
 
 PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(100 * COR)}
-
-
-class Scans(JDict):
-    """The state's proposals or bounties, counting every read of the whole dict (iteration, ``values``, ``items``, ``keys``)."""
-
-    __slots__ = ()
-    count = 0
-
-    def __iter__(self):
-        Scans.count += 1
-        return super().__iter__()
-
-    def values(self):
-        Scans.count += 1
-        return super().values()
-
-    def items(self):
-        Scans.count += 1
-        return super().items()
-
-    def keys(self):
-        Scans.count += 1
-        return super().keys()
 
 
 def propose(c: Chain) -> int:
@@ -89,13 +67,13 @@ def test_a_tick_and_a_bounty_create_read_no_whole_proposal_or_bounty_dict():
     assert [b.status for b in c.state.bounties.values()] == [BountyStatus.EXPIRED] * 3
     c.check = False  # the full check reads every record: run once at the end
     proposals, bounties = c.state.proposals, c.state.bounties
-    proposals.__class__ = bounties.__class__ = Scans
+    proposals.__class__ = bounties.__class__ = DictScans
     scans: list[tuple[str, int]] = []
 
     def step(what: str, fn) -> None:
-        Scans.count = 0
+        DictScans.count = 0
         fn()
-        scans.append((what, Scans.count))
+        scans.append((what, DictScans.count))
 
     try:
         pid, bid = c.state.next_id, c.state.next_id + 1

@@ -18,32 +18,10 @@ from cor_incentives.core.staking import process_undelegate, process_withdraw
 from cor_incentives.core.state import REDELEGATION_INDEX, UNBONDING_INDEX, EntryIndex, SlashIndex, State
 from cor_incentives.core.state_codec import decode_state, encode_state
 from support.chain import Chain, addr
+from support.scans import DictScans, ListScans
 
 SMALL = {"min_self_bond_miner_units": "100", "unbonding_period_epochs": 2, "epoch_length_ticks": 10}
 OTHERS = [f"o{i}" for i in range(40)]
-
-
-class Scans(JDict):
-    """The state's unbonding entries, counting every read of the whole dict (iteration, ``values``, ``items``, ``keys``)."""
-
-    __slots__ = ()
-    count = 0
-
-    def __iter__(self):
-        Scans.count += 1
-        return super().__iter__()
-
-    def values(self):
-        Scans.count += 1
-        return super().values()
-
-    def items(self):
-        Scans.count += 1
-        return super().items()
-
-    def keys(self):
-        Scans.count += 1
-        return super().keys()
 
 
 def network() -> Chain:
@@ -77,18 +55,18 @@ def test_unbond_withdraw_and_cancel_read_only_the_actors_entries():
     c = network()
     c.check = False  # the full check reads every entry: run once at the end
     unbondings = c.state.unbondings
-    unbondings.__class__ = Scans
+    unbondings.__class__ = DictScans
     scans: list[tuple[str, int]] = []
 
     def send(kind: str, body: dict[str, Any], refused: str | None = None) -> None:
-        Scans.count = 0
+        DictScans.count = 0
         if refused is None:
             c.as_("me", kind, body)
         else:
             with pytest.raises(Conflict) as e:
                 c.as_("me", kind, body)
             assert e.value.code == refused
-        scans.append((kind, Scans.count))
+        scans.append((kind, DictScans.count))
 
     try:
         send("stake.withdraw", {}, refused="nothing_to_withdraw")
@@ -213,18 +191,18 @@ def test_a_redelegation_reads_only_the_actors_redelegations():
     c = moving_network()
     c.check = False
     redelegations = c.state.redelegations
-    redelegations.__class__ = Scans
+    redelegations.__class__ = DictScans
     counts = []
     try:
         for amount in ("1", "1", "1"):
-            Scans.count = 0
+            DictScans.count = 0
             c.as_("me", "stake.redelegate", {"from": addr("op"), "to": addr("op2"), "amount": amount})
-            counts.append(Scans.count)
-        Scans.count = 0
+            counts.append(DictScans.count)
+        DictScans.count = 0
         with pytest.raises(Conflict) as e:  # back out of op2 before the move matured
             c.as_("me", "stake.redelegate", {"from": addr("op2"), "to": addr("op"), "amount": "1"})
         assert e.value.code == "redelegation_in_progress"
-        counts.append(Scans.count)
+        counts.append(DictScans.count)
     finally:
         redelegations.__class__ = JDict
     assert counts == [0, 0, 0, 0]
@@ -256,17 +234,6 @@ def test_a_refused_redelegation_puts_back_the_matured_ones_it_forgot():
         c.as_("me", "stake.redelegate", {"from": addr("op"), "to": addr("op2"), "amount": "51"})
     assert e.value.code == "redelegate_exceeds_stake"
     assert list(c.state.redelegations.items()) == entries and index_of(c.state) == before == rebuilt(c.state)
-
-
-class ListScans(JList):
-    """The state's slash records, counting every iteration of the whole list."""
-
-    __slots__ = ()
-    count = 0
-
-    def __iter__(self):
-        ListScans.count += 1
-        return super().__iter__()
 
 
 def test_a_cancel_reads_only_the_slashes_of_the_entrys_node():
