@@ -39,23 +39,19 @@ UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.
 _NODE_FIELDS = tuple(f.name for f in dataclasses.fields(Node))
 _node_values = operator.attrgetter(*_NODE_FIELDS)  # (looked up once: 10 k nodes' rows at every close)
 
+_NODE_ROW_FIELDS = (*_NODE_FIELDS, "self_bond", "delegator_count", "jailed")
+"""A node row's names: the node's fields, then what ``_node_row_values`` adds."""
+
 
 def node_record(state: State, node: Node) -> dict[str, Any]:
-    """What the nodes table holds for a node, before its JSON view: the node's fields and three more."""
-    record = dict(zip(_NODE_FIELDS, _node_values(node), strict=True))
-    record["self_bond"] = state.ledger.balance(f"bonded:{node.id}")
-    record["delegator_count"] = len(node.delegators)
-    record["jailed"] = node.jailed
-    return record
+    """What the nodes table holds for a node, before its JSON view: the node's fields and three more (``_NODE_ROW_FIELDS``)."""
+    return dict(zip(_NODE_ROW_FIELDS, _node_row_values(state, node), strict=True))
 
 
 def node_view(state: State, node: Node) -> dict[str, Any]:
     """What the nodes table holds for a node, as JSON values (``db.dumps`` of it is the row's text: ``node_text``)."""
     view: dict[str, Any] = json_view(node_record(state, node))
     return view
-
-
-_NODE_ROW_FIELDS = (*_NODE_FIELDS, "self_bond", "delegator_count", "jailed")
 
 
 def node_text(state: State, node: Node) -> str:
@@ -75,7 +71,8 @@ def nodes_bytes(state: State, nodes: Sequence[Node]) -> list[bytes]:
 
 
 def _node_row_values(state: State, node: Node) -> tuple[Any, ...]:
-    """``node_record(state, node)``'s values, in the order of ``_NODE_ROW_FIELDS``."""
+    """A node row's values, in the order of ``_NODE_ROW_FIELDS``: the node's fields, its self-bond, delegator count and
+    jail (the one definition of the row: ``node_record`` zips it with the names)."""
     return (*_node_values(node), state.ledger.balance(f"bonded:{node.id}"), len(node.delegators), node.jailed)
 
 
