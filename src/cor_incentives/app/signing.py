@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core.errors import EngineError, Unauthorized
 from ..core.events import Command, Event
+from ..core.journal import frozen_init
 from ..core.signatures import equivocation_text, private_key_address, recover_signer, recover_signers, sign_message
 
 sign_bytes = sign_message
@@ -78,6 +79,7 @@ def sign_scoped(private_key: str, chain_id: str, scope: str, message: str) -> di
     return {"scope": scope, "message": message, "signature": sign_bytes(private_key, equivocation_text(chain_id, scope, message))}
 
 
+@frozen_init  # (one per event replayed or appended: its fields stored without a __setattr__ call each)
 @dataclass(frozen=True)
 class SealedEvent(Event):
     """An event sealed from a command ``authenticate`` has already decoded from these very payload

@@ -39,7 +39,7 @@ from .controllers import DEFAULT_CONTROLLERS
 from .errors import Conflict, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
 from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
-from .journal import journal
+from .journal import frozen_init, journal
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register
 from .network_prompts import parse_prompt_set
@@ -88,6 +88,7 @@ CHECKPOINT_WINDOW = 4_096  # how far back a checkpoint may cite the log (so tick
 Handler = Callable[[State, str, dict[str, Any]], None]
 
 
+@frozen_init  # (one per event: its fields stored without a __setattr__ call each)
 @dataclass(frozen=True)
 class Applied:
     """What applying one event produced (facts for read models)."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .errors import InsufficientFunds, InvalidInput, invariant
-from .journal import MISSING, Journaled, LoggedDict, Writes
+from .journal import MISSING, Journaled, LoggedDict, Writes, frozen_init
 from .units import BPS, cor_text
 
 SOURCES = ("genesis", "minted")
@@ -75,6 +75,7 @@ def account_owner(account: str) -> str | None:
     return None
 
 
+@frozen_init  # (made per posting: its fields stored without a __setattr__ call each)
 @dataclass(frozen=True)
 class Posting:
     """One movement: ``amount`` base units from ``src`` to ``dst`` for ``reason``."""
