@@ -235,18 +235,31 @@ def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bon
 
 @settings(max_examples=300, deadline=None)
 @given(
-    values=st.lists(st.one_of(st.integers(0, 10**6), st.integers(INT64_MAX // 8, INT64_MAX // 8 + 3), st.integers(0, INT64_MAX)), max_size=12),
+    values=st.lists(
+        st.one_of(st.integers(0, 10**6), st.integers(INT64_MAX // 8, INT64_MAX // 8 + 3), st.integers(0, INT64_MAX), st.integers(-3, -1)),
+        max_size=12,
+    ),
     cuts=st.lists(st.integers(0, 12), max_size=6),
 )
 def test_group_sums_are_the_python_sums_or_refused(values, cuts):
-    """Per-node sums by an int64 running sum equal the Python sums of the slices; refused (None) when count × max
-    could pass 2**63."""
+    """Per-node sums by int64 running sums equal the Python sums of the slices, also where they pass 2**63 (each value
+    split in two halves); refused (None) when a value is negative, or there is none."""
     bounds = sorted({0, len(values), *(min(c, len(values)) for c in cuts)})
     got = _group_sums(np.array(values, dtype=np.int64), np.array(bounds, dtype=np.intp))
-    if values and len(values) * max(values) < 2**63:
+    if values and min(values) >= 0:
         assert got == [sum(values[a:b]) for a, b in zip(bounds, bounds[1:])]
+        assert all(type(v) is int for v in got)
     else:
         assert got is None
+
+
+def test_group_sums_past_int64_are_exact() -> None:
+    """Sums far past 2**63 (the bonus rows' caps at a million tasks: count × max passes it): the halves' sums, exact."""
+    values = [INT64_MAX, INT64_MAX - 1, 2**32 - 1, 2**32, 0, INT64_MAX] * 1000
+    bounds = [0, 1, 2, 6, 3000, 6000]
+    got = _group_sums(np.array(values, dtype=np.int64), np.array(bounds, dtype=np.intp))
+    assert got == [sum(values[a:b]) for a, b in zip(bounds, bounds[1:])]
+    assert got[-1] > 2**64
 
 
 @settings(max_examples=400, deadline=None)

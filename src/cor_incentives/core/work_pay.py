@@ -364,15 +364,23 @@ def within_equivalents(a: npt.NDArray[np.int64], low: npt.NDArray[np.int64], bon
 
 
 def _group_sums(values: npt.NDArray[np.int64], bounds: npt.NDArray[np.intp]) -> list[int] | None:
-    """Σ values[bounds[n] : bounds[n + 1]] for each n, by an int64 running sum when values are non-negative and their
-    total is provably below 2**63 (count × max); None otherwise (the caller sums in Python integers)."""
-    if values.size == 0 or int(values.min()) < 0 or values.size * int(values.max()) >= _INT64:
+    """Σ values[bounds[n] : bounds[n + 1]] for each n, exactly, by int64 running sums when every value is non-negative and
+    there are fewer than 2**31 of them; None otherwise (the caller sums in Python integers). One running sum when the total
+    is provably below 2**63 (count × max); else each value split as hi × 2**32 + lo (hi < 2**31, lo < 2**32), so the
+    running sums of hi (< 2**31 × 2**31) and of lo (< 2**31 × 2**32) stay in int64, and a group's sum is
+    Σ hi × 2**32 + Σ lo in Python integers (as ``rewards.model_usage``)."""
+    if values.size == 0 or values.size >= 2**31 or int(values.min()) < 0:
         return None
     import numpy as np
 
-    running = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(values)))
-    sums: list[int] = (running[bounds[1:]] - running[bounds[:-1]]).tolist()
-    return sums
+    def group(column: npt.NDArray[np.int64]) -> list[int]:
+        running = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(column)))
+        sums: list[int] = (running[bounds[1:]] - running[bounds[:-1]]).tolist()
+        return sums
+
+    if values.size * int(values.max()) < _INT64:
+        return group(values)
+    return [h * 2**32 + low for h, low in zip(group(values >> 32), group(values & 0xFFFFFFFF), strict=True)]
 
 
 # --- one stream ------------------------------------------------------------------------------------
