@@ -47,6 +47,10 @@ class PlainWrites:
         """(``ledger.Transfers`` writes the balances itself) each write's undo its own journal entry."""
         return PerWriteUndo(d)
 
+    def attr_log(self) -> list[tuple[Any, str, Any]]:
+        """(``staking.accrue_nodes`` writes the counts itself) each write's undo its own journal entry."""
+        return PerAttrUndo()
+
     def appending(self, lst: list[Any]) -> None:
         on_undo(journal._undo_append, lst, len(lst))  # every append after this point is undone by it
 
@@ -55,6 +59,14 @@ class PlainWrites:
         entries = journal._current.get()
         if entries is not None:
             journal.keep_order(entries, d, key)
+
+
+class PerAttrUndo(list[tuple[Any, str, Any]]):
+    """The undo list ``staking.accrue_nodes`` appends each attribute write's ``(record, name, value before)`` to: one journal
+    entry each."""
+
+    def append(self, write: tuple[Any, str, Any]) -> None:
+        on_undo(journal._undo_attr, *write)
 
 
 class PerWriteUndo(list[tuple[Any, Any]]):

@@ -32,7 +32,7 @@ from cor_incentives.core.journal import JDict, Writes, journal, rollback, values
 from cor_incentives.core.ledger import Ledger, Transfers
 from cor_incentives.core.params import ParamHistory
 from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT
-from cor_incentives.core.staking import NodePay, process_delegate
+from cor_incentives.core.staking import NodePay, accrue_nodes, process_delegate, start_stake_epochs
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
 from support import pay_reference
@@ -213,6 +213,25 @@ def test_node_pay_pays_what_node_by_node_paid(seed: int, rule_version: int | Non
     rollback(entries)
     rollback(entries_reference)
     assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_bulk_accrual_and_new_stake_epoch_roll_back(seed: int) -> None:
+    """``staking.accrue_nodes`` and ``start_stake_epochs`` write every node's counts through one batch's attribute journal
+    (``Writes.attr_log``): refused afterwards, the state is the one before (counts, marks, positions, hash)."""
+    state = random_state(seed, None)
+    start = snapshot(state)
+    state.tick += 3  # counts to bring up to date
+    nodes = [state.nodes[n] for n in sorted(state.nodes)]
+    with pytest.raises(InvariantViolation), journal():
+        writes = Writes()
+        accrue_nodes(state, nodes, writes)
+        moved = snapshot(state)["positions"]
+        start_stake_epochs(state, nodes, writes)
+        assert moved != start["positions"] and all(not node.stake_ticks for node in nodes)
+        raise InvariantViolation("refused after the writes")
+    state.tick -= 3
+    assert {k: v for k, v in snapshot(state).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
 
 
 def test_node_pay_pays_and_lines_something() -> None:

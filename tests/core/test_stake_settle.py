@@ -33,12 +33,26 @@ def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     """The previous accrual and settlement everywhere the core calls them."""
     for name in ("accrue_stake_ticks", "accrue_position", "accrue_all", "settle_node_rewards", "start_stake_epoch"):
         monkeypatch.setattr(staking, name, getattr(stake_reference, name))
-    monkeypatch.setattr(rewards, "accrue_stake_ticks", stake_reference.accrue_stake_ticks)
     monkeypatch.setattr(
         staking.NodePay, "settle", lambda pay, node_id, stream: stake_reference.settle_node_rewards(pay.state, node_id, stream, pay.writes)
     )
     monkeypatch.setattr(epoch, "settle_node_rewards", stake_reference.settle_node_rewards)
-    monkeypatch.setattr(epoch, "start_stake_epoch", stake_reference.start_stake_epoch)
+    # the steps' bulk calls (``staking.accrue_nodes``, ``NodePay.settle_all``, ``start_stake_epochs``): the reference node by node
+
+    def accrue_nodes(state: State, nodes: Any, writes: Writes | None = None, *, positions: bool = True) -> None:
+        for node in nodes:
+            (stake_reference.accrue_all if positions else stake_reference.accrue_stake_ticks)(state, node, writes)
+
+    for module in (staking, rewards):
+        monkeypatch.setattr(module, "accrue_nodes", accrue_nodes)
+    monkeypatch.setattr(
+        staking.NodePay,
+        "settle_all",
+        lambda pay, node_ids, stream: [stake_reference.settle_node_rewards(pay.state, n, stream, pay.writes) for n in node_ids],
+    )
+    monkeypatch.setattr(
+        epoch, "start_stake_epochs", lambda state, nodes, writes=None: [stake_reference.start_stake_epoch(state, n, writes) for n in nodes]
+    )
 
 
 def with_stake_moves(events: list[Any], seed: int) -> State:

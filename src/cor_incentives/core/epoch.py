@@ -45,7 +45,7 @@ from .rewards import (
 from .rules import RULES_EPOCH_DOCUMENT, rules_since
 from .slashing import process_offence_windows
 from .snapshots import process_position_starts
-from .staking import settle_node_rewards, start_stake_epoch
+from .staking import settle_node_rewards, start_stake_epochs
 from .state import State
 from .streams import EpochStreams
 
@@ -60,8 +60,7 @@ def process_stake_rewards(state: State) -> None:
 def process_stake_epoch(state: State) -> None:
     """Every node's stake × ticks start again from now; a commission change made this epoch applies from the next."""
     writes = Writes()  # every node's counts and positions: journaled as a few entries
-    for node_id in sorted(state.nodes):
-        start_stake_epoch(state, state.nodes[node_id], writes)
+    start_stake_epochs(state, [state.nodes[node_id] for node_id in sorted(state.nodes)], writes)
 
 
 def process_governance(state: State) -> None:

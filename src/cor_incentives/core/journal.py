@@ -400,6 +400,18 @@ class Writes:
         t = type(item)
         list.append(lst, adopt(item) if t is dict or t is list or t is set else item)
 
+    def attr_log(self) -> list[tuple[Any, str, Any]] | None:
+        """For a writer that makes ``set_attr`` writes itself, in a loop (``staking.accrue_nodes``): the list where each
+        write's ``(record, name, value before)`` goes, in write order; None when no journal is in force. Only for records
+        whose fields are never left packed by a snapshot (``PACKED_ATTR``: a node, a stake position), and values that are
+        no container (``adopt``)."""
+        if self._entries is None:
+            return None
+        if self._attrs is None:
+            self._attrs = []
+            self._entries.append((_undo_attrs, self._attrs, None, None))
+        return self._attrs
+
     def key_log(self, d: dict[Any, Any]) -> list[tuple[Any, Any]] | None:
         """For a writer that makes ``set_key`` and ``pop_key`` writes itself, in a loop (``ledger.Transfers``): the list
         where each write's ``(key, value before)`` goes (``MISSING`` if absent), in write order; None when no journal is in

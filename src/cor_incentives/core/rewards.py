@@ -50,14 +50,14 @@ import numpy.typing as npt
 
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
-from .epoch_document import GATE_INPUTS, LINE_FORMULAS, apr_statement, bonus_columns
+from .epoch_document import GATE_INPUTS, LINE_FORMULAS, NODE_INPUTS, NODE_PAY_INPUTS, apr_statement, bonus_columns
 from .epoch_rows import RowColumns, first_seen, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
 from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
-from .staking import NodePay, accrue_stake_ticks
+from .staking import NodePay, accrue_nodes
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
@@ -139,26 +139,26 @@ def _pay_stream(
             "bonus_rows": columns,
         }
     node_line, none_line = line(stream, LinePart.NODE), line(stream, LinePart.NONE)
+    # each node's inputs (``WorkRewards.for_node``'s gates, then ``StreamPay.for_node_own``), read from the columns together
+    own = zip(*(getattr(result, k) for k in GATE_INPUTS), *(getattr(pay, k) for k in NODE_PAY_INPUTS))
+    credit, add, earnings = payer.credit, writes.append, state.earnings
     for i, node_id in enumerate(nodes):
-        gates = result.for_node(i)
         reward = pay.reward[i]
         if cited:
-            inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node_own(i)
+            inputs = dict(zip(NODE_INPUTS, next(own)))
             detail: dict[str, Any] = {"stream": stream, "inputs": inputs, "tasks": tasks.get(node_id, [])}
             if rows_at[i][1]:
                 detail["bonus_rows_at"] = list(rows_at[i])
         else:
-            inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
+            inputs = {k: v for k, v in result.for_node(i).items() if k in GATE_INPUTS} | pay.for_node(i)
             detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
         if reward:
-            writes.append(state.earnings, new_earning(node_id, node_line, 0, detail))
-            payer.credit(node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
+            add(earnings, new_earning(node_id, node_line, 0, detail))
+            credit(node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
         else:
-            why = {**detail, "why": gates["reason"] or "no verified work"}
-            writes.append(state.earnings, new_earning(node_id, none_line, 0, why))
-    stake_line = line(stream, LinePart.STAKE)
-    for node_id in nodes:
-        payer.settle(node_id, stake_line)
+            why = {**detail, "why": inputs["reason"] or "no verified work"}
+            add(earnings, new_earning(node_id, none_line, 0, why))
+    payer.settle_all(nodes, line(stream, LinePart.STAKE))
     return account
 
 
@@ -361,9 +361,10 @@ def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[
     due: dict[str, int] = {}
     excluded: dict[str, str] = {}
     stake_ticks_total = 0
-    for node_id in sorted(state.nodes):
+    order = sorted(state.nodes)
+    accrue_nodes(state, [state.nodes[node_id] for node_id in order], writes, positions=False)
+    for node_id in order:
         node = state.nodes[node_id]
-        accrue_stake_ticks(state, node, writes)
         stake_ticks_total += node.stake_ticks
         if node_id in slashed or node.jailed:
             excluded[node_id] = "slashed this epoch" if node_id in slashed else "jailed"
@@ -431,8 +432,9 @@ def process_staking_apr(state: State) -> None:
             payer.credit(node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail)
             paid_total += pay
             payer.settle(node_id, stake_line)
+    none_line, earnings = line(Stream.STAKING_APR, LinePart.NONE), state.earnings
     for node_id, why in excluded.items():
-        writes.append(state.earnings, new_earning(node_id, line(Stream.STAKING_APR, LinePart.NONE), 0, {"why": why}))
+        writes.append(earnings, new_earning(node_id, none_line, 0, {"why": why}))
     effective = paid_total * p.epochs_per_year * p.epoch_length_ticks * BPS // stake_ticks_total if stake_ticks_total else 0
     invariant(0 <= paid_total <= budget, f"staking APR paid {paid_total} of a budget of {budget}")
     state.epoch_streams.staking = StakingAccount(

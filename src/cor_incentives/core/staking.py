@@ -32,6 +32,7 @@ Commission
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import ledger as acct
@@ -77,9 +78,11 @@ def self_bond(state: State, node_id: str) -> int:
     return state.ledger.balance(acct.bonded(node_id))
 
 
-def is_selectable(state: State, node: Node) -> bool:
-    """Bonded at least the minimum and not jailed."""
-    return not node.jailed and self_bond(state, node.id) >= state.params.min_self_bond(node.role)
+def is_selectable(state: State, node: Node, minimum: int | None = None) -> bool:
+    """Bonded at least the minimum and not jailed (``minimum``: the role's minimum self-bond, when looked up already)."""
+    if minimum is None:
+        minimum = state.params.min_self_bond(node.role)
+    return not node.jailed and self_bond(state, node.id) >= minimum
 
 
 def stakers(state: State, node_id: str) -> list[str]:
@@ -109,16 +112,55 @@ def _add_line(state: State, item: EarningItem, writes: Writes | None) -> None:
 def accrue_stake_ticks(state: State, node: Node, writes: Writes | None = None) -> None:
     """Count the node's stake × ticks up to now (journaled through ``writes`` when given, as everything below).
     Counted up to now already (the close's steps accrue a node several times at one tick): nothing is written."""
-    elapsed = state.tick - node.stake_tick_mark
-    if not (elapsed >= 0 and node.stake_ticks >= 0):  # (the message built only on failure: every node, several times a close)
-        invariant(False, f"node {node.id}: stake × ticks went back in time")
-    if elapsed:
-        _write(writes, node, "stake_ticks", node.stake_ticks + node.stake_total * elapsed)
-        _write(writes, node, "stake_tick_mark", state.tick)
-        if node.stake_total and rules_since(state.params, RULES_EXPOSED_STAKE) and not is_selectable(state, node):
+    accrue_nodes(state, (node,), writes, positions=False)
+
+
+def accrue_nodes(state: State, nodes: Iterable[Node], writes: Writes | None = None, *, positions: bool = True) -> None:
+    """Count each node's stake × ticks up to now and, with ``positions``, every position of the epoch too, which must
+    agree with the node's (``accrue_stake_ticks``, ``accrue_all``: a close step does it for every node it pays, with the
+    parameters, rules and tick looked up once). Only the counts that move are written (the close's steps accrue a node
+    several times at one tick); with ``writes`` the writes are journaled through its batch (``Writes.attr_log``)."""
+    tick = state.tick
+    minimum: dict[str, int] | None = None  # each role's minimum self-bond under the rules that count idle stake (looked up once)
+    log = writes.attr_log() if writes is not None else None
+    for node in nodes:
+        fields = node.__dict__
+        ticks, elapsed = node.stake_ticks, tick - node.stake_tick_mark
+        if not (elapsed >= 0 and ticks >= 0):  # (the message built only on failure: every node, several times a close)
+            invariant(False, f"node {node.id}: stake × ticks went back in time")
+        if elapsed:
+            stake = node.stake_total
+            if stake and minimum is None:
+                p = state.params
+                minimum = {role: p.min_self_bond(role) for role in ROLES} if rules_since(p, RULES_EXPOSED_STAKE) else {}
             # unselectable since the mark (every change of selectability accrues first: a self-bond change in
             # ``change_stake``, a jail in ``slashing.slash``, an unjail in ``process_unjail``): no draw could reach it
-            _write(writes, node, "idle_stake_ticks", node.idle_stake_ticks + node.stake_total * elapsed)
+            idle = stake and minimum and not is_selectable(state, node, minimum[node.role])
+            if writes is None:
+                node.stake_ticks = ticks + stake * elapsed
+                node.stake_tick_mark = tick
+                if idle:
+                    node.idle_stake_ticks = node.idle_stake_ticks + stake * elapsed
+            else:  # (``Writes.set_attr``, inline)
+                if log is not None:
+                    log.append((node, "stake_ticks", ticks))
+                    log.append((node, "stake_tick_mark", fields["stake_tick_mark"]))
+                fields["stake_ticks"] = ticks + stake * elapsed
+                fields["stake_tick_mark"] = tick
+                if idle:
+                    if log is not None:
+                        log.append((node, "idle_stake_ticks", fields["idle_stake_ticks"]))
+                    fields["idle_stake_ticks"] = fields["idle_stake_ticks"] + stake * elapsed
+        if not positions:
+            continue
+        held = node.positions
+        if len(held) == 1:  # (the usual node: its operator's position alone)
+            for addr, pos in held.items():
+                counted = (pos if pos.mark == tick else _accrue_position(state, node, addr, pos, writes, log)).stake_ticks
+        else:
+            counted = sum(_accrue_position(state, node, addr, held[addr], writes, log).stake_ticks for addr in sorted(held))
+        if node.stake_ticks != counted:
+            invariant(False, f"node {node.id}: its stake × ticks differ from the sum of its positions'")
 
 
 def accrue_position(state: State, node: Node, addr: str, writes: Writes | None = None) -> Accrual:
@@ -126,24 +168,34 @@ def accrue_position(state: State, node: Node, addr: str, writes: Writes | None =
     pos = node.positions.get(addr)
     if pos is None:
         pos = node.positions.setdefault(addr, Accrual(0, state.tick))
-    elapsed = state.tick - pos.mark
+    return _accrue_position(state, node, addr, pos, writes, writes.attr_log() if writes is not None else None)
+
+
+def _accrue_position(state: State, node: Node, addr: str, pos: Accrual, writes: Writes | None, log: list[tuple[Any, str, Any]] | None) -> Accrual:
+    """``accrue_position`` of a position that exists (``log``: ``writes``' attribute journal, ``Writes.attr_log``)."""
+    tick = state.tick
+    elapsed = tick - pos.mark
     if elapsed < 0:
         invariant(False, f"{addr} in {node.id}: stake × ticks went back in time")
     if elapsed:
-        _write(writes, pos, "stake_ticks", pos.stake_ticks + stake_of(state, node.id, addr) * elapsed)
-        _write(writes, pos, "mark", state.tick)
+        counted = pos.stake_ticks + stake_of(state, node.id, addr) * elapsed
+        if writes is None:
+            pos.stake_ticks = counted
+            pos.mark = tick
+        else:  # (``Writes.set_attr``, inline)
+            fields = pos.__dict__
+            if log is not None:
+                log.append((pos, "stake_ticks", fields["stake_ticks"]))
+                log.append((pos, "mark", fields["mark"]))
+            fields["stake_ticks"] = counted
+            fields["mark"] = tick
     return pos
 
 
 def accrue_all(state: State, node: Node, writes: Writes | None = None) -> None:
     """Bring the node and every position of the epoch up to now; they must agree. Only the counts that move are
     written (the close's steps accrue a node several times at one tick)."""
-    accrue_stake_ticks(state, node, writes)
-    counted = 0
-    for addr in sorted(node.positions):
-        counted += accrue_position(state, node, addr, writes).stake_ticks
-    if node.stake_ticks != counted:
-        invariant(False, f"node {node.id}: its stake × ticks differ from the sum of its positions'")
+    accrue_nodes(state, (node,), writes)
 
 
 def stake_matches_ledger(state: State, node: Node) -> bool:
@@ -230,7 +282,10 @@ class NodePay:
     def credit(self, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any]) -> int:
         """``credit_node_reward``."""
         state = self.state
-        node = get_node(state, node_id)
+        node = state.nodes.get(node_id)
+        if node is None:
+            node = get_node(state, node_id)  # (refused: not found)
+        state.touch(node_id)
         has_stake = node.stake_total > 0
         commission, rest = commission_split(amount, node.commission_bps, has_stake)
         lines = self._lines.get(stream)
@@ -251,48 +306,61 @@ class NodePay:
 
     def settle(self, node_id: str, stream: str) -> int:
         """``settle_node_rewards``."""
+        return self.settle_all((node_id,), stream)[0]
+
+    def settle_all(self, node_ids: Sequence[str], stream: str) -> list[int]:
+        """``settle`` of each node in order (the same postings and lines in the same order), what waits for their stakers
+        read first and the nodes with something waiting accrued together (``accrue_nodes``); returns each node's dust."""
         state = self.state
-        state.touch(node_id)
-        node = state.nodes[node_id]
-        balances = state.ledger.balances
-        pot = acct.rewards(node_id)
-        reward = balances.get(pot, 0)
-        if reward == 0:
-            return 0
-        accrue_all(state, node, self.writes)
-        total = node.stake_ticks
+        nodes, balances, touch = state.nodes, state.ledger.balances, state.touch
+        waiting: dict[str, tuple[Node, str, int]] = {}  # (a node named twice is paid once: its pot is empty the second time)
+        for node_id in node_ids:
+            touch(node_id)
+            node = nodes[node_id]
+            pot = acct.rewards(node_id)
+            reward = balances.get(pot, 0)
+            if reward and node_id not in waiting:
+                waiting[node_id] = (node, pot, reward)
+        if not waiting:
+            return [0] * len(node_ids)
+        accrue_nodes(state, [node for node, _, _ in waiting.values()], self.writes)
         how = self._stake_lines.get(stream)
         if how is None:  # rule version 11 on: the formula once, in the stream's account
             how = self._stake_lines[stream] = (cites_line_formulas(self._params, stream), line(stream.split(":")[0], LinePart.DUST))
         cited, dust_line = how
-        if total:
-            positions = node.positions
-            move, add = self._move, self._add
-            for addr in sorted(positions, key=lambda a: (a != node_id, a)):
-                ticks = positions[addr].stake_ticks
-                share = stake_share(reward, ticks, total)
-                if share:
-                    move(pot, acct.claimable(addr), share, stream)
-                    inputs = {
-                        "node": node_id,
-                        "node_reward": reward,
-                        "stake_ticks": ticks,
-                        "node_stake_ticks": total,
-                        "stake": balances.get(stake_account(node_id, addr), 0),
-                    }
-                    if not cited:
-                        inputs["formula"] = STAKE_FORMULA
-                    add(new_earning(addr, stream, share, inputs, True))
-        leftover = balances.get(pot, 0)  # the floors; all of it if no stake was bonded for a tick
-        if leftover:
-            self._move(pot, "dust", leftover, "stake_reward_rounding")
-            inputs = {"node": node_id, "node_reward": reward, "node_stake_ticks": total}
-            if not cited:
-                inputs["formula"] = DUST_FORMULA
-            self._add(new_earning("dust", dust_line, leftover, inputs))
-        if balances.get(pot, 0) != 0:
-            invariant(False, f"rewards:{node_id} not empty after settling its stakers")
-        return leftover
+        move, add = self._move, self._add
+        dust: dict[str, int] = {}
+        for node, pot, reward in waiting.values():
+            node_id = node.id
+            total = node.stake_ticks
+            if total:
+                positions = node.positions
+                for addr in sorted(positions, key=lambda a: (a != node_id, a)) if len(positions) > 1 else positions:  # noqa: B023
+                    ticks = positions[addr].stake_ticks
+                    share = stake_share(reward, ticks, total)
+                    if share:
+                        move(pot, acct.claimable(addr), share, stream)
+                        inputs = {
+                            "node": node_id,
+                            "node_reward": reward,
+                            "stake_ticks": ticks,
+                            "node_stake_ticks": total,
+                            "stake": balances.get(stake_account(node_id, addr), 0),
+                        }
+                        if not cited:
+                            inputs["formula"] = STAKE_FORMULA
+                        add(new_earning(addr, stream, share, inputs, True))
+            leftover = balances.get(pot, 0)  # the floors; all of it if no stake was bonded for a tick
+            if leftover:
+                move(pot, "dust", leftover, "stake_reward_rounding")
+                inputs = {"node": node_id, "node_reward": reward, "node_stake_ticks": total}
+                if not cited:
+                    inputs["formula"] = DUST_FORMULA
+                add(new_earning("dust", dust_line, leftover, inputs))
+            if balances.get(pot, 0) != 0:
+                invariant(False, f"rewards:{node_id} not empty after settling its stakers")
+            dust[node_id] = leftover
+        return [dust.pop(node_id, 0) for node_id in node_ids]
 
 
 def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any], writes: Writes | None = None) -> int:
@@ -314,16 +382,25 @@ def settle_node_rewards(state: State, node_id: str, stream: str = Stream.STAKE_R
 
 def start_stake_epoch(state: State, node: Node, writes: Writes | None = None) -> None:
     """After the close: counts start again from now, positions without stake are forgotten, a pending commission applies."""
-    accrue_all(state, node, writes)  # (the node's mark is now the tick)
-    _write(writes, node, "positions", {a: Accrual(0, state.tick) for a in sorted(node.positions) if stake_of(state, node.id, a) > 0})
-    if node.stake_ticks:
-        _write(writes, node, "stake_ticks", 0)
-    if node.idle_stake_ticks:
-        _write(writes, node, "idle_stake_ticks", 0)
-    if node.commission_next_bps is not None:
-        _write(writes, node, "commission_bps", node.commission_next_bps)
-        _write(writes, node, "commission_next_bps", None)
-    state.touch(node.id)
+    start_stake_epochs(state, (node,), writes)
+
+
+def start_stake_epochs(state: State, nodes: Sequence[Node], writes: Writes | None = None) -> None:
+    """``start_stake_epoch`` of each node (the close's ``process_stake_epoch``: every node), accrued together first."""
+    accrue_nodes(state, nodes, writes)  # (each node's mark is now the tick)
+    tick, balances, touch = state.tick, state.ledger.balances, state.touch
+    for node in nodes:
+        node_id, held = node.id, node.positions
+        kept = {a: Accrual(0, tick) for a in (sorted(held) if len(held) > 1 else held) if balances.get(stake_account(node_id, a), 0) > 0}
+        _write(writes, node, "positions", kept)
+        if node.stake_ticks:
+            _write(writes, node, "stake_ticks", 0)
+        if node.idle_stake_ticks:
+            _write(writes, node, "idle_stake_ticks", 0)
+        if node.commission_next_bps is not None:
+            _write(writes, node, "commission_bps", node.commission_next_bps)
+            _write(writes, node, "commission_next_bps", None)
+        touch(node_id)
 
 
 # --- commands --------------------------------------------------------------------------------
