@@ -5,6 +5,7 @@ encoding of the list of records the rows used to be."""
 from __future__ import annotations
 
 import json
+from array import array
 
 import pytest
 from hypothesis import given, settings
@@ -127,3 +128,29 @@ def test_rows_read_back_as_records():
     assert type(store[0].in_consensus) is bool and store[0].kind is TaskKind.USER
     with pytest.raises(IndexError):
         store[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.integers(0, 2**64), max_size=4), st.booleans()), max_size=10))
+def test_fee_shares_are_int64_exactly_while_every_one_fits(script):
+    """The fee shares are held as an int64 column while every share of the rows fits int64 and as Python integers from
+    the first that does not; an event that fails takes the column back to what its rows make it (int64 again when the
+    share past int64 was its own), so two stores of the same rows are equal."""
+    store, fees = WorkColumns(), []
+    for shares, fails in script:
+        if fails:
+            with pytest.raises(Refused), journal():
+                for f in shares:
+                    store.append(1, NODES[0], 1, 1, True, True, "m-a", TaskKind.USER, f)
+                raise Refused("the event fails after its appends")
+        else:
+            with journal():
+                for f in shares:
+                    store.append(1, NODES[0], 1, 1, True, True, "m-a", TaskKind.USER, f)
+            fees += shares
+        assert list(store.fee_units) == fees and all(type(f) is int for f in store.fee_units)
+        assert isinstance(store.fee_units, array) == all(f < 2**63 for f in fees)
+        rebuilt = WorkColumns()
+        for f in fees:
+            rebuilt.append(1, NODES[0], 1, 1, True, True, "m-a", TaskKind.USER, f)
+        assert store == rebuilt

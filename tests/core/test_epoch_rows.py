@@ -77,7 +77,7 @@ def reference_tasks_by_node(rows, spec):
 def test_work_columns_equal_the_miner_accessors(rows):
     columns = work_columns(stored(WorkColumns(), rows))
     assert as_lists(columns) == by_accessors(MINER_STREAM, rows)
-    assert columns.fee == [MINER_STREAM.bonus(r) for r in rows]
+    assert list(columns.fee) == [MINER_STREAM.bonus(r) for r in rows]
     nodes = sorted({r.node for r in rows})
     index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)

@@ -6,7 +6,8 @@ fit in 2 GB, and the close read them back into columns anyway. A ``WorkColumns``
 store keeps each field as a column instead: integers and flags in ``array`` columns (amortised growth,
 8 or 1 bytes a row), node ids and model ids interned to indices (``names``, in the order they first
 appear in the rows), a task's kind as its index in ``KINDS``, and a user task's fee share, which can
-exceed 64 bits, as a list of Python ints. The close reads the columns as numpy arrays (``epoch_rows``)
+exceed 64 bits, as an int64 ``array`` column while every share fits, as a list of Python ints from the first
+that does not (``WorkColumns.fee_units``). The close reads the columns as numpy arrays (``epoch_rows``)
 without building a record.
 
 The store is what the rows were, and nothing else:
@@ -170,7 +171,7 @@ class WorkColumns(RowStore):
     """The epoch's miner rows (``WorkRow``) as columns."""
 
     ROW = WorkRow
-    __slots__ = ("complexity_units", "quality_ppb", "in_consensus", "precommitted", "model", "kind", "fee_units", "models")
+    __slots__ = ("complexity_units", "quality_ppb", "in_consensus", "precommitted", "model", "kind", "fee_units", "_wide_at", "models")
 
     def __init__(self) -> None:
         super().__init__()
@@ -180,7 +181,11 @@ class WorkColumns(RowStore):
         self.precommitted = array("b")
         self.model = array("i")  # index into ``models``
         self.kind = array("b")  # index into KINDS
-        self.fee_units: list[int] = []  # a user task's fee share: may exceed 64 bits
+        # a user task's fee share, which may exceed 64 bits: int64 while every share fits (the close gathers them from the
+        # buffer), a list of the Python integers from the first share that does not (``_wide_at``: its row) on; so the
+        # column's form depends on its rows alone (a truncation below ``_wide_at`` takes it back to int64)
+        self.fee_units: array[int] | list[int] = array("q")
+        self._wide_at: int | None = None
         self.models = Interned()
 
     def append(
@@ -205,6 +210,16 @@ class WorkColumns(RowStore):
         self.precommitted.append(precommitted)
         self.model.append(self.models.of(model))
         self.kind.append(_KIND_INDEX[kind])
+        self._append_fee(fee_units)
+
+    def _append_fee(self, fee_units: int) -> None:
+        if self._wide_at is None:
+            try:
+                self.fee_units.append(fee_units)
+                return
+            except OverflowError:  # past int64: this column holds Python integers from now on
+                self._wide_at = len(self.fee_units)
+                self.fee_units = list(self.fee_units)
         self.fee_units.append(fee_units)
 
     def append_row(self, r: WorkRow) -> None:
@@ -255,6 +270,8 @@ class WorkColumns(RowStore):
     def _truncate(self, n: int, interned: tuple[int, ...]) -> None:
         super()._truncate(n, interned)
         self.models.truncate(interned[1])
+        if self._wide_at is not None and n <= self._wide_at:  # every share left fits int64 again
+            self.fee_units, self._wide_at = array("q", self.fee_units), None
 
     def _key(self) -> tuple[Any, ...]:
         return (*super()._key(), self.models.names)

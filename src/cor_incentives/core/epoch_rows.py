@@ -10,6 +10,7 @@ streams' per-row accessors give for the rows as records (``rewards.MINER_STREAM`
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import compress
@@ -36,17 +37,23 @@ class RowColumns:
     quality: npt.NDArray[np.int64]
     in_consensus: npt.NDArray[np.bool_]
     precommitted: npt.NDArray[np.bool_]
-    fee: list[int] | None  # a miner row's share of its user task's fee (None: a stream without a bonus)
+    fee: array[int] | list[int] | None  # a miner row's share of its user task's fee (None: a stream without a bonus): int64 while every
+    # share fits (``WorkColumns.fee_units``), else the Python integers
 
     def __len__(self) -> int:
         return len(self.task)
 
     def fees(self, rows: npt.NDArray[np.intp]) -> Sequence[int] | npt.NDArray[np.int64]:
         """The fee shares of ``rows`` (positions, in that order): an int64 array when every one fits int64, else the list
-        of the Python integers (a fee share may exceed 64 bits); the same integers either way."""
+        of the Python integers (a fee share may exceed 64 bits); the same integers either way. Gathered from the int64
+        column's buffer when every share of the stream fits (no Python integer per row: at a million tasks 1.4 M of 3 M
+        rows picked, ~0.08 s as integers), else looked up one by one."""
         fee = self.fee
         if fee is None:
             raise InvariantViolation("fee shares asked of a stream without fees")
+        if isinstance(fee, array):  # int64: the buffer's view lives only for the gather (the column may grow again)
+            picked: npt.NDArray[np.int64] = (np.frombuffer(fee, dtype=np.int64) if len(fee) else np.zeros(0, dtype=np.int64))[rows]
+            return picked
         try:
             return np.fromiter(map(fee.__getitem__, rows.tolist()), dtype=np.int64, count=rows.size)
         except OverflowError:  # a share past int64: kept exact as Python integers
