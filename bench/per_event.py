@@ -1,7 +1,7 @@
 """Probe: the cost of one staking event while the network holds many unbonding entries (issue 16: no per-event work that
 grows with the number of accounts or nodes).
 
-    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks]
+    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks | --register]
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
@@ -23,6 +23,11 @@ delegators, then by as many addresses without voting power (refused).
 history of a network whose outsiders paid deposits and prizes), then the oracle's ``tick`` (one tick, no epoch end:
 the deadlines, tallies and reviewer draws due) ``--probes`` times, then ``bounty.create`` by ``--probes`` sponsors
 (reviewers drawn: each is open, its draw to come, while the others are created).
+
+``--register``: instead, N miners each serving a running jail and each slashed this epoch (N slash records in the
+reputation memory window: synthetic, appended as a slash appends them, the jail set as ``State.jail`` sets it, the
+reputations spread), then ``node.register`` of a miner by ``--probes`` funded keys (each starting capped by the lowest
+of them: ``staking.starting_reputation``).
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -167,16 +172,42 @@ def tick_run(n: int, probes: int) -> dict[str, Any]:
     return out
 
 
+def register_run(n: int, probes: int) -> dict[str, Any]:
+    """``node.register`` by ``probes`` keys while ``n`` miners serve a running jail and were slashed this epoch."""
+    jailed, fresh = [f"j{i}" for i in range(n)], [f"r{i}" for i in range(probes)]
+    chain = SimChain({f"wallet:{addr('bank')}": (n + probes) * 2 * COR}, {"min_self_bond_miner_units": str(COR)})
+    for name in [*jailed, *fresh]:
+        chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(2 * COR)})
+    for name in jailed:
+        chain.submit(addr(name), "node.register", {"role": "miner", "self_bond": str(COR)})
+    state = chain.state
+    for i, name in enumerate(jailed):
+        node = state.nodes[addr(name)]
+        node.reputation_ppb = 410_000_000 + (i * 7_919) % 80_000_000  # (before the jail: as the node's record had it)
+        state.jail(node.id, state.tick + 10**6)
+        sid, tick, evidence = state.new_id(), state.tick, {"task": 10**9 + i}
+        state.add_slash(SlashRecord(sid, node.id, "commit_mismatch", tick, tick, state.epoch, "0x", evidence, None, 0, 0, 0, 0, 0, {}, None))
+    if hasattr(state, "rebuild_entry_indexes"):  # (a core with derived indexes: as a decoded state rebuilds them)
+        state.rebuild_entry_indexes()
+    gc.collect()
+    gc.freeze()
+    out: dict[str, Any] = {"jailed_nodes": n, "window_slashes": n}
+    out["register_us"] = per_event(chain, [(addr(name), "node.register", {"role": "miner", "self_bond": str(COR)}) for name in fresh])
+    out["start_ppb"] = state.nodes[addr(fresh[-1])].reputation_ppb
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
     ap.add_argument("--probes", type=int, default=200)
     ap.add_argument("--votes", action="store_true", help="gov.vote on a snapshot of N nodes instead (sizes: nodes)")
     ap.add_argument("--ticks", action="store_true", help="the oracle's tick and bounty.create with N closed proposals and bounties")
+    ap.add_argument("--register", action="store_true", help="node.register with N jailed miners slashed in the window")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    if args.votes or args.ticks:
-        probe = vote_run if args.votes else tick_run
+    if args.votes or args.ticks or args.register:
+        probe = vote_run if args.votes else tick_run if args.ticks else register_run
         print(json.dumps([probe(int(s), args.probes) for s in args.sizes.split(",")]))
         return
     rows = [run(int(s), args.probes) for s in args.sizes.split(",")]

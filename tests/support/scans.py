@@ -5,7 +5,7 @@ event, and read ``count``: each iteration (or ``values`` / ``items`` / ``keys``)
 
 from __future__ import annotations
 
-from cor_incentives.core.journal import JDict, JList
+from cor_incentives.core.journal import JDict, JList, JSet
 
 
 class DictScans(JDict):
@@ -32,11 +32,26 @@ class DictScans(JDict):
 
 
 class ListScans(JList):
-    """A journaled list counting every iteration of the whole list."""
+    """A journaled list counting every iteration of the whole list (either way)."""
 
     __slots__ = ()
     count = 0
 
     def __iter__(self):
         ListScans.count += 1
+        return super().__iter__()
+
+    def __reversed__(self):
+        ListScans.count += 1
+        return super().__reversed__()
+
+
+class SetScans(JSet):
+    """A journaled set counting every iteration of the whole set."""
+
+    __slots__ = ()
+    count = 0
+
+    def __iter__(self):
+        SetScans.count += 1
         return super().__iter__()

@@ -444,6 +444,8 @@ def process_register(state: State, actor: str, body: dict[str, Any]) -> None:
         reputation_ppb=starting_reputation(state, role),
     )
     state.nodes[actor].reputation_start_ppb = state.nodes[actor].reputation_ppb
+    if actor in state.slash_index.by_node:  # slash records of this key from before (none a handler writes): it caps too
+        state.reputation_caps.on_slash(state.nodes[actor])
     change_stake(state, actor, actor, acct.wallet(actor), acct.bonded(actor), bond, "self_bond")
 
 
@@ -465,21 +467,17 @@ def starting_reputation(state: State, role: str) -> int:
     With the floor, no other node's record costs a newcomer more than ``initial ÷ floor`` of its draws, and a
     jailed key whose own reputation is below the floor gains at most ``floor − its reputation`` by
     re-registering (above the floor it gains nothing, as before).
+
+    The capping nodes are read from ``State.reputation_caps`` (the lowest of each role's running jails and of its nodes
+    slashed in the window, by reputation: O(log n) amortised), not by reading every node with a jail on record and every
+    slash record of the window (issue 16); the same value (``state.capping_nodes`` reads them so, for the full checks).
     """
     p = state.params
     if not rules_since(p, RULES_SLASHING):
         return p.reputation_initial_ppb
-    jailed = (state.nodes[i] for i in sorted(state.jailed))  # the nodes with a jail on record (State.jail), not every node
-    capped = {n.id: n.reputation_ppb for n in jailed if n.role == role and n.jailed_until_tick is not None and state.tick < n.jailed_until_tick}
-    if rules_since(p, RULES_OFFENCE_ALLOWANCE):
-        since = state.epoch - p.reputation_memory_epochs
-        for s in reversed(state.slashes):  # in the order they were taken: epochs never go down
-            if s.epoch < since:
-                break
-            node = state.nodes.get(s.node)
-            if node is not None and node.role == role:
-                capped[node.id] = node.reputation_ppb
-    lowest = min([p.reputation_initial_ppb, *capped.values()])
+    since = state.epoch - p.reputation_memory_epochs if rules_since(p, RULES_OFFENCE_ALLOWANCE) else None
+    capping = state.reputation_caps.lowest(state, role, since)
+    lowest = p.reputation_initial_ppb if capping is None else min(p.reputation_initial_ppb, capping)
     if rules_since(p, RULES_NEWCOMER_FLOOR):
         return newcomer_reputation(p.reputation_initial_ppb, p.reputation_newcomer_floor_ppb, lowest)
     return lowest

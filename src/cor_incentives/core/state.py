@@ -13,6 +13,8 @@ State variables
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +26,7 @@ from .journal import Journaled, on_undo
 from .ledger import Ledger
 from .params import ParamHistory, Params
 from .records import (
+    ROLES,
     Account,
     Attestation,
     Beacon,
@@ -155,6 +158,235 @@ def _slash_index_pop(index: SlashIndex, node: str, _: object) -> None:
         del index.by_node[node]
 
 
+_ABSENT = object()  # a node not held by a ``CapHeap`` (what its undo restores)
+
+
+class CapHeap:
+    """One role's nodes that may cap a newcomer's start (``ReputationCaps``), by reputation: ``members`` (node -> its
+    reputation, kept equal to the node's) and ``heap``, a binary heap of ``(reputation, node)`` holding an entry for each
+    member's reputation, and stale ones (a member's earlier reputations, nodes no longer held) that are dropped when they
+    reach the top. Its dicts and lists are plain: ``put`` and ``lowest`` journal what they change (``journal.on_undo``)."""
+
+    __slots__ = ("members", "heap")
+
+    def __init__(self) -> None:
+        self.members: dict[str, int] = {}
+        self.heap: list[tuple[int, str]] = []
+
+    def put(self, node_id: str, reputation: int) -> None:
+        """Hold ``node_id`` at ``reputation`` (O(log n); a heap that holds more than twice its members' entries is made
+        again from them)."""
+        old = self.members.get(node_id, _ABSENT)
+        if old == reputation:
+            return
+        self.members[node_id] = reputation
+        heapq.heappush(self.heap, (reputation, node_id))
+        on_undo(_cap_restore, self, node_id, old)
+        if len(self.heap) > 2 * len(self.members) + 32:
+            self.heap = [(r, n) for n, r in self.members.items()]
+            heapq.heapify(self.heap)
+
+    def _set(self, node_id: str, reputation: int) -> None:
+        """``put`` without a journal or a check (an index being made)."""
+        self.members[node_id] = reputation
+        heapq.heappush(self.heap, (reputation, node_id))
+
+    def lowest(self, caps: Callable[[str], bool]) -> int | None:
+        """The lowest reputation of the members that ``caps`` now; a member at the top that no longer does is let go (it
+        never caps again without a ``put``: see ``ReputationCaps``). None when none caps. Amortised O(log n): each entry
+        popped was pushed once."""
+        heap, members = self.heap, self.members
+        while heap:
+            reputation, node_id = heap[0]
+            if members.get(node_id) == reputation:
+                if caps(node_id):
+                    return reputation
+                del members[node_id]
+                on_undo(_cap_restore, self, node_id, reputation)
+            heapq.heappop(heap)
+        return None
+
+    def consistent(self, state: State, role: str) -> bool:
+        """Every member is a node of ``role`` held at its reputation and has its heap entry (O(entries))."""
+        entries = set(self.heap)
+        for node_id, reputation in self.members.items():
+            node = state.nodes.get(node_id)
+            if node is None or node.role != role or node.reputation_ppb != reputation or (reputation, node_id) not in entries:
+                return False
+        return True
+
+
+def _cap_restore(heap: CapHeap, node_id: str, old: Any) -> None:
+    if old is _ABSENT:
+        heap.members.pop(node_id, None)
+    else:  # (its entry may have been popped as stale meanwhile: pushed again; an extra entry is only stale)
+        heap.members[node_id] = old
+        heapq.heappush(heap.heap, (old, node_id))
+
+
+class ReputationCaps:
+    """Derived: per role, the nodes whose reputation may cap a newcomer's start (``staking.starting_reputation``), so
+    ``node.register`` reads the lowest of them in O(log n) instead of every node with a jail on record and every slash
+    record of the memory window (issue 16: ~14 ms at 10 k jailed nodes slashed in the window, bench/per_event.py --register).
+
+    ``jailed[role]`` holds every node of the role whose jail is running (``state.tick < jailed_until_tick``), put there by
+    ``State.jail``; a jail ends when the tick passes it, and the tick never goes back, so a node whose jail has ended is let
+    go when it reaches the top (a new jail puts it back). ``slashed[role]`` holds every node of the role with a slash
+    record of epoch ``floor`` or later (its last one: records are appended in epoch order), put there by
+    ``State.add_slash``; a query for the window from epoch ``since >= floor`` lets go of those whose last slash is older
+    (the window only moves forward, so ``floor`` becomes ``since``), and a query from ``since < floor`` (the governed
+    ``reputation_memory_epochs`` raised) makes them again from the window's slash records (``refill``: once per such
+    change). Each member is held at its node's reputation, re-keyed by every write of it (``State.set_reputation``).
+    ``floor`` None: every slashed node is held (a fresh state).
+
+    As ``EntryIndex``: not hashed, not in a snapshot (``state_codec.DERIVED_STATE_FIELDS``), made again when a state is
+    decoded (``of``), every write journaled (a refused event or skipped consequence leaves it holding what it held), and
+    compared by the full checks (``State.check_entry_indexes``) with the capping nodes found by reading every jailed node
+    and the window's slash records (``capping_nodes``): the members that cap, and each member's reputation and entry."""
+
+    __slots__ = ("jailed", "slashed", "floor")
+
+    def __init__(self) -> None:
+        self.jailed: dict[str, CapHeap] = {r: CapHeap() for r in ROLES}
+        self.slashed: dict[str, CapHeap] = {r: CapHeap() for r in ROLES}
+        self.floor: int | None = None
+
+    @classmethod
+    def of(cls, state: State) -> ReputationCaps:
+        """The index of ``state`` (O(jailed nodes + the window's slash records)); no journal is written."""
+        caps = cls()
+        for node_id in state.jailed:
+            node = state.nodes[node_id]
+            if node.jailed_until_tick is not None and state.tick < node.jailed_until_tick:
+                _heap(caps.jailed, node.role)._set(node_id, node.reputation_ppb)
+        caps.slashed, caps.floor = _slashed_since(state, window_start(state))
+        return caps
+
+    def on_jail(self, node: Node) -> None:
+        _heap(self.jailed, node.role).put(node.id, node.reputation_ppb)
+
+    def on_slash(self, node: Node | None) -> None:
+        if node is not None:
+            _heap(self.slashed, node.role).put(node.id, node.reputation_ppb)
+
+    def on_reputation(self, node: Node) -> None:
+        """``node``'s reputation changed: its entries, if held, re-keyed (O(log n); O(1) when it is not held)."""
+        node_id, role = node.id, node.role
+        held = self.jailed.get(role)
+        if held is not None and node_id in held.members:
+            held.put(node_id, node.reputation_ppb)
+        held = self.slashed.get(role)
+        if held is not None and node_id in held.members:
+            held.put(node_id, node.reputation_ppb)
+
+    def lowest(self, state: State, role: str, since: int | None) -> int | None:
+        """The lowest reputation of the nodes of ``role`` whose jail is running and (``since`` given) of those slashed in
+        epoch ``since`` or later; None when there is none."""
+        nodes, tick = state.nodes, state.tick
+
+        def jailed(node_id: str) -> bool:
+            until = nodes[node_id].jailed_until_tick
+            return until is not None and tick < until
+
+        low = _heap(self.jailed, role).lowest(jailed)
+        if since is None:
+            return low
+        if self.floor is None or since > self.floor:
+            on_undo(_caps_restore, self, self.slashed, self.floor)
+            self.floor = since
+        elif since < self.floor:
+            self.refill(state, since)
+        slashes, by_node = state.slashes, state.slash_index.by_node
+
+        def slashed(node_id: str) -> bool:
+            positions = by_node.get(node_id)
+            return positions is not None and slashes[positions[-1]].epoch >= since
+
+        recent = _heap(self.slashed, role).lowest(slashed)
+        return recent if low is None or (recent is not None and recent < low) else low
+
+    def refill(self, state: State, since: int) -> None:
+        """``slashed`` made again from the slash records of epoch ``since`` on (O(them)), journaled as one swap."""
+        on_undo(_caps_restore, self, self.slashed, self.floor)
+        self.slashed, self.floor = _slashed_since(state, since)
+
+    def held(self, state: State) -> dict[str, dict[str, dict[str, int]]]:
+        """The members that cap now, with the reputations held (``capping_nodes``' shape: the roles with any): the jailed
+        ones whose jail is running, the slashed ones whose last slash is in the window (a window starting before ``floor``
+        is not compared: a query refills it first)."""
+        since = window_start(state)
+        tick = state.tick
+        out: dict[str, dict[str, dict[str, int]]] = {"jailed": {}, "slashed": {}}
+        for role, heap in self.jailed.items():
+            running = {}
+            for node_id, reputation in heap.members.items():
+                until = state.nodes[node_id].jailed_until_tick if node_id in state.nodes else None
+                if until is not None and tick < until:
+                    running[node_id] = reputation
+            if running:
+                out["jailed"][role] = running
+        if since is not None and self.floor is not None and since < self.floor:
+            out["slashed"] = capping_nodes(state)["slashed"]
+            return out
+        by_node = state.slash_index.by_node
+        for role, heap in self.slashed.items():
+            recent = {}
+            for node_id, reputation in heap.members.items():
+                positions = by_node.get(node_id)
+                if positions and (since is None or state.slashes[positions[-1]].epoch >= since):
+                    recent[node_id] = reputation
+            if recent:
+                out["slashed"][role] = recent
+        return out
+
+    def consistent(self, state: State) -> bool:
+        return all(heap.consistent(state, role) for heaps in (self.jailed, self.slashed) for role, heap in heaps.items())
+
+
+def _heap(heaps: dict[str, CapHeap], role: str) -> CapHeap:
+    """``heaps[role]``, made empty if absent (every role of ``ROLES`` has one from the start)."""
+    heap = heaps.get(role)
+    if heap is None:
+        heap = heaps[role] = CapHeap()
+    return heap
+
+
+def _caps_restore(caps: ReputationCaps, slashed: dict[str, CapHeap], floor: int | None) -> None:
+    caps.slashed, caps.floor = slashed, floor
+
+
+def window_start(state: State) -> int | None:
+    """The first epoch of the reputation memory window (``state.epoch - reputation_memory_epochs``); None before genesis."""
+    if state.params_history is None:
+        return None
+    return state.epoch - state.params.reputation_memory_epochs
+
+
+def _slashed_since(state: State, since: int | None) -> tuple[dict[str, CapHeap], int | None]:
+    """Per role, the nodes with a slash record of epoch ``since`` or later (None: any), at their reputations."""
+    heaps = {r: CapHeap() for r in ROLES}
+    for s in reversed(state.slashes):  # in the order they were taken: epochs never go down
+        if since is not None and s.epoch < since:
+            break
+        node = state.nodes.get(s.node)
+        if node is not None and s.node not in _heap(heaps, node.role).members:
+            heaps[node.role]._set(node.id, node.reputation_ppb)
+    return heaps, since
+
+
+def capping_nodes(state: State) -> dict[str, dict[str, dict[str, int]]]:
+    """The nodes that cap a newcomer's start now, per role, read from every node with a jail on record and every slash
+    record of the window (what ``starting_reputation`` walked until the index; the full checks' rebuild): those whose
+    jail is running, and those slashed in epoch ``window_start`` or later, each with its reputation (the roles with any)."""
+    jailed: dict[str, dict[str, int]] = {}
+    for node_id in sorted(state.jailed):
+        node = state.nodes[node_id]
+        if node.jailed_until_tick is not None and state.tick < node.jailed_until_tick:
+            jailed.setdefault(node.role, {})[node_id] = node.reputation_ppb
+    heaps, _ = _slashed_since(state, window_start(state))
+    return {"jailed": jailed, "slashed": {role: dict(heap.members) for role, heap in heaps.items() if heap.members}}
+
+
 def _unbonding_index() -> EntryIndex:
     return EntryIndex(UNBONDING_INDEX)
 
@@ -236,6 +468,9 @@ class State(Journaled):
     voting_proposals: set[int] = field(default_factory=set, repr=False, compare=False)
     undrawn_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
     unexpired_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
+    # derived: per role, the nodes whose reputation may cap a newcomer's start (running jails, the memory window's
+    # slashes), by reputation (``ReputationCaps``: rebuilt likewise)
+    reputation_caps: ReputationCaps = field(default_factory=ReputationCaps, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -254,6 +489,7 @@ class State(Journaled):
         node = self.nodes[node_id]
         node.jailed_until_tick = max(until, node.jailed_until_tick or 0)
         self.jailed.add(node_id)
+        self.reputation_caps.on_jail(node)
 
     def unjail(self, node_id: str) -> None:
         self.nodes[node_id].jailed_until_tick = None
@@ -304,6 +540,12 @@ class State(Journaled):
         """A new slash record, last (``slashes`` is in id order), indexed by its node (``slash_index``)."""
         self.slashes.append(record)
         self.slash_index.add(record.node, len(self.slashes) - 1)
+        self.reputation_caps.on_slash(self.nodes.get(record.node))
+
+    def set_reputation(self, node: Node, reputation_ppb: int) -> None:
+        """Write a node's reputation (every write of it goes here): its entries in ``reputation_caps`` follow."""
+        node.reputation_ppb = reputation_ppb
+        self.reputation_caps.on_reputation(node)
 
     def slashes_of(self, node_id: str) -> list[SlashRecord]:
         """The slash records of ``node_id``, in id order: O(its slashes), not O(every slash)."""
@@ -332,12 +574,14 @@ class State(Journaled):
         }
 
     def rebuild_entry_indexes(self) -> None:
-        """The derived indexes of entries and slash records, rebuilt from them (a decoded state)."""
+        """The derived indexes of entries and slash records, rebuilt from them (a decoded state; ``reputation_caps`` reads
+        ``jailed``, rebuilt first)."""
         self.unbonding_index = EntryIndex.of(UNBONDING_INDEX, self.unbondings)
         self.redelegation_index = EntryIndex.of(REDELEGATION_INDEX, self.redelegations)
         self.slash_index = SlashIndex.of(self.slashes)
         for name, ids in self.open_ids_rebuilt().items():
             setattr(self, name, ids)
+        self.reputation_caps = ReputationCaps.of(self)
 
     def check_entry_indexes(self) -> None:
         """Raise InvariantViolation unless each derived index of entries and slash records equals a rebuild (O(them))."""
@@ -351,6 +595,9 @@ class State(Journaled):
         )
         invariant(self.slash_index.as_dict() == SlashIndex.of(self.slashes).as_dict(), "slash index differs from the slash records")
         invariant(self.open_ids() == self.open_ids_rebuilt(), "the open proposals' and bounties' ids differ from the records")
+        caps = self.reputation_caps
+        invariant(caps.consistent(self), "the capping reputations' index holds a reputation other than its node's, or lacks its entry")
+        invariant(caps.held(self) == capping_nodes(self), "the capping reputations' index differs from the running jails and the window's slashes")
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""

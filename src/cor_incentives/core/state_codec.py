@@ -12,7 +12,7 @@ what they were.
 Derived fields are left out and rebuilt: ``touched`` (scratch of the event being applied) is empty
 between events; ``jailed`` is the nodes whose ``jailed_until_tick`` is set; ``unbonding_index``,
 ``redelegation_index`` and ``slash_index`` are the unbonding entries', redelegations' and slash records' ids by
-address and node. The selection index is
+address and node; ``reputation_caps`` the nodes whose reputation may cap a newcomer's start. The selection index is
 carried: the order in which nodes took their slots in its weight trees is history, not a function
 of the nodes, and a draw reads that order.
 
@@ -77,6 +77,7 @@ DERIVED_STATE_FIELDS = frozenset(
         "unbonding_index",
         "redelegation_index",
         "slash_index",
+        "reputation_caps",
         "proposal_voters",
         "voting_proposals",
         "undrawn_bounties",
@@ -87,7 +88,7 @@ DERIVED_STATE_FIELDS = frozenset(
 )
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
 the index of nodes with a jail on record (rebuilt from the nodes), the unbonding entries' and redelegations' ids
-by address and node and the slash records by node (``State.rebuild_entry_indexes``), each voted-on proposal's voters
+by address and node, the slash records by node and the capping reputations by role (``State.rebuild_entry_indexes``), each voted-on proposal's voters
 (made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
 expired (``State.rebuild_entry_indexes``), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""

@@ -894,7 +894,7 @@ def _update_miners(state: State, task: Task) -> None:
         if success:
             count_served(state, a.miner, task.created_epoch)
         obs = rep.miner_observation(success, a.quality_ppb or 0, latency if a.reveal_tick is not None else 0)
-        node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
+        state.set_reputation(node, rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK))
 
 
 def _update_validators(state: State, task: Task, cons: Consensus) -> None:
@@ -903,7 +903,7 @@ def _update_validators(state: State, task: Task, cons: Consensus) -> None:
         node = state.nodes[v]
         state.touch(v)
         obs = task.agreement_ppb.get(v, 0)
-        node.reputation_ppb = rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK)
+        state.set_reputation(node, rep.update_for_task(node.reputation_ppb, obs, p.reputation_half_life_tasks, task.kind == TaskKind.NETWORK))
         if v not in task.reports:
             continue
         report = {m: (x[0], x[1]) for m, x in task.reports[v].items()}
