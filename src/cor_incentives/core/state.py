@@ -227,7 +227,7 @@ def _cap_restore(heap: CapHeap, node_id: str, old: Any) -> None:
 class ReputationCaps:
     """Derived: per role, the nodes whose reputation may cap a newcomer's start (``staking.starting_reputation``), so
     ``node.register`` reads the lowest of them in O(log n) instead of every node with a jail on record and every slash
-    record of the memory window (issue 16: ~14 ms at 10 k jailed nodes slashed in the window, bench/per_event.py --register).
+    record of the memory window (issue 16: ~11 ms at 10 k jailed nodes slashed in the window, bench/per_event.py --register).
 
     ``jailed[role]`` holds every node of the role whose jail is running (``state.tick < jailed_until_tick``), put there by
     ``State.jail``; a jail ends when the tick passes it, and the tick never goes back, so a node whose jail has ended is let
