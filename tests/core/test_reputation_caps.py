@@ -137,6 +137,16 @@ class World:
             assert state.nodes[addr(name)].reputation_ppb == state.nodes[addr(name)].reputation_start_ppb == expected
         elif op == "tick":
             self.c.oracle("tick", {"ticks": r.choice([1, 2, 3, 6, 11])})
+        elif op == "snapshot":  # a snapshot taken and opened: the index made again from the records (its floor the window's start)
+            data = encode_state(state)
+            self.c.state = decode_state(data)
+            assert encode_state(self.c.state) == data and held(self.c.state) == held(state)
+            state = self.c.state
+        elif op == "upgrade":  # a governed rule version, raised (only up) from now on
+            history, version = state.params_history, state.params.rule_version
+            assert history is not None
+            if version < LATEST:
+                state.params_history = history.with_changes(state.epoch, {"rule_version": r.randint(version + 1, LATEST)})
         elif op in ("refused", "savepoint"):
             before, answers, kept = held(state), same_answers(state), members(state)
 
@@ -179,6 +189,23 @@ def test_the_start_is_the_walks_at_every_rule_version_in_every_state(rule_versio
         w.step(op, random.Random(seed))
 
 
+OPS_OPENED = [*OPS, "snapshot", "upgrade"]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rule_version=st.sampled_from(RULE_VERSIONS[:-1]),
+    ops=st.lists(st.tuples(st.sampled_from(OPS_OPENED), st.integers(0, 2**32)), min_size=1, max_size=60),
+)
+def test_the_start_is_the_walks_across_snapshots_and_rule_upgrades(rule_version, ops):
+    """As above, with snapshots taken and opened between the steps (the decoded index holds the window from its start on,
+    not every slash: a window made longer afterwards, or rules that start reading the window, must read the slash records
+    again) and the rule version raised by governance (from none of the slashing rules, or no window, to the latest)."""
+    w = World(rule_version)
+    for op, seed in ops:
+        w.step(op, random.Random(seed))
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_long_random_runs(seed):
     """Longer runs than the property test's (hundreds of steps: heaps made again from their members, windows refilled)."""
@@ -186,6 +213,15 @@ def test_long_random_runs(seed):
     w = World(LATEST if seed % 2 else RULES_NEWCOMER_FLOOR - 1)
     for _ in range(400):
         w.step(r.choice(OPS), r)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_long_random_runs_across_snapshots_and_rule_upgrades(seed):
+    """Long runs with snapshots opened between the steps and the rules raised from ``RULES_SLASHING`` (no window yet)."""
+    r = random.Random(100 + seed)
+    w = World(RULES_SLASHING)
+    for _ in range(300):
+        w.step(r.choice([*OPS, "snapshot"] if r.random() < 0.98 else ["upgrade"]), r)
 
 
 def crowded(n: int = 60) -> Chain:
