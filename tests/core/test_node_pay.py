@@ -215,6 +215,55 @@ def test_node_pay_pays_what_node_by_node_paid(seed: int, rule_version: int | Non
     assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=10**6),
+    rule_version=st.sampled_from([None, RULES_EPOCH_DOCUMENT - 1, RULES_EPOCH_DOCUMENT]),
+    stream=st.sampled_from(["miner_work", "validator_work", "test"]),
+    data=st.data(),
+)
+def test_settle_all_settles_many_nodes_as_node_by_node(seed: int, rule_version: int | None, stream: str, data: st.DataObject) -> None:
+    """``NodePay.settle_all`` of many nodes in one call (``settle`` is one node's: the test above), in any order, some named
+    twice, some with nothing waiting, after every credit: what each returns (a node named twice: its dust once, 0 the
+    second time), lines, postings, balances, positions, touched nodes and journal as the reference's settlement of each
+    node in turn; rolled back, the state before."""
+    current, reference = random_state(seed, rule_version), random_state(seed, rule_version)
+    start = snapshot(current)
+    nodes = sorted(current.nodes)
+    amount = st.one_of(st.sampled_from([0, 1, 7, 9_999, 10_001]), st.integers(min_value=1, max_value=10**24))
+    rewards_of = {n: data.draw(amount, label=n) for n in nodes}
+    order = data.draw(st.lists(st.sampled_from(nodes), min_size=2, max_size=2 * len(nodes)), label="order")
+    stake_line = f"{stream}:stake"
+    detail = {"formula": "f", "inputs": {}}
+
+    def pay(state: State, bulk: bool) -> tuple[list[int], list[Any]]:
+        with journal() as entries:
+            writes = Writes()
+            payer = NodePay(state, writes)
+            for n in nodes:
+                if rewards_of[n]:
+                    if bulk:
+                        payer.credit(n, acct.NETWORK_INCENTIVES_POOL, rewards_of[n], stream, detail)
+                    else:
+                        pay_reference.credit_node_reward(state, n, acct.NETWORK_INCENTIVES_POOL, rewards_of[n], stream, detail, writes)
+            if bulk:
+                dust = payer.settle_all(order, stake_line)
+            else:
+                dust = [pay_reference.settle_node_rewards(state, n, stake_line, writes) for n in order]
+            kept = list(entries)
+            entries.clear()
+        return dust, kept
+
+    dust, entries = pay(current, True)
+    dust_reference, entries_reference = pay(reference, False)
+    assert dust == dust_reference and len(dust) == len(order)
+    assert snapshot(current) == snapshot(reference)
+    assert values_before(entries, current.ledger.balances) == values_before(entries_reference, reference.ledger.balances)
+    rollback(entries)
+    rollback(entries_reference)
+    assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+
+
 @pytest.mark.parametrize("seed", [5, 6])
 def test_bulk_accrual_and_new_stake_epoch_roll_back(seed: int) -> None:
     """``staking.accrue_nodes`` and ``start_stake_epochs`` write every node's counts through one batch's attribute journal
