@@ -206,6 +206,29 @@ def test_the_index_follows_stake_reputation_and_jail():
     c.oracle("epoch.close", {})  # the close checks the index against the state too
 
 
+def test_the_index_check_fails_on_a_stale_tree():
+    """``check_index`` compares every tree with weights recomputed from the state: a node changed without ``touch`` (not
+    re-read by ``sync``) and a tree that disagrees with the weight ``sync`` just re-read for a marked node both fail it."""
+    from cor_incentives.core.errors import InvariantViolation
+    from cor_incentives.core.selection import draw_weight, draw_weights
+
+    c = market(n_miners=5, beacon=True)
+    state = c.state
+    check_index(state)
+    assert draw_weights(state, list(state.nodes)) == {n: draw_weight(state, node) for n, node in state.nodes.items()}
+    m1, m2 = addr("m1"), addr("m2")
+    state.nodes[m1].reputation_ppb //= 2  # changed without ``touch``: the index still holds the old weight
+    with pytest.raises(InvariantViolation, match=f"{m1} in miner is stale"):
+        check_index(state)
+    state.touch(m1)
+    check_index(state)  # re-read: the tree follows
+    tree = state.selection.trees["miner"]
+    tree.set(m2, tree.weight(m2) + 1)  # a tree out of step with ``idx.weights`` (which ``sync`` compares against) ...
+    state.touch(m2)  # ... for a node ``sync`` re-reads: its weight is unchanged, so ``sync`` leaves the tree as it is
+    with pytest.raises(InvariantViolation, match=f"{m2} in miner is stale"):
+        check_index(state)
+
+
 def test_a_log_on_the_first_rules_replays_after_the_beacon_activates():
     """Events before ``beacon.anchor`` ran (and replay) under the first rules, events after it under the beacon's."""
     c = market(n_miners=6)

@@ -20,7 +20,8 @@ O(k log n), however many nodes are registered.
         must follow any change to a node's stake, reputation, bond or jail (``staking.get_node``
         calls it, and so do the reputation updates): it marks the node in the index. Before each draw, ``sync`` re-reads the marked
         nodes. At every epoch close, ``check_index`` compares the whole index with the weights
-        recomputed from the state.
+        recomputed from the state (the nodes its ``sync`` re-read with the weights that read gave,
+        every other node read again).
 
 Without a beacon (a log from before the beacon), the first rules apply unchanged. ``sample_nodes``
 seeds its draw with sha256(head_hash ‖ purpose) and uses ``pps_sample``: systematic PPS over an
@@ -30,9 +31,10 @@ order shuffled by the seed, O(n log n) per draw. Network tasks there prefer idle
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 
 from .errors import InvariantViolation, invariant
-from .records import Node
+from .records import ROLES, Node
 from .rules import rules_since
 from .sampling import SelectionIndex, WeightTree
 from .staking import is_selectable
@@ -43,12 +45,30 @@ from .units import PPB
 def selection_weight(state: State, node_id: str) -> int:
     """stake × max(reputation, 1 %) in base units, at least 1 (whether or not the node is selectable)."""
     n = state.nodes[node_id]
-    return max(1, n.stake_total * max(n.reputation_ppb, PPB // 100) // PPB)
+    return stake_weight(n.stake_total, n.reputation_ppb)
+
+
+def stake_weight(stake_total: int, reputation_ppb: int) -> int:
+    """``selection_weight``'s formula: max(1, stake × max(reputation, 1 %) // 10**9)."""
+    return max(1, stake_total * max(reputation_ppb, PPB // 100) // PPB)
 
 
 def draw_weight(state: State, node: Node) -> int:
     """The node's weight in draws: ``selection_weight`` when it is selectable, else 0."""
     return selection_weight(state, node.id) if is_selectable(state, node) else 0
+
+
+def draw_weights(state: State, node_ids: Iterable[str]) -> dict[str, int]:
+    """``draw_weight`` of each node (in the order given), the roles' minimum self-bonds looked up once. For ``sync`` and
+    ``check_index``, which weigh every node at an epoch close."""
+    p = state.params
+    minimum = {role: p.min_self_bond(role) for role in ROLES}
+    nodes = state.nodes
+    out: dict[str, int] = {}
+    for node_id in node_ids:
+        n = nodes[node_id]
+        out[node_id] = stake_weight(n.stake_total, n.reputation_ppb) if is_selectable(state, n, minimum[n.role]) else 0
+    return out
 
 
 # --- the index (networks with a beacon) ----------------------------------------------------------
@@ -72,6 +92,11 @@ def index(state: State) -> SelectionIndex:
 
 def sync(state: State) -> SelectionIndex:
     """Bring the index up to date with the marked nodes (all nodes when the minimum bonds changed)."""
+    return _sync(state)[0]
+
+
+def _sync(state: State) -> tuple[SelectionIndex, dict[str, int]]:
+    """``sync``, and the weight it read from the state for each marked node."""
     idx = index(state)
     p = state.params
     bonds = (p.min_self_bond_miner_units, p.min_self_bond_validator_units, p.min_self_bond_router_units)
@@ -80,31 +105,34 @@ def sync(state: State) -> SelectionIndex:
         idx.marked |= set(state.nodes)
     new = sorted(n for n in idx.marked if n not in idx.weights)  # slots in a deterministic order
     changed: dict[str, list[tuple[str, int]]] = {}  # pool key -> (node, weight) in that order (trees are independent)
-    for node_id in new + sorted(idx.marked - set(new)):
-        node = state.nodes[node_id]
-        w = draw_weight(state, node)
+    fresh = draw_weights(state, new + sorted(idx.marked - set(new)))
+    nodes = state.nodes
+    for node_id, w in fresh.items():
         if idx.weights.get(node_id) != w:
             idx.weights[node_id] = w
-            for key in pool_keys(node):
+            for key in pool_keys(nodes[node_id]):
                 if key not in idx.trees:
                     idx.trees[key] = WeightTree()
                 changed.setdefault(key, []).append((node_id, w))
     for key, items in changed.items():
         idx.trees[key].set_many(items)  # an epoch close re-weighs every node: one rebuild, not n updates
     idx.marked.clear()
-    return idx
+    return idx, fresh
 
 
 def check_index(state: State) -> None:
-    """Invariant: every tree holds exactly the weights recomputed from the state."""
+    """Invariant: every tree holds exactly the weights recomputed from the state (``draw_weights``: the nodes ``sync``
+    re-read just now with the weights it read, every other node read here), whatever ``idx.weights`` says."""
     if state.selection is None:
         return
-    idx = sync(state)
-    empty = WeightTree()
+    idx, fresh = _sync(state)  # (the state does not change in between: its weights are this check's own)
+    rest = draw_weights(state, [n for n in state.nodes if n not in fresh])
+    trees, empty = idx.trees, WeightTree()
     for node_id, node in state.nodes.items():
-        w = draw_weight(state, node)
+        w = fresh[node_id] if node_id in fresh else rest[node_id]
         for key in pool_keys(node):
-            invariant(idx.trees.get(key, empty).weight(node_id) == w, f"selection index: {node_id} in {key} is stale")
+            if trees.get(key, empty).weight(node_id) != w:  # (the message built only on failure)
+                invariant(False, f"selection index: {node_id} in {key} is stale")
 
 
 def pool_size(state: State, role: str, model: str | None = None) -> int:

@@ -20,18 +20,21 @@ State
 
 from __future__ import annotations
 
-from .staking import stake_of, stakers
+from .staking import stake_account, stake_of
 from .state import State
 
 
 def process_position_starts(state: State) -> None:
-    """At an epoch's start: shift each position's recorded stake and record its stake now."""
+    """At an epoch's start: shift each position's recorded stake and record its stake now (the positions of ``stakers``,
+    in its order, node by node in id order; the balances read from the ledger's dict once)."""
     starts: dict[tuple[str, str], tuple[int, int]] = {}
-    for node_id in sorted(state.nodes):
-        for addr in stakers(state, node_id):
-            now = stake_of(state, node_id, addr)
+    before, balances, nodes = state.position_starts, state.ledger.balances, state.nodes
+    for node_id in sorted(nodes):
+        own = balances.get(stake_account(node_id, node_id), 0)
+        for addr in ([node_id] if own > 0 else []) + sorted(nodes[node_id].delegators):  # (``stakers``)
+            now = own if addr == node_id else balances.get(stake_account(node_id, addr), 0)
             if now:
-                starts[(node_id, addr)] = (state.position_starts.get((node_id, addr), (0, 0))[1], now)
+                starts[(node_id, addr)] = (before.get((node_id, addr), (0, 0))[1], now)
     state.position_starts = starts
 
 
