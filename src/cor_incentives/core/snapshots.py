@@ -20,19 +20,18 @@ State
 
 from __future__ import annotations
 
-from .staking import stake_account, stake_of
+from .staking import stake_account, stake_of, stakers
 from .state import State
 
 
 def process_position_starts(state: State) -> None:
     """At an epoch's start: shift each position's recorded stake and record its stake now (the positions of ``stakers``,
-    in its order, node by node in id order; the balances read from the ledger's dict once)."""
+    node by node in id order; each balance read from the ledger's dict)."""
     starts: dict[tuple[str, str], tuple[int, int]] = {}
-    before, balances, nodes = state.position_starts, state.ledger.balances, state.nodes
-    for node_id in sorted(nodes):
-        own = balances.get(stake_account(node_id, node_id), 0)
-        for addr in ([node_id] if own > 0 else []) + sorted(nodes[node_id].delegators):  # (``stakers``)
-            now = own if addr == node_id else balances.get(stake_account(node_id, addr), 0)
+    before, balances = state.position_starts, state.ledger.balances
+    for node_id in sorted(state.nodes):
+        for addr in stakers(state, node_id):
+            now = balances.get(stake_account(node_id, addr), 0)
             if now:
                 starts[(node_id, addr)] = (before.get((node_id, addr), (0, 0))[1], now)
     state.position_starts = starts
