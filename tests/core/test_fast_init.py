@@ -49,25 +49,31 @@ def test_every_record_has_it():
     assert RECORDS and all(hasattr(cls.__init__, "dataclass_init") for cls in RECORDS)
 
 
+def _arguments(cls, data, values):
+    """Arguments for ``cls``: every required field and each optional one or not (left to its default), drawn from
+    ``values``; positionally until a field is left out (a later field given must go by name), else by name."""
+    args, kwargs = [], {}
+    positional = data.draw(st.booleans(), label="positional")
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if not required and not data.draw(st.booleans(), label=f"give {f.name}"):
+            positional = False
+            continue
+        value = data.draw(values, label=f.name)
+        if positional:
+            args.append(value)
+        else:
+            kwargs[f.name] = value
+    return args, kwargs
+
+
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda c: c.__name__)
 @settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_same_instance_as_the_dataclass_init(cls, data):
     """Required fields given, each optional one given or left to its default (factories: a fresh object each time);
     positionally or by name. Containers are adopted (JDict, JList, JSet) as ``Journaled.__setattr__`` adopts them."""
-    fields = dataclasses.fields(cls)
-    args, kwargs = [], {}
-    positional = data.draw(st.booleans(), label="positional")
-    for f in fields:
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if not required and not data.draw(st.booleans(), label=f"give {f.name}"):
-            positional = False  # (a later field given must go by name)
-            continue
-        value = data.draw(_value, label=f.name)
-        if positional:
-            args.append(value)
-        else:
-            kwargs[f.name] = value
+    args, kwargs = _arguments(cls, data, _value)
     fast = _made(cls, cls.__init__, args, kwargs)
     reference = _made(cls, cls.__init__.dataclass_init, args, kwargs)
     _same(fast, reference)
@@ -117,18 +123,7 @@ def test_frozen_same_instance_as_the_dataclass_init(cls, data):
     by name, defaults left out; equal, the same hash and repr; and still frozen."""
     assert hasattr(cls.__init__, "dataclass_init")
     fields = dataclasses.fields(cls)
-    args, kwargs = [], {}
-    positional = data.draw(st.booleans(), label="positional")
-    for f in fields:
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if not required and not data.draw(st.booleans(), label=f"give {f.name}"):
-            positional = False
-            continue
-        value = data.draw(st.one_of(st.integers(), st.text(max_size=5), st.none(), st.binary(max_size=3), st.tuples(st.integers())), label=f.name)
-        if positional:
-            args.append(value)
-        else:
-            kwargs[f.name] = value
+    args, kwargs = _arguments(cls, data, st.one_of(st.integers(), st.text(max_size=5), st.none(), st.binary(max_size=3), st.tuples(st.integers())))
     fast = cls(*args, **kwargs)
     reference = _made(cls, cls.__init__.dataclass_init, args, kwargs)
     _same(fast, reference)
