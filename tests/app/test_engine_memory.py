@@ -115,3 +115,49 @@ def test_a_numpy_first_imported_inside_the_block_starts_without_the_advice():
     env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
     out = subprocess.run([sys.executable, "-c", FIRST_IMPORT], env=env, capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "0", "None"]
+
+
+@pytest.fixture
+def collector_off():
+    """The collector paused for the test, nothing frozen (another test's freeze is unfrozen: aged, as the helper does),
+    and the collector put back after it."""
+    was = gc.isenabled()
+    gc.unfreeze()
+    gc.disable()
+    yield
+    gc.unfreeze()
+    gc.enable() if was else gc.disable()
+
+
+def _in_oldest_generation(obj: object) -> bool:
+    return any(o is obj for o in gc.get_objects(generation=2))
+
+
+def test_age_survivors_moves_what_a_paused_block_made_into_the_oldest_generation(collector_off):
+    kept = [[i] for i in range(5_000)]
+    assert gc.get_count()[0] >= 5_000 and not _in_oldest_generation(kept[-1])
+    assert collector.age_survivors() is True
+    assert gc.get_count()[0] < 100 and _in_oldest_generation(kept) and _in_oldest_generation(kept[-1])
+    assert gc.get_freeze_count() == 0  # nothing left frozen
+
+
+def test_age_survivors_leaves_a_process_that_keeps_objects_frozen_alone(collector_off):
+    frozen = [[i] for i in range(100)]
+    gc.freeze()  # as `cor serve` freezes what its workers share
+    n = gc.get_freeze_count()
+    young = [[i] for i in range(5_000)]
+    assert collector.age_survivors() is False
+    assert gc.get_freeze_count() == n and gc.get_count()[0] >= 5_000 and not _in_oldest_generation(young[-1])
+    assert not _in_oldest_generation(frozen[-1])  # still frozen
+
+
+def test_verify_ages_the_replayed_state_before_the_collector_resumes(network, collector_off):
+    """The state verify returns (made by its replay, the collector paused) is in the oldest generation: no young
+    collection will walk it (with the collector left paused, nothing else could have moved it there)."""
+    store = Store(f"sqlite:///{network[0]}", create=False)
+    try:
+        report, state = verify_mod.verify_store(store)
+    finally:
+        store.dispose()
+    assert report.ok and state.nodes
+    assert _in_oldest_generation(state.ledger.balances) and _in_oldest_generation(next(iter(state.nodes.values())))

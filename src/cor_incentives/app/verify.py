@@ -16,7 +16,8 @@ Checks, in order, for every event:
                    with the full scan of every balance at oracle checkpoints at most every
                    ``FULL_CHECK_EVERY`` events and at the end.
 It runs under ``app.collector.engine_memory``: the cyclic garbage collector paused (its full collections
-walk the whole replayed state) and numpy's arrays on small pages. Commands are decoded once and
+walk the whole replayed state) and numpy's arrays on small pages; the objects it made are aged into the collector's
+oldest generation before it resumes (``collector.age_survivors``), so its first young collection does not walk them all. Commands are decoded once and
 signatures recovered in batches of ``VERIFY_BATCH`` events (with
 ``workers`` ≥ 1 in forked helper processes, ahead of the replay: ``app.recovery``). The replay keeps no undo
 journal: it stops applying at the first event the core refuses (whose writes are then not undone, so
@@ -72,7 +73,7 @@ from ..store.projections import (
 )
 from .anchors import Anchor
 from .archive import StoreHistory
-from .collector import engine_memory
+from .collector import age_survivors, engine_memory
 from .logcheck import column_problems, link_problems
 from .recovery import recovered
 from .signing import seal_decoded, signed_by_actor
@@ -204,6 +205,7 @@ def verify_store(
                     )
                     return report, State()
             report, state = _verify(store, conn, anchors, progress, start, workers)
+            age_survivors()  # the replayed state is kept: no young collection walks it as the collector resumes
         # the records the replay pruned are read back from the database (checked against the replay's own above), so
         # what reads a closed epoch or task of the replayed state (`--chain`'s roots, the caller) finds it
         state.history = StoreHistory(store)
