@@ -159,6 +159,44 @@ def test_fields_and_rows_are_the_dicts_text(names, data):
             json_bytes_rows(names, rows)
 
 
+class Members(set):
+    """A set subclass (as the state's journaled sets are): ``_ready``'s set branch."""
+
+
+def uniform_column(n):
+    """``n`` values a node row's field could hold across the rows: each kind ``_ready_values`` tests once for a column
+    (integers, big ones among them; strings, ASCII or not; None and booleans; floats; tuples, lists and sets, empty or not, a set
+    subclass among them), or any values."""
+    return st.one_of(
+        st.lists(ints, min_size=n, max_size=n),
+        st.lists(st.integers(-(2**53), 2**53), min_size=n, max_size=n),
+        st.lists(texts, min_size=n, max_size=n),
+        st.lists(st.text(alphabet=st.characters(max_codepoint=0x7F), max_size=4), min_size=n, max_size=n),
+        st.lists(st.one_of(st.none(), st.booleans()), min_size=n, max_size=n),
+        st.lists(st.one_of(st.none(), ints), min_size=n, max_size=n),
+        st.lists(st.one_of(st.none(), floats), min_size=n, max_size=n),  # written by json.dumps, never as they are
+        st.lists(st.sampled_from([(), [], set(), frozenset(), Members(), Members({"b", "a"}), ("x", 2**60), ["é"], {3, 1}]), min_size=n, max_size=n),
+        st.lists(st.sampled_from([(), Members()]), min_size=n, max_size=n),
+        st.lists(values, min_size=n, max_size=n),
+    )
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["a", "b", "id", "a_b", "Z9", "zz"]), min_size=1, max_size=5, unique=True), st.integers(1, 7), st.data())
+def test_rows_made_a_field_at_a_time_are_each_rows_text(names, n, data):
+    """``json_bytes_rows`` makes the rows' values ready a field at a time across the rows (a column of strings, small
+    integers, None or booleans taken as it is; big integers converted in one pass; empty tuples, lists and sets written
+    ``[]``): each row's text is still ``json_bytes(dict(zip(names, row)))``, or the same error is raised."""
+    columns = [data.draw(uniform_column(n)) for _ in names]
+    rows = list(zip(*columns))
+    expected = [expected_bytes(dict(zip(names, row, strict=True))) for row in rows]
+    if all(isinstance(e, bytes) for e in expected):
+        assert json_bytes_rows(names, rows) == expected
+    else:
+        with pytest.raises(TypeError):
+            json_bytes_rows(names, rows)
+
+
 def test_rows_split_at_their_joints_only():
     """Rows whose values nest objects starting with the first name are written apart, not split inside them."""
     names = ("a", "b")
@@ -167,6 +205,8 @@ def test_rows_split_at_their_joints_only():
     assert json_bytes_rows(names, []) == []
     assert json_bytes_rows((2, "a"), [(1, 2)]) == [b'{"2":1,"a":2}']  # a name not a str: row by row, as json_bytes writes the dict
     assert json_bytes_rows(names, rows[:1]) == [reference(dict(zip(names, rows[0]))).encode("ascii")]
+    with pytest.raises(ValueError):  # a row short of a value: refused as json_bytes_fields refuses it (zip, strict)
+        json_bytes_rows(names, [(1, 2), (3,)])
 
 
 @settings(max_examples=300, deadline=None)

@@ -37,6 +37,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -100,7 +101,7 @@ def json_bytes_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
     if not rows or not names or not all(type(n) is str for n in names) or _PLAIN_NAME.fullmatch(first := min(names)) is None:
         return [json_bytes_fields(names, values) for values in rows]
     try:
-        data = orjson.dumps([_ready_fields(names, values, {}) for values in rows], option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
+        data = orjson.dumps(_ready_rows(names, rows), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
     except (_Fallback, orjson.JSONEncodeError, _Repeated):
         return [json_bytes_fields(names, values) for values in rows]
     head = b'{"' + first.encode("ascii") + b'":'
@@ -138,6 +139,41 @@ def _ready_fields(names: Sequence[str], values: Sequence[Any], memo: dict[int, A
     if len(out) != len(names):
         raise _Repeated
     return out
+
+
+def _ready_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """``[_ready_fields(names, values, {}) for values in rows]``, made a field at a time across the rows
+    (``_ready_values``: a field every row holds as it is written, such as an ASCII string, an integer within ±2**53 or
+    None, is taken as it is, tested once for the column). Rows not all of ``len(names)`` values, or names given twice,
+    go through ``_ready_fields`` row by row, which raises as before."""
+    if len(set(names)) != len(names) or set(map(len, rows)) != {len(names)}:
+        return [_ready_fields(names, values, {}) for values in rows]
+    memo: dict[int, Any] = {}  # (only strings' escaped texts, keyed by the strings: the same fragments as a memo per row)
+    columns = [_ready_values(column, memo) for column in zip(*rows)]
+    return list(map(dict, map(zip, repeat(names), zip(*columns))))
+
+
+_AS_IS = frozenset({bool, type(None)})
+
+
+def _ready_values(values: Sequence[Any], memo: dict[int, Any]) -> Sequence[Any]:
+    """``[_ready(v, memo, False, False) for v in values]``, or ``values`` itself when that list would hold the same
+    values: every value a bool or None, or every one an ``int`` within ±2**53, or every one an ASCII ``str`` (each test
+    taken once for the column, in C). An ``int`` column with values past ±2**53 is converted in one comprehension (those
+    as decimal strings, as ``_ready`` writes them); in a column of tuples, lists and sets (``_ready``'s set kind: a
+    node's delegators) an empty one is ``[]`` without a call, as ``_ready`` makes it."""
+    types = set(map(type, values))
+    if types <= _AS_IS:
+        return values
+    if types == {int}:
+        if -JSON_SAFE_INT <= min(values) and max(values) <= JSON_SAFE_INT:
+            return values
+        return [v if -JSON_SAFE_INT <= v <= JSON_SAFE_INT else str(v) for v in values]
+    if types == {str} and all(map(str.isascii, values)):
+        return values
+    if all(t is tuple or t is list or (_KINDS.get(t) or _kind(t)) is _SET for t in types):
+        return [_ready(v, memo, False, False) if v else [] for v in values]
+    return [_ready(v, memo, False, False) for v in values]
 
 
 COLUMN_PLACEHOLDER = "\x00col:"
