@@ -141,3 +141,83 @@ def test_proposals_per_draw_do_not_grow_with_the_pool():
         assert per_draw[10_000] < 8 and per_draw[100] < 8
     finally:
         sampling.rand = real
+
+
+def _tree_state(tree: WeightTree):
+    """Everything a draw could leave changed: slots, sums, maxima, totals."""
+    return (tree.cap, list(tree.ids), dict(tree.slot), list(tree.weights), list(tree.fen), list(tree.mx), tree.total, tree.count)
+
+
+excluded_sets = st.one_of(
+    st.lists(st.sampled_from(NAMES), max_size=40),  # named twice, absent from the tree, weight 0: all allowed
+    st.just(NAMES),  # every node
+    st.lists(st.text(min_size=1, max_size=3), max_size=5),  # names the tree never saw
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ops=operations,
+    excluding=excluded_sets,
+    draws=st.lists(st.tuples(st.integers(1, 400), st.binary(min_size=1, max_size=16), st.booleans()), min_size=1, max_size=4),
+)
+def test_a_draw_excluding_nodes_is_the_reference_draw_with_their_weights_0_and_leaves_the_tree_as_it_was(ops, excluding, draws):
+    """``draw_excluding`` (rules ≥ 19's escalation): the reference draw over the tree's slots with the excluded nodes at
+    weight 0, bounded or not, k up to above what is left; the tree's slots, sums, maxima, total and count unchanged."""
+    tree = WeightTree()
+    for name, w in ops:
+        tree.set(name, w)
+    before = _tree_state(tree)
+    gone = set(excluding)
+    zeroed = [(n, 0 if n in gone else w) for n, w in tree.slots()]
+    left = sum(1 for _, w in zeroed if w > 0)
+    for k, seed, bounded in draws:
+        if not bounded:
+            k = min(k, 3)  # unbounded Sampford steps with k ≥ 4 can run for ever on near-certain nodes
+        got = tree.draw_excluding(k, seed, excluding, bounded)
+        assert got == reference_draw(zeroed, k, seed, bounded)
+        assert len(got) == len(set(got)) == min(k, left)
+        assert not gone & set(got) and all(tree.weight(n) > 0 for n in got)
+        assert _tree_state(tree) == before
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=operations, excluding=st.lists(st.sampled_from(NAMES), max_size=40), k=st.integers(1, 12), fail_after=st.integers(0, 6))
+def test_a_draw_excluding_nodes_that_raises_leaves_the_tree_as_it_was(ops, excluding, k, fail_after):
+    """The excluded weights come back also when the draw fails midway (here: its n-th random number raises)."""
+    tree = WeightTree()
+    for name, w in ops:
+        tree.set(name, w)
+    before = _tree_state(tree)
+    real, calls = sampling.rand, Counter()
+
+    def failing(seed, counter, bound):
+        calls["n"] += 1
+        if calls["n"] > fail_after:
+            raise RuntimeError("boom")
+        return real(seed, counter, bound)
+
+    sampling.rand = failing
+    try:
+        try:
+            tree.draw_excluding(k, b"seed", excluding)
+        except RuntimeError:
+            pass
+    finally:
+        sampling.rand = real
+    assert _tree_state(tree) == before
+
+
+def test_a_draw_excluding_nodes_never_draws_them_and_draws_the_rest_in_proportion():
+    """Inclusion stays ∝ weight over the nodes left: the excluded heavy node is never drawn, the others as if it were gone."""
+    ws = {"heavy": 500, **{f"s{i}": 10 * (i + 1) for i in range(10)}}
+    tree, runs, k = tree_of(ws), 6000, 3
+    seen = Counter()
+    for seed in seeds(runs):
+        seen.update(tree.draw_excluding(k, seed, ["heavy", "s0", "absent"]))
+    assert seen["heavy"] == seen["s0"] == 0
+    rest = sum(w for n, w in ws.items() if n not in ("heavy", "s0"))
+    for n, w in ws.items():
+        if n not in ("heavy", "s0"):
+            expected = runs * k * w / rest
+            assert abs(seen[n] - expected) < 5 * expected**0.5 + 5, (n, seen[n], expected)

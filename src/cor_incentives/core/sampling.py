@@ -250,6 +250,22 @@ class WeightTree(Journaled):
         invariant(len(set(chosen)) == len(chosen) == min(k, self.count), "sampling: wrong number of distinct nodes")
         return chosen
 
+    def draw_excluding(self, k: int, seed: bytes, excluding: Iterable[str], bounded: bool = True) -> list[str]:
+        """``draw`` with the nodes of ``excluding`` left out: their slots at weight 0 for the draw, their weights put back
+        after it (also when it raises), so the tree is as it was. The same draw as ``reference_draw`` over ``slots()`` with
+        those nodes' weights set to 0. O((k + |excluding|) log n); a node not in the tree (or of weight 0) changes nothing."""
+        saved: list[tuple[int, int]] = []
+        try:
+            for node in excluding:
+                s = self.slot.get(node)
+                if s is not None and self.weights[s] > 0:
+                    saved.append((s, self.weights[s]))
+                    self._put(s, 0)
+            return self.draw(k, seed, bounded)
+        finally:
+            for s, w in reversed(saved):
+                self._put(s, w)
+
 
 def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weights: list[int], seed: bytes, budget: int | None) -> list[int] | None:
     """Steps 2-3 for ``m`` slots over a pool of ``total`` with no certain node (m·w_max < total).

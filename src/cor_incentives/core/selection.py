@@ -13,9 +13,10 @@ was requested. The sampler is Sampford's method (``sampling.WeightTree``): inclu
 weight, every set of nodes possible, and no effect from where a node sits. It runs over an index
 kept up to date as weights change: one tree per role, plus one per (miner, model). A draw costs
 O(k log n), however many nodes are registered.
-    ``draw(state, role, k, seed, model=None, among=None)``
+    ``draw(state, role, k, seed, model=None, among=None, excluding=())``
         ``among`` restricts the draw to a few nodes (a dedicated session's). Those few get a tree of
-        their own, built for the draw.
+        their own, built for the draw. ``excluding`` leaves a few nodes out of the pool's tree for
+        the draw (rules ≥ 19: an escalation's validators already on the task), O(log n) each.
     ``state.touch(node)``
         must follow any change to a node's stake, reputation, bond or jail (``staking.get_node``
         calls it, and so do the reputation updates): it marks the node in the index. Before each draw, ``sync`` re-reads the marked
@@ -31,7 +32,7 @@ order shuffled by the seed, O(n log n) per draw. Network tasks there prefer idle
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from .errors import InvariantViolation, invariant
 from .records import ROLES, Node
@@ -141,9 +142,13 @@ def pool_size(state: State, role: str, model: str | None = None) -> int:
     return len(tree) if tree is not None else 0
 
 
-def draw(state: State, role: str, k: int, seed: bytes, model: str | None = None, among: list[str] | None = None) -> list[str]:
+def draw(
+    state: State, role: str, k: int, seed: bytes, model: str | None = None, among: list[str] | None = None, excluding: Collection[str] = ()
+) -> list[str]:
     """Up to ``k`` distinct selectable nodes of ``role`` (serving ``model``), inclusion ∝ weight: O(k log n).
 
+    ``excluding``: nodes left out of this draw (an escalation's validators already on the task), their weights 0 in the
+    tree for the draw and put back after it (``WeightTree.draw_excluding``): O((k + |excluding|) log n).
     On a network without a beacon (no index) the same draw runs over a tree built for it from the
     selectable nodes in id order: O(n log n), for the rare draw a newer feature makes there."""
     bounded = rules_since(state.params, 3)
@@ -151,14 +156,14 @@ def draw(state: State, role: str, k: int, seed: bytes, model: str | None = None,
         pool = among if among is not None else eligible_nodes(state, role, model)
         tree = WeightTree()
         tree.set_many((n, draw_weight(state, state.nodes[n])) for n in pool)
-        return tree.draw(k, seed, bounded)
+        return tree.draw_excluding(k, seed, excluding, bounded)
     idx = sync(state)
     if among is not None:
         tree = WeightTree()
         tree.set_many((n, idx.weights.get(n, 0)) for n in among)
-        return tree.draw(k, seed, bounded)
+        return tree.draw_excluding(k, seed, excluding, bounded)
     pool_tree = idx.trees.get(pool_key(role, model))
-    return pool_tree.draw(k, seed, bounded) if pool_tree is not None else []
+    return pool_tree.draw_excluding(k, seed, excluding, bounded) if pool_tree is not None else []
 
 
 # --- the first rules (networks without a beacon) ---------------------------------------------------
