@@ -96,6 +96,13 @@ RULE_VERSIONS: dict[int, str] = {
     "quality never count), and for a user task a fee share by that quality; its reputation does not move and it counts "
     "no offence (1-17: the planted output earned nothing, so a miner told to plant lost the task's pay and gained it "
     "back by ignoring the oracle's private instruction, which left the canary void: attack plant_refusal)",
+    19: "an escalation draws a disputed task's extra validators from the validators' pool in the selection index, the "
+    "task's validators (of every round so far) left out of the draw (their weights 0 for it, put back after it: "
+    "WeightTree.draw_excluding): O((k + the task's validators) x log n) per escalation, no scan of every node; each "
+    "selectable validator not on the task is still drawn with probability ∝ its weight, but the draw runs over the "
+    "pool's slots (the order validators first got a weight) instead of id order, so other validators are drawn "
+    "(1-18: over a tree built for each escalation from every selectable validator not on the task, sorted by id: "
+    "O(n) per escalation, which a dissenting validator could force on every replay)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -127,6 +134,9 @@ RULES_USER_CANARIES = 17
 output is charged for its real outputs only (core/fees.py)."""
 RULES_PAID_PLANTER = 18
 """A canary's planter is paid as a typical in-consensus miner of its task (core/tasks.py ``planter_quality_ppb``)."""
+RULES_ESCALATION_FROM_POOL = 19
+"""An escalation draws from the validators' pool tree with the task's validators left out (tasks.draw_escalation,
+selection.draw's ``excluding``); earlier: a tree built from every selectable validator, in id order."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -86,7 +86,7 @@ from .models import get_model
 from .network_prompts import check_network_prompt, composes_prompts
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState
-from .rules import RULES_PAID_PLANTER, RULES_TASK_SPREAD, RULES_USER_CANARIES, rules_since
+from .rules import RULES_ESCALATION_FROM_POOL, RULES_PAID_PLANTER, RULES_TASK_SPREAD, RULES_USER_CANARIES, rules_since
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
@@ -250,12 +250,12 @@ def draw_escalation(state: State, task_id: int, seed: bytes) -> None:
     task = state.tasks[task_id]
     if task.state != TaskState.COMMITTED or task.drawn_in(task.round):
         return
-    taken = set(task.validators)
-    _escalated(
-        state,
-        task,
-        draw(state, "validator", _escalation_size(state, task), seed, among=[v for v in eligible_nodes(state, "validator") if v not in taken]),
-    )
+    size = _escalation_size(state, task)
+    if rules_since(state.params, RULES_ESCALATION_FROM_POOL):  # the pool's tree, the task's validators left out: O((k + v) log n)
+        _escalated(state, task, draw(state, "validator", size, seed, excluding=task.validators))
+        return
+    taken = set(task.validators)  # rules 1-18: a tree of every other selectable validator, in id order: O(n)
+    _escalated(state, task, draw(state, "validator", size, seed, among=[v for v in eligible_nodes(state, "validator") if v not in taken]))
 
 
 def _count_open(state: State) -> int:
