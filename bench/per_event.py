@@ -1,7 +1,7 @@
 """Probe: the cost of one staking event while the network holds many unbonding entries (issue 16: no per-event work that
 grows with the number of accounts or nodes).
 
-    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks | --register]
+    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks | --register | --escalate]
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
@@ -28,6 +28,14 @@ the deadlines, tallies and reviewer draws due) ``--probes`` times, then ``bounty
 reputation memory window: synthetic, appended as a slash appends them, the jail set as ``State.jail`` sets it, the
 reputations spread), then ``node.register`` of a miner by ``--probes`` funded keys (each starting capped by the lowest
 of them: ``staking.starting_reputation``).
+
+``--escalate``: instead, N validators (self-bonded, weights spread) in the selection index and ``--probes`` disputed tasks
+(synthetic, as ``tasks._after_reports`` leaves a task it escalates: COMMITTED, round 1, three round-0 validators, the
+escalation's draw queued for the next beacon value), then the oracle's ``tick`` that reveals the value and runs the
+``--probes`` escalation draws (``tasks.draw_escalation``: three more validators each); CPU µs per draw (the tick's
+time / probes), once on a genesis naming rule 18 (every other selectable validator sorted into a tree built for the
+draw: O(N)) and once naming rule 19 (the pool's tree, the task's validators left out: O(log N)), alternated
+``--rounds`` times: the same-run baseline is the old rule.
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -197,6 +205,43 @@ def register_run(n: int, probes: int) -> dict[str, Any]:
     return out
 
 
+def escalate_run(n: int, probes: int, rule: int) -> dict[str, Any]:
+    """The oracle's tick running ``probes`` escalation draws among ``n`` validators, under rule version ``rule``."""
+    from cor_incentives.core.beacon import request_draw
+    from cor_incentives.core.records import Task, TaskKind, TaskState
+    from cor_incentives.core.selection import sync
+    from cor_incentives.core.tasks import ESCALATION
+
+    names = [f"v{i}" for i in range(n)]
+    chain = SimChain(
+        {f"wallet:{addr('bank')}": n * 20 * COR},
+        {"rule_version": rule, "min_self_bond_validator_units": str(COR), "epoch_length_ticks": 10**6},
+    )
+    for name in names:
+        chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(20 * COR)})
+    for i, name in enumerate(names):  # bonds 1-10 COR: the weights spread
+        chain.submit(addr(name), "node.register", {"role": "validator", "self_bond": str((1 + i % 10) * COR)})
+    state = chain.state
+    sync(state)  # (the index takes every validator: what the network's first draw does)
+    for j in range(probes):
+        tid = state.new_id()
+        first = [addr(names[(7 * j + d) % n]) for d in range(3)]
+        state.tasks[tid] = Task(
+            tid, TaskKind.NETWORK, None, None, None, "m", "0x", 1, 1, 1, 1, 3, TaskState.COMMITTED, state.tick, state.epoch, 0, 0, "0x", [],
+            validators=first, validator_round=dict.fromkeys(first, 0), round=1,
+        )  # fmt: skip
+        request_draw(state, ESCALATION, tid)
+    gc.collect()
+    gc.freeze()
+    start = time.process_time()
+    chain.oracle("tick", {})
+    cpu = time.process_time() - start
+    drawn = [state.tasks[t].validators[3:] for t in state.tasks]
+    assert all(len(d) == 3 for d in drawn), "every escalation drew three validators"
+    gc.unfreeze()
+    return {"validators": n, "rule": rule, "escalations": probes, "escalation_us": cpu / probes * 1e6}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
@@ -204,8 +249,14 @@ def main() -> None:
     ap.add_argument("--votes", action="store_true", help="gov.vote on a snapshot of N nodes instead (sizes: nodes)")
     ap.add_argument("--ticks", action="store_true", help="the oracle's tick and bounty.create with N closed proposals and bounties")
     ap.add_argument("--register", action="store_true", help="node.register with N jailed miners slashed in the window")
+    ap.add_argument("--escalate", action="store_true", help="escalation draws among N validators, rule 18 then 19, --rounds times")
+    ap.add_argument("--rounds", type=int, default=1, help="--escalate: alternated (rule 18, rule 19) pairs per size")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.escalate:
+        rows = [escalate_run(int(s), args.probes, rule) for _ in range(args.rounds) for s in args.sizes.split(",") for rule in (18, 19)]
+        print(json.dumps(rows))
+        return
     if args.votes or args.ticks or args.register:
         probe = vote_run if args.votes else tick_run if args.ticks else register_run
         print(json.dumps([probe(int(s), args.probes) for s in args.sizes.split(",")]))
