@@ -61,7 +61,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "3c1242374e97204323d33669d35fc2ec6753ac443bc49cdd85eb56a985c53416",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "7103875a8e494e26d7b94100e6e5a8d9fcf8cf60dfa63294b7af7c6589053b43",
+    "Validators: what they report and how it is scored": "6a53ab5119da09b69bbabea8624a19a8a3583d62d24537cdf3512b64b6752714",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
