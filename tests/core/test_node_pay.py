@@ -31,6 +31,7 @@ from cor_incentives.core.errors import EngineError, InvariantViolation
 from cor_incentives.core.journal import JDict, Writes, journal, rollback, values_before, write_log
 from cor_incentives.core.ledger import Ledger, Transfers
 from cor_incentives.core.params import ParamHistory
+from cor_incentives.core.records import EarningItem
 from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT
 from cor_incentives.core.staking import NodePay, accrue_nodes, process_delegate, start_stake_epochs
 from cor_incentives.core.state import State
@@ -264,6 +265,55 @@ def test_settle_all_settles_many_nodes_as_node_by_node(seed: int, rule_version: 
     assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=10**6),
+    rule_version=st.sampled_from([None, RULES_EPOCH_DOCUMENT - 1, RULES_EPOCH_DOCUMENT]),
+    stream=st.sampled_from(["staking_apr", "miner_work", "test"]),
+    data=st.data(),
+)
+def test_credit_all_pays_what_node_by_node_paid(seed: int, rule_version: int | None, stream: str, data: st.DataObject) -> None:
+    """``NodePay.credit_all`` (the staking APR's pay: each node's line, credit and stakers' settlement, node after node) in one
+    call, against the reference's line, ``credit_node_reward`` and ``settle_node_rewards`` of each node in turn: nodes in any
+    order, some named twice, rewards of 0 and of every size, an unknown node (refused: the journal rolls back either
+    way); the same lines, postings, balances, positions, touched nodes and journal's values before; rolled back, the
+    state before."""
+    current, reference = random_state(seed, rule_version), random_state(seed, rule_version)
+    start = snapshot(current)
+    nodes = sorted(current.nodes)
+    amount = st.one_of(st.sampled_from([0, 1, 7, 9_999, 10_001]), st.integers(min_value=1, max_value=10**24))
+    order = data.draw(st.lists(st.sampled_from([*nodes, "0x" + "e" * 40]), min_size=1, max_size=2 * len(nodes)), label="order")
+    pays = [(n, data.draw(amount, label=n), {"formula": "f", "inputs": {"i": i}}) for i, n in enumerate(order)]
+    node_line, stake_line = f"{stream}:node", f"{stream}:stake"
+
+    def pay(state: State, bulk: bool) -> tuple[str | None, list[Any]]:
+        refused = None
+        with journal() as entries:
+            writes = Writes()
+            try:
+                if bulk:
+                    NodePay(state, writes).credit_all(acct.NETWORK_INCENTIVES_POOL, stream, iter(pays), node_line, stake_line)
+                else:
+                    for n, reward, detail in pays:
+                        writes.append(state.earnings, EarningItem(n, node_line, 0, detail))
+                        pay_reference.credit_node_reward(state, n, acct.NETWORK_INCENTIVES_POOL, reward, stream, detail, writes)
+                        pay_reference.settle_node_rewards(state, n, stake_line, writes)
+            except EngineError as e:
+                refused = e.code
+            kept = list(entries)
+            entries.clear()
+        return refused, kept
+
+    refused, entries = pay(current, True)
+    refused_reference, entries_reference = pay(reference, False)
+    assert refused == refused_reference
+    assert snapshot(current) == snapshot(reference)
+    assert values_before(entries, current.ledger.balances) == values_before(entries_reference, reference.ledger.balances)
+    rollback(entries)
+    rollback(entries_reference)
+    assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+
+
 @pytest.mark.parametrize("seed", [5, 6])
 def test_bulk_accrual_and_new_stake_epoch_roll_back(seed: int) -> None:
     """``staking.accrue_nodes`` and ``start_stake_epochs`` write every node's counts through one batch's attribute journal
@@ -337,13 +387,13 @@ def test_the_close_pays_what_the_reference_paid(name: str, seed: int, monkeypatc
     assert applied.postings == applied_reference.postings
 
 
-def failing_at(fail_at: int, error: Exception, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """``Transfers.move`` raising ``error`` at the miners stream's ``fail_at``-th posting; returns the postings tried."""
+def failing_at(fail_at: int, error: Exception, monkeypatch: pytest.MonkeyPatch, stream: str = "miner_work") -> list[str]:
+    """``Transfers.move`` raising ``error`` at ``stream``'s ``fail_at``-th posting; returns the postings tried."""
     made: list[str] = []
     move = Transfers.move
 
     def failing(self: Transfers, src: str, dst: str, amount: int, reason: str) -> None:
-        if reason.startswith("miner_work"):
+        if reason.startswith(stream):
             made.append(reason)
             if len(made) == fail_at:
                 raise error
@@ -390,6 +440,31 @@ def test_a_step_skipped_inside_the_batched_postings_is_undone_whole(fail_at: int
     apply(refused_first, close)
     record = state.epochs[state.epoch - 1]
     assert record.skipped and not any(i.stream.startswith("miner_work") for i in record.items)
+    assert state_hash(state) == state_hash(refused_first)
+    assert list(state.ledger.balances.items()) == list(refused_first.ledger.balances.items())
+    assert state.epochs[state.epoch - 1] == refused_first.epochs[refused_first.epoch - 1]
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 40])
+def test_the_apr_step_refused_inside_its_bulk_pay_is_undone_whole(fail_at: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal in the middle of the staking APR's postings (``NodePay.credit_all``: a node's commission, its stakers'
+    part, a staker's share) skips that step: the close is the one where the step refused before writing anything (its
+    accrual, lines, postings, balances, touched counts all undone)."""
+    error = EngineError("refused in the middle of the APR's postings")
+    state, close = before_close("honest_only", 26)
+    made = failing_at(fail_at, error, monkeypatch, "staking_apr")
+    apply(state, close)
+    assert len(made) == fail_at
+    monkeypatch.undo()
+
+    def process_staking_apr(state: State) -> None:  # (the name the skip records)
+        raise error
+
+    monkeypatch.setattr(epoch, "EPOCH_STEPS", [process_staking_apr if s is rewards.process_staking_apr else s for s in epoch.EPOCH_STEPS])
+    refused_first, _ = before_close("honest_only", 26)
+    apply(refused_first, close)
+    record = state.epochs[state.epoch - 1]
+    assert record.skipped and not any(i.stream.startswith("staking_apr") for i in record.items)
     assert state_hash(state) == state_hash(refused_first)
     assert list(state.ledger.balances.items()) == list(refused_first.ledger.balances.items())
     assert state.epochs[state.epoch - 1] == refused_first.epochs[refused_first.epoch - 1]

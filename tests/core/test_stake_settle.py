@@ -20,6 +20,7 @@ from cor_incentives.core import epoch, rewards, staking
 from cor_incentives.core import ledger as acct
 from cor_incentives.core.apply import apply, replay
 from cor_incentives.core.journal import Writes
+from cor_incentives.core.records import EarningItem
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import state_hash
 from support import stake_reference
@@ -50,6 +51,14 @@ def use_reference(monkeypatch: pytest.MonkeyPatch) -> None:
         "settle_all",
         lambda pay, node_ids, stream: [stake_reference.settle_node_rewards(pay.state, n, stream, pay.writes) for n in node_ids],
     )
+
+    def credit_all(pay: staking.NodePay, src: str, stream: str, pays: Any, node_line: str, stake_line: str) -> None:
+        for node_id, amount, detail in pays:  # (the APR step's: each node's line, credit, then its stakers' settlement)
+            pay.writes.append(pay.state.earnings, EarningItem(node_id, node_line, 0, detail))
+            pay.credit(node_id, src, amount, stream, detail)
+            stake_reference.settle_node_rewards(pay.state, node_id, stake_line, pay.writes)
+
+    monkeypatch.setattr(staking.NodePay, "credit_all", credit_all)
     monkeypatch.setattr(
         epoch, "start_stake_epochs", lambda state, nodes, writes=None: [stake_reference.start_stake_epoch(state, n, writes) for n in nodes]
     )

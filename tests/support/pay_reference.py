@@ -241,7 +241,7 @@ def process_staking_apr(state: State) -> None:
     writes = Writes()  # every node's stake counts, balances and lines: journaled as a few entries
     cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
     exposed = rules_since(p, RULES_EXPOSED_STAKE)
-    due, excluded, stake_ticks_total = apr_dues(state, apr, denominator, writes)  # who is due what: not the path under test
+    due, excluded, stake_ticks_total, _ = apr_dues(state, apr, denominator, writes)  # who is due what: not the path under test
     due_total = sum(due.values())
     pool_balance = state.ledger.balance(STAKING_POOL)  # before this step pays anything
     budget = pool_balance * p.max_epoch_drain_bps // BPS

@@ -41,7 +41,7 @@ Staking APR (from ``pool:staking``)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -350,21 +350,25 @@ def apr_due(stake_ticks: int, idle_stake_ticks: int, target_apr_bps: int, denomi
     return (stake_ticks - idle_stake_ticks) * target_apr_bps // denominator
 
 
-def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[dict[str, int], dict[str, str], int]:
+def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[dict[str, int], dict[str, str], int, dict[str, dict[str, int]]]:
     """Each node's staking APR due at the close (every node's stake × ticks counted up to now first), why each node left
-    out earned none, and Σ stake × ticks: a node slashed this epoch or jailed earns none; from rule version 14
-    (``RULES_EXPOSED_STAKE``) neither does a router (never drawn) nor a miner none of whose models has a task
-    settled this epoch, and only the stake × ticks while the node was selectable count (``apr_due``)."""
+    out earned none, Σ stake × ticks, and each node's entry in the staking account (``apr_node``, in node order: what
+    it reads, the node's counts, stake and commission, the step's payments leave as they are): a node slashed this
+    epoch or jailed earns none; from rule version 14 (``RULES_EXPOSED_STAKE``) neither does a router (never drawn) nor
+    a miner none of whose models has a task settled this epoch, and only the stake × ticks while the node was
+    selectable count (``apr_due``)."""
     slashed = {s.node for s in state.slashes if s.epoch == state.epoch}
     exposed = rules_since(state.params, RULES_EXPOSED_STAKE)
     worked = set(state.epoch_work.models.names) if exposed else set()  # the models with a task settled this epoch
     due: dict[str, int] = {}
     excluded: dict[str, str] = {}
     stake_ticks_total = 0
+    entries: dict[str, dict[str, int]] = {}
     order = sorted(state.nodes)
     accrue_nodes(state, [state.nodes[node_id] for node_id in order], writes, positions=False)
     for node_id in order:
         node = state.nodes[node_id]
+        entries[node_id] = apr_node(node, exposed)
         stake_ticks_total += node.stake_ticks
         if node_id in slashed or node.jailed:
             excluded[node_id] = "slashed this epoch" if node_id in slashed else "jailed"
@@ -380,7 +384,7 @@ def apr_dues(state: State, apr: int, denominator: int, writes: Writes) -> tuple[
             excluded[node_id] = NOT_DRAWN_UNSELECTABLE
         else:
             due[node_id] = apr_due(node.stake_ticks, node.idle_stake_ticks, apr, denominator)
-    return due, excluded, stake_ticks_total
+    return due, excluded, stake_ticks_total, entries
 
 
 def apr_node(node: Node, exposed: bool) -> dict[str, int]:
@@ -401,37 +405,40 @@ def process_staking_apr(state: State) -> None:
     payer = NodePay(state, writes)  # the step's lookups once, its postings through one ``Transfers``
     cited = rules_since(p, RULES_EPOCH_DOCUMENT)  # the formula and parameters once, in the staking account
     exposed = rules_since(p, RULES_EXPOSED_STAKE)
-    due, excluded, stake_ticks_total = apr_dues(state, apr, denominator, writes)
+    due, excluded, stake_ticks_total, entries = apr_dues(state, apr, denominator, writes)
     due_total = sum(due.values())
     pool_balance = state.ledger.balance(STAKING_POOL)  # before this step pays anything
     budget = pool_balance * p.max_epoch_drain_bps // BPS
     binding = due_total > budget
-    paid_total = 0
-    node_line, stake_line = line(Stream.STAKING_APR, LinePart.NODE), line(Stream.STAKING_APR, LinePart.STAKE)
-    for node_id, d in due.items():
-        pay = d * budget // due_total if binding else d
-        if pay:
-            node = state.nodes[node_id]
-            if cited:  # the APR's formula, parameters and shared inputs are in the staking account
-                detail: dict[str, Any] = {"inputs": {"stake_ticks": node.stake_ticks, "due": d, "reward": pay}}
-                if exposed:
-                    detail["inputs"]["idle_stake_ticks"] = node.idle_stake_ticks
-            else:  # rule versions 1-10: the formula, every input and the parameters on every line
-                statement = apr_statement(p, binding)
-                inputs = {
-                    "stake_ticks": node.stake_ticks,
-                    "target_apr_bps": apr,
-                    "due": d,
-                    "due_total": due_total,
-                    "budget": budget,
-                    "pool_balance": pool_balance,
-                    "reward": pay,
-                }
-                detail = {"formula": statement["formula"], "inputs": inputs, "params": statement["params"]}
-            writes.append(state.earnings, new_earning(node_id, node_line, 0, detail))
-            payer.credit(node_id, STAKING_POOL, pay, Stream.STAKING_APR, detail)
-            paid_total += pay
-            payer.settle(node_id, stake_line)
+    pays = {node_id: d * budget // due_total if binding else d for node_id, d in due.items()}
+    paid_total = sum(pays.values())
+
+    def paid() -> Iterator[tuple[str, int, dict[str, Any]]]:
+        """Each paid node, its reward and its line's detail, in node order (made as it is paid)."""
+        nodes = state.nodes
+        for node_id, pay in pays.items():
+            if pay:
+                node, d = nodes[node_id], due[node_id]
+                if cited:  # the APR's formula, parameters and shared inputs are in the staking account
+                    detail: dict[str, Any] = {"inputs": {"stake_ticks": node.stake_ticks, "due": d, "reward": pay}}
+                    if exposed:
+                        detail["inputs"]["idle_stake_ticks"] = node.idle_stake_ticks
+                else:  # rule versions 1-10: the formula, every input and the parameters on every line
+                    statement = apr_statement(p, binding)
+                    inputs = {
+                        "stake_ticks": node.stake_ticks,
+                        "target_apr_bps": apr,
+                        "due": d,
+                        "due_total": due_total,
+                        "budget": budget,
+                        "pool_balance": pool_balance,
+                        "reward": pay,
+                    }
+                    detail = {"formula": statement["formula"], "inputs": inputs, "params": statement["params"]}
+                yield node_id, pay, detail
+
+    # each node's line, credit and stakers' settlement, node after node
+    payer.credit_all(STAKING_POOL, Stream.STAKING_APR, paid(), line(Stream.STAKING_APR, LinePart.NODE), line(Stream.STAKING_APR, LinePart.STAKE))
     none_line, earnings = line(Stream.STAKING_APR, LinePart.NONE), state.earnings
     for node_id, why in excluded.items():
         writes.append(earnings, new_earning(node_id, none_line, 0, {"why": why}))
@@ -447,7 +454,7 @@ def process_staking_apr(state: State) -> None:
         stake_ticks=stake_ticks_total,
         excluded=excluded,
         pool_balance=pool_balance,
-        nodes={n: apr_node(state.nodes[n], exposed) for n in sorted(state.nodes)},
+        nodes=entries,
     )
     state.touched.update(state.nodes)
 

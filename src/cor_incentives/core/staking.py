@@ -304,6 +304,24 @@ class NodePay:
             invariant(False, f"node {node_id}: commission split does not add up")
         return rest
 
+    def credit_all(self, src: str, stream: str, pays: Iterable[tuple[str, int, dict[str, Any]]], node_line: str, stake_line: str) -> None:
+        """For each ``(node, amount, detail)`` in order (the staking APR's nodes): its line ``node_line`` (amount 0,
+        ``detail``), ``credit`` of ``amount`` from ``src``, then ``settle`` of its stakers on ``stake_line``: the same lines,
+        postings and journal entries in the same order as those calls node by node, with what each call would look up
+        again looked up once."""
+        state = self.state
+        nodes, balances, writes = state.nodes, state.ledger.balances, self.writes
+        how, add, credit, pay = self._settling(stake_line), self._add, self.credit, self._pay_stakers
+        for node_id, amount, detail in pays:
+            add(new_earning(node_id, node_line, 0, detail))
+            credit(node_id, src, amount, stream, detail)  # (a node not found refused here)
+            pot = acct.rewards(node_id)
+            reward = balances.get(pot, 0)
+            if reward:
+                node = nodes[node_id]
+                accrue_nodes(state, (node,), writes)
+                pay(node, pot, reward, stake_line, how)
+
     def settle(self, node_id: str, stream: str) -> int:
         """``settle_node_rewards``."""
         return self.settle_all((node_id,), stream)[0]
@@ -324,43 +342,51 @@ class NodePay:
         if not waiting:
             return [0] * len(node_ids)
         accrue_nodes(state, [node for node, _, _ in waiting.values()], self.writes)
-        how = self._stake_lines.get(stream)
-        if how is None:  # rule version 11 on: the formula once, in the stream's account
-            how = self._stake_lines[stream] = (cites_line_formulas(self._params, stream), line(stream.split(":")[0], LinePart.DUST))
-        cited, dust_line = how
-        move, add = self._move, self._add
-        dust: dict[str, int] = {}
-        for node, pot, reward in waiting.values():
-            node_id = node.id
-            total = node.stake_ticks
-            if total:
-                positions = node.positions
-                for addr in sorted(positions, key=lambda a: (a != node_id, a)) if len(positions) > 1 else positions:  # noqa: B023
-                    ticks = positions[addr].stake_ticks
-                    share = stake_share(reward, ticks, total)
-                    if share:
-                        move(pot, acct.claimable(addr), share, stream)
-                        inputs = {
-                            "node": node_id,
-                            "node_reward": reward,
-                            "stake_ticks": ticks,
-                            "node_stake_ticks": total,
-                            "stake": balances.get(stake_account(node_id, addr), 0),
-                        }
-                        if not cited:
-                            inputs["formula"] = STAKE_FORMULA
-                        add(new_earning(addr, stream, share, inputs, True))
-            leftover = balances.get(pot, 0)  # the floors; all of it if no stake was bonded for a tick
-            if leftover:
-                move(pot, "dust", leftover, "stake_reward_rounding")
-                inputs = {"node": node_id, "node_reward": reward, "node_stake_ticks": total}
-                if not cited:
-                    inputs["formula"] = DUST_FORMULA
-                add(new_earning("dust", dust_line, leftover, inputs))
-            if balances.get(pot, 0) != 0:
-                invariant(False, f"rewards:{node_id} not empty after settling its stakers")
-            dust[node_id] = leftover
+        how, pay = self._settling(stream), self._pay_stakers
+        dust = {node.id: pay(node, pot, reward, stream, how) for node, pot, reward in waiting.values()}
         return [dust.pop(node_id, 0) for node_id in node_ids]
+
+    def _settling(self, stream: str) -> tuple[bool, str]:
+        """A stake line's (formulas cited in the stream's account, dust line): rule version 11 on, the formula once there."""
+        how = self._stake_lines.get(stream)
+        if how is None:
+            how = self._stake_lines[stream] = (cites_line_formulas(self._params, stream), line(stream.split(":")[0], LinePart.DUST))
+        return how
+
+    def _pay_stakers(self, node: Node, pot: str, reward: int, stream: str, how: tuple[bool, str]) -> int:
+        """Pay ``reward`` waiting in ``pot`` to the node's positions, accrued up to now, by stake × ticks (``settle``), the
+        floors to ``dust``; returns the dust (``how``: ``_settling(stream)``)."""
+        cited, dust_line = how
+        move, add, balances = self._move, self._add, self.state.ledger.balances
+        node_id = node.id
+        total = node.stake_ticks
+        if total:
+            positions = node.positions
+            for addr in sorted(positions, key=lambda a: (a != node_id, a)) if len(positions) > 1 else positions:
+                ticks = positions[addr].stake_ticks
+                share = stake_share(reward, ticks, total)
+                if share:
+                    move(pot, acct.claimable(addr), share, stream)
+                    inputs = {
+                        "node": node_id,
+                        "node_reward": reward,
+                        "stake_ticks": ticks,
+                        "node_stake_ticks": total,
+                        "stake": balances.get(stake_account(node_id, addr), 0),
+                    }
+                    if not cited:
+                        inputs["formula"] = STAKE_FORMULA
+                    add(new_earning(addr, stream, share, inputs, True))
+        leftover = balances.get(pot, 0)  # the floors; all of it if no stake was bonded for a tick
+        if leftover:
+            move(pot, "dust", leftover, "stake_reward_rounding")
+            inputs = {"node": node_id, "node_reward": reward, "node_stake_ticks": total}
+            if not cited:
+                inputs["formula"] = DUST_FORMULA
+            add(new_earning("dust", dust_line, leftover, inputs))
+        if balances.get(pot, 0) != 0:
+            invariant(False, f"rewards:{node_id} not empty after settling its stakers")
+        return leftover
 
 
 def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any], writes: Writes | None = None) -> int:
