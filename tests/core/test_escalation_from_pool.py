@@ -4,15 +4,18 @@ validator built in id order, O(n) (issue 16)."""
 
 import pytest
 
+import cor_incentives.core.sampling as sampling
 import cor_incentives.core.selection as selection
 import cor_incentives.core.tasks as tasks
 from cor_incentives.core import beacon
-from cor_incentives.core.apply import replay
+from cor_incentives.core.apply import apply, replay
+from cor_incentives.core.errors import Conflict
 from cor_incentives.core.records import TaskState
 from cor_incentives.core.rules import RULES_ESCALATION_FROM_POOL
 from cor_incentives.core.sampling import reference_draw
 from cor_incentives.core.selection import draw
 from cor_incentives.core.staking import is_selectable
+from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from cor_incentives.core.validation import report_commitment
 from support.chain import addr
 from support.market import commit_reveal, draw_now, market, submit, validate_all
@@ -42,13 +45,22 @@ COR = 10**18
 LATE = [f"late{i}" for i in range(6)]  # registered after the first draw: their slots come after every v*, their ids do not
 
 
-def disputed(rule_version: int, n_validators: int = 9, late: list[str] = LATE):
+def disputed(rule_version: int, n_validators: int = 9, late: list[str] = LATE, slotted: bool = False):
     """A task whose first round (3 validators) dissents on the network of ``rule_version``: it waits for the beacon value
-    that draws 3 more. ``late`` validators register after the first draw, so the pool's slot order is not id order."""
+    that draws 3 more. ``late`` validators register after the first draw, so the pool's slot order is not id order
+    (``slotted``: they take their slots before the dispute, at another task's draw, instead of at the escalation's)."""
     c, task = ready(n_validators=n_validators, params={"validators_per_task": 3, "rule_version": rule_version})
     for name in late:
         c.as_("user", "transfer", {"to": addr(name), "amount": str(10_000 * COR)})
         c.as_(name, "node.register", {"role": "validator", "self_bond": str(5000 * COR)})
+    if slotted:
+        draw_now(c, submit(c, "Name a colour."))  # its miners' draw syncs the index: the late validators take slots
+    dissent(c, task)
+    return c, task
+
+
+def dissent(c, task) -> None:
+    """The task's first round reports, one validator dissenting: the task waits for the value that escalates it."""
     liar = task.validators[0]
     r = {v: reports(task, (lambda m: (0, 10**9)) if v == liar else (lambda m: HONEST)) for v in task.validators}
     for v in list(task.validators):
@@ -56,7 +68,6 @@ def disputed(rule_version: int, n_validators: int = 9, late: list[str] = LATE):
     for v in list(task.validators):
         c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r[v], "salt": "s"})
     assert task.state == TaskState.COMMITTED and task.round == 1 and len(task.validators) == 3  # waiting for the value
-    return c, task
 
 
 def escalation_seed(c, task) -> bytes:
@@ -153,3 +164,143 @@ def test_rule_19_escalation_weighs_only_the_marked_nodes(monkeypatch):
         weighed[version] = {v for v in read if c.state.nodes[v].role == "validator"}
     assert len(weighed[RULES_ESCALATION_FROM_POOL]) <= 3  # (the round's validators, if their reveal marked them)
     assert len(weighed[RULES_ESCALATION_FROM_POOL - 1]) == 40
+
+
+# --- review (session 23): refusals, snapshots, repeated draws ---
+
+
+def trees(state):
+    """Everything of the selection index a draw could leave changed: per tree its slots, sums, maxima, totals."""
+    idx = state.selection
+    out = {key: (t.cap, list(t.ids), dict(t.slot), list(t.weights), list(t.fen), list(t.mx), t.total, t.count) for key, t in idx.trees.items()}
+    return out, dict(idx.weights), set(idx.marked), idx.bonds
+
+
+@pytest.mark.parametrize("slotted", [False, True])
+def test_a_tick_refused_after_its_escalation_draw_leaves_the_state_and_its_hash_as_before(monkeypatch, slotted):
+    """The draw zeroes the task's validators in the pool tree and puts them back; the event is then refused (here: right
+    after the draw's validators are assigned). The journal undoes it all: same hash, same trees, the draw still waiting,
+    and the next tick draws what a replay of the accepted log draws. ``slotted``: no validator takes its slot in that
+    tick, so the pool tree is not rebuilt (a rebuild swaps whole lists, which the journal puts back whole) and only the
+    per-slot writes of the draw are there to undo."""
+    c, task = disputed(RULES_ESCALATION_FROM_POOL, slotted=slotted)
+    before, tree_before = state_hash(c.state), trees(c.state)
+    real, drawn = tasks._escalated, []
+
+    def refused(state, t, got):
+        real(state, t, got)
+        drawn.append(list(got))
+        raise Conflict("refused after the draw", code="test_refusal")
+
+    with monkeypatch.context() as m:
+        m.setattr(tasks, "_escalated", refused)
+        with pytest.raises(Conflict, match="refused after the draw"):
+            c.oracle("tick", {"ticks": 1})
+    assert len(drawn) == 1 and len(drawn[0]) == 3  # the draw did run, zeroing and restoring weights inside the event
+    assert state_hash(c.state) == before and trees(c.state) == tree_before
+    assert len(task.validators) == 3 and task.state == TaskState.COMMITTED
+    selection.check_index(c.state)
+    c.oracle("tick", {"ticks": 1})
+    assert task.validators[3:] == drawn[0]  # the same value (the refused tick's beacon reveal was undone too)
+    assert replay(c.events).to_dict() == c.state.to_dict()
+    assert state_hash(replay(c.events)) == state_hash(c.state)
+
+
+@pytest.mark.parametrize("slotted", [False, True])
+@pytest.mark.parametrize("fail_after", [0, 1, 3])
+def test_a_tick_whose_escalation_draw_raises_midway_leaves_the_state_and_its_hash_as_before(monkeypatch, fail_after, slotted):
+    """The draw itself fails after ``fail_after`` random numbers (the task's validators at weight 0 in the pool tree,
+    maybe a certain node taken out): the tree's own finally and the event's journal leave everything as it was."""
+    c, task = disputed(RULES_ESCALATION_FROM_POOL, slotted=slotted)
+    before, tree_before = state_hash(c.state), trees(c.state)
+    real, calls = sampling.rand, []
+
+    def failing(seed, counter, bound):
+        calls.append(counter)
+        if len(calls) > fail_after:
+            raise RuntimeError("the draw failed")
+        return real(seed, counter, bound)
+
+    with monkeypatch.context() as m:
+        m.setattr(sampling, "rand", failing)
+        with pytest.raises(RuntimeError, match="the draw failed"):
+            c.oracle("tick", {"ticks": 1})
+    assert calls  # the draw was reached
+    assert state_hash(c.state) == before and trees(c.state) == tree_before
+    assert len(task.validators) == 3
+    c.oracle("tick", {"ticks": 1})
+    assert len(task.validators) == 6 and not set(task.validators[3:]) & set(task.validators[:3])
+    assert state_hash(replay(c.events)) == state_hash(c.state)
+
+
+@pytest.mark.parametrize("version", [RULES_ESCALATION_FROM_POOL - 1, RULES_ESCALATION_FROM_POOL])
+def test_a_state_decoded_from_a_snapshot_draws_the_same_escalation_validators_as_the_live_one(version):
+    """The pool's slot order is history (the late validators' slots come after every v*, their ids do not): a snapshot
+    must carry it, or rule 19's draw over the slots picks other validators after a restart."""
+    c, task = disputed(version, slotted=True)
+    twin = decode_state(encode_state(c.state))
+    assert state_hash(twin) == state_hash(c.state) and trees(twin)[0] == trees(c.state)[0]
+    ids = [n for n, _ in twin.selection.trees["validator"].slots()]
+    assert ids != sorted(ids)  # the order a decode from the nodes alone (id order) would get wrong
+    c.oracle("tick", {"ticks": 1})
+    apply(twin, c.events[-1])
+    assert len(task.validators) == 6
+    assert twin.tasks[task.id].validators == task.validators
+    assert state_hash(twin) == state_hash(c.state)
+    validate_all(c, task.id, lambda v, m: HONEST)
+    for event in [e for e in c.events if e.seq > twin.seq]:
+        apply(twin, event)
+    assert twin.tasks[task.id].state == TaskState.SETTLED and state_hash(twin) == state_hash(c.state)
+
+
+def test_many_escalation_draws_excluding_any_names_leave_the_index_exact_and_the_hash_unchanged():
+    """Draws excluding the task's validators, miners (in other pools), unknown names, repeated names, every validator,
+    an iterator: none changes the index or the state hash; each excludes exactly what it names."""
+    c, task = disputed(RULES_ESCALATION_FROM_POOL, n_validators=12)
+    selection.sync(c.state)
+    before, tree_before = state_hash(c.state), trees(c.state)
+    validators = [n for n, w in c.state.selection.trees["validator"].slots() if w > 0]
+    miners = [n for n in c.state.nodes if c.state.nodes[n].role == "miner"]
+    exclusions = [
+        task.validators,
+        task.validators + task.validators,  # repeated
+        miners + task.validators[:1],  # names of another pool
+        ["0xnobody", "", addr("nobody")],  # names the tree never saw
+        validators,  # the whole pool: nothing left to draw
+        validators[:-1],  # one left
+        validators[:-2] + ["0xnobody"],
+        None,  # an iterator over the task's validators, read once
+    ]
+    for i in range(40):
+        listed = exclusions[i % len(exclusions)]
+        excluding = listed if listed is not None else iter(task.validators)
+        listed = listed if listed is not None else task.validators
+        got = draw(c.state, "validator", 3 + i % 5, i.to_bytes(4, "big"), excluding=excluding)
+        left = [v for v in validators if v not in set(listed)]
+        assert len(got) == len(set(got)) == min(3 + i % 5, len(left)) and set(got) <= set(left)
+        assert trees(c.state) == tree_before
+    selection.check_index(c.state)
+    assert state_hash(c.state) == before
+
+
+def test_escalations_in_a_row_keep_the_index_exact():
+    """Task after task escalated on one network (each tick's draw zeroes and restores another task's validators): after
+    each the index holds exactly the weights recomputed from the state, each draw left out its own task's validators,
+    and a replay and a snapshot's decode reach the same hash."""
+    c, task = disputed(RULES_ESCALATION_FROM_POOL, n_validators=12, late=LATE[:3])
+    done = [task]
+    for i in range(4):
+        c.oracle("tick", {"ticks": 1})
+        assert len(task.validators) == 6 and not set(task.validators[3:]) & set(task.validators[:3])
+        selection.check_index(c.state)
+        validate_all(c, task.id, lambda v, m: HONEST)
+        assert task.state == TaskState.SETTLED
+        tid = submit(c, f"Name prime number {i}.")
+        draw_now(c, tid)
+        task = c.state.tasks[tid]
+        commit_reveal(c, tid, {a.miner: "Paris" for a in task.miners})
+        draw_now(c, tid)
+        dissent(c, task)
+        done.append(task)
+    assert state_hash(replay(c.events)) == state_hash(c.state) == state_hash(decode_state(encode_state(c.state)))
+    assert len({tuple(t.validators) for t in done}) > 1
