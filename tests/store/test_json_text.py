@@ -197,6 +197,72 @@ def test_rows_made_a_field_at_a_time_are_each_rows_text(names, n, data):
             json_bytes_rows(names, rows)
 
 
+class Count(int):
+    """An int subclass that is no enum (``_ready``'s int kind, not ``type(v) is int``)."""
+
+
+class Name(str):
+    """A str subclass that is no enum (``_ready``'s str kind, not ``type(v) is str``)."""
+
+
+@dataclasses.dataclass
+class Outer:
+    row: Row
+    keys: list
+
+
+SAFE = 2**53  # JSON_SAFE_INT: written as a number by json.dumps; orjson's strict pass refuses it, the ranged one writes it
+# Each column kind ``_ready_values`` might take for uniform when it is not (or is, at an edge): a column drawn from one pool
+COLUMN_POOLS = [
+    [True, False, 0, 1, -1, 7],  # bool and int mixed: True is an int, but written true
+    [True, False],  # booleans only (as is)
+    [None, True, 0],  # None, bool and int
+    [Level.LOW, Level.HIGH],  # an IntEnum column (HIGH past ±2**53)
+    [Level.LOW, 1, 2],  # IntEnum beside plain ints
+    [Count(3), Count(2**60), 5],  # an int subclass beside plain ints
+    [Kind.A, Kind.B],  # a StrEnum column (one non-ASCII)
+    [Kind.A, "alpha", "x"],  # StrEnum beside plain strings
+    [Name("n"), Name("ñ"), "n"],  # a str subclass beside plain strings
+    [SAFE, -SAFE, SAFE - 1, -(SAFE - 1), 0],  # ±2**53 exactly and just inside
+    [SAFE + 1, -(SAFE + 1), 2**64, -(2**63), 3],  # past ±2**53: decimal strings
+    [SAFE - 1, 1 - SAFE, 0],  # at the edge, all inside: taken as is
+    [math.nan, math.inf, -math.inf, 0.0, -0.0, 1e300, 0.1],  # floats, by json.dumps
+    [1, 1.0, True],  # int, float and bool alike in value
+    ["é", "中", "😀", "\u2028", "\x7f", "a\x00b", "plain"],  # non-ASCII, DEL, NUL
+    ["a", "b", "\x7f"],  # ASCII all (str.isascii holds for DEL): as is, escaped after the fact
+    [(), [], (1, 2), [1, 2], ("é",), [None]],  # tuples vs lists, empty or not
+    [(), ()],  # empty tuples only
+    [set(), frozenset(), {1, 2}, frozenset({"b", "a"})],  # sets
+    [Row("é", 2**60, Row("x", 1), (Level.HIGH,)), Row("a", 1)],  # dataclasses, nested
+    [Outer(Row("a", 1), [Kind.B, {"k": Count(2)}]), None],  # a dataclass holding a dataclass and a list of enums
+    [{"a": 1}, {}, {Kind.A: 2, 3: "x"}],  # dicts, keys converted
+    [IntColumn(np.array([1, 2, 3], dtype=np.int64)), (4, 5), [6]],  # an int64 column beside tuples and lists
+]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(["a", "b", "id", "a_b", "Z9", "zz"]), min_size=1, max_size=5, unique=True), st.integers(1, 9), st.data())
+def test_rows_of_edge_columns_are_each_rows_fields_text(names, n, data):
+    """Columns each drawn from one pool of edge values (bool beside int, IntEnum and int subclasses, StrEnum and str
+    subclasses, ±2**53 exactly, NaN, nested dataclasses, tuples beside lists, non-ASCII and DEL): every row of
+    ``json_bytes_rows`` is ``json_bytes_fields`` of that row byte for byte, and the reference's text of its dict."""
+    columns = [data.draw(st.lists(st.sampled_from(data.draw(st.sampled_from(COLUMN_POOLS))), min_size=n, max_size=n)) for _ in names]
+    rows = [list(row) for row in zip(*columns)]
+    expected = [reference(dict(zip(names, row, strict=True))).encode("ascii") for row in rows]
+    assert [json_bytes_fields(names, row) for row in rows] == expected
+    assert json_bytes_rows(names, rows) == expected
+
+
+def test_rows_sharing_string_objects_and_equal_strings_are_each_rows_text():
+    """One non-ASCII string object in every row (its escape made once for all rows) and equal strings that are other
+    objects, made while the rows are written: each row's own text."""
+    shared, names = "défi", ("a", "b", "c")
+    rows = [(shared, "".join(["dé", "fi"]), i) for i in range(5)] + [("x", shared, 2**60)]
+    expected = [reference(dict(zip(names, row))).encode("ascii") for row in rows]
+    assert json_bytes_rows(names, rows) == expected
+    assert json_bytes_rows(names, [tuple(r) for r in rows]) == json_bytes_rows(names, [list(r) for r in rows]) == expected
+
+
 def test_rows_split_at_their_joints_only():
     """Rows whose values nest objects starting with the first name are written apart, not split inside them."""
     names = ("a", "b")
