@@ -15,6 +15,7 @@ from cor_incentives.core.rules import RULES_ESCALATION_FROM_POOL
 from cor_incentives.core.sampling import reference_draw
 from cor_incentives.core.selection import draw
 from cor_incentives.core.staking import is_selectable
+from cor_incentives.core.state import ticks_to_epoch_end
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from cor_incentives.core.validation import report_commitment
 from support.chain import addr
@@ -304,3 +305,47 @@ def test_escalations_in_a_row_keep_the_index_exact():
         done.append(task)
     assert state_hash(replay(c.events)) == state_hash(c.state) == state_hash(decode_state(encode_state(c.state)))
     assert len({tuple(t.validators) for t in done}) > 1
+
+
+def test_a_task_disputed_under_rule_18_and_escalated_in_the_tick_that_activates_19_is_drawn_under_19():
+    """The rule is the one in force when the draw runs, not when the task was made or disputed: governance passes
+    rule_version 19; a task is disputed in the last epoch of 18; the tick revealing its escalation value closes that
+    epoch (which executes the change) before it runs the draws, so the escalation is rule 19's draw over the pool's
+    slots with the task's validators at weight 0, not rule 18's (they differ here: late validators, slots not in id
+    order). Both draws range over the same validators with the same inclusion law; live and replay agree."""
+    gov = {"gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(100 * COR), "gov_timelock_ticks": 1}
+    c = market(n_miners=3, n_validators=9, params={"validators_per_task": 3, "rule_version": RULES_ESCALATION_FROM_POOL - 1, **gov}, beacon=True)
+    c.oracle("epoch.close", {})
+    c.oracle("epoch.close", {})  # the stake votes from here on
+    pid = c.state.next_id
+    body = {"kind": "param_change", "title": "rule 19", "changes": {"rule_version": RULES_ESCALATION_FROM_POOL}, "effective_epoch": c.state.epoch + 1}
+    c.as_("user", "gov.propose", body)
+    for n in [f"m{i}" for i in range(3)] + [f"v{i}" for i in range(9)] + ["router"]:
+        c.as_(n, "gov.vote", {"proposal": pid, "option": "yes"})
+    c.oracle("tick", {"ticks": 12})  # voting ends: the next epoch close executes the change
+    assert c.state.proposals[pid].status == "PASSED" and c.state.params.rule_version == RULES_ESCALATION_FROM_POOL - 1
+    assert ticks_to_epoch_end(c.state) > 12
+    c.oracle("tick", {"ticks": ticks_to_epoch_end(c.state) - 12})  # room for the task's few ticks before the close
+    tid = submit(c)
+    draw_now(c, tid)
+    task = c.state.tasks[tid]
+    commit_reveal(c, tid, {a.miner: "Paris" for a in task.miners})
+    draw_now(c, tid)
+    for name in LATE[:3]:
+        c.as_("user", "transfer", {"to": addr(name), "amount": str(10_000 * COR)})
+        c.as_(name, "node.register", {"role": "validator", "self_bond": str(5000 * COR)})
+    draw_now(c, submit(c, "Name a colour."))  # the late validators take slots after every v*
+    dissent(c, task)
+    epoch, first = c.state.epoch, list(task.validators)
+    assert c.state.params.rule_version == RULES_ESCALATION_FROM_POOL - 1 and ticks_to_epoch_end(c.state) > 1
+    c.oracle("tick", {"ticks": ticks_to_epoch_end(c.state)})  # closes the epoch, executes the change, then draws
+    assert c.state.epoch == epoch + 1 and c.state.params.rule_version == RULES_ESCALATION_FROM_POOL
+    assert c.state.proposals[pid].status == "EXECUTED"
+    seed, tree = escalation_seed(c, task), c.state.selection.trees["validator"]
+    ids = [n for n, _ in tree.slots()]
+    assert ids != sorted(ids)
+    drawn = task.validators[3:]
+    assert drawn == reference_draw([(n, 0 if n in first else w) for n, w in tree.slots()], 3, seed)
+    old = draw(c.state, "validator", 3, seed, among=[v for v in selection.eligible_nodes(c.state, "validator") if v not in first])
+    assert drawn != old  # what rule 18 would have drawn
+    assert state_hash(replay(c.events)) == state_hash(c.state)
