@@ -161,3 +161,20 @@ def test_verify_ages_the_replayed_state_before_the_collector_resumes(network, co
         store.dispose()
     assert report.ok and state.nodes
     assert _in_oldest_generation(state.ledger.balances) and _in_oldest_generation(next(iter(state.nodes.values())))
+
+
+def test_verify_in_a_process_that_keeps_objects_frozen_leaves_them_frozen(network, collector_off):
+    """As in `cor serve` (what its workers share frozen): verify's block ages nothing, so what was frozen stays out of
+    every collection, and the replayed state is left where the paused block made it (not aged, not frozen)."""
+    shared = [[i] for i in range(100)]
+    gc.freeze()
+    n = gc.get_freeze_count()
+    store = Store(f"sqlite:///{network[0]}", create=False)
+    try:
+        report, state = verify_mod.verify_store(store)
+    finally:
+        store.dispose()
+    assert report.ok and state.nodes
+    assert 0 < gc.get_freeze_count() <= n  # (frozen objects that died meanwhile leave the count; nothing unfroze it)
+    assert not any(o is shared or o is shared[-1] for o in gc.get_objects())  # in no generation: still frozen
+    assert not _in_oldest_generation(state.ledger.balances)  # left where the paused block made it: not aged
