@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cor_incentives.core.sampling as sampling
+from cor_incentives.core.journal import journal
 from cor_incentives.core.sampling import WeightTree, capacity, reference_draw
 
 NAMES = [f"n{i:03d}" for i in range(300)]
@@ -221,3 +222,31 @@ def test_a_draw_excluding_nodes_never_draws_them_and_draws_the_rest_in_proportio
         if n not in ("heavy", "s0"):
             expected = runs * k * w / rest
             assert abs(seen[n] - expected) < 5 * expected**0.5 + 5, (n, seen[n], expected)
+
+
+class _Refused(Exception):
+    pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(ops=operations, excluding=excluded_sets, k=st.integers(1, 12), later=st.lists(st.tuples(st.sampled_from(NAMES), weights), max_size=5))
+def test_a_draw_excluding_nodes_inside_a_refused_event_is_undone_by_the_journal(ops, excluding, k, later):
+    """Inside an event's journal (as an escalation's tick runs it): the draw's temporary writes are journaled, so the
+    event refused after it (and after more weight changes) leaves the tree exactly as before the event, and the draw
+    in an accepted event leaves it as the changes alone would (the draw itself nets to nothing)."""
+    tree = WeightTree()
+    for name, w in ops:
+        tree.set(name, w)
+    before = _tree_state(tree)
+    try:
+        with journal():
+            got = tree.draw_excluding(k, b"event", excluding)
+            for name, w in later:
+                tree.set(name, w)
+            raise _Refused
+    except _Refused:
+        pass
+    assert _tree_state(tree) == before
+    with journal():
+        again = tree.draw_excluding(k, b"event", excluding)
+    assert again == got and _tree_state(tree) == before
