@@ -170,6 +170,12 @@ def test_rule_19_escalation_weighs_only_the_marked_nodes(monkeypatch):
 # --- review (session 23): refusals, snapshots, repeated draws ---
 
 
+def checked_index(state) -> None:
+    """``check_index`` on a decoded copy: it syncs the index it checks (marked nodes take their slots), a write to the
+    hashed state that, made between events, a replay would not make (the core runs it only inside an epoch close)."""
+    selection.check_index(decode_state(encode_state(state)))
+
+
 def trees(state):
     """Everything of the selection index a draw could leave changed: per tree its slots, sums, maxima, totals."""
     idx = state.selection
@@ -200,7 +206,7 @@ def test_a_tick_refused_after_its_escalation_draw_leaves_the_state_and_its_hash_
     assert len(drawn) == 1 and len(drawn[0]) == 3  # the draw did run, zeroing and restoring weights inside the event
     assert state_hash(c.state) == before and trees(c.state) == tree_before
     assert len(task.validators) == 3 and task.state == TaskState.COMMITTED
-    selection.check_index(c.state)
+    checked_index(c.state)
     c.oracle("tick", {"ticks": 1})
     assert task.validators[3:] == drawn[0]  # the same value (the refused tick's beacon reveal was undone too)
     assert replay(c.events).to_dict() == c.state.to_dict()
@@ -280,7 +286,7 @@ def test_many_escalation_draws_excluding_any_names_leave_the_index_exact_and_the
         left = [v for v in validators if v not in set(listed)]
         assert len(got) == len(set(got)) == min(3 + i % 5, len(left)) and set(got) <= set(left)
         assert trees(c.state) == tree_before
-    selection.check_index(c.state)
+    checked_index(c.state)
     assert state_hash(c.state) == before
 
 
@@ -293,7 +299,7 @@ def test_escalations_in_a_row_keep_the_index_exact():
     for i in range(4):
         c.oracle("tick", {"ticks": 1})
         assert len(task.validators) == 6 and not set(task.validators[3:]) & set(task.validators[:3])
-        selection.check_index(c.state)
+        checked_index(c.state)
         validate_all(c, task.id, lambda v, m: HONEST)
         assert task.state == TaskState.SETTLED
         tid = submit(c, f"Name prime number {i}.")
@@ -348,4 +354,17 @@ def test_a_task_disputed_under_rule_18_and_escalated_in_the_tick_that_activates_
     assert drawn == reference_draw([(n, 0 if n in first else w) for n, w in tree.slots()], 3, seed)
     old = draw(c.state, "validator", 3, seed, among=[v for v in selection.eligible_nodes(c.state, "validator") if v not in first])
     assert drawn != old  # what rule 18 would have drawn
+    assert state_hash(replay(c.events)) == state_hash(c.state)
+
+
+@pytest.mark.parametrize("version", [RULES_ESCALATION_FROM_POOL - 1, RULES_ESCALATION_FROM_POOL])
+def test_an_escalation_with_every_validator_already_on_the_task_draws_none_and_the_task_goes_on(version):
+    """The whole pool excluded (3 validators, all on the task): the draw returns nobody under both rules, the tree is as
+    it was, and the task goes on with the reports it has (the round given back), as rule 18 did."""
+    c, task = disputed(version, n_validators=3, late=[])
+    tree_before = trees(c.state)[0]
+    c.oracle("tick", {"ticks": 1})
+    assert len(task.validators) == 3 and task.round == 0 and task.state != TaskState.COMMITTED
+    assert trees(c.state)[0] == tree_before
+    checked_index(c.state)
     assert state_hash(replay(c.events)) == state_hash(c.state)
