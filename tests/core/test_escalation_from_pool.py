@@ -368,3 +368,28 @@ def test_an_escalation_with_every_validator_already_on_the_task_draws_none_and_t
     assert trees(c.state)[0] == tree_before
     checked_index(c.state)
     assert state_hash(replay(c.events)) == state_hash(c.state)
+
+
+def test_a_state_decoded_from_a_snapshot_undoes_a_refused_escalation_draw(monkeypatch):
+    """The trees a snapshot decodes are journaled as the live ones: the escalation tick (whose sync re-weighs a validator
+    delegated to since the last draw) refused after its draw on the decoded state leaves its hash and trees as they
+    were, and the accepted tick then matches the live state's."""
+    c, task = disputed(RULES_ESCALATION_FROM_POOL, slotted=True)
+    other = next(v for v in selection.eligible_nodes(c.state, "validator") if v not in task.validators)
+    c.as_("user", "stake.delegate", {"node": other, "amount": str(3000 * COR)})  # re-weighed by the tick's sync
+    twin = decode_state(encode_state(c.state))
+    before, tree_before = state_hash(twin), trees(twin)
+    c.oracle("tick", {"ticks": 1})
+    real = tasks._escalated
+
+    def refused(state, t, got):
+        real(state, t, got)
+        raise Conflict("refused after the draw", code="test_refusal")
+
+    with monkeypatch.context() as m:
+        m.setattr(tasks, "_escalated", refused)
+        with pytest.raises(Conflict):
+            apply(twin, c.events[-1])
+    assert state_hash(twin) == before and trees(twin) == tree_before
+    apply(twin, c.events[-1])
+    assert twin.tasks[task.id].validators == task.validators and state_hash(twin) == state_hash(c.state)
