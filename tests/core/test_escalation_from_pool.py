@@ -17,17 +17,10 @@ from cor_incentives.core.selection import draw
 from cor_incentives.core.staking import is_selectable
 from cor_incentives.core.state import ticks_to_epoch_end
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
-from cor_incentives.core.validation import report_commitment
 from support.chain import addr
-from support.market import commit_reveal, draw_now, market, submit, validate_all
+from support.market import commit_reveal, dissent, draw_now, market, submit, validate_all
 
 HONEST = (20_000_000, 850_000_000)
-PROMPT_TOKENS = 12
-
-
-def reports(task, judge):
-    miners = [a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch]
-    return [{"miner": m, "poi_distance_ppb": judge(m)[0], "quality_ppb": judge(m)[1], "output_tokens": 20} for m in miners]
 
 
 def ready(n_validators, params):
@@ -58,17 +51,6 @@ def disputed(rule_version: int, n_validators: int = 9, late: list[str] = LATE, s
         draw_now(c, submit(c, "Name a colour."))  # its miners' draw syncs the index: the late validators take slots
     dissent(c, task)
     return c, task
-
-
-def dissent(c, task) -> None:
-    """The task's first round reports, one validator dissenting: the task waits for the value that escalates it."""
-    liar = task.validators[0]
-    r = {v: reports(task, (lambda m: (0, 10**9)) if v == liar else (lambda m: HONEST)) for v in task.validators}
-    for v in list(task.validators):
-        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r[v], "s", PROMPT_TOKENS, 0)})
-    for v in list(task.validators):
-        c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r[v], "salt": "s"})
-    assert task.state == TaskState.COMMITTED and task.round == 1 and len(task.validators) == 3  # waiting for the value
 
 
 def escalation_seed(c, task) -> bytes:

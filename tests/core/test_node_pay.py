@@ -421,28 +421,34 @@ def test_a_close_refused_inside_the_batched_postings_leaves_nothing(fail_at: int
     assert list(state.ledger.balances.items()) == list(fresh.ledger.balances.items())
 
 
-@pytest.mark.parametrize("fail_at", [1, 8, 21])
-def test_a_step_skipped_inside_the_batched_postings_is_undone_whole(fail_at: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A refusal (an EngineError) in the middle of the miners stream's postings skips that step (``journal.attempt``): the
-    close is the one where the step refused before writing anything."""
-    error = EngineError("refused in the middle of the step's postings")
-    state, close = before_close("honest_only", 25)
-    made = failing_at(fail_at, error, monkeypatch)
+def assert_refused_step_undone_whole(step: Any, stream: str, seed: int, fail_at: int, error: EngineError, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal (``error``, an EngineError) at ``stream``'s ``fail_at``-th posting skips the epoch step ``step``
+    (``journal.attempt``): the close is the one where the step refused before writing anything."""
+    state, close = before_close("honest_only", seed)
+    made = failing_at(fail_at, error, monkeypatch, stream)
     apply(state, close)
     assert len(made) == fail_at
     monkeypatch.undo()
 
-    def process_miner_rewards(state: State) -> None:  # (the name the skip records)
+    def refused(state: State) -> None:
         raise error
 
-    monkeypatch.setattr(epoch, "EPOCH_STEPS", [process_miner_rewards if s is rewards.process_miner_rewards else s for s in epoch.EPOCH_STEPS])
-    refused_first, _ = before_close("honest_only", 25)
+    refused.__name__ = step.__name__  # (the name the skip records)
+    monkeypatch.setattr(epoch, "EPOCH_STEPS", [refused if s is step else s for s in epoch.EPOCH_STEPS])
+    refused_first, _ = before_close("honest_only", seed)
     apply(refused_first, close)
     record = state.epochs[state.epoch - 1]
-    assert record.skipped and not any(i.stream.startswith("miner_work") for i in record.items)
+    assert record.skipped and not any(i.stream.startswith(stream) for i in record.items)
     assert state_hash(state) == state_hash(refused_first)
     assert list(state.ledger.balances.items()) == list(refused_first.ledger.balances.items())
     assert state.epochs[state.epoch - 1] == refused_first.epochs[refused_first.epoch - 1]
+
+
+@pytest.mark.parametrize("fail_at", [1, 8, 21])
+def test_a_step_skipped_inside_the_batched_postings_is_undone_whole(fail_at: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal in the middle of the miners stream's postings skips that step, undone whole."""
+    error = EngineError("refused in the middle of the step's postings")
+    assert_refused_step_undone_whole(rewards.process_miner_rewards, "miner_work", 25, fail_at, error, monkeypatch)
 
 
 @pytest.mark.parametrize("fail_at", [1, 2, 3, 40])
@@ -451,23 +457,7 @@ def test_the_apr_step_refused_inside_its_bulk_pay_is_undone_whole(fail_at: int, 
     part, a staker's share) skips that step: the close is the one where the step refused before writing anything (its
     accrual, lines, postings, balances, touched counts all undone)."""
     error = EngineError("refused in the middle of the APR's postings")
-    state, close = before_close("honest_only", 26)
-    made = failing_at(fail_at, error, monkeypatch, "staking_apr")
-    apply(state, close)
-    assert len(made) == fail_at
-    monkeypatch.undo()
-
-    def process_staking_apr(state: State) -> None:  # (the name the skip records)
-        raise error
-
-    monkeypatch.setattr(epoch, "EPOCH_STEPS", [process_staking_apr if s is rewards.process_staking_apr else s for s in epoch.EPOCH_STEPS])
-    refused_first, _ = before_close("honest_only", 26)
-    apply(refused_first, close)
-    record = state.epochs[state.epoch - 1]
-    assert record.skipped and not any(i.stream.startswith("staking_apr") for i in record.items)
-    assert state_hash(state) == state_hash(refused_first)
-    assert list(state.ledger.balances.items()) == list(refused_first.ledger.balances.items())
-    assert state.epochs[state.epoch - 1] == refused_first.epochs[refused_first.epoch - 1]
+    assert_refused_step_undone_whole(rewards.process_staking_apr, "staking_apr", 26, fail_at, error, monkeypatch)
 
 
 def test_new_earning_is_the_record_the_constructor_makes() -> None:

@@ -7,7 +7,7 @@ from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.selection import draw
 from cor_incentives.core.validation import canary_commitment, report_commitment
-from support.market import MODEL, commit_reveal, draw_now, h, market, submit, validate_all
+from support.market import MODEL, commit_reveal, dissent, draw_now, h, market, submit, validate_all
 
 HONEST = (20_000_000, 850_000_000)
 PROMPT_TOKENS = 12  # each validator's count of the prompt, committed and revealed with its reports
@@ -133,11 +133,7 @@ def test_escalation_is_drawn_with_the_next_beacon_value():
     c, task = ready(n_validators=8, params={"validators_per_task": 3}, beacon=True)
     assert len(task.validators) == 3
     liar = task.validators[0]
-    r = {v: reports(task, (lambda m: (0, 10**9)) if v == liar else (lambda m: HONEST)) for v in task.validators}
-    for v in list(task.validators):
-        c.submit(v, "task.report_commit", {"task": task.id, "commit": report_commitment(task.id, v, r[v], "s", PROMPT_TOKENS, 0)})
-    for v in list(task.validators):
-        c.submit(v, "task.validate", {"task": task.id, "input_tokens": PROMPT_TOKENS, "spread_ppb": 0, "reports": r[v], "salt": "s"})
+    dissent(c, task, HONEST, PROMPT_TOKENS)
     assert task.state == "COMMITTED" and task.round == 1 and len(task.validators) == 3  # waiting for the value
     c.oracle("tick", {"ticks": 1})
     seed = beacon.randomness(bytes.fromhex(c.state.beacon.value[2:]), "task:escalation", task.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
+from cor_incentives.core.records import Task
 from cor_incentives.core.tasks import commitment
 from support.chain import Chain, addr
 from support.reports import report_rounds
@@ -141,6 +142,21 @@ def validate_all(
         if c.state.beacon is None or task.state != "COMMITTED" or task.drawn_in(task.round):
             return
         draw_now(c, tid)  # an escalation: its validators are drawn by the next tick
+
+
+def dissent(c: Chain, task: Task, honest: tuple[int, int] = (20_000_000, 850_000_000), prompt_tokens: int = 12) -> None:
+    """A task's first round (on a network with a beacon) committed and revealed: its first validator reports (0, 10**9)
+    of every miner, the others ``honest``, each with ``prompt_tokens`` for the prompt and 20 tokens an output; the
+    dissent leaves the task waiting for the beacon value that draws its escalation."""
+    liar, drawn = task.validators[0], len(task.validators)
+    miners = [a.miner for a in task.miners if a.reveal_tick is not None and not a.mismatch]
+
+    def reports_of(v: str) -> list[dict[str, int | str]]:
+        distance, quality = (0, 10**9) if v == liar else honest
+        return [{"miner": m, "poi_distance_ppb": distance, "quality_ppb": quality, "output_tokens": 20} for m in miners]
+
+    report_rounds(c.submit, lambda: task, reports_of, salt="s", input_tokens=lambda v: prompt_tokens)
+    assert task.state == "COMMITTED" and task.round == 1 and len(task.validators) == drawn  # waiting for the value
 
 
 OUT_OF_CONSENSUS_PPB = 900_000_000  # a distance far over any threshold
