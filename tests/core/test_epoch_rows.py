@@ -282,3 +282,28 @@ def test_canary_forfeits_name_each_failed_canary_in_row_order(data):
         assert item.detail["failed_canaries"] == failed_by[item.address]
         assert item.detail["validations_forfeited"] == sum(1 for n, _, _ in picked if names[n] == item.address)
     assert columns.quality.tolist() == [0 if names[n] in out else a for n, _, a in picked]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(work_rows, max_size=60), st.lists(validation_rows, max_size=60), st.integers(0, 3))
+def test_network_units_and_rows_per_name(work, validations, other):
+    """``network_units`` is ``np.where(network, units, 0)``: int64 for the miners' units, the network flags' bytes as
+    uint8 for the validators' one unit a row (a broadcast view of 1), ``np.where`` again for a broadcast view of
+    another value; ``rows_per_name`` is each name's ``bincount``, counted again for the columns ``take`` makes."""
+    for columns in (work_columns(stored(WorkColumns(), work)), validation_columns(stored(ValidationColumns(), validations))):
+        got = columns.network_units()
+        assert got.tolist() == np.where(columns.network, columns.units, 0).tolist()
+        one_unit = columns.units.strides == (0,)
+        assert got.dtype == (np.uint8 if one_unit and len(columns) else np.int64)
+        assert columns.rows_per_name.tolist() == np.bincount(columns.node, minlength=len(columns.names)).tolist()
+        assert columns.rows_per_name is columns.rows_per_name  # counted once
+        keep = np.arange(len(columns)) % 2 == 0
+        kept = columns.take(keep)
+        assert kept.rows_per_name.tolist() == np.bincount(columns.node[keep], minlength=len(columns.names)).tolist()
+        if len(columns):
+            units = np.broadcast_to(np.int64(other), (len(columns),))
+            from dataclasses import replace
+
+            same = replace(columns, units=units)
+            assert same.network_units().tolist() == np.where(columns.network, other, 0).tolist()
+            assert same.network_units().dtype == (np.uint8 if other == 1 else np.int64)

@@ -559,3 +559,16 @@ def test_rows_out_of_consensus_count_toward_the_int64_bound(rows: int, out: int,
     fast = compute_work_rewards(**epoch)
     assert fast == compute_work_rewards_reference(**epoch)
     assert fast.work[0] == (rows - out) * units * quality
+
+
+@settings(max_examples=200, deadline=None)
+@given(epochs(), st.booleans())
+def test_uint8_units_give_the_int64_units_results(epoch: dict, flags: bool) -> None:
+    """Units given as uint8 (``RowColumns.network_units``: the validators' network flags' bytes) stay uint8 in the checked
+    rows and give exactly the results of the same units as int64, and the reference's: 0/1 flags or any units up to 255."""
+    units = [min(u, 255) if not flags else u % 2 for u in epoch["complexity_units"]]
+    wide = dict(epoch, complexity_units=np.array(units, dtype=np.int64))
+    narrow = dict(epoch, complexity_units=np.array(units, dtype=np.uint8))
+    checked = wr._check_work_rows(**{k: v for k, v in narrow.items() if k != "params"})
+    assert checked.complexity_units.dtype == np.uint8 or not units
+    assert compute_work_rewards(**narrow) == compute_work_rewards(**wide) == compute_work_rewards_reference(**wide)

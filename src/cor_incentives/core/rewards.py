@@ -51,7 +51,7 @@ import numpy.typing as npt
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
 from .epoch_document import GATE_INPUTS, LINE_FORMULAS, NODE_INPUTS, NODE_PAY_INPUTS, apr_statement, bonus_columns
-from .epoch_rows import RowColumns, first_seen, tasks_by_node, validation_columns, work_columns
+from .epoch_rows import RowColumns, first_seen, grouped_order, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
@@ -200,8 +200,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     The rows are the epoch's columns (``epoch_rows``): no row is read as a record."""
     p = state.params
     budget = state.epoch_streams.budget(spec.key)
-    rows_of = np.bincount(columns.node, minlength=len(columns.names))
-    present = [columns.names[i] for i in np.flatnonzero(rows_of).tolist()]
+    present = [columns.names[i] for i in np.flatnonzero(columns.rows_per_name).tolist()]
     nodes = sorted(n for n in present if n in state.nodes)
     rate = getattr(p, spec.rate_param)
     bonus_bps = getattr(p, spec.bonus_param) if spec.bonus_param else 0
@@ -215,7 +214,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         columns, node_index = columns.take(keep), node_index[keep]
     result = compute_work_rewards(
         node_index=node_index,
-        complexity_units=np.where(columns.network, columns.units, 0),
+        complexity_units=columns.network_units(),
         quality_ppb=columns.quality,
         in_consensus=columns.in_consensus,
         precommitted=columns.precommitted,
@@ -307,10 +306,10 @@ def canary_forfeits(state: State, rows: ValidationColumns) -> RowColumns:
     out = np.flatnonzero(failures > cap).tolist()  # the validators that forfeit
     if not out:
         return columns
-    order = np.argsort(failed_node, kind="stable")  # each validator's failed canaries together, in row order
+    order = grouped_order(failed_node, names)  # each validator's failed canaries together, in row order
     failed_tasks = columns.task[failed_rows][order]
     ends = np.cumsum(failures)
-    rows_of = np.bincount(columns.node, minlength=names)
+    rows_of = columns.rows_per_name  # (counted once: the stream reads it again)
     for i in sorted(out, key=columns.names.__getitem__):
         state.earnings.append(
             EarningItem(
