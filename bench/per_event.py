@@ -1,7 +1,8 @@
 """Probe: the cost of one staking event while the network holds many unbonding entries (issue 16: no per-event work that
 grows with the number of accounts or nodes).
 
-    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks | --register | --escalate]
+    python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks | --register | --escalate |
+                              --bounty-draw]
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
@@ -36,6 +37,13 @@ escalation's draw queued for the next beacon value), then the oracle's ``tick`` 
 time / probes), once on a genesis naming rule 18 (every other selectable validator sorted into a tree built for the
 draw: O(N)) and once naming rule 19 (the pool's tree, the task's validators left out: O(log N)), alternated
 ``--rounds`` times: the same-run baseline is the old rule.
+
+``--bounty-draw``: instead, N validators among ``--nodes`` nodes (the rest miners), a bounty (prize 1 base unit, no named
+reviewers) with S entries (``--entries``, default 10 and 1 000: ``bounty_max_submissions``), each hunter at the end of a
+``LINK_DEPTH`` chain of first funders (a few validators linked to the sponsor or a hunter), then the reviewer draw
+(``bounties.draw_reviewers``, called directly) ``--probes`` times with the candidates of ``accounts.linked_among`` and of
+the pairwise reference (tests/support/links_reference.py, monkeypatched in), alternated ``--rounds`` times: the
+same-run baseline is the old code; the candidates and the drawn reviewers must be equal.
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -242,6 +250,84 @@ def escalate_run(n: int, probes: int, rule: int) -> dict[str, Any]:
     return {"validators": n, "rule": rule, "escalations": probes, "escalation_us": cpu / probes * 1e6}
 
 
+def bounty_draw_build(validators: int, nodes: int, entries: int) -> tuple[SimChain, int, float]:
+    """``validators`` validators and ``nodes − validators`` miners (each self-bonded, funded by the bank), a bounty (no
+    named reviewers, prize 1 base unit) and ``entries`` submissions from as many hunters, each funded with 1 base unit by
+    the last of a chain of ``LINK_DEPTH`` keys (so each hunter's chain of first funders is as long as the rules follow),
+    but the first, funded by the fourth validator; the sponsor delegates to the second and third. Every step an event
+    through ``SimChain.submit``. Also the CPU seconds of the entries' events (a transfer and a ``bounty.submit`` each: what
+    the attacker makes the network apply; the transfer is only needed for the long chain)."""
+    from cor_incentives.core.accounts import LINK_DEPTH
+
+    names = [f"v{i}" for i in range(validators)] + [f"m{i}" for i in range(nodes - validators)]
+    params = {"min_self_bond_validator_units": str(COR), "min_self_bond_miner_units": str(COR), "bounty_max_submissions": max(entries, 1)}
+    chain = SimChain({f"wallet:{addr('bank')}": (len(names) * 20 + 100) * COR}, {**params, "epoch_length_ticks": 10**6})
+    for name in [*names, "sponsor"]:
+        chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(20 * COR)})
+    for i, name in enumerate(names):  # bonds 1-10 COR: the weights spread
+        role = "validator" if name.startswith("v") else "miner"
+        chain.submit(addr(name), "node.register", {"role": role, "self_bond": str((1 + i % 10) * COR)})
+    funders = [addr(f"a{i}") for i in range(LINK_DEPTH)]  # a0 funded by a1 ... by the bank
+    chain.submit(addr("bank"), "transfer", {"to": funders[-1], "amount": str(COR)})
+    for upper, lower in zip(funders[:0:-1], funders[-2::-1], strict=True):
+        chain.submit(upper, "transfer", {"to": lower, "amount": str(COR // 2)})
+    bid = chain.state.next_id
+    chain.submit(addr("sponsor"), "bounty.create", {"prize": "1", "criteria": "c", "winners": 1, "deadline_tick": chain.state.tick + 10})
+    for v in names[1:3]:  # two validators the sponsor delegates to, one that funded the first hunter: not candidates
+        chain.submit(addr("sponsor"), "stake.delegate", {"node": addr(v), "amount": str(COR)})
+    start = time.process_time()
+    for i in range(entries):
+        hunter = addr(f"h{i}")
+        chain.submit(addr(names[3]) if i == 0 else funders[0], "transfer", {"to": hunter, "amount": "1"})
+        chain.submit(hunter, "bounty.submit", {"bounty": bid, "content_hash": "0x" + f"{i:064x}"})
+    return chain, bid, time.process_time() - start
+
+
+def bounty_draw_run(validators: int, nodes: int, entries: int, probes: int, rounds: int) -> list[dict[str, Any]]:
+    """CPU µs of one bounty reviewer draw (``bounties.draw_reviewers``, called directly as the beacon's handler calls it),
+    with ``bounties.reviewer_candidates`` as it is and as the pairwise reference (tests/support/links_reference.py,
+    monkeypatched in), alternated ``rounds`` times, ``probes`` draws each; the candidates and the drawn reviewers must
+    be equal."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from cor_incentives.core import bounties
+    from support.links_reference import pairwise_reviewer_candidates
+
+    chain, bid, entry_cpu = bounty_draw_build(validators, nodes, entries)
+    state, b = chain.state, chain.state.bounties[bid]
+    current = bounties.reviewer_candidates
+    gc.collect()
+    gc.freeze()
+    rows, seen = [], {}
+    for r in range(rounds):
+        for label, fn in (("pairwise", pairwise_reviewer_candidates), ("linked_among", current)):
+            bounties.reviewer_candidates = fn  # type: ignore[assignment]
+            try:
+                start = time.process_time()
+                for j in range(probes):
+                    b.reviewers = ()
+                    bounties.draw_reviewers(state, bid, j.to_bytes(32, "big"))
+                cpu = time.process_time() - start
+            finally:
+                bounties.reviewer_candidates = current  # type: ignore[assignment]
+            seen.setdefault(label, (list(fn(state, b).items()), b.reviewers))
+            rows.append(
+                {"validators": validators, "nodes": nodes, "entries": entries, "round": r, "candidates": label, "draw_us": cpu / probes * 1e6}
+            )
+    assert seen["pairwise"] == seen["linked_among"], "the same candidates (order, weights) and the same drawn reviewers"
+    rows.append(
+        {
+            "validators": validators,
+            "entries": entries,
+            "candidate_count": len(seen["pairwise"][0]),
+            "events": chain.count,
+            "entry_events_ms": entry_cpu * 1e3,
+        }
+    )
+    b.reviewers = ()
+    gc.unfreeze()
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
@@ -251,11 +337,18 @@ def main() -> None:
     ap.add_argument("--register", action="store_true", help="node.register with N jailed miners slashed in the window")
     ap.add_argument("--escalate", action="store_true", help="escalation draws among N validators, rule 18 then 19, --rounds times")
     ap.add_argument("--rounds", type=int, default=1, help="--escalate: alternated (rule 18, rule 19) pairs per size")
+    ap.add_argument("--bounty-draw", action="store_true", help="a bounty's reviewer draw among N validators: pairwise vs linked_among")
+    ap.add_argument("--nodes", type=int, default=10_000, help="--bounty-draw: nodes in all (validators + miners)")
+    ap.add_argument("--entries", default="10,1000", help="--bounty-draw: the bounty's submissions (one run each)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.escalate:
         rows = [escalate_run(int(s), args.probes, rule) for _ in range(args.rounds) for s in args.sizes.split(",") for rule in (18, 19)]
         print(json.dumps(rows))
+        return
+    if args.bounty_draw:
+        sizes = [(int(n), int(e)) for n in args.sizes.split(",") for e in args.entries.split(",")]
+        print(json.dumps([row for n, e in sizes for row in bounty_draw_run(n, max(args.nodes, n), e, args.probes, args.rounds)]))
         return
     if args.votes or args.ticks or args.register:
         probe = vote_run if args.votes else tick_run if args.ticks else register_run

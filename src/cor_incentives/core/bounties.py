@@ -92,7 +92,7 @@ import re
 from typing import Any
 
 from . import ledger as acct
-from .accounts import is_linked, linked_to_any
+from .accounts import is_linked, linked_among
 from .beacon import draw_handler, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Bounty, BountyStatus, EarningItem, Submission
@@ -179,14 +179,12 @@ def ranking(state: State, b: Bounty) -> list[Submission]:
 
 
 def reviewer_candidates(state: State, b: Bounty) -> dict[str, int]:
-    """Active validators not linked to the sponsor or a submitter, with their selection weight."""
-    parties = [b.sponsor, *b.submissions]
-    out = {}
-    for node_id in sorted(state.nodes):
-        node = state.nodes[node_id]
-        if node.role == "validator" and is_selectable(state, node) and not linked_to_any(state, node_id, parties):
-            out[node_id] = selection_weight(state, node_id)
-    return out
+    """Active validators not linked to the sponsor or a submitter, with their selection weight (in node id order).
+    The links are read once per draw (``accounts.linked_among``), not per (validator, party) pair: with up to
+    ``bounty_max_submissions`` hunters, which anyone can send, the pairwise test cost O(validators × entries)."""
+    active = [node_id for node_id in sorted(state.nodes) if state.nodes[node_id].role == "validator" and is_selectable(state, state.nodes[node_id])]
+    linked = linked_among(state, active, [b.sponsor, *b.submissions])
+    return {node_id: selection_weight(state, node_id) for node_id in active if node_id not in linked}
 
 
 @draw_handler(REVIEWER_DRAW)
