@@ -69,15 +69,6 @@ MAX_CURATORS = 1_000
 MAX_ATTESTATIONS_PER_EPOCH = 10_000
 
 
-def stake_of_address(state: State, who: str) -> int:
-    """Stake an address holds now: its self-bond (if it runs a node) plus its delegations to any node."""
-    total = state.ledger.balance(acct.bonded(who))
-    for node_id in sorted(state.nodes):
-        if who in state.nodes[node_id].delegators:
-            total += state.ledger.balance(acct.delegated(node_id, who))
-    return total
-
-
 def is_eligible_member(state: State, who: str) -> bool:
     """In this epoch's snapshot: enough stake or balance, and old enough, when the epoch started."""
     return who in state.community_eligible
