@@ -44,6 +44,19 @@ reviewers) with S entries (``--entries``, default 10 and 1 000: ``bounty_max_sub
 (``bounties.draw_reviewers``, called directly) ``--probes`` times with the candidates of ``accounts.linked_among`` and of
 the pairwise reference (tests/support/links_reference.py, monkeypatched in), alternated ``--rounds`` times: the
 same-run baseline is the old code; the candidates and the drawn reviewers must be equal.
+``--draws``: instead, N user tasks waiting in CREATED for their miners' draw (synthetic, as ``task.submit`` leaves them)
+and then cancelled (as ``task.cancel`` leaves them: CANCELLED, escrow returned, the draw still queued in the beacon's
+``pending``; an attacker's N submit + cancel pairs cost no fee, the escrow returns), then the oracle's ``tick`` that
+reveals the value and runs the N queued draws (each returns at once: its task is no longer CREATED); CPU µs per queued
+draw (the tick's time / N), applied as the engine applies it (journaled) and as a replay applies it (``atomic=False``).
+
+``--open-bounties``: instead, N open bounties whose reviewers are to be drawn at deadlines far ahead (synthetic, as
+``bounty.create`` leaves them: a prize of one base unit each, no reviewers named; each deadline its own tick), then the
+oracle's ``tick`` (one tick, nothing due) ``--probes`` times: CPU µs per tick.
+
+``--finalize``: instead, challenges of N entries (synthetic, as ``bounty.submit`` leaves them; an entry needs no
+funded key) and 32 named reviewers, each entry scored by every reviewer, then ``bounty.finalize`` of each (``--probes``
+of them, at most 20): CPU µs per finalize.
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -328,6 +341,96 @@ def bounty_draw_run(validators: int, nodes: int, entries: int, probes: int, roun
     return rows
 
 
+def _replayed(chain: SimChain, kind: str, body: dict[str, Any]) -> float:
+    """CPU seconds of the oracle's command applied as a replay applies it (no journal: ``apply(..., atomic=False)``)."""
+    from cor_incentives.app.beacon import next_value
+    from cor_incentives.core.apply import apply as core_apply
+    from cor_incentives.core.events import Command, make_event
+    from cor_incentives.sim.chain import CHAIN_ID, ORACLE, SIG, beacon_secret
+
+    state = chain.state
+    body = {**body, "beacon": next_value(state, beacon_secret)}
+    payload = Command(CHAIN_ID, kind, ORACLE, state.nonces.get(ORACLE, 0) + 1, body).encode()
+    event = make_event(state.seq + 1, state.tick, payload, SIG, state.head_hash)
+    start = time.process_time()
+    core_apply(state, event, atomic=False)
+    return time.process_time() - start
+
+
+def draws_run(n: int, atomic: bool) -> dict[str, Any]:
+    """The oracle's tick running ``n`` queued miner draws of cancelled tasks (journaled, or as a replay)."""
+    from cor_incentives.core.beacon import request_draw
+    from cor_incentives.core.records import Task, TaskKind, TaskState
+    from cor_incentives.core.tasks import MINERS
+
+    chain = SimChain({f"wallet:{addr('bank')}": 10 * COR}, {"epoch_length_ticks": 10**6})
+    state = chain.state
+    for _ in range(n):
+        tid = state.new_id()
+        state.tasks[tid] = Task(
+            tid, TaskKind.USER, addr("user"), None, None, "m", "0x", 1, 1, 1, 1, 3, TaskState.CANCELLED, state.tick, state.epoch, 0, 0, "", [],
+        )  # fmt: skip
+        request_draw(state, MINERS, tid)
+    gc.collect()
+    gc.freeze()
+    if atomic:
+        start = time.process_time()
+        chain.oracle("tick", {})
+        cpu = time.process_time() - start
+    else:
+        cpu = _replayed(chain, "tick", {})
+    assert not state.beacon.pending, "every queued draw ran"
+    gc.unfreeze()
+    return {"queued_draws": n, "journaled": atomic, "tick_ms": cpu * 1e3, "per_draw_us": cpu / n * 1e6}
+
+
+def open_bounties_run(n: int, probes: int) -> dict[str, Any]:
+    """The oracle's ``tick`` while ``n`` bounties wait for their reviewer draws at deadlines far ahead."""
+    chain = SimChain({f"wallet:{addr('bank')}": (n + 10) * COR}, {"epoch_length_ticks": 10**6, "bounty_max_duration_ticks": 10**7})
+    state = chain.state
+    for i in range(n):
+        bid = state.new_id()
+        state.bounties[bid] = Bounty(bid, addr("bank"), "bounty", 1, "c", 10**6 + i, 1, (), (), 0, 1, True)
+    if hasattr(state, "rebuild_entry_indexes"):
+        state.rebuild_entry_indexes()
+    gc.collect()
+    gc.freeze()
+    start = time.process_time()
+    for _ in range(probes):
+        chain.oracle("tick", {})
+    cpu = time.process_time() - start
+    gc.unfreeze()
+    return {"open_bounties": n, "tick_us": cpu / probes * 1e6}
+
+
+def finalize_run(n: int, probes: int) -> dict[str, Any]:
+    """``bounty.finalize`` of ``probes`` challenges of ``n`` entries each, 32 named reviewers scoring every entry."""
+    from cor_incentives.core.records import Submission
+
+    reviewers = tuple(sorted(addr(f"r{i}") for i in range(32)))
+    chain = SimChain({f"wallet:{addr('bank')}": 10 * COR}, {"epoch_length_ticks": 10**6})
+    state = chain.state
+    ids = []
+    for j in range(probes):
+        bid = state.new_id()
+        b = Bounty(bid, addr(f"s{j}"), "challenge", 32 * n, "c", 1, 32, reviewers, (), 0, 1, False)
+        for i in range(n):
+            hunter = addr(f"h{j}_{i}")
+            b.submissions[hunter] = Submission(hunter, "0x" + "ab" * 32, i, 0, {r: (i * 7 + k) % 1000 + 1 for k, r in enumerate(reviewers)})
+        state.bounties[bid] = b
+        state.ledger.balances[f"escrow:bounty:{bid}"] = b.prize
+        state.ledger.balances[f"wallet:{addr('bank')}"] -= b.prize
+        ids.append(bid)
+    if hasattr(state, "rebuild_entry_indexes"):
+        state.rebuild_entry_indexes()
+    chain.oracle("tick", {"ticks": state.params.bounty_review_period_ticks + 2})
+    gc.collect()
+    gc.freeze()
+    us = per_event(chain, [(addr("bank"), "bounty.finalize", {"bounty": bid}) for bid in ids])
+    gc.unfreeze()
+    return {"entries": n, "reviewers": len(reviewers), "finalize_us": us}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
@@ -340,8 +443,20 @@ def main() -> None:
     ap.add_argument("--bounty-draw", action="store_true", help="a bounty's reviewer draw among N validators: pairwise vs linked_among")
     ap.add_argument("--nodes", type=int, default=10_000, help="--bounty-draw: nodes in all (validators + miners)")
     ap.add_argument("--entries", default="10,1000", help="--bounty-draw: the bounty's submissions (one run each)")
+    ap.add_argument("--draws", action="store_true", help="a tick running N queued draws of cancelled tasks, journaled then replayed")
+    ap.add_argument("--open-bounties", action="store_true", help="the oracle's tick with N bounties waiting for far deadlines")
+    ap.add_argument("--finalize", action="store_true", help="bounty.finalize of challenges with N entries and 32 reviewers")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.draws:
+        print(json.dumps([draws_run(int(s), atomic) for _ in range(args.rounds) for s in args.sizes.split(",") for atomic in (True, False)]))
+        return
+    if args.open_bounties:
+        print(json.dumps([open_bounties_run(int(s), args.probes) for s in args.sizes.split(",")]))
+        return
+    if args.finalize:
+        print(json.dumps([finalize_run(int(s), min(args.probes, 20)) for s in args.sizes.split(",")]))
+        return
     if args.escalate:
         rows = [escalate_run(int(s), args.probes, rule) for _ in range(args.rounds) for s in args.sizes.split(",") for rule in (18, 19)]
         print(json.dumps(rows))

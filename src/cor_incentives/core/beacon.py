@@ -99,14 +99,24 @@ def request_draw(state: State, purpose: str, ident: int) -> None:
 
 
 def run_draws(state: State) -> None:
-    """Run every queued draw with the value just revealed, in the order requested."""
+    """Run every queued draw with the value just revealed, in the order requested; the queue is empty after.
+
+    The queue is read in place and emptied once at the end: O(draws). Popping its head draw by draw (until session 24)
+    moved the rest of the list at each pop, and in a live event copied all of it into the journal at each pop
+    (``JList.pop``): O(draws²) a tick, ~4 s for 16 k draws queued by task submissions cancelled before their draw (issue
+    16; bench/per_event.py --draws). The same handlers run in the same order with the same seeds; no handler reads the
+    queue (a handler's ``request_draw`` appends to it, and the loop runs those too)."""
     b = state.beacon
     if b is None:
         return
     value = bytes.fromhex(b.value[2:])
-    while b.pending:  # a handler may request more draws; they use the same (just revealed) value
-        purpose, ident = b.pending.pop(0)
+    pending, i = b.pending, 0
+    while i < len(pending):  # a handler may request more draws; they use the same (just revealed) value
+        purpose, ident = pending[i]
+        i += 1
         HANDLERS[purpose](state, ident, randomness(value, purpose, ident))
+    if pending:
+        pending.clear()  # (journaled once: one copy of the queue, not one per draw)
 
 
 # --- the chain ---------------------------------------------------------------------------------
