@@ -195,8 +195,10 @@ def next_due_tick(state: State) -> int:
     its deadlines cost."""
     due = [state.tick + max(1, ticks_to_epoch_end(state))]
     due += [t for t in state.deadlines if t > state.tick]
-    due += [p.end_tick for p in map(state.proposals.__getitem__, state.voting_proposals) if p.end_tick > state.tick]
-    due += [b.deadline_tick for b in map(state.bounties.__getitem__, state.undrawn_bounties) if b.deadline_tick > state.tick]
+    for index, ids, items, attr in state.due_indexes():  # the earliest end of a vote, the earliest deadline of a draw to come
+        t = index.next_after(ids, items, attr, state.tick)
+        if t is not None:
+            due.append(t)
     return min(due)
 
 

@@ -198,13 +198,16 @@ def draw_reviewers(state: State, bounty_id: int, seed: bytes) -> None:
 
 def process_bounty_deadlines(state: State) -> None:
     """At the first tick at or after a deadline: ask the beacon for the reviewers of every bounty that names none.
-    Reads the bounties whose draw is still to be asked for (``State.undrawn_bounties``), in id order, not every bounty."""
-    for bid in sorted(state.undrawn_bounties):
+    Reads the bounties whose draw is still to be asked for (``State.undrawn_bounties``) and are due (by deadline,
+    ``State.bounty_deadlines``), in id order, not every bounty nor every open one (the others are not due)."""
+    for bid in state.bounty_deadlines.pop_due(state.undrawn_bounties, state.bounties, "deadline_tick", state.tick):
         b = state.bounties[bid]
         if b.drawn and b.drawn_tick is None and b.status == BountyStatus.OPEN and state.tick >= b.deadline_tick:
             b.drawn_tick = state.tick
             state.undrawn_bounties.discard(bid)
             request_draw(state, REVIEWER_DRAW, bid)
+        else:  # (none, as the core writes them) still to draw: read again at the next step, as before
+            state.bounty_deadlines.push(b.deadline_tick, bid)
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -370,6 +373,7 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     state.unexpired_bounties.add(bid)
     if b.drawn:
         state.undrawn_bounties.add(bid)
+        state.bounty_deadlines.push(deadline, bid)
     state.ledger.transfer(acct.wallet(actor), bounty_account(bid), prize, "bounty_escrow")
     state.earnings.append(
         EarningItem(

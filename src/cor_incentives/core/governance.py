@@ -203,6 +203,7 @@ def process_propose(state: State, actor: str, body: dict[str, Any]) -> None:
         pid, kind, title, actor, content, deposit, state.tick, state.tick + p.gov_voting_period_ticks, ProposalStatus.VOTING, positions, total
     )
     state.voting_proposals.add(pid)
+    state.proposal_ends.push(state.proposals[pid].end_tick, pid)
 
 
 # --- votes ---------------------------------------------------------------------------------------
@@ -277,11 +278,13 @@ def decide(p: Params, t: dict[str, int], total_power: int) -> tuple[ProposalStat
 
 def process_governance_tallies(state: State) -> None:
     """At the tick a voting period ends: count, decide, and settle the deposit. Reads the proposals still voting
-    (``State.voting_proposals``), in id order, not every proposal ever made."""
+    (``State.voting_proposals``) whose vote ends now (``State.proposal_ends``), in id order, not every proposal ever made
+    nor every one voting."""
     p = state.params
-    for pid in sorted(state.voting_proposals):
+    for pid in state.proposal_ends.pop_due(state.voting_proposals, state.proposals, "end_tick", state.tick):
         prop = state.proposals[pid]
-        if prop.status != ProposalStatus.VOTING or state.tick < prop.end_tick:
+        if prop.status != ProposalStatus.VOTING or state.tick < prop.end_tick:  # (none, as the core writes them)
+            state.proposal_ends.push(prop.end_tick, pid)  # still voting: read again at the next step, as before
             continue
         prop.tally, prop.voter_power = count_votes(state, prop)
         prop.tallied_tick, prop.tallied_epoch = state.tick, state.epoch

@@ -387,6 +387,81 @@ def capping_nodes(state: State) -> dict[str, dict[str, dict[str, int]]]:
     return {"jailed": jailed, "slashed": {role: dict(heap.members) for role, heap in heaps.items() if heap.members}}
 
 
+class DueIds:
+    """Derived: the ids of one of the state's derived sets of open items (``State.undrawn_bounties`` by ``deadline_tick``,
+    ``State.voting_proposals`` by ``end_tick``) in a binary heap of ``(tick due, id)``, so the oracle's tick reads the
+    items due now and the next tick one is due (``apply.next_due_tick``) without reading every open item at every step
+    (issue 16: anyone holds 10 k bounties open at a prize of one base unit each, ``bounties.MAX_OPEN_BOUNTIES``).
+
+    Every id of the set has an entry at its item's due tick (the tick never changes); an entry whose id left the set, or
+    whose item is due at another tick (an id a refused event had handed out, taken again), is stale and dropped when
+    read. ``pop_due`` takes the entries due (journaled: a refused tick puts them back); a push is not undone (what a
+    refused event pushed is then stale, or repeats a live entry: ids are read once). As ``EntryIndex``: not hashed, not
+    in a snapshot (``state_codec.DERIVED_STATE_FIELDS``), made again when a state is decoded (``of``), compared with a
+    rebuild by the full checks (``State.check_entry_indexes``). Its list is plain: ``heapq`` writes it."""
+
+    __slots__ = ("heap",)
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int]] = []
+
+    @classmethod
+    def of(cls, ids: set[int], items: dict[int, Any], attr: str) -> DueIds:
+        """The heap of ``ids`` at their items' ``attr`` (a sorted list is a heap)."""
+        due = cls()
+        due.heap = sorted((getattr(items[i], attr), i) for i in ids)
+        return due
+
+    def push(self, tick: int, ident: int) -> None:
+        heapq.heappush(self.heap, (tick, ident))
+
+    def _pop(self) -> tuple[int, int]:
+        entry = heapq.heappop(self.heap)
+        on_undo(_due_push, self, entry)
+        return entry
+
+    def _live(self, ids: set[int], items: dict[int, Any], attr: str, entry: tuple[int, int]) -> bool:
+        item = items.get(entry[1]) if entry[1] in ids else None
+        return item is not None and getattr(item, attr) == entry[0]
+
+    def pop_due(self, ids: set[int], items: dict[int, Any], attr: str, tick: int) -> list[int]:
+        """The ids of the set due at ``tick`` or before, taken from the heap, in id order (stale entries dropped)."""
+        heap, out = self.heap, set()
+        while heap and heap[0][0] <= tick:
+            entry = self._pop()
+            if self._live(ids, items, attr, entry):
+                out.add(entry[1])
+        if len(heap) > 2 * len(ids) + 32:  # (stale entries piled up: made again from the set, the old heap kept for an undo)
+            on_undo(_due_restore, self, heap)
+            self.heap = sorted((getattr(items[i], attr), i) for i in ids if i not in out)
+        return sorted(out)
+
+    def next_after(self, ids: set[int], items: dict[int, Any], attr: str, tick: int) -> int | None:
+        """The earliest due tick after ``tick`` of the set's items (None: none). Stale entries at the top are dropped; an
+        item due at ``tick`` or before whose id is still in the set (none, as the core takes them: each is taken at the
+        first step at or after its due tick) sends the question to every item of the set, as it was read before."""
+        heap = self.heap
+        while heap and not self._live(ids, items, attr, heap[0]):
+            self._pop()
+        if not heap:
+            return None
+        if heap[0][0] > tick:
+            return heap[0][0]
+        return min((t for t in (getattr(items[i], attr) for i in ids) if t > tick), default=None)
+
+    def live(self, ids: set[int], items: dict[int, Any], attr: str) -> list[tuple[int, int]]:
+        """The live entries, sorted (for comparing with a rebuild)."""
+        return sorted({e for e in self.heap if self._live(ids, items, attr, e)})
+
+
+def _due_push(due: DueIds, entry: tuple[int, int], _: object) -> None:
+    heapq.heappush(due.heap, entry)
+
+
+def _due_restore(due: DueIds, heap: list[tuple[int, int]], _: object) -> None:
+    due.heap = heap
+
+
 def _unbonding_index() -> EntryIndex:
     return EntryIndex(UNBONDING_INDEX)
 
@@ -468,6 +543,9 @@ class State(Journaled):
     voting_proposals: set[int] = field(default_factory=set, repr=False, compare=False)
     undrawn_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
     unexpired_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
+    # derived: those two sets' ids by the tick each is due (``DueIds``: the bounties' deadlines, the proposals' ends)
+    bounty_deadlines: DueIds = field(default_factory=DueIds, repr=False, compare=False)
+    proposal_ends: DueIds = field(default_factory=DueIds, repr=False, compare=False)
     # derived: per role, the nodes whose reputation may cap a newcomer's start (running jails, the memory window's
     # slashes), by reputation (``ReputationCaps``: rebuilt likewise)
     reputation_caps: ReputationCaps = field(default_factory=ReputationCaps, repr=False, compare=False)
@@ -564,6 +642,13 @@ class State(Journaled):
         """The derived sets of open proposals and bounties, as held."""
         return {"voting_proposals": self.voting_proposals, "undrawn_bounties": self.undrawn_bounties, "unexpired_bounties": self.unexpired_bounties}
 
+    def due_indexes(self) -> list[tuple[DueIds, set[int], dict[int, Any], str]]:
+        """Each ``DueIds`` with the set, the records and the due tick's field it indexes."""
+        return [
+            (self.bounty_deadlines, self.undrawn_bounties, self.bounties, "deadline_tick"),
+            (self.proposal_ends, self.voting_proposals, self.proposals, "end_tick"),
+        ]
+
     def open_ids_rebuilt(self) -> dict[str, set[int]]:
         """The derived sets of open proposals and bounties, rebuilt from the records (O(every proposal and bounty))."""
         bounties = self.bounties.items()
@@ -581,6 +666,8 @@ class State(Journaled):
         self.slash_index = SlashIndex.of(self.slashes)
         for name, ids in self.open_ids_rebuilt().items():
             setattr(self, name, ids)
+        self.bounty_deadlines = DueIds.of(self.undrawn_bounties, self.bounties, "deadline_tick")
+        self.proposal_ends = DueIds.of(self.voting_proposals, self.proposals, "end_tick")
         self.reputation_caps = ReputationCaps.of(self)
 
     def check_entry_indexes(self) -> None:
@@ -595,6 +682,8 @@ class State(Journaled):
         )
         invariant(self.slash_index.as_dict() == SlashIndex.of(self.slashes).as_dict(), "slash index differs from the slash records")
         invariant(self.open_ids() == self.open_ids_rebuilt(), "the open proposals' and bounties' ids differ from the records")
+        for due, ids, items, attr in self.due_indexes():
+            invariant(due.live(ids, items, attr) == DueIds.of(ids, items, attr).heap, f"the due ticks by {attr} differ from the open items")
         caps = self.reputation_caps
         invariant(caps.consistent(self), "the capping reputations' index holds a reputation other than its node's, or lacks its entry")
         invariant(caps.held(self) == capping_nodes(self), "the capping reputations' index differs from the running jails and the window's slashes")

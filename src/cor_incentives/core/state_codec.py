@@ -82,6 +82,8 @@ DERIVED_STATE_FIELDS = frozenset(
         "voting_proposals",
         "undrawn_bounties",
         "unexpired_bounties",
+        "bounty_deadlines",
+        "proposal_ends",
         "retired",
         "history",
     }
@@ -90,7 +92,7 @@ DERIVED_STATE_FIELDS = frozenset(
 the index of nodes with a jail on record (rebuilt from the nodes), the unbonding entries' and redelegations' ids
 by address and node, the slash records by node and the capping reputations by role (``State.rebuild_entry_indexes``), each voted-on proposal's voters
 (made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
-expired (``State.rebuild_entry_indexes``), the records the last event pruned (handed to
+expired and those two sets by the tick each item is due (``State.rebuild_entry_indexes``), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
 HASHED_SINCE: Mapping[tuple[str, str], int] = {
