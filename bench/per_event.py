@@ -58,6 +58,15 @@ oracle's ``tick`` (one tick, nothing due) ``--probes`` times: CPU µs per tick.
 funded key) and 32 named reviewers, each entry scored by every reviewer, then ``bounty.finalize`` of each (``--probes``
 of them, at most 20): CPU µs per finalize.
 
+``--withdraw-order``: instead, the staking build above (N delegators, one pending entry each), the entries matured,
+then ``stake.withdraw`` by the first ``--probes`` delegators (their entries and ``unbonding:`` accounts early in their
+dicts) and by the last ones: a live (journaled) deletion keeps the dict's key order from the deleted key to the end
+for a rollback (``journal.keep_order``), so the first ones cost O(the entries and accounts made after theirs).
+
+``--dust``: instead, N delegators of one base unit each (funded keys: a transfer and a delegation each, no fee) in
+one node, aged two epochs: ``gov.propose`` (its snapshot of every position) and a slash of that node (under a
+journal, rolled back; every staker's position read): CPU ms each.
+
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
 only. Compare the sizes' ratios on one machine,
@@ -431,6 +440,51 @@ def finalize_run(n: int, probes: int) -> dict[str, Any]:
     return {"entries": n, "reviewers": len(reviewers), "finalize_us": us}
 
 
+def withdraw_order_run(n: int, probes: int) -> dict[str, Any]:
+    """``stake.withdraw`` by the first and by the last ``probes`` of ``n`` delegators with a matured entry each."""
+    chain = build(n, probes)
+    for _ in range(chain.state.params.unbonding_period_epochs):
+        chain.oracle("epoch.close", {})
+    gc.collect()
+    gc.freeze()
+    first = [(addr(f"f{i}"), "stake.withdraw", {}) for i in range(probes)]
+    last = [(addr(f"f{i}"), "stake.withdraw", {}) for i in range(n - probes, n)]
+    out = {"entries": n, "withdraw_first_us": per_event(chain, first), "withdraw_last_us": per_event(chain, last)}
+    gc.unfreeze()
+    return out
+
+
+def dust_run(n: int) -> dict[str, Any]:
+    """``gov.propose`` and a slash of a node while ``n`` delegators of one base unit each hold positions in it."""
+    from cor_incentives.core.journal import journal
+    from cor_incentives.core.slashing import slash
+
+    chain = SimChain({f"wallet:{addr('bank')}": 1_000 * COR}, {"min_self_bond_miner_units": str(COR), "gov_min_deposit_units": str(COR)})
+    for name in ("node", "p"):
+        chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(10 * COR)})
+    chain.submit(addr("node"), "node.register", {"role": "miner", "self_bond": str(5 * COR)})
+    for i in range(n):
+        chain.submit(addr("bank"), "transfer", {"to": addr(f"d{i}"), "amount": "1"})
+        chain.submit(addr(f"d{i}"), "stake.delegate", {"node": addr("node"), "amount": "1"})
+    for _ in range(2):
+        chain.oracle("epoch.close", {})
+    gc.collect()
+    gc.freeze()
+    state, out = chain.state, {"positions": n}
+    body = {"kind": "param_change", "title": "t", "changes": {"max_commission_bps": 3000}, "effective_epoch": state.epoch + 2}
+    out["propose_ms"] = per_event(chain, [(addr("p"), "gov.propose", body)]) / 1e3
+    start = time.process_time()
+    try:
+        with journal():
+            slash(state, addr("node"), "commit_mismatch", state.tick, {"task": 10**9}, None)
+            raise EngineError("rolled back")
+    except EngineError:
+        pass
+    out["slash_ms"] = (time.process_time() - start) * 1e3
+    gc.unfreeze()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
@@ -446,6 +500,8 @@ def main() -> None:
     ap.add_argument("--draws", action="store_true", help="a tick running N queued draws of cancelled tasks, journaled then replayed")
     ap.add_argument("--open-bounties", action="store_true", help="the oracle's tick with N bounties waiting for far deadlines")
     ap.add_argument("--finalize", action="store_true", help="bounty.finalize of challenges with N entries and 32 reviewers")
+    ap.add_argument("--withdraw-order", action="store_true", help="stake.withdraw by the first and the last of N delegators")
+    ap.add_argument("--dust", action="store_true", help="gov.propose and a slash with N one-unit delegations in one node")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.draws:
@@ -456,6 +512,12 @@ def main() -> None:
         return
     if args.finalize:
         print(json.dumps([finalize_run(int(s), min(args.probes, 20)) for s in args.sizes.split(",")]))
+        return
+    if args.withdraw_order:
+        print(json.dumps([withdraw_order_run(int(s), args.probes) for s in args.sizes.split(",")]))
+        return
+    if args.dust:
+        print(json.dumps([dust_run(int(s)) for s in args.sizes.split(",")]))
         return
     if args.escalate:
         rows = [escalate_run(int(s), args.probes, rule) for _ in range(args.rounds) for s in args.sizes.split(",") for rule in (18, 19)]
