@@ -16,31 +16,8 @@ from cor_incentives.core.errors import Conflict, EngineError, InvariantViolation
 from cor_incentives.core.journal import JDict
 from cor_incentives.core.records import BountyStatus, ProposalStatus
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
-from cor_incentives.core.units import COR
-from support.chain import Chain, addr
-from support.due_reference import next_due_tick_reference, process_bounty_deadlines_reference, process_governance_tallies_reference
-
-PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(COR)}
-
-
-def network() -> Chain:
-    c = Chain(wallets={"n1": 10_000 * COR, "n2": 10_000 * COR, "p": 10_000 * COR, "s": 10_000 * COR}, params=PARAMS, beacon=4096)
-    for n in ("n1", "n2"):
-        c.as_(n, "node.register", {"role": "validator", "self_bond": str(5_000 * COR)})
-    for _ in range(2):
-        c.oracle("epoch.close", {})
-    return c
-
-
-def refusing_tick(state, actor, body):
-    process_tick(state, actor, body)
-    raise Conflict("refused after the writes", code="test_refusal")
-
-
-def use_reference(monkeypatch) -> None:
-    monkeypatch.setattr(apply_module, "next_due_tick", next_due_tick_reference)
-    monkeypatch.setattr(apply_module, "process_governance_tallies", process_governance_tallies_reference)
-    monkeypatch.setattr(apply_module, "process_bounty_deadlines", process_bounty_deadlines_reference)
+from support.chain import addr, refusing
+from support.due_reference import network, use_reference
 
 
 def play(seed: int) -> list[str]:
@@ -71,7 +48,7 @@ def play(seed: int) -> list[str]:
                 c.oracle("epoch.close", {})
             elif action == "refused":
                 real = apply_module.HANDLERS["tick"]
-                apply_module.HANDLERS["tick"] = (refusing_tick, True)
+                apply_module.HANDLERS["tick"] = (refusing(process_tick), True)
                 try:
                     with pytest.raises(Conflict, match="refused after the writes"):
                         c.oracle("tick", {"ticks": rng.randrange(1, 16)})
@@ -103,7 +80,7 @@ def test_a_refused_tick_puts_the_due_items_back():
     c.as_("s", "bounty.create", {"prize": "1", "criteria": "c", "deadline_tick": c.state.proposals[pid].end_tick, "winners": 1})
     ticks = c.state.proposals[pid].end_tick - c.state.tick
     real = apply_module.HANDLERS["tick"]
-    apply_module.HANDLERS["tick"] = (refusing_tick, True)
+    apply_module.HANDLERS["tick"] = (refusing(process_tick), True)
     try:
         with pytest.raises(Conflict):
             c.oracle("tick", {"ticks": ticks})

@@ -16,35 +16,8 @@ from cor_incentives.core.errors import Conflict, EngineError
 from cor_incentives.core.governance import process_propose
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
-from cor_incentives.core.units import COR
-from support.chain import Chain
-from support.due_reference import next_due_tick_reference, process_bounty_deadlines_reference, process_governance_tallies_reference
-
-PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(COR)}
-
-
-def network() -> Chain:
-    """Two validators bonded for a whole epoch (so proposals can be voted on and reviewers drawn), as test_due_ids.py."""
-    c = Chain(wallets={"n1": 10_000 * COR, "n2": 10_000 * COR, "p": 10_000 * COR, "s": 10_000 * COR}, params=PARAMS, beacon=4096)
-    for n in ("n1", "n2"):
-        c.as_(n, "node.register", {"role": "validator", "self_bond": str(5_000 * COR)})
-    for _ in range(2):
-        c.oracle("epoch.close", {})
-    return c
-
-
-def use_reference(monkeypatch) -> None:
-    monkeypatch.setattr(apply_module, "next_due_tick", next_due_tick_reference)
-    monkeypatch.setattr(apply_module, "process_governance_tallies", process_governance_tallies_reference)
-    monkeypatch.setattr(apply_module, "process_bounty_deadlines", process_bounty_deadlines_reference)
-
-
-def refusing(handler):
-    def refused(state, actor, body):
-        handler(state, actor, body)
-        raise Conflict("refused after the writes", code="test_refusal")
-
-    return refused
+from support.chain import refusing
+from support.due_reference import network, use_reference
 
 
 def refused_as(c, kind, handler, who, body) -> None:

@@ -14,7 +14,7 @@ from cor_incentives.core.records import BountyStatus, ProposalStatus
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from cor_incentives.core.units import COR
-from support.chain import Chain
+from support.chain import Chain, refusing
 from support.scans import DictScans
 
 PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(100 * COR)}
@@ -123,16 +123,6 @@ def test_the_open_bounty_limit_counts_the_bounties_not_expired(monkeypatch):
     c.as_("s", "bounty.expire", {"bounty": first})
     create(c)  # the expired one no longer counts
     assert len(c.state.unexpired_bounties) == 2
-
-
-def refusing(handler):
-    """``handler``, then a refusal: every write it made must be undone."""
-
-    def refused(state, actor, body):
-        handler(state, actor, body)
-        raise Conflict("refused after the writes", code="test_refusal")
-
-    return refused
 
 
 @pytest.mark.parametrize(

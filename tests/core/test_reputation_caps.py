@@ -22,7 +22,7 @@ from cor_incentives.core.rules import LATEST, RULES_NEWCOMER_FLOOR, RULES_OFFENC
 from cor_incentives.core.staking import newcomer_reputation, process_register, starting_reputation
 from cor_incentives.core.state import State, capping_nodes
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
-from support.chain import Chain, addr
+from support.chain import Chain, addr, refusing
 from support.scans import DictScans, ListScans, SetScans
 
 PPB = 10**9
@@ -269,14 +269,6 @@ def test_a_registration_reads_no_whole_set_of_nodes_jails_or_slashes():
     assert state.nodes[addr("new")].reputation_ppb == expected < 500_000_000
     assert walked == starting_reputation(state, "validator")
     conservation_holds(state)
-
-
-def refusing(handler):
-    def refused(state, actor, body):
-        handler(state, actor, body)
-        raise Conflict("refused after the writes", code="test_refusal")
-
-    return refused
 
 
 def test_a_refused_registration_leaves_the_index_as_it_was(monkeypatch):

@@ -10,13 +10,9 @@ from cor_incentives.core import apply as apply_module
 from cor_incentives.core.apply import process_tick, replay
 from cor_incentives.core.errors import Conflict
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from support.chain import refusing
 from support.draws_reference import run_draws_reference
 from support.market import market, submit
-
-
-def refusing_tick(state, actor, body):
-    process_tick(state, actor, body)
-    raise Conflict("refused after the draws", code="test_refusal")
 
 
 @pytest.mark.parametrize("decoded", [False, True])
@@ -34,7 +30,7 @@ def test_a_tick_refused_after_its_draws_puts_the_queue_back(monkeypatch, decoded
         assert len(queue) == 9
         before = (state_hash(c.state), encode_state(c.state))
         real = apply_module.HANDLERS["tick"]
-        monkeypatch.setitem(apply_module.HANDLERS, "tick", (refusing_tick, real[1]))
+        monkeypatch.setitem(apply_module.HANDLERS, "tick", (refusing(process_tick, "refused after the draws"), real[1]))
         with pytest.raises(Conflict, match="refused after the draws"):
             c.oracle("tick", {"ticks": 1})
         monkeypatch.setitem(apply_module.HANDLERS, "tick", real)

@@ -17,7 +17,7 @@ from cor_incentives.core.slashing import slash
 from cor_incentives.core.staking import process_undelegate, process_withdraw
 from cor_incentives.core.state import REDELEGATION_INDEX, UNBONDING_INDEX, EntryIndex, SlashIndex, State
 from cor_incentives.core.state_codec import decode_state, encode_state
-from support.chain import Chain, addr
+from support.chain import Chain, addr, refusing
 from support.scans import DictScans, ListScans
 
 SMALL = {"min_self_bond_miner_units": "100", "unbonding_period_epochs": 2, "epoch_length_ticks": 10}
@@ -99,16 +99,6 @@ def test_the_unbond_limit_counts_the_same_entries():
     for _ in range(2):
         c.oracle("epoch.close", {})
     c.as_("me", "stake.undelegate", {"node": addr("op"), "amount": "1"})  # the matured ones no longer count
-
-
-def refusing(handler):
-    """``handler``, then a refusal: every write it made must be undone."""
-
-    def refused(state, actor, body):
-        handler(state, actor, body)
-        raise Conflict("refused after the writes", code="test_refusal")
-
-    return refused
 
 
 @pytest.mark.parametrize("kind, handler", [("stake.undelegate", process_undelegate), ("stake.withdraw", process_withdraw)])

@@ -11,6 +11,7 @@ from typing import Any
 
 from cor_incentives.app.beacon import hash_chain, next_value
 from cor_incentives.core.apply import Applied, apply, conservation_holds
+from cor_incentives.core.errors import Conflict
 from cor_incentives.core.events import Command, make_event
 from cor_incentives.core.rules import LATEST as LATEST_RULES
 from cor_incentives.core.state import State
@@ -32,6 +33,16 @@ BEACON_LENGTH = 4096
 def beacon_secret(chain: int) -> bytes:
     """The test oracle's secret of its ``chain``-th beacon chain."""
     return hashlib.sha256(f"cor-test-beacon|{chain}".encode()).digest()
+
+
+def refusing(handler: Any, message: str = "refused after the writes") -> Any:
+    """``handler``, then a refusal (``Conflict``, code ``test_refusal``): every write it made must be undone."""
+
+    def refused(state: State, actor: str, body: dict[str, Any]) -> Any:
+        handler(state, actor, body)
+        raise Conflict(message, code="test_refusal")
+
+    return refused
 
 
 class Chain:

@@ -1,16 +1,42 @@
 """The oracle's tick reading every open proposal and bounty at each step, as until session 24 (``apply.next_due_tick``,
 ``governance.process_governance_tallies``, ``bounties.process_bounty_deadlines`` over ``State.voting_proposals`` and
 ``State.undrawn_bounties`` whole): a reference for the tests of the items read by due tick (``State.proposal_ends``,
-``State.bounty_deadlines``: tests/core/test_due_ids.py). Not used by the core."""
+``State.bounty_deadlines``: tests/core/test_due_ids.py and test_due_ids_attack.py), and the network they build. Not
+used by the core."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from cor_incentives.core import apply as apply_module
 from cor_incentives.core.beacon import request_draw
 from cor_incentives.core.bounties import REVIEWER_DRAW
 from cor_incentives.core.errors import invariant
 from cor_incentives.core.governance import _settle_deposit, count_votes, decide, timelock_ticks
 from cor_incentives.core.records import BountyStatus, ProposalStatus
 from cor_incentives.core.state import State, ticks_to_epoch_end
+from cor_incentives.core.units import COR
+from support.chain import Chain
+
+PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(COR)}
+
+
+def network() -> Chain:
+    """Two validators bonded for a whole epoch (so proposals can be voted on and reviewers drawn): the network of the
+    tests of the items read by due tick."""
+    c = Chain(wallets={"n1": 10_000 * COR, "n2": 10_000 * COR, "p": 10_000 * COR, "s": 10_000 * COR}, params=PARAMS, beacon=4096)
+    for n in ("n1", "n2"):
+        c.as_(n, "node.register", {"role": "validator", "self_bond": str(5_000 * COR)})
+    for _ in range(2):
+        c.oracle("epoch.close", {})
+    return c
+
+
+def use_reference(monkeypatch: Any) -> None:
+    """Have the oracle's tick read every open item at each step, as until session 24 (the functions below)."""
+    monkeypatch.setattr(apply_module, "next_due_tick", next_due_tick_reference)
+    monkeypatch.setattr(apply_module, "process_governance_tallies", process_governance_tallies_reference)
+    monkeypatch.setattr(apply_module, "process_bounty_deadlines", process_bounty_deadlines_reference)
 
 
 def next_due_tick_reference(state: State) -> int:
