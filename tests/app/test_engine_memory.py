@@ -68,12 +68,17 @@ def noted(monkeypatch):
     return seen
 
 
-def test_verify_replays_under_it_and_restores_both(network, before, noted):
+def verified(network):
+    """``verify_store`` of the network's database: its report and replayed state."""
     store = Store(f"sqlite:///{network[0]}", create=False)
     try:
-        report, _ = verify_mod.verify_store(store)
+        return verify_mod.verify_store(store)
     finally:
         store.dispose()
+
+
+def test_verify_replays_under_it_and_restores_both(network, before, noted):
+    report, _ = verified(network)
     assert report.ok and noted == {(False, False)}
     assert (gc.isenabled(), advice()) == before
 
@@ -154,11 +159,7 @@ def test_age_survivors_leaves_a_process_that_keeps_objects_frozen_alone(collecto
 def test_verify_ages_the_replayed_state_before_the_collector_resumes(network, collector_off):
     """The state verify returns (made by its replay, the collector paused) is in the oldest generation: no young
     collection will walk it (with the collector left paused, nothing else could have moved it there)."""
-    store = Store(f"sqlite:///{network[0]}", create=False)
-    try:
-        report, state = verify_mod.verify_store(store)
-    finally:
-        store.dispose()
+    report, state = verified(network)
     assert report.ok and state.nodes
     assert _in_oldest_generation(state.ledger.balances) and _in_oldest_generation(next(iter(state.nodes.values())))
 
@@ -169,11 +170,7 @@ def test_verify_in_a_process_that_keeps_objects_frozen_leaves_them_frozen(networ
     shared = [[i] for i in range(100)]
     gc.freeze()
     n = gc.get_freeze_count()
-    store = Store(f"sqlite:///{network[0]}", create=False)
-    try:
-        report, state = verify_mod.verify_store(store)
-    finally:
-        store.dispose()
+    report, state = verified(network)
     assert report.ok and state.nodes
     assert 0 < gc.get_freeze_count() <= n  # (frozen objects that died meanwhile leave the count; nothing unfroze it)
     assert not any(o is shared or o is shared[-1] for o in gc.get_objects())  # in no generation: still frozen

@@ -159,6 +159,16 @@ def snapshot(state: State) -> dict[str, Any]:
     }
 
 
+def assert_paid_alike_then_undone(current: State, reference: State, entries: list[Any], entries_reference: list[Any], start: dict[str, Any]) -> None:
+    """The two states paid alike (snapshot, journal's values before); each rolled back, the state before (``start``),
+    the touched nodes aside."""
+    assert snapshot(current) == snapshot(reference)
+    assert values_before(entries, current.ledger.balances) == values_before(entries_reference, reference.ledger.balances)
+    rollback(entries)
+    rollback(entries_reference)
+    assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+
+
 def pay_nodes(state: State, rewards_of: dict[str, int], stream: str, interleaved: bool, current: bool) -> tuple[list[int], list[Any]]:
     """Credit each node its reward from the pool and settle its stakers (the APR's order when ``interleaved``: node by
     node; else the work streams': every credit, then every settlement); returns what each credit and settlement returned
@@ -209,11 +219,7 @@ def test_node_pay_pays_what_node_by_node_paid(seed: int, rule_version: int | Non
     returned, entries = pay_nodes(current, rewards_of, stream, interleaved, current=True)
     returned_reference, entries_reference = pay_nodes(reference, rewards_of, stream, interleaved, current=False)
     assert returned == returned_reference
-    assert snapshot(current) == snapshot(reference)
-    assert values_before(entries, current.ledger.balances) == values_before(entries_reference, reference.ledger.balances)
-    rollback(entries)
-    rollback(entries_reference)
-    assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+    assert_paid_alike_then_undone(current, reference, entries, entries_reference, start)
 
 
 @settings(max_examples=30, deadline=None)
@@ -258,11 +264,7 @@ def test_settle_all_settles_many_nodes_as_node_by_node(seed: int, rule_version: 
     dust, entries = pay(current, True)
     dust_reference, entries_reference = pay(reference, False)
     assert dust == dust_reference and len(dust) == len(order)
-    assert snapshot(current) == snapshot(reference)
-    assert values_before(entries, current.ledger.balances) == values_before(entries_reference, reference.ledger.balances)
-    rollback(entries)
-    rollback(entries_reference)
-    assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+    assert_paid_alike_then_undone(current, reference, entries, entries_reference, start)
 
 
 @settings(max_examples=30, deadline=None)
@@ -307,11 +309,7 @@ def test_credit_all_pays_what_node_by_node_paid(seed: int, rule_version: int | N
     refused, entries = pay(current, True)
     refused_reference, entries_reference = pay(reference, False)
     assert refused == refused_reference
-    assert snapshot(current) == snapshot(reference)
-    assert values_before(entries, current.ledger.balances) == values_before(entries_reference, reference.ledger.balances)
-    rollback(entries)
-    rollback(entries_reference)
-    assert {k: v for k, v in snapshot(current).items() if k != "touched"} == {k: v for k, v in start.items() if k != "touched"}
+    assert_paid_alike_then_undone(current, reference, entries, entries_reference, start)
 
 
 @pytest.mark.parametrize("seed", [5, 6])
