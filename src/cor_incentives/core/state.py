@@ -433,7 +433,7 @@ class DueIds:
                 out.add(entry[1])
         if len(heap) > 2 * len(ids) + 32:  # (stale entries piled up: made again from the set, the old heap kept for an undo)
             on_undo(_due_restore, self, heap)
-            self.heap = sorted((getattr(items[i], attr), i) for i in ids if i not in out)
+            self.heap = DueIds.of(ids.difference(out), items, attr).heap
         return sorted(out)
 
     def next_after(self, ids: set[int], items: dict[int, Any], attr: str, tick: int) -> int | None:
