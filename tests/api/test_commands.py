@@ -268,3 +268,22 @@ def test_http_errors_are_json(http):
         (http.get("/v1/epochs/7"), 404, "epoch_not_found"),
     ]:
         assert r.status_code == status and r.json()["error"] == code, r.text
+
+
+def test_a_delegation_below_the_minimum_position_is_refused_and_changes_nothing(http, network, api_helpers):
+    """Rule 20 over HTTP: carol registers a miner; bob's delegation of one base unit to it is refused with 409
+    ``position_below_minimum`` and leaves the log and bob's balances as they were; 1 COR (min_position_units) is taken."""
+    carol, bob = network.keys["carol"], network.keys["bob"]
+    register = {"role": "miner", "self_bond": str(1_000 * COR), "models": []}
+    assert (
+        http.post("/v1/commands", json=signed(carol, network.chain_id, "node.register", next_nonce(http, carol.address), register)).status_code == 200
+    )
+    before, nonce = api_helpers.event_count(network), next_nonce(http, bob.address)
+    bob_before = http.get(f"/v1/balances/{bob.address}").json()
+    r = http.post("/v1/commands", json=signed(bob, network.chain_id, "stake.delegate", nonce, {"node": carol.address, "amount": "1"}))
+    assert r.status_code == 409 and r.json()["error"] == "position_below_minimum", r.text
+    assert "min_position_units 1 COR" in r.json()["message"]
+    assert api_helpers.event_count(network) == before and next_nonce(http, bob.address) == nonce
+    assert http.get(f"/v1/balances/{bob.address}").json() == bob_before
+    r = http.post("/v1/commands", json=signed(bob, network.chain_id, "stake.delegate", nonce, {"node": carol.address, "amount": str(COR)}))
+    assert r.status_code == 200, r.text

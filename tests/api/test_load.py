@@ -25,7 +25,7 @@ CLIENTS = 20
 COMMANDS = 5_000
 CLIENT_FUNDS_COR = 1_000_000
 TRANSFER_UNITS = 10**15  # 0.001 COR
-DELEGATION_UNITS = 10**16  # 0.01 COR
+DELEGATION_UNITS = COR  # 1 COR: min_position_units (rule 20) refuses a first delegation under it
 
 
 def client_name(i: int) -> str:

@@ -7,7 +7,13 @@ from cor_incentives.core.slashing import slash
 from cor_incentives.core.staking import accrue_all
 from support.chain import Chain, addr
 
-SMALL = {"min_self_bond_miner_units": "100", "unbonding_period_epochs": 2, "epoch_length_ticks": 100, "jail_duration_ticks": 20}
+SMALL = {
+    "min_position_units": "1",
+    "min_self_bond_miner_units": "100",
+    "unbonding_period_epochs": 2,
+    "epoch_length_ticks": 100,
+    "jail_duration_ticks": 20,
+}
 A, B, C, D = addr("a"), addr("b"), addr("c"), addr("d")
 
 

@@ -27,6 +27,7 @@ from support.scans import DictScans, ListScans, SetScans
 
 PPB = 10**9
 SMALL = {
+    "min_position_units": "1",  # no minimum position (rule 20): these tests move a few base units
     "min_self_bond_miner_units": "1",
     "min_self_bond_validator_units": "1",
     "min_self_bond_router_units": "1",

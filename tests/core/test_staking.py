@@ -8,6 +8,7 @@ from support.chain import Chain, addr
 from support.market import COR, commit_reveal, market, submit
 
 SMALL = {
+    "min_position_units": "1",  # no minimum position (rule 20): these tests move a few base units
     "min_self_bond_miner_units": "100",
     "min_self_bond_validator_units": "100",
     "unbonding_period_epochs": 2,
@@ -121,7 +122,7 @@ def test_stake_time_shares_match_a_naive_count(ops, commission):
     """Within one epoch, whatever the order of credits, ticks and stake changes, each position (including one that left)
     is paid exactly floor(R × its stake × ticks / the node's), R being every credit's part after commission."""
     names = ["d0", "d1", "d2", "d3"]
-    params = {"min_self_bond_miner_units": "1", "epoch_length_ticks": 10_000}
+    params = {"min_self_bond_miner_units": "1", "min_position_units": "1", "epoch_length_ticks": 10_000}
     c = Chain(wallets={"op": 10**22, **{n: 10**23 for n in names}}, params=params, check=False)
     c.as_("op", "node.register", {"role": "miner", "self_bond": str(10**21), "commission_bps": commission})
     node = addr("op")
@@ -186,7 +187,7 @@ def test_stake_bonded_for_the_last_tick_earns_one_tick_of_the_epoch():
 
 def test_a_commission_change_applies_from_the_next_epoch():
     no_apr = {"pool:network_incentives": 10**24, "treasury": 10**24}  # an empty pool:staking pays no APR
-    c = Chain(wallets={"op": 1_000, "d": 9_000}, params={"min_self_bond_miner_units": "1"}, pools=no_apr)
+    c = Chain(wallets={"op": 1_000, "d": 9_000}, params={"min_self_bond_miner_units": "1", "min_position_units": "1"}, pools=no_apr)
     c.as_("op", "node.register", {"role": "miner", "self_bond": "1000", "commission_bps": 0})
     node = addr("op")
     c.as_("d", "stake.delegate", {"node": node, "amount": "9000"})

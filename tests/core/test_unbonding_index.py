@@ -20,7 +20,7 @@ from cor_incentives.core.state_codec import decode_state, encode_state
 from support.chain import Chain, addr, refusing
 from support.scans import DictScans, ListScans
 
-SMALL = {"min_self_bond_miner_units": "100", "unbonding_period_epochs": 2, "epoch_length_ticks": 10}
+SMALL = {"min_position_units": "1", "min_self_bond_miner_units": "100", "unbonding_period_epochs": 2, "epoch_length_ticks": 10}
 OTHERS = [f"o{i}" for i in range(40)]
 
 

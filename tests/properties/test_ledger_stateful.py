@@ -32,6 +32,7 @@ KEY_OF = {a: KEYS[p] for p, a in ADDR.items()}
 MODEL = "smollm2-135m"
 ROLES = ["miner", "validator", "router"]
 PARAMS = {
+    "min_position_units": "1",  # no minimum position (rule 20; tests/core/test_min_position.py has its state machine)
     "min_self_bond_miner_units": "1000",
     "min_self_bond_validator_units": "2000",
     "min_self_bond_router_units": "500",

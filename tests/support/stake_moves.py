@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from cor_incentives.core import ledger as acct
+from cor_incentives.core.rules import RULES_MIN_POSITION, rules_since
 from cor_incentives.core.staking import process_delegate, process_undelegate
 from cor_incentives.core.state import State
 
@@ -15,6 +16,7 @@ def move_stake_at_random(state: State, rng: random.Random, seed: int, *, commiss
     40 % of them followed by an undelegation of part or all of it, at once or later; with ``commissions``, each node's
     commission drawn first (0, 1, 500, 9 999 or 10 000 bps). Applied in tick order; ``state.tick`` is the close's after."""
     close_tick = state.tick
+    least = state.params.min_position_units if rules_since(state.params, RULES_MIN_POSITION) else 1  # rule 20's minimum
     moves: list[tuple[int, int, str, str, int]] = []  # (tick, order, node, address, amount: > 0 delegate, < 0 undelegate)
     for i, node_id in enumerate(sorted(state.nodes)):
         node = state.nodes[node_id]
@@ -22,10 +24,11 @@ def move_stake_at_random(state: State, rng: random.Random, seed: int, *, commiss
             node.commission_bps = rng.choice([0, 1, 500, 9_999, 10_000])
         start = max([node.stake_tick_mark, *(p.mark for p in node.positions.values())])  # counted up to there already
         for j in range(rng.randrange(0, 4)):
-            addr, amount, tick = f"0x{(seed * 10_000 + i * 10 + j):040x}", rng.randrange(1, 10**21), rng.randrange(start, close_tick + 1)
+            addr, amount, tick = f"0x{(seed * 10_000 + i * 10 + j):040x}", rng.randrange(least, 10**21), rng.randrange(start, close_tick + 1)
             moves.append((tick, len(moves), node_id, addr, amount))
             if rng.random() < 0.4:  # part or all of it leaves again, at once or later in the epoch
-                moves.append((rng.randrange(tick, close_tick + 1), len(moves), node_id, addr, -rng.choice([amount, rng.randrange(1, amount + 1)])))
+                part = rng.randrange(1, amount - least + 2)  # (leaves at least the minimum position, or nothing)
+                moves.append((rng.randrange(tick, close_tick + 1), len(moves), node_id, addr, -rng.choice([amount, part])))
     for tick, _, node_id, addr, amount in sorted(moves):
         state.tick = tick
         if amount > 0:

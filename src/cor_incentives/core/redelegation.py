@@ -38,7 +38,7 @@ from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, invariant
 from .records import EarningItem, Redelegation, SlashRecord, Unbonding
 from .rules import RULES_MOVING_LIMITS, rules_since
-from .staking import change_stake, get_node, stake_account, stake_of
+from .staking import change_stake, check_position, get_node, stake_account, stake_of
 from .state import State
 from .streams import Stream
 from .units import BPS, parse_units
@@ -98,6 +98,8 @@ def process_redelegate(state: State, actor: str, body: dict[str, Any]) -> None:
                 "wait for one to mature (unbonding_period_epochs)",
                 code="too_many_redelegation_entries",
             )
+    check_position(state, source, actor, have - amount, "stake.redelegate (its source)")
+    check_position(state, dest, actor, stake_of(state, dest, actor) + amount, "stake.redelegate (its destination)")
     hold = acct.escrow("redelegate", state.next_id)
     change_stake(state, source, actor, acct.delegated(source, actor), hold, amount, "redelegate")
     change_stake(state, dest, actor, hold, acct.delegated(dest, actor), amount, "redelegate")
@@ -196,29 +198,34 @@ def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> Non
     get_node(state, u.node)
     p = state.params
     returning = amount
+    pieces: list[tuple[SlashRecord, int, int]] = []  # (spared slash, its piece, what was returning before it)
     for s in spared_slashes(state, u):
         piece = spared_piece(state, s, returning)
         if piece:
-            burned = piece * p.slash_burn_bps // BPS
-            state.ledger.transfer(acct.unbonding(actor), "burned", burned, f"slash:{s.offence}:on_cancel")
-            state.ledger.transfer(acct.unbonding(actor), "treasury", piece - burned, f"slash:{s.offence}:on_cancel")
-            state.earnings.append(
-                EarningItem(
-                    actor,
-                    Stream.SLASH,
-                    -piece,
-                    {
-                        "node": u.node,
-                        "offence": s.offence,
-                        "spared_slash_id": s.id,  # not "slash_id": that slash's own pieces are its total
-                        "unbonding_id": u.id,
-                        "fraction_bps": s.fraction_bps,
-                        "returning": returning,
-                        **_spared_inputs(state, s),
-                    },
-                )
-            )
+            pieces.append((s, piece, returning))
             returning -= piece
+    if returning:  # (rule 20: the position it returns to must reach the minimum; checked before anything is written)
+        check_position(state, u.node, actor, stake_of(state, u.node, actor) + returning, "stake.cancel_unbond")
+    for s, piece, before in pieces:
+        burned = piece * p.slash_burn_bps // BPS
+        state.ledger.transfer(acct.unbonding(actor), "burned", burned, f"slash:{s.offence}:on_cancel")
+        state.ledger.transfer(acct.unbonding(actor), "treasury", piece - burned, f"slash:{s.offence}:on_cancel")
+        state.earnings.append(
+            EarningItem(
+                actor,
+                Stream.SLASH,
+                -piece,
+                {
+                    "node": u.node,
+                    "offence": s.offence,
+                    "spared_slash_id": s.id,  # not "slash_id": that slash's own pieces are its total
+                    "unbonding_id": u.id,
+                    "fraction_bps": s.fraction_bps,
+                    "returning": before,
+                    **_spared_inputs(state, s),
+                },
+            )
+        )
     u.amount -= amount
     if returning:
         change_stake(state, u.node, actor, acct.unbonding(actor), stake_account(u.node, actor), returning, "cancel_unbond")

@@ -43,6 +43,7 @@ from .records import ROLES, Accrual, EarningItem, Node, Unbonding, new_earning
 from .rules import (
     RULES_EPOCH_DOCUMENT,
     RULES_EXPOSED_STAKE,
+    RULES_MIN_POSITION,
     RULES_MOVING_LIMITS,
     RULES_NEWCOMER_FLOOR,
     RULES_OFFENCE_ALLOWANCE,
@@ -235,6 +236,28 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
     # checked with conservation's full check (apply.conservation_holds, Conservation.full)
     moved = state.ledger.balance(position) - held
     invariant(node.stake_total >= 0 and node.stake_total - total == moved, f"node {node_id}: stake_total differs from the ledger")
+
+
+def check_position(state: State, node_id: str, addr: str, after: int, what: str) -> None:
+    """From rule 20 (``RULES_MIN_POSITION``): refuse ``what`` if it would leave ``addr``'s position in ``node_id`` (its
+    self-bond when ``addr`` is the node) above 0 and below ``min_position_units`` (``position_below_minimum``).
+
+    Called before the change writes anything. Only a change the holder asks for is checked: a slash may leave less, and
+    a position held before the rule may stay below the minimum; either's next change must leave 0 or at least the
+    minimum (top it up to the minimum, or take it all). Rules 1-19: any amount."""
+    p = state.params
+    minimum = p.min_position_units
+    if 0 < after < minimum and rules_since(p, RULES_MIN_POSITION):
+        have = stake_of(state, node_id, addr)
+        whose = "self-bond" if addr == node_id else f"delegation to {node_id}"
+        raise Conflict(
+            f"{what} would leave the {whose} at {cor(after)}, below min_position_units {cor(minimum)}: a stake position holds 0 "
+            f"or at least the minimum (it holds {cor(have)}: add at least {cor(max(0, minimum - have))}, or take all of it)",
+            code="position_below_minimum",
+            node=node_id,
+            position=after,
+            minimum=minimum,
+        )
 
 
 def commission_split(amount: int, commission_bps: int, has_stake: bool) -> tuple[int, int]:
@@ -461,6 +484,7 @@ def process_register(state: State, actor: str, body: dict[str, Any]) -> None:
     have = state.ledger.balance(acct.wallet(actor))
     if have < bond:
         raise Conflict(f"wallet holds {cor(have)}, self-bond needs {cor(bond)}", code="stake_exceeds_balance")
+    check_position(state, actor, actor, bond, "node.register")
     state.nodes[actor] = Node(
         id=actor,
         role=role,
@@ -521,6 +545,7 @@ def process_bond(state: State, actor: str, body: dict[str, Any]) -> None:
     have = state.ledger.balance(acct.wallet(actor))
     if have < amount:
         raise Conflict(f"wallet holds {cor(have)}, bond needs {cor(amount)}", code="stake_exceeds_balance")
+    check_position(state, actor, actor, self_bond(state, actor) + amount, "stake.bond")
     change_stake(state, actor, actor, acct.wallet(actor), acct.bonded(actor), amount, "self_bond")
 
 
@@ -534,6 +559,7 @@ def process_delegate(state: State, actor: str, body: dict[str, Any]) -> None:
     have = state.ledger.balance(acct.wallet(actor))
     if have < amount:
         raise Conflict(f"wallet holds {cor(have)}, delegation needs {cor(amount)}", code="stake_exceeds_balance")
+    check_position(state, node_id, actor, stake_of(state, node_id, actor) + amount, "stake.delegate")
     change_stake(state, node_id, actor, acct.wallet(actor), acct.delegated(node_id, actor), amount, "delegate")
 
 
@@ -541,6 +567,7 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
     have = stake_of(state, node_id, actor)
     if have < amount:
         raise Conflict(f"stake is {cor(have)}, cannot unbond {cor(amount)}", code="unbond_exceeds_stake")
+    check_position(state, node_id, actor, have - amount, "stake.unbond" if actor == node_id else "stake.undelegate")
     p = state.params
     if rules_since(p, RULES_MOVING_LIMITS):
         # the actor's own entries (``State.unbondings_of``: O(its entries)), not every entry of the network

@@ -48,6 +48,7 @@ from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
 from .rules import (
     RULES_EXPOSED_STAKE,
     RULES_MEASURED_TOKENS,
+    RULES_MIN_POSITION,
     RULES_MOVING_LIMITS,
     RULES_NETWORK_PROMPTS,
     RULES_NEWCOMER_FLOOR,
@@ -122,6 +123,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Node", "idle_stake_ticks"): RULES_EXPOSED_STAKE,
     ("Node", "served_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
     ("Node", "forgiven_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
+    ("Params", "min_position_units"): RULES_MIN_POSITION,  # rule 20 (s25-dust)
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
