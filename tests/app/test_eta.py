@@ -14,7 +14,8 @@ NOW = datetime(2026, 12, 1, 22, 0, 0, tzinfo=UTC)
 
 def test_unbonding_jail_and_epoch_end_get_etas_from_the_tick_length():
     c = Chain(
-        wallets={"op": 10_000, "d": 10_000}, params={"min_self_bond_miner_units": "100", "epoch_length_ticks": 100, "unbonding_period_epochs": 2}
+        wallets={"op": 10_000, "d": 10_000},
+        params={"min_self_bond_miner_units": "100", "min_position_units": "1", "epoch_length_ticks": 100, "unbonding_period_epochs": 2},
     )
     c.as_("op", "node.register", {"role": "miner", "self_bond": "500"})
     c.as_("d", "stake.delegate", {"node": addr("op"), "amount": "300"})
