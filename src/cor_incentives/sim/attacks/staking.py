@@ -23,6 +23,13 @@ of the same stake for the same time earns, whatever rule the core uses.
                        to it, like a working node's; from rule 14 only stake exposed to work earns it (knob
                        rules=before_exposure runs rule 13). The honest twin keeps the same COR unstaked.
                        gain = the parked stake's income over the run ÷ the stake (its yield for no work and no risk).
+    dust_positions     (rule 20) one key holder with many keys opens a one-base-unit delegation from each on the miners
+                       (one of them, cheat-00, reveals what it did not commit and is slashed), then a proposal opens:
+                       its snapshot stores every aged position and each slash of cheat-00 reads every position in it,
+                       whatever the money behind them. The honest twin puts the same money in one position. Until rule
+                       20 (knob rules=before_min_position runs rule 19) each base unit could be a position; from rule 20
+                       a position holds 0 or at least min_position_units (1 COR), so positions ≤ stake locked ÷ 1 COR.
+                       gain = the attacker's positions no min_position_units of its locked stake backs ÷ its keys.
 """
 
 from __future__ import annotations
@@ -30,8 +37,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULES_EXPOSED_STAKE
+from ...core.rules import RULES_EXPOSED_STAKE, RULES_MIN_POSITION
+from ...core.staking import stakers
 from ...core.state import State
+from ...core.units import COR, cor_text
 from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Step
@@ -458,4 +467,124 @@ class IdleStake(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch(), IdleStake())
+# --- rule 20 (s25-dust): dust positions ---
+DUST_NODES = tuple(f"miner-{i:02d}" for i in range(10)) + ("cheat-00",)  # the miners the keys delegate to, in turn
+DUST_PROPOSAL_EPOCH = 2  # stake delegated at the start votes (is snapshotted) from epoch 2: aged a whole epoch
+
+
+def _dust_keys(k: Knobs, twin: bool) -> list[str]:
+    return [actor("dust-twin")] if twin else [actor(f"dust-{i:04d}") for i in range(int(k["keys"]))]
+
+
+class DustPositions(Family):
+    """Many one-unit stake positions (see the module docstring): stopped from rule 20 (``RULES_MIN_POSITION``)."""
+
+    name = "dust_positions"
+    title = "Dust stake positions that every snapshot and slash must read"
+    criterion = (
+        "every stake position the attacker holds is backed by at least min_position_units (rule 20's default, 1 COR) of its "
+        "locked stake: its positions ≤ its locked COR ÷ 1 COR (gain ≤ 0)"
+    )
+    description = (
+        "200 keys each delegate one base unit to the miners in turn (cheat-00, slashed for reveals that do not match their "
+        "commits, among them); an honest proposer opens a param_change in epoch 2. Under rule 19 the 200 positions, 200 base "
+        "units in all, are stored in the proposal's snapshot and read by each slash of cheat-00; from rule 20 each delegation "
+        "is refused (position_below_minimum), and so is the twin's single position of 200 base units"
+    )
+    gain_unit = "the attacker's positions not backed by min_position_units (1 COR) of its locked stake ÷ its keys"
+    knobs = (
+        Knob("keys", 200, "keys the attacker delegates from (one position each)", 1, 5_000),
+        Knob("units_per_key", 1, "base units each key delegates (10**18: 1 COR, the minimum position)", 1, 10**24),
+        Knob(
+            "rules",
+            "min_position",
+            "the rules: min_position (rule 20: a position holds 0 or at least min_position_units) or before_min_position (rule 19)",
+            choices=("min_position", "before_min_position"),
+        ),
+        Knob("epochs", 3, "epochs run (the proposal opens in epoch 2)", DUST_PROPOSAL_EPOCH + 1, 10),
+    )
+    PROPOSER = "dust-proposer"
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        cheat = NodeGroup("miner", "copier", 1, ("2000",), prefix="cheat", options={"reveal": "copy"})  # commit_mismatch: slashed
+        params = {} if k["rules"] == "min_position" else {"rule_version": RULES_MIN_POSITION - 1}
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (cheat,), params=params)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        keys, each = _dust_keys(k, twin), int(k["units_per_key"])
+        amount = each * int(k["keys"]) if twin else each  # the twin: the same money in one position
+        targets = ["cheat-00"] if twin else list(DUST_NODES)
+        setup = [(who, "stake.delegate", {"node": node(targets[i % len(targets)]), "amount": str(amount)}) for i, who in enumerate(keys)]
+        proposer = actor(self.PROPOSER)
+        body = {"kind": "param_change", "title": "a commission cap of 25 %", "changes": {"max_commission_bps": 2_500}}
+        propose = Step(1, proposer, "gov.propose", lambda state: {**body, "effective_epoch": state.epoch + 2}, (DUST_PROPOSAL_EPOCH,), "propose")
+        names = {f"dust-{i}": who for i, who in enumerate(keys)} | {"proposer": proposer}
+        wallets = {who: amount for who in keys} | {proposer: Params().gov_min_deposit_units}
+        return StakeScript([propose], watch=[], wallets=wallets, actor_names=names, setup_commands=setup)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        script = made(script, StakeScript)
+        state, keys = script.state, set(_dust_keys(k, twin))
+        held = [(n, who) for n in sorted(state.nodes) for who in sorted(state.nodes[n].delegators) if who in keys]
+        proposals = [p for p in state.proposals.values() if p.proposer == actor(self.PROPOSER)]
+        snapshot = proposals[0].positions if proposals else {}
+        cheat = node("cheat-00")
+        opened = {e.actor for e in script.log if e.ok and e.kind == "stake.delegate"}
+        return {
+            "rule_version": state.params.rule_version,
+            "min_position_units": state.params.min_position_units,
+            "positions": len(held),
+            # what its accepted delegations locked (slashes of cheat-00 take from it since: positions stay, stake shrinks)
+            "locked": sum(int(body["amount"]) for who, kind, body in script.setup_commands if who in opened),
+            "held": sum(state.ledger.balance(f"delegated:{n}:{who}") for n, who in held),
+            "refused": sorted({e.code for e in script.log if not e.ok}),
+            "refusals": sum(1 for e in script.log if not e.ok),
+            "proposed": bool(proposals),
+            "snapshot_positions": sum(len(v) for v in snapshot.values()),
+            "snapshot_attacker_positions": sum(1 for v in snapshot.values() for who in v if who in keys),
+            "slashes": len(state.slashes_of(cheat)),
+            "positions_a_slash_reads": len(stakers(state, cheat)),  # cheat-00's positions now (they do not move after setup)
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        positions, locked = sum(r["positions"] for r in attack), sum(r["locked"] for r in attack)
+        tpositions, tlocked = sum(r["positions"] for r in twin), sum(r["locked"] for r in twin)
+        backed = min(positions, locked // COR)  # positions min_position_units (rule 20's default, 1 COR) of stake can back
+        keys = int(k["keys"]) * max(1, len(attack))
+        gain = (positions - backed) / keys
+        per_cor = None if not locked else positions * COR / locked
+        tper_cor = None if not tlocked else tpositions * COR / tlocked
+        snap, tsnap = max((r["snapshot_positions"] for r in attack), default=0), max((r["snapshot_positions"] for r in twin), default=0)
+        reads, treads = max((r["positions_a_slash_reads"] for r in attack), default=0), max((r["positions_a_slash_reads"] for r in twin), default=0)
+        slashes = sum(r["slashes"] for r in attack)
+        codes = sorted({c for r in attack for c in r["refused"]})
+        runs = max(1, len(attack))
+        return Verdict(
+            gain,
+            gain <= 0,
+            {
+                "rule_version": attack[0]["rule_version"] if attack else None,
+                "positions": positions,
+                "locked_units": locked,
+                "positions_per_cor_locked": per_cor,
+                "twin_positions": tpositions,
+                "twin_locked_units": tlocked,
+                "twin_positions_per_cor_locked": tper_cor,
+                "unbacked_positions": positions - backed,
+                "snapshot_positions": snap,
+                "twin_snapshot_positions": tsnap,
+                "snapshot_attacker_positions": max((r["snapshot_attacker_positions"] for r in attack), default=0),
+                "positions_a_slash_of_cheat_reads": reads,
+                "twin_positions_a_slash_of_cheat_reads": treads,
+                "slashes_of_cheat": slashes,
+                "refusals": sum(r["refusals"] for r in attack),
+                "refused": codes,
+            },
+            f"{int(k['keys'])} keys × {cor_text(int(k['units_per_key']))}: {positions // runs} positions held on "
+            f"{cor_text(locked // runs)} locked ({'n/a' if per_cor is None else f'{per_cor:.3g}'} per COR; the twin "
+            f"{tpositions // runs} on {cor_text(tlocked // runs)}); the proposal's snapshot held {snap} positions (the twin's {tsnap}), "
+            f"a slash of cheat-00 read {reads} (the twin's {treads}); refused: {', '.join(codes) or 'none'}",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch(), IdleStake(), DustPositions())
