@@ -46,7 +46,7 @@ from cor_incentives.app.verify import verify_store
 from cor_incentives.core.units import COR
 
 TRANSFER_UNITS = 10**15
-DELEGATION_UNITS = 10**16
+DELEGATION_UNITS = COR  # min_position_units (rule 20): a first delegation under it is refused
 SERVER_START_TIMEOUT_SECONDS = 60
 
 

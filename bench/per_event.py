@@ -65,7 +65,9 @@ for a rollback (``journal.keep_order``), so the first ones cost O(the entries an
 
 ``--dust``: instead, N delegators of one base unit each (funded keys: a transfer and a delegation each, no fee) in
 one node, aged two epochs: ``gov.propose`` (its snapshot of every position) and a slash of that node (under a
-journal, rolled back; every staker's position read): CPU ms each.
+journal, rolled back; every staker's position read): CPU ms each. ``--rule``: the rule version of the chain (default the
+latest); from rule 20 a position holds at least ``min_position_units`` (1 COR), so each delegator delegates that and the
+row says what the N positions lock (``locked_cor``).
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -454,23 +456,30 @@ def withdraw_order_run(n: int, probes: int) -> dict[str, Any]:
     return out
 
 
-def dust_run(n: int) -> dict[str, Any]:
-    """``gov.propose`` and a slash of a node while ``n`` delegators of one base unit each hold positions in it."""
+def dust_run(n: int, rule: int | None = None) -> dict[str, Any]:
+    """``gov.propose`` and a slash of a node while ``n`` delegators hold positions in it: one base unit each, or from rule 20
+    the least a position may hold (``min_position_units``)."""
     from cor_incentives.core.journal import journal
+    from cor_incentives.core.params import Params
+    from cor_incentives.core.rules import LATEST
     from cor_incentives.core.slashing import slash
 
-    chain = SimChain({f"wallet:{addr('bank')}": 1_000 * COR}, {"min_self_bond_miner_units": str(COR), "gov_min_deposit_units": str(COR)})
+    rule = LATEST if rule is None else rule
+    unit = Params().min_position_units if rule >= 20 else 1  # (rule 20, RULES_MIN_POSITION: the least a position holds)
+    params = {"min_self_bond_miner_units": str(COR), "gov_min_deposit_units": str(COR), "rule_version": rule}
+    chain = SimChain({f"wallet:{addr('bank')}": 1_000 * COR + n * unit}, params)
+    p = chain.state.params
     for name in ("node", "p"):
         chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(10 * COR)})
     chain.submit(addr("node"), "node.register", {"role": "miner", "self_bond": str(5 * COR)})
     for i in range(n):
-        chain.submit(addr("bank"), "transfer", {"to": addr(f"d{i}"), "amount": "1"})
-        chain.submit(addr(f"d{i}"), "stake.delegate", {"node": addr("node"), "amount": "1"})
+        chain.submit(addr("bank"), "transfer", {"to": addr(f"d{i}"), "amount": str(unit)})
+        chain.submit(addr(f"d{i}"), "stake.delegate", {"node": addr("node"), "amount": str(unit)})
     for _ in range(2):
         chain.oracle("epoch.close", {})
     gc.collect()
     gc.freeze()
-    state, out = chain.state, {"positions": n}
+    state, out = chain.state, {"positions": n, "rule": p.rule_version, "unit": unit, "locked_cor": n * unit / COR}
     body = {"kind": "param_change", "title": "t", "changes": {"max_commission_bps": 3000}, "effective_epoch": state.epoch + 2}
     out["propose_ms"] = per_event(chain, [(addr("p"), "gov.propose", body)]) / 1e3
     start = time.process_time()
@@ -502,6 +511,7 @@ def main() -> None:
     ap.add_argument("--finalize", action="store_true", help="bounty.finalize of challenges with N entries and 32 reviewers")
     ap.add_argument("--withdraw-order", action="store_true", help="stake.withdraw by the first and the last of N delegators")
     ap.add_argument("--dust", action="store_true", help="gov.propose and a slash with N one-unit delegations in one node")
+    ap.add_argument("--rule", type=int, default=None, help="--dust: the chain's rule version (default the latest; from 20: 1 COR each)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if args.draws:
@@ -517,7 +527,7 @@ def main() -> None:
         print(json.dumps([withdraw_order_run(int(s), args.probes) for s in args.sizes.split(",")]))
         return
     if args.dust:
-        print(json.dumps([dust_run(int(s)) for s in args.sizes.split(",")]))
+        print(json.dumps([dust_run(int(s), args.rule) for s in args.sizes.split(",")]))
         return
     if args.escalate:
         rows = [escalate_run(int(s), args.probes, rule) for _ in range(args.rounds) for s in args.sizes.split(",") for rule in (18, 19)]
