@@ -72,7 +72,8 @@ def test_a_delegation_must_reach_the_minimum_exactly_at_it_is_enough():
 def test_an_undelegation_leaves_nothing_or_at_least_the_minimum():
     c = chain()
     c.as_("d", "stake.delegate", {"node": A, "amount": str(2 * MIN)})
-    refused(c, "d", "stake.undelegate", {"node": A, "amount": str(MIN + 1)})  # would leave one unit under the minimum
+    err = refused(c, "d", "stake.undelegate", {"node": A, "amount": str(MIN + 1)})  # would leave one unit under the minimum
+    assert "take at most 1 COR, or all of it" in err.message
     c.as_("d", "stake.undelegate", {"node": A, "amount": str(MIN)})  # leaves exactly the minimum
     refused(c, "d", "stake.undelegate", {"node": A, "amount": "1"})
     c.as_("d", "stake.undelegate", {"node": A, "amount": str(MIN)})  # taking everything is always allowed

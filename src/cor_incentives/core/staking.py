@@ -250,9 +250,13 @@ def check_position(state: State, node_id: str, addr: str, after: int, what: str)
     if 0 < after < minimum and rules_since(p, RULES_MIN_POSITION):
         have = stake_of(state, node_id, addr)
         whose = "self-bond" if addr == node_id else f"delegation to {node_id}"
+        if after > have:  # a top-up (or a new position): it must reach the minimum
+            hint = f"it holds {cor(have)}: add at least {cor(minimum - have)}"
+        else:  # a withdrawal: it must leave the minimum, or take everything
+            hint = f"it holds {cor(have)}: take at most {cor(max(0, have - minimum))}, or all of it"
         raise Conflict(
             f"{what} would leave the {whose} at {cor(after)}, below min_position_units {cor(minimum)}: a stake position holds 0 "
-            f"or at least the minimum (it holds {cor(have)}: add at least {cor(max(0, minimum - have))}, or take all of it)",
+            f"or at least the minimum ({hint})",
             code="position_below_minimum",
             node=node_id,
             position=after,
