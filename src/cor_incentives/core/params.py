@@ -98,7 +98,7 @@ class Params:
         "from rule version 8: most unbonding entries still maturing one address may hold per node, and most young "
         "redelegations per source node (as Cosmos's max_entries)",
     )
-    # --- rule 20 (s25-dust): a minimum stake position ---
+    # --- rule 20 (RULES_MIN_POSITION): a minimum stake position ---
     min_position_units: int = _p(
         COR,
         1,

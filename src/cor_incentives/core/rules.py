@@ -103,7 +103,7 @@ RULE_VERSIONS: dict[int, str] = {
     "pool's slots (the order validators first got a weight) instead of id order, so other validators are drawn "
     "(1-18: over a tree built for each escalation from every selectable validator not on the task, sorted by id: "
     "O(n) per escalation, which a dissenting validator could force on every replay)",
-    # --- rule 20 (s25-dust): a minimum stake position ---
+    # --- rule 20 (RULES_MIN_POSITION): a minimum stake position ---
     20: "a stake position (a self-bond or a delegation) holds 0 or at least min_position_units: node.register, stake.bond, "
     "stake.delegate, stake.redelegate (its destination), stake.cancel_unbond that would leave a position above 0 and below "
     "the minimum are refused (position_below_minimum), and so are stake.unbond, stake.undelegate and stake.redelegate (its "
@@ -145,7 +145,6 @@ RULES_PAID_PLANTER = 18
 RULES_ESCALATION_FROM_POOL = 19
 """An escalation draws from the validators' pool tree with the task's validators left out (tasks.draw_escalation,
 selection.draw's ``excluding``); earlier: a tree built from every selectable validator, in id order."""
-# --- rule 20 (s25-dust) ---
 RULES_MIN_POSITION = 20
 """A stake position holds 0 or at least ``min_position_units`` after any change its holder makes (staking.check_position);
 earlier: any amount, so one key holder with many keys made a position per base unit (attack dust_positions)."""

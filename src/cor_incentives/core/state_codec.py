@@ -123,7 +123,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Node", "idle_stake_ticks"): RULES_EXPOSED_STAKE,
     ("Node", "served_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
     ("Node", "forgiven_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
-    ("Params", "min_position_units"): RULES_MIN_POSITION,  # rule 20 (s25-dust)
+    ("Params", "min_position_units"): RULES_MIN_POSITION,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

@@ -467,7 +467,7 @@ class IdleStake(Family):
         )
 
 
-# --- rule 20 (s25-dust): dust positions ---
+# --- rule 20: dust positions ---
 DUST_NODES = tuple(f"miner-{i:02d}" for i in range(10)) + ("cheat-00",)  # the miners the keys delegate to, in turn
 DUST_PROPOSAL_EPOCH = 2  # stake delegated at the start votes (is snapshotted) from epoch 2: aged a whole epoch
 
