@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -479,20 +480,7 @@ def test_work_sums_at_and_past_the_int64_bound(rows: int, units: int, quality: i
     fast = compute_work_rewards(**epoch)
     assert fast == compute_work_rewards_reference(**epoch)
     assert fast.work[0] == (rows - (not all_in_consensus)) * units * quality
-    assert wr._sums_fit_int64(np.full(rows, units * quality)) == (rows * units * quality < 2**63)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(1, 8), st.integers(-2, 2), st.data())
-def test_sums_fit_int64_exactly_when_their_total_can(count: int, offset: int, data: st.DataObject) -> None:
-    """At the bound itself: ``count`` values whose largest is 2**63 // count + offset fit exactly when count × largest
-    < 2**63 (a total of 2**63 does not), and then their int64 sum is the integers' sum."""
-    largest = (2**63 - 1) // count + offset if count > 1 else 2**63 - 1 + min(offset, 0)
-    values = [largest, *data.draw(st.lists(st.integers(0, largest), min_size=count - 1, max_size=count - 1))]
-    fits = wr._sums_fit_int64(np.array(values, dtype=np.int64))
-    assert fits == (count * largest < 2**63)
-    if fits:
-        assert int(np.array(values, dtype=np.int64).sum()) == sum(values)
+    assert wr._products_fit_int64(np.full(rows, units), np.full(rows, quality)) == (rows * units * quality < 2**63)
 
 
 FLAG_SHARES = st.sampled_from(["every row", "some rows", "no row"])
@@ -505,6 +493,84 @@ def _flags(share: str, rows: int, data: st.DataObject) -> np.ndarray:
     if share == "no row":
         return np.zeros(rows, dtype=bool)
     return np.array(data.draw(st.lists(st.booleans(), min_size=rows, max_size=rows)), dtype=bool)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 8), st.integers(-2, 2), st.booleans(), st.data())
+def test_products_fit_int64_exactly_when_their_bound_can(count: int, offset: int, apart: bool, data: st.DataObject) -> None:
+    """At the bound itself: ``count`` rows whose max(units) × max(quality) is 2**63 // count + offset fit exactly when
+    count × that < 2**63 (a total of 2**63 does not), whether the two maxima are on one row or on two (the bound is then
+    above every product: it decides by the maxima, not by the largest product); when they fit, the int64 sum of the
+    products is the integers' sum."""
+    largest = (2**63 - 1) // count + offset if count > 1 else 2**63 - 1 + min(offset, 0)
+    quality_max = data.draw(st.sampled_from([1, 2, 3]).filter(lambda q: largest % q == 0))
+    units_max = largest // quality_max
+    units = [units_max, *data.draw(st.lists(st.integers(0, units_max), min_size=count - 1, max_size=count - 1))]
+    quality = [quality_max, *data.draw(st.lists(st.integers(0, quality_max), min_size=count - 1, max_size=count - 1))]
+    if apart and count > 1:
+        quality[0], quality[1] = min(quality[1], 1), quality_max  # the largest units and the largest quality on two rows
+    fits = wr._products_fit_int64(np.array(units, dtype=np.int64), np.array(quality, dtype=np.int64))
+    assert fits == (count * units_max * quality_max < 2**63)
+    if fits:
+        products = np.array(units, dtype=np.int64) * np.array(quality, dtype=np.int64)
+        assert int(products.sum()) == sum(u * q for u, q in zip(units, quality, strict=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 4), st.integers(0, 30), st.booleans(), st.booleans(), FLAG_SHARES, st.data())
+def test_products_summed_chunk_by_chunk_equal_the_reference(
+    chunk: int, nodes: int, rows: int, large: bool, flags: bool, consensus: str, data: st.DataObject
+) -> None:
+    """``_product_sums`` makes the products ``PRODUCT_CHUNK`` rows at a time: with chunks of 1 to 5 rows (so most rows
+    are in a chunk after the first, and the last chunk is short) the work per node equals the per-row reference and the
+    sums over every row kept, with products near 10**15 (int64 units) or small ones (uint8 units: 0/1 as the
+    validators' flags, or up to 255), any rows out of consensus (the split path: the test below)."""
+    idx = data.draw(st.lists(st.integers(0, nodes - 1), min_size=rows, max_size=rows))
+    top = MAX_COMPLEXITY_UNITS if large else (1 if flags else 255)
+    units = data.draw(st.lists(st.integers(max(0, top - 1) if large else 0, top), min_size=rows, max_size=rows))
+    quality = data.draw(st.lists(st.integers(PPB - 1 if large else 0, PPB), min_size=rows, max_size=rows))
+    in_consensus = _flags(consensus, rows, data)
+    epoch = {
+        "node_index": np.array(idx, dtype=np.int64),
+        "complexity_units": np.array(units, dtype=np.int64 if large else np.uint8),
+        "quality_ppb": np.array(quality, dtype=np.int64),
+        "in_consensus": in_consensus,
+        "precommitted": np.ones(rows, dtype=bool),
+        "reputation_ppb": [PPB] * nodes,
+        "stream_amount": 10**30,
+        "params": LENIENT,
+    }
+    with patch.object(wr, "PRODUCT_CHUNK", chunk):
+        result = compute_work_rewards(**epoch)
+    wide = dict(epoch, complexity_units=np.array(units, dtype=np.int64))
+    assert result == compute_work_rewards_reference(**wide)
+    kept = [sum(u * q for i, u, q, c in zip(idx, units, quality, in_consensus, strict=True) if i == n and c) for n in range(nodes)]
+    assert list(result.work) == kept
+
+
+@pytest.mark.parametrize("chunk", [1_000, 4_096, 9_299, 2**16])
+def test_split_products_summed_chunk_by_chunk_equal_the_reference(chunk: int) -> None:
+    """Past the int64 bound (9 300 rows of products near 10**15: the split into high and low 32 bits) the chunks' sums
+    equal the reference's on two nodes, a row out of consensus in the first and in the last chunk."""
+    rows = 9_300
+    units = np.full(rows, MAX_COMPLEXITY_UNITS) - (np.arange(rows) % 2)
+    quality = np.full(rows, PPB) - (np.arange(rows) % 3)
+    epoch = {
+        "node_index": np.arange(rows) % 2,
+        "complexity_units": units,
+        "quality_ppb": quality,
+        "in_consensus": ~np.isin(np.arange(rows), [3, rows - 2]),
+        "precommitted": np.ones(rows, dtype=bool),
+        "reputation_ppb": [PPB, PPB // 3],
+        "stream_amount": 10**30,
+        "params": LENIENT,
+    }
+    assert not wr._products_fit_int64(units, quality)
+    with patch.object(wr, "PRODUCT_CHUNK", chunk):
+        result = compute_work_rewards(**epoch)
+    assert result == compute_work_rewards_reference(**epoch)
+    on_node = [epoch["in_consensus"] & (np.arange(rows) % 2 == n) for n in range(2)]
+    assert list(result.work) == [sum(int(u) * int(q) for u, q in zip(units[rows_of], quality[rows_of], strict=True)) for rows_of in on_node]
 
 
 @settings(max_examples=300, deadline=None)
