@@ -64,6 +64,16 @@ def stored(store, rows):
     return store
 
 
+def assert_node_index_copied(columns, store, rows):
+    """The rows' node indices are the store's int32 column copied as it is: the same indices (the names they give are
+    checked by ``as_lists``), 4 bytes a row, and not a view of the store's buffer (which would refuse the next append)."""
+    assert columns.node.dtype == np.int32
+    assert columns.node.tolist() == list(store.node)
+    if rows:
+        store.append_row(rows[0])  # (a view of the buffer: BufferError)
+        assert len(columns.node) == len(rows)
+
+
 def reference_tasks_by_node(rows, spec):
     out: dict[str, list[int]] = {}
     for r in rows:
@@ -75,23 +85,25 @@ def reference_tasks_by_node(rows, spec):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(work_rows, max_size=60))
 def test_work_columns_equal_the_miner_accessors(rows):
-    columns = work_columns(stored(WorkColumns(), rows))
+    columns = work_columns(store := stored(WorkColumns(), rows))
     assert as_lists(columns) == by_accessors(MINER_STREAM, rows)
     assert list(columns.fee) == [MINER_STREAM.bonus(r) for r in rows]
     nodes = sorted({r.node for r in rows})
     index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, MINER_STREAM)
+    assert_node_index_copied(columns, store, rows)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(validation_rows, max_size=60))
 def test_validation_columns_equal_the_validator_accessors(rows):
-    columns = validation_columns(stored(ValidationColumns(), rows))
+    columns = validation_columns(store := stored(ValidationColumns(), rows))
     assert as_lists(columns) == by_accessors(VALIDATOR_STREAM, rows)
     assert columns.fee is None and all(VALIDATOR_STREAM.bonus(r) is None for r in rows)
     nodes = sorted({r.node for r in rows})
     index = np.array([nodes.index(r.node) for r in rows], dtype=np.int64)
     assert tasks_by_node(columns, index, nodes) == reference_tasks_by_node(rows, VALIDATOR_STREAM)
+    assert_node_index_copied(columns, store, rows)
 
 
 @settings(max_examples=200, deadline=None)

@@ -142,9 +142,15 @@ class RowStore:
         what the canonical encoding of the rows holds, column by column."""
         raise NotImplementedError
 
-    def node_index(self) -> npt.NDArray[np.int64]:
-        """Each row's node as its index in ``nodes.names``."""
-        return _index(self.node)
+    def node_index(self) -> npt.NDArray[np.int32]:
+        """Each row's node as its index in ``nodes.names``: a copy of the int32 column as it is (4 bytes a row; the close
+        reads it to gather each row's index among its stream's nodes and to count and mark rows, which int32 indices do
+        as int64 ones would: no column of 8 bytes a row made first, at 7.1 M validation rows 57 MB faulted in)."""
+        import numpy as np
+
+        if not len(self.node):
+            return np.zeros(0, dtype=np.int32)
+        return np.frombuffer(self.node, dtype=np.int32).copy()
 
     def tasks(self) -> npt.NDArray[np.int64]:
         return _ints(self.task)

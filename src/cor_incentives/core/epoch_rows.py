@@ -31,7 +31,7 @@ class RowColumns:
     """One stream's rows, column by column, in row order."""
 
     task: npt.NDArray[np.int64]
-    node: npt.NDArray[np.int64]  # index into ``names``
+    node: npt.NDArray[np.int32]  # index into ``names`` (int32: the store's column copied as it is)
     names: list[str]  # the node ids the rows index
     network: npt.NDArray[np.bool_]  # a network task's row (its work earns at the rate)
     units: npt.NDArray[np.int64]  # complexity units, at most MAX_COMPLEXITY_UNITS

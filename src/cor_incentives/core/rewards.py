@@ -327,7 +327,7 @@ def canary_forfeits(state: State, rows: ValidationColumns) -> RowColumns:
     return columns
 
 
-def rows_of_nodes(node: npt.NDArray[np.int64], chosen: list[int], names: int) -> npt.NDArray[np.bool_]:
+def rows_of_nodes(node: npt.NDArray[np.integer[Any]], chosen: list[int], names: int) -> npt.NDArray[np.bool_]:
     """Whether each row's node (an index below ``names``) is one of ``chosen``: one look-up per row in a flag per node
     (``np.isin`` against a short list compares every row with each listed node: 60 validators, 6.9 M rows ~0.15 s)."""
     flag = np.zeros(names, dtype=bool)
