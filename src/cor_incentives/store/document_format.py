@@ -60,6 +60,17 @@ def _codec() -> Any:
     return pyarrow.Codec("zstd", compression_level=ZSTD_LEVEL)
 
 
+def _frame_pool() -> Any:
+    """The memory pool ``pack``'s frames are made in: pyarrow's system pool (the C library's ``malloc``), not its default
+    (mimalloc). The frames are the same bytes from either; what differs is how their buffer (zstd's bound on the output,
+    ~133 MB for a million tasks' columns) gets its memory: mimalloc's fresh segment of that size spent 0.2-0.45 s of
+    system time in some closes and not in others (few page faults: the kernel's huge-page work, as numpy's advice did
+    before ``collector.small_pages``; bench/README.md), the system pool's small pages ~0.02-0.05 s."""
+    import pyarrow
+
+    return pyarrow.system_memory_pool()
+
+
 def prepare(document_format: int) -> None:
     """Load what a writer of ``document_format`` needs (once per process, before its first close: an import, not the
     close's work)."""
@@ -72,10 +83,11 @@ def prepare(document_format: int) -> None:
 def pack(text: bytes, columns: Sequence[npt.NDArray[np.int64]]) -> bytes:
     """The format-2 value of a document: ``text`` (``json_bytes_columns``: a placeholder for each column taken out) and
     the columns' int64 arrays, in the order of their indices (the module doc gives the layout)."""
-    codec = _codec()
+    codec, pool = _codec(), _frame_pool()
     shuffled = _shuffled(columns)
-    text_frame = codec.compress(text, asbytes=False)  # pyarrow buffers, joined once (not each copied into bytes first)
-    value_frame = codec.compress(shuffled, asbytes=False)
+    # pyarrow buffers, joined once (not each copied into bytes first), from the C library's allocator (``_frame_pool``)
+    text_frame = codec.compress(text, asbytes=False, memory_pool=pool)
+    value_frame = codec.compress(shuffled, asbytes=False, memory_pool=pool)
     header = f"{len(text)}:{len(columns)}:{shuffled.shape[1]}:{text_frame.size}:".encode("ascii")
     return b"".join((HEADER, header, text_frame, value_frame))
 
