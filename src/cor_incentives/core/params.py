@@ -106,8 +106,8 @@ class Params:
         "from rule version 20: the least stake a position (a self-bond or a delegation) may hold after its holder changes it, "
         "0 aside: a governance snapshot, a slash and the close read every position, so positions are at most the stake locked "
         "in them ÷ this (1 base unit: no minimum)",
-        "devnet choice, of the order real networks use (Solana's 1 SOL minimum delegation behind a feature gate, Polkadot's minimum "
-        'nominator bond): docs/rewards.md "Stake positions: the minimum"',
+        "devnet choice, in the spirit of the minimum bonds real networks set (Polkadot's minimum nominator bond): "
+        'docs/rewards.md "Stake positions: the minimum"',
     )
     # --- slashing (docs/design.md §7) ---
     slash_fraction_bps: Mapping[str, int] = field(
