@@ -12,14 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cor_incentives.core import bounties
-from cor_incentives.core.accounts import LINK_DEPTH, funding_chain, is_linked, linked_among
+from cor_incentives.core.accounts import LINK_DEPTH, funding_chain, is_linked, linked_among, linked_by_party
 from cor_incentives.core.apply import replay
 from cor_incentives.core.records import Account, Node
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import state_hash
+from cor_incentives.core.state_codec import encode_state, state_hash
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
-from support.links_reference import linked_to_any, pairwise_reviewer_candidates
+from support.links_reference import linked_to_any, pairwise_entry_reviewers, pairwise_entry_score, pairwise_ranking, pairwise_reviewer_candidates
 
 POOL = [f"x{i}" for i in range(14)]  # 14 > LINK_DEPTH + 1: a line through the pool is longer than the rules follow
 
@@ -53,6 +53,9 @@ def test_linked_among_is_the_pairwise_definition(graph, candidates, parties, lin
     expected = {a for a in cands if linked_to_any(state, a, party_names)}
     assert linked_among(state, cands, party_names) == expected
     assert linked_among(state, cands, iter(party_names)) == expected  # any iterable, read once
+    by_party = linked_by_party(state, iter(cands), iter(party_names))  # per party: is_linked of each pair
+    assert by_party == {p: {a for a in cands if is_linked(state, a, p)} for p in party_names}
+    assert set().union(*by_party.values()) == expected
 
 
 def test_the_chain_is_followed_from_each_end_as_far_as_link_depth():
@@ -75,6 +78,8 @@ def test_delegation_links_both_ways_and_a_party_is_linked_to_itself():
     assert linked_among(state, ["x1", "x3", "x4"], ["x2"]) == {"x3"}  # the candidate delegates to the party's node
     assert linked_among(state, ["x4", "x5"], ["x5", "x5"]) == {"x5"}
     assert linked_among(state, ["x0"], []) == set() and linked_among(state, [], ["x1"]) == set()
+    assert linked_by_party(state, ["x0", "x2", "x4"], ["x1", "x2", "x1"]) == {"x1": {"x0"}, "x2": {"x2"}}
+    assert linked_by_party(state, ["x0"], []) == {} and linked_by_party(state, [], ["x1"]) == {"x1": set()}
 
 
 def h(i: int) -> str:
@@ -125,3 +130,56 @@ def test_reviewer_candidates_and_the_draw_are_those_of_the_pairwise_definition(f
         again = replay(c.events)
     assert again.bounties[bid].reviewers == b.reviewers
     assert state_hash(again) == state_hash(c.state)
+
+
+JUDGES = [f"j{i}" for i in range(5)]
+HUNTERS = [f"h{i}" for i in range(8)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 100), min_size=len(HUNTERS), max_size=len(HUNTERS)),  # each hunter's first funder (a judge, bank, an earlier hunter)
+    st.lists(st.tuples(st.sampled_from(JUDGES + HUNTERS), st.sampled_from(JUDGES + HUNTERS)), max_size=6),  # delegations
+    st.lists(st.lists(st.one_of(st.none(), st.integers(0, 1000)), min_size=len(JUDGES), max_size=len(JUDGES)), min_size=8, max_size=8),  # scores
+    st.integers(1, 4),  # winners
+)
+def test_a_challenge_is_ranked_scored_and_paid_as_by_the_pairwise_links(funder_picks, delegations, scores, winners):
+    """A challenge whose named reviewers fund hunters or delegate to them (or the reverse), scored and finalized: every
+    entry's eligible reviewers and score, and the ranking, are those of ``is_linked`` per pair (main 8729d6b's code,
+    tests/support/links_reference.py), and the log replayed with that code gives the same state hash and snapshot bytes."""
+    c = Chain(wallets=dict.fromkeys(["bank", "sponsor", *JUDGES], 1_000_000 * COR))
+    for i, hunter in enumerate(HUNTERS):
+        earlier = ["bank", *JUDGES, *HUNTERS[:i]]
+        c.as_(earlier[funder_picks[i] % len(earlier)], "transfer", {"to": addr(hunter), "amount": "1"})
+        c.as_("bank", "transfer", {"to": addr(hunter), "amount": str(10_000 * COR)})
+    for who in [*JUDGES[:3], *HUNTERS[:3]]:  # nodes run by some judges and hunters
+        c.as_(who, "node.register", {"role": "validator", "self_bond": str(5_000 * COR)})
+    for who, node in delegations:
+        if node in [*JUDGES[:3], *HUNTERS[:3]] and who != node:
+            c.as_(who, "stake.delegate", {"node": addr(node), "amount": str(COR)})
+    bid = c.state.next_id
+    body = {"prize": str(100 * COR), "criteria": "c", "winners": winners, "deadline_tick": c.state.tick + 3, "kind": "challenge"}
+    c.as_("sponsor", "bounty.create", {**body, "reviewers": [addr(j) for j in JUDGES]})
+    for i, hunter in enumerate(HUNTERS):
+        c.as_(hunter, "bounty.submit", {"bounty": bid, "content_hash": h(i)})
+    c.oracle("tick", {"ticks": 3})
+    b = c.state.bounties[bid]
+    for hunter, row in zip(HUNTERS, scores, strict=True):
+        sub = b.submissions[addr(hunter)]
+        assert bounties.entry_reviewers(c.state, b, sub) == pairwise_entry_reviewers(c.state, b, sub)
+        for judge, score in zip(JUDGES, row, strict=True):
+            if score is not None and not is_linked(c.state, addr(judge), sub.hunter):
+                c.as_(judge, "bounty.score", {"bounty": bid, "submission": sub.hunter, "score_ppb": score})
+    c.oracle("tick", {"ticks": c.state.params.bounty_review_period_ticks})
+    assert [s.hunter for s in bounties.ranking(c.state, b)] == [s.hunter for s in pairwise_ranking(c.state, b)]
+    assert [bounties.entry_score(c.state, b, s) for s in b.submissions.values()] == [
+        pairwise_entry_score(c.state, b, s) for s in b.submissions.values()
+    ]
+    c.as_("bank", "bounty.finalize", {"bounty": bid})
+    assert any(s.rank is not None for s in b.submissions.values()) == bool(pairwise_ranking(c.state, b))
+    with pytest.MonkeyPatch.context() as mp:  # the same log, the pairwise ranking and scores: the same state
+        mp.setattr(bounties, "ranking", pairwise_ranking)
+        mp.setattr(bounties, "entry_score", pairwise_entry_score)
+        again = replay(c.events)
+    assert state_hash(again) == state_hash(c.state)
+    assert encode_state(again) == encode_state(c.state)

@@ -89,10 +89,11 @@ Parameters (in ``Params``; governance may change them)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from . import ledger as acct
-from .accounts import is_linked, linked_among
+from .accounts import is_linked, linked_among, linked_by_party
 from .beacon import draw_handler, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Bounty, BountyStatus, EarningItem, Submission
@@ -148,14 +149,24 @@ def review_quorum(b: Bounty) -> int:
     return min(n, max(b.review_quorum, n // 2 + 1))
 
 
-def entry_reviewers(state: State, b: Bounty, sub: Submission) -> list[str]:
-    """The reviewers who may review ``sub``: not its hunter, not linked to it."""
-    return [r for r in b.reviewers if r != sub.hunter and not is_linked(state, r, sub.hunter)]
+def entry_reviewers(state: State, b: Bounty, sub: Submission, linked: set[str] | None = None) -> list[str]:
+    """The reviewers who may review ``sub`` (in the bounty's order): not its hunter, not linked to it. ``linked``: the
+    reviewers linked to the hunter when the caller has read them (``linked_reviewers``), else read here."""
+    if linked is None:
+        linked = linked_reviewers(state, b, [sub.hunter])[sub.hunter]
+    return [r for r in b.reviewers if r not in linked]
 
 
-def entry_score(state: State, b: Bounty, sub: Submission) -> int:
+def linked_reviewers(state: State, b: Bounty, hunters: Iterable[str]) -> dict[str, set[str]]:
+    """For each of ``hunters``, the bounty's reviewers linked to it (the hunter itself included, when a reviewer):
+    ``accounts.linked_by_party``, each reviewer's and each hunter's funding chain read once, not ``is_linked`` per
+    (reviewer, entry) pair."""
+    return linked_by_party(state, b.reviewers, hunters)
+
+
+def entry_score(state: State, b: Bounty, sub: Submission, linked: set[str] | None = None) -> int:
     """A challenge entry's score: the lower median over its eligible reviewers, a missing score counting 0."""
-    scores = [(sub.scores.get(r, 0), 1, r) for r in entry_reviewers(state, b, sub)]
+    scores = [(sub.scores.get(r, 0), 1, r) for r in entry_reviewers(state, b, sub, linked)]
     return weighted_median(scores) if scores else 0
 
 
@@ -171,7 +182,8 @@ def review_over(state: State, b: Bounty) -> bool:
 
 def ranking(state: State, b: Bounty) -> list[Submission]:
     """A challenge's entries that can win, best first: score descending, then the earlier entry; a score of 0 wins nothing."""
-    scored = [(entry_score(state, b, s), s) for s in b.submissions.values()]
+    linked = linked_reviewers(state, b, b.submissions)  # read once for all entries
+    scored = [(entry_score(state, b, s, linked[s.hunter]), s) for s in b.submissions.values()]
     return [s for score, s in sorted(scored, key=lambda x: (-x[0], x[1].index)) if score > 0]
 
 
