@@ -92,6 +92,7 @@ except ImportError:  # running from a checkout without an installed package
     from cor_incentives.sim.chain import SimChain, addr
 
 from cor_incentives.core.errors import EngineError
+from cor_incentives.core.params import Params
 from cor_incentives.core.records import Bounty, BountyStatus, Proposal, ProposalStatus, SlashRecord
 from cor_incentives.core.units import COR
 
@@ -206,7 +207,7 @@ def tick_run(n: int, probes: int) -> dict[str, Any]:
     for _ in range(probes):
         chain.oracle("tick", {})
     out["tick_us"] = (time.process_time() - start) / probes * 1e6
-    body = {"prize": str(COR), "criteria": "c", "winners": 1}
+    body = {"prize": str(10 * COR), "criteria": "c", "winners": 1}  # bounty_min_prize_units (rule 21)
     out["bounty_create_us"] = per_event(chain, [(addr(s), "bounty.create", {**body, "deadline_tick": chain.state.tick + 5}) for s in sponsors])
     out["open_bounties_at_end"] = sum(1 for b in chain.state.bounties.values() if b.status == BountyStatus.OPEN)
     return out
@@ -285,6 +286,8 @@ def bounty_draw_build(validators: int, nodes: int, entries: int) -> tuple[SimCha
 
     names = [f"v{i}" for i in range(validators)] + [f"m{i}" for i in range(nodes - validators)]
     params = {"min_self_bond_validator_units": str(COR), "min_self_bond_miner_units": str(COR), "bounty_max_submissions": max(entries, 1)}
+    if "bounty_min_prize_units" in Params.__dataclass_fields__:  # rule 21: the 1-unit bounty and 1-unit entries this probe builds
+        params |= {"bounty_min_prize_units": "1", "bounty_entry_deposit_units": "1"}
     chain = SimChain({f"wallet:{addr('bank')}": (len(names) * 20 + 100) * COR}, {**params, "epoch_length_ticks": 10**6})
     for name in [*names, "sponsor"]:
         chain.submit(addr("bank"), "transfer", {"to": addr(name), "amount": str(20 * COR)})

@@ -47,7 +47,7 @@ def test_ethers_signed_transfer_is_accepted(server, network):
     # a bounty whose criteria text has characters that must be escaped to stay ASCII
     tick = httpx.get(f"{server.base_url}/v1/chain").json()["tick"]
     text = 'café ☕ 😀 \u007f "q" \\ \n'
-    bounty = {"prize": str(5 * COR), "criteria": text, "deadline_tick": tick + 50, "winners": 1}
+    bounty = {"prize": str(10 * COR), "criteria": text, "deadline_tick": tick + 50, "winners": 1}  # bounty_min_prize_units (rule 21)
     out = run_ethers(server.base_url, alice.private_key, "bounty.create", bounty)
     assert out["status"] == 200, out
     cmd = Command.decode(out["payload"])

@@ -13,6 +13,7 @@ from support.chain import Chain, addr
 
 NAMES = ["sponsor", "h1", "h2", "h3", "h4", "judge", "j2", "j3", "v0", "v1", "v2", "v3", "v4", "v5", "m0", "poor"]
 JUDGES = ["judge", "j2", "j3"]
+DEPOSIT = COR  # bounty_entry_deposit_units (rule 21), returned to every entrant at finalize or expiry
 VALIDATORS = ["v0", "v1", "v2", "v3", "v4", "v5"]
 
 
@@ -105,8 +106,8 @@ def test_ranked_awards_need_k_approvals_after_the_deadline_and_expiry_refunds_th
     approve(c, bid, "h3")  # then rank 2
     assert b.submissions[addr("h2")].rank == 1 and b.submissions[addr("h3")].rank == 2
     assert b.submissions[addr("h2")].awarded_by == tuple(addr(j) for j in JUDGES)
-    assert c.balance(f"wallet:{addr('h2')}") == 100_000 * COR + prize * 5000 // 10_000
-    assert c.balance(f"wallet:{addr('h3')}") == 100_000 * COR + prize * 3000 // 10_000
+    assert c.balance(f"wallet:{addr('h2')}") == 100_000 * COR - DEPOSIT + prize * 5000 // 10_000  # the deposit still held
+    assert c.balance(f"wallet:{addr('h3')}") == 100_000 * COR - DEPOSIT + prize * 3000 // 10_000
     line = c.state.earnings[-1]
     assert line.stream == "bounty_prize" and line.address == addr("h3") and not line.claimable
     assert line.detail["rank"] == 2 and line.detail["formula"] == "prize × payout_bps[rank−1] // 10000"
@@ -119,7 +120,9 @@ def test_ranked_awards_need_k_approvals_after_the_deadline_and_expiry_refunds_th
     rest = prize - sum(prize * x // 10_000 for x in (5000, 3000, 2000))
     assert rest == 1  # 7 units × (0.5, 0.3, 0.2) floors to 3 + 2 + 1
     assert c.balance(f"wallet:{addr('sponsor')}") == sponsor_wallet + rest
-    assert c.balance(f"escrow:bounty:{bid}") == 0
+    assert c.balance(f"escrow:bounty:{bid}") == 0 and b.deposits_held == 0
+    assert c.balance(f"wallet:{addr('h4')}") == 100_000 * COR  # no prize: the deposit came back whole
+    assert c.balance(f"wallet:{addr('h2')}") == 100_000 * COR + prize * 5000 // 10_000
     assert (b.status, b.paid, b.refunded, b.award_count) == ("expired", prize - rest, rest, 3)
     assert c.state.earnings[-1].stream == "bounty_refund" and c.state.earnings[-1].amount == rest
 
@@ -172,8 +175,8 @@ def test_reviewers_are_drawn_from_validators_at_the_deadline_leaving_out_linked_
 
 def test_a_named_reviewer_may_not_review_an_entry_it_is_linked_to():
     c = chain()
-    c.as_("judge", "transfer", {"to": addr("mule"), "amount": str(COR)})
-    c.as_("mule", "transfer", {"to": addr("puppet"), "amount": str(COR // 2)})  # judge → mule → puppet
+    c.as_("judge", "transfer", {"to": addr("mule"), "amount": str(3 * COR)})
+    c.as_("mule", "transfer", {"to": addr("puppet"), "amount": str(2 * COR)})  # judge → mule → puppet (its entry deposit)
     bid = create(c, winners=1)
     c.as_("puppet", "bounty.submit", {"bounty": bid, "content_hash": h("junk")})
     c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("good")})
@@ -206,7 +209,7 @@ def test_every_bad_bounty_command_is_refused_precisely_and_changes_nothing():
     c.as_("h1", "bounty.submit", {"bounty": bid, "content_hash": h("h1")})
     c.as_("h1", "bounty.submit", {"bounty": ch, "content_hash": h("h1")})
     c.as_("h2", "bounty.submit", {"bounty": bid, "content_hash": h("h2")})
-    base = {"prize": str(COR), "criteria": "ok", "deadline_tick": c.state.tick + 5, "winners": 1}
+    base = {"prize": str(10 * COR), "criteria": "ok", "deadline_tick": c.state.tick + 5, "winners": 1}
     cases = [
         ("sponsor", "bounty.create", {**base, "prize": "0"}, "zero_amount"),
         ("sponsor", "bounty.create", {**base, "prize": "1.5"}, "invalid_amount"),
@@ -220,7 +223,8 @@ def test_every_bad_bounty_command_is_refused_precisely_and_changes_nothing():
         ("sponsor", "bounty.create", {**base, "winners": 2, "payout_bps": [5000, 4000]}, "invalid_payout"),
         ("sponsor", "bounty.create", {**base, "winners": 2, "payout_bps": [10000]}, "invalid_payout"),
         ("sponsor", "bounty.create", {**base, "winners": 2, "payout_bps": [10000, 0]}, "invalid_payout"),
-        ("sponsor", "bounty.create", {**base, "prize": "2", "winners": 3}, "prize_too_small"),
+        ("sponsor", "bounty.create", {**base, "prize": str(10 * COR - 1)}, "prize_below_minimum"),  # rule 21
+        ("sponsor", "bounty.create", {**base, "prize": "2", "winners": 3}, "prize_below_minimum"),  # before prize_too_small
         ("sponsor", "bounty.create", {**base, "kind": "lottery"}, "invalid_bounty_kind"),
         ("sponsor", "bounty.create", {**base, "reviewers": ["judge"]}, "invalid_address"),
         ("sponsor", "bounty.create", {**base, "reviewers": [addr("judge"), addr("judge")]}, "invalid_reviewers"),
@@ -231,6 +235,7 @@ def test_every_bad_bounty_command_is_refused_precisely_and_changes_nothing():
         ("sponsor", "bounty.submit", {"bounty": bid, "content_hash": h("s")}, "self_submission"),
         ("judge", "bounty.submit", {"bounty": bid, "content_hash": h("j")}, "reviewer_cannot_submit"),
         ("h1", "bounty.submit", {"bounty": bid, "content_hash": h("again")}, "already_submitted"),
+        ("nobody", "bounty.submit", {"bounty": bid, "content_hash": h("n")}, "entry_deposit_unfunded"),  # rule 21
         ("judge", "bounty.award", {"bounty": bid, "submission": addr("h2")}, "deadline_not_reached"),
         ("judge", "bounty.award", {"bounty": bid, "submission": addr("h3")}, "submission_not_found"),
         ("judge", "bounty.award", {"bounty": ch, "submission": addr("h1")}, "wrong_bounty_kind"),
@@ -348,7 +353,10 @@ def test_statement_lines_are_not_claimable_and_replay_reproduces_the_state():
     approve(c, bid, "h1")
     c.oracle("epoch.close", {})
     hunter = views.statement(c.state, addr("h1"), 0)
-    assert [(i["stream"], i["amount"], i["claimable"]) for i in hunter["items"]] == [("bounty_prize", "100", False)]
+    assert [(i["stream"], i["amount"], i["claimable"]) for i in hunter["items"]] == [
+        ("bounty_entry_deposit", "-1", False),  # held until expiry (rule 21)
+        ("bounty_prize", "100", False),
+    ]
     sponsor = views.statement(c.state, addr("sponsor"), 0)
     assert [(i["stream"], i["amount"]) for i in sponsor["items"]] == [("bounty_funding", "-100")]
     assert addr("h1") not in c.state.epochs[0].leaves
@@ -375,7 +383,7 @@ def test_governance_funding_raises_the_prize_and_shares_the_refund_with_the_trea
     conservation_holds(c.state)
     b = c.state.bounties[bid]
     assert b.prize == 300 * COR + 1 and b.treasury_funding == 200 * COR + 1
-    assert c.balance(f"escrow:bounty:{bid}") == 250 * COR + 1 and c.balance("treasury") == treasury - 200 * COR - 1
+    assert c.balance(f"escrow:bounty:{bid}") == 250 * COR + 1 + DEPOSIT and c.balance("treasury") == treasury - 200 * COR - 1
     tick_to(c, review_end(c, bid))
     sponsor = c.balance(f"wallet:{addr('sponsor')}")
     c.as_("h2", "bounty.expire", {"bounty": bid})

@@ -116,7 +116,7 @@ def test_reviewer_candidates_and_the_draw_are_those_of_the_pairwise_definition(f
         if roles[i] == "validator":
             c.as_(KEYS[i], "stake.unbond", {"amount": str(4_000 * COR)})  # 1 000 COR left: under the 2 000 minimum
     bid = c.state.next_id
-    c.as_(sponsor, "bounty.create", {"prize": str(COR), "criteria": "c", "winners": 1, "deadline_tick": c.state.tick + 3})
+    c.as_(sponsor, "bounty.create", {"prize": str(10 * COR), "criteria": "c", "winners": 1, "deadline_tick": c.state.tick + 3})
     for i, hunter in enumerate(dict.fromkeys(hunters)):
         if hunter != sponsor:
             c.as_(hunter, "bounty.submit", {"bounty": bid, "content_hash": h(i)})

@@ -20,7 +20,7 @@ def refused(cli, args, code):
 
 def test_bounty_and_community_flow(cli, tmp_path):
     keys = j(cli("init", "--seed", "bty", "--json"))["keys"]
-    for name in ("erin", "frank"):
+    for name in ("erin", "frank", "gina"):  # new keys: nothing in their wallets
         keys[name] = j(cli("keys", "new", name, "--seed", "bty", "--plaintext", "--json"))["address"]
     work = tmp_path / "fix.patch"
     work.write_text("--- a/x\n+++ b/x\n@@ fix @@\n")
@@ -50,6 +50,9 @@ def test_bounty_and_community_flow(cli, tmp_path):
     )
     bid = str(b["bounty"])
     assert wallet(cli, "alice", keys) == "24999900"
+    small = ("bounty", "create", "--from", "alice", "--prize", "9.99", "--criteria", "c", "--duration-ticks", "5")
+    refused(cli, small, "prize_below_minimum")  # rule 21: bounty_min_prize_units = 10 COR
+    refused(cli, ("bounty", "submit", "--from", "gina", "--bounty", bid, "--content-hash", "0x" + "ef" * 32), "entry_deposit_unfunded")
     cli("bounty", "submit", "--from", "bob", "--bounty", bid, "--file", str(work))
     cli("bounty", "submit", "--from", "dave", "--bounty", bid, "--content-hash", "0x" + "ab" * 32)
     refused(cli, ("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "bob"), "deadline_not_reached")
@@ -58,9 +61,9 @@ def test_bounty_and_community_flow(cli, tmp_path):
     cli("tick", "--ticks", str(deadline - j(cli("status", "--json"))["tick"]))
     for reviewer in ("carol", "erin"):
         cli("bounty", "award", "--from", reviewer, "--bounty", bid, "--submission", "bob")
-    assert wallet(cli, "bob", keys) == "25000000"  # 2 of the 3 approvals it needs
+    assert wallet(cli, "bob", keys) == "24999999"  # 2 of the 3 approvals it needs; its 1 COR entry deposit held (rule 21)
     cli("bounty", "award", "--from", "frank", "--bounty", bid, "--submission", "bob")
-    assert wallet(cli, "bob", keys) == "25000050"
+    assert wallet(cli, "bob", keys) == "25000049"
 
     before = j(cli("status", "--json"))["seq"]
     refused(cli, ("bounty", "award", "--from", "dave", "--bounty", bid, "--submission", "dave"), "not_a_reviewer")
@@ -71,7 +74,8 @@ def test_bounty_and_community_flow(cli, tmp_path):
     assert j(cli("status", "--json"))["seq"] == before
 
     shown = j(cli("bounty", "show", bid, "--json"))
-    assert shown["status"] == "open" and shown["escrow"] == "50" and shown["prizes_by_rank"] == ["50", "50"]
+    assert shown["status"] == "open" and shown["escrow"] == "52" and shown["prizes_by_rank"] == ["50", "50"]
+    assert shown["deposits_held"] == "2" and [e["deposit"] for e in shown["entries"]] == ["1", "1"]
     assert [e["rank"] for e in shown["entries"]] == [1, None] and shown["review_quorum"] == 3
     assert shown["entries"][0]["awarded_by"] == [keys["carol"], keys["erin"], keys["frank"]]
     review_end = shown["review_ends_tick"]
@@ -79,6 +83,7 @@ def test_bounty_and_community_flow(cli, tmp_path):
     cli("tick", "--ticks", str(review_end - tick))
     cli("bounty", "expire", "--from", "bob", "--bounty", bid)
     assert wallet(cli, "alice", keys) == "24999950"
+    assert wallet(cli, "bob", keys) == "25000050" and wallet(cli, "dave", keys) == "25000000"  # both deposits back
     listed = j(cli("bounty", "list", "--json"))
     assert listed[0]["id"] == int(bid) and listed[0]["status"] == "expired" and listed[0]["escrow"] == "0"
     refused(cli, ("bounty", "award", "--from", "carol", "--bounty", bid, "--submission", "dave"), "bounty_expired")

@@ -1,6 +1,8 @@
 """Random bounty and challenge traffic on the core (create, submit, award, score, finalize, expire, tick,
 including malformed and unauthorised commands): conservation after every event, no bounty escrow ever
-overdrawn (escrow = prize − paid − refunded ≥ 0, empty once expired), prizes within their ranks, every
+overdrawn (escrow = prize − paid − refunded + deposits held, prize − paid − refunded ≥ 0, empty once expired), prizes within their ranks, every
+entry deposits held in the escrow until the challenge is finalized or the bounty expires and then all
+returned (rule 21), every
 rejected command leaves the state unchanged (``support.exact``: its view and its encoding, key order
 included), and replay reproduces the state exactly."""
 
@@ -220,7 +222,10 @@ class BountyMachine(RuleBasedStateMachine):
         conservation_holds(s)
         for b in s.bounties.values():
             escrow = s.ledger.balance(f"escrow:bounty:{b.id}")
-            assert escrow == b.prize - b.paid - b.refunded >= 0
+            assert escrow == b.prize - b.paid - b.refunded + b.deposits_held and b.prize - b.paid - b.refunded >= 0
+            # rule 21: every entry deposited bounty_entry_deposit_units, held until finalize or expiry, then all returned
+            assert all(x.deposit == s.params.bounty_entry_deposit_units for x in b.submissions.values())
+            assert b.deposits_held == (sum(x.deposit for x in b.submissions.values()) if b.status == "open" else 0)
             assert b.paid == sum(x.paid for x in b.submissions.values()) <= b.prize
             ranks = [x.rank for x in b.submissions.values() if x.rank is not None]
             assert len(ranks) == len(set(ranks)) == b.award_count <= b.winners

@@ -18,7 +18,13 @@ from cor_incentives.core.state import State, ticks_to_epoch_end
 from cor_incentives.core.units import COR
 from support.chain import Chain
 
-PARAMS = {"min_self_bond_miner_units": "1", "gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(COR)}
+PARAMS = {
+    "min_self_bond_miner_units": "1",
+    "gov_voting_period_ticks": 10,
+    "epoch_length_ticks": 40,
+    "gov_min_deposit_units": str(COR),
+    "bounty_min_prize_units": "1",  # (rule 21) the tests' bounties of one base unit: many, cheaply
+}
 
 
 def network() -> Chain:

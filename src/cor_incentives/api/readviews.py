@@ -25,7 +25,7 @@ from ..core.units import format_cor
 
 TASK_STATES = tuple(TaskState)
 OPEN = "open"  # a task-state filter that matches every state in which nodes still have work to do
-BOUNTY_MONEY_FIELDS = ("prize", "awarded", "paid", "refunded")
+BOUNTY_MONEY_FIELDS = ("prize", "awarded", "paid", "refunded", "deposits_held")
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -114,9 +114,10 @@ def bounty_view(s: State, b: Any) -> dict[str, Any]:
     subs = out.get("submissions")
     if isinstance(subs, dict):
         for hunter, entry in subs.items():
-            paid = getattr(b.submissions[hunter], "paid", None)
-            if isinstance(paid, int):
-                entry["paid"], entry["paid_units"] = format_cor(paid), str(paid)
+            for name in ("paid", "deposit"):  # (deposit: rule 21's entry deposit)
+                value = getattr(b.submissions[hunter], name, None)
+                if isinstance(value, int):
+                    entry[name], entry[f"{name}_units"] = format_cor(value), str(value)
     escrow = s.ledger.balance(f"escrow:bounty:{b.id}")
     out["escrow"], out["escrow_units"] = format_cor(escrow), str(escrow)
     return out

@@ -68,8 +68,9 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
         "review_quorum": review_quorum(b) if b.reviewers else b.review_quorum,  # approvals a bounty entry needs
         "prize": format_cor(b.prize),
         "prize_units": str(b.prize),
-        "escrow": format_cor(escrow),
+        "escrow": format_cor(escrow),  # the prize not yet paid or refunded, plus the entry deposits held
         "escrow_units": str(escrow),
+        "deposits_held": format_cor(b.deposits_held),  # rule 21: entry deposits, returned at finalize or expiry
         "paid": format_cor(b.paid),
         "refunded": format_cor(b.refunded),
         "refunded_to_treasury": format_cor(b.refunded_to_treasury),
@@ -91,6 +92,7 @@ def bounty_view(state: State, b: Bounty, detail: bool = True) -> dict[str, Any]:
                 "standing": order.get(s.hunter),
                 "rank": s.rank,
                 "paid": format_cor(s.paid),
+                "deposit": format_cor(s.deposit),
                 "awarded_by": list(s.awarded_by),
             }
             for s in b.submissions.values()
@@ -148,7 +150,8 @@ def bounty_create(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Fund a bounty or challenge: the prize moves into escrow until it is awarded or refunded."""
+    """Fund a bounty or challenge: the prize (from rule 21 at least bounty_min_prize_units, 10 COR by default) moves
+    into escrow until it is awarded or refunded."""
     if (criteria is None) == (criteria_file is None):
         raise InvalidInput("give exactly one of --criteria or --criteria-file", code="invalid_criteria")
     text = criteria if criteria is not None else criteria_file.read_text()  # type: ignore[union-attr]
@@ -193,7 +196,8 @@ def bounty_submit(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Enter a bounty or challenge (once, before its deadline)."""
+    """Enter a bounty or challenge (once, before its deadline); from rule 21 the entry locks bounty_entry_deposit_units
+    (1 COR by default) in the bounty's escrow, returned when the challenge is finalized or the bounty expires."""
     if (content_hash is None) == (file is None):
         raise InvalidInput("give exactly one of --content-hash or --file", code="invalid_hash")
     data = None

@@ -32,15 +32,16 @@ Reviewers (k of n)
 State
     ``state.bounties[id] = Bounty(id, sponsor, kind, prize, criteria, deadline_tick, winners,
     reviewers, payout_bps, created_tick, review_quorum, drawn, drawn_tick, status, submissions,
-    award_count, paid, refunded, treasury_funding, ...)``; ``status`` is ``open`` → (challenges:
-    ``finalized``) → ``expired``. The prize sits in ``escrow:bounty:<id>``; at every moment
-    escrow = prize − paid − refunded.
+    award_count, paid, refunded, treasury_funding, deposits_held, ...)``; ``status`` is ``open`` → (challenges:
+    ``finalized``) → ``expired``. The prize sits in ``escrow:bounty:<id>`` with the entry deposits
+    (rule 21); at every moment escrow = prize − paid − refunded + deposits_held.
 
 Messages (the order of the checks is the precedence of the rejections)
     ``bounty.create``   {prize (base units), criteria (≤ 2000 chars), deadline_tick, winners (1..32),
                          reviewers?: [address], kind?: "bounty" | "challenge", payout_bps?: [bps per rank]}
     ``bounty.submit``   {bounty, content_hash}                  a hunter, once, before the deadline; not the
-                                                                sponsor nor a named reviewer
+                                                                sponsor nor a named reviewer; from rule 21 it
+                                                                deposits ``bounty_entry_deposit_units``
     ``bounty.award``    {bounty, submission (hunter)}           a reviewer's approval, after the deadline; kind
                                                                 bounty; the k-th approval pays the best free rank
     ``bounty.score``    {bounty, submission (hunter), score_ppb}  a reviewer, after the deadline; kind challenge
@@ -54,6 +55,8 @@ Messages (the order of the checks is the precedence of the rejections)
     ``invalid_bounty_kind``, ``invalid_payout``, ``prize_too_small``, ``insufficient_funds``, ``too_many_open_bounties``,
     ``invalid_hash``, ``bounty_expired``, ``bounty_finalized``, ``deadline_passed``, ``self_submission``,
     ``reviewer_cannot_submit``, ``already_submitted``, ``all_prizes_awarded``, ``too_many_submissions``,
+    ``entry_deposit_unfunded`` (rule 21, the submit's last check), ``prize_below_minimum`` (rule 21, right after
+    ``zero_amount``),
     ``wrong_bounty_kind``, ``submission_not_found``, ``deadline_not_reached``,
     ``not_a_reviewer``, ``reviewer_is_hunter``, ``reviewer_is_linked``, ``already_awarded``, ``already_approved``,
     ``invalid_score``, ``already_scored``, ``review_period_not_over``, ``challenge_not_finalized``.
@@ -74,8 +77,17 @@ Rounding and refunds
     rest × treasury_funding // prize back, the sponsor's wallet the remainder (the floor included;
     statement line ``bounty_refund``).
 
+Entry deposits (rule 21; ``RULES_BOUNTY_DEPOSIT``)
+    A prize is at least ``bounty_min_prize_units``. ``bounty.submit`` moves ``bounty_entry_deposit_units`` from the
+    hunter's wallet to the escrow (recorded on the entry as ``deposit``); ``bounty.finalize`` (a challenge) or
+    ``bounty.expire`` returns every deposit still held, whole, to its hunter, in the entries' order, whatever the
+    reviewers decided: the sponsor and the reviewers choose which entries are paid, so forfeiting the others'
+    deposits would pay someone for turning honest work down. The deposits are returned before the prize's rest
+    is computed at expiry, so the refund rules below never see them. Under rules 1-20: any prize, no deposit.
+
 Statement lines (paid to wallets, so never claimable)
-    sponsor: ``bounty_funding`` (−prize) at create and ``bounty_refund`` at expiry; hunter: ``bounty_prize``.
+    sponsor: ``bounty_funding`` (−prize) at create and ``bounty_refund`` at expiry; hunter: ``bounty_prize``, and from
+    rule 21 ``bounty_entry_deposit`` (−deposit) at submit and ``bounty_entry_deposit_refund`` (+deposit) when returned.
 
 Parameters (in ``Params``; governance may change them)
     ``bounty_review_quorum``        k: approvals a bounty entry needs (at least a majority of the reviewers)
@@ -84,6 +96,8 @@ Parameters (in ``Params``; governance may change them)
                                     it, and a bounty with entries and unawarded prizes cannot expire before
     ``bounty_max_duration_ticks``   furthest deadline from now
     ``bounty_max_submissions``      entries per bounty (a bound on the state)
+    ``bounty_min_prize_units``      the least prize (rule 21)
+    ``bounty_entry_deposit_units``  what an entry locks until finalize or expiry (rule 21)
 """
 
 from __future__ import annotations
@@ -97,7 +111,7 @@ from .accounts import is_linked, linked_among, linked_by_party
 from .beacon import draw_handler, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Bounty, BountyStatus, EarningItem, Submission
-from .rules import rules_since
+from .rules import RULES_BOUNTY_DEPOSIT, rules_since
 from .sampling import reference_draw
 from .selection import selection_weight
 from .staking import is_selectable
@@ -332,9 +346,25 @@ def _pay(state: State, b: Bounty, sub: Submission, rank: int, by: tuple[str, ...
 
 
 def _check_escrow(state: State, b: Bounty) -> None:
-    """The escrow holds exactly what is neither paid nor refunded; the treasury's part is within the prize."""
-    invariant(state.ledger.balance(bounty_account(b.id)) == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize")
+    """The escrow holds exactly what of the prize is neither paid nor refunded, plus the entry deposits not yet returned
+    (rule 21; none before); the treasury's part is within the prize."""
+    held = state.ledger.balance(bounty_account(b.id))
+    invariant(held == b.prize - b.paid - b.refunded + b.deposits_held, f"bounty {b.id} escrow does not match its prize and deposits")
     invariant(0 <= b.refunded_to_treasury <= b.treasury_funding <= b.prize, f"bounty {b.id}: treasury funding out of bounds")
+
+
+def _return_deposits(state: State, b: Bounty, at: str) -> None:
+    """Every entry deposit still in the escrow back to its hunter's wallet, in the entries' order, whole (rule 21): won,
+    lost, scored 0 or never reviewed alike, so no reviewer or sponsor gains by turning an entry down."""
+    if not b.deposits_held:
+        return
+    invariant(b.deposits_held == sum(s.deposit for s in b.submissions.values()), f"bounty {b.id}: deposits held != the entries' deposits")
+    for sub in b.submissions.values():
+        if sub.deposit:
+            state.ledger.transfer(bounty_account(b.id), acct.wallet(sub.hunter), sub.deposit, "bounty_entry_deposit_refund")
+            state.earnings.append(EarningItem(sub.hunter, Stream.BOUNTY_ENTRY_DEPOSIT_REFUND, sub.deposit, {"bounty": b.id, "returned_at": at}))
+    b.deposits_held = 0
+    _check_escrow(state, b)
 
 
 def fund_bounty(state: State, bounty_id: Any, amount: int) -> None:
@@ -362,6 +392,9 @@ def process_bounty_create(state: State, actor: str, body: dict[str, Any]) -> Non
     prize = parse_units(body.get("prize", "0"))
     if prize == 0:
         raise InvalidInput("prize must be greater than zero", code="zero_amount")
+    least = state.params.bounty_min_prize_units
+    if rules_since(state.params, RULES_BOUNTY_DEPOSIT) and prize < least:
+        raise InvalidInput(f"prize {cor(prize)} is below the minimum prize {cor(least)} (bounty_min_prize_units)", code="prize_below_minimum")
     criteria = _criteria(body)
     horizon = state.params.bounty_max_duration_ticks
     deadline = _int_field(body, "deadline_tick", state.tick + 1, state.tick + horizon, "invalid_deadline")
@@ -417,7 +450,19 @@ def process_bounty_submit(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"every prize of bounty {b.id} is awarded", code="all_prizes_awarded")
     if len(b.submissions) >= state.params.bounty_max_submissions:
         raise Conflict(f"bounty {b.id} has the most submissions it may take", code="too_many_submissions")
-    b.submissions[actor] = Submission(actor, content_hash, len(b.submissions), state.tick)
+    deposit = state.params.bounty_entry_deposit_units if rules_since(state.params, RULES_BOUNTY_DEPOSIT) else 0
+    have = state.ledger.balance(acct.wallet(actor))
+    if have < deposit:
+        raise Conflict(
+            f"wallet holds {cor(have)}, an entry deposits {cor(deposit)} (bounty_entry_deposit_units, returned at finalize or expiry)",
+            code="entry_deposit_unfunded",
+        )
+    b.submissions[actor] = Submission(actor, content_hash, len(b.submissions), state.tick, deposit=deposit)
+    if deposit:
+        b.deposits_held += deposit
+        state.ledger.transfer(acct.wallet(actor), bounty_account(b.id), deposit, "bounty_entry_deposit")
+        state.earnings.append(EarningItem(actor, Stream.BOUNTY_ENTRY_DEPOSIT, -deposit, {"bounty": b.id}))
+        _check_escrow(state, b)
 
 
 def process_bounty_award(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -469,6 +514,7 @@ def process_bounty_finalize(state: State, actor: str, body: dict[str, Any]) -> N
     for rank, sub in enumerate(ranking(state, b)[: b.winners], start=1):
         sub.score_ppb = entry_score(state, b, sub)
         _pay(state, b, sub, rank, ())
+    _return_deposits(state, b, "finalize")
 
 
 def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> None:
@@ -482,6 +528,7 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"challenge {b.id} has entries: finalize it first", code="challenge_not_finalized")
     if b.kind == "bounty" and b.submissions and b.award_count < b.winners and not review_over(state, b):
         raise Conflict(f"reviewers may award bounty {b.id} until tick {review_end_tick(state, b)}", code="review_period_not_over")
+    _return_deposits(state, b, "expire")
     rest = state.ledger.balance(bounty_account(b.id))
     invariant(rest == b.prize - b.paid - b.refunded, f"bounty {b.id} escrow does not match its prize and payments")
     to_treasury = rest * b.treasury_funding // b.prize

@@ -294,6 +294,20 @@ class Params:
         3, 1, 32, "k: approvals a bounty entry needs to win (and at least a majority of its reviewers); named reviewers number at least k"
     )
     bounty_drawn_reviewers: int = _p(5, 1, 32, "n: reviewers drawn from the validators (by stake × reputation) when a sponsor names none")
+    # rule 21 (RULES_BOUNTY_DEPOSIT): bounties and their entries lock real money (no effect under earlier rules)
+    bounty_min_prize_units: int = _p(
+        10 * COR,
+        1,
+        U256,
+        "smallest prize bounty.create accepts (rule 21): filling MAX_OPEN_BOUNTIES (10 000) locks 100 000 COR at the default",
+    )
+    bounty_entry_deposit_units: int = _p(
+        COR,
+        1,
+        U256,
+        "deposit bounty.submit moves from the hunter's wallet to the bounty's escrow (rule 21), returned to every entrant at "
+        "finalize or expiry: an unfunded key cannot enter, and N entries outstanding lock N × this",
+    )
     community_min_stake_units: int = _p(
         100 * COR, 0, U256, "stake (self-bond plus delegations) at the epoch's start that makes an address eligible for community attestations"
     )

@@ -538,6 +538,7 @@ class Submission(Journaled):
     rank: int | None = None  # 1-based, once awarded
     paid: int = 0
     awarded_by: tuple[str, ...] = ()  # the approvals that paid it (bounties)
+    deposit: int = 0  # what the entry deposited in the bounty's escrow (rule 21; returned at finalize or expiry)
 
 
 @dataclass
@@ -566,6 +567,7 @@ class Bounty(Journaled):
     refunded_to_treasury: int = 0  # part of ``refunded`` that went back to the treasury
     finalized_tick: int | None = None
     expired_tick: int | None = None
+    deposits_held: int = 0  # entry deposits in the escrow, not yet returned (rule 21)
 
 
 @dataclass(frozen=True)

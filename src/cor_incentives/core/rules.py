@@ -111,6 +111,13 @@ RULE_VERSIONS: dict[int, str] = {
     "the minimum or take it all), positions held before the rule stay as they are, so the positions a governance snapshot "
     "or a slash reads are bounded by the stake locked in them (1-19: no minimum: a 1-base-unit delegation was a position, "
     "attack dust_positions)",
+    # --- rule 21 (RULES_BOUNTY_DEPOSIT): bounties and their entries lock real money ---
+    21: "bounties and their entries lock real money: bounty.create refuses a prize below bounty_min_prize_units "
+    "(prize_below_minimum), and bounty.submit moves bounty_entry_deposit_units from the hunter's wallet to the bounty's "
+    "escrow (refused without it: entry_deposit_unfunded), returned whole to every entrant when the challenge is finalized "
+    "or the bounty expires, whatever the reviewers decided (1-20: any prize of at least one base unit, and an entry needed "
+    "no funded key: one key made up to MAX_OPEN_BOUNTIES x bounty_max_submissions stored entries for ~nothing: attack "
+    "bounty_spam)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -148,6 +155,9 @@ selection.draw's ``excluding``); earlier: a tree built from every selectable val
 RULES_MIN_POSITION = 20
 """A stake position holds 0 or at least ``min_position_units`` after any change its holder makes (staking.check_position);
 earlier: any amount, so one key holder with many keys made a position per base unit (attack dust_positions)."""
+RULES_BOUNTY_DEPOSIT = 21
+"""A bounty's prize is at least ``bounty_min_prize_units`` and an entry deposits ``bounty_entry_deposit_units`` in the
+bounty's escrow, returned to every entrant at finalize or expiry (core/bounties.py); earlier: any prize, free entries."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -46,6 +46,7 @@ from .events import content_hash
 from .int_column import IntColumn
 from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
 from .rules import (
+    RULES_BOUNTY_DEPOSIT,
     RULES_EXPOSED_STAKE,
     RULES_MEASURED_TOKENS,
     RULES_MIN_POSITION,
@@ -124,6 +125,10 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Node", "served_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
     ("Node", "forgiven_prev2"): RULES_OFFENCE_BY_TASK_EPOCH,
     ("Params", "min_position_units"): RULES_MIN_POSITION,
+    ("Params", "bounty_min_prize_units"): RULES_BOUNTY_DEPOSIT,
+    ("Params", "bounty_entry_deposit_units"): RULES_BOUNTY_DEPOSIT,
+    ("Submission", "deposit"): RULES_BOUNTY_DEPOSIT,
+    ("Bounty", "deposits_held"): RULES_BOUNTY_DEPOSIT,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

@@ -66,6 +66,8 @@ class Stream(StrEnum):
     BOUNTY_FUNDING = "bounty_funding"
     BOUNTY_PRIZE = "bounty_prize"
     BOUNTY_REFUND = "bounty_refund"
+    BOUNTY_ENTRY_DEPOSIT = "bounty_entry_deposit"  # wallet to the bounty's escrow at submit (rule 21)
+    BOUNTY_ENTRY_DEPOSIT_REFUND = "bounty_entry_deposit_refund"  # and back, at finalize or expiry
     # governance deposits (wallet to escrow and back; never claimable)
     GOV_DEPOSIT = "gov_deposit"
     GOV_DEPOSIT_REFUND = "gov_deposit_refund"
