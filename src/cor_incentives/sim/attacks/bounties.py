@@ -1,4 +1,5 @@
-"""Bounty attacks: a validator pays its own puppet, and a judge finalizes a challenge before the others have scored.
+"""Bounty attacks: a validator pays its own puppet, a judge finalizes a challenge before the others have scored, and a
+spammer fills the state with bounties and entries that cost it nothing.
 
 bounty_self_award         a sponsor posts a 10 000 COR bounty and names no reviewers. A coalition of validators
                           (validator-00 alone at the defaults, 10 % of validator stake) has a puppet submit junk and
@@ -10,6 +11,16 @@ challenge_early_finalize  a challenge of 10 000 COR with three named judges; one
                           the entries later in the review period (the hunter 0.9, the puppet 0.01). The twin: no
                           puppet, and that judge scores honestly.
                           gain = (prizes won by the judge and its puppet − the twin's) ÷ the prize.
+bounty_spam               one spammer opens bounties at the cheapest prize the rules accept and has many keys enter
+                          every one of them (each entry stored in the state, and replayed by every verifier); an honest
+                          sponsor's 100 COR bounty runs beside it (three hunters, three named judges). Until rule 21 a
+                          prize of one base unit was accepted and an entry needed no funded key, so the entries cost
+                          ~nothing; from rule 21 a prize is at least bounty_min_prize_units and each entry locks
+                          bounty_entry_deposit_units (returned at expiry), so the spammer funds its keys and locks money
+                          in proportion to what it stores (knob rules=before_deposit runs the rule before 21). The twin:
+                          no spam. gain = (the spammer's stored entries per COR it locks) ÷ (one entry per COR, the bound
+                          the default deposit sets) − 1; stopped iff gain ≤ 0 and the honest hunters' entries and prizes
+                          equal the twin's.
 
 Both count only bounty prizes (statement lines ``bounty_prize``), so the validators' work income, which
 differs between the two worlds with their task draws, does not blur the measurement. The puppet is
@@ -22,6 +33,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.params import Params
+from ...core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT
 from ...core.state import State
 from ...core.streams import Stream
 from ...core.units import COR
@@ -247,4 +260,157 @@ class ChallengeEarlyFinalize(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (BountySelfAward(), ChallengeEarlyFinalize())
+SPAM_PRIZE_TRY = 1  # the spammer's prize under the old rule: one base unit
+HONEST_PRIZE_COR = 100
+HONEST_HUNTERS = ("honest-0", "honest-1", "honest-2")
+SPAM_JUDGES = ("judge-0", "judge-1", "judge-2")
+BEFORE_DEPOSIT = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_DEPOSIT)  # the rule before 21
+
+
+def _cheapest_prize(state: State) -> int:
+    """The least prize ``bounty.create`` accepts under the rules in force (what a spammer pays)."""
+    return state.params.bounty_min_prize_units if state.params.rule_version >= RULES_BOUNTY_DEPOSIT else SPAM_PRIZE_TRY
+
+
+def _entry_deposit(state: State) -> int:
+    return state.params.bounty_entry_deposit_units if state.params.rule_version >= RULES_BOUNTY_DEPOSIT else 0
+
+
+def _spam_bounties(state: State, spammer: str) -> list[Any]:
+    return [b for _, b in sorted(state.bounties.items()) if b.sponsor == spammer]
+
+
+class BountySpam(Family):
+    name = "bounty_spam"
+    title = "A spammer fills the state with cheap bounties and free entries"
+    criterion = (
+        "the spammer stores at most one entry per COR it locks (gain = entries per COR ÷ 1 − 1 ≤ 0: the default entry deposit "
+        "of 1 COR, and a prize of at least 10 COR), and the honest bounty's entries and prizes equal the twin's"
+    )
+    description = (
+        "one key opens 4 bounties at the cheapest prize accepted and 25 keys enter each (100 stored entries); under the rule "
+        "before 21 they lock 4 base units in all (prize 1 unit, entries free: ~2.5e19 entries per COR), from rule 21 the "
+        "minimum prizes and the keys' deposits"
+    )
+    gain_unit = "(the spammer's stored entries per COR it locks) ÷ (1 entry per COR, the default deposit's bound) − 1"
+    knobs = (
+        Knob("bounties", 4, "bounties the spammer opens", 1, 50),
+        Knob("keys", 25, "the spammer's keys, each entering every spam bounty once", 1, 200),
+        Knob("budget_cor", 1_000, "the spammer's COR (it funds its keys' deposits from it, as far as it goes)", 0, 1_000_000),
+        Knob(
+            "rules",
+            "deposit",
+            f"the rules: deposit (rule {RULES_BOUNTY_DEPOSIT}: a minimum prize and an entry deposit) or before_deposit "
+            f"(rule {BEFORE_DEPOSIT}: any prize, free entries)",
+            choices=("deposit", "before_deposit"),
+        ),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        params = {} if k["rules"] == "deposit" else {"rule_version": BEFORE_DEPOSIT}
+        return population_scenario(self.name + ("~twin" if twin else ""), 2, tasks=2, params=params)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        sponsor, spammer = actor("sponsor"), actor("spammer")
+        hunters, judges = [actor(h) for h in HONEST_HUNTERS], [actor(j) for j in SPAM_JUDGES]
+        keys = [actor(f"spam-key-{i:03d}") for i in range(int(k["keys"]))]
+        n = int(k["bounties"])
+        honest = {"prize": str(cor_units(HONEST_PRIZE_COR)), "criteria": "a PoUW prompt set for code", "winners": 1, "reviewers": judges}
+        deadline = CREATE_TICK + DEADLINE_TICKS
+        steps = [Step(CREATE_TICK, sponsor, "bounty.create", lambda s: {**honest, "deadline_tick": s.tick + DEADLINE_TICKS}, (0,), "honest_create")]
+        for i, h in enumerate(hunters):
+            steps.append(Step(CREATE_TICK + 2, h, "bounty.submit", _submit(sponsor, f"honest work {i}"), (0,), "honest_submits"))
+        for j in judges:
+            steps.append(Step(deadline + 1, j, "bounty.award", _approve(j, sponsor, hunters[0]), (0,), "honest_award"))
+        steps.append(Step(deadline + 2, hunters[1], "bounty.expire", _of_sponsor(sponsor), (0,), "honest_expire"))
+        if not twin:
+            for i in range(n):
+                steps.append(Step(CREATE_TICK, spammer, "bounty.create", _spam_create(n, i), (0,), "spam_create"))
+            for key in keys:  # funds its keys' deposits (none needed before rule 21), as far as its wallet goes
+                steps.append(Step(CREATE_TICK, spammer, "transfer", _fund_key(spammer, key, n), (0,), "spam_fund_key"))
+            for i in range(n):
+                for key in keys:
+                    steps.append(Step(CREATE_TICK + 1, key, "bounty.submit", _spam_entry(spammer, i, key), (0,), "spam_entry"))
+        wallets = {sponsor: cor_units(HONEST_PRIZE_COR), **dict.fromkeys(hunters, 2 * COR), spammer: cor_units(k["budget_cor"])}
+        names = {"sponsor": sponsor, "spammer": spammer, **dict(zip(HONEST_HUNTERS, hunters, strict=True))}
+        return StakeScript(steps, watch=[], wallets=wallets, actor_names=names)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        script = made(script, StakeScript)
+        state = script.state
+        spammer = actor("spammer")
+        keys = {actor(f"spam-key-{i:03d}") for i in range(int(k["keys"]))}
+        spam = _spam_bounties(state, spammer)
+        entries = [sub for b in state.bounties.values() for sub in b.submissions.values() if sub.hunter in keys]
+        honest = _bounty(state, actor("sponsor"))
+        hunters = [actor(h) for h in HONEST_HUNTERS]
+        return {
+            "spam_bounties": len(spam),
+            "spam_entries": len(entries),
+            "locked": sum(b.prize for b in spam) + sum(sub.deposit for sub in entries),
+            "honest_entries": sum(1 for h in hunters if honest is not None and h in honest.submissions),
+            "honest_prizes": sum(earned(state, e, h, Stream.BOUNTY_PRIZE) for e in state.epochs for h in hunters),
+            "honest_deposits_back": sum(earned(state, e, h, Stream.BOUNTY_ENTRY_DEPOSIT_REFUND) for e in state.epochs for h in hunters),
+            "refused": sorted({f"{e.label}: {e.code}" for e in script.log if not e.ok}),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        entries, locked = sum(a["spam_entries"] for a in attack), sum(a["locked"] for a in attack)
+        per_cor = 0.0 if not entries else entries * COR / locked  # (an entry is in a bounty: something is locked)
+        bound = COR / Params().bounty_entry_deposit_units  # one entry per COR at the default deposit
+        gain = None if per_cor is None else per_cor / bound - 1
+        unaffected = all(
+            (a["honest_entries"], a["honest_prizes"]) == (t["honest_entries"], t["honest_prizes"]) for a, t in zip(attack, twin, strict=True)
+        )
+        refused = sorted({r for a in attack for r in a["refused"]})
+        per_seed = len(attack) or 1
+        return Verdict(
+            gain,
+            gain is not None and gain <= 0 and unaffected,
+            {
+                "spam_entries_per_seed": entries / per_seed,
+                "spam_bounties_per_seed": sum(a["spam_bounties"] for a in attack) / per_seed,
+                "locked_cor_per_seed": locked / COR / per_seed,
+                "entries_per_cor_locked": per_cor,
+                "honest_unaffected": unaffected,
+                "honest_prizes": sum(a["honest_prizes"] for a in attack),
+                "twin_honest_prizes": sum(t["honest_prizes"] for t in twin),
+                "honest_entries": sum(a["honest_entries"] for a in attack),
+                "twin_honest_entries": sum(t["honest_entries"] for t in twin),
+                "honest_deposits_back": sum(a["honest_deposits_back"] for a in attack),
+                "refused": refused,
+            },
+            f"{k['rules']}: {entries / per_seed:.0f} spam entries in {sum(a['spam_bounties'] for a in attack) / per_seed:.0f} bounties "
+            f"locking {locked / COR / per_seed:.4g} COR a seed ({'n/a' if per_cor is None else f'{per_cor:.3g}'} entries per COR); "
+            f"honest entries and prizes {'as' if unaffected else 'NOT as'} in the twin ({', '.join(refused[:3]) or 'nothing refused'})",
+        )
+
+
+def _spam_create(n: int, i: int) -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        return {"prize": str(_cheapest_prize(state)), "criteria": f"spam {i}", "winners": 1, "deadline_tick": state.tick + DEADLINE_TICKS}
+
+    return body
+
+
+def _fund_key(spammer: str, key: str, n: int) -> Any:
+    """A transfer of the deposits ``key`` needs for ``n`` entries, if any are needed and the spammer still has them."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        need = _entry_deposit(state) * n
+        if not need or state.ledger.balance(f"wallet:{spammer}") < need:
+            return None
+        return {"to": key, "amount": str(need)}
+
+    return body
+
+
+def _spam_entry(spammer: str, i: int, key: str) -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        spam = _spam_bounties(state, spammer)
+        return None if i >= len(spam) else {"bounty": spam[i].id, "content_hash": sha(f"spam {i} {key}")}
+
+    return body
+
+
+FAMILIES: tuple[Family, ...] = (BountySelfAward(), ChallengeEarlyFinalize(), BountySpam())
