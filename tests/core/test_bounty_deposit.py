@@ -23,7 +23,7 @@ DEPOSIT = COR
 OLD = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_DEPOSIT)  # the rule before this one on this branch
 JUDGES = ["j0", "j1", "j2"]
 # the state hashes main's code gave old_rule_log(v), recorded once with main's src: v = 19 by 8729d6b (19 the latest
-# there), v = 20 by aaa48dd (20 the latest there, s25-dust's rule)
+# there), v = 20 by aaa48dd (20, a minimum stake position, the latest there)
 MAIN_STATE_HASHES = {
     19: "0xf3c2c362339acac092b8b2ec04af80925bb4a174c1d7cb2ec829118f2dd68750",
     20: "0xe62ae6a6b2a318e9b68cd3eb7bd5b1474fce5bf2ed0cc2dac94cb29a6dbddd24",
