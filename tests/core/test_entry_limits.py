@@ -1,10 +1,11 @@
 """Bounded stake entries (rule version 8, Cosmos's max_entries): at most ``max_entries`` maturing unbonding entries per
-address and node, and at most ``max_entries`` young redelegations per address out of one node; the earlier rules set no bound."""
+address and node (from rule version 20 every entry not withdrawn, matured ones too), and at most ``max_entries`` young
+redelegations per address out of one node; the earlier rules set no bound."""
 
 import pytest
 
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.rules import RULES_MOVING_LIMITS
+from cor_incentives.core.rules import RULES_MIN_POSITION, RULES_MOVING_LIMITS
 from support.chain import addr
 from support.market import COR, market
 
@@ -35,6 +36,20 @@ def test_an_eighth_maturing_unbonding_entry_from_one_node_is_refused():
     assert e.value.code == "too_many_unbonding_entries"
     c.oracle("tick", {"ticks": c.state.params.unbonding_period_epochs * c.state.params.epoch_length_ticks})
     assert all(u.mature_epoch <= c.state.epoch for u in c.state.unbondings.values())
+    # from rule 20 a matured entry counts until withdrawn (tests/core/test_min_position_attack.py); rules 8-19: no longer
+    refused(c, "user", "stake.undelegate", {"node": m0, "amount": str(1 * COR)}, "too_many_unbonding_entries")
+    c.as_("user", "stake.withdraw", {})
+    c.as_("user", "stake.undelegate", {"node": m0, "amount": str(1 * COR)})
+
+
+def test_under_rules_8_to_19_matured_entries_no_longer_count():
+    c = market(n_miners=2, params={"rule_version": RULES_MIN_POSITION - 1})
+    m0 = addr("m0")
+    c.as_("user", "stake.delegate", {"node": m0, "amount": str(100 * COR)})
+    for _ in range(7):
+        c.as_("user", "stake.undelegate", {"node": m0, "amount": str(1 * COR)})
+    refused(c, "user", "stake.undelegate", {"node": m0, "amount": str(1 * COR)}, "too_many_unbonding_entries")
+    c.oracle("tick", {"ticks": c.state.params.unbonding_period_epochs * c.state.params.epoch_length_ticks})
     c.as_("user", "stake.undelegate", {"node": m0, "amount": str(1 * COR)})  # matured entries no longer count
 
 

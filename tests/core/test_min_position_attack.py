@@ -2,13 +2,22 @@
 get a position above 0 and under ``min_position_units``, or many stake records per COR locked, and the call sites'
 mutants the rule's own tests (tests/core/test_min_position.py) did not catch.
 
-Mutants of the call sites tried (13; each now fails a test of this file or of tests/core/test_min_position.py). Two
-survived tests/core/test_min_position.py and are killed here: stake.bond's check on ``amount`` instead of the self-bond
-after it (a 1-unit bond onto a self-bond at the minimum refused), the cancel's ``if returning`` guard dropped (a cancel
-whose spared slashes took all of it refused on a position a slash left under the minimum). The others (the
+Hole found (fixed with rule 20, not released yet): ``max_entries`` counted an address's unbonding entries *still
+maturing* from a node, so a matured entry nobody withdrew no longer counted, and every slash of the node walks every entry
+from it (``slashing.slash``: ``state.unbondings_from``). An address holding one position at the minimum could undelegate
+1 base unit ``max_entries`` times every ``unbonding_period_epochs``, top the position up, and pile up entries without end
+(7 every 2 epochs per address and node at the defaults) for the price of a unit each: the stake records a slash reads
+were not bounded by the stake locked in them. From rule 20 the count is every entry of the address from the node not yet
+withdrawn (``stake.withdraw`` takes all the matured ones at once, so the stake leaves only with its entries).
+
+Mutants of the call sites tried (16; each now fails a test of this file, of tests/core/test_min_position.py or of
+tests/core/test_entry_limits.py). Three survived tests/core/test_min_position.py and are killed here: stake.bond's check
+on ``amount`` instead of the self-bond after it (a 1-unit bond onto a self-bond at the minimum refused), the cancel's ``if
+returning`` guard dropped (a cancel whose spared slashes took all of it refused on a position a slash left under the
+minimum), the max_entries count back to maturing entries under rule 20 (also ``>`` for ``>=``). The others (the
 redelegation's ends on ``amount``/``have``/the wrong node, the undelegation on ``have``, the delegation on ``amount``, the
 cancel on ``returning`` alone or on ``amount``, the register's check dropped, the operator's unbond unchecked, the
-destination unchecked when empty) were already killed there."""
+destination unchecked when empty, the entry count over every node) were already killed there."""
 
 from __future__ import annotations
 
@@ -54,6 +63,59 @@ def refused(c: Chain, who: str, kind: str, body: dict, code: str = "position_bel
 
 def held(c: Chain, node: str, who: str) -> int:
     return c.balance(f"bonded:{node}" if node == who else f"delegated:{node}:{who}")
+
+
+def from_node(c: Chain, node: str, who: str) -> int:
+    return sum(1 for u in c.state.unbondings_from(node) if u.address == who)
+
+
+# --- the hole: unbonding entries piled up past max_entries --------------------------------------------------------
+
+
+def pile_up(c: Chain, rounds: int) -> None:
+    """d keeps one position at the minimum in A and, every unbonding period, undelegates 1 unit 7 times (max_entries),
+    topping the position back up: never withdrawing."""
+    c.as_("d", "stake.delegate", {"node": A, "amount": str(MIN + 7)})
+    for _ in range(rounds):
+        for _ in range(7):
+            c.as_("d", "stake.undelegate", {"node": A, "amount": "1"})
+        c.as_("d", "stake.delegate", {"node": A, "amount": "7"})
+        c.oracle("epoch.close", {})
+        c.oracle("epoch.close", {})  # the 7 entries matured (unbonding_period_epochs 2), not withdrawn
+
+
+def test_matured_entries_nobody_withdrew_count_toward_max_entries():
+    """One position at the minimum cannot leave more than max_entries entries from its node for every slash to walk:
+    the 8th entry is refused while 7 are held, matured or not (too_many_unbonding_entries, nothing written); after
+    stake.withdraw (all the matured ones) it may unbond again."""
+    c = chain()
+    pile_up(c, 1)
+    assert from_node(c, A, D) == 7 and all(u.mature_epoch <= c.state.epoch for u in c.state.unbondings_from(A))
+    err = refused(c, "d", "stake.undelegate", {"node": A, "amount": "1"}, "too_many_unbonding_entries")
+    assert "stake.withdraw" in err.message
+    c.as_("d", "stake.withdraw", {})
+    assert from_node(c, A, D) == 0
+    c.as_("d", "stake.undelegate", {"node": A, "amount": "1"})
+    assert from_node(c, A, D) == 1
+    assert state_hash(replay(c.events, check_each=True)) == state_hash(c.state)
+
+
+def test_the_entries_a_slash_walks_stay_bounded_by_the_positions_behind_them():
+    """Ten unbonding periods of the pile-up: without the fix 70 entries from A (one address, 1 COR locked), with it
+    never more than max_entries."""
+    c = chain()
+    with pytest.raises(EngineError) as e:
+        pile_up(c, 10)
+    assert e.value.code == "too_many_unbonding_entries"
+    assert from_node(c, A, D) == 7
+
+
+def test_rule_19_keeps_counting_maturing_entries_only():
+    """Old logs replay unchanged: under rule 19 matured entries do not count (the pile-up goes through)."""
+    c = chain(RULES_MIN_POSITION - 1)
+    pile_up(c, 3)
+    assert from_node(c, A, D) == 21
+    assert state_hash(replay(c.events, check_each=True)) == state_hash(c.state)
 
 
 # --- sequences that must not give a position in (0, minimum) --------------------------------------------------------

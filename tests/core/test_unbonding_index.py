@@ -87,8 +87,8 @@ def test_unbond_withdraw_and_cancel_read_only_the_actors_entries():
 
 
 def test_the_unbond_limit_counts_the_same_entries():
-    """The ``max_entries`` count reads the actor's entries from one node that are still maturing: others' entries and the
-    actor's matured ones do not count, as before."""
+    """The ``max_entries`` count reads the actor's entries from one node: others' entries do not count, as before; from
+    rule 20 its matured ones count until withdrawn (tests/core/test_min_position_attack.py)."""
     c = network()
     max_entries = c.state.params.max_entries
     for _ in range(max_entries):
@@ -98,7 +98,11 @@ def test_the_unbond_limit_counts_the_same_entries():
     assert e.value.code == "too_many_unbonding_entries" and f"already has {max_entries} unbonding entries" in e.value.message
     for _ in range(2):
         c.oracle("epoch.close", {})
-    c.as_("me", "stake.undelegate", {"node": addr("op"), "amount": "1"})  # the matured ones no longer count
+    with pytest.raises(Conflict) as e:
+        c.as_("me", "stake.undelegate", {"node": addr("op"), "amount": "1"})  # matured, not withdrawn: they still count
+    assert e.value.code == "too_many_unbonding_entries"
+    c.as_("me", "stake.withdraw", {})
+    c.as_("me", "stake.undelegate", {"node": addr("op"), "amount": "1"})
 
 
 @pytest.mark.parametrize("kind, handler", [("stake.undelegate", process_undelegate), ("stake.withdraw", process_withdraw)])

@@ -95,7 +95,7 @@ class Params:
         7,
         1,
         1_000,
-        "from rule version 8: most unbonding entries still maturing one address may hold per node, and most young "
+        "from rule version 8: most unbonding entries still maturing (from rule 20: not yet withdrawn) one address may hold per node, and most young "
         "redelegations per source node (as Cosmos's max_entries)",
     )
     # --- rule 20 (RULES_MIN_POSITION): a minimum stake position ---

@@ -109,8 +109,9 @@ RULE_VERSIONS: dict[int, str] = {
     "the minimum are refused (position_below_minimum), and so are stake.unbond, stake.undelegate and stake.redelegate (its "
     "source) unless they leave 0 or at least the minimum; a slash may leave less (the holder's next change must then reach "
     "the minimum or take it all), positions held before the rule stay as they are, so the positions a governance snapshot "
-    "or a slash reads are bounded by the stake locked in them (1-19: no minimum: a 1-base-unit delegation was a position, "
-    "attack dust_positions)",
+    "or a slash reads are bounded by the stake locked in them; max_entries counts every unbonding entry not withdrawn, "
+    "matured ones too (1-19: no minimum: a 1-base-unit delegation was a position, attack dust_positions; 8-19: max_entries "
+    "counted maturing entries, so matured ones left in place piled up without end)",
     # --- rule 21 (RULES_BOUNTY_DEPOSIT): bounties and their entries lock real money ---
     21: "bounties and their entries lock real money: bounty.create refuses a prize below bounty_min_prize_units "
     "(prize_below_minimum), and bounty.submit moves bounty_entry_deposit_units from the hunter's wallet to the bounty's "
@@ -153,8 +154,9 @@ RULES_ESCALATION_FROM_POOL = 19
 """An escalation draws from the validators' pool tree with the task's validators left out (tasks.draw_escalation,
 selection.draw's ``excluding``); earlier: a tree built from every selectable validator, in id order."""
 RULES_MIN_POSITION = 20
-"""A stake position holds 0 or at least ``min_position_units`` after any change its holder makes (staking.check_position);
-earlier: any amount, so one key holder with many keys made a position per base unit (attack dust_positions)."""
+"""A stake position holds 0 or at least ``min_position_units`` after any change its holder makes (staking.check_position),
+and ``max_entries`` counts every unbonding entry not withdrawn (staking._start_unbonding); earlier: any amount, so one key
+holder with many keys made a position per base unit (attack dust_positions), and only maturing entries counted."""
 RULES_BOUNTY_DEPOSIT = 21
 """A bounty's prize is at least ``bounty_min_prize_units`` and an entry deposits ``bounty_entry_deposit_units`` in the
 bounty's escrow, returned to every entrant at finalize or expiry (core/bounties.py); earlier: any prize, free entries."""

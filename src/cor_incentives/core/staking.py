@@ -573,7 +573,18 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
         raise Conflict(f"stake is {cor(have)}, cannot unbond {cor(amount)}", code="unbond_exceeds_stake")
     check_position(state, node_id, actor, have - amount, "stake.unbond" if actor == node_id else "stake.undelegate")
     p = state.params
-    if rules_since(p, RULES_MOVING_LIMITS):
+    if rules_since(p, RULES_MIN_POSITION):
+        # every entry not yet withdrawn, matured too: every slash of the node walks them all (``slashing.slash``), and a
+        # matured entry left in place would let one position at the minimum pile up entries without end (max_entries
+        # every unbonding period, a base unit each); ``stake.withdraw`` takes all the matured ones at once
+        held = sum(1 for u in state.unbondings_of(actor) if u.node == node_id)
+        if held >= p.max_entries:
+            raise Conflict(
+                f"{actor} already has {held} unbonding entries from {node_id} (max_entries {p.max_entries}, matured ones "
+                "included until withdrawn): stake.withdraw the matured ones, wait for one to mature, or cancel one and unbond the total",
+                code="too_many_unbonding_entries",
+            )
+    elif rules_since(p, RULES_MOVING_LIMITS):
         # the actor's own entries (``State.unbondings_of``: O(its entries)), not every entry of the network
         maturing = sum(1 for u in state.unbondings_of(actor) if u.node == node_id and u.mature_epoch > state.epoch)
         if maturing >= p.max_entries:
