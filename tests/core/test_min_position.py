@@ -21,38 +21,9 @@ from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_MIN_POSITION
 from cor_incentives.core.slashing import slash
 from cor_incentives.core.state_codec import state_hash
 from support.chain import Chain, addr
+from support.min_position import COR, MIN, chain, held, refused
 
-COR = 10**18
-MIN = COR  # min_position_units' default
 A, B, D, E = addr("a"), addr("b"), addr("d"), addr("e")
-PARAMS = {
-    "min_self_bond_miner_units": "1",  # the self-bond's own floor out of the way: the position's minimum decides
-    "unbonding_period_epochs": 2,
-    "epoch_length_ticks": 100,
-    "jail_duration_ticks": 20,
-    "gov_voting_period_ticks": 10,
-    "gov_min_deposit_units": str(100 * COR),
-}
-
-
-def chain(rule: int = LATEST, **params) -> Chain:
-    c = Chain(wallets={"a": 10_000 * COR, "b": 10_000 * COR, "d": 1_000 * COR, "e": 1_000 * COR}, params={**PARAMS, "rule_version": rule, **params})
-    for n in "ab":
-        c.as_(n, "node.register", {"role": "miner", "self_bond": str(1_000 * COR)})
-    return c
-
-
-def refused(c: Chain, who: str, kind: str, body: dict, code: str = "position_below_minimum") -> EngineError:
-    before, hashed = c.state.to_dict(), state_hash(c.state)
-    with pytest.raises(EngineError) as e:
-        c.as_(who, kind, body)
-    assert e.value.code == code, e.value.message
-    assert c.state.to_dict() == before and state_hash(c.state) == hashed, "a refused command changed the state"
-    return e.value
-
-
-def held(c: Chain, node: str, who: str) -> int:
-    return c.balance(f"bonded:{node}" if node == who else f"delegated:{node}:{who}")
 
 
 def test_rule_20_is_the_latest_and_says_what_changed():

@@ -25,44 +25,19 @@ import pytest
 
 from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError
-from cor_incentives.core.rules import RULES_MIN_POSITION
+from cor_incentives.core.rules import LATEST, RULES_MIN_POSITION
 from cor_incentives.core.slashing import slash
 from cor_incentives.core.state_codec import state_hash
+from support import min_position
 from support.chain import Chain, addr
+from support.min_position import COR, MIN, held, refused
 
-COR = 10**18
-MIN = COR  # min_position_units' default
 A, B, D, E, X = addr("a"), addr("b"), addr("d"), addr("e"), addr("x")
-PARAMS = {
-    "min_self_bond_miner_units": "1",
-    "unbonding_period_epochs": 2,
-    "epoch_length_ticks": 100,
-    "jail_duration_ticks": 20,
-    "gov_voting_period_ticks": 10,
-    "gov_min_deposit_units": str(100 * COR),
-}
 
 
-def chain(rule: int | None = None, **params) -> Chain:
-    extra = {} if rule is None else {"rule_version": rule}
-    wallets = {"a": 10_000 * COR, "b": 10_000 * COR, "d": 1_000 * COR, "e": 1_000 * COR, "x": 10_000 * COR}
-    c = Chain(wallets=wallets, params={**PARAMS, **extra, **params})
-    for n in "ab":
-        c.as_(n, "node.register", {"role": "miner", "self_bond": str(1_000 * COR)})
-    return c
-
-
-def refused(c: Chain, who: str, kind: str, body: dict, code: str = "position_below_minimum") -> EngineError:
-    before, hashed = c.state.to_dict(), state_hash(c.state)
-    with pytest.raises(EngineError) as e:
-        c.as_(who, kind, body)
-    assert e.value.code == code, e.value.message
-    assert c.state.to_dict() == before and state_hash(c.state) == hashed, "a refused command changed the state"
-    return e.value
-
-
-def held(c: Chain, node: str, who: str) -> int:
-    return c.balance(f"bonded:{node}" if node == who else f"delegated:{node}:{who}")
+def chain(rule: int = LATEST, **params) -> Chain:
+    """Rule 20's test chain with one more key, ``x``, holding 10 000 COR."""
+    return min_position.chain(rule, wallets={"x": 10_000 * COR}, **params)
 
 
 def from_node(c: Chain, node: str, who: str) -> int:
