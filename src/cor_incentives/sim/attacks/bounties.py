@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT
+from ...core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT, rules_since
 from ...core.state import State
 from ...core.streams import Stream
 from ...core.units import COR
@@ -269,11 +269,11 @@ BEFORE_DEPOSIT = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_DEPOSIT)  # th
 
 def _cheapest_prize(state: State) -> int:
     """The least prize ``bounty.create`` accepts under the rules in force (what a spammer pays)."""
-    return state.params.bounty_min_prize_units if state.params.rule_version >= RULES_BOUNTY_DEPOSIT else SPAM_PRIZE_TRY
+    return state.params.bounty_min_prize_units if rules_since(state.params, RULES_BOUNTY_DEPOSIT) else SPAM_PRIZE_TRY
 
 
 def _entry_deposit(state: State) -> int:
-    return state.params.bounty_entry_deposit_units if state.params.rule_version >= RULES_BOUNTY_DEPOSIT else 0
+    return state.params.bounty_entry_deposit_units if rules_since(state.params, RULES_BOUNTY_DEPOSIT) else 0
 
 
 def _spam_bounties(state: State, spammer: str) -> list[Any]:
@@ -325,7 +325,7 @@ class BountySpam(Family):
         steps.append(Step(deadline + 2, hunters[1], "bounty.expire", _of_sponsor(sponsor), (0,), "honest_expire"))
         if not twin:
             for i in range(n):
-                steps.append(Step(CREATE_TICK, spammer, "bounty.create", _spam_create(n, i), (0,), "spam_create"))
+                steps.append(Step(CREATE_TICK, spammer, "bounty.create", _spam_create(i), (0,), "spam_create"))
             for key in keys:  # funds its keys' deposits (none needed before rule 21), as far as its wallet goes
                 steps.append(Step(CREATE_TICK, spammer, "transfer", _fund_key(spammer, key, n), (0,), "spam_fund_key"))
             for i in range(n):
@@ -358,7 +358,7 @@ class BountySpam(Family):
         entries, locked = sum(a["spam_entries"] for a in attack), sum(a["locked"] for a in attack)
         per_cor = 0.0 if not entries else entries * COR / locked  # (an entry is in a bounty: something is locked)
         bound = COR / Params().bounty_entry_deposit_units  # one entry per COR at the default deposit
-        gain = None if per_cor is None else per_cor / bound - 1
+        gain = per_cor / bound - 1
         unaffected = all(
             (a["honest_entries"], a["honest_prizes"]) == (t["honest_entries"], t["honest_prizes"]) for a, t in zip(attack, twin, strict=True)
         )
@@ -366,7 +366,7 @@ class BountySpam(Family):
         per_seed = len(attack) or 1
         return Verdict(
             gain,
-            gain is not None and gain <= 0 and unaffected,
+            gain <= 0 and unaffected,
             {
                 "spam_entries_per_seed": entries / per_seed,
                 "spam_bounties_per_seed": sum(a["spam_bounties"] for a in attack) / per_seed,
@@ -381,12 +381,12 @@ class BountySpam(Family):
                 "refused": refused,
             },
             f"{k['rules']}: {entries / per_seed:.0f} spam entries in {sum(a['spam_bounties'] for a in attack) / per_seed:.0f} bounties "
-            f"locking {locked / COR / per_seed:.4g} COR a seed ({'n/a' if per_cor is None else f'{per_cor:.3g}'} entries per COR); "
+            f"locking {locked / COR / per_seed:.4g} COR a seed ({per_cor:.3g} entries per COR); "
             f"honest entries and prizes {'as' if unaffected else 'NOT as'} in the twin ({', '.join(refused[:3]) or 'nothing refused'})",
         )
 
 
-def _spam_create(n: int, i: int) -> Any:
+def _spam_create(i: int) -> Any:
     def body(state: State) -> dict[str, Any] | None:
         return {"prize": str(_cheapest_prize(state)), "criteria": f"spam {i}", "winners": 1, "deadline_tick": state.tick + DEADLINE_TICKS}
 
