@@ -411,24 +411,19 @@ def _product_sums(
     either way."""
     rows = idx.size
     whole = _products_fit_int64(units, quality)
+
+    def parts(product: np.ndarray) -> tuple[np.ndarray, ...]:  # what is summed: the products, or their high and low bits
+        return (product,) if whole else (product >> _LOW_BITS, product & _LOW_MASK)
+
     sums = [np.zeros(node_count, dtype=np.int64) for _ in range(1 if whole else 2)]
     buffer = np.empty(min(rows, PRODUCT_CHUNK), dtype=np.int64)
-
-    def add(into: list[np.ndarray], at: np.ndarray, product: np.ndarray) -> None:
-        if whole:
-            np.add.at(into[0], at, product)
-        else:
-            np.add.at(into[0], at, product >> _LOW_BITS)
-            np.add.at(into[1], at, product & _LOW_MASK)
-
     for start in range(0, rows, PRODUCT_CHUNK):
         end = min(start + PRODUCT_CHUNK, rows)
         product = np.multiply(units[start:end], quality[start:end], out=buffer[: end - start])
-        add(sums, idx[start:end], product)
+        for into, part in zip(sums, parts(product), strict=True):
+            np.add.at(into, idx[start:end], part)
     if out is not None and out_idx is not None and out.size:
-        left_out = [np.zeros(node_count, dtype=np.int64) for _ in sums]
-        add(left_out, out_idx, units[out] * quality[out])
-        sums = [kept - gone for kept, gone in zip(sums, left_out, strict=True)]
+        sums = [kept - _group_sum(out_idx, gone, node_count) for kept, gone in zip(sums, parts(units[out] * quality[out]), strict=True)]
     work: np.ndarray = sums[0].astype(object) if whole else sums[0].astype(object) * (1 << _LOW_BITS) + sums[1].astype(object)
     return work
 
