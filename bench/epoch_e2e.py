@@ -1,7 +1,7 @@
 """Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
 
     python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps] [--postgresql] [--rules N]
-                              [--out-of-consensus-bps N]
+                              [--out-of-consensus-bps N] [--hashes]
 
 What it builds (not timed):
     1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
@@ -34,7 +34,9 @@ append to the log, projections (balances, postings, nodes, the epoch document), 
 of this process (steadier than wall time on a shared machine) and wall time; peak RSS before and
 after the close (``ru_maxrss``); ``flush_rows``: the rows the close's projection flush wrote, per
 table; ``outside_apply_seconds``: the CPU seconds after the apply, as the log append, ``Projector.project``
-(the epoch document's text), ``Projector.flush`` (the rows' writes) and the commit (and its wall time).
+(the epoch document's text), ``Projector.flush`` (the rows' writes) and the commit (and its wall time);
+``close_minor_faults``, ``close_system_seconds`` (and ``apply_…``): the minor page faults and system CPU seconds of
+the close (of its apply), each fresh page's first touch (``getrusage``).
 On PostgreSQL the server's CPU is not in ``close_seconds`` (another process): compare
 ``close_wall_seconds`` there. After the close (not part of ``close_seconds``): the epoch document the
 projection stored, its text's size (``document_bytes``), the format the database stores it in and its stored size
@@ -42,7 +44,9 @@ projection stored, its text's size (``document_bytes``), the format the database
 when taken again (``document_text_seconds``), what the reference it equals costs, its ``json_view`` and JSON
 encoding (``document_view_seconds``, ``document_dumps_seconds``), and whether the two texts are identical
 (``document_text_identical``). ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
-once), for a before/after in one run.
+once), for a before/after in one run. ``--hashes``: after the close, what a faster close must leave byte-identical
+(``hashes``): the root, the state hash, and sha256 of the snapshot (``encode_state``), the document's text and, on SQLite,
+the whole database's dump (``iterdump``).
 
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
 columns extracted from the state, extraction not timed) and grouping them per node (count,
@@ -57,6 +61,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import random
@@ -83,6 +88,13 @@ VALIDATOR_SHARE = 10  # one node in ten is a validator
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def faults_and_system() -> tuple[int, float]:
+    """This process's minor page faults and system CPU seconds so far (a fresh page's first touch is a fault: the
+    kernel zeroes it, in system time)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_stime
 
 
 def mixed_scenario() -> Any:
@@ -289,11 +301,13 @@ def time_close(engine: Any, close: Any) -> dict[str, Any]:
 
     cmd = Command.decode(close.payload)
     rss_before = peak_rss_mb()
+    faults0, system0 = faults_and_system()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with engine_memory():
         with engine.store.writer() as conn:
             applied = engine._apply(close)
             apply_seconds, rss_applied = time.process_time() - cpu0, peak_rss_mb()
+            faults_applied, system_applied = faults_and_system()
             engine.store.append(conn, close, cmd.kind, cmd.actor, cmd.nonce)
             appended = time.process_time()
             engine.projector.project(conn, engine.state, applied)
@@ -301,10 +315,15 @@ def time_close(engine: Any, close: Any) -> dict[str, Any]:
             engine.projector.flush(conn, engine.state)
             flushed, flushed_wall = time.process_time(), time.perf_counter()
         committed = time.process_time()
+        faults, system = faults_and_system()
     return {
         "close_seconds": committed - cpu0,
         "close_wall_seconds": time.perf_counter() - wall0,
         "apply_seconds": apply_seconds,
+        "close_minor_faults": faults - faults0,
+        "close_system_seconds": system - system0,
+        "apply_minor_faults": faults_applied - faults0,
+        "apply_system_seconds": system_applied - system0,
         "peak_rss_mb_before_close": rss_before,
         "peak_rss_mb_after_apply": rss_applied,
         "peak_rss_mb": peak_rss_mb(),
@@ -317,6 +336,33 @@ def time_close(engine: Any, close: Any) -> dict[str, Any]:
             "commit_wall": time.perf_counter() - flushed_wall,
         },
     }
+
+
+def output_hashes(engine: Any, record: Any, url: str) -> dict[str, str]:
+    """What a change to the close must leave byte-identical (``--hashes``): the epoch's Merkle root, the state hash, the
+    snapshot's bytes (``encode_state``), the epoch document's text (``json_text``, what the projection stores) and, on
+    SQLite, the whole database (``iterdump``: every table's rows and schema), each as sha256 (the root and state hash
+    as they are)."""
+    import sqlite3
+
+    from cor_incentives.core.state_codec import encode_state, state_hash
+    from cor_incentives.store.json_text import json_text
+
+    out = {
+        "root": record.root,
+        "state_hash": state_hash(engine.state),
+        "snapshot_sha256": hashlib.sha256(encode_state(engine.state)).hexdigest(),
+        "document_sha256": hashlib.sha256(json_text(record).encode()).hexdigest(),
+    }
+    if url.startswith("sqlite:///"):
+        dump, conn = hashlib.sha256(), sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            for line in conn.iterdump():
+                dump.update(line.encode() + b"\n")
+        finally:
+            conn.close()
+        out["sqlite_dump_sha256"] = dump.hexdigest()
+    return out
 
 
 def under_rules(state: Any, version: int) -> None:
@@ -428,6 +474,7 @@ def run(
     postgresql: bool = False,
     rules: int | None = None,
     out_of_consensus_bps: int = 0,
+    hashes: bool = False,
 ) -> dict[str, Any]:
     if not 0 <= out_of_consensus_bps <= 10_000:
         raise ValueError(f"out_of_consensus_bps must be in 0..10000, got {out_of_consensus_bps}")
@@ -450,6 +497,7 @@ def run(
         record = engine.state.epochs[engine.state.epoch - 1]
         stored = stored_document(engine, engine.state.epoch - 1)
         engine.store.dispose()
+        identical = output_hashes(engine, record, url) if hashes else None
     document = document_cost(record)
     bonuses = bonus_rows_below_cap(record)
     ratio = timing["close_seconds"] / floor
@@ -475,6 +523,7 @@ def run(
         **stored,
         "build_wall_seconds": round(build_seconds, 1),
         **({"step_seconds": {k: round(v, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}} if spent is not None else {}),
+        **({"hashes": identical} if identical is not None else {}),
         "targets": {"close_seconds_max": CLOSE_TARGET_SECONDS, "ratio_max": FLOOR_RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
         "holds": timing["close_seconds"] <= CLOSE_TARGET_SECONDS and ratio <= FLOOR_RATIO_TARGET and timing["peak_rss_mb"] <= RSS_TARGET_MB,
         "timing": "CPU seconds of this process (close: one run; DuckDB: best of 3); peak RSS of the whole process (build included)",
@@ -498,6 +547,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a mixed epoch: seed from cheating miners, copier validators and an offline validator, and repeat tasks so this "
         "share of the work rows (bps) is out of consensus (default 0: the honest epoch)",
     )
+    parser.add_argument(
+        "--hashes",
+        action="store_true",
+        help="after the close, sha256 of what a faster close must leave identical: root, state hash, snapshot, document, SQLite dump",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     report = run(
@@ -509,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         postgresql=args.postgresql,
         rules=args.rules,
         out_of_consensus_bps=args.out_of_consensus_bps,
+        hashes=args.hashes,
     )
     if args.json:
         print(json.dumps(report))

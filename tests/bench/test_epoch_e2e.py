@@ -107,3 +107,17 @@ def test_report_of_a_mixed_epoch_counts_its_rows(tmp_path: Path) -> None:
         assert r["duckdb_floor_rows"] == r["work_rows"] + r["validation_rows"] and r["root"].startswith("0x")
         assert 0 < r["bonus_rows"] and 0 <= r["bonus_rows_below_cap"] <= r["bonus_rows"]
     assert mixed["late_validation_bps"] > 0 and mixed["root"] != honest["root"]
+
+
+def test_hashes_are_the_same_for_the_same_epoch_and_differ_for_another(tmp_path: Path) -> None:
+    """``--hashes``: two runs of one epoch hash alike (every output the close makes is deterministic); an epoch of other
+    sizes changes every hash; the close's page faults and system time are reported."""
+    one = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), hashes=True)
+    again = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), hashes=True)
+    other = epoch_e2e.run(310, 120, seed_tasks=30, directory=str(tmp_path), hashes=True)
+    names = {"root", "state_hash", "snapshot_sha256", "document_sha256", "sqlite_dump_sha256"}
+    assert set(one["hashes"]) == names and one["hashes"]["root"] == one["root"]
+    assert one["hashes"] == again["hashes"]
+    assert all(one["hashes"][k] != other["hashes"][k] for k in names)
+    assert "hashes" not in epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path))
+    assert one["close_minor_faults"] >= one["apply_minor_faults"] >= 0 and one["close_system_seconds"] >= one["apply_system_seconds"] >= 0
