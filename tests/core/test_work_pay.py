@@ -26,6 +26,7 @@ from cor_incentives.core.work_pay import (
     BonusRow,
     BonusTable,
     _group_sums,
+    bonus_arrays,
     bonus_columns_int64,
     compute_bonus_cap,
     compute_bonus_equivalent,
@@ -479,3 +480,26 @@ def test_every_bonus_at_its_cap_or_one_below_settles_as_the_reference(nodes, row
     pay, _ = _settle_as_the_reference(nodes, rows, 3 * COR, 300, budget, _int64_bonus_columns)
     paid = [(b, c, e) for b, c, e in zip(pay.bonus_table["bonus"], pay.bonus_table["cap"], pay.bonus_table["equivalent"], strict=True)]
     assert all(b == c for b, c, _ in paid) == (unbound is None or not any(b < c for b, c, _ in paid))
+
+
+@pytest.mark.parametrize("rate_units", [0, 7, 3 * PPB, 3 * COR + 123_456_789])
+def test_bonus_arrays_a_chunk_at_a_time_are_the_formulas_of_every_row(rate_units):
+    """``bonus_arrays`` computes its columns ``chunk`` rows at a time (``BONUS_CHUNK`` by default): at every chunk size,
+    including chunks that end mid-column and a single row, each row's equivalent (``a × rh + low``), cap and bonus are
+    the row formulas' (``compute_bonus_equivalent``, ``compute_bonus_cap``, their minimum)."""
+    rng = np.random.default_rng(26)
+    n = 1_000
+    units = rng.integers(0, 1_000, n, dtype=np.int64)
+    quality = rng.integers(0, PPB + 1, n, dtype=np.int64)
+    multiplier = rng.integers(0, 3 * PPB, n, dtype=np.int64)
+    fee = rng.integers(0, 10**15, n, dtype=np.int64)
+    bps = 2_500
+    equivalent = [compute_bonus_equivalent(*r, rate_units) for r in zip(units.tolist(), quality.tolist(), multiplier.tolist())]
+    cap = [compute_bonus_cap(f, bps) for f in fee.tolist()]
+    assert any(e < c for e, c in zip(equivalent, cap)) or rate_units > PPB  # (both sides of the minimum, where the rate allows)
+    for chunk in (1, 3, 64, 999, 1_000, None):
+        arrays = bonus_arrays(units, quality, multiplier, fee, rate_units, bps, chunk=chunk)
+        assert arrays is not None
+        a, low, cap_at, bonus_at = arrays
+        assert equivalents(a, low, rate_units) == equivalent, chunk
+        assert cap_at.tolist() == cap and bonus_at.tolist() == list(map(min, equivalent, cap)), chunk

@@ -234,6 +234,7 @@ def compute_reward_from_claim(claim: int, claims: int, budget: int) -> int:
 # --- the bonus formulas over columns ----------------------------------------------------------------
 
 _INT64 = 2**63  # every int64 value v holds -2**63 <= v < 2**63
+BONUS_CHUNK = 2**16  # rows ``bonus_arrays`` computes at a time (its temporaries stay in the cache)
 
 
 def _int_column(values: Sequence[int] | npt.NDArray[np.int64]) -> npt.NDArray[Any]:
@@ -287,6 +288,7 @@ def bonus_arrays(
     fee_units: npt.NDArray[Any],
     rate_units: int,
     bonus_fee_bps: int,
+    chunk: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
     """``compute_bonus_equivalent``, ``compute_bonus_cap`` and their minimum for every row, computed on int64 columns
     where bounds on the columns prove every intermediate value exact; None when they do not (a column that is not
@@ -307,7 +309,9 @@ def bonus_arrays(
       equivalent < cap, ``equivalent = a × rh + a × rl // P`` fits int64 too.
 
     Returned as int64 arrays: ``a`` and ``a × rl // P`` (``low``; the equivalent is ``a × rh + low``, ``equivalents``),
-    the caps and the bonuses.
+    the caps and the bonuses. Each row's values depend on that row alone: they are made ``chunk`` rows at a time
+    (``BONUS_CHUNK``) into the four arrays, so the ~15 temporaries are a chunk's (in the cache, reused from one chunk to
+    the next) instead of full columns each faulted in (at 1.3 M bonus rows ~23 k page faults, ~0.2 GB, of the close).
     """
     import numpy as np
 
@@ -322,23 +326,31 @@ def bonus_arrays(
         return None
     if bonus_fee_bps >= _INT64 or int(fee.max()) * bonus_fee_bps >= _INT64:  # (the share itself must fit int64, too)
         return None
-    xh, xl = np.divmod(quality_ppb * multiplier_ppb, PPB)
-    a = units * xh + units * xl // PPB
-    if rl:
-        ah, al = np.divmod(a, PPB)
-        low = ah * rl + al * rl // PPB  # a × rl // P
-    else:
-        low = np.zeros_like(a)
-    cap = fee * bonus_fee_bps // BPS
-    d = cap - low
-    if rh:
-        limit = (_INT64 - 1) // rh  # a ≤ limit: a × rh fits int64; a > limit: a × rh > 2**63 − 1 ≥ d
-        below = np.minimum(a, limit) * rh
-        binds = (a > limit) | (below >= d)
-    else:
-        below = np.zeros_like(a)
-        binds = below >= d
-    bonus = np.where(binds, cap, below + low)
+    rows, chunk = units.size, chunk or BONUS_CHUNK
+    a, low, cap, bonus = (np.empty(rows, dtype=np.int64) for _ in range(4))
+    limit = (_INT64 - 1) // rh if rh else 0  # a ≤ limit: a × rh fits int64; a > limit: a × rh > 2**63 − 1 ≥ d
+    for start in range(0, rows, chunk):
+        at = slice(start, start + chunk)
+        u = units[at]
+        xh, xl = np.divmod(quality_ppb[at] * multiplier_ppb[at], PPB)
+        a_ = a[at]
+        np.add(u * xh, u * xl // PPB, out=a_)
+        low_ = low[at]
+        if rl:
+            ah, al = np.divmod(a_, PPB)
+            np.add(ah * rl, al * rl // PPB, out=low_)  # a × rl // P
+        else:
+            low_[:] = 0
+        cap_ = cap[at]
+        np.floor_divide(fee[at] * bonus_fee_bps, BPS, out=cap_)
+        d = cap_ - low_
+        if rh:
+            below = np.minimum(a_, limit) * rh
+            binds = (a_ > limit) | (below >= d)
+        else:
+            below = np.zeros_like(a_)
+            binds = below >= d
+        np.copyto(bonus[at], np.where(binds, cap_, below + low_))
     return a, low, cap, bonus
 
 
