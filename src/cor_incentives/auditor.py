@@ -61,7 +61,7 @@ DOC_SECTIONS = {
     "Governance: treasury spends": "4c94ef55b274b07683a00d6e1faf71e75d73cf8f6d8c343aed68bef4da0e50d4",
     "Governance: voter rewards": "caeb65926a4251007b40a1228b1b6ad68d5f1a419b2f41db2cbabb9195e286b1",
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
-    "Bounties and challenges": "f7afeec9453de15edbbb0ba5bffb7970ce9e0c08691cfc34eeba50ce2ea55f15",
+    "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "6a53ab5119da09b69bbabea8624a19a8a3583d62d24537cdf3512b64b6752714",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",

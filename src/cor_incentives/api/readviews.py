@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..app import archive, views
-from ..core.errors import NotFound
 from ..core.governance import get_proposal
 from ..core.models import get_model
 from ..core.pricing import quote as price_quote
@@ -124,16 +123,14 @@ def bounty_view(s: State, b: Any) -> dict[str, Any]:
 
 
 def bounties_of(s: State) -> dict[int, Any]:
-    """The bounties in the state (none before the core has them)."""
+    """The bounties in the live state (none before the core has them); retired ones (rule 22) are in the database."""
     return getattr(s, "bounties", None) or {}
 
 
 def bounty_list(s: State) -> dict[str, Any]:
-    return {"bounties": [bounty_view(s, b) for _, b in sorted(bounties_of(s).items())]}
+    """Every bounty by id, live or retired (``archive.newest_bounties``: expired ones leave the state from rule 22)."""
+    return {"bounties": [bounty_view(s, b) for b in reversed(list(archive.newest_bounties(s)))]}
 
 
 def bounty_detail(s: State, bounty_id: int) -> dict[str, Any]:
-    b = bounties_of(s).get(bounty_id)
-    if b is None:
-        raise NotFound(f"no bounty {bounty_id}", code="bounty_not_found")
-    return bounty_view(s, b)
+    return bounty_view(s, archive.get_bounty(s, bounty_id))

@@ -1,8 +1,9 @@
 """Closed records wherever they are: the live state, or the database once they were pruned (core/prune.py).
 
-Under rule version ``RULES_PRUNE`` (core/rules.py) closed tasks and the records of earlier epochs leave ``State`` after each close;
+Under rule version ``RULES_PRUNE`` (core/rules.py) closed tasks and the records of earlier epochs leave ``State`` after each close
+(and from ``RULES_BOUNTY_RETIRE`` expired bounties with their entries);
 the engine wrote each one's canonical bytes to the ``pruned`` documents as the close was applied. The
-read paths (``cor task show``, ``cor epoch show``, statements, rewards, proofs, the API, the
+read paths (``cor task show``, ``cor bounty show``/``list``, ``cor epoch show``, statements, rewards, proofs, the API, the
 dashboard) ask here: the live record when the state still holds it whole, else the database's copy.
 ``Engine`` attaches a ``StoreHistory`` to every state it loads (``state.history``); a state without
 one (the simulator, a bare replay) only has what it holds.
@@ -16,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..core.bounties import get_bounty as live_bounty
 from ..core.errors import NotFound
 from ..core.params import Params
-from ..core.records import EpochRecord, Task
+from ..core.records import Bounty, EpochRecord, Task
 from ..core.state import State
 from ..core.state_codec import decode_record
 from ..core.tasks import get_task as live_task
@@ -48,19 +50,25 @@ class StoreHistory:
 
     def tasks_below(self, below: int, page: int = 200) -> Iterator[Task]:
         """Pruned tasks with an id below ``below``, newest first (read a page at a time)."""
+        return self.records_below(Task, "task", below, page)
+
+    def records_below(self, cls: type[Any], kind: str, below: int, page: int = 200) -> Iterator[Any]:
+        """Pruned records of ``kind`` with an id below ``below``, newest first (read a page at a time)."""
         while True:
             with self.store.reader() as conn:
                 rows = conn.execute(
                     select(db.documents.c.key, db.documents.c.data)
                     .where(
-                        db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key >= "task:", db.documents.c.key < pruned_key("task", below)
+                        db.documents.c.collection == PRUNED_COLLECTION,
+                        db.documents.c.key >= f"{kind}:",
+                        db.documents.c.key < pruned_key(kind, below),
                     )
                     .order_by(db.documents.c.key.desc())
                     .limit(page)
                 ).all()
             for key, raw in rows:
                 below = int(key.split(":")[1])
-                yield decode_record(Task, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+                yield decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
             if len(rows) < page:
                 return
 
@@ -160,3 +168,30 @@ def newest_tasks(state: State, below: int | None = None) -> Iterator[Task]:
     while nxt is not None:
         yield nxt
         nxt = next(pruned, None)
+
+
+def get_bounty(state: State, bounty_id: Any) -> Bounty:
+    """A bounty, live or retired (``RULES_BOUNTY_RETIRE``: read from the database) (``invalid_bounty``, ``bounty_not_found``)."""
+    try:
+        return live_bounty(state, bounty_id)
+    except NotFound:
+        h = _history(state)
+        b: Bounty | None = h.record(Bounty, "bounty", bounty_id) if h is not None and 0 < bounty_id < state.next_id else None
+        if b is None:
+            raise
+        return b
+
+
+def newest_bounties(state: State) -> Iterator[Bounty]:
+    """Every bounty, live or retired, newest first (ids grow with creation)."""
+    h = _history(state)
+    retired = h.records_below(Bounty, "bounty", state.next_id) if h is not None and state.pruned.count else iter(())
+    nxt = next(retired, None)
+    for bid in sorted(state.bounties, reverse=True):
+        while nxt is not None and nxt.id > bid:
+            yield nxt
+            nxt = next(retired, None)
+        yield state.bounties[bid]
+    while nxt is not None:
+        yield nxt
+        nxt = next(retired, None)

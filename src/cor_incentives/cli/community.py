@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from ..app.archive import get_bounty, newest_bounties
 from ..app.keys import Keystore
-from ..core.bounties import bounty_account, get_bounty, prize_for_rank, ranking, review_end_tick, review_quorum
+from ..core.bounties import bounty_account, prize_for_rank, ranking, review_end_tick, review_quorum
 from ..core.community import KINDS as ATTESTATION_KINDS
 from ..core.community import curator_points_given
 from ..core.errors import InvalidInput
@@ -341,7 +343,7 @@ def bounty_list(
 ) -> None:
     """Bounties and challenges, newest first."""
     engine = local_only(db, api, "cor bounty list")
-    bs = [b for _, b in sorted(engine.state.bounties.items(), reverse=True) if status is None or b.status == status][:limit]
+    bs = list(islice((b for b in newest_bounties(engine.state) if status is None or b.status == status), limit))  # live or retired
     data = [bounty_view(engine.state, b, detail=False) for b in bs]
     emit(
         data,

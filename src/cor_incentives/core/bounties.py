@@ -33,7 +33,9 @@ State
     ``state.bounties[id] = Bounty(id, sponsor, kind, prize, criteria, deadline_tick, winners,
     reviewers, payout_bps, created_tick, review_quorum, drawn, drawn_tick, status, submissions,
     award_count, paid, refunded, treasury_funding, deposits_held, ...)``; ``status`` is ``open`` → (challenges:
-    ``finalized``) → ``expired``. The prize sits in ``escrow:bounty:<id>`` with the entry deposits
+    ``finalized``) → ``expired``. From rule 22 (``RULES_BOUNTY_RETIRE``, with pruning on) an expired bounty leaves
+    ``state.bounties`` with its entries at the next epoch close (core/prune.py; read back by app/archive.py), and a
+    message naming it is then refused ``bounty_not_found``. The prize sits in ``escrow:bounty:<id>`` with the entry deposits
     (rule 21); at every moment escrow = prize − paid − refunded + deposits_held.
 
 Messages (the order of the checks is the precedence of the rejections)

@@ -5,6 +5,10 @@ Concepts
 
     - a *closed task* (settled, failed or cancelled) created at or before
       ``epoch - unbonding_period_epochs``: evidence about it is too old to slash (slashing.py ``_fresh``);
+    - an *expired bounty* (``bounty.expire`` ran) with its entries, from rule ``RULES_BOUNTY_RETIRE``, at the first
+      close after its expiry: nothing can be paid, refunded or reviewed any more (a message naming it is refused with
+      ``bounty_not_found`` instead of ``bounty_expired``); one whose reviewer draw still waits for the beacon stays
+      until the draw has run;
     - a *parameter version* superseded before the epoch that just closed (each controller step
       adds one per epoch; only ``cor verify``'s slashing audit and the parameter history views read
       older ones, from the database);
@@ -32,15 +36,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from .bounties import REVIEWER_DRAW
 from .errors import invariant
 from .events import content_hash
 from .params import ParamHistory
-from .records import CLOSED_TASK_STATES, EpochRecord
-from .rules import RULES_PRUNE, rules_since
+from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord
+from .rules import RULES_BOUNTY_RETIRE, RULES_PRUNE, rules_since
 from .state import State, assert_ready
 from .state_codec import encode_record
 
 TASK = "task"
+BOUNTY = "bounty"
 EPOCH = "epoch"
 PARAMS = "params"
 
@@ -86,6 +92,8 @@ def process_prune(state: State) -> None:
     horizon = state.epoch - state.params.unbonding_period_epochs
     for tid in [t for t, task in state.tasks.items() if task.state in CLOSED_TASK_STATES and task.created_epoch <= horizon]:
         retire(state, TASK, tid, state.tasks.pop(tid))
+    if rules_since(state.params, RULES_BOUNTY_RETIRE):
+        retire_bounties(state)
     closed = state.epoch - 1  # the epoch that just closed keeps its whole record
     through = state.pruned.epochs_through
     for e in [e for e in state.epochs if e < closed]:
@@ -103,6 +111,16 @@ def process_prune(state: State) -> None:
     invariant(
         all(t.state not in CLOSED_TASK_STATES or t.created_epoch > horizon for t in state.tasks.values()), "a closed task past the window is live"
     )
+
+
+def retire_bounties(state: State) -> None:
+    """Expired bounties leave with their entries (``RULES_BOUNTY_RETIRE``), in id order; one whose reviewer draw is still
+    queued (``bounty.expire`` of a bounty without entries at its deadline, before the beacon's value) stays until it ran."""
+    pending = state.beacon.pending if state.beacon is not None else ()  # no beacon: every draw ran at once
+    waiting = {ident for purpose, ident in pending if purpose == REVIEWER_DRAW}
+    for bid in [i for i, b in state.bounties.items() if b.status == BountyStatus.EXPIRED and i not in waiting]:
+        invariant(bid not in state.unexpired_bounties and bid not in state.undrawn_bounties, f"expired bounty {bid} is indexed as open")
+        retire(state, BOUNTY, bid, state.bounties.pop(bid))
 
 
 def prune_param_versions(state: State, closed: int) -> None:

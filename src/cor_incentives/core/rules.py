@@ -119,6 +119,13 @@ RULE_VERSIONS: dict[int, str] = {
     "or the bounty expires, whatever the reviewers decided (1-20: any prize of at least one base unit, and an entry needed "
     "no funded key: one key made up to MAX_OPEN_BOUNTIES x bounty_max_submissions stored entries for ~nothing: attack "
     "bounty_spam)",
+    # --- rule 22 (RULES_BOUNTY_RETIRE): an expired bounty leaves the live state ---
+    22: "an expired bounty leaves the live state with its entries (core/prune.py): at the first epoch close after "
+    "bounty.expire (with pruning on, and no reviewer draw of it still waiting for the beacon), its whole record is folded "
+    "into ``pruned`` and moved to the database like a closed task; a message or a bounty_funding proposal naming it is then "
+    "refused with bounty_not_found, and a funding proposal passed before it executes as failed (1-21: kept forever, so "
+    "the deposits rule 21 returns at expiry could be spent on new bounties and entries again and again and the stored "
+    "entries grew with money x time: attack bounty_churn)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -160,6 +167,9 @@ holder with many keys made a position per base unit (attack dust_positions), and
 RULES_BOUNTY_DEPOSIT = 21
 """A bounty's prize is at least ``bounty_min_prize_units`` and an entry deposits ``bounty_entry_deposit_units`` in the
 bounty's escrow, returned to every entrant at finalize or expiry (core/bounties.py); earlier: any prize, free entries."""
+RULES_BOUNTY_RETIRE = 22
+"""An expired bounty and its entries leave the live state at the next epoch close's prune (core/prune.py ``BOUNTY``),
+into ``pruned`` and the database; earlier: kept forever, so stored entries grew with money x time (attack bounty_churn)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

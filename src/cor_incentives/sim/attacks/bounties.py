@@ -1,5 +1,5 @@
-"""Bounty attacks: a validator pays its own puppet, a judge finalizes a challenge before the others have scored, and a
-spammer fills the state with bounties and entries that cost it nothing.
+"""Bounty attacks: a validator pays its own puppet, a judge finalizes a challenge before the others have scored, a
+spammer fills the state with bounties and entries that cost it nothing, and a churner fills it by recycling its money.
 
 bounty_self_award         a sponsor posts a 10 000 COR bounty and names no reviewers. A coalition of validators
                           (validator-00 alone at the defaults, 10 % of validator stake) has a puppet submit junk and
@@ -21,6 +21,16 @@ bounty_spam               one spammer opens bounties at the cheapest prize the r
                           no spam. gain = (the spammer's stored entries per COR it locks) ÷ (one entry per COR, the bound
                           the default deposit sets) − 1; stopped iff gain ≤ 0 and the honest hunters' entries and prizes
                           equal the twin's.
+bounty_churn              rule 21 bounds the entries *outstanding* by the money locked, but the deposits and the prize's
+                          rest come back at expiry: a churner opens minimum bounties every epoch, has its keys enter
+                          them, expires them after the review period and starts again with the same money. Both worlds
+                          prune (prune_closed_records = 1, what a node with a database holds; the simulator's default
+                          keeps everything), and a probe counts the churner's entries held in the live state mid-round.
+                          Under rule 21 (rules=before_retire) expired bounties stay, so that count grows by a round's
+                          entries every epoch; from rule 22 an expired bounty leaves at the next close. The twin: no
+                          churn. gain = (live entries per COR locked at the last round) ÷ (1 entry per COR) − 1;
+                          stopped iff gain ≤ 0, the last round holds no more than the first, and the honest bounty's
+                          hunters end with the twin's wallets.
 
 Both count only bounty prizes (statement lines ``bounty_prize``), so the validators' work income, which
 differs between the two worlds with their task draws, does not blur the measurement. The puppet is
@@ -34,8 +44,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT, rules_since
+from ...core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT, RULES_BOUNTY_RETIRE, rules_since
 from ...core.state import State
+from ...core.state_codec import encode_record
 from ...core.streams import Stream
 from ...core.units import COR
 from ..runner import RunResult
@@ -413,4 +424,175 @@ def _spam_entry(spammer: str, i: int, key: str) -> Any:
     return body
 
 
-FAMILIES: tuple[Family, ...] = (BountySelfAward(), ChallengeEarlyFinalize(), BountySpam())
+# --- bounty_churn: rule 22 (RULES_BOUNTY_RETIRE) ------------------------------------------------------------------
+
+BEFORE_RETIRE = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_RETIRE)  # the rule before 22
+CHURN_CREATE, CHURN_ENTER, CHURN_PROBE, CHURN_EXPIRE = 2, 3, 30, 40  # offsets in every epoch
+CHURN_DEADLINE_TICKS = 10  # from the create to the deadline
+CHURN_REVIEW_TICKS = 10  # bounty_review_period_ticks in both worlds (the default 100 is a whole epoch)
+
+
+class _ChurnScript(StakeScript):
+    """A ``StakeScript`` that also keeps the probe's samples: (epoch, live churn entries, their bounties' bytes)."""
+
+    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int]], **kw: Any) -> None:
+        super().__init__(steps, **kw)
+        self.samples = samples
+
+
+def _churn_live(state: State, churner: str) -> tuple[int, int]:
+    """The churner's bounties held in the live state: their entries, and the bytes of their canonical records."""
+    mine = [b for b in state.bounties.values() if b.sponsor == churner]
+    return sum(len(b.submissions) for b in mine), sum(len(encode_record(b)) for b in mine)
+
+
+class BountyChurn(Family):
+    name = "bounty_churn"
+    title = "A churner stores bounties and entries without end by recycling the money rule 21 locks"
+    criterion = (
+        "the live state holds at most one churn entry per COR the churner locks, and no more after N rounds than after the "
+        "first (gain = live entries per COR at the last round ÷ 1 − 1 ≤ 0, the last round's entries ≤ the first's), and the "
+        "honest bounty's hunters end with the twin's wallets"
+    )
+    description = (
+        "one key opens 5 bounties at the minimum prize (10 COR) every epoch and 10 keys enter each (1 COR deposits): 100 COR "
+        "locked, 50 entries a round; after the review period it expires them, gets the prizes and deposits back and "
+        "starts again the next epoch. Both worlds run with prune_closed_records = 1 (what a node with a database holds; the "
+        "simulator's default keeps everything); rules=before_retire runs rule 21, where expired bounties stay forever"
+    )
+    gain_unit = "(live churn entries per COR locked at the last round) ÷ (1 entry per COR, rule 21's bound on what is outstanding) − 1"
+    knobs = (
+        Knob("rounds", 6, "epochs the churner runs a round in (one round an epoch)", 1, 30),
+        Knob("bounties", 5, "minimum-prize bounties the churner opens each round", 1, 50),
+        Knob("keys", 10, "the churner's keys, each entering every churn bounty of a round", 1, 100),
+        Knob(
+            "rules",
+            "retire",
+            f"the rules: retire (rule {RULES_BOUNTY_RETIRE}: an expired bounty leaves the live state at the next close) or "
+            f"before_retire (rule {BEFORE_RETIRE}: kept forever)",
+            choices=("retire", "before_retire"),
+        ),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        params: dict[str, Any] = {"prune_closed_records": 1, "bounty_review_period_ticks": CHURN_REVIEW_TICKS}
+        if k["rules"] == "before_retire":
+            params["rule_version"] = BEFORE_RETIRE
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        sponsor, churner = actor("sponsor"), actor("churner")
+        hunters, judges = [actor(h) for h in HONEST_HUNTERS], [actor(j) for j in SPAM_JUDGES]
+        keys = [actor(f"churn-key-{i:03d}") for i in range(int(k["keys"]))]
+        n, rounds = int(k["bounties"]), tuple(range(int(k["rounds"])))
+        honest = {"prize": str(cor_units(HONEST_PRIZE_COR)), "criteria": "a PoUW prompt set for code", "winners": 1, "reviewers": judges}
+        deadline = CREATE_TICK + DEADLINE_TICKS
+        steps = [Step(CREATE_TICK, sponsor, "bounty.create", lambda s: {**honest, "deadline_tick": s.tick + DEADLINE_TICKS}, (0,), "honest_create")]
+        for i, h in enumerate(hunters):
+            steps.append(Step(CREATE_TICK + 2, h, "bounty.submit", _submit(sponsor, f"honest work {i}"), (0,), "honest_submits"))
+        for j in judges:
+            steps.append(Step(deadline + 1, j, "bounty.award", _approve(j, sponsor, hunters[0]), (0,), "honest_award"))
+        steps.append(Step(deadline + 2, hunters[1], "bounty.expire", _of_sponsor(sponsor), (0,), "honest_expire"))
+        samples: list[tuple[int, int, int]] = []
+        if not twin:
+            for i in range(n):
+                steps.append(Step(CHURN_CREATE, churner, "bounty.create", _churn_create(i), rounds, "churn_create"))
+                for key in keys:
+                    steps.append(Step(CHURN_ENTER, key, "bounty.submit", _churn_entry(churner, i, key), rounds, "churn_entry"))
+                steps.append(Step(CHURN_EXPIRE, churner, "bounty.expire", _churn_expire(churner, i), rounds, "churn_expire"))
+            steps.append(Step(CHURN_PROBE, churner, "probe", _probe(churner, samples), rounds, "probe"))
+        least = Params().bounty_min_prize_units
+        deposit = Params().bounty_entry_deposit_units
+        wallets = {sponsor: cor_units(HONEST_PRIZE_COR), **dict.fromkeys(hunters, 2 * COR), churner: n * least, **dict.fromkeys(keys, n * deposit)}
+        names = {"sponsor": sponsor, "churner": churner, **dict(zip(HONEST_HUNTERS, hunters, strict=True))}
+        return _ChurnScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        churn = made(script, _ChurnScript)
+        state = churn.state
+        n, keys = int(k["bounties"]), int(k["keys"])
+        p = Params()
+        return {
+            "samples": [list(x) for x in churn.samples],
+            "locked": n * p.bounty_min_prize_units + n * keys * p.bounty_entry_deposit_units,
+            "churn_refused": sorted({f"{e.label}: {e.code}" for e in churn.log if not e.ok}),
+            "honest_wallets": [state.ledger.balance(f"wallet:{actor(h)}") for h in HONEST_HUNTERS],
+            "retired": state.pruned.count,
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        per_seed = len(attack) or 1
+        first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / per_seed
+        last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / per_seed
+        last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / per_seed
+        locked = sum(a["locked"] for a in attack) / per_seed
+        per_cor = last * COR / locked if locked else 0.0
+        bound = COR / Params().bounty_entry_deposit_units  # rule 21: one outstanding entry per COR at the default deposit
+        gain = per_cor / bound - 1
+        unaffected = all(a["honest_wallets"] == t["honest_wallets"] for a, t in zip(attack, twin, strict=True))
+        refused = sorted({r for a in attack for r in a["churn_refused"]})
+        growth = [s[1] for s in attack[0]["samples"]] if attack else []
+        return Verdict(
+            gain,
+            gain <= 0 and last <= first and unaffected and not refused,
+            {
+                "live_entries_by_round": growth,
+                "live_entries_first_round": first,
+                "live_entries_last_round": last,
+                "live_churn_bounty_bytes_last_round": last_bytes,
+                "locked_cor": locked / COR,
+                "live_entries_per_cor_locked": per_cor,
+                "honest_unaffected": unaffected,
+                "refused": refused,
+            },
+            f"{k['rules']}: live churn entries by round {growth} ({per_cor:.3g} per COR locked at the last round, "
+            f"{last_bytes / 1024:.1f} KiB of bounty records); honest hunters' wallets {'as' if unaffected else 'NOT as'} in the twin"
+            f"{' (refused: ' + ', '.join(refused[:3]) + ')' if refused else ''}",
+        )
+
+
+def _churn_create(i: int) -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        return {
+            "prize": str(state.params.bounty_min_prize_units),
+            "criteria": f"churn {i}",
+            "winners": 1,
+            "deadline_tick": state.tick + CHURN_DEADLINE_TICKS,
+        }
+
+    return body
+
+
+def _churn_round(state: State, churner: str) -> list[Any]:
+    """This epoch's churn bounties (created in it), by id."""
+    start = state.epoch_start_tick
+    return [b for _, b in sorted(state.bounties.items()) if b.sponsor == churner and b.created_tick >= start]
+
+
+def _churn_entry(churner: str, i: int, key: str) -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        mine = _churn_round(state, churner)
+        return None if i >= len(mine) else {"bounty": mine[i].id, "content_hash": sha(f"churn {state.epoch} {i} {key}")}
+
+    return body
+
+
+def _churn_expire(churner: str, i: int) -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        mine = _churn_round(state, churner)
+        return None if i >= len(mine) else {"bounty": mine[i].id}
+
+    return body
+
+
+def _probe(churner: str, samples: list[tuple[int, int, int]]) -> Any:
+    """Records what the live state holds of the churner's bounties (mid-round: this round's entries are in); sends nothing."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        samples.append((state.epoch, *_churn_live(state, churner)))
+        return None
+
+    return body
+
+
+FAMILIES: tuple[Family, ...] = (BountySelfAward(), ChallengeEarlyFinalize(), BountySpam(), BountyChurn())
