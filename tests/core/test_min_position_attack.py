@@ -67,11 +67,16 @@ def test_matured_entries_nobody_withdrew_count_toward_max_entries():
     pile_up(c, 1)
     assert from_node(c, A, D) == 7 and all(u.mature_epoch <= c.state.epoch for u in c.state.unbondings_from(A))
     err = refused(c, "d", "stake.undelegate", {"node": A, "amount": "1"}, "too_many_unbonding_entries")
-    assert "stake.withdraw" in err.message
+    assert "stake.withdraw takes the 7 matured ones" in err.message and "wait for one to mature" not in err.message  # (waiting frees nothing)
     c.as_("d", "stake.withdraw", {})
     assert from_node(c, A, D) == 0
     c.as_("d", "stake.undelegate", {"node": A, "amount": "1"})
     assert from_node(c, A, D) == 1
+    for _ in range(6):
+        c.as_("d", "stake.undelegate", {"node": A, "amount": "1"})
+    c.as_("d", "stake.delegate", {"node": A, "amount": "7"})
+    err = refused(c, "d", "stake.undelegate", {"node": A, "amount": "1"}, "too_many_unbonding_entries")  # 7 maturing
+    assert f"none has matured yet: stake.withdraw one once it has (epoch {c.state.epoch + 2})" in err.message
     assert state_hash(replay(c.events, check_each=True)) == state_hash(c.state)
 
 

@@ -577,11 +577,18 @@ def _start_unbonding(state: State, node_id: str, actor: str, amount: int) -> Non
         # every entry not yet withdrawn, matured too: every slash of the node walks them all (``slashing.slash``), and a
         # matured entry left in place would let one position at the minimum pile up entries without end (max_entries
         # every unbonding period, a base unit each); ``stake.withdraw`` takes all the matured ones at once
-        held = sum(1 for u in state.unbondings_of(actor) if u.node == node_id)
-        if held >= p.max_entries:
+        mine = [u for u in state.unbondings_of(actor) if u.node == node_id]
+        if len(mine) >= p.max_entries:
+            matured = sum(1 for u in mine if u.mature_epoch <= state.epoch)
+            # an entry counts until it is withdrawn, so waiting for one to mature frees nothing by itself
+            todo = (
+                f"stake.withdraw takes the {matured} matured ones"
+                if matured
+                else f"none has matured yet: stake.withdraw one once it has (epoch {min(u.mature_epoch for u in mine)})"
+            )
             raise Conflict(
-                f"{actor} already has {held} unbonding entries from {node_id} (max_entries {p.max_entries}, matured ones "
-                "included until withdrawn): stake.withdraw the matured ones, wait for one to mature, or cancel one and unbond the total",
+                f"{actor} already has {len(mine)} unbonding entries from {node_id} (max_entries {p.max_entries}; an entry counts "
+                f"until withdrawn, matured or not): {todo}, or cancel one and unbond the total",
                 code="too_many_unbonding_entries",
             )
     elif rules_since(p, RULES_MOVING_LIMITS):
