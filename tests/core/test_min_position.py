@@ -20,6 +20,7 @@ from cor_incentives.core.params import Params
 from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_MIN_POSITION
 from cor_incentives.core.slashing import slash
 from cor_incentives.core.state_codec import state_hash
+from cor_incentives.core.units import cor_text as cor
 from support.chain import Chain, addr
 from support.min_position import COR, MIN, chain, held, refused
 
@@ -89,6 +90,38 @@ def test_a_cancel_is_judged_on_what_returns_after_the_slashes_it_was_spared():
     c.as_("d", "stake.delegate", {"node": A, "amount": str(MIN)})  # with a position at the minimum, the rest may join it
     c.as_("d", "stake.cancel_unbond", {"id": u.id})
     assert held(c, A, D) == MIN + MIN - MIN * 500 // 10_000
+
+
+def test_a_refused_cancel_with_spared_slashes_says_what_to_cancel_not_what_must_return():
+    """The advice is in the amount the holder asks to cancel: the least amount whose return after a spared 5 % slash
+    reaches the minimum (cancelling it passes, one unit less is refused), or that even the whole entry falls short."""
+    c = chain()
+    c.as_("d", "stake.delegate", {"node": A, "amount": str(2 * MIN)})
+    c.oracle("tick", {"ticks": 5})
+    c.as_("d", "stake.undelegate", {"node": A, "amount": str(2 * MIN)})
+    (u,) = c.state.unbondings.values()
+    c.oracle("tick", {"ticks": 1})
+    slash(c.state, A, "commit_mismatch", c.state.tick, {"task": 1}, None)  # committed after the unbond: the entry is spared
+    back = lambda a: a - a * 500 // 10_000  # noqa: E731  (what returns of a cancel of a)
+    least = -(-MIN * 20 // 19) - 2  # ~1.0526 COR, then the first amount that returns the minimum
+    while back(least) < MIN:
+        least += 1
+    assert back(least - 1) < MIN <= back(least)
+    err = refused(c, "d", "stake.cancel_unbond", {"id": u.id, "amount": str(MIN)})
+    assert f"cancel at least {cor(least)} (it returns {cor(back(least))})" in err.message, err.message
+    assert "add at least" not in err.message  # (what must return: not what to ask for)
+    refused(c, "d", "stake.cancel_unbond", {"id": u.id, "amount": str(least - 1)})
+    c.as_("d", "stake.cancel_unbond", {"id": u.id, "amount": str(least)})
+    assert held(c, A, D) == back(least) >= MIN
+    short = chain()
+    short.as_("d", "stake.delegate", {"node": A, "amount": str(MIN)})
+    short.oracle("tick", {"ticks": 5})
+    short.as_("d", "stake.undelegate", {"node": A, "amount": str(MIN)})
+    (v,) = short.state.unbondings.values()
+    short.oracle("tick", {"ticks": 1})
+    slash(short.state, A, "commit_mismatch", short.state.tick, {"task": 1}, None)
+    err = refused(short, "d", "stake.cancel_unbond", {"id": v.id})
+    assert f"cancelling all of entry {v.id} ({cor(MIN)}) returns {cor(MIN - MIN * 500 // 10_000)}" in err.message, err.message
 
 
 def test_the_self_bond_is_a_position_too():

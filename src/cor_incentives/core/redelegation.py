@@ -184,6 +184,43 @@ def _spared_inputs(state: State, s: SlashRecord) -> dict[str, Any]:
     }
 
 
+def _returning(state: State, spared: list[SlashRecord], amount: int) -> tuple[int, list[tuple[SlashRecord, int, int]]]:
+    """What returns of ``amount`` cancelled after the slashes it was spared, and their pieces: (spared slash, its piece,
+    what was returning before it). Never decreases as ``amount`` grows (each piece grows by at most one unit a unit)."""
+    returning = amount
+    pieces: list[tuple[SlashRecord, int, int]] = []
+    for s in spared:
+        piece = spared_piece(state, s, returning)
+        if piece:
+            pieces.append((s, piece, returning))
+            returning -= piece
+    return returning, pieces
+
+
+def _cancel_hint(state: State, u: Unbonding, spared: list[SlashRecord], have: int) -> str:
+    """A refused cancel's advice in what to cancel (the amount asked for), not in what returns: the least amount whose
+    return after the spared slashes brings the position to the minimum (a binary search: the return never decreases
+    with the amount), or that even the whole entry falls short."""
+    need = state.params.min_position_units - have
+    whole = _returning(state, spared, u.amount)[0]
+    if whole < need:
+        return (
+            f"it holds {cor(have)} and needs {cor(need)} more; cancelling all of entry {u.id} ({cor(u.amount)}) returns "
+            f"{cor(whole)} after the slashes it was spared: add to the position first, or let the entry mature and withdraw it"
+        )
+    lo, hi = 1, u.amount  # hi returns enough
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _returning(state, spared, mid)[0] >= need:
+            hi = mid
+        else:
+            lo = mid + 1
+    return (
+        f"it holds {cor(have)} and needs {cor(need)} more; the slashes entry {u.id} was spared take part of what returns: "
+        f"cancel at least {cor(lo)} (it returns {cor(_returning(state, spared, lo)[0])}), or add to the position first"
+    )
+
+
 def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> None:
     """``stake.cancel_unbond``: return an unbonding entry (or ``amount`` of it) to its position, as if it had stayed."""
     entry_id = body["id"]
@@ -197,15 +234,11 @@ def process_cancel_unbond(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"unbonding entry {entry_id} holds {cor(u.amount)}, cannot cancel {cor(amount)}", code="cancel_exceeds_unbonding")
     get_node(state, u.node)
     p = state.params
-    returning = amount
-    pieces: list[tuple[SlashRecord, int, int]] = []  # (spared slash, its piece, what was returning before it)
-    for s in spared_slashes(state, u):
-        piece = spared_piece(state, s, returning)
-        if piece:
-            pieces.append((s, piece, returning))
-            returning -= piece
+    spared = spared_slashes(state, u)
+    returning, pieces = _returning(state, spared, amount)
     if returning:  # (rule 20: the position it returns to must reach the minimum; checked before anything is written)
-        check_position(state, u.node, actor, stake_of(state, u.node, actor) + returning, "stake.cancel_unbond")
+        hint = (lambda have: _cancel_hint(state, u, spared, have)) if pieces else None
+        check_position(state, u.node, actor, stake_of(state, u.node, actor) + returning, "stake.cancel_unbond", hint)
     for s, piece, before in pieces:
         burned = piece * p.slash_burn_bps // BPS
         state.ledger.transfer(acct.unbonding(actor), "burned", burned, f"slash:{s.offence}:on_cancel")

@@ -32,7 +32,7 @@ Commission
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import ledger as acct
@@ -238,25 +238,28 @@ def change_stake(state: State, node_id: str, addr: str, src: str, dst: str, amou
     invariant(node.stake_total >= 0 and node.stake_total - total == moved, f"node {node_id}: stake_total differs from the ledger")
 
 
-def check_position(state: State, node_id: str, addr: str, after: int, what: str) -> None:
+def check_position(state: State, node_id: str, addr: str, after: int, what: str, hint: Callable[[int], str] | None = None) -> None:
     """From rule 20 (``RULES_MIN_POSITION``): refuse ``what`` if it would leave ``addr``'s position in ``node_id`` (its
     self-bond when ``addr`` is the node) above 0 and below ``min_position_units`` (``position_below_minimum``).
 
     Called before the change writes anything. Only a change the holder asks for is checked: a slash may leave less, and
     a position held before the rule may stay below the minimum; either's next change must leave 0 or at least the
-    minimum (top it up to the minimum, or take it all). Rules 1-19: any amount."""
+    minimum (top it up to the minimum, or take it all). Rules 1-19: any amount. ``hint``: the refusal's advice from what the
+    position holds, when the change's own amount is not what reaches the position (a cancel charged its spared slashes)."""
     p = state.params
     minimum = p.min_position_units
     if 0 < after < minimum and rules_since(p, RULES_MIN_POSITION):
         have = stake_of(state, node_id, addr)
         whose = "self-bond" if addr == node_id else f"delegation to {node_id}"
-        if after > have:  # a top-up (or a new position): it must reach the minimum
-            hint = f"it holds {cor(have)}: add at least {cor(minimum - have)}"
+        if hint is not None:
+            advice = hint(have)
+        elif after > have:  # a top-up (or a new position): it must reach the minimum
+            advice = f"it holds {cor(have)}: add at least {cor(minimum - have)}"
         else:  # a withdrawal: it must leave the minimum, or take everything
-            hint = f"it holds {cor(have)}: take at most {cor(max(0, have - minimum))}, or all of it"
+            advice = f"it holds {cor(have)}: take at most {cor(max(0, have - minimum))}, or all of it"
         raise Conflict(
             f"{what} would leave the {whose} at {cor(after)}, below min_position_units {cor(minimum)}: a stake position holds 0 "
-            f"or at least the minimum ({hint})",
+            f"or at least the minimum ({advice})",
             code="position_below_minimum",
             node=node_id,
             position=after,
