@@ -336,7 +336,7 @@ def bounty_show(bounty: int, db: str | None = DbOption, api: str | None = ApiOpt
 @handle_errors
 def bounty_list(
     status: str | None = typer.Option(None, "--status", help="open, finalized or expired"),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1_000_000, help="At most this many, newest first (live or retired)."),
     db: str | None = DbOption,
     api: str | None = ApiOption,
     as_json: bool = JsonOption,
