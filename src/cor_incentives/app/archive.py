@@ -159,15 +159,20 @@ def newest_tasks(state: State, below: int | None = None) -> Iterator[Task]:
     live = [t for t in reversed(state.tasks) if below is None or t < below]
     h = _history(state)
     pruned = h.tasks_below(below if below is not None else state.next_id) if h is not None and state.pruned.count else iter(())
-    nxt = next(pruned, None)
-    for tid in live:
-        while nxt is not None and nxt.id > tid:
+    return _newest_first((state.tasks[tid] for tid in live), pruned)
+
+
+def _newest_first(live: Iterator[Any], stored: Iterator[Any]) -> Iterator[Any]:
+    """Two newest-first streams of records (live ones, the database's) merged by id, newest first."""
+    nxt = next(stored, None)
+    for record in live:
+        while nxt is not None and nxt.id > record.id:
             yield nxt
-            nxt = next(pruned, None)
-        yield state.tasks[tid]
+            nxt = next(stored, None)
+        yield record
     while nxt is not None:
         yield nxt
-        nxt = next(pruned, None)
+        nxt = next(stored, None)
 
 
 def get_bounty(state: State, bounty_id: Any) -> Bounty:
@@ -186,12 +191,4 @@ def newest_bounties(state: State) -> Iterator[Bounty]:
     """Every bounty, live or retired, newest first (ids grow with creation)."""
     h = _history(state)
     retired = h.records_below(Bounty, "bounty", state.next_id) if h is not None and state.pruned.count else iter(())
-    nxt = next(retired, None)
-    for bid in sorted(state.bounties, reverse=True):
-        while nxt is not None and nxt.id > bid:
-            yield nxt
-            nxt = next(retired, None)
-        yield state.bounties[bid]
-    while nxt is not None:
-        yield nxt
-        nxt = next(retired, None)
+    return _newest_first((state.bounties[bid] for bid in sorted(state.bounties, reverse=True)), retired)
