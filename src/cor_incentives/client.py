@@ -240,8 +240,22 @@ class CorClient:
         """The parameters in force, their schema, their history by epoch and the controllers (``cor gov params --json``)."""
         return self._request("GET", "/v1/params")
 
-    def bounties(self) -> list[dict[str, Any]]:
-        return self._request("GET", "/v1/bounties")["bounties"]
+    def bounties(self, limit: int = 100, after_id: int | None = None, before_id: int | None = None) -> dict[str, Any]:
+        """One page of bounties, newest first: ``{"bounties": [...], "next_before_id"}`` (at most ``limit``, ≤ 1000);
+        pass ``next_before_id`` as ``before_id`` for the next page. ``all_bounties()`` reads every page."""
+        params = {k: v for k, v in (("limit", limit), ("after_id", after_id), ("before_id", before_id)) if v is not None}
+        return self._request("GET", "/v1/bounties", params=params)
+
+    def all_bounties(self, page: int = 1_000) -> list[dict[str, Any]]:
+        """Every bounty, live or retired, newest first, page by page."""
+        out: list[dict[str, Any]] = []
+        before: int | None = None
+        while True:
+            chunk = self.bounties(page, before_id=before)
+            out.extend(chunk["bounties"])
+            before = chunk["next_before_id"]
+            if before is None:
+                return out
 
     def bounty(self, bounty_id: int) -> dict[str, Any]:
         return self._request("GET", f"/v1/bounties/{bounty_id}")

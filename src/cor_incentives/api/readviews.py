@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from itertools import islice, takewhile
 from typing import Any
 
 from ..app import archive, views
@@ -122,14 +123,19 @@ def bounty_view(s: State, b: Any) -> dict[str, Any]:
     return out
 
 
-def bounties_of(s: State) -> dict[int, Any]:
-    """The bounties in the live state (none before the core has them); retired ones (rule 22) are in the database."""
-    return getattr(s, "bounties", None) or {}
+def newest_bounties(s: State, limit: int, after_id: int | None = None, before_id: int | None = None) -> tuple[list[Any], int | None]:
+    """At most ``limit`` bounties, live or retired (expired ones leave the state from rule 22), newest first, with
+    ``after_id < id < before_id``, and the ``before_id`` of the next page (None: no older one). Reads at most
+    ``limit + 1`` records: the cost is the page's, not the history's."""
+    newest = archive.newest_bounties(s, before_id, min(limit + 1, 200))
+    page = list(islice(takewhile(lambda b: after_id is None or b.id > after_id, newest), limit + 1))
+    return page[:limit], page[limit - 1].id if len(page) > limit else None
 
 
-def bounty_list(s: State) -> dict[str, Any]:
-    """Every bounty by id, live or retired (``archive.newest_bounties``: expired ones leave the state from rule 22)."""
-    return {"bounties": [bounty_view(s, b) for b in reversed(list(archive.newest_bounties(s)))]}
+def bounty_list(s: State, limit: int, after_id: int | None = None, before_id: int | None = None) -> dict[str, Any]:
+    """One page of ``GET /v1/bounties``: the bounties newest first and ``next_before_id``."""
+    page, next_before = newest_bounties(s, limit, after_id, before_id)
+    return {"bounties": [bounty_view(s, b) for b in page], "next_before_id": next_before}
 
 
 def bounty_detail(s: State, bounty_id: int) -> dict[str, Any]:

@@ -750,4 +750,7 @@ class BountyOut(Out):
 
 
 class BountiesOut(Out):
-    bounties: list[BountyOut]
+    bounties: list[BountyOut] = Field(..., description="Newest first.")
+    next_before_id: int | None = Field(
+        ..., description="Pass as `before_id` (with the same `after_id`) for the next page; null when no older bounty is left."
+    )

@@ -48,6 +48,7 @@ logger = logging.getLogger("cor.api")
 
 MAX_EVENTS_PER_PAGE = 1_000
 MAX_TASKS_PER_PAGE = 1_000
+MAX_BOUNTIES_PER_PAGE = 1_000
 MAX_BLOB_BYTES = 256 * 1024  # like a command payload: an output or a prompt, not a model
 SIGNING_DOCS = "docs/signing.md"
 
@@ -275,8 +276,9 @@ class ApiService:
     def params(self) -> dict[str, Any]:
         return self.read(readviews.params_view)
 
-    def bounties(self) -> dict[str, Any]:
-        return self.read(readviews.bounty_list)
+    def bounties(self, limit: int = 100, after_id: int | None = None, before_id: int | None = None) -> dict[str, Any]:
+        limit = max(1, min(limit, MAX_BOUNTIES_PER_PAGE))
+        return self.read(lambda s: readviews.bounty_list(s, limit, after_id, before_id))
 
     def bounty(self, bounty_id: int) -> dict[str, Any]:
         return self.read(lambda s: readviews.bounty_detail(s, bounty_id))

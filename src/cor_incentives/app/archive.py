@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..core.bounties import get_bounty as live_bounty
 from ..core.errors import NotFound
@@ -71,6 +71,20 @@ class StoreHistory:
                 yield decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
             if len(rows) < page:
                 return
+
+    def count(self, kind: str) -> int:
+        """How many records of ``kind`` were pruned (one COUNT over the keys; no record is read)."""
+        with self.store.reader() as conn:
+            n = conn.execute(
+                select(func.count())
+                .select_from(db.documents)
+                .where(
+                    db.documents.c.collection == PRUNED_COLLECTION,
+                    db.documents.c.key >= f"{kind}:",
+                    db.documents.c.key < f"{kind};",  # ";" follows ":": every "<kind>:<id>" key and no other kind's
+                )
+            ).scalar_one()
+        return int(n)
 
     def param_versions(self) -> list[tuple[int, Params]]:
         """The pruned parameter versions, oldest first."""
@@ -187,8 +201,17 @@ def get_bounty(state: State, bounty_id: Any) -> Bounty:
         return b
 
 
-def newest_bounties(state: State) -> Iterator[Bounty]:
-    """Every bounty, live or retired, newest first (ids grow with creation)."""
+def newest_bounties(state: State, below: int | None = None, page: int = 200) -> Iterator[Bounty]:
+    """Every bounty, live or retired, newest first (ids grow with creation), with an id below ``below``; the retired
+    ones are read ``page`` at a time (a caller that takes only a few asks for small pages)."""
+    below = state.next_id if below is None else min(below, state.next_id)
+    live = sorted((bid for bid in state.bounties if bid < below), reverse=True)
     h = _history(state)
-    retired = h.records_below(Bounty, "bounty", state.next_id) if h is not None and state.pruned.count else iter(())
-    return _newest_first((state.bounties[bid] for bid in sorted(state.bounties, reverse=True)), retired)
+    retired = h.records_below(Bounty, "bounty", below, page) if h is not None and state.pruned.count else iter(())
+    return _newest_first((state.bounties[bid] for bid in live), retired)
+
+
+def bounty_count(state: State) -> int:
+    """How many bounties there are, live or retired (the retired ones counted in the database, none read)."""
+    h = _history(state)
+    return len(state.bounties) + (h.count("bounty") if h is not None and state.pruned.count else 0)

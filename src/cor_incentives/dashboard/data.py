@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api import readviews
 from ..app import chooser, views
-from ..app.archive import closed_epochs, epoch_record, epoch_records, get_task, param_versions
+from ..app.archive import bounty_count, closed_epochs, epoch_record, epoch_records, get_task, param_versions
 from ..core.errors import EngineError, NotFound
 from ..core.governance import tally
 from ..core.params import EMISSION_SPLIT_DEFAULT
@@ -28,6 +28,7 @@ MAX_TABLE_EPOCHS = 12  # rows of "latest epochs" on the overview
 MAX_EPOCH_ROWS = 500  # rows of the epochs page
 MAX_NODE_ROWS = 2_000  # rows of the nodes page
 MAX_TASK_ROWS = 200  # rows of the tasks page
+MAX_BOUNTY_ROWS = 200  # rows of the bounties page
 MAX_LEAF_ROWS = 500  # leaves on an epoch page
 MAX_ADDRESS_EPOCHS = 20  # closed epochs with a statement on an address page
 TASK_PHASES = tuple(s for s in TaskState if s not in (TaskState.REQUESTED, TaskState.CANCELLED, TaskState.FAILED))  # the happy path after creation
@@ -128,7 +129,7 @@ def build_overview(s: State) -> dict[str, Any]:
             "tasks": task_counts(s),
             "models": len(s.models),
             "proposals": len(s.proposals),
-            "bounties": len(readviews.bounties_of(s)),
+            "bounties": bounty_count(s),  # live and retired (rule 22)
             "slashes": len(s.slashes),
             "events": s.seq + 1,
         },
@@ -399,7 +400,9 @@ def governance(s: State) -> dict[str, Any]:
 
 
 def bounties(s: State) -> dict[str, Any]:
-    return {"tick": s.tick, **readviews.bounty_list(s)}
+    """The newest bounties (live or retired) and how many there are in all."""
+    listed = readviews.bounty_list(s, MAX_BOUNTY_ROWS)["bounties"]
+    return {"tick": s.tick, "total": bounty_count(s), "bounties": listed}
 
 
 # --- the estimator ---------------------------------------------------------------------------
