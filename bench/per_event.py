@@ -2,7 +2,7 @@
 grows with the number of accounts or nodes).
 
     python bench/per_event.py [--sizes 1000,10000] [--probes 200] [--json] [--votes | --ticks | --register | --escalate |
-                              --bounty-draw]
+                              --bounty-draw | --attest]
 
 For each size N, a chain (``sim.chain.SimChain``: every event through ``core.apply.apply``, journaled, as the engine
 applies it) gets two nodes and N other delegators each holding one pending unbonding entry from the first and one young
@@ -68,6 +68,12 @@ one node, aged two epochs: ``gov.propose`` (its snapshot of every position) and 
 journal, rolled back; every staker's position read): CPU ms each. ``--rule``: the rule version of the chain (default the
 latest); from rule 20 a position holds at least ``min_position_units`` (1 COR), so each delegator delegates that and the
 row says what the N positions lock (``locked_cor``).
+
+``--attest``: instead, N attestations of the epoch (synthetic, as ``community.attest`` leaves them: one curator, N
+members, one reference each; the members in the epoch's eligibility snapshot), then ``community.attest`` by that curator
+of ``--probes`` new (member, reference) pairs, then of ``--probes`` pairs already attested (refused:
+``duplicate_attestation``), then, the epoch filled to ``MAX_ATTESTATIONS_PER_EPOCH``, of ``--probes`` new pairs (refused:
+``too_many_attestations``, after every other check): CPU µs per attest. N at most the cap minus ``--probes``.
 
 The built state is frozen out of the cyclic garbage collector (``gc.freeze``) before timing: a full collection scans
 every object of the heap, whatever the event did. The cost should not depend on N: the probe touches its own entries
@@ -497,6 +503,46 @@ def dust_run(n: int, rule: int | None = None) -> dict[str, Any]:
     return out
 
 
+def attest_run(n: int, probes: int) -> dict[str, Any]:
+    """``community.attest`` while the epoch holds ``n`` attestations (one curator's, as the handler leaves them)."""
+    from cor_incentives.core.community import MAX_ATTESTATIONS_PER_EPOCH
+    from cor_incentives.core.records import Attestation
+
+    cap = MAX_ATTESTATIONS_PER_EPOCH
+    if n + probes > cap:
+        raise SystemExit(f"--attest: N + probes must be at most {cap}")
+    params = {"community_curator_points_per_epoch": 10**9, "epoch_length_ticks": 10**6}
+    chain = SimChain({f"wallet:{addr('bank')}": 10 * COR}, params)
+    curator = addr("curator")
+    chain.oracle("community.appoint", {"curator": curator})
+    state = chain.state
+    members = [addr(f"m{i}") for i in range(cap)]
+    state.community_eligible = set(members)
+    for i in range(n):
+        state.attestations.append(Attestation(curator, members[i], "forum", 1, f"r{i}", state.tick, state.epoch))
+        state.community_points[members[i]] = 1
+    if hasattr(state, "rebuild_entry_indexes"):
+        state.rebuild_entry_indexes()
+    gc.collect()
+    gc.freeze()
+    out: dict[str, Any] = {"attestations": n}
+    fresh = [(curator, "community.attest", {"member": members[n + i], "kind": "forum", "points": 1, "reference": "new"}) for i in range(probes)]
+    out["attest_us"] = per_event(chain, fresh)
+    again = [(curator, "community.attest", {"member": members[i], "kind": "forum", "points": 1, "reference": f"r{i}"}) for i in range(probes)]
+    out["duplicate_us"] = per_event(chain, again, refused=True)
+    assert len(state.attestations) == n + probes, "every duplicate was refused"
+    for i in range(n + probes, cap):
+        state.attestations.append(Attestation(curator, members[i], "forum", 1, f"r{i}", state.tick, state.epoch))
+        state.community_points[members[i]] = 1
+    if hasattr(state, "rebuild_entry_indexes"):
+        state.rebuild_entry_indexes()
+    full = [(curator, "community.attest", {"member": members[i], "kind": "forum", "points": 1, "reference": "more"}) for i in range(probes)]
+    out["at_cap_us"] = per_event(chain, full, refused=True)
+    assert len(state.attestations) == cap, "every attest at the cap was refused"
+    gc.unfreeze()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000")
@@ -515,8 +561,12 @@ def main() -> None:
     ap.add_argument("--withdraw-order", action="store_true", help="stake.withdraw by the first and the last of N delegators")
     ap.add_argument("--dust", action="store_true", help="gov.propose and a slash with N one-unit delegations in one node")
     ap.add_argument("--rule", type=int, default=None, help="--dust: the chain's rule version (default the latest; from 20: 1 COR each)")
+    ap.add_argument("--attest", action="store_true", help="community.attest with N attestations in the epoch (N + probes <= 10 000)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    if args.attest:
+        print(json.dumps([attest_run(int(s), args.probes) for _ in range(args.rounds) for s in args.sizes.split(",")]))
+        return
     if args.draws:
         print(json.dumps([draws_run(int(s), atomic) for _ in range(args.rounds) for s in args.sizes.split(",") for atomic in (True, False)]))
         return

@@ -45,6 +45,8 @@ def rebuilt(state: State) -> dict:
         "redelegations": EntryIndex.of(REDELEGATION_INDEX, state.redelegations).as_dicts(),
         "slashes": SlashIndex.of(state.slashes).as_dict(),
         **{name: sorted(ids) for name, ids in state.open_ids_rebuilt().items()},  # the open proposals and bounties
+        "attested": sorted(state.attestation_indexes_rebuilt()[0]),  # the epoch's attestations (tests/properties/test_attestation_index.py)
+        "curator_points": dict(sorted(state.attestation_indexes_rebuilt()[1].items())),
     }
 
 

@@ -24,7 +24,9 @@ Who may be attested (sybil resistance)
 State
     ``state.curators`` (addresses); ``state.community_eligible`` (this epoch's snapshot);
     ``state.attestations`` (``Attestation`` of the current epoch) and ``state.community_points``
-    (member → points this epoch), both cleared at epoch close.
+    (member → points this epoch), both cleared at epoch close. Derived from ``attestations`` (not hashed, rebuilt when a
+    state is decoded, journaled like it, cleared with it): ``state.attested``, its (member, reference) pairs, and
+    ``state.curator_points``, the points each curator gave, so an attest checks duplicates and budgets in O(1).
 
 Messages (the order of the checks is the precedence of the rejections)
     ``community.appoint`` (oracle) {curator}            ``already_curator``, ``too_many_curators``
@@ -88,8 +90,8 @@ def process_community_snapshot(state: State) -> None:
 
 
 def curator_points_given(state: State, curator: str) -> int:
-    """Points ``curator`` attested this epoch."""
-    return sum(a.points for a in state.attestations if a.curator == curator)
+    """Points ``curator`` attested this epoch (``state.curator_points``, derived from ``attestations``: O(1))."""
+    return state.curator_points.get(curator, 0)
 
 
 # --- curators (governance calls these too) ---------------------------------------------------
@@ -143,7 +145,7 @@ def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> 
     reference = body.get("reference")
     if not isinstance(reference, str) or not reference.strip() or len(reference) > MAX_REFERENCE_CHARS:
         raise InvalidInput(f"reference must be a non-empty text of at most {MAX_REFERENCE_CHARS} characters", code="invalid_reference")
-    if any(a.member == member and a.reference == reference for a in state.attestations):
+    if (member, reference) in state.attested:  # derived from ``attestations``: O(1), not a scan of the epoch's
         raise Conflict(f"{member} was already attested for {reference!r} this epoch", code="duplicate_attestation")
     if not is_eligible_member(state, member):
         raise Conflict(
@@ -169,6 +171,8 @@ def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> 
     if len(state.attestations) >= MAX_ATTESTATIONS_PER_EPOCH:
         raise Conflict("the epoch has as many attestations as it may take", code="too_many_attestations")
     state.attestations.append(Attestation(actor, member, kind, points, reference, state.tick, state.epoch))
+    state.attested.add((member, reference))
+    state.curator_points[actor] = given + points
     state.community_points[member] = have + points
 
 
@@ -214,3 +218,5 @@ def process_community_rewards(state: State) -> None:
         state.epoch_streams.record(EmissionStream.COMMUNITY, budget, paid, earners)
     state.community_points = {}
     state.attestations = []
+    state.attested = set()  # (derived from ``attestations``)
+    state.curator_points = {}

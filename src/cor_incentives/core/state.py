@@ -549,6 +549,10 @@ class State(Journaled):
     # derived: per role, the nodes whose reputation may cap a newcomer's start (running jails, the memory window's
     # slashes), by reputation (``ReputationCaps``: rebuilt likewise)
     reputation_caps: ReputationCaps = field(default_factory=ReputationCaps, repr=False, compare=False)
+    # derived: this epoch's attestations as (member, reference) pairs, and the points each curator gave in them:
+    # ``community.attest`` reads these, not every attestation (reset with ``attestations``; rebuilt from it likewise)
+    attested: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
+    curator_points: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -636,6 +640,8 @@ class State(Journaled):
             "redelegations": self.redelegation_index.as_dicts(),
             "slashes": self.slash_index.as_dict(),
             **{name: sorted(ids) for name, ids in self.open_ids().items()},
+            "attested": sorted(self.attested),
+            "curator_points": dict(sorted(self.curator_points.items())),
         }
 
     def open_ids(self) -> dict[str, set[int]]:
@@ -658,6 +664,13 @@ class State(Journaled):
             "unexpired_bounties": {i for i, b in bounties if b.status != BountyStatus.EXPIRED},
         }
 
+    def attestation_indexes_rebuilt(self) -> tuple[set[tuple[str, str]], dict[str, int]]:
+        """``attested`` and ``curator_points`` rebuilt from this epoch's attestations (O(them))."""
+        points: dict[str, int] = {}
+        for a in self.attestations:
+            points[a.curator] = points.get(a.curator, 0) + a.points
+        return {(a.member, a.reference) for a in self.attestations}, points
+
     def rebuild_entry_indexes(self) -> None:
         """The derived indexes of entries and slash records, rebuilt from them (a decoded state; ``reputation_caps`` reads
         ``jailed``, rebuilt first)."""
@@ -669,6 +682,7 @@ class State(Journaled):
         self.bounty_deadlines = DueIds.of(self.undrawn_bounties, self.bounties, "deadline_tick")
         self.proposal_ends = DueIds.of(self.voting_proposals, self.proposals, "end_tick")
         self.reputation_caps = ReputationCaps.of(self)
+        self.attested, self.curator_points = self.attestation_indexes_rebuilt()
 
     def check_entry_indexes(self) -> None:
         """Raise InvariantViolation unless each derived index of entries and slash records equals a rebuild (O(them))."""
@@ -687,6 +701,10 @@ class State(Journaled):
         caps = self.reputation_caps
         invariant(caps.consistent(self), "the capping reputations' index holds a reputation other than its node's, or lacks its entry")
         invariant(caps.held(self) == capping_nodes(self), "the capping reputations' index differs from the running jails and the window's slashes")
+        invariant(
+            (set(self.attested), dict(self.curator_points)) == self.attestation_indexes_rebuilt(),
+            "the attested (member, reference) pairs or the curators' points differ from the epoch's attestations",
+        )
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""
