@@ -278,6 +278,27 @@ SPAM_JUDGES = ("judge-0", "judge-1", "judge-2")
 BEFORE_DEPOSIT = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_DEPOSIT)  # the rule before 21
 
 
+def _honest_world(attacker_name: str, attacker_wallet: int) -> tuple[list[Step], dict[str, int], dict[str, str]]:
+    """The honest bounty bounty_spam and bounty_churn run beside their attacker (``attacker_name``, funded with
+    ``attacker_wallet`` at genesis): ``sponsor`` posts ``HONEST_PRIZE_COR`` with the three ``SPAM_JUDGES`` named at
+    ``CREATE_TICK`` (deadline ``DEADLINE_TICKS`` later), the ``HONEST_HUNTERS`` enter two ticks later, the judges award
+    the first hunter the tick after the deadline and the second hunter expires it the tick after that. Returns its steps,
+    the genesis wallets (the prize, 2 COR a hunter, the attacker's) and the actor names of the report."""
+    sponsor, attacker = actor("sponsor"), actor(attacker_name)
+    hunters, judges = [actor(h) for h in HONEST_HUNTERS], [actor(j) for j in SPAM_JUDGES]
+    honest = {"prize": str(cor_units(HONEST_PRIZE_COR)), "criteria": "a PoUW prompt set for code", "winners": 1, "reviewers": judges}
+    deadline = CREATE_TICK + DEADLINE_TICKS
+    steps = [Step(CREATE_TICK, sponsor, "bounty.create", lambda s: {**honest, "deadline_tick": s.tick + DEADLINE_TICKS}, (0,), "honest_create")]
+    for i, h in enumerate(hunters):
+        steps.append(Step(CREATE_TICK + 2, h, "bounty.submit", _submit(sponsor, f"honest work {i}"), (0,), "honest_submits"))
+    for j in judges:
+        steps.append(Step(deadline + 1, j, "bounty.award", _approve(j, sponsor, hunters[0]), (0,), "honest_award"))
+    steps.append(Step(deadline + 2, hunters[1], "bounty.expire", _of_sponsor(sponsor), (0,), "honest_expire"))
+    wallets = {sponsor: cor_units(HONEST_PRIZE_COR), **dict.fromkeys(hunters, 2 * COR), attacker: attacker_wallet}
+    names = {"sponsor": sponsor, attacker_name: attacker, **dict(zip(HONEST_HUNTERS, hunters, strict=True))}
+    return steps, wallets, names
+
+
 def _cheapest_prize(state: State) -> int:
     """The least prize ``bounty.create`` accepts under the rules in force (what a spammer pays)."""
     return state.params.bounty_min_prize_units if rules_since(state.params, RULES_BOUNTY_DEPOSIT) else SPAM_PRIZE_TRY
@@ -322,18 +343,10 @@ class BountySpam(Family):
         return population_scenario(self.name + ("~twin" if twin else ""), 2, tasks=2, params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        sponsor, spammer = actor("sponsor"), actor("spammer")
-        hunters, judges = [actor(h) for h in HONEST_HUNTERS], [actor(j) for j in SPAM_JUDGES]
+        spammer = actor("spammer")
         keys = [actor(f"spam-key-{i:03d}") for i in range(int(k["keys"]))]
         n = int(k["bounties"])
-        honest = {"prize": str(cor_units(HONEST_PRIZE_COR)), "criteria": "a PoUW prompt set for code", "winners": 1, "reviewers": judges}
-        deadline = CREATE_TICK + DEADLINE_TICKS
-        steps = [Step(CREATE_TICK, sponsor, "bounty.create", lambda s: {**honest, "deadline_tick": s.tick + DEADLINE_TICKS}, (0,), "honest_create")]
-        for i, h in enumerate(hunters):
-            steps.append(Step(CREATE_TICK + 2, h, "bounty.submit", _submit(sponsor, f"honest work {i}"), (0,), "honest_submits"))
-        for j in judges:
-            steps.append(Step(deadline + 1, j, "bounty.award", _approve(j, sponsor, hunters[0]), (0,), "honest_award"))
-        steps.append(Step(deadline + 2, hunters[1], "bounty.expire", _of_sponsor(sponsor), (0,), "honest_expire"))
+        steps, wallets, names = _honest_world("spammer", cor_units(k["budget_cor"]))
         if not twin:
             for i in range(n):
                 steps.append(Step(CREATE_TICK, spammer, "bounty.create", _spam_create(i), (0,), "spam_create"))
@@ -342,8 +355,6 @@ class BountySpam(Family):
             for i in range(n):
                 for key in keys:
                     steps.append(Step(CREATE_TICK + 1, key, "bounty.submit", _spam_entry(spammer, i, key), (0,), "spam_entry"))
-        wallets = {sponsor: cor_units(HONEST_PRIZE_COR), **dict.fromkeys(hunters, 2 * COR), spammer: cor_units(k["budget_cor"])}
-        names = {"sponsor": sponsor, "spammer": spammer, **dict(zip(HONEST_HUNTERS, hunters, strict=True))}
         return StakeScript(steps, watch=[], wallets=wallets, actor_names=names)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
@@ -481,18 +492,12 @@ class BountyChurn(Family):
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        sponsor, churner = actor("sponsor"), actor("churner")
-        hunters, judges = [actor(h) for h in HONEST_HUNTERS], [actor(j) for j in SPAM_JUDGES]
+        churner = actor("churner")
         keys = [actor(f"churn-key-{i:03d}") for i in range(int(k["keys"]))]
         n, rounds = int(k["bounties"]), tuple(range(int(k["rounds"])))
-        honest = {"prize": str(cor_units(HONEST_PRIZE_COR)), "criteria": "a PoUW prompt set for code", "winners": 1, "reviewers": judges}
-        deadline = CREATE_TICK + DEADLINE_TICKS
-        steps = [Step(CREATE_TICK, sponsor, "bounty.create", lambda s: {**honest, "deadline_tick": s.tick + DEADLINE_TICKS}, (0,), "honest_create")]
-        for i, h in enumerate(hunters):
-            steps.append(Step(CREATE_TICK + 2, h, "bounty.submit", _submit(sponsor, f"honest work {i}"), (0,), "honest_submits"))
-        for j in judges:
-            steps.append(Step(deadline + 1, j, "bounty.award", _approve(j, sponsor, hunters[0]), (0,), "honest_award"))
-        steps.append(Step(deadline + 2, hunters[1], "bounty.expire", _of_sponsor(sponsor), (0,), "honest_expire"))
+        least, deposit = Params().bounty_min_prize_units, Params().bounty_entry_deposit_units
+        steps, wallets, names = _honest_world("churner", n * least)
+        wallets.update(dict.fromkeys(keys, n * deposit))
         samples: list[tuple[int, int, int]] = []
         if not twin:
             for i in range(n):
@@ -501,10 +506,6 @@ class BountyChurn(Family):
                     steps.append(Step(CHURN_ENTER, key, "bounty.submit", _churn_entry(churner, i, key), rounds, "churn_entry"))
                 steps.append(Step(CHURN_EXPIRE, churner, "bounty.expire", _churn_expire(churner, i), rounds, "churn_expire"))
             steps.append(Step(CHURN_PROBE, churner, "probe", _probe(churner, samples), rounds, "probe"))
-        least = Params().bounty_min_prize_units
-        deposit = Params().bounty_entry_deposit_units
-        wallets = {sponsor: cor_units(HONEST_PRIZE_COR), **dict.fromkeys(hunters, 2 * COR), churner: n * least, **dict.fromkeys(keys, n * deposit)}
-        names = {"sponsor": sponsor, "churner": churner, **dict(zip(HONEST_HUNTERS, hunters, strict=True))}
         return _ChurnScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
