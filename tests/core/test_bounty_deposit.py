@@ -7,8 +7,6 @@ replay to the state hashes main's code gave them."""
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 from cor_incentives.core.apply import replay
@@ -16,12 +14,12 @@ from cor_incentives.core.errors import EngineError
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT
 from cor_incentives.core.state_codec import encode_state, state_hash
 from cor_incentives.core.units import COR
+from support.bounty_chain import JUDGES, bounty_network, create_bounty, h, refused
 from support.chain import Chain, addr
 
 MIN_PRIZE = 10 * COR  # the defaults
 DEPOSIT = COR
 OLD = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_DEPOSIT)  # the rule before this one on this branch
-JUDGES = ["j0", "j1", "j2"]
 # the state hashes main's code gave old_rule_log(v), recorded once with main's src: v = 19 by 8729d6b (19 the latest
 # there), v = 20 by aaa48dd (20, a minimum stake position, the latest there)
 MAIN_STATE_HASHES = {
@@ -30,28 +28,12 @@ MAIN_STATE_HASHES = {
 }
 
 
-def h(text: str) -> str:
-    return "0x" + hashlib.sha256(text.encode()).hexdigest()
-
-
 def network(rule_version: int | None = None, **wallets: int) -> Chain:
-    params = {} if rule_version is None else {"rule_version": rule_version}
-    return Chain(wallets={"sponsor": 100_000 * COR, **dict.fromkeys(JUDGES, 10 * COR), **wallets}, params=params)
+    return bounty_network({} if rule_version is None else {"rule_version": rule_version}, **wallets)
 
 
 def create(c: Chain, prize: int, kind: str = "bounty", winners: int = 1) -> int:
-    bid = c.state.next_id
-    body = {"prize": str(prize), "criteria": "c", "deadline_tick": c.state.tick + 5, "winners": winners, "kind": kind}
-    c.as_("sponsor", "bounty.create", {**body, "reviewers": [addr(j) for j in JUDGES]})
-    return bid
-
-
-def refused(c: Chain, who: str, kind: str, body: dict, code: str) -> None:
-    before, before_bytes = c.state.to_dict(), encode_state(c.state)
-    with pytest.raises(EngineError) as exc:
-        c.as_(who, kind, body)
-    assert exc.value.code == code, exc.value.message
-    assert c.state.to_dict() == before and encode_state(c.state) == before_bytes
+    return create_bounty(c, prize, kind=kind, winners=winners)
 
 
 def test_the_prize_minimum_accepts_exactly_the_minimum_and_refuses_one_unit_below():

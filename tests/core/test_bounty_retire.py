@@ -7,8 +7,6 @@ under rule 21 with pruning on replays to the state hash main's code (f3abfae) ga
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,34 +20,26 @@ from cor_incentives.core.records import Bounty, BountyStatus
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_BOUNTY_RETIRE
 from cor_incentives.core.state_codec import decode_record, decode_state, encode_record, encode_state, state_hash
 from cor_incentives.core.units import COR
+from support.bounty_chain import JUDGES, bounty_network, create_bounty, h, refused
 from support.chain import Chain, addr
 
 PRIZE = 10 * COR  # the minimum prize
 OLD = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_RETIRE)
-JUDGES = ["j0", "j1", "j2"]
 EPOCH = 20  # ticks
 REVIEW = 3  # bounty_review_period_ticks
 # the state hash main's code gave old_rule_log(), recorded once with main's src at f3abfae (rule 21 the latest there)
 MAIN_STATE_HASH_21 = "0x4c0b944218086fd5d88e2d7970b21c7ac2d416cdcab93a19fc951788f2a337dc"
 
 
-def h(text: str) -> str:
-    return "0x" + hashlib.sha256(text.encode()).hexdigest()
-
-
 def network(rule_version: int | None = None, prune: int = 1, beacon: int | None = None, **wallets: int) -> Chain:
     params = {"prune_closed_records": prune, "epoch_length_ticks": EPOCH, "bounty_review_period_ticks": REVIEW}
     if rule_version is not None:
         params["rule_version"] = rule_version
-    funded = {"sponsor": 100_000 * COR, **dict.fromkeys(JUDGES, 10 * COR), **dict.fromkeys(("h0", "h1", "h2"), 5 * COR), **wallets}
-    return Chain(wallets=funded, params=params, beacon=beacon)
+    return bounty_network(params, beacon, **{**dict.fromkeys(("h0", "h1", "h2"), 5 * COR), **wallets})
 
 
 def create(c: Chain, kind: str = "bounty", named: bool = True, ticks: int = 2) -> int:
-    bid = c.state.next_id
-    body = {"prize": str(PRIZE), "criteria": "c", "deadline_tick": c.state.tick + ticks, "winners": 1, "kind": kind}
-    c.as_("sponsor", "bounty.create", {**body, "reviewers": [addr(j) for j in JUDGES]} if named else body)
-    return bid
+    return create_bounty(c, PRIZE, kind=kind, ticks=ticks, named=named)
 
 
 def enter(c: Chain, bid: int, hunters: tuple[str, ...] = ("h0", "h1")) -> None:
@@ -71,14 +61,6 @@ def expired_bounty(c: Chain) -> int:
         c.as_(j, "bounty.award", {"bounty": bid, "submission": addr("h0")})
     c.as_("h1", "bounty.expire", {"bounty": bid})
     return bid
-
-
-def refused(c: Chain, who: str, kind: str, body: dict, code: str) -> None:
-    before, before_bytes = c.state.to_dict(), encode_state(c.state)
-    with pytest.raises(EngineError) as exc:
-        c.as_(who, kind, body)
-    assert exc.value.code == code, exc.value.message
-    assert c.state.to_dict() == before and encode_state(c.state) == before_bytes
 
 
 def test_an_expired_bounty_leaves_at_the_next_close_with_its_entries_folded_into_pruned():
