@@ -51,7 +51,7 @@ from ..core.errors import EngineError, InvariantViolation, Unauthorized
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
 from ..core.params import ParamHistory, Params
-from ..core.prune import EPOCH, fold
+from ..core.prune import EPOCH, NODE, fold
 from ..core.records import EpochRecord, Pruned, Task
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
@@ -510,7 +510,7 @@ class Retired:
         for _, kind, key, n, data in ours:
             self.records[pruned_key(kind, key)] = (n, data)
             if kind == EPOCH:
-                self.epochs[key] = decode_record(EpochRecord, data)
+                self.epochs[int(key)] = decode_record(EpochRecord, data)
         if ours:
             state.retired.clear()
 
@@ -528,7 +528,7 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
         mine = retired.records.get(key)
         if mine is not None and mine != (n, record):
             report.fail("projections", None, f"pruned record {key} differs from the one the replay pruned")
-        running = fold(running, kind, int(ident), content_hash(record))
+        running = fold(running, kind, ident if kind == NODE else int(ident), content_hash(record))
     if (len(rows), running) != (state.pruned.count, state.pruned.hash):
         report.fail("projections", None, f"the pruned records ({len(rows)}) do not hash to the state's ({state.pruned.count}, {state.pruned.hash})")
 

@@ -9,6 +9,11 @@ Concepts
       close after its expiry: nothing can be paid, refunded or reviewed any more (a message naming it is refused with
       ``bounty_not_found`` instead of ``bounty_expired``); one whose reviewer draw still waits for the beacon stays
       until the draw has run;
+    - a *node with nothing left* (``RULES_NODE_RETIRE``), at the close's prune: no stake, no unbonding entry or
+      redelegation from or to it, no live task or open session naming it, no jail or slash record of its key, no
+      voting proposal's snapshot or first-rules offence count naming it (``retirable``). A message naming it is then
+      refused ``node_not_found``, as for a key never registered, and the key may ``node.register`` again as a fresh
+      record. Its pruned key is ``<address>@<registered tick>`` (a key may be retired more than once);
     - a *parameter version* superseded before the epoch that just closed (each controller step
       adds one per epoch; only ``cor verify``'s slashing audit and the parameter history views read
       older ones, from the database);
@@ -40,13 +45,15 @@ from .bounties import REVIEWER_DRAW
 from .errors import invariant
 from .events import content_hash
 from .params import ParamHistory
-from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord
-from .rules import RULES_BOUNTY_RETIRE, RULES_PRUNE, rules_since
+from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord, Node
+from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, rules_since
+from .selection import pool_keys
 from .state import State, assert_ready
 from .state_codec import encode_record
 
 TASK = "task"
 BOUNTY = "bounty"
+NODE = "node"
 EPOCH = "epoch"
 PARAMS = "params"
 
@@ -57,12 +64,12 @@ def pruning(state: State) -> bool:
     return rules_since(p, RULES_PRUNE) and p.prune_closed_records == 1
 
 
-def fold(previous: str, kind: str, key: int, record_hash: str) -> str:
+def fold(previous: str, kind: str, key: int | str, record_hash: str) -> str:
     """The running hash after one more pruned record."""
     return content_hash(f"{previous}{kind}:{key}:{record_hash}".encode("ascii"))
 
 
-def retire(state: State, kind: str, key: int, record: object) -> None:
+def retire(state: State, kind: str, key: int | str, record: object) -> None:
     """Fold one whole record into ``pruned`` and hand its bytes to the database (``state.retired``)."""
     data = encode_record(record)
     state.pruned.hash = fold(state.pruned.hash, kind, key, content_hash(data))
@@ -94,6 +101,8 @@ def process_prune(state: State) -> None:
         retire(state, TASK, tid, state.tasks.pop(tid))
     if rules_since(state.params, RULES_BOUNTY_RETIRE):
         retire_bounties(state)
+    if rules_since(state.params, RULES_NODE_RETIRE):
+        retire_nodes(state)
     closed = state.epoch - 1  # the epoch that just closed keeps its whole record
     through = state.pruned.epochs_through
     for e in [e for e in state.epochs if e < closed]:
@@ -121,6 +130,88 @@ def retire_bounties(state: State) -> None:
     for bid in [i for i, b in state.bounties.items() if b.status == BountyStatus.EXPIRED and i not in waiting]:
         invariant(bid not in state.unexpired_bounties and bid not in state.undrawn_bounties, f"expired bounty {bid} is indexed as open")
         retire(state, BOUNTY, bid, state.bounties.pop(bid))
+
+
+def node_key(node: Node) -> str:
+    """A retired node's pruned key: its address and the tick it registered at (zero-padded, so one key's records sort by
+    time). The same key may register, retire and register again: each record has its own."""
+    return f"{node.id}@{node.registered_tick:012d}"
+
+
+def retirable(state: State) -> list[str]:
+    """The nodes that nothing in the live state can still pay, slash, draw or refer to (``RULES_NODE_RETIRE``), by id.
+
+    A node qualifies when, after the close:
+    - it holds no stake: ``stake_total``, its self-bond and every delegation are 0, no staker position is left for the
+      epoch to pay (``positions``, forgotten at the close once empty) and nothing waits in ``rewards:<node>``;
+    - no unbonding entry from it is left (matured ones included: ``stake.withdraw`` reads the node's entries, and a slash
+      takes from entries that started after the offence) and no redelegation from or to it (each is slashable for its
+      source's offences until it matures);
+    - no live task names it as router, miner or validator: closed tasks stay live until their evidence is too old
+      (``slashing._fresh`` refuses a task created at or before ``epoch - unbonding_period_epochs``, the same horizon that
+      retires closed tasks above), so every offence it could still be slashed for, and every payment a task still owes it,
+      keeps it; and no open session names it as a dedicated miner (its next task draws among them);
+    - no jail on record (a running jail caps newcomers' start, ``staking.starting_reputation``; an ended one not
+      unjailed still bars its operator's voter reward, ``governance.barred_voters``) and no slash record of its key (a
+      slash caps newcomers for ``reputation_memory_epochs``, a window governance may widen again, and the key's record
+      holds the reputation the slash left: a slashed key keeps its record, so it can never register afresh; slash records
+      are kept whole anyway, so this adds at most one record per slash, each of which cost its penalty);
+    - no voting proposal's snapshot names it (its operator votes its positions there), and no first-rules offence count
+      (``offence_log``, rules 1-3) is held for it.
+    Bounty reviewers are addresses (an award or a score reads no node record), so a reviewer's node may retire.
+    O(nodes) for the zero-stake test (the close already walks every node several times); the live tasks, sessions,
+    redelegations, proposals and offence counts are read once, and only when some node has no stake left."""
+    balances = state.ledger.balances
+    idle = [
+        node_id
+        for node_id, node in state.nodes.items()
+        if node.stake_total == 0
+        and not node.delegators
+        and not node.positions
+        and node.jailed_until_tick is None
+        and balances.get(f"bonded:{node_id}", 0) == 0
+        and balances.get(f"rewards:{node_id}", 0) == 0
+        and not state.unbonding_index.ids("node", node_id)
+        and node_id not in state.slash_index.by_node
+    ]
+    if not idle:
+        return []
+    named: set[str] = set()
+    for task in state.tasks.values():
+        if task.router is not None:
+            named.add(task.router)
+        named.update(a.miner for a in task.miners)
+        named.update(task.validators)
+    for session in state.sessions.values():
+        if session.is_open:
+            named.update(session.dedicated_miners)
+    for r in state.redelegations.values():
+        named.add(r.source)
+        named.add(r.node)
+    for pid in state.voting_proposals:
+        named.update(state.proposals[pid].positions)
+    named.update(key.split("|")[0] for key in state.offence_log)
+    return sorted(node_id for node_id in idle if node_id not in named)
+
+
+def retire_nodes(state: State) -> None:
+    """Nodes with nothing left leave (``RULES_NODE_RETIRE``), in id order, each folded as ``node:<address>@<tick>``; the
+    selection index forgets its weight (0: it is not selectable) and the marks to re-read it. Its slots in the weight
+    trees stay, at weight 0 (the slot order is history a draw reads; a key registered again takes its old slots)."""
+    idx = state.selection
+    for node_id in retirable(state):
+        node = state.nodes.pop(node_id)
+        invariant(node_id not in state.jailed and not state.slashes_of(node_id), f"node {node_id} retires with a jail or a slash on record")
+        if idx is not None:
+            for key in pool_keys(node):
+                tree = idx.trees.get(key)
+                if tree is not None and tree.weight(node_id):
+                    tree.set(node_id, 0)
+            idx.weights.pop(node_id, None)
+            idx.marked.discard(node_id)
+        state.reputation_caps.forget(node)  # (none holds it: a member is jailed or slashed, and neither retires)
+        state.touched.discard(node_id)
+        retire(state, NODE, node_key(node), node)
 
 
 def prune_param_versions(state: State, closed: int) -> None:

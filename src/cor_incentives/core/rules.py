@@ -126,6 +126,13 @@ RULE_VERSIONS: dict[int, str] = {
     "refused with bounty_not_found, and a funding proposal passed before it executes as failed (1-21: kept forever, so "
     "the deposits rule 21 returns at expiry could be spent on new bounties and entries again and again and the stored "
     "entries grew with money x time: attack bounty_churn)",
+    23: "a node with nothing left leaves the live state (core/prune.py retire_nodes): at an epoch close (with pruning on), "
+    "a node without stake, positions, unbonding entries or redelegations from or to it, named by no live task (closed "
+    "tasks stay while evidence about them can be reported), open session, voting proposal's snapshot or offence count, "
+    "with no jail or slash record of its key, is folded into ``pruned`` and moved to the database; a message naming it "
+    "is refused node_not_found and the key may register again as a fresh node (1-22: kept forever, so a self-bond "
+    "unbonded, withdrawn and registered under a new key again and again grew the node records with money x time: "
+    "attack node_churn)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -170,6 +177,10 @@ bounty's escrow, returned to every entrant at finalize or expiry (core/bounties.
 RULES_BOUNTY_RETIRE = 22
 """An expired bounty and its entries leave the live state at the next epoch close's prune (core/prune.py ``BOUNTY``),
 into ``pruned`` and the database; earlier: kept forever, so stored entries grew with money x time (attack bounty_churn)."""
+RULES_NODE_RETIRE = 23
+"""A node with nothing left (no stake, entries, live task, open session, jail or slash record, voting snapshot) leaves the
+live state at the epoch close's prune (core/prune.py ``retire_nodes``), into ``pruned`` and the database; the key may
+register again as a fresh node. Earlier: kept forever, so node records grew with money x time (attack node_churn)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -186,6 +186,12 @@ class CapHeap:
             self.heap = [(r, n) for n, r in self.members.items()]
             heapq.heapify(self.heap)
 
+    def drop(self, node_id: str) -> None:
+        """Let go of ``node_id`` (a node leaving the state, core/prune.py ``retire_nodes``); its heap entry is stale."""
+        old = self.members.pop(node_id, _ABSENT)
+        if old is not _ABSENT:
+            on_undo(_cap_restore, self, node_id, old)
+
     def _set(self, node_id: str, reputation: int) -> None:
         """``put`` without a journal or a check (an index being made)."""
         self.members[node_id] = reputation
@@ -278,6 +284,13 @@ class ReputationCaps:
         held = self.slashed.get(role)
         if held is not None and node_id in held.members:
             held.put(node_id, node.reputation_ppb)
+
+    def forget(self, node: Node) -> None:
+        """``node`` left the state (core/prune.py ``retire_nodes``): no heap holds it any more."""
+        for heaps in (self.jailed, self.slashed):
+            held = heaps.get(node.role)
+            if held is not None:
+                held.drop(node.id)
 
     def lowest(self, state: State, role: str, since: int | None) -> int | None:
         """The lowest reputation of the nodes of ``role`` whose jail is running and (``since`` given) of those slashed in
@@ -520,7 +533,7 @@ class State(Journaled):
     skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences skipped this epoch (see core.journal.attempt)
     pruned: Pruned = field(default_factory=Pruned)  # closed records that left the live state (core/prune.py, RULES_PRUNE)
     # derived: (seq, kind, id, n, canonical bytes) of the records an event pruned, until the database took them
-    retired: list[tuple[int, str, int, int, bytes]] = field(default_factory=list, repr=False, compare=False)
+    retired: list[tuple[int, str, int | str, int, bytes]] = field(default_factory=list, repr=False, compare=False)
     # derived: where pruned records are read back (app/archive.py); never read by the core
     history: Any = field(default=None, repr=False, compare=False)
     recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)

@@ -214,17 +214,18 @@ PRUNED_COLLECTION = "pruned"
 """Documents of the records that left the live state (core/prune.py), keyed ``<kind>:<id>`` (id zero-padded)."""
 
 
-def pruned_key(kind: str, key: int) -> str:
-    """``<kind>:<id>`` with the id zero-padded, so keys sort as their ids do."""
-    return f"{kind}:{key:012d}"
+def pruned_key(kind: str, key: int | str) -> str:
+    """``<kind>:<id>`` with an integer id zero-padded, so keys sort as their ids do; a text id (a node's
+    ``<address>@<registered tick>``, core/prune.py ``node_key``) as it is."""
+    return f"{kind}:{key:012d}" if isinstance(key, int) else f"{kind}:{key}"
 
 
-def pruned_document(kind: str, key: int, n: int, data: bytes) -> tuple[str, str, str]:
+def pruned_document(kind: str, key: int | str, n: int, data: bytes) -> tuple[str, str, str]:
     """The row (collection, key, data) of one pruned record: its place in the running hash and its canonical bytes, verbatim."""
     return (PRUNED_COLLECTION, pruned_key(kind, key), '{"n":' + str(n) + ',"record":' + data.decode("ascii") + "}")
 
 
-def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int, int, bytes]]) -> EpochRecord:
+def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int | str, int, bytes]]) -> EpochRecord:
     """The whole record of closed epoch ``e`` as the event being projected left it (from what it pruned if it slimmed it)."""
     if e > state.pruned.epochs_through and e in state.epochs:
         return state.epochs[e]
