@@ -30,6 +30,14 @@ of the same stake for the same time earns, whatever rule the core uses.
                        20 (knob rules=before_min_position runs rule 19) each base unit could be a position; from rule 20
                        a position holds 0 or at least min_position_units (1 COR), so positions ≤ stake locked ÷ 1 COR.
                        gain = the attacker's positions no min_position_units of its locked stake backs ÷ its keys.
+    node_churn         (rule 23) a churner with the money for one router registers a key, unbonds the whole self-bond at
+                       once, withdraws it when it matures (unbonding_period_epochs later), passes it to a new key that
+                       registers, round after round; the honest twin keeps one router registered with the same money.
+                       Both worlds prune (prune_closed_records = 1, what a node with a database holds). A probe counts
+                       the churner's node records in the live state (and every node a close walks) mid-cycle. Until
+                       rule 23 (rules=before_retire runs rule 22) every record stays, one more per round; from rule 23
+                       a node with nothing left leaves at the next close. gain = (the churner's live records at the
+                       last probe ÷ at the first) − 1; stopped iff gain ≤ 0 and no churn step was refused.
 """
 
 from __future__ import annotations
@@ -37,9 +45,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULES_EXPOSED_STAKE, RULES_MIN_POSITION
+from ...core.rules import RULE_VERSIONS, RULES_EXPOSED_STAKE, RULES_MIN_POSITION, RULES_NODE_RETIRE
 from ...core.staking import stakers
 from ...core.state import State
+from ...core.state_codec import encode_record
 from ...core.units import COR, cor_text
 from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
@@ -587,4 +596,131 @@ class DustPositions(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch(), IdleStake(), DustPositions())
+# --- rule 23: node churn ---
+BEFORE_NODE_RETIRE = max(v for v in RULE_VERSIONS if v < RULES_NODE_RETIRE)  # the rule before 23
+CHURN_WITHDRAW, CHURN_PASS, CHURN_REGISTER, CHURN_UNBOND, CHURN_PROBE = 1, 2, 3, 4, 50  # offsets in an epoch
+
+
+def _churn_key(i: int) -> str:
+    return actor(f"churn-{i:03d}")
+
+
+class _NodeChurnScript(StakeScript):
+    """A ``StakeScript`` that also keeps the probe's samples: (epoch, the churner's live records, their bytes, nodes)."""
+
+    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int, int]], **kw: Any) -> None:
+        super().__init__(steps, **kw)
+        self.samples = samples
+
+
+class NodeChurn(Family):
+    """One router's money registered under a new key every unbonding period (see the module docstring): stopped from
+    rule 23 (``RULES_NODE_RETIRE``)."""
+
+    name = "node_churn"
+    title = "A churner stores node records without end by registering the same self-bond under new keys"
+    criterion = (
+        "the live state holds no more of the churner's node records at the last round than at the first (gain = last ÷ "
+        "first − 1 ≤ 0), however many rounds it runs, and no churn step is refused"
+    )
+    description = (
+        "one router's minimum self-bond (500 COR): a key registers, unbonds all of it at once, withdraws it "
+        "unbonding_period_epochs later and transfers it to the next key, which registers; one round per unbonding period. "
+        "Both worlds run with prune_closed_records = 1; rules=before_retire runs rule 22, where a node is never deleted. "
+        "The twin: the first key registers and stays"
+    )
+    gain_unit = "(the churner's node records in the live state at the last round ÷ at the first round) − 1"
+    knobs = (
+        Knob("rounds", 6, "registrations the churner makes (one per unbonding period)", 2, 30),
+        Knob(
+            "rules",
+            "retire",
+            f"the rules: retire (rule {RULES_NODE_RETIRE}: a node with nothing left leaves at the next close) or "
+            f"before_retire (rule {BEFORE_NODE_RETIRE}: kept forever)",
+            choices=("retire", "before_retire"),
+        ),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        params: dict[str, Any] = {"prune_closed_records": 1}
+        if k["rules"] == "before_retire":
+            params["rule_version"] = BEFORE_NODE_RETIRE
+        period = Params().unbonding_period_epochs
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) * period + 2, tasks=2, params=params)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        period, bond = Params().unbonding_period_epochs, Params().min_self_bond_router_units
+        rounds = int(k["rounds"])
+        keys = [_churn_key(i) for i in range(1 if twin else rounds)]
+        register = {"role": "router", "self_bond": str(bond)}
+        steps: list[Step] = []
+        for i, key in enumerate(keys):
+            start = i * period  # the epoch this key registers in
+            steps.append(Step(CHURN_REGISTER, key, "node.register", register, (start,), "churn_register"))
+            if twin:
+                continue
+            steps.append(Step(CHURN_UNBOND, key, "stake.unbond", {"amount": str(bond)}, (start,), "churn_unbond"))
+            steps.append(Step(CHURN_WITHDRAW, key, "stake.withdraw", {}, (start + period,), "churn_withdraw"))
+            if i + 1 < len(keys):
+                steps.append(Step(CHURN_PASS, key, "transfer", {"to": keys[i + 1], "amount": str(bond)}, (start + period,), "churn_pass"))
+        samples: list[tuple[int, int, int, int]] = []
+        probe_epochs = tuple(i * period + 1 for i in range(rounds))  # mid-cycle: the round's key registered, the last one withdrawn
+        steps.append(Step(CHURN_PROBE, keys[0], "probe", _node_probe(set(_churn_key(i) for i in range(rounds)), samples), probe_epochs, "probe"))
+        names = {f"churn-{i}": key for i, key in enumerate(keys)}
+        return _NodeChurnScript(steps, samples, watch=[], wallets={keys[0]: bond}, actor_names=names)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        churn = made(script, _NodeChurnScript)
+        state = churn.state
+        return {
+            "rule_version": state.params.rule_version,
+            "samples": [list(x) for x in churn.samples],
+            "churn_refused": sorted({f"{e.label}: {e.code}" for e in churn.log if not e.ok}),
+            "retired": state.pruned.count,
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        runs = len(attack) or 1
+        first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / runs
+        last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / runs
+        last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / runs
+        walked = sum(a["samples"][-1][3] if a["samples"] else 0 for a in attack) / runs
+        twin_walked = sum(t["samples"][-1][3] if t["samples"] else 0 for t in twin) / (len(twin) or 1)
+        twin_last = sum(t["samples"][-1][1] if t["samples"] else 0 for t in twin) / (len(twin) or 1)
+        gain = last / first - 1 if first else 0.0
+        refused = sorted({r for a in attack for r in a["churn_refused"]})
+        growth = [s[1] for s in attack[0]["samples"]] if attack else []
+        bond_cor = Params().min_self_bond_router_units / COR
+        period = Params().unbonding_period_epochs
+        return Verdict(
+            gain,
+            gain <= 0 and not refused,
+            {
+                "live_records_by_round": growth,
+                "live_records_first_round": first,
+                "live_records_last_round": last,
+                "live_record_bytes_last_round": last_bytes,
+                "nodes_a_close_walks_last_round": walked,
+                "twin_nodes_a_close_walks_last_round": twin_walked,
+                "twin_live_records_last_round": twin_last,
+                "records_per_cor_per_epoch_made": 1 / (bond_cor * period),
+                "refused": refused,
+            },
+            f"{k['rules']}: the churner's live node records by round {growth} ({last_bytes / 1024:.1f} KiB at the last; the "
+            f"twin holds {twin_last:g}); a close walks {walked:g} nodes (the twin's {twin_walked:g}); it makes one record per "
+            f"{bond_cor:g} COR every {period} epochs{' (refused: ' + ', '.join(refused[:3]) + ')' if refused else ''}",
+        )
+
+
+def _node_probe(keys: set[str], samples: list[tuple[int, int, int, int]]) -> Any:
+    """Records the churner's node records held in the live state, their bytes, and every node a close walks; sends nothing."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        mine = [n for a, n in state.nodes.items() if a in keys]
+        samples.append((state.epoch, len(mine), sum(len(encode_record(n)) for n in mine), len(state.nodes)))
+        return None
+
+    return body
+
+
+FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch(), IdleStake(), DustPositions(), NodeChurn())
