@@ -251,7 +251,9 @@ class NodeOut(Out):
     stake_total: str
     delegators: int
     commission_bps: int
-    state: str = Field(..., description="active, underbonded or jailed.")
+    state: str = Field(
+        ..., description="active, underbonded or jailed; retired: it held nothing and left the live state (rule 23), read from the database."
+    )
     jailed_until_tick: int | None
     reputation_ppb: int
     slash_count: int

@@ -1,7 +1,7 @@
 """Closed records wherever they are: the live state, or the database once they were pruned (core/prune.py).
 
 Under rule version ``RULES_PRUNE`` (core/rules.py) closed tasks and the records of earlier epochs leave ``State`` after each close
-(and from ``RULES_BOUNTY_RETIRE`` expired bounties with their entries);
+(and from ``RULES_BOUNTY_RETIRE`` expired bounties with their entries, from ``RULES_NODE_RETIRE`` nodes with nothing left);
 the engine wrote each one's canonical bytes to the ``pruned`` documents as the close was applied. The
 read paths (``cor task show``, ``cor bounty show``/``list``, ``cor epoch show``, statements, rewards, proofs, the API, the
 dashboard) ask here: the live record when the state still holds it whole, else the database's copy.
@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from ..core.bounties import get_bounty as live_bounty
 from ..core.errors import NotFound
 from ..core.params import Params
-from ..core.records import Bounty, EpochRecord, Task
+from ..core.records import Bounty, EpochRecord, Node, Task
 from ..core.state import State
 from ..core.state_codec import decode_record
 from ..core.tasks import get_task as live_task
@@ -47,6 +47,24 @@ class StoreHistory:
         if raw is None:
             return None
         return decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+
+    def newest_node(self, node_id: str) -> Node | None:
+        """The last retired record of the key ``node_id`` (``node:<address>@<registered tick>``: the latest tick sorts last)."""
+        with self.store.reader() as conn:
+            row = conn.execute(
+                select(db.documents.c.data)
+                .where(
+                    db.documents.c.collection == PRUNED_COLLECTION,
+                    db.documents.c.key > pruned_key("node", f"{node_id}@"),
+                    db.documents.c.key < pruned_key("node", f"{node_id}@~"),
+                )
+                .order_by(db.documents.c.key.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        node: Node = decode_record(Node, json.dumps(json.loads(row[0])["record"], separators=(",", ":")))
+        return node
 
     def tasks_below(self, below: int, page: int = 200) -> Iterator[Task]:
         """Pruned tasks with an id below ``below``, newest first (read a page at a time)."""
@@ -187,6 +205,15 @@ def _newest_first(live: Iterator[Any], stored: Iterator[Any]) -> Iterator[Any]:
     while nxt is not None:
         yield nxt
         nxt = next(stored, None)
+
+
+def retired_node(state: State, node_id: str) -> Node | None:
+    """The record a node left when it retired (``RULES_NODE_RETIRE``: read from the database; the key's last one), or
+    None: live, never registered, or no database to read it from."""
+    h = _history(state)
+    if node_id in state.nodes or h is None or not state.pruned.count:
+        return None
+    return h.newest_node(node_id)
 
 
 def get_bounty(state: State, bounty_id: Any) -> Bounty:

@@ -23,17 +23,18 @@ assumptions are part of its output.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import rules
 from ..core.errors import InvalidInput, NotFound
 from ..core.params import SLASH_FRACTION_DEFAULT
-from ..core.records import ROLES, EpochRecord, SlashRecord
+from ..core.records import ROLES, EpochRecord, Node, SlashRecord
 from ..core.state import State
 from ..core.streams import LinePart, Stream
 from ..core.units import BPS, PPB, cor_text, format_cor
-from . import views
+from . import archive, views
 from .archive import epoch_records, newest_tasks
 
 DEFAULT_WINDOW_EPOCHS = 7
@@ -183,9 +184,11 @@ def _slash_summary(slashes: list[SlashRecord]) -> dict[str, Any]:
     return {"recent_slashes": len(slashes), "recent_slashed": format_cor(total), "recent_slashed_units": str(total)}
 
 
-def warnings(state: State, node_id: str, recent: list[SlashRecord], worked: frozenset[str] | None = None) -> list[str]:
+def warnings(state: State, node_id: str, recent: list[SlashRecord], worked: frozenset[str] | None = None, record: Node | None = None) -> list[str]:
     """What a delegator should know before (or while) staking with the node: jail, recent slashes, and (rule version 14
-    on) that its stake would earn no staking APR if the epoch closed now."""
+    on) that its stake would earn no staking APR if the epoch closed now. ``record``: a retired node's record."""
+    if record is not None and node_id not in state.nodes:
+        return ["retired: it held nothing and left the live state at an epoch close (rule 23); its key may register again as a new node"]
     n = state.nodes[node_id]
     out = []
     apr = views.apr_exposure_warning(state, n, "node", worked)
@@ -208,8 +211,9 @@ def warnings(state: State, node_id: str, recent: list[SlashRecord], worked: froz
     return out
 
 
-def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str, dict[str, Any]]:
-    """Every node's record over the last ``window`` closed epochs (see the module docstring)."""
+def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS, nodes: Mapping[str, Node] | None = None) -> dict[str, dict[str, Any]]:
+    """Every node's record over the last ``window`` closed epochs (see the module docstring); ``nodes``: those nodes
+    instead of the live ones (a retired node's record, ``archive.retired_node``)."""
     records = recent_records(state, window)
     per_epoch = [(r, epoch_of_nodes(r)) for r in records]
     first_epoch = records[0].epoch if records else state.epoch
@@ -220,7 +224,7 @@ def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str,
             slashes_since[s.node].append(s)
     worked = views.worked_models(state)
     out: dict[str, dict[str, Any]] = {}
-    for node_id, n in state.nodes.items():
+    for node_id, n in (nodes if nodes is not None else state.nodes).items():
         counted = [(r, nodes.get(node_id)) for r, nodes in per_epoch if n.registered_tick < r.end_tick]
         yields = [_per_epoch_ppb(sum(e.stakers.values()), r.end_tick - r.start_tick, e.stake_ticks) if e else 0 for r, e in counted]
         mean_ppb = sum(yields) // len(yields) if yields else 0
@@ -245,7 +249,7 @@ def node_records(state: State, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str,
             "missed_deadlines": missed,
             **_slash_summary(recent),
             "jailed": n.jailed,
-            "warnings": warnings(state, node_id, recent, worked),
+            "warnings": warnings(state, node_id, recent, worked, n),
         }
     return out
 
@@ -428,12 +432,13 @@ def node_table(state: State, role: str | None = None, sort: str | None = None, w
 
 
 def node_detail(state: State, node_id: str, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:
-    """One node in detail (``views.node``), its record and its offence counters."""
-    if node_id not in state.nodes:
+    """One node in detail (``views.node``), its record and its offence counters; a retired node (rule 23) from the record
+    it left in the database, with state ``retired``."""
+    retired = archive.retired_node(state, node_id) if node_id not in state.nodes else None
+    if node_id not in state.nodes and retired is None:
         raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
-    return (
-        views.node(state, node_id, detail=True) | node_records(state, check_window(window))[node_id] | {"offences": offence_counters(state, node_id)}
-    )
+    records = node_records(state, check_window(window), {node_id: retired} if retired is not None else None)
+    return views.node(state, node_id, detail=True, retired=retired) | records[node_id] | {"offences": offence_counters(state, node_id)}
 
 
 # --- registering a miner: what it is told before it waits for work that never comes -------------

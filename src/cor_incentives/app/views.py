@@ -102,9 +102,10 @@ def offence_allowance(state: State, n: Node) -> dict[str, int]:
     return {"served": served + served_prev, "forgiven": forgiven + forgiven_prev, "left": allowance.allowance(state, n)}
 
 
-def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
-    n = state.nodes[node_id]
-    status_ = "jailed" if n.jailed else ("active" if is_selectable(state, n) else "underbonded")
+def node(state: State, node_id: str, detail: bool = False, retired: Node | None = None) -> dict[str, Any]:
+    """A node's view; ``retired``: the record a retired node left (``archive.retired_node``), shown with state ``retired``."""
+    n = retired if retired is not None else state.nodes[node_id]
+    status_ = "retired" if retired is not None else "jailed" if n.jailed else ("active" if is_selectable(state, n) else "underbonded")
     out: dict[str, Any] = {
         "id": n.id,
         "role": n.role,
@@ -123,7 +124,7 @@ def node(state: State, node_id: str, detail: bool = False) -> dict[str, Any]:
     }
     if detail:
         out["delegations"] = {a: format_cor(state.ledger.balance(f"delegated:{n.id}:{a}")) for a in sorted(n.delegators)}
-        out.update(stake_time(state, node_id))
+        out.update(stake_time(state, node_id, n))
         out["unbonding"] = [
             {
                 "id": u.id,
@@ -158,14 +159,15 @@ def redelegation(state: State, r: Redelegation) -> dict[str, Any]:
     }
 
 
-def stake_time(state: State, node_id: str) -> dict[str, Any]:
+def stake_time(state: State, node_id: str, record: Node | None = None) -> dict[str, Any]:
     """The node's stake × ticks so far this epoch, and each position's: what its stakers' rewards are split by at the close.
 
     Counted up to the current tick without changing the state (the core brings the counts up to date
     only when a stake changes and at the close); ``share_ppb`` = the position's stake × ticks ÷ the
-    node's, the share of the node's staker reward it would take if the epoch closed now.
+    node's, the share of the node's staker reward it would take if the epoch closed now. ``record``: the node's record
+    when it is not the live one (a retired node's).
     """
-    n = state.nodes[node_id]
+    n = record if record is not None else state.nodes[node_id]
     node_ticks = n.stake_ticks + n.stake_total * (state.tick - n.stake_tick_mark)
     idle_ticks = n.idle_stake_ticks  # (rule version 14 on) counted while not selectable: no APR on them
     if rules_since(state.params, RULES_EXPOSED_STAKE) and not is_selectable(state, n):

@@ -210,7 +210,7 @@ def retire_nodes(state: State) -> None:
             idx.weights.pop(node_id, None)
             idx.marked.discard(node_id)
         state.reputation_caps.forget(node)  # (none holds it: a member is jailed or slashed, and neither retires)
-        state.touched.discard(node_id)
+        state.touched.add(node_id)  # (the projections delete its row: the database holds its record in ``pruned``)
         retire(state, NODE, node_key(node), node)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api import readviews
-from ..app import chooser, views
+from ..app import archive, chooser, views
 from ..app.archive import bounty_count, closed_epochs, epoch_record, epoch_records, get_task, param_versions
 from ..core.errors import EngineError, NotFound
 from ..core.governance import tally
@@ -182,11 +182,11 @@ def node_rewards_by_epoch(s: State, node_id: str, records: Iterable[EpochRecord]
 
 def node_detail(s: State, node_id: str) -> dict[str, Any]:
     """A node: stake, self-bond, delegators, commission, reputation and its history, rewards, slashes, jail."""
-    if node_id not in s.nodes:
-        raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
+    detail = chooser.node_detail(s, node_id)  # (node_not_found; a retired node from the record it left, rule 23)
     records = _recent_epochs(s, MAX_SERIES_EPOCHS)
-    n = s.nodes[node_id]
-    detail = chooser.node_detail(s, node_id)
+    n = s.nodes.get(node_id) or archive.retired_node(s, node_id)
+    if n is None:
+        raise NotFound(f"no node {node_id}", code="node_not_found", node=node_id)
     rewards = node_rewards_by_epoch(s, node_id, records)
     earned = sum(_units(r["total_units"]) for r in rewards)
     first = records[0].epoch if records else s.epoch

@@ -186,7 +186,11 @@ class Projector:
                 self._node_rows[n] = digest
                 node_rows.append((n, node.role, data))
         bulk.upsert_rows(conn, db.nodes, ("id",), ("role", "data"), node_rows, text_bytes=("data",))
-        written["nodes"] = len(node_rows)
+        retired = [n for n in sorted(self._nodes) if n not in state.nodes]  # retired (rule 23): its record is in ``pruned``
+        bulk.delete_keys(conn, db.nodes, "id", retired)
+        for n in retired:
+            self._node_rows.pop(n, None)
+        written["nodes"], written["nodes_deleted"] = len(node_rows), len(retired)
         if self._unbonding:
             self._sync_collection(conn, "unbonding", {str(k): u for k, u in state.unbondings.items()})
         docs: list[tuple[str, str, str | bytes]] = [("slash", str(r.id), json_text(r)) for r in state.slashes[self.slashes_projected :]]
