@@ -49,7 +49,7 @@ DOC_SECTIONS = {
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     # a refusal (rule 20): nothing an epoch document carries to recompute
-    "Stake positions: the minimum (rule 20)": "82d62fb6b466fadb50a0ca4bac0cc9228da675df9fca34355671d36f0dc06987",
+    "Stake positions: the minimum (rule 20)": "71bfbf667149694eb48b951bc29f934a1f7447cd019706abfd60bd5dd290a11d",
     "Staking APR": "4feecc4780b3e595efb5516911c33cfc79fc64426cc5ae5e71589fedfb9a26fb",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
