@@ -36,12 +36,12 @@ U = 2  # unbonding_period_epochs (the default)
 MAIN_STATE_HASH_22 = "0x7df917688cb49ddc4322c6d45b28c79ab4e9a871d0cd1e4fdf6f40cb875387ac"
 
 
-def network(rule_version: int | None = None, prune: int = 1, **wallets: int) -> Chain:
+def network(rule_version: int | None = None, prune: int = 1, beacon: int | None = None, **wallets: int) -> Chain:
     params = {"prune_closed_records": prune, "epoch_length_ticks": EPOCH, "unbonding_period_epochs": U}
     if rule_version is not None:
         params["rule_version"] = rule_version
     funded = {"op": BOND, "op2": BOND, "d": 100 * COR, **wallets}
-    return Chain(wallets=funded, params=params)
+    return Chain(wallets=funded, params=params, beacon=beacon)
 
 
 def close(c: Chain) -> None:
@@ -95,6 +95,31 @@ def test_a_node_with_nothing_left_leaves_at_the_next_close_folded_into_pruned():
     conservation_holds(c.state)
     again = replay(c.events, check_each=True)
     assert encode_state(again) == encode_state(c.state)
+
+
+def test_with_a_beacon_the_selection_index_forgets_a_retired_node_and_takes_it_back_when_the_key_registers_again():
+    c = network(beacon=256)
+    register(c, "op2")  # a router that stays
+    register(c)
+    op, op2 = addr("op"), addr("op2")
+    close(c)  # the close's check_index syncs the index: both weighed, both in the routers' tree
+    idx = c.state.selection
+    assert idx is not None and idx.weights[op] > 0 and idx.trees["router"].weight(op) > 0
+    c.as_("op", "stake.unbond", {"amount": str(BOND)})
+    for _ in range(U):
+        close(c)
+    c.as_("op", "stake.withdraw", {})
+    close(c)
+    idx = c.state.selection
+    assert op not in c.state.nodes and op not in idx.weights and op not in idx.marked
+    assert idx.trees["router"].weight(op) == 0 and idx.weights[op2] == idx.trees["router"].weight(op2) > 0
+    register(c)
+    close(c)
+    assert c.state.selection.weights[op] == c.state.selection.trees["router"].weight(op) > 0
+    again = replay(c.events, check_each=True)
+    assert encode_state(again) == encode_state(c.state)
+    state = decode_state(encode_state(c.state))
+    assert encode_state(state) == encode_state(c.state)
 
 
 def test_a_delegation_or_an_undelegation_entry_keeps_the_node():
