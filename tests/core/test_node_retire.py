@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from cor_incentives.core.apply import apply, conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.events import content_hash
-from cor_incentives.core.prune import NODE, fold, node_key, retirable
+from cor_incentives.core.prune import NODE, compact, fold, node_key, retirable
 from cor_incentives.core.records import Accrual, Assignment, Node, Redelegation, Session, SlashRecord
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_NODE_RETIRE
+from cor_incentives.core.sampling import WeightTree, reference_draw
 from cor_incentives.core.staking import starting_reputation
 from cor_incentives.core.state_codec import decode_record, decode_state, encode_record, encode_state, state_hash
 from cor_incentives.core.units import COR
@@ -97,7 +98,7 @@ def test_a_node_with_nothing_left_leaves_at_the_next_close_folded_into_pruned():
     assert encode_state(again) == encode_state(c.state)
 
 
-def test_with_a_beacon_the_selection_index_forgets_a_retired_node_and_takes_it_back_when_the_key_registers_again():
+def test_with_a_beacon_the_selection_index_forgets_a_retired_node_its_slot_included_and_weighs_the_key_again_when_it_registers():
     c = network(beacon=256)
     register(c, "op2")  # a router that stays
     register(c)
@@ -112,14 +113,34 @@ def test_with_a_beacon_the_selection_index_forgets_a_retired_node_and_takes_it_b
     close(c)
     idx = c.state.selection
     assert op not in c.state.nodes and op not in idx.weights and op not in idx.marked
-    assert idx.trees["router"].weight(op) == 0 and idx.weights[op2] == idx.trees["router"].weight(op2) > 0
+    assert op not in idx.trees["router"].slot and [n for n, _ in idx.trees["router"].slots()] == [op2]  # compacted
+    assert idx.weights[op2] == idx.trees["router"].weight(op2) > 0
     register(c)
     close(c)
+    assert [n for n, _ in c.state.selection.trees["router"].slots()] == [op2, op]  # a new slot, last
     assert c.state.selection.weights[op] == c.state.selection.trees["router"].weight(op) > 0
     again = replay(c.events, check_each=True)
     assert encode_state(again) == encode_state(c.state)
     state = decode_state(encode_state(c.state))
     assert encode_state(state) == encode_state(c.state)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(1, 10**6)), min_size=1, max_size=40),
+    st.integers(1, 8),
+    st.binary(min_size=8, max_size=8),
+)
+def test_property_compacting_a_tree_of_its_retired_slots_changes_no_draw(slots, k, seed):
+    """``compact`` drops the slots of retired nodes (weight 0 in the index once retired); a draw reads only positive
+    weights in slot order, so every draw over the compacted tree equals the draw over the whole one."""
+    named = [(f"n{i}", 0 if kind == 0 else w) for i, (kind, w) in enumerate(slots)]  # kind 0: a retired node's slot
+    tree = WeightTree.from_slots(named)
+    gone = {n for n, w in named if w == 0}
+    small = compact(tree, gone)
+    assert small.slots() == [(n, w) for n, w in named if w > 0] and (small.total, len(small)) == (tree.total, len(tree))
+    assert small.draw_excluding(k, seed, (), True) == tree.draw_excluding(k, seed, (), True)
+    assert small.draw_excluding(k, seed, (), True) == reference_draw(named, k, seed)
 
 
 def test_a_delegation_or_an_undelegation_entry_keeps_the_node():

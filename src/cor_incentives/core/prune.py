@@ -47,6 +47,7 @@ from .events import content_hash
 from .params import ParamHistory
 from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord, Node
 from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, rules_since
+from .sampling import WeightTree
 from .selection import pool_keys
 from .state import State, assert_ready
 from .state_codec import encode_record
@@ -195,23 +196,33 @@ def retirable(state: State) -> list[str]:
 
 
 def retire_nodes(state: State) -> None:
-    """Nodes with nothing left leave (``RULES_NODE_RETIRE``), in id order, each folded as ``node:<address>@<tick>``; the
-    selection index forgets its weight (0: it is not selectable) and the marks to re-read it. Its slots in the weight
-    trees stay, at weight 0 (the slot order is history a draw reads; a key registered again takes its old slots)."""
+    """Nodes with nothing left leave (``RULES_NODE_RETIRE``), in id order, each folded as ``node:<address>@<tick>``. The
+    selection index forgets each one: its weight (0: it is not selectable), its marks, and its slots, each tree that held
+    one made again from its other slots in their order (``compact``: O(the tree's slots), once per tree a close touches).
+    A draw reads only the positive weights in slot order, so no draw changes; a key registered again takes new slots."""
     idx = state.selection
+    emptied: dict[str, set[str]] = {}  # pool key -> the retired nodes holding a slot in its tree
     for node_id in retirable(state):
         node = state.nodes.pop(node_id)
         invariant(node_id not in state.jailed and not state.slashes_of(node_id), f"node {node_id} retires with a jail or a slash on record")
         if idx is not None:
             for key in pool_keys(node):
                 tree = idx.trees.get(key)
-                if tree is not None and tree.weight(node_id):
-                    tree.set(node_id, 0)
+                if tree is not None and node_id in tree.slot:
+                    emptied.setdefault(key, set()).add(node_id)
             idx.weights.pop(node_id, None)
             idx.marked.discard(node_id)
         state.reputation_caps.forget(node)  # (none holds it: a member is jailed or slashed, and neither retires)
         state.touched.add(node_id)  # (the projections delete its row: the database holds its record in ``pruned``)
         retire(state, NODE, node_key(node), node)
+    if idx is not None:
+        for key, gone in sorted(emptied.items()):
+            idx.trees[key] = compact(idx.trees[key], gone)
+
+
+def compact(tree: WeightTree, gone: set[str]) -> WeightTree:
+    """``tree`` without the slots of ``gone`` (retired nodes), the other slots in their order with their weights."""
+    return WeightTree.from_slots([(n, w) for n, w in tree.slots() if n not in gone])
 
 
 def prune_param_versions(state: State, closed: int) -> None:

@@ -34,7 +34,8 @@ of the same stake for the same time earns, whatever rule the core uses.
                        once, withdraws it when it matures (unbonding_period_epochs later), passes it to a new key that
                        registers, round after round; the honest twin keeps one router registered with the same money.
                        Both worlds prune (prune_closed_records = 1, what a node with a database holds). A probe counts
-                       the churner's node records in the live state (and every node a close walks) mid-cycle. Until
+                       the churner's node records in the live state (every node a close walks, its selection slots)
+                       mid-cycle. Until
                        rule 23 (rules=before_retire runs rule 22) every record stays, one more per round; from rule 23
                        a node with nothing left leaves at the next close. gain = (the churner's live records at the
                        last probe ÷ at the first) − 1; stopped iff gain ≤ 0 and no churn step was refused.
@@ -606,9 +607,10 @@ def _churn_key(i: int) -> str:
 
 
 class _NodeChurnScript(StakeScript):
-    """A ``StakeScript`` that also keeps the probe's samples: (epoch, the churner's live records, their bytes, nodes)."""
+    """A ``StakeScript`` that also keeps the probe's samples: (epoch, the churner's live records, their bytes, nodes, the
+    churner's slots in the selection index's weight trees)."""
 
-    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int, int]], **kw: Any) -> None:
+    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int, int, int]], **kw: Any) -> None:
         super().__init__(steps, **kw)
         self.samples = samples
 
@@ -624,14 +626,15 @@ class NodeChurn(Family):
         "first − 1 ≤ 0), however many rounds it runs, and no churn step is refused"
     )
     description = (
-        "one router's minimum self-bond (500 COR): a key registers, unbonds all of it at once, withdraws it "
-        "unbonding_period_epochs later and transfers it to the next key, which registers; one round per unbonding period. "
+        "one router's minimum self-bond (500 COR): a key registers, stays bonded through one close (hold), unbonds all of it, "
+        "withdraws it unbonding_period_epochs later and transfers it to the next key, which registers; one round every 3 epochs. "
         "Both worlds run with prune_closed_records = 1; rules=before_retire runs rule 22, where a node is never deleted. "
         "The twin: the first key registers and stays"
     )
     gain_unit = "(the churner's node records in the live state at the last round ÷ at the first round) − 1"
     knobs = (
-        Knob("rounds", 6, "registrations the churner makes (one per unbonding period)", 2, 30),
+        Knob("rounds", 6, "registrations the churner makes (one per unbonding period and hold)", 2, 30),
+        Knob("hold", 1, "closes each key stays bonded through before it unbonds (its slot in the selection index is made at a close)", 0, 5),
         Knob(
             "rules",
             "retire",
@@ -645,12 +648,12 @@ class NodeChurn(Family):
         params: dict[str, Any] = {"prune_closed_records": 1}
         if k["rules"] == "before_retire":
             params["rule_version"] = BEFORE_NODE_RETIRE
-        period = Params().unbonding_period_epochs
+        period = Params().unbonding_period_epochs + int(k["hold"])
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) * period + 2, tasks=2, params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        period, bond = Params().unbonding_period_epochs, Params().min_self_bond_router_units
-        rounds = int(k["rounds"])
+        hold, bond = int(k["hold"]), Params().min_self_bond_router_units
+        period, rounds = Params().unbonding_period_epochs + hold, int(k["rounds"])
         keys = [_churn_key(i) for i in range(1 if twin else rounds)]
         register = {"role": "router", "self_bond": str(bond)}
         steps: list[Step] = []
@@ -659,12 +662,12 @@ class NodeChurn(Family):
             steps.append(Step(CHURN_REGISTER, key, "node.register", register, (start,), "churn_register"))
             if twin:
                 continue
-            steps.append(Step(CHURN_UNBOND, key, "stake.unbond", {"amount": str(bond)}, (start,), "churn_unbond"))
+            steps.append(Step(CHURN_UNBOND, key, "stake.unbond", {"amount": str(bond)}, (start + hold,), "churn_unbond"))
             steps.append(Step(CHURN_WITHDRAW, key, "stake.withdraw", {}, (start + period,), "churn_withdraw"))
             if i + 1 < len(keys):
                 steps.append(Step(CHURN_PASS, key, "transfer", {"to": keys[i + 1], "amount": str(bond)}, (start + period,), "churn_pass"))
-        samples: list[tuple[int, int, int, int]] = []
-        probe_epochs = tuple(i * period + 1 for i in range(rounds))  # mid-cycle: the round's key registered, the last one withdrawn
+        samples: list[tuple[int, int, int, int, int]] = []
+        probe_epochs = tuple(i * period + 1 for i in range(rounds))  # mid-cycle: the round's key registered, the last one retired
         steps.append(Step(CHURN_PROBE, keys[0], "probe", _node_probe(set(_churn_key(i) for i in range(rounds)), samples), probe_epochs, "probe"))
         names = {f"churn-{i}": key for i, key in enumerate(keys)}
         return _NodeChurnScript(steps, samples, watch=[], wallets={keys[0]: bond}, actor_names=names)
@@ -685,13 +688,14 @@ class NodeChurn(Family):
         last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / runs
         last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / runs
         walked = sum(a["samples"][-1][3] if a["samples"] else 0 for a in attack) / runs
+        slots = sum(a["samples"][-1][4] if a["samples"] else 0 for a in attack) / runs
         twin_walked = sum(t["samples"][-1][3] if t["samples"] else 0 for t in twin) / (len(twin) or 1)
         twin_last = sum(t["samples"][-1][1] if t["samples"] else 0 for t in twin) / (len(twin) or 1)
         gain = last / first - 1 if first else 0.0
         refused = sorted({r for a in attack for r in a["churn_refused"]})
         growth = [s[1] for s in attack[0]["samples"]] if attack else []
         bond_cor = Params().min_self_bond_router_units / COR
-        period = Params().unbonding_period_epochs
+        period = Params().unbonding_period_epochs + int(k["hold"])
         return Verdict(
             gain,
             gain <= 0 and not refused,
@@ -701,23 +705,28 @@ class NodeChurn(Family):
                 "live_records_last_round": last,
                 "live_record_bytes_last_round": last_bytes,
                 "nodes_a_close_walks_last_round": walked,
+                "churn_selection_slots_last_round": slots,
                 "twin_nodes_a_close_walks_last_round": twin_walked,
                 "twin_live_records_last_round": twin_last,
                 "records_per_cor_per_epoch_made": 1 / (bond_cor * period),
                 "refused": refused,
             },
             f"{k['rules']}: the churner's live node records by round {growth} ({last_bytes / 1024:.1f} KiB at the last; the "
-            f"twin holds {twin_last:g}); a close walks {walked:g} nodes (the twin's {twin_walked:g}); it makes one record per "
+            f"twin holds {twin_last:g}); a close walks {walked:g} nodes (the twin's {twin_walked:g}), its keys hold {slots:g} "
+            f"selection slots; it makes one record per "
             f"{bond_cor:g} COR every {period} epochs{' (refused: ' + ', '.join(refused[:3]) + ')' if refused else ''}",
         )
 
 
-def _node_probe(keys: set[str], samples: list[tuple[int, int, int, int]]) -> Any:
-    """Records the churner's node records held in the live state, their bytes, and every node a close walks; sends nothing."""
+def _node_probe(keys: set[str], samples: list[tuple[int, int, int, int, int]]) -> Any:
+    """Records the churner's node records held in the live state, their bytes, every node a close walks, and the slots its
+    keys hold in the selection index's weight trees; sends nothing."""
 
     def body(state: State) -> dict[str, Any] | None:
         mine = [n for a, n in state.nodes.items() if a in keys]
-        samples.append((state.epoch, len(mine), sum(len(encode_record(n)) for n in mine), len(state.nodes)))
+        trees = state.selection.trees.values() if state.selection is not None else ()
+        slots = sum(1 for tree in trees for a in tree.slot if a in keys)
+        samples.append((state.epoch, len(mine), sum(len(encode_record(n)) for n in mine), len(state.nodes), slots))
         return None
 
     return body
