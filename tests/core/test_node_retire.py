@@ -376,7 +376,8 @@ def act(c: Chain, action: tuple) -> bool:
 def test_property_nodes_with_nothing_left_leave_at_the_close_and_nothing_else_changes(rounds):
     actions = actions_of(rounds)
     wallets = {k: BOND for k in KEYS}
-    c, old = network(**wallets), network(OLD, **wallets)  # the same actions under rule 23 and rule 22
+    # the same actions under rule 23 and rule 22, with a beacon (a selection index whose trees lose retired slots)
+    c, old = network(beacon=512, **wallets), network(OLD, beacon=512, **wallets)
     snapshot = None
     retired: list[str] = []
     for action in actions:
@@ -403,6 +404,10 @@ def test_property_nodes_with_nothing_left_leave_at_the_close_and_nothing_else_ch
     assert all(encode_record(n) == encode_record(old.state.nodes[i]) for i, n in c.state.nodes.items())
     assert set(c.state.nodes) | set(retired) == set(old.state.nodes)
     assert all(old.state.nodes[i].stake_total == 0 for i in retired)
+    idx, old_idx = c.state.selection, old.state.selection
+    assert idx is not None and old_idx is not None
+    for key, tree in idx.trees.items():  # the slots of the live nodes, in rule 22's order, and no other
+        assert tree.slots() == [(n, w) for n, w in old_idx.trees[key].slots() if n in c.state.nodes]
     again = replay(c.events, check_each=True)
     assert encode_state(again) == encode_state(c.state)
     if snapshot is not None:  # a state decoded from a snapshot replays the rest like the original
