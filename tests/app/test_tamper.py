@@ -261,7 +261,7 @@ def test_one_digit_changed_in_a_stored_document_is_refused(db, collection, where
     con = sqlite3.connect(db)
     key, stored = con.execute("SELECT key, data FROM documents WHERE collection = ? ORDER BY key LIMIT 1", (collection,)).fetchone()
     con.close()
-    assert is_packed(stored) == (collection == "epoch")  # a new SQLite database stores its epoch documents in format 2
+    assert is_packed(stored) == (collection == "epoch")  # a new SQLite database stores its epoch documents in format 3
     original = document_text(stored)
     at = original.index('"root":') if where == "root" else int(len(original) * where)
     changed = one_digit_changed(original, at)

@@ -17,7 +17,7 @@ from cor_incentives.app.engine import Engine
 from cor_incentives.app.verify import state_fingerprint, verify_store
 from cor_incentives.core.errors import NotFound
 from cor_incentives.store import db
-from cor_incentives.store.document_format import COLUMNS_FORMAT, EPOCH_DOCUMENT_FORMAT_KEY, TEXT_FORMAT, document_text, is_packed
+from cor_incentives.store.document_format import EPOCH_DOCUMENT_FORMAT_KEY, NARROW_FORMAT, TEXT_FORMAT, document_text, is_packed
 from support.scenario import run_scenario
 from support.services import drop_postgres_database, fresh_postgres_database
 
@@ -76,7 +76,7 @@ def test_event_hashes_are_byte_identical(runs):
 
 def test_every_stored_row_is_identical(runs):
     """events (all columns), balances, postings, nodes, documents (epochs, slashes, unbonding), meta, blobs. An epoch
-    document is compared as its canonical text: SQLite stores it in format 2 (compressed, store/document_format.py),
+    document is compared as its canonical text: SQLite stores it in format 3 (compressed, store/document_format.py),
     PostgreSQL as the text (format 1), which each database's meta row says."""
     tables = {b: dump_tables(eng.store) for b, eng in runs.items()}
     formats = {}
@@ -85,7 +85,7 @@ def test_every_stored_row_is_identical(runs):
         t["meta"] = [r for r in t["meta"] if r[0] != EPOCH_DOCUMENT_FORMAT_KEY]
         assert all(is_packed(r[2]) == (b == "sqlite") for r in t["documents"] if r[0] == "epoch")
         t["documents"] = [(c, k, document_text(d) if c == "epoch" else d) for c, k, d in t["documents"]]
-    assert formats == {"sqlite": [str(COLUMNS_FORMAT)], "postgres": [str(TEXT_FORMAT)]}
+    assert formats == {"sqlite": [str(NARROW_FORMAT)], "postgres": [str(TEXT_FORMAT)]}
     for name in tables["sqlite"]:
         assert tables["sqlite"][name] == tables["postgres"][name], name
     assert any("Österreichs".encode() in row[2] for row in tables["postgres"]["blobs"])  # bytes, not text

@@ -1,10 +1,12 @@
-"""Epoch documents in format 2 (store/document_format.py): the canonical text comes back byte for byte.
+"""Epoch documents in formats 2 and 3 (store/document_format.py): the canonical text comes back byte for byte.
 
-Format 2 takes the record's long ``IntColumn`` arrays out of the text (a placeholder each), stores them as int64 deltas and
-compresses both. ``document_text`` must give ``json_text(record)`` exactly, for any record: generated ones (int64 extremes,
-columns past ±2**53 that the text writes as strings, short and empty columns, a record's own string looking like a
-placeholder, one column reached twice) and real ones. A database chooses its format once: a new SQLite database writes
-format 2; one projected before the choice existed keeps format 1; PostgreSQL writes format 1. ``cor verify`` reads both.
+Both take the record's long ``IntColumn`` arrays out of the text (a placeholder each), store them as deltas and compress
+both; format 3 keeps each chunk of 2**15 deltas only as wide as it needs (1, 2, 4 or 8 bytes). ``document_text`` must
+give ``json_text(record)`` exactly, for any record and either format: generated ones (int64 extremes, columns past
+±2**53 that the text writes as strings, short and empty columns, a record's own string looking like a placeholder, one
+column reached twice) and real ones. A database chooses its format once: a new SQLite database writes format 3; one that
+chose format 2 keeps it; one projected before the choice existed keeps format 1; PostgreSQL writes format 1.
+``cor verify`` reads all three.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from cor_incentives.core.int_column import IntColumn
 from cor_incentives.core.json_view import JSON_SAFE_INT
 from cor_incentives.store import db
 from cor_incentives.store.document_format import (
+    _CHUNK,
     COLUMNS_FORMAT,
     EPOCH_DOCUMENT_FORMAT_KEY,
     HEADER,
+    NARROW_FORMAT,
+    NARROW_HEADER,
     TEXT_FORMAT,
     _codec,
-    _shuffled,
+    _values_frame,
     document_text,
     is_packed,
     pack,
@@ -52,12 +57,14 @@ from support.records import records, seeded_world_state
 from support.scenario import PROMPTS, settle_honest_task
 
 I64 = (-(2**63), 2**63 - 1)
+PACKED = (COLUMNS_FORMAT, NARROW_FORMAT)
+HEADERS = {COLUMNS_FORMAT: HEADER, NARROW_FORMAT: NARROW_HEADER}
 
 
-def round_trip(x):
+def round_trip(x, document_format=NARROW_FORMAT):
     text, columns = json_bytes_columns(x)
-    packed = pack(text, columns)
-    assert is_packed(packed) and packed.startswith(HEADER)
+    packed = pack(text, columns, document_format)
+    assert is_packed(packed) and packed.startswith(HEADERS[document_format])
     return document_text(packed), columns
 
 
@@ -81,19 +88,23 @@ values = st.recursive(
 
 
 @settings(max_examples=300, deadline=None)
-@given(values)
-def test_the_text_comes_back_byte_for_byte(x):
-    text, _ = round_trip(x)
+@given(values, st.sampled_from(PACKED))
+def test_the_text_comes_back_byte_for_byte(x, document_format):
+    text, _ = round_trip(x, document_format)
     assert text == json_text(x)
 
 
 @settings(max_examples=200, deadline=None)
-@given(values, st.data())
-def test_same_document_says_equal_only_of_equal_texts(x, data):
-    """``cor verify``'s comparison in parts: a record's own format-2 value is the same document; one with a value of a
-    column changed (or its text, for a record without columns) is not, and whenever ``same_document`` says equal the
-    canonical texts are equal."""
+@given(values, st.data(), st.sampled_from(PACKED))
+def test_same_document_says_equal_only_of_equal_texts(x, data, document_format):
+    """``cor verify``'s comparison in parts: a record's own format-2 or format-3 value is the same document; one with a
+    value of a column changed (or its text, for a record without columns) is not, and whenever ``same_document`` says
+    equal the canonical texts are equal."""
     text, cols = json_bytes_columns(x)
+
+    def pack(text, cols):
+        return pack_in(text, cols, document_format)
+
     packed = pack(text, cols)
     assert same_document(packed, text, cols)
     back_text, back = parts(packed)
@@ -110,10 +121,15 @@ def test_same_document_says_equal_only_of_equal_texts(x, data):
     assert not same_document(pack(other, cols), text, cols) and not same_document(packed, other, cols)
 
 
-def test_same_document_refuses_what_it_cannot_prove_equal():
+pack_in = pack
+
+
+@pytest.mark.parametrize("document_format", PACKED)
+def test_same_document_refuses_what_it_cannot_prove_equal(document_format):
+    HEADER = HEADERS[document_format]
     record = {"a": column(list(range(100))), "b": column(list(range(5, 50))), "n": 7}
     text, cols = json_bytes_columns(record)
-    packed = pack(text, cols)
+    packed = pack(text, cols, document_format)
     assert len(cols) == 2 and same_document(packed, text, cols)
     joined = np.concatenate(cols)
     assert not same_document(packed, text, [joined[:60], joined[60:]])  # the same values cut elsewhere: other lengths
@@ -126,6 +142,8 @@ def test_same_document_refuses_what_it_cannot_prove_equal():
     assert not same_document(HEADER + b"12:x:", text, cols)  # a malformed header
     size = packed[len(HEADER) :].split(b":")[0]
     assert not same_document(packed.replace(HEADER + size, HEADER + str(int(size) + 1).encode(), 1), text, cols)
+    other = HEADERS[NARROW_FORMAT if document_format == COLUMNS_FORMAT else COLUMNS_FORMAT]
+    assert not same_document(other + packed[len(HEADER) :], text, cols)  # the other format's header on these frames
 
 
 def test_long_safe_columns_leave_the_text_and_others_stay():
@@ -211,18 +229,93 @@ def test_columns_across_the_chunks_of_the_shuffle_come_back_and_keep_the_layout(
     record = {"cols": [column(a) for a in safe_arrays]}
     text, columns = json_bytes_columns(record)
     assert len(columns) == len(sizes)
-    assert document_text(pack(text, columns)) == json_text(record)
+    assert document_text(pack(text, columns, COLUMNS_FORMAT)) == json_text(record)
+    assert document_text(pack(text, columns, NARROW_FORMAT)) == json_text(record)
 
     extremes = np.array([*I64, -1, 0, 1], dtype=np.int64)
     arrays = [rng.choice(np.concatenate([extremes, rng.integers(*I64, size=50, dtype=np.int64)]), size=n) for n in sizes]
-    packed = pack(b"{}", arrays)
+    packed = pack(b"{}", arrays, COLUMNS_FORMAT)
     values = np.concatenate([np.array(sizes, dtype=np.int64), *arrays])
     deltas = np.diff(values, prepend=np.int64(0)).astype("<i8")
     shuffled = deltas.view(np.uint8).reshape(-1, 8).T.copy()
     assert packed.endswith(b":" + _codec().compress(b"{}", asbytes=True) + _codec().compress(shuffled, asbytes=True))
 
 
-def test_pack_makes_its_frames_in_the_system_pool_and_the_same_bytes():
+def narrow_frame_reference(values):
+    """Format 3's values frame as the module doc states it, from Python integers: the deltas modulo 2**64 read as
+    signed, cut in chunks of 2**15; a chunk's width the least of 1, 2, 4, 8 bytes holding each of its deltas; the widths,
+    then each chunk's low bytes, byte k of every delta of the chunk together."""
+    deltas = [((v - p) + 2**63) % 2**64 - 2**63 for p, v in zip([0, *values[:-1]], values, strict=True)]
+    chunks = [deltas[i : i + _CHUNK] for i in range(0, len(deltas), _CHUNK)]
+    widths = [next(w for w in (1, 2, 4, 8) if all(-(2 ** (8 * w - 1)) <= d < 2 ** (8 * w - 1) for d in c)) for c in chunks]
+    planes = b"".join(bytes((d % 2 ** (8 * w)) >> (8 * k) & 0xFF for d in c) for c, w in zip(chunks, widths, strict=True) for k in range(w))
+    return bytes(widths) + planes
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_format_3_keeps_each_chunk_as_wide_as_it_needs_and_comes_back(seed):
+    """Columns whose chunks need 1, 2, 4 and 8 bytes (deltas at each width's edges, ±2**7, ±2**15, ±2**31, and int64
+    extremes that wrap), across the chunks' edges: the values' frame is the module doc's layout byte for byte (a
+    reference from Python integers), every chunk at the least width that holds it, and the columns come back exactly."""
+    rng = np.random.default_rng(seed)
+    chunk = _CHUNK
+    edges = [0, 1, -1, 127, -128, 128, -129, 2**15 - 1, -(2**15), 2**15, -(2**15) - 1, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1]
+    pieces = []
+    for width_limit in (2**7, 2**15, 2**31, None):  # columns of deltas within ±limit (random walks), then wide ones
+        n = int(rng.integers(2 * chunk, 3 * chunk))  # a whole chunk inside each column, whatever the edges
+        if width_limit is None:
+            steps = rng.choice(np.array([*I64, *edges], dtype=np.int64), size=n)
+        else:
+            steps = rng.integers(-width_limit, width_limit, size=n, dtype=np.int64)
+            steps[rng.integers(0, n, size=5)] = rng.choice([e for e in edges if -width_limit <= e < width_limit], size=5)
+        pieces.append(np.cumsum(steps, dtype=np.int64))  # int64 wraps: deltas modulo 2**64
+    for w in (1, 2, 4):  # a chunk whose deltas reach a width's edge exactly: -2**(8w-1) fits w bytes, 2**(8w-1) does not
+        for edge in (-(2 ** (8 * w - 1)), 2 ** (8 * w - 1)):
+            steps = rng.integers(-(2 ** (8 * w - 1)), 2 ** (8 * w - 1), size=2 * chunk, dtype=np.int64)
+            steps[rng.integers(chunk // 2, 3 * chunk // 2, size=3)] = edge
+            pieces.append(np.cumsum(steps, dtype=np.int64))
+    pieces += [np.array(edges, dtype=np.int64), np.zeros(chunk, dtype=np.int64), np.array([I64[0], I64[1]] * 9, dtype=np.int64)]
+    frame, n_values = _values_frame(pieces, NARROW_FORMAT)
+    values = [len(p) for p in pieces] + [int(v) for p in pieces for v in p]
+    reference = narrow_frame_reference(values)
+    assert n_values == len(values) and frame.tobytes() == reference
+    assert set(reference[: -(-n_values // chunk)]) == {1, 2, 4, 8}  # every width met
+    text, back = parts(pack(b"{}", pieces, NARROW_FORMAT))
+    assert text == b"{}" and [c.tolist() for c in back] == [p.tolist() for p in pieces]
+
+
+@pytest.mark.parametrize("damage", ["width 3", "widths 1 and 3", "width moved", "frame size", "values", "values past the frame"])
+def test_a_format_3_value_whose_widths_or_sizes_lie_is_refused(damage):
+    """A chunk's width that is not 1, 2, 4 or 8 (alone, or with another changed so that the sizes still add up), a width
+    changed to another (the frame no longer of its size), the header's frame size or value count off by one, a value
+    count far past what the frame holds: ``ValueError``, never other values (nor an allocation of the count's size)."""
+    pieces = [np.arange(3 * _CHUNK, dtype=np.int64) * 1000, np.arange(50, dtype=np.int64)]
+    packed = pack(b"{}", pieces, NARROW_FORMAT)
+    fields = packed[len(NARROW_HEADER) :].split(b":", 5)
+    sizes, frames = [int(f) for f in fields[:5]], fields[5]
+    codec = _codec()
+    raw = bytearray(codec.decompress(frames[sizes[3] :], decompressed_size=sizes[4], asbytes=True))
+    assert list(raw[:4]) == [4, 2, 2, 4]  # the lengths (98 304, 50) then steps of 1 000, the jump to the second column
+    if damage == "width 3":
+        raw[0] = 3
+    elif damage == "widths 1 and 3":
+        raw[1], raw[2] = 1, 3  # the same frame size: only the widths' check refuses it
+    elif damage == "width moved":
+        raw[3] = 2
+    if damage == "frame size":
+        sizes[4] += 1
+    if damage == "values":
+        sizes[2] += 1
+    if damage == "values past the frame":
+        sizes[2] = 10**16
+    value_frame = codec.compress(bytes(raw), asbytes=True)
+    head = "".join(f"{n}:" for n in [*sizes[:3], sizes[3]]).encode() + f"{sizes[4]}:".encode()
+    with pytest.raises(ValueError):
+        document_text(NARROW_HEADER + head + frames[: sizes[3]] + value_frame)
+
+
+@pytest.mark.parametrize("document_format", PACKED)
+def test_pack_makes_its_frames_in_the_system_pool_and_the_same_bytes(document_format):
     """``pack``'s zstd frames are made in pyarrow's system pool (``_frame_pool``), none in its default pool (mimalloc,
     whose fresh segment for a ~133 MB frame cost some closes 0.2-0.45 s of system time): the value is the same bytes
     as frames made in the default pool."""
@@ -234,18 +327,20 @@ def test_pack_makes_its_frames_in_the_system_pool_and_the_same_bytes():
     text, columns = json_bytes_columns(record)
     default, system = pyarrow.default_memory_pool(), pyarrow.system_memory_pool()
     before = (default.num_allocations(), system.num_allocations())
-    packed = pack(text, columns)
+    packed = pack(text, columns, document_format)
     assert default.num_allocations() == before[0]
     assert system.num_allocations() >= before[1] + 2  # (the two frames)
     codec = _codec()
-    in_default = codec.compress(text, asbytes=True) + codec.compress(_shuffled(columns), asbytes=True)
+    in_default = codec.compress(text, asbytes=True) + codec.compress(_values_frame(columns, document_format)[0], asbytes=True)
     assert packed.endswith(b":" + in_default)
     assert document_text(packed) == json_text(record)
 
 
-def test_a_format_2_value_whose_header_lies_is_refused():
+@pytest.mark.parametrize("document_format", PACKED)
+def test_a_packed_value_whose_header_lies_is_refused(document_format):
+    HEADER = HEADERS[document_format]
     record = {"a": column(list(range(100)))}
-    packed = pack(*json_bytes_columns(record))
+    packed = pack(*json_bytes_columns(record), document_format)
     size = packed[len(HEADER) :].split(b":")[0]
     with pytest.raises(ValueError):
         document_text(packed.replace(HEADER + size, HEADER + str(int(size) + 1).encode(), 1))
@@ -257,7 +352,7 @@ def test_a_format_2_value_whose_header_lies_is_refused():
 def test_real_records_of_seeded_worlds(name):
     state = seeded_world_state(name)
     for record in records(state):
-        assert round_trip(record)[0] == json_text(record)
+        assert round_trip(record, COLUMNS_FORMAT)[0] == json_text(record) == round_trip(record, NARROW_FORMAT)[0]
 
 
 def close_an_epoch(eng, keys):
@@ -274,17 +369,45 @@ def epoch_rows(path):
         con.close()
 
 
-def test_a_new_sqlite_database_writes_format_2_and_verify_reads_it(tmp_path):
+def test_a_new_sqlite_database_writes_format_3_and_verify_reads_it(tmp_path):
     path = tmp_path / "cor.db"
     eng, keys = make_network(f"sqlite:///{path}", tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="doc2")
     try:
         close_an_epoch(eng, keys)
         with eng.store.reader() as conn:
-            assert eng.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY) == str(COLUMNS_FORMAT)
+            assert eng.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY) == str(NARROW_FORMAT)
             stored = stored_rows(conn)
         rows = epoch_rows(path)
-        assert rows and all(is_packed(v) for v in rows.values())
+        assert rows and all(v.startswith(NARROW_HEADER) for v in rows.values())
         assert stored["epoch"] == {str(e): json_text(r) for e, r in eng.state.epochs.items() if e > eng.state.pruned.epochs_through}
+        report, _ = verify_store(eng.store)
+        assert report.ok, report
+    finally:
+        eng.store.dispose()
+
+
+def test_a_database_that_chose_format_2_keeps_it(tmp_path):
+    """A database whose meta says format 2 (written before format 3 existed) keeps writing format 2: its stored
+    documents stay as they are, the next epoch's is format 2 too, and ``cor verify`` reads both."""
+    path = tmp_path / "cor.db"
+    url = f"sqlite:///{path}"
+    eng, keys = make_network(url, tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="doc2k")
+    close_an_epoch(eng, keys)
+    eng.store.dispose()
+    con = sqlite3.connect(path)
+    con.execute("UPDATE meta SET value = ? WHERE key = ?", (str(COLUMNS_FORMAT), EPOCH_DOCUMENT_FORMAT_KEY))
+    con.execute("UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = '0'", (pack(*parts(epoch_rows(path)["0"]), COLUMNS_FORMAT),))
+    con.commit()
+    con.close()
+    before = epoch_rows(path)
+    eng = Engine.open(url, check_conservation=True)
+    try:
+        close_an_epoch(eng, keys)
+        with eng.store.reader() as conn:
+            assert eng.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY) == str(COLUMNS_FORMAT)
+        after = epoch_rows(path)
+        assert after["0"] == before["0"] and after["0"].startswith(HEADER)
+        assert after["1"].startswith(HEADER) and document_text(after["1"]) == json_text(eng.state.epochs[1])
         report, _ = verify_store(eng.store)
         assert report.ok, report
     finally:
@@ -304,9 +427,11 @@ def with_columns(tmp_path_factory):
     return d / "cor.db"
 
 
+@pytest.mark.parametrize("document_format", PACKED)
 @pytest.mark.parametrize("damage", ["none", "first", "last", "lengths", "text", "undecodable"])
-def test_verify_compares_a_format_2_document_in_its_parts(with_columns, tmp_path, damage):
-    """``cor verify`` compares a format-2 document's text with placeholders and its int64 columns with the replayed
+def test_verify_compares_a_packed_document_in_its_parts(with_columns, tmp_path, damage, document_format):
+    """``cor verify`` compares a format-2 or format-3 document (the database writes format 3; the same document stored
+    as format 2 for the other) in its parts: its text with placeholders and its int64 columns with the replayed
     record's (``same_document``), never writing the columns as text when they match; one value of a column changed (the
     first column's first value, the last one's last), two columns' lengths moved by one (the same values cut elsewhere),
     a byte of the text changed, or a value that does not decompress still fails ``projections`` naming the epoch (the
@@ -314,7 +439,9 @@ def test_verify_compares_a_format_2_document_in_its_parts(with_columns, tmp_path
     path = tmp_path / "cor.db"
     shutil.copyfile(with_columns, path)
     stored = epoch_rows(path)["0"]
+    assert stored.startswith(NARROW_HEADER)
     text, cols = parts(stored)
+    stored = pack(text, cols, document_format)
     assert len(cols) >= 2 and len(cols[0]) >= 8 and len(cols[-1]) >= 8
     changed = [c.copy() for c in cols]
     if damage == "first":
@@ -326,9 +453,9 @@ def test_verify_compares_a_format_2_document_in_its_parts(with_columns, tmp_path
     at = max(i for i in range(text.index(b'"root":')) if text[i : i + 1].isdigit())  # a digit of the text, outside the columns
     value = {
         "none": stored,
-        "text": pack(text[:at] + (b"1" if text[at : at + 1] == b"0" else b"0") + text[at + 1 :], cols),
+        "text": pack(text[:at] + (b"1" if text[at : at + 1] == b"0" else b"0") + text[at + 1 :], cols, document_format),
         "undecodable": stored[:-5] + b"xxxxx",
-    }.get(damage, pack(text, changed))
+    }.get(damage, pack(text, changed, document_format))
     con = sqlite3.connect(path)
     con.execute("UPDATE documents SET data = ? WHERE collection = 'epoch' AND key = '0'", (value,))
     con.commit()

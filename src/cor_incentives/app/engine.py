@@ -23,7 +23,7 @@ from ..core.state import State
 from ..store import db, document_format
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
-from ..store.document_format import COLUMNS_FORMAT, EPOCH_DOCUMENT_FORMAT_KEY, FORMATS, TEXT_FORMAT
+from ..store.document_format import EPOCH_DOCUMENT_FORMAT_KEY, FORMATS, NARROW_FORMAT, TEXT_FORMAT
 from ..store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, Projector, clear_projections, store_layout
 from .anchors import checkpoint_for
 from .archive import StoreHistory
@@ -192,11 +192,12 @@ class Engine:
 
     def _document_format(self, conn: Any, *, fresh: bool) -> int:
         """How this database stores its epoch documents (store/document_format.py), chosen once: a database projected from
-        its start by this engine on SQLite stores them compressed (format 2); one whose projections were written before
-        (no key) keeps the text (format 1), as does PostgreSQL (a ``text`` column, compressed by the server)."""
+        its start by this engine on SQLite stores them compressed, each chunk of deltas as wide as it needs (format 3); one
+        that chose format 2 keeps it; one whose projections were written before (no key) keeps the text (format 1), as does
+        PostgreSQL (a ``text`` column, compressed by the server)."""
         stored = self.store.get_meta(conn, EPOCH_DOCUMENT_FORMAT_KEY)
         if stored is None:
-            chosen = COLUMNS_FORMAT if fresh and conn.dialect.name == "sqlite" else TEXT_FORMAT
+            chosen = NARROW_FORMAT if fresh and conn.dialect.name == "sqlite" else TEXT_FORMAT
             db.upsert(conn, db.meta, {"key": EPOCH_DOCUMENT_FORMAT_KEY}, {"value": str(chosen)})
             stored = str(chosen)
         if not stored.isdigit() or int(stored) not in FORMATS or (int(stored) != TEXT_FORMAT and conn.dialect.name != "sqlite"):

@@ -573,7 +573,7 @@ def _check_projections(
         report.epochs_checked += 1
         data = stored["epoch"].get(str(e))
         if data is not None and is_packed(data) and same_document(data, *json_bytes_columns(record)):
-            continue  # format 2: the same text with placeholders and the same columns, so the same canonical text
+            continue  # formats 2 and 3: the same text with placeholders and the same columns, so the same canonical text
         mine_doc = json_text(record)
         stored_doc = None if data is None else stored_text(data)
         if stored_doc == mine_doc:
@@ -581,7 +581,7 @@ def _check_projections(
         mine = json.loads(mine_doc)
         try:
             theirs = json.loads(stored_doc if stored_doc is not None else "null")
-        except ValueError:  # not JSON (a format-2 document that does not decompress reads as a description of why)
+        except ValueError:  # not JSON (a packed document that does not decompress reads as a description of why)
             report.fail("projections", None, f"epoch {e}: stored document is not the record's text: {(stored_doc or '')[:200]}")
             continue
         if theirs is None or theirs.get("root") != mine.get("root"):

@@ -103,7 +103,7 @@ class Projector:
 
     def _clear(self) -> None:
         self._docs: list[tuple[str, str, str | bytes]] = []  # an epoch's document as its bytes (json_bytes)
-        self._packed: list[tuple[str, str, bytes]] = []  # an epoch's document in format 2 (compressed: a BLOB, not text)
+        self._packed: list[tuple[str, str, bytes]] = []  # an epoch's document in format 2 or 3 (compressed: a BLOB, not text)
         self._postings: list[tuple[int, int, str, str, str, str]] = []
         self._accounts: dict[str, int | None] = {}  # account -> its balance before the buffered events (None: unknown, write it)
         self._nodes: set[str] = set()
@@ -146,8 +146,8 @@ class Projector:
             record = whole_epoch(state, e, retired)
             if self.document_format == TEXT_FORMAT:
                 self._docs.append(("epoch", str(e), json_bytes(record)))
-            else:  # format 2: the text without its long integer columns, and the columns as int64, compressed
-                self._packed.append(("epoch", str(e), document_format.pack(*json_bytes_columns(record))))
+            else:  # formats 2 and 3: the text without its long integer columns, and the columns as int64 deltas, compressed
+                self._packed.append(("epoch", str(e), document_format.pack(*json_bytes_columns(record), self.document_format)))
             self.epochs_projected_through = e
         self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
         if retired:
@@ -275,11 +275,11 @@ def stored_rows(conn: Connection, epoch_text: bool = True) -> dict[str, Any]:
 
 
 def stored_text(data: str | bytes) -> str:
-    """An epoch document's canonical text under either format (store/document_format.py); a format-2 value that does not
+    """An epoch document's canonical text under any format (store/document_format.py); a packed value that does not
     decompress is kept as a description of what is wrong, which no replayed text equals and which is not JSON."""
     try:
         return document_text(data)
-    except ValueError as exc:  # a malformed or corrupt format-2 value
+    except ValueError as exc:  # a malformed or corrupt packed value
         return f"({exc})"
 
 
