@@ -196,13 +196,38 @@ class CorClient:
         before_id: int | None = None,
     ) -> list[dict[str, Any]]:
         """Tasks newest first (at most ``limit``, ≤ 1000); ``state="open"`` matches every state in which nodes
-        still owe work; ``after_id``/``before_id`` keep only ids above/below (poll for new ones / page back)."""
+        still owe work; ``after_id``/``before_id`` keep only ids above/below (poll for new ones / page back).
+        The list of one page: ``task_page`` gives its ``next_before_id`` too, ``all_tasks`` follows it."""
+        return self.task_page(state, assigned, kind, limit, after_id, before_id)["tasks"]
+
+    def task_page(
+        self,
+        state: str | None = None,
+        assigned: str | None = None,
+        kind: str | None = None,
+        limit: int = 100,
+        after_id: int | None = None,
+        before_id: int | None = None,
+    ) -> dict[str, Any]:
+        """One page of ``tasks(...)``: ``{"tasks": [...], "next_before_id"}``; pass ``next_before_id`` as ``before_id``
+        (with the same filters) for the next page, None when no older task matches."""
         params = {
             k: v
             for k, v in (("state", state), ("assigned", assigned), ("kind", kind), ("limit", limit), ("after_id", after_id), ("before_id", before_id))
             if v is not None
         }
-        return self._request("GET", "/v1/tasks", params=params)["tasks"]
+        return self._request("GET", "/v1/tasks", params=params)
+
+    def all_tasks(self, state: str | None = None, assigned: str | None = None, kind: str | None = None, page: int = 1_000) -> list[dict[str, Any]]:
+        """Every task matching the filters, live or pruned, newest first, page by page (``next_before_id``)."""
+        out: list[dict[str, Any]] = []
+        before: int | None = None
+        while True:
+            chunk = self.task_page(state, assigned, kind, page, before_id=before)
+            out.extend(chunk["tasks"])
+            before = chunk["next_before_id"]
+            if before is None:
+                return out
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self._request("GET", f"/v1/tasks/{task_id}")

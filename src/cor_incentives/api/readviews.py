@@ -63,15 +63,11 @@ def newest_open_tasks(s: State, after_id: int | None, before_id: int | None = No
 def task_list(
     s: State, state: str | None, assigned: str | None, kind: str | None, limit: int, after_id: int | None, before_id: int | None = None
 ) -> dict[str, Any]:
-    """At most ``limit`` tasks matching the filters, newest first."""
-    out: list[dict[str, Any]] = []
+    """At most ``limit`` tasks matching the filters, newest first, live or pruned, and ``next_before_id``: the
+    ``before_id`` of the next page, None when no older task matches (one more match is looked for, not viewed)."""
     candidates = newest_open_tasks if state == OPEN or state in OPEN_TASK_STATES else newest_tasks
-    for t in candidates(s, after_id, before_id):
-        if len(out) >= limit:
-            break
-        if task_matches(t, state, assigned, kind):
-            out.append(views.task(s, t))
-    return {"tasks": out}
+    page = list(islice((t for t in candidates(s, after_id, before_id) if task_matches(t, state, assigned, kind)), limit + 1))
+    return {"tasks": [views.task(s, t) for t in page[:limit]], "next_before_id": page[limit - 1].id if len(page) > limit else None}
 
 
 # --- market ----------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ TaskStateFilter = Literal[
     response_model=None,
     description="Tasks matching every filter given, newest first. A node agent polls "
     "`?state=open&assigned=<its address>` for the work it owes; `after_id` returns only tasks created "
-    "after the last one it saw; `before_id` pages back through older ones (pass the smallest id of a page).",
+    "after the last one it saw; `before_id` pages back through older ones, live or pruned: pass `next_before_id`, the "
+    "`before_id` of the next page (null: no older task matches the filters).",
     responses={**ok(TasksOut, "The tasks."), **errors(400, 409)},
 )
 def tasks(
@@ -49,7 +50,7 @@ def tasks(
     kind: Literal["user", "network"] | None = Query(None, description="Only user tasks or only network tasks."),
     limit: int = Query(100, ge=1, le=MAX_TASKS_PER_PAGE, description="At most this many tasks."),
     after_id: int | None = Query(None, ge=0, le=MAX_ID, description="Only tasks with a larger id."),
-    before_id: int | None = Query(None, ge=0, le=MAX_ID, description="Only tasks with a smaller id."),
+    before_id: int | None = Query(None, ge=0, le=MAX_ID, description="Only tasks with a smaller id (pass `next_before_id`)."),
 ) -> dict[str, Any]:
     return svc.tasks(state, assigned, kind, limit, after_id, before_id)
 

@@ -571,6 +571,9 @@ class TaskOut(Out):
 
 class TasksOut(Out):
     tasks: list[TaskOut] = Field(..., description="Newest first.")
+    next_before_id: int | None = Field(
+        ..., description="Pass as `before_id` (with the same filters and `after_id`) for the next page; null when no older task matches."
+    )
 
 
 class BlobOut(Out):

@@ -1,0 +1,124 @@
+"""The lists that include what left the live state: on a network where closed tasks were pruned (``RULES_PRUNE``) and
+nodes with nothing left retired (rule 23), ``GET /v1/tasks`` pages across live and pruned tasks with
+``next_before_id`` (and the client follows it)."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cor_incentives.api import readviews
+from cor_incentives.api.app import create_app
+from cor_incentives.api.service import ApiService
+from cor_incentives.app import archive
+from cor_incentives.client import CorClient
+from cor_incentives.core.units import COR
+from support.network import make_network
+from support.scenario import PROMPTS, settle_honest_task, submit_task
+
+RETIRING = {"miner3": 2_000, "miner4": 2_000, "validator2": 5_000, "router0": 1_000}  # name: the self-bond make_network gave it
+
+
+class Net:
+    def __init__(self, eng, keys, url, pruned_tasks, live_tasks):
+        self.eng, self.keys, self.url = eng, keys, url
+        self.pruned_tasks, self.live_tasks = pruned_tasks, live_tasks
+        self.retired = sorted(keys[n].address for n in RETIRING if n != "router0")
+        self.again = keys["router0"].address  # retired, then registered again: live
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """Three tasks settled in epoch 0 and pruned; four nodes unbond everything, withdraw and retire; router0 registers
+    again; then one settled and one open task, live."""
+    tmp = tmp_path_factory.mktemp("retired_lists")
+    url = f"sqlite:///{tmp / 'cor.db'}"
+    eng, keys = make_network(url, tmp / "keys", n_miners=5, n_validators=3, beacon=False)
+    pruned = [settle_honest_task(eng, keys, PROMPTS[i % len(PROMPTS)], with_garbage=False) for i in range(3)]
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    for name, bond in RETIRING.items():
+        eng.submit_as(keys[name], "stake.unbond", {"amount": str(bond * COR)})
+    for _ in range(eng.state.params.unbonding_period_epochs):
+        eng.submit_as(keys["oracle"], "epoch.close", {})
+    for name in RETIRING:
+        eng.submit_as(keys[name], "stake.withdraw", {})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    assert not {keys[n].address for n in RETIRING} & set(eng.state.nodes)  # rule 23 retired them
+    eng.submit_as(keys["router0"], "node.register", {"role": "router", "self_bond": str(1_000 * COR), "models": []})
+    live = [settle_honest_task(eng, keys, PROMPTS[0], with_garbage=False), submit_task(eng, keys, PROMPTS[1])]
+    assert not set(pruned) & set(eng.state.tasks) and set(live) <= set(eng.state.tasks)
+    yield Net(eng, keys, url, pruned, live)
+    eng.store.dispose()
+
+
+@pytest.fixture(scope="module")
+def api(net):
+    svc = ApiService.open(net.url)
+    try:
+        with TestClient(create_app(service=svc), raise_server_exceptions=False) as client:
+            yield client
+    finally:
+        svc.engine.store.dispose()
+
+
+# --- GET /v1/tasks: next_before_id ------------------------------------------------------------
+
+
+def test_task_pages_go_newest_first_across_live_and_pruned_tasks(net, api):
+    newest_first = sorted(net.pruned_tasks + net.live_tasks, reverse=True)
+    pages, before = [], None
+    while True:
+        page = api.get("/v1/tasks", params={"limit": 3} | ({"before_id": before} if before is not None else {})).json()
+        pages.append([t["id"] for t in page["tasks"]])
+        before = page["next_before_id"]
+        assert before == (page["tasks"][-1]["id"] if before is not None else None)
+        if before is None:
+            break
+    assert pages == [newest_first[i : i + 3] for i in range(0, len(newest_first), 3)]
+    assert any(set(p) & set(net.pruned_tasks) and set(p) & set(net.live_tasks) for p in pages)  # a page mixes both
+    exact = api.get("/v1/tasks", params={"limit": len(newest_first)}).json()
+    assert [t["id"] for t in exact["tasks"]] == newest_first and exact["next_before_id"] is None  # no empty last page
+    for t in exact["tasks"]:
+        assert api.get(f"/v1/tasks/{t['id']}").json() == t  # the list's record is the detail's, live or read back
+
+
+def test_next_before_id_follows_the_filters(net, api):
+    settled = sorted([*net.pruned_tasks, net.live_tasks[0]], reverse=True)
+    page = api.get("/v1/tasks", params={"state": "SETTLED", "limit": 1}).json()
+    assert [t["id"] for t in page["tasks"]] == settled[:1] and page["next_before_id"] == settled[0]
+    page = api.get("/v1/tasks", params={"state": "SETTLED", "limit": 3, "before_id": settled[0]}).json()
+    assert [t["id"] for t in page["tasks"]] == settled[1:] and page["next_before_id"] is None  # the open task is newer
+    page = api.get("/v1/tasks", params={"state": "open", "limit": 1}).json()
+    assert [t["id"] for t in page["tasks"]] == net.live_tasks[1:] and page["next_before_id"] is None
+    page = api.get("/v1/tasks", params={"after_id": settled[1], "limit": 2}).json()
+    assert [t["id"] for t in page["tasks"]] == [*reversed(net.live_tasks)] and page["next_before_id"] is None
+    assert api.get("/v1/tasks", params={"kind": "network"}).json() == {"tasks": [], "next_before_id": None}
+
+
+def test_the_client_follows_next_before_id(net, api, monkeypatch):
+    newest_first = sorted(net.pruned_tasks + net.live_tasks, reverse=True)
+    with CorClient("http://testserver") as client:
+        monkeypatch.setattr(client, "http", api)  # the app in process
+        assert [t["id"] for t in client.all_tasks(page=2)] == newest_first
+        assert [t["id"] for t in client.all_tasks(state="SETTLED", page=1)] == [i for i in newest_first if i != net.live_tasks[1]]
+        assert [t["id"] for t in client.tasks(limit=2)] == newest_first[:2]  # tasks() still returns the list
+        assert client.task_page(limit=2)["next_before_id"] == newest_first[1]
+        monkeypatch.undo()  # the client closes its own
+
+
+def test_a_task_page_views_limit_tasks_and_pulls_one_more(net, monkeypatch):
+    newest_first = sorted(net.pruned_tasks + net.live_tasks, reverse=True)
+    pulled: list[int] = []
+    real = archive.newest_tasks
+
+    def counting(*a, **k):
+        for t in real(*a, **k):
+            pulled.append(t.id)
+            yield t
+
+    monkeypatch.setattr(archive, "newest_tasks", counting)
+    for limit in (1, 2, 3):
+        pulled.clear()
+        page = readviews.task_list(net.eng.state, None, None, None, limit, None)
+        assert [t["id"] for t in page["tasks"]] == newest_first[:limit] and page["next_before_id"] == newest_first[limit - 1]
+        assert pulled == newest_first[: limit + 1]
