@@ -1,6 +1,6 @@
 """The lists that include what left the live state: on a network where closed tasks were pruned (``RULES_PRUNE``) and
 nodes with nothing left retired (rule 23), ``GET /v1/tasks`` pages across live and pruned tasks with
-``next_before_id`` (and the client follows it)."""
+``next_before_id`` (and the client follows it), and the dashboard counts the pruned tasks without reading them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cor_incentives.api.service import ApiService
 from cor_incentives.app import archive
 from cor_incentives.client import CorClient
 from cor_incentives.core.units import COR
+from cor_incentives.dashboard import data
 from support.network import make_network
 from support.scenario import PROMPTS, settle_honest_task, submit_task
 
@@ -122,3 +123,25 @@ def test_a_task_page_views_limit_tasks_and_pulls_one_more(net, monkeypatch):
         page = readviews.task_list(net.eng.state, None, None, None, limit, None)
         assert [t["id"] for t in page["tasks"]] == newest_first[:limit] and page["next_before_id"] == newest_first[limit - 1]
         assert pulled == newest_first[: limit + 1]
+
+
+# --- the dashboard counts the pruned tasks -------------------------------------------------------
+
+
+def test_the_dashboard_counts_pruned_tasks_without_reading_them(net, api, monkeypatch):
+    s = net.eng.state
+    total = len(net.pruned_tasks) + len(net.live_tasks)
+    data._overview_cache["key"] = None
+    counts = api.get("/?format=json").json()["counts"]["tasks"]
+    assert (counts["total"], counts["pruned"], counts["open"]) == (total, len(net.pruned_tasks), 1)
+    assert counts["SETTLED"] == 1  # by state: the live ones (a pruned task's record is not read)
+    assert f'id="kpi-tasks">{total}<' in api.get("/").text
+    assert f"{total} in all" in api.get("/tasks").text
+    assert archive.task_count(s) == total == len(s.tasks) + len(net.pruned_tasks)
+
+    def no_record_read(*_a, **_k):
+        raise AssertionError("counting read a record")
+
+    monkeypatch.setattr(archive.StoreHistory, "records_below", no_record_read)
+    monkeypatch.setattr(archive.StoreHistory, "record", no_record_read)
+    assert archive.task_count(s) == total and data.task_counts(s)["total"] == total

@@ -242,3 +242,9 @@ def bounty_count(state: State) -> int:
     """How many bounties there are, live or retired (the retired ones counted in the database, none read)."""
     h = _history(state)
     return len(state.bounties) + (h.count("bounty") if h is not None and state.pruned.count else 0)
+
+
+def task_count(state: State) -> int:
+    """How many tasks there are, live or pruned (the pruned ones counted in the database, none read)."""
+    h = _history(state)
+    return len(state.tasks) + (h.count("task") if h is not None and state.pruned.count else 0)

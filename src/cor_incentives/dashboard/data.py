@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api import readviews
 from ..app import archive, chooser, views
-from ..app.archive import bounty_count, closed_epochs, epoch_record, epoch_records, get_task, param_versions
+from ..app.archive import bounty_count, closed_epochs, epoch_record, epoch_records, get_task, param_versions, task_count
 from ..core.errors import EngineError, NotFound
 from ..core.governance import tally
 from ..core.params import EMISSION_SPLIT_DEFAULT
@@ -99,11 +99,14 @@ def epoch_row(r: EpochRecord, onchain: dict[str, Any] | None = None) -> dict[str
 
 
 def task_counts(s: State) -> dict[str, int]:
-    """Tasks in all, open, and by state (every state, zeros included)."""
+    """Tasks in all, live and pruned (``archive.task_count``: a closed task leaves the live state from ``RULES_PRUNE``;
+    the pruned ones counted in the database, none read), open, ``pruned``, and the live ones by state (every state,
+    zeros included: a pruned task's state is in its record, which is not read)."""
     counts = dict.fromkeys(readviews.TASK_STATES, 0)
     for t in s.tasks.values():
         counts[t.state] = counts.get(t.state, 0) + 1
-    return {"total": len(s.tasks), "open": sum(counts[x] for x in OPEN_TASK_STATES), **counts}
+    total = task_count(s)
+    return {"total": total, "open": sum(counts[x] for x in OPEN_TASK_STATES), "pruned": total - len(s.tasks), **counts}
 
 
 _overview_cache: dict[str, Any] = {"key": None, "value": None}
