@@ -159,7 +159,25 @@ class CorClient:
         return self._request("GET", f"/v1/balances/{address}")
 
     def nodes(self, role: str | None = None) -> list[dict[str, Any]]:
+        """Every live node (``node_page`` / ``all_nodes`` for the retired ones)."""
         return self._request("GET", "/v1/nodes", params={"role": role} if role else None)["nodes"]
+
+    def node_page(self, state: str = "all", role: str | None = None, limit: int = 100, after_id: str | None = None) -> dict[str, Any]:
+        """One page of nodes by address, ``state`` live, retired (rule 23) or all: ``{"nodes": [...], "next_after_id", ...}``;
+        pass ``next_after_id`` as ``after_id`` for the next page (None: no node left)."""
+        params = {k: v for k, v in (("state", state), ("role", role), ("limit", limit), ("after_id", after_id)) if v is not None}
+        return self._request("GET", "/v1/nodes", params=params)
+
+    def all_nodes(self, state: str = "all", role: str | None = None, page: int = 1_000) -> list[dict[str, Any]]:
+        """Every node of ``state`` (live, retired or all), by address, page by page."""
+        out: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            chunk = self.node_page(state, role, page, after)
+            out.extend(chunk["nodes"])
+            after = chunk["next_after_id"]
+            if after is None:
+                return out
 
     def node(self, node_id: str) -> dict[str, Any]:
         return self._request("GET", f"/v1/nodes/{node_id}")

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from cor_incentives.api.app import create_app
 from cor_incentives.api.service import ApiService
-from cor_incentives.app.archive import retired_node
+from cor_incentives.app.archive import nodes_by_address, retired_node
 from cor_incentives.app.chooser import node_detail
 from cor_incentives.app.verify import verify_store
 from cor_incentives.cli.main import app
@@ -120,6 +120,9 @@ def test_the_key_registers_again_and_its_next_retirement_is_a_record_of_its_own(
     live = eng.state.nodes[router]
     assert live.registered_tick > first.registered_tick and node_detail(eng.state, router)["state"] != "retired"
     assert retired_node(eng.state, router) is None  # live again: the live record answers
+    assert list(nodes_by_address(eng.state, "retired")) == [] and list(nodes_by_address(eng.state, "all")) == [
+        (eng.state.nodes[n], False) for n in sorted(eng.state.nodes)
+    ]  # listed live only (cor node list --state)
     eng.submit_as(keys["router0"], "stake.unbond", {"amount": str(BOND)})
     for _ in range(eng.state.params.unbonding_period_epochs):
         eng.submit_as(keys["oracle"], "epoch.close", {})
@@ -127,5 +130,8 @@ def test_the_key_registers_again_and_its_next_retirement_is_a_record_of_its_own(
     eng.submit_as(keys["oracle"], "epoch.close", {})
     second = retired_node(eng.state, router)
     assert second is not None and second.registered_tick == live.registered_tick  # the newest of the key's two records
+    for rows in (1, 2, 200):  # the list gives the key once, its newest record, whichever page boundary the rows fall on
+        assert list(eng.state.history.retired_nodes_after(None, rows)) == [second]
+    assert list(nodes_by_address(eng.state, "retired")) == [(second, True)]
     report, _ = verify_store(eng.store)
     assert report.ok, report.to_dict()

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from ..app.chooser import DEFAULT_WINDOW_EPOCHS, MAX_WINDOW_EPOCHS
+from ..app.chooser import DEFAULT_WINDOW_EPOCHS, MAX_NODE_PAGE, MAX_WINDOW_EPOCHS, NODE_PAGE
 from ..core.errors import InvalidInput
 from ..core.units import parse_cor
 from .deps import Service, errors, ok
@@ -19,11 +19,15 @@ WINDOW = Query(DEFAULT_WINDOW_EPOCHS, ge=1, le=MAX_WINDOW_EPOCHS, description="T
 
 @router.get(
     "/v1/nodes",
-    summary="Every node, with its record",
+    summary="The nodes, with their records",
     response_model=None,
     description="Every registered node with its role, self-bond, total stake, commission and state, and its record over the last "
     "`window` closed epochs: realised delegator yield after commission (`delegator_yield_ppb` per epoch, `delegator_apr_bps`), "
-    "consensus rate, missed deadlines, recent slashes, jail, and `warnings` for a delegator. Ordered by id, or best first by `sort`.",
+    "consensus rate, missed deadlines, recent slashes, jail, and `warnings` for a delegator. Ordered by id, or best first by `sort`. "
+    "`state=retired` lists the nodes that retired under rule 23 (each key's last record, read from the database, state `retired`; "
+    "a key that registered again is live), `state=all` both; these come a page at a time by address (`limit`, default 100; "
+    "`next_after_id` is the `after_id` of the next page) and take no `sort`. The default, `state=live` without `limit` or "
+    "`after_id`, is every live node in one answer, as before.",
     responses={**ok(NodesOut, "The nodes."), **errors(400, 409)},
 )
 def nodes(
@@ -31,8 +35,13 @@ def nodes(
     role: Literal["miner", "validator", "router"] | None = Query(None, description="Only nodes of this role."),
     sort: Literal["yield", "stake", "consensus"] | None = Query(None, description="Best first: delegator yield, total stake or consensus rate."),
     window: int = WINDOW,
+    state: Literal["live", "retired", "all"] = Query("live", description="Live nodes (the default), retired ones (rule 23) or all."),
+    limit: int | None = Query(
+        None, ge=1, le=MAX_NODE_PAGE, description=f"At most this many nodes (default: every live node; {NODE_PAGE} for retired or all)."
+    ),
+    after_id: str | None = Query(None, pattern=ADDRESS_PATTERN, description="Only nodes with a larger address (pass `next_after_id`)."),
 ) -> dict[str, Any]:
-    return svc.nodes(role, sort, window)
+    return svc.nodes(role, sort, window, state, limit, after_id)
 
 
 @router.get(

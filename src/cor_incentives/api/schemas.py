@@ -345,7 +345,11 @@ class NodeDetailOut(NodeOut):
 class NodesOut(Out):
     window_epochs: int
     sort: str | None
-    nodes: list[NodeOut]
+    state: str = Field(..., description="Which nodes: `live` (the default), `retired` (rule 23: read from the database) or `all`.")
+    nodes: list[NodeOut] = Field(..., description="By address, or best first by `sort` (live nodes in one answer only).")
+    next_after_id: str | None = Field(
+        ..., description="Pass as `after_id` (with the same `state`, `role` and `limit`) for the next page; null when no node is left."
+    )
 
 
 class EstimateOut(Out):

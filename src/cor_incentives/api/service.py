@@ -200,8 +200,17 @@ class ApiService:
         who = parse_address(address)
         return self.read(lambda s: views.balance(s, who))
 
-    def nodes(self, role: str | None = None, sort: str | None = None, window: int = chooser.DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:
-        return self.read(lambda s: chooser.node_table(s, role, sort, window))
+    def nodes(
+        self,
+        role: str | None = None,
+        sort: str | None = None,
+        window: int = chooser.DEFAULT_WINDOW_EPOCHS,
+        which: str = "live",
+        limit: int | None = None,
+        after_id: str | None = None,
+    ) -> dict[str, Any]:
+        after = parse_address(after_id) if after_id is not None else None
+        return self.read(lambda s: chooser.node_table(s, role, sort, window, which, limit, after))
 
     def node(self, node_id: str, window: int = chooser.DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:
         nid = parse_address(node_id)

@@ -11,6 +11,7 @@ one (the simulator, a bare replay) only has what it holds.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..core.bounties import get_bounty as live_bounty
-from ..core.errors import NotFound
+from ..core.errors import InvalidInput, NotFound
 from ..core.params import Params
 from ..core.records import Bounty, EpochRecord, Node, Task
 from ..core.state import State
@@ -65,6 +66,30 @@ class StoreHistory:
             return None
         node: Node = decode_record(Node, json.dumps(json.loads(row[0])["record"], separators=(",", ":")))
         return node
+
+    def retired_nodes_after(self, after: str | None = None, page: int = 200) -> Iterator[Node]:
+        """Each retired key's newest record (a key may retire more than once: its "node:<addr>@<tick>" keys sort by
+        tick), by address, the addresses above ``after``; read ``page`` rows at a time by a key range."""
+        lo = pruned_key("node", f"{after}@~") if after is not None else "node:"  # "~" follows every tick's digits
+        pending: tuple[str, str] | None = None  # (address, data) of the newest record seen of the address being read
+        while True:
+            with self.store.reader() as conn:
+                rows = conn.execute(
+                    select(db.documents.c.key, db.documents.c.data)
+                    .where(db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key > lo, db.documents.c.key < "node;")
+                    .order_by(db.documents.c.key)
+                    .limit(page)
+                ).all()
+            for key, raw in rows:
+                address = key[len("node:") :].rsplit("@", 1)[0]
+                if pending is not None and pending[0] != address:
+                    yield _node_record(pending[1])
+                pending = (address, raw)
+            if len(rows) < page:
+                break
+            lo = rows[-1][0]
+        if pending is not None:
+            yield _node_record(pending[1])
 
     def tasks_below(self, below: int, page: int = 200) -> Iterator[Task]:
         """Pruned tasks with an id below ``below``, newest first (read a page at a time)."""
@@ -248,3 +273,29 @@ def task_count(state: State) -> int:
     """How many tasks there are, live or pruned (the pruned ones counted in the database, none read)."""
     h = _history(state)
     return len(state.tasks) + (h.count("task") if h is not None and state.pruned.count else 0)
+
+
+# --- nodes, live and retired (rule 23), by address ---------------------------------------------
+
+NODE_STATES = ("live", "retired", "all")  # which nodes a list shows (``cor node list --state``, ``GET /v1/nodes?state=``)
+
+
+def _node_record(raw: str) -> Node:
+    node: Node = decode_record(Node, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+    return node
+
+
+def nodes_by_address(state: State, which: str = "live", after: str | None = None, page: int = 200) -> Iterator[tuple[Node, bool]]:
+    """(record, retired) of the nodes ``which`` says (``NODE_STATES``), by address, the addresses above ``after``: the
+    live ones from the state, the retired ones (``RULES_NODE_RETIRE``) each its key's newest record, read ``page`` at a
+    time from the database, a key that registered again being live only (as ``retired_node`` answers)."""
+    if which not in NODE_STATES:
+        raise InvalidInput(f"state must be one of {', '.join(NODE_STATES)}, got {which!r}", code="invalid_node_state")
+    live: Iterator[tuple[Node, bool]] = iter(())
+    retired: Iterator[tuple[Node, bool]] = iter(())
+    if which != "retired":
+        live = ((state.nodes[n], False) for n in sorted(state.nodes) if after is None or n > after)
+    h = _history(state)
+    if which != "live" and h is not None and state.pruned.count:
+        retired = ((n, True) for n in h.retired_nodes_after(after, page) if n.id not in state.nodes)
+    return heapq.merge(live, retired, key=lambda pair: pair[0].id)

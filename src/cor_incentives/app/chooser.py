@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from ..core import rules
@@ -40,6 +41,8 @@ from .archive import epoch_records, newest_tasks
 DEFAULT_WINDOW_EPOCHS = 7
 MAX_WINDOW_EPOCHS = 1_000
 SORT_KEYS = ("yield", "stake", "consensus")
+NODE_PAGE = 100  # nodes a page of retired or all nodes holds by default
+MAX_NODE_PAGE = 1_000
 COUNTED = ("missed_deadline", "poi_divergence", "validator_deviation")
 """Offences counted over a window (or, under later rules, slashed one by one): the counters a node page shows."""
 STAKER_PARTS = (f":{LinePart.STAKE}", f":{LinePart.DUST}")
@@ -424,11 +427,43 @@ def _assumptions(state: State, window: int, used: int) -> list[str]:
 # --- the views the CLI, the API and the dashboard print -------------------------------------------
 
 
-def node_table(state: State, role: str | None = None, sort: str | None = None, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:
-    """Every node (of ``role``) with its record, sorted best first by ``sort`` (by id without)."""
+def node_table(
+    state: State,
+    role: str | None = None,
+    sort: str | None = None,
+    window: int = DEFAULT_WINDOW_EPOCHS,
+    which: str = "live",
+    limit: int | None = None,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """Every live node (of ``role``) with its record, sorted best first by ``sort`` (by id without); or, with ``which``
+    retired or all, or a ``limit`` or ``after``, one page of them (``node_page``); ``next_after_id`` names the next."""
+    if which != "live" or limit is not None or after is not None:
+        return node_page(state, role, sort, window, which, NODE_PAGE if limit is None else limit, after)
     records = node_records(state, check_window(window))
     rows = [views.node(state, n) | records[n] for n in sorted(state.nodes) if role is None or state.nodes[n].role == role]
-    return {"window_epochs": window, "sort": sort, "nodes": sort_nodes(rows, sort)}
+    return {"window_epochs": window, "sort": sort, "state": which, "nodes": sort_nodes(rows, sort), "next_after_id": None}
+
+
+def node_page(state: State, role: str | None, sort: str | None, window: int, which: str, limit: int, after: str | None = None) -> dict[str, Any]:
+    """At most ``limit`` nodes, live, retired (rule 23: each retired key's last record, read from the database) or all,
+    of ``role``, by address above ``after``, with their records, and ``next_after_id`` (the ``after`` of the next page,
+    None when no node is left). Reads at most ``limit + 1`` nodes: the cost is the page's, not the history's. A page
+    is in address order: ``sort`` (which ranks every node) is refused."""
+    if sort is not None:
+        raise InvalidInput(
+            f"sort ranks every live node in one answer; a page (state {which}, a limit or an after) is in address order: drop sort={sort!r}",
+            code="invalid_sort",
+        )
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_NODE_PAGE:
+        raise InvalidInput(f"limit must be a whole number in [1, {MAX_NODE_PAGE}], got {limit!r}", code="invalid_limit")
+    check_window(window)
+    stream = archive.nodes_by_address(state, which, after, min(limit + 1, 200))
+    page = list(islice(((n, r) for n, r in stream if role is None or n.role == role), limit + 1))
+    shown = page[:limit]
+    records = node_records(state, window, {n.id: n for n, _ in shown})
+    rows = [views.node(state, n.id, retired=n if retired else None) | records[n.id] for n, retired in shown]
+    return {"window_epochs": window, "sort": None, "state": which, "nodes": rows, "next_after_id": shown[-1][0].id if len(page) > limit else None}
 
 
 def node_detail(state: State, node_id: str, window: int = DEFAULT_WINDOW_EPOCHS) -> dict[str, Any]:

@@ -7,10 +7,21 @@ from typing import Any
 import typer
 
 from ..app import views
-from ..app.chooser import DEFAULT_WINDOW_EPOCHS, SORT_KEYS, check_window, node_detail, node_table, registration_warnings
+from ..app.archive import NODE_STATES
+from ..app.chooser import (
+    DEFAULT_WINDOW_EPOCHS,
+    MAX_NODE_PAGE,
+    NODE_PAGE,
+    SORT_KEYS,
+    check_window,
+    node_detail,
+    node_table,
+    registration_warnings,
+)
 from ..app.keys import Keystore
 from ..core.errors import InvalidInput
 from ..core.records import ROLES
+from ..core.units import lookup_address
 from .common import (
     ApiOption,
     DbOption,
@@ -116,20 +127,35 @@ def node_list(
     sort: str | None = typer.Option(None, "--sort", help="Best first: yield (delegator yield after commission), stake or consensus."),
     role: str | None = typer.Option(None, "--role", help="Only nodes of this role: miner, validator or router."),
     window: int = WindowOption,
+    state: str = typer.Option(
+        "live", "--state", help="live (the default), retired (rule 23: nodes that held nothing and left, read from the database) or all."
+    ),
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        min=1,
+        max=MAX_NODE_PAGE,
+        help=f"At most this many, by address (default: every live node; {NODE_PAGE} with --state retired or all).",
+    ),
+    after: str | None = typer.Option(None, "--after", help="Only nodes with a larger address: the last one of the page before."),
     db: str | None = DbOption,
     api: str | None = ApiOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Every node with its stake, state and record: realised delegator yield, consensus rate, missed deadlines, recent slashes."""
+    """Every live node with its stake, state and record: realised delegator yield, consensus rate, missed deadlines, recent
+    slashes. --state retired or all lists the retired nodes too, a page at a time by address (--limit, --after)."""
     if sort is not None and sort not in SORT_KEYS:
         raise InvalidInput(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}", code="invalid_sort")
     if role is not None and role not in ROLES:
         raise InvalidInput(f"--role must be one of {', '.join(ROLES)}, got {role!r}", code="invalid_role")
+    if state not in NODE_STATES:
+        raise InvalidInput(f"--state must be one of {', '.join(NODE_STATES)}, got {state!r}", code="invalid_node_state")
     check_window(window)
-    data = connect(db, api).read(
-        lambda s: node_table(s, role, sort, window)["nodes"], "/v1/nodes", params={"role": role, "sort": sort, "window": window}, field="nodes"
-    )
-    emit(data, as_json, lambda: render_nodes(data, window))
+    start = lookup_address(after) if after is not None else None
+    params = {"role": role, "sort": sort, "window": window, "state": state if state != "live" else None, "limit": limit, "after_id": start}
+    page = connect(db, api).read(lambda s: node_table(s, role, sort, window, state, limit, start), "/v1/nodes", params=params)
+    data = page["nodes"]
+    emit(data, as_json, lambda: render_nodes(data, window, page["next_after_id"]))
 
 
 def percent_bps(bps: int | None) -> str:
@@ -139,7 +165,7 @@ def percent_bps(bps: int | None) -> str:
     return f"{'-' if bps < 0 else ''}{abs(bps) // 100}.{abs(bps) % 100:02d} %"
 
 
-def render_nodes(data: list[dict[str, Any]], window: int) -> None:
+def render_nodes(data: list[dict[str, Any]], window: int, next_after: str | None = None) -> None:
     table(
         f"nodes (record over the last {window} closed epochs)",
         ["node", "role", "stake", "commission", "delegator APR", "consensus", "missed", "slashes", "state"],
@@ -161,6 +187,8 @@ def render_nodes(data: list[dict[str, Any]], window: int) -> None:
     for d in data:
         for w in d["warnings"]:
             err_console.print(f"[yellow]warning[/] {d['id']}: {w}")
+    if next_after is not None:
+        err_console.print(f"more: the next page is --after {next_after}")
 
 
 @node_app.command("show")

@@ -144,15 +144,22 @@ def build_overview(s: State) -> dict[str, Any]:
 # --- nodes -----------------------------------------------------------------------------------
 
 
-def node_list(s: State, role: str | None = None, sort: str | None = None) -> dict[str, Any]:
-    """Every node with its record (``chooser``), best first by ``sort`` (yield, stake, consensus) or by id."""
+def node_list(s: State, role: str | None = None, sort: str | None = None, state: str = "live", after: str | None = None) -> dict[str, Any]:
+    """Every live node with its record (``chooser``), best first by ``sort`` (yield, stake, consensus) or by id; with
+    ``state`` retired or all (rule 23: retired nodes read from the database) or ``after``, a page of ``MAX_NODE_PAGE``
+    by address (no sort, no total: the retired ones are not all read) and the ``after`` of the next page."""
+    if state != "live" or after is not None:
+        page = chooser.node_table(s, role, None, chooser.DEFAULT_WINDOW_EPOCHS, state, chooser.MAX_NODE_PAGE, after)
+        return {"role": role, "sort": None, "state": state, "window_epochs": page["window_epochs"], "total": None, **page}
     table = chooser.node_table(s, role, sort)
     return {
         "role": role,
         "sort": sort,
+        "state": state,
         "window_epochs": table["window_epochs"],
         "total": len(table["nodes"]),
         "nodes": table["nodes"][:MAX_NODE_ROWS],
+        "next_after_id": None,
     }
 
 

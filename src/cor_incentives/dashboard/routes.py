@@ -87,9 +87,12 @@ def nodes(
     svc: Service,
     role: Literal["miner", "validator", "router"] | None = Query(None),
     sort: Literal["yield", "stake", "consensus"] | None = Query(None),
+    state: Literal["live", "retired", "all"] = Query("live"),
+    after: str | None = Query(None, pattern=ADDRESS_PATTERN),
     format: Format = FORMAT,
 ) -> Response:
-    return page(request, svc, "nodes.html", lambda s: data.node_list(s, role, sort), format, "Nodes", "nodes")
+    start = parse_address(after) if after is not None else None
+    return page(request, svc, "nodes.html", lambda s: data.node_list(s, role, sort, state, start), format, "Nodes", "nodes")
 
 
 @router.get("/nodes/{node_id}", response_class=HTMLResponse)
