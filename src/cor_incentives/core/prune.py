@@ -49,7 +49,7 @@ from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord, Node
 from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, rules_since
 from .sampling import WeightTree
 from .selection import pool_keys
-from .state import State, assert_ready
+from .state import State, assert_ready, task_names
 from .state_codec import encode_record
 
 TASK = "task"
@@ -99,7 +99,9 @@ def process_prune(state: State) -> None:
         state.retired = [r for r in state.retired if r[0] == seq]
     horizon = state.epoch - state.params.unbonding_period_epochs
     for tid in [t for t, task in state.tasks.items() if task.state in CLOSED_TASK_STATES and task.created_epoch <= horizon]:
-        retire(state, TASK, tid, state.tasks.pop(tid))
+        task = state.tasks.pop(tid)
+        state.node_refs.drop(task_names(task))
+        retire(state, TASK, tid, task)
     if rules_since(state.params, RULES_BOUNTY_RETIRE):
         retire_bounties(state)
     if rules_since(state.params, RULES_NODE_RETIRE):
@@ -160,9 +162,15 @@ def retirable(state: State) -> list[str]:
     - no voting proposal's snapshot names it (its operator votes its positions there), and no first-rules offence count
       (``offence_log``, rules 1-3) is held for it.
     Bounty reviewers are addresses (an award or a score reads no node record), so a reviewer's node may retire.
-    O(nodes) for the zero-stake test (the close already walks every node several times); the live tasks, sessions,
-    redelegations, proposals and offence counts are read once, and only when some node has no stake left."""
+    O(nodes) for the zero-stake test (the close already walks every node several times), then O(1) per idle node for the
+    live tasks and open sessions (``State.node_refs``, counted where tasks and sessions name nodes: not a walk of every
+    live task at each close a node is idle, which a churner's idle keys would make every close pay) and the
+    redelegations (``redelegation_index`` by source and by node); the voting proposals' snapshots (each made at a
+    ``gov.propose`` that paid a deposit and O(positions) to build it, read only while it votes) and the first-rules offence
+    counts (at most one per node and offence; the close's ``process_offence_windows`` walks them anyway) are read once,
+    and only when some node has no stake left."""
     balances = state.ledger.balances
+    redelegations = state.redelegation_index
     idle = [
         node_id
         for node_id, node in state.nodes.items()
@@ -174,21 +182,13 @@ def retirable(state: State) -> list[str]:
         and balances.get(f"rewards:{node_id}", 0) == 0
         and not state.unbonding_index.ids("node", node_id)
         and node_id not in state.slash_index.by_node
+        and not state.node_refs.named(node_id)
+        and not redelegations.ids("source", node_id)
+        and not redelegations.ids("node", node_id)
     ]
     if not idle:
         return []
     named: set[str] = set()
-    for task in state.tasks.values():
-        if task.router is not None:
-            named.add(task.router)
-        named.update(a.miner for a in task.miners)
-        named.update(task.validators)
-    for session in state.sessions.values():
-        if session.is_open:
-            named.update(session.dedicated_miners)
-    for r in state.redelegations.values():
-        named.add(r.source)
-        named.add(r.node)
     for pid in state.voting_proposals:
         named.update(state.proposals[pid].positions)
     named.update(key.split("|")[0] for key in state.offence_log)

@@ -31,7 +31,7 @@ from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .params import param_bounds
 from .records import EarningItem, Session
 from .selection import draw, pool_size, sample_nodes
-from .state import State
+from .state import State, session_names
 from .streams import Stream
 from .units import cor_text as cor
 from .units import parse_units
@@ -98,6 +98,7 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
                 raise Conflict(f"only {len(dedicated)} eligible miners for {n} dedicated nodes", code="not_enough_miners")
     state.new_id()
     state.sessions[sid] = Session(sid, actor, redundancy, validators, mode, dedicated, True, 0, state.tick, reserved, model if reserved else None)
+    state.node_refs.add(dedicated)
     state.ledger.transfer(acct.wallet(actor), session_account(sid), deposit, "session_deposit")
     if reserved:
         state.ledger.transfer(acct.wallet(actor), "treasury", fee, "dedicated_session_fee")
@@ -111,7 +112,9 @@ def draw_dedicated(state: State, session_id: int, seed: bytes) -> None:
     """A dedicated session's miners, drawn with the beacon value revealed after it opened."""
     s = state.sessions[session_id]
     invariant(s.reserved > 0 and not s.dedicated_miners, f"session {session_id}: drawn twice")
+    state.node_refs.drop(session_names(s))  # (none: its miners were not drawn yet)
     s.dedicated_miners = tuple(draw(state, "miner", s.reserved, seed, model=s.model))
+    state.node_refs.add(session_names(s))  # (none if it was closed before its draw)
     s.reserved = 0
 
 
@@ -136,6 +139,7 @@ def process_session_close(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"session {s.id} is already closed", code="session_closed")
     if s.open_tasks:
         raise Conflict(f"session {s.id} has {s.open_tasks} open task(s)", code="session_has_open_tasks")
+    state.node_refs.drop(session_names(s))
     s.is_open = False
     state.ledger.transfer(session_account(s.id), acct.wallet(actor), state.ledger.balance(session_account(s.id)), "session_refund")
     invariant(state.ledger.balance(session_account(s.id)) == 0, f"session {s.id}: deposit not returned whole")

@@ -121,8 +121,9 @@ UNBONDING_INDEX = ("address", "node")
 """What ``State.unbonding_index`` indexes the unbonding entries by."""
 
 
-REDELEGATION_INDEX = ("address", "source", "mature_epoch")
-"""What ``State.redelegation_index`` indexes the redelegations by (``mature_epoch``: which ones to forget)."""
+REDELEGATION_INDEX = ("address", "source", "node", "mature_epoch")
+"""What ``State.redelegation_index`` indexes the redelegations by (``node``: the node it moved to, which rule 23's
+retirement test reads with ``source``; ``mature_epoch``: which ones to forget)."""
 
 
 class SlashIndex:
@@ -156,6 +157,82 @@ def _slash_index_pop(index: SlashIndex, node: str, _: object) -> None:
     positions.pop()
     if not positions:
         del index.by_node[node]
+
+
+def task_names(task: Task) -> list[str]:
+    """The nodes a task names, each as often as it names it: its router, each miner, each validator (``NodeRefs``)."""
+    names = [a.miner for a in task.miners]
+    names += task.validators
+    if task.router is not None:
+        names.append(task.router)
+    return names
+
+
+def session_names(session: Session) -> tuple[str, ...]:
+    """The nodes an open session names: its dedicated miners (its next task draws among them); a closed one names none."""
+    return session.dedicated_miners if session.is_open else ()
+
+
+class NodeRefs:
+    """Derived: how many times the live tasks (``State.tasks``: each one's router, miners and validators, ``task_names``)
+    and the open sessions (their dedicated miners, ``session_names``) name each node, so rule 23's retirement test
+    (``prune.retirable``) reads one count per idle node instead of walking every live task and session at every close
+    (an amplification: a churner's idle key made every close walk them all). A node named twice counts twice; a node at 0
+    has no key.
+
+    As ``EntryIndex``: not hashed, not in a snapshot, rebuilt when a state is decoded (``of``); written where tasks and
+    sessions name nodes: a task recorded (``tasks._open_task``), its miners drawn or its validators assigned, a task
+    pruned (``prune.process_prune``), a session opened, its miners drawn or closed; each write journaled
+    (``journal.on_undo``), so a refused event or a skipped consequence leaves it equal to a rebuild; compared with one by
+    the full checks (``State.check_entry_indexes``). Its dict is plain: its order is never read, and a key deleted here
+    costs O(1), not the journaled dicts' order keeping."""
+
+    __slots__ = ("counts",)
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, tasks: dict[int, Task], sessions: dict[int, Session]) -> NodeRefs:
+        """The counts of ``tasks`` and ``sessions`` (O(them))."""
+        refs = cls()
+        for task in tasks.values():
+            refs._add(task_names(task), 1)
+        for session in sessions.values():
+            refs._add(session_names(session), 1)
+        return refs
+
+    def add(self, names: list[str] | tuple[str, ...]) -> None:
+        """Each of ``names`` is named once more."""
+        if names:
+            self._add(names, 1)
+            on_undo(_node_refs_add, self, names, -1)
+
+    def drop(self, names: list[str] | tuple[str, ...]) -> None:
+        """Each of ``names`` is named once less (it was named)."""
+        if names:
+            self._add(names, -1)
+            on_undo(_node_refs_add, self, names, 1)
+
+    def named(self, node_id: str) -> bool:
+        return node_id in self.counts
+
+    def _add(self, names: list[str] | tuple[str, ...], by: int) -> None:
+        counts = self.counts
+        for name in names:
+            left = counts.get(name, 0) + by
+            invariant(left >= 0, f"node {name} named fewer than no times")
+            if left:
+                counts[name] = left
+            else:
+                del counts[name]
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+
+def _node_refs_add(refs: NodeRefs, names: list[str] | tuple[str, ...], by: int) -> None:
+    refs._add(names, by)
 
 
 _ABSENT = object()  # a node not held by a ``CapHeap`` (what its undo restores)
@@ -566,6 +643,9 @@ class State(Journaled):
     # ``community.attest`` reads these, not every attestation (reset with ``attestations``; rebuilt from it likewise)
     attested: set[tuple[str, str]] = field(default_factory=set, repr=False, compare=False)
     curator_points: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # derived: how many times the live tasks and the open sessions name each node (``NodeRefs``: rule 23's retirement
+    # test reads it, not every task; rebuilt from ``tasks`` and ``sessions`` likewise)
+    node_refs: NodeRefs = field(default_factory=NodeRefs, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -655,6 +735,7 @@ class State(Journaled):
             **{name: sorted(ids) for name, ids in self.open_ids().items()},
             "attested": sorted(self.attested),
             "curator_points": dict(sorted(self.curator_points.items())),
+            "node_refs": self.node_refs.as_dict(),
         }
 
     def open_ids(self) -> dict[str, set[int]]:
@@ -696,6 +777,7 @@ class State(Journaled):
         self.proposal_ends = DueIds.of(self.voting_proposals, self.proposals, "end_tick")
         self.reputation_caps = ReputationCaps.of(self)
         self.attested, self.curator_points = self.attestation_indexes_rebuilt()
+        self.node_refs = NodeRefs.of(self.tasks, self.sessions)
 
     def check_entry_indexes(self) -> None:
         """Raise InvariantViolation unless each derived index of entries and slash records equals a rebuild (O(them))."""
@@ -717,6 +799,10 @@ class State(Journaled):
         invariant(
             (set(self.attested), dict(self.curator_points)) == self.attestation_indexes_rebuilt(),
             "the attested (member, reference) pairs or the curators' points differ from the epoch's attestations",
+        )
+        invariant(
+            self.node_refs.as_dict() == NodeRefs.of(self.tasks, self.sessions).as_dict(),
+            "the count of live tasks' and open sessions' references to each node differs from the tasks and sessions",
         )
 
     def skip(self, what: str, error: EngineError) -> None:

@@ -13,7 +13,8 @@ Derived fields are left out and rebuilt: ``touched`` (scratch of the event being
 between events; ``jailed`` is the nodes whose ``jailed_until_tick`` is set; ``unbonding_index``,
 ``redelegation_index`` and ``slash_index`` are the unbonding entries', redelegations' and slash records' ids by
 address and node; ``reputation_caps`` the nodes whose reputation may cap a newcomer's start; ``attested`` and
-``curator_points`` the epoch's attestations by (member, reference) and their points by curator. The selection index is
+``curator_points`` the epoch's attestations by (member, reference) and their points by curator; ``node_refs`` how many
+times the live tasks and open sessions name each node. The selection index is
 carried: the order in which nodes took their slots in its weight trees is history, not a function
 of the nodes, and a draw reads that order.
 
@@ -89,6 +90,7 @@ DERIVED_STATE_FIELDS = frozenset(
         "proposal_ends",
         "attested",
         "curator_points",
+        "node_refs",
         "retired",
         "history",
     }
@@ -98,7 +100,8 @@ the index of nodes with a jail on record (rebuilt from the nodes), the unbonding
 by address and node, the slash records by node and the capping reputations by role (``State.rebuild_entry_indexes``), each voted-on proposal's voters
 (made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
 expired and those two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
-reference) pairs and points by curator (rebuilt from ``attestations`` likewise), the records the last event pruned (handed to
+reference) pairs and points by curator (rebuilt from ``attestations`` likewise), how many times the live tasks and open
+sessions name each node (rebuilt from them likewise), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
 HASHED_SINCE: Mapping[tuple[str, str], int] = {

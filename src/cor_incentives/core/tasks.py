@@ -92,7 +92,7 @@ from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
 from .spread import consensus_threshold_ppb
 from .staking import get_node, is_selectable
-from .state import State
+from .state import State, task_names
 from .token_counts import measured, measured_input_tokens, measured_output_tokens, settled_output_tokens
 from .units import PPB
 from .validation import (
@@ -185,6 +185,7 @@ def _open_task(state: State, task: Task) -> None:
     """Record a new task: with a beacon it waits (CREATED) for the next value to draw its miners."""
     invariant(len(state.tasks) < 10**9, "task id space")
     state.tasks[task.id] = task
+    state.node_refs.add(task_names(task))
     if has_beacon(state):
         task.state = TaskState.CREATED
         task.seed = ""
@@ -224,7 +225,9 @@ def draw_miners(state: State, task_id: int, seed: bytes) -> None:
     if len(miners) < need:
         _fail(state, task, "not_enough_miners")
         return
+    state.node_refs.drop([a.miner for a in task.miners])  # (none: a task waiting for its draw has no miners)
     task.miners = [Assignment(m) for m in miners]
+    state.node_refs.add(miners)
     task.redundancy = len(miners)
     task.state = TaskState.PREPARED
     _set_deadline(state, task, p.precommit_deadline_ticks)
@@ -240,7 +243,7 @@ def draw_validators(state: State, task_id: int, seed: bytes) -> None:
     if not validators:
         _fail(state, task, "no_validators")
         return
-    _assign_validators(task, validators)
+    _assign_validators(state, task, validators)
     _set_deadline(state, task, state.params.validation_deadline_ticks)
 
 
@@ -470,15 +473,16 @@ def _enter_validation(state: State, task: Task) -> None:
     if not validators:
         _fail(state, task, "no_validators")
         return
-    _assign_validators(task, validators)
+    _assign_validators(state, task, validators)
     _set_deadline(state, task, state.params.validation_deadline_ticks)
 
 
-def _assign_validators(task: Task, validators: list[str]) -> None:
-    """The validators drawn for the task's current round."""
+def _assign_validators(state: State, task: Task, validators: list[str]) -> None:
+    """The validators drawn for the task's current round (``state.node_refs`` counts them)."""
     for v in validators:
         task.validators.append(v)
         task.validator_round[v] = task.round
+    state.node_refs.add(list(validators))
     invariant(len(set(task.validators)) == len(task.validators), f"task {task.id}: a validator drawn twice")
 
 
@@ -680,7 +684,7 @@ def _escalated(state: State, task: Task, drawn: list[str]) -> None:
         task.round -= 1
         _after_last_round(state, task)
         return
-    _assign_validators(task, drawn)
+    _assign_validators(state, task, drawn)
     _set_deadline(state, task, state.params.validation_deadline_ticks)
 
 
