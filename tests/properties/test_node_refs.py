@@ -31,7 +31,8 @@ from cor_incentives.core.state_codec import decode_state, encode_state, state_ha
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from support.chain import ORACLE, addr, refusing
-from support.market import MODEL, h, market
+from support.market import MODEL, commit_reveal, h, market, validate_all
+from support.market import submit as submit_task
 
 OUTPUTS = ["a", "b"]
 
@@ -189,3 +190,71 @@ TestNodeRefsBeacon = NodeRefsMachine.TestCase
 TestNodeRefsBeacon.settings = SETTINGS
 TestNodeRefsFirstRules = NodeRefsFirstRules.TestCase
 TestNodeRefsFirstRules.settings = SETTINGS
+
+
+def test_each_writer_counts_and_the_prune_takes_the_counts_away():
+    """Without a beacon: a task with a router names it, its miners and (after the reveals) its validators once each; the
+    close that prunes it takes every count away."""
+    c = market(n_miners=3, n_validators=3, params={"prune_closed_records": 1, "epoch_length_ticks": 6})
+    refs = c.state.node_refs
+    tid = submit_task(c, router=addr("router"))
+    t = c.state.tasks[tid]
+    miners = [a.miner for a in t.miners]
+    assert refs.as_dict() == dict(sorted({addr("router"): 1, **dict.fromkeys(miners, 1)}.items()))
+    commit_reveal(c, tid, {m: "a" for m in miners})
+    assert t.validators and refs.as_dict() == dict(sorted({addr("router"): 1, **dict.fromkeys(miners + t.validators, 1)}.items()))
+    validate_all(c, tid, lambda v, m: (10_000_000, 900_000_000))
+    assert t.state == "SETTLED" and refs.as_dict() == rebuilt(c.state) != {}  # a closed task in the window still names them
+    for _ in range(c.state.params.unbonding_period_epochs + 1):
+        c.oracle("epoch.close", {})
+    assert tid not in c.state.tasks and refs.as_dict() == {} == rebuilt(c.state)
+
+
+def test_a_dedicated_session_names_its_miners_while_open_and_not_when_closed_before_its_draw():
+    c = market(n_miners=4, n_validators=3, beacon=True)
+    refs = c.state.node_refs
+    for close_first in (False, True):
+        sid = c.state.next_id
+        c.as_("user", "session.open", {"mode": "dedicated", "nodes": 3, "redundancy": 3, "model": MODEL})
+        assert refs.as_dict() == rebuilt(c.state)
+        if close_first:
+            c.as_("user", "session.close", {"session": sid})
+        c.oracle("tick", {"ticks": 1})  # the value that draws its miners
+        s = c.state.sessions[sid]
+        assert len(s.dedicated_miners) == 3
+        assert all(refs.counts.get(m, 0) == (0 if close_first else 1) for m in s.dedicated_miners), close_first
+        assert refs.as_dict() == rebuilt(c.state)
+        if not close_first:
+            c.as_("user", "session.close", {"session": sid})
+            assert refs.as_dict() == {} == rebuilt(c.state)
+
+
+class NoWalk(dict):
+    """A dict that may be read by key but not walked."""
+
+    def __iter__(self):
+        raise AssertionError("walked")
+
+    def values(self):
+        raise AssertionError("walked")
+
+    def items(self):
+        raise AssertionError("walked")
+
+
+def test_the_retirement_test_walks_no_task_session_or_redelegation():
+    """An idle node among live tasks, sessions and redelegations naming other nodes: ``retirable`` answers without
+    walking any of them (before, it read every one at each close with an idle node)."""
+    c = market(n_miners=3, n_validators=3, params={"prune_closed_records": 0})
+    c.as_("user", "node.register", {"role": "router", "self_bond": str(1000 * COR)})
+    submit_task(c, router=addr("router"))
+    c.as_("user", "stake.unbond", {"amount": str(1000 * COR)})
+    for _ in range(c.state.params.unbonding_period_epochs):
+        c.oracle("epoch.close", {})
+    c.as_("user", "stake.withdraw", {})
+    c.oracle("epoch.close", {})
+    s = c.state
+    assert s.tasks and s.sessions and retirable(s) == walked(s) == [addr("user")]
+    for name in ("tasks", "sessions", "redelegations"):
+        object.__setattr__(s, name, NoWalk(getattr(s, name)))
+    assert retirable(s) == [addr("user")]
