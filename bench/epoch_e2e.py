@@ -155,6 +155,7 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
     from cor_incentives.core import ledger as acct
     from cor_incentives.core.apply import conservation_holds
     from cor_incentives.core.staking import process_register
+    from cor_incentives.core.state import task_names
 
     rng = random.Random(seed)
     p = state.params
@@ -209,6 +210,8 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
             state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
         if task_records and template in state.tasks:
             state.tasks[task_id] = dataclasses.replace(state.tasks[template], id=task_id)
+            if hasattr(state, "node_refs"):  # (rule 23's count of the nodes live tasks name: core/state.py NodeRefs)
+                state.node_refs.add(task_names(state.tasks[task_id]))
     conservation_holds(state)
     return {
         "work_rows_out_of_consensus": int((~state.epoch_work.consensus()).sum()),
