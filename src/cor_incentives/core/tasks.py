@@ -209,11 +209,22 @@ VALIDATORS = "task:validators"
 ESCALATION = "task:escalation"
 
 
+def _drawn_task(state: State, task_id: int) -> Task | None:
+    """The task a queued draw is for, or None when it has left the live state: only a closed task is pruned
+    (core/prune.py), and every draw handler leaves a closed task as it is, so a pruned one is skipped the same way.
+    A draw can outlive its task's record: a task cancelled before its draw is pruned at the first close past
+    ``unbonding_period_epochs`` (1 or 0 make that the close of its own epoch, which runs its draws after the prune),
+    or later while the beacon waits for its next chain. Before, ``state.tasks[task_id]`` raised KeyError there and the
+    close (or tick) carrying the draw was refused every time it was sent: no epoch could close again."""
+    return state.tasks.get(task_id)
+
+
 @draw_handler(MINERS)
 def draw_miners(state: State, task_id: int, seed: bytes) -> None:
-    """A task's miners, drawn with the beacon value revealed after it was created (it may be cancelled by then)."""
-    task = state.tasks[task_id]
-    if task.state != TaskState.CREATED:
+    """A task's miners, drawn with the beacon value revealed after it was created (it may be cancelled by then, and even
+    pruned: ``_drawn_task``)."""
+    task = _drawn_task(state, task_id)
+    if task is None or task.state != TaskState.CREATED:
         return
     p = state.params
     among = None
@@ -236,8 +247,8 @@ def draw_miners(state: State, task_id: int, seed: bytes) -> None:
 @draw_handler(VALIDATORS)
 def draw_validators(state: State, task_id: int, seed: bytes) -> None:
     """A task's validators, drawn with the beacon value revealed after its reveals were in."""
-    task = state.tasks[task_id]
-    if task.state != TaskState.COMMITTED or task.validators:
+    task = _drawn_task(state, task_id)
+    if task is None or task.state != TaskState.COMMITTED or task.validators:
         return
     validators = draw(state, "validator", task.validators_wanted, seed)
     if not validators:
@@ -250,8 +261,8 @@ def draw_validators(state: State, task_id: int, seed: bytes) -> None:
 @draw_handler(ESCALATION)
 def draw_escalation(state: State, task_id: int, seed: bytes) -> None:
     """More validators for a disputed task, drawn with the beacon value revealed after its round's reveals."""
-    task = state.tasks[task_id]
-    if task.state != TaskState.COMMITTED or task.drawn_in(task.round):
+    task = _drawn_task(state, task_id)
+    if task is None or task.state != TaskState.COMMITTED or task.drawn_in(task.round):
         return
     size = _escalation_size(state, task)
     if rules_since(state.params, RULES_ESCALATION_FROM_POOL):  # the pool's tree, the task's validators left out: O((k + v) log n)
