@@ -51,11 +51,11 @@ from ..core.errors import EngineError, InvariantViolation, Unauthorized
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
 from ..core.params import ParamHistory, Params
-from ..core.prune import EPOCH, NODE, fold
+from ..core.prune import EPOCH, NODE, PARAMS, fold
 from ..core.records import EpochRecord, Pruned, Task
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
-from ..core.state_codec import decode_record, state_hash
+from ..core.state_codec import decode_record, pruned_record_hash, state_hash
 from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
 from ..store.document_format import is_packed, same_document
@@ -528,7 +528,8 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
         mine = retired.records.get(key)
         if mine is not None and mine != (n, record):
             report.fail("projections", None, f"pruned record {key} differs from the one the replay pruned")
-        running = fold(running, kind, ident if kind == NODE else int(ident), content_hash(record))
+        folded = pruned_record_hash(decode_record(Params, record)) if kind == PARAMS else content_hash(record)
+        running = fold(running, kind, ident if kind == NODE else int(ident), folded)
     if (len(rows), running) != (state.pruned.count, state.pruned.hash):
         report.fail("projections", None, f"the pruned records ({len(rows)}) do not hash to the state's ({state.pruned.count}, {state.pruned.hash})")
 

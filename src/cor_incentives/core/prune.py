@@ -27,6 +27,8 @@ Concepts
 
         pruned.hash = sha256(pruned.hash ‖ kind ‖ ":" ‖ id ‖ ":" ‖ sha256(canonical bytes of the whole record))
 
+    (a parameter version's bytes with the fields its own rule version knew: ``state_codec.pruned_record_hash``)
+
     so the state hash (an anchored checkpoint, core/state_codec.py) commits to exactly what left it.
     The engine writes each record's canonical bytes to its database as the event is applied
     (``state.retired``, derived), and reads them back from there (app/archive.py); ``cor verify``
@@ -50,7 +52,7 @@ from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, rules_si
 from .sampling import WeightTree
 from .selection import pool_keys
 from .state import State, assert_ready, task_names
-from .state_codec import encode_record
+from .state_codec import encode_record, pruned_record_hash
 
 TASK = "task"
 BOUNTY = "bounty"
@@ -73,7 +75,7 @@ def fold(previous: str, kind: str, key: int | str, record_hash: str) -> str:
 def retire(state: State, kind: str, key: int | str, record: object) -> None:
     """Fold one whole record into ``pruned`` and hand its bytes to the database (``state.retired``)."""
     data = encode_record(record)
-    state.pruned.hash = fold(state.pruned.hash, kind, key, content_hash(data))
+    state.pruned.hash = fold(state.pruned.hash, kind, key, pruned_record_hash(record))
     state.retired.append((state.seq + 1, kind, key, state.pruned.count, data))
     state.pruned.count += 1
 

@@ -189,6 +189,19 @@ def encode_record(obj: Any) -> bytes:
     return json.dumps(_codec(hint)[0](obj), separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
+def pruned_record_hash(record: Any) -> str:
+    """The hash ``pruned`` folds for a record that left the state (core/prune.py): of its canonical bytes, except a
+    parameter version's, which are taken with the fields its own ``rule_version`` knew (``HASHED_SINCE``), as the state
+    hash does, so a parameter added for a later rule does not change the running hash of an older log that pruned one.
+    The database keeps the whole record (``encode_record``); ``cor verify`` folds it through here likewise."""
+    hint: Any = type(record)
+    rules = getattr(record, "rule_version", None) if hint.__name__ == "Params" else None
+    if rules is None:
+        return content_hash(encode_record(record))
+    known = _codec(hint, max(rules, STATE_ANCHOR_RULES))[0](record)
+    return content_hash(json.dumps(known, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii"))
+
+
 def decode_record(cls: type[R], data: bytes | str) -> R:
     """The record ``encode_record`` wrote (``snapshot_unreadable`` for anything else)."""
     try:
@@ -476,6 +489,7 @@ def _any_dec(v: Any) -> Any:
 __all__ = [
     "DERIVED_STATE_FIELDS",
     "HASHED_SINCE",
+    "pruned_record_hash",
     "PACKED_FIELDS",
     "SNAPSHOT_FORMAT",
     "SelectionIndex",
