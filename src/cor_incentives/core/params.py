@@ -141,6 +141,16 @@ class Params:
     dedicated_session_fee_units: int = _p(
         10**17, 0, U256, "fee per reserved miner (to the treasury) when a dedicated session's miners are drawn (networks with a beacon; 0.1 COR)"
     )
+    # rule 24 (RULES_SESSION_BOUND): a session locks real money (no effect under earlier rules)
+    session_min_deposit_units: int = _p(
+        COR,
+        1,
+        U256,
+        "from rule version 24: the least first deposit session.open accepts, moved to the session's escrow and returned at "
+        "session.close with what its tasks left: an unfunded key cannot open one, and N open sessions lock at least N × this "
+        "until their owner spends it on tasks",
+        'devnet choice, as min_position_units and bounty_entry_deposit_units (1 COR): docs/rewards.md "Sessions: the minimum deposit (rule 24)"',
+    )
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
     network_prompt_parts: int = _p(
         2, 1, 8, "base prompts of the genesis prompt set composed into one network task's prompt, drawn by the beacon (rule 9)"

@@ -14,6 +14,9 @@ Concepts
       voting proposal's snapshot or first-rules offence count naming it (``retirable``). A message naming it is then
       refused ``node_not_found``, as for a key never registered, and the key may ``node.register`` again as a fresh
       record. Its pruned key is ``<address>@<registered tick>`` (a key may be retired more than once);
+    - a *closed session* (``RULES_SESSION_BOUND``), at the first close after ``session.close``: its tasks are all closed
+      and its deposit returned, so nothing reads it (``retire_sessions``); a message naming it is refused
+      ``session_not_found``. One whose dedicated miners' draw still waits for the beacon stays until it ran;
     - a *parameter version* superseded before the epoch that just closed (each controller step
       adds one per epoch; only ``cor verify``'s slashing audit and the parameter history views read
       older ones, from the database);
@@ -48,15 +51,18 @@ from .errors import invariant
 from .events import content_hash
 from .params import ParamHistory
 from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord, Node
-from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, rules_since
+from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, RULES_SESSION_BOUND, rules_since
 from .sampling import WeightTree
 from .selection import pool_keys
+from .sessions import RESERVE as SESSION_DRAW
+from .sessions import session_account
 from .state import State, assert_ready, task_names
 from .state_codec import encode_record, pruned_record_hash
 
 TASK = "task"
 BOUNTY = "bounty"
 NODE = "node"
+SESSION = "session"
 EPOCH = "epoch"
 PARAMS = "params"
 
@@ -108,6 +114,8 @@ def process_prune(state: State) -> None:
         retire_bounties(state)
     if rules_since(state.params, RULES_NODE_RETIRE):
         retire_nodes(state)
+    if rules_since(state.params, RULES_SESSION_BOUND):
+        retire_sessions(state)
     closed = state.epoch - 1  # the epoch that just closed keeps its whole record
     through = state.pruned.epochs_through
     for e in [e for e in state.epochs if e < closed]:
@@ -135,6 +143,23 @@ def retire_bounties(state: State) -> None:
     for bid in [i for i, b in state.bounties.items() if b.status == BountyStatus.EXPIRED and i not in waiting]:
         invariant(bid not in state.unexpired_bounties and bid not in state.undrawn_bounties, f"expired bounty {bid} is indexed as open")
         retire(state, BOUNTY, bid, state.bounties.pop(bid))
+
+
+def retire_sessions(state: State) -> None:
+    """Closed sessions leave (``RULES_SESSION_BOUND``), in id order, read from ``state.closed_sessions`` (O(those), no walk
+    of the sessions or tasks). Nothing reads a closed session's record any more: ``session.close`` needs no open task, so
+    each of its tasks is closed and has settled or refunded into its escrow (a closed task refunds nothing later; slashing
+    reads no session), ``task.submit`` and ``session.deposit`` refuse a closed session and the deposit went back whole at
+    the close (its escrow account is gone from the ledger). The tasks still live name it by id only. One whose dedicated
+    miners' draw is still queued for the beacon (closed before the draw ran) stays until it has run."""
+    pending = state.beacon.pending if state.beacon is not None else ()
+    waiting = {ident for purpose, ident in pending if purpose == SESSION_DRAW}
+    for sid in sorted(state.closed_sessions - waiting):
+        session = state.sessions.pop(sid)
+        invariant(not session.is_open and session.open_tasks == 0, f"session {sid} retires open")
+        invariant(state.ledger.balance(session_account(sid)) == 0, f"session {sid} retires with a deposit")
+        state.closed_sessions.discard(sid)
+        retire(state, SESSION, sid, session)
 
 
 def node_key(node: Node) -> str:

@@ -133,6 +133,14 @@ RULE_VERSIONS: dict[int, str] = {
     "is refused node_not_found and the key may register again as a fresh node (1-22: kept forever, so a self-bond "
     "unbonded, withdrawn and registered under a new key again and again grew the node records with money x time: "
     "attack node_churn)",
+    # --- rule 24 (RULES_SESSION_BOUND): sessions bounded by money ---
+    24: "a session locks real money and leaves when closed: session.open needs a first deposit of at least "
+    "session_min_deposit_units (refused session_deposit_below_minimum, nothing written; a dedicated session's fee is on "
+    "top), and a closed session leaves the live state at the next epoch close's prune (core/prune.py retire_sessions, "
+    "with pruning on, unless its dedicated miners' draw still waits for the beacon), folded into ``pruned`` and moved to "
+    "the database; a message naming it is then refused session_not_found (1-23: any deposit, 0 by default, and closed "
+    "sessions kept forever, so an unfunded key opened sessions without end and a funded one opened, closed and reopened "
+    "them: attack session_spam)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -181,6 +189,11 @@ RULES_NODE_RETIRE = 23
 """A node with nothing left (no stake, entries, live task, open session, jail or slash record, voting snapshot) leaves the
 live state at the epoch close's prune (core/prune.py ``retire_nodes``), into ``pruned`` and the database; the key may
 register again as a fresh node. Earlier: kept forever, so node records grew with money x time (attack node_churn)."""
+RULES_SESSION_BOUND = 24
+"""``session.open`` needs a first deposit of at least ``session_min_deposit_units`` (core/sessions.py), and a closed session
+leaves the live state at the next epoch close's prune (core/prune.py ``retire_sessions``), into ``pruned`` and the database.
+Earlier: any deposit (0 by default) and closed sessions kept forever, so sessions grew with events, not money (attack
+session_spam)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

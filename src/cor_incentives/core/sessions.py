@@ -9,6 +9,13 @@ Messages
     ``session.deposit`` {session, amount}
     ``session.close`` {session} — refused while tasks are open; the remaining deposit returns.
 
+Money (rule ``RULES_SESSION_BOUND``)
+    ``session.open`` needs a first ``deposit`` of at least ``session_min_deposit_units`` (refused
+    ``session_deposit_below_minimum``, nothing written): an unfunded key cannot open a session, and open sessions lock
+    that much each until tasks spend it; ``session.close`` returns what is left. A closed session leaves the live state
+    at the next epoch close's prune (core/prune.py ``retire_sessions``); a message naming it is then refused
+    ``session_not_found``. Earlier rules: any deposit (0 by default), closed sessions kept forever.
+
 Modes (after Cortensor's)
     ephemeral: miners are drawn from the whole pool for every task; dedicated: ``nodes`` miners are
     reserved for the session and every task is assigned among them.
@@ -30,6 +37,7 @@ from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .params import param_bounds
 from .records import EarningItem, Session
+from .rules import RULES_SESSION_BOUND, rules_since
 from .selection import draw, pool_size, sample_nodes
 from .state import State, session_names
 from .streams import Stream
@@ -76,6 +84,13 @@ def process_session_open(state: State, actor: str, body: dict[str, Any]) -> None
     if mode not in MODES:
         raise InvalidInput(f"mode must be one of {', '.join(MODES)}", code="invalid_session_settings")
     deposit = parse_units(body.get("deposit", "0"))
+    if rules_since(p, RULES_SESSION_BOUND) and deposit < p.session_min_deposit_units:
+        raise Conflict(
+            f"a session's first deposit must be at least {cor(p.session_min_deposit_units)} (session_min_deposit_units), not {cor(deposit)}",
+            code="session_deposit_below_minimum",
+            minimum=str(p.session_min_deposit_units),
+            deposit=str(deposit),
+        )
     have = state.ledger.balance(acct.wallet(actor))
     if have < deposit:
         raise Conflict(f"wallet holds {cor(have)}, deposit needs {cor(deposit)}", code="insufficient_funds")
@@ -141,5 +156,6 @@ def process_session_close(state: State, actor: str, body: dict[str, Any]) -> Non
         raise Conflict(f"session {s.id} has {s.open_tasks} open task(s)", code="session_has_open_tasks")
     state.node_refs.drop(session_names(s))
     s.is_open = False
+    state.closed_sessions.add(s.id)  # (derived: the close's prune retires it, RULES_SESSION_BOUND)
     state.ledger.transfer(session_account(s.id), acct.wallet(actor), state.ledger.balance(session_account(s.id)), "session_refund")
     invariant(state.ledger.balance(session_account(s.id)) == 0, f"session {s.id}: deposit not returned whole")

@@ -646,6 +646,9 @@ class State(Journaled):
     # derived: how many times the live tasks and the open sessions name each node (``NodeRefs``: rule 23's retirement
     # test reads it, not every task; rebuilt from ``tasks`` and ``sessions`` likewise)
     node_refs: NodeRefs = field(default_factory=NodeRefs, repr=False, compare=False)
+    # derived: the ids of the closed sessions still live (``session.close`` adds, ``prune.retire_sessions`` removes): the
+    # close's prune reads these, not every session (rebuilt from ``sessions`` likewise)
+    closed_sessions: set[int] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -739,8 +742,13 @@ class State(Journaled):
         }
 
     def open_ids(self) -> dict[str, set[int]]:
-        """The derived sets of open proposals and bounties, as held."""
-        return {"voting_proposals": self.voting_proposals, "undrawn_bounties": self.undrawn_bounties, "unexpired_bounties": self.unexpired_bounties}
+        """The derived sets of open proposals and bounties and of closed sessions, as held."""
+        return {
+            "voting_proposals": self.voting_proposals,
+            "undrawn_bounties": self.undrawn_bounties,
+            "unexpired_bounties": self.unexpired_bounties,
+            "closed_sessions": self.closed_sessions,
+        }
 
     def due_indexes(self) -> list[tuple[DueIds, set[int], dict[int, Any], str]]:
         """Each ``DueIds`` with the set, the records and the due tick's field it indexes."""
@@ -750,12 +758,14 @@ class State(Journaled):
         ]
 
     def open_ids_rebuilt(self) -> dict[str, set[int]]:
-        """The derived sets of open proposals and bounties, rebuilt from the records (O(every proposal and bounty))."""
+        """The derived sets of open proposals and bounties and of closed sessions, rebuilt from the records (O(every proposal,
+        bounty and session))."""
         bounties = self.bounties.items()
         return {
             "voting_proposals": {i for i, p in self.proposals.items() if p.status == ProposalStatus.VOTING},
             "undrawn_bounties": {i for i, b in bounties if b.drawn and b.drawn_tick is None},
             "unexpired_bounties": {i for i, b in bounties if b.status != BountyStatus.EXPIRED},
+            "closed_sessions": {i for i, s in self.sessions.items() if not s.is_open},
         }
 
     def attestation_indexes_rebuilt(self) -> tuple[set[tuple[str, str]], dict[str, int]]:

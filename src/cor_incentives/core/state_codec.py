@@ -58,6 +58,7 @@ from .rules import (
     RULES_OFFENCE_ALLOWANCE,
     RULES_OFFENCE_BY_TASK_EPOCH,
     RULES_PRUNE,
+    RULES_SESSION_BOUND,
     RULES_TASK_SPREAD,
     STATE_ANCHOR_RULES,
 )
@@ -91,6 +92,7 @@ DERIVED_STATE_FIELDS = frozenset(
         "attested",
         "curator_points",
         "node_refs",
+        "closed_sessions",
         "retired",
         "history",
     }
@@ -101,7 +103,8 @@ by address and node, the slash records by node and the capping reputations by ro
 (made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
 expired and those two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
 reference) pairs and points by curator (rebuilt from ``attestations`` likewise), how many times the live tasks and open
-sessions name each node (rebuilt from them likewise), the records the last event pruned (handed to
+sessions name each node (rebuilt from them likewise), the closed sessions' ids (rebuilt from ``sessions``), the records
+the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
 HASHED_SINCE: Mapping[tuple[str, str], int] = {
@@ -136,6 +139,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Params", "bounty_entry_deposit_units"): RULES_BOUNTY_DEPOSIT,
     ("Submission", "deposit"): RULES_BOUNTY_DEPOSIT,
     ("Bounty", "deposits_held"): RULES_BOUNTY_DEPOSIT,
+    ("Params", "session_min_deposit_units"): RULES_SESSION_BOUND,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
