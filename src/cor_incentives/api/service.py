@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..app import chooser, views
-from ..app.archive import get_task
+from ..app.archive import get_session, get_task
 from ..app.beacon import beacon_view
 from ..app.engine import Engine, InternalError, Receipt
 from ..app.eta import add_etas, tick_seconds_setting
@@ -33,7 +33,6 @@ from ..core.commands import schema_doc
 from ..core.errors import EngineError, InvalidInput, NotFound, invariant
 from ..core.events import content_hash
 from ..core.records import ROLES
-from ..core.sessions import get_session
 from ..core.state import State
 from ..core.units import lookup_address as parse_address  # reads: any case (commands are strict)
 from ..store import db

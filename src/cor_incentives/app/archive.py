@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from ..core.bounties import get_bounty as live_bounty
 from ..core.errors import InvalidInput, NotFound
 from ..core.params import Params
-from ..core.records import Bounty, EpochRecord, Node, Task
+from ..core.records import Bounty, EpochRecord, Node, Session, Task
+from ..core.sessions import get_session as live_session
 from ..core.state import State
 from ..core.state_codec import decode_record
 from ..core.tasks import get_task as live_task
@@ -251,6 +252,19 @@ def get_bounty(state: State, bounty_id: Any) -> Bounty:
         if b is None:
             raise
         return b
+
+
+def get_session(state: State, session_id: Any) -> Session:
+    """A session, live or retired (``RULES_SESSION_BOUND``: closed, read from the database) (``invalid_session``,
+    ``session_not_found``)."""
+    try:
+        return live_session(state, session_id)
+    except NotFound:
+        h = _history(state)
+        s: Session | None = h.record(Session, "session", session_id) if h is not None and 0 < session_id < state.next_id else None
+        if s is None:
+            raise
+        return s
 
 
 def newest_bounties(state: State, below: int | None = None, page: int = 200) -> Iterator[Bounty]:

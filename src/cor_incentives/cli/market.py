@@ -11,11 +11,10 @@ import typer
 from ..ai.tokens import count_tokens
 from ..api import readviews
 from ..app import views
-from ..app.archive import get_task
+from ..app.archive import get_session, get_task
 from ..app.keys import Keystore
 from ..app.prompts import load_prompt_set, next_network_prompt
 from ..core.errors import Conflict, InvalidInput
-from ..core.sessions import get_session
 from ..core.units import format_cor
 from .common import (
     ApiOption,
@@ -146,7 +145,7 @@ def quote(
 @session_app.command("open")
 @handle_errors
 def session_open(
-    deposit: str = typer.Option("0", "--deposit"),
+    deposit: str = typer.Option("0", "--deposit", help="COR to lock in the session (rule 24: at least session_min_deposit_units, 1 COR by default)."),
     redundancy: int | None = typer.Option(None, "--redundancy"),
     validators: int | None = typer.Option(None, "--validators"),
     mode: str = typer.Option("ephemeral", "--mode"),
