@@ -19,6 +19,7 @@ Every family is registered here, in one place; a module per area:
     canaries.py   canary_spotting (stopped from rule 17 with fluent plants; its knobs measure the old holes)
     planting.py   plant_refusal (stopped by rule 18)
     routers.py    self_router
+    sessions.py   session_spam (stopped by rule 24)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
@@ -35,6 +36,7 @@ from . import (
     moving,
     planting,
     routers,
+    sessions,
     slashing,
     spread,
     staking,
@@ -60,6 +62,7 @@ _MODULES = (
     canaries,
     planting,
     routers,
+    sessions,
 )
 for _module in _MODULES:
     register(*_module.FAMILIES)
