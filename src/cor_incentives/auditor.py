@@ -43,7 +43,7 @@ DOC_SECTIONS = {
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "9a7b6b30d98bcab88793acc9611f6ab2ac0c91069a3d753137ea3569f9a920dc",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "939e237d6749f822ca8ca9b371adb9350d1e42e194db1bc383ceb607fa124c88",
+    "Task fees": "43772733e1de7d306748da742e74312f73b054f618046cf180d550f4486ec6f3",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
