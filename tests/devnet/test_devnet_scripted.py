@@ -33,7 +33,7 @@ def run(tmp_path_factory):
         "--seed",
         "test-devnet",
         "--user-topup-below",
-        "0.095",
+        "0.995",
         timeout=600,
     )
 
@@ -191,7 +191,7 @@ def test_router_and_user_flow(run, api):
     assert user["tasks"] >= 5 and int(user["payments_units"]) > 0
     assert router["tasks"] == user["tasks"] and int(router["fees_units"]) > 0  # every user task named the router
     log = (run.directory / "logs" / "user-1.log").read_text()
-    # deposit topped up: 0.1 COR falls below 0.095 within two tasks (the default 0.04 needs about 18, fewer under load)
+    # deposit topped up: 1 COR falls below 0.995 within two tasks (the default 0.04 needs about 18, fewer under load)
     assert "session.open" in log and "session.deposit" in log and "via=router" in log
     assert "carried task.submit" in (run.directory / "logs" / "router-1.log").read_text()
     user_tasks = api.tasks(kind="user", limit=1000)

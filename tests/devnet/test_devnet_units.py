@@ -76,7 +76,7 @@ def test_miners_sample_by_default_with_a_seed_per_node():
 
 
 def test_user_topup_threshold_is_an_amount_within_the_deposit():
-    for bad in ("abc", "-1", "0.2", "1e-3"):
+    for bad in ("abc", "-1", "1.2", "1e-3"):  # (1.2: above the user's 1 COR deposit)
         with pytest.raises(InvalidInput) as e:
             DevnetConfig(backend="scripted", user_topup_below=bad)
         assert e.value.code == "invalid_topup" and repr(bad) in str(e.value)

@@ -25,7 +25,7 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     cli("keys", "new", "v0", "--seed", "mkt", "--plaintext")
     cli("transfer", "--from", "faucet", "--to", "v0", "--amount", "5000")
     cli("node", "register", "--from", "v0", "--role", "validator", "--self-bond", "2000")
-    s = j(cli("session", "open", "--from", "alice", "--deposit", "0.05", "--json"))
+    s = j(cli("session", "open", "--from", "alice", "--deposit", "1", "--json"))
     sid = str(s["session"])
     t = j(
         cli(
@@ -49,6 +49,8 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     shown = j(cli("task", "show", str(t["task"]), "--json"))
     assert shown["state"] == "PREPARED" and len(shown["miners"]) == 3 and shown["escrowed"] == t["escrowed"]
 
+    # a session of 32 miners holding rule 24's minimum deposit (1 COR): a task of 8 000 tokens is quoted above it
+    wide = str(j(cli("session", "open", "--from", "alice", "--deposit", "1", "--redundancy", "32", "--json"))["session"])
     before = j(cli("status", "--json"))["seq"]
     bad = [
         (("quote", "--model", "nope", "--input-tokens", "1", "--max-output-tokens", "1"), "model_not_found"),
@@ -78,7 +80,7 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
                 "--from",
                 "alice",
                 "--session",
-                sid,
+                wide,
                 "--model",
                 "smollm2-135m-instruct",
                 "--prompt",
@@ -98,6 +100,8 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
             "task_not_found",
         ),
         (("session", "open", "--from", "bob", "--deposit", "1e2"), "invalid_amount"),
+        (("session", "open", "--from", "alice", "--deposit", "0.5"), "session_deposit_below_minimum"),  # rule 24
+        (("session", "open", "--from", "alice"), "session_deposit_below_minimum"),  # the default deposit is 0
     ]
     for args, code in bad:
         p = cli(*args, "--json", ok=False)
@@ -134,7 +138,7 @@ def test_task_cancel_only_before_the_draw(cli):
     cli("keys", "new", "v0", "--seed", "cancel", "--plaintext")
     cli("transfer", "--from", "faucet", "--to", "v0", "--amount", "5000")
     cli("node", "register", "--from", "v0", "--role", "validator", "--self-bond", "2000")
-    sid = str(j(cli("session", "open", "--from", "alice", "--deposit", "0.05", "--json"))["session"])
+    sid = str(j(cli("session", "open", "--from", "alice", "--deposit", "1", "--json"))["session"])
     submit = ("task", "submit", "--from", "alice", "--session", sid, "--model", "smollm2-135m-instruct", "--prompt", "Hi.", "--json")
     first = j(cli(*submit))["task"]
     j(cli("task", "cancel", str(first), "--from", "alice", "--json"))

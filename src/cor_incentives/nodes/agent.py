@@ -82,7 +82,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--prompts", default=None, help="user: JSONL prompt file (default: the bundled prompt set)")
     ap.add_argument("--model", default=None, help="user: model id (default: the bundled model)")
     ap.add_argument("--every-ticks", type=int, default=2, help="user: submit one task every N ticks")
-    ap.add_argument("--deposit", default="0.1", help="user: session deposit, COR")
+    ap.add_argument("--deposit", default="1", help="user: session deposit, COR (at least session_min_deposit_units, rule 24)")
     ap.add_argument("--topup-below", default="0.04", help="user: top the deposit up to --deposit when it falls below this, COR")
     ap.add_argument("--max-output-tokens", type=int, default=None, help="user: cap on each task's max_output_tokens")
     ap.add_argument("--seed", default="devnet", help="user: seed of the prompt choice")

@@ -86,7 +86,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # generation queued behind another on a loaded 2-core machine (measured: docs/devnet.md)
 WALL_TICK_SECONDS = {"scripted": 0.5, "llama": 4.0, "openai": 4.0}
 
-USER_DEPOSIT_COR = "0.1"  # each user's session deposit (the agent's --deposit)
+USER_DEPOSIT_COR = "1"  # each user's session deposit (the agent's --deposit): session_min_deposit_units (rule 24)
 FUNDING_COR = {"miner": 3_000, "validator": 6_000, "router": 1_500, "user": 100}
 SELF_BOND_COR = {"miner": 2_000, "validator": 5_000, "router": 1_000}
 COMMISSION_BPS = {"miner": 500, "validator": 1_000, "router": 0}
@@ -162,7 +162,7 @@ class DevnetConfig:
     max_tick_wait_seconds: float | None = None
     max_output_tokens: int = 48
     user_every_ticks: int | None = None
-    user_topup_below: str = "0.04"  # COR: the user tops its 0.1 COR deposit back up below this
+    user_topup_below: str = "0.04"  # COR: the user tops its 1 COR deposit back up below this
     params: dict[str, Any] = field(default_factory=dict)  # overrides of the profile's parameters
     llama_threads: int = 1
     miner_temperature: float = DEFAULT_MINER_TEMPERATURE  # every model-running miner samples; 0: greedy
