@@ -148,7 +148,7 @@ def test_bad_task_input_moves_nothing(body, code):
 
 
 def test_deposit_too_small():
-    c = market(n_miners=3, deposit=1)
+    c = market(n_miners=3, deposit=1, params={"session_min_deposit_units": "1"})  # (rule 24's minimum governed down to 1 unit)
     with pytest.raises(EngineError) as e:
         submit(c)
     assert e.value.code == "deposit_too_small"
