@@ -215,7 +215,7 @@ def test_a_dedicated_session_names_its_miners_while_open_and_not_when_closed_bef
     refs = c.state.node_refs
     for close_first in (False, True):
         sid = c.state.next_id
-        c.as_("user", "session.open", {"mode": "dedicated", "nodes": 3, "redundancy": 3, "model": MODEL})
+        c.as_("user", "session.open", {"deposit": str(COR), "mode": "dedicated", "nodes": 3, "redundancy": 3, "model": MODEL})
         assert refs.as_dict() == rebuilt(c.state)
         if close_first:
             c.as_("user", "session.close", {"session": sid})
