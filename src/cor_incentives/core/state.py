@@ -814,6 +814,17 @@ class State(Journaled):
             self.node_refs.as_dict() == NodeRefs.of(self.tasks, self.sessions).as_dict(),
             "the count of live tasks' and open sessions' references to each node differs from the tasks and sessions",
         )
+        self.check_tasks_in_creation_order()
+
+    def check_tasks_in_creation_order(self) -> None:
+        """Raise InvariantViolation unless ``tasks`` iterates in creation order: ids rising, ``created_epoch`` never falling
+        (O(live tasks)). The close's prune reads only the prefix of tasks created at or before its horizon
+        (``prune.closed_past_window``), which is every such task only in this order."""
+        last_id, last_epoch = -1, -1
+        for tid, task in self.tasks.items():
+            invariant(tid == task.id, f"task {task.id} is kept under id {tid}")
+            invariant(tid > last_id and task.created_epoch >= last_epoch, f"task {tid} is out of creation order in the live tasks")
+            last_id, last_epoch = tid, task.created_epoch
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""
