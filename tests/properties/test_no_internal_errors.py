@@ -145,6 +145,11 @@ class EdgeMachine(RuleBasedStateMachine):
     def who(self, i: int) -> str:
         return addr(self.people[i % len(self.people)])
 
+    def session_id(self, i: int) -> int:
+        """One of the sessions (open or closed; ``i`` itself when there is none)."""
+        ids = sorted(self.c.state.sessions)
+        return ids[i % len(ids)] if ids and i % 5 else i
+
     def task(self, i: int):
         if i in self.c.state.tasks:
             return self.c.state.tasks[i]
@@ -205,6 +210,40 @@ class EdgeMachine(RuleBasedStateMachine):
         self.send(self.who(i), kind, body)
 
     @rule(
+        who=st.sampled_from(["user", "dev", "router"]),
+        i=st.integers(0, 9),
+        j=st.integers(0, 9),
+        part=st.sampled_from([1, 2, 3]),
+        steps=st.lists(st.sampled_from(["undelegate", "redelegate", "cancel", "epochs", "withdraw", "self_unbond"]), min_size=1, max_size=6),
+    )
+    def stake_cycle(self, who: str, i: int, j: int, part: int, steps: list[str]) -> None:
+        """A coherent stake lifecycle: a delegation to a live node, then undelegations, redelegations, cancels, epochs
+        run out and withdrawals (the random ``stake`` rule above rarely names a position that exists)."""
+        nodes = sorted(self.c.state.nodes)
+        if not nodes:
+            return
+        node, other = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        amount = 10 * COR
+        actor = addr(who)
+        self.send(actor, "stake.delegate", {"node": node, "amount": str(amount)})
+        for step in steps:
+            if step == "undelegate":
+                self.send(actor, "stake.undelegate", {"node": node, "amount": str(amount // (part + 1))})
+            elif step == "redelegate":
+                self.send(actor, "stake.redelegate", {"from": node, "to": other, "amount": str(amount // part)})
+            elif step == "cancel":
+                mine = sorted(self.c.state.unbondings)
+                if mine:
+                    self.send(actor, "stake.cancel_unbond", {"id": mine[-1]})
+            elif step == "epochs":
+                self.run_out_epochs(part)
+            elif step == "withdraw":
+                self.send(actor, "stake.withdraw", {})
+            else:  # the node's operator takes part of its self-bond out (below its minimum: refused or it leaves)
+                self.send(node, "stake.unbond", {"amount": str(1000 * COR * part)})
+                self.send(node, "stake.withdraw", {})
+
+    @rule(
         i=st.integers(0, 20),
         kind=st.sampled_from(["node.register", "node.unjail", "node.set_commission"]),
         role=st.sampled_from(["miner", "validator", "router"]),
@@ -228,8 +267,9 @@ class EdgeMachine(RuleBasedStateMachine):
 
     @rule(kind=st.sampled_from(["session.open", "session.deposit", "session.close"]), amount=AMOUNTS, s=st.integers(1, 4), r=st.integers(0, 4))
     def session(self, kind: str, amount: Any, s: int, r: int) -> None:
+        s = self.session_id(s)
         body: dict[str, Any] = {
-            "session.open": {"deposit": amount, **({"redundancy": r} if r else {})},
+            "session.open": {"deposit": amount, **({"redundancy": r} if r else {}), **({"mode": "dedicated", "validators": r} if r % 2 else {})},
             "session.deposit": {"session": s, "amount": amount},
             "session.close": {"session": s},
         }[kind]
@@ -241,7 +281,7 @@ class EdgeMachine(RuleBasedStateMachine):
         if net:
             self.send(ORACLE, "task.network", inputs)
         else:
-            self.send(addr("user"), "task.submit", {"session": s, **inputs})
+            self.send(addr("user"), "task.submit", {"session": self.session_id(s), **inputs})
 
     @rule(
         net=st.booleans(),
