@@ -309,6 +309,19 @@ class EdgeMachine(RuleBasedStateMachine):
         if t is not None and self.c.state.beacon is not None and (t.state == "CREATED" or (t.state == "COMMITTED" and not t.drawn_in(t.round))):
             self.send(ORACLE, "tick", {"ticks": 1})
 
+    @rule(close=st.booleans())
+    def submit_cancel_close(self, close: bool) -> None:
+        """A user task submitted and cancelled at once (its draw still queued with a beacon), then maybe the close: the
+        path of the KeyError fixed in 1bb3430 (a task pruned by that close before its draw ran). Its regression test is
+        tests/core/test_draw_after_prune.py: this random mix needs beacon, pruning and a window of 0 or 1 to line up
+        too, and with that fix undone it did not fail in 100 examples (session 27)."""
+        i = self.c.state.next_id
+        self.submit(False, 64, 1)
+        if i in self.c.state.tasks:
+            self.send(addr("user"), "task.cancel", {"task": i})
+        if close:
+            self.send(ORACLE, "epoch.close", {})
+
     @rule(i=st.integers(0, 30))
     def cancel(self, i: int) -> None:
         t = self.task(i)
