@@ -375,7 +375,7 @@ def task_result(task: int, db: str | None = DbOption, api: str | None = ApiOptio
 @handle_errors
 def task_list(
     state: str | None = typer.Option(None, "--state"),
-    limit: int = typer.Option(50, "--limit"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1_000_000, help="At most this many, newest first (live or pruned)."),
     db: str | None = DbOption,
     api: str | None = ApiOption,
     as_json: bool = JsonOption,
