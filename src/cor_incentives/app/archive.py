@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -29,6 +29,8 @@ from ..core.tasks import get_task as live_task
 from ..store import db
 from ..store.db import Store
 from ..store.projections import PRUNED_COLLECTION, pruned_key
+
+R = TypeVar("R")
 
 
 class StoreHistory:
@@ -202,14 +204,20 @@ def epoch_records(state: State, start: int = 0) -> Iterator[tuple[int, EpochReco
 
 def get_task(state: State, task_id: Any) -> Task:
     """A task, live or pruned (``invalid_task``, ``task_not_found``)."""
+    return _live_or_stored(state, live_task, Task, "task", task_id)
+
+
+def _live_or_stored(state: State, live: Callable[[State, Any], R], cls: type[R], kind: str, ident: Any) -> R:
+    """``live(state, ident)``, else the record of ``kind`` the database keeps for that id (it left the live state); the
+    live reader's refusal (an invalid id, or not found anywhere) when neither has it."""
     try:
-        return live_task(state, task_id)
+        return live(state, ident)
     except NotFound:
         h = _history(state)
-        task: Task | None = h.record(Task, "task", task_id) if h is not None and 0 < task_id < state.next_id else None
-        if task is None:
+        record: R | None = h.record(cls, kind, ident) if h is not None and 0 < ident < state.next_id else None
+        if record is None:
             raise
-        return task
+        return record
 
 
 def newest_tasks(state: State, below: int | None = None) -> Iterator[Task]:
@@ -244,27 +252,13 @@ def retired_node(state: State, node_id: str) -> Node | None:
 
 def get_bounty(state: State, bounty_id: Any) -> Bounty:
     """A bounty, live or retired (``RULES_BOUNTY_RETIRE``: read from the database) (``invalid_bounty``, ``bounty_not_found``)."""
-    try:
-        return live_bounty(state, bounty_id)
-    except NotFound:
-        h = _history(state)
-        b: Bounty | None = h.record(Bounty, "bounty", bounty_id) if h is not None and 0 < bounty_id < state.next_id else None
-        if b is None:
-            raise
-        return b
+    return _live_or_stored(state, live_bounty, Bounty, "bounty", bounty_id)
 
 
 def get_session(state: State, session_id: Any) -> Session:
     """A session, live or retired (``RULES_SESSION_BOUND``: closed, read from the database) (``invalid_session``,
     ``session_not_found``)."""
-    try:
-        return live_session(state, session_id)
-    except NotFound:
-        h = _history(state)
-        s: Session | None = h.record(Session, "session", session_id) if h is not None and 0 < session_id < state.next_id else None
-        if s is None:
-            raise
-        return s
+    return _live_or_stored(state, live_session, Session, "session", session_id)
 
 
 def newest_bounties(state: State, below: int | None = None, page: int = 200) -> Iterator[Bounty]:
