@@ -12,7 +12,7 @@ the server's stable ``code``, its ``message`` and the HTTP ``status``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .app.beacon import renewal_from_view, value_from_view
@@ -238,14 +238,7 @@ class CorClient:
 
     def all_tasks(self, state: str | None = None, assigned: str | None = None, kind: str | None = None, page: int = 1_000) -> list[dict[str, Any]]:
         """Every task matching the filters, live or pruned, newest first, page by page (``next_before_id``)."""
-        out: list[dict[str, Any]] = []
-        before: int | None = None
-        while True:
-            chunk = self.task_page(state, assigned, kind, page, before_id=before)
-            out.extend(chunk["tasks"])
-            before = chunk["next_before_id"]
-            if before is None:
-                return out
+        return _every_page(lambda before: self.task_page(state, assigned, kind, page, before_id=before), "tasks")
 
     def task(self, task_id: int) -> dict[str, Any]:
         return self._request("GET", f"/v1/tasks/{task_id}")
@@ -291,14 +284,7 @@ class CorClient:
 
     def all_bounties(self, page: int = 1_000) -> list[dict[str, Any]]:
         """Every bounty, live or retired, newest first, page by page."""
-        out: list[dict[str, Any]] = []
-        before: int | None = None
-        while True:
-            chunk = self.bounties(page, before_id=before)
-            out.extend(chunk["bounties"])
-            before = chunk["next_before_id"]
-            if before is None:
-                return out
+        return _every_page(lambda before: self.bounties(page, before_id=before), "bounties")
 
     def bounty(self, bounty_id: int) -> dict[str, Any]:
         return self._request("GET", f"/v1/bounties/{bounty_id}")
@@ -351,3 +337,16 @@ def _raise_for(r: httpx.Response) -> None:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         raise ApiError(body["error"], str(body.get("message", "")), r.status_code, body.get("details"))
     raise ApiError("http_error", r.text[:500] or r.reason_phrase, r.status_code)
+
+
+def _every_page(page: Callable[[int | None], dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """The ``field`` lists of every page, newest first: ``page(before_id)`` from None, then each answer's
+    ``next_before_id``, until it is None."""
+    out: list[dict[str, Any]] = []
+    before: int | None = None
+    while True:
+        chunk = page(before)
+        out.extend(chunk[field])
+        before = chunk["next_before_id"]
+        if before is None:
+            return out
