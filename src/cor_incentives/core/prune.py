@@ -151,11 +151,17 @@ def closed_past_window(state: State, horizon: int) -> list[int]:
     return out
 
 
+def queued_draws(state: State, purpose: str) -> set[int]:
+    """The ids whose ``purpose`` draw still waits in the beacon's queue (none without a beacon: every draw ran at once);
+    a record a queued draw will read stays live until the draw has run."""
+    pending = state.beacon.pending if state.beacon is not None else ()
+    return {ident for kind, ident in pending if kind == purpose}
+
+
 def retire_bounties(state: State) -> None:
     """Expired bounties leave with their entries (``RULES_BOUNTY_RETIRE``), in id order; one whose reviewer draw is still
     queued (``bounty.expire`` of a bounty without entries at its deadline, before the beacon's value) stays until it ran."""
-    pending = state.beacon.pending if state.beacon is not None else ()  # no beacon: every draw ran at once
-    waiting = {ident for purpose, ident in pending if purpose == REVIEWER_DRAW}
+    waiting = queued_draws(state, REVIEWER_DRAW)
     for bid in [i for i, b in state.bounties.items() if b.status == BountyStatus.EXPIRED and i not in waiting]:
         invariant(bid not in state.unexpired_bounties and bid not in state.undrawn_bounties, f"expired bounty {bid} is indexed as open")
         retire(state, BOUNTY, bid, state.bounties.pop(bid))
@@ -168,8 +174,7 @@ def retire_sessions(state: State) -> None:
     reads no session), ``task.submit`` and ``session.deposit`` refuse a closed session and the deposit went back whole at
     the close (its escrow account is gone from the ledger). The tasks still live name it by id only. One whose dedicated
     miners' draw is still queued for the beacon (closed before the draw ran) stays until it has run."""
-    pending = state.beacon.pending if state.beacon is not None else ()
-    waiting = {ident for purpose, ident in pending if purpose == SESSION_DRAW}
+    waiting = queued_draws(state, SESSION_DRAW)
     for sid in sorted(state.closed_sessions - waiting):
         session = state.sessions.pop(sid)
         invariant(not session.is_open and session.open_tasks == 0, f"session {sid} retires open")
