@@ -81,7 +81,8 @@ def fold(previous: str, kind: str, key: int | str, record_hash: str) -> str:
 def retire(state: State, kind: str, key: int | str, record: object) -> None:
     """Fold one whole record into ``pruned`` and hand its bytes to the database (``state.retired``)."""
     data = encode_record(record)
-    state.pruned.hash = fold(state.pruned.hash, kind, key, pruned_record_hash(record))
+    record_hash = pruned_record_hash(record) if kind == PARAMS else content_hash(data)  # the same hash, encoded once
+    state.pruned.hash = fold(state.pruned.hash, kind, key, record_hash)
     state.retired.append((state.seq + 1, kind, key, state.pruned.count, data))
     state.pruned.count += 1
 
