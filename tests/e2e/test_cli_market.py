@@ -101,12 +101,14 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
         ),
         (("session", "open", "--from", "bob", "--deposit", "1e2"), "invalid_amount"),
         (("session", "open", "--from", "alice", "--deposit", "0.5"), "session_deposit_below_minimum"),  # rule 24
-        (("session", "open", "--from", "alice"), "session_deposit_below_minimum"),  # the default deposit is 0
     ]
     for args, code in bad:
         p = cli(*args, "--json", ok=False)
         assert p.returncode != 0 and j(p)["error"] == code, (args, p.stdout, p.stderr)
     assert j(cli("status", "--json"))["seq"] == before
+    # without --deposit the session locks the governed minimum (session_min_deposit_units, 1 COR at genesis)
+    plain = j(cli("session", "open", "--from", "alice", "--json"))
+    assert j(cli("session", "show", str(plain["session"]), "--json"))["deposit_units"] == str(10**18)
 
     # drive the task with the nodes' keys through the engine, then read it back through the CLI
     eng = Engine.open(cli.env["COR_DATABASE_URL"])

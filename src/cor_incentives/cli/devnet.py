@@ -28,6 +28,7 @@ from ..nodes.devnet_config import (
     DEFAULT_MINER_TEMPERATURE,
     DEFAULT_MINERS,
     DEFAULT_VALIDATORS,
+    USER_DEPOSIT_COR,
     DevnetConfig,
 )
 from .common import JsonOption, console, emit, err_console, handle_errors
@@ -208,7 +209,7 @@ def devnet(
     max_output_tokens: int = typer.Option(48, "--max-output-tokens", min=1, max=4096, help="Cap on every task's max_output_tokens."),
     user_every_ticks: int | None = typer.Option(None, "--user-every-ticks", min=1, help="The user submits a task every N ticks."),
     user_topup_below: str = typer.Option(
-        "0.04", "--user-topup-below", help="The user tops its 0.1 COR session deposit back up when it falls below this many COR."
+        "0.04", "--user-topup-below", help=f"The user tops its {USER_DEPOSIT_COR} COR session deposit back up when it falls below this many COR."
     ),
     param: list[str] = typer.Option([], "--param", help="Genesis parameter override NAME=INTEGER (repeatable)."),
     keys_dir: str = typer.Option(DEFAULT_KEYS_DIR, "--keys-dir", help="Where the devnet's seeded keys are written."),

@@ -15,6 +15,7 @@ from ..app.archive import get_session, get_task
 from ..app.keys import Keystore
 from ..app.prompts import load_prompt_set, next_network_prompt
 from ..core.errors import Conflict, InvalidInput
+from ..core.rules import RULES_SESSION_BOUND
 from ..core.units import format_cor
 from .common import (
     ApiOption,
@@ -22,6 +23,7 @@ from .common import (
     FromOption,
     JsonOption,
     KeysOption,
+    Net,
     connect,
     console,
     cor_amount,
@@ -142,10 +144,18 @@ def quote(
     )
 
 
+def minimum_session_deposit(net: Net) -> int:
+    """The least deposit ``session.open`` takes under the rules in force (``session_min_deposit_units`` from rule 24)."""
+    in_force = net.read(readviews.params_view, "/v1/params")["in_force"]
+    return int(in_force["session_min_deposit_units"]) if int(in_force["rule_version"]) >= RULES_SESSION_BOUND else 0
+
+
 @session_app.command("open")
 @handle_errors
 def session_open(
-    deposit: str = typer.Option("0", "--deposit", help="COR to lock in the session (rule 24: at least session_min_deposit_units, 1 COR by default)."),
+    deposit: str | None = typer.Option(
+        None, "--deposit", help="COR to lock in the session (default: the governed minimum session_min_deposit_units, 1 COR at genesis)."
+    ),
     redundancy: int | None = typer.Option(None, "--redundancy"),
     validators: int | None = typer.Option(None, "--validators"),
     mode: str = typer.Option("ephemeral", "--mode"),
@@ -159,7 +169,8 @@ def session_open(
 ) -> None:
     """Open a session with a deposit (validators: at least the governed minimum; dedicated: a fee per reserved miner)."""
     net = connect(db, api)
-    body: dict[str, Any] = {"deposit": str(cor_amount(deposit, "deposit")), "mode": mode}
+    units = cor_amount(deposit, "deposit") if deposit is not None else minimum_session_deposit(net)
+    body: dict[str, Any] = {"deposit": str(units), "mode": mode}
     for k, v in (("redundancy", redundancy), ("validators", validators), ("nodes", nodes), ("model", model)):
         if v is not None:
             body[k] = v
