@@ -153,6 +153,23 @@ def test_the_dashboard_counts_pruned_tasks_without_reading_them(net, api, monkey
     assert archive.task_count(s) == total and data.task_counts(s)["total"] == total
 
 
+def test_the_dashboard_counts_retired_nodes_apart_from_live_ones(net, api, monkeypatch):
+    s = net.eng.state
+    data._overview_cache["key"] = None
+    counts = api.get("/?format=json").json()["counts"]
+    # four records retired (router0's first one among them: it registered again and is live)
+    assert (counts["nodes"], counts["nodes_retired"]) == (len(s.nodes), len(RETIRING))
+    assert net.again in s.nodes and not set(net.retired) & set(s.nodes)
+    assert f'id="kpi-nodes-retired">{len(RETIRING)}<' in api.get("/").text
+
+    def no_record_read(*_a, **_k):
+        raise AssertionError("counting read a record")
+
+    monkeypatch.setattr(archive.StoreHistory, "records_below", no_record_read)
+    monkeypatch.setattr(archive.StoreHistory, "record", no_record_read)
+    assert archive.retired_node_count(s) == len(RETIRING)
+
+
 # --- cor node list / GET /v1/nodes / the dashboard: --state retired|all -----------------------------
 
 

@@ -277,6 +277,13 @@ def bounty_count(state: State) -> int:
     return len(state.bounties) + (h.count("bounty") if h is not None and state.pruned.count else 0)
 
 
+def retired_node_count(state: State) -> int:
+    """How many node records retired (rule 23), counted in the database, none read. A key that registered again after
+    retiring counts once per record it retired, and its live record is among ``state.nodes``."""
+    h = _history(state)
+    return h.count("node") if h is not None and state.pruned.count else 0
+
+
 def task_count(state: State) -> int:
     """How many tasks there are, live or pruned (the pruned ones counted in the database, none read)."""
     h = _history(state)

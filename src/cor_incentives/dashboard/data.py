@@ -14,7 +14,7 @@ from typing import Any
 
 from ..api import readviews
 from ..app import archive, chooser, views
-from ..app.archive import bounty_count, closed_epochs, epoch_record, epoch_records, get_task, param_versions, task_count
+from ..app.archive import bounty_count, closed_epochs, epoch_record, epoch_records, get_task, param_versions, retired_node_count, task_count
 from ..core.errors import EngineError, NotFound
 from ..core.governance import tally
 from ..core.params import EMISSION_SPLIT_DEFAULT
@@ -128,7 +128,8 @@ def build_overview(s: State) -> dict[str, Any]:
     return {
         "status": status,
         "counts": {
-            "nodes": len(s.nodes),
+            "nodes": len(s.nodes),  # live
+            "nodes_retired": retired_node_count(s),  # records that left the live state (rule 23)
             "tasks": task_counts(s),
             "models": len(s.models),
             "proposals": len(s.proposals),
