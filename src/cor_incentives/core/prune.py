@@ -214,10 +214,11 @@ def retirable(state: State) -> list[str]:
     O(nodes) for the zero-stake test (the close already walks every node several times), then O(1) per idle node for the
     live tasks and open sessions (``State.node_refs``, counted where tasks and sessions name nodes: not a walk of every
     live task at each close a node is idle, which a churner's idle keys would make every close pay) and the
-    redelegations (``redelegation_index`` by source and by node); the voting proposals' snapshots (each made at a
-    ``gov.propose`` that paid a deposit and O(positions) to build it, read only while it votes) and the first-rules offence
-    counts (at most one per node and offence; the close's ``process_offence_windows`` walks them anyway) are read once,
-    and only when some node has no stake left."""
+    redelegations (``redelegation_index`` by source and by node); each voting proposal's snapshot is asked about each idle
+    node (a dict keyed by node: O(idle nodes × voting proposals), not a union of every snapshot's nodes, which a proposal
+    holds for its whole voting period, up to ``gov_voting_period_ticks``), and the first-rules offence counts (at most one
+    per node and offence; the close's ``process_offence_windows`` walks them anyway) are read once, and only when some
+    node has no stake left."""
     balances = state.ledger.balances
     redelegations = state.redelegation_index
     idle = [
@@ -237,11 +238,9 @@ def retirable(state: State) -> list[str]:
     ]
     if not idle:
         return []
-    named: set[str] = set()
-    for pid in state.voting_proposals:
-        named.update(state.proposals[pid].positions)
-    named.update(key.split("|")[0] for key in state.offence_log)
-    return sorted(node_id for node_id in idle if node_id not in named)
+    snapshots = [state.proposals[pid].positions for pid in state.voting_proposals]  # each keyed by node
+    offenders = {key.split("|")[0] for key in state.offence_log}
+    return sorted(node_id for node_id in idle if node_id not in offenders and not any(node_id in p for p in snapshots))
 
 
 def retire_nodes(state: State) -> None:
