@@ -115,12 +115,26 @@ def run(d: dict[str, int], ledger: Ledger, program: list[tuple[tuple[str, str, i
 
 
 @settings(max_examples=1000, deadline=None)
-@given(start=st.lists(st.sampled_from(KEYS), unique=True), program=programs, logged=st.booleans())
-@example(start=["k0", "k1", "k2"], program=[(("clear", "", 0), "plain"), (("set", "k2", 1), "plain"), (("del", "k2", 0), "plain")], logged=False)
-@example(start=["k0", "k1", "k2"], program=[(("del", "k0", 0), "held")], logged=False)
-def test_a_rolled_back_journal_leaves_every_key_in_its_place(start: list[str], program: Any, logged: bool) -> None:
+@given(start=st.lists(st.sampled_from(KEYS), unique=True), program=programs, logged=st.booleans(), walk=st.sampled_from([1, 2, 3, 256]))
+@example(
+    start=["k0", "k1", "k2"], program=[(("clear", "", 0), "plain"), (("set", "k2", 1), "plain"), (("del", "k2", 0), "plain")], logged=False, walk=256
+)
+@example(start=["k0", "k1", "k2"], program=[(("del", "k0", 0), "held")], logged=False, walk=256)
+@example(start=["k0", "k1", "k2"], program=[(("del", "k0", 0), "plain"), (("del", "k2", 0), "plain")], logged=False, walk=1)
+def test_a_rolled_back_journal_leaves_every_key_in_its_place(start: list[str], program: Any, logged: bool, walk: int) -> None:
     """Whatever a refused event wrote to a journaled dict (plain writes, a ``Writes`` batch, ``Transfers``, savepoints
-    that failed or held), the dict's items after the rollback are its items before, in their order."""
+    that failed or held), the dict's items after the rollback are its items before, in their order; whether the first
+    deletion kept a tail or, further than ``TAIL_WALK`` keys from the end, the whole order (``walk``: small values make
+    the small dicts here take both paths)."""
+    saved = journal_module.TAIL_WALK
+    journal_module.TAIL_WALK = walk
+    try:
+        _roll_back_a_program(start, program, logged)
+    finally:
+        journal_module.TAIL_WALK = saved
+
+
+def _roll_back_a_program(start: list[str], program: Any, logged: bool) -> None:
     d: dict[str, int] = (LoggedDict if logged else JDict)({k: i + 1 for i, k in enumerate(start)})
     ledger = Ledger(balances=d)
     before = list(d.items())
@@ -177,6 +191,32 @@ def test_a_deletion_near_the_end_keeps_only_the_tail_and_one_before_it_the_whole
         order, keys = entries.orders[id(d)][1:]  # type: ignore[attr-defined]
         assert keys is None and order[:5] == ["k0", "k1", "k2", "k3", "k4"] and order[-10:] == [f"k{i}" for i in range(9990, 10_000)]
         d["k5"] = 0  # re-added: it goes last until the rollback
+        raise RuntimeError("refused")
+    assert list(d.items()) == before
+
+
+def test_a_deletion_far_from_the_end_keeps_the_whole_order_without_a_walk() -> None:
+    """The close retires the oldest of many live tasks: the deleted key is more than ``TAIL_WALK`` keys from the end, so
+    ``keep_order`` stops walking there and keeps the whole order at once (no set of every key); later deletions keep
+    nothing more, and the rollback puts every key back in its place."""
+    n = journal_module.TAIL_WALK * 4
+    d = JDict({i: i for i in range(n)})
+    before = list(d.items())
+    with pytest.raises(RuntimeError), journal() as entries:
+        del d[3]
+        order, keys = entries.orders[id(d)][1:]  # type: ignore[attr-defined]
+        assert keys is None and order == list(range(n))
+        kept = entries.orders[id(d)]  # type: ignore[attr-defined]
+        del d[0]
+        del d[n - 1]
+        assert entries.orders[id(d)] is kept  # type: ignore[attr-defined]
+        d[3] = 0  # re-added: last until the rollback
+        raise RuntimeError("refused")
+    assert list(d.items()) == before
+    with pytest.raises(RuntimeError), journal() as entries:  # exactly TAIL_WALK keys from the end: still a tail
+        del d[n - journal_module.TAIL_WALK]
+        order, keys = entries.orders[id(d)][1:]  # type: ignore[attr-defined]
+        assert order == list(range(n - journal_module.TAIL_WALK, n)) and keys == set(order)
         raise RuntimeError("refused")
     assert list(d.items()) == before
 
