@@ -114,6 +114,39 @@ def test_verify_rederives_the_pruned_records_and_catches_an_edit(scenario):
             conn.execute(update(db.documents).where(db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key == key).values(data=original))
 
 
+def test_each_pruned_row_holds_the_rule_version_it_retired_under_and_verify_reads_it(scenario):
+    """The fold of a pruned record reads the rule version in force when it retired (state_codec.pruned_record_hash): the
+    row keeps it, and ``cor verify`` refuses a row without it or with another than the replay's."""
+    eng, _ = scenario
+    rows = pruned_rows(eng)
+    assert {json.loads(d)["rules"] for d in rows.values()} == {eng.state.params.rule_version}
+    assert all(d.startswith('{"n":') and ',"rules":' in d for d in rows.values())
+    key = next(k for k in rows if k.startswith("task:"))
+    original = rows[key]
+
+    def without_rules(doc):
+        del doc["rules"]
+
+    def another_rule(doc):
+        doc["rules"] -= 1  # (the same fold: every field is known under both; the replay's copy differs)
+
+    edits = ((without_rules, "does not say the rule version it retired under"), (another_rule, "differs from the one the replay pruned"))
+    for edit, message in edits:
+        doc = json.loads(original)
+        edit(doc)
+        with eng.store.engine.begin() as conn:
+            where = (db.documents.c.collection == PRUNED_COLLECTION) & (db.documents.c.key == key)
+            conn.execute(update(db.documents).where(where).values(data=json.dumps(doc, separators=(",", ":"))))
+        try:
+            bad, _ = verify_store(eng.store)
+            assert not bad.ok and any(key in m and message in m for m in bad.errors), bad.errors
+        finally:
+            with eng.store.engine.begin() as conn:
+                conn.execute(update(db.documents).where(where).values(data=original))
+    report, _ = verify_store(eng.store)
+    assert report.ok, report.to_dict()
+
+
 def test_a_fully_claimed_epoch_leaves_with_its_claim_marks(tmp_path):
     eng, keys = make_network(
         f"sqlite:///{tmp_path / 'cor.db'}", tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="backends"

@@ -75,13 +75,13 @@ def test_an_expired_bounty_leaves_at_the_next_close_with_its_entries_folded_into
     c.oracle("epoch.close", {})
     assert bid not in c.state.bounties and c.balance(f"escrow:bounty:{bid}") == 0
     mine = [r for r in c.state.retired if r[1] == BOUNTY]
-    assert [(k, key) for _, k, key, _, _ in mine] == [(BOUNTY, bid)]
-    _, _, _, n, data = mine[0]
+    assert [(k, key) for _, k, key, _, _, _ in mine] == [(BOUNTY, bid)]
+    _, _, _, n, data, _ = mine[0]
     assert decode_record(Bounty, data.decode()) == whole  # exactly what left, entries and all
     # the fold: the bounty is the first record this close pruned (before the earlier epoch's records and param versions)
     assert n == before[1] and data == encode_record(whole)
     running = before[0]
-    for _, kind, key, _, record in sorted(c.state.retired, key=lambda r: r[3]):
+    for _, kind, key, _, record, _ in sorted(c.state.retired, key=lambda r: r[3]):
         running = fold(running, kind, key, content_hash(record))
     assert (running, c.state.pruned.count) == (c.state.pruned.hash, before[1] + len(c.state.retired))
     conservation_holds(c.state)
@@ -108,8 +108,8 @@ def test_the_boundary_expired_before_the_close_leaves_expired_after_it_waits_ope
     assert {late, challenge} <= set(c.state.bounties)  # expired one tick after the close: held until the next one
     c.oracle("epoch.close", {})
     assert set(c.state.bounties) == {opened}
-    assert sorted(key for _, kind, key, _, _ in c.state.retired if kind == BOUNTY) == sorted([late, challenge])  # in id order
-    assert [key for _, kind, key, _, _ in c.state.retired if kind == BOUNTY] == sorted([late, challenge])
+    assert sorted(key for _, kind, key, _, _, _ in c.state.retired if kind == BOUNTY) == sorted([late, challenge])  # in id order
+    assert [key for _, kind, key, _, _, _ in c.state.retired if kind == BOUNTY] == sorted([late, challenge])
 
 
 def test_messages_naming_a_retired_bounty_are_refused_bounty_not_found_and_change_nothing():
@@ -244,7 +244,7 @@ def test_property_expired_bounties_leave_at_the_close_and_nothing_else_does(roun
             ids.append(bid)
         if c.state.epoch > epoch:  # a close: exactly the bounties expired before it left, in id order
             gone = sorted(live - set(c.state.bounties))
-            assert gone == sorted(expired) and [k for _, kind, k, _, _ in c.state.retired if kind == BOUNTY] == gone
+            assert gone == sorted(expired) and [k for _, kind, k, _, _, _ in c.state.retired if kind == BOUNTY] == gone
             retired.extend(gone)
         elif action[0] == "create" and done:
             assert set(c.state.bounties) == live | {bid}

@@ -86,11 +86,11 @@ def test_a_node_with_nothing_left_leaves_at_the_next_close_folded_into_pruned():
     whole = old.state.nodes[op]
     assert op not in c.state.nodes and c.balance(f"wallet:{op}") == BOND
     mine = [r for r in c.state.retired if r[1] == NODE]
-    assert [key for _, _, key, _, _ in mine] == [node_key(whole)] == [f"{op}@{whole.registered_tick:012d}"]
-    _, _, _, n, data = mine[0]
+    assert [key for _, _, key, _, _, _ in mine] == [node_key(whole)] == [f"{op}@{whole.registered_tick:012d}"]
+    _, _, _, n, data, _ = mine[0]
     assert decode_record(Node, data.decode()) == whole and data == encode_record(whole)  # exactly what left
     running = before[0]
-    for _, kind, key, _, record in sorted(c.state.retired, key=lambda r: r[3]):
+    for _, kind, key, _, record, _ in sorted(c.state.retired, key=lambda r: r[3]):
         running = fold(running, kind, key, content_hash(record))
     assert (running, c.state.pruned.count) == (c.state.pruned.hash, before[1] + len(c.state.retired))
     assert c.state.selection is None or op not in c.state.selection.weights
@@ -272,7 +272,7 @@ def test_the_key_registers_again_as_a_fresh_record_at_the_newcomer_start_and_ret
         close(c)
     c.as_("op", "stake.withdraw", {})
     close(c)
-    keys = [key for _, kind, key, _, _ in c.state.retired if kind == NODE]
+    keys = [key for _, kind, key, _, _, _ in c.state.retired if kind == NODE]
     assert keys == [node_key(again)] and node_key(again) != node_key(first)
     conservation_holds(c.state)
 
@@ -400,7 +400,7 @@ def test_property_nodes_with_nothing_left_leave_at_the_close_and_nothing_else_ch
         assert act(old, action) == done
         if c.state.epoch > epoch:  # a close: the nodes that qualify after it left, in id order, nothing else
             gone = sorted(live - set(c.state.nodes))
-            assert [k.split("@")[0] for _, kind, k, _, _ in c.state.retired if kind == NODE] == gone
+            assert [k.split("@")[0] for _, kind, k, _, _, _ in c.state.retired if kind == NODE] == gone
             assert due <= set(gone) | set(c.state.nodes)
             retired += gone
         else:

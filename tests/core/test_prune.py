@@ -12,12 +12,11 @@ from cor_incentives.app import views
 from cor_incentives.core.apply import apply, conservation_holds
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.events import content_hash
-from cor_incentives.core.params import Params
-from cor_incentives.core.prune import PARAMS, fold
+from cor_incentives.core.prune import PARAMS, RECORDS, fold
 from cor_incentives.core.records import Pruned
 from cor_incentives.core.rules import LATEST, RULES_PRUNE
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import decode_record, decode_state, encode_state, pruned_record_hash
+from cor_incentives.core.state_codec import decode_state, encode_state, pruned_record_hash
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
 
@@ -81,11 +80,11 @@ def test_the_running_hash_folds_what_left_in_order(rule_version):
     folded, seen = Pruned().hash, 0
     for _ in range(5):
         c.oracle("epoch.close", {})
-        for _, kind, key, n, data in c.state.retired:
+        for _, kind, key, n, data, rules in c.state.retired:
             if n >= seen:
-                assert n == seen
+                assert n == seen and rules == rule_version
                 # a parameter version's hash is of the fields its rule version knew (state_codec.pruned_record_hash)
-                record_hash = pruned_record_hash(decode_record(Params, data)) if kind == PARAMS else content_hash(data)
+                record_hash = pruned_record_hash(RECORDS[kind], rules, data)
                 # (the whole record's under the latest rules; fewer fields under rule 10, whose parameters were fewer)
                 assert (record_hash == content_hash(data)) == (kind != PARAMS or rule_version == LATEST)
                 folded, seen = fold(folded, kind, key, record_hash), seen + 1

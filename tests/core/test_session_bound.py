@@ -118,7 +118,7 @@ def test_a_closed_session_leaves_at_the_next_close_folded_into_pruned():
     close(c)
     assert early not in c.state.sessions and kept in c.state.sessions and late in c.state.sessions and 1 in c.state.sessions
     rows = [r for r in c.state.retired if r[1] == SESSION]
-    assert [(key, data) for _, _, key, _, data in rows] == [(early, record)]
+    assert [(key, data) for _, _, key, _, data, _ in rows] == [(early, record)]
     assert c.state.pruned.count == count + len(c.state.retired)
     assert early not in c.state.closed_sessions
     c.as_("user", "session.close", {"session": late})  # closed after the close: it waits for the next
@@ -128,7 +128,7 @@ def test_a_closed_session_leaves_at_the_next_close_folded_into_pruned():
     close(c)
     assert late not in c.state.sessions and kept in c.state.sessions
     expected = before
-    for _, kind, key, _, data in c.state.retired:
+    for _, kind, key, _, data, _ in c.state.retired:
         expected = fold(expected, kind, key, content_hash(data))
     assert expected == c.state.pruned.hash and [r[2] for r in c.state.retired if r[1] == SESSION] == [late]
     c.state.check_entry_indexes()
@@ -290,7 +290,7 @@ def test_property_closed_sessions_leave_at_the_close_and_nothing_else_changes(ro
         assert act(old, action, old_opened) == done
         if c.state.epoch > epoch:  # a close: exactly the sessions closed before it left, in id order
             gone = sorted(live - set(c.state.sessions))
-            assert gone == sorted(closed_before) == [k for _, kind, k, _, _ in c.state.retired if kind == SESSION]
+            assert gone == sorted(closed_before) == [k for _, kind, k, _, _, _ in c.state.retired if kind == SESSION]
             retired += gone
         else:
             assert set(c.state.sessions) >= live  # nothing leaves between closes

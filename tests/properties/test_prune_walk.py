@@ -116,7 +116,7 @@ def test_the_walk_retires_what_the_filter_of_every_live_task_retired_in_its_orde
             except EngineError as exc:
                 assert state_hash(c.state) == hashed, (kind, exc.code)  # a refusal changes nothing, the tasks' order included
                 continue
-            retired_tasks += [key for _, what, key, _, _ in c.state.retired if what == TASK and key not in retired_tasks]
+            retired_tasks += [key for _, what, key, _, _, _ in c.state.retired if what == TASK and key not in retired_tasks]
             c.state.check_tasks_in_creation_order()
     assert sum(len(w) for w in watched.walks) >= len(retired_tasks)
     if not any(kind == "window" for kind, _ in steps):
@@ -132,7 +132,7 @@ def test_tasks_retire_at_the_close_past_their_window_in_id_order_and_the_walk_st
     first = sorted(c.state.tasks)
     assert all(c.state.tasks[t].state in CLOSED_TASK_STATES for t in first[:3])
     c.oracle("epoch.close", {})  # epoch 1: horizon 0 (window 1)
-    assert [k for _, what, k, _, _ in c.state.retired if what == TASK] == first[:3]
+    assert [k for _, what, k, _, _, _ in c.state.retired if what == TASK] == first[:3]
     assert list(c.state.tasks) == first[3:]
 
     class Counted:

@@ -51,11 +51,11 @@ from ..core.errors import EngineError, InvariantViolation, Unauthorized
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
 from ..core.params import ParamHistory, Params
-from ..core.prune import EPOCH, NODE, PARAMS, fold
+from ..core.prune import EPOCH, NODE, RECORDS, fold
 from ..core.records import EpochRecord, Pruned, Task
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
-from ..core.state_codec import decode_record, pruned_record_hash, state_hash
+from ..core.state_codec import SnapshotUnreadable, decode_record, pruned_record_hash, state_hash
 from ..store import db
 from ..store.db import Columns, SnapshotRow, Store
 from ..store.document_format import is_packed, same_document
@@ -502,13 +502,13 @@ class Retired:
     """What the replay pruned from the live state (core/prune.py): each record's bytes, and whole epoch records."""
 
     def __init__(self) -> None:
-        self.records: dict[str, tuple[int, bytes]] = {}  # "<kind>:<id>" -> (n, canonical bytes)
+        self.records: dict[str, tuple[int, int, bytes]] = {}  # "<kind>:<id>" -> (n, rule version at retirement, canonical bytes)
         self.epochs: dict[int, EpochRecord] = {}  # epoch -> its whole record, as replayed (its document: json_text of it)
 
     def take(self, state: State, seq: int) -> None:
         ours = [r for r in state.retired if r[0] == seq]
-        for _, kind, key, n, data in ours:
-            self.records[pruned_key(kind, key)] = (n, data)
+        for _, kind, key, n, data, rules in ours:
+            self.records[pruned_key(kind, key)] = (n, rules, data)
             if kind == EPOCH:
                 self.epochs[int(key)] = decode_record(EpochRecord, data)
         if ours:
@@ -524,11 +524,20 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
             report.fail("projections", None, f"pruned record {key} is number {n}, expected {i}: a pruned record is missing")
             return
         kind, ident = key.split(":")
-        record = json.dumps(json.loads(data)["record"], separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        row = json.loads(data)
+        rules = row.get("rules")
+        if type(rules) is not int:
+            report.fail("projections", None, f"pruned record {key} does not say the rule version it retired under (its fold reads it)")
+            return
+        record = json.dumps(row["record"], separators=(",", ":"), ensure_ascii=True).encode("ascii")
         mine = retired.records.get(key)
-        if mine is not None and mine != (n, record):
+        if mine is not None and mine != (n, rules, record):
             report.fail("projections", None, f"pruned record {key} differs from the one the replay pruned")
-        folded = pruned_record_hash(decode_record(Params, record)) if kind == PARAMS else content_hash(record)
+        try:
+            folded = pruned_record_hash(RECORDS[kind], rules, record)
+        except SnapshotUnreadable as exc:  # a row whose fold must decode it (a parameter version, or fewer fields than it holds)
+            report.fail("projections", None, f"pruned record {key} is not a {RECORDS[kind].__name__} record: {exc.message}")
+            return
         running = fold(running, kind, ident if kind == NODE else int(ident), folded)
     if (len(rows), running) != (state.pruned.count, state.pruned.hash):
         report.fail("projections", None, f"the pruned records ({len(rows)}) do not hash to the state's ({state.pruned.count}, {state.pruned.hash})")

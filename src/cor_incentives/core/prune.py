@@ -28,9 +28,11 @@ Concepts
 
     Each record that leaves is folded, in order, into a running hash kept in the state:
 
-        pruned.hash = sha256(pruned.hash ‖ kind ‖ ":" ‖ id ‖ ":" ‖ sha256(canonical bytes of the whole record))
+        pruned.hash = sha256(pruned.hash ‖ kind ‖ ":" ‖ id ‖ ":" ‖ sha256(canonical bytes of the record))
 
-    (a parameter version's bytes with the fields its own rule version knew: ``state_codec.pruned_record_hash``)
+    the record's bytes with the fields a rule version knew (``state_codec.pruned_record_hash``): a parameter version's own
+    ``rule_version``; any other record's rule version at retirement, but never fewer fields than rule 24 knew (every field
+    until then), so a field added for a later rule moves no older log's hash
 
     so the state hash (an anchored checkpoint, core/state_codec.py) commits to exactly what left it.
     The engine writes each record's canonical bytes to its database as the event is applied
@@ -49,8 +51,8 @@ from dataclasses import replace
 from .bounties import REVIEWER_DRAW
 from .errors import invariant
 from .events import content_hash
-from .params import ParamHistory
-from .records import CLOSED_TASK_STATES, BountyStatus, EpochRecord, Node
+from .params import ParamHistory, Params
+from .records import CLOSED_TASK_STATES, Bounty, BountyStatus, EpochRecord, Node, Session, Task
 from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, RULES_SESSION_BOUND, rules_since
 from .sampling import WeightTree
 from .selection import pool_keys
@@ -66,6 +68,9 @@ SESSION = "session"
 EPOCH = "epoch"
 PARAMS = "params"
 
+RECORDS: dict[str, type] = {TASK: Task, BOUNTY: Bounty, NODE: Node, SESSION: Session, EPOCH: EpochRecord, PARAMS: Params}
+"""The record type of each pruned kind (what ``cor verify`` decodes a database row as)."""
+
 
 def pruning(state: State) -> bool:
     """Whether closed records leave the live state under the parameters in force."""
@@ -79,11 +84,12 @@ def fold(previous: str, kind: str, key: int | str, record_hash: str) -> str:
 
 
 def retire(state: State, kind: str, key: int | str, record: object) -> None:
-    """Fold one whole record into ``pruned`` and hand its bytes to the database (``state.retired``)."""
+    """Fold one record into ``pruned`` with the fields the rule version in force knew (``pruned_record_hash``) and hand its
+    whole bytes and that rule version to the database (``state.retired``)."""
     data = encode_record(record)
-    record_hash = pruned_record_hash(record) if kind == PARAMS else content_hash(data)  # the same hash, encoded once
-    state.pruned.hash = fold(state.pruned.hash, kind, key, record_hash)
-    state.retired.append((state.seq + 1, kind, key, state.pruned.count, data))
+    rules = state.params.rule_version
+    state.pruned.hash = fold(state.pruned.hash, kind, key, pruned_record_hash(RECORDS[kind], rules, data, record))
+    state.retired.append((state.seq + 1, kind, key, state.pruned.count, data, rules))
     state.pruned.count += 1
 
 

@@ -609,8 +609,8 @@ class State(Journaled):
     state_anchors: dict[int, str] = field(default_factory=dict)  # seq -> hash of the state after it, as an oracle checkpoint carried it (rules 4)
     skipped: list[SkippedConsequence] = field(default_factory=list)  # consequences skipped this epoch (see core.journal.attempt)
     pruned: Pruned = field(default_factory=Pruned)  # closed records that left the live state (core/prune.py, RULES_PRUNE)
-    # derived: (seq, kind, id, n, canonical bytes) of the records an event pruned, until the database took them
-    retired: list[tuple[int, str, int | str, int, bytes]] = field(default_factory=list, repr=False, compare=False)
+    # derived: (seq, kind, id, n, canonical bytes, rule version in force) of the records an event pruned, until the database took them
+    retired: list[tuple[int, str, int | str, int, bytes, int]] = field(default_factory=list, repr=False, compare=False)
     # derived: where pruned records are read back (app/archive.py); never read by the core
     history: Any = field(default=None, repr=False, compare=False)
     recent_hashes: dict[int, str] = field(default_factory=dict, repr=False, compare=False)  # seq -> hash of the last events (derived from the log)

@@ -146,6 +146,15 @@ first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier ru
 field of ``State`` or of any record it holds must be listed here with the rule version it comes with
 (``tests/core/test_state_hash_versions.py`` fails otherwise): the hash under every released rule version is frozen."""
 
+LAST_FIELD_RULE = max(HASHED_SINCE.values())
+"""The rule version of the newest field of any record: an encoding under it or a later version holds every field."""
+
+PRUNED_FOLD_FLOOR = RULES_SESSION_BOUND
+"""The fewest fields a pruned record other than a parameter version is folded with: those rule version 24 knew. Until
+24 was the latest, each record was folded with every field of the running code, which were all known by 24; folding with
+the fields of ``max(rule at retirement, 24)`` leaves every hash of those logs as it was, and keeps a field added by rule
+25 or later out of their fold (``pruned_record_hash``)."""
+
 R = typing.TypeVar("R")
 Enc = Callable[[Any], Any]
 Dec = Callable[[Any], Any]
@@ -193,17 +202,34 @@ def encode_record(obj: Any) -> bytes:
     return json.dumps(_codec(hint)[0](obj), separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
-def pruned_record_hash(record: Any) -> str:
-    """The hash ``pruned`` folds for a record that left the state (core/prune.py): of its canonical bytes, except a
-    parameter version's, which are taken with the fields its own ``rule_version`` knew (``HASHED_SINCE``), as the state
-    hash does, so a parameter added for a later rule does not change the running hash of an older log that pruned one.
-    The database keeps the whole record (``encode_record``); ``cor verify`` folds it through here likewise."""
-    hint: Any = type(record)
-    rules = getattr(record, "rule_version", None) if hint.__name__ == "Params" else None
-    if rules is None:
-        return content_hash(encode_record(record))
-    known = _codec(hint, max(rules, STATE_ANCHOR_RULES))[0](record)
-    return content_hash(json.dumps(known, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii"))
+def pruned_record_hash(cls: type, rules: int, data: bytes, record: Any = None) -> str:
+    """The hash ``pruned`` folds for a record of type ``cls`` that left the state under rule version ``rules`` (core/prune.py),
+    ``data`` its canonical bytes (``encode_record``, what the database keeps; ``record``: the record itself, if at hand).
+
+    The fold takes the record with the fields rule version ``pruned_fold_rules`` knew (``HASHED_SINCE``), as the state hash
+    does, so a field added for a later rule does not move the running hash (and so the anchored state hash) of an older log
+    that pruned such a record: a parameter version's own ``rule_version``; any other record's rule at retirement, but never
+    fewer fields than rule ``PRUNED_FOLD_FLOOR`` knew. When that is every field (``LAST_FIELD_RULE``), the hash is the
+    bytes' own, with no second encoding. ``cor verify`` folds the database's rows through here likewise."""
+    if cls.__name__ == "Params":
+        record = record if record is not None else decode_record(cls, data)
+        known = pruned_fold_rules(cls, record.rule_version)
+    else:
+        known = pruned_fold_rules(cls, rules)
+    if known >= LAST_FIELD_RULE:
+        return content_hash(data)
+    record = record if record is not None else decode_record(cls, data)
+    hint: Any = cls
+    return content_hash(json.dumps(_codec(hint, known)[0](record), separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii"))
+
+
+def pruned_fold_rules(cls: type, rules: int) -> int:
+    """The rule version whose fields a pruned record of type ``cls`` is folded with (``pruned_record_hash``): for a parameter
+    version, ``rules`` is its own ``rule_version`` (from ``STATE_ANCHOR_RULES``, as the state hash); for any other record, the
+    rule version in force when it retired, raised to ``PRUNED_FOLD_FLOOR``."""
+    if cls.__name__ == "Params":
+        return max(rules, STATE_ANCHOR_RULES)
+    return max(rules, PRUNED_FOLD_FLOOR)
 
 
 def decode_record(cls: type[R], data: bytes | str) -> R:

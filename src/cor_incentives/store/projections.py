@@ -26,12 +26,17 @@ from . import bulk, db, document_format
 from .document_format import TEXT_FORMAT, document_text
 from .json_text import json_bytes, json_bytes_columns, json_bytes_fields, json_bytes_rows, json_text
 
+PRUNED_ROW_FORMAT = 2
+"""The layout of a pruned record's row: 2 (``{"n", "rules", "record"}``) holds the rule version it retired under, which its
+fold reads (``state_codec.pruned_record_hash``); 1 (``{"n", "record"}``) did not. Part of ``PROJECTION_LAYOUT``: a database
+written with rows of another format is re-projected from its log at the next write."""
+
 PROJECTION_LAYOUT_KEY = "projection_layout"
-PROJECTION_LAYOUT = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
-"""A digest of every record's fields: the projections (node rows, slash, unbonding and epoch documents) are these
-records as JSON, so a database projected by an engine whose records had other fields holds rows this engine would not
-write. The engine re-projects such a database from the log at its first write (``Engine._catch_up_projections``);
-``cor verify`` names the difference instead of listing every row."""
+PROJECTION_LAYOUT = hashlib.sha256(json.dumps([hashed_fields(None), PRUNED_ROW_FORMAT], sort_keys=True).encode()).hexdigest()[:16]
+"""A digest of every record's fields and of the pruned rows' format (``PRUNED_ROW_FORMAT``): the projections (node rows,
+slash, unbonding, epoch and pruned documents) are these records as JSON, so a database projected by an engine whose records
+had other fields, or pruned rows of another format, holds rows this engine would not write. The engine re-projects such a
+database from the log at its first write (``Engine._catch_up_projections``); ``cor verify`` names the difference instead of listing every row."""
 
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
 
@@ -149,7 +154,7 @@ class Projector:
             else:  # formats 2 and 3: the text without its long integer columns, and the columns as int64 deltas, compressed
                 self._packed.append(("epoch", str(e), document_format.pack(*json_bytes_columns(record), self.document_format)))
             self.epochs_projected_through = e
-        self._docs += [pruned_document(kind, key, n, data) for _, kind, key, n, data in retired]
+        self._docs += [pruned_document(kind, key, n, data, rules) for _, kind, key, n, data, rules in retired]
         if retired:
             state.retired.clear()
         self._unbonding = (
@@ -224,16 +229,17 @@ def pruned_key(kind: str, key: int | str) -> str:
     return f"{kind}:{key:012d}" if isinstance(key, int) else f"{kind}:{key}"
 
 
-def pruned_document(kind: str, key: int | str, n: int, data: bytes) -> tuple[str, str, str]:
-    """The row (collection, key, data) of one pruned record: its place in the running hash and its canonical bytes, verbatim."""
-    return (PRUNED_COLLECTION, pruned_key(kind, key), '{"n":' + str(n) + ',"record":' + data.decode("ascii") + "}")
+def pruned_document(kind: str, key: int | str, n: int, data: bytes, rules: int) -> tuple[str, str, str]:
+    """The row (collection, key, data) of one pruned record: its place in the running hash, the rule version it retired under
+    and its canonical bytes, verbatim."""
+    return (PRUNED_COLLECTION, pruned_key(kind, key), '{"n":' + str(n) + ',"rules":' + str(rules) + ',"record":' + data.decode("ascii") + "}")
 
 
-def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int | str, int, bytes]]) -> EpochRecord:
+def whole_epoch(state: State, e: int, retired: list[tuple[int, str, int | str, int, bytes, int]]) -> EpochRecord:
     """The whole record of closed epoch ``e`` as the event being projected left it (from what it pruned if it slimmed it)."""
     if e > state.pruned.epochs_through and e in state.epochs:
         return state.epochs[e]
-    data = next(d for _, kind, key, _, d in retired if kind == "epoch" and key == e)
+    data = next(d for _, kind, key, _, d, _ in retired if kind == "epoch" and key == e)
     return decode_record(EpochRecord, data)
 
 
