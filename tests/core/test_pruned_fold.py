@@ -6,16 +6,31 @@ state hash, of an older log that retired such a record (issue 16)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from cor_incentives.app.verify import Retired, VerifyReport, _check_pruned
 from cor_incentives.core import records, state_codec
-from cor_incentives.core.events import content_hash
+from cor_incentives.core.apply import apply, replay
+from cor_incentives.core.errors import EngineError
+from cor_incentives.core.events import Event, content_hash
 from cor_incentives.core.params import Params
 from cor_incentives.core.prune import RECORDS, TASK, fold, retire
-from cor_incentives.core.rules import LATEST, RULES_PRUNE
-from cor_incentives.core.state_codec import HASHED_SINCE, LAST_FIELD_RULE, PRUNED_FOLD_FLOOR, decode_record, encode_record, pruned_record_hash
+from cor_incentives.core.rules import LATEST, RULES_PRUNE, RULES_TASK_SPREAD
+from cor_incentives.core.state import State
+from cor_incentives.core.state_codec import (
+    HASHED_SINCE,
+    LAST_FIELD_RULE,
+    PRUNED_FOLD_FLOOR,
+    decode_record,
+    encode_record,
+    pruned_record_hash,
+    state_hash,
+)
+from cor_incentives.store.projections import pruned_document
 from support.market import market, submit
 
 
@@ -55,13 +70,23 @@ def test_the_floor_is_every_field_known_today():
     assert RECORDS[TASK] is records.Task
 
 
-@pytest.mark.parametrize("rule_version", [RULES_PRUNE, LATEST])
-def test_a_task_folds_with_every_field_known_today_under_every_rule_up_to_the_floor(rule_version):
-    """No hash of an existing log moves: under rule 10 as under the latest, a task's folded hash is its whole bytes' hash."""
+@pytest.mark.parametrize("rule_version", [RULES_PRUNE, RULES_TASK_SPREAD, LATEST])
+def test_a_record_folds_with_every_field_known_today_from_rule_12_and_a_task_with_its_rules_before(rule_version):
+    """No hash of a log recorded since rule 12 moves: a task retired under rule 12 or later folds its whole bytes (every
+    field today's code has, all known by 24), and so does every other record under any rule; a task retired under rule
+    10 or 11 folds the fields those rules knew (``PRUNED_TASK_COMPAT``: what the engines that recorded such logs folded)."""
     c, (_, kind, key, n, data, rules) = retired_task(rule_version)
     assert (kind, rules) == (TASK, rule_version)
-    assert pruned_record_hash(records.Task, rules, data) == content_hash(data)
-    assert pruned_record_hash(records.Task, rules, data, decode_record(records.Task, data)) == content_hash(data)
+    folded = pruned_record_hash(records.Task, rules, data)
+    assert folded == pruned_record_hash(records.Task, rules, data, decode_record(records.Task, data))
+    assert (folded == content_hash(data)) == (rule_version >= RULES_TASK_SPREAD)
+    if rule_version < RULES_TASK_SPREAD:
+        known = json.dumps(state_codec._codec(records.Task, rule_version)[0](decode_record(records.Task, data)), separators=(",", ":"))
+        assert folded == content_hash(known.encode("ascii")) and '"spread_rule"' not in known
+    c.state.retired.clear()
+    c.oracle("epoch.close", {})
+    others = [r for r in c.state.retired if r[1] != TASK and r[1] != "params"]  # an epoch record
+    assert others and all(pruned_record_hash(RECORDS[k], r, d) == content_hash(d) for _, k, _, _, d, r in others)
 
 
 def test_a_field_added_by_a_later_rule_does_not_move_the_fold_of_a_task_retired_under_the_latest(later_rule):
@@ -93,3 +118,59 @@ def test_a_parameter_version_still_folds_with_its_own_rule_versions_fields():
     assert params.rule_version == RULES_PRUNE
     # fewer fields than the record holds, whatever the rule at retirement says
     assert pruned_record_hash(Params, LATEST, data) == pruned_record_hash(Params, RULES_PRUNE, data) != content_hash(data)
+
+
+OLD_LOG = Path(__file__).resolve().parents[1] / "golden" / "pruned_v11_log.json"
+
+
+def old_log() -> tuple[dict, list[Event]]:
+    record = json.loads(OLD_LOG.read_text())
+    events = [Event(e["seq"], e["tick"], e["payload"].encode("ascii"), e["signature"], e["prev_hash"], e["hash"]) for e in record["events"]]
+    return record, events
+
+
+def test_a_rule_11_log_recorded_before_rule_12_replays_with_its_anchors():
+    """tests/golden/pruned_v11_log.json was recorded by the code before rule 12 (d2dca5a^): two tasks retire under rule 11,
+    then two closes anchor the state hash. Its tasks fold with the fields rule 11 knew (``PRUNED_TASK_COMPAT``)."""
+    record, events = old_log()
+    assert record["rule_version"] == 11 and record["recorded_by"]["latest_rules"] == 11 and len(record["anchors"]) == 2
+    state = replay(events, check_each=True)  # each anchor's state hash is recomputed by the core and must match
+    assert (state.pruned.count, state.pruned.hash) == (record["pruned"]["count"], record["pruned"]["hash"])
+    assert state_hash(state) == record["final_state_hash"]
+    assert [state.state_anchors[a["seq"]] for a in record["anchors"]] == [a["state"] for a in record["anchors"]]
+
+
+def test_without_the_compatibility_fold_every_engine_since_rule_12_refused_that_log(monkeypatch):
+    """What main did from d2dca5a to this fix: the tasks folded with rule 12's four fields, the first anchor refused."""
+    _, events = old_log()
+    monkeypatch.setattr(state_codec, "PRUNED_TASK_COMPAT", 0)
+    state = State()
+    for event in events[:-2]:
+        apply(state, event)
+    with pytest.raises(EngineError) as exc:
+        apply(state, events[-2])
+    assert exc.value.code == "checkpoint_state_mismatch"
+
+
+def test_cor_verify_folds_the_old_logs_rows_as_the_replay_does():
+    """The database rows of the old log's pruned records, each with its rule version (11), fold to the replayed hash
+    (``cor verify``'s ``_check_pruned``), and a task row claiming rule 12 does not."""
+    _, events = old_log()
+    state, retired = State(), []
+    for event in events:
+        apply(state, event)
+        retired += state.retired
+        state.retired.clear()
+    kinds = [r[1] for r in retired]
+    assert kinds.count(TASK) == 2 and {r[5] for r in retired} == {11}
+    tasks = [decode_record(records.Task, r[4]) for r in retired if r[1] == TASK]
+    assert sorted(str(t.state) for t in tasks) == ["CANCELLED", "FAILED"]
+    rows = {doc[1]: doc[2] for doc in (pruned_document(kind, key, n, data, rules) for _, kind, key, n, data, rules in retired)}
+    report = VerifyReport()
+    _check_pruned(rows, state, Retired(), report)
+    assert report.ok, report.errors
+    task_key = next(k for k in rows if k.startswith("task:"))
+    rows[task_key] = rows[task_key].replace(',"rules":11,', ',"rules":12,')
+    report = VerifyReport()
+    _check_pruned(rows, state, Retired(), report)
+    assert not report.ok and any("do not hash to the state's" in m for m in report.errors)

@@ -153,7 +153,15 @@ PRUNED_FOLD_FLOOR = RULES_SESSION_BOUND
 """The fewest fields a pruned record other than a parameter version is folded with: those rule version 24 knew. Until
 24 was the latest, each record was folded with every field of the running code, which were all known by 24; folding with
 the fields of ``max(rule at retirement, 24)`` leaves every hash of those logs as it was, and keeps a field added by rule
-25 or later out of their fold (``pruned_record_hash``)."""
+25 or later out of their fold (``pruned_record_hash``). One exception: ``PRUNED_TASK_COMPAT``."""
+
+PRUNED_TASK_COMPAT = RULES_TASK_SPREAD
+"""A task retired under a rule version before this one (10 or 11) is folded with the fields of that rule, which are every
+field the engines that recorded such logs had: rule 12 (commit d2dca5a) added four fields to ``Task`` and, folding every
+field of the running code, moved the running hash of every rule 10-11 log that had retired a task, so every later engine
+refused the anchors of those logs (``checkpoint_state_mismatch``; tests/golden/pruned_v11_log.json, recorded by the code
+before d2dca5a). Folding them as they were recorded lets those logs replay again; a rule 10-11 log recorded since
+d2dca5a that retired a task (a genesis naming rule 10 or 11 after rule 12 existed) moves instead (docs/design.md §9)."""
 
 R = typing.TypeVar("R")
 Enc = Callable[[Any], Any]
@@ -225,10 +233,13 @@ def pruned_record_hash(cls: type, rules: int, data: bytes, record: Any = None) -
 
 def pruned_fold_rules(cls: type, rules: int) -> int:
     """The rule version whose fields a pruned record of type ``cls`` is folded with (``pruned_record_hash``): for a parameter
-    version, ``rules`` is its own ``rule_version`` (from ``STATE_ANCHOR_RULES``, as the state hash); for any other record, the
-    rule version in force when it retired, raised to ``PRUNED_FOLD_FLOOR``."""
+    version, ``rules`` is its own ``rule_version`` (from ``STATE_ANCHOR_RULES``, as the state hash); for a task retired
+    under rule 10 or 11, that rule (``PRUNED_TASK_COMPAT``); for any other record, the rule version in force when it
+    retired, raised to ``PRUNED_FOLD_FLOOR``."""
     if cls.__name__ == "Params":
         return max(rules, STATE_ANCHOR_RULES)
+    if cls.__name__ == "Task" and rules < PRUNED_TASK_COMPAT:
+        return rules
     return max(rules, PRUNED_FOLD_FLOOR)
 
 
