@@ -3,6 +3,7 @@ it there, the state hash commits to it, verify re-derives it, and memory follows
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 
@@ -10,9 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from cor_incentives.app import views
+from cor_incentives.app.anchors import checkpoint_for
 from cor_incentives.app.archive import epoch_record, epoch_records, get_task
 from cor_incentives.app.engine import Engine
-from cor_incentives.app.verify import state_fingerprint, verify_store
+from cor_incentives.app.verify import state_fingerprint, verify_database, verify_store
 from cor_incentives.core.apply import apply
 from cor_incentives.core.errors import Conflict, NotFound
 from cor_incentives.core.events import content_hash
@@ -20,9 +22,9 @@ from cor_incentives.core.prune import fold
 from cor_incentives.core.records import CLOSED_TASK_STATES, Pruned
 from cor_incentives.core.rules import RULES_PRUNE
 from cor_incentives.core.state import State, json_ready
-from cor_incentives.core.state_codec import encode_record, encode_state
+from cor_incentives.core.state_codec import encode_record, encode_state, hashed_fields
 from cor_incentives.store import db
-from cor_incentives.store.projections import PRUNED_COLLECTION, pruned_key
+from cor_incentives.store.projections import PROJECTION_LAYOUT, PROJECTION_LAYOUT_KEY, PRUNED_COLLECTION, pruned_key
 from support.network import make_network
 from support.scenario import run_scenario, settle_honest_task
 
@@ -215,3 +217,69 @@ def test_memory_follows_open_work_not_history(tmp_path):
     assert report.ok, report.errors
     for x in (a, b, eng):
         x.store.dispose()
+
+
+def test_a_database_with_pruned_rows_of_format_1_is_named_by_verify_and_reprojected_by_the_next_writer(tmp_path):
+    """Rows written before they held the rule version (``PRUNED_ROW_FORMAT`` 1, ``{"n", "record"}``, under the layout
+    digest of the fields alone): ``cor verify`` names the layout, the next writer re-projects the log, and the rows then
+    hold the rule version and verify."""
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng = run_scenario(url, tmp_path / "keys")
+    rules = eng.state.params.rule_version
+    eng.store.dispose()
+    old_layout = hashlib.sha256(json.dumps(hashed_fields(None), sort_keys=True).encode()).hexdigest()[:16]
+    assert old_layout != PROJECTION_LAYOUT
+    store = db.Store(url)
+    with store.engine.begin() as conn:
+        db.upsert(conn, db.meta, {"key": PROJECTION_LAYOUT_KEY}, {"value": old_layout})
+        where = db.documents.c.collection == PRUNED_COLLECTION
+        rows = conn.execute(select(db.documents.c.key, db.documents.c.data).where(where)).all()
+        assert rows
+        for key, data in rows:
+            doc = json.loads(data)
+            assert doc.pop("rules") == rules
+            conn.execute(update(db.documents).where(where & (db.documents.c.key == key)).values(data=json.dumps(doc, separators=(",", ":"))))
+    store.dispose()
+    report, _ = verify_database(url)
+    assert not report.ok and any(f"another record layout ({old_layout}" in e for e in report.errors), report.errors
+    writer = Engine.open(url)
+    writer.store.dispose()
+    store = db.Store(url)
+    with store.reader() as conn:
+        after = dict(conn.execute(select(db.documents.c.key, db.documents.c.data).where(db.documents.c.collection == PRUNED_COLLECTION)).all())
+    store.dispose()
+    assert sorted(after) == sorted(k for k, _ in rows) and {json.loads(d)["rules"] for d in after.values()} == {rules}
+    report, _ = verify_database(url)
+    assert report.ok, report.errors
+
+
+def test_verify_from_a_snapshot_folds_the_rows_pruned_before_it_with_the_rule_version_each_keeps(tmp_path):
+    """``cor verify --from-snapshot`` replays only the tail, so the rows pruned before the snapshot are folded with the rule
+    version their row keeps (not one the replay gives): they fold to the state's hash, and one without it is named."""
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, keys = make_network(url, tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="fold")
+    settle_honest_task(eng, keys, "What is the capital of France?", with_garbage=False)
+    for _ in range(3):
+        eng.submit_as(keys["oracle"], "epoch.close", {})
+    early = set(pruned_rows(eng))
+    assert any(k.startswith("task:") for k in early)
+    eng.submit_as(keys["oracle"], "epoch.close", {"checkpoint": checkpoint_for(eng.state, with_state=True)})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    rows = len(pruned_rows(eng))
+    assert rows > len(early)
+    head = eng.state.seq
+    eng.store.dispose()
+    report, state = verify_database(url, from_snapshot=True)
+    assert report.ok, report.errors
+    assert report.from_snapshot is not None and report.events == head - report.from_snapshot  # the early rows were not replayed
+    assert state.pruned.count == rows
+    key = next(k for k in sorted(early) if k.startswith("task:"))
+    store = db.Store(url)
+    where = (db.documents.c.collection == PRUNED_COLLECTION) & (db.documents.c.key == key)
+    with store.engine.begin() as conn:
+        doc = json.loads(conn.execute(select(db.documents.c.data).where(where)).scalar_one())
+        del doc["rules"]
+        conn.execute(update(db.documents).where(where).values(data=json.dumps(doc, separators=(",", ":"))))
+    store.dispose()
+    report, _ = verify_database(url, from_snapshot=True)
+    assert not report.ok and any(key in e and "does not say the rule version" in e for e in report.errors), report.errors
