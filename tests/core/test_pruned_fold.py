@@ -170,7 +170,11 @@ def test_cor_verify_folds_the_old_logs_rows_as_the_replay_does():
     _check_pruned(rows, state, Retired(), report)
     assert report.ok, report.errors
     task_key = next(k for k in rows if k.startswith("task:"))
-    rows[task_key] = rows[task_key].replace(',"rules":11,', ',"rules":12,')
+    claims_12 = {**rows, task_key: rows[task_key].replace(',"rules":11,', ',"rules":12,')}
     report = VerifyReport()
-    _check_pruned(rows, state, Retired(), report)
+    _check_pruned(claims_12, state, Retired(), report)
     assert not report.ok and any("do not hash to the state's" in m for m in report.errors)
+    renamed = {("bogus" + k[4:] if k == task_key else k): d for k, d in rows.items()}
+    report = VerifyReport()
+    _check_pruned(renamed, state, Retired(), report)
+    assert not report.ok and any("is of no kind the engine prunes" in m for m in report.errors), report.errors

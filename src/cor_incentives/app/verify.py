@@ -523,7 +523,10 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
         if n != i:
             report.fail("projections", None, f"pruned record {key} is number {n}, expected {i}: a pruned record is missing")
             return
-        kind, ident = key.split(":")
+        kind, _, ident = key.partition(":")
+        if kind not in RECORDS:
+            report.fail("projections", None, f"pruned record {key} is of no kind the engine prunes ({', '.join(RECORDS)})")
+            return
         row = json.loads(data)
         rules = row.get("rules")
         if type(rules) is not int:
