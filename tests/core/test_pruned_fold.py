@@ -19,14 +19,14 @@ from cor_incentives.core.errors import EngineError
 from cor_incentives.core.events import Event, content_hash
 from cor_incentives.core.params import Params
 from cor_incentives.core.prune import RECORDS, TASK, fold, retire
-from cor_incentives.core.rules import LATEST, RULES_PRUNE, RULES_TASK_SPREAD
+from cor_incentives.core.rules import LATEST, RULES_BOUNTY_DEPOSIT, RULES_OFFENCE_BY_TASK_EPOCH, RULES_PRUNE, RULES_TASK_SPREAD
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import (
     HASHED_SINCE,
-    LAST_FIELD_RULE,
     PRUNED_FOLD_FLOOR,
     decode_record,
     encode_record,
+    newest_field_rule,
     pruned_record_hash,
     state_hash,
 )
@@ -46,10 +46,12 @@ class Task(records.Task):
 def later_rule(monkeypatch):
     """``Task.novelty`` is a field of rule LATEST + 1, for this test only."""
     state_codec._codec.cache_clear()
+    state_codec.newest_field_rule.cache_clear()
     monkeypatch.setitem(HASHED_SINCE, ("Task", "novelty"), LATEST + 1)  # type: ignore[index]
-    monkeypatch.setattr(state_codec, "LAST_FIELD_RULE", LATEST + 1)
+    assert state_codec.newest_field_rule(Task) == LATEST + 1 and state_codec.newest_field_rule(records.Task) == RULES_TASK_SPREAD
     yield
     state_codec._codec.cache_clear()
+    state_codec.newest_field_rule.cache_clear()
 
 
 def retired_task(rule_version: int = LATEST):
@@ -65,8 +67,15 @@ def retired_task(rule_version: int = LATEST):
     raise AssertionError("the task did not retire")
 
 
-def test_the_floor_is_every_field_known_today():
-    assert LAST_FIELD_RULE == max(HASHED_SINCE.values()) <= PRUNED_FOLD_FLOOR == 24 <= LATEST
+def test_the_floor_and_the_newest_field_of_each_kind():
+    """The floor is frozen at 24 (every field known when the fold took a rule version); a record whose newest field (its
+    own or a record's it holds) is at or below the fold's rule is hashed as its whole bytes, without a second encoding."""
+    assert PRUNED_FOLD_FLOOR == 24 <= LATEST
+    assert newest_field_rule(records.Task) == RULES_TASK_SPREAD  # spread_rule, spreads, spread_ppb, threshold_ppb
+    assert newest_field_rule(records.Bounty) == RULES_BOUNTY_DEPOSIT  # deposits_held, and its entries' Submission.deposit
+    assert newest_field_rule(records.Node) == RULES_OFFENCE_BY_TASK_EPOCH  # served_prev2, forgiven_prev2
+    assert newest_field_rule(records.Session) == newest_field_rule(records.EpochRecord) == 0  # none since rule 5
+    assert newest_field_rule(State) == max(HASHED_SINCE.values()) > max(v for (r, _), v in HASHED_SINCE.items() if r == "State")  # held records too
     assert RECORDS[TASK] is records.Task
 
 

@@ -88,7 +88,7 @@ def retire(state: State, kind: str, key: int | str, record: object) -> None:
     whole bytes and that rule version to the database (``state.retired``)."""
     data = encode_record(record)
     rules = state.params.rule_version
-    state.pruned.hash = fold(state.pruned.hash, kind, key, pruned_record_hash(RECORDS[kind], rules, data, record))
+    state.pruned.hash = fold(state.pruned.hash, kind, key, pruned_record_hash(type(record), rules, data, record))
     state.retired.append((state.seq + 1, kind, key, state.pruned.count, data, rules))
     state.pruned.count += 1
 

@@ -146,9 +146,6 @@ first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier ru
 field of ``State`` or of any record it holds must be listed here with the rule version it comes with
 (``tests/core/test_state_hash_versions.py`` fails otherwise): the hash under every released rule version is frozen."""
 
-LAST_FIELD_RULE = max(HASHED_SINCE.values())
-"""The rule version of the newest field of any record: an encoding under it or a later version holds every field."""
-
 PRUNED_FOLD_FLOOR = RULES_SESSION_BOUND
 """The fewest fields a pruned record other than a parameter version is folded with: those rule version 24 knew. Until
 24 was the latest, each record was folded with every field of the running code, which were all known by 24; folding with
@@ -217,14 +214,14 @@ def pruned_record_hash(cls: type, rules: int, data: bytes, record: Any = None) -
     The fold takes the record with the fields rule version ``pruned_fold_rules`` knew (``HASHED_SINCE``), as the state hash
     does, so a field added for a later rule does not move the running hash (and so the anchored state hash) of an older log
     that pruned such a record: a parameter version's own ``rule_version``; any other record's rule at retirement, but never
-    fewer fields than rule ``PRUNED_FOLD_FLOOR`` knew. When that is every field (``LAST_FIELD_RULE``), the hash is the
+    fewer fields than rule ``PRUNED_FOLD_FLOOR`` knew. When that is every field (``newest_field_rule``), the hash is the
     bytes' own, with no second encoding. ``cor verify`` folds the database's rows through here likewise."""
     if cls.__name__ == "Params":
         record = record if record is not None else decode_record(cls, data)
         known = pruned_fold_rules(cls, record.rule_version)
     else:
         known = pruned_fold_rules(cls, rules)
-    if known >= LAST_FIELD_RULE:
+    if known >= newest_field_rule(cls):
         return content_hash(data)
     record = record if record is not None else decode_record(cls, data)
     hint: Any = cls
@@ -262,8 +259,16 @@ def state_hash(state: State) -> str:
     return content_hash(_encode(state, rules, packed=False))
 
 
-def hashed_fields(rules: int | None) -> dict[str, list[str]]:
-    """Every record reachable from ``State`` with the fields its hash encodes under ``rules`` (None: all)."""
+@cache
+def newest_field_rule(cls: type) -> int:
+    """The rule version that added the newest field of ``cls`` or of a record it holds (``HASHED_SINCE``; 0: none since
+    state hashes were anchored): an encoding of ``cls`` under it or a later version holds every field."""
+    reachable = hashed_fields(None, cls)
+    return max((HASHED_SINCE.get((name, f), 0) for name, fields in reachable.items() for f in fields), default=0)
+
+
+def hashed_fields(rules: int | None, root: Any = State) -> dict[str, list[str]]:
+    """Every record reachable from ``root`` (``State``) with the fields its hash encodes under ``rules`` (None: all)."""
     out: dict[str, list[str]] = {}
 
     def walk(hint: Any) -> None:
@@ -278,7 +283,7 @@ def hashed_fields(rules: int | None) -> dict[str, list[str]]:
             for f in dataclasses.fields(hint):
                 walk(hints[f.name])
 
-    walk(State)
+    walk(root)
     return out
 
 
