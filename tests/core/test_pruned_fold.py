@@ -187,3 +187,37 @@ def test_cor_verify_folds_the_old_logs_rows_as_the_replay_does():
     report = VerifyReport()
     _check_pruned(renamed, state, Retired(), report)
     assert not report.ok and any("is of no kind the engine prunes" in m for m in report.errors), report.errors
+
+
+def test_cor_verify_names_an_unreadable_pruned_row_instead_of_raising():
+    """A row that is not JSON, lacks its number or record, names a task by something not a number, or holds a NaN is
+    named by ``_check_pruned`` (a failed check in the report), never an exception out of ``cor verify``."""
+    _, events = old_log()
+    state, retired = State(), []
+    for event in events:
+        apply(state, event)
+        retired += state.retired
+        state.retired.clear()
+    rows = {doc[1]: doc[2] for doc in (pruned_document(kind, key, n, data, rules) for _, kind, key, n, data, rules in retired)}
+    task_key = next(k for k in rows if k.startswith("task:"))
+    broken = {
+        "not JSON": (task_key, "{not json"),
+        "no n": (task_key, rows[task_key].replace('"n":', '"m":')),
+        "no record": (task_key, rows[task_key].replace('"record":', '"recorded":')),
+        "a list": (task_key, "[1, 2]"),
+        "NaN": (task_key, rows[task_key].replace('"record":{', '"record":{"x":NaN,')),
+    }
+    expected = {
+        "not JSON": "is not a readable row",
+        "no n": "is not a readable row",
+        "no record": "is not a readable row",
+        "a list": "is not a readable row",
+        "NaN": "holds a value no record has",
+    }
+    for what, (key, data) in broken.items():
+        report = VerifyReport()
+        _check_pruned({**rows, key: data}, state, Retired(), report)
+        assert not report.ok and any(expected[what] in m for m in report.errors), (what, report.errors)
+    report = VerifyReport()
+    _check_pruned({("task:x" + k[5:] if k == task_key else k): d for k, d in rows.items()}, state, Retired(), report)
+    assert not report.ok and any("does not name a task by its number" in m for m in report.errors), report.errors

@@ -517,9 +517,19 @@ class Retired:
 
 def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report: VerifyReport) -> None:
     """The database's pruned records fold to the replayed state's running hash, and equal what the replay pruned."""
-    rows = sorted((json.loads(data)["n"], key, data) for key, data in stored.items())
+    parsed = []
+    for key, data in stored.items():
+        try:
+            row = json.loads(data)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict) or type(row.get("n")) is not int or "record" not in row:
+            report.fail("projections", None, f"pruned record {key} is not a readable row (JSON with an integer n and a record)")
+            return
+        parsed.append((row["n"], key, row))
+    rows = sorted(parsed, key=lambda r: (r[0], r[1]))
     running = Pruned().hash
-    for i, (n, key, data) in enumerate(rows):
+    for i, (n, key, row) in enumerate(rows):
         if n != i:
             report.fail("projections", None, f"pruned record {key} is number {n}, expected {i}: a pruned record is missing")
             return
@@ -527,12 +537,18 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
         if kind not in RECORDS:
             report.fail("projections", None, f"pruned record {key} is of no kind the engine prunes ({', '.join(RECORDS)})")
             return
-        row = json.loads(data)
+        if kind != NODE and not (ident.isascii() and ident.isdigit()):
+            report.fail("projections", None, f"pruned record {key} does not name a {kind} by its number")
+            return
         rules = row.get("rules")
         if type(rules) is not int:
             report.fail("projections", None, f"pruned record {key} does not say the rule version it retired under (its fold reads it)")
             return
-        record = json.dumps(row["record"], separators=(",", ":"), ensure_ascii=True).encode("ascii")
+        try:
+            record = json.dumps(row["record"], separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+        except ValueError:  # a float NaN or infinity: never in a record the engine wrote
+            report.fail("projections", None, f"pruned record {key} holds a value no record has")
+            return
         mine = retired.records.get(key)
         if mine is not None and mine != (n, rules, record):
             report.fail("projections", None, f"pruned record {key} differs from the one the replay pruned")
