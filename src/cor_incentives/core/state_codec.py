@@ -24,6 +24,11 @@ reads them) have equal hashes, and a field added to the state for a later rule v
 oracle anchored with older code (rule version 5 on) still match when newer code replays that log.
 A snapshot (``encode_state``) always holds every field.
 
+The walk by declared types (``_codec``) and ``json.dumps`` define the bytes (``_encode_reference``,
+``_record_reference``). What writes them is faster and writes the same bytes: an encoder generated once per declared
+type (``_fast``) and orjson where it writes what ``json.dumps`` writes (``_write``); anything either cannot take goes
+to the reference (tests/core/test_state_codec_fast.py holds the two equal).
+
 Packed fields (``PACKED_FIELDS``: an epoch record's leaves and statement items, which grow with the epochs whose
 leaves are unclaimed) are held in a snapshot as one JSON string of their encoding. Opening parses that string as
 one token, not as a million small lists, and a record decodes it at its first read (``Journaled.__getattr__``);
@@ -35,12 +40,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import keyword
 import types
 import typing
 from collections.abc import Callable, Mapping
 from enum import Enum
 from functools import cache
+from json.encoder import encode_basestring_ascii
 from typing import Any
+
+import orjson
 
 from .epoch_columns import RowStore
 from .errors import InvalidInput
@@ -178,9 +187,19 @@ def encode_state(state: State) -> bytes:
 
 def _encode(state: State, rules: int | None, packed: bool) -> bytes:
     """The canonical bytes of ``state`` with the fields rule version ``rules`` knew (None: every field);
-    ``packed``: ``PACKED_FIELDS`` as strings (a snapshot)."""
+    ``packed``: ``PACKED_FIELDS`` as strings (a snapshot). Written by the fast encoder (``_fast``): the bytes of
+    ``_encode_reference``."""
+    try:
+        body = {"format": SNAPSHOT_FORMAT if packed else HASHED_FORMAT, "state": _fast(State, rules, packed)(state)}
+    except Exception:  # what the fast encoder could not walk: the reference walks it (and raises as it does)
+        return _encode_reference(state, rules, packed)
+    return _write(body)
+
+
+def _encode_reference(state: State, rules: int | None, packed: bool) -> bytes:
+    """``_encode`` by the generic walk (``_codec``) and ``json.dumps``: the definition of the bytes."""
     body = {"format": SNAPSHOT_FORMAT if packed else HASHED_FORMAT, "state": _codec(State, rules, packed)[0](state)}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+    return _dumps(body)
 
 
 def decode_state(data: bytes) -> State:
@@ -203,8 +222,24 @@ def decode_state(data: bytes) -> State:
 
 def encode_record(obj: Any) -> bytes:
     """The canonical bytes of one record (a ``Task``, an ``EpochRecord``, ...), as a snapshot holds it."""
+    return _record_bytes(obj, None)
+
+
+def _record_bytes(obj: Any, rules: int | None) -> bytes:
+    """The canonical bytes of one record with the fields rule version ``rules`` knew (None: every field), written by
+    the fast encoder (``_fast``): the bytes of ``_record_reference``."""
     hint: Any = type(obj)
-    return json.dumps(_codec(hint)[0](obj), separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+    try:
+        value = _fast(hint, rules)(obj)
+    except Exception:  # what the fast encoder could not walk: the reference walks it (and raises as it does)
+        return _record_reference(obj, rules)
+    return _write(value)
+
+
+def _record_reference(obj: Any, rules: int | None) -> bytes:
+    """``_record_bytes`` by the generic walk (``_codec``) and ``json.dumps``: the definition of the bytes."""
+    hint: Any = type(obj)
+    return _dumps(_codec(hint, rules)[0](obj))
 
 
 def pruned_record_hash(cls: type, rules: int, data: bytes, record: Any = None) -> str:
@@ -224,8 +259,7 @@ def pruned_record_hash(cls: type, rules: int, data: bytes, record: Any = None) -
     if known >= newest_field_rule(cls):
         return content_hash(data)
     record = record if record is not None else decode_record(cls, data)
-    hint: Any = cls
-    return content_hash(json.dumps(_codec(hint, known)[0](record), separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii"))
+    return content_hash(_record_bytes(record, known))
 
 
 def pruned_fold_rules(cls: type, rules: int) -> int:
@@ -530,6 +564,156 @@ def _any_dec(v: Any) -> Any:
     if isinstance(v, float):
         raise TypeError("a float in a snapshot")
     return v
+
+
+# --- the fast encoder: the reference's bytes, by an encoder generated once per declared type ---------
+
+
+def _dumps(value: Any) -> bytes:
+    """The canonical JSON bytes of an encoded value: the definition (``json.dumps``, ASCII, no whitespace)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode("ascii")
+
+
+_ORJSON_REFUSES = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+"""What orjson would write and ``json.dumps`` refuses (a dataclass, a datetime) goes to orjson's ``default``, which it
+lacks: orjson refuses it, and ``_write`` hands the value to ``json.dumps``, which raises as the reference does."""
+
+
+def _write(value: Any) -> bytes:
+    """``_dumps(value)``, by orjson when it writes those very bytes.
+
+    ``value`` holds what the encoders make: dicts with ``str`` keys, lists and tuples (both written as arrays), strings,
+    integers, bools and None. orjson writes these as ``json.dumps`` does (no whitespace, keys in insertion order, the same
+    escapes of quotes, backslashes and control characters) except for what is checked here: an integer beyond 64 bits
+    (orjson refuses it: amounts past ~18 COR in base units), a character that is not ASCII (orjson writes UTF-8;
+    ``json.dumps`` a ``\\uXXXX`` escape) or a lone surrogate (orjson refuses it), and DEL (0x7f, written as it is;
+    ``json.dumps`` escapes it). Each of those is written by ``json.dumps``. A float, which no declared type of the state
+    holds (``_any_enc`` refuses one), orjson would write in its own notation (``1e16``, NaN as ``null``).
+
+    The bytes returned are a copy: a ``bytes`` orjson returns holds on to the buffer it wrote into (measured: 200 000
+    synthetic tasks' 735-byte texts kept 1.5 GB, their copies 150 MB, as ``json.dumps``' do), and the prune keeps every
+    retired record's bytes until the database takes them (``state.retired``)."""
+    try:
+        data = orjson.dumps(value, option=_ORJSON_REFUSES)
+    except orjson.JSONEncodeError:
+        return _dumps(value)
+    if data.isascii() and b"\x7f" not in data:
+        return bytes(memoryview(data))  # a copy of its length: orjson's own bytes keep its whole buffer (see below)
+    return _dumps(value)
+
+
+@cache
+def _fast(hint: Any, rules: int | None = None, packed: bool = False) -> Enc:
+    """The encoder of values declared as ``hint`` (``rules``, ``packed`` as ``_codec``) whose result ``json.dumps``
+    writes as the very bytes of ``_codec(hint, rules, packed)[0]``'s: the same walk, in the same order, with the same
+    values at the leaves, but generated once per declared type: a record is one function reading its fields in order
+    with their encodings inlined, a typed dict the list of its (key, value) pairs (a tuple is written as a list is),
+    and a container of values written as they are is copied by one ``list`` call instead of an encoder called per
+    value. What it does not walk faster (``Any`` values, weight trees, column stores, a snapshot's
+    packed records) it hands to the reference encoder. A value it cannot encode makes it raise; the caller then takes
+    the reference, which raises as it always did."""
+    if hint is Any or hint is object or hint is WeightTree or (isinstance(hint, type) and issubclass(hint, RowStore)):
+        return _codec(typing.cast(Any, hint), rules, packed)[0]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if packed and any((hint.__name__, n) in PACKED_FIELDS for n in _field_names(hint, rules)):
+            return _codec(hint, rules, packed)[0]
+        return _fast_record(hint, rules, packed)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    names: dict[str, Any] = {}
+    if origin is None:  # a scalar or an enum (anything else raises, as the reference does)
+        return _codec(hint, rules, packed)[0]
+    if origin in (typing.Union, types.UnionType):
+        others = [a for a in args if a is not type(None)]
+        if len(others) != 1 or len(args) != 2:
+            raise TypeError(f"no snapshot encoding for the union {args!r} (only X | None)")
+        return _generated(f"return None if v is None else {_inline(others[0], 'v', rules, packed, names)}", names)
+    if (origin is set or origin is frozenset) and args != (str,):
+        names["_order"] = _order
+        return _generated(f"return sorted([{_inline(args[0], 'x', rules, packed, names)} for x in v], key=_order)", names)
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):  # a fixed length: unpacked (raises as zip(strict))
+        parts = [f"a{i}" for i in range(len(args))]
+        body = ", ".join(_inline(a, p, rules, packed, names) for a, p in zip(args, parts, strict=True))
+        return _generated(f"{', '.join(parts)}{',' if len(parts) == 1 else ''} = v\n    return [{body}]", names)
+    return _generated(f"return {_inline(hint, 'v', rules, packed, names)}", names)
+
+
+_AS_IS = (int, str, bool, type(None))
+"""Declared types whose value the reference writes as it is (``_scalar``'s encoder)."""
+
+
+def _as_is(hint: Any) -> bool:
+    """Whether the reference writes a value declared ``hint`` as it is: a scalar, or a scalar or None."""
+    if hint in _AS_IS:
+        return True
+    args = typing.get_args(hint)
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 2 and all(a in _AS_IS for a in args)
+
+
+def _enum(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Enum) and not dataclasses.is_dataclass(hint)
+
+
+def _inline(hint: Any, var: str, rules: int | None, packed: bool, names: dict[str, Any], depth: int = 0) -> str:
+    """A Python expression of ``var`` (a value declared ``hint``) that is its fast encoding; ``names``: the encoders and
+    helpers it calls, by the names it calls them; ``depth``: the comprehensions it is inside (each binds its own names).
+    (A comprehension costs less than ``map`` and ``zip`` over the small dicts of a task.)"""
+    if _as_is(hint):
+        return var
+    if _enum(hint):
+        return f"{var}.value"
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    k, x = f"k{depth}", f"x{depth}"
+    if (origin is dict or origin is Mapping) and len(args) == 2:
+        key, value = _inline(args[0], k, rules, packed, names, depth + 1), _inline(args[1], x, rules, packed, names, depth + 1)
+        return f"list({var}.items())" if key == k and value == x else f"[({key}, {value}) for {k}, {x} in {var}.items()]"
+    if origin is list or (origin is tuple and len(args) == 2 and args[1] is Ellipsis):
+        item = _inline(args[0], x, rules, packed, names, depth + 1)
+        return f"list({var})" if item == x else f"[{item} for {x} in {var}]"
+    if (origin is set or origin is frozenset) and args == (str,):
+        names["_sorted_strings"] = _sorted_strings
+        return f"_sorted_strings({var})"
+    return f"{_bind(names, _fast(hint, rules, packed))}({var})"
+
+
+def _bind(names: dict[str, Any], encoder: Enc) -> str:
+    """The name the generated code calls ``encoder`` by."""
+    for n, f in names.items():
+        if f is encoder:
+            return n
+    name = f"_e{len(names)}"
+    names[name] = encoder
+    return name
+
+
+def _fast_record(cls: type, rules: int | None, packed: bool) -> Enc:
+    """A record's fast encoder: ``{"<field>": <its encoding inlined>, ...}`` in field order, generated once."""
+    hints = typing.get_type_hints(cls)
+    names: dict[str, Any] = {}
+    fields = []
+    for n in _field_names(cls, rules):
+        read = f"getattr(v, {n!r})" if keyword.iskeyword(n) or not n.isidentifier() else f"v.{n}"
+        fields.append(f"{n!r}: {_inline(hints[n], read, rules, packed, names)}")
+    return _generated("return {" + ", ".join(fields) + "}", names)
+
+
+def _generated(body: str, names: dict[str, Any]) -> Enc:
+    """The function ``def encode(v): <body>`` with ``names`` as its globals (its source kept as its ``__doc__``)."""
+    namespace = dict(names)
+    source = f"def encode(v):\n    {body}\n"
+    exec(source, namespace)
+    encode: Enc = namespace["encode"]
+    encode.__doc__ = source
+    return encode
+
+
+def _sorted_strings(v: Any) -> list[Any]:
+    """``sorted(v, key=_order)`` for a set of strings: ``_order`` of a string is ``encode_basestring_ascii`` of it
+    (what ``json.dumps`` writes for a ``str``), without ``json.dumps``' call per member. A member that is not a string
+    makes the key raise: then ``_order`` itself."""
+    try:
+        return sorted(v, key=encode_basestring_ascii)
+    except TypeError:
+        return sorted(v, key=_order)
 
 
 __all__ = [

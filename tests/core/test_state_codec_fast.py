@@ -1,0 +1,292 @@
+"""The fast encoder writes exactly the reference's bytes (core/state_codec.py ``_fast``, ``_write``).
+
+A closed task leaves the live state through ``encode_record`` (the bytes handed to the database, whose hash ``pruned``
+folds), and the state hash and snapshots through ``_encode``: both now walk with encoders generated once per declared
+type and write with orjson where it writes what ``json.dumps`` writes. The generic walk (``_codec``) with ``json.dumps``
+stays as the reference (``_record_reference``, ``_encode_reference``); these tests hold the two to the same bytes:
+
+- every record type reachable from ``State`` drawn from its declared types (big integers around 64 bits, strings with
+  DEL, control characters, non-ASCII and lone surrogates, None in every optional field, every enum member, ``Any``
+  values with tuples, sets and non-string keys), under every rule version's hashed field set;
+- whole states: random simulated networks and the anchored golden logs' states, under every rule version, hashed and
+  snapshotted, and a snapshot decoded (its packed fields still strings) and written again;
+- the writer alone on any JSON value, and a record decoded from what the fast encoder wrote writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import replace
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cor_incentives.core import state_codec as sc
+from cor_incentives.core.apply import replay
+from cor_incentives.core.events import Event
+from cor_incentives.core.journal import Journaled
+from cor_incentives.core.params import Params
+from cor_incentives.core.records import Bounty, EpochRecord, Node, Session, Task, TaskKind, TaskState
+from cor_incentives.core.rules import LATEST, STATE_ANCHOR_RULES
+from cor_incentives.core.state import State
+from cor_incentives.core.state_codec import decode_record, decode_state, encode_record, encode_state, pruned_fold_rules, pruned_record_hash
+from cor_incentives.sim.runner import World
+from cor_incentives.sim.scenarios import SCENARIOS
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+RULES: list[int | None] = [None, *range(STATE_ANCHOR_RULES, LATEST + 1)]
+EDGE_INTS = [0, -1, 2**53, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**27, -(10**27)]
+EDGE_STRINGS = ["", "a", "a!", "a ", 'a"', "a\\", "\x7f", "\x00\x1f\n\t", "é", "\u2028", "\U0001f600", "\ud800", "0x" + "ab" * 32]
+
+
+def _reachable() -> dict[str, type]:
+    """Every record type reachable from ``State`` (by the declared types the codec walks), by name."""
+    out: dict[str, type] = {}
+
+    def walk(hint: Any) -> None:
+        if isinstance(hint, type) and issubclass(hint, sc.RowStore):
+            hint = list[hint.ROW]  # type: ignore[name-defined]
+        if typing.get_origin(hint) is not None:
+            for a in typing.get_args(hint):
+                walk(a)
+        elif isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint.__name__ not in out:
+            out[hint.__name__] = hint
+            hints = typing.get_type_hints(hint)
+            for f in dataclasses.fields(hint):
+                walk(hints[f.name])
+
+    walk(State)
+    return out
+
+
+RECORDS = _reachable()
+
+# --- values drawn from declared types --------------------------------------------------------------------------
+
+ints = st.one_of(st.integers(-(2**70), 2**70), st.sampled_from(EDGE_INTS))
+strings = st.one_of(st.text(st.characters(codec=None, exclude_categories=()), max_size=6), st.sampled_from(EDGE_STRINGS))
+any_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), ints, strings),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(strings, inner, max_size=3),
+        st.dictionaries(ints, inner, max_size=2),  # written as tagged pairs
+        st.lists(inner, max_size=3).map(tuple),
+        st.frozensets(st.one_of(ints, strings), max_size=3),
+        st.sampled_from([{"__set__": 1}, {"__tuple__": [1]}]),
+    ),
+    max_leaves=8,
+)
+
+
+@cache
+def values(hint: Any) -> st.SearchStrategy[Any]:
+    """Values of the declared type ``hint`` as the core holds them."""
+    if hint is Any or hint is object:
+        return any_values
+    if hint is int:
+        return ints
+    if hint is str:
+        return strings
+    if hint is bool:
+        return st.booleans()
+    if hint is type(None):
+        return st.none()
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return st.sampled_from(list(hint))
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return records(hint)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return st.one_of(*(values(a) for a in args))
+    if origin is dict or origin is Mapping:
+        return st.dictionaries(values(args[0]), values(args[1]), max_size=3)
+    if origin is list:
+        return st.lists(values(args[0]), max_size=3)
+    if origin is set or origin is frozenset:
+        return st.sets(values(args[0]), max_size=4)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return st.lists(values(args[0]), max_size=3).map(tuple)
+    if origin is tuple:
+        return st.tuples(*(values(a) for a in args))
+    raise AssertionError(f"no strategy for {hint!r}")
+
+
+@cache
+def records(cls: type) -> st.SearchStrategy[Any]:
+    """Instances of the record ``cls`` with every field drawn from its declared type: a journaled record through its
+    ``__init__`` (its containers adopted, as the core holds them), a frozen one field by field (``Params`` checks its
+    values when made)."""
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: st.deferred(lambda h=hints[f.name]: values(h)) for f in dataclasses.fields(cls)}
+
+    def make(kw: dict[str, Any]) -> Any:
+        if issubclass(cls, Journaled):
+            return cls(**kw)
+        obj = object.__new__(cls)
+        for name, v in kw.items():
+            object.__setattr__(obj, name, v)
+        return obj
+
+    return st.fixed_dictionaries(fields).map(make)
+
+
+def same_record(r: Any) -> None:
+    """The fast bytes of ``r`` are the reference's under every rule version's field set, and what ``encode_record``
+    hands to the database and ``pruned`` folds is the reference's."""
+    for rules in RULES:
+        reference = sc._record_reference(r, rules)
+        assert sc._dumps(sc._fast(type(r), rules)(r)) == reference, (type(r).__name__, rules)  # the walk itself (no fallback)
+        assert sc._record_bytes(r, rules) == reference, (type(r).__name__, rules)
+    assert encode_record(r) == sc._record_reference(r, None)
+
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.mark.parametrize("cls", [Task, Node, Bounty, Session, EpochRecord], ids=lambda c: c.__name__)
+@FAST
+@given(data=st.data())
+def test_a_record_drawn_from_its_declared_types_writes_the_reference_bytes(cls, data):
+    same_record(data.draw(records(cls)))
+
+
+@pytest.mark.parametrize("name", sorted(set(RECORDS) - {"State", "SelectionIndex", "Task", "Node", "Bounty", "Session", "EpochRecord"}))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_every_other_record_type_writes_the_reference_bytes(name, data):
+    """(The selection index, weight trees and column stores, which the fast encoder hands to the reference, are in the
+    whole states below.)"""
+    same_record(data.draw(records(RECORDS[name])))
+
+
+@FAST
+@given(data=st.data())
+def test_a_pruned_record_folds_the_reference_hash_of_the_fields_its_rule_knew(data):
+    """``pruned_record_hash`` of a record retired under a rule version (a parameter version: under its own) is the hash of
+    the reference's bytes of the fields that rule knew (``pruned_fold_rules``), written by the fast path."""
+    cls = data.draw(st.sampled_from([Params, Task, Node, Bounty, Session, EpochRecord]))
+    r = data.draw(records(cls))
+    rules = data.draw(st.sampled_from([1, *range(STATE_ANCHOR_RULES, LATEST + 1)]))
+    if cls is Params:
+        object.__setattr__(r, "rule_version", rules)
+    known = sc._record_reference(r, pruned_fold_rules(cls, rules))
+    assert pruned_record_hash(cls, rules, encode_record(r), r) == sc.content_hash(known)
+    assert sc._record_bytes(r, pruned_fold_rules(cls, rules)) == known
+
+
+def test_every_edge_value_in_a_task_writes_the_reference_bytes():
+    """Hand-picked: each edge integer in an amount and in a dict of amounts, each edge string in a field, a dict and a
+    list, None in every optional field, each task kind (its value, not its name)."""
+    base = Task(7, TaskKind.NETWORK, None, None, None, "m", "0x", 1, 1, 1, 1, 3, TaskState.SETTLED, 0, 0, 0, 0, "0x", [])
+    for n in EDGE_INTS:
+        same_record(replace(base, escrowed=n, split={"a": n}, reports={"v": {"m": [n, 1]}}))
+    for s in EDGE_STRINGS:
+        same_record(replace(base, model=s, validators=[s, "b"], report_commits={s: s}, failure=s))
+    for kind in TaskKind:
+        assert json.loads(encode_record(replace(base, kind=kind)))["kind"] == kind.value
+    for f in ("user", "session", "router", "canary_commit", "settled_input_tokens", "spread_ppb", "closed_tick"):
+        assert json.loads(encode_record(base))[f] is None
+    node = Node("0xn", "miner", 0, 0, delegators={"a", "a!", "a ", 'a"', "b"})
+    same_record(node)  # a set of strings: sorted by their JSON text, as the reference sorts them
+    assert json.loads(encode_record(node))["delegators"] == sorted(node.delegators, key=lambda s: json.dumps(s))
+
+
+def test_no_declared_type_of_the_state_holds_a_float():
+    """The one value orjson writes in another notation than ``json.dumps`` (``1e16``, NaN as null) has no place in the
+    state: no field of any record reachable from it is declared a float (``_any_enc`` refuses one in ``Any`` values)."""
+
+    def floats(hint: Any) -> bool:
+        return hint is float or any(floats(a) for a in typing.get_args(hint))
+
+    for cls in RECORDS.values():
+        hints = typing.get_type_hints(cls)
+        assert not [f.name for f in dataclasses.fields(cls) if floats(hints[f.name])], cls.__name__
+    with pytest.raises(TypeError):
+        sc._any_enc(1.5)
+
+
+# --- the writer alone ------------------------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), ints, strings),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(tuple), st.dictionaries(strings, inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_the_writer_writes_what_json_dumps_writes(value):
+    assert sc._write(value) == sc._dumps(value)
+
+
+def test_the_writer_on_every_ascii_character_and_the_integer_bounds():
+    for c in range(128):
+        assert sc._write(["x" + chr(c), {chr(c): c}]) == sc._dumps(["x" + chr(c), {chr(c): c}]), c
+    for n in EDGE_INTS:
+        assert sc._write([n, (n,), {"n": n}]) == sc._dumps([n, (n,), {"n": n}]), n
+    for bad in ({1: 2}, {(1, 2): 3}, [object()], [dataclasses.make_dataclass("D", [])()]):  # what json.dumps refuses or
+        try:  # writes otherwise (an int key becomes a string): the same bytes or the same refusal
+            expected: Any = sc._dumps(bad)
+        except TypeError as exc:
+            expected = type(exc)
+        try:
+            got: Any = sc._write(bad)
+        except TypeError as exc:
+            got = type(exc)
+        assert got == expected, bad
+
+
+# --- whole states ----------------------------------------------------------------------------------------------
+
+
+def same_state(state: State) -> None:
+    """The state hash's and the snapshot's bytes under every rule version are the reference's; a snapshot decoded (its
+    packed fields still strings) writes the same snapshot, and its records the reference's bytes."""
+    for rules in RULES:
+        reference = sc._encode_reference(state, rules, False)
+        assert sc._dumps({"format": sc.HASHED_FORMAT, "state": sc._fast(State, rules, False)(state)}) == reference, rules
+        assert sc._encode(state, rules, False) == reference, rules
+    assert sc._dumps({"format": sc.SNAPSHOT_FORMAT, "state": sc._fast(State, None, True)(state)}) == sc._encode_reference(state, None, True)
+    snapshot = encode_state(state)
+    assert snapshot == sc._encode_reference(state, None, True)
+    opened = decode_state(snapshot)
+    assert encode_state(opened) == snapshot == sc._encode_reference(opened, None, True)
+    for rules in RULES:
+        assert sc._encode(opened, rules, False) == sc._encode(state, rules, False), rules
+    for records_ in (state.tasks, state.nodes, state.sessions, state.bounties, state.epochs):
+        for r in records_.values():
+            same_record(r)
+            assert encode_record(decode_record(type(r), encode_record(r))) == encode_record(r)
+
+
+def _world(name: str, seed: int, epochs: int) -> State:
+    s = replace(SCENARIOS[name], epochs=epochs, user_tasks_per_epoch=8, network_tasks_per_epoch=8)
+    w = World(s, seed)
+    for e in range(s.epochs):
+        w.run_epoch(e)
+    return w.state
+
+
+@pytest.mark.parametrize(("name", "seed"), [("colluding_validators_30", 1), ("mismatched_reveal", 2), ("offline_miners", 3), ("sybil_split", 4)])
+def test_a_simulated_network_hashes_and_snapshots_to_the_reference_bytes(name, seed):
+    same_state(_world(name, seed, 2))
+
+
+@pytest.mark.parametrize("version", [5, 6])
+def test_the_anchored_golden_logs_states_hash_and_snapshot_to_the_reference_bytes(version):
+    record = json.loads((GOLDEN / f"anchored_v{version}_log.json").read_text())
+    events = [Event(e["seq"], e["tick"], e["payload"].encode("ascii"), e["signature"], e["prev_hash"], e["hash"]) for e in record["events"]]
+    state = replay(events, check_each=True)  # each anchor's state hash recomputed (now by the fast encoder) must match
+    assert sc.state_hash(state) == record["final_state_hash"]
+    same_state(state)
