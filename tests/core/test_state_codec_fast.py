@@ -10,7 +10,8 @@ stays as the reference (``_record_reference``, ``_encode_reference``); these tes
   values with tuples, sets and non-string keys), under every rule version's hashed field set;
 - whole states: random simulated networks and the anchored golden logs' states, under every rule version, hashed and
   snapshotted, and a snapshot decoded (its packed fields still strings) and written again;
-- the writer alone on any JSON value, and a record decoded from what the fast encoder wrote writes the same bytes.
+- the writer alone on any JSON value, plain and ranged (integers past 64 bits as their digits), and across the ends
+  of the pieces it escapes; a record decoded from what the fast encoder wrote writes the same bytes.
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def same_record(r: Any) -> None:
     for rules in RULES:
         reference = sc._record_reference(r, rules)
         assert sc._dumps(sc._fast(type(r), rules)(r)) == reference, (type(r).__name__, rules)  # the walk itself (no fallback)
+        for ranged_first in (False, True):  # the ranged walk (big integers as their digits) written by orjson, no fallback
+            assert sc._write(lambda ranged, rules=rules: sc._fast(type(r), rules, False, ranged)(r), ranged_first) == reference, rules
         assert sc._record_bytes(r, rules) == reference, (type(r).__name__, rules)
     assert encode_record(r) == sc._record_reference(r, None)
 
@@ -224,27 +227,37 @@ json_values = st.recursive(
 )
 
 
+def written(value: Any, ranged_first: bool) -> bytes:
+    """``_write`` of a JSON value: plain as it is, ranged as ``_ranged`` makes it (what ``_fast`` makes ranged)."""
+    return sc._write(lambda ranged: sc._ranged(value) if ranged else value, ranged_first)
+
+
 @settings(max_examples=400, deadline=None)
 @given(json_values)
 def test_the_writer_writes_what_json_dumps_writes(value):
-    assert sc._write(value) == sc._dumps(value)
+    assert written(value, False) == written(value, True) == sc._dumps(value)
 
 
-def test_the_writer_on_every_ascii_character_and_the_integer_bounds():
+def test_the_writer_on_every_ascii_character_the_integer_bounds_and_its_pieces():
     for c in range(128):
-        assert sc._write(["x" + chr(c), {chr(c): c}]) == sc._dumps(["x" + chr(c), {chr(c): c}]), c
+        assert written(["x" + chr(c), {chr(c): c}], False) == sc._dumps(["x" + chr(c), {chr(c): c}]), c
     for n in EDGE_INTS:
-        assert sc._write([n, (n,), {"n": n}]) == sc._dumps([n, (n,), {"n": n}]), n
+        for first in (False, True):
+            assert written([n, (n,), {"n": n}], first) == sc._dumps([n, (n,), {"n": n}]), n
+    for k in range(sc._PIECE - 6, sc._PIECE + 3):  # a character past ASCII across the end of a ~64 kB piece
+        value = ["a" * k + "é×\U0001f600\x7f", "é"]
+        assert written(value, False) == sc._dumps(value), k
     for bad in ({1: 2}, {(1, 2): 3}, [object()], [dataclasses.make_dataclass("D", [])()]):  # what json.dumps refuses or
         try:  # writes otherwise (an int key becomes a string): the same bytes or the same refusal
             expected: Any = sc._dumps(bad)
         except TypeError as exc:
             expected = type(exc)
-        try:
-            got: Any = sc._write(bad)
-        except TypeError as exc:
-            got = type(exc)
-        assert got == expected, bad
+        for first in (False, True):
+            try:
+                got: Any = written(bad, first)
+            except TypeError as exc:
+                got = type(exc)
+            assert got == expected, bad
 
 
 # --- whole states ----------------------------------------------------------------------------------------------
@@ -256,6 +269,10 @@ def same_state(state: State) -> None:
     for rules in RULES:
         reference = sc._encode_reference(state, rules, False)
         assert sc._dumps({"format": sc.HASHED_FORMAT, "state": sc._fast(State, rules, False)(state)}) == reference, rules
+        for first in (False, True):  # the ranged walk (its records written as pieces) by orjson, no fallback
+            assert (
+                sc._write(lambda r, rules=rules: {"format": sc.HASHED_FORMAT, "state": sc._fast(State, rules, False, r)(state)}, first) == reference
+            )
         assert sc._encode(state, rules, False) == reference, rules
     assert sc._dumps({"format": sc.SNAPSHOT_FORMAT, "state": sc._fast(State, None, True)(state)}) == sc._encode_reference(state, None, True)
     snapshot = encode_state(state)
