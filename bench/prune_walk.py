@@ -17,7 +17,8 @@ CPU seconds of this process: ``prune_seconds`` (``process_prune``, timed by wrap
 reports, criteria, token counts and splits; ~9 kB of canonical bytes each against the synthetic task's ~0.7 kB), each
 with its own id and creation epoch. ``encode_record_us``: CPU µs of ``encode_record`` per retired task (the prune's
 share that is the encoding), taken apart on the same tasks after the close. ``--codec``: before the close, CPU s of
-``encode_state`` (a snapshot's bytes) and ``state_hash`` of the state holding the N tasks, and the snapshot's size.
+``encode_state`` (a snapshot's bytes) and ``state_hash`` of the state holding the N tasks, with the collector paused as
+the engine runs them (app/collector.py), and the snapshot's size.
 """
 
 from __future__ import annotations
@@ -66,14 +67,16 @@ def run(n: int, period: int, old_open: int, real: bool = False, codec: bool = Fa
         state.node_refs.add(task_names(task))  # (the nodes a live task names, counted as tasks._open_task counts them)
     before = len(state.tasks)
     out: dict[str, Any] = {"tasks": n, "period": period}
-    if codec:
+    if codec:  # with the collector paused, as the engine runs them (app/collector.py)
         gc.collect()
+        gc.disable()
         start = time.process_time()
         snapshot = encode_state(state)
         out["encode_state_seconds"] = round(time.process_time() - start, 4)
         start = time.process_time()
         state_hash(state)
         out["state_hash_seconds"] = round(time.process_time() - start, 4)
+        gc.enable()
         out["snapshot_bytes"] = len(snapshot)
         del snapshot
     live = dict(state.tasks) if real else {}

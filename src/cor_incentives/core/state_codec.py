@@ -692,10 +692,15 @@ def _by_reference(hint: Any, rules: int | None, packed: bool, ranged: bool) -> E
 
 
 def _ranged(value: Any) -> Any:
-    """``value`` (JSON made by an encoder) with each integer past orjson's range as an ``orjson.Fragment`` of its digits."""
+    """``value`` (JSON made by an encoder) with each integer past orjson's range as an ``orjson.Fragment`` of its
+    digits, and each string orjson would write otherwise than ``json.dumps`` (DEL, past ASCII) as a fragment of what
+    ``json.dumps`` writes for it: an epoch's earning items cite formulas with "×" and "−", and escaping after orjson
+    would take a pass over all of the record's text."""
     t = type(value)
     if t is int:
         return value if _LOW <= value <= _HIGH else orjson.Fragment(int.__repr__(value))
+    if t is str:
+        return value if value.isascii() and "\x7f" not in value else orjson.Fragment(encode_basestring_ascii(value))
     if t is list or t is tuple:
         return [_ranged(x) for x in value]
     if t is dict:
