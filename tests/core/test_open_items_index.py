@@ -50,12 +50,12 @@ def network() -> Chain:
     return c
 
 
-def ids(state: State) -> dict:  # (the proposals' and bounties'; closed_sessions: tests/core/test_session_bound.py)
-    return {name: sorted(v) for name, v in state.open_ids().items() if name != "closed_sessions"}
+def ids(state: State) -> dict:  # (the proposals' and bounties'; closed_sessions, retired_models: test_session_bound.py, test_model_bond.py)
+    return {name: sorted(v) for name, v in state.open_ids().items() if name not in ("closed_sessions", "retired_models")}
 
 
 def rebuilt(state: State) -> dict:
-    return {name: sorted(v) for name, v in state.open_ids_rebuilt().items() if name != "closed_sessions"}
+    return {name: sorted(v) for name, v in state.open_ids_rebuilt().items() if name not in ("closed_sessions", "retired_models")}
 
 
 def test_a_tick_and_a_bounty_create_read_no_whole_proposal_or_bounty_dict():

@@ -29,7 +29,8 @@ def test_honest_task_settles_and_splits():
     assert sum(split.values()) == task.charged
     # miners share equally (same quality), so they got floor(pool/3) each
     assert {a.paid for a in task.miners} == {split["miners"] // 3}
-    assert c.balance(f"wallet:{addr('dev')}") == 1_000_000 * COR + split["model_royalty"]
+    deposit = c.state.params.model_listing_deposit_units  # locked by the listing (rule 25), not spent
+    assert c.balance(f"wallet:{addr('dev')}") == 1_000_000 * COR - deposit + split["model_royalty"]
 
 
 def test_garbage_miner_unpaid_and_reputation_lowered():

@@ -39,6 +39,7 @@ PARAMS = {
     "epoch_length_ticks": 7,
     "unbonding_period_epochs": 1,
     "jail_duration_ticks": 5,
+    "model_listing_deposit_units": "1000",  # p0's model listing (rule 25) within its 50 000 units
 }
 STEPS = int(os.environ.get("COR_STATEFUL_STEPS", "120"))
 EXAMPLES = int(os.environ.get("COR_STATEFUL_EXAMPLES", "100"))

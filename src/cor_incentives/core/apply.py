@@ -41,7 +41,7 @@ from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
 from .journal import frozen_init, journal
 from .ledger import POOLS, Posting, check_conservation
-from .models import process_model_register
+from .models import process_model_register, process_model_retire
 from .network_prompts import parse_prompt_set
 from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
 from .prune import process_prune
@@ -268,6 +268,7 @@ HANDLERS: dict[str, tuple[Handler, bool]] = {
     "stake.cancel_unbond": (process_cancel_unbond, False),
     "slash.report": (process_slash_report, False),
     "model.register": (process_model_register, False),
+    "model.retire": (process_model_retire, False),
     "session.open": (process_session_open, False),
     "session.deposit": (process_session_deposit, False),
     "session.close": (process_session_close, False),

@@ -367,6 +367,7 @@ SCHEMAS: dict[str, Struct | Variant] = {
         }
     ),
     "session.deposit": Struct({"session": Int(1, MAX_ID, code="invalid_session"), "amount": Amount()}),
+    "model.retire": Struct({"model": MODEL_ID}),
     "session.close": Struct({"session": Int(1, MAX_ID, code="invalid_session")}),
     "task.submit": Struct({"session": Int(1, MAX_ID, code="invalid_session"), **TASK_INPUTS, "router": Opt(Address())}),
     "task.network": Struct({**TASK_INPUTS, "canary": Opt(Hash())}),

@@ -7,16 +7,31 @@ State
 
 Messages
     ``model.register`` (actor = owner).
+    ``model.retire`` {model} (actor = owner; from ``RULES_MODEL_BOND``).
+
+Money (rule ``RULES_MODEL_BOND``)
+    ``model.register`` moves ``model_listing_deposit_units`` from the owner's wallet to ``escrow:model:<id>`` (refused
+    ``model_deposit_unfunded``, nothing written): an unfunded key cannot list a model, and N listed models lock N × that.
+    ``model.retire`` returns the deposit whole to the owner's wallet; it is refused while a live model names this one as
+    its parent (``model_has_fine_tunes``: a fine-tune's settlement pays its parent's owner). From the retire no new task
+    and no fine-tune may name the model (``model_retired``); the tasks already open settle as before (their fees' royalty
+    and this epoch's marketplace share still pay its owner), and the model leaves the live state at the first epoch
+    close's prune at which no open task names it (core/prune.py ``retire_models``). A message naming it is then refused
+    ``model_not_found`` and its id may be registered again, as a fresh record. Earlier rules: free, kept forever.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-from .errors import Conflict, InvalidInput, NotFound
+from . import ledger as acct
+from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Model
+from .rules import RULES_MODEL_BOND, rules_since
 from .state import State
+from .units import cor_text as cor
 
 QUANTIZATIONS = ("f32", "f16", "bf16", "q8_0", "int8", "q6_k", "q5_k_m", "q5_0", "q4_k_m", "q4_1", "q4_0", "q3_k_m", "q2_k")
 _MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -31,6 +46,20 @@ def get_model(state: State, model_id: str) -> Model:
     if m is None:
         raise NotFound(f"unknown model {model_id!r} (see `cor model list`)", code="model_not_found", model=model_id)
     return m
+
+
+def listed_model(state: State, model_id: str) -> Model:
+    """The model ``model_id`` for a new use (a task, a fine-tune's parent, a quote): ``model_not_found``, or
+    ``model_retired`` once its owner retired it (``RULES_MODEL_BOND``)."""
+    m = get_model(state, model_id)
+    if m.retired_tick is not None:
+        raise Conflict(f"model {model_id!r} was retired at tick {m.retired_tick}", code="model_retired", model=model_id)
+    return m
+
+
+def model_account(model_id: str) -> str:
+    """The escrow account of a model's listing deposit (``RULES_MODEL_BOND``)."""
+    return acct.escrow("model", model_id)
 
 
 def _int_field(body: dict[str, Any], name: str, lo: int, hi: int) -> int:
@@ -58,7 +87,52 @@ def process_model_register(state: State, actor: str, body: dict[str, Any]) -> No
         raise InvalidInput("content_hash must be 0x followed by 64 lower-case hex digits (sha256 of the weights)", code="invalid_model")
     parent = body.get("parent")
     if parent is not None:
-        get_model(state, parent)
+        listed_model(state, parent)
     if model_id in state.models:
         raise Conflict(f"model {model_id!r} is already registered", code="model_already_registered")
+    p = state.params
+    bonded = rules_since(p, RULES_MODEL_BOND)
+    if bonded:
+        have = state.ledger.balance(acct.wallet(actor))
+        if have < p.model_listing_deposit_units:
+            raise Conflict(
+                f"a model listing locks {cor(p.model_listing_deposit_units)} (model_listing_deposit_units); the wallet holds {cor(have)}",
+                code="model_deposit_unfunded",
+                deposit=str(p.model_listing_deposit_units),
+                balance=str(have),
+            )
     state.models[model_id] = Model(model_id, actor, params, quant, ctx, license_, content_hash, parent, state.tick)
+    if bonded:
+        state.ledger.transfer(acct.wallet(actor), model_account(model_id), p.model_listing_deposit_units, "model_deposit")
+
+
+def process_model_retire(state: State, actor: str, body: dict[str, Any]) -> None:
+    """``model.retire`` {model} (``RULES_MODEL_BOND``): the owner takes the listing deposit back; no new task or fine-tune
+    may name the model, and it leaves the live state at the first close's prune at which no open task names it."""
+    if not rules_since(state.params, RULES_MODEL_BOND):
+        raise Conflict(
+            f"model.retire is a rule-{RULES_MODEL_BOND} message; rule version {state.params.rule_version} is in force",
+            code="rule_not_in_force",
+            rule=RULES_MODEL_BOND,
+        )
+    model_id = body.get("model")
+    if not isinstance(model_id, str) or not _MODEL_ID.match(model_id):
+        raise InvalidInput("model id must be 1-64 lower-case letters, digits, '.', '_' or '-'", code="invalid_model")
+    m = get_model(state, model_id)
+    if m.owner != actor:
+        raise Unauthorized(f"model {model_id!r} belongs to {m.owner}", code="not_model_owner")
+    if m.retired_tick is not None:
+        raise Conflict(f"model {model_id!r} was retired at tick {m.retired_tick}", code="model_retired", model=model_id)
+    tunes = sorted(t.id for t in state.models.values() if t.parent == model_id)
+    if tunes:
+        raise Conflict(
+            f"model {model_id!r} is the parent of {len(tunes)} live fine-tune(s) ({', '.join(tunes[:3])}): its owner is paid their "
+            "parent royalty, so it is retired after them",
+            code="model_has_fine_tunes",
+            fine_tunes=tunes[:16],
+        )
+    state.models[model_id] = replace(m, retired_tick=state.tick)
+    state.retired_models.add(model_id)  # (derived: a close's prune retires it, RULES_MODEL_BOND)
+    escrow = model_account(model_id)
+    state.ledger.transfer(escrow, acct.wallet(actor), state.ledger.balance(escrow), "model_refund")
+    invariant(state.ledger.balance(escrow) == 0, f"model {model_id}: deposit not returned whole")

@@ -151,6 +151,15 @@ class Params:
         "until their owner spends it on tasks",
         'devnet choice, as min_position_units and bounty_entry_deposit_units (1 COR): docs/rewards.md "Sessions: the minimum deposit (rule 24)"',
     )
+    # rule 25 (RULES_MODEL_BOND): a model listing locks real money (no effect under earlier rules)
+    model_listing_deposit_units: int = _p(
+        10 * COR,
+        1,
+        U256,
+        "from rule version 25: the deposit model.register moves from the owner's wallet to escrow:model:<id>, returned at "
+        "model.retire: an unfunded key cannot list a model, and N listed models lock N × this until they are retired",
+        'devnet choice (10 COR, a model card is larger than a session: ~373 B of snapshot): docs/rewards.md "Models: the listing deposit (rule 25)"',
+    )
     min_consensus: int = _p(2, 1, 32, "miners in consensus for a task to succeed")
     network_prompt_parts: int = _p(
         2, 1, 8, "base prompts of the genesis prompt set composed into one network task's prompt, drawn by the beacon (rule 9)"

@@ -17,6 +17,11 @@ Concepts
     - a *closed session* (``RULES_SESSION_BOUND``), at the first close after ``session.close``: its tasks are all closed
       and its deposit returned, so nothing reads it (``retire_sessions``); a message naming it is refused
       ``session_not_found``. One whose dedicated miners' draw still waits for the beacon stays until it ran;
+    - a *retired model* (``RULES_MODEL_BOND``), at the first close after ``model.retire`` at which no open task names it
+      (``retire_models``): its deposit went back at the retire, no new task or fine-tune may name it and no live model
+      names it as its parent, so only an open task's settlement (its fee's royalty) still reads it. A message naming it
+      is then refused ``model_not_found`` and its id may be registered again as a fresh record. Its pruned key is
+      ``<id>@<registered tick>``;
     - a *parameter version* superseded before the epoch that just closed (each controller step
       adds one per epoch; only ``cor verify``'s slashing audit and the parameter history views read
       older ones, from the database);
@@ -51,24 +56,29 @@ from dataclasses import replace
 from .bounties import REVIEWER_DRAW
 from .errors import invariant
 from .events import content_hash
+from .models import model_account
 from .params import ParamHistory, Params
-from .records import CLOSED_TASK_STATES, Bounty, BountyStatus, EpochRecord, Node, Session, Task
-from .rules import RULES_BOUNTY_RETIRE, RULES_NODE_RETIRE, RULES_PRUNE, RULES_SESSION_BOUND, rules_since
+from .records import CLOSED_TASK_STATES, Bounty, BountyStatus, EpochRecord, Model, Node, Session, Task
+from .rules import RULES_BOUNTY_RETIRE, RULES_MODEL_BOND, RULES_NODE_RETIRE, RULES_PRUNE, RULES_SESSION_BOUND, rules_since
 from .sampling import WeightTree
 from .selection import pool_keys
 from .sessions import RESERVE as SESSION_DRAW
 from .sessions import session_account
 from .state import State, assert_ready, task_names
 from .state_codec import encode_record, pruned_record_hash
+from .tasks import ESCALATION as ESCALATION_DRAW
+from .tasks import MINERS as MINERS_DRAW
+from .tasks import VALIDATORS as VALIDATORS_DRAW
 
 TASK = "task"
 BOUNTY = "bounty"
 NODE = "node"
 SESSION = "session"
+MODEL = "model"
 EPOCH = "epoch"
 PARAMS = "params"
 
-RECORDS: dict[str, type] = {TASK: Task, BOUNTY: Bounty, NODE: Node, SESSION: Session, EPOCH: EpochRecord, PARAMS: Params}
+RECORDS: dict[str, type] = {TASK: Task, BOUNTY: Bounty, NODE: Node, SESSION: Session, MODEL: Model, EPOCH: EpochRecord, PARAMS: Params}
 """The record type of each pruned kind (what ``cor verify`` decodes a database row as)."""
 
 
@@ -123,6 +133,8 @@ def process_prune(state: State) -> None:
         retire_nodes(state)
     if rules_since(state.params, RULES_SESSION_BOUND):
         retire_sessions(state)
+    if rules_since(state.params, RULES_MODEL_BOND):
+        retire_models(state)
     closed = state.epoch - 1  # the epoch that just closed keeps its whole record
     through = state.pruned.epochs_through
     for e in [e for e in state.epochs if e < closed]:
@@ -188,6 +200,42 @@ def retire_sessions(state: State) -> None:
         invariant(state.ledger.balance(session_account(sid)) == 0, f"session {sid} retires with a deposit")
         state.closed_sessions.discard(sid)
         retire(state, SESSION, sid, session)
+
+
+def retire_models(state: State) -> None:
+    """Retired models leave (``RULES_MODEL_BOND``), in id order, read from ``state.retired_models`` (O(those), and O(open
+    tasks) when there are any: no walk of the models or the closed tasks). The readers of ``state.models``: ``task.submit``,
+    a quote and a fine-tune's ``model.register`` refuse a retired model (``listed_model``); ``model.retire`` refused it
+    while a live model named it as its parent; an open task's settlement reads its model (price and royalty:
+    fees.settle_fee, tasks._record_work), so a model named by an open task stays until that task closed; this epoch's
+    marketplace share was paid by the close before its prune; a closed task and a node's ``models`` name it by id only.
+    Its deposit went back at the retire (its escrow account is gone from the ledger)."""
+    if not state.retired_models:
+        return
+    busy = open_task_models(state)
+    for mid in sorted(state.retired_models - busy):
+        model = state.models.pop(mid)
+        invariant(model.retired_tick is not None, f"model {mid} retires unretired")
+        invariant(state.ledger.balance(model_account(mid)) == 0, f"model {mid} retires with a deposit")
+        state.retired_models.discard(mid)
+        retire(state, MODEL, model_key(model), model)
+
+
+def open_task_models(state: State) -> set[str]:
+    """The models named by an open task: one with a deadline (``state.deadlines``) or waiting for a draw of its miners,
+    validators or escalation (the beacon's queue, where a task waits without a deadline): O(open tasks), bounded by
+    ``max_open_tasks``."""
+    ids: set[int] = set().union(*state.deadlines.values()) if state.deadlines else set()
+    for purpose in (MINERS_DRAW, VALIDATORS_DRAW, ESCALATION_DRAW):
+        ids |= queued_draws(state, purpose)
+    tasks = state.tasks
+    return {tasks[i].model for i in ids if i in tasks and tasks[i].state not in CLOSED_TASK_STATES}
+
+
+def model_key(model: Model) -> str:
+    """A retired model's pruned key: its id and the tick it registered at (zero-padded): an id may be registered, retired
+    and registered again, each record with its own key."""
+    return f"{model.id}@{model.registered_tick:012d}"
 
 
 def node_key(node: Node) -> str:

@@ -228,6 +228,9 @@ class Model:
     content_hash: str
     parent: str | None
     registered_tick: int
+    # from RULES_MODEL_BOND: the tick of its ``model.retire`` (deposit returned, no new task or fine-tune may name it; it
+    # leaves the live state at the first close's prune with no open task naming it)
+    retired_tick: int | None = None
 
 
 @dataclass

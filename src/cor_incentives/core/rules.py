@@ -141,6 +141,14 @@ RULE_VERSIONS: dict[int, str] = {
     "the database; a message naming it is then refused session_not_found (1-23: any deposit, 0 by default, and closed "
     "sessions kept forever, so an unfunded key opened sessions without end and a funded one opened, closed and reopened "
     "them: attack session_spam)",
+    # --- rule 25 (RULES_MODEL_BOND): model listings bounded by money ---
+    25: "a model listing locks real money and may leave: model.register moves model_listing_deposit_units from the owner's "
+    "wallet to escrow:model:<id> (refused model_deposit_unfunded, nothing written), and model.retire (owner only; refused "
+    "while a live fine-tune names it as its parent) returns the deposit and stops new tasks and fine-tunes naming it "
+    "(model_retired); the retired model leaves the live state at the first epoch close's prune at which no open task "
+    "names it (core/prune.py retire_models, with pruning on), folded into ``pruned`` and moved to the database; a "
+    "message naming it is then refused model_not_found and its id may be registered again (1-24: registration free and "
+    "records kept forever, so an unfunded key listed models without end: attack model_spam)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -194,6 +202,11 @@ RULES_SESSION_BOUND = 24
 leaves the live state at the next epoch close's prune (core/prune.py ``retire_sessions``), into ``pruned`` and the database.
 Earlier: any deposit (0 by default) and closed sessions kept forever, so sessions grew with events, not money (attack
 session_spam)."""
+RULES_MODEL_BOND = 25
+"""``model.register`` locks ``model_listing_deposit_units`` in ``escrow:model:<id>`` (core/models.py); ``model.retire``
+returns it and the retired model leaves the live state at the first epoch close's prune at which no open task names it
+(core/prune.py ``retire_models``), into ``pruned`` and the database. Earlier: registration free and models kept forever,
+so model records grew with events, not money (attack model_spam)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -649,6 +649,9 @@ class State(Journaled):
     # derived: the ids of the closed sessions still live (``session.close`` adds, ``prune.retire_sessions`` removes): the
     # close's prune reads these, not every session (rebuilt from ``sessions`` likewise)
     closed_sessions: set[int] = field(default_factory=set, repr=False, compare=False)
+    # derived: the ids of the retired models still live (``model.retire`` adds, ``prune.retire_models`` removes): the
+    # close's prune reads these, not every model (rebuilt from ``models`` likewise)
+    retired_models: set[str] = field(default_factory=set, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -741,13 +744,14 @@ class State(Journaled):
             "node_refs": self.node_refs.as_dict(),
         }
 
-    def open_ids(self) -> dict[str, set[int]]:
-        """The derived sets of open proposals and bounties and of closed sessions, as held."""
+    def open_ids(self) -> dict[str, set[int] | set[str]]:
+        """The derived sets of open proposals and bounties, of closed sessions and of retired models, as held."""
         return {
             "voting_proposals": self.voting_proposals,
             "undrawn_bounties": self.undrawn_bounties,
             "unexpired_bounties": self.unexpired_bounties,
             "closed_sessions": self.closed_sessions,
+            "retired_models": self.retired_models,
         }
 
     def due_indexes(self) -> list[tuple[DueIds, set[int], dict[int, Any], str]]:
@@ -757,15 +761,16 @@ class State(Journaled):
             (self.proposal_ends, self.voting_proposals, self.proposals, "end_tick"),
         ]
 
-    def open_ids_rebuilt(self) -> dict[str, set[int]]:
-        """The derived sets of open proposals and bounties and of closed sessions, rebuilt from the records (O(every proposal,
-        bounty and session))."""
+    def open_ids_rebuilt(self) -> dict[str, set[int] | set[str]]:
+        """The derived sets of open proposals and bounties, of closed sessions and of retired models, rebuilt from the
+        records (O(every proposal, bounty, session and model))."""
         bounties = self.bounties.items()
         return {
             "voting_proposals": {i for i, p in self.proposals.items() if p.status == ProposalStatus.VOTING},
             "undrawn_bounties": {i for i, b in bounties if b.drawn and b.drawn_tick is None},
             "unexpired_bounties": {i for i, b in bounties if b.status != BountyStatus.EXPIRED},
             "closed_sessions": {i for i, s in self.sessions.items() if not s.is_open},
+            "retired_models": {i for i, m in self.models.items() if m.retired_tick is not None},
         }
 
     def attestation_indexes_rebuilt(self) -> tuple[set[tuple[str, str]], dict[str, int]]:

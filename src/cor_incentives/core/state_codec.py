@@ -63,6 +63,7 @@ from .rules import (
     RULES_EXPOSED_STAKE,
     RULES_MEASURED_TOKENS,
     RULES_MIN_POSITION,
+    RULES_MODEL_BOND,
     RULES_MOVING_LIMITS,
     RULES_NETWORK_PROMPTS,
     RULES_NEWCOMER_FLOOR,
@@ -104,6 +105,7 @@ DERIVED_STATE_FIELDS = frozenset(
         "curator_points",
         "node_refs",
         "closed_sessions",
+        "retired_models",
         "retired",
         "history",
     }
@@ -114,7 +116,8 @@ by address and node, the slash records by node and the capping reputations by ro
 (made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
 expired and those two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
 reference) pairs and points by curator (rebuilt from ``attestations`` likewise), how many times the live tasks and open
-sessions name each node (rebuilt from them likewise), the closed sessions' ids (rebuilt from ``sessions``), the records
+sessions name each node (rebuilt from them likewise), the closed sessions' ids (rebuilt from ``sessions``), the retired
+models' ids (rebuilt from ``models``), the records
 the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
@@ -151,6 +154,8 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Submission", "deposit"): RULES_BOUNTY_DEPOSIT,
     ("Bounty", "deposits_held"): RULES_BOUNTY_DEPOSIT,
     ("Params", "session_min_deposit_units"): RULES_SESSION_BOUND,
+    ("Params", "model_listing_deposit_units"): RULES_MODEL_BOND,
+    ("Model", "retired_tick"): RULES_MODEL_BOND,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

@@ -82,7 +82,7 @@ from .allowance import count_served
 from .beacon import draw_handler, has_beacon, request_draw
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .fees import refund_escrow, settle_fee
-from .models import get_model
+from .models import listed_model
 from .network_prompts import check_network_prompt, composes_prompts
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState
@@ -164,7 +164,7 @@ def _close(state: State, task: Task, final: TaskState, failure: str | None = Non
 
 def _task_inputs(state: State, body: dict[str, Any]) -> tuple[Model, str, int, int, int]:
     p = state.params
-    model = get_model(state, body.get("model", ""))
+    model = listed_model(state, body.get("model", ""))
     prompt_hash = _hash_field(body, "prompt_hash")
     prompt_bytes = body.get("prompt_bytes")
     if isinstance(prompt_bytes, bool) or not isinstance(prompt_bytes, int) or prompt_bytes < 1:
