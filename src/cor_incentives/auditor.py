@@ -850,15 +850,38 @@ def fetch_bundle(get: Callable[[str], Any], epoch: int) -> dict[str, Any]:
     streams = epoch_json["streams"]
     ids = list(dict.fromkeys(list(streams["miners"].get("tasks") or []) + list(streams["validators"].get("tasks") or [])))
     models = get("/v1/models")
+    tasks = {str(t): get(f"/v1/tasks/{t}") for t in ids}
+    listed = list(models["models"] if isinstance(models, dict) else models)
     return {
         "epoch": epoch_json,
         "previous": get(f"/v1/epochs/{epoch - 1}") if epoch > 0 else None,
         "params": get("/v1/params"),
-        "tasks": {str(t): get(f"/v1/tasks/{t}") for t in ids},
-        "models": models["models"] if isinstance(models, dict) else models,
+        "tasks": tasks,
+        "models": listed + _retired_models(get, [t["model"] for t in tasks.values()], {m["id"] for m in listed}),
         "slashes": [x for x in get("/v1/slashes")["slashes"] if x["epoch"] == epoch],
         "nodes": _nodes(get("/v1/nodes")),
     }
+
+
+def _retired_models(get: Callable[[str], Any], named: list[str], listed: set[str]) -> list[dict[str, Any]]:
+    """The models the epoch's tasks name that ``GET /v1/models`` no longer lists (rule 25: retired, read back one by one
+    from ``GET /v1/models/{id}``), and their parents likewise: their owners were paid in the epoch."""
+    out: list[dict[str, Any]] = []
+    seen = set(listed)
+    todo = [m for m in dict.fromkeys(named) if m not in seen]
+    while todo:
+        model_id = todo.pop(0)
+        if model_id in seen:
+            continue
+        seen.add(model_id)
+        try:
+            model = get(f"/v1/models/{model_id}")
+        except Exception:  # (not found anywhere: the audit reports what it cannot recompute)
+            continue
+        out.append(model)
+        if model.get("parent") and model["parent"] not in seen:
+            todo.append(model["parent"])
+    return out
 
 
 def _nodes(body: Any) -> list[dict[str, Any]]:

@@ -256,6 +256,10 @@ class CorClient:
     def models(self) -> list[dict[str, Any]]:
         return self._request("GET", "/v1/models")["models"]
 
+    def model(self, model_id: str) -> dict[str, Any]:
+        """One model, live or retired (``GET /v1/models/{id}``)."""
+        return self._request("GET", f"/v1/models/{model_id}")
+
     def quote(self, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None = None) -> dict[str, Any]:
         """The price of a task with every term of the formula (``total_units``: base units)."""
         params: dict[str, Any] = {"model": model, "input_tokens": input_tokens, "max_output_tokens": max_output_tokens}

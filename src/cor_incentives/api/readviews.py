@@ -17,7 +17,7 @@ from typing import Any
 
 from ..app import archive, views
 from ..core.governance import get_proposal
-from ..core.models import get_model
+from ..core.models import listed_model
 from ..core.pricing import quote as price_quote
 from ..core.records import OPEN_TASK_STATES, TaskState
 from ..core.state import State, json_ready
@@ -77,9 +77,18 @@ def model_list(s: State) -> dict[str, Any]:
     return {"models": [views.model(m, s.params) for _, m in sorted(s.models.items())]}
 
 
+def model_view(s: State, model_id: str) -> dict[str, Any]:
+    """One model, live or retired (``cor model show``): its card and whether it is listed, retiring or retired (rule 25:
+    a retired model that left the live state is read from the database)."""
+    m = archive.get_model(s, model_id)
+    live = s.models.get(model_id) is m
+    state = "listed" if m.retired_tick is None else ("retiring" if live else "retired")
+    return {**views.model(m, s.params), "state": state}
+
+
 def quote_view(s: State, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:
     """The price of a task with every input of the formula (``cor quote --json``)."""
-    q = price_quote(get_model(s, model), input_tokens, max_output_tokens, s.params, redundancy)
+    q = price_quote(listed_model(s, model), input_tokens, max_output_tokens, s.params, redundancy)
     return {**q.to_dict(), "total": format_cor(q.total_units)}
 
 

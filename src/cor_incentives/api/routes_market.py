@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from ..core.pricing import MAX_TOKENS
 from .deps import Service, errors, ok
-from .schemas import ModelsOut, QuoteOut, SessionOut
+from .schemas import ModelOneOut, ModelsOut, QuoteOut, SessionOut
 
 router = APIRouter(tags=["market"])
 
@@ -25,6 +25,18 @@ MAX_MODEL_ID_CHARS = 128
 )
 def models(svc: Service) -> dict[str, Any]:
     return svc.models()
+
+
+@router.get(
+    "/v1/models/{model_id}",
+    summary="One model",
+    response_model=None,
+    description="A model's card and owner, and whether it is listed, retiring (retired at `retired_tick`, still named by an "
+    "open task) or retired (rule 25: it left the live state; read back from the database).",
+    responses={**ok(ModelOneOut, "The model."), **errors(404, 409)},
+)
+def model(svc: Service, model_id: str = Path(..., min_length=1, max_length=MAX_MODEL_ID_CHARS, description="Model id.")) -> dict[str, Any]:
+    return svc.model(model_id)
 
 
 @router.get(

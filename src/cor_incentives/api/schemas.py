@@ -597,6 +597,14 @@ class ModelOut(Out):
     license: str
     content_hash: str
     parent: str | None
+    registered_tick: int
+    retired_tick: int | None = Field(
+        None, description="The tick of its `model.retire` (rule 25): its deposit returned, no new task or fine-tune; null while listed."
+    )
+
+
+class ModelOneOut(ModelOut):
+    state: str = Field(..., description="listed, retiring (retired, still live: an open task names it) or retired (left the live state).")
 
 
 class ModelsOut(Out):

@@ -253,6 +253,9 @@ class ApiService:
     def models(self) -> dict[str, Any]:
         return self.read(readviews.model_list)
 
+    def model(self, model_id: str) -> dict[str, Any]:
+        return self.read(lambda s: readviews.model_view(s, model_id))
+
     def quote(self, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:
         return self.read(lambda s: readviews.quote_view(s, model, input_tokens, max_output_tokens, redundancy))
 

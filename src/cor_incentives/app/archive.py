@@ -20,8 +20,9 @@ from sqlalchemy import func, select
 
 from ..core.bounties import get_bounty as live_bounty
 from ..core.errors import InvalidInput, NotFound
+from ..core.models import get_model as live_model
 from ..core.params import Params
-from ..core.records import Bounty, EpochRecord, Node, Session, Task
+from ..core.records import Bounty, EpochRecord, Model, Node, Session, Task
 from ..core.sessions import get_session as live_session
 from ..core.state import State
 from ..core.state_codec import decode_record
@@ -54,21 +55,26 @@ class StoreHistory:
 
     def newest_node(self, node_id: str) -> Node | None:
         """The last retired record of the key ``node_id`` (``node:<address>@<registered tick>``: the latest tick sorts last)."""
+        node: Node | None = self.newest_keyed(Node, "node", node_id)
+        return node
+
+    def newest_keyed(self, cls: type[Any], kind: str, ident: str) -> Any:
+        """The last retired record of ``kind`` keyed ``<ident>@<registered tick>`` (a node's address, from rule 23; a
+        model's id, from rule 25: the latest tick sorts last), or None."""
         with self.store.reader() as conn:
             row = conn.execute(
                 select(db.documents.c.data)
                 .where(
                     db.documents.c.collection == PRUNED_COLLECTION,
-                    db.documents.c.key > pruned_key("node", f"{node_id}@"),
-                    db.documents.c.key < pruned_key("node", f"{node_id}@~"),
+                    db.documents.c.key > pruned_key(kind, f"{ident}@"),
+                    db.documents.c.key < pruned_key(kind, f"{ident}@~"),
                 )
                 .order_by(db.documents.c.key.desc())
                 .limit(1)
             ).first()
         if row is None:
             return None
-        node: Node = decode_record(Node, json.dumps(json.loads(row[0])["record"], separators=(",", ":")))
-        return node
+        return decode_record(cls, json.dumps(json.loads(row[0])["record"], separators=(",", ":")))
 
     def retired_nodes_after(self, after: str | None = None, page: int = 200) -> Iterator[Node]:
         """Each retired key's newest record (a key may retire more than once: its "node:<addr>@<tick>" keys sort by
@@ -248,6 +254,18 @@ def retired_node(state: State, node_id: str) -> Node | None:
     if node_id in state.nodes or h is None or not state.pruned.count:
         return None
     return h.newest_node(node_id)
+
+
+def get_model(state: State, model_id: str) -> Model:
+    """A model, live or retired (``RULES_MODEL_BOND``: read from the database, the id's last record) (``model_not_found``)."""
+    try:
+        return live_model(state, model_id)
+    except NotFound:
+        h = _history(state)
+        record: Model | None = h.newest_keyed(Model, "model", model_id) if h is not None and state.pruned.count else None
+        if record is None:
+            raise
+        return record
 
 
 def get_bounty(state: State, bounty_id: Any) -> Bounty:

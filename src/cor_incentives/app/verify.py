@@ -51,7 +51,7 @@ from ..core.errors import EngineError, InvariantViolation, Unauthorized
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
 from ..core.params import ParamHistory, Params
-from ..core.prune import EPOCH, NODE, RECORDS, fold
+from ..core.prune import EPOCH, MODEL, NODE, RECORDS, fold
 from ..core.records import EpochRecord, Pruned, Task
 from ..core.slashing import audit_slashes
 from ..core.state import State, json_ready
@@ -82,6 +82,7 @@ from .snapshots import SnapshotRefused, state_from_row
 MAX_ERRORS = 50
 VERIFY_BATCH = 1_024  # events read, decoded and signature-recovered together
 CHECKPOINT_KINDS = ("tick", "epoch.close")
+TEXT_KEYED = (NODE, MODEL)  # the pruned kinds keyed by text, <address or id>@<registered tick> (prune.node_key, model_key)
 
 
 @dataclass
@@ -537,7 +538,7 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
         if kind not in RECORDS:
             report.fail("projections", None, f"pruned record {key} is of no kind the engine prunes ({', '.join(RECORDS)})")
             return
-        if kind != NODE and not (ident.isascii() and ident.isdigit()):
+        if kind not in TEXT_KEYED and not (ident.isascii() and ident.isdigit()):
             report.fail("projections", None, f"pruned record {key} does not name a {kind} by its number")
             return
         rules = row.get("rules")
@@ -557,7 +558,7 @@ def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report
         except SnapshotUnreadable as exc:  # a row whose fold must decode it (a parameter version, or fewer fields than it holds)
             report.fail("projections", None, f"pruned record {key} is not a {RECORDS[kind].__name__} record: {exc.message}")
             return
-        running = fold(running, kind, ident if kind == NODE else int(ident), folded)
+        running = fold(running, kind, ident if kind in TEXT_KEYED else int(ident), folded)
     if (len(rows), running) != (state.pruned.count, state.pruned.hash):
         report.fail("projections", None, f"the pruned records ({len(rows)}) do not hash to the state's ({state.pruned.count}, {state.pruned.hash})")
 

@@ -587,6 +587,8 @@ def model(m: Model, params: Params) -> dict[str, Any]:
         "license": m.license,
         "content_hash": m.content_hash,
         "parent": m.parent,
+        "registered_tick": m.registered_tick,
+        "retired_tick": m.retired_tick,
     }
 
 

@@ -15,7 +15,7 @@ from ..app.archive import get_session, get_task
 from ..app.keys import Keystore
 from ..app.prompts import load_prompt_set, next_network_prompt
 from ..core.errors import Conflict, InvalidInput
-from ..core.rules import RULES_SESSION_BOUND
+from ..core.rules import RULES_MODEL_BOND, RULES_SESSION_BOUND
 from ..core.units import format_cor
 from .common import (
     ApiOption,
@@ -35,7 +35,7 @@ from .common import (
     table,
 )
 
-model_app = typer.Typer(help="Model marketplace: register and list models.", no_args_is_help=True)
+model_app = typer.Typer(help="Model marketplace: register (a deposit from rule 25), retire, show and list models.", no_args_is_help=True)
 session_app = typer.Typer(help="User sessions: open with a deposit, top up, close.", no_args_is_help=True)
 task_app = typer.Typer(help="Inference tasks: submit, show, list; network tasks (oracle).", no_args_is_help=True)
 
@@ -65,7 +65,8 @@ def model_register(
     keys_dir: str | None = KeysOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """List a model (the signer is its owner and earns its royalties)."""
+    """List a model (the signer is its owner and earns its royalties). From rule 25 the listing locks
+    model_listing_deposit_units (10 COR at genesis) from the signer's wallet until `cor model retire`."""
     if weights is not None:
         if not weights.is_file():
             raise InvalidInput(f"weights file {weights} does not exist", code="invalid_model")
@@ -83,7 +84,41 @@ def model_register(
     }
     if parent:
         body["parent"] = parent
-    receipt_out(net.submit(signer(keys_dir, sender), "model.register", body), as_json, f"model {model_id} registered")
+    deposit = model_listing_deposit(net)
+    locked = f" ({format_cor(deposit)} COR locked in escrow:model:{model_id} until `cor model retire`)" if deposit else ""
+    receipt_out(net.submit(signer(keys_dir, sender), "model.register", body), as_json, f"model {model_id} registered{locked}")
+
+
+def model_listing_deposit(net: Net) -> int:
+    """The deposit ``model.register`` locks under the rules in force (``model_listing_deposit_units`` from rule 25, else 0)."""
+    in_force = net.read(readviews.params_view, "/v1/params")["in_force"]
+    return int(in_force["model_listing_deposit_units"]) if int(in_force["rule_version"]) >= RULES_MODEL_BOND else 0
+
+
+@model_app.command("retire")
+@handle_errors
+def model_retire(
+    model_id: str = typer.Argument(..., help="The model's id."),
+    sender: str = FromOption,
+    db: str | None = DbOption,
+    api: str | None = ApiOption,
+    keys_dir: str | None = KeysOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Retire a model you own (rule 25): its listing deposit returns to your wallet, no new task or fine-tune may name it,
+    and it leaves the live state at the first epoch close at which no open task names it."""
+    net = connect(db, api)
+    receipt_out(
+        net.submit(signer(keys_dir, sender), "model.retire", {"model": model_id}), as_json, f"model {model_id} retired (its listing deposit returned)"
+    )
+
+
+@model_app.command("show")
+@handle_errors
+def model_show(model_id: str, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
+    """A model's card and owner, and whether it is listed, retiring or retired (a retired one is read from the database)."""
+    data = connect(db, api).read(lambda s: readviews.model_view(s, model_id), f"/v1/models/{model_id}")
+    emit(data, as_json, lambda: table(f"model {model_id}", ["field", "value"], [[k, v] for k, v in data.items()]))
 
 
 @model_app.command("list")

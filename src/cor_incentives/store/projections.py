@@ -225,7 +225,7 @@ PRUNED_COLLECTION = "pruned"
 
 def pruned_key(kind: str, key: int | str) -> str:
     """``<kind>:<id>`` with an integer id zero-padded, so keys sort as their ids do; a text id (a node's
-    ``<address>@<registered tick>``, core/prune.py ``node_key``) as it is."""
+    ``<address>@<registered tick>``, core/prune.py ``node_key``; a model's ``<id>@<registered tick>``, ``model_key``) as it is."""
     return f"{kind}:{key:012d}" if isinstance(key, int) else f"{kind}:{key}"
 
 
