@@ -20,6 +20,7 @@ Every family is registered here, in one place; a module per area:
     planting.py   plant_refusal (stopped by rule 18)
     routers.py    self_router
     sessions.py   session_spam (stopped by rule 24)
+    models.py     model_spam (stopped by rule 25)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
@@ -33,6 +34,7 @@ from . import (
     governance,
     judgement,
     misses,
+    models,
     moving,
     planting,
     routers,
@@ -63,6 +65,7 @@ _MODULES = (
     planting,
     routers,
     sessions,
+    models,
 )
 for _module in _MODULES:
     register(*_module.FAMILIES)

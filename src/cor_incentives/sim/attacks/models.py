@@ -1,0 +1,207 @@
+"""Model attacks: model listings that cost nothing fill the live state.
+
+model_spam  two attackers beside the simulator's honest user and model developer: a *spammer*, a key with an empty wallet,
+            sends ``registers`` model.register (each a fresh id) every epoch, and a *lister* with ``funds`` COR sends
+            ``registers`` model.register every epoch and, later in the epoch, model.retire for each of its models still
+            listed (from rule 25 the deposit comes back; under rule 24 the message is refused: there is nothing to
+            retire). Both worlds prune (prune_closed_records = 1, what a node with a database holds); a probe counts the
+            attackers' models held in the live state mid-round (after the registrations, before the retires). Under
+            rule 24 (rules=before_bond) a listing is free and kept forever: both attackers' models grow with their
+            events, not with money. From rule 25 the spammer is refused (model_deposit_unfunded), the lister lists as
+            many as its funds lock (one per model_listing_deposit_units), and a retired model leaves at the next close,
+            so the live state holds the lister's current round only. The twin: no attackers.
+            gain = (attackers' live models per COR they hold at the last round) ÷ (0.1 per COR, the default deposit's
+            bound) − 1; stopped iff gain ≤ 0, the last round holds no more than the first and the honest user's wallet
+            and tasks are the twin's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ...core.models import QUANTIZATIONS
+from ...core.params import Params
+from ...core.rules import RULE_VERSIONS, RULES_MODEL_BOND
+from ...core.state import State
+from ...core.state_codec import encode_record
+from ...core.units import COR
+from ..runner import RunResult
+from ..scenarios import Scenario
+from ..script import ActorScript, Step
+from .base import Family, Knob, Knobs, Verdict
+from .common import StakeScript, actor, made, population_scenario
+
+BEFORE_BOND = max(v for v in RULE_VERSIONS if v < RULES_MODEL_BOND)  # the rule before 25
+REGISTER, PROBE, RETIRE = 2, 30, 40  # offsets in every epoch
+
+
+class _SpamScript(StakeScript):
+    """A ``StakeScript`` that also keeps the probe's samples: (epoch, live attacker models, their records' bytes)."""
+
+    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int]], **kw: Any) -> None:
+        super().__init__(steps, **kw)
+        self.samples = samples
+
+
+def _attackers() -> tuple[str, str]:
+    return actor("model_spammer"), actor("model_lister")
+
+
+def _live(state: State) -> tuple[int, int]:
+    """The attackers' models held in the live state, and the bytes of their canonical records."""
+    mine = [m for m in state.models.values() if m.owner in _attackers()]
+    return len(mine), sum(len(encode_record(m)) for m in mine)
+
+
+class ModelSpam(Family):
+    name = "model_spam"
+    title = "Free model listings fill the live state"
+    criterion = (
+        "the live state holds at most one attacker model per model_listing_deposit_units the attackers hold, and no more "
+        "after N rounds than after the first (gain = live models per COR at the last round ÷ 0.1 − 1 ≤ 0, the last "
+        "round's ≤ the first's), and the honest user's wallet and tasks are the twin's"
+    )
+    description = (
+        "an unfunded key sends 20 model.register every epoch, and a lister with 50 COR sends 20 model.register every epoch "
+        "and retires its models mid-epoch; both worlds prune (prune_closed_records = 1); rules=before_bond runs rule 24 "
+        "(free listings, kept forever, no model.retire)"
+    )
+    gain_unit = "(the attackers' live models per COR they hold at the last round) ÷ (0.1 model per COR, the default deposit) − 1"
+    knobs = (
+        Knob("rounds", 6, "epochs the attackers run a round in (one round an epoch)", 1, 30),
+        Knob("registers", 20, "model.register each attacker sends each round (each a fresh id)", 0, 1_000),
+        Knob("funds", 50, "COR the lister holds (the spammer holds none)", 0, 10_000),
+        Knob(
+            "rules",
+            "bond",
+            f"the rules: bond (rule {RULES_MODEL_BOND}: a listing deposit, model.retire, retired models leave at the next "
+            f"close) or before_bond (rule {BEFORE_BOND}: free listings, kept forever)",
+            choices=("bond", "before_bond"),
+        ),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        params: dict[str, Any] = {"prune_closed_records": 1}
+        if k["rules"] == "before_bond":
+            params["rule_version"] = BEFORE_BOND
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        spammer, lister = _attackers()
+        n, rounds = int(k["registers"]), tuple(range(int(k["rounds"])))
+        funds = int(k["funds"]) * COR
+        wallets = {lister: funds} if funds else {}
+        samples: list[tuple[int, int, int]] = []
+        steps: list[Step] = []
+        if not twin:
+            for who, label in ((spammer, "spam_register"), (lister, "list_register")):
+                card = _card(who)
+                steps += [Step(REGISTER, who, "model.register", card, rounds, label) for _ in range(n)]
+            steps.append(Step(PROBE, lister, "probe", _probe(samples), rounds, "probe"))
+            steps += [Step(RETIRE, lister, "model.retire", _retire(), rounds, "list_retire") for _ in range(n)]
+        names = {"model_spammer": spammer, "model_lister": lister}
+        return _SpamScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        spam = made(script, _SpamScript)
+        state = spam.state
+        attackers = _attackers()
+        user = next((s.owner for s in state.sessions.values() if s.owner not in attackers), None)
+        user_tasks = sorted((t.id, t.state) for t in state.tasks.values() if t.user == user)
+        log = spam.log
+
+        def count(label: str, ok: bool) -> int:
+            return sum(1 for e in log if e.ok == ok and e.label == label)
+
+        return {
+            "samples": [list(x) for x in spam.samples],
+            "funds": int(k["funds"]) * COR,
+            "spam_accepted": count("spam_register", True),
+            "spam_refused": count("spam_register", False),
+            "list_accepted": count("list_register", True),
+            "retired_accepted": count("list_retire", True),
+            "refusal_codes": sorted({e.code for e in log if not e.ok}),
+            "lister_wallet": state.ledger.balance(f"wallet:{attackers[1]}"),
+            "user_wallet": state.ledger.balance(f"wallet:{user}") if user else 0,
+            "user_tasks": len(user_tasks),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        per_seed = len(attack) or 1
+        first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / per_seed
+        last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / per_seed
+        last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / per_seed
+        funds = sum(a["funds"] for a in attack) / per_seed
+        per_cor = last * COR / max(funds, 1)  # (no money: counted as one base unit)
+        gain = last * Params().model_listing_deposit_units / max(funds, 1) - 1  # live models ÷ (one per default deposit held)
+        unaffected = all((a["user_wallet"], a["user_tasks"]) == (t["user_wallet"], t["user_tasks"]) for a, t in zip(attack, twin, strict=True))
+        growth = [s[1] for s in attack[0]["samples"]] if attack else []
+        accepted = sum(a["spam_accepted"] for a in attack) / per_seed
+        money_back = all(a["lister_wallet"] == a["funds"] or a["retired_accepted"] == 0 for a in attack)
+        return Verdict(
+            gain,
+            gain <= 0 and last <= first and unaffected,
+            {
+                "live_models_by_round": growth,
+                "live_models_first_round": first,
+                "live_models_last_round": last,
+                "live_attacker_model_bytes_last_round": last_bytes,
+                "attacker_cor": funds / COR,
+                "live_models_per_cor": per_cor,
+                "spam_registers_accepted": accepted,
+                "spam_registers_refused": sum(a["spam_refused"] for a in attack) / per_seed,
+                "lister_registers_accepted": sum(a["list_accepted"] for a in attack) / per_seed,
+                "lister_retires_accepted": sum(a["retired_accepted"] for a in attack) / per_seed,
+                "lister_deposits_back": money_back,
+                "refusal_codes": sorted({c for a in attack for c in a["refusal_codes"]}),
+                "honest_unaffected": unaffected,
+            },
+            f"{k['rules']}: live attacker models by round {growth} ({per_cor:.3g} per COR held at the last round, "
+            f"{last_bytes / 1024:.1f} KiB of model records; {accepted:.0f} free listings accepted); honest user "
+            f"{'as' if unaffected else 'NOT as'} in the twin",
+        )
+
+
+def _card(who: str) -> Any:
+    """A fresh model card each call (ids ``<key prefix>-<n>``, n counting this attacker's registrations)."""
+    sent = [0]
+    prefix = who[2:10]
+
+    def body(state: State) -> dict[str, Any] | None:
+        sent[0] += 1
+        model_id = f"spam-{prefix}-{sent[0]}"
+        return {
+            "id": model_id,
+            "parameter_count": 1_000_000,
+            "quantization": QUANTIZATIONS[0],
+            "context_length": 2048,
+            "license": "mit",
+            "content_hash": "0x" + hashlib.sha256(model_id.encode()).hexdigest(),
+        }
+
+    return body
+
+
+def _retire() -> Any:
+    """Retires the lister's first model still listed and not retired (None: none is left)."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        _, lister = _attackers()
+        mine = [m for _, m in sorted(state.models.items()) if m.owner == lister and m.retired_tick is None]
+        return {"model": mine[0].id} if mine else None
+
+    return body
+
+
+def _probe(samples: list[tuple[int, int, int]]) -> Any:
+    """Records the attackers' models the live state holds (mid-round: this round's are listed); sends nothing."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        samples.append((state.epoch, *_live(state)))
+        return None
+
+    return body
+
+
+FAMILIES: tuple[Family, ...] = (ModelSpam(),)
