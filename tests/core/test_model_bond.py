@@ -353,3 +353,32 @@ def test_property_retired_models_leave_once_no_open_task_names_them(rounds):
         for later in c.events[snapshot[1] :]:
             apply(state, later)
         assert encode_state(state) == encode_state(c.state) and state.retired_models == c.state.retired_models
+
+
+def test_governance_activates_rule_25_and_a_model_listed_free_before_retires_with_nothing_to_return():
+    """A model listed under rule 24 holds no deposit; after a passed param_change to rule 25 its owner may retire it (the
+    escrow is empty: nothing moves) and it leaves at the next close, while a new listing pays the deposit. The log (both
+    rules) replays to the same state."""
+    gov = {"gov_voting_period_ticks": 10, "epoch_length_ticks": 40, "gov_min_deposit_units": str(100 * COR), "gov_timelock_ticks": 1}
+    c = market(params={"rule_version": OLD, "prune_closed_records": 1, **gov})
+    c.as_("nobody", "model.register", card("free"))
+    close(c)
+    close(c)  # the stake votes from here on
+    pid = c.state.next_id
+    c.as_(
+        "user",
+        "gov.propose",
+        {"kind": "param_change", "title": "rule 25", "changes": {"rule_version": RULES_MODEL_BOND}, "effective_epoch": c.state.epoch + 1},
+    )
+    for n in [f"m{i}" for i in range(4)] + [f"v{i}" for i in range(3)] + ["router"]:
+        c.as_(n, "gov.vote", {"proposal": pid, "option": "yes"})
+    c.oracle("tick", {"ticks": 12})
+    close(c)
+    assert c.state.proposals[pid].status == "EXECUTED" and c.state.params.rule_version == RULES_MODEL_BOND
+    assert f"escrow:model:{MODEL}" not in c.state.ledger.balances  # listed free, grandfathered
+    refused(c, "nobody", "model.register", card("free-2"), "model_deposit_unfunded")
+    c.as_("nobody", "model.retire", {"model": "free"})  # nothing to return
+    assert c.balance(f"wallet:{addr('nobody')}") == 0
+    close(c)
+    assert "free" not in c.state.models and MODEL in c.state.models
+    assert state_hash(replay(c.events, check_each=True)) == state_hash(c.state)

@@ -121,8 +121,7 @@ def process_model_retire(state: State, actor: str, body: dict[str, Any]) -> None
     m = get_model(state, model_id)
     if m.owner != actor:
         raise Unauthorized(f"model {model_id!r} belongs to {m.owner}", code="not_model_owner")
-    if m.retired_tick is not None:
-        raise Conflict(f"model {model_id!r} was retired at tick {m.retired_tick}", code="model_retired", model=model_id)
+    listed_model(state, model_id)  # once: model_retired
     tunes = sorted(t.id for t in state.models.values() if t.parent == model_id)
     if tunes:
         raise Conflict(
