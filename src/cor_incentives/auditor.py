@@ -38,14 +38,14 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "ce8a63e9ca29f8a551e9dbfb27be19b671c3abef95b5dc09ca8c4bab018c6672",
+    "Auditing": "61ef5e72e1ac61bad849a1a3b0d4d18c77374c4f6c08cbe95e99ceb2bdb00ade",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "9a7b6b30d98bcab88793acc9611f6ab2ac0c91069a3d753137ea3569f9a920dc",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "43772733e1de7d306748da742e74312f73b054f618046cf180d550f4486ec6f3",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
-    "Marketplace stream": "b37d7f47ba750602ce3923e609c6179c52d108bb512c9821ff94e79470f21511",
+    "Marketplace stream": "ff6bf4341e3d9ec68ee97796b4add7a2b53171e804b89c99c4350fc99411b3b2",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     # a refusal (rule 20): nothing an epoch document carries to recompute
