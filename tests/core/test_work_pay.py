@@ -9,12 +9,14 @@ miners on its own model gets back less than it pays.
 
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cor_incentives.core import epoch_rows
 from cor_incentives.core.epoch_document import bonus_columns, bonus_rows_of
 from cor_incentives.core.errors import InvalidInput, InvariantViolation
 from cor_incentives.core.params import Params
@@ -232,6 +234,19 @@ def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bon
     row-by-row reference (tests/support/work_pay_reference.py), bonus rows and account columns included."""
     pay, _ = _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, _int64_bonus_columns)
     assert all(type(v) is int for column in pay.bonus_table.values() for v in column)
+
+
+@settings(max_examples=200, deadline=None)
+@given(**_stream_cases(10**14), chunk=st.integers(1, 6), as_int64=st.booleans())
+def test_bonus_rows_grouped_a_chunk_at_a_time_settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, chunk, as_int64):
+    """``settle_stream`` groups the eligible nodes' bonus rows by ``epoch_rows.grouped_values`` (each node's rows, in row
+    order, and its count: the bounds of its rows and each row's multiplier), a chunk of rows at a time: with chunks of 1 to
+    6 rows, so that a node's rows span several chunks, it settles as the row-by-row reference (claims, rewards, each
+    node's bonus rows, the account's columns and each node's ``(first, count)`` in them)."""
+    with patch.object(epoch_rows, "GROUP_CHUNK", chunk):
+        pay, ref = _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, _int64_bonus_columns if as_int64 else BonusColumns.of_rows)
+    firsts = [sum(len(bs) for bs in ref["bonuses"][:n]) for n in range(len(nodes))]
+    assert list(pay.bonus_at) == [(first, len(bs)) for first, bs in zip(firsts, ref["bonuses"], strict=True)]
 
 
 @settings(max_examples=300, deadline=None)

@@ -411,20 +411,20 @@ def settle_stream(
     """Claims and rewards of every node of one stream (see the module's formulas)."""
     import numpy as np  # here, not with the module: the epoch document (and so every read command) imports this module
 
-    from .epoch_rows import grouped_order
+    from .epoch_rows import grouped_values
 
     nodes = len(weighted)
     invariant(len(multiplier_ppb) == nodes and len(eligible) == nodes, "work pay: per-node columns differ in length")
     network_claim = [compute_network_claim(w, rate_units) if e else 0 for w, e in zip(weighted, eligible)]
     rows = bonus_rows if isinstance(bonus_rows, BonusColumns) else BonusColumns.of_rows(bonus_rows)
-    # the rows of eligible nodes, node after node (a stable sort: each node's rows stay in row order)
+    # the rows of eligible nodes, node after node (a stable grouping: each node's rows stay in row order), and each node's
+    # count of them: its rows are order[bounds[n] : bounds[n + 1]]
     owner = np.asarray(rows.node_index, dtype=np.int64)
     kept = np.flatnonzero(np.asarray(eligible, dtype=bool)[owner]) if owner.size else owner
-    order = kept[grouped_order(owner[kept], nodes)]
-    node = owner[order]
+    order, counts = grouped_values(kept.astype(np.int64, copy=False), owner[kept], nodes)
     units, quality, fee_units = (_int_column(column)[order] for column in (rows.units, rows.quality_ppb, rows.fee_units))
-    multiplier = _int_column(multiplier_ppb)[node]
-    bounds_at = np.searchsorted(node, np.arange(nodes + 1))
+    multiplier = np.repeat(_int_column(multiplier_ppb), counts)  # each row's node's multiplier
+    bounds_at = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(counts)))
     bounds = bounds_at.tolist()
     fast = bonus_arrays(units, quality, multiplier, fee_units, rate_units, bonus_fee_bps)
     arithmetic: dict[str, Callable[[], list[int]] | str]  # the equivalent, cap and bonus columns: made when first read
