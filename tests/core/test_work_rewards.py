@@ -540,12 +540,37 @@ def test_products_summed_chunk_by_chunk_equal_the_reference(
         "stream_amount": 10**30,
         "params": LENIENT,
     }
-    with patch.object(wr, "PRODUCT_CHUNK", chunk):
+    with patch.object(wr, "PRODUCT_CHUNK", chunk), patch.object(wr, "COUNT_CHUNK", chunk):  # (the row counts a chunk at a time too)
         result = compute_work_rewards(**epoch)
     wide = dict(epoch, complexity_units=np.array(units, dtype=np.int64))
     assert result == compute_work_rewards_reference(**wide)
     kept = [sum(u * q for i, u, q, c in zip(idx, units, quality, in_consensus, strict=True) if i == n and c) for n in range(nodes)]
     assert list(result.work) == kept
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 20), max_size=60),
+    st.integers(0, 25),
+    st.integers(1, 9),
+    st.sampled_from([np.int32, np.int64, np.uint16]),
+    st.booleans(),
+)
+def test_group_counts_is_bincount_whatever_the_chunks(owners: list[int], groups: int, chunk: int, dtype: type, negative: bool) -> None:
+    """``group_counts`` counts ``chunk`` rows at a time (1 to 9 here: most rows after the first chunk, a short last one):
+    each group's count as ``np.bincount(owners, minlength=groups)`` gives it, the same length (groups, or the largest
+    owner + 1 when it is past them: a later chunk lengthens the counts) and dtype, for int32, int64 and uint16 owners;
+    a negative owner is refused as bincount refuses it."""
+    column = np.array(owners, dtype=dtype)
+    if negative and dtype is not np.uint16 and owners:
+        column[len(owners) // 2] = -1
+        with pytest.raises(ValueError):
+            np.bincount(column, minlength=groups)
+        with pytest.raises(ValueError):
+            wr.group_counts(column, groups, chunk)
+        return
+    got, expected = wr.group_counts(column, groups, chunk), np.bincount(column, minlength=groups)
+    assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
 
 
 @pytest.mark.parametrize("chunk", [1_000, 4_096, 9_299, 2**16])

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from .epoch_columns import ValidationColumns, WorkColumns
 from .errors import InvariantViolation
 from .int_column import IntColumn
-from .work_rewards import MAX_COMPLEXITY_UNITS
+from .work_rewards import MAX_COMPLEXITY_UNITS, group_counts
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,9 @@ class RowColumns:
 
     @cached_property
     def rows_per_name(self) -> npt.NDArray[np.intp]:
-        """Each name's row count (``np.bincount(node, minlength=len(names))``), counted once: the canary forfeits and the
-        stream read it (``node`` is never changed in place; ``take`` makes new columns)."""
-        counts: npt.NDArray[np.intp] = np.bincount(self.node, minlength=len(self.names))
+        """Each name's row count (``np.bincount(node, minlength=len(names))``, a chunk at a time: ``group_counts``), counted
+        once: the canary forfeits and the stream read it (``node`` is never changed in place; ``take`` makes new columns)."""
+        counts: npt.NDArray[np.intp] = group_counts(self.node, len(self.names))
         return counts
 
     def network_units(self) -> npt.NDArray[np.int64] | npt.NDArray[np.uint8]:

@@ -379,7 +379,7 @@ def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray
     (validators: on time). A column true in every row (the usual epoch) leaves out nothing.
     """
     idx = rows.node_index
-    assignments = np.bincount(idx, minlength=node_count).astype(np.int64, copy=False)
+    assignments = group_counts(idx, node_count).astype(np.int64, copy=False)
     late = _rows_without(rows.precommitted)
     late_idx = None if late is None else idx[late]
     precommitted = assignments if late_idx is None else assignments - np.bincount(late_idx, minlength=node_count)
@@ -447,6 +447,28 @@ def _products_fit_int64(units: np.ndarray, quality: np.ndarray) -> bool:
     """Whether every sum of some of the rows' products ``units × quality`` (non-negative) fits int64: the rows' count ×
     max(units) × max(quality) (at least their largest product) is below 2**63."""
     return units.size == 0 or units.size * int(units.max()) * int(quality.max()) < 2**63
+
+
+COUNT_CHUNK = 2**16
+"""Rows ``group_counts`` counts at a time (their intp cast, 512 KiB, stays in the cache)."""
+
+
+def group_counts(owners: np.ndarray, groups: int, chunk: int | None = None) -> np.ndarray:
+    """``np.bincount(owners, minlength=groups)`` (each group's row count, intp), counted ``chunk`` rows at a time
+    (``COUNT_CHUNK``): the same counts, without bincount's cast of a whole column narrower than intp (the epoch's int32
+    node indexes) into a temporary of 8 bytes a row, faulted in (7.1 M rows: 0.026 s against 0.009 in a micro run). A
+    chunk holding a value past the counts so far lengthens them, as bincount's own result is as long as its largest
+    value + 1; a negative value is refused by bincount, as it is in one call."""
+    chunk = chunk or COUNT_CHUNK
+    if owners.size <= chunk:
+        return np.bincount(owners, minlength=groups)
+    counts = np.zeros(groups, dtype=np.intp)
+    for start in range(0, owners.size, chunk):
+        part = np.bincount(owners[start : start + chunk], minlength=counts.size)
+        if part.size > counts.size:
+            counts = np.concatenate((counts, np.zeros(part.size - counts.size, dtype=np.intp)))
+        counts += part
+    return counts
 
 
 def _group_sum(idx: np.ndarray, values: np.ndarray, node_count: int) -> np.ndarray:
