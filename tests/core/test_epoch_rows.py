@@ -216,8 +216,9 @@ def test_grouped_values_is_one_stable_sort_whatever_the_chunks(rows, chunk, smal
     st.lists(st.tuples(st.integers(0, 6), st.integers(0, 40), st.booleans()), max_size=80),
     st.sampled_from(["every row", "some rows", "no row"]),
     st.sampled_from([None, 1, 3, 7]),
+    st.sampled_from([np.int64, np.int32]),
 )
-def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share(rows, share, chunk):
+def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share(rows, share, chunk, dtype):
     """All the rows grouped by node, then the rows out of consensus left out: the reference's tasks per node (in row
     order, nodes without a row in consensus absent) whether every row, some or none is in consensus; each node's bounds
     are its rows less its rows out of consensus. The rows grouped in chunks of the default size (one chunk here) or of
@@ -228,7 +229,7 @@ def test_tasks_by_node_leaves_out_the_rows_out_of_consensus_whatever_their_share
     default = epoch_rows.GROUP_CHUNK
     epoch_rows.GROUP_CHUNK = chunk or default
     try:
-        got = tasks_by_node(columns, np.array([o for o, _, _ in rows], dtype=np.int64), NODES)
+        got = tasks_by_node(columns, np.array([o for o, _, _ in rows], dtype=dtype), NODES)  # (int32: as the close's)
     finally:
         epoch_rows.GROUP_CHUNK = default
     assert got == reference_tasks_by_node(records, MINER_STREAM)

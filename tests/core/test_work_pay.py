@@ -8,6 +8,7 @@ miners on its own model gets back less than it pays.
 """
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from unittest.mock import patch
 
@@ -227,6 +228,11 @@ def _int64_bonus_columns(bonus_rows):
     return BonusColumns(*(np.array(c, dtype=np.int64) for c in zip(*bonus_rows))) if bonus_rows else BonusColumns([], [], [], [], [])
 
 
+def _int32_node_bonus_columns(bonus_rows):
+    columns = _int64_bonus_columns(bonus_rows)
+    return replace(columns, node_index=np.asarray(columns.node_index, dtype=np.int32))
+
+
 @settings(max_examples=200, deadline=None)
 @given(**_stream_cases(10**14))
 def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bonus_bps, budget):
@@ -237,14 +243,16 @@ def test_int64_columns_settle_as_the_row_by_row_reference(nodes, rows, rate, bon
 
 
 @settings(max_examples=200, deadline=None)
-@given(**_stream_cases(10**14), chunk=st.integers(1, 6), as_int64=st.booleans())
-def test_bonus_rows_grouped_a_chunk_at_a_time_settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, chunk, as_int64):
+@given(**_stream_cases(10**14), chunk=st.integers(1, 6), columns=st.sampled_from(["int64", "int32 nodes", "rows"]))
+def test_bonus_rows_grouped_a_chunk_at_a_time_settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, chunk, columns):
     """``settle_stream`` groups the eligible nodes' bonus rows by ``epoch_rows.grouped_values`` (each node's rows, in row
     order, and its count: the bounds of its rows and each row's multiplier), a chunk of rows at a time: with chunks of 1 to
     6 rows, so that a node's rows span several chunks, it settles as the row-by-row reference (claims, rewards, each
-    node's bonus rows, the account's columns and each node's ``(first, count)`` in them)."""
+    node's bonus rows, the account's columns and each node's ``(first, count)`` in them); the columns as int64 arrays, with
+    the node indexes int32 (as the close hands them), or as lists."""
+    as_columns = {"int64": _int64_bonus_columns, "int32 nodes": _int32_node_bonus_columns, "rows": BonusColumns.of_rows}[columns]
     with patch.object(epoch_rows, "GROUP_CHUNK", chunk):
-        pay, ref = _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, _int64_bonus_columns if as_int64 else BonusColumns.of_rows)
+        pay, ref = _settle_as_the_reference(nodes, rows, rate, bonus_bps, budget, as_columns)
     firsts = [sum(len(bs) for bs in ref["bonuses"][:n]) for n in range(len(nodes))]
     assert list(pay.bonus_at) == [(first, len(bs)) for first, bs in zip(firsts, ref["bonuses"], strict=True)]
 

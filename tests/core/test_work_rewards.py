@@ -517,21 +517,22 @@ def test_products_fit_int64_exactly_when_their_bound_can(count: int, offset: int
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 5), st.integers(1, 4), st.integers(0, 30), st.booleans(), st.booleans(), FLAG_SHARES, st.data())
+@given(st.integers(1, 5), st.integers(1, 4), st.integers(0, 30), st.booleans(), st.booleans(), FLAG_SHARES, st.booleans(), st.data())
 def test_products_summed_chunk_by_chunk_equal_the_reference(
-    chunk: int, nodes: int, rows: int, large: bool, flags: bool, consensus: str, data: st.DataObject
+    chunk: int, nodes: int, rows: int, large: bool, flags: bool, consensus: str, narrow: bool, data: st.DataObject
 ) -> None:
     """``_product_sums`` makes the products ``PRODUCT_CHUNK`` rows at a time: with chunks of 1 to 5 rows (so most rows
     are in a chunk after the first, and the last chunk is short) the work per node equals the per-row reference and the
     sums over every row kept, with products near 10**15 (int64 units) or small ones (uint8 units: 0/1 as the
-    validators' flags, or up to 255), any rows out of consensus (the split path: the test below)."""
+    validators' flags, or up to 255), any rows out of consensus (the split path: the test below); the node indexes int32
+    (``narrow``: as the close hands them, read as they are) or int64."""
     idx = data.draw(st.lists(st.integers(0, nodes - 1), min_size=rows, max_size=rows))
     top = MAX_COMPLEXITY_UNITS if large else (1 if flags else 255)
     units = data.draw(st.lists(st.integers(max(0, top - 1) if large else 0, top), min_size=rows, max_size=rows))
     quality = data.draw(st.lists(st.integers(PPB - 1 if large else 0, PPB), min_size=rows, max_size=rows))
     in_consensus = _flags(consensus, rows, data)
     epoch = {
-        "node_index": np.array(idx, dtype=np.int64),
+        "node_index": np.array(idx, dtype=np.int32 if narrow else np.int64),
         "complexity_units": np.array(units, dtype=np.int64 if large else np.uint8),
         "quality_ppb": np.array(quality, dtype=np.int64),
         "in_consensus": in_consensus,
@@ -542,7 +543,7 @@ def test_products_summed_chunk_by_chunk_equal_the_reference(
     }
     with patch.object(wr, "PRODUCT_CHUNK", chunk), patch.object(wr, "COUNT_CHUNK", chunk):  # (the row counts a chunk at a time too)
         result = compute_work_rewards(**epoch)
-    wide = dict(epoch, complexity_units=np.array(units, dtype=np.int64))
+    wide = dict(epoch, node_index=np.array(idx, dtype=np.int64), complexity_units=np.array(units, dtype=np.int64))
     assert result == compute_work_rewards_reference(**wide)
     kept = [sum(u * q for i, u, q, c in zip(idx, units, quality, in_consensus, strict=True) if i == n and c) for n in range(nodes)]
     assert list(result.work) == kept
@@ -571,6 +572,18 @@ def test_group_counts_is_bincount_whatever_the_chunks(owners: list[int], groups:
         return
     got, expected = wr.group_counts(column, groups, chunk), np.bincount(column, minlength=groups)
     assert got.dtype == expected.dtype and got.tolist() == expected.tolist()
+
+
+def test_int32_node_indexes_are_read_as_they_are_and_checked_alike() -> None:
+    """The close's int32 node indexes are checked as int64 ones are (within 0..nodes − 1) and then read as they are: the
+    checked column is the array given, not an int64 copy; another narrow type (int16) is still widened to int64."""
+    node_index = np.array([0, 2, 1, 2], dtype=np.int32)
+    args = (np.array([1, 1, 1, 1]), np.array([PPB] * 4), np.ones(4, dtype=bool), np.ones(4, dtype=bool), [PPB] * 3, 10**9)
+    assert wr._check_work_rows(node_index, *args).node_index is node_index
+    assert wr._check_work_rows(node_index.astype(np.int16), *args).node_index.dtype == np.int64
+    with pytest.raises(InvalidInput) as refused:
+        wr._check_work_rows(np.array([0, 3, 1, 2], dtype=np.int32), *args)
+    assert refused.value.code == "node_index_out_of_range"
 
 
 @pytest.mark.parametrize("chunk", [1_000, 4_096, 9_299, 2**16])

@@ -131,7 +131,7 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
     )
 
 
-def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.int64], nodes: list[str]) -> dict[str, IntColumn]:
+def tasks_by_node(columns: RowColumns, node_index: npt.NDArray[np.integer[Any]], nodes: list[str]) -> dict[str, IntColumn]:
     """Each node's tasks whose row is in consensus, in row order (nodes without one are absent), as ``IntColumn`` slices
     of the one grouped array (no Python integer per task: the lists they stand for are written, hashed and snapshotted).
 

@@ -208,7 +208,10 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         state.epoch_streams.record(spec.key, budget, 0, 0, spec.empty_note if not nodes else None, {"rate_units": rate, "claims": 0})
         return
     index = {n: i for i, n in enumerate(nodes)}
-    node_index = np.array([index.get(n, -1) for n in columns.names], dtype=np.int64)[columns.node]
+    # each row's node as int32 (node counts are bounded far below 2**31: ``work_rewards.MAX_NODES``): half the bytes of
+    # int64 per row, fresh pages of the close (7.1 M validation rows: 28 MB instead of 57); the counts, sums and
+    # groupings below read it as it is
+    node_index = np.array([index.get(n, -1) for n in columns.names], dtype=np.int32)[columns.node]
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
         keep = node_index >= 0
         columns, node_index = columns.take(keep), node_index[keep]

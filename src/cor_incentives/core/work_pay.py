@@ -96,10 +96,10 @@ class Bonus(NamedTuple):
 @dataclass(frozen=True)
 class BonusColumns:
     """Bonus rows as columns, one value per row in row order (what the close hands ``settle_stream``: no record per row);
-    a column is a sequence of integers or an int64 array."""
+    a column is a sequence of integers or an int64 array (the node indexes: int32 too, as the close's are)."""
 
     task: Sequence[int] | npt.NDArray[np.int64]
-    node_index: Sequence[int] | npt.NDArray[np.int64]
+    node_index: Sequence[int] | npt.NDArray[np.int64] | npt.NDArray[np.int32]
     units: Sequence[int] | npt.NDArray[np.int64]
     quality_ppb: Sequence[int] | npt.NDArray[np.int64]
     fee_units: Sequence[int] | npt.NDArray[np.int64]
@@ -419,7 +419,9 @@ def settle_stream(
     rows = bonus_rows if isinstance(bonus_rows, BonusColumns) else BonusColumns.of_rows(bonus_rows)
     # the rows of eligible nodes, node after node (a stable grouping: each node's rows stay in row order), and each node's
     # count of them: its rows are order[bounds[n] : bounds[n + 1]]
-    owner = np.asarray(rows.node_index, dtype=np.int64)
+    owner = np.asarray(rows.node_index)
+    if owner.dtype != np.int32:  # (the close's node indexes are int32, read as they are; anything else as int64)
+        owner = owner.astype(np.int64, copy=False)
     kept = np.flatnonzero(np.asarray(eligible, dtype=bool)[owner]) if owner.size else owner
     order, counts = grouped_values(kept.astype(np.int64, copy=False), owner[kept], nodes)
     units, quality, fee_units = (_int_column(column)[order] for column in (rows.units, rows.quality_ppb, rows.fee_units))

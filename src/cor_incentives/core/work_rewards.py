@@ -161,8 +161,8 @@ class WorkRewards:
 
 
 class _Rows(NamedTuple):
-    """Checked columns: int64 / bool numpy arrays of one length (the units may be uint8: ``_int_column``'s
-    ``keep_uint8``); units None means 1 per row."""
+    """Checked columns: int64 / bool numpy arrays of one length (the units may be uint8 and the node indexes int32:
+    ``_int_column``'s ``keep_uint8``, ``keep_int32``); units None means 1 per row."""
 
     node_index: np.ndarray
     complexity_units: np.ndarray | None
@@ -546,7 +546,7 @@ def _check_work_rows(
     arrays = {name: _column(name, values) for name, values in columns.items()}
     _check_shape(arrays, reputation)
     return _Rows(
-        node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range"),
+        node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range", keep_int32=True),
         complexity_units=_int_column(
             "complexity_units", arrays["complexity_units"], MAX_COMPLEXITY_UNITS, "complexity_units_out_of_range", keep_uint8=True
         ),
@@ -571,7 +571,7 @@ def _check_validator_rows(
     _check_shape(arrays, reputation)
     on_time_column = _bool_column("on_time", arrays["on_time"])
     return _Rows(
-        node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range"),
+        node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range", keep_int32=True),
         complexity_units=None,
         quality_ppb=_int_column("agreement_ppb", arrays["agreement_ppb"], PPB, "agreement_out_of_range"),
         in_consensus=on_time_column,
@@ -604,10 +604,12 @@ def _column(name: str, values: npt.ArrayLike) -> np.ndarray:
     return array
 
 
-def _int_column(name: str, values: npt.ArrayLike, max_value: int, code: str, *, keep_uint8: bool = False) -> np.ndarray:
+def _int_column(name: str, values: npt.ArrayLike, max_value: int, code: str, *, keep_uint8: bool = False, keep_int32: bool = False) -> np.ndarray:
     """An integer column within 0..max_value, as int64; floats, bools and huge ints are refused. With ``keep_uint8`` a
     uint8 column stays uint8 (the units of ``RowColumns.network_units``, the network flags' bytes: its only use is its
-    product with the int64 quality, int64 and exact either way; no int64 copy of 8 bytes a row)."""
+    product with the int64 quality, int64 and exact either way; no int64 copy of 8 bytes a row). With ``keep_int32`` an
+    int32 column stays int32 (the close's node indexes: only ever an index or a group, ``group_counts``, ``np.add.at``
+    and gathers take it as it is; no int64 copy of 8 bytes a row)."""
     array = _column(name, values)
     if array.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -616,7 +618,7 @@ def _int_column(name: str, values: npt.ArrayLike, max_value: int, code: str, *, 
     low, high = int(array.min()), int(array.max())
     if low < 0 or high > max_value:
         raise InvalidInput(f"{name} must be within 0..{max_value}, got values in {low}..{high}", code=code)
-    if keep_uint8 and array.dtype == np.uint8:
+    if (keep_uint8 and array.dtype == np.uint8) or (keep_int32 and array.dtype == np.int32):
         return array
     return array.astype(np.int64, copy=False)
 
