@@ -104,13 +104,12 @@ def json_bytes_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list
         data = orjson.dumps(_ready_rows(names, rows), option=_OPTIONS | orjson.OPT_STRICT_INTEGER)
     except (_Fallback, orjson.JSONEncodeError, _Repeated):
         return [json_bytes_fields(names, values) for values in rows]
-    head = b'{"' + first.encode("ascii") + b'":'
-    joint = b"}," + head
-    if data.count(joint) != len(rows) - 1:
-        return [json_bytes_fields(names, values) for values in rows]
     if not data.isascii() or b"\x7f" in data:  # escaped character by character, inside strings: the joints stay as they are
         data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
-    pieces = data[1:-1].split(joint)
+    head = b'{"' + first.encode("ascii") + b'":'
+    pieces = data[1:-1].split(b"}," + head)  # (the joints counted by the split itself: no pass of its own over the text)
+    if len(pieces) != len(rows):
+        return [json_bytes_fields(names, values) for values in rows]
     last = len(pieces) - 1
     return [(head if i else b"") + piece + (b"}" if i < last else b"") for i, piece in enumerate(pieces)]
 

@@ -184,14 +184,15 @@ class Projector:
         bulk.upsert_rows(conn, db.balances, ("account",), ("owner", "amount"), rows)
         written["balances"], written["balances_deleted"] = len(rows), len(gone)
         node_rows = []
-        live = [(n, node) for n in sorted(self._nodes) if (node := state.nodes.get(n)) is not None]
+        touched = sorted(self._nodes)
+        live = [(n, node) for n in touched if (node := state.nodes.get(n)) is not None]
         for (n, node), data in zip(live, nodes_bytes(state, [node for _, node in live]), strict=True):
             digest = hashlib.blake2b(node.role.encode() + b"\n" + data, digest_size=16).digest()
             if self._node_rows.get(n) != digest:
                 self._node_rows[n] = digest
                 node_rows.append((n, node.role, data))
         bulk.upsert_rows(conn, db.nodes, ("id",), ("role", "data"), node_rows, text_bytes=("data",))
-        retired = [n for n in sorted(self._nodes) if n not in state.nodes]  # retired (rule 23): its record is in ``pruned``
+        retired = [n for n in touched if n not in state.nodes]  # retired (rule 23): its record is in ``pruned``
         bulk.delete_keys(conn, db.nodes, "id", retired)
         for n in retired:
             self._node_rows.pop(n, None)
