@@ -13,7 +13,8 @@ stake bond / unbond / withdraw / delegate / redelegate / cancel_unbond, node com
 After every command: it applied, or it raised ``EngineError`` and left the state's bytes as they were; conservation holds
 (``support.chain.Chain`` checks it after each accepted event). At the end the log replays to the same state hash.
 
-``COR_EDGE_EXAMPLES`` / ``COR_EDGE_STEPS`` raise the counts for a hunt (the defaults keep ``make test`` fast).
+``COR_EDGE_EXAMPLES`` / ``COR_EDGE_STEPS`` raise the counts for a hunt, ``COR_EDGE_RULES`` (e.g. ``21,22,23,24``) holds
+its rule versions to a list (the defaults keep ``make test`` fast).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from support.reports import report_rounds
 
 STEPS = int(os.environ.get("COR_EDGE_STEPS", "40"))
 EXAMPLES = int(os.environ.get("COR_EDGE_EXAMPLES", "20"))
+RULES = [int(v) for v in os.environ.get("COR_EDGE_RULES", "").split(",") if v]  # a hunt's rule versions (default: mostly LATEST)
 OUTPUTS = ["Paris", "Paris is the capital.", "zzq"]
 AMOUNTS = st.sampled_from(["0", "1", str(COR), str(COR + 1), str(500 * COR), str(3_000 * COR), str(10**40), "-5"])
 
@@ -100,7 +102,9 @@ def edge_params(draw: st.DrawFn) -> tuple[dict[str, Any], int, int, bool]:
         "max_entries": draw(st.sampled_from([1, 2, 7, 1000])),
         "escalation_rounds_max": draw(st.sampled_from([0, 1, 8])),
         "escalation_max_validators": draw(st.sampled_from([1, 2, 32, 64])),
-        "rule_version": draw(st.one_of(st.just(LATEST), st.just(LATEST), st.just(LATEST), st.integers(1, LATEST))),
+        "rule_version": draw(
+            st.sampled_from(RULES) if RULES else st.one_of(st.just(LATEST), st.just(LATEST), st.just(LATEST), st.integers(1, LATEST))
+        ),
         "gov_min_deposit_units": str(10 * COR),
     }
     for name in draw(st.lists(st.sampled_from(OTHER), max_size=6, unique=True)):
