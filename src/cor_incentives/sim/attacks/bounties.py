@@ -54,7 +54,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from ..strategies import sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, made, node, population_scenario
+from .common import SampledScript, StakeScript, actor, cor_units, live_probe, made, node, population_scenario, sampled_rounds
 from .measure import earned
 
 PRIZE_COR = 10_000
@@ -443,14 +443,6 @@ CHURN_DEADLINE_TICKS = 10  # from the create to the deadline
 CHURN_REVIEW_TICKS = 10  # bounty_review_period_ticks in both worlds (the default 100 is a whole epoch)
 
 
-class _ChurnScript(StakeScript):
-    """A ``StakeScript`` that also keeps the probe's samples: (epoch, live churn entries, their bounties' bytes)."""
-
-    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int]], **kw: Any) -> None:
-        super().__init__(steps, **kw)
-        self.samples = samples
-
-
 def _churn_live(state: State, churner: str) -> tuple[int, int]:
     """The churner's bounties held in the live state: their entries, and the bytes of their canonical records."""
     mine = [b for b in state.bounties.values() if b.sponsor == churner]
@@ -505,11 +497,11 @@ class BountyChurn(Family):
                 for key in keys:
                     steps.append(Step(CHURN_ENTER, key, "bounty.submit", _churn_entry(churner, i, key), rounds, "churn_entry"))
                 steps.append(Step(CHURN_EXPIRE, churner, "bounty.expire", _churn_expire(churner, i), rounds, "churn_expire"))
-            steps.append(Step(CHURN_PROBE, churner, "probe", _probe(churner, samples), rounds, "probe"))
-        return _ChurnScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
+            steps.append(Step(CHURN_PROBE, churner, "probe", live_probe(samples, lambda state: _churn_live(state, churner)), rounds, "probe"))
+        return SampledScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        churn = made(script, _ChurnScript)
+        churn = made(script, SampledScript)
         state = churn.state
         n, keys = int(k["bounties"]), int(k["keys"])
         p = Params()
@@ -523,16 +515,13 @@ class BountyChurn(Family):
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
         per_seed = len(attack) or 1
-        first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / per_seed
-        last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / per_seed
-        last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / per_seed
+        first, last, last_bytes, growth = sampled_rounds(attack)
         locked = sum(a["locked"] for a in attack) / per_seed
         per_cor = last * COR / locked if locked else 0.0
         bound = COR / Params().bounty_entry_deposit_units  # rule 21: one outstanding entry per COR at the default deposit
         gain = per_cor / bound - 1
         unaffected = all(a["honest_wallets"] == t["honest_wallets"] for a, t in zip(attack, twin, strict=True))
         refused = sorted({r for a in attack for r in a["churn_refused"]})
-        growth = [s[1] for s in attack[0]["samples"]] if attack else []
         return Verdict(
             gain,
             gain <= 0 and last <= first and unaffected and not refused,
@@ -582,16 +571,6 @@ def _churn_expire(churner: str, i: int) -> Any:
     def body(state: State) -> dict[str, Any] | None:
         mine = _churn_round(state, churner)
         return None if i >= len(mine) else {"bounty": mine[i].id}
-
-    return body
-
-
-def _probe(churner: str, samples: list[tuple[int, int, int]]) -> Any:
-    """Records what the live state holds of the churner's bounties (mid-round: this round's entries are in); sends nothing."""
-
-    def body(state: State) -> dict[str, Any] | None:
-        samples.append((state.epoch, *_churn_live(state, churner)))
-        return None
 
     return body
 

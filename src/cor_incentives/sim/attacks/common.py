@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...core.errors import InvariantViolation
@@ -104,3 +105,36 @@ class StakeScript(TimedScript):
     @property
     def state(self) -> Any:
         return final_state(self)
+
+
+Sample = tuple[int, int, int]
+"""What a live-state probe records mid-round: (epoch, the attackers' records held live, their canonical bytes)."""
+
+
+class SampledScript(StakeScript):
+    """A ``StakeScript`` that also keeps a live-state probe's samples (``live_probe``), one per round."""
+
+    def __init__(self, steps: list[Step], samples: list[Sample], **kw: Any) -> None:
+        super().__init__(steps, **kw)
+        self.samples = samples
+
+
+def live_probe(samples: list[Sample], live: Callable[[Any], tuple[int, int]]) -> Any:
+    """A step body that appends (epoch, *``live(state)``) to ``samples`` and sends nothing."""
+
+    def body(state: Any) -> dict[str, Any] | None:
+        samples.append((state.epoch, *live(state)))
+        return None
+
+    return body
+
+
+def sampled_rounds(attack: list[dict[str, Any]]) -> tuple[float, float, float, list[int]]:
+    """Over the seeds' ``samples``: the live records at the first and the last round and the last round's bytes (means
+    per seed; a seed with no sample counts 0), and the first seed's live records round by round."""
+    per_seed = len(attack) or 1
+    first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / per_seed
+    last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / per_seed
+    last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / per_seed
+    growth = [s[1] for s in attack[0]["samples"]] if attack else []
+    return first, last, last_bytes, growth

@@ -30,18 +30,10 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, made, population_scenario
+from .common import SampledScript, actor, live_probe, made, population_scenario, sampled_rounds
 
 BEFORE_BOND = max(v for v in RULE_VERSIONS if v < RULES_MODEL_BOND)  # the rule before 25
 REGISTER, PROBE, RETIRE = 2, 30, 40  # offsets in every epoch
-
-
-class _SpamScript(StakeScript):
-    """A ``StakeScript`` that also keeps the probe's samples: (epoch, live attacker models, their records' bytes)."""
-
-    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int]], **kw: Any) -> None:
-        super().__init__(steps, **kw)
-        self.samples = samples
 
 
 def _attackers() -> tuple[str, str]:
@@ -98,13 +90,13 @@ class ModelSpam(Family):
             for who, label in ((spammer, "spam_register"), (lister, "list_register")):
                 card = _card(who)
                 steps += [Step(REGISTER, who, "model.register", card, rounds, label) for _ in range(n)]
-            steps.append(Step(PROBE, lister, "probe", _probe(samples), rounds, "probe"))
+            steps.append(Step(PROBE, lister, "probe", live_probe(samples, _live), rounds, "probe"))
             steps += [Step(RETIRE, lister, "model.retire", _retire(), rounds, "list_retire") for _ in range(n)]
         names = {"model_spammer": spammer, "model_lister": lister}
-        return _SpamScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
+        return SampledScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        spam = made(script, _SpamScript)
+        spam = made(script, SampledScript)
         state = spam.state
         attackers = _attackers()
         user = next((s.owner for s in state.sessions.values() if s.owner not in attackers), None)
@@ -129,14 +121,11 @@ class ModelSpam(Family):
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
         per_seed = len(attack) or 1
-        first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / per_seed
-        last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / per_seed
-        last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / per_seed
+        first, last, last_bytes, growth = sampled_rounds(attack)
         funds = sum(a["funds"] for a in attack) / per_seed
         per_cor = last * COR / max(funds, 1)  # (no money: counted as one base unit)
         gain = last * Params().model_listing_deposit_units / max(funds, 1) - 1  # live models ÷ (one per default deposit held)
         unaffected = all((a["user_wallet"], a["user_tasks"]) == (t["user_wallet"], t["user_tasks"]) for a, t in zip(attack, twin, strict=True))
-        growth = [s[1] for s in attack[0]["samples"]] if attack else []
         accepted = sum(a["spam_accepted"] for a in attack) / per_seed
         money_back = all(a["lister_wallet"] == a["funds"] or a["retired_accepted"] == 0 for a in attack)
         return Verdict(
@@ -190,16 +179,6 @@ def _retire() -> Any:
         _, lister = _attackers()
         mine = [m for _, m in sorted(state.models.items()) if m.owner == lister and m.retired_tick is None]
         return {"model": mine[0].id} if mine else None
-
-    return body
-
-
-def _probe(samples: list[tuple[int, int, int]]) -> Any:
-    """Records the attackers' models the live state holds (mid-round: this round's are listed); sends nothing."""
-
-    def body(state: State) -> dict[str, Any] | None:
-        samples.append((state.epoch, *_live(state)))
-        return None
 
     return body
 

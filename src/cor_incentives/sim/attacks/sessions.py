@@ -28,18 +28,10 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, made, population_scenario
+from .common import SampledScript, actor, live_probe, made, population_scenario, sampled_rounds
 
 BEFORE_BOUND = max(v for v in RULE_VERSIONS if v < RULES_SESSION_BOUND)  # the rule before 24
 OPEN, PROBE, CLOSE = 2, 30, 40  # offsets in every epoch
-
-
-class _SpamScript(StakeScript):
-    """A ``StakeScript`` that also keeps the probe's samples: (epoch, live attacker sessions, their records' bytes)."""
-
-    def __init__(self, steps: list[Step], samples: list[tuple[int, int, int]], **kw: Any) -> None:
-        super().__init__(steps, **kw)
-        self.samples = samples
 
 
 def _attackers() -> tuple[str, str]:
@@ -96,12 +88,12 @@ class SessionSpam(Family):
             for _ in range(n):
                 steps.append(Step(OPEN, churner, "session.open", _churn_open(), rounds, "churn_open"))
                 steps.append(Step(CLOSE, churner, "session.close", _churn_close(), rounds, "churn_close"))
-            steps.append(Step(PROBE, churner, "probe", _probe(samples), rounds, "probe"))
+            steps.append(Step(PROBE, churner, "probe", live_probe(samples, _live), rounds, "probe"))
         names = {"spammer": spammer, "churner": churner}
-        return _SpamScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
+        return SampledScript(steps, samples, watch=[], wallets=wallets, actor_names=names)
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        spam = made(script, _SpamScript)
+        spam = made(script, SampledScript)
         state = spam.state
         user = next((s.owner for s in state.sessions.values() if s.owner not in _attackers()), None)
         user_tasks = sorted((t.id, t.state) for t in state.tasks.values() if t.user == user)
@@ -120,16 +112,13 @@ class SessionSpam(Family):
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
         per_seed = len(attack) or 1
-        first = sum(a["samples"][0][1] if a["samples"] else 0 for a in attack) / per_seed
-        last = sum(a["samples"][-1][1] if a["samples"] else 0 for a in attack) / per_seed
-        last_bytes = sum(a["samples"][-1][2] if a["samples"] else 0 for a in attack) / per_seed
+        first, last, last_bytes, growth = sampled_rounds(attack)
         locked = sum(a["locked"] for a in attack) / per_seed
         per_cor = last * COR / max(locked, 1)  # (nothing locked: counted as one base unit)
         bound = COR / Params().session_min_deposit_units  # one session per COR at the default minimum
         gain = per_cor / bound - 1
         unaffected = all((a["user_wallet"], a["user_tasks"]) == (t["user_wallet"], t["user_tasks"]) for a, t in zip(attack, twin, strict=True))
         refused = sorted({r for a in attack for r in a["churn_refused"]})
-        growth = [s[1] for s in attack[0]["samples"]] if attack else []
         accepted = sum(a["spam_accepted"] for a in attack) / per_seed
         return Verdict(
             gain,
@@ -168,16 +157,6 @@ def _churn_close() -> Any:
         start = state.epoch_start_tick
         mine = [s for _, s in sorted(state.sessions.items()) if s.owner == churner and s.is_open and s.opened_tick >= start]
         return {"session": mine[0].id} if mine else None
-
-    return body
-
-
-def _probe(samples: list[tuple[int, int, int]]) -> Any:
-    """Records the attackers' sessions the live state holds (mid-round: this round's are open); sends nothing."""
-
-    def body(state: State) -> dict[str, Any] | None:
-        samples.append((state.epoch, *_live(state)))
-        return None
 
     return body
 
