@@ -38,10 +38,10 @@ from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.ledger import bonded
 from cor_incentives.core.rules import LATEST, RULES_PRUNE
-from cor_incentives.core.state_codec import encode_state, state_hash
+from cor_incentives.core.state_codec import state_hash
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
-from support.chain import ORACLE, addr
+from support.chain import ORACLE, addr, refusal_of
 from support.market import MODEL, h, market
 from support.reports import report_rounds
 
@@ -97,18 +97,9 @@ class DrawPruneMachine(RuleBasedStateMachine):
 
     def send(self, actor: str, kind: str, body: Any) -> bool:
         """Applied (True), or refused with an EngineError that changed nothing (False); anything else fails the test."""
-        before = encode_state(self.c.state)
-        try:
-            if actor == ORACLE:
-                self.c.oracle(kind, body)
-            else:
-                self.c.submit(actor, kind, body)
-        except EngineError as e:
-            assert encode_state(self.c.state) == before, f"refused {kind} ({e.code}) changed the state"
-            event(f"{kind}: {e.code}")
-            return False
-        event(f"{kind}: accepted")
-        return True
+        code = refusal_of(self.c, actor, kind, body)
+        event(f"{kind}: {code or 'accepted'}")
+        return code is None
 
     def queued(self) -> int:
         b = self.c.state.beacon

@@ -11,10 +11,11 @@ from typing import Any
 
 from cor_incentives.app.beacon import hash_chain, next_value
 from cor_incentives.core.apply import Applied, apply, conservation_holds
-from cor_incentives.core.errors import Conflict
+from cor_incentives.core.errors import Conflict, EngineError
 from cor_incentives.core.events import Command, make_event
 from cor_incentives.core.rules import LATEST as LATEST_RULES
 from cor_incentives.core.state import State
+from cor_incentives.core.state_codec import encode_state
 from cor_incentives.core.units import COR
 
 CHAIN_ID = "cor-test"
@@ -100,3 +101,19 @@ class Chain:
 
     def balance(self, account: str) -> int:
         return self.state.ledger.balance(account)
+
+
+def refusal_of(chain: Chain, actor: str, kind: str, body: Any) -> str | None:
+    """Send one command on ``chain`` (the oracle's when ``actor`` is ``ORACLE``): None when it applied, else the code of the
+    ``EngineError`` that refused it, once its state's bytes are checked to be as they were (a refusal changes nothing).
+    Any other exception propagates: the property machines' "never an internal error"."""
+    before = encode_state(chain.state)
+    try:
+        if actor == ORACLE:
+            chain.oracle(kind, body)
+        else:
+            chain.submit(actor, kind, body)
+    except EngineError as e:
+        assert encode_state(chain.state) == before, f"refused {kind} ({e.code}) changed the state"
+        return e.code
+    return None
