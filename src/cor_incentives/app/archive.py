@@ -289,23 +289,26 @@ def newest_bounties(state: State, below: int | None = None, page: int = 200) -> 
     return _newest_first((state.bounties[bid] for bid in live), retired)
 
 
+def _pruned_count(state: State, kind: str) -> int:
+    """How many records of ``kind`` left the live state, counted in the database (none read; 0 without one)."""
+    h = _history(state)
+    return h.count(kind) if h is not None and state.pruned.count else 0
+
+
 def bounty_count(state: State) -> int:
     """How many bounties there are, live or retired (the retired ones counted in the database, none read)."""
-    h = _history(state)
-    return len(state.bounties) + (h.count("bounty") if h is not None and state.pruned.count else 0)
+    return len(state.bounties) + _pruned_count(state, "bounty")
 
 
 def retired_node_count(state: State) -> int:
     """How many node records retired (rule 23), counted in the database, none read. A key that registered again after
     retiring counts once per record it retired, and its live record is among ``state.nodes``."""
-    h = _history(state)
-    return h.count("node") if h is not None and state.pruned.count else 0
+    return _pruned_count(state, "node")
 
 
 def task_count(state: State) -> int:
     """How many tasks there are, live or pruned (the pruned ones counted in the database, none read)."""
-    h = _history(state)
-    return len(state.tasks) + (h.count("task") if h is not None and state.pruned.count else 0)
+    return len(state.tasks) + _pruned_count(state, "task")
 
 
 # --- nodes, live and retired (rule 23), by address ---------------------------------------------
