@@ -353,6 +353,8 @@ def bench_verify_rate(quick: bool) -> Row:
         replay_seconds=m["replay_seconds"],
         ceiling_ratio=m["ceiling_ratio"],
         beyond_seconds=m["beyond_seconds"],
+        end_seconds=m["end_seconds"],
+        loop_beyond_seconds=m["loop_beyond_seconds"],
         imports_seconds=m["imports_seconds"],
         restated_goal="proposed next to the goal above (which stays the goal): verify ≥ 0.5× the same-run floor, CPU seconds of one "
         "process, 10 000 nodes; ceiling_ratio is the best ratio a verify replaying through this core can reach (floor ÷ (floor + "

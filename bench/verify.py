@@ -20,7 +20,10 @@ in CPU seconds of this process:
   decoded before the clock starts; no journal, no check, no projection): what any verify that replays
   through this core pays on top of the floor. ``ceiling_ratio`` = floor / (floor + replay) is the best
   ``ratio`` such a verify can reach; ``beyond_seconds`` = verify - floor - replay is what verify's own
-  checks add (conservation, columns, projections and roots compared at the end, slashes, the loop).
+  checks add (conservation, columns, projections and roots compared at the end, slashes, the loop), split into
+  ``end_seconds`` (the end comparison, ``app.verify._check_projections``: the projections, pruned rows, epoch records
+  and roots against the replayed state, timed within verify) and ``loop_beyond_seconds`` = beyond - end (the per-event
+  checks and the loop, the full conservation scans, slashes, blobs).
 
 Prints one JSON object: ``events_per_second`` (verify, CPU seconds of one process: robust to the
 load of a shared machine), ``floor_events_per_second``, their ratio, the sizes, raw CPU and wall
@@ -167,21 +170,36 @@ def _cpu_with_children() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def verify_seconds(url: str, profile: int = 0, workers: int = 0) -> tuple[float, float, int, str]:
+def verify_seconds(url: str, profile: int = 0, workers: int = 0) -> tuple[float, float, int, str, float]:
     """CPU seconds (this process and its workers) and wall seconds of ``verify_store`` over the whole
-    log (which must verify) with ``workers``, the events, and a profile (of this process)."""
+    log (which must verify) with ``workers``, the events, a profile (of this process), and the CPU seconds of
+    this process in its end comparison (``_check_projections``: projections, pruned rows, epoch records and roots)."""
+    from cor_incentives.app import verify as verify_module
     from cor_incentives.app.verify import verify_store
     from cor_incentives.store.db import Store
 
     store = Store(url, create=False)
     prof = cProfile.Profile() if profile else None
-    start, wall = _cpu_with_children(), time.perf_counter()
-    if prof:
-        prof.enable()
-    report, _ = verify_store(store, workers=workers)
-    if prof:
-        prof.disable()
-    seconds, wall = _cpu_with_children() - start, time.perf_counter() - wall
+    compare, end = verify_module._check_projections, [0.0]
+
+    def timed_compare(*args: Any, **kwargs: Any) -> None:  # (one call a verify: its timer costs nothing measurable)
+        begin = time.process_time()
+        try:
+            compare(*args, **kwargs)
+        finally:
+            end[0] += time.process_time() - begin
+
+    verify_module._check_projections = timed_compare
+    try:
+        start, wall = _cpu_with_children(), time.perf_counter()
+        if prof:
+            prof.enable()
+        report, _ = verify_store(store, workers=workers)
+        if prof:
+            prof.disable()
+        seconds, wall = _cpu_with_children() - start, time.perf_counter() - wall
+    finally:
+        verify_module._check_projections = compare
     store.dispose()
     if not report.ok:
         raise SystemExit(f"verify failed on the bench log: {report.to_dict()}")
@@ -190,7 +208,7 @@ def verify_seconds(url: str, profile: int = 0, workers: int = 0) -> tuple[float,
         out = io.StringIO()
         pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(profile)
         text = out.getvalue()
-    return seconds, wall, report.events, text
+    return seconds, wall, report.events, text, end[0]
 
 
 def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, workers: int | None = None) -> dict[str, Any]:
@@ -204,7 +222,7 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, w
         imports_s = import_lazy_modules()  # (~0 after a build, which imported them)
         url = f"sqlite:///{path}"
         floor_s, floor_wall, n = floor_seconds(url)
-        verify_s, verify_wall, verified, prof = verify_seconds(url, profile)
+        verify_s, verify_wall, verified, prof, end_s = verify_seconds(url, profile)
         replay_s, replayed = replay_seconds(url)
         pooled = verify_seconds(url, 0, workers) if workers >= 1 else None
     assert verified == n == replayed and (pooled is None or pooled[2] == n)
@@ -222,6 +240,8 @@ def measure(nodes: int, events: int, db: Path | None = None, profile: int = 0, w
         "replay_seconds": round(replay_s, 3),
         "ceiling_ratio": round(floor_s / (floor_s + replay_s), 4),
         "beyond_seconds": round(verify_s - floor_s - replay_s, 3),
+        "end_seconds": round(end_s, 3),
+        "loop_beyond_seconds": round(verify_s - floor_s - replay_s - end_s, 3),
         "imports_seconds": round(imports_s, 3),
         "verify_wall_seconds": round(verify_wall, 3),
         "floor_wall_seconds": round(floor_wall, 3),
