@@ -851,36 +851,42 @@ def fetch_bundle(get: Callable[[str], Any], epoch: int) -> dict[str, Any]:
     ids = list(dict.fromkeys(list(streams["miners"].get("tasks") or []) + list(streams["validators"].get("tasks") or [])))
     models = get("/v1/models")
     tasks = {str(t): get(f"/v1/tasks/{t}") for t in ids}
-    listed = list(models["models"] if isinstance(models, dict) else models)
+    listed = {m["id"]: m for m in (models["models"] if isinstance(models, dict) else models)}
+    named = [(t["model"], int(t["created_tick"])) for t in tasks.values()]
     return {
         "epoch": epoch_json,
         "previous": get(f"/v1/epochs/{epoch - 1}") if epoch > 0 else None,
         "params": get("/v1/params"),
         "tasks": tasks,
-        "models": listed + _retired_models(get, [t["model"] for t in tasks.values()], {m["id"] for m in listed}),
+        "models": list((listed | _models_in_force(get, named, listed)).values()),
         "slashes": [x for x in get("/v1/slashes")["slashes"] if x["epoch"] == epoch],
         "nodes": _nodes(get("/v1/nodes")),
     }
 
 
-def _retired_models(get: Callable[[str], Any], named: list[str], listed: set[str]) -> list[dict[str, Any]]:
-    """The models the epoch's tasks name that ``GET /v1/models`` no longer lists (rule 25: retired, read back one by one
-    from ``GET /v1/models/{id}``), and their parents likewise: their owners were paid in the epoch."""
-    out: list[dict[str, Any]] = []
-    seen = set(listed)
-    todo = [m for m in dict.fromkeys(named) if m not in seen]
+def _models_in_force(get: Callable[[str], Any], named: list[tuple[str, int]], listed: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The card of each model the epoch's tasks name (``named``: (model, the task's created tick)) that ``GET /v1/models``
+    does not hold as it was then, and their parents likewise (their owners were paid in the epoch): rule 25 retires a model
+    and its id may be registered again with another owner and parent, so such a card is read back from ``GET
+    /v1/models/{id}?at_tick=`` (the listing in force at the task's tick). A live card registered by then is that listing.
+    An epoch's tasks name one listing of an id: one leaves the live state only at a close with no open task naming it."""
+    out: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    todo = list(named)
     while todo:
-        model_id = todo.pop(0)
+        model_id, tick = todo.pop(0)
         if model_id in seen:
             continue
         seen.add(model_id)
-        try:
-            model = get(f"/v1/models/{model_id}")
-        except Exception:  # (not found anywhere: the audit reports what it cannot recompute)
-            continue
-        out.append(model)
-        if model.get("parent") and model["parent"] not in seen:
-            todo.append(model["parent"])
+        card = listed.get(model_id)
+        if card is None or int(card.get("registered_tick") or 0) > tick:
+            try:
+                card = get(f"/v1/models/{model_id}?at_tick={tick}")
+            except Exception:  # (not found anywhere: the audit reports what it cannot recompute)
+                continue
+            out[model_id] = card
+        if card.get("parent"):
+            todo.append((card["parent"], tick))
     return out
 
 

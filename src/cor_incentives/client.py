@@ -253,12 +253,14 @@ class CorClient:
         _raise_for(r)
         return r.content
 
-    def models(self) -> list[dict[str, Any]]:
-        return self._request("GET", "/v1/models")["models"]
+    def models(self, state: str = "live", limit: int | None = None, after: str | None = None) -> list[dict[str, Any]]:
+        """The live models (``GET /v1/models``); ``state`` retired or all: one page of listings (rule 25), by key."""
+        params = {k: v for k, v in {"state": state if state != "live" else None, "limit": limit, "after": after}.items() if v is not None}
+        return self._request("GET", "/v1/models", params=params or None)["models"]
 
-    def model(self, model_id: str) -> dict[str, Any]:
-        """One model, live or retired (``GET /v1/models/{id}``)."""
-        return self._request("GET", f"/v1/models/{model_id}")
+    def model(self, model_id: str, at_tick: int | None = None) -> dict[str, Any]:
+        """One model, live or retired (``GET /v1/models/{id}``), with every listing of its id; ``at_tick``: the listing in force then."""
+        return self._request("GET", f"/v1/models/{model_id}", params={"at_tick": at_tick} if at_tick is not None else None)
 
     def quote(self, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None = None) -> dict[str, Any]:
         """The price of a task with every term of the formula (``total_units``: base units)."""

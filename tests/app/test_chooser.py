@@ -217,3 +217,7 @@ def test_a_new_miner_is_warned_of_a_model_no_task_can_be_drawn_for(scen):
     assert any("nobody else serves it" in w for w in chooser.registration_warnings("miner", [bundled], model_views, [], 3))
     assert not any("task needs" in w for w in chooser.registration_warnings("miner", [bundled], model_views, active, len(active) + 1))
     assert chooser.registration_warnings("validator", ["ghost-7b"], model_views, miners, 3) == []
+    retiring = [{**m, "retired_tick": 7} for m in model_views]  # rule 25: retired, still live (an open task names it)
+    assert chooser.registration_warnings("miner", [bundled], retiring, active, 1) == [
+        f"model {bundled!r} is retired (rule 25, at tick 7): no new task can name it, so the node would never be drawn for it"
+    ]

@@ -1,7 +1,7 @@
 """Rule 25 (``RULES_MODEL_BOND``) with a database: a retired model that left the live state is read back from the
 database by the API's ``GET /v1/models/{id}`` (app/archive.py ``get_model``), ``cor verify`` re-derives ``pruned.hash``
 with its record and catches an edit of it, commands naming it are refused, and the auditor's bundle fetches a retired
-model that an epoch's tasks name (``auditor._retired_models``)."""
+model that an epoch's tasks name (``auditor._models_in_force``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cor_incentives.api.app import create_app
 from cor_incentives.app import views
 from cor_incentives.app.archive import get_model
 from cor_incentives.app.verify import verify_store
-from cor_incentives.auditor import _retired_models
+from cor_incentives.auditor import _models_in_force
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.prune import MODEL, model_key
 from cor_incentives.core.state_codec import encode_record, encode_state
@@ -48,7 +48,8 @@ def test_the_retired_model_left_the_state_and_the_api_reads_it_from_the_database
     client = TestClient(create_app(url))
     r = client.get("/v1/models/bob-tiny")
     assert r.status_code == 200, r.text
-    assert r.json() == {**json.loads(json.dumps(whole)), "state": "retired"} and whole["retired_tick"] is not None
+    listing = {"registered_tick": model.registered_tick, "retired_tick": model.retired_tick, "owner": model.owner}
+    assert r.json() == {**json.loads(json.dumps(whole)), "state": "retired", "listings": [listing]} and whole["retired_tick"] is not None
     live = client.get(f"/v1/models/{next(iter(eng.state.models))}").json()
     assert live["state"] == "listed" and live["retired_tick"] is None
     assert client.get("/v1/models/nothing").status_code == 404
@@ -106,7 +107,11 @@ def test_verify_rederives_the_pruned_hash_with_the_model_and_catches_an_edit(net
 
 
 def test_the_auditor_fetches_a_retired_model_an_epochs_tasks_name_and_its_parent():
-    served = {"/v1/models/ft": {"id": "ft", "parent": "base"}, "/v1/models/base": {"id": "base", "parent": None}}
+    served = {
+        "/v1/models/ft?at_tick=5": {"id": "ft", "parent": "base", "registered_tick": 1},
+        "/v1/models/base?at_tick=5": {"id": "base", "parent": None, "registered_tick": 0},
+        "/v1/models/again?at_tick=7": {"id": "again", "parent": None, "registered_tick": 2},
+    }
     asked: list[str] = []
 
     def get(path: str):
@@ -115,5 +120,12 @@ def test_the_auditor_fetches_a_retired_model_an_epochs_tasks_name_and_its_parent
             raise LookupError(path)
         return served[path]
 
-    assert _retired_models(get, ["live", "ft", "ft", "gone"], {"live"}) == [served["/v1/models/ft"], served["/v1/models/base"]]
-    assert asked == ["/v1/models/ft", "/v1/models/gone", "/v1/models/base"]  # each once, a listed one never
+    listed = {"live": {"id": "live", "parent": None, "registered_tick": 3}, "again": {"id": "again", "parent": "live", "registered_tick": 9}}
+    named = [("live", 4), ("ft", 5), ("ft", 5), ("gone", 6), ("again", 7)]
+    assert _models_in_force(get, named, listed) == {
+        "ft": served["/v1/models/ft?at_tick=5"],
+        "base": served["/v1/models/base?at_tick=5"],
+        "again": served["/v1/models/again?at_tick=7"],  # the live card was registered after the task: an earlier listing
+    }
+    # each once; a live card registered by the task's tick never
+    assert asked == ["/v1/models/ft?at_tick=5", "/v1/models/gone?at_tick=6", "/v1/models/again?at_tick=7", "/v1/models/base?at_tick=5"]

@@ -603,12 +603,26 @@ class ModelOut(Out):
     )
 
 
-class ModelOneOut(ModelOut):
+class ModelListedOut(ModelOut):
     state: str = Field(..., description="listed, retiring (retired, still live: an open task names it) or retired (left the live state).")
 
 
+class ListingOut(Out):
+    registered_tick: int
+    retired_tick: int | None
+    owner: str
+
+
+class ModelOneOut(ModelListedOut):
+    listings: list[ListingOut] = Field(
+        ..., description="Every listing of the id, oldest first: a retired id that left the live state may be registered again (rule 25)."
+    )
+
+
 class ModelsOut(Out):
-    models: list[ModelOut]
+    state: str = Field(..., description="Which listings: `live` (the default), `retired` (rule 25: read from the database) or `all`.")
+    models: list[ModelListedOut] = Field(..., description="By id; a page of retired or all by `<id>@<registered tick>`.")
+    next_after: str | None = Field(..., description="Pass as `after` (with the same `state` and `limit`) for the next page; null when none is left.")
 
 
 class QuoteOut(Out):

@@ -250,11 +250,11 @@ class ApiService:
     def task(self, task_id: int) -> dict[str, Any]:
         return self.read(lambda s: views.task(s, get_task(s, task_id)))
 
-    def models(self) -> dict[str, Any]:
-        return self.read(readviews.model_list)
+    def models(self, which: str = "live", limit: int | None = None, after: str | None = None) -> dict[str, Any]:
+        return self.read(lambda s: readviews.model_list(s, which, limit, after))
 
-    def model(self, model_id: str) -> dict[str, Any]:
-        return self.read(lambda s: readviews.model_view(s, model_id))
+    def model(self, model_id: str, at_tick: int | None = None) -> dict[str, Any]:
+        return self.read(lambda s: readviews.model_view(s, model_id, at_tick))
 
     def quote(self, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:
         return self.read(lambda s: readviews.quote_view(s, model, input_tokens, max_output_tokens, redundancy))

@@ -22,6 +22,7 @@ from ..core.bounties import get_bounty as live_bounty
 from ..core.errors import InvalidInput, NotFound
 from ..core.models import get_model as live_model
 from ..core.params import Params
+from ..core.prune import model_key
 from ..core.records import Bounty, EpochRecord, Model, Node, Session, Task
 from ..core.sessions import get_session as live_session
 from ..core.state import State
@@ -99,6 +100,38 @@ class StoreHistory:
             lo = rows[-1][0]
         if pending is not None:
             yield _node_record(pending[1])
+
+    def keyed_records(self, cls: type[Any], kind: str, ident: str) -> list[Any]:
+        """Every retired record of ``kind`` keyed ``<ident>@<registered tick>``, oldest first (one range query)."""
+        with self.store.reader() as conn:
+            rows = conn.execute(
+                select(db.documents.c.data)
+                .where(
+                    db.documents.c.collection == PRUNED_COLLECTION,
+                    db.documents.c.key > pruned_key(kind, f"{ident}@"),
+                    db.documents.c.key < pruned_key(kind, f"{ident}@~"),
+                )
+                .order_by(db.documents.c.key)
+            ).all()
+        return [decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":"))) for (raw,) in rows]
+
+    def records_after(self, cls: type[Any], kind: str, after: str | None = None, page: int = 200) -> Iterator[tuple[str, Any]]:
+        """(key, record) of every record of ``kind`` whose text key (``<ident>@<registered tick>``) is above ``after``, in key
+        order, read ``page`` rows at a time by a key range."""
+        lo = pruned_key(kind, after) if after is not None else f"{kind}:"
+        while True:
+            with self.store.reader() as conn:
+                rows = conn.execute(
+                    select(db.documents.c.key, db.documents.c.data)
+                    .where(db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key > lo, db.documents.c.key < f"{kind};")
+                    .order_by(db.documents.c.key)
+                    .limit(page)
+                ).all()
+            for key, raw in rows:
+                yield key[len(kind) + 1 :], decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+            if len(rows) < page:
+                return
+            lo = rows[-1][0]
 
     def tasks_below(self, below: int, page: int = 200) -> Iterator[Task]:
         """Pruned tasks with an id below ``below``, newest first (read a page at a time)."""
@@ -256,8 +289,15 @@ def retired_node(state: State, node_id: str) -> Node | None:
     return h.newest_node(node_id)
 
 
-def get_model(state: State, model_id: str) -> Model:
-    """A model, live or retired (``RULES_MODEL_BOND``: read from the database, the id's last record) (``model_not_found``)."""
+def get_model(state: State, model_id: str, at_tick: int | None = None) -> Model:
+    """A model, live or retired (``RULES_MODEL_BOND``: read from the database, the id's last record) (``model_not_found``).
+    With ``at_tick``: the listing of the id in force at that tick, the last one registered at or before it (an id may be
+    registered, retired and registered again: each listing has its own owner and card)."""
+    if at_tick is not None:
+        found = [m for m in model_listings(state, model_id) if m.registered_tick <= at_tick]
+        if not found:
+            raise NotFound(f"model {model_id} had no listing at tick {at_tick}", code="model_not_found", model=model_id, at_tick=at_tick)
+        return found[-1]
     try:
         return live_model(state, model_id)
     except NotFound:
@@ -266,6 +306,39 @@ def get_model(state: State, model_id: str) -> Model:
         if record is None:
             raise
         return record
+
+
+def model_listings(state: State, model_id: str) -> list[Model]:
+    """Every listing of the id ``model_id``, oldest first: those that retired and left the live state (read from the
+    database, one range query) and the live one, if any (``model_not_found`` when there is none at all)."""
+    h = _history(state)
+    listings: list[Model] = h.keyed_records(Model, "model", model_id) if h is not None and state.pruned.count else []
+    live = state.models.get(model_id)
+    if live is not None:
+        listings.append(live)
+    if not listings:
+        live_model(state, model_id)  # its refusal: invalid_model or model_not_found
+    return listings
+
+
+MODEL_STATES = ("live", "retired", "all")  # which listings a model list shows (``cor model list --state``, ``GET /v1/models?state=``)
+
+
+def models_by_key(state: State, which: str = "live", after: str | None = None, page: int = 200) -> Iterator[tuple[Model, bool]]:
+    """(record, retired) of the listings ``which`` says (``MODEL_STATES``) in the order of their key ``<id>@<registered
+    tick>`` (core/prune.py ``model_key``: an id's listings oldest first), the keys above ``after``: the live ones from the
+    state (a retiring one among them), every retired one that left it (``RULES_MODEL_BOND``) from the database, read
+    ``page`` at a time; an id registered again shows each of its listings."""
+    if which not in MODEL_STATES:
+        raise InvalidInput(f"state must be one of {', '.join(MODEL_STATES)}, got {which!r}", code="invalid_model_state")
+    live: Iterator[tuple[Model, bool]] = iter(())
+    retired: Iterator[tuple[Model, bool]] = iter(())
+    if which != "retired":
+        live = ((m, False) for m in sorted(state.models.values(), key=model_key) if after is None or model_key(m) > after)
+    h = _history(state)
+    if which != "live" and h is not None and state.pruned.count:
+        retired = ((m, True) for _, m in h.records_after(Model, "model", after, page))
+    return heapq.merge(live, retired, key=lambda pair: model_key(pair[0]))
 
 
 def get_bounty(state: State, bounty_id: Any) -> Bounty:

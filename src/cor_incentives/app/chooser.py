@@ -497,6 +497,12 @@ def registration_warnings(
                 "(and, from rule version 14, its stake earns no staking APR for it)"
             )
             continue
+        if card.get("retired_tick") is not None:
+            out.append(
+                f"model {model!r} is retired (rule 25, at tick {card['retired_tick']}): no new task can name it, so the node would never be "
+                "drawn for it"
+            )
+            continue
         if not card.get("listed"):
             out.append(f"model {model!r} is not listed by governance: its work counts at the lowest work tier ({card.get('work_tier')})")
         others = sum(1 for n in miner_views if n.get("role") == "miner" and model in n.get("models", []) and n.get("state") == "active")

@@ -11,7 +11,7 @@ import typer
 from ..ai.tokens import count_tokens
 from ..api import readviews
 from ..app import views
-from ..app.archive import get_session, get_task
+from ..app.archive import MODEL_STATES, get_session, get_task
 from ..app.keys import Keystore
 from ..app.prompts import load_prompt_set, next_network_prompt
 from ..core.errors import Conflict, InvalidInput
@@ -28,6 +28,7 @@ from .common import (
     console,
     cor_amount,
     emit,
+    err_console,
     get_blob,
     handle_errors,
     receipt_out,
@@ -115,30 +116,73 @@ def model_retire(
 
 @model_app.command("show")
 @handle_errors
-def model_show(model_id: str, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
-    """A model's card and owner, and whether it is listed, retiring or retired (a retired one is read from the database)."""
-    data = connect(db, api).read(lambda s: readviews.model_view(s, model_id), f"/v1/models/{model_id}")
-    emit(data, as_json, lambda: table(f"model {model_id}", ["field", "value"], [[k, v] for k, v in data.items()]))
-
-
-@model_app.command("list")
-@handle_errors
-def model_list(db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
-    """Every registered model."""
-    data = connect(db, api).read(lambda s: readviews.model_list(s)["models"], "/v1/models", field="models")
+def model_show(
+    model_id: str,
+    at_tick: int | None = typer.Option(
+        None, "--at-tick", min=0, help="The listing in force at this tick (an id retired and registered again has several)."
+    ),
+    db: str | None = DbOption,
+    api: str | None = ApiOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A model's card and owner, and whether it is listed, retiring or retired (a retired one is read from the database),
+    and every listing of its id (a retired id may be registered again); --at-tick reads the one in force at a tick."""
+    data = connect(db, api).read(lambda s: readviews.model_view(s, model_id, at_tick), f"/v1/models/{model_id}", params={"at_tick": at_tick})
+    listings = lambda: ", ".join(  # noqa: E731
+        f"{x['registered_tick']}-{x['retired_tick'] if x['retired_tick'] is not None else ''} {x['owner']}" for x in data["listings"]
+    )
     emit(
         data,
         as_json,
         lambda: table(
-            "models",
-            ["id", "tier", "work tier", "parameters", "quant", "context", "owner", "parent"],
+            f"model {model_id}",
+            ["field", "value"],
+            [[k, v] for k, v in data.items() if k != "listings"] + [["listings (ticks registered-retired, owner)", listings()]],
+        ),
+    )
+
+
+@model_app.command("list")
+@handle_errors
+def model_list(
+    state: str = typer.Option(
+        "live", "--state", help="live (the default), retired (rule 25: listings that retired and left, read from the database) or all."
+    ),
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        min=1,
+        max=readviews.MAX_MODEL_PAGE,
+        help=f"At most this many (default: every live model; {readviews.MODEL_PAGE} with --state retired or all).",
+    ),
+    after: str | None = typer.Option(None, "--after", help="Only listings with a larger key <id>@<registered tick>: the page before's last."),
+    db: str | None = DbOption,
+    api: str | None = ApiOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Every live model (a retiring one among them); --state retired or all lists the listings that retired and left the
+    live state too (an id registered again once per listing), a page at a time (--limit, --after)."""
+    if state not in MODEL_STATES:
+        raise InvalidInput(f"--state must be one of {', '.join(MODEL_STATES)}, got {state!r}", code="invalid_model_state")
+    params = {"state": state if state != "live" else None, "limit": limit, "after": after}
+    page = connect(db, api).read(lambda s: readviews.model_list(s, state, limit, after), "/v1/models", params=params)
+    data = page["models"]
+    emit(
+        data,
+        as_json,
+        lambda: table(
+            "models" if state == "live" else f"models ({state})",
+            ["id", "tier", "work tier", "parameters", "quant", "context", "owner", "parent", "registered", "state"],
             [
                 [d["id"], d["tier"], d["work_tier"] + ("" if d["listed"] else " (not listed)"), d["parameter_count"], d["quantization"]]
-                + [d["context_length"], d["owner"], d["parent"] or ""]
+                + [d["context_length"], d["owner"], d["parent"] or "", d["registered_tick"]]
+                + [d["state"] + (f" at {d['retired_tick']}" if d["retired_tick"] is not None else "")]
                 for d in data
             ],
         ),
     )
+    if page["next_after"] is not None:
+        err_console.print(f"more: the next page is --after {page['next_after']}")
 
 
 @handle_errors
