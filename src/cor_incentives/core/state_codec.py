@@ -79,7 +79,9 @@ from .state import State
 
 SNAPSHOT_FORMAT = 2
 """The version of this encoding; a snapshot of another format is refused (the engine replays instead).
-2: ``PACKED_FIELDS`` as strings (1: as the state hash encodes them)."""
+2: ``PACKED_FIELDS`` as strings (1: as the state hash encodes them). Not changed for a field a record gains (a rule
+version's new parameter): such a snapshot does not decode (``_check_fields`` names the fields) and is refused, the log
+replayed once."""
 
 HASHED_FORMAT = 1
 """The format number inside the encoding the state hash is taken of (nothing packed): frozen, as every anchored hash holds it."""
@@ -455,9 +457,14 @@ def _plain_record(cls: type, names: list[str]) -> bool:
 
 
 def _check_fields(cls: type, names: list[str], v: Any) -> None:
-    if not isinstance(v, dict) or set(v) != set(names):
-        got = sorted(v) if isinstance(v, dict) else type(v).__name__
-        raise TypeError(f"{cls.__name__} needs the fields {names}, got {got}")
+    """A record's encoding must hold exactly its fields: the refusal names the ones missing and the ones unknown (a
+    snapshot written by an engine whose records had other fields, e.g. before a rule version added one)."""
+    if not isinstance(v, dict):
+        raise TypeError(f"{cls.__name__} needs an object of its fields, got {type(v).__name__}")
+    if set(v) != set(names):
+        missing, unknown = [n for n in names if n not in v], sorted(set(v) - set(names))
+        said = [f"lacks the fields {missing}"] * bool(missing) + [f"has unknown fields {unknown}"] * bool(unknown)
+        raise TypeError(f"{cls.__name__} {' and '.join(said)}")
 
 
 def _lazy_record_codec(cls: type, names: list[str], fields: list[tuple[str, Enc, Dec]], lazy: set[str]) -> tuple[Enc, Dec]:
