@@ -1,4 +1,4 @@
-"""Model attacks: model listings that cost nothing fill the live state.
+"""Model attacks: model listings that cost nothing fill the live state; a stranger's fine-tune holds a listing's deposit.
 
 model_spam  two attackers beside the simulator's honest user and model developer: a *spammer*, a key with an empty wallet,
             sends ``registers`` model.register (each a fresh id) every epoch, and a *lister* with ``funds`` COR sends
@@ -13,6 +13,14 @@ model_spam  two attackers beside the simulator's honest user and model developer
             gain = (attackers' live models per COR they hold at the last round) ÷ (0.1 per COR, the default deposit's
             bound) − 1; stopped iff gain ≤ 0, the last round holds no more than the first and the honest user's wallet
             and tasks are the twin's.
+
+fine_tune_hold  an *owner* lists a model in the first epoch (one deposit) and sends model.retire every epoch; a *stranger*
+            registers ``fine_tunes`` fine-tunes of it at once (a deposit each) and retires them after ``hold`` epochs. Under
+            rule 25 model.retire is refused model_has_fine_tunes while a live model names the model as its parent, and
+            only a fine-tune's owner may retire it: the owner's deposit stays locked as long as the stranger likes, the
+            stranger's own deposit locked as long and returned whole. The twin: no stranger (the owner retires at once).
+            gain = (the owner's deposit COR·epochs locked beyond the twin's) ÷ (the stranger's COR·epochs locked);
+            stopped iff the owner's deposit is locked no epoch longer than the twin's and the honest user is unaffected.
 """
 
 from __future__ import annotations
@@ -183,4 +191,158 @@ def _retire() -> Any:
     return body
 
 
-FAMILIES: tuple[Family, ...] = (ModelSpam(),)
+VICTIM_MODEL = "victim-model"
+LIST, HOLD, RELEASE, OWNER_RETIRE, LOCK_PROBE = 2, 4, 30, 40, 45  # offsets in an epoch
+
+
+def _owner_and_holder() -> tuple[str, str]:
+    return actor("model_owner"), actor("fine_tune_holder")
+
+
+class FineTuneHold(Family):
+    name = "fine_tune_hold"
+    title = "A stranger's fine-tune holds a model's listing deposit"
+    criterion = (
+        "the model owner's model.retire returns its listing deposit when the twin's does (no epoch of extra lock), whatever "
+        "fine-tunes others register of its model, and the honest user's wallet and tasks are the twin's"
+    )
+    description = (
+        "an owner lists a model (10 COR locked) in the first epoch and sends model.retire every epoch; a stranger holding "
+        "10 COR registers a fine-tune of it at once (its own 10 COR locked, back whenever it retires it) and retires it "
+        "after `hold` epochs (never within the run at the default); the twin: no stranger"
+    )
+    gain_unit = "(the owner's deposit COR·epochs locked beyond the twin's) ÷ (the COR·epochs the stranger locks)"
+    knobs = (
+        Knob("rounds", 6, "epochs the owner tries to retire its model (one model.retire an epoch while it is listed)", 1, 30),
+        Knob("fine_tunes", 1, "fine-tunes the stranger registers of the owner's model (each locks one deposit)", 0, 10),
+        Knob("hold", 6, "epochs the stranger keeps its fine-tunes before retiring them (≥ rounds: never within the run)", 0, 30),
+    )
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params={"prune_closed_records": 1})
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        owner, holder = _owner_and_holder()
+        deposit, n, rounds = Params().model_listing_deposit_units, int(k["fine_tunes"]), tuple(range(int(k["rounds"])))
+        wallets = {owner: deposit} | ({} if twin or not n else {holder: n * deposit})
+        samples: list[tuple[int, int, int]] = []
+        steps = [Step(LIST, owner, "model.register", _victim_card(), (0,), "owner_register")]
+        if not twin:
+            fine_tune = _fine_tune(holder)  # one counter: each step a fresh id
+            steps += [Step(HOLD, holder, "model.register", fine_tune, (0,), "holder_register") for _ in range(n)]
+            release = tuple(e for e in rounds if e == int(k["hold"]))
+            steps += [Step(RELEASE, holder, "model.retire", _holder_retire(), release, "holder_retire") for _ in range(n)]
+        steps.append(Step(OWNER_RETIRE, owner, "model.retire", _owner_retire(), rounds, "owner_retire"))
+        steps.append(Step(LOCK_PROBE, owner, "probe", live_probe(samples, _locked), rounds, "probe"))
+        # no actor_names: the books reconcile an actor's holdings (wallet, stake, claimable) with its reward statements, and
+        # these two keep COR in escrow:model:<id> across closes while earning nothing (no task names their models);
+        # conservation is still checked at every close
+        return SampledScript(steps, samples, watch=[], wallets=wallets)
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        run = made(script, SampledScript)
+        state, log = run.state, run.log
+        owner, holder = _owner_and_holder()
+        attackers = (owner, holder)
+        user = next((s.owner for s in state.sessions.values() if s.owner not in attackers), None)
+        holder_escrow = sum(state.ledger.balance(f"escrow:model:{m.id}") for m in state.models.values() if m.owner == holder)
+        return {
+            "samples": [list(x) for x in run.samples],
+            "deposit": Params().model_listing_deposit_units,
+            "owner_refusals": sorted({e.code for e in log if e.label == "owner_retire" and not e.ok}),
+            "owner_retired_epoch": next((e.epoch for e in log if e.label == "owner_retire" and e.ok), None),
+            "holder_registered": sum(1 for e in log if e.label == "holder_register" and e.ok),
+            "holder_funds": int(k["fine_tunes"]) * Params().model_listing_deposit_units if not twin else 0,
+            "holder_left": state.ledger.balance(f"wallet:{holder}") + holder_escrow,
+            "owner_wallet": state.ledger.balance(f"wallet:{owner}"),
+            "user_wallet": state.ledger.balance(f"wallet:{user}") if user else 0,
+            "user_tasks": sum(1 for t in state.tasks.values() if t.user == user),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        per_seed = len(attack) or 1
+
+        def locked_epochs(runs: list[dict[str, Any]]) -> float:  # epochs whose probe (after the owner's retire) saw the deposit held
+            return sum(sum(1 for s in a["samples"] if s[1]) for a in runs) / per_seed
+
+        extra = locked_epochs(attack) - locked_epochs(twin)
+        deposit = Params().model_listing_deposit_units
+        holder_cor_epochs = sum(a["holder_registered"] * deposit * min(int(k["hold"]), int(k["rounds"])) for a in attack) / per_seed / COR
+        extra_cor_epochs = extra * deposit / COR
+        gain = extra_cor_epochs / holder_cor_epochs if holder_cor_epochs else (0.0 if extra_cor_epochs == 0 else None)
+        spent = sum(a["holder_funds"] - a["holder_left"] for a in attack) / per_seed
+        unaffected = all((a["user_wallet"], a["user_tasks"]) == (t["user_wallet"], t["user_tasks"]) for a, t in zip(attack, twin, strict=True))
+        retired = [a["owner_retired_epoch"] for a in attack]
+        return Verdict(
+            gain,
+            extra == 0 and unaffected,
+            {
+                "owner_deposit_locked_epochs": locked_epochs(attack),
+                "twin_owner_deposit_locked_epochs": locked_epochs(twin),
+                "extra_locked_cor_epochs": extra_cor_epochs,
+                "holder_locked_cor_epochs": holder_cor_epochs,
+                "holder_cor_spent": spent / COR,
+                "owner_retired_epoch": retired[0] if retired else None,
+                "twin_owner_retired_epoch": twin[0]["owner_retired_epoch"] if twin else None,
+                "owner_refusal_codes": sorted({c for a in attack for c in a["owner_refusals"]}),
+                "owner_wallet_cor": sum(a["owner_wallet"] for a in attack) / per_seed / COR,
+                "honest_unaffected": unaffected,
+            },
+            f"the owner's {deposit / COR:g} COR deposit locked {locked_epochs(attack):g} of {k['rounds']} epochs (twin "
+            f"{locked_epochs(twin):g}; retire refused {sorted({c for a in attack for c in a['owner_refusals']})}), the "
+            f"stranger locking {holder_cor_epochs:g} COR·epochs and spending {spent / COR:g} COR; honest user "
+            f"{'as' if unaffected else 'NOT as'} in the twin",
+        )
+
+
+def _locked(state: State) -> tuple[int, int]:
+    """(1 while the owner's listing deposit is held in its model's escrow, else 0; the units held)."""
+    held = state.ledger.balance(f"escrow:model:{VICTIM_MODEL}")
+    return int(held > 0), held
+
+
+def _victim_card() -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        return {
+            "id": VICTIM_MODEL,
+            "parameter_count": 1_000_000,
+            "quantization": QUANTIZATIONS[0],
+            "context_length": 2048,
+            "license": "mit",
+            "content_hash": "0x" + hashlib.sha256(VICTIM_MODEL.encode()).hexdigest(),
+        }
+
+    return body
+
+
+def _fine_tune(holder: str) -> Any:
+    """A fresh fine-tune of the owner's model each call."""
+    card = _card(holder)
+
+    def body(state: State) -> dict[str, Any] | None:
+        out = card(state)
+        return None if out is None else {**out, "id": out["id"].replace("spam-", "ft-"), "parent": VICTIM_MODEL}
+
+    return body
+
+
+def _holder_retire() -> Any:
+    def body(state: State) -> dict[str, Any] | None:
+        _, holder = _owner_and_holder()
+        mine = [m for _, m in sorted(state.models.items()) if m.owner == holder and m.retired_tick is None]
+        return {"model": mine[0].id} if mine else None
+
+    return body
+
+
+def _owner_retire() -> Any:
+    """The owner's model.retire while its model is listed and not retired (None after)."""
+
+    def body(state: State) -> dict[str, Any] | None:
+        m = state.models.get(VICTIM_MODEL)
+        return {"model": VICTIM_MODEL} if m is not None and m.retired_tick is None else None
+
+    return body
+
+
+FAMILIES: tuple[Family, ...] = (ModelSpam(), FineTuneHold())
