@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.api.app import create_app
+from cor_incentives.client import CorClient
 from cor_incentives.core.prune import model_key
 from support.network import make_network, sha
 
@@ -127,3 +128,16 @@ def test_a_bad_at_tick_is_refused_naming_the_field(net):
     for bad in (-1, "x"):
         r = client.get("/v1/models/re", params={"at_tick": bad})
         assert r.status_code == 422 and r.json()["message"].startswith("query.at_tick:"), r.text
+
+
+def test_the_client_reads_the_listings(net, monkeypatch):
+    eng, keys, client, ticks = net
+    with CorClient("http://testserver") as c:
+        monkeypatch.setattr(c, "http", client)  # the app in process
+        assert [m["id"] for m in c.models()] == sorted(eng.state.models)
+        assert [(m["id"], m["owner"]) for m in c.models("retired", limit=2)] == [("re-x", keys["bob"].address), ("re", keys["bob"].address)]
+        after_carol = c.models("all", after=f"re@{ticks['carol']:012d}")  # "re.live@…" sorts before "re@…" ('.' < '@')
+        assert [(m["id"], m["owner"]) for m in after_carol] == [("re", keys["dave"].address), (BUNDLED_MODEL_ID, keys["modeldev"].address)]
+        assert c.model("re", at_tick=ticks["carol"])["owner"] == keys["carol"].address
+        assert len(c.model("re")["listings"]) == 3
+        monkeypatch.undo()
