@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "61ef5e72e1ac61bad849a1a3b0d4d18c77374c4f6c08cbe95e99ceb2bdb00ade",
+    "Auditing": "d367aad6a169bb676a83fba18718cb72a3686833dcd97e88333f3bac5aaf4fdc",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "9a7b6b30d98bcab88793acc9611f6ab2ac0c91069a3d753137ea3569f9a920dc",
