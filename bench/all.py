@@ -422,8 +422,8 @@ seeded from lazy and garbage miners, copier validators and an offline validator)
 every row is in consensus (the close's fast paths for such columns would flatter it)."""
 
 
-def epoch_e2e(tasks: int, nodes: int, out_of_consensus_bps: int = 0) -> dict[str, Any]:
-    """``bench/epoch_e2e.py`` in its own process (its peak RSS is that size's alone)."""
+def epoch_e2e(tasks: int, nodes: int, out_of_consensus_bps: int = 0, *extra: str) -> dict[str, Any]:
+    """``bench/epoch_e2e.py`` in its own process (its peak RSS is that size's alone); ``extra``: more of its options."""
     out = subprocess.run(
         [
             sys.executable,
@@ -435,6 +435,7 @@ def epoch_e2e(tasks: int, nodes: int, out_of_consensus_bps: int = 0) -> dict[str
             str(nodes),
             "--out-of-consensus-bps",
             str(out_of_consensus_bps),
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -443,6 +444,38 @@ def epoch_e2e(tasks: int, nodes: int, out_of_consensus_bps: int = 0) -> dict[str
     )
     report: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return report
+
+
+def task_record_costs(quick: bool) -> dict[str, Any]:
+    """What the ``epoch_close_1m`` row does not time: a real epoch's Task records live. ``epoch_e2e.py --record-costs`` at a
+    small size twice, with a Task record per task (``--task-records``: each its own copy of a simulated task) and with the
+    simulated epoch's only; per added record: its canonical bytes, the memory it holds (``memory_bytes``: allocated while
+    copies of 500 are decoded), and the CPU µs it adds to the oracle's state anchor (``state_hash``), to the engine's
+    snapshot (``snapshot_row``) and to its retiring at the window's end (core/prune.py ``retire``); and those costs scaled
+    to 1 M records (the live tasks after a close of a 1 M-task epoch; 2 M just before it, ``unbonding_period_epochs`` 2).
+    At this size the anchor's and snapshot's µs are up to 2× below what 100 k-200 k records measure (bench/README.md)."""
+    tasks, nodes = (400, 300) if quick else (5_000, 1_000)
+    live = epoch_e2e(tasks, nodes, EPOCH_OUT_OF_CONSENSUS_BPS, "--task-records", "--record-costs")
+    bare = epoch_e2e(tasks, nodes, EPOCH_OUT_OF_CONSENSUS_BPS, "--record-costs")
+    added = live["task_records"] - bare["task_records"]
+    a, b = live["record_costs"], bare["record_costs"]
+    per = {
+        "canonical_bytes": (a["task_record_bytes"] - b["task_record_bytes"]) // added,
+        "memory_bytes": a["task_record_memory_bytes"],
+        "anchor_us": round((a["anchor_seconds"] - b["anchor_seconds"]) / added * 1e6, 1),
+        "snapshot_us": round((a["snapshot_seconds"] - b["snapshot_seconds"]) / added * 1e6, 1),
+        "retire_us": round((a["retire_seconds"] - b["retire_seconds"]) / added * 1e6, 1),
+    }
+    return {
+        "measured_at": f"{tasks:,} tasks × {nodes:,} nodes, with and without a record per task",
+        "per_record": per,
+        "at_1m_records": {
+            "live_gb": round(per["memory_bytes"] * MILLION / 1e9, 1),
+            "anchor_seconds": round(per["anchor_us"], 1),
+            "snapshot_seconds": round(per["snapshot_us"], 1),
+            "retire_seconds": round(per["retire_us"], 1),
+        },
+    }
 
 
 def bench_epoch_close_1m(quick: bool) -> Row:
@@ -484,6 +517,7 @@ def bench_epoch_close_1m(quick: bool) -> Row:
         document_text_seconds=r.get("document_text_seconds"),
         document_text_identical=r.get("document_text_identical"),
         rss_note="peak RSS of the benchmark's process: simulation, growth to the goal's size and the close",
+        task_record_costs=task_record_costs(quick),
     )
 
 

@@ -1,7 +1,7 @@
 """Bench: one ``epoch.close`` of N tasks × M nodes inside the engine, end to end, against a same-run DuckDB floor.
 
     python bench/epoch_e2e.py --tasks 1000000 --nodes 10000 [--json] [--seed-tasks 200] [--task-records] [--steps] [--postgresql] [--rules N]
-                              [--out-of-consensus-bps N] [--hashes]
+                              [--out-of-consensus-bps N] [--hashes] [--record-costs]
 
 What it builds (not timed):
     1. A seeded honest simulation (``sim``, the real core) runs one epoch of ``--seed-tasks`` tasks;
@@ -14,7 +14,8 @@ What it builds (not timed):
        stake × ticks from its registration tick). Each new task repeats one of the simulated tasks
        (round robin): its miners' work rows and its validators' rows, with the nodes drawn uniformly
        from the nodes of that role (seeded); with ``--task-records`` its ``Task`` record is kept in
-       ``state.tasks`` too (what the live state held for every task before closed tasks were pruned).
+       ``state.tasks`` too, its own copy of the simulated task's record (``own_copy``), as a network holds its tasks'
+       records until the prune retires them (core/prune.py: the tasks of the epoch just closed stay live).
        Conservation is checked after the growth.
     ``--out-of-consensus-bps N`` (N > 0): a mixed epoch instead of an honest one. The simulation has 1 lazy
        and 1 garbage miner of 10, 3 copier validators and 1 offline validator of 10 (``mixed_scenario``), so
@@ -46,7 +47,9 @@ encoding (``document_view_seconds``, ``document_dumps_seconds``), and whether th
 (``document_text_identical``). ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
 once), for a before/after in one run. ``--hashes``: after the close, what a faster close must leave byte-identical
 (``hashes``): the root, the state hash, and sha256 of the snapshot (``encode_state``), the document's text and, on SQLite,
-the whole database's dump (``iterdump``).
+the whole database's dump (``iterdump``). ``--record-costs``: after the close, what the live Task records cost
+(``record_costs``): the oracle's state anchor, the engine's snapshot and retiring every live task, in CPU s, with the
+records' canonical bytes and memory (bench/README.md, "What the row does not time: live Task records").
 
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
 columns extracted from the state, extraction not timed) and grouping them per node (count,
@@ -209,7 +212,7 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         for v, n in zip(checks, chosen, strict=True):
             state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
         if task_records and template in state.tasks:
-            state.tasks[task_id] = dataclasses.replace(state.tasks[template], id=task_id)
+            state.tasks[task_id] = own_copy(state.tasks[template], task_id)
             if hasattr(state, "node_refs"):  # (rule 23's count of the nodes live tasks name: core/state.py NodeRefs)
                 state.node_refs.add(task_names(state.tasks[task_id]))
     conservation_holds(state)
@@ -225,6 +228,67 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         "validation_rows": len(state.epoch_validations),
         "task_records": len(state.tasks),
     }
+
+
+def own_copy(task: Any, task_id: int) -> Any:
+    """A copy of the simulated ``task`` with id ``task_id`` holding its own containers (decoded from the template's
+    canonical bytes, as a snapshot's task is): the canonical bytes of the template but for the id, and its own memory, as
+    a real task's record is (``dataclasses.replace`` would share the template's lists and dicts: one copy's memory)."""
+    from cor_incentives.core.state_codec import decode_record, encode_record
+
+    copy = decode_record(type(task), encode_record(task))
+    object.__setattr__(copy, "id", task_id)  # (a fresh record outside the state: nothing to journal)
+    return copy
+
+
+def record_costs(state: Any) -> dict[str, Any]:
+    """What the live Task records cost after the close (``--record-costs``), each with the collector paused as the engine
+    runs it: the oracle's state anchor (``state_hash``: core/apply.py ``checked_state_anchor``, app/anchors.py), the
+    snapshot the engine stores (``app.snapshots.snapshot_row``: ``encode_state``, its hash, zlib), and what retiring
+    every live task would cost at the window's end (core/prune.py ``retire``'s work for each: ``encode_record``, its
+    ``pruned_record_hash`` and the fold, without popping it); the live tasks' canonical bytes (``task_record_bytes``)."""
+    from cor_incentives.app.collector import engine_memory
+    from cor_incentives.app.snapshots import snapshot_row
+    from cor_incentives.core.prune import TASK, fold
+    from cor_incentives.core.state_codec import encode_record, pruned_record_hash, state_hash
+
+    out: dict[str, Any] = {}
+    with engine_memory():
+        start = time.process_time()
+        state_hash(state)
+        out["anchor_seconds"] = time.process_time() - start
+        start = time.process_time()
+        row = snapshot_row(state)
+        out["snapshot_seconds"] = time.process_time() - start
+        out["snapshot_bytes"], out["snapshot_stored_bytes"] = row.size, len(row.data)
+        del row
+        rules, folded, size = state.params.rule_version, state.pruned.hash, 0
+        start = time.process_time()
+        for tid, task in state.tasks.items():
+            data = encode_record(task)
+            folded = fold(folded, TASK, tid, pruned_record_hash(type(task), rules, data, task))
+            size += len(data)
+        out["retire_seconds"] = time.process_time() - start
+    out["task_record_bytes"] = size
+    out["task_record_memory_bytes"] = record_memory(list(state.tasks.values())[-500:])
+    return out
+
+
+def record_memory(records: list[Any]) -> int:
+    """The memory one of ``records`` holds, on average: what ``tracemalloc`` counts allocated (Python's allocator's own
+    rounding and the collector's headers included, as RSS pays them) while a copy of each is decoded from its canonical
+    bytes and kept (``own_copy``: as the grown records and a snapshot's are made)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        copies = [own_copy(r, r.id) for r in records]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    del copies
+    return held // max(1, len(records))
 
 
 def behave_alike(state: Any, miners: list[str], validators: list[str]) -> dict[str, list[str]]:
@@ -478,6 +542,7 @@ def run(
     rules: int | None = None,
     out_of_consensus_bps: int = 0,
     hashes: bool = False,
+    costs: bool = False,
 ) -> dict[str, Any]:
     if not 0 <= out_of_consensus_bps <= 10_000:
         raise ValueError(f"out_of_consensus_bps must be in 0..10000, got {out_of_consensus_bps}")
@@ -501,6 +566,7 @@ def run(
         stored = stored_document(engine, engine.state.epoch - 1)
         engine.store.dispose()
         identical = output_hashes(engine, record, url) if hashes else None
+        live = record_costs(engine.state) if costs else None
     document = document_cost(record)
     bonuses = bonus_rows_below_cap(record)
     ratio = timing["close_seconds"] / floor
@@ -527,6 +593,7 @@ def run(
         "build_wall_seconds": round(build_seconds, 1),
         **({"step_seconds": {k: round(v, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])}} if spent is not None else {}),
         **({"hashes": identical} if identical is not None else {}),
+        **({"record_costs": {k: round(v, 4) if isinstance(v, float) else v for k, v in live.items()}} if live is not None else {}),
         "targets": {"close_seconds_max": CLOSE_TARGET_SECONDS, "ratio_max": FLOOR_RATIO_TARGET, "peak_rss_mb_max": RSS_TARGET_MB},
         "holds": timing["close_seconds"] <= CLOSE_TARGET_SECONDS and ratio <= FLOOR_RATIO_TARGET and timing["peak_rss_mb"] <= RSS_TARGET_MB,
         "timing": "CPU seconds of this process (close: one run; DuckDB: best of 3); peak RSS of the whole process (build included)",
@@ -555,6 +622,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="after the close, sha256 of what a faster close must leave identical: root, state hash, snapshot, document, SQLite dump",
     )
+    parser.add_argument(
+        "--record-costs",
+        action="store_true",
+        help="after the close, CPU s of the state anchor (state_hash), the snapshot (snapshot_row) and retiring every live task",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     report = run(
@@ -567,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         rules=args.rules,
         out_of_consensus_bps=args.out_of_consensus_bps,
         hashes=args.hashes,
+        costs=args.record_costs,
     )
     if args.json:
         print(json.dumps(report))

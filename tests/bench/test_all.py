@@ -48,6 +48,9 @@ def test_quick_json_lists_every_benchmark_with_its_goal_measure_and_baseline() -
     close = rows[0]["detail"]
     # the close is measured at the size it names, never extrapolated, and a tiny run can't hold the 1 M goal
     assert (close["tasks"], close["nodes"]) == (400, 300) and "400 tasks" in rows[0]["unit"] and not rows[0]["holds"]
+    # what the row does not time, said in its detail: a real task's record costs its bytes, more memory, and CPU to retire
+    per = close["task_record_costs"]["per_record"]
+    assert per["memory_bytes"] > per["canonical_bytes"] > 1_000 and per["retire_us"] > 0
 
 
 def test_unknown_benchmark_is_refused_with_the_known_names() -> None:

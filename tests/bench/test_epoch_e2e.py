@@ -121,3 +121,31 @@ def test_hashes_are_the_same_for_the_same_epoch_and_differ_for_another(tmp_path:
     assert all(one["hashes"][k] != other["hashes"][k] for k in names)
     assert "hashes" not in epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path))
     assert one["close_minor_faults"] >= one["apply_minor_faults"] >= 0 and one["close_system_seconds"] >= one["apply_system_seconds"] >= 0
+
+
+def test_task_records_are_real_copies_and_their_costs_are_reported(tmp_path: Path) -> None:
+    """``--task-records``: each grown task's record is its own copy of its template (the template's canonical bytes but
+    for the id, no container shared: a real task's memory), and ``--record-costs`` reports the live records' bytes, the
+    snapshot's bytes and times for the anchor, the snapshot and retiring them."""
+    from cor_incentives.core.state_codec import encode_record, encode_state
+
+    events = epoch_e2e.simulated_epoch(40)
+    engine = epoch_e2e.open_before_close(events, f"sqlite:///{tmp_path}/e.db")
+    state = engine.state
+    templates = dict(state.tasks)
+    sizes = epoch_e2e.grow(state, 120, 60, task_records=True)
+    assert sizes["task_records"] == len(state.tasks) == 120
+    for tid, task in state.tasks.items():
+        if tid in templates:
+            continue
+        template = next(
+            t
+            for t in templates.values()
+            if encode_record(t).replace(f'"id":{t.id},'.encode(), b"", 1) == encode_record(task).replace(f'"id":{tid},'.encode(), b"", 1)
+        )
+        assert task.miners is not template.miners and task.reports is not template.reports and task.miners[0] is not template.miners[0]
+    costs = epoch_e2e.record_costs(state)
+    assert costs["task_record_bytes"] == sum(len(encode_record(t)) for t in state.tasks.values()) > 120 * 1000
+    assert costs["snapshot_bytes"] == len(encode_state(state)) > costs["task_record_bytes"] > costs["snapshot_stored_bytes"]
+    assert min(costs["anchor_seconds"], costs["snapshot_seconds"], costs["retire_seconds"]) > 0
+    engine.store.dispose()
