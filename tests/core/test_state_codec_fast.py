@@ -33,13 +33,21 @@ from hypothesis import strategies as st
 
 from cor_incentives.core import state_codec as sc
 from cor_incentives.core.apply import replay
-from cor_incentives.core.events import Event
+from cor_incentives.core.events import Event, content_hash
 from cor_incentives.core.journal import Journaled
 from cor_incentives.core.params import Params
 from cor_incentives.core.records import Bounty, EpochRecord, Node, Session, Task, TaskKind, TaskState
 from cor_incentives.core.rules import LATEST, STATE_ANCHOR_RULES
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import decode_record, decode_state, encode_record, encode_state, pruned_fold_rules, pruned_record_hash
+from cor_incentives.core.state_codec import (
+    decode_record,
+    decode_state,
+    encode_record,
+    encode_state,
+    pruned_fold_rules,
+    pruned_record_hash,
+    state_hash,
+)
 from cor_incentives.sim.runner import World
 from cor_incentives.sim.scenarios import SCENARIOS
 
@@ -260,6 +268,37 @@ def test_the_writer_on_every_ascii_character_the_integer_bounds_and_its_pieces()
             assert got == expected, bad
 
 
+def test_write_drops_the_fragments_before_its_copy_and_copies_only_what_is_kept() -> None:
+    """A state's text is written from its records' fragments (``_piece``), together as large as the text: ``_write`` lets
+    them go before it copies orjson's output, and copies it only for a caller that keeps it (``kept``; ``state_hash``
+    hashes and drops it). Peaks measured by ``tracemalloc`` (orjson allocates through Python's allocator), in texts."""
+    import tracemalloc
+
+    import orjson
+
+    piece = b'{"a":"' + b"x" * 10_000 + b'"}'
+
+    def fresh(ranged: bool) -> list[Any]:  # fragments made by the build, as a state's records are
+        return [orjson.Fragment(bytes(bytearray(piece))) for _ in range(500)]
+
+    held = fresh(True)
+
+    def peak(build: Any, kept: bool) -> float:
+        tracemalloc.start()
+        try:
+            out = sc._write(build, True, kept)
+            top = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert out == b"[" + b",".join([piece] * 500) + b"]"
+        return top / len(out)
+
+    copied, uncopied = peak(lambda r: held, True), peak(lambda r: held, False)
+    assert 0.9 < copied - uncopied < 1.1  # the copy is one more text, and only when kept
+    assert peak(fresh, True) - copied < 0.5  # the fragments (one text) are gone before the copy is made
+    assert peak(fresh, False) - uncopied > 0.9  # (the fragments do count while orjson writes)
+
+
 # --- whole states ----------------------------------------------------------------------------------------------
 
 
@@ -274,6 +313,9 @@ def same_state(state: State) -> None:
                 sc._write(lambda r, rules=rules: {"format": sc.HASHED_FORMAT, "state": sc._fast(State, rules, False, r)(state)}, first) == reference
             )
         assert sc._encode(state, rules, False) == reference, rules
+        assert sc._encode(state, rules, False, kept=False) == reference, rules  # (orjson's own bytes: the state hash's)
+    anchored = None if state.params_history is None else max(state.params.rule_version, STATE_ANCHOR_RULES)
+    assert state_hash(state) == content_hash(sc._encode_reference(state, anchored, False))  # (hashed uncopied: the same bytes)
     assert sc._dumps({"format": sc.SNAPSHOT_FORMAT, "state": sc._fast(State, None, True)(state)}) == sc._encode_reference(state, None, True)
     snapshot = encode_state(state)
     assert snapshot == sc._encode_reference(state, None, True)

@@ -194,13 +194,13 @@ def encode_state(state: State) -> bytes:
     return _encode(state, None, packed=True)
 
 
-def _encode(state: State, rules: int | None, packed: bool) -> bytes:
+def _encode(state: State, rules: int | None, packed: bool, kept: bool = True) -> bytes:
     """The canonical bytes of ``state`` with the fields rule version ``rules`` knew (None: every field);
     ``packed``: ``PACKED_FIELDS`` as strings (a snapshot). Written by the fast encoder (``_fast``): the bytes of
-    ``_encode_reference``."""
+    ``_encode_reference``. ``kept``: as ``_write``'s (False: the caller drops the bytes at once, as ``state_hash`` does)."""
     head = SNAPSHOT_FORMAT if packed else HASHED_FORMAT
     try:
-        return _write(lambda ranged: {"format": head, "state": _fast(State, rules, packed, ranged)(state)}, True)
+        return _write(lambda ranged: {"format": head, "state": _fast(State, rules, packed, ranged)(state)}, True, kept)
     except Exception:  # what the fast encoder could not walk: the reference walks it (and raises as it does)
         return _encode_reference(state, rules, packed)
 
@@ -298,7 +298,7 @@ def state_hash(state: State) -> str:
     rules = state.params.rule_version if state.params_history is not None else None
     if rules is not None and rules < STATE_ANCHOR_RULES:
         rules = STATE_ANCHOR_RULES  # no state hash is anchored before; one encoding for every earlier version
-    return content_hash(_encode(state, rules, packed=False))
+    return content_hash(_encode(state, rules, packed=False, kept=False))
 
 
 @cache
@@ -598,7 +598,7 @@ _NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
 """What ``json.dumps`` (``ensure_ascii``) escapes that orjson writes as it is: DEL and every character past ASCII."""
 
 
-def _write(build: Callable[[bool], Any], ranged: bool) -> bytes:
+def _write(build: Callable[[bool], Any], ranged: bool, kept: bool = True) -> bytes:
     """``_dumps(build(False))``, by orjson where it writes those very bytes.
 
     ``build(r)`` is the value the fast encoders make (``_fast`` with ``ranged=r``): dicts with ``str`` keys, lists and
@@ -614,7 +614,11 @@ def _write(build: Callable[[bool], Any], ranged: bool) -> bytes:
 
     The bytes returned are a copy: a ``bytes`` orjson returns holds on to the buffer it wrote into (measured: 200 000
     synthetic tasks' 735-byte texts kept 1.5 GB, their copies 150 MB, as ``json.dumps``' do), and the prune keeps every
-    retired record's bytes until the database takes them (``state.retired``)."""
+    retired record's bytes until the database takes them (``state.retired``). ``kept`` False: orjson's own bytes, not
+    copied, for a caller that drops them at once (``state_hash``: the state's whole text, hashed and dropped; the copy
+    was one more pass over it and as many fresh pages: 0.31-0.33 s of a 409 MB text). Either way the value built is let
+    go before the copy: a state's records are fragments of their own texts (``_piece``), together as large as its text,
+    which with 1 M live tasks is ~8 GB (bench/README.md, "What the row does not time: live Task records")."""
     data = None
     if not ranged:
         value = build(False)  # (outside the suppress: orjson's refusal is a TypeError, which would hide the build's own)
@@ -626,9 +630,10 @@ def _write(build: Callable[[bool], Any], ranged: bool) -> bytes:
             data = orjson.dumps(value, option=_ORJSON_REFUSES)
         except orjson.JSONEncodeError:
             return _dumps(build(False))
+    del value  # (a state's fragments: as large as its text, freed before the copy)
     if not data.isascii() or b"\x7f" in data:
         return _escaped(data)
-    return bytes(memoryview(data))  # a copy of its length: orjson's own bytes keep its whole buffer (see above)
+    return bytes(memoryview(data)) if kept else data  # a copy of its length: orjson's own bytes keep its whole buffer (see above)
 
 
 _PIECE = 1 << 16
