@@ -314,6 +314,87 @@ def test_within_equivalents_is_each_bonus_at_most_its_equivalent(rows, rate, abo
     assert within_equivalents(a, low, bonus, rate) == all(b <= e for (_, _, b), e in zip(rows, expected))
 
 
+def _group_sums_whole_columns(values, bounds):
+    """``_group_sums`` as it was before it took its running sums a chunk at a time (session 28): full columns of the
+    halves and their running sums. Kept as the reference the chunked one must equal."""
+    if values.size == 0 or values.size >= 2**31 or int(values.min()) < 0:
+        return None
+
+    def group(column):
+        running = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(column)))
+        return (running[bounds[1:]] - running[bounds[:-1]]).tolist()
+
+    if values.size * int(values.max()) < INT64_MAX + 1:
+        return group(values)
+    return [h * 2**32 + low for h, low in zip(group(values >> 32), group(values & 0xFFFFFFFF), strict=True)]
+
+
+def _within_equivalents_whole_columns(a, low, bonus, rate_units):
+    """``within_equivalents`` as it was before it tested a chunk at a time (session 28): the reference."""
+    rh = rate_units // PPB
+    if not rh:
+        return bool((bonus <= low).all())
+    limit = INT64_MAX // rh
+    return bool(((a > limit) | (bonus - low <= np.minimum(a, limit) * rh)).all())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(st.integers(0, 10**6), st.integers(INT64_MAX // 8, INT64_MAX // 8 + 3), st.integers(0, INT64_MAX), st.integers(-3, -1)),
+        max_size=40,
+    ),
+    cuts=st.lists(st.integers(0, 40), max_size=12),
+    chunk=st.sampled_from([1, 2, 3, 7, 16, None]),
+)
+def test_group_sums_a_chunk_at_a_time_are_the_whole_columns_sums(values, cuts, chunk):
+    """The running sums taken ``chunk`` rows at a time (bounds inside a chunk, at its ends, repeated: empty groups, at 0
+    and at the end) give what the whole columns gave, and the Python sums of the slices; refused alike."""
+    bounds = np.array(sorted([0, len(values), *(min(c, len(values)) for c in cuts)]), dtype=np.int64)
+    column = np.array(values, dtype=np.int64)
+    got = _group_sums(column, bounds, chunk=chunk)
+    assert got == _group_sums_whole_columns(column, bounds)
+    if got is not None:
+        assert got == [sum(values[a:b]) for a, b in zip(bounds.tolist(), bounds[1:].tolist())]
+
+
+def test_group_sums_of_a_close_sized_column_are_the_whole_columns_sums() -> None:
+    """At the default chunk on ~20 chunks of bonus-like values (past 2**63 in all: the halves' path) with 3 000 groups,
+    some empty, some spanning chunks: the reference's sums."""
+    rng = np.random.default_rng(29)
+    values = rng.integers(0, 10**16, 20 * 2**16 + 123, dtype=np.int64)
+    bounds = np.concatenate(([0], np.sort(rng.integers(0, values.size + 1, 3_000)), [values.size])).astype(np.int64)
+    got = _group_sums(values, bounds)
+    assert got == _group_sums_whole_columns(values, bounds) and len(got) == bounds.size - 1
+    assert sum(got) == int(values.astype(object).sum()) > 2**63
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, INT64_MAX // 4), st.integers(0, PPB - 1), st.integers(0, INT64_MAX // 2)),
+        max_size=30,
+    ),
+    rate=st.sampled_from([0, 7, PPB - 1, PPB, 3 * COR, 42 * COR + 5, 2**70 + 3]),
+    above=st.integers(0, 40),
+    chunk=st.sampled_from([1, 2, 5, 16, None]),
+)
+def test_within_equivalents_a_chunk_at_a_time_is_the_whole_columns_test(rows, rate, above, chunk):
+    """Tested ``chunk`` rows at a time, with one row (anywhere: first, mid-chunk, last) pushed one above its equivalent
+    where that fits int64: the answer of the whole-column test, and of the Python integers."""
+    rh, rl = divmod(rate, PPB)
+    rows = [(a, low if rl else 0, min(b, a * rh + (low if rl else 0))) for a, low, b in rows]  # every bonus within
+    if rows:
+        i = above % len(rows)
+        a, low, _ = rows[i]
+        if a * rh + low + 1 <= INT64_MAX:
+            rows[i] = (a, low, a * rh + low + 1)
+    a, low, bonus = (np.array(column, dtype=np.int64) for column in zip(*rows)) if rows else (np.zeros(0, dtype=np.int64),) * 3
+    got = within_equivalents(a, low, bonus, rate, chunk=chunk)
+    assert got == _within_equivalents_whole_columns(a, low, bonus, rate)
+    assert got == all(b <= x * rh + lo for x, lo, b in rows)
+
+
 def test_bonus_table_makes_each_arithmetic_column_once_when_read():
     """The inputs are given, the arithmetic made on first read and kept (a name: a copy of that column); it reads as the
     dict of ``BONUS_TABLE``, in that order."""
