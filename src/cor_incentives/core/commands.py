@@ -219,25 +219,34 @@ class Struct:
 
     fields: Mapping[str, FieldType | Opt]
     code: str = "invalid_object"
+    # (derived from ``fields`` once, not at each of the tens of thousands of bodies a replay checks)
+    _names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _specs: tuple[tuple[str, str, FieldType, bool], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_names", frozenset(self.fields))
+        specs = tuple(
+            (name, f".{name}", spec.type if isinstance(spec, Opt) else spec, isinstance(spec, Opt)) for name, spec in self.fields.items()
+        )  # (name, its path suffix, its type, optional)
+        object.__setattr__(self, "_specs", specs)
 
     def check(self, value: Any, path: str) -> None:
         if not isinstance(value, dict):
             refuse(path, self.code, f"an object, got {shown(value)}")
         own = self.code != "invalid_object"
-        unknown = sorted(set(value) - set(self.fields))
-        if unknown:
+        if not self._names.issuperset(value):
+            unknown = sorted(set(value) - self._names)
             refuse(
                 path,
                 self.code if own else "unknown_field",
                 f"unknown field(s) {', '.join(repr(u[:40]) for u in unknown[:5])}; the fields are {', '.join(sorted(self.fields)) or 'none'}",
             )
-        for name, spec in self.fields.items():
-            sub = f"{path}.{name}"
+        for name, suffix, spec, optional in self._specs:
             if name not in value:
-                if not isinstance(spec, Opt):
-                    refuse(sub, self.code if own else "missing_field", "a required field is missing")
+                if not optional:
+                    refuse(path + suffix, self.code if own else "missing_field", "a required field is missing")
                 continue
-            (spec.type if isinstance(spec, Opt) else spec).check(value[name], sub)
+            spec.check(value[name], path + suffix)
 
 
 @dataclass(frozen=True)

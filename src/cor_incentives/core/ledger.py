@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .errors import InsufficientFunds, InvalidInput, invariant
-from .journal import MISSING, Journaled, LoggedDict, Writes, frozen_init
+from .journal import MISSING, JList, Journaled, LoggedDict, Writes, frozen_init
 from .units import BPS, cor_text
 
 SOURCES = ("genesis", "minted")
@@ -100,8 +100,12 @@ class Ledger(Journaled):
         return self.balances.get(account, 0)
 
     def begin(self) -> None:
-        """Start collecting this event's postings (``commit`` hands them over)."""
-        self.postings = []
+        """Start collecting this event's postings (``commit`` hands them over).
+
+        The empty list ``commit`` left is kept (it is the ledger's own, never handed out): a new one only replaces a list
+        that holds postings (or one whose appends are not journaled), so an event pays one list, not two."""
+        if self.postings or type(self.postings) is not JList:
+            self.postings = []
 
     def commit(self) -> list[Posting]:
         """This event's postings (the list is handed over; the next event starts a new one)."""
