@@ -2,12 +2,15 @@
 (with good and wrong checkpoints) and epoch closes, slash reports (the same evidence twice, the
 evidence an automatic slash will use), nodes and stake, sessions and tasks through commit-reveal and
 validation, claims, governance (parameter changes to bound values, treasury spends, controllers,
-curators) with votes, bounties, community, bridge posts, and hostile bodies.
+curators) with votes, bounties, community, bridge posts, and hostile bodies; the model registry
+(listings, fine-tunes, retires, tasks naming any of four models), at the latest rules or at rule 24
+(a passed ``param_change`` to the highest rule version moves it to 25 mid-life), pruning on or off.
 
 After every step:
   - a refused command left the whole state fingerprint (the derived draw index included) identical;
   - the live state equals a replay of the log so far (an unjournaled replay kept in step);
-  - conservation holds (``support.chain.Chain`` checks it after every accepted event).
+  - conservation holds (``support.chain.Chain`` checks it after every accepted event);
+  - every open task names the live model record it was opened on (``support.models``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from cor_incentives.app.views import proof
 from cor_incentives.core.apply import apply, conservation_holds, replay
@@ -26,13 +29,15 @@ from cor_incentives.core.commands import OFFENCES
 from cor_incentives.core.community import KINDS as CONTRIBUTION_KINDS
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.params import PARAM_FIELDS, Params, param_bounds
+from cor_incentives.core.rules import LATEST, RULES_MODEL_BOND
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import encode_state
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from cor_incentives.core.validation import canary_commitment
 from support.chain import ORACLE, addr
-from support.market import MODEL, h, market
+from support.market import h, market
+from support.models import MODEL_IDS, REGISTRY_CMDS, open_tasks_name_live_models, registry_command
 
 STEPS = int(os.environ.get("COR_ATOMIC_STEPS", "50"))
 EXAMPLES = int(os.environ.get("COR_ATOMIC_EXAMPLES", "25"))
@@ -69,8 +74,11 @@ def bound_value(name: str, high: bool) -> int:
 
 
 class AtomicMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
-        super().__init__()
+    @initialize(prune=st.booleans(), rule_version=st.sampled_from([LATEST, LATEST, RULES_MODEL_BOND - 1]))
+    def genesis(self, prune: bool, rule_version: int) -> None:
+        """The latest rules or the one before the model deposit (a passed ``param_change`` moves it up mid-life), with
+        closed records pruned (retired models, sessions, nodes and bounties leave the state) or kept."""
+        self.people = list(PEOPLE)
         self.c = market(
             n_miners=4,
             n_validators=3,
@@ -79,10 +87,13 @@ class AtomicMachine(RuleBasedStateMachine):
                 "epoch_length_ticks": 12,
                 "gov_voting_period_ticks": 6,
                 "gov_min_deposit_units": str(10 * COR),
+                "prune_closed_records": int(prune),
+                "rule_version": rule_version,
             },
         )
         self.c.oracle("community.appoint", {"curator": addr("dev")})
         self.shadow = replay(self.c.events)  # an unjournaled replay, kept in step with the log
+        event(f"genesis: rule_version={rule_version} prune={prune}")
 
     # --- driving ---------------------------------------------------------------------------------
 
@@ -103,7 +114,7 @@ class AtomicMachine(RuleBasedStateMachine):
         event(f"{kind}: accepted")
 
     def who(self, i: int) -> str:
-        return addr(PEOPLE[i % len(PEOPLE)])
+        return addr(self.people[i % len(self.people)])
 
     def task(self, i: int):
         ids = sorted(self.c.state.tasks)
@@ -170,7 +181,7 @@ class AtomicMachine(RuleBasedStateMachine):
     )
     def node(self, i: int, kind: str, role: str, amount: Any, bps: int) -> None:
         body: dict[str, Any] = {
-            "node.register": {"role": role, "self_bond": amount, "models": [MODEL] if role == "miner" else []},
+            "node.register": {"role": role, "self_bond": amount, "models": MODEL_IDS[: 1 + bps % 4] if role == "miner" else []},
             "node.unjail": {},
             "node.set_commission": {"commission_bps": bps},
         }[kind]
@@ -178,30 +189,33 @@ class AtomicMachine(RuleBasedStateMachine):
 
     # --- the market -------------------------------------------------------------------------------------
 
-    @rule(
-        kind=st.sampled_from(["session.open", "session.deposit", "session.close", "model.register"]),
-        i=st.integers(0, 20),
-        amount=AMOUNTS,
-        s=st.integers(1, 4),
-    )
+    @rule(kind=st.sampled_from(["session.open", "session.deposit", "session.close"]), i=st.integers(0, 20), amount=AMOUNTS, s=st.integers(1, 4))
     def session(self, kind: str, i: int, amount: Any, s: int) -> None:
         body: dict[str, Any] = {
             "session.open": {"deposit": amount, "redundancy": 1 + s % 3},
             "session.deposit": {"session": s, "amount": amount},
             "session.close": {"session": s},
-            "model.register": {
-                "id": f"m-{s}",
-                "parameter_count": 10**6 * s,
-                "quantization": "q8_0",
-                "context_length": 2048,
-                "content_hash": h(str(s)),
-            },
         }[kind]
         self.send(addr("user") if i % 3 else self.who(i), kind, body)
 
-    @rule(net=st.booleans(), max_out=st.integers(1, 300), s=st.integers(1, 3))
-    def submit(self, net: bool, max_out: int, s: int) -> None:
-        inputs = {"model": MODEL, "prompt_hash": h("p"), "prompt_bytes": 20, "input_tokens": 12, "max_output_tokens": max_out}
+    @rule(cmds=REGISTRY_CMDS)
+    def registry(self, cmds: list[tuple[str, int, int, int]]) -> None:
+        """Listings, fine-tunes and retires (``support.models.registry_command``); an id pruned is listed again."""
+        for kind, k, parent, by in cmds:
+            self.send(*registry_command(self.c.state, kind, k, parent, by, self.who(by)))
+
+    @rule()
+    def fresh_miner(self) -> None:
+        """A funded miner serving every model of ``MODEL_IDS`` (the market's serve only its own), acting from then on."""
+        name = f"x{len(self.people)}"
+        self.send(addr("user"), "transfer", {"to": addr(name), "amount": str(3_000 * COR)})
+        self.send(addr(name), "node.register", {"role": "miner", "self_bond": str(2_000 * COR), "models": MODEL_IDS})
+        if addr(name) in self.c.state.nodes:
+            self.people.append(name)
+
+    @rule(net=st.booleans(), max_out=st.integers(1, 300), s=st.integers(1, 3), k=st.sampled_from([0, 0, 1, 2, 3]))
+    def submit(self, net: bool, max_out: int, s: int, k: int) -> None:
+        inputs = {"model": MODEL_IDS[k], "prompt_hash": h("p"), "prompt_bytes": 20, "input_tokens": 12, "max_output_tokens": max_out}
         if net:
             self.send(ORACLE, "task.network", inputs)
         else:
@@ -350,10 +364,15 @@ class AtomicMachine(RuleBasedStateMachine):
 
     @invariant()
     def live_equals_replay(self) -> None:
+        if not hasattr(self, "c"):
+            return
         conservation_holds(self.c.state)
+        open_tasks_name_live_models(self.c.state)
         assert fingerprint(self.shadow) == fingerprint(self.c.state), "the live state differs from a replay of its log"
 
     def teardown(self) -> None:
+        if not hasattr(self, "c"):
+            return
         assert fingerprint(replay(self.c.events, check_each=True)) == fingerprint(self.c.state)
 
 

@@ -5,8 +5,8 @@
 KeyError (a beacon, pruning on, ``unbonding_period_epochs`` 0 or 1, and a task cancelled before its miner draw, then the
 close with no tick between) lines up in about one example in ten, and then only if the orderings follow. This machine
 holds that combination at every genesis and makes the orderings likely: a beacon always, pruning always, the window 0
-or 1, epochs of 1-3 ticks, rule versions from pruning (10) on with 21-24 (bounty deposit and retire, node retire,
-session bound) weighted up. Its rules queue a draw and then act before the tick that runs it:
+or 1, epochs of 1-3 ticks, rule versions from pruning (10) on with 21-25 (bounty deposit and retire, node retire,
+session bound, model deposit) weighted up. Its rules queue a draw and then act before the tick that runs it:
 
 - a user or network task submitted, then any short sequence of cancel / close / tick / commit-reveal (its validator
   draw) / the validators' reports (an escalation draw); and 1bb3430's own ordering (submit, cancel, close) as a rule;
@@ -16,6 +16,7 @@ session bound) weighted up. Its rules queue a draw and then act before the tick 
   queued draw is not reachable from a log, and dropping it fails nothing here);
 - a node named by a task (or idle) unbonding its whole self-bond, withdrawing after the window, with closes between,
   and a fresh node of its role registering;
+- the market's model retired with its tasks open or their draws queued, closes, and its id listed again (rule 25);
 - bare ticks and closes, and epochs run out.
 
 Mutation check (session 28, 40 runs of the default 50 examples each): with 1bb3430's skip undone (``tasks._drawn_task``
@@ -43,12 +44,13 @@ from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from support.chain import ORACLE, addr, refusal_of
 from support.market import MODEL, h, market
+from support.models import card, open_tasks_name_live_models
 from support.reports import report_rounds
 
 STEPS = int(os.environ.get("COR_DRAW_STEPS", "25"))
 EXAMPLES = int(os.environ.get("COR_DRAW_EXAMPLES", "50"))
 OUTPUTS = ["Paris", "Paris", "Lyon"]
-RULES = st.one_of(st.just(LATEST), st.sampled_from([21, 22, 23, 24]), st.integers(RULES_PRUNE, LATEST))
+RULES = st.one_of(st.just(LATEST), st.sampled_from([21, 22, 23, 24, 25]), st.integers(RULES_PRUNE, LATEST))
 AFTER_SUBMIT = st.lists(st.sampled_from(["cancel", "cancel", "close", "close", "tick", "reveal", "report"]), max_size=4)
 
 
@@ -220,6 +222,25 @@ class DrawPruneMachine(RuleBasedStateMachine):
         if close_epoch:
             self.close()
 
+    # --- the market's model retired and listed again (rule 25) --------------------------------------------------
+
+    @rule(then=st.lists(st.sampled_from(["close", "close", "tick", "task"]), max_size=4), by=st.sampled_from(["dev", "sponsor"]))
+    def model_relisted(self, then: list[str], by: str) -> None:
+        """The market's model retired by its owner with its tasks open or their draws queued, then closes and ticks (it
+        leaves at the first close's prune at which no open task names it; a task naming it meanwhile is refused), and its
+        id listed again, by its owner or another key (refused while the retired record is live)."""
+        listed = self.c.state.models.get(MODEL)
+        if listed is None or not self.send(listed.owner, "model.retire", {"model": MODEL}):
+            return
+        for step in then:
+            if step == "task":
+                self.task(False, ["tick"], 0, False)
+            elif step == "close":
+                self.close()
+            else:
+                self.send(ORACLE, "tick", {"ticks": 1})
+        self.send(addr(by), "model.register", card(MODEL))
+
     # --- nodes leaving --------------------------------------------------------------------------------
 
     @rule(i=st.integers(0, 7), epochs=st.integers(0, 2))
@@ -248,6 +269,7 @@ class DrawPruneMachine(RuleBasedStateMachine):
     def conserved(self) -> None:
         if hasattr(self, "c"):
             conservation_holds(self.c.state)
+            open_tasks_name_live_models(self.c.state)
 
     def teardown(self) -> None:
         if hasattr(self, "c"):

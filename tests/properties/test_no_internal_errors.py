@@ -8,10 +8,14 @@ the parameters that shape time, pruning and the draws at their bounds (``core/pa
 window 0 / 1, epochs of a few ticks, pruning on / off, redundancy / validators / min_consensus at their edges, deadlines of
 one tick, ``max_entries``, escalations, a beacon or none, older rule versions, and a few other integer parameters at
 lo / lo+1 / hi. The traffic is the market's: submit, cancel, commit / reveal, validation reports, canaries, sessions,
-stake bond / unbond / withdraw / delegate / redelegate / cancel_unbond, node commands, transfers, ticks and closes.
+stake bond / unbond / withdraw / delegate / redelegate / cancel_unbond, node commands, transfers, ticks and closes; and
+(session 29) the model registry: listings, fine-tunes of live / retired / pruned parents, retires by the owner or not
+(the market's own model too, its tasks open), tasks naming any of four models, an id pruned and registered again, and
+governance moving the rule version up mid-life (rule 24 to 25 with ``COR_EDGE_RULES=24``).
 
 After every command: it applied, or it raised ``EngineError`` and left the state's bytes as they were; conservation holds
-(``support.chain.Chain`` checks it after each accepted event). At the end the log replays to the same state hash.
+(``support.chain.Chain`` checks it after each accepted event); every open task names the live model record it was opened
+on (``support.models.open_tasks_name_live_models``). At the end the log replays to the same state hash.
 
 ``COR_EDGE_EXAMPLES`` / ``COR_EDGE_STEPS`` raise the counts for a hunt, ``COR_EDGE_RULES`` (e.g. ``21,22,23,24``) holds
 its rule versions to a list (the defaults keep ``make test`` fast).
@@ -35,7 +39,8 @@ from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from cor_incentives.core.validation import canary_commitment
 from support.chain import ORACLE, addr, refusal_of
-from support.market import MODEL, h, market
+from support.market import h, market
+from support.models import MODEL_IDS, REGISTRY_CMDS, open_tasks_name_live_models, registry_command
 from support.reports import report_rounds
 
 STEPS = int(os.environ.get("COR_EDGE_STEPS", "40"))
@@ -106,6 +111,7 @@ def edge_params(draw: st.DrawFn) -> tuple[dict[str, Any], int, int, bool]:
             st.sampled_from(RULES) if RULES else st.one_of(st.just(LATEST), st.just(LATEST), st.just(LATEST), st.integers(1, LATEST))
         ),
         "gov_min_deposit_units": str(10 * COR),
+        "gov_voting_period_ticks": draw(st.sampled_from([1, 3, 10])),  # a rule upgrade passes within a run (``upgrade``)
     }
     for name in draw(st.lists(st.sampled_from(OTHER), max_size=6, unique=True)):
         p[name] = jsonable(draw(st.one_of(near(name), st.just(param_default(name)))))
@@ -126,16 +132,18 @@ class EdgeMachine(RuleBasedStateMachine):
             event(f"set-up refused: {e.code}")
             assume(False)
         self.people = [f"m{i}" for i in range(n_miners)] + [f"v{i}" for i in range(n_validators)] + ["router", "user", "dev", "d0", "stranger"]
+        self.fresh = 0
         for name, v in sorted(params.items()):
             event(f"{name}={v}")
         event(f"beacon={beacon}")
 
     # --- driving ---------------------------------------------------------------------------------
 
-    def send(self, actor: str, kind: str, body: Any) -> None:
-        """Applied, or refused with an EngineError that changed nothing; anything else fails the test."""
+    def send(self, actor: str, kind: str, body: Any) -> str | None:
+        """Applied (None), or refused with an EngineError that changed nothing (its code); anything else fails the test."""
         code = refusal_of(self.c, actor, kind, body)
         event(f"{kind}: {code or 'accepted'}")
+        return code
 
     def who(self, i: int) -> str:
         return addr(self.people[i % len(self.people)])
@@ -247,11 +255,45 @@ class EdgeMachine(RuleBasedStateMachine):
     )
     def node(self, i: int, kind: str, role: str, amount: Any, bps: int) -> None:
         body: dict[str, Any] = {
-            "node.register": {"role": role, "self_bond": amount, "models": [MODEL] if role == "miner" else []},
+            "node.register": {"role": role, "self_bond": amount, "models": MODEL_IDS[: 1 + bps % 4] if role == "miner" else []},
             "node.unjail": {},
             "node.set_commission": {"commission_bps": bps},
         }[kind]
         self.send(self.who(i), kind, body)
+
+    @rule(n=st.integers(1, 3))
+    def fresh_miners(self, n: int) -> None:
+        """Funded miners serving every model of ``MODEL_IDS`` (the market's serve only its own), acting from then on."""
+        for _ in range(n):
+            self.fresh += 1
+            name = f"x{self.fresh}"
+            self.send(addr("user"), "transfer", {"to": addr(name), "amount": str(3_000 * COR)})
+            if self.send(addr(name), "node.register", {"role": "miner", "self_bond": str(2_000 * COR), "models": MODEL_IDS}) is None:
+                self.people.append(name)
+
+    # --- the model registry (rule 25) and rule upgrades ------------------------------------------------------------
+
+    @rule(cmds=REGISTRY_CMDS)
+    def registry(self, cmds: list[tuple[str, int, int, int]]) -> None:
+        """Listings, fine-tunes and retires (``support.models.registry_command``); an id pruned is listed again."""
+        for kind, k, parent, by in cmds:
+            self.send(*registry_command(self.c.state, kind, k, parent, by, self.who(by)))
+
+    @rule(latest=st.booleans(), option=st.sampled_from(["yes", "yes", "yes", "no"]), closes=st.integers(0, 3))
+    def upgrade(self, latest: bool, option: str, closes: int) -> None:
+        """Governance moves the rule version up (to the next or the latest) mid-life: proposed, every node votes, voting
+        runs out and epochs close (the stake must have aged: it fails early in a run)."""
+        s = self.c.state
+        target = LATEST if latest else min(s.params.rule_version + 1, LATEST)
+        pid = s.next_id
+        change = {"kind": "param_change", "title": "rules", "changes": {"rule_version": target}, "effective_epoch": s.epoch + 1}
+        if self.send(addr("user"), "gov.propose", change) is not None:
+            return
+        for node in sorted(self.c.state.nodes):
+            self.send(node, "gov.vote", {"proposal": pid, "option": option})
+        self.send(ORACLE, "tick", {"ticks": self.c.state.params.gov_voting_period_ticks})
+        self.run_out_epochs(closes)
+        event(f"rule_version now {self.c.state.params.rule_version}")
 
     @rule(i=st.integers(0, 20), offence=st.sampled_from(["commit_mismatch", "missed_deadline", "poi_divergence"]), t=st.integers(0, 8))
     def slash_report(self, i: int, offence: str, t: int) -> None:
@@ -270,9 +312,9 @@ class EdgeMachine(RuleBasedStateMachine):
         }[kind]
         self.send(addr("user"), kind, body)
 
-    @rule(net=st.booleans(), max_out=st.sampled_from([1, 64, 300]), s=st.integers(1, 3))
-    def submit(self, net: bool, max_out: int, s: int) -> None:
-        inputs = {"model": MODEL, "prompt_hash": h("p"), "prompt_bytes": 20, "input_tokens": 12, "max_output_tokens": max_out}
+    @rule(net=st.booleans(), max_out=st.sampled_from([1, 64, 300]), s=st.integers(1, 3), k=st.sampled_from([0, 0, 1, 2, 3]))
+    def submit(self, net: bool, max_out: int, s: int, k: int = 0) -> None:
+        inputs = {"model": MODEL_IDS[k], "prompt_hash": h("p"), "prompt_bytes": 20, "input_tokens": 12, "max_output_tokens": max_out}
         if net:
             self.send(ORACLE, "task.network", inputs)
         else:
@@ -286,12 +328,13 @@ class EdgeMachine(RuleBasedStateMachine):
         q=st.integers(0, 10**9),
         skip=st.integers(0, 5),
         direct=st.sampled_from([False] * 5 + [True]),
+        k=st.sampled_from([0, 0, 0, 1, 2, 3]),
     )
-    def serve(self, net: bool, outs: list[str], lie: int, d: int, q: int, skip: int, direct: bool) -> None:
+    def serve(self, net: bool, outs: list[str], lie: int, d: int, q: int, skip: int, direct: bool, k: int) -> None:
         """One task through the pipeline at once: submitted, drawn (a tick with a beacon), committed and revealed,
         its validators drawn, and judged; each step may be refused (the parameters make many refusals)."""
         i = self.c.state.next_id
-        self.submit(net, 64, 1)
+        self.submit(net, 64, 1, k)
         if i not in self.c.state.tasks:
             return
         self.draw(i)
@@ -387,6 +430,7 @@ class EdgeMachine(RuleBasedStateMachine):
     def conserved(self) -> None:
         if hasattr(self, "c"):
             conservation_holds(self.c.state)
+            open_tasks_name_live_models(self.c.state)
 
     def teardown(self) -> None:
         if hasattr(self, "c"):
