@@ -4,7 +4,8 @@ the database) and an id listed again after it left. At the end, on SQLite and Po
 
 - an engine opened from the newest snapshot (a tail after it replayed) and one that replays the whole log reach the
   live state (the same bytes, the same ``state_fingerprint`` and the same derived indexes, ``retired_models`` among them);
-- every model that left is read back from the database (``archive.get_model``) as its last record;
+- every model that left is read back from the database (``archive.get_model``) as its last record, and every listing
+  of an id (listed, retired, gone and listed again) as the listing in force at its tick (``at_tick``);
 - ``cor verify``'s ``verify_store`` re-derives the pruned hash with every record.
 
 ``COR_MODEL_SNAP_EXAMPLES`` raises the example count for a hunt (the default keeps ``make test`` fast)."""
@@ -62,6 +63,7 @@ def cycles(url: str, keys_dir: Path, steps: list[tuple[Any, ...]]) -> None:
     eng.submit_as(keys["x0"], "node.register", {"role": "miner", "self_bond": str(2_000 * COR), "models": IDS})
     session = next(s.id for s in eng.state.sessions.values() if s.owner == keys["alice"].address)
     last: dict[str, tuple[int, str]] = {}  # id -> (registered_tick, owner) of its newest record
+    listings: list[tuple[str, int, str]] = []  # every accepted listing: (id, registered_tick, owner)
 
     def send(key: Any, kind: str, body: dict[str, Any]) -> bool:
         try:
@@ -76,6 +78,7 @@ def cycles(url: str, keys_dir: Path, steps: list[tuple[Any, ...]]) -> None:
         again = IDS[k] in last and IDS[k] not in eng.state.models
         if send(keys[OWNERS[who]], "model.register", card(IDS[k], IDS[parent] if parent < len(IDS) else None)):
             last[IDS[k]] = (eng.state.tick, keys[OWNERS[who]].address)
+            listings.append((IDS[k], *last[IDS[k]]))
             event(f"an id listed again after it left: {again}")
 
     def retire(k: int, by_owner: bool) -> None:
@@ -130,6 +133,9 @@ def cycles(url: str, keys_dir: Path, steps: list[tuple[Any, ...]]) -> None:
             for mid, (tick, owner) in gone.items():
                 m = get_model(e.state, mid)
                 assert (m.registered_tick, m.owner) == (tick, owner) and m.retired_tick is not None, mid
+            for mid, tick, owner in listings:  # each listing of an id, the ones that left included, at its tick
+                m = get_model(e.state, mid, at_tick=tick)
+                assert (m.registered_tick, m.owner) == (tick, owner), (mid, tick)
     finally:
         for e in opened:
             e.store.dispose()
