@@ -224,13 +224,27 @@ class DrawPruneMachine(RuleBasedStateMachine):
 
     # --- the market's model retired and listed again (rule 25) --------------------------------------------------
 
-    @rule(then=st.lists(st.sampled_from(["close", "close", "tick", "task"]), max_size=4), by=st.sampled_from(["dev", "sponsor"]))
-    def model_relisted(self, then: list[str], by: str) -> None:
-        """The market's model retired by its owner with its tasks open or their draws queued, then closes and ticks (it
-        leaves at the first close's prune at which no open task names it; a task naming it meanwhile is refused), and its
-        id listed again, by its owner or another key (refused while the retired record is live)."""
+    @rule(
+        queued=st.sampled_from(["none", "user", "network", "reveal"]),
+        then=st.lists(st.sampled_from(["close", "close", "tick", "task"]), max_size=4),
+        by=st.sampled_from(["dev", "sponsor"]),
+    )
+    def model_relisted(self, queued: str, then: list[str], by: str) -> None:
+        """The market's model retired by its owner with a task naming it waiting for a draw (its miners' after a submit,
+        its validators' after the reveals), then closes and ticks (it leaves at the first close's prune at which no open
+        task names it: the close runs the queued draws after its prune; a task naming it meanwhile is refused), and its id
+        listed again, by its owner or another key (refused while the retired record is live)."""
         listed = self.c.state.models.get(MODEL)
-        if listed is None or not self.send(listed.owner, "model.retire", {"model": MODEL}):
+        if listed is None:
+            return
+        if queued != "none":
+            tid = self.c.state.next_id
+            self.task(queued == "network", [], 0, False)  # its miner draw queued
+            if queued == "reveal" and tid in self.c.state.tasks:
+                self.draw_now(tid)
+                if self.c.state.tasks[tid].state in ("CREATED", "PREPARED"):
+                    self.reveal(tid, 9)  # every miner reveals: its validator draw queued
+        if not self.send(listed.owner, "model.retire", {"model": MODEL}):
             return
         for step in then:
             if step == "task":
