@@ -140,7 +140,7 @@ def test_messages_naming_a_retired_model_are_refused():
 
 
 def test_a_parent_is_retired_after_its_fine_tunes():
-    c = chain()
+    c = chain(RULES_MODEL_BOND)  # rule 25 only: from rule 26 the retire is accepted (tests/core/test_fine_tune_release.py)
     c.as_("user", "model.register", card("ft", parent=MODEL))
     err = refused(c, "dev", "model.retire", {"model": MODEL}, "model_has_fine_tunes")
     assert err.details["fine_tunes"] == ["ft"]
@@ -308,7 +308,7 @@ def test_property_retired_models_leave_once_no_open_task_names_them(rounds):
     """Rules 25 and 24 side by side: the same messages; under 25 the retired models and only they leave, each at the first
     close with no open task naming it, the deposits of the listed ones are locked and come back whole; a snapshot
     decoded mid-way replays the rest to the same state."""
-    c, old = with_miners(chain()), with_miners(chain(OLD))
+    c, old = with_miners(chain(RULES_MODEL_BOND)), with_miners(chain(OLD))  # (rule 26 beside 25: test_fine_tune_release)
     listed: list[str] = []
     old_listed: list[str] = []
     snapshot = None

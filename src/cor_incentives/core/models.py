@@ -12,12 +12,15 @@ Messages
 Money (rule ``RULES_MODEL_BOND``)
     ``model.register`` moves ``model_listing_deposit_units`` from the owner's wallet to ``escrow:model:<id>`` (refused
     ``model_deposit_unfunded``, nothing written): an unfunded key cannot list a model, and N listed models lock N × that.
-    ``model.retire`` returns the deposit whole to the owner's wallet; it is refused while a live model names this one as
-    its parent (``model_has_fine_tunes``: a fine-tune's settlement pays its parent's owner). From the retire no new task
-    and no fine-tune may name the model (``model_retired``); the tasks already open settle as before (their fees' royalty
-    and this epoch's marketplace share still pay its owner), and the model leaves the live state at the first epoch
-    close's prune at which no open task names it (core/prune.py ``retire_models``). A message naming it is then refused
-    ``model_not_found`` and its id may be registered again, as a fresh record. Earlier rules: free, kept forever.
+    ``model.retire`` returns the deposit whole to the owner's wallet. Under rule 25 it is refused while a live model names
+    this one as its parent (``model_has_fine_tunes``); from ``RULES_FINE_TUNE_RELEASE`` (26) it is not (a stranger's
+    fine-tune held the owner's deposit: attack fine_tune_hold). From the retire no new task and no fine-tune may name the
+    model (``model_retired``); the tasks already open settle as before (their fees' royalty and this epoch's marketplace
+    share still pay its owner), and so do its live fine-tunes' (a fine-tune's settlement and marketplace share pay its
+    parent's owner ``parent_royalty_bps``). The model leaves the live state at the first epoch close's prune at which no
+    open task names it and no model staying names it as its parent (core/prune.py ``retire_models``; ``State.
+    fine_tune_counts`` counts each model's live fine-tunes). A message naming it is then refused ``model_not_found`` and its
+    id may be registered again, as a fresh record. Earlier rules: free, kept forever.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 from . import ledger as acct
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .records import Model
-from .rules import RULES_MODEL_BOND, rules_since
+from .rules import RULES_FINE_TUNE_RELEASE, RULES_MODEL_BOND, rules_since
 from .state import State
 from .units import cor_text as cor
 
@@ -102,13 +105,17 @@ def process_model_register(state: State, actor: str, body: dict[str, Any]) -> No
                 balance=str(have),
             )
     state.models[model_id] = Model(model_id, actor, params, quant, ctx, license_, content_hash, parent, state.tick)
+    if parent is not None:  # (derived: the parent's live fine-tunes, read by model.retire under 25 and the close's prune)
+        state.fine_tune_counts[parent] = state.fine_tune_counts.get(parent, 0) + 1
     if bonded:
         state.ledger.transfer(acct.wallet(actor), model_account(model_id), p.model_listing_deposit_units, "model_deposit")
 
 
 def process_model_retire(state: State, actor: str, body: dict[str, Any]) -> None:
     """``model.retire`` {model} (``RULES_MODEL_BOND``): the owner takes the listing deposit back; no new task or fine-tune
-    may name the model, and it leaves the live state at the first close's prune at which no open task names it."""
+    may name the model, and it leaves the live state at the first close's prune at which no open task and no model staying
+    names it (``prune.retire_models``). Under rule 25 refused while a live model names it as its parent; from
+    ``RULES_FINE_TUNE_RELEASE`` accepted then too (its fine-tunes keep it live, not its deposit)."""
     if not rules_since(state.params, RULES_MODEL_BOND):
         raise Conflict(
             f"model.retire is a rule-{RULES_MODEL_BOND} message; rule version {state.params.rule_version} is in force",
@@ -122,8 +129,8 @@ def process_model_retire(state: State, actor: str, body: dict[str, Any]) -> None
     if m.owner != actor:
         raise Unauthorized(f"model {model_id!r} belongs to {m.owner}", code="not_model_owner")
     listed_model(state, model_id)  # once: model_retired
-    tunes = sorted(t.id for t in state.models.values() if t.parent == model_id)
-    if tunes:
+    if state.fine_tune_counts.get(model_id) and not rules_since(state.params, RULES_FINE_TUNE_RELEASE):
+        tunes = sorted(t.id for t in state.models.values() if t.parent == model_id)  # (the refusal's details only)
         raise Conflict(
             f"model {model_id!r} is the parent of {len(tunes)} live fine-tune(s) ({', '.join(tunes[:3])}): its owner is paid their "
             "parent royalty, so it is retired after them",

@@ -18,8 +18,10 @@ Concepts
       and its deposit returned, so nothing reads it (``retire_sessions``); a message naming it is refused
       ``session_not_found``. One whose dedicated miners' draw still waits for the beacon stays until it ran;
     - a *retired model* (``RULES_MODEL_BOND``), at the first close after ``model.retire`` at which no open task names it
-      (``retire_models``): its deposit went back at the retire, no new task or fine-tune may name it and no live model
-      names it as its parent, so only an open task's settlement (its fee's royalty) still reads it. A message naming it
+      and no model staying names it as its parent (``retire_models``; from ``RULES_FINE_TUNE_RELEASE`` a model with live
+      fine-tunes may be retired, and stays live until they left): its deposit went back at the retire and no new task or
+      fine-tune may name it, so only an open task's settlement (its fee's royalty) and its live fine-tunes' (their
+      parent's royalty) still read it. A message naming it
       is then refused ``model_not_found`` and its id may be registered again as a fresh record. Its pruned key is
       ``<id>@<registered tick>``;
     - a *parameter version* superseded before the epoch that just closed (each controller step
@@ -207,19 +209,41 @@ def retire_sessions(state: State) -> None:
 
 def retire_models(state: State) -> None:
     """Retired models leave (``RULES_MODEL_BOND``), in id order, read from ``state.retired_models`` (O(those), and O(open
-    tasks) when there are any: no walk of the models or the closed tasks). The readers of ``state.models``: ``task.submit``,
-    a quote and a fine-tune's ``model.register`` refuse a retired model (``listed_model``); ``model.retire`` refused it
-    while a live model named it as its parent; an open task's settlement reads its model (price and royalty:
-    fees.settle_fee, tasks._record_work), so a model named by an open task stays until that task closed; this epoch's
-    marketplace share was paid by the close before its prune; a closed task and a node's ``models`` name it by id only.
-    Its deposit went back at the retire (its escrow account is gone from the ledger)."""
-    if not state.retired_models:
+    tasks) when one of them has no fine-tune left: no walk of the models or the closed tasks). The readers of
+    ``state.models``: ``task.submit``, a quote and a fine-tune's ``model.register`` refuse a retired model
+    (``listed_model``); an open task's settlement reads its model (price and royalty: fees.settle_fee,
+    tasks._record_work), so a model named by an open task stays until that task closed; a live fine-tune's settlement and
+    marketplace share read its parent's owner (fees.settle_fee, rewards.process_marketplace_rewards), so a model named as
+    parent by a model staying stays too (``state.fine_tune_counts``, O(1) a model; under rule 25 a model with live
+    fine-tunes could not be retired, from ``RULES_FINE_TUNE_RELEASE`` it can). A fine-tune leaving at this close releases
+    its parent at the same close (the fine-tunes first, then the parents they free, whatever their ids; folded in id
+    order). This epoch's marketplace share was paid by the close before its prune; a closed task and a node's ``models``
+    name a model by id only. Its deposit went back at the retire (its escrow account is gone from the ledger)."""
+    counts = state.fine_tune_counts
+    free = sorted(m for m in state.retired_models if not counts.get(m))
+    if not free:
         return
     busy = open_task_models(state)
-    for mid in sorted(state.retired_models - busy):
+    ready = [m for m in free if m not in busy]
+    leaving: set[str] = set()
+    while ready:
+        mid = ready.pop()
+        leaving.add(mid)
+        parent = state.models[mid].parent
+        if parent is None:
+            continue
+        left = counts[parent] - 1
+        if left:
+            counts[parent] = left
+            continue
+        del counts[parent]
+        if parent in state.retired_models and parent not in busy:
+            ready.append(parent)  # its last fine-tune leaves now
+    for mid in sorted(leaving):
         model = state.models.pop(mid)
         invariant(model.retired_tick is not None, f"model {mid} retires unretired")
         invariant(state.ledger.balance(model_account(mid)) == 0, f"model {mid} retires with a deposit")
+        invariant(mid not in counts, f"model {mid} retires with live fine-tunes")
         state.retired_models.discard(mid)
         retire(state, MODEL, model_key(model), model)
 

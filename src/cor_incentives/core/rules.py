@@ -149,6 +149,15 @@ RULE_VERSIONS: dict[int, str] = {
     "names it (core/prune.py retire_models, with pruning on), folded into ``pruned`` and moved to the database; a "
     "message naming it is then refused model_not_found and its id may be registered again (1-24: registration free and "
     "records kept forever, so an unfunded key listed models without end: attack model_spam)",
+    # --- rule 26 (RULES_FINE_TUNE_RELEASE): a fine-tune no longer holds its parent's owner ---
+    26: "model.retire is no longer refused while live fine-tunes name the model as their parent: the owner takes the "
+    "deposit back at once; the retired parent stays in the live state while a live model (retired or not) names it as its "
+    "parent (a fine-tune's settlement and marketplace share pay the parent's owner its royalty), and leaves at the first "
+    "epoch close's prune at which no open task names it and no model staying names it as parent (core/prune.py "
+    "retire_models: a fine-tune leaving at that close releases its parent at the same close); new fine-tunes of it are "
+    "refused model_retired as before (25: refused model_has_fine_tunes while a live model named it, and only a "
+    "fine-tune's owner may retire that fine-tune, so a stranger's fine-tune kept a model's owner from retiring it and held "
+    "its listing deposit as long as the stranger liked, at no cost: attack fine_tune_hold)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -207,6 +216,12 @@ RULES_MODEL_BOND = 25
 returns it and the retired model leaves the live state at the first epoch close's prune at which no open task names it
 (core/prune.py ``retire_models``), into ``pruned`` and the database. Earlier: registration free and models kept forever,
 so model records grew with events, not money (attack model_spam)."""
+RULES_FINE_TUNE_RELEASE = 26
+"""``model.retire`` is accepted while live fine-tunes name the model (core/models.py): the deposit comes back at once, and
+the retired parent stays live while a live model names it as its parent (their royalty reads its owner), leaving at the
+first close's prune at which no open task and no model staying names it (core/prune.py ``retire_models``, from
+``State.fine_tune_counts``). Earlier (25): refused ``model_has_fine_tunes``, so a stranger's fine-tune held the owner's
+deposit without end (attack fine_tune_hold)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

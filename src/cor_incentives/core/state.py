@@ -652,6 +652,10 @@ class State(Journaled):
     # derived: the ids of the retired models still live (``model.retire`` adds, ``prune.retire_models`` removes): the
     # close's prune reads these, not every model (rebuilt from ``models`` likewise)
     retired_models: set[str] = field(default_factory=set, repr=False, compare=False)
+    # derived: how many live models (retired or not) name each model as their parent (``model.register`` adds one,
+    # ``prune.retire_models`` takes it off; a parent with none has no key): rule 26's retirement test and rule 25's
+    # retire refusal read it, not every model (rebuilt from ``models`` likewise)
+    fine_tune_counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -742,6 +746,7 @@ class State(Journaled):
             "attested": sorted(self.attested),
             "curator_points": dict(sorted(self.curator_points.items())),
             "node_refs": self.node_refs.as_dict(),
+            "fine_tune_counts": dict(sorted(self.fine_tune_counts.items())),
         }
 
     def open_ids(self) -> dict[str, set[int] | set[str]]:
@@ -793,6 +798,15 @@ class State(Journaled):
         self.reputation_caps = ReputationCaps.of(self)
         self.attested, self.curator_points = self.attestation_indexes_rebuilt()
         self.node_refs = NodeRefs.of(self.tasks, self.sessions)
+        self.fine_tune_counts = self.fine_tune_counts_rebuilt()
+
+    def fine_tune_counts_rebuilt(self) -> dict[str, int]:
+        """How many live models name each model as their parent, counted from the models (O(every model))."""
+        counts: dict[str, int] = {}
+        for m in self.models.values():
+            if m.parent is not None:
+                counts[m.parent] = counts.get(m.parent, 0) + 1
+        return counts
 
     def check_entry_indexes(self) -> None:
         """Raise InvariantViolation unless each derived index of entries and slash records equals a rebuild (O(them))."""
@@ -819,6 +833,7 @@ class State(Journaled):
             self.node_refs.as_dict() == NodeRefs.of(self.tasks, self.sessions).as_dict(),
             "the count of live tasks' and open sessions' references to each node differs from the tasks and sessions",
         )
+        invariant(dict(self.fine_tune_counts) == self.fine_tune_counts_rebuilt(), "the count of each model's live fine-tunes differs from the models")
         self.check_tasks_in_creation_order()
 
     def check_tasks_in_creation_order(self) -> None:

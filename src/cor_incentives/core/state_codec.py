@@ -108,6 +108,7 @@ DERIVED_STATE_FIELDS = frozenset(
         "node_refs",
         "closed_sessions",
         "retired_models",
+        "fine_tune_counts",
         "retired",
         "history",
     }
@@ -119,7 +120,7 @@ by address and node, the slash records by node and the capping reputations by ro
 expired and those two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
 reference) pairs and points by curator (rebuilt from ``attestations`` likewise), how many times the live tasks and open
 sessions name each node (rebuilt from them likewise), the closed sessions' ids (rebuilt from ``sessions``), the retired
-models' ids (rebuilt from ``models``), the records
+models' ids and each model's count of live fine-tunes (rebuilt from ``models``), the records
 the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
