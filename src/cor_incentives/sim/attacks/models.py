@@ -16,11 +16,14 @@ model_spam  two attackers beside the simulator's honest user and model developer
 
 fine_tune_hold  an *owner* lists a model in the first epoch (one deposit) and sends model.retire every epoch; a *stranger*
             registers ``fine_tunes`` fine-tunes of it at once (a deposit each) and retires them after ``hold`` epochs. Under
-            rule 25 model.retire is refused model_has_fine_tunes while a live model names the model as its parent, and
-            only a fine-tune's owner may retire it: the owner's deposit stays locked as long as the stranger likes, the
-            stranger's own deposit locked as long and returned whole. The twin: no stranger (the owner retires at once).
-            gain = (the owner's deposit COR·epochs locked beyond the twin's) ÷ (the stranger's COR·epochs locked);
-            stopped iff the owner's deposit is locked no epoch longer than the twin's and the honest user is unaffected.
+            rule 25 (rules=before_release) model.retire is refused model_has_fine_tunes while a live model names the model
+            as its parent, and only a fine-tune's owner may retire it: the owner's deposit stays locked as long as the
+            stranger likes, the stranger's own deposit locked as long and returned whole. From rule 26 (rules=release,
+            RULES_FINE_TUNE_RELEASE) the retire is accepted at once and the deposit comes back; the retired model stays
+            live while the fine-tune names it (its royalty reads the owner) and leaves at the close after the fine-tune.
+            The twin: no stranger (the owner retires at once). gain = (the owner's deposit COR·epochs locked beyond the
+            twin's) ÷ (the stranger's COR·epochs locked); stopped iff the owner's deposit is locked no epoch longer than
+            the twin's and the honest user is unaffected.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 from ...core.models import QUANTIZATIONS
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_MODEL_BOND
+from ...core.rules import RULE_VERSIONS, RULES_FINE_TUNE_RELEASE, RULES_MODEL_BOND
 from ...core.state import State
 from ...core.state_codec import encode_record
 from ...core.units import COR
@@ -192,6 +195,7 @@ def _retire() -> Any:
 
 
 VICTIM_MODEL = "victim-model"
+BEFORE_RELEASE = max(v for v in RULE_VERSIONS if v < RULES_FINE_TUNE_RELEASE)  # the rule before 26
 LIST, HOLD, RELEASE, OWNER_RETIRE, LOCK_PROBE = 2, 4, 30, 40, 45  # offsets in an epoch
 
 
@@ -209,17 +213,28 @@ class FineTuneHold(Family):
     description = (
         "an owner lists a model (10 COR locked) in the first epoch and sends model.retire every epoch; a stranger holding "
         "10 COR registers a fine-tune of it at once (its own 10 COR locked, back whenever it retires it) and retires it "
-        "after `hold` epochs (never within the run at the default); the twin: no stranger"
+        "after `hold` epochs (never within the run at the default); the twin: no stranger; rules=before_release runs rule 25 "
+        "(model.retire refused while a live fine-tune names the model)"
     )
     gain_unit = "(the owner's deposit COR·epochs locked beyond the twin's) ÷ (the COR·epochs the stranger locks)"
     knobs = (
         Knob("rounds", 6, "epochs the owner tries to retire its model (one model.retire an epoch while it is listed)", 1, 30),
         Knob("fine_tunes", 1, "fine-tunes the stranger registers of the owner's model (each locks one deposit)", 0, 10),
         Knob("hold", 6, "epochs the stranger keeps its fine-tunes before retiring them (≥ rounds: never within the run)", 0, 30),
+        Knob(
+            "rules",
+            "release",
+            f"the rules: release (rule {RULES_FINE_TUNE_RELEASE}: model.retire accepted while fine-tunes name the model, the "
+            f"retired parent live until they left) or before_release (rule {BEFORE_RELEASE}: refused model_has_fine_tunes)",
+            choices=("release", "before_release"),
+        ),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params={"prune_closed_records": 1})
+        params: dict[str, Any] = {"prune_closed_records": 1}
+        if k["rules"] == "before_release":
+            params["rule_version"] = BEFORE_RELEASE
+        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         owner, holder = _owner_and_holder()
@@ -255,6 +270,7 @@ class FineTuneHold(Family):
             "holder_funds": int(k["fine_tunes"]) * Params().model_listing_deposit_units if not twin else 0,
             "holder_left": state.ledger.balance(f"wallet:{holder}") + holder_escrow,
             "owner_wallet": state.ledger.balance(f"wallet:{owner}"),
+            "owner_model_held_live": VICTIM_MODEL in state.models,  # at the end (retired or not)
             "user_wallet": state.ledger.balance(f"wallet:{user}") if user else 0,
             "user_tasks": sum(1 for t in state.tasks.values() if t.user == user),
         }
@@ -273,6 +289,11 @@ class FineTuneHold(Family):
         spent = sum(a["holder_funds"] - a["holder_left"] for a in attack) / per_seed
         unaffected = all((a["user_wallet"], a["user_tasks"]) == (t["user_wallet"], t["user_tasks"]) for a, t in zip(attack, twin, strict=True))
         retired = [a["owner_retired_epoch"] for a in attack]
+        held_note = (
+            f"; retired in epoch {retired[0]}, its record live to the end (the fine-tune names it)"
+            if retired and retired[0] is not None and all(a["owner_model_held_live"] for a in attack)
+            else ""
+        )
         return Verdict(
             gain,
             extra == 0 and unaffected,
@@ -286,12 +307,14 @@ class FineTuneHold(Family):
                 "twin_owner_retired_epoch": twin[0]["owner_retired_epoch"] if twin else None,
                 "owner_refusal_codes": sorted({c for a in attack for c in a["owner_refusals"]}),
                 "owner_wallet_cor": sum(a["owner_wallet"] for a in attack) / per_seed / COR,
+                "owner_model_held_live": all(a["owner_model_held_live"] for a in attack),
+                "twin_owner_model_held_live": any(t["owner_model_held_live"] for t in twin),
                 "honest_unaffected": unaffected,
             },
-            f"the owner's {deposit / COR:g} COR deposit locked {locked_epochs(attack):g} of {k['rounds']} epochs (twin "
+            f"{k['rules']}: the owner's {deposit / COR:g} COR deposit locked {locked_epochs(attack):g} of {k['rounds']} epochs (twin "
             f"{locked_epochs(twin):g}; retire refused {sorted({c for a in attack for c in a['owner_refusals']})}), the "
-            f"stranger locking {holder_cor_epochs:g} COR·epochs and spending {spent / COR:g} COR; honest user "
-            f"{'as' if unaffected else 'NOT as'} in the twin",
+            f"stranger locking {holder_cor_epochs:g} COR·epochs and spending {spent / COR:g} COR"
+            f"{held_note}; honest user {'as' if unaffected else 'NOT as'} in the twin",
         )
 
 
