@@ -45,7 +45,7 @@ DOC_SECTIONS = {
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "43772733e1de7d306748da742e74312f73b054f618046cf180d550f4486ec6f3",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
-    "Marketplace stream": "ed4b1043ce8f44ad655bc469e488f05a91e0d17544a094b46b0eaaa1fdc0e351",
+    "Marketplace stream": "ab2008e05ed4154966ab54f1898428c453e1060f3f85f0cb093073de56f54919",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     # a refusal (rule 20): nothing an epoch document carries to recompute

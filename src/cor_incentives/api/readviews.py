@@ -80,7 +80,8 @@ MAX_MODEL_PAGE = 1_000
 
 
 def model_state(m: Any, retired: bool) -> str:
-    """listed, retiring (retired, still in the live state: an open task names it) or retired (it left the live state)."""
+    """listed, retiring (retired, still in the live state: an open task names it, or from rule 26 a live fine-tune names it
+    as its parent) or retired (it left the live state)."""
     return "listed" if m.retired_tick is None else ("retired" if retired else "retiring")
 
 

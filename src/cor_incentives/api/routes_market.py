@@ -22,7 +22,8 @@ MODEL_KEY_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}@[0-9]{1,20}$"  # core/prune.py 
     "/v1/models",
     summary="The models",
     response_model=None,
-    description="Every live model in the marketplace (a retiring one among them: retired, still named by an open task), with its "
+    description="Every live model in the marketplace (a retiring one among them: retired, still named by an open task or, from "
+    "rule 26, as parent by a live fine-tune), with its "
     "tier, card, owner and state, ordered by id. `state=retired` lists the listings that retired under rule 25 and left the live "
     "state (read from the database), `state=all` both; these come a page at a time in the order of `<id>@<registered tick>` "
     "(an id registered again shows each of its listings, oldest first; `limit`, default 100; `next_after` is the `after` of "
@@ -47,9 +48,10 @@ def models(
     summary="One model",
     response_model=None,
     description="A model's card and owner, and whether it is listed, retiring (retired at `retired_tick`, still named by an "
-    "open task) or retired (rule 25: it left the live state; read back from the database); `listings` is every listing of "
-    "the id, oldest first (a retired id may be registered again). `at_tick` reads the listing in force at that tick (the "
-    "last registered at or before it): the one a task created then ran on.",
+    "open task or, from rule 26, as parent by a live fine-tune) or retired (rule 25: it left the live state; read back "
+    "from the database); `listings` is every listing of the id, oldest first (a retired id may be registered again). "
+    "`at_tick` reads the listing in force at that tick (the last registered at or before it): the one a task created "
+    "then ran on.",
     responses={**ok(ModelOneOut, "The model."), **errors(400, 404, 409)},
 )
 def model(

@@ -107,7 +107,8 @@ def model_retire(
     as_json: bool = JsonOption,
 ) -> None:
     """Retire a model you own (rule 25): its listing deposit returns to your wallet, no new task or fine-tune may name it,
-    and it leaves the live state at the first epoch close at which no open task names it."""
+    and it leaves the live state at the first epoch close at which no open task names it and (rule 26, which accepts the
+    retire while others' fine-tunes name the model) no live fine-tune names it as its parent."""
     net = connect(db, api)
     receipt_out(
         net.submit(signer(keys_dir, sender), "model.retire", {"model": model_id}), as_json, f"model {model_id} retired (its listing deposit returned)"
