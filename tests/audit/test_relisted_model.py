@@ -69,3 +69,16 @@ def test_the_newest_card_would_expect_a_parent_royalty_never_paid(net):
     report = audit(newest_card_only(api_get(TestClient(create_app(url)))))
     parent = report["quantities"]["task_fee.royalty_parent"]
     assert not report["ok"] and parent["total"] == len(tasks) and parent["matched"] == 0
+
+
+def test_the_published_model_reads_answer_as_the_api(net):
+    """``cor audit --db`` reads ``/v1/models`` and ``/v1/models/{id}`` in-process (``published_getter``); they answer what
+    the API answers (session 29's ``state``, ``next_after`` and ``listings`` included), the retired listing among them."""
+    eng, keys, url, tasks = net
+    api, published = api_get(TestClient(create_app(url))), published_getter(eng.state)
+    paths = ["/v1/models", "/v1/models/base", f"/v1/models/{BUNDLED_MODEL_ID}", f"/v1/models/{BUNDLED_MODEL_ID}?at_tick=0"]
+    for path in paths:
+        assert published(path) == api(path), path
+    listing = published(f"/v1/models/{BUNDLED_MODEL_ID}?at_tick=0")
+    assert listing["state"] == "retired" and len(listing["listings"]) == 2 and listing["owner"] == keys["modeldev"].address
+    assert published("/v1/models")["state"] == "live" and published("/v1/models")["next_after"] is None

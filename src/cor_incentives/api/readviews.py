@@ -16,11 +16,9 @@ from itertools import islice, takewhile
 from typing import Any
 
 from ..app import archive, views
-from ..core.errors import InvalidInput
 from ..core.governance import get_proposal
 from ..core.models import listed_model
 from ..core.pricing import quote as price_quote
-from ..core.prune import model_key
 from ..core.records import OPEN_TASK_STATES, TaskState
 from ..core.state import State, json_ready
 from ..core.units import format_cor
@@ -75,45 +73,12 @@ def task_list(
 # --- market ----------------------------------------------------------------------------------
 
 
-MODEL_PAGE = 100  # listings a page of retired or all models holds by default
-MAX_MODEL_PAGE = 1_000
-
-
-def model_state(m: Any, retired: bool) -> str:
-    """listed, retiring (retired, still in the live state: an open task names it, or from rule 26 a live fine-tune names it
-    as its parent) or retired (it left the live state)."""
-    return "listed" if m.retired_tick is None else ("retired" if retired else "retiring")
-
-
-def model_list(s: State, which: str = "live", limit: int | None = None, after: str | None = None) -> dict[str, Any]:
-    """Every live model by id (``cor model list``; a retiring one among them); or, with ``which`` retired or all, or a
-    ``limit`` or ``after``, one page of listings in key order (``<id>@<registered tick>``: rule 25's retired listings read
-    from the database, an id registered again once per listing), ``next_after`` the ``after`` of the next page (None: no
-    listing left). A page reads at most ``limit + 1`` listings: the cost is the page's, not the history's."""
-    if which == "live" and limit is None and after is None:
-        rows = [(m, False) for _, m in sorted(s.models.items())]
-        nxt = None
-    else:
-        limit = MODEL_PAGE if limit is None else limit
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MODEL_PAGE:
-            raise InvalidInput(f"limit must be a whole number in [1, {MAX_MODEL_PAGE}], got {limit!r}", code="invalid_limit")
-        page = list(islice(archive.models_by_key(s, which, after, min(limit + 1, 200)), limit + 1))
-        rows, nxt = page[:limit], model_key(page[limit - 1][0]) if len(page) > limit else None
-    return {"state": which, "models": [{**views.model(m, s.params), "state": model_state(m, r)} for m, r in rows], "next_after": nxt}
-
-
-def model_view(s: State, model_id: str, at_tick: int | None = None) -> dict[str, Any]:
-    """One model, live or retired (``cor model show``): its card and whether it is listed, retiring or retired (rule 25:
-    a retired model that left the live state is read from the database), and ``listings``: every listing of its id,
-    oldest first (an id may be registered again once its retired listing left). With ``at_tick``: the listing in force at
-    that tick (the last registered at or before it)."""
-    m = archive.get_model(s, model_id, at_tick)
-    listings = archive.model_listings(s, model_id)
-    return {
-        **views.model(m, s.params),
-        "state": model_state(m, s.models.get(model_id) is not m),
-        "listings": [{"registered_tick": x.registered_tick, "retired_tick": x.retired_tick, "owner": x.owner} for x in listings],
-    }
+# the model list and a model's card are answered in app/views.py (one place: ``cor audit --db``'s published reads too)
+MODEL_PAGE = views.MODEL_PAGE
+MAX_MODEL_PAGE = views.MAX_MODEL_PAGE
+model_state = views.model_state
+model_list = views.model_list
+model_view = views.model_view
 
 
 def quote_view(s: State, model: str, input_tokens: int, max_output_tokens: int, redundancy: int | None) -> dict[str, Any]:

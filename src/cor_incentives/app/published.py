@@ -2,8 +2,9 @@
 
 ``cor audit --db`` hands the independent auditor (``cor_incentives.auditor``, which imports nothing
 from the engine) a ``get(path)`` over a loaded state instead of an HTTP client; the paths and the
-JSON are the API's (``GET /v1/epochs/N``, ``/v1/tasks/ID``, ``/v1/models``, ``/v1/models/ID?at_tick=T``, ``/v1/params``,
-``/v1/slashes``, ``/v1/nodes``), so the auditor reads the same thing either way.
+JSON are the API's, answered by the same view functions (``GET /v1/epochs/N``, ``/v1/tasks/ID``, ``/v1/models``,
+``/v1/models/ID?at_tick=T``, ``/v1/params``, ``/v1/slashes``, ``/v1/nodes``), so the auditor reads the same thing either
+way (tests/audit/test_relisted_model.py compares the model reads).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from ..core.errors import NotFound
 from ..core.state import State
 from . import chooser, views
-from .archive import get_model, get_task
+from .archive import get_task
 
 
 def published_getter(state: State) -> Callable[[str], Any]:
@@ -30,9 +31,9 @@ def published_getter(state: State) -> Callable[[str], Any]:
         elif len(parts) == 3 and parts[:2] == ["v1", "tasks"]:
             data = views.task(state, get_task(state, int(parts[2])))
         elif parts == ["v1", "models"]:
-            data = {"models": [views.model(m, state.params) for _, m in sorted(state.models.items())]}
-        elif len(parts) == 3 and parts[:2] == ["v1", "models"]:  # (the card only: the auditor reads no more)
-            data = views.model(get_model(state, parts[2], int(at_tick) if at_tick is not None else None), state.params)
+            data = views.model_list(state)  # the API's default answer (state=live, no page): the same function
+        elif len(parts) == 3 and parts[:2] == ["v1", "models"]:
+            data = views.model_view(state, parts[2], int(at_tick) if at_tick is not None else None)
         elif parts == ["v1", "slashes"]:
             data = {"slashes": [views.slash(r) for r in state.slashes]}
         elif parts == ["v1", "params"]:

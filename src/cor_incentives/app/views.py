@@ -7,22 +7,24 @@ may compute with them (``*_units``).
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import islice
 from typing import Any
 
 from ..core import allowance
 from ..core.epoch_document import expand_detail
-from ..core.errors import NotFound
+from ..core.errors import InvalidInput, NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
 from ..core.params import Params, param_schema
 from ..core.pricing import model_tier, work_tier
+from ..core.prune import model_key
 from ..core.records import EarningItem, EpochRecord, Model, Node, Redelegation, SlashRecord
 from ..core.rules import RULES_EXPOSED_STAKE, rules_since
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.streams import NOT_DRAWN_MODELS
 from ..core.units import PPB, format_cor
-from .archive import closed_epochs, epoch_record, epoch_records, param_versions
+from .archive import closed_epochs, epoch_record, epoch_records, get_model, model_listings, models_by_key, param_versions
 from .beacon import beacon_view
 from .prompts import network_prompt_view
 from .proofs import TREES, TreeCache
@@ -589,6 +591,47 @@ def model(m: Model, params: Params) -> dict[str, Any]:
         "parent": m.parent,
         "registered_tick": m.registered_tick,
         "retired_tick": m.retired_tick,
+    }
+
+
+MODEL_PAGE = 100  # listings a page of retired or all models holds by default
+MAX_MODEL_PAGE = 1_000
+
+
+def model_state(m: Any, retired: bool) -> str:
+    """listed, retiring (retired, still in the live state: an open task names it, or from rule 26 a live fine-tune names it
+    as its parent) or retired (it left the live state)."""
+    return "listed" if m.retired_tick is None else ("retired" if retired else "retiring")
+
+
+def model_list(s: State, which: str = "live", limit: int | None = None, after: str | None = None) -> dict[str, Any]:
+    """Every live model by id (``cor model list``; a retiring one among them); or, with ``which`` retired or all, or a
+    ``limit`` or ``after``, one page of listings in key order (``<id>@<registered tick>``: rule 25's retired listings read
+    from the database, an id registered again once per listing), ``next_after`` the ``after`` of the next page (None: no
+    listing left). A page reads at most ``limit + 1`` listings: the cost is the page's, not the history's."""
+    if which == "live" and limit is None and after is None:
+        rows = [(m, False) for _, m in sorted(s.models.items())]
+        nxt = None
+    else:
+        limit = MODEL_PAGE if limit is None else limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_MODEL_PAGE:
+            raise InvalidInput(f"limit must be a whole number in [1, {MAX_MODEL_PAGE}], got {limit!r}", code="invalid_limit")
+        page = list(islice(models_by_key(s, which, after, min(limit + 1, 200)), limit + 1))
+        rows, nxt = page[:limit], model_key(page[limit - 1][0]) if len(page) > limit else None
+    return {"state": which, "models": [{**model(m, s.params), "state": model_state(m, r)} for m, r in rows], "next_after": nxt}
+
+
+def model_view(s: State, model_id: str, at_tick: int | None = None) -> dict[str, Any]:
+    """One model, live or retired (``cor model show``): its card and whether it is listed, retiring or retired (rule 25:
+    a retired model that left the live state is read from the database), and ``listings``: every listing of its id,
+    oldest first (an id may be registered again once its retired listing left). With ``at_tick``: the listing in force at
+    that tick (the last registered at or before it)."""
+    m = get_model(s, model_id, at_tick)
+    listings = model_listings(s, model_id)
+    return {
+        **model(m, s.params),
+        "state": model_state(m, s.models.get(model_id) is not m),
+        "listings": [{"registered_tick": x.registered_tick, "retired_tick": x.retired_tick, "owner": x.owner} for x in listings],
     }
 
 
