@@ -428,3 +428,47 @@ def test_projections_written_with_json_text_verify(db_url, tmp_path):
         assert stored["epoch"] and stored["nodes"] and stored["unbonding"] and stored["slash"]
     finally:
         eng.store.dispose()
+
+
+def test_kept_bytes_copies_a_short_text_only():
+    """orjson's ``bytes`` keep its output buffer (several times a short text): ``kept_bytes`` copies a short text, the same
+    bytes, and passes a long one (whose buffer orjson's resize gave back) as it is."""
+    from cor_incentives.store.json_text import KEPT_COPY_BELOW, kept_bytes
+
+    short = json_bytes({"a": list(range(500))})
+    long = json_bytes({"a": list(range(10**6, 10**6 + KEPT_COPY_BELOW // 7))})
+    assert len(short) < KEPT_COPY_BELOW <= len(long)
+    assert kept_bytes(short) == short and kept_bytes(short) is not short
+    assert kept_bytes(long) is long
+
+
+def test_the_projector_keeps_a_copy_of_a_short_epoch_document(db_url, tmp_path, monkeypatch):
+    """The projector holds an epoch's document (text format: Postgres, older SQLite) until its flush: what it holds is a
+    copy of orjson's bytes (``kept_bytes``), equal to them, not orjson's own."""
+    from cor_incentives.store import projections
+    from cor_incentives.store.document_format import TEXT_FORMAT
+
+    made: list[bytes] = []
+
+    def spy(obj):
+        made.append(json_bytes(obj))
+        return made[-1]
+
+    held: list[bytes] = []
+    flush = projections.Projector.flush
+
+    def spy_flush(self, conn, state):
+        held.extend(d for name, _, d in self._docs if name == "epoch")
+        return flush(self, conn, state)
+
+    eng, keys = make_network(db_url, tmp_path / "keys", n_miners=3, n_validators=2, seed="kept-bytes")
+    try:
+        settle_honest_task(eng, keys, PROMPTS[0], with_garbage=False)
+        eng.projector.document_format = TEXT_FORMAT
+        monkeypatch.setattr(projections, "json_bytes", spy)
+        monkeypatch.setattr(projections.Projector, "flush", spy_flush)
+        eng.submit_as(keys["oracle"], "epoch.close", {})
+    finally:
+        eng.store.dispose()
+    assert len(held) == 1 and held[0] == made[0] == json_bytes(projections.whole_epoch(eng.state, 0, []))
+    assert held[0] is not made[0]

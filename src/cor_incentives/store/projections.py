@@ -24,7 +24,7 @@ from ..core.state import State
 from ..core.state_codec import decode_record, hashed_fields
 from . import bulk, db, document_format
 from .document_format import TEXT_FORMAT, document_text
-from .json_text import json_bytes, json_bytes_columns, json_bytes_fields, json_bytes_rows, json_text
+from .json_text import json_bytes, json_bytes_columns, json_bytes_fields, json_bytes_rows, json_text, kept_bytes
 
 PRUNED_ROW_FORMAT = 2
 """The layout of a pruned record's row: 2 (``{"n", "rules", "record"}``) holds the rule version it retired under, which its
@@ -150,7 +150,7 @@ class Projector:
             e = self.epochs_projected_through + 1
             record = whole_epoch(state, e, retired)
             if self.document_format == TEXT_FORMAT:
-                self._docs.append(("epoch", str(e), json_bytes(record)))
+                self._docs.append(("epoch", str(e), kept_bytes(json_bytes(record))))  # (kept until the flush)
             else:  # formats 2 and 3: the text without its long integer columns, and the columns as int64 deltas, compressed
                 self._packed.append(("epoch", str(e), document_format.pack(*json_bytes_columns(record), self.document_format)))
             self.epochs_projected_through = e
