@@ -360,3 +360,26 @@ def test_a_record_with_other_fields_is_refused_naming_the_missing_and_the_unknow
         decode_state(json.dumps(body).encode())
     said = "(TypeError: Model lacks the fields ['owner'] and has unknown fields ['from_a_later_engine'])"
     assert exc.value.message.endswith(said), exc.value.message
+
+
+def test_the_snapshot_row_hashes_and_compresses_the_text_uncopied_and_stores_the_same_bytes(scenario, monkeypatch):
+    """``snapshot_row`` hashes and compresses the state's text and drops it: orjson's own bytes, not a copy (``_write``'s
+    ``kept=False``, as ``state_hash``); the row is the one the copied text makes (size, hash, stored bytes)."""
+    from cor_incentives.core import state_codec
+    from cor_incentives.core.state_codec import encode_state
+
+    state = scenario[0].state
+    asked: list[bool] = []
+    write = state_codec._write
+
+    def spy(build, ranged, kept=True):
+        asked.append(kept)
+        return write(build, ranged, kept)
+
+    monkeypatch.setattr(state_codec, "_write", spy)
+    row = snapshot_row(state)
+    assert asked[0] is False  # the state's text (its records' own pieces, written while it is built, are kept: True)
+    monkeypatch.undo()
+    text = encode_state(state)
+    assert (row.size, row.hash, zlib.decompress(row.data)) == (len(text), content_hash(text), text)
+    assert row.data == zlib.compress(text, 1)

@@ -68,8 +68,9 @@ class SnapshotReport:
 
 
 def snapshot_row(state: State) -> SnapshotRow:
-    """The row that stores ``state`` (between events)."""
-    data = encode_state(state)
+    """The row that stores ``state`` (between events). The state's text is hashed and compressed, then dropped: orjson's
+    own bytes, not a copy (``kept=False``, as ``state_hash``; the row's bytes are zlib's, a fresh object)."""
+    data = encode_state(state, kept=False)
     return SnapshotRow(state.seq, state.head_hash, SNAPSHOT_FORMAT, content_hash(data), len(data), zlib.compress(data, 1))
 
 

@@ -190,9 +190,10 @@ class SnapshotUnreadable(InvalidInput):
     code = "snapshot_unreadable"
 
 
-def encode_state(state: State) -> bytes:
-    """The canonical bytes of ``state`` (between events): every field."""
-    return _encode(state, None, packed=True)
+def encode_state(state: State, *, kept: bool = True) -> bytes:
+    """The canonical bytes of ``state`` (between events): every field. ``kept`` False: for a caller that drops the bytes
+    once it has read them (``snapshot_row``: hashed and compressed), orjson's own bytes, not copied (``_write``)."""
+    return _encode(state, None, packed=True, kept=kept)
 
 
 def _encode(state: State, rules: int | None, packed: bool, kept: bool = True) -> bytes:
