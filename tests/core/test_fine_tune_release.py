@@ -313,3 +313,26 @@ def test_property_rule_26_releases_the_owner_and_keeps_a_parent_while_a_model_na
         for later in new.events[snapshot[1] :]:
             apply(state, later)
         assert encode_state(state) == encode_state(new.state) and state.fine_tune_counts == new.state.fine_tune_counts
+
+
+@pytest.mark.parametrize("rule_version", [OLD, RULES_FINE_TUNE_RELEASE])
+def test_the_marketplace_share_of_a_fine_tune_reads_its_live_parent_or_stops(rule_version, monkeypatch):
+    """``process_marketplace_rewards`` pays a fine-tune's parent owner ``parent_royalty_bps`` of its share: the parent is
+    live under every rule (registered listed; rule 25 refuses its retire, 26 keeps it live), so a state without it is a
+    broken invariant that stops the close, not a share paid whole to the fine-tune's owner."""
+    from cor_incentives.app.views import epoch as epoch_view
+    from cor_incentives.core import rewards
+
+    monkeypatch.setattr(rewards, "model_usage", lambda *args: {"ft": 1})  # the fine-tune's use in network tasks
+    c = chain(rule_version)
+    c.as_("dev", "model.register", card("base"))
+    c.as_("user", "model.register", card("ft", parent="base"))
+    close(c)
+    bps = c.state.params.parent_royalty_bps
+    budget = int(epoch_view(c.state, 0)["streams"]["marketplace"]["budget"])
+    to_parent = budget * bps // 10_000
+    assert 0 < to_parent < budget
+    assert c.balance(f"claimable:{addr('dev')}") == to_parent and c.balance(f"claimable:{addr('user')}") == budget - to_parent
+    c.state.models.pop("base")  # (no rule does this: a broken state)
+    with pytest.raises(InvariantViolation, match="parent 'base'"):
+        close(c)

@@ -515,7 +515,10 @@ def process_marketplace_rewards(state: State) -> None:
         share = budget * usage[model_id] // total
         model = state.models[model_id]
         parts = [(model.owner, share, "owner")]
-        if model.parent and model.parent in state.models:
+        if model.parent:  # (its parent is live: a fine-tune names a listed parent at its register; rule 25 refuses the
+            # parent's retire while it has live fine-tunes, rule 26 keeps a retired parent live until they leave; before 25
+            # no model leaves: core/models.py, core/prune.py retire_models)
+            invariant(model.parent in state.models, f"fine-tune {model.id!r} is live but its parent {model.parent!r} is not")
             to_parent = share * p.parent_royalty_bps // BPS
             parts = [(model.owner, share - to_parent, "owner"), (state.models[model.parent].owner, to_parent, "parent_owner")]
         for who, amount, role in parts:
