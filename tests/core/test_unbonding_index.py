@@ -48,6 +48,7 @@ def rebuilt(state: State) -> dict:
         "attested": sorted(state.attestation_indexes_rebuilt()[0]),  # the epoch's attestations (tests/properties/test_attestation_index.py)
         "curator_points": dict(sorted(state.attestation_indexes_rebuilt()[1].items())),
         "node_refs": NodeRefs.of(state.tasks, state.sessions).as_dict(),  # (tests/properties/test_node_refs.py)
+        "fine_tune_counts": dict(sorted(state.fine_tune_counts_rebuilt().items())),  # each model's live fine-tunes (rule 26)
     }
 
 
