@@ -52,7 +52,7 @@ class StoreHistory:
         raw = self._raw(kind, key)
         if raw is None:
             return None
-        return decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+        return _decoded(cls, raw)
 
     def newest_node(self, node_id: str) -> Node | None:
         """The last retired record of the key ``node_id`` (``node:<address>@<registered tick>``: the latest tick sorts last)."""
@@ -62,20 +62,20 @@ class StoreHistory:
     def newest_keyed(self, cls: type[Any], kind: str, ident: str) -> Any:
         """The last retired record of ``kind`` keyed ``<ident>@<registered tick>`` (a node's address, from rule 23; a
         model's id, from rule 25: the latest tick sorts last), or None."""
+        rows = self._keyed_rows(kind, ident, newest_only=True)
+        return _decoded(cls, rows[0]) if rows else None
+
+    def _keyed_rows(self, kind: str, ident: str, *, newest_only: bool = False) -> list[str]:
+        """The stored texts of the retired records of ``kind`` keyed ``<ident>@<registered tick>``, oldest first (one
+        range query), or only the newest."""
+        query = select(db.documents.c.data).where(
+            db.documents.c.collection == PRUNED_COLLECTION,
+            db.documents.c.key > pruned_key(kind, f"{ident}@"),
+            db.documents.c.key < pruned_key(kind, f"{ident}@~"),
+        )
+        query = query.order_by(db.documents.c.key.desc()).limit(1) if newest_only else query.order_by(db.documents.c.key)
         with self.store.reader() as conn:
-            row = conn.execute(
-                select(db.documents.c.data)
-                .where(
-                    db.documents.c.collection == PRUNED_COLLECTION,
-                    db.documents.c.key > pruned_key(kind, f"{ident}@"),
-                    db.documents.c.key < pruned_key(kind, f"{ident}@~"),
-                )
-                .order_by(db.documents.c.key.desc())
-                .limit(1)
-            ).first()
-        if row is None:
-            return None
-        return decode_record(cls, json.dumps(json.loads(row[0])["record"], separators=(",", ":")))
+            return [raw for (raw,) in conn.execute(query).all()]
 
     def retired_nodes_after(self, after: str | None = None, page: int = 200) -> Iterator[Node]:
         """Each retired key's newest record (a key may retire more than once: its "node:<addr>@<tick>" keys sort by
@@ -103,17 +103,7 @@ class StoreHistory:
 
     def keyed_records(self, cls: type[Any], kind: str, ident: str) -> list[Any]:
         """Every retired record of ``kind`` keyed ``<ident>@<registered tick>``, oldest first (one range query)."""
-        with self.store.reader() as conn:
-            rows = conn.execute(
-                select(db.documents.c.data)
-                .where(
-                    db.documents.c.collection == PRUNED_COLLECTION,
-                    db.documents.c.key > pruned_key(kind, f"{ident}@"),
-                    db.documents.c.key < pruned_key(kind, f"{ident}@~"),
-                )
-                .order_by(db.documents.c.key)
-            ).all()
-        return [decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":"))) for (raw,) in rows]
+        return [_decoded(cls, raw) for raw in self._keyed_rows(kind, ident)]
 
     def records_after(self, cls: type[Any], kind: str, after: str | None = None, page: int = 200) -> Iterator[tuple[str, Any]]:
         """(key, record) of every record of ``kind`` whose text key (``<ident>@<registered tick>``) is above ``after``, in key
@@ -128,7 +118,7 @@ class StoreHistory:
                     .limit(page)
                 ).all()
             for key, raw in rows:
-                yield key[len(kind) + 1 :], decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+                yield key[len(kind) + 1 :], _decoded(cls, raw)
             if len(rows) < page:
                 return
             lo = rows[-1][0]
@@ -153,7 +143,7 @@ class StoreHistory:
                 ).all()
             for key, raw in rows:
                 below = int(key.split(":")[1])
-                yield decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+                yield _decoded(cls, raw)
             if len(rows) < page:
                 return
 
@@ -179,7 +169,7 @@ class StoreHistory:
                     db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key.like("params:%")
                 )
             ).all()
-        return sorted((int(k.split(":")[1]), decode_record(Params, json.dumps(json.loads(raw)["record"], separators=(",", ":")))) for k, raw in rows)
+        return sorted((int(k.split(":")[1]), _decoded(Params, raw)) for k, raw in rows)
 
     def epochs(self, start: int, stop: int) -> dict[int, EpochRecord]:
         """Every pruned epoch record in ``[start, stop)``, by epoch (one query)."""
@@ -193,7 +183,7 @@ class StoreHistory:
                     )
                 )
                 for key, raw in rows:
-                    out[int(key.split(":")[1])] = decode_record(EpochRecord, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+                    out[int(key.split(":")[1])] = _decoded(EpochRecord, raw)
         return out
 
 
@@ -390,7 +380,7 @@ NODE_STATES = ("live", "retired", "all")  # which nodes a list shows (``cor node
 
 
 def _node_record(raw: str) -> Node:
-    node: Node = decode_record(Node, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
+    node: Node = _decoded(Node, raw)
     return node
 
 
@@ -408,3 +398,8 @@ def nodes_by_address(state: State, which: str = "live", after: str | None = None
     if which != "live" and h is not None and state.pruned.count:
         retired = ((n, True) for n in h.retired_nodes_after(after, page) if n.id not in state.nodes)
     return heapq.merge(live, retired, key=lambda pair: pair[0].id)
+
+
+def _decoded(cls: type[Any], raw: str) -> Any:
+    """The record of a stored pruned row's text (its ``record`` re-encoded compactly, as the codec reads it)."""
+    return decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))
