@@ -1,6 +1,7 @@
 """Rule 25 with a database, as a property: random cycles of model listings, fine-tunes, retires, network tasks naming
 the models (open across closes, so a retired model waits for them), ticks, closes (the prune moves the retired models to
-the database) and an id listed again after it left. At the end, on SQLite and PostgreSQL:
+the database) and an id listed again after it left; the last close keeps a retired parent its fine-tune names. At the end, on SQLite
+and PostgreSQL:
 
 - an engine opened from the newest snapshot (a tail after it replayed) and one that replays the whole log reach the
   live state (the same bytes, the same ``state_fingerprint`` and the same derived indexes, ``retired_models`` among them);
@@ -34,6 +35,7 @@ from support.network import COR, make_network, sha
 EXAMPLES = int(os.environ.get("COR_MODEL_SNAP_EXAMPLES", "8"))
 IDS = [BUNDLED_MODEL_ID, "m-0", "m-1", "m-2"]
 OWNERS = ["bob", "carol", "modeldev"]
+KEPT = "kept"  # a parent retired before the last close, live after it (its fine-tune stays)
 STEP = st.one_of(
     st.tuples(st.just("cycle"), st.integers(1, 3), st.integers(0, 4), st.integers(0, 2), st.booleans(), st.integers(0, 2)),
     st.tuples(st.just("cycle"), st.integers(1, 3), st.just(4), st.integers(0, 2), st.booleans(), st.integers(1, 2)),
@@ -113,7 +115,14 @@ def cycles(url: str, keys_dir: Path, steps: list[tuple[Any, ...]]) -> None:
                 send(keys["oracle"], "epoch.close", {})
             else:
                 event(f"snapshot stored: {eng.snapshot_head()}")
+        # a retired parent its live fine-tune keeps past the last close: the snapshot holds a model a decode must put back in
+        # ``retired_models`` and a count in ``fine_tune_counts`` (else both are empty there and a decode that rebuilt
+        # neither would pass)
+        eng.submit_as(keys["bob"], "model.register", card(KEPT, None))
+        eng.submit_as(keys["carol"], "model.register", card(f"{KEPT}-tune", KEPT))
+        eng.submit_as(keys["bob"], "model.retire", {"model": KEPT})
         eng.submit_as(keys["oracle"], "epoch.close", {})  # the newest snapshot is at most this close's
+        assert KEPT in eng.state.retired_models and eng.state.fine_tune_counts[KEPT] == 1
         eng.submit_as(keys["oracle"], "tick", {"ticks": 1})  # a tail after it: the engine opened from it replays
         live = encode_state(eng.state), state_fingerprint(eng.state), eng.state.entry_indexes()
         report, _ = verify_store(eng.store)
