@@ -163,7 +163,7 @@ excluded_sets = st.one_of(
     draws=st.lists(st.tuples(st.integers(1, 400), st.binary(min_size=1, max_size=16), st.booleans()), min_size=1, max_size=4),
 )
 def test_a_draw_excluding_nodes_is_the_reference_draw_with_their_weights_0_and_leaves_the_tree_as_it_was(ops, excluding, draws):
-    """``draw_excluding`` (rules ≥ 19's escalation): the reference draw over the tree's slots with the excluded nodes at
+    """``draw`` with ``excluding`` (rules ≥ 19's escalation): the reference draw over the tree's slots with the excluded nodes at
     weight 0, bounded or not, k up to above what is left; the tree's slots, sums, maxima, total and count unchanged."""
     tree = WeightTree()
     for name, w in ops:
@@ -175,7 +175,7 @@ def test_a_draw_excluding_nodes_is_the_reference_draw_with_their_weights_0_and_l
     for k, seed, bounded in draws:
         if not bounded:
             k = min(k, 3)  # unbounded Sampford steps with k ≥ 4 can run for ever on near-certain nodes
-        got = tree.draw_excluding(k, seed, excluding, bounded)
+        got = tree.draw(k, seed, bounded, excluding)
         assert got == reference_draw(zeroed, k, seed, bounded)
         assert len(got) == len(set(got)) == min(k, left)
         assert not gone & set(got) and all(tree.weight(n) > 0 for n in got)
@@ -201,7 +201,7 @@ def test_a_draw_excluding_nodes_that_raises_leaves_the_tree_as_it_was(ops, exclu
     sampling.rand = failing
     try:
         try:
-            tree.draw_excluding(k, b"seed", excluding)
+            tree.draw(k, b"seed", excluding=excluding)
         except RuntimeError:
             pass
     finally:
@@ -215,13 +215,100 @@ def test_a_draw_excluding_nodes_never_draws_them_and_draws_the_rest_in_proportio
     tree, runs, k = tree_of(ws), 6000, 3
     seen = Counter()
     for seed in seeds(runs):
-        seen.update(tree.draw_excluding(k, seed, ["heavy", "s0", "absent"]))
+        seen.update(tree.draw(k, seed, excluding=["heavy", "s0", "absent"]))
     assert seen["heavy"] == seen["s0"] == 0
     rest = sum(w for n, w in ws.items() if n not in ("heavy", "s0"))
     for n, w in ws.items():
         if n not in ("heavy", "s0"):
             expected = runs * k * w / rest
             assert abs(seen[n] - expected) < 5 * expected**0.5 + 5, (n, seen[n], expected)
+
+
+def _draw_before_s30(tree: WeightTree, k: int, seed: bytes, bounded: bool = True) -> list[str]:
+    """``WeightTree.draw`` as it was before session 30 merged ``draw_excluding`` into it (kept as a reference)."""
+    taken: list[int] = []
+    saved: list[tuple[int, int]] = []
+
+    def take(s: int) -> None:
+        taken.append(s)
+        saved.append((s, tree.weights[s]))
+        tree._put(s, 0)
+
+    try:
+        m = min(k, tree.count)
+        while m > 0:
+            if m >= tree.count:
+                taken += tree._positive_slots()
+                break
+            s = tree._heaviest()
+            if tree.weights[s] * m >= tree.total:
+                take(s)
+                m -= 1
+                continue
+            budget = sampling.SAMPFORD_BUDGET if bounded else None
+            picks = sampling._sampford(m, tree.total, tree.weights[s], tree._locate, tree.weights, seed, budget)
+            if picks is None:
+                take(s)
+                m -= 1
+                continue
+            taken += picks
+            break
+    finally:
+        for s, w in reversed(saved):
+            tree._put(s, w)
+    chosen = [tree.ids[s] for s in taken]
+    assert len(set(chosen)) == len(chosen) == min(k, tree.count)
+    return chosen
+
+
+def _draw_excluding_before_s30(tree: WeightTree, k: int, seed: bytes, excluding, bounded: bool = True) -> list[str]:
+    """``WeightTree.draw_excluding`` as it was before session 30 (kept as a reference)."""
+    saved: list[tuple[int, int]] = []
+    try:
+        for node in excluding:
+            s = tree.slot.get(node)
+            if s is not None and tree.weights[s] > 0:
+                saved.append((s, tree.weights[s]))
+                tree._put(s, 0)
+        return _draw_before_s30(tree, k, seed, bounded)
+    finally:
+        for s, w in reversed(saved):
+            tree._put(s, w)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    ops=operations,
+    draws=st.lists(
+        st.tuples(st.integers(1, 400), st.binary(min_size=1, max_size=16), st.booleans(), st.one_of(st.none(), excluded_sets)), min_size=1, max_size=4
+    ),
+)
+def test_the_merged_draw_is_the_old_draw_and_draw_excluding(ops, draws):
+    """``WeightTree.draw(k, seed, bounded, excluding)`` (one function since session 30) draws what the old ``draw`` (no
+    ``excluding``) and ``draw_excluding`` drew, through the same weight writes in the same order (what the journal records
+    and undoes), and leaves the tree as they did."""
+    tree = WeightTree()
+    for name, w in ops:
+        tree.set(name, w)
+    for k, seed, bounded, excluding in draws:
+        if not bounded:
+            k = min(k, 3)  # unbounded Sampford steps with k ≥ 4 can run for ever on near-certain nodes
+        runs = []
+        for new in (False, True):
+            puts: list[tuple[int, int]] = []
+            real = tree._put
+            tree._put = lambda s, w, real=real, puts=puts: (puts.append((s, w)), real(s, w))[1]
+            try:
+                if new:
+                    got = tree.draw(k, seed, bounded) if excluding is None else tree.draw(k, seed, bounded, excluding)
+                elif excluding is None:
+                    got = _draw_before_s30(tree, k, seed, bounded)
+                else:
+                    got = _draw_excluding_before_s30(tree, k, seed, excluding, bounded)
+            finally:
+                del tree._put
+            runs.append((got, puts, _tree_state(tree)))
+        assert runs[0] == runs[1]
 
 
 class _Refused(Exception):
@@ -240,7 +327,7 @@ def test_a_draw_excluding_nodes_inside_a_refused_event_is_undone_by_the_journal(
     before = _tree_state(tree)
     try:
         with journal():
-            got = tree.draw_excluding(k, b"event", excluding)
+            got = tree.draw(k, b"event", excluding=excluding)
             for name, w in later:
                 tree.set(name, w)
             raise _Refused
@@ -248,5 +335,5 @@ def test_a_draw_excluding_nodes_inside_a_refused_event_is_undone_by_the_journal(
         pass
     assert _tree_state(tree) == before
     with journal():
-        again = tree.draw_excluding(k, b"event", excluding)
+        again = tree.draw(k, b"event", excluding=excluding)
     assert again == got and _tree_state(tree) == before

@@ -98,7 +98,7 @@ RULE_VERSIONS: dict[int, str] = {
     "back by ignoring the oracle's private instruction, which left the canary void: attack plant_refusal)",
     19: "an escalation draws a disputed task's extra validators from the validators' pool in the selection index, the "
     "task's validators (of every round so far) left out of the draw (their weights 0 for it, put back after it: "
-    "WeightTree.draw_excluding): O((k + the task's validators) x log n) per escalation, no scan of every node; each "
+    "WeightTree.draw excluding them): O((k + the task's validators) x log n) per escalation, no scan of every node; each "
     "selectable validator not on the task is still drawn with probability ∝ its weight, but the draw runs over the "
     "pool's slots (the order validators first got a weight) instead of id order, so other validators are drawn "
     "(1-18: over a tree built for each escalation from every selectable validator not on the task, sorted by id: "

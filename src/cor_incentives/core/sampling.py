@@ -213,32 +213,41 @@ class WeightTree(Journaled):
             c += self.weights[out[-1]]
         return out
 
-    def draw(self, k: int, seed: bytes, bounded: bool = True) -> list[str]:
+    def draw(self, k: int, seed: bytes, bounded: bool = True, excluding: Iterable[str] = ()) -> list[str]:
         """Up to ``k`` distinct nodes, inclusion probability k·w / W (certain nodes first).
 
-        ``bounded`` (rules ≥ 3): a Sampford step past ``SAMPFORD_BUDGET`` takes the heaviest as certain."""
+        ``bounded`` (rules ≥ 3): a Sampford step past ``SAMPFORD_BUDGET`` takes the heaviest as certain.
+        ``excluding`` (rules ≥ 19's escalation): nodes left out, their slots at weight 0 for the draw: the same draw as
+        ``reference_draw`` over ``slots()`` with those nodes' weights 0; a node not in the tree (or of weight 0) changes
+        nothing. Each weight the draw sets to 0 (the excluded nodes', then each certain node's as it leaves the pool) is
+        put back after it, last first (also when it raises), so the tree is as it was. O((k + |excluding|) log n)."""
         taken: list[int] = []
         saved: list[tuple[int, int]] = []
 
-        def take(s: int) -> None:  # a certain node leaves the pool for the rest of the draw
-            taken.append(s)
+        def leave(s: int) -> None:  # out of the pool for the rest of the draw
             saved.append((s, self.weights[s]))
             self._put(s, 0)
 
         try:
-            m = min(k, self.count)
+            for node in excluding:
+                s = self.slot.get(node)
+                if s is not None and self.weights[s] > 0:
+                    leave(s)
+            m = wanted = min(k, self.count)
             while m > 0:
                 if m >= self.count:
                     taken += self._positive_slots()
                     break
                 s = self._heaviest()
                 if self.weights[s] * m >= self.total:
-                    take(s)
+                    taken.append(s)  # certain
+                    leave(s)
                     m -= 1
                     continue
                 picks = _sampford(m, self.total, self.weights[s], self._locate, self.weights, seed, SAMPFORD_BUDGET if bounded else None)
                 if picks is None:  # stalled: the heaviest, all but certain, is taken as certain
-                    take(s)
+                    taken.append(s)
+                    leave(s)
                     m -= 1
                     continue
                 taken += picks
@@ -247,24 +256,8 @@ class WeightTree(Journaled):
             for s, w in reversed(saved):
                 self._put(s, w)
         chosen = [self.ids[s] for s in taken]
-        invariant(len(set(chosen)) == len(chosen) == min(k, self.count), "sampling: wrong number of distinct nodes")
+        invariant(len(set(chosen)) == len(chosen) == wanted, "sampling: wrong number of distinct nodes")
         return chosen
-
-    def draw_excluding(self, k: int, seed: bytes, excluding: Iterable[str], bounded: bool = True) -> list[str]:
-        """``draw`` with the nodes of ``excluding`` left out: their slots at weight 0 for the draw, their weights put back
-        after it (also when it raises), so the tree is as it was. The same draw as ``reference_draw`` over ``slots()`` with
-        those nodes' weights set to 0. O((k + |excluding|) log n); a node not in the tree (or of weight 0) changes nothing."""
-        saved: list[tuple[int, int]] = []
-        try:
-            for node in excluding:
-                s = self.slot.get(node)
-                if s is not None and self.weights[s] > 0:
-                    saved.append((s, self.weights[s]))
-                    self._put(s, 0)
-            return self.draw(k, seed, bounded)
-        finally:
-            for s, w in reversed(saved):
-                self._put(s, w)
 
 
 def _sampford(m: int, total: int, w_max: int, locate: Callable[[int], int], weights: list[int], seed: bytes, budget: int | None) -> list[int] | None:

@@ -148,7 +148,7 @@ def draw(
     """Up to ``k`` distinct selectable nodes of ``role`` (serving ``model``), inclusion ∝ weight: O(k log n).
 
     ``excluding``: nodes left out of this draw (an escalation's validators already on the task), their weights 0 in the
-    tree for the draw and put back after it (``WeightTree.draw_excluding``): O((k + |excluding|) log n).
+    tree for the draw and put back after it (``WeightTree.draw``'s ``excluding``): O((k + |excluding|) log n).
     On a network without a beacon (no index) the same draw runs over a tree built for it from the
     selectable nodes in id order: O(n log n), for the rare draw a newer feature makes there."""
     bounded = rules_since(state.params, 3)
@@ -156,14 +156,14 @@ def draw(
         pool = among if among is not None else eligible_nodes(state, role, model)
         tree = WeightTree()
         tree.set_many((n, draw_weight(state, state.nodes[n])) for n in pool)
-        return tree.draw_excluding(k, seed, excluding, bounded)
+        return tree.draw(k, seed, bounded, excluding)
     idx = sync(state)
     if among is not None:
         tree = WeightTree()
         tree.set_many((n, idx.weights.get(n, 0)) for n in among)
-        return tree.draw_excluding(k, seed, excluding, bounded)
+        return tree.draw(k, seed, bounded, excluding)
     pool_tree = idx.trees.get(pool_key(role, model))
-    return pool_tree.draw_excluding(k, seed, excluding, bounded) if pool_tree is not None else []
+    return pool_tree.draw(k, seed, bounded, excluding) if pool_tree is not None else []
 
 
 # --- the first rules (networks without a beacon) ---------------------------------------------------
