@@ -272,6 +272,40 @@ def test_a_registration_reads_no_whole_set_of_nodes_jails_or_slashes():
     conservation_holds(state)
 
 
+def test_a_long_life_keeps_each_heap_within_twice_its_nodes_and_the_start_the_walks():
+    """A long life whose top never lets go (one miner jailed for ever at reputation 0): the others jailed for a few ticks,
+    slashed now and then, every reputation written at each epoch (as the close writes them) and a registration's query at
+    each. Their jails end and their slashes leave the window while they stay members (let go only at the top), each
+    write pushes an entry, and the heap is made again from its members once it holds more than twice them plus 32: every
+    heap stays within 2 x the role's nodes + 32 (a heap never made again grows by an entry a write: past that bound
+    within three epochs here), every member is a node of its role, and the start equals the walk's at every epoch."""
+    n = 40
+    names = [f"m{i}" for i in range(n)]
+    c = Chain(wallets={x: 10 for x in names}, params=SMALL)
+    for x in names:
+        c.as_(x, "node.register", {"role": "miner", "self_bond": "1"})
+    state, r = c.state, random.Random(3)
+    ids = [addr(x) for x in names]
+    state.set_reputation(state.nodes[ids[0]], 0)
+    state.jail(ids[0], 10**12)
+    for _ in range(60):
+        for node_id in r.sample(ids[1:], 4):
+            state.jail(node_id, state.tick + r.randint(0, 3))
+        state.add_slash(slash_record(state, r.choice(ids[1:])))
+        for node_id in ids[1:]:
+            state.set_reputation(state.nodes[node_id], r.randint(1, PPB))
+        c.oracle("tick", {"ticks": 5})
+        same_answers(state)  # (asserts each role's start equals the walk's)
+        caps = state.reputation_caps
+        for heaps in (caps.jailed, caps.slashed):
+            for role, heap in heaps.items():
+                of_role = [i for i, node in state.nodes.items() if node.role == role]
+                assert len(heap.heap) <= 2 * len(of_role) + 32, (role, len(heap.heap), len(heap.members))
+                assert set(heap.members) <= set(of_role)
+    assert len(caps.jailed["miner"].members) > 20  # (ended jails held as members: the top, capping, never lets them go)
+    state.check_entry_indexes()
+
+
 def test_a_refused_registration_leaves_the_index_as_it_was(monkeypatch):
     """A registration whose query let go of ended jails and out-of-window slashes, then was refused: the index holds what
     it held (the members let go are back, with their heap entries), equal to a rebuild; the same registration is then
