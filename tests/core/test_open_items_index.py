@@ -1,6 +1,7 @@
 """The ids of the open proposals and bounties (``State.voting_proposals``, ``undrawn_bounties``, ``unexpired_bounties``;
-issue 16): the oracle's tick (the next due tick, the tallies, the reviewer draws) and ``bounty.create`` (its count of the
-bounties not expired) read these, not every proposal or bounty ever made; the sets are derived (not hashed, not in a
+issue 16) and of the expired bounties still live (``expired_bounties``, session 30): the oracle's tick (the next due
+tick, the tallies, the reviewer draws), ``bounty.create`` (its count of the bounties not expired) and the close's prune
+(``retire_bounties``: tests/core/test_bounty_retire.py) read these, not every proposal or bounty ever made; the sets are derived (not hashed, not in a
 snapshot), rebuilt when a state is decoded, and a refused event leaves them equal to a rebuild."""
 
 import pytest
@@ -91,7 +92,9 @@ def test_a_tick_and_a_bounty_create_read_no_whole_proposal_or_bounty_dict():
     prop, bounty = c.state.proposals[pid], c.state.bounties[bid]
     assert prop.status == ProposalStatus.REJECTED and prop.tallied_tick == prop.end_tick  # n2 said no: threshold not met
     assert bounty.drawn_tick == bounty.deadline_tick and bounty.status == BountyStatus.EXPIRED
-    assert ids(c.state) == rebuilt(c.state) == {"voting_proposals": [], "undrawn_bounties": [], "unexpired_bounties": []}
+    history = sorted(set(c.state.bounties) - {bid})  # the network's three, expired (no pruning here: they stay)
+    after = {"voting_proposals": [], "undrawn_bounties": [], "unexpired_bounties": [], "expired_bounties": [*history, bid]}
+    assert ids(c.state) == rebuilt(c.state) == after
     conservation_holds(c.state)
 
 
@@ -99,13 +102,18 @@ def test_the_sets_follow_the_records():
     """Each set holds what its rule says at every step: a proposal until its tally, a drawn bounty until its draw is asked
     for, a bounty until it expires."""
     c = network()
+    history = sorted(c.state.bounties)  # expired (no pruning here: they stay)
     pid = propose(c)
     bid = create(c, ticks=2)
-    assert ids(c.state) == rebuilt(c.state) == {"voting_proposals": [pid], "undrawn_bounties": [bid], "unexpired_bounties": [bid]}
+    sets = {"voting_proposals": [pid], "undrawn_bounties": [bid], "unexpired_bounties": [bid], "expired_bounties": history}
+    assert ids(c.state) == rebuilt(c.state) == sets
     c.oracle("tick", {"ticks": 2})  # the deadline: the draw is asked for
-    assert ids(c.state) == rebuilt(c.state) == {"voting_proposals": [pid], "undrawn_bounties": [], "unexpired_bounties": [bid]}
+    assert ids(c.state) == rebuilt(c.state) == {**sets, "undrawn_bounties": []}
     c.oracle("tick", {"ticks": c.state.proposals[pid].end_tick - c.state.tick})
-    assert ids(c.state) == rebuilt(c.state) == {"voting_proposals": [], "undrawn_bounties": [], "unexpired_bounties": [bid]}
+    assert ids(c.state) == rebuilt(c.state) == {**sets, "voting_proposals": [], "undrawn_bounties": []}
+    c.as_("s", "bounty.expire", {"bounty": bid})
+    expired = {"voting_proposals": [], "undrawn_bounties": [], "unexpired_bounties": [], "expired_bounties": [*history, bid]}
+    assert ids(c.state) == rebuilt(c.state) == expired
 
 
 def test_the_open_bounty_limit_counts_the_bounties_not_expired(monkeypatch):
@@ -132,13 +140,14 @@ def test_a_refused_event_leaves_the_sets_as_they_were(monkeypatch, kind, handler
     """A tick that tallied a proposal and asked for a draw, a bounty created, a bounty expired, each then refused: the sets
     are what they were, and equal a rebuild."""
     c = network()
+    history = sorted(c.state.bounties)  # expired (no pruning here: they stay)
     pid = propose(c)
     bid = create(c, ticks=10)
     c.oracle("tick", {"ticks": 8})
     expiring = create(c, ticks=1)
     c.oracle("tick", {"ticks": 1})  # pid and bid are due at the next tick; ``expiring`` may expire
     before = ids(c.state)
-    assert before == {"voting_proposals": [pid], "undrawn_bounties": [bid], "unexpired_bounties": [bid, expiring]}
+    assert before == {"voting_proposals": [pid], "undrawn_bounties": [bid], "unexpired_bounties": [bid, expiring], "expired_bounties": history}
     body = {
         "tick": {},
         "bounty.create": {"prize": str(10 * COR), "criteria": "c", "deadline_tick": c.state.tick + 5, "winners": 1},
@@ -156,13 +165,16 @@ def test_a_refused_event_leaves_the_sets_as_they_were(monkeypatch, kind, handler
 
 def test_decode_rebuilds_the_sets_and_they_are_neither_hashed_nor_in_a_snapshot():
     c = network()
+    history = sorted(c.state.bounties)  # expired (no pruning here: they stay)
     pid = propose(c)
     bid = create(c, ticks=5)
     data, h = encode_state(c.state), state_hash(c.state)
     state = decode_state(data)
-    assert ids(state) == ids(c.state) == {"voting_proposals": [pid], "undrawn_bounties": [bid], "unexpired_bounties": [bid]}
+    sets = {"voting_proposals": [pid], "undrawn_bounties": [bid], "unexpired_bounties": [bid], "expired_bounties": history}
+    assert ids(state) == ids(c.state) == sets
     state.voting_proposals.clear()
     state.undrawn_bounties.add(10**6)
+    state.expired_bounties.discard(history[0])
     assert encode_state(state) == data and state_hash(state) == h  # derived: not in the bytes nor the hash
     with pytest.raises(InvariantViolation, match="open proposals"):
         conservation_holds(state)  # the full check compares them with a rebuild

@@ -536,6 +536,7 @@ def process_bounty_expire(state: State, actor: str, body: dict[str, Any]) -> Non
     to_treasury = rest * b.treasury_funding // b.prize
     b.status = BountyStatus.EXPIRED
     state.unexpired_bounties.discard(b.id)
+    state.expired_bounties.add(b.id)  # (derived: the close's prune retires it, RULES_BOUNTY_RETIRE)
     b.expired_tick = state.tick
     b.refunded += rest
     b.refunded_to_treasury += to_treasury

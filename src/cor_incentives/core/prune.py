@@ -180,15 +180,19 @@ def queued_draws(state: State, purpose: str) -> set[int]:
 
 
 def retire_bounties(state: State) -> None:
-    """Expired bounties leave with their entries (``RULES_BOUNTY_RETIRE``), in id order; one whose reviewer draw is still
-    queued stays until it ran. No log reaches that case today: a tick runs ``process_bounty_deadlines`` and then the
+    """Expired bounties leave with their entries (``RULES_BOUNTY_RETIRE``), in id order, read from
+    ``state.expired_bounties`` (O(those), no walk of the live bounties); one whose reviewer draw is still queued stays
+    until it ran. No log reaches that case today: a tick runs ``process_bounty_deadlines`` and then the
     queued draws in the same event, and ``bounty.create`` needs a deadline after the current tick, so a bounty expires
     only after its draw ran (session 28's hunt, tests/properties/test_draws_after_prune.py). The guard stays for a
     future rule that could queue the draw across events; tests/core/test_bounty_retire.py queues one by hand."""
     waiting = queued_draws(state, REVIEWER_DRAW)
-    for bid in [i for i, b in state.bounties.items() if b.status == BountyStatus.EXPIRED and i not in waiting]:
+    for bid in sorted(state.expired_bounties - waiting):
+        bounty = state.bounties.pop(bid)
+        invariant(bounty.status == BountyStatus.EXPIRED, f"bounty {bid} retires unexpired")
         invariant(bid not in state.unexpired_bounties and bid not in state.undrawn_bounties, f"expired bounty {bid} is indexed as open")
-        retire(state, BOUNTY, bid, state.bounties.pop(bid))
+        state.expired_bounties.discard(bid)
+        retire(state, BOUNTY, bid, bounty)
 
 
 def retire_sessions(state: State) -> None:

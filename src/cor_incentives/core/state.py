@@ -633,7 +633,10 @@ class State(Journaled):
     voting_proposals: set[int] = field(default_factory=set, repr=False, compare=False)
     undrawn_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
     unexpired_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
-    # derived: those two sets' ids by the tick each is due (``DueIds``: the bounties' deadlines, the proposals' ends)
+    # derived: the ids of the expired bounties still live (``bounty.expire`` adds, ``prune.retire_bounties`` removes): the
+    # close's prune reads these, not every bounty (rebuilt from ``bounties`` likewise)
+    expired_bounties: set[int] = field(default_factory=set, repr=False, compare=False)
+    # derived: the first two sets' ids by the tick each is due (``DueIds``: the bounties' deadlines, the proposals' ends)
     bounty_deadlines: DueIds = field(default_factory=DueIds, repr=False, compare=False)
     proposal_ends: DueIds = field(default_factory=DueIds, repr=False, compare=False)
     # derived: per role, the nodes whose reputation may cap a newcomer's start (running jails, the memory window's
@@ -750,11 +753,12 @@ class State(Journaled):
         }
 
     def open_ids(self) -> dict[str, set[int] | set[str]]:
-        """The derived sets of open proposals and bounties, of closed sessions and of retired models, as held."""
+        """The derived sets of open proposals and bounties, of expired bounties, closed sessions and retired models, as held."""
         return {
             "voting_proposals": self.voting_proposals,
             "undrawn_bounties": self.undrawn_bounties,
             "unexpired_bounties": self.unexpired_bounties,
+            "expired_bounties": self.expired_bounties,
             "closed_sessions": self.closed_sessions,
             "retired_models": self.retired_models,
         }
@@ -767,13 +771,14 @@ class State(Journaled):
         ]
 
     def open_ids_rebuilt(self) -> dict[str, set[int] | set[str]]:
-        """The derived sets of open proposals and bounties, of closed sessions and of retired models, rebuilt from the
-        records (O(every proposal, bounty, session and model))."""
+        """The derived sets of open proposals and bounties, of expired bounties, closed sessions and retired models, rebuilt
+        from the records (O(every proposal, bounty, session and model))."""
         bounties = self.bounties.items()
         return {
             "voting_proposals": {i for i, p in self.proposals.items() if p.status == ProposalStatus.VOTING},
             "undrawn_bounties": {i for i, b in bounties if b.drawn and b.drawn_tick is None},
             "unexpired_bounties": {i for i, b in bounties if b.status != BountyStatus.EXPIRED},
+            "expired_bounties": {i for i, b in bounties if b.status == BountyStatus.EXPIRED},
             "closed_sessions": {i for i, s in self.sessions.items() if not s.is_open},
             "retired_models": {i for i, m in self.models.items() if m.retired_tick is not None},
         }

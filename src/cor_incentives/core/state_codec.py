@@ -101,6 +101,7 @@ DERIVED_STATE_FIELDS = frozenset(
         "voting_proposals",
         "undrawn_bounties",
         "unexpired_bounties",
+        "expired_bounties",
         "bounty_deadlines",
         "proposal_ends",
         "attested",
@@ -116,8 +117,8 @@ DERIVED_STATE_FIELDS = frozenset(
 """``State`` fields not in a snapshot: the nodes changed by the event being applied (empty between events),
 the index of nodes with a jail on record (rebuilt from the nodes), the unbonding entries' and redelegations' ids
 by address and node, the slash records by node and the capping reputations by role (``State.rebuild_entry_indexes``), each voted-on proposal's voters
-(made again at its next vote), the ids of the proposals voting and of the bounties to draw reviewers for and not
-expired and those two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
+(made again at its next vote), the ids of the proposals voting, of the bounties to draw reviewers for, not expired and
+expired (still live), the first two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
 reference) pairs and points by curator (rebuilt from ``attestations`` likewise), how many times the live tasks and open
 sessions name each node (rebuilt from them likewise), the closed sessions' ids (rebuilt from ``sessions``), the retired
 models' ids and each model's count of live fine-tunes (rebuilt from ``models``), the records
