@@ -1,9 +1,12 @@
+import builtins
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import cor_incentives.core.units as units
 from cor_incentives.core.errors import InvalidInput
-from cor_incentives.core.units import COR, address, checksum_address, format_cor, mul_bps, parse_cor, parse_units
+from cor_incentives.core.units import COR, MAX_AMOUNT, address, checksum_address, format_cor, is_amount, mul_bps, parse_cor, parse_units
 
 
 @pytest.mark.parametrize(
@@ -90,3 +93,39 @@ def test_units_are_ascii_digits_without_leading_zeros():
     for bad in ("١٢", "１２", "𝟏𝟐", "1" * 5000):
         with pytest.raises(InvalidInput):
             parse_cor(bad)
+
+
+def is_amount_before_s30(text) -> bool:
+    """``units.is_amount`` until session 30: every string of digits converted to compare with 2**256-1."""
+    return isinstance(text, str) and len(text) <= 78 and bool(units._UNITS.match(text)) and int(text) <= MAX_AMOUNT
+
+
+EDGES = [str(v) for v in (0, 1, 10**76, 10**77 - 1, 10**77, MAX_AMOUNT - 1, MAX_AMOUNT, MAX_AMOUNT + 1, 10**78 - 1, 10**78)]
+
+
+@given(
+    st.one_of(
+        st.sampled_from(EDGES),
+        st.integers(0, 10**79).map(str),
+        st.integers(0, 78).flatmap(lambda n: st.text("0123456789", min_size=n, max_size=n)),  # leading zeros too
+        st.text(max_size=80),
+        st.integers(-5, 5),
+        st.none(),
+    )
+)
+def test_is_amount_is_the_old_check(text):
+    """The same answer as the check that converted every string (below 78 digits a string is below 2**256-1)."""
+    assert is_amount(text) == is_amount_before_s30(text)
+
+
+def test_is_amount_converts_only_a_78_digit_string(monkeypatch):
+    """~0.1 µs a call saved (the conversion of a 19-22 digit amount), of every amount a command carries."""
+    converted = []
+
+    def counting(text):
+        converted.append(text)
+        return builtins.int(text)
+
+    monkeypatch.setattr(units, "int", counting, raising=False)  # (the module's name ``int``, read before the builtin)
+    assert is_amount("1" * 77) and is_amount(str(10**18)) and not converted
+    assert is_amount(str(MAX_AMOUNT)) and not is_amount(str(MAX_AMOUNT + 1)) and converted == [str(MAX_AMOUNT), str(MAX_AMOUNT + 1)]

@@ -47,8 +47,14 @@ def parse_cor(text: str) -> Amount:
 
 
 def is_amount(text: Any) -> bool:
-    """A count of base units as signed: ASCII digits, no leading zero, at most 2**256-1."""
-    return isinstance(text, str) and len(text) <= MAX_AMOUNT_DIGITS and bool(_UNITS.match(text)) and int(text) <= MAX_AMOUNT
+    """A count of base units as signed: ASCII digits, no leading zero, at most 2**256-1. Fewer digits than 2**256-1 has
+    (78) is below it (at most 10**77 - 1), so only a 78-digit string is converted to compare."""
+    return (
+        isinstance(text, str)
+        and len(text) <= MAX_AMOUNT_DIGITS
+        and bool(_UNITS.match(text))
+        and (len(text) < MAX_AMOUNT_DIGITS or int(text) <= MAX_AMOUNT)
+    )
 
 
 def parse_units(text: str) -> Amount:
