@@ -2,8 +2,10 @@
 
 ``Struct.check`` reads the field names and specs it derived once at construction (not two sets, a sort and an
 ``isinstance`` per field at every body); ``Ledger.begin`` keeps the empty postings list ``commit`` left instead of making
-a new one. Each must refuse the same bodies with the same error (class, code, message, field), and leave the same state
-bytes, postings and refusals on a chain of accepted and refused events."""
+a new one; after the event's journal closed, ``apply`` writes the head (``seq``, ``head_hash``) and ``commit`` the next
+postings list straight into the records' ``__dict__`` (``journal.unjournaled_fields``, session 30), through
+``Journaled.__setattr__`` only when a journal is in force. Each must refuse the same bodies with the same error (class,
+code, message, field), and leave the same state bytes, postings and refusals on a chain of accepted and refused events."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cor_incentives.core import apply as apply_module
 from cor_incentives.core import commands
+from cor_incentives.core import ledger as ledger_module
 from cor_incentives.core.commands import SCHEMAS, Opt, Struct, refuse
 from cor_incentives.core.errors import EngineError, InvalidInput, shown
-from cor_incentives.core.journal import JList, journal
+from cor_incentives.core.journal import JList, Journaled, journal, rollback
 from cor_incentives.core.ledger import Ledger
 from cor_incentives.core.state_codec import encode_state
 from cor_incentives.core.units import COR
@@ -174,6 +178,42 @@ def test_a_chain_gives_the_same_postings_refusals_and_state_bytes_as_the_referen
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Struct, "check", reference_struct_check)
         mp.setattr(Ledger, "begin", reference_begin)
+        for module in (apply_module, ledger_module):  # every write through Journaled.__setattr__, as before session 30
+            mp.setattr(module, "unjournaled_fields", lambda obj: None)
         old = run_chain(Chain({"alice": 5_000 * COR, "bob": 10 * COR}))
     assert new == old
     assert [s[0] for s in new if isinstance(s, tuple)] == ["ok", "refused", "ok", "ok", "refused", "refused", "ok", "ok"]
+
+
+def test_the_head_and_the_next_postings_list_skip_the_journaled_setattr():
+    """An accepted and a refused transfer write no attribute of the state or ledger through ``Journaled.__setattr__``
+    (until session 30: ``seq``, ``head_hash`` and ``postings`` at every event, ~0.5 µs each), and leave what those writes
+    left: the head of the event, an empty journaled postings list that is not the one handed over."""
+    c = Chain({"alice": 5 * COR})
+    written: list[tuple[str, str]] = []
+    real = Journaled.__setattr__
+
+    def counting(self: Any, name: str, value: Any) -> None:
+        written.append((type(self).__name__, name))
+        real(self, name, value)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Journaled, "__setattr__", counting)
+        applied = c.as_("alice", "transfer", {"to": addr("bob"), "amount": str(COR)})
+        assert refusal_of(c, addr("bob"), "transfer", {"to": addr("carol"), "amount": str(2 * COR)}) == "insufficient_funds"
+    assert not {("State", "seq"), ("State", "head_hash"), ("Ledger", "postings")} & set(written), written
+    assert (c.state.seq, c.state.head_hash) == (c.events[-1].seq, c.events[-1].hash)
+    postings = c.state.ledger.postings
+    assert type(postings) is JList and postings == [] and postings is not applied.postings and len(applied.postings) == 1
+
+
+def test_under_an_outer_journal_the_head_is_written_through_it():
+    """With a journal in force around ``apply`` (none in the engine; a test's), the head and the postings list are
+    journaled writes as before: that journal's rollback puts them back."""
+    c = Chain({"alice": 5 * COR})
+    head, kept = (c.state.seq, c.state.head_hash), c.state.ledger.postings
+    with journal() as outer:
+        c.as_("alice", "transfer", {"to": addr("bob"), "amount": str(COR)})
+        assert c.state.seq == head[0] + 1
+    rollback(outer)
+    assert (c.state.seq, c.state.head_hash) == head and c.state.ledger.postings is kept

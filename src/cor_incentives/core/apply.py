@@ -39,7 +39,7 @@ from .controllers import DEFAULT_CONTROLLERS
 from .errors import Conflict, InvalidInput, NonceAlreadyUsed, Unauthorized, invariant
 from .events import Command, Event
 from .governance import process_governance_tallies, process_propose, process_vote
-from .journal import frozen_init, journal
+from .journal import frozen_init, journal, unjournaled_fields
 from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register, process_model_retire
 from .network_prompts import parse_prompt_set
@@ -350,8 +350,13 @@ def apply(state: State, event: Event, *, atomic: bool = True) -> Applied:
         _run(state, cmd, handler)
     postings = state.ledger.commit()
     state.nonces[cmd.actor] = cmd.nonce
-    state.seq = event.seq
-    state.head_hash = event.hash
+    fields = unjournaled_fields(state)  # (the event's journal has closed: nothing to undo, unless an outer one is in force)
+    if fields is not None:
+        fields["seq"] = event.seq
+        fields["head_hash"] = event.hash
+    else:
+        state.seq = event.seq
+        state.head_hash = event.hash
     state.recent_hashes[event.seq] = event.hash
     state.recent_hashes.pop(event.seq - CHECKPOINT_WINDOW, None)
     return Applied(event.seq, cmd.kind, cmd.actor, postings, cmd.nonce)

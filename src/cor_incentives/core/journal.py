@@ -149,6 +149,14 @@ def attempt(fn: Callable[[], object]) -> EngineError | None:
     return None
 
 
+def unjournaled_fields(obj: Journaled) -> dict[str, Any] | None:
+    """``obj``'s attributes as its ``__dict__`` when no journal is in force, else None. A write there is what
+    ``Journaled.__setattr__`` would store (for a field already set, never packed, given a value that is not a plain
+    container) without its look-ups (~0.5 µs a write): for the few writes an event makes after its journal closed
+    (``apply``: the head, the ledger's next postings list). With a journal in force, write the attribute (to be undone)."""
+    return obj.__dict__ if _current.get() is None else None
+
+
 def on_undo(undo: Callable[[Any, Any, Any], None], obj: Any, a: Any = None, b: Any = None) -> None:
     """Journal ``undo(obj, a, b)`` for a write made outside the journaled records and containers (a column store's
     append, core/epoch_columns.py); nothing when no journal is in force (a replay)."""

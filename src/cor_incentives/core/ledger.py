@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .errors import InsufficientFunds, InvalidInput, invariant
-from .journal import MISSING, JList, Journaled, LoggedDict, Writes, frozen_init
+from .journal import MISSING, JList, Journaled, LoggedDict, Writes, frozen_init, unjournaled_fields
 from .units import BPS, cor_text
 
 SOURCES = ("genesis", "minted")
@@ -108,8 +108,14 @@ class Ledger(Journaled):
             self.postings = []
 
     def commit(self) -> list[Posting]:
-        """This event's postings (the list is handed over; the next event starts a new one)."""
-        out, self.postings = self.postings, []
+        """This event's postings (the list is handed over; the next event starts a new one: an empty ``JList``, what
+        ``self.postings = []`` adopts, stored directly after the event's journal closed, ``unjournaled_fields``)."""
+        out = self.postings
+        fields = unjournaled_fields(self)
+        if fields is not None:
+            fields["postings"] = JList()
+        else:
+            self.postings = []
         return out
 
     def _set(self, account: str, value: int) -> None:
