@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.signing import sign_scoped
 from support.network import COR, by_address, draw, make_network, run_commit_reveal, run_reports, sha
@@ -49,7 +50,7 @@ def submit_task(eng: Engine, keys: dict, max_out: int = 48) -> int:
 
 def settle_task(eng: Engine, keys: dict, tid: int) -> None:
     """Every assigned miner commit-reveals an honest answer; every validator reports the same scores."""
-    task = eng.state.tasks[tid]
+    task = get_task(eng.state, tid)
     miners = [a.miner for a in task.miners]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, OUTPUTS)), tokens={m: 9 for m in miners})
     reports = [{"miner": m, "poi_distance_ppb": d, "quality_ppb": q, "output_tokens": 9} for m, d, q in zip(miners, DISTANCES_PPB, QUALITY_PPB)]
@@ -64,7 +65,7 @@ def bounties_enabled() -> bool:
 
 
 def settled_miners(eng: Engine, tid: int) -> set[str]:
-    return {a.miner for a in eng.state.tasks[tid].miners}
+    return {a.miner for a in get_task(eng.state, tid).miners}
 
 
 def build(url: str, keys_dir: Path) -> SimpleNamespace:
@@ -72,7 +73,7 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
     eng, keys = make_network(url, keys_dir, n_miners=4, n_validators=3, params={"redundancy": 3, "gov_voting_period_ticks": 90})
     settled = submit_task(eng, keys)
     settle_task(eng, keys, settled)
-    miner = eng.state.tasks[settled].miners[0].miner
+    miner = get_task(eng.state, settled).miners[0].miner
     eng.submit_as(keys["bob"], "stake.delegate", {"node": miner, "amount": str(1_000 * COR)})
     bounty = None
     if bounties_enabled():
@@ -82,7 +83,7 @@ def build(url: str, keys_dir: Path) -> SimpleNamespace:
             "bounty.create",
             {"prize": str(500 * COR), "criteria": "Best PoUW prompt set for code tasks", "deadline_tick": eng.state.tick + 500, "winners": 2},
         )
-    slashed = eng.state.tasks[settled].miners[2].miner  # it signed two different precommits for the settled task
+    slashed = get_task(eng.state, settled).miners[2].miner  # it signed two different precommits for the settled task
     key = by_address(keys)[slashed]
     scope = f"task:{settled}:precommit"
     statements = [sign_scoped(key.private_key, eng.state.chain_id, scope, sha(text)) for text in ("one answer", "another answer")]

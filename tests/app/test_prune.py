@@ -20,7 +20,7 @@ from cor_incentives.core.errors import Conflict, NotFound
 from cor_incentives.core.events import content_hash
 from cor_incentives.core.prune import fold
 from cor_incentives.core.records import CLOSED_TASK_STATES, Pruned
-from cor_incentives.core.rules import RULES_PRUNE
+from cor_incentives.core.rules import RULES_FINE_TUNE_RELEASE, RULES_PRUNE
 from cor_incentives.core.state import State, json_ready
 from cor_incentives.core.state_codec import encode_record, encode_state, hashed_fields
 from cor_incentives.store import db
@@ -32,7 +32,9 @@ from support.scenario import run_scenario, settle_honest_task
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("prune")
-    eng = run_scenario(f"sqlite:///{tmp / 'cor.db'}", tmp / "keys")
+    # rule 26: a closed task's whole record stays live until the close past the window (from rule 27 it leaves at its
+    # close and a stub stays: tests/app/test_task_stub_engine.py)
+    eng = run_scenario(f"sqlite:///{tmp / 'cor.db'}", tmp / "keys", rule_version=RULES_FINE_TUNE_RELEASE)
     events = list(eng.store.iter_events())
     yield eng, events
     eng.store.dispose()

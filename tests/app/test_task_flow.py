@@ -4,6 +4,7 @@ import pytest
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
 from cor_incentives.ai.tokens import count_tokens
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.verify import verify_store
 from cor_incentives.nodes.validator import evaluate_outputs, prompt_tokens
 from support.network import by_address, draw, make_network, run_commit_reveal, run_reports, sha
@@ -39,7 +40,7 @@ def submit(eng, keys, max_out=48):
 
 
 def validate(eng, keys, tid):
-    task = eng.state.tasks[tid]
+    task = get_task(eng.state, tid)
     outputs = {a.miner: eng.store.get_blob(a.output_hash).decode() for a in task.miners if a.reveal_tick is not None and not a.mismatch}
     prompt = eng.store.get_blob(task.prompt_hash).decode()
     reports = evaluate_outputs(prompt, outputs, task.max_output_tokens)
@@ -49,14 +50,14 @@ def validate(eng, keys, tid):
 def test_three_honest_one_garbage(net):
     eng, keys = net
     tid = submit(eng, keys)
-    task = eng.state.tasks[tid]
+    task = get_task(eng.state, tid)
     miners = [a.miner for a in task.miners]
     outputs = dict(zip(miners, HONEST + [GARBAGE]))
     rep_before = {m: eng.state.nodes[m].reputation_ppb for m in miners}
     session_before = eng.state.ledger.balance("escrow:session:1") + task.escrowed
     run_commit_reveal(eng, keys, tid, outputs)
     validate(eng, keys, tid)
-    task = eng.state.tasks[tid]
+    task = get_task(eng.state, tid)
     assert task.state == "SETTLED"
     bad = task.assignment(miners[3])
     assert not bad.in_consensus and bad.paid == 0 and bad.distance_ppb > 150_000_000 and bad.quality_ppb < 300_000_000
@@ -81,7 +82,7 @@ def test_mismatched_reveal_slashed_through_the_engine(net):
 
     eng, keys = net
     tid = submit(eng, keys)
-    task = eng.state.tasks[tid]
+    task = get_task(eng.state, tid)
     cheat = task.miners[0].miner
     k = by_address(keys)
     for a in task.miners:

@@ -14,15 +14,21 @@ import pytest
 
 from cor_incentives.core.apply import apply, conservation_holds
 from cor_incentives.core.records import TaskState
+from cor_incentives.core.rules import RULES_FINE_TUNE_RELEASE
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import encode_state, state_hash
 from cor_incentives.core.tasks import MINERS, draw_escalation, draw_miners, draw_validators
 from support.market import market, submit
 
 
-def pruning_market(unbonding: int):
+def pruning_market(unbonding: int, rule_version: int = RULES_FINE_TUNE_RELEASE):
+    """Rule 26: a closed task's whole record stays live until the window's close (from rule 27 it leaves at its close and
+    its stub stays: tests/core/test_task_stub.py)."""
     return market(
-        n_miners=5, n_validators=5, beacon=True, params={"epoch_length_ticks": 6, "prune_closed_records": 1, "unbonding_period_epochs": unbonding}
+        n_miners=5,
+        n_validators=5,
+        beacon=True,
+        params={"epoch_length_ticks": 6, "prune_closed_records": 1, "unbonding_period_epochs": unbonding, "rule_version": rule_version},
     )
 
 

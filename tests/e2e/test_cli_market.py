@@ -1,5 +1,6 @@
 """`cor quote`, `cor model`, `cor session`, `cor task submit|show` through the console script."""
 
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.keys import Keystore
 from cor_incentives.core.tasks import commitment
@@ -113,7 +114,7 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     # drive the task with the nodes' keys through the engine, then read it back through the CLI
     eng = Engine.open(cli.env["COR_DATABASE_URL"])
     ks = {k.address: k for k in Keystore(tmp_path / "keys").list()}
-    task = eng.state.tasks[t["task"]]
+    task = get_task(eng.state, t["task"])
     for a in task.miners:
         eng.submit_as(ks[a.miner], "task.precommit", {"task": task.id, "commit": commitment(task.id, a.miner, sha("Red."), "s")})
     for a in task.miners:
@@ -121,7 +122,7 @@ def test_quote_session_task_show_and_bad_input(cli, tmp_path):
     eng.submit_as(next(k for k in ks.values() if k.address == eng.state.oracle), "tick", {})  # draws the validators
     report_rounds(
         lambda v, kind, body: eng.submit_as(ks[v], kind, body),
-        lambda: eng.state.tasks[task.id],
+        lambda: get_task(eng.state, task.id),
         lambda v: [{"miner": a.miner, "poi_distance_ppb": 0, "quality_ppb": 900_000_000, "output_tokens": 2} for a in task.miners],
         input_tokens=lambda v: 3,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.prompts import network_prompt_view
 from cor_incentives.app.signing import sign_scoped
@@ -46,7 +47,7 @@ def network_task(eng: Engine, keys: dict, prompt: str, input_tokens: int = 16) -
 
 
 def run_task(eng: Engine, keys: dict, tid: int, garbage: bool, seed: int) -> None:
-    miners = [a.miner for a in eng.state.tasks[tid].miners]
+    miners = [a.miner for a in get_task(eng.state, tid).miners]
     texts = HONEST[: len(miners) - 1] + [GARBAGE if garbage else HONEST[-1]]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, texts)), tokens={m: 9 + (i + seed) % 5 for i, m in enumerate(miners)})
     validate(eng, keys, tid, {miners[-1]} if garbage else set(), input_tokens=10 + tid % 7)
@@ -78,7 +79,7 @@ def run_audit_scenario(url: str, keys_path: Path) -> tuple[Engine, dict]:
     for i in range(3):
         run_task(eng, keys, network_task(eng, keys, f"Name a city {i}.", 20 + i), garbage=i == 2, seed=i + 4)
         tick(eng, keys, 1)
-    served = max(t for t, task in eng.state.tasks.items() if task.assignment(miner1) is not None)
+    served = max(t for t, task in [*eng.state.tasks.items(), *eng.state.closed_tasks.items()] if task.assigned(miner1))  # (rule 27: stubs)
     statements = [sign_scoped(keys["miner1"].private_key, eng.state.chain_id, f"task:{served}:precommit", sha(x)) for x in ("one", "another")]
     eng.submit_as(keys["dave"], "slash.report", {"node": miner1, "offence": "equivocation", "evidence": {"messages": statements}})
     eng.submit_as(keys["carol"], "stake.undelegate", {"node": validator0, "amount": str(100 * COR)})
@@ -108,11 +109,11 @@ def run_audit_scenario(url: str, keys_path: Path) -> tuple[Engine, dict]:
     eng.submit_as(
         keys["oracle"], "task.canary_commit", {"task": tid, "canary": canary_commitment(sha("Name a large lake in Africa."), sha(PLANT), "au")}
     )
-    miners = [a.miner for a in eng.state.tasks[tid].miners]
+    miners = [a.miner for a in get_task(eng.state, tid).miners]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, HONEST[: len(miners) - 1] + [PLANT])), tokens={m: 9 for m in miners})
     validate(eng, keys, tid, {miners[-1]}, input_tokens=11)
     eng.submit_as(keys["oracle"], "task.canary", {"task": tid, "planted": sha(PLANT), "salt": "au"})
-    assert eng.state.tasks[tid].canary == "planted" and eng.state.tasks[tid].state == "SETTLED"
+    assert get_task(eng.state, tid).canary == "planted" and get_task(eng.state, tid).state == "SETTLED"
     tick(eng, keys, 1)
     eng.submit_as(keys["oracle"], "epoch.close", {})
     return eng, keys

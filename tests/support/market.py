@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from cor_incentives.core.records import Task
+from cor_incentives.core.records import ClosedTask, Task
 from cor_incentives.core.tasks import commitment
 from support.chain import Chain, addr
 from support.reports import report_rounds
@@ -84,6 +84,16 @@ def network(c: Chain, prompt: str = "Name a prime number.", max_out: int = 64, i
     return tid
 
 
+def live_task(c: Chain, tid: int) -> Task | ClosedTask:
+    """The live task ``tid``: its whole record, or the stub of a closed task whose record left (rule 27, pruning on)."""
+    return c.state.tasks.get(tid) or c.state.closed_tasks[tid]
+
+
+def whole(task: Task | ClosedTask) -> Task:
+    assert isinstance(task, Task)
+    return task
+
+
 def commit_reveal(c: Chain, tid: int, outputs: dict[str, str], wrong_reveal: set[str] = frozenset(), tokens: int = 20) -> None:
     """Precommit then reveal for every assigned miner named in ``outputs`` (by address). A miner claims no token count,
     except before the measured-token rules, where it claims ``tokens``."""
@@ -129,7 +139,7 @@ def validate_all(
     while True:
         report_rounds(
             c.submit,
-            lambda: c.state.tasks[tid],
+            lambda: live_task(c, tid),
             lambda v: [
                 {"miner": m, "poi_distance_ppb": judge(v, m)[0], "quality_ppb": judge(v, m)[1]} | ({"output_tokens": count(v, m)} if counting else {})
                 for m in miners
@@ -138,8 +148,8 @@ def validate_all(
             input_tokens=prompt if counting else None,
             spread=spread,
         )
-        task = c.state.tasks[tid]
-        if c.state.beacon is None or task.state != "COMMITTED" or task.drawn_in(task.round):
+        now = live_task(c, tid)
+        if c.state.beacon is None or now.state != "COMMITTED" or whole(now).drawn_in(whole(now).round):
             return
         draw_now(c, tid)  # an escalation: its validators are drawn by the next tick
 

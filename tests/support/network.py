@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID, bundled_model_body
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.genesis import DEVNET, check_genesis_spec, genesis_body
 from cor_incentives.app.keys import Keystore
@@ -65,9 +66,9 @@ def run_commit_reveal(eng: Engine, keys: dict, tid: int, outputs: dict[str, str]
             addr_key[m],
             "task.reveal",
             {"task": tid, "output_hash": sha(text), "salt": "pepper"}
-            | ({} if eng.state.tasks[tid].measured_tokens else {"output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))}),
+            | ({} if get_task(eng.state, tid).measured_tokens else {"output_tokens": (tokens or {}).get(m, max(1, len(text) // 4))}),
         )
-    if eng.state.tasks[tid].state == "COMMITTED" and not eng.state.tasks[tid].validators:
+    if get_task(eng.state, tid).state == "COMMITTED" and not get_task(eng.state, tid).validators:
         draw(eng, keys)
 
 
@@ -77,8 +78,8 @@ def run_reports(eng: Engine, keys: dict, tid: int, reports_for, input_tokens=Non
     validator also counts: ``input_tokens(validator)`` of the prompt (default: the task's bound) and, where a
     report names none, ``output_tokens`` of each output."""
     addr_key = by_address(keys)
-    counting = eng.state.tasks[tid].measured_tokens
-    prompt = input_tokens or (lambda v: eng.state.tasks[tid].input_tokens)
+    counting = get_task(eng.state, tid).measured_tokens
+    prompt = input_tokens or (lambda v: get_task(eng.state, tid).input_tokens)
 
     def counted(v: str):
         reports = reports_for(v)
@@ -89,13 +90,13 @@ def run_reports(eng: Engine, keys: dict, tid: int, reports_for, input_tokens=Non
     while True:
         report_rounds(
             lambda v, kind, body: eng.submit_as(addr_key[v], kind, body),
-            lambda: eng.state.tasks[tid],
+            lambda: get_task(eng.state, tid),
             counted,
             first_rules=eng.state.beacon is None,
             input_tokens=prompt if counting else None,
             spread=spread,
         )
-        task = eng.state.tasks[tid]
+        task = get_task(eng.state, tid)
         if task.state != "COMMITTED" or task.drawn_in(task.round) or eng.state.beacon is None:
             return
         draw(eng, keys)

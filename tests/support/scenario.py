@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID
+from cor_incentives.app.archive import get_task
 from cor_incentives.app.engine import Engine
 from cor_incentives.app.signing import sign_scoped
 from cor_incentives.app.views import proof
@@ -66,18 +67,18 @@ def validate(eng: Engine, keys: dict, tid: int, garbage: set[str], input_tokens:
         eng,
         keys,
         tid,
-        lambda v: scripted_reports(eng.state.tasks[tid], garbage, v, eng.state.tasks[tid].measured_tokens),
+        lambda v: scripted_reports(get_task(eng.state, tid), garbage, v, get_task(eng.state, tid).measured_tokens),
         input_tokens=lambda v: input_tokens,
     )
 
 
 def settle_honest_task(eng: Engine, keys: dict, prompt: str, with_garbage: bool) -> int:
     tid = submit_task(eng, keys, prompt)
-    miners = [a.miner for a in eng.state.tasks[tid].miners]
+    miners = [a.miner for a in get_task(eng.state, tid).miners]
     texts = HONEST[: len(miners) - 1] + [GARBAGE if with_garbage else HONEST[-1]]
     run_commit_reveal(eng, keys, tid, dict(zip(miners, texts)), tokens={m: 9 + i for i, m in enumerate(miners)})
     validate(eng, keys, tid, {miners[-1]} if with_garbage else set())
-    assert eng.state.tasks[tid].state == "SETTLED"
+    assert get_task(eng.state, tid).state == "SETTLED"
     return tid
 
 
@@ -85,7 +86,7 @@ def settle_task_with_cheat(eng: Engine, keys: dict) -> int:
     """The first miner reveals something other than it committed to: slashed by the core."""
     k = by_address(keys)
     tid = submit_task(eng, keys, PROMPTS[0])
-    task = eng.state.tasks[tid]
+    task = get_task(eng.state, tid)
     for a in task.miners:
         eng.submit_as(k[a.miner], "task.precommit", {"task": tid, "commit": commitment(tid, a.miner, sha(HONEST[0]), "s")})
     for i, a in enumerate(task.miners):
@@ -100,15 +101,17 @@ def settle_task_with_cheat(eng: Engine, keys: dict) -> int:
 
 def report_equivocation(eng: Engine, keys: dict, tid: int) -> None:
     """The task's second miner signed two different precommit statements for it; dave reports the pair (and is paid)."""
-    key = by_address(keys)[eng.state.tasks[tid].miners[1].miner]
+    key = by_address(keys)[get_task(eng.state, tid).miners[1].miner]
     scope = f"task:{tid}:precommit"
     statements = [sign_scoped(key.private_key, eng.state.chain_id, scope, m) for m in (sha("one answer"), sha("another answer"))]
     eng.submit_as(keys["dave"], "slash.report", {"node": key.address, "offence": "equivocation", "evidence": {"messages": statements}})
 
 
-def run_scenario(url: str, keys_path, beacon: bool = True) -> Engine:
-    """``beacon=False``: the same scenario on the first rules (``tests/golden/scenario_v1_log.json``)."""
-    eng, keys = make_network(url, keys_path, n_miners=5, n_validators=3, params={"redundancy": 4}, seed="backends", beacon=beacon)
+def run_scenario(url: str, keys_path, beacon: bool = True, rule_version: int | None = None) -> Engine:
+    """``beacon=False``: the same scenario on the first rules (``tests/golden/scenario_v1_log.json``); ``rule_version``:
+    under that rule (default: the latest)."""
+    params = {"redundancy": 4} | ({"rule_version": rule_version} if rule_version is not None else {})
+    eng, keys = make_network(url, keys_path, n_miners=5, n_validators=3, params=params, seed="backends", beacon=beacon)
     miner0 = keys["miner0"].address
     for i, prompt in enumerate(PROMPTS):
         settle_honest_task(eng, keys, prompt, with_garbage=i == 0)

@@ -232,8 +232,17 @@ def epoch_records(state: State, start: int = 0) -> Iterator[tuple[int, EpochReco
 
 
 def get_task(state: State, task_id: Any) -> Task:
-    """A task, live or pruned (``invalid_task``, ``task_not_found``)."""
-    return _live_or_stored(state, live_task, Task, "task", task_id)
+    """A task, live or pruned (``invalid_task``, ``task_not_found``): a closed task whose whole record left at its close
+    (``RULES_TASK_STUB``: the live state keeps a stub, which is not a ``Task``) is read from the database."""
+    return _live_or_stored(state, _whole_task, Task, "task", task_id)
+
+
+def _whole_task(state: State, task_id: Any) -> Task:
+    """The live whole record of a task (the core's refusals), ``task_not_found`` for a closed task's stub."""
+    task = live_task(state, task_id)
+    if not isinstance(task, Task):
+        raise NotFound(f"task {task_id} is closed and its record is in the database, which this state has none of", code="task_not_found")
+    return task
 
 
 def _live_or_stored(state: State, live: Callable[[State, Any], R], cls: type[R], kind: str, ident: Any) -> R:

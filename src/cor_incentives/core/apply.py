@@ -44,7 +44,7 @@ from .ledger import POOLS, Posting, check_conservation
 from .models import process_model_register, process_model_retire
 from .network_prompts import parse_prompt_set
 from .params import FIRST_RULES_DEFAULTS, ParamHistory, params_from_dict
-from .prune import process_prune
+from .prune import process_prune, retire_closed_tasks
 from .records import Checkpoint, EarningItem
 from .redelegation import process_cancel_unbond, process_redelegate
 from .rules import STATE_ANCHOR_RULES, rules_since
@@ -368,6 +368,7 @@ def _run(state: State, cmd: Command, handler: Handler) -> None:
     if cmd.kind == "genesis":
         state.chain_id = cmd.chain_id
     handler(state, cmd.actor, dict(cmd.body))
+    retire_closed_tasks(state)  # (RULES_TASK_STUB, pruning on: the tasks this event closed leave whole, their stubs stay)
     note_accounts(state, cmd.actor, state.ledger.postings)
 
 

@@ -4,7 +4,10 @@ Concepts
     After each epoch close, records that nothing in the core reads any more leave ``State``:
 
     - a *closed task* (settled, failed or cancelled) created at or before
-      ``epoch - unbonding_period_epochs``: evidence about it is too old to slash (slashing.py ``_fresh``);
+      ``epoch - unbonding_period_epochs``: evidence about it is too old to slash (slashing.py ``_fresh``). From
+      ``RULES_TASK_STUB`` its whole record left already, at the end of the event that closed it (``retire_closed_tasks``:
+      folded and handed to the database then), and what leaves here is its stub (``State.closed_tasks``, a
+      ``ClosedTask``), with no second fold;
     - an *expired bounty* (``bounty.expire`` ran) with its entries, from rule ``RULES_BOUNTY_RETIRE``, at the first
       close after its expiry: nothing can be paid, refunded or reviewed any more (a message naming it is refused with
       ``bounty_not_found`` instead of ``bounty_expired``); one whose reviewer draw still waits for the beacon stays
@@ -60,7 +63,7 @@ from .errors import invariant
 from .events import content_hash
 from .models import model_account
 from .params import ParamHistory, Params
-from .records import CLOSED_TASK_STATES, Bounty, BountyStatus, EpochRecord, Model, Node, Session, Task
+from .records import CLOSED_TASK_STATES, Bounty, BountyStatus, ClosedTask, EpochRecord, Model, Node, Session, Task
 from .rules import RULES_BOUNTY_RETIRE, RULES_MODEL_BOND, RULES_NODE_RETIRE, RULES_PRUNE, RULES_SESSION_BOUND, rules_since
 from .sampling import WeightTree
 from .selection import pool_keys
@@ -117,18 +120,51 @@ def fully_claimed(state: State, e: int, record: EpochRecord) -> bool:
     return record.root is None or all(f"{e}|{a}" in state.claimed for a in record.leaves)
 
 
+def _drop_taken(state: State) -> None:
+    """Forget the rows an earlier event handed to the database (taken, or not wanted: no database)."""
+    seq = state.seq + 1
+    if any(r[0] != seq for r in state.retired):
+        state.retired = [r for r in state.retired if r[0] == seq]
+
+
+def retire_closed_tasks(state: State) -> None:
+    """At the end of an event (``apply``) and before a close's prune: each task this event closed under
+    ``RULES_TASK_STUB`` with pruning on (``tasks._close`` noted it in ``state.closing``, and ``stubs_closed_tasks``) leaves
+    whole, in the order it closed: folded into ``pruned`` as ``task:<id>`` with the bytes ``retire`` folds and handed to
+    the database in this event's transaction (``state.retired``), and its ``ClosedTask`` stub takes its place
+    (``State.closed_tasks``, in the order the tasks closed; ``State.stub_epochs`` indexes them by ``created_epoch`` for the
+    window's end, O(log stubs) a stub). Nothing in the event reads the whole record after this: it runs after the handler (the settle
+    code reads and writes the task after ``_close``: ``_finalize``'s ``_update_validators`` after a ``_fail``) and, in a
+    close, before the prune. Under the journal like every write: a refused event leaves no fold, stub or row. A task a
+    queued draw waits for may leave: every draw handler skips a task missing from ``State.tasks`` as it skips a closed one
+    (``tasks._drawn_task``). The node counts do not move (the stub names the nodes the record named)."""
+    closing = state.closing
+    if not closing:
+        return
+    _drop_taken(state)
+    for tid in closing:
+        task = state.tasks.pop(tid)
+        invariant(task.state in CLOSED_TASK_STATES, f"task {tid} retires open")
+        state.closed_tasks[tid] = ClosedTask.of(task)
+        state.stub_epochs.push(task.created_epoch, tid)
+        retire(state, TASK, tid, task)
+    state.closing = []
+
+
 def process_prune(state: State) -> None:
     """After an epoch close (``RULES_PRUNE``, ``prune_closed_records`` = 1): closed tasks and earlier epoch records leave."""
     if not pruning(state):
         return
-    seq = state.seq + 1
-    if any(r[0] != seq for r in state.retired):  # what an earlier event handed over was taken (or is not wanted)
-        state.retired = [r for r in state.retired if r[0] == seq]
+    retire_closed_tasks(state)  # (the tasks this close closed so far: their stubs, then the window)
+    _drop_taken(state)
     horizon = state.epoch - state.params.unbonding_period_epochs
     for tid in closed_past_window(state, horizon):
         task = state.tasks.pop(tid)
         state.node_refs.drop(task_names(task))
         retire(state, TASK, tid, task)
+    stubs = state.closed_tasks
+    for tid in state.stub_epochs.pop_due(stubs.keys(), stubs, "created_epoch", horizon):  # the stubs: folded at their close
+        state.node_refs.drop(task_names(stubs.pop(tid)))
     if rules_since(state.params, RULES_BOUNTY_RETIRE):
         retire_bounties(state)
     if rules_since(state.params, RULES_NODE_RETIRE):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .journal import Journaled, adopt, fast_init
+from .journal import Journaled, adopt, fast_init, frozen_init
 
 # --- lifecycles ------------------------------------------------------------------------------
 
@@ -321,9 +321,64 @@ class Task(Journaled):
     def assignment(self, miner: str) -> Assignment | None:
         return next((a for a in self.miners if a.miner == miner), None)
 
+    def assigned(self, miner: str) -> bool:
+        """Whether ``miner`` is one of the task's miners (what ``ClosedTask.assigned`` answers too)."""
+        return self.assignment(miner) is not None
+
+    @property
+    def canary_committed(self) -> bool:
+        """Whether the task carries the oracle's canary commitment (what ``ClosedTask`` keeps of it)."""
+        return self.canary_commit is not None
+
     def drawn_in(self, round_: int) -> list[str]:
         """The validators drawn in validation round ``round_``, in the order drawn."""
         return [v for v in self.validators if self.validator_round.get(v, 0) == round_]
+
+
+@dataclass(frozen=True)
+class ClosedTask:
+    """What the live state keeps of a closed task inside the evidence window (``RULES_TASK_STUB``, with pruning on): its
+    whole record left at the end of the event that closed it (core/prune.py ``retire_closed_tasks``, into ``pruned`` and
+    the database), and this stub stays until the close past ``unbonding_period_epochs`` drops it. Exactly what the core
+    reads of a closed task there: a command naming it is refused by its ``state`` after reading its ``user``
+    (``task.cancel``), its miners (``task.precommit``, ``task.reveal``), its ``validators`` (``task.report_commit``,
+    ``task.validate``), its ``kind`` and canary commitment (``task.canary_commit``, ``task.canary``); equivocation evidence
+    and an oracle's task-offence report read its miners and validators, ``id``, ``created_epoch`` (``_fresh``) and
+    ``created_tick`` (the slash's date); the node counts (``State.node_refs``) its miners, validators and ``router``; the
+    window's prune its ``created_epoch``. Never changed once made."""
+
+    id: int
+    kind: TaskKind
+    user: str | None
+    state: TaskState
+    created_epoch: int
+    created_tick: int
+    router: str | None
+    miners: tuple[str, ...]  # the assignments' addresses, in the task's order
+    validators: tuple[str, ...]  # every round's, in the order drawn
+    canary_committed: bool  # whether the task carried the oracle's canary commitment
+
+    @classmethod
+    def of(cls, task: Task) -> ClosedTask:
+        """The stub of a closed task."""
+        return cls(
+            task.id,
+            task.kind,
+            task.user,
+            task.state,
+            task.created_epoch,
+            task.created_tick,
+            task.router,
+            tuple(a.miner for a in task.miners),
+            tuple(task.validators),
+            task.canary_commit is not None,
+        )
+
+    def assigned(self, miner: str) -> bool:
+        return miner in self.miners
+
+
+frozen_init(ClosedTask)
 
 
 @dataclass(frozen=True)

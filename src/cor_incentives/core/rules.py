@@ -158,6 +158,15 @@ RULE_VERSIONS: dict[int, str] = {
     "refused model_retired as before (25: refused model_has_fine_tunes while a live model named it, and only a "
     "fine-tune's owner may retire that fine-tune, so a stranger's fine-tune kept a model's owner from retiring it and held "
     "its listing deposit as long as the stranger liked, at no cost: attack fine_tune_hold)",
+    # --- rule 27 (RULES_TASK_STUB): a closed task keeps only a stub ---
+    27: "with pruning on (prune_closed_records = 1), the event that closes a task (cancel, fail, settle) retires its whole "
+    "record at its end (folded into pruned as task:<id>, its bytes handed to the database in that event's transaction) "
+    "and leaves a closed-task stub (State.closed_tasks: id, kind, user, state, created epoch and tick, router, the miners' "
+    "addresses, the validators, whether it carried a canary commitment), what the window's readers read: the refusals of "
+    "a command naming it, equivocation evidence and task-offence reports, the node counts; the stub leaves at the epoch "
+    "close past the window (unbonding_period_epochs) without a second fold (10-26: the whole record stayed live until "
+    "that close, ~25 kB of memory a task whatever its size, so the live state grew with what users put in their tasks: "
+    "attack closed_task_bloat)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -222,6 +231,10 @@ the retired parent stays live while a live model names it as its parent (their r
 first close's prune at which no open task and no model staying names it (core/prune.py ``retire_models``, from
 ``State.fine_tune_counts``). Earlier (25): refused ``model_has_fine_tunes``, so a stranger's fine-tune held the owner's
 deposit without end (attack fine_tune_hold)."""
+RULES_TASK_STUB = 27
+"""With pruning on, a closed task's whole record leaves the live state at the end of the event that closes it (core/prune.py
+``retire_closed_tasks``), into ``pruned`` and the database, and a ``ClosedTask`` stub stays in ``State.closed_tasks`` until
+the close past the window drops it (no second fold). Earlier: the whole record stayed until that close."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

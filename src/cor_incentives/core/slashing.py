@@ -69,7 +69,7 @@ from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .events import canonical_json, content_hash
 from .journal import attempt
 from .params import COUNTED_OFFENCES, JAIL_OFFENCES, SLASH_FRACTION_DEFAULT, Params
-from .records import EarningItem, SlashRecord, Task
+from .records import ClosedTask, EarningItem, SlashRecord, Task
 from .redelegation import slash_redelegated, slashable_redelegations
 from .rules import RULES_EXPOSED_STAKE, RULES_SLASHING, rules_since
 from .signatures import equivocation_text, recover_signer
@@ -277,14 +277,15 @@ def process_offence_windows(state: State) -> None:
     first.process_offence_windows(state)
 
 
-def served(task: Task, node_id: str, offence: str) -> bool:
-    """Whether ``node_id`` had the part in ``task`` that ``offence`` is about (miner, validator, or either)."""
-    miner = task.assignment(node_id) is not None
+def served(task: Task | ClosedTask, node_id: str, offence: str) -> bool:
+    """Whether ``node_id`` had the part in ``task`` that ``offence`` is about (miner, validator, or either); a closed
+    task's stub keeps both (``ClosedTask``)."""
+    miner = task.assigned(node_id)
     validator = node_id in task.validators
     return {"commit_mismatch": miner, "poi_divergence": miner, "validator_deviation": validator}.get(offence, miner or validator)
 
 
-def _fresh(state: State, task: Task) -> None:
+def _fresh(state: State, task: Task | ClosedTask) -> None:
     """Refuse evidence from a task older than the unbonding period (stake bonded then may be gone)."""
     if task.created_epoch <= state.epoch - state.params.unbonding_period_epochs:
         raise Conflict(
@@ -294,12 +295,16 @@ def _fresh(state: State, task: Task) -> None:
         )
 
 
-def _task_of(state: State, task_id: object, pruned: Mapping[int, Task] | None = None) -> Task:
+def _task_of(state: State, task_id: object, pruned: Mapping[int, Task] | None = None) -> Task | ClosedTask:
+    """The task evidence names: its whole record when live, else the database's copy when given (``cor verify``'s audit
+    reads what a stub does not keep), else a closed task's stub (``RULES_TASK_STUB``: what a report reads of it)."""
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise InvalidInput("evidence.task must be a task id (integer)", code="invalid_evidence")
-    task = state.tasks.get(task_id)
+    task: Task | ClosedTask | None = state.tasks.get(task_id)
     if task is None and pruned is not None:  # the audit of a state that pruned it (core/prune.py): the database's copy
         task = pruned.get(task_id)
+    if task is None:
+        task = state.closed_tasks.get(task_id)
     if task is None:
         raise Conflict(
             f"evidence names task {task_id}, which does not exist in the live state (a closed task leaves it once evidence about it is too old)",
@@ -352,7 +357,7 @@ def process_slash_report(state: State, actor: str, body: dict[str, Any]) -> None
     )
 
 
-def check_equivocation(state: State, node_id: str, evidence: dict[str, Any], pruned: Mapping[int, Task] | None = None) -> Task:
+def check_equivocation(state: State, node_id: str, evidence: dict[str, Any], pruned: Mapping[int, Task] | None = None) -> Task | ClosedTask:
     """Two different statements signed by the node's key for one scope of a task it was assigned to; returns that task.
 
     The evidence is exactly ``{"messages": [m1, m2]}``, each ``{"scope", "message", "signature"}``.
@@ -371,7 +376,7 @@ def check_equivocation(state: State, node_id: str, evidence: dict[str, Any], pru
     if scope is None:
         raise InvalidInput("the scope must be task:<id>:precommit, task:<id>:reveal or task:<id>:report", code="invalid_evidence")
     task = _task_of(state, int(scope.group(1)), pruned)
-    role_ok = node_id in task.validators if scope.group(2) == "report" else task.assignment(node_id) is not None
+    role_ok = node_id in task.validators if scope.group(2) == "report" else task.assigned(node_id)
     if not role_ok:
         raise Conflict(f"{node_id} was not assigned to task {task.id} for {scope.group(2)}", code="evidence_not_derivable")
     for m in msgs:
@@ -414,6 +419,8 @@ def audit_slashes(state: State, pruned: Mapping[int, Task] | None = None, params
                 if set(s.evidence) != {"task"} or s.reporter is not None:
                     raise InvalidInput("task offence evidence is not exactly {task} or names a reporter", code="invalid_evidence")
                 task = _task_of(state, s.evidence["task"], pruned)
+                if isinstance(task, ClosedTask):
+                    raise NotFound(f"task {task.id}'s whole record is not at hand (no database copy given)", code="evidence_not_derivable")
                 if not served(task, s.node, s.offence) or not _shows(task, s.node, s.offence):
                     raise InvalidInput(f"task {task.id}'s record shows no {s.offence} by {s.node}", code="evidence_not_derivable")
         except (InvalidInput, NotFound, Conflict, Unauthorized) as exc:

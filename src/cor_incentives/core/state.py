@@ -14,7 +14,8 @@ State variables
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from .records import (
     BountyStatus,
     BridgeRecord,
     Checkpoint,
+    ClosedTask,
     Controller,
     EarningItem,
     EpochRecord,
@@ -159,9 +161,10 @@ def _slash_index_pop(index: SlashIndex, node: str, _: object) -> None:
         del index.by_node[node]
 
 
-def task_names(task: Task) -> list[str]:
-    """The nodes a task names, each as often as it names it: its router, each miner, each validator (``NodeRefs``)."""
-    names = [a.miner for a in task.miners]
+def task_names(task: Task | ClosedTask) -> list[str]:
+    """The nodes a task names, each as often as it names it: its router, each miner, each validator (``NodeRefs``); a
+    closed task's stub names the same nodes as its whole record did (``ClosedTask``: its miners' addresses)."""
+    names = list(task.miners) if isinstance(task, ClosedTask) else [a.miner for a in task.miners]
     names += task.validators
     if task.router is not None:
         names.append(task.router)
@@ -193,11 +196,13 @@ class NodeRefs:
         self.counts: dict[str, int] = {}
 
     @classmethod
-    def of(cls, tasks: dict[int, Task], sessions: dict[int, Session]) -> NodeRefs:
-        """The counts of ``tasks`` and ``sessions`` (O(them))."""
+    def of(cls, tasks: dict[int, Task], sessions: dict[int, Session], closed_tasks: dict[int, ClosedTask] | None = None) -> NodeRefs:
+        """The counts of ``tasks``, the closed tasks' stubs and ``sessions`` (O(them))."""
         refs = cls()
         for task in tasks.values():
             refs._add(task_names(task), 1)
+        for stub in (closed_tasks or {}).values():
+            refs._add(task_names(stub), 1)
         for session in sessions.values():
             refs._add(session_names(session), 1)
         return refs
@@ -496,7 +501,7 @@ class DueIds:
         self.heap: list[tuple[int, int]] = []
 
     @classmethod
-    def of(cls, ids: set[int], items: dict[int, Any], attr: str) -> DueIds:
+    def of(cls, ids: AbstractSet[int], items: Mapping[int, Any], attr: str) -> DueIds:
         """The heap of ``ids`` at their items' ``attr`` (a sorted list is a heap)."""
         due = cls()
         due.heap = sorted((getattr(items[i], attr), i) for i in ids)
@@ -510,11 +515,11 @@ class DueIds:
         on_undo(_due_push, self, entry)
         return entry
 
-    def _live(self, ids: set[int], items: dict[int, Any], attr: str, entry: tuple[int, int]) -> bool:
+    def _live(self, ids: AbstractSet[int], items: Mapping[int, Any], attr: str, entry: tuple[int, int]) -> bool:
         item = items.get(entry[1]) if entry[1] in ids else None
         return item is not None and getattr(item, attr) == entry[0]
 
-    def pop_due(self, ids: set[int], items: dict[int, Any], attr: str, tick: int) -> list[int]:
+    def pop_due(self, ids: AbstractSet[int], items: Mapping[int, Any], attr: str, tick: int) -> list[int]:
         """The ids of the set due at ``tick`` or before, taken from the heap, in id order (stale entries dropped)."""
         heap, out = self.heap, set()
         while heap and heap[0][0] <= tick:
@@ -523,7 +528,7 @@ class DueIds:
                 out.add(entry[1])
         if len(heap) > 2 * len(ids) + 32:  # (stale entries piled up: made again from the set, the old heap kept for an undo)
             on_undo(_due_restore, self, heap)
-            self.heap = DueIds.of(ids.difference(out), items, attr).heap
+            self.heap = DueIds.of(ids - out, items, attr).heap
         return sorted(out)
 
     def next_after(self, ids: set[int], items: dict[int, Any], attr: str, tick: int) -> int | None:
@@ -539,7 +544,7 @@ class DueIds:
             return heap[0][0]
         return min((t for t in (getattr(items[i], attr) for i in ids) if t > tick), default=None)
 
-    def live(self, ids: set[int], items: dict[int, Any], attr: str) -> list[tuple[int, int]]:
+    def live(self, ids: AbstractSet[int], items: Mapping[int, Any], attr: str) -> list[tuple[int, int]]:
         """The live entries, sorted (for comparing with a rebuild)."""
         return sorted({e for e in self.heap if self._live(ids, items, attr, e)})
 
@@ -586,6 +591,9 @@ class State(Journaled):
     models: dict[str, Model] = field(default_factory=dict)
     sessions: dict[int, Session] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
+    # the stubs of the closed tasks inside the evidence window whose whole record left (``RULES_TASK_STUB``: core/prune.py
+    # ``retire_closed_tasks``), in creation order; empty under earlier rules and with pruning off
+    closed_tasks: dict[int, ClosedTask] = field(default_factory=dict)
     deadlines: dict[int, set[int]] = field(default_factory=dict)  # tick -> open task ids with a deadline then
     offence_log: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # "node|offence" -> [(epoch, task)]
     epoch_work: WorkColumns = field(default_factory=WorkColumns)  # miner rows of the current epoch, as columns (core/epoch_columns.py)
@@ -659,6 +667,12 @@ class State(Journaled):
     # ``prune.retire_models`` takes it off; a parent with none has no key): rule 26's retirement test and rule 25's
     # retire refusal read it, not every model (rebuilt from ``models`` likewise)
     fine_tune_counts: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # derived: the ids of the tasks the event being applied closed, to retire at its end (``RULES_TASK_STUB``, pruning on:
+    # ``tasks._close`` adds, ``prune.retire_closed_tasks`` empties; empty between events)
+    closing: list[int] = field(default_factory=list, repr=False, compare=False)
+    # derived: the closed tasks' stubs by ``created_epoch`` (``DueIds``: the close's prune takes those past the window from
+    # it, not by walking every stub; rebuilt from ``closed_tasks`` likewise)
+    stub_epochs: DueIds = field(default_factory=DueIds, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -750,6 +764,7 @@ class State(Journaled):
             "curator_points": dict(sorted(self.curator_points.items())),
             "node_refs": self.node_refs.as_dict(),
             "fine_tune_counts": dict(sorted(self.fine_tune_counts.items())),
+            "stub_epochs": self.stub_epochs.live(self.closed_tasks.keys(), self.closed_tasks, "created_epoch"),
         }
 
     def open_ids(self) -> dict[str, set[int] | set[str]]:
@@ -802,8 +817,9 @@ class State(Journaled):
         self.proposal_ends = DueIds.of(self.voting_proposals, self.proposals, "end_tick")
         self.reputation_caps = ReputationCaps.of(self)
         self.attested, self.curator_points = self.attestation_indexes_rebuilt()
-        self.node_refs = NodeRefs.of(self.tasks, self.sessions)
+        self.node_refs = NodeRefs.of(self.tasks, self.sessions, self.closed_tasks)
         self.fine_tune_counts = self.fine_tune_counts_rebuilt()
+        self.stub_epochs = DueIds.of(self.closed_tasks.keys(), self.closed_tasks, "created_epoch")
 
     def fine_tune_counts_rebuilt(self) -> dict[str, int]:
         """How many live models name each model as their parent, counted from the models (O(every model))."""
@@ -835,10 +851,15 @@ class State(Journaled):
             "the attested (member, reference) pairs or the curators' points differ from the epoch's attestations",
         )
         invariant(
-            self.node_refs.as_dict() == NodeRefs.of(self.tasks, self.sessions).as_dict(),
+            self.node_refs.as_dict() == NodeRefs.of(self.tasks, self.sessions, self.closed_tasks).as_dict(),
             "the count of live tasks' and open sessions' references to each node differs from the tasks and sessions",
         )
         invariant(dict(self.fine_tune_counts) == self.fine_tune_counts_rebuilt(), "the count of each model's live fine-tunes differs from the models")
+        stubs = self.closed_tasks
+        invariant(
+            self.stub_epochs.live(stubs.keys(), stubs, "created_epoch") == DueIds.of(stubs.keys(), stubs, "created_epoch").heap,
+            "the closed tasks' stubs by created epoch differ from the stubs",
+        )
         self.check_tasks_in_creation_order()
 
     def check_tasks_in_creation_order(self) -> None:
@@ -850,6 +871,8 @@ class State(Journaled):
             invariant(tid == task.id, f"task {task.id} is kept under id {tid}")
             invariant(tid > last_id and task.created_epoch >= last_epoch, f"task {tid} is out of creation order in the live tasks")
             last_id, last_epoch = tid, task.created_epoch
+        for tid, stub in self.closed_tasks.items():  # (in the order they closed: the window reads ``stub_epochs``)
+            invariant(tid == stub.id and tid not in self.tasks, f"closed task {tid}'s stub is kept under id {stub.id} or its task is live whole")
 
     def skip(self, what: str, error: EngineError) -> None:
         """Record a consequence that could not happen (its writes were undone by ``journal.attempt``)."""
@@ -886,6 +909,7 @@ class State(Journaled):
                 "models": {k: asdict(v) for k, v in sorted(self.models.items())},
                 "sessions": {str(k): asdict(v) for k, v in sorted(self.sessions.items())},
                 "tasks": {str(k): asdict(v) for k, v in sorted(self.tasks.items())},
+                "closed_tasks": {str(k): asdict(v) for k, v in sorted(self.closed_tasks.items())},
                 "deadlines": {str(k): sorted(v) for k, v in sorted(self.deadlines.items())},
                 "offence_log": dict(sorted(self.offence_log.items())),
                 "epoch_work": [asdict(r) for r in self.epoch_work],

@@ -58,6 +58,7 @@ from .errors import InvalidInput
 from .events import content_hash
 from .int_column import IntColumn
 from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
+from .records import ClosedTask
 from .rules import (
     RULES_BOUNTY_DEPOSIT,
     RULES_EXPOSED_STAKE,
@@ -72,6 +73,7 @@ from .rules import (
     RULES_PRUNE,
     RULES_SESSION_BOUND,
     RULES_TASK_SPREAD,
+    RULES_TASK_STUB,
     STATE_ANCHOR_RULES,
 )
 from .sampling import SelectionIndex, WeightTree
@@ -110,6 +112,8 @@ DERIVED_STATE_FIELDS = frozenset(
         "closed_sessions",
         "retired_models",
         "fine_tune_counts",
+        "closing",
+        "stub_epochs",
         "retired",
         "history",
     }
@@ -121,8 +125,8 @@ by address and node, the slash records by node and the capping reputations by ro
 expired (still live), the first two sets by the tick each item is due (``State.rebuild_entry_indexes``), the epoch's attested (member,
 reference) pairs and points by curator (rebuilt from ``attestations`` likewise), how many times the live tasks and open
 sessions name each node (rebuilt from them likewise), the closed sessions' ids (rebuilt from ``sessions``), the retired
-models' ids and each model's count of live fine-tunes (rebuilt from ``models``), the records
-the last event pruned (handed to
+models' ids and each model's count of live fine-tunes (rebuilt from ``models``), the tasks the event being applied
+closed (empty between events), the closed tasks' stubs by created epoch (rebuilt from ``closed_tasks``), the records the last event pruned (handed to
 the database as it is applied) and the engine's reader of pruned records."""
 
 HASHED_SINCE: Mapping[tuple[str, str], int] = {
@@ -160,6 +164,8 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Params", "session_min_deposit_units"): RULES_SESSION_BOUND,
     ("Params", "model_listing_deposit_units"): RULES_MODEL_BOND,
     ("Model", "retired_tick"): RULES_MODEL_BOND,
+    ("State", "closed_tasks"): RULES_TASK_STUB,
+    **{("ClosedTask", f.name): RULES_TASK_STUB for f in dataclasses.fields(ClosedTask)},  # a record new with its field
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
@@ -313,7 +319,8 @@ def newest_field_rule(cls: type) -> int:
 
 
 def hashed_fields(rules: int | None, root: Any = State) -> dict[str, list[str]]:
-    """Every record reachable from ``root`` (``State``) with the fields its hash encodes under ``rules`` (None: all)."""
+    """Every record reachable from ``root`` (``State``) with the fields its hash encodes under ``rules`` (None: all); a
+    record none of whose fields is hashed under ``rules`` (``ClosedTask`` before ``RULES_TASK_STUB``) is left out."""
     out: dict[str, list[str]] = {}
 
     def walk(hint: Any) -> None:
@@ -329,7 +336,7 @@ def hashed_fields(rules: int | None, root: Any = State) -> dict[str, list[str]]:
                 walk(hints[f.name])
 
     walk(root)
-    return out
+    return {name: fields for name, fields in out.items() if fields or rules is None}  # (a record new with a later rule: none)
 
 
 # --- codecs by declared type -------------------------------------------------------------------

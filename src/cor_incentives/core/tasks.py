@@ -74,19 +74,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from . import ledger as acct
 from . import reputation as rep
 from .allowance import count_served
 from .beacon import draw_handler, has_beacon, request_draw
-from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
+from .errors import Conflict, InvalidInput, InvariantViolation, NotFound, Unauthorized, invariant
 from .fees import refund_escrow, settle_fee
 from .models import listed_model
 from .network_prompts import check_network_prompt, composes_prompts
+from .params import Params
 from .pricing import check_tokens, complexity_units, quote
-from .records import PRECOMMIT_WINDOW, Assignment, Model, RevealedReports, Task, TaskKind, TaskState
-from .rules import RULES_ESCALATION_FROM_POOL, RULES_PAID_PLANTER, RULES_TASK_SPREAD, RULES_USER_CANARIES, rules_since
+from .records import PRECOMMIT_WINDOW, Assignment, ClosedTask, Model, RevealedReports, Task, TaskKind, TaskState
+from .rules import RULES_ESCALATION_FROM_POOL, RULES_PAID_PLANTER, RULES_TASK_SPREAD, RULES_TASK_STUB, RULES_USER_CANARIES, rules_since
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
@@ -119,13 +120,36 @@ def commitment(task_id: int, miner: str, output_hash: str, salt: str) -> str:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def get_task(state: State, task_id: Any) -> Task:
+def get_task(state: State, task_id: Any) -> Task | ClosedTask:
+    """The live task ``task_id``: its whole record, or the stub of a closed task whose record left (``RULES_TASK_STUB``:
+    a command naming it reads what the stub keeps, then is refused by its state, with the codes the whole record gave)."""
     if isinstance(task_id, bool) or not isinstance(task_id, int):
         raise InvalidInput("task must be a task id (integer)", code="invalid_task")
-    t = state.tasks.get(task_id)
+    t: Task | ClosedTask | None = state.tasks.get(task_id)
+    if t is None:
+        t = state.closed_tasks.get(task_id)
     if t is None:
         raise NotFound(f"no task {task_id}", code="task_not_found")
     return t
+
+
+def whole(task: Task | ClosedTask) -> Task:
+    """A task past its state's refusal: an open one, so its whole record (a closed task's stub is refused before)."""
+    invariant(isinstance(task, Task), f"task {task.id}: a closed task's stub read past its state's refusal")
+    return cast(Task, task)
+
+
+def _assignment(task: Task, miner: str) -> Assignment:
+    """The assignment of a miner ``assigned`` to the open ``task``."""
+    a = task.assignment(miner)
+    if a is None:
+        raise InvariantViolation(f"{miner} assigned to task {task.id} without an assignment")
+    return a
+
+
+def stubs_closed_tasks(p: Params) -> bool:
+    """Whether a task closed under ``p`` leaves its whole record at the end of the event (``RULES_TASK_STUB``, pruning on)."""
+    return p.prune_closed_records == 1 and rules_since(p, RULES_TASK_STUB)
 
 
 def _hash_field(body: dict[str, Any], name: str) -> str:
@@ -153,6 +177,8 @@ def _close(state: State, task: Task, final: TaskState, failure: str | None = Non
     task.state = final
     task.failure = failure
     task.closed_tick = state.tick
+    if stubs_closed_tasks(state.params):  # its whole record leaves at the end of this event (prune.retire_closed_tasks)
+        state.closing.append(task.id)
     if task.session is not None:
         state.sessions[task.session].open_tasks -= 1
         invariant(state.sessions[task.session].open_tasks >= 0, f"session {task.session}: fewer than no open tasks")
@@ -394,10 +420,13 @@ def process_task_network(state: State, actor: str, body: dict[str, Any]) -> None
 
 def process_task_cancel(state: State, actor: str, body: dict[str, Any]) -> None:
     """``task.cancel``: the user withdraws a task no miner has precommitted to yet."""
-    task = get_task(state, body.get("task"))
-    if task.user != actor:
+    found = get_task(state, body.get("task"))
+    if found.user != actor:
         raise Unauthorized("only the task's user may cancel it", code="not_task_owner")
-    if task.state not in (TaskState.CREATED, TaskState.PREPARED) or any(a.commit for a in task.miners):
+    if found.state not in (TaskState.CREATED, TaskState.PREPARED):
+        raise Conflict(f"task {found.id} is {found.state} and can no longer be cancelled", code="task_not_cancellable")
+    task = whole(found)
+    if any(a.commit for a in task.miners):
         raise Conflict(f"task {task.id} is {task.state} and can no longer be cancelled", code="task_not_cancellable")
     if task.state == TaskState.PREPARED and has_beacon(state):  # its miners are known: cancelling would throw a draw away
         raise Conflict(f"task {task.id} has its miners; a task can be cancelled only before they are drawn", code="task_not_cancellable")
@@ -410,13 +439,14 @@ def process_task_cancel(state: State, actor: str, body: dict[str, Any]) -> None:
 
 def process_task_precommit(state: State, actor: str, body: dict[str, Any]) -> None:
     """``task.precommit``: an assigned miner commits to its output before the deadline."""
-    task = get_task(state, body.get("task"))
+    found = get_task(state, body.get("task"))
     commit = _hash_field(body, "commit")
-    a = task.assignment(actor)
-    if a is None:
-        raise Unauthorized(f"{actor} is not assigned to task {task.id}", code="not_assigned")
-    if task.state not in PRECOMMIT_WINDOW:
-        raise Conflict(f"task {task.id} is {task.state}: the precommit window is over", code="precommit_window_over")
+    if not found.assigned(actor):
+        raise Unauthorized(f"{actor} is not assigned to task {found.id}", code="not_assigned")
+    if found.state not in PRECOMMIT_WINDOW:
+        raise Conflict(f"task {found.id} is {found.state}: the precommit window is over", code="precommit_window_over")
+    task = whole(found)
+    a = _assignment(task, actor)
     if a.commit is not None:
         raise Conflict("already precommitted", code="already_precommitted")
     a.commit = commit
@@ -434,12 +464,13 @@ def _enter_reveal(state: State, task: Task) -> None:
 
 def process_task_reveal(state: State, actor: str, body: dict[str, Any]) -> None:
     """``task.reveal``: output hash and salt; a reveal that does not match its commit is slashed."""
-    task = get_task(state, body.get("task"))
-    a = task.assignment(actor)
-    if a is None:
-        raise Unauthorized(f"{actor} is not assigned to task {task.id}", code="not_assigned")
-    if task.state != TaskState.PRECOMMITTED:
-        raise Conflict(f"task {task.id} is {task.state}, not open for reveals", code="reveal_window_closed")
+    found = get_task(state, body.get("task"))
+    if not found.assigned(actor):
+        raise Unauthorized(f"{actor} is not assigned to task {found.id}", code="not_assigned")
+    if found.state != TaskState.PRECOMMITTED:
+        raise Conflict(f"task {found.id} is {found.state}, not open for reveals", code="reveal_window_closed")
+    task = whole(found)
+    a = _assignment(task, actor)
     if a.commit is None:
         raise Conflict("no precommit to reveal", code="no_precommit")
     if a.reveal_tick is not None:
@@ -504,19 +535,22 @@ def _report_ppb(name: str, value: object, hi: int) -> int:
     return value
 
 
-def _current_validator(task: Task, actor: str) -> None:
+def _current_validator(task: Task | ClosedTask, actor: str) -> None:
     if actor not in task.validators:
         raise Unauthorized(f"{actor} is not a validator of task {task.id}", code="not_assigned")
 
 
 def process_task_report_commit(state: State, actor: str, body: dict[str, Any]) -> None:
     """``task.report_commit``: an assigned validator commits to its reports before anyone's are public."""
-    task = get_task(state, body.get("task"))
+    found = get_task(state, body.get("task"))
     commit = _hash_field(body, "commit")
-    _current_validator(task, actor)
+    _current_validator(found, actor)
     if not has_beacon(state):
         raise Conflict("on the first rules (a network without a beacon) reports are sent at once with task.validate", code="first_rules")
-    if task.state != TaskState.COMMITTED or task.validator_round.get(actor, 0) != task.round:
+    if found.state != TaskState.COMMITTED:
+        raise Conflict(f"task {found.id} is {found.state}: the report commit window is over", code="report_commit_window_closed")
+    task = whole(found)
+    if task.validator_round.get(actor, 0) != task.round:
         raise Conflict(f"task {task.id} is {task.state}: the report commit window is over", code="report_commit_window_closed")
     if actor in task.report_commits:
         raise Conflict("already committed to a report", code="already_committed")
@@ -602,12 +636,15 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
     """``task.validate``: an assigned validator reveals the reports it committed to (PoI distance and
     PoUW quality for every valid reveal, and from ``RULES_MEASURED_TOKENS`` its token counts); reports
     that do not match the commitment are refused."""
-    task = get_task(state, body.get("task"))
-    _current_validator(task, actor)
+    found = get_task(state, body.get("task"))
+    _current_validator(found, actor)
     if not has_beacon(state):
-        _validate_first_rules(state, task, actor, body)
+        _validate_first_rules(state, found, actor, body)
         return
-    if task.state != TaskState.REPORTING or task.validator_round.get(actor, 0) != task.round:
+    if found.state != TaskState.REPORTING:
+        raise Conflict(f"task {found.id} is {found.state}, not open for its report reveals", code="validation_window_closed")
+    task = whole(found)
+    if task.validator_round.get(actor, 0) != task.round:
         raise Conflict(f"task {task.id} is {task.state}, not open for its report reveals", code="validation_window_closed")
     if actor in task.reports:
         raise Conflict("already reported", code="already_reported")
@@ -625,11 +662,12 @@ def process_task_validate(state: State, actor: str, body: dict[str, Any]) -> Non
         _after_reports(state, task)
 
 
-def _validate_first_rules(state: State, task: Task, actor: str, body: dict[str, Any]) -> None:
+def _validate_first_rules(state: State, found: Task | ClosedTask, actor: str, body: dict[str, Any]) -> None:
     """The first rules (a network without a beacon, whose logs must replay as they were): a report is
     public at once, without a commitment, and the task settles when every validator has reported."""
-    if task.state != TaskState.COMMITTED:
-        raise Conflict(f"task {task.id} is {task.state}, not open for validation", code="validation_window_closed")
+    if found.state != TaskState.COMMITTED:
+        raise Conflict(f"task {found.id} is {found.state}, not open for validation", code="validation_window_closed")
+    task = whole(found)
     if actor in task.reports:
         raise Conflict("already reported", code="already_reported")
     if "salt" in body:
@@ -722,28 +760,29 @@ def process_task_canary_commit(state: State, actor: str, body: dict[str, Any]) -
         raise Conflict(f"user tasks carry canaries from rule version {RULES_USER_CANARIES}", code="user_canaries_not_in_force")
     if not has_beacon(state):
         raise Conflict("canaries need the validators' commit-reveal rules (a network with a beacon)", code="first_rules")
-    task = get_task(state, body.get("task"))
+    found = get_task(state, body.get("task"))
     canary = _hash_field(body, "canary")
-    if task.kind != TaskKind.USER:
-        raise Conflict(f"task {task.id} is a network task: its canary commitment comes with task.network", code="not_user_task")
-    if task.canary_commit is not None:
-        raise Conflict(f"task {task.id} already carries a canary commitment", code="canary_already_committed")
-    if task.state not in CANARY_COMMIT_STATES:
+    if found.kind != TaskKind.USER:
+        raise Conflict(f"task {found.id} is a network task: its canary commitment comes with task.network", code="not_user_task")
+    if found.canary_committed:
+        raise Conflict(f"task {found.id} already carries a canary commitment", code="canary_already_committed")
+    if found.state not in CANARY_COMMIT_STATES:
         raise Conflict(
-            f"task {task.id} is {task.state}: a canary is committed to before any miner of the task reveals", code="canary_commit_window_closed"
+            f"task {found.id} is {found.state}: a canary is committed to before any miner of the task reveals", code="canary_commit_window_closed"
         )
-    task.canary_commit = canary
+    whole(found).canary_commit = canary
 
 
 def process_task_canary(state: State, actor: str, body: dict[str, Any]) -> None:
     """``task.canary`` (oracle) {task, planted?, salt}: open a task's canary commitment once its
     reports are revealed. A planted output that a miner of the task revealed makes it a canary: every
     validator whose report lets that output pass fails it."""
-    task = get_task(state, body.get("task"))
-    if task.canary_commit is None:
-        raise Conflict(f"task {task.id} carries no canary commitment", code="no_canary_commit")
-    if task.state != TaskState.AUDITING:
-        raise Conflict(f"task {task.id} is {task.state}: a canary is opened after the reports are revealed", code="canary_window_closed")
+    found = get_task(state, body.get("task"))
+    if not found.canary_committed:
+        raise Conflict(f"task {found.id} carries no canary commitment", code="no_canary_commit")
+    if found.state != TaskState.AUDITING:
+        raise Conflict(f"task {found.id} is {found.state}: a canary is opened after the reports are revealed", code="canary_window_closed")
+    task = whole(found)
     planted = body.get("planted")
     if planted is not None:
         planted = _hash_field(body, "planted")

@@ -101,12 +101,14 @@ def epoch_row(r: EpochRecord, onchain: dict[str, Any] | None = None) -> dict[str
 def task_counts(s: State) -> dict[str, int]:
     """Tasks in all, live and pruned (``archive.task_count``: a closed task leaves the live state from ``RULES_PRUNE``;
     the pruned ones counted in the database, none read), open, ``pruned``, and the live ones by state (every state,
-    zeros included: a pruned task's state is in its record, which is not read)."""
+    zeros included: a pruned task's state is in its record, which is not read; a stub's is counted, and not as pruned)."""
     counts = dict.fromkeys(readviews.TASK_STATES, 0)
     for t in s.tasks.values():
         counts[t.state] = counts.get(t.state, 0) + 1
+    for stub in s.closed_tasks.values():  # a closed task's stub inside the window (RULES_TASK_STUB) keeps its state
+        counts[stub.state] = counts.get(stub.state, 0) + 1
     total = task_count(s)
-    return {"total": total, "open": sum(counts[x] for x in OPEN_TASK_STATES), "pruned": total - len(s.tasks), **counts}
+    return {"total": total, "open": sum(counts[x] for x in OPEN_TASK_STATES), "pruned": total - len(s.tasks) - len(s.closed_tasks), **counts}
 
 
 _overview_cache: dict[str, Any] = {"key": None, "value": None}
