@@ -15,8 +15,10 @@ from typing import Any
 from ..app.beacon import hash_chain, next_value
 from ..core.apply import Applied, apply, conservation_holds
 from ..core.events import Command, Event, make_event
+from ..core.records import Task
 from ..core.rules import LATEST as LATEST_RULES
 from ..core.state import State
+from ..core.state_codec import decode_record
 
 CHAIN_ID = "cor-sim"
 SIG = "0x" + "00" * 65
@@ -60,6 +62,9 @@ class SimChain:
         self.events: list[Event] = []
         self.count = 0
         self.observers: list[Observer] = []  # e.g. an attack's stake clock (sim/attacks/measure.py)
+        # the whole records of the closed tasks that left the live state at their close (rule 27 with pruning on): what a
+        # node's database keeps (the world's measures read them); taken from ``state.retired`` after each event
+        self.closed_records: dict[int, Task] = {}
         body: dict[str, Any] = {
             "chain_id": CHAIN_ID,
             "oracle": ORACLE,
@@ -83,6 +88,8 @@ class SimChain:
         epoch = self.state.epoch
         applied = apply(self.state, event)
         self.count += 1
+        if self.state.retired:
+            self._take_retired()
         for observe in self.observers:
             observe(self.state, epoch)
         if self.keep_events:
@@ -90,6 +97,19 @@ class SimChain:
         if self.check_each:
             conservation_holds(self.state)
         return applied
+
+    def _take_retired(self) -> None:
+        """Keep the closed tasks' records this event handed over (``RULES_TASK_STUB``) and drop the rows, as a database
+        takes them."""
+        for seq, kind, key, _, data, _ in self.state.retired:
+            if kind == "task" and seq == self.state.seq and isinstance(key, int) and key in self.state.closed_tasks:
+                self.closed_records[key] = decode_record(Task, data)
+        self.state.retired.clear()
+
+    def task(self, tid: int) -> Task:
+        """Task ``tid``'s whole record: live, or kept when it left at its close."""
+        task = self.state.tasks.get(tid)
+        return task if task is not None else self.closed_records[tid]
 
     def oracle(self, kind: str, body: dict[str, Any]) -> Applied:
         """Apply a command signed by the oracle (ticks, epoch closes, network tasks); a tick reveals the next beacon value."""

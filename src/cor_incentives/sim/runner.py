@@ -468,7 +468,7 @@ class World:
         commitment would be a known non-canary. It plants with ``canary_rate``, like on a network task."""
         if self.state.beacon is None or not rules_since(self.state.params, RULES_USER_CANARIES):
             return
-        task = self.state.tasks[tid]
+        task = self.chain.task(tid)
         if task.kind != TaskKind.USER or task.canary_commit is not None:
             return
         planted = self._plant(info)
@@ -518,12 +518,12 @@ class World:
         for _ in range(MAX_STEPS_PER_ROUND):
             acted = False
             for tid in tids:
-                acted = self._step(self.state.tasks[tid]) or acted
-            if all(self.state.tasks[t].state in CLOSED_TASK_STATES for t in tids):
+                acted = self._step(self.chain.task(tid)) or acted
+            if all(self.chain.task(t).state in CLOSED_TASK_STATES for t in tids):
                 return []
             if not acted:
                 if stop is not None and self.state.tick >= stop:
-                    return [t for t in tids if self.state.tasks[t].state not in CLOSED_TASK_STATES]
+                    return [t for t in tids if self.chain.task(t).state not in CLOSED_TASK_STATES]
                 self.chain.oracle("tick", {"ticks": 1})
                 self._script_acts()
         raise InvariantViolation(f"round did not finish within {MAX_STEPS_PER_ROUND} steps")
@@ -715,7 +715,7 @@ class World:
 
     def _collect_tasks(self, tids: list[int], stats: dict[str, NodeEpoch], counts: EpochTasks) -> None:
         for tid in tids:
-            task = self.state.tasks[tid]
+            task = self.chain.task(tid)
             if task.state == TaskState.SETTLED:
                 counts.settled += 1
                 self._publish(task)

@@ -21,6 +21,7 @@ Every family is registered here, in one place; a module per area:
     routers.py    self_router
     sessions.py   session_spam (stopped by rule 24)
     models.py     model_spam (stopped by rule 25)
+    closed_tasks.py closed_task_bloat (stopped by rule 27)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
@@ -29,6 +30,7 @@ from . import (
     assignment,
     bounties,
     canaries,
+    closed_tasks,
     community,
     evidence,
     governance,
@@ -66,6 +68,7 @@ _MODULES = (
     routers,
     sessions,
     models,
+    closed_tasks,
 )
 for _module in _MODULES:
     register(*_module.FAMILIES)
