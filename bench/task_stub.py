@@ -1,8 +1,11 @@
-"""Probe: what a closed task's stub would cost against its whole record (design.md §9's "Proposal (not built)").
+"""Probe: what a closed task's stub (rule 27, ``ClosedTask``) costs against its whole record (design.md §9 "Pruning").
 
     python bench/task_stub.py [--sizes 20000,100000] [--sample 2000] [--json]
 
-A bench of the proposal, not the rule: no core code changes. ``TaskStub`` holds exactly what the core reads of a closed
+Session 29 measured the proposal with a ``TaskStub`` of its own; since rule 27 this is the core's ``ClosedTask``, made
+by ``ClosedTask.of`` as the settling event makes it, and ``state_hash_stubs_seconds`` / ``snapshot_stubs_seconds`` run the
+real ``state_hash`` and ``encode_state`` of a state holding the N stubs in ``State.closed_tasks``.
+``TaskStub`` holds exactly what the core reads of a closed
 (settled, failed, cancelled) task inside the window (the readers and their lines: bench/README.md, "A closed task's
 stub"): ``id``, ``kind``, ``user``, ``state``, ``created_epoch``, ``created_tick``, ``router``, the miners' addresses,
 ``validators`` (every round's) and whether it carries a canary commitment (no reader of a closed task reads more; the
@@ -41,43 +44,18 @@ from pathlib import Path
 from typing import Any
 
 from cor_incentives.core.events import content_hash
-from cor_incentives.core.records import Task, TaskKind, TaskState
+from cor_incentives.core.records import ClosedTask, Task
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import _fast, _write, decode_record, encode_record, state_hash
+from cor_incentives.core.state_codec import _fast, _write, decode_record, encode_record, encode_state, state_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from prune_walk import real_tasks  # noqa: E402  (the same source as --real-tasks)
 
-
-@dataclasses.dataclass
-class TaskStub:
-    """What the core reads of a closed task within the window (the proposal's stub)."""
-
-    id: int
-    kind: TaskKind  # task.canary_commit's not_user_task
-    user: str | None  # task.cancel's not_task_owner (read before the state)
-    state: TaskState
-    created_epoch: int
-    created_tick: int
-    router: str | None  # state.task_names: the prune's node counts
-    miners: list[str]  # the assignments' addresses
-    validators: list[str]  # every round's
-    canary_committed: bool  # task.canary_commit's and task.canary's refusals test canary_commit is (not) None first
+TaskStub = ClosedTask  # the rule-27 stub the core keeps (core/records.py), built as the core builds it
 
 
-def stub_of(task: Task) -> TaskStub:
-    return TaskStub(
-        task.id,
-        task.kind,
-        task.user,
-        task.state,
-        task.created_epoch,
-        task.created_tick,
-        task.router,
-        [a.miner for a in task.miners],
-        list(task.validators),
-        task.canary_commit is not None,
-    )
+def stub_of(task: Task) -> ClosedTask:
+    return ClosedTask.of(task)
 
 
 def per_copy_memory(make: Any, sample: int) -> int:
@@ -135,6 +113,16 @@ def run(n: int, templates: list[Task], stubs: list[TaskStub]) -> dict[str, Any]:
     start = time.process_time()
     state_hash(state)
     out["state_hash_full_seconds"] = round(time.process_time() - start - empty, 4)
+    state.tasks = {}  # type: ignore[assignment]
+    state.closed_tasks = {i: ClosedTask.of(templates[i % k]) for i in range(n)}  # type: ignore[assignment]  # (as the core makes them)
+    start = time.process_time()
+    state_hash(state)
+    out["state_hash_stubs_seconds"] = round(time.process_time() - start - empty, 4)
+    out["state_hash_per_stub_us"] = round((time.process_time() - start - empty) / n * 1e6, 2)
+    start = time.process_time()
+    encode_state(state, kept=False)
+    out["snapshot_stubs_seconds"] = round(time.process_time() - start, 4)
+    out["snapshot_per_stub_us"] = round((time.process_time() - start) / n * 1e6, 2)
     gc.enable()
     return out
 
@@ -145,7 +133,7 @@ def per_record(templates: list[Task], stubs: list[TaskStub], sample: int) -> dic
     full_text = [encode_record(t) for t in templates]
     stub_text = [encode_record(s) for s in stubs]
     full_mem = per_copy_memory(lambda i: copy.deepcopy(templates[i % k]), sample)
-    stub_mem = per_copy_memory(lambda i: copy.deepcopy(stubs[i % k]), sample)
+    stub_mem = per_copy_memory(lambda i: ClosedTask.of(templates[i % k]), sample)  # (made as the core makes it)
     full_mem_decoded = per_copy_memory(lambda i: decode_record(Task, full_text[i % k]), sample)
     stub_mem_decoded = per_copy_memory(lambda i: decode_record(TaskStub, stub_text[i % k]), sample)
     return {

@@ -53,7 +53,7 @@ DOC_SECTIONS = {
     "Staking APR": "4feecc4780b3e595efb5516911c33cfc79fc64426cc5ae5e71589fedfb9a26fb",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
-    "Slashing": "db634f5aa40021a51866a44e0391a36bc2c950f2adacbed7ec6e0727ccde57d9",
+    "Slashing": "7fcf0a3ace942dc0d7745fb4dac74437a3cee5f35e7d222c94a31719b32b8be2",
     "Moving stake: redelegation and cancelled unbonding": "c23903738d159c4966ad624843092343300d21f9a13351799754b3bd4f9f426f",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
