@@ -38,7 +38,7 @@ OUTPUTS = ["a", "b"]
 
 
 def rebuilt(state: State) -> dict[str, int]:
-    return NodeRefs.of(state.tasks, state.sessions).as_dict()
+    return NodeRefs.of(state.tasks, state.sessions, state.closed_tasks).as_dict()  # (rule 27: the stubs name their nodes)
 
 
 def walked(state: State) -> list[str]:
@@ -207,7 +207,7 @@ def test_each_writer_counts_and_the_prune_takes_the_counts_away():
     assert t.state == "SETTLED" and refs.as_dict() == rebuilt(c.state) != {}  # a closed task in the window still names them
     for _ in range(c.state.params.unbonding_period_epochs + 1):
         c.oracle("epoch.close", {})
-    assert tid not in c.state.tasks and refs.as_dict() == {} == rebuilt(c.state)
+    assert tid not in c.state.tasks and tid not in c.state.closed_tasks and refs.as_dict() == {} == rebuilt(c.state)
 
 
 def test_a_dedicated_session_names_its_miners_while_open_and_not_when_closed_before_its_draw():

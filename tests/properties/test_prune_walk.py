@@ -22,6 +22,7 @@ from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError, InvariantViolation
 from cor_incentives.core.prune import TASK, closed_past_window
 from cor_incentives.core.records import CLOSED_TASK_STATES, TaskState
+from cor_incentives.core.rules import RULES_FINE_TUNE_RELEASE
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from support.chain import Chain, refusing
@@ -54,6 +55,7 @@ def network() -> Chain:
         n_miners=4,
         n_validators=3,
         params={
+            "rule_version": RULES_FINE_TUNE_RELEASE,  # the window's walk of whole closed tasks (rule 27: tests/core/test_task_stub.py)
             "prune_closed_records": 1,
             "epoch_length_ticks": 6,
             "unbonding_period_epochs": 1,
