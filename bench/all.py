@@ -447,27 +447,61 @@ def epoch_e2e(tasks: int, nodes: int, out_of_consensus_bps: int = 0, *extra: str
 
 
 def task_record_costs(quick: bool) -> dict[str, Any]:
-    """What the ``epoch_close_1m`` row does not time: a real epoch's Task records live. ``epoch_e2e.py --record-costs`` at a
-    small size twice, with a Task record per task (``--task-records``: each its own copy of a simulated task) and with the
-    simulated epoch's only; per added record: its canonical bytes, the memory it holds (``memory_bytes``: allocated while
-    copies of 500 are decoded), and the CPU µs it adds to the oracle's state anchor (``state_hash``), to the engine's
-    snapshot (``snapshot_row``) and to its retiring at the window's end (core/prune.py ``retire``); and those costs scaled
-    to 1 M records (the live tasks after a close of a 1 M-task epoch; 2 M just before it, ``unbonding_period_epochs`` 2).
-    At this size the anchor's and snapshot's µs are up to 2× below what 100 k-200 k records measure (bench/README.md)."""
+    """What the ``epoch_close_1m`` row does not time: a real epoch's tasks live after its close, with pruning on (as a
+    network with a database runs). ``epoch_e2e.py --task-records --record-costs`` at a small size under the rule the row
+    closes under (``rule``: from ``RULES_TASK_STUB``, 27, each task closed in its epoch left its whole record at that event
+    and keeps a ``ClosedTask`` stub until the window ends) and under rule 26 (a whole ``Task`` record per task, each its
+    own copy of a simulated task), and once without either (the simulated epoch's whole records only, pruning off).
+    Per stub (``per_stub``) and per whole record (``per_record``, rule 26): its canonical bytes, the memory it holds
+    (``memory_bytes``: allocated while copies of 500 are decoded), and the CPU µs it adds to the oracle's state anchor
+    (``state_hash``), to the engine's snapshot (``snapshot_row``) and to its leaving at the window's end (a stub: the prune's
+    drop, ``drop_us``; a record: core/prune.py ``retire``, ``retire_us``); each scaled to 1 M (the tasks live after a close
+    of a 1 M-task epoch; 2 M just before it, ``unbonding_period_epochs`` 2). The run without records holds the simulated
+    epoch's whole records, which the stub run does not: the stubs' figures take them out at rule 26's per-record cost.
+    At this size the anchor's and snapshot's µs are up to 2× below what 100 k-200 k measure (bench/README.md)."""
+    from cor_incentives.core.rules import LATEST as LATEST_RULES
+    from cor_incentives.core.rules import RULES_TASK_STUB
+
     tasks, nodes = (400, 300) if quick else (5_000, 1_000)
-    live = epoch_e2e(tasks, nodes, EPOCH_OUT_OF_CONSENSUS_BPS, "--task-records", "--record-costs")
+    stubbed = epoch_e2e(tasks, nodes, EPOCH_OUT_OF_CONSENSUS_BPS, "--task-records", "--record-costs")
+    whole = epoch_e2e(tasks, nodes, EPOCH_OUT_OF_CONSENSUS_BPS, "--task-records", "--record-costs", "--rules", str(RULES_TASK_STUB - 1))
     bare = epoch_e2e(tasks, nodes, EPOCH_OUT_OF_CONSENSUS_BPS, "--record-costs")
-    added = live["task_records"] - bare["task_records"]
-    a, b = live["record_costs"], bare["record_costs"]
+    a, s, b = whole["record_costs"], stubbed["record_costs"], bare["record_costs"]
+    added = a["task_records"] - b["task_records"]
+
+    def us(key: str, of: dict[str, Any], base: float, n: int) -> float:
+        return round((of[key] - base) / n * 1e6, 1)
+
     per = {
         "canonical_bytes": (a["task_record_bytes"] - b["task_record_bytes"]) // added,
         "memory_bytes": a["task_record_memory_bytes"],
-        "anchor_us": round((a["anchor_seconds"] - b["anchor_seconds"]) / added * 1e6, 1),
-        "snapshot_us": round((a["snapshot_seconds"] - b["snapshot_seconds"]) / added * 1e6, 1),
-        "retire_us": round((a["retire_seconds"] - b["retire_seconds"]) / added * 1e6, 1),
+        "anchor_us": us("anchor_seconds", a, b["anchor_seconds"], added),
+        "snapshot_us": us("snapshot_seconds", a, b["snapshot_seconds"], added),
+        "retire_us": us("retire_seconds", a, b["retire_seconds"], added),
+    }
+    n = s["closed_task_stubs"]
+    rows_only = {k: b[k] - b["task_records"] * per[f"{k.split('_')[0]}_us"] / 1e6 for k in ("anchor_seconds", "snapshot_seconds")}
+    per_stub = {
+        "canonical_bytes": s["stub_bytes"] // n,
+        "memory_bytes": s["stub_memory_bytes"],
+        "anchor_us": us("anchor_seconds", s, rows_only["anchor_seconds"], n),
+        "snapshot_us": us("snapshot_seconds", s, rows_only["snapshot_seconds"], n),
+        "drop_us": us("drop_seconds", s, 0.0, n),
     }
     return {
-        "measured_at": f"{tasks:,} tasks × {nodes:,} nodes, with and without a record per task",
+        "rule": stubbed["rule_version"],
+        "stubs_at_rule": stubbed["rule_version"] >= RULES_TASK_STUB and s["task_records"] == 0 and n == tasks,
+        "latest_rules": LATEST_RULES,
+        "measured_at": f"{tasks:,} tasks × {nodes:,} nodes, pruning on: a stub per task (rule {stubbed['rule_version']}), "
+        f"a whole record per task (rule {whole['rule_version']}), and neither",
+        "per_stub": per_stub,
+        "at_1m_stubs": {
+            "live_gb": round(per_stub["memory_bytes"] * MILLION / 1e9, 2),
+            "anchor_seconds": round(per_stub["anchor_us"], 1),
+            "snapshot_seconds": round(per_stub["snapshot_us"], 1),
+            "drop_seconds": round(per_stub["drop_us"], 1),
+        },
+        "per_record_rule": whole["rule_version"],
         "per_record": per,
         "at_1m_records": {
             "live_gb": round(per["memory_bytes"] * MILLION / 1e9, 1),

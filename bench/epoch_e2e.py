@@ -15,7 +15,11 @@ What it builds (not timed):
        (round robin): its miners' work rows and its validators' rows, with the nodes drawn uniformly
        from the nodes of that role (seeded); with ``--task-records`` its ``Task`` record is kept in
        ``state.tasks`` too, its own copy of the simulated task's record (``own_copy``), as a network holds its tasks'
-       records until the prune retires them (core/prune.py: the tasks of the epoch just closed stay live).
+       records until the prune retires them (core/prune.py: the tasks of the epoch just closed stay live). With
+       ``--task-records`` the close runs with pruning on (``prune_closed_records`` 1; the simulation's genesis has 0), and
+       under ``RULES_TASK_STUB`` (27, the default) each task, closed in its epoch, holds what the core leaves of it at the
+       event that closed it: a ``ClosedTask`` stub in ``state.closed_tasks`` (made from its own decoded copy, the copy
+       dropped), no whole record; ``--rules 26`` keeps the whole records instead, for the side by side.
        Conservation is checked after the growth.
     ``--out-of-consensus-bps N`` (N > 0): a mixed epoch instead of an honest one. The simulation has 1 lazy
        and 1 garbage miner of 10, 3 copier validators and 1 offline validator of 10 (``mixed_scenario``), so
@@ -47,9 +51,10 @@ encoding (``document_view_seconds``, ``document_dumps_seconds``), and whether th
 (``document_text_identical``). ``--rules N`` closes under rule version N (e.g. 10: the document before it stated each input
 once), for a before/after in one run. ``--hashes``: after the close, what a faster close must leave byte-identical
 (``hashes``): the root, the state hash, and sha256 of the snapshot (``encode_state``), the document's text and, on SQLite,
-the whole database's dump (``iterdump``). ``--record-costs``: after the close, what the live Task records cost
-(``record_costs``): the oracle's state anchor, the engine's snapshot and retiring every live task, in CPU s, with the
-records' canonical bytes and memory (bench/README.md, "What the row does not time: live Task records").
+the whole database's dump (``iterdump``). ``--record-costs``: after the close, what the live tasks cost
+(``record_costs``): the oracle's state anchor, the engine's snapshot, retiring every live whole record and the window's
+drop of every stub, in CPU s, with the records' and stubs' canonical bytes and memory and the RSS after each
+(bench/README.md, "What the row does not time: live Task records").
 
 Baseline (same run): DuckDB building a table from the same work and validation rows (numpy
 columns extracted from the state, extraction not timed) and grouping them per node (count,
@@ -147,16 +152,32 @@ def open_before_close(events: list[Any], url: str) -> Any:
     return Engine.open(url)
 
 
-def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 0, out_of_consensus_bps: int | None = None) -> dict[str, int]:
+def grow(
+    state: Any,
+    tasks: int,
+    nodes: int,
+    *,
+    task_records: bool,
+    seed: int = 0,
+    out_of_consensus_bps: int | None = None,
+    stub_closed: bool = False,
+) -> dict[str, int]:
     """The fast path: grow the opened state to ``nodes`` nodes and ``tasks`` tasks (see the module doc).
 
     ``out_of_consensus_bps``: each new task repeats a simulated task that has a work row out of consensus while the
     epoch's work rows out of consensus are fewer than that share of its rows so far, else a task without one (each
     kind round robin): the share ends within one task's rows of the one asked; and each row goes to a node of its
     simulated node's group (``behave_alike``), so a lazy miner's rows stay a few nodes' rows. None: every simulated
-    task in turn, each row to a node drawn from all nodes of its role."""
+    task in turn, each row to a node drawn from all nodes of its role.
+
+    ``stub_closed`` (with ``task_records``: the rule in force stubs closed tasks, ``tasks.stubs_closed_tasks``): what the
+    core holds then instead, every task of the bench being closed before its epoch's close: no whole record but the open
+    tasks' (none: the simulated tasks settle in their epoch), a ``ClosedTask`` stub per task in ``state.closed_tasks``,
+    each made as the core makes it (``ClosedTask.of`` of a decoded copy of the record, the copy then dropped) and indexed
+    in ``state.stub_epochs`` for the window's end; the node counts as for whole records (the stub names the same nodes)."""
     from cor_incentives.core import ledger as acct
     from cor_incentives.core.apply import conservation_holds
+    from cor_incentives.core.records import ClosedTask
     from cor_incentives.core.staking import process_register
     from cor_incentives.core.state import task_names
 
@@ -193,6 +214,9 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
     rows, out = len(state.epoch_work), sum(out_of.values())
     like = None if out_of_consensus_bps is None else behave_alike(state, miners, validators)
     picked = {True: 0, False: 0}
+    whole, stubs = dict(state.tasks), state.closed_tasks if stub_closed else {}
+    if task_records and stub_closed:  # the simulated tasks closed in their epoch: the core left their stubs at that event
+        stub_simulated_tasks(state)
     for i in range(max(0, tasks - have_tasks)):
         if out_of_consensus_bps is None:
             template = templates[i % have_tasks]
@@ -211,7 +235,12 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         chosen = rng.sample(validators, len(checks)) if like is None else [rng.choice(like[v.node]) for v in checks]
         for v, n in zip(checks, chosen, strict=True):
             state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
-        if task_records and template in state.tasks:
+        if task_records and stub_closed and template in stubs:
+            stub = ClosedTask.of(own_copy(whole[template], task_id))  # (the decoded copy dropped, as the core drops the record)
+            stubs[task_id] = stub
+            state.stub_epochs.push(stub.created_epoch, task_id)
+            state.node_refs.add(task_names(stub))
+        elif task_records and template in state.tasks:
             state.tasks[task_id] = own_copy(state.tasks[template], task_id)
             if hasattr(state, "node_refs"):  # (rule 23's count of the nodes live tasks name: core/state.py NodeRefs)
                 state.node_refs.add(task_names(state.tasks[task_id]))
@@ -227,7 +256,20 @@ def grow(state: Any, tasks: int, nodes: int, *, task_records: bool, seed: int = 
         "work_rows": len(state.epoch_work),
         "validation_rows": len(state.epoch_validations),
         "task_records": len(state.tasks),
+        "closed_task_stubs": len(state.closed_tasks),
     }
+
+
+def stub_simulated_tasks(state: Any) -> None:
+    """Each closed simulated task's whole record leaves ``state.tasks`` and its ``ClosedTask`` stub takes its place, as
+    core/prune.py ``retire_closed_tasks`` did at the event that closed it under ``RULES_TASK_STUB`` with pruning on (the
+    fold into ``pruned`` and the database row, that event's work, are not made: not the close's, nor live memory)."""
+    from cor_incentives.core.records import CLOSED_TASK_STATES, ClosedTask
+
+    for tid in [t for t, task in state.tasks.items() if task.state in CLOSED_TASK_STATES]:
+        task = state.tasks.pop(tid)
+        state.closed_tasks[tid] = ClosedTask.of(task)
+        state.stub_epochs.push(task.created_epoch, tid)
 
 
 def own_copy(task: Any, task_id: int) -> Any:
@@ -242,25 +284,32 @@ def own_copy(task: Any, task_id: int) -> Any:
 
 
 def record_costs(state: Any) -> dict[str, Any]:
-    """What the live Task records cost after the close (``--record-costs``), each with the collector paused as the engine
+    """What the live task records cost after the close (``--record-costs``), each with the collector paused as the engine
     runs it: the oracle's state anchor (``state_hash``: core/apply.py ``checked_state_anchor``, app/anchors.py), the
-    snapshot the engine stores (``app.snapshots.snapshot_row``: ``encode_state``, its hash, zlib), and what retiring
-    every live task would cost at the window's end (core/prune.py ``retire``'s work for each: ``encode_record``, its
-    ``pruned_record_hash`` and the fold, without popping it); the live tasks' canonical bytes (``task_record_bytes``)."""
+    snapshot the engine stores (``app.snapshots.snapshot_row``: ``encode_state``, its hash, zlib), and what the window's
+    end costs: for each whole live task (rule 26) core/prune.py ``retire``'s work (``encode_record``, its
+    ``pruned_record_hash`` and the fold, without popping it: ``retire_seconds``); for each closed task's stub
+    (``RULES_TASK_STUB``) ``process_prune``'s drop of it (``State.stub_epochs.pop_due``, the pop, ``node_refs.drop``:
+    ``drop_seconds``, run last: the stubs leave the state); the live records' and stubs' canonical bytes and memory, and
+    the process's RSS (``/proc/self/status`` VmRSS, MB) after the close and after each of the three."""
     from cor_incentives.app.collector import engine_memory
     from cor_incentives.app.snapshots import snapshot_row
     from cor_incentives.core.prune import TASK, fold
+    from cor_incentives.core.state import task_names
     from cor_incentives.core.state_codec import encode_record, pruned_record_hash, state_hash
 
-    out: dict[str, Any] = {}
+    stubs = state.closed_tasks
+    out: dict[str, Any] = {"task_records": len(state.tasks), "closed_task_stubs": len(stubs), "rss_mb_after_close": rss_mb()}
     with engine_memory():
         start = time.process_time()
         state_hash(state)
         out["anchor_seconds"] = time.process_time() - start
+        out["rss_mb_after_anchor"] = rss_mb()
         start = time.process_time()
         row = snapshot_row(state)
         out["snapshot_seconds"] = time.process_time() - start
         out["snapshot_bytes"], out["snapshot_stored_bytes"] = row.size, len(row.data)
+        out["rss_mb_after_snapshot"] = rss_mb()
         del row
         rules, folded, size = state.params.rule_version, state.pruned.hash, 0
         start = time.process_time()
@@ -271,7 +320,26 @@ def record_costs(state: Any) -> dict[str, Any]:
         out["retire_seconds"] = time.process_time() - start
     out["task_record_bytes"] = size
     out["task_record_memory_bytes"] = record_memory(list(state.tasks.values())[-500:])
+    out["stub_bytes"] = sum(len(encode_record(stub)) for stub in stubs.values())
+    out["stub_memory_bytes"] = record_memory(list(stubs.values())[-500:])
+    horizon = max((stub.created_epoch for stub in stubs.values()), default=0)
+    with engine_memory():
+        start = time.process_time()
+        for tid in state.stub_epochs.pop_due(stubs.keys(), stubs, "created_epoch", horizon):  # (as core/prune.py process_prune)
+            state.node_refs.drop(task_names(stubs.pop(tid)))
+        out["drop_seconds"] = time.process_time() - start
+    out["stubs_left"] = len(stubs)
+    out["rss_mb_after_drop"] = rss_mb()
     return out
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (VmRSS, MB; the peak is ``peak_rss_mb``)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def record_memory(records: list[Any]) -> int:
@@ -432,12 +500,20 @@ def output_hashes(engine: Any, record: Any, url: str) -> dict[str, str]:
     return out
 
 
-def under_rules(state: Any, version: int) -> None:
-    """Run the close under rule version ``version`` (every parameter version of the opened state names it)."""
+def under_rules(state: Any, version: int | None, *, pruning: bool = False) -> None:
+    """Run the close under rule version ``version`` (None: the opened state's) and, with ``pruning``, with
+    ``prune_closed_records`` 1 (every parameter version of the opened state names them)."""
     from cor_incentives.core.params import ParamHistory
 
     h = state.params_history
-    state.params_history = ParamHistory(tuple((e, p.replace(rule_version=version)) for e, p in h.versions))
+    state.params_history = ParamHistory(tuple((e, close_params(p, version, pruning=pruning)) for e, p in h.versions))
+
+
+def close_params(p: Any, version: int | None, *, pruning: bool) -> Any:
+    """``p`` under rule version ``version`` (None: its own) and, with ``pruning``, ``prune_closed_records`` 1: a network
+    that keeps its closed records in its database, as a task's record lives only until the prune retires it (the
+    simulation's genesis has 0: it has no database, sim/chain.py)."""
+    return p.replace(rule_version=p.rule_version if version is None else version, **({"prune_closed_records": 1} if pruning else {}))
 
 
 def document_cost(record: Any) -> dict[str, Any]:
@@ -547,14 +623,24 @@ def run(
     if not 0 <= out_of_consensus_bps <= 10_000:
         raise ValueError(f"out_of_consensus_bps must be in 0..10000, got {out_of_consensus_bps}")
     mixed = out_of_consensus_bps > 0
+    from cor_incentives.core.tasks import stubs_closed_tasks
+
     spent = time_steps() if steps else None
     with tempfile.TemporaryDirectory(prefix="cor-bench-e2e-", dir=directory) as tmp, database(tmp, postgresql) as url:
         wall0 = time.perf_counter()
         events = simulated_epoch(min(seed_tasks, tasks), mixed=mixed)
         engine = open_before_close(events, url)
-        sizes = grow(engine.state, tasks, nodes, task_records=task_records, out_of_consensus_bps=out_of_consensus_bps if mixed else None)
-        if rules is not None:
-            under_rules(engine.state, rules)
+        stub_closed = task_records and stubs_closed_tasks(close_params(engine.state.params, rules, pruning=True))
+        sizes = grow(
+            engine.state,
+            tasks,
+            nodes,
+            task_records=task_records,
+            out_of_consensus_bps=out_of_consensus_bps if mixed else None,
+            stub_closed=stub_closed,
+        )
+        if rules is not None or task_records:  # (with records: pruning on, the tasks' records live as long as it keeps them)
+            under_rules(engine.state, rules, pruning=task_records)
         project_growth(engine)
         if spent is not None:
             spent.clear()  # the growth's projection is not the close's
@@ -588,6 +674,7 @@ def run(
         "leaves": len(record.leaves),
         "items": len(record.items),
         "rule_version": engine.state.params.rule_version,
+        "prune_closed_records": engine.state.params.prune_closed_records,
         **{k: round(v, 4) if isinstance(v, float) else v for k, v in document.items()},
         **stored,
         "build_wall_seconds": round(build_seconds, 1),

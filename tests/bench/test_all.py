@@ -51,6 +51,11 @@ def test_quick_json_lists_every_benchmark_with_its_goal_measure_and_baseline() -
     # what the row does not time, said in its detail: a real task's record costs its bytes, more memory, and CPU to retire
     per = close["task_record_costs"]["per_record"]
     assert per["memory_bytes"] > per["canonical_bytes"] > 1_000 and per["retire_us"] > 0
+    # under the row's rule (27: a closed task keeps a stub) each task costs its stub, far less than its whole record
+    costs = close["task_record_costs"]
+    stub = costs["per_stub"]
+    assert costs["rule"] == costs["latest_rules"] >= 27 and costs["stubs_at_rule"] and costs["per_record_rule"] == 26
+    assert 0 < stub["canonical_bytes"] < per["canonical_bytes"] // 5 and 0 < stub["memory_bytes"] < per["memory_bytes"] // 5 and stub["drop_us"] > 0
 
 
 def test_unknown_benchmark_is_refused_with_the_known_names() -> None:

@@ -149,3 +149,58 @@ def test_task_records_are_real_copies_and_their_costs_are_reported(tmp_path: Pat
     assert costs["snapshot_bytes"] == len(encode_state(state)) > costs["task_record_bytes"] > costs["snapshot_stored_bytes"]
     assert min(costs["anchor_seconds"], costs["snapshot_seconds"], costs["retire_seconds"]) > 0
     engine.store.dispose()
+
+
+def test_under_the_stub_rule_the_grown_tasks_are_stubs_each_made_from_its_own_copy(tmp_path: Path) -> None:
+    """Rule 27 with pruning on (what ``run`` asks when ``--task-records`` closes under it): no whole record stays (every
+    task of the bench closed in its epoch), each task's ``ClosedTask`` stub is in ``state.closed_tasks`` in close order,
+    equal to the stub of its template's record under its own id and holding its own strings (made from a decoded copy),
+    indexed by created epoch, and the node counts and every index still match the state."""
+    from cor_incentives.core.records import ClosedTask, Task
+    from cor_incentives.core.tasks import stubs_closed_tasks
+
+    events = epoch_e2e.simulated_epoch(40)
+    engine = epoch_e2e.open_before_close(events, f"sqlite:///{tmp_path}/e.db")
+    state = engine.state
+    assert stubs_closed_tasks(epoch_e2e.close_params(state.params, None, pruning=True))
+    assert not stubs_closed_tasks(epoch_e2e.close_params(state.params, 26, pruning=True))
+    assert not stubs_closed_tasks(state.params)  # (the simulation's genesis: pruning off)
+    templates = dict(state.tasks)
+    order = sorted(templates)
+    sizes = epoch_e2e.grow(state, 120, 60, task_records=True, stub_closed=True)
+    assert sizes["task_records"] == 0 == len(state.tasks) and sizes["closed_task_stubs"] == 120 == len(state.closed_tasks)
+    assert list(state.closed_tasks) == sorted(state.closed_tasks)
+    grown = [tid for tid in state.closed_tasks if tid not in templates]
+    assert len(grown) == 80
+    for i, tid in enumerate(grown):
+        stub = state.closed_tasks[tid]
+        assert type(stub) is ClosedTask and not isinstance(stub, Task)
+        template = templates[order[i % len(order)]]
+        assert stub == ClosedTask.of(epoch_e2e.own_copy(template, tid)) and stub.id == tid
+        assert stub.miners[0] == template.miners[0].miner and stub.miners[0] is not template.miners[0].miner
+    for tid, template in templates.items():
+        assert state.closed_tasks[tid] == ClosedTask.of(template)
+    epoch_e2e.under_rules(state, None, pruning=True)
+    state.check_entry_indexes()  # node_refs counts the stubs' nodes, stub_epochs indexes every stub
+    engine.store.dispose()
+
+
+def test_record_costs_under_rule_27_time_the_stubs_and_rule_26_keeps_whole_records(tmp_path: Path) -> None:
+    """``run(task_records, costs)`` under the newest rules holds a stub per task and times its anchor, snapshot and the
+    window's drop of every stub (positive, every stub dropped); under ``rules=26`` the same epoch keeps a whole Task record
+    per task and times its retiring; the close is the same (same root), the stubs' state and snapshot far smaller."""
+    from cor_incentives.core.rules import RULES_TASK_STUB
+
+    new = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), task_records=True, costs=True)
+    old = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), task_records=True, costs=True, rules=RULES_TASK_STUB - 1)
+    assert new["rule_version"] >= RULES_TASK_STUB and old["rule_version"] == RULES_TASK_STUB - 1
+    assert new["prune_closed_records"] == 1 == old["prune_closed_records"]
+    assert (new["task_records"], new["closed_task_stubs"]) == (0, 300) and (old["task_records"], old["closed_task_stubs"]) == (300, 0)
+    n, o = new["record_costs"], old["record_costs"]
+    assert (n["closed_task_stubs"], n["task_records"], n["stubs_left"]) == (300, 0, 0)
+    assert min(n["anchor_seconds"], n["snapshot_seconds"], n["drop_seconds"]) > 0 and n["retire_seconds"] == 0
+    assert 300 * 200 < n["stub_bytes"] < 300 * 2_000 and 0 < n["stub_memory_bytes"] < o["task_record_memory_bytes"] // 5
+    assert min(o["anchor_seconds"], o["snapshot_seconds"], o["retire_seconds"]) > 0 and o["drop_seconds"] == 0 and o["stub_bytes"] == 0
+    assert o["task_record_bytes"] > 5 * n["stub_bytes"] and o["snapshot_bytes"] > 2 * n["snapshot_bytes"]
+    assert min(n[k] for k in ("rss_mb_after_close", "rss_mb_after_anchor", "rss_mb_after_snapshot", "rss_mb_after_drop")) > 0
+    assert new["root"] == old["root"]
