@@ -458,7 +458,8 @@ def task_record_costs(quick: bool) -> dict[str, Any]:
     drop, ``drop_us``; a record: core/prune.py ``retire``, ``retire_us``); each scaled to 1 M (the tasks live after a close
     of a 1 M-task epoch; 2 M just before it, ``unbonding_period_epochs`` 2). The run without records holds the simulated
     epoch's whole records, which the stub run does not: the stubs' figures take them out at rule 26's per-record cost.
-    At this size the anchor's and snapshot's µs are up to 2× below what 100 k-200 k measure (bench/README.md)."""
+    At this size the anchor's and snapshot's µs are up to 2× below what 100 k-200 k measure (bench/README.md); at the quick
+    size (400 tasks) the stubs' µs are within the runs' noise (one may come out negative)."""
     from cor_incentives.core.rules import LATEST as LATEST_RULES
     from cor_incentives.core.rules import RULES_TASK_STUB
 
