@@ -254,6 +254,7 @@ def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any
 
 
 PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter is paid
+SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node line names no tasks (its rows: streams.*.tasks)
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -779,7 +780,12 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         closed = t.get("closed_tick")
         inside = t["state"] in ("SETTLED", "FAILED") and closed is not None and epoch_json["start_tick"] <= closed <= epoch_json["end_tick"]
         r.check("task.closed_in_epoch", f"task {t['id']}", True, inside)
-    named = {n for x in epoch_json["lines"] if x["stream"].endswith((":node", ":none")) for n in (x["detail"].get("tasks") or [])}
+    work_lines = [x for x in epoch_json["lines"] if x["stream"].endswith((":node", ":none")) and not x["stream"].startswith("staking_apr")]
+    slim = p.get("rule_version", 1) >= SLIM_NODE_LINES_RULES
+    if slim:  # the lines name no task to check: say so, and that none does
+        naming = sum(1 for x in work_lines if "tasks" in x["detail"])
+        r.check("node_line.names_no_tasks", f"{len(work_lines)} work node and none lines (rule version 28)", 0, naming)
+    named = {n for x in work_lines for n in (x["detail"].get("tasks") or [])}
     for t in sorted(named - set(order)):
         r.check("task.closed_in_epoch", f"task {t} (named on a node line)", "listed in streams.*.tasks", "missing")
     audit_consensus(r, tasks, p)
@@ -836,6 +842,14 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "version 13, at least min(reputation_initial_ppb, reputation_newcomer_floor_ppb)",
         "governance deposits and treasury spends; bounties and challenges (paid from escrows, not at the close)",
         "the draws of miners and validators (cor verify replays them) and the dedicated session fee",
+        *(
+            [
+                "which tasks each work node line counted: from rule version 28 the lines name none, so task.closed_in_epoch checks "
+                "no named id; each node's rows are rebuilt from streams.*.tasks and the tasks' records as before"
+            ]
+            if slim
+            else []
+        ),
         "validators' consensus and agreement scores, escalation, canary openings: agreement_ppb and canary_failed taken from the task",
     ]
     return r

@@ -219,3 +219,19 @@ def _load_standalone():
     sys.modules["outside_auditor"] = module
     spec.loader.exec_module(module)
     return module
+
+
+def test_rule_28_node_lines_name_no_tasks_and_the_auditor_says_so(devnet):
+    """Rule 28 (``RULES_SLIM_NODE_LINES``): the work node lines name no tasks, so ``task.closed_in_epoch`` has no named id to
+    check: the report says it (``not_recomputed``) and checks that no line names one; every node's rows are still rebuilt."""
+    spec, bundle = _epoch_one_bundle(devnet)
+    assert spec.params_for_epoch(bundle["params"], 1)["rule_version"] >= spec.SLIM_NODE_LINES_RULES
+    work = [x for x in bundle["epoch"]["lines"] if x["stream"] in ("miner_work:node", "miner_work:none", "validator_work:node")]
+    assert work and not any("tasks" in x["detail"] for x in work)
+    report = spec.audit_epoch(bundle).to_dict()
+    assert report["ok"] and report["quantities"]["node_line.names_no_tasks"] == {"matched": 1, "total": 1, "mismatches": []}
+    assert report["quantities"]["miner_work.reward"]["total"] >= 1 and report["quantities"]["task.closed_in_epoch"]["total"] >= 1
+    assert any("rule version 28" in n and "task.closed_in_epoch" in n for n in report["not_recomputed"])
+    work[0]["detail"]["tasks"] = list(bundle["epoch"]["streams"]["miners"]["tasks"][:1])  # a line naming a task under 28: named
+    report = spec.audit_epoch(bundle).to_dict()
+    assert not report["ok"] and report["quantities"]["node_line.names_no_tasks"]["mismatches"][0]["published"] == "1"

@@ -7,6 +7,7 @@ may compute with them (``*_units``).
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cache
 from itertools import islice
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.streams import NOT_DRAWN_MODELS
 from ..core.units import PPB, format_cor
-from .archive import closed_epochs, epoch_record, epoch_records, get_model, model_listings, models_by_key, param_versions
+from .archive import closed_epochs, epoch_record, epoch_records, get_model, get_task, model_listings, models_by_key, param_versions
 from .beacon import beacon_view
 from .prompts import network_prompt_view
 from .proofs import TREES, TreeCache
@@ -410,7 +411,7 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
                 "detail": json_ready(detail),
                 **slash_link(state, i.detail),
             }
-            for i, detail in zip(items, statement_details(record, items), strict=True)
+            for i, detail in zip(items, statement_details(state, record, items), strict=True)
         ],
         "total": format_cor(sum(i.amount for i in items)),
         "total_units": str(sum(i.amount for i in items)),
@@ -422,10 +423,12 @@ def statement(state: State, address: str, e: int) -> dict[str, Any]:
     }
 
 
-def statement_details(record: EpochRecord, items: list[EarningItem]) -> list[dict[str, Any]]:
+def statement_details(state: State, record: EpochRecord, items: list[EarningItem]) -> list[dict[str, Any]]:
     """The details of one address's lines with what they cite written out (``core.epoch_document.expand_detail``):
-    a statement shows each line's formula, parameters and bonus rows under every rule version."""
-    return [expand_detail(record.streams, record.staking, i, items) for i in items]
+    a statement shows each line's formula, parameters, bonus rows and tasks under every rule version (from rule 28 a
+    work node line's tasks are derived from the tasks' records, live or from the database: ``archive.get_task``)."""
+    read = cache(lambda t: get_task(state, t))  # a commission line writes its node line out again: each task read once
+    return [expand_detail(record.streams, record.staking, i, items, read) for i in items]
 
 
 def slash_link(state: State, detail: Any) -> dict[str, Any]:
@@ -553,7 +556,7 @@ def rewards(state: State, address: str, from_epoch: int = 0) -> dict[str, Any]:
                 "detail": json_ready(detail),
                 **slash_link(state, i.detail),
             }
-            for i, detail in zip(mine, statement_details(record, mine), strict=True)
+            for i, detail in zip(mine, statement_details(state, record, mine), strict=True)
         ]
     unclaimed = [x for x in epochs if x["unclaimed"]]
     total_units = sum(int(x["total_units"]) for x in epochs)

@@ -28,15 +28,20 @@ the document's 113 MB. From rule version 11 the same facts are written once:
 ``expand_detail`` gives a line of either format back in the old shape (what a per-address statement
 shows: the formula, parameters and bonus rows next to the line), so readers of one address's lines
 see the same facts under every rule version.
+
+From rule version 28 (``RULES_SLIM_NODE_LINES``) a work node or none line carries no ``tasks``: the
+node's tasks whose row is in consensus follow from the stream account's ``tasks`` (the order they
+closed) and the tasks' records (``node_tasks``); a statement writes them back (``expand_detail``'s
+``node_tasks``), so a node still reads which tasks its line counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .params import Params
-from .records import EarningItem
+from .records import EarningItem, Task, TaskState
 from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
 from .streams import EmissionStream, LinePart, Stream, line
 from .work_pay import Bonus, StreamPay, compute_bonus_cap, compute_bonus_equivalent
@@ -124,10 +129,36 @@ def legacy_commission_detail(
 # --- reading: a line in the old shape --------------------------------------------------------------
 
 
-def expand_detail(streams: Mapping[str, Any], staking: Mapping[str, Any], item: EarningItem, node_lines: Iterable[EarningItem]) -> dict[str, Any]:
+TaskReader = Callable[[int], Task]
+"""A task's whole record by id (live, or the database's copy once it left the live state: ``app/archive.get_task``)."""
+
+
+def node_tasks(streams: Mapping[str, Any], item: EarningItem, task: TaskReader) -> list[int]:
+    """The tasks a work node or none line counted (what it listed in ``tasks`` before rule version 28): the tasks of its
+    stream's account (``streams.<stream>.tasks``, in the order they closed) on which its node has a row in consensus, as
+    the close wrote the rows (``tasks._record_work``): a miner's assignment in consensus and not planted, or the one paid
+    planter of a settled canary (``RULES_PAID_PLANTER``); a validator's validation reported (on time). One id a row."""
+    base = item.stream.rpartition(":")[0]
+    account = streams.get(WORK_ACCOUNTS[base]) or {}
+    node, out = item.address, []
+    for tid in account.get("tasks") or ():
+        t = task(int(tid))
+        if base == Stream.VALIDATOR_WORK:
+            out += [t.id for v in t.validators if v == node and v in t.reports]
+            continue
+        planted = [a for a in t.miners if a.planted]
+        paid = planted[0] if t.canary == "planted" and t.state == TaskState.SETTLED and len(planted) == 1 else None
+        out += [t.id for a in t.miners if a.miner == node and (a is paid or (a.in_consensus and not a.planted))]
+    return out
+
+
+def expand_detail(
+    streams: Mapping[str, Any], staking: Mapping[str, Any], item: EarningItem, node_lines: Iterable[EarningItem], task: TaskReader | None = None
+) -> dict[str, Any]:
     """``item``'s detail with what it cites written out (the shape of rule versions 1-10); a line that cites nothing
     is returned as it is. ``node_lines``: lines where a commission line's node line is found (the epoch's, or the
-    address's own)."""
+    address's own). ``task``: reads a task's record, for the ``tasks`` a work node line no longer carries (rule version
+    28: ``node_tasks``); without it such a line is written out without them."""
     d = item.detail
     base, _, part = item.stream.rpartition(":")
     account = _account(streams, staking, base)
@@ -135,7 +166,7 @@ def expand_detail(streams: Mapping[str, Any], staking: Mapping[str, Any], item: 
         return d
     if part == LinePart.COMMISSION and "node_line" in d:
         cited = next((x for x in node_lines if x.address == item.address and x.stream == d["node_line"]), None)
-        node_detail = expand_detail(streams, staking, cited, ()) if cited is not None else {}
+        node_detail = expand_detail(streams, staking, cited, (), task) if cited is not None else {}
         formula = account["line_formulas"][LinePart.COMMISSION]
         return legacy_commission_detail(node_detail, d["node"], d["commission_bps"], d["node_reward"], d["has_stake"], formula)
     if part in (LinePart.STAKE, LinePart.DUST):
@@ -154,7 +185,8 @@ def expand_detail(streams: Mapping[str, Any], staking: Mapping[str, Any], item: 
             "reward": inputs["reward"],
         }
         return {"formula": account["formula"], "inputs": old_inputs, "params": account["params"]}
-    return _work_line(account, d)
+    tasks = d["tasks"] if "tasks" in d else node_tasks(streams, item, task) if task is not None else None
+    return _work_line(account, d, tasks)
 
 
 def _account(streams: Mapping[str, Any], staking: Mapping[str, Any], base: str) -> Mapping[str, Any] | None:
@@ -165,7 +197,7 @@ def _account(streams: Mapping[str, Any], staking: Mapping[str, Any], base: str) 
     return streams.get(name) if name is not None else None
 
 
-def _work_line(account: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
+def _work_line(account: Mapping[str, Any], d: Mapping[str, Any], tasks: Sequence[int] | None = None) -> dict[str, Any]:
     inputs = d["inputs"]
     first, count = d.get("bonus_rows_at", (0, 0))
     columns = account.get("bonus_rows") or {}
@@ -189,7 +221,9 @@ def _work_line(account: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, An
         "budget_binding": account["budget_binding"],
         "reward": inputs["reward"],
     }
-    out = {"stream": d["stream"], "formula": account["formula"], "inputs": old_inputs, "params": account["params"], "tasks": d["tasks"]}
+    out = {"stream": d["stream"], "formula": account["formula"], "inputs": old_inputs, "params": account["params"]}
+    if tasks is not None:
+        out["tasks"] = tasks
     if "why" in d:
         out["why"] = d["why"]
     return out

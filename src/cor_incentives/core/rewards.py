@@ -56,7 +56,7 @@ from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, RULES_SLIM_NODE_LINES, rules_since
 from .staking import NodePay, accrue_nodes
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
@@ -121,10 +121,11 @@ def _pay_stream(
     pay: StreamPay,
     params_used: dict[str, Any],
     formula: str,
-    tasks: Mapping[str, Sequence[int]],
+    tasks: Mapping[str, Sequence[int]] | None,
 ) -> dict[str, Any]:
     """Credit every node its reward and write its line; returns what the stream account adds (rule version 11 on:
-    the formula, parameters and bonus rows the node lines cite, ``core/epoch_document.py``)."""
+    the formula, parameters and bonus rows the node lines cite, ``core/epoch_document.py``). ``tasks``: each node's
+    in-consensus tasks for its line, None from ``RULES_SLIM_NODE_LINES`` (the lines carry none)."""
     writes = Writes()  # thousands of balances, stake counts and lines: journaled as a few entries
     payer = NodePay(state, writes)  # the step's lookups once, its postings through one ``Transfers``
     cited = rules_since(state.params, RULES_EPOCH_DOCUMENT)
@@ -146,12 +147,14 @@ def _pay_stream(
         reward = pay.reward[i]
         if cited:
             inputs = dict(zip(NODE_INPUTS, next(own)))
-            detail: dict[str, Any] = {"stream": stream, "inputs": inputs, "tasks": tasks.get(node_id, [])}
+            detail: dict[str, Any] = {"stream": stream, "inputs": inputs}
+            if tasks is not None:
+                detail["tasks"] = tasks.get(node_id, [])
             if rows_at[i][1]:
                 detail["bonus_rows_at"] = list(rows_at[i])
         else:
             inputs = {k: v for k, v in result.for_node(i).items() if k in GATE_INPUTS} | pay.for_node(i)
-            detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
+            detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": (tasks or {}).get(node_id, [])}
         if reward:
             add(earnings, new_earning(node_id, node_line, 0, detail))
             credit(node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail)
@@ -244,7 +247,8 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         bonus_fee_bps=bonus_bps,
         budget=budget,
     )
-    behind = tasks_by_node(columns, node_index, nodes)
+    # each node line's tasks (rule versions 1-27); from RULES_SLIM_NODE_LINES a statement derives them (epoch_document.node_tasks)
+    behind = None if rules_since(p, RULES_SLIM_NODE_LINES) else tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
     cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
     closed_in_order = first_seen(columns.task)  # the epoch's tasks behind the rows, in the order they closed

@@ -167,6 +167,14 @@ RULE_VERSIONS: dict[int, str] = {
     "close past the window (unbonding_period_epochs) without a second fold (10-26: the whole record stayed live until "
     "that close, ~25 kB of memory a task whatever its size, so the live state grew with what users put in their tasks: "
     "attack closed_task_bloat)",
+    # --- rule 28 (RULES_SLIM_NODE_LINES): a work stream's node lines without their task ids ---
+    28: "a work stream's node and none lines (miner_work, validator_work) carry no ``tasks``: the node's tasks whose row is "
+    "in consensus (on time, for a validator) follow from the stream account's ``tasks`` (every task behind the stream's "
+    "rows, in the order they closed) and the tasks' records, and a statement derives them on read "
+    "(core/epoch_document.py node_tasks); the close no longer groups every row by node (epoch_rows.tasks_by_node). No "
+    "amount, balance, claimable, root or refusal moves (no attack scenario: nothing to gain); only the epoch record's node "
+    "lines, so its state hash and the stored document (1-27: each node line listed its task ids, 9.39 M ids at 1 M tasks "
+    "x 10 k nodes, ~0.4 s of a 2.4 s close)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -235,6 +243,10 @@ RULES_TASK_STUB = 27
 """With pruning on, a closed task's whole record leaves the live state at the end of the event that closes it (core/prune.py
 ``retire_closed_tasks``), into ``pruned`` and the database, and a ``ClosedTask`` stub stays in ``State.closed_tasks`` until
 the close past the window drops it (no second fold). Earlier: the whole record stayed until that close."""
+RULES_SLIM_NODE_LINES = 28
+"""A work stream's node and none lines carry no ``tasks`` (core/rewards.py ``_pay_stream``); a statement derives them from the
+stream account's ``tasks`` and the tasks' records (core/epoch_document.py ``node_tasks``). Moves no money (no attack
+scenario). Earlier: each line listed the node's in-consensus task ids (``epoch_rows.tasks_by_node`` at every close)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
