@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from cor_incentives.app import views
 from cor_incentives.core.epoch_document import node_tasks
 from cor_incentives.core.errors import EngineError
+from cor_incentives.core.records import EarningItem
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_SLIM_NODE_LINES
 from cor_incentives.core.state import json_ready
 from cor_incentives.core.streams import Stream
@@ -147,6 +148,9 @@ def network(tmp_path, rule_version: int):
 
     url = f"sqlite:///{tmp_path / f'cor{rule_version}.db'}"
     eng, keys = make_network(url, tmp_path / f"keys{rule_version}", n_miners=5, n_validators=4, params={"rule_version": rule_version})
+    for name in [n for n in keys if n.startswith(("miner", "validator"))]:  # commission lines, which cite their node line
+        eng.submit_as(keys[name], "node.set_commission", {"commission_bps": min(500, eng.state.params.max_commission_change_bps)})
+    eng.submit_as(keys["oracle"], "epoch.close", {})  # in force from epoch 1, the epoch of the tasks
     tasks = [settle_honest_task(eng, keys, PROMPTS[i % len(PROMPTS)], with_garbage=i % 2 == 0) for i in range(4)]
     eng.submit_as(keys["oracle"], "epoch.close", {})
     for _ in range(eng.state.params.unbonding_period_epochs + 1):  # the epoch's tasks leave the live state (core/prune.py)
@@ -166,7 +170,8 @@ def test_a_statement_through_the_api_and_the_cli_is_the_same_under_both_rules_ta
     seen: dict[int, dict[str, Any]] = {}
     for rule in (OLD, RULES_SLIM_NODE_LINES):
         eng, keys, url, tasks = network(tmp_path, rule)
-        lines = [i for i in views.epoch_record(eng.state, 0).items if is_work_line(i.stream)]  # the whole record (live or stored)
+        lines = [i for i in views.epoch_record(eng.state, 1).items if is_work_line(i.stream)]  # the whole record (live or stored)
+        assert any(i.stream.endswith(":commission") for i in views.epoch_record(eng.state, 1).items)
         assert lines and all(("tasks" in i.detail) == (rule == OLD) for i in lines)  # the stored lines: with tasks before 28 only
         nodes = sorted({i.address for i in lines})
         svc = ApiService.open(url)
@@ -174,11 +179,11 @@ def test_a_statement_through_the_api_and_the_cli_is_the_same_under_both_rules_ta
         try:
             with TestClient(create_app(service=svc), raise_server_exceptions=False) as client:
                 for n in nodes:
-                    got = client.get(f"/v1/statements/{n}/0")
+                    got = client.get(f"/v1/statements/{n}/1")
                     assert got.status_code == 200, got.text
                     out[n] = got.json()
                     cli = CliRunner().invoke(
-                        app, ["statement", n, "--epoch", "0", "--db", url, "--keys-dir", str(tmp_path / f"keys{rule}"), "--json"]
+                        app, ["statement", n, "--epoch", "1", "--db", url, "--keys-dir", str(tmp_path / f"keys{rule}"), "--json"]
                     )
                     assert cli.exit_code == 0, cli.output
                     assert json.loads(cli.output) == out[n]
@@ -187,6 +192,8 @@ def test_a_statement_through_the_api_and_the_cli_is_the_same_under_both_rules_ta
             eng.store.dispose()
         named = [t for s in out.values() for x in s["items"] if is_work_line(x["stream"]) for t in x["detail"].get("tasks", [])]
         assert set(named) == set(tasks)  # every settled task is named on the lines of its nodes
+        cited = [x for s in out.values() for x in s["items"] if x["stream"].endswith(":commission") and x["stream"] != "staking_apr:commission"]
+        assert cited and all("tasks" in x["detail"] for x in cited)  # a commission line shows its node line's tasks too
         seen[rule] = out
     assert seen[OLD] == seen[RULES_SLIM_NODE_LINES]
 
@@ -236,3 +243,50 @@ def test_a_rule_26_log_replays_to_the_hash_main_gave_it_and_a_rule_28_log_replay
     assert lines and not any("tasks" in i.detail for i in lines)
     assert state_hash(new) != state_hash(old) and state_hash(decode_state(encode_state(new))) == state_hash(new)
     assert {e: r.root for e, r in new.epochs.items()} == {e: r.root for e, r in old.epochs.items()}  # no money moved
+
+
+# --- a canary's planter: its row counts on its line (rule 18), and node_tasks names it --------------------------------
+
+
+def canary_chain(rule_version: int, leak: bool):
+    """A settled network canary (as tests/core/test_paid_planter.py): miners[0] reveals the planted output (with ``leak``
+    miners[1] too, and neither is paid), the others their own; closed."""
+    from cor_incentives.core.validation import canary_commitment
+    from support.market import MODEL, commit_reveal, draw_now, h, market, validate_all
+
+    n = 4 if leak else 3
+    c = market(n_miners=n, n_validators=3, beacon=True, params={"rule_version": rule_version, "redundancy": n})
+    tid = c.state.next_id
+    body = {"model": MODEL, "prompt_hash": h("q"), "prompt_bytes": 5, "input_tokens": 8, "max_output_tokens": 32}
+    c.oracle("task.network", {**body, "canary": canary_commitment(h("q"), h("planted"), "c1")})
+    draw_now(c, tid)
+    task = c.state.tasks[tid]
+    planters = [a.miner for a in task.miners][: 2 if leak else 1]
+    commit_reveal(c, tid, {a.miner: "planted" if a.miner in planters else f"Paris {a.miner}" for a in task.miners})
+    draw_now(c, tid)
+    quality = dict(zip([a.miner for a in task.miners if a.miner not in planters], (800_000_001, 900_000_000)))
+    validate_all(c, tid, lambda v, m: (1_000_000_000, 50_000_000) if m in planters else (20_000_000, quality[m]))
+    c.oracle("task.canary", {"task": tid, "planted": h("planted"), "salt": "c1"})
+    assert task.state == "SETTLED" and task.canary == "planted"
+    c.oracle("epoch.close", {})
+    return c, tid, planters
+
+
+@pytest.mark.parametrize("leak", [False, True], ids=["paid_planter", "shared_planted_output"])
+def test_a_paid_planter_is_named_on_its_line_and_a_shared_planted_output_is_not(leak):
+    old, tid, planters = canary_chain(OLD, leak)
+    new, _, _ = canary_chain(RULES_SLIM_NODE_LINES, leak)
+    r_old, r_new = old.state.epochs[0], new.state.epochs[0]
+    assert r_old.root == r_new.root
+    listed = {}
+    for i_old, i_new in zip(r_old.items, r_new.items, strict=True):
+        if is_work_line(i_new.stream) and i_new.stream.startswith("miner_work"):
+            derived = node_tasks(r_new.streams, i_new, lambda t: new.state.tasks[t])
+            assert derived == list(i_old.detail["tasks"]) and "tasks" not in i_new.detail
+            listed[i_new.address] = derived
+    assert (listed.get(planters[0]) == [tid]) == (not leak)  # the one paid planter's row counted; a shared copy's did not
+    for p in planters:  # asked of any line of a planter's (it had another task's row, say): the task only if it was paid
+        item = EarningItem(p, "miner_work:node", 0, {})
+        assert node_tasks(r_new.streams, item, lambda t: new.state.tasks[t]) == ([] if leak else [tid])
+    for address in sorted(listed):
+        assert views.statement(old.state, address, 0) == views.statement(new.state, address, 0)
