@@ -38,10 +38,10 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "d367aad6a169bb676a83fba18718cb72a3686833dcd97e88333f3bac5aaf4fdc",
+    "Auditing": "4baef6eed908c27860058ea8a0eda28ce6eb4e7fa5be370e0fe274d2747e29f3",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "9a7b6b30d98bcab88793acc9611f6ab2ac0c91069a3d753137ea3569f9a920dc",
+    "Network work: the rate and the budget (miners and validators streams)": "f1031754a0ab6f9d60f79624d45d7f97eb201176253fd7fc54850f847758d216",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "43772733e1de7d306748da742e74312f73b054f618046cf180d550f4486ec6f3",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
