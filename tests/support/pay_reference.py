@@ -194,7 +194,7 @@ def _pay_stream(
     pay: StreamPay,
     params_used: dict[str, Any],
     formula: str,
-    tasks: dict[str, list[int]],
+    tasks: dict[str, list[int]] | None,
 ) -> dict[str, Any]:
     """Credit every node its reward and write its line; returns what the stream account adds (rule version 11 on:
     the formula, parameters and bonus rows the node lines cite, ``core/epoch_document.py``)."""
@@ -215,12 +215,14 @@ def _pay_stream(
         reward = pay.reward[i]
         if cited:
             inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node_own(i)
-            detail: dict[str, Any] = {"stream": stream, "inputs": inputs, "tasks": tasks.get(node_id, [])}
+            detail: dict[str, Any] = {"stream": stream, "inputs": inputs}
+            if tasks is not None:  # RULES_SLIM_NODE_LINES: the lines carry no tasks (None)
+                detail["tasks"] = tasks.get(node_id, [])
             if rows_at[i][1]:
                 detail["bonus_rows_at"] = list(rows_at[i])
         else:
             inputs = {k: gates[k] for k in GATE_INPUTS} | pay.for_node(i)
-            detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": tasks.get(node_id, [])}
+            detail = {"stream": stream, "formula": formula, "inputs": inputs, "params": params_used, "tasks": (tasks or {}).get(node_id, [])}
         if reward:
             writes.append(state.earnings, EarningItem(node_id, line(stream, LinePart.NODE), 0, detail))
             credit_node_reward(state, node_id, NETWORK_INCENTIVES_POOL, reward, stream, detail, writes)
