@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cor_incentives.app.archive import get_task
+from cor_incentives.core.records import Task
 from support.server import Server
 from support.server import start_server as _start_server
 
@@ -79,3 +81,10 @@ def pid_alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def every_task(state: Any) -> list[Task]:
+    """Every task the live state names, whole and in id order: an open one as it is, a closed one whose record left the
+    live state at its close (rule 27, ``RULES_TASK_STUB``: its stub stays live for the slashing window) read from the
+    database (``app.archive.get_task``)."""
+    return [get_task(state, tid) for tid in sorted({*state.tasks, *state.closed_tasks})]

@@ -16,7 +16,7 @@ import pytest
 from cor_incentives.app.engine import Engine
 from cor_incentives.nodes.backends import ScriptedBackend
 from cor_incentives.nodes.strategies import LAZY_ANSWER
-from devnet.helpers import run_devnet
+from devnet.helpers import every_task, run_devnet
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +55,9 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def settled(run):
     engine = Engine.open(run.db_url)
-    tasks = [t for t in engine.state.tasks.values() if t.state == "SETTLED"]
-    assert len(tasks) == 2, {t.id: (t.state, t.failure) for t in engine.state.tasks.values()}
+    every = every_task(engine.state)  # (rule 27: a closed task's whole record is in the database, a stub stays live)
+    tasks = [t for t in every if t.state == "SETTLED"]
+    assert len(tasks) == 2, {t.id: (t.state, t.failure) for t in every}
     yield engine, tasks
     engine.store.engine.dispose()
 

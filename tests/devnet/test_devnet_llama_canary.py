@@ -12,7 +12,7 @@ import pytest
 
 from cor_incentives.ai.quality import word_salad
 from cor_incentives.app.engine import Engine
-from devnet.helpers import run_devnet
+from devnet.helpers import every_task, run_devnet
 
 pytestmark = pytest.mark.slow
 
@@ -53,7 +53,7 @@ def canaries(run):
     """(task, prompt, {miner: output}, planted miner) of every task whose planted output the oracle opened."""
     engine = Engine.open(run.db_url)
     out = []
-    for t in engine.state.tasks.values():
+    for t in every_task(engine.state):  # (rule 27: closed tasks read from the database)
         if t.canary == "planted":
             outputs = {a.miner: engine.store.get_blob(a.output_hash).decode() for a in t.miners if a.output_hash}
             out.append((t, engine.store.get_blob(t.prompt_hash).decode(), outputs, next(a.miner for a in t.miners if a.planted)))
