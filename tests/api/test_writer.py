@@ -38,6 +38,17 @@ def _served(log: str, route: str) -> list[dict]:
     return out
 
 
+def _served_once_logged(server, route: str, count: int) -> list[dict]:
+    """The request log lines of one route once ``count`` of them are written (or after 30 s, whatever is there): the
+    worker writes a request's log line after it sent the answer, so the last answer can arrive before its line does."""
+    deadline = time.monotonic() + 30
+    while True:
+        served = _served(server.log(), route)
+        if len(served) >= count or time.monotonic() > deadline:
+            return served
+        time.sleep(0.05)
+
+
 def _wait_for_roles(server) -> dict[str, int]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -69,7 +80,7 @@ def test_the_read_worker_takes_every_request_and_one_writer_appends_the_commands
         r = _post(srv.base_url, "/v1/commands", transfer(alice, n, bob.address, 1))
         assert r.status_code == 200, r.text
         receipts.append(r.json())
-    served = _served(srv.log(), "/v1/commands")
+    served = _served_once_logged(srv, "/v1/commands", nonce)
     assert len(served) == nonce and {x["pid"] for x in served} == {roles["read worker"]}, srv.log()  # the writer takes no HTTP
     assert [x["seq"] for x in receipts] == list(range(start + 1, start + 1 + nonce))  # one log, in order, no gap
     assert all(x["kind"] == "transfer" and x["actor"] == alice.address for x in receipts)
