@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select
@@ -171,6 +172,21 @@ class StoreHistory:
             ).all()
         return sorted((int(k.split(":")[1]), _decoded(Params, raw)) for k, raw in rows)
 
+    def records_by_id(self, cls: type[Any], kind: str, ids: Iterable[int], batch: int = 500) -> dict[int, Any]:
+        """The pruned records of ``kind`` among ``ids``, by id (one query per ``batch`` ids; an id with no row is absent)."""
+        keys = [pruned_key(kind, i) for i in ids]
+        out: dict[int, Any] = {}
+        with self.store.reader() as conn:
+            for i in range(0, len(keys), batch):
+                rows = conn.execute(
+                    select(db.documents.c.key, db.documents.c.data).where(
+                        db.documents.c.collection == PRUNED_COLLECTION, db.documents.c.key.in_(keys[i : i + batch])
+                    )
+                )
+                for key, raw in rows:
+                    out[int(key.split(":")[1])] = _decoded(cls, raw)
+        return out
+
     def epochs(self, start: int, stop: int) -> dict[int, EpochRecord]:
         """Every pruned epoch record in ``[start, stop)``, by epoch (one query)."""
         keys = [pruned_key("epoch", e) for e in range(start, stop)]
@@ -235,6 +251,24 @@ def get_task(state: State, task_id: Any) -> Task:
     """A task, live or pruned (``invalid_task``, ``task_not_found``): a closed task whose whole record left at its close
     (``RULES_TASK_STUB``: the live state keeps a stub, which is not a ``Task``) is read from the database."""
     return _live_or_stored(state, _whole_task, Task, "task", task_id)
+
+
+def get_tasks(state: State, ids: Iterable[int]) -> dict[int, Task]:
+    """The whole records of the tasks ``ids`` that exist, by id: live ones from the state, the others (closed: a stub, or
+    pruned) read from the database in one query per 500 ids (``StoreHistory.records_by_id``), where ``get_task`` reads
+    one each. An id found nowhere is absent (``get_task`` says why)."""
+    out: dict[int, Task] = {}
+    stored: list[int] = []
+    for tid in ids:
+        live = state.tasks.get(tid)
+        if isinstance(live, Task):
+            out[tid] = live
+        elif 0 < tid < state.next_id:
+            stored.append(tid)
+    h = _history(state)
+    if h is not None and stored:
+        out.update(h.records_by_id(Task, "task", stored))
+    return out
 
 
 def _whole_task(state: State, task_id: Any) -> Task:
@@ -409,6 +443,21 @@ def nodes_by_address(state: State, which: str = "live", after: str | None = None
     return heapq.merge(live, retired, key=lambda pair: pair[0].id)
 
 
+_ROW_HEAD = re.compile(r'\{"n":[0-9]+(?:,"rules":[0-9]+)?,"record":')
+"""The head of a pruned row's text as ``projections.pruned_document`` writes it (layouts 1 and 2): its ``record`` follows,
+the codec's own compact text, and the row's closing brace ends it."""
+
+
 def _decoded(cls: type[Any], raw: str) -> Any:
-    """The record of a stored pruned row's text (its ``record`` re-encoded compactly, as the codec reads it)."""
+    """The record of a stored pruned row's text: the record's text as the projection wrote it when the row has the
+    projection's own layout (``_ROW_HEAD``; read as it is, not parsed and written again), else its ``record`` re-encoded
+    compactly, as the codec reads it (``_decoded_parsed``)."""
+    head = _ROW_HEAD.match(raw)
+    if head is None or not raw.endswith("}"):
+        return _decoded_parsed(cls, raw)
+    return decode_record(cls, raw[head.end() : -1])
+
+
+def _decoded_parsed(cls: type[Any], raw: str) -> Any:
+    """The record of a pruned row's text of any layout: its ``record`` parsed, then re-encoded compactly."""
     return decode_record(cls, json.dumps(json.loads(raw)["record"], separators=(",", ":")))

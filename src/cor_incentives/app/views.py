@@ -12,7 +12,7 @@ from itertools import islice
 from typing import Any
 
 from ..core import allowance
-from ..core.epoch_document import expand_detail
+from ..core.epoch_document import WORK_ACCOUNTS, expand_detail
 from ..core.errors import InvalidInput, NotFound
 from ..core.governance import tally
 from ..core.ledger import POOLS, SOURCES, account_owner
@@ -23,9 +23,9 @@ from ..core.records import EarningItem, EpochRecord, Model, Node, Redelegation, 
 from ..core.rules import RULES_EXPOSED_STAKE, rules_since
 from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
-from ..core.streams import NOT_DRAWN_MODELS
+from ..core.streams import NOT_DRAWN_MODELS, LinePart
 from ..core.units import PPB, format_cor
-from .archive import closed_epochs, epoch_record, epoch_records, get_model, get_task, model_listings, models_by_key, param_versions
+from .archive import closed_epochs, epoch_record, epoch_records, get_model, get_task, get_tasks, model_listings, models_by_key, param_versions
 from .beacon import beacon_view
 from .prompts import network_prompt_view
 from .proofs import TREES, TreeCache
@@ -427,8 +427,22 @@ def statement_details(state: State, record: EpochRecord, items: list[EarningItem
     """The details of one address's lines with what they cite written out (``core.epoch_document.expand_detail``):
     a statement shows each line's formula, parameters, bonus rows and tasks under every rule version (from rule 28 a
     work node line's tasks are derived from the tasks' records, live or from the database: ``archive.get_task``)."""
-    read = cache(lambda t: get_task(state, t))  # a commission line writes its node line out again: each task read once
+    found = get_tasks(state, derived_task_ids(record, items))  # the tasks the lines derive, read in a few queries
+    read = cache(lambda t: found[t] if t in found else get_task(state, t))  # (one each: what the bulk read did not find)
     return [expand_detail(record.streams, record.staking, i, items, read) for i in items]
+
+
+def derived_task_ids(record: EpochRecord, items: list[EarningItem]) -> list[int]:
+    """The ids of the tasks ``expand_detail`` reads for ``items``: every task of a work stream's account (its ``tasks``)
+    of which one of ``items`` is a node or none line without ``tasks`` (rule 28: ``epoch_document.node_tasks``), each once,
+    in order (none for lines that name their tasks: rules 1-27)."""
+    out: dict[int, None] = {}
+    for i in items:
+        base, _, part = i.stream.rpartition(":")
+        account = record.streams.get(WORK_ACCOUNTS[base]) if base in WORK_ACCOUNTS else None
+        if account is not None and part in (LinePart.NODE, LinePart.NONE) and "tasks" not in i.detail and "inputs" in i.detail:
+            out.update(dict.fromkeys(int(t) for t in account.get("tasks") or ()))
+    return list(out)
 
 
 def slash_link(state: State, detail: Any) -> dict[str, Any]:

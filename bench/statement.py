@@ -1,0 +1,200 @@
+"""Bench: one node's statement of an epoch of N tasks, through the CLI and the API, under rule 27 and rule 28.
+
+    python bench/statement.py [--tasks 1000,10000,50000] [--nodes 1000] [--rules 27,28] [--repeat 3] [--json]
+
+Rule 28 (``RULES_SLIM_NODE_LINES``) took the task ids out of the work streams' node lines; a statement derives them
+(``core/epoch_document.node_tasks``): it walks the stream account's ``tasks`` (every task of the stream in the epoch)
+and reads each task's record (``app/views.statement_details`` through ``app/archive.get_task``): under rule 27 a
+settled task's record is in the database (its live entry a ``ClosedTask`` stub), so a statement reads every task of the
+epoch from the database. This measures what that costs.
+
+What it builds (not timed), per (N, rule): bench/epoch_e2e.py's database: a seeded honest simulated epoch of 200 tasks,
+stored and opened by the engine, grown to N tasks and ``--nodes`` nodes by its fast path with task records under
+``RULES_TASK_STUB`` (each task closed: a ``ClosedTask`` stub live), pruning on, the close under rule ``--rules``. Each
+task's whole record (the stub's source, its own decoded copy) is written to the database's ``pruned`` documents as the
+projector writes a retired record (``pruned_document``), as the settling event would have under rule 27. Then the epoch
+closes through the engine (``epoch_e2e.time_close``).
+
+What it times, per statement (CPU seconds of this process and wall seconds; the best of ``--repeat`` for each path):
+``cli``: ``cor statement ADDRESS --epoch E --json`` (typer's CliRunner, the real command; its ``connect`` is given the
+already open engine, so the engine's open, the same for every command, is not timed); ``api``: ``GET
+/v1/statements/{address}/{epoch}`` (FastAPI's TestClient on an ``ApiService`` of the same engine); ``view``:
+``views.statement`` alone. The address: the lowest miner address with a miner_work node line. The
+statements of both rules are checked equal (same tasks, same order) for the same N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+import epoch_e2e  # noqa: E402  (the engine database's fast path)
+
+
+def write_task_rows(engine: Any, records: dict[int, bytes], rules: int) -> int:
+    """Each task's whole record as a ``pruned`` document (``projections.pruned_document``, as the projector writes the
+    record a settling event retired under rule 27); ``n`` (its place in the running hash) is not read by a statement."""
+    from cor_incentives.store import db
+    from cor_incentives.store.projections import pruned_document
+
+    rows = [pruned_document("task", tid, i, data, rules) for i, (tid, data) in enumerate(sorted(records.items()))]
+    with engine.store.writer() as conn:
+        for i in range(0, len(rows), 5000):
+            conn.execute(db.documents.insert(), [{"collection": c, "key": k, "data": d} for c, k, d in rows[i : i + 5000]])
+    return len(rows)
+
+
+def renamed(state: Any, kept: dict[int, bytes], template_of: dict[int, int]) -> dict[int, bytes]:
+    """Each grown task's record with its template's nodes renamed to the nodes its rows went to: the fast path draws the
+    nodes of a grown task's work and validation rows afresh (``grow``) and keeps the template's record, so its record
+    is made to name the nodes of its rows (the k-th row's node of the template becomes the k-th row's node of the task,
+    in one pass over the record's text), as a real task's record names the nodes of its rows."""
+    import re
+
+    nodes: dict[int, list[str]] = {}
+    for r in state.epoch_work:
+        nodes.setdefault(r.task, []).append(r.node)
+    for v in state.epoch_validations:
+        nodes.setdefault(v.task, []).append(v.node)
+    out = dict(kept)
+    for tid, template in template_of.items():
+        names = dict(zip(nodes[template], nodes[tid], strict=True))
+        pattern = re.compile("|".join(re.escape(f'"{n}"') for n in names))
+        out[tid] = pattern.sub(lambda m, names=names: f'"{names[m.group(0)[1:-1]]}"', kept[tid].decode("ascii")).encode("ascii")
+    return out
+
+
+def build(tmp: str, tasks: int, nodes: int, rules: int) -> tuple[Any, dict[str, Any]]:
+    """The engine on a database whose epoch holds ``tasks`` tasks, closed under ``rules`` (see the module doc)."""
+    from cor_incentives.core import records
+    from cor_incentives.core.state_codec import encode_record
+
+    url = f"sqlite:///{tmp}/statement{rules}_{tasks}.db"
+    events = epoch_e2e.simulated_epoch(min(200, tasks))
+    engine = epoch_e2e.open_before_close(events, url)
+    kept: dict[int, bytes] = {}
+    template_of: dict[int, int] = {}
+    of, own_copy = records.ClosedTask.of, epoch_e2e.own_copy
+    records.ClosedTask.of = classmethod(lambda cls, task: (kept.__setitem__(task.id, encode_record(task)), of(task))[1])  # type: ignore[method-assign, assignment]
+    epoch_e2e.own_copy = lambda task, task_id: (template_of.__setitem__(task_id, task.id), own_copy(task, task_id))[1]
+    try:
+        sizes = epoch_e2e.grow(engine.state, tasks, nodes, task_records=True, stub_closed=True)
+    finally:
+        records.ClosedTask.of, epoch_e2e.own_copy = of, own_copy  # type: ignore[method-assign]
+    kept = renamed(engine.state, kept, template_of)
+    epoch_e2e.under_rules(engine.state, rules, pruning=True)
+    epoch_e2e.project_growth(engine)
+    written = write_task_rows(engine, kept, rules)
+    close = epoch_e2e.time_close(engine, events[-1])
+    return engine, {**sizes, "task_rows_written": written, "close_seconds": round(close["close_seconds"], 3)}
+
+
+def timed(fn: Any, repeat: int) -> tuple[Any, float, float]:
+    """``fn()``'s result and its best CPU and wall seconds of ``repeat`` runs."""
+    best_cpu = best_wall = float("inf")
+    out = None
+    for _ in range(repeat):
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = fn()
+        best_cpu, best_wall = min(best_cpu, time.process_time() - c0), min(best_wall, time.perf_counter() - w0)
+    return out, best_cpu, best_wall
+
+
+def measure(engine: Any, address: str, e: int, repeat: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The statement of ``address`` in epoch ``e`` through the view, the CLI and the API: its JSON and the seconds."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from cor_incentives.api.app import create_app
+    from cor_incentives.api.service import ApiService
+    from cor_incentives.app import views
+    from cor_incentives.cli import epochs as cli_epochs
+    from cor_incentives.cli.common import Net
+    from cor_incentives.cli.main import app
+
+    out: dict[str, Any] = {}
+    view, out["view_cpu"], out["view_wall"] = timed(lambda: views.statement(engine.state, address, e), repeat)
+    connect = cli_epochs.connect
+    cli_epochs.connect = lambda db, api: Net(engine=engine)  # type: ignore[assignment]
+    try:
+        runner = CliRunner()
+        cli, out["cli_cpu"], out["cli_wall"] = timed(lambda: runner.invoke(app, ["statement", address, "--epoch", str(e), "--json"]), repeat)
+    finally:
+        cli_epochs.connect = connect  # type: ignore[assignment]
+    assert cli.exit_code == 0, cli.output
+    with TestClient(create_app(service=ApiService(engine)), raise_server_exceptions=True) as client:
+        got, out["api_cpu"], out["api_wall"] = timed(lambda: client.get(f"/v1/statements/{address}/{e}"), repeat)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert json.loads(cli.output) == body
+    del view
+    return {k: round(v, 4) for k, v in out.items()}, body
+
+
+def node_line_tasks(body: dict[str, Any]) -> list[tuple[str, list[int]]]:
+    return [(i["stream"], i["detail"].get("tasks")) for i in body["items"] if "tasks" in i["detail"]]
+
+
+def run(sizes: list[int], nodes: int, rule_list: list[int], repeat: int) -> list[dict[str, Any]]:
+    from collections import Counter
+
+    rows = []
+    for tasks in sizes:
+        seen: dict[int, Any] = {}
+        for rules in rule_list:
+            with tempfile.TemporaryDirectory(prefix="cor-bench-stmt-") as tmp:
+                engine, sizes_built = build(tmp, tasks, nodes, rules)
+                e = engine.state.epoch - 1
+                record = engine.state.epochs[e]
+                counts = Counter(i.address for i in record.items if i.stream.startswith("miner_work") and i.stream.endswith(":node"))
+                address = min(counts)  # the same address under both rules (the fast path is seeded)
+                times, body = measure(engine, address, e, repeat)
+                tasks_named = sum(len(t or ()) for _, t in node_line_tasks(body))
+                seen[rules] = node_line_tasks(body)
+                rows.append(
+                    {
+                        "tasks": tasks,
+                        "rules": rules,
+                        "nodes": sizes_built["nodes"],
+                        "address": address,
+                        "lines": len(body["items"]),
+                        "tasks_named": tasks_named,
+                        **times,
+                        "close_seconds": sizes_built["close_seconds"],
+                        "load": os.getloadavg()[0],
+                    }
+                )
+                engine.store.dispose()
+        if len(seen) > 1:
+            first = next(iter(seen.values()))
+            assert all(v == first for v in seen.values()), "the statements' tasks differ between rules"
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", default="1000,10000,50000")
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--rules", default="27,28")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    a = parser.parse_args(argv)
+    rows = run([int(x) for x in a.tasks.split(",")], a.nodes, [int(x) for x in a.rules.split(",")], a.repeat)
+    if a.json:
+        print(json.dumps({"name": "statement", "rows": rows, "cpus": os.cpu_count()}, indent=1))
+    else:
+        for r in rows:
+            print(r)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
