@@ -23,7 +23,7 @@ from cor_incentives.store import migrate
 from cor_incentives.store.connection import make_engine
 from cor_incentives.store.db import Store, metadata
 
-TABLES = {"events", "meta", "balances", "postings", "nodes", "documents", "blobs", "snapshots"}
+TABLES = {"events", "meta", "balances", "postings", "nodes", "documents", "blobs", "snapshots", "work_index"}
 
 
 def schema_diff(url: str) -> list:
@@ -45,7 +45,7 @@ def table_names(url: str) -> set[str]:
 
 
 def test_single_head_shipped_next_to_the_module():
-    assert migrate.head() == "0002" == migrate.HEAD  # the fast path (no Alembic) compares the version table with HEAD
+    assert migrate.head() == "0003" == migrate.HEAD  # the fast path (no Alembic) compares the version table with HEAD
     assert (migrate.MIGRATIONS_DIR / "env.py").is_file() and (migrate.MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (migrate.MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
 

@@ -6,6 +6,7 @@ may compute with them (``*_units``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from functools import cache
 from itertools import islice
@@ -25,7 +26,19 @@ from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.streams import NOT_DRAWN_MODELS, LinePart
 from ..core.units import PPB, format_cor
-from .archive import closed_epochs, epoch_record, epoch_records, get_model, get_task, get_tasks, model_listings, models_by_key, param_versions
+from ..store.projections import WorkIndex
+from .archive import (
+    closed_epochs,
+    epoch_record,
+    epoch_records,
+    get_model,
+    get_task,
+    get_tasks,
+    model_listings,
+    models_by_key,
+    param_versions,
+    work_index,
+)
 from .beacon import beacon_view
 from .prompts import network_prompt_view
 from .proofs import TREES, TreeCache
@@ -427,9 +440,35 @@ def statement_details(state: State, record: EpochRecord, items: list[EarningItem
     """The details of one address's lines with what they cite written out (``core.epoch_document.expand_detail``):
     a statement shows each line's formula, parameters, bonus rows and tasks under every rule version (from rule 28 a
     work node line's tasks are derived from the tasks' records, live or from the database: ``archive.get_task``)."""
-    found = get_tasks(state, derived_task_ids(record, items))  # the tasks the lines derive, read in a few queries
+    items = indexed_lines(state, record, items)  # lines whose tasks the work index gives carry them, as before rule 28
+    found = get_tasks(state, derived_task_ids(record, items))  # the tasks the other lines derive, read in a few queries
     read = cache(lambda t: found[t] if t in found else get_task(state, t))  # (one each: what the bulk read did not find)
     return [expand_detail(record.streams, record.staking, i, items, read) for i in items]
+
+
+def indexed_lines(state: State, record: EpochRecord, items: list[EarningItem]) -> list[EarningItem]:
+    """``items`` with the ``tasks`` of each work node or none line that has none (rule 28) written in from the database's
+    work index (``archive.work_index``): the node's counted rows of the epoch, in row order, which is what
+    ``epoch_document.node_tasks`` derives from the tasks' records. A line is left as it is (its tasks read from the
+    records) when the index does not hold the epoch whole or gives the node another number of rows than the line's
+    ``assignments``."""
+    derived = set(derived_task_lines(record, items))
+    if not derived:
+        return items
+    indexes: dict[str, WorkIndex | None] = {}
+    out = []
+    for n, i in enumerate(items):
+        if n in derived:
+            base = i.stream.rpartition(":")[0]
+            if base not in indexes:
+                indexes[base] = work_index(state, record.epoch, base)
+            index = indexes[base]
+            if index is not None:
+                tasks, rows = index.node_tasks(i.address)
+                if rows == i.detail["inputs"].get("assignments"):
+                    i = dataclasses.replace(i, detail={**i.detail, "tasks": tasks})
+        out.append(i)
+    return out
 
 
 def derived_task_ids(record: EpochRecord, items: list[EarningItem]) -> list[int]:
@@ -437,12 +476,22 @@ def derived_task_ids(record: EpochRecord, items: list[EarningItem]) -> list[int]
     of which one of ``items`` is a node or none line without ``tasks`` (rule 28: ``epoch_document.node_tasks``), each once,
     in order (none for lines that name their tasks: rules 1-27)."""
     out: dict[int, None] = {}
-    for i in items:
+    for n in derived_task_lines(record, items):
+        account = record.streams[WORK_ACCOUNTS[items[n].stream.rpartition(":")[0]]]
+        out.update(dict.fromkeys(int(t) for t in account.get("tasks") or ()))
+    return list(out)
+
+
+def derived_task_lines(record: EpochRecord, items: list[EarningItem]) -> list[int]:
+    """The positions in ``items`` of the work node or none lines without ``tasks`` (rule 28: ``epoch_document.node_tasks``
+    derives them) whose stream's account the record holds."""
+    out = []
+    for n, i in enumerate(items):
         base, _, part = i.stream.rpartition(":")
         account = record.streams.get(WORK_ACCOUNTS[base]) if base in WORK_ACCOUNTS else None
         if account is not None and part in (LinePart.NODE, LinePart.NONE) and "tasks" not in i.detail and "inputs" in i.detail:
-            out.update(dict.fromkeys(int(t) for t in account.get("tasks") or ()))
-    return list(out)
+            out.append(n)
+    return out
 
 
 def slash_link(state: State, detail: Any) -> dict[str, Any]:

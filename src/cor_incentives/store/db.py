@@ -130,6 +130,27 @@ snapshots = Table(
 )
 
 
+# the per-epoch work index (docs/design.md §6, "The work index"): the rows each settling event appended to an epoch's
+# work columns (``state.epoch_work`` / ``state.epoch_validations``), one row per flush and stream (``family``: the work
+# line's stream, ``miner_work`` / ``validator_work``), packed: ``tasks`` int64 and ``nodes`` int32 (the index of the
+# row's node in the epoch's interned names) and ``counted`` int8 (the row counts in the node line's tasks: a miner's
+# in consensus, a validator's on time), native byte order; ``new_names`` the names interned since the previous chunk
+# (JSON list). A row with ``first_row = -1`` marks the epoch closed with ``row_count`` rows: a statement reads the index of an
+# epoch only when it has that row and its chunks tile rows [0, row_count) (else the tasks' records: store/projections.py)
+work_index = Table(
+    "work_index",
+    metadata,
+    Column("epoch", BigInteger, primary_key=True, autoincrement=False),
+    Column("family", String(32), primary_key=True),
+    Column("first_row", BigInteger, primary_key=True, autoincrement=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("tasks", LargeBinary, nullable=False),
+    Column("nodes", LargeBinary, nullable=False),
+    Column("counted", LargeBinary, nullable=False),
+    Column("new_names", Text, nullable=False),
+)
+
+
 class Store:
     """The event log and its projections in one database.
 

@@ -10,13 +10,15 @@ import dataclasses
 import hashlib
 import json
 import operator
+from array import array
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
 
 from ..core.apply import Applied
+from ..core.epoch_columns import RowStore, ValidationColumns, WorkColumns
 from ..core.json_view import json_view
 from ..core.ledger import account_owner
 from ..core.records import EpochRecord, Node
@@ -81,6 +83,54 @@ def _node_row_values(state: State, node: Node) -> tuple[Any, ...]:
     return (*_node_values(node), state.ledger.balance(f"bonded:{node.id}"), len(node.delegators), node.jailed)
 
 
+WORK_INDEX_FAMILIES = ("miner_work", "validator_work")
+"""The work index's streams (``db.work_index.family``): a work line's stream (``epoch_document.WORK_ACCOUNTS``), whose rows
+are ``state.epoch_work`` (counted: ``in_consensus``) and ``state.epoch_validations`` (counted: ``on_time``)."""
+
+CLOSED_ROW = -1
+"""``first_row`` of the work index row that marks an epoch closed (its ``row_count``: the epoch's rows)."""
+
+
+def _family_columns(state: State) -> tuple[tuple[RowStore, array[int]], ...]:
+    """Each work index family's columns in the state and their counted flags (in ``WORK_INDEX_FAMILIES`` order)."""
+    return ((state.epoch_work, state.epoch_work.in_consensus), (state.epoch_validations, state.epoch_validations.on_time))
+
+
+@dataclasses.dataclass
+class IndexCursor:
+    """How far the work index of one family has been projected: the epoch, its columns object (replaced at a close:
+    the old one still holds the whole closed epoch), the rows and interned names taken."""
+
+    epoch: int = 0
+    columns: RowStore | None = None
+    rows: int = 0
+    names: int = 0
+
+
+@dataclasses.dataclass
+class IndexChunk:
+    """The rows of one family and epoch buffered since the last flush (``first_row``: the epoch's row they start at)."""
+
+    first_row: int
+    tasks: array[int] = dataclasses.field(default_factory=lambda: array("q"))
+    nodes: array[int] = dataclasses.field(default_factory=lambda: array("i"))
+    counted: array[int] = dataclasses.field(default_factory=lambda: array("b"))
+    names: list[str] = dataclasses.field(default_factory=list)
+
+    def take(self, columns: RowStore, counted: array[int], cursor: IndexCursor) -> None:
+        """Buffer ``columns``' rows and interned names after ``cursor`` (array slices: no record built); move it on."""
+        end, names = len(columns), len(columns.nodes)
+        self.tasks += columns.task[cursor.rows : end]
+        self.nodes += columns.node[cursor.rows : end]
+        self.counted += counted[cursor.rows : end]
+        self.names += columns.nodes.names[cursor.names : names]
+        cursor.rows, cursor.names = end, names
+
+    def packed(self) -> tuple[bytes, bytes, bytes, str]:
+        """The chunk's ``tasks``, ``nodes``, ``counted`` and ``new_names`` columns (``db.work_index``)."""
+        return self.tasks.tobytes(), self.nodes.tobytes(), self.counted.tobytes(), json.dumps(self.names)
+
+
 class Projector:
     """Writes the read models of applied events inside their transaction.
 
@@ -104,6 +154,8 @@ class Projector:
         self.last_flush_rows: dict[str, int] = {}  # rows written by the last flush, per table (benchmarks report it)
         self._node_rows: dict[str, bytes] = {}
         self._rows_through = -1  # the seq the node digests describe
+        self._cursors = [IndexCursor() for _ in WORK_INDEX_FAMILIES]
+        self._flushed_cursors = [IndexCursor() for _ in WORK_INDEX_FAMILIES]  # as the last flush left them (``discard``)
         self._clear()
 
     def _clear(self) -> None:
@@ -114,11 +166,14 @@ class Projector:
         self._nodes: set[str] = set()
         self._unbonding = False
         self._pending = False
+        self._chunks: dict[tuple[int, int], IndexChunk] = {}  # (family, epoch) -> its rows since the last flush
+        self._closed: list[tuple[int, int, int]] = []  # (family, epoch, its rows) of the epochs that closed since
 
     def discard(self) -> None:
         """Drop the buffer (the transaction rolled back): what was written in it is not in the database."""
         self._clear()
         self._forget_rows()
+        self._cursors = [dataclasses.replace(c) for c in self._flushed_cursors]
 
     def _forget_rows(self) -> None:
         self._node_rows = {}
@@ -128,6 +183,33 @@ class Projector:
         self.slashes_projected = len(state.slashes)
         self.epochs_projected_through = state.epoch - 1
         self._forget_rows()
+        # the work index from the rows the state holds now: those before were projected by whoever wrote the database
+        # (a statement reads the index of an epoch only if its chunks tile every row from 0: else the tasks' records)
+        self._cursors = [IndexCursor(state.epoch, columns, len(columns), len(columns.nodes)) for columns, _ in _family_columns(state)]
+        self._flushed_cursors = [dataclasses.replace(c) for c in self._cursors]
+
+    def _index_rows(self, state: State) -> None:
+        """Buffer the rows the event appended to the epoch's work columns (the work index: ``db.work_index``). A close
+        replaces the columns: the old object still holds the closed epoch whole, so its last rows are taken from it
+        and the epoch's close row written; an event that closes two epochs leaves the one between without an index."""
+        for family, ((columns, counted), cursor) in enumerate(zip(_family_columns(state), self._cursors, strict=True)):
+            if cursor.columns is not columns:
+                old = cursor.columns
+                if old is not None and cursor.epoch < state.epoch:  # the epoch closed: its columns are complete
+                    self._chunk(family, cursor.epoch, cursor).take(old, _counted(old), cursor)
+                    self._closed.append((family, cursor.epoch, cursor.rows))
+                    cursor.epoch, cursor.rows, cursor.names = state.epoch, 0, 0
+                elif old is None and cursor.epoch != state.epoch:  # (a projector that never saw this epoch begin)
+                    cursor.epoch = state.epoch
+                cursor.columns = columns  # (same epoch: the state was rebuilt from the log, the same rows)
+            if len(columns) > cursor.rows:
+                self._chunk(family, cursor.epoch, cursor).take(columns, counted, cursor)
+
+    def _chunk(self, family: int, epoch: int, cursor: IndexCursor) -> IndexChunk:
+        chunk = self._chunks.get((family, epoch))
+        if chunk is None:
+            chunk = self._chunks[(family, epoch)] = IndexChunk(cursor.rows)
+        return chunk
 
     def project(self, conn: Connection, state: State, applied: Applied) -> None:
         """Buffer one applied event's changes (``conn`` is the transaction ``flush`` will use)."""
@@ -145,6 +227,7 @@ class Projector:
             accounts[account] = state.ledger.balance(account) - moved
         self._nodes |= state.touched
         state.touched.clear()
+        self._index_rows(state)
         retired = [r for r in state.retired if r[0] == applied.seq]
         while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
             e = self.epochs_projected_through + 1
@@ -204,6 +287,11 @@ class Projector:
         bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, docs, text_bytes=("data",))
         bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, self._packed)  # bytes bound as they are: a BLOB
         written["documents"] = len(docs) + len(self._packed)
+        index_rows = [(epoch, WORK_INDEX_FAMILIES[family], c.first_row, len(c.tasks), *c.packed()) for (family, epoch), c in self._chunks.items()]
+        index_rows += [(epoch, WORK_INDEX_FAMILIES[family], CLOSED_ROW, n, b"", b"", b"", "[]") for family, epoch, n in self._closed]
+        bulk.insert_rows(conn, db.work_index, WORK_INDEX_COLUMNS, index_rows)
+        written["work_index"] = len(index_rows)
+        self._flushed_cursors = [dataclasses.replace(c) for c in self._cursors]
         self.slashes_projected = len(state.slashes)
         self.epochs_projected_through = state.epoch - 1
         db.upsert(conn, db.meta, {"key": "projected_seq"}, {"value": str(state.seq)})
@@ -217,6 +305,70 @@ class Projector:
 
 
 POSTING_COLUMNS = ("seq", "idx", "src", "dst", "amount", "reason")
+WORK_INDEX_COLUMNS = ("epoch", "family", "first_row", "row_count", "tasks", "nodes", "counted", "new_names")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkIndex:
+    """One epoch's work index of one family as read back (``read_work_index``): every row's task, node index and counted
+    flag, in row order, and the epoch's interned node names."""
+
+    tasks: Any  # npt.NDArray[np.int64]
+    nodes: Any  # npt.NDArray[np.int32]
+    counted: Any  # npt.NDArray[np.bool_]
+    names: list[str]
+
+    def node_tasks(self, address: str) -> tuple[list[int], int]:
+        """The tasks of ``address``'s counted rows in row order (``epoch_document.node_tasks``: one id a row), and how many
+        rows it has in all (its line's ``assignments``)."""
+        try:
+            i = self.names.index(address)
+        except ValueError:
+            return [], 0
+        mine = self.nodes == i
+        return self.tasks[mine & self.counted].tolist(), int(mine.sum())
+
+
+def read_work_index(conn: Connection, epoch: int, family: str) -> WorkIndex | None:
+    """Epoch ``epoch``'s work index of ``family``, or None when it does not hold the epoch whole: no close row, or chunks
+    that do not tile rows [0, row_count) one after another, or node indices outside the names (written before the table
+    existed, by a projector that did not see the epoch from its first row, or a chunk deleted)."""
+    import numpy as np
+
+    t = db.work_index.c
+    rows = conn.execute(
+        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == epoch, t.family == family).order_by(t.first_row)
+    ).all()
+    if not rows or rows[0][0] != CLOSED_ROW:
+        return None
+    total, at, names = int(rows[0][1]), 0, []
+    tasks, nodes, counted = [], [], []
+    for first, n, ts, nd, c, new in rows[1:]:
+        if first != at or len(ts) != 8 * n or len(nd) != 4 * n or len(c) != n:
+            return None
+        tasks.append(np.frombuffer(ts, dtype=np.int64))
+        nodes.append(np.frombuffer(nd, dtype=np.int32))
+        counted.append(np.frombuffer(c, dtype=np.int8) != 0)
+        names += json.loads(new)
+        at += n
+    if at != total:
+        return None
+    index = WorkIndex(
+        np.concatenate(tasks) if tasks else np.zeros(0, np.int64),
+        np.concatenate(nodes) if nodes else np.zeros(0, np.int32),
+        np.concatenate(counted) if counted else np.zeros(0, bool),
+        names,
+    )
+    if len(index.nodes) and not 0 <= int(index.nodes.min()) <= int(index.nodes.max()) < len(names):
+        return None
+    return index
+
+
+def _counted(columns: RowStore) -> array[int]:
+    """Which rows of ``columns`` count in a node line's tasks: a miner's row in consensus, a validator's on time."""
+    return columns.in_consensus if isinstance(columns, WorkColumns) else cast(ValidationColumns, columns).on_time
+
+
 DOCUMENT_COLUMNS = ("collection", "key", "data")
 
 
@@ -302,6 +454,6 @@ def store_layout(conn: Connection) -> str | None:
 
 
 def clear_projections(conn: Connection) -> None:
-    for table in (db.balances, db.postings, db.nodes, db.documents):
+    for table in (db.balances, db.postings, db.nodes, db.documents, db.work_index):
         conn.execute(delete(table))
     db.delete_rows(conn, db.meta, key="projected_seq")

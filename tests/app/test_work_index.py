@@ -1,0 +1,308 @@
+"""The work index (``db.work_index``, written by ``Projector``; docs/design.md §6): a rule-28 statement reads its work
+lines' tasks from the rows the settling events appended, packed per flush, instead of every task record of the epoch.
+
+The reference is the path before it, kept: the same statement with the index turned off (``archive.work_index`` gives
+None: the bulk read of the tasks' records) and with the bulk read off too (every task by ``get_task``). On SQLite and
+PostgreSQL, over simulated lives (canaries with a paid planter, failed tasks, lazy and garbage miners, copier and offline
+validators, several epochs) written to a database and projected by the engine's catch-up, also when that projection
+stops mid-epoch and a new process (``reset_from``) goes on; and over a live network, commands submitted one by one,
+restarted mid-epoch. An epoch the index does not hold whole (no close row, a chunk deleted, a count that is not the
+line's ``assignments``) gives the records' statement. End to end: ``cor statement --json`` and ``GET /v1/statements``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from cor_incentives.app import archive, views
+from cor_incentives.app.engine import Engine
+from cor_incentives.core.epoch_document import node_tasks
+from cor_incentives.core.events import Command
+from cor_incentives.core.rules import RULES_SLIM_NODE_LINES
+from cor_incentives.sim import runner
+from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Scenario, miners
+from cor_incentives.sim.strategies import Environment
+from cor_incentives.store import db
+from cor_incentives.store.projections import CLOSED_ROW, read_work_index
+
+WORK_LINES = ("miner_work:node", "miner_work:none", "validator_work:node", "validator_work:none")
+
+
+def simulated_events(epochs: int = 3, seed: int = 7) -> list[Any]:
+    """A simulated life under the latest rules (28 or later): lazy and garbage miners, copier and offline validators,
+    four tasks in ten canaries (planted outputs: a paid planter when it settles), ``epochs`` closes."""
+    vals = (
+        NodeGroup("validator", "copier", 2, VALIDATOR_STAKES[:2]),
+        NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
+        NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
+    )
+    nodes = miners(("honest", 8), ("lazy", 1), ("garbage", 1)) + vals + ROUTER
+    env = Environment.from_dict({**Environment().to_dict(), "canary_rate": 0.4})
+    scenario = Scenario(
+        name="work_index", nodes=nodes, env=env, epochs=epochs, user_tasks_per_epoch=5, network_tasks_per_epoch=5, rounds_per_epoch=3, seeds=(seed,)
+    )
+    world = runner.World(scenario, seed, keep_events=True)
+    for e in range(epochs):
+        world.run_epoch(e)
+    assert world.chain.state.params.rule_version >= RULES_SLIM_NODE_LINES
+    return list(world.chain.events)
+
+
+def write_log(url: str, events: list[Any]) -> None:
+    """Append ``events`` to the database's log as they are (no projection: the engine's catch-up projects them)."""
+    store = db.Store(url)
+    try:
+        store.create_schema()
+        with store.engine.begin() as conn:
+            rows = []
+            for e in events:
+                cmd = Command.decode(e.payload)
+                rows.append(db.event_row(e, cmd.kind, cmd.actor, cmd.nonce))
+            store.append_many(conn, rows)
+    finally:
+        store.dispose()
+
+
+def all_statements(state: Any, epochs: range) -> dict[tuple[int, str], str]:
+    out = {}
+    for e in epochs:
+        record = views.epoch_record(state, e)
+        for a in sorted({i.address for i in record.items}):
+            out[(e, a)] = json.dumps(views.statement(state, a, e), sort_keys=True)
+    return out
+
+
+def three_ways(state: Any, epochs: range, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[Any, str], dict[Any, str], dict[Any, str]]:
+    """Every statement of ``epochs`` through the index, through the bulk read (index off), one task at a time (both off)."""
+    read: list[tuple[int, str]] = []
+    original = archive.work_index
+    monkeypatch.setattr(views, "work_index", lambda s, e, f: (read.append((e, f)), original(s, e, f))[1])
+    indexed = all_statements(state, epochs)
+    assert read  # (the index was asked)
+    monkeypatch.setattr(views, "work_index", lambda s, e, f: None)
+    bulk = all_statements(state, epochs)
+    monkeypatch.setattr(views, "get_tasks", lambda s, ids: {})
+    one_by_one = all_statements(state, epochs)
+    monkeypatch.undo()
+    return indexed, bulk, one_by_one
+
+
+def served_by_index(state: Any, e: int) -> int:
+    """How many work lines of closed epoch ``e`` the index gives tasks to (the others are read from the records), checking
+    each against ``node_tasks`` over the records."""
+    record = views.epoch_record(state, e)
+    items = list(record.items)
+    served = 0
+    for before, after in zip(items, views.indexed_lines(state, record, items), strict=True):
+        if "tasks" in after.detail and "tasks" not in before.detail:
+            assert after.detail["tasks"] == node_tasks(record.streams, before, lambda t: archive.get_task(state, t))
+            served += 1
+    return served
+
+
+def work_lines(state: Any, e: int) -> int:
+    return sum(1 for i in views.epoch_record(state, e).items if i.stream in WORK_LINES)
+
+
+def index_rows(url: str) -> dict[tuple[int, str], tuple[int, int]]:
+    """(epoch, family) -> (chunks, the close row's count or -1)."""
+    store = db.Store(url, create=False)
+    try:
+        with store.reader() as conn:
+            rows = conn.execute(select(db.work_index.c.epoch, db.work_index.c.family, db.work_index.c.first_row, db.work_index.c.row_count)).all()
+    finally:
+        store.dispose()
+    out: dict[tuple[int, str], tuple[int, int]] = {}
+    for e, f, first, n in rows:
+        chunks, total = out.get((e, f), (0, -1))
+        out[(e, f)] = (chunks, n) if first == CLOSED_ROW else (chunks + 1, total)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sim_events() -> list[Any]:
+    return simulated_events()
+
+
+def test_simulated_lives_statements_through_the_index_equal_the_records(db_url, sim_events, monkeypatch):
+    write_log(db_url, sim_events)
+    eng = Engine.open(db_url)  # the catch-up projects the whole log, the work index with it
+    try:
+        state = eng.state
+        assert state.epoch == 3
+        tasks = [t for t in state.tasks.values() if hasattr(t, "canary")]
+        assert any(t.canary == "planted" and t.state == "SETTLED" for t in tasks)  # a paid planter's row
+        assert any(t.state == "FAILED" for t in tasks)  # rows out of consensus
+        assert any(set(t.validators) - set(t.reports) for t in tasks)  # validators who did not report
+        for e in range(3):
+            assert served_by_index(state, e) == work_lines(state, e) > 0  # every work line from the index
+        counts = index_rows(db_url)
+        assert {k for k in counts} == {(e, f) for e in range(3) for f in ("miner_work", "validator_work")}
+        indexed, bulk, one_by_one = three_ways(state, range(3), monkeypatch)
+        assert indexed == bulk == one_by_one
+        named = sum(len(x["detail"].get("tasks", [])) for s in indexed.values() for x in json.loads(s)["items"])
+        assert named > 0
+    finally:
+        eng.store.dispose()
+
+
+def project_in_two(url: str, events: list[Any]) -> Engine:
+    """The first process projects the log up to the middle of epoch 1; a second one (``reset_from``: its cursor at the
+    rows the state holds there) projects the rest. Returns the second one's engine."""
+    kinds = [Command.decode(e.payload).kind for e in events]
+    closes = [i for i, k in enumerate(kinds) if k == "epoch.close"]
+    middle = (closes[0] + closes[1]) // 2
+    assert "task.validate" in kinds[closes[0] : middle] and "task.validate" in kinds[middle : closes[1]]  # rows on both sides
+    write_log(url, events[: middle + 1])
+    first = Engine.open(url)
+    assert first.state.epoch == 1 and len(first.state.epoch_work) > 0  # stopped with rows of epoch 1 projected
+    first.store.dispose()
+    write_log(url, events[middle + 1 :])
+    return Engine.open(url)
+
+
+def test_a_projection_stopped_mid_epoch_goes_on_from_its_cursor(db_url, sim_events, monkeypatch):
+    """Chunks from two processes tile epoch 1: the index serves every line, the same statements."""
+    eng = project_in_two(db_url, sim_events)
+    try:
+        assert index_rows(db_url)[(1, "miner_work")][0] == index_rows(db_url)[(1, "validator_work")][0] == 2
+        for e in range(3):
+            assert served_by_index(eng.state, e) == work_lines(eng.state, e)
+        indexed, bulk, one_by_one = three_ways(eng.state, range(3), monkeypatch)
+        assert indexed == bulk == one_by_one
+    finally:
+        eng.store.dispose()
+
+
+def test_an_epoch_the_index_does_not_hold_whole_reads_the_records(tmp_path, sim_events, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng = project_in_two(url, sim_events)
+    try:
+        state = eng.state
+        reference = all_statements(state, range(3))
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            at = lambda e, f, first: (t.epoch == e, t.family == f, t.first_row == first)  # noqa: E731
+            second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
+            assert second > 0
+            conn.execute(delete(db.work_index).where(*at(1, "miner_work", 0)))  # the chunks do not start at row 0
+            conn.execute(delete(db.work_index).where(*at(1, "validator_work", second)))  # they stop short of the count
+            conn.execute(update(db.work_index).where(*at(0, "miner_work", CLOSED_ROW)).values(row_count=t.row_count + 1))
+            conn.execute(delete(db.work_index).where(*at(2, "validator_work", CLOSED_ROW)))  # no close row
+            for e, f in ((1, "miner_work"), (1, "validator_work"), (0, "miner_work"), (2, "validator_work")):
+                assert read_work_index(conn, e, f) is None
+            assert read_work_index(conn, 0, "validator_work") is not None and read_work_index(conn, 2, "miner_work") is not None
+        miner_lines = lambda e: sum(1 for i in views.epoch_record(state, e).items if i.stream in WORK_LINES[:2])  # noqa: E731
+        assert served_by_index(state, 0) == work_lines(state, 0) - miner_lines(0) > 0  # the miners' lines from the records
+        assert served_by_index(state, 1) == 0
+        assert served_by_index(state, 2) == miner_lines(2) > 0
+        assert all_statements(state, range(3)) == reference
+    finally:
+        eng.store.dispose()
+
+
+def test_a_node_count_other_than_the_lines_assignments_reads_the_records(tmp_path, sim_events, monkeypatch):
+    """The index gives a node's rows; a line whose ``assignments`` differ (a chunk's node column altered) is not served."""
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    write_log(url, sim_events)
+    eng = Engine.open(url)
+    try:
+        state = eng.state
+        reference = all_statements(state, range(1))
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            first = conn.execute(select(t.nodes).where(t.epoch == 0, t.family == "miner_work", t.first_row == 0)).scalar_one()
+            row = bytearray(first)
+            row[0:4] = (0 if int.from_bytes(first[0:4], "little") else 1).to_bytes(4, "little")  # one row moved to another node
+            conn.execute(update(db.work_index).where(t.epoch == 0, t.family == "miner_work", t.first_row == 0).values(nodes=bytes(row)))
+        moved = served_by_index_unchecked(state, 0)
+        assert moved == work_lines(state, 0) - 2  # the two nodes whose counts changed are read from the records
+        assert all_statements(state, range(1)) == reference
+    finally:
+        eng.store.dispose()
+
+
+def served_by_index_unchecked(state: Any, e: int) -> int:
+    record = views.epoch_record(state, e)
+    items = list(record.items)
+    return sum(1 for b, a in zip(items, views.indexed_lines(state, record, items), strict=True) if "tasks" in a.detail and "tasks" not in b.detail)
+
+
+# --- a live network: commands one by one (``submit_batch``), a restart mid-epoch -------------------------------------
+
+
+def live_network(url: str, keys_path: Any) -> tuple[Engine, dict, list[int]]:
+    from support.network import make_network
+    from support.scenario import PROMPTS, settle_honest_task
+
+    eng, keys = make_network(url, keys_path, n_miners=5, n_validators=4, params={"rule_version": RULES_SLIM_NODE_LINES})
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    tasks = [settle_honest_task(eng, keys, PROMPTS[i % len(PROMPTS)], with_garbage=i % 2 == 0) for i in range(2)]
+    eng.store.dispose()
+    eng = Engine.open(url)  # a restart mid-epoch: the projector's cursor from the state it loads (reset_from)
+    tasks += [settle_honest_task(eng, keys, PROMPTS[i % len(PROMPTS)], with_garbage=i % 2 == 1) for i in range(2, 4)]
+    eng.submit_as(keys["oracle"], "epoch.close", {})
+    return eng, keys, tasks
+
+
+def test_a_live_network_restarted_mid_epoch(db_url, tmp_path, monkeypatch):
+    eng, _, tasks = live_network(db_url, tmp_path / "keys")
+    try:
+        assert index_rows(db_url)[(1, "miner_work")][0] >= 2  # epoch 1's rows from two processes
+        assert served_by_index(eng.state, 1) == work_lines(eng.state, 1) > 0
+        indexed, bulk, one_by_one = three_ways(eng.state, range(2), monkeypatch)
+        assert indexed == bulk == one_by_one
+        named = {t for s in indexed.values() for x in json.loads(s)["items"] for t in x["detail"].get("tasks", [])}
+        assert named == set(tasks)
+    finally:
+        eng.store.dispose()
+
+
+def test_cli_and_api_statements_read_the_index(tmp_path, monkeypatch):
+    """``cor statement --json`` and ``GET /v1/statements/<address>/<epoch>`` on a database with the index: the statement
+    the records give, with no task record read (the index gave every work line its tasks)."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from cor_incentives.api.app import create_app
+    from cor_incentives.api.service import ApiService
+    from cor_incentives.cli.main import app
+
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, _, _ = live_network(url, tmp_path / "keys")
+    record = views.epoch_record(eng.state, 1)
+    nodes = sorted({i.address for i in record.items if i.stream in WORK_LINES})
+    expected = {n: json.loads(json.dumps(views.statement(eng.state, n, 1))) for n in nodes}
+    assert any(x["detail"].get("tasks") for s in expected.values() for x in s["items"])
+    eng.store.dispose()
+    asked: list[Any] = []
+    original = archive.read_work_index
+    monkeypatch.setattr(archive, "read_work_index", lambda conn, e, f: (asked.append((e, f)), original(conn, e, f))[1])
+    monkeypatch.setattr(views, "get_tasks", lambda state, ids: {} if not list(ids) else pytest.fail(f"task records read: {list(ids)[:5]}"))
+    svc = ApiService.open(url)
+    try:
+        with TestClient(create_app(service=svc), raise_server_exceptions=False) as client:
+            for n in nodes:
+                got = client.get(f"/v1/statements/{n}/1")
+                assert got.status_code == 200, got.text
+                assert got.json() == expected[n]
+                cli = CliRunner().invoke(app, ["statement", n, "--epoch", "1", "--db", url, "--keys-dir", str(tmp_path / "keys"), "--json"])
+                assert cli.exit_code == 0, cli.output
+                assert json.loads(cli.output) == expected[n]
+    finally:
+        svc.engine.store.dispose()
+    assert {(1, "miner_work"), (1, "validator_work")} <= set(asked)
+
+
+def test_dataclass_replace_keeps_the_line(sim_events):
+    """(``indexed_lines`` writes ``tasks`` into a copy: the record's line is not changed.)"""
+    from cor_incentives.core.records import EarningItem
+
+    item = EarningItem("0xabc", "miner_work:node", 5, {"inputs": {"assignments": 0}}, True)
+    copy = dataclasses.replace(item, detail={**item.detail, "tasks": []})
+    assert "tasks" not in item.detail and copy.detail["tasks"] == []
