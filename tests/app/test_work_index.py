@@ -190,6 +190,10 @@ def test_an_epoch_the_index_does_not_hold_whole_reads_the_records(tmp_path, sim_
             at = lambda e, f, first: (t.epoch == e, t.family == f, t.first_row == first)  # noqa: E731
             second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
             assert second > 0
+            conn.execute(update(db.work_index).where(*at(1, "validator_work", second)).values(first_row=second + 1))
+            assert read_work_index(conn, 1, "validator_work") is None  # a chunk that does not start where the one before ends
+            conn.execute(update(db.work_index).where(*at(1, "validator_work", second + 1)).values(first_row=second))
+            assert read_work_index(conn, 1, "validator_work") is not None
             conn.execute(delete(db.work_index).where(*at(1, "miner_work", 0)))  # the chunks do not start at row 0
             conn.execute(delete(db.work_index).where(*at(1, "validator_work", second)))  # they stop short of the count
             conn.execute(update(db.work_index).where(*at(0, "miner_work", CLOSED_ROW)).values(row_count=t.row_count + 1))
@@ -238,7 +242,7 @@ def served_by_index_unchecked(state: Any, e: int) -> int:
 
 def live_network(url: str, keys_path: Any) -> tuple[Engine, dict, list[int]]:
     from support.network import make_network
-    from support.scenario import PROMPTS, settle_honest_task
+    from support.scenario import PROMPTS, settle_honest_task, submit_task
 
     eng, keys = make_network(url, keys_path, n_miners=5, n_validators=4, params={"rule_version": RULES_SLIM_NODE_LINES})
     eng.submit_as(keys["oracle"], "epoch.close", {})
@@ -246,7 +250,10 @@ def live_network(url: str, keys_path: Any) -> tuple[Engine, dict, list[int]]:
     eng.store.dispose()
     eng = Engine.open(url)  # a restart mid-epoch: the projector's cursor from the state it loads (reset_from)
     tasks += [settle_honest_task(eng, keys, PROMPTS[i % len(PROMPTS)], with_garbage=i % 2 == 1) for i in range(2, 4)]
-    eng.submit_as(keys["oracle"], "epoch.close", {})
+    unanswered = submit_task(eng, keys, PROMPTS[0])  # no miner precommits: the close's own tick fails it, its rows appended
+    eng.submit_as(keys["oracle"], "epoch.close", {})  # in the closing event (taken from the columns the close replaced)
+    assert archive.get_task(eng.state, unanswered).state == "FAILED"
+    assert unanswered in views.epoch_record(eng.state, 1).streams["miners"]["tasks"]
     return eng, keys, tasks
 
 
