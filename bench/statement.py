@@ -1,6 +1,6 @@
 """Bench: one node's statement of an epoch of N tasks, through the CLI and the API, under rule 27 and rule 28.
 
-    python bench/statement.py [--tasks 1000,10000,50000] [--nodes 1000] [--rules 27,28] [--repeat 3] [--json]
+    python bench/statement.py [--tasks 1000,10000,50000] [--nodes 1000] [--rules 27,28] [--paths lines,index,records] [--repeat 3] [--json]
 
 Rule 28 (``RULES_SLIM_NODE_LINES``) took the task ids out of the work streams' node lines; a statement derives them
 (``core/epoch_document.node_tasks``): it walks the stream account's ``tasks`` (every task of the stream in the epoch)
@@ -21,6 +21,12 @@ already open engine, so the engine's open, the same for every command, is not ti
 /v1/statements/{address}/{epoch}`` (FastAPI's TestClient on an ``ApiService`` of the same engine); ``view``:
 ``views.statement`` alone. The address: the lowest miner address with a miner_work node line. The
 statements of both rules are checked equal (same tasks, same order) for the same N.
+
+The paths (``--paths``, one row each): ``lines`` (rule 27: the lines name their tasks), ``index`` (rule 28: the work
+index the projector wrote, ``views.indexed_lines``; the run fails unless it served every work line of the address) and
+``records`` (rule 28 with the index turned off: the tasks' records read in bulk, as before session 31). The grown
+epoch's rows reach the index at its close (the fast path appends them without events: the close's flush writes them
+as one chunk, which adds their bytes to ``close_seconds``); ``index_bytes``: the epoch's index, both families.
 """
 
 from __future__ import annotations
@@ -94,7 +100,8 @@ def build(tmp: str, tasks: int, nodes: int, rules: int) -> tuple[Any, dict[str, 
     epoch_e2e.project_growth(engine)
     written = write_task_rows(engine, kept, rules)
     close = epoch_e2e.time_close(engine, events[-1])
-    return engine, {**sizes, "task_rows_written": written, "close_seconds": round(close["close_seconds"], 3)}
+    built = {"task_rows_written": written, "close_seconds": round(close["close_seconds"], 3)}
+    return engine, {**sizes, **built, "index_bytes": index_bytes(engine, engine.state.epoch - 1)}
 
 
 def timed(fn: Any, repeat: int) -> tuple[Any, float, float]:
@@ -139,12 +146,52 @@ def measure(engine: Any, address: str, e: int, repeat: int) -> tuple[dict[str, A
     return {k: round(v, 4) for k, v in out.items()}, body
 
 
+def measure_path(engine: Any, address: str, e: int, repeat: int, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``measure`` by one path: ``lines`` (rule 27: the lines name their tasks), ``index`` (rule 28: the work index,
+    ``views.indexed_lines``; every work line of the address must be served by it) or ``records`` (rule 28 with the index
+    turned off: the tasks' records in bulk, ``archive.get_tasks``)."""
+    from cor_incentives.app import views
+
+    if path == "index":
+        record = engine.state.epochs.get(e) or views.epoch_record(engine.state, e)
+        mine = [i for i in record.items if i.address == address]
+        assert views.derived_task_ids(record, views.indexed_lines(engine.state, record, mine)) == [], "the index did not serve every line"
+        return measure(engine, address, e, repeat)
+    if path == "lines":
+        return measure(engine, address, e, repeat)
+    work_index = views.work_index
+    views.work_index = lambda state, epoch, family: None  # type: ignore[assignment]
+    try:
+        return measure(engine, address, e, repeat)
+    finally:
+        views.work_index = work_index  # type: ignore[assignment]
+
+
+def index_bytes(engine: Any, e: int) -> int:
+    """The bytes of epoch ``e``'s work index (both families' packed columns and names)."""
+    from sqlalchemy import func, select
+
+    from cor_incentives.store import db
+
+    t = db.work_index.c
+    with engine.store.reader() as conn:
+        n = conn.execute(
+            select(func.sum(func.length(t.tasks) + func.length(t.nodes) + func.length(t.counted) + func.length(t.new_names))).where(t.epoch == e)
+        ).scalar()
+    return int(n or 0)
+
+
 def node_line_tasks(body: dict[str, Any]) -> list[tuple[str, list[int]]]:
     return [(i["stream"], i["detail"].get("tasks")) for i in body["items"] if "tasks" in i["detail"]]
 
 
-def run(sizes: list[int], nodes: int, rule_list: list[int], repeat: int) -> list[dict[str, Any]]:
+PATHS = ("lines", "index", "records")
+
+
+def run(sizes: list[int], nodes: int, rule_list: list[int], repeat: int, paths: tuple[str, ...] = PATHS) -> list[dict[str, Any]]:
     from collections import Counter
+
+    from cor_incentives.core.rules import RULES_SLIM_NODE_LINES
 
     rows = []
     for tasks in sizes:
@@ -156,26 +203,29 @@ def run(sizes: list[int], nodes: int, rule_list: list[int], repeat: int) -> list
                 record = engine.state.epochs[e]
                 counts = Counter(i.address for i in record.items if i.stream.startswith("miner_work") and i.stream.endswith(":node"))
                 address = min(counts)  # the same address under both rules (the fast path is seeded)
-                times, body = measure(engine, address, e, repeat)
-                tasks_named = sum(len(t or ()) for _, t in node_line_tasks(body))
-                seen[rules] = node_line_tasks(body)
-                rows.append(
-                    {
-                        "tasks": tasks,
-                        "rules": rules,
-                        "nodes": sizes_built["nodes"],
-                        "address": address,
-                        "lines": len(body["items"]),
-                        "tasks_named": tasks_named,
-                        **times,
-                        "close_seconds": sizes_built["close_seconds"],
-                        "load": os.getloadavg()[0],
-                    }
-                )
+                for path in [p for p in (("index", "records") if rules >= RULES_SLIM_NODE_LINES else ("lines",)) if p in paths]:
+                    times, body = measure_path(engine, address, e, repeat, path)
+                    tasks_named = sum(len(t or ()) for _, t in node_line_tasks(body))
+                    seen[(rules, path)] = node_line_tasks(body)
+                    rows.append(
+                        {
+                            "tasks": tasks,
+                            "rules": rules,
+                            "path": path,
+                            "nodes": sizes_built["nodes"],
+                            "address": address,
+                            "lines": len(body["items"]),
+                            "tasks_named": tasks_named,
+                            **times,
+                            "close_seconds": sizes_built["close_seconds"],
+                            "index_bytes": sizes_built["index_bytes"],
+                            "load": os.getloadavg()[0],
+                        }
+                    )
                 engine.store.dispose()
         if len(seen) > 1:
             first = next(iter(seen.values()))
-            assert all(v == first for v in seen.values()), "the statements' tasks differ between rules"
+            assert all(v == first for v in seen.values()), "the statements' tasks differ between rules or paths"
     return rows
 
 
@@ -185,9 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--rules", default="27,28")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--paths", default="lines,index,records", help="lines (rule 27), index and records (rule 28: the work index, the records)")
     parser.add_argument("--json", action="store_true")
     a = parser.parse_args(argv)
-    rows = run([int(x) for x in a.tasks.split(",")], a.nodes, [int(x) for x in a.rules.split(",")], a.repeat)
+    rows = run([int(x) for x in a.tasks.split(",")], a.nodes, [int(x) for x in a.rules.split(",")], a.repeat, tuple(a.paths.split(",")))
     if a.json:
         print(json.dumps({"name": "statement", "rows": rows, "cpus": os.cpu_count()}, indent=1))
     else:
