@@ -173,7 +173,8 @@ def grow(
     ``stub_closed`` (with ``task_records``: the rule in force stubs closed tasks, ``tasks.stubs_closed_tasks``): what the
     core holds then instead, every task of the bench being closed before its epoch's close: no whole record but the open
     tasks' (none: the simulated tasks settle in their epoch), a ``ClosedTask`` stub per task in ``state.closed_tasks``,
-    each made as the core makes it (``ClosedTask.of`` of a decoded copy of the record, the copy then dropped) and indexed
+    each made as the core makes it (``ClosedTask.of`` of a decoded copy of the record with the node table, the copy then
+    dropped: its nodes' addresses the node table's strings, its user's its own, as an event's actor is) and indexed
     in ``state.stub_epochs`` for the window's end; the node counts as for whole records (the stub names the same nodes)."""
     from cor_incentives.core import ledger as acct
     from cor_incentives.core.apply import conservation_holds
@@ -236,7 +237,7 @@ def grow(
         for v, n in zip(checks, chosen, strict=True):
             state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
         if task_records and stub_closed and template in stubs:
-            stub = ClosedTask.of(own_copy(whole[template], task_id))  # (the decoded copy dropped, as the core drops the record)
+            stub = ClosedTask.of(own_copy(whole[template], task_id), state.nodes)  # (the decoded copy dropped, as the core drops the record)
             stubs[task_id] = stub
             state.stub_epochs.push(stub.created_epoch, task_id)
             state.node_refs.add(task_names(stub))
@@ -268,7 +269,7 @@ def stub_simulated_tasks(state: Any) -> None:
 
     for tid in [t for t, task in state.tasks.items() if task.state in CLOSED_TASK_STATES]:
         task = state.tasks.pop(tid)
-        state.closed_tasks[tid] = ClosedTask.of(task)
+        state.closed_tasks[tid] = ClosedTask.of(task, state.nodes)
         state.stub_epochs.push(task.created_epoch, tid)
 
 
@@ -321,7 +322,8 @@ def record_costs(state: Any) -> dict[str, Any]:
     out["task_record_bytes"] = size
     out["task_record_memory_bytes"] = record_memory(list(state.tasks.values())[-500:])
     out["stub_bytes"] = sum(len(encode_record(stub)) for stub in stubs.values())
-    out["stub_memory_bytes"] = record_memory(list(stubs.values())[-500:])
+    names = {n.id: n.id for n in state.nodes.values()}
+    out["stub_memory_bytes"] = record_memory(list(stubs.values())[-500:], lambda stub: live_stub(stub, names))
     horizon = max((stub.created_epoch for stub in stubs.values()), default=0)
     with engine_memory():
         start = time.process_time()
@@ -342,21 +344,35 @@ def rss_mb() -> float:
     return 0.0
 
 
-def record_memory(records: list[Any]) -> int:
+def record_memory(records: list[Any], make: Any = None) -> int:
     """The memory one of ``records`` holds, on average: what ``tracemalloc`` counts allocated (Python's allocator's own
-    rounding and the collector's headers included, as RSS pays them) while a copy of each is decoded from its canonical
-    bytes and kept (``own_copy``: as the grown records and a snapshot's are made)."""
+    rounding and the collector's headers included, as RSS pays them) while a copy of each is made and kept: by ``make``,
+    else decoded from its canonical bytes (``own_copy``: as the grown records and a snapshot's are made)."""
     import tracemalloc
 
+    make = make or (lambda r: own_copy(r, r.id))
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        copies = [own_copy(r, r.id) for r in records]
+        copies = [make(r) for r in records]
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
     del copies
     return held // max(1, len(records))
+
+
+def live_stub(stub: Any, names: dict[str, str]) -> Any:
+    """A copy of a closed task's ``stub`` as the engine holds one (``ClosedTask.of`` with the node table): decoded from its
+    canonical bytes, then each node address it names the node table's ``str`` (``names``: each node's ``id``), its user's
+    its own (an event's actor: one ``str`` a task)."""
+    copy = own_copy(stub, stub.id)
+    return dataclasses.replace(
+        copy,
+        router=None if copy.router is None else names.get(copy.router, copy.router),
+        miners=tuple([names.get(a, a) for a in copy.miners]),
+        validators=tuple([names.get(v, v) for v in copy.validators]),
+    )
 
 
 def behave_alike(state: Any, miners: list[str], validators: list[str]) -> dict[str, list[str]]:

@@ -177,7 +177,8 @@ def test_under_the_stub_rule_the_grown_tasks_are_stubs_each_made_from_its_own_co
         assert type(stub) is ClosedTask and not isinstance(stub, Task)
         template = templates[order[i % len(order)]]
         assert stub == ClosedTask.of(epoch_e2e.own_copy(template, tid)) and stub.id == tid
-        assert stub.miners[0] == template.miners[0].miner and stub.miners[0] is not template.miners[0].miner
+        assert stub.miners[0] == template.miners[0].miner  # (as the core makes it: its nodes' addresses the node table's str)
+        assert all(a is state.nodes[a].id for a in (*stub.miners, *stub.validators)) and (stub.user is None or stub.user is not template.user)
     for tid, template in templates.items():
         assert state.closed_tasks[tid] == ClosedTask.of(template)
     epoch_e2e.under_rules(state, None, pruning=True)

@@ -145,7 +145,7 @@ def retire_closed_tasks(state: State) -> None:
     for tid in closing:
         task = state.tasks.pop(tid)
         invariant(task.state in CLOSED_TASK_STATES, f"task {tid} retires open")
-        state.closed_tasks[tid] = ClosedTask.of(task)
+        state.closed_tasks[tid] = ClosedTask.of(task, state.nodes)  # (its nodes' addresses: the node table's strings)
         state.stub_epochs.push(task.created_epoch, tid)
         retire(state, TASK, tid, task)
     state.closing = []
