@@ -313,3 +313,196 @@ def test_dataclass_replace_keeps_the_line(sim_events):
     item = EarningItem("0xabc", "miner_work:node", 5, {"inputs": {"assignments": 0}}, True)
     copy = dataclasses.replace(item, detail={**item.detail, "tasks": []})
     assert "tasks" not in item.detail and copy.detail["tasks"] == []
+
+
+# --- cor verify compares the index with the replay's rows (app/verify.py ``ReplayedIndex``) ------------------------------
+
+
+def verify_report(url: str, monkeypatch: pytest.MonkeyPatch | None = None, **kw: Any) -> Any:
+    """``verify_database``'s report. The simulator signs every event with one placeholder signature: with ``monkeypatch``
+    the signatures are not checked (every other check is; the live network's tests below check them too)."""
+    from cor_incentives.app import verify
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(verify, "signed_by_actor", lambda cmd, signer: None)
+    report, _ = verify.verify_database(url, **kw)
+    return report
+
+
+def only_projections_fail(report: Any, *needles: str) -> str:
+    """The report fails the projections check alone, with an error naming every needle; returns that error."""
+    assert not report.ok and not report.projections, report.errors
+    assert report.hash_chain and report.replay and report.conservation and report.roots_match, report.errors
+    hits = [e for e in report.errors if all(n in e for n in needles)]
+    assert hits, report.errors
+    return hits[0]
+
+
+def chunk_at(conn: Any, e: int, f: str, first: int) -> Any:
+    t = db.work_index.c
+    return conn.execute(select(t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == e, t.family == f, t.first_row == first)).one()
+
+
+def set_chunk(conn: Any, e: int, f: str, first: int, **values: Any) -> None:
+    t = db.work_index.c
+    conn.execute(update(db.work_index).where(t.epoch == e, t.family == f, t.first_row == first).values(**values))
+
+
+def swap_two_rows_nodes(conn: Any, strict: bool = True) -> int:
+    """Swap the nodes of two counted rows of one of epoch 1's miner_work chunks that belong to different nodes and tasks
+    (every node keeps its row count and counted rows: the read serves the chunk as stored); not ``strict``: else a counted and
+    an uncounted row of two nodes (each node keeps its row count: its ``assignments``). Returns the first one's row."""
+    t = db.work_index.c
+    for (first,) in conn.execute(select(t.first_row).where(t.epoch == 1, t.family == "miner_work", t.first_row >= 0)).all():
+        ts, nd, c, _ = chunk_at(conn, 1, "miner_work", first)
+        nodes = [int.from_bytes(nd[4 * i : 4 * i + 4], "little", signed=True) for i in range(len(c))]
+        task = [ts[8 * i : 8 * i + 8] for i in range(len(c))]
+        pairs = [(i, j) for i in range(len(c)) for j in range(i + 1, len(c)) if c[i] and c[j] and nodes[i] != nodes[j] and task[i] != task[j]]
+        if not pairs and not strict:  # (one event's rows a chunk: a counted and an uncounted row of one task)
+            pairs = [(i, j) for i in range(len(c)) for j in range(i + 1, len(c)) if c[i] != c[j] and nodes[i] != nodes[j]]
+        if pairs:
+            i, j = pairs[0]
+            nodes[i], nodes[j] = nodes[j], nodes[i]
+            set_chunk(conn, 1, "miner_work", first, nodes=b"".join(n.to_bytes(4, "little", signed=True) for n in nodes))
+            return int(first) + i
+    raise AssertionError("no two counted rows of different nodes and tasks in a chunk")
+
+
+def test_verify_checks_the_index_of_a_clean_database(db_url, sim_events, monkeypatch):
+    """Chunks written by two processes (a projection stopped mid-epoch) verify ok: every (epoch, family) compared."""
+    eng = project_in_two(db_url, sim_events)
+    eng.store.dispose()
+    report = verify_report(db_url, monkeypatch)
+    assert report.ok, report.errors
+    assert report.work_index_checked == 6  # 3 closed epochs x 2 families (the open epoch 3 has no rows yet)
+
+
+def test_verify_of_a_live_network_restarted_mid_epoch(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, _, _ = live_network(url, tmp_path / "keys")
+    eng.store.dispose()
+    report = verify_report(url)
+    assert report.ok, report.errors
+    assert report.work_index_checked >= 4  # epochs 0 and 1 closed (the close's own rows included), epoch 2 open
+
+
+@pytest.mark.parametrize("tamper", ["swap_nodes", "task_id", "counted", "drop_close", "close_count", "drop_first_chunk", "move_chunk", "extra"])
+def test_a_changed_index_fails_verify(db_url, sim_events, tamper, monkeypatch):
+    eng = project_in_two(db_url, sim_events)
+    try:
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            if tamper == "swap_nodes":
+                row = swap_two_rows_nodes(conn)
+                index = read_work_index(conn, 1, "miner_work")
+                assert index is not None  # the read serves it (every node's count kept): only verify can tell
+                needles: tuple[str, ...] = ("epoch 1 miner_work", f"row {row} differs")
+            elif tamper == "task_id":
+                ts, _, _, _ = chunk_at(conn, 0, "validator_work", 0)
+                changed = bytearray(ts)
+                changed[8 * 3 : 8 * 4] = (int.from_bytes(ts[24:32], "little") + 1).to_bytes(8, "little")
+                set_chunk(conn, 0, "validator_work", 0, tasks=bytes(changed))
+                needles = ("epoch 0 validator_work", "row 3 differs", "stored task")
+            elif tamper == "counted":
+                _, _, c, _ = chunk_at(conn, 2, "miner_work", 0)
+                set_chunk(conn, 2, "miner_work", 0, counted=bytes([1 - c[0]]) + bytes(c[1:]))
+                needles = ("epoch 2 miner_work", "row 0 differs")
+            elif tamper == "drop_close":
+                conn.execute(delete(db.work_index).where(t.epoch == 2, t.family == "validator_work", t.first_row == CLOSED_ROW))
+                needles = ("epoch 2 validator_work", "no close row")
+            elif tamper == "close_count":
+                set_chunk(conn, 0, "miner_work", CLOSED_ROW, row_count=t.row_count + 1)
+                needles = ("epoch 0 miner_work", "close row says")
+            elif tamper == "drop_first_chunk":  # epoch 0 is in the table: epoch 1 is no migration's first epoch
+                conn.execute(delete(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0))
+                needles = ("epoch 1 miner_work", "start at row")
+            elif tamper == "move_chunk":
+                second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
+                set_chunk(conn, 1, "validator_work", second, first_row=second + 1)
+                needles = ("epoch 1 validator_work", "does not follow")
+            else:
+                empty = {"tasks": b"", "nodes": b"", "counted": b"", "new_names": "[]"}
+                conn.execute(db.work_index.insert().values(epoch=7, family="miner_work", first_row=0, row_count=0, **empty))
+                needles = ("epoch 7 miner_work", "does not produce")
+    finally:
+        eng.store.dispose()
+    only_projections_fail(verify_report(db_url, monkeypatch), *needles)
+
+
+def test_an_index_the_table_lacks_or_begins_mid_epoch_verifies(tmp_path, sim_events, monkeypatch):
+    """An epoch without any row (projected before the table existed) is fine, and so is the first epoch the table holds
+    starting at a later row (migrated during it: the engine's projector began at the rows it loaded)."""
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng = project_in_two(url, sim_events)
+    try:
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            conn.execute(delete(db.work_index).where(t.epoch == 0))
+            conn.execute(delete(db.work_index).where(t.epoch == 1, t.first_row == 0))
+            assert read_work_index(conn, 1, "miner_work") is None  # (the read gives the records)
+    finally:
+        eng.store.dispose()
+    report = verify_report(url, monkeypatch)
+    assert report.ok, report.errors
+    assert report.work_index_checked == 4
+
+
+def test_cor_verify_json_names_the_index_difference(tmp_path):
+    """``cor verify --json`` on a live network's database (real signatures) whose epoch 1 has two rows' nodes swapped."""
+    from typer.testing import CliRunner
+
+    from cor_incentives.cli.main import app
+
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, _, _ = live_network(url, tmp_path / "keys")
+    try:
+        with eng.store.engine.begin() as conn:
+            row = swap_two_rows_nodes(conn, strict=False)
+            assert read_work_index(conn, 1, "miner_work") is not None
+    finally:
+        eng.store.dispose()
+    out = CliRunner().invoke(app, ["verify", "--json", "--db", url])
+    assert out.exit_code == 1, out.output
+    report = json.loads(out.output)
+    assert report["ok"] is False and report["projections"] is False and report["replay"] is True
+    assert any("work index: epoch 1 miner_work" in e and f"row {row} differs" in e for e in report["errors"]), report["errors"]
+
+
+def test_verify_from_an_anchored_snapshot_compares_the_epochs_it_replays_from_row_0(tmp_path):
+    """``--from-snapshot`` at a close anchored mid-epoch (epoch 2 has rows at the snapshot): epoch 2 is not compared (its
+    rows before the snapshot are not replayed), epoch 3, replayed from its row 0, is; a change in epoch 2 is found only
+    by the verify from genesis."""
+    from cor_incentives.app.anchors import checkpoint_for
+    from support.scenario import PROMPTS, settle_honest_task
+
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng, keys, _ = live_network(url, tmp_path / "keys")
+    try:
+        settle_honest_task(eng, keys, PROMPTS[0], with_garbage=True)
+        head = eng.state.seq
+        eng.submit_as(keys["oracle"], "epoch.close", {"checkpoint": checkpoint_for(eng.state, with_state=True)})
+        settle_honest_task(eng, keys, PROMPTS[1], with_garbage=False)
+        assert eng.state.epoch == 3 and len(eng.state.epoch_work) > 0
+    finally:
+        eng.store.dispose()
+    whole, tail = verify_report(url), verify_report(url, from_snapshot=True)
+    assert whole.ok and tail.ok, (whole.errors, tail.errors)
+    assert tail.from_snapshot == head
+    assert whole.work_index_checked == 8 and tail.work_index_checked == 2  # epochs 0-3 / epoch 3 (2 families each)
+    store = db.Store(url)
+    try:
+        with store.engine.begin() as conn:
+            ts, _, _, _ = chunk_at(conn, 2, "miner_work", 0)
+            set_chunk(conn, 2, "miner_work", 0, tasks=(int.from_bytes(ts[:8], "little") + 1).to_bytes(8, "little") + bytes(ts[8:]))
+    finally:
+        store.dispose()
+    assert verify_report(url, from_snapshot=True).ok  # (epoch 2's rows before the snapshot are not replayed)
+    only_projections_fail(verify_report(url), "epoch 2 miner_work", "row 0 differs")
+    store = db.Store(url)
+    try:
+        with store.engine.begin() as conn:
+            ts, _, _, _ = chunk_at(conn, 3, "validator_work", 0)
+            set_chunk(conn, 3, "validator_work", 0, tasks=(int.from_bytes(ts[:8], "little") + 1).to_bytes(8, "little") + bytes(ts[8:]))
+    finally:
+        store.dispose()
+    only_projections_fail(verify_report(url, from_snapshot=True), "epoch 3 validator_work", "row 0 differs")

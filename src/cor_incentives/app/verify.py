@@ -24,7 +24,8 @@ journal: it stops applying at the first event the core refuses (whose writes are
 that state is dropped: a failed replay returns an empty ``State()``), and only the balance writes are
 logged, for the conservation check (one ``journal.WriteLog`` restarted before each event).
 Then, once: every anchor given (``SEQ:HASH``) matches the log (``anchors``), the projections in the
-database equal those of the replayed state (``projections``), every stored epoch record and root
+database equal those of the replayed state (``projections``; the work index with them: ``ReplayedIndex``, its
+rows rebuilt during the replay and compared epoch by epoch), every stored epoch record and root
 equals the replayed one (``roots_match``), every stored blob hashes to its key (``blobs``), and
 every slash is re-derived from its evidence (``slashes``, ``slashing.audit_slashes``: the task's
 record shows the offence, the date is the evidence's, equivocation signatures hold, no offence
@@ -61,15 +62,20 @@ from ..store.db import Columns, SnapshotRow, Store
 from ..store.document_format import is_packed, same_document
 from ..store.json_text import json_bytes_columns, json_text
 from ..store.projections import (
+    CLOSED_ROW,
     PROJECTION_LAYOUT,
     PRUNED_COLLECTION,
+    WORK_INDEX_FAMILIES,
+    IndexChunk,
     expected_rows,
+    index_cursors,
     live_epochs,
     pruned_key,
     store_layout,
     stored_postings,
     stored_rows,
     stored_text,
+    take_index_rows,
 )
 from .anchors import Anchor
 from .archive import StoreHistory
@@ -100,6 +106,7 @@ class VerifyReport:
     slashes: bool = True  # every slash re-derived from its evidence and the final state (slashing.audit_slashes)
     chain: bool = True  # the log against an EVM distributor (``--chain``): anchors, roots, totals
     epochs_checked: int = 0
+    work_index_checked: int = 0  # (epoch, family) pairs whose stored work index was compared with the replay's rows
     anchors_checked: int = 0
     checkpoints_checked: int = 0
     chain_epochs_checked: int = 0
@@ -281,6 +288,7 @@ def _verify(
     citations = _Citations()
     blob_first_use: dict[str, int] = {}
     retired = Retired()
+    index = ReplayedIndex(conn, state)
     conservation = Conservation()
     try:
         conservation.start(state)  # the full scan of where the replay starts (nothing, or the snapshot)
@@ -344,6 +352,7 @@ def _verify(
                         postings += [(seq, i, p.src, p.dst, str(p.amount), p.reason) for i, p in enumerate(moves)]
                     if state.retired:
                         retired.take(state, seq)
+                    index.take(state)
                     beacon_round = state.beacon.round if state.beacon is not None else 0
                 except EngineError as exc:
                     report.fail("replay", seq, f"the core rejects this event on replay ({exc.code}): {exc.message}")
@@ -372,7 +381,7 @@ def _verify(
     _check_blobs(conn, blob_first_use, report)
     report.beacon_values_checked = beacon_round  # (as of the last event applied: a refused one's writes are not undone)
     if replay_ok:
-        _check_projections(conn, state, postings, report, after=expected_seq_start(start), retired=retired)
+        _check_projections(conn, state, postings, report, after=expected_seq_start(start), retired=retired, index=index)
         report.epochs_without_checkpoint = [e for e, r in sorted(state.epochs.items()) if r.checkpoint is None]
         for problem in audit_slashes(state, StoredTasks(conn), stored_params_at(conn, state)):
             report.fail("slashes", None, problem)
@@ -516,6 +525,149 @@ class Retired:
             state.retired.clear()
 
 
+class ReplayedIndex:
+    """The work index (``db.work_index``) the projector would have written for the replayed events, rebuilt on the replay
+    by the projector's own ``take_index_rows`` and compared with the stored chunks of each (epoch, family) as the replay
+    closes the epoch (its rows then dropped), the open epoch at the end (``finish``): the rows' tasks, nodes (as
+    addresses: the interned names' order and the chunking may differ between the projector's flushes and the replay) and
+    counted flags, and the close row's count. Only an epoch whose rows the replay took from row 0 is checked (from an
+    anchored snapshot taken mid-epoch, that epoch is not). An epoch the stored index does not have at all is fine (projected
+    before the table existed: a statement reads the records); one it has must be the replay's rows from its first chunk on
+    to the epoch's end, and start at row 0 unless it is the first epoch of its family the table holds (the database was
+    migrated during it: its engine's projector began at the rows it loaded)."""
+
+    def __init__(self, conn: Any, state: State) -> None:
+        from sqlalchemy import func, inspect, select
+
+        self.conn = conn
+        self.cursors = index_cursors(state)
+        self.chunks: dict[tuple[int, int], IndexChunk] = {}
+        self.closed: list[tuple[int, int, int]] = []
+        # per family: the first epoch whose rows the replay takes from row 0 (from genesis: the first)
+        self.from_row0 = [c.epoch if c.rows == 0 else c.epoch + 1 for c in self.cursors]
+        self.checked: set[tuple[int, int]] = set()
+        self.problems: list[str] = []
+        self.compared = 0  # (epoch, family) pairs the stored index had rows of
+        self.present = inspect(conn).has_table(db.work_index.name)
+        t = db.work_index.c
+        self.first_stored: dict[str, int] = (
+            {f: int(e) for f, e in conn.execute(select(t.family, func.min(t.epoch)).group_by(t.family))} if self.present else {}
+        )
+
+    def take(self, state: State) -> None:
+        """After each replayed event: the rows it appended; each epoch it closed compared at once."""
+        take_index_rows(state, self.cursors, self.chunks, self.closed)
+        if self.closed:
+            for family, epoch, rows in self.closed:
+                self._check(family, epoch, self.chunks.pop((family, epoch), None), rows)
+            self.closed.clear()
+
+    def finish(self, state: State) -> list[str]:
+        """Compare the open epoch's rows, and name stored (epoch, family) pairs the replay did not produce."""
+        from sqlalchemy import select
+
+        for family in range(len(WORK_INDEX_FAMILIES)):
+            self._check(family, state.epoch, self.chunks.pop((family, state.epoch), None), None)
+        if self.present:
+            t = db.work_index.c
+            for epoch, name in self.conn.execute(select(t.epoch, t.family).distinct()).all():
+                family = WORK_INDEX_FAMILIES.index(name) if name in WORK_INDEX_FAMILIES else -1
+                if family < 0:
+                    self.problems.append(f"work index: rows of family {name!r}, which is none of {', '.join(WORK_INDEX_FAMILIES)}")
+                elif epoch >= self.from_row0[family] and (epoch, family) not in self.checked:
+                    self.problems.append(
+                        f"work index: epoch {epoch} {name} has rows the replay does not produce "
+                        "(no such epoch yet, or one closed by the same event as the next)"
+                    )
+        return self.problems
+
+    def _check(self, family: int, epoch: int, chunk: IndexChunk | None, closed_rows: int | None) -> None:
+        if epoch < self.from_row0[family]:
+            return  # rows the replay did not take from row 0 (an anchored snapshot inside the epoch, or before it)
+        self.checked.add((epoch, family))
+        if self.present:
+            problem = _index_problem(self.conn, epoch, WORK_INDEX_FAMILIES[family], chunk or IndexChunk(0), closed_rows, self.first_stored)
+            if problem:
+                self.problems.append(problem)
+            if problem != NOT_STORED:
+                self.compared += 1
+
+
+NOT_STORED = ""  # (``_index_problem``: the table has no row of the epoch and family, which is no problem)
+
+
+def _index_problem(conn: Any, epoch: int, family: str, mine: IndexChunk, closed_rows: int | None, first_stored: dict[str, int]) -> str | None:
+    """How the stored work index of ``epoch`` and ``family`` differs from the replay's rows ``mine`` (from row 0) and
+    close (``closed_rows``, None: the epoch is open), None when it does not, ``NOT_STORED`` when the table has nothing of it."""
+    import numpy as np
+    from sqlalchemy import select
+
+    t = db.work_index.c
+    rows = conn.execute(
+        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names)
+        .where(t.epoch == epoch, t.family == family)
+        .order_by(t.first_row, t.row_count)
+    ).all()
+    if not rows:
+        return NOT_STORED
+    where = f"work index: epoch {epoch} {family}"
+    close = [int(r[1]) for r in rows if r[0] == CLOSED_ROW]
+    chunks = [r for r in rows if r[0] != CLOSED_ROW]
+    replayed = len(mine.tasks)
+    if closed_rows is None and close:
+        return f"{where}: a close row ({close[0]} rows) for an epoch the log has not closed"
+    if closed_rows is not None and not close:
+        return f"{where}: no close row (the replay closes it with {closed_rows} rows)"
+    if close and close[0] != closed_rows:
+        return f"{where}: the close row says {close[0]} rows, the replay closes it with {closed_rows}"
+    start = int(chunks[0][0]) if chunks else replayed
+    if start > replayed:
+        return f"{where}: its chunks start at row {start}, past the replay's {replayed} rows"
+    if start != 0 and first_stored.get(family) != epoch:
+        return f"{where}: its chunks start at row {start}, not 0 (rows 0-{start - 1} missing)"
+    # the names interned before row ``start`` (first appearance in the rows: the replay's) and those the chunks add
+    at, names = start, list(mine.names[: int(max(mine.nodes[:start])) + 1 if start else 0])
+    tasks, nodes, counted = [], [], []
+    for first, n, ts, nd, c, new in chunks:
+        if first != at:
+            return f"{where}: the chunk at row {first} does not follow the one before (which ends at row {at})"
+        if len(ts) != 8 * n or len(nd) != 4 * n or len(c) != n:
+            return f"{where}: the chunk at row {first} does not hold {n} rows"
+        try:
+            more = json.loads(new)
+        except ValueError:
+            more = None
+        if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
+            return f"{where}: the chunk at row {first} does not list the names it interns"
+        tasks.append(bytes(ts))
+        nodes.append(bytes(nd))
+        counted.append(bytes(c))
+        names += more
+        at += n
+    if at != replayed:
+        return f"{where}: the stored rows end at row {at}, the replay's at row {replayed}"
+    stored_tasks = np.frombuffer(b"".join(tasks), dtype=np.int64)
+    stored_nodes = np.frombuffer(b"".join(nodes), dtype=np.int32)
+    stored_counted = np.frombuffer(b"".join(counted), dtype=np.int8)
+    my_tasks = np.frombuffer(mine.tasks, dtype=np.int64)[start:]
+    my_nodes = np.frombuffer(mine.nodes, dtype=np.int32)[start:]
+    my_counted = np.frombuffer(mine.counted, dtype=np.int8)[start:]
+    # a stored node as the replay's index of the same address (-1: an address the replay did not intern, or out of range)
+    mine_at = {a: i for i, a in enumerate(mine.names)}
+    as_mine = np.array([mine_at.get(a, -1) for a in names] + [-1], dtype=np.int64)
+    stored_as_mine = as_mine[np.where((stored_nodes >= 0) & (stored_nodes < len(names)), stored_nodes, len(names))]
+    differ = (stored_tasks != my_tasks) | (stored_as_mine != my_nodes) | (stored_counted != my_counted)
+    if not differ.any():
+        return None
+    r = int(np.argmax(differ))
+    i = int(stored_nodes[r])
+    theirs = names[i] if 0 <= i < len(names) else f"index {i} (of {len(names)} names)"
+    return (
+        f"{where}: row {start + r} differs from the replay: stored task {int(stored_tasks[r])} node {theirs} counted {int(stored_counted[r])}, "
+        f"replayed task {int(my_tasks[r])} node {mine.names[int(my_nodes[r])]} counted {int(my_counted[r])}"
+    )
+
+
 def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report: VerifyReport) -> None:
     """The database's pruned records fold to the replayed state's running hash, and equal what the replay pruned."""
     parsed = []
@@ -570,7 +722,12 @@ def _check_projections(
     report: VerifyReport,
     after: int = -1,
     retired: Retired | None = None,
+    index: ReplayedIndex | None = None,
 ) -> None:
+    if index is not None:
+        for problem in index.finish(state):
+            report.fail("projections", None, problem)
+        report.work_index_checked = index.compared
     layout = store_layout(conn)
     if layout is not None and layout != PROJECTION_LAYOUT:
         report.fail(

@@ -131,6 +131,40 @@ class IndexChunk:
         return self.tasks.tobytes(), self.nodes.tobytes(), self.counted.tobytes(), json.dumps(self.names)
 
 
+def index_cursors(state: State) -> list[IndexCursor]:
+    """A cursor per work index family at the rows ``state`` holds now (``Projector.reset_from``; ``cor verify`` from where
+    its replay starts: row 0 from genesis)."""
+    return [IndexCursor(state.epoch, columns, len(columns), len(columns.nodes)) for columns, _ in _family_columns(state)]
+
+
+def take_index_rows(state: State, cursors: list[IndexCursor], chunks: dict[tuple[int, int], IndexChunk], closed: list[tuple[int, int, int]]) -> None:
+    """Buffer in ``chunks`` ((family, epoch) -> its rows) the rows the event just applied appended to the epoch's work
+    columns after ``cursors`` (the work index: ``db.work_index``), and in ``closed`` (family, epoch, its rows) each epoch
+    it closed. A close replaces the columns: the old object still holds the closed epoch whole, so its last rows are taken
+    from it and the epoch closed; an event that closes two epochs leaves the one between without an index. The one
+    definition of which rows and flags the index holds: ``Projector.project`` writes them, ``cor verify`` (app/verify.py)
+    rebuilds them on its replay to compare."""
+    for family, ((columns, counted), cursor) in enumerate(zip(_family_columns(state), cursors, strict=True)):
+        if cursor.columns is not columns:
+            old = cursor.columns
+            if old is not None and cursor.epoch < state.epoch:  # the epoch closed: its columns are complete
+                _chunk(chunks, family, cursor.epoch, cursor).take(old, _counted(old), cursor)
+                closed.append((family, cursor.epoch, cursor.rows))
+                cursor.epoch, cursor.rows, cursor.names = state.epoch, 0, 0
+            elif old is None and cursor.epoch != state.epoch:  # (a projector that never saw this epoch begin)
+                cursor.epoch = state.epoch
+            cursor.columns = columns  # (same epoch: the state was rebuilt from the log, the same rows)
+        if len(columns) > cursor.rows:
+            _chunk(chunks, family, cursor.epoch, cursor).take(columns, counted, cursor)
+
+
+def _chunk(chunks: dict[tuple[int, int], IndexChunk], family: int, epoch: int, cursor: IndexCursor) -> IndexChunk:
+    chunk = chunks.get((family, epoch))
+    if chunk is None:
+        chunk = chunks[(family, epoch)] = IndexChunk(cursor.rows)
+    return chunk
+
+
 class Projector:
     """Writes the read models of applied events inside their transaction.
 
@@ -185,31 +219,8 @@ class Projector:
         self._forget_rows()
         # the work index from the rows the state holds now: those before were projected by whoever wrote the database
         # (a statement reads the index of an epoch only if its chunks tile every row from 0: else the tasks' records)
-        self._cursors = [IndexCursor(state.epoch, columns, len(columns), len(columns.nodes)) for columns, _ in _family_columns(state)]
+        self._cursors = index_cursors(state)
         self._flushed_cursors = [dataclasses.replace(c) for c in self._cursors]
-
-    def _index_rows(self, state: State) -> None:
-        """Buffer the rows the event appended to the epoch's work columns (the work index: ``db.work_index``). A close
-        replaces the columns: the old object still holds the closed epoch whole, so its last rows are taken from it
-        and the epoch's close row written; an event that closes two epochs leaves the one between without an index."""
-        for family, ((columns, counted), cursor) in enumerate(zip(_family_columns(state), self._cursors, strict=True)):
-            if cursor.columns is not columns:
-                old = cursor.columns
-                if old is not None and cursor.epoch < state.epoch:  # the epoch closed: its columns are complete
-                    self._chunk(family, cursor.epoch, cursor).take(old, _counted(old), cursor)
-                    self._closed.append((family, cursor.epoch, cursor.rows))
-                    cursor.epoch, cursor.rows, cursor.names = state.epoch, 0, 0
-                elif old is None and cursor.epoch != state.epoch:  # (a projector that never saw this epoch begin)
-                    cursor.epoch = state.epoch
-                cursor.columns = columns  # (same epoch: the state was rebuilt from the log, the same rows)
-            if len(columns) > cursor.rows:
-                self._chunk(family, cursor.epoch, cursor).take(columns, counted, cursor)
-
-    def _chunk(self, family: int, epoch: int, cursor: IndexCursor) -> IndexChunk:
-        chunk = self._chunks.get((family, epoch))
-        if chunk is None:
-            chunk = self._chunks[(family, epoch)] = IndexChunk(cursor.rows)
-        return chunk
 
     def project(self, conn: Connection, state: State, applied: Applied) -> None:
         """Buffer one applied event's changes (``conn`` is the transaction ``flush`` will use)."""
@@ -227,7 +238,7 @@ class Projector:
             accounts[account] = state.ledger.balance(account) - moved
         self._nodes |= state.touched
         state.touched.clear()
-        self._index_rows(state)
+        take_index_rows(state, self._cursors, self._chunks, self._closed)
         retired = [r for r in state.retired if r[0] == applied.seq]
         while self.epochs_projected_through < state.epoch - 1:  # an epoch closed: its whole record, as it closed
             e = self.epochs_projected_through + 1
