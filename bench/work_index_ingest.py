@@ -28,7 +28,7 @@ from cor_incentives.core.apply import Applied
 from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
 from cor_incentives.core.records import TaskKind
 from cor_incentives.core.state import State
-from cor_incentives.store import db
+from cor_incentives.store import db, projections
 from cor_incentives.store.projections import Projector, read_work_index
 
 MINER_ROWS, VALIDATOR_ROWS, EVENTS_A_TRANSACTION = 3, 7, 125
@@ -45,29 +45,33 @@ def ingest(tasks: int, nodes: int, index: bool) -> dict[str, Any]:
         state = State()
         projector = Projector()
         projector.reset_from(state)
-        if not index:
-            projector._index_rows = lambda state: None  # type: ignore[method-assign]
+        taking = projections.take_index_rows
+        if not index:  # (``Projector.project`` buffers the index's rows through the module's ``take_index_rows``)
+            projections.take_index_rows = lambda *args: None
         work, vals = state.epoch_work, state.epoch_validations
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        seq = 0
-        for start in range(0, tasks, EVENTS_A_TRANSACTION):
-            with store.writer() as conn:
-                for t in range(start, min(tasks, start + EVENTS_A_TRANSACTION)):
-                    ms, vs, r = draws[t]
-                    for i, m in enumerate(ms):
-                        work.append(t + 1, m, 100, 900_000_000, not (i == 2 and r < 0.3), True, "m", TaskKind.NETWORK, 0)
-                    for i, v in enumerate(vs):
-                        vals.append(t + 1, v, 900_000_000, not (i == 6 and r < 0.5), TaskKind.NETWORK, False)
-                    seq += 1
-                    state.seq = seq
-                    projector.project(conn, state, Applied(seq, "task.validate", "0x", []))
-                if start + EVENTS_A_TRANSACTION >= tasks:  # the close: the columns replaced, the next epoch begins
-                    state.epoch, state.epoch_work, state.epoch_validations = 1, WorkColumns(), ValidationColumns()
-                    projector.epochs_projected_through = 0  # (no epoch record here: the close's document is not this bench's)
-                    seq += 1
-                    state.seq = seq
-                    projector.project(conn, state, Applied(seq, "epoch.close", "0x", []))
-                projector.flush(conn, state)
+        try:
+            seq = 0
+            for start in range(0, tasks, EVENTS_A_TRANSACTION):
+                with store.writer() as conn:
+                    for t in range(start, min(tasks, start + EVENTS_A_TRANSACTION)):
+                        ms, vs, r = draws[t]
+                        for i, m in enumerate(ms):
+                            work.append(t + 1, m, 100, 900_000_000, not (i == 2 and r < 0.3), True, "m", TaskKind.NETWORK, 0)
+                        for i, v in enumerate(vs):
+                            vals.append(t + 1, v, 900_000_000, not (i == 6 and r < 0.5), TaskKind.NETWORK, False)
+                        seq += 1
+                        state.seq = seq
+                        projector.project(conn, state, Applied(seq, "task.validate", "0x", []))
+                    if start + EVENTS_A_TRANSACTION >= tasks:  # the close: the columns replaced, the next epoch begins
+                        state.epoch, state.epoch_work, state.epoch_validations = 1, WorkColumns(), ValidationColumns()
+                        projector.epochs_projected_through = 0  # (no epoch record here: the close's document is not this bench's)
+                        seq += 1
+                        state.seq = seq
+                        projector.project(conn, state, Applied(seq, "epoch.close", "0x", []))
+                    projector.flush(conn, state)
+        finally:
+            projections.take_index_rows = taking
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         out: dict[str, Any] = {"cpu_us_a_task": 1e6 * cpu / tasks, "wall_us_a_task": 1e6 * wall / tasks}
         if index:
