@@ -89,7 +89,7 @@ def build(tmp: str, tasks: int, nodes: int, rules: int) -> tuple[Any, dict[str, 
     kept: dict[int, bytes] = {}
     template_of: dict[int, int] = {}
     of, own_copy = records.ClosedTask.of, epoch_e2e.own_copy
-    records.ClosedTask.of = classmethod(lambda cls, task: (kept.__setitem__(task.id, encode_record(task)), of(task))[1])  # type: ignore[method-assign, assignment]
+    records.ClosedTask.of = classmethod(lambda cls, task, nodes=None: (kept.__setitem__(task.id, encode_record(task)), of(task, nodes))[1])  # type: ignore[method-assign, assignment]
     epoch_e2e.own_copy = lambda task, task_id: (template_of.__setitem__(task_id, task.id), own_copy(task, task_id))[1]
     try:
         sizes = epoch_e2e.grow(engine.state, tasks, nodes, task_records=True, stub_closed=True)
