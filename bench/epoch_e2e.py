@@ -239,7 +239,7 @@ def grow(
         if task_records and stub_closed and template in stubs:
             stub = ClosedTask.of(own_copy(whole[template], task_id), state.nodes)  # (the decoded copy dropped, as the core drops the record)
             stubs[task_id] = stub
-            state.stub_epochs.push(stub.created_epoch, task_id)
+            state.stub_epochs.push(stub)
             state.node_refs.add(task_names(stub))
         elif task_records and template in state.tasks:
             state.tasks[task_id] = own_copy(state.tasks[template], task_id)
@@ -269,8 +269,8 @@ def stub_simulated_tasks(state: Any) -> None:
 
     for tid in [t for t, task in state.tasks.items() if task.state in CLOSED_TASK_STATES]:
         task = state.tasks.pop(tid)
-        state.closed_tasks[tid] = ClosedTask.of(task, state.nodes)
-        state.stub_epochs.push(task.created_epoch, tid)
+        stub = state.closed_tasks[tid] = ClosedTask.of(task, state.nodes)
+        state.stub_epochs.push(stub)
 
 
 def own_copy(task: Any, task_id: int) -> Any:
@@ -290,13 +290,13 @@ def record_costs(state: Any) -> dict[str, Any]:
     snapshot the engine stores (``app.snapshots.snapshot_row``: ``encode_state``, its hash, zlib), and what the window's
     end costs: for each whole live task (rule 26) core/prune.py ``retire``'s work (``encode_record``, its
     ``pruned_record_hash`` and the fold, without popping it: ``retire_seconds``); for each closed task's stub
-    (``RULES_TASK_STUB``) ``process_prune``'s drop of it (``State.stub_epochs.pop_due``, the pop, ``node_refs.drop``:
-    ``drop_seconds``, run last: the stubs leave the state); the live records' and stubs' canonical bytes and memory, and
+    (``RULES_TASK_STUB``) ``process_prune``'s drop of them all (``prune.drop_stubs``: ``State.stub_epochs``' buckets
+    taken, the stubs popped, the nodes' counts taken off in bulk; ``drop_seconds``, run last, without a journal as in a
+    replay: the stubs leave the state); the live records' and stubs' canonical bytes and memory, and
     the process's RSS (``/proc/self/status`` VmRSS, MB) after the close and after each of the three."""
     from cor_incentives.app.collector import engine_memory
     from cor_incentives.app.snapshots import snapshot_row
-    from cor_incentives.core.prune import TASK, fold
-    from cor_incentives.core.state import task_names
+    from cor_incentives.core.prune import TASK, drop_stubs, fold
     from cor_incentives.core.state_codec import encode_record, pruned_record_hash, state_hash
 
     stubs = state.closed_tasks
@@ -327,8 +327,7 @@ def record_costs(state: Any) -> dict[str, Any]:
     horizon = max((stub.created_epoch for stub in stubs.values()), default=0)
     with engine_memory():
         start = time.process_time()
-        for tid in state.stub_epochs.pop_due(stubs.keys(), stubs, "created_epoch", horizon):  # (as core/prune.py process_prune)
-            state.node_refs.drop(task_names(stubs.pop(tid)))
+        drop_stubs(state, horizon)  # (core/prune.py process_prune's drop)
         out["drop_seconds"] = time.process_time() - start
     out["stubs_left"] = len(stubs)
     out["rss_mb_after_drop"] = rss_mb()

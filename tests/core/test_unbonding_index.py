@@ -15,7 +15,7 @@ from cor_incentives.core.journal import JDict, JList, attempt
 from cor_incentives.core.records import Unbonding
 from cor_incentives.core.slashing import slash
 from cor_incentives.core.staking import process_undelegate, process_withdraw
-from cor_incentives.core.state import REDELEGATION_INDEX, UNBONDING_INDEX, DueIds, EntryIndex, NodeRefs, SlashIndex, State
+from cor_incentives.core.state import REDELEGATION_INDEX, UNBONDING_INDEX, EntryIndex, NodeRefs, SlashIndex, State, StubEpochs
 from cor_incentives.core.state_codec import decode_state, encode_state
 from support.chain import Chain, addr, refusing
 from support.scans import DictScans, ListScans
@@ -49,7 +49,8 @@ def rebuilt(state: State) -> dict:
         "curator_points": dict(sorted(state.attestation_indexes_rebuilt()[1].items())),
         "node_refs": NodeRefs.of(state.tasks, state.sessions, state.closed_tasks).as_dict(),  # (tests/properties/test_node_refs.py)
         "fine_tune_counts": dict(sorted(state.fine_tune_counts_rebuilt().items())),  # each model's live fine-tunes (rule 26)
-        "stub_epochs": DueIds.of(state.closed_tasks.keys(), state.closed_tasks, "created_epoch").heap,  # the stubs (rule 27)
+        "stub_epochs": StubEpochs.of(state.closed_tasks).entries(),  # the stubs by created epoch (rule 27)
+        "stub_epoch_names": StubEpochs.of(state.closed_tasks).counts(),  # the nodes each epoch's stubs name (tests/core/test_stub_drop.py)
     }
 
 

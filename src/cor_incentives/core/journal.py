@@ -33,9 +33,11 @@ no result: the core stays deterministic.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import repeat
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar
 
 from .errors import EngineError
@@ -294,6 +296,28 @@ def logging_to(log: WriteLog) -> Iterator[WriteLog]:
         yield log
     finally:
         _logging.reset(token)
+
+
+def pop_keys(d: dict[K, V], keys: list[K]) -> list[V]:
+    """``[d.pop(k) for k in keys]`` for distinct keys all in ``d``, as a run of ``JDict.pop`` would (the same undo, the same
+    key order kept for a rollback), at C speed: one journal entry for them all instead of one per key, and no Python call
+    per key (a close dropping a million stubs: ``prune.drop_stubs``). A key missing raises ``KeyError`` before any
+    deletion. Nothing is journaled when no journal is in force (a replay)."""
+    values = list(map(dict.__getitem__, repeat(d, len(keys)), keys))  # (every key present, or KeyError before a change)
+    if not keys:
+        return values
+    if type(d) is LoggedDict:
+        for k in keys:
+            d.note(k)
+    entries = _current.get()
+    if entries is not None:
+        keep_order(entries, d, keys[0])  # what ``keep_order`` per key keeps: the first key's tail, or the whole order
+        kept = entries.orders.get(id(d)) if entries.orders is not None else None
+        if kept is not None and kept[2] is not None and not kept[2].issuperset(keys):  # a key before the tail: the whole
+            keep_order(entries, d, next(k for k in keys if k not in kept[2]))
+        entries.append((_undo_keys, d, list(zip(keys, values, strict=True)), None))
+    deque(map(dict.__delitem__, repeat(d, len(keys)), keys), maxlen=0)
+    return values
 
 
 # --- undo operations ----------------------------------------------------------------------------

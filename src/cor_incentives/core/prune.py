@@ -61,6 +61,7 @@ from dataclasses import replace
 from .bounties import REVIEWER_DRAW
 from .errors import invariant
 from .events import content_hash
+from .journal import pop_keys
 from .models import model_account
 from .params import ParamHistory, Params
 from .records import CLOSED_TASK_STATES, Bounty, BountyStatus, ClosedTask, EpochRecord, Model, Node, Session, Task
@@ -132,12 +133,13 @@ def retire_closed_tasks(state: State) -> None:
     ``RULES_TASK_STUB`` with pruning on (``tasks._close`` noted it in ``state.closing``, and ``stubs_closed_tasks``) leaves
     whole, in the order it closed: folded into ``pruned`` as ``task:<id>`` with the bytes ``retire`` folds and handed to
     the database in this event's transaction (``state.retired``), and its ``ClosedTask`` stub takes its place
-    (``State.closed_tasks``, in the order the tasks closed; ``State.stub_epochs`` indexes them by ``created_epoch`` for the
-    window's end, O(log stubs) a stub). Nothing in the event reads the whole record after this: it runs after the handler (the settle
-    code reads and writes the task after ``_close``: ``_finalize``'s ``_update_validators`` after a ``_fail``) and, in a
-    close, before the prune. Under the journal like every write: a refused event leaves no fold, stub or row. A task a
-    queued draw waits for may leave: every draw handler skips a task missing from ``State.tasks`` as it skips a closed one
-    (``tasks._drawn_task``). The node counts do not move (the stub names the nodes the record named)."""
+    (``State.closed_tasks``, in the order the tasks closed; ``State.stub_epochs`` buckets them by ``created_epoch`` for the
+    window's end, with the nodes they name: O(names) a stub). Nothing in the event reads the whole record after this: it
+    runs after the handler (the settle code reads and writes the task after ``_close``: ``_finalize``'s
+    ``_update_validators`` after a ``_fail``) and, in a close, before the prune. Under the journal like every write: a
+    refused event leaves no fold, stub or row. A task a queued draw waits for may leave: every draw handler skips a task
+    missing from ``State.tasks`` as it skips a closed one (``tasks._drawn_task``). The node counts do not move (the stub
+    names the nodes the record named)."""
     closing = state.closing
     if not closing:
         return
@@ -145,8 +147,8 @@ def retire_closed_tasks(state: State) -> None:
     for tid in closing:
         task = state.tasks.pop(tid)
         invariant(task.state in CLOSED_TASK_STATES, f"task {tid} retires open")
-        state.closed_tasks[tid] = ClosedTask.of(task, state.nodes)  # (its nodes' addresses: the node table's strings)
-        state.stub_epochs.push(task.created_epoch, tid)
+        stub = state.closed_tasks[tid] = ClosedTask.of(task, state.nodes)  # (its nodes' addresses: the node table's strings)
+        state.stub_epochs.push(stub)
         retire(state, TASK, tid, task)
     state.closing = []
 
@@ -162,9 +164,7 @@ def process_prune(state: State) -> None:
         task = state.tasks.pop(tid)
         state.node_refs.drop(task_names(task))
         retire(state, TASK, tid, task)
-    stubs = state.closed_tasks
-    for tid in state.stub_epochs.pop_due(stubs.keys(), stubs, "created_epoch", horizon):  # the stubs: folded at their close
-        state.node_refs.drop(task_names(stubs.pop(tid)))
+    drop_stubs(state, horizon)  # the stubs: folded at their close
     if rules_since(state.params, RULES_BOUNTY_RETIRE):
         retire_bounties(state)
     if rules_since(state.params, RULES_NODE_RETIRE):
@@ -206,6 +206,26 @@ def closed_past_window(state: State, horizon: int) -> list[int]:
         if task.state in CLOSED_TASK_STATES:
             out.append(tid)
     return out
+
+
+def drop_stubs(state: State, horizon: int) -> int:
+    """The closed tasks' stubs created at or before ``horizon`` leave ``State.closed_tasks`` (``RULES_TASK_STUB``: their
+    whole records were folded at the events that closed them; nothing is folded here), and the nodes they name are named
+    that much less (``State.node_refs``). How many left.
+
+    In bulk, as a close past the window drops a whole epoch's stubs (1 M tasks an epoch: 1 M stubs): their ids and the
+    count of the names they hold are ``State.stub_epochs``' buckets of those epochs, taken whole (no heap pop, no read of
+    a stub's names); the stubs are popped from ``closed_tasks`` at C speed with one journal entry (``journal.pop_keys``:
+    the others keep their order, a rollback restores theirs) and the counts taken off the node counts once per node
+    (``NodeRefs.drop_counts``). The same state as a drop of each stub in id order (``closed_tasks.pop``,
+    ``node_refs.drop(task_names(stub))``: session 30's, kept in tests/core/test_stub_drop.py as the reference): the same
+    stubs leave, the counts are sums, and removing keys leaves the others' order whatever the order of removal."""
+    ids, names = state.stub_epochs.take_due(horizon)
+    if not ids:
+        return 0
+    pop_keys(state.closed_tasks, ids)
+    state.node_refs.drop_counts(names)
+    return len(ids)
 
 
 def queued_draws(state: State, purpose: str) -> set[int]:

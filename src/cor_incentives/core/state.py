@@ -219,6 +219,17 @@ class NodeRefs:
             self._add(names, -1)
             on_undo(_node_refs_add, self, names, 1)
 
+    def drop_counts(self, counts: Mapping[str, int]) -> None:
+        """Each node of ``counts`` is named that many times less (it was named at least that often): the window's drop of
+        many stubs at once (``prune.drop_stubs``), O(the nodes named) and one journal entry, not O(names) and one a stub.
+        Checked whole before any write: a node named fewer times than dropped raises and changes nothing."""
+        held = self.counts
+        for name, by in counts.items():
+            invariant(by > 0 and held.get(name, 0) >= by, f"node {name} named fewer than no times")
+        if counts:
+            _node_refs_add_counts(self, counts, -1)
+            on_undo(_node_refs_add_counts, self, counts, 1)
+
     def named(self, node_id: str) -> bool:
         return node_id in self.counts
 
@@ -238,6 +249,16 @@ class NodeRefs:
 
 def _node_refs_add(refs: NodeRefs, names: list[str] | tuple[str, ...], by: int) -> None:
     refs._add(names, by)
+
+
+def _node_refs_add_counts(refs: NodeRefs, counts: Mapping[str, int], sign: int) -> None:
+    held = refs.counts
+    for name, by in counts.items():
+        left = held.get(name, 0) + sign * by
+        if left:
+            held[name] = left
+        else:
+            del held[name]
 
 
 _ABSENT = object()  # a node not held by a ``CapHeap`` (what its undo restores)
@@ -557,6 +578,105 @@ def _due_restore(due: DueIds, heap: list[tuple[int, int]], _: object) -> None:
     due.heap = heap
 
 
+class StubEpochs:
+    """Derived: the closed tasks' stubs (``State.closed_tasks``, ``RULES_TASK_STUB``) by ``created_epoch``: each epoch's ids
+    in the order they closed (``buckets``: epoch -> ids) and how many times its stubs name each node (``names``: epoch ->
+    node -> count, ``task_names`` of each stub summed), so the close that ends the window takes whole buckets
+    (``take_due``: O(buckets) and one journal entry, no heap pop per stub) and ``prune.drop_stubs`` takes the names off
+    ``State.node_refs`` once per node named (O(nodes), not a read of every dropped stub's names: ~1 µs a stub at 1 M,
+    the decoded stubs' strings scattered in memory; each name is counted here by the event that closes the task, its
+    stub just made). Exact: every stub has one entry, in its epoch's bucket, its names in its epoch's counts, nothing
+    else is held (``push`` is journaled, so a refused event's stubs leave nothing; there is no stale entry to skip). As
+    ``EntryIndex``: not hashed, not in a snapshot (``state_codec.DERIVED_STATE_FIELDS``), made again when a state is
+    decoded (``of``), compared with a rebuild by the full checks (``State.check_entry_indexes``: the ``(epoch, id)`` pairs
+    sorted, the order inside a bucket is never read, and the counts). Its dicts and lists are plain: ``push`` and
+    ``take_due`` journal what they change."""
+
+    __slots__ = ("buckets", "names")
+
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[int]] = {}
+        self.names: dict[int, dict[str, int]] = {}
+
+    @classmethod
+    def of(cls, stubs: Mapping[int, ClosedTask]) -> StubEpochs:
+        """The buckets of ``stubs`` and their names (O(stubs)), each bucket in ``stubs``' order."""
+        index = cls()
+        for stub in stubs.values():
+            index._add(stub)
+        return index
+
+    def push(self, stub: ClosedTask) -> None:
+        """A stub just made (journaled: a refused event takes it back)."""
+        self._add(stub)
+        on_undo(_stub_epochs_unpush, self, stub)
+
+    def _add(self, stub: ClosedTask) -> None:
+        epoch = stub.created_epoch
+        bucket = self.buckets.get(epoch)
+        if bucket is None:
+            self.buckets[epoch] = [stub.id]
+            counts = self.names[epoch] = {}
+        else:
+            bucket.append(stub.id)
+            counts = self.names[epoch]
+        for name in stub.miners:
+            counts[name] = counts.get(name, 0) + 1
+        for name in stub.validators:
+            counts[name] = counts.get(name, 0) + 1
+        if stub.router is not None:
+            counts[stub.router] = counts.get(stub.router, 0) + 1
+
+    def take_due(self, horizon: int) -> tuple[list[int], dict[str, int]]:
+        """The ids of the stubs created at or before ``horizon`` (by epoch, each epoch's in the order they closed) and how
+        many times they name each node, taken out (journaled). O(buckets + ids + nodes named), and O(1) a stub when one
+        epoch's bucket is due (each close takes one: the window moves by one epoch)."""
+        buckets, names = self.buckets, self.names
+        due = sorted(e for e in buckets if e <= horizon)
+        if not due:
+            return [], {}
+        taken = [(e, buckets.pop(e), names.pop(e)) for e in due]
+        on_undo(_stub_epochs_restore, self, taken)
+        if len(taken) == 1:
+            return taken[0][1], taken[0][2]
+        counts: dict[str, int] = {}
+        for _, _, named in taken:
+            for name, n in named.items():
+                counts[name] = counts.get(name, 0) + n
+        return [i for _, ids, _ in taken for i in ids], counts
+
+    def entries(self) -> list[tuple[int, int]]:
+        """Every ``(epoch, id)`` held, sorted (for comparing with a rebuild: a duplicate or a stray entry shows)."""
+        return sorted((e, i) for e, ids in self.buckets.items() for i in ids)
+
+    def counts(self) -> dict[int, dict[str, int]]:
+        """Each epoch's counts of names, sorted (for comparing with a rebuild)."""
+        return {e: dict(sorted(self.names[e].items())) for e in sorted(self.names)}
+
+
+def _stub_epochs_unpush(index: StubEpochs, stub: ClosedTask, _: object) -> None:
+    epoch = stub.created_epoch
+    bucket = index.buckets[epoch]
+    bucket.pop()
+    if not bucket:
+        del index.buckets[epoch]
+        del index.names[epoch]
+        return
+    counts = index.names[epoch]
+    for name in task_names(stub):
+        left = counts[name] - 1
+        if left:
+            counts[name] = left
+        else:
+            del counts[name]
+
+
+def _stub_epochs_restore(index: StubEpochs, taken: list[tuple[int, list[int], dict[str, int]]], _: object) -> None:
+    for e, ids, named in taken:
+        index.buckets[e] = ids
+        index.names[e] = named
+
+
 def _unbonding_index() -> EntryIndex:
     return EntryIndex(UNBONDING_INDEX)
 
@@ -670,9 +790,9 @@ class State(Journaled):
     # derived: the ids of the tasks the event being applied closed, to retire at its end (``RULES_TASK_STUB``, pruning on:
     # ``tasks._close`` adds, ``prune.retire_closed_tasks`` empties; empty between events)
     closing: list[int] = field(default_factory=list, repr=False, compare=False)
-    # derived: the closed tasks' stubs by ``created_epoch`` (``DueIds``: the close's prune takes those past the window from
-    # it, not by walking every stub; rebuilt from ``closed_tasks`` likewise)
-    stub_epochs: DueIds = field(default_factory=DueIds, repr=False, compare=False)
+    # derived: the closed tasks' stubs by ``created_epoch`` (``StubEpochs``: the close's prune takes the buckets past the
+    # window from it, not by walking every stub; rebuilt from ``closed_tasks`` likewise)
+    stub_epochs: StubEpochs = field(default_factory=StubEpochs, repr=False, compare=False)
 
     @property
     def params(self) -> Params:
@@ -764,7 +884,8 @@ class State(Journaled):
             "curator_points": dict(sorted(self.curator_points.items())),
             "node_refs": self.node_refs.as_dict(),
             "fine_tune_counts": dict(sorted(self.fine_tune_counts.items())),
-            "stub_epochs": self.stub_epochs.live(self.closed_tasks.keys(), self.closed_tasks, "created_epoch"),
+            "stub_epochs": self.stub_epochs.entries(),
+            "stub_epoch_names": self.stub_epochs.counts(),
         }
 
     def open_ids(self) -> dict[str, set[int] | set[str]]:
@@ -819,7 +940,7 @@ class State(Journaled):
         self.attested, self.curator_points = self.attestation_indexes_rebuilt()
         self.node_refs = NodeRefs.of(self.tasks, self.sessions, self.closed_tasks)
         self.fine_tune_counts = self.fine_tune_counts_rebuilt()
-        self.stub_epochs = DueIds.of(self.closed_tasks.keys(), self.closed_tasks, "created_epoch")
+        self.stub_epochs = StubEpochs.of(self.closed_tasks)
 
     def fine_tune_counts_rebuilt(self) -> dict[str, int]:
         """How many live models name each model as their parent, counted from the models (O(every model))."""
@@ -855,10 +976,10 @@ class State(Journaled):
             "the count of live tasks' and open sessions' references to each node differs from the tasks and sessions",
         )
         invariant(dict(self.fine_tune_counts) == self.fine_tune_counts_rebuilt(), "the count of each model's live fine-tunes differs from the models")
-        stubs = self.closed_tasks
+        rebuilt = StubEpochs.of(self.closed_tasks)
         invariant(
-            self.stub_epochs.live(stubs.keys(), stubs, "created_epoch") == DueIds.of(stubs.keys(), stubs, "created_epoch").heap,
-            "the closed tasks' stubs by created epoch differ from the stubs",
+            self.stub_epochs.entries() == rebuilt.entries() and self.stub_epochs.counts() == rebuilt.counts(),
+            "the closed tasks' stubs by created epoch, or the nodes each epoch's stubs name, differ from the stubs",
         )
         self.check_tasks_in_creation_order()
 
