@@ -292,7 +292,7 @@ def record_costs(state: Any) -> dict[str, Any]:
     ``pruned_record_hash`` and the fold, without popping it: ``retire_seconds``); for each closed task's stub
     (``RULES_TASK_STUB``) ``process_prune``'s drop of them all (``prune.drop_stubs``: ``State.stub_epochs``' buckets
     taken, the stubs popped, the nodes' counts taken off in bulk; ``drop_seconds``, run last, without a journal as in a
-    replay: the stubs leave the state); the live records' and stubs' canonical bytes and memory, and
+    replay: the stubs leave the state; ``stubs_dropped`` how many); the live records' and stubs' canonical bytes and memory, and
     the process's RSS (``/proc/self/status`` VmRSS, MB) after the close and after each of the three."""
     from cor_incentives.app.collector import engine_memory
     from cor_incentives.app.snapshots import snapshot_row
@@ -327,7 +327,7 @@ def record_costs(state: Any) -> dict[str, Any]:
     horizon = max((stub.created_epoch for stub in stubs.values()), default=0)
     with engine_memory():
         start = time.process_time()
-        drop_stubs(state, horizon)  # (core/prune.py process_prune's drop)
+        out["stubs_dropped"] = drop_stubs(state, horizon)  # (core/prune.py process_prune's drop)
         out["drop_seconds"] = time.process_time() - start
     out["stubs_left"] = len(stubs)
     out["rss_mb_after_drop"] = rss_mb()

@@ -198,10 +198,10 @@ def test_record_costs_under_rule_27_time_the_stubs_and_rule_26_keeps_whole_recor
     assert new["prune_closed_records"] == 1 == old["prune_closed_records"]
     assert (new["task_records"], new["closed_task_stubs"]) == (0, 300) and (old["task_records"], old["closed_task_stubs"]) == (300, 0)
     n, o = new["record_costs"], old["record_costs"]
-    assert (n["closed_task_stubs"], n["task_records"], n["stubs_left"]) == (300, 0, 0)
+    assert (n["closed_task_stubs"], n["task_records"], n["stubs_dropped"], n["stubs_left"]) == (300, 0, 300, 0)
     assert min(n["anchor_seconds"], n["snapshot_seconds"], n["drop_seconds"]) > 0 and n["retire_seconds"] == 0
     assert 300 * 200 < n["stub_bytes"] < 300 * 2_000 and 0 < n["stub_memory_bytes"] < o["task_record_memory_bytes"] // 5
-    assert min(o["anchor_seconds"], o["snapshot_seconds"], o["retire_seconds"]) > 0 and o["drop_seconds"] == 0 and o["stub_bytes"] == 0
+    assert min(o["anchor_seconds"], o["snapshot_seconds"], o["retire_seconds"]) > 0 and o["stubs_dropped"] == 0 and o["stub_bytes"] == 0
     assert o["task_record_bytes"] > 5 * n["stub_bytes"] and o["snapshot_bytes"] > 2 * n["snapshot_bytes"]
     assert min(n[k] for k in ("rss_mb_after_close", "rss_mb_after_anchor", "rss_mb_after_snapshot", "rss_mb_after_drop")) > 0
     assert new["root"] == old["root"]
