@@ -44,7 +44,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_BOUNTY_DEPOSIT, RULES_BOUNTY_RETIRE, rules_since
+from ...core.rules import RULES_BOUNTY_DEPOSIT, RULES_BOUNTY_RETIRE, rules_since
 from ...core.state import State
 from ...core.state_codec import encode_record
 from ...core.streams import Stream
@@ -54,7 +54,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from ..strategies import sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import SampledScript, StakeScript, actor, cor_units, live_probe, made, node, population_scenario, sampled_rounds
+from .common import Rules, SampledScript, StakeScript, actor, cor_units, live_probe, made, node, population_scenario, rounds_scenario, sampled_rounds
 from .measure import earned
 
 PRIZE_COR = 10_000
@@ -275,7 +275,7 @@ SPAM_PRIZE_TRY = 1  # the spammer's prize under the old rule: one base unit
 HONEST_PRIZE_COR = 100
 HONEST_HUNTERS = ("honest-0", "honest-1", "honest-2")
 SPAM_JUDGES = ("judge-0", "judge-1", "judge-2")
-BEFORE_DEPOSIT = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_DEPOSIT)  # the rule before 21
+DEPOSIT_RULES = Rules(RULES_BOUNTY_DEPOSIT, "deposit", "before_deposit")
 
 
 def _honest_world(attacker_name: str, attacker_wallet: int) -> tuple[list[Step], dict[str, int], dict[str, str]]:
@@ -329,18 +329,11 @@ class BountySpam(Family):
         Knob("bounties", 4, "bounties the spammer opens", 1, 50),
         Knob("keys", 25, "the spammer's keys, each entering every spam bounty once", 1, 200),
         Knob("budget_cor", 1_000, "the spammer's COR (it funds its keys' deposits from it, as far as it goes)", 0, 1_000_000),
-        Knob(
-            "rules",
-            "deposit",
-            f"the rules: deposit (rule {RULES_BOUNTY_DEPOSIT}: a minimum prize and an entry deposit) or before_deposit "
-            f"(rule {BEFORE_DEPOSIT}: any prize, free entries)",
-            choices=("deposit", "before_deposit"),
-        ),
+        DEPOSIT_RULES.knob("a minimum prize and an entry deposit", "any prize, free entries"),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params = {} if k["rules"] == "deposit" else {"rule_version": BEFORE_DEPOSIT}
-        return population_scenario(self.name + ("~twin" if twin else ""), 2, tasks=2, params=params)
+        return population_scenario(self.name + ("~twin" if twin else ""), 2, tasks=2, params=DEPOSIT_RULES.params(k))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         spammer = actor("spammer")
@@ -437,7 +430,7 @@ def _spam_entry(spammer: str, i: int, key: str) -> Any:
 
 # --- bounty_churn: rule 22 (RULES_BOUNTY_RETIRE) ------------------------------------------------------------------
 
-BEFORE_RETIRE = max(v for v in RULE_VERSIONS if v < RULES_BOUNTY_RETIRE)  # the rule before 22
+RETIRE_RULES = Rules(RULES_BOUNTY_RETIRE, "retire", "before_retire")
 CHURN_CREATE, CHURN_ENTER, CHURN_PROBE, CHURN_EXPIRE = 2, 3, 30, 40  # offsets in every epoch
 CHURN_DEADLINE_TICKS = 10  # from the create to the deadline
 CHURN_REVIEW_TICKS = 10  # bounty_review_period_ticks in both worlds (the default 100 is a whole epoch)
@@ -468,20 +461,12 @@ class BountyChurn(Family):
         Knob("rounds", 6, "epochs the churner runs a round in (one round an epoch)", 1, 30),
         Knob("bounties", 5, "minimum-prize bounties the churner opens each round", 1, 50),
         Knob("keys", 10, "the churner's keys, each entering every churn bounty of a round", 1, 100),
-        Knob(
-            "rules",
-            "retire",
-            f"the rules: retire (rule {RULES_BOUNTY_RETIRE}: an expired bounty leaves the live state at the next close) or "
-            f"before_retire (rule {BEFORE_RETIRE}: kept forever)",
-            choices=("retire", "before_retire"),
-        ),
+        RETIRE_RULES.knob("an expired bounty leaves the live state at the next close", "kept forever"),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params: dict[str, Any] = {"prune_closed_records": 1, "bounty_review_period_ticks": CHURN_REVIEW_TICKS}
-        if k["rules"] == "before_retire":
-            params["rule_version"] = BEFORE_RETIRE
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+        params = RETIRE_RULES.params(k, pruned=True, bounty_review_period_ticks=CHURN_REVIEW_TICKS)
+        return rounds_scenario(self.name, twin, int(k["rounds"]), params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         churner = actor("churner")

@@ -53,11 +53,12 @@ from ..scenarios import ROUTER, Scenario, validators
 from ..script import ActorScript
 from ..strategies import Environment
 from .base import Family, Knob, Knobs, Verdict
-from .common import final_state, made
+from .common import Rules, final_state, made
 from .slashing import Watch
 from .validators import BAD_MIX
 
 COR = 10**18
+RULES = Rules(RULES_USER_CANARIES, "user_canaries", "before_user_canaries")
 FIELDS = ("fees", "network", "staking", "slashes", "evaluated", "served", "assigned", "canaries_failed", "costs")
 
 
@@ -95,13 +96,7 @@ class CanarySpotting(Family):
             "salad (the old policy, which a lexical check spots)",
             choices=("offtopic", "garbage"),
         ),
-        Knob(
-            "rules",
-            "user_canaries",
-            "the rules: user_canaries (rule 17: user tasks carry the oracle's canary commitment too) or before_user_canaries "
-            "(rule 16: only network tasks do)",
-            choices=("user_canaries", "before_user_canaries"),
-        ),
+        RULES.knob("user tasks carry the oracle's canary commitment too", "only network tasks do"),
         Knob("epochs", 10, "epochs run", 1, 30),
     )
 
@@ -116,7 +111,7 @@ class CanarySpotting(Family):
             self.description,
             env=Environment(canary_output=str(k["planted"])),
             epochs=int(k["epochs"]),
-            params={} if k["rules"] == "user_canaries" else {"rule_version": RULES_USER_CANARIES - 1},
+            params=RULES.params(k),
         )
         return s.honest_twin() if twin else s
 

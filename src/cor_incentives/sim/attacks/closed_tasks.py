@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ...core.records import CLOSED_TASK_STATES, ClosedTask
-from ...core.rules import RULE_VERSIONS, RULES_TASK_STUB
+from ...core.rules import RULES_TASK_STUB
 from ...core.state import State
 from ...core.state_codec import encode_record
 from ...core.units import COR
@@ -27,13 +27,13 @@ from ..runner import MODEL_ID, RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, TaskSpec
 from .base import Family, Knob, Knobs, Verdict
-from .common import actor, made, population_scenario
+from .common import Rules, actor, made, rounds_scenario
 from .wash import user_task
 
 if TYPE_CHECKING:
     from ..runner import World
 
-BEFORE_STUB = max(v for v in RULE_VERSIONS if v < RULES_TASK_STUB)  # the rule before 27
+RULES = Rules(RULES_TASK_STUB, "stub", "before_stub")
 DEPOSIT_COR = 2_000
 
 
@@ -109,20 +109,11 @@ class ClosedTaskBloat(Family):
         Knob("tasks", 10, "one-token tasks the attacker submits each epoch", 0, 200),
         Knob("redundancy", 8, "miners a task of the attacker's session asks for", 2, 32),
         Knob("validators", 6, "validators a task of the attacker's session asks for", 1, 32),
-        Knob(
-            "rules",
-            "stub",
-            f"the rules: stub (rule {RULES_TASK_STUB}: a closed task leaves whole at its close, a stub stays for the window) "
-            f"or before_stub (rule {BEFORE_STUB}: the whole record stays for the window)",
-            choices=("stub", "before_stub"),
-        ),
+        RULES.knob("a closed task leaves whole at its close, a stub stays for the window", "the whole record stays for the window"),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params: dict[str, Any] = {"prune_closed_records": 1}
-        if k["rules"] == "before_stub":
-            params["rule_version"] = BEFORE_STUB
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+        return rounds_scenario(self.name, twin, int(k["rounds"]), RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return BloatScript(k, twin)

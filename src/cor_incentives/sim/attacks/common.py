@@ -1,15 +1,19 @@
-"""Pieces the attack families share: the population, actors' addresses, a script that watches stake."""
+"""Pieces the attack families share: the population, actors' addresses, a script that watches stake, the ``rules``
+knob that runs a defence's rule or the one before it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...core.errors import InvariantViolation
+from ...core.rules import RULE_VERSIONS
 from ...core.units import COR
 from ..chain import addr
 from ..scenarios import ROUTER, NodeGroup, Scenario, miners, validators
 from ..script import Step, TimedScript
+from .base import Knob, Knobs
 from .measure import Position, StakeClock
 
 if TYPE_CHECKING:
@@ -65,6 +69,49 @@ def population_scenario(
         network_tasks_per_epoch=tasks,
         seeds=(1,),
     )
+
+
+PRUNED: dict[str, Any] = {"prune_closed_records": 1}
+"""What a node with a database holds (closed records leave the live state); the simulator's default keeps everything."""
+
+
+def rule_before(rule: int) -> int:
+    """The last rule version before ``rule`` (the rules a family's old choice runs)."""
+    return max(v for v in RULE_VERSIONS if v < rule)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A family's ``rules`` knob: choice ``new`` (the default) runs the current rules, which have the defence ``rule``
+    brought in; choice ``old`` runs the last rule before it (``rule_before``)."""
+
+    rule: int
+    new: str
+    old: str
+
+    @property
+    def before(self) -> int:
+        return rule_before(self.rule)
+
+    def knob(self, new_does: str = "", old_does: str = "", *, doc: str = "") -> Knob:
+        """The knob; its doc names each choice's rule version and what it does (or is ``doc`` as given)."""
+        old = f"rule {self.before}: {old_does}" if old_does else f"rule {self.before}"
+        doc = doc or f"the rules: {self.new} (rule {self.rule}: {new_does}) or {self.old} ({old})"
+        return Knob("rules", self.new, doc, choices=(self.new, self.old))
+
+    def params(self, k: Knobs, *, pruned: bool = False, **more: Any) -> dict[str, Any]:
+        """Core parameters of a world with the rules ``k`` chooses: ``PRUNED`` if ``pruned``, then ``more``, then the
+        old choice's ``rule_version`` (nothing for the current rules)."""
+        out = {**(PRUNED if pruned else {}), **more}
+        if k["rules"] == self.old:
+            out["rule_version"] = self.before
+        return out
+
+
+def rounds_scenario(name: str, twin: bool, rounds: int, params: dict[str, Any]) -> Scenario:
+    """The population with two tasks of each kind an epoch, for a family that runs one round an epoch: ``rounds``
+    epochs and one more (its last round's records meet a close)."""
+    return population_scenario(name + ("~twin" if twin else ""), rounds + 1, tasks=2, params=params)
 
 
 def cor_units(amount_cor: int | str) -> int:

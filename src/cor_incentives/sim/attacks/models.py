@@ -33,7 +33,7 @@ from typing import Any
 
 from ...core.models import QUANTIZATIONS
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_FINE_TUNE_RELEASE, RULES_MODEL_BOND
+from ...core.rules import RULES_FINE_TUNE_RELEASE, RULES_MODEL_BOND
 from ...core.state import State
 from ...core.state_codec import encode_record
 from ...core.units import COR
@@ -41,9 +41,9 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import SampledScript, actor, live_probe, made, population_scenario, sampled_rounds
+from .common import Rules, SampledScript, actor, live_probe, made, rounds_scenario, sampled_rounds
 
-BEFORE_BOND = max(v for v in RULE_VERSIONS if v < RULES_MODEL_BOND)  # the rule before 25
+BOND_RULES = Rules(RULES_MODEL_BOND, "bond", "before_bond")
 REGISTER, PROBE, RETIRE = 2, 30, 40  # offsets in every epoch
 
 
@@ -75,20 +75,11 @@ class ModelSpam(Family):
         Knob("rounds", 6, "epochs the attackers run a round in (one round an epoch)", 1, 30),
         Knob("registers", 20, "model.register each attacker sends each round (each a fresh id)", 0, 1_000),
         Knob("funds", 50, "COR the lister holds (the spammer holds none)", 0, 10_000),
-        Knob(
-            "rules",
-            "bond",
-            f"the rules: bond (rule {RULES_MODEL_BOND}: a listing deposit, model.retire, retired models leave at the next "
-            f"close) or before_bond (rule {BEFORE_BOND}: free listings, kept forever)",
-            choices=("bond", "before_bond"),
-        ),
+        BOND_RULES.knob("a listing deposit, model.retire, retired models leave at the next close", "free listings, kept forever"),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params: dict[str, Any] = {"prune_closed_records": 1}
-        if k["rules"] == "before_bond":
-            params["rule_version"] = BEFORE_BOND
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+        return rounds_scenario(self.name, twin, int(k["rounds"]), BOND_RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         spammer, lister = _attackers()
@@ -195,7 +186,7 @@ def _retire() -> Any:
 
 
 VICTIM_MODEL = "victim-model"
-BEFORE_RELEASE = max(v for v in RULE_VERSIONS if v < RULES_FINE_TUNE_RELEASE)  # the rule before 26
+RELEASE_RULES = Rules(RULES_FINE_TUNE_RELEASE, "release", "before_release")
 LIST, HOLD, RELEASE, OWNER_RETIRE, LOCK_PROBE = 2, 4, 30, 40, 45  # offsets in an epoch
 
 
@@ -221,20 +212,14 @@ class FineTuneHold(Family):
         Knob("rounds", 6, "epochs the owner tries to retire its model (one model.retire an epoch while it is listed)", 1, 30),
         Knob("fine_tunes", 1, "fine-tunes the stranger registers of the owner's model (each locks one deposit)", 0, 10),
         Knob("hold", 6, "epochs the stranger keeps its fine-tunes before retiring them (≥ rounds: never within the run)", 0, 30),
-        Knob(
-            "rules",
-            "release",
-            f"the rules: release (rule {RULES_FINE_TUNE_RELEASE}: model.retire accepted while fine-tunes name the model, the "
-            f"retired parent live until they left) or before_release (rule {BEFORE_RELEASE}: refused model_has_fine_tunes)",
-            choices=("release", "before_release"),
+        RELEASE_RULES.knob(
+            "model.retire accepted while fine-tunes name the model, the retired parent live until they left",
+            "refused model_has_fine_tunes",
         ),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params: dict[str, Any] = {"prune_closed_records": 1}
-        if k["rules"] == "before_release":
-            params["rule_version"] = BEFORE_RELEASE
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+        return rounds_scenario(self.name, twin, int(k["rounds"]), RELEASE_RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         owner, holder = _owner_and_holder()

@@ -44,10 +44,11 @@ from ..scenarios import MINER_STAKE, ROUTER, NodeGroup, Scenario, validators
 from ..script import ActorScript
 from ..strategies import Environment
 from .base import Family, Knob, Knobs, Verdict
-from .common import final_state, made, world_of
+from .common import Rules, final_state, made, world_of
 from .slashing import Watch
 
 COR = 10**18
+RULES = Rules(RULES_PAID_PLANTER, "paid_planter", "before_paid_planter")
 
 
 def _mean(xs: list[int]) -> float:
@@ -77,12 +78,7 @@ class PlantRefusal(Family):
     gain_unit = "work value gained per instruction to plant by refusing it, as a share of one in-consensus miner's value on the task"
     knobs = (
         Knob("count", 2, "refusing miners (miner-00..), of 10", 1, 10),
-        Knob(
-            "rules",
-            "paid_planter",
-            "the rules: paid_planter (rule 18: the planter earns as a typical in-consensus miner) or before_paid_planter (rule 17: nothing)",
-            choices=("paid_planter", "before_paid_planter"),
-        ),
+        RULES.knob("the planter earns as a typical in-consensus miner", "nothing"),
         Knob("canary_rate_pct", 25, "share of tasks carrying a canary, in percent (env.canary_rate; user tasks from rule 17)", 1, 100),
         Knob("planted", "offtopic", "what the oracle plants (env.canary_output)", choices=("offtopic", "garbage")),
         Knob("epochs", 6, "epochs run", 1, 20),
@@ -97,7 +93,7 @@ class PlantRefusal(Family):
         groups = (NodeGroup("miner", "honest", n, (MINER_STAKE,), options=options),)
         if n < 10:
             groups += (NodeGroup("miner", "honest", 10 - n, (MINER_STAKE,)),)
-        params = {} if k["rules"] == "paid_planter" else {"rule_version": RULES_PAID_PLANTER - 1}
+        params = RULES.params(k)
         return Scenario(
             self.name + ("~twin" if twin else ""),
             groups + validators() + ROUTER,

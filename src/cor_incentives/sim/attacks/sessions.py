@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_SESSION_BOUND
+from ...core.rules import RULES_SESSION_BOUND
 from ...core.state import State
 from ...core.state_codec import encode_record
 from ...core.units import COR
@@ -28,9 +28,9 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import SampledScript, actor, live_probe, made, population_scenario, sampled_rounds
+from .common import Rules, SampledScript, actor, live_probe, made, rounds_scenario, sampled_rounds
 
-BEFORE_BOUND = max(v for v in RULE_VERSIONS if v < RULES_SESSION_BOUND)  # the rule before 24
+RULES = Rules(RULES_SESSION_BOUND, "bound", "before_bound")
 OPEN, PROBE, CLOSE = 2, 30, 40  # offsets in every epoch
 
 
@@ -62,20 +62,11 @@ class SessionSpam(Family):
         Knob("rounds", 6, "epochs the attackers run a round in (one round an epoch)", 1, 30),
         Knob("opens", 20, "session.open without a deposit the unfunded spammer sends each round", 0, 1_000),
         Knob("sessions", 5, "sessions the churner opens (at the minimum deposit) and closes each round", 0, 100),
-        Knob(
-            "rules",
-            "bound",
-            f"the rules: bound (rule {RULES_SESSION_BOUND}: a minimum first deposit, closed sessions leave at the next close) "
-            f"or before_bound (rule {BEFORE_BOUND}: free sessions, kept forever)",
-            choices=("bound", "before_bound"),
-        ),
+        RULES.knob("a minimum first deposit, closed sessions leave at the next close", "free sessions, kept forever"),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params: dict[str, Any] = {"prune_closed_records": 1}
-        if k["rules"] == "before_bound":
-            params["rule_version"] = BEFORE_BOUND
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) + 1, tasks=2, params=params)
+        return rounds_scenario(self.name, twin, int(k["rounds"]), RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         spammer, churner = _attackers()

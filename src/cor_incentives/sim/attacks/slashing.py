@@ -36,7 +36,7 @@ from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Override
 from ..strategies import MinerContext, MinerPlan, Output, garbage_output, honest_output, lazy_output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, final_state, made, node, population_scenario
+from .common import POPULATION, Rules, final_state, made, node, population_scenario
 from .measure import slashed
 
 if TYPE_CHECKING:
@@ -386,6 +386,9 @@ class JoinScript(ActorScript):
                 self.starts[name] = state.nodes[a].reputation_ppb
 
 
+RULES = Rules(RULES_NEWCOMER_FLOOR, "floor", "before_floor")
+
+
 class NewcomerGriefing(Family):
     name = "newcomer_griefing"
     title = "Hold newcomers down with a failing, slashed miner"
@@ -403,7 +406,7 @@ class NewcomerGriefing(Family):
         Knob("newcomers", 3, "honest miners that register at join_epoch", 1, 10),
         Knob("join_epoch", 3, "the epoch the newcomers register in (the sacrificial miner fails from epoch 0)", 1, 20),
         Knob("sac_stake_cor", 20_000, "the sacrificial miner's self-bond (COR): drawn often enough to fall fast", 1_000, 200_000),
-        Knob("rules", "floor", "the rules: the floored cap (13), or the rules before it (12)", choices=("floor", "before_floor")),
+        RULES.knob(doc="the rules: the floored cap (13), or the rules before it (12)"),
         Knob("epochs", 10, "epochs run", 2, 30),
     )
     SAC = "sac-00"
@@ -416,7 +419,7 @@ class NewcomerGriefing(Family):
         new = NodeGroup("miner", "honest", int(k["newcomers"]), ("2000",), prefix="new", options={"late": True})
         sac = NodeGroup("miner", "garbage_last", 1, (str(k["sac_stake_cor"]),), prefix="sac")
         nodes = POPULATION + ((new,) if twin else (sac, new))
-        params = {} if k["rules"] == "floor" else {"rule_version": RULES_NEWCOMER_FLOOR - 1}
+        params = RULES.params(k)
         epochs = max(int(k["epochs"]), int(k["join_epoch"]) + 1)
         return population_scenario(self.name + ("~twin" if twin else ""), epochs, nodes=nodes, params=params, tasks=20)
 

@@ -35,7 +35,10 @@ from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
 from ..script import ActorScript
 from .base import Family, Knob, Knobs, Verdict
+from .common import Rules
 from .validators import COR, PPB, Collusion49, _pct
+
+RULES = Rules(RULES_TASK_SPREAD, "spread", "before_spread")
 
 
 class SpreadInflation(Family):
@@ -56,7 +59,7 @@ class SpreadInflation(Family):
         Knob("count", 5, "inflating validators (validator-00..; 5 hold 49 % of validator stake)", 1, 5),
         Knob("spread_ppb", 2 * PPB, "the spread the coalition claims", 0, 2 * PPB),
         Knob("quality_ppb", PPB, "the quality it reports for its garbage miner", 0, PPB),
-        Knob("rules", "spread", "the rules: the spread rule in the core, or the rules before it", choices=("spread", "before_spread")),
+        RULES.knob(doc="the rules: the spread rule in the core, or the rules before it"),
         Knob("epochs", 10, "epochs run", 1, 30),
     )
 
@@ -64,7 +67,7 @@ class SpreadInflation(Family):
 
     def _scenario(self, k: Knobs, lie: bool) -> Scenario:
         options = {"spread": int(k["spread_ppb"]) / PPB, "quality": int(k["quality_ppb"]) / PPB}
-        params = {} if k["rules"] == "spread" else {"rule_version": RULES_TASK_SPREAD - 1}
+        params = RULES.params(k)
         vals = validators("spread_inflater", int(k["count"]), "c", options) if lie else validators()
         return Scenario(
             self.name if lie else f"{self.name}~honest_validators",

@@ -46,7 +46,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULE_VERSIONS, RULES_EXPOSED_STAKE, RULES_MIN_POSITION, RULES_NODE_RETIRE
+from ...core.rules import RULES_EXPOSED_STAKE, RULES_MIN_POSITION, RULES_NODE_RETIRE
 from ...core.staking import stakers
 from ...core.state import State
 from ...core.state_codec import encode_record
@@ -55,7 +55,7 @@ from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, StakeScript, actor, cor_units, made, node, population_scenario
+from .common import POPULATION, Rules, StakeScript, actor, cor_units, made, node, population_scenario
 from .measure import commission, staker_rewards
 
 EPOCH_TICKS = 100  # the devnet epoch length the offsets' bounds assume
@@ -342,6 +342,7 @@ class CommissionSwitch(Family):
         )
 
 
+EXPOSED_RULES = Rules(RULES_EXPOSED_STAKE, "exposed", "before_exposure")
 IDLE_MODEL = "idle-model"  # a model id no task in the simulation asks for (the core takes any well-formed id in node.register)
 
 
@@ -384,12 +385,7 @@ class IdleStake(Family):
             "self-bond unbonded to one base unit below the miners' minimum before any task, so it is not selectable",
             choices=("unused_model", "below_minimum"),
         ),
-        Knob(
-            "rules",
-            "exposed",
-            "the rules: exposed (rule 14: only stake exposed to work earns the APR) or before_exposure (rule 13: every stake × tick)",
-            choices=("exposed", "before_exposure"),
-        ),
+        EXPOSED_RULES.knob("only stake exposed to work earns the APR", "every stake × tick"),
     )
     IDLE, WORKING = "idle-00", "miner-00"
 
@@ -398,7 +394,7 @@ class IdleStake(Family):
         if twin:  # the twin's node is never registered: its operator holds the same COR in its wallet
             options["late"] = True
         idle = NodeGroup("miner", "honest", 1, (str(k["stake_cor"]),), prefix="idle", options=options)
-        params = {} if k["rules"] == "exposed" else {"rule_version": RULES_EXPOSED_STAKE - 1}
+        params = EXPOSED_RULES.params(k)
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (idle,), params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
@@ -480,6 +476,7 @@ class IdleStake(Family):
 # --- rule 20: dust positions ---
 DUST_NODES = tuple(f"miner-{i:02d}" for i in range(10)) + ("cheat-00",)  # the miners the keys delegate to, in turn
 DUST_PROPOSAL_EPOCH = 2  # stake delegated at the start votes (is snapshotted) from epoch 2: aged a whole epoch
+MIN_POSITION_RULES = Rules(RULES_MIN_POSITION, "min_position", "before_min_position")
 
 
 def _dust_keys(k: Knobs, twin: bool) -> list[str]:
@@ -505,19 +502,14 @@ class DustPositions(Family):
     knobs = (
         Knob("keys", 200, "keys the attacker delegates from (one position each)", 1, 5_000),
         Knob("units_per_key", 1, "base units each key delegates (10**18: 1 COR, the minimum position)", 1, 10**24),
-        Knob(
-            "rules",
-            "min_position",
-            "the rules: min_position (rule 20: a position holds 0 or at least min_position_units) or before_min_position (rule 19)",
-            choices=("min_position", "before_min_position"),
-        ),
+        MIN_POSITION_RULES.knob("a position holds 0 or at least min_position_units"),
         Knob("epochs", 3, "epochs run (the proposal opens in epoch 2)", DUST_PROPOSAL_EPOCH + 1, 10),
     )
     PROPOSER = "dust-proposer"
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         cheat = NodeGroup("miner", "copier", 1, ("2000",), prefix="cheat", options={"reveal": "copy"})  # commit_mismatch: slashed
-        params = {} if k["rules"] == "min_position" else {"rule_version": RULES_MIN_POSITION - 1}
+        params = MIN_POSITION_RULES.params(k)
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (cheat,), params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
@@ -598,7 +590,7 @@ class DustPositions(Family):
 
 
 # --- rule 23: node churn ---
-BEFORE_NODE_RETIRE = max(v for v in RULE_VERSIONS if v < RULES_NODE_RETIRE)  # the rule before 23
+RETIRE_RULES = Rules(RULES_NODE_RETIRE, "retire", "before_retire")
 CHURN_WITHDRAW, CHURN_PASS, CHURN_REGISTER, CHURN_UNBOND, CHURN_PROBE = 1, 2, 3, 4, 50  # offsets in an epoch
 
 
@@ -635,19 +627,11 @@ class NodeChurn(Family):
     knobs = (
         Knob("rounds", 6, "registrations the churner makes (one per unbonding period and hold)", 2, 30),
         Knob("hold", 1, "closes each key stays bonded through before it unbonds (its slot in the selection index is made at a close)", 0, 5),
-        Knob(
-            "rules",
-            "retire",
-            f"the rules: retire (rule {RULES_NODE_RETIRE}: a node with nothing left leaves at the next close) or "
-            f"before_retire (rule {BEFORE_NODE_RETIRE}: kept forever)",
-            choices=("retire", "before_retire"),
-        ),
+        RETIRE_RULES.knob("a node with nothing left leaves at the next close", "kept forever"),
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        params: dict[str, Any] = {"prune_closed_records": 1}
-        if k["rules"] == "before_retire":
-            params["rule_version"] = BEFORE_NODE_RETIRE
+        params = RETIRE_RULES.params(k, pruned=True)
         period = Params().unbonding_period_epochs + int(k["hold"])
         return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) * period + 2, tasks=2, params=params)
 
