@@ -35,16 +35,16 @@ from hypothesis import HealthCheck, assume, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cor_incentives.core.apply import conservation_holds, replay
+from cor_incentives.core.apply import conservation_holds
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.ledger import bonded
 from cor_incentives.core.rules import LATEST, RULES_PRUNE
-from cor_incentives.core.state_codec import state_hash
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from support.chain import ORACLE, addr, refusal_of
 from support.market import MODEL, h, market
 from support.models import card, open_tasks_name_live_models
+from support.replays import replayed_to
 from support.reports import report_rounds
 
 STEPS = int(os.environ.get("COR_DRAW_STEPS", "25"))
@@ -287,7 +287,7 @@ class DrawPruneMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         if hasattr(self, "c"):
-            assert state_hash(replay(self.c.events)) == state_hash(self.c.state)
+            replayed_to(self.c.events, self.c.state)
 
 
 DrawPruneMachine.TestCase.settings = settings(

@@ -30,17 +30,17 @@ from hypothesis import HealthCheck, assume, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from cor_incentives.core.apply import conservation_holds, replay
+from cor_incentives.core.apply import conservation_holds
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.params import PARAM_FIELDS, param_bounds, param_default
 from cor_incentives.core.rules import LATEST
-from cor_incentives.core.state_codec import state_hash
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.units import COR
 from cor_incentives.core.validation import canary_commitment
 from support.chain import ORACLE, addr, refusal_of
 from support.market import h, market
 from support.models import MODEL_IDS, REGISTRY_CMDS, open_tasks_name_live_models, registry_command
+from support.replays import replayed_to
 from support.reports import report_rounds
 
 STEPS = int(os.environ.get("COR_EDGE_STEPS", "40"))
@@ -434,7 +434,7 @@ class EdgeMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         if hasattr(self, "c"):
-            assert state_hash(replay(self.c.events)) == state_hash(self.c.state)
+            replayed_to(self.c.events, self.c.state)
 
 
 EdgeMachine.TestCase.settings = settings(

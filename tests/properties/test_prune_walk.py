@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 
 from cor_incentives.core import apply as apply_module
 from cor_incentives.core import prune as prune_module
-from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError, InvariantViolation
 from cor_incentives.core.prune import TASK, closed_past_window
 from cor_incentives.core.records import CLOSED_TASK_STATES, TaskState
 from cor_incentives.core.rules import RULES_FINE_TUNE_RELEASE
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import state_hash
 from support.chain import Chain, refusing
 from support.market import MODEL, h, market
+from support.replays import replayed_to, through_snapshot
 
 EPOCH_CLOSE = apply_module.HANDLERS["epoch.close"][0]
 WALK = closed_past_window
@@ -113,8 +113,7 @@ def test_the_walk_retires_what_the_filter_of_every_live_task_retired_in_its_orde
                     assert history is not None
                     c.state.params_history = history.with_changes(c.state.epoch, {"unbonding_period_epochs": n % 3})
                 else:
-                    c.state = decode_state(encode_state(c.state))
-                    assert state_hash(c.state) == hashed
+                    c.state = through_snapshot(c.state)
             except EngineError as exc:
                 assert state_hash(c.state) == hashed, (kind, exc.code)  # a refusal changes nothing, the tasks' order included
                 continue
@@ -122,7 +121,7 @@ def test_the_walk_retires_what_the_filter_of_every_live_task_retired_in_its_orde
             c.state.check_tasks_in_creation_order()
     assert sum(len(w) for w in watched.walks) >= len(retired_tasks)
     if not any(kind == "window" for kind, _ in steps):
-        assert state_hash(replay(c.events)) == state_hash(c.state)
+        replayed_to(c.events, c.state)
 
 
 def test_tasks_retire_at_the_close_past_their_window_in_id_order_and_the_walk_stops_at_the_horizon():
