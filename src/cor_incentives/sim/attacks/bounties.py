@@ -114,6 +114,16 @@ def _funding(k: Knobs, funder: str, puppet: str) -> tuple[dict[str, int], list[S
     return {funder: COR}, [Step(1, funder, "transfer", {"to": puppet, "amount": str(COR)}, (0,), "fund_puppet")]
 
 
+def _prize_outcome(attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> tuple[float, float, float, list[str]]:
+    """Over the seeds of a prize attack (a puppet against an honest hunter): the prizes its actors won beyond the twin's,
+    the puppet's and the hunter's pay (each a share of the seeds' prizes), and the refusals."""
+    prizes = len(attack) * cor_units(PRIZE_COR)
+    gain = sum(a["prizes"] - t["prizes"] for a, t in zip(attack, twin, strict=True)) / prizes
+    won = sum(a["puppet_paid"] for a in attack) / prizes
+    hunter = sum(a["hunter_paid"] for a in attack) / prizes
+    return gain, won, hunter, sorted({r for a in attack for r in a["refused"]})
+
+
 class BountySelfAward(Family):
     name = "bounty_self_award"
     title = "Validators award a bounty to their own puppet"
@@ -171,17 +181,13 @@ class BountySelfAward(Family):
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
-        prize = cor_units(PRIZE_COR)
-        diff = sum(a["prizes"] - t["prizes"] for a, t in zip(attack, twin, strict=True))
-        gain = diff / (len(attack) * prize)
-        won = sum(a["puppet_paid"] for a in attack) / (len(attack) * prize)
-        refused = sorted({r for a in attack for r in a["refused"]})
+        gain, won, hunter, refused = _prize_outcome(attack, twin)
         return Verdict(
             gain,
             gain <= 0,
             {
                 "puppet_share_of_prizes": won,
-                "hunter_share_of_prizes": sum(a["hunter_paid"] for a in attack) / (len(attack) * prize),
+                "hunter_share_of_prizes": hunter,
                 "coalition_drawn_per_seed": [a["coalition_drawn"] for a in attack],
                 "refused": refused,
             },
@@ -252,17 +258,13 @@ class ChallengeEarlyFinalize(Family):
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
-        prize = cor_units(PRIZE_COR)
-        diff = sum(a["prizes"] - t["prizes"] for a, t in zip(attack, twin, strict=True))
-        gain = diff / (len(attack) * prize)
-        won = sum(a["puppet_paid"] for a in attack) / (len(attack) * prize)
-        refused = sorted({r for a in attack for r in a["refused"]})
+        gain, won, hunter, refused = _prize_outcome(attack, twin)
         return Verdict(
             gain,
             gain <= 0,
             {
                 "puppet_share_of_prizes": won,
-                "hunter_share_of_prizes": sum(a["hunter_paid"] for a in attack) / (len(attack) * prize),
+                "hunter_share_of_prizes": hunter,
                 "finalized_ticks": [a["finalized_tick"] for a in attack],
                 "refused": refused,
             },
