@@ -44,3 +44,15 @@ def test_sybil_operator_nodes_are_named_and_grouped():
     ops = [n for n in r.nodes.values() if n.operator == "op"]
     assert [n.name for n in ops] == ["op-00", "op-01", "op-02", "op-03", "op-04"]
     assert all(n.stake_units == 2000 * COR for n in ops)
+
+
+def test_a_node_epoch_and_a_sum_of_them_add_up_pay_by_one_formula():
+    from cor_incentives.sim.checks import Totals
+    from cor_incentives.sim.runner import NodeEpoch
+
+    one = NodeEpoch(fees=1, network=2, staking=4, other=8, slashes=16, costs=32)
+    assert (one.work_earnings, one.earnings, one.net) == (3, 15, 15 - 16 - 32)
+    total = Totals()
+    total.add(one)
+    total.add(one)
+    assert (total.work_earnings, total.earnings, total.payout, total.net) == (6, 30, 30 - 32, 30 - 32 - 64)

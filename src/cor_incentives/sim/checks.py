@@ -39,7 +39,7 @@ from typing import Any
 
 from ..core.errors import InvalidInput
 from ..core.units import COR, format_cor
-from .runner import NodeEpoch, NodeInfo, RunResult
+from .runner import Earnings, NodeEpoch, NodeInfo, RunResult
 from .scenarios import Remedy, Scenario
 
 NULL_SEED_OFFSET = 10_000
@@ -72,7 +72,7 @@ def pct(a: float | None) -> str:
 
 
 @dataclass
-class Totals:
+class Totals(Earnings):
     """NodeEpoch fields summed over a set of nodes, epochs and runs; ``node_runs`` = nodes × runs."""
 
     node_runs: int = 0
@@ -100,14 +100,6 @@ class Totals:
     def add(self, st: NodeEpoch) -> None:
         for name in TOTAL_FIELDS:
             setattr(self, name, getattr(self, name) + getattr(st, name))
-
-    @property
-    def work_earnings(self) -> int:
-        return self.fees + self.network
-
-    @property
-    def earnings(self) -> int:
-        return self.fees + self.network + self.staking + self.other
 
     @property
     def payout(self) -> int:

@@ -111,8 +111,27 @@ class NodeInfo:
     stake_units: int
 
 
+class Earnings:
+    """What a node's credits add up to, for ``NodeEpoch`` and the sums of them (``checks.Totals``)."""
+
+    fees: int
+    network: int
+    staking: int
+    other: int
+
+    @property
+    def work_earnings(self) -> int:
+        """Pay for work: task fees and the work emission."""
+        return self.fees + self.network
+
+    @property
+    def earnings(self) -> int:
+        """Everything credited: work pay, staking APR and the rest."""
+        return self.fees + self.network + self.staking + self.other
+
+
 @dataclass
-class NodeEpoch:
+class NodeEpoch(Earnings):
     """One node's measurements over one epoch (money in base units)."""
 
     assigned: int = 0  # miners: task assignments; validators: validation assignments
@@ -137,14 +156,6 @@ class NodeEpoch:
     claims_refused: int = 0  # ... and claims the engine or the distributor refused
     canaries_failed: int = 0  # validators: canaries whose planted output its report let pass
     evaluated: int = 0  # validators: reports it evaluated (ran the model for, paying validation_cost_units)
-
-    @property
-    def work_earnings(self) -> int:
-        return self.fees + self.network
-
-    @property
-    def earnings(self) -> int:
-        return self.fees + self.network + self.staking + self.other
 
     @property
     def net(self) -> int:
