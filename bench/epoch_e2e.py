@@ -389,9 +389,13 @@ def behave_alike(state: Any, miners: list[str], validators: list[str]) -> dict[s
 
 def project_growth(engine: Any) -> None:
     """Write the grown nodes and balances to the projections, as the events that made them would have
-    (so the timed close starts from projections that match the state)."""
+    (so the timed close starts from projections that match the state), the grown work and validation rows into the
+    work index included (the settling events' flushes write them, each its own rows: the close writes only its own)."""
+    from cor_incentives.store.projections import take_index_rows
+
     state = engine.state
     projector = engine.projector
+    take_index_rows(state, projector._cursors, projector._chunks, projector._closed)
     projector._nodes |= set(state.nodes)
     projector._accounts.update(dict.fromkeys(state.ledger.balances))
     projector._pending = True
