@@ -369,18 +369,11 @@ class ClosedTask:
         """The stub of a closed task; with ``nodes`` (the state's node table) each address of a node it names is that
         node's ``id`` (one ``str`` a node, not one a stub: the node counts keep every node a stub names registered)."""
         if nodes is None:
-            return cls(
-                task.id,
-                task.kind,
-                task.user,
-                task.state,
-                task.created_epoch,
-                task.created_tick,
-                task.router,
-                tuple([a.miner for a in task.miners]),
-                tuple(task.validators),
-                task.canary_commit is not None,
-            )
+            router, miners, validators = task.router, tuple([a.miner for a in task.miners]), tuple(task.validators)
+        else:
+            router = None if task.router is None else _node_id(nodes, task.router)
+            miners = tuple([_node_id(nodes, a.miner) for a in task.miners])
+            validators = tuple([_node_id(nodes, v) for v in task.validators])
         return cls(
             task.id,
             task.kind,
@@ -388,9 +381,9 @@ class ClosedTask:
             task.state,
             task.created_epoch,
             task.created_tick,
-            None if task.router is None else _node_id(nodes, task.router),
-            tuple([_node_id(nodes, a.miner) for a in task.miners]),
-            tuple([_node_id(nodes, v) for v in task.validators]),
+            router,
+            miners,
+            validators,
             task.canary_commit is not None,
         )
 
