@@ -348,6 +348,17 @@ def set_chunk(conn: Any, e: int, f: str, first: int, **values: Any) -> None:
     conn.execute(update(db.work_index).where(t.epoch == e, t.family == f, t.first_row == first).values(**values))
 
 
+def bump_first_task(url: str, e: int, f: str) -> None:
+    """Add 1 to the task id of row 0 of epoch ``e``'s stored ``f`` chunk that starts at row 0 (the rest as stored)."""
+    store = db.Store(url)
+    try:
+        with store.engine.begin() as conn:
+            ts, _, _, _ = chunk_at(conn, e, f, 0)
+            set_chunk(conn, e, f, 0, tasks=(int.from_bytes(ts[:8], "little") + 1).to_bytes(8, "little") + bytes(ts[8:]))
+    finally:
+        store.dispose()
+
+
 def swap_two_rows_nodes(conn: Any, strict: bool = True) -> int:
     """Swap the nodes of two counted rows of one of epoch 1's miner_work chunks that belong to different nodes and tasks
     (every node keeps its row count and counted rows: the read serves the chunk as stored); not ``strict``: else a counted and
@@ -489,20 +500,8 @@ def test_verify_from_an_anchored_snapshot_compares_the_epochs_it_replays_from_ro
     assert whole.ok and tail.ok, (whole.errors, tail.errors)
     assert tail.from_snapshot == head
     assert whole.work_index_checked == 8 and tail.work_index_checked == 2  # epochs 0-3 / epoch 3 (2 families each)
-    store = db.Store(url)
-    try:
-        with store.engine.begin() as conn:
-            ts, _, _, _ = chunk_at(conn, 2, "miner_work", 0)
-            set_chunk(conn, 2, "miner_work", 0, tasks=(int.from_bytes(ts[:8], "little") + 1).to_bytes(8, "little") + bytes(ts[8:]))
-    finally:
-        store.dispose()
+    bump_first_task(url, 2, "miner_work")
     assert verify_report(url, from_snapshot=True).ok  # (epoch 2's rows before the snapshot are not replayed)
     only_projections_fail(verify_report(url), "epoch 2 miner_work", "row 0 differs")
-    store = db.Store(url)
-    try:
-        with store.engine.begin() as conn:
-            ts, _, _, _ = chunk_at(conn, 3, "validator_work", 0)
-            set_chunk(conn, 3, "validator_work", 0, tasks=(int.from_bytes(ts[:8], "little") + 1).to_bytes(8, "little") + bytes(ts[8:]))
-    finally:
-        store.dispose()
+    bump_first_task(url, 3, "validator_work")
     only_projections_fail(verify_report(url, from_snapshot=True), "epoch 3 validator_work", "row 0 differs")
