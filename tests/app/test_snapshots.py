@@ -14,6 +14,8 @@ from enum import Enum
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from cor_incentives.app.engine import Engine
@@ -362,24 +364,49 @@ def test_a_record_with_other_fields_is_refused_naming_the_missing_and_the_unknow
     assert exc.value.message.endswith(said), exc.value.message
 
 
-def test_the_snapshot_row_hashes_and_compresses_the_text_uncopied_and_stores_the_same_bytes(scenario, monkeypatch):
-    """``snapshot_row`` hashes and compresses the state's text and drops it: orjson's own bytes, not a copy (``_write``'s
-    ``kept=False``, as ``state_hash``); the row is the one the copied text makes (size, hash, stored bytes)."""
+@pytest.mark.parametrize("items", [1, 3, 4096])
+def test_the_snapshot_row_hashes_and_compresses_the_text_in_parts_and_stores_the_same_bytes(scenario, monkeypatch, items):
+    """``snapshot_row`` hashes and compresses the state's text part by part (``write_state``, ``items`` items of a
+    large field a part): no part is the whole text, and the row is the one the whole text makes (its size, its hash,
+    and the very stored bytes ``zlib.compress(text, 1)`` makes, so a snapshot written before reads and compares equal)."""
     from cor_incentives.core import state_codec
     from cor_incentives.core.state_codec import encode_state
 
     state = scenario[0].state
-    asked: list[bool] = []
-    write = state_codec._write
-
-    def spy(build, ranged, kept=True):
-        asked.append(kept)
-        return write(build, ranged, kept)
-
-    monkeypatch.setattr(state_codec, "_write", spy)
-    row = snapshot_row(state)
-    assert asked[0] is False  # the state's text (its records' own pieces, written while it is built, are kept: True)
-    monkeypatch.undo()
     text = encode_state(state)
+    seen: list[int] = []
+    compressobj = zlib.compressobj
+
+    class Spy:
+        def __init__(self, level: int) -> None:
+            self.inner = compressobj(level)
+
+        def compress(self, data):
+            seen.append(len(data))
+            return self.inner.compress(data)
+
+        def flush(self):
+            return self.inner.flush()
+
+    monkeypatch.setattr(state_codec, "STREAM_ITEMS", items)
+    monkeypatch.setattr(zlib, "compressobj", Spy)
+    row = snapshot_row(state)
+    monkeypatch.undo()
+    assert sum(seen) == len(text) and max(seen) < len(text) // 2 and len(seen) > (len(state.nodes) if items == 1 else 2)
     assert (row.size, row.hash, zlib.decompress(row.data)) == (len(text), content_hash(text), text)
     assert row.data == zlib.compress(text, 1)
+
+
+@settings(max_examples=25, deadline=None)
+@given(cuts=st.lists(st.integers(0, 3_000_000), max_size=40), seed=st.integers(0, 2**32 - 1))
+def test_property_zlib_level_1_in_parts_writes_the_bytes_of_one_call(cuts, seed):
+    """What ``snapshot_row`` relies on: zlib's level-1 stream of a text fed in parts (no flush between them) is the
+    bytes ``zlib.compress`` makes of the whole text, wherever the parts are cut (a 3 MB JSON-like text, as compressible
+    as a state's, its cuts at any byte, parts of one byte among them)."""
+    rng = random.Random(seed)
+    words = [b'{"id":', b'"0x%040x"' % rng.getrandbits(160), b'"state":"closed"', b",", b"]", b"[", b"%d" % rng.getrandbits(70)]
+    text = b"".join(rng.choice(words) if rng.random() < 0.9 else b"%d" % rng.getrandbits(30) for _ in range(400_000))[:3_000_000]
+    bounds = sorted({0, len(text), *(min(c, len(text)) for c in cuts)} | {c + 1 for c in cuts if c + 1 < len(text)})
+    z = zlib.compressobj(1)
+    out = b"".join(z.compress(text[a:b]) for a, b in zip(bounds, bounds[1:])) + z.flush()
+    assert out == zlib.compress(text, 1)

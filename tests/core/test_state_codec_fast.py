@@ -314,11 +314,13 @@ def same_state(state: State) -> None:
             )
         assert sc._encode(state, rules, False) == reference, rules
         assert sc._encode(state, rules, False, kept=False) == reference, rules  # (orjson's own bytes: the state hash's)
+        same_parts(state, rules, False, reference)
     anchored = None if state.params_history is None else max(state.params.rule_version, STATE_ANCHOR_RULES)
     assert state_hash(state) == content_hash(sc._encode_reference(state, anchored, False))  # (hashed uncopied: the same bytes)
     assert sc._dumps({"format": sc.SNAPSHOT_FORMAT, "state": sc._fast(State, None, True)(state)}) == sc._encode_reference(state, None, True)
     snapshot = encode_state(state)
     assert snapshot == sc._encode_reference(state, None, True)
+    same_parts(state, None, True, snapshot)
     opened = decode_state(snapshot)
     assert encode_state(opened) == snapshot == sc._encode_reference(opened, None, True)
     for rules in RULES:
@@ -327,6 +329,37 @@ def same_state(state: State) -> None:
         for r in records_.values():
             same_record(r)
             assert encode_record(decode_record(type(r), encode_record(r))) == encode_record(r)
+
+
+class Parts:
+    """A ``StateWriter`` that keeps each part it is given (a copy: a part may be a view of orjson's bytes)."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.parts.append(bytes(data))
+
+
+def streamed(state: State, rules: int | None, packed: bool, items: int) -> list[bytes]:
+    """The parts ``write_state`` writes ``state`` in with ``items`` items of a large field a part."""
+    kept = sc.STREAM_ITEMS
+    sc.STREAM_ITEMS = items
+    try:
+        return sc.write_state(state, Parts, rules=rules, packed=packed).parts
+    finally:
+        sc.STREAM_ITEMS = kept
+
+
+def same_parts(state: State, rules: int | None, packed: bool, whole: bytes) -> None:
+    """The state written in parts (``write_state``) is ``whole`` byte for byte, with any number of items a part; with one
+    item a part, each item of a dict or list field is a part of its own (the whole text is never one part)."""
+    for items in (1, 2, 3, sc.STREAM_ITEMS):
+        parts = streamed(state, rules, packed, items)
+        assert b"".join(parts) == whole, (rules, packed, items)
+    many = [getattr(state, name) for name, _, _, _, many in sc._state_fields(rules, packed) if many is not None]
+    assert len(streamed(state, rules, packed, 1)) >= 2 + sum(len(v) for v in many if len(v) > 1)
+    assert max(map(len, streamed(state, rules, packed, 1))) < len(whole) or len(whole) < 200
 
 
 def _world(name: str, seed: int, epochs: int) -> State:
@@ -349,3 +382,36 @@ def test_the_anchored_golden_logs_states_hash_and_snapshot_to_the_reference_byte
     state = replay(events, check_each=True)  # each anchor's state hash recomputed (now by the fast encoder) must match
     assert sc.state_hash(state) == record["final_state_hash"]
     same_state(state)
+
+
+def test_a_state_the_parts_cannot_write_is_written_by_the_reference_into_a_fresh_writer(monkeypatch):
+    """``write_state``: when the fast encoder raises after some parts were written, the writer is begun again and holds
+    the reference's bytes alone (not the parts already written before them), as ``_encode`` falls back."""
+    state = _world("offline_miners", 3, 1)
+    begun: list[Parts] = []
+
+    def begin() -> Parts:
+        begun.append(Parts())
+        return begun[-1]
+
+    def failing(state: State, rules: int | None, packed: bool) -> Any:
+        yield b'{"format":'
+        raise TypeError("a value the fast encoder cannot walk")
+
+    monkeypatch.setattr(sc, "_state_parts", failing)
+    written = sc.write_state(state, begin)
+    assert len(begun) == 2 and begun[0].parts == [b'{"format":'] and written is begun[1]
+    assert written.parts == [sc._encode_reference(state, None, True)] == [encode_state(state)]
+    monkeypatch.undo()
+    assert state_hash(state) == content_hash(b"".join(streamed(state, max(state.params.rule_version, STATE_ANCHOR_RULES), False, 1)))
+
+
+def test_a_string_orjson_refuses_or_writes_otherwise_is_written_in_parts_as_json_dumps_writes_it():
+    """A part orjson refuses (a lone surrogate in a string of the state) is written by ``json.dumps``, and a part past
+    ASCII escaped after orjson (``_write``), each on its own: the parts still join to the reference's bytes."""
+    state = _world("sybil_split", 4, 1)
+    for odd in ("caf\u00e9 × 2 \U0001f600", "lone \ud800 surrogate"):
+        state.evidence_used.add(odd)
+        state.nonces[odd] = 7
+        for rules in (None, LATEST):
+            same_parts(state, rules, rules is None, sc._encode_reference(state, rules, rules is None))

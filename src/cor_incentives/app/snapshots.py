@@ -18,6 +18,7 @@ snapshot's hash) — see ``app.verify``.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from ..core.errors import EngineError
 from ..core.events import content_hash
 from ..core.state import State
-from ..core.state_codec import SNAPSHOT_FORMAT, SnapshotUnreadable, decode_state, encode_state
+from ..core.state_codec import SNAPSHOT_FORMAT, SnapshotUnreadable, decode_state, write_state
 from ..store.db import SnapshotRow, Store
 
 SNAPSHOT_EVERY_EVENTS = 10_000
@@ -68,10 +69,27 @@ class SnapshotReport:
 
 
 def snapshot_row(state: State) -> SnapshotRow:
-    """The row that stores ``state`` (between events). The state's text is hashed and compressed, then dropped: orjson's
-    own bytes, not a copy (``kept=False``, as ``state_hash``; the row's bytes are zlib's, a fresh object)."""
-    data = encode_state(state, kept=False)
-    return SnapshotRow(state.seq, state.head_hash, SNAPSHOT_FORMAT, content_hash(data), len(data), zlib.compress(data, 1))
+    """The row that stores ``state`` (between events): its canonical bytes (``encode_state``) hashed and compressed as
+    they are written, in parts (``write_state``), so the state's whole text never exists at once (the row: the hash,
+    size and zlib level-1 stream of that text, the very bytes ``zlib.compress(encode_state(state), 1)`` makes)."""
+    written = write_state(state, _SnapshotWriter)
+    return SnapshotRow(state.seq, state.head_hash, SNAPSHOT_FORMAT, "0x" + written.sha.hexdigest(), written.size, written.stored())
+
+
+class _SnapshotWriter:
+    """What ``snapshot_row`` feeds the state's text to: its sha256 (``content_hash``), its length and its zlib stream."""
+
+    def __init__(self) -> None:
+        self.sha, self.size, self.zlib, self.out = hashlib.sha256(), 0, zlib.compressobj(1), bytearray()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.sha.update(data)
+        self.size += len(data)
+        self.out += self.zlib.compress(data)
+
+    def stored(self) -> bytes:
+        self.out += self.zlib.flush()
+        return bytes(self.out)
 
 
 def state_from_row(store: Store, conn: Any, row: SnapshotRow) -> State:

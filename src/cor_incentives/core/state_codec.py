@@ -34,12 +34,19 @@ leaves are unclaimed) are held in a snapshot as one JSON string of their encodin
 one token, not as a million small lists, and a record decodes it at its first read (``Journaled.__getattr__``);
 a record never read is written into the next snapshot as the very string it came in. The state hash and a
 record's canonical bytes (``encode_record``) never pack: they are what they were.
+
+The state hash and the engine's snapshot (app/snapshots.py ``snapshot_row``) never hold the state's whole text:
+``write_state`` feeds it, field by field and a large dict or list ``STREAM_ITEMS`` items at a time, to a sha256 (and
+the snapshot's zlib stream), the very bytes ``encode_state`` and ``_encode`` make (tests/core/test_state_codec_fast.py
+``same_parts``). A 1 M-stub state's text is ~750 MB; the whole value and orjson's buffer were two of it at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import itertools
 import json
 import keyword
 import re
@@ -198,8 +205,9 @@ class SnapshotUnreadable(InvalidInput):
 
 
 def encode_state(state: State, *, kept: bool = True) -> bytes:
-    """The canonical bytes of ``state`` (between events): every field. ``kept`` False: for a caller that drops the bytes
-    once it has read them (``snapshot_row``: hashed and compressed), orjson's own bytes, not copied (``_write``)."""
+    """The canonical bytes of ``state`` (between events): every field, the whole text at once. ``kept`` False: for a
+    caller that drops the bytes once it has read them, orjson's own bytes, not copied (``_write``). The engine's snapshot
+    (``snapshot_row``) and the state hash write these bytes in parts instead (``write_state``): never the whole text."""
     return _encode(state, None, packed=True, kept=kept)
 
 
@@ -218,6 +226,96 @@ def _encode_reference(state: State, rules: int | None, packed: bool) -> bytes:
     """``_encode`` by the generic walk (``_codec``) and ``json.dumps``: the definition of the bytes."""
     body = {"format": SNAPSHOT_FORMAT if packed else HASHED_FORMAT, "state": _codec(State, rules, packed)[0](state)}
     return _dumps(body)
+
+
+STREAM_ITEMS = 4096
+"""The pairs of a typed dict, or the values of a list, of the state that ``write_state`` encodes at a time (a larger
+such field is written in parts of this many): 4 096 closed tasks' stubs are ~3 MB of text."""
+
+W = typing.TypeVar("W", bound="StateWriter")
+
+
+class StateWriter(typing.Protocol):
+    """What ``write_state`` feeds the state's canonical bytes to, part by part (a hash, a compressor)."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+
+class _Hasher:
+    """A ``StateWriter`` that hashes what it is given (``content_hash`` of their concatenation: ``digest``)."""
+
+    def __init__(self) -> None:
+        self.sha = hashlib.sha256()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.sha.update(data)
+
+    def digest(self) -> str:
+        return "0x" + self.sha.hexdigest()
+
+
+def write_state(state: State, begin: Callable[[], W], *, rules: int | None = None, packed: bool = True) -> W:
+    """Feed the bytes of ``_encode(state, rules, packed)`` (by default: ``encode_state``'s) to the writer ``begin()``
+    makes, in parts (``_state_parts``), so the state's whole text never exists at once: with 1 M closed tasks' stubs
+    (``RULES_TASK_STUB``) it is ~750 MB, and the whole value (``_write``: each record a fragment of its text, together
+    as large) and orjson's output were two such texts at once. What the parts cannot be written of (the fast encoder
+    raises) is written by the reference into a fresh writer (``begin()`` again), as ``_encode`` does: the same bytes."""
+    writer = begin()
+    try:
+        for part in _state_parts(state, rules, packed):
+            writer.write(part)
+    except Exception:  # what the fast encoder could not walk: the reference walks it (and raises as it does)
+        writer = begin()
+        writer.write(_encode_reference(state, rules, packed))
+    return writer
+
+
+def _state_parts(state: State, rules: int | None, packed: bool) -> typing.Iterator[bytes | memoryview]:
+    """The bytes of ``_encode(state, rules, packed)`` in parts whose concatenation is they: the head, each field of the
+    state (its name and its value, written by ``_write`` as the whole state's encoder writes it, ``_state_fields``), and
+    a typed dict or list of more than ``STREAM_ITEMS`` items as ``[``, each ``STREAM_ITEMS`` items' text without its
+    brackets, joined by commas, and ``]``: a dict's or list's encoding is its items' in order (``_inline``), and what
+    ``json.dumps`` writes for a list is its items' texts joined so; escaping (``_escaped``) is per character."""
+    yield b'{"format":%d,"state":{' % (SNAPSHOT_FORMAT if packed else HASHED_FORMAT)
+    for i, (name, key, plain, ranged, many) in enumerate(_state_fields(rules, packed)):
+        yield b"," + key if i else key
+        value = getattr(state, name)
+        if many is None or len(value) <= STREAM_ITEMS:
+            yield _part(plain, ranged, value)
+            continue
+        items = iter(value.items() if many is dict else value)
+        yield b"["
+        for n in range(0, len(value), STREAM_ITEMS):
+            if n:
+                yield b","
+            yield memoryview(_part(plain, ranged, many(itertools.islice(items, STREAM_ITEMS))))[1:-1]
+        yield b"]"
+    yield b"}}"
+
+
+def _part(plain: Enc, ranged: Enc, value: Any) -> bytes:
+    """The text of ``value`` by its field's encoders as ``_encode`` writes the whole state (``_write``: ranged at once,
+    ``json.dumps`` of the plain walk if orjson refuses it): orjson's own bytes, dropped once written."""
+    return _write(lambda r: ranged(value) if r else plain(value), True, kept=False)
+
+
+@cache
+def _state_fields(rules: int | None, packed: bool) -> tuple[tuple[str, bytes, Enc, Enc, type | None], ...]:
+    """For each field of ``State`` an encoding under ``rules`` holds: its name, ``"<name>":`` as the state's text writes it, its
+    plain and ranged fast encoders (the expressions the state's own encoder inlines, ``_fast_record``: its records as
+    fragments of their own texts, ``_piece``), and ``dict`` for a typed dict, ``list`` for a list or a tuple of any
+    length (written in parts by ``_state_parts``), else None."""
+    hints = typing.get_type_hints(State)
+    out = []
+    for n in _field_names(State, rules):
+        hint, encoders = hints[n], []
+        for ranged in (False, True):
+            names: dict[str, Any] = {}
+            encoders.append(_generated(f"return {_inline(hint, 'v', rules, packed, ranged, names, 0, True)}", names))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        many = dict if origin in (dict, Mapping) else list if origin is list or (origin is tuple and args[1:] == (Ellipsis,)) else None
+        out.append((n, _dumps(n) + b":", encoders[0], encoders[1], many))
+    return tuple(out)
 
 
 def decode_state(data: bytes) -> State:
@@ -318,7 +416,7 @@ def state_hash(state: State) -> str:
     rules = state.params.rule_version if state.params_history is not None else None
     if rules is not None and rules < STATE_ANCHOR_RULES:
         rules = STATE_ANCHOR_RULES  # no state hash is anchored before; one encoding for every earlier version
-    return content_hash(_encode(state, rules, packed=False, kept=False))
+    return write_state(state, _Hasher, rules=rules, packed=False).digest()  # (in parts: its whole text never held)
 
 
 @cache
@@ -636,8 +734,8 @@ def _write(build: Callable[[bool], Any], ranged: bool, kept: bool = True) -> byt
     The bytes returned are a copy: a ``bytes`` orjson returns holds on to the buffer it wrote into (measured: 200 000
     synthetic tasks' 735-byte texts kept 1.5 GB, their copies 150 MB, as ``json.dumps``' do), and the prune keeps every
     retired record's bytes until the database takes them (``state.retired``). ``kept`` False: orjson's own bytes, not
-    copied, for a caller that drops them at once (``state_hash``: the state's whole text, hashed and dropped; the copy
-    was one more pass over it and as many fresh pages: 0.31-0.33 s of a 409 MB text). Either way the value built is let
+    copied, for a caller that drops them at once (``write_state``'s parts, hashed and dropped; the copy of a whole state's
+    text was one more pass over it and as many fresh pages: 0.31-0.33 s of a 409 MB text). Either way the value built is let
     go before the copy: a state's records are fragments of their own texts (``_piece``), together as large as its text,
     which with 1 M live tasks is ~8 GB (bench/README.md, "What the row does not time: live Task records")."""
     data = None
