@@ -292,8 +292,12 @@ def record_costs(state: Any) -> dict[str, Any]:
     ``pruned_record_hash`` and the fold, without popping it: ``retire_seconds``); for each closed task's stub
     (``RULES_TASK_STUB``) ``process_prune``'s drop of them all (``prune.drop_stubs``: ``State.stub_epochs``' buckets
     taken, the stubs popped, the nodes' counts taken off in bulk; ``drop_seconds``, run last, without a journal as in a
-    replay: the stubs leave the state; ``stubs_dropped`` how many); the live records' and stubs' canonical bytes and memory, and
-    the process's RSS (``/proc/self/status`` VmRSS, MB) after the close and after each of the three."""
+    replay: the stubs leave the state; ``stubs_dropped`` how many); the live records' and stubs' canonical bytes and memory,
+    the process's RSS (``/proc/self/status`` VmRSS, MB) after the close and after each of the three and its peak so far
+    after the anchor and after the snapshot (``ru_maxrss`` before them, and the peaks since), and each one's own peak
+    (``anchor_peak_rss_mb``, ``snapshot_peak_rss_mb``: ``VmHWM`` reset before it, ``reset_peak``); the state hash, the
+    snapshot's hash and the sha256 of its stored bytes (``state_hash``, ``snapshot_hash``, ``snapshot_stored_sha256``:
+    what a change to how they are written must leave identical)."""
     from cor_incentives.app.collector import engine_memory
     from cor_incentives.app.snapshots import snapshot_row
     from cor_incentives.core.prune import TASK, drop_stubs, fold
@@ -302,15 +306,21 @@ def record_costs(state: Any) -> dict[str, Any]:
     stubs = state.closed_tasks
     out: dict[str, Any] = {"task_records": len(state.tasks), "closed_task_stubs": len(stubs), "rss_mb_after_close": rss_mb()}
     with engine_memory():
+        peak = peak_rss_mb()  # (the process's so far: ``reset_peak`` resets ``ru_maxrss`` too)
+        reset_peak()
         start = time.process_time()
-        state_hash(state)
+        out["state_hash"] = state_hash(state)
         out["anchor_seconds"] = time.process_time() - start
-        out["rss_mb_after_anchor"] = rss_mb()
+        out["rss_mb_after_anchor"], out["anchor_peak_rss_mb"] = rss_mb(), rss_mb("VmHWM")
+        out["peak_rss_mb_after_anchor"] = peak = max(peak, out["anchor_peak_rss_mb"])
+        reset_peak()
         start = time.process_time()
         row = snapshot_row(state)
         out["snapshot_seconds"] = time.process_time() - start
         out["snapshot_bytes"], out["snapshot_stored_bytes"] = row.size, len(row.data)
-        out["rss_mb_after_snapshot"] = rss_mb()
+        out["snapshot_hash"], out["snapshot_stored_sha256"] = row.hash, hashlib.sha256(row.data).hexdigest()
+        out["rss_mb_after_snapshot"], out["snapshot_peak_rss_mb"] = rss_mb(), rss_mb("VmHWM")
+        out["peak_rss_mb_after_snapshot"] = max(peak, out["snapshot_peak_rss_mb"])
         del row
         rules, folded, size = state.params.rule_version, state.pruned.hash, 0
         start = time.process_time()
@@ -334,13 +344,21 @@ def record_costs(state: Any) -> dict[str, Any]:
     return out
 
 
-def rss_mb() -> float:
-    """This process's resident memory now (VmRSS, MB; the peak is ``peak_rss_mb``)."""
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory now (VmRSS, MB; the peak is ``peak_rss_mb``), or another line of
+    ``/proc/self/status`` (``VmHWM``: the peak since the process began or since ``reset_peak``)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def reset_peak() -> None:
+    """Start ``VmHWM`` again from the resident memory now (``/proc/self/clear_refs`` 5), so the peak of one step is seen
+    under an earlier, higher one. It resets ``ru_maxrss`` (``peak_rss_mb``) too: read the process's peak before."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 def record_memory(records: list[Any], make: Any = None) -> int:

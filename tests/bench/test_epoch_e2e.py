@@ -3,6 +3,7 @@ exactly what the state says (``cor verify``'s expected rows), nodes and the epoc
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -127,7 +128,8 @@ def test_task_records_are_real_copies_and_their_costs_are_reported(tmp_path: Pat
     """``--task-records``: each grown task's record is its own copy of its template (the template's canonical bytes but
     for the id, no container shared: a real task's memory), and ``--record-costs`` reports the live records' bytes, the
     snapshot's bytes and times for the anchor, the snapshot and retiring them."""
-    from cor_incentives.core.state_codec import encode_record, encode_state
+    from cor_incentives.app.snapshots import snapshot_row
+    from cor_incentives.core.state_codec import encode_record, encode_state, state_hash
 
     events = epoch_e2e.simulated_epoch(40)
     engine = epoch_e2e.open_before_close(events, f"sqlite:///{tmp_path}/e.db")
@@ -148,6 +150,11 @@ def test_task_records_are_real_copies_and_their_costs_are_reported(tmp_path: Pat
     assert costs["task_record_bytes"] == sum(len(encode_record(t)) for t in state.tasks.values()) > 120 * 1000
     assert costs["snapshot_bytes"] == len(encode_state(state)) > costs["task_record_bytes"] > costs["snapshot_stored_bytes"]
     assert min(costs["anchor_seconds"], costs["snapshot_seconds"], costs["retire_seconds"]) > 0
+    row = snapshot_row(state)
+    assert (costs["state_hash"], costs["snapshot_hash"]) == (state_hash(state), row.hash)
+    assert costs["snapshot_stored_sha256"] == hashlib.sha256(row.data).hexdigest()
+    assert costs["peak_rss_mb_after_snapshot"] >= costs["peak_rss_mb_after_anchor"] >= costs["anchor_peak_rss_mb"] >= costs["rss_mb_after_anchor"] > 0
+    assert costs["peak_rss_mb_after_snapshot"] >= costs["snapshot_peak_rss_mb"] >= costs["rss_mb_after_snapshot"] > 0
     engine.store.dispose()
 
 
