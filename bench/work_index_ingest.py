@@ -8,8 +8,9 @@ validation rows: the mixed epoch's ~6.9 a task rounded up; nodes drawn from ``--
 ``Projector.project`` after each event, ``flush`` and the commit every 125 events (the batch path's group commit); at
 the end an epoch's close (the columns replaced, the close row written). Times the same run with the index's part of
 ``project`` and ``flush`` turned off (no chunk buffered, none written) and prints the CPU and wall µs a settled task of
-each, their difference (what the index costs), the index's bytes and the statement's read of one miner (``read_work_index``
-of the miners' family and ``WorkIndex.node_tasks``, the second read), best of ``--repeat``.
+each, their difference (what the index costs), the index's bytes (and a settled task's, under each step of the chunks'
+layout 2 taken one at a time: ``steps``) and the statement's read of one miner (``read_work_index`` of the miners' family
+and ``WorkIndex.node_tasks``, the second read), best of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,9 @@ def ingest(tasks: int, nodes: int, index: bool) -> dict[str, Any]:
                 out["index_bytes"] = int(
                     conn.execute(select(func.sum(func.length(t.tasks) + func.length(t.nodes) + func.length(t.counted)))).scalar() or 0
                 )
+                out["index_rows"] = int(conn.execute(select(func.sum(t.row_count)).where(t.first_row >= 0)).scalar() or 0)
+                out["bytes_a_task"] = out["index_bytes"] / tasks
+                out["steps"] = layout_steps(conn, tasks)
                 read_work_index(conn, 0, "miner_work")  # (once untimed: numpy's import, the pages' first read)
                 c0, w0 = time.process_time(), time.perf_counter()
                 wi = read_work_index(conn, 0, "miner_work")
@@ -90,6 +94,34 @@ def ingest(tasks: int, nodes: int, index: bool) -> dict[str, Any]:
         out["db_bytes"] = sum(os.path.getsize(f"{tmp}/{f}") for f in os.listdir(tmp) if f.startswith("wi.db"))  # (with its WAL)
         store.dispose()
     return out
+
+
+def layout_steps(conn: Any, tasks: int) -> dict[str, float]:
+    """Bytes a settled task of the stored chunks' rows under each step of layout 2 (store/work_index_format.py), one
+    added at a time: layout 1 (8 + 4 + 1 bytes a row), the task ids as deltas in the narrowest width, the nodes in the
+    narrowest width, the counted flags as bits, then zlib (level 1, where it pays: layout 2 itself)."""
+    import zlib
+
+    import numpy as np
+
+    from cor_incentives.store.work_index_format import _WIDTHS, _width, decode_chunk
+
+    t = db.work_index.c
+    sizes = dict.fromkeys(("layout_1", "task_deltas", "narrow_nodes", "counted_bits", "zlib"), 0)
+    for n, ts, nd, c in conn.execute(select(t.row_count, t.tasks, t.nodes, t.counted).where(t.first_row >= 0)):
+        tasks_, nodes_, counted = decode_chunk(n, ts, nd, c)
+        if not n:
+            continue
+        deltas = np.diff(tasks_)
+        task_bytes = 8 + (_WIDTHS[_width(int(deltas.min()), int(deltas.max()))] * (n - 1) if n > 1 else 0)
+        node_bytes = _WIDTHS[_width(int(nodes_.min()), int(nodes_.max()))] * n
+        sizes["layout_1"] += 13 * n
+        sizes["task_deltas"] += task_bytes + 5 * n
+        sizes["narrow_nodes"] += task_bytes + node_bytes + n
+        sizes["counted_bits"] += task_bytes + node_bytes + (n + 7) // 8 + 2
+        sizes["zlib"] += len(ts) + len(nd) + len(c)
+        assert len(ts) <= task_bytes + node_bytes + (n + 7) // 8 + 2 and zlib  # (layout 2 keeps zlib only where it pays)
+    return {k: round(v / tasks, 2) for k, v in sizes.items()}
 
 
 def run(tasks: int, nodes: int, repeat: int) -> dict[str, Any]:
@@ -103,7 +135,7 @@ def run(tasks: int, nodes: int, repeat: int) -> dict[str, Any]:
         "tasks": tasks,
         "nodes": nodes,
         "without": {k: round(v, 2) for k, v in best["without"].items()},
-        "with": {k: round(v, 2) for k, v in best["with"].items()},
+        "with": {k: v if isinstance(v, dict) else round(v, 2) for k, v in best["with"].items()},
         "index_cpu_us_a_task": round(best["with"]["cpu_us_a_task"] - best["without"]["cpu_us_a_task"], 2),
         "load": os.getloadavg()[0],
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from array import array
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Sc
 from cor_incentives.sim.strategies import Environment
 from cor_incentives.store import db
 from cor_incentives.store.projections import CLOSED_ROW, read_work_index
+from cor_incentives.store.work_index_format import LAYOUT, decode_chunk, encode_chunk
 
 WORK_LINES = ("miner_work:node", "miner_work:none", "validator_work:node", "validator_work:none")
 
@@ -219,11 +221,8 @@ def test_a_node_count_other_than_the_lines_assignments_reads_the_records(tmp_pat
         state = eng.state
         reference = all_statements(state, range(1))
         with eng.store.engine.begin() as conn:
-            t = db.work_index.c
-            first = conn.execute(select(t.nodes).where(t.epoch == 0, t.family == "miner_work", t.first_row == 0)).scalar_one()
-            row = bytearray(first)
-            row[0:4] = (0 if int.from_bytes(first[0:4], "little") else 1).to_bytes(4, "little")  # one row moved to another node
-            conn.execute(update(db.work_index).where(t.epoch == 0, t.family == "miner_work", t.first_row == 0).values(nodes=bytes(row)))
+            _, nodes, _, _ = chunk_at(conn, 0, "miner_work", 0)
+            set_chunk(conn, 0, "miner_work", 0, nodes=[0 if nodes[0] else 1, *nodes[1:]])  # one row moved to another node
         moved = served_by_index_unchecked(state, 0)
         assert moved == work_lines(state, 0) - 2  # the two nodes whose counts changed are read from the records
         assert all_statements(state, range(1)) == reference
@@ -338,14 +337,32 @@ def only_projections_fail(report: Any, *needles: str) -> str:
     return hits[0]
 
 
-def chunk_at(conn: Any, e: int, f: str, first: int) -> Any:
+def chunk_at(conn: Any, e: int, f: str, first: int) -> tuple[list[int], list[int], list[int], str]:
+    """The stored chunk's rows (tasks, nodes, counted flags, decoded from its layout) and its new_names."""
     t = db.work_index.c
-    return conn.execute(select(t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == e, t.family == f, t.first_row == first)).one()
+    n, ts, nd, c, names = conn.execute(
+        select(t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == e, t.family == f, t.first_row == first)
+    ).one()
+    tasks, nodes, counted = decode_chunk(n, ts, nd, c)
+    return tasks.tolist(), nodes.tolist(), counted.tolist(), names
 
 
-def set_chunk(conn: Any, e: int, f: str, first: int, **values: Any) -> None:
+def set_chunk(conn: Any, e: int, f: str, first: int, layout: int = LAYOUT, **values: Any) -> None:
+    """Store the chunk with ``values`` changed: its rows (``tasks``, ``nodes``, ``counted``, as lists) written in ``layout``
+    (1: session 31's packed columns), any other column as given."""
     t = db.work_index.c
+    rows = dict(zip(("tasks", "nodes", "counted"), chunk_at(conn, e, f, first)[:3], strict=True)) if first != CLOSED_ROW else {}
+    packed = {k: values.pop(k) for k in ("tasks", "nodes", "counted") if k in values}
+    if packed or layout != LAYOUT:
+        columns = as_layout(layout, **{**rows, **packed})
+        values.update(dict(zip(("tasks", "nodes", "counted"), columns, strict=True)))
     conn.execute(update(db.work_index).where(t.epoch == e, t.family == f, t.first_row == first).values(**values))
+
+
+def as_layout(layout: int, tasks: list[int], nodes: list[int], counted: list[int]) -> tuple[bytes, bytes, bytes]:
+    if layout == 1:
+        return array("q", tasks).tobytes(), array("i", nodes).tobytes(), array("b", counted).tobytes()
+    return encode_chunk(array("q", tasks), array("i", nodes), array("b", counted)), b"", b""
 
 
 def bump_first_task(url: str, e: int, f: str) -> None:
@@ -354,7 +371,7 @@ def bump_first_task(url: str, e: int, f: str) -> None:
     try:
         with store.engine.begin() as conn:
             ts, _, _, _ = chunk_at(conn, e, f, 0)
-            set_chunk(conn, e, f, 0, tasks=(int.from_bytes(ts[:8], "little") + 1).to_bytes(8, "little") + bytes(ts[8:]))
+            set_chunk(conn, e, f, 0, tasks=[ts[0] + 1, *ts[1:]])
     finally:
         store.dispose()
 
@@ -365,22 +382,26 @@ def swap_two_rows_nodes(conn: Any, strict: bool = True) -> int:
     an uncounted row of two nodes (each node keeps its row count: its ``assignments``). Returns the first one's row."""
     t = db.work_index.c
     for (first,) in conn.execute(select(t.first_row).where(t.epoch == 1, t.family == "miner_work", t.first_row >= 0)).all():
-        ts, nd, c, _ = chunk_at(conn, 1, "miner_work", first)
-        nodes = [int.from_bytes(nd[4 * i : 4 * i + 4], "little", signed=True) for i in range(len(c))]
-        task = [ts[8 * i : 8 * i + 8] for i in range(len(c))]
+        task, nodes, c, _ = chunk_at(conn, 1, "miner_work", first)
         pairs = [(i, j) for i in range(len(c)) for j in range(i + 1, len(c)) if c[i] and c[j] and nodes[i] != nodes[j] and task[i] != task[j]]
         if not pairs and not strict:  # (one event's rows a chunk: a counted and an uncounted row of one task)
             pairs = [(i, j) for i in range(len(c)) for j in range(i + 1, len(c)) if c[i] != c[j] and nodes[i] != nodes[j]]
         if pairs:
             i, j = pairs[0]
             nodes[i], nodes[j] = nodes[j], nodes[i]
-            set_chunk(conn, 1, "miner_work", first, nodes=b"".join(n.to_bytes(4, "little", signed=True) for n in nodes))
+            set_chunk(conn, 1, "miner_work", first, nodes=nodes)
             return int(first) + i
     raise AssertionError("no two counted rows of different nodes and tasks in a chunk")
 
 
-def test_verify_checks_the_index_of_a_clean_database(db_url, sim_events, monkeypatch):
-    """Chunks written by two processes (a projection stopped mid-epoch) verify ok: every (epoch, family) compared."""
+@pytest.mark.parametrize("compare_rows", [None, 1, 7])
+def test_verify_checks_the_index_of_a_clean_database(db_url, sim_events, compare_rows, monkeypatch):
+    """Chunks written by two processes (a projection stopped mid-epoch) verify ok: every (epoch, family) compared, the
+    stored rows with the replay's all at once or a few at a time (``compare_rows``)."""
+    from cor_incentives.app import verify
+
+    if compare_rows is not None:
+        monkeypatch.setattr(verify, "COMPARE_ROWS", compare_rows)
     eng = project_in_two(db_url, sim_events)
     eng.store.dispose()
     report = verify_report(db_url, monkeypatch)
@@ -397,8 +418,18 @@ def test_verify_of_a_live_network_restarted_mid_epoch(tmp_path):
     assert report.work_index_checked >= 4  # epochs 0 and 1 closed (the close's own rows included), epoch 2 open
 
 
-@pytest.mark.parametrize("tamper", ["swap_nodes", "task_id", "counted", "drop_close", "close_count", "drop_first_chunk", "move_chunk", "extra"])
-def test_a_changed_index_fails_verify(db_url, sim_events, tamper, monkeypatch):
+TAMPERS = ["swap_nodes", "task_id", "counted", "drop_close", "close_count", "drop_first_chunk", "move_chunk", "extra", "malformed"]
+
+
+@pytest.mark.parametrize("compare_rows", [None, 5])
+@pytest.mark.parametrize("tamper", TAMPERS)
+def test_a_changed_index_fails_verify(db_url, sim_events, tamper, compare_rows, monkeypatch):
+    """Each change named (epoch, family, the row or chunk); ``compare_rows`` 5: verify compares the stored rows with the
+    replay's a few at a time (``verify.COMPARE_ROWS``, 65 536 rows: more than these epochs hold), as at a large epoch."""
+    from cor_incentives.app import verify
+
+    if compare_rows is not None:
+        monkeypatch.setattr(verify, "COMPARE_ROWS", compare_rows)
     eng = project_in_two(db_url, sim_events)
     try:
         with eng.store.engine.begin() as conn:
@@ -410,13 +441,11 @@ def test_a_changed_index_fails_verify(db_url, sim_events, tamper, monkeypatch):
                 needles: tuple[str, ...] = ("epoch 1 miner_work", f"row {row} differs")
             elif tamper == "task_id":
                 ts, _, _, _ = chunk_at(conn, 0, "validator_work", 0)
-                changed = bytearray(ts)
-                changed[8 * 3 : 8 * 4] = (int.from_bytes(ts[24:32], "little") + 1).to_bytes(8, "little")
-                set_chunk(conn, 0, "validator_work", 0, tasks=bytes(changed))
+                set_chunk(conn, 0, "validator_work", 0, tasks=[*ts[:3], ts[3] + 1, *ts[4:]])
                 needles = ("epoch 0 validator_work", "row 3 differs", "stored task")
             elif tamper == "counted":
                 _, _, c, _ = chunk_at(conn, 2, "miner_work", 0)
-                set_chunk(conn, 2, "miner_work", 0, counted=bytes([1 - c[0]]) + bytes(c[1:]))
+                set_chunk(conn, 2, "miner_work", 0, counted=[1 - c[0], *c[1:]])
                 needles = ("epoch 2 miner_work", "row 0 differs")
             elif tamper == "drop_close":
                 conn.execute(delete(db.work_index).where(t.epoch == 2, t.family == "validator_work", t.first_row == CLOSED_ROW))
@@ -431,6 +460,11 @@ def test_a_changed_index_fails_verify(db_url, sim_events, tamper, monkeypatch):
                 second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
                 set_chunk(conn, 1, "validator_work", second, first_row=second + 1)
                 needles = ("epoch 1 validator_work", "does not follow")
+            elif tamper == "malformed":  # a layout-2 chunk cut short: no chunk of its rows
+                value = conn.execute(select(t.tasks).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0)).scalar_one()
+                conn.execute(update(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0).values(tasks=value[:-1]))
+                assert read_work_index(conn, 1, "miner_work") is None  # the read refuses it (a statement reads the records)
+                needles = ("epoch 1 miner_work", "chunk at row 0 is malformed")
             else:
                 empty = {"tasks": b"", "nodes": b"", "counted": b"", "new_names": "[]"}
                 conn.execute(db.work_index.insert().values(epoch=7, family="miner_work", first_row=0, row_count=0, **empty))
@@ -438,6 +472,32 @@ def test_a_changed_index_fails_verify(db_url, sim_events, tamper, monkeypatch):
     finally:
         eng.store.dispose()
     only_projections_fail(verify_report(db_url, monkeypatch), *needles)
+
+
+def test_chunks_stored_in_session_31s_layout_still_read_and_verify(db_url, sim_events, monkeypatch):
+    """Every chunk of epochs 0 and 1 rewritten in layout 1 (three packed columns, as session 31 wrote them; epoch 2 stays
+    in layout 2): the statements are the records' and the index serves every work line; verify is ok, and still names a
+    row changed in a layout-1 chunk."""
+    eng = project_in_two(db_url, sim_events)
+    try:
+        state = eng.state
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            assert all(len(nd) == len(c) == 0 < len(ts) for ts, nd, c in conn.execute(select(t.tasks, t.nodes, t.counted).where(t.first_row >= 0)))
+            for e, f, first in conn.execute(select(t.epoch, t.family, t.first_row).where(t.epoch <= 1, t.first_row >= 0)).all():
+                set_chunk(conn, e, f, first, layout=1)
+            old = conn.execute(select(t.row_count, t.tasks, t.nodes, t.counted).where(t.epoch <= 1, t.first_row >= 0)).all()
+            assert old and all(len(ts) == 8 * n and len(nd) == 4 * n and len(c) == n for n, ts, nd, c in old)
+        for e in range(3):
+            assert served_by_index(state, e) == work_lines(state, e) > 0
+        indexed, bulk, one_by_one = three_ways(state, range(3), monkeypatch)
+        assert indexed == bulk == one_by_one
+    finally:
+        eng.store.dispose()
+    report = verify_report(db_url, monkeypatch)
+    assert report.ok and report.work_index_checked == 6, report.errors
+    bump_first_task(db_url, 1, "validator_work")  # (kept in layout 2 by set_chunk: the other chunks of epoch 1 in layout 1)
+    only_projections_fail(verify_report(db_url, monkeypatch), "epoch 1 validator_work", "row 0 differs")
 
 
 def test_an_index_the_table_lacks_or_begins_mid_epoch_verifies(tmp_path, sim_events, monkeypatch):

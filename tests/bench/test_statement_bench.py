@@ -49,5 +49,8 @@ def test_the_task_nodes_probe_reads_what_it_wrote() -> None:
 
 def test_the_work_index_ingest_bench_writes_the_index_whole() -> None:
     out = work_index_ingest.run(300, 100, 1)  # (ingest asserts one miner's read gives its rows: all of them, none lost)
-    assert out["tasks"] == 300 and out["with"]["index_bytes"] == 300 * 10 * (8 + 4 + 1)  # every row packed, once
+    assert out["tasks"] == 300 and out["with"]["index_rows"] == 300 * 10  # every row stored, once
+    steps = out["with"]["steps"]
+    assert steps["layout_1"] == 10 * (8 + 4 + 1) and steps["zlib"] == out["with"]["bytes_a_task"] == round(out["with"]["index_bytes"] / 300, 2)
+    assert steps["zlib"] < steps["counted_bits"] < steps["narrow_nodes"] < steps["task_deltas"] < steps["layout_1"]  # each step pays
     assert out["without"]["cpu_us_a_task"] > 0 and out["with"]["read_cpu_ms"] >= 0 and "index_bytes" not in out["without"]

@@ -48,6 +48,7 @@ from typing import Any
 from ..core.apply import CHECKPOINT_WINDOW, apply
 from ..core.commands import BLOB_KINDS, blob_refs
 from ..core.conservation import FULL_CHECK_EVERY, Conservation
+from ..core.epoch_columns import RowStore
 from ..core.errors import EngineError, InvariantViolation, Unauthorized
 from ..core.events import GENESIS_PREV_HASH, Command, Event, content_hash
 from ..core.journal import WriteLog, logging_to
@@ -66,7 +67,7 @@ from ..store.projections import (
     PROJECTION_LAYOUT,
     PRUNED_COLLECTION,
     WORK_INDEX_FAMILIES,
-    IndexChunk,
+    counted_flags,
     expected_rows,
     index_cursors,
     live_epochs,
@@ -77,6 +78,7 @@ from ..store.projections import (
     stored_text,
     take_index_rows,
 )
+from ..store.work_index_format import MalformedChunk, decode_chunk
 from .anchors import Anchor
 from .archive import StoreHistory
 from .collector import age_survivors, engine_memory
@@ -526,12 +528,15 @@ class Retired:
 
 
 class ReplayedIndex:
-    """The work index (``db.work_index``) the projector would have written for the replayed events, rebuilt on the replay
-    by the projector's own ``take_index_rows`` and compared with the stored chunks of each (epoch, family) as the replay
-    closes the epoch (its rows then dropped), the open epoch at the end (``finish``): the rows' tasks, nodes (as
-    addresses: the interned names' order and the chunking may differ between the projector's flushes and the replay) and
-    counted flags, and the close row's count. Only an epoch whose rows the replay took from row 0 is checked (from an
-    anchored snapshot taken mid-epoch, that epoch is not). An epoch the stored index does not have at all is fine (projected
+    """The work index (``db.work_index``) the projector would have written for the replayed events, compared with the
+    stored chunks of each (epoch, family) as the replay closes the epoch, the open epoch at the end (``finish``). The
+    projector's own ``take_index_rows`` moves the cursors and names the closes; the rows are the replay's work columns
+    themselves (append-only: the epoch's rows are its columns' rows, which the cursor's columns object, replaced at the
+    close, still holds), so nothing of an epoch's rows is copied or held beyond the columns the replay holds anyway, and
+    the stored chunks are read one after another (``_index_problem``). Compared: the rows' tasks, nodes (as addresses:
+    the interned names' order and the chunking may differ between the projector's flushes and the replay) and counted
+    flags, and the close row's count. Only an epoch whose rows the replay took from row 0 is checked (from an anchored
+    snapshot taken mid-epoch, that epoch is not). An epoch the stored index does not have at all is fine (projected
     before the table existed: a statement reads the records); one it has must be the replay's rows from its first chunk on
     to the epoch's end, and start at row 0 unless it is the first epoch of its family the table holds (the database was
     migrated during it: its engine's projector began at the rows it loaded)."""
@@ -541,7 +546,6 @@ class ReplayedIndex:
 
         self.conn = conn
         self.cursors = index_cursors(state)
-        self.chunks: dict[tuple[int, int], IndexChunk] = {}
         self.closed: list[tuple[int, int, int]] = []
         # per family: the first epoch whose rows the replay takes from row 0 (from genesis: the first)
         self.from_row0 = [c.epoch if c.rows == 0 else c.epoch + 1 for c in self.cursors]
@@ -555,19 +559,20 @@ class ReplayedIndex:
         )
 
     def take(self, state: State) -> None:
-        """After each replayed event: the rows it appended; each epoch it closed compared at once."""
-        take_index_rows(state, self.cursors, self.chunks, self.closed)
+        """After each replayed event: the cursors moved on; each epoch it closed compared at once, with the columns it closed."""
+        columns = [c.columns for c in self.cursors]  # (a close replaces the state's: these hold the closed epoch whole)
+        take_index_rows(state, self.cursors, None, self.closed)
         if self.closed:
             for family, epoch, rows in self.closed:
-                self._check(family, epoch, self.chunks.pop((family, epoch), None), rows)
+                self._check(family, epoch, columns[family], rows, rows)
             self.closed.clear()
 
     def finish(self, state: State) -> list[str]:
         """Compare the open epoch's rows, and name stored (epoch, family) pairs the replay did not produce."""
         from sqlalchemy import select
 
-        for family in range(len(WORK_INDEX_FAMILIES)):
-            self._check(family, state.epoch, self.chunks.pop((family, state.epoch), None), None)
+        for family, cursor in enumerate(self.cursors):
+            self._check(family, state.epoch, cursor.columns if cursor.epoch == state.epoch else None, cursor.rows, None)
         if self.present:
             t = db.work_index.c
             for epoch, name in self.conn.execute(select(t.epoch, t.family).distinct()).all():
@@ -581,91 +586,146 @@ class ReplayedIndex:
                     )
         return self.problems
 
-    def _check(self, family: int, epoch: int, chunk: IndexChunk | None, closed_rows: int | None) -> None:
+    def _check(self, family: int, epoch: int, columns: RowStore | None, rows: int, closed_rows: int | None) -> None:
         if epoch < self.from_row0[family]:
             return  # rows the replay did not take from row 0 (an anchored snapshot inside the epoch, or before it)
         self.checked.add((epoch, family))
         if self.present:
-            problem = _index_problem(self.conn, epoch, WORK_INDEX_FAMILIES[family], chunk or IndexChunk(0), closed_rows, self.first_stored)
+            mine = ReplayedRows.of(columns, rows)
+            problem = _index_problem(self.conn, epoch, WORK_INDEX_FAMILIES[family], mine, closed_rows, self.first_stored)
             if problem:
                 self.problems.append(problem)
             if problem != NOT_STORED:
                 self.compared += 1
 
 
+@dataclass(frozen=True)
+class ReplayedRows:
+    """An epoch's rows [0, ``rows``) of one family as the replay's columns hold them (no copy: ``_index_problem`` views
+    a batch of them at a time), and the names they intern."""
+
+    tasks: Any  # array('q')
+    nodes: Any  # array('i')
+    counted: Any  # array('b')
+    names: list[str]
+    rows: int
+
+    @staticmethod
+    def of(columns: RowStore | None, rows: int) -> ReplayedRows:
+        if columns is None:
+            return ReplayedRows(b"", b"", b"", [], 0)
+        return ReplayedRows(columns.task, columns.node, counted_flags(columns), columns.nodes.names, rows)
+
+    def batch(self, start: int, end: int) -> tuple[Any, Any, Any]:
+        """Rows [start, end) as int64 tasks, int32 nodes and int8 flags (copies: no view outlives the call, so the columns
+        can grow again)."""
+        import numpy as np
+
+        n = end - start
+        return (
+            np.frombuffer(self.tasks, dtype=np.int64, count=n, offset=8 * start).copy(),
+            np.frombuffer(self.nodes, dtype=np.int32, count=n, offset=4 * start).copy(),
+            np.frombuffer(self.counted, dtype=np.int8, count=n, offset=start).copy(),
+        )
+
+
 NOT_STORED = ""  # (``_index_problem``: the table has no row of the epoch and family, which is no problem)
+COMPARE_ROWS = 1 << 16
+"""Stored rows decoded before they are compared with the replay's at once (``_index_problem``): what verify holds of an
+epoch's index at any time, ~1 MB, whatever the epoch's size."""
 
 
-def _index_problem(conn: Any, epoch: int, family: str, mine: IndexChunk, closed_rows: int | None, first_stored: dict[str, int]) -> str | None:
+def _index_problem(conn: Any, epoch: int, family: str, mine: ReplayedRows, closed_rows: int | None, first_stored: dict[str, int]) -> str | None:
     """How the stored work index of ``epoch`` and ``family`` differs from the replay's rows ``mine`` (from row 0) and
-    close (``closed_rows``, None: the epoch is open), None when it does not, ``NOT_STORED`` when the table has nothing of it."""
+    close (``closed_rows``, None: the epoch is open), None when it does not, ``NOT_STORED`` when the table has nothing of it.
+    The stored chunks are read and decoded one after another (streamed from the database) and compared with the replay's
+    rows ``COMPARE_ROWS`` at a time: the first problem in row order is named."""
     import numpy as np
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     t = db.work_index.c
-    rows = conn.execute(
-        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names)
-        .where(t.epoch == epoch, t.family == family)
-        .order_by(t.first_row, t.row_count)
-    ).all()
-    if not rows:
+    of = (t.epoch == epoch, t.family == family)
+    close = [int(n) for (n,) in conn.execute(select(t.row_count).where(*of, t.first_row == CLOSED_ROW).order_by(t.row_count))]
+    start_row = conn.execute(select(func.min(t.first_row)).where(*of, t.first_row != CLOSED_ROW)).scalar()
+    if not close and start_row is None:
         return NOT_STORED
     where = f"work index: epoch {epoch} {family}"
-    close = [int(r[1]) for r in rows if r[0] == CLOSED_ROW]
-    chunks = [r for r in rows if r[0] != CLOSED_ROW]
-    replayed = len(mine.tasks)
+    replayed = mine.rows
     if closed_rows is None and close:
         return f"{where}: a close row ({close[0]} rows) for an epoch the log has not closed"
     if closed_rows is not None and not close:
         return f"{where}: no close row (the replay closes it with {closed_rows} rows)"
     if close and close[0] != closed_rows:
         return f"{where}: the close row says {close[0]} rows, the replay closes it with {closed_rows}"
-    start = int(chunks[0][0]) if chunks else replayed
+    start = replayed if start_row is None else int(start_row)
     if start > replayed:
         return f"{where}: its chunks start at row {start}, past the replay's {replayed} rows"
     if start != 0 and first_stored.get(family) != epoch:
         return f"{where}: its chunks start at row {start}, not 0 (rows 0-{start - 1} missing)"
     # the names interned before row ``start`` (first appearance in the rows: the replay's) and those the chunks add
-    at, names = start, list(mine.names[: int(max(mine.nodes[:start])) + 1 if start else 0])
-    tasks, nodes, counted = [], [], []
-    for first, n, ts, nd, c, new in chunks:
-        if first != at:
-            return f"{where}: the chunk at row {first} does not follow the one before (which ends at row {at})"
-        if len(ts) != 8 * n or len(nd) != 4 * n or len(c) != n:
-            return f"{where}: the chunk at row {first} does not hold {n} rows"
-        try:
-            more = json.loads(new)
-        except ValueError:
-            more = None
-        if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
-            return f"{where}: the chunk at row {first} does not list the names it interns"
-        tasks.append(bytes(ts))
-        nodes.append(bytes(nd))
-        counted.append(bytes(c))
-        names += more
-        at += n
+    names = list(mine.names[: int(max(mine.nodes[:start])) + 1 if start else 0])
+    mine_at = {a: i for i, a in enumerate(mine.names)}
+    as_mine = np.array([mine_at.get(a, -1) for a in names], dtype=np.int64)  # a stored node as the replay's index of its address
+    at, compared, batched = start, start, 0
+    batch: list[tuple[Any, Any, Any]] = []
+
+    def compare() -> str | None:
+        """The stored rows of ``batch`` (from row ``compared``) against the replay's, the batch emptied."""
+        nonlocal compared, batched, as_mine
+        if not batch:
+            return None
+        stored_tasks, stored_nodes, stored_counted = (np.concatenate(c) for c in zip(*batch, strict=True))
+        batch.clear()
+        batched = 0
+        my_tasks, my_nodes, my_counted = mine.batch(compared, compared + len(stored_tasks))
+        if len(as_mine) < len(names):
+            as_mine = np.concatenate([as_mine, np.array([mine_at.get(a, -1) for a in names[len(as_mine) :]], dtype=np.int64)])
+        valid = (stored_nodes >= 0) & (stored_nodes < len(names))
+        stored_as_mine = np.full(len(stored_nodes), -1, dtype=np.int64)  # (-1: an address the replay did not intern, or out of range)
+        stored_as_mine[valid] = as_mine[stored_nodes[valid]]
+        differ = (stored_tasks != my_tasks) | (stored_as_mine != my_nodes) | (stored_counted != my_counted)
+        if not differ.any():
+            compared += len(stored_tasks)
+            return None
+        r = int(np.argmax(differ))
+        i = int(stored_nodes[r])
+        theirs = names[i] if 0 <= i < len(names) else f"index {i} (of {len(names)} names)"
+        return (
+            f"{where}: row {compared + r} differs from the replay: stored task {int(stored_tasks[r])} node {theirs} "
+            f"counted {int(stored_counted[r])}, replayed task {int(my_tasks[r])} node {mine.names[int(my_nodes[r])]} counted {int(my_counted[r])}"
+        )
+
+    chunks = conn.execute(
+        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names)
+        .where(*of, t.first_row != CLOSED_ROW)
+        .order_by(t.first_row, t.row_count)
+        .execution_options(yield_per=64)  # (streamed: a server-side cursor on PostgreSQL)
+    )
+    try:
+        for first, n, ts, nd, c, new in chunks:
+            if first != at:
+                return f"{where}: the chunk at row {first} does not follow the one before (which ends at row {at})"
+            try:
+                more = json.loads(new)
+            except ValueError:
+                more = None
+            if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
+                return f"{where}: the chunk at row {first} does not list the names it interns"
+            names += more
+            if at + n <= replayed:  # (rows past the replay's end are counted, not compared: named below)
+                try:
+                    batch.append(decode_chunk(int(n), ts, nd, c))
+                except MalformedChunk as exc:
+                    return f"{where}: the chunk at row {first} is malformed: {exc}"
+                batched += n
+            at += n
+            if batched >= COMPARE_ROWS and (problem := compare()):
+                return problem
+    finally:
+        chunks.close()
     if at != replayed:
         return f"{where}: the stored rows end at row {at}, the replay's at row {replayed}"
-    stored_tasks = np.frombuffer(b"".join(tasks), dtype=np.int64)
-    stored_nodes = np.frombuffer(b"".join(nodes), dtype=np.int32)
-    stored_counted = np.frombuffer(b"".join(counted), dtype=np.int8)
-    my_tasks = np.frombuffer(mine.tasks, dtype=np.int64)[start:]
-    my_nodes = np.frombuffer(mine.nodes, dtype=np.int32)[start:]
-    my_counted = np.frombuffer(mine.counted, dtype=np.int8)[start:]
-    # a stored node as the replay's index of the same address (-1: an address the replay did not intern, or out of range)
-    mine_at = {a: i for i, a in enumerate(mine.names)}
-    as_mine = np.array([mine_at.get(a, -1) for a in names] + [-1], dtype=np.int64)
-    stored_as_mine = as_mine[np.where((stored_nodes >= 0) & (stored_nodes < len(names)), stored_nodes, len(names))]
-    differ = (stored_tasks != my_tasks) | (stored_as_mine != my_nodes) | (stored_counted != my_counted)
-    if not differ.any():
-        return None
-    r = int(np.argmax(differ))
-    i = int(stored_nodes[r])
-    theirs = names[i] if 0 <= i < len(names) else f"index {i} (of {len(names)} names)"
-    return (
-        f"{where}: row {start + r} differs from the replay: stored task {int(stored_tasks[r])} node {theirs} counted {int(stored_counted[r])}, "
-        f"replayed task {int(my_tasks[r])} node {mine.names[int(my_nodes[r])]} counted {int(my_counted[r])}"
-    )
+    return compare()
 
 
 def _check_pruned(stored: dict[str, str], state: State, retired: Retired, report: VerifyReport) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import operator
 from array import array
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from ..core.state_codec import decode_record, hashed_fields
 from . import bulk, db, document_format
 from .document_format import TEXT_FORMAT, document_text
 from .json_text import json_bytes, json_bytes_columns, json_bytes_fields, json_bytes_rows, json_text, kept_bytes
+from .work_index_format import MalformedChunk, decode_chunk, encode_chunk
 
 PRUNED_ROW_FORMAT = 2
 """The layout of a pruned record's row: 2 (``{"n", "rules", "record"}``) holds the rule version it retired under, which its
@@ -39,6 +41,8 @@ PROJECTION_LAYOUT = hashlib.sha256(json.dumps([hashed_fields(None), PRUNED_ROW_F
 slash, unbonding, epoch and pruned documents) are these records as JSON, so a database projected by an engine whose records
 had other fields, or pruned rows of another format, holds rows this engine would not write. The engine re-projects such a
 database from the log at its first write (``Engine._catch_up_projections``); ``cor verify`` names the difference instead of listing every row."""
+
+log = logging.getLogger(__name__)
 
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
 
@@ -127,8 +131,9 @@ class IndexChunk:
         cursor.rows, cursor.names = end, names
 
     def packed(self) -> tuple[bytes, bytes, bytes, str]:
-        """The chunk's ``tasks``, ``nodes``, ``counted`` and ``new_names`` columns (``db.work_index``)."""
-        return self.tasks.tobytes(), self.nodes.tobytes(), self.counted.tobytes(), json.dumps(self.names)
+        """The chunk's ``tasks``, ``nodes``, ``counted`` and ``new_names`` columns (``db.work_index``): the rows in layout 2
+        (``work_index_format.encode_chunk``: all in ``tasks``, the other two empty)."""
+        return encode_chunk(self.tasks, self.nodes, self.counted), b"", b"", json.dumps(self.names)
 
 
 def index_cursors(state: State) -> list[IndexCursor]:
@@ -137,32 +142,39 @@ def index_cursors(state: State) -> list[IndexCursor]:
     return [IndexCursor(state.epoch, columns, len(columns), len(columns.nodes)) for columns, _ in _family_columns(state)]
 
 
-def take_index_rows(state: State, cursors: list[IndexCursor], chunks: dict[tuple[int, int], IndexChunk], closed: list[tuple[int, int, int]]) -> None:
+def take_index_rows(
+    state: State, cursors: list[IndexCursor], chunks: dict[tuple[int, int], IndexChunk] | None, closed: list[tuple[int, int, int]]
+) -> None:
     """Buffer in ``chunks`` ((family, epoch) -> its rows) the rows the event just applied appended to the epoch's work
     columns after ``cursors`` (the work index: ``db.work_index``), and in ``closed`` (family, epoch, its rows) each epoch
     it closed. A close replaces the columns: the old object still holds the closed epoch whole, so its last rows are taken
     from it and the epoch closed; an event that closes two epochs leaves the one between without an index. The one
     definition of which rows and flags the index holds: ``Projector.project`` writes them, ``cor verify`` (app/verify.py)
-    rebuilds them on its replay to compare."""
+    compares them with the replay's columns. ``chunks`` None: the cursors move on and the closes are listed, no row is
+    copied (``cor verify``: the columns are append-only, so an epoch's rows are its columns' rows [0, its rows), which the
+    cursor's columns object, replaced at the close, still holds)."""
     for family, ((columns, counted), cursor) in enumerate(zip(_family_columns(state), cursors, strict=True)):
         if cursor.columns is not columns:
             old = cursor.columns
             if old is not None and cursor.epoch < state.epoch:  # the epoch closed: its columns are complete
-                _chunk(chunks, family, cursor.epoch, cursor).take(old, _counted(old), cursor)
+                _take(chunks, family, cursor, old, counted_flags(old))
                 closed.append((family, cursor.epoch, cursor.rows))
                 cursor.epoch, cursor.rows, cursor.names = state.epoch, 0, 0
             elif old is None and cursor.epoch != state.epoch:  # (a projector that never saw this epoch begin)
                 cursor.epoch = state.epoch
             cursor.columns = columns  # (same epoch: the state was rebuilt from the log, the same rows)
         if len(columns) > cursor.rows:
-            _chunk(chunks, family, cursor.epoch, cursor).take(columns, counted, cursor)
+            _take(chunks, family, cursor, columns, counted)
 
 
-def _chunk(chunks: dict[tuple[int, int], IndexChunk], family: int, epoch: int, cursor: IndexCursor) -> IndexChunk:
-    chunk = chunks.get((family, epoch))
+def _take(chunks: dict[tuple[int, int], IndexChunk] | None, family: int, cursor: IndexCursor, columns: RowStore, counted: array[int]) -> None:
+    if chunks is None:
+        cursor.rows, cursor.names = len(columns), len(columns.nodes)
+        return
+    chunk = chunks.get((family, cursor.epoch))
     if chunk is None:
-        chunk = chunks[(family, epoch)] = IndexChunk(cursor.rows)
-    return chunk
+        chunk = chunks[(family, cursor.epoch)] = IndexChunk(cursor.rows)
+    chunk.take(columns, counted, cursor)
 
 
 class Projector:
@@ -343,7 +355,8 @@ class WorkIndex:
 def read_work_index(conn: Connection, epoch: int, family: str) -> WorkIndex | None:
     """Epoch ``epoch``'s work index of ``family``, or None when it does not hold the epoch whole: no close row, or chunks
     that do not tile rows [0, row_count) one after another, or node indices outside the names (written before the table
-    existed, by a projector that did not see the epoch from its first row, or a chunk deleted)."""
+    existed, by a projector that did not see the epoch from its first row, or a chunk deleted), or a chunk that is no
+    chunk of its rows in either layout (``work_index_format.MalformedChunk``: logged as a warning)."""
     import numpy as np
 
     t = db.work_index.c
@@ -355,12 +368,22 @@ def read_work_index(conn: Connection, epoch: int, family: str) -> WorkIndex | No
     total, at, names = int(rows[0][1]), 0, []
     tasks, nodes, counted = [], [], []
     for first, n, ts, nd, c, new in rows[1:]:
-        if first != at or len(ts) != 8 * n or len(nd) != 4 * n or len(c) != n:
+        if first != at:
             return None
-        tasks.append(np.frombuffer(ts, dtype=np.int64))
-        nodes.append(np.frombuffer(nd, dtype=np.int32))
-        counted.append(np.frombuffer(c, dtype=np.int8) != 0)
-        names += json.loads(new)
+        try:
+            chunk = decode_chunk(int(n), ts, nd, c)
+            more = json.loads(new)
+            if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
+                raise MalformedChunk("its new_names are not a list of names")
+        except ValueError as exc:  # (``MalformedChunk``, or new_names that are not JSON)
+            log.warning(
+                "work index: epoch %s %s: the chunk at row %s is malformed (%s): the statement reads the tasks' records", epoch, family, first, exc
+            )
+            return None
+        tasks.append(chunk[0])
+        nodes.append(chunk[1])
+        counted.append(chunk[2] != 0)
+        names += more
         at += n
     if at != total:
         return None
@@ -375,7 +398,7 @@ def read_work_index(conn: Connection, epoch: int, family: str) -> WorkIndex | No
     return index
 
 
-def _counted(columns: RowStore) -> array[int]:
+def counted_flags(columns: RowStore) -> array[int]:
     """Which rows of ``columns`` count in a node line's tasks: a miner's row in consensus, a validator's on time."""
     return columns.in_consensus if isinstance(columns, WorkColumns) else cast(ValidationColumns, columns).on_time
 
