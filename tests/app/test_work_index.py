@@ -418,7 +418,7 @@ def test_verify_of_a_live_network_restarted_mid_epoch(tmp_path):
     assert report.work_index_checked >= 4  # epochs 0 and 1 closed (the close's own rows included), epoch 2 open
 
 
-TAMPERS = ["swap_nodes", "task_id", "counted", "drop_close", "close_count", "drop_first_chunk", "move_chunk", "extra", "malformed"]
+TAMPERS = ["swap_nodes", "task_id", "counted", "drop_close", "close_count", "drop_first_chunk", "drop_last_chunk", "move_chunk", "extra", "malformed"]
 
 
 @pytest.mark.parametrize("compare_rows", [None, 5])
@@ -456,6 +456,11 @@ def test_a_changed_index_fails_verify(db_url, sim_events, tamper, compare_rows, 
             elif tamper == "drop_first_chunk":  # epoch 0 is in the table: epoch 1 is no migration's first epoch
                 conn.execute(delete(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0))
                 needles = ("epoch 1 miner_work", "start at row")
+            elif tamper == "drop_last_chunk":
+                last = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
+                assert last > 0
+                conn.execute(delete(db.work_index).where(t.epoch == 1, t.family == "validator_work", t.first_row == last))
+                needles = ("epoch 1 validator_work", f"the stored rows end at row {last}")
             elif tamper == "move_chunk":
                 second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
                 set_chunk(conn, 1, "validator_work", second, first_row=second + 1)

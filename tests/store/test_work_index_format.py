@@ -4,6 +4,7 @@ decodes, and a malformed value of either is refused with ``MalformedChunk`` nami
 
 from __future__ import annotations
 
+import tracemalloc
 import zlib
 from array import array
 
@@ -99,8 +100,12 @@ def test_malformed_chunks_are_refused_naming_why():
     assert not plain[1] & 0x10
     malformed(plain[:-1] + bytes([plain[-1] | 0x80]), 2, "bits set past")
     malformed(plain[:-1], 2, "not the")
+    malformed(value, n, "layout 1", counted=c.tobytes())  # a layout-2 value with a counted column: neither layout
     bomb = bytes((LAYOUT, 0x10)) + zlib.compress(bytes(10**7), 1)
-    malformed(bomb, 2, "does not end|not the")  # (decompressed no further than 2 rows' size)
+    tracemalloc.start()
+    malformed(bomb, 2, "does not end")
+    assert tracemalloc.get_traced_memory()[1] < 10**6  # decompressed no further than 2 rows' size (not the 10 MB)
+    tracemalloc.stop()
     malformed(ts.tobytes(), n, "layout 1", nd.tobytes(), c.tobytes()[:-1])  # a layout-1 row short of a flag
     malformed(value, -1, "row count")
     with pytest.raises(ValueError, match="differ in length"):
