@@ -132,9 +132,11 @@ snapshots = Table(
 
 # the per-epoch work index (docs/design.md §6, "The work index"): the rows each settling event appended to an epoch's
 # work columns (``state.epoch_work`` / ``state.epoch_validations``), one row per flush and stream (``family``: the work
-# line's stream, ``miner_work`` / ``validator_work``), packed: ``tasks`` int64 and ``nodes`` int32 (the index of the
-# row's node in the epoch's interned names) and ``counted`` int8 (the row counts in the node line's tasks: a miner's
-# in consensus, a validator's on time), native byte order; ``new_names`` the names interned since the previous chunk
+# line's stream, ``miner_work`` / ``validator_work``), packed: each row's task id, node (the index of the row's node in
+# the epoch's interned names) and counted flag (the row counts in the node line's tasks: a miner's in consensus, a
+# validator's on time), in layout 2 since session 32 (all in ``tasks``, narrow and compressed; ``nodes`` and ``counted``
+# empty) or layout 1 before (``tasks`` int64, ``nodes`` int32, ``counted`` int8, little-endian): store/work_index_format.py,
+# both read; ``new_names`` the names interned since the previous chunk
 # (JSON list). A row with ``first_row = -1`` marks the epoch closed with ``row_count`` rows: a statement reads the index of an
 # epoch only when it has that row and its chunks tile rows [0, row_count) (else the tasks' records: store/projections.py)
 work_index = Table(
