@@ -92,7 +92,6 @@ def decode_chunk(n: int, tasks: bytes, nodes: bytes, counted: bytes) -> tuple[np
     (int8, 0 or 1). Raises ``MalformedChunk`` naming what is wrong."""
     import numpy as np
 
-    tasks, nodes, counted = bytes(tasks), bytes(nodes), bytes(counted)
     if n < 0:
         raise MalformedChunk(f"a row count of {n}")
     if not is_layout2(tasks, nodes, counted):
@@ -103,6 +102,7 @@ def decode_chunk(n: int, tasks: bytes, nodes: bytes, counted: bytes) -> tuple[np
             np.frombuffer(nodes, dtype="<i4").astype(np.int32),
             (np.frombuffer(counted, dtype=np.int8) != 0).astype(np.int8),
         )
+    tasks = bytes(tasks)  # (a memoryview from some drivers)
     if len(tasks) < 2 or tasks[0] != LAYOUT:
         raise MalformedChunk(f"layout byte {tasks[0]}, not {LAYOUT}")
     flag_byte = tasks[1]
@@ -126,14 +126,12 @@ def decode_chunk(n: int, tasks: bytes, nodes: bytes, counted: bytes) -> tuple[np
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8)
     at = 8 + tw * (n - 1)
-    deltas = np.frombuffer(body, dtype=f"<i{tw}", count=n - 1, offset=8).astype(np.int64)
-    ids = np.empty(n, dtype=np.uint64)
-    ids[0] = np.frombuffer(body, dtype="<u8", count=1)[0]
-    ids[1:] = deltas.view(np.uint64)
-    ts = np.cumsum(ids, dtype=np.uint64).view(np.int64)  # (wraps modulo 2**64, as the writer's deltas)
+    ts = np.empty(n, dtype=np.int64)
+    ts[0] = np.frombuffer(body, dtype="<i8", count=1)[0]
+    ts[1:] = np.frombuffer(body, dtype=f"<i{tw}", count=n - 1, offset=8)
+    np.cumsum(ts, out=ts)  # (numpy's int64 sums wrap modulo 2**64, as the writer's deltas)
     nd = np.frombuffer(body, dtype=f"<i{nw}", count=n, offset=at).astype(np.int32)
-    bits = np.frombuffer(body, dtype=np.uint8, offset=at + nw * n)
-    flags = np.unpackbits(bits, bitorder="little")
+    flags = np.unpackbits(np.frombuffer(body, dtype=np.uint8, offset=at + nw * n), bitorder="little")
     if flags[n:].any():
         raise MalformedChunk("bits set past its last row's counted flag")
-    return ts, nd, flags[:n].astype(np.int8)
+    return ts, nd, flags[:n].view(np.int8)
