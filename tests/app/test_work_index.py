@@ -208,6 +208,12 @@ def test_an_epoch_the_index_does_not_hold_whole_reads_the_records(tmp_path, sim_
         assert served_by_index(state, 1) == 0
         assert served_by_index(state, 2) == miner_lines(2) > 0
         assert all_statements(state, range(3)) == reference
+        with eng.store.engine.begin() as conn:  # epoch 0's validator chunk cut short: malformed (the read logs it)
+            value = conn.execute(select(t.tasks).where(*at(0, "validator_work", 0))).scalar_one()
+            conn.execute(update(db.work_index).where(*at(0, "validator_work", 0)).values(tasks=value[:-1]))
+            assert read_work_index(conn, 0, "validator_work") is None
+        assert served_by_index(state, 0) == 0  # epoch 0's work lines all from the records now
+        assert all_statements(state, range(3)) == reference
     finally:
         eng.store.dispose()
 
