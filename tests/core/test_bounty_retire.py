@@ -28,6 +28,7 @@ from cor_incentives.core.state_codec import decode_record, decode_state, encode_
 from cor_incentives.core.units import COR
 from support.bounty_chain import JUDGES, bounty_network, create_bounty, h, refused
 from support.chain import Chain, addr
+from support.replays import through_snapshot
 from support.scans import DictScans
 
 PRIZE = 10 * COR  # the minimum prize
@@ -350,8 +351,8 @@ def test_property_the_same_retirements_as_the_walk(rounds):
     ids: list[int] = []
     for action in actions:
         if action[0] == "snapshot":
-            c.state = decode_state(encode_state(c.state))
-            walked.state = decode_state(encode_state(walked.state))
+            c.state = through_snapshot(c.state)
+            walked.state = through_snapshot(walked.state)
             continue
         bid = c.state.next_id
         done = act(c, action, ids)

@@ -15,9 +15,10 @@ from cor_incentives.core.apply import conservation_holds, process_tick
 from cor_incentives.core.errors import Conflict, EngineError, InvariantViolation
 from cor_incentives.core.journal import JDict
 from cor_incentives.core.records import BountyStatus, ProposalStatus
-from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import encode_state, state_hash
 from support.chain import addr, refusing
 from support.due_reference import network, use_reference
+from support.replays import through_snapshot
 
 
 def play(seed: int) -> list[str]:
@@ -55,7 +56,7 @@ def play(seed: int) -> list[str]:
                 finally:
                     apply_module.HANDLERS["tick"] = real
             else:
-                c.state = decode_state(encode_state(c.state))
+                c.state = through_snapshot(c.state)
         except EngineError:
             pass  # (refused the same way on both sides: a vote twice, a closed vote)
         out.append(state_hash(c.state))

@@ -15,9 +15,10 @@ from cor_incentives.core.bounties import process_bounty_create
 from cor_incentives.core.errors import Conflict, EngineError
 from cor_incentives.core.governance import process_propose
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import encode_state, state_hash
 from support.chain import refusing
 from support.due_reference import network, use_reference
+from support.replays import through_snapshot
 
 
 def refused_as(c, kind, handler, who, body) -> None:
@@ -108,7 +109,7 @@ def play(seed: int) -> tuple[list[str], str]:
             elif action == "refused_propose":
                 refused_as(c, "gov.propose", process_propose, "p", propose_body(c))
             else:
-                c.state = decode_state(encode_state(c.state))
+                c.state = through_snapshot(c.state)
         except EngineError:
             pass  # (refused the same way on both sides)
         out.append(state_hash(c.state))

@@ -16,9 +16,10 @@ from cor_incentives.core.sampling import reference_draw
 from cor_incentives.core.selection import draw
 from cor_incentives.core.staking import is_selectable
 from cor_incentives.core.state import ticks_to_epoch_end
-from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import state_hash
 from support.chain import addr
 from support.market import commit_reveal, dissent, draw_now, market, submit, validate_all
+from support.replays import replayed_to, through_snapshot
 
 HONEST = (20_000_000, 850_000_000)
 
@@ -155,7 +156,7 @@ def test_rule_19_escalation_weighs_only_the_marked_nodes(monkeypatch):
 def checked_index(state) -> None:
     """``check_index`` on a decoded copy: it syncs the index it checks (marked nodes take their slots), a write to the
     hashed state that, made between events, a replay would not make (the core runs it only inside an epoch close)."""
-    selection.check_index(decode_state(encode_state(state)))
+    selection.check_index(through_snapshot(state))
 
 
 def trees(state):
@@ -227,7 +228,7 @@ def test_a_state_decoded_from_a_snapshot_draws_the_same_escalation_validators_as
     """The pool's slot order is history (the late validators' slots come after every v*, their ids do not): a snapshot
     must carry it, or rule 19's draw over the slots picks other validators after a restart."""
     c, task = disputed(version, slotted=True)
-    twin = decode_state(encode_state(c.state))
+    twin = through_snapshot(c.state)
     assert state_hash(twin) == state_hash(c.state) and trees(twin)[0] == trees(c.state)[0]
     ids = [n for n, _ in twin.selection.trees["validator"].slots()]
     assert ids != sorted(ids)  # the order a decode from the nodes alone (id order) would get wrong
@@ -291,7 +292,8 @@ def test_escalations_in_a_row_keep_the_index_exact():
         draw_now(c, tid)
         dissent(c, task)
         done.append(task)
-    assert state_hash(replay(c.events)) == state_hash(c.state) == state_hash(decode_state(encode_state(c.state)))
+    replayed_to(c.events, c.state)
+    through_snapshot(c.state)
     assert len({tuple(t.validators) for t in done}) > 1
 
 
@@ -359,7 +361,7 @@ def test_a_state_decoded_from_a_snapshot_undoes_a_refused_escalation_draw(monkey
     c, task = disputed(RULES_ESCALATION_FROM_POOL, slotted=True)
     other = next(v for v in selection.eligible_nodes(c.state, "validator") if v not in task.validators)
     c.as_("user", "stake.delegate", {"node": other, "amount": str(3000 * COR)})  # re-weighed by the tick's sync
-    twin = decode_state(encode_state(c.state))
+    twin = through_snapshot(c.state)
     before, tree_before = state_hash(twin), trees(twin)
     c.oracle("tick", {"ticks": 1})
     real = tasks._escalated

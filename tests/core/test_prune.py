@@ -16,9 +16,10 @@ from cor_incentives.core.prune import PARAMS, RECORDS, fold
 from cor_incentives.core.records import Pruned
 from cor_incentives.core.rules import LATEST, RULES_PRUNE
 from cor_incentives.core.state import State
-from cor_incentives.core.state_codec import decode_state, encode_state, pruned_record_hash
+from cor_incentives.core.state_codec import encode_state, pruned_record_hash
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
+from support.replays import through_snapshot
 
 STAKERS = ("A", "B", "d")
 
@@ -111,7 +112,7 @@ def test_a_snapshot_at_any_event_replays_the_rest_like_the_original(steps, cut_a
     state = State()
     for event in events[: cut + 1]:
         apply(state, event)
-    resumed = decode_state(encode_state(state))
+    resumed = through_snapshot(state)
     for event in events[cut + 1 :]:
         apply(resumed, event)
     assert encode_state(resumed) == encode_state(c.state)

@@ -6,6 +6,7 @@ from cor_incentives.core.errors import EngineError
 from cor_incentives.core.slashing import slash
 from cor_incentives.core.staking import accrue_all
 from support.chain import Chain, addr
+from support.replays import through_snapshot
 
 SMALL = {
     "min_position_units": "1",
@@ -190,10 +191,8 @@ def test_the_twin_that_stayed_ends_no_worse_than_unbond_and_cancel():
 
 
 def test_a_snapshot_carries_redelegations():
-    from cor_incentives.core.state_codec import decode_state, encode_state
-
     c = chain()
     c.as_("d", "stake.delegate", {"node": A, "amount": "1000"})
     c.as_("d", "stake.redelegate", {"from": A, "to": B, "amount": "400"})
-    back = decode_state(encode_state(c.state))
+    back = through_snapshot(c.state)
     assert back.redelegations == c.state.redelegations and back.to_dict() == c.state.to_dict()

@@ -23,6 +23,7 @@ from cor_incentives.core.staking import newcomer_reputation, process_register, s
 from cor_incentives.core.state import State, capping_nodes
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from support.chain import Chain, addr, refusing
+from support.replays import through_snapshot
 from support.scans import DictScans, ListScans, SetScans
 
 PPB = 10**9
@@ -139,9 +140,8 @@ class World:
         elif op == "tick":
             self.c.oracle("tick", {"ticks": r.choice([1, 2, 3, 6, 11])})
         elif op == "snapshot":  # a snapshot taken and opened: the index made again from the records (its floor the window's start)
-            data = encode_state(state)
-            self.c.state = decode_state(data)
-            assert encode_state(self.c.state) == data and held(self.c.state) == held(state)
+            self.c.state = through_snapshot(state)
+            assert encode_state(self.c.state) == encode_state(state) and held(self.c.state) == held(state)
             state = self.c.state
         elif op == "upgrade":  # a governed rule version, raised (only up) from now on
             history, version = state.params_history, state.params.rule_version

@@ -9,10 +9,11 @@ import pytest
 from cor_incentives.core import apply as apply_module
 from cor_incentives.core.apply import process_tick, replay
 from cor_incentives.core.errors import Conflict
-from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import encode_state, state_hash
 from support.chain import refusing
 from support.draws_reference import run_draws_reference
 from support.market import market, submit
+from support.replays import through_snapshot
 
 
 @pytest.mark.parametrize("decoded", [False, True])
@@ -25,7 +26,7 @@ def test_a_tick_refused_after_its_draws_puts_the_queue_back(monkeypatch, decoded
         for tid in tids[::4]:
             c.as_("user", "task.cancel", {"task": tid})
         if decoded:
-            c.state = decode_state(encode_state(c.state))
+            c.state = through_snapshot(c.state)
         queue = list(c.state.beacon.pending)
         assert len(queue) == 9
         before = (state_hash(c.state), encode_state(c.state))

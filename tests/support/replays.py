@@ -1,6 +1,6 @@
 """The two checks the stateful property tests end a step or a run with: a snapshot round trip keeps the state hash,
 and a replay of the log from genesis reaches the live state's hash (tests/properties: node_refs, prune_walk,
-attestation_index, no_internal_errors, draws_after_prune)."""
+attestation_index, no_internal_errors, draws_after_prune; and the snapshot steps of the core tests, tests/core)."""
 
 from __future__ import annotations
 
