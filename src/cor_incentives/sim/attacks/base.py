@@ -138,6 +138,10 @@ class Family:
             raise InvalidInput(f"{self.name}: unknown knob(s) {', '.join(unknown)}; one of {', '.join(known)}", code="invalid_knob")
         return {name: k.check(given.get(name, k.default)) for name, k in known.items()}
 
+    def world_name(self, twin: bool) -> str:
+        """The scenario name of the family's attack world, or with ``twin`` of its honest twin's (``<name>~twin``)."""
+        return self.name + ("~twin" if twin else "")
+
     # --- what a family defines ---
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:

@@ -143,7 +143,7 @@ class BountySelfAward(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), 2, tasks=2)
+        return population_scenario(self.world_name(twin), 2, tasks=2)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         sponsor, hunter, puppet = actor("sponsor"), actor("hunter"), actor("puppet")
@@ -213,7 +213,7 @@ class ChallengeEarlyFinalize(Family):
     JUDGES = ("judge-0", "judge-1", "judge-2")
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), 3, tasks=2)
+        return population_scenario(self.world_name(twin), 3, tasks=2)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         sponsor, hunter, puppet = actor("sponsor"), actor("hunter"), actor("puppet")
@@ -335,7 +335,7 @@ class BountySpam(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), 2, tasks=2, params=DEPOSIT_RULES.params(k))
+        return population_scenario(self.world_name(twin), 2, tasks=2, params=DEPOSIT_RULES.params(k))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         spammer = actor("spammer")
@@ -468,7 +468,7 @@ class BountyChurn(Family):
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         params = RETIRE_RULES.params(k, pruned=True, bounty_review_period_ticks=CHURN_REVIEW_TICKS)
-        return rounds_scenario(self.name, twin, int(k["rounds"]), params)
+        return rounds_scenario(self.world_name(twin), int(k["rounds"]), params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         churner = actor("churner")

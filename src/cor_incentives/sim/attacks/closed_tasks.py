@@ -113,7 +113,7 @@ class ClosedTaskBloat(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return rounds_scenario(self.name, twin, int(k["rounds"]), RULES.params(k, pruned=True))
+        return rounds_scenario(self.world_name(twin), int(k["rounds"]), RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return BloatScript(k, twin)

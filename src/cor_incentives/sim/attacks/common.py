@@ -108,10 +108,10 @@ class Rules:
         return out
 
 
-def rounds_scenario(name: str, twin: bool, rounds: int, params: dict[str, Any]) -> Scenario:
+def rounds_scenario(name: str, rounds: int, params: dict[str, Any]) -> Scenario:
     """The population with two tasks of each kind an epoch, for a family that runs one round an epoch: ``rounds``
-    epochs and one more (its last round's records meet a close)."""
-    return population_scenario(name + ("~twin" if twin else ""), rounds + 1, tasks=2, params=params)
+    epochs and one more (its last round's records meet a close). ``name``: the world's (``Family.world_name``)."""
+    return population_scenario(name, rounds + 1, tasks=2, params=params)
 
 
 def cor_units(amount_cor: int | str) -> int:

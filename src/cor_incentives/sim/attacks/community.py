@@ -71,7 +71,7 @@ class CuratorPuppets(Family):
         return [actor(f"puppet-{i:02d}") for i in range(int(k["puppets"]))]
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), FIRST + int(k["epochs"]), tasks=2)
+        return population_scenario(self.world_name(twin), FIRST + int(k["epochs"]), tasks=2)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         curator, honest, owner = actor("curator"), actor("honest-curator"), self._owner(k)

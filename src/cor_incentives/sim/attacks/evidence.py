@@ -99,7 +99,7 @@ class EquivocationRewrap(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return EquivocationScript(0 if twin else int(k["rewraps"]))
@@ -207,7 +207,7 @@ class OracleFabricatedSlash(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), 1)
+        return population_scenario(self.world_name(twin), 1)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return FabricationScript(int(k["offset_ticks"]), str(k["offence"]), k["reporter"] == "friend", bool(k["backdate"]), not twin)

@@ -89,7 +89,7 @@ class FlashGovernance(Family):
         return HONEST_STAKE_COR * COR * int(k["stake_permille"]) // 1_000
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), ATTACK_EPOCH + 5, tasks=2)
+        return population_scenario(self.world_name(twin), ATTACK_EPOCH + 5, tasks=2)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         who, target, stake = actor("flash"), node("validator-00"), self._stake(k)
@@ -162,7 +162,7 @@ class VoterFarming(Family):
         return [actor(f"farmer-{i}") for i in range(int(k["addresses"]))]
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), self.FIRST + int(k["epochs"]) + 1, tasks=2)
+        return population_scenario(self.world_name(twin), self.FIRST + int(k["epochs"]) + 1, tasks=2)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         farmers, target = self._addresses(k), node("validator-00")

@@ -176,7 +176,7 @@ class LateJudgement(Family):
         rate = int(k["miss_rate_bps"])
         honest = (NodeGroup("miner", "unlucky", 10, (MINER_STAKE,), options={"rate": rate / 10_000}),) if rate else miners(("honest", 10))
         nodes = honest + vals + ROUTER
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=nodes, params=params, tasks=int(k["tasks"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=nodes, params=params, tasks=int(k["tasks"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return ClosingScript(int(k["closing_tasks"]), int(k["ticks_before_close"]))

@@ -43,7 +43,7 @@ class HonestMisses(Family):
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         rate = 0 if twin else int(k["rate_bps"]) / 10_000
         probe = NodeGroup("miner", "unlucky", 1, ("2000",), prefix="probe", options={"rate": rate})
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (probe,), tasks=20)
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=POPULATION + (probe,), tasks=20)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return Watch()

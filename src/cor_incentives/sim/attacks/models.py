@@ -79,7 +79,7 @@ class ModelSpam(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return rounds_scenario(self.name, twin, int(k["rounds"]), BOND_RULES.params(k, pruned=True))
+        return rounds_scenario(self.world_name(twin), int(k["rounds"]), BOND_RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         spammer, lister = _attackers()
@@ -219,7 +219,7 @@ class FineTuneHold(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return rounds_scenario(self.name, twin, int(k["rounds"]), RELEASE_RULES.params(k, pruned=True))
+        return rounds_scenario(self.world_name(twin), int(k["rounds"]), RELEASE_RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         owner, holder = _owner_and_holder()

@@ -93,7 +93,7 @@ class _Escape(Family):
     MINER = "miner-00"
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return EscapeScript(
@@ -191,7 +191,7 @@ class RedelegateHop(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         who, a, b, amount = actor("hopper"), node("miner-00"), node(str(k["to"])), cor_units(k["amount_cor"])

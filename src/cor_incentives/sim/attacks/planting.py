@@ -95,7 +95,7 @@ class PlantRefusal(Family):
             groups += (NodeGroup("miner", "honest", 10 - n, (MINER_STAKE,)),)
         params = RULES.params(k)
         return Scenario(
-            self.name + ("~twin" if twin else ""),
+            self.world_name(twin),
             groups + validators() + ROUTER,
             self.description,
             params=params,

@@ -101,7 +101,7 @@ class SelfRouter(Family):
         if k["own_miners"] != "yes":
             pool = miners(("honest", 10))
         own_router = NodeGroup("router", "honest", 1, ("1000",), prefix="own-router", operator=OPERATOR)
-        return Scenario(self.name + ("~twin" if twin else ""), pool + validators() + ROUTER + (own_router,), seeds=(1,), epochs=int(k["epochs"]))
+        return Scenario(self.world_name(twin), pool + validators() + ROUTER + (own_router,), seeds=(1,), epochs=int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return SelfRouterScript(k, twin)

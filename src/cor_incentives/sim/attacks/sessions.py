@@ -66,7 +66,7 @@ class SessionSpam(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return rounds_scenario(self.name, twin, int(k["rounds"]), RULES.params(k, pruned=True))
+        return rounds_scenario(self.world_name(twin), int(k["rounds"]), RULES.params(k, pruned=True))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         spammer, churner = _attackers()

@@ -115,7 +115,7 @@ class SlashDodgeUnbond(Family):
     MINER = "miner-00"
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return CheatScript(node(self.MINER), str(k["offence"]), int(k["offences"]), 0 if twin else int(k["unbond_bps"]))
@@ -200,7 +200,7 @@ class ThresholdSplit(Family):
         split = 1 if twin else int(k["split"])
         each = int(k["stake_cor"]) // split
         group = NodeGroup("miner", str(k["strategy"]), split, (str(each),), prefix="op", operator="op")
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (group,), tasks=20)
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=POPULATION + (group,), tasks=20)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return Watch()
@@ -320,7 +320,7 @@ class ReregisterAfterJail(Family):
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         fresh = NodeGroup("miner", "honest", 1, ("2000",), prefix="fresh", options={"late": True})
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (fresh,))
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=POPULATION + (fresh,))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return ReregisterScript(node(self.MINER), None if twin else node(self.FRESH), k["register"] == "after_jail", int(k["failures"]))
@@ -421,7 +421,7 @@ class NewcomerGriefing(Family):
         nodes = POPULATION + ((new,) if twin else (sac, new))
         params = RULES.params(k)
         epochs = max(int(k["epochs"]), int(k["join_epoch"]) + 1)
-        return population_scenario(self.name + ("~twin" if twin else ""), epochs, nodes=nodes, params=params, tasks=20)
+        return population_scenario(self.world_name(twin), epochs, nodes=nodes, params=params, tasks=20)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return JoinScript(self._new(k), int(k["join_epoch"]), None if twin else node(self.SAC))

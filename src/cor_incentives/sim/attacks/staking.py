@@ -138,7 +138,7 @@ class JitDelegation(Family):
     )
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         who, n, amount = actor("jit"), node(str(k["node"])), cor_units(k["amount_cor"])
@@ -245,7 +245,7 @@ class OperatorDilution(Family):
     BASE_BOND = 2_000
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         op, d = node(self.OPERATOR), actor("delegator")
@@ -311,7 +311,7 @@ class CommissionSwitch(Family):
     OPERATOR = "miner-00"
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]))
+        return population_scenario(self.world_name(twin), int(k["epochs"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         op, d = node(self.OPERATOR), actor("delegator")
@@ -395,7 +395,7 @@ class IdleStake(Family):
             options["late"] = True
         idle = NodeGroup("miner", "honest", 1, (str(k["stake_cor"]),), prefix="idle", options=options)
         params = EXPOSED_RULES.params(k)
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (idle,), params=params)
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=POPULATION + (idle,), params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         idle, working, parker = node(self.IDLE), node(self.WORKING), actor("parker")
@@ -510,7 +510,7 @@ class DustPositions(Family):
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         cheat = NodeGroup("miner", "copier", 1, ("2000",), prefix="cheat", options={"reveal": "copy"})  # commit_mismatch: slashed
         params = MIN_POSITION_RULES.params(k)
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["epochs"]), nodes=POPULATION + (cheat,), params=params)
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=POPULATION + (cheat,), params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         keys, each = _dust_keys(k, twin), int(k["units_per_key"])
@@ -633,7 +633,7 @@ class NodeChurn(Family):
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         params = RETIRE_RULES.params(k, pruned=True)
         period = Params().unbonding_period_epochs + int(k["hold"])
-        return population_scenario(self.name + ("~twin" if twin else ""), int(k["rounds"]) * period + 2, tasks=2, params=params)
+        return population_scenario(self.world_name(twin), int(k["rounds"]) * period + 2, tasks=2, params=params)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         hold, bond = int(k["hold"]), Params().min_self_bond_router_units

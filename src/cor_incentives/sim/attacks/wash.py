@@ -157,7 +157,7 @@ class WashFamily(Family):
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         models = _miner_models(k, twin)
         attacker = NodeGroup("miner", "honest", 3, ("2000",), operator=OPERATOR, options={"models": models})
-        return Scenario(self.name + ("~twin" if twin else ""), miners(("honest", 7)) + (attacker,) + validators() + ROUTER, seeds=(1,))
+        return Scenario(self.world_name(twin), miners(("honest", 7)) + (attacker,) + validators() + ROUTER, seeds=(1,))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return WashScript(k, twin)
