@@ -38,16 +38,12 @@ from ..scenarios import ROUTER, NodeGroup, Scenario, validators
 from ..script import ActorScript, Override
 from ..strategies import MinerContext, Output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import actor, made, node
+from .common import actor, made, node, pct
 
 if TYPE_CHECKING:
     from ..runner import World
 
 GRINDER = "miner-00"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -186,8 +182,8 @@ class AssignmentGrinding(Family):
                 "tries_per_reveal": _ratio(tries, reveals),
                 "draws_predictable": sum(r["predictable"] for r in attack),
             },
-            f"garbage miner in consensus on {in_consensus} of {assigned} assignments, {_pct(per_task_vs_honest)} per task against honest "
-            f"miners, {tries} self-transfers over {reveals} last reveals; attacker payout against the honest twin: {_pct(gain)}",
+            f"garbage miner in consensus on {in_consensus} of {assigned} assignments, {pct(per_task_vs_honest)} per task against honest "
+            f"miners, {tries} self-transfers over {reveals} last reveals; attacker payout against the honest twin: {pct(gain)}",
         )
 
 
@@ -368,9 +364,9 @@ class CancelLottery(Family):
                 "kept_served_by_own_miners": own_share,
                 "twin_served_by_own_miners": twin_share,
             },
-            f"{_pct(own_share)[1:]} of its kept tasks served only by its own miners (twin {_pct(twin_share)[1:]}); "
+            f"{pct(own_share)[1:]} of its kept tasks served only by its own miners (twin {pct(twin_share)[1:]}); "
             f"{total(attack, 'cancelled')} cancelled, {total(attack, 'refused')} cancels refused, {total(attack, 'abstained')} abstentions; "
-            f"net against the honest twin: {_pct(gain)}",
+            f"net against the honest twin: {pct(gain)}",
         )
 
 

@@ -54,17 +54,26 @@ from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from ..strategies import sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import Rules, SampledScript, StakeScript, actor, cor_units, live_probe, made, node, population_scenario, rounds_scenario, sampled_rounds
+from .common import (
+    Rules,
+    SampledScript,
+    StakeScript,
+    actor,
+    cor_units,
+    live_probe,
+    made,
+    node,
+    pct,
+    population_scenario,
+    rounds_scenario,
+    sampled_rounds,
+)
 from .measure import earned
 
 PRIZE_COR = 10_000
 CREATE_TICK = 5  # offset in epoch 0 at which the sponsor posts
 DEADLINE_TICKS = 40  # from the post to the deadline
 VALIDATORS = [f"validator-{i:02d}" for i in range(10)]
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def _bounty(state: State, sponsor: str) -> Any:
@@ -191,8 +200,8 @@ class BountySelfAward(Family):
                 "coalition_drawn_per_seed": [a["coalition_drawn"] for a in attack],
                 "refused": refused,
             },
-            f"a coalition of {k['coalition']} validator(s): its puppet won {_pct(won)[1:]} of the prize; against the twin "
-            f"{_pct(gain)} of the prize ({', '.join(refused[:3]) or 'nothing refused'})",
+            f"a coalition of {k['coalition']} validator(s): its puppet won {pct(won)[1:]} of the prize; against the twin "
+            f"{pct(gain)} of the prize ({', '.join(refused[:3]) or 'nothing refused'})",
         )
 
 
@@ -268,8 +277,8 @@ class ChallengeEarlyFinalize(Family):
                 "finalized_ticks": [a["finalized_tick"] for a in attack],
                 "refused": refused,
             },
-            f"finalizing {k['finalize_after_ticks']} tick(s) after the deadline: the puppet won {_pct(won)[1:]} of the prize; "
-            f"against the twin {_pct(gain)} of the prize ({', '.join(refused[:3]) or 'nothing refused'})",
+            f"finalizing {k['finalize_after_ticks']} tick(s) after the deadline: the puppet won {pct(won)[1:]} of the prize; "
+            f"against the twin {pct(gain)} of the prize ({', '.join(refused[:3]) or 'nothing refused'})",
         )
 
 

@@ -114,6 +114,20 @@ def rounds_scenario(name: str, rounds: int, params: dict[str, Any]) -> Scenario:
     return population_scenario(name, rounds + 1, tasks=2, params=params)
 
 
+def pct(x: float | None) -> str:
+    """A share (a ``gain``) as a signed percentage for a verdict's summary, ``n/a`` for an undefined one."""
+    return "n/a" if x is None else f"{x * 100:+.1f} %"
+
+
+def slash_avoided(attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> tuple[int, int, float | None, bool]:
+    """The verdict of a family whose ``gain`` is the share of the twin's slash avoided (``gain_unit``): the slash of
+    the attack worlds (their measured ``slashed``), the twins', the gain (1 - attack / twin; None when the twins were
+    not slashed) and whether the attack is stopped (it dodges at most 1 %)."""
+    got, owed = sum(r["slashed"] for r in attack), sum(r["slashed"] for r in twin)
+    gain = None if not owed else 1 - got / owed
+    return got, owed, gain, gain is not None and gain <= 0.01
+
+
 def cor_units(amount_cor: int | str) -> int:
     return int(amount_cor) * COR
 

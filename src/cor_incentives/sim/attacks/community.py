@@ -20,16 +20,12 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, made, population_scenario
+from .common import StakeScript, actor, cor_units, made, pct, population_scenario
 from .measure import earned
 
 MEMBERS = 10
 BALANCE_COR = 1_000  # community_min_balance_units at the defaults
 FIRST = 1  # the epoch the attestations start (the genesis wallets are one epoch old)
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def _pass_on(holder: str, to: str) -> Any:
@@ -116,8 +112,8 @@ class CuratorPuppets(Family):
                 "attestations_applied_per_seed": [a["attested"] for a in attack],
                 "refused": refused,
             },
-            f"{k['puppets']} puppet(s) sharing {BALANCE_COR} COR took {_pct(got / stream if stream else None)[1:]} of the community stream "
-            f"(one member at the cap: {_pct(fair / stream if stream else None)[1:]}); against it {_pct(gain)} "
+            f"{k['puppets']} puppet(s) sharing {BALANCE_COR} COR took {pct(got / stream if stream else None)[1:]} of the community stream "
+            f"(one member at the cap: {pct(fair / stream if stream else None)[1:]}); against it {pct(gain)} "
             f"({', '.join(refused[:3]) or 'nothing refused'})",
         )
 

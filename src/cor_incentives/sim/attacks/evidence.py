@@ -25,7 +25,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript
 from ..strategies import Output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import actor, cor_units, final_state, made, node, population_scenario
+from .common import actor, cor_units, final_state, made, node, pct, population_scenario
 from .measure import earned, slashed
 
 if TYPE_CHECKING:
@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 def sim_key(name: str) -> str:
     """A deterministic private key for a simulated actor that must sign (never use outside simulations)."""
     return "0x" + hashlib.sha256(f"cor-sim-key:{name}".encode()).hexdigest()
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 class EquivocationScript(ActorScript):
@@ -132,7 +128,7 @@ class EquivocationRewrap(Family):
                 "refusal_codes": sorted({c for r in attack for c in r["refused"]}),
             },
             f"{1 + int(k['rewraps'])} reports of one equivocation: {slashes} slashes against the twin's {tslashes}; the reporter earned "
-            f"{_pct(gain)} against the twin",
+            f"{pct(gain)} against the twin",
         )
 
 

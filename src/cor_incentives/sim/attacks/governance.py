@@ -25,7 +25,7 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, StakeScript, actor, cor_units, made, node, population_scenario
+from .common import POPULATION, StakeScript, actor, cor_units, made, node, pct, population_scenario
 from .measure import earned
 
 HONEST_STAKE_COR = 121_000  # the population's bonded stake: 10 miners × 2 000, validators 100 000, a router 1 000
@@ -37,10 +37,6 @@ def holdings(state: State, who: str) -> int:
     """Everything ``who`` owns in the ledger: wallet, claimable, unbonding, self-bond and delegations."""
     total = sum(state.ledger.balance(f"{kind}:{who}") for kind in ("wallet", "claimable", "unbonding", "bonded"))
     return total + sum(state.ledger.balance(f"delegated:{n}:{who}") for n in sorted(state.nodes) if who in state.nodes[n].delegators)
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def _vote(voter: str, proposer: str, title: str, option: str = "yes") -> Any:
@@ -136,7 +132,7 @@ class FlashGovernance(Family):
             passed,
             {"gain_cor_per_seed": [d // COR for d in diffs], "treasury_received": received, "stake": stake, "refused": refused},
             f"{k['stake_permille']}‰ of the honest stake, bonded {k['bond_epochs_before']} epoch(s) before: took {received // COR:,} COR "
-            f"from the treasury; holdings against the twin {_pct(gain)} of its stake ({', '.join(refused) or 'nothing refused'})",
+            f"from the treasury; holdings against the twin {pct(gain)} of its stake ({', '.join(refused) or 'nothing refused'})",
         )
 
 
@@ -221,8 +217,8 @@ class VoterFarming(Family):
                 "holdings_minus_twin_cor": diff // COR,
                 "junk_proposals_opened": sum(a["junk_opened"] for a in attack),
             },
-            f"{k['stake_cor']} COR over {k['addresses']} address(es) with {k['junk']} junk proposal(s) per epoch took {_pct(share)[1:]} of "
-            f"the governance stream (the honest twin {_pct(tshare)[1:]}); holdings against the twin {_pct(gain)} of the stream",
+            f"{k['stake_cor']} COR over {k['addresses']} address(es) with {k['junk']} junk proposal(s) per epoch took {pct(share)[1:]} of "
+            f"the governance stream (the honest twin {pct(tshare)[1:]}); holdings against the twin {pct(gain)} of the stream",
         )
 
 

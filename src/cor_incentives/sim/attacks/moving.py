@@ -22,7 +22,7 @@ from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from ..strategies import Output
 from .base import Family, Knob, Knobs, Verdict
-from .common import StakeScript, actor, cor_units, final_state, made, node, population_scenario
+from .common import StakeScript, actor, cor_units, final_state, made, node, pct, population_scenario, slash_avoided
 from .measure import slashed, staker_rewards
 from .slashing import CheatScript
 
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 
 NODES = ("miner-01", "miner-02", "validator-00", "validator-03")
 EPOCH_TICKS = 100
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 class EscapeScript(CheatScript):
@@ -117,11 +113,10 @@ class _Escape(Family):
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
-        got, owed = sum(r["slashed"] for r in attack), sum(r["slashed"] for r in twin)
-        gain = None if not owed else 1 - got / owed
+        got, owed, gain, stopped = slash_avoided(attack, twin)
         return Verdict(
             gain,
-            gain is not None and gain <= 0.01,
+            stopped,
             {
                 "slashed": got,
                 "twin_slashed": owed,
@@ -130,7 +125,7 @@ class _Escape(Family):
                 "refused": sorted({c for r in attack for c in r["refused"]}),
             },
             f"{k['offence']} at miner-00, its delegator {self.verb} {int(k['share_bps']) / 100:g} % of {k['amount_cor']} COR just before the reveal: "
-            f"slashed {got / 10**18:,.2f} COR against the twin's {owed / 10**18:,.2f} COR, {_pct(gain)[1:]} dodged",
+            f"slashed {got / 10**18:,.2f} COR against the twin's {owed / 10**18:,.2f} COR, {pct(gain)[1:]} dodged",
         )
 
     verb = ""
@@ -245,7 +240,7 @@ class RedelegateHop(Family):
                 "refused": sorted({c for run in attack for c in run["refused"]}),
             },
             f"{k['amount_cor']} COR hopped to {k['to']} {-int(k['offset_ticks'])} tick(s) before each close: against its stake × time share "
-            f"{_pct(gain)}; the twin that stayed earned {twin_got / 10**18:,.4f} COR, the hopper {got / 10**18:,.4f} COR",
+            f"{pct(gain)}; the twin that stayed earned {twin_got / 10**18:,.4f} COR, the hopper {got / 10**18:,.4f} COR",
         )
 
 

@@ -36,7 +36,7 @@ from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Override
 from ..strategies import MinerContext, MinerPlan, Output, garbage_output, honest_output, lazy_output, sha
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, Rules, final_state, made, node, population_scenario
+from .common import POPULATION, Rules, final_state, made, node, pct, population_scenario, slash_avoided
 from .measure import slashed
 
 if TYPE_CHECKING:
@@ -55,10 +55,6 @@ def _dodged(gain: float | None) -> str:
     if gain is None:
         return "n/a dodged"
     return f"{gain * 100:.1f} % dodged" if gain >= 0 else f"{-gain * 100:.1f} % more slashed than the twin"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def cheat_plan(offence: str, ctx: MinerContext) -> MinerPlan:
@@ -131,11 +127,10 @@ class SlashDodgeUnbond(Family):
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
-        got, owed = sum(r["slashed"] for r in attack), sum(r["slashed"] for r in twin)
-        gain = None if not owed else 1 - got / owed
+        got, owed, gain, stopped = slash_avoided(attack, twin)
         return Verdict(
             gain,
-            gain is not None and gain <= 0.01,
+            stopped,
             {
                 "slashed": got,
                 "twin_slashed": owed,
@@ -351,7 +346,7 @@ class ReregisterAfterJail(Family):
                 "income_change_vs_twin": None if not tinc else inc / tinc - 1,
             },
             f"fresh key's reputation {fresh if fresh is None else f'{fresh:.3f}'} against the jailed key's "
-            f"{jailed if jailed is None else f'{jailed:.3f}'} ({_pct(gain)}); income over the run {_pct(None if not tinc else inc / tinc - 1)} "
+            f"{jailed if jailed is None else f'{jailed:.3f}'} ({pct(gain)}); income over the run {pct(None if not tinc else inc / tinc - 1)} "
             "against waiting out the jail (the fresh key works with 2 000 COR the twin leaves idle)",
         )
 
@@ -481,8 +476,8 @@ class NewcomerGriefing(Family):
                 "sac_slashes_per_seed": total(attack, "sac_slash_count") / n,
             },
             f"{k['rules']} rules: newcomers started at {'n/a' if start is None else f'{start:.3f}'} (twin "
-            f"{'n/a' if twin_start is None else f'{twin_start:.3f}'}), drew {_pct(None if draws is None else draws - 1)} and were paid "
-            f"{_pct(None if pay is None else pay - 1)} for their work against the twin; the sacrificial miner stood at "
+            f"{'n/a' if twin_start is None else f'{twin_start:.3f}'}), drew {pct(None if draws is None else draws - 1)} and were paid "
+            f"{pct(None if pay is None else pay - 1)} for their work against the twin; the sacrificial miner stood at "
             f"{'n/a' if not sac else f'{sum(sac) / len(sac) / 1e9:.3f}'} and lost {total(attack, 'sac_slashed') // n / 10**18:,.0f} COR per seed",
         )
 

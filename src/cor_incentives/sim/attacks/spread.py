@@ -35,8 +35,8 @@ from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
 from ..script import ActorScript
 from .base import Family, Knob, Knobs, Verdict
-from .common import Rules
-from .validators import COR, PPB, Collusion49, _pct
+from .common import Rules, pct
+from .validators import COR, PPB, Collusion49
 
 RULES = Rules(RULES_TASK_SPREAD, "spread", "before_spread")
 
@@ -123,10 +123,10 @@ class SpreadInflation(Family):
                 "garbage_miner_assigned": assigned,
             },
             f"{int(k['count'])} spread-inflating validators ({k['rules']} rules): the lie moved honest pay per unit of work "
-            f"{_pct(m['largest_drop'])} to {_pct(m['largest_gain'])} against every validator honest (against every node honest: "
-            f"{_pct(h['largest_drop'])} to {_pct(h['largest_gain'])}, the garbage miner's forfeit); the coalition's payout "
-            f"{_pct(gain)} against every node honest ({h['coalition_payout_per_seed'] / COR:,.0f} against "
-            f"{h['twin_coalition_payout_per_seed'] / COR:,.0f} COR per seed), {_pct(lie.gain)} against the lie's absence; "
+            f"{pct(m['largest_drop'])} to {pct(m['largest_gain'])} against every validator honest (against every node honest: "
+            f"{pct(h['largest_drop'])} to {pct(h['largest_gain'])}, the garbage miner's forfeit); the coalition's payout "
+            f"{pct(gain)} against every node honest ({h['coalition_payout_per_seed'] / COR:,.0f} against "
+            f"{h['twin_coalition_payout_per_seed'] / COR:,.0f} COR per seed), {pct(lie.gain)} against the lie's absence; "
             f"its garbage miner was in consensus in {served} of {assigned} assignments ({n} seeds)",
         )
 

@@ -55,7 +55,7 @@ from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, Rules, StakeScript, actor, cor_units, made, node, population_scenario
+from .common import POPULATION, Rules, StakeScript, actor, cor_units, made, node, pct, population_scenario
 from .measure import commission, staker_rewards
 
 EPOCH_TICKS = 100  # the devnet epoch length the offsets' bounds assume
@@ -69,10 +69,6 @@ def _ratio(a: int, b: int) -> float | None:
 def _rate(reward: int, ticks: int) -> float | None:
     """Reward per COR-tick (1e18 base units × tick); for comparisons only."""
     return reward / ticks if ticks else None
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def _undelegate_all(who: str, node_addr: str, kind: str = "stake.undelegate") -> Any:
@@ -184,7 +180,7 @@ class JitDelegation(Family):
                 "reward_per_cor_tick_vs_twin": None if rate is None or not twin_rate else rate / twin_rate,
             },
             f"{k['amount_cor']} COR delegated {-int(k['offset_ticks'])} tick(s) before the close took "
-            f"{_pct(share)[1:]} of {k['node']}'s staker reward; against its stake × time share: {_pct(gain)}",
+            f"{pct(share)[1:]} of {k['node']}'s staker reward; against its stake × time share: {pct(gain)}",
         )
 
 
@@ -221,8 +217,8 @@ class JitBonding(Family):
             gain,
             gain is not None and gain <= 0.02,
             {"apr": apr, "stake_ticks": ticks, "twin_apr": tapr, "twin_stake_ticks": tticks, "share_of_twin_apr": full, "share_of_twin_time": time},
-            f"bonded {-int(k['offset_ticks'])} tick(s) before the close: {_pct(full)[1:]} of the twin's APR for {_pct(time)[1:]} of its "
-            f"stake-time; APR per COR-tick against the twin: {_pct(gain)}",
+            f"bonded {-int(k['offset_ticks'])} tick(s) before the close: {pct(full)[1:]} of the twin's APR for {pct(time)[1:]} of its "
+            f"stake-time; APR per COR-tick against the twin: {pct(gain)}",
         )
 
 
@@ -289,8 +285,8 @@ class OperatorDilution(Family):
                 "delegator_stake_ticks": _sum(rows, "delegator", "ticks"),
                 "delegator_cut_first_epoch_vs_twin": cut,
             },
-            f"the operator's stakers' reward against its stake × time share: {_pct(gain)}; in the first epoch its delegator lost "
-            f"{_pct(cut)[1:]} of what it earned in the honest twin",
+            f"the operator's stakers' reward against its stake × time share: {pct(gain)}; in the first epoch its delegator lost "
+            f"{pct(cut)[1:]} of what it earned in the honest twin",
         )
 
 
@@ -338,7 +334,7 @@ class CommissionSwitch(Family):
             gain,
             gain is not None and gain <= 0,
             {"commission": took, "twin_commission": ttook, "twin_delegator_reward": tdel, "raises_applied": sum(run["raised"] for run in attack)},
-            f"a {k['raise_bps']} bps raise {-int(k['offset_ticks'])} tick(s) before the close took {_pct(gain)} of the delegator's reward",
+            f"a {k['raise_bps']} bps raise {-int(k['offset_ticks'])} tick(s) before the close took {pct(gain)} of the delegator's reward",
         )
 
 
@@ -468,8 +464,8 @@ class IdleStake(Family):
                 "twin_honest_stakers_apr": thonest,
             },
             f"{int(k['stake_cor']) + int(k['delegated_cor']):,} COR parked in a node no task draws ({assigned} assignments, {slashed} slashed) "
-            f"earned {_pct(gain)[1:]} of itself in {epochs} epochs ({_pct(annual)[1:]} a year), {_pct(vs_working)[1:]} of a working "
-            f"miner's APR per COR-tick; honest stakers' APR {_pct(None if not thonest else honest / thonest - 1)} against the twin",
+            f"earned {pct(gain)[1:]} of itself in {epochs} epochs ({pct(annual)[1:]} a year), {pct(vs_working)[1:]} of a working "
+            f"miner's APR per COR-tick; honest stakers' APR {pct(None if not thonest else honest / thonest - 1)} against the twin",
         )
 
 

@@ -32,14 +32,11 @@ from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
 from ..script import ActorScript
 from .base import Family, Knob, Knobs, Verdict
+from .common import pct
 
 BAD_MIX = miners(("honest", 8), ("lazy", 1), ("garbage", 1))
 PPB = 10**9
 COR = 10**18
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x * 100:+.1f} %"
 
 
 def _node_totals(result: RunResult) -> dict[str, dict[str, int]]:
@@ -137,7 +134,7 @@ class LazyValidators(Family):
                 "twin_validations": sum(r["validations"] for r in twin),
             },
             f"{len(lazy)} {self.strategy} validator(s): net {net / n / COR:,.2f} COR per seed against {twin_net / n / COR:,.2f} COR "
-            f"evaluating honestly ({_pct(gain)}); each keeps {'n/a' if kept is None else f'{kept * 100:.1f} %'} of an honest "
+            f"evaluating honestly ({pct(gain)}); each keeps {'n/a' if kept is None else f'{kept * 100:.1f} %'} of an honest "
             f"validator's pay; {_sum(attack, lazy, 'canaries_failed')} canaries failed",
         )
 
@@ -262,8 +259,8 @@ class Collusion49(Family):
                 "validations": sum(r["validations"] for r in attack),
                 "twin_validations": sum(r["validations"] for r in twin),
             },
-            f"{int(k['count'])} colluding validators ({k['when']}): honest pay per unit of work moved {_pct(min(moves, default=0.0))} "
-            f"to {_pct(max(moves, default=0.0))}; the coalition's payout {_pct(gain)} ({got / n / COR:,.0f} against {had / n / COR:,.0f} "
+            f"{int(k['count'])} colluding validators ({k['when']}): honest pay per unit of work moved {pct(min(moves, default=0.0))} "
+            f"to {pct(max(moves, default=0.0))}; the coalition's payout {pct(gain)} ({got / n / COR:,.0f} against {had / n / COR:,.0f} "
             f"COR per seed); it held half the reporting stake in {sum(r['captured'] for r in attack)} of {sum(r['tasks'] for r in attack)} tasks",
         )
 
