@@ -364,17 +364,25 @@ def test_a_record_with_other_fields_is_refused_naming_the_missing_and_the_unknow
     assert exc.value.message.endswith(said), exc.value.message
 
 
+@pytest.mark.parametrize("opened", [False, True], ids=["live", "opened"])
 @pytest.mark.parametrize("items", [1, 3, 4096])
-def test_the_snapshot_row_hashes_and_compresses_the_text_in_parts_and_stores_the_same_bytes(scenario, monkeypatch, items):
+def test_the_snapshot_row_hashes_and_compresses_the_text_in_parts_and_stores_the_same_bytes(scenario, monkeypatch, items, opened):
     """``snapshot_row`` hashes and compresses the state's text part by part (``write_state``, ``items`` items of a
-    large field a part): no part is the whole text, and the row is the one the whole text makes (its size, its hash,
-    and the very stored bytes ``zlib.compress(text, 1)`` makes, so a snapshot written before reads and compares equal)."""
+    large field a part, an epoch record with more items in a list or dict field by field): no part is the whole text,
+    and the row is the one the whole text makes (its size, its hash, and the very stored bytes ``zlib.compress(text, 1)``
+    makes, so a snapshot written before reads and compares equal). ``opened``: the state a snapshot opens to, its epoch
+    records' packed fields held as the strings they came in (written back ``items`` characters at a time)."""
     from cor_incentives.core import state_codec
     from cor_incentives.core.state_codec import encode_state
 
-    state = scenario[0].state
+    state = decode_state(encode_state(scenario[0].state)) if opened else scenario[0].state
     text = encode_state(state)
+    if opened:
+        assert all(PACKED_ATTR in r.__dict__ for r in state.epochs.values()) and state.epochs
+        monkeypatch.setattr(state_codec, "STREAM_CHARS", items)
+    records = [state_codec._dumps(state_codec._codec(type(r), None, True)[0](r)) for r in state.epochs.values()]  # (as in the text)
     seen: list[int] = []
+    parts: list[bytes] = []
     compressobj = zlib.compressobj
 
     class Spy:
@@ -383,6 +391,7 @@ def test_the_snapshot_row_hashes_and_compresses_the_text_in_parts_and_stores_the
 
         def compress(self, data):
             seen.append(len(data))
+            parts.append(bytes(data))
             return self.inner.compress(data)
 
         def flush(self):
@@ -395,6 +404,8 @@ def test_the_snapshot_row_hashes_and_compresses_the_text_in_parts_and_stores_the
     assert sum(seen) == len(text) and max(seen) < len(text) // 2 and len(seen) > (len(state.nodes) if items == 1 else 2)
     assert (row.size, row.hash, zlib.decompress(row.data)) == (len(text), content_hash(text), text)
     assert row.data == zlib.compress(text, 1)
+    assert all(r in text for r in records) and any(len(r) > 2000 for r in records)
+    assert not any(r in part for r in records for part in parts) if items < 4096 else any(r in part for r in records for part in parts)
 
 
 @settings(max_examples=25, deadline=None)

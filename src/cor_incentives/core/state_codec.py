@@ -38,7 +38,10 @@ record's canonical bytes (``encode_record``) never pack: they are what they were
 The state hash and the engine's snapshot (app/snapshots.py ``snapshot_row``) never hold the state's whole text:
 ``write_state`` feeds it, field by field and a large dict or list ``STREAM_ITEMS`` items at a time, to a sha256 (and
 the snapshot's zlib stream), the very bytes ``encode_state`` and ``_encode`` make (tests/core/test_state_codec_fast.py
-``same_parts``). A 1 M-stub state's text is ~750 MB; the whole value and orjson's buffer were two of it at once.
+``same_parts``). A 1 M-stub state's text is ~750 MB; the whole value and orjson's buffer were two of it at once. Nor
+a large record's (``_large``: an epoch's, 81 MB of text and ~570 MB while encoded at 1 M tasks): it is written field by
+field likewise, an ``Any`` value's large lists, int columns and objects in runs (its streams' task ids), and a snapshot's
+packed field as its string's parts, each escaped as ``json.dumps`` escapes a string (``_packed_parts``).
 """
 
 from __future__ import annotations
@@ -229,8 +232,13 @@ def _encode_reference(state: State, rules: int | None, packed: bool) -> bytes:
 
 
 STREAM_ITEMS = 4096
-"""The pairs of a typed dict, or the values of a list, of the state that ``write_state`` encodes at a time (a larger
-such field is written in parts of this many): 4 096 closed tasks' stubs are ~3 MB of text."""
+"""The pairs of a typed dict, or the values of a list, of the state or of a record in it that ``write_state`` encodes at
+a time (a larger such field is written in parts of this many, ``_value_parts``; a record holding one is written field by
+field, ``_large``): 4 096 closed tasks' stubs are ~3 MB of text, 4 096 statement items of a 1 M-task epoch ~8 MB."""
+
+STREAM_CHARS = 1 << 20
+"""The characters of a snapshot's packed field held as the string it came in (``PACKED_ATTR``) that ``write_state``
+escapes at a time (a longer one makes its record large, ``_large``, and is written in parts of this many)."""
 
 W = typing.TypeVar("W", bound="StateWriter")
 
@@ -271,51 +279,312 @@ def write_state(state: State, begin: Callable[[], W], *, rules: int | None = Non
 
 
 def _state_parts(state: State, rules: int | None, packed: bool) -> typing.Iterator[bytes | memoryview]:
-    """The bytes of ``_encode(state, rules, packed)`` in parts whose concatenation is they: the head, each field of the
-    state (its name and its value, written by ``_write`` as the whole state's encoder writes it, ``_state_fields``), and
-    a typed dict or list of more than ``STREAM_ITEMS`` items as ``[``, each ``STREAM_ITEMS`` items' text without its
-    brackets, joined by commas, and ``]``: a dict's or list's encoding is its items' in order (``_inline``), and what
-    ``json.dumps`` writes for a list is its items' texts joined so; escaping (``_escaped``) is per character."""
-    yield b'{"format":%d,"state":{' % (SNAPSHOT_FORMAT if packed else HASHED_FORMAT)
-    for i, (name, key, plain, ranged, many) in enumerate(_state_fields(rules, packed)):
-        yield b"," + key if i else key
-        value = getattr(state, name)
-        if many is None or len(value) <= STREAM_ITEMS:
-            yield _part(plain, ranged, value)
-            continue
-        items = iter(value.items() if many is dict else value)
-        yield b"["
-        for n in range(0, len(value), STREAM_ITEMS):
-            if n:
-                yield b","
-            yield memoryview(_part(plain, ranged, many(itertools.islice(items, STREAM_ITEMS))))[1:-1]
-        yield b"]"
-    yield b"}}"
+    """The bytes of ``_encode(state, rules, packed)`` in parts whose concatenation is they: the head, then the state as a
+    record written in parts (``_record_parts``): each field on its own, a large list or typed dict ``STREAM_ITEMS`` items
+    at a time, and a large value in it (an epoch's record: its statement items, its streams' task columns) in parts
+    likewise (``_value_parts``)."""
+    yield b'{"format":%d,"state":' % (SNAPSHOT_FORMAT if packed else HASHED_FORMAT)
+    yield from _record_parts(State, state, rules, packed)
+    yield b"}"
 
 
-def _part(plain: Enc, ranged: Enc, value: Any) -> bytes:
-    """The text of ``value`` by its field's encoders as ``_encode`` writes the whole state (``_write``: ranged at once,
-    ``json.dumps`` of the plain walk if orjson refuses it): orjson's own bytes, dropped once written."""
-    return _write(lambda r: ranged(value) if r else plain(value), True, kept=False)
+def _record_parts(cls: type, obj: Any, rules: int | None, packed: bool) -> typing.Iterator[bytes | memoryview]:
+    """The text of the record ``obj`` (of type ``cls``: ``State`` or a record it holds) in parts: ``{``, each field's name
+    and value (``_value_parts``; a snapshot's packed field by ``_packed_parts``) joined by commas, and ``}``: what the
+    record's fast encoder writes (``_fast_record``: its fields' encodings in field order, each the expression it inlines;
+    a packed record's reference encoder, ``_lazy_record_codec``, writes the same)."""
+    fields = _fields(cls, rules, packed)
+    if not fields:
+        yield b"{}"
+        return
+    for i, (name, key, spec, lazy) in enumerate(fields):
+        yield (b"," if i else b"{") + key
+        if lazy:
+            yield from _packed_parts(obj, name, spec)
+        else:
+            yield from _value_parts(spec, getattr(obj, name))
+    yield b"}"
+
+
+class _Spec(typing.NamedTuple):
+    """How ``_value_parts`` writes a value of one declared type (``_spec``)."""
+
+    plain: Enc  # its fast encoders, plain and ranged: the expressions a record holding it inlines
+    ranged: Enc
+    ranged_first: bool  # ``_write``'s: a state's field ranged at once (its stakes are past 64 bits), any other plain first
+    kind: str  # "record" (written by its fields), "dict" (typed), "list" (or a tuple of any length), "optional", "any", ""
+    record: type | None  # the record, for "record"
+    items: _Spec | None  # a dict's values', a list's items', an optional's value's
+    keys: tuple[Enc, Enc] | None  # a typed dict's keys' fast encoders, plain and ranged
+    large: Callable[[Any], bool] | None  # whether a value is written in parts (``_large``); None: never
+    rules: int | None  # the encoding's (``_fields`` of a record)
+    packed: bool
 
 
 @cache
-def _state_fields(rules: int | None, packed: bool) -> tuple[tuple[str, bytes, Enc, Enc, type | None], ...]:
-    """For each field of ``State`` an encoding under ``rules`` holds: its name, ``"<name>":`` as the state's text writes it, its
-    plain and ranged fast encoders (the expressions the state's own encoder inlines, ``_fast_record``: its records as
-    fragments of their own texts, ``_piece``), and ``dict`` for a typed dict, ``list`` for a list or a tuple of any
-    length (written in parts by ``_state_parts``), else None."""
-    hints = typing.get_type_hints(State)
-    out = []
-    for n in _field_names(State, rules):
-        hint, encoders = hints[n], []
-        for ranged in (False, True):
-            names: dict[str, Any] = {}
-            encoders.append(_generated(f"return {_inline(hint, 'v', rules, packed, ranged, names, 0, True)}", names))
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-        many = dict if origin in (dict, Mapping) else list if origin is list or (origin is tuple and args[1:] == (Ellipsis,)) else None
-        out.append((n, _dumps(n) + b":", encoders[0], encoders[1], many))
-    return tuple(out)
+def _spec(hint: Any, rules: int | None, packed: bool, top: bool = False) -> _Spec:
+    """The ``_Spec`` of values declared ``hint``; ``top``: a field of ``State`` (its records written as fragments of their
+    own texts, ``_piece``, as the state's own encoder writes them, and ranged at once)."""
+    encoders = []
+    for ranged in (False, True):
+        names: dict[str, Any] = {}
+        encoders.append(_generated(f"return {_inline(hint, 'v', rules, packed, ranged, names, 0, top)}", names))
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    kind, record, items, keys = "", None, None, None
+    if hint is Any or hint is object:
+        kind = "any"
+    elif _written_by_fields(hint):
+        kind, record = "record", hint
+    elif origin in (dict, Mapping) and len(args) == 2:
+        kind, items, keys = "dict", _spec(args[1], rules, packed, top), (_fast(args[0], rules, packed), _fast(args[0], rules, packed, True))
+    elif origin is list or (origin is tuple and args[1:] == (Ellipsis,)):
+        kind, items = "list", _spec(args[0], rules, packed, top)
+    elif origin in (typing.Union, types.UnionType) and len(args) == 2 and type(None) in args:
+        kind, items = "optional", _spec(args[0] if args[1] is type(None) else args[1], rules, packed, top)
+    spec = _Spec(encoders[0], encoders[1], top, kind, record, items, keys, None, rules, packed)
+    deep = kind in ("dict", "list") and (_holds_any(args[-1 if kind == "dict" else 0]) or typing.cast(_Spec, items).kind in ("record", "optional"))
+    return spec._replace(large=_large(spec, origin is not tuple or top, deep))
+
+
+def _holds_any(hint: Any) -> bool:
+    """Whether values declared ``hint`` can hold an ``Any`` value (of a shape no declared type bounds)."""
+    return hint is Any or hint is object or any(_holds_any(a) for a in typing.get_args(hint))
+
+
+def _written_by_fields(hint: Any) -> bool:
+    """A record (a dataclass) whose encoding is its fields' (``_fast_record``; a packed one's ``_lazy_record_codec``), not
+    one the reference writes otherwise (a weight tree: its slots)."""
+    return (
+        isinstance(hint, type) and dataclasses.is_dataclass(hint) and hint is not State and hint is not WeightTree and not issubclass(hint, RowStore)
+    )
+
+
+def _large(spec: _Spec, grows: bool, deep: bool) -> Callable[[Any], bool] | None:
+    """The test of whether a value of ``spec`` is written in parts (``_value_parts``), or None when none ever is: a list or
+    typed dict of more than ``STREAM_ITEMS`` items (a record's tuple, made whole with it: only by its items), or, when its
+    items are records or hold ``Any`` values (``deep``), holding a large one (typed containers of scalars inside it, a
+    task's reports by validator, are bounded by their record: asking each of a million tasks' would cost a fifth of
+    their encoding); a record with a large field (a snapshot's packed field held as the string it came in, not read since:
+    of more than ``STREAM_CHARS`` characters, read from the record's ``__dict__``, so the test decodes nothing); an
+    ``Any`` value by ``_any_large``. A record with no such field (a closed task's stub) is never large, and not asked (a
+    million stubs)."""
+    if spec.kind == "any":
+        return _any_large
+    inner = spec.items.large if spec.items is not None and (deep or spec.kind == "optional") else None
+    if spec.kind == "optional":
+        return None if inner is None else (lambda v: v is not None and inner(v))
+    if spec.kind in ("dict", "list"):
+        values: Callable[[Any], Any] = (lambda v: v.values()) if spec.kind == "dict" else (lambda v: v)
+        if inner is None:
+            return (lambda v: len(v) > STREAM_ITEMS) if grows else None
+        if not grows:
+            return lambda v: any(map(inner, values(v)))
+        return lambda v: len(v) > STREAM_ITEMS or any(map(inner, values(v)))
+    if spec.kind != "record":
+        return None
+    fields = _fields(typing.cast(type, spec.record), spec.rules, spec.packed)
+    tests = [(name, f.large) for name, _, f, packed in fields if f.large is not None and not packed]
+    lazy = [(name, f.large) for name, _, f, packed in fields if packed]
+    if not tests and not lazy:
+        return None
+
+    def large(v: Any) -> bool:
+        if any(test(getattr(v, name)) for name, test in tests):
+            return True
+        held = v.__dict__ if lazy else {}
+        return any((test is not None and test(held[n])) if n in held else len(held[PACKED_ATTR][n][0]) > STREAM_CHARS for n, test in lazy)
+
+    return large
+
+
+@cache
+def _fields(cls: type, rules: int | None, packed: bool) -> tuple[tuple[str, bytes, _Spec, bool], ...]:
+    """For each field of the record ``cls`` an encoding under ``rules`` holds: its name, ``"<name>":`` as the record's
+    text writes it, the ``_Spec`` of its declared type, and whether it is a snapshot's packed field (``PACKED_FIELDS``)."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (n, _dumps(n) + b":", _spec(hints[n], rules, packed, cls is State), packed and (cls.__name__, n) in PACKED_FIELDS)
+        for n in _field_names(cls, rules)
+    )
+
+
+def _value_parts(spec: _Spec, value: Any) -> typing.Iterator[bytes | memoryview]:
+    """The text of ``value`` (declared as ``spec`` says) in parts: one part (``_part``), unless it is large (``spec.large``):
+    a record is written by its fields (``_record_parts``), an optional by its value, an ``Any`` value by ``_any_parts``, a
+    list or typed dict as ``[``, each run of at most ``STREAM_ITEMS`` items that are not large (a run's text without its
+    brackets) and each large item's parts (a dict's as ``[<key>,`` its parts ``]``), joined by commas, and ``]``. A dict's
+    or list's encoding is its items' in order (``_inline``), and what ``json.dumps`` writes for a list is its items' texts
+    joined so, each the same text as for the item alone; escaping (``_escaped``) is per character."""
+    if spec.large is None or not spec.large(value):
+        yield _part(spec.plain, spec.ranged, value, spec.ranged_first)
+    elif spec.kind == "record":
+        yield from _record_parts(typing.cast(type, spec.record), value, spec.rules, spec.packed)
+    elif spec.kind == "optional":
+        yield from _value_parts(typing.cast(_Spec, spec.items), value)
+    elif spec.kind == "any":
+        yield from _any_parts(value)
+    else:
+        yield from _container_parts(spec, value)
+
+
+def _container_parts(spec: _Spec, value: Any) -> typing.Iterator[bytes | memoryview]:
+    """A large list or typed dict's text in parts (``_value_parts``)."""
+    many: Callable[[Any], Any] = dict if spec.kind == "dict" else list
+    items = iter(value.items() if spec.kind == "dict" else value)
+    inner = typing.cast(_Spec, spec.items)
+    yield b"["
+    if inner.large is None:  # (no item can be large: runs of ``STREAM_ITEMS`` taken at C speed)
+        for n in range(0, len(value), STREAM_ITEMS):
+            yield from _run(spec, many(itertools.islice(items, STREAM_ITEMS)), n > 0)
+        yield b"]"
+        return
+    run: list[Any] = []
+    written = False
+    for item in items:
+        x = item[1] if spec.kind == "dict" else item
+        if not inner.large(x):
+            run.append(item)
+            if len(run) == STREAM_ITEMS:
+                yield from _run(spec, many(run), written)
+                run, written = [], True
+            continue
+        if run:
+            yield from _run(spec, many(run), written)
+            run, written = [], True
+        if spec.keys is not None:  # a dict's pair: [<key>,<value>]
+            yield (b",[" if written else b"[") + bytes(_part(*spec.keys, item[0])) + b","
+            yield from _value_parts(inner, x)
+            yield b"]"
+        else:
+            if written:
+                yield b","
+            yield from _value_parts(inner, x)
+        written = True
+    if run:
+        yield from _run(spec, many(run), written)
+    yield b"]"
+
+
+def _run(spec: _Spec, items: Any, after: bool) -> typing.Iterator[bytes | memoryview]:
+    """A run of a large container's items (a dict of some of its pairs, a list of some of its items): their text without
+    its brackets, after a comma when it follows other items (``after``)."""
+    if after:
+        yield b","
+    yield memoryview(_part(spec.plain, spec.ranged, items, spec.ranged_first))[1:-1]
+
+
+def _any_large(v: Any) -> bool:
+    """An ``Any`` value written in parts (``_any_parts``): a list, an int column or a dict of more than ``STREAM_ITEMS``
+    items, or one holding such a value (a stream's task ids, one per task of the epoch, in an epoch record's ``streams``).
+    (Asked of each statement item's detail: scalars are passed over by their type alone.)"""
+    if type(v) in _SCALARS:
+        return False
+    if isinstance(v, IntColumn):
+        return len(v) > STREAM_ITEMS
+    if isinstance(v, (dict, Mapping)):
+        values: Any = v.values()
+    elif isinstance(v, (list, tuple)):
+        values = v
+    else:
+        return False
+    if len(v) > STREAM_ITEMS:
+        return True
+    for x in values:
+        if type(x) not in _SCALARS and _any_large(x):
+            return True
+    return False
+
+
+_SCALARS = frozenset({int, str, bool, type(None)})
+
+
+def _any_parts(v: Any) -> typing.Iterator[bytes | memoryview]:
+    """A large ``Any`` value's text in parts, as ``_any_enc`` encodes it: a list or an int column (the list it stands
+    for) as a list's runs and large items (``_container_parts``' way); a dict with string keys (an object) as ``{``, each
+    run of at most ``STREAM_ITEMS`` pairs that are not large (the object's text without its braces) and each large value
+    as ``"<key>":`` and its parts, joined by commas, and ``}`` (``_plain_keys``). Anything else (a tuple, a set, a dict
+    tagged as pairs) in one part."""
+    plain, ranged = _fast(Any), _fast(Any, None, False, True)
+    if isinstance(v, IntColumn) or isinstance(v, list):
+        yield b"["
+        for n in range(0, len(v), STREAM_ITEMS):
+            chunk = v[n : n + STREAM_ITEMS]
+            if n:
+                yield b","
+            if isinstance(v, IntColumn) or not any(map(_any_large, chunk)):
+                yield memoryview(_part(plain, ranged, chunk, False))[1:-1]
+                continue
+            for i, x in enumerate(chunk):
+                if i:
+                    yield b","
+                yield from _any_parts(x) if _any_large(x) else (_part(plain, ranged, x, False),)
+        yield b"]"
+        return
+    if not isinstance(v, (dict, Mapping)) or not _plain_keys(v):
+        yield _part(plain, ranged, v, False)
+        return
+    yield b"{"
+    run: dict[Any, Any] = {}
+    written = False
+    for k, x in v.items():
+        if not _any_large(x):
+            run[k] = x
+            if len(run) == STREAM_ITEMS:
+                yield from _object_run(run, written)
+                run, written = {}, True
+            continue
+        if run:
+            yield from _object_run(run, written)
+            run, written = {}, True
+        yield (b"," if written else b"") + encode_basestring_ascii(k).encode("ascii") + b":"
+        written = True
+        yield from _any_parts(x)
+    if run:
+        yield from _object_run(run, written)
+    yield b"}"
+
+
+def _object_run(run: dict[Any, Any], after: bool) -> typing.Iterator[bytes | memoryview]:
+    """Some pairs of a large ``Any`` dict (an object): their text without its braces, after a comma when it follows others."""
+    if after:
+        yield b","
+    yield memoryview(_part(_fast(Any), _fast(Any, None, False, True), run, False))[1:-1]
+
+
+def _plain_keys(d: Any) -> bool:
+    """Whether ``_any_enc`` writes the dict ``d`` as an object of its keys, each a ``str`` and none a tag (as the same
+    ``str``: an enum key, which it writes as ``str(key)``, is left to one part), not as tagged pairs."""
+    return all(type(k) is str for k in d) and not any(t in d for t in _TAGS)
+
+
+def _packed_parts(obj: Any, name: str, spec: _Spec) -> typing.Iterator[bytes | memoryview]:
+    """A snapshot's packed field (``PACKED_FIELDS``) of a record written in parts: the JSON string of its encoding, as
+    ``_lazy_record_codec`` writes it, in parts. One not read since the snapshot it came in was opened is the string it came
+    in, ``STREAM_CHARS`` characters at a time; else its encoding's text, in the parts ``_value_parts`` writes (ASCII, as
+    ``_pack`` writes it). Each part is escaped as ``json.dumps`` escapes a string (``encode_basestring_ascii``: character
+    by character, so the escaped parts join to the escaped whole) between the string's two quotes."""
+    held, pending = obj.__dict__, obj.__dict__.get(PACKED_ATTR, {})
+    yield b'"'
+    if name in pending and name not in held:
+        raw = pending[name][0]
+        for i in range(0, len(raw), STREAM_CHARS):
+            yield _quoted(raw[i : i + STREAM_CHARS])
+    else:
+        for part in _value_parts(spec, getattr(obj, name)):
+            yield _quoted(str(part, "ascii"))
+    yield b'"'
+
+
+def _quoted(text: str) -> bytes:
+    """``text`` escaped as ``json.dumps`` (``ensure_ascii``) escapes a string's characters, without the quotes."""
+    return encode_basestring_ascii(text)[1:-1].encode("ascii")
+
+
+def _part(plain: Enc, ranged: Enc, value: Any, ranged_first: bool = True) -> bytes:
+    """The text of ``value`` by its encoders as ``_encode`` writes the whole state (``_write``: ranged at once, or plain
+    first as a record's piece is, ``_piece``; ``json.dumps`` of the plain walk if orjson refuses both): orjson's own bytes,
+    dropped once written."""
+    return _write(lambda r: ranged(value) if r else plain(value), ranged_first, kept=False)
 
 
 def decode_state(data: bytes) -> State:
