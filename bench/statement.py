@@ -26,7 +26,9 @@ The paths (``--paths``, one row each): ``lines`` (rule 27: the lines name their 
 index the projector wrote, ``views.indexed_lines``; the run fails unless it served every work line of the address) and
 ``records`` (rule 28 with the index turned off: the tasks' records read in bulk, as before session 31). The grown
 epoch's rows reach the index at its close (the fast path appends them without events: the close's flush writes them
-as one chunk, which adds their bytes to ``close_seconds``); ``index_bytes``: the epoch's index, both families.
+as one chunk, which adds their bytes to ``close_seconds``), then are rewritten in chunks of ``FLUSH_ROWS`` rows as a
+real epoch's flushes write them (``rechunk``); ``index_bytes``: the epoch's index, both families. ``read_peak_mb``
+(path ``index``): what ``views.indexed_lines`` holds at its peak reading the address's lines (tracemalloc).
 """
 
 from __future__ import annotations
@@ -101,7 +103,41 @@ def build(tmp: str, tasks: int, nodes: int, rules: int) -> tuple[Any, dict[str, 
     written = write_task_rows(engine, kept, rules)
     close = epoch_e2e.time_close(engine, events[-1])
     built = {"task_rows_written": written, "close_seconds": round(close["close_seconds"], 3)}
+    rechunk(engine, engine.state.epoch - 1)
     return engine, {**sizes, **built, "index_bytes": index_bytes(engine, engine.state.epoch - 1)}
+
+
+FLUSH_ROWS = 1000
+"""The rows of one work index chunk as a projector flushing every 125 events writes them (~8.5 rows a settled task)."""
+
+
+def rechunk(engine: Any, e: int, rows: int = FLUSH_ROWS) -> None:
+    """Epoch ``e``'s work index rewritten in chunks of ``rows`` rows, as the projector of a real epoch writes it (one
+    chunk a flush; the fast path's rows reach the index at the close as one chunk), the epoch's names in the first."""
+    import json
+
+    import numpy as np
+    from sqlalchemy import delete, select
+
+    from cor_incentives.store import db
+    from cor_incentives.store.work_index_format import decode_chunk, encode_chunk
+
+    t = db.work_index.c
+    with engine.store.writer() as conn:
+        for family in ("miner_work", "validator_work"):
+            at = (t.epoch == e, t.family == family, t.first_row >= 0)
+            stored = conn.execute(select(t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(*at).order_by(t.first_row)).all()
+            columns = [np.concatenate(c) for c in zip(*(decode_chunk(n, ts, nd, c) for n, ts, nd, c, _ in stored), strict=True)]
+            names = [a for *_, new in stored for a in json.loads(new)]
+            conn.execute(delete(db.work_index).where(*at))
+            conn.execute(
+                db.work_index.insert(),
+                [
+                    {"epoch": e, "family": family, "first_row": a, "row_count": len(columns[0][a : a + rows]), "nodes": b"", "counted": b""}
+                    | {"tasks": encode_chunk(*(c[a : a + rows] for c in columns)), "new_names": json.dumps(names if a == 0 else [])}
+                    for a in range(0, len(columns[0]), rows)
+                ],
+            )
 
 
 def timed(fn: Any, repeat: int) -> tuple[Any, float, float]:
@@ -156,15 +192,31 @@ def measure_path(engine: Any, address: str, e: int, repeat: int, path: str) -> t
         record = engine.state.epochs.get(e) or views.epoch_record(engine.state, e)
         mine = [i for i in record.items if i.address == address]
         assert views.derived_task_ids(record, views.indexed_lines(engine.state, record, mine)) == [], "the index did not serve every line"
-        return measure(engine, address, e, repeat)
+        times, body = measure(engine, address, e, repeat)
+        return {**times, "read_peak_mb": round(read_peak(engine, record, mine) / 1e6, 3)}, body
     if path == "lines":
         return measure(engine, address, e, repeat)
     work_index = views.work_index
-    views.work_index = lambda state, epoch, family: None  # type: ignore[assignment]
+    views.work_index = lambda *_: None  # type: ignore[assignment]
     try:
         return measure(engine, address, e, repeat)
     finally:
         views.work_index = work_index  # type: ignore[assignment]
+
+
+def read_peak(engine: Any, record: Any, mine: list[Any]) -> int:
+    """The bytes ``views.indexed_lines`` holds at its peak (tracemalloc: numpy's buffers included) reading the index for
+    the address's lines ``mine`` (the query's rows, the decoded chunks, the tasks written in)."""
+    import tracemalloc
+
+    from cor_incentives.app import views
+
+    tracemalloc.start()
+    try:
+        views.indexed_lines(engine.state, record, mine)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def index_bytes(engine: Any, e: int) -> int:

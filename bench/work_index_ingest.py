@@ -9,8 +9,8 @@ validation rows: the mixed epoch's ~6.9 a task rounded up; nodes drawn from ``--
 the end an epoch's close (the columns replaced, the close row written). Times the same run with the index's part of
 ``project`` and ``flush`` turned off (no chunk buffered, none written) and prints the CPU and wall µs a settled task of
 each, their difference (what the index costs), the index's bytes (and a settled task's, under each step of the chunks'
-layout 2 taken one at a time: ``steps``) and the statement's read of one miner (``read_work_index`` of the miners' family
-and ``WorkIndex.node_tasks``, the second read), best of ``--repeat``.
+layout 2 taken one at a time: ``steps``) and the statement's read of one miner (``read_node_rows`` of the miners' family,
+the second read), best of ``--repeat``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
 from cor_incentives.core.records import TaskKind
 from cor_incentives.core.state import State
 from cor_incentives.store import db, projections
-from cor_incentives.store.projections import Projector, read_work_index
+from cor_incentives.store.projections import Projector, read_node_rows
 
 MINER_ROWS, VALIDATOR_ROWS, EVENTS_A_TRANSACTION = 3, 7, 125
 
@@ -84,11 +84,11 @@ def ingest(tasks: int, nodes: int, index: bool) -> dict[str, Any]:
                 out["index_rows"] = int(conn.execute(select(func.sum(t.row_count)).where(t.first_row >= 0)).scalar() or 0)
                 out["bytes_a_task"] = out["index_bytes"] / tasks
                 out["steps"] = layout_steps(conn, tasks)
-                read_work_index(conn, 0, "miner_work")  # (once untimed: numpy's import, the pages' first read)
+                read_node_rows(conn, 0, "miner_work", miners[:1])  # (once untimed: numpy's import, the pages' first read)
                 c0, w0 = time.process_time(), time.perf_counter()
-                wi = read_work_index(conn, 0, "miner_work")
-                assert wi is not None
-                ids, rows = wi.node_tasks(miners[0])
+                read = read_node_rows(conn, 0, "miner_work", miners[:1])
+                assert read is not None
+                ids, rows = read[miners[0]]
                 out["read_cpu_ms"], out["read_wall_ms"] = 1e3 * (time.process_time() - c0), 1e3 * (time.perf_counter() - w0)
                 assert rows == sum(1 for d in draws if miners[0] in d[0]) and len(ids) <= rows
         out["db_bytes"] = sum(os.path.getsize(f"{tmp}/{f}") for f in os.listdir(tmp) if f.startswith("wi.db"))  # (with its WAL)

@@ -38,7 +38,7 @@ def statements(eng) -> dict[str, str]:
 
 def test_the_bulk_read_gives_the_statement_the_one_by_one_reads_gave(db_url, tmp_path, monkeypatch):
     eng, tasks = network(db_url, tmp_path / "keys", RULES_SLIM_NODE_LINES)
-    monkeypatch.setattr(views, "work_index", lambda state, e, family: None)  # the records' paths (the index: test_work_index)
+    monkeypatch.setattr(views, "work_index", lambda state, e, family, addresses: None)  # the records' paths (the index: test_work_index)
     try:
         assert eng.state.params.rule_version >= RULES_TASK_STUB
         assert not any(isinstance(eng.state.tasks.get(t), Task) for t in tasks)  # stubs live: every record from the database

@@ -8,6 +8,9 @@ validators, several epochs) written to a database and projected by the engine's 
 stops mid-epoch and a new process (``reset_from``) goes on; and over a live network, commands submitted one by one,
 restarted mid-epoch. An epoch the index does not hold whole (no close row, a chunk deleted, a count that is not the
 line's ``assignments``) gives the records' statement. End to end: ``cor statement --json`` and ``GET /v1/statements``.
+The read (``read_node_rows``, session 32) against the whole-epoch read before it, kept here as the reference
+(``whole_epoch_read``): the same rows for every node, the same fallbacks, one read a family, and no whole-epoch array
+held (tracemalloc).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from cor_incentives.sim import runner
 from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Scenario, miners
 from cor_incentives.sim.strategies import Environment
 from cor_incentives.store import db
-from cor_incentives.store.projections import CLOSED_ROW, read_work_index
+from cor_incentives.store.projections import CLOSED_ROW, read_node_rows
 from cor_incentives.store.work_index_format import LAYOUT, decode_chunk, encode_chunk
 
 WORK_LINES = ("miner_work:node", "miner_work:none", "validator_work:node", "validator_work:none")
@@ -83,10 +86,10 @@ def three_ways(state: Any, epochs: range, monkeypatch: pytest.MonkeyPatch) -> tu
     """Every statement of ``epochs`` through the index, through the bulk read (index off), one task at a time (both off)."""
     read: list[tuple[int, str]] = []
     original = archive.work_index
-    monkeypatch.setattr(views, "work_index", lambda s, e, f: (read.append((e, f)), original(s, e, f))[1])
+    monkeypatch.setattr(views, "work_index", lambda s, e, f, a: (read.append((e, f)), original(s, e, f, a))[1])
     indexed = all_statements(state, epochs)
     assert read  # (the index was asked)
-    monkeypatch.setattr(views, "work_index", lambda s, e, f: None)
+    monkeypatch.setattr(views, "work_index", lambda s, e, f, a: None)
     bulk = all_statements(state, epochs)
     monkeypatch.setattr(views, "get_tasks", lambda s, ids: {})
     one_by_one = all_statements(state, epochs)
@@ -193,16 +196,16 @@ def test_an_epoch_the_index_does_not_hold_whole_reads_the_records(tmp_path, sim_
             second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
             assert second > 0
             conn.execute(update(db.work_index).where(*at(1, "validator_work", second)).values(first_row=second + 1))
-            assert read_work_index(conn, 1, "validator_work") is None  # a chunk that does not start where the one before ends
+            assert read_node_rows(conn, 1, "validator_work", ()) is None  # a chunk that does not start where the one before ends
             conn.execute(update(db.work_index).where(*at(1, "validator_work", second + 1)).values(first_row=second))
-            assert read_work_index(conn, 1, "validator_work") is not None
+            assert read_node_rows(conn, 1, "validator_work", ()) is not None
             conn.execute(delete(db.work_index).where(*at(1, "miner_work", 0)))  # the chunks do not start at row 0
             conn.execute(delete(db.work_index).where(*at(1, "validator_work", second)))  # they stop short of the count
             conn.execute(update(db.work_index).where(*at(0, "miner_work", CLOSED_ROW)).values(row_count=t.row_count + 1))
             conn.execute(delete(db.work_index).where(*at(2, "validator_work", CLOSED_ROW)))  # no close row
             for e, f in ((1, "miner_work"), (1, "validator_work"), (0, "miner_work"), (2, "validator_work")):
-                assert read_work_index(conn, e, f) is None
-            assert read_work_index(conn, 0, "validator_work") is not None and read_work_index(conn, 2, "miner_work") is not None
+                assert read_node_rows(conn, e, f, ()) is None
+            assert read_node_rows(conn, 0, "validator_work", ()) is not None and read_node_rows(conn, 2, "miner_work", ()) is not None
         miner_lines = lambda e: sum(1 for i in views.epoch_record(state, e).items if i.stream in WORK_LINES[:2])  # noqa: E731
         assert served_by_index(state, 0) == work_lines(state, 0) - miner_lines(0) > 0  # the miners' lines from the records
         assert served_by_index(state, 1) == 0
@@ -211,7 +214,7 @@ def test_an_epoch_the_index_does_not_hold_whole_reads_the_records(tmp_path, sim_
         with eng.store.engine.begin() as conn:  # epoch 0's validator chunk cut short: malformed (the read logs it)
             value = conn.execute(select(t.tasks).where(*at(0, "validator_work", 0))).scalar_one()
             conn.execute(update(db.work_index).where(*at(0, "validator_work", 0)).values(tasks=value[:-1]))
-            assert read_work_index(conn, 0, "validator_work") is None
+            assert read_node_rows(conn, 0, "validator_work", ()) is None
         assert served_by_index(state, 0) == 0  # epoch 0's work lines all from the records now
         assert all_statements(state, range(3)) == reference
     finally:
@@ -293,8 +296,8 @@ def test_cli_and_api_statements_read_the_index(tmp_path, monkeypatch):
     assert any(x["detail"].get("tasks") for s in expected.values() for x in s["items"])
     eng.store.dispose()
     asked: list[Any] = []
-    original = archive.read_work_index
-    monkeypatch.setattr(archive, "read_work_index", lambda conn, e, f: (asked.append((e, f)), original(conn, e, f))[1])
+    original = archive.read_node_rows
+    monkeypatch.setattr(archive, "read_node_rows", lambda conn, e, f, a: (asked.append((e, f)), original(conn, e, f, a))[1])
     monkeypatch.setattr(views, "get_tasks", lambda state, ids: {} if not list(ids) else pytest.fail(f"task records read: {list(ids)[:5]}"))
     svc = ApiService.open(url)
     try:
@@ -442,7 +445,7 @@ def test_a_changed_index_fails_verify(db_url, sim_events, tamper, compare_rows, 
             t = db.work_index.c
             if tamper == "swap_nodes":
                 row = swap_two_rows_nodes(conn)
-                index = read_work_index(conn, 1, "miner_work")
+                index = read_node_rows(conn, 1, "miner_work", ())
                 assert index is not None  # the read serves it (every node's count kept): only verify can tell
                 needles: tuple[str, ...] = ("epoch 1 miner_work", f"row {row} differs")
             elif tamper == "task_id":
@@ -474,7 +477,7 @@ def test_a_changed_index_fails_verify(db_url, sim_events, tamper, compare_rows, 
             elif tamper == "malformed":  # a layout-2 chunk cut short: no chunk of its rows
                 value = conn.execute(select(t.tasks).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0)).scalar_one()
                 conn.execute(update(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0).values(tasks=value[:-1]))
-                assert read_work_index(conn, 1, "miner_work") is None  # the read refuses it (a statement reads the records)
+                assert read_node_rows(conn, 1, "miner_work", ()) is None  # the read refuses it (a statement reads the records)
                 needles = ("epoch 1 miner_work", "chunk at row 0 is malformed")
             else:
                 empty = {"tasks": b"", "nodes": b"", "counted": b"", "new_names": "[]"}
@@ -521,7 +524,7 @@ def test_an_index_the_table_lacks_or_begins_mid_epoch_verifies(tmp_path, sim_eve
             t = db.work_index.c
             conn.execute(delete(db.work_index).where(t.epoch == 0))
             conn.execute(delete(db.work_index).where(t.epoch == 1, t.first_row == 0))
-            assert read_work_index(conn, 1, "miner_work") is None  # (the read gives the records)
+            assert read_node_rows(conn, 1, "miner_work", ()) is None  # (the read gives the records)
     finally:
         eng.store.dispose()
     report = verify_report(url, monkeypatch)
@@ -540,7 +543,7 @@ def test_cor_verify_json_names_the_index_difference(tmp_path):
     try:
         with eng.store.engine.begin() as conn:
             row = swap_two_rows_nodes(conn, strict=False)
-            assert read_work_index(conn, 1, "miner_work") is not None
+            assert read_node_rows(conn, 1, "miner_work", ()) is not None
     finally:
         eng.store.dispose()
     out = CliRunner().invoke(app, ["verify", "--json", "--db", url])
@@ -576,3 +579,236 @@ def test_verify_from_an_anchored_snapshot_compares_the_epochs_it_replays_from_ro
     only_projections_fail(verify_report(url), "epoch 2 miner_work", "row 0 differs")
     bump_first_task(url, 3, "validator_work")
     only_projections_fail(verify_report(url, from_snapshot=True), "epoch 3 validator_work", "row 0 differs")
+
+
+# --- one node's rows, not the epoch's arrays (``read_node_rows``) ----------------------------------------------------
+
+
+def whole_epoch_read(conn: Any, epoch: int, family: str) -> tuple[Any, Any, Any, list[str]] | None:
+    """The read before session 32's s32-stmtmem, kept as the reference: every chunk of the epoch decoded into whole-epoch
+    arrays (tasks, nodes, counted) and its names, or None (the same checks; node indices within all of the epoch's names)."""
+    import numpy as np
+
+    t = db.work_index.c
+    rows = conn.execute(
+        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == epoch, t.family == family).order_by(t.first_row)
+    ).all()
+    if not rows or rows[0][0] != CLOSED_ROW:
+        return None
+    total, at, names, tasks, nodes, counted = int(rows[0][1]), 0, [], [], [], []
+    for first, n, ts, nd, c, new in rows[1:]:
+        if first != at:
+            return None
+        try:
+            chunk = decode_chunk(int(n), ts, nd, c)
+            more = json.loads(new)
+        except ValueError:
+            return None
+        if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
+            return None
+        tasks.append(chunk[0])
+        nodes.append(chunk[1])
+        counted.append(chunk[2] != 0)
+        names += more
+        at += n
+    if at != total:
+        return None
+    arrays = [np.concatenate(x) if x else np.zeros(0, d) for x, d in ((tasks, np.int64), (nodes, np.int32), (counted, bool))]
+    if len(arrays[1]) and not 0 <= int(arrays[1].min()) <= int(arrays[1].max()) < len(names):
+        return None
+    return arrays[0], arrays[1], arrays[2], names
+
+
+def reference_rows(conn: Any, epoch: int, family: str, addresses: list[str]) -> dict[str, tuple[list[int], int]] | None:
+    """``read_node_rows`` by the old path: the whole epoch's arrays masked by each node (``WorkIndex.node_tasks``)."""
+    whole = whole_epoch_read(conn, epoch, family)
+    if whole is None:
+        return None
+    tasks, nodes, counted, names = whole
+    out = {}
+    for a in addresses:
+        if a not in names:
+            out[a] = ([], 0)
+            continue
+        mine = nodes == names.index(a)
+        out[a] = (tasks[mine & counted].tolist(), int(mine.sum()))
+    return out
+
+
+def every_epochs_names(conn: Any) -> dict[tuple[int, str], list[str]]:
+    t = db.work_index.c
+    out: dict[tuple[int, str], list[str]] = {}
+    for e, f, new in conn.execute(select(t.epoch, t.family, t.new_names).order_by(t.epoch, t.family, t.first_row)):
+        out.setdefault((e, f), []).extend(json.loads(new))
+    return out
+
+
+def test_node_rows_equal_the_whole_epoch_reads(db_url, sim_events):
+    """Every node of every epoch and family (the chunks of two processes in epoch 1), all asked in one pass and each alone,
+    and a node without a row: the old path's rows; then every fallback (a chunk moved, deleted, cut short, with new_names
+    that are no names or a node index past the names; the close row dropped or its count changed): None from both."""
+    eng = project_in_two(db_url, sim_events)
+    try:
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            names = every_epochs_names(conn)
+            assert len(names) == 6 and all(names.values())
+            for (e, f), ns in names.items():
+                asked = [*ns, "0xnobody"]
+                together = read_node_rows(conn, e, f, asked)
+                assert together is not None and together == reference_rows(conn, e, f, asked)
+                assert together["0xnobody"] == ([], 0) and sum(n for _, n in together.values()) == total_rows(conn, e, f) > 0
+                assert any(ids for ids, _ in together.values())
+                for a in ns[:3]:
+                    assert read_node_rows(conn, e, f, [a]) == {a: together[a]}
+            second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "miner_work")).scalar()
+            assert second > 0  # (two chunks)
+            tampers = [
+                lambda: set_chunk(conn, 1, "miner_work", second, first_row=second + 1),
+                lambda: conn.execute(delete(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0)),
+                lambda: set_chunk(
+                    conn,
+                    1,
+                    "miner_work",
+                    0,
+                    tasks=chunk_at(conn, 1, "miner_work", 0)[0][:-1],
+                    nodes=chunk_at(conn, 1, "miner_work", 0)[1][:-1],
+                    counted=chunk_at(conn, 1, "miner_work", 0)[2][:-1],
+                ),  # noqa: E501
+                lambda: set_chunk(conn, 1, "miner_work", second, new_names='{"a": 1}'),
+                lambda: set_chunk(conn, 1, "miner_work", second, new_names="[1, 2]"),
+                lambda: set_chunk(conn, 1, "miner_work", second, new_names="not json"),
+                lambda: set_chunk(conn, 1, "miner_work", 0, nodes=[len(names[(1, "miner_work")]), *chunk_at(conn, 1, "miner_work", 0)[1][1:]]),
+                lambda: set_chunk(conn, 1, "miner_work", 0, nodes=[-1, *chunk_at(conn, 1, "miner_work", 0)[1][1:]]),
+                lambda: conn.execute(update(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == 0).values(tasks=b"\x02")),
+                lambda: conn.execute(delete(db.work_index).where(t.epoch == 1, t.family == "miner_work", t.first_row == CLOSED_ROW)),
+                lambda: set_chunk(conn, 1, "miner_work", CLOSED_ROW, row_count=t.row_count + 1),
+            ]
+            for n, tamper in enumerate(tampers):
+                saved = conn.begin_nested()
+                tamper()
+                asked = names[(1, "miner_work")]
+                assert reference_rows(conn, 1, "miner_work", asked) is None, n
+                assert read_node_rows(conn, 1, "miner_work", asked) is None, n
+                saved.rollback()
+            assert read_node_rows(conn, 1, "miner_work", ()) is not None  # (every tamper undone)
+    finally:
+        eng.store.dispose()
+
+
+def total_rows(conn: Any, e: int, f: str) -> int:
+    t = db.work_index.c
+    return int(conn.execute(select(t.row_count).where(t.epoch == e, t.family == f, t.first_row == CLOSED_ROW)).scalar_one())
+
+
+def test_a_node_index_before_its_name_is_refused(tmp_path, sim_events):
+    """Stricter than the whole-epoch read: a chunk's node index must be of a name interned by then (a writer interns a
+    node before its row), not only of one some later chunk interns; the old read took it, this one gives None."""
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng = project_in_two(url, sim_events)
+    try:
+        with eng.store.engine.begin() as conn:
+            t = db.work_index.c
+            second = conn.execute(select(func.max(t.first_row)).where(t.epoch == 1, t.family == "validator_work")).scalar()
+            first_names, later = json.loads(chunk_at(conn, 1, "validator_work", 0)[3]), json.loads(chunk_at(conn, 1, "validator_work", second)[3])
+            if not later:  # (every validator interned by the first chunk: move its last name to the second)
+                set_chunk(conn, 1, "validator_work", 0, new_names=json.dumps(first_names[:-1]))
+                set_chunk(conn, 1, "validator_work", second, new_names=json.dumps(first_names[-1:]))
+                last = len(first_names) - 1
+                assert last in chunk_at(conn, 1, "validator_work", 0)[1]  # a row of it in the first chunk
+            else:
+                last = len(first_names)
+                set_chunk(conn, 1, "validator_work", 0, nodes=[last, *chunk_at(conn, 1, "validator_work", 0)[1][1:]])
+            assert whole_epoch_read(conn, 1, "validator_work") is not None
+            assert read_node_rows(conn, 1, "validator_work", ()) is None
+    finally:
+        eng.store.dispose()
+
+
+def big_index(url: str, rows: int, nodes: int, chunk: int) -> list[str]:
+    """A closed epoch 0 of ``rows`` miner rows in chunks of ``chunk`` rows (10 rows a task, nodes spread over the rows,
+    random counted flags), written as the projector writes them; returns the epoch's names."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    names = [f"0x{i:040x}" for i in range(nodes)]
+    tasks = np.repeat(np.arange(rows // 10, dtype=np.int64) * 3 + 1000, 10)
+    node = rng.integers(0, nodes, rows).astype(np.int32)
+    node[:nodes] = np.arange(nodes)  # (every name interned by the first chunk)
+    counted = (rng.random(rows) < 0.8).astype(np.int8)
+    store = db.Store(url)
+    try:
+        store.create_schema()
+        with store.engine.begin() as conn:
+            values = [
+                {"epoch": 0, "family": "miner_work", "first_row": a, "row_count": len(tasks[a : a + chunk]), "nodes": b"", "counted": b""}
+                | {
+                    "tasks": encode_chunk(tasks[a : a + chunk], node[a : a + chunk], counted[a : a + chunk]),
+                    "new_names": json.dumps(names if a == 0 else []),
+                }
+                for a in range(0, rows, chunk)
+            ]
+            values.append(
+                {
+                    "epoch": 0,
+                    "family": "miner_work",
+                    "first_row": CLOSED_ROW,
+                    "row_count": rows,
+                    "tasks": b"",
+                    "nodes": b"",
+                    "counted": b"",
+                    "new_names": "[]",
+                }
+            )
+            conn.execute(db.work_index.insert(), values)
+    finally:
+        store.dispose()
+    return names
+
+
+def test_one_nodes_read_holds_no_whole_epoch_array(tmp_path):
+    """400 000 rows (whole-epoch arrays of 13 bytes a row: 5.2 MB, the old read's peak above that): one node's read by
+    ``read_node_rows`` peaks under 1 MB and under a fifth of the old path's (tracemalloc: numpy's buffers counted), with
+    the same rows."""
+    import tracemalloc
+
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    names = big_index(url, 400_000, 1000, 4096)
+    store = db.Store(url, create=False)
+    try:
+        with store.reader() as conn:
+            read_node_rows(conn, 0, "miner_work", names[:1])  # (once untimed: numpy's import, the pages)
+            peaks = {}
+            for name, read in (("old", reference_rows), ("new", read_node_rows)):
+                tracemalloc.start()
+                got = read(conn, 0, "miner_work", names[:2])
+                peaks[name] = tracemalloc.get_traced_memory()[1]
+                tracemalloc.stop()
+                peaks[name + "_rows"] = got
+    finally:
+        store.dispose()
+    assert peaks["new_rows"] == peaks["old_rows"] and 300 < peaks["new_rows"][names[0]][1] < 500
+    assert peaks["old"] > 5_000_000, peaks["old"]
+    assert peaks["new"] < 1_000_000 and peaks["new"] * 5 < peaks["old"], (peaks["new"], peaks["old"])
+
+
+def test_a_statement_reads_each_family_once_for_all_its_lines(tmp_path, sim_events, monkeypatch):
+    """``indexed_lines`` over every line of an epoch (many nodes, both families) asks each family's index once, for the
+    nodes of its lines in one pass; the lines it serves are those the records derive (``served_by_index``)."""
+    url = f"sqlite:///{tmp_path / 'cor.db'}"
+    eng = project_in_two(url, sim_events)
+    try:
+        state = eng.state
+        asked: list[tuple[int, str, list[str]]] = []
+        original = archive.work_index
+        monkeypatch.setattr(views, "work_index", lambda s, e, f, a: (asked.append((e, f, list(a))), original(s, e, f, a))[1])
+        record = views.epoch_record(state, 1)
+        items = list(record.items)
+        assert served_by_index(state, 1) == work_lines(state, 1) > 0
+        families = sorted(f for _, f, _ in asked)
+        assert families == ["miner_work", "validator_work"]  # one read a family
+        for _, f, nodes in asked:
+            lines = {i.address for i in items if i.stream in (f"{f}:node", f"{f}:none") and "tasks" not in i.detail}
+            assert sorted(nodes) == sorted(lines) and len(nodes) > 1 and len(set(nodes)) == len(nodes)
+    finally:
+        eng.store.dispose()

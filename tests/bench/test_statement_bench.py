@@ -19,7 +19,7 @@ def test_both_rules_give_the_same_statement_and_every_path_is_timed() -> None:
     assert [(r["rules"], r["path"]) for r in rows] == [(27, "lines"), (28, "index"), (28, "records")]
     old, new, records = rows
     assert old["address"] == new["address"] == records["address"] and old["tasks_named"] == new["tasks_named"] == records["tasks_named"] > 0
-    assert new["index_bytes"] > 0  # (measure_path asserted the index served every work line of the address)
+    assert new["index_bytes"] > 0 and new["read_peak_mb"] > 0  # (measure_path asserted the index served every work line of the address)
     assert all(r[k] > 0 for r in rows for k in ("view_cpu", "cli_cpu", "api_cpu", "view_wall", "cli_wall", "api_wall"))
 
 

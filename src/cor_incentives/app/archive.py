@@ -31,7 +31,7 @@ from ..core.state_codec import decode_record
 from ..core.tasks import get_task as live_task
 from ..store import db
 from ..store.db import Store
-from ..store.projections import PRUNED_COLLECTION, WorkIndex, pruned_key, read_work_index
+from ..store.projections import PRUNED_COLLECTION, NodeRows, pruned_key, read_node_rows
 
 R = TypeVar("R")
 
@@ -43,15 +43,15 @@ class StoreHistory:
         self.store = store
         self._has_work_index: bool | None = None
 
-    def work_index(self, epoch: int, family: str) -> WorkIndex | None:
-        """Closed epoch ``epoch``'s work index of ``family`` (``projections.read_work_index``), or None when the database
-        does not hold it whole (or has no such table: written before it, and opened read-only since)."""
+    def work_index(self, epoch: int, family: str, addresses: Iterable[str]) -> dict[str, NodeRows] | None:
+        """The rows of ``addresses`` in closed epoch ``epoch``'s work index of ``family`` (``projections.read_node_rows``),
+        or None when the database does not hold it whole (or has no such table: written before it, and opened read-only since)."""
         with self.store.reader() as conn:
             if self._has_work_index is None:
                 from sqlalchemy import inspect
 
                 self._has_work_index = inspect(conn).has_table(db.work_index.name)
-            return read_work_index(conn, epoch, family) if self._has_work_index else None
+            return read_node_rows(conn, epoch, family, addresses) if self._has_work_index else None
 
     def _raw(self, kind: str, key: int) -> str | None:
         with self.store.reader() as conn:
@@ -282,11 +282,11 @@ def get_tasks(state: State, ids: Iterable[int]) -> dict[int, Task]:
     return out
 
 
-def work_index(state: State, epoch: int, family: str) -> WorkIndex | None:
-    """Closed epoch ``epoch``'s work index of ``family`` from the state's database (None: no database, or it does not hold
-    the epoch's index whole: then a statement reads the tasks' records, ``get_tasks``)."""
+def work_index(state: State, epoch: int, family: str, addresses: Iterable[str]) -> dict[str, NodeRows] | None:
+    """The rows of ``addresses`` in closed epoch ``epoch``'s work index of ``family`` from the state's database (None: no
+    database, or it does not hold the epoch's index whole: then a statement reads the tasks' records, ``get_tasks``)."""
     h = _history(state)
-    return h.work_index(epoch, family) if h is not None else None
+    return h.work_index(epoch, family, addresses) if h is not None else None
 
 
 def _whole_task(state: State, task_id: Any) -> Task:

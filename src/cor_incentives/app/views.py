@@ -26,7 +26,6 @@ from ..core.staking import is_selectable, self_bond, stake_of
 from ..core.state import State, json_ready, ticks_to_epoch_end
 from ..core.streams import NOT_DRAWN_MODELS, LinePart
 from ..core.units import PPB, format_cor
-from ..store.projections import WorkIndex
 from .archive import (
     closed_epochs,
     epoch_record,
@@ -449,25 +448,25 @@ def statement_details(state: State, record: EpochRecord, items: list[EarningItem
 def indexed_lines(state: State, record: EpochRecord, items: list[EarningItem]) -> list[EarningItem]:
     """``items`` with the ``tasks`` of each work node or none line that has none (rule 28) written in from the database's
     work index (``archive.work_index``): the node's counted rows of the epoch, in row order, which is what
-    ``epoch_document.node_tasks`` derives from the tasks' records. A line is left as it is (its tasks read from the
-    records) when the index does not hold the epoch whole or gives the node another number of rows than the line's
+    ``epoch_document.node_tasks`` derives from the tasks' records. One read of each family's index for all the lines'
+    nodes (``projections.read_node_rows``: their rows only). A line is left as it is (its tasks read from the records)
+    when the index does not hold the epoch whole or gives the node another number of rows than the line's
     ``assignments``."""
-    derived = set(derived_task_lines(record, items))
+    derived = derived_task_lines(record, items)
     if not derived:
         return items
-    indexes: dict[str, WorkIndex | None] = {}
-    out = []
-    for n, i in enumerate(items):
-        if n in derived:
-            base = i.stream.rpartition(":")[0]
-            if base not in indexes:
-                indexes[base] = work_index(state, record.epoch, base)
-            index = indexes[base]
-            if index is not None:
-                tasks, rows = index.node_tasks(i.address)
-                if rows == i.detail["inputs"].get("assignments"):
-                    i = dataclasses.replace(i, detail={**i.detail, "tasks": tasks})
-        out.append(i)
+    asked: dict[str, dict[str, None]] = {}  # family -> the lines' nodes, in order
+    for n in derived:
+        asked.setdefault(items[n].stream.rpartition(":")[0], {})[items[n].address] = None
+    read = {base: work_index(state, record.epoch, base, list(nodes)) for base, nodes in asked.items()}
+    out = list(items)
+    for n in derived:
+        i = items[n]
+        rows = read[i.stream.rpartition(":")[0]]
+        if rows is not None:
+            tasks, count = rows[i.address]
+            if count == i.detail["inputs"].get("assignments"):
+                out[n] = dataclasses.replace(i, detail={**i.detail, "tasks": list(tasks)})  # (a list of its own, as before)
     return out
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import operator
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import delete, select
@@ -331,71 +331,62 @@ POSTING_COLUMNS = ("seq", "idx", "src", "dst", "amount", "reason")
 WORK_INDEX_COLUMNS = ("epoch", "family", "first_row", "row_count", "tasks", "nodes", "counted", "new_names")
 
 
-@dataclasses.dataclass(frozen=True)
-class WorkIndex:
-    """One epoch's work index of one family as read back (``read_work_index``): every row's task, node index and counted
-    flag, in row order, and the epoch's interned node names."""
-
-    tasks: Any  # npt.NDArray[np.int64]
-    nodes: Any  # npt.NDArray[np.int32]
-    counted: Any  # npt.NDArray[np.bool_]
-    names: list[str]
-
-    def node_tasks(self, address: str) -> tuple[list[int], int]:
-        """The tasks of ``address``'s counted rows in row order (``epoch_document.node_tasks``: one id a row), and how many
-        rows it has in all (its line's ``assignments``)."""
-        try:
-            i = self.names.index(address)
-        except ValueError:
-            return [], 0
-        mine = self.nodes == i
-        return self.tasks[mine & self.counted].tolist(), int(mine.sum())
+NodeRows = tuple[list[int], int]
+"""One node's rows of an epoch's work index (``read_node_rows``): the tasks of its counted rows in row order
+(``epoch_document.node_tasks``: one id a row), and how many rows it has in all (its line's ``assignments``)."""
 
 
-def read_work_index(conn: Connection, epoch: int, family: str) -> WorkIndex | None:
-    """Epoch ``epoch``'s work index of ``family``, or None when it does not hold the epoch whole: no close row, or chunks
-    that do not tile rows [0, row_count) one after another, or node indices outside the names (written before the table
-    existed, by a projector that did not see the epoch from its first row, or a chunk deleted), or a chunk that is no
+def read_node_rows(conn: Connection, epoch: int, family: str, addresses: Iterable[str]) -> dict[str, NodeRows] | None:
+    """The rows of each of ``addresses`` in epoch ``epoch``'s work index of ``family`` (an address without a row: ``([],
+    0)``), read in one pass over the epoch's chunks, each decoded and dropped in turn (what is held: one chunk's arrays
+    and the asked nodes' rows, not the epoch's). None when the index does not hold the epoch whole: no close row, or
+    chunks that do not tile rows [0, row_count) one after another, or a chunk's node indices outside the names interned
+    by then (its own ``new_names`` included: a writer interns a node before its row), as when written before the table
+    existed, by a projector that did not see the epoch from its first row, or with a chunk deleted; or a chunk that is no
     chunk of its rows in either layout (``work_index_format.MalformedChunk``: logged as a warning)."""
-    import numpy as np
-
+    wanted = set(addresses)
+    found: dict[str, tuple[list[int], list[int]]] = {a: ([], [0]) for a in wanted}  # (its counted tasks, [its rows])
+    at_index: dict[int, str] = {}  # node index -> an asked address, from the chunk that interns its name
     t = db.work_index.c
     rows = conn.execute(
         select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == epoch, t.family == family).order_by(t.first_row)
-    ).all()
-    if not rows or rows[0][0] != CLOSED_ROW:
-        return None
-    total, at, names = int(rows[0][1]), 0, []
-    tasks, nodes, counted = [], [], []
-    for first, n, ts, nd, c, new in rows[1:]:
-        if first != at:
-            return None
-        try:
-            chunk = decode_chunk(int(n), ts, nd, c)
-            more = json.loads(new)
-            if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
-                raise MalformedChunk("its new_names are not a list of names")
-        except ValueError as exc:  # (``MalformedChunk``, or new_names that are not JSON)
-            log.warning(
-                "work index: epoch %s %s: the chunk at row %s is malformed (%s): the statement reads the tasks' records", epoch, family, first, exc
-            )
-            return None
-        tasks.append(chunk[0])
-        nodes.append(chunk[1])
-        counted.append(chunk[2] != 0)
-        names += more
-        at += n
-    if at != total:
-        return None
-    index = WorkIndex(
-        np.concatenate(tasks) if tasks else np.zeros(0, np.int64),
-        np.concatenate(nodes) if nodes else np.zeros(0, np.int32),
-        np.concatenate(counted) if counted else np.zeros(0, bool),
-        names,
     )
-    if len(index.nodes) and not 0 <= int(index.nodes.min()) <= int(index.nodes.max()) < len(names):
-        return None
-    return index
+    try:
+        chunks = iter(rows)
+        close = next(chunks, None)
+        if close is None or close[0] != CLOSED_ROW:
+            return None
+        total, at, names = int(close[1]), 0, 0
+        for first, n, ts, nd, c, new in chunks:  # (one row at a time from the driver: a chunk's arrays dropped at the next)
+            if first != at:
+                return None
+            try:
+                tasks, nodes, counted = decode_chunk(int(n), ts, nd, c)
+                more = json.loads(new)
+                if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
+                    raise MalformedChunk("its new_names are not a list of names")
+            except ValueError as exc:  # (``MalformedChunk``, or new_names that are not JSON)
+                why = "the chunk at row %s is malformed (%s): the statement reads the tasks' records"
+                log.warning("work index: epoch %s %s: " + why, epoch, family, first, exc)
+                return None
+            for k, name in enumerate(more):
+                if name in wanted:
+                    wanted.discard(name)  # (its first index, as the intern table gives it)
+                    at_index[names + k] = name
+            names += len(more)
+            if len(nodes) and not 0 <= int(nodes.min()) <= int(nodes.max()) < names:
+                return None
+            for i, name in at_index.items():
+                mine = nodes == i
+                ids, count = found[name]
+                ids += tasks[mine & (counted != 0)].tolist()
+                count[0] += int(mine.sum())
+            at += n
+        if at != total:
+            return None
+        return {a: (ids, count[0]) for a, (ids, count) in found.items()}
+    finally:
+        rows.close()
 
 
 def counted_flags(columns: RowStore) -> array[int]:
