@@ -331,6 +331,9 @@ POSTING_COLUMNS = ("seq", "idx", "src", "dst", "amount", "reason")
 WORK_INDEX_COLUMNS = ("epoch", "family", "first_row", "row_count", "tasks", "nodes", "counted", "new_names")
 
 
+STREAM_CHUNKS = 64
+"""Chunks ``read_node_rows`` fetches from the driver at a time (each a flush's rows: ~1-2 kB stored in layout 2)."""
+
 NodeRows = tuple[list[int], int]
 """One node's rows of an epoch's work index (``read_node_rows``): the tasks of its counted rows in row order
 (``epoch_document.node_tasks``: one id a row), and how many rows it has in all (its line's ``assignments``)."""
@@ -349,7 +352,8 @@ def read_node_rows(conn: Connection, epoch: int, family: str, addresses: Iterabl
     at_index: dict[int, str] = {}  # node index -> an asked address, from the chunk that interns its name
     t = db.work_index.c
     rows = conn.execute(
-        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == epoch, t.family == family).order_by(t.first_row)
+        select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names).where(t.epoch == epoch, t.family == family).order_by(t.first_row),
+        execution_options={"yield_per": STREAM_CHUNKS},  # (PostgreSQL: a server-side cursor, not the epoch's chunks fetched whole)
     )
     try:
         chunks = iter(rows)
