@@ -8,6 +8,10 @@ One row per flush and work stream (``family``): the rows' task ids (int64), node
 interned names) and counted flags (int8) as packed bytes, and the names interned since the previous chunk; a row with
 ``first_row = -1`` marks the epoch closed with ``row_count`` rows (store/db.py ``work_index``; docs/design.md §6). A database
 upgraded to it has no index for the epochs before: their statements read the tasks' records, as before.
+
+That is layout 1 of a chunk. Since session 32 a flush writes layout 2 in the same columns, without a migration: the
+whole chunk as one narrow, compressed value in ``tasks``, ``nodes`` and ``counted`` empty (store/work_index_format.py);
+readers take both.
 """
 
 from __future__ import annotations
