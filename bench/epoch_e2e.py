@@ -284,7 +284,7 @@ def own_copy(task: Any, task_id: int) -> Any:
     return copy
 
 
-def record_costs(state: Any) -> dict[str, Any]:
+def record_costs(state: Any, close_peak_mb: float) -> dict[str, Any]:
     """What the live task records cost after the close (``--record-costs``), each with the collector paused as the engine
     runs it: the oracle's state anchor (``state_hash``: core/apply.py ``checked_state_anchor``, app/anchors.py), the
     snapshot the engine stores (``app.snapshots.snapshot_row``: ``encode_state``, its hash, zlib), and what the window's
@@ -294,7 +294,9 @@ def record_costs(state: Any) -> dict[str, Any]:
     taken, the stubs popped, the nodes' counts taken off in bulk; ``drop_seconds``, run last, without a journal as in a
     replay: the stubs leave the state; ``stubs_dropped`` how many); the live records' and stubs' canonical bytes and memory,
     the process's RSS (``/proc/self/status`` VmRSS, MB) after the close and after each of the three and its peak so far
-    after the anchor and after the snapshot (``ru_maxrss`` before them, and the peaks since), and each one's own peak
+    after the anchor and after the snapshot (``close_peak_mb``, the process's peak through the close, build included,
+    and the peaks since: not ``ru_maxrss`` when they start, which holds the bench's own DuckDB floor and document
+    read-back run after the close, ~1.7 GB at 1 M tasks, and no engine's), and each one's own peak
     (``anchor_peak_rss_mb``, ``snapshot_peak_rss_mb``: ``VmHWM`` reset before it, ``reset_peak``); the state hash, the
     snapshot's hash and the sha256 of its stored bytes (``state_hash``, ``snapshot_hash``, ``snapshot_stored_sha256``:
     what a change to how they are written must leave identical)."""
@@ -306,8 +308,8 @@ def record_costs(state: Any) -> dict[str, Any]:
     stubs = state.closed_tasks
     out: dict[str, Any] = {"task_records": len(state.tasks), "closed_task_stubs": len(stubs), "rss_mb_after_close": rss_mb()}
     with engine_memory():
-        peak = peak_rss_mb()  # (the process's so far: ``reset_peak`` resets ``ru_maxrss`` too)
-        reset_peak()
+        peak = close_peak_mb
+        reset_peak()  # (``ru_maxrss`` too)
         start = time.process_time()
         out["state_hash"] = state_hash(state)
         out["anchor_seconds"] = time.process_time() - start
@@ -689,7 +691,7 @@ def run(
         stored = stored_document(engine, engine.state.epoch - 1)
         engine.store.dispose()
         identical = output_hashes(engine, record, url) if hashes else None
-        live = record_costs(engine.state) if costs else None
+        live = record_costs(engine.state, timing["peak_rss_mb"]) if costs else None
     document = document_cost(record)
     bonuses = bonus_rows_below_cap(record)
     ratio = timing["close_seconds"] / floor

@@ -146,7 +146,8 @@ def test_task_records_are_real_copies_and_their_costs_are_reported(tmp_path: Pat
             if encode_record(t).replace(f'"id":{t.id},'.encode(), b"", 1) == encode_record(task).replace(f'"id":{tid},'.encode(), b"", 1)
         )
         assert task.miners is not template.miners and task.reports is not template.reports and task.miners[0] is not template.miners[0]
-    costs = epoch_e2e.record_costs(state)
+    close_peak = epoch_e2e.peak_rss_mb()
+    costs = epoch_e2e.record_costs(state, close_peak)
     assert costs["task_record_bytes"] == sum(len(encode_record(t)) for t in state.tasks.values()) > 120 * 1000
     assert costs["snapshot_bytes"] == len(encode_state(state)) > costs["task_record_bytes"] > costs["snapshot_stored_bytes"]
     assert min(costs["anchor_seconds"], costs["snapshot_seconds"], costs["retire_seconds"]) > 0
@@ -155,6 +156,7 @@ def test_task_records_are_real_copies_and_their_costs_are_reported(tmp_path: Pat
     assert costs["snapshot_stored_sha256"] == hashlib.sha256(row.data).hexdigest()
     assert costs["peak_rss_mb_after_snapshot"] >= costs["peak_rss_mb_after_anchor"] >= costs["anchor_peak_rss_mb"] >= costs["rss_mb_after_anchor"] > 0
     assert costs["peak_rss_mb_after_snapshot"] >= costs["snapshot_peak_rss_mb"] >= costs["rss_mb_after_snapshot"] > 0
+    assert costs["peak_rss_mb_after_anchor"] == max(close_peak, costs["anchor_peak_rss_mb"])  # (from the close's peak given)
     engine.store.dispose()
 
 
