@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cor_incentives.store.work_index_format import LAYOUT, MalformedChunk, decode_chunk, encode_chunk, is_layout2
+from cor_incentives.store.work_index_format import LAYOUT, MalformedChunk, decode_chunk, decode_names, encode_chunk, is_layout2
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
 INT32 = st.integers(-(2**31), 2**31 - 1)
@@ -110,3 +110,10 @@ def test_malformed_chunks_are_refused_naming_why():
     malformed(value, -1, "row count")
     with pytest.raises(ValueError, match="differ in length"):
         encode_chunk(ts, nd, c[:-1])
+
+
+def test_a_chunks_new_names_are_a_json_list_of_names():
+    assert decode_names('["0xa", "0xb"]') == ["0xa", "0xb"] and decode_names(b"[]") == []
+    for bad in ("not json", '{"0xa": 1}', "[1, 2]", '["0xa", null]', '"0xa"'):
+        with pytest.raises(MalformedChunk, match="new_names are not a list of names"):
+            decode_names(bad)

@@ -66,6 +66,7 @@ from ..store.projections import (
     CLOSED_ROW,
     PROJECTION_LAYOUT,
     PRUNED_COLLECTION,
+    STREAM_CHUNKS,
     WORK_INDEX_FAMILIES,
     counted_flags,
     expected_rows,
@@ -78,7 +79,7 @@ from ..store.projections import (
     stored_text,
     take_index_rows,
 )
-from ..store.work_index_format import MalformedChunk, decode_chunk
+from ..store.work_index_format import MalformedChunk, decode_chunk, decode_names
 from .anchors import Anchor
 from .archive import StoreHistory
 from .collector import age_survivors, engine_memory
@@ -699,17 +700,15 @@ def _index_problem(conn: Any, epoch: int, family: str, mine: ReplayedRows, close
         select(t.first_row, t.row_count, t.tasks, t.nodes, t.counted, t.new_names)
         .where(*of, t.first_row != CLOSED_ROW)
         .order_by(t.first_row, t.row_count)
-        .execution_options(yield_per=64)  # (streamed: a server-side cursor on PostgreSQL)
+        .execution_options(yield_per=STREAM_CHUNKS)  # (streamed: a server-side cursor on PostgreSQL)
     )
     try:
         for first, n, ts, nd, c, new in chunks:
             if first != at:
                 return f"{where}: the chunk at row {first} does not follow the one before (which ends at row {at})"
             try:
-                more = json.loads(new)
-            except ValueError:
-                more = None
-            if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
+                more = decode_names(new)
+            except MalformedChunk:
                 return f"{where}: the chunk at row {first} does not list the names it interns"
             names += more
             if at + n <= replayed:  # (rows past the replay's end are counted, not compared: named below)

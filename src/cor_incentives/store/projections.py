@@ -28,7 +28,7 @@ from ..core.state_codec import decode_record, hashed_fields
 from . import bulk, db, document_format
 from .document_format import TEXT_FORMAT, document_text
 from .json_text import json_bytes, json_bytes_columns, json_bytes_fields, json_bytes_rows, json_text, kept_bytes
-from .work_index_format import MalformedChunk, decode_chunk, encode_chunk
+from .work_index_format import decode_chunk, decode_names, encode_chunk
 
 PRUNED_ROW_FORMAT = 2
 """The layout of a pruned record's row: 2 (``{"n", "rules", "record"}``) holds the rule version it retired under, which its
@@ -366,10 +366,8 @@ def read_node_rows(conn: Connection, epoch: int, family: str, addresses: Iterabl
                 return None
             try:
                 tasks, nodes, counted = decode_chunk(int(n), ts, nd, c)
-                more = json.loads(new)
-                if not isinstance(more, list) or not all(isinstance(a, str) for a in more):
-                    raise MalformedChunk("its new_names are not a list of names")
-            except ValueError as exc:  # (``MalformedChunk``, or new_names that are not JSON)
+                more = decode_names(new)
+            except ValueError as exc:  # (``MalformedChunk``)
                 why = "the chunk at row %s is malformed (%s): the statement reads the tasks' records"
                 log.warning("work index: epoch %s %s: " + why, epoch, family, first, exc)
                 return None
@@ -380,10 +378,11 @@ def read_node_rows(conn: Connection, epoch: int, family: str, addresses: Iterabl
             names += len(more)
             if len(nodes) and not 0 <= int(nodes.min()) <= int(nodes.max()) < names:
                 return None
+            counts = counted != 0
             for i, name in at_index.items():
                 mine = nodes == i
                 ids, count = found[name]
-                ids += tasks[mine & (counted != 0)].tolist()
+                ids += tasks[mine & counts].tolist()
                 count[0] += int(mine.sum())
             at += n
         if at != total:

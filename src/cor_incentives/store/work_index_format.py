@@ -26,6 +26,7 @@ write layout 2. ``decode_chunk`` refuses anything else with ``MalformedChunk`` (
 
 from __future__ import annotations
 
+import json
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +86,18 @@ def encode_chunk(tasks: npt.ArrayLike, nodes: npt.ArrayLike, counted: npt.ArrayL
 def is_layout2(tasks: bytes, nodes: bytes, counted: bytes) -> bool:
     """Whether a stored row's columns are in layout 2 (the module doc: ``nodes`` and ``counted`` empty, ``tasks`` not)."""
     return len(tasks) > 0 and len(nodes) == 0 and len(counted) == 0
+
+
+def decode_names(new_names: str | bytes) -> list[str]:
+    """A stored chunk's ``new_names`` (the names interned since the chunk before: a JSON list of strings), or
+    ``MalformedChunk`` when it is not one."""
+    try:
+        names = json.loads(new_names)
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(a, str) for a in names):
+        raise MalformedChunk("its new_names are not a list of names")
+    return names
 
 
 def decode_chunk(n: int, tasks: bytes, nodes: bytes, counted: bytes) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], npt.NDArray[np.int8]]:
