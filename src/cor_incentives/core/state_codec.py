@@ -466,11 +466,17 @@ def _container_parts(spec: _Spec, value: Any) -> typing.Iterator[bytes | memoryv
 
 
 def _run(spec: _Spec, items: Any, after: bool) -> typing.Iterator[bytes | memoryview]:
-    """A run of a large container's items (a dict of some of its pairs, a list of some of its items): their text without
-    its brackets, after a comma when it follows other items (``after``)."""
+    """A run of a large container's items (a dict of some of its pairs, a list of some of its items), by its declared
+    type's encoders (``_run_text``)."""
+    return _run_text(spec.plain, spec.ranged, items, spec.ranged_first, after)
+
+
+def _run_text(plain: Enc, ranged: Enc, items: Any, ranged_first: bool, after: bool) -> typing.Iterator[bytes | memoryview]:
+    """Some items of a large container (a list or dict of them) written by ``plain`` / ``ranged`` (``_part``): their text
+    without its brackets or braces, after a comma when it follows other items (``after``)."""
     if after:
         yield b","
-    yield memoryview(_part(spec.plain, spec.ranged, items, spec.ranged_first))[1:-1]
+    yield memoryview(_part(plain, ranged, items, ranged_first))[1:-1]
 
 
 def _any_large(v: Any) -> bool:
@@ -509,11 +515,11 @@ def _any_parts(v: Any) -> typing.Iterator[bytes | memoryview]:
         yield b"["
         for n in range(0, len(v), STREAM_ITEMS):
             chunk = v[n : n + STREAM_ITEMS]
+            if isinstance(v, IntColumn) or not any(map(_any_large, chunk)):
+                yield from _run_text(plain, ranged, chunk, False, n > 0)
+                continue
             if n:
                 yield b","
-            if isinstance(v, IntColumn) or not any(map(_any_large, chunk)):
-                yield memoryview(_part(plain, ranged, chunk, False))[1:-1]
-                continue
             for i, x in enumerate(chunk):
                 if i:
                     yield b","
@@ -530,25 +536,18 @@ def _any_parts(v: Any) -> typing.Iterator[bytes | memoryview]:
         if not _any_large(x):
             run[k] = x
             if len(run) == STREAM_ITEMS:
-                yield from _object_run(run, written)
+                yield from _run_text(plain, ranged, run, False, written)
                 run, written = {}, True
             continue
         if run:
-            yield from _object_run(run, written)
+            yield from _run_text(plain, ranged, run, False, written)
             run, written = {}, True
         yield (b"," if written else b"") + encode_basestring_ascii(k).encode("ascii") + b":"
         written = True
         yield from _any_parts(x)
     if run:
-        yield from _object_run(run, written)
+        yield from _run_text(plain, ranged, run, False, written)
     yield b"}"
-
-
-def _object_run(run: dict[Any, Any], after: bool) -> typing.Iterator[bytes | memoryview]:
-    """Some pairs of a large ``Any`` dict (an object): their text without its braces, after a comma when it follows others."""
-    if after:
-        yield b","
-    yield memoryview(_part(_fast(Any), _fast(Any, None, False, True), run, False))[1:-1]
 
 
 def _plain_keys(d: Any) -> bool:
