@@ -43,7 +43,7 @@ DOC_SECTIONS = {
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "f1031754a0ab6f9d60f79624d45d7f97eb201176253fd7fc54850f847758d216",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "43772733e1de7d306748da742e74312f73b054f618046cf180d550f4486ec6f3",
+    "Task fees": "2ebd46b98d3f60bd86b30123fefa1189ccb5f63852a35040ad926082bfeb378b",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "ab2008e05ed4154966ab54f1898428c453e1060f3f85f0cb093073de56f54919",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
@@ -63,7 +63,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "6a53ab5119da09b69bbabea8624a19a8a3583d62d24537cdf3512b64b6752714",
+    "Validators: what they report and how it is scored": "adc914e72376a16c08a378a7d63e83ff5354f62315cc3fd7233dec4cc2173921",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
