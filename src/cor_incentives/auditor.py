@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "4baef6eed908c27860058ea8a0eda28ce6eb4e7fa5be370e0fe274d2747e29f3",
+    "Auditing": "d0736fd637b00acdbe3771e305d15ddecfd0317bf5c995532935585d27d4ef4c",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "f1031754a0ab6f9d60f79624d45d7f97eb201176253fd7fc54850f847758d216",
@@ -50,10 +50,10 @@ DOC_SECTIONS = {
     "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
     # a refusal (rule 20): nothing an epoch document carries to recompute
     "Stake positions: the minimum (rule 20)": "71bfbf667149694eb48b951bc29f934a1f7447cd019706abfd60bd5dd290a11d",
-    "Staking APR": "4feecc4780b3e595efb5516911c33cfc79fc64426cc5ae5e71589fedfb9a26fb",
+    "Staking APR": "32a904aeeb70139a7fa58e1a4fd9712b3a90ba105c52fe9eba23c054828b18ae",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
-    "Slashing": "7fcf0a3ace942dc0d7745fb4dac74437a3cee5f35e7d222c94a31719b32b8be2",
+    "Slashing": "e60dc9de6580bf7020bf7a5fb15ad814893b45af6365b0e665db5faa358773b8",
     "Moving stake: redelegation and cancelled unbonding": "c23903738d159c4966ad624843092343300d21f9a13351799754b3bd4f9f426f",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
