@@ -25,7 +25,8 @@ from cor_incentives.ai.poi import (
     reported_distances_ppb,
 )
 
-POI_MAX_DISTANCE_PPB = 150_000_000  # the default governance parameter (docs/design.md §5)
+# this test's own line between a paraphrase and an unrelated text (the governed default, params.poi_max_distance_ppb, is looser)
+POI_MAX_DISTANCE_PPB = 150_000_000
 CASES = json.loads((Path(__file__).parent / "quality_cases.json").read_text())
 
 
