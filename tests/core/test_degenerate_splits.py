@@ -1,0 +1,104 @@
+"""Pro-rata splits at their edges, where docs/rewards.md names who gets the remainder (s33 zero audit): the governance
+stream's cap excess and the marketplace stream's floors stay in ``pool:network_incentives`` (the epoch record's
+``back_to_pool`` and the pool's balance both say so), and a delegation that left before the close is paid its stake ×
+ticks when its node still has stake. Each pins a behaviour no other test read at that edge."""
+
+from __future__ import annotations
+
+import pytest
+
+from cor_incentives.core import rewards
+from cor_incentives.core.units import COR
+from support.chain import Chain, addr
+
+POOL = "pool:network_incentives"
+BPS = 10_000
+
+
+def aged_validators(bonds: dict[str, int], params: dict | None = None) -> Chain:
+    """Validators bonded before the previous epoch began, so their stake votes (``Governance: voting power``)."""
+    c = Chain(wallets={n: 10_000 * COR for n in bonds}, params={"gov_voting_period_ticks": 10, "epoch_length_ticks": 20, **(params or {})})
+    for n, bond in bonds.items():
+        c.as_(n, "node.register", {"role": "validator", "self_bond": str(bond * COR)})
+    c.oracle("epoch.close", {})
+    c.oracle("epoch.close", {})
+    return c
+
+
+def stream_moves(c: Chain, epoch: int) -> int:
+    """What the close of ``epoch`` paid out of the pool: Σ paid over the streams (each a part of the emission)."""
+    return sum(s["paid"] for name, s in c.state.epochs[epoch].streams.items() if name != "emission")
+
+
+def test_a_lone_voter_is_paid_its_cap_and_the_excess_stays_in_the_pool():
+    """One address holding the quorum votes alone: it earns stream × gov_voter_reward_cap_bps // 10 000, not the stream;
+    the rest is `back_to_pool` and the pool's balance falls by exactly what was paid."""
+    c = aged_validators({"big": 5000, "small": 2000})
+    pid = c.state.next_id
+    c.as_("big", "gov.propose", {"kind": "param_change", "title": "t", "changes": {"max_commission_bps": 2900}, "effective_epoch": c.state.epoch + 2})
+    c.as_("big", "gov.vote", {"proposal": pid, "option": "yes"})
+    c.oracle("tick", {"ticks": c.state.proposals[pid].end_tick - c.state.tick})
+    assert c.state.proposals[pid].quorum_met
+    e, pool0 = c.state.epoch, c.balance(POOL)
+    c.oracle("epoch.close", {})
+    g = c.state.epochs[e].streams["governance"]
+    lines = [i for i in c.state.epochs[e].items if i.stream == "governance"]
+    cap = c.state.params.gov_voter_reward_cap_bps
+    assert 0 < cap < BPS and g["budget"] > 0
+    assert [(i.address, i.amount) for i in lines] == [(addr("big"), g["budget"] * cap // BPS)]
+    assert g["paid"] == g["budget"] * cap // BPS and g["back_to_pool"] == g["budget"] - g["paid"] > 0
+    assert stream_moves(c, e) == g["paid"]  # (no task, no attestation: governance is the only stream that paid)
+    assert pool0 - c.balance(POOL) == g["paid"]  # the excess never left the pool
+
+
+def test_the_marketplace_floors_stay_in_the_pool(monkeypatch):
+    """Three models with useful usage 1, 2 and 4: each owner gets budget × usage // 7, and the floors stay in the pool."""
+    c = aged_validators({"a": 2000})
+    usage = {"m-a": 1, "m-b": 2, "m-c": 4}
+    owners = {"m-a": "a", "m-b": "b", "m-c": "c"}
+    for model_id, owner in owners.items():
+        c.state.ledger.transfer("treasury", f"wallet:{addr(owner)}", 100 * COR, "test funding")
+        body = {"id": model_id, "parameter_count": 10**6, "quantization": "q4_0", "context_length": 2048, "license": "mit"}
+        c.as_(owner, "model.register", body | {"content_hash": "0x" + "ab" * 32})
+    monkeypatch.setattr(rewards, "model_usage", lambda *args: dict(usage))  # their useful usage in network tasks
+    e, pool0 = c.state.epoch, c.balance(POOL)
+    c.oracle("epoch.close", {})
+    m = c.state.epochs[e].streams["marketplace"]
+    shares = {addr(owners[k]): m["budget"] * u // 7 for k, u in usage.items()}
+    assert sum(shares.values()) < m["budget"], "the test needs a budget whose shares leave floors"
+    assert {i.address: i.amount for i in c.state.epochs[e].items if i.stream == "marketplace"} == shares
+    assert m["paid"] == sum(shares.values()) and m["back_to_pool"] == m["budget"] - m["paid"] > 0
+    assert pool0 - c.balance(POOL) == stream_moves(c, e) == m["paid"]
+
+
+@pytest.mark.parametrize("leave_at", [1, 50, 99])
+def test_a_delegation_that_left_before_the_close_is_paid_its_stake_ticks(leave_at):
+    """'Every position that held stake at any time in the epoch is paid, including one that left before the close':
+    the operator keeps its self-bond, the delegator undelegates all of it at tick ``leave_at`` of the epoch; each is
+    paid R × its stake × ticks // the node's, R = the APR's part after commission, the floors to dust."""
+    c = Chain(wallets={"op": 10_000 * COR, "d": 10_000 * COR}, params={"epoch_length_ticks": 100})
+    c.as_("op", "node.register", {"role": "validator", "self_bond": str(2000 * COR), "commission_bps": 1000})
+    c.as_("d", "stake.delegate", {"node": addr("op"), "amount": str(8000 * COR)})
+    c.oracle("epoch.close", {})
+    e, start = c.state.epoch, c.state.tick
+    c.oracle("tick", {"ticks": leave_at})
+    c.as_("d", "stake.undelegate", {"node": addr("op"), "amount": str(8000 * COR)})
+    if c.state.tick < start + 99:
+        c.oracle("tick", {"ticks": start + 99 - c.state.tick})
+    c.oracle("epoch.close", {})
+    rec = c.state.epochs[e]
+    node = rec.staking["nodes"][addr("op")]
+    op_ticks, d_ticks = 2000 * COR * (c.state.tick - start), 8000 * COR * leave_at
+    assert node["stake"] == 2000 * COR and node["stake_ticks"] == op_ticks + d_ticks
+    reward = next(i.detail["inputs"]["reward"] for i in rec.items if i.stream == "staking_apr:node" and i.address == addr("op"))
+    commission = reward * 1000 // BPS
+    rest = reward - commission
+    paid = {(i.address, i.stream): i.amount for i in rec.items if i.stream.startswith("staking_apr:") and i.amount}
+    expect = {
+        (addr("op"), "staking_apr:commission"): commission,
+        (addr("op"), "staking_apr:stake"): rest * op_ticks // (op_ticks + d_ticks),
+        (addr("d"), "staking_apr:stake"): rest * d_ticks // (op_ticks + d_ticks),
+    }
+    dust = rest - expect[(addr("op"), "staking_apr:stake")] - expect[(addr("d"), "staking_apr:stake")]
+    assert paid == expect | ({("dust", "staking_apr:dust"): dust} if dust else {})
+    assert expect[(addr("d"), "staking_apr:stake")] > 0
