@@ -41,7 +41,7 @@ DOC_SECTIONS = {
     "Auditing": "d0736fd637b00acdbe3771e305d15ddecfd0317bf5c995532935585d27d4ef4c",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "f1031754a0ab6f9d60f79624d45d7f97eb201176253fd7fc54850f847758d216",
+    "Network work: the rate and the budget (miners and validators streams)": "daa6556063d73a6ff4bee6a123025a3938986fc384d045d671b68a21f9cc9587",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "2ebd46b98d3f60bd86b30123fefa1189ccb5f63852a35040ad926082bfeb378b",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",

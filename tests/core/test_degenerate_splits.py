@@ -102,3 +102,33 @@ def test_a_delegation_that_left_before_the_close_is_paid_its_stake_ticks(leave_a
     dust = rest - expect[(addr("op"), "staking_apr:stake")] - expect[(addr("d"), "staking_apr:stake")]
     assert paid == expect | ({("dust", "staking_apr:dust"): dust} if dust else {})
     assert expect[(addr("d"), "staking_apr:stake")] > 0
+
+
+def test_a_miner_in_consensus_on_a_failed_task_earns_its_input_units_and_the_others_nothing():
+    """A network task that fails for too few miners in consensus (1 of the 2 needed): the one in consensus keeps its
+    row's units (complexity_units at the settled input tokens and 0 output tokens: a failed task settles none) and its
+    quality, and is paid for them at the close; the miners out of consensus have rows of 0 units (docs/rewards.md,
+    *Network work*: Rows)."""
+    from cor_incentives.core.pricing import complexity_units
+    from support.market import commit_reveal, draw_now, market, network, validate_all
+
+    c = market(n_miners=3, n_validators=5, beacon=True)
+    c.oracle("epoch.close", {})
+    epoch = c.state.epoch
+    tid = network(c)
+    draw_now(c, tid)
+    task = c.state.tasks[tid]
+    good = sorted(a.miner for a in task.miners)[0]
+    commit_reveal(c, tid, {a.miner: ("2" if a.miner == good else f"junk {a.miner}") for a in task.miners})
+    draw_now(c, tid)
+    validate_all(c, tid, lambda v, m: (20_000_000, 850_000_000) if m == good else (950_000_000, 50_000_000))
+    assert task.state.name == "FAILED"
+    work = c.state.epoch_work
+    rows = {r.node: (r.complexity_units, r.quality_ppb) for r in map(work.row, range(len(work))) if r.task == tid}
+    expected = complexity_units(c.state.params, c.state.models[task.model], task.settled_input_tokens or 0, 0)
+    assert expected > 0 and rows[good][0] == expected and rows[good][1] > 0
+    assert all(rows[a.miner] == (0, 0) for a in task.miners if a.miner != good)
+    c.oracle("epoch.close", {})
+    line = next(i for i in c.state.epochs[epoch].items if i.stream == "miner_work:node" and i.address == good)
+    inputs = line.detail.get("inputs", line.detail)
+    assert inputs["eligible"] and inputs["reward"] > 0
