@@ -206,7 +206,10 @@ def json_bytes_columns(obj: Any) -> tuple[bytes, list[Any]]:
     (``store/document_format.py`` puts them back: the text with each placeholder replaced by its column's JSON list is
     ``json_bytes(obj)`` byte for byte). Exact by construction and checked: when the text holds any string starting as a
     placeholder does other than the placeholders written (a record's own string, or a column reached twice through one
-    container), or the walk falls back to the reference, nothing is taken out: ``(json_bytes(obj), [])``."""
+    container), or the walk falls back to the reference, nothing is taken out: ``(json_bytes(obj), [])``. When the walk
+    takes none out, its text is ``json_bytes(obj)`` already (the same walk and options, no placeholder written): it is
+    returned as it is, its placeholders not counted (an epoch document without tasks: 17.7 MB of text at 10 k nodes,
+    ~0.01 s a count)."""
     taken = _columns_text(obj, False)
     if taken is not None and len({id(a) for a in taken[1]}) != len(taken[1]):
         taken = _columns_text(obj, True)  # a column taken out twice: maybe through a container reached twice (see _ready)
@@ -215,7 +218,7 @@ def json_bytes_columns(obj: Any) -> tuple[bytes, list[Any]]:
     data, columns = taken
     if not data.isascii() or b"\x7f" in data:
         data = _NOT_ASCII_SAFE.sub(_escape, data.decode()).encode("ascii")
-    if data.count(PLACEHOLDER_PREFIX) != len(columns):
+    if columns and data.count(PLACEHOLDER_PREFIX) != len(columns):
         return json_bytes(obj), []
     return data, columns
 
