@@ -418,6 +418,68 @@ def test_verify_checks_the_index_of_a_clean_database(db_url, sim_events, compare
     assert report.work_index_checked == 6  # 3 closed epochs x 2 families (the open epoch 3 has no rows yet)
 
 
+def test_verify_skips_only_events_that_move_no_cursor(sim_events):
+    """``ReplayedIndex.take`` skips ``take_index_rows`` after an event when ``unmoved`` says every cursor is at its
+    columns' end: the reference, ``take_index_rows`` run on copies of the cursors after every event of a simulated life,
+    then moves no cursor and closes no epoch. Both answers are seen (rows appended, closes; events that add none)."""
+    from cor_incentives.app.verify import ReplayedIndex
+    from cor_incentives.core.apply import apply
+    from cor_incentives.core.state import State
+    from cor_incentives.store.projections import index_cursors, take_index_rows
+
+    state = State()
+    index = ReplayedIndex.__new__(ReplayedIndex)  # (no database: only the cursors)
+    index.cursors = index_cursors(state)
+    seen = {True: 0, False: 0}
+    for event in sim_events:
+        apply(state, event, atomic=False)
+        unmoved = index.unmoved(state)
+        seen[unmoved] += 1
+        copies, closed = [dataclasses.replace(c) for c in index.cursors], []
+        take_index_rows(state, copies, None, closed)
+        if unmoved:
+            assert copies == index.cursors and closed == [], event.seq
+        index.cursors = copies
+    assert seen[True] > 500 and seen[False] > 20, seen
+
+
+def test_verify_skips_no_event_that_moves_one_family_or_closes_an_empty_epoch():
+    """The shapes a simulated life may not show: rows appended to one family only, and a close of an epoch that has no
+    row of a family (the bench's log: no task at all), whose columns are replaced at the same length 0. After each step
+    ``unmoved`` is True exactly when ``take_index_rows`` (on copies of the cursors) moves nothing and closes nothing."""
+    from cor_incentives.app.verify import ReplayedIndex
+    from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
+    from cor_incentives.core.records import TaskKind
+    from cor_incentives.core.state import State
+    from cor_incentives.store.projections import index_cursors, take_index_rows
+
+    state = State()
+    index = ReplayedIndex.__new__(ReplayedIndex)  # (no database: only the cursors)
+    index.cursors = index_cursors(state)
+
+    def step() -> bool:
+        unmoved = index.unmoved(state)
+        copies, closed = [dataclasses.replace(c) for c in index.cursors], []
+        take_index_rows(state, copies, None, closed)
+        assert unmoved == (copies == index.cursors and closed == []), (copies, index.cursors, closed)
+        index.cursors = copies
+        return unmoved
+
+    assert step()
+    state.epoch_validations.append(7, "0xabc", 10**9, True, TaskKind.USER, False)
+    assert not step() and step()
+    state.epoch, state.epoch_work, state.epoch_validations = 1, WorkColumns(), ValidationColumns()  # a close, no work rows
+    assert not step() and step()
+    state.epoch_work.append(8, "0xabc", 1, 10**9, True, False, "m", TaskKind.USER, 0)  # a miner's row only
+    assert not step() and step()
+    state.epoch, state.epoch_work = 2, WorkColumns()  # a close replacing the work columns only
+    assert not step() and step()
+    state.epoch, state.epoch_validations = 3, ValidationColumns()  # the validation columns only, both at length 0
+    assert not step() and step()
+    state.epoch, state.epoch_work = 4, WorkColumns()  # the work columns only, both at length 0
+    assert not step() and step()
+
+
 def test_verify_of_a_live_network_restarted_mid_epoch(tmp_path):
     url = f"sqlite:///{tmp_path / 'cor.db'}"
     eng, _, _ = live_network(url, tmp_path / "keys")

@@ -560,13 +560,31 @@ class ReplayedIndex:
         )
 
     def take(self, state: State) -> None:
-        """After each replayed event: the cursors moved on; each epoch it closed compared at once, with the columns it closed."""
+        """After each replayed event: the cursors moved on; each epoch it closed compared at once, with the columns it closed.
+
+        An event that added no row and replaced no columns (most events: a transfer, a delegation, a tick that closes
+        nothing) leaves every cursor at its columns' end: ``take_index_rows`` would move nothing and close nothing, so it
+        is not called (``unmoved``)."""
+        if self.unmoved(state):
+            return
         columns = [c.columns for c in self.cursors]  # (a close replaces the state's: these hold the closed epoch whole)
         take_index_rows(state, self.cursors, None, self.closed)
         if self.closed:
             for family, epoch, rows in self.closed:
                 self._check(family, epoch, columns[family], rows, rows)
             self.closed.clear()
+
+    def unmoved(self, state: State) -> bool:
+        """Each family's cursor is at the state's columns object, at its last row: nothing for ``take_index_rows`` to
+        take or close (its two families: ``projections._family_columns``, ``state.epoch_work`` and
+        ``state.epoch_validations``)."""
+        work, validation = self.cursors
+        return (
+            work.columns is state.epoch_work
+            and validation.columns is state.epoch_validations
+            and len(state.epoch_work.task) == work.rows  # (``len`` of a RowStore: its ``task`` column's)
+            and len(state.epoch_validations.task) == validation.rows
+        )
 
     def finish(self, state: State) -> list[str]:
         """Compare the open epoch's rows, and name stored (epoch, family) pairs the replay did not produce."""
