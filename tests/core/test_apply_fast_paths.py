@@ -168,6 +168,7 @@ def run_chain(c: Chain) -> list[Any]:
         except EngineError as e:
             seen.append(("refused", e.code, str(e)))
         seen.append(encode_state(c.state))
+        seen.append([list(c.state.nonces.items()), list(c.state.recent_hashes.items())])  # (derived, not in the state's bytes)
     seen.append(refusal_of(c, addr("carol"), "transfer", {"to": addr("bob"), "amount": str(10**9 * COR)}))
     seen.append(encode_state(c.state))
     return seen
@@ -212,8 +213,31 @@ def test_under_an_outer_journal_the_head_is_written_through_it():
     journaled writes as before: that journal's rollback puts them back."""
     c = Chain({"alice": 5 * COR})
     head, kept = (c.state.seq, c.state.head_hash), c.state.ledger.postings
+    nonces, recent = dict(c.state.nonces), dict(c.state.recent_hashes)
     with journal() as outer:
         c.as_("alice", "transfer", {"to": addr("bob"), "amount": str(COR)})
-        assert c.state.seq == head[0] + 1
+        assert c.state.seq == head[0] + 1 and c.state.nonces != nonces and c.state.recent_hashes != recent
     rollback(outer)
     assert (c.state.seq, c.state.head_hash) == head and c.state.ledger.postings is kept
+    assert c.state.nonces == nonces and c.state.recent_hashes == recent  # (written through their journaled dicts)
+
+
+def test_the_nonce_and_recent_hash_written_without_a_journal_are_the_journaled_writes():
+    """With no journal in force after the event (the engine, a replay), ``apply`` writes the actor's nonce and the recent
+    hashes (the event's in, the one ``CHECKPOINT_WINDOW`` back out) with the dicts' own methods: the same contents, in the
+    same key order, as the journaled ones, over more events than the window (made 8 for the test)."""
+    window = 8
+
+    def run(journaled: bool) -> list[Any]:
+        c = Chain({"alice": 5_000 * COR, "bob": 10 * COR})
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(apply_module, "CHECKPOINT_WINDOW", window)
+            if journaled:
+                mp.setattr(apply_module, "unjournaled_fields", lambda obj: None)
+            for i in range(window + 3):
+                c.as_("alice" if i % 3 else "bob", "transfer", {"to": addr("carol"), "amount": "1"})
+        return [list(c.state.nonces.items()), list(c.state.recent_hashes.items()), encode_state(c.state)]
+
+    fast, journaled = run(False), run(True)
+    assert fast == journaled
+    assert len(fast[1]) == window and fast[0]

@@ -349,16 +349,20 @@ def apply(state: State, event: Event, *, atomic: bool = True) -> Applied:
     else:  # (no context to enter: a replay applies every event of a log this way)
         _run(state, cmd, handler)
     postings = state.ledger.commit()
-    state.nonces[cmd.actor] = cmd.nonce
     fields = unjournaled_fields(state)  # (the event's journal has closed: nothing to undo, unless an outer one is in force)
-    if fields is not None:
+    if fields is not None:  # no journal in force: the dicts' own writes are what their journaled methods would do
+        dict.__setitem__(state.nonces, cmd.actor, cmd.nonce)
         fields["seq"] = event.seq
         fields["head_hash"] = event.hash
+        recent = state.recent_hashes
+        dict.__setitem__(recent, event.seq, event.hash)
+        dict.pop(recent, event.seq - CHECKPOINT_WINDOW, None)
     else:
+        state.nonces[cmd.actor] = cmd.nonce
         state.seq = event.seq
         state.head_hash = event.hash
-    state.recent_hashes[event.seq] = event.hash
-    state.recent_hashes.pop(event.seq - CHECKPOINT_WINDOW, None)
+        state.recent_hashes[event.seq] = event.hash
+        state.recent_hashes.pop(event.seq - CHECKPOINT_WINDOW, None)
     return Applied(event.seq, cmd.kind, cmd.actor, postings, cmd.nonce)
 
 

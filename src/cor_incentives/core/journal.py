@@ -276,6 +276,14 @@ def _logged(watched: dict[Any, Any]) -> LoggedDict[Any, Any]:
     return watched  # type: ignore[return-value]
 
 
+def noted_before(watched: LoggedDict[Any, Any]) -> dict[Any, Any] | None:
+    """The values-before of the write log in force that logs ``watched`` (what ``LoggedDict.note`` fills), None when no log
+    of it is in force. A writer that has just read a key's value (``MISSING``: absent) records it there before its write,
+    as ``note`` would, when the key is not there yet (``ledger.Transfers.move``: two keys a posting, a close's thousands)."""
+    log = _logging.get()
+    return log.before if log is not None and log.watched is watched else None
+
+
 @contextmanager
 def write_log(watched: dict[Any, Any]) -> Iterator[WriteLog]:
     """Log the writes to the journaled dict ``watched`` made inside the block (``WriteLog``), whatever

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from .errors import InsufficientFunds, InvalidInput, invariant
-from .journal import MISSING, JList, Journaled, LoggedDict, Writes, frozen_init, unjournaled_fields
+from .journal import MISSING, JList, Journaled, LoggedDict, Writes, frozen_init, noted_before, unjournaled_fields
 from .units import BPS, cor_text
 
 SOURCES = ("genesis", "minted")
@@ -193,15 +193,18 @@ class Transfers:
             _refuse_funds(src, have, amount)
         old_dst: Any = balances.get(dst, MISSING)
         received = (0 if old_dst is MISSING else old_dst) + amount
-        olds, logged = self._olds, type(balances) is LoggedDict
+        olds = self._olds
+        # (a write log of the balances in force, ``cor verify``'s: each key's value before its first write, noted here from
+        # the value just read, as ``LoggedDict.note`` would read it: src and dst are distinct, so dst's is still old_dst)
+        noted = noted_before(balances) if type(balances) is LoggedDict else None
         # ``Ledger._set_in`` of src, then of dst (as ``Writes.set_key`` / ``pop_key``): a zero balance is popped, journaled
         # only if it was there; a source can end at zero, and a source receiving can too
         value = have - amount
         if value or old_src is not MISSING:
             if olds is not None:
                 olds.append((src, old_src))
-            if logged:
-                balances.note(src)  # type: ignore[attr-defined]
+            if noted is not None and src not in noted:
+                noted[src] = old_src
             if value:
                 dict.__setitem__(balances, src, value)
             else:
@@ -211,8 +214,8 @@ class Transfers:
         if received or old_dst is not MISSING:
             if olds is not None:
                 olds.append((dst, old_dst))
-            if logged:
-                balances.note(dst)  # type: ignore[attr-defined]
+            if noted is not None and dst not in noted:
+                noted[dst] = old_dst
             if received:
                 dict.__setitem__(balances, dst, received)
             else:
