@@ -53,7 +53,7 @@ DOC_SECTIONS = {
     "Staking APR": "32a904aeeb70139a7fa58e1a4fd9712b3a90ba105c52fe9eba23c054828b18ae",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
     "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
-    "Slashing": "e60dc9de6580bf7020bf7a5fb15ad814893b45af6365b0e665db5faa358773b8",
+    "Slashing": "3d4eeb554cd1d6d20b632fb088ac74721a8b85775568186d46aab9d9fee8932c",
     "Moving stake: redelegation and cancelled unbonding": "c23903738d159c4966ad624843092343300d21f9a13351799754b3bd4f9f426f",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
@@ -255,6 +255,7 @@ def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any
 
 PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter is paid
 SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node line names no tasks (its rows: streams.*.tasks)
+SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -680,7 +681,11 @@ def audit_slashes(r: Report, epoch_json: dict[str, Any], slashes: list[dict[str,
             r.check("slash.penalty", f"slash {sid}", True, penalty in bonds)
             r.check("slash.counted_total", f"slash {sid}", True, total <= min(penalty, slashable))  # each piece floors
         burned = total * p["slash_burn_bps"] // BPS
-        to_reporter = total * p["slash_reporter_bps"] // BPS if x["reporter"] else 0
+        own = -sum(
+            _int(y["amount_units"]) for y in lines if y["stream"] == "slash" and y["detail"].get("slash_id") == sid and y["address"] == x["node"]
+        )  # the operator's own pieces: its self-bond's, its unbonding entries' and redelegations'
+        base = own if p.get("rule_version", 1) >= SELF_REPORT_RULES else total
+        to_reporter = base * p["slash_reporter_bps"] // BPS if x["reporter"] else 0
         r.check("slash.burned", f"slash {sid}", burned, _int(x["burned_units"]))
         r.check("slash.to_reporter", f"slash {sid}", to_reporter, _int(x["to_reporter_units"]))
         r.check("slash.to_treasury", f"slash {sid}", total - burned - to_reporter, _int(x["to_treasury_units"]))

@@ -98,7 +98,9 @@ def test_slashes(driven, reader, network):
     for m in missed.values():  # a fixed 1 COR (10 bps of the miner minimum), found by the core, dated at the task's creation
         assert (m["penalty"], m["total"], m["reporter"], m["evidence"], m["offence_tick"]) == ("1", "1", None, {"task": driven["tid"]}, 0)
     assert s["node"] == network.keys["alice"].address and s["reporter"] == network.keys["dave"].address
-    assert s["total"] == "250" and s["to_reporter"] == "25" and s["burned"] == "125"  # 10% of 1500 + 1000
+    # 10% of 1500 + 1000; the reporter's share is 10% of alice's own piece (150), not of bob's (rule 29)
+    assert s["total"] == "250" and s["to_reporter"] == "15" and s["burned"] == "125" and s["to_treasury"] == "110"
+    assert s["by_account"] == {f"bonded:{s['node']}": "150", f"delegated:{s['node']}:{network.keys['bob'].address}": "100"}
     assert s["evidence"] == {"messages": driven["pair"]} and s["evidence_hash"].startswith("0x") and s["offence_tick"] == 0
 
 

@@ -3,6 +3,7 @@ delegate, unbond, report an equivocation, verify; then tamper with one event row
 
 import json
 import sqlite3
+from decimal import Decimal
 
 from cor_incentives.ai.bundled import BUNDLED_MODEL_ID as MODEL
 from cor_incentives.app.keys import Keystore
@@ -58,10 +59,25 @@ def test_foundation_flow_and_tamper(cli):
     assert bob["accounts"][f"unbonding:{keys['bob']}"] == "360"  # unbonding began after the offence (the task's creation): slashed too
     slashes = j(cli("slash", "list", "--json"))
     assert j(cli("balance", "alice", "--json"))["accounts"][f"unbonding:{keys['alice']}"] == "180"
-    # 10% of: alice's bond 1300 (130), bob's delegation 600 (60), both unbonding entries 400 (40) and 200 (20)
-    assert slashes[0]["total"] == "250" and slashes[0]["to_reporter"] == "25" and slashes[0]["burned"] == "125"
+    # 10% of: alice's bond 1300 (130), bob's delegation 600 (60), both unbonding entries 400 (40) and 200 (20); the
+    # reporter is paid 10% of alice's own pieces, 130 + 20 (rule 29: not of bob's)
+    assert slashes[0]["total"] == "250" and slashes[0]["to_reporter"] == "15" and slashes[0]["burned"] == "125"
     assert slashes[0]["offence_tick"] == 0 and slashes[0]["reporter"] == keys["dave"]
-    assert j(cli("balance", "dave", "--json"))["accounts"][f"wallet:{keys['dave']}"] == "24999724.5"  # 25M - 300.5 + 25
+    assert j(cli("balance", "dave", "--json"))["accounts"][f"wallet:{keys['dave']}"] == "24999714.5"  # 25M - 300.5 + 15
+
+    # alice signs two reveals for the same task and reports them from another key of hers (modeldev): the scope is its
+    # own offence, but dated before her jail it takes only alice's own stake, and the reporter 10% of that
+    reveal = [sign_scoped(alice_key, "cor-devnet-1", f"task:{task}:reveal", m) for m in ("0x" + "cc" * 32, "0x" + "dd" * 32)]
+    modeldev = j(cli("balance", "modeldev", "--json"))["accounts"][f"wallet:{keys['modeldev']}"]
+    args = ("slash", "report", "--from", "modeldev", "--node", "alice", "--offence", "equivocation")
+    assert j(cli(*args, "--evidence", json.dumps({"messages": reveal}), "--json"))["ok"]
+    second = j(cli("slash", "list", "--json"))[1]
+    assert second["total"] == "135" and second["to_reporter"] == "13.5"  # 10% of alice's bond 1170 (117) and entry 180 (18)
+    assert sorted(k.split("#")[0] for k in second["by_account"]) == [f"bonded:{keys['alice']}", f"unbonding:{keys['alice']}"]
+    bob = j(cli("balance", "bob", "--json"))["accounts"]
+    assert bob[f"delegated:{keys['alice']}:{keys['bob']}"] == "540" and bob[f"unbonding:{keys['bob']}"] == "360"  # spared
+    mine = j(cli("balance", "modeldev", "--json"))["accounts"][f"wallet:{keys['modeldev']}"]
+    assert Decimal(mine) - Decimal(modeldev) == Decimal("13.5")  # alice's keys together: -135 of her stake, +13.5
 
     # bad input: clear error, non-zero exit, nothing changes
     before = j(cli("status", "--json"))["seq"]

@@ -175,6 +175,15 @@ RULE_VERSIONS: dict[int, str] = {
     "amount, balance, claimable, root or refusal moves (no attack scenario: nothing to gain); only the epoch record's node "
     "lines, so its state hash and the stored document (1-27: each node line listed its task ids, 9.39 M ids at 1 M tasks "
     "x 10 k nodes, ~0.4 s of a 2.4 s close)",
+    # --- rule 29 (RULES_SELF_REPORT): an operator cannot profit from reporting its own equivocation ---
+    29: "an equivocation reporter's share is slash_reporter_bps of the operator's own pieces of the slash (its self-bond, "
+    "its own unbonding entries and redelegations), not of the whole slash, so a report from the operator's own second key "
+    "returns at most a tenth of what the operator loses; and an equivocation committed before the node was jailed by an "
+    "earlier slash (its task older than that slash) falls on the operator's own positions only, so each double-signed "
+    "scope still costs the operator but the delegators pay one lapse once (core/slashing.py; 4-28: the reporter took "
+    "slash_reporter_bps of the whole slash, delegators' pieces included, and every scope slashed every position, so an "
+    "operator with delegations above ~9x its self-bond gained by signing two statements per scope and reporting them "
+    "from an unlinked key: attack self_report)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -247,6 +256,11 @@ RULES_SLIM_NODE_LINES = 28
 """A work stream's node and none lines carry no ``tasks`` (core/rewards.py ``_pay_stream``); a statement derives them from the
 stream account's ``tasks`` and the tasks' records (core/epoch_document.py ``node_tasks``). Moves no money (no attack
 scenario). Earlier: each line listed the node's in-consensus task ids (``epoch_rows.tasks_by_node`` at every close)."""
+RULES_SELF_REPORT = 29
+"""An equivocation's reporter is paid ``slash_reporter_bps`` of the operator's own pieces only (core/slashing.py
+``own_pieces``), and an equivocation dated before a slash that jailed the node takes the operator's own positions only
+(``slashing.jailed_since``). Earlier (4-28): the reporter's share was of the whole slash, every scope took every
+position, so an operator reporting its own double-signs from a second key profited off its delegators (attack self_report)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

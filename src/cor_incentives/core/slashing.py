@@ -48,8 +48,16 @@ Rounding and where the stake goes
     Fraction offences: each position loses floor(balance × fraction / 10 000). Counted offences: each
     position loses floor(penalty × balance / slashable). The floors favour the stakers. The pieces
     gather in the transient ``escrow:slash:<id>`` and split: floor(total × slash_burn_bps / 10 000)
-    to ``burned``, floor(total × slash_reporter_bps / 10 000) to the reporter's wallet when there is
-    one, and the rest, rounding included, to ``treasury``. The escrow is empty after the event.
+    to ``burned``, floor(own × slash_reporter_bps / 10 000) to the reporter's wallet when there is
+    one (``own``: the operator's own pieces, rule version 29 on; rules 4-28: the whole total), and the
+    rest, rounding included, to ``treasury``. The escrow is empty after the event.
+
+Self-reports (rule version 29 on)
+    The reporter may be any key, the operator's own unlinked one too: paid from the operator's own
+    pieces only, a report never returns more than a tenth of what the operator loses. Each scope is
+    its own offence, but an equivocation dated before a slash that jailed the node (its task's id
+    below that slash's) takes the operator's own positions only: the delegators pay one lapse once,
+    the operator pays for every scope.
 
 Jail
     A jailed node is not selectable and may ``node.unjail`` after the cooldown with its minimum bond
@@ -71,7 +79,7 @@ from .journal import attempt
 from .params import COUNTED_OFFENCES, JAIL_OFFENCES, SLASH_FRACTION_DEFAULT, Params
 from .records import ClosedTask, EarningItem, SlashRecord, Task
 from .redelegation import slash_redelegated, slashable_redelegations
-from .rules import RULES_EXPOSED_STAKE, RULES_SLASHING, rules_since
+from .rules import RULES_EXPOSED_STAKE, RULES_SELF_REPORT, RULES_SLASHING, rules_since
 from .signatures import equivocation_text, recover_signer
 from .staking import accrue_stake_ticks, change_stake, get_node, stake_account, stake_matches_ledger, stakers
 from .state import State, assert_ready
@@ -126,6 +134,11 @@ def slash(
     positions = [(addr, stake_account(node_id, addr)) for addr in stakers(state, node_id)]
     entries = [u for u in state.unbondings_from(node_id) if (u.start_tick, u.id) > (offence_tick, after_id)]  # by id, the node's only
     moved = slashable_redelegations(state, node_id, offence_tick, after_id)  # stake that moved on after the offence
+    if offence == "equivocation" and rules_since(p, RULES_SELF_REPORT) and jailed_since(state, node_id, after_id):
+        # one lapse costs the delegators once: a scope double-signed before an earlier jail takes the operator's own stake only
+        positions = [(addr, account) for addr, account in positions if addr == node_id]
+        entries = [u for u in entries if u.address == node_id]
+        moved = [r for r in moved if r.address == node_id]
     slashable = sum(state.ledger.balance(account) for _, account in positions) + sum(u.amount for u in entries) + sum(r.amount for r in moved)
 
     def piece_of(balance: int) -> int:
@@ -161,7 +174,7 @@ def slash(
             by_account[f"redelegation:{r.address}#{r.id}"] = piece
     total = state.ledger.balance(hold)
     burned = total * p.slash_burn_bps // BPS
-    to_reporter = total * p.slash_reporter_bps // BPS if reporter else 0
+    to_reporter = reporter_share(p, node_id, by_account) if reporter else 0
     to_treasury = total - burned - to_reporter
     state.ledger.transfer(hold, "burned", burned, f"slash:{offence}:burn")
     if reporter:
@@ -205,6 +218,30 @@ def slash(
     invariant(min(burned, to_reporter, to_treasury) >= 0 and burned + to_reporter + to_treasury == total, f"slash {sid}: split does not add up")
     invariant(stake_matches_ledger(state, node), f"slash {sid}: node {node_id} stake differs from the ledger")
     return record
+
+
+def own_pieces(node_id: str, by_account: Mapping[str, int]) -> int:
+    """The operator's own part of a slash: the pieces of its self-bond, its unbonding entries and its redelegations."""
+    own = (stake_account(node_id, node_id), f"unbonding:{node_id}#", f"redelegation:{node_id}#")
+    return sum(piece for key, piece in by_account.items() if key == own[0] or key.startswith(own[1:]))
+
+
+def reporter_share(p: Params, node_id: str, by_account: Mapping[str, int]) -> int:
+    """What an equivocation's reporter is paid: slash_reporter_bps of the operator's own pieces (rule version 29 on), so a
+    report from the operator's own key never returns more than it loses; rules 4-28: of the whole slash."""
+    base = own_pieces(node_id, by_account) if rules_since(p, RULES_SELF_REPORT) else sum(by_account.values())
+    return base * p.slash_reporter_bps // BPS
+
+
+def jailed_since(state: State, node_id: str, after_id: int, before_id: int | None = None) -> bool:
+    """Whether a slash of ``node_id`` that jailed it was taken after the offence dated by ``after_id`` (its task's id; ids
+    are handed out in log order) and, ``before_id`` given, before that slash (the audit re-reads a recorded one)."""
+    for s in reversed(state.slashes_of(node_id)):
+        if s.id <= after_id:
+            return False
+        if s.jailed_until_tick is not None and (before_id is None or s.id < before_id):
+            return True
+    return False
 
 
 def _slash_detail(node: str, offence: str, sid: int, offence_tick: int, fraction: int, penalty: int | None, slashable: int) -> dict[str, Any]:
@@ -396,7 +433,9 @@ def audit_slashes(state: State, pruned: Mapping[int, Task] | None = None, params
     dated at the task's creation, no reporter, and the task's record shows the offence (a mismatched
     reveal; a judged reveal out of consensus; a missing precommit, reveal or report; a report).
     Equivocation: the statements' signatures and scope hold, dated at the scoped task's creation.
-    Every record's evidence hash is the canonical one, and no offence is slashed twice. Tasks pruned
+    Every record's evidence hash is the canonical one, and no offence is slashed twice. The reporter's share is re-derived
+    from the pieces (``reporter_share``), and from rule version 29 an equivocation dated before an earlier jail of the node
+    took the operator's own stake only (``jailed_since``). Tasks pruned
     from the state (core/prune.py) are looked up in ``pruned``, parameter versions in ``params_at``
     (the database's copies).
     """
@@ -404,7 +443,8 @@ def audit_slashes(state: State, pruned: Mapping[int, Task] | None = None, params
     seen: set[str] = set()
     for s in state.slashes:
         where = f"slash {s.id} ({s.offence} of {s.node})"
-        if s.derived != rules_since(params_at(s.epoch) if params_at is not None else assert_ready(state).at(s.epoch), RULES_SLASHING):
+        p = params_at(s.epoch) if params_at is not None else assert_ready(state).at(s.epoch)
+        if s.derived != rules_since(p, RULES_SLASHING):
             problems.append(f"{where}: not taken under the slashing rules in force in epoch {s.epoch}")
             continue
         if not s.derived:  # rules 1-3 (slashing_first): the oracle's evidence was taken as given
@@ -428,6 +468,15 @@ def audit_slashes(state: State, pruned: Mapping[int, Task] | None = None, params
             continue
         if s.offence_tick != task.created_tick:
             problems.append(f"{where}: dated at tick {s.offence_tick}, its evidence dates it at {task.created_tick}")
+        if s.to_reporter != (reporter_share(p, s.node, s.by_account) if s.reporter is not None else 0):
+            problems.append(f"{where}: the reporter was paid {s.to_reporter}, its share of the pieces is another amount")
+        if (
+            s.offence == "equivocation"
+            and rules_since(p, RULES_SELF_REPORT)
+            and jailed_since(state, s.node, task.id, s.id)
+            and own_pieces(s.node, s.by_account) != sum(s.by_account.values())
+        ):
+            problems.append(f"{where}: dated before an earlier jail of the node, it took more than the operator's own stake")
     return problems
 
 
