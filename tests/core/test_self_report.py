@@ -12,9 +12,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cor_incentives.app.signing import sign_scoped
 from cor_incentives.core.apply import replay
+from cor_incentives.core.errors import EngineError
 from cor_incentives.core.rules import RULES_SELF_REPORT
 from cor_incentives.core.signatures import private_key_address
 from cor_incentives.core.slashing import audit_slashes, jailed_since, own_pieces, reporter_share
@@ -193,6 +196,16 @@ def test_a_jail_by_another_offence_caps_an_equivocation_dated_before_it():
     assert set(s.by_account) == {f"bonded:{OP}"}
 
 
+def test_a_counted_offence_jails_nobody_and_caps_nothing():
+    c, tasks = self_report_chain(RULES_SELF_REPORT, tasks=2)
+    from cor_incentives.core.slashing import slash
+
+    miss = slash(c.state, OP, "missed_deadline", c.state.tasks[tasks[1]].created_tick, {"task": tasks[1]}, None, tasks[1])
+    assert miss.jailed_until_tick is None and miss.id > tasks[0]
+    s = report(c, tasks[0])  # dated before the counted slash, but no jail came between: every position
+    assert f"delegated:{OP}:{DELEGATOR}" in s.by_account
+
+
 def test_reporter_share_by_rule():
     pieces = {f"bonded:{OP}": 1_001, f"delegated:{OP}:{DELEGATOR}": 99_000, f"unbonding:{OP}#7": 9, f"redelegation:{OP}#8": 10}
     new, old = SimpleNamespace(rule_version=RULES_SELF_REPORT, slash_reporter_bps=1_000), SimpleNamespace(rule_version=OLD, slash_reporter_bps=1_000)
@@ -248,3 +261,84 @@ def test_a_rule_28_log_replays_to_the_hash_main_gave_it_and_a_rule_29_log_replay
     new = replay(c29.events, check_each=True)
     assert state_hash(new) == state_hash(c29.state) != state_hash(old)
     through_snapshot(new)
+
+
+# --- property: random lives under rules 28 and 29 side by side --------------------------------------------------------
+
+ACTION = st.one_of(
+    st.tuples(st.just("report"), st.integers(0, 2), st.sampled_from(["precommit", "reveal"]), st.sampled_from(["op2", "m0", "oracle"])),
+    st.tuples(st.just("unbond"), st.integers(1, 400)),
+    st.tuples(st.just("undelegate"), st.integers(1, 40_000)),
+    st.tuples(st.just("tick"), st.integers(1, 30)),
+)
+
+
+def act(c, tasks: list[int], action: tuple) -> None:
+    kind = action[0]
+    try:
+        if kind == "report":
+            report(c, tasks[action[1]], action[2], action[3])
+        elif kind == "unbond":
+            c.submit(OP, "stake.unbond", {"amount": str(action[1] * COR)})
+        elif kind == "undelegate":
+            c.as_("user", "stake.undelegate", {"node": OP, "amount": str(action[1] * COR)})
+        else:
+            c.oracle("tick", {"ticks": action[1]})
+    except EngineError:
+        pass  # refused: nothing changed (the Chain checked conservation after every applied event)
+
+
+def holdings(c, address: str) -> int:
+    """What ``address`` holds: its wallet, its stake in OP, its unbonding entries."""
+    stake = c.balance(f"bonded:{OP}") if address == OP else c.balance(f"delegated:{OP}:{address}")
+    return c.balance(f"wallet:{address}") + stake + c.balance(f"unbonding:{address}")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    delegated=st.integers(0, 200_000),
+    bond=st.integers(1_000, 5_000),
+    actions=st.lists(ACTION, min_size=1, max_size=12),
+)
+def test_random_lives_under_28_and_29_side_by_side(delegated, bond, actions):
+    lives = {}
+    for rule in (OLD, RULES_SELF_REPORT):
+        c, tasks = self_report_chain(rule, delegated=delegated, bond=bond)
+        start = {a: holdings(c, a) for a in (OP, DELEGATOR, addr("op2"))}
+        for action in actions:
+            act(c, tasks, action)
+        lives[rule] = c, {a: holdings(c, a) - v for a, v in start.items()}
+    (old, d_old), (new, d_new) = lives[OLD], lives[RULES_SELF_REPORT]
+    assert len(old.state.slashes) == len(new.state.slashes)  # every scope is slashed under both rules
+    assert d_new[OP] == d_old[OP]  # the operator's own stake pays the same for every scope
+    assert d_new[DELEGATOR] >= d_old[DELEGATOR]  # delegators never lose more, and pay a lapse once
+    assert sum(s.by_account.get(f"delegated:{OP}:{DELEGATOR}", 0) > 0 for s in new.state.slashes) <= 1
+    for s in new.state.slashes:
+        assert s.to_reporter == (own_pieces(OP, s.by_account) * 1_000 // BPS if s.reporter else 0)
+    assert d_new[addr("op2")] + d_new[OP] <= 0  # the operator's two keys never gain (op2 spends nothing here)
+    assert d_new[addr("op2")] <= -d_new[OP] // 10
+    assert audit_slashes(new.state) == [] and audit_slashes(old.state) == []
+    for c, _ in lives.values():
+        through_snapshot(replayed_to(c.events, c.state))
+
+
+@pytest.mark.parametrize("rule", [OLD, RULES_SELF_REPORT])
+def test_the_standalone_auditor_recomputes_the_reporters_share_from_the_operators_own_slash_lines(rule):
+    from cor_incentives import auditor
+    from cor_incentives.app import views
+
+    c, tasks = self_report_chain(rule, tasks=2)
+    c.submit(OP, "stake.unbond", {"amount": str(100 * COR)})  # an own entry: its piece is the operator's line too
+    report(c, tasks[0])
+    report(c, tasks[1], reporter="m0")
+    c.oracle("epoch.close", {})
+    slashes = [views.slash(s) for s in c.state.slashes]
+    r = auditor.Report(0)
+    auditor.audit_slashes(r, views.epoch(c.state, 0), slashes, c.state.params.to_dict())
+    q = r.quantities["slash.to_reporter"]
+    assert (q.total, q.matched) == (2, 2) and r.ok
+    wrong = [{**x, "to_reporter_units": str(int(x["total_units"]) // 10)} for x in slashes]  # the other rule's share
+    r = auditor.Report(0)
+    auditor.audit_slashes(r, views.epoch(c.state, 0), wrong, c.state.params.to_dict())
+    q = r.quantities["slash.to_reporter"]  # under 29 the capped second slash is all the operator's: both shares agree
+    assert [m["what"] for m in q.mismatches] == ([] if rule == OLD else [f"slash {slashes[0]['id']}"])
