@@ -100,6 +100,14 @@ def test_equivocation_rewrap_is_slashed_once():
     assert set(m["refusal_codes"]) == {"evidence_already_used", "invalid_evidence"}
 
 
+def test_self_report_costs_the_operator_and_its_delegators_pay_one_lapse():
+    r = stopped("self_report")
+    m = r["measured"]
+    assert r["gain"] < 0 and 0 < m["reporter_reward"] <= m["operator_slashed"] // 10
+    assert m["slashes"] > 2 * len(SEEDS) and m["twin_slashes"] == 0
+    assert m["delegators_slashed"] == len(SEEDS) * 50_000 * 10**18 // 10  # 10 % of the 50 000 COR delegated, once a seed
+
+
 def test_oracle_fabricated_slash_is_refused():
     r = stopped("oracle_fabricated_slash")
     m = r["measured"]
