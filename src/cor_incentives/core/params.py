@@ -121,7 +121,12 @@ class Params:
         },
     )
     slash_burn_bps: int = _p(5_000, 0, BPS, "share of slashed stake burned")
-    slash_reporter_bps: int = _p(1_000, 0, BPS, "share of slashed stake paid to the reporter, when there is one")
+    slash_reporter_bps: int = _p(
+        1_000,
+        0,
+        BPS,
+        "share paid to the reporter, when there is one: of the whole slash (before rule version 29), of the operator's own slashed pieces (from 29)",
+    )
     jail_duration_ticks: int = _p(200, 0, 10**9, "ticks a jailed node waits before it may unjail")
     poi_divergence_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: PoI divergences in the window that make an offence")
     missed_deadline_threshold: int = _p(3, 1, 10_000, "rule versions 1-3 only: missed deadlines in the window that make an offence")
