@@ -38,13 +38,17 @@ Execution (epoch close)
     A parameter change applies from max(effective_epoch, the epoch after execution).
 
 Voter rewards (epoch close)
-    The governance stream goes to the voters of proposals *tallied* this epoch that met quorum. Each
+    The governance stream goes to the voters of proposals *tallied* this epoch that met quorum (from rule 29, and
+    on which some power voted yes, no or veto: an abstain-only proposal pays nobody). Each
     address counts once per epoch, with its largest tallied power over those proposals; a delegation
     counts for its delegator when the delegator voted on any of them, otherwise for the operator whose
     vote carried it. Nodes jailed, unjailed or slashed during the epoch earn nothing.
         weight(a) = max over those proposals of Σ power of the positions a's vote carried
                     (its own, and inherited ones whose staker did not vote)
-        reward(a) = min(stream × weight(a) // Σ weights, stream × gov_voter_reward_cap_bps // 10 000)
+        base      = max(Σ weights, the largest total_power of those proposals)     (rules 1-28: Σ weights)
+        reward(a) = min(stream × weight(a) // base, stream × gov_voter_reward_cap_bps // 10 000)
+    total_power is all the aged stake in the proposal's snapshot: the share of the stake that did not vote
+    stays in the pool, and splitting stake over keys earns nothing more (rule 29, RULES_VOTER_POWER).
     The floors, the caps and everything unpaid stay in pool:network_incentives.
 """
 
@@ -61,6 +65,7 @@ from .journal import attempt
 from .ledger import NETWORK_INCENTIVES_POOL
 from .params import PARAM_FIELDS, Params
 from .records import EarningItem, Proposal, ProposalStatus
+from .rules import RULES_VOTER_POWER, rules_since
 from .snapshots import aged_stake
 from .staking import stake_of
 from .state import State, assert_ready
@@ -126,10 +131,18 @@ def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]
         unknown = sorted(set(changes) - set(PARAM_FIELDS))
         if unknown:
             raise InvalidInput(f"unknown parameter(s): {', '.join(unknown)}", code="unknown_parameter")
-        eff = body.get("effective_epoch", state.epoch + 1)
+        eff = body.get("effective_epoch", state.epoch + 1)  # (rule 29: no change may set the value in force)
         if isinstance(eff, bool) or not isinstance(eff, int) or eff <= state.epoch:
             raise InvalidInput(f"effective_epoch must be a later epoch than {state.epoch}", code="invalid_proposal")
-        state.params.replace(**changes)  # raises parameter_out_of_bounds etc.
+        proposed = state.params.replace(**changes)  # raises parameter_out_of_bounds etc.
+        if rules_since(state.params, RULES_VOTER_POWER):
+            same = sorted(name for name in changes if getattr(proposed, name) == getattr(state.params, name))
+            if same:
+                raise InvalidInput(
+                    f"param_change sets {', '.join(same)} to the value in force: it would change nothing",
+                    code="param_change_no_op",
+                    name=same[0],
+                )
         if "rule_version" in changes and changes["rule_version"] < state.params.rule_version:
             raise InvalidInput(
                 f"rule versions only go up: {state.params.rule_version} is in force", code="rule_version_downgrade", name="rule_version"
@@ -389,10 +402,19 @@ def barred_voters(state: State) -> set[str]:
     return out
 
 
-def voter_weights(state: State) -> dict[str, tuple[int, int, dict[str, int]]]:
-    """Each rewarded voter's weight this epoch, the proposal that gave it, and the positions counted (see the module text)."""
+def rewarded_proposals(state: State) -> list[Proposal]:
+    """The proposals whose voters this epoch's governance stream pays, in id order: tallied this epoch with quorum and,
+    from rule 29 (``RULES_VOTER_POWER``), with some yes, no or veto power (an abstain-only proposal pays nobody)."""
     tallied = [state.proposals[i] for i in sorted(state.proposals) if state.proposals[i].tallied_epoch == state.epoch]
     tallied = [prop for prop in tallied if prop.quorum_met]
+    if rules_since(state.params, RULES_VOTER_POWER):
+        tallied = [prop for prop in tallied if prop.tally["yes"] + prop.tally["no"] + prop.tally["veto"]]
+    return tallied
+
+
+def voter_weights(state: State, tallied: list[Proposal]) -> dict[str, tuple[int, int, dict[str, int]]]:
+    """Each rewarded voter's weight this epoch over the proposals ``tallied`` (``rewarded_proposals``), the proposal that
+    gave it, and the positions counted (see the module text)."""
     voted = {v for prop in tallied for v in prop.voter_power}
     barred = barred_voters(state)
     best: dict[str, tuple[int, int, dict[str, int]]] = {}
@@ -407,8 +429,17 @@ def voter_weights(state: State) -> dict[str, tuple[int, int, dict[str, int]]]:
     return best
 
 
+def voter_reward_base(state: State, tallied: list[Proposal], total_weight: int) -> int:
+    """What a voter's weight is a share of: Σ weights (rules 1-28); from rule 29 (``RULES_VOTER_POWER``) max(Σ weights,
+    the largest ``total_power`` of the proposals ``tallied``), all the aged stake that could vote, so the stake that did
+    not vote keeps its share in the pool (Σ weights stays in the max: the stream is never paid more than once)."""
+    if not rules_since(state.params, RULES_VOTER_POWER):
+        return total_weight
+    return max([total_weight, *(prop.total_power for prop in tallied)])
+
+
 def voter_reward(stream: int, weight: int, total_weight: int, cap_bps: int) -> int:
-    """min(stream × weight // Σ weights, stream × cap_bps // 10 000)."""
+    """min(stream × weight // total_weight, stream × cap_bps // 10 000); total_weight from ``voter_reward_base``."""
     return min(stream * weight // total_weight, stream * cap_bps // BPS)
 
 
@@ -416,11 +447,16 @@ def process_voter_rewards(state: State) -> None:
     """The governance stream, to the voters of this epoch's tallied proposals, once per address, capped."""
     p = state.params
     budget = state.epoch_streams.budget(EmissionStream.GOVERNANCE)
-    weights = voter_weights(state)
-    total = sum(w for w, _, _ in weights.values())
-    if not total or not budget:
-        state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, 0, 0, "no proposal tallied with quorum this epoch" if not total else None)
+    tallied = rewarded_proposals(state)
+    weights = voter_weights(state, tallied)
+    voted = sum(w for w, _, _ in weights.values())
+    if not voted or not budget:
+        why = "no proposal tallied with quorum this epoch"
+        if rules_since(p, RULES_VOTER_POWER):
+            why = "no proposal tallied with quorum and a yes, no or veto vote this epoch"
+        state.epoch_streams.record(EmissionStream.GOVERNANCE, budget, 0, 0, why if not voted else None)
         return
+    total = voter_reward_base(state, tallied, voted)
     invariant(state.ledger.balance(NETWORK_INCENTIVES_POOL) >= budget, "governance stream exceeds the pool")
     paid = earners = 0
     for voter in sorted(weights):

@@ -175,7 +175,7 @@ RULE_VERSIONS: dict[int, str] = {
     "amount, balance, claimable, root or refusal moves (no attack scenario: nothing to gain); only the epoch record's node "
     "lines, so its state hash and the stored document (1-27: each node line listed its task ids, 9.39 M ids at 1 M tasks "
     "x 10 k nodes, ~0.4 s of a 2.4 s close)",
-    # --- rule 29 (RULES_SELF_REPORT): an operator cannot profit from reporting its own equivocation ---
+    # --- rule 29 (RULES_SELF_REPORT, RULES_VOTER_POWER): no profit from reporting one's own equivocation; the voter stream ---
     29: "an equivocation reporter's share is slash_reporter_bps of the operator's own pieces of the slash (its self-bond, "
     "its own unbonding entries and redelegations), not of the whole slash, so a report from the operator's own second key "
     "returns at most a tenth of what the operator loses; and an equivocation committed before the node was jailed by an "
@@ -183,7 +183,15 @@ RULE_VERSIONS: dict[int, str] = {
     "scope still costs the operator but the delegators pay one lapse once (core/slashing.py; 4-28: the reporter took "
     "slash_reporter_bps of the whole slash, delegators' pieces included, and every scope slashed every position, so an "
     "operator with delegations above ~9x its self-bond gained by signing two statements per scope and reporting them "
-    "from an unlinked key: attack self_report)",
+    "from an unlinked key: attack self_report)"
+    "; and (RULES_VOTER_POWER) the governance stream pays a voter stream x weight // max(the sum of the weights, the largest total_power of the "
+    "epoch's rewarded proposals), total_power being all the aged stake in the proposal's snapshot, so the share of the "
+    "stake that did not vote stays in pool:network_incentives and splitting stake over keys earns nothing more; a "
+    "proposal on which nobody voted yes, no or veto (abstain only) pays no voter; and a param_change that sets a "
+    "parameter to the value in force is refused param_change_no_op (1-28: stream x weight // the sum of the voters' "
+    "weights, capped per address at gov_voter_reward_cap_bps, for any proposal tallied with quorum, so a staker with "
+    "the quorum's stake over 4 keys took the whole stream every epoch with a no-op proposal it abstained on: attack "
+    "self_proposal)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -261,6 +269,12 @@ RULES_SELF_REPORT = 29
 ``own_pieces``), and an equivocation dated before a slash that jailed the node takes the operator's own positions only
 (``slashing.jailed_since``). Earlier (4-28): the reporter's share was of the whole slash, every scope took every
 position, so an operator reporting its own double-signs from a second key profited off its delegators (attack self_report)."""
+RULES_VOTER_POWER = 29
+"""The governance stream weighs each voter against all the stake that could vote (core/governance.py
+``voter_reward_base``: max(Σ weights, the largest ``total_power`` of the epoch's rewarded proposals)), pays nothing for an
+abstain-only proposal (``rewarded_proposals``), and ``gov.propose`` refuses a ``param_change`` to the value in force
+(``param_change_no_op``). Earlier: stream x weight // Σ weights, so a quorum's stake over 4 keys took the whole stream
+with a no-op proposal it abstained on (attack self_proposal)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
