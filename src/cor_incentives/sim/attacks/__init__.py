@@ -7,7 +7,7 @@ Every family is registered here, in one place; a module per area:
     slashing.py   slash_dodge_unbond, threshold_split, reregister_after_jail, newcomer_griefing
     evidence.py   equivocation_rewrap, oracle_fabricated_slash
     wash.py       wash_trading, model_tier_farming, declared_tokens
-    governance.py flash_governance, voter_farming
+    governance.py flash_governance, self_proposal, voter_farming
     bounties.py   bounty_self_award, challenge_early_finalize, bounty_spam (stopped by rule 21), bounty_churn (stopped by rule 22)
     community.py  curator_puppets
     assignment.py assignment_grinding, cancel_lottery

@@ -4,6 +4,12 @@ flash_governance  an outside actor delegates stake just before it proposes a tre
                   itself, undelegates at once (a snapshot-only rule keeps its power), and votes yes while the
                   honest stakers abstain. The honest twin holds the same stake delegated all along and proposes
                   nothing. gain = (the actor's holdings − the twin's) ÷ its stake.
+self_proposal     a whale with ``stake_permille`` of all the aged stake over ``keys`` keys opens a proposal every epoch
+                  (a param_change to the value in force, at the default) and votes abstain on it with every key
+                  (quorum met, threshold not: REJECTED, the deposit back). The honest twin holds the same stake
+                  and keys, opens nothing, and votes on the real proposals when there are some.
+                  gain = (the whale's holdings − the twin's) ÷ the governance stream of the epochs the
+                  proposals are tallied in (a voting period, one epoch, after they open).
 voter_farming     an actor with 100 COR delegated over a few addresses opens junk proposals every epoch and
                   votes on all of them (and on the real one the validators vote on). The honest twin has the
                   same addresses and stake and votes on the real proposal only.
@@ -18,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.governance import treasury_spend_cap
+from ...core.rules import RULES_VOTER_POWER
 from ...core.state import State
 from ...core.streams import EmissionStream, Stream
 from ...core.units import BPS, COR
@@ -25,7 +32,7 @@ from ..runner import RunResult
 from ..scenarios import Scenario
 from ..script import ActorScript, Step
 from .base import Family, Knob, Knobs, Verdict
-from .common import POPULATION, StakeScript, actor, cor_units, made, node, pct, population_scenario
+from .common import POPULATION, Rules, StakeScript, actor, cor_units, made, node, pct, population_scenario
 from .measure import earned
 
 HONEST_STAKE_COR = 121_000  # the population's bonded stake: 10 miners × 2 000, validators 100 000, a router 1 000
@@ -47,6 +54,17 @@ def _vote(voter: str, proposer: str, title: str, option: str = "yes") -> Any:
             p for p, x in state.proposals.items() if x.proposer == proposer and x.title == title and x.status == "VOTING" and voter not in x.votes
         ]
         return {"proposal": max(open_), "option": option} if open_ else None
+
+    return body
+
+
+def _a_change(title: str, to_force: bool = False) -> Any:
+    """A step body: a param_change of max_commission_bps to one below the value in force (``to_force``: to that value,
+    a no-op, which rule 29 refuses ``param_change_no_op``), effective the next epoch."""
+
+    def body(state: State) -> dict[str, Any]:
+        value = state.params.max_commission_bps - (0 if to_force else 1)
+        return {"kind": "param_change", "title": title, "changes": {"max_commission_bps": value}, "effective_epoch": state.epoch + 1}
 
     return body
 
@@ -168,15 +186,13 @@ class VoterFarming(Family):
         steps: list[Step] = []
         if k["real"] == "yes":
             proposer = node("validator-00")
-            real = {"kind": "param_change", "title": "real", "changes": {"max_commission_bps": 2_000}}
-            steps.append(Step(1, proposer, "gov.propose", lambda s: {**real, "effective_epoch": s.epoch + 1}, epochs, "real"))
+            steps.append(Step(1, proposer, "gov.propose", _a_change("real"), epochs, "real"))
             for n in _population():
                 steps.append(Step(3, n, "gov.vote", _vote(n, proposer, "real"), epochs, "honest_vote"))
             for f in farmers:
                 steps.append(Step(4, f, "gov.vote", _vote(f, proposer, "real"), epochs, "farmer_vote"))
         for j in range(junk):
-            body = {"kind": "param_change", "title": "junk", "changes": {"max_commission_bps": 2_000}}
-            steps.append(Step(5 + j, farmers[0], "gov.propose", lambda s, b=body: {**b, "effective_epoch": s.epoch + 1}, epochs, "junk"))
+            steps.append(Step(5 + j, farmers[0], "gov.propose", _a_change("junk"), epochs, "junk"))
             for f in farmers:
                 steps.append(Step(5 + j, f, "gov.vote", _vote(f, farmers[0], "junk"), epochs, "junk_vote"))
         deposits = cor_units(DEPOSIT_COR) * int(k["junk"]) * int(k["epochs"])  # the twin holds the same capital, idle
@@ -222,4 +238,120 @@ class VoterFarming(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (FlashGovernance(), VoterFarming())
+VOTER_POWER_RULES = Rules(RULES_VOTER_POWER, "voter_power", "before_voter_power")
+
+
+class SelfProposal(Family):
+    name = "self_proposal"
+    title = "A whale's own proposals farm the voter stream"
+    criterion = (
+        "the whale's keys earn at most its stake's share of the governance stream (what voting on a real proposal pays "
+        "any staker), whatever it proposes and however its keys vote"
+    )
+    description = (
+        "a whale with 40 % of the aged stake, delegated over 4 keys, opens a param_change to the value in force every epoch "
+        "and abstains on it with every key (quorum met, threshold not: REJECTED, deposit back); the twin: the same stake and "
+        "keys, no proposal; rules=before_voter_power runs rule 28 (measured there: 100 % of the stream, 4 caps of 25 %)"
+    )
+    gain_unit = "(the whale's holdings − the twin's) ÷ the governance stream of the epochs its proposals are tallied in"
+    knobs = (
+        Knob("stake_permille", 400, "the whale's stake in ‰ of all the aged stake (the population's and its own)", 1, 900),
+        Knob("keys", 4, "keys it splits its stake over", 1, 20),
+        Knob("change", "noop", "what its proposal sets: max_commission_bps to the value in force (noop) or one below", choices=("noop", "other")),
+        Knob("vote", "abstain", "how its keys vote on it: all abstain, or the first no and the rest abstain", choices=("abstain", "no")),
+        Knob(
+            "real", "no", "whether the validators open a real proposal every epoch that everyone (its keys too) votes yes on", choices=("no", "yes")
+        ),
+        Knob("epochs", 3, "epochs with proposals", 1, 10),
+        VOTER_POWER_RULES.knob(
+            "weight over all the aged stake, abstain-only proposals unpaid, no-op param_change refused",
+            "weight over the voters' weights",
+        ),
+    )
+    FIRST = 2  # proposals from the epoch the stake has aged
+
+    def _keys(self, k: Knobs) -> list[str]:
+        return [actor(f"whale-{i}") for i in range(int(k["keys"]))]
+
+    def _stake(self, k: Knobs) -> int:
+        permille = int(k["stake_permille"])
+        return HONEST_STAKE_COR * COR * permille // (1_000 - permille)
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.world_name(twin), self.FIRST + int(k["epochs"]) + 1, tasks=2, params=VOTER_POWER_RULES.params(k))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        keys, target = self._keys(k), node("validator-00")
+        each = self._stake(k) // len(keys)
+        epochs = tuple(range(self.FIRST, self.FIRST + int(k["epochs"])))
+        steps: list[Step] = []
+        if k["real"] == "yes":
+            proposer = node("validator-00")
+            steps.append(Step(1, proposer, "gov.propose", _a_change("real"), epochs, "real"))
+            for n in _population():
+                steps.append(Step(3, n, "gov.vote", _vote(n, proposer, "real"), epochs, "honest_vote"))
+            for key in keys:
+                steps.append(Step(4, key, "gov.vote", _vote(key, proposer, "real"), epochs, "whale_real_vote"))
+        if not twin:
+            steps.append(Step(5, keys[0], "gov.propose", _a_change("own", k["change"] == "noop"), epochs, "own"))
+            for i, key in enumerate(keys):
+                option = "no" if k["vote"] == "no" and i == 0 else "abstain"
+                steps.append(Step(6, key, "gov.vote", _vote(key, keys[0], "own", option), epochs, "own_vote"))
+        wallets = {key: each for key in keys}
+        wallets[keys[0]] += cor_units(DEPOSIT_COR) * int(k["epochs"])  # the twin holds the same capital, idle
+        setup = [(key, "stake.delegate", {"node": target, "amount": str(each)}) for key in keys]
+        return StakeScript(
+            steps,
+            watch=[(target, key) for key in keys],
+            wallets=wallets,
+            actor_names={f"whale-{i}": key for i, key in enumerate(keys)},
+            setup_commands=setup,
+        )
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        script = made(script, StakeScript)
+        state, keys = script.state, self._keys(k)
+        shares = [  # the whale's share of each snapshot it could vote in, in ppb (rounded up: the rewards floor)
+            -(-sum(pos.get(key, 0) for pos in prop.positions.values() for key in keys) * 10**9 // prop.total_power)
+            for _, prop in sorted(state.proposals.items())
+            if prop.total_power
+        ]
+        return {
+            "holdings": sum(holdings(state, key) for key in keys),
+            "voter_reward": sum(earned(state, e, key, Stream.GOVERNANCE) for e in state.epochs for key in keys),
+            "stream": sum(  # the epochs the proposals are tallied in (a voting period after they open)
+                state.epochs[e].streams.get(EmissionStream.GOVERNANCE, {}).get("budget", 0)
+                for e in range(self.FIRST + 1, self.FIRST + 1 + int(k["epochs"]))
+            ),
+            "stake_share_ppb": max(shares, default=None),
+            "own_opened": len(script.applied("own")),
+            "refused": sorted({f"{e.label}: {e.code}" for e in script.log if not e.ok}),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        stream = sum(a["stream"] for a in attack)
+        diff = sum(a["holdings"] - t["holdings"] for a, t in zip(attack, twin, strict=True))
+        gain = diff / stream if stream else None
+        share = sum(a["voter_reward"] for a in attack) / stream if stream else None
+        tshare = sum(t["voter_reward"] for t in twin) / stream if stream else None
+        known = [r["stake_share_ppb"] for r in attack + twin if r["stake_share_ppb"] is not None]
+        stake_share = max(known) / 10**9 if known else int(k["stake_permille"]) / 1_000
+        refused = sorted({r for a in attack for r in a["refused"]})
+        return Verdict(
+            gain,
+            share is not None and share <= stake_share,
+            {
+                "share_of_stream": share,
+                "twin_share_of_stream": tshare,
+                "stake_share": stake_share,
+                "holdings_minus_twin_cor": diff // COR,
+                "own_proposals_opened": sum(a["own_opened"] for a in attack),
+                "refused": refused,
+            },
+            f"{k['rules']}: {k['stake_permille']}‰ of the stake over {k['keys']} key(s), its own proposal ({k['change']}, keys vote "
+            f"{k['vote']}) took {pct(share)[1:]} of the governance stream against a stake share of {stake_share * 100:.1f} % (the twin "
+            f"{pct(tshare)[1:]}); holdings against the twin {pct(gain)} of the stream ({', '.join(refused) or 'nothing refused'})",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (FlashGovernance(), SelfProposal(), VoterFarming())
