@@ -57,7 +57,7 @@ DOC_SECTIONS = {
     "Moving stake: redelegation and cancelled unbonding": "c23903738d159c4966ad624843092343300d21f9a13351799754b3bd4f9f426f",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
     "Governance: voting power": "e500b66033b95267798aca96c8ce04a19cd468a2132df68de366f80e81c59d27",
-    "Governance: deposits": "17782045f52d6b7db912bacd7b94264cb4cfcbf5080c1623c9626934e59d4917",
+    "Governance: deposits": "e301d48804456dbed6da9d6521c811d9c4df6fea0f40ad5467cfe49030c70eec",
     "Governance: treasury spends": "4c94ef55b274b07683a00d6e1faf71e75d73cf8f6d8c343aed68bef4da0e50d4",
     "Governance: voter rewards": "3b74dc5570add2fd68e6e212405ce68fb77cf6e6f28499356846861cdb64554a",
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",

@@ -219,6 +219,22 @@ def test_a_param_change_to_the_value_in_force_is_refused_with_nothing_written():
     assert refusal_of(c, addr("w0"), "gov.propose", change(c)) is None  # one below: accepted
 
 
+def test_a_change_back_to_the_value_in_force_while_another_is_scheduled_is_not_a_no_op():
+    c = world()
+    scheduled = change(c)  # max_commission_bps one below, from two epochs on
+    pid = c.state.next_id
+    c.as_("h0", "gov.propose", scheduled)
+    for n in [*HONEST, *WHALE]:
+        c.as_(n, "gov.vote", {"proposal": pid, "option": "yes"})
+    c.oracle("tick", {"ticks": c.state.proposals[pid].end_tick - c.state.tick})
+    c.oracle("epoch.close", {})  # passed and executed: scheduled, not yet in force
+    assert c.state.proposals[pid].status == "EXECUTED" and c.state.params.max_commission_bps == 2_000
+    back = {**change(c, noop=True), "effective_epoch": c.state.epoch + 3}  # 2 000, the value in force now
+    assert refusal_of(c, addr("h1"), "gov.propose", back) is None  # it undoes the scheduled change: not a no-op
+    again = {**back, "changes": {"max_commission_bps": 1_999}}  # the value scheduled, not in force: a change too
+    assert refusal_of(c, addr("h1"), "gov.propose", again) is None
+
+
 def test_under_rule_28_the_no_op_was_accepted():
     c = world(OLD)
     assert refusal_of(c, addr("w0"), "gov.propose", change(c, noop=True)) is None

@@ -136,7 +136,7 @@ def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]
             raise InvalidInput(f"effective_epoch must be a later epoch than {state.epoch}", code="invalid_proposal")
         proposed = state.params.replace(**changes)  # raises parameter_out_of_bounds etc.
         if rules_since(state.params, RULES_VOTER_POWER):
-            same = sorted(name for name in changes if getattr(proposed, name) == getattr(state.params, name))
+            same = sorted(name for name in changes if _in_force_and_scheduled(state, name, getattr(proposed, name)))
             if same:
                 raise InvalidInput(
                     f"param_change sets {', '.join(same)} to the value in force: it would change nothing",
@@ -172,6 +172,13 @@ def _check_body(state: State, kind: str, body: dict[str, Any]) -> dict[str, Any]
             raise InvalidInput("curator action must be appoint or remove", code="invalid_proposal")
         return {"action": action, "curator": parse_address(body.get("curator", ""))}
     raise InvalidInput(f"proposal kind must be one of {', '.join(KINDS)}", code="invalid_proposal")
+
+
+def _in_force_and_scheduled(state: State, name: str, value: Any) -> bool:
+    """Whether parameter ``name`` is ``value`` now and in every version scheduled after this epoch: a change to it would
+    change nothing (rule 29 refuses it). A change back to the value in force while another is scheduled is not a no-op."""
+    later = [p for e, p in (state.params_history.versions if state.params_history else ()) if e > state.epoch]
+    return all(getattr(p, name) == value for p in (state.params, *later))
 
 
 def _positive(body: dict[str, Any]) -> int:

@@ -188,7 +188,8 @@ RULE_VERSIONS: dict[int, str] = {
     "epoch's rewarded proposals), total_power being all the aged stake in the proposal's snapshot, so the share of the "
     "stake that did not vote stays in pool:network_incentives and splitting stake over keys earns nothing more; a "
     "proposal on which nobody voted yes, no or veto (abstain only) pays no voter; and a param_change that sets a "
-    "parameter to the value in force is refused param_change_no_op (1-28: stream x weight // the sum of the voters' "
+    "parameter to the value in force (and no scheduled version changes it) is refused param_change_no_op (1-28: "
+    "stream x weight // the sum of the voters' "
     "weights, capped per address at gov_voter_reward_cap_bps, for any proposal tallied with quorum, so a staker with "
     "the quorum's stake over 4 keys took the whole stream every epoch with a no-op proposal it abstained on: attack "
     "self_proposal)",
