@@ -43,7 +43,7 @@ DOC_SECTIONS = {
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "daa6556063d73a6ff4bee6a123025a3938986fc384d045d671b68a21f9cc9587",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "2ebd46b98d3f60bd86b30123fefa1189ccb5f63852a35040ad926082bfeb378b",
+    "Task fees": "2c53606230b652afee04654bdf7e240aea6b5ce77fef3c07fa6888aa3d1d283a",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "ab2008e05ed4154966ab54f1898428c453e1060f3f85f0cb093073de56f54919",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
@@ -63,7 +63,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "adc914e72376a16c08a378a7d63e83ff5354f62315cc3fd7233dec4cc2173921",
+    "Validators: what they report and how it is scored": "e45401a560505eae21fdd16a7c003760dd811542cd1e203bf039bc2d2f9e32b3",
     "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
 }
 
@@ -256,6 +256,7 @@ def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any
 PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter is paid
 SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node line names no tasks (its rows: streams.*.tasks)
 SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
+UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -596,10 +597,14 @@ def audit_marketplace(r: Report, epoch_json: dict[str, Any], rows: list[Row], p:
 
 
 def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str, Any]], p: dict[str, Any], models: dict[str, dict[str, Any]]) -> None:
-    """*Task fees*: each settled user task's price split: miners and validators pro rata, router, royalties."""
+    """*Task fees*: each settled user task's price split: miners and validators pro rata, router, royalties; from rule 30 a task
+    whose reporting validators all have agreement 0 pays none of them and its task_payment line names the part (unearned)."""
     fee_lines: dict[tuple[int, str, str], int] = {}
     other_lines: dict[tuple[int, str], int] = {}
+    unearned_named: dict[int, int] = {}  # task -> the validators' part its task_payment line names as unearned (rule 30)
     for x in epoch_json["lines"]:
+        if x["stream"] == "task_payment" and "validators_unearned" in x["detail"]:
+            unearned_named[x["detail"].get("task")] = _int(x["detail"]["validators_unearned"])
         if x["stream"] in ("task_fee:router", "task_fee:royalty", "task_fee:royalty_parent"):
             key2 = (x["detail"].get("task"), x["stream"])
             other_lines[key2] = other_lines.get(key2, 0) + _int(x["amount_units"])
@@ -629,8 +634,14 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
         r.check("task_fee.royalty", f"task {t['id']}", royalty, other_lines.get((t["id"], "task_fee:royalty"), 0))
         reported = [v for v in t["validators"] if v["reported"]]
         total_a = sum(v["agreement_ppb"] or 0 for v in reported)
+        unearned = not total_a and p.get("rule_version", 1) >= UNEARNED_VALIDATOR_FEE_RULES
+        if unearned or t["id"] in unearned_named:  # no validator agreed: the part went to the treasury, the payment line says so
+            r.check("task_fee.validators_unearned", f"task {t['id']}", parts["validators"] if unearned else None, unearned_named.get(t["id"]))
         for v in reported:
-            share = parts["validators"] * (v["agreement_ppb"] or 0) // total_a if total_a else parts["validators"] // len(reported)
+            if unearned:
+                share = 0
+            else:
+                share = parts["validators"] * (v["agreement_ppb"] or 0) // total_a if total_a else parts["validators"] // len(reported)
             r.check(
                 "task_fee.validator", f"task {t['id']} {v['validator']}", share, fee_lines.get((t["id"], "task_fee:validator", v["validator"]), 0)
             )

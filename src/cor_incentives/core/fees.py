@@ -7,6 +7,9 @@ Settlement (in the event that completes validation, for a task with enough miner
         miners      in consensus, pro rata by quality:      pool × quality_ppb // Σ quality_ppb
                     (from ``RULES_PAID_PLANTER`` a canary's paid planter too, at its credited quality: core/tasks.py)
         validators  that reported, pro rata by agreement:  pool × agreement_ppb // Σ agreement_ppb
+                    (Σ agreement_ppb = 0, every report failed the canary or missed the consensus by the tolerance:
+                    from ``RULES_UNEARNED_VALIDATOR_FEE`` the whole pool to the treasury, ``task_fee:validators_unearned``,
+                    named on the user's ``task_payment`` line; 1-29: pool // the number of reporting validators each)
         router      the task's router (the treasury when it has none)
         royalty     the model's owner; for a fine-tune the parent's owner takes ``parent_royalty_bps`` of it
         treasury
@@ -28,9 +31,14 @@ from .errors import invariant
 from .ledger import split_by_bps
 from .pricing import quote
 from .records import Assignment, EarningItem, Task
+from .rules import RULES_UNEARNED_VALIDATOR_FEE, rules_since
 from .sessions import session_account
 from .state import State
 from .streams import Stream
+
+UNEARNED_REASON = "task_fee:validators_unearned"
+"""The posting of a task's validators' part to the treasury when none of its reporting validators agreed
+(``RULES_UNEARNED_VALIDATOR_FEE``)."""
 
 
 def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
@@ -71,9 +79,13 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
                 **({"planted": True} if a.planted else {}),  # a paid planter (RULES_PAID_PLANTER): quality_ppb is its credited median
             },
         )
-    # validators that reported, pro rata by agreement
+    # validators that reported, pro rata by agreement; none earned any (Σ = 0): from RULES_UNEARNED_VALIDATOR_FEE nobody is
+    # paid for it and the pool goes to the treasury (1-29: an equal split, which paid validators who all failed the canary)
     total_a = sum(task.agreement_ppb.values())
-    vs = sorted(task.agreement_ppb)
+    unearned = parts["validators"] if not total_a and rules_since(p, RULES_UNEARNED_VALIDATOR_FEE) else None
+    vs = sorted(task.agreement_ppb) if unearned is None else []
+    if unearned is not None:
+        state.ledger.transfer(escrow, "treasury", unearned, UNEARNED_REASON)
     for v in vs:
         share = parts["validators"] * task.agreement_ppb[v] // total_a if total_a else parts["validators"] // len(vs)
         paid += share
@@ -119,18 +131,20 @@ def settle_fee(state: State, task: Task, winners: list[Assignment]) -> None:
         {"task": task.id, "model": model.id, "formula": "price × fee_split_bps.model_royalty // 10000, less the parent's share for a fine-tune"},
     )
     state.ledger.transfer(escrow, "treasury", parts["treasury"], "task_fee:treasury")
-    pro_rata_dust = parts["miners"] + parts["validators"] - paid
+    pro_rata_dust = parts["miners"] + parts["validators"] - paid - (unearned or 0)
     state.ledger.transfer(escrow, "dust", remainder + pro_rata_dust, "task_fee:rounding")
     detail: dict[str, Any] = {"task": task.id, "quote": q.to_dict()}
     if planted:
         detail["planted_outputs"] = planted  # the quote's redundancy leaves them out
+    if unearned is not None:
+        detail["validators_unearned"] = unearned  # the validators' part, to the treasury: no reporting validator agreed
     state.earnings.append(EarningItem(task.user or "", Stream.TASK_PAYMENT, -price, detail))
     refund_escrow(state, task, "task_unused_escrow")
     invariant(state.ledger.balance(escrow) == 0, f"task {task.id} escrow not empty after settlement")
     invariant(price + task.refunded - refunded_before == held, f"task {task.id}: charged + refunded != what the escrow held")
     invariant(sum(task.split.values()) == price, f"task {task.id}: the split does not add up to the price")
     invariant(sum(a.paid for a in winners) <= parts["miners"], f"task {task.id}: miners paid more than their part")
-    invariant(paid <= parts["miners"] + parts["validators"], f"task {task.id}: pro-rata shares exceed their parts")
+    invariant(paid + (unearned or 0) <= parts["miners"] + parts["validators"], f"task {task.id}: pro-rata shares exceed their parts")
 
 
 def _pay(state: State, src: str, addr: str, amount: int, stream: str, detail: dict[str, Any]) -> None:

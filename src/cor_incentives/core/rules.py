@@ -193,6 +193,11 @@ RULE_VERSIONS: dict[int, str] = {
     "weights, capped per address at gov_voter_reward_cap_bps, for any proposal tallied with quorum, so a staker with "
     "the quorum's stake over 4 keys took the whole stream every epoch with a no-op proposal it abstained on: attack "
     "self_proposal)",
+    30: "when every reporting validator of a settled user task has agreement 0 (Σ agreement_ppb = 0: each failed the task's "
+    "canary, or each report is at least the tolerance from the consensus), no validator is paid from its fee: the validators' "
+    "part goes to the treasury in one posting, reason ``task_fee:validators_unearned``, and the user's ``task_payment`` line "
+    "names it (``validators_unearned``) (core/fees.py settle_fee). 1-29 split the part equally among the reporting "
+    "validators, so a cartel holding every validator seat of a task was paid for failing its canary (attack lazy_cartel)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -276,6 +281,11 @@ RULES_VOTER_POWER = 29
 abstain-only proposal (``rewarded_proposals``), and ``gov.propose`` refuses a ``param_change`` to the value in force
 (``param_change_no_op``). Earlier: stream x weight // Σ weights, so a quorum's stake over 4 keys took the whole stream
 with a no-op proposal it abstained on (attack self_proposal)."""
+RULES_UNEARNED_VALIDATOR_FEE = 30
+"""When the reporting validators' agreements of a settled user task sum to 0, the validators' part of its fee goes to the
+treasury (``task_fee:validators_unearned``, core/fees.py ``settle_fee``) and the user's ``task_payment`` line names it;
+earlier (1-29): ``pool // number of reporting validators`` each, so validators who all failed the task's canary were paid
+(attack lazy_cartel)."""
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7
