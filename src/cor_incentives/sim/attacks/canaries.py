@@ -1,4 +1,5 @@
-"""Canary spotting: a validator that evaluates only where it guesses a canary (docs/rewards.md, "Canaries").
+"""Canary spotting: a validator that evaluates only where it guesses a canary (docs/rewards.md, "Canaries"); a lazy cartel
+holding every validator seat of the canaries it fails (``LazyCartel``, rule 30).
 
 Stopped at its defaults (tests/sim/test_sim_canary_spotting.py asserts the numbers) by two changes, each measured by a
 knob that restores what it replaced:
@@ -46,7 +47,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ...core.rules import RULES_USER_CANARIES
+from ...core.rules import RULES_UNEARNED_VALIDATOR_FEE, RULES_USER_CANARIES
 from ...core.streams import Stream
 from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, validators
@@ -205,4 +206,119 @@ class CanarySpotting(Family):
         return Verdict(gain, gain is not None and gain <= 0, measured, summary)
 
 
-FAMILIES = (CanarySpotting(),)
+LAZY_RULES = Rules(RULES_UNEARNED_VALIDATOR_FEE, "unearned_to_treasury", "equal_split")
+
+
+class LazyCartel(Family):
+    """lazy_cartel: a cartel of validators that never evaluate, holding every validator seat of the tasks it sits on.
+
+    validator-00..(count−1) run the ``copier`` strategy (``max_reporter``'s: distance 0 and quality 1.0 of every output,
+    without running the model), so each fails every canary it is drawn to: its agreement on the task is 0. On a user task
+    whose every reporting validator is the cartel's, Σ agreement_ppb is 0; rules 1-29 then split the validators' part of
+    the fee equally among them (paid for proven non-work), rule 30 (``RULES_UNEARNED_VALIDATOR_FEE``) pays them nothing
+    and moves the part to the treasury. Measured: the cartel's ``task_fee:validator`` income on the settled user canaries
+    it held whole (every reporting validator the cartel's) and failed, gain = that income ÷ the validators' part of those
+    tasks' fees (the share of the unearned part it took; stopped at 0: a failed canary pays no fee). Beside it, what the
+    validators of the honest twin earn a settled user canary (evaluating, they take its part), and the cartel's fee income
+    elsewhere (reported, not judged: on a plain task the cartel's identical reports are the consensus and it
+    agrees with itself, which is ``max_reporter``'s question)."""
+
+    name = "lazy_cartel"
+    title = "A lazy cartel holding every validator seat is not paid for the canaries it fails"
+    criterion = (
+        "validators that never evaluate and hold every validator seat of a user canary they fail earn no task fee from it "
+        "(gain = their task-fee income on those canaries ÷ the validators' part of those tasks' fees; stopped at 0)"
+    )
+    description = (
+        "all 10 validators run the copier strategy (distance 0, quality 1.0 for every output, never evaluating): every "
+        "canary fails all of its validators; miners: 8 honest, 1 lazy, 1 garbage; the oracle plants fluent off-topic "
+        "answers on network and user tasks"
+    )
+    gain_unit = "the cartel's task-fee income on the user canaries it held whole and failed ÷ the validators' part of those fees"
+    knobs = (
+        Knob("count", 10, "cartel validators (validator-00..), of 10", 1, 10),
+        LAZY_RULES.knob(
+            "Σ agreement 0 pays no validator, the part goes to the treasury", "Σ agreement 0 splits the part equally among the reporters"
+        ),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def cartel(self, k: Knobs) -> list[str]:
+        return [f"validator-{i:02d}" for i in range(int(k["count"]))]
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        groups = validators("copier", int(k["count"]), options={"distance": 0.0, "quality": 1.0})
+        s = Scenario(
+            self.name,
+            BAD_MIX + tuple(g for g in groups if g.count) + ROUTER,
+            self.description,
+            epochs=int(k["epochs"]),
+            params=LAZY_RULES.params(k),
+        )
+        return s.honest_twin() if twin else s
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch()
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        state = final_state(made(script, Watch))
+        address = {n.name: n.address for n in result.nodes.values()}
+        cartel = {address[n] for n in self.cartel(k)}
+        canaries = {t.id: t for t in state.tasks.values() if t.kind == "user" and t.canary == "planted" and t.state == "SETTLED"}
+        held = {i for i, t in canaries.items() if set(t.agreement_ppb) <= cartel}  # every reporting validator the cartel's
+        by_task: dict[int, int] = defaultdict(int)  # the cartel's fee income on each settled user canary
+        other = unearned = 0
+        for record in state.epochs.values():
+            for item in record.items:
+                task = item.detail.get("task")
+                if item.stream == Stream.TASK_FEE_VALIDATOR and item.address in cartel:
+                    if task in canaries:
+                        by_task[task] += item.amount
+                    else:
+                        other += item.amount
+                elif item.stream == Stream.TASK_PAYMENT and task in held:
+                    unearned += int(item.detail.get("validators_unearned", 0))
+        failed = sorted(i for i in held if set(canaries[i].canary_failed) >= set(canaries[i].agreement_ppb))
+        return {
+            "failed": failed,  # user canaries the cartel held whole and every one of its reporters failed
+            "income_by_canary": {str(i): by_task.get(i, 0) for i in sorted(canaries)},
+            "part_by_canary": {str(i): canaries[i].split.get("validators", 0) for i in sorted(canaries)},
+            "unearned_to_treasury": unearned,
+            "other_fee_income": other,
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        got = part = failed = 0
+        for a in attack:
+            for i in a["failed"]:
+                failed += 1
+                got += a["income_by_canary"][str(i)]
+                part += a["part_by_canary"][str(i)]
+        # the twin's seats evaluating: their income per settled user canary (every validator honest: they take its part)
+        twin_canaries = sum(len(t["income_by_canary"]) for t in twin)
+        evaluating = sum(sum(t["income_by_canary"].values()) for t in twin) // max(1, twin_canaries)
+        gain = None if not part else got / part
+        n = max(1, len(attack))
+        to_treasury = sum(a["unearned_to_treasury"] for a in attack)
+        measured = {
+            "cartel": self.cartel(k),
+            "rules": k["rules"],
+            "canaries_failed_by_every_validator": failed,
+            "validators_part_of_their_fees": str(part),
+            "cartel_income_on_them": str(got),
+            "twin_user_canaries": twin_canaries,
+            "twin_income_per_user_canary": str(evaluating),
+            "unearned_to_treasury": str(to_treasury),
+            "other_fee_income_per_seed": str(sum(a["other_fee_income"] for a in attack) // n),
+            "twin_other_fee_income_per_seed": str(sum(t["other_fee_income"] for t in twin) // n),
+        }
+        summary = (
+            f"{len(self.cartel(k))} lazy validator(s), {k['rules']}: {failed} user canaries failed by every validator; the "
+            f"cartel took {got / COR:,.4f} COR of their {part / COR:,.4f} COR validators' part "
+            f"({'n/a' if gain is None else f'{gain * 100:.1f} %'}; evaluating, the twin's validators earn {evaluating / COR:,.4f} "
+            f"COR a user canary); {to_treasury / COR:,.4f} COR to the treasury"
+        )
+        return Verdict(gain, gain is not None and gain <= 0, measured, summary)
+
+
+FAMILIES = (CanarySpotting(), LazyCartel())
