@@ -1,7 +1,8 @@
 """Rule 30 (RULES_UNEARNED_VALIDATOR_FEE) end to end: a devnet (3 validators, every one on every task) settles a user task
 whose three validators report apart (each at least the tolerance from the consensus they make: every agreement 0) and
-one honest task, and closes the epoch. The user's statement (``cor statement --json`` and ``GET /v1/statements``) shows
-the ``task_payment`` line naming the validators' part as unearned, no validator is paid from that task's fee, and the
+one honest task, and closes the epoch. The user's statement (``cor statement [--json]``, ``GET /v1/statements``, ``cor
+rewards --csv``) shows the ``task_payment`` line naming the validators' part as unearned (in words in the table's and the
+CSV's "why"), no validator is paid from that task's fee, and the
 outside auditor recomputes the epoch (over the API and in-process) with ``task_fee.validators_unearned`` checked; under
 rule 29 the same log pays the three equally and the auditor recomputes that too."""
 
@@ -19,6 +20,7 @@ from cor_incentives.app.archive import get_task
 from cor_incentives.app.published import published_getter
 from cor_incentives.cli.main import app
 from cor_incentives.core.rules import RULES_UNEARNED_VALIDATOR_FEE
+from cor_incentives.core.units import format_cor
 from support.network import make_network, run_commit_reveal, run_reports
 from support.scenario import HONEST, PROMPTS, settle_honest_task, submit_task
 from support.unearned_fee import APART
@@ -80,6 +82,14 @@ def test_the_users_statement_names_the_unearned_part_and_no_validator_is_paid(ne
             assert int(pay["detail"]["validators_unearned"]) == part > 0
         else:
             assert "validators_unearned" not in pay["detail"]
+    # the table's "why" column and the CSV (cor rewards --csv) say it in words
+    text = CliRunner().invoke(app, ["statement", alice, "--epoch", "0", "--db", url, "--keys-dir", str(tmp / "keys")], env={"COLUMNS": "400"})
+    csv = CliRunner().invoke(app, ["rewards", alice, "--db", url, "--keys-dir", str(tmp / "keys"), "--csv"])
+    assert text.exit_code == 0 and csv.exit_code == 0, (text.output, csv.output)
+    said = f"task {apart}: no reporting validator agreed; its validators' part ({format_cor(part)} COR) went to the treasury"
+    for out in (text.output, csv.output):
+        assert (said in out) == (rule >= RULES_UNEARNED_VALIDATOR_FEE), out
+        assert "no reporting validator agreed" not in out.replace(said, "")
     epoch = client.get("/v1/epochs/0").json()
     paid = {x["address"]: int(x["amount_units"]) for x in epoch["lines"] if x["stream"] == "task_fee:validator" and x["detail"]["task"] == apart}
     if rule >= RULES_UNEARNED_VALIDATOR_FEE:

@@ -6,6 +6,8 @@ import csv
 import io
 from typing import Any
 
+from ..core.units import format_cor
+
 CSV_COLUMNS = ("epoch", "end_tick", "stream", "amount", "amount_units", "claimable", "why")
 
 
@@ -14,6 +16,9 @@ def why(item: dict[str, Any]) -> str:
     if "slash" in item:
         return f"slash {item['slash']['id']}: {item['slash']['reason']} (evidence: cor slash show {item['slash']['id']})"
     detail = item["detail"]
+    if detail.get("validators_unearned") is not None:  # rule 30: a task_payment whose validators' part went to the treasury
+        part = format_cor(int(detail["validators_unearned"]))
+        return f"task {detail.get('task')}: no reporting validator agreed; its validators' part ({part} COR) went to the treasury"
     return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
 
 
