@@ -24,7 +24,8 @@ from support.market import commit_reveal, draw_now, h, submit, validate_all
 from support.unearned_fee import APART, HONEST, PERFECT, PLANT, canary_failed_by, chain, planted_task, previous_rule_log, reports_apart
 
 OLD = RULES_UNEARNED_VALIDATOR_FEE - 1
-PREVIOUS_RULE_HASH = "0x0f1ec9e64e110a98bbf526529e3ca70bd76741122230ae17d973cd30ea65fe82"  # main's src at bb4c132 (rule 29 the latest) gives this log
+# main's src with both rule-29 changes (self-report, voter power: 21a99d7) gives this log
+PREVIOUS_RULE_HASH = "0x897e6003d822b017bc14af9f157b0e6fddf65ed534e09588626d41c6d3bdd892"
 
 
 def lines(c, tid, stream):
