@@ -38,10 +38,10 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "d0736fd637b00acdbe3771e305d15ddecfd0317bf5c995532935585d27d4ef4c",
+    "Auditing": "c29095d11700f893c2d50f03e8abd82c5d6e258582a270d50c384946c905ff7d",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "daa6556063d73a6ff4bee6a123025a3938986fc384d045d671b68a21f9cc9587",
+    "Network work: the rate and the budget (miners and validators streams)": "1781ebbfdd36be8544aee422bf1529f4a136d20a94dc08bb61a4a6832f46a973",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "6b2033d381affa40eba7d876961351ee5080250a70fd28e9e969585d997c2e2f",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "e45401a560505eae21fdd16a7c003760dd811542cd1e203bf039bc2d2f9e32b3",
-    "Validator pay": "6abcb8a427e306c8e187d87c9257df2d3594a826675bd9f54e4adf4ce1249f55",
+    "Validator pay": "a9eba0577ec8d587e60a3590bd26ef5983864c0e5903a75d2913c648d1dd8649",
 }
 
 BPS = 10_000
@@ -242,6 +242,7 @@ class Row:
     precommitted: bool
     model: str
     fee_units: int = 0
+    counted_ppb: int | None = None  # *Validator pay*, rule 29: the quality its work counts at (None: quality_ppb)
 
 
 def work_units(task: dict[str, Any], p: dict[str, Any], constants: dict[str, Any]) -> int:
@@ -257,6 +258,7 @@ PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter
 SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node line names no tasks (its rows: streams.*.tasks)
 SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
 UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
+ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -325,20 +327,21 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
             if v.get("canary_failed"):
                 failures[v["validator"]] = failures.get(v["validator"], 0) + 1
     forfeit = {n for n, k in failures.items() if k > p.get("canary_failures_max", 0)}
-    return [
-        Row(
-            t["id"],
-            v["validator"],
-            t["kind"] == "network",
-            1,
-            0 if v["validator"] in forfeit else (v["agreement_ppb"] or 0),
-            bool(v["reported"]),
-            bool(v["reported"]),
-            t["model"],
-        )
-        for t in tasks
-        for v in t["validators"]
-    ]
+    rows = []
+    shared = p.get("rule_version", 1) >= ESCALATION_SHARE_RULES
+    cap = p.get("validators_per_task", 0)
+    for t in tasks:
+        agreement = [0 if v["validator"] in forfeit else (v["agreement_ppb"] or 0) for v in t["validators"]]
+        counted: list[int | None] = [None] * len(agreement)
+        if shared and t["kind"] == "network" and len(agreement) > cap:
+            # rule 29: the first cap validators (draw order) count whole; the later share what they left of cap validations
+            first, later = t["validators"][:cap], t["validators"][cap:]
+            left = cap * PPB - sum(a for v, a in zip(first, agreement) if v["reported"])
+            each = left // max(1, sum(1 for v in later if v["reported"]))
+            counted = [None] * cap + [min(a, each) for a in agreement[cap:]]
+        for v, a, c in zip(t["validators"], agreement, counted):
+            rows.append(Row(t["id"], v["validator"], t["kind"] == "network", 1, a, bool(v["reported"]), bool(v["reported"]), t["model"], 0, c))
+    return rows
 
 
 def audit_work_stream(
@@ -359,7 +362,7 @@ def audit_work_stream(
         precommit = sum(1 for x in mine if x.precommitted) * BPS // assignments
         score = sum(x.quality_ppb for x in mine if x.in_consensus) * BPS // (assignments * PPB)
         eligible = precommit >= p["min_precommit_rate_bps"] and score >= p["min_score_bps"]
-        work = sum(x.units * x.quality_ppb for x in mine if x.in_consensus and x.network)
+        work = sum(x.units * (x.quality_ppb if x.counted_ppb is None else x.counted_ppb) for x in mine if x.in_consensus and x.network)
         lo, hi = p["reputation_multiplier_min_ppb"], p["reputation_multiplier_max_ppb"]
         multiplier = lo + (hi - lo) * rep[n] // PPB
         weighted = work * multiplier // PPB if eligible else 0

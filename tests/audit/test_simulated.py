@@ -44,6 +44,12 @@ def test_the_canaries_of_the_rule_before_the_paid_planter_recompute():
     _recomputes("plant_refusal", {"rules": "before_paid_planter"})
 
 
+def test_the_escalations_of_rule_28_recompute():
+    """escalation_cartel's world under rule 28 (knob rules=before_shared): every round's row earns a whole validation, so
+    the auditor must share nothing there (one sharing from rule 28 fails it; the default world runs rule 29)."""
+    _recomputes("escalation_cartel", {"rules": "before_shared"})
+
+
 def _recomputes(name, given):
     family = FAMILIES[name]
     knobs = family.resolve(given)

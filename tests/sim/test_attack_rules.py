@@ -9,7 +9,16 @@ from cor_incentives.sim.attacks import FAMILIES
 from cor_incentives.sim.attacks.common import PRUNED, Rules, rule_before
 
 PRUNING = ("session_spam", "closed_task_bloat", "model_spam", "fine_tune_hold", "node_churn", "bounty_churn")
-TWO_WAY = PRUNING + ("bounty_spam", "idle_stake", "dust_positions", "canary_spotting", "plant_refusal", "spread_inflation", "newcomer_griefing")
+TWO_WAY = PRUNING + (
+    "bounty_spam",
+    "idle_stake",
+    "dust_positions",
+    "canary_spotting",
+    "plant_refusal",
+    "spread_inflation",
+    "newcomer_griefing",
+    "escalation_cartel",
+)
 
 
 def test_the_rule_before_is_the_last_version_below():

@@ -138,3 +138,11 @@ def test_self_router_is_a_plain_fee_discount():
     # -0.741628 under rule 17: from rule 18 the canaries' planters claim from the miners stream and a planted user task is
     # quoted at its redundancy
     assert m["return_per_cor_of_fees"] == pytest.approx(-0.744187, abs=1e-6)
+
+
+def test_escalation_cartel_earns_less_than_its_twin():
+    """Rule 29: a network task's validations are paid once (its escalation rounds share what its first round left)."""
+    r = stopped("escalation_cartel", exact=False)
+    m = r["measured"]
+    assert r["gain"] < 0 and m["escalated"] > m["network_tasks"] // 2 and m["cartel_slashed"] == 0
+    assert m["stream_paid"] < m["twin_stream_paid"] * 110 // 100  # (28: +72 % at seed 1)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import compress
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ import numpy.typing as npt
 from .epoch_columns import ValidationColumns, WorkColumns
 from .errors import InvariantViolation
 from .int_column import IntColumn
+from .units import PPB
 from .work_rewards import MAX_COMPLEXITY_UNITS, group_counts
 
 
@@ -198,16 +199,16 @@ def grouped_values(
     return out, counts
 
 
-def first_seen(task: npt.NDArray[np.int64]) -> Sequence[int]:
+def first_seen(task: npt.NDArray[np.int64], starts: npt.NDArray[np.intp] | None = None) -> Sequence[int]:
     """The distinct values of ``task`` in the order they first appear (``dict.fromkeys``). A task's rows are appended
     together when it closes, so the first row of each run is usually a new task: when those are all distinct, they
     are the answer (each value has exactly one run: an ``IntColumn``, no Python integer per task); otherwise every
-    row is looked at."""
+    row is looked at. ``starts``: ``task_runs(task)`` when the caller has it."""
     if task.size == 0:
         return []
-    starts = task[np.concatenate(([0], np.flatnonzero(task[1:] != task[:-1]) + 1))]
-    if _distinct(starts):
-        return IntColumn(starts.astype(np.int64, copy=False))
+    runs = task_runs(task) if starts is None else starts
+    if runs is not None:
+        return IntColumn(task[runs].astype(np.int64, copy=False))
     return list(dict.fromkeys(task.tolist()))
 
 
@@ -221,3 +222,93 @@ def _distinct(values: npt.NDArray[np.int64]) -> bool:
         return int(np.count_nonzero(flags)) == values.size
     ordered = np.sort(values)
     return not bool((ordered[1:] == ordered[:-1]).any())
+
+
+class EscalationCut(NamedTuple):
+    """What ``escalation_shared`` finds: the escalation rows whose work counts less (ascending) and by how much of their
+    agreement (0 for a row that does not count: ``compute_work_rewards``'s ``work_cut``), and how many network tasks had
+    rows past the first round's."""
+
+    rows: npt.NDArray[np.int64]
+    cut_ppb: npt.NDArray[np.int64]
+    tasks: int
+
+
+NO_CUT = EscalationCut(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
+
+
+def escalation_shared(columns: RowColumns, validators_per_task: int, starts: npt.NDArray[np.intp] | None = None) -> EscalationCut:
+    """Which validation rows' work counts less from ``RULES_ESCALATION_SHARE``, and by how much. A network task's rows
+    together count at most ``validators_per_task`` whole validations: its first ``validators_per_task`` rows in draw
+    order (its first round) count at their agreement, as before; the rows after them (its escalation rounds) share what
+    the first left of that:
+
+        left    = validators_per_task × 10**9 − Σ agreement of the first rows that count (on time)
+        counted = min(agreement, left // L)      L = the task's rows after the first that count (on time)
+
+    so a task's validation is paid once: an escalation's validators are paid from what its first round did not earn (a
+    late first-round validator's row, the agreement a disagreement cost), never from the first round's pay. The cut of
+    a later row is agreement − counted (0 for a row that does not count: it has no work). Integers throughout (left ≤
+    32 × 10**9); the floors are unclaimed and stay in the pool. Only the rows of a network task with more than
+    ``validators_per_task`` rows are read again: the usual epoch has none (``NO_CUT``).
+
+    A task's rows are appended together when it closes, in draw order (``tasks._record_work``, once per task), so each
+    task is one run of equal ids (``starts``: ``task_runs``, when the caller has them); when the runs' first ids are not
+    all distinct (a task in two runs: never written by the core) the rows are taken in task order (a stable sort: each
+    task's rows keep their order). The tasks of one row count are read as one table (a task a line), not row by row; the
+    rows found are in row order (one table's are; several tables' are sorted)."""
+    task = columns.task
+    if task.size == 0:
+        return NO_CUT
+    runs = task_runs(task) if starts is None else starts
+    if runs is not None:
+        return _cut_in_runs(runs, columns.in_consensus, columns.network, columns.quality, validators_per_task, None)
+    order = np.argsort(task, kind="stable")
+    ordered = task[order]
+    runs = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    return _cut_in_runs(runs, columns.in_consensus, columns.network, columns.quality, validators_per_task, order)
+
+
+def task_runs(task: npt.NDArray[np.int64]) -> npt.NDArray[np.intp] | None:
+    """Where each run of equal task ids starts, when no id has two runs (each task's rows together, as the core appends
+    them); None otherwise (or without rows)."""
+    if task.size == 0:
+        return None
+    starts = np.concatenate(([0], np.flatnonzero(task[1:] != task[:-1]) + 1))
+    return starts if _distinct(task[starts]) else None
+
+
+def _cut_in_runs(
+    starts: npt.NDArray[np.intp],
+    on_time: npt.NDArray[np.bool_],
+    network: npt.NDArray[np.bool_],
+    quality: npt.NDArray[np.int64],
+    cap: int,
+    order: npt.NDArray[np.intp] | None,
+) -> EscalationCut:
+    """``escalation_shared`` over the rows in ``order`` (None: as they are), whose tasks are runs starting at ``starts``;
+    a task's rows share its kind, so its first row says whether it is a network task."""
+    lengths = np.diff(np.append(starts, on_time.size))
+    first_row = starts if order is None else order[starts]
+    over = (lengths > cap) & network[first_row]
+    if not over.any():
+        return NO_CUT
+    over_starts, over_lengths = starts[over], lengths[over]
+    found_rows, found_cuts = [], []
+    for length in np.flatnonzero(np.bincount(over_lengths)).tolist():  # the tasks of one row count as a table (usually one or two counts)
+        table = over_starts[over_lengths == length][:, None] + np.arange(length)  # a task a line, its rows in order
+        rows = table if order is None else order[table]
+        counts, counted = on_time[rows], quality[rows]
+        if not counts.all():
+            counted *= counts  # a row that does not count: 0 (no work, so no cut)
+        left = cap * PPB - counted[:, :cap].sum(axis=1)  # ≥ 0: cap rows of ≤ 10**9
+        later_count = np.count_nonzero(counts[:, cap:], axis=1)
+        cut = counted[:, cap:] - (left // np.maximum(later_count, 1))[:, None]  # agreement − min(agreement, left // L) ...
+        np.maximum(cut, 0, out=cut)  # ... = max(agreement − left // L, 0)
+        found_cuts.append(cut.ravel())
+        found_rows.append(rows[:, cap:].ravel())
+    rows, cuts = np.concatenate(found_rows).astype(np.int64, copy=False), np.concatenate(found_cuts)
+    if len(found_rows) > 1 or order is not None:  # tables of several row counts, or tasks taken out of row order
+        ascending = np.argsort(rows, kind="stable")
+        rows, cuts = rows[ascending], cuts[ascending]
+    return EscalationCut(rows, cuts, int(np.count_nonzero(over)))

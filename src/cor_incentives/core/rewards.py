@@ -51,12 +51,12 @@ import numpy.typing as npt
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
 from .epoch_document import GATE_INPUTS, LINE_FORMULAS, NODE_INPUTS, NODE_PAY_INPUTS, apr_statement, bonus_columns
-from .epoch_rows import RowColumns, first_seen, grouped_order, tasks_by_node, validation_columns, work_columns
+from .epoch_rows import NO_CUT, RowColumns, escalation_shared, first_seen, grouped_order, task_runs, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, RULES_SLIM_NODE_LINES, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_ESCALATION_SHARE, RULES_EXPOSED_STAKE, RULES_SLIM_NODE_LINES, rules_since
 from .staking import NodePay, accrue_nodes
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
@@ -195,6 +195,8 @@ class WorkStream(Generic[Row]):
     columns: Callable[[Any], RowColumns]  # the epoch's rows as columns: the values the accessors above give for each row
     empty_note: str
     formula: str
+    shares_escalations: bool = False  # from RULES_ESCALATION_SHARE a task's escalation rows share what its first round left
+    shared_formula: str = ""  # the formula from then on
 
 
 def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> None:
@@ -215,9 +217,16 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     # int64 per row, fresh pages of the close (7.1 M validation rows: 28 MB instead of 57); the counts, sums and
     # groupings below read it as it is
     node_index = np.array([index.get(n, -1) for n in columns.names], dtype=np.int32)[columns.node]
+    # RULES_ESCALATION_SHARE: an escalated network task's later rows share what its first validators_per_task left (over all
+    # its rows, before the rows of unregistered nodes leave: theirs stays unpaid, nobody else's grows)
+    sharing = spec.shares_escalations and rules_since(p, RULES_ESCALATION_SHARE)
+    runs = task_runs(columns.task) if sharing else None  # each task's rows (read again by ``first_seen``)
+    cut = escalation_shared(columns, p.validators_per_task, runs) if sharing else NO_CUT
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
         keep = node_index >= 0
-        columns, node_index = columns.take(keep), node_index[keep]
+        columns, node_index, runs = columns.take(keep), node_index[keep], None
+        kept = keep[cut.rows]
+        cut = cut._replace(rows=(np.cumsum(keep) - 1)[cut.rows[kept]], cut_ppb=cut.cut_ppb[kept])
     result = compute_work_rewards(
         node_index=node_index,
         complexity_units=columns.network_units(),
@@ -227,6 +236,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         reputation_ppb=np.array([state.nodes[n].reputation_ppb for n in nodes], dtype=np.int64),
         stream_amount=budget,
         params=_work_params(state),
+        work_cut=(cut.rows, cut.cut_ppb) if cut.rows.size else None,
     )
     bonus_rows = BonusColumns([], [], [], [], [])
     if spec.bonus_param is not None and columns.fee is not None:  # a stream without a bonus (validators) has no bonus row to read
@@ -250,10 +260,13 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     # each node line's tasks (rule versions 1-27); from RULES_SLIM_NODE_LINES a statement derives them (epoch_document.node_tasks)
     behind = None if rules_since(p, RULES_SLIM_NODE_LINES) else tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
-    cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.formula, behind)
-    closed_in_order = first_seen(columns.task)  # the epoch's tasks behind the rows, in the order they closed
+    shared = {"shared_tasks": cut.tasks} if sharing else {}  # how many network tasks had rows past validators_per_task
+    if sharing:
+        params_used["validators_per_task"] = p.validators_per_task
+    cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.shared_formula if sharing else spec.formula, behind)
+    closed_in_order = first_seen(columns.task, runs)  # the epoch's tasks behind the rows, in the order they closed
     state.epoch_streams.record(
-        spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **cited}
+        spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **shared, **cited}
     )
 
 
@@ -290,6 +303,11 @@ VALIDATOR_STREAM: WorkStream[ValidationRow] = WorkStream(
     empty_note="no validations this epoch",
     formula="claim = weighted × network_validation_rate_units // 1e9; reward = claim, or budget × claim // claims when the claims exceed "
     "the budget; weighted = Σ agreement_ppb over on-time validations of network tasks × multiplier // 1e9 if eligible",
+    shares_escalations=True,
+    shared_formula="claim = weighted × network_validation_rate_units // 1e9; reward = claim, or budget × claim // claims when the claims "
+    "exceed the budget; weighted = Σ counted over on-time validations of network tasks × multiplier // 1e9 if eligible; counted = "
+    "agreement_ppb for a task's first validators_per_task validators (draw order), min(agreement_ppb, left // L) for the later ones; "
+    "left = validators_per_task × 1e9 − Σ agreement_ppb of the first on time; L = the later ones on time",
 )
 
 

@@ -175,7 +175,8 @@ RULE_VERSIONS: dict[int, str] = {
     "amount, balance, claimable, root or refusal moves (no attack scenario: nothing to gain); only the epoch record's node "
     "lines, so its state hash and the stored document (1-27: each node line listed its task ids, 9.39 M ids at 1 M tasks "
     "x 10 k nodes, ~0.4 s of a 2.4 s close)",
-    # --- rule 29 (RULES_SELF_REPORT, RULES_VOTER_POWER): no profit from reporting one's own equivocation; the voter stream ---
+    # --- rule 29 (RULES_SELF_REPORT, RULES_VOTER_POWER, RULES_ESCALATION_SHARE): no profit from reporting one's own
+    # equivocation; the voter stream; a network task's validations paid once ---
     29: "an equivocation reporter's share is slash_reporter_bps of the operator's own pieces of the slash (its self-bond, "
     "its own unbonding entries and redelegations), not of the whole slash, so a report from the operator's own second key "
     "returns at most a tenth of what the operator loses; and an equivocation committed before the node was jailed by an "
@@ -192,7 +193,13 @@ RULE_VERSIONS: dict[int, str] = {
     "stream x weight // the sum of the voters' "
     "weights, capped per address at gov_voter_reward_cap_bps, for any proposal tallied with quorum, so a staker with "
     "the quorum's stake over 4 keys took the whole stream every epoch with a no-op proposal it abstained on: attack "
-    "self_proposal)",
+    "self_proposal)"
+    "; and (RULES_ESCALATION_SHARE) a network task's validations are paid once: its first ``validators_per_task`` validators (draw order: its first "
+    "round) earn from the validators stream as before, and the validators after them (its escalation rounds) share what the "
+    "first left of ``validators_per_task`` whole validations, each at most its agreement: min(agreement, left // L) "
+    "(core/epoch_rows.py escalation_shared; the gates still read the agreement). 1-28: every round's row earned a whole "
+    "validation, so one validator's deliberate dissent (past dissent_bound_ppb, under validator_deviation_max_ppb: no slash) "
+    "doubled a task's paid validations (attack escalation_cartel)",
     30: "when every reporting validator of a settled user task has agreement 0 (Σ agreement_ppb = 0: each failed the task's "
     "canary, or each report is at least the tolerance from the consensus), no validator is paid from its fee: the validators' "
     "part goes to the treasury in one posting, reason ``task_fee:validators_unearned``, and the user's ``task_payment`` line "
@@ -286,6 +293,13 @@ RULES_UNEARNED_VALIDATOR_FEE = 30
 treasury (``task_fee:validators_unearned``, core/fees.py ``settle_fee``) and the user's ``task_payment`` line names it;
 earlier (1-29): ``pool // number of reporting validators`` each, so validators who all failed the task's canary were paid
 (attack lazy_cartel)."""
+RULES_ESCALATION_SHARE = 29
+"""A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
+the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole
+validations (core/epoch_rows.py ``escalation_shared``, rewards.VALIDATOR_STREAM); the gates read the agreement as before.
+Earlier: every round's rows earned in full, so a manufactured escalation doubled the task's paid validations (attack
+escalation_cartel)."""
+
 RULES_NETWORK_PROMPTS = 9  # network prompts are composed by the beacon from the genesis prompt set (core/network_prompts.py)
 
 RULES_OFFENCE_ALLOWANCE = 7

@@ -171,6 +171,8 @@ class _Rows(NamedTuple):
     precommitted: np.ndarray
     reputation_ppb: np.ndarray
     stream_amount: int
+    cut_rows: np.ndarray | None = None  # rows whose work counts less (``work_cut``), distinct ...
+    cut_ppb: np.ndarray | None = None  # ... and by how much of their quality (0..quality_ppb)
 
 
 # --- public entry points -----------------------------------------------------------------------
@@ -186,9 +188,12 @@ def compute_work_rewards(
     reputation_ppb: npt.ArrayLike,
     stream_amount: int,
     params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
+    work_cut: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> WorkRewards:
-    """Split ``stream_amount`` among nodes by weighted work (vectorised; see the module formulas)."""
-    rows = _check_work_rows(node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount)
+    """Split ``stream_amount`` among nodes by weighted work (vectorised; see the module formulas). ``work_cut`` = (rows,
+    cut_ppb): those rows' work counts at quality_ppb − cut_ppb (the validators stream from ``RULES_ESCALATION_SHARE``: an
+    escalation round's rows, ``epoch_rows.escalation_shared``); the score gate reads quality_ppb either way."""
+    rows = _check_work_rows(node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount, work_cut)
     return _settle_vectorised(rows, params)
 
 
@@ -202,9 +207,10 @@ def compute_work_rewards_reference(
     reputation_ppb: npt.ArrayLike,
     stream_amount: int,
     params: WorkRewardParams = DEFAULT_WORK_REWARD_PARAMS,
+    work_cut: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> WorkRewards:
     """Same as ``compute_work_rewards``, as a plain per-row Python loop (the executable spec)."""
-    rows = _check_work_rows(node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount)
+    rows = _check_work_rows(node_index, complexity_units, quality_ppb, in_consensus, precommitted, reputation_ppb, stream_amount, work_cut)
     return _settle_reference(rows, params)
 
 
@@ -303,6 +309,10 @@ def _settle_reference(rows: _Rows, params: WorkRewardParams) -> WorkRewards:
         if in_consensus:
             counted_quality[node] += quality
             work[node] += units * quality
+    if rows.cut_rows is not None and rows.cut_ppb is not None:  # rows whose work counts less (0 on a row not counted)
+        nodes, unit_of = rows.node_index.tolist(), units_column
+        for r, cut in zip(rows.cut_rows.tolist(), rows.cut_ppb.tolist()):
+            work[nodes[r]] -= unit_of[r] * cut
 
     rate = [compute_precommit_rate_bps(precommitted[n], assignments[n]) for n in range(node_count)]
     score = [compute_score_bps(counted_quality[n], assignments[n]) for n in range(node_count)]
@@ -393,6 +403,12 @@ def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray
         work = counted_quality.astype(object)
     else:
         work = _product_sums(idx, rows.complexity_units, rows.quality_ppb, out, out_idx, node_count)
+    if rows.cut_rows is not None and rows.cut_ppb is not None and rows.cut_rows.size:
+        # the rows whose work counts less (a few, not the column): units × cut ≤ 10**15 per row, Σ over ≤ 10**8 rows as
+        # the products above (a row not counted has a cut of 0: ``_check_cut``)
+        cut_rows = rows.cut_rows
+        units = np.ones(cut_rows.size, dtype=np.int64) if rows.complexity_units is None else rows.complexity_units[cut_rows].astype(np.int64)
+        work = work - _product_sums(idx[cut_rows], units, rows.cut_ppb, None, None, node_count)
     return assignments, precommitted, counted_quality, work
 
 
@@ -534,6 +550,7 @@ def _check_work_rows(
     precommitted: npt.ArrayLike,
     reputation_ppb: npt.ArrayLike,
     stream_amount: int,
+    work_cut: tuple[npt.ArrayLike, npt.ArrayLike] | None = None,
 ) -> _Rows:
     reputation = _int_column("reputation_ppb", reputation_ppb, PPB, "reputation_out_of_range")
     columns = {
@@ -545,17 +562,42 @@ def _check_work_rows(
     }
     arrays = {name: _column(name, values) for name, values in columns.items()}
     _check_shape(arrays, reputation)
+    quality = _int_column("quality_ppb", arrays["quality_ppb"], PPB, "quality_out_of_range")
+    in_consensus = _bool_column("in_consensus", arrays["in_consensus"])
+    cut_rows, cut_ppb = _check_cut(work_cut, quality, in_consensus)
     return _Rows(
         node_index=_int_column("node_index", arrays["node_index"], reputation.size - 1, "node_index_out_of_range", keep_int32=True),
         complexity_units=_int_column(
             "complexity_units", arrays["complexity_units"], MAX_COMPLEXITY_UNITS, "complexity_units_out_of_range", keep_uint8=True
         ),
-        quality_ppb=_int_column("quality_ppb", arrays["quality_ppb"], PPB, "quality_out_of_range"),
-        in_consensus=_bool_column("in_consensus", arrays["in_consensus"]),
+        quality_ppb=quality,
+        in_consensus=in_consensus,
         precommitted=_bool_column("precommitted", arrays["precommitted"]),
         reputation_ppb=reputation,
         stream_amount=_stream(stream_amount),
+        cut_rows=cut_rows,
+        cut_ppb=cut_ppb,
     )
+
+
+def _check_cut(
+    work_cut: tuple[npt.ArrayLike, npt.ArrayLike] | None, quality: np.ndarray, in_consensus: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``work_cut``'s rows (distinct and ascending, each a row) and cuts (0..that row's quality, 0 on a row not in
+    consensus), as int64 columns."""
+    if work_cut is None:
+        return None, None
+    rows = _int_column("work_cut rows", work_cut[0], max(quality.size - 1, 0), "invalid_column")
+    cut = _int_column("work_cut", work_cut[1], PPB, "quality_out_of_range")
+    if rows.size != cut.size:
+        raise InvalidInput(f"work_cut has {rows.size} rows and {cut.size} cuts", code="mismatched_lengths")
+    if rows.size and (bool((np.diff(rows) <= 0).any()) or bool((cut > quality[rows]).any()) or bool((cut[~in_consensus[rows]] > 0).any())):
+        raise InvalidInput(
+            "work_cut rows must be distinct rows in ascending order, each cut within its row's quality and 0 on a row not in "
+            "consensus (it has no work)",
+            code="invalid_column",
+        )
+    return rows, cut
 
 
 def _check_validator_rows(

@@ -84,7 +84,8 @@ Every evaluating validator also measures the task's *spread* (``spread_honest``:
 nearest other output above the quality floor), revealed with its reports under rule 12; one that does not
 evaluate claims 0.
     dissenter   evaluates and reports honestly, except in the first round of a task an actor script issued in the
-                epoch's last ticks (option ``on``: "closing", default, or "all"): there it moves the quality of the
+                epoch's last ticks (option ``on``: "closing", default, "all", or "network": every network task,
+                ``escalation_cartel``): there it moves the quality of the
                 best output by ``shift`` (default 0.15) toward the middle, past ``dissent_bound_ppb`` from the median,
                 so the task escalates and its judgement waits for another draw (``late_judgement``); its mean
                 deviation (0.025 over three miners) stays under ``validator_deviation_max_ppb``: no offence.
@@ -586,11 +587,13 @@ CLOSING = ":closing:"  # in the key of a task an actor script issued in the last
 
 def report_dissenter(c: ValidatorContext) -> Report:
     """Honest numbers, except in the first round of a task issued in the epoch's last ticks (option ``on``: "closing",
-    default; "all": every task): the quality of the best output moved by ``shift`` (default 0.15) toward the middle,
-    past ``dissent_bound_ppb`` (0.1) from the median, so the task escalates; its mean deviation (0.15 / 2 over three
-    miners: 0.025) stays far under ``validator_deviation_max_ppb`` (0.2): no offence, only a lower agreement there."""
+    default; "all": every task; "network": every network task, ``escalation_cartel``): the quality of the best output
+    moved by ``shift`` (default 0.15) toward the middle, past ``dissent_bound_ppb`` (0.1) from the median, so the task
+    escalates; its mean deviation (0.15 / 2 over three miners: 0.025) stays far under ``validator_deviation_max_ppb``
+    (0.2): no offence, only a lower agreement there."""
     out = report_honest(c)
-    if c.reports_so_far or not out or (c.options.get("on", "closing") == "closing" and CLOSING not in c.task.key):
+    on = c.options.get("on", "closing")
+    if c.reports_so_far or not out or (on == "closing" and CLOSING not in c.task.key) or (on == "network" and c.task.kind != "network"):
         return out
     shift = to_ppb(float(c.options.get("shift", 0.15)))
     best = max(out, key=lambda r: (r[2], r[0]))[0]

@@ -22,6 +22,7 @@ Every family is registered here, in one place; a module per area:
     sessions.py   session_spam (stopped by rule 24)
     models.py     model_spam (stopped by rule 25)
     closed_tasks.py closed_task_bloat (stopped by rule 27)
+    escalation.py escalation_cartel (stopped by rule 29)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
@@ -32,6 +33,7 @@ from . import (
     canaries,
     closed_tasks,
     community,
+    escalation,
     evidence,
     governance,
     judgement,
@@ -69,6 +71,7 @@ _MODULES = (
     sessions,
     models,
     closed_tasks,
+    escalation,
 )
 for _module in _MODULES:
     register(*_module.FAMILIES)

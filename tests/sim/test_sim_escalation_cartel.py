@@ -1,0 +1,33 @@
+"""Attack escalation_cartel (sim/attacks/escalation.py): 3 of the 10 validators move one quality past dissent_bound_ppb in
+the first round of every network task they are drawn for (no offence), so it escalates to the other validators. Under
+rule 28 (rules=before_shared) each round's row earned a whole validation: the cartel and everyone else earned far more than
+in the honest twin, from the pool. From rule 29 (``RULES_ESCALATION_SHARE``, the default) a task's validations are paid
+once (its escalation rounds share what its first round left): the cartel earns less than in its twin."""
+
+from cor_incentives.sim.attacks import Attack, evaluate
+
+
+def test_under_rule_28_manufactured_escalations_pay_the_cartel_and_drain_the_pool():
+    r = evaluate(Attack("s", "escalation_cartel", {"rules": "before_shared"}), seeds=(1,))
+    assert r["books"]["ok"] and r["verdict"] == "open"
+    m = r["measured"]
+    assert m["escalated"] > m["network_tasks"] // 2 and m["twin_escalated"] < m["escalated"] // 4 and m["cartel_slashed"] == 0
+    assert r["gain"] > 0.3  # the cartel: +53 % at seed 1
+    assert m["others_income"] > m["twin_others_income"] * 3 // 2  # everyone drawn into an escalation round is paid again
+    assert m["stream_paid"] > m["twin_stream_paid"] * 3 // 2
+
+
+def test_under_rule_29_the_cartel_earns_less_than_in_its_twin():
+    r = evaluate(Attack("s", "escalation_cartel"), seeds=(1,))
+    assert r["books"]["ok"] and r["verdict"] == "stopped"
+    m = r["measured"]
+    assert m["escalated"] > m["network_tasks"] // 2 and m["cartel_slashed"] == 0  # it escalates as much ...
+    assert r["gain"] < 0 and m["cartel_income"] < m["twin_cartel_income"]  # ... and loses
+    # the stream pays each task's validations once: within 10 % of the twin (+6.5 % at seed 1: the escalation rounds'
+    # observations raise the young validators' reputations, so their multipliers, sooner), not 72 % more as under 28
+    assert m["stream_paid"] < m["twin_stream_paid"] * 110 // 100
+
+
+def test_a_lone_dissenter_loses_too():
+    r = evaluate(Attack("s", "escalation_cartel", {"coalition": 1}), seeds=(1,))
+    assert r["books"]["ok"] and r["verdict"] == "stopped" and r["gain"] < 0
