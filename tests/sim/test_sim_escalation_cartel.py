@@ -31,3 +31,34 @@ def test_under_rule_29_the_cartel_earns_less_than_in_its_twin():
 def test_a_lone_dissenter_loses_too():
     r = evaluate(Attack("s", "escalation_cartel", {"coalition": 1}), seeds=(1,))
     assert r["books"]["ok"] and r["verdict"] == "stopped" and r["gain"] < 0
+
+
+def test_through_cor_simulate_both_rules_from_a_file(tmp_path):
+    """End to end: ``cor simulate --file`` runs the family under rule 29 (stopped) and under rule 28 (open), one JSON document."""
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from cor_incentives.cli.simulate import register
+
+    app = typer.Typer()
+
+    @app.callback()
+    def main() -> None:
+        """cor (test harness)"""
+
+    register(app)
+
+    f = tmp_path / "escalation.json"
+    attacks = [
+        {"family": "escalation_cartel", "name": "shared", "seeds": [1]},
+        {"family": "escalation_cartel", "name": "before", "knobs": {"rules": "before_shared"}, "seeds": [1]},
+    ]
+    f.write_text(json.dumps({"attacks": attacks}))
+    res = CliRunner().invoke(app, ["simulate", "--file", str(f), "--out", str(tmp_path / "o"), "--workers", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    checks = {c["scenario"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["shared"]["verdict"] == "stopped" and checks["shared"]["measured"]["gain"] < 0
+    assert checks["before"]["verdict"] == "open" and checks["before"]["measured"]["gain"] > 0.3
+    assert checks["before"]["measured"]["knobs"]["rules"] == "before_shared"
