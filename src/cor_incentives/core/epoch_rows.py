@@ -307,6 +307,8 @@ def _cut_in_runs(
         np.maximum(cut, 0, out=cut)  # ... = max(agreement − left // L, 0)
         found_cuts.append(cut.ravel())
         found_rows.append(rows[:, cap:].ravel())
+    if len(found_rows) == 1 and order is None:  # one table: its rows already in row order
+        return EscalationCut(found_rows[0].astype(np.int64, copy=False), found_cuts[0], int(np.count_nonzero(over)))
     rows, cuts = np.concatenate(found_rows).astype(np.int64, copy=False), np.concatenate(found_cuts)
     if len(found_rows) > 1 or order is not None:  # tables of several row counts, or tasks taken out of row order
         ascending = np.argsort(rows, kind="stable")

@@ -407,7 +407,7 @@ def _count_and_sum(rows: _Rows, node_count: int) -> tuple[np.ndarray, np.ndarray
         # the rows whose work counts less (a few, not the column): units × cut ≤ 10**15 per row, Σ over ≤ 10**8 rows as
         # the products above (a row not counted has a cut of 0: ``_check_cut``)
         cut_rows = rows.cut_rows
-        units = np.ones(cut_rows.size, dtype=np.int64) if rows.complexity_units is None else rows.complexity_units[cut_rows].astype(np.int64)
+        units = np.ones(cut_rows.size, dtype=np.int64) if rows.complexity_units is None else rows.complexity_units[cut_rows]
         work = work - _product_sums(idx[cut_rows], units, rows.cut_ppb, None, None, node_count)
     return assignments, precommitted, counted_quality, work
 
