@@ -24,8 +24,8 @@ from support.market import commit_reveal, draw_now, h, submit, validate_all
 from support.unearned_fee import APART, HONEST, PERFECT, PLANT, canary_failed_by, chain, planted_task, previous_rule_log, reports_apart
 
 OLD = RULES_UNEARNED_VALIDATOR_FEE - 1
-# main's src with both rule-29 changes (self-report, voter power: 21a99d7) gives this log
-PREVIOUS_RULE_HASH = "0x897e6003d822b017bc14af9f157b0e6fddf65ed534e09588626d41c6d3bdd892"
+# main's src with the three rule-29 changes (self-report, voter power, escalation share) gives this log
+PREVIOUS_RULE_HASH = "0xb2427ef07cec9495e4b09a17fddcdbe5d53951e4b5f0ab461a44c54da5dad8d0"
 
 
 def lines(c, tid, stream):
