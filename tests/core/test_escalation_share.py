@@ -25,7 +25,7 @@ from cor_incentives.core.units import PPB
 from cor_incentives.core.work_rewards import WorkRewardParams, compute_work_rewards, compute_work_rewards_reference
 from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Scenario, miners
 from support.market import commit_reveal, draw_now, market, network, submit, validate_all
-from support.replays import through_snapshot
+from support.replays import recorded_life, through_snapshot
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_ESCALATION_SHARE)
 HONEST = (20_000_000, 850_000_000)
@@ -314,28 +314,13 @@ MAIN_STATE_HASH_28 = "0xb0e19c8274b450cd8c60d97b890c8fe67a99df0ce385dd898bc155a6
 def old_rule_log(rule_version: int) -> list:
     """A seeded simulated life of two epochs under ``rule_version``: a dissenter on every task's first round (option "all",
     which main's strategies have), a copier and an offline validator, lazy and garbage miners: escalated network tasks."""
-    from cor_incentives.sim.runner import World
-
     vals = (
         NodeGroup("validator", "dissenter", 1, VALIDATOR_STAKES[:1], options={"on": "all"}),
         NodeGroup("validator", "copier", 1, VALIDATOR_STAKES[1:2]),
         NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
         NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
     )
-    sc = Scenario(
-        name="escalation_old_log",
-        nodes=miners(("honest", 8), ("lazy", 1), ("garbage", 1)) + vals + ROUTER,
-        epochs=2,
-        user_tasks_per_epoch=4,
-        network_tasks_per_epoch=4,
-        rounds_per_epoch=3,
-        seeds=(1,),
-        params={"rule_version": rule_version},
-    )
-    w = World(sc, 7, keep_events=True)
-    for e in range(sc.epochs):
-        w.run_epoch(e)
-    return w.chain.events
+    return recorded_life("escalation_old_log", vals, rule_version)
 
 
 def test_a_rule_28_log_replays_to_the_hash_main_gave_it_and_the_same_life_under_29_pays_escalations_once():

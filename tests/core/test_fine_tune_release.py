@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cor_incentives.core.apply import apply, replay
+from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import EngineError, InvariantViolation
 from cor_incentives.core.prune import MODEL as MODEL_KIND
 from cor_incentives.core.prune import open_task_models
@@ -18,6 +18,7 @@ from cor_incentives.core.rules import LATEST, RULES_FINE_TUNE_RELEASE, RULES_MOD
 from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
 from support.chain import addr
 from support.market import COR, MODEL, commit_reveal, h, live_task, market, submit, validate_all
+from support.replays import replays_as_recorded, resumed_from_snapshot
 
 OLD = RULES_MODEL_BOND
 DEPOSIT = 10 * COR  # model_listing_deposit_units' default
@@ -196,9 +197,7 @@ def old_rule_log():
 
 def test_a_log_recorded_under_rule_25_replays_to_the_state_main_gave_it():
     c = old_rule_log()
-    again = replay(c.events, check_each=True)
-    assert state_hash(again) == state_hash(c.state) == MAIN_STATE_HASH_25
-    assert encode_state(again) == encode_state(c.state)
+    replays_as_recorded(c.events, c.state, MAIN_STATE_HASH_25)
 
 
 # --- property: rules 26 and 25 side by side -------------------------------------------------------------------------
@@ -307,12 +306,9 @@ def test_property_rule_26_releases_the_owner_and_keeps_a_parent_while_a_model_na
         new.state.check_entry_indexes()
         assert new.state.ledger.total_supply() == old.state.ledger.total_supply()
     for c in (new, old):
-        assert encode_state(replay(c.events, check_each=True)) == encode_state(c.state)
+        replays_as_recorded(c.events, c.state)
     if snapshot is not None:
-        state = decode_state(snapshot[0])
-        for later in new.events[snapshot[1] :]:
-            apply(state, later)
-        assert encode_state(state) == encode_state(new.state) and state.fine_tune_counts == new.state.fine_tune_counts
+        assert resumed_from_snapshot(snapshot, new.events, new.state).fine_tune_counts == new.state.fine_tune_counts
 
 
 @pytest.mark.parametrize("rule_version", [OLD, RULES_FINE_TUNE_RELEASE])

@@ -29,7 +29,7 @@ from cor_incentives.core.streams import Stream
 from cor_incentives.sim import runner
 from cor_incentives.sim.chain import SimChain
 from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Scenario, miners
-from support.replays import through_snapshot
+from support.replays import recorded_life, through_snapshot
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_SLIM_NODE_LINES)
 WORK = (Stream.MINER_WORK, Stream.VALIDATOR_WORK)
@@ -207,28 +207,12 @@ MAIN_STATE_HASH_26 = "0x982796b33a619111065c7dada6b8c3a2f5e4534b86aa5c97817ba869
 
 def old_rule_log(rule_version: int) -> list[Any]:
     """A seeded simulated life of two epochs (lazy and garbage miners, copier and offline validators) under ``rule_version``."""
-    from cor_incentives.sim.runner import World
-
     vals = (
         NodeGroup("validator", "copier", 2, VALIDATOR_STAKES[:2]),
         NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
         NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
     )
-    nodes = miners(("honest", 8), ("lazy", 1), ("garbage", 1)) + vals + ROUTER
-    sc = Scenario(
-        name="slim_old_log",
-        nodes=nodes,
-        epochs=2,
-        user_tasks_per_epoch=4,
-        network_tasks_per_epoch=4,
-        rounds_per_epoch=3,
-        seeds=(1,),
-        params={"rule_version": rule_version},
-    )
-    w = World(sc, 7, keep_events=True)
-    for e in range(sc.epochs):
-        w.run_epoch(e)
-    return w.chain.events
+    return recorded_life("slim_old_log", vals, rule_version)
 
 
 def test_a_rule_26_log_replays_to_the_hash_main_gave_it_and_a_rule_28_log_replays_without_tasks():

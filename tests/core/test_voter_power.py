@@ -13,15 +13,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cor_incentives.core.apply import apply, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.governance import OPTIONS
 from cor_incentives.core.ledger import NETWORK_INCENTIVES_POOL
 from cor_incentives.core.params import Params
 from cor_incentives.core.rules import LATEST, RULES_SLIM_NODE_LINES, RULES_VOTER_POWER
-from cor_incentives.core.state_codec import decode_state, encode_state, state_hash
+from cor_incentives.core.state_codec import encode_state
 from cor_incentives.core.units import BPS, COR
 from support.chain import Chain, addr, refusal_of
+from support.replays import replays_as_recorded, resumed_from_snapshot
 
 OLD = RULES_SLIM_NODE_LINES  # 28
 HONEST = {"h0": 4_000, "h1": 4_000, "h2": 4_000}
@@ -254,9 +254,7 @@ def old_rule_log() -> Chain:
 
 def test_a_log_recorded_under_rule_28_replays_to_the_state_main_gave_it():
     c = old_rule_log()
-    again = replay(c.events, check_each=True)
-    assert state_hash(again) == state_hash(c.state) == MAIN_STATE_HASH_28
-    assert encode_state(again) == encode_state(c.state)
+    replays_as_recorded(c.events, c.state, MAIN_STATE_HASH_28)
 
 
 # --- property: rules 29 and 28 side by side --------------------------------------------------------------------------
@@ -350,9 +348,6 @@ def test_property_rule_29_pays_at_most_the_stake_share_and_nothing_for_abstain_o
                 if g["paid"] and g["back_to_pool"] * 10 > g["budget"]:
                     event("paid, and more than a tenth back to the pool")
     for c in (new, old):
-        assert encode_state(replay(c.events, check_each=True)) == encode_state(c.state)
+        replays_as_recorded(c.events, c.state)
     if snapshot is not None:
-        state = decode_state(snapshot[0])
-        for later in new.events[snapshot[1] :]:
-            apply(state, later)
-        assert encode_state(state) == encode_state(new.state)
+        resumed_from_snapshot(snapshot, new.events, new.state)
