@@ -35,12 +35,19 @@ from .common import Rules, actor, cor_units, final_state, made, node, pct, popul
 from .measure import earned, slashed
 
 if TYPE_CHECKING:
+    from ...core.state import State
     from ..runner import World
 
 
 def sim_key(name: str) -> str:
     """A deterministic private key for a simulated actor that must sign (never use outside simulations)."""
     return "0x" + hashlib.sha256(f"cor-sim-key:{name}".encode()).hexdigest()
+
+
+def _reports_paid(state: State, reporter: str, signer: str) -> tuple[int, int]:
+    """What ``reporter`` earned from slash reports over the run, and how many equivocation slashes ``signer`` took."""
+    reward = sum(earned(state, e, reporter, Stream.SLASH_REPORTER_REWARD) for e in state.epochs)
+    return reward, sum(1 for s in state.slashes if s.node == signer and s.offence == "equivocation")
 
 
 class EquivocationScript(ActorScript):
@@ -109,10 +116,11 @@ class EquivocationRewrap(Family):
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         script = made(script, EquivocationScript)
         state = final_state(script)
+        reward, slashes = _reports_paid(state, script.reporter, script.signer)
         return {
-            "reporter_reward": sum(earned(state, e, script.reporter, Stream.SLASH_REPORTER_REWARD) for e in state.epochs),
+            "reporter_reward": reward,
             "slashed": sum(slashed(state, e, script.signer) for e in state.epochs),
-            "slashes": sum(1 for s in state.slashes if s.node == script.signer and s.offence == "equivocation"),
+            "slashes": slashes,
             "reports": len(script.log),
             "refused": sorted({e.code for e in script.log if not e.ok}),
         }
@@ -213,11 +221,12 @@ class SelfReport(Family):
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         script = made(script, SelfReportScript)
         state = final_state(script)
+        reward, slashes = _reports_paid(state, script.reporter, script.signer)
         return {
-            "reporter_reward": sum(earned(state, e, script.reporter, Stream.SLASH_REPORTER_REWARD) for e in state.epochs),
+            "reporter_reward": reward,
             "operator_slashed": sum(slashed(state, e, script.signer) for e in state.epochs),
             "delegators_slashed": sum(slashed(state, e, script.delegator) for e in state.epochs),
-            "slashes": sum(1 for s in state.slashes if s.node == script.signer and s.offence == "equivocation"),
+            "slashes": slashes,
             "reports": len(script.applied("report")),
         }
 

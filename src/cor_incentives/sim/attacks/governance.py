@@ -78,6 +78,50 @@ def _stream_budgets(state: State, stream: str) -> int:
     return sum(r.streams.get(stream, {}).get("budget", 0) for r in state.epochs.values())
 
 
+def _real_proposal(voters: list[str], epochs: tuple[int, ...], label: str) -> list[Step]:
+    """The steps of a real proposal every epoch in ``epochs``: validator-00 opens it, the population votes yes on it,
+    then each of ``voters`` (steps labelled ``label``)."""
+    proposer = node("validator-00")
+    steps = [Step(1, proposer, "gov.propose", _a_change("real"), epochs, "real")]
+    steps += [Step(3, n, "gov.vote", _vote(n, proposer, "real"), epochs, "honest_vote") for n in _population()]
+    steps += [Step(4, v, "gov.vote", _vote(v, proposer, "real"), epochs, label) for v in voters]
+    return steps
+
+
+def _delegated(steps: list[Step], prefix: str, keys: list[str], each: int, deposits: int) -> StakeScript:
+    """The script of ``steps`` for an actor with ``each`` base units delegated to validator-00 from each of ``keys``
+    (named ``prefix``-0, -1, …), the first of them holding ``deposits`` more (the twin too: the same capital, idle)."""
+    target = node("validator-00")
+    wallets = {key: each for key in keys}
+    wallets[keys[0]] += deposits
+    return StakeScript(
+        steps,
+        watch=[(target, key) for key in keys],
+        wallets=wallets,
+        actor_names={f"{prefix}-{i}": key for i, key in enumerate(keys)},
+        setup_commands=[(key, "stake.delegate", {"node": target, "amount": str(each)}) for key in keys],
+    )
+
+
+def _against_twin(attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> tuple[int, int, float | None, float | None, float | None]:
+    """The governance stream of the attack's runs, its holdings minus the twin's, that difference as a share of the
+    stream (the gain), and the voter rewards of the attack and of the twin as shares of the stream (None: no stream)."""
+    stream = sum(a["stream"] for a in attack)
+    diff = sum(a["holdings"] - t["holdings"] for a, t in zip(attack, twin, strict=True))
+    gain = diff / stream if stream else None
+    share = sum(a["voter_reward"] for a in attack) / stream if stream else None
+    tshare = sum(t["voter_reward"] for t in twin) / stream if stream else None
+    return stream, diff, gain, share, tshare
+
+
+def _voter_holdings(state: State, keys: list[str]) -> dict[str, int]:
+    """What ``keys`` hold together at the end of a run and what they earned from the governance stream."""
+    return {
+        "holdings": sum(holdings(state, key) for key in keys),
+        "voter_reward": sum(earned(state, e, key, Stream.GOVERNANCE) for e in state.epochs for key in keys),
+    }
+
+
 class FlashGovernance(Family):
     name = "flash_governance"
     title = "Flash stake votes the treasury to itself"
@@ -179,51 +223,29 @@ class VoterFarming(Family):
         return population_scenario(self.world_name(twin), self.FIRST + int(k["epochs"]) + 1, tasks=2)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        farmers, target = self._addresses(k), node("validator-00")
+        farmers = self._addresses(k)
         each = cor_units(int(k["stake_cor"])) // len(farmers)
         epochs = tuple(range(self.FIRST, self.FIRST + int(k["epochs"])))
         junk = 0 if twin else int(k["junk"])
-        steps: list[Step] = []
-        if k["real"] == "yes":
-            proposer = node("validator-00")
-            steps.append(Step(1, proposer, "gov.propose", _a_change("real"), epochs, "real"))
-            for n in _population():
-                steps.append(Step(3, n, "gov.vote", _vote(n, proposer, "real"), epochs, "honest_vote"))
-            for f in farmers:
-                steps.append(Step(4, f, "gov.vote", _vote(f, proposer, "real"), epochs, "farmer_vote"))
+        steps = _real_proposal(farmers, epochs, "farmer_vote") if k["real"] == "yes" else []
         for j in range(junk):
             steps.append(Step(5 + j, farmers[0], "gov.propose", _a_change("junk"), epochs, "junk"))
             for f in farmers:
                 steps.append(Step(5 + j, f, "gov.vote", _vote(f, farmers[0], "junk"), epochs, "junk_vote"))
-        deposits = cor_units(DEPOSIT_COR) * int(k["junk"]) * int(k["epochs"])  # the twin holds the same capital, idle
-        wallets = {f: each for f in farmers}
-        wallets[farmers[0]] += deposits
-        setup = [(f, "stake.delegate", {"node": target, "amount": str(each)}) for f in farmers]
-        return StakeScript(
-            steps,
-            watch=[(target, f) for f in farmers],
-            wallets=wallets,
-            actor_names={f"farmer-{i}": f for i, f in enumerate(farmers)},
-            setup_commands=setup,
-        )
+        return _delegated(steps, "farmer", farmers, each, cor_units(DEPOSIT_COR) * int(k["junk"]) * int(k["epochs"]))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         script = made(script, StakeScript)
         state, farmers = script.state, self._addresses(k)
         return {
-            "holdings": sum(holdings(state, f) for f in farmers),
-            "voter_reward": sum(earned(state, e, f, Stream.GOVERNANCE) for e in state.epochs for f in farmers),
+            **_voter_holdings(state, farmers),
             "stream": _stream_budgets(state, EmissionStream.GOVERNANCE),
             "paid": sum(r.streams.get(EmissionStream.GOVERNANCE, {}).get("paid", 0) for r in state.epochs.values()),
             "junk_opened": len(script.applied("junk")),
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
-        stream = sum(a["stream"] for a in attack)
-        diff = sum(a["holdings"] - t["holdings"] for a, t in zip(attack, twin, strict=True))
-        gain = diff / stream if stream else None
-        share = sum(a["voter_reward"] for a in attack) / stream if stream else None
-        tshare = sum(t["voter_reward"] for t in twin) / stream if stream else None
+        _, diff, gain, share, tshare = _against_twin(attack, twin)
         return Verdict(
             gain,
             gain is not None and gain <= 0,
@@ -281,32 +303,16 @@ class SelfProposal(Family):
         return population_scenario(self.world_name(twin), self.FIRST + int(k["epochs"]) + 1, tasks=2, params=VOTER_POWER_RULES.params(k))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
-        keys, target = self._keys(k), node("validator-00")
+        keys = self._keys(k)
         each = self._stake(k) // len(keys)
         epochs = tuple(range(self.FIRST, self.FIRST + int(k["epochs"])))
-        steps: list[Step] = []
-        if k["real"] == "yes":
-            proposer = node("validator-00")
-            steps.append(Step(1, proposer, "gov.propose", _a_change("real"), epochs, "real"))
-            for n in _population():
-                steps.append(Step(3, n, "gov.vote", _vote(n, proposer, "real"), epochs, "honest_vote"))
-            for key in keys:
-                steps.append(Step(4, key, "gov.vote", _vote(key, proposer, "real"), epochs, "whale_real_vote"))
+        steps = _real_proposal(keys, epochs, "whale_real_vote") if k["real"] == "yes" else []
         if not twin:
             steps.append(Step(5, keys[0], "gov.propose", _a_change("own", k["change"] == "noop"), epochs, "own"))
             for i, key in enumerate(keys):
                 option = "no" if k["vote"] == "no" and i == 0 else "abstain"
                 steps.append(Step(6, key, "gov.vote", _vote(key, keys[0], "own", option), epochs, "own_vote"))
-        wallets = {key: each for key in keys}
-        wallets[keys[0]] += cor_units(DEPOSIT_COR) * int(k["epochs"])  # the twin holds the same capital, idle
-        setup = [(key, "stake.delegate", {"node": target, "amount": str(each)}) for key in keys]
-        return StakeScript(
-            steps,
-            watch=[(target, key) for key in keys],
-            wallets=wallets,
-            actor_names={f"whale-{i}": key for i, key in enumerate(keys)},
-            setup_commands=setup,
-        )
+        return _delegated(steps, "whale", keys, each, cor_units(DEPOSIT_COR) * int(k["epochs"]))
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
         script = made(script, StakeScript)
@@ -317,8 +323,7 @@ class SelfProposal(Family):
             if prop.total_power
         ]
         return {
-            "holdings": sum(holdings(state, key) for key in keys),
-            "voter_reward": sum(earned(state, e, key, Stream.GOVERNANCE) for e in state.epochs for key in keys),
+            **_voter_holdings(state, keys),
             "stream": sum(  # the epochs the proposals are tallied in (a voting period after they open)
                 state.epochs[e].streams.get(EmissionStream.GOVERNANCE, {}).get("budget", 0)
                 for e in range(self.FIRST + 1, self.FIRST + 1 + int(k["epochs"]))
@@ -329,11 +334,7 @@ class SelfProposal(Family):
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
-        stream = sum(a["stream"] for a in attack)
-        diff = sum(a["holdings"] - t["holdings"] for a, t in zip(attack, twin, strict=True))
-        gain = diff / stream if stream else None
-        share = sum(a["voter_reward"] for a in attack) / stream if stream else None
-        tshare = sum(t["voter_reward"] for t in twin) / stream if stream else None
+        _, diff, gain, share, tshare = _against_twin(attack, twin)
         known = [r["stake_share_ppb"] for r in attack + twin if r["stake_share_ppb"] is not None]
         stake_share = max(known) / 10**9 if known else int(k["stake_permille"]) / 1_000
         refused = sorted({r for a in attack for r in a["refused"]})
