@@ -88,15 +88,21 @@ def money(c) -> dict[str, int]:
     }
 
 
+def every_scope_reported(rule_version: int):
+    """The chain of ``self_report_chain(rule_version)`` after op2 reported every scope, its ``money`` before and after,
+    what the operator's bond lost and what op2 gained."""
+    c, tasks = self_report_chain(rule_version)
+    before = money(c)
+    report_every_scope(c, tasks)
+    after = money(c)
+    return c, before, after, before["bond"] - after["bond"], after["op2"] - before["op2"]
+
+
 # --- the finding, before and after ------------------------------------------------------------------------------------
 
 
 def test_under_rule_28_self_reporting_every_scope_pays_the_operator_off_its_delegators():
-    c, tasks = self_report_chain(OLD)
-    before = money(c)
-    report_every_scope(c, tasks)
-    after = money(c)
-    op_loss, op2_gain = before["bond"] - after["bond"], after["op2"] - before["op2"]
+    c, before, after, op_loss, op2_gain = every_scope_reported(OLD)
     # the audit's numbers (/work/coord/s33/zeroaudit/self_report_equivocation.out): 6 slashes of 10 % of every position
     assert len(c.state.slashes) == 6 and all(s.to_reporter == s.total * 1_000 // BPS for s in c.state.slashes)
     kept = 9**6, 10**6  # each of the 6 slashes keeps 90 % of every position (exact in base units here)
@@ -107,11 +113,7 @@ def test_under_rule_28_self_reporting_every_scope_pays_the_operator_off_its_dele
 
 
 def test_under_rule_29_the_self_report_costs_the_operator_and_the_delegators_pay_one_lapse():
-    c, tasks = self_report_chain(RULES_SELF_REPORT)
-    before = money(c)
-    report_every_scope(c, tasks)
-    after = money(c)
-    op_loss, op2_gain = before["bond"] - after["bond"], after["op2"] - before["op2"]
+    c, before, after, op_loss, op2_gain = every_scope_reported(RULES_SELF_REPORT)
     assert len(c.state.slashes) == 6  # every scope still its own offence
     assert op_loss == before["bond"] - before["bond"] * 9**6 // 10**6  # its own stake pays for every scope, as under 28
     assert op2_gain == sum(own_pieces(OP, s.by_account) * 1_000 // BPS for s in c.state.slashes)
