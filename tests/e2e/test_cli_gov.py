@@ -3,23 +3,11 @@ passes and applies from its epoch, `cor gov params --json` shows the history, a 
 deposit, one below quorum fails and forfeits its deposit to the treasury, bad input is refused, and
 `cor verify` replays it all."""
 
-import json
-
-from support.cli import j
+from support.cli import gov_genesis, j
 
 
 def test_governance_end_to_end(cli, tmp_path):
-    genesis = tmp_path / "genesis.json"
-    genesis.write_text(
-        json.dumps(
-            {
-                "chain_id": "gov-test",
-                "params": {"gov_voting_period_ticks": 10, "epoch_length_ticks": 20},
-                "allocations": {"pool:network_incentives": "1000000", "pool:staking": "1000000", "treasury": "1000000"},
-                "key_allocations": {"alice": "100000", "bob": "100000", "carol": "100000", "dave": "100000"},
-            }
-        )
-    )
+    genesis = gov_genesis(tmp_path / "genesis.json", "gov-test", ("alice", "bob", "carol", "dave"))
     cli("init", "--genesis", str(genesis), "--seed", "gov")
     cli("node", "register", "--from", "alice", "--role", "miner", "--self-bond", "6000")
     cli("node", "register", "--from", "bob", "--role", "miner", "--self-bond", "3000")

@@ -3,23 +3,11 @@ in force (param_change_no_op, a clear error, nothing written); abstaining with b
 quorum and pays nobody (the epoch's governance stream all back to the pool); one key voting no pays each key its share of
 all the aged stake (2 000 of 10 000), not of the voters'; `cor verify` replays it all."""
 
-import json
-
-from support.cli import j
+from support.cli import gov_genesis, j
 
 
 def test_a_whales_own_proposal_pays_its_stake_share_at_most(cli, tmp_path):
-    genesis = tmp_path / "genesis.json"
-    genesis.write_text(
-        json.dumps(
-            {
-                "chain_id": "voter-power",
-                "params": {"gov_voting_period_ticks": 10, "epoch_length_ticks": 20},
-                "allocations": {"pool:network_incentives": "1000000", "pool:staking": "1000000", "treasury": "1000000"},
-                "key_allocations": {"alice": "100000", "bob": "100000", "carol": "100000"},
-            }
-        )
-    )
+    genesis = gov_genesis(tmp_path / "genesis.json", "voter-power", ("alice", "bob", "carol"))
     cli("init", "--genesis", str(genesis), "--seed", "vp")
     for who, bond in (("alice", "2000"), ("bob", "2000"), ("carol", "6000")):
         cli("node", "register", "--from", who, "--role", "miner", "--self-bond", bond)
