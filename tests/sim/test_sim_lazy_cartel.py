@@ -10,9 +10,9 @@ from cor_incentives.sim.attacks import Attack, evaluate_many
 SEEDS = (1, 2, 3, 4, 5)
 
 
-def test_the_cartel_takes_no_fee_from_the_canaries_it_fails_under_rule_29_and_all_of_it_under_28():
+def test_the_cartel_takes_no_fee_from_the_canaries_it_fails_under_rule_30_and_all_of_it_under_29():
     now, before = evaluate_many(
-        [Attack("lazy_cartel", "lazy_cartel"), Attack("lazy_cartel_rule_28", "lazy_cartel", {"rules": "equal_split"})], seeds=SEEDS, workers=1
+        [Attack("lazy_cartel", "lazy_cartel"), Attack("lazy_cartel_rule_29", "lazy_cartel", {"rules": "equal_split"})], seeds=SEEDS, workers=1
     )
     assert now["books"]["ok"] and before["books"]["ok"]
     m, b = now["measured"], before["measured"]
