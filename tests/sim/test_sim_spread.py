@@ -29,19 +29,24 @@ def test_spread_inflation_at_the_defaults_over_five_seeds(verdicts):
     assert m["garbage_miner_assigned"] > 100 and m["garbage_miner_in_consensus"] == 0
 
 
-def test_spread_inflation_is_stopped_as_cor_simulate_judges_it():
-    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided). Against the all-honest twin the honest
-    miners' pay per unit of work *rises* by up to ~4.6 % pooled over seeds 1-20 (the garbage miner's forfeited share going
-    to its co-miners, lie or no lie), and that judge left it undecided (69 % of resamples pass). Against the world
-    without the lie (every validator honest, miner-00 still garbage) the lie moves them -0.9 % .. +1.3 %: stopped. Fails
-    if the honest moves were judged against the all-honest twin again (undecided), or the coalition gained."""
+def test_spread_inflation_as_cor_simulate_judges_it_the_coalition_loses_and_honest_validators_pay_for_its_escalations():
+    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided). Under rule 28 it was stopped: against
+    the world without the lie (every validator honest, miner-00 still garbage) the lie moved honest pay per unit of work
+    -0.9 % .. +1.3 %. From rule 29 (``RULES_ESCALATION_SHARE``) the escalations the lie provokes pay their validators
+    only what the task's first round left of ``validators_per_task`` validations, so the honest validators drawn into
+    them do that work for less: their pay per unit of work falls past the family's 5 % bound (to about -7 %) and the
+    verdict is **open**, a griefing cost (session 33's closing note), while the coalition still loses, against the twin
+    and against the lie's absence. Fails if the coalition gained, if the miners' pay moved past the bound, or if the
+    verdict were open for another reason than the validators' fall."""
     r = evaluate(Attack("spread", "spread_inflation"), workers=2, sequential=True)
-    assert r["books"]["ok"] and r["verdict"] == "stopped", (r["verdict"], r["uncertainty"])
+    assert r["books"]["ok"] and r["verdict"] == "open", (r["verdict"], r["uncertainty"])
     assert r["seeds"] == list(range(1, 21))  # five seeds left it undecided (a noisy family), twenty decide it
     assert {f"{s}~honest_validators" for s in r["seeds"]} <= set(r["head_hashes"])  # the reference world ran on every seed
     m = r["measured"]
-    assert m["max_abs_honest_rate_change"] <= 0.02, m["honest_rate_change"]  # the lie's moves: well inside the 5 % bound
-    assert m["largest_gain"] < max(m["honest_rate_change_vs_twin"].values()) - 0.02  # not the twin's moves (+4.6 %)
+    miners = {n: c for n, c in m["honest_rate_change"].items() if n.startswith("miner-")}
+    validators = {n: c for n, c in m["honest_rate_change"].items() if n.startswith("validator-")}
+    assert miners and validators and max(map(abs, miners.values())) <= 0.05  # the miners: inside the bound
+    assert -0.10 < min(validators.values()) < -0.05 and m["largest_gain"] <= 0.05  # the bound broken by a validator's fall only
     assert r["uncertainty"]["gain_interval"][1] < 0  # the coalition's payout falls in every resample's 95 %
     assert m["coalition_change_vs_honest_validators"] < 0  # the lie itself costs the coalition too
     assert m["garbage_miner_in_consensus"] * 100 <= m["garbage_miner_assigned"]  # at most 1 % of its garbage let in
