@@ -258,6 +258,7 @@ PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter
 SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node line names no tasks (its rows: streams.*.tasks)
 SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
 UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
+STAKE_TICKS_COMMISSION_RULES = 31  # *Commission*: from this rule version "no stake" (all commission) is stake × ticks 0
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 
 
@@ -442,9 +443,12 @@ def published_bonus_rows(account: dict[str, Any], detail: dict[str, Any]) -> lis
     return [{name: values[i] for name, values in columns.items()} for i in range(first, first + count)]
 
 
-def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: str, rewards: dict[str, int]) -> int:
-    """*Stakers' rewards: stake × time* and *Commission*: commission, each position's share, the dust line. Returns Σ lines."""
+def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: str, rewards: dict[str, int], p: dict[str, Any]) -> int:
+    """*Stakers' rewards: stake × time* and *Commission*: commission, each position's share, the dust line. Returns Σ lines.
+    A node with no stake takes all of its reward as commission: from rule 31 no stake × ticks in the epoch, before it no
+    stake at the close."""
     nodes = epoch_json["staking"].get("nodes") or {}
+    no_stake_by = "stake_ticks" if p.get("rule_version", 1) >= STAKE_TICKS_COMMISSION_RULES else "stake"
     total = 0
     commission_lines = {x["address"]: x for x in lines_of(epoch_json, f"{line_name}:commission")}
     node_line_rewards = {(x["address"], x["stream"]): _int(x["detail"]["inputs"].get("reward")) for x in lines_of(epoch_json, f"{line_name}:node")}
@@ -455,7 +459,7 @@ def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: st
             continue
         info = nodes.get(n, {})
         bps = info.get("commission_bps", 0)
-        commission = reward * bps // BPS if info.get("stake", 0) > 0 else reward
+        commission = reward * bps // BPS if _int(info.get(no_stake_by, 0)) > 0 else reward
         line = commission_lines.get(n)
         r.check("commission.amount", f"{line_name} {n}", commission, _int(line["amount_units"]) if line else 0)
         if line:
@@ -818,9 +822,9 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     node_models = None if listed is None else {x["id"]: (x.get("role"), list(x.get("models") or [])) for x in listed}
     apr = audit_staking_apr(r, epoch_json, p, constants, m_rows, node_models)
     for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
-        split = audit_node_reward_split(r, epoch_json, line_name, rewards)
+        split = audit_node_reward_split(r, epoch_json, line_name, rewards, p)
         r.check("stream.paid_equals_lines", stream, split, _int(streams[stream]["paid"]))
-    split = audit_node_reward_split(r, epoch_json, "staking_apr", apr)
+    split = audit_node_reward_split(r, epoch_json, "staking_apr", apr, p)
     r.check("stream.paid_equals_lines", "staking", split, _int(epoch_json["staking"]["paid"]))
     for stream in ("community", "governance"):
         r.check("stream.paid_equals_lines", stream, sum(_int(x["amount_units"]) for x in lines_of(epoch_json, stream)), _int(streams[stream]["paid"]))
