@@ -43,7 +43,7 @@ DOC_SECTIONS = {
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "1781ebbfdd36be8544aee422bf1529f4a136d20a94dc08bb61a4a6832f46a973",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "6b2033d381affa40eba7d876961351ee5080250a70fd28e9e969585d997c2e2f",
+    "Task fees": "559e1124cf03cf1cb774f0d997fea098ef8cd12d95774b9cf8a44210d5a70f70",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "ab2008e05ed4154966ab54f1898428c453e1060f3f85f0cb093073de56f54919",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
