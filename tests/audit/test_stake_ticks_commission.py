@@ -101,7 +101,11 @@ def test_the_auditor_catches_the_old_split_under_the_new_rule(net):
     bundle = auditor.fetch_bundle(published_getter(eng.state), 1)
     lines = bundle["epoch"]["lines"]
     reward = next(int(x["detail"]["inputs"]["reward"]) for x in lines if x["stream"] == "staking_apr:node" and x["address"] == op)
-    ours = [x for x in lines if x["stream"].startswith("staking_apr:") and x["stream"] != "staking_apr:node" and (x["address"] == op or x["detail"].get("node") == op)]
+    ours = [
+        x
+        for x in lines
+        if x["stream"].startswith("staking_apr:") and x["stream"] != "staking_apr:node" and (x["address"] == op or x["detail"].get("node") == op)
+    ]
     for x in ours:
         lines.remove(x)
     if rule >= RULES_STAKE_TICKS_COMMISSION:  # forge rule 30's: all commission
