@@ -166,6 +166,8 @@ def test_cor_task_show_says_who_got_what_of_the_fee_and_names_the_unearned_part(
                 assert sorted(validators) == sorted(task.agreement_ppb)
                 if tid == apart:  # rule 29: the equal split
                     assert set(validators.values()) == {task.split["validators"] // 3}
+        listed = client.get("/v1/tasks").json()["tasks"]  # a list's tasks carry no fee (it reads the settlement's epoch)
+        assert listed and tid in {x["id"] for x in listed} and all("fee" not in x for x in listed)
         text = CliRunner().invoke(app, ["task", "show", str(tid), "--db", url], env={"COLUMNS": "400", "COR_KEYS_DIR": str(tmp / "keys")})
         assert text.exit_code == 0, text.output
         assert f"fee {format_cor(task.charged)} (the treasury's: {view['fee']['treasury']})" in text.output and "task_fee:treasury" in text.output

@@ -35,7 +35,7 @@ def test_the_operator_takes_its_departed_delegators_share_under_rule_30_and_noth
     assert int(b["operator_income"]) - int(m["operator_income"]) - int(m["delegator_reward"]) == 10
 
 
-def test_an_operator_that_keeps_its_bond_is_the_twin():
+def test_an_operator_unbonding_when_its_delegator_leaves_is_stopped_too():
     """The unbond moved to the delegator's own tick still leaves no stake at the close: stopped under 31 as well."""
     (r,) = evaluate_many([Attack("early", "last_tick_unbond", {"unbond_offset_ticks": -50})], seeds=(1,), workers=1)
     assert r["books"]["ok"] and r["passed"] and r["measured"]["stake_at_close"] == [0]

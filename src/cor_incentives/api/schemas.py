@@ -587,7 +587,9 @@ class TaskOut(Out):
     refunded_units: str
     split: dict[str, str] = Field(..., description="Fee split by recipient class, COR.")
     fee: TaskFeeOut | None = Field(
-        None, description="A settled user task: who got what of its price, from its settlement's statement lines (null otherwise)."
+        None,
+        description="A settled user task: who got what of its price, from its settlement's statement lines (null otherwise); "
+        "`GET /v1/tasks/{id}` only, not the list.",
     )
     result: dict[str, Any] | None = Field(
         ...,

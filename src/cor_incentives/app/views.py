@@ -741,10 +741,17 @@ def _task_lines(state: State, t: Any) -> list[EarningItem] | None:
     """The statement lines of settled user task ``t``'s settlement (its ``task_payment`` line and every ``task_fee:*``
     line naming it), from the epoch it settled in: the live epoch's lines or a closed epoch's record, searched from the
     epoch it was created in (its settlement's epoch is not stored: the close may share its tick). None if not found."""
+    closed = t.closed_tick
     for e in range(t.created_epoch, state.epoch + 1):
-        items = state.earnings if e == state.epoch else getattr(epoch_record(state, e), "items", None)
-        if items is None:
-            continue
+        if e == state.epoch:
+            items = state.earnings
+        else:
+            record = epoch_record(state, e)
+            if record is None or closed is None or record.end_tick < closed:  # (settled later: the next epoch)
+                continue
+            if record.start_tick > closed:  # (past it: not found)
+                return None
+            items = record.items
         found = [i for i in items if i.detail.get("task") == t.id and (i.stream == "task_payment" or i.stream in FEE_STREAMS)]
         if any(i.stream == "task_payment" for i in found):
             return found
@@ -782,9 +789,10 @@ def task_fee(state: State, t: Any) -> dict[str, Any] | None:
     }
 
 
-def task(state: State, t: Any) -> dict[str, Any]:
-    """A task with its state machine progress, PoI distances, quality and payments, and its ``result``; a settled user
-    task's ``fee``: who got what of its price (``task_fee``)."""
+def task(state: State, t: Any, *, fee: bool = True) -> dict[str, Any]:
+    """A task with its state machine progress, PoI distances, quality and payments, and its ``result``; with ``fee`` (one
+    task's view, not a list's: it reads the lines of the epoch the task settled in) a settled user task's ``fee``: who got
+    what of its price (``task_fee``)."""
     return {
         "id": t.id,
         "kind": t.kind,
@@ -816,7 +824,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "charged_units": str(t.charged),
         "refunded_units": str(t.refunded),
         "split": {k: format_cor(v) for k, v in t.split.items()},
-        "fee": task_fee(state, t),
+        **({"fee": task_fee(state, t)} if fee else {}),
         "result": task_result(t),
         "miners": [
             {
