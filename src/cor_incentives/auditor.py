@@ -43,16 +43,16 @@ DOC_SECTIONS = {
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "1781ebbfdd36be8544aee422bf1529f4a136d20a94dc08bb61a4a6832f46a973",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "6b2033d381affa40eba7d876961351ee5080250a70fd28e9e969585d997c2e2f",
+    "Task fees": "559e1124cf03cf1cb774f0d997fea098ef8cd12d95774b9cf8a44210d5a70f70",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "ab2008e05ed4154966ab54f1898428c453e1060f3f85f0cb093073de56f54919",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
-    "Stakers' rewards: stake × time": "83dcb7dccb9b4a4bbf50a5b04bda0adf972312ec5c88df0a6755d47b52815b5a",
+    "Stakers' rewards: stake × time": "a502f3c2f933434ec3e91b8baea565fbceb785466fccc2bd234bbd1ec81e0c00",
     # a refusal (rule 20): nothing an epoch document carries to recompute
     "Stake positions: the minimum (rule 20)": "71bfbf667149694eb48b951bc29f934a1f7447cd019706abfd60bd5dd290a11d",
     "Staking APR": "32a904aeeb70139a7fa58e1a4fd9712b3a90ba105c52fe9eba23c054828b18ae",
     "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
-    "Commission": "a7515ef535fd9243f77cf2ba5e359d92b7041a121ca5993a520a45c7460283c4",
+    "Commission": "029b8052be177a8bdb943b9cc4a8a8d32a2072048a5514ca0cd48fc81bd456d4",
     "Slashing": "3d4eeb554cd1d6d20b632fb088ac74721a8b85775568186d46aab9d9fee8932c",
     "Moving stake: redelegation and cancelled unbonding": "c23903738d159c4966ad624843092343300d21f9a13351799754b3bd4f9f426f",
     "Claims and the move of an epoch on chain": "a84fb0cb683fe16d0f21f3b824a933f98b90d93ee956898a6ff5783c64baa9cc",
@@ -258,6 +258,7 @@ PAID_PLANTER_RULES = 18  # *Canaries*: from this rule version a canary's planter
 SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node line names no tasks (its rows: streams.*.tasks)
 SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
 UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
+STAKE_TICKS_COMMISSION_RULES = 31  # *Commission*: from this rule version "no stake" (all commission) is stake × ticks 0
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 
 
@@ -442,9 +443,12 @@ def published_bonus_rows(account: dict[str, Any], detail: dict[str, Any]) -> lis
     return [{name: values[i] for name, values in columns.items()} for i in range(first, first + count)]
 
 
-def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: str, rewards: dict[str, int]) -> int:
-    """*Stakers' rewards: stake × time* and *Commission*: commission, each position's share, the dust line. Returns Σ lines."""
+def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: str, rewards: dict[str, int], p: dict[str, Any]) -> int:
+    """*Stakers' rewards: stake × time* and *Commission*: commission, each position's share, the dust line. Returns Σ lines.
+    A node with no stake takes all of its reward as commission: from rule 31 no stake × ticks in the epoch, before it no
+    stake at the close."""
     nodes = epoch_json["staking"].get("nodes") or {}
+    no_stake_by = "stake_ticks" if p.get("rule_version", 1) >= STAKE_TICKS_COMMISSION_RULES else "stake"
     total = 0
     commission_lines = {x["address"]: x for x in lines_of(epoch_json, f"{line_name}:commission")}
     node_line_rewards = {(x["address"], x["stream"]): _int(x["detail"]["inputs"].get("reward")) for x in lines_of(epoch_json, f"{line_name}:node")}
@@ -455,7 +459,7 @@ def audit_node_reward_split(r: Report, epoch_json: dict[str, Any], line_name: st
             continue
         info = nodes.get(n, {})
         bps = info.get("commission_bps", 0)
-        commission = reward * bps // BPS if info.get("stake", 0) > 0 else reward
+        commission = reward * bps // BPS if _int(info.get(no_stake_by, 0)) > 0 else reward
         line = commission_lines.get(n)
         r.check("commission.amount", f"{line_name} {n}", commission, _int(line["amount_units"]) if line else 0)
         if line:
@@ -818,9 +822,9 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     node_models = None if listed is None else {x["id"]: (x.get("role"), list(x.get("models") or [])) for x in listed}
     apr = audit_staking_apr(r, epoch_json, p, constants, m_rows, node_models)
     for line_name, stream, rewards in (("miner_work", "miners", miner_rewards), ("validator_work", "validators", validator_rewards)):
-        split = audit_node_reward_split(r, epoch_json, line_name, rewards)
+        split = audit_node_reward_split(r, epoch_json, line_name, rewards, p)
         r.check("stream.paid_equals_lines", stream, split, _int(streams[stream]["paid"]))
-    split = audit_node_reward_split(r, epoch_json, "staking_apr", apr)
+    split = audit_node_reward_split(r, epoch_json, "staking_apr", apr, p)
     r.check("stream.paid_equals_lines", "staking", split, _int(epoch_json["staking"]["paid"]))
     for stream in ("community", "governance"):
         r.check("stream.paid_equals_lines", stream, sum(_int(x["amount_units"]) for x in lines_of(epoch_json, stream)), _int(streams[stream]["paid"]))

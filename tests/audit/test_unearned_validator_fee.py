@@ -132,3 +132,45 @@ def test_the_auditor_catches_a_validator_paid_the_unearned_part(net):
     report = auditor.audit_epoch(bundle).to_dict()
     bad = {q: v["total"] - v["matched"] for q, v in report["quantities"].items() if v["matched"] < v["total"]}
     assert bad.get("task_fee.validator") == 3 and bad.get("task_fee.validators_unearned") == 1
+
+
+def test_cor_task_show_says_who_got_what_of_the_fee_and_names_the_unearned_part(net):
+    """``cor task show`` (text and --json) and ``GET /v1/tasks/{id}``: the settled task's ``fee`` lists each line its price
+    paid (miners, validators, router, royalty), the treasury's and the dust, adding up to the price; for the apart task
+    under 30 no validator line and ``validators_unearned`` = the validators' part (in the treasury's), said in words in
+    the text; under 29 the three validators' equal shares and no such sentence."""
+    rule, eng, keys, url, tmp, apart, honest = net
+    client = TestClient(create_app(url))
+    for tid in (apart, honest):
+        task = get_task(eng.state, tid)
+        cli = CliRunner().invoke(app, ["task", "show", str(tid), "--db", url, "--json"])
+        assert cli.exit_code == 0, cli.output
+        api = client.get(f"/v1/tasks/{tid}")
+        assert api.status_code == 200, api.text
+        for view in (json.loads(cli.output), api.json()):
+            fee = view["fee"]
+            assert int(fee["price_units"]) == task.charged > 0
+            paid = [(x["address"], x["stream"], int(x["amount_units"])) for x in fee["paid"]]
+            total = sum(a for _, _, a in paid) + int(fee["treasury_units"]) + int(fee["dust_units"])
+            assert total == task.charged and int(fee["dust_units"]) >= task.split["dust"]
+            miners = {a.miner: a.paid for a in task.miners if a.paid}
+            assert {w: a for w, s, a in paid if s == "task_fee:miner"} == miners
+            validators = {w: a for w, s, a in paid if s == "task_fee:validator"}
+            unearned = tid == apart and rule >= RULES_UNEARNED_VALIDATOR_FEE
+            own = task.split["treasury"] + (0 if task.router else task.split["router"])
+            if unearned:
+                assert validators == {} and int(fee["validators_unearned_units"]) == task.split["validators"] > 0
+                assert int(fee["treasury_units"]) == own + task.split["validators"]
+            else:
+                assert fee["validators_unearned"] is None and int(fee["treasury_units"]) == own
+                assert sorted(validators) == sorted(task.agreement_ppb)
+                if tid == apart:  # rule 29: the equal split
+                    assert set(validators.values()) == {task.split["validators"] // 3}
+        listed = client.get("/v1/tasks").json()["tasks"]  # a list's tasks carry no fee (it reads the settlement's epoch)
+        assert listed and tid in {x["id"] for x in listed} and all("fee" not in x for x in listed)
+        text = CliRunner().invoke(app, ["task", "show", str(tid), "--db", url], env={"COLUMNS": "400", "COR_KEYS_DIR": str(tmp / "keys")})
+        assert text.exit_code == 0, text.output
+        assert f"fee {format_cor(task.charged)} (the treasury's: {view['fee']['treasury']})" in text.output and "task_fee:treasury" in text.output
+        assert ("task_fee:validators_unearned" in text.output) == (tid == apart and rule >= RULES_UNEARNED_VALIDATOR_FEE)
+        said = f"the validators' part {format_cor(task.split['validators'])} went to the treasury, unearned"
+        assert (said in text.output) == (tid == apart and rule >= RULES_UNEARNED_VALIDATOR_FEE), text.output

@@ -1,7 +1,8 @@
 """Pro-rata splits at their edges, where docs/rewards.md names who gets the remainder (s33 zero audit): the governance
 stream's cap excess and the marketplace stream's floors stay in ``pool:network_incentives`` (the epoch record's
 ``back_to_pool`` and the pool's balance both say so), and a delegation that left before the close is paid its stake ×
-ticks when its node still has stake. Each pins a behaviour no other test read at that edge."""
+ticks, whether its node still has stake at the close or (rule 31, finding S1) none: its operator unbonded at the last tick.
+Each pins a behaviour no other test read at that edge."""
 
 from __future__ import annotations
 
@@ -71,11 +72,13 @@ def test_the_marketplace_floors_stay_in_the_pool(monkeypatch):
     assert pool0 - c.balance(POOL) == stream_moves(c, e) == m["paid"]
 
 
+@pytest.mark.parametrize("operator_leaves", [False, True], ids=["operator_stays", "operator_unbonds_at_the_last_tick"])
 @pytest.mark.parametrize("leave_at", [1, 50, 99])
-def test_a_delegation_that_left_before_the_close_is_paid_its_stake_ticks(leave_at):
+def test_a_delegation_that_left_before_the_close_is_paid_its_stake_ticks(leave_at, operator_leaves):
     """'Every position that held stake at any time in the epoch is paid, including one that left before the close':
-    the operator keeps its self-bond, the delegator undelegates all of it at tick ``leave_at`` of the epoch; each is
-    paid R × its stake × ticks // the node's, R = the APR's part after commission, the floors to dust."""
+    the delegator undelegates all of it at tick ``leave_at`` of the epoch, the operator keeps its self-bond or unbonds all
+    of it at tick 99 (no stake at the close: rule 30 made the whole reward commission, rule 31 reads stake × ticks); each
+    is paid R × its stake × ticks // the node's, R = the APR's part after commission, the floors to dust."""
     c = Chain(wallets={"op": 10_000 * COR, "d": 10_000 * COR}, params={"epoch_length_ticks": 100})
     c.as_("op", "node.register", {"role": "validator", "self_bond": str(2000 * COR), "commission_bps": 1000})
     c.as_("d", "stake.delegate", {"node": addr("op"), "amount": str(8000 * COR)})
@@ -85,11 +88,13 @@ def test_a_delegation_that_left_before_the_close_is_paid_its_stake_ticks(leave_a
     c.as_("d", "stake.undelegate", {"node": addr("op"), "amount": str(8000 * COR)})
     if c.state.tick < start + 99:
         c.oracle("tick", {"ticks": start + 99 - c.state.tick})
+    if operator_leaves:
+        c.as_("op", "stake.unbond", {"amount": str(2000 * COR)})
     c.oracle("epoch.close", {})
     rec = c.state.epochs[e]
     node = rec.staking["nodes"][addr("op")]
-    op_ticks, d_ticks = 2000 * COR * (c.state.tick - start), 8000 * COR * leave_at
-    assert node["stake"] == 2000 * COR and node["stake_ticks"] == op_ticks + d_ticks
+    op_ticks, d_ticks = 2000 * COR * (99 if operator_leaves else c.state.tick - start), 8000 * COR * leave_at
+    assert node["stake"] == (0 if operator_leaves else 2000 * COR) and node["stake_ticks"] == op_ticks + d_ticks
     reward = next(i.detail["inputs"]["reward"] for i in rec.items if i.stream == "staking_apr:node" and i.address == addr("op"))
     commission = reward * 1000 // BPS
     rest = reward - commission

@@ -120,7 +120,8 @@ ops = st.lists(
 @given(ops, st.integers(0, 2000))
 def test_stake_time_shares_match_a_naive_count(ops, commission):
     """Within one epoch, whatever the order of credits, ticks and stake changes, each position (including one that left)
-    is paid exactly floor(R × its stake × ticks / the node's), R being every credit's part after commission."""
+    is paid exactly floor(R × its stake × ticks / the node's), R being every credit's part after commission (all of a
+    credit made before any stake × ticks, rule 31)."""
     names = ["d0", "d1", "d2", "d3"]
     params = {"min_self_bond_miner_units": "1", "min_position_units": "1", "epoch_length_ticks": 10_000}
     c = Chain(wallets={"op": 10**22, **{n: 10**23 for n in names}}, params=params, check=False)
@@ -135,8 +136,10 @@ def test_stake_time_shares_match_a_naive_count(ops, commission):
             s.ledger.begin()
             credit_node_reward(s, node, "pool:network_incentives", op[1], "test", {})
             s.ledger.commit()
-            commissions += op[1] * commission // 10_000
-            rest += op[1] - op[1] * commission // 10_000
+            # rule 31 (RULES_STAKE_TICKS_COMMISSION): before any stake × ticks the whole credit is commission
+            taken = op[1] * commission // 10_000 if sum(ticks.values()) else op[1]
+            commissions += taken
+            rest += op[1] - taken
         elif op[0] == "tick":
             c.oracle("tick", {"ticks": op[1]})
             for a, v in stakes.items():
@@ -204,6 +207,7 @@ def test_a_commission_change_applies_from_the_next_epoch():
     c.oracle("epoch.close", {})
     assert c.balance(f"claimable:{node}") == 100 and c.balance(f"claimable:{addr('d')}") == 900  # 0 % in epoch 0
     assert c.state.nodes[node].commission_bps == 500 and c.state.nodes[node].commission_next_bps is None
+    c.oracle("tick", {"ticks": 1})  # stake × ticks in the new epoch (rule 31: a credit before any is all commission)
     credit(1_000)
     c.oracle("epoch.close", {})
     assert c.balance(f"claimable:{node}") == 100 + 50 + 95 and c.balance(f"claimable:{addr('d')}") == 900 + 855

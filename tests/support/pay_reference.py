@@ -1,6 +1,7 @@
 """The close's per-node payments as they were before ``staking.NodePay`` and ``ledger.Transfers`` (main 0990fb9: core/ledger.py
 ``Ledger.transfer`` with a ``writes`` batch, core/staking.py ``accrue_*``, ``credit_node_reward``, ``settle_node_rewards``,
-core/rewards.py ``_pay_stream``, ``process_staking_apr``), copied unchanged but for the names they import: the reference
+core/rewards.py ``_pay_stream``, ``process_staking_apr``), copied unchanged but for the names they import and rule 31's
+"no stake" (no stake × ticks, ``has_stake_ticks``; its commission formula, ``line_formulas``): the reference
 tests/core/test_node_pay.py compares the current code with (same postings in the same order, balances, lines, journal)."""
 
 from __future__ import annotations
@@ -11,21 +12,21 @@ from cor_incentives.core import ledger as acct
 from cor_incentives.core.epoch_document import (
     DUST_FORMULA,
     GATE_INPUTS,
-    LINE_FORMULAS,
     STAKE_FORMULA,
     apr_statement,
     bonus_columns,
     cites_line_formulas,
     commission_detail,
     legacy_commission_detail,
+    line_formulas,
 )
 from cor_incentives.core.errors import InsufficientFunds, InvalidInput, invariant
 from cor_incentives.core.journal import Writes
 from cor_incentives.core.ledger import NETWORK_INCENTIVES_POOL, SOURCES, STAKING_POOL, Ledger, Posting
 from cor_incentives.core.records import Accrual, EarningItem, Node
 from cor_incentives.core.rewards import apr_dues, apr_node, target_apr_bps
-from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
-from cor_incentives.core.staking import _add_line, _write, get_node, stake_of
+from cor_incentives.core.rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, RULES_STAKE_TICKS_COMMISSION, rules_since
+from cor_incentives.core.staking import _add_line, _write, get_node, has_stake_ticks, stake_of
 from cor_incentives.core.state import State
 from cor_incentives.core.streams import LinePart, StakingAccount, Stream, line
 from cor_incentives.core.units import BPS, cor_text
@@ -112,11 +113,12 @@ def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream
     (``journal.Writes``): the same writes, journaled as a few entries.
     """
     node = get_node(state, node_id)
-    commission = amount * node.commission_bps // BPS if node.stake_total > 0 else amount
+    # rule 31 (RULES_STAKE_TICKS_COMMISSION, after this copy): "no stake" is no stake × ticks this epoch
+    has_stake = has_stake_ticks(state, node) if rules_since(state.params, RULES_STAKE_TICKS_COMMISSION) else node.stake_total > 0
+    commission = amount * node.commission_bps // BPS if has_stake else amount
     rest = amount - commission
     if commission:
         _transfer(state.ledger, src, acct.claimable(node_id), commission, line(stream, LinePart.COMMISSION), writes)
-        has_stake = node.stake_total > 0
         if rules_since(state.params, RULES_EPOCH_DOCUMENT):  # cites the node line (core/epoch_document.py)
             cited = commission_detail(node_id, stream, node.commission_bps, amount, has_stake)
         else:
@@ -207,7 +209,7 @@ def _pay_stream(
             "total_weighted": result.total_weighted,
             "formula": formula,
             "params": params_used,
-            "line_formulas": dict(LINE_FORMULAS),
+            "line_formulas": line_formulas(state.params),
             "bonus_rows": columns,
         }
     for i, node_id in enumerate(nodes):

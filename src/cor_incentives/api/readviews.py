@@ -67,7 +67,7 @@ def task_list(
     ``before_id`` of the next page, None when no older task matches (one more match is looked for, not viewed)."""
     candidates = newest_open_tasks if state == OPEN or state in OPEN_TASK_STATES else newest_tasks
     page = list(islice((t for t in candidates(s, after_id, before_id) if task_matches(t, state, assigned, kind)), limit + 1))
-    return {"tasks": [views.task(s, t) for t in page[:limit]], "next_before_id": page[limit - 1].id if len(page) > limit else None}
+    return {"tasks": [views.task(s, t, fee=False) for t in page[:limit]], "next_before_id": page[limit - 1].id if len(page) > limit else None}
 
 
 # --- market ----------------------------------------------------------------------------------

@@ -513,6 +513,35 @@ class TaskValidatorOut(Out):
     )
 
 
+class TaskFeeLineOut(Out):
+    address: str
+    stream: str = Field(..., description="task_fee:miner, task_fee:validator, task_fee:router, task_fee:royalty or task_fee:royalty_parent.")
+    amount: str
+    amount_units: str
+
+
+class TaskFeeOut(Out):
+    price: str = Field(..., description="What the user was charged (COR).")
+    price_units: str
+    paid: list[TaskFeeLineOut] = Field(..., description="Each statement line the price paid an address, in the order it was paid.")
+    treasury: str = Field(
+        ...,
+        description="The treasury's: its split part, the router's part when the task named no router, and (rule 30) the validators' "
+        "part when no reporting validator agreed (`validators_unearned`).",
+    )
+    treasury_units: str
+    treasury_part: str = Field(..., description="The treasury's own part of the split (fee_split_bps.treasury).")
+    router_absent: str | None = Field(..., description="The router's part, to the treasury, when the task named no router (else null).")
+    validators_unearned: str | None = Field(
+        ...,
+        description="Rule 30: the validators' part, to the treasury, because every reporting validator's agreement was 0 (named on the "
+        "user's task_payment line as validators_unearned); null when the validators were paid.",
+    )
+    validators_unearned_units: str | None
+    dust: str = Field(..., description="The split's remainder and the pro-rata floors: the price less every line and the treasury's.")
+    dust_units: str
+
+
 class TaskOut(Out):
     id: int
     kind: str = Field(..., description="user or network.")
@@ -557,6 +586,11 @@ class TaskOut(Out):
     charged_units: str
     refunded_units: str
     split: dict[str, str] = Field(..., description="Fee split by recipient class, COR.")
+    fee: TaskFeeOut | None = Field(
+        None,
+        description="A settled user task: who got what of its price, from its settlement's statement lines (null otherwise); "
+        "`GET /v1/tasks/{id}` only, not the list.",
+    )
     result: dict[str, Any] | None = Field(
         ...,
         description="The answer the network stands behind: among the outputs in consensus, the best quality (then the smallest "

@@ -733,8 +733,66 @@ def task_result(t: Any) -> dict[str, Any] | None:
     }
 
 
-def task(state: State, t: Any) -> dict[str, Any]:
-    """A task with its state machine progress, PoI distances, quality and payments, and its ``result``."""
+FEE_STREAMS = ("task_fee:miner", "task_fee:validator", "task_fee:router", "task_fee:royalty", "task_fee:royalty_parent")
+"""The statement lines a settled user task's price pays (core/fees.py ``settle_fee``), one an address paid."""
+
+
+def _task_lines(state: State, t: Any) -> list[EarningItem] | None:
+    """The statement lines of settled user task ``t``'s settlement (its ``task_payment`` line and every ``task_fee:*``
+    line naming it), from the epoch it settled in: the live epoch's lines or a closed epoch's record, searched from the
+    epoch it was created in (its settlement's epoch is not stored: the close may share its tick). None if not found."""
+    closed = t.closed_tick
+    for e in range(t.created_epoch, state.epoch + 1):
+        if e == state.epoch:
+            items = state.earnings
+        else:
+            record = epoch_record(state, e)
+            if record is None or closed is None or record.end_tick < closed:  # (settled later: the next epoch)
+                continue
+            if record.start_tick > closed:  # (past it: not found)
+                return None
+            items = record.items
+        found = [i for i in items if i.detail.get("task") == t.id and (i.stream == "task_payment" or i.stream in FEE_STREAMS)]
+        if any(i.stream == "task_payment" for i in found):
+            return found
+    return None
+
+
+def task_fee(state: State, t: Any) -> dict[str, Any] | None:
+    """Who got what of a settled user task's price, from its settlement's statement lines (nothing recomputed): each
+    line's address, stream and amount; the treasury's (its split part, the router's when the task named none, and from
+    rule 30 the validators' part when no reporting validator agreed: ``validators_unearned``, named on the user's
+    ``task_payment`` line); the dust (the split's remainder and the pro-rata floors): the price less all of those.
+    None for a task that paid no fee (a network task, or not settled) or whose lines are not found."""
+    if t.kind != "user" or t.state != "SETTLED":
+        return None
+    lines = _task_lines(state, t)
+    if lines is None:
+        return None
+    payment = next(i for i in lines if i.stream == "task_payment")
+    unearned = payment.detail.get("validators_unearned")
+    paid = [i for i in lines if i.stream != "task_payment"]
+    treasury = t.split.get("treasury", 0) + (0 if t.router else t.split.get("router", 0)) + int(unearned or 0)
+    dust = t.charged - sum(i.amount for i in paid) - treasury
+    return {
+        "price": format_cor(t.charged),
+        "price_units": str(t.charged),
+        "paid": [{"address": i.address, "stream": i.stream, "amount": format_cor(i.amount), "amount_units": str(i.amount)} for i in paid],
+        "treasury": format_cor(treasury),
+        "treasury_units": str(treasury),
+        "treasury_part": format_cor(t.split.get("treasury", 0)),  # the split's own part (task_fee:treasury)
+        "router_absent": None if t.router else format_cor(t.split.get("router", 0)),
+        "validators_unearned": None if unearned is None else format_cor(int(unearned)),
+        "validators_unearned_units": None if unearned is None else str(unearned),
+        "dust": format_cor(dust),
+        "dust_units": str(dust),
+    }
+
+
+def task(state: State, t: Any, *, fee: bool = True) -> dict[str, Any]:
+    """A task with its state machine progress, PoI distances, quality and payments, and its ``result``; with ``fee`` (one
+    task's view, not a list's: it reads the lines of the epoch the task settled in) a settled user task's ``fee``: who got
+    what of its price (``task_fee``)."""
     return {
         "id": t.id,
         "kind": t.kind,
@@ -766,6 +824,7 @@ def task(state: State, t: Any) -> dict[str, Any]:
         "charged_units": str(t.charged),
         "refunded_units": str(t.refunded),
         "split": {k: format_cor(v) for k, v in t.split.items()},
+        **({"fee": task_fee(state, t)} if fee else {}),
         "result": task_result(t),
         "miners": [
             {

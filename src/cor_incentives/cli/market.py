@@ -399,7 +399,7 @@ def task_network(
 @task_app.command("show")
 @handle_errors
 def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption, as_json: bool = JsonOption) -> None:
-    """A task: state, assignments, PoI distances, quality, payments."""
+    """A task: state, assignments, PoI distances, quality, payments; a settled user task's fee: who got what of its price."""
     data = connect(db, api).read(lambda s: views.task(s, get_task(s, task)), f"/v1/tasks/{task}")
 
     def render() -> None:
@@ -433,6 +433,21 @@ def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption,
             ["validator", "reported", "agreement", "spread"],
             [[v["validator"], v["reported"], v["agreement_ppb"], v.get("spread_ppb")] for v in data["validators"]],
         )
+        fee = data.get("fee")
+        if fee:  # a settled user task: who got what of its price (its statement lines)
+            rows = [[x["address"], x["stream"], x["amount"]] for x in fee["paid"]]
+            rows.append(["treasury", "task_fee:treasury", fee["treasury_part"]])
+            if fee.get("router_absent"):
+                rows.append(["treasury", "task_fee:router_absent", fee["router_absent"]])
+            if fee.get("validators_unearned"):
+                rows.append(["treasury", "task_fee:validators_unearned", fee["validators_unearned"]])
+            rows.append(["dust", "task_fee:rounding", fee["dust"]])
+            table(f"fee {fee['price']} (the treasury's: {fee['treasury']})", ["to", "what", "amount"], rows)
+            if fee.get("validators_unearned"):
+                console.print(
+                    f"no reporting validator agreed (rule 30): the validators' part {fee['validators_unearned']} went to the treasury, "
+                    "unearned (task_fee:validators_unearned)"
+                )
 
     emit(data, as_json, render)
 

@@ -30,7 +30,7 @@ from .claims import epoch_leaves, merkle_root
 from .community import process_community_rewards, process_community_snapshot
 from .controllers import process_controllers
 from .epoch_columns import ValidationColumns, WorkColumns
-from .epoch_document import LINE_FORMULAS, apr_statement
+from .epoch_document import apr_statement, line_formulas
 from .errors import invariant
 from .governance import process_governance_execution, process_voter_rewards
 from .journal import Writes, attempt
@@ -116,7 +116,7 @@ def _staking_account(state: State) -> dict[str, Any]:
         return {}
     out = staking.to_dict()
     if rules_since(state.params, RULES_EPOCH_DOCUMENT):
-        out |= apr_statement(state.params, staking.budget_binding) | {"line_formulas": dict(LINE_FORMULAS)}
+        out |= apr_statement(state.params, staking.budget_binding) | {"line_formulas": line_formulas(state.params)}
     return out
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 from .params import Params
 from .records import EarningItem, Task, TaskState
-from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_EXPOSED_STAKE, RULES_STAKE_TICKS_COMMISSION, rules_since
 from .streams import EmissionStream, LinePart, Stream, line
 from .work_pay import Bonus, StreamPay, compute_bonus_cap, compute_bonus_equivalent
 
@@ -85,6 +85,16 @@ DUST_FORMULA = "node_reward − Σ node_reward × stake_ticks // node_stake_tick
 LINE_FORMULAS: Mapping[str, str] = {LinePart.COMMISSION: COMMISSION_FORMULA, LinePart.STAKE: STAKE_FORMULA, LinePart.DUST: DUST_FORMULA}
 """The formulas of a node reward's commission, stake and dust lines: from rule version 11 once per stream
 (``line_formulas`` in its account, ``streams.<stream>`` or ``staking``), not on each line."""
+COMMISSION_TICKS_FORMULA = "node_reward × commission_bps // 10000 (all of it when node_stake_ticks = 0)"
+"""The commission line's formula from ``RULES_STAKE_TICKS_COMMISSION`` (31): "no stake" is no stake × ticks this epoch."""
+
+
+def line_formulas(p: Params) -> dict[str, str]:
+    """``LINE_FORMULAS`` under the rules of ``p``: from rule 31 the commission's "no stake" is ``node_stake_ticks = 0``."""
+    if rules_since(p, RULES_STAKE_TICKS_COMMISSION):
+        return {**LINE_FORMULAS, LinePart.COMMISSION: COMMISSION_TICKS_FORMULA}
+    return dict(LINE_FORMULAS)
+
 
 CITING_STREAMS = frozenset({Stream.MINER_WORK, Stream.VALIDATOR_WORK, Stream.STAKING_APR})
 """The streams paid at the close whose lines cite their account (a ``stake_reward`` line, paid outside them, does not)."""

@@ -50,7 +50,7 @@ import numpy.typing as npt
 
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
-from .epoch_document import GATE_INPUTS, LINE_FORMULAS, NODE_INPUTS, NODE_PAY_INPUTS, apr_statement, bonus_columns
+from .epoch_document import GATE_INPUTS, NODE_INPUTS, NODE_PAY_INPUTS, apr_statement, bonus_columns, line_formulas
 from .epoch_rows import NO_CUT, RowColumns, escalation_shared, first_seen, grouped_order, task_runs, tasks_by_node, validation_columns, work_columns
 from .errors import invariant
 from .journal import Writes
@@ -136,7 +136,7 @@ def _pay_stream(
             "total_weighted": result.total_weighted,
             "formula": formula,
             "params": params_used,
-            "line_formulas": dict(LINE_FORMULAS),
+            "line_formulas": line_formulas(state.params),
             "bonus_rows": columns,
         }
     node_line, none_line = line(stream, LinePart.NODE), line(stream, LinePart.NONE)

@@ -205,6 +205,11 @@ RULE_VERSIONS: dict[int, str] = {
     "part goes to the treasury in one posting, reason ``task_fee:validators_unearned``, and the user's ``task_payment`` line "
     "names it (``validators_unearned``) (core/fees.py settle_fee). 1-29 split the part equally among the reporting "
     "validators, so a cartel holding every validator seat of a task was paid for failing its canary (attack lazy_cartel)",
+    31: "a node reward's commission is all of it only when no stake was bonded to the node for a tick of the epoch "
+    "(its stake × ticks, ``node_stake_ticks``, is 0); otherwise commission_bps of it, the rest to every position of the "
+    "epoch by stake × ticks, including those that left before the close (core/staking.py NodePay.credit). 1-30 read "
+    "the node's stake at the close, so an operator that unbonded at the last tick after its delegators left took "
+    "their whole share as commission (finding S1, attack last_tick_unbond)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -293,6 +298,11 @@ RULES_UNEARNED_VALIDATOR_FEE = 30
 treasury (``task_fee:validators_unearned``, core/fees.py ``settle_fee``) and the user's ``task_payment`` line names it;
 earlier (1-29): ``pool // number of reporting validators`` each, so validators who all failed the task's canary were paid
 (attack lazy_cartel)."""
+RULES_STAKE_TICKS_COMMISSION = 31
+"""A node reward (work streams, APR) is all commission only when the node's stake × ticks of the epoch is 0
+(core/staking.py ``has_stake_ticks``); otherwise ``commission_bps`` of it and the rest to the epoch's positions by
+stake × ticks. Earlier (1-30): all commission when the node's stake AT THE CLOSE was 0, so an operator unbonding at the
+last tick took its departed delegators' share (finding S1, attack last_tick_unbond)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

@@ -23,6 +23,11 @@ Rewards to a node's stakers: by stake × time within the epoch
     forgotten.
 
 Commission
+    A node reward is all commission when no stake was bonded to the node for a tick of the epoch; otherwise
+    ``commission_bps`` of it, floored, and the rest to its positions as above. "No stake": from rule version 31
+    (``RULES_STAKE_TICKS_COMMISSION``) the node's stake × ticks of the epoch is 0 (``has_stake_ticks``); 1-30 read its
+    stake at the close (``stake_total``), so an operator that unbonded at the last tick took its departed delegators'
+    share too (finding S1).
     ``node.set_commission`` is bounded (``max_commission_bps``), moves at most
     ``max_commission_change_bps`` from the rate in force, at most once per
     ``commission_change_cooldown_epochs``, and takes effect from the next epoch: the rate that
@@ -48,6 +53,7 @@ from .rules import (
     RULES_NEWCOMER_FLOOR,
     RULES_OFFENCE_ALLOWANCE,
     RULES_SLASHING,
+    RULES_STAKE_TICKS_COMMISSION,
     rules_since,
 )
 from .state import State
@@ -274,6 +280,13 @@ def commission_split(amount: int, commission_bps: int, has_stake: bool) -> tuple
     return commission, amount - commission
 
 
+def has_stake_ticks(state: State, node: Node) -> bool:
+    """Whether stake was bonded to the node for at least one tick of the epoch, up to now: its stake × ticks as
+    ``accrue_stake_ticks`` would count them (``stake_ticks + stake_total × ticks since the mark``) is above 0. Reads only:
+    nothing is accrued or written."""
+    return node.stake_ticks > 0 or (node.stake_total > 0 and state.tick > node.stake_tick_mark)
+
+
 def stake_share(reward: int, stake_ticks: int, node_stake_ticks: int) -> int:
     """A position's share of its node's stakers' reward (``STAKE_FORMULA``): by its stake × ticks, floored."""
     return reward * stake_ticks // node_stake_ticks
@@ -286,13 +299,14 @@ class NodePay:
     (the step's postings journaled through its ``writes`` batch); and the lines made by ``new_earning``. The same
     postings, balances, lines and journal entries, in the same order, as node-by-node calls."""
 
-    __slots__ = ("state", "writes", "_params", "_node_lines", "_move", "_lines", "_stake_lines", "_earnings")
+    __slots__ = ("state", "writes", "_params", "_node_lines", "_ticks", "_move", "_lines", "_stake_lines", "_earnings")
 
     def __init__(self, state: State, writes: Writes | None = None) -> None:
         self.state = state
         self.writes = writes
         self._params = p = state.params
         self._node_lines = rules_since(p, RULES_EPOCH_DOCUMENT)  # a commission line cites the node line (core/epoch_document.py)
+        self._ticks = rules_since(p, RULES_STAKE_TICKS_COMMISSION)  # "no stake": no stake × ticks this epoch (``has_stake``)
         self._move = state.ledger.transfer if writes is None else acct.Transfers(state.ledger, writes).move
         self._lines: dict[str, tuple[str, str]] = {}  # stream -> its commission and stakers lines
         self._stake_lines: dict[str, tuple[bool, str]] = {}  # stake line -> (its formulas cited in the stream account, dust line)
@@ -316,7 +330,7 @@ class NodePay:
         if node is None:
             node = get_node(state, node_id)  # (refused: not found)
         state.touch(node_id)
-        has_stake = node.stake_total > 0
+        has_stake = has_stake_ticks(state, node) if self._ticks else node.stake_total > 0
         commission, rest = commission_split(amount, node.commission_bps, has_stake)
         lines = self._lines.get(stream)
         if lines is None:
@@ -422,8 +436,8 @@ class NodePay:
 def credit_node_reward(state: State, node_id: str, src: str, amount: int, stream: str, detail: dict[str, Any], writes: Writes | None = None) -> int:
     """Credit ``amount`` from ``src`` to a node: commission to its operator, the rest to ``rewards:<node>`` for its stakers.
 
-    Returns the part for the stakers (paid by ``settle_node_rewards``). With no stake at all,
-    everything is commission. A close step crediting many nodes passes one ``writes`` batch
+    Returns the part for the stakers (paid by ``settle_node_rewards``). With no stake (``has_stake``: from rule 31 no
+    stake × ticks this epoch; 1-30 none at the moment), everything is commission. A close step crediting many nodes passes one ``writes`` batch
     (``journal.Writes``): the same writes, journaled as a few entries; and pays them through one ``NodePay``.
     """
     return NodePay(state, writes).credit(node_id, src, amount, stream, detail)

@@ -3,7 +3,7 @@
 Every family is registered here, in one place; a module per area:
 
     staking.py    jit_delegation, jit_bonding, operator_dilution, commission_switch, idle_stake (stopped by rule 14),
-                  dust_positions (stopped by rule 20), node_churn (stopped by rule 23)
+                  dust_positions (stopped by rule 20), node_churn (stopped by rule 23), last_tick_unbond (rule 31)
     slashing.py   slash_dodge_unbond, threshold_split, reregister_after_jail, newcomer_griefing
     evidence.py   equivocation_rewrap, oracle_fabricated_slash
     wash.py       wash_trading, model_tier_farming, declared_tokens

@@ -39,6 +39,13 @@ of the same stake for the same time earns, whatever rule the core uses.
                        rule 23 (rules=before_retire runs rule 22) every record stays, one more per round; from rule 23
                        a node with nothing left leaves at the next close. gain = (the churner's live records at the
                        last probe ÷ at the first) − 1; stopped iff gain ≤ 0 and no churn step was refused.
+    last_tick_unbond   (rule 31, finding S1) miner-00's delegator (8 000 COR from the start) leaves 50 ticks before the
+                       close; the operator unbonds its whole self-bond at the last tick, so the node has no stake at the
+                       close. Until rule 31 (rules=stake_at_close runs rule 30) "no stake" read the stake at the close
+                       and the whole node reward, the departed delegator's stake × time share included, was commission;
+                       from rule 31 it reads the epoch's stake × ticks. The honest twin: the same delegator leaves, the
+                       operator keeps its bond. gain = (the operator's income from the node, commission and its own
+                       share, − the twin's) ÷ the twin's delegator reward; stopped iff gain ≤ 0.
 """
 
 from __future__ import annotations
@@ -46,11 +53,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.params import Params
-from ...core.rules import RULES_EXPOSED_STAKE, RULES_MIN_POSITION, RULES_NODE_RETIRE
+from ...core.rules import RULES_EXPOSED_STAKE, RULES_MIN_POSITION, RULES_NODE_RETIRE, RULES_STAKE_TICKS_COMMISSION
 from ...core.staking import stakers
 from ...core.state import State
 from ...core.state_codec import encode_record
-from ...core.units import COR, cor_text
+from ...core.units import BPS, COR, cor_text
 from ..runner import WALLET_BUFFER, RunResult
 from ..scenarios import NodeGroup, Scenario
 from ..script import ActorScript, Step
@@ -712,4 +719,117 @@ def _node_probe(keys: set[str], samples: list[tuple[int, int, int, int, int]]) -
     return body
 
 
-FAMILIES: tuple[Family, ...] = (JitDelegation(), JitBonding(), OperatorDilution(), CommissionSwitch(), IdleStake(), DustPositions(), NodeChurn())
+STAKE_TICKS_RULES = Rules(RULES_STAKE_TICKS_COMMISSION, "stake_ticks", "stake_at_close")
+
+
+class LastTickUnbond(Family):
+    """last_tick_unbond: the operator times its unbond against a delegator that left during the epoch (finding S1).
+
+    The delegator delegates ``delegation_cor`` to the node before epoch 0 and undelegates all of it ``leave_offset_ticks``
+    before the close, in both worlds; in the attack world the operator also unbonds its whole self-bond
+    ``unbond_offset_ticks`` before the close, so no stake is left at the close. Measured in epoch 0 from the statement
+    lines: the operator's income from the node (its commission and its own staker share, every stream), the delegator's
+    staker share, and the stake × ticks the simulator's clock counted for each."""
+
+    name = "last_tick_unbond"
+    title = "An operator unbonds at the last tick to take a departed delegator's share as commission"
+    criterion = (
+        "an operator that unbonds its whole self-bond at the last tick, after its delegator left, takes nothing of the "
+        "delegator's stake × time share (the operator's income from the node − the honest twin's ≤ 0)"
+    )
+    description = (
+        "miner-00's delegator (8 000 COR from the start) leaves 50 ticks before the close; the operator (self-bond 2 000) "
+        "unbonds all of it one tick before the close, so the node has no stake at the close; the honest twin keeps its bond"
+    )
+    gain_unit = "(the operator's income from the node − the twin's) ÷ the twin's delegator reward"
+    knobs = (
+        Knob("delegation_cor", 8_000, "COR the delegator holds until it leaves", 1, 1_000_000),
+        Knob("leave_offset_ticks", -50, "when the delegator leaves: ticks before the close", -(EPOCH_TICKS - 1), -1),
+        Knob("unbond_offset_ticks", -1, "when the operator unbonds its whole self-bond: ticks before the close", -(EPOCH_TICKS - 1), -1),
+        STAKE_TICKS_RULES.knob(
+            "all commission only when the node's stake × ticks of the epoch is 0", "all commission when the node's stake at the close is 0"
+        ),
+    )
+    OPERATOR = "miner-00"
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        return population_scenario(self.world_name(twin), 1, params=STAKE_TICKS_RULES.params(k))
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        op, d = node(self.OPERATOR), actor("delegator")
+        amount = cor_units(k["delegation_cor"])
+        steps = [Step(int(k["leave_offset_ticks"]), d, "stake.undelegate", _undelegate_all(d, op), (0,), "leave")]
+        if not twin:
+            steps.append(Step(int(k["unbond_offset_ticks"]), op, "stake.unbond", _undelegate_all(op, op, "stake.unbond"), (0,), "unbond"))
+        return StakeScript(
+            sorted(steps, key=lambda x: x.offset),
+            watch=[(op, d), (op, op), (op, "*")],
+            wallets={d: amount},
+            actor_names={"delegator": d},
+            setup_commands=[(d, "stake.delegate", {"node": op, "amount": str(amount)})],
+        )
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        s = made(script, StakeScript)
+        state, clock = s.state, s.clock
+        op, d = node(self.OPERATOR), actor("delegator")
+        shares = staker_rewards(state, 0, op)
+        dust = sum(i.amount for i in state.epochs[0].items if i.stream.endswith(":dust") and i.detail.get("node") == op)
+        took = commission(state, 0, op)
+        return {
+            "commission": took,
+            "commission_bps": state.epochs[0].staking.get("nodes", {}).get(op, {}).get("commission_bps", 0),
+            "operator_share": shares.get(op, 0),
+            "delegator_reward": shares.get(d, 0),
+            "node_reward": took + sum(shares.values()) + dust,
+            "operator_ticks": clock.of(0, op, op),
+            "delegator_ticks": clock.of(0, op, d),
+            "stake_at_close": state.epochs[0].staking.get("nodes", {}).get(op, {}).get("stake"),
+            "steps": {e.label: e.ok for e in s.log},
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        def total(runs: list[dict[str, Any]], what: str) -> int:
+            return sum(r[what] for r in runs)
+
+        income, tincome = (total(a, "commission") + total(a, "operator_share") for a in (attack, twin))
+        dreward, tdreward = total(attack, "delegator_reward"), total(twin, "delegator_reward")
+        gain = None if not tdreward else (income - tincome) / tdreward
+        # the delegator's stake × time share (the simulator's clock) of the node reward less the commission at its rate
+        fair = sum(
+            (r["node_reward"] - r["node_reward"] * r["commission_bps"] // BPS) * r["delegator_ticks"] // (r["delegator_ticks"] + r["operator_ticks"])
+            for r in attack
+            if r["delegator_ticks"]
+        )
+        refused = sorted({label for r in attack + twin for label, ok in r["steps"].items() if not ok})
+        measured = {
+            "rules": k["rules"],
+            "operator_income": str(income),
+            "twin_operator_income": str(tincome),
+            "commission": str(total(attack, "commission")),
+            "twin_commission": str(total(twin, "commission")),
+            "delegator_reward": str(dreward),
+            "twin_delegator_reward": str(tdreward),
+            "delegator_stake_time_share": str(fair),
+            "stake_at_close": [r["stake_at_close"] for r in attack],
+            "refused_steps": refused,
+        }
+        summary = (
+            f"{k['rules']}: the operator unbonding {-int(k['unbond_offset_ticks'])} tick(s) before the close took "
+            f"{income / COR:,.4f} COR from miner-00 (twin {tincome / COR:,.4f}; commission {total(attack, 'commission') / COR:,.4f}), "
+            f"{pct(gain)} of the twin's delegator reward; the delegator that left {-int(k['leave_offset_ticks'])} ticks before "
+            f"it was paid {dreward / COR:,.4f} COR (twin {tdreward / COR:,.4f}, its stake × time share {fair / COR:,.4f})"
+        )
+        return Verdict(gain, gain is not None and gain <= 0 and not refused, measured, summary)
+
+
+FAMILIES: tuple[Family, ...] = (
+    JitDelegation(),
+    JitBonding(),
+    OperatorDilution(),
+    CommissionSwitch(),
+    IdleStake(),
+    DustPositions(),
+    NodeChurn(),
+    LastTickUnbond(),
+)
