@@ -37,7 +37,7 @@ def chain(**params) -> Chain:
             "poor": 10 * COR,
             "staker": 150 * COR,
             "node": 10_000 * COR,
-        }
+        },
     )
     c.oracle("community.appoint", {"curator": addr("cur")})
     c.oracle("epoch.close", {})  # genesis wallets are one epoch old: eligible from epoch 1 on

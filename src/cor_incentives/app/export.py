@@ -30,7 +30,8 @@ def community_why(detail: dict[str, Any]) -> str:
     if detail.get("capped"):
         out += f", capped at {int(detail['member_cap_bps']) / 100:g} % of the stream ({format_cor(int(detail['member_cap']))} COR)"
     if detail.get("budget_binding"):
-        out += f"; pro rata: the epoch's claims ({format_cor(int(detail['claims']))} COR) exceeded the stream ({format_cor(int(detail['budget']))} COR)"
+        claims, budget = format_cor(int(detail["claims"])), format_cor(int(detail["budget"]))
+        out += f"; pro rata: the epoch's claims ({claims} COR) exceeded the stream ({budget} COR)"
     return out + (f" ({detail['why']})" if detail.get("why") else "")
 
 
