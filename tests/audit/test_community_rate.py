@@ -24,11 +24,21 @@ from support.network import make_network
 POINTS = {"bob": 1, "carol": 300}
 
 
-@pytest.fixture(scope="module", params=[RULES_COMMUNITY_RATE, RULES_COMMUNITY_RATE - 1], ids=["rule_31", "rule_30"])
+BINDING = {"community_rate_per_point_units": str(20 * COR), "community_member_cap_bps": 10_000}
+"""Rule 31 with a rate and a cap at which the claims exceed the stream (bob 20 COR, carol 6 000 COR capped at the whole
+stream): pro rata."""
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(RULES_COMMUNITY_RATE, {}), (RULES_COMMUNITY_RATE, BINDING), (RULES_COMMUNITY_RATE - 1, {})],
+    ids=["rule_31", "rule_31_binding", "rule_30"],
+)
 def net(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"community{request.param}")
+    rule, params = request.param
+    tmp = tmp_path_factory.mktemp(f"community{rule}")
     url = f"sqlite:///{tmp / 'cor.db'}"
-    eng, keys = make_network(url, tmp / "keys", n_miners=3, n_validators=3, params={"rule_version": request.param})
+    eng, keys = make_network(url, tmp / "keys", n_miners=3, n_validators=3, params={"rule_version": rule, **params})
     for who in POINTS:
         eng.submit_as(keys["faucet"], "transfer", {"to": keys[who].address, "amount": str(2_000 * COR)})
     eng.submit_as(keys["oracle"], "community.appoint", {"curator": keys["dave"].address})
@@ -38,7 +48,7 @@ def net(request, tmp_path_factory):
             body = {"member": keys[who].address, "kind": "forum", "points": min(100, points - i), "reference": f"{who}-{i}"}
             eng.submit_as(keys["dave"], "community.attest", body)
     eng.submit_as(keys["oracle"], "epoch.close", {})
-    yield request.param, eng, keys, url, tmp
+    yield rule, eng, keys, url, tmp
     eng.store.dispose()
 
 
@@ -66,7 +76,12 @@ def test_the_members_statements_show_the_rate_and_the_cap(net):
     client = TestClient(create_app(url))
     budget = int(client.get("/v1/epochs/1").json()["streams"]["community"]["budget"])
     want = expected(rule, budget, p.community_rate_per_point_units, p.community_member_cap_bps)
-    if rule >= RULES_COMMUNITY_RATE:
+    binding = p.community_member_cap_bps == 10_000
+    rate = format_cor(p.community_rate_per_point_units)
+    claims = 20 * COR + budget  # (binding) carol's 6 000 COR capped at the whole stream
+    if binding:  # each pro rata
+        assert want == {"bob": budget * 20 * COR // claims, "carol": budget * budget // claims} and sum(want.values()) < budget
+    elif rule >= RULES_COMMUNITY_RATE:
         assert want == {"bob": 4 * COR, "carol": budget // 4}  # the rate; the cap (2 500 bps)
     else:
         assert want["bob"] == budget // 301 and want["bob"] > 13 * COR  # the finding: one point, 1/301 of the stream
@@ -80,18 +95,25 @@ def test_the_members_statements_show_the_rate_and_the_cap(net):
             (line,) = [x for x in statement["items"] if x["stream"] == "community"]
             assert int(line["amount_units"]) == want[who] and line["detail"]["points"] == POINTS[who]
             if rule >= RULES_COMMUNITY_RATE:
-                assert int(line["detail"]["rate_units"]) == 4 * COR and line["detail"]["capped"] is (who == "carol")
+                capped = who == "carol"  # (binding: 6 000 COR past the cap, the whole stream)
+                assert int(line["detail"]["rate_units"]) == p.community_rate_per_point_units and line["detail"]["capped"] is capped
+                assert line["detail"]["budget_binding"] is binding
             else:
                 assert "rate_units" not in line["detail"]
         text = CliRunner().invoke(app, ["statement", address, "--epoch", "1", "--db", url, "--keys-dir", str(tmp / "keys")], env={"COLUMNS": "400"})
         csv = CliRunner().invoke(app, ["rewards", address, "--db", url, "--keys-dir", str(tmp / "keys"), "--csv"])
         assert text.exit_code == 0 and csv.exit_code == 0, (text.output, csv.output)
-        said = f"{POINTS[who]} points at 4 COR a point"
-        capped = f"capped at 25 % of the stream ({format_cor(budget // 4)} COR)"
+        said = f"{POINTS[who]} points at {rate} COR a point"
+        capped = (
+            f"capped at 100 % of the stream ({format_cor(budget)} COR)"
+            if binding
+            else f"capped at 25 % of the stream ({format_cor(budget // 4)} COR)"
+        )
         for out in (text.output, csv.output):
             assert (said in out) == (rule >= RULES_COMMUNITY_RATE), out
             assert (capped in out) == (rule >= RULES_COMMUNITY_RATE and who == "carol"), out
-            assert "pro rata" not in out  # 4 + 999 COR claim less than the stream
+            said_binding = f"pro rata: the epoch's claims ({format_cor(claims)} COR) exceeded the stream ({format_cor(budget)} COR)"
+            assert (said_binding in out) is binding and ("pro rata" in out) is binding, out
 
 
 def test_the_auditor_recomputes_the_epoch(net):
