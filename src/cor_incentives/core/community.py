@@ -1,11 +1,12 @@
-"""Community engagement: curators attest contributions with points; the community stream is split by points (docs/design.md §8).
+"""Community engagement: curators attest contributions with points; the community stream pays them by points (docs/design.md §8).
 
 Concepts
     *Curators* are appointed by the oracle (``community.appoint``) or by governance (``curator``
     proposals, through ``appoint_curator`` / ``remove_curator``). A curator attests a member's
     contribution — forum, support, feedback or bug report — with 1..100 points and a reference (a
-    link or id, ≤ 200 characters). At each epoch close the community emission stream is split among
-    the epoch's members pro rata to their points.
+    link or id, ≤ 200 characters). At each epoch close the community emission stream pays the epoch's
+    members by their points: from rule 31 at a rate per point, capped per member, pro rata only when the
+    claims exceed the stream (rules 1-30: the whole stream split pro rata to the points).
 
 Who may be attested (sybil resistance)
     Eligibility is a snapshot taken when the epoch starts (``process_community_snapshot``), so one
