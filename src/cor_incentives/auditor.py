@@ -60,7 +60,7 @@ DOC_SECTIONS = {
     "Governance: deposits": "e301d48804456dbed6da9d6521c811d9c4df6fea0f40ad5467cfe49030c70eec",
     "Governance: treasury spends": "4c94ef55b274b07683a00d6e1faf71e75d73cf8f6d8c343aed68bef4da0e50d4",
     "Governance: voter rewards": "3b74dc5570add2fd68e6e212405ce68fb77cf6e6f28499356846861cdb64554a",
-    "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
+    "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "5467950637f396885eb2c6ae51a7e4f12a81c48bfcaa70a66fc6d529775b05c8",
@@ -259,6 +259,7 @@ SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node lin
 SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
 UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
 STAKE_TICKS_COMMISSION_RULES = 31  # *Commission*: from this rule version "no stake" (all commission) is stake × ticks 0
+COMMUNITY_RATE_RULES = 31  # *Community stream*: from this rule version a point earns a rate, capped per member, pro rata when binding
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 
 
@@ -654,18 +655,35 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
             )
 
 
-def audit_community(r: Report, epoch_json: dict[str, Any]) -> None:
-    """*Community stream*: reward(m) = stream × points(m) // Σ points, over every member line (paid or none)."""
+def audit_community(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> None:
+    """*Community stream*: rules 1-30 reward(m) = stream × points(m) // Σ points; from rule 31 claim(m) = min(points(m) × rate,
+    stream × member_cap_bps // 10 000), paid in full when Σ claims ≤ stream, else stream × claim(m) // Σ claims; over every
+    member line (paid or none), the rate and the cap from the parameters in force, not from the lines."""
     budget = _int(epoch_json["streams"]["community"]["budget"])
     members = [x for x in epoch_json["lines"] if x["stream"] in ("community", "community:none")]
     if not members:
         return
     total = sum(_int(x["detail"]["points"]) for x in members)
+    at_rate = p.get("rule_version", 1) >= COMMUNITY_RATE_RULES
+    claims: dict[str, int] = {}
+    if at_rate:
+        rate, cap = _int(p["community_rate_per_point_units"]), budget * p["community_member_cap_bps"] // BPS
+        claims = {x["address"]: min(_int(x["detail"]["points"]) * rate, cap) for x in members}
+        account = epoch_json["streams"]["community"]
+        r.check("community.rate_units", "streams.community", rate, _int(account.get("rate_units", -1)))
+        r.check("community.claims", "streams.community", sum(claims.values()), _int(account.get("claims", -1)))
+    all_claims = sum(claims.values())
     for x in members:
         d = x["detail"]
         r.check("community.budget", x["address"], budget, _int(d["budget"]))
         r.check("community.total_points", x["address"], total, _int(d["total_points"]))
-        r.check("community.reward", x["address"], budget * _int(d["points"]) // total if total else 0, _int(x["amount_units"]))
+        if at_rate:
+            claim = claims[x["address"]]
+            r.check("community.claim", x["address"], claim, _int(d.get("claim", -1)))
+            reward = claim if all_claims <= budget else budget * claim // all_claims
+        else:
+            reward = budget * _int(d["points"]) // total if total else 0
+        r.check("community.reward", x["address"], reward, _int(x["amount_units"]))
 
 
 def audit_voter_rewards(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> None:
@@ -830,7 +848,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         r.check("stream.paid_equals_lines", stream, sum(_int(x["amount_units"]) for x in lines_of(epoch_json, stream)), _int(streams[stream]["paid"]))
     audit_reputation(r, epoch_json, bundle.get("previous"), tasks, p, constants)
     audit_slashes(r, epoch_json, bundle.get("slashes") or [], p)
-    audit_community(r, epoch_json)
+    audit_community(r, epoch_json, p)
     audit_voter_rewards(r, epoch_json, p)
     for x in lines_of(epoch_json, "task_cancel_fee"):  # *Who is drawn, and what a draw costs*
         d = x["detail"]

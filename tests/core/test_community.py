@@ -25,8 +25,9 @@ def test_community_is_wired():
     assert EPOCH_STEPS.index(process_epoch_advance) < EPOCH_STEPS.index(process_community_snapshot)
 
 
-def chain() -> Chain:
+def chain(**params) -> Chain:
     c = Chain(
+        params=params,
         wallets={
             "cur": 10 * COR,
             "cur2": 10 * COR,
@@ -36,7 +37,7 @@ def chain() -> Chain:
             "poor": 10 * COR,
             "staker": 150 * COR,
             "node": 10_000 * COR,
-        }
+        },
     )
     c.oracle("community.appoint", {"curator": addr("cur")})
     c.oracle("epoch.close", {})  # genesis wallets are one epoch old: eligible from epoch 1 on
@@ -176,7 +177,8 @@ def test_a_curator_has_a_points_budget_per_epoch_and_may_not_attest_addresses_it
 
 
 def test_community_stream_split_by_points_is_claimable():
-    c = chain()
+    """Rules 1-30: the stream split by points (rule 31's rate per point: tests/core/test_community_rate.py)."""
+    c = chain(rule_version=30)
     attest(c, "a", 100, "r1")
     attest(c, "b", 100, "r2", "feedback")
     attest(c, "b", 100, "r3")

@@ -108,6 +108,8 @@ def test_bounty_and_community_flow(cli, tmp_path):
     st = j(cli("statement", "bob", "--epoch", str(epoch), "--json"))
     (line,) = [i for i in st["items"] if i["stream"] == "community"]
     assert line["claimable"] and int(line["amount_units"]) > 0 and line["detail"]["points"] == 40
-    assert int(st["claimable_units"]) >= int(line["amount_units"]) > 1000 * COR
+    # rule 31: 40 points at the rate (4 COR a point), the rest of the stream in the pool (rules 1-30: the whole stream)
+    assert int(line["amount_units"]) == 40 * int(line["detail"]["rate_units"]) == 160 * COR and not line["detail"]["budget_binding"]
+    assert int(st["claimable_units"]) >= int(line["amount_units"])
     assert j(cli("community", "show", "--json"))["points"] == {}
     assert j(cli("verify", "--json"))["ok"]

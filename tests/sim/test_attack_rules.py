@@ -18,6 +18,7 @@ TWO_WAY = PRUNING + (
     "spread_inflation",
     "newcomer_griefing",
     "escalation_cartel",
+    "community_one_point",
 )
 
 

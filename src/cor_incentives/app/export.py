@@ -19,7 +19,20 @@ def why(item: dict[str, Any]) -> str:
     if detail.get("validators_unearned") is not None:  # rule 30: a task_payment whose validators' part went to the treasury
         part = format_cor(int(detail["validators_unearned"]))
         return f"task {detail.get('task')}: no reporting validator agreed; its validators' part ({part} COR) went to the treasury"
+    if item.get("stream") in ("community", "community:none") and "rate_units" in detail:  # rule 31: the community stream's rate
+        return community_why(detail)
     return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
+
+
+def community_why(detail: dict[str, Any]) -> str:
+    """A rule-31 community line's why: its points at the rate, and the cap or the pro-rata split when either applied."""
+    out = f"{detail['points']} points at {format_cor(int(detail['rate_units']))} COR a point"
+    if detail.get("capped"):
+        out += f", capped at {int(detail['member_cap_bps']) / 100:g} % of the stream ({format_cor(int(detail['member_cap']))} COR)"
+    if detail.get("budget_binding"):
+        claims, budget = format_cor(int(detail["claims"])), format_cor(int(detail["budget"]))
+        out += f"; pro rata: the epoch's claims ({claims} COR) exceeded the stream ({budget} COR)"
+    return out + (f" ({detail['why']})" if detail.get("why") else "")
 
 
 def rewards_csv(rewards: dict[str, Any]) -> str:

@@ -1,11 +1,12 @@
-"""Community engagement: curators attest contributions with points; the community stream is split by points (docs/design.md §8).
+"""Community engagement: curators attest contributions with points; the community stream pays them by points (docs/design.md §8).
 
 Concepts
     *Curators* are appointed by the oracle (``community.appoint``) or by governance (``curator``
     proposals, through ``appoint_curator`` / ``remove_curator``). A curator attests a member's
     contribution — forum, support, feedback or bug report — with 1..100 points and a reference (a
-    link or id, ≤ 200 characters). At each epoch close the community emission stream is split among
-    the epoch's members pro rata to their points.
+    link or id, ≤ 200 characters). At each epoch close the community emission stream pays the epoch's
+    members by their points: from rule 31 at a rate per point, capped per member, pro rata only when the
+    claims exceed the stream (rules 1-30: the whole stream split pro rata to the points).
 
 Who may be attested (sybil resistance)
     Eligibility is a snapshot taken when the epoch starts (``process_community_snapshot``), so one
@@ -37,17 +38,28 @@ Messages (the order of the checks is the precedence of the rejections)
         ``member_linked_to_curator``, ``member_points_cap``, ``curator_budget_spent``, ``too_many_attestations``
 
 Epoch close (``process_community_rewards``, after ``process_emission``, before the record step)
-    budget = the epoch's ``community`` stream (in ``pool:network_incentives``);
-    member's reward = budget × points // Σ points, from ``pool:network_incentives`` to
-    ``claimable:<member>`` (a line ``community`` of the statement, part of the epoch's Merkle leaf).
-    When the next epoch starts, its eligibility snapshot is taken.
+    budget = the epoch's ``community`` stream (in ``pool:network_incentives``); each member's reward goes from
+    ``pool:network_incentives`` to ``claimable:<member>`` (a line ``community`` of the statement, part of the epoch's
+    Merkle leaf). From rule version 31 (``RULES_COMMUNITY_RATE``) a point earns a governed rate, as a work unit does
+    (work_pay.py), and one member at most a share of the stream::
+
+        cap      = budget × community_member_cap_bps // 10 000
+        claim(m) = min(points(m) × community_rate_per_point_units, cap)          (``community_claim``)
+        claims   = Σ claim
+        reward(m)= claim(m)                      when claims ≤ budget
+                 = budget × claim(m) // claims   when claims > budget (the budget binds: pro rata)
+
+    Rule versions 1-30: reward(m) = budget × points(m) // Σ points (``community_reward``), so one point alone in an
+    epoch took the whole stream. When the next epoch starts, its eligibility snapshot is taken.
 
 Rounding
-    The floors, and the whole budget when nobody was attested, stay in ``pool:network_incentives``.
+    The floors, the claims under the stream (rule 31: budget − Σ reward, the cap's excess included), and the whole
+    budget when nobody was attested, stay in ``pool:network_incentives`` (the stream record's ``back_to_pool``).
 
 Parameters (in ``Params``; governance may change them)
     ``community_min_stake_units``, ``community_min_balance_units``, ``community_min_account_age_epochs``,
-    ``community_max_points_per_member_epoch``, ``community_curator_points_per_epoch``.
+    ``community_max_points_per_member_epoch``, ``community_curator_points_per_epoch``; from rule 31
+    ``community_rate_per_point_units`` and ``community_member_cap_bps``.
 """
 
 from __future__ import annotations
@@ -59,9 +71,11 @@ from .accounts import is_linked
 from .errors import Conflict, InvalidInput, NotFound, Unauthorized, invariant
 from .ledger import NETWORK_INCENTIVES_POOL
 from .records import Attestation, EarningItem
+from .rules import RULES_COMMUNITY_RATE, rules_since
 from .snapshots import stake_at_epoch_start
 from .state import State
 from .streams import EmissionStream, LinePart, Stream, line
+from .units import BPS
 from .units import address as parse_address
 
 KINDS = ("forum", "support", "feedback", "bug_report")
@@ -180,16 +194,56 @@ def process_community_attest(state: State, actor: str, body: dict[str, Any]) -> 
 
 
 def community_reward(budget: int, points: int, total_points: int) -> int:
-    """A member's share of the stream: budget × points // Σ points."""
+    """A member's share of the stream under rule versions 1-30: budget × points // Σ points."""
     return budget * points // total_points
 
 
+RATE_FORMULA = (
+    "claim = min(points × rate_units, member_cap); member_cap = budget × member_cap_bps // 10000; reward = claim, or "
+    "budget × claim // claims when the claims exceed the budget"
+)
+"""The formula a community line states from rule version 31 (``community_claim``, ``community_rate_reward``)."""
+
+
+def community_cap(budget: int, cap_bps: int) -> int:
+    """The most one member may claim in an epoch (rule 31): budget × community_member_cap_bps // 10 000."""
+    return budget * cap_bps // BPS
+
+
+def community_claim(points: int, rate_units: int, cap: int) -> int:
+    """A member's claim (rule 31): its points at the rate, at most the per-member cap."""
+    return min(points * rate_units, cap)
+
+
+def community_rate_reward(budget: int, claim: int, claims: int) -> int:
+    """A member's reward (rule 31): its claim while the claims fit the budget, else its pro-rata share of the budget."""
+    return claim if claims <= budget else budget * claim // claims
+
+
 def process_community_rewards(state: State) -> None:
-    """Split the community stream by attested points into claimable rewards; clear the epoch's points."""
+    """Pay the community stream by attested points (rule 31: at the rate, capped, pro rata only when the budget binds) into
+    claimable rewards; clear the epoch's points."""
+    p = state.params
+    at_rate = rules_since(p, RULES_COMMUNITY_RATE)
     budget = state.epoch_streams.budget(EmissionStream.COMMUNITY)
     total = sum(state.community_points.values())
+    cap = community_cap(budget, p.community_member_cap_bps)
+    claim = {m: community_claim(pts, p.community_rate_per_point_units, cap) for m, pts in state.community_points.items()} if at_rate else {}
+    claims = sum(claim.values())
+    inputs = (
+        {
+            "rate_units": p.community_rate_per_point_units,
+            "member_cap_bps": p.community_member_cap_bps,
+            "member_cap": cap,
+            "total_points": total,
+            "claims": claims,
+            "budget_binding": claims > budget,
+        }
+        if at_rate
+        else None
+    )
     if not total or not budget:
-        state.epoch_streams.record(EmissionStream.COMMUNITY, budget, 0, 0, "no attested points this epoch" if not total else None)
+        state.epoch_streams.record(EmissionStream.COMMUNITY, budget, 0, 0, "no attested points this epoch" if not total else None, inputs)
     else:
         invariant(state.ledger.balance(NETWORK_INCENTIVES_POOL) >= budget, "community stream exceeds the pool")
         paid = earners = 0
@@ -200,22 +254,42 @@ def process_community_rewards(state: State) -> None:
             )
         for member in sorted(state.community_points):
             points = state.community_points[member]
-            amount = community_reward(budget, points, total)
-            detail = {
-                "formula": "budget × points // total_points",
-                "budget": budget,
-                "points": points,
-                "total_points": total,
-                "attestations": by_member.get(member, []),
-            }
+            detail: dict[str, Any]
+            if at_rate:
+                amount = community_rate_reward(budget, claim[member], claims)
+                detail = {
+                    "formula": RATE_FORMULA,
+                    "budget": budget,
+                    "points": points,
+                    "total_points": total,
+                    "rate_units": p.community_rate_per_point_units,
+                    "member_cap_bps": p.community_member_cap_bps,
+                    "member_cap": cap,
+                    "capped": points * p.community_rate_per_point_units > cap,
+                    "claim": claim[member],
+                    "claims": claims,
+                    "budget_binding": claims > budget,
+                    "attestations": by_member.get(member, []),
+                }
+            else:
+                amount = community_reward(budget, points, total)
+                detail = {
+                    "formula": "budget × points // total_points",
+                    "budget": budget,
+                    "points": points,
+                    "total_points": total,
+                    "attestations": by_member.get(member, []),
+                }
+            invariant(0 <= amount <= budget and (not at_rate or amount <= claim[member]), f"community reward {amount} of {member}")
             if amount:
                 state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(member), amount, Stream.COMMUNITY)
                 state.earnings.append(EarningItem(member, Stream.COMMUNITY, amount, detail, True))
                 paid += amount
                 earners += 1
             else:
-                state.earnings.append(EarningItem(member, line(Stream.COMMUNITY, LinePart.NONE), 0, {**detail, "why": "share rounds down to zero"}))
-        state.epoch_streams.record(EmissionStream.COMMUNITY, budget, paid, earners)
+                why = "its claim or its pro-rata share is zero" if at_rate else "share rounds down to zero"
+                state.earnings.append(EarningItem(member, line(Stream.COMMUNITY, LinePart.NONE), 0, {**detail, "why": why}))
+        state.epoch_streams.record(EmissionStream.COMMUNITY, budget, paid, earners, None, inputs)
     state.community_points = {}
     state.attestations = []
     state.attested = set()  # (derived from ``attestations``)

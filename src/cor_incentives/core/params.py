@@ -343,6 +343,24 @@ class Params:
     )
     community_max_points_per_member_epoch: int = _p(300, 1, 10**6, "attested points one member may earn in one epoch")
     community_curator_points_per_epoch: int = _p(1_000, 1, 10**9, "points one curator may give in one epoch, over all members")
+    # rule 31 (RULES_COMMUNITY_RATE): the community stream pays a rate per point (no effect under earlier rules)
+    community_rate_per_point_units: int = _p(
+        4 * COR,
+        0,
+        U256,
+        "from rule version 31: emission per attested community point, paid from the community stream up to its budget (pro "
+        "rata only when the epoch's claims exceed it; what is not claimed stays in pool:network_incentives); one curator's "
+        "whole budget of points (community_curator_points_per_epoch, 1 000) claims about the stream (4 000 COR at epoch 0)",
+        'devnet choice, as the work streams\' rates: docs/rewards.md "Community stream"',
+    )
+    community_member_cap_bps: int = _p(
+        2_500,
+        0,
+        BPS,
+        "from rule version 31: the most one member may claim from the community stream in one epoch, as a share of the stream "
+        "(as gov_voter_reward_cap_bps for a voter); the excess stays in pool:network_incentives",
+        'devnet choice, as gov_voter_reward_cap_bps: docs/rewards.md "Community stream"',
+    )
     listed_model_tiers: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({}),
         metadata={

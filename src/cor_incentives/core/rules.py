@@ -205,11 +205,16 @@ RULE_VERSIONS: dict[int, str] = {
     "part goes to the treasury in one posting, reason ``task_fee:validators_unearned``, and the user's ``task_payment`` line "
     "names it (``validators_unearned``) (core/fees.py settle_fee). 1-29 split the part equally among the reporting "
     "validators, so a cartel holding every validator seat of a task was paid for failing its canary (attack lazy_cartel)",
-    31: "a node reward's commission is all of it only when no stake was bonded to the node for a tick of the epoch "
+    31: "several money rules, each named by its constant: (RULES_STAKE_TICKS_COMMISSION) a node reward's commission is all of it only when no stake was bonded to the node for a tick of the epoch "
     "(its stake × ticks, ``node_stake_ticks``, is 0); otherwise commission_bps of it, the rest to every position of the "
     "epoch by stake × ticks, including those that left before the close (core/staking.py NodePay.credit). 1-30 read "
     "the node's stake at the close, so an operator that unbonded at the last tick after its delegators left took "
-    "their whole share as commission (finding S1, attack last_tick_unbond)",
+    "their whole share as commission (finding S1, attack last_tick_unbond); (RULES_COMMUNITY_RATE) the community stream pays each member a rate per attested point, capped per member: claim = "
+    "min(points x community_rate_per_point_units, stream x community_member_cap_bps // 10000), paid in full while the "
+    "claims fit the stream and pro rata (stream x claim // claims) only when they exceed it; what is not claimed stays in "
+    "pool:network_incentives (core/community.py). 1-30: stream x points // the epoch's points, so one 1-point attestation "
+    "in an epoch with no other took the whole stream (3 996 COR, where a point of a 900-point epoch earned 4.44 COR) and "
+    "a curator with one unlinked address took the stream every quiet epoch (attack community_one_point)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -303,6 +308,11 @@ RULES_STAKE_TICKS_COMMISSION = 31
 (core/staking.py ``has_stake_ticks``); otherwise ``commission_bps`` of it and the rest to the epoch's positions by
 stake × ticks. Earlier (1-30): all commission when the node's stake AT THE CLOSE was 0, so an operator unbonding at the
 last tick took its departed delegators' share (finding S1, attack last_tick_unbond)."""
+RULES_COMMUNITY_RATE = 31
+"""The community stream pays ``community_rate_per_point_units`` per attested point, at most ``community_member_cap_bps`` of
+the stream per member, pro rata only when the claims exceed the stream; the rest stays in ``pool:network_incentives``
+(core/community.py ``community_claim``). Earlier (1-30): ``stream x points // Σ points``, so one point in an otherwise
+quiet epoch took the whole stream (attack community_one_point)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

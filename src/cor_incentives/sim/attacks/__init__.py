@@ -9,7 +9,7 @@ Every family is registered here, in one place; a module per area:
     wash.py       wash_trading, model_tier_farming, declared_tokens
     governance.py flash_governance, self_proposal, voter_farming
     bounties.py   bounty_self_award, challenge_early_finalize, bounty_spam (stopped by rule 21), bounty_churn (stopped by rule 22)
-    community.py  curator_puppets
+    community.py  curator_puppets, community_one_point (stopped by rule 31)
     assignment.py assignment_grinding, cancel_lottery
     validators.py echo_validator, max_reporter, collusion_49
     spread.py     spread_inflation
