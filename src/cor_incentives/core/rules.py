@@ -205,6 +205,11 @@ RULE_VERSIONS: dict[int, str] = {
     "part goes to the treasury in one posting, reason ``task_fee:validators_unearned``, and the user's ``task_payment`` line "
     "names it (``validators_unearned``) (core/fees.py settle_fee). 1-29 split the part equally among the reporting "
     "validators, so a cartel holding every validator seat of a task was paid for failing its canary (attack lazy_cartel)",
+    31: "the marketplace stream pays a model's usage at a rate: claim = usage x marketplace_usage_rate_units // 10**9 (usage = "
+    "Σ units x quality_ppb of the model's in-consensus rows of network tasks), paid in full, or budget x claim // Σ claims when "
+    "the claims exceed the stream's budget; what is not earned stays in pool:network_incentives (core/rewards.py "
+    "marketplace_shares). 1-30 split the whole stream by usage, so one network task paid its model's owner the whole "
+    "stream, as much as ten (attack marketplace_one_task)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -293,6 +298,11 @@ RULES_UNEARNED_VALIDATOR_FEE = 30
 treasury (``task_fee:validators_unearned``, core/fees.py ``settle_fee``) and the user's ``task_payment`` line names it;
 earlier (1-29): ``pool // number of reporting validators`` each, so validators who all failed the task's canary were paid
 (attack lazy_cartel)."""
+RULES_MARKETPLACE_RATE = 31
+"""The marketplace stream pays each model ``marketplace_usage_rate_units`` per unit of usage (core/rewards.py
+``marketplace_shares``), pro rata only when the claims exceed the budget; the rest stays in ``pool:network_incentives``.
+Earlier (1-30): the whole stream by usage, so one network task of a model paid its owner the whole stream (attack
+marketplace_one_task)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole
