@@ -21,15 +21,24 @@ from cor_incentives.core.units import PPB, format_cor
 from support.audit_scenario import network_task, run_task
 from support.network import make_network
 
+BINDING = str(10**30)  # a rate at which the one task's claim exceeds the stream's budget
 
-@pytest.fixture(scope="module", params=[RULES_MARKETPLACE_RATE, RULES_MARKETPLACE_RATE - 1], ids=["rule_31", "rule_30"])
+
+@pytest.fixture(
+    scope="module",
+    params=[(RULES_MARKETPLACE_RATE, None), (RULES_MARKETPLACE_RATE, BINDING), (RULES_MARKETPLACE_RATE - 1, None)],
+    ids=["rule_31", "rule_31_binding", "rule_30"],
+)
 def net(request, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp(f"marketplace{request.param}")
+    rule, rate = request.param
+    tmp = tmp_path_factory.mktemp(f"marketplace{rule}")
     url = f"sqlite:///{tmp / 'cor.db'}"
-    eng, keys = make_network(url, tmp / "keys", n_miners=3, n_validators=3, params={"rule_version": request.param, "redundancy": 3})
+    params = {"rule_version": rule, "redundancy": 3} | ({"marketplace_usage_rate_units": rate} if rate else {})
+    eng, keys = make_network(url, tmp / "keys", n_miners=3, n_validators=3, params=params)
     run_task(eng, keys, network_task(eng, keys, "Name a prime number."), garbage=False, seed=0)
+    run_task(eng, keys, network_task(eng, keys, "Name a city."), garbage=True, seed=1)
     eng.submit_as(keys["oracle"], "epoch.close", {})
-    yield request.param, eng, keys, url, tmp
+    yield rule, eng, keys, url, tmp
     eng.store.dispose()
 
 
@@ -45,17 +54,22 @@ def test_the_owners_statement_shows_the_usage_at_the_rate(net):
     stream = epoch["streams"]["marketplace"]
     budget = int(stream["budget"])
     rate = eng.state.params.marketplace_usage_rate_units
+    binding = rule >= RULES_MARKETPLACE_RATE and rate == int(BINDING)
     for statement in (api.json(), json.loads(cli.output)):
         (line,) = [x for x in statement["items"] if x["stream"] == "marketplace"]
         inputs = line["detail"]["inputs"]
         usage = int(inputs["usage"])
         assert usage > 0
-        if rule >= RULES_MARKETPLACE_RATE:
+        if binding:  # one model: the whole budget, pro rata (budget × claim // claim)
+            assert int(line["amount_units"]) == budget < int(inputs["claim"]) == usage * rate // PPB == int(inputs["claims"])
+        elif rule >= RULES_MARKETPLACE_RATE:
             assert int(line["amount_units"]) == usage * rate // PPB == int(inputs["claim"]) < budget
             assert int(inputs["marketplace_usage_rate_units"]) == rate
         else:
             assert int(line["amount_units"]) == budget and "claim" not in inputs
-    if rule >= RULES_MARKETPLACE_RATE:
+    if binding:
+        assert stream["budget_binding"] is True and int(stream["paid"]) == budget and int(stream["claims"]) == usage * rate // PPB
+    elif rule >= RULES_MARKETPLACE_RATE:
         assert int(stream["rate_units"]) == rate and int(stream["paid"]) == usage * rate // PPB and stream["budget_binding"] is False
         assert int(stream["back_to_pool"]) == budget - usage * rate // PPB
     else:
@@ -65,8 +79,10 @@ def test_the_owners_statement_shows_the_usage_at_the_rate(net):
     csv = CliRunner().invoke(app, ["rewards", dev, "--db", url, "--keys-dir", str(tmp / "keys"), "--csv"])
     assert text.exit_code == 0 and csv.exit_code == 0, (text.output, csv.output)
     said = f"units of usage in network tasks × {format_cor(rate)} COR a unit = {format_cor(usage * rate // PPB)} COR"
+    pro_rata = f"pro rata: the claims ({format_cor(usage * rate // PPB)} COR) exceeded the stream's budget ({format_cor(budget)} COR)"
     for out in (text.output, csv.output):
         assert (said in out) == (rule >= RULES_MARKETPLACE_RATE), out
+        assert (pro_rata in out) == binding, out
 
 
 def test_the_auditor_recomputes_the_epoch(net):
@@ -86,6 +102,8 @@ def test_the_auditor_catches_the_whole_stream_paid_under_rule_31(net):
         pytest.skip("rule 30 pays the whole stream")
     bundle = auditor.fetch_bundle(published_getter(eng.state), 0)
     stream = bundle["epoch"]["streams"]["marketplace"]
+    if stream["budget_binding"]:
+        pytest.skip("the claims exceed the budget: the whole stream is due")
     for x in bundle["epoch"]["lines"]:
         if x["stream"] == "marketplace":
             x["amount_units"] = str(stream["budget"])
