@@ -45,7 +45,7 @@ DOC_SECTIONS = {
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "559e1124cf03cf1cb774f0d997fea098ef8cd12d95774b9cf8a44210d5a70f70",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
-    "Marketplace stream": "ab2008e05ed4154966ab54f1898428c453e1060f3f85f0cb093073de56f54919",
+    "Marketplace stream": "864a99ab91ecd99bf8545f7f98d60b142eb9d87b08ae6ec3e08fc35fce0b9b7e",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
     "Stakers' rewards: stake × time": "a502f3c2f933434ec3e91b8baea565fbceb785466fccc2bd234bbd1ec81e0c00",
     # a refusal (rule 20): nothing an epoch document carries to recompute
@@ -260,6 +260,7 @@ SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid fr
 UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
 STAKE_TICKS_COMMISSION_RULES = 31  # *Commission*: from this rule version "no stake" (all commission) is stake × ticks 0
 COMMUNITY_RATE_RULES = 31  # *Community stream*: from this rule version a point earns a rate, capped per member, pro rata when binding
+MARKETPLACE_RATE_RULES = 31  # *Marketplace stream*: from this rule version a model earns its usage at the rate (pro rata when binding)
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 
 
@@ -575,7 +576,9 @@ def audit_staking_apr(
 
 
 def audit_marketplace(r: Report, epoch_json: dict[str, Any], rows: list[Row], p: dict[str, Any], models: dict[str, dict[str, Any]]) -> None:
-    """*Marketplace stream*: each model's usage in network tasks, its owner's share, a fine-tune's parent royalty."""
+    """*Marketplace stream*: each model's usage in network tasks, its owner's share, a fine-tune's parent royalty; from rule 31
+    a model's share is its claim at ``marketplace_usage_rate_units`` per unit of usage (pro rata only when the claims
+    exceed the budget), not the whole stream by usage."""
     s = epoch_json["streams"]["marketplace"]
     budget = _int(s["budget"])
     usage: dict[str, int] = {}
@@ -583,9 +586,21 @@ def audit_marketplace(r: Report, epoch_json: dict[str, Any], rows: list[Row], p:
         if x.in_consensus and x.network and x.model in models:
             usage[x.model] = usage.get(x.model, 0) + x.units * x.quality_ppb
     total = sum(usage.values())
+    rated = p.get("rule_version", 1) >= MARKETPLACE_RATE_RULES
+    if rated:  # claim = usage × rate // 1e9, in full while Σ claims fit the budget, else budget × claim // Σ claims
+        rate = _int(p["marketplace_usage_rate_units"])
+        claim = {m: u * rate // PPB for m, u in usage.items()}
+        claims = sum(claim.values())
+        share_of = {m: c if claims <= budget else budget * c // claims for m, c in claim.items()}
+        r.check("marketplace.rate_units", "marketplace", rate, _int(s.get("rate_units")))
+        r.check("marketplace.claims", "marketplace", claims if budget else 0, _int(s.get("claims")))
+        if total and budget:
+            r.check("marketplace.budget_binding", "marketplace", claims > budget, s.get("budget_binding"))
+    else:
+        share_of = {m: budget * u // total for m, u in usage.items()} if total else {}
     expected: dict[tuple[str, str], int] = {}
     for m in sorted(usage):
-        share = budget * usage[m] // total
+        share = share_of[m]
         model = models[m]
         parent = model.get("parent")
         if parent and parent in models:

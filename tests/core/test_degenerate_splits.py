@@ -52,9 +52,14 @@ def test_a_lone_voter_is_paid_its_cap_and_the_excess_stays_in_the_pool():
     assert pool0 - c.balance(POOL) == g["paid"]  # the excess never left the pool
 
 
-def test_the_marketplace_floors_stay_in_the_pool(monkeypatch):
-    """Three models with useful usage 1, 2 and 4: each owner gets budget × usage // 7, and the floors stay in the pool."""
-    c = aged_validators({"a": 2000})
+@pytest.mark.parametrize(
+    "params", [{"rule_version": 30}, {"marketplace_usage_rate_units": str(10**30)}], ids=["rule_30_whole_stream", "rule_31_budget_binding"]
+)
+def test_the_marketplace_floors_stay_in_the_pool(monkeypatch, params):
+    """Three models with useful usage 1, 2 and 4: each owner gets budget × usage // 7, and the floors stay in the pool (rule
+    30: the whole stream by usage; from rule 31 the same when the claims, usage × 10**21 each at this rate, exceed the
+    budget: budget × claim // Σ claims)."""
+    c = aged_validators({"a": 2000}, params)
     usage = {"m-a": 1, "m-b": 2, "m-c": 4}
     owners = {"m-a": "a", "m-b": "b", "m-c": "c"}
     for model_id, owner in owners.items():

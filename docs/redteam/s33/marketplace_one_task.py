@@ -1,6 +1,7 @@
 """Finding K1: the marketplace stream has no rate: the models used by the epoch's in-consensus network rows share the
 WHOLE stream (1 000 bps of emission) whatever the usage, so one network task of 12 + 1 tokens pays its model's owner
 ~5 000 COR while its three miners earn ~100 COR of work reward. Who gets it is the oracle's choice of model.
+Fixed by rule 31 (RULES_MARKETPLACE_RATE): the usage earns marketplace_usage_rate_units a unit (24.48 COR for one task).
 Run: PYTHONPATH=$PWD/src:$PWD/tests .venv/bin/python docs/redteam/s33/marketplace_one_task.py"""
 from cor_incentives.core.units import COR
 from support.chain import addr

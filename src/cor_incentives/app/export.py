@@ -21,6 +21,9 @@ def why(item: dict[str, Any]) -> str:
         return f"task {detail.get('task')}: no reporting validator agreed; its validators' part ({part} COR) went to the treasury"
     if item.get("stream") in ("community", "community:none") and "rate_units" in detail:  # rule 31: the community stream's rate
         return community_why(detail)
+    inputs = detail.get("inputs") or {}
+    if item.get("stream") == "marketplace" and "marketplace_usage_rate_units" in inputs:  # rule 31: the usage at the rate
+        return marketplace_why(inputs)
     return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
 
 
@@ -33,6 +36,18 @@ def community_why(detail: dict[str, Any]) -> str:
         claims, budget = format_cor(int(detail["claims"])), format_cor(int(detail["budget"]))
         out += f"; pro rata: the epoch's claims ({claims} COR) exceeded the stream ({budget} COR)"
     return out + (f" ({detail['why']})" if detail.get("why") else "")
+
+
+def marketplace_why(inputs: dict[str, Any]) -> str:
+    """A rule-31 marketplace line in words: the model's usage in network tasks at the rate, pro rata when the stream's budget
+    bound, and the part a fine-tune's share pays its parent's owner."""
+    usage, rate, claim, claims, stream = (int(inputs[k]) for k in ("usage", "marketplace_usage_rate_units", "claim", "claims", "stream"))
+    said = f"model {inputs['model']}: {usage / 10**9:,.2f} units of usage in network tasks × {format_cor(rate)} COR a unit = {format_cor(claim)} COR"
+    if claims > stream:
+        said += f", pro rata: the claims ({format_cor(claims)} COR) exceeded the stream's budget ({format_cor(stream)} COR)"
+    if inputs.get("role") == "parent_owner":
+        said += f"; to the parent model's owner: parent_royalty_bps ({int(inputs['parent_royalty_bps'])}) of it"
+    return said
 
 
 def rewards_csv(rewards: dict[str, Any]) -> str:

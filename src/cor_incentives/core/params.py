@@ -267,6 +267,15 @@ class Params:
         "paid from the validators stream up to its budget (about half of it at `cor simulate`'s default load, 5 validators a task, "
         "so that tasks escalated to twice their validators still fit)",
     )
+    marketplace_usage_rate_units: int = _p(
+        3 * COR // 10,
+        0,
+        U256,
+        "from rule version 31: emission per unit of a model's useful usage in network tasks (one complexity unit at quality 1.0 "
+        "in consensus), paid to its owner from the marketplace stream up to its budget (chosen as network_work_rate_units is: "
+        "`cor simulate`'s default load, 20 network tasks an epoch, ~8 000 units of usage, earns about half the budget)",
+        'devnet choice: docs/rewards.md "Marketplace stream"',
+    )
     user_task_bonus_fee_bps: int = _p(
         300,
         0,

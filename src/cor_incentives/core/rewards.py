@@ -22,7 +22,9 @@ Miner and validator streams (``work_rewards``, then ``work_pay``)
 Marketplace stream
     Split among models by their useful usage in *network* tasks (units × quality in consensus): user
     tasks pay their models' owners a royalty from the fee, and usage anyone can buy for themselves
-    earns no emission.
+    earns no emission. From rule version 31 a model earns ``marketplace_usage_rate_units`` per unit of
+    usage, pro rata only when the claims exceed the stream's budget (what is not earned stays in the pool);
+    rule versions 1-30 split the whole stream by usage, so one task took it all.
     Before the validators stream, every row of a validator that failed more than
     ``canary_failures_max`` canaries this epoch counts at agreement 0 (``canary_forfeits``).
 
@@ -56,12 +58,12 @@ from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, RULES_ESCALATION_SHARE, RULES_EXPOSED_STAKE, RULES_SLIM_NODE_LINES, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_ESCALATION_SHARE, RULES_EXPOSED_STAKE, RULES_MARKETPLACE_RATE, RULES_SLIM_NODE_LINES, rules_since
 from .staking import NodePay, accrue_nodes
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
-from .work_pay import BonusColumns, StreamPay, settle_stream
+from .work_pay import BonusColumns, StreamPay, compute_network_claim, compute_reward_from_claim, settle_stream
 from .work_rewards import WorkRewardParams, WorkRewards, compute_work_rewards
 
 # (first month of the band, target APR in bps)
@@ -517,24 +519,53 @@ def model_usage(
     return {names[m]: h * 2**32 + low for m, h, low in zip(present, hi[present].tolist(), lo[present].tolist(), strict=True) if names[m] in known}
 
 
+MARKETPLACE_FORMULA = "stream × usage // total_usage (parent_royalty_bps of a fine-tune's share to its parent)"  # rule versions 1-30
+MARKETPLACE_RATE_FORMULA = (
+    "claim = usage × marketplace_usage_rate_units // 1e9; share = claim, or stream × claim // claims when the claims exceed "
+    "the stream's budget; parent_royalty_bps of a fine-tune's share to its parent; usage = Σ units × quality_ppb over the "
+    "model's in-consensus rows of network tasks"
+)
+
+
+def marketplace_shares(usage: Mapping[str, int], budget: int, rate_units: int | None) -> tuple[dict[str, int], dict[str, int], int]:
+    """Each model's share of the marketplace stream, its claim and the sum of the claims (docs/rewards.md, *Marketplace stream*).
+
+    ``rate_units`` None (rule versions 1-30): the whole stream by usage, ``budget × usage // Σ usage`` (a claim is the
+    usage itself). From ``RULES_MARKETPLACE_RATE``: claim = usage × rate_units // 1e9 (usage is in units × 10**9, as a
+    work stream's weighted work: ``work_pay.compute_network_claim``), paid in full, or ``budget × claim // claims``
+    when the claims exceed the budget (``work_pay.compute_reward_from_claim``); what is not paid stays in the pool."""
+    if rate_units is None:
+        total = sum(usage.values())
+        return {m: budget * u // total for m, u in usage.items()}, dict(usage), total
+    claim = {m: compute_network_claim(u, rate_units) for m, u in usage.items()}
+    claims = sum(claim.values())
+    return {m: compute_reward_from_claim(c, claims, budget) for m, c in claim.items()}, claim, claims
+
+
 def process_marketplace_rewards(state: State) -> None:
     """The marketplace stream, by each model's useful usage in network tasks (units × quality in consensus this epoch).
 
     A model's share goes to its owner; for a fine-tune, ``parent_royalty_bps`` of it goes to the
-    parent model's owner. Floors stay in the pool.
+    parent model's owner. Floors stay in the pool. Rule versions 1-30: the whole stream by usage; from
+    ``RULES_MARKETPLACE_RATE`` at ``marketplace_usage_rate_units`` per unit of usage, pro rata only when the claims
+    exceed the budget, the rest staying in ``pool:network_incentives`` (``marketplace_shares``).
     """
     budget = state.epoch_streams.budget(EmissionStream.MARKETPLACE)
     rows = state.epoch_work
+    p = state.params
+    rated = rules_since(p, RULES_MARKETPLACE_RATE)
+    rate = p.marketplace_usage_rate_units if rated else None
     useful = np.flatnonzero(rows.consensus() & rows.network())  # in-consensus rows of network tasks, in row order
     usage = model_usage(rows.model_index(useful), rows.units(useful), rows.quality(useful), rows.models.names, state.models)
     total = sum(usage.values())
     if not total or not budget:
-        state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, "no useful usage in network tasks this epoch" if not total else None)
+        note = "no useful usage in network tasks this epoch" if not total else None
+        state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, 0, 0, note, {"rate_units": rate, "claims": 0} if rated else None)
         return
+    shares, claim, claims = marketplace_shares(usage, budget, rate)
     paid = 0
-    p = state.params
     for model_id in sorted(usage):
-        share = budget * usage[model_id] // total
+        share = shares[model_id]
         model = state.models[model_id]
         parts = [(model.owner, share, "owner")]
         if model.parent:  # (its parent is live: a fine-tune names a listed parent at its register; rule 25 refuses the
@@ -546,24 +577,25 @@ def process_marketplace_rewards(state: State) -> None:
         for who, amount, role in parts:
             if amount:
                 state.ledger.transfer(NETWORK_INCENTIVES_POOL, acct.claimable(who), amount, Stream.MARKETPLACE)
+                inputs: dict[str, Any] = {
+                    "model": model_id,
+                    "role": role,
+                    "usage": usage[model_id],
+                    "total_usage": total,
+                    "stream": budget,
+                    "parent_royalty_bps": p.parent_royalty_bps,
+                }
+                if rated:
+                    inputs |= {"marketplace_usage_rate_units": rate, "claim": claim[model_id], "claims": claims, "share": share}
                 state.earnings.append(
                     EarningItem(
                         who,
                         Stream.MARKETPLACE,
                         amount,
-                        {
-                            "formula": "stream × usage // total_usage (parent_royalty_bps of a fine-tune's share to its parent)",
-                            "inputs": {
-                                "model": model_id,
-                                "role": role,
-                                "usage": usage[model_id],
-                                "total_usage": total,
-                                "stream": budget,
-                                "parent_royalty_bps": p.parent_royalty_bps,
-                            },
-                        },
+                        {"formula": MARKETPLACE_RATE_FORMULA if rated else MARKETPLACE_FORMULA, "inputs": inputs},
                         True,
                     )
                 )
                 paid += amount
-    state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, paid, len(usage))
+    account = {"rate_units": rate, "claims": claims, "budget_binding": claims > budget} if rated else None
+    state.epoch_streams.record(EmissionStream.MARKETPLACE, budget, paid, len(usage), None, account)

@@ -214,7 +214,12 @@ RULE_VERSIONS: dict[int, str] = {
     "claims fit the stream and pro rata (stream x claim // claims) only when they exceed it; what is not claimed stays in "
     "pool:network_incentives (core/community.py). 1-30: stream x points // the epoch's points, so one 1-point attestation "
     "in an epoch with no other took the whole stream (3 996 COR, where a point of a 900-point epoch earned 4.44 COR) and "
-    "a curator with one unlinked address took the stream every quiet epoch (attack community_one_point)",
+    "a curator with one unlinked address took the stream every quiet epoch (attack community_one_point); (RULES_MARKETPLACE_RATE) "
+    "the marketplace stream pays a model's usage at a rate: claim = usage x marketplace_usage_rate_units // 10**9 (usage = "
+    "Σ units x quality_ppb of the model's in-consensus rows of network tasks), paid in full, or budget x claim // Σ claims when "
+    "the claims exceed the stream's budget; what is not earned stays in pool:network_incentives (core/rewards.py "
+    "marketplace_shares). 1-30 split the whole stream by usage, so one network task paid its model's owner the whole "
+    "stream, as much as ten (attack marketplace_one_task)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -313,6 +318,11 @@ RULES_COMMUNITY_RATE = 31
 the stream per member, pro rata only when the claims exceed the stream; the rest stays in ``pool:network_incentives``
 (core/community.py ``community_claim``). Earlier (1-30): ``stream x points // Σ points``, so one point in an otherwise
 quiet epoch took the whole stream (attack community_one_point)."""
+RULES_MARKETPLACE_RATE = 31
+"""The marketplace stream pays each model ``marketplace_usage_rate_units`` per unit of usage (core/rewards.py
+``marketplace_shares``), pro rata only when the claims exceed the budget; the rest stays in ``pool:network_incentives``.
+Earlier (1-30): the whole stream by usage, so one network task of a model paid its owner the whole stream (attack
+marketplace_one_task)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

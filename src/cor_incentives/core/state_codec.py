@@ -73,6 +73,7 @@ from .rules import (
     RULES_BOUNTY_DEPOSIT,
     RULES_COMMUNITY_RATE,
     RULES_EXPOSED_STAKE,
+    RULES_MARKETPLACE_RATE,
     RULES_MEASURED_TOKENS,
     RULES_MIN_POSITION,
     RULES_MODEL_BOND,
@@ -174,6 +175,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Bounty", "deposits_held"): RULES_BOUNTY_DEPOSIT,
     ("Params", "session_min_deposit_units"): RULES_SESSION_BOUND,
     ("Params", "model_listing_deposit_units"): RULES_MODEL_BOND,
+    ("Params", "marketplace_usage_rate_units"): RULES_MARKETPLACE_RATE,
     ("Model", "retired_tick"): RULES_MODEL_BOND,
     ("State", "closed_tasks"): RULES_TASK_STUB,
     **{("ClosedTask", f.name): RULES_TASK_STUB for f in dataclasses.fields(ClosedTask)},  # a record new with its field

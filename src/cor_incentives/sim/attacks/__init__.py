@@ -23,6 +23,7 @@ Every family is registered here, in one place; a module per area:
     models.py     model_spam (stopped by rule 25)
     closed_tasks.py closed_task_bloat (stopped by rule 27)
     escalation.py escalation_cartel (stopped by rule 29)
+    marketplace.py marketplace_one_task (stopped by rule 31)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.
 """
@@ -37,6 +38,7 @@ from . import (
     evidence,
     governance,
     judgement,
+    marketplace,
     misses,
     models,
     moving,
@@ -72,6 +74,7 @@ _MODULES = (
     models,
     closed_tasks,
     escalation,
+    marketplace,
 )
 for _module in _MODULES:
     register(*_module.FAMILIES)
