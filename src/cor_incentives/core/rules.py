@@ -205,6 +205,14 @@ RULE_VERSIONS: dict[int, str] = {
     "part goes to the treasury in one posting, reason ``task_fee:validators_unearned``, and the user's ``task_payment`` line "
     "names it (``validators_unearned``) (core/fees.py settle_fee). 1-29 split the part equally among the reporting "
     "validators, so a cartel holding every validator seat of a task was paid for failing its canary (attack lazy_cartel)",
+    # --- rule 31 (RULES_ESCALATION_PAY): an escalation is paid by the reports that made it ---
+    31: "(RULES_ESCALATION_PAY) an escalated network task's escalation validators are paid at their agreement, as a first "
+    "round's are, and the first-round validators whose report made the dispute pay for it: their row of the task counts 0 "
+    "and what the escalation rows earn beyond what the first round left is cut from the rest of their validations of the "
+    "epoch, as far as those reach (core/epoch_rows.py escalation_paid; the first round is the task's round-0 rows, read "
+    "from the rows' recorded round, not from validators_per_task at the close). 29-30 paid the escalation rows only what "
+    "the first round left, so the honest validators a provoked escalation drew did its work for ~nothing (attack "
+    "spread_inflation: honest validators' pay per unit of work -6.9 %, past its 5 % bound)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -293,6 +301,14 @@ RULES_UNEARNED_VALIDATOR_FEE = 30
 treasury (``task_fee:validators_unearned``, core/fees.py ``settle_fee``) and the user's ``task_payment`` line names it;
 earlier (1-29): ``pool // number of reporting validators`` each, so validators who all failed the task's canary were paid
 (attack lazy_cartel)."""
+RULES_ESCALATION_PAY = 31
+"""An escalation is paid by the reports that made it: an escalated network task's rows of its later rounds count at their
+agreement (a whole validation, as its first round's), its first-round rows whose report dissented (recorded at the
+escalation: ``Task.dissenters``, each row's ``dissented``) count 0, and what the escalation rows earn beyond what the first
+round left of its rows' validations is cut from the dissenters' other validations of the epoch, as far as those reach
+(core/epoch_rows.py ``escalation_paid``). The first round is the rows recorded in round 0 (``ValidationRow.drawn_round``), not
+``validators_per_task`` at the close. Earlier (29-30, ``RULES_ESCALATION_SHARE``): the escalation rows shared what the
+first round left, so a provoked escalation's honest validators were paid ~nothing for its work (attack spread_inflation)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

@@ -71,6 +71,7 @@ from .journal import PACKED_ATTR, JDict, JList, Journaled, JSet, adopt
 from .records import ClosedTask
 from .rules import (
     RULES_BOUNTY_DEPOSIT,
+    RULES_ESCALATION_PAY,
     RULES_EXPOSED_STAKE,
     RULES_MEASURED_TOKENS,
     RULES_MIN_POSITION,
@@ -176,6 +177,9 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Model", "retired_tick"): RULES_MODEL_BOND,
     ("State", "closed_tasks"): RULES_TASK_STUB,
     **{("ClosedTask", f.name): RULES_TASK_STUB for f in dataclasses.fields(ClosedTask)},  # a record new with its field
+    ("Task", "dissenters"): RULES_ESCALATION_PAY,
+    ("ValidationRow", "drawn_round"): RULES_ESCALATION_PAY,
+    ("ValidationRow", "dissented"): RULES_ESCALATION_PAY,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new
