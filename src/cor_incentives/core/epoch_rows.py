@@ -375,7 +375,7 @@ def escalation_paid(columns: RowColumns) -> EscalationCut:
         plans.append((int(mine[0]), later_rows, left, total, owed, [int(node[r]) for r in dissenting]))
     # each dissenter's capacity: its rows' counts before any charge
     owing = {n for *_, nodes in plans for n in nodes}
-    own_rows = {n: np.flatnonzero(node == n) for n in sorted(owing)}
+    own_rows = {n: np.flatnonzero((node == n) & columns.network) for n in sorted(owing)}  # a user task's row has no work here
     capacity = {n: sum(counted.get(r, int(agreement[r]) if on[r] else 0) for r in rs.tolist()) for n, rs in own_rows.items()}
     charged = dict.fromkeys(own_rows, 0)
     cut: dict[int, int] = {}
