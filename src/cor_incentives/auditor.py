@@ -259,6 +259,7 @@ SLIM_NODE_LINES_RULES = 28  # *Auditing*: from this rule version a work node lin
 SELF_REPORT_RULES = 29  # core/rules.py RULES_SELF_REPORT: a reporter is paid from the operator's own pieces
 UNEARNED_VALIDATOR_FEE_RULES = 30  # *Task fees*: from this rule version Σ agreement 0 pays no validator (the part: treasury)
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
+ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalation is paid by the reports that made it
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -327,6 +328,8 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
             if v.get("canary_failed"):
                 failures[v["validator"]] = failures.get(v["validator"], 0) + 1
     forfeit = {n for n, k in failures.items() if k > p.get("canary_failures_max", 0)}
+    if p.get("rule_version", 1) >= ESCALATION_PAY_RULES:
+        return _escalation_paid_rows(tasks, forfeit)
     rows = []
     shared = p.get("rule_version", 1) >= ESCALATION_SHARE_RULES
     cap = p.get("validators_per_task", 0)
@@ -342,6 +345,60 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
         for v, a, c in zip(t["validators"], agreement, counted):
             rows.append(Row(t["id"], v["validator"], t["kind"] == "network", 1, a, bool(v["reported"]), bool(v["reported"]), t["model"], 0, c))
     return rows
+
+
+def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str]) -> list[Row]:
+    """*An escalation is paid by the reports that made it (rule 31)*, from the tasks (in the order the stream lists them)
+    and each validator's ``round`` and ``dissented`` in the task's record: a dissenter's row counts 0; the later rounds'
+    others share left + funded in proportion to agreement, in full when that covers them; each dissenter owes
+    (Σ − left) // D and pays it, task by task, from its network rows' counts (before any charge) in row order."""
+    flat = []  # (task, validator, network, agreement, reported, round, dissented)
+    spans = []  # each task's rows: (task, first row, end)
+    for t in tasks:
+        network = t["kind"] == "network"
+        start = len(flat)
+        for v in t["validators"]:
+            a = 0 if v["validator"] in forfeit else (v["agreement_ppb"] or 0)
+            flat.append((t, v["validator"], network, a, bool(v["reported"]), int(v.get("round") or 0), bool(v.get("dissented"))))
+        spans.append((t, start, len(flat)))
+    counted = [a if on else 0 for _, _, _, a, on, _, _ in flat]
+    plans = []
+    for t, start, end in spans:
+        mine = range(start, end)
+        if t["kind"] != "network" or not any(flat[i][5] > 0 for i in mine):
+            continue
+        first = [i for i in mine if flat[i][5] == 0]
+        later = [i for i in mine if flat[i][5] > 0 and not flat[i][6]]
+        dissenters = [i for i in mine if flat[i][6]]
+        for i in dissenters:
+            counted[i] = 0
+        left = len(first) * PPB - sum(flat[i][3] for i in first if flat[i][4] and not flat[i][6])
+        total = sum(flat[i][3] for i in later if flat[i][4])
+        for i in later:
+            if flat[i][4] and left < total:
+                counted[i] = flat[i][3] * left // total
+        owed = max(0, total - left) // len(dissenters) if dissenters else 0
+        plans.append((later, left, total, owed, [flat[i][1] for i in dissenters]))
+    owing = {n for *_, nodes in plans for n in nodes}
+    own: dict[str, list[int]] = {n: [] for n in owing}  # each dissenter's network rows, in row order
+    for i, x in enumerate(flat):
+        if x[2] and x[1] in own:
+            own[x[1]].append(i)
+    capacity = {n: sum(counted[i] for i in rows) for n, rows in own.items()}
+    paid = dict.fromkeys(capacity, 0)
+    for later, left, total, owed, nodes in plans:
+        funded = 0
+        for n in nodes:
+            take = min(owed, capacity[n] - paid[n])
+            paid[n], funded = paid[n] + take, funded + take
+        for i in later:
+            if flat[i][4] and left < total:
+                counted[i] = flat[i][3] if left + funded >= total else flat[i][3] * (left + funded) // total
+    for n, due in paid.items():
+        for i in own[n]:
+            take = min(due, counted[i])
+            counted[i], due = counted[i] - take, due - take
+    return [Row(t["id"], v, network, 1, a, on, on, t["model"], 0, c) for (t, v, network, a, on, _, _), c in zip(flat, counted)]
 
 
 def audit_work_stream(
