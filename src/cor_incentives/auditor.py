@@ -41,7 +41,7 @@ DOC_SECTIONS = {
     "Auditing": "c29095d11700f893c2d50f03e8abd82c5d6e258582a270d50c384946c905ff7d",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "1781ebbfdd36be8544aee422bf1529f4a136d20a94dc08bb61a4a6832f46a973",
+    "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "6b2033d381affa40eba7d876961351ee5080250a70fd28e9e969585d997c2e2f",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "5467950637f396885eb2c6ae51a7e4f12a81c48bfcaa70a66fc6d529775b05c8",
-    "Validator pay": "a9eba0577ec8d587e60a3590bd26ef5983864c0e5903a75d2913c648d1dd8649",
+    "Validator pay": "4aa3575fb8b2de309eb14fc4140dd04e13222a9b2a8d68e9d90c2a43d3f44e86",
 }
 
 BPS = 10_000
