@@ -61,7 +61,8 @@ def test_a_dissenters_line_counts_less_work_than_its_agreements(world):
                 agreement[v["validator"]] = agreement.get(v["validator"], 0) + (v["agreement_ppb"] or 0)
             if v.get("dissented") and t["kind"] == "network":  # (a user task's dissenter: its fee split, no stream row)
                 dissenting.add(v["validator"])
-    work = {x["address"]: int(x["detail"]["inputs"]["work"]) for x in epoch["lines"] if x["stream"].startswith("validator_work:") and "inputs" in x["detail"]}
+    lines = [x for x in epoch["lines"] if x["stream"].startswith("validator_work:") and "inputs" in x["detail"]]
+    work = {x["address"]: int(x["detail"]["inputs"]["work"]) for x in lines}
     assert dissenting
     for n in dissenting:  # its row of each disputed task counts 0, and it paid for the escalations from the rest
         assert work[n] < agreement[n] - PPB // 2, n

@@ -148,7 +148,8 @@ def test_without_a_dissenter_the_escalation_shares_the_leftover_by_agreement():
     share what the first round left, in proportion to their agreement."""
     rows = task_rows(1, [(0, 900_000_000), (1, PPB)], [(2, PPB), (3, 500_000_000)])
     got, tasks = paid_of(rows)
-    assert tasks == 1 and got == reference_paid(rows) == [900_000_000, PPB, PPB * 100_000_000 // 1_500_000_000, 500_000_000 * 100_000_000 // 1_500_000_000]
+    share = [PPB * 100_000_000 // 1_500_000_000, 500_000_000 * 100_000_000 // 1_500_000_000]  # left 0.1 over Σ 1.5
+    assert tasks == 1 and got == reference_paid(rows) == [900_000_000, PPB, *share]
 
 
 def test_the_first_round_is_the_rows_of_round_0_whatever_their_count():
