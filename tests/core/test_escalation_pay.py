@@ -143,6 +143,17 @@ def test_a_dissenter_that_cannot_pay_funds_what_it_can_and_nobody_else_pays():
     assert sum(got) <= 2 * PPB + left + funded  # the escalation: only the leftover and what the dissenter gave
 
 
+def test_two_dissenters_split_what_the_escalation_needs():
+    """Each of D dissenters owes (Σ − left) // D: two of them with plenty to pay with each pay half (the floor unclaimed)."""
+    rows = task_rows(1, [(0, 600_000_000), (1, 700_000_000), (2, PPB)], [(3, PPB), (4, PPB), (5, PPB)], {0, 1})
+    rows += [(2 + t, n, PPB, True, True, 0, False) for t in range(3) for n in (0, 1)]
+    got, _ = paid_of(rows)
+    assert got == reference_paid(rows)
+    owed = (3 * PPB - 2 * PPB) // 2  # left = 3 − 1 = 2 validations (both dissenters' rows), Σ = 3
+    assert got[3:6] == [PPB] * 3 and got[:3] == [0, 0, PPB]
+    assert sum(got[6::2]) == 3 * PPB - owed and sum(got[7::2]) == 3 * PPB - owed  # each pays half, from its own rows
+
+
 def test_without_a_dissenter_the_escalation_shares_the_leftover_by_agreement():
     """A task that escalated with nobody the panel finds wrong (no row ``dissented``): nobody pays, the escalation rows
     share what the first round left, in proportion to their agreement."""
@@ -241,7 +252,7 @@ def test_property_the_dissenters_are_exactly_what_makes_a_task_disputed(reports,
 # --- twin worlds: one network task, with and without a deliberate dissent ---------------------------------------------
 
 
-def one_task(rule_version: int, dissent: bool):
+def one_task(rule_version: int, dissent: bool, late_liar: bool = False):
     c = market(n_miners=3, n_validators=10, beacon=True, params={"rule_version": rule_version})
     c.oracle("epoch.close", {})
     e = c.state.epoch
@@ -260,7 +271,8 @@ def one_task(rule_version: int, dissent: bool):
     target = sorted(a.miner for a in task.miners)[0]
 
     def judge(v: str, m: str) -> tuple[int, int]:  # the liar reports one miner's quality 0.11 low: past dissent_bound_ppb
-        return (HONEST[0], HONEST[1] - 110_000_000) if dissent and v == liar and m == target else HONEST
+        late = late_liar and task.validator_round.get(v, 0) == 1 and v == sorted(task.drawn_in(1))[0]
+        return (HONEST[0], HONEST[1] - 110_000_000) if (dissent and v == liar or late) and m == target else HONEST
 
     validate_all(c, tid, judge)
     c.oracle("epoch.close", {})
@@ -293,6 +305,18 @@ def test_twin_worlds_the_escalation_validators_are_paid_and_the_dissenter_pays()
     assert h[liar]["work"] > 5 * PPB  # enough other validations to pay with
     assert n[liar]["work"] == h[liar]["work"] - PPB - owed  # its row of the task counts 0 (honest: a whole one), and it pays
     assert n[liar]["reward"] < o[liar]["reward"] < h[liar]["reward"]
+
+
+def test_a_report_out_in_the_last_round_made_no_escalation_and_pays_for_none():
+    """A validator of the escalation round whose report is as far out as the first liar's: the panel finds it out too, but
+    it was drawn after the dispute (nothing escalated because of it), so it is no dissenter: its own row counts its lowered
+    agreement, and it pays nothing."""
+    c, new, task, liar = one_task(RULES_ESCALATION_PAY, True, late_liar=True)
+    late = sorted(task.drawn_in(1))[0]
+    assert task.dissenters == [liar] and task.agreement_ppb[late] < PPB
+    n = lines(new)
+    _, honest, _, _ = one_task(RULES_ESCALATION_PAY, False)
+    assert n[late]["work"] == lines(honest).get(late, {"work": 0})["work"] + task.agreement_ppb[late]
 
 
 def test_a_task_without_a_dissent_is_paid_as_under_rule_30():

@@ -37,8 +37,8 @@ def test_under_rule_31_the_escalations_the_lie_provokes_are_paid_by_the_liars_st
     """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided). From rule 31 (``RULES_ESCALATION_PAY``)
     an escalation's honest validators are paid their agreement, from what its first round left and what its dissenters
     (the coalition's validators, judged by the whole panel) pay out of their other validations: against the world
-    without the lie the honest nodes' pay per unit of work moves -0.9 % .. +1.3 % (seeds 1-20; rule 30: -6.9 % .. +1.3 %),
-    the coalition loses -57.9 % against the twin (-13.4 % against the lie's absence). Fails if it read open again, if any
+    without the lie the honest nodes' pay per unit of work moves -0.9 % .. +1.5 % (seeds 1-20; rule 30: -6.9 % .. +1.3 %),
+    the coalition loses -60.7 % against the twin (-18.8 % against the lie's absence). Fails if it read open again, if any
     honest node moved past the bound, or if the coalition gained."""
     r = evaluate(Attack("spread", "spread_inflation"), workers=2, sequential=True)
     assert r["books"]["ok"] and r["verdict"] == "stopped", (r["verdict"], r["uncertainty"])
