@@ -207,7 +207,8 @@ RULE_VERSIONS: dict[int, str] = {
     "validators, so a cartel holding every validator seat of a task was paid for failing its canary (attack lazy_cartel)",
     # --- rule 31 (RULES_ESCALATION_PAY): an escalation is paid by the reports that made it ---
     31: "(RULES_ESCALATION_PAY) an escalated network task's escalation validators are paid at their agreement, as a first "
-    "round's are, and the first-round validators whose report made the dispute pay for it: their row of the task counts 0 "
+    "round's are, and the validators whose report made it escalate pay for it (those drawn before its last round whose "
+    "report dissents from the whole panel's first medians: Task.dissenters, recorded at settlement): their row of the task counts 0 "
     "and what the escalation rows earn beyond what the first round left is cut from the rest of their validations of the "
     "epoch, as far as those reach (core/epoch_rows.py escalation_paid; the first round is the task's round-0 rows, read "
     "from the rows' recorded round, not from validators_per_task at the close). 29-30 paid the escalation rows only what "
@@ -303,8 +304,9 @@ earlier (1-29): ``pool // number of reporting validators`` each, so validators w
 (attack lazy_cartel)."""
 RULES_ESCALATION_PAY = 31
 """An escalation is paid by the reports that made it: an escalated network task's rows of its later rounds count at their
-agreement (a whole validation, as its first round's), its first-round rows whose report dissented (recorded at the
-escalation: ``Task.dissenters``, each row's ``dissented``) count 0, and what the escalation rows earn beyond what the first
+agreement (a whole validation, as its first round's), the rows of the validators whose report made it escalate (drawn
+before its last round, dissenting from the whole panel's first medians; recorded at settlement: ``Task.dissenters``,
+each row's ``dissented``) count 0, and what the escalation rows earn beyond what the first
 round left of its rows' validations is cut from the dissenters' other validations of the epoch, as far as those reach
 (core/epoch_rows.py ``escalation_paid``). The first round is the rows recorded in round 0 (``ValidationRow.drawn_round``), not
 ``validators_per_task`` at the close. Earlier (29-30, ``RULES_ESCALATION_SHARE``): the escalation rows shared what the
