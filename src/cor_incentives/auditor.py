@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "5467950637f396885eb2c6ae51a7e4f12a81c48bfcaa70a66fc6d529775b05c8",
-    "Validator pay": "bd46c917d58cd75463ef3b42080f563726a61a29de2dff55518fabbb4ba55f55",
+    "Validator pay": "7083c35364723bc670ac33afb0a82faad07e5acfbfa96b21919f9955480bb885",
 }
 
 BPS = 10_000
