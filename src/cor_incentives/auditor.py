@@ -63,7 +63,7 @@ DOC_SECTIONS = {
     "Community stream": "e36a672c0bddff85a80036d070e1cc68894c6d3a015a8af52591ae5723ed032c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "5467950637f396885eb2c6ae51a7e4f12a81c48bfcaa70a66fc6d529775b05c8",
+    "Validators: what they report and how it is scored": "945b4f0fce246658c4e233377784ad7ff99478a57ac897517f40ab1170e3ab7d",
     "Validator pay": "7083c35364723bc670ac33afb0a82faad07e5acfbfa96b21919f9955480bb885",
 }
 
