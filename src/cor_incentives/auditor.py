@@ -41,7 +41,7 @@ DOC_SECTIONS = {
     "Auditing": "c29095d11700f893c2d50f03e8abd82c5d6e258582a270d50c384946c905ff7d",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
-    "Network work: the rate and the budget (miners and validators streams)": "1781ebbfdd36be8544aee422bf1529f4a136d20a94dc08bb61a4a6832f46a973",
+    "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
     "Task fees": "559e1124cf03cf1cb774f0d997fea098ef8cd12d95774b9cf8a44210d5a70f70",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
@@ -63,8 +63,8 @@ DOC_SECTIONS = {
     "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "5467950637f396885eb2c6ae51a7e4f12a81c48bfcaa70a66fc6d529775b05c8",
-    "Validator pay": "a9eba0577ec8d587e60a3590bd26ef5983864c0e5903a75d2913c648d1dd8649",
+    "Validators: what they report and how it is scored": "945b4f0fce246658c4e233377784ad7ff99478a57ac897517f40ab1170e3ab7d",
+    "Validator pay": "7083c35364723bc670ac33afb0a82faad07e5acfbfa96b21919f9955480bb885",
 }
 
 BPS = 10_000
@@ -262,6 +262,7 @@ STAKE_TICKS_COMMISSION_RULES = 31  # *Commission*: from this rule version "no st
 COMMUNITY_RATE_RULES = 31  # *Community stream*: from this rule version a point earns a rate, capped per member, pro rata when binding
 MARKETPLACE_RATE_RULES = 31  # *Marketplace stream*: from this rule version a model earns its usage at the rate (pro rata when binding)
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
+ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalation is paid by the reports that made it
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -330,6 +331,8 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
             if v.get("canary_failed"):
                 failures[v["validator"]] = failures.get(v["validator"], 0) + 1
     forfeit = {n for n, k in failures.items() if k > p.get("canary_failures_max", 0)}
+    if p.get("rule_version", 1) >= ESCALATION_PAY_RULES:
+        return _escalation_paid_rows(tasks, forfeit)
     rows = []
     shared = p.get("rule_version", 1) >= ESCALATION_SHARE_RULES
     cap = p.get("validators_per_task", 0)
@@ -345,6 +348,60 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
         for v, a, c in zip(t["validators"], agreement, counted):
             rows.append(Row(t["id"], v["validator"], t["kind"] == "network", 1, a, bool(v["reported"]), bool(v["reported"]), t["model"], 0, c))
     return rows
+
+
+def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str]) -> list[Row]:
+    """*An escalation is paid by the reports that made it (rule 31)*, from the tasks (in the order the stream lists them)
+    and each validator's ``round`` and ``dissented`` in the task's record: a dissenter's row counts 0; the later rounds'
+    others share left + funded in proportion to agreement, in full when that covers them; each dissenter owes
+    (Σ − left) // D and pays it, task by task, from its network rows' counts (before any charge) in row order."""
+    flat = []  # (task, validator, network, agreement, reported, round, dissented)
+    spans = []  # each task's rows: (task, first row, end)
+    for t in tasks:
+        network = t["kind"] == "network"
+        start = len(flat)
+        for v in t["validators"]:
+            a = 0 if v["validator"] in forfeit else (v["agreement_ppb"] or 0)
+            flat.append((t, v["validator"], network, a, bool(v["reported"]), int(v.get("round") or 0), bool(v.get("dissented"))))
+        spans.append((t, start, len(flat)))
+    counted = [a if on else 0 for _, _, _, a, on, _, _ in flat]
+    plans = []
+    for t, start, end in spans:
+        mine = range(start, end)
+        if t["kind"] != "network" or not any(flat[i][5] > 0 for i in mine):
+            continue
+        first = [i for i in mine if flat[i][5] == 0]
+        later = [i for i in mine if flat[i][5] > 0 and not flat[i][6]]
+        dissenters = [i for i in mine if flat[i][6]]
+        for i in dissenters:
+            counted[i] = 0
+        left = len(first) * PPB - sum(flat[i][3] for i in first if flat[i][4] and not flat[i][6])
+        total = sum(flat[i][3] for i in later if flat[i][4])
+        for i in later:
+            if flat[i][4] and left < total:
+                counted[i] = flat[i][3] * left // total
+        owed = max(0, total - left) // len(dissenters) if dissenters else 0
+        plans.append((later, left, total, owed, [flat[i][1] for i in dissenters]))
+    owing = {n for *_, nodes in plans for n in nodes}
+    own: dict[str, list[int]] = {n: [] for n in owing}  # each dissenter's network rows, in row order
+    for i, x in enumerate(flat):
+        if x[2] and x[1] in own:
+            own[x[1]].append(i)
+    capacity = {n: sum(counted[i] for i in rows) for n, rows in own.items()}
+    paid = dict.fromkeys(capacity, 0)
+    for later, left, total, owed, nodes in plans:
+        funded = 0
+        for n in nodes:
+            take = min(owed, capacity[n] - paid[n])
+            paid[n], funded = paid[n] + take, funded + take
+        for i in later:
+            if flat[i][4] and left < total:
+                counted[i] = flat[i][3] if left + funded >= total else flat[i][3] * (left + funded) // total
+    for n, due in paid.items():
+        for i in own[n]:
+            take = min(due, counted[i])
+            counted[i], due = counted[i] - take, due - take
+    return [Row(t["id"], v, network, 1, a, on, on, t["model"], 0, c) for (t, v, network, a, on, _, _), c in zip(flat, counted)]
 
 
 def audit_work_stream(

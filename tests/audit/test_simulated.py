@@ -50,6 +50,13 @@ def test_the_escalations_of_rule_28_recompute():
     _recomputes("escalation_cartel", {"rules": "before_shared"})
 
 
+def test_the_escalations_of_rule_30_recompute():
+    """spread_inflation's world under rule 30 (knob rules=before_escalation_pay): the escalation rows share what the first
+    round left and nobody pays for them, so the auditor must charge no dissenter there (one paying from rule 30 fails it;
+    the default worlds of spread_inflation and escalation_cartel run rule 31, where the dissenters pay)."""
+    _recomputes("spread_inflation", {"rules": "before_escalation_pay"})
+
+
 def _recomputes(name, given):
     family = FAMILIES[name]
     knobs = family.resolve(given)

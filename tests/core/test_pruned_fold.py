@@ -19,7 +19,15 @@ from cor_incentives.core.errors import EngineError
 from cor_incentives.core.events import Event, content_hash
 from cor_incentives.core.params import Params
 from cor_incentives.core.prune import RECORDS, TASK, fold, retire
-from cor_incentives.core.rules import LATEST, RULES_BOUNTY_DEPOSIT, RULES_OFFENCE_BY_TASK_EPOCH, RULES_PRUNE, RULES_TASK_SPREAD, RULES_TASK_STUB
+from cor_incentives.core.rules import (
+    LATEST,
+    RULES_BOUNTY_DEPOSIT,
+    RULES_ESCALATION_PAY,
+    RULES_OFFENCE_BY_TASK_EPOCH,
+    RULES_PRUNE,
+    RULES_TASK_SPREAD,
+    RULES_TASK_STUB,
+)
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import (
     HASHED_SINCE,
@@ -48,7 +56,7 @@ def later_rule(monkeypatch):
     state_codec._codec.cache_clear()
     state_codec.newest_field_rule.cache_clear()
     monkeypatch.setitem(HASHED_SINCE, ("Task", "novelty"), LATEST + 1)  # type: ignore[index]
-    assert state_codec.newest_field_rule(Task) == LATEST + 1 and state_codec.newest_field_rule(records.Task) == RULES_TASK_SPREAD
+    assert state_codec.newest_field_rule(Task) == LATEST + 1 and state_codec.newest_field_rule(records.Task) == RULES_ESCALATION_PAY
     yield
     state_codec._codec.cache_clear()
     state_codec.newest_field_rule.cache_clear()
@@ -71,7 +79,7 @@ def test_the_floor_and_the_newest_field_of_each_kind():
     """The floor is frozen at 24 (every field known when the fold took a rule version); a record whose newest field (its
     own or a record's it holds) is at or below the fold's rule is hashed as its whole bytes, without a second encoding."""
     assert PRUNED_FOLD_FLOOR == 24 <= LATEST
-    assert newest_field_rule(records.Task) == RULES_TASK_SPREAD  # spread_rule, spreads, spread_ppb, threshold_ppb
+    assert newest_field_rule(records.Task) == RULES_ESCALATION_PAY  # dissenters (before it: 12's spread_rule, spreads, ...)
     assert newest_field_rule(records.Bounty) == RULES_BOUNTY_DEPOSIT  # deposits_held, and its entries' Submission.deposit
     assert newest_field_rule(records.Node) == RULES_OFFENCE_BY_TASK_EPOCH  # served_prev2, forgiven_prev2
     assert newest_field_rule(records.Session) == newest_field_rule(records.EpochRecord) == 0  # none since rule 5
@@ -90,7 +98,12 @@ def test_a_record_folds_with_every_field_known_today_from_rule_12_and_a_task_wit
     assert (kind, rules) == (TASK, rule_version)
     folded = pruned_record_hash(records.Task, rules, data)
     assert folded == pruned_record_hash(records.Task, rules, data, decode_record(records.Task, data))
-    assert (folded == content_hash(data)) == (rule_version >= RULES_TASK_SPREAD)
+    assert (folded == content_hash(data)) == (rule_version >= RULES_ESCALATION_PAY)
+    if RULES_TASK_SPREAD <= rule_version < RULES_ESCALATION_PAY:  # rule 31's Task.dissenters is out of its fold
+        known = json.dumps(
+            state_codec._codec(records.Task, max(rule_version, PRUNED_FOLD_FLOOR))[0](decode_record(records.Task, data)), separators=(",", ":")
+        )
+        assert folded == content_hash(known.encode("ascii")) and '"dissenters"' not in known and '"spread_rule"' in known
     if rule_version < RULES_TASK_SPREAD:
         known = json.dumps(state_codec._codec(records.Task, rule_version)[0](decode_record(records.Task, data)), separators=(",", ":"))
         assert folded == content_hash(known.encode("ascii")) and '"spread_rule"' not in known

@@ -14,14 +14,13 @@ from cor_incentives.app.signing import sign_scoped
 from cor_incentives.core import apply as apply_module
 from cor_incentives.core.apply import replay
 from cor_incentives.core.errors import Conflict, EngineError
-from cor_incentives.core.events import content_hash
 from cor_incentives.core.prune import TASK, fold
 from cor_incentives.core.records import CLOSED_TASK_STATES, ClosedTask, Task, TaskState
 from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_FINE_TUNE_RELEASE, RULES_TASK_STUB
 from cor_incentives.core.signatures import private_key_address
 from cor_incentives.core.slashing import audit_slashes
 from cor_incentives.core.state import task_names
-from cor_incentives.core.state_codec import decode_record, encode_state, state_hash
+from cor_incentives.core.state_codec import decode_record, encode_state, pruned_record_hash, state_hash
 from cor_incentives.core.tasks import commitment, report_commitment
 from support.chain import CHAIN_ID, addr
 from support.market import COR, MODEL, commit_reveal, draw_now, h, market, network, submit, validate_all
@@ -79,7 +78,8 @@ def test_the_settling_event_retires_the_whole_record_and_leaves_its_stub():
     whole = decode_record(Task, data)
     assert whole.state == TaskState.SETTLED and whole.closed_tick == c.state.tick and whole.reports
     assert stub == ClosedTask.of(whole) and task_names(stub) == task_names(whole)
-    assert c.state.pruned.hash == fold(before[0], TASK, tid, content_hash(data)) and c.state.pruned.count == before[1] + 1
+    # folded with the fields rule NEW knew (a later rule's field, e.g. 31's Task.dissenters, stays out of its fold)
+    assert c.state.pruned.hash == fold(before[0], TASK, tid, pruned_record_hash(Task, NEW, data)) and c.state.pruned.count == before[1] + 1
     c.state.check_entry_indexes()
 
 

@@ -29,15 +29,16 @@ def test_canary_spotting_is_stopped_fluent_plants_on_every_kind_of_task_catch_th
     # evaluates, are drawn to 535 canaries and fail 263 of them (forfeiting the validators stream in 125 node-epochs)
     assert (m["evaluated"], m["twin_evaluated"]) == (345, 3_056)
     assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (535, 263, 125)
-    assert m["share_of_pay_kept"] == pytest.approx(0.095227, abs=1e-6)  # 0.129445 before rules 29-30
+    # 0.129445 before rules 29-30, 0.095227 under 30; from 31 a spotter whose guessed report made a task escalate pays for it
+    assert m["share_of_pay_kept"] == pytest.approx(0.038447, abs=1e-6)
     # spotting would pay only if an evaluation cost more than 102 % of what it earns (the bar: half): never (98 % before
     # rules 29-30: from 30 a canary every drawn validator failed pays none of them)
-    assert m["pays_above_cost_share"] == pytest.approx(1.0199, abs=1e-4)
+    assert m["pays_above_cost_share"] == pytest.approx(1.0839, abs=1e-4)  # 1.0199 under 30
     assert m["canaries"] == 203  # planted on network and user tasks (rule 16: 99, network tasks only)
     g = guesser["measured"]
     assert guesser["passed"] and g["evaluated"] == 0
     assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (249, 510, 110)
-    assert g["share_of_pay_kept"] == pytest.approx(0.050196, abs=1e-6)  # 0.124595 before rules 29-30
+    assert g["share_of_pay_kept"] == pytest.approx(-0.044587, abs=1e-6)  # 0.124595 before rules 29-30, 0.050196 under 30
 
 
 def test_canary_spotting_comes_out_stopped_as_cor_simulate_judges_it():
@@ -72,7 +73,7 @@ def test_by_task_kind_the_spotter_wins_under_rule_16_and_is_stopped_by_user_cana
     # the same evaluations (every network task), but the user tasks' canaries catch the guesses
     assert n["share_of_evaluations_done"] == pytest.approx(0.463024, abs=1e-6)
     assert (n["canaries_drawn"], n["canaries_failed"], n["forfeited_epochs"]) == (416, 139, 95)
-    assert n["share_of_pay_kept"] == pytest.approx(0.256227, abs=1e-6)  # 0.258492 before rules 29-30
+    assert n["share_of_pay_kept"] == pytest.approx(0.260302, abs=1e-6)  # 0.258492 before rules 29-30, 0.256227 under 30
 
 
 def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
@@ -96,6 +97,7 @@ def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
     assert not now["passed"] and n["canaries_failed"] == 0 and n["canaries_drawn"] == 295 and n["forfeited_epochs"] == 0
     assert (n["evaluated"], n["twin_evaluated"]) == (629, 2_950)
     # before rules 29-30 the spotter kept 1.095719 of the honest pay, so spotting paid even when evaluating cost nothing;
-    # now it keeps 0.926342 for 21 % of the evaluations: it pays whenever an evaluation costs more than ~2.5 COR
-    assert n["share_of_pay_kept"] == pytest.approx(0.926342, abs=1e-6)
-    assert int(n["break_even_cost_per_evaluation"]) == 2_502_625_746_881_877_430
+    # under 30 it kept 0.926342 for 21 % of the evaluations (it paid whenever an evaluation cost more than ~2.5 COR); from 31
+    # its guessed reports that make a task escalate pay for it: 0.609551, paying only above ~13.3 COR an evaluation
+    assert n["share_of_pay_kept"] == pytest.approx(0.609551, abs=1e-6)
+    assert int(n["break_even_cost_per_evaluation"]) == 13_336_349_274_861_196_689

@@ -2,7 +2,10 @@
 the first round of every network task they are drawn for (no offence), so it escalates to the other validators. Under
 rule 28 (rules=before_shared) each round's row earned a whole validation: the cartel and everyone else earned far more than
 in the honest twin, from the pool. From rule 29 (``RULES_ESCALATION_SHARE``, the default) a task's validations are paid
-once (its escalation rounds share what its first round left): the cartel earns less than in its twin."""
+once (its escalation rounds share what its first round left): the cartel earns less than in its twin. From rule 31
+(``RULES_ESCALATION_PAY``, the default) an escalation's validators are paid their agreement, and the reports that made it
+escalate pay for it (their row of the task counts 0, and the escalation's pay beyond what the first round left is cut
+from their other validations): the cartel's escalation seats earn at most what its own dissenters pay, so it loses more."""
 
 from cor_incentives.sim.attacks import Attack, evaluate
 
@@ -17,14 +20,27 @@ def test_under_rule_28_manufactured_escalations_pay_the_cartel_and_drain_the_poo
     assert m["stream_paid"] > m["twin_stream_paid"] * 3 // 2
 
 
-def test_under_rule_29_the_cartel_earns_less_than_in_its_twin():
+def test_under_rule_31_the_dissenters_pay_for_the_escalations_and_the_cartel_loses_more():
     r = evaluate(Attack("s", "escalation_cartel"), seeds=(1,))
     assert r["books"]["ok"] and r["verdict"] == "stopped"
     m = r["measured"]
     assert m["escalated"] > m["network_tasks"] // 2 and m["cartel_slashed"] == 0  # it escalates as much ...
+    assert r["gain"] < -0.5  # ... and loses: -85.0 % at seed 1 (rule 30: -16.0 %)
+    # the honest validators are paid for the escalation rounds they work (their income +46 % at seed 1: they validate
+    # about twice as many rows); the cartel pays for them, so the stream pays about what it pays for the tasks once
+    # (+7.7 % at seed 1: the escalations' reputation observations, as under 29)
+    assert m["others_income"] > m["twin_others_income"] * 13 // 10 and m["cartel_income"] < m["twin_cartel_income"] // 2
+    assert m["stream_paid"] < m["twin_stream_paid"] * 110 // 100
+
+
+def test_under_rule_30_the_cartel_earns_less_than_in_its_twin():
+    r = evaluate(Attack("s", "escalation_cartel", params={"rule_version": 30}), seeds=(1,))
+    assert r["books"]["ok"] and r["verdict"] == "stopped"
+    m = r["measured"]
+    assert m["escalated"] > m["network_tasks"] // 2 and m["cartel_slashed"] == 0  # it escalates as much ...
     assert r["gain"] < 0 and m["cartel_income"] < m["twin_cartel_income"]  # ... and loses
-    # the stream pays each task's validations once: within 10 % of the twin (+6.5 % at seed 1: the escalation rounds'
-    # observations raise the young validators' reputations, so their multipliers, sooner), not 72 % more as under 28
+    # the stream pays each task's validations once: within 10 % of the twin (+6.5 % at seed 1 under 29: the escalation
+    # rounds' observations raise the young validators' reputations, so their multipliers, sooner), not 72 % more as under 28
     assert m["stream_paid"] < m["twin_stream_paid"] * 110 // 100
 
 

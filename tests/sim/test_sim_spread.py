@@ -3,12 +3,16 @@
 Fails if the check fails at the defaults: the coalition reports the largest spread (and a perfect quality for its
 garbage miner) and must not gain against the all-honest twin, its lie must move no honest node's pay per unit of work by
 more than 5 % against the world without the lie (every validator honest, miner-00 still garbage), and its garbage miner
-must stay out of consensus. The same attack under the rules before 12 (the loosening done validator-side) is measured
-beside it.
+must stay out of consensus. The lie makes the tasks it sees escalate: under rule 30 (``rules`` = before_escalation_pay)
+the honest validators drawn into those escalations were paid only what the first round left (rule 29), so their pay per
+unit of work fell past the bound (open); from rule 31 (``RULES_ESCALATION_PAY``, the default) the reports that made an
+escalation pay for it (stopped). The same attack under the rules before 12 (the loosening done validator-side,
+``rule_version`` 11) is measured beside them.
 """
 
 import pytest
 
+from cor_incentives.core.rules import RULES_TASK_SPREAD
 from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
 from cor_incentives.sim.attacks.spread import SpreadInflation
 from cor_incentives.sim.strategies import VALIDATOR_STRATEGIES, Environment, TaskInfo, ValidatorContext
@@ -17,7 +21,7 @@ from cor_incentives.sim.sweep import Target, plan, run_job
 
 @pytest.fixture(scope="module")
 def verdicts():
-    attacks = [Attack("spread", "spread_inflation"), Attack("before", "spread_inflation", {"rules": "before_spread"})]
+    attacks = [Attack("spread", "spread_inflation"), Attack("before", "spread_inflation", params={"rule_version": RULES_TASK_SPREAD - 1})]
     return {r["name"]: r for r in evaluate_many(attacks, workers=2)}
 
 
@@ -29,16 +33,34 @@ def test_spread_inflation_at_the_defaults_over_five_seeds(verdicts):
     assert m["garbage_miner_assigned"] > 100 and m["garbage_miner_in_consensus"] == 0
 
 
-def test_spread_inflation_as_cor_simulate_judges_it_the_coalition_loses_and_honest_validators_pay_for_its_escalations():
-    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided). Under rule 28 it was stopped: against
-    the world without the lie (every validator honest, miner-00 still garbage) the lie moved honest pay per unit of work
+def test_under_rule_31_the_escalations_the_lie_provokes_are_paid_by_the_liars_stopped():
+    """Judged as ``cor simulate`` judges it (seeds 1-5, then 1-20 while undecided). From rule 31 (``RULES_ESCALATION_PAY``)
+    an escalation's honest validators are paid their agreement, from what its first round left and what its dissenters
+    (the coalition's validators, judged by the whole panel) pay out of their other validations: against the world
+    without the lie the honest nodes' pay per unit of work moves -0.9 % .. +1.5 % (seeds 1-20; rule 30: -6.9 % .. +1.3 %),
+    the coalition loses -60.7 % against the twin (-18.8 % against the lie's absence). Fails if it read open again, if any
+    honest node moved past the bound, or if the coalition gained."""
+    r = evaluate(Attack("spread", "spread_inflation"), workers=2, sequential=True)
+    assert r["books"]["ok"] and r["verdict"] == "stopped", (r["verdict"], r["uncertainty"])
+    assert r["seeds"] == list(range(1, 21)) and r["uncertainty"]["pass_share"] >= 0.95
+    m = r["measured"]
+    validators = {n: c for n, c in m["honest_rate_change"].items() if n.startswith("validator-")}
+    assert validators and min(validators.values()) > -0.03  # no honest validator pays for the escalations any more
+    assert m["max_abs_honest_rate_change"] <= 0.05 and r["uncertainty"]["gain_interval"][1] < 0
+    assert m["coalition_change_vs_honest_validators"] < 0  # the lie itself costs the coalition too
+    assert m["garbage_miner_in_consensus"] * 100 <= m["garbage_miner_assigned"]
+
+
+def test_under_rule_30_the_coalition_loses_and_honest_validators_pay_for_its_escalations_open():
+    """Rule 30 (``rules`` = before_escalation_pay), as session 33 found it. Under rule 28 it was stopped: against the world
+    without the lie (every validator honest, miner-00 still garbage) the lie moved honest pay per unit of work
     -0.9 % .. +1.3 %. From rule 29 (``RULES_ESCALATION_SHARE``) the escalations the lie provokes pay their validators
     only what the task's first round left of ``validators_per_task`` validations, so the honest validators drawn into
     them do that work for less: their pay per unit of work falls past the family's 5 % bound (to about -7 %) and the
     verdict is **open**, a griefing cost (session 33's closing note), while the coalition still loses, against the twin
     and against the lie's absence. Fails if the coalition gained, if the miners' pay moved past the bound, or if the
     verdict were open for another reason than the validators' fall."""
-    r = evaluate(Attack("spread", "spread_inflation"), workers=2, sequential=True)
+    r = evaluate(Attack("spread", "spread_inflation", {"rules": "before_escalation_pay"}), workers=2, sequential=True)
     assert r["books"]["ok"] and r["verdict"] == "open", (r["verdict"], r["uncertainty"])
     assert r["seeds"] == list(range(1, 21))  # five seeds left it undecided (a noisy family), twenty decide it
     assert {f"{s}~honest_validators" for s in r["seeds"]} <= set(r["head_hashes"])  # the reference world ran on every seed
@@ -93,7 +115,7 @@ def test_the_reference_world_is_the_attack_without_the_lie():
     """Same miners (miner-00 garbage, in its coalition), every validator honest, same parameters and epochs: the family
     fixes it (no knob names it), and a sweep's record carries it too (``cor redteam`` judges from those records)."""
     f = SpreadInflation()
-    k = f.resolve({"rules": "before_spread", "epochs": 2})
+    k = f.resolve({"rules": "before_escalation_pay", "epochs": 2})
     attack, (ref, _) = f.scenario(k, False), f.reference(k, "honest_validators")
     assert [g for g in ref.nodes if g.role == "miner"] == [g for g in attack.nodes if g.role == "miner"]
     assert attack.nodes[0].strategy == "garbage" and f.scenario(k, True).nodes[0].strategy == "honest"
@@ -106,9 +128,9 @@ def test_the_reference_world_is_the_attack_without_the_lie():
     assert reference["nodes"]["miner-00"]["payout"] < record["measured"]["twin"]["nodes"]["miner-00"]["payout"]  # garbage there
 
 
-def test_the_same_coalition_before_the_rule_is_measured_too(verdicts):
+def test_the_same_coalition_before_the_spread_rule_is_measured_too(verdicts):
     r = verdicts["before"]
-    assert r["knobs"]["rules"] == "before_spread" and r["books"]["ok"]
+    assert r["params"] == {"rule_version": RULES_TASK_SPREAD - 1} and r["books"]["ok"]
     assert r["head_hashes"] != verdicts["spread"]["head_hashes"]  # another rule version ran
 
 

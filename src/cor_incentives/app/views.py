@@ -854,6 +854,8 @@ def task(state: State, t: Any, *, fee: bool = True) -> dict[str, Any]:
                 "reported": v in t.reports,
                 "agreement_ppb": t.agreement_ppb.get(v),
                 "canary_failed": v in t.canary_failed,
+                # rule 31 (RULES_ESCALATION_PAY): its report made the task escalate, so it pays for the escalation (the key only then)
+                **({"dissented": True} if v in t.dissenters else {}),
                 "reports": {
                     m: {"poi_distance_ppb": r[0], "quality_ppb": r[1], "output_tokens": t.output_counts.get(v, {}).get(m)}
                     for m, r in t.reports.get(v, {}).items()

@@ -308,7 +308,7 @@ class ValidationColumns(RowStore):
     """The epoch's validator rows (``ValidationRow``) as columns."""
 
     ROW = ValidationRow
-    __slots__ = ("agreement_ppb", "on_time", "kind", "canary_failed")
+    __slots__ = ("agreement_ppb", "on_time", "kind", "canary_failed", "drawn_round", "dissented")
 
     def __init__(self) -> None:
         super().__init__()
@@ -316,8 +316,20 @@ class ValidationColumns(RowStore):
         self.on_time = array("b")
         self.kind = array("b")
         self.canary_failed = array("b")
+        self.drawn_round = array("b")  # the round that drew the row's validator (``escalation_rounds_max`` ≤ 8)
+        self.dissented = array("b")
 
-    def append(self, task: int, node: str, agreement_ppb: int, on_time: bool, kind: TaskKind, canary_failed: bool) -> None:
+    def append(
+        self,
+        task: int,
+        node: str,
+        agreement_ppb: int,
+        on_time: bool,
+        kind: TaskKind,
+        canary_failed: bool,
+        drawn_round: int = 0,
+        dissented: bool = False,
+    ) -> None:
         """Append a validator's row (journaled: an event that fails later takes it back)."""
         self._mark()
         self.task.append(task)
@@ -326,9 +338,11 @@ class ValidationColumns(RowStore):
         self.on_time.append(on_time)
         self.kind.append(_KIND_INDEX[kind])
         self.canary_failed.append(canary_failed)
+        self.drawn_round.append(drawn_round)
+        self.dissented.append(dissented)
 
     def append_row(self, r: ValidationRow) -> None:
-        self.append(r.task, r.node, r.agreement_ppb, r.on_time, r.kind, r.canary_failed)
+        self.append(r.task, r.node, r.agreement_ppb, r.on_time, r.kind, r.canary_failed, r.drawn_round, r.dissented)
 
     def row(self, i: int) -> ValidationRow:
         return ValidationRow(
@@ -338,10 +352,12 @@ class ValidationColumns(RowStore):
             bool(self.on_time[i]),
             KINDS[self.kind[i]],
             bool(self.canary_failed[i]),
+            self.drawn_round[i],
+            bool(self.dissented[i]),
         )
 
     def _columns(self) -> tuple[Any, ...]:
-        return (self.task, self.node, self.agreement_ppb, self.on_time, self.kind, self.canary_failed)
+        return (self.task, self.node, self.agreement_ppb, self.on_time, self.kind, self.canary_failed, self.drawn_round, self.dissented)
 
     def plain_columns(self) -> list[list[Any]]:
         return [
@@ -351,10 +367,22 @@ class ValidationColumns(RowStore):
             _bools(self.on_time),
             _kind_values(self.kind),
             _bools(self.canary_failed),
+            self.drawn_round.tolist(),
+            _bools(self.dissented),
         ]
 
     def quality(self) -> npt.NDArray[np.int64]:
         return _ints(self.agreement_ppb)
+
+    def rounds(self) -> npt.NDArray[np.int8]:
+        """Each row's drawn round (int8, as stored)."""
+        import numpy as np
+
+        out: npt.NDArray[np.int8] = np.frombuffer(self.drawn_round, dtype=np.int8).copy() if len(self.drawn_round) else np.zeros(0, dtype=np.int8)
+        return out
+
+    def dissent(self) -> npt.NDArray[np.bool_]:
+        return _flags(self.dissented)
 
     def on_time_flags(self) -> npt.NDArray[np.bool_]:
         return _flags(self.on_time)

@@ -41,6 +41,8 @@ class RowColumns:
     precommitted: npt.NDArray[np.bool_]
     fee: array[int] | list[int] | None  # a miner row's share of its user task's fee (None: a stream without a bonus): int64 while every
     # share fits (``WorkColumns.fee_units``), else the Python integers
+    drawn_round: npt.NDArray[np.int8] | None = None  # validator rows: the round that drew the row (RULES_ESCALATION_PAY)
+    dissented: npt.NDArray[np.bool_] | None = None  # validator rows: its report made the task escalate (RULES_ESCALATION_PAY)
 
     def __len__(self) -> int:
         return len(self.task)
@@ -96,6 +98,8 @@ class RowColumns:
             in_consensus=self.in_consensus[keep],
             precommitted=self.precommitted[keep],
             fee=None if self.fee is None else list(compress(self.fee, keep.tolist())),
+            drawn_round=None if self.drawn_round is None else self.drawn_round[keep],
+            dissented=None if self.dissented is None else self.dissented[keep],
         )
 
 
@@ -129,6 +133,8 @@ def validation_columns(rows: ValidationColumns) -> RowColumns:
         in_consensus=on_time,
         precommitted=on_time,
         fee=None,
+        drawn_round=rows.rounds(),
+        dissented=rows.dissent(),
     )
 
 
@@ -314,3 +320,87 @@ def _cut_in_runs(
         ascending = np.argsort(rows, kind="stable")
         rows, cuts = rows[ascending], cuts[ascending]
     return EscalationCut(rows, cuts, int(np.count_nonzero(over)))
+
+
+def escalation_paid(columns: RowColumns) -> EscalationCut:
+    """Which validation rows' work counts less from ``RULES_ESCALATION_PAY``, and by how much: an escalation is paid by
+    the reports that made it. For each network task with a row of a later round (``drawn_round`` > 0; the first round is
+    the rows recorded in round 0, so the task's own record, not ``validators_per_task`` at the close):
+
+        dissenting rows (``dissented``: the report made the task escalate)  count 0
+        left      = F × 10**9 − Σ agreement of the first round's other rows that count (on time)        F = round-0 rows
+        need      = max(0, Σ agreement of the later rounds' other rows that count − left)
+        owed      = need // D by each of the task's D dissenters (D = 0: nothing is owed)
+        funded    = what the dissenters pay of it: each dissenter's owed taken, task by task in row order, from its
+                    capacity = Σ over its rows of what they count before any charge (its dissenting rows 0, its
+                    later-round rows at their unfunded count below), as far as it reaches
+        counted   = agreement × min(1, (left + funded) / Σ)  of each later-round row        Σ = Σ their agreement
+                    (agreement × (left + funded) // Σ when short; in full when left + funded ≥ Σ)
+
+    and each dissenter's funded charges are cut from its rows in row order (each row down to 0 at most). So an honest
+    validator drawn into an escalation is paid for its validation as in a first round, as far as the dissenters' other
+    validations of the epoch pay for it; a dissenter earns nothing for the task it disputed and pays for the escalation
+    with what it earned elsewhere. Nobody is paid from the pool for an escalation beyond what its first round left and
+    its dissenters gave up, so a cartel's escalation seats earn at most what its own dissenters pay. Integers
+    throughout; the floors (need // D, the proportional counts) are unclaimed and stay in the pool. Only network tasks
+    with a later-round row are read (a few: Python per task)."""
+    task, rnd, dis = columns.task, columns.drawn_round, columns.dissented
+    if task.size == 0 or rnd is None or dis is None:
+        return NO_CUT
+    later = np.flatnonzero((rnd > 0) & columns.network)
+    if later.size == 0:
+        return NO_CUT
+    escalated = np.unique(task[later])
+    rows = np.flatnonzero(np.isin(task, escalated) & columns.network)
+    rows = rows[np.argsort(task[rows], kind="stable")]  # a task's rows together, in row order
+    starts = np.concatenate(([0], np.flatnonzero(task[rows][1:] != task[rows][:-1]) + 1, [rows.size]))
+    on, agreement, node = columns.in_consensus, columns.quality, columns.node
+    counted: dict[int, int] = {}  # row -> what it counts before any charge (only rows that count less than their agreement or are charged)
+    plans: list[
+        tuple[int, list[int], int, int, int, list[int]]
+    ] = []  # (first row of the task, later rows, left, Σ later, owed per dissenter, dissenters' nodes)
+    for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
+        mine = rows[a:b]
+        first = mine[rnd[mine] == 0]
+        later_rows = [r for r in mine[rnd[mine] > 0].tolist() if not dis[r]]
+        dissenting = [r for r in mine.tolist() if dis[r]]
+        for r in dissenting:
+            counted[r] = 0
+        left = first.size * PPB - sum(int(agreement[r]) for r in first.tolist() if on[r] and not dis[r])
+        total = sum(int(agreement[r]) for r in later_rows if on[r])
+        for r in later_rows:  # unfunded: what the first round left, shared in proportion to agreement
+            if on[r] and left < total:
+                counted[r] = int(agreement[r]) * left // total
+        owed = max(0, total - left) // len(dissenting) if dissenting else 0
+        plans.append((int(mine[0]), later_rows, left, total, owed, [int(node[r]) for r in dissenting]))
+    # each dissenter's capacity: its rows' counts before any charge
+    owing = {n for *_, nodes in plans for n in nodes}
+    own_rows = {n: np.flatnonzero((node == n) & columns.network) for n in sorted(owing)}  # a user task's row has no work here
+    capacity = {n: sum(counted.get(r, int(agreement[r]) if on[r] else 0) for r in rs.tolist()) for n, rs in own_rows.items()}
+    charged = dict.fromkeys(own_rows, 0)
+    cut: dict[int, int] = {}
+    for _, later_rows, left, total, owed, nodes in sorted(plans, key=lambda p: p[0]):  # the tasks in row order
+        funded = 0
+        for n in nodes:
+            take = min(owed, capacity[n] - charged[n])
+            charged[n] += take
+            funded += take
+        for r in later_rows:
+            if on[r] and left < total:
+                counted[r] = int(agreement[r]) if left + funded >= total else int(agreement[r]) * (left + funded) // total
+    for r, c in counted.items():
+        if on[r] and c < int(agreement[r]):
+            cut[r] = int(agreement[r]) - c
+    for n, rs in own_rows.items():  # the charges, from the dissenter's rows in row order
+        due = charged[n]
+        for r in rs.tolist():
+            if due == 0:
+                break
+            if not on[r]:
+                continue
+            take = min(due, int(agreement[r]) - cut.get(r, 0))
+            if take:
+                cut[r] = cut.get(r, 0) + take
+                due -= take
+    found = sorted(r for r, c in cut.items() if c)
+    return EscalationCut(np.array(found, dtype=np.int64), np.array([cut[r] for r in found], dtype=np.int64), len(plans))

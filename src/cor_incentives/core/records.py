@@ -318,6 +318,7 @@ class Task(Journaled):
     split: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
     closed_tick: int | None = None
+    dissenters: list[str] = field(default_factory=list)  # RULES_ESCALATION_PAY: validators whose report made the task escalate
 
     def assignment(self, miner: str) -> Assignment | None:
         return next((a for a in self.miners if a.miner == miner), None)
@@ -456,6 +457,8 @@ class ValidationRow(Journaled):
     on_time: bool
     kind: TaskKind = TaskKind.NETWORK  # only validations of network tasks earn emission
     canary_failed: bool = False  # its report let a canary's planted output pass
+    drawn_round: int = 0  # RULES_ESCALATION_PAY: the validation round that drew it (0: the task's first round)
+    dissented: bool = False  # RULES_ESCALATION_PAY: its report made the task escalate (``Task.dissenters``)
 
 
 # --- statements and closed epochs (docs/design.md §6) ------------------------------------------

@@ -53,12 +53,23 @@ import numpy.typing as npt
 from . import ledger as acct
 from .epoch_columns import ValidationColumns
 from .epoch_document import GATE_INPUTS, NODE_INPUTS, NODE_PAY_INPUTS, apr_statement, bonus_columns, line_formulas
-from .epoch_rows import NO_CUT, RowColumns, escalation_shared, first_seen, grouped_order, task_runs, tasks_by_node, validation_columns, work_columns
+from .epoch_rows import (
+    NO_CUT,
+    RowColumns,
+    escalation_paid,
+    escalation_shared,
+    first_seen,
+    grouped_order,
+    task_runs,
+    tasks_by_node,
+    validation_columns,
+    work_columns,
+)
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, RULES_ESCALATION_SHARE, RULES_EXPOSED_STAKE, RULES_MARKETPLACE_RATE, RULES_SLIM_NODE_LINES, rules_since
+from .rules import RULES_EPOCH_DOCUMENT, RULES_ESCALATION_PAY, RULES_ESCALATION_SHARE, RULES_EXPOSED_STAKE, RULES_MARKETPLACE_RATE, RULES_SLIM_NODE_LINES, rules_since
 from .staking import NodePay, accrue_nodes
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
@@ -199,6 +210,7 @@ class WorkStream(Generic[Row]):
     formula: str
     shares_escalations: bool = False  # from RULES_ESCALATION_SHARE a task's escalation rows share what its first round left
     shared_formula: str = ""  # the formula from then on
+    paid_formula: str = ""  # the formula from RULES_ESCALATION_PAY (the dissenters pay for an escalation)
 
 
 def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> None:
@@ -223,7 +235,11 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     # its rows, before the rows of unregistered nodes leave: theirs stays unpaid, nobody else's grows)
     sharing = spec.shares_escalations and rules_since(p, RULES_ESCALATION_SHARE)
     runs = task_runs(columns.task) if sharing else None  # each task's rows (read again by ``first_seen``)
-    cut = escalation_shared(columns, p.validators_per_task, runs) if sharing else NO_CUT
+    paying = sharing and rules_since(p, RULES_ESCALATION_PAY)  # from 31 the dissenters pay for the escalation instead
+    if paying:
+        cut = escalation_paid(columns)
+    else:
+        cut = escalation_shared(columns, p.validators_per_task, runs) if sharing else NO_CUT
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
         keep = node_index >= 0
         columns, node_index, runs = columns.take(keep), node_index[keep], None
@@ -262,10 +278,14 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     # each node line's tasks (rule versions 1-27); from RULES_SLIM_NODE_LINES a statement derives them (epoch_document.node_tasks)
     behind = None if rules_since(p, RULES_SLIM_NODE_LINES) else tasks_by_node(columns, node_index, nodes)
     params_used = {**_gate_params(state), spec.rate_param: rate, **({spec.bonus_param: bonus_bps} if spec.bonus_param else {})}
-    shared = {"shared_tasks": cut.tasks} if sharing else {}  # how many network tasks had rows past validators_per_task
-    if sharing:
+    if paying:  # how many network tasks had rows of a later round
+        shared = {"escalated_tasks": cut.tasks}
+    else:
+        shared = {"shared_tasks": cut.tasks} if sharing else {}  # how many network tasks had rows past validators_per_task
+    if sharing and not paying:
         params_used["validators_per_task"] = p.validators_per_task
-    cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, spec.shared_formula if sharing else spec.formula, behind)
+    formula = spec.paid_formula if paying else spec.shared_formula if sharing else spec.formula
+    cited = _pay_stream(state, spec.line, nodes, result, pay, params_used, formula, behind)
     closed_in_order = first_seen(columns.task, runs)  # the epoch's tasks behind the rows, in the order they closed
     state.epoch_streams.record(
         spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **shared, **cited}
@@ -310,6 +330,13 @@ VALIDATOR_STREAM: WorkStream[ValidationRow] = WorkStream(
     "exceed the budget; weighted = Σ counted over on-time validations of network tasks × multiplier // 1e9 if eligible; counted = "
     "agreement_ppb for a task's first validators_per_task validators (draw order), min(agreement_ppb, left // L) for the later ones; "
     "left = validators_per_task × 1e9 − Σ agreement_ppb of the first on time; L = the later ones on time",
+    paid_formula="claim = weighted × network_validation_rate_units // 1e9; reward = claim, or budget × claim // claims when the claims "
+    "exceed the budget; weighted = (Σ counted over on-time validations of network tasks − charge) × multiplier // 1e9 if eligible; "
+    "on an escalated network task: counted = 0 for a validator whose report made it escalate (a dissenter), agreement_ppb for the "
+    "first round's others, agreement_ppb × min(1, (left + funded) / Σ) for the later rounds' others; left = F × 1e9 − Σ agreement_ppb "
+    "of the first round's others on time (F = its round-0 validators); Σ = Σ agreement_ppb of the later rounds' others on time; "
+    "each dissenter owes (Σ − left) // D (D dissenters) and pays it from its other counted validations of the epoch as far as "
+    "they reach (funded = what its dissenters paid; charge = what this validator paid)",
 )
 
 

@@ -219,7 +219,15 @@ RULE_VERSIONS: dict[int, str] = {
     "Σ units x quality_ppb of the model's in-consensus rows of network tasks), paid in full, or budget x claim // Σ claims when "
     "the claims exceed the stream's budget; what is not earned stays in pool:network_incentives (core/rewards.py "
     "marketplace_shares). 1-30 split the whole stream by usage, so one network task paid its model's owner the whole "
-    "stream, as much as ten (attack marketplace_one_task)",
+    "stream, as much as ten (attack marketplace_one_task); "
+    "(RULES_ESCALATION_PAY) an escalated network task's escalation validators are paid at their agreement, as a first "
+    "round's are, and the validators whose report made it escalate pay for it (those drawn before its last round whose "
+    "report dissents from the whole panel's first medians: Task.dissenters, recorded at settlement): their row of the task counts 0 "
+    "and what the escalation rows earn beyond what the first round left is cut from the rest of their validations of the "
+    "epoch, as far as those reach (core/epoch_rows.py escalation_paid; the first round is the task's round-0 rows, read "
+    "from the rows' recorded round, not from validators_per_task at the close). 29-30 paid the escalation rows only what "
+    "the first round left, so the honest validators a provoked escalation drew did its work for ~nothing (attack "
+    "spread_inflation: honest validators' pay per unit of work -6.9 %, past its 5 % bound)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -323,6 +331,15 @@ RULES_MARKETPLACE_RATE = 31
 ``marketplace_shares``), pro rata only when the claims exceed the budget; the rest stays in ``pool:network_incentives``.
 Earlier (1-30): the whole stream by usage, so one network task of a model paid its owner the whole stream (attack
 marketplace_one_task)."""
+RULES_ESCALATION_PAY = 31
+"""An escalation is paid by the reports that made it: an escalated network task's rows of its later rounds count at their
+agreement (a whole validation, as its first round's), the rows of the validators whose report made it escalate (drawn
+before its last round, dissenting from the whole panel's first medians; recorded at settlement: ``Task.dissenters``,
+each row's ``dissented``) count 0, and what the escalation rows earn beyond what the first
+round left of its rows' validations is cut from the dissenters' other validations of the epoch, as far as those reach
+(core/epoch_rows.py ``escalation_paid``). The first round is the rows recorded in round 0 (``ValidationRow.drawn_round``), not
+``validators_per_task`` at the close. Earlier (29-30, ``RULES_ESCALATION_SHARE``): the escalation rows shared what the
+first round left, so a provoked escalation's honest validators were paid ~nothing for its work (attack spread_inflation)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

@@ -72,6 +72,7 @@ from .records import ClosedTask
 from .rules import (
     RULES_BOUNTY_DEPOSIT,
     RULES_COMMUNITY_RATE,
+    RULES_ESCALATION_PAY,
     RULES_EXPOSED_STAKE,
     RULES_MARKETPLACE_RATE,
     RULES_MEASURED_TOKENS,
@@ -181,6 +182,9 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     **{("ClosedTask", f.name): RULES_TASK_STUB for f in dataclasses.fields(ClosedTask)},  # a record new with its field
     ("Params", "community_rate_per_point_units"): RULES_COMMUNITY_RATE,
     ("Params", "community_member_cap_bps"): RULES_COMMUNITY_RATE,
+    ("Task", "dissenters"): RULES_ESCALATION_PAY,
+    ("ValidationRow", "drawn_round"): RULES_ESCALATION_PAY,
+    ("ValidationRow", "dissented"): RULES_ESCALATION_PAY,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

@@ -87,7 +87,15 @@ from .network_prompts import check_network_prompt, composes_prompts
 from .params import Params
 from .pricing import check_tokens, complexity_units, quote
 from .records import PRECOMMIT_WINDOW, Assignment, ClosedTask, Model, RevealedReports, Task, TaskKind, TaskState
-from .rules import RULES_ESCALATION_FROM_POOL, RULES_PAID_PLANTER, RULES_TASK_SPREAD, RULES_TASK_STUB, RULES_USER_CANARIES, rules_since
+from .rules import (
+    RULES_ESCALATION_FROM_POOL,
+    RULES_ESCALATION_PAY,
+    RULES_PAID_PLANTER,
+    RULES_TASK_SPREAD,
+    RULES_TASK_STUB,
+    RULES_USER_CANARIES,
+    rules_since,
+)
 from .selection import busy_miners, draw, eligible_nodes, pool_size, sample_nodes
 from .sessions import get_session, session_account
 from .slashing import record_mismatch, record_offence
@@ -104,6 +112,7 @@ from .validation import (
     canary_commitment,
     deviation_first_rules_ppb,
     deviation_ppb,
+    dissenters,
     passes_canary,
     report_commitment,
 )
@@ -691,12 +700,21 @@ def _consensus(state: State, task: Task) -> _Judged:
     """Over every revealed report; on the first rules a plain stake-weighted median (nothing is trimmed). The distance
     threshold is the task's (``spread``: from its revealed spreads under RULES_TASK_SPREAD, else poi_max_distance_ppb)."""
     p = state.params
-    reports = {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
+    reports = _reported(task)
     miners = [a.miner for a in _valid_reveals(task) if not a.planted]
-    bound = p.dissent_bound_ppb if has_beacon(state) else 2 * PPB
+    bound = _dissent_bound(state)
     stakes = _stakes(state, list(reports))
     spread, threshold = consensus_threshold_ppb(p, task, stakes)
     return _Judged(aggregate(reports, stakes, miners, threshold, p.consensus_min_quality_ppb, bound), stakes, spread, threshold)
+
+
+def _reported(task: Task) -> dict[str, dict[str, tuple[int, int]]]:
+    """The revealed reports: validator -> miner -> (distance, quality)."""
+    return {v: {m: (r[m][0], r[m][1]) for m in r} for v, r in task.reports.items()}
+
+
+def _dissent_bound(state: State) -> int:
+    return state.params.dissent_bound_ppb if has_beacon(state) else 2 * PPB
 
 
 def _after_reports(state: State, task: Task) -> None:
@@ -906,8 +924,19 @@ def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
             record_offence(state, a.miner, "poi_divergence", task.id)
     _update_miners(state, task)
     _update_validators(state, task, cons)
+    if task.round > 0 and rules_since(p, RULES_ESCALATION_PAY):
+        task.dissenters = escalation_dissenters(state, task, stakes, list(cons.distance_ppb))
     _record_work(state, task, cons, planter)
     _close(state, task, TaskState.SETTLED)
+
+
+def escalation_dissenters(state: State, task: Task, stakes: dict[str, int], miners: list[str]) -> list[str]:
+    """``RULES_ESCALATION_PAY``: the validators who made an escalated task escalate and were wrong, judged by the whole
+    panel: those drawn before its last round whose report dissents (``validation.dissenters``: further than
+    ``dissent_bound_ppb`` from a first median) from the first medians over every round's reports. A first round's honest
+    minority outvoted there by a bloc is not one of them once the panel has judged (the bloc is); in draw order."""
+    found = set(dissenters(_reported(task), stakes, miners, _dissent_bound(state)))
+    return [v for v in task.validators if v in found and task.validator_round.get(v, 0) < task.round]
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -983,4 +1012,13 @@ def _record_work(state: State, task: Task, cons: Consensus | None, planter: Assi
         quality = a.quality_ppb if a.in_consensus and a.quality_ppb else 0
         state.epoch_work.append(task.id, a.miner, units, quality, a.in_consensus, a.commit is not None, task.model, task.kind, a.paid)
     for v in task.validators:
-        state.epoch_validations.append(task.id, v, task.agreement_ppb.get(v, 0), v in task.reports, task.kind, v in task.canary_failed)
+        state.epoch_validations.append(
+            task.id,
+            v,
+            task.agreement_ppb.get(v, 0),
+            v in task.reports,
+            task.kind,
+            v in task.canary_failed,
+            task.validator_round.get(v, 0),
+            v in task.dissenters,
+        )

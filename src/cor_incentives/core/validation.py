@@ -130,6 +130,21 @@ def aggregate(
     return Consensus(dist, qual, {m: dist[m] <= max_distance_ppb and qual[m] >= min_quality_ppb for m in miners}, disputed)
 
 
+def dissenters(reports: dict[str, Report], stakes: dict[str, int], miners: list[str], dissent_bound_ppb: int) -> list[str]:
+    """The validators whose report dissents (``aggregate``'s ``disputed``, validator by validator): on some miner, its
+    distance or its quality is further than ``dissent_bound_ppb`` from that measure's first median over ``reports``; in
+    the reports' order. ``aggregate(...).disputed`` is exactly ``bool(dissenters(...))``."""
+    firsts = [
+        (
+            m,
+            weighted_median([(r[m][0], stakes.get(v, 0), v) for v, r in reports.items()]),
+            weighted_median([(r[m][1], stakes.get(v, 0), v) for v, r in reports.items()]),
+        )
+        for m in miners
+    ]
+    return [v for v, r in reports.items() if any(abs(r[m][0] - d) > dissent_bound_ppb or abs(r[m][1] - q) > dissent_bound_ppb for m, d, q in firsts)]
+
+
 def miner_deviation_ppb(report: tuple[int, int], consensus: Consensus, miner: str) -> int:
     """(|quality − consensus quality| + |distance − consensus distance|) // 2: both directions cost alike."""
     d, q = report

@@ -18,7 +18,11 @@ escalation_cartel  Until rule 29 every validator of every round of a task had a 
                    stake) in the attack's world − in the twin's, ÷ the twin's; stopped iff gain ≤ 0. Also measured:
                    the others' income against the twin's, the whole stream paid against the twin's (what a
                    manufactured escalation costs the pool), the escalated network tasks and the cartel's slashes.
-                   Knob ``rules`` = ``before_shared`` runs rule 28.
+                   Knob ``rules`` = ``before_shared`` runs rule 28. From rule 31 (``RULES_ESCALATION_PAY``, the
+                   default rules) the escalation rows are paid their agreement and the reports that made the task
+                   escalate pay for them (the cartel's dissenters: their row of the task counts 0, and what the
+                   escalation earns beyond the first round's leftover is cut from their other validations); rule 30
+                   runs with the core parameter ``rule_version`` = 30 (tests/sim/test_sim_escalation_cartel.py).
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ class EscalationCartel(Family):
     description = (
         "3 of the 10 validators move one quality past dissent_bound_ppb in the first round of every network task they are "
         "drawn for (no offence), so it escalates to the other validators; rule 29 pays a task's validations once: its escalation "
-        "rounds share what its first round left. Knob rules=before_shared runs rule 28, under which each round's row earned a whole "
-        "validation"
+        "rounds share what its first round left; from rule 31 (the default) the reports that made it escalate pay for it. Knob "
+        "rules=before_shared runs rule 28, under which each round's row earned a whole validation"
     )
     gain_unit = "the cartel's validators-stream income beyond the twin's ÷ the twin's"
     knobs = (

@@ -5,9 +5,15 @@ spread_inflation  validator-00..(count−1) (49 % of validator stake at count 5)
                   (raw) distance, quality ``quality_ppb`` (default 1.0), and a task spread of ``spread_ppb``
                   (default 2.0, the largest), so that the core's threshold max(poi_max_distance_ppb,
                   min(poi_spread_cap_ppb, median spread × poi_spread_factor_bps // 10 000)) would reach the cap
-                  and let the garbage output (0.9-1.1 from any other) in. ``rules`` "before_spread" runs the rules
-                  before the spread rule (12), where the coalition does the same loosening itself: its garbage
-                  miner's distances less poi_spread_cap_ppb − poi_max_distance_ppb.
+                  and let the garbage output (0.9-1.1 from any other) in. Its lie makes the tasks it sees dispute
+                  (a report far from the others): they escalate, and the honest validators drawn into the escalation
+                  do that round's work. ``rules`` "before_escalation_pay" runs rule 30: the escalation's rows share
+                  only what the first round left (``RULES_ESCALATION_SHARE``, 29), so those honest validators are paid
+                  ~nothing for it (honest validators' pay per unit of work -6.9 % against the lie's absence: open);
+                  from rule 31 (``RULES_ESCALATION_PAY``, the default) the reports that made the escalation pay for it.
+                  (The rules before the spread rule, 12, where the coalition does the same loosening itself, its
+                  garbage miner's distances less poi_spread_cap_ppb − poi_max_distance_ppb, run with the core
+                  parameter ``rule_version`` = 11: tests/sim/test_sim_spread.py.)
                   Stopped when the coalition (its validators and its miner) does not gain against the all-honest
                   twin, and the lie moves no honest miner's or validator's pay per unit of useful work by more
                   than 5 %: measured against the reference world ``honest_validators``, where the same miner-00
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.rules import RULES_TASK_SPREAD
+from ...core.rules import RULES_ESCALATION_PAY
 from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
 from ..script import ActorScript
@@ -38,7 +44,7 @@ from .base import Family, Knob, Knobs, Verdict
 from .common import Rules, pct
 from .validators import COR, PPB, Collusion49
 
-RULES = Rules(RULES_TASK_SPREAD, "spread", "before_spread")
+RULES = Rules(RULES_ESCALATION_PAY, "escalation_pay", "before_escalation_pay")
 
 
 class SpreadInflation(Family):
@@ -59,7 +65,7 @@ class SpreadInflation(Family):
         Knob("count", 5, "inflating validators (validator-00..; 5 hold 49 % of validator stake)", 1, 5),
         Knob("spread_ppb", 2 * PPB, "the spread the coalition claims", 0, 2 * PPB),
         Knob("quality_ppb", PPB, "the quality it reports for its garbage miner", 0, PPB),
-        RULES.knob(doc="the rules: the spread rule in the core, or the rules before it"),
+        RULES.knob("the reports that made an escalation pay for it", "an escalation shares what the first round left"),
         Knob("epochs", 10, "epochs run", 1, 30),
     )
 
