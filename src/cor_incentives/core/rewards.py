@@ -69,7 +69,15 @@ from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
-from .rules import RULES_EPOCH_DOCUMENT, RULES_ESCALATION_PAY, RULES_ESCALATION_SHARE, RULES_EXPOSED_STAKE, RULES_MARKETPLACE_RATE, RULES_SLIM_NODE_LINES, rules_since
+from .rules import (
+    RULES_EPOCH_DOCUMENT,
+    RULES_ESCALATION_PAY,
+    RULES_ESCALATION_SHARE,
+    RULES_EXPOSED_STAKE,
+    RULES_MARKETPLACE_RATE,
+    RULES_SLIM_NODE_LINES,
+    rules_since,
+)
 from .staking import NodePay, accrue_nodes
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
