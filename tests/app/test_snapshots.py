@@ -92,12 +92,12 @@ def filled(hint: Any, rng: random.Random, depth: int = 0) -> Any:
         store = hint()
         for _ in range(2 if depth < 3 else 1):
             row = filled(hint.ROW, rng, depth + 1)
-            # the 64-bit columns (task ids, units, ppb values) take what the core can write; a fee share any int
-            store.append_row(
-                dataclasses.replace(
-                    row, **{k: v % 2**62 for k, v in vars(row).items() if type(v) is int and k != "fee_units" and not -(2**63) <= v < 2**63}
-                )
-            )
+            # the 64-bit columns (task ids, units, ppb values) take what the core can write; a fee share any int; the
+            # 8-bit round that drew a validator row (rule 31) a round the core can draw (escalation_rounds_max <= 8)
+            fits = {k: v % 2**62 for k, v in vars(row).items() if type(v) is int and k != "fee_units" and not -(2**63) <= v < 2**63}
+            if hasattr(row, "drawn_round"):
+                fits["drawn_round"] = row.drawn_round % 9
+            store.append_row(dataclasses.replace(row, **fits))
         return store
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint)
