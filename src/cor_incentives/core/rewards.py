@@ -245,7 +245,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     runs = task_runs(columns.task) if sharing else None  # each task's rows (read again by ``first_seen``)
     paying = sharing and rules_since(p, RULES_ESCALATION_PAY)  # from 31 the dissenters pay for the escalation instead
     if paying:
-        cut = escalation_paid(columns)
+        cut = escalation_paid(columns, runs)
     else:
         cut = escalation_shared(columns, p.validators_per_task, runs) if sharing else NO_CUT
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
