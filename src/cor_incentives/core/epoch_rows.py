@@ -408,8 +408,9 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     all_cut = np.concatenate((r_agr[dissenting] * r_on[dissenting], short_agr - counted, charge_cut))  # a late row: no work, no cut
     ascending = np.argsort(all_rows, kind="stable")
     all_rows, all_cut = all_rows[ascending], all_cut[ascending]
-    firsts = np.concatenate(([0], np.flatnonzero(all_rows[1:] != all_rows[:-1]) + 1))  # a row cut twice: its escalation and a charge
-    all_rows, all_cut = all_rows[firsts], np.add.reduceat(all_cut, firsts) if all_cut.size else all_cut
+    if all_rows.size:  # a row cut twice (its escalation and a charge): one cut, their sum
+        firsts = np.concatenate(([0], np.flatnonzero(all_rows[1:] != all_rows[:-1]) + 1))
+        all_rows, all_cut = all_rows[firsts], np.add.reduceat(all_cut, firsts)
     kept = all_cut != 0
     return EscalationCut(all_rows[kept], all_cut[kept].astype(np.int64, copy=False), int(starts.size))
 
