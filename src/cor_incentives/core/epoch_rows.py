@@ -401,7 +401,7 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     ends = np.cumsum(dissenters)
     funded = paid_in[ends] - paid_in[ends - dissenters]
     # the later rows' counts with what their dissenters paid; each dissenter's charge from its rows after those cuts
-    counted = _times_over(short_agr, np.minimum(left + funded, total)[short_task], total[short_task])
+    counted = _times_over(short_agr, (left + funded)[short_task], total[short_task])  # left + funded ≤ Σ (D × owed ≤ Σ − left)
     after = np.concatenate((np.zeros(dis_rows.size, dtype=np.int64), counted))[by_row]
     charge_rows, charge_cut, _ = _take_in_row_order(columns, charged, changed, after)
     all_rows = np.concatenate((dis_rows, short_rows, charge_rows)).astype(np.int64, copy=False)
