@@ -12,7 +12,10 @@ What it builds (not timed):
        ``--tasks`` tasks. Each new node is funded from the treasury by a ledger posting and
        registered by the core's own ``node.register`` handler (``staking.process_register``: self-bond,
        stake × ticks from its registration tick). Each new task repeats one of the simulated tasks
-       (round robin): its miners' work rows and its validators' rows, with the nodes drawn uniformly
+       (round robin): its miners' work rows and its validators' rows (each validation row with its template row's
+       ``drawn_round`` and ``dissented``, so the grown epoch has as many escalations, proportionally, as the simulated
+       one: the report's ``validation_rows_later_round``, ``validation_rows_dissented`` and ``escalated_network_tasks``
+       count what the close's escalation rules read), with the nodes drawn uniformly
        from the nodes of that role (seeded); with ``--task-records`` its ``Task`` record is kept in
        ``state.tasks`` too, its own copy of the simulated task's record (``own_copy``), as a network holds its tasks'
        records until the prune retires them (core/prune.py: the tasks of the epoch just closed stay live). With
@@ -235,7 +238,7 @@ def grow(
         checks = validations_by_task.get(template, [])
         chosen = rng.sample(validators, len(checks)) if like is None else [rng.choice(like[v.node]) for v in checks]
         for v, n in zip(checks, chosen, strict=True):
-            state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed)
+            state.epoch_validations.append(task_id, n, v.agreement_ppb, v.on_time, v.kind, v.canary_failed, v.drawn_round, v.dissented)
         if task_records and stub_closed and template in stubs:
             stub = ClosedTask.of(own_copy(whole[template], task_id), state.nodes)  # (the decoded copy dropped, as the core drops the record)
             stubs[task_id] = stub
@@ -247,6 +250,7 @@ def grow(
                 state.node_refs.add(task_names(state.tasks[task_id]))
     conservation_holds(state)
     return {
+        **escalations(state.epoch_validations),
         "work_rows_out_of_consensus": int((~state.epoch_work.consensus()).sum()),
         "validation_rows_late": int((~state.epoch_validations.on_time_flags()).sum()),
         "nodes": len(state.nodes),
@@ -258,6 +262,23 @@ def grow(
         "validation_rows": len(state.epoch_validations),
         "task_records": len(state.tasks),
         "closed_task_stubs": len(state.closed_tasks),
+    }
+
+
+def escalations(validations: Any) -> dict[str, int]:
+    """What the close's escalation rules read of the epoch's validation rows (core/epoch_rows.py ``escalation_paid``,
+    ``escalation_shared``): the rows drawn in a later round than the first (``drawn_round`` > 0), the rows whose report
+    made their task escalate (``dissented``), and the network tasks with a later-round row (the escalated tasks)."""
+    import numpy as np
+
+    from cor_incentives.core.epoch_rows import validation_columns
+
+    columns = validation_columns(validations)
+    later = (columns.drawn_round > 0) & columns.network if columns.drawn_round is not None else np.zeros(0, dtype=bool)
+    return {
+        "validation_rows_later_round": int(np.count_nonzero(later)),
+        "validation_rows_dissented": int(np.count_nonzero(columns.dissented)) if columns.dissented is not None else 0,
+        "escalated_network_tasks": int(np.unique(columns.task[later]).size),
     }
 
 

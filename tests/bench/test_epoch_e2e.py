@@ -216,3 +216,25 @@ def test_record_costs_under_rule_27_time_the_stubs_and_rule_26_keeps_whole_recor
     assert min(n[k] for k in ("rss_mb_after_close", "rss_mb_after_anchor", "rss_mb_after_snapshot", "rss_mb_after_drop")) > 0
     stub = epoch_e2e.run(300, 120, seed_tasks=30, directory=str(tmp_path), task_records=True, rules=RULES_TASK_STUB)
     assert (stub["task_records"], stub["closed_task_stubs"]) == (0, 300) and stub["root"] == old["root"]
+
+
+def test_grown_tasks_carry_their_templates_rounds_and_dissents(tmp_path: Path) -> None:
+    """Each repeated task's validation rows keep their template rows' ``drawn_round`` and ``dissented``: the grown epoch
+    has about as many escalations, per task, as the simulated one (not only the simulated tasks' own), and the report
+    counts what the close's escalation rules read."""
+    from cor_incentives.core.epoch_rows import validation_columns
+
+    events = epoch_e2e.simulated_epoch(200, mixed=True)
+    engine = epoch_e2e.open_before_close(events, f"sqlite:///{tmp_path}/e.db")
+    simulated = epoch_e2e.escalations(engine.state.epoch_validations)
+    assert simulated["escalated_network_tasks"] > 10 and simulated["validation_rows_dissented"] > 0
+    sizes = epoch_e2e.grow(engine.state, 2000, 200, task_records=False, out_of_consensus_bps=700)
+    cols = validation_columns(engine.state.epoch_validations)
+    later = (cols.drawn_round > 0) & cols.network
+    assert sizes["validation_rows_later_round"] == int(later.sum())
+    assert sizes["validation_rows_dissented"] == int(cols.dissented.sum())
+    assert sizes["escalated_network_tasks"] == len(set(cols.task[later].tolist()))
+    share = sizes["escalated_network_tasks"] / sizes["tasks"]  # the simulated epoch's: 200 tasks
+    assert 0.5 < share / (simulated["escalated_network_tasks"] / 200) < 2
+    assert sizes["validation_rows_dissented"] > 5 * simulated["validation_rows_dissented"]
+    engine.store.dispose()
