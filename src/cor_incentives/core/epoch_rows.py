@@ -461,8 +461,13 @@ def _take_in_row_order(
         if sel.size:
             value = np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False)
             lo, hi = np.searchsorted(changed, [start, end])
-            at, found = _positions_in(sel, changed[lo:hi])
-            value[at] = worth[lo:hi][found]
+            if hi > lo:  # the chunk's changed rows, by their place in the chunk (a row of a node not read: not picked)
+                local = sel - start
+                is_changed = np.zeros(end - start, dtype=bool)
+                is_changed[changed[lo:hi] - start] = True
+                now = np.zeros(end - start, dtype=np.int64)
+                now[changed[lo:hi] - start] = worth[lo:hi]
+                value = np.where(is_changed[local], now[local], value)
             owner = node[sel]
             order = grouped_order(owner, need.size)
             owner, value, sel = owner[order], value[order], sel[order]
@@ -490,15 +495,6 @@ def _times_over(a: npt.NDArray[np.int64], x: npt.NDArray[np.int64], t: npt.NDArr
     if wide.size:
         out[wide] = [ai * xi // ti for ai, xi, ti in zip(a[wide].tolist(), x[wide].tolist(), t[wide].tolist())]
     return out
-
-
-def _positions_in(ascending: npt.NDArray[np.intp], values: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Where ``values`` sit in ``ascending`` (a sorted array of distinct values), for those present: (positions in
-    ``ascending``, positions in ``values``)."""
-    at = np.searchsorted(ascending, values)
-    found = np.flatnonzero(at < ascending.size)
-    found = found[ascending[at[found]] == values[found]]
-    return at[found], found
 
 
 def _running_per_group(values: npt.NDArray[np.int64], groups: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.int64]:
