@@ -23,7 +23,8 @@ from cor_incentives.core.records import TaskKind
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_SHARE
 from cor_incentives.core.units import PPB
 from cor_incentives.core.work_rewards import WorkRewardParams, compute_work_rewards, compute_work_rewards_reference
-from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Scenario, miners
+from cor_incentives.sim.scenarios import VALIDATOR_STAKES, NodeGroup
+from support.escalation_lives import dissenter_life
 from support.market import commit_reveal, draw_now, market, network, submit, validate_all
 from support.replays import recorded_life, through_snapshot
 
@@ -254,28 +255,7 @@ def test_a_user_tasks_fee_split_is_the_same_under_both_rules():
 
 
 def life(rule_version: int, copiers: int, offline: int, tasks: int, seed: int):
-    from cor_incentives.sim.runner import World
-
-    vals = (
-        *((NodeGroup("validator", "copier", copiers, VALIDATOR_STAKES[:copiers]),) if copiers else ()),
-        NodeGroup("validator", "honest", 10 - copiers - offline, VALIDATOR_STAKES[copiers : 10 - offline]),
-        *((NodeGroup("validator", "offline", offline, VALIDATOR_STAKES[10 - offline :]),) if offline else ()),
-        NodeGroup("validator", "dissenter", 1, ("9000",), prefix="dissenter", options={"on": "network"}),
-    )
-    sc = Scenario(
-        name="escalation_share_life",
-        nodes=miners(("honest", 8), ("lazy", 1), ("garbage", 1)) + vals + ROUTER,
-        epochs=2,
-        user_tasks_per_epoch=tasks,
-        network_tasks_per_epoch=tasks,
-        rounds_per_epoch=3,
-        seeds=(seed,),
-        params={"rule_version": rule_version},
-    )
-    w = World(sc, seed, keep_events=True)
-    for e in range(sc.epochs):
-        w.run_epoch(e)
-    return w.chain
+    return dissenter_life("escalation_share_life", rule_version, copiers, offline, tasks, seed)
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
