@@ -19,6 +19,7 @@ from cor_incentives.app.published import published_getter
 from cor_incentives.cli.main import app
 from cor_incentives.core.rules import RULES_COMMUNITY_RATE
 from cor_incentives.core.units import COR, format_cor
+from support.api_reads import api_get
 from support.network import make_network
 
 POINTS = {"bob": 1, "carol": 300}
@@ -50,15 +51,6 @@ def net(request, tmp_path_factory):
     eng.submit_as(keys["oracle"], "epoch.close", {})
     yield rule, eng, keys, url, tmp
     eng.store.dispose()
-
-
-def api_get(client):
-    def get(path):
-        r = client.get(path)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    return get
 
 
 def expected(rule, budget, rate, cap_bps):

@@ -21,6 +21,7 @@ from cor_incentives.app.published import published_getter
 from cor_incentives.cli.main import app
 from cor_incentives.core.rules import RULES_UNEARNED_VALIDATOR_FEE
 from cor_incentives.core.units import format_cor
+from support.api_reads import api_get
 from support.network import make_network, run_commit_reveal, run_reports
 from support.scenario import HONEST, PROMPTS, settle_honest_task, submit_task
 from support.unearned_fee import APART
@@ -53,15 +54,6 @@ def net(request, tmp_path_factory):
     eng.submit_as(keys["oracle"], "epoch.close", {})
     yield request.param, eng, keys, url, tmp, apart, honest
     eng.store.dispose()
-
-
-def api_get(client):
-    def get(path):
-        r = client.get(path)
-        assert r.status_code == 200, r.text
-        return r.json()
-
-    return get
 
 
 def test_the_users_statement_names_the_unearned_part_and_no_validator_is_paid(net):
