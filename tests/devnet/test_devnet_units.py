@@ -163,12 +163,12 @@ def test_a_stop_signal_ends_a_request_the_server_never_answers():
     import socket
     import time
 
-    from cor_incentives.nodes.link import Stopped
+    from cor_incentives.nodes.link import Stopped, StopSignal
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(1)  # accepts the connection in the kernel, never answers
-    stop = threading.Event()
+    stop = StopSignal()
     link = Link(f"http://127.0.0.1:{server.getsockname()[1]}", None, stop=stop, timeout=30.0)
 
     def on_alarm(_signum: int, _frame: object) -> None:
@@ -190,4 +190,64 @@ def test_a_stop_signal_ends_a_request_the_server_never_answers():
         signal.signal(signal.SIGALRM, previous)
         link.close()
         server.close()
+        stop.close()
     link.interrupt()  # outside a request it does nothing
+
+
+HAMMER = """
+import signal, sys, threading, time
+from cor_incentives.nodes.link import StopSignal
+make = {"StopSignal": StopSignal, "Event": threading.Event}[sys.argv[1]]
+stop = make()
+def on_signal(_signum, _frame):
+    stop.set()  # what the agent's SIGTERM handler does
+signal.signal(signal.SIGALRM, on_signal)
+signal.setitimer(signal.ITIMER_REAL, 0.0007, 0.0007)
+started = renewed = time.monotonic()
+while time.monotonic() - started < 1.5:
+    stop.wait(0.00001)  # what an agent does between its steps
+    if time.monotonic() - renewed > 0.003:  # a fresh flag to set again (old = the one the handler may set next)
+        old, stop, renewed = stop, make(), time.monotonic()
+        getattr(old, "close", lambda: None)()
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("done")
+"""
+
+
+@pytest.mark.parametrize("flag", ["StopSignal", "Event"])
+def test_a_signal_handler_setting_the_stop_flag_never_deadlocks_the_waiting_agent(flag):
+    """The agent's SIGTERM handler sets its stop flag on the main thread, between two bytecodes of whatever the
+    main thread runs, most often ``stop.wait(poll)``. ``threading.Event.set`` takes the lock that ``Event.wait``
+    holds on its way in and out, so a signal landing there hangs the agent until it is SIGKILLed (the s34 CI
+    failure: a devnet miner never logged "stopped"). Signals at ~1.4 kHz against a tight wait loop: the agent's
+    ``StopSignal`` finishes; ``threading.Event`` (the control, showing this test sees the bug) does not: its main
+    thread blocks on the lock it holds, and the next signals, handled inside that wait, nest until RecursionError."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    try:
+        out = subprocess.run([sys.executable, "-c", HAMMER, flag], capture_output=True, text=True, timeout=20, env=env)
+        finished = out.stdout.strip() == "done"
+    except subprocess.TimeoutExpired:
+        finished = False
+    assert finished is (flag == "StopSignal")
+
+
+def test_stop_signal_wakes_a_wait_at_once_and_stays_set():
+    import time
+
+    from cor_incentives.nodes.link import StopSignal
+
+    stop = StopSignal()
+    try:
+        assert stop.wait(0.01) is False and not stop.is_set()
+        threading.Timer(0.2, stop.set).start()
+        started = time.monotonic()
+        assert stop.wait(10) is True and time.monotonic() - started < 5
+        assert stop.is_set() and stop.wait(10) is True and stop.wait(0) is True
+        for _ in range(70_000):  # more bytes than a pipe holds: set never blocks
+            stop.set()
+    finally:
+        stop.close()

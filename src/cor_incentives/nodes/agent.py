@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from .agents.miner import MinerAgent
 from .agents.router import RouterAgent
 from .agents.user import UserAgent
 from .agents.validator import ValidatorAgent
-from .link import Link, Stopped, wait_for_api
+from .link import Link, Stopped, StopSignal, wait_for_api
 from .strategies import check_strategy
 
 ROLES = ("miner", "validator", "router", "user")
@@ -90,7 +89,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
+def build_agent(args: argparse.Namespace, stop: StopSignal) -> Agent:
     key = load_key_file(args.key_file)
     name = args.name or key.get("name") or key["address"][:10]
     log = make_logger(name, args.log_file)
@@ -145,7 +144,7 @@ def build_agent(args: argparse.Namespace, stop: threading.Event) -> Agent:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    stop = threading.Event()
+    stop = StopSignal()  # set from the signal handler: not a threading.Event (see StopSignal)
     built: list[Agent] = []
 
     def on_signal(signum: int, _frame: Any) -> None:

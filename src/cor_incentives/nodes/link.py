@@ -18,6 +18,8 @@ Every rejection the engine gives (4xx other than 429) is final and raised as ``A
 from __future__ import annotations
 
 import logging
+import os
+import select
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +42,41 @@ class Stopped(Exception):
     """The agent was asked to stop while waiting to retry."""
 
 
+class StopSignal:
+    """A stop flag that a signal handler may set: ``set`` takes no lock.
+
+    ``threading.Event.set`` takes the condition lock that ``Event.wait`` holds on its way in and out, and a
+    signal handler runs on the main thread between two of its bytecodes: a SIGTERM that lands while the main
+    thread is inside ``stop.wait(poll)`` then blocks forever on a lock its own thread holds. (Seen in CI: an
+    agent of a devnet, SIGKILLed 20 s after its SIGTERM, never logged "stopped".) Here ``set`` writes one byte
+    to a pipe (async-signal-safe) and ``wait`` sleeps in ``select`` on it, which the byte ends at once."""
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        self._flag = True
+        try:
+            os.write(self._write, b"x")
+        except BlockingIOError:  # the pipe is full: it is readable already, every wait returns
+            pass
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Sleep until set or ``timeout`` seconds pass; True when set (as ``threading.Event.wait``)."""
+        if not self._flag:
+            select.select([self._read], [], [], timeout)
+        return self._flag
+
+    def close(self) -> None:
+        for fd in (self._read, self._write):
+            os.close(fd)
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether retrying the same request may succeed."""
     if isinstance(exc, httpx.TransportError):
@@ -56,7 +93,7 @@ class Link:
         private_key: str | None,
         *,
         log: logging.Logger | None = None,
-        stop: threading.Event | None = None,
+        stop: StopSignal | threading.Event | None = None,
         timeout: float = 30.0,
         attempts: int = DEFAULT_ATTEMPTS,
     ) -> None:
@@ -211,7 +248,7 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:120]}"
 
 
-def wait_for_api(base_url: str, timeout_seconds: float, stop: threading.Event | None = None) -> None:
+def wait_for_api(base_url: str, timeout_seconds: float, stop: StopSignal | threading.Event | None = None) -> None:
     """Block until ``/healthz`` answers 200 (or raise TimeoutError)."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...client import ApiError
-from ..link import Link, Stopped
+from ..link import Link, Stopped, StopSignal
 
 
 def make_logger(name: str, log_file: str | None) -> logging.Logger:
@@ -33,7 +33,9 @@ class Agent:
 
     role = "agent"
 
-    def __init__(self, name: str, link: Link, log: logging.Logger, stop: threading.Event, poll_seconds: float, ready_file: str | None = None) -> None:
+    def __init__(
+        self, name: str, link: Link, log: logging.Logger, stop: StopSignal | threading.Event, poll_seconds: float, ready_file: str | None = None
+    ) -> None:
         self.name = name
         self.link = link
         self.me = link.address or ""
