@@ -26,6 +26,7 @@ from cor_incentives.core.epoch_columns import RowStore
 from cor_incentives.core.events import content_hash
 from cor_incentives.core.journal import PACKED_ATTR, JDict, journal
 from cor_incentives.core.params import Params
+from cor_incentives.core.records import ValidationRow
 from cor_incentives.core.sampling import WeightTree
 from cor_incentives.core.state import State
 from cor_incentives.core.state_codec import (
@@ -421,3 +422,19 @@ def test_property_zlib_level_1_in_parts_writes_the_bytes_of_one_call(cuts, seed)
     z = zlib.compressobj(1)
     out = b"".join(z.compress(text[a:b]) for a, b in zip(bounds, bounds[1:])) + z.flush()
     assert out == zlib.compress(text, 1)
+
+
+@pytest.mark.parametrize(("field", "value"), [("drawn_round", 300), ("drawn_round", -129), ("agreement_ppb", 2**64)])
+def test_a_row_value_past_its_column_is_refused_as_unreadable(scenario, field, value):
+    """The epoch's rows decode into typed columns (``drawn_round`` is an int8, ``escalation_rounds_max`` ≤ 8): a stored
+    value past its column's range is refused ``snapshot_unreadable`` (so the engine replays the log), never raised as
+    the column's OverflowError out of opening the database."""
+    body = json.loads(encode_state(scenario[0].state))
+    row = {"task": 1, "node": "0x" + "1" * 40, "agreement_ppb": 1, "on_time": True, "kind": "user", "canary_failed": False, "drawn_round": 0, "dissented": False}
+    assert set(row) == {f.name for f in dataclasses.fields(ValidationRow)}
+    body["state"]["epoch_validations"] = [{**row, field: value}]
+    with pytest.raises(SnapshotUnreadable) as exc:
+        decode_state(json.dumps(body).encode())
+    assert exc.value.code == "snapshot_unreadable" and "OverflowError" in exc.value.message, exc.value.message
+    body["state"]["epoch_validations"] = [row]
+    assert decode_state(json.dumps(body).encode()).epoch_validations.row(0).drawn_round == 0

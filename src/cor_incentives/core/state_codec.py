@@ -606,7 +606,7 @@ def decode_state(data: bytes) -> State:
         raise SnapshotUnreadable(f"snapshot format {found!r} is not {SNAPSHOT_FORMAT}", code="snapshot_format")
     try:
         state: State = _codec(State, None, True)[1](body["state"])
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:  # Overflow: a typed column's range
         raise SnapshotUnreadable(f"the snapshot does not decode to a state ({type(exc).__name__}: {exc})", code="snapshot_unreadable") from None
     state.jailed = {i for i, n in state.nodes.items() if n.jailed_until_tick is not None}
     _share_stub_addresses(state)
