@@ -430,7 +430,16 @@ def test_a_row_value_past_its_column_is_refused_as_unreadable(scenario, field, v
     value past its column's range is refused ``snapshot_unreadable`` (so the engine replays the log), never raised as
     the column's OverflowError out of opening the database."""
     body = json.loads(encode_state(scenario[0].state))
-    row = {"task": 1, "node": "0x" + "1" * 40, "agreement_ppb": 1, "on_time": True, "kind": "user", "canary_failed": False, "drawn_round": 0, "dissented": False}
+    row = {
+        "task": 1,
+        "node": "0x" + "1" * 40,
+        "agreement_ppb": 1,
+        "on_time": True,
+        "kind": "user",
+        "canary_failed": False,
+        "drawn_round": 0,
+        "dissented": False,
+    }
     assert set(row) == {f.name for f in dataclasses.fields(ValidationRow)}
     body["state"]["epoch_validations"] = [{**row, field: value}]
     with pytest.raises(SnapshotUnreadable) as exc:
