@@ -360,11 +360,11 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     if task.size == 0 or rnd is None or dis is None:
         return NO_CUT
     network = columns.network
-    later = np.flatnonzero((rnd > 0) & network)
-    if later.size == 0:
+    is_later = (rnd > 0) & network
+    if not is_later.any():
         return NO_CUT
     on, agreement, node = columns.in_consensus, columns.quality, columns.node
-    rows, starts, group = _escalated_rows(task, network, later, task_runs(task) if starts is None else starts)
+    rows, starts, group = _escalated_rows(task, network, is_later, task_runs(task) if starts is None else starts)
     ascending = _ascending(rows)  # always so when the tasks are runs: the tasks then come by their first row
     r_dis, r_on = dis[rows], on[rows]
     r_agr = agreement[rows].astype(np.int64, copy=False)
@@ -414,7 +414,9 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     ends = np.cumsum(dissenters)
     funded = paid_in[ends] - paid_in[ends - dissenters]
     # the later rows' counts with what their dissenters paid; each dissenter's charge from the rows read, after those cuts
-    counted = _times_over(short_agr, (left + funded)[short_task], total[short_task])  # left + funded ≤ Σ (D × owed ≤ Σ − left)
+    counted = unfunded  # (its own: not read again)
+    paid = np.flatnonzero(funded[short_task])  # only the rows of a task its dissenters paid for count more
+    counted[paid] = _times_over(short_agr[paid], (left + funded)[short_task[paid]], total[short_task[paid]])  # left + funded ≤ Σ (D × owed ≤ Σ − left)
     after = np.zeros(is_short.size, dtype=np.int64)
     after[is_short] = counted
     if by_row is not None:
@@ -451,15 +453,15 @@ def _merge_cuts(
 
 
 def _escalated_rows(
-    task: npt.NDArray[np.int64], network: npt.NDArray[np.bool_], later: npt.NDArray[np.intp], runs: npt.NDArray[np.intp] | None
+    task: npt.NDArray[np.int64], network: npt.NDArray[np.bool_], is_later: npt.NDArray[np.bool_], runs: npt.NDArray[np.intp] | None
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """The network rows of the tasks with a row in ``later``, grouped by task (each task's rows in row order), where
-    each task's rows start, and each row's task (its place among them). With ``runs`` (each task one run of rows:
-    ``task_runs``) only the runs holding a later row are read (the tasks by their first row); else every row's task is
-    looked up and the rows grouped by a stable sort (the tasks by id)."""
+    """The network rows of the tasks with a row where ``is_later``, grouped by task (each task's rows in row order),
+    where each task's rows start, and each row's task (its place among them). With ``runs`` (each task one run of rows:
+    ``task_runs``) only the runs holding a later row are read (the tasks by their first row: the runs whose
+    ``np.logical_or.reduceat`` of ``is_later`` holds); else every row's task is looked up and the rows grouped by a
+    stable sort (the tasks by id)."""
     if runs is not None:
-        hit = np.searchsorted(runs, later, side="right") - 1  # ascending (``later`` is)
-        hit = hit[np.concatenate(([True], hit[1:] != hit[:-1]))]
+        hit = np.flatnonzero(np.logical_or.reduceat(is_later, runs))
         begin, length = runs[hit], np.diff(np.append(runs, task.size))[hit]
         run = np.repeat(np.arange(hit.size), length)
         firsts = np.cumsum(length) - length
@@ -469,7 +471,7 @@ def _escalated_rows(
             return rows, firsts, run
         rows, run = rows[keep], run[keep]  # (every task keeps its later row: the tasks' places stay 0, 1, ...)
         return rows, np.concatenate(([0], np.flatnonzero(run[1:] != run[:-1]) + 1)), run
-    rows = np.flatnonzero(np.isin(task, np.unique(task[later])) & network)
+    rows = np.flatnonzero(np.isin(task, np.unique(task[is_later])) & network)
     rows = rows[np.argsort(task[rows], kind="stable")]  # the tasks by id (each one's rows in row order)
     ordered = task[rows]
     starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
