@@ -134,9 +134,7 @@ def test_epochs_without_escalations():
 def test_property_a_task_of_both_kinds(tasks, chunk):
     """A task whose rows are not all of one kind (never written by the core: a task's rows share its kind): only its
     network rows are read, in runs (the runs' rows filtered) as out of them, as the loop did."""
-    rows: list[Row] = [
-        (t, n, a, on != 0, network, rnd, dis == 0) for t, mine in enumerate(tasks) for (n, a, on, rnd, dis), network in mine
-    ]
+    rows: list[Row] = [(t, n, a, on != 0, network, rnd, dis == 0) for t, mine in enumerate(tasks) for (n, a, on, rnd, dis), network in mine]
     both_ways(columns(rows, 6), chunk)
 
 

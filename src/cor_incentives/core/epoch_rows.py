@@ -414,9 +414,10 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     ends = np.cumsum(dissenters)
     funded = paid_in[ends] - paid_in[ends - dissenters]
     # the later rows' counts with what their dissenters paid; each dissenter's charge from the rows read, after those cuts
-    counted = unfunded  # (its own: not read again)
-    paid = np.flatnonzero(funded[short_task])  # only the rows of a task its dissenters paid for count more
-    counted[paid] = _times_over(short_agr[paid], (left + funded)[short_task[paid]], total[short_task[paid]])  # left + funded ≤ Σ (D × owed ≤ Σ − left)
+    counted = unfunded  # (its own: not read again) only the rows of a task its dissenters paid for count more
+    paid = np.flatnonzero(funded[short_task])
+    paid_task = short_task[paid]  # left + funded ≤ Σ (D × owed ≤ Σ − left)
+    counted[paid] = _times_over(short_agr[paid], (left + funded)[paid_task], total[paid_task])
     after = np.zeros(is_short.size, dtype=np.int64)
     after[is_short] = counted
     if by_row is not None:
@@ -493,6 +494,7 @@ def _rows_until(
     node, network, on, agreement = columns.node, columns.network, columns.in_consensus, columns.quality
     got = np.zeros(need.size, dtype=np.int64)
     read: list[npt.NDArray[np.intp]] = []
+    changed_owner = node[changed].astype(np.intp)  # (an int32 index is cast each time it is read)
     start, size = 0, SCAN_CHUNK
     short = need > 0
     while start < node.size and short.any():
@@ -502,8 +504,8 @@ def _rows_until(
             sums = np.zeros(need.size, dtype=np.int64)
             np.add.at(sums, node[sel], np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False))
             lo, hi = np.searchsorted(changed, [start, end])
-            mine = np.flatnonzero(short[node[changed[lo:hi]]]) + lo  # the chunk's changed rows of the nodes read
-            np.add.at(sums, node[changed[mine]], change[mine])
+            mine = np.flatnonzero(short[changed_owner[lo:hi]]) + lo  # the chunk's changed rows of the nodes read
+            np.add.at(sums, changed_owner[mine], change[mine])
             got = np.minimum(need, got + sums)  # a node not read: + 0
             read.append(sel)
             short = got < need
@@ -525,7 +527,7 @@ def _charges(
     each gave. A running sum per node: the row with running count A gives min(due, A) − min(due, A − its count)."""
     node, on, agreement = columns.node, columns.in_consensus, columns.quality
     paying = due > 0
-    rows = read[paying[node[read]]]
+    rows = read[paying[node[read]]] if paying.any() else read[:0]
     if rows.size == 0:
         return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
     owner = node[rows]
