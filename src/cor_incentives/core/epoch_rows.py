@@ -546,9 +546,10 @@ def _charges(
 
 
 def _times_over(a: npt.NDArray[np.int64], x: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """a × x // t exactly (floor division, each row): in int64 where the product fits (|a × x| < 2**62 by a float bound,
-    a factor 2 of margin), in Python integers where it may not (an agreement of 10**9 times a leftover past ~4.6
-    validations)."""
+    """a × x // t exactly (floor division, each row): in int64 where the product fits, in Python integers where it may
+    not (an agreement of 10**9 times a leftover past ~4.6 validations). Every product fits when max |a| × max |x| <
+    2**62 (exact, in Python integers: one check, the usual epoch's case); else each row's by a float bound (|a × x| <
+    2**62, a factor 2 of margin)."""
     out: npt.NDArray[np.int64] = a * x // np.maximum(t, 1)
     if a.size == 0 or max(int(a.max()), -int(a.min())) * max(int(x.max()), -int(x.min())) < 2**62:  # every product fits
         return out
