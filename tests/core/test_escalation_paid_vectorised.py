@@ -124,3 +124,26 @@ def test_epochs_without_escalations():
     assert escalation_paid(columns([], 1)) is NO_CUT
     assert escalation_paid(columns([(1, 0, PPB, True, True, 0, True)] * 3, 1)) is NO_CUT
     assert escalation_paid(columns([(1, 0, PPB, True, False, 2, True)] * 3, 1)) is NO_CUT  # a user task's later rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tasks=st.lists(st.lists(st.tuples(ROW, st.booleans()), min_size=1, max_size=10), max_size=10),
+    chunk=st.sampled_from([1, 3, 2**16]),
+)
+def test_property_a_task_of_both_kinds(tasks, chunk):
+    """A task whose rows are not all of one kind (never written by the core: a task's rows share its kind): only its
+    network rows are read, in runs (the runs' rows filtered) as out of them, as the loop did."""
+    rows: list[Row] = [(t, n, a, on != 0, network, rnd, dis == 0) for t, mine in enumerate(tasks) for (n, a, on, rnd, dis), network in mine]
+    both_ways(columns(rows, 6), chunk)
+
+
+def test_a_user_row_inside_an_escalated_run_is_left_out():
+    """One run: a user row between the first round and the escalation (its round and dissent ignored); the same cuts as
+    the loop, and the user row is not among them."""
+    rows: list[Row] = [(1, 0, PPB, True, True, 0, True), (1, 1, PPB, True, True, 0, False), (1, 2, PPB, True, False, 1, True)]
+    rows += [(1, 3, PPB // 2, True, True, 1, False), (1, 4, PPB, True, True, 1, False)]
+    rows += [(2, 0, PPB, True, True, 0, False)] * 3  # the dissenter's other validations (it pays from them)
+    cut = both_ways(columns(rows, 5), 2**16)
+    assert cut.tasks == 1 and 2 not in cut.rows.tolist()
+    assert cut.rows.tolist() == [0, 5] and cut.cut_ppb.tolist() == [PPB, PPB // 2]

@@ -350,49 +350,62 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     owed by ``np.add.reduceat``. The charges are running sums: a dissenter's take for its i-th debt (its debts in task
     order) is min(owed_i, capacity − what it paid before), and what it paid before is min(capacity, S_i−1), S the
     running sum of its debts (each take is min(owed, what is left), and what is left only falls), so take_i =
-    min(C, S_i) − min(C, S_i−1) with C = min(capacity, S): only the first rows of a dissenter worth its debts are read
-    (``_take_in_row_order``), and its charge is cut from its rows by the same pattern (each row gives min(due, A_r) −
-    min(due, A_r−1), A the running sum of what its rows count). 1 M tasks, 10 % escalated, 1 000 validators
+    min(C, S_i) − min(C, S_i−1) with C = min(capacity, S). C is found by reading each dissenter's network rows in row
+    order only until they are worth its debts (``_rows_until``: a chunk of rows at a time, only the rows of dissenters
+    still short); its charge is cut from those same rows (each row gives min(due, A_r) − min(due, A_r−1), A the running
+    sum of what its rows count after the escalations are funded: at least what they counted before, so the rows read
+    reach C), with no second pass over the columns. 1 M tasks, 10 % escalated, 1 000 validators
     (/work/coord/s34/esc_scale.py): 9.8 s as the loop."""
     task, rnd, dis = columns.task, columns.drawn_round, columns.dissented
     if task.size == 0 or rnd is None or dis is None:
         return NO_CUT
     network = columns.network
-    later = np.flatnonzero((rnd > 0) & network)
-    if later.size == 0:
+    is_later = (rnd > 0) & network
+    if not is_later.any():
         return NO_CUT
     on, agreement, node = columns.in_consensus, columns.quality, columns.node
-    rows, starts = _escalated_rows(task, network, later, task_runs(task) if starts is None else starts)
-    sizes = np.diff(np.append(starts, rows.size))
-    group = np.repeat(np.arange(starts.size), sizes)  # each row's task (its place in the grouping)
-    r_rnd, r_dis, r_on = rnd[rows], dis[rows], on[rows]
+    rows, starts, group = _escalated_rows(task, network, is_later, task_runs(task) if starts is None else starts)
+    ascending = _ascending(rows)  # always so when the tasks are runs: the tasks then come by their first row
+    r_dis, r_on = dis[rows], on[rows]
     r_agr = agreement[rows].astype(np.int64, copy=False)
-    first = r_rnd == 0
-    left = np.add.reduceat(first.astype(np.int64), starts) * PPB - np.add.reduceat(np.where(first & r_on & ~r_dis, r_agr, 0), starts)
-    paid_later = (r_rnd > 0) & ~r_dis & r_on  # the later rounds' other rows that count
-    total = np.add.reduceat(np.where(paid_later, r_agr, 0), starts)
-    dissenters = np.add.reduceat(r_dis.astype(np.int64), starts)
+    first = rnd[rows] == 0
+    counts = r_on & ~r_dis  # the rows that count: on time, not dissenting
+    value = np.where(counts, r_agr, 0)
+    first_sum = np.add.reduceat(np.where(first, value, 0), starts)
+    left = np.add.reduceat(first, starts, dtype=np.int64) * PPB - first_sum
+    total = np.add.reduceat(value, starts) - first_sum  # Σ agreement of the later rounds' rows that count
+    dissenters = np.add.reduceat(r_dis, starts, dtype=np.int64)
     owed = np.maximum(total - left, 0) // np.maximum(dissenters, 1)  # a task without a dissenter: nobody owes it
-    short = np.flatnonzero(paid_later & (left < total)[group])  # the later rows counted in proportion (positions in rows)
+    short_mask = counts & ~first & (left < total)[group]  # the later rows counted in proportion
+    changed_at = np.flatnonzero(short_mask | r_dis)  # the rows counting less than their agreement (positions in rows)
+    is_short = short_mask[changed_at]
+    short = changed_at[is_short]
+    dissenting = changed_at[~is_short]  # task by task, each task's in row order
     short_task, short_agr = group[short], r_agr[short]
     unfunded = _times_over(short_agr, left[short_task], total[short_task])
-    # what the escalated rows count before any charge: a dissenting row 0, a short row its unfunded count (by row)
-    dissenting = np.flatnonzero(r_dis)  # positions in rows, task by task, each task's in row order
-    dis_rows, short_rows = rows[dissenting], rows[short]
-    changed = np.concatenate((dis_rows, short_rows))
-    by_row = np.argsort(changed, kind="stable")
-    changed = changed[by_row]
+    # the changed rows by row: their agreement when they count (a late row: no work, no cut) and what they count before
+    # any charge (a dissenting row 0, a short row its unfunded count)
+    changed = rows[changed_at]
+    by_row = None if ascending else np.argsort(changed, kind="stable")
+    base = np.where(r_on[changed_at], r_agr[changed_at], 0)
+    before = np.zeros(changed.size, dtype=np.int64)
+    before[is_short] = unfunded
+    if by_row is not None:
+        changed, base, before = changed[by_row], base[by_row], before[by_row]
     # each dissenter's debts in task order (the tasks by their first row), their running sum, its capacity up to it
-    dis_node = node[dis_rows].astype(np.int64)
-    debt_order = np.lexsort((dis_rows, rows[starts][group[dissenting]], dis_node))
-    debt, debtor = owed[group[dissenting]][debt_order], dis_node[debt_order]
+    dis_rows, dis_task = rows[dissenting], group[dissenting]
+    dis_node = node[dis_rows]
+    if ascending:  # the dissenting rows already in task order, each task's in row order: a stable grouping by node
+        debt_order = grouped_order(dis_node, len(columns.names))
+    else:
+        debt_order = np.lexsort((dis_rows, rows[starts][dis_task], dis_node))
+    debt, debtor = owed[dis_task][debt_order], dis_node[debt_order]
     reach = _running_per_group(debt, debtor)  # Σ of the debtor's debts up to and including this one
     owes = np.zeros(len(columns.names), dtype=np.int64)
     if debt.size:
         last = np.append(np.flatnonzero(debtor[1:] != debtor[:-1]), debt.size - 1)
         owes[debtor[last]] = reach[last]
-    before = np.concatenate((np.zeros(dis_rows.size, dtype=np.int64), unfunded))[by_row]
-    charged = _take_in_row_order(columns, owes, changed, before)[2]  # min(capacity, Σ debts): what each dissenter pays
+    charged, read = _rows_until(columns, owes, changed, before - base)  # min(capacity, Σ debts): what each dissenter pays
     cap = charged[debtor]
     take = np.minimum(cap, reach) - np.minimum(cap, reach - debt)
     takes = np.empty_like(take)
@@ -400,97 +413,146 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     paid_in = np.concatenate(([0], np.cumsum(takes)))
     ends = np.cumsum(dissenters)
     funded = paid_in[ends] - paid_in[ends - dissenters]
-    # the later rows' counts with what their dissenters paid; each dissenter's charge from its rows after those cuts
-    counted = _times_over(short_agr, (left + funded)[short_task], total[short_task])  # left + funded ≤ Σ (D × owed ≤ Σ − left)
-    after = np.concatenate((np.zeros(dis_rows.size, dtype=np.int64), counted))[by_row]
-    charge_rows, charge_cut, _ = _take_in_row_order(columns, charged, changed, after)
-    all_rows = np.concatenate((dis_rows, short_rows, charge_rows)).astype(np.int64, copy=False)
-    all_cut = np.concatenate((r_agr[dissenting] * r_on[dissenting], short_agr - counted, charge_cut))  # a late row: no work, no cut
-    ascending = np.argsort(all_rows, kind="stable")
-    all_rows, all_cut = all_rows[ascending], all_cut[ascending]
-    if all_rows.size:  # a row cut twice (its escalation and a charge): one cut, their sum
-        firsts = np.concatenate(([0], np.flatnonzero(all_rows[1:] != all_rows[:-1]) + 1))
-        all_rows, all_cut = all_rows[firsts], np.add.reduceat(all_cut, firsts)
-    kept = all_cut != 0
-    return EscalationCut(all_rows[kept], all_cut[kept].astype(np.int64, copy=False), int(starts.size))
+    # the later rows' counts with what their dissenters paid; each dissenter's charge from the rows read, after those cuts
+    counted = unfunded  # (its own: not read again) only the rows of a task its dissenters paid for count more
+    paid = np.flatnonzero(funded[short_task])
+    paid_task = short_task[paid]  # left + funded ≤ Σ (D × owed ≤ Σ − left)
+    counted[paid] = _times_over(short_agr[paid], (left + funded)[paid_task], total[paid_task])
+    after = np.zeros(is_short.size, dtype=np.int64)
+    after[is_short] = counted
+    if by_row is not None:
+        after = after[by_row]
+    charge_rows, charge_cut = _charges(columns, charged, read, changed, after)
+    base -= after  # each changed row's cut
+    rows_cut, cut = _merge_cuts(changed, base, charge_rows, charge_cut)
+    kept = cut != 0
+    return EscalationCut(rows_cut[kept], cut[kept], int(starts.size))
+
+
+def _ascending(values: npt.NDArray[Any]) -> bool:
+    """Whether ``values`` strictly ascend."""
+    return values.size < 2 or bool((values[1:] > values[:-1]).all())
+
+
+def _merge_cuts(
+    rows: npt.NDArray[np.intp], cut: npt.NDArray[np.int64], more_rows: npt.NDArray[np.intp], more_cut: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The cuts of ``rows`` (ascending, distinct) and of ``more_rows`` (distinct, any order) in one ascending list of
+    rows, a row in both cut by their sum."""
+    if more_rows.size == 0:
+        return rows.astype(np.int64, copy=False), cut
+    ordered = np.argsort(more_rows)
+    more_rows, more_cut = more_rows[ordered], more_cut[ordered]
+    at = np.searchsorted(rows, more_rows)
+    both = at < rows.size
+    both[both] = rows[at[both]] == more_rows[both]
+    cut[at[both]] += more_cut[both]  # (``cut`` is the caller's own)
+    alone = ~both
+    merged_rows = np.insert(rows.astype(np.int64, copy=False), at[alone], more_rows[alone])
+    merged_cut: npt.NDArray[np.int64] = np.insert(cut, at[alone], more_cut[alone])
+    return merged_rows, merged_cut
 
 
 def _escalated_rows(
-    task: npt.NDArray[np.int64], network: npt.NDArray[np.bool_], later: npt.NDArray[np.intp], runs: npt.NDArray[np.intp] | None
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """The network rows of the tasks with a row in ``later``, grouped by task (each task's rows in row order), and where
-    each task's rows start. With ``runs`` (each task one run of rows: ``task_runs``) only the runs holding a later row
-    are read (the tasks by their first row); else every row's task is looked up and the rows grouped by a stable sort
-    (the tasks by id)."""
+    task: npt.NDArray[np.int64], network: npt.NDArray[np.bool_], is_later: npt.NDArray[np.bool_], runs: npt.NDArray[np.intp] | None
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The network rows of the tasks with a row where ``is_later``, grouped by task (each task's rows in row order),
+    where each task's rows start, and each row's task (its place among them). With ``runs`` (each task one run of rows:
+    ``task_runs``) only the runs holding a later row are read (the tasks by their first row: the runs whose
+    ``np.logical_or.reduceat`` of ``is_later`` holds); else every row's task is looked up and the rows grouped by a
+    stable sort (the tasks by id)."""
     if runs is not None:
-        hit = np.searchsorted(runs, later, side="right") - 1  # ascending (``later`` is)
-        hit = hit[np.concatenate(([True], hit[1:] != hit[:-1]))]
+        hit = np.flatnonzero(np.logical_or.reduceat(is_later, runs))
         begin, length = runs[hit], np.diff(np.append(runs, task.size))[hit]
         run = np.repeat(np.arange(hit.size), length)
-        rows = np.repeat(begin - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))
+        firsts = np.cumsum(length) - length
+        rows = np.repeat(begin - firsts, length) + np.arange(int(length.sum()))
         keep = network[rows]
-        rows, run = rows[keep], run[keep]
-        return rows, np.concatenate(([0], np.flatnonzero(run[1:] != run[:-1]) + 1))
-    rows = np.flatnonzero(np.isin(task, np.unique(task[later])) & network)
+        if keep.all():  # a task's rows share its kind: the usual case, no copy
+            return rows, firsts, run
+        rows, run = rows[keep], run[keep]  # (every task keeps its later row: the tasks' places stay 0, 1, ...)
+        return rows, np.concatenate(([0], np.flatnonzero(run[1:] != run[:-1]) + 1)), run
+    rows = np.flatnonzero(np.isin(task, np.unique(task[is_later])) & network)
     rows = rows[np.argsort(task[rows], kind="stable")]  # the tasks by id (each one's rows in row order)
     ordered = task[rows]
-    return rows, np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    return rows, starts, np.repeat(np.arange(starts.size), np.diff(np.append(starts, rows.size)))
 
 
-SCAN_CHUNK = 2**16  # the rows ``_take_in_row_order`` reads first (each further chunk twice the one before)
+SCAN_CHUNK = 2**16  # the rows ``_rows_until`` reads first (each further chunk twice the one before)
 
 
-def _take_in_row_order(
-    columns: RowColumns, need: npt.NDArray[np.int64], changed: npt.NDArray[np.intp], worth: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Each node's ``need`` (by node index; 0: none) taken from its network rows in row order, each row giving
-    min(what is still needed, what it is worth): its agreement when in consensus, else 0, or ``worth`` for the rows
-    ``changed`` (ascending). Returns the rows taken from (by node, each node's in row order), what each gave, and what
-    each node got: min(need, Σ its rows' worth). A running sum per node: the row with running worth A gives
-    min(need, A) − min(need, A − its worth). Only the rows of nodes still short are read, a chunk of rows at a time in
-    row order (``SCAN_CHUNK``, doubling), so a dissenter that pays from its first rows costs no pass over its others."""
+def _rows_until(
+    columns: RowColumns, need: npt.NDArray[np.int64], changed: npt.NDArray[np.intp], change: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+    """What each node gets of its ``need`` (by node index; 0: none) from its network rows: min(need, Σ their worth), a row
+    worth its agreement when in consensus, else 0, plus ``change`` for the rows ``changed`` (ascending; a change ≤ 0 and
+    never below the row's worth); and the rows read, in row order. Only the rows of nodes still short are read, a chunk
+    of rows at a time in row order (``SCAN_CHUNK``, doubling), so a dissenter worth its debts in its first rows costs no
+    pass over its others; each chunk's sums by node are exact integers (``np.add.at``, int64: Σ of at most 2**31 rows
+    of ≤ 10**9 each)."""
     node, network, on, agreement = columns.node, columns.network, columns.in_consensus, columns.quality
     got = np.zeros(need.size, dtype=np.int64)
-    taken_rows: list[npt.NDArray[np.intp]] = []
-    taken: list[npt.NDArray[np.int64]] = []
+    read: list[npt.NDArray[np.intp]] = []
+    changed_owner = node[changed].astype(np.intp)  # (an int32 index is cast each time it is read)
     start, size = 0, SCAN_CHUNK
     short = need > 0
     while start < node.size and short.any():
         end = min(node.size, start + size)
         sel = np.flatnonzero(short[node[start:end]] & network[start:end]) + start
         if sel.size:
-            value = np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False)
+            sums = np.zeros(need.size, dtype=np.int64)
+            np.add.at(sums, node[sel], np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False))
             lo, hi = np.searchsorted(changed, [start, end])
-            if hi > lo:  # the chunk's changed rows, by their place in the chunk (a row of a node not read: not picked)
-                local = sel - start
-                is_changed = np.zeros(end - start, dtype=bool)
-                is_changed[changed[lo:hi] - start] = True
-                now = np.zeros(end - start, dtype=np.int64)
-                now[changed[lo:hi] - start] = worth[lo:hi]
-                value = np.where(is_changed[local], now[local], value)
-            owner = node[sel]
-            order = grouped_order(owner, need.size)
-            owner, value, sel = owner[order], value[order], sel[order]
-            upto = _running_per_group(value, owner) + got[owner]
-            limit = need[owner]
-            give = np.minimum(limit, upto) - np.minimum(limit, upto - value)
-            gave = np.flatnonzero(give)
-            taken_rows.append(sel[gave])
-            taken.append(give[gave])
-            last = np.append(np.flatnonzero(owner[1:] != owner[:-1]), owner.size - 1)
-            got[owner[last]] = np.minimum(limit[last], upto[last])
+            mine = np.flatnonzero(short[changed_owner[lo:hi]]) + lo  # the chunk's changed rows of the nodes read
+            np.add.at(sums, changed_owner[mine], change[mine])
+            got = np.minimum(need, got + sums)  # a node not read: + 0
+            read.append(sel)
             short = got < need
         start, size = end, 2 * size
-    if not taken:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64), got
-    return np.concatenate(taken_rows), np.concatenate(taken), got
+    return got, np.concatenate(read) if read else np.zeros(0, dtype=np.intp)
+
+
+def _charges(
+    columns: RowColumns,
+    due: npt.NDArray[np.int64],
+    read: npt.NDArray[np.intp],
+    changed: npt.NDArray[np.intp],
+    worth: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """Each node's ``due`` (by node index) taken from its rows among ``read`` (ascending) in row order, each row giving
+    min(what is still due, what it counts): its agreement when in consensus, else 0, or ``worth`` for the rows
+    ``changed`` (ascending). The rows read must be worth the due (``_rows_until`` read each node's rows until they were
+    worth at least that, counted no higher). Returns the rows taken from (by node, each node's in row order) and what
+    each gave. A running sum per node: the row with running count A gives min(due, A) − min(due, A − its count)."""
+    node, on, agreement = columns.node, columns.in_consensus, columns.quality
+    paying = due > 0
+    rows = read[paying[node[read]]] if paying.any() else read[:0]
+    if rows.size == 0:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
+    owner = node[rows]
+    value = np.where(on[rows], agreement[rows], 0).astype(np.int64, copy=False)
+    mine = np.flatnonzero(paying[node[changed]])  # the changed rows of the nodes paying (those read are among ``rows``)
+    at = np.minimum(np.searchsorted(rows, changed[mine]), rows.size - 1)
+    found = rows[at] == changed[mine]
+    value[at[found]] = worth[mine[found]]
+    order = grouped_order(owner, due.size)
+    rows, owner, value = rows[order], owner[order], value[order]
+    upto = _running_per_group(value, owner)
+    limit = due[owner]
+    give = np.minimum(limit, upto) - np.minimum(limit, upto - value)
+    gave = np.flatnonzero(give)
+    return rows[gave], give[gave]
 
 
 def _times_over(a: npt.NDArray[np.int64], x: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """a × x // t exactly (floor division, each row): in int64 where the product fits (|a × x| < 2**62 by a float bound,
-    a factor 2 of margin), in Python integers where it may not (an agreement of 10**9 times a leftover past ~4.6
-    validations)."""
+    """a × x // t exactly (floor division, each row): in int64 where the product fits, in Python integers where it may
+    not (an agreement of 10**9 times a leftover past ~4.6 validations). Every product fits when max |a| × max |x| <
+    2**62 (exact, in Python integers: one check, the usual epoch's case); else each row's by a float bound (|a × x| <
+    2**62, a factor 2 of margin)."""
     out: npt.NDArray[np.int64] = a * x // np.maximum(t, 1)
+    if a.size == 0 or max(int(a.max()), -int(a.min())) * max(int(x.max()), -int(x.min())) < 2**62:  # every product fits
+        return out
     wide = np.flatnonzero(np.abs(a.astype(np.float64) * x.astype(np.float64)) >= 2.0**62)
     if wide.size:
         out[wide] = [ai * xi // ti for ai, xi, ti in zip(a[wide].tolist(), x[wide].tolist(), t[wide].tolist())]
