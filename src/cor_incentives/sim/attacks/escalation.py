@@ -23,6 +23,22 @@ escalation_cartel  Until rule 29 every validator of every round of a task had a 
                    escalate pay for them (the cartel's dissenters: their row of the task counts 0, and what the
                    escalation earns beyond the first round's leftover is cut from their other validations); rule 30
                    runs with the core parameter ``rule_version`` = 30 (tests/sim/test_sim_escalation_cartel.py).
+
+median_skew        Rule 31 names as an escalation's dissenters (who pay for it: ``Task.dissenters``) the reports past
+                   ``dissent_bound_ppb`` from the whole panel's first median, the lower stake-weighted median. A bloc
+                   just below half of the stake that reports an extreme value puts that median at the top of the
+                   honest reports, so the honest reports at the bottom are past the bound from it: named, their row
+                   of the task counts 0 and they share the escalation's charge with the bloc. The world: 10 honest
+                   miners, validator-00..(count−1) (49 % of validator stake at 5, strategy ``colluding`` with no miner
+                   of its own) report quality ``quality_ppb`` (default 1.0) and distance 0.03 for every miner of every
+                   task; the twin: every node honest.
+                   Measured: the rows named dissenters, the honest ones, and the *faultless*: honest rows that the
+                   honest reports of the task's panel alone would not name (``validation.dissenters`` over them; the
+                   stakes at the run's end). Verdict: stopped iff the faultless rows are at most 5 % of the rows
+                   named (the 5 % the honest-move families allow) and no honest validator's pay per unit of network
+                   work falls by more than 5 % against the twin; gain = faultless ÷ named. Open under rule 31 by the
+                   first part (the pay part holds at the default: being named costs a row and a share of a charge,
+                   and the escalation rows the bloc provokes pay the honest validators about as much back).
 """
 
 from __future__ import annotations
@@ -32,12 +48,14 @@ from typing import Any
 from ...core.records import TaskKind
 from ...core.rules import RULES_ESCALATION_SHARE
 from ...core.units import COR
+from ...core.validation import dissenters
 from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
 from ..script import ActorScript
 from .base import Family, Knob, Knobs, Verdict
-from .common import Rules, final_state, made, population_scenario
+from .common import Rules, final_state, made, node, pct, population_scenario
 from .slashing import Watch
+from .validators import PPB, _node_totals, _sum
 
 RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 
@@ -122,4 +140,113 @@ class EscalationCartel(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (EscalationCartel(),)
+class MedianSkew(Family):
+    """A bloc below half the stake skews the panel's first median so that honest reports are named dissenters (module
+    docstring)."""
+
+    name = "median_skew"
+    title = "A bloc skews the panel's median so that honest validators are named dissenters of the escalations it provokes"
+    criterion = (
+        "a bloc below half of validator stake reporting an extreme quality for every miner gets at most 5 % of the rows named "
+        "dissenters from honest validators the honest reports alone would not name, and no honest validator's pay per unit of "
+        "network work cut by more than 5 % against the honest twin"
+    )
+    description = (
+        "validator-00..04 (49 % of validator stake) report quality 1.0 and distance 0.03 for every miner of every task (10 honest "
+        "miners): the tasks they are drawn for escalate, and the panel's lower weighted median sits at the top of the honest "
+        "reports, so an honest report at the bottom is past dissent_bound_ppb from it and is named a dissenter (its row counts 0 "
+        "and it shares the escalation's charge)"
+    )
+    gain_unit = "the honest rows named dissenters that the honest reports alone would not name ÷ all rows named"
+    knobs = (
+        Knob("count", 5, "skewing validators (validator-00..; 5 hold 49 % of validator stake)", 1, 5),
+        Knob("quality_ppb", PPB, "the quality the bloc reports for every miner", 0, PPB),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def bloc(self, k: Knobs) -> list[str]:
+        return [f"validator-{i:02d}" for i in range(int(k["count"]))]
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        options = {"harsh_distance": 0.03, "harsh_quality": int(k["quality_ppb"]) / PPB}
+        s = Scenario(
+            self.name,
+            miners(("honest", 10)) + validators("colluding", int(k["count"]), "b", options) + ROUTER,
+            self.description,
+            epochs=int(k["epochs"]),
+        )
+        return s.honest_twin() if twin else s
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch()
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        """Rows named dissenters (``Task.dissenters`` of the network tasks), the honest ones, and of those the *faultless*:
+        not a dissenter of the honest reports of the task's panel alone (``validation.dissenters`` over them, weighted by
+        the stakes at the run's end, the planted output's reports included: a measurement, not the core's settlement)."""
+        state = final_state(made(script, Watch))
+        bloc = set() if twin else {node(n) for n in self.bloc(k)}  # the twin's validator-00..04 are honest
+        network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
+        named = [v for t in network for v in t.dissenters]
+        faultless = 0
+        for t in network:
+            honest = {v: {m: (x[0], x[1]) for m, x in r.items()} for v, r in t.reports.items() if v not in bloc}
+            if not t.dissenters or not honest:
+                continue
+            stakes = {v: state.nodes[v].stake_total for v in honest}
+            found = set(dissenters(honest, stakes, sorted(next(iter(honest.values()))), state.params.dissent_bound_ppb))
+            faultless += sum(1 for v in t.dissenters if v not in bloc and v not in found)
+        return {
+            "nodes": _node_totals(result),
+            "roles": {n.name: n.role for n in result.nodes.values()},
+            "escalated": sum(1 for t in network if t.round > 0),
+            "network_tasks": len(network),
+            "named": len(named),
+            "honest_named": sum(1 for v in named if v not in bloc),
+            "faultless": faultless,
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        bloc = set(self.bloc(k))
+        honest = sorted(n for n, role in attack[0]["roles"].items() if role == "validator" and n not in bloc)
+        changes: dict[str, float | None] = {}
+        for n in honest:  # network rewards − slashes per unit of network work
+            a_work, b_work = _sum(attack, [n], "network_work"), _sum(twin, [n], "network_work")
+            a_pay = _sum(attack, [n], "network") - _sum(attack, [n], "slashes")
+            b_pay = _sum(twin, [n], "network") - _sum(twin, [n], "slashes")
+            changes[n] = None if not (a_work and b_work and b_pay) else round((a_pay / a_work) / (b_pay / b_work) - 1, 4)
+        moves = [x for x in changes.values() if x is not None]
+        drop = min(moves, default=0.0)
+
+        def s(rows: list[dict[str, Any]], key: str) -> int:
+            return sum(r[key] for r in rows)
+
+        named, faultless = s(attack, "named"), s(attack, "faultless")
+        share = faultless / named if named else 0.0
+        measured: dict[str, Any] = {
+            "largest_drop": drop,
+            "largest_gain": max(moves, default=0.0),
+            "honest_rate_change": changes,
+            "named": named,
+            "honest_named": s(attack, "honest_named"),
+            "faultless": faultless,
+            "twin_named": s(twin, "named"),
+            "twin_honest_named": s(twin, "honest_named"),
+            "twin_faultless": s(twin, "faultless"),
+            "escalated": s(attack, "escalated"),
+            "twin_escalated": s(twin, "escalated"),
+            "network_tasks": s(attack, "network_tasks"),
+        }
+        return Verdict(
+            share,
+            share <= 0.05 and drop >= -0.05,
+            measured,
+            f"{int(k['count'])} skewing validators: {measured['honest_named']} of {named} rows named dissenters were honest, "
+            f"{faultless} of them ({pct(share)} of the rows) not dissenting from the honest reports alone (twin: "
+            f"{measured['twin_faultless']} of {measured['twin_named']}); honest validators' pay per unit of network work "
+            f"{pct(drop)} to {pct(measured['largest_gain'])} against the twin; {measured['escalated']} of "
+            f"{measured['network_tasks']} network tasks escalated (twin: {measured['twin_escalated']})",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew())
