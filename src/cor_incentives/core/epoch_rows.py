@@ -271,7 +271,7 @@ def escalation_shared(columns: RowColumns, validators_per_task: int, starts: npt
         return _cut_in_runs(runs, columns.in_consensus, columns.network, columns.quality, validators_per_task, None)
     order = np.argsort(task, kind="stable")
     ordered = task[order]
-    runs = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    runs = run_starts(ordered)
     return _cut_in_runs(runs, columns.in_consensus, columns.network, columns.quality, validators_per_task, order)
 
 
@@ -280,8 +280,14 @@ def task_runs(task: npt.NDArray[np.int64]) -> npt.NDArray[np.intp] | None:
     them); None otherwise (or without rows)."""
     if task.size == 0:
         return None
-    starts = np.concatenate(([0], np.flatnonzero(task[1:] != task[:-1]) + 1))
+    starts = run_starts(task)
     return starts if _distinct(task[starts]) else None
+
+
+def run_starts(values: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """Where each run of equal consecutive ``values`` starts (the first at 0)."""
+    starts: npt.NDArray[np.intp] = np.concatenate(([0], np.flatnonzero(values[1:] != values[:-1]) + 1))
+    return starts
 
 
 def _cut_in_runs(
@@ -471,11 +477,11 @@ def _escalated_rows(
         if keep.all():  # a task's rows share its kind: the usual case, no copy
             return rows, firsts, run
         rows, run = rows[keep], run[keep]  # (every task keeps its later row: the tasks' places stay 0, 1, ...)
-        return rows, np.concatenate(([0], np.flatnonzero(run[1:] != run[:-1]) + 1)), run
+        return rows, run_starts(run), run
     rows = np.flatnonzero(np.isin(task, np.unique(task[is_later])) & network)
     rows = rows[np.argsort(task[rows], kind="stable")]  # the tasks by id (each one's rows in row order)
     ordered = task[rows]
-    starts = np.concatenate(([0], np.flatnonzero(ordered[1:] != ordered[:-1]) + 1))
+    starts = run_starts(ordered)
     return rows, starts, np.repeat(np.arange(starts.size), np.diff(np.append(starts, rows.size)))
 
 
@@ -564,7 +570,7 @@ def _running_per_group(values: npt.NDArray[np.int64], groups: npt.NDArray[np.int
     if values.size == 0:
         return values.copy()
     running: npt.NDArray[np.int64] = np.cumsum(values)
-    firsts = np.concatenate(([0], np.flatnonzero(groups[1:] != groups[:-1]) + 1))
+    firsts = run_starts(groups)
     lengths = np.diff(np.append(firsts, values.size))
     running -= np.repeat(running[firsts] - values[firsts], lengths)
     return running
