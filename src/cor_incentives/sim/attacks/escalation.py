@@ -55,7 +55,7 @@ from ..script import ActorScript
 from .base import Family, Knob, Knobs, Verdict
 from .common import Rules, final_state, made, node, pct, population_scenario
 from .slashing import Watch
-from .validators import PPB, _node_totals, _sum
+from .validators import PPB, _node_totals, honest_rate_changes
 
 RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 
@@ -209,12 +209,7 @@ class MedianSkew(Family):
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
         bloc = set(self.bloc(k))
         honest = sorted(n for n, role in attack[0]["roles"].items() if role == "validator" and n not in bloc)
-        changes: dict[str, float | None] = {}
-        for n in honest:  # network rewards − slashes per unit of network work
-            a_work, b_work = _sum(attack, [n], "network_work"), _sum(twin, [n], "network_work")
-            a_pay = _sum(attack, [n], "network") - _sum(attack, [n], "slashes")
-            b_pay = _sum(twin, [n], "network") - _sum(twin, [n], "slashes")
-            changes[n] = None if not (a_work and b_work and b_pay) else round((a_pay / a_work) / (b_pay / b_work) - 1, 4)
+        changes = honest_rate_changes(attack, twin, honest)
         moves = [x for x in changes.values() if x is not None]
         drop = min(moves, default=0.0)
 

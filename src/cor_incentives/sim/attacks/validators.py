@@ -65,6 +65,18 @@ def _sum(runs: list[dict[str, Any]], names: list[str], key: str) -> int:
     return sum(r["nodes"][n][key] for r in runs for n in names if n in r["nodes"])
 
 
+def honest_rate_changes(attack: list[dict[str, Any]], twin: list[dict[str, Any]], names: list[str]) -> dict[str, float | None]:
+    """Each of ``names``' network rewards − slashes per unit of network work (what emission pays for) in the attack's
+    runs against the twin's, − 1 (rounded to 4 places; None when either world has no work or the twin no pay)."""
+    changes: dict[str, float | None] = {}
+    for n in names:
+        a_work, b_work = _sum(attack, [n], "network_work"), _sum(twin, [n], "network_work")
+        a_pay = _sum(attack, [n], "network") - _sum(attack, [n], "slashes")
+        b_pay = _sum(twin, [n], "network") - _sum(twin, [n], "slashes")
+        changes[n] = None if not (a_work and b_work and b_pay) else round((a_pay / a_work) / (b_pay / b_work) - 1, 4)
+    return changes
+
+
 def _run_facts(result: RunResult) -> dict[str, Any]:
     return {
         "nodes": _node_totals(result),
@@ -230,12 +242,7 @@ class Collusion49(Family):
         coalition = ["miner-00"] + [f"validator-{i:02d}" for i in range(int(k["count"]))]
         roles = attack[0]["roles"]
         honest = sorted(n for n, role in roles.items() if role in ("miner", "validator") and n not in coalition)
-        changes: dict[str, float | None] = {}
-        for n in honest:  # network rewards − slashes per unit of network work (what emission pays for)
-            a_work, b_work = _sum(attack, [n], "network_work"), _sum(twin, [n], "network_work")
-            a_pay = _sum(attack, [n], "network") - _sum(attack, [n], "slashes")
-            b_pay = _sum(twin, [n], "network") - _sum(twin, [n], "slashes")
-            changes[n] = None if not (a_work and b_work and b_pay) else round((a_pay / a_work) / (b_pay / b_work) - 1, 4)
+        changes = honest_rate_changes(attack, twin, honest)
         moves = [x for x in changes.values() if x is not None]
         worst = max((abs(x) for x in moves), default=0.0)
         got, had = _sum(attack, coalition, "payout"), _sum(twin, coalition, "payout")
