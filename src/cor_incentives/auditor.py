@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "945b4f0fce246658c4e233377784ad7ff99478a57ac897517f40ab1170e3ab7d",
-    "Validator pay": "8f8ccbb8d070245477e94813d4defd6754fb72f97dac44633b26a995fa1c4a0a",
+    "Validator pay": "625c4a5b812634bd8270340d119a5ec4934c3c89898ddcd1dc510e5430d05491",
 }
 
 BPS = 10_000
