@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "c29095d11700f893c2d50f03e8abd82c5d6e258582a270d50c384946c905ff7d",
+    "Auditing": "fdf70e6dd3398e4b44416f192bf3aa6857d86afa64db5cff3831909d1da97da1",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
@@ -63,8 +63,8 @@ DOC_SECTIONS = {
     "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "945b4f0fce246658c4e233377784ad7ff99478a57ac897517f40ab1170e3ab7d",
-    "Validator pay": "8f8ccbb8d070245477e94813d4defd6754fb72f97dac44633b26a995fa1c4a0a",
+    "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
+    "Validator pay": "be67bf5e880e5f4466b2dafe1e5835199b5c5961b6fb9e46e455a8feeca9f7e8",
 }
 
 BPS = 10_000
