@@ -883,8 +883,8 @@ def weighted_median(values: list[tuple[int, int, str]]) -> int:
     for value, weight, _ in ordered:
         cumulative += weight
         if 2 * cumulative >= total:
-            break
-    return value
+            return value
+    return ordered[-1][0]  # (not reached: the last value's cumulative is the total)
 
 
 def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) -> int:

@@ -26,7 +26,7 @@ from cor_incentives.core.state_codec import encode_state, state_hash
 from cor_incentives.sim.scenarios import VALIDATOR_STAKES, NodeGroup
 from support.chain import addr
 from support.escalation_lives import dissenter_life
-from support.market import COR, commit_reveal, draw_now, market, network, submit, validate_all
+from support.market import COR, commit_reveal, draw_now, market, submit, validate_all
 from support.replays import recorded_life, replays_as_recorded, resumed_from_snapshot, through_snapshot
 
 OLD = RULES_PANEL_WEIGHTS - 1
