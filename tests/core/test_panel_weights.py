@@ -124,9 +124,10 @@ def test_the_recorded_weights_are_the_stakes_the_naming_used(monkeypatch):
     monkeypatch.setattr(tasks_module, "aggregate", watch_aggregate)
     monkeypatch.setattr(tasks_module, "dissenters", watch_dissenters)
     monkeypatch.setattr(tasks_module, "_finalize", watch_finalize)
-    chain = dissenter_life("panel_weights_watch", RULES_PANEL_WEIGHTS, 1, 0, 3, 5)
+    chain = dissenter_life("panel_weights_watch", RULES_PANEL_WEIGHTS, 1, 1, 3, 5)  # a copier, an offline validator
     named = [t for t in checked if t.dissenters]
     assert len(checked) > 10 and named, (len(checked), len(named))
+    assert any(set(t.validators) - set(t.reports) for t in checked)  # drawn, no report: no weight
     assert all(len(set(t.panel_weights.values())) > 1 for t in named)  # unequal stakes: the weights matter
     assert chain.state.params.rule_version == RULES_PANEL_WEIGHTS
 
