@@ -94,6 +94,16 @@ def test_an_agreement_off_by_one_ppb_fails_validation_agreement(bundle):
     assert "validation.agreement" in failed(tampered)
 
 
+def test_a_failed_canary_published_with_an_agreement_fails_validation_agreement(bundle):
+    """A validator that failed the task's canary has agreement 0 (*Agreement*): published with its report's score instead,
+    the recomputation names it."""
+    tampered = copy.deepcopy(bundle)
+    t = next(iter(tampered["tasks"].values()))
+    v = next(v for v in t["validators"] if v["reported"] and v["agreement_ppb"] and not v["canary_failed"])
+    v["canary_failed"] = True
+    assert "validation.agreement" in failed(tampered)
+
+
 def test_a_consensus_quality_off_by_one_ppb_fails_validation_consensus(bundle):
     tampered = copy.deepcopy(bundle)
     t = next(t for t in tampered["tasks"].values() if t["state"] == "SETTLED")
