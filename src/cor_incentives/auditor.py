@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "c29095d11700f893c2d50f03e8abd82c5d6e258582a270d50c384946c905ff7d",
+    "Auditing": "fdf70e6dd3398e4b44416f192bf3aa6857d86afa64db5cff3831909d1da97da1",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
@@ -63,8 +63,8 @@ DOC_SECTIONS = {
     "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "945b4f0fce246658c4e233377784ad7ff99478a57ac897517f40ab1170e3ab7d",
-    "Validator pay": "625c4a5b812634bd8270340d119a5ec4934c3c89898ddcd1dc510e5430d05491",
+    "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
+    "Validator pay": "f41f3fadd3f02d6ced13ddb5cf40a012812e38039eb0b039b24cd34910f73c89",
 }
 
 BPS = 10_000
@@ -263,6 +263,7 @@ COMMUNITY_RATE_RULES = 31  # *Community stream*: from this rule version a point 
 MARKETPLACE_RATE_RULES = 31  # *Marketplace stream*: from this rule version a model earns its usage at the rate (pro rata when binding)
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalation is paid by the reports that made it
+PANEL_WEIGHTS_RULES = 32  # *Consensus*: from this rule version a task view carries each reporting validator's ``weight``
 
 
 def planter_quality_ppb(qualities: list[int]) -> int:
@@ -871,6 +872,74 @@ def audit_consensus(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) -
             r.check("consensus.in_consensus", f"task {t['id']} {m['miner']}", inside, bool(m["in_consensus"]))
 
 
+def weighted_median(values: list[tuple[int, int, str]]) -> int:
+    """*Consensus*: sort by (value, validator); the first value at which 2 × cumulative weight ≥ total weight (with no
+    weight at all, the lower middle value)."""
+    ordered = sorted(values, key=lambda x: (x[0], x[2]))
+    total = sum(w for _, w, _ in ordered)
+    if total == 0:
+        return ordered[(len(ordered) - 1) // 2][0]
+    cumulative = 0
+    for value, weight, _ in ordered:
+        cumulative += weight
+        if 2 * cumulative >= total:
+            return value
+    return ordered[-1][0]  # (not reached: the last value's cumulative is the total)
+
+
+def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) -> int:
+    """*Consensus*, *Agreement* and (rule 31) *Validator pay*'s dissenters, recomputed from each task's reports and its
+    validators' published ``weight`` (their stakes at settlement, rule 32): per miner the two-step weighted medians of the
+    distances and of the qualities, per reporting validator its agreement, and who dissented. A task of an earlier rule
+    publishes no weight: not recomputable (counted, returned), not a failure."""
+    bound, tolerance = p["dissent_bound_ppb"], p["agreement_tolerance_ppb"]
+    escalation_pay = p.get("rule_version", 1) >= ESCALATION_PAY_RULES
+    unweighed = 0
+    for t in tasks:
+        rows = t["validators"]
+        reporting = [v for v in rows if v.get("reported")]
+        weighed = [v for v in rows if "weight" in v]
+        if not weighed:
+            unweighed += bool(reporting) and t.get("failure") in (None, "no_consensus")
+            continue
+        name = f"task {t['id']}"
+        if not r.check("validation.weights", name, [v["validator"] for v in reporting], [v["validator"] for v in weighed]):
+            continue  # a weight for exactly each reporting validator, or nothing to recompute with
+        weight = {v["validator"]: _int(v["weight"]) for v in weighed}
+        reports = {v["validator"]: v["reports"] for v in reporting}
+        miners = [m for m in t["miners"] if m.get("revealed") and not m.get("mismatch") and not m.get("planted")]
+        consensus: dict[str, tuple[int, int]] = {}
+        dissenting: set[str] = set()
+        for m in miners:
+            values = []
+            for key in ("poi_distance_ppb", "quality_ppb"):
+                column = [(x[m["miner"]][key], weight[v], v) for v, x in reports.items()]
+                first = weighted_median(column)
+                values.append(weighted_median([c for c in column if abs(c[0] - first) <= bound]))
+                dissenting |= {v for value, _, v in column if abs(value - first) > bound}
+            consensus[m["miner"]] = (values[0], values[1])
+            r.check("validation.consensus", f"{name} {m['miner']}", consensus[m["miner"]], (m["poi_distance_ppb"], m["quality_ppb"]))
+        for v in reporting:
+            if v.get("canary_failed"):
+                agreement = 0
+            elif not consensus:
+                agreement = PPB
+            else:
+                scores = 0
+                for miner, (d, q) in consensus.items():
+                    x = v["reports"][miner]
+                    deviation = (abs(x["quality_ppb"] - q) + abs(x["poi_distance_ppb"] - d)) // 2
+                    scores += PPB - min(PPB, deviation * deviation * PPB // (tolerance * tolerance))
+                agreement = scores // len(consensus)
+            r.check("validation.agreement", f"{name} {v['validator']}", agreement, v.get("agreement_ppb"))
+        if escalation_pay:  # *Validator pay*: drawn before the last round of a settled escalated task, dissenting
+            last = t.get("round") or 0
+            settled = t["state"] == "SETTLED" and last > 0
+            named = [v["validator"] for v in rows if settled and v["validator"] in dissenting and (v.get("round") or 0) < last]
+            r.check("validation.dissented", name, named, [v["validator"] for v in rows if v.get("dissented")])
+    return unweighed
+
+
 def audit_epoch(bundle: dict[str, Any]) -> Report:
     """Recompute one epoch from its published JSON (see the module docstring for the bundle's parts)."""
     bundle = _numbers(bundle)
@@ -902,6 +971,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     for t in sorted(named - set(order)):
         r.check("task.closed_in_epoch", f"task {t} (named on a node line)", "listed in streams.*.tasks", "missing")
     audit_consensus(r, tasks, p)
+    unweighed = audit_validation(r, tasks, p)
     m_rows = miner_rows(tasks, p, constants)
     v_rows = validator_rows(tasks, p)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
@@ -963,7 +1033,16 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
             if slim
             else []
         ),
-        "validators' consensus and agreement scores, escalation, canary openings: agreement_ppb and canary_failed taken from the task",
+        "escalation (which tasks drew more validators) and canary openings: each validator's round and canary_failed taken from the task",
+        *(
+            [
+                f"not recomputable: the consensus, agreement_ppb and dissented of {unweighed} task(s) that publish no validator "
+                f"weight (settled under a rule version before {PANEL_WEIGHTS_RULES}, or on a network without a beacon): "
+                "taken from the task"
+            ]
+            if unweighed
+            else []
+        ),
     ]
     return r
 
@@ -1036,6 +1115,7 @@ def render(report: dict[str, Any]) -> str:
         out.append(f"  {name:<40} {q['matched']:>5}/{q['total']:<5}" + ("" if q["matched"] == q["total"] else "  MISMATCH"))
         for m in q["mismatches"][:5]:
             out.append(f"      {m['what']}: recomputed {m['recomputed']}, published {m['published']}")
+    out += [f"  {x}" for x in report.get("not_recomputed") or [] if x.startswith("not recomputable")]
     return "\n".join(out)
 
 

@@ -24,6 +24,7 @@ from cor_incentives.core.rules import (
     RULES_BOUNTY_DEPOSIT,
     RULES_ESCALATION_PAY,
     RULES_OFFENCE_BY_TASK_EPOCH,
+    RULES_PANEL_WEIGHTS,
     RULES_PRUNE,
     RULES_TASK_SPREAD,
     RULES_TASK_STUB,
@@ -56,7 +57,7 @@ def later_rule(monkeypatch):
     state_codec._codec.cache_clear()
     state_codec.newest_field_rule.cache_clear()
     monkeypatch.setitem(HASHED_SINCE, ("Task", "novelty"), LATEST + 1)  # type: ignore[index]
-    assert state_codec.newest_field_rule(Task) == LATEST + 1 and state_codec.newest_field_rule(records.Task) == RULES_ESCALATION_PAY
+    assert state_codec.newest_field_rule(Task) == LATEST + 1 and state_codec.newest_field_rule(records.Task) == RULES_PANEL_WEIGHTS
     yield
     state_codec._codec.cache_clear()
     state_codec.newest_field_rule.cache_clear()
@@ -79,7 +80,7 @@ def test_the_floor_and_the_newest_field_of_each_kind():
     """The floor is frozen at 24 (every field known when the fold took a rule version); a record whose newest field (its
     own or a record's it holds) is at or below the fold's rule is hashed as its whole bytes, without a second encoding."""
     assert PRUNED_FOLD_FLOOR == 24 <= LATEST
-    assert newest_field_rule(records.Task) == RULES_ESCALATION_PAY  # dissenters (before it: 12's spread_rule, spreads, ...)
+    assert newest_field_rule(records.Task) == RULES_PANEL_WEIGHTS  # panel_weights (before it: 31's dissenters, 12's spread_rule, ...)
     assert newest_field_rule(records.Bounty) == RULES_BOUNTY_DEPOSIT  # deposits_held, and its entries' Submission.deposit
     assert newest_field_rule(records.Node) == RULES_OFFENCE_BY_TASK_EPOCH  # served_prev2, forgiven_prev2
     assert newest_field_rule(records.Session) == newest_field_rule(records.EpochRecord) == 0  # none since rule 5
@@ -89,7 +90,7 @@ def test_the_floor_and_the_newest_field_of_each_kind():
     assert RECORDS[TASK] is records.Task
 
 
-@pytest.mark.parametrize("rule_version", [RULES_PRUNE, RULES_TASK_SPREAD, LATEST])
+@pytest.mark.parametrize("rule_version", [RULES_PRUNE, RULES_TASK_SPREAD, RULES_ESCALATION_PAY, LATEST])
 def test_a_record_folds_with_every_field_known_today_from_rule_12_and_a_task_with_its_rules_before(rule_version):
     """No hash of a log recorded since rule 12 moves: a task retired under rule 12 or later folds its whole bytes (every
     field today's code has, all known by 24), and so does every other record under any rule; a task retired under rule
@@ -98,12 +99,13 @@ def test_a_record_folds_with_every_field_known_today_from_rule_12_and_a_task_wit
     assert (kind, rules) == (TASK, rule_version)
     folded = pruned_record_hash(records.Task, rules, data)
     assert folded == pruned_record_hash(records.Task, rules, data, decode_record(records.Task, data))
-    assert (folded == content_hash(data)) == (rule_version >= RULES_ESCALATION_PAY)
-    if RULES_TASK_SPREAD <= rule_version < RULES_ESCALATION_PAY:  # rule 31's Task.dissenters is out of its fold
+    assert (folded == content_hash(data)) == (rule_version >= RULES_PANEL_WEIGHTS)
+    if RULES_TASK_SPREAD <= rule_version < RULES_PANEL_WEIGHTS:  # rule 32's Task.panel_weights (and 31's dissenters) out of its fold
         known = json.dumps(
             state_codec._codec(records.Task, max(rule_version, PRUNED_FOLD_FLOOR))[0](decode_record(records.Task, data)), separators=(",", ":")
         )
-        assert folded == content_hash(known.encode("ascii")) and '"dissenters"' not in known and '"spread_rule"' in known
+        assert folded == content_hash(known.encode("ascii")) and '"panel_weights"' not in known and '"spread_rule"' in known
+        assert ('"dissenters"' in known) == (rule_version >= RULES_ESCALATION_PAY)
     if rule_version < RULES_TASK_SPREAD:
         known = json.dumps(state_codec._codec(records.Task, rule_version)[0](decode_record(records.Task, data)), separators=(",", ":"))
         assert folded == content_hash(known.encode("ascii")) and '"spread_rule"' not in known

@@ -856,6 +856,8 @@ def task(state: State, t: Any, *, fee: bool = True) -> dict[str, Any]:
                 "canary_failed": v in t.canary_failed,
                 # rule 31 (RULES_ESCALATION_PAY): its report made the task escalate, so it pays for the escalation (the key only then)
                 **({"dissented": True} if v in t.dissenters else {}),
+                # rule 32 (RULES_PANEL_WEIGHTS): its stake at settlement, the weight its reports had in the consensus (the key only then)
+                **({"weight": str(t.panel_weights[v])} if v in t.panel_weights else {}),
                 "reports": {
                     m: {"poi_distance_ppb": r[0], "quality_ppb": r[1], "output_tokens": t.output_counts.get(v, {}).get(m)}
                     for m, r in t.reports.get(v, {}).items()

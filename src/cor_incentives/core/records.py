@@ -319,6 +319,7 @@ class Task(Journaled):
     failure: str | None = None
     closed_tick: int | None = None
     dissenters: list[str] = field(default_factory=list)  # RULES_ESCALATION_PAY: validators whose report made the task escalate
+    panel_weights: dict[str, int] = field(default_factory=dict)  # RULES_PANEL_WEIGHTS: reporting validator -> its stake at settlement
 
     def assignment(self, miner: str) -> Assignment | None:
         return next((a for a in self.miners if a.miner == miner), None)

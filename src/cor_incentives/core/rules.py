@@ -225,6 +225,10 @@ RULE_VERSIONS: dict[int, str] = {
     "escalation_paid; the first round is the task's round-0 rows, read from the rows' recorded round, not from validators_per_task at the close)."
     " 29-30 paid the escalation rows only what the first round left, so the honest validators a provoked escalation drew did its work for "
     "~nothing (attack spread_inflation: honest validators' pay per unit of work -6.9 %, past its 5 % bound)",
+    32: "(RULES_PANEL_WEIGHTS) a settled or consensus-failed task records the weights its consensus was taken with, each reporting "
+    "validator's stake at settlement (Task.panel_weights, published on the task view's validator rows as ``weight``), so the "
+    "outside auditor recomputes each miner's consensus distance and quality, each validator's agreement_ppb and the dissenters "
+    "instead of taking them from the task; moves no money (1-31: the weights were published nowhere)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -337,6 +341,13 @@ round left of its rows' validations is cut from the dissenters' other validation
 (core/epoch_rows.py ``escalation_paid``). The first round is the rows recorded in round 0 (``ValidationRow.drawn_round``), not
 ``validators_per_task`` at the close. Earlier (29-30, ``RULES_ESCALATION_SHARE``): the escalation rows shared what the
 first round left, so a provoked escalation's honest validators were paid ~nothing for its work (attack spread_inflation)."""
+RULES_PANEL_WEIGHTS = 32
+"""A task whose consensus is taken (settled, or failed ``no_consensus``) on a network with a beacon records the weights it
+was taken with: ``Task.panel_weights``, each reporting validator's stake (``stake_total``) at that moment, the stakes the
+consensus, the agreement, the token counts, the spread and (rule 31) the dissenters weighed the reports by (core/tasks.py
+``_finalize``). Published on the task view (each validator row's ``weight``), so the auditor recomputes the naming
+(auditor.py ``audit_validation``). Moves no money, so no attack family. Earlier (1-31): the weights were published nowhere
+and the auditor took ``agreement_ppb``, ``dissented`` and the miners' consensus from the task view unchecked."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

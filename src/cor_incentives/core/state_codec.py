@@ -83,6 +83,7 @@ from .rules import (
     RULES_NEWCOMER_FLOOR,
     RULES_OFFENCE_ALLOWANCE,
     RULES_OFFENCE_BY_TASK_EPOCH,
+    RULES_PANEL_WEIGHTS,
     RULES_PRUNE,
     RULES_SESSION_BOUND,
     RULES_TASK_SPREAD,
@@ -185,6 +186,7 @@ HASHED_SINCE: Mapping[tuple[str, str], int] = {
     ("Task", "dissenters"): RULES_ESCALATION_PAY,
     ("ValidationRow", "drawn_round"): RULES_ESCALATION_PAY,
     ("ValidationRow", "dissented"): RULES_ESCALATION_PAY,
+    ("Task", "panel_weights"): RULES_PANEL_WEIGHTS,
 }
 """(record, field) -> the rule version that added it, for every field added to the state since state hashes were
 first anchored (``STATE_ANCHOR_RULES``). The hash of a state under an earlier rule version leaves these out. A new

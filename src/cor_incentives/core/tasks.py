@@ -91,6 +91,7 @@ from .rules import (
     RULES_ESCALATION_FROM_POOL,
     RULES_ESCALATION_PAY,
     RULES_PAID_PLANTER,
+    RULES_PANEL_WEIGHTS,
     RULES_TASK_SPREAD,
     RULES_TASK_STUB,
     RULES_USER_CANARIES,
@@ -890,6 +891,8 @@ def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
     if judged is None:
         judged = _consensus(state, task)
     cons, stakes = judged.consensus, judged.stakes
+    if has_beacon(state) and rules_since(p, RULES_PANEL_WEIGHTS):  # the weights it was judged by, published for the auditor
+        task.panel_weights = dict(stakes)
     counting = task.measured_tokens
     if task.spread_rule:  # what the consensus compared with, for the task's explanation (before the rule: poi_max_distance_ppb)
         task.spread_ppb, task.threshold_ppb = judged.spread_ppb, judged.threshold_ppb
