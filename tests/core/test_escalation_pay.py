@@ -20,10 +20,9 @@ from cor_incentives.core.epoch_rows import NO_CUT, RowColumns, escalation_paid
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_PAY
 from cor_incentives.core.units import PPB
 from cor_incentives.core.validation import aggregate, dissenters
-from cor_incentives.sim.scenarios import VALIDATOR_STAKES, NodeGroup
-from support.escalation_lives import dissenter_life
+from support.escalation_lives import dissenter_life, escalation_old_log
 from support.market import commit_reveal, draw_now, market, network, validate_all
-from support.replays import recorded_life, through_snapshot
+from support.replays import through_snapshot
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_ESCALATION_PAY)
 HONEST = (20_000_000, 850_000_000)
@@ -361,29 +360,17 @@ def test_property_rules_30_and_31_side_by_side_replay_and_the_dissenter_never_ga
 
 # --- replay: a log under rule 30 replays as main's code replayed it ---------------------------------------------------
 
-# the state hash main's code (8436383, rule 30 its latest) gave old_rule_log(30) after replay, recorded once with its src
+# the state hash main's code (8436383, rule 30 its latest) gave escalation_old_log(30) after replay, recorded once with its src
 MAIN_STATE_HASH_30 = "0xbc7044ee80c60d47122b225a566f21ea413be84d7c7f45ed491dd50fbfd1a53e"
-
-
-def old_rule_log(rule_version: int) -> list:
-    """The seeded life of tests/core/test_escalation_share.py ``old_rule_log``: a dissenter on every task's first round,
-    a copier and an offline validator, lazy and garbage miners: escalated network tasks."""
-    vals = (
-        NodeGroup("validator", "dissenter", 1, VALIDATOR_STAKES[:1], options={"on": "all"}),
-        NodeGroup("validator", "copier", 1, VALIDATOR_STAKES[1:2]),
-        NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
-        NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
-    )
-    return recorded_life("escalation_old_log", vals, rule_version)
 
 
 def test_a_rule_30_log_replays_to_the_hash_main_gave_it_and_the_same_life_under_31_pays_its_escalations():
     from cor_incentives.core.apply import replay
     from cor_incentives.core.state_codec import state_hash
 
-    old = replay(old_rule_log(OLD), check_each=True)
+    old = replay(escalation_old_log(OLD), check_each=True)
     assert old.params.rule_version == OLD and state_hash(old) == MAIN_STATE_HASH_30
-    new = replay(old_rule_log(RULES_ESCALATION_PAY), check_each=True)
+    new = replay(escalation_old_log(RULES_ESCALATION_PAY), check_each=True)
     through_snapshot(new)
     escalated = [r.streams["validators"].get("escalated_tasks", 0) for r in new.epochs.values() if "validators" in r.streams]
     assert sum(escalated) > 0  # the life escalates network tasks

@@ -23,10 +23,9 @@ from cor_incentives.core.records import TaskKind
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_SHARE
 from cor_incentives.core.units import PPB
 from cor_incentives.core.work_rewards import WorkRewardParams, compute_work_rewards, compute_work_rewards_reference
-from cor_incentives.sim.scenarios import VALIDATOR_STAKES, NodeGroup
-from support.escalation_lives import dissenter_life
+from support.escalation_lives import dissenter_life, escalation_old_log
 from support.market import commit_reveal, draw_now, market, network, submit, validate_all
-from support.replays import recorded_life, through_snapshot
+from support.replays import through_snapshot
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_ESCALATION_SHARE)
 HONEST = (20_000_000, 850_000_000)
@@ -287,30 +286,18 @@ def test_property_rule_29_never_pays_a_node_more_in_the_same_life_and_replays(co
 
 # --- replay: a log under rule 28 replays as main's code replayed it ---------------------------------------------------
 
-# the state hash main's code (427e9f5, rule 28 its latest) gave old_rule_log(28) after replay, recorded once with its src
+# the state hash main's code (427e9f5, rule 28 its latest) gave escalation_old_log(28) after replay, recorded once with its src
 MAIN_STATE_HASH_28 = "0xb0e19c8274b450cd8c60d97b890c8fe67a99df0ce385dd898bc155a6fcf0a7f8"
-
-
-def old_rule_log(rule_version: int) -> list:
-    """A seeded simulated life of two epochs under ``rule_version``: a dissenter on every task's first round (option "all",
-    which main's strategies have), a copier and an offline validator, lazy and garbage miners: escalated network tasks."""
-    vals = (
-        NodeGroup("validator", "dissenter", 1, VALIDATOR_STAKES[:1], options={"on": "all"}),
-        NodeGroup("validator", "copier", 1, VALIDATOR_STAKES[1:2]),
-        NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
-        NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
-    )
-    return recorded_life("escalation_old_log", vals, rule_version)
 
 
 def test_a_rule_28_log_replays_to_the_hash_main_gave_it_and_the_same_life_under_29_pays_escalations_once():
     from cor_incentives.core.apply import replay
     from cor_incentives.core.state_codec import state_hash
 
-    old = replay(old_rule_log(OLD), check_each=True)
+    old = replay(escalation_old_log(OLD), check_each=True)
     assert old.params.rule_version == OLD and state_hash(old) == MAIN_STATE_HASH_28
     assert all("shared_tasks" not in r.streams["validators"] for r in old.epochs.values())
-    new = replay(old_rule_log(RULES_ESCALATION_SHARE), check_each=True)
+    new = replay(escalation_old_log(RULES_ESCALATION_SHARE), check_each=True)
     through_snapshot(new)
     shared = [r.streams["validators"]["shared_tasks"] for r in new.epochs.values() if "validators" in r.streams]
     assert sum(shared) > 0  # the life escalates network tasks

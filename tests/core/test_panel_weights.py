@@ -23,15 +23,14 @@ from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.records import Task
 from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_ESCALATION_PAY, RULES_PANEL_WEIGHTS
 from cor_incentives.core.state_codec import encode_state, state_hash
-from cor_incentives.sim.scenarios import VALIDATOR_STAKES, NodeGroup
 from support.chain import addr
-from support.escalation_lives import dissenter_life
+from support.escalation_lives import dissenter_life, escalation_old_log
 from support.market import COR, commit_reveal, draw_now, market, submit, validate_all
-from support.replays import recorded_life, replays_as_recorded, resumed_from_snapshot, through_snapshot
+from support.replays import replays_as_recorded, resumed_from_snapshot, through_snapshot
 
 OLD = RULES_PANEL_WEIGHTS - 1
 HONEST = (20_000_000, 850_000_000)
-# the state hash main's code (6258193, rule 31 its latest) gives old_rule_log() after replay, recorded with main's src
+# the state hash main's code (6258193, rule 31 its latest) gives escalation_old_log(OLD) after replay, recorded with main's src
 MAIN_STATE_HASH_31 = "0x4ab29e6de1a111e1ef9bd332c33e9665cc63b0a7a3712deae0f4831f8a620c87"
 
 
@@ -135,23 +134,11 @@ def test_the_recorded_weights_are_the_stakes_the_naming_used(monkeypatch):
 # --- a rule-31 log replays as main's code replayed it -------------------------------------------------------------------
 
 
-def old_rule_log(rule_version: int = OLD) -> list:
-    """tests/core/test_escalation_pay.py's seeded life (a dissenter on every task's first round, a copier, an offline
-    validator, lazy and garbage miners): escalated tasks with dissenters."""
-    vals = (
-        NodeGroup("validator", "dissenter", 1, VALIDATOR_STAKES[:1], options={"on": "all"}),
-        NodeGroup("validator", "copier", 1, VALIDATOR_STAKES[1:2]),
-        NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
-        NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
-    )
-    return recorded_life("escalation_old_log", vals, rule_version)
-
-
 def test_a_rule_31_log_replays_to_the_hash_main_gave_it_and_records_no_weight():
-    old = replay(old_rule_log(), check_each=True)
+    old = replay(escalation_old_log(OLD), check_each=True)
     assert old.params.rule_version == OLD and state_hash(old) == MAIN_STATE_HASH_31
     assert all(not t.panel_weights for t in old.tasks.values()) and any(t.dissenters for t in old.tasks.values())
-    new = replay(old_rule_log(RULES_PANEL_WEIGHTS), check_each=True)
+    new = replay(escalation_old_log(RULES_PANEL_WEIGHTS), check_each=True)
     through_snapshot(new)
     assert any(t.panel_weights for t in new.tasks.values())
 

@@ -1,12 +1,14 @@
 """A simulated life with one network-task dissenter among 10 validators (some copiers, maybe one offline), under a given
 rule version: the random lives the escalation rules' properties compare side by side (rule 29's share in
-tests/core/test_escalation_share.py, rule 31's pay in tests/core/test_escalation_pay.py)."""
+tests/core/test_escalation_share.py, rule 31's pay in tests/core/test_escalation_pay.py); and the one seeded, recorded
+life (``escalation_old_log``) whose replay under the previous rule version each escalation rule pins to main's hash."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from cor_incentives.sim.scenarios import ROUTER, VALIDATOR_STAKES, NodeGroup, Scenario, miners
+from support.replays import recorded_life
 
 
 def dissenter_life(name: str, rule_version: int, copiers: int, offline: int, tasks: int, seed: int) -> Any:
@@ -34,3 +36,17 @@ def dissenter_life(name: str, rule_version: int, copiers: int, offline: int, tas
     for e in range(sc.epochs):
         w.run_epoch(e)
     return w.chain
+
+
+def escalation_old_log(rule_version: int) -> list[Any]:
+    """The seeded recorded life (``support.replays.recorded_life``) of two epochs under ``rule_version``: a dissenter on
+    every task's first round (option "all"), a copier and an offline validator among 10, lazy and garbage miners, so
+    escalated network tasks with dissenters. Rules 29 (test_escalation_share), 31 (test_escalation_pay) and 32
+    (test_panel_weights) each replay it under the version before theirs to the hash main's code gave it."""
+    vals = (
+        NodeGroup("validator", "dissenter", 1, VALIDATOR_STAKES[:1], options={"on": "all"}),
+        NodeGroup("validator", "copier", 1, VALIDATOR_STAKES[1:2]),
+        NodeGroup("validator", "honest", 7, VALIDATOR_STAKES[2:9]),
+        NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
+    )
+    return recorded_life("escalation_old_log", vals, rule_version)
