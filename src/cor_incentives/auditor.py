@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "fdf70e6dd3398e4b44416f192bf3aa6857d86afa64db5cff3831909d1da97da1",
+    "Auditing": "5a9afc1d32d5c34d5765edd3136d3590f79a85a6b6b215d31d5bccca8487106b",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
@@ -1067,8 +1067,8 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "escalation (which tasks drew more validators) and canary openings: each validator's round and canary_failed taken from the task",
         *(
             [
-                f"not recomputable: the consensus, agreement_ppb, dissented, spread and token counts of {unweighed} task(s) that publish no validator "
-                f"weight (settled under a rule version before {PANEL_WEIGHTS_RULES}, or on a network without a beacon): "
+                f"not recomputable: the consensus, agreement_ppb, dissented, spread and token counts of {unweighed} task(s) that "
+                f"publish no validator weight (settled under a rule version before {PANEL_WEIGHTS_RULES}, or on a network without a beacon): "
                 "taken from the task"
             ]
             if unweighed

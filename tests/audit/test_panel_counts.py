@@ -4,13 +4,14 @@
 A devnet in a database (5 miners, 3 validators, every one on every task) where validator2 holds 25 000 of the 35 000 COR
 of validator stake, so the stake-weighted lower median of three reports is validator2's, never the plain middle one.
 The validators count apart (the prompt 9 / 10 / heavy 13, each output light 5 + j / 6 + j, heavy 20 + 3 j, the garbage
-miner's 1) and reveal spreads 1 000 / 2 000 / heavy 3 000 ppb:
+miners' 100) and reveal spreads 1 000 / 2 000 / heavy 3 000 ppb:
 
 - task A (bound 14 input tokens, 48 output): 4 honest miners in consensus and one garbage miner out, no cap binds:
   settled_input 13 (the plain median would be 10), spread 3 000 (plain: 2 000), consensus_output the lower median of the
   four in consensus (not the upper one, not with the garbage miner's count);
 - task B (heavy counts the prompt 30 > bound 14; max_output_tokens 8 below every count): both caps bind;
-- task C (every output garbage): failed ``no_consensus``, its counts measured and no consensus output.
+- task C (one honest output, four garbage): failed ``no_consensus`` (1 in consensus < min_consensus 2), its counts
+  measured and no consensus output.
 
 The epoch audits clean in-process, over ``cor audit --json`` and with the new checks counted; a published spread, input
 count, miner count or consensus output off by one fails by the check's name; a rule-31 network's tasks publish no weight
@@ -36,11 +37,11 @@ from support.scenario import GARBAGE, HONEST, PROMPTS, scripted_reports, submit_
 HEAVY = 20_000  # COR bob delegates to validator2: 25 000 of the 35 000 of validator stake
 
 
-def settle(eng, keys, prompt: str, max_out: int, garbage_all: bool, heavy_input: int) -> int:
+def settle(eng, keys, prompt: str, max_out: int, honest: int, heavy_input: int) -> int:
     tid = submit_task(eng, keys, prompt, max_out=max_out)
     miners = [a.miner for a in get_task(eng.state, tid).miners]
     assert len(miners) == 5
-    texts = [GARBAGE] * 5 if garbage_all else HONEST[:4] + [GARBAGE]
+    texts = HONEST[:honest] + [GARBAGE] * (5 - honest)
     run_commit_reveal(eng, keys, tid, dict(zip(miners, texts)))
     bad = {m for m, x in zip(miners, texts) if x == GARBAGE}
     heavy = keys["validator2"].address
@@ -50,7 +51,7 @@ def settle(eng, keys, prompt: str, max_out: int, garbage_all: bool, heavy_input:
     def reports(v: str) -> list[dict]:
         out = scripted_reports(get_task(eng.state, tid), bad, v)
         for j, r in enumerate(out):
-            count = (20 + 3 * j if v == heavy else 5 + j + light.index(v)) if r["miner"] not in bad or garbage_all else 1
+            count = (20 + 3 * j if v == heavy else 5 + j + light.index(v)) if r["miner"] not in bad else 100
             r["output_tokens"] = count
         return out
 
@@ -71,9 +72,9 @@ def build(tmp, rule_version: int | None):
     eng, keys = make_network(url, tmp / "keys", n_miners=5, n_validators=3, params=params, seed="counts")
     eng.submit_as(keys["faucet"], "transfer", {"to": keys["bob"].address, "amount": str(HEAVY * COR)})
     eng.submit_as(keys["bob"], "stake.delegate", {"node": keys["validator2"].address, "amount": str(HEAVY * COR)})
-    a = settle(eng, keys, PROMPTS[0], 48, False, 13)
-    b = settle(eng, keys, PROMPTS[1], 8, False, 30)
-    c = settle(eng, keys, PROMPTS[0] + " ", 48, True, 13)
+    a = settle(eng, keys, PROMPTS[0], 48, 4, 13)
+    b = settle(eng, keys, PROMPTS[1], 8, 4, 30)
+    c = settle(eng, keys, PROMPTS[0] + " ", 48, 1, 13)
     eng.submit_as(keys["oracle"], "epoch.close", {})
     return eng, keys, url, (a, b, c)
 
@@ -110,11 +111,12 @@ def test_the_world_separates_the_weighted_lower_median_and_the_caps(net):
     assert (ta.state, ta.spread_ppb, ta.settled_input_tokens) == ("SETTLED", 3_000, 13)  # the plain medians: 2 000, 10
     outs = sorted(x.output_tokens for x in ta.miners if x.in_consensus)
     assert len(outs) == 4 and outs[0] < outs[1] < outs[2] and ta.output_tokens == outs[1]  # the lower of the middle two
-    assert [x.output_tokens for x in ta.miners if not x.in_consensus] == [1]
+    assert [x.output_tokens for x in ta.miners if not x.in_consensus] == [100]  # counted with them, the median would move
     assert (tb.state, tb.settled_input_tokens, tb.output_tokens) == ("SETTLED", 14, 8)  # both caps bind
     assert min(x.output_tokens for x in tb.miners if x.in_consensus) > 8 and tb.input_counts[heavy] == 30
     assert (tc.state, tc.failure, tc.output_tokens, tc.settled_input_tokens) == ("FAILED", "no_consensus", None, 13)
     assert tc.panel_weights and all(x.output_tokens is not None for x in tc.miners)
+    assert [x.output_tokens for x in tc.miners if x.in_consensus] == [20]  # one in consensus, min_consensus 2: no output
 
 
 def test_the_epoch_audits_clean_with_the_spread_and_the_token_counts_recomputed(net, bundle):
@@ -151,11 +153,15 @@ def test_a_task_number_off_by_one_fails_by_name(bundle, net, field, check):
 
 
 def test_a_miners_count_off_by_one_fails_by_name(bundle, net):
+    """The miner whose count is the task's consensus output: only its own count is named (the consensus output is
+    recomputed from the validators' counts, not from the published per-miner ones)."""
     a = net[3][0]
-    tampered = copy.deepcopy(bundle)
-    m = next(m for m in shown(tampered, a)["miners"] if m["in_consensus"])
-    m["output_tokens"] += 1
-    assert mismatched(tampered) == {"validation.tokens": [f"task {a} {m['miner']} output_tokens"]}
+    for delta in (1, -1):
+        tampered = copy.deepcopy(bundle)
+        t = shown(tampered, a)
+        m = next(m for m in t["miners"] if m["in_consensus"] and m["output_tokens"] == t["consensus_output_tokens"])
+        m["output_tokens"] += delta
+        assert mismatched(tampered) == {"validation.tokens": [f"task {a} {m['miner']} output_tokens"]}
 
 
 def test_a_failed_task_published_with_a_consensus_output_fails(bundle, net):
