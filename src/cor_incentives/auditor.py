@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "fdf70e6dd3398e4b44416f192bf3aa6857d86afa64db5cff3831909d1da97da1",
+    "Auditing": "5a9afc1d32d5c34d5765edd3136d3590f79a85a6b6b215d31d5bccca8487106b",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
@@ -937,7 +937,38 @@ def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) 
             settled = t["state"] == "SETTLED" and last > 0
             named = [v["validator"] for v in rows if settled and v["validator"] in dissenting and (v.get("round") or 0) < last]
             r.check("validation.dissented", name, named, [v["validator"] for v in rows if v.get("dissented")])
+        audit_settled_counts(r, t, name, weight, miners)
     return unweighed
+
+
+def audit_settled_counts(r: Report, t: dict[str, Any], name: str, weight: dict[str, int], miners: list[dict[str, Any]]) -> None:
+    """*Consensus* and *Work units and tiers*, from the reporting validators' published ``weight`` (rule 32): the task's
+    spread (rule 12 on: the weighted median of the revealed spreads, ``validation.spread``) and its settled token counts
+    (rule 6 on, ``validation.tokens``): the prompt's, min(weighted median of the validators' counts, ``input_tokens``);
+    each valid, unplanted reveal's, the weighted median of the validators' counts of it; the task's output, once settled,
+    min(lower median of the counts of the miners in consensus, ``max_output_tokens``) (none when it failed)."""
+    reporting = [v for v in t["validators"] if v.get("reported")]
+    if t.get("spread_rule"):
+        spreads = [(v["spread_ppb"], weight[v["validator"]], v["validator"]) for v in reporting if v.get("spread_ppb") is not None]
+        r.check("validation.spread", name, weighted_median(spreads) if spreads else None, t.get("spread_ppb"))
+    if not t.get("measured_tokens"):
+        return
+    inputs = [(v["input_tokens"], weight[v["validator"]], v["validator"]) for v in reporting if v.get("input_tokens") is not None]
+    settled_input = min(weighted_median(inputs), t["input_tokens"]) if inputs else None
+    r.check("validation.tokens", f"{name} settled_input_tokens", settled_input, t.get("settled_input_tokens"))
+    measured: dict[str, int | None] = {}
+    for m in miners:
+        counts = [
+            (x[m["miner"]]["output_tokens"], weight[v["validator"]], v["validator"])
+            for v in reporting
+            for x in [v["reports"]]
+            if m["miner"] in x and x[m["miner"]].get("output_tokens") is not None
+        ]
+        measured[m["miner"]] = weighted_median(counts) if counts else None
+        r.check("validation.tokens", f"{name} {m['miner']} output_tokens", measured[m["miner"]], m.get("output_tokens"))
+    winners = sorted(_int(measured[m["miner"]]) for m in miners if m.get("in_consensus"))
+    settled_output = min(winners[(len(winners) - 1) // 2], t["max_output_tokens"]) if t["state"] == "SETTLED" and winners else None
+    r.check("validation.tokens", f"{name} consensus_output_tokens", settled_output, t.get("consensus_output_tokens"))
 
 
 def audit_epoch(bundle: dict[str, Any]) -> Report:
@@ -1036,8 +1067,8 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "escalation (which tasks drew more validators) and canary openings: each validator's round and canary_failed taken from the task",
         *(
             [
-                f"not recomputable: the consensus, agreement_ppb and dissented of {unweighed} task(s) that publish no validator "
-                f"weight (settled under a rule version before {PANEL_WEIGHTS_RULES}, or on a network without a beacon): "
+                f"not recomputable: the consensus, agreement_ppb, dissented, spread and token counts of {unweighed} task(s) that "
+                f"publish no validator weight (settled under a rule version before {PANEL_WEIGHTS_RULES}, or on a network without a beacon): "
                 "taken from the task"
             ]
             if unweighed

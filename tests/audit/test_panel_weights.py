@@ -19,7 +19,7 @@ from cor_incentives.app.published import published_getter
 from cor_incentives.sim.attacks.base import FAMILIES
 from cor_incentives.sim.runner import World
 
-CHECKS = ("validation.weights", "validation.consensus", "validation.agreement", "validation.dissented")
+CHECKS = ("validation.weights", "validation.consensus", "validation.agreement", "validation.dissented", "validation.spread", "validation.tokens")
 
 
 def run(rule_version: int | None):
@@ -119,6 +119,17 @@ def test_a_weight_that_moves_the_median_fails_validation_consensus(bundle):
     liar = next(v for v in t["validators"] if v.get("dissented"))
     liar["weight"] = str(10 * sum(int(v["weight"]) for v in t["validators"] if "weight" in v))
     assert {"validation.consensus", "validation.agreement"} <= failed(tampered)
+
+
+def test_the_blocs_spreads_do_not_move_the_recomputed_spread(bundle):
+    """The bloc (49 % of the stake) reveals the largest spread on every task: the recomputed weighted median is an honest
+    validator's, and a published spread moved to the bloc's fails ``validation.spread`` by the task's name."""
+    tampered = copy.deepcopy(bundle)
+    t = escalated(tampered)[0]
+    reported = [v for v in t["validators"] if v["reported"]]
+    assert int(t["spread_ppb"]) < max(int(v["spread_ppb"]) for v in reported)
+    t["spread_ppb"] = max(int(v["spread_ppb"]) for v in reported)
+    assert "validation.spread" in failed(tampered)
 
 
 def test_a_weight_dropped_fails_validation_weights_and_nothing_else(bundle):

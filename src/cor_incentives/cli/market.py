@@ -428,10 +428,16 @@ def task_show(task: int, db: str | None = DbOption, api: str | None = ApiOption,
                 for m in data["miners"]
             ],
         )
+        # rule 32 (RULES_PANEL_WEIGHTS): each reporting validator's weight in the consensus (its stake at settlement, COR)
+        weighed = any("weight" in v for v in data["validators"])
         table(
             "validators",
-            ["validator", "reported", "agreement", "spread"],
-            [[v["validator"], v["reported"], v["agreement_ppb"], v.get("spread_ppb")] for v in data["validators"]],
+            ["validator", "reported", "agreement", "spread"] + (["weight"] if weighed else []),
+            [
+                [v["validator"], v["reported"], v["agreement_ppb"], v.get("spread_ppb")]
+                + ([format_cor(int(v["weight"])) if "weight" in v else ""] if weighed else [])
+                for v in data["validators"]
+            ],
         )
         fee = data.get("fee")
         if fee:  # a settled user task: who got what of its price (its statement lines)
