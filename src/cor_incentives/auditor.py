@@ -712,7 +712,12 @@ def task_price(t: dict[str, Any], p: dict[str, Any], constants: dict[str, Any], 
 
 
 def audit_task_fees(
-    r: Report, epoch_json: dict[str, Any], tasks: list[dict[str, Any]], p: dict[str, Any], models: dict[str, dict[str, Any]], constants: dict[str, Any]
+    r: Report,
+    epoch_json: dict[str, Any],
+    tasks: list[dict[str, Any]],
+    p: dict[str, Any],
+    models: dict[str, dict[str, Any]],
+    constants: dict[str, Any],
 ) -> int:
     """*Task fees*: each settled user task's price (``task_fee.charged_units``: the quote at its settled token counts, at
     most its escrow, ``task_price``; the user's task_payment line −price, ``task_fee.payment``) and its split: miners and
@@ -994,9 +999,7 @@ def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any], 
     return unweighed
 
 
-def audit_settled_counts(
-    r: Report, t: dict[str, Any], name: str, weight: dict[str, int], miners: list[dict[str, Any]]
-) -> dict[str, Any] | None:
+def audit_settled_counts(r: Report, t: dict[str, Any], name: str, weight: dict[str, int], miners: list[dict[str, Any]]) -> dict[str, Any] | None:
     """*Consensus* and *Work units and tiers*, from the reporting validators' published ``weight`` (rule 32): the task's
     spread (rule 12 on: the weighted median of the revealed spreads, ``validation.spread``) and its settled token counts
     (rule 6 on, ``validation.tokens``): the prompt's, min(weighted median of the validators' counts, ``input_tokens``);
