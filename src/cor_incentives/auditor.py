@@ -38,12 +38,12 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "5a9afc1d32d5c34d5765edd3136d3590f79a85a6b6b215d31d5bccca8487106b",
+    "Auditing": "9df174adfe10f673b6e102cd0df0b29bfbf65f805a0a915f2241a343cbe915f5",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
     "The user-task bonus": "eb1a8865ccf046bf4716dc5910905002a70493263694f6d041587084dcd6c0a8",
-    "Task fees": "559e1124cf03cf1cb774f0d997fea098ef8cd12d95774b9cf8a44210d5a70f70",
+    "Task fees": "7d62bc5fc4b463fca374977282a726a9653db7465fd34d771b06ee13fc61101f",
     "Who is drawn, and what a draw costs": "406a58d1068677d4c17ea08503a8fac68e3e3d40410904d536005d7533c8f54e",
     "Marketplace stream": "864a99ab91ecd99bf8545f7f98d60b142eb9d87b08ae6ec3e08fc35fce0b9b7e",
     "Work units and tiers": "dddc9b20d498d74dbae144b71dbeaa9dd37fb37df71d026f593374db393e5cba",
@@ -677,13 +677,61 @@ def audit_marketplace(r: Report, epoch_json: dict[str, Any], rows: list[Row], p:
     r.check("marketplace.paid", "marketplace", paid, _int(s["paid"]))
 
 
-def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str, Any]], p: dict[str, Any], models: dict[str, dict[str, Any]]) -> None:
-    """*Task fees*: each settled user task's price split: miners and validators pro rata, router, royalties; from rule 30 a task
-    whose reporting validators all have agreement 0 pays none of them and its task_payment line names the part (unearned)."""
+def _by_bound(table: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """A table of (key, upper bound) rows in increasing bound, the unbounded row (bound None) last."""
+    return sorted(table, key=lambda x: (x[1] is None, x[1] or 0))
+
+
+def task_price(t: dict[str, Any], p: dict[str, Any], constants: dict[str, Any], model: dict[str, Any] | None) -> int | None:
+    """*Task fees*, the price of a settled user task: the quote at its settled token counts, at most its escrow:
+
+        tier      = the first of constants.tier_max_parameters (in increasing bound) with parameter_count < bound (None: any)
+        per_miner = (base_fee_<tier>_units + settled_input × input_price_per_token_units
+                     + consensus_output × output_price_per_token_units)
+                    × quantization_factor_ppb[quantization] // 10**9 × context_factor_ppb(context_length) // 10**9
+        total     = (per_miner × (redundancy − unpaid planted outputs) + validation_fee_units) × price_factor_ppb // 10**9
+        price     = min(total, escrowed)
+
+    the context factor the first row of constants.context_factor_ppb (in increasing bound) whose max_context_length ≥ the
+    card's (None: any). An unpaid planted output (*Canaries*: a user canary from rule 17, a planter not paid as its miner)
+    is left out of the redundancy. None when the card or the factor tables are not published (not recomputable)."""
+    quantization, contexts = constants.get("quantization_factor_ppb"), constants.get("context_factor_ppb")
+    if model is None or quantization is None or contexts is None or model.get("quantization") not in quantization:
+        return None
+    size, length = model["parameter_count"], model["context_length"]
+    tiers = _by_bound(list(constants["tier_max_parameters"].items()))
+    tier = next(name for name, bound in tiers if bound is None or size < bound)
+    factors = _by_bound([(x["factor_ppb"], x["max_context_length"]) for x in contexts])
+    context = int(next(f for f, bound in factors if bound is None or length <= bound))
+    planted = sum(1 for m in t["miners"] if m.get("planted")) - (paid_planter(t, p) is not None)
+    raw = p[f"base_fee_{tier}_units"] + _int(t.get("settled_input_tokens")) * p["input_price_per_token_units"]
+    raw += _int(t.get("consensus_output_tokens")) * p["output_price_per_token_units"]
+    per_miner = raw * quantization[model["quantization"]] // PPB * context // PPB
+    total = (per_miner * (t["redundancy"] - planted) + p["validation_fee_units"]) * p["price_factor_ppb"] // PPB
+    return min(total, _int(t["escrowed_units"]))
+
+
+def audit_task_fees(
+    r: Report,
+    epoch_json: dict[str, Any],
+    tasks: list[dict[str, Any]],
+    p: dict[str, Any],
+    models: dict[str, dict[str, Any]],
+    constants: dict[str, Any],
+) -> int:
+    """*Task fees*: each settled user task's price (``task_fee.charged_units``: the quote at its settled token counts, at
+    most its escrow, ``task_price``; the user's task_payment line −price, ``task_fee.payment``) and its split: miners and
+    validators pro rata, router, royalties, all from the recomputed price; from rule 30 a task whose reporting validators
+    all have agreement 0 pays none of them and its task_payment line names the part (unearned). Returns the number of
+    tasks whose price could not be recomputed (no card or factor table published: their charged_units taken as given)."""
+    unpriced = 0
+    payments: dict[int, int] = {}
     fee_lines: dict[tuple[int, str, str], int] = {}
     other_lines: dict[tuple[int, str], int] = {}
     unearned_named: dict[int, int] = {}  # task -> the validators' part its task_payment line names as unearned (rule 30)
     for x in epoch_json["lines"]:
+        if x["stream"] == "task_payment":
+            payments[x["detail"].get("task")] = payments.get(x["detail"].get("task"), 0) + _int(x["amount_units"])
         if x["stream"] == "task_payment" and "validators_unearned" in x["detail"]:
             unearned_named[x["detail"].get("task")] = _int(x["detail"]["validators_unearned"])
         if x["stream"] in ("task_fee:router", "task_fee:royalty", "task_fee:royalty_parent"):
@@ -695,7 +743,13 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
     for t in tasks:
         if t["kind"] != "user" or t["state"] != "SETTLED":
             continue
-        price = _int(t["charged_units"])
+        price = task_price(t, p, constants, models.get(t["model"]))
+        if price is None:
+            unpriced += 1
+            price = _int(t["charged_units"])
+        else:
+            r.check("task_fee.charged_units", f"task {t['id']}", price, _int(t["charged_units"]))
+        r.check("task_fee.payment", f"task {t['id']}", -price, payments.get(t["id"]))
         parts = {k: price * bps // BPS for k, bps in p["fee_split_bps"].items()}
         planter = paid_planter(t, p)  # *Canaries*: a paid planter shares at its credited quality
         winners = [(m, m["quality_ppb"] or 0) for m in t["miners"] if m["in_consensus"] or (planter is not None and m is planter[0])]
@@ -726,6 +780,7 @@ def audit_task_fees(r: Report, epoch_json: dict[str, Any], tasks: list[dict[str,
             r.check(
                 "task_fee.validator", f"task {t['id']} {v['validator']}", share, fee_lines.get((t["id"], "task_fee:validator", v["validator"]), 0)
             )
+    return unpriced
 
 
 def audit_community(r: Report, epoch_json: dict[str, Any], p: dict[str, Any]) -> None:
@@ -887,11 +942,12 @@ def weighted_median(values: list[tuple[int, int, str]]) -> int:
     return ordered[-1][0]  # (not reached: the last value's cumulative is the total)
 
 
-def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) -> int:
+def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any], recounted: dict[int, dict[str, Any]] | None = None) -> int:
     """*Consensus*, *Agreement* and (rule 31) *Validator pay*'s dissenters, recomputed from each task's reports and its
     validators' published ``weight`` (their stakes at settlement, rule 32): per miner the two-step weighted medians of the
     distances and of the qualities, per reporting validator its agreement, and who dissented. A task of an earlier rule
-    publishes no weight: not recomputable (counted, returned), not a failure."""
+    publishes no weight: not recomputable (counted, returned), not a failure. ``recounted`` (when given) receives each
+    weighed, counting task's recomputed settled counts (``audit_settled_counts``), for the checks that pay from them."""
     bound, tolerance = p["dissent_bound_ppb"], p["agreement_tolerance_ppb"]
     escalation_pay = p.get("rule_version", 1) >= ESCALATION_PAY_RULES
     unweighed = 0
@@ -937,22 +993,25 @@ def audit_validation(r: Report, tasks: list[dict[str, Any]], p: dict[str, Any]) 
             settled = t["state"] == "SETTLED" and last > 0
             named = [v["validator"] for v in rows if settled and v["validator"] in dissenting and (v.get("round") or 0) < last]
             r.check("validation.dissented", name, named, [v["validator"] for v in rows if v.get("dissented")])
-        audit_settled_counts(r, t, name, weight, miners)
+        counts = audit_settled_counts(r, t, name, weight, miners)
+        if counts is not None and recounted is not None:
+            recounted[t["id"]] = counts
     return unweighed
 
 
-def audit_settled_counts(r: Report, t: dict[str, Any], name: str, weight: dict[str, int], miners: list[dict[str, Any]]) -> None:
+def audit_settled_counts(r: Report, t: dict[str, Any], name: str, weight: dict[str, int], miners: list[dict[str, Any]]) -> dict[str, Any] | None:
     """*Consensus* and *Work units and tiers*, from the reporting validators' published ``weight`` (rule 32): the task's
     spread (rule 12 on: the weighted median of the revealed spreads, ``validation.spread``) and its settled token counts
     (rule 6 on, ``validation.tokens``): the prompt's, min(weighted median of the validators' counts, ``input_tokens``);
     each valid, unplanted reveal's, the weighted median of the validators' counts of it; the task's output, once settled,
-    min(lower median of the counts of the miners in consensus, ``max_output_tokens``) (none when it failed)."""
+    min(lower median of the counts of the miners in consensus, ``max_output_tokens``) (none when it failed). Returns the
+    recomputed ``settled_input_tokens`` and ``consensus_output_tokens`` (None: a task that does not count its tokens)."""
     reporting = [v for v in t["validators"] if v.get("reported")]
     if t.get("spread_rule"):
         spreads = [(v["spread_ppb"], weight[v["validator"]], v["validator"]) for v in reporting if v.get("spread_ppb") is not None]
         r.check("validation.spread", name, weighted_median(spreads) if spreads else None, t.get("spread_ppb"))
     if not t.get("measured_tokens"):
-        return
+        return None
     inputs = [(v["input_tokens"], weight[v["validator"]], v["validator"]) for v in reporting if v.get("input_tokens") is not None]
     settled_input = min(weighted_median(inputs), t["input_tokens"]) if inputs else None
     r.check("validation.tokens", f"{name} settled_input_tokens", settled_input, t.get("settled_input_tokens"))
@@ -969,6 +1028,7 @@ def audit_settled_counts(r: Report, t: dict[str, Any], name: str, weight: dict[s
     winners = sorted(_int(measured[m["miner"]]) for m in miners if m.get("in_consensus"))
     settled_output = min(winners[(len(winners) - 1) // 2], t["max_output_tokens"]) if t["state"] == "SETTLED" and winners else None
     r.check("validation.tokens", f"{name} consensus_output_tokens", settled_output, t.get("consensus_output_tokens"))
+    return {"settled_input_tokens": settled_input, "consensus_output_tokens": settled_output}
 
 
 def audit_epoch(bundle: dict[str, Any]) -> Report:
@@ -1002,12 +1062,17 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     for t in sorted(named - set(order)):
         r.check("task.closed_in_epoch", f"task {t} (named on a node line)", "listed in streams.*.tasks", "missing")
     audit_consensus(r, tasks, p)
-    unweighed = audit_validation(r, tasks, p)
+    recounted: dict[int, dict[str, Any]] = {}
+    unweighed = audit_validation(r, tasks, p, recounted)
+    # *Work units and tiers*, *Task fees*: the work rows and the prices below count each weighed task's tokens as
+    # recomputed (validation.tokens), not as published: a published count that is wrong fails there, and the money
+    # checks fail only where money moved by counts other than the recomputed ones
+    tasks = [t | recounted[t["id"]] if t["id"] in recounted else t for t in tasks]
     m_rows = miner_rows(tasks, p, constants)
     v_rows = validator_rows(tasks, p)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
-    audit_task_fees(r, epoch_json, tasks, p, models)
+    unpriced = audit_task_fees(r, epoch_json, tasks, p, models, constants)
     audit_marketplace(r, epoch_json, m_rows, p, models)
     listed = bundle.get("nodes")  # (a bundle without the node list skips the checks of who is drawable)
     node_models = None if listed is None else {x["id"]: (x.get("role"), list(x.get("models") or [])) for x in listed}
@@ -1047,7 +1112,14 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     r.not_recomputed = [
         "each position's stake_ticks (Σ stake × ticks between stake changes): taken from the stake lines, checked against the node's total",
         "which tasks belong to the epoch: streams.*.tasks (the order they closed), checked only against their close ticks",
-        "the quote behind a user task's price: charged_units taken from the task",
+        *(
+            [
+                f"not recomputable: the price (charged_units) of {unpriced} user task(s) whose model card or the price's factor tables "
+                "(constants.quantization_factor_ppb, constants.context_factor_ppb) are not published: taken from the task"
+            ]
+            if unpriced
+            else []
+        ),
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total (and, for a counted "
         "offence, the penalty against the role minimums and the total against min(penalty, slashable))",

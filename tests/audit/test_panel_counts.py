@@ -15,7 +15,11 @@ miners' 100) and reveal spreads 1 000 / 2 000 / heavy 3 000 ppb:
 
 The epoch audits clean in-process, over ``cor audit --json`` and with the new checks counted; a published spread, input
 count, miner count or consensus output off by one fails by the check's name; a rule-31 network's tasks publish no weight
-and ``cor task show`` has no weight column there."""
+and ``cor task show`` has no weight column there.
+
+Each settled user task's price is recomputed from the model's card, the parameters, ``constants`` and the recomputed
+counts (``task_fee.charged_units``, ``task_fee.payment``), its split from that price; the work and fee checks count the
+recomputed tokens, so a published count off by one fails ``validation.tokens`` alone."""
 
 from __future__ import annotations
 
@@ -29,12 +33,14 @@ from cor_incentives import auditor
 from cor_incentives.app.archive import get_task
 from cor_incentives.app.published import published_getter
 from cor_incentives.cli.main import app
+from cor_incentives.core.pricing import quote
 from cor_incentives.core.rules import RULES_PANEL_WEIGHTS
 from cor_incentives.core.units import format_cor
 from support.network import COR, make_network, run_commit_reveal, run_reports
 from support.scenario import GARBAGE, HONEST, PROMPTS, scripted_reports, submit_task
 
 HEAVY = 20_000  # COR bob delegates to validator2: 25 000 of the 35 000 of validator stake
+PRICE_FACTOR = 955_000_000
 
 
 def settle(eng, keys, prompt: str, max_out: int, honest: int, heavy_input: int) -> int:
@@ -68,7 +74,8 @@ def settle(eng, keys, prompt: str, max_out: int, honest: int, heavy_input: int) 
 
 def build(tmp, rule_version: int | None):
     url = f"sqlite:///{tmp / 'cor.db'}"
-    params = {"redundancy": 5} | ({} if rule_version is None else {"rule_version": rule_version})
+    # a price factor off 1 (the controller's, 0.955): every factor of the quote moves the price (task_fee.charged_units)
+    params = {"redundancy": 5, "price_factor_ppb": PRICE_FACTOR} | ({} if rule_version is None else {"rule_version": rule_version})
     eng, keys = make_network(url, tmp / "keys", n_miners=5, n_validators=3, params=params, seed="counts")
     eng.submit_as(keys["faucet"], "transfer", {"to": keys["bob"].address, "amount": str(HEAVY * COR)})
     eng.submit_as(keys["bob"], "stake.delegate", {"node": keys["validator2"].address, "amount": str(HEAVY * COR)})
@@ -210,3 +217,94 @@ def test_a_rule_31_network_publishes_no_weight_and_shows_no_weight_column(tmp_pa
         assert "weight" not in text.output
     finally:
         eng.store.dispose()
+
+
+def test_each_user_task_is_priced_from_its_card_the_params_and_the_recomputed_counts(net, bundle):
+    """Tasks A and B (user tasks) are priced by the auditor: the quote at their settled counts (at most the escrow) is
+    the core's charge, each factor of it moves the number (quantization q4_1 0.6, context 8 192 → 1.1, price factor
+    0.955, a validation fee, both token prices), and the user's task_payment line is −price."""
+    eng, _, url, (a, b, c) = net
+    s = eng.state
+    model = s.models[get_task(s, a).model]
+    (first, p0), *_ = s.params_history.versions  # the parameters of epoch 0 (the controller moved the factor at its close)
+    assert first == 0 and model.quantization == "q4_1" and model.context_length == 8_192 and p0.price_factor_ppb == PRICE_FACTOR
+    assert p0.validation_fee_units and p0.input_price_per_token_units and p0.output_price_per_token_units
+    views = auditor._numbers(bundle)
+    card = next(m for m in views["models"] if m["id"] == model.id)
+    for tid in (a, b):
+        t = get_task(s, tid)
+        q = quote(model, t.settled_input_tokens or 0, t.output_tokens or 0, p0, t.redundancy)
+        p = auditor.params_for_epoch(views["params"], 0)
+        assert t.charged == q.total_units == auditor.task_price(views["tasks"][str(tid)], p, views["params"]["constants"], card)
+    report = auditor.audit_epoch(bundle).to_dict()
+    assert report["ok"], mismatched(bundle)
+    for check in ("task_fee.charged_units", "task_fee.payment"):
+        assert report["quantities"][check] == {"matched": 2, "total": 2, "mismatches": []}  # A and B; C failed, no price
+    assert not [x for x in report["not_recomputed"] if "price" in x or "quote" in x]
+    cli = json.loads(CliRunner().invoke(app, ["audit", "0", "--db", url, "--json"]).output)
+    assert cli["quantities"]["task_fee.charged_units"] == report["quantities"]["task_fee.charged_units"]
+
+
+def test_a_charged_units_off_by_one_fails_by_name_alone(bundle, net):
+    """The split is computed from the recomputed price, so only the published charge is named."""
+    for tid in net[3][:2]:
+        for delta in (1, -1):
+            tampered = copy.deepcopy(bundle)
+            shown(tampered, tid)["charged_units"] = str(int(shown(tampered, tid)["charged_units"]) + delta)
+            assert mismatched(tampered) == {"task_fee.charged_units": [f"task {tid}"]}
+
+
+def test_a_task_payment_line_off_by_one_fails_by_name(bundle, net):
+    a = net[3][0]
+    tampered = copy.deepcopy(bundle)
+    (line,) = [x for x in tampered["epoch"]["lines"] if x["stream"] == "task_payment" and x["detail"]["task"] == a]
+    line["amount_units"] = str(int(line["amount_units"]) - 1)
+    assert mismatched(tampered)["task_fee.payment"] == [f"task {a}"]
+
+
+@pytest.mark.parametrize("field", ["settled_input_tokens", "consensus_output_tokens"])
+def test_a_published_count_off_by_one_fails_validation_tokens_alone(bundle, net, field):
+    """The work rows and the price count the recomputed tokens: a wrong published count is named once, by its check, and
+    no payout that moved by the right count is called wrong."""
+    for tid in net[3][:2]:
+        for delta in (1, -1):
+            tampered = copy.deepcopy(bundle)
+            shown(tampered, tid)[field] += delta
+            assert mismatched(tampered) == {"validation.tokens": [f"task {tid} {field}"]}
+
+
+def test_a_validators_count_moved_moves_the_price(bundle, net):
+    """The other way round: the heavy validator's prompt count moved down by 2 moves the recomputed settled input to 11, so
+    the price the auditor recomputes is the quote at 11 and the published charge (at 13) is named too."""
+    eng, keys, _, (a, _, _) = net
+    tampered = copy.deepcopy(bundle)
+    heavy = next(v for v in shown(tampered, a)["validators"] if v["validator"] == keys["validator2"].address)
+    heavy["input_tokens"] -= 2
+    t = get_task(eng.state, a)
+    at_11 = quote(eng.state.models[t.model], 11, t.output_tokens, eng.state.params_history.versions[0][1], t.redundancy).total_units
+    report = auditor.audit_epoch(tampered).to_dict()["quantities"]
+    assert report["task_fee.charged_units"]["mismatches"] == [{"what": f"task {a}", "recomputed": str(at_11), "published": str(t.charged)}]
+
+
+def test_the_escrow_caps_the_price(bundle, net):
+    """price = min(quote, escrowed): a published escrow 1 below the charge brings the recomputed price down to it."""
+    b = net[3][1]
+    tampered = copy.deepcopy(bundle)
+    charged = int(shown(tampered, b)["charged_units"])
+    shown(tampered, b)["escrowed_units"] = str(charged - 1)
+    (x,) = auditor.audit_epoch(tampered).to_dict()["quantities"]["task_fee.charged_units"]["mismatches"]
+    assert x == {"what": f"task {b}", "recomputed": str(charged - 1), "published": str(charged)}
+
+
+@pytest.mark.parametrize("missing", ["quantization_factor_ppb", "context_factor_ppb", "card"])
+def test_without_the_factor_tables_or_the_card_the_price_is_not_recomputable(bundle, missing):
+    tampered = copy.deepcopy(bundle)
+    if missing == "card":
+        tampered["models"] = []
+    else:
+        del tampered["params"]["constants"][missing]
+    report = auditor.audit_epoch(tampered).to_dict()
+    assert report["ok"] and "task_fee.charged_units" not in report["quantities"]
+    assert report["quantities"]["task_fee.payment"]["total"] == 2  # the published price still checked against the line
+    (note,) = [x for x in report["not_recomputed"] if "charged_units" in x]
+    assert note.startswith("not recomputable: the price (charged_units) of 2 user task(s)")

@@ -74,7 +74,11 @@ def _recomputes(name, given):
     get = published_getter(state)
     assert len(state.epochs) >= 3
     for e in sorted(state.epochs):
-        report = audit.audit_epoch(audit.fetch_bundle(get, e)).to_dict()
+        bundle = audit.fetch_bundle(get, e)
+        report = audit.audit_epoch(bundle).to_dict()
         bad = {q: v["mismatches"][:3] for q, v in report["quantities"].items() if v["matched"] < v["total"]}
         assert report["ok"], f"{name} epoch {e}: {bad}"
         assert report["total"] > 100
+        # every settled user task is priced by the auditor (the quote at its recomputed counts), none taken as given
+        priced = sum(1 for t in bundle["tasks"].values() if t["kind"] == "user" and t["state"] == "SETTLED")
+        assert report["quantities"].get("task_fee.charged_units", {"total": 0})["total"] == priced, f"{name} epoch {e}"

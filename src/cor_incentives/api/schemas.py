@@ -800,7 +800,10 @@ class ParamsOut(Out):
     schema_: list[dict[str, Any]] = Field(..., alias="schema", description="Every parameter with its bounds and documentation.")
     history: list[dict[str, Any]] = Field(..., description="Every version: `{from_epoch, params}`.")
     controllers: dict[str, dict[str, Any]]
-    constants: dict[str, Any] | None = Field(None, description="Fixed numbers that move money: tier weights, the per-row cap, the APR schedule.")
+    constants: dict[str, Any] | None = Field(
+        None,
+        description="Fixed numbers that move money: tier weights, the per-row cap, the APR schedule, the price's quantization and context factors.",
+    )
 
 
 class BountyOut(Out):

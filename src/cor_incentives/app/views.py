@@ -895,7 +895,7 @@ def proposal_view(s: State, p: Any) -> dict[str, Any]:
 
 def money_constants() -> dict[str, Any]:
     """The fixed numbers (not governed parameters) that move money, for an auditor (docs/rewards.md)."""
-    from ..core.pricing import TIERS
+    from ..core.pricing import CONTEXT_FACTOR_PPB, QUANTIZATION_FACTOR_PPB, TIERS
     from ..core.reputation import MINER_WEIGHTS_BPS
     from ..core.rewards import APR_SCHEDULE_BPS
     from ..core.work_rewards import MAX_COMPLEXITY_UNITS
@@ -903,6 +903,10 @@ def money_constants() -> dict[str, Any]:
     return {
         "tier_weights": {name: weight for name, _, weight in TIERS},
         "tier_max_parameters": {name: bound for name, bound, _ in TIERS},
+        # the price's factors by the model's card (docs/rewards.md *Task fees*): its quantization, and its context length
+        # (the first bound at or above it; the last, bound None, for any longer context)
+        "quantization_factor_ppb": dict(QUANTIZATION_FACTOR_PPB),
+        "context_factor_ppb": [{"max_context_length": bound, "factor_ppb": factor} for bound, factor in CONTEXT_FACTOR_PPB],
         "max_complexity_units_per_row": MAX_COMPLEXITY_UNITS,
         "apr_schedule_bps": [{"from_month": month, "target_apr_bps": bps} for month, bps in APR_SCHEDULE_BPS],
         "reputation_miner_weights_bps": dict(MINER_WEIGHTS_BPS),
