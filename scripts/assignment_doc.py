@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from doc_block import rewrite_block
-from doc_guard import table_line
+from doc_guard import with_inputs
 
 from cor_incentives.sim.attacks.assignment import AssignmentGrinding, CancelLottery
 from cor_incentives.sim.report import simulate
@@ -105,7 +105,7 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     body = table(rows, seeds)
-    status = rewrite_block(DOC, BEGIN, END, f"{body}\n\n{table_line('assignment', body)}", check=args.check, script="scripts/assignment_doc.py")
+    status = rewrite_block(DOC, BEGIN, END, with_inputs("assignment", body), check=args.check, script="scripts/assignment_doc.py")
     if args.check:
         return status
     print(f"{len(rows)} rows written to {DOC}", file=sys.stderr)

@@ -161,6 +161,11 @@ def table_line(table: str, text: str) -> str:
     return f"<!-- inputs sha256:{digest(table, text)} -->"
 
 
+def with_inputs(table: str, body: str) -> str:
+    """A population or assignment table's generated block as its script writes it: the table, then its inputs line."""
+    return f"{body}\n\n{table_line(table, body)}"
+
+
 def row_line(name: str, row: str) -> str:
     return f"<!-- inputs `{name}` sha256:{digest('attacks', row, name)} -->"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from doc_block import rewrite_block
-from doc_guard import table_line
+from doc_guard import with_inputs
 
 from cor_incentives.sim.report import simulate
 from cor_incentives.sim.scenarios import builtin_scenarios
@@ -55,7 +55,7 @@ def main() -> int:
 
     report = simulate(scenarios, seeds=tuple(range(1, args.seeds + 1)), workers=args.workers, progress=progress)
     body = table(report, args.seeds)
-    status = rewrite_block(DOC, BEGIN, END, f"{body}\n\n{table_line('scenarios', body)}", check=args.check, script="scripts/scenarios_doc.py")
+    status = rewrite_block(DOC, BEGIN, END, with_inputs("scenarios", body), check=args.check, script="scripts/scenarios_doc.py")
     if args.check:
         return status
     failed = [c["scenario"] for c in report["checks"] if not c["passed"]]

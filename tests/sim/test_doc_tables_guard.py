@@ -33,10 +33,26 @@ def pinned(guard, text: str) -> str:
             lines = [guard.row_line(r.split("`")[1], r) for r in rows]
         else:
             lines = [guard.table_line(table, body)]
+            assert guard.with_inputs(table, body) == f"{body}\n\n{lines[0]}"
         begin, end = guard.MARKERS[table]
         head, rest = text.split(begin, 1)
         text = f"{head}{begin}\n{body}\n\n" + "\n".join(lines) + f"\n{end}{rest.split(end, 1)[1]}"
     return text
+
+
+def test_what_the_scripts_write_is_what_the_guard_accepts(guard, tmp_path):
+    """The blocks as scripts/scenarios_doc.py and assignment_doc.py write them (doc_block.rewrite_block of with_inputs)."""
+    from doc_block import rewrite_block
+
+    doc = tmp_path / "simulate.md"
+    doc.write_text(pinned(guard, guard.DOC.read_text()))
+    for table in ("scenarios", "assignment"):
+        body = "\n".join(guard.split_inputs(guard.block(table, doc.read_text()))[0])
+        assert rewrite_block(doc, *guard.MARKERS[table], guard.with_inputs(table, body), check=True, script="s") == 0
+        assert rewrite_block(doc, *guard.MARKERS[table], f"{body}\n", check=False, script="s") == 0  # a script without the line
+        assert f"{table} table" in guard.stale(doc.read_text())[0]
+        rewrite_block(doc, *guard.MARKERS[table], guard.with_inputs(table, body), check=False, script="s")
+    assert guard.stale(doc.read_text()) == []
 
 
 def test_the_generated_tables_match_their_inputs(guard):
