@@ -11,7 +11,8 @@ defaults, over seeds 1..N, against its honest twin on the same rules:
     cancel_lottery (abstain)  the same, its miners abstaining from the tasks they share instead
     sybil_split          (scenario check sybil_no_gain) one operator's stake on 5 miners against 1
 
-The script rewrites the part of docs/simulate.md between the ``assignment:generated`` markers. With
+The script rewrites the part of docs/simulate.md between the ``assignment:generated`` markers, with the table's inputs
+digest (scripts/doc_guard.py: what CI checks instead of running this). With
 ``--check`` it only reports whether that part is up to date. With ``--json`` it prints the numbers.
 """
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from doc_block import rewrite_block
+from doc_guard import with_inputs
 
 from cor_incentives.sim.attacks.assignment import AssignmentGrinding, CancelLottery
 from cor_incentives.sim.report import simulate
@@ -102,7 +104,8 @@ def main() -> int:
         rows = list(pool.map(job, specs))
     if args.json:
         print(json.dumps(rows, indent=1))
-    status = rewrite_block(DOC, BEGIN, END, table(rows, seeds), check=args.check, script="scripts/assignment_doc.py")
+    body = table(rows, seeds)
+    status = rewrite_block(DOC, BEGIN, END, with_inputs("assignment", body), check=args.check, script="scripts/assignment_doc.py")
     if args.check:
         return status
     print(f"{len(rows)} rows written to {DOC}", file=sys.stderr)

@@ -4,7 +4,8 @@
 
 Runs every registered attack family at its defaults over its seeds, sequentially (``sim.attacks.evaluate_many``:
 an attack its own seeds leave undecided is run again at its ``max_seeds``), and rewrites the part of
-docs/simulate.md between the two ``attacks:generated`` markers. With ``--check`` it runs the same and
+docs/simulate.md between the two ``attacks:generated`` markers, each row with its inputs digest (scripts/doc_guard.py:
+what CI checks instead of running this). With ``--check`` it runs the same and
 only says whether the file is up to date (exit 1 if not). With ``--only`` it runs those families alone, the same
 way, and rewrites only their rows (the others and their order stay as the file has them; the count line is
 recounted from the table's verdicts).
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from doc_block import rewrite_block
+from doc_guard import LINE, row_line, split_inputs
 
 from cor_incentives.sim.attacks import FAMILIES, builtin_attacks, evaluate_many
 
@@ -80,27 +82,36 @@ def footer(rows: list[str], errors: list[str]) -> str:
     )
 
 
+def inputs(rows: list[str], pinned: dict[str, str]) -> list[str]:
+    """The inputs lines under the table (scripts/doc_guard.py), in row order: ``pinned`` (name: line) for each row that has one."""
+    return [pinned[n] for n in (r.split("`")[1] for r in rows) if n in pinned]
+
+
 def table(results: list[dict[str, Any]]) -> str:
     rows = [row(a) for a in results]
     errors = [e for a in results for e in a["books"]["errors"][:3]]
-    return "\n".join([*HEADER, *rows, "", footer(rows, errors)])
+    pinned = {a["name"]: row_line(a["name"], r) for a, r in zip(results, rows, strict=True)}
+    return "\n".join([*HEADER, *rows, "", footer(rows, errors), "", *inputs(rows, pinned)])
 
 
 def replace_rows(block: str, results: list[dict[str, Any]]) -> str:
-    """The generated block with ``results``' rows rewritten in place (every other row as it was)."""
-    lines = block.strip("\n").split("\n")
+    """The generated block with ``results``' rows rewritten in place, and their inputs lines (every other row and its
+    inputs line as it was; a row that had none still has none)."""
+    lines, pins = split_inputs(block)
     if lines[:2] != HEADER or "" not in lines:
         raise SystemExit("the generated block is not a table this script wrote: run it without --only")
     rows, old_footer = lines[2 : lines.index("")], lines[-1]
     names = [r.split("`")[1] for r in rows]
+    pinned = {m.group("row"): line for line in pins if (m := LINE.match(line)) and m.group("row")}
     for a in results:
         if a["name"] not in names:
             raise SystemExit(f"{a['name']} has no row yet: run the script without --only")
         rows[names.index(a["name"])] = row(a)
+        pinned[a["name"]] = row_line(a["name"], row(a))
     errors = [e for a in results for e in a["books"]["errors"][:3]]
     if not errors and old_footer.startswith("Books did NOT hold"):
         raise SystemExit("the table says books did not hold in an earlier run: run the script without --only")
-    return "\n".join([*HEADER, *rows, "", footer(rows, errors)])
+    return "\n".join([*HEADER, *rows, "", footer(rows, errors), *(["", *inputs(rows, pinned)] if pinned else [])])
 
 
 def main() -> int:

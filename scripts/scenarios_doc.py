@@ -4,7 +4,8 @@
 
 Runs every built-in population scenario (``cor simulate --scenario NAME`` for each, the attack families are
 ``scripts/attacks_doc.py``'s table) at the default parameters over seeds 1..N, and rewrites the part of
-docs/simulate.md between the two ``scenarios:generated`` markers: each check with its verdict and measured summary.
+docs/simulate.md between the two ``scenarios:generated`` markers: each check with its verdict and measured summary, and
+the table's inputs digest (scripts/doc_guard.py: what CI checks instead of running this).
 With ``--check`` it only says whether the file is up to date (exit 1 if not).
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from doc_block import rewrite_block
+from doc_guard import with_inputs
 
 from cor_incentives.sim.report import simulate
 from cor_incentives.sim.scenarios import builtin_scenarios
@@ -52,7 +54,8 @@ def main() -> int:
         print(f"{done}/{total} {label}", file=sys.stderr)
 
     report = simulate(scenarios, seeds=tuple(range(1, args.seeds + 1)), workers=args.workers, progress=progress)
-    status = rewrite_block(DOC, BEGIN, END, table(report, args.seeds), check=args.check, script="scripts/scenarios_doc.py")
+    body = table(report, args.seeds)
+    status = rewrite_block(DOC, BEGIN, END, with_inputs("scenarios", body), check=args.check, script="scripts/scenarios_doc.py")
     if args.check:
         return status
     failed = [c["scenario"] for c in report["checks"] if not c["passed"]]
