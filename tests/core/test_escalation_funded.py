@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cor_incentives.core.epoch_rows import escalation_paid
 from cor_incentives.core.ledger import NETWORK_INCENTIVES_POOL
-from cor_incentives.core.rewards import unfunded_charge
+from cor_incentives.core.rewards import bond_capacity, unfunded_charge
 from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_FUNDED
 from cor_incentives.core.staking import stake_account
 from cor_incentives.core.streams import Stream
@@ -93,6 +93,16 @@ def test_the_charge_rounds_up_and_never_exceeds_the_bond_it_was_counted_from():
         assert unfunded_charge(units, rate) <= bond
 
 
+def test_the_bond_counts_in_whole_ppb_of_a_validation_rounded_down_and_0_for_an_unknown_node():
+    c = market(n_miners=3, n_validators=2, beacon=True, params={"rule_version": RULES_ESCALATION_FUNDED})
+    v = sorted(n for n in c.state.nodes if c.state.nodes[n].role == "validator")[0]
+    bond = c.state.ledger.balance(stake_account(v, v))
+    rate = 3 * 10**17 + 7
+    got = bond_capacity(c.state, [v, "nobody"], rate).tolist()
+    assert got == [bond * PPB // rate, 0] and unfunded_charge(got[0], rate) <= bond < unfunded_charge(got[0] + 1, rate)
+    assert bond_capacity(c.state, [v], 0).tolist() == [0]
+
+
 # --- twin worlds through the chain ----------------------------------------------------------------------------------
 
 
@@ -123,6 +133,7 @@ def one_task(rule_version: int, dissent: bool):
 def test_twin_worlds_the_escalation_is_funded_from_the_dissenters_bond_under_33_and_short_under_32():
     _, honest, _, _, _, _ = one_task(RULES_ESCALATION_FUNDED, False)
     _, old, _, liar_old, _, _ = one_task(OLD, True)
+    old_chain = one_task(OLD, True)[0]
     c, new, task, liar, bond_before, _ = one_task(RULES_ESCALATION_FUNDED, True)
     assert liar == liar_old and task.dissenters == [liar] and not c.state.slashes
     h, o, n = lines(honest), lines(old), lines(new)
@@ -139,6 +150,8 @@ def test_twin_worlds_the_escalation_is_funded_from_the_dissenters_bond_under_33_
     assert charge == -(-owed * rate // PPB) > 0
     assert c.state.ledger.balance(stake_account(liar, liar)) == bond_before - charge == c.state.nodes[liar].stake_total
     assert not [i for i in old.items if i.stream == Stream.ESCALATION_UNFUNDED]
+    for account in ("treasury", "burned"):  # the charge goes to the pool: nothing to the treasury or burned beyond rule 32's
+        assert c.state.ledger.balance(account) == old_chain.state.ledger.balance(account)
     assert not [i for i in honest.items if i.stream == Stream.ESCALATION_UNFUNDED]
 
 
