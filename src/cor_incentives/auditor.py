@@ -353,9 +353,7 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any], bond: dict[st
     return rows
 
 
-def _escalation_paid_rows(
-    tasks: list[dict[str, Any]], forfeit: set[str], bond: dict[str, int] | None = None, r: Report | None = None
-) -> list[Row]:
+def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str], bond: dict[str, int] | None = None, r: Report | None = None) -> list[Row]:
     """*An escalation is paid by the reports that made it (rule 31)*, from the tasks (in the order the stream lists them)
     and each validator's ``round`` and ``dissented`` in the task's record: a dissenter's row counts 0; the later rounds'
     others share left + funded in proportion to agreement, in full when that covers them; each dissenter owes

@@ -43,7 +43,7 @@ def test_the_bloc_is_charged_on_a_named_line_and_nobody_else_is(world):
     rate = world.chain.state.params.network_validation_rate_units
     for x in lines:
         units = int(x["detail"]["validation_units_ppb"])
-        assert units > 0 and int(x["amount_units"]) == -(-(-units * rate // PPB))  # −ceil(units × rate / 1e9)
+        assert units > 0 and int(x["amount_units"]) == (-units * rate) // PPB  # −ceil(units × rate / 1e9) = floor(−units × rate / 1e9)
         assert x["detail"]["from"] == stake_account(x["address"], x["address"])  # its self-bond, not a delegator's position
 
 

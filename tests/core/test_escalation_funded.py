@@ -17,10 +17,10 @@ from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_FUNDED
 from cor_incentives.core.staking import stake_account
 from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import PPB
+from core.test_escalation_pay import HONEST, columns, lines, paid_of, reference_paid, task_rows
 from support.escalation_lives import dissenter_life, escalation_old_log
 from support.market import commit_reveal, draw_now, market, network, validate_all
 from support.replays import through_snapshot
-from test_escalation_pay import HONEST, columns, lines, paid_of, reference_paid, task_rows
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_ESCALATION_FUNDED)
 

@@ -13,11 +13,8 @@ COR = 10**18
 
 
 def test_the_bloc_pays_its_escalations_from_its_bond_under_rule_33_and_the_honest_validators_did_under_32():
-    now, before = evaluate_many(
-        [Attack("unfunded_escalation", "unfunded_escalation"), Attack("unfunded_escalation_rule_32", "unfunded_escalation", {"rules": "before_funded"})],
-        seeds=SEEDS,
-        workers=1,
-    )
+    old = Attack("unfunded_escalation_rule_32", "unfunded_escalation", {"rules": "before_funded"})
+    now, before = evaluate_many([Attack("unfunded_escalation", "unfunded_escalation"), old], seeds=SEEDS, workers=1)
     assert now["books"]["ok"] and before["books"]["ok"]
     m, b = now["measured"], before["measured"]
     # rule 32: every honest validator's pay per unit of network work falls, the worst by 10.8 % (past the 5 % bound)
