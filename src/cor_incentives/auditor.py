@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "f41f3fadd3f02d6ced13ddb5cf40a012812e38039eb0b039b24cd34910f73c89",
+    "Validator pay": "99f4e32a290229b16ee00a019292c8600dcbb9e29310cd37f38cc6e62bfa0a87",
 }
 
 BPS = 10_000
