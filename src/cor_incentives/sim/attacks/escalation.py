@@ -75,6 +75,13 @@ RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 FUNDED = Rules(RULES_ESCALATION_FUNDED, "funded", "before_funded")
 
 
+def bond_charged(state: Any, result: RunResult, names: set[str]) -> int:
+    """What ``names`` paid from their self-bonds for escalations their validations could not pay (rule 33's
+    ``escalation_unfunded`` lines, base units; money to pool:network_incentives, not counted in the stream's income)."""
+    mine = {info.address for n, info in result.nodes.items() if n in names}
+    return -sum(i.amount for r in state.epochs.values() for i in r.items if i.stream == Stream.ESCALATION_UNFUNDED and i.address in mine)
+
+
 class EscalationCartel(Family):
     """Dissent on every network task's first round so that it escalates (see the module docstring): stopped by rule 29."""
 
@@ -117,6 +124,7 @@ class EscalationCartel(Family):
 
         network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
         return {
+            "cartel_bond_charged": bond_charged(state, result, attackers),
             "cartel_income": total([n for n in vals if n in attackers], "network"),
             "others_income": total([n for n in vals if n not in attackers], "network"),
             "cartel_slashed": total([n for n in vals if n in attackers], "slashes"),
@@ -142,6 +150,7 @@ class EscalationCartel(Family):
             "escalated": s(attack, "escalated"),
             "twin_escalated": s(twin, "escalated"),
             "cartel_slashed": s(attack, "cartel_slashed"),
+            "cartel_bond_charged": s(attack, "cartel_bond_charged"),  # rule 33: to pool:network_incentives, funding the escalations
         }
         cor = lambda x: f"{x / COR:,.2f}"  # noqa: E731
         return Verdict(
