@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "99f4e32a290229b16ee00a019292c8600dcbb9e29310cd37f38cc6e62bfa0a87",
+    "Validator pay": "5fe9cbbaaa18a9542cd6f2a48002f59f0e1411f0f6e563787441477a0676fbb2",
 }
 
 BPS = 10_000

@@ -25,20 +25,25 @@ def test_canary_spotting_is_stopped_fluent_plants_on_every_kind_of_task_catch_th
     m = spotter["measured"]
     assert spotter["books"]["ok"] and guesser["books"]["ok"]
     assert spotter["passed"] and spotter["gain"] < -0.4
-    # the lexical check finds only the garbage miner's word salad: the 3 spotters evaluate 11.3 % of what the honest twin
-    # evaluates, are drawn to 535 canaries and fail 263 of them (forfeiting the validators stream in 125 node-epochs)
-    assert (m["evaluated"], m["twin_evaluated"]) == (345, 3_056)
-    assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (535, 263, 125)
-    # 0.129445 before rules 29-30, 0.095227 under 30; from 31 a spotter whose guessed report made a task escalate pays for it
-    assert m["share_of_pay_kept"] == pytest.approx(0.038447, abs=1e-6)
+    # the lexical check finds only the garbage miner's word salad: the 3 spotters evaluate 10.5 % of what the honest twin
+    # evaluates, are drawn to 499 canaries and fail 245 of them (forfeiting the validators stream in 119 node-epochs; rule
+    # 32: 345 evaluated, 535 drawn, 263 failed, 125 forfeited: from 33 their bonds pay for the escalations their forfeited
+    # rows cannot, so they hold less stake and are drawn less)
+    assert (m["evaluated"], m["twin_evaluated"]) == (322, 3_056)
+    assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (499, 245, 119)
+    # 0.129445 before rules 29-30, 0.095227 under 30, 0.038447 under 31-32; from 31 a spotter whose guessed report made a
+    # task escalate pays for it; from 33 the part its rows cannot pay comes from its bond, which ``pay`` (the stream, APR
+    # and slashes) does not count: the share kept rises though the spotters pay more
+    assert m["share_of_pay_kept"] == pytest.approx(0.077251, abs=1e-6)
     # spotting would pay only if an evaluation cost more than 102 % of what it earns (the bar: half): never (98 % before
     # rules 29-30: from 30 a canary every drawn validator failed pays none of them)
-    assert m["pays_above_cost_share"] == pytest.approx(1.0839, abs=1e-4)  # 1.0199 under 30
+    assert m["pays_above_cost_share"] == pytest.approx(1.0314, abs=1e-4)  # 1.0199 under 30, 1.0839 under 31-32
     assert m["canaries"] == 203  # planted on network and user tasks (rule 16: 99, network tasks only)
     g = guesser["measured"]
     assert guesser["passed"] and g["evaluated"] == 0
-    assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (249, 510, 110)
-    assert g["share_of_pay_kept"] == pytest.approx(-0.044587, abs=1e-6)  # 0.124595 before rules 29-30, 0.050196 under 30
+    assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (242, 522, 121)  # 32: (249, 510, 110)
+    # 0.124595 before rules 29-30, 0.050196 under 30, -0.044587 under 31-32
+    assert g["share_of_pay_kept"] == pytest.approx(-0.067039, abs=1e-6)
 
 
 def test_canary_spotting_comes_out_stopped_as_cor_simulate_judges_it():

@@ -94,7 +94,7 @@ class EscalationCartel(Family):
         "rounds share what its first round left; from rule 31 (the default) the reports that made it escalate pay for it. Knob "
         "rules=before_shared runs rule 28, under which each round's row earned a whole validation"
     )
-    gain_unit = "the cartel's validators-stream income beyond the twin's ÷ the twin's"
+    gain_unit = "the cartel's validators-stream income (net of its escalation charges to its bonds, rule 33) beyond the twin's ÷ the twin's"
     knobs = (
         RULES.knob("an escalation shares what the first round left", "every round's row earns a whole validation"),
         Knob("coalition", 3, "dissenting validators (the first of the population's 10, 9 000-11 000 COR each)", 1, 9),
@@ -136,7 +136,9 @@ class EscalationCartel(Family):
         def s(rows: list[dict[str, Any]], key: str) -> int:
             return sum(r[key] for r in rows)
 
-        cartel, twin_cartel = s(attack, "cartel_income"), s(twin, "cartel_income")
+        # the cartel's income net of what its bonds paid for its escalations (rule 33; 0 before)
+        cartel = s(attack, "cartel_income") - s(attack, "cartel_bond_charged")
+        twin_cartel = s(twin, "cartel_income") - s(twin, "cartel_bond_charged")
         others, twin_others = s(attack, "others_income"), s(twin, "others_income")
         gain = (cartel - twin_cartel) / twin_cartel if twin_cartel else (0.0 if cartel <= 0 else None)
         measured = {
@@ -144,8 +146,8 @@ class EscalationCartel(Family):
             "twin_cartel_income": twin_cartel,
             "others_income": others,
             "twin_others_income": twin_others,
-            "stream_paid": cartel + others,
-            "twin_stream_paid": twin_cartel + twin_others,
+            "stream_paid": s(attack, "cartel_income") + others,
+            "twin_stream_paid": s(twin, "cartel_income") + twin_others,
             "network_tasks": s(attack, "network_tasks"),
             "escalated": s(attack, "escalated"),
             "twin_escalated": s(twin, "escalated"),
@@ -158,8 +160,9 @@ class EscalationCartel(Family):
             gain is not None and gain <= 0,
             measured,
             f"{measured['escalated']} of {measured['network_tasks']} network tasks escalated (twin: {measured['twin_escalated']}); cartel "
-            f"{cor(cartel)} COR from the validators stream against the twin's {cor(twin_cartel)}, the others {cor(others)} against "
-            f"{cor(twin_others)}; the stream paid {cor(cartel + others)} against {cor(twin_cartel + twin_others)}; cartel slashed "
+            f"{cor(cartel)} COR from the validators stream net of {cor(measured['cartel_bond_charged'])} its bonds paid for escalations, "
+            f"against the twin's {cor(twin_cartel)}, the others {cor(others)} against {cor(twin_others)}; the stream paid "
+            f"{cor(measured['stream_paid'])} against {cor(measured['twin_stream_paid'])}; cartel slashed "
             f"{cor(measured['cartel_slashed'])}",
         )
 
