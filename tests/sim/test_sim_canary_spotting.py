@@ -32,8 +32,8 @@ def test_canary_spotting_is_stopped_fluent_plants_on_every_kind_of_task_catch_th
     assert (m["evaluated"], m["twin_evaluated"]) == (322, 3_056)
     assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (499, 245, 119)
     # 0.129445 before rules 29-30, 0.095227 under 30, 0.038447 under 31-32; from 31 a spotter whose guessed report made a
-    # task escalate pays for it; from 33 the part its rows cannot pay comes from its bond, which ``pay`` (the stream, APR
-    # and slashes) does not count: the share kept rises though the spotters pay more
+    # task escalate pays for it; from 33 the part its rows cannot pay comes from its bond, which ``pay`` (fees + work pay
+    # − slashes) does not count: the share kept rises though the spotters pay more
     assert m["share_of_pay_kept"] == pytest.approx(0.077251, abs=1e-6)
     # spotting would pay only if an evaluation cost more than 102 % of what it earns (the bar: half): never (98 % before
     # rules 29-30: from 30 a canary every drawn validator failed pays none of them)
