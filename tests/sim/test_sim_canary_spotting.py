@@ -76,9 +76,11 @@ def test_by_task_kind_the_spotter_wins_under_rule_16_and_is_stopped_by_user_cana
     n = now["measured"]
     assert now["passed"] and now["gain"] < -0.4
     # the same evaluations (every network task), but the user tasks' canaries catch the guesses
-    assert n["share_of_evaluations_done"] == pytest.approx(0.463024, abs=1e-6)
-    assert (n["canaries_drawn"], n["canaries_failed"], n["forfeited_epochs"]) == (416, 139, 95)
-    assert n["share_of_pay_kept"] == pytest.approx(0.260302, abs=1e-6)  # 0.258492 before rules 29-30, 0.256227 under 30
+    # (rules 31-32: 0.463024 of the evaluations, (416, 139, 95), 0.260302 kept; from 33 the spotters' bonds pay for the
+    # escalations their forfeited rows cannot, so they hold less stake and are drawn less)
+    assert n["share_of_evaluations_done"] == pytest.approx(0.459097, abs=1e-6)
+    assert (n["canaries_drawn"], n["canaries_failed"], n["forfeited_epochs"]) == (413, 148, 97)
+    assert n["share_of_pay_kept"] == pytest.approx(0.249245, abs=1e-6)  # 0.258492 before rules 29-30, 0.256227 under 30
 
 
 def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
@@ -99,10 +101,14 @@ def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
     assert b["share_of_pay_kept"] == pytest.approx(1.058926, abs=1e-6)
     assert before["gain"] == pytest.approx(1.058926 - (1 + 527 / 2_965) / 2, abs=1e-5)
     n = now["measured"]  # user canaries do not help: the spotter evaluates wherever it sees word salad, user tasks included
-    assert not now["passed"] and n["canaries_failed"] == 0 and n["canaries_drawn"] == 295 and n["forfeited_epochs"] == 0
-    assert (n["evaluated"], n["twin_evaluated"]) == (629, 2_950)
+    assert n["canaries_failed"] == 0 and n["canaries_drawn"] == 295 and n["forfeited_epochs"] == 0
+    assert (n["evaluated"], n["twin_evaluated"]) == (634, 2_950)
     # before rules 29-30 the spotter kept 1.095719 of the honest pay, so spotting paid even when evaluating cost nothing;
     # under 30 it kept 0.926342 for 21 % of the evaluations (it paid whenever an evaluation cost more than ~2.5 COR); from 31
-    # its guessed reports that make a task escalate pay for it: 0.609551, paying only above ~13.3 COR an evaluation
-    assert n["share_of_pay_kept"] == pytest.approx(0.609551, abs=1e-6)
-    assert int(n["break_even_cost_per_evaluation"]) == 13_336_349_274_861_196_689
+    # its guessed reports that make a task escalate pay for it: 0.609551, paying only above ~13.3 COR an evaluation (open by
+    # +0.3 %); from 33 what its rows cannot pay comes from its bond (outside ``pay``), it holds less stake and keeps
+    # 0.589973 for 21.5 % of the evaluations: judged stopped at these 5 seeds by 1.7 % (a margin within seed noise: the
+    # core still cannot see a lexical tell)
+    assert now["passed"] and now["gain"] == pytest.approx(-0.017485, abs=1e-5)
+    assert n["share_of_pay_kept"] == pytest.approx(0.589973, abs=1e-6)
+    assert int(n["break_even_cost_per_evaluation"]) == 14_035_307_616_965_637_291
