@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "f41f3fadd3f02d6ced13ddb5cf40a012812e38039eb0b039b24cd34910f73c89",
+    "Validator pay": "5fe9cbbaaa18a9542cd6f2a48002f59f0e1411f0f6e563787441477a0676fbb2",
 }
 
 BPS = 10_000
@@ -263,6 +263,7 @@ COMMUNITY_RATE_RULES = 31  # *Community stream*: from this rule version a point 
 MARKETPLACE_RATE_RULES = 31  # *Marketplace stream*: from this rule version a model earns its usage at the rate (pro rata when binding)
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalation is paid by the reports that made it
+ESCALATION_FUNDED_RULES = 33  # *Validator pay*: from this rule version what a dissenter's rows cannot pay comes from its bond
 PANEL_WEIGHTS_RULES = 32  # *Consensus*: from this rule version a task view carries each reporting validator's ``weight``
 
 
@@ -324,8 +325,9 @@ def miner_rows(tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[s
     return rows
 
 
-def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
-    """*Validator pay*: one row per assigned validation; past canary_failures_max failed canaries, every row at agreement 0."""
+def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any], bond: dict[str, int] | None = None, r: Report | None = None) -> list[Row]:
+    """*Validator pay*: one row per assigned validation; past canary_failures_max failed canaries, every row at agreement 0.
+    ``bond`` (rule 33): each node's validation units paid from its self-bond, from its ``escalation_unfunded`` line."""
     failures: dict[str, int] = {}
     for t in tasks:
         for v in t["validators"]:
@@ -333,7 +335,7 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
                 failures[v["validator"]] = failures.get(v["validator"], 0) + 1
     forfeit = {n for n, k in failures.items() if k > p.get("canary_failures_max", 0)}
     if p.get("rule_version", 1) >= ESCALATION_PAY_RULES:
-        return _escalation_paid_rows(tasks, forfeit)
+        return _escalation_paid_rows(tasks, forfeit, bond if p.get("rule_version", 1) >= ESCALATION_FUNDED_RULES else None, r)
     rows = []
     shared = p.get("rule_version", 1) >= ESCALATION_SHARE_RULES
     cap = p.get("validators_per_task", 0)
@@ -351,11 +353,14 @@ def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any]) -> list[Row]:
     return rows
 
 
-def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str]) -> list[Row]:
+def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str], bond: dict[str, int] | None = None, r: Report | None = None) -> list[Row]:
     """*An escalation is paid by the reports that made it (rule 31)*, from the tasks (in the order the stream lists them)
     and each validator's ``round`` and ``dissented`` in the task's record: a dissenter's row counts 0; the later rounds'
     others share left + funded in proportion to agreement, in full when that covers them; each dissenter owes
-    (Σ − left) // D and pays it, task by task, from its network rows' counts (before any charge) in row order."""
+    (Σ − left) // D and pays it, task by task, from its network rows' counts (before any charge) in row order. Rule 33
+    (*An escalation a dissenter cannot pay for is charged to its bond*): ``bond`` adds each dissenter's units charged to its
+    self-bond (its ``escalation_unfunded`` line) to its capacity after its rows; checked to be at most what its rows could
+    not pay (``escalation_unfunded.within_debt``; the bond at the close itself is not published: not recomputed)."""
     flat = []  # (task, validator, network, agreement, reported, round, dissented)
     spans = []  # each task's rows: (task, first row, end)
     for t in tasks:
@@ -388,7 +393,19 @@ def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str]) -> lis
     for i, x in enumerate(flat):
         if x[2] and x[1] in own:
             own[x[1]].append(i)
-    capacity = {n: sum(counted[i] for i in rows) for n, rows in own.items()}
+    rows_capacity = {n: sum(counted[i] for i in rows) for n, rows in own.items()}
+    capacity = dict(rows_capacity)
+    if bond is not None:
+        debts: dict[str, int] = {}
+        for *_, owed, nodes in plans:
+            for n in nodes:
+                debts[n] = debts.get(n, 0) + owed
+        for n, units in sorted(bond.items()):
+            short = max(0, debts.get(n, 0) - rows_capacity.get(n, 0))
+            if r is not None:
+                r.check("escalation_unfunded.within_debt", n, True, 0 < units <= short)
+            if n in capacity:
+                capacity[n] += min(units, short)
     paid = dict.fromkeys(capacity, 0)
     for later, left, total, owed, nodes in plans:
         funded = 0
@@ -399,6 +416,7 @@ def _escalation_paid_rows(tasks: list[dict[str, Any]], forfeit: set[str]) -> lis
             if flat[i][4] and left < total:
                 counted[i] = flat[i][3] if left + funded >= total else flat[i][3] * (left + funded) // total
     for n, due in paid.items():
+        due = min(due, rows_capacity[n])  # the rows pay first; the rest came from the bond
         for i in own[n]:
             take = min(due, counted[i])
             counted[i], due = counted[i] - take, due - take
@@ -1069,7 +1087,13 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     # checks fail only where money moved by counts other than the recomputed ones
     tasks = [t | recounted[t["id"]] if t["id"] in recounted else t for t in tasks]
     m_rows = miner_rows(tasks, p, constants)
-    v_rows = validator_rows(tasks, p)
+    rate = p.get("network_validation_rate_units", 0)
+    bond: dict[str, int] = {}
+    for x in lines_of(epoch_json, "escalation_unfunded"):  # rule 33: the units each charge paid, checked against its amount
+        units = _int(x["detail"]["validation_units_ppb"])
+        bond[x["address"]] = bond.get(x["address"], 0) + units
+        r.check("escalation_unfunded.amount", x["address"], -(-(units * rate) // PPB), -_int(x["amount_units"]))
+    v_rows = validator_rows(tasks, p, bond, r)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
     unpriced = audit_task_fees(r, epoch_json, tasks, p, models, constants)
@@ -1123,6 +1147,8 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total (and, for a counted "
         "offence, the penalty against the role minimums and the total against min(penalty, slashable))",
+        "the self-bond at the close behind an escalation_unfunded charge (rule 33): its validation_units_ppb taken from the line, "
+        "checked to be at most what the dissenter's rows could not pay and its amount against ceil(units × rate / 1e9)",
         "which counted offences the allowance forgave (rule version 7 on: no slash record; cor verify replays the counters)",
         "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb and, from rule "
         "version 13, at least min(reputation_initial_ppb, reputation_newcomer_floor_ppb)",

@@ -25,20 +25,25 @@ def test_canary_spotting_is_stopped_fluent_plants_on_every_kind_of_task_catch_th
     m = spotter["measured"]
     assert spotter["books"]["ok"] and guesser["books"]["ok"]
     assert spotter["passed"] and spotter["gain"] < -0.4
-    # the lexical check finds only the garbage miner's word salad: the 3 spotters evaluate 11.3 % of what the honest twin
-    # evaluates, are drawn to 535 canaries and fail 263 of them (forfeiting the validators stream in 125 node-epochs)
-    assert (m["evaluated"], m["twin_evaluated"]) == (345, 3_056)
-    assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (535, 263, 125)
-    # 0.129445 before rules 29-30, 0.095227 under 30; from 31 a spotter whose guessed report made a task escalate pays for it
-    assert m["share_of_pay_kept"] == pytest.approx(0.038447, abs=1e-6)
+    # the lexical check finds only the garbage miner's word salad: the 3 spotters evaluate 10.5 % of what the honest twin
+    # evaluates, are drawn to 499 canaries and fail 245 of them (forfeiting the validators stream in 119 node-epochs; rule
+    # 32: 345 evaluated, 535 drawn, 263 failed, 125 forfeited: from 33 their bonds pay for the escalations their forfeited
+    # rows cannot, so they hold less stake and are drawn less)
+    assert (m["evaluated"], m["twin_evaluated"]) == (322, 3_056)
+    assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (499, 245, 119)
+    # 0.129445 before rules 29-30, 0.095227 under 30, 0.038447 under 31-32; from 31 a spotter whose guessed report made a
+    # task escalate pays for it; from 33 the part its rows cannot pay comes from its bond, which ``pay`` (fees + work pay
+    # − slashes) does not count: the share kept rises though the spotters pay more
+    assert m["share_of_pay_kept"] == pytest.approx(0.077251, abs=1e-6)
     # spotting would pay only if an evaluation cost more than 102 % of what it earns (the bar: half): never (98 % before
     # rules 29-30: from 30 a canary every drawn validator failed pays none of them)
-    assert m["pays_above_cost_share"] == pytest.approx(1.0839, abs=1e-4)  # 1.0199 under 30
+    assert m["pays_above_cost_share"] == pytest.approx(1.0314, abs=1e-4)  # 1.0199 under 30, 1.0839 under 31-32
     assert m["canaries"] == 203  # planted on network and user tasks (rule 16: 99, network tasks only)
     g = guesser["measured"]
     assert guesser["passed"] and g["evaluated"] == 0
-    assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (249, 510, 110)
-    assert g["share_of_pay_kept"] == pytest.approx(-0.044587, abs=1e-6)  # 0.124595 before rules 29-30, 0.050196 under 30
+    assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (242, 522, 121)  # 32: (249, 510, 110)
+    # 0.124595 before rules 29-30, 0.050196 under 30, -0.044587 under 31-32
+    assert g["share_of_pay_kept"] == pytest.approx(-0.067039, abs=1e-6)
 
 
 def test_canary_spotting_comes_out_stopped_as_cor_simulate_judges_it():
@@ -71,9 +76,11 @@ def test_by_task_kind_the_spotter_wins_under_rule_16_and_is_stopped_by_user_cana
     n = now["measured"]
     assert now["passed"] and now["gain"] < -0.4
     # the same evaluations (every network task), but the user tasks' canaries catch the guesses
-    assert n["share_of_evaluations_done"] == pytest.approx(0.463024, abs=1e-6)
-    assert (n["canaries_drawn"], n["canaries_failed"], n["forfeited_epochs"]) == (416, 139, 95)
-    assert n["share_of_pay_kept"] == pytest.approx(0.260302, abs=1e-6)  # 0.258492 before rules 29-30, 0.256227 under 30
+    # (rules 31-32: 0.463024 of the evaluations, (416, 139, 95), 0.260302 kept; from 33 the spotters' bonds pay for the
+    # escalations their forfeited rows cannot, so they hold less stake and are drawn less)
+    assert n["share_of_evaluations_done"] == pytest.approx(0.459097, abs=1e-6)
+    assert (n["canaries_drawn"], n["canaries_failed"], n["forfeited_epochs"]) == (413, 148, 97)
+    assert n["share_of_pay_kept"] == pytest.approx(0.249245, abs=1e-6)  # 0.258492 before rules 29-30, 0.256227 under 30
 
 
 def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
@@ -94,10 +101,14 @@ def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
     assert b["share_of_pay_kept"] == pytest.approx(1.058926, abs=1e-6)
     assert before["gain"] == pytest.approx(1.058926 - (1 + 527 / 2_965) / 2, abs=1e-5)
     n = now["measured"]  # user canaries do not help: the spotter evaluates wherever it sees word salad, user tasks included
-    assert not now["passed"] and n["canaries_failed"] == 0 and n["canaries_drawn"] == 295 and n["forfeited_epochs"] == 0
-    assert (n["evaluated"], n["twin_evaluated"]) == (629, 2_950)
+    assert n["canaries_failed"] == 0 and n["canaries_drawn"] == 295 and n["forfeited_epochs"] == 0
+    assert (n["evaluated"], n["twin_evaluated"]) == (634, 2_950)
     # before rules 29-30 the spotter kept 1.095719 of the honest pay, so spotting paid even when evaluating cost nothing;
     # under 30 it kept 0.926342 for 21 % of the evaluations (it paid whenever an evaluation cost more than ~2.5 COR); from 31
-    # its guessed reports that make a task escalate pay for it: 0.609551, paying only above ~13.3 COR an evaluation
-    assert n["share_of_pay_kept"] == pytest.approx(0.609551, abs=1e-6)
-    assert int(n["break_even_cost_per_evaluation"]) == 13_336_349_274_861_196_689
+    # its guessed reports that make a task escalate pay for it: 0.609551, paying only above ~13.3 COR an evaluation (open by
+    # +0.3 %); from 33 what its rows cannot pay comes from its bond (outside ``pay``), it holds less stake and keeps
+    # 0.589973 for 21.5 % of the evaluations: judged stopped at these 5 seeds by 1.7 % (a margin within seed noise: the
+    # core still cannot see a lexical tell)
+    assert now["passed"] and now["gain"] == pytest.approx(-0.017485, abs=1e-5)
+    assert n["share_of_pay_kept"] == pytest.approx(0.589973, abs=1e-6)
+    assert int(n["break_even_cost_per_evaluation"]) == 14_035_307_616_965_637_291

@@ -238,6 +238,7 @@ class EscalationCut(NamedTuple):
     rows: npt.NDArray[np.int64]
     cut_ppb: npt.NDArray[np.int64]
     tasks: int
+    from_bond: npt.NDArray[np.int64] | None = None  # RULES_ESCALATION_FUNDED: validation units each node (by name index) pays from its bond
 
 
 NO_CUT = EscalationCut(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 0)
@@ -328,7 +329,9 @@ def _cut_in_runs(
     return EscalationCut(rows, cuts, int(np.count_nonzero(over)))
 
 
-def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = None) -> EscalationCut:
+def escalation_paid(
+    columns: RowColumns, starts: npt.NDArray[np.intp] | None = None, bond_units: npt.NDArray[np.int64] | None = None
+) -> EscalationCut:
     """Which validation rows' work counts less from ``RULES_ESCALATION_PAY``, and by how much: an escalation is paid by
     the reports that made it. For each network task with a row of a later round (``drawn_round`` > 0; the first round is
     the rows recorded in round 0, so the task's own record, not ``validators_per_task`` at the close):
@@ -349,6 +352,10 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     with what it earned elsewhere. Nobody is paid from the pool for an escalation beyond what its first round left and
     its dissenters gave up, so a cartel's escalation seats earn at most what its own dissenters pay. Integers
     throughout; the floors (need // D, the proportional counts) are unclaimed and stay in the pool.
+
+    ``bond_units`` (``RULES_ESCALATION_FUNDED``, by name index): each node's capacity grows by that many validation units
+    after its rows (its rows pay first); ``from_bond`` says how many of them each node's debts took (min(Σ debts −
+    what its rows paid, bond_units)), and they fund the escalation as its rows would. The caller charges them.
 
     Read column by column, no Python per task or per node (the same integers as the loop it replaced, kept as
     tests/support/escalation_paid_reference.py: tests/core/test_escalation_paid_vectorised.py). The escalated tasks'
@@ -412,7 +419,12 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
         last = np.append(np.flatnonzero(debtor[1:] != debtor[:-1]), debt.size - 1)
         owes[debtor[last]] = reach[last]
     charged, read = _rows_until(columns, owes, changed, before - base)  # min(capacity, Σ debts): what each dissenter pays
-    cap = charged[debtor]
+    from_bond = None
+    paying = charged
+    if bond_units is not None:  # RULES_ESCALATION_FUNDED: what its rows cannot pay, from its bond (after the rows)
+        from_bond = np.minimum(owes - charged, np.maximum(bond_units, 0))
+        paying = charged + from_bond
+    cap = paying[debtor]
     take = np.minimum(cap, reach) - np.minimum(cap, reach - debt)
     takes = np.empty_like(take)
     takes[debt_order] = take  # back in task order
@@ -432,7 +444,7 @@ def escalation_paid(columns: RowColumns, starts: npt.NDArray[np.intp] | None = N
     base -= after  # each changed row's cut
     rows_cut, cut = _merge_cuts(changed, base, charge_rows, charge_cut)
     kept = cut != 0
-    return EscalationCut(rows_cut[kept], cut[kept], int(starts.size))
+    return EscalationCut(rows_cut[kept], cut[kept], int(starts.size), from_bond)
 
 
 def _ascending(values: npt.NDArray[Any]) -> bool:

@@ -71,6 +71,7 @@ from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
 from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
 from .rules import (
     RULES_EPOCH_DOCUMENT,
+    RULES_ESCALATION_FUNDED,
     RULES_ESCALATION_PAY,
     RULES_ESCALATION_SHARE,
     RULES_EXPOSED_STAKE,
@@ -78,7 +79,7 @@ from .rules import (
     RULES_SLIM_NODE_LINES,
     rules_since,
 )
-from .staking import NodePay, accrue_nodes
+from .staking import NodePay, accrue_nodes, change_stake, stake_account
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
@@ -244,8 +245,9 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     sharing = spec.shares_escalations and rules_since(p, RULES_ESCALATION_SHARE)
     runs = task_runs(columns.task) if sharing else None  # each task's rows (read again by ``first_seen``)
     paying = sharing and rules_since(p, RULES_ESCALATION_PAY)  # from 31 the dissenters pay for the escalation instead
+    funding = paying and rules_since(p, RULES_ESCALATION_FUNDED)  # from 33 what the rows cannot pay comes from the bond
     if paying:
-        cut = escalation_paid(columns, runs)
+        cut = escalation_paid(columns, runs, bond_capacity(state, columns.names, rate) if funding else None)
     else:
         cut = escalation_shared(columns, p.validators_per_task, runs) if sharing else NO_CUT
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
@@ -298,6 +300,35 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     state.epoch_streams.record(
         spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **shared, **cited}
     )
+    if funding and cut.from_bond is not None:
+        charge_unfunded(state, columns.names, cut.from_bond, rate)
+
+
+def bond_capacity(state: State, names: Sequence[str], rate: int) -> npt.NDArray[np.int64]:
+    """Each named node's self-bond in validation units (``RULES_ESCALATION_FUNDED``): bond × 10**9 // rate (rounded down,
+    so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond); 0 for a name no longer registered, or at rate 0."""
+    if rate <= 0:
+        return np.zeros(len(names), dtype=np.int64)
+    bonds = [state.ledger.balance(stake_account(n, n)) if n in state.nodes else 0 for n in names]
+    return np.array([b * PPB // rate for b in bonds], dtype=np.int64)
+
+
+def unfunded_charge(units: int, rate: int) -> int:
+    """Base units charged for ``units`` validation units of unfunded escalation debt: ceil(units × rate / 10**9) (the
+    round-up, under one base unit, is the dissenter's: the pool never funds a fraction it was not paid)."""
+    return -(-units * rate // PPB)
+
+
+def charge_unfunded(state: State, names: Sequence[str], from_bond: npt.NDArray[np.int64], rate: int) -> None:
+    """Move each node's unfunded escalation charge from its self-bond to pool:network_incentives, line ``escalation_unfunded``."""
+    for i in np.flatnonzero(from_bond).tolist():
+        node_id, units = names[i], int(from_bond[i])
+        amount = unfunded_charge(units, rate)
+        position = stake_account(node_id, node_id)
+        invariant(0 < amount <= state.ledger.balance(position), f"escalation charge of {node_id}: {amount} beyond its self-bond")
+        change_stake(state, node_id, node_id, position, NETWORK_INCENTIVES_POOL, amount, "escalation_unfunded")
+        detail = {"validation_units_ppb": units, "rate_units": rate, "formula": "ceil(validation_units_ppb × rate_units / 1e9)", "from": position}
+        state.earnings.append(EarningItem(node_id, Stream.ESCALATION_UNFUNDED, -amount, detail))
 
 
 MINER_STREAM: WorkStream[WorkRow] = WorkStream(

@@ -229,6 +229,11 @@ RULE_VERSIONS: dict[int, str] = {
     "validator's stake at settlement (Task.panel_weights, published on the task view's validator rows as ``weight``), so the "
     "outside auditor recomputes each miner's consensus distance and quality, each validator's agreement_ppb and the dissenters "
     "instead of taking them from the task; moves no money (1-31: the weights were published nowhere)",
+    33: "(RULES_ESCALATION_FUNDED) what a dissenter owes for an escalation and its other validations of the epoch cannot pay is "
+    "charged from its self-bond at the close (at network_validation_rate_units per validation, rounded up, at most the bond), "
+    "moved to pool:network_incentives and funds the escalation, so the honest validators it drew are paid as in a first round; "
+    "31-32 charged the validations only, so a bloc dissenting on every panel left its escalations short-funded (population "
+    "check collusion_below_half failed, honest validators' pay per unit of work -8.4 %)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -348,6 +353,15 @@ consensus, the agreement, the token counts, the spread and (rule 31) the dissent
 ``_finalize``). Published on the task view (each validator row's ``weight``), so the auditor recomputes the naming
 (auditor.py ``audit_validation``). Moves no money, so no attack family. Earlier (1-31): the weights were published nowhere
 and the auditor took ``agreement_ppb``, ``dissented`` and the miners' consensus from the task view unchecked."""
+RULES_ESCALATION_FUNDED = 33
+"""What a dissenter owes for the escalations of the epoch (``RULES_ESCALATION_PAY``) beyond what its other validations of the
+epoch pay is charged from its self-bond at the close: its bond counts ``bond × 10**9 // network_validation_rate_units``
+validations of capacity after its rows, the part of its debts they pay funds the escalation (its later rows count in full
+as far as rows + bond reach), and ``ceil(units × rate / 10**9)`` base units move from its self-bond to
+pool:network_incentives (the pool that pays the rows; the round-up, < 1 base unit, is the dissenter's), line
+``escalation_unfunded`` (core/rewards.py ``_charge_unfunded``). Earlier (31-32): a bloc dissenting on every panel had no
+capacity, so its escalations were short-funded and the honest validators they drew did the work for ~what the first round
+left (population check collusion_below_half, attack unfunded_escalation)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

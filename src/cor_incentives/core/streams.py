@@ -61,6 +61,7 @@ class Stream(StrEnum):
     CANARY_FORFEIT = "canary_forfeit"
     # slashes
     SLASH = "slash"
+    ESCALATION_UNFUNDED = "escalation_unfunded"  # self-bond to pool:network_incentives: an unfunded escalation debt (rule 33)
     SLASH_REPORTER_REWARD = "slash_reporter_reward"
     # bounties
     BOUNTY_FUNDING = "bounty_funding"

@@ -39,6 +39,19 @@ median_skew        Rule 31 names as an escalation's dissenters (who pay for it: 
                    work falls by more than 5 % against the twin; gain = faultless ÷ named. Open under rule 31 by the
                    first part (the pay part holds at the default: being named costs a row and a share of a charge,
                    and the escalation rows the bloc provokes pay the honest validators about as much back).
+
+unfunded_escalation  Rule 31 makes an escalation's dissenters pay what its later rows earn beyond what the first round
+                   left, as far as their other validations of the epoch reach. A bloc that dissents on every panel it
+                   sits on (validator-00..(count−1), strategy ``colluding`` with no miner of its own, reporting quality
+                   1.0 and distance 0.03 for every miner: 20 % of validator stake at count 2) has no such validations:
+                   each of its rows counts 0, its escalations are short-funded, and the honest validators they draw do
+                   the extra validations for ~what the first round left. The twin: every node honest. Verdict: stopped
+                   iff no honest validator's pay per unit of network work falls by more than 5 % against the twin;
+                   gain = the largest fall (0 when none falls). Also measured: what the bloc and the honest validators
+                   paid from their bonds (``escalation_unfunded`` lines). Rule 33 (``RULES_ESCALATION_FUNDED``, the
+                   default rules ``funded``) charges what the rows cannot pay to the dissenter's self-bond and funds
+                   the escalation with it; knob ``rules`` = ``before_funded`` runs rule 32
+                   (tests/sim/test_sim_unfunded_escalation.py).
 """
 
 from __future__ import annotations
@@ -46,7 +59,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.records import TaskKind
-from ...core.rules import RULES_ESCALATION_SHARE
+from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_SHARE
+from ...core.streams import Stream
 from ...core.units import COR
 from ...core.validation import dissenters
 from ..runner import RunResult
@@ -58,6 +72,14 @@ from .slashing import Watch
 from .validators import PPB, _node_totals, honest_rate_changes
 
 RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
+FUNDED = Rules(RULES_ESCALATION_FUNDED, "funded", "before_funded")
+
+
+def bond_charged(state: Any, result: RunResult, names: set[str]) -> int:
+    """What ``names`` paid from their self-bonds for escalations their validations could not pay (rule 33's
+    ``escalation_unfunded`` lines, base units; money to pool:network_incentives, not counted in the stream's income)."""
+    mine = {info.address for n, info in result.nodes.items() if n in names}
+    return -sum(i.amount for r in state.epochs.values() for i in r.items if i.stream == Stream.ESCALATION_UNFUNDED and i.address in mine)
 
 
 class EscalationCartel(Family):
@@ -72,7 +94,7 @@ class EscalationCartel(Family):
         "rounds share what its first round left; from rule 31 (the default) the reports that made it escalate pay for it. Knob "
         "rules=before_shared runs rule 28, under which each round's row earned a whole validation"
     )
-    gain_unit = "the cartel's validators-stream income beyond the twin's ÷ the twin's"
+    gain_unit = "the cartel's validators-stream income (net of its escalation charges to its bonds, rule 33) beyond the twin's ÷ the twin's"
     knobs = (
         RULES.knob("an escalation shares what the first round left", "every round's row earns a whole validation"),
         Knob("coalition", 3, "dissenting validators (the first of the population's 10, 9 000-11 000 COR each)", 1, 9),
@@ -102,6 +124,7 @@ class EscalationCartel(Family):
 
         network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
         return {
+            "cartel_bond_charged": bond_charged(state, result, attackers),
             "cartel_income": total([n for n in vals if n in attackers], "network"),
             "others_income": total([n for n in vals if n not in attackers], "network"),
             "cartel_slashed": total([n for n in vals if n in attackers], "slashes"),
@@ -113,7 +136,9 @@ class EscalationCartel(Family):
         def s(rows: list[dict[str, Any]], key: str) -> int:
             return sum(r[key] for r in rows)
 
-        cartel, twin_cartel = s(attack, "cartel_income"), s(twin, "cartel_income")
+        # the cartel's income net of what its bonds paid for its escalations (rule 33; 0 before)
+        cartel = s(attack, "cartel_income") - s(attack, "cartel_bond_charged")
+        twin_cartel = s(twin, "cartel_income") - s(twin, "cartel_bond_charged")
         others, twin_others = s(attack, "others_income"), s(twin, "others_income")
         gain = (cartel - twin_cartel) / twin_cartel if twin_cartel else (0.0 if cartel <= 0 else None)
         measured = {
@@ -121,12 +146,13 @@ class EscalationCartel(Family):
             "twin_cartel_income": twin_cartel,
             "others_income": others,
             "twin_others_income": twin_others,
-            "stream_paid": cartel + others,
-            "twin_stream_paid": twin_cartel + twin_others,
+            "stream_paid": s(attack, "cartel_income") + others,
+            "twin_stream_paid": s(twin, "cartel_income") + twin_others,
             "network_tasks": s(attack, "network_tasks"),
             "escalated": s(attack, "escalated"),
             "twin_escalated": s(twin, "escalated"),
             "cartel_slashed": s(attack, "cartel_slashed"),
+            "cartel_bond_charged": s(attack, "cartel_bond_charged"),  # rule 33: to pool:network_incentives, funding the escalations
         }
         cor = lambda x: f"{x / COR:,.2f}"  # noqa: E731
         return Verdict(
@@ -134,8 +160,9 @@ class EscalationCartel(Family):
             gain is not None and gain <= 0,
             measured,
             f"{measured['escalated']} of {measured['network_tasks']} network tasks escalated (twin: {measured['twin_escalated']}); cartel "
-            f"{cor(cartel)} COR from the validators stream against the twin's {cor(twin_cartel)}, the others {cor(others)} against "
-            f"{cor(twin_others)}; the stream paid {cor(cartel + others)} against {cor(twin_cartel + twin_others)}; cartel slashed "
+            f"{cor(cartel)} COR from the validators stream net of {cor(measured['cartel_bond_charged'])} its bonds paid for escalations, "
+            f"against the twin's {cor(twin_cartel)}, the others {cor(others)} against {cor(twin_others)}; the stream paid "
+            f"{cor(measured['stream_paid'])} against {cor(measured['twin_stream_paid'])}; cartel slashed "
             f"{cor(measured['cartel_slashed'])}",
         )
 
@@ -244,4 +271,97 @@ class MedianSkew(Family):
         )
 
 
-FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew())
+class UnfundedEscalation(Family):
+    """A bloc dissenting on every panel provokes escalations its validations cannot pay for (module docstring): stopped by
+    rule 33."""
+
+    name = "unfunded_escalation"
+    title = "A bloc that dissents on every panel provokes escalations it has no validations to pay for"
+    criterion = (
+        "a bloc reporting an extreme quality for every miner of every task it validates (so every row of it dissents and "
+        "counts 0) cuts no honest validator's pay per unit of network work by more than 5 % against the honest twin"
+    )
+    description = (
+        "validator-00..01 (20 % of validator stake) report quality 1.0 and distance 0.03 for every miner of every task (10 honest "
+        "miners): the tasks they are drawn for escalate and they are named dissenters, so every row of theirs counts 0 and they "
+        "have no validations to pay for the escalations with; rule 33 (the default) charges what they owe to their self-bond "
+        "and funds the escalations with it. Knob rules=before_funded runs rule 32, under which the escalations stayed "
+        "short-funded and the honest validators they drew did the extra work for ~what the first round left"
+    )
+    gain_unit = "the largest fall of an honest validator's pay per unit of network work against the twin (0 when none falls)"
+    knobs = (
+        FUNDED.knob("what the rows cannot pay is charged to the self-bond", "the escalations stay short-funded"),
+        Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def bloc(self, k: Knobs) -> list[str]:
+        return [f"validator-{i:02d}" for i in range(int(k["count"]))]
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        options = {"harsh_distance": 0.03, "harsh_quality": 1.0}
+        s = Scenario(
+            self.name,
+            miners(("honest", 10)) + validators("colluding", int(k["count"]), "b", options) + ROUTER,
+            self.description,
+            epochs=int(k["epochs"]),
+            params=FUNDED.params(k),
+        )
+        return s.honest_twin() if twin else s
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch()
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        """Each node's totals and what each paid from its bond (its ``escalation_unfunded`` lines, by node name)."""
+        state = final_state(made(script, Watch))
+        name_of = {info.address: n for n, info in result.nodes.items()}
+        charged: dict[str, int] = {}
+        for record in state.epochs.values():
+            for item in record.items:
+                if item.stream == Stream.ESCALATION_UNFUNDED:
+                    n = name_of.get(item.address, item.address)
+                    charged[n] = charged.get(n, 0) - item.amount
+        network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
+        return {
+            "nodes": _node_totals(result),
+            "roles": {n.name: n.role for n in result.nodes.values()},
+            "charged": charged,
+            "escalated": sum(1 for t in network if t.round > 0),
+            "network_tasks": len(network),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        bloc = set(self.bloc(k))
+        honest = sorted(n for n, role in attack[0]["roles"].items() if role == "validator" and n not in bloc)
+        changes = honest_rate_changes(attack, twin, honest)
+        moves = [x for x in changes.values() if x is not None]
+        drop = min(moves, default=0.0)
+
+        def paid(rows: list[dict[str, Any]], mine: bool) -> int:
+            return sum(v for r in rows for n, v in r["charged"].items() if (n in bloc) == mine)
+
+        measured: dict[str, Any] = {
+            "largest_drop": drop,
+            "largest_gain": max(moves, default=0.0),
+            "honest_rate_change": changes,
+            "bloc_bond_charged": str(paid(attack, True)),
+            "honest_bond_charged": str(paid(attack, False)),
+            "twin_bond_charged": str(paid(twin, True) + paid(twin, False)),
+            "escalated": sum(r["escalated"] for r in attack),
+            "twin_escalated": sum(r["escalated"] for r in twin),
+            "network_tasks": sum(r["network_tasks"] for r in attack),
+        }
+        cor = lambda x: f"{int(x) / COR:,.2f}"  # noqa: E731
+        return Verdict(
+            max(0.0, -drop),
+            drop >= -0.05,
+            measured,
+            f"{int(k['count'])} dissenting validators: honest validators' pay per unit of network work {pct(drop)} to "
+            f"{pct(measured['largest_gain'])} against the twin; the bloc paid {cor(measured['bloc_bond_charged'])} COR from its bonds, "
+            f"honest validators {cor(measured['honest_bond_charged'])}; {measured['escalated']} of {measured['network_tasks']} "
+            f"network tasks escalated (twin: {measured['twin_escalated']})",
+        )
+
+
+FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew(), UnfundedEscalation())

@@ -1,0 +1,67 @@
+"""Rule 33 (RULES_ESCALATION_FUNDED) end to end, through the published JSON (what ``GET /v1/epochs/N`` and
+``cor statement`` print): unfunded_escalation's world (validator-00..01 dissent on every panel, so they have no
+validations to pay for the escalations with). A bloc member's statement carries the line ``escalation_unfunded`` (its
+self-bond charged, the units and rate it was computed from), and the outside auditor recomputes the epoch from the
+views with those units, checks each charge's amount, and fails a published epoch whose charge was dropped or inflated."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+
+from cor_incentives import auditor
+from cor_incentives.app.published import published_getter
+from cor_incentives.core.staking import stake_account
+from cor_incentives.core.units import PPB
+from cor_incentives.sim.attacks.base import FAMILIES
+from cor_incentives.sim.runner import World
+
+
+@pytest.fixture(scope="module")
+def world():
+    family = FAMILIES["unfunded_escalation"]
+    knobs = family.resolve({"epochs": 2})
+    scenario = family.scenario(knobs, False)
+    scenario = dataclasses.replace(scenario, params={**scenario.params, "prune_closed_records": 0})
+    w = World(scenario, 1, script=family.script(knobs, False))
+    for e in range(scenario.epochs):
+        w.run_epoch(e)
+    return w
+
+
+def charges(epoch: dict) -> list[dict]:
+    return [x for x in epoch["lines"] if x["stream"] == "escalation_unfunded"]
+
+
+def test_the_bloc_is_charged_on_a_named_line_and_nobody_else_is(world):
+    get = published_getter(world.chain.state)
+    bloc = {a for a, name in world.name_of.items() if name in ("validator-00", "validator-01")}
+    lines = [x for e in sorted(world.chain.state.epochs) for x in charges(get(f"/v1/epochs/{e}"))]
+    assert lines and {x["address"] for x in lines} <= bloc
+    rate = world.chain.state.params.network_validation_rate_units
+    for x in lines:
+        units = int(x["detail"]["validation_units_ppb"])
+        assert units > 0 and int(x["amount_units"]) == (-units * rate) // PPB  # −ceil(units × rate / 1e9) = floor(−units × rate / 1e9)
+        assert x["detail"]["from"] == stake_account(x["address"], x["address"])  # its self-bond, not a delegator's position
+
+
+def test_the_auditor_recomputes_it_and_catches_a_dropped_or_inflated_charge(world):
+    get = published_getter(world.chain.state)
+    for e in sorted(world.chain.state.epochs):
+        report = auditor.audit_epoch(auditor.fetch_bundle(get, e)).to_dict()
+        assert report["ok"], {q: v["mismatches"][:3] for q, v in report["quantities"].items() if v["matched"] < v["total"]}
+        if charges(get(f"/v1/epochs/{e}")):
+            assert report["quantities"]["escalation_unfunded.amount"]["matched"] > 0
+    bundle = auditor.fetch_bundle(get, 0)
+    assert charges(bundle["epoch"])
+    dropped = copy.deepcopy(bundle)  # published as if no bond had paid: the escalation rows no longer add up
+    dropped["epoch"]["lines"] = [x for x in dropped["epoch"]["lines"] if x["stream"] != "escalation_unfunded"]
+    bad = auditor.audit_epoch(dropped).to_dict()
+    assert not bad["ok"]
+    inflated = copy.deepcopy(bundle)  # a charge's units raised by one validation: the amount no longer matches
+    line = charges(inflated["epoch"])[0]
+    line["detail"]["validation_units_ppb"] = str(int(line["detail"]["validation_units_ppb"]) + PPB)
+    bad = auditor.audit_epoch(inflated).to_dict()
+    assert not bad["ok"] and bad["quantities"]["escalation_unfunded.amount"]["mismatches"]
