@@ -30,7 +30,9 @@ def test_under_rule_29_the_no_op_is_refused_and_an_abstain_only_proposal_earns_n
 def test_under_rule_29_a_decisive_vote_earns_the_whale_its_stake_share_and_no_more():
     no = evaluate(Attack("s", "self_proposal", {"change": "other", "vote": "no"}), seeds=(1,))
     m = no["measured"]
-    assert no["passed"] and 0.399 < m["share_of_stream"] <= m["stake_share"] < 0.4001
+    # (stake share 0.400284 from rule 33: the validators whose escalations their bonds paid for hold a little less stake;
+    # below 0.4001 through 32)
+    assert no["passed"] and 0.399 < m["share_of_stream"] <= m["stake_share"] < 0.4003
     old = evaluate(Attack("s", "self_proposal", OLD | {"change": "other", "vote": "no"}), seeds=(1,))
     assert old["measured"]["share_of_stream"] == 1.0 and not old["passed"]  # 28: the voters' weight only
 
