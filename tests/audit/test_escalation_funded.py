@@ -7,7 +7,6 @@ views with those units, checks each charge's amount, and fails a published epoch
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import pytest
 
@@ -15,20 +14,12 @@ from cor_incentives import auditor
 from cor_incentives.app.published import published_getter
 from cor_incentives.core.staking import stake_account
 from cor_incentives.core.units import PPB
-from cor_incentives.sim.attacks.base import FAMILIES
-from cor_incentives.sim.runner import World
+from support.family_world import family_world
 
 
 @pytest.fixture(scope="module")
 def world():
-    family = FAMILIES["unfunded_escalation"]
-    knobs = family.resolve({"epochs": 2})
-    scenario = family.scenario(knobs, False)
-    scenario = dataclasses.replace(scenario, params={**scenario.params, "prune_closed_records": 0})
-    w = World(scenario, 1, script=family.script(knobs, False))
-    for e in range(scenario.epochs):
-        w.run_epoch(e)
-    return w
+    return family_world("unfunded_escalation")
 
 
 def charges(epoch: dict) -> list[dict]:

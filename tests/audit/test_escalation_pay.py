@@ -7,27 +7,17 @@ and fails a published epoch whose dissenter did not pay."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from cor_incentives import auditor
 from cor_incentives.app.published import published_getter
 from cor_incentives.core.units import PPB
-from cor_incentives.sim.attacks.base import FAMILIES
-from cor_incentives.sim.runner import World
+from support.family_world import family_world
 
 
 @pytest.fixture(scope="module")
 def world():
-    family = FAMILIES["spread_inflation"]
-    knobs = family.resolve({"epochs": 2})
-    scenario = family.scenario(knobs, False)
-    scenario = dataclasses.replace(scenario, params={**scenario.params, "prune_closed_records": 0})
-    w = World(scenario, 1, script=family.script(knobs, False))
-    for e in range(scenario.epochs):
-        w.run_epoch(e)
-    return w
+    return family_world("spread_inflation")
 
 
 def test_the_task_view_names_the_dissenters_and_the_stream_says_the_rule(world):

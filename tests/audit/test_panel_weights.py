@@ -10,27 +10,18 @@ rule-31 world (no weights published) audits clean and says its tasks are not rec
 from __future__ import annotations
 
 import copy
-import dataclasses
 
 import pytest
 
 from cor_incentives import auditor
 from cor_incentives.app.published import published_getter
-from cor_incentives.sim.attacks.base import FAMILIES
-from cor_incentives.sim.runner import World
+from support.family_world import family_world
 
 CHECKS = ("validation.weights", "validation.consensus", "validation.agreement", "validation.dissented", "validation.spread", "validation.tokens")
 
 
 def run(rule_version: int | None):
-    family = FAMILIES["spread_inflation"]
-    knobs = family.resolve({"epochs": 2})
-    scenario = family.scenario(knobs, False)
-    params = {**scenario.params, "prune_closed_records": 0} | ({} if rule_version is None else {"rule_version": rule_version})
-    w = World(dataclasses.replace(scenario, params=params), 1, script=family.script(knobs, False))
-    for e in range(scenario.epochs):
-        w.run_epoch(e)
-    return w
+    return family_world("spread_inflation", rule_version=rule_version)
 
 
 @pytest.fixture(scope="module")
