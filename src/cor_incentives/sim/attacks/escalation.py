@@ -65,7 +65,7 @@ from ...core.units import COR
 from ...core.validation import dissenters
 from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
-from ..script import ActorScript
+from ..script import ActorScript, Step, TimedScript
 from .base import Family, Knob, Knobs, Verdict
 from .common import Rules, final_state, made, node, pct, population_scenario
 from .slashing import Watch
@@ -189,6 +189,13 @@ class MedianSkew(Family):
         Knob("count", 5, "skewing validators (validator-00..; 5 hold 49 % of validator stake)", 1, 5),
         Knob("quality_ppb", PPB, "the quality the bloc reports for every miner", 0, PPB),
         Knob("epochs", 10, "epochs run", 1, 30),
+        Knob(
+            "unbond",
+            "no",
+            "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
+            "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
+            choices=("no", "last_tick"),
+        ),
     )
 
     def bloc(self, k: Knobs) -> list[str]:
@@ -271,6 +278,44 @@ class MedianSkew(Family):
         )
 
 
+class UnbondWatch(Watch):
+    """``Watch`` that also makes ``operators`` unbond their whole self-bond at the epoch's last tick before the close and
+    cancel that entry at the next epoch's first tick, before its first round is drawn (knob ``unbond`` = ``last_tick``)."""
+
+    def __init__(self, operators: list[str]) -> None:
+        super().__init__()
+        steps: list[Step] = []
+        for op in operators:
+            steps.append(Step(-1, op, "stake.unbond", _unbond_all(op), None, "unbond"))
+            steps.append(Step(0, op, "stake.cancel_unbond", _cancel_latest(op), None, "cancel"))
+        self.timed = TimedScript(steps)
+        self.log = self.timed.log
+
+    def next_tick(self, world: Any) -> int | None:
+        return self.timed.next_tick(world)
+
+    def act(self, world: Any) -> None:
+        self.timed.act(world)
+
+
+def _unbond_all(op: str) -> Any:
+    def body(state: Any) -> dict[str, Any] | None:
+        have = state.ledger.balance(f"bonded:{op}")
+        return {"amount": str(have)} if have else None
+
+    return body
+
+
+def _cancel_latest(op: str) -> Any:
+    """Cancel the operator's newest unbonding entry from its own node (what ``_unbond_all`` started), if it holds any."""
+
+    def body(state: Any) -> dict[str, Any] | None:
+        mine = [u for u in state.unbondings_of(op) if u.node == op and u.amount > 0 and u.mature_epoch > state.epoch]
+        return {"id": mine[-1].id} if mine else None
+
+    return body
+
+
 class UnfundedEscalation(Family):
     """A bloc dissenting on every panel provokes escalations its validations cannot pay for (module docstring): stopped by
     rule 33."""
@@ -293,6 +338,13 @@ class UnfundedEscalation(Family):
         FUNDED.knob("what the rows cannot pay is charged to the self-bond", "the escalations stay short-funded"),
         Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
         Knob("epochs", 10, "epochs run", 1, 30),
+        Knob(
+            "unbond",
+            "no",
+            "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
+            "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
+            choices=("no", "last_tick"),
+        ),
     )
 
     def bloc(self, k: Knobs) -> list[str]:
@@ -310,6 +362,8 @@ class UnfundedEscalation(Family):
         return s.honest_twin() if twin else s
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
+        if k["unbond"] == "last_tick" and not twin:
+            return UnbondWatch([node(n) for n in self.bloc(k)])
         return Watch()
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
@@ -329,6 +383,8 @@ class UnfundedEscalation(Family):
             "charged": charged,
             "escalated": sum(1 for t in network if t.round > 0),
             "network_tasks": len(network),
+            "steps": {label: sum(1 for e in script.log if e.label == label and e.ok) for label in ("unbond", "cancel")},
+            "refused": sorted({e.code for e in script.log if not e.ok}),
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
@@ -351,6 +407,9 @@ class UnfundedEscalation(Family):
             "escalated": sum(r["escalated"] for r in attack),
             "twin_escalated": sum(r["escalated"] for r in twin),
             "network_tasks": sum(r["network_tasks"] for r in attack),
+            "unbonds": sum(r["steps"]["unbond"] for r in attack),
+            "cancels": sum(r["steps"]["cancel"] for r in attack),
+            "refused": sorted({c for r in attack for c in r["refused"]}),
         }
         cor = lambda x: f"{int(x) / COR:,.2f}"  # noqa: E731
         return Verdict(
