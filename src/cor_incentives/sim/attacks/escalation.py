@@ -51,7 +51,16 @@ unfunded_escalation  Rule 31 makes an escalation's dissenters pay what its later
                    paid from their bonds (``escalation_unfunded`` lines). Rule 33 (``RULES_ESCALATION_FUNDED``, the
                    default rules ``funded``) charges what the rows cannot pay to the dissenter's self-bond and funds
                    the escalation with it; knob ``rules`` = ``before_funded`` runs rule 32
-                   (tests/sim/test_sim_unfunded_escalation.py).
+                   (tests/sim/test_sim_unfunded_escalation.py). Knob ``unbond`` = ``last_tick``: the bloc unbonds its whole
+                   self-bond at each epoch's last tick before the close and cancels the entry at the next epoch's first
+                   tick (before its first round is drawn): the dodge of a charge read from the bond at the close.
+
+escalation_unbond_dodge  unfunded_escalation with ``unbond`` = ``last_tick`` and its own ``rules`` knob: rule 33 charged the
+                   self-bond at the close only, so the bloc that unbonded at the last tick was charged nothing and its
+                   escalations were short-funded again; rule 34 (``RULES_ESCALATION_UNBONDING``, the default ``reach``)
+                   charges what the bond cannot pay to the operator's own unbonding entries from its node started in the
+                   epoch (oldest first); ``before_reach`` runs rule 33 (tests/sim/test_sim_escalation_unbond_dodge.py).
+                   Verdict and measures as unfunded_escalation's, plus the unbonds and cancels the bloc made.
 """
 
 from __future__ import annotations
@@ -59,7 +68,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.records import TaskKind
-from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_SHARE
+from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_SHARE, RULES_ESCALATION_UNBONDING
 from ...core.streams import Stream
 from ...core.units import COR
 from ...core.validation import dissenters
@@ -73,6 +82,7 @@ from .validators import PPB, _node_totals, honest_rate_changes
 
 RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 FUNDED = Rules(RULES_ESCALATION_FUNDED, "funded", "before_funded")
+REACH = Rules(RULES_ESCALATION_UNBONDING, "reach", "before_reach")
 
 
 def bond_charged(state: Any, result: RunResult, names: set[str]) -> int:
@@ -357,9 +367,12 @@ class UnfundedEscalation(Family):
             miners(("honest", 10)) + validators("colluding", int(k["count"]), "b", options) + ROUTER,
             self.description,
             epochs=int(k["epochs"]),
-            params=FUNDED.params(k),
+            params=self.params(k),
         )
         return s.honest_twin() if twin else s
+
+    def params(self, k: Knobs) -> dict[str, Any]:
+        return FUNDED.params(k)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         if k["unbond"] == "last_tick" and not twin:
@@ -371,16 +384,19 @@ class UnfundedEscalation(Family):
         state = final_state(made(script, Watch))
         name_of = {info.address: n for n, info in result.nodes.items()}
         charged: dict[str, int] = {}
+        from_unbonding = 0  # rule 34: the part of the charges taken from unbonding entries (the line's pieces)
         for record in state.epochs.values():
             for item in record.items:
                 if item.stream == Stream.ESCALATION_UNFUNDED:
                     n = name_of.get(item.address, item.address)
                     charged[n] = charged.get(n, 0) - item.amount
+                    from_unbonding += sum(int(x["amount_units"]) for x in item.detail.get("from_unbonding", []))
         network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
         return {
             "nodes": _node_totals(result),
             "roles": {n.name: n.role for n in result.nodes.values()},
             "charged": charged,
+            "from_unbonding": from_unbonding,
             "escalated": sum(1 for t in network if t.round > 0),
             "network_tasks": len(network),
             "steps": {label: sum(1 for e in script.log if e.label == label and e.ok) for label in ("unbond", "cancel")},
@@ -407,6 +423,7 @@ class UnfundedEscalation(Family):
             "escalated": sum(r["escalated"] for r in attack),
             "twin_escalated": sum(r["escalated"] for r in twin),
             "network_tasks": sum(r["network_tasks"] for r in attack),
+            "charged_from_unbonding": str(sum(r["from_unbonding"] for r in attack)),
             "unbonds": sum(r["steps"]["unbond"] for r in attack),
             "cancels": sum(r["steps"]["cancel"] for r in attack),
             "refused": sorted({c for r in attack for c in r["refused"]}),
@@ -419,8 +436,44 @@ class UnfundedEscalation(Family):
             f"{int(k['count'])} dissenting validators: honest validators' pay per unit of network work {pct(drop)} to "
             f"{pct(measured['largest_gain'])} against the twin; the bloc paid {cor(measured['bloc_bond_charged'])} COR from its bonds, "
             f"honest validators {cor(measured['honest_bond_charged'])}; {measured['escalated']} of {measured['network_tasks']} "
-            f"network tasks escalated (twin: {measured['twin_escalated']})",
+            f"network tasks escalated (twin: {measured['twin_escalated']})"
+            + (
+                f"; {measured['unbonds']} last-tick unbonds, {measured['cancels']} cancels, {cor(measured['charged_from_unbonding'])} "
+                "COR of the charges from unbonding entries"
+                if measured["unbonds"]
+                else ""
+            ),
         )
 
 
-FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew(), UnfundedEscalation())
+class EscalationUnbondDodge(UnfundedEscalation):
+    """unfunded_escalation's bloc unbonds its whole self-bond at each epoch's last tick and cancels the entry after the
+    close (module docstring): stopped by rule 34."""
+
+    name = "escalation_unbond_dodge"
+    title = "A dissenting bloc unbonds its self-bond at the epoch's last tick to escape its escalation charge"
+    criterion = (
+        "a bloc dissenting on every panel that unbonds its whole self-bond one tick before each close and cancels the entry "
+        "after it cuts no honest validator's pay per unit of network work by more than 5 % against the honest twin"
+    )
+    description = (
+        "unfunded_escalation's bloc (validator-00..01, 20 % of validator stake, reporting quality 1.0 and distance 0.03 for every "
+        "miner) unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry at the next "
+        "epoch's first tick, before its first round is drawn; rule 34 (the default) charges what the bond cannot pay to the "
+        "operator's own unbonding entries started in the epoch. Knob rules=before_reach runs rule 33, which charged the bond "
+        "at the close only"
+    )
+    knobs = (
+        REACH.knob("the charge reaches the operator's unbonding entries of the epoch", "the charge reads the bond at the close only"),
+        Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def params(self, k: Knobs) -> dict[str, Any]:
+        return REACH.params(k)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch() if twin else UnbondWatch([node(n) for n in self.bloc(k)])
+
+
+FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew(), UnfundedEscalation(), EscalationUnbondDodge())
