@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "9df174adfe10f673b6e102cd0df0b29bfbf65f805a0a915f2241a343cbe915f5",
+    "Auditing": "dc4f81cb88c98e725cda0a9e046432cc08c2e181e7631646fa5b49f4c75e4206",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "5fe9cbbaaa18a9542cd6f2a48002f59f0e1411f0f6e563787441477a0676fbb2",
+    "Validator pay": "aae247555e95566ab39eb2a00d0566c64378fdd745c97cc6a9c0853b60135af0",
 }
 
 BPS = 10_000
