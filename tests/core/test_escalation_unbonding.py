@@ -59,8 +59,14 @@ def test_the_window_is_the_operators_own_entries_from_its_node_started_in_the_ep
     assert len(c.state.unbondings_from(v)) == 4  # the delegator's entry is there, and not reached
     bond, rate = c.state.ledger.balance(stake_account(v, v)), 42 * COR
     assert bond_capacity(c.state, [v], rate).tolist() == [(bond + 50 * COR) * PPB // rate]
+    # at a rate one base unit past the reach a million validations cost: one ppb short of them (rounded down)
+    assert bond_capacity(c.state, [v], (bond + 50 * COR + 1) * 1000).tolist() == [10**6 - 1]
+    assert bond_capacity(c.state, [v], (bond + 50 * COR) * 1000).tolist() == [10**6]
     old, v_old, _ = window_chain(OLD)
     assert bond_capacity(old.state, [v_old], rate).tolist() == [bond * PPB // rate]  # rule 33: the bond alone
+    assert bond_capacity(old.state, [v_old], bond * 1000).tolist() == [10**6]
+    mine[1].amount = 0  # an entry a slash emptied (it stays until withdrawn): no piece of 0 is taken from it
+    assert [u.id for u in reachable_unbonding(c.state, v)] == [mine[2].id]
 
 
 # --- twin worlds through the chain ----------------------------------------------------------------------------------
@@ -113,6 +119,8 @@ def test_twin_worlds_the_last_tick_unbond_escapes_under_33_and_the_entry_pays_un
     assert item.detail["from_unbonding"] == [{"unbonding_id": entry, "unbonding_start_tick": u.start_tick, "amount_units": charge}]
     assert u.amount == bond - charge and c.state.ledger.balance(unbonding(liar)) == held - charge
     assert stake_matches_ledger(c.state, c.state.nodes[liar]) and c.state.nodes[liar].stake_total == 0
+    for account in (NETWORK_INCENTIVES_POOL, "treasury", "burned"):  # the piece went where the bond's charge goes: the pool
+        assert c.state.ledger.balance(account) == plain.state.ledger.balance(account)
     # the escalation validators are paid as when the bond paid (rule 34 no dodge); under 33 with the dodge, short
     later = [v for v in task.validators if task.validator_round[v] == 1]
     n, p, o = lines(rec), lines(plain_rec), lines(old_rec)
