@@ -57,9 +57,9 @@ def unbond_dodge_life(rule_version: int, seed: int = 7, copiers: int = 1, tasks:
     (every task's first round, option "all") unbonds its whole self-bond at each epoch's last tick before the close and
     cancels the entry at the next epoch's first tick: rule 34's dodge (attack escalation_unbond_dodge), built from the
     simulator's timed steps only (``TimedScript``), so main's code before rule 34 records the same log."""
+    from cor_incentives.sim.chain import addr
     from cor_incentives.sim.runner import World
     from cor_incentives.sim.script import Step, TimedScript
-    from cor_incentives.sim.chain import addr
 
     op = addr("dissenter-00")
 
