@@ -38,7 +38,7 @@ from typing import Any
 # sha256 of each "## " section of docs/rewards.md (its heading line to the next heading, stripped) that
 # this code implements. Change the document, re-read the section, update the code, then the hash.
 DOC_SECTIONS = {
-    "Auditing": "9df174adfe10f673b6e102cd0df0b29bfbf65f805a0a915f2241a343cbe915f5",
+    "Auditing": "dc4f81cb88c98e725cda0a9e046432cc08c2e181e7631646fa5b49f4c75e4206",
     "Order of the epoch steps": "658257aa0f36ae5195e255b5c9a8713a99e32f8a0bfe519fa98f027bf1bc8ae4",
     "Emission": "3acc6a1b7e080974e5bf6c420536f67931929f2d7de0384abc0d1b59efb4fc86",
     "Network work: the rate and the budget (miners and validators streams)": "bcd83ed978b536e293ef767061fb1a7d7a6e64f704ed598eb2c87fc260f5d28d",
@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "5fe9cbbaaa18a9542cd6f2a48002f59f0e1411f0f6e563787441477a0676fbb2",
+    "Validator pay": "aae247555e95566ab39eb2a00d0566c64378fdd745c97cc6a9c0853b60135af0",
 }
 
 BPS = 10_000
@@ -264,6 +264,7 @@ MARKETPLACE_RATE_RULES = 31  # *Marketplace stream*: from this rule version a mo
 ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network task's validations are paid once (escalations share)
 ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalation is paid by the reports that made it
 ESCALATION_FUNDED_RULES = 33  # *Validator pay*: from this rule version what a dissenter's rows cannot pay comes from its bond
+ESCALATION_UNBONDING_RULES = 34  # *Validator pay*: from this rule version the charge reaches its unbonding entries of the epoch
 PANEL_WEIGHTS_RULES = 32  # *Consensus*: from this rule version a task view carries each reporting validator's ``weight``
 
 
@@ -1049,6 +1050,30 @@ def audit_settled_counts(r: Report, t: dict[str, Any], name: str, weight: dict[s
     return {"settled_input_tokens": settled_input, "consensus_output_tokens": settled_output}
 
 
+def audit_charge_pieces(r: Report, x: dict[str, Any], epoch_json: dict[str, Any], reach: bool) -> None:
+    """*Validator pay* (rule 34): an ``escalation_unfunded`` line names where its amount came from: ``from_bond_units`` and
+    each unbonding entry's piece (``from_unbonding``), which add up to the amount, each positive, from entries that started
+    within the epoch's ticks, oldest first (``escalation_unfunded.pieces``). Rules 33 and before: the line names no pieces
+    (its amount is the self-bond's). The balances behind them at the close are not published: not recomputed."""
+    d = x["detail"]
+    who = x["address"]
+    if not reach:
+        r.check("escalation_unfunded.pieces", who, "none (the self-bond's)", "none (the self-bond's)" if "from_unbonding" not in d else "named")
+        return
+    pieces = d.get("from_unbonding")
+    if not isinstance(pieces, list) or "from_bond_units" not in d:
+        r.check("escalation_unfunded.pieces", who, "from_bond_units and from_unbonding", "missing")
+        return
+    start, end = _int(epoch_json["start_tick"]), _int(epoch_json["end_tick"])
+    parts = [_int(d["from_bond_units"])] + [_int(y["amount_units"]) for y in pieces]
+    r.check("escalation_unfunded.pieces", f"{who} sum", -_int(x["amount_units"]), sum(parts))
+    r.check("escalation_unfunded.pieces", f"{who} each positive, the bond's at least 0", True, parts[0] >= 0 and all(v > 0 for v in parts[1:]))
+    ticks = [_int(y["unbonding_start_tick"]) for y in pieces]
+    r.check("escalation_unfunded.pieces", f"{who} entries started in the epoch", True, all(start <= t <= end for t in ticks))
+    ids = [_int(y["unbonding_id"]) for y in pieces]
+    r.check("escalation_unfunded.pieces", f"{who} entries oldest first", sorted(set(ids)), ids)
+
+
 def audit_epoch(bundle: dict[str, Any]) -> Report:
     """Recompute one epoch from its published JSON (see the module docstring for the bundle's parts)."""
     bundle = _numbers(bundle)
@@ -1093,6 +1118,7 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         units = _int(x["detail"]["validation_units_ppb"])
         bond[x["address"]] = bond.get(x["address"], 0) + units
         r.check("escalation_unfunded.amount", x["address"], -(-(units * rate) // PPB), -_int(x["amount_units"]))
+        audit_charge_pieces(r, x, epoch_json, p.get("rule_version", 1) >= ESCALATION_UNBONDING_RULES)
     v_rows = validator_rows(tasks, p, bond, r)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
     validator_rewards = audit_work_stream(r, epoch_json, "validators", "validator_work", v_rows, p, "network_validation_rate_units", None)
@@ -1147,8 +1173,10 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "community points (a member's points from its attestations) and voting power (each position's counted power): taken from the lines",
         "each slashed position's balance at the slash: only the pieces' sum is checked against the slash's total (and, for a counted "
         "offence, the penalty against the role minimums and the total against min(penalty, slashable))",
-        "the self-bond at the close behind an escalation_unfunded charge (rule 33): its validation_units_ppb taken from the line, "
-        "checked to be at most what the dissenter's rows could not pay and its amount against ceil(units × rate / 1e9)",
+        "the self-bond at the close behind an escalation_unfunded charge (rule 33) and, from rule 34, the unbonding entries its "
+        "pieces name: its validation_units_ppb taken from the line, checked to be at most what the dissenter's rows could not "
+        "pay and its amount against ceil(units × rate / 1e9); the pieces checked to add up to it, from entries started in the "
+        "epoch, oldest first",
         "which counted offences the allowance forgave (rule version 7 on: no slash record; cor verify replays the counters)",
         "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb and, from rule "
         "version 13, at least min(reputation_initial_ppb, reputation_newcomer_floor_ppb)",

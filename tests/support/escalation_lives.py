@@ -50,3 +50,44 @@ def escalation_old_log(rule_version: int) -> list[Any]:
         NodeGroup("validator", "offline", 1, VALIDATOR_STAKES[9:]),
     )
     return recorded_life("escalation_old_log", vals, rule_version)
+
+
+def unbond_dodge_life(rule_version: int, seed: int = 7, copiers: int = 1, tasks: int = 4, epochs: int = 3) -> Any:
+    """The chain of a seeded simulated life (``epochs`` epochs of ``tasks`` user and network tasks, 3 rounds) whose dissenter
+    (every task's first round, option "all") unbonds its whole self-bond at each epoch's last tick before the close and
+    cancels the entry at the next epoch's first tick: rule 34's dodge (attack escalation_unbond_dodge), built from the
+    simulator's timed steps only (``TimedScript``), so main's code before rule 34 records the same log."""
+    from cor_incentives.sim.chain import addr
+    from cor_incentives.sim.runner import World
+    from cor_incentives.sim.script import Step, TimedScript
+
+    op = addr("dissenter-00")
+
+    def unbond(state: Any) -> dict[str, Any] | None:
+        have = state.ledger.balance(f"bonded:{op}")
+        return {"amount": str(have)} if have else None
+
+    def cancel(state: Any) -> dict[str, Any] | None:
+        mine = [u for u in state.unbondings_of(op) if u.node == op and u.amount > 0 and u.mature_epoch > state.epoch]
+        return {"id": mine[-1].id} if mine else None
+
+    vals = (
+        NodeGroup("validator", "dissenter", 1, ("9000",), prefix="dissenter", options={"on": "all"}),
+        *((NodeGroup("validator", "copier", copiers, VALIDATOR_STAKES[:copiers]),) if copiers else ()),
+        NodeGroup("validator", "honest", 9 - copiers, VALIDATOR_STAKES[copiers:9]),
+    )
+    sc = Scenario(
+        name="unbond_dodge_life",
+        nodes=miners(("honest", 8), ("lazy", 1), ("garbage", 1)) + vals + ROUTER,
+        epochs=epochs,
+        user_tasks_per_epoch=tasks,
+        network_tasks_per_epoch=tasks,
+        rounds_per_epoch=3,
+        seeds=(seed,),
+        params={"rule_version": rule_version},
+    )
+    script = TimedScript([Step(-1, op, "stake.unbond", unbond, None, "unbond"), Step(0, op, "stake.cancel_unbond", cancel, None, "cancel")])
+    w = World(sc, seed, keep_events=True, script=script)
+    for e in range(sc.epochs):
+        w.run_epoch(e)
+    return w.chain

@@ -21,10 +21,27 @@ def why(item: dict[str, Any]) -> str:
         return f"task {detail.get('task')}: no reporting validator agreed; its validators' part ({part} COR) went to the treasury"
     if item.get("stream") in ("community", "community:none") and "rate_units" in detail:  # rule 31: the community stream's rate
         return community_why(detail)
+    if item.get("stream") == "escalation_unfunded" and "from_unbonding" in detail:  # rule 34: the charge's pieces
+        return escalation_unfunded_why(detail)
     inputs = detail.get("inputs") or {}
     if item.get("stream") == "marketplace" and "marketplace_usage_rate_units" in inputs:  # rule 31: the usage at the rate
         return marketplace_why(inputs)
     return str(detail.get("formula") or detail.get("why") or detail.get("task", ""))
+
+
+def escalation_unfunded_why(detail: dict[str, Any]) -> str:
+    """A rule-34 escalation charge in words: the validations its rows could not pay at the rate, and where it was taken from
+    (the self-bond, then the operator's unbonding entries started in the epoch)."""
+    units, rate = int(detail["validation_units_ppb"]), int(detail["rate_units"])
+    parts = [f"{format_cor(int(detail['from_bond_units']))} COR from the self-bond"] if int(detail["from_bond_units"]) else []
+    parts += [
+        f"{format_cor(int(x['amount_units']))} COR from unbonding entry {x['unbonding_id']} (started at tick {x['unbonding_start_tick']})"
+        for x in detail["from_unbonding"]
+    ]
+    return (
+        f"escalation debt its validations could not pay: {units / 10**9:,.6f} validations × {format_cor(rate)} COR = "
+        f"{'; '.join(parts) or '0 COR'} (unbonding entries started in the epoch are charged after the self-bond, rule 34)"
+    )
 
 
 def community_why(detail: dict[str, Any]) -> str:

@@ -68,12 +68,13 @@ from .epoch_rows import (
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
-from .records import EarningItem, Node, TaskKind, ValidationRow, WorkRow, new_earning
+from .records import EarningItem, Node, TaskKind, Unbonding, ValidationRow, WorkRow, new_earning
 from .rules import (
     RULES_EPOCH_DOCUMENT,
     RULES_ESCALATION_FUNDED,
     RULES_ESCALATION_PAY,
     RULES_ESCALATION_SHARE,
+    RULES_ESCALATION_UNBONDING,
     RULES_EXPOSED_STAKE,
     RULES_MARKETPLACE_RATE,
     RULES_SLIM_NODE_LINES,
@@ -309,8 +310,22 @@ def bond_capacity(state: State, names: Sequence[str], rate: int) -> npt.NDArray[
     so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond); 0 for a name no longer registered, or at rate 0."""
     if rate <= 0:
         return np.zeros(len(names), dtype=np.int64)
-    bonds = [state.ledger.balance(stake_account(n, n)) if n in state.nodes else 0 for n in names]
+    reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)  # from 34 its entries of the epoch count after the bond
+    bonds = [state.ledger.balance(stake_account(n, n)) + (unbonding_reach(state, n) if reach else 0) if n in state.nodes else 0 for n in names]
     return np.array([b * PPB // rate for b in bonds], dtype=np.int64)
+
+
+def reachable_unbonding(state: State, node_id: str) -> list[Unbonding]:
+    """``RULES_ESCALATION_UNBONDING``: the operator's own unbonding entries from its node that started in the epoch being
+    closed (``start_tick >= epoch_start_tick``) and still hold something, by id (oldest first): the stake an escalation
+    charge reaches after the self-bond."""
+    start = state.epoch_start_tick
+    return [u for u in state.unbondings_from(node_id) if u.address == node_id and u.start_tick >= start and u.amount > 0]
+
+
+def unbonding_reach(state: State, node_id: str) -> int:
+    """What ``reachable_unbonding`` holds in all (base units)."""
+    return sum(u.amount for u in reachable_unbonding(state, node_id))
 
 
 def unfunded_charge(units: int, rate: int) -> int:
@@ -320,14 +335,38 @@ def unfunded_charge(units: int, rate: int) -> int:
 
 
 def charge_unfunded(state: State, names: Sequence[str], from_bond: npt.NDArray[np.int64], rate: int) -> None:
-    """Move each node's unfunded escalation charge from its self-bond to pool:network_incentives, line ``escalation_unfunded``."""
+    """Move each node's unfunded escalation charge from its self-bond to pool:network_incentives, line ``escalation_unfunded``;
+    from ``RULES_ESCALATION_UNBONDING`` what the bond cannot pay from its ``reachable_unbonding`` entries, oldest first (the
+    line names each piece: ``from_bond_units``, ``from_unbonding``)."""
+    reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)
     for i in np.flatnonzero(from_bond).tolist():
         node_id, units = names[i], int(from_bond[i])
         amount = unfunded_charge(units, rate)
         position = stake_account(node_id, node_id)
-        invariant(0 < amount <= state.ledger.balance(position), f"escalation charge of {node_id}: {amount} beyond its self-bond")
-        change_stake(state, node_id, node_id, position, NETWORK_INCENTIVES_POOL, amount, "escalation_unfunded")
-        detail = {"validation_units_ppb": units, "rate_units": rate, "formula": "ceil(validation_units_ppb × rate_units / 1e9)", "from": position}
+        bond = state.ledger.balance(position)
+        entries = reachable_unbonding(state, node_id) if reach else []
+        invariant(0 < amount <= bond + sum(u.amount for u in entries), f"escalation charge of {node_id}: {amount} beyond its reach")
+        taken = min(amount, bond)
+        if taken:
+            change_stake(state, node_id, node_id, position, NETWORK_INCENTIVES_POOL, taken, "escalation_unfunded")
+        pieces: list[dict[str, int]] = []
+        for u in entries:
+            if taken == amount:
+                break
+            piece = min(amount - taken, u.amount)
+            state.ledger.transfer(acct.unbonding(node_id), NETWORK_INCENTIVES_POOL, piece, "escalation_unfunded")
+            u.amount -= piece
+            taken += piece
+            pieces.append({"unbonding_id": u.id, "unbonding_start_tick": u.start_tick, "amount_units": piece})
+        invariant(taken == amount, f"escalation charge of {node_id}: {taken} taken of {amount}")
+        detail: dict[str, Any] = {
+            "validation_units_ppb": units,
+            "rate_units": rate,
+            "formula": "ceil(validation_units_ppb × rate_units / 1e9)",
+            "from": position,
+        }
+        if reach:  # the bond's part and each unbonding entry's piece (rule 34)
+            detail |= {"from_bond_units": min(amount, bond), "from_unbonding": pieces}
         state.earnings.append(EarningItem(node_id, Stream.ESCALATION_UNFUNDED, -amount, detail))
 
 

@@ -234,6 +234,10 @@ RULE_VERSIONS: dict[int, str] = {
     "moved to pool:network_incentives and funds the escalation, so the honest validators it drew are paid as in a first round; "
     "31-32 charged the validations only, so a bloc dissenting on every panel left its escalations short-funded (population "
     "check collusion_below_half failed, honest validators' pay per unit of work -8.4 %)",
+    34: "(RULES_ESCALATION_UNBONDING) the escalation charge of rule 33 reaches, after the self-bond, the operator's own unbonding "
+    "entries from its node started in the epoch being closed (oldest first), so unbonding at the epoch's last tick and "
+    "cancelling after the close no longer escapes it; 33 charged the bond at the close only (attack escalation_unbond_dodge: "
+    "the bloc charged nothing, honest validators' pay per unit of work -10.3 %)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -362,6 +366,16 @@ pool:network_incentives (the pool that pays the rows; the round-up, < 1 base uni
 ``escalation_unfunded`` (core/rewards.py ``_charge_unfunded``). Earlier (31-32): a bloc dissenting on every panel had no
 capacity, so its escalations were short-funded and the honest validators they drew did the work for ~what the first round
 left (population check collusion_below_half, attack unfunded_escalation)."""
+RULES_ESCALATION_UNBONDING = 34
+"""The charge of ``RULES_ESCALATION_FUNDED`` reaches, after the self-bond, the operator's own unbonding entries from its node
+that started in the epoch being closed (``start_tick >= epoch_start_tick``, at any tick of the epoch, the previous close's
+tick included; entries by id, oldest first; core/rewards.py ``reachable_unbonding``): they count in its capacity
+(``(bond + Σ entries) × 10**9 // rate``) and pay what the bond cannot, each entry's ``amount`` shrinking by its piece
+(unbonding:<operator> → pool:network_incentives, the same ``escalation_unfunded`` line, which names the pieces). Slashing
+reaches the same kind of stake (entries started after the offence). The operator's self-bond cannot be redelegated
+(``stake.redelegate`` refuses ``self_delegation``), so no redelegation is reached. Earlier (33): only the bond at the close
+was charged, so a dissenter that unbonded its bond at the epoch's last tick and cancelled the entry after the close was
+charged nothing (attack escalation_unbond_dodge: honest validators' pay per unit of work -10.3 %)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

@@ -23,7 +23,7 @@ Every family is registered here, in one place; a module per area:
     models.py     model_spam (stopped by rule 25)
     closed_tasks.py closed_task_bloat (stopped by rule 27)
     escalation.py escalation_cartel (stopped by rule 29), median_skew (open: honest validators named dissenters),
-                  unfunded_escalation (stopped by rule 33)
+                  unfunded_escalation (stopped by rule 33), escalation_unbond_dodge (stopped by rule 34)
     marketplace.py marketplace_one_task (stopped by rule 31)
 
 Add a family: write ``sim/attacks/<area>.py`` with ``FAMILIES = (...)`` and add it to the list below.

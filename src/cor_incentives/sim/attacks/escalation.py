@@ -51,7 +51,16 @@ unfunded_escalation  Rule 31 makes an escalation's dissenters pay what its later
                    paid from their bonds (``escalation_unfunded`` lines). Rule 33 (``RULES_ESCALATION_FUNDED``, the
                    default rules ``funded``) charges what the rows cannot pay to the dissenter's self-bond and funds
                    the escalation with it; knob ``rules`` = ``before_funded`` runs rule 32
-                   (tests/sim/test_sim_unfunded_escalation.py).
+                   (tests/sim/test_sim_unfunded_escalation.py). Knob ``unbond`` = ``last_tick``: the bloc unbonds its whole
+                   self-bond at each epoch's last tick before the close and cancels the entry at the next epoch's first
+                   tick (before its first round is drawn): the dodge of a charge read from the bond at the close.
+
+escalation_unbond_dodge  unfunded_escalation with ``unbond`` = ``last_tick`` and its own ``rules`` knob: rule 33 charged the
+                   self-bond at the close only, so the bloc that unbonded at the last tick was charged nothing and its
+                   escalations were short-funded again; rule 34 (``RULES_ESCALATION_UNBONDING``, the default ``reach``)
+                   charges what the bond cannot pay to the operator's own unbonding entries from its node started in the
+                   epoch (oldest first); ``before_reach`` runs rule 33 (tests/sim/test_sim_escalation_unbond_dodge.py).
+                   Verdict and measures as unfunded_escalation's, plus the unbonds and cancels the bloc made.
 """
 
 from __future__ import annotations
@@ -59,13 +68,13 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.records import TaskKind
-from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_SHARE
+from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_SHARE, RULES_ESCALATION_UNBONDING
 from ...core.streams import Stream
 from ...core.units import COR
 from ...core.validation import dissenters
 from ..runner import RunResult
 from ..scenarios import ROUTER, Scenario, miners, validators
-from ..script import ActorScript
+from ..script import ActorScript, Step, TimedScript
 from .base import Family, Knob, Knobs, Verdict
 from .common import Rules, final_state, made, node, pct, population_scenario
 from .slashing import Watch
@@ -73,6 +82,7 @@ from .validators import PPB, _node_totals, honest_rate_changes
 
 RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 FUNDED = Rules(RULES_ESCALATION_FUNDED, "funded", "before_funded")
+REACH = Rules(RULES_ESCALATION_UNBONDING, "reach", "before_reach")
 
 
 def bond_charged(state: Any, result: RunResult, names: set[str]) -> int:
@@ -189,6 +199,13 @@ class MedianSkew(Family):
         Knob("count", 5, "skewing validators (validator-00..; 5 hold 49 % of validator stake)", 1, 5),
         Knob("quality_ppb", PPB, "the quality the bloc reports for every miner", 0, PPB),
         Knob("epochs", 10, "epochs run", 1, 30),
+        Knob(
+            "unbond",
+            "no",
+            "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
+            "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
+            choices=("no", "last_tick"),
+        ),
     )
 
     def bloc(self, k: Knobs) -> list[str]:
@@ -271,6 +288,44 @@ class MedianSkew(Family):
         )
 
 
+class UnbondWatch(Watch):
+    """``Watch`` that also makes ``operators`` unbond their whole self-bond at the epoch's last tick before the close and
+    cancel that entry at the next epoch's first tick, before its first round is drawn (knob ``unbond`` = ``last_tick``)."""
+
+    def __init__(self, operators: list[str]) -> None:
+        super().__init__()
+        steps: list[Step] = []
+        for op in operators:
+            steps.append(Step(-1, op, "stake.unbond", _unbond_all(op), None, "unbond"))
+            steps.append(Step(0, op, "stake.cancel_unbond", _cancel_latest(op), None, "cancel"))
+        self.timed = TimedScript(steps)
+        self.log = self.timed.log
+
+    def next_tick(self, world: Any) -> int | None:
+        return self.timed.next_tick(world)
+
+    def act(self, world: Any) -> None:
+        self.timed.act(world)
+
+
+def _unbond_all(op: str) -> Any:
+    def body(state: Any) -> dict[str, Any] | None:
+        have = state.ledger.balance(f"bonded:{op}")
+        return {"amount": str(have)} if have else None
+
+    return body
+
+
+def _cancel_latest(op: str) -> Any:
+    """Cancel the operator's newest unbonding entry from its own node (what ``_unbond_all`` started), if it holds any."""
+
+    def body(state: Any) -> dict[str, Any] | None:
+        mine = [u for u in state.unbondings_of(op) if u.node == op and u.amount > 0 and u.mature_epoch > state.epoch]
+        return {"id": mine[-1].id} if mine else None
+
+    return body
+
+
 class UnfundedEscalation(Family):
     """A bloc dissenting on every panel provokes escalations its validations cannot pay for (module docstring): stopped by
     rule 33."""
@@ -293,6 +348,13 @@ class UnfundedEscalation(Family):
         FUNDED.knob("what the rows cannot pay is charged to the self-bond", "the escalations stay short-funded"),
         Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
         Knob("epochs", 10, "epochs run", 1, 30),
+        Knob(
+            "unbond",
+            "no",
+            "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
+            "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
+            choices=("no", "last_tick"),
+        ),
     )
 
     def bloc(self, k: Knobs) -> list[str]:
@@ -305,11 +367,16 @@ class UnfundedEscalation(Family):
             miners(("honest", 10)) + validators("colluding", int(k["count"]), "b", options) + ROUTER,
             self.description,
             epochs=int(k["epochs"]),
-            params=FUNDED.params(k),
+            params=self.params(k),
         )
         return s.honest_twin() if twin else s
 
+    def params(self, k: Knobs) -> dict[str, Any]:
+        return FUNDED.params(k)
+
     def script(self, k: Knobs, twin: bool) -> ActorScript:
+        if k["unbond"] == "last_tick" and not twin:
+            return UnbondWatch([node(n) for n in self.bloc(k)])
         return Watch()
 
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
@@ -317,18 +384,23 @@ class UnfundedEscalation(Family):
         state = final_state(made(script, Watch))
         name_of = {info.address: n for n, info in result.nodes.items()}
         charged: dict[str, int] = {}
+        from_unbonding = 0  # rule 34: the part of the charges taken from unbonding entries (the line's pieces)
         for record in state.epochs.values():
             for item in record.items:
                 if item.stream == Stream.ESCALATION_UNFUNDED:
                     n = name_of.get(item.address, item.address)
                     charged[n] = charged.get(n, 0) - item.amount
+                    from_unbonding += sum(int(x["amount_units"]) for x in item.detail.get("from_unbonding", []))
         network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
         return {
             "nodes": _node_totals(result),
             "roles": {n.name: n.role for n in result.nodes.values()},
             "charged": charged,
+            "from_unbonding": from_unbonding,
             "escalated": sum(1 for t in network if t.round > 0),
             "network_tasks": len(network),
+            "steps": {label: sum(1 for e in script.log if e.label == label and e.ok) for label in ("unbond", "cancel")},
+            "refused": sorted({e.code for e in script.log if not e.ok}),
         }
 
     def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
@@ -351,6 +423,10 @@ class UnfundedEscalation(Family):
             "escalated": sum(r["escalated"] for r in attack),
             "twin_escalated": sum(r["escalated"] for r in twin),
             "network_tasks": sum(r["network_tasks"] for r in attack),
+            "charged_from_unbonding": str(sum(r["from_unbonding"] for r in attack)),
+            "unbonds": sum(r["steps"]["unbond"] for r in attack),
+            "cancels": sum(r["steps"]["cancel"] for r in attack),
+            "refused": sorted({c for r in attack for c in r["refused"]}),
         }
         cor = lambda x: f"{int(x) / COR:,.2f}"  # noqa: E731
         return Verdict(
@@ -360,8 +436,44 @@ class UnfundedEscalation(Family):
             f"{int(k['count'])} dissenting validators: honest validators' pay per unit of network work {pct(drop)} to "
             f"{pct(measured['largest_gain'])} against the twin; the bloc paid {cor(measured['bloc_bond_charged'])} COR from its bonds, "
             f"honest validators {cor(measured['honest_bond_charged'])}; {measured['escalated']} of {measured['network_tasks']} "
-            f"network tasks escalated (twin: {measured['twin_escalated']})",
+            f"network tasks escalated (twin: {measured['twin_escalated']})"
+            + (
+                f"; {measured['unbonds']} last-tick unbonds, {measured['cancels']} cancels, {cor(measured['charged_from_unbonding'])} "
+                "COR of the charges from unbonding entries"
+                if measured["unbonds"]
+                else ""
+            ),
         )
 
 
-FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew(), UnfundedEscalation())
+class EscalationUnbondDodge(UnfundedEscalation):
+    """unfunded_escalation's bloc unbonds its whole self-bond at each epoch's last tick and cancels the entry after the
+    close (module docstring): stopped by rule 34."""
+
+    name = "escalation_unbond_dodge"
+    title = "A dissenting bloc unbonds its self-bond at the epoch's last tick to escape its escalation charge"
+    criterion = (
+        "a bloc dissenting on every panel that unbonds its whole self-bond one tick before each close and cancels the entry "
+        "after it cuts no honest validator's pay per unit of network work by more than 5 % against the honest twin"
+    )
+    description = (
+        "unfunded_escalation's bloc (validator-00..01, 20 % of validator stake, reporting quality 1.0 and distance 0.03 for every "
+        "miner) unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry at the next "
+        "epoch's first tick, before its first round is drawn; rule 34 (the default) charges what the bond cannot pay to the "
+        "operator's own unbonding entries started in the epoch. Knob rules=before_reach runs rule 33, which charged the bond "
+        "at the close only"
+    )
+    knobs = (
+        REACH.knob("the charge reaches the operator's unbonding entries of the epoch", "the charge reads the bond at the close only"),
+        Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
+        Knob("epochs", 10, "epochs run", 1, 30),
+    )
+
+    def params(self, k: Knobs) -> dict[str, Any]:
+        return REACH.params(k)
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch() if twin else UnbondWatch([node(n) for n in self.bloc(k)])
+
+
+FAMILIES: tuple[Family, ...] = (EscalationCartel(), MedianSkew(), UnfundedEscalation(), EscalationUnbondDodge())
