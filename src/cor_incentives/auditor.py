@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "aae247555e95566ab39eb2a00d0566c64378fdd745c97cc6a9c0853b60135af0",
+    "Validator pay": "4ff247c65ab136deee8fa72ce3188e058912e54ac341721b8aa0786b5dd1c658",
 }
 
 BPS = 10_000

@@ -307,7 +307,8 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
 
 def bond_capacity(state: State, names: Sequence[str], rate: int) -> npt.NDArray[np.int64]:
     """Each named node's self-bond in validation units (``RULES_ESCALATION_FUNDED``): bond × 10**9 // rate (rounded down,
-    so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond); 0 for a name no longer registered, or at rate 0."""
+    so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond); from ``RULES_ESCALATION_UNBONDING`` (bond + its
+    ``reachable_unbonding`` entries) × 10**9 // rate; 0 for a name no longer registered, or at rate 0."""
     if rate <= 0:
         return np.zeros(len(names), dtype=np.int64)
     reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)  # from 34 its entries of the epoch count after the bond
