@@ -19,7 +19,7 @@ from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import PPB
 from core.test_escalation_pay import HONEST, columns, lines, paid_of, reference_paid, task_rows
 from support.escalation_lives import dissenter_life, escalation_old_log
-from support.market import commit_reveal, draw_now, market, network, validate_all
+from support.market import market, network_drawn, validate_all
 from support.replays import replays_as_recorded, through_snapshot
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_ESCALATION_FUNDED)
@@ -112,13 +112,7 @@ def one_task(rule_version: int, dissent: bool):
     c = market(n_miners=3, n_validators=10, beacon=True, params={"rule_version": rule_version})
     c.oracle("epoch.close", {})
     e = c.state.epoch
-    tid = network(c)
-    draw_now(c, tid)
-    task = c.state.tasks[tid]
-    commit_reveal(c, tid, {a.miner: "2" for a in task.miners})
-    draw_now(c, tid)
-    liar = sorted(task.validators)[0]
-    target = sorted(a.miner for a in task.miners)[0]
+    tid, task, liar, target = network_drawn(c)
 
     def judge(v: str, m: str) -> tuple[int, int]:
         return (HONEST[0], HONEST[1] - 110_000_000) if dissent and v == liar and m == target else HONEST

@@ -21,7 +21,7 @@ from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_PAY
 from cor_incentives.core.units import PPB
 from cor_incentives.core.validation import aggregate, dissenters
 from support.escalation_lives import dissenter_life, escalation_old_log
-from support.market import commit_reveal, draw_now, market, network, validate_all
+from support.market import commit_reveal, draw_now, market, network, network_drawn, validate_all
 from support.replays import replays_as_recorded, through_snapshot
 
 OLD = max(v for v in RULE_VERSIONS if v < RULES_ESCALATION_PAY)
@@ -262,13 +262,7 @@ def one_task(rule_version: int, dissent: bool, late_liar: bool = False):
         commit_reveal(c, t, {a.miner: "2" for a in c.state.tasks[t].miners})
         draw_now(c, t)
         validate_all(c, t, lambda v, m: HONEST)
-    tid = network(c)
-    draw_now(c, tid)
-    task = c.state.tasks[tid]
-    commit_reveal(c, tid, {a.miner: "2" for a in task.miners})
-    draw_now(c, tid)
-    liar = sorted(task.validators)[0]
-    target = sorted(a.miner for a in task.miners)[0]
+    tid, task, liar, target = network_drawn(c)
 
     def judge(v: str, m: str) -> tuple[int, int]:  # the liar reports one miner's quality 0.11 low: past dissent_bound_ppb
         late = late_liar and task.validator_round.get(v, 0) == 1 and v == sorted(task.drawn_in(1))[0]

@@ -17,7 +17,7 @@ from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import COR, PPB
 from core.test_escalation_pay import HONEST, lines
 from support.escalation_lives import unbond_dodge_life
-from support.market import commit_reveal, draw_now, market, network, validate_all
+from support.market import market, network_drawn, validate_all
 from support.replays import through_snapshot
 
 NEW = RULES_ESCALATION_UNBONDING
@@ -79,13 +79,7 @@ def dodged(rule_version: int, unbond: tuple[int, ...] | None, keep: int = 0):
     c = market(n_miners=3, n_validators=10, beacon=True, params={"rule_version": rule_version})
     c.oracle("epoch.close", {})
     e = c.state.epoch
-    tid = network(c)
-    draw_now(c, tid)
-    task = c.state.tasks[tid]
-    commit_reveal(c, tid, {a.miner: "2" for a in task.miners})
-    draw_now(c, tid)
-    liar = sorted(task.validators)[0]
-    target = sorted(a.miner for a in task.miners)[0]
+    tid, task, liar, target = network_drawn(c)
     validate_all(c, tid, lambda v, m: (HONEST[0], HONEST[1] - 110_000_000) if v == liar and m == target else HONEST)
     bond_before = c.state.ledger.balance(stake_account(liar, liar))
     ids = []

@@ -112,6 +112,17 @@ def draw_now(c: Chain, tid: int) -> None:
         c.oracle("tick", {"ticks": 1})
 
 
+def network_drawn(c: Chain) -> tuple[int, Task, str, str]:
+    """A network task with its miners drawn, their outputs ("2") committed and revealed, and its validators drawn: its id,
+    the task, its first validator and its first miner by address (the escalation tests' liar and the miner it lies on)."""
+    tid = network(c)
+    draw_now(c, tid)
+    task = c.state.tasks[tid]
+    commit_reveal(c, tid, {a.miner: "2" for a in task.miners})
+    draw_now(c, tid)
+    return tid, task, sorted(task.validators)[0], sorted(a.miner for a in task.miners)[0]
+
+
 def validate_all(
     c: Chain,
     tid: int,
