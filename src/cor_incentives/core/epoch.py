@@ -47,7 +47,7 @@ from .slashing import process_offence_windows
 from .snapshots import process_position_starts
 from .staking import settle_node_rewards, start_stake_epochs
 from .state import State
-from .streams import EpochStreams
+from .streams import EpochStreams, Stream
 
 
 def process_stake_rewards(state: State) -> None:
@@ -160,8 +160,12 @@ def process_epoch(state: State) -> None:
         if error is not None:  # after the record, it is listed in the next epoch's record
             state.skip(f"epoch {closing} close: {step.__name__}", error)
     invariant(state.epoch == closing + 1 and state.epoch_start_tick == state.tick, f"epoch {closing} did not advance to the next")
-    invariant(all(state.ledger.balance(p) <= before for p, before in pools_before.items()), f"a pool grew while epoch {closing} closed")
     record = state.epochs[closing]
+    # the one inflow a close makes into a pool: escalation debts charged to bonds (rules 33-34, core/rewards.py
+    # charge_unfunded: bond and unbonding entries -> pool:network_incentives), on the closing epoch's items
+    charged = sum(-i.amount for i in record.items if i.stream == Stream.ESCALATION_UNFUNDED)
+    pools_before[acct.NETWORK_INCENTIVES_POOL] += charged
+    invariant(all(state.ledger.balance(p) <= before for p, before in pools_before.items()), f"a pool grew while epoch {closing} closed")
     unclaimed = sum(v for account, v in state.ledger.balances.items() if account.startswith("claimable:"))
     invariant(sum(record.leaves.values()) <= unclaimed, f"epoch {closing}: the leaves promise more than the claimable accounts hold")
     invariant((record.root is None) == (not record.leaves), f"epoch {closing}: a root without leaves or leaves without a root")
