@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,9 +205,11 @@ class Engine:
         document_format.prepare(int(stored))
         return int(stored)
 
-    def _catch_up_projections(self, conn: Any) -> None:
-        """Inside a writer transaction: project every event beyond ``projected_seq`` (replaying to find them)."""
-        projected_seq = self._projected_seq(conn)
+    def _catch_up_projections(self, conn: Any, projected_seq: int | None = None) -> None:
+        """Inside a writer transaction: project every event beyond ``projected_seq`` (replaying to find them).
+        ``projected_seq``: as this transaction read it already (``Store.writer_head``); None: read here."""
+        if projected_seq is None:
+            projected_seq = self._projected_seq(conn)
         if not self._layout_checked:  # once per process: projections written by an engine with other record fields are rebuilt
             self._layout_checked = True
             self.projector.document_format = self._document_format(conn, fresh=projected_seq < 0)
@@ -314,13 +316,15 @@ class Engine:
         epoch_at_start = self.state.epoch
         rows: list[dict[str, Any]] = []  # the accepted events' rows, appended with one statement before the commit
         try:
-            with engine_memory(), self.store.writer(hold) as conn:
-                for event, columns in self.store.logged_after(conn, self.state.seq):
+            with engine_memory(), self.store.writer_with_head(hold, lambda: self.state.seq, "projected_seq") as (conn, logged, projected):
+                for event, columns in logged:
+                    if event.seq <= self.state.seq:  # read from the log by a reader of this process before ``hold`` was ours
+                        continue
                     changed = True
                     self._apply_logged(event, columns)
                     self.projector.reset_from(self.state)
                 self.state.touched.clear()
-                self._catch_up_projections(conn)
+                self._catch_up_projections(conn, int(projected) if projected is not None else -1)
                 for i, cmd in checked:
                     if isinstance(cmd, EngineError):
                         results.append(cmd)
@@ -356,8 +360,10 @@ class Engine:
                     self.chain_checked_seq = event.seq
                     ids = tuple(range(first_id, self.state.next_id))
                     results.append(Receipt(event.seq, event.hash, cmd.kind, cmd.actor, self.state.tick, self.state.epoch, ids))
-                self.store.append_many(conn, rows)
-                self.projector.flush(conn, self.state)
+                # PostgreSQL: the events and the projections' rows in one round trip (a close's big flush keeps COPY)
+                with self.store.pipelined(conn) if self.projector.buffered_rows(self.state) + len(rows) <= PIPELINED_ROWS else nullcontext():
+                    self.store.append_many(conn, rows)
+                    self.projector.flush(conn, self.state)
                 if self.use_snapshots and (self.state.epoch != epoch_at_start or self._snapshot_due()):
                     self._store_snapshot(conn)
         except BaseException as exc:
@@ -422,6 +428,11 @@ def anchors_state(cmd: Command) -> bool:
     a snapshot of the state it names before applying it."""
     cited = cmd.body.get("checkpoint") if cmd.kind in ("tick", "epoch.close") else None
     return isinstance(cited, dict) and "state" in cited
+
+
+PIPELINED_ROWS = 2_000
+"""A group commit whose events and projection rows number at most this many writes them pipelined (``Store.pipelined``):
+an epoch close's tens of thousands of postings go by COPY instead, which a pipeline cannot run."""
 
 
 class InternalError(EngineError):

@@ -15,6 +15,13 @@ Per dialect, in this one place:
   on both (psycopg sends the rows in one pipeline); text columns given as bytes (``text_bytes``) as for ``insert_rows``.
 - ``delete_keys``: SQLite ``executemany`` of ``DELETE … WHERE key = ?``; PostgreSQL one
   ``DELETE … WHERE key = ANY(%s)``.
+- ``pipelined``: on PostgreSQL the statements run inside go to the server without waiting for each answer
+  (psycopg's pipeline mode) and are all answered at its end, one round trip for all of them instead of one
+  each; ``insert_rows`` then sends an ``executemany`` of ``INSERT`` (COPY cannot run in a pipeline). Each
+  statement still runs in order in the open transaction, and the first one that fails fails the block (as
+  SQLAlchemy's ``DBAPIError``) and leaves the transaction aborted: the caller rolls it back, as for any
+  statement. Nothing changes on SQLite (an in-process library: no round trip to save).
+- ``select_pipelined``: several ``SELECT``s in one round trip on PostgreSQL (one after the other on SQLite).
 """
 
 from __future__ import annotations
@@ -32,6 +39,72 @@ Row = tuple[Any, ...]
 
 def _is_postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
+
+
+def in_pipeline(conn: Connection) -> bool:
+    """Whether ``conn``'s PostgreSQL connection is in pipeline mode now (``pipelined``)."""
+    if not _is_postgres(conn):
+        return False
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    return bool(dbapi_conn.pgconn.pipeline_status)
+
+
+@contextmanager
+def pipelined(conn: Connection, statement: str = "pipelined statements") -> Iterator[None]:
+    """On PostgreSQL, pipeline mode for the block: its statements are sent without waiting for their
+    answers, which all come back at its end (one round trip). A statement that fails raises SQLAlchemy's
+    ``DBAPIError`` (at the latest when the block ends) and aborts the transaction. Statements whose
+    result is read before the block ends (``select_pipelined``) make their own round trip.
+
+    Inside, use only this module's functions and statements whose result is not read (SQLAlchemy reads
+    a statement's result columns as soon as it runs it, before a pipeline has them). Nothing on SQLite."""
+    if not _is_postgres(conn):
+        yield
+        return
+    if not conn.in_transaction():
+        conn.begin()
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    try:
+        with dbapi_conn.pipeline():
+            yield
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+
+
+def execute(conn: Connection, statement: str, params: Sequence[Any] = ()) -> None:
+    """Run one statement whose result is not read (``%s`` marks on PostgreSQL, ``?`` on SQLite), in
+    ``conn``'s transaction (pipelined inside ``pipelined``)."""
+    with _cursor(conn, statement) as cursor:
+        cursor.execute(statement, tuple(params))
+
+
+def select_pipelined(conn: Connection, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Row]]:
+    """The rows of each ``(statement, params)`` query, in order, as tuples (none for a statement that
+    returns no rows): on PostgreSQL all sent before any answer is awaited (one round trip), each seeing
+    what the statements before it in the transaction did; on SQLite one after the other."""
+    cursors: list[Any] = []
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    statement = "; ".join(q for q, _ in queries)
+    try:
+        if _is_postgres(conn):
+            with dbapi_conn.pipeline():  # its end (a Sync) waits for every answer: the one round trip
+                for query, params in queries:
+                    cursor = dbapi_conn.cursor()
+                    cursors.append(cursor)
+                    cursor.execute(query, tuple(params))
+            return [list(cursor.fetchall()) if cursor.description is not None else [] for cursor in cursors]
+        out = []
+        for query, params in queries:
+            cursor = dbapi_conn.cursor()
+            cursors.append(cursor)
+            cursor.execute(query, tuple(params))
+            out.append(list(cursor.fetchall()) if cursor.description is not None else [])
+        return out
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa_exc.DBAPIError.instance(statement, None, exc, conn.dialect.loaded_dbapi.Error) from exc
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def _marks(conn: Connection, n: int) -> str:
@@ -68,7 +141,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
         return
     names = ", ".join(columns)
     as_text = [i for i, c in enumerate(columns) if c in text_bytes]
-    if _is_postgres(conn):
+    if _is_postgres(conn) and not in_pipeline(conn):
         statement = f"COPY {table.name} ({names}) FROM STDIN"
         with _cursor(conn, statement) as cursor, cursor.copy(statement) as copy:
             for row in rows:
@@ -76,7 +149,12 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Se
                     row = tuple(v.decode() if i in as_text and isinstance(v, bytes) else v for i, v in enumerate(row))
                 copy.write_row(row)
         return
-    marks = ", ".join("CAST(? AS TEXT)" if i in as_text else "?" for i in range(len(columns)))
+    if _is_postgres(conn):  # in a pipeline: rows in the same pipeline, one Bind/Execute each
+        marks = _marks(conn, len(columns))
+        if as_text:
+            rows = [tuple(v.decode() if i in as_text and isinstance(v, bytes) else v for i, v in enumerate(row)) for row in rows]
+    else:
+        marks = ", ".join("CAST(? AS TEXT)" if i in as_text else "?" for i in range(len(columns)))
     statement = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
     with _cursor(conn, statement) as cursor:
         cursor.executemany(statement, rows)

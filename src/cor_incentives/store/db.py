@@ -13,9 +13,10 @@ twice.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -32,7 +33,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
 )
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -203,17 +203,47 @@ class Store:
 
         The lock is taken first; ``hold`` (e.g. a process's lock on its in-memory state) is taken
         after it and released only after the commit, so waiting for the database never holds it."""
+        with self._writing(hold, None) as (conn, _, _):
+            yield conn
+
+    @contextmanager
+    def writer_with_head(
+        self, hold: AbstractContextManager[Any] | None, after: Callable[[], int], key: str
+    ) -> Iterator[tuple[Connection, list[tuple[Event, Columns]], str | None]]:
+        """``writer`` whose transaction starts by reading, under the lock, the events after ``after()``
+        (``logged_after``) and the meta value ``key`` (``projected_seq``): on PostgreSQL ``BEGIN``, the
+        lock and both reads go to the server together, one round trip. ``after`` is called before
+        ``hold`` is taken: the caller skips the events it has applied since (another thread may have
+        read them from the log meanwhile; none can be appended while the lock is held)."""
+        with self._writing(hold, (after, key)) as head:
+            yield head
+
+    @contextmanager
+    def _writing(
+        self, hold: AbstractContextManager[Any] | None, head: tuple[Callable[[], int], str] | None
+    ) -> Iterator[tuple[Connection, list[tuple[Event, Columns]], str | None]]:
         with self.engine.connect().execution_options(cor_writer=True) as conn:
+            dbapi_conn: Any = conn.connection.dbapi_connection
+            if self.is_postgres:  # this transaction's BEGIN is sent by us, with the lock (psycopg waits for its own BEGIN alone)
+                dbapi_conn.autocommit = True
             trans = conn.begin()  # SQLite: BEGIN IMMEDIATE (waits up to the lock timeout)
             try:
-                if self.is_postgres:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK_KEY})
+                queries: list[tuple[str, tuple[Any, ...]]] = [("BEGIN", ()), (_LOCK_WRITER, (WRITER_LOCK_KEY,))] if self.is_postgres else []
+                if head is not None:
+                    queries += [(_events_after_sql(conn), (head[0](),)), (_meta_sql(conn), (head[1],))]
+                read = bulk.select_pipelined(conn, queries) if queries else []
+                logged, value = (read[-2], read[-1]) if head is not None else ([], [])
                 with hold if hold is not None else nullcontext():
-                    yield conn
+                    yield conn, [_logged(SimpleNamespace(**dict(zip(EVENT_COLUMNS, r)))) for r in logged], value[0][0] if value else None
                     trans.commit()
             finally:
                 if trans.is_active:
                     trans.rollback()
+                if self.is_postgres:
+                    try:
+                        dbapi_conn.autocommit = False
+                    except Exception:  # noqa: BLE001 (broken or still in a transaction: never hand it to a reader)
+                        conn.invalidate()
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
@@ -238,9 +268,19 @@ class Store:
         self.append_many(conn, [event_row(event, kind, actor, nonce)])
 
     def append_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Append several events (``event_row``s, in seq order) with one statement (executemany)."""
-        if rows:
+        """Append several events (``event_row``s, in seq order) with one statement (executemany; inside
+        ``bulk.pipelined`` on PostgreSQL, sent in its pipeline)."""
+        if not rows:
+            return
+        if bulk.in_pipeline(conn):
+            bulk.insert_rows(conn, events, EVENT_COLUMNS, [tuple(r[c] for c in EVENT_COLUMNS) for r in rows])
+        else:
             conn.execute(_INSERT_EVENT, rows)
+
+    def pipelined(self, conn: Connection) -> AbstractContextManager[None]:
+        """On PostgreSQL, the block's writes (``append_many``, the projector's flush) sent in one pipeline: one round
+        trip for all (``bulk.pipelined``)."""
+        return bulk.pipelined(conn, "the events and projections of a writer transaction")
 
     def head_seq(self, conn: Connection) -> int:
         value = conn.execute(select(func.max(events.c.seq))).scalar()
@@ -253,7 +293,7 @@ class Store:
         """Events after ``seq`` with the columns stored beside them (kind, actor, nonce), which must
         agree with the payload (see ``app.logcheck``)."""
         rows = conn.execute(_EVENTS_AFTER_LIMIT, {"after": seq, "n": limit}) if limit else conn.execute(_EVENTS_AFTER, {"after": seq})
-        return [(_row_event(r), Columns(r.kind, r.actor, r.nonce)) for r in rows]
+        return [_logged(r) for r in rows]
 
     def iter_logged(self, batch: int = 5_000, conn: Connection | None = None, after: int = -1) -> Iterator[tuple[Event, Columns]]:
         """Every event after ``after`` in order with its stored columns, in batches (inside ``conn``'s transaction when given)."""
@@ -401,6 +441,26 @@ _INSERT_EVENT = insert(events)
 _EVENTS_AFTER = select(events).where(events.c.seq > bindparam("after")).order_by(events.c.seq)
 _EVENTS_AFTER_LIMIT = _EVENTS_AFTER.limit(bindparam("n"))
 _GET_META = select(meta.c.value).where(meta.c.key == bindparam("key"))  # built once: every writer transaction reads projected_seq
+
+
+EVENT_COLUMNS = tuple(c.name for c in events.c)
+_LOCK_WRITER = "SELECT pg_advisory_xact_lock(%s)"
+
+
+def _events_after_sql(conn: Connection) -> str:
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    return f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE seq > {mark} ORDER BY seq"
+
+
+def _meta_sql(conn: Connection) -> str:
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    return f"SELECT value FROM meta WHERE key = {mark}"
+
+
+def _logged(r: Any) -> tuple[Event, Columns]:
+    """An events-table row (a SQLAlchemy ``Row``, or a raw cursor's tuple named by ``EVENT_COLUMNS``) as the event and the
+    columns stored beside it."""
+    return _row_event(r), Columns(r.kind, r.actor, r.nonce)
 
 
 def event_row(event: Event, kind: str, actor: str, nonce: int) -> dict[str, Any]:

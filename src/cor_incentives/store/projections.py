@@ -270,6 +270,12 @@ class Projector:
         )
         self._pending = True
 
+    def buffered_rows(self, state: State) -> int:
+        """About how many rows ``flush`` would write now, as of ``state`` (postings, accounts, nodes, documents,
+        unbondings, index chunks)."""
+        buffered = (self._postings, self._accounts, self._nodes, self._docs, self._packed, self._chunks, self._closed)
+        return sum(map(len, buffered)) + (len(state.unbondings) if self._unbonding else 0)
+
     def flush(self, conn: Connection, state: State) -> None:
         """Write everything buffered, as of ``state``."""
         if not self._pending:
@@ -323,7 +329,7 @@ class Projector:
         self._clear()
 
     def _sync_collection(self, conn: Connection, name: str, docs: dict[str, Any]) -> None:
-        conn.execute(delete(db.documents).where(db.documents.c.collection == name))
+        bulk.delete_keys(conn, db.documents, "collection", [name])  # (no SQLAlchemy statement: it may run in a pipeline)
         bulk.insert_rows(conn, db.documents, DOCUMENT_COLUMNS, [(name, k, json_text(d)) for k, d in sorted(docs.items())])
 
 
