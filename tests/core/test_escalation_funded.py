@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from cor_incentives.core.epoch_rows import escalation_paid
 from cor_incentives.core.ledger import NETWORK_INCENTIVES_POOL
 from cor_incentives.core.rewards import bond_capacity, unfunded_charge
-from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_FUNDED
+from cor_incentives.core.rules import RULE_VERSIONS, RULES_ESCALATION_FUNDED, RULES_ESCALATION_UNBONDING
 from cor_incentives.core.staking import stake_account
 from cor_incentives.core.streams import Stream
 from cor_incentives.core.units import PPB
@@ -184,3 +184,30 @@ def test_a_rule_32_log_replays_to_the_hash_main_gave_it_and_the_same_life_under_
     new = replay(escalation_old_log(RULES_ESCALATION_FUNDED), check_each=True)
     through_snapshot(new)
     assert state_hash(new) != MAIN_STATE_HASH_32
+
+
+def test_a_rate_so_small_the_bond_counts_past_int64_still_closes_and_charges_within_the_bond():
+    """Governance may set ``network_validation_rate_units`` as low as 1 base unit: a bond of 10**22 then counts 10**31
+    validation units, past int64. The capacity is capped at 2**63 − 1 (what a capacity can fund is bounded by the debt
+    anyway); before the cap ``bond_capacity`` raised OverflowError and the close of any epoch with a debtor was refused,
+    every ``epoch.close`` after it too (found by helper s38-mult)."""
+    for rule in (RULES_ESCALATION_FUNDED, RULES_ESCALATION_UNBONDING):
+        c = market(n_miners=3, n_validators=10, beacon=True, params={"rule_version": rule, "network_validation_rate_units": 1})
+        v = sorted(n for n in c.state.nodes if c.state.nodes[n].role == "validator")[0]
+        assert bond_capacity(c.state, [v], 1).tolist() == [2**63 - 1]
+        c.oracle("epoch.close", {})
+        e = c.state.epoch
+        tid, task, liar, target = network_drawn(c)
+
+        def judge(v: str, m: str, liar: str = liar, target: str = target) -> tuple[int, int]:
+            return (HONEST[0], HONEST[1] - 110_000_000) if v == liar and m == target else HONEST
+
+        validate_all(c, tid, judge)
+        bond_before = c.state.ledger.balance(stake_account(liar, liar))
+        c.oracle("epoch.close", {})
+        assert c.state.epoch == e + 1 and c.state.tasks[tid].dissenters == [liar]
+        items = [i for i in c.state.epochs[e].items if i.stream == Stream.ESCALATION_UNFUNDED]
+        assert [i.address for i in items] == [liar]
+        owed = items[0].detail["validation_units_ppb"]
+        assert -items[0].amount == unfunded_charge(owed, 1) == -(-owed // PPB) > 0
+        assert c.state.ledger.balance(stake_account(liar, liar)) == bond_before + items[0].amount

@@ -147,3 +147,33 @@ def test_a_user_row_inside_an_escalated_run_is_left_out():
     cut = both_ways(columns(rows, 5), 2**16)
     assert cut.tasks == 1 and 2 not in cut.rows.tolist()
     assert cut.rows.tolist() == [0, 5] and cut.cut_ppb.tolist() == [PPB, PPB // 2]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tasks=st.lists(st.tuples(st.lists(ROW, min_size=1, max_size=14), st.integers(0, 7)), max_size=12),
+    bonds=st.lists(st.one_of(st.just(0), st.integers(0, 3 * PPB)), min_size=6, max_size=6),
+)
+def test_property_the_debtors_bonds_alone_give_the_same_cut(tasks, bonds):
+    """``RULES_ESCALATION_FUNDED``: the close reads the bonds of the nodes that owe only (``bond_units`` a callable given
+    their indices, core/rewards.py); the cut and every node's ``from_bond`` are the same as with every node's bond,
+    whatever the callable leaves elsewhere."""
+    rows: list[Row] = []
+    for t, (mine, kind) in enumerate(tasks):
+        rows += [(t, n, a, on != 0, kind != 0, rnd if kind != 1 else 0, dis == 0) for n, a, on, rnd, dis in mine]
+    cols = columns(rows, 6)
+    every = np.array(bonds, dtype=np.int64)
+    asked: list[list[int]] = []
+
+    def debtors_only(which: np.ndarray) -> np.ndarray:
+        asked.append(which.tolist())
+        only = np.full_like(every, 7 * PPB)  # elsewhere: more than any debt
+        only[which] = every[which]
+        return only
+
+    want, got = escalation_paid(cols, None, every), escalation_paid(cols, None, debtors_only)
+    assert_same(got, want)
+    assert (want.from_bond is None) == (got.from_bond is None) == (asked == [])
+    if want.from_bond is not None:
+        assert got.from_bond.tolist() == want.from_bond.tolist()
+        assert set(asked[0]) <= set(cols.node[cols.dissented].tolist())  # only dissenters are asked

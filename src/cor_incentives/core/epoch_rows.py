@@ -11,7 +11,7 @@ streams' per-row accessors give for the rows as records (``rewards.MINER_STREAM`
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from itertools import compress
@@ -330,7 +330,9 @@ def _cut_in_runs(
 
 
 def escalation_paid(
-    columns: RowColumns, starts: npt.NDArray[np.intp] | None = None, bond_units: npt.NDArray[np.int64] | None = None
+    columns: RowColumns,
+    starts: npt.NDArray[np.intp] | None = None,
+    bond_units: npt.NDArray[np.int64] | Callable[[npt.NDArray[np.intp]], npt.NDArray[np.int64]] | None = None,
 ) -> EscalationCut:
     """Which validation rows' work counts less from ``RULES_ESCALATION_PAY``, and by how much: an escalation is paid by
     the reports that made it. For each network task with a row of a later round (``drawn_round`` > 0; the first round is
@@ -355,7 +357,9 @@ def escalation_paid(
 
     ``bond_units`` (``RULES_ESCALATION_FUNDED``, by name index): each node's capacity grows by that many validation units
     after its rows (its rows pay first); ``from_bond`` says how many of them each node's debts took (min(Σ debts −
-    what its rows paid, bond_units)), and they fund the escalation as its rows would. The caller charges them.
+    what its rows paid, bond_units)), and they fund the escalation as its rows would. The caller charges them. A
+    callable instead is given the name indices of the nodes that owe (ascending) and returns ``bond_units`` with theirs
+    (any value elsewhere: a node that owes nothing takes nothing), so only the debtors' bonds are read.
 
     Read column by column, no Python per task or per node (the same integers as the loop it replaced, kept as
     tests/support/escalation_paid_reference.py: tests/core/test_escalation_paid_vectorised.py). The escalated tasks'
@@ -422,7 +426,8 @@ def escalation_paid(
     from_bond = None
     paying = charged
     if bond_units is not None:  # RULES_ESCALATION_FUNDED: what its rows cannot pay, from its bond (after the rows)
-        from_bond = np.minimum(owes - charged, np.maximum(bond_units, 0))
+        bonds = bond_units(np.flatnonzero(owes)) if callable(bond_units) else bond_units
+        from_bond = np.minimum(owes - charged, np.maximum(bonds, 0))
         paying = charged + from_bond
     cap = paying[debtor]
     take = np.minimum(cap, reach) - np.minimum(cap, reach - debt)

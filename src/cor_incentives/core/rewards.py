@@ -247,8 +247,15 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     runs = task_runs(columns.task) if sharing else None  # each task's rows (read again by ``first_seen``)
     paying = sharing and rules_since(p, RULES_ESCALATION_PAY)  # from 31 the dissenters pay for the escalation instead
     funding = paying and rules_since(p, RULES_ESCALATION_FUNDED)  # from 33 what the rows cannot pay comes from the bond
+    reachable: dict[int, list[Unbonding]] = {}  # RULES_ESCALATION_UNBONDING: the debtors' entries, read with their bonds
     if paying:
-        cut = escalation_paid(columns, runs, bond_capacity(state, columns.names, rate) if funding else None)
+
+        def debtors_bonds(which: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:  # only the nodes that owe (escalation_paid)
+            capacity, entries = bond_reach(state, columns.names, rate, which)
+            reachable.update(entries)
+            return capacity
+
+        cut = escalation_paid(columns, runs, debtors_bonds if funding else None)
     else:
         cut = escalation_shared(columns, p.validators_per_task, runs) if sharing else NO_CUT
     if len(nodes) < len(present):  # rows of a node no longer registered earn nothing
@@ -302,18 +309,42 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **shared, **cited}
     )
     if funding and cut.from_bond is not None:
-        charge_unfunded(state, columns.names, cut.from_bond, rate)
+        charge_unfunded(state, columns.names, cut.from_bond, rate, reachable)
 
 
 def bond_capacity(state: State, names: Sequence[str], rate: int) -> npt.NDArray[np.int64]:
     """Each named node's self-bond in validation units (``RULES_ESCALATION_FUNDED``): bond × 10**9 // rate (rounded down,
-    so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond); from ``RULES_ESCALATION_UNBONDING`` (bond + its
+    so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond; at most ``CAPACITY_MAX``); from ``RULES_ESCALATION_UNBONDING`` (bond + its
     ``reachable_unbonding`` entries) × 10**9 // rate; 0 for a name no longer registered, or at rate 0."""
+    return bond_reach(state, names, rate, np.arange(len(names)))[0]
+
+
+CAPACITY_MAX = 2**63 - 1
+"""The most validation units (ppb) a bond counts (int64): at a rate of a few base units a bond counts past it. Capping it
+changes nothing a node can fund (its debts, in the same units, are far below) and keeps the charge within the bond."""
+
+
+def bond_reach(
+    state: State, names: Sequence[str], rate: int, which: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.int64], dict[int, list[Unbonding]]]:
+    """``bond_capacity`` of the names at the indices ``which`` (0 elsewhere: the close reads only the bonds and entries of
+    the nodes that owe, ``escalation_paid``), and from ``RULES_ESCALATION_UNBONDING`` each of those registered names' ``reachable_unbonding``
+    entries by index (``charge_unfunded`` takes them from there instead of reading them again)."""
+    capacity = np.zeros(len(names), dtype=np.int64)
+    entries: dict[int, list[Unbonding]] = {}
     if rate <= 0:
-        return np.zeros(len(names), dtype=np.int64)
+        return capacity, entries
     reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)  # from 34 its entries of the epoch count after the bond
-    bonds = [state.ledger.balance(stake_account(n, n)) + (unbonding_reach(state, n) if reach else 0) if n in state.nodes else 0 for n in names]
-    return np.array([b * PPB // rate for b in bonds], dtype=np.int64)
+    for i in which.tolist():
+        n = names[i]
+        if n not in state.nodes:
+            continue
+        bond = state.ledger.balance(stake_account(n, n))
+        if reach:
+            entries[i] = reachable_unbonding(state, n)
+            bond += sum(u.amount for u in entries[i])
+        capacity[i] = min(bond * PPB // rate, CAPACITY_MAX)
+    return capacity, entries
 
 
 def reachable_unbonding(state: State, node_id: str) -> list[Unbonding]:
@@ -324,28 +355,26 @@ def reachable_unbonding(state: State, node_id: str) -> list[Unbonding]:
     return [u for u in state.unbondings_from(node_id) if u.address == node_id and u.start_tick >= start and u.amount > 0]
 
 
-def unbonding_reach(state: State, node_id: str) -> int:
-    """What ``reachable_unbonding`` holds in all (base units)."""
-    return sum(u.amount for u in reachable_unbonding(state, node_id))
-
-
 def unfunded_charge(units: int, rate: int) -> int:
     """Base units charged for ``units`` validation units of unfunded escalation debt: ceil(units × rate / 10**9) (the
     round-up, under one base unit, is the dissenter's: the pool never funds a fraction it was not paid)."""
     return -(-units * rate // PPB)
 
 
-def charge_unfunded(state: State, names: Sequence[str], from_bond: npt.NDArray[np.int64], rate: int) -> None:
+def charge_unfunded(
+    state: State, names: Sequence[str], from_bond: npt.NDArray[np.int64], rate: int, reachable: Mapping[int, list[Unbonding]]
+) -> None:
     """Move each node's unfunded escalation charge from its self-bond to pool:network_incentives, line ``escalation_unfunded``;
     from ``RULES_ESCALATION_UNBONDING`` what the bond cannot pay from its ``reachable_unbonding`` entries, oldest first (the
-    line names each piece: ``from_bond_units``, ``from_unbonding``)."""
+    line names each piece: ``from_bond_units``, ``from_unbonding``). ``reachable``: those entries by name index as
+    ``bond_reach`` read them in the same step (nothing between moves an unbonding entry)."""
     reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)
     for i in np.flatnonzero(from_bond).tolist():
         node_id, units = names[i], int(from_bond[i])
         amount = unfunded_charge(units, rate)
         position = stake_account(node_id, node_id)
         bond = state.ledger.balance(position)
-        entries = reachable_unbonding(state, node_id) if reach else []
+        entries = reachable[i] if reach else []
         invariant(0 < amount <= bond + sum(u.amount for u in entries), f"escalation charge of {node_id}: {amount} beyond its reach")
         taken = min(amount, bond)
         if taken:

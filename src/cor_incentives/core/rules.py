@@ -363,7 +363,7 @@ epoch pay is charged from its self-bond at the close: its bond counts ``bond × 
 validations of capacity after its rows, the part of its debts they pay funds the escalation (its later rows count in full
 as far as rows + bond reach), and ``ceil(units × rate / 10**9)`` base units move from its self-bond to
 pool:network_incentives (the pool that pays the rows; the round-up, < 1 base unit, is the dissenter's), line
-``escalation_unfunded`` (core/rewards.py ``_charge_unfunded``). Earlier (31-32): a bloc dissenting on every panel had no
+``escalation_unfunded`` (core/rewards.py ``charge_unfunded``). Earlier (31-32): a bloc dissenting on every panel had no
 capacity, so its escalations were short-funded and the honest validators they drew did the work for ~what the first round
 left (population check collusion_below_half, attack unfunded_escalation)."""
 RULES_ESCALATION_UNBONDING = 34
