@@ -63,8 +63,8 @@ DOC_SECTIONS = {
     "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "662d0550dc4d7f4bd02aabd9f3eafbd82521dc117136769537aca379965fb5e9",
-    "Validator pay": "4ff247c65ab136deee8fa72ce3188e058912e54ac341721b8aa0786b5dd1c658",
+    "Validators: what they report and how it is scored": "9eebfe22c11f9eb2ce1e6f6a51ed3d0efdfa2d52d13b5e5149bc3f622de9ce3a",
+    "Validator pay": "a383edb986be52113b007931db1994bf0e9d47598fbb166883b382218cd7436b",
 }
 
 BPS = 10_000

@@ -32,18 +32,20 @@ def test_canary_spotting_is_stopped_fluent_plants_on_every_kind_of_task_catch_th
     assert (m["evaluated"], m["twin_evaluated"]) == (322, 3_056)
     assert (m["canaries_drawn"], m["canaries_failed"], m["forfeited_epochs"]) == (499, 245, 119)
     # 0.129445 before rules 29-30, 0.095227 under 30, 0.038447 under 31-32; from 31 a spotter whose guessed report made a
-    # task escalate pays for it; from 33 the part its rows cannot pay comes from its bond, which ``pay`` (fees + work pay
-    # − slashes) does not count: the share kept rises though the spotters pay more
-    assert m["share_of_pay_kept"] == pytest.approx(0.077251, abs=1e-6)
-    # spotting would pay only if an evaluation cost more than 102 % of what it earns (the bar: half): never (98 % before
+    # task escalate pays for it; from 33 the part its rows cannot pay comes from its bond (its ``escalation_unfunded``
+    # lines, which ``pay`` subtracts: fees + work pay − slashes − bond charges; 0.077251 while ``pay`` left them out): the
+    # spotters end below nothing
+    assert m["share_of_pay_kept"] == pytest.approx(-0.109127, abs=1e-6)
+    # spotting would pay only if an evaluation cost more than 124 % of what it earns (the bar: half): never (98 % before
     # rules 29-30: from 30 a canary every drawn validator failed pays none of them)
-    assert m["pays_above_cost_share"] == pytest.approx(1.0314, abs=1e-4)  # 1.0199 under 30, 1.0839 under 31-32
+    # (1.0199 under 30, 1.0839 under 31-32, 1.0314 under 33-34 without the bond charges)
+    assert m["pays_above_cost_share"] == pytest.approx(1.2398, abs=1e-4)
     assert m["canaries"] == 203  # planted on network and user tasks (rule 16: 99, network tasks only)
     g = guesser["measured"]
     assert guesser["passed"] and g["evaluated"] == 0
     assert (g["canaries_failed"], g["canaries_drawn"], g["forfeited_epochs"]) == (242, 522, 121)  # 32: (249, 510, 110)
-    # 0.124595 before rules 29-30, 0.050196 under 30, -0.044587 under 31-32
-    assert g["share_of_pay_kept"] == pytest.approx(-0.067039, abs=1e-6)
+    # 0.124595 before rules 29-30, 0.050196 under 30, -0.044587 under 31-32, -0.067039 under 33-34 without the bond charges
+    assert g["share_of_pay_kept"] == pytest.approx(-0.339504, abs=1e-6)
 
 
 def test_canary_spotting_comes_out_stopped_as_cor_simulate_judges_it():
@@ -80,7 +82,8 @@ def test_by_task_kind_the_spotter_wins_under_rule_16_and_is_stopped_by_user_cana
     # escalations their forfeited rows cannot, so they hold less stake and are drawn less)
     assert n["share_of_evaluations_done"] == pytest.approx(0.459097, abs=1e-6)
     assert (n["canaries_drawn"], n["canaries_failed"], n["forfeited_epochs"]) == (413, 148, 97)
-    assert n["share_of_pay_kept"] == pytest.approx(0.249245, abs=1e-6)  # 0.258492 before rules 29-30, 0.256227 under 30
+    # 0.258492 before rules 29-30, 0.256227 under 30, 0.249245 under 33-34 without the bond charges
+    assert n["share_of_pay_kept"] == pytest.approx(0.2447, abs=1e-6)
 
 
 def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
@@ -106,9 +109,9 @@ def test_word_salad_plants_give_the_canary_away_under_any_rule_version():
     # before rules 29-30 the spotter kept 1.095719 of the honest pay, so spotting paid even when evaluating cost nothing;
     # under 30 it kept 0.926342 for 21 % of the evaluations (it paid whenever an evaluation cost more than ~2.5 COR); from 31
     # its guessed reports that make a task escalate pay for it: 0.609551, paying only above ~13.3 COR an evaluation (open by
-    # +0.3 %); from 33 what its rows cannot pay comes from its bond (outside ``pay``), it holds less stake and keeps
-    # 0.589973 for 21.5 % of the evaluations: judged stopped at these 5 seeds by 1.7 % (a margin within seed noise: the
-    # core still cannot see a lexical tell)
-    assert now["passed"] and now["gain"] == pytest.approx(-0.017485, abs=1e-5)
-    assert n["share_of_pay_kept"] == pytest.approx(0.589973, abs=1e-6)
-    assert int(n["break_even_cost_per_evaluation"]) == 14_035_307_616_965_637_291
+    # +0.3 %); from 33 what its rows cannot pay comes from its bond, it holds less stake and, net of those charges, keeps
+    # 0.550262 for 21.5 % of the evaluations (0.589973 and −1.7 % while ``pay`` left the charges out): judged stopped at
+    # these 5 seeds by 5.7 % (the core still cannot see a lexical tell; the escalations it provokes are what it pays)
+    assert now["passed"] and now["gain"] == pytest.approx(-0.057196, abs=1e-5)
+    assert n["share_of_pay_kept"] == pytest.approx(0.550262, abs=1e-6)
+    assert int(n["break_even_cost_per_evaluation"]) == 15_394_623_905_760_974_078

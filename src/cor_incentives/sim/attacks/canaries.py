@@ -23,7 +23,8 @@ canary_spotting  validator-00..(count−1) run the ``canary_spotter`` strategy (
                  The twin is the same population with every validator honest (evaluating every report).
 
                  Judged per unit of work: a validator's *pay* is its task fees and validators-stream emission
-                 less slashes (its staking APR does not depend on evaluating and is left out); its *work* is
+                 less slashes and, from rule 33, less what its bond paid for escalations it could not fund
+                 (``escalation_unfunded`` lines; its staking APR does not depend on evaluating and is left out); its *work* is
                  the reports it evaluated. With ``kept`` = the spotters' pay ÷ the same validators' pay in
                  the twin and ``done`` = their evaluations ÷ the twin's,
 
@@ -138,6 +139,13 @@ class CanarySpotting(Family):
                     totals[name][f"{part}_agreement_ppb"] += t.agreement_ppb.get(a, 0)
             totals[name]["forfeits"] = sum(1 for r in state.epochs.values() for i in r.items if i.address == a and i.stream == Stream.CANARY_FORFEIT)
         roles = {n.name: n.role for n in result.nodes.values()}
+        charged: dict[str, int] = defaultdict(int)  # rules 33-34: escalation_unfunded lines (negative amounts) by address
+        for r in state.epochs.values():
+            for i in r.items:
+                if i.stream == Stream.ESCALATION_UNFUNDED:
+                    charged[i.address] -= i.amount
+        for name in totals:
+            totals[name]["escalation_charged"] = charged[address[name]]
         return {
             "nodes": {n: dict(t) for n, t in totals.items() if roles[n] == "validator"},
             "canaries": sum(t.canaries for t in result.tasks),
@@ -153,7 +161,7 @@ class CanarySpotting(Family):
             return sum(r["nodes"][n].get(key, 0) for r in runs for n in who)
 
         def pay(runs: list[dict[str, Any]]) -> int:
-            return total(runs, "fees") + total(runs, "network") - total(runs, "slashes")
+            return total(runs, "fees") + total(runs, "network") - total(runs, "slashes") - total(runs, "escalation_charged")
 
         got, had = pay(attack), pay(twin)
         done, did = total(attack, "evaluated"), total(twin, "evaluated")

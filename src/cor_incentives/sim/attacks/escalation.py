@@ -83,6 +83,13 @@ from .validators import PPB, _node_totals, honest_rate_changes
 RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 FUNDED = Rules(RULES_ESCALATION_FUNDED, "funded", "before_funded")
 REACH = Rules(RULES_ESCALATION_UNBONDING, "reach", "before_reach")
+UNBOND = Knob(
+    "unbond",
+    "no",
+    "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
+    "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
+    choices=("no", "last_tick"),
+)
 
 
 def bond_charged(state: Any, result: RunResult, names: set[str]) -> int:
@@ -199,13 +206,7 @@ class MedianSkew(Family):
         Knob("count", 5, "skewing validators (validator-00..; 5 hold 49 % of validator stake)", 1, 5),
         Knob("quality_ppb", PPB, "the quality the bloc reports for every miner", 0, PPB),
         Knob("epochs", 10, "epochs run", 1, 30),
-        Knob(
-            "unbond",
-            "no",
-            "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
-            "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
-            choices=("no", "last_tick"),
-        ),
+        UNBOND,
     )
 
     def bloc(self, k: Knobs) -> list[str]:
@@ -348,13 +349,7 @@ class UnfundedEscalation(Family):
         FUNDED.knob("what the rows cannot pay is charged to the self-bond", "the escalations stay short-funded"),
         Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
         Knob("epochs", 10, "epochs run", 1, 30),
-        Knob(
-            "unbond",
-            "no",
-            "last_tick: the bloc unbonds its whole self-bond at each epoch's last tick before the close and cancels the entry "
-            "at the next epoch's first tick (the dodge of a charge read from the bond at the close)",
-            choices=("no", "last_tick"),
-        ),
+        UNBOND,
     )
 
     def bloc(self, k: Knobs) -> list[str]:
