@@ -100,7 +100,10 @@ def round_trips(trace: str) -> int:
 
 
 @pytest.mark.postgres
-def test_a_group_commit_makes_four_round_trips_to_postgresql(tmp_path):
+def test_a_group_commit_makes_four_round_trips_to_postgresql(tmp_path, monkeypatch):
+    """… and one with more rows than ``PIPELINED_ROWS`` (an epoch close's flush: lowered to 0 here) writes outside the
+    pipeline, its inserts by COPY, with the same rows."""
+    from cor_incentives.app import engine as engine_module
     from support.services import drop_postgres_database, fresh_postgres_database
 
     libc = ctypes.CDLL(None)
@@ -118,17 +121,23 @@ def test_a_group_commit_makes_four_round_trips_to_postgresql(tmp_path):
             dbapi_conn.pgconn.set_trace_flags(1)  # PQTRACE_SUPPRESS_TIMESTAMPS
 
         sa_event.listen(eng.store.engine, "connect", trace)
-        counts = []
-        for rounds in (1, 1, 4):
+        counts, copied = [], []
+        for rounds in (1, 1, 4, 1):
+            if len(counts) == 3:
+                monkeypatch.setattr(engine_module, "PIPELINED_ROWS", 0)
             commands = mixed_commands(eng, keys, rounds)
             libc.fflush(None)
             start = Path(trace_path).stat().st_size
             results = eng.submit_batch(commands)
             libc.fflush(None)  # libpq writes the trace through its own stdio stream
             assert all(isinstance(r, Receipt) for r in results), results
-            counts.append(round_trips(Path(trace_path).read_text()[start:]))
+            trace = Path(trace_path).read_text()[start:]
+            counts.append(round_trips(trace))
+            copied.append("\tCopyInResponse" in trace)
         # BEGIN, the lock and the reads; the writes; COMMIT; and the pool's ping, but on a connection it just made
-        assert counts == [3, 4, 4], counts
+        assert counts[:3] == [3, 4, 4], counts
+        # over PIPELINED_ROWS: the events and postings by COPY, the upserts one statement each (more round trips)
+        assert copied == [False, False, False, True] and counts[3] > 4, (counts, copied)
         assert projections_match(eng)
         report, state = verify_store(eng.store)
         assert report.ok and state_fingerprint(state) == state_fingerprint(eng.state)
