@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from cor_incentives.core import epoch_rows
 from cor_incentives.core.epoch_columns import ValidationColumns, WorkColumns
-from cor_incentives.core.epoch_rows import first_seen, grouped_order, grouped_values, tasks_by_node, validation_columns, work_columns
+from cor_incentives.core.epoch_rows import (
+    first_seen,
+    grouped_columns,
+    grouped_order,
+    grouped_values,
+    tasks_by_node,
+    validation_columns,
+    work_columns,
+)
 from cor_incentives.core.records import TaskKind, ValidationRow, WorkRow
 from cor_incentives.core.rewards import MINER_STREAM, VALIDATOR_STREAM
 from cor_incentives.core.work_rewards import MAX_COMPLEXITY_UNITS
@@ -208,6 +216,22 @@ def test_grouped_values_is_one_stable_sort_whatever_the_chunks(rows, chunk, smal
     values = np.array([v for _, v in rows], dtype=np.int64)
     got, counts = grouped_values(values, owners, 12, chunk)
     assert got.tolist() == values[np.argsort(owners, kind="stable")].tolist()
+    assert counts.tolist() == np.bincount(owners.astype(np.int64), minlength=12).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(-(2**63), 2**70), st.booleans()), max_size=120), st.integers(1, 130), st.booleans())
+def test_grouped_columns_are_each_column_in_one_stable_sort_whatever_the_chunks(rows, chunk, small):
+    """Several columns of their own dtypes (int64, Python integers past 64 bits, flags) grouped together chunk by chunk:
+    each column in the order of one stable sort of the owners, its dtype kept, and each group's count."""
+    owners = np.array([o for o, _, _ in rows], dtype=np.uint16 if small else np.int64)
+    wide = np.array([v for _, v, _ in rows], dtype=object)
+    narrow = np.array([v % 2**63 for _, v, _ in rows], dtype=np.int64)
+    flags = np.array([f for _, _, f in rows], dtype=bool)
+    got, counts = grouped_columns((narrow, wide, flags), owners, 12, chunk)
+    order = np.argsort(owners, kind="stable")
+    assert [g.tolist() for g in got] == [narrow[order].tolist(), wide[order].tolist(), flags[order].tolist()]
+    assert [g.dtype for g in got] == [np.dtype(np.int64), np.dtype(object), np.dtype(bool)]
     assert counts.tolist() == np.bincount(owners.astype(np.int64), minlength=12).tolist()
 
 

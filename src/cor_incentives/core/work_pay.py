@@ -439,20 +439,23 @@ def settle_stream(
     """Claims and rewards of every node of one stream (see the module's formulas)."""
     import numpy as np  # here, not with the module: the epoch document (and so every read command) imports this module
 
-    from .epoch_rows import grouped_values
+    from .epoch_rows import grouped_columns
 
     nodes = len(weighted)
     invariant(len(multiplier_ppb) == nodes and len(eligible) == nodes, "work pay: per-node columns differ in length")
     network_claim = [compute_network_claim(w, rate_units) if e else 0 for w, e in zip(weighted, eligible)]
     rows = bonus_rows if isinstance(bonus_rows, BonusColumns) else BonusColumns.of_rows(bonus_rows)
     # the rows of eligible nodes, node after node (a stable grouping: each node's rows stay in row order), and each node's
-    # count of them: its rows are order[bounds[n] : bounds[n + 1]]
+    # count of them: its rows are [bounds[n] : bounds[n + 1]] of the grouped columns. A row of an ineligible node is keyed
+    # past every node (``nodes``): grouped after all the others, then left out (no gather of the rows kept first)
     owner = np.asarray(rows.node_index)
     if owner.dtype != np.int32:  # (the close's node indexes are int32, read as they are; anything else as int64)
         owner = owner.astype(np.int64, copy=False)
-    kept = np.flatnonzero(np.asarray(eligible, dtype=bool)[owner]) if owner.size else owner
-    order, counts = grouped_values(kept.astype(np.int64, copy=False), owner[kept], nodes)
-    units, quality, fee_units = (_int_column(column)[order] for column in (rows.units, rows.quality_ppb, rows.fee_units))
+    paid_row = np.asarray(eligible, dtype=bool)[owner]
+    key = owner if paid_row.all() else np.where(paid_row, owner, nodes)
+    by_node, counts = grouped_columns([_int_column(c) for c in (rows.task, rows.units, rows.quality_ppb, rows.fee_units)], key, nodes + 1)
+    counts = counts[:nodes]
+    task, units, quality, fee_units = (column[: int(counts.sum())] for column in by_node)
     multiplier = np.repeat(_int_column(multiplier_ppb), counts)  # each row's node's multiplier
     bounds_at = np.concatenate((np.zeros(1, dtype=np.int64), np.cumsum(counts)))
     bounds = bounds_at.tolist()
@@ -484,7 +487,7 @@ def settle_stream(
     claims = sum(claim)
     reward = [compute_reward_from_claim(c, claims, budget) for c in claim]
     paid = sum(reward)
-    inputs = {"task": _held(_int_column(rows.task)[order]), "units": _held(units), "quality_ppb": _held(quality), "fee_units": _held(fee_units)}
+    inputs = {"task": _held(task), "units": _held(units), "quality_ppb": _held(quality), "fee_units": _held(fee_units)}
     out = StreamPay(
         network_claim=tuple(network_claim),
         bonus=tuple(bonus),
