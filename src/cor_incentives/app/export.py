@@ -30,16 +30,20 @@ def why(item: dict[str, Any]) -> str:
 
 
 def escalation_unfunded_why(detail: dict[str, Any]) -> str:
-    """A rule-34 escalation charge in words: the validations its rows could not pay at the rate, and where it was taken from
-    (the self-bond, then the operator's unbonding entries started in the epoch)."""
+    """A rule-34 escalation charge in words: the validations its rows could not pay at the rate (from rule 35 × the
+    multiplier it is priced at), and where it was taken from (the self-bond, then the operator's unbonding entries started
+    in the epoch)."""
     units, rate = int(detail["validation_units_ppb"]), int(detail["rate_units"])
     parts = [f"{format_cor(int(detail['from_bond_units']))} COR from the self-bond"] if int(detail["from_bond_units"]) else []
     parts += [
         f"{format_cor(int(x['amount_units']))} COR from unbonding entry {x['unbonding_id']} (started at tick {x['unbonding_start_tick']})"
         for x in detail["from_unbonding"]
     ]
+    price = f"{format_cor(rate)} COR"
+    if "multiplier_ppb" in detail:  # rule 35: priced at the most a payee can be paid (reputation_multiplier_max_ppb)
+        price += f" × {int(detail['multiplier_ppb']) / 10**9:g} (reputation_multiplier_max_ppb, rule 35)"
     return (
-        f"escalation debt its validations could not pay: {units / 10**9:,.6f} validations × {format_cor(rate)} COR = "
+        f"escalation debt its validations could not pay: {units / 10**9:,.6f} validations × {price} = "
         f"{'; '.join(parts) or '0 COR'} (unbonding entries started in the epoch are charged after the self-bond, rule 34)"
     )
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -73,6 +73,7 @@ from .rules import (
     RULES_EPOCH_DOCUMENT,
     RULES_ESCALATION_FUNDED,
     RULES_ESCALATION_PAY,
+    RULES_ESCALATION_PRICED,
     RULES_ESCALATION_SHARE,
     RULES_ESCALATION_UNBONDING,
     RULES_EXPOSED_STAKE,
@@ -84,6 +85,9 @@ from .staking import NodePay, accrue_nodes, change_stake, stake_account
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
+
+if TYPE_CHECKING:
+    from .params import Params
 from .work_pay import BonusColumns, StreamPay, compute_network_claim, compute_reward_from_claim, settle_stream
 from .work_rewards import WorkRewardParams, WorkRewards, compute_work_rewards
 
@@ -248,10 +252,11 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
     paying = sharing and rules_since(p, RULES_ESCALATION_PAY)  # from 31 the dissenters pay for the escalation instead
     funding = paying and rules_since(p, RULES_ESCALATION_FUNDED)  # from 33 what the rows cannot pay comes from the bond
     reachable: dict[int, list[Unbonding]] = {}  # RULES_ESCALATION_UNBONDING: the debtors' entries, read with their bonds
+    price = EscalationPrice.in_force(p, rate)  # what a validation unit of the bond's funding costs it (rule 35: at the max)
     if paying:
 
         def debtors_bonds(which: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:  # only the nodes that owe (escalation_paid)
-            capacity, entries = bond_reach(state, columns.names, rate, which)
+            capacity, entries = bond_reach(state, columns.names, price, which)
             reachable.update(entries)
             return capacity
 
@@ -309,14 +314,7 @@ def _work_stream(state: State, spec: WorkStream[Row], columns: RowColumns) -> No
         spec.key, budget, pay.paid, sum(1 for r in pay.reward if r), None, {**pay.account(), "tasks": closed_in_order, **shared, **cited}
     )
     if funding and cut.from_bond is not None:
-        charge_unfunded(state, columns.names, cut.from_bond, rate, reachable)
-
-
-def bond_capacity(state: State, names: Sequence[str], rate: int) -> npt.NDArray[np.int64]:
-    """Each named node's self-bond in validation units (``RULES_ESCALATION_FUNDED``): bond × 10**9 // rate (rounded down,
-    so the charge ``ceil(units × rate / 10**9)`` never exceeds the bond; at most ``CAPACITY_MAX``); from ``RULES_ESCALATION_UNBONDING`` (bond + its
-    ``reachable_unbonding`` entries) × 10**9 // rate; 0 for a name no longer registered, or at rate 0."""
-    return bond_reach(state, names, rate, np.arange(len(names)))[0]
+        charge_unfunded(state, columns.names, cut.from_bond, price, reachable)
 
 
 CAPACITY_MAX = 2**63 - 1
@@ -324,15 +322,80 @@ CAPACITY_MAX = 2**63 - 1
 changes nothing a node can fund (its debts, in the same units, are far below) and keeps the charge within the bond."""
 
 
+@dataclass(frozen=True)
+class EscalationPrice:
+    """What one validation unit (ppb of a whole validation) of unfunded escalation debt costs a dissenter's bond: a whole
+    validation is ``rate_units × multiplier_ppb / 10**9`` base units. Before ``RULES_ESCALATION_PRICED`` the multiplier is
+    1.0 (10**9): ``network_validation_rate_units`` per validation, what an honest row is paid at multiplier 1.0; from it
+    ``reputation_multiplier_max_ppb``, the most the validators stream pays any row it funds (the payees' own multipliers
+    are computed after ``escalation_paid`` runs, so the bound), so the pool never pays part of a funded escalation.
+
+        capacity(stake) = min(stake × 10**18 // (rate × multiplier), CAPACITY_MAX)     (0 when rate × multiplier = 0)
+        charge(units)   = ceil(units × rate × multiplier / 10**18)
+
+    At multiplier 10**9 these are exactly rules 33-34's ``stake × 10**9 // rate`` and ``ceil(units × rate / 10**9)``
+    (both sides scaled by 10**9), so an old log replays to the same state.
+
+    The charge never exceeds the stake the capacity was counted from: with P = rate × multiplier > 0 and
+    C = capacity(stake) ≤ stake × 10**18 // P, C × P ≤ stake × 10**18; for any units ≤ C, units × P ≤ stake × 10**18, so
+    units × P / 10**18 ≤ stake and its ceiling, an integer no smaller than it by less than 1, is ≤ stake (stake is an
+    integer). ``escalation_paid`` takes at most the capacity from the bond (``from_bond ≤ bond_units``), so
+    ``charge_unfunded``'s invariant (charge ≤ bond + Σ entries) holds (property test: tests/core/test_escalation_priced.py)."""
+
+    rate_units: int
+    multiplier_ppb: int = PPB
+    priced: bool = False  # RULES_ESCALATION_PRICED: the line names the multiplier (before it, rule 33's detail as it was)
+
+    @classmethod
+    def in_force(cls, p: Params, rate_units: int) -> EscalationPrice:
+        """The price under the rules of ``p``: from ``RULES_ESCALATION_PRICED`` at ``reputation_multiplier_max_ppb``, before at 1.0."""
+        if rules_since(p, RULES_ESCALATION_PRICED):
+            return cls(rate_units, p.reputation_multiplier_max_ppb, True)
+        return cls(rate_units)
+
+    @property
+    def per_validation(self) -> int:
+        """rate × multiplier: base units × 10**9 per whole validation."""
+        return self.rate_units * self.multiplier_ppb
+
+    def capacity(self, stake: int) -> int:
+        """Validation units (ppb) ``stake`` base units pay for, rounded down (so ``charge`` stays within the stake)."""
+        price = self.per_validation
+        return min(stake * PPB * PPB // price, CAPACITY_MAX) if price > 0 else 0
+
+    def charge(self, units: int) -> int:
+        """Base units charged for ``units`` validation units, rounded up (the round-up, under one base unit, is the
+        dissenter's: the pool never funds a fraction it was not paid)."""
+        return -(-units * self.per_validation // (PPB * PPB))
+
+    def detail(self) -> dict[str, Any]:
+        """What an ``escalation_unfunded`` line says of the price: the rate, and from ``RULES_ESCALATION_PRICED`` the multiplier."""
+        if not self.priced:
+            return {"rate_units": self.rate_units, "formula": "ceil(validation_units_ppb × rate_units / 1e9)"}
+        return {"rate_units": self.rate_units, "multiplier_ppb": self.multiplier_ppb, "formula": PRICED_FORMULA}
+
+
+PRICED_FORMULA = "ceil(validation_units_ppb × rate_units × multiplier_ppb / 1e18); multiplier_ppb = reputation_multiplier_max_ppb"
+
+
+def bond_capacity(state: State, names: Sequence[str], rate: int | EscalationPrice) -> npt.NDArray[np.int64]:
+    """Each named node's self-bond in validation units (``RULES_ESCALATION_FUNDED``): ``EscalationPrice.capacity`` of it
+    (bond × 10**9 // rate before ``RULES_ESCALATION_PRICED``; rounded down, so the charge never exceeds the bond; at most
+    ``CAPACITY_MAX``); from ``RULES_ESCALATION_UNBONDING`` of the bond + its ``reachable_unbonding`` entries; 0 for a name no
+    longer registered, or at price 0. ``rate``: the price, or a rate priced under the rules in force."""
+    return bond_reach(state, names, rate, np.arange(len(names)))[0]
+
+
 def bond_reach(
-    state: State, names: Sequence[str], rate: int, which: npt.NDArray[np.intp]
+    state: State, names: Sequence[str], rate: int | EscalationPrice, which: npt.NDArray[np.intp]
 ) -> tuple[npt.NDArray[np.int64], dict[int, list[Unbonding]]]:
     """``bond_capacity`` of the names at the indices ``which`` (0 elsewhere: the close reads only the bonds and entries of
     the nodes that owe, ``escalation_paid``), and from ``RULES_ESCALATION_UNBONDING`` each of those registered names' ``reachable_unbonding``
     entries by index (``charge_unfunded`` takes them from there instead of reading them again)."""
+    price = rate if isinstance(rate, EscalationPrice) else EscalationPrice.in_force(state.params, rate)
     capacity = np.zeros(len(names), dtype=np.int64)
     entries: dict[int, list[Unbonding]] = {}
-    if rate <= 0:
+    if price.per_validation <= 0:
         return capacity, entries
     reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)  # from 34 its entries of the epoch count after the bond
     for i in which.tolist():
@@ -343,7 +406,7 @@ def bond_reach(
         if reach:
             entries[i] = reachable_unbonding(state, n)
             bond += sum(u.amount for u in entries[i])
-        capacity[i] = min(bond * PPB // rate, CAPACITY_MAX)
+        capacity[i] = price.capacity(bond)
     return capacity, entries
 
 
@@ -355,23 +418,25 @@ def reachable_unbonding(state: State, node_id: str) -> list[Unbonding]:
     return [u for u in state.unbondings_from(node_id) if u.address == node_id and u.start_tick >= start and u.amount > 0]
 
 
-def unfunded_charge(units: int, rate: int) -> int:
-    """Base units charged for ``units`` validation units of unfunded escalation debt: ceil(units × rate / 10**9) (the
-    round-up, under one base unit, is the dissenter's: the pool never funds a fraction it was not paid)."""
-    return -(-units * rate // PPB)
+def unfunded_charge(units: int, rate: int | EscalationPrice) -> int:
+    """Base units charged for ``units`` validation units of unfunded escalation debt: ``EscalationPrice.charge``; a bare
+    rate is rules 33-34's price, ceil(units × rate / 10**9) (the round-up, under one base unit, is the dissenter's: the
+    pool never funds a fraction it was not paid)."""
+    return (rate if isinstance(rate, EscalationPrice) else EscalationPrice(rate)).charge(units)
 
 
 def charge_unfunded(
-    state: State, names: Sequence[str], from_bond: npt.NDArray[np.int64], rate: int, reachable: Mapping[int, list[Unbonding]]
+    state: State, names: Sequence[str], from_bond: npt.NDArray[np.int64], price: EscalationPrice, reachable: Mapping[int, list[Unbonding]]
 ) -> None:
     """Move each node's unfunded escalation charge from its self-bond to pool:network_incentives, line ``escalation_unfunded``;
     from ``RULES_ESCALATION_UNBONDING`` what the bond cannot pay from its ``reachable_unbonding`` entries, oldest first (the
     line names each piece: ``from_bond_units``, ``from_unbonding``). ``reachable``: those entries by name index as
-    ``bond_reach`` read them in the same step (nothing between moves an unbonding entry)."""
+    ``bond_reach`` read them in the same step (nothing between moves an unbonding entry). ``price``: the one ``bond_reach``
+    counted the capacity with (so the charge is within the bond and entries: ``EscalationPrice``)."""
     reach = rules_since(state.params, RULES_ESCALATION_UNBONDING)
     for i in np.flatnonzero(from_bond).tolist():
         node_id, units = names[i], int(from_bond[i])
-        amount = unfunded_charge(units, rate)
+        amount = price.charge(units)
         position = stake_account(node_id, node_id)
         bond = state.ledger.balance(position)
         entries = reachable[i] if reach else []
@@ -389,12 +454,7 @@ def charge_unfunded(
             taken += piece
             pieces.append({"unbonding_id": u.id, "unbonding_start_tick": u.start_tick, "amount_units": piece})
         invariant(taken == amount, f"escalation charge of {node_id}: {taken} taken of {amount}")
-        detail: dict[str, Any] = {
-            "validation_units_ppb": units,
-            "rate_units": rate,
-            "formula": "ceil(validation_units_ppb × rate_units / 1e9)",
-            "from": position,
-        }
+        detail: dict[str, Any] = {"validation_units_ppb": units, **price.detail(), "from": position}
         if reach:  # the bond's part and each unbonding entry's piece (rule 34)
             detail |= {"from_bond_units": min(amount, bond), "from_unbonding": pieces}
         state.earnings.append(EarningItem(node_id, Stream.ESCALATION_UNFUNDED, -amount, detail))

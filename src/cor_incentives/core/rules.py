@@ -238,6 +238,11 @@ RULE_VERSIONS: dict[int, str] = {
     "entries from its node started in the epoch being closed (oldest first), so unbonding at the epoch's last tick and "
     "cancelling after the close no longer escapes it; 33 charged the bond at the close only (attack escalation_unbond_dodge: "
     "the bloc charged nothing, honest validators' pay per unit of work -10.3 %)",
+    35: "(RULES_ESCALATION_PRICED) the escalation charge of rules 33-34 prices a validation at the most a payee can be paid "
+    "for it, network_validation_rate_units x reputation_multiplier_max_ppb (a bond counts (bond + entries) x 10**18 // "
+    "(rate x max) validation units, the charge is ceil(units x rate x max / 10**18)), so the pool never pays part of a "
+    "funded escalation; 33-34 priced it at multiplier 1.0 while the honest rows it funds are paid at their reputation "
+    "multipliers (escalation_cartel: the validators stream paid +17.4 % against the twin net of the cartel's charges)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -376,6 +381,16 @@ reaches the same kind of stake (entries started after the offence). The operator
 (``stake.redelegate`` refuses ``self_delegation``), so no redelegation is reached. Earlier (33): only the bond at the close
 was charged, so a dissenter that unbonded its bond at the epoch's last tick and cancelled the entry after the close was
 charged nothing (attack escalation_unbond_dodge: honest validators' pay per unit of work -10.3 %)."""
+RULES_ESCALATION_PRICED = 35
+"""The charge of ``RULES_ESCALATION_FUNDED`` (and ``RULES_ESCALATION_UNBONDING``'s reach) prices one whole validation at
+``network_validation_rate_units × reputation_multiplier_max_ppb / 10**9`` base units, the most the stream can pay an honest
+row it funds (the multipliers themselves are computed after ``escalation_paid`` runs, so the bound, not the payees'
+actual multipliers): a bond and its reachable entries count ``(bond + Σ entries) × 10**18 // (rate × max)`` validation
+units and the charge is ``ceil(units × rate × max / 10**18)`` (core/rewards.py ``EscalationPrice``); what the dissenter
+pays beyond its payees' multipliers (at most max / actual − 1) stays in pool:network_incentives, nothing is burned.
+Earlier (33-34): at multiplier 1.0, ``bond × 10**9 // rate`` and ``ceil(units × rate / 10**9)``, so the pool still paid
+part of every funded escalation (escalation_cartel: the validators stream paid +17.4 % against the honest twin net of the
+cartel's bond charges, seeds 1-5; unfunded_escalation +6.4 %)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole
