@@ -265,6 +265,7 @@ ESCALATION_SHARE_RULES = 29  # *Validator pay*: from this rule version a network
 ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalation is paid by the reports that made it
 ESCALATION_FUNDED_RULES = 33  # *Validator pay*: from this rule version what a dissenter's rows cannot pay comes from its bond
 ESCALATION_UNBONDING_RULES = 34  # *Validator pay*: from this rule version the charge reaches its unbonding entries of the epoch
+ESCALATION_PRICED_RULES = 35  # *Validator pay*: from this rule version a funded validation costs rate × reputation_multiplier_max_ppb
 PANEL_WEIGHTS_RULES = 32  # *Consensus*: from this rule version a task view carries each reporting validator's ``weight``
 
 
@@ -324,6 +325,16 @@ def miner_rows(tasks: list[dict[str, Any]], p: dict[str, Any], constants: dict[s
                 )
             )
     return rows
+
+
+def escalation_charge(units: int, p: dict[str, Any]) -> int:
+    """*An escalation a dissenter cannot pay for is charged to its bond (rule 33)*: ceil(units × rate / 1e9), rate =
+    network_validation_rate_units; from rule 35 (*… priced at the most a payee can be paid*) ceil(units × rate ×
+    reputation_multiplier_max_ppb / 1e18). The parameters from the published params, not from the line."""
+    rate = _int(p.get("network_validation_rate_units", 0))
+    if p.get("rule_version", 1) >= ESCALATION_PRICED_RULES:
+        return -(-(units * rate * _int(p["reputation_multiplier_max_ppb"])) // (PPB * PPB))
+    return -(-(units * rate) // PPB)
 
 
 def validator_rows(tasks: list[dict[str, Any]], p: dict[str, Any], bond: dict[str, int] | None = None, r: Report | None = None) -> list[Row]:
@@ -1112,12 +1123,11 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
     # checks fail only where money moved by counts other than the recomputed ones
     tasks = [t | recounted[t["id"]] if t["id"] in recounted else t for t in tasks]
     m_rows = miner_rows(tasks, p, constants)
-    rate = p.get("network_validation_rate_units", 0)
     bond: dict[str, int] = {}
     for x in lines_of(epoch_json, "escalation_unfunded"):  # rule 33: the units each charge paid, checked against its amount
         units = _int(x["detail"]["validation_units_ppb"])
         bond[x["address"]] = bond.get(x["address"], 0) + units
-        r.check("escalation_unfunded.amount", x["address"], -(-(units * rate) // PPB), -_int(x["amount_units"]))
+        r.check("escalation_unfunded.amount", x["address"], escalation_charge(units, p), -_int(x["amount_units"]))
         audit_charge_pieces(r, x, epoch_json, p.get("rule_version", 1) >= ESCALATION_UNBONDING_RULES)
     v_rows = validator_rows(tasks, p, bond, r)
     miner_rewards = audit_work_stream(r, epoch_json, "miners", "miner_work", m_rows, p, "network_work_rate_units", "user_task_bonus_fee_bps")
@@ -1175,8 +1185,8 @@ def audit_epoch(bundle: dict[str, Any]) -> Report:
         "offence, the penalty against the role minimums and the total against min(penalty, slashable))",
         "the self-bond at the close behind an escalation_unfunded charge (rule 33) and, from rule 34, the unbonding entries its "
         "pieces name: its validation_units_ppb taken from the line, checked to be at most what the dissenter's rows could not "
-        "pay and its amount against ceil(units × rate / 1e9); the pieces checked to add up to it, from entries started in the "
-        "epoch, oldest first",
+        "pay and its amount against ceil(units × rate / 1e9) (from rule 35 ceil(units × rate × reputation_multiplier_max_ppb / 1e18)); "
+        "the pieces checked to add up to it, from entries started in the epoch, oldest first",
         "which counted offences the allowance forgave (rule version 7 on: no slash record; cor verify replays the counters)",
         "a new node's starting reputation (reputation_start_ppb): only checked to be at most reputation_initial_ppb and, from rule "
         "version 13, at least min(reputation_initial_ppb, reputation_newcomer_floor_ppb)",

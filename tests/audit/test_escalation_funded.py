@@ -12,6 +12,7 @@ import pytest
 
 from cor_incentives import auditor
 from cor_incentives.app.published import published_getter
+from cor_incentives.core.rules import RULES_ESCALATION_UNBONDING
 from cor_incentives.core.staking import stake_account
 from cor_incentives.core.units import PPB
 from support.family_world import family_world
@@ -19,7 +20,8 @@ from support.family_world import family_world
 
 @pytest.fixture(scope="module")
 def world():
-    return family_world("unfunded_escalation")
+    # rule 34: the charge at multiplier 1.0 (rule 35's price: tests/audit/test_escalation_priced.py)
+    return family_world("unfunded_escalation", rule_version=RULES_ESCALATION_UNBONDING)
 
 
 def charges(epoch: dict) -> list[dict]:
