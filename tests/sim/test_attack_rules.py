@@ -4,7 +4,7 @@ holds prune in both worlds; the knob's doc names both versions. Every family wit
 
 import pytest
 
-from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_SESSION_BOUND, RULES_TASK_STUB
+from cor_incentives.core.rules import LATEST, RULE_VERSIONS, RULES_ESCALATION_PRICED, RULES_ESCALATION_SHARE, RULES_SESSION_BOUND, RULES_TASK_STUB
 from cor_incentives.sim.attacks import FAMILIES
 from cor_incentives.sim.attacks.common import PRUNED, Rules, rule_before
 
@@ -19,6 +19,7 @@ TWO_WAY = PRUNING + (
     "newcomer_griefing",
     "escalation_cartel",
     "community_one_point",
+    "unfunded_escalation",
 )
 
 
@@ -46,10 +47,27 @@ def test_params_and_knob():
 def test_each_family_runs_the_current_rules_or_the_one_before(name):
     f = FAMILIES[name]
     (knob,) = [k for k in f.knobs if k.name == "rules"]
-    new, old = knob.choices
-    assert knob.default == new and old.startswith("before_")
+    new, *olds = knob.choices  # (escalation_cartel: rule 35's before_priced, then rule 29's before_shared)
+    assert knob.default == new and olds and all(old.startswith("before_") for old in olds)
     for twin in (False, True):
-        now, then = f.scenario(f.resolve({}), twin).params, f.scenario(f.resolve({"rules": old}), twin).params
-        assert "rule_version" not in now and then["rule_version"] < LATEST  # (a scenario without one runs LATEST)
-        assert {a: b for a, b in then.items() if a != "rule_version"} == now  # nothing else differs
-        assert now.get("prune_closed_records") == (1 if name in PRUNING else None)
+        now = f.scenario(f.resolve({}), twin).params
+        assert "rule_version" not in now and now.get("prune_closed_records") == (1 if name in PRUNING else None)
+        versions = []
+        for old in olds:
+            then = f.scenario(f.resolve({"rules": old}), twin).params
+            assert then["rule_version"] < LATEST  # (a scenario without one runs LATEST)
+            assert {a: b for a, b in then.items() if a != "rule_version"} == now  # nothing else differs
+            versions.append(then["rule_version"])
+        assert versions == sorted(versions, reverse=True) and len(set(versions)) == len(versions)  # newest defence first
+
+
+def test_a_knob_over_two_defences_runs_the_rule_before_each():
+    shared = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
+    r = Rules(RULES_ESCALATION_PRICED, "priced", "before_priced", (shared,))
+    k = r.knob("at the max", "at 1.0", "a whole validation each")
+    assert (k.default, k.choices) == ("priced", ("priced", "before_priced", "before_shared"))
+    assert k.doc == ("the rules: priced (rule 35: at the max) or before_priced (rule 34: at 1.0) or before_shared (rule 28: a whole validation each)")
+    assert r.params({"rules": "priced"}) == {}
+    assert r.params({"rules": "before_priced"}) == {"rule_version": rule_before(RULES_ESCALATION_PRICED)}
+    assert r.params({"rules": "before_shared"}) == {"rule_version": rule_before(RULES_ESCALATION_SHARE)}
+    assert r.knob("x").doc.endswith("or before_shared (rule 28)")

@@ -7,7 +7,7 @@ once (its escalation rounds share what its first round left): the cartel earns l
 escalate pay for it (their row of the task counts 0, and the escalation's pay beyond what the first round left is cut
 from their other validations): the cartel's escalation seats earn at most what its own dissenters pay, so it loses more."""
 
-from cor_incentives.sim.attacks import Attack, evaluate
+from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
 
 
 def test_under_rule_28_manufactured_escalations_pay_the_cartel_and_drain_the_pool():
@@ -35,6 +35,23 @@ def test_under_rule_31_the_dissenters_pay_for_the_escalations_and_the_cartel_los
     assert m["cartel_bond_charged"] > 0
     # (net within 20 %: the bonds pay rate × 1.0 per validation funded, the rows are paid at their multipliers)
     assert m["stream_paid"] - m["cartel_bond_charged"] < m["twin_stream_paid"] * 120 // 100
+
+
+def test_under_rule_35_the_pool_pays_almost_none_of_the_escalations_the_cartel_funds():
+    """Rule 34 (before_priced) charged the cartel's bonds at multiplier 1.0 per validation they funded, while the stream
+    paid the honest rows at their multipliers (up to 1.5): the stream net of the charges +17.4 % against the twin over
+    seeds 1-5. Rule 35 charges at reputation_multiplier_max_ppb: +2.3 % (what stays: the escalations' reputation
+    observations and the first rounds' leftovers, not a funded validation). Here seeds 1-2: +17.19 % → +2.17 %."""
+    attacks = [Attack("priced", "escalation_cartel"), Attack("before_priced", "escalation_cartel", {"rules": "before_priced"})]
+    now, before = evaluate_many(attacks, seeds=(1, 2), workers=1)
+    assert now["books"]["ok"] and before["books"]["ok"]
+    m, b = now["measured"], before["measured"]
+    assert now["knobs"]["rules"] == "priced" and before["knobs"]["rules"] == "before_priced"
+    assert m["twin_bond_charged"] == b["twin_bond_charged"] == 0 and m["bond_charged"] == m["cartel_bond_charged"] > b["cartel_bond_charged"]
+    assert m["stream_net_excess"] == round((m["stream_paid"] - m["bond_charged"]) / m["twin_stream_paid"] - 1, 4)
+    assert b["stream_net_excess"] == 0.1719 and m["stream_net_excess"] == 0.0217  # (seeds 1-2)
+    assert m["stream_net_excess"] < b["stream_net_excess"] / 3
+    assert now["gain"] < before["gain"] < 0  # the cartel loses more (its charges are higher)
 
 
 def test_under_rule_30_the_cartel_earns_less_than_in_its_twin():

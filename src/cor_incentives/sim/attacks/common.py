@@ -88,23 +88,27 @@ class Rules:
     rule: int
     new: str
     old: str
+    earlier: tuple[Rules, ...] = ()  # a family's earlier defences, newest first: each one's ``old`` is a choice too
 
     @property
     def before(self) -> int:
         return rule_before(self.rule)
 
-    def knob(self, new_does: str = "", old_does: str = "", *, doc: str = "") -> Knob:
-        """The knob; its doc names each choice's rule version and what it does (or is ``doc`` as given)."""
-        old = f"rule {self.before}: {old_does}" if old_does else f"rule {self.before}"
-        doc = doc or f"the rules: {self.new} (rule {self.rule}: {new_does}) or {self.old} ({old})"
-        return Knob("rules", self.new, doc, choices=(self.new, self.old))
+    def knob(self, new_does: str = "", old_does: str = "", *earlier_does: str, doc: str = "") -> Knob:
+        """The knob; its doc names each choice's rule version and what it does (or is ``doc`` as given); ``earlier_does``:
+        what each of ``earlier``'s old choices does."""
+        olds = [(self.old, self.before, old_does)] + [(e.old, e.before, d) for e, d in zip(self.earlier, earlier_does + ("",) * len(self.earlier))]
+        said = " or ".join(f"{name} (rule {v}: {does})" if does else f"{name} (rule {v})" for name, v, does in olds)
+        doc = doc or f"the rules: {self.new} (rule {self.rule}: {new_does}) or {said}"
+        return Knob("rules", self.new, doc, choices=(self.new, self.old, *(e.old for e in self.earlier)))
 
     def params(self, k: Knobs, *, pruned: bool = False, **more: Any) -> dict[str, Any]:
         """Core parameters of a world with the rules ``k`` chooses: ``PRUNED`` if ``pruned``, then ``more``, then the
-        old choice's ``rule_version`` (nothing for the current rules)."""
+        old choice's ``rule_version`` (nothing for the current rules): the last rule before the defence it names."""
         out = {**(PRUNED if pruned else {}), **more}
-        if k["rules"] == self.old:
-            out["rule_version"] = self.before
+        for step in (self, *self.earlier):
+            if k["rules"] == step.old:
+                out["rule_version"] = step.before
         return out
 
 

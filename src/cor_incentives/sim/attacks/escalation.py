@@ -22,7 +22,11 @@ escalation_cartel  Until rule 29 every validator of every round of a task had a 
                    default rules) the escalation rows are paid their agreement and the reports that made the task
                    escalate pay for them (the cartel's dissenters: their row of the task counts 0, and what the
                    escalation earns beyond the first round's leftover is cut from their other validations); rule 30
-                   runs with the core parameter ``rule_version`` = 30 (tests/sim/test_sim_escalation_cartel.py).
+                   runs with the core parameter ``rule_version`` = 30 (tests/sim/test_sim_escalation_cartel.py). From
+                   rule 33 what their validations cannot pay is charged to their bonds, and from rule 35
+                   (``RULES_ESCALATION_PRICED``, the default ``priced``) at ``reputation_multiplier_max_ppb`` per
+                   validation, the most a payee is paid; ``rules`` = ``before_priced`` runs rule 34 (at 1.0). Also
+                   measured: ``stream_net_excess``, the stream's pay net of every bond charge against the twin's.
 
 median_skew        Rule 31 names as an escalation's dissenters (who pay for it: ``Task.dissenters``) the reports past
                    ``dissent_bound_ppb`` from the whole panel's first median, the lower stake-weighted median. A bloc
@@ -51,7 +55,10 @@ unfunded_escalation  Rule 31 makes an escalation's dissenters pay what its later
                    paid from their bonds (``escalation_unfunded`` lines). Rule 33 (``RULES_ESCALATION_FUNDED``, the
                    default rules ``funded``) charges what the rows cannot pay to the dissenter's self-bond and funds
                    the escalation with it; knob ``rules`` = ``before_funded`` runs rule 32
-                   (tests/sim/test_sim_unfunded_escalation.py). Knob ``unbond`` = ``last_tick``: the bloc unbonds its whole
+                   (tests/sim/test_sim_unfunded_escalation.py). Rule 35 (``RULES_ESCALATION_PRICED``, the default
+                   ``priced``) charges a funded validation at ``reputation_multiplier_max_ppb``, the most its payee is
+                   paid (``before_priced``: rule 34, at 1.0); ``stream_net_excess`` is the validators stream's pay net
+                   of every bond charge against the twin's. Knob ``unbond`` = ``last_tick``: the bloc unbonds its whole
                    self-bond at each epoch's last tick before the close and cancels the entry at the next epoch's first
                    tick (before its first round is drawn): the dodge of a charge read from the bond at the close.
 
@@ -68,7 +75,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.records import TaskKind
-from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_SHARE, RULES_ESCALATION_UNBONDING
+from ...core.rules import RULES_ESCALATION_FUNDED, RULES_ESCALATION_PRICED, RULES_ESCALATION_SHARE, RULES_ESCALATION_UNBONDING
 from ...core.streams import Stream
 from ...core.units import COR
 from ...core.validation import dissenters
@@ -80,9 +87,14 @@ from .common import Rules, final_state, made, node, pct, population_scenario
 from .slashing import Watch
 from .validators import PPB, _node_totals, honest_rate_changes
 
-RULES = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
+SHARED = Rules(RULES_ESCALATION_SHARE, "shared", "before_shared")
 FUNDED = Rules(RULES_ESCALATION_FUNDED, "funded", "before_funded")
 REACH = Rules(RULES_ESCALATION_UNBONDING, "reach", "before_reach")
+# rule 35 prices the charge at reputation_multiplier_max_ppb: escalation_cartel's and unfunded_escalation's ``rules`` knob
+# runs it (priced), rule 34 (before_priced), or the rule before the family's first defence
+CARTEL_RULES = Rules(RULES_ESCALATION_PRICED, "priced", "before_priced", (SHARED,))
+UNFUNDED_RULES = Rules(RULES_ESCALATION_PRICED, "priced", "before_priced", (FUNDED,))
+PRICED_DOES = ("a funded validation charged at rate × reputation_multiplier_max_ppb", "charged at rate × 1.0")
 UNBOND = Knob(
     "unbond",
     "no",
@@ -92,11 +104,20 @@ UNBOND = Knob(
 )
 
 
-def bond_charged(state: Any, result: RunResult, names: set[str]) -> int:
-    """What ``names`` paid from their self-bonds for escalations their validations could not pay (rule 33's
-    ``escalation_unfunded`` lines, base units; money to pool:network_incentives, not counted in the stream's income)."""
-    mine = {info.address for n, info in result.nodes.items() if n in names}
+def bond_charged(state: Any, result: RunResult, names: set[str] | None = None) -> int:
+    """What ``names`` (None: every node) paid from their self-bonds for escalations their validations could not pay (rule
+    33's ``escalation_unfunded`` lines, base units; money to pool:network_incentives, not counted in the stream's income)."""
+    mine = {info.address for n, info in result.nodes.items() if names is None or n in names}
     return -sum(i.amount for r in state.epochs.values() for i in r.items if i.stream == Stream.ESCALATION_UNFUNDED and i.address in mine)
+
+
+def net_excess(paid: int, charged: int, twin_paid: int, twin_charged: int) -> float | None:
+    """What the validators stream cost the pool beyond its twin's: (paid − charged) ÷ (twin's paid − twin's charged) − 1, the
+    charges (``escalation_unfunded``, bonds → pool:network_incentives) netted off each world's pay (None: a twin that paid
+    nothing net), rounded to 4 places. Rule 35 prices the charge at the most a payee can be paid, so the pool pays none of
+    a funded escalation: what stays is the first round's leftover and the escalations' reputation observations."""
+    twin = twin_paid - twin_charged
+    return round((paid - charged) / twin - 1, 4) if twin > 0 else None
 
 
 class EscalationCartel(Family):
@@ -109,11 +130,12 @@ class EscalationCartel(Family):
         "3 of the 10 validators move one quality past dissent_bound_ppb in the first round of every network task they are "
         "drawn for (no offence), so it escalates to the other validators; rule 29 pays a task's validations once: its escalation "
         "rounds share what its first round left; from rule 31 (the default) the reports that made it escalate pay for it. Knob "
-        "rules=before_shared runs rule 28, under which each round's row earned a whole validation"
+        "rules=before_shared runs rule 28, under which each round's row earned a whole validation; rules=before_priced runs rule "
+        "34, under which the dissenters' bonds paid a funded validation at multiplier 1.0 while its payees were paid at theirs"
     )
     gain_unit = "the cartel's validators-stream income (net of its escalation charges to its bonds, rule 33) beyond the twin's ÷ the twin's"
     knobs = (
-        RULES.knob("an escalation shares what the first round left", "every round's row earns a whole validation"),
+        CARTEL_RULES.knob(*PRICED_DOES, "every round's row earns a whole validation"),
         Knob("coalition", 3, "dissenting validators (the first of the population's 10, 9 000-11 000 COR each)", 1, 9),
         Knob("tasks", 20, "user and network tasks per epoch each", 1, 100),
         Knob("epochs", 4, "epochs run", 2, 20),
@@ -124,9 +146,8 @@ class EscalationCartel(Family):
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         vals = validators() if twin else validators("dissenter", int(k["coalition"]), options={"on": "network"})
-        return population_scenario(
-            self.world_name(twin), int(k["epochs"]), nodes=miners(("honest", 10)) + vals + ROUTER, params=RULES.params(k), tasks=int(k["tasks"])
-        )
+        nodes = miners(("honest", 10)) + vals + ROUTER
+        return population_scenario(self.world_name(twin), int(k["epochs"]), nodes=nodes, params=CARTEL_RULES.params(k), tasks=int(k["tasks"]))
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return Watch()
@@ -142,6 +163,7 @@ class EscalationCartel(Family):
         network = [t for t in state.tasks.values() if t.kind == TaskKind.NETWORK]
         return {
             "cartel_bond_charged": bond_charged(state, result, attackers),
+            "bond_charged": bond_charged(state, result),  # every node's (the cartel's, and in either world an honest dissenter's)
             "cartel_income": total([n for n in vals if n in attackers], "network"),
             "others_income": total([n for n in vals if n not in attackers], "network"),
             "cartel_slashed": total([n for n in vals if n in attackers], "slashes"),
@@ -170,7 +192,13 @@ class EscalationCartel(Family):
             "twin_escalated": s(twin, "escalated"),
             "cartel_slashed": s(attack, "cartel_slashed"),
             "cartel_bond_charged": s(attack, "cartel_bond_charged"),  # rule 33: to pool:network_incentives, funding the escalations
+            "bond_charged": s(attack, "bond_charged"),
+            "twin_bond_charged": s(twin, "bond_charged"),
         }
+        # the pool's cost: the stream's pay net of every bond charge, against the twin's
+        measured["stream_net_excess"] = net_excess(
+            measured["stream_paid"], measured["bond_charged"], measured["twin_stream_paid"], measured["twin_bond_charged"]
+        )
         cor = lambda x: f"{x / COR:,.2f}"  # noqa: E731
         return Verdict(
             gain,
@@ -179,7 +207,8 @@ class EscalationCartel(Family):
             f"{measured['escalated']} of {measured['network_tasks']} network tasks escalated (twin: {measured['twin_escalated']}); cartel "
             f"{cor(cartel)} COR from the validators stream net of {cor(measured['cartel_bond_charged'])} its bonds paid for escalations, "
             f"against the twin's {cor(twin_cartel)}, the others {cor(others)} against {cor(twin_others)}; the stream paid "
-            f"{cor(measured['stream_paid'])} against {cor(measured['twin_stream_paid'])}; cartel slashed "
+            f"{cor(measured['stream_paid'])} against {cor(measured['twin_stream_paid'])}, net of the bonds' charges "
+            f"{pct(measured['stream_net_excess'])} against the twin; cartel slashed "
             f"{cor(measured['cartel_slashed'])}",
         )
 
@@ -341,12 +370,14 @@ class UnfundedEscalation(Family):
         "validator-00..01 (20 % of validator stake) report quality 1.0 and distance 0.03 for every miner of every task (10 honest "
         "miners): the tasks they are drawn for escalate and they are named dissenters, so every row of theirs counts 0 and they "
         "have no validations to pay for the escalations with; rule 33 (the default) charges what they owe to their self-bond "
-        "and funds the escalations with it. Knob rules=before_funded runs rule 32, under which the escalations stayed "
-        "short-funded and the honest validators they drew did the extra work for ~what the first round left"
+        "and funds the escalations with it, from rule 35 (the default) at the most a payee can be paid. Knob rules=before_funded "
+        "runs rule 32, under which the escalations stayed short-funded and the honest validators they drew did the extra work "
+        "for ~what the first round left; rules=before_priced runs rule 34, under which a funded validation was charged at "
+        "multiplier 1.0"
     )
     gain_unit = "the largest fall of an honest validator's pay per unit of network work against the twin (0 when none falls)"
     knobs = (
-        FUNDED.knob("what the rows cannot pay is charged to the self-bond", "the escalations stay short-funded"),
+        UNFUNDED_RULES.knob(*PRICED_DOES, "the escalations stay short-funded"),
         Knob("count", 2, "dissenting validators (validator-00..; 2 hold 20 % of validator stake)", 1, 5),
         Knob("epochs", 10, "epochs run", 1, 30),
         UNBOND,
@@ -367,7 +398,7 @@ class UnfundedEscalation(Family):
         return s.honest_twin() if twin else s
 
     def params(self, k: Knobs) -> dict[str, Any]:
-        return FUNDED.params(k)
+        return UNFUNDED_RULES.params(k)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         if k["unbond"] == "last_tick" and not twin:
@@ -408,13 +439,21 @@ class UnfundedEscalation(Family):
         def paid(rows: list[dict[str, Any]], mine: bool) -> int:
             return sum(v for r in rows for n, v in r["charged"].items() if (n in bloc) == mine)
 
+        def stream(rows: list[dict[str, Any]]) -> int:  # the validators stream's pay (validator_work, through commission and stake)
+            return sum(t["network"] for r in rows for n, t in r["nodes"].items() if r["roles"].get(n) == "validator")
+
+        charged, twin_charged = paid(attack, True) + paid(attack, False), paid(twin, True) + paid(twin, False)
+
         measured: dict[str, Any] = {
             "largest_drop": drop,
             "largest_gain": max(moves, default=0.0),
             "honest_rate_change": changes,
             "bloc_bond_charged": str(paid(attack, True)),
             "honest_bond_charged": str(paid(attack, False)),
-            "twin_bond_charged": str(paid(twin, True) + paid(twin, False)),
+            "twin_bond_charged": str(twin_charged),
+            "stream_paid": str(stream(attack)),
+            "twin_stream_paid": str(stream(twin)),
+            "stream_net_excess": net_excess(stream(attack), charged, stream(twin), twin_charged),
             "escalated": sum(r["escalated"] for r in attack),
             "twin_escalated": sum(r["escalated"] for r in twin),
             "network_tasks": sum(r["network_tasks"] for r in attack),
@@ -431,7 +470,8 @@ class UnfundedEscalation(Family):
             f"{int(k['count'])} dissenting validators: honest validators' pay per unit of network work {pct(drop)} to "
             f"{pct(measured['largest_gain'])} against the twin; the bloc paid {cor(measured['bloc_bond_charged'])} COR from its bonds, "
             f"honest validators {cor(measured['honest_bond_charged'])}; {measured['escalated']} of {measured['network_tasks']} "
-            f"network tasks escalated (twin: {measured['twin_escalated']})"
+            f"network tasks escalated (twin: {measured['twin_escalated']}); the validators stream paid {cor(measured['stream_paid'])} COR "
+            f"against the twin's {cor(measured['twin_stream_paid'])}, net of the bonds' charges {pct(measured['stream_net_excess'])}"
             + (
                 f"; {measured['unbonds']} last-tick unbonds, {measured['cancels']} cancels, {cor(measured['charged_from_unbonding'])} "
                 "COR of the charges from unbonding entries"
