@@ -64,7 +64,7 @@ DOC_SECTIONS = {
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
     "Validators: what they report and how it is scored": "9eebfe22c11f9eb2ce1e6f6a51ed3d0efdfa2d52d13b5e5149bc3f622de9ce3a",
-    "Validator pay": "a383edb986be52113b007931db1994bf0e9d47598fbb166883b382218cd7436b",
+    "Validator pay": "ece63b02942620d81a3bfd4659f1f7a04afaf4050fd7d3cb61a84feeacc89ac0",
 }
 
 BPS = 10_000

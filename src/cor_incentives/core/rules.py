@@ -242,7 +242,8 @@ RULE_VERSIONS: dict[int, str] = {
     "for it, network_validation_rate_units x reputation_multiplier_max_ppb (a bond counts (bond + entries) x 10**18 // "
     "(rate x max) validation units, the charge is ceil(units x rate x max / 10**18)), so the pool never pays part of a "
     "funded escalation; 33-34 priced it at multiplier 1.0 while the honest rows it funds are paid at their reputation "
-    "multipliers (escalation_cartel: the validators stream paid +17.4 % against the twin net of the cartel's charges)",
+    "multipliers (escalation_cartel: the validators stream paid +17.4 % against the twin net of the cartel's charges; under "
+    "35 +2.3 %)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -389,8 +390,9 @@ actual multipliers): a bond and its reachable entries count ``(bond + Σ entries
 units and the charge is ``ceil(units × rate × max / 10**18)`` (core/rewards.py ``EscalationPrice``); what the dissenter
 pays beyond its payees' multipliers (at most max / actual − 1) stays in pool:network_incentives, nothing is burned.
 Earlier (33-34): at multiplier 1.0, ``bond × 10**9 // rate`` and ``ceil(units × rate / 10**9)``, so the pool still paid
-part of every funded escalation (escalation_cartel: the validators stream paid +17.4 % against the honest twin net of the
-cartel's bond charges, seeds 1-5; unfunded_escalation +6.4 %)."""
+part of every funded escalation, the payees being paid at their reputation multipliers (the validators stream net of the
+bond charges against the honest twin, ``stream_net_excess``, seeds 1-5: escalation_cartel +17.39 %, under 35 +2.34 %;
+unfunded_escalation +6.41 %, under 35 +1.99 %)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole
