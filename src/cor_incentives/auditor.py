@@ -63,7 +63,7 @@ DOC_SECTIONS = {
     "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "9eebfe22c11f9eb2ce1e6f6a51ed3d0efdfa2d52d13b5e5149bc3f622de9ce3a",
+    "Validators: what they report and how it is scored": "69aac9e1f0c27373c6cfb61e7bd5d6f44816e41598b2ba89ef86dedd1c207f3b",
     "Validator pay": "ece63b02942620d81a3bfd4659f1f7a04afaf4050fd7d3cb61a84feeacc89ac0",
 }
 
