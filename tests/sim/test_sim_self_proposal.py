@@ -31,8 +31,8 @@ def test_under_rule_29_a_decisive_vote_earns_the_whale_its_stake_share_and_no_mo
     no = evaluate(Attack("s", "self_proposal", {"change": "other", "vote": "no"}), seeds=(1,))
     m = no["measured"]
     # (stake share 0.400284 from rule 33: the validators whose escalations their bonds paid for hold a little less stake;
-    # below 0.4001 through 32)
-    assert no["passed"] and 0.399 < m["share_of_stream"] <= m["stake_share"] < 0.4003
+    # below 0.4001 through 32; 0.400851 from 35, whose charge prices a funded validation at 1.5 x the rate)
+    assert no["passed"] and 0.399 < m["share_of_stream"] <= m["stake_share"] < 0.4010
     old = evaluate(Attack("s", "self_proposal", OLD | {"change": "other", "vote": "no"}), seeds=(1,))
     assert old["measured"]["share_of_stream"] == 1.0 and not old["passed"]  # 28: the voters' weight only
 
@@ -40,7 +40,13 @@ def test_under_rule_29_a_decisive_vote_earns_the_whale_its_stake_share_and_no_mo
 def test_with_real_proposals_the_whale_earns_what_its_honest_twin_earns():
     r = evaluate(Attack("s", "self_proposal", {"real": "yes", "change": "other", "vote": "no"}), seeds=(1,))
     m = r["measured"]
-    assert r["passed"] and m["share_of_stream"] == m["twin_share_of_stream"] and 0.399 < m["share_of_stream"] <= m["stake_share"]
+    assert r["passed"] and 0.399 < m["share_of_stream"] <= m["stake_share"]
+    # what its twin earns, to 0.1 % of the stream: the two worlds' draws differ (the whale's keys and votes are other
+    # events), so their honest escalations differ, and an honest dissenter short of rows is charged to its bond in one
+    # world and not, or another amount, in the other: the validators' stake, so all the aged stake the share is of,
+    # differs a little (seed 1: through 34 the worlds' charges first differed at epoch 5 and the shares came out equal;
+    # under 35 at epoch 2: 0.400709 against 0.400630)
+    assert abs(m["share_of_stream"] - m["twin_share_of_stream"]) < 0.001
 
 
 def test_one_key_is_capped_and_more_keys_earn_no_more_under_29():
