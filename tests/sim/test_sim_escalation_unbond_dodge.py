@@ -8,6 +8,7 @@ in the epoch after the bond.
 The numbers are the 5-seed totals of `cor simulate --attack escalation_unbond_dodge` and its knob variant (10 epochs),
 and of unfunded_escalation without the dodge (its test pins it: bloc charged 24 495.91 COR, largest drop +2.4 %)."""
 
+from cor_incentives.core.rules import RULES_ESCALATION_UNBONDING
 from cor_incentives.sim.attacks import Attack, evaluate_many
 
 SEEDS = (1, 2, 3, 4, 5)
@@ -15,7 +16,10 @@ SEEDS = (1, 2, 3, 4, 5)
 
 def test_the_last_tick_unbond_escapes_the_charge_under_rule_33_and_not_under_34():
     old = Attack("escalation_unbond_dodge_rule_33", "escalation_unbond_dodge", {"rules": "before_reach"})
-    now, before = evaluate_many([Attack("escalation_unbond_dodge", "escalation_unbond_dodge"), old], seeds=SEEDS, workers=1)
+    # rule 34 itself: the default rules (35) price the charge at reputation_multiplier_max_ppb, which moves every figure
+    # below (tests/core/test_escalation_priced.py runs the dodge under 35)
+    rule_34 = Attack("escalation_unbond_dodge", "escalation_unbond_dodge", params={"rule_version": RULES_ESCALATION_UNBONDING})
+    now, before = evaluate_many([rule_34, old], seeds=SEEDS, workers=1)
     assert now["books"]["ok"] and before["books"]["ok"]
     m, b = now["measured"], before["measured"]
     # the dodge ran the same in both worlds: 2 operators x 10 closes unbonded, 2 x 9 next epochs cancelled, none refused
