@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,7 @@ from .epoch_rows import (
 from .errors import invariant
 from .journal import Writes
 from .ledger import NETWORK_INCENTIVES_POOL, STAKING_POOL
+from .params import Params
 from .records import EarningItem, Node, TaskKind, Unbonding, ValidationRow, WorkRow, new_earning
 from .rules import (
     RULES_EPOCH_DOCUMENT,
@@ -85,9 +86,6 @@ from .staking import NodePay, accrue_nodes, change_stake, stake_account
 from .state import State
 from .streams import NOT_DRAWN_MODELS, NOT_DRAWN_ROUTER, NOT_DRAWN_UNSELECTABLE, EmissionStream, EpochStreams, LinePart, StakingAccount, Stream, line
 from .units import BPS, PPB
-
-if TYPE_CHECKING:
-    from .params import Params
 from .work_pay import BonusColumns, StreamPay, compute_network_claim, compute_reward_from_claim, settle_stream
 from .work_rewards import WorkRewardParams, WorkRewards, compute_work_rewards
 
