@@ -23,16 +23,18 @@ def test_the_one_task_earns_its_usage_at_the_rate_under_31_and_the_whole_stream_
     m, b = now["measured"], before["measured"]
     # the same worlds but for rule 33 (the rule changes only what the usage earns): the same budget; ~438 units of usage an
     # epoch from one network task (rule 30 and rules 31-32: 438282555417; from 33 an escalation whose dissenter has no other
-    # validation of the epoch is charged to its bond and funded, and the world moves a little)
-    assert b["usage_per_epoch"] == "438282555417" and m["usage_per_epoch"] == "438374698192"
+    # validation of the epoch is charged to its bond and funded, and the world moves a little: 438374698192 under 33-34;
+    # from 35 the charge prices a validation at the most a payee is paid, the bonds shrink a little more: 438493409265)
+    assert b["usage_per_epoch"] == "438282555417" and m["usage_per_epoch"] == "438493409265"
     assert m["twin_usage_per_epoch"] == b["twin_usage_per_epoch"] == "7666416095760"  # ~7 666 units from twenty
     assert m["budget_per_epoch"] == b["budget_per_epoch"] == "4990009995001000000000"
     # rule 31: the rate per unit in both worlds, exactly; the twin's claims are ~46 % of the budget (not binding)
     assert now["passed"] and now["verdict"] == "stopped" and now["gain"] == 0.0
     assert m["pay_per_usage_unit"] == m["twin_pay_per_usage_unit"] == str(RATE)
-    assert m["owner_pay_per_epoch"] == "131512409457660000000" and m["twin_owner_pay_per_epoch"] == "2299924828728276000000"
-    assert m["left_in_pool_per_epoch"] == "4858497585543340000000"  # 4 858.5 COR an epoch stays in pool:network_incentives
-    # (rules 31-32: 131484766625244000000 and 4858525228375756000000)
+    assert m["owner_pay_per_epoch"] == "131548022779500000000" and m["twin_owner_pay_per_epoch"] == "2299924828728276000000"
+    assert m["left_in_pool_per_epoch"] == "4858461972221500000000"  # 4 858.5 COR an epoch stays in pool:network_incentives
+    # (rules 31-32: 131484766625244000000 and 4858525228375756000000; 33-34: 131512409457660000000 and
+    # 4858497585543340000000)
     # rule 30: the whole stream to the owner in both worlds, so ~17x the twin's pay per unit of usage
     assert not before["passed"] and 16.4 < before["gain"] < 16.6
     assert b["owner_pay_per_epoch"] == b["twin_owner_pay_per_epoch"] == b["budget_per_epoch"] and b["left_in_pool_per_epoch"] == "0"
