@@ -15,6 +15,7 @@ from cor_incentives.app.published import published_getter
 from cor_incentives.core.rules import RULES_ESCALATION_UNBONDING
 from cor_incentives.core.staking import stake_account
 from cor_incentives.core.units import PPB
+from support.escalation_audit import charges, every_epoch_audits
 from support.family_world import family_world
 
 
@@ -22,10 +23,6 @@ from support.family_world import family_world
 def world():
     # rule 34: the charge at multiplier 1.0 (rule 35's price: tests/audit/test_escalation_priced.py)
     return family_world("unfunded_escalation", rule_version=RULES_ESCALATION_UNBONDING)
-
-
-def charges(epoch: dict) -> list[dict]:
-    return [x for x in epoch["lines"] if x["stream"] == "escalation_unfunded"]
 
 
 def test_the_bloc_is_charged_on_a_named_line_and_nobody_else_is(world):
@@ -42,11 +39,7 @@ def test_the_bloc_is_charged_on_a_named_line_and_nobody_else_is(world):
 
 def test_the_auditor_recomputes_it_and_catches_a_dropped_or_inflated_charge(world):
     get = published_getter(world.chain.state)
-    for e in sorted(world.chain.state.epochs):
-        report = auditor.audit_epoch(auditor.fetch_bundle(get, e)).to_dict()
-        assert report["ok"], {q: v["mismatches"][:3] for q, v in report["quantities"].items() if v["matched"] < v["total"]}
-        if charges(get(f"/v1/epochs/{e}")):
-            assert report["quantities"]["escalation_unfunded.amount"]["matched"] > 0
+    every_epoch_audits(get, sorted(world.chain.state.epochs))
     bundle = auditor.fetch_bundle(get, 0)
     assert charges(bundle["epoch"])
     dropped = copy.deepcopy(bundle)  # published as if no bond had paid: the escalation rows no longer add up

@@ -15,16 +15,13 @@ from cor_incentives.app.export import why
 from cor_incentives.app.published import published_getter
 from cor_incentives.core.rules import RULES_ESCALATION_PRICED
 from cor_incentives.core.units import PPB
+from support.escalation_audit import charges, every_epoch_audits
 from support.family_world import family_world
 
 
 @pytest.fixture(scope="module")
 def world():
     return family_world("unfunded_escalation")
-
-
-def charges(epoch: dict) -> list[dict]:
-    return [x for x in epoch["lines"] if x["stream"] == "escalation_unfunded"]
 
 
 def test_the_bloc_lines_name_the_price_at_the_max_multiplier(world):
@@ -45,11 +42,7 @@ def test_the_bloc_lines_name_the_price_at_the_max_multiplier(world):
 
 def test_the_auditor_recomputes_the_priced_charge_and_catches_one_priced_at_1(world):
     get = published_getter(world.chain.state)
-    for e in sorted(world.chain.state.epochs):
-        report = auditor.audit_epoch(auditor.fetch_bundle(get, e)).to_dict()
-        assert report["ok"], {q: v["mismatches"][:3] for q, v in report["quantities"].items() if v["matched"] < v["total"]}
-        if charges(get(f"/v1/epochs/{e}")):
-            assert report["quantities"]["escalation_unfunded.amount"]["matched"] > 0
+    every_epoch_audits(get, sorted(world.chain.state.epochs))
     bundle = auditor.fetch_bundle(get, 0)
     assert charges(bundle["epoch"])
     cheap = copy.deepcopy(bundle)  # a charge published at rule 34's price (multiplier 1.0): the amount no longer matches

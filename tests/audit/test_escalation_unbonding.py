@@ -21,6 +21,7 @@ from cor_incentives.app.published import published_getter
 from cor_incentives.core.units import format_cor
 from cor_incentives.sim.attacks.base import FAMILIES
 from cor_incentives.sim.runner import World
+from support.escalation_audit import charges
 
 
 def run(rules: str) -> World:
@@ -42,10 +43,6 @@ def world():
 @pytest.fixture(scope="module")
 def old_world():
     return run("before_reach")
-
-
-def charges(epoch: dict) -> list[dict]:
-    return [x for x in epoch["lines"] if x["stream"] == "escalation_unfunded"]
 
 
 def bloc(world: World) -> set[str]:
