@@ -267,6 +267,9 @@ COLUMN_POOLS = [
     [Row("é", 2**60, Row("x", 1), (Level.HIGH,)), Row("a", 1)],  # dataclasses, nested
     [Outer(Row("a", 1), [Kind.B, {"k": Count(2)}]), None],  # a dataclass holding a dataclass and a list of enums
     [{"a": 1}, {}, {Kind.A: 2, 3: "x"}],  # dicts, keys converted
+    [{"n": Row("a", 1)}, {"é": Row("ñ", 2**60, {"k": SAFE + 1}), "b": Row("b", SAFE - 1)}, {}],  # dicts of dataclasses (a node's positions)
+    [{"p": {"q": [Row("x", -(2**60))]}, "r": 1.5}, {"p": Members({"b", "a"})}, {"s": Row("y", 1, None, ("é",))}],  # nested, mixed
+    [Row("a", 1), Row("é", 2**60, {"k": [Row("b", 2)]}, (Kind.B,)), Row("c", SAFE - 1, Row("d", 1 - SAFE))],  # one dataclass, nested
     [IntColumn(np.array([1, 2, 3], dtype=np.int64)), (4, 5), [6]],  # an int64 column beside tuples and lists
 ]
 

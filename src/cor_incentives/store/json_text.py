@@ -37,7 +37,8 @@ import dataclasses
 import json
 import re
 from collections.abc import Sequence
-from itertools import repeat
+from itertools import chain, repeat
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -170,6 +171,7 @@ def _ready_rows(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[dic
 
 
 _AS_IS = frozenset({bool, type(None)})
+_STR_ONLY = frozenset({str})
 
 
 def _ready_values(values: Sequence[Any], memo: dict[int, Any]) -> Sequence[Any]:
@@ -177,7 +179,10 @@ def _ready_values(values: Sequence[Any], memo: dict[int, Any]) -> Sequence[Any]:
     values: every value a bool or None, or every one an ``int`` within ±2**53, or every one an ASCII ``str`` (each test
     taken once for the column, in C). An ``int`` column with values past ±2**53 is converted in one comprehension (those
     as decimal strings, as ``_ready`` writes them); in a column of tuples, lists and sets (``_ready``'s set kind: a
-    node's delegators) an empty one is ``[]`` without a call, as ``_ready`` makes it."""
+    node's delegators) an empty one is ``[]`` without a call, as ``_ready`` makes it. A column of dicts of one class with
+    ``str`` keys (a node's positions) is made as one column of all their values, each dict rebuilt from its share; a column
+    of dataclasses of one class (the positions' accruals) as the columns of their fields (10 k nodes' rows: ~0.01 s less
+    than a ``_ready`` call per dict and per accrual)."""
     types = set(map(type, values))
     if types <= _AS_IS:
         return values
@@ -189,6 +194,15 @@ def _ready_values(values: Sequence[Any], memo: dict[int, Any]) -> Sequence[Any]:
         return values
     if all(t is tuple or t is list or (_KINDS.get(t) or _kind(t)) is _SET for t in types):
         return [_ready(v, memo, False, False) if v else [] for v in values]
+    if len(types) == 1:
+        cls = next(iter(types))
+        kind = _KINDS.get(cls) or _kind(cls)
+        if kind is _DICT and set(map(type, chain.from_iterable(values))) <= _STR_ONLY:  # a node's positions
+            ready = iter(_ready_values([v for d in values for v in d.values()], memo))  # every dict's values, one column
+            return [dict(zip(d, ready)) for d in values]  # (zip stops at d's end: takes its own values from ``ready``)
+        if type(kind) is tuple and len(kind) > 1:  # dataclasses of one class (the positions' accruals): their fields' columns
+            columns = [_ready_values(column, memo) for column in zip(*map(attrgetter(*kind), values))]
+            return list(map(dict, map(zip, repeat(kind), zip(*columns))))
     return [_ready(v, memo, False, False) for v in values]
 
 

@@ -45,6 +45,7 @@ database from the log at its first write (``Engine._catch_up_projections``); ``c
 log = logging.getLogger(__name__)
 
 UNBONDING_KINDS = {"stake.unbond", "stake.undelegate", "stake.withdraw", "stake.cancel_unbond", "slash.report"}
+_posting_fields = operator.attrgetter("src", "dst", "amount", "reason")  # a posting's values, in the postings table's order
 
 
 _NODE_FIELDS = tuple(f.name for f in dataclasses.fields(Node))
@@ -238,14 +239,15 @@ class Projector:
         """Buffer one applied event's changes (``conn`` is the transaction ``flush`` will use)."""
         if not self._pending and applied.seq != self._rows_through + 1:
             self._forget_rows()  # events this projector did not write came between
-        accounts = self._accounts
+        accounts, seq, buffered = self._accounts, applied.seq, self._postings.append
         fresh: dict[str, int] = {}  # accounts this event is the first to touch -> what the event moved through them
-        for i, p in enumerate(applied.postings):
-            self._postings.append((applied.seq, i, p.src, p.dst, str(p.amount), p.reason))
-            if p.src not in accounts:
-                fresh[p.src] = fresh.get(p.src, 0) - p.amount
-            if p.dst not in accounts:
-                fresh[p.dst] = fresh.get(p.dst, 0) + p.amount
+        moved_before = fresh.get
+        for i, (src, dst, amount, reason) in enumerate(map(_posting_fields, applied.postings)):  # (26.7 k at a close)
+            buffered((seq, i, src, dst, str(amount), reason))
+            if src not in accounts:
+                fresh[src] = moved_before(src, 0) - amount
+            if dst not in accounts:
+                fresh[dst] = moved_before(dst, 0) + amount
         for account, moved in fresh.items():
             accounts[account] = state.ledger.balance(account) - moved
         self._nodes |= state.touched
@@ -266,7 +268,10 @@ class Projector:
         self._unbonding = (
             self._unbonding
             or applied.kind in UNBONDING_KINDS
-            or any(p.src.startswith("unbonding:") or p.dst.startswith("unbonding:") for p in applied.postings)  # a slash inside a task event
+            # a posting through an unbonding account (a slash inside a task event): the buffer's accounts are the accounts
+            # its postings touched, each added by the first event to touch it, so this event's postings touch one that
+            # is not among this event's ``fresh`` only when an earlier event touched it first and set ``_unbonding``
+            or any(account.startswith("unbonding:") for account in fresh)
         )
         self._pending = True
 
