@@ -460,8 +460,8 @@ def escalation_paid(
     after[is_short] = counted
     if by_row is not None:
         after = after[by_row]
-    charge_rows, charge_cut = _charges(columns, charged, read, changed, after)
-    base -= after  # each changed row's cut
+    base -= after  # each changed row's cut ...
+    charge_rows, charge_cut = _charges(charged, read, after - before, base)  # ... and its charge (in place); the others'
     rows_cut, cut = _merge_cuts(changed, base, charge_rows, charge_cut)
     kept = cut != 0
     return EscalationCut(rows_cut[kept], cut[kept], int(starts.size), from_bond)
@@ -475,20 +475,13 @@ def _ascending(values: npt.NDArray[Any]) -> bool:
 def _merge_cuts(
     rows: npt.NDArray[np.intp], cut: npt.NDArray[np.int64], more_rows: npt.NDArray[np.intp], more_cut: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """The cuts of ``rows`` (ascending, distinct) and of ``more_rows`` (distinct, any order) in one ascending list of
-    rows, a row in both cut by their sum."""
+    """The cuts of ``rows`` and of ``more_rows`` (each ascending, none in both) in one ascending list of rows."""
+    rows = rows.astype(np.int64, copy=False)
     if more_rows.size == 0:
-        return rows.astype(np.int64, copy=False), cut
-    ordered = np.argsort(more_rows)
-    more_rows, more_cut = more_rows[ordered], more_cut[ordered]
+        return rows, cut
     at = np.searchsorted(rows, more_rows)
-    both = at < rows.size
-    both[both] = rows[at[both]] == more_rows[both]
-    cut[at[both]] += more_cut[both]  # (``cut`` is the caller's own)
-    alone = ~both
-    merged_rows = np.insert(rows.astype(np.int64, copy=False), at[alone], more_rows[alone])
-    merged_cut: npt.NDArray[np.int64] = np.insert(cut, at[alone], more_cut[alone])
-    return merged_rows, merged_cut
+    merged_cut: npt.NDArray[np.int64] = np.insert(cut, at, more_cut)
+    return np.insert(rows, at, more_rows), merged_cut
 
 
 def _escalated_rows(
@@ -517,70 +510,83 @@ def _escalated_rows(
     return rows, starts, np.repeat(np.arange(starts.size), np.diff(np.append(starts, rows.size)))
 
 
-SCAN_CHUNK = 2**16  # the rows ``_rows_until`` reads first (each further chunk twice the one before)
+SCAN_CHUNK = 2**16  # the rows ``_rows_until`` reads at a time
+
+
+class _Read(NamedTuple):
+    """The network rows ``_rows_until`` read (ascending), their nodes and worths (before any charge), and where the
+    changed rows among them are: ``at`` (places in ``rows``) of the changed rows ``which`` (places in ``changed``)."""
+
+    rows: npt.NDArray[np.intp]
+    owner: npt.NDArray[np.int32]
+    worth: npt.NDArray[np.int64]
+    at: npt.NDArray[np.intp]
+    which: npt.NDArray[np.intp]
 
 
 def _rows_until(
     columns: RowColumns, need: npt.NDArray[np.int64], changed: npt.NDArray[np.intp], change: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]]:
+) -> tuple[npt.NDArray[np.int64], _Read]:
     """What each node gets of its ``need`` (by node index; 0: none) from its network rows: min(need, Σ their worth), a row
     worth its agreement when in consensus, else 0, plus ``change`` for the rows ``changed`` (ascending; a change ≤ 0 and
-    never below the row's worth); and the rows read, in row order. Only the rows of nodes still short are read, a chunk
-    of rows at a time in row order (``SCAN_CHUNK``, doubling), so a dissenter worth its debts in its first rows costs no
-    pass over its others; each chunk's sums by node are exact integers (``np.add.at``, int64: Σ of at most 2**31 rows
-    of ≤ 10**9 each)."""
+    never below the row's worth); and the rows read (``_Read``, in row order: what ``_charges`` takes from). Only the rows
+    of nodes still short are read, ``SCAN_CHUNK`` rows at a time in row order, so a dissenter worth its debts in its
+    first rows costs no pass over its others, and the rows read past the one that made a node's need are at most a
+    chunk's; each chunk's sums by node are exact integers (``np.add.at``, int64: Σ of at most 2**31 rows of ≤ 10**9
+    each), and its changed rows are found among its rows read (a ``searchsorted`` within the chunk's)."""
     node, network, on, agreement = columns.node, columns.network, columns.in_consensus, columns.quality
     got = np.zeros(need.size, dtype=np.int64)
-    read: list[npt.NDArray[np.intp]] = []
+    parts: list[tuple[npt.NDArray[Any], ...]] = []
     changed_owner = node[changed].astype(np.intp)  # (an int32 index is cast each time it is read)
-    start, size = 0, SCAN_CHUNK
+    start, read = 0, 0
     short = need > 0
     while start < node.size and short.any():
-        end = min(node.size, start + size)
+        end = min(node.size, start + SCAN_CHUNK)
         sel = np.flatnonzero(short[node[start:end]] & network[start:end]) + start
         if sel.size:
-            sums = np.zeros(need.size, dtype=np.int64)
-            np.add.at(sums, node[sel], np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False))
+            owner = node[sel]
+            worth = np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False)
             lo, hi = np.searchsorted(changed, [start, end])
-            mine = np.flatnonzero(short[changed_owner[lo:hi]]) + lo  # the chunk's changed rows of the nodes read
-            np.add.at(sums, changed_owner[mine], change[mine])
+            which = np.flatnonzero(short[changed_owner[lo:hi]]) + lo  # the chunk's changed rows of the nodes read ...
+            at = np.searchsorted(sel, changed[which])  # ... each among them (a changed row is a network row)
+            worth[at] += change[which]
+            sums = np.zeros(need.size, dtype=np.int64)
+            np.add.at(sums, owner, worth)
             got = np.minimum(need, got + sums)  # a node not read: + 0
-            read.append(sel)
+            parts.append((sel, owner, worth, at + read, which))
+            read += sel.size
             short = got < need
-        start, size = end, 2 * size
-    return got, np.concatenate(read) if read else np.zeros(0, dtype=np.intp)
+        start = end
+    if not parts:
+        empty = np.zeros(0, dtype=np.intp)
+        return got, _Read(empty, np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int64), empty, empty)
+    return got, _Read(*(np.concatenate(column) for column in zip(*parts, strict=True)))
 
 
 def _charges(
-    columns: RowColumns,
-    due: npt.NDArray[np.int64],
-    read: npt.NDArray[np.intp],
-    changed: npt.NDArray[np.intp],
-    worth: npt.NDArray[np.int64],
+    due: npt.NDArray[np.int64], read: _Read, change: npt.NDArray[np.int64], cut: npt.NDArray[np.int64]
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
-    """Each node's ``due`` (by node index) taken from its rows among ``read`` (ascending) in row order, each row giving
-    min(what is still due, what it counts): its agreement when in consensus, else 0, or ``worth`` for the rows
-    ``changed`` (ascending). The rows read must be worth the due (``_rows_until`` read each node's rows until they were
-    worth at least that, counted no higher). Returns the rows taken from (by node, each node's in row order) and what
-    each gave. A running sum per node: the row with running count A gives min(due, A) − min(due, A − its count)."""
-    node, on, agreement = columns.node, columns.in_consensus, columns.quality
-    paying = due > 0
-    rows = read[paying[node[read]]] if paying.any() else read[:0]
-    if rows.size == 0:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.int64)
-    owner = node[rows]
-    value = np.where(on[rows], agreement[rows], 0).astype(np.int64, copy=False)
-    mine = np.flatnonzero(paying[node[changed]])  # the changed rows of the nodes paying (those read are among ``rows``)
-    at = np.minimum(np.searchsorted(rows, changed[mine]), rows.size - 1)
-    found = rows[at] == changed[mine]
-    value[at[found]] = worth[mine[found]]
-    order = grouped_order(owner, due.size)
-    rows, owner, value = rows[order], owner[order], value[order]
+    """Each node's ``due`` (by node index) taken from its rows ``read`` in row order, each row giving min(what is still
+    due, what it counts): its worth as read, plus ``change`` for the changed rows. The rows read must be worth the due
+    (``_rows_until`` read each node's rows until they were worth at least that, counted no higher). What a changed row
+    gives is added to its ``cut`` (in place, by place in ``changed``); returns the other rows given from (ascending) and
+    what each gave. A running sum per node (its rows grouped by a stable sort): the row with running count A gives
+    min(due, A) − min(due, A − its count)."""
+    if read.rows.size == 0:
+        return read.rows, read.worth
+    worth = read.worth  # (``_rows_until``'s own)
+    worth[read.at] += change[read.which]
+    order = grouped_order(read.owner, due.size)
+    owner, value = read.owner[order], worth[order]
     upto = _running_per_group(value, owner)
-    limit = due[owner]
+    limit = due[owner]  # (0 for a node that pays nothing: it gives nothing)
     give = np.minimum(limit, upto) - np.minimum(limit, upto - value)
-    gave = np.flatnonzero(give)
-    return rows[gave], give[gave]
+    given = np.empty_like(give)
+    given[order] = give  # back in row order
+    cut[read.which] += given[read.at]
+    given[read.at] = 0
+    gave = np.flatnonzero(given)
+    return read.rows[gave], given[gave]
 
 
 def _times_over(a: npt.NDArray[np.int64], x: npt.NDArray[np.int64], t: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
