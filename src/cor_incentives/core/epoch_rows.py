@@ -537,7 +537,6 @@ def _rows_until(
     node, network, on, agreement = columns.node, columns.network, columns.in_consensus, columns.quality
     got = np.zeros(need.size, dtype=np.int64)
     parts: list[tuple[npt.NDArray[Any], ...]] = []
-    changed_owner = node[changed].astype(np.intp)  # (an int32 index is cast each time it is read)
     start, read = 0, 0
     short = need > 0
     while start < node.size and short.any():
@@ -547,7 +546,7 @@ def _rows_until(
             owner = node[sel]
             worth = np.where(on[sel], agreement[sel], 0).astype(np.int64, copy=False)
             lo, hi = np.searchsorted(changed, [start, end])
-            which = np.flatnonzero(short[changed_owner[lo:hi]]) + lo  # the chunk's changed rows of the nodes read ...
+            which = np.flatnonzero(short[node[changed[lo:hi]]]) + lo  # the chunk's changed rows of the nodes read ...
             at = np.searchsorted(sel, changed[which])  # ... each among them (a changed row is a network row)
             worth[at] += change[which]
             sums = np.zeros(need.size, dtype=np.int64)
