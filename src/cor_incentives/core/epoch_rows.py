@@ -411,6 +411,7 @@ def escalation_paid(
     short_mask = counts & ~first & (left < total)[group]  # the later rows counted in proportion
     changed_at = np.flatnonzero(short_mask | r_dis)  # the rows counting less than their agreement (positions in rows)
     is_short = short_mask[changed_at]
+    del value, first, counts, short_mask, r_dis  # (freed once read, as below: the close's peak is here)
     short = changed_at[is_short]
     dissenting = changed_at[~is_short]  # task by task, each task's in row order
     short_task, short_agr = group[short], r_agr[short]
@@ -431,6 +432,9 @@ def escalation_paid(
         debt_order = grouped_order(dis_node, len(columns.names))
     else:
         debt_order = np.lexsort((dis_rows, rows[starts][dis_task], dis_node))
+    # the escalated tasks' rows are not read again: freed before the scan (~85 MB at 1 M tasks with the columns freed
+    # above; what the close allocates past its peak is fresh pages, each faulted in)
+    del rows, group, r_on, r_agr, changed_at, short, dissenting, dis_rows
     debt, debtor = owed[dis_task][debt_order], dis_node[debt_order]
     reach = _running_per_group(debt, debtor)  # Σ of the debtor's debts up to and including this one
     owes = np.zeros(len(columns.names), dtype=np.int64)
@@ -462,6 +466,7 @@ def escalation_paid(
         after = after[by_row]
     base -= after  # each changed row's cut ...
     charge_rows, charge_cut = _charges(charged, read, after - before, base)  # ... and its charge (in place); the others'
+    del read, before, after, counted, unfunded, short_task, short_agr, is_short
     rows_cut, cut = _merge_cuts(changed, base, charge_rows, charge_cut)
     kept = cut != 0
     return EscalationCut(rows_cut[kept], cut[kept], int(starts.size), from_bond)
