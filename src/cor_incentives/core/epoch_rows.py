@@ -405,9 +405,11 @@ def escalation_paid(
     first = rnd[rows] == 0
     counts = r_on & ~r_dis  # the rows that count: on time, not dissenting
     value = np.where(counts, r_agr, 0)
-    first_sum = np.add.reduceat(np.where(first, value, 0), starts)
+    total = np.add.reduceat(value, starts)
+    value *= first  # (in place) the first round's
+    first_sum = np.add.reduceat(value, starts)
     left = np.add.reduceat(first, starts, dtype=np.int64) * PPB - first_sum
-    total = np.add.reduceat(value, starts) - first_sum  # Σ agreement of the later rounds' rows that count
+    total -= first_sum  # Σ agreement of the later rounds' rows that count
     dissenters = np.add.reduceat(r_dis, starts, dtype=np.int64)
     owed = np.maximum(total - left, 0) // np.maximum(dissenters, 1)  # a task without a dissenter: nobody owes it
     short_mask = counts & ~first & (left < total)[group]  # the later rows counted in proportion
@@ -504,7 +506,8 @@ def _escalated_rows(
         begin, length = runs[hit], np.diff(np.append(runs, task.size))[hit]
         run = np.repeat(np.arange(hit.size), length)
         firsts = np.cumsum(length) - length
-        rows = np.repeat(begin - firsts, length) + np.arange(int(length.sum()))
+        rows = np.repeat(begin - firsts, length)
+        rows += np.arange(rows.size)
         keep = network[rows]
         if keep.all():  # a task's rows share its kind: the usual case, no copy
             return rows, firsts, run
@@ -586,7 +589,9 @@ def _charges(
     owner, value = read.owner[order], worth[order]
     upto = _running_per_group(value, owner)
     limit = due[owner]  # (0 for a node that pays nothing: it gives nothing)
-    give = np.minimum(limit, upto) - np.minimum(limit, upto - value)
+    give = np.subtract(upto, value, out=value)  # (in place: each array the close allocates is fresh pages)
+    np.minimum(limit, give, out=give)
+    give = np.subtract(np.minimum(limit, upto, out=upto), give, out=give)
     given = np.empty_like(give)
     given[order] = give  # back in row order
     cut[read.which] += given[read.at]
@@ -600,7 +605,8 @@ def _times_over(a: npt.NDArray[np.int64], x: npt.NDArray[np.int64], t: npt.NDArr
     not (an agreement of 10**9 times a leftover past ~4.6 validations). Every product fits when max |a| × max |x| <
     2**62 (exact, in Python integers: one check, the usual epoch's case); else each row's by a float bound (|a × x| <
     2**62, a factor 2 of margin)."""
-    out: npt.NDArray[np.int64] = a * x // np.maximum(t, 1)
+    out: npt.NDArray[np.int64] = a * x
+    out //= np.maximum(t, 1)
     if a.size == 0 or max(int(a.max()), -int(a.min())) * max(int(x.max()), -int(x.min())) < 2**62:  # every product fits
         return out
     wide = np.flatnonzero(np.abs(a.astype(np.float64) * x.astype(np.float64)) >= 2.0**62)
