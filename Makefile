@@ -66,8 +66,10 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
+# on pytest-xdist's workers, one per CPU (TEST_WORKERS=0 runs in one process); the 30 slowest are listed at the end
+TEST_WORKERS ?= auto
 test: lint node-deps system-deps
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=30
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not postgres and not browser"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -11,6 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 VECTORS = ROOT / "tests" / "vectors"
+
+# `make test` runs the suite on pytest-xdist's workers, which start with COLUMNS=80 and LINES=24 in their environment.
+# The CLI reads a set COLUMNS as "a terminal this wide" (cli/common.py), so every table a test reads from a piped
+# `cor` would be cut at 80 columns there and at full width in a plain `pytest`: drop them, as a pipe has neither
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 
 
 @pytest.fixture
