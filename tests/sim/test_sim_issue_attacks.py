@@ -1,17 +1,22 @@
 """The eleven attacks milestone 2 names (issue "Rewards only for useful work"), each a `cor simulate` scenario with a
 check against its honest twin: run through the CLI at the default parameters and each scenario's own seeds, every
 one must be listed with ``passed`` true, over at least 5 seeds, with the books (conservation, statements = ledger)
-holding in both worlds. This test fails if any of their checks fails at the defaults."""
+holding in both worlds. This test fails if any of their checks fails at the defaults.
+
+Four of the eleven are run at the defaults over seeds 1-5 by the tests of their own family, which assert the same
+(``passed``, which an attack has only when the books of every run hold, and at least 5 seeds), so this test does not
+run them a second time (the suite's time is what the CI allows): ``ELSEWHERE`` names where."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cor_incentives.cli.main import app
 
-ISSUE_SCENARIOS = (
+ISSUE_ATTACKS = (
     "wash_trading",
     "model_tier_farming",
     "declared_tokens",
@@ -24,6 +29,22 @@ ISSUE_SCENARIOS = (
     "sybil_split",
     "token_inflation",
 )
+ELSEWHERE = {
+    "assignment_grinding": "tests/sim/test_sim_assignment.py::test_assignment_grinding_is_stopped_at_the_defaults",
+    "cancel_lottery": "tests/sim/test_sim_assignment.py::test_cancel_lottery_is_stopped_at_the_defaults",
+    "echo_validator": "tests/sim/test_sim_validators.py::test_every_validator_attack_is_stopped_at_the_defaults_over_five_seeds",
+    "max_reporter": "tests/sim/test_sim_validators.py::test_every_validator_attack_is_stopped_at_the_defaults_over_five_seeds",
+}
+ISSUE_SCENARIOS = tuple(name for name in ISSUE_ATTACKS if name not in ELSEWHERE)
+
+
+def test_the_attacks_run_elsewhere_are_run_there_at_the_defaults():
+    """Each attack this test leaves out is named, at the defaults, in the test ``ELSEWHERE`` points to."""
+    root = Path(__file__).resolve().parents[2]
+    for name, where in ELSEWHERE.items():
+        path, test = where.split("::")
+        source = (root / path).read_text()
+        assert f"def {test}(" in source and f'"{name}"' in source, where
 
 
 def test_every_attack_the_issue_names_passes_at_the_defaults_over_five_seeds(tmp_path):
