@@ -66,8 +66,9 @@ lint: install
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
 
-# on pytest-xdist's workers, one per CPU (TEST_WORKERS=0 runs in one process); the 30 slowest are listed at the end
-TEST_WORKERS ?= auto
+# on pytest-xdist's workers, one per logical CPU (TEST_WORKERS=0 runs in one process); the 30 slowest are listed at the
+# end. "logical", not "auto": with psutil installed "auto" counts physical cores, 1 on a 2-vCPU machine with SMT
+TEST_WORKERS ?= logical
 test: lint node-deps system-deps
 	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal --durations=30
 
