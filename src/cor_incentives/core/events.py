@@ -66,7 +66,36 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
+# The types a leaf may have exactly (subclasses take the general path below); a child of one of these, or an int within
+# ±MAX_SAFE_INT, is accepted inside its container's loop without a call: most of a command's values are leaves, and the
+# check runs on every command encoded and every event decoded.
+_LEAVES = frozenset({str, bool, type(None)})
+
+
 def _check_canonical(obj: Any) -> None:
+    """Raise on anything canonical_json refuses. The same checks, in the same order, as the plain recursion in
+    ``_check_canonical_any``; plain dicts and lists (all that JSON parsing makes) are walked without a call per leaf."""
+    t = type(obj)
+    if t is dict:
+        for k, v in obj.items():
+            if type(k) is not str and not isinstance(k, str):
+                raise InvalidInput("object keys must be strings", code="invalid_payload")
+            tv = type(v)
+            if tv in _LEAVES or (tv is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT):
+                continue
+            _check_canonical(v)
+        return
+    if t is list:
+        for v in obj:
+            tv = type(v)
+            if tv in _LEAVES or (tv is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT):
+                continue
+            _check_canonical(v)
+        return
+    _check_canonical_any(obj)
+
+
+def _check_canonical_any(obj: Any) -> None:
     if isinstance(obj, float):
         raise InvalidInput("floats are not allowed in commands; send amounts as decimal integer strings", code="invalid_payload")
     if isinstance(obj, bool) or obj is None or isinstance(obj, str):
