@@ -39,6 +39,20 @@ def test_hash_chain_walks_backwards_from_the_anchor():
         assert prev == b"s" * 32  # the last value is the secret itself
 
 
+def test_a_value_is_the_same_asked_in_any_order_as_walked_from_the_secret():
+    """The chain keeps the segment it walked last: asking across segments, backwards and again must not change a value."""
+    import random
+
+    length = 3 * STRIDE + 5
+    c = HashChain(b"t" * 32, length)
+    naive = [b"t" * 32]  # naive[i] = H^i(secret) = v_(length - i)
+    for _ in range(length):
+        naive.append(sha(naive[-1]))
+    rounds = [1, length, 2, length - 1, STRIDE + 5, STRIDE + 6, 0, 5, 5] + random.Random(7).sample(range(length + 1), 200)
+    for r in rounds:
+        assert c.value(r) == "0x" + naive[length - r].hex(), r
+
+
 def test_oracle_secret_depends_on_key_chain_and_chain_index():
     k = "0x" + "11" * 32
     assert oracle_secret(k, "a", 0) != oracle_secret(k, "b", 0) != oracle_secret(k, "a", 1)

@@ -7,7 +7,9 @@ and nothing else needs to be stored:
 
 The chain is walked backwards (see ``core.beacon``). To find a value quickly, ``HashChain`` keeps one
 checkpoint every ``STRIDE`` steps. A value then costs at most ``STRIDE`` hashes, and building the
-checkpoints costs ``length`` hashes once per process: about 50 ms for the default 2**16 values. An
+checkpoints costs ``length`` hashes once per process: about 50 ms for the default 2**16 values. Values
+are asked for in order (one per tick), so the chain keeps the last segment it walked (``STRIDE`` values,
+32 KiB): the ticks of one segment cost its ``STRIDE`` hashes once, not up to ``STRIDE`` each. An
 oracle anchors its next chain (``beacon.anchor``) when fewer than ``RENEW_AT`` values are left.
 """
 
@@ -44,6 +46,7 @@ class HashChain:
             if i < length:
                 x = hashlib.sha256(x).digest()
         self._anchor = x
+        self._segment: tuple[int, list[bytes]] = (-1, [])  # (segment index, its values H^(index·STRIDE + j)(secret))
 
     @property
     def anchor(self) -> str:
@@ -54,10 +57,14 @@ class HashChain:
         if not 0 <= r <= self.length:
             raise ValueError(f"round {r} is outside the chain of {self.length}")
         steps = self.length - r
-        x = self.checkpoints[steps // STRIDE]
-        for _ in range(steps % STRIDE):
-            x = hashlib.sha256(x).digest()
-        return "0x" + x.hex()
+        index, values = self._segment
+        if index != steps // STRIDE:
+            index = steps // STRIDE
+            values = [self.checkpoints[index]]
+            for _ in range(min(STRIDE, self.length - index * STRIDE + 1) - 1):
+                values.append(hashlib.sha256(values[-1]).digest())
+            self._segment = (index, values)  # one assignment: a reader in another thread sees the old pair or the new
+        return "0x" + values[steps % STRIDE].hex()
 
     def genesis(self) -> dict[str, Any]:
         """The genesis (or ``beacon.anchor``) body that commits to this chain."""
