@@ -50,7 +50,7 @@ def load_genesis_file(path: str | Path) -> dict[str, Any]:
         raise InvalidInput(f"genesis file {p} does not exist", code="genesis_file_missing")
     try:
         data = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, tomllib.TOMLDecodeError, RecursionError) as exc:  # RecursionError: nested past the interpreter's limit
         raise InvalidInput(f"genesis file {p} cannot be parsed: {exc}", code="invalid_genesis") from None
     return check_genesis_spec(data)
 

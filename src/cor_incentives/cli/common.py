@@ -22,6 +22,7 @@ from ..app.eta import add_etas, tick_seconds_setting
 from ..app.keys import Key, Keystore, keys_dir
 from ..client import ApiError, CorClient
 from ..core.errors import EngineError, InvalidInput, NotFound
+from ..core.events import MAX_PAYLOAD_BYTES, parse_json
 from ..core.state import State
 from ..core.units import format_cor, parse_cor
 from ..store.connection import database_error, database_url
@@ -239,6 +240,17 @@ def fraction_ppb(text: str, what: str) -> int:
     if ppb > 10**9:
         raise InvalidInput(f"{what} must be between 0 and 1, got {text!r}", code="invalid_score")
     return ppb
+
+
+def json_option(text: str, what: str, code: str, *, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = 64) -> Any:
+    """A JSON value a user typed (an option, a line of a file), refused with ``code`` when it is not one: invalid, larger
+    than ``max_bytes`` (by default what a whole command may be), or nested deeper than ``max_depth`` (a command may nest
+    8 levels). Never ``json.loads`` alone: nesting deeper than the interpreter's recursion limit (1 000 in a plain
+    ``cor`` process) raised RecursionError, reported as an internal error."""
+    try:
+        return parse_json(text.encode("utf-8", "surrogatepass"), max_bytes=max_bytes, max_depth=max_depth)
+    except (InvalidInput, UnicodeEncodeError) as exc:
+        raise InvalidInput(f"{what} is not valid JSON: {exc}", code=code) from None
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:

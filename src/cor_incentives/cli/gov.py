@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
@@ -21,6 +20,7 @@ from .common import (
     cor_amount,
     emit,
     handle_errors,
+    json_option,
     receipt_out,
     signer,
     table,
@@ -54,10 +54,7 @@ def propose(
     net = connect(db, api)
     body: dict[str, Any] = {"kind": kind, "title": title}
     if body_json:
-        try:
-            extra = json.loads(body_json)
-        except ValueError as exc:
-            raise InvalidInput(f"--body is not valid JSON: {exc}", code="invalid_proposal") from None
+        extra = json_option(body_json, "--body", "invalid_proposal")
         if not isinstance(extra, dict):
             raise InvalidInput("--body must be a JSON object", code="invalid_proposal")
         body.update(extra)
@@ -67,7 +64,10 @@ def propose(
             name, sep, value = item.partition("=")
             if not sep:
                 raise InvalidInput(f"--set takes NAME=VALUE, got {item!r}", code="invalid_proposal")
-            changes[name] = json.loads(value) if value.startswith("{") else (int(value) if value.isdigit() else value)
+            if value.startswith("{"):
+                changes[name] = json_option(value, f"--set {name}", "invalid_proposal")
+            else:
+                changes[name] = int(value) if value.isascii() and value.isdigit() else value  # "١٢" stays text: the core refuses it
         body["changes"] = changes
     if effective_epoch is not None:
         body["effective_epoch"] = effective_epoch

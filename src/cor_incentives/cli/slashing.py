@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +9,8 @@ import typer
 
 from ..app import views
 from ..app.keys import Keystore
-from ..core.errors import InvalidInput
 from ..core.slashing import OFFENCES
-from .common import ApiOption, DbOption, JsonOption, KeysOption, connect, emit, handle_errors, receipt_out, signer, table
+from .common import ApiOption, DbOption, JsonOption, KeysOption, connect, emit, handle_errors, json_option, receipt_out, signer, table
 
 slash_app = typer.Typer(help="Slashing: report offences with evidence; list slashes.", no_args_is_help=True)
 
@@ -47,10 +45,7 @@ def slash_report(
     net = connect(db, api)
     if evidence.startswith("@"):
         evidence = Path(evidence[1:]).read_text()
-    try:
-        ev = json.loads(evidence)
-    except ValueError as exc:
-        raise InvalidInput(f"--evidence is not valid JSON: {exc}", code="invalid_evidence") from None
+    ev = json_option(evidence, "--evidence", "invalid_evidence")
     ks = Keystore(keys_dir)
     body: dict[str, Any] = {"node": ks.resolve_address(node), "offence": offence, "evidence": ev}
     key = signer(keys_dir, sender) if sender else net.oracle(keys_dir)

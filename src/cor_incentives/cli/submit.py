@@ -10,7 +10,6 @@ stops the others; the exit status is 1 when any was refused.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,11 @@ from ..app.engine import Receipt
 from ..app.signing import sign_command
 from ..client import BATCH_COMMANDS
 from ..core.errors import EngineError, InvalidInput
-from .common import ApiOption, DbOption, JsonOption, KeysOption, connect, console, emit, handle_errors, signer, table
+from ..core.events import MAX_PAYLOAD_BYTES
+from .common import ApiOption, DbOption, JsonOption, KeysOption, connect, console, emit, handle_errors, json_option, signer, table
 
 MAX_BATCH_FILE_LINES = 1_000_000
+LINE_BYTES = 2 * MAX_PAYLOAD_BYTES + 4_096  # a signed line: its payload escaped inside a JSON string (at most twice its bytes) and the signature
 
 
 def register(app: typer.Typer) -> None:
@@ -44,9 +45,9 @@ def read_batch_file(path: str) -> list[dict[str, Any]]:
         if len(items) >= MAX_BATCH_FILE_LINES:
             raise InvalidInput(f"a batch file holds at most {MAX_BATCH_FILE_LINES:,} commands", code="invalid_batch_file")
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"line {number}: not JSON ({exc.msg})", code="invalid_batch_file", line=number) from None
+            obj = json_option(line, f"line {number}", "invalid_batch_file", max_bytes=LINE_BYTES)
+        except InvalidInput as exc:
+            raise InvalidInput(str(exc), code="invalid_batch_file", line=number) from None
         if not isinstance(obj, dict) or not (set(obj) == {"payload", "signature"} or set(obj) == {"kind", "body"}):
             raise InvalidInput(
                 f'line {number}: each line is {{"payload", "signature"}} (signed) or {{"kind", "body"}} (signed with --from)',

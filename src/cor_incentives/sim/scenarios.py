@@ -458,7 +458,7 @@ def read_scenario_file(path: str | Path) -> Any:
     text = p.read_text()
     try:
         return tomllib.loads(text) if p.suffix.lower() == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, tomllib.TOMLDecodeError, RecursionError) as exc:  # RecursionError: nested past the interpreter's limit
         raise InvalidInput(f"{p}: cannot parse: {exc}", code="invalid_scenario") from None
 
 
