@@ -249,8 +249,8 @@ def json_option(text: str, what: str, code: str, *, max_bytes: int = MAX_PAYLOAD
     ``cor`` process) raised RecursionError, reported as an internal error."""
     try:
         return parse_json(text.encode("utf-8", "surrogatepass"), max_bytes=max_bytes, max_depth=max_depth)
-    except (InvalidInput, UnicodeEncodeError) as exc:
-        raise InvalidInput(f"{what} is not valid JSON: {exc}", code=code) from None
+    except InvalidInput as exc:  # "not valid JSON: …", "JSON is larger than …", "JSON is nested deeper than …"
+        raise InvalidInput(f"{what}: {exc.message}", code=code) from None
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
