@@ -242,15 +242,15 @@ def fraction_ppb(text: str, what: str) -> int:
     return ppb
 
 
-def json_option(text: str, what: str, code: str, *, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = 64) -> Any:
+def json_option(text: str, what: str, code: str, *, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = 64, **details: object) -> Any:
     """A JSON value a user typed (an option, a line of a file), refused with ``code`` when it is not one: invalid, larger
     than ``max_bytes`` (by default what a whole command may be), or nested deeper than ``max_depth`` (a command may nest
     8 levels). Never ``json.loads`` alone: nesting deeper than the interpreter's recursion limit (1 000 in a plain
-    ``cor`` process) raised RecursionError, reported as an internal error."""
+    ``cor`` process) raised RecursionError, reported as an internal error. ``details`` go with the error (a line number)."""
     try:
         return parse_json(text.encode("utf-8", "surrogatepass"), max_bytes=max_bytes, max_depth=max_depth)
     except InvalidInput as exc:  # "not valid JSON: …", "JSON is larger than …", "JSON is nested deeper than …"
-        raise InvalidInput(f"{what}: {exc.message}", code=code) from None
+        raise InvalidInput(f"{what}: {exc.message}", code=code, **details) from None
 
 
 def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:

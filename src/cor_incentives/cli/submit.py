@@ -44,10 +44,7 @@ def read_batch_file(path: str) -> list[dict[str, Any]]:
             continue
         if len(items) >= MAX_BATCH_FILE_LINES:
             raise InvalidInput(f"a batch file holds at most {MAX_BATCH_FILE_LINES:,} commands", code="invalid_batch_file")
-        try:
-            obj = json_option(line, f"line {number}", "invalid_batch_file", max_bytes=LINE_BYTES)
-        except InvalidInput as exc:
-            raise InvalidInput(str(exc), code="invalid_batch_file", line=number) from None
+        obj = json_option(line, f"line {number}", "invalid_batch_file", max_bytes=LINE_BYTES, line=number)
         if not isinstance(obj, dict) or not (set(obj) == {"payload", "signature"} or set(obj) == {"kind", "body"}):
             raise InvalidInput(
                 f'line {number}: each line is {{"payload", "signature"}} (signed) or {{"kind", "body"}} (signed with --from)',
