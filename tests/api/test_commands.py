@@ -206,9 +206,10 @@ def test_raw_event_log_re_verifies(http, network, api_helpers):
     The log is made long enough for several pages here, not left to the tests before it: under pytest-xdist a test may
     run on a worker whose copy of this module's network holds only its genesis."""
     alice, bob = network.keys["alice"], network.keys["bob"]
-    for _ in range(4):
-        n = next_nonce(http, alice.address)
-        assert http.post("/v1/commands", json=signed(alice, network.chain_id, "transfer", n, {"to": bob.address, "amount": "1"})).status_code == 200
+    n = next_nonce(http, alice.address)
+    for nonce in range(n, n + 4):
+        r = http.post("/v1/commands", json=signed(alice, network.chain_id, "transfer", nonce, {"to": bob.address, "amount": "1"}))
+        assert r.status_code == 200, r.text
     events, after, pages = [], -1, 0
     while True:
         page = http.get("/v1/events", params={"after": after, "limit": 3}).json()
