@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -404,6 +406,31 @@ def test_a_new_sqlite_database_writes_format_3_and_verify_reads_it(tmp_path):
         assert stored["epoch"] == {str(e): json_text(r) for e, r in eng.state.epochs.items() if e > eng.state.pruned.epochs_through}
         report, _ = verify_store(eng.store)
         assert report.ok, report
+    finally:
+        eng.store.dispose()
+
+
+def test_opening_a_writer_loads_no_codec_and_its_first_close_packs(tmp_path):
+    """The engine does not import the codec (pyarrow, ~0.2 s with numpy) when a writer opens: `cor serve` and every
+    writing CLI command open one, few close an epoch. The close that packs a document loads it."""
+    path = tmp_path / "cor.db"
+    eng, keys = make_network(f"sqlite:///{path}", tmp_path / "keys", n_miners=5, n_validators=3, params={"redundancy": 4}, seed="doc3")
+    eng.store.dispose()
+    script = (
+        "import sys\n"
+        "from cor_incentives.app.engine import Engine\n"
+        f"eng = Engine.open({f'sqlite:///{path}'!r})\n"
+        "assert eng.projector.document_format == 3, eng.projector.document_format\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False"]
+    eng = Engine.open(f"sqlite:///{path}")
+    try:
+        close_an_epoch(eng, keys)
+        rows = epoch_rows(path)
+        assert rows and all(v.startswith(NARROW_HEADER) for v in rows.values())
     finally:
         eng.store.dispose()
 

@@ -20,7 +20,7 @@ from ..core.apply import apply, conservation_holds
 from ..core.errors import Conflict, EngineError, InvariantViolation, NotFound, invariant
 from ..core.events import Command, Event, make_event
 from ..core.state import State
-from ..store import db, document_format
+from ..store import db
 from ..store.connection import DEFAULT_LOCK_TIMEOUT_SECONDS, DatabaseMissing, database_error, database_url
 from ..store.db import Columns, Store
 from ..store.document_format import EPOCH_DOCUMENT_FORMAT_KEY, FORMATS, NARROW_FORMAT, TEXT_FORMAT
@@ -202,7 +202,9 @@ class Engine:
             stored = str(chosen)
         if not stored.isdigit() or int(stored) not in FORMATS or (int(stored) != TEXT_FORMAT and conn.dialect.name != "sqlite"):
             raise EngineError(f"this engine cannot write epoch documents in format {stored!r} here", code="database_format")
-        document_format.prepare(int(stored))
+        # the format's codec (pyarrow, and numpy with it: ~0.2 s) is imported by the first close that packs a document,
+        # not here: every writer opens through this (`cor serve` before it answers, each CLI command that writes),
+        # and most never close an epoch
         return int(stored)
 
     def _catch_up_projections(self, conn: Any, projected_seq: int | None = None) -> None:

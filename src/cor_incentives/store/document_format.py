@@ -92,8 +92,10 @@ def _frame_pool() -> Any:
 
 
 def prepare(document_format: int) -> None:
-    """Load what a writer of ``document_format`` needs (once per process, before its first close: an import, not the
-    close's work)."""
+    """Load what a writer of ``document_format`` needs (pyarrow's codec, and numpy with it). ``pack`` and ``unpack`` load it
+    on first use; a process that times its first close calls this before its clock (bench/epoch_e2e.py): a running
+    writer imported it at its first close, once, and an import is not a close's work. The engine does not call it on
+    open (each writer opens, most never close an epoch: ~0.2 s of every `cor serve` start and writing CLI command)."""
     if document_format not in FORMATS:
         raise ValueError(f"unknown epoch document format {document_format}")
     if document_format != TEXT_FORMAT:
