@@ -9,6 +9,7 @@ import threading
 import httpx
 import pytest
 
+from cor_incentives.cli.devnet import slash_summary
 from cor_incentives.client import ApiError
 from cor_incentives.core.errors import InvalidInput
 from cor_incentives.nodes.devnet_config import DevnetConfig, node_specs, parse_mix
@@ -251,3 +252,22 @@ def test_stop_signal_wakes_a_wait_at_once_and_stays_set():
             stop.set()
     finally:
         stop.close()
+
+
+def test_slash_line_counts_the_reported_epochs_apart_from_the_open_one():
+    """The tables' money columns sum the statements of the reported epochs (0 … epochs-1); the slashes line counted every
+    slash the API lists, those of the epoch the run left open too: an honest miner slashed there showed ×1 in the line
+    and 0.00 in its column (session 42's `make run`)."""
+    slashes = [
+        {"node": "miner-lazy", "offence": "poi_divergence", "epoch": 1, "total": "10"},
+        {"node": "miner-lazy", "offence": "poi_divergence", "epoch": 2, "total": "10"},
+        {"node": "miner-mismatch", "offence": "commit_mismatch", "epoch": 0, "total": "200"},
+        {"node": "miner-1", "offence": "poi_divergence", "epoch": 3, "total": "10"},
+        {"node": "miner-lazy", "offence": "poi_divergence", "epoch": 3, "total": "10"},
+    ]
+    line = slash_summary({"epochs": 3, "slashes": slashes})
+    inside, after = line.split("; ")
+    assert inside == "slashes in the 3 epoch(s) above: miner-lazy poi_divergence ×2, miner-mismatch commit_mismatch ×1"
+    assert after == "after them (epoch 3, left open, not in the columns): miner-1 poi_divergence ×1, miner-lazy poi_divergence ×1"
+    assert slash_summary({"epochs": 3, "slashes": slashes[:3]}).count(";") == 0
+    assert slash_summary({"epochs": 2, "slashes": []}) == "slashes in the 2 epoch(s) above: none"

@@ -98,6 +98,24 @@ def short_cor(units: int | str, decimals: int = 2) -> str:
     return f"{'-' if v < 0 else ''}{whole:,}.{digits}"
 
 
+def slash_summary(data: dict[str, Any]) -> str:
+    """The slashes line under the tables: the offences slashed in the reported epochs (the ``slashes`` columns sum
+    exactly these), then apart those slashed after them (tasks still settling when the run stopped, in the epoch it left
+    open), which no column above counts."""
+
+    def counts(slashes: list[dict[str, Any]]) -> str:
+        offences = Counter(f"{x['node']} {x['offence']}" for x in slashes)
+        return ", ".join(f"{k} ×{v}" for k, v in sorted(offences.items())) or "none"
+
+    reported = int(data["epochs"])
+    inside = [x for x in data["slashes"] if int(x["epoch"]) < reported]
+    after = [x for x in data["slashes"] if int(x["epoch"]) >= reported]
+    line = f"slashes in the {reported} epoch(s) above: {counts(inside)}"
+    if after:
+        line += f"; after them (epoch {reported}, left open, not in the columns): {counts(after)}"
+    return line
+
+
 def render_results(data: dict[str, Any]) -> None:
     ms = data.get("miner_sampling") or {}
     sampling = (
@@ -136,8 +154,7 @@ def render_results(data: dict[str, Any]) -> None:
         o.add_row(r["name"], r["strategy"], "", "", short_cor(r["rewards_units"]), short_cor(r["slashes_units"]), short_cor(r["net_profit_units"]))
     console.print(o)
     s = data["tasks"]["by_state"]
-    offences = Counter(f"{x['node']} {x['offence']}" for x in data["slashes"])
-    console.print("slashes: " + (", ".join(f"{k} ×{v}" for k, v in sorted(offences.items())) or "none"))
+    console.print(slash_summary(data))
     if data.get("chain"):
         _render_chain(data["chain"])
     if data.get("audit"):
