@@ -179,7 +179,7 @@ def test_a_user_canary_whose_plant_nobody_revealed_is_void_and_charges_the_full_
     assert task.canary == "void" and not any(a.planted for a in task.miners)
     q = quote(c.state.models[task.model], task.settled_input_tokens, task.output_tokens, c.state.params, 3)
     assert task.charged == q.total_units
-    # not opened by its deadline: a committed user task settles as no canary, like a network task
+    # not opened by its deadline: a committed user task settles as "unopened", like a network task
     other = submit(c)
     c.oracle("task.canary_commit", commit_body(other, PLANT, "v2"))
     draw_now(c, other)
@@ -189,5 +189,5 @@ def test_a_user_canary_whose_plant_nobody_revealed_is_void_and_charges_the_full_
     validate_all(c, other, lambda v, m: HONEST)
     assert t.state == "AUDITING"
     c.oracle("tick", {"ticks": c.state.params.canary_open_deadline_ticks})
-    assert t.state == "SETTLED" and t.canary is None
+    assert t.state == "SETTLED" and t.canary == "unopened"  # RULES_UNOPENED_CANARY
     assert replay(c.events).to_dict() == c.state.to_dict()

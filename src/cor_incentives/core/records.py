@@ -302,7 +302,7 @@ class Task(Journaled):
     criteria: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)  # validator -> miner -> PoUW sub-scores
     agreement_ppb: dict[str, int] = field(default_factory=dict)
     canary_commit: str | None = None  # the oracle's commitment to its planted output (or to none): network tasks; user tasks from rule 17
-    canary: str | None = None  # once opened: "none", "void" (its output was not revealed) or "planted"
+    canary: str | None = None  # once opened: "none", "void" (its output was not revealed) or "planted"; "unopened" (RULES_UNOPENED_CANARY)
     canary_failed: list[str] = field(default_factory=list)  # validators whose report let the planted output pass
     measured_tokens: bool = False  # the rules at its creation count its tokens (RULES_MEASURED_TOKENS): it keeps them to the end
     input_counts: dict[str, int] = field(default_factory=dict)  # validator -> its count of the prompt's tokens

@@ -244,6 +244,14 @@ RULE_VERSIONS: dict[int, str] = {
     "funded escalation; 33-34 priced it at multiplier 1.0 while the honest rows it funds are paid at their reputation "
     "multipliers (escalation_cartel: the validators stream paid +17.4 % against the twin net of the cartel's charges; under "
     "35 +2.3 %)",
+    # --- rule 36 (RULES_UNOPENED_CANARY): an unopened canary judges no miner out of its consensus ---
+    36: "(RULES_UNOPENED_CANARY) a task whose canary commitment the oracle did not open by canary_open_deadline_ticks "
+    "settles as canary ``unopened``: any of its miners may have revealed the oracle's planted output as it was told, and "
+    "the core cannot tell which without the opening, so no miner of the task counts a poi_divergence for it (settled or "
+    "failed) and no miner out of its consensus has its reputation moved by it; pay, fees, the other miners' reputations "
+    "and the validators' judgment follow its consensus as before (1-35: settled as no canary, so the miner that revealed "
+    "the planted output as the oracle asked was judged on it: out of consensus, unpaid, its reputation lowered and a "
+    "poi_divergence counted, slashed unless its allowance forgave it: attack canary_unopened)",
 }
 STATE_ANCHOR_RULES = 5
 """The rules from which a checkpoint may anchor a state snapshot (``core.apply.checked_state_anchor``)."""
@@ -393,6 +401,13 @@ Earlier (33-34): at multiplier 1.0, ``bond Ã— 10**9 // rate`` and ``ceil(units Ã
 part of every funded escalation, the payees being paid at their reputation multipliers (the validators stream net of the
 bond charges against the honest twin, ``stream_net_excess``, seeds 1-5: escalation_cartel +17.39 %, under 35 +2.34 %;
 unfunded_escalation +6.41 %, under 35 +1.99 %)."""
+RULES_UNOPENED_CANARY = 36
+"""A task left in AUDITING past ``canary_open_deadline_ticks`` (its commitment not opened) settles with ``canary =
+"unopened"`` (core/tasks.py ``_finalize``): its out-of-consensus miners count no ``poi_divergence`` (in a settled or a
+failed task) and their reputations do not move for it, since the planter, if the oracle planted, is one of them and the
+core cannot tell which without the opening; the in-consensus miners, the pay and the validators are judged as before.
+Earlier (1-35): settled as no canary, so the miner told to plant was out of consensus, unpaid, its reputation lowered
+and counted a ``poi_divergence`` (attack canary_unopened)."""
 RULES_ESCALATION_SHARE = 29
 """A network task's validations are paid once: its first ``validators_per_task`` rows (draw order) count at their agreement,
 the later ones (escalation rounds) at ``min(agreement, left // L)`` of what the first left of ``validators_per_task`` whole

@@ -48,7 +48,9 @@ The validation phase
                  ``escalation_max_validators``; with a beacon, by the next tick's value) and goes
                  back to COMMITTED for them;
     AUDITING     a task with a canary commitment (a network task's, or from rule 17 a user task's) waits for the oracle to open it
-                 (``canary_open_deadline_ticks``; unopened, the task settles as no canary). A planted
+                 (``canary_open_deadline_ticks``; unopened, the task settles as no canary, and from
+                 ``RULES_UNOPENED_CANARY`` as ``unopened``: no miner of it counts a ``poi_divergence``
+                 and no out-of-consensus miner's reputation moves, as any may be the planter). A planted
                  output is left out of consensus and offences; each validator whose report let it
                  pass fails the canary (agreement 0 for the task, a ``validator_deviation`` count, and
                  the validators stream's canary gate at epoch close). Its miner (the planter) earns
@@ -94,6 +96,7 @@ from .rules import (
     RULES_PANEL_WEIGHTS,
     RULES_TASK_SPREAD,
     RULES_TASK_STUB,
+    RULES_UNOPENED_CANARY,
     RULES_USER_CANARIES,
     rules_since,
 )
@@ -865,8 +868,10 @@ def process_task_deadlines(state: State) -> None:
                 if v in task.report_commits and v not in task.reports:
                     record_offence(state, v, "missed_deadline", task.id)
             _after_reports(state, task)
-        elif task.state == TaskState.AUDITING:
-            _finalize(state, task)  # the oracle did not open its commitment: no canary
+        elif task.state == TaskState.AUDITING:  # the oracle did not open its commitment
+            if rules_since(state.params, RULES_UNOPENED_CANARY):
+                task.canary = "unopened"  # nobody is judged out of consensus by it (_judges_divergence)
+            _finalize(state, task)  # before the rule: as no canary
 
 
 # --- outcome ---------------------------------------------------------------------------------
@@ -913,7 +918,7 @@ def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
     winners = [a for a in reveals if a.in_consensus]
     if len(winners) < p.min_consensus:
         for a in reveals:  # useless outputs still count against their miner when the task fails
-            if (a.quality_ppb or 0) < p.consensus_min_quality_ppb:
+            if (a.quality_ppb or 0) < p.consensus_min_quality_ppb and _judges_divergence(task):
                 record_offence(state, a.miner, "poi_divergence", task.id)
         _fail(state, task, "no_consensus")
         _update_validators(state, task, cons)
@@ -923,7 +928,7 @@ def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
     if task.kind == TaskKind.USER:
         settle_fee(state, task, winners if planter is None else [a for a in task.miners if a.in_consensus or a is planter])
     for a in reveals:
-        if not a.in_consensus:
+        if not a.in_consensus and _judges_divergence(task):
             record_offence(state, a.miner, "poi_divergence", task.id)
     _update_miners(state, task)
     _update_validators(state, task, cons)
@@ -931,6 +936,13 @@ def _finalize(state: State, task: Task, judged: _Judged | None = None) -> None:
         task.dissenters = escalation_dissenters(state, task, stakes, list(cons.distance_ppb))
     _record_work(state, task, cons, planter)
     _close(state, task, TaskState.SETTLED)
+
+
+def _judges_divergence(task: Task) -> bool:
+    """Whether being out of ``task``'s consensus counts against a miner (a ``poi_divergence``, its reputation): not on a
+    task whose canary commitment was left unopened (``RULES_UNOPENED_CANARY``: ``canary == "unopened"``), where any of
+    its miners may have revealed the oracle's planted output as it was told."""
+    return task.canary != "unopened"
 
 
 def escalation_dissenters(state: State, task: Task, stakes: dict[str, int], miners: list[str]) -> list[str]:
@@ -973,6 +985,8 @@ def _update_miners(state: State, task: Task) -> None:
     for a in task.miners:
         if a.planted:
             continue  # the oracle's output, not this miner's work
+        if not a.in_consensus and a.reveal_tick is not None and not a.mismatch and not _judges_divergence(task):
+            continue  # a valid reveal out of consensus: perhaps the oracle's output, unopened (RULES_UNOPENED_CANARY)
         node = state.nodes[a.miner]
         state.touch(a.miner)
         latency = PPB if a.reveal_rank is None or n <= 1 else PPB * (n - 1 - min(a.reveal_rank, n - 1)) // (n - 1)
