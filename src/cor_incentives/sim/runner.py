@@ -684,12 +684,16 @@ class World:
         return task.input_tokens, {m: task.max_output_tokens for m in self.truth[task.id]}
 
     def _open_canary(self, task: Task) -> bool:
-        """The oracle opens its canary commitment once the reports are revealed."""
+        """The oracle opens its canary commitment once the reports are revealed; it leaves unopened a canary planted at a
+        miner with option ``canary_open = "never"`` (attack canary_unopened: a faulty or hostile oracle)."""
         if ("canary", "") in self.attempted[task.id]:
             return False
         self.attempted[task.id].add(("canary", ""))
         secret = self.canary_secrets.get(task.id)
         if secret is None:
+            return False
+        planted_at = self.canaries.get(task.id)
+        if planted_at is not None and planted_at.slot and self.options[planted_at.slot].get("canary_open") == "never":
             return False
         planted, salt = secret
         body: dict[str, Any] = {"task": task.id, "salt": salt}

@@ -17,7 +17,7 @@ Every family is registered here, in one place; a module per area:
     misses.py     honest_misses (what PoI's false positives cost an honest miner)
     judgement.py  late_judgement (stopped by rule 15)
     canaries.py   canary_spotting (stopped from rule 17 with fluent plants; its knobs measure the old holes)
-    planting.py   plant_refusal (stopped by rule 18)
+    planting.py   plant_refusal (stopped by rule 18), canary_unopened (stopped by rule 36)
     routers.py    self_router
     sessions.py   session_spam (stopped by rule 24)
     models.py     model_spam (stopped by rule 25)

@@ -1,4 +1,4 @@
-"""Plant refusal: a miner told to plant a canary reveals its own output instead (docs/rewards.md, "Canaries").
+"""Canary planting: a miner told to plant refuses, and an oracle that never opens what it planted (docs/rewards.md, "Canaries").
 
 For a canary the oracle privately tells one drawn miner of a task to reveal the oracle's planted output instead of its
 own. On rules 1-17 the planted output earns nothing, so the told miner loses the task's pay by obeying, while ignoring
@@ -28,6 +28,22 @@ plant_refusal  miner-00..(count−1) (option ``plant = "refuse"``, ``sim/runner.
                Also reported: the refusers' and the others' whole work pay (fees + work emission) in both worlds,
                canaries opened ``planted`` and ``void`` in both, the inference cost obeying saves, and the refusers'
                reputation at the end (an obeyed ask leaves it unchanged; a refused one is an ordinary task).
+
+canary_unopened  the oracle plants at miner-00..(count−1) as at any miner, and leaves every canary it planted there
+               unopened (option ``canary_open = "never"``, ``sim/runner.py``): a faulty oracle, or a hostile one griefing
+               chosen miners. The targets obey (reveal the planted output). The twin opens every canary. Same population
+               as plant_refusal. On rules 1-35 the unopened task settled as no canary, so the planted output was judged
+               as the target's own: out of consensus, unpaid, reputation lowered, a ``poi_divergence`` (slashed unless
+               the allowance forgave it). Rule 36 (``RULES_UNOPENED_CANARY``) judges no miner of an unopened task out
+               of its consensus.
+
+                   slashed   the targets' ``poi_divergence`` slashes whose task is one they were told to plant
+                   gain      slashed COR per instruction to plant (attack world)
+                   passed    no such slash in the attack world (per seed, so every resample of the seeds agrees)
+
+               Also reported: the targets' reputation at the end against the twin's (an opened planted task leaves
+               a planter's reputation as it was, and from rule 36 so does an unopened one), their work pay in both
+               worlds, and the canaries left ``unopened``.
 """
 
 from __future__ import annotations
@@ -37,7 +53,7 @@ from typing import Any
 
 from ...core.pricing import complexity_units
 from ...core.records import TaskState
-from ...core.rules import RULES_PAID_PLANTER
+from ...core.rules import RULES_PAID_PLANTER, RULES_UNOPENED_CANARY
 from ...core.units import PPB
 from ..runner import RunResult
 from ..scenarios import MINER_STAKE, ROUTER, NodeGroup, Scenario, validators
@@ -49,6 +65,7 @@ from .slashing import Watch
 
 COR = 10**18
 RULES = Rules(RULES_PAID_PLANTER, "paid_planter", "before_paid_planter")
+UNOPENED_RULES = Rules(RULES_UNOPENED_CANARY, "unopened_canary", "before_unopened_canary")
 
 
 def _mean(xs: list[int]) -> float:
@@ -195,4 +212,113 @@ class PlantRefusal(Family):
         return Verdict(gain, passed, measured, summary)
 
 
-FAMILIES = (PlantRefusal(),)
+class CanaryUnopened(Family):
+    name = "canary_unopened"
+    title = "Unopened canary: the oracle plants at a miner and never opens its commitment"
+    criterion = (
+        "a miner that revealed the oracle's planted output as it was told is never slashed for it when the oracle leaves the "
+        "canary unopened (no poi_divergence slash of a target on a task it was told to plant, in any seed)"
+    )
+    description = (
+        "the oracle leaves unopened every canary it plants at miner-00 (1 of 10 honest miners, which obeys; offtopic canaries on "
+        "25 % of the network and user tasks, 6 epochs); the twin opens every canary. Under rule 35 the unopened task settled as no "
+        "canary and the planted output was judged as the miner's own (measured on rule 35, seeds 1-5: 12 slashes, 120 COR, on 26 "
+        "instructions, reputation 0.672 against the twin's 0.738); rule 36 judges no miner of an unopened task out of its consensus"
+    )
+    gain_unit = "COR slashed from the targets per instruction to plant"
+    knobs = (
+        Knob("count", 1, "targeted miners (miner-00..), of 10", 1, 10),
+        UNOPENED_RULES.knob("no miner of an unopened task is judged out of its consensus", "settled as no canary"),
+        Knob("canary_rate_pct", 25, "share of tasks carrying a canary, in percent (env.canary_rate)", 1, 100),
+        Knob("planted", "offtopic", "what the oracle plants (env.canary_output)", choices=("offtopic", "garbage")),
+        Knob("epochs", 6, "epochs run", 1, 20),
+    )
+
+    def targets(self, k: Knobs) -> list[str]:
+        return [f"miner-{i:02d}" for i in range(int(k["count"]))]
+
+    def scenario(self, k: Knobs, twin: bool) -> Scenario:
+        n = int(k["count"])
+        options = {} if twin else {"canary_open": "never"}
+        groups = (NodeGroup("miner", "honest", n, (MINER_STAKE,), options=options),)
+        if n < 10:
+            groups += (NodeGroup("miner", "honest", 10 - n, (MINER_STAKE,)),)
+        return Scenario(
+            self.world_name(twin),
+            groups + validators() + ROUTER,
+            self.description,
+            params=UNOPENED_RULES.params(k),
+            env=Environment(canary_output=str(k["planted"]), canary_rate=int(k["canary_rate_pct"]) / 100),
+            epochs=int(k["epochs"]),
+        )
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch()
+
+    def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
+        watch = made(script, Watch)
+        state = final_state(watch)
+        world = world_of(watch)
+        name_of = {n.address: n.name for n in result.nodes.values()}
+        targets = set(self.targets(k))
+        asked = {(tid, miner) for tid, miner in world.plant_asks if name_of[miner] in targets}
+        slashed = [s.total for s in state.slashes if s.offence == "poi_divergence" and (s.evidence.get("task"), s.node) in asked]
+        pay = {"targets": 0, "others": 0}
+        for epoch in result.epochs:
+            for name, st in epoch.items():
+                if name.startswith("miner-"):
+                    pay["targets" if name in targets else "others"] += st.work_earnings
+        return {
+            "asks": len(asked),
+            "unopened": sum(1 for tid, _ in asked if tid in state.tasks and state.tasks[tid].canary in (None, "unopened")),
+            "slashes": len(slashed),
+            "slashed": str(sum(slashed)),
+            "pay": {g: str(v) for g, v in pay.items()},
+            "target_reputation_ppb": [state.nodes[n.address].reputation_ppb for n in result.nodes.values() if n.name in targets],
+            "canaries_unopened": sum(1 for t in state.tasks.values() if t.canary == "unopened"),
+        }
+
+    def judge(self, k: Knobs, attack: list[dict[str, Any]], twin: list[dict[str, Any]]) -> Verdict:
+        asks = sum(r["asks"] for r in attack)
+        slashed = sum(int(r["slashed"]) for r in attack)
+        slashes = sum(r["slashes"] for r in attack)
+        gain = None if not asks else slashed / COR / asks
+
+        def total(runs: list[dict[str, Any]], key: str) -> int:
+            return sum(int(r["pay"][key]) for r in runs)
+
+        def change(key: str) -> float | None:
+            had = total(twin, key)
+            return None if not had else round((total(attack, key) - had) / had, 6)
+
+        reputation = round(_mean([x for r in attack for x in r["target_reputation_ppb"]]))
+        twin_reputation = round(_mean([x for r in twin for x in r["target_reputation_ppb"]]))
+        measured = {
+            "targets": self.targets(k),
+            "asks": asks,
+            "unopened": sum(r["unopened"] for r in attack),
+            "slashes": slashes,
+            "slashed": str(slashed),
+            "twin_asks": sum(r["asks"] for r in twin),
+            "twin_slashes": sum(r["slashes"] for r in twin),
+            "slashes_per_seed": [r["slashes"] for r in attack],
+            "target_mean_reputation_ppb": reputation,
+            "twin_target_mean_reputation_ppb": twin_reputation,
+            "targets_pay_change": change("targets"),
+            "others_pay_change": change("others"),
+            "canaries_unopened": sum(r["canaries_unopened"] for r in attack),
+            "twin_canaries_unopened": sum(r["canaries_unopened"] for r in twin),
+        }
+        passed = asks > 0 and slashes == 0
+        rule = "36" if k["rules"] == UNOPENED_RULES.new else "35"
+        mine = measured["targets_pay_change"]
+        summary = (
+            f"{len(self.targets(k))} target(s), rule {rule}: {slashes} slash(es), {slashed / COR:.0f} COR, of the targets on "
+            f"{asks} instruction(s) to plant left unopened ({'n/a' if gain is None else f'{gain:.2f}'} COR an instruction); "
+            f"their reputation {reputation / PPB:.3f} (twin {twin_reputation / PPB:.3f}), "
+            f"work pay {'n/a' if mine is None else f'{mine * 100:+.2f} %'}"
+        )
+        return Verdict(gain, passed, measured, summary)
+
+
+FAMILIES = (PlantRefusal(), CanaryUnopened())
