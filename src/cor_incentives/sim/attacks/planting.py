@@ -79,6 +79,23 @@ def _variance_of_mean(xs: list[int]) -> float:
     return sum((x - m) ** 2 for x in xs) / (len(xs) - 1) / len(xs)
 
 
+def planting_world(f: Family, k: Knobs, twin: bool, options: dict[str, Any], rules: Rules) -> Scenario:
+    """The planting families' world: miner-00..(count−1) with ``options`` (none in the twin), the rest of 10 honest miners,
+    the honest validators and the router; canaries planting ``planted`` on ``canary_rate_pct`` of the tasks."""
+    n = int(k["count"])
+    groups = (NodeGroup("miner", "honest", n, (MINER_STAKE,), options={} if twin else options),)
+    if n < 10:
+        groups += (NodeGroup("miner", "honest", 10 - n, (MINER_STAKE,)),)
+    return Scenario(
+        f.world_name(twin),
+        groups + validators() + ROUTER,
+        f.description,
+        params=rules.params(k),
+        env=Environment(canary_output=str(k["planted"]), canary_rate=int(k["canary_rate_pct"]) / 100),
+        epochs=int(k["epochs"]),
+    )
+
+
 class PlantRefusal(Family):
     name = "plant_refusal"
     title = "Plant refusal: a miner told to plant a canary reveals its own output instead"
@@ -105,20 +122,7 @@ class PlantRefusal(Family):
         return [f"miner-{i:02d}" for i in range(int(k["count"]))]
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        n = int(k["count"])
-        options = {} if twin else {"plant": "refuse"}
-        groups = (NodeGroup("miner", "honest", n, (MINER_STAKE,), options=options),)
-        if n < 10:
-            groups += (NodeGroup("miner", "honest", 10 - n, (MINER_STAKE,)),)
-        params = RULES.params(k)
-        return Scenario(
-            self.world_name(twin),
-            groups + validators() + ROUTER,
-            self.description,
-            params=params,
-            env=Environment(canary_output=str(k["planted"]), canary_rate=int(k["canary_rate_pct"]) / 100),
-            epochs=int(k["epochs"]),
-        )
+        return planting_world(self, k, twin, {"plant": "refuse"}, RULES)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return Watch()
@@ -238,19 +242,7 @@ class CanaryUnopened(Family):
         return [f"miner-{i:02d}" for i in range(int(k["count"]))]
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
-        n = int(k["count"])
-        options = {} if twin else {"canary_open": "never"}
-        groups = (NodeGroup("miner", "honest", n, (MINER_STAKE,), options=options),)
-        if n < 10:
-            groups += (NodeGroup("miner", "honest", 10 - n, (MINER_STAKE,)),)
-        return Scenario(
-            self.world_name(twin),
-            groups + validators() + ROUTER,
-            self.description,
-            params=UNOPENED_RULES.params(k),
-            env=Environment(canary_output=str(k["planted"]), canary_rate=int(k["canary_rate_pct"]) / 100),
-            epochs=int(k["epochs"]),
-        )
+        return planting_world(self, k, twin, {"canary_open": "never"}, UNOPENED_RULES)
 
     def script(self, k: Knobs, twin: bool) -> ActorScript:
         return Watch()
