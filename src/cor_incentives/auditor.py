@@ -51,7 +51,7 @@ DOC_SECTIONS = {
     # a refusal (rule 20): nothing an epoch document carries to recompute
     "Stake positions: the minimum (rule 20)": "71bfbf667149694eb48b951bc29f934a1f7447cd019706abfd60bd5dd290a11d",
     "Staking APR": "32a904aeeb70139a7fa58e1a4fd9712b3a90ba105c52fe9eba23c054828b18ae",
-    "Reputation": "7188618fd8fb328f5c757d50558be3c52b01c8517f4ef4a3c702f686c2a3a14e",
+    "Reputation": "5c3a584a29218b2918d7000eed04957c0293743898441a6b41b906619febb29c",
     "Commission": "029b8052be177a8bdb943b9cc4a8a8d32a2072048a5514ca0cd48fc81bd456d4",
     "Slashing": "3d4eeb554cd1d6d20b632fb088ac74721a8b85775568186d46aab9d9fee8932c",
     "Moving stake: redelegation and cancelled unbonding": "c23903738d159c4966ad624843092343300d21f9a13351799754b3bd4f9f426f",
@@ -63,7 +63,7 @@ DOC_SECTIONS = {
     "Community stream": "134698addb6713815cbfd653ba0d11a5875d114998ecb6c25f803ca7d2db521c",
     "Bounties and challenges": "8118903893a6da9f5f63ac168c43db612d087a45fb6beb0a35b031a31640723a",
     "Transfers": "aaafb534a1eff1aef9cc8f7932a969b405276373065d431f6d372f52dd476f62",
-    "Validators: what they report and how it is scored": "69aac9e1f0c27373c6cfb61e7bd5d6f44816e41598b2ba89ef86dedd1c207f3b",
+    "Validators: what they report and how it is scored": "9942a53f528ff082f780cdfcaea85e35794665914c369cb381d9f41a3e888839",
     "Validator pay": "ece63b02942620d81a3bfd4659f1f7a04afaf4050fd7d3cb61a84feeacc89ac0",
 }
 
@@ -266,6 +266,7 @@ ESCALATION_PAY_RULES = 31  # *Validator pay*: from this rule version an escalati
 ESCALATION_FUNDED_RULES = 33  # *Validator pay*: from this rule version what a dissenter's rows cannot pay comes from its bond
 ESCALATION_UNBONDING_RULES = 34  # *Validator pay*: from this rule version the charge reaches its unbonding entries of the epoch
 ESCALATION_PRICED_RULES = 35  # *Validator pay*: from this rule version a funded validation costs rate × reputation_multiplier_max_ppb
+UNOPENED_CANARY_RULES = 36  # *Reputation*: from this rule version an unopened canary moves no out-of-consensus miner
 PANEL_WEIGHTS_RULES = 32  # *Consensus*: from this rule version a task view carries each reporting validator's ``weight``
 
 
@@ -920,9 +921,12 @@ def audit_reputation(
         network = t["kind"] == "network"
         if t["state"] == "SETTLED":
             n = len(t["miners"])
+            unopened = t.get("canary") == "unopened" and p.get("rule_version", 1) >= UNOPENED_CANARY_RULES
             for m in t["miners"]:
                 if m.get("planted"):  # a canary's planted output: its miner's reputation does not move
                     continue
+                if unopened and m["revealed"] and not m["mismatch"] and not m["in_consensus"]:
+                    continue  # perhaps the oracle's planted output, never opened: nobody is judged by it
                 rank = m.get("reveal_rank")
                 latency = PPB if rank is None or n <= 1 else PPB * (n - 1 - min(rank, n - 1)) // (n - 1)
                 success = bool(m["precommitted"] and not m["mismatch"] and m["in_consensus"])

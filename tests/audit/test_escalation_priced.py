@@ -26,7 +26,7 @@ def world():
 
 def test_the_bloc_lines_name_the_price_at_the_max_multiplier(world):
     state = world.chain.state
-    assert state.params.rule_version == RULES_ESCALATION_PRICED
+    assert state.params.rule_version >= RULES_ESCALATION_PRICED
     get = published_getter(state)
     lines = [x for e in sorted(state.epochs) for x in charges(get(f"/v1/epochs/{e}"))]
     assert lines
