@@ -31,7 +31,7 @@ from cor_incentives.core.bounties import (
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
-from support.exact import exact
+from support.exact import assert_unchanged, exact, snapshot
 
 STEPS = int(os.environ.get("COR_BOUNTY_STEPS", "50"))
 EXAMPLES = int(os.environ.get("COR_BOUNTY_EXAMPLES", "60"))
@@ -73,11 +73,11 @@ class BountyMachine(RuleBasedStateMachine):
             self.c.as_(v, "node.register", {"role": "validator", "self_bond": str(2_000 * COR)})
 
     def _try(self, who, kind, body):
-        before = exact(self.c.state)
+        before = snapshot(self.c.state)
         try:
             self.c.submit(who if isinstance(who, str) else ADDRS[who % len(ADDRS)], kind, body)
         except EngineError:
-            assert exact(self.c.state) == before, f"rejected {kind} changed the state"
+            assert_unchanged(self.c.state, before, f"rejected {kind} changed the state")
 
     def _bounty(self, i, kind=None):
         """An existing bounty id: with ``kind``, preferably an open one of that kind with entries."""

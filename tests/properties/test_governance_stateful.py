@@ -15,7 +15,7 @@ from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.units import COR
 from support.chain import Chain, addr
-from support.exact import exact
+from support.exact import assert_unchanged, exact, snapshot
 
 STEPS = int(os.environ.get("COR_GOV_STEPS", "60"))
 EXAMPLES = int(os.environ.get("COR_GOV_EXAMPLES", "40"))
@@ -63,13 +63,13 @@ class GovernanceMachine(RuleBasedStateMachine):
         self.tick(40)
 
     def _try(self, who, kind, body):
-        before = exact(self.c.state)
+        before = snapshot(self.c.state)
         pid = self.c.state.next_id
         epoch = self.c.state.epoch
         try:
             self.c.as_(who, kind, body)
         except EngineError:
-            assert exact(self.c.state) == before, f"rejected {kind} changed the state"
+            assert_unchanged(self.c.state, before, f"rejected {kind} changed the state")
             return
         if kind == "gov.propose":
             self.at_proposal[pid] = (self.c.state.epoch, positions(self.c.state))

@@ -12,7 +12,7 @@ from cor_incentives.core.apply import conservation_holds, replay
 from cor_incentives.core.errors import EngineError
 from cor_incentives.core.tasks import commitment
 from cor_incentives.core.validation import canary_commitment, report_commitment
-from support.exact import exact
+from support.exact import assert_unchanged, exact, snapshot
 from support.market import MODEL, h, market
 from support.reports import report_rounds
 
@@ -41,11 +41,11 @@ class TaskMachine(RuleBasedStateMachine):
         self.spreads = {}  # (task, validator) -> its committed spread of the task (rule 12)
 
     def _try(self, actor, kind, body):
-        before = exact(self.c.state)
+        before = snapshot(self.c.state)
         try:
             self.c.submit(actor, kind, body)
         except EngineError:
-            assert exact(self.c.state) == before, f"rejected {kind} changed the state"
+            assert_unchanged(self.c.state, before, f"rejected {kind} changed the state")
 
     def _open(self, i):
         ids = sorted(t for ids in self.c.state.deadlines.values() for t in ids)
