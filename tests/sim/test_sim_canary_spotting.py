@@ -15,6 +15,9 @@ import pytest
 
 from cor_incentives.sim.attacks import Attack, evaluate, evaluate_many
 
+# seeds 1-5 of canary_spotting at the defaults, measured in the first test, are the first of the sequential judgement's (tests/sim/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 SEEDS = (1, 2, 3, 4, 5)
 
 

@@ -19,6 +19,9 @@ from cor_incentives.core.units import COR
 from cor_incentives.sim.attacks import Attack, evaluate, family
 from cor_incentives.sim.attacks.base import DECIDED_SHARE
 
+# seeds 1-5 of late_judgement at the defaults, measured for ``default_run``, are the first of the sequential judgement's (tests/sim/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 SEEDS = (1, 2, 3, 4, 5)
 RULE_14 = {"rules": "judging_epoch"}
 

@@ -18,6 +18,9 @@ from cor_incentives.sim.attacks.spread import SpreadInflation
 from cor_incentives.sim.strategies import VALIDATOR_STRATEGIES, Environment, TaskInfo, ValidatorContext
 from cor_incentives.sim.sweep import Target, plan, run_job
 
+# seeds 1-5 of spread_inflation at the defaults, measured for ``verdicts``, are the first of the sequential judgement's 20 (tests/sim/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 
 @pytest.fixture(scope="module")
 def verdicts():
