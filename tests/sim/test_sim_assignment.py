@@ -70,6 +70,10 @@ def test_sybil_split_gains_nothing_over_5_seeds():
     (check,) = r["checks"]
     assert check["id"] == "sybil_no_gain" and check["passed"], check["summary"]
     assert abs(check["measured"]["assignments_change"]) < 0.05
+    # what tests/sim/test_sim_issue_attacks.py asks of it (it points here): the books hold, over the 5 seeds
+    s = r["scenarios"]["sybil_split"]
+    assert len(s["head_hashes"]) == len(SEEDS) == 5
+    assert s["books"]["conservation_ok"] and s["books"]["reconciled"] and not s["books"]["errors"], s["books"]
 
 
 @pytest.mark.slow
