@@ -8,8 +8,13 @@ the pool.
 The numbers are those of `cor simulate --scenario marketplace_one_task` (5 epochs; seeds 1-5, and 1-20 for rule 30's
 verdict, which its sequential run reaches: the per-unit pay under rule 30 depends on each seed's usage)."""
 
+import pytest
+
 from cor_incentives.core.params import Params
 from cor_incentives.sim.attacks import Attack, evaluate_many
+
+# seeds 1-5 of rule 30 (whole_stream), measured in the first test, are the first 5 of the 20-seed verdict's (tests/sim/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_runs")
 
 SEEDS = (1, 2, 3, 4, 5)
 RATE = Params().marketplace_usage_rate_units
