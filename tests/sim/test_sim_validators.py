@@ -17,6 +17,10 @@ import pytest
 from cor_incentives.sim.attacks import FAMILIES, Attack, evaluate, evaluate_many
 from cor_incentives.sim.strategies import VALIDATOR_STRATEGIES, Environment, TaskInfo, ValidatorContext
 
+# seeds 1-5 of each attack at its defaults, measured for ``verdicts``, are the first of collusion_49's sequential judgement
+# (tests/sim/conftest.py)
+pytestmark = pytest.mark.usefixtures("shared_runs")
+
 MINE = ("echo_validator", "max_reporter", "collusion_49")
 GAIN_SIDE_OPEN = "collusion_49"  # rule 33: over the two-sided 5 % limit by honest gains only (+5.1 %), see above
 GAIN_SIDE_BOUND = 0.06  # what it reads plus the noise of 5 seeds; a larger rise fails
@@ -57,6 +61,15 @@ def test_a_49_percent_coalition_moves_no_honest_pay_and_loses(verdicts):
     assert gain is not None and gain < 0 and m["coalition_payout_per_seed"] < m["twin_coalition_payout_per_seed"]
     assert m["captured_tasks"] <= m["tasks"] // 100  # the coalition decides (almost) no task's medians
     assert m["validations"] > m["twin_validations"]  # its dissent escalates tasks
+
+
+def test_collusion_49_passes_as_cor_simulate_judges_it():
+    """What tests/sim/test_sim_issue_attacks.py asks of collusion_49 (it points here): run as ``cor simulate --scenario
+    collusion_49`` runs it (seeds 1-5, then 1-20 while undecided; the first five are the runs ``verdicts`` made), it
+    passes, over at least 5 seeds, with the books of every run holding."""
+    r = evaluate(Attack("collusion_49", "collusion_49"), workers=2, sequential=True)
+    assert r["passed"] is True and len(r["seeds"]) >= 5, (r["seeds"], r["summary"])
+    assert r["books"]["ok"] and not r["books"]["errors"], r["books"]
 
 
 def test_a_hiding_coalition_and_other_knobs_run_and_judge_consistently():
