@@ -105,7 +105,7 @@ def end_table(net: Devnet) -> dict[str, Any]:
         "tasks": {
             "closed_in_report": len(closed),
             "by_state": dict(sorted(Counter(t["state"] for t in every).items())),
-            "canary": dict(sorted(Counter(t["canary"] for t in every if t.get("canary")).items())),  # planted, void, none
+            "canary": dict(sorted(Counter(t["canary"] for t in every if t.get("canary")).items())),  # planted, void, none; unopened (rule 36)
         },
         "nodes": [x for x in rows if x["role"] in ("miner", "validator", "router")],
         "users": [x for x in rows if x["role"] == "user"],
