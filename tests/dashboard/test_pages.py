@@ -165,3 +165,26 @@ def test_vendored_chart_library_and_schema(busy, http):
     assert http.get("/static/nothing.js").status_code == 404
     paths = http.get("/openapi.json").json()["paths"]
     assert "/v1/tasks" in paths and not any(p == "/" or p.startswith(("/nodes", "/address", "/static")) for p in paths)
+
+
+def test_task_page_says_an_unopened_canary_judged_nobody_out_of_consensus(busy, http):
+    """Rule 36: a user task whose canary commitment the oracle never opens settles as ``unopened``; its page says so and
+    why its out-of-consensus miner was not slashed. (Last in this module: it adds a task to the shared network.)"""
+    from api.network_activity import submit_task
+    from cor_incentives.core.validation import canary_commitment
+    from dashboard.conftest import settle_scored
+
+    eng, keys = busy.engine, busy.keys
+    tid = submit_task(eng, keys)
+    task = eng.state.tasks[tid]
+    eng.submit_as(keys["oracle"], "task.canary_commit", {"task": tid, "canary": canary_commitment(task.prompt_hash, None, "d1")})
+    settle_scored(eng, keys, tid, 2)  # step 2: its last miner answers garbage, out of consensus
+    task = eng.state.tasks[tid]
+    assert task.state == "AUDITING"
+    slashes = len(eng.state.slashes)
+    eng.submit_as(keys["oracle"], "tick", {"ticks": eng.state.params.canary_open_deadline_ticks})  # never opened
+    t = views.task(eng.state, get_task(eng.state, tid))
+    assert t["state"] == "SETTLED" and t["canary"] == "unopened"
+    assert any(m["revealed"] and not m["in_consensus"] for m in t["miners"]) and len(eng.state.slashes) == slashes
+    page = html(http, f"/tasks/{tid}")
+    assert "Canary: unopened — the oracle did not open its commitment in time" in page and "(rule 36)" in page
