@@ -330,6 +330,88 @@ def rates(observations: Iterable[Observation], rule: PoiRule) -> Rates:
     return Rates(hi, h, co, c)
 
 
+# The measurement counts the same observations under many rules and subsets (per split, class, kind, task mix, and
+# the spread-relative rules' threshold search): ``ObservationTable`` holds them once as integer arrays, and
+# ``ObservationTable.rates`` gives exactly what ``rates`` gives on the selected observations (same integer
+# threshold, ``max(max_distance, min(cap, spread × factor // 10 000))``, evaluated in int64). Values that int64
+# cannot hold without overflow fall back to ``PoiRule.admits``.
+_INT64_SAFE = 2**62
+
+
+@dataclass(frozen=True, eq=False)
+class ObservationTable:
+    """Observations as columns, for counting ``rates`` over many rules and subsets without a Python loop per output."""
+
+    observations: tuple[Observation, ...]
+    distance: np.ndarray | None  # int64; None: a value int64 cannot hold, ``admitted`` uses ``PoiRule.admits``
+    spread: np.ndarray | None
+    quality: np.ndarray | None
+    honest: np.ndarray  # bool: the output is a reference honest miner's
+    counted: np.ndarray  # bool: not a variant miner's output (``rates`` leaves those out)
+    split: np.ndarray  # str
+    output_class: np.ndarray
+    task_mix: np.ndarray
+    kind: np.ndarray
+
+    @classmethod
+    def of(cls, observations: Iterable[Observation]) -> ObservationTable:
+        obs = tuple(observations)
+
+        def ints(values: list[int]) -> np.ndarray | None:
+            if values and max(abs(min(values)), abs(max(values))) >= _INT64_SAFE:
+                return None
+            return np.array(values, dtype=np.int64)
+
+        def strs(values: list[str]) -> np.ndarray:
+            return np.array(values, dtype=str) if values else np.zeros(0, dtype=str)
+
+        classes = [o.output_class for o in obs]
+        distance, spread, quality = (ints([o.distance_ppb for o in obs]), ints([o.spread_ppb for o in obs]), ints([o.quality_ppb for o in obs]))
+        if distance is None or spread is None or quality is None:
+            distance = spread = quality = None
+        return cls(
+            obs,
+            distance,
+            spread,
+            quality,
+            np.array([c == "honest" for c in classes], dtype=bool),
+            np.array([not is_variant(c) for c in classes], dtype=bool),
+            strs([o.split for o in obs]),
+            strs(classes),
+            strs([o.task_mix for o in obs]),
+            strs([o.kind for o in obs]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.observations)
+
+    def everything(self) -> np.ndarray:
+        return np.ones(len(self), dtype=bool)
+
+    def admitted(self, rule: PoiRule) -> np.ndarray:
+        """Per observation: ``rule.admits``."""
+        d, s, q = self.distance, self.spread, self.quality
+        params = (rule.max_distance_ppb, rule.min_quality_ppb, rule.spread_factor_bps, rule.cap_ppb)
+        if d is None or s is None or q is None or any(abs(v) >= _INT64_SAFE for v in params):
+            return np.array([rule.admits(o) for o in self.observations], dtype=bool)
+        if rule.spread_factor_bps and len(s) and int(np.abs(s).max()) * abs(rule.spread_factor_bps) >= _INT64_SAFE:
+            return np.array([rule.admits(o) for o in self.observations], dtype=bool)
+        threshold = np.maximum(rule.max_distance_ppb, np.minimum(rule.cap_ppb, s * rule.spread_factor_bps // BPS))
+        return (d <= threshold) & (q >= rule.min_quality_ppb)
+
+    def rates(self, select: np.ndarray, admitted: np.ndarray) -> Rates:
+        """``rates`` of the selected observations, given ``admitted`` (``ObservationTable.admitted`` of the rule)."""
+        mine = select & self.counted
+        honest = mine & self.honest
+        cheat = mine & ~self.honest
+        return Rates(
+            int(np.count_nonzero(honest & admitted)),
+            int(np.count_nonzero(honest)),
+            int(np.count_nonzero(cheat & ~admitted)),
+            int(np.count_nonzero(cheat)),
+        )
+
+
 def roc_points(distances_honest: np.ndarray, distances_cheat: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(cheaters in consensus, honest in consensus) for each global threshold: the ROC curve."""
     h = np.sort(distances_honest)
@@ -749,6 +831,7 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         "balanced": PoiRule(balanced, floor),
     }
     signals = output_signals(data, scored)
+    obs_table, task_table = ObservationTable.of(obs), ObservationTable.of(task)  # each counted under several rules
     summary: dict[str, Any] = {
         "data": describe_data(data),
         "redundancy": REDUNDANCY,
@@ -759,10 +842,10 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
             "criterion": "the smallest threshold keeping the target share of honest outputs within it (PoI alone) on the calibration prompts",
         },
         "balanced": {"max_distance_ppb": balanced, "criterion": "maximise min(honest in, cheaters out) (PoI alone) on the calibration prompts"},
-        "rates": {name: rule_rates(obs, rule) for name, rule in rules.items()},
+        "rates": {name: rule_rates(obs_table, rule) for name, rule in rules.items()},
         "distances": distance_quantiles(obs),
         "roc": roc_summary(obs, grid, floor),
-        "alternatives": alternatives(obs, grid, floor),
+        "alternatives": alternatives(obs_table, grid, floor),
         "other_redundancy": {},
         "floor_medoid": rule_rates(shipped, rules["chosen"]),
         "model_validator": {
@@ -783,11 +866,11 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
     }
     summary["task_validator"] = {
         "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **task_check_params()},
-        "rates": rule_rates(task, rules["chosen"]),
+        "rates": rule_rates(task_table, rules["chosen"]),
         "variants": variant_rates(task_variants, rules["chosen"]),
         "honest_out": honest_out_reasons(task, rules["chosen"]),
         "what_if_max_distance": {
-            str(t): {"rates": rule_rates(task, PoiRule(t, floor)), "variants": variant_rates(task_variants, PoiRule(t, floor))}
+            str(t): {"rates": rule_rates(task_table, PoiRule(t, floor)), "variants": variant_rates(task_variants, PoiRule(t, floor))}
             for t in WHAT_IF_MAX_DISTANCES_PPB
         },
     }
@@ -795,16 +878,17 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
     gain_variants = all_observations(data, scored, REDUNDANCY, "gain", floor, variants=True)
     task_same = all_observations(data, scored, REDUNDANCY, "task", floor, gain_only=True)
     task_same_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True, gain_only=True)
+    gain_table = ObservationTable.of(gain)
     summary["gain_validator"] = {
         "prompts": {split: len({o.prompt_id for o in gain if o.split == split}) for split in SPLITS},
         "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **gain_check_params()},
         "task_same_prompts": rule_rates(task_same, rules["chosen"]),
         "task_same_prompts_variants": variant_rates(task_same_variants, rules["chosen"]),
-        "rates": rule_rates(gain, rules["chosen"]),
+        "rates": rule_rates(gain_table, rules["chosen"]),
         "variants": variant_rates(gain_variants, rules["chosen"]),
         "honest_out": honest_out_reasons(gain, rules["chosen"]),
         "what_if_max_distance": {
-            str(t): {"rates": rule_rates(gain, PoiRule(t, floor)), "variants": variant_rates(gain_variants, PoiRule(t, floor))}
+            str(t): {"rates": rule_rates(gain_table, PoiRule(t, floor)), "variants": variant_rates(gain_variants, PoiRule(t, floor))}
             for t in WHAT_IF_MAX_DISTANCES_PPB
         },
     }
@@ -827,8 +911,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         "honest_out": honest_out_reasons(vouched, rules["chosen"]),
     }
     for r in OTHER_REDUNDANCIES:
-        more = all_observations(data, scored, r, "previous", floor)
-        summary["other_redundancy"][str(r)] = {name: rule_rates(more, rule) for name, rule in rules.items()}
+        more_table = ObservationTable.of(all_observations(data, scored, r, "previous", floor))
+        summary["other_redundancy"][str(r)] = {name: rule_rates(more_table, rule) for name, rule in rules.items()}
         more = all_observations(data, scored, r, "floor", floor, read_only=True)
         summary["other_redundancy"][str(r)]["floor_same_prompts"] = rule_rates(more, rules["chosen"])
         more = all_observations(data, scored, r, "model", floor)
@@ -1000,24 +1084,23 @@ def signal_summary(signals: list[OutputSignals], floor: int) -> dict[str, Any]:
     return out
 
 
-def rule_rates(obs: list[Observation], rule: PoiRule) -> dict[str, Any]:
+def rule_rates(obs: list[Observation] | ObservationTable, rule: PoiRule) -> dict[str, Any]:
     """Rates of a rule for PoI alone and for the whole consensus rule, by split, class, kind, temperature."""
+    t = obs if isinstance(obs, ObservationTable) else ObservationTable.of(obs)
     poi_only = PoiRule(rule.max_distance_ppb, 0, rule.spread_factor_bps, rule.cap_ppb)
     out: dict[str, Any] = {"max_distance_ppb": rule.max_distance_ppb, "min_quality_ppb": rule.min_quality_ppb}
     for name, r in (("poi", poi_only), ("consensus", rule)):
+        ok = t.admitted(r)
         block: dict[str, Any] = {}
         for split in SPLITS:
-            part = [o for o in obs if o.split == split]
-            block[split] = rates(part, r).to_dict()
-            block[split]["cheat_out_by_class"] = {
-                c: rates([o for o in part if o.output_class == c], r).to_dict()["cheat_out_rate"] for c in CHEAT_CLASSES
-            }
+            part = t.split == split
+            block[split] = t.rates(part, ok).to_dict()
+            block[split]["cheat_out_by_class"] = {c: t.rates(part & (t.output_class == c), ok).to_dict()["cheat_out_rate"] for c in CHEAT_CLASSES}
             block[split]["honest_in_by_task"] = {
-                m: rates([o for o in part if o.output_class == "honest" and o.task_mix == m], r).to_dict()["honest_in_rate"]
-                for m in ("honest", *CHEAT_CLASSES)
+                m: t.rates(part & t.honest & (t.task_mix == m), ok).to_dict()["honest_in_rate"] for m in ("honest", *CHEAT_CLASSES)
             }
-            kinds = sorted({o.kind for o in part})
-            block[split]["by_kind"] = {k: rates([o for o in part if o.kind == k], r).to_dict() for k in kinds}
+            kinds = sorted(set(t.kind[part].tolist()))
+            block[split]["by_kind"] = {k: t.rates(part & (t.kind == k), ok).to_dict() for k in kinds}
         out[name] = block
     return out
 
@@ -1061,23 +1144,29 @@ def auc(honest: np.ndarray, cheat: np.ndarray) -> float:
     return float((below.sum() + 0.5 * equal.sum()) / (len(h) * len(cheat)))
 
 
-def alternatives(obs: list[Observation], grid: np.ndarray, floor: int) -> dict[str, Any]:
+def alternatives(obs: list[Observation] | ObservationTable, grid: np.ndarray, floor: int) -> dict[str, Any]:
     """The other rules tried: per-kind thresholds and thresholds relative to the task's spread.
 
     Each is chosen on the calibration prompts by the same criterion as the global threshold (honest
     outputs in ≥ ``HONEST_TARGET``, PoI alone) and measured on both splits, PoI alone and with the
     quality floor.
     """
-    cal = [o for o in obs if o.split == "calibration"]
+    table = obs if isinstance(obs, ObservationTable) else ObservationTable.of(obs)
+    observations = table.observations
+    cal = [o for o in observations if o.split == "calibration"]
+    is_cal = table.split == "calibration"
     out: dict[str, Any] = {}
     per_kind = {
-        k: honest_first_threshold(split_distances([o for o in cal if o.kind == k])[0], grid, HONEST_TARGET) for k in sorted({o.kind for o in obs})
+        k: honest_first_threshold(split_distances([o for o in cal if o.kind == k])[0], grid, HONEST_TARGET)
+        for k in sorted({o.kind for o in observations})
     }
     out["per_kind"] = {
         "thresholds_ppb": per_kind,
         **{
             name: {
-                split: _sum_rates(rates([o for o in obs if o.split == split and o.kind == k], PoiRule(t, q)) for k, t in per_kind.items()).to_dict()
+                split: _sum_rates(
+                    table.rates((table.split == split) & (table.kind == k), table.admitted(PoiRule(t, q))) for k, t in per_kind.items()
+                ).to_dict()
                 for split in SPLITS
             }
             for name, q in (("poi", 0), ("consensus", floor))
@@ -1087,13 +1176,13 @@ def alternatives(obs: list[Observation], grid: np.ndarray, floor: int) -> dict[s
     for factor in SPREAD_FACTORS_BPS:
         best = int(grid[-1])
         for t in grid[::5]:
-            if rates(cal, PoiRule(int(t), 0, factor)).honest_in_rate >= HONEST_TARGET:
+            if table.rates(is_cal, table.admitted(PoiRule(int(t), 0, factor))).honest_in_rate >= HONEST_TARGET:
                 best = int(t)
                 break
         spread[str(factor)] = {
             "floor_ppb": best,
             **{
-                name: {split: rates([o for o in obs if o.split == split], PoiRule(best, q, factor)).to_dict() for split in SPLITS}
+                name: {split: table.rates(table.split == split, table.admitted(PoiRule(best, q, factor))).to_dict() for split in SPLITS}
                 for name, q in (("poi", 0), ("consensus", floor))
             },
         }
