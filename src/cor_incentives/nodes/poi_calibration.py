@@ -750,6 +750,7 @@ def all_observations(
     read_only: bool = False,
     gain_only: bool = False,
     max_distance_ppb: int | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> list[Observation]:
     """Every task's observations as one kind of validator (``VALIDATORS``) reports them.
 
@@ -757,7 +758,8 @@ def all_observations(
     only the prompts whose outputs the model read (the "model" validator always is). ``gain_only``:
     only the prompts whose outputs the model also read after no prompt (the "gain" and "spread" validators
     always are). ``max_distance_ppb``: the threshold the "spread" validator's reports are made against
-    (default the core's ``poi_max_distance_ppb``).
+    (default the core's ``poi_max_distance_ppb``). ``memo``: a dict kept across calls on the same ``data`` and
+    ``scored`` (``measure``), so that a prompt's tasks and a task's scores are built once whichever filters ask for them.
     """
     if validator not in VALIDATORS:
         raise ValueError(f"unknown validator {validator!r}")
@@ -770,7 +772,15 @@ def all_observations(
             continue
         if gain and not sp.gain_read:
             continue
-        if validator == "previous":
+        report = None
+        if validator in ("spread", "vouched"):
+            from ..core.params import Params
+
+            report = Params().poi_max_distance_ppb if max_distance_ppb is None else max_distance_ppb
+        key = (p["id"], redundancy, validator, floor, report)
+        if memo is not None and key in memo:
+            obs = memo[key]
+        elif validator == "previous":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy)
         elif validator == "floor":
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality_previous, redundancy, floor)
@@ -784,17 +794,33 @@ def all_observations(
                 "spread": sp.spread_task_quality,
                 "vouched": sp.task_quality,
             }[validator]
-            report = None
-            if validator in ("spread", "vouched"):
-                from ..core.params import Params
-
-                report = Params().poi_max_distance_ppb if max_distance_ppb is None else max_distance_ppb
+            if rescore is not None and memo is not None:
+                rescore = _memo_rescore(memo, (p["id"], _RESCORED_AS[validator]), rescore)
             obs = task_observations(p, p["split"], by_prompt[p["id"]], sp.matrix, sp.quality, redundancy, floor, rescore, report)
+        if memo is not None:
+            memo[key] = obs
         if gain:  # a variant miner's tasks count once its output was read after no prompt too
             unread = {r["class"] for r, f in zip(by_prompt[p["id"]], sp.free_read) if not f}
             obs = [o for o in obs if o.task_mix not in unread]
         out += [o for o in obs if is_variant(o.task_mix) == variants]
     return out
+
+
+_RESCORED_AS = {"task": "earlier", "gain": "spread", "spread": "spread", "vouched": "vouched"}  # validators whose tasks score alike share
+
+
+def _memo_rescore(
+    memo: dict[Any, Any], prefix: tuple[str, str], rescore: Callable[[Sequence[int]], list[int]]
+) -> Callable[[Sequence[int]], list[int]]:
+    """``rescore`` remembered per task (its members) in ``memo``: the "gain" and "spread" validators score the same tasks alike."""
+
+    def remembered(members: Sequence[int]) -> list[int]:
+        key = (*prefix, tuple(members))
+        if key not in memo:
+            memo[key] = rescore(members)
+        return list(memo[key])
+
+    return remembered
 
 
 def measure(data: CalibrationData, progress: bool = False, scored: dict[str, ScoredPrompt] | None = None) -> Measurement:
@@ -811,14 +837,15 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
     scored = scored if scored is not None else embed_and_score(data, progress)
     params = Params()
     floor = params.consensus_min_quality_ppb
-    obs = all_observations(data, scored, REDUNDANCY, "previous", floor)
-    shipped = all_observations(data, scored, REDUNDANCY, "floor", floor)
-    shipped_read = all_observations(data, scored, REDUNDANCY, "floor", floor, read_only=True)
-    now = all_observations(data, scored, REDUNDANCY, "model", floor)
-    now_variants = all_observations(data, scored, REDUNDANCY, "model", floor, variants=True)
-    task = all_observations(data, scored, REDUNDANCY, "task", floor)
-    task_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True)
-    shipped_variants = all_observations(data, scored, REDUNDANCY, "floor", floor, variants=True, read_only=True)
+    memo: dict[Any, Any] = {}  # tasks and scores shared by the calls below (``all_observations``)
+    obs = all_observations(data, scored, REDUNDANCY, "previous", floor, memo=memo)
+    shipped = all_observations(data, scored, REDUNDANCY, "floor", floor, memo=memo)
+    shipped_read = all_observations(data, scored, REDUNDANCY, "floor", floor, read_only=True, memo=memo)
+    now = all_observations(data, scored, REDUNDANCY, "model", floor, memo=memo)
+    now_variants = all_observations(data, scored, REDUNDANCY, "model", floor, variants=True, memo=memo)
+    task = all_observations(data, scored, REDUNDANCY, "task", floor, memo=memo)
+    task_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True, memo=memo)
+    shipped_variants = all_observations(data, scored, REDUNDANCY, "floor", floor, variants=True, read_only=True, memo=memo)
     cal = [o for o in obs if o.split == "calibration"]
     grid = np.arange(0, THRESHOLD_MAX_PPB + 1, THRESHOLD_STEP_PPB, dtype=np.int64)
 
@@ -874,10 +901,10 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
             for t in WHAT_IF_MAX_DISTANCES_PPB
         },
     }
-    gain = all_observations(data, scored, REDUNDANCY, "gain", floor)
-    gain_variants = all_observations(data, scored, REDUNDANCY, "gain", floor, variants=True)
-    task_same = all_observations(data, scored, REDUNDANCY, "task", floor, gain_only=True)
-    task_same_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True, gain_only=True)
+    gain = all_observations(data, scored, REDUNDANCY, "gain", floor, memo=memo)
+    gain_variants = all_observations(data, scored, REDUNDANCY, "gain", floor, variants=True, memo=memo)
+    task_same = all_observations(data, scored, REDUNDANCY, "task", floor, gain_only=True, memo=memo)
+    task_same_variants = all_observations(data, scored, REDUNDANCY, "task", floor, variants=True, gain_only=True, memo=memo)
     gain_table = ObservationTable.of(gain)
     summary["gain_validator"] = {
         "prompts": {split: len({o.prompt_id for o in gain if o.split == split}) for split in SPLITS},
@@ -892,8 +919,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
             for t in WHAT_IF_MAX_DISTANCES_PPB
         },
     }
-    spread = all_observations(data, scored, REDUNDANCY, "spread", floor, max_distance_ppb=chosen)
-    spread_variants = all_observations(data, scored, REDUNDANCY, "spread", floor, variants=True, max_distance_ppb=chosen)
+    spread = all_observations(data, scored, REDUNDANCY, "spread", floor, max_distance_ppb=chosen, memo=memo)
+    spread_variants = all_observations(data, scored, REDUNDANCY, "spread", floor, variants=True, max_distance_ppb=chosen, memo=memo)
     summary["spread_validator"] = {
         "prompts": {split: len({o.prompt_id for o in spread if o.split == split}) for split in SPLITS},
         "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **spread_params()},
@@ -901,8 +928,8 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         "variants": variant_rates(spread_variants, rules["chosen"]),
         "honest_out": honest_out_reasons(spread, rules["chosen"]),
     }
-    vouched = all_observations(data, scored, REDUNDANCY, "vouched", floor, max_distance_ppb=chosen)
-    vouched_variants = all_observations(data, scored, REDUNDANCY, "vouched", floor, variants=True, max_distance_ppb=chosen)
+    vouched = all_observations(data, scored, REDUNDANCY, "vouched", floor, max_distance_ppb=chosen, memo=memo)
+    vouched_variants = all_observations(data, scored, REDUNDANCY, "vouched", floor, variants=True, max_distance_ppb=chosen, memo=memo)
     summary["vouched_validator"] = {
         "prompts": {split: len({o.prompt_id for o in vouched if o.split == split}) for split in SPLITS},
         "rule": {"max_distance_ppb": chosen, "min_quality_ppb": floor, **vouched_params()},
@@ -911,21 +938,21 @@ def measure(data: CalibrationData, progress: bool = False, scored: dict[str, Sco
         "honest_out": honest_out_reasons(vouched, rules["chosen"]),
     }
     for r in OTHER_REDUNDANCIES:
-        more_table = ObservationTable.of(all_observations(data, scored, r, "previous", floor))
+        more_table = ObservationTable.of(all_observations(data, scored, r, "previous", floor, memo=memo))
         summary["other_redundancy"][str(r)] = {name: rule_rates(more_table, rule) for name, rule in rules.items()}
-        more = all_observations(data, scored, r, "floor", floor, read_only=True)
+        more = all_observations(data, scored, r, "floor", floor, read_only=True, memo=memo)
         summary["other_redundancy"][str(r)]["floor_same_prompts"] = rule_rates(more, rules["chosen"])
-        more = all_observations(data, scored, r, "model", floor)
+        more = all_observations(data, scored, r, "model", floor, memo=memo)
         summary["other_redundancy"][str(r)]["model"] = rule_rates(more, rules["chosen"])
-        more = all_observations(data, scored, r, "task", floor)
+        more = all_observations(data, scored, r, "task", floor, memo=memo)
         summary["other_redundancy"][str(r)]["task"] = rule_rates(more, rules["chosen"])
-        more = all_observations(data, scored, r, "task", floor, gain_only=True)
+        more = all_observations(data, scored, r, "task", floor, gain_only=True, memo=memo)
         summary["other_redundancy"][str(r)]["task_gain_prompts"] = rule_rates(more, rules["chosen"])
-        more = all_observations(data, scored, r, "gain", floor)
+        more = all_observations(data, scored, r, "gain", floor, memo=memo)
         summary["other_redundancy"][str(r)]["gain"] = rule_rates(more, rules["chosen"])
-        more = all_observations(data, scored, r, "spread", floor, max_distance_ppb=chosen)
+        more = all_observations(data, scored, r, "spread", floor, max_distance_ppb=chosen, memo=memo)
         summary["other_redundancy"][str(r)]["spread"] = rule_rates(more, rules["chosen"])
-        more = all_observations(data, scored, r, "vouched", floor, max_distance_ppb=chosen)
+        more = all_observations(data, scored, r, "vouched", floor, max_distance_ppb=chosen, memo=memo)
         summary["other_redundancy"][str(r)]["vouched"] = rule_rates(more, rules["chosen"])
     return Measurement(obs, summary, now, signals)
 
