@@ -79,6 +79,35 @@ def _variance_of_mean(xs: list[int]) -> float:
     return sum((x - m) ** 2 for x in xs) / (len(xs) - 1) / len(xs)
 
 
+def planting_knobs(count: Knob, rules: Knob) -> tuple[Knob, ...]:
+    """The planting families' knobs: theirs (``count`` of miner-00.., ``rules``), then the canaries' and the run's."""
+    return (
+        count,
+        rules,
+        Knob("canary_rate_pct", 25, "share of tasks carrying a canary, in percent (env.canary_rate; user tasks from rule 17)", 1, 100),
+        Knob("planted", "offtopic", "what the oracle plants (env.canary_output)", choices=("offtopic", "garbage")),
+        Knob("epochs", 6, "epochs run", 1, 20),
+    )
+
+
+def named_miners(k: Knobs) -> list[str]:
+    """miner-00..(count − 1): the miners a planting family's option is on."""
+    return [f"miner-{i:02d}" for i in range(int(k["count"]))]
+
+
+def watched(script: ActorScript, result: RunResult) -> tuple[Any, Any, dict[str, str]]:
+    """The run's final state, its world and each node's name by address (``Watch`` kept them)."""
+    watch = made(script, Watch)
+    return final_state(watch), world_of(watch), {n.address: n.name for n in result.nodes.values()}
+
+
+class PlantingFamily(Family):
+    """A planting family watches its world (``Watch``: no scripted actions) and measures the final state."""
+
+    def script(self, k: Knobs, twin: bool) -> ActorScript:
+        return Watch()
+
+
 def planting_world(f: Family, k: Knobs, twin: bool, options: dict[str, Any], rules: Rules) -> Scenario:
     """The planting families' world: miner-00..(count−1) with ``options`` (none in the twin), the rest of 10 honest miners,
     the honest validators and the router; canaries planting ``planted`` on ``canary_rate_pct`` of the tasks."""
@@ -96,7 +125,7 @@ def planting_world(f: Family, k: Knobs, twin: bool, options: dict[str, Any], rul
     )
 
 
-class PlantRefusal(Family):
+class PlantRefusal(PlantingFamily):
     name = "plant_refusal"
     title = "Plant refusal: a miner told to plant a canary reveals its own output instead"
     criterion = (
@@ -110,28 +139,18 @@ class PlantRefusal(Family):
         "1-20: refusing credited +102.3 % ± 4.6 % of a typical miner's work per instruction, and 248 of 1 167 canaries went void)"
     )
     gain_unit = "work value gained per instruction to plant by refusing it, as a share of one in-consensus miner's value on the task"
-    knobs = (
-        Knob("count", 2, "refusing miners (miner-00..), of 10", 1, 10),
-        RULES.knob("the planter earns as a typical in-consensus miner", "nothing"),
-        Knob("canary_rate_pct", 25, "share of tasks carrying a canary, in percent (env.canary_rate; user tasks from rule 17)", 1, 100),
-        Knob("planted", "offtopic", "what the oracle plants (env.canary_output)", choices=("offtopic", "garbage")),
-        Knob("epochs", 6, "epochs run", 1, 20),
+    knobs = planting_knobs(
+        Knob("count", 2, "refusing miners (miner-00..), of 10", 1, 10), RULES.knob("the planter earns as a typical in-consensus miner", "nothing")
     )
 
     def refusers(self, k: Knobs) -> list[str]:
-        return [f"miner-{i:02d}" for i in range(int(k["count"]))]
+        return named_miners(k)
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         return planting_world(self, k, twin, {"plant": "refuse"}, RULES)
 
-    def script(self, k: Knobs, twin: bool) -> ActorScript:
-        return Watch()
-
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        watch = made(script, Watch)
-        state = final_state(watch)
-        world = world_of(watch)
-        name_of = {n.address: n.name for n in result.nodes.values()}
+        state, world, name_of = watched(script, result)
         refusers = set(self.refusers(k))
         asks: list[dict[str, Any]] = []
         for tid, miner in world.plant_asks:
@@ -216,7 +235,7 @@ class PlantRefusal(Family):
         return Verdict(gain, passed, measured, summary)
 
 
-class CanaryUnopened(Family):
+class CanaryUnopened(PlantingFamily):
     name = "canary_unopened"
     title = "Unopened canary: the oracle plants at a miner and never opens its commitment"
     criterion = (
@@ -230,28 +249,19 @@ class CanaryUnopened(Family):
         "instructions, reputation 0.672 against the twin's 0.738); rule 36 judges no miner of an unopened task out of its consensus"
     )
     gain_unit = "COR slashed from the targets per instruction to plant"
-    knobs = (
+    knobs = planting_knobs(
         Knob("count", 1, "targeted miners (miner-00..), of 10", 1, 10),
         UNOPENED_RULES.knob("no miner of an unopened task is judged out of its consensus", "settled as no canary"),
-        Knob("canary_rate_pct", 25, "share of tasks carrying a canary, in percent (env.canary_rate)", 1, 100),
-        Knob("planted", "offtopic", "what the oracle plants (env.canary_output)", choices=("offtopic", "garbage")),
-        Knob("epochs", 6, "epochs run", 1, 20),
     )
 
     def targets(self, k: Knobs) -> list[str]:
-        return [f"miner-{i:02d}" for i in range(int(k["count"]))]
+        return named_miners(k)
 
     def scenario(self, k: Knobs, twin: bool) -> Scenario:
         return planting_world(self, k, twin, {"canary_open": "never"}, UNOPENED_RULES)
 
-    def script(self, k: Knobs, twin: bool) -> ActorScript:
-        return Watch()
-
     def measure(self, k: Knobs, result: RunResult, script: ActorScript, twin: bool) -> dict[str, Any]:
-        watch = made(script, Watch)
-        state = final_state(watch)
-        world = world_of(watch)
-        name_of = {n.address: n.name for n in result.nodes.values()}
+        state, world, name_of = watched(script, result)
         targets = set(self.targets(k))
         asked = {(tid, miner) for tid, miner in world.plant_asks if name_of[miner] in targets}
         slashed = [s.total for s in state.slashes if s.offence == "poi_divergence" and (s.evidence.get("task"), s.node) in asked]
