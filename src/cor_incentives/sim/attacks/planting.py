@@ -101,6 +101,17 @@ def watched(script: ActorScript, result: RunResult) -> tuple[Any, Any, dict[str,
     return final_state(watch), world_of(watch), {n.address: n.name for n in result.nodes.values()}
 
 
+def total_pay(runs: list[dict[str, Any]], key: str) -> int:
+    """A group's work pay (``measure``'s ``pay[key]``) summed over the runs."""
+    return sum(int(r["pay"][key]) for r in runs)
+
+
+def pay_change(attack: list[dict[str, Any]], twin: list[dict[str, Any]], key: str) -> float | None:
+    """A group's work pay in the attack world against the twin's, as a share of the twin's (None when the twin's is 0)."""
+    had = total_pay(twin, key)
+    return None if not had else round((total_pay(attack, key) - had) / had, 6)
+
+
 class PlantingFamily(Family):
     """A planting family watches its world (``Watch``: no scripted actions) and measures the final state."""
 
@@ -191,13 +202,6 @@ class PlantRefusal(PlantingFamily):
         gain = None if not refused or not obeyed or not base else diff / base
         noise = None if gain is None else 2 * math.sqrt(_variance_of_mean(refused) + _variance_of_mean(obeyed)) / base
 
-        def total(runs: list[dict[str, Any]], key: str) -> int:
-            return sum(int(r["pay"][key]) for r in runs)
-
-        def change(key: str) -> float | None:
-            had = total(twin, key)
-            return None if not had else round((total(attack, key) - had) / had, 6)
-
         measured = {
             "refusers": self.refusers(k),
             "asks": len(refused),
@@ -208,10 +212,10 @@ class PlantRefusal(PlantingFamily):
             "mean_value_obeyed": round(_mean(obeyed) / PPB, 3),
             "mean_value_typical": round(base / PPB, 3),
             "noise": None if noise is None else round(noise, 6),
-            "refusers_pay": str(total(attack, "refusers")),
-            "twin_refusers_pay": str(total(twin, "refusers")),
-            "refusers_pay_change": change("refusers"),
-            "others_pay_change": change("others"),
+            "refusers_pay": str(total_pay(attack, "refusers")),
+            "twin_refusers_pay": str(total_pay(twin, "refusers")),
+            "refusers_pay_change": pay_change(attack, twin, "refusers"),
+            "others_pay_change": pay_change(attack, twin, "others"),
             "refusers_pay_change_per_seed": [str(int(a["pay"]["refusers"]) - int(t["pay"]["refusers"])) for a, t in zip(attack, twin)],
             "refuser_costs": str(sum(int(r["refuser_costs"]) for r in attack)),
             "twin_refuser_costs": str(sum(int(r["refuser_costs"]) for r in twin)),
@@ -286,13 +290,6 @@ class CanaryUnopened(PlantingFamily):
         slashes = sum(r["slashes"] for r in attack)
         gain = None if not asks else slashed / COR / asks
 
-        def total(runs: list[dict[str, Any]], key: str) -> int:
-            return sum(int(r["pay"][key]) for r in runs)
-
-        def change(key: str) -> float | None:
-            had = total(twin, key)
-            return None if not had else round((total(attack, key) - had) / had, 6)
-
         reputation = round(_mean([x for r in attack for x in r["target_reputation_ppb"]]))
         twin_reputation = round(_mean([x for r in twin for x in r["target_reputation_ppb"]]))
         measured = {
@@ -306,8 +303,8 @@ class CanaryUnopened(PlantingFamily):
             "slashes_per_seed": [r["slashes"] for r in attack],
             "target_mean_reputation_ppb": reputation,
             "twin_target_mean_reputation_ppb": twin_reputation,
-            "targets_pay_change": change("targets"),
-            "others_pay_change": change("others"),
+            "targets_pay_change": pay_change(attack, twin, "targets"),
+            "others_pay_change": pay_change(attack, twin, "others"),
             "canaries_unopened": sum(r["canaries_unopened"] for r in attack),
             "twin_canaries_unopened": sum(r["canaries_unopened"] for r in twin),
         }
